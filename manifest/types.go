@@ -1,0 +1,217 @@
+package manifest
+
+import (
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Source is where an object was read: a file (or "-" for standard input)
+// and the 1-based line its document starts on. Origin is the template path
+// from a `# Source:` comment that `helm template` writes, when present.
+type Source struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Origin string `json:"origin,omitempty"`
+}
+
+func (s Source) String() string {
+	if s.File == "" {
+		return "<input>"
+	}
+	if s.Line <= 0 {
+		return s.File
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+// MetadataNameLabel is the immutable label every namespace carries.
+const MetadataNameLabel = "kubernetes.io/metadata.name"
+
+// Namespace is a namespace with its labels. Labels always include
+// MetadataNameLabel. Declared is false for namespaces that no input declares
+// but some object lives in or names.
+type Namespace struct {
+	Name     string
+	Labels   map[string]string
+	Declared bool
+	Source   Source
+}
+
+// Port is a container port of a workload's pod template.
+type Port struct {
+	Name      string // empty when the port is unnamed
+	Port      int32
+	Protocol  corev1.Protocol // TCP, UDP or SCTP; never empty
+	Container string
+}
+
+// Workload is a set of pods that share one pod template: a Deployment,
+// StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job or CronJob,
+// or a bare Pod. Pods in the input whose ownerReferences lead to a workload
+// in the input are its instances: they add their IPs to it and are not
+// workloads of their own.
+type Workload struct {
+	Namespace string
+	Name      string
+	Kind      string // "Deployment", ..., "Pod"
+
+	// Labels are the pod template's labels: what policies select.
+	Labels map[string]string
+	// Template is the pod template (for a Pod, its metadata and spec).
+	Template *corev1.PodTemplateSpec
+	// Ports are the container ports of all containers (init containers
+	// excluded), with Protocol defaulted to TCP.
+	Ports       []Port
+	HostNetwork bool
+	// IPs are the known pod IPs (status.podIP/podIPs of the workload's own
+	// Pod object or of its instance pods), sorted and deduplicated.
+	IPs []netip.Addr
+	// Instances counts the instance Pod objects folded into this workload.
+	Instances int
+	Source    Source
+}
+
+// ID returns "namespace/Kind/name", unique within a Set.
+func (w *Workload) ID() string { return w.Namespace + "/" + w.Kind + "/" + w.Name }
+
+// Service is a Service with a selector.
+type Service struct {
+	Namespace string
+	Name      string
+	// Selector is spec.selector; nil or empty selects nothing (a Service
+	// without selector has manually managed endpoints).
+	Selector map[string]string
+	Ports    []corev1.ServicePort
+	Source   Source
+}
+
+// Policy is a networking.k8s.io/v1 NetworkPolicy with its origin. Its
+// namespace is always set. Loaded policies have passed Validate.
+type Policy struct {
+	*networkingv1.NetworkPolicy
+	Source Source
+	// Lines maps a field path such as "spec.ingress[0].from[1].ipBlock.cidr"
+	// to its 1-based line, for findings that point inside the policy. It may
+	// be nil (policies built in code); use Line.
+	Lines map[string]int
+}
+
+// Line returns the line of the field at path, or of the nearest enclosing
+// field that has one, or the policy's own line.
+func (p *Policy) Line(path string) int {
+	for path != "" {
+		if l, ok := p.Lines[path]; ok {
+			return l
+		}
+		path = parentPath(path)
+	}
+	return p.Source.Line
+}
+
+// parentPath strips the last ".field" or "[i]" from a field path.
+func parentPath(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		switch path[i] {
+		case '.':
+			return path[:i]
+		case '[':
+			return path[:i]
+		}
+	}
+	return ""
+}
+
+// Ref names an object in findings and output: "namespace/Kind/name".
+type Ref struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Namespace + "/" + r.Kind + "/" + r.Name
+}
+
+// Skipped is a document Ward did not model: YAML without apiVersion/kind
+// (values files, Compose files) or an unknown kind.
+type Skipped struct {
+	Source Source
+	Kind   string // empty when the document has no kind
+	Reason string
+}
+
+// Unsupported is a network policy of a kind Ward does not evaluate yet
+// (Calico, Cilium, AdminNetworkPolicy, Istio, ...). Ignoring such a policy
+// silently would give false assurance, so callers report every one loudly.
+type Unsupported struct {
+	Source     Source
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+}
+
+// Set is everything Ward models from its input. Slices are sorted:
+// namespaces by name; workloads, services and policies by namespace then
+// name (then kind for workloads).
+type Set struct {
+	Namespaces  []*Namespace
+	Workloads   []*Workload
+	Services    []*Service
+	Policies    []*Policy
+	Skipped     []Skipped
+	Unsupported []Unsupported
+	// Objects are all the typed objects of known kinds, in input order, for
+	// the audits that need more than the network model.
+	Objects []Object
+	// PodIPsKnown is true when at least one pod IP was in the input.
+	PodIPsKnown bool
+}
+
+// Object is one decoded object of a known kind with its origin.
+type Object struct {
+	// Obj is the typed k8s.io/api object (*corev1.Pod, *appsv1.Deployment, ...).
+	Obj    any
+	Kind   string
+	Source Source
+}
+
+// Namespace returns the namespace named name, or nil.
+func (s *Set) Namespace(name string) *Namespace {
+	for _, n := range s.Namespaces {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Error is an input error: a file that cannot be read, a document that does
+// not parse, or an object of a known kind that is malformed. Line is 0 when
+// the error concerns the whole file.
+type Error struct {
+	File string
+	Line int
+	// Object names the object, when known ("payments/NetworkPolicy/deny").
+	Object string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Object != "" {
+		return fmt.Sprintf("%s: %s: %v", loc, e.Object, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", loc, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }

@@ -223,3 +223,37 @@ func (x u128) trailingZeros() int {
 	}
 	return 128
 }
+
+// Subtract returns s with every address of t removed.
+func (s Set) Subtract(t Set) Set {
+	var out []Range
+	for _, a := range s.r {
+		cur := a
+		alive := true
+		for _, b := range t.r {
+			if !alive {
+				break
+			}
+			if b.To.BitLen() != cur.From.BitLen() || b.To.Less(cur.From) || cur.To.Less(b.From) {
+				continue
+			}
+			if cur.From.Less(b.From) {
+				out = append(out, Range{cur.From, b.From.Prev()})
+			}
+			if b.To.Less(cur.To) {
+				cur.From = b.To.Next()
+			} else {
+				alive = false
+			}
+		}
+		if alive {
+			out = append(out, cur)
+		}
+	}
+	return Of(out...)
+}
+
+// Union returns s ∪ t.
+func (s Set) Union(t Set) Set {
+	return Of(append(append([]Range(nil), s.r...), t.r...)...)
+}

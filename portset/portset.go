@@ -1,6 +1,7 @@
 package portset
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -331,4 +332,55 @@ func parsePort(s string) (uint16, error) {
 		return 0, fmt.Errorf("port %q is not a number in 1-65535", s)
 	}
 	return uint16(n), nil
+}
+
+// MarshalJSON writes s as an object from protocol name to a list of
+// inclusive [from, to] port ranges: {"TCP": [[80, 80], [8000, 8080]]}. The
+// empty set is {}.
+func (s Set) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, r := range s.r {
+		if i == 0 || s.r[i-1].Proto != r.Proto {
+			if i > 0 {
+				b = append(b, "],"...)
+			}
+			b = append(b, '"')
+			b = append(b, r.Proto.String()...)
+			b = append(b, `":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(r.Lo), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(r.Hi), 10)
+		b = append(b, ']')
+	}
+	if len(s.r) > 0 {
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (s *Set) UnmarshalJSON(b []byte) error {
+	var m map[string][][2]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("portset: %w", err)
+	}
+	var rs []Range
+	for name, list := range m {
+		p, err := ParseProtocol(name)
+		if err != nil {
+			return err
+		}
+		for _, lh := range list {
+			if lh[0] < MinPort || lh[1] > MaxPort || lh[1] < lh[0] {
+				return fmt.Errorf("portset: invalid range [%d, %d]", lh[0], lh[1])
+			}
+			rs = append(rs, Range{p, uint16(lh[0]), uint16(lh[1])})
+		}
+	}
+	*s = Of(rs...)
+	return nil
 }

@@ -1,0 +1,258 @@
+package netpol
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/wardsec/ward/portset"
+)
+
+// Reach is the reachability of a cluster: the JSON contract of
+// `ward reach -o json`, documented in docs/json.md.
+type Reach struct {
+	Workloads   []WorkloadInfo `json:"workloads"`
+	Connections []Connection   `json:"connections"`
+	// Notes carry caveats, such as pod IPs being unknown.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// WorkloadInfo describes one workload endpoint.
+type WorkloadInfo struct {
+	ID        string            `json:"id"`
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Kind      string            `json:"kind"`
+	Labels    map[string]string `json:"labels"`
+	IPs       []string          `json:"ips,omitempty"`
+	// Isolation says which directions policies restrict.
+	IngressIsolated bool `json:"ingressIsolated"`
+	EgressIsolated  bool `json:"egressIsolated"`
+}
+
+// Connection is what src may open to dst: Src and Dst are workload IDs or,
+// for addresses outside the cluster, CIDRs.
+type Connection struct {
+	Src     string      `json:"src"`
+	Dst     string      `json:"dst"`
+	Allowed portset.Set `json:"allowed"`
+}
+
+// Filter narrows Reach. Nil funcs accept everything; an empty Ports means
+// any port.
+type Filter struct {
+	From, To func(*Endpoint) bool
+	Ports    portset.Set
+}
+
+func (f *Filter) accept(s, d *Endpoint) bool {
+	return (f.From == nil || f.From(s)) && (f.To == nil || f.To(d))
+}
+
+// PodIPNote is the note Reach carries when ipBlocks exist but no pod IP is
+// known.
+const PodIPNote = "no pod IPs in the input: ipBlock rules were matched against external addresses only"
+
+// Reach computes every allowed connection between endpoints that f
+// accepts. Connections to or from external endpoints are split into one
+// entry per CIDR.
+func (e *Engine) Reach(f Filter) *Reach {
+	r := &Reach{Workloads: []WorkloadInfo{}, Connections: []Connection{}}
+	for _, ep := range e.endpoints {
+		if ep.IsExternal() {
+			continue
+		}
+		w := ep.Workload
+		info := WorkloadInfo{
+			ID: ep.ID, Namespace: w.Namespace, Name: w.Name, Kind: w.Kind,
+			Labels:          w.Labels,
+			IngressIsolated: ep.class.iso[Ingress],
+			EgressIsolated:  ep.class.iso[Egress],
+		}
+		if info.Labels == nil {
+			info.Labels = map[string]string{}
+		}
+		for _, ip := range ep.IPs {
+			info.IPs = append(info.IPs, ip.String())
+		}
+		r.Workloads = append(r.Workloads, info)
+	}
+	e.Connections(func(s, d *Endpoint, p portset.Set) bool {
+		if !f.accept(s, d) {
+			return true
+		}
+		if !f.Ports.Empty() {
+			p = p.Intersect(f.Ports)
+			if p.Empty() {
+				return true
+			}
+		}
+		for _, src := range names(s) {
+			for _, dst := range names(d) {
+				r.Connections = append(r.Connections, Connection{Src: src, Dst: dst, Allowed: p})
+			}
+		}
+		return true
+	})
+	slices.SortStableFunc(r.Connections, func(a, b Connection) int {
+		if c := compareID(a.Src, b.Src); c != 0 {
+			return c
+		}
+		return compareID(a.Dst, b.Dst)
+	})
+	if e.hasIPBlocks() && !e.set.PodIPsKnown {
+		r.Notes = append(r.Notes, PodIPNote)
+	}
+	return r
+}
+
+// compareID orders workload IDs before CIDRs, then by string.
+func compareID(a, b string) int {
+	ac, bc := isCIDR(a), isCIDR(b)
+	switch {
+	case ac && !bc:
+		return 1
+	case !ac && bc:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func isCIDR(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return s[0] >= '0' && s[0] <= '9' || s[0] == ':' || (s[0] >= 'a' && s[0] <= 'f' && containsColon(s))
+		}
+	}
+	return false
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// names returns the IDs an endpoint appears under in connection lists.
+func names(ep *Endpoint) []string {
+	if !ep.IsExternal() {
+		return []string{ep.ID}
+	}
+	ps := ep.External.Prefixes()
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func (e *Engine) hasIPBlocks() bool {
+	for _, p := range e.peers {
+		if p.kind == peerIPBlock {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary is the compact view of a large cluster: classes of endpoints
+// that the same policies treat alike, and the connections between classes.
+// It is the JSON contract of `ward reach --summary -o json`.
+type Summary struct {
+	Classes     []ClassInfo  `json:"classes"`
+	Connections []Connection `json:"connections"`
+	Notes       []string     `json:"notes,omitempty"`
+}
+
+// ClassInfo describes a class. ID is "c<N>".
+type ClassInfo struct {
+	ID              string   `json:"id"`
+	External        bool     `json:"external"`
+	Size            int      `json:"size"`
+	Members         []string `json:"members"`
+	Namespaces      []string `json:"namespaces,omitempty"`
+	IngressIsolated bool     `json:"ingressIsolated"`
+	EgressIsolated  bool     `json:"egressIsolated"`
+	Policies        []string `json:"policies,omitempty"`
+}
+
+// ClassID returns the ID of class c in summaries.
+func ClassID(c *Class) string { return "c" + itoa(c.ID+1) }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// Summarize computes the class view, restricted by f like Reach. A class
+// is kept when f accepts at least one of its members on that side.
+func (e *Engine) Summarize(f Filter) *Summary {
+	s := &Summary{Classes: []ClassInfo{}, Connections: []Connection{}}
+	anyMember := func(c *Class, fn func(*Endpoint) bool) bool {
+		if fn == nil {
+			return true
+		}
+		return slices.ContainsFunc(c.Members, fn)
+	}
+	used := map[int]bool{}
+	e.ClassConnections(func(src, dst *Class, p portset.Set) bool {
+		if !anyMember(src, f.From) || !anyMember(dst, f.To) {
+			return true
+		}
+		if !f.Ports.Empty() {
+			p = p.Intersect(f.Ports)
+			if p.Empty() {
+				return true
+			}
+		}
+		used[src.ID], used[dst.ID] = true, true
+		s.Connections = append(s.Connections, Connection{Src: ClassID(src), Dst: ClassID(dst), Allowed: p})
+		return true
+	})
+	filtered := f.From != nil || f.To != nil || !f.Ports.Empty()
+	for _, c := range e.classes {
+		if filtered && !used[c.ID] {
+			continue
+		}
+		info := ClassInfo{ID: ClassID(c), External: c.External, Size: len(c.Members),
+			IngressIsolated: c.iso[Ingress], EgressIsolated: c.iso[Egress]}
+		nss := map[string]bool{}
+		for _, m := range c.Members {
+			info.Members = append(info.Members, m.ID)
+			if m.Workload != nil {
+				nss[m.Workload.Namespace] = true
+			}
+		}
+		info.Namespaces = slices.Sorted(maps.Keys(nss))
+		seen := map[int32]bool{}
+		for d := range 2 {
+			for _, pid := range c.policies[d] {
+				if !seen[pid] {
+					seen[pid] = true
+					pol := e.policies[pid]
+					info.Policies = append(info.Policies, pol.ns+"/"+pol.src.Name)
+				}
+			}
+		}
+		s.Classes = append(s.Classes, info)
+	}
+	if e.hasIPBlocks() && !e.set.PodIPsKnown {
+		s.Notes = append(s.Notes, PodIPNote)
+	}
+	return s
+}

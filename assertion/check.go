@@ -1,0 +1,226 @@
+package assertion
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// MaxViolations bounds the failing pairs a Result keeps in detail.
+const MaxViolations = 5
+
+// Result is the outcome of one assertion.
+type Result struct {
+	Assertion *Assertion `json:"-"`
+	Name      string     `json:"name"`
+	Line      int        `json:"line"`
+	Expect    Expect     `json:"expect"`
+	Passed    bool       `json:"passed"`
+	// Reason says why it failed, in one line.
+	Reason string `json:"reason,omitempty"`
+	// Pairs is how many (source, destination) pairs were checked.
+	Pairs int `json:"pairs"`
+	// Failed counts failing pairs; Violations holds the first few.
+	Failed     int         `json:"failed"`
+	Violations []Violation `json:"violations,omitempty"`
+}
+
+// Violation is one pair that breaks an assertion, with the explain trace
+// of its first offending port.
+type Violation struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Ports are the ports that break it: allowed ones for deny, missing
+	// ones for allow.
+	Ports       portset.Set         `json:"ports"`
+	Explanation *netpol.Explanation `json:"explanation"`
+}
+
+// Check evaluates every assertion of cfg.
+func Check(eng *netpol.Engine, cfg *Config) []Result {
+	out := make([]Result, 0, len(cfg.Assertions))
+	for _, a := range cfg.Assertions {
+		out = append(out, checkOne(eng, a))
+	}
+	return out
+}
+
+func pick(eng *netpol.Engine, s Selector) []*netpol.Endpoint {
+	var out []*netpol.Endpoint
+	for _, ep := range eng.Endpoints() {
+		if s.CIDR.IsValid() {
+			if ep.IsExternal() && overlaps(ep.External, s.CIDR) {
+				out = append(out, ep)
+			}
+			continue
+		}
+		if ep.IsExternal() {
+			continue
+		}
+		w := ep.Workload
+		if s.Namespace != "" && w.Namespace != s.Namespace {
+			continue
+		}
+		if s.Labels != nil && !s.Labels.Matches(labels.Set(w.Labels)) {
+			continue
+		}
+		out = append(out, ep)
+	}
+	return out
+}
+
+func overlaps(set ipset.Set, p netip.Prefix) bool {
+	r := ipset.FromPrefix(p)
+	for _, x := range set.Ranges() {
+		if x.From.BitLen() == r.From.BitLen() && !x.To.Less(r.From) && !r.To.Less(x.From) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkOne(eng *netpol.Engine, a *Assertion) Result {
+	res := Result{Assertion: a, Name: a.Name, Line: a.Line, Expect: a.Expect, Passed: true}
+	from, to := pick(eng, a.From), pick(eng, a.To)
+	switch {
+	case len(from) == 0:
+		res.Passed = false
+		res.Reason = fmt.Sprintf("from (%s) matches nothing in the input", a.From)
+		return res
+	case len(to) == 0:
+		res.Passed = false
+		res.Reason = fmt.Sprintf("to (%s) matches nothing in the input", a.To)
+		return res
+	}
+	for _, s := range from {
+		for _, d := range to {
+			if s == d && s.Workload != nil && s.Workload.Kind == "Pod" {
+				continue // a bare pod always reaches itself
+			}
+			res.Pairs++
+			allowed := eng.Allowed(s, d)
+			var bad portset.Set
+			switch a.Expect {
+			case Deny:
+				bad = allowed
+				if !a.Ports.Empty() {
+					bad = allowed.Intersect(a.Ports)
+				}
+			case Allow:
+				if a.Ports.Empty() {
+					if allowed.Empty() {
+						bad = portset.All
+					}
+				} else {
+					bad = a.Ports.Subtract(allowed)
+				}
+			}
+			if bad.Empty() {
+				continue
+			}
+			res.Failed++
+			if len(res.Violations) < MaxViolations {
+				first := bad.Ranges()[0]
+				q := portset.Port(first.Proto, first.Lo)
+				if a.Expect == Allow && a.Ports.Empty() {
+					q = portset.Set{}
+				}
+				res.Violations = append(res.Violations, Violation{
+					From: s.ID, To: d.ID, Ports: bad, Explanation: eng.Explain(s, d, q),
+				})
+			}
+		}
+	}
+	if res.Pairs == 0 {
+		res.Passed = false
+		res.Reason = "from and to select only the same bare pod: nothing to check"
+		return res
+	}
+	if res.Failed > 0 {
+		res.Passed = false
+		verb := "allowed"
+		if a.Expect == Allow {
+			verb = "denied"
+		}
+		res.Reason = fmt.Sprintf("%d of %d pairs are %s (expected %s)", res.Failed, res.Pairs, verb, a.Expect)
+	}
+	return res
+}
+
+// Findings turns failed results into findings located in file.
+func Findings(file string, rs []Result) []finding.Finding {
+	var out []finding.Finding
+	for _, r := range rs {
+		if r.Passed {
+			continue
+		}
+		rule := "assert/failed"
+		if r.Failed == 0 {
+			rule = "assert/no-match"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "assertion %q failed: %s", r.Name, r.Reason)
+		for _, v := range r.Violations {
+			fmt.Fprintf(&b, "\n  %s -> %s: %s", v.From, v.To, v.Ports)
+			for _, line := range Trace(v.Explanation) {
+				b.WriteString("\n    " + line)
+			}
+		}
+		if r.Failed > len(r.Violations) {
+			fmt.Fprintf(&b, "\n  ... and %d more pairs", r.Failed-len(r.Violations))
+		}
+		fix := "change the NetworkPolicies so the flow is denied, or the assertion if the flow is intended"
+		if r.Expect == Allow {
+			fix = "add an egress rule on the source and an ingress rule on the destination for these ports"
+		}
+		if rule == "assert/no-match" {
+			fix = "check the namespace and selector of the assertion against the workloads in the input"
+		}
+		out = append(out, finding.Finding{
+			Rule: rule, Severity: finding.High, File: file, Line: r.Line,
+			Object: r.Name, Message: b.String(), Fix: fix,
+		})
+	}
+	return out
+}
+
+// Trace renders an explanation as short lines: the verdict of each side
+// and the rules that decide it.
+func Trace(x *netpol.Explanation) []string {
+	var out []string
+	for _, s := range []netpol.Side{x.Egress, x.Ingress} {
+		verdict := "blocks"
+		if s.Allows {
+			verdict = "allows"
+		}
+		if !s.Isolated {
+			out = append(out, fmt.Sprintf("%s of %s %s: %s", s.Direction, s.Endpoint, verdict, s.Note))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s of %s %s (isolated by %d policies)", s.Direction, s.Endpoint, verdict, len(s.Policies)))
+		for _, p := range s.Policies {
+			if len(p.Rules) == 0 {
+				out = append(out, fmt.Sprintf("  %s (%s:%d): no %s rules", p.Policy, p.File, p.Line, s.Direction))
+			}
+			for _, r := range p.Rules {
+				mark := "-"
+				if r.Applies {
+					mark = "+"
+				}
+				detail := r.Reason
+				if !r.PeerMatches {
+					detail = r.Peer
+				}
+				out = append(out, fmt.Sprintf("  %s %s rule %d (%s:%d): %s", mark, p.Policy, r.Index, p.File, r.Line, detail))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,268 @@
+package assertion
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/portset"
+)
+
+// Config is a parsed ward.yaml.
+type Config struct {
+	File       string
+	Assertions []*Assertion
+}
+
+// Assertion is one expectation.
+type Assertion struct {
+	Name   string
+	From   Selector
+	To     Selector
+	Ports  portset.Set // empty: any port
+	Expect Expect
+	Line   int
+}
+
+// Expect is what an assertion requires.
+type Expect string
+
+// The expectations.
+const (
+	Allow Expect = "allow"
+	Deny  Expect = "deny"
+)
+
+// Selector picks one side of an assertion: workloads by namespace and/or
+// label selector, or external addresses by CIDR.
+type Selector struct {
+	Namespace string
+	Labels    labels.Selector // nil: any labels
+	CIDR      netip.Prefix    // valid: external addresses in this range
+	text      string
+}
+
+func (s Selector) String() string { return s.text }
+
+// Error is an invalid ward.yaml, with the line of the offending node.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// ReadFile reads and parses a ward.yaml.
+func ReadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path) // #nosec G304 -- reading the config the user named is the point
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	return Parse(path, data)
+}
+
+type rawSide struct {
+	Namespace string    `yaml:"namespace"`
+	Selector  yaml.Node `yaml:"selector"`
+	CIDR      string    `yaml:"cidr"`
+}
+
+type rawAssertion struct {
+	Name   string    `yaml:"name"`
+	From   *rawSide  `yaml:"from"`
+	To     *rawSide  `yaml:"to"`
+	Ports  yaml.Node `yaml:"ports"`
+	Expect string    `yaml:"expect"`
+}
+
+type rawConfig struct {
+	Assertions []yaml.Node `yaml:"assertions"`
+}
+
+// Parse parses ward.yaml content; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var raw rawConfig
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err)
+	}
+	cfg := &Config{File: name}
+	names := map[string]int{}
+	for i := range raw.Assertions {
+		n := &raw.Assertions[i]
+		a, err := parseAssertion(name, n)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := names[a.Name]; ok {
+			return nil, &Error{name, n.Line, fmt.Sprintf("assertion name %q already used on line %d", a.Name, prev)}
+		}
+		names[a.Name] = n.Line
+		cfg.Assertions = append(cfg.Assertions, a)
+	}
+	return cfg, nil
+}
+
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		line := 0
+		if rest, ok := strings.CutPrefix(msg, "line "); ok {
+			if i := strings.IndexByte(rest, ':'); i > 0 {
+				_, _ = fmt.Sscanf(rest[:i], "%d", &line)
+				msg = strings.TrimSpace(rest[i+1:])
+			}
+		}
+		return &Error{File: name, Line: line, Msg: msg}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			_, _ = fmt.Sscanf(rest[:i], "%d", &line)
+			msg = strings.TrimSpace(rest[i+1:])
+		}
+	}
+	return &Error{File: name, Line: line, Msg: msg}
+}
+
+func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
+	var r rawAssertion
+	if err := n.Decode(&r); err != nil {
+		return nil, yamlError(file, err)
+	}
+	a := &Assertion{Name: r.Name, Line: n.Line}
+	if a.Name == "" {
+		return nil, &Error{file, n.Line, "assertion needs a name"}
+	}
+	switch Expect(r.Expect) {
+	case Allow, Deny:
+		a.Expect = Expect(r.Expect)
+	default:
+		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q: expect must be allow or deny, not %q", a.Name, r.Expect)}
+	}
+	var err error
+	if r.From == nil || r.To == nil {
+		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q needs both from and to", a.Name)}
+	}
+	if a.From, err = parseSide(file, n, a.Name, "from", r.From); err != nil {
+		return nil, err
+	}
+	if a.To, err = parseSide(file, n, a.Name, "to", r.To); err != nil {
+		return nil, err
+	}
+	if a.From.CIDR.IsValid() && a.To.CIDR.IsValid() {
+		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q: from and to cannot both be CIDRs", a.Name)}
+	}
+	if r.Ports.Kind != 0 {
+		var ports []string
+		if err := r.Ports.Decode(&ports); err != nil {
+			return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: ports must be a list like [\"5432/TCP\", \"53/UDP\"]", a.Name)}
+		}
+		for _, p := range ports {
+			s, err := portset.Parse(p)
+			if err != nil {
+				return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: %v", a.Name, err)}
+			}
+			a.Ports = a.Ports.Union(s)
+		}
+		if len(ports) == 0 {
+			return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: ports is empty; omit it to mean any port", a.Name)}
+		}
+	}
+	return a, nil
+}
+
+func parseSide(file string, n *yaml.Node, name, which string, r *rawSide) (Selector, error) {
+	line := n.Line
+	s := Selector{Namespace: r.Namespace}
+	var parts []string
+	if r.CIDR != "" {
+		if r.Namespace != "" || r.Selector.Kind != 0 {
+			return s, &Error{file, line, fmt.Sprintf("assertion %q: %s: cidr cannot be combined with namespace or selector", name, which)}
+		}
+		p, err := ipset.ParsePrefix(r.CIDR)
+		if err != nil {
+			return s, &Error{file, line, fmt.Sprintf("assertion %q: %s: %v", name, which, err)}
+		}
+		s.CIDR = p
+		s.text = "cidr " + p.String()
+		return s, nil
+	}
+	if r.Namespace != "" {
+		parts = append(parts, "namespace "+r.Namespace)
+	}
+	if r.Selector.Kind != 0 {
+		ls, err := labelSelector(&r.Selector)
+		if err != nil {
+			return s, &Error{file, r.Selector.Line, fmt.Sprintf("assertion %q: %s.selector: %v", name, which, err)}
+		}
+		sel, err := metav1.LabelSelectorAsSelector(ls)
+		if err != nil {
+			return s, &Error{file, r.Selector.Line, fmt.Sprintf("assertion %q: %s.selector: %v", name, which, err)}
+		}
+		s.Labels = sel
+		parts = append(parts, "pods {"+sel.String()+"}")
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "every workload")
+	}
+	s.text = strings.Join(parts, " ")
+	return s, nil
+}
+
+// labelSelector reads either a plain label map ({app: web}) or a full
+// Kubernetes label selector (matchLabels / matchExpressions).
+func labelSelector(n *yaml.Node) (*metav1.LabelSelector, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("want a label map or matchLabels/matchExpressions")
+	}
+	full := false
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "matchLabels" || k == "matchExpressions" {
+			full = true
+		}
+	}
+	if !full {
+		var m map[string]string
+		if err := n.Decode(&m); err != nil {
+			return nil, fmt.Errorf("label values must be strings")
+		}
+		return &metav1.LabelSelector{MatchLabels: m}, nil
+	}
+	var raw struct {
+		MatchLabels      map[string]string `yaml:"matchLabels"`
+		MatchExpressions []struct {
+			Key      string   `yaml:"key"`
+			Operator string   `yaml:"operator"`
+			Values   []string `yaml:"values"`
+		} `yaml:"matchExpressions"`
+	}
+	if err := n.Decode(&raw); err != nil {
+		return nil, err
+	}
+	ls := &metav1.LabelSelector{MatchLabels: raw.MatchLabels}
+	for _, e := range raw.MatchExpressions {
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values,
+		})
+	}
+	return ls, nil
+}

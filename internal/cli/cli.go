@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFindings = 1
+	ExitError    = 2
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// fail returns an error that exits with code after printing err (if any).
+func fail(code int, err error) error { return &exitError{code: code, err: err} }
+
+// env is what every command shares.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	namespace      string
+	verbose        bool
+	log            *slog.Logger
+}
+
+// Run runs ward with args (without the program name) and returns the exit
+// code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "ward",
+		Short: "Ward: container network security, with proof",
+		Long: `Ward reads Kubernetes manifests and computes exactly who can reach whom
+under their NetworkPolicies; it explains any flow, diffs two versions,
+checks reachability assertions and lints policies.
+
+Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			level := slog.LevelWarn
+			if e.verbose {
+				level = slog.LevelDebug
+			}
+			e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace of objects that name none")
+	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
+	root.AddCommand(
+		reachCmd(e),
+		explainCmd(e),
+		diffCmd(e),
+		assertCmd(e),
+		checkCmd(e),
+	)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
+	})
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "ward: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// Anything else from cobra is a usage error: unknown command, wrong
+	// number of arguments.
+	fmt.Fprintf(stderr, "ward: %v\n", err)
+	return ExitError
+}
+
+// Main is the entry point of cmd/ward.
+func Main() {
+	os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// load reads paths and aborts on any input error.
+func (e *env) load(paths []string) (*manifest.Set, error) {
+	set, err := e.loadAll(paths)
+	if err != nil {
+		return nil, fail(ExitError, err)
+	}
+	return set, nil
+}
+
+// loadAll reads paths and returns what loaded plus every input error.
+func (e *env) loadAll(paths []string) (*manifest.Set, error) {
+	start := time.Now()
+	set, err := manifest.Load(manifest.Options{DefaultNamespace: e.namespace, Stdin: e.stdin}, paths...)
+	if set != nil {
+		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
+			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "elapsed", time.Since(start))
+	}
+	return set, err
+}
+
+func (e *env) compile(set *manifest.Set) (*netpol.Engine, error) {
+	start := time.Now()
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		return nil, fail(ExitError, err)
+	}
+	e.log.Debug("compiled", "endpoints", len(eng.Endpoints()), "classes", len(eng.Classes()), "elapsed", time.Since(start))
+	return eng, nil
+}
+
+// outputFlag validates -o against the formats a command supports.
+func outputFlag(val string, allowed ...string) error {
+	for _, a := range allowed {
+		if val == a {
+			return nil
+		}
+	}
+	return fail(ExitError, fmt.Errorf("unknown output format %q (want one of %v)", val, allowed))
+}

@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// run runs ward in-process from the repository root, so paths in output
+// read as a user would type them.
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wd, _ := os.Getwd(); wd != root {
+		t.Chdir(root)
+	}
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/cli -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", name, diff)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	const shop = "examples/shop"
+	const diffOld, diffNew = "internal/cli/testdata/diff/old", "internal/cli/testdata/diff/new"
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		golden string
+	}{
+		{"check text", []string{"check", shop}, "", ExitFindings, "check.txt"},
+		{"check json", []string{"check", shop, "-o", "json"}, "", ExitFindings, "check.json"},
+		{"check fail-on critical", []string{"check", shop, "--fail-on", "critical", "-o", "json"}, "", ExitFindings, "check-critical.json"},
+		{"reach table", []string{"reach", shop}, "", ExitOK, "reach.txt"},
+		{"reach json", []string{"reach", shop, "-o", "json"}, "", ExitOK, "reach.json"},
+		{"reach dot", []string{"reach", shop, "-o", "dot"}, "", ExitOK, "reach.dot"},
+		{"reach matrix", []string{"reach", shop, "-o", "matrix"}, "", ExitOK, "reach-matrix.txt"},
+		{"reach summary", []string{"reach", shop, "--summary"}, "", ExitOK, "reach-summary.txt"},
+		{"reach summary json", []string{"reach", shop, "--summary", "-o", "json"}, "", ExitOK, "reach-summary.json"},
+		{"reach filtered", []string{"reach", shop, "--from", "api", "--port", "5432/TCP"}, "", ExitOK, "reach-filtered.txt"},
+		{"explain allowed", []string{"explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "8080/TCP"}, "", ExitOK, "explain-allowed.txt"},
+		{"explain denied", []string{"explain", shop, "--from", "web/frontend", "--to", "data/postgres", "--port", "5432/TCP"}, "", ExitOK, "explain-denied.txt"},
+		{"explain exit-code", []string{"explain", shop, "--from", "web/frontend", "--to", "data/postgres", "--port", "5432/TCP", "--exit-code", "-o", "json"}, "", ExitFindings, "explain-denied.json"},
+		{"explain service", []string{"explain", shop, "--from", "web/frontend", "--to", "svc:api/catalog"}, "", ExitOK, "explain-service.txt"},
+		{"explain ip", []string{"explain", shop, "--from", "payments/payments", "--to", "203.0.113.7", "--port", "443/TCP", "-o", "json"}, "", ExitOK, "explain-ip.json"},
+		{"diff text", []string{"diff", diffOld, diffNew}, "", ExitOK, "diff.txt"},
+		{"diff json exit-code", []string{"diff", diffOld, diffNew, "-o", "json", "--exit-code"}, "", ExitFindings, "diff.json"},
+		{"diff same", []string{"diff", diffOld, diffOld, "--exit-code"}, "", ExitOK, "diff-same.txt"},
+		{"assert text", []string{"assert", shop}, "", ExitFindings, "assert.txt"},
+		{"assert json", []string{"assert", shop, "-o", "json"}, "", ExitFindings, "assert.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, tt.stdin, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tt.code, errOut)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+// TestStdin checks that every command reads manifests from "-" and gives
+// the same answer as from the directory (paths aside).
+func TestStdin(t *testing.T) {
+	dir := "../../examples/shop"
+	var all bytes.Buffer
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == "ward.yaml" || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.WriteString("---\n")
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	stdin := all.String()
+	for _, args := range [][]string{
+		{"reach", "-", "-o", "json"},
+		{"reach", "-", "--summary", "-o", "json"},
+		{"explain", "-", "--from", "web/frontend", "--to", "api/catalog"},
+		{"assert", "-", "--expect", "examples/shop/ward.yaml"},
+		{"check", "-", "--config", "examples/shop/ward.yaml"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			fromStdin, errOut, code := run(t, stdin, args...)
+			if code == ExitError {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			dirArgs := append([]string{args[0], "examples/shop"}, args[2:]...)
+			fromDir, _, code2 := run(t, "", dirArgs...)
+			if code != code2 {
+				t.Errorf("exit code from stdin %d, from directory %d", code, code2)
+			}
+			if args[0] == "check" {
+				// File names differ ("-" versus paths); the findings must not.
+				if strings.Count(fromStdin, "\n") != strings.Count(fromDir, "\n") {
+					t.Errorf("stdin output has %d lines, directory output %d", strings.Count(fromStdin, "\n"), strings.Count(fromDir, "\n"))
+				}
+				return
+			}
+			if args[0] == "assert" {
+				return
+			}
+			if fromStdin != fromDir {
+				t.Errorf("stdin and directory outputs differ:\n%s", cmp.Diff(fromDir, fromStdin))
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	const shop = "examples/shop"
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"no path", []string{"reach"}, "requires at least 1 arg"},
+		{"bad output", []string{"reach", shop, "-o", "yaml"}, `unknown output format "yaml"`},
+		{"bad port", []string{"reach", shop, "--port", "70000/TCP"}, "--port"},
+		{"bad protocol", []string{"explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "80/ICMP"}, "unknown protocol"},
+		{"unknown from", []string{"explain", shop, "--from", "web/nope", "--to", "api/catalog"}, `--from: "web/nope": no such workload`},
+		{"malformed from", []string{"explain", shop, "--from", "a/b/c/d", "--to", "api/catalog"}, "want namespace/name"},
+		{"missing to", []string{"explain", shop, "--from", "web/frontend"}, "needs --from and --to"},
+		{"unknown service", []string{"explain", shop, "--from", "web/frontend", "--to", "svc:api/nope"}, "no such Service"},
+		{"bad fail-on", []string{"check", shop, "--fail-on", "severe"}, "unknown severity"},
+		{"missing file", []string{"reach", "does/not/exist"}, "does/not/exist"},
+		{"diff needs two", []string{"diff", shop}, "accepts 2 arg"},
+		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
+		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, "", tt.args...)
+			if code != ExitError {
+				t.Errorf("exit code = %d, want %d", code, ExitError)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr = %q, want it to contain %q", errOut, tt.wantErr)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing on a usage error", out)
+			}
+		})
+	}
+}
+
+// TestBadInput checks that every malformed input names file and line, exits
+// 2 and prints nothing pretending success, for every command that aborts;
+// check reports it as a finding and still exits 2.
+func TestBadInput(t *testing.T) {
+	ents, err := os.ReadDir("testdata/bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 10 {
+		t.Fatalf("only %d bad-input cases", len(ents))
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".want") {
+			continue
+		}
+		path := "internal/cli/testdata/bad/" + name
+		raw, err := os.ReadFile(filepath.Join("testdata/bad", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first line of each case says where the error is: "# want:
+		// LINE"; JSON, which has no comments, keeps it in NAME.want.
+		first, _, _ := strings.Cut(string(raw), "\n")
+		want := strings.TrimSpace(strings.TrimPrefix(first, "# want:"))
+		if !strings.HasPrefix(first, "# want:") {
+			w, err := os.ReadFile(filepath.Join("testdata/bad", name+".want"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = strings.TrimSpace(string(w))
+		}
+		loc := path + ":" + want
+		t.Run(name, func(t *testing.T) {
+			for _, cmd := range []string{"reach", "assert"} {
+				args := []string{cmd, path}
+				if cmd == "assert" {
+					args = append(args, "--expect", "examples/shop/ward.yaml")
+				}
+				out, errOut, code := run(t, "", args...)
+				if code != ExitError {
+					t.Errorf("%s: exit code = %d, want %d", cmd, code, ExitError)
+				}
+				if !strings.Contains(errOut, loc) {
+					t.Errorf("%s: stderr = %q, want it to name %s", cmd, errOut, loc)
+				}
+				if out != "" {
+					t.Errorf("%s: stdout = %q, want nothing", cmd, out)
+				}
+			}
+			out, _, code := run(t, "", "check", path, "-o", "json")
+			if code != ExitError {
+				t.Errorf("check: exit code = %d, want %d", code, ExitError)
+			}
+			if !strings.Contains(out, `"line": `+want) || !strings.Contains(out, `"rule": "input/`) {
+				t.Errorf("check: output lacks an input finding at line %s:\n%s", want, out)
+			}
+		})
+	}
+}

@@ -1,0 +1,180 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/wardsec/ward/netpol"
+)
+
+// ReachTable writes one line per connection: FROM, TO, PORTS.
+func ReachTable(w io.Writer, r *netpol.Reach) error {
+	ew := &errWriter{w: w}
+	rows := [][3]string{{"FROM", "TO", "PORTS"}}
+	for _, c := range r.Connections {
+		rows = append(rows, [3]string{c.Src, c.Dst, c.Allowed.String()})
+	}
+	table(ew, rows)
+	ew.printf("\n%d workloads, %d connections\n", len(r.Workloads), len(r.Connections))
+	for _, n := range r.Notes {
+		ew.printf("note: %s\n", n)
+	}
+	return ew.err
+}
+
+func table(ew *errWriter, rows [][3]string) {
+	var wd [2]int
+	for _, r := range rows {
+		for i := 0; i < 2; i++ {
+			wd[i] = max(wd[i], len(r[i]))
+		}
+	}
+	for _, r := range rows {
+		ew.printf("%-*s  %-*s  %s\n", wd[0], r[0], wd[1], r[1], r[2])
+	}
+}
+
+// ReachMatrix writes a compact matrix: workloads numbered down the side,
+// destinations across; a cell is "#" when every port is allowed, "+" when
+// some are, "." when none. External destinations are one column,
+// "ext", marked when any external address is reachable.
+func ReachMatrix(w io.Writer, r *netpol.Reach) error {
+	ew := &errWriter{w: w}
+	idx := map[string]int{}
+	for i, wl := range r.Workloads {
+		idx[wl.ID] = i
+	}
+	n := len(r.Workloads)
+	cells := make([][]byte, n)
+	ext := make([]byte, n)
+	extIn := make([]byte, n)
+	for i := range cells {
+		cells[i] = []byte(strings.Repeat(".", n))
+		ext[i], extIn[i] = '.', '.'
+	}
+	mark := func(b *byte, all bool) {
+		if all {
+			*b = '#'
+		} else if *b != '#' {
+			*b = '+'
+		}
+	}
+	for _, c := range r.Connections {
+		si, sok := idx[c.Src]
+		di, dok := idx[c.Dst]
+		all := c.Allowed.IsAll()
+		switch {
+		case sok && dok:
+			mark(&cells[si][di], all)
+		case sok:
+			mark(&ext[si], all)
+		case dok:
+			mark(&extIn[di], all)
+		}
+	}
+	width := len(fmt.Sprint(n))
+	ew.printf("%*s  %s  out in\n", width, "", colHeader(n))
+	for i := range cells {
+		ew.printf("%*d  %s  %c   %c   %s\n", width, i+1, cells[i], ext[i], extIn[i], r.Workloads[i].ID)
+	}
+	ew.printf("\n# all ports  + some ports  . nothing; columns are destinations in row order;\nout: to external addresses, in: from external addresses\n")
+	for _, note := range r.Notes {
+		ew.printf("note: %s\n", note)
+	}
+	return ew.err
+}
+
+// colHeader numbers columns by their last digit, like a ruler.
+func colHeader(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		b.WriteByte(byte('0' + i%10))
+	}
+	return b.String()
+}
+
+// ReachDOT writes a Graphviz digraph: workloads as boxes grouped by
+// namespace, external CIDRs as ellipses, edges labelled with ports.
+func ReachDOT(w io.Writer, r *netpol.Reach) error {
+	ew := &errWriter{w: w}
+	ew.printf("digraph ward {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n")
+	byNS := map[string][]netpol.WorkloadInfo{}
+	var order []string
+	for _, wl := range r.Workloads {
+		if _, ok := byNS[wl.Namespace]; !ok {
+			order = append(order, wl.Namespace)
+		}
+		byNS[wl.Namespace] = append(byNS[wl.Namespace], wl)
+	}
+	for i, ns := range order {
+		ew.printf("  subgraph cluster_%d {\n    label=%q;\n", i, ns)
+		for _, wl := range byNS[ns] {
+			ew.printf("    %q [label=%q];\n", wl.ID, wl.Kind+"/"+wl.Name)
+		}
+		ew.printf("  }\n")
+	}
+	known := map[string]bool{}
+	for _, wl := range r.Workloads {
+		known[wl.ID] = true
+	}
+	ext := map[string]bool{}
+	for _, c := range r.Connections {
+		for _, id := range []string{c.Src, c.Dst} {
+			if !known[id] && !ext[id] {
+				ext[id] = true
+				ew.printf("  %q [shape=ellipse];\n", id)
+			}
+		}
+	}
+	for _, c := range r.Connections {
+		ew.printf("  %q -> %q [label=%q];\n", c.Src, c.Dst, c.Allowed.String())
+	}
+	ew.printf("}\n")
+	return ew.err
+}
+
+// SummaryText writes the class view: each class with its members, then
+// connections between classes.
+func SummaryText(w io.Writer, s *netpol.Summary) error {
+	ew := &errWriter{w: w}
+	ew.printf("%d classes of endpoints that policies treat alike\n\n", len(s.Classes))
+	for _, c := range s.Classes {
+		iso := isolation(c.IngressIsolated, c.EgressIsolated)
+		kind := "workloads"
+		if c.External {
+			kind, iso = "external", "-"
+		}
+		ew.printf("%s  %d %s, isolation: %s\n", c.ID, c.Size, kind, iso)
+		const maxShown = 5
+		for i, m := range c.Members {
+			if i == maxShown {
+				ew.printf("      ... and %d more\n", len(c.Members)-maxShown)
+				break
+			}
+			ew.printf("      %s\n", m)
+		}
+	}
+	ew.printf("\n")
+	rows := [][3]string{{"FROM", "TO", "PORTS"}}
+	for _, c := range s.Connections {
+		rows = append(rows, [3]string{c.Src, c.Dst, c.Allowed.String()})
+	}
+	table(ew, rows)
+	for _, n := range s.Notes {
+		ew.printf("note: %s\n", n)
+	}
+	return ew.err
+}
+
+func isolation(in, eg bool) string {
+	switch {
+	case in && eg:
+		return "ingress+egress"
+	case in:
+		return "ingress"
+	case eg:
+		return "egress"
+	}
+	return "none"
+}

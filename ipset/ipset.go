@@ -257,3 +257,44 @@ func (s Set) Subtract(t Set) Set {
 func (s Set) Union(t Set) Set {
 	return Of(append(append([]Range(nil), s.r...), t.r...)...)
 }
+
+// Describe formats s for people as compactly as it can: per address
+// family, either its CIDRs or, when shorter, the smallest CIDR covering
+// them "except" the CIDRs missing from it. For example the set
+// 0.0.0.0/0 minus 10.0.0.0/8 reads "0.0.0.0/0 except 10.0.0.0/8" rather
+// than as the eight CIDRs that make it up.
+func (s Set) Describe() string {
+	var parts []string
+	for _, fam := range []int{32, 128} {
+		var rs []Range
+		for _, r := range s.r {
+			if r.From.BitLen() == fam {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		plain := Set{r: rs}
+		cover := coverOf(rs[0].From, rs[len(rs)-1].To)
+		holes := Of(FromPrefix(cover)).Subtract(plain)
+		hp, pp := holes.Prefixes(), plain.Prefixes()
+		if len(hp) > 0 && len(hp) < len(pp) {
+			parts = append(parts, cover.String()+" except "+holes.String())
+		} else {
+			parts = append(parts, plain.String())
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// coverOf returns the longest prefix containing both a and b.
+func coverOf(a, b netip.Addr) netip.Prefix {
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		p := netip.PrefixFrom(a, bits).Masked()
+		if p.Contains(b) {
+			return p
+		}
+	}
+	return netip.PrefixFrom(a, 0).Masked()
+}

@@ -15,6 +15,9 @@ type Change struct {
 	Change string `json:"change"`
 	Src    string `json:"src"`
 	Dst    string `json:"dst"`
+	// CIDRs lists the addresses of an external Src or Dst, which reads
+	// compactly ("0.0.0.0/0 except 10.0.0.0/8").
+	CIDRs []string `json:"cidrs,omitempty"`
 	// Old and New are what was and is allowed; Added and Removed their
 	// differences.
 	Old     portset.Set `json:"old"`
@@ -106,15 +109,34 @@ func Diff(old, new *Engine) []Change {
 			ids[id] = true
 		}
 		for id := range ids {
+			// Ranges whose ports changed alike are one change.
+			type group struct {
+				old, new portset.Set
+				rs       []ipset.Range
+			}
+			var groups []*group
+			byKey := map[string]*group{}
 			for _, d := range diffRanges(pick(of)[id], pick(nf)[id]) {
-				for _, p := range d.r.Prefixes() {
-					src, dst := id, p.String()
-					if dir == 1 {
-						src, dst = dst, id
-					}
-					c, _ := change(src, dst, d.old, d.new)
-					out = append(out, c)
+				k := d.old.Key() + "\x00" + d.new.Key()
+				g := byKey[k]
+				if g == nil {
+					g = &group{old: d.old, new: d.new}
+					byKey[k] = g
+					groups = append(groups, g)
 				}
+				g.rs = append(g.rs, d.r)
+			}
+			for _, g := range groups {
+				set := ipset.Of(g.rs...)
+				src, dst := id, set.Describe()
+				if dir == 1 {
+					src, dst = dst, id
+				}
+				c, _ := change(src, dst, g.old, g.new)
+				for _, p := range set.Prefixes() {
+					c.CIDRs = append(c.CIDRs, p.String())
+				}
+				out = append(out, c)
 			}
 		}
 	}

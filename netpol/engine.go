@@ -22,7 +22,8 @@ import (
 type Endpoint struct {
 	// ID is the workload's ID ("namespace/Kind/name"), suffixed with
 	// "@ip,ip" when ipBlocks treat some of the workload's known pod IPs
-	// differently from others; for an external endpoint, its CIDRs.
+	// differently from others; for an external endpoint, its addresses as
+	// ipset.Set.Describe writes them ("0.0.0.0/0 except 10.0.0.0/8").
 	ID string
 	// Workload is nil for an external endpoint.
 	Workload *manifest.Workload
@@ -344,7 +345,7 @@ func (e *Engine) buildEndpoints() {
 			continue
 		}
 		set := ipset.Of(rs...)
-		ep := &Endpoint{ID: set.String(), External: set, ipPeers: e.sigs[s].peers}
+		ep := &Endpoint{ID: set.Describe(), External: set, ipPeers: e.sigs[s].peers}
 		e.sigs[s].ext = ep
 		ext = append(ext, ep)
 	}

@@ -222,7 +222,7 @@ func describePeer(p *peer) string {
 	case peerNamespace:
 		return fmt.Sprintf("namespaceSelector {%s} podSelector {%s}", p.nsSel, p.podSel)
 	}
-	return "ipBlock " + p.block.String()
+	return "ipBlock " + p.block.Describe()
 }
 
 func fmtLabels(l map[string]string) string {

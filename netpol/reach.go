@@ -14,6 +14,9 @@ type Reach struct {
 	Connections []Connection   `json:"connections"`
 	// Notes carry caveats, such as pod IPs being unknown.
 	Notes []string `json:"notes,omitempty"`
+	// Display lists the same connections for people: one entry per
+	// endpoint pair, external endpoints under their compact names.
+	Display []Connection `json:"-"`
 }
 
 // WorkloadInfo describes one workload endpoint.
@@ -91,7 +94,14 @@ func (e *Engine) Reach(f Filter) *Reach {
 				r.Connections = append(r.Connections, Connection{Src: src, Dst: dst, Allowed: p})
 			}
 		}
+		r.Display = append(r.Display, Connection{Src: s.ID, Dst: d.ID, Allowed: p})
 		return true
+	})
+	slices.SortStableFunc(r.Display, func(a, b Connection) int {
+		if c := compareID(a.Src, b.Src); c != 0 {
+			return c
+		}
+		return compareID(a.Dst, b.Dst)
 	})
 	slices.SortStableFunc(r.Connections, func(a, b Connection) int {
 		if c := compareID(a.Src, b.Src); c != 0 {

@@ -12,11 +12,11 @@ import (
 func ReachTable(w io.Writer, r *netpol.Reach) error {
 	ew := &errWriter{w: w}
 	rows := [][3]string{{"FROM", "TO", "PORTS"}}
-	for _, c := range r.Connections {
+	for _, c := range r.Display {
 		rows = append(rows, [3]string{c.Src, c.Dst, c.Allowed.String()})
 	}
 	table(ew, rows)
-	ew.printf("\n%d workloads, %d connections\n", len(r.Workloads), len(r.Connections))
+	ew.printf("\n%d workloads, %d connections\n", len(r.Workloads), len(r.Display))
 	for _, n := range r.Notes {
 		ew.printf("note: %s\n", n)
 	}
@@ -60,7 +60,7 @@ func ReachMatrix(w io.Writer, r *netpol.Reach) error {
 			*b = '+'
 		}
 	}
-	for _, c := range r.Connections {
+	for _, c := range r.Display {
 		si, sok := idx[c.Src]
 		di, dok := idx[c.Dst]
 		all := c.Allowed.IsAll()
@@ -119,7 +119,7 @@ func ReachDOT(w io.Writer, r *netpol.Reach) error {
 		known[wl.ID] = true
 	}
 	ext := map[string]bool{}
-	for _, c := range r.Connections {
+	for _, c := range r.Display {
 		for _, id := range []string{c.Src, c.Dst} {
 			if !known[id] && !ext[id] {
 				ext[id] = true
@@ -127,7 +127,7 @@ func ReachDOT(w io.Writer, r *netpol.Reach) error {
 			}
 		}
 	}
-	for _, c := range r.Connections {
+	for _, c := range r.Display {
 		ew.printf("  %q -> %q [label=%q];\n", c.Src, c.Dst, c.Allowed.String())
 	}
 	ew.printf("}\n")

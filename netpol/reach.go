@@ -2,7 +2,9 @@ package netpol
 
 import (
 	"maps"
+	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/wardsec/ward/portset"
 )
@@ -115,38 +117,36 @@ func (e *Engine) Reach(f Filter) *Reach {
 	return r
 }
 
-// compareID orders workload IDs before CIDRs, then by string.
+// compareID orders workload IDs before external addresses, workload IDs
+// by string and CIDRs by address.
 func compareID(a, b string) int {
-	ac, bc := isCIDR(a), isCIDR(b)
+	pa, ea := netip.ParsePrefix(a)
+	pb, eb := netip.ParsePrefix(b)
 	switch {
-	case ac && !bc:
+	case ea == nil && eb == nil:
+		if c := pa.Addr().Compare(pb.Addr()); c != 0 {
+			return c
+		}
+		return pa.Bits() - pb.Bits()
+	case ea == nil:
 		return 1
-	case !ac && bc:
+	case eb == nil:
 		return -1
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
-	return 0
+	// Compact external names ("0.0.0.0/0 except ...") after workloads:
+	// a namespace never contains '.' or ':', an address always does.
+	if xa, xb := isAddress(a), isAddress(b); xa != xb {
+		if xa {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a, b)
 }
 
-func isCIDR(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[0] >= '0' && s[0] <= '9' || s[0] == ':' || (s[0] >= 'a' && s[0] <= 'f' && containsColon(s))
-		}
-	}
-	return false
-}
-
-func containsColon(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return true
-		}
-	}
-	return false
+func isAddress(id string) bool {
+	first, _, _ := strings.Cut(id, "/")
+	return strings.ContainsAny(first, ".:")
 }
 
 // names returns the IDs an endpoint appears under in connection lists.

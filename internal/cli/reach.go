@@ -60,14 +60,14 @@ the readable view of a large cluster.`,
 			if summary {
 				s := eng.Summarize(f)
 				if out == "json" {
-					return report.JSON(e.stdout, s)
+					return report.SummaryJSON(e.stdout, s)
 				}
 				return report.SummaryText(e.stdout, s)
 			}
 			r := eng.Reach(f)
 			switch out {
 			case "json":
-				return report.JSON(e.stdout, r)
+				return report.ReachJSON(e.stdout, r)
 			case "dot":
 				return report.ReachDOT(e.stdout, r)
 			case "matrix":

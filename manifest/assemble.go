@@ -1,0 +1,356 @@
+package manifest
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// memoryFile is the Source.File of objects given to FromObjects.
+const memoryFile = "<memory>"
+
+// FromObjects builds a Set from typed objects: pointers to corev1.Namespace,
+// Pod, Service and ReplicationController, appsv1.Deployment, StatefulSet,
+// DaemonSet and ReplicaSet, batchv1.Job and CronJob, and
+// networkingv1.NetworkPolicy. Object i gets the Source {"<memory>", i+1}.
+// Objects without a namespace go to defaultNamespace ("" means "default");
+// such objects are copied before the namespace is set, so the caller's
+// values are never changed.
+//
+// Objects are checked like loaded ones (ValidatePolicy for policies): an
+// invalid object, or one of another type, gives an *Error and is left out.
+// The Set holds everything else; the error joins every *Error.
+func FromObjects(defaultNamespace string, objs ...any) (*Set, error) {
+	if defaultNamespace == "" {
+		defaultNamespace = "default"
+	}
+	var errs []error
+	in := make([]object, 0, len(objs))
+	for i, o := range objs {
+		src := Source{File: memoryFile, Line: i + 1}
+		kind := kindOf(o)
+		if kind == "" || reflect.ValueOf(o).IsNil() {
+			errs = append(errs, &Error{File: src.File, Line: src.Line, Err: fmt.Errorf("manifest: unsupported object type %T: %w", o, ErrInvalid)})
+			continue
+		}
+		if fes := checkObject(o); len(fes) > 0 {
+			errs = append(errs, fieldErrors(src, objectName(kind, meta(o), defaultNamespace), fes, nil)...)
+			continue
+		}
+		if kind != "Namespace" && meta(o).GetNamespace() == "" {
+			o = shallowCopy(o)
+		}
+		in = append(in, object{obj: o, kind: kind, src: src})
+	}
+	s, aerrs := assemble(defaultNamespace, in)
+	errs = append(errs, aerrs...)
+	return s, errors.Join(errs...)
+}
+
+// object is a decoded, checked object of a known kind on its way into a Set.
+type object struct {
+	obj   any
+	kind  string
+	src   Source
+	lines map[string]int // field lines; policies only
+}
+
+// fieldErrors turns FieldErrors of one object into *Errors, with the line of
+// each field when lines has it.
+func fieldErrors(src Source, name string, fes []FieldError, lines func(string) int) []error {
+	errs := make([]error, 0, len(fes))
+	for _, fe := range fes {
+		line := src.Line
+		if lines != nil {
+			if l := lines(fe.Path); l > 0 {
+				line = l
+			}
+		}
+		errs = append(errs, &Error{File: src.File, Line: line, Object: name, Err: fe})
+	}
+	return errs
+}
+
+// objectName names an object in errors: "namespace/Kind/name", or
+// "namespace/Kind" while it has no name.
+func objectName(kind string, m metav1.Object, defaultNamespace string) string {
+	ns := ""
+	if kind != "Namespace" {
+		ns = m.GetNamespace()
+		if ns == "" {
+			ns = defaultNamespace
+		}
+	}
+	if m.GetName() == "" {
+		if ns == "" {
+			return kind
+		}
+		return ns + "/" + kind
+	}
+	return Ref{Kind: kind, Namespace: ns, Name: m.GetName()}.String()
+}
+
+// assemble builds the Set from checked objects in input order: it defaults
+// namespaces, drops duplicates, folds owned objects into their top-most
+// owner and creates the namespaces objects live in.
+func assemble(defaultNamespace string, objs []object) (*Set, []error) {
+	s := &Set{Objects: make([]Object, 0, len(objs))}
+	var errs []error
+	seen := make(map[Ref]Source, len(objs))
+	namespaces := make(map[string]*Namespace)
+	var workloads []int // indexes into objs
+	for i := range objs {
+		o := &objs[i]
+		m := meta(o.obj)
+		if o.kind != "Namespace" && m.GetNamespace() == "" {
+			m.SetNamespace(defaultNamespace)
+		}
+		ref := Ref{Kind: o.kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+		if o.kind == "Namespace" {
+			ref.Namespace = ""
+		}
+		if first, dup := seen[ref]; dup {
+			errs = append(errs, &Error{File: o.src.File, Line: o.src.Line, Object: ref.String(),
+				Err: fmt.Errorf("%w: already defined at %s", ErrDuplicate, first)})
+			continue
+		}
+		seen[ref] = o.src
+		s.Objects = append(s.Objects, Object{Obj: o.obj, Kind: o.kind, Source: o.src})
+		switch v := o.obj.(type) {
+		case *corev1.Namespace:
+			n := &Namespace{Name: v.Name, Labels: make(map[string]string, len(v.Labels)+1), Declared: true, Source: o.src}
+			maps.Copy(n.Labels, v.Labels)
+			n.Labels[MetadataNameLabel] = v.Name
+			namespaces[v.Name] = n
+			continue
+		case *corev1.Service:
+			s.Services = append(s.Services, &Service{Namespace: v.Namespace, Name: v.Name, Selector: v.Spec.Selector, Ports: v.Spec.Ports, Source: o.src})
+		case *networkingv1.NetworkPolicy:
+			s.Policies = append(s.Policies, &Policy{NetworkPolicy: v, Source: o.src, Lines: o.lines})
+		default:
+			workloads = append(workloads, i)
+		}
+		if _, ok := namespaces[ref.Namespace]; !ok {
+			namespaces[ref.Namespace] = nil // referenced; created below unless declared later
+		}
+	}
+
+	s.Workloads = fold(objs, workloads, &s.PodIPsKnown)
+
+	for name, n := range namespaces {
+		if n == nil {
+			n = &Namespace{Name: name, Labels: map[string]string{MetadataNameLabel: name}}
+		}
+		s.Namespaces = append(s.Namespaces, n)
+	}
+	slices.SortFunc(s.Namespaces, func(a, b *Namespace) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Workloads, func(a, b *Workload) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name), strings.Compare(a.Kind, b.Kind))
+	})
+	slices.SortFunc(s.Services, func(a, b *Service) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(s.Policies, func(a, b *Policy) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	return s, errs
+}
+
+// ownerKey identifies a possible owner: owner references name objects of
+// the same namespace by kind and name.
+type ownerKey struct{ namespace, kind, name string }
+
+// fold turns the workload objects objs[idx...] into Workloads. An object
+// whose owner chain leads to other workload objects in the input is not a
+// workload of its own; a Pod among them becomes an instance of the top-most
+// owner.
+func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
+	owners := make(map[ownerKey]int) // position in idx of each possible owner
+	for p, i := range idx {
+		if objs[i].kind != "Pod" {
+			m := meta(objs[i].obj)
+			owners[ownerKey{m.GetNamespace(), objs[i].kind, m.GetName()}] = p
+		}
+	}
+	owner := func(p int) int {
+		o := &objs[idx[p]]
+		m := meta(o.obj)
+		ref, ok := controllerRef(m.GetOwnerReferences())
+		if !ok {
+			return -1
+		}
+		if q, ok := owners[ownerKey{m.GetNamespace(), ref.Kind, ref.Name}]; ok {
+			uid := meta(objs[idx[q]].obj).GetUID()
+			if ref.UID == "" || uid == "" || ref.UID == uid {
+				return q
+			}
+			return -1
+		}
+		// kubectl dumps often leave out ReplicaSets: find the Deployment
+		// the ReplicaSet name was derived from ("<deployment>-<hash>").
+		if ref.Kind == "ReplicaSet" {
+			if cut := strings.LastIndexByte(ref.Name, '-'); cut > 0 && cut < len(ref.Name)-1 {
+				if q, ok := owners[ownerKey{m.GetNamespace(), "Deployment", ref.Name[:cut]}]; ok {
+					t, _ := podTemplate(o.obj)
+					if selects(objs[idx[q]].obj.(*appsv1.Deployment), t.Labels) {
+						return q
+					}
+				}
+			}
+		}
+		return -1
+	}
+
+	// root[p] is the position of the top-most owner of idx[p] (itself when
+	// it has none). Chains are followed iteratively; a cycle of owner
+	// references is cut where it closes.
+	const unknown = -1
+	root := make([]int, len(idx))
+	walk := make([]int, len(idx)) // walk number that last visited p
+	for p := range root {
+		root[p] = unknown
+	}
+	var path []int
+	for start := range idx {
+		if root[start] != unknown {
+			continue
+		}
+		path = path[:0]
+		r := -1
+		for cur := start; ; {
+			if root[cur] != unknown {
+				r = root[cur]
+				break
+			}
+			if walk[cur] == start+1 {
+				r = cur
+				break
+			}
+			walk[cur] = start + 1
+			path = append(path, cur)
+			next := owner(cur)
+			if next < 0 {
+				r = cur
+				break
+			}
+			cur = next
+		}
+		for _, p := range path {
+			root[p] = r
+		}
+	}
+
+	byPos := make(map[int]*Workload)
+	var out []*Workload
+	for p, i := range idx {
+		if root[p] != p {
+			continue
+		}
+		w := newWorkload(&objs[i])
+		byPos[p] = w
+		out = append(out, w)
+	}
+	for p, i := range idx {
+		w := byPos[root[p]]
+		pod, isPod := objs[i].obj.(*corev1.Pod)
+		if !isPod {
+			continue
+		}
+		if root[p] != p {
+			w.Instances++
+		}
+		if addPodIPs(w, pod) {
+			*ipsKnown = true
+		}
+	}
+	for _, w := range out {
+		if len(w.IPs) > 1 {
+			slices.SortFunc(w.IPs, netip.Addr.Compare)
+			w.IPs = slices.Compact(w.IPs)
+		}
+	}
+	return out
+}
+
+// controllerRef returns the controller owner reference, or else the first.
+func controllerRef(refs []metav1.OwnerReference) (metav1.OwnerReference, bool) {
+	for _, r := range refs {
+		if r.Controller != nil && *r.Controller {
+			return r, true
+		}
+	}
+	if len(refs) > 0 {
+		return refs[0], true
+	}
+	return metav1.OwnerReference{}, false
+}
+
+// selects reports whether a Deployment's selector matches pod labels. A
+// Deployment without selector (older apiVersions) selects its template's
+// labels.
+func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
+	sel := d.Spec.Selector
+	if sel == nil {
+		sel = &metav1.LabelSelector{MatchLabels: d.Spec.Template.Labels}
+	}
+	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && s.Matches(labels.Set(podLabels))
+}
+
+// newWorkload makes the Workload of a workload object.
+func newWorkload(o *object) *Workload {
+	m := meta(o.obj)
+	t, _ := podTemplate(o.obj)
+	w := &Workload{
+		Namespace:   m.GetNamespace(),
+		Name:        m.GetName(),
+		Kind:        o.kind,
+		Labels:      t.Labels,
+		Template:    t,
+		HostNetwork: t.Spec.HostNetwork,
+		Source:      o.src,
+	}
+	for _, c := range t.Spec.Containers {
+		for _, p := range c.Ports {
+			proto := p.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			w.Ports = append(w.Ports, Port{Name: p.Name, Port: p.ContainerPort, Protocol: proto, Container: c.Name})
+		}
+	}
+	return w
+}
+
+// addPodIPs adds the IPs in a Pod's status to w and reports whether the
+// Pod had any.
+func addPodIPs(w *Workload, pod *corev1.Pod) bool {
+	found := false
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			w.IPs = append(w.IPs, a.Unmap())
+			found = true
+		}
+	}
+	if pod.Status.PodIP != "" {
+		add(pod.Status.PodIP)
+	}
+	for _, ip := range pod.Status.PodIPs {
+		add(ip.IP)
+	}
+	return found
+}

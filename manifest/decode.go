@@ -1,0 +1,660 @@
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	sigsjson "sigs.k8s.io/json"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// A unit is a piece of a file that parses on its own: a whole document, or
+// one item or the header of a large List document cut by splitList.
+type unit struct {
+	text []byte
+	line int // file line of text's first line
+	mode unitMode
+}
+
+type unitMode uint8
+
+const (
+	wholeDocument unitMode = iota
+	yamlItem               // "- item" text: a one-element sequence
+	jsonItem               // an element of a JSON array
+	listHeader             // a List document without its items
+)
+
+// decoded is what a unit yields, in input order within each slice.
+type decoded struct {
+	objs        []object
+	skipped     []Skipped
+	unsupported []Unsupported
+	errs        []error
+	// retry is set when a cut-out List piece does not parse on its own:
+	// the loader then decodes the whole document instead.
+	retry bool
+}
+
+// A decoder turns units into typed objects. Each worker goroutine has its
+// own, for its scratch buffer.
+type decoder struct {
+	file             string
+	defaultNamespace string
+	buf              []byte // JSON of the object being decoded
+}
+
+// decode decodes one unit of the document that starts with origin.
+func (d *decoder) decode(u unit, origin string, out *decoded) {
+	doc, err := parseDocument(u.text)
+	if err != nil {
+		if u.mode != wholeDocument {
+			out.retry = true
+			return
+		}
+		line, msg := syntaxError(err, u.text)
+		out.errs = append(out.errs, &Error{File: d.file, Line: u.line + line - 1, Err: fmt.Errorf("%w: %s", ErrSyntax, msg)})
+		return
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return // empty
+	}
+	root := doc.Content[0]
+	base := u.line - 1
+	if needsResolve(u.text) {
+		budget := 16*len(u.text) + 1024
+		r, ne := resolveNode(root, &budget, nil)
+		if ne != nil {
+			if u.mode != wholeDocument {
+				out.retry = true
+				return
+			}
+			out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
+			return
+		}
+		root = r
+	}
+	switch u.mode {
+	case yamlItem:
+		if root.Kind != yaml.SequenceNode || len(root.Content) != 1 {
+			out.retry = true
+			return
+		}
+		root = root.Content[0]
+	case listHeader:
+		// The header must lead object to the same List branch as the
+		// whole document would, with the items cut out.
+		items := mapGet(root, "items")
+		emptied := items != nil && (scalar(items) == "" && items.Kind == yaml.ScalarNode || items.Kind == yaml.SequenceNode && len(items.Content) == 0)
+		if root.Kind != yaml.MappingNode || scalar(mapGet(root, "apiVersion")) == "" ||
+			!strings.HasSuffix(scalar(mapGet(root, "kind")), "List") || !emptied || duplicateKey(root) != nil {
+			out.retry = true
+		}
+		return
+	}
+	d.object(root, base, origin, out, 0)
+}
+
+// parseDocument parses the text of one document into a node tree. It is
+// the only call to the YAML parser; the trees it returns are dropped once
+// their objects are decoded.
+func parseDocument(text []byte) (*yaml.Node, error) {
+	doc := new(yaml.Node)
+	if err := yaml.Unmarshal(text, doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// object decodes the object in mapping n, or the items of a List.
+func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int) {
+	src := Source{File: d.file, Line: n.Line + base, Origin: origin}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+			return // an empty document
+		}
+		out.skipped = append(out.skipped, Skipped{Source: src, Reason: "not a Kubernetes object: not a mapping"})
+		return
+	}
+	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
+	if apiVersion == "" || kind == "" {
+		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
+		return
+	}
+	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil && depth < 8 &&
+		(items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
+		for _, item := range items.Content {
+			d.object(item, base, origin, out, depth+1)
+		}
+		return
+	}
+	if is, namespaced := unsupported(apiVersion, kind); is {
+		md := mapGet(n, "metadata")
+		ns := scalar(mapGet(md, "namespace"))
+		if ns == "" && namespaced {
+			ns = d.defaultNamespace
+		}
+		// Values are cloned so that kept results never pin a parser's buffers.
+		out.unsupported = append(out.unsupported, Unsupported{Source: src, APIVersion: strings.Clone(apiVersion),
+			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name")))})
+		return
+	}
+	obj := known(apiVersion, kind)
+	if obj == nil {
+		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind)})
+		return
+	}
+
+	name := func() string {
+		md := mapGet(n, "metadata")
+		m := Ref{Kind: kind, Name: scalar(mapGet(md, "name"))}
+		if kind != "Namespace" {
+			if m.Namespace = scalar(mapGet(md, "namespace")); m.Namespace == "" {
+				m.Namespace = d.defaultNamespace
+			}
+		}
+		if m.Name == "" {
+			return strings.TrimSuffix(m.String(), "/")
+		}
+		return m.String()
+	}
+	fail := func(line int, err error) {
+		out.errs = append(out.errs, &Error{File: d.file, Line: line, Object: name(), Err: err})
+	}
+	d.buf = d.buf[:0]
+	if ne := d.appendJSON(n, true); ne != nil {
+		fail(ne.node.Line+base, fmt.Errorf("%w: %s", ErrSyntax, ne.message(base)))
+		return
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj); err != nil {
+		if bad := typeCheck(n, obj); bad != nil {
+			fail(bad.node.Line+base, fmt.Errorf("%w: %s: %s", ErrType, bad.path, bad.msg))
+		} else {
+			fail(src.Line, fmt.Errorf("%w: %v", ErrType, err))
+		}
+		return
+	}
+	if cap(d.buf) > 1<<20 {
+		d.buf = nil // do not keep a huge buffer for small objects
+	}
+	if fes := checkObject(obj); len(fes) > 0 {
+		lines := fieldLines(n, base, false)
+		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {
+			for ; path != ""; path = parentPath(path) {
+				if l, ok := lines[path]; ok {
+					return l
+				}
+			}
+			return 0
+		})...)
+		return
+	}
+	o := object{obj: obj, kind: kind, src: src}
+	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
+		o.lines = fieldLines(n, base, true)
+	}
+	out.objs = append(out.objs, o)
+}
+
+// mapGet returns the value of key in mapping n, or nil.
+func mapGet(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// scalar returns the value of a non-null scalar node, or "".
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		return ""
+	}
+	return n.Value
+}
+
+var (
+	syntaxLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	anchorRE     = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+)
+
+// parserProblems are the yaml.v3 parser (not scanner) errors. For them
+// yaml.v3 reports the 0-based line where the enclosing construct or the
+// offending token starts.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// syntaxError returns the 1-based line within text and the message of a
+// yaml.v3 parse error.
+func syntaxError(err error, text []byte) (int, string) {
+	msg := err.Error()
+	if m := syntaxLineRE.FindStringSubmatch(msg); m != nil {
+		l, _ := strconv.Atoi(m[1])
+		if parserProblems[m[2]] {
+			l++
+		}
+		// At the end of the input the parser may count one line too many.
+		return min(max(l, 1), bytes.Count(text, []byte("\n"))+1), m[2]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if parserProblems[msg] {
+		return 1, msg
+	}
+	if m := anchorRE.FindStringSubmatch(err.Error()); m != nil {
+		// No line given: find the alias in the text.
+		if i := bytes.Index(text, []byte("*"+m[1])); i >= 0 {
+			return 1 + bytes.Count(text[:i], []byte("\n")), msg
+		}
+	}
+	return 1, msg
+}
+
+// nodeError is a problem with a node, located by its line.
+type nodeError struct {
+	node  *yaml.Node
+	msg   string
+	first *yaml.Node // for a duplicate key: the first definition
+}
+
+func (e *nodeError) Error() string { return e.message(0) }
+
+// message returns the message with lines shifted by base into the file.
+func (e *nodeError) message(base int) string {
+	if e.first != nil {
+		return fmt.Sprintf("%s already defined at line %d", e.msg, e.first.Line+base)
+	}
+	return e.msg
+}
+
+// needsResolve reports whether text may hold aliases or merge keys.
+func needsResolve(text []byte) bool {
+	return bytes.IndexByte(text, '*') >= 0 || bytes.Contains(text, []byte("<<")) || bytes.Contains(text, []byte("!!merge"))
+}
+
+// resolveNode returns n with aliases expanded and merge keys ("<<")
+// applied, so that the other walkers see plain trees. Nodes without either
+// are returned as they are. budget bounds the expansion (billion laughs);
+// active holds the aliases being expanded, to refuse cycles.
+func resolveNode(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *nodeError) {
+	if *budget--; *budget < 0 {
+		return nil, &nodeError{node: n, msg: "document expands too many aliases"}
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		for _, a := range active {
+			if a == n.Alias {
+				return nil, &nodeError{node: n, msg: fmt.Sprintf("alias *%s refers to itself", n.Value)}
+			}
+		}
+		if n.Alias == nil {
+			return nil, &nodeError{node: n, msg: "unknown alias"}
+		}
+		return resolveNode(n.Alias, budget, append(active, n.Alias))
+	case yaml.SequenceNode, yaml.DocumentNode:
+		var content []*yaml.Node
+		for i, c := range n.Content {
+			r, err := resolveNode(c, budget, active)
+			if err != nil {
+				return nil, err
+			}
+			if r != c && content == nil {
+				content = append(make([]*yaml.Node, 0, len(n.Content)), n.Content[:i]...)
+			}
+			if content != nil {
+				content = append(content, r)
+			}
+		}
+		if content == nil {
+			return n, nil
+		}
+		c := *n
+		c.Content = content
+		return &c, nil
+	case yaml.MappingNode:
+		return resolveMapping(n, budget, active)
+	}
+	return n, nil
+}
+
+func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *nodeError) {
+	changed := false
+	var own, merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		rv, err := resolveNode(v, budget, active)
+		if err != nil {
+			return nil, err
+		}
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			changed = true
+			var sources []*yaml.Node
+			switch rv.Kind {
+			case yaml.MappingNode:
+				sources = []*yaml.Node{rv}
+			case yaml.SequenceNode:
+				sources = rv.Content
+			}
+			if len(sources) == 0 {
+				return nil, &nodeError{node: v, msg: "merge key value must be a mapping or a list of mappings"}
+			}
+			for _, s := range sources {
+				if s.Kind != yaml.MappingNode {
+					return nil, &nodeError{node: v, msg: "merge key value must be a mapping or a list of mappings"}
+				}
+				merged = append(merged, s.Content...)
+			}
+			continue
+		}
+		if rv != v {
+			changed = true
+		}
+		own = append(own, k, rv)
+	}
+	if !changed {
+		return n, nil
+	}
+	// Keys of the mapping itself win over merged ones, and earlier merged
+	// mappings over later ones.
+	have := make(map[string]bool, len(own)/2)
+	for i := 0; i < len(own); i += 2 {
+		have[own[i].Value] = true
+	}
+	for i := 0; i+1 < len(merged); i += 2 {
+		if k := merged[i]; !have[k.Value] {
+			have[k.Value] = true
+			own = append(own, k, merged[i+1])
+		}
+	}
+	c := *n
+	c.Content = own
+	return &c, nil
+}
+
+// duplicateKey reports the first key defined twice in mapping n.
+func duplicateKey(n *yaml.Node) *nodeError {
+	c := n.Content
+	if len(c) <= 32 {
+		for i := 2; i+1 < len(c); i += 2 {
+			for j := 0; j < i; j += 2 {
+				if c[i].Value == c[j].Value {
+					return &nodeError{c[i], fmt.Sprintf("mapping key %q", c[i].Value), c[j]}
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]*yaml.Node, len(c)/2)
+	for i := 0; i+1 < len(c); i += 2 {
+		if first, ok := seen[c[i].Value]; ok {
+			return &nodeError{c[i], fmt.Sprintf("mapping key %q", c[i].Value), first}
+		}
+		seen[c[i].Value] = c[i]
+	}
+	return nil
+}
+
+// appendJSON appends the JSON form of n to d.buf. Duplicate keys and
+// non-scalar keys are errors. At the top of an object, metadata.managedFields
+// is left out: it is large and Ward never reads it.
+func (d *decoder) appendJSON(n *yaml.Node, top bool) *nodeError {
+	switch n.Kind {
+	case yaml.MappingNode:
+		c := n.Content
+		for i := 0; i < len(c); i += 2 {
+			if c[i].Kind != yaml.ScalarNode {
+				return &nodeError{node: c[i], msg: "mapping key must be a scalar"}
+			}
+		}
+		if err := duplicateKey(n); err != nil {
+			return err
+		}
+		d.buf = append(d.buf, '{')
+		first := true
+		for i := 0; i+1 < len(c); i += 2 {
+			if !first {
+				d.buf = append(d.buf, ',')
+			}
+			first = false
+			d.buf = appendJSONString(d.buf, c[i].Value)
+			d.buf = append(d.buf, ':')
+			v := c[i+1]
+			if top && c[i].Value == "metadata" && v.Kind == yaml.MappingNode {
+				if err := d.appendMetadata(v); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := d.appendJSON(v, false); err != nil {
+				return err
+			}
+		}
+		d.buf = append(d.buf, '}')
+	case yaml.SequenceNode:
+		d.buf = append(d.buf, '[')
+		for i, e := range n.Content {
+			if i > 0 {
+				d.buf = append(d.buf, ',')
+			}
+			if err := d.appendJSON(e, false); err != nil {
+				return err
+			}
+		}
+		d.buf = append(d.buf, ']')
+	case yaml.ScalarNode:
+		d.buf = appendScalar(d.buf, n)
+	default:
+		return &nodeError{node: n, msg: "unexpected alias"}
+	}
+	return nil
+}
+
+// appendMetadata appends an object's metadata without managedFields.
+func (d *decoder) appendMetadata(n *yaml.Node) *nodeError {
+	if mapGet(n, "managedFields") == nil {
+		return d.appendJSON(n, false)
+	}
+	c := *n
+	c.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "managedFields" {
+			c.Content = append(c.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return d.appendJSON(&c, false)
+}
+
+// jsonKind is the JSON type a scalar becomes: 's'tring, 'n'umber, 'b'ool
+// or null ('0').
+func jsonKind(n *yaml.Node) byte {
+	switch n.ShortTag() {
+	case "!!null":
+		return '0'
+	case "!!bool":
+		if n.Value == "true" || n.Value == "True" || n.Value == "TRUE" || n.Value == "false" || n.Value == "False" || n.Value == "FALSE" {
+			return 'b'
+		}
+	case "!!int", "!!float":
+		if _, ok := number(n); ok {
+			return 'n'
+		}
+	}
+	return 's'
+}
+
+// number returns the JSON text of a numeric scalar.
+func number(n *yaml.Node) (string, bool) {
+	s := n.Value
+	if n.ShortTag() == "!!int" && plainDecimal(s) {
+		return s, true
+	}
+	var v any
+	if n.ShortTag() == "!!float" {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+		if err != nil {
+			if n.Decode(&v) != nil {
+				return "", false
+			}
+		} else {
+			v = f
+		}
+	} else if n.Decode(&v) != nil {
+		return "", false
+	}
+	switch x := v.(type) {
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case uint64:
+		return strconv.FormatUint(x, 10), true
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return "", false
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+// plainDecimal reports whether s is a JSON integer.
+func plainDecimal(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" || len(s) > 1 && s[0] == '0' || len(s) > 18 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func appendScalar(buf []byte, n *yaml.Node) []byte {
+	switch jsonKind(n) {
+	case '0':
+		return append(buf, "null"...)
+	case 'b':
+		return strconv.AppendBool(buf, n.Value[0] == 't' || n.Value[0] == 'T')
+	case 'n':
+		s, _ := number(n)
+		return append(buf, s...)
+	}
+	return appendJSONString(buf, n.Value)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			buf = append(buf, '\\', c)
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		default:
+			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// fieldLines maps the field paths of an object to their file lines: every
+// path when all, else the ones findings about a policy point at (its name,
+// namespace and spec).
+func fieldLines(n *yaml.Node, base int, policy bool) map[string]int {
+	lines := make(map[string]int, 32)
+	path := make([]byte, 0, 128)
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			top, inMetadata := len(path) == 0, string(path) == "metadata"
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				switch {
+				case !policy:
+				case top && k.Value != "spec" && k.Value != "metadata":
+					continue
+				case inMetadata && k.Value != "name" && k.Value != "namespace":
+					continue
+				}
+				mark := len(path)
+				if !top {
+					path = append(path, '.')
+				}
+				path = append(path, k.Value...)
+				p := string(path)
+				if _, dup := lines[p]; !dup {
+					lines[p] = k.Line + base
+				}
+				walk(n.Content[i+1])
+				path = path[:mark]
+			}
+		case yaml.SequenceNode:
+			for i, e := range n.Content {
+				mark := len(path)
+				path = append(path, '[')
+				path = strconv.AppendInt(path, int64(i), 10)
+				path = append(path, ']')
+				lines[string(path)] = e.Line + base
+				walk(e)
+				path = path[:mark]
+			}
+		}
+	}
+	walk(n)
+	return lines
+}

@@ -1,0 +1,19 @@
+// Package manifest loads Kubernetes manifests into a Set: the namespaces,
+// workloads, services and NetworkPolicies that Ward analyses, each with the
+// file and line it came from.
+//
+// Load reads files, directories and standard input: multi-document YAML,
+// JSON, `kind: List` dumps from `kubectl get -o yaml`, and `helm template`
+// output, whose `# Source:` comments are kept. Documents are decoded in
+// parallel into the official k8s.io/api types. Workloads are pod templates:
+// Pods in the input that belong to a Deployment, StatefulSet, Job and so on
+// (through their ownerReferences) are folded into it and contribute their
+// IPs. Policy kinds Ward cannot evaluate yet (Calico, Cilium,
+// AdminNetworkPolicy, Istio) are listed in Set.Unsupported, and documents
+// that are not Kubernetes objects in Set.Skipped.
+//
+// Bad input never stops loading: every malformed document or object gives
+// an *Error with its file and line, the object is left out, and the rest
+// loads. FromObjects builds a Set from typed objects, for tests and
+// generators.
+package manifest

@@ -1,0 +1,183 @@
+package manifest
+
+import (
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// known returns a new typed object for a kind Ward models, or nil. Older
+// apiVersions of the workload kinds decode into the current types: the
+// fields Ward reads have not changed.
+func known(apiVersion, kind string) any {
+	switch apiVersion {
+	case "v1":
+		switch kind {
+		case "Namespace":
+			return new(corev1.Namespace)
+		case "Pod":
+			return new(corev1.Pod)
+		case "Service":
+			return new(corev1.Service)
+		case "ReplicationController":
+			return new(corev1.ReplicationController)
+		}
+	case "apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1":
+		switch kind {
+		case "Deployment":
+			return new(appsv1.Deployment)
+		case "DaemonSet":
+			return new(appsv1.DaemonSet)
+		case "ReplicaSet":
+			return new(appsv1.ReplicaSet)
+		case "StatefulSet":
+			if apiVersion != "extensions/v1beta1" {
+				return new(appsv1.StatefulSet)
+			}
+		}
+	case "batch/v1", "batch/v1beta1":
+		switch kind {
+		case "Job":
+			if apiVersion == "batch/v1" {
+				return new(batchv1.Job)
+			}
+		case "CronJob":
+			return new(batchv1.CronJob)
+		}
+	case "networking.k8s.io/v1":
+		if kind == "NetworkPolicy" {
+			return new(networkingv1.NetworkPolicy)
+		}
+	}
+	return nil
+}
+
+// kindOf returns the kind of a typed object Ward models, or "".
+func kindOf(obj any) string {
+	switch obj.(type) {
+	case *corev1.Namespace:
+		return "Namespace"
+	case *corev1.Pod:
+		return "Pod"
+	case *corev1.Service:
+		return "Service"
+	case *corev1.ReplicationController:
+		return "ReplicationController"
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *appsv1.DaemonSet:
+		return "DaemonSet"
+	case *appsv1.ReplicaSet:
+		return "ReplicaSet"
+	case *batchv1.Job:
+		return "Job"
+	case *batchv1.CronJob:
+		return "CronJob"
+	case *networkingv1.NetworkPolicy:
+		return "NetworkPolicy"
+	}
+	return ""
+}
+
+// shallowCopy returns a copy of a typed object whose top-level fields,
+// metadata included, can be changed without touching the original.
+func shallowCopy(obj any) any {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		c := *o
+		return &c
+	case *corev1.Pod:
+		c := *o
+		return &c
+	case *corev1.Service:
+		c := *o
+		return &c
+	case *corev1.ReplicationController:
+		c := *o
+		return &c
+	case *appsv1.Deployment:
+		c := *o
+		return &c
+	case *appsv1.StatefulSet:
+		c := *o
+		return &c
+	case *appsv1.DaemonSet:
+		c := *o
+		return &c
+	case *appsv1.ReplicaSet:
+		c := *o
+		return &c
+	case *batchv1.Job:
+		c := *o
+		return &c
+	case *batchv1.CronJob:
+		c := *o
+		return &c
+	case *networkingv1.NetworkPolicy:
+		c := *o
+		return &c
+	}
+	return obj
+}
+
+// podTemplate returns the pod template of a workload object and the field
+// path of its spec, or nil for kinds that are not workloads.
+func podTemplate(obj any) (*corev1.PodTemplateSpec, string) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return &corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, "spec"
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			return &corev1.PodTemplateSpec{}, "spec.template.spec"
+		}
+		return o.Spec.Template, "spec.template.spec"
+	case *appsv1.Deployment:
+		return &o.Spec.Template, "spec.template.spec"
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template, "spec.template.spec"
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template, "spec.template.spec"
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template, "spec.template.spec"
+	case *batchv1.Job:
+		return &o.Spec.Template, "spec.template.spec"
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template.spec"
+	}
+	return nil, ""
+}
+
+// unsupported reports whether apiVersion/kind is a network policy Ward does
+// not evaluate, and whether objects of that kind live in a namespace.
+func unsupported(apiVersion, kind string) (is, namespaced bool) {
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = ""
+	}
+	switch {
+	case group == "networking.k8s.io" && kind == "NetworkPolicy":
+		is = apiVersion != "networking.k8s.io/v1"
+	case group == "security.istio.io" && (kind == "AuthorizationPolicy" || kind == "PeerAuthentication"):
+		is = true
+	case strings.HasSuffix(kind, "NetworkPolicy"):
+		is = true
+	}
+	if !is {
+		return false, false
+	}
+	clusterWide := strings.HasPrefix(kind, "Global") || strings.HasPrefix(kind, "Cluster") ||
+		strings.Contains(kind, "Clusterwide") || kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy"
+	return true, !clusterWide
+}
+
+// meta returns the object metadata of a typed object.
+func meta(obj any) metav1.Object {
+	m, _ := obj.(metav1.Object)
+	return m
+}

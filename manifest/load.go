@@ -1,0 +1,248 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Options configure loading.
+type Options struct {
+	// DefaultNamespace is the namespace of objects without one; "" means
+	// "default".
+	DefaultNamespace string
+	// Stdin is read for the path "-"; nil means os.Stdin.
+	Stdin io.Reader
+}
+
+// Load reads manifests from files, directories and "-" (standard input).
+// Directories are walked recursively for *.yaml, *.yml and *.json files,
+// skipping hidden directories; a file named explicitly is read whatever its
+// extension.
+//
+// Load returns the Set of everything that loaded and an error joining
+// (errors.Join) every *Error it met: unreadable paths, documents that do
+// not parse, malformed objects. Callers that must not go on with bad input
+// check the error; `ward check` keeps the Set and reports the errors.
+func Load(opts Options, paths ...string) (*Set, error) {
+	l := newLoader(opts)
+	l.run(func(emit func(name string, data []byte, err error)) {
+		for _, p := range paths {
+			l.readPath(p, emit)
+		}
+	})
+	return l.finish()
+}
+
+// Parse loads one file held in memory; name is used in Sources and errors.
+func Parse(opts Options, name string, data []byte) (*Set, error) {
+	l := newLoader(opts)
+	l.run(func(emit func(name string, data []byte, err error)) { emit(name, data, nil) })
+	return l.finish()
+}
+
+// A loader reads files in one goroutine and decodes their documents in
+// GOMAXPROCS others. Results are kept per document, so the Set is in input
+// order whatever order the decoding ran in.
+type loader struct {
+	opts  Options
+	files []*loadedFile
+}
+
+type loadedFile struct {
+	name string
+	err  error // the file could not be read
+	docs []*loadedDoc
+}
+
+type loadedDoc struct {
+	document
+	units   []unit
+	out     []decoded    // one per unit
+	pending atomic.Int32 // units not decoded yet
+}
+
+type job struct {
+	file *loadedFile
+	doc  *loadedDoc
+	unit int
+}
+
+func newLoader(opts Options) *loader {
+	if opts.DefaultNamespace == "" {
+		opts.DefaultNamespace = "default"
+	}
+	return &loader{opts: opts}
+}
+
+// run calls produce, which emits files in input order, and decodes them.
+func (l *loader) run(produce func(emit func(name string, data []byte, err error))) {
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan job, 64*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			d := decoder{defaultNamespace: l.opts.DefaultNamespace}
+			for j := range jobs {
+				d.file = j.file.name
+				j.doc.decodeUnit(&d, j.unit)
+			}
+		})
+	}
+	produce(func(name string, data []byte, err error) {
+		f := &loadedFile{name: name, err: err}
+		l.files = append(l.files, f)
+		if err != nil {
+			return
+		}
+		for _, doc := range splitDocuments(trimBOM(data)) {
+			ld := &loadedDoc{document: doc}
+			if s, ok := splitList(doc.text); ok {
+				ld.units = append(ld.units, unit{text: s.header, line: doc.line, mode: listHeader})
+				mode := yamlItem
+				if s.json {
+					mode = jsonItem
+				}
+				for i, it := range s.items {
+					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode})
+				}
+			} else {
+				ld.units = []unit{{text: doc.text, line: doc.line}}
+			}
+			ld.out = make([]decoded, len(ld.units))
+			ld.pending.Store(int32(len(ld.units)))
+			f.docs = append(f.docs, ld)
+			for i := range ld.units {
+				jobs <- job{file: f, doc: ld, unit: i}
+			}
+		}
+	})
+	close(jobs)
+	wg.Wait()
+}
+
+// decodeUnit decodes unit i. The goroutine that decodes the last unit of a
+// cut List decodes it whole if a piece did not parse on its own, and drops
+// the text so that file contents can be collected while others decode.
+func (ld *loadedDoc) decodeUnit(d *decoder, i int) {
+	ld.decodeSafely(d, ld.units[i], &ld.out[i])
+	ld.units[i].text = nil
+	if ld.pending.Add(-1) > 0 {
+		return
+	}
+	for _, o := range ld.out {
+		if o.retry {
+			ld.out = []decoded{{}}
+			ld.decodeSafely(d, unit{text: ld.text, line: ld.line}, &ld.out[0])
+			break
+		}
+	}
+	ld.text, ld.units = nil, nil
+}
+
+// recoverPanics is turned off by the fuzz test, so that panics surface.
+var recoverPanics = true
+
+// decodeSafely decodes a unit; a panic in a library (a bug, never expected)
+// becomes an *Error for the document rather than a crash.
+func (ld *loadedDoc) decodeSafely(d *decoder, u unit, out *decoded) {
+	defer func() {
+		if !recoverPanics {
+			return
+		}
+		if r := recover(); r != nil {
+			*out = decoded{errs: []error{&Error{File: d.file, Line: u.line, Err: fmt.Errorf("%w: internal error decoding document: %v", ErrSyntax, r)}}}
+		}
+	}()
+	d.decode(u, ld.origin, out)
+}
+
+// finish gathers the decoded objects in input order and assembles the Set.
+func (l *loader) finish() (*Set, error) {
+	var errs []error
+	var objs []object
+	var skipped []Skipped
+	var unsupported []Unsupported
+	for _, f := range l.files {
+		if f.err != nil {
+			err := f.err
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == f.name {
+				err = pe.Err // the path is already in the *Error
+			}
+			errs = append(errs, &Error{File: f.name, Err: fmt.Errorf("%w: %w", ErrRead, err)})
+			continue
+		}
+		for _, ld := range f.docs {
+			for _, o := range ld.out {
+				objs = append(objs, o.objs...)
+				skipped = append(skipped, o.skipped...)
+				unsupported = append(unsupported, o.unsupported...)
+				errs = append(errs, o.errs...)
+			}
+			ld.out = nil
+		}
+	}
+	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
+	s.Skipped, s.Unsupported = skipped, unsupported
+	return s, errors.Join(append(errs, aerrs...)...)
+}
+
+// readPath emits the files at path in order: standard input for "-", the
+// file itself, or the manifests in a directory tree.
+func (l *loader) readPath(path string, emit func(string, []byte, error)) {
+	if path == "-" {
+		r := l.opts.Stdin
+		if r == nil {
+			r = os.Stdin
+		}
+		data, err := io.ReadAll(r)
+		emit("-", data, err)
+		return
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		emit(path, nil, err)
+		return
+	}
+	if !info.IsDir() {
+		data, err := os.ReadFile(path)
+		emit(path, data, err)
+		return
+	}
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			emit(p, nil, err)
+			return nil
+		}
+		if d.IsDir() {
+			if p != path && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			data, err := os.ReadFile(p)
+			emit(p, data, err)
+		}
+		return nil
+	})
+	if err != nil {
+		emit(path, nil, err)
+	}
+}
+
+func trimBOM(data []byte) []byte {
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		return data[3:]
+	}
+	return data
+}

@@ -1,0 +1,389 @@
+package manifest
+
+import (
+	"bytes"
+	"strings"
+)
+
+// A document is the text of one YAML document of a file, cut out without
+// parsing. YAML forbids "---" and "..." at the start of a line inside a
+// document's content, so cutting at those lines is exact.
+type document struct {
+	text   []byte
+	line   int    // file line of text's first line
+	origin string // path from a leading `# Source:` comment
+}
+
+// splitDocuments cuts a YAML stream into documents. Documents with nothing
+// but comments, blank lines and directives are dropped.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	var cur document
+	start, content := 0, false
+	flush := func(end int) {
+		if content {
+			cur.text = data[start:end]
+			docs = append(docs, cur)
+		}
+	}
+	begin := func(at, line int) {
+		start, content = at, false
+		cur = document{line: line}
+	}
+	begin(0, 1)
+	line := 1
+	for off := 0; off < len(data); line++ {
+		end := bytes.IndexByte(data[off:], '\n')
+		next := len(data)
+		if end >= 0 {
+			end += off
+			next = end + 1
+		} else {
+			end = len(data)
+		}
+		l := data[off:end]
+		switch {
+		case marker(l, "---"):
+			flush(off)
+			begin(off, line)
+			if rest := bytes.TrimSpace(l[3:]); len(rest) > 0 && rest[0] != '#' {
+				content = true
+			}
+		case marker(l, "..."):
+			flush(next)
+			begin(next, line+1)
+		case !content:
+			t := bytes.TrimSpace(l)
+			switch {
+			case len(t) == 0:
+			case t[0] == '#':
+				if s, ok := bytes.CutPrefix(t, []byte("# Source: ")); ok && cur.origin == "" {
+					cur.origin = strings.TrimSpace(string(s))
+				}
+			case t[0] == '%' && l[0] == '%':
+				// A directive belongs to the next document.
+			default:
+				content = true
+			}
+		}
+		off = next
+	}
+	flush(len(data))
+	return docs
+}
+
+// marker reports whether line is the document marker m ("---" or "...")
+// alone or followed by white space.
+func marker(line []byte, m string) bool {
+	if len(line) < 3 || string(line[:3]) != m {
+		return false
+	}
+	return len(line) == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r'
+}
+
+// splitMinBytes is the size from which a List document is cut into its
+// items, so that they decode in parallel and no node tree for a whole
+// cluster dump is ever built. Tests lower it.
+var splitMinBytes = 64 << 10
+
+// A listSplit is a List document cut into a header (the document without
+// its items, for apiVersion and kind) and one text per item. A YAML item is
+// its "- " line and what follows, so it parses as a one-element sequence; a
+// JSON item is the element's text.
+type listSplit struct {
+	header    []byte
+	items     [][]byte
+	itemLines []int // document line of each item's first line
+	json      bool
+}
+
+// splitList cuts a List document into items when it is large, or returns
+// false. It relies on the layout kubectl and other tools write; whenever an
+// item does not parse on its own, the loader decodes the whole document.
+func splitList(text []byte) (listSplit, bool) {
+	if len(text) < splitMinBytes {
+		return listSplit{}, false
+	}
+	t := bytes.TrimLeft(text, " \t\r\n")
+	if len(t) > 0 && t[0] == '{' {
+		return splitJSONList(text)
+	}
+	return splitYAMLList(text)
+}
+
+// splitYAMLList cuts a block-style List: a top-level "items:" key followed
+// by a block sequence, and a top-level "kind: ...List".
+func splitYAMLList(text []byte) (listSplit, bool) {
+	var s listSplit
+	type span struct{ from, to int } // byte offsets
+	var block span
+	seqIndent := -1
+	inItems, isList := false, false
+	itemStart := -1
+	line := 0
+	closeItem := func(end int) {
+		if itemStart >= 0 {
+			s.items = append(s.items, text[itemStart:end])
+			itemStart = -1
+		}
+	}
+	for off := 0; off < len(text); {
+		line++
+		end := bytes.IndexByte(text[off:], '\n')
+		next := len(text)
+		if end >= 0 {
+			end += off
+			next = end + 1
+		} else {
+			end = len(text)
+		}
+		l := bytes.TrimRight(text[off:end], "\r")
+		trimmed := bytes.TrimLeft(l, " ")
+		indent := len(l) - len(trimmed)
+		blank := len(bytes.TrimSpace(trimmed)) == 0 || trimmed[0] == '#'
+		if inItems {
+			if blank {
+				off = next
+				continue
+			}
+			dash := len(trimmed) > 0 && trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ')
+			if seqIndent < 0 {
+				if !dash {
+					return s, false // not a block sequence
+				}
+				seqIndent = indent
+			}
+			switch {
+			case indent == seqIndent && dash:
+				closeItem(off)
+				itemStart = off
+				s.itemLines = append(s.itemLines, line)
+			case indent > seqIndent:
+			case indent > 0:
+				return s, false // neither in the sequence nor a top-level key
+			default:
+				closeItem(off)
+				block.to = off
+				inItems = false
+			}
+			if inItems {
+				off = next
+				continue
+			}
+		}
+		if indent == 0 && !blank {
+			key, val, ok := bytes.Cut(trimmed, []byte(":"))
+			if !ok || !plainKey(key) {
+				return s, false
+			}
+			val = bytes.TrimSpace(val)
+			switch string(key) {
+			case "items":
+				if len(val) > 0 && val[0] != '#' || block.to != 0 || len(s.items) > 0 {
+					return s, false
+				}
+				inItems = true
+				block.from = next
+			case "kind":
+				k, _, _ := strings.Cut(string(val), " #")
+				k = strings.Trim(strings.TrimSpace(k), `"'`)
+				isList = strings.HasSuffix(k, "List")
+			}
+		}
+		off = next
+	}
+	if inItems {
+		closeItem(len(text))
+		block.to = len(text)
+	}
+	if !isList || len(s.items) == 0 {
+		return s, false
+	}
+	s.header = make([]byte, 0, len(text)-(block.to-block.from))
+	s.header = append(s.header, text[:block.from]...)
+	s.header = append(s.header, text[block.to:]...)
+	return s, true
+}
+
+// plainKey reports whether a top-level key is a plain word, as in the
+// Lists tools write; anything else makes splitYAMLList give up.
+func plainKey(k []byte) bool {
+	if len(k) == 0 || k[0] == '-' {
+		return false
+	}
+	for _, c := range k {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// splitJSONList cuts a JSON object with a top-level "items" array and a
+// top-level "kind" ending in "List".
+func splitJSONList(text []byte) (listSplit, bool) {
+	s := listSplit{json: true}
+	sc := jsonScanner{data: text, line: 1}
+	sc.space()
+	if !sc.byte('{') {
+		return s, false
+	}
+	isList := false
+	open, closing := -1, -1
+	for {
+		sc.space()
+		if sc.byte('}') {
+			break
+		}
+		key, ok := sc.str()
+		if !ok {
+			return s, false
+		}
+		sc.space()
+		if !sc.byte(':') {
+			return s, false
+		}
+		sc.space()
+		switch {
+		case key == "kind":
+			v, ok := sc.str()
+			if !ok {
+				return s, false
+			}
+			isList = strings.HasSuffix(v, "List")
+		case key == "items" && sc.peek() == '[' && open < 0:
+			open = sc.off
+			sc.off++
+			for first := true; ; first = false {
+				sc.space()
+				if sc.byte(']') {
+					break
+				}
+				if !first && !(sc.byte(',') && sc.space()) {
+					return s, false
+				}
+				from, line := sc.off, sc.line
+				if !sc.value() {
+					return s, false
+				}
+				s.items = append(s.items, text[from:sc.off])
+				s.itemLines = append(s.itemLines, line)
+			}
+			closing = sc.off - 1
+		default:
+			if !sc.value() {
+				return s, false
+			}
+		}
+		sc.space()
+		if !sc.byte(',') && sc.peek() != '}' {
+			return s, false
+		}
+	}
+	if !isList || open < 0 || len(s.items) == 0 {
+		return s, false
+	}
+	s.header = make([]byte, 0, open+1+len(text)-closing)
+	s.header = append(s.header, text[:open+1]...)
+	s.header = append(s.header, text[closing:]...)
+	return s, true
+}
+
+// jsonScanner skips over JSON values, counting lines. It checks structure
+// only as far as cutting needs; the parser checks the rest.
+type jsonScanner struct {
+	data []byte
+	off  int
+	line int
+}
+
+func (s *jsonScanner) peek() byte {
+	if s.off < len(s.data) {
+		return s.data[s.off]
+	}
+	return 0
+}
+
+func (s *jsonScanner) byte(b byte) bool {
+	if s.peek() == b && s.off < len(s.data) {
+		s.off++
+		return true
+	}
+	return false
+}
+
+// space skips white space; it returns true to chain in conditions.
+func (s *jsonScanner) space() bool {
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case '\n':
+			s.line++
+		case ' ', '\t', '\r':
+		default:
+			return true
+		}
+		s.off++
+	}
+	return true
+}
+
+// str reads a string; it returns the raw contents, escapes untouched,
+// which is enough to recognize "kind" and "items".
+func (s *jsonScanner) str() (string, bool) {
+	if !s.byte('"') {
+		return "", false
+	}
+	from := s.off
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case '\\':
+			s.off++
+		case '"':
+			v := string(s.data[from:s.off])
+			s.off++
+			return v, true
+		case '\n':
+			return "", false
+		}
+		s.off++
+	}
+	return "", false
+}
+
+// value skips one value.
+func (s *jsonScanner) value() bool {
+	switch s.peek() {
+	case '"':
+		_, ok := s.str()
+		return ok
+	case '{', '[':
+	default:
+		from := s.off
+		for s.off < len(s.data) && strings.IndexByte(",}] \t\r\n:", s.data[s.off]) < 0 {
+			s.off++
+		}
+		return s.off > from
+	}
+	depth := 0
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case '"':
+			if _, ok := s.str(); !ok {
+				return false
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.off++
+				return true
+			}
+		case '\n':
+			s.line++
+		}
+		s.off++
+	}
+	return false
+}

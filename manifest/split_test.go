@@ -1,0 +1,135 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSplitList(t *testing.T) {
+	defer func(old int) { splitMinBytes = old }(splitMinBytes)
+	splitMinBytes = 0
+	dump, err := os.ReadFile("testdata/kubectl-dump.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile("testdata/list.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		text      string
+		ok        bool
+		itemLines []int
+		header    string
+	}{
+		{"kubectl yaml", string(dump), true, []int{3, 25, 52, 83, 105, 122, 142}, "apiVersion: v1\nitems:\nkind: List\nmetadata:\n  resourceVersion: \"\"\n"},
+		{"kubectl json", string(list), true, []int{4, 15}, ""},
+		{"indented items", "kind: PodList\napiVersion: v1\nitems:\n  # comment\n  - a: 1\n    b: 2\n\n  - c: 3\nmetadata: {}\n", true, []int{5, 8},
+			"kind: PodList\napiVersion: v1\nitems:\nmetadata: {}\n"},
+		{"not a list kind", "kind: Thing\nitems:\n- a: 1\n", false, nil, ""},
+		{"flow items", "kind: List\nitems: [{a: 1}]\n", false, nil, ""},
+		{"items not a sequence", "kind: List\nitems:\n  a: 1\n", false, nil, ""},
+		{"json not a list kind", `{"kind": "Thing", "items": [{}]}`, false, nil, ""},
+		{"json broken", `{"kind": "List", "items": [{"a": 1}, }`, false, nil, ""},
+		{"json scalars", `{"apiVersion": "v1", "kind": "List", "items": [1, "x", {"a": [1, "]"]}], "n": 2}`, true, []int{1, 1, 1}, `{"apiVersion": "v1", "kind": "List", "items": [], "n": 2}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ok := splitList([]byte(tt.text))
+			if ok != tt.ok {
+				t.Fatalf("split = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if diff := cmp.Diff(tt.itemLines, s.itemLines); diff != "" {
+				t.Errorf("item lines (-want +got):\n%s", diff)
+			}
+			if tt.header != "" && string(s.header) != tt.header {
+				t.Errorf("header = %q, want %q", s.header, tt.header)
+			}
+			// Every piece decodes on its own, without falling back to the
+			// whole document.
+			d := decoder{file: "f"}
+			var out decoded
+			mode := yamlItem
+			if s.json {
+				mode = jsonItem
+			}
+			d.decode(unit{text: s.header, line: 1, mode: listHeader}, "", &out)
+			for i, it := range s.items {
+				d.decode(unit{text: it, line: s.itemLines[i], mode: mode}, "", &out)
+			}
+			if out.retry || len(out.errs) > 0 {
+				t.Errorf("pieces did not decode on their own: retry %v, errors %v", out.retry, out.errs)
+			}
+			// The items and the header together hold all the text.
+			n := len(s.header)
+			for _, it := range s.items {
+				n += len(it)
+			}
+			if n > len(tt.text) {
+				t.Errorf("pieces hold %d bytes, the document %d", n, len(tt.text))
+			}
+		})
+	}
+}
+
+// TestSplitListFallback checks that a List whose items do not parse on their
+// own is decoded whole, with the same result as without cutting.
+func TestSplitListFallback(t *testing.T) {
+	ns := "  - apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: "
+	tests := []struct {
+		name  string
+		input string
+		lines []int
+		err   int // line of the error, 0 for none
+	}{
+		{"alias across items", "apiVersion: v1\nkind: List\nitems:\n" + ns + "a\n      labels: &l {x: y}\n" + ns + "b\n      labels: *l\n", []int{4, 9}, 0},
+		{"syntax error in an item", "apiVersion: v1\nkind: List\nitems:\n" + ns + "a\n" + ns + "b\n       bad: indent\n", nil, 12},
+		{"syntax error in the header", "apiVersion: v1\nkind: List\nmetadata: {\nitems:\n" + ns + "a\n", nil, 5},
+	}
+	for _, tt := range tests {
+		for _, min := range []int{1 << 30, 0} {
+			t.Run(tt.name, func(t *testing.T) {
+				defer func(old int) { splitMinBytes = old }(splitMinBytes)
+				splitMinBytes = min
+				s, err := Parse(Options{}, "l.yaml", []byte(tt.input))
+				var e *Error
+				switch {
+				case tt.err == 0 && err != nil:
+					t.Fatal(err)
+				case tt.err != 0 && (!errors.As(err, &e) || e.Line != tt.err):
+					t.Fatalf("error = %v, want one at line %d", err, tt.err)
+				}
+				var lines []int
+				for _, o := range s.Objects {
+					lines = append(lines, o.Source.Line)
+				}
+				if diff := cmp.Diff(tt.lines, lines); diff != "" {
+					t.Errorf("lines (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func TestSplitDocuments(t *testing.T) {
+	in := "# Source: a.yaml\nx: 1\n---\n# Source: b.yaml\n# more\ny: 2\n--- # comment\n---\nz: 3\n...\n%YAML 1.1\n---\nw: 4\n----\nv: 5\n"
+	var got []document
+	for _, d := range splitDocuments([]byte(in)) {
+		got = append(got, document{text: nil, line: d.line, origin: d.origin})
+		if strings.Contains(string(d.text), "---\n---") {
+			t.Errorf("document holds two markers: %q", d.text)
+		}
+	}
+	want := []document{{line: 1, origin: "a.yaml"}, {line: 3, origin: "b.yaml"}, {line: 8}, {line: 12}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(document{})); diff != "" {
+		t.Errorf("documents (-want +got):\n%s", diff)
+	}
+}

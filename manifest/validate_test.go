@@ -1,0 +1,109 @@
+package manifest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestValidatePolicy(t *testing.T) {
+	tcp, icmp := corev1.ProtocolTCP, corev1.Protocol("ICMP")
+	port := func(p intstr.IntOrString, end *int32) networkingv1.NetworkPolicyPort {
+		return networkingv1.NetworkPolicyPort{Protocol: &tcp, Port: &p, EndPort: end}
+	}
+	sel := func(ls metav1.LabelSelector) *metav1.LabelSelector { return &ls }
+	tests := []struct {
+		name  string
+		spec  networkingv1.NetworkPolicySpec
+		paths []string
+	}{
+		{name: "empty spec is valid"},
+		{name: "valid rules", spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "web"}},
+			PolicyTypes: []networkingv1.PolicyType{"Ingress", "Egress"},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				Ports: []networkingv1.NetworkPolicyPort{port(intstr.FromInt32(80), ptr(int32(90))), port(intstr.FromString("http"), nil)},
+				From: []networkingv1.NetworkPolicyPeer{
+					{PodSelector: sel(metav1.LabelSelector{}), NamespaceSelector: sel(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: "In", Values: []string{"prod"}}}})},
+					{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"10.1.0.0/16"}}},
+				},
+			}},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "fd00::/8"}}}}},
+		}},
+		{name: "ports", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{
+			port(intstr.FromInt32(70000), nil),
+			port(intstr.FromInt32(0), nil),
+			port(intstr.FromString("Not_A_Name"), nil),
+			port(intstr.FromString("http"), ptr(int32(90))),
+			{EndPort: ptr(int32(90))},
+			port(intstr.FromInt32(100), ptr(int32(90))),
+			{Protocol: &icmp},
+			port(intstr.FromInt32(100), ptr(int32(70000))),
+		}}}},
+			paths: []string{
+				"spec.ingress[0].ports[0].port", "spec.ingress[0].ports[1].port", "spec.ingress[0].ports[2].port",
+				"spec.ingress[0].ports[3].endPort", "spec.ingress[0].ports[4].endPort", "spec.ingress[0].ports[5].endPort",
+				"spec.ingress[0].ports[6].protocol", "spec.ingress[0].ports[7].endPort",
+			}},
+		{name: "selectors", spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{
+				MatchLabels: map[string]string{"b": "bad value!", "a": "ok", "-bad-key": "x"},
+				MatchExpressions: []metav1.LabelSelectorRequirement{
+					{Key: "a", Operator: "Equals", Values: []string{"x"}},
+					{Key: "a", Operator: "In"},
+					{Key: "a", Operator: "Exists", Values: []string{"x"}},
+					{Key: "bad key", Operator: "Exists"},
+					{Key: "a", Operator: "In", Values: []string{"ok", "not ok"}},
+				},
+			},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{
+				{NamespaceSelector: sel(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Gt", Values: []string{"1"}}}})},
+			}}},
+		},
+			paths: []string{
+				"spec.podSelector.matchLabels.-bad-key", "spec.podSelector.matchLabels.b",
+				"spec.podSelector.matchExpressions[0].operator", "spec.podSelector.matchExpressions[1].values",
+				"spec.podSelector.matchExpressions[2].values", "spec.podSelector.matchExpressions[3].key",
+				"spec.podSelector.matchExpressions[4].values[1]", "spec.egress[0].to[0].namespaceSelector.matchExpressions[0].operator",
+			}},
+		{name: "peers", spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{
+			{},
+			{PodSelector: sel(metav1.LabelSelector{}), IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/33"}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.1/8"}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8", Except: []string{"11.0.0.0/16", "10.0.0.0/8", "bad", "fd00::/16", "10.2.0.0/16"}}},
+			{IPBlock: &networkingv1.IPBlock{}},
+		}}}},
+			paths: []string{
+				"spec.ingress[0].from[0]", "spec.ingress[0].from[1]", "spec.ingress[0].from[2].ipBlock.cidr",
+				"spec.ingress[0].from[3].ipBlock.cidr", "spec.ingress[0].from[4].ipBlock.except[0]",
+				"spec.ingress[0].from[4].ipBlock.except[1]", "spec.ingress[0].from[4].ipBlock.except[2]",
+				"spec.ingress[0].from[4].ipBlock.except[3]", "spec.ingress[0].from[5].ipBlock.cidr",
+			}},
+		{name: "policy types", spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{"Ingress", "ingress", "Egress"}},
+			paths: []string{"spec.policyTypes[1]", "spec.policyTypes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: tt.spec}
+			var paths []string
+			for _, fe := range ValidatePolicy(p) {
+				paths = append(paths, fe.Path)
+				if !errors.Is(fe, ErrInvalid) || fe.Msg == "" {
+					t.Errorf("field error %v: want a message matching ErrInvalid", fe)
+				}
+			}
+			if diff := cmp.Diff(tt.paths, paths); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got := ValidatePolicy(&networkingv1.NetworkPolicy{}); len(got) != 1 || got[0].Path != "metadata.name" {
+		t.Errorf("policy without name: got %v", got)
+	}
+}

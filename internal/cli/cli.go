@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,7 +126,12 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 // loadAll reads paths and returns what loaded plus every input error.
 func (e *env) loadAll(paths []string) (*manifest.Set, error) {
 	start := time.Now()
-	set, err := manifest.Load(manifest.Options{DefaultNamespace: e.namespace, Stdin: e.stdin}, paths...)
+	set, err := manifest.Load(manifest.Options{
+		DefaultNamespace: e.namespace,
+		Stdin:            e.stdin,
+		// ward.yaml holds assertions, not manifests.
+		Skip: func(p string) bool { return filepath.Base(p) == "ward.yaml" },
+	}, paths...)
 	if set != nil {
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
 			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "elapsed", time.Since(start))

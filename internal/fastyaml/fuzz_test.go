@@ -1,0 +1,27 @@
+package fastyaml
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// FuzzParse holds fastyaml to its contract on any input: it returns
+// ErrUnsupported, or yaml.v3 accepts the input too and builds the same
+// tree (comments aside). The committed corpus is in
+// testdata/fuzz/FuzzParse; the tables of this package and documents from
+// randomDoc seed it further.
+func FuzzParse(f *testing.F) {
+	for _, doc := range supported {
+		f.Add([]byte(doc))
+	}
+	for _, doc := range refused {
+		f.Add([]byte(doc))
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 64 {
+		f.Add([]byte(randomDoc(r)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		differential(t, data)
+	})
+}

@@ -1,0 +1,930 @@
+package fastyaml
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// ErrUnsupported means the document uses YAML this parser does not handle;
+// parse it with yaml.v3 instead.
+var ErrUnsupported = errors.New("fastyaml: unsupported construct")
+
+// maxDepth bounds the nesting of collections. yaml.v3 allows 10000; deeper
+// documents than this one are left to it.
+const maxDepth = 512
+
+// maxKeyBytes bounds the length of a mapping key, from its first byte to
+// its ':'. libyaml drops a simple key candidate that spans more than 1024
+// characters; staying far below that keeps this parser on the safe side.
+const maxKeyBytes = 512
+
+// unsupported is panicked inside the parser and recovered in Parse, so
+// the hot paths need not thread error returns.
+type unsupported struct{}
+
+// Parse parses ONE YAML document (no '---' separators inside; a leading
+// '---' line is allowed) and returns a DocumentNode like
+// yaml.Unmarshal(data, &node) gives. On any syntax error or unsupported
+// construct it returns ErrUnsupported (never its own syntax errors: the
+// fallback yaml.v3 produces the error message with line numbers).
+//
+// A document with nothing but blank lines and comments yields the zero
+// Node, as yaml.Unmarshal leaves it. Comment fields (HeadComment,
+// LineComment, FootComment) are always empty.
+//
+// The nodes of a document are allocated together, in one or a few
+// blocks, so that holding any of them keeps them all; their values are
+// substrings of one copy of data, or new strings where escapes were
+// decoded. Parse neither keeps nor modifies data. It is safe for
+// concurrent use.
+func Parse(data []byte) (doc *yaml.Node, err error) {
+	lines, ascii, ok := scan(data)
+	if !ok {
+		return nil, ErrUnsupported
+	}
+	// The parser lives on the goroutine stack: updating its fields needs
+	// no write barriers while the garbage collector runs.
+	var p parser
+	sp := stackPool.Get().(*[]*yaml.Node)
+	p.stack = (*sp)[:0]
+	defer func() {
+		r := recover()
+		// Drop the pointers into this document before the stack is
+		// reused, so that the pool does not keep the document alive.
+		if r != nil {
+			p.stackTop = cap(p.stack)
+		}
+		clear(p.stack[:p.stackTop])
+		*sp = p.stack[:0]
+		stackPool.Put(sp)
+		if r != nil {
+			if _, ok := r.(unsupported); !ok && strict {
+				panic(r)
+			}
+			// A bug of this parser (an index out of range, say) must not
+			// take the caller down: yaml.v3 gets the document.
+			doc, err = nil, ErrUnsupported
+		}
+	}()
+	p.init(data, lines, ascii)
+	return p.document(), nil
+}
+
+// stackPool holds the parsers' stacks of children (see parser.stack).
+var stackPool = sync.Pool{New: func() any {
+	s := make([]*yaml.Node, 0, 128)
+	return &s
+}}
+
+// strict makes Parse re-panic on panics of its own bugs rather than
+// report ErrUnsupported, so that tests and fuzzing see them.
+var strict = false
+
+// fail abandons the parse: the input is outside the supported subset (or
+// is not YAML at all).
+func fail() { panic(unsupported{}) }
+
+// scan checks that data holds only characters that libyaml reads as
+// themselves: printable Unicode without tabs, BOMs and the Unicode line
+// breaks NEL, LS and PS, and with "\r" only as part of "\r\n". It returns
+// the number of lines and whether data is pure ASCII.
+func scan(data []byte) (lines int, ascii, ok bool) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	ascii = true
+	lines = 1
+	for i := 0; i < len(data); i++ {
+		// Skip eight bytes at a time while all are in ' '..'~': no
+		// byte below 0x20, none above 0x7e.
+		for i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			if ((w-ones*0x20)&^w|(w+ones)|w)&high != 0 {
+				break
+			}
+			i += 8
+		}
+		if i == len(data) {
+			break
+		}
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != 0x7f {
+				continue
+			}
+			if c == '\n' {
+				lines++
+				continue
+			}
+			if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+				continue
+			}
+			return 0, false, false
+		}
+		ascii = false
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return 0, false, false
+		case r < 0xa0, r == 0x2028, r == 0x2029, r == 0xfeff, r > 0xfffd && r < 0x10000:
+			return 0, false, false
+		}
+		i += size - 1
+	}
+	return lines, ascii, true
+}
+
+type parser struct {
+	src   string // the document, converted once
+	ascii bool   // src has no multi-byte characters: columns are byte offsets
+
+	// The current line: src[ls:le] without its line break; next is the
+	// offset of the following line; line is its 1-based number and ind
+	// its indentation. pos is the parse position within the line.
+	ls, le, next int
+	line, ind    int
+	pos          int
+	eof          bool
+	marker       bool // the line starts with "---" or "..." as a document marker
+
+	depth int
+
+	slab  []yaml.Node  // nodes; slab[nslab:] are free
+	ptrs  []*yaml.Node // Content slices; ptrs[nptrs:] are free
+	nslab int
+	nptrs int
+	chunk int // size of further slabs
+	// stack holds the children of the collections being parsed until
+	// each is complete; stackTop is its high-water mark.
+	stack    []*yaml.Node
+	stackTop int
+}
+
+func (p *parser) init(data []byte, lines int, ascii bool) {
+	p.src = string(data)
+	p.ascii = ascii
+	// Manifests have two nodes per line on average (a key and a scalar,
+	// or a key and a collection): slightly more avoids a second slab.
+	n := 2*lines + lines/8 + 8
+	p.slab = make([]yaml.Node, n)
+	p.ptrs = make([]*yaml.Node, n)
+	p.chunk = max(32, lines/4)
+}
+
+func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
+	if p.nslab == len(p.slab) {
+		p.slab, p.nslab = make([]yaml.Node, p.chunk), 0
+	}
+	n := &p.slab[p.nslab]
+	p.nslab++
+	n.Kind, n.Tag, n.Line, n.Column = kind, tag, line, col
+	return n
+}
+
+// content gives n the children pushed on the stack since base.
+func (p *parser) content(n *yaml.Node, base int) {
+	p.stackTop = max(p.stackTop, len(p.stack))
+	kids := p.stack[base:]
+	if k := len(kids); k > 0 {
+		if len(p.ptrs)-p.nptrs < k {
+			p.ptrs, p.nptrs = make([]*yaml.Node, max(p.chunk, k)), 0
+		}
+		c := p.ptrs[p.nptrs : p.nptrs+k : p.nptrs+k]
+		p.nptrs += k
+		copy(c, kids)
+		n.Content = c
+	}
+	p.stack = p.stack[:base]
+}
+
+// col is the 1-based column of offset off in the current line, counted in
+// characters as libyaml counts them.
+func (p *parser) col(off int) int {
+	if p.ascii {
+		return off - p.ls + 1
+	}
+	return utf8.RuneCountInString(p.src[p.ls:off]) + 1
+}
+
+// advance moves to the next line that holds more than blanks and a
+// comment, or to the end of the document.
+func (p *parser) advance() {
+	src := p.src
+	for {
+		off := p.next
+		if off >= len(src) {
+			p.eof = true
+			p.ls, p.le, p.pos, p.ind = len(src), len(src), len(src), 0
+			return
+		}
+		p.line++
+		end := len(src)
+		if i := strings.IndexByte(src[off:], '\n'); i >= 0 {
+			end = off + i
+			p.next = end + 1
+		} else {
+			p.next = len(src)
+		}
+		if end > off && src[end-1] == '\r' {
+			end--
+		}
+		i := off
+		for i < end && src[i] == ' ' {
+			i++
+		}
+		if i == end || src[i] == '#' {
+			continue
+		}
+		p.ls, p.le, p.pos, p.ind = off, end, i, i-off
+		p.marker = false
+		if i == off && end-off >= 3 && (src[off:off+3] == "---" || src[off:off+3] == "...") &&
+			(end-off == 3 || src[off+3] == ' ') {
+			p.marker = true
+		}
+		return
+	}
+}
+
+// eofLine is the line of the position libyaml gives the end of the
+// stream, at column 1: the line after the last line break, or the one
+// after that if the last line is not empty (libyaml forces a line break
+// at the end).
+func (p *parser) eofLine() int {
+	src := p.src
+	line := 1 + strings.Count(src, "\n")
+	if len(src) > 0 && src[len(src)-1] != '\n' {
+		line++
+	}
+	return line
+}
+
+func (p *parser) document() *yaml.Node {
+	p.advance()
+	if p.eof {
+		return &yaml.Node{}
+	}
+	src := p.src
+	var doc *yaml.Node
+	if p.marker {
+		if src[p.ls] != '-' {
+			fail() // "..."
+		}
+		doc = p.node(yaml.DocumentNode, "", p.line, 1)
+		p.pos = p.ls + 3
+		p.endLine()
+		p.advance()
+		if p.eof {
+			// "---" alone: the root is an empty scalar at the end.
+			root := p.node(yaml.ScalarNode, "!!null", p.eofLine(), 1)
+			p.stack = append(p.stack, root)
+			p.content(doc, 0)
+			return doc
+		}
+		if p.marker {
+			fail()
+		}
+	} else {
+		doc = p.node(yaml.DocumentNode, "", p.line, p.col(p.pos))
+	}
+	root := p.block(-1)
+	if !p.eof {
+		fail()
+	}
+	p.stack = append(p.stack, root)
+	p.content(doc, 0)
+	return doc
+}
+
+// endLine checks that the rest of the current line is blank or a comment
+// that follows a blank.
+func (p *parser) endLine() {
+	src := p.src
+	i := p.pos
+	if i < p.le && src[i] != ' ' {
+		fail()
+	}
+	for i < p.le && src[i] == ' ' {
+		i++
+	}
+	if i < p.le && src[i] != '#' {
+		fail()
+	}
+}
+
+// isEntry reports whether src[i] is a block sequence entry indicator:
+// "-" followed by a blank or the end of the line.
+func (p *parser) isEntry(i int) bool {
+	return p.src[i] == '-' && (i+1 == p.le || p.src[i+1] == ' ')
+}
+
+// block parses the node that starts a line (p.pos is at its first
+// non-blank) below a collection indented by parent: the root, or a value
+// or entry left empty on its key's or dash's line. It returns at the
+// first line that is indented by no more than the node, or at the end.
+func (p *parser) block(parent int) *yaml.Node {
+	src := p.src
+	ind := p.pos - p.ls
+	if ind <= parent {
+		fail()
+	}
+	switch c := src[p.pos]; {
+	case p.isEntry(p.pos):
+		return p.sequence(ind, false)
+	case c == '{' || c == '[':
+		n := p.flow()
+		p.endLine()
+		p.advance()
+		p.checkDedent(ind)
+		return n
+	}
+	return p.mapping(ind)
+}
+
+// checkDedent fails unless the current line ends the node indented by ind
+// that was just parsed: any further content must be indented less, or by
+// as much for a sibling.
+func (p *parser) checkDedent(ind int) {
+	if !p.eof && p.ind > ind {
+		fail()
+	}
+	if p.marker {
+		fail()
+	}
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > maxDepth {
+		fail()
+	}
+}
+
+// sequence parses a block sequence whose entries start at column ind
+// (0-based). An indentless sequence (the value of a mapping key, at the
+// key's column) ends at the first line of that column that is not an
+// entry.
+func (p *parser) sequence(ind int, indentless bool) *yaml.Node {
+	p.enter()
+	src := p.src
+	n := p.node(yaml.SequenceNode, "!!seq", p.line, p.col(p.pos))
+	base := len(p.stack)
+	for {
+		// p.pos is at the "-" of an entry.
+		dash := p.pos
+		p.pos++
+		for p.pos < p.le && src[p.pos] == ' ' {
+			p.pos++
+		}
+		var item *yaml.Node
+		if p.pos == p.le || src[p.pos] == '#' {
+			line, col := p.line, p.col(dash)+1
+			p.advance()
+			if !p.eof && !p.marker && p.ind > ind {
+				item = p.block(ind)
+			} else {
+				item = p.node(yaml.ScalarNode, "!!null", line, col)
+			}
+		} else {
+			item = p.inline()
+		}
+		p.stack = append(p.stack, item)
+		if p.marker {
+			fail()
+		}
+		if p.eof || p.ind < ind {
+			break
+		}
+		if p.ind > ind {
+			fail()
+		}
+		if !p.isEntry(p.pos) {
+			if indentless {
+				break
+			}
+			fail()
+		}
+	}
+	p.content(n, base)
+	p.depth--
+	return n
+}
+
+// inline parses the node that starts at p.pos after a "- " on the same
+// line: a compact nested sequence, a compact mapping, or a scalar or flow
+// collection that ends the line.
+func (p *parser) inline() *yaml.Node {
+	if p.isEntry(p.pos) {
+		return p.sequence(p.pos-p.ls, false)
+	}
+	if p.isKey() {
+		return p.mapping(p.pos - p.ls)
+	}
+	n := p.value()
+	p.endLine()
+	p.advance()
+	return n
+}
+
+// isKey reports whether the line from p.pos holds a mapping key: a quoted
+// scalar followed by ':', or a plain scalar ending in ': ' or ':' at the
+// end of the line.
+func (p *parser) isKey() bool {
+	src := p.src
+	i := p.pos
+	switch src[i] {
+	case '"', '\'':
+		end := p.quotedEnd(i)
+		for end < p.le && src[end] == ' ' {
+			end++
+		}
+		return end < p.le && src[end] == ':'
+	case '{', '[':
+		return false
+	}
+	_, stop := p.plainEnd(i)
+	return stop == stopColon
+}
+
+const (
+	stopEOL     = iota // the end of the line (trailing blanks excluded)
+	stopComment        // " #"
+	stopColon          // ": " or ":" at the end of the line
+)
+
+// plainEnd scans a block-context plain scalar from i and returns where its
+// text ends and what stopped it.
+func (p *parser) plainEnd(i int) (end, stop int) {
+	src := p.src
+	le := p.le
+	for i < le {
+		switch src[i] {
+		case ':':
+			if i+1 == le || src[i+1] == ' ' {
+				return i, stopColon
+			}
+		case ' ':
+			j := i + 1
+			for j < le && src[j] == ' ' {
+				j++
+			}
+			if j == le {
+				return i, stopEOL
+			}
+			if src[j] == '#' {
+				return i, stopComment
+			}
+			if src[j] == ':' && (j+1 == le || src[j+1] == ' ') {
+				return i, stopColon
+			}
+			i = j
+			continue
+		}
+		i++
+	}
+	return i, stopEOL
+}
+
+// quotedEnd returns the offset just past the closing quote of the quoted
+// scalar that starts at i, failing if it does not close on this line.
+func (p *parser) quotedEnd(i int) int {
+	src := p.src
+	q := src[i]
+	for j := i + 1; j < p.le; j++ {
+		switch src[j] {
+		case q:
+			if q == '\'' && j+1 < p.le && src[j+1] == '\'' {
+				j++
+				continue
+			}
+			return j + 1
+		case '\\':
+			if q == '"' {
+				j++
+			}
+		}
+	}
+	fail()
+	return 0
+}
+
+// plainStart reports whether a plain scalar may start at i. It is
+// stricter than libyaml: '?' and ':' never start one, and '-' only before
+// a character that cannot end it in either context.
+func (p *parser) plainStart(i int) bool {
+	switch p.src[i] {
+	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ':
+		return false
+	case '-':
+		if i+1 == p.le {
+			return false
+		}
+		switch p.src[i+1] {
+		case ' ', ',', '[', ']', '{', '}', '?', ':', '#':
+			return false
+		}
+	}
+	return true
+}
+
+// mapping parses a block mapping whose keys start at column ind (0-based);
+// p.pos is at its first key, possibly after a "- " on the same line.
+func (p *parser) mapping(ind int) *yaml.Node {
+	p.enter()
+	src := p.src
+	n := p.node(yaml.MappingNode, "!!map", p.line, p.col(p.pos))
+	base := len(p.stack)
+	for {
+		// p.pos is at a key.
+		start := p.pos
+		var key *yaml.Node
+		switch src[start] {
+		case '"', '\'':
+			key = p.quoted()
+			for p.pos < p.le && src[p.pos] == ' ' {
+				p.pos++
+			}
+			if p.pos == p.le || src[p.pos] != ':' {
+				fail()
+			}
+		default:
+			if !p.plainStart(start) {
+				fail()
+			}
+			end, stop := p.plainEnd(start)
+			if stop != stopColon {
+				fail()
+			}
+			key = p.plain(start, end)
+			p.pos = end
+			for src[p.pos] == ' ' {
+				p.pos++
+			}
+		}
+		// p.pos is at the ':'.
+		if p.pos-start > maxKeyBytes {
+			fail()
+		}
+		colon := p.pos
+		p.pos++
+		if p.pos < p.le && src[p.pos] != ' ' {
+			fail()
+		}
+		for p.pos < p.le && src[p.pos] == ' ' {
+			p.pos++
+		}
+		var val *yaml.Node
+		if p.pos == p.le || src[p.pos] == '#' {
+			line, col := p.line, p.col(colon)+1
+			p.advance()
+			switch {
+			case p.eof || p.marker:
+			case p.ind > ind:
+				val = p.block(ind)
+			case p.ind == ind && p.isEntry(p.pos):
+				val = p.sequence(ind, true)
+			}
+			if val == nil {
+				val = p.node(yaml.ScalarNode, "!!null", line, col)
+			}
+		} else {
+			val = p.value()
+			p.endLine()
+			p.advance()
+		}
+		p.stack = append(p.stack, key, val)
+		if p.marker {
+			fail()
+		}
+		if p.eof || p.ind < ind {
+			break
+		}
+		if p.ind > ind {
+			fail()
+		}
+	}
+	p.content(n, base)
+	p.depth--
+	return n
+}
+
+// value parses a scalar or flow collection that starts at p.pos in the
+// block context and must end on this line.
+func (p *parser) value() *yaml.Node {
+	src := p.src
+	switch src[p.pos] {
+	case '"', '\'':
+		return p.quoted()
+	case '{', '[':
+		return p.flow()
+	}
+	start := p.pos
+	if !p.plainStart(start) {
+		fail()
+	}
+	end, stop := p.plainEnd(start)
+	if stop == stopColon {
+		fail()
+	}
+	p.pos = end
+	return p.plain(start, end)
+}
+
+// plain makes the plain scalar src[start:end].
+func (p *parser) plain(start, end int) *yaml.Node {
+	v := p.src[start:end]
+	tag := resolve(v)
+	if tag == "" {
+		fail()
+	}
+	n := p.node(yaml.ScalarNode, tag, p.line, p.col(start))
+	n.Value = v
+	return n
+}
+
+// quoted parses the quoted scalar at p.pos, which must end on this line.
+func (p *parser) quoted() *yaml.Node {
+	src := p.src
+	start := p.pos
+	n := p.node(yaml.ScalarNode, "!!str", p.line, p.col(start))
+	if src[start] == '\'' {
+		n.Style = yaml.SingleQuotedStyle
+		n.Value, p.pos = p.singleQuoted(start)
+	} else {
+		n.Style = yaml.DoubleQuotedStyle
+		n.Value, p.pos = p.doubleQuoted(start)
+	}
+	return n
+}
+
+func (p *parser) singleQuoted(start int) (string, int) {
+	src := p.src
+	i := start + 1
+	for i < p.le {
+		if src[i] == '\'' {
+			if i+1 < p.le && src[i+1] == '\'' {
+				break // escaped quote: take the slow path
+			}
+			return src[start+1 : i], i + 1
+		}
+		i++
+	}
+	var b []byte
+	b = append(b, src[start+1:i]...)
+	for i < p.le {
+		c := src[i]
+		if c == '\'' {
+			if i+1 < p.le && src[i+1] == '\'' {
+				b = append(b, '\'')
+				i += 2
+				continue
+			}
+			return string(b), i + 1
+		}
+		b = append(b, c)
+		i++
+	}
+	fail()
+	return "", 0
+}
+
+func (p *parser) doubleQuoted(start int) (string, int) {
+	src := p.src
+	i := start + 1
+	for i < p.le {
+		c := src[i]
+		if c == '"' {
+			return src[start+1 : i], i + 1
+		}
+		if c == '\\' {
+			break
+		}
+		i++
+	}
+	b := make([]byte, 0, p.le-start)
+	b = append(b, src[start+1:i]...)
+	for i < p.le {
+		c := src[i]
+		switch c {
+		case '"':
+			return string(b), i + 1
+		case '\\':
+			if i+1 >= p.le {
+				fail() // an escaped line break: a multi-line scalar
+			}
+			code := 0
+			switch src[i+1] {
+			case '0':
+				b = append(b, 0)
+			case 'a':
+				b = append(b, '\a')
+			case 'b':
+				b = append(b, '\b')
+			case 't':
+				b = append(b, '\t')
+			case 'n':
+				b = append(b, '\n')
+			case 'v':
+				b = append(b, '\v')
+			case 'f':
+				b = append(b, '\f')
+			case 'r':
+				b = append(b, '\r')
+			case 'e':
+				b = append(b, 0x1b)
+			case ' ':
+				b = append(b, ' ')
+			case '"':
+				b = append(b, '"')
+			case '\'':
+				b = append(b, '\'')
+			case '\\':
+				b = append(b, '\\')
+			case 'N':
+				b = append(b, "\u0085"...)
+			case '_':
+				b = append(b, "\u00a0"...)
+			case 'L':
+				b = append(b, "\u2028"...)
+			case 'P':
+				b = append(b, "\u2029"...)
+			case 'x':
+				code = 2
+			case 'u':
+				code = 4
+			case 'U':
+				code = 8
+			default:
+				fail()
+			}
+			i += 2
+			if code > 0 {
+				if i+code > p.le {
+					fail()
+				}
+				v := 0
+				for k := range code {
+					d := unhex(src[i+k])
+					if d < 0 {
+						fail()
+					}
+					v = v<<4 | d
+				}
+				if v >= 0xd800 && v <= 0xdfff || v > 0x10ffff {
+					fail()
+				}
+				b = utf8.AppendRune(b, rune(v))
+				i += code
+			}
+		default:
+			b = append(b, c)
+			i++
+		}
+	}
+	fail()
+	return "", 0
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// flow parses a flow collection that starts at p.pos and must end on this
+// line.
+func (p *parser) flow() *yaml.Node {
+	p.enter()
+	src := p.src
+	open := src[p.pos]
+	kind, tag, close := yaml.SequenceNode, "!!seq", byte(']')
+	if open == '{' {
+		kind, tag, close = yaml.MappingNode, "!!map", '}'
+	}
+	n := p.node(kind, tag, p.line, p.col(p.pos))
+	n.Style = yaml.FlowStyle
+	base := len(p.stack)
+	p.pos++
+	p.flowSpace()
+	if src[p.pos] == close {
+		p.pos++
+		p.content(n, base)
+		p.depth--
+		return n
+	}
+	for {
+		if kind == yaml.MappingNode {
+			start := p.pos
+			key := p.flowScalar(true)
+			if src[p.pos] != ':' || p.pos-start > maxKeyBytes {
+				fail()
+			}
+			p.pos++
+			if p.pos == p.le || src[p.pos] != ' ' {
+				fail()
+			}
+			p.flowSpace()
+			p.stack = append(p.stack, key)
+		}
+		p.stack = append(p.stack, p.flowItem())
+		switch src[p.pos] {
+		case ',':
+			p.pos++
+			p.flowSpace()
+			if src[p.pos] == close {
+				fail() // a trailing ',' is fine YAML, but rare: refuse
+			}
+			continue
+		case close:
+			p.pos++
+			p.content(n, base)
+			p.depth--
+			return n
+		}
+		fail()
+	}
+}
+
+// flowSpace skips blanks inside a flow collection, which must not reach
+// the end of the line.
+func (p *parser) flowSpace() {
+	for p.pos < p.le && p.src[p.pos] == ' ' {
+		p.pos++
+	}
+	if p.pos == p.le {
+		fail()
+	}
+}
+
+// flowItem parses a flow sequence entry or flow mapping value and the
+// blanks after it.
+func (p *parser) flowItem() *yaml.Node {
+	var n *yaml.Node
+	switch p.src[p.pos] {
+	case '{', '[':
+		n = p.flow()
+		p.flowSpace()
+	default:
+		n = p.flowScalar(false)
+	}
+	return n
+}
+
+// flowScalar parses a scalar in the flow context, and the blanks after it.
+// With key, it must be followed by ':'; otherwise it must not.
+func (p *parser) flowScalar(key bool) *yaml.Node {
+	src := p.src
+	var n *yaml.Node
+	switch src[p.pos] {
+	case '"', '\'':
+		n = p.quoted()
+		p.flowSpace()
+	default:
+		start := p.pos
+		if !p.plainStart(start) {
+			fail()
+		}
+		i := start
+		end := start
+	scan:
+		for ; i < p.le; i++ {
+			switch src[i] {
+			case ',', ']', '}':
+				break scan
+			case ':':
+				if i+1 < p.le && src[i+1] == ' ' {
+					break scan
+				}
+				fail()
+			case '[', '{', '?':
+				fail()
+			case ' ':
+				if i+1 < p.le && src[i+1] == '#' {
+					fail()
+				}
+				continue
+			}
+			end = i + 1
+		}
+		if i == p.le {
+			fail()
+		}
+		n = p.plain(start, end)
+		p.pos = i
+	}
+	if (src[p.pos] == ':') != key {
+		fail()
+	}
+	return n
+}

@@ -1,0 +1,386 @@
+package lint
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// Run checks the NetworkPolicies and workloads of set, which eng must have
+// been compiled from, and returns the findings sorted with finding.Sort.
+func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
+	l := newLinter(set, eng)
+	l.input()
+	l.namespaces()
+	l.workloads()
+	l.policies()
+	return finding.Sort(l.out)
+}
+
+// linter holds what the checks share: the input, the engine, and each
+// policy's selector and isolated directions computed once.
+type linter struct {
+	set  *manifest.Set
+	eng  *netpol.Engine
+	pols []*policy
+	// polsByNS are the policies of each namespace, in input order.
+	polsByNS map[string][]*policy
+	// nsLabels are the labels of every namespace the engine knows:
+	// declared ones and those workloads live in; nsNames their sorted
+	// names.
+	nsLabels map[string]labels.Set
+	nsNames  []string
+	// groups are the non-hostNetwork workloads of each namespace grouped
+	// by labels, which no selector can tell apart: selectors are matched
+	// once per group, not once per workload.
+	groups map[string][]*labelGroup
+	out    []finding.Finding
+}
+
+// labelGroup is the non-hostNetwork workloads of a namespace with one label
+// set.
+type labelGroup struct {
+	labels    labels.Set
+	workloads []*manifest.Workload
+}
+
+// policy is a manifest policy with what the checks ask of it repeatedly.
+type policy struct {
+	*manifest.Policy
+	obj      string // "ns/NetworkPolicy/name"
+	sel      labels.Selector
+	isolates [2]bool // by netpol.Direction
+}
+
+func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
+	l := &linter{
+		set: set, eng: eng,
+		polsByNS: map[string][]*policy{},
+		nsLabels: map[string]labels.Set{},
+		groups:   map[string][]*labelGroup{},
+	}
+	for _, ns := range set.Namespaces {
+		ls := labels.Set{}
+		maps.Copy(ls, ns.Labels)
+		ls[manifest.MetadataNameLabel] = ns.Name
+		l.nsLabels[ns.Name] = ls
+	}
+	byKey := map[string]*labelGroup{}
+	for _, w := range set.Workloads {
+		if _, ok := l.nsLabels[w.Namespace]; !ok {
+			l.nsLabels[w.Namespace] = labels.Set{manifest.MetadataNameLabel: w.Namespace}
+		}
+		if w.HostNetwork {
+			continue
+		}
+		ls := labels.Set(w.Labels)
+		key := w.Namespace + "\x00" + ls.String()
+		g := byKey[key]
+		if g == nil {
+			g = &labelGroup{labels: ls}
+			byKey[key] = g
+			l.groups[w.Namespace] = append(l.groups[w.Namespace], g)
+		}
+		g.workloads = append(g.workloads, w)
+	}
+	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
+	for _, mp := range set.Policies {
+		sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
+		if err != nil {
+			// Loaded policies are valid; one built in code that is not
+			// has failed netpol.Compile already.
+			sel = labels.Nothing()
+		}
+		p := &policy{
+			Policy:   mp,
+			obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
+			sel:      sel,
+			isolates: isolates(&mp.Spec),
+		}
+		l.pols = append(l.pols, p)
+		l.polsByNS[mp.Namespace] = append(l.polsByNS[mp.Namespace], p)
+	}
+	return l
+}
+
+// isolates applies the API's policyTypes defaulting: Ingress always, Egress
+// only when the spec has egress rules.
+func isolates(spec *networkingv1.NetworkPolicySpec) [2]bool {
+	var iso [2]bool
+	if len(spec.PolicyTypes) == 0 {
+		return [2]bool{true, len(spec.Egress) > 0}
+	}
+	for _, t := range spec.PolicyTypes {
+		switch t {
+		case networkingv1.PolicyTypeIngress:
+			iso[netpol.Ingress] = true
+		case networkingv1.PolicyTypeEgress:
+			iso[netpol.Egress] = true
+		}
+	}
+	return iso
+}
+
+// rule is one ingress or egress rule of a policy, direction-neutral.
+type rule struct {
+	pol   *policy
+	dir   netpol.Direction
+	index int
+	peers []networkingv1.NetworkPolicyPeer
+	ports []networkingv1.NetworkPolicyPort
+}
+
+// rules returns the rules of direction d that take effect: none when the
+// policy does not isolate d (the API ignores them).
+func (p *policy) rules(d netpol.Direction) []rule {
+	if !p.isolates[d] {
+		return nil
+	}
+	var out []rule
+	if d == netpol.Ingress {
+		for i, r := range p.Spec.Ingress {
+			out = append(out, rule{p, d, i, r.From, r.Ports})
+		}
+		return out
+	}
+	for i, r := range p.Spec.Egress {
+		out = append(out, rule{p, d, i, r.To, r.Ports})
+	}
+	return out
+}
+
+// path is the rule's field path, "spec.ingress[0]".
+func (r rule) path() string { return fmt.Sprintf("spec.%s[%d]", r.dir, r.index) }
+
+// peerPath is the field path of peer j, "spec.ingress[0].from[1]".
+func (r rule) peerPath(j int) string {
+	if r.dir == netpol.Ingress {
+		return fmt.Sprintf("%s.from[%d]", r.path(), j)
+	}
+	return fmt.Sprintf("%s.to[%d]", r.path(), j)
+}
+
+// portPath is the field path of port k, "spec.ingress[0].ports[2]".
+func (r rule) portPath(k int) string { return fmt.Sprintf("%s.ports[%d]", r.path(), k) }
+
+// peerWord is "from" for ingress, "to" for egress.
+func (r rule) peerWord() string {
+	if r.dir == netpol.Ingress {
+		return "from"
+	}
+	return "to"
+}
+
+// allowsAll reports whether the rule allows every peer on every port.
+func (r rule) allowsAll() bool { return len(r.peers) == 0 && len(r.ports) == 0 }
+
+// selects reports whether p selects w by labels, hostNetwork or not.
+func (p *policy) selects(w *manifest.Workload) bool {
+	return p.Namespace == w.Namespace && p.sel.Matches(labels.Set(w.Labels))
+}
+
+// isolating returns the policies that select w and isolate direction d.
+func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
+	var out []*policy
+	for _, p := range l.polsByNS[w.Namespace] {
+		if p.isolates[d] && p.selects(w) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// matchPods returns the non-hostNetwork workloads of namespace ns that sel
+// matches, in groups of equal labels; with first, only the first group.
+func (l *linter) matchPods(ns string, sel labels.Selector, first bool) []*manifest.Workload {
+	var out []*manifest.Workload
+	for _, g := range l.groups[ns] {
+		if sel.Matches(g.labels) {
+			out = append(out, g.workloads...)
+			if first {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// peerPods returns the non-hostNetwork workloads a podSelector or
+// namespaceSelector peer of p matches; with first, stops at the first
+// group that matches. ipBlock peers match none.
+func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first bool) []*manifest.Workload {
+	if peer.IPBlock != nil {
+		return nil
+	}
+	podSel := labels.Everything()
+	if peer.PodSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+		if err != nil {
+			return nil
+		}
+		podSel = s
+	}
+	if peer.NamespaceSelector == nil {
+		return l.matchPods(p.Namespace, podSel, first)
+	}
+	nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+	if err != nil {
+		return nil
+	}
+	var out []*manifest.Workload
+	for _, ns := range l.nsNames {
+		if !nsSel.Matches(l.nsLabels[ns]) {
+			continue
+		}
+		out = append(out, l.matchPods(ns, podSel, first)...)
+		if first && len(out) > 0 {
+			break
+		}
+	}
+	return out
+}
+
+// report appends a finding of rule id with its default severity.
+func (l *linter) report(id, file string, line int, object, msg, fix string) {
+	r, _ := Lookup(id)
+	l.reportSev(id, r.Severity, file, line, object, msg, fix)
+}
+
+func (l *linter) reportSev(id string, sev finding.Severity, file string, line int, object, msg, fix string) {
+	l.out = append(l.out, finding.Finding{
+		Rule: id, Severity: sev, File: file, Line: line,
+		Object: object, Message: msg, Fix: fix,
+	})
+}
+
+// selectorString formats a label selector for messages: "{}" for the empty
+// selector, else its requirements, "{app=web,tier in (a,b)}".
+func selectorString(ls *metav1.LabelSelector) string {
+	if ls == nil {
+		return "{}"
+	}
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		return "{invalid}"
+	}
+	return "{" + s.String() + "}"
+}
+
+// isEmptySelector reports whether ls selects everything.
+func isEmptySelector(ls *metav1.LabelSelector) bool {
+	return ls == nil || (len(ls.MatchLabels) == 0 && len(ls.MatchExpressions) == 0)
+}
+
+// matchLabelsYAML formats labels as a flow-style matchLabels selector for
+// fixes: "{matchLabels: {app: web}}", or "{}" without labels.
+func matchLabelsYAML(l map[string]string) string {
+	if len(l) == 0 {
+		return "{}"
+	}
+	parts := make([]string, 0, len(l))
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+": "+l[k])
+	}
+	return "{matchLabels: {" + strings.Join(parts, ", ") + "}}"
+}
+
+// list joins names for a message, eliding after max: "a, b, c and 4 more".
+func list(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+}
+
+// portsSpec is a rule's ports before named ports are resolved.
+type portsSpec struct {
+	all     bool
+	numeric portset.Set
+	named   map[namedPort]bool
+}
+
+type namedPort struct {
+	name  string
+	proto portset.Protocol
+}
+
+func protocol(p *networkingv1.NetworkPolicyPort) portset.Protocol {
+	if p.Protocol == nil || *p.Protocol == "" {
+		return portset.TCP
+	}
+	proto, err := portset.ParseProtocol(string(*p.Protocol))
+	if err != nil {
+		return portset.TCP // unreachable for validated policies
+	}
+	return proto
+}
+
+func compilePorts(ports []networkingv1.NetworkPolicyPort) portsSpec {
+	if len(ports) == 0 {
+		return portsSpec{all: true}
+	}
+	ps := portsSpec{named: map[namedPort]bool{}}
+	var rs []portset.Range
+	for i := range ports {
+		p := &ports[i]
+		proto := protocol(p)
+		switch {
+		case p.Port == nil:
+			rs = append(rs, portset.Range{Proto: proto, Lo: portset.MinPort, Hi: portset.MaxPort})
+		case p.Port.Type == intstr.String:
+			ps.named[namedPort{p.Port.StrVal, proto}] = true
+		default:
+			lo, hi := p.Port.IntVal, p.Port.IntVal
+			if p.EndPort != nil {
+				hi = *p.EndPort
+			}
+			if lo < portset.MinPort || hi > portset.MaxPort || hi < lo {
+				continue
+			}
+			rs = append(rs, portset.Range{Proto: proto, Lo: uint16(lo), Hi: uint16(hi)})
+		}
+	}
+	ps.numeric = portset.Of(rs...)
+	return ps
+}
+
+// covers reports whether every port ps allows on any destination, o allows
+// too.
+func (ps portsSpec) covers(o portsSpec) bool {
+	if ps.all {
+		return true
+	}
+	if o.all || !o.numeric.Subtract(ps.numeric).Empty() {
+		return false
+	}
+	for n := range o.named {
+		if !ps.named[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// allows reports whether ps allows the container port port of a
+// destination (named ports resolve on the destination's port names).
+func (ps portsSpec) allows(port manifest.Port) bool {
+	proto, err := portset.ParseProtocol(string(port.Protocol))
+	if err != nil || port.Port < portset.MinPort || port.Port > portset.MaxPort {
+		return false
+	}
+	if ps.all || ps.numeric.Contains(proto, uint16(port.Port)) {
+		return true
+	}
+	return port.Name != "" && ps.named[namedPort{port.Name, proto}]
+}

@@ -1,0 +1,435 @@
+package lint
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+var directions = []netpol.Direction{netpol.Ingress, netpol.Egress}
+
+// policies runs the per-policy checks. Checks that compare selectors with
+// workloads run only when the input has workloads: a directory of policies
+// alone would otherwise report every policy.
+func (l *linter) policies() {
+	withWorkloads := len(l.set.Workloads) > 0
+	matches := map[string]bool{}
+	for _, p := range l.pols {
+		l.ignoredRules(p)
+		if !withWorkloads {
+			continue
+		}
+		l.selectsNothing(p)
+		for _, d := range directions {
+			for _, r := range p.rules(d) {
+				l.peersMatchNothing(r, matches)
+				l.namedPorts(r)
+			}
+		}
+	}
+	l.shadowed()
+}
+
+func (l *linter) ignoredRules(p *policy) {
+	if len(p.Spec.PolicyTypes) == 0 {
+		return // defaulting covers every rule present
+	}
+	types := make([]string, len(p.Spec.PolicyTypes))
+	for i, t := range p.Spec.PolicyTypes {
+		types[i] = string(t)
+	}
+	counts := [2]int{len(p.Spec.Ingress), len(p.Spec.Egress)}
+	for _, d := range directions {
+		if p.isolates[d] || counts[d] == 0 {
+			continue
+		}
+		typ := "Ingress"
+		if d == netpol.Egress {
+			typ = "Egress"
+		}
+		noun, them := "rules", "them"
+		if counts[d] == 1 {
+			noun, them = "rule", "it"
+		}
+		l.report(ruleIgnoredRules, p.Source.File, p.Line("spec."+d.String()), p.obj,
+			fmt.Sprintf("%s has %d %s %s but policyTypes [%s] omits %s: the API ignores %s, so the policy neither allows nor restricts %s",
+				p.obj, counts[d], d, noun, strings.Join(types, ", "), typ, them, d),
+			fmt.Sprintf("add %s to spec.policyTypes (policyTypes: [Ingress, Egress]) or delete spec.%s", typ, d))
+	}
+}
+
+func (l *linter) selectsNothing(p *policy) {
+	// The label groups answer fast; the engine confirms a finding.
+	if len(l.matchPods(p.Namespace, p.sel, true)) > 0 || len(l.eng.Selected(p.Policy)) > 0 {
+		return
+	}
+	var inNS, host []string
+	for _, w := range l.set.Workloads {
+		if w.Namespace != p.Namespace {
+			continue
+		}
+		if w.HostNetwork {
+			if p.selects(w) {
+				host = append(host, w.ID())
+			}
+			continue
+		}
+		inNS = append(inNS, w.ID()+" "+labelString(w.Labels))
+	}
+	msg := fmt.Sprintf("%s selects no workload: podSelector %s matches nothing in namespace %s", p.obj, selectorString(&p.Spec.PodSelector), p.Namespace)
+	switch {
+	case len(host) > 0:
+		msg += fmt.Sprintf(" but hostNetwork workloads (%s), which NetworkPolicy does not protect", list(host, 3))
+	case len(inNS) == 0:
+		msg += " (the input has no workloads in it)"
+	default:
+		msg += fmt.Sprintf(" (its workloads: %s)", list(inNS, 3))
+	}
+	l.report(rulePolicySelectsNothing, p.Source.File, p.Line("spec.podSelector"), p.obj, msg,
+		fmt.Sprintf("set spec.podSelector of %s to the pod template labels of the workload it protects, e.g. podSelector: {matchLabels: {app: <name>}}, or move it to that workload's namespace", p.obj))
+}
+
+// labelString formats labels as "{k=v,...}".
+func labelString(m map[string]string) string {
+	return "{" + labels.Set(m).String() + "}"
+}
+
+// peersMatchNothing reports the selector peers of r that match no
+// workload, or whose namespaceSelector matches no namespace.
+func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
+	p := r.pol
+	for j, peer := range r.peers {
+		if peer.IPBlock != nil {
+			continue
+		}
+		// Peers repeat across policies (DNS, monitoring): match each once.
+		key := peerKey(peer)
+		if peer.NamespaceSelector == nil {
+			key += "|" + p.Namespace
+		}
+		m, ok := matches[key]
+		if !ok {
+			m = len(l.peerPods(p, peer, true)) > 0
+			matches[key] = m
+		}
+		if m {
+			continue
+		}
+		var msg string
+		if peer.NamespaceSelector != nil {
+			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+			if err != nil || l.mayMatchOutside(nsSel) {
+				continue
+			}
+			var names []string
+			for _, n := range l.nsNames {
+				if nsSel.Matches(l.nsLabels[n]) {
+					names = append(names, n)
+				}
+			}
+			if len(names) == 0 {
+				msg = fmt.Sprintf("namespaceSelector %s matches no namespace (namespaces in the input: %s; undeclared ones carry only the %s label)",
+					selectorString(peer.NamespaceSelector), list(l.nsNames, 5), manifest.MetadataNameLabel)
+			} else {
+				msg = fmt.Sprintf("namespaceSelector %s matches namespace(s) %s, but podSelector %s matches no workload in them",
+					selectorString(peer.NamespaceSelector), list(names, 3), selectorString(peer.PodSelector))
+			}
+		} else {
+			msg = fmt.Sprintf("podSelector %s matches no workload in namespace %s (without namespaceSelector a podSelector selects only the policy's namespace)",
+				selectorString(peer.PodSelector), p.Namespace)
+		}
+		l.report(rulePeerMatchesNothing, p.Source.File, p.Line(r.peerPath(j)), p.obj,
+			fmt.Sprintf("%s of %s: %s; this peer allows nothing", r.peerPath(j), p.obj, msg),
+			fmt.Sprintf("make %s of %s match the intended peer's pod labels and namespace labels (add namespaceSelector: {matchLabels: {%s: <ns>}} for pods in another namespace)",
+				r.peerPath(j), p.obj, manifest.MetadataNameLabel))
+	}
+}
+
+// mayMatchOutside reports whether sel names, by kubernetes.io/metadata.name,
+// a namespace the input does not contain: what runs there is unknown.
+func (l *linter) mayMatchOutside(sel labels.Selector) bool {
+	reqs, _ := sel.Requirements()
+	for _, r := range reqs {
+		if r.Key() != manifest.MetadataNameLabel {
+			continue
+		}
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals, selection.In:
+			for v := range r.Values() {
+				if _, ok := l.nsLabels[v]; !ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// namedPorts reports named ports of r that resolve on none of the
+// destinations r can reach.
+func (l *linter) namedPorts(r rule) {
+	var named []int
+	for k, port := range r.ports {
+		if port.Port != nil && port.Port.Type == intstr.String {
+			named = append(named, k)
+		}
+	}
+	if len(named) == 0 {
+		return
+	}
+	p := r.pol
+	fast, _, ok := l.destinations(r, true)
+	if !ok {
+		return
+	}
+	for _, k := range named {
+		port := &r.ports[k]
+		name, proto := port.Port.StrVal, protocol(port)
+		if resolved, _ := resolves(fast, name, proto); resolved {
+			continue
+		}
+		// The label groups found no destination resolving it; ask the
+		// engine which workloads the rule reaches, and explain.
+		dests, external, _ := l.destinations(r, false)
+		if len(dests) == 0 && !external {
+			continue // reported as a policy or peer that selects nothing
+		}
+		resolved, why := resolves(dests, name, proto)
+		if resolved {
+			continue
+		}
+		if external {
+			why = append(why, "addresses outside the cluster have no port names")
+		}
+		l.report(ruleNamedPortUnresolved, p.Source.File, p.Line(r.portPath(k)), p.obj,
+			fmt.Sprintf("%s of %s: named port %q (%s) resolves on none of the destinations the rule reaches, so it allows nothing: %s",
+				r.portPath(k), p.obj, name, proto, list(why, 3)),
+			fmt.Sprintf("in %s use the destination's containerPort name with its protocol (ports: [{port: <name>, protocol: <TCP|UDP|SCTP>}]) or a port number", r.portPath(k)))
+	}
+}
+
+// resolves reports whether some workload of dests has a container port
+// named name with protocol proto, and otherwise why, per workload.
+func resolves(dests []*manifest.Workload, name string, proto portset.Protocol) (bool, []string) {
+	var why []string
+	for _, w := range dests {
+		var other []string
+		for _, cp := range w.Ports {
+			if cp.Name != name {
+				continue
+			}
+			if string(cp.Protocol) == proto.String() {
+				return true, nil
+			}
+			other = append(other, fmt.Sprintf("%d/%s", cp.Port, cp.Protocol))
+		}
+		if len(other) > 0 {
+			why = append(why, fmt.Sprintf("%s has %q as %s", w.ID(), name, strings.Join(other, ", ")))
+		} else {
+			why = append(why, fmt.Sprintf("%s has no port named %q", w.ID(), name))
+		}
+	}
+	return false, why
+}
+
+// destinations returns the workloads r can reach (ingress: the workloads
+// its policy selects; egress: those its peers match, all of them without
+// peers) and whether addresses outside the cluster are among them. ok is
+// false when that is unknowable: an egress ipBlock peer without pod IPs.
+// With fast, selectors are matched against the label groups; else the
+// engine answers.
+func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, external, ok bool) {
+	seen := map[*manifest.Workload]bool{}
+	add := func(ws ...*manifest.Workload) {
+		for _, w := range ws {
+			if !seen[w] {
+				seen[w] = true
+				dests = append(dests, w)
+			}
+		}
+	}
+	addEndpoints := func(eps []*netpol.Endpoint) {
+		for _, ep := range eps {
+			if ep.Workload != nil {
+				add(ep.Workload)
+			}
+		}
+	}
+	if r.dir == netpol.Ingress {
+		if fast {
+			return l.matchPods(r.pol.Namespace, r.pol.sel, false), false, true
+		}
+		addEndpoints(l.eng.Selected(r.pol.Policy))
+		return dests, false, true
+	}
+	if len(r.peers) == 0 {
+		return l.set.Workloads, true, true
+	}
+	for j, peer := range r.peers {
+		if peer.IPBlock == nil {
+			if fast {
+				add(l.peerPods(r.pol, peer, false)...)
+			} else {
+				eps, _ := l.eng.PeerMatches(r.pol.Policy, r.dir, r.index, j)
+				addEndpoints(eps)
+			}
+			continue
+		}
+		if !l.set.PodIPsKnown {
+			return nil, false, false
+		}
+		external = true
+		block, err := blockSet(peer.IPBlock)
+		if err != nil {
+			continue
+		}
+		for _, w := range l.set.Workloads {
+			if slices.ContainsFunc(w.IPs, block.Contains) {
+				add(w)
+			}
+		}
+	}
+	return dests, external, true
+}
+
+// blockSet returns the addresses of an ipBlock: cidr minus excepts.
+func blockSet(b *networkingv1.IPBlock) (ipset.Set, error) {
+	p, err := ipset.ParsePrefix(b.CIDR)
+	if err != nil {
+		return ipset.Set{}, err
+	}
+	var holes []ipset.Range
+	for _, e := range b.Except {
+		ep, err := ipset.ParsePrefix(e)
+		if err != nil {
+			return ipset.Set{}, err
+		}
+		holes = append(holes, ipset.FromPrefix(ep))
+	}
+	return ipset.Of(ipset.FromPrefix(p)).Subtract(ipset.Of(holes...)), nil
+}
+
+// shadowed reports rules covered by another single rule of the same
+// direction, within a policy or across policies of one namespace with the
+// same podSelector.
+func (l *linter) shadowed() {
+	type cmpRule struct {
+		rule
+		peers map[string]bool // peer keys; empty: every peer
+		ports portsSpec
+	}
+	groups := map[string][]*cmpRule{}
+	var order []string
+	for _, p := range l.pols {
+		for _, d := range directions {
+			key := p.Namespace + "\x00" + canonical(&p.Spec.PodSelector) + "\x00" + d.String()
+			for _, r := range p.rules(d) {
+				cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
+				for _, peer := range r.peers {
+					cr.peers[peerKey(peer)] = true
+				}
+				if groups[key] == nil {
+					order = append(order, key)
+				}
+				groups[key] = append(groups[key], cr)
+			}
+		}
+	}
+	covers := func(a, b *cmpRule) bool {
+		if len(a.peers) > 0 {
+			if len(b.peers) == 0 {
+				return false
+			}
+			for k := range b.peers {
+				if !a.peers[k] {
+					return false
+				}
+			}
+		}
+		return a.ports.covers(b.ports)
+	}
+	for _, key := range order {
+		rs := groups[key]
+		for bi, b := range rs {
+			for ai, a := range rs {
+				if ai == bi || !covers(a, b) || (covers(b, a) && ai > bi) {
+					continue
+				}
+				l.reportShadowed(b.rule, a.rule, len(a.peers) == 0, a.ports.all)
+				break
+			}
+		}
+	}
+}
+
+func (l *linter) reportShadowed(b, a rule, anyPeer, anyPort bool) {
+	by := a.path()
+	if a.pol != b.pol {
+		by += " of " + a.pol.obj
+	}
+	var why []string
+	if anyPeer {
+		why = append(why, fmt.Sprintf("it has no %s (every peer)", a.peerWord()))
+	} else {
+		why = append(why, fmt.Sprintf("its %s includes every peer of this one", a.peerWord()))
+	}
+	if anyPort {
+		why = append(why, "no ports (every port)")
+	} else {
+		why = append(why, "its ports include all of this one's")
+	}
+	p := b.pol
+	l.report(ruleRuleShadowed, p.Source.File, p.Line(b.path()), p.obj,
+		fmt.Sprintf("%s of %s is shadowed by %s: %s, so this rule allows nothing more", b.path(), p.obj, by, strings.Join(why, " and ")),
+		fmt.Sprintf("delete %s from %s, or narrow %s if it allows more than intended", b.path(), p.obj, by))
+}
+
+// peerKey identifies what a peer matches, comparing selectors by meaning
+// rather than text: matchLabels {a: b} and the expression a In (b) agree.
+func peerKey(peer networkingv1.NetworkPolicyPeer) string {
+	switch {
+	case peer.IPBlock != nil:
+		b, err := blockSet(peer.IPBlock)
+		if err != nil {
+			return "ip|invalid:" + peer.IPBlock.String()
+		}
+		return "ip|" + b.String()
+	case peer.NamespaceSelector != nil:
+		return "ns|" + canonical(peer.NamespaceSelector) + "|" + canonical(peer.PodSelector)
+	}
+	return "pod|" + canonical(peer.PodSelector)
+}
+
+// canonical returns a string equal for label selectors that select the
+// same labels by the same requirements, written either way: matchLabels
+// {a: b} and the expression a In (b) agree. nil and {} both give "".
+func canonical(ls *metav1.LabelSelector) string {
+	if ls == nil {
+		return ""
+	}
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		return "invalid:" + ls.String()
+	}
+	reqs, _ := s.Requirements()
+	parts := make([]string, len(reqs))
+	for i, r := range reqs {
+		parts[i] = r.String()
+		if (r.Operator() == selection.In || r.Operator() == selection.DoubleEquals) && r.Values().Len() == 1 {
+			parts[i] = r.Key() + "=" + r.Values().List()[0]
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}

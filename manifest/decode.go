@@ -13,6 +13,8 @@ import (
 	sigsjson "sigs.k8s.io/json"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/internal/fastyaml"
 )
 
 // A unit is a piece of a file that parses on its own: a whole document, or
@@ -105,7 +107,15 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 // parseDocument parses the text of one document into a node tree. It is
 // the only call to the YAML parser; the trees it returns are dropped once
 // their objects are decoded.
+//
+// The fast path parses the subset of YAML that manifests use about seven
+// times faster than yaml.v3 and yields the same tree; anything outside it
+// (anchors, block scalars, syntax errors, ...) goes to yaml.v3, which also
+// writes the error messages. internal/fastyaml is fuzzed against yaml.v3.
 func parseDocument(text []byte) (*yaml.Node, error) {
+	if doc, err := fastyaml.Parse(text); err == nil {
+		return doc, nil
+	}
 	doc := new(yaml.Node)
 	if err := yaml.Unmarshal(text, doc); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -58,13 +59,17 @@ the readable view of a large cluster.`,
 				return err
 			}
 			if summary {
+				start := time.Now()
 				s := eng.Summarize(f)
+				e.log.Debug("summarized", "classes", len(s.Classes), "connections", len(s.Connections), "elapsed", time.Since(start))
 				if out == "json" {
 					return report.SummaryJSON(e.stdout, s)
 				}
 				return report.SummaryText(e.stdout, s)
 			}
+			start := time.Now()
 			r := eng.Reach(f)
+			e.log.Debug("reach", "workloads", len(r.Workloads), "connections", len(r.Connections), "elapsed", time.Since(start))
 			switch out {
 			case "json":
 				return report.ReachJSON(e.stdout, r)

@@ -37,7 +37,7 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
+	path := filepath.Join(root, "internal", "cli", "testdata", "golden", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o600); err != nil {
 			t.Fatal(err)

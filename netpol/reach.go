@@ -266,3 +266,45 @@ func (e *Engine) Summarize(f Filter) *Summary {
 	}
 	return s
 }
+
+// MarshalJSON writes c without reflection: a cluster's answer can hold
+// millions of connections.
+func (c Connection) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+len(c.Src)+len(c.Dst))
+	b = append(b, `{"src":`...)
+	b = appendJSONString(b, c.Src)
+	b = append(b, `,"dst":`...)
+	b = appendJSONString(b, c.Dst)
+	b = append(b, `,"allowed":`...)
+	p, err := c.Allowed.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, p...)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string, escaping what JSON requires
+// (and <, >, & as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

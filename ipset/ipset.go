@@ -169,12 +169,12 @@ func toU128(a netip.Addr) u128 {
 
 func fromU128(x u128, is4 bool) netip.Addr {
 	if is4 {
-		return netip.AddrFrom4([4]byte{byte(x.lo >> 24), byte(x.lo >> 16), byte(x.lo >> 8), byte(x.lo)})
+		return netip.AddrFrom4([4]byte{byte(x.lo >> 24), byte(x.lo >> 16), byte(x.lo >> 8), byte(x.lo)}) // #nosec G115 -- deliberate truncation: extracting the bytes of an address
 	}
 	var b [16]byte
 	for i := 7; i >= 0; i-- {
-		b[i] = byte(x.hi)
-		b[i+8] = byte(x.lo)
+		b[i] = byte(x.hi) // #nosec G115 -- deliberate truncation: extracting the bytes of an address
+		b[i+8] = byte(x.lo) // #nosec G115 -- deliberate truncation: extracting the bytes of an address
 		x.hi >>= 8
 		x.lo >>= 8
 	}

@@ -348,7 +348,7 @@ func compilePorts(ports []networkingv1.NetworkPolicyPort) portsSpec {
 			if lo < portset.MinPort || hi > portset.MaxPort || hi < lo {
 				continue
 			}
-			rs = append(rs, portset.Range{Proto: proto, Lo: uint16(lo), Hi: uint16(hi)})
+			rs = append(rs, portset.Range{Proto: proto, Lo: uint16(lo), Hi: uint16(hi)}) // #nosec G115 -- lo and hi are validated to lie in 1..65535 above
 		}
 	}
 	ps.numeric = portset.Of(rs...)

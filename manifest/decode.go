@@ -550,9 +550,7 @@ func number(n *yaml.Node) (string, bool) {
 
 // plainDecimal reports whether s is a JSON integer.
 func plainDecimal(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	if s == "" || len(s) > 1 && s[0] == '0' || len(s) > 18 {
 		return false
 	}

@@ -63,7 +63,7 @@ func newLabelIndex(ws []*manifest.Workload) (*labelIndex, map[*manifest.Workload
 		key := labelKey(w.Namespace, w.Labels)
 		c := byKey[key]
 		if c == nil {
-			c = &labelClass{id: int32(len(ix.classes)), ns: w.Namespace, labels: labels.Set(w.Labels)}
+			c = &labelClass{id: int32(len(ix.classes)), ns: w.Namespace, labels: labels.Set(w.Labels)} // #nosec G115 -- ids count input objects, far below 2^31
 			if c.labels == nil {
 				c.labels = labels.Set{}
 			}

@@ -151,7 +151,7 @@ func compilePorts(ports []networkingv1.NetworkPolicyPort) (portSpec, error) {
 			if lo < portset.MinPort || hi > portset.MaxPort || hi < lo {
 				return ps, fmt.Errorf("ports[%d]: invalid port range %d-%d", i, lo, hi)
 			}
-			rs = append(rs, portset.Range{Proto: proto, Lo: uint16(lo), Hi: uint16(hi)})
+			rs = append(rs, portset.Range{Proto: proto, Lo: uint16(lo), Hi: uint16(hi)}) // #nosec G115 -- lo and hi are checked to lie in 1..65535 above
 		}
 	}
 	ps.numeric = portset.Of(rs...)
@@ -228,7 +228,7 @@ func (c *compiler) peer(pol *policy, np networkingv1.NetworkPolicyPeer) (*peer, 
 	if q, ok := c.peerKey[p.key]; ok {
 		return q, nil
 	}
-	p.id = int32(len(c.peers))
+	p.id = int32(len(c.peers)) // #nosec G115 -- ids count input objects, far below 2^31
 	c.peers = append(c.peers, p)
 	c.peerKey[p.key] = p
 	return p, nil
@@ -286,7 +286,7 @@ func (c *compiler) policy(id int32, mp *manifest.Policy) (*policy, error) {
 }
 
 func (c *compiler) rule(pol *policy, dir Direction, index int, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) (*rule, error) {
-	r := &rule{id: int32(len(c.rules)), policy: pol, dir: dir, index: index, all: len(peers) == 0}
+	r := &rule{id: int32(len(c.rules)), policy: pol, dir: dir, index: index, all: len(peers) == 0} // #nosec G115 -- ids count input objects, far below 2^31
 	ps, err := compilePorts(ports)
 	if err != nil {
 		return nil, err

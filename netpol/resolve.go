@@ -123,7 +123,10 @@ func (e *Engine) resolveService(arg, ref string, port portset.Set) ([]Target, er
 				}
 				proto = p
 			}
-			if !port.Empty() && !port.Contains(proto, uint16(sp.Port)) {
+			if sp.Port < portset.MinPort || sp.Port > portset.MaxPort {
+				continue
+			}
+			if !port.Empty() && !port.Contains(proto, uint16(sp.Port)) { // #nosec G115 -- checked to lie in 1..65535 above
 				continue
 			}
 			if r, ok := targetPort(sp.TargetPort, sp.Port, proto, w); ok {

@@ -18,53 +18,56 @@ type field struct {
 	value any
 }
 
+// jsonWriter buffers output. bufio.Writer's first error is sticky and
+// returned by Flush, so the writes in between need no checks of their own.
+type jsonWriter struct{ bw *bufio.Writer }
+
+func (j jsonWriter) str(s string) { _, _ = j.bw.WriteString(s) }
+func (j jsonWriter) raw(b []byte) { _, _ = j.bw.Write(b) }
+
 func writeFields(w io.Writer, fields []field) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	bw.WriteString("{\n")
+	j := jsonWriter{bufio.NewWriterSize(w, 1<<16)}
+	j.str("{\n")
 	for i, f := range fields {
-		bw.WriteString("  ")
-		k, _ := json.Marshal(f.name)
-		bw.Write(k)
-		bw.WriteString(": ")
-		if f.items == nil {
-			v, err := marshal(f.value)
+		k, err := json.Marshal(f.name)
+		if err != nil {
+			return err
+		}
+		j.str("  ")
+		j.raw(k)
+		j.str(": ")
+		switch {
+		case f.items == nil:
+			v, err := json.Marshal(f.value)
 			if err != nil {
 				return err
 			}
-			bw.Write(v)
-		} else if len(f.items) == 0 {
-			bw.WriteString("[]")
-		} else {
-			bw.WriteString("[\n")
-			for j, it := range f.items {
-				v, err := marshal(it)
+			j.raw(v)
+		case len(f.items) == 0:
+			j.str("[]")
+		default:
+			j.str("[\n")
+			for n, it := range f.items {
+				v, err := json.Marshal(it)
 				if err != nil {
 					return err
 				}
-				bw.WriteString("    ")
-				bw.Write(v)
-				if j < len(f.items)-1 {
-					bw.WriteByte(',')
+				j.str("    ")
+				j.raw(v)
+				if n < len(f.items)-1 {
+					j.str(",")
 				}
-				bw.WriteByte('\n')
+				j.str("\n")
 			}
-			bw.WriteString("  ]")
+			j.str("  ]")
 		}
 		if i < len(fields)-1 {
-			bw.WriteByte(',')
+			j.str(",")
 		}
-		bw.WriteByte('\n')
+		j.str("\n")
 	}
-	bw.WriteString("}\n")
-	return bw.Flush()
-}
-
-func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	j.str("}\n")
+	return j.bw.Flush()
 }
 
 func anys[T any](xs []T) []any {

@@ -173,7 +173,7 @@ func fromU128(x u128, is4 bool) netip.Addr {
 	}
 	var b [16]byte
 	for i := 7; i >= 0; i-- {
-		b[i] = byte(x.hi) // #nosec G115 -- deliberate truncation: extracting the bytes of an address
+		b[i] = byte(x.hi)   // #nosec G115 -- deliberate truncation: extracting the bytes of an address
 		b[i+8] = byte(x.lo) // #nosec G115 -- deliberate truncation: extracting the bytes of an address
 		x.hi >>= 8
 		x.lo >>= 8

@@ -75,9 +75,6 @@ func anys[T any](xs []T) []any {
 	for i := range xs {
 		out[i] = xs[i]
 	}
-	if out == nil {
-		out = []any{}
-	}
 	return out
 }
 

@@ -114,11 +114,20 @@ func Main() {
 	os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// load reads paths and aborts on any input error.
+// load reads paths and aborts on any input error. Policies of kinds Ward
+// does not evaluate are announced on stderr: results that silently ignore
+// them would give false assurance (`ward check` reports them as findings).
 func (e *env) load(paths []string) (*manifest.Set, error) {
 	set, err := e.loadAll(paths)
 	if err != nil {
 		return nil, fail(ExitError, err)
+	}
+	for _, u := range set.Unsupported {
+		name := u.Name
+		if u.Namespace != "" {
+			name = u.Namespace + "/" + u.Name
+		}
+		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
 	return set, nil
 }

@@ -250,3 +250,25 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsupportedPolicyWarns checks that commands other than check (which
+// reports a finding) warn loudly about policies Ward does not evaluate.
+func TestUnsupportedPolicyWarns(t *testing.T) {
+	const in = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: l7, namespace: web}
+spec: {endpointSelector: {}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: web}
+spec: {containers: [{name: a, image: a:1}]}
+`
+	_, errOut, code := run(t, in, "reach", "-")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "-:1: CiliumNetworkPolicy web/l7 (cilium.io/v2) is not evaluated") {
+		t.Errorf("stderr = %q, want a warning naming the Cilium policy", errOut)
+	}
+}

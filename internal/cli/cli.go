@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,6 +59,7 @@ type env struct {
 // code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	var cpuProfile string
 	root := &cobra.Command{
 		Use:   "ward",
 		Short: "Ward: container network security, with proof",
@@ -74,6 +77,16 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 				level = slog.LevelDebug
 			}
 			e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile) // #nosec G304 -- a path the user chose for the profile
+				if err == nil {
+					err = pprof.StartCPUProfile(f)
+				}
+				if err != nil {
+					e.log.Error("cpuprofile", "err", err)
+					cpuProfile = ""
+				}
+			}
 		},
 	}
 	root.SetArgs(args)
@@ -82,6 +95,13 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace of objects that name none")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	defer func() {
+		if cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}()
 	root.AddCommand(
 		reachCmd(e),
 		explainCmd(e),
@@ -111,6 +131,13 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 
 // Main is the entry point of cmd/ward.
 func Main() {
+	// Loading allocates many short-lived parse trees; with the default
+	// GOGC=100 the collector takes a third of the CPU. Twice the headroom
+	// costs about a third more peak memory and saves about 15% of the time.
+	// GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

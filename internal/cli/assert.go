@@ -69,11 +69,7 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 			if err != nil {
 				return fail(ExitError, err)
 			}
-			set, err := e.load(args)
-			if err != nil {
-				return err
-			}
-			eng, err := e.compile(set)
+			eng, err := e.engine(args)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
 )
 
 // Exit codes.
@@ -183,6 +184,27 @@ func (e *env) compile(set *manifest.Set) (*netpol.Engine, error) {
 	}
 	e.log.Debug("compiled", "endpoints", len(eng.Endpoints()), "classes", len(eng.Classes()), "elapsed", time.Since(start))
 	return eng, nil
+}
+
+// engine loads paths, aborting on any input error, and compiles them.
+func (e *env) engine(paths []string) (*netpol.Engine, error) {
+	set, err := e.load(paths)
+	if err != nil {
+		return nil, err
+	}
+	return e.compile(set)
+}
+
+// portFlag parses a --port value; "" means any port (the empty set).
+func portFlag(val string) (portset.Set, error) {
+	if val == "" {
+		return portset.Set{}, nil
+	}
+	p, err := portset.Parse(val)
+	if err != nil {
+		return portset.Set{}, fail(ExitError, fmt.Errorf("--port: %w", err))
+	}
+	return p, nil
 }
 
 // outputFlag validates -o against the formats a command supports.

@@ -27,13 +27,11 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 			}
 			var engs [2]*netpol.Engine
 			for i, p := range args {
-				set, err := e.load([]string{p})
+				eng, err := e.engine([]string{p})
 				if err != nil {
 					return err
 				}
-				if engs[i], err = e.compile(set); err != nil {
-					return err
-				}
+				engs[i] = eng
 			}
 			cs := netpol.Diff(engs[0], engs[1])
 			var err error

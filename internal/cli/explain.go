@@ -35,19 +35,11 @@ Exits 0 whatever the verdict, unless --exit-code: then 1 when denied.`,
 			if from == "" || to == "" {
 				return fail(ExitError, fmt.Errorf("explain needs --from and --to"))
 			}
-			var q portset.Set
-			if port != "" {
-				p, err := portset.Parse(port)
-				if err != nil {
-					return fail(ExitError, fmt.Errorf("--port: %w", err))
-				}
-				q = p
-			}
-			set, err := e.load(args)
+			q, err := portFlag(port)
 			if err != nil {
 				return err
 			}
-			eng, err := e.compile(set)
+			eng, err := e.engine(args)
 			if err != nil {
 				return err
 			}

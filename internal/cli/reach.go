@@ -35,19 +35,11 @@ the readable view of a large cluster.`,
 			if summary && (out == "dot" || out == "matrix") {
 				return fail(ExitError, fmt.Errorf("--summary supports -o table or json"))
 			}
-			var ports portset.Set
-			if port != "" {
-				p, err := portset.Parse(port)
-				if err != nil {
-					return fail(ExitError, fmt.Errorf("--port: %w", err))
-				}
-				ports = p
-			}
-			set, err := e.load(args)
+			ports, err := portFlag(port)
 			if err != nil {
 				return err
 			}
-			eng, err := e.compile(set)
+			eng, err := e.engine(args)
 			if err != nil {
 				return err
 			}

@@ -129,9 +129,6 @@ func (e *Engine) side(d Direction, self, remote *Endpoint, q portset.Set) Side {
 			File:   pol.src.Source.File,
 			Line:   pol.src.Source.Line,
 		}
-		if len(pol.rules[d]) == 0 {
-			pv.Rules = nil
-		}
 		for _, r := range pol.rules[d] {
 			rv := RuleVerdict{Index: r.index, Line: pol.src.Line(fmt.Sprintf("spec.%s[%d]", d, r.index)), Ports: r.ports.String()}
 			rv.PeerMatches, rv.Peer = e.peerVerdict(pol, d, r, remote)
@@ -330,8 +327,7 @@ func (e *Engine) PeerMatches(pol *manifest.Policy, d Direction, i, j int) (eps [
 			continue
 		}
 		if m, _ := e.peerMatch(cp, p, ep); m {
-			out := ep
-			eps = append(eps, out)
+			eps = append(eps, ep)
 		}
 	}
 	return eps, true

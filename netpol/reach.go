@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/wardsec/ward/portset"
@@ -193,21 +194,7 @@ type ClassInfo struct {
 }
 
 // ClassID returns the ID of class c in summaries.
-func ClassID(c *Class) string { return "c" + itoa(c.ID+1) }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}
+func ClassID(c *Class) string { return "c" + strconv.Itoa(c.ID+1) }
 
 // Summarize computes the class view, restricted by f like Reach. A class
 // is kept when f accepts at least one of its members on that side.

@@ -59,8 +59,8 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	File     string   `json:"file,omitempty"`
 	Line     int      `json:"line,omitempty"`
-	// Object names what the finding is about: "namespace/Kind/name", or a
-	// namespace name for namespace-wide findings.
+	// Object names what the finding is about: "namespace/Kind/name",
+	// "Namespace/name" for namespace-wide findings, or an assertion name.
 	Object  string `json:"object,omitempty"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`

@@ -158,6 +158,9 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if msg := c.connections(); msg != "" {
 		return c.describe(msg), nil
 	}
+	if msg := c.summary(); msg != "" {
+		return c.describe(msg), nil
+	}
 	return "", nil
 }
 
@@ -393,6 +396,53 @@ func (c *checker) connections() string {
 		}
 	}
 	return ""
+}
+
+// summary checks that the factored class view reconstructs ClassAllowed
+// for every pair of classes, unfiltered and under a random filter (the
+// classes of a random half of the endpoints on each side, and a port
+// range).
+func (c *checker) summary() string {
+	classes := c.eng.Classes()
+	compare := func(f netpol.Filter, label string) string {
+		s := c.eng.Summarize(f)
+		in := func(fn func(*netpol.Endpoint) bool, cl *netpol.Class) bool {
+			return fn == nil || slices.ContainsFunc(cl.Members, fn)
+		}
+		for _, src := range classes {
+			for _, dst := range classes {
+				if !in(f.From, src) || !in(f.To, dst) {
+					continue
+				}
+				want := c.eng.ClassAllowed(src, dst)
+				if !f.Ports.Empty() {
+					want = want.Intersect(f.Ports)
+				}
+				got, ok := s.Allowed(netpol.ClassID(src), netpol.ClassID(dst))
+				if !ok || !got.Equal(want) {
+					return fmt.Sprintf("Summarize(%s) gives class %s (%s) -> %s (%s) %s (found: %v), ClassAllowed says %s",
+						label, netpol.ClassID(src), src.Members[0].ID, netpol.ClassID(dst), dst.Members[0].ID, got, ok, want)
+				}
+			}
+		}
+		return ""
+	}
+	if msg := compare(netpol.Filter{}, "no filter"); msg != "" {
+		return msg
+	}
+	pick := map[*netpol.Endpoint][2]bool{}
+	for _, ep := range c.eng.Endpoints() {
+		pick[ep] = [2]bool{c.r.IntN(2) == 0, c.r.IntN(2) == 0}
+	}
+	a, b := c.ports[c.r.IntN(len(c.ports))], c.ports[c.r.IntN(len(c.ports))]
+	proto := []portset.Protocol{portset.TCP, portset.UDP, portset.SCTP}[c.r.IntN(3)]
+	ports := portset.Of(portset.Range{Proto: proto, Lo: uint16(min(a, b)), Hi: uint16(max(a, b))}) // #nosec G115 -- interestingPorts are within 1-65535
+	f := netpol.Filter{
+		From:  func(ep *netpol.Endpoint) bool { return pick[ep][0] },
+		To:    func(ep *netpol.Endpoint) bool { return pick[ep][1] },
+		Ports: ports,
+	}
+	return compare(f, "random --from, --to and --port "+ports.String())
 }
 
 func verdictOf(ok bool) string {

@@ -57,13 +57,13 @@ type Class struct {
 
 	iso      [2]bool
 	policies [2][]int32
-	peers    []int32
+	peers    []int32 // ascending
 	ports    map[string][]portset.Range
-	anyEg    []*rule
-	anyIn    portset.Set
-	eg       map[int32]portset.Set
-	in       map[int32]portset.Set
-	inFrom   []int32
+	// rules holds, by direction, the rules of the policies that select
+	// the class; inPorts[i] is rules[Ingress][i]'s ports resolved against
+	// the class's own named ports (never empty: such rules are dropped).
+	rules   [2][]*rule
+	inPorts []portset.Set
 }
 
 // Isolated reports whether members of c are isolated for direction d.
@@ -88,6 +88,13 @@ type Engine struct {
 	sigs       []ipSig
 	classes    []*Class
 	namedRefs  map[string]bool
+	// Candidate lists for ClassConnections, by class ID: the classes
+	// each peer matches, the ingress-isolated classes whose ingress
+	// rules name each peer, and the classes that accept ingress from
+	// anything (not isolated, or a rule without peers).
+	peerClasses [][]int32
+	inByPeer    [][]int32
+	openIn      []int32
 }
 
 // atom is a maximal run of addresses, from its start to the next atom's,
@@ -452,78 +459,60 @@ func (e *Engine) buildClasses() {
 	}
 }
 
-// applyRules computes, for every class, the ports its egress rules allow to
-// each class they match and the ports its ingress rules allow from each
-// class they match. Rules without peers match everything and are kept
-// aside rather than expanded.
+// applyRules gives every class the rules that apply to it and builds the
+// candidate lists ClassConnections walks. Nothing here is per pair of
+// classes: rule matches are kept factored (a rule matches a class when one
+// of its peers does), so memory stays linear in classes and rules.
 func (e *Engine) applyRules() {
-	peerClasses := make([][]int32, len(e.peers))
+	e.peerClasses = make([][]int32, len(e.peers))
+	e.inByPeer = make([][]int32, len(e.peers))
 	for _, c := range e.classes {
+		id := int32(c.ID) // #nosec G115 -- ids count input objects, far below 2^31
 		for _, p := range c.peers {
-			peerClasses[p] = append(peerClasses[p], int32(c.ID)) // #nosec G115 -- ids count input objects, far below 2^31
+			e.peerClasses[p] = append(e.peerClasses[p], id)
 		}
-	}
-	matched := make([][]int32, len(e.rules))
-	stamp := make([]int32, len(e.classes))
-	for _, r := range e.rules {
-		if r.all {
-			continue
-		}
-		var m []int32
-		for _, p := range r.peers {
-			for _, c := range peerClasses[p.id] {
-				if stamp[c] != r.id+1 {
-					stamp[c] = r.id + 1
-					m = append(m, c)
+		for d := range 2 {
+			for _, pid := range c.policies[d] {
+				for _, r := range e.policies[pid].rules[d] {
+					if Direction(d) == Ingress {
+						p := r.ports.resolve(c.ports)
+						if p.Empty() {
+							continue
+						}
+						c.inPorts = append(c.inPorts, p)
+					}
+					c.rules[d] = append(c.rules[d], r)
 				}
 			}
 		}
-		matched[r.id] = m
-	}
-	for _, s := range e.classes {
-		for _, pid := range s.policies[Egress] {
-			for _, r := range e.policies[pid].rules[Egress] {
-				if r.all {
-					s.anyEg = append(s.anyEg, r)
-					continue
-				}
-				for _, d := range matched[r.id] {
-					p := r.ports.resolve(e.classes[d].ports)
-					if p.Empty() {
-						continue
-					}
-					if s.eg == nil {
-						s.eg = map[int32]portset.Set{}
-					}
-					s.eg[d] = s.eg[d].Union(p)
+		open := !c.iso[Ingress]
+		for _, r := range c.rules[Ingress] {
+			if r.all {
+				open = true
+			}
+			for _, p := range r.peers {
+				if l := e.inByPeer[p.id]; len(l) == 0 || l[len(l)-1] != id {
+					e.inByPeer[p.id] = append(l, id)
 				}
 			}
 		}
-	}
-	for _, d := range e.classes {
-		for _, pid := range d.policies[Ingress] {
-			for _, r := range e.policies[pid].rules[Ingress] {
-				p := r.ports.resolve(d.ports)
-				if p.Empty() {
-					continue
-				}
-				if r.all {
-					d.anyIn = d.anyIn.Union(p)
-					continue
-				}
-				for _, s := range matched[r.id] {
-					if d.in == nil {
-						d.in = map[int32]portset.Set{}
-					}
-					old, ok := d.in[s]
-					if !ok {
-						e.classes[s].inFrom = append(e.classes[s].inFrom, int32(d.ID)) // #nosec G115 -- ids count input objects, far below 2^31
-					}
-					d.in[s] = old.Union(p)
-				}
-			}
+		if open {
+			e.openIn = append(e.openIn, id)
 		}
 	}
+}
+
+// matches reports whether r matches the members of c.
+func (r *rule) matches(c *Class) bool {
+	if r.all {
+		return true
+	}
+	for _, p := range r.peers {
+		if _, ok := slices.BinarySearch(c.peers, p.id); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Endpoints returns every endpoint: workload endpoints in workload order,
@@ -568,9 +557,11 @@ func (e *Engine) ClassAllowed(s, d *Class) portset.Set {
 	}
 	eg := portset.All
 	if s.iso[Egress] {
-		eg = s.eg[int32(d.ID)] // #nosec G115 -- ids count input objects, far below 2^31
-		for _, r := range s.anyEg {
-			eg = eg.Union(r.ports.resolve(d.ports))
+		eg = portset.Set{}
+		for _, r := range s.rules[Egress] {
+			if r.matches(d) {
+				eg = eg.Union(r.ports.resolve(d.ports))
+			}
 		}
 		if eg.Empty() {
 			return eg
@@ -579,43 +570,63 @@ func (e *Engine) ClassAllowed(s, d *Class) portset.Set {
 	if !d.iso[Ingress] {
 		return eg
 	}
-	in := d.anyIn.Union(d.in[int32(s.ID)]) // #nosec G115 -- ids count input objects, far below 2^31
+	var in portset.Set
+	for i, r := range d.rules[Ingress] {
+		if r.matches(s) {
+			in = in.Union(d.inPorts[i])
+		}
+	}
 	return eg.Intersect(in)
 }
 
 // ClassConnections calls fn for every ordered pair of classes with some
 // port allowed, sources in class order, then destinations in class order,
-// until fn returns false. Work is proportional to the pairs that the rules
-// open, not to the square of the number of classes, except where policies
-// leave classes open to everything.
+// until fn returns false. For each source it walks only candidate
+// destinations: those its egress rules match, or those open for ingress
+// or whose ingress rules match it, whichever list is shorter. Work is
+// proportional to the pairs the rules open (which is quadratic where
+// policies leave classes open to everything: that is the answer's size).
 func (e *Engine) ClassConnections(fn func(src, dst *Class, allowed portset.Set) bool) {
-	var openIn []int32
-	for _, d := range e.classes {
-		if !d.iso[Ingress] || !d.anyIn.Empty() {
-			openIn = append(openIn, int32(d.ID)) // #nosec G115 -- ids count input objects, far below 2^31
-		}
-	}
-	stamp := make([]int, len(e.classes))
+	stamp := make([]int32, len(e.classes))
 	var cands []int32
 	for _, s := range e.classes {
 		cands = cands[:0]
-		mark := s.ID + 1
-		add := func(d int32) {
-			if stamp[d] != mark {
-				stamp[d] = mark
-				cands = append(cands, d)
+		mark := int32(s.ID) + 1 // #nosec G115 -- ids count input objects, far below 2^31
+		add := func(list []int32) {
+			for _, d := range list {
+				if stamp[d] != mark {
+					stamp[d] = mark
+					cands = append(cands, d)
+				}
 			}
 		}
-		if !s.iso[Egress] || len(s.anyEg) > 0 {
-			for _, d := range openIn {
-				add(d)
+		byIngress := func() {
+			add(e.openIn)
+			for _, p := range s.peers {
+				add(e.inByPeer[p])
 			}
-			for _, d := range s.inFrom {
-				add(d)
+		}
+		egOpen := !s.iso[Egress]
+		egSize := 0
+		for _, r := range s.rules[Egress] {
+			if r.all {
+				egOpen = true
 			}
+			for _, p := range r.peers {
+				egSize += len(e.peerClasses[p.id])
+			}
+		}
+		inSize := len(e.openIn)
+		for _, p := range s.peers {
+			inSize += len(e.inByPeer[p])
+		}
+		if egOpen || inSize <= egSize {
+			byIngress()
 		} else {
-			for d := range s.eg {
-				add(d)
+			for _, r := range s.rules[Egress] {
+				for _, p := range r.peers {
+					add(e.peerClasses[p.id])
+				}
 			}
 		}
 		slices.Sort(cands)

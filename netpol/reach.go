@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"encoding/binary"
 	"maps"
 	"net/netip"
 	"slices"
@@ -173,15 +174,30 @@ func (e *Engine) hasIPBlocks() bool {
 }
 
 // Summary is the compact view of a large cluster: classes of endpoints
-// that the same policies treat alike, and the connections between classes.
-// It is the JSON contract of `ward reach --summary -o json`.
+// that the same policies treat alike, each with the grants of the rules
+// that select it. It is the JSON contract of `ward reach --summary -o
+// json` (docs/json.md).
+//
+// Connections are kept factored, as the policies state them, instead of
+// being listed per pair of classes: a cluster where most classes are open
+// in one direction has a quadratic number of class pairs, while grants are
+// linear in classes and rules. Allowed reconstructs any pair.
 type Summary struct {
-	Classes     []ClassInfo  `json:"classes"`
-	Connections []Connection `json:"connections"`
-	Notes       []string     `json:"notes,omitempty"`
+	Classes []ClassInfo `json:"classes"`
+	Groups  []Group     `json:"groups"`
+	// Ports is the --port filter, when one was given: every allowed set
+	// is within it, and an open direction allows exactly these ports.
+	Ports portset.Set `json:"ports,omitzero"`
+	Notes []string    `json:"notes,omitempty"`
+
+	byID map[string]int
 }
 
-// ClassInfo describes a class. ID is "c<N>".
+// ClassInfo describes a class. ID is "c<N>". Ingress lists the grants of
+// the ingress rules that apply to the class (who may connect to it, when
+// IngressIsolated); Egress those of its egress rules (what it may connect
+// to, when EgressIsolated). A filter leaves Egress nil for a class that is
+// only a destination, and Ingress nil for one that is only a source.
 type ClassInfo struct {
 	ID              string   `json:"id"`
 	External        bool     `json:"external"`
@@ -191,43 +207,252 @@ type ClassInfo struct {
 	IngressIsolated bool     `json:"ingressIsolated"`
 	EgressIsolated  bool     `json:"egressIsolated"`
 	Policies        []string `json:"policies,omitempty"`
+	Ingress         []Grant  `json:"ingress"`
+	Egress          []Grant  `json:"egress"`
+}
+
+// Grant allows Allowed between a class and every class of Group: from
+// them for an ingress grant, to them for an egress grant.
+type Grant struct {
+	Group   string      `json:"group"`
+	Allowed portset.Set `json:"allowed"`
+}
+
+// Group is a set of classes that some rule's peers match, as IDs of
+// classes. ID is "g<N>".
+type Group struct {
+	ID      string   `json:"id"`
+	Classes []string `json:"classes"`
 }
 
 // ClassID returns the ID of class c in summaries.
 func ClassID(c *Class) string { return "c" + strconv.Itoa(c.ID+1) }
 
-// Summarize computes the class view, restricted by f like Reach. A class
-// is kept when f accepts at least one of its members on that side.
-func (e *Engine) Summarize(f Filter) *Summary {
-	s := &Summary{Classes: []ClassInfo{}, Connections: []Connection{}}
-	anyMember := func(c *Class, fn func(*Endpoint) bool) bool {
-		if fn == nil {
-			return true
+// Allowed reconstructs the ports members of class src may open to members
+// of class dst (IDs as in Classes) from the grants:
+//
+//	egress  = all ports if src is not egress-isolated, else the union of
+//	          src's egress grants whose group holds dst
+//	ingress = all ports if dst is not ingress-isolated, else the union of
+//	          dst's ingress grants whose group holds src
+//	allowed = egress ∩ ingress (nothing between two external classes)
+//
+// with "all ports" meaning Ports when a port filter was given. It is the
+// reference for consumers of the JSON, and tests check it against the
+// engine. ok is false for an unknown ID.
+func (s *Summary) Allowed(src, dst string) (allowed portset.Set, ok bool) {
+	if s.byID == nil {
+		s.byID = make(map[string]int, len(s.Classes)+len(s.Groups))
+		for i, c := range s.Classes {
+			s.byID[c.ID] = i
 		}
-		return slices.ContainsFunc(c.Members, fn)
+		for i, g := range s.Groups {
+			s.byID[g.ID] = i
+		}
 	}
-	used := map[int]bool{}
-	e.ClassConnections(func(src, dst *Class, p portset.Set) bool {
-		if !anyMember(src, f.From) || !anyMember(dst, f.To) {
-			return true
+	si, ok1 := s.byID[src]
+	di, ok2 := s.byID[dst]
+	if !ok1 || !ok2 || !strings.HasPrefix(src, "c") || !strings.HasPrefix(dst, "c") {
+		return portset.Set{}, false
+	}
+	sc, dc := &s.Classes[si], &s.Classes[di]
+	if sc.External && dc.External {
+		return portset.Set{}, true
+	}
+	all := portset.All
+	if !s.Ports.Empty() {
+		all = s.Ports
+	}
+	side := func(isolated bool, grants []Grant, other string) portset.Set {
+		if !isolated {
+			return all
 		}
-		if !f.Ports.Empty() {
-			p = p.Intersect(f.Ports)
-			if p.Empty() {
-				return true
+		var p portset.Set
+		for _, g := range grants {
+			if slices.Contains(s.Groups[s.byID[g.Group]].Classes, other) {
+				p = p.Union(g.Allowed)
 			}
 		}
-		used[src.ID], used[dst.ID] = true, true
-		s.Connections = append(s.Connections, Connection{Src: ClassID(src), Dst: ClassID(dst), Allowed: p})
-		return true
-	})
-	filtered := f.From != nil || f.To != nil || !f.Ports.Empty()
+		return p
+	}
+	eg := side(sc.EgressIsolated, sc.Egress, dst)
+	if eg.Empty() {
+		return eg, true
+	}
+	return eg.Intersect(side(dc.IngressIsolated, dc.Ingress, src)), true
+}
+
+// summarizer interns groups of classes.
+type summarizer struct {
+	e        *Engine
+	from, to []bool // classes with a member on that side of the filter
+	ports    portset.Set
+	groups   [][]int32
+	groupOf  map[string]int
+	byRule   map[string][]grant // ruleGrants by peers, direction and named ports
+	key      []byte
+}
+
+type grant struct {
+	group int
+	ports portset.Set
+}
+
+// group returns the index of the group holding exactly classes.
+func (z *summarizer) group(classes []int32) int {
+	z.key = appendIDs(z.key[:0], 'g', classes)
+	if g, ok := z.groupOf[string(z.key)]; ok {
+		return g
+	}
+	g := len(z.groups)
+	z.groupOf[string(z.key)] = g
+	z.groups = append(z.groups, classes)
+	return g
+}
+
+// ruleGrants returns the groups of classes r matches (restricted to the
+// other side of the filter) with the ports r allows to them: one group
+// for an ingress rule (its ports depend on the class it selects, so they
+// are left empty) or an egress rule without named ports; for an egress
+// rule with named ports, which resolve per destination, one group per
+// distinct resolution. Rules with the same peers share the work: a peer
+// such as 0.0.0.0/0 can match every class.
+func (z *summarizer) ruleGrants(r *rule, d Direction) []grant {
+	named := d == Egress && len(r.ports.named) > 0
+	z.key = append(z.key[:0], byte(d))
+	if r.all {
+		z.key = append(z.key, '*')
+	}
+	for _, p := range r.peers {
+		z.key = binary.AppendUvarint(z.key, uint64(p.id)) // #nosec G115 -- ids are non-negative
+	}
+	if named {
+		z.key = append(z.key, r.ports.String()...)
+	}
+	key := string(z.key)
+	if gs, ok := z.byRule[key]; ok {
+		if d == Egress && !named && len(gs) > 0 {
+			// Same peers, this rule's own numeric ports.
+			return []grant{{gs[0].group, r.ports.resolve(nil)}}
+		}
+		return gs
+	}
+	var m []int32
+	if r.all {
+		for _, c := range z.e.classes {
+			m = append(m, int32(c.ID)) // #nosec G115 -- ids count input objects, far below 2^31
+		}
+	} else {
+		for _, p := range r.peers {
+			m = append(m, z.e.peerClasses[p.id]...)
+		}
+		slices.Sort(m)
+		m = slices.Compact(m)
+	}
+	side := z.to // egress rules match destinations
+	if d == Ingress {
+		side = z.from
+	}
+	if side != nil {
+		m = slices.DeleteFunc(m, func(c int32) bool { return !side[c] })
+	}
+	var gs []grant
+	switch {
+	case len(m) == 0:
+	case !named:
+		gs = []grant{{z.group(m), r.ports.resolve(nil)}}
+	default:
+		var order []string
+		parts := map[string][]int32{}
+		sets := map[string]portset.Set{}
+		for _, dc := range m {
+			p := r.ports.resolve(z.e.classes[dc].ports)
+			if p.Empty() {
+				continue
+			}
+			k := p.Key()
+			if _, ok := parts[k]; !ok {
+				order = append(order, k)
+				sets[k] = p
+			}
+			parts[k] = append(parts[k], dc)
+		}
+		for _, k := range order {
+			gs = append(gs, grant{z.group(parts[k]), sets[k]})
+		}
+	}
+	z.byRule[key] = gs
+	return gs
+}
+
+// grants returns c's grants for direction d, merged by group.
+func (z *summarizer) grants(c *Class, d Direction) []Grant {
+	var gs []grant
+	add := func(g int, p portset.Set) {
+		if !z.ports.Empty() {
+			p = p.Intersect(z.ports)
+		}
+		if p.Empty() {
+			return
+		}
+		for i := range gs {
+			if gs[i].group == g {
+				gs[i].ports = gs[i].ports.Union(p)
+				return
+			}
+		}
+		gs = append(gs, grant{g, p})
+	}
+	for i, r := range c.rules[d] {
+		for _, g := range z.ruleGrants(r, d) {
+			if d == Ingress {
+				add(g.group, c.inPorts[i])
+			} else {
+				add(g.group, g.ports)
+			}
+		}
+	}
+	out := make([]Grant, len(gs))
+	for i, g := range gs {
+		out[i] = Grant{Group: "g" + strconv.Itoa(g.group+1), Allowed: g.ports}
+	}
+	return out
+}
+
+// Summarize computes the class view. With a filter, the classes listed
+// are those with a member that f accepts as a source or as a destination;
+// egress grants are kept for source classes and hold only destination
+// classes, ingress grants the reverse, so Summary.Allowed stays exact for
+// every accepted pair. Work and size are linear in classes, rules and the
+// classes each rule matches: no pair of classes is enumerated.
+func (e *Engine) Summarize(f Filter) *Summary {
+	z := &summarizer{e: e, ports: f.Ports, groupOf: map[string]int{}, byRule: map[string][]grant{}}
+	side := func(fn func(*Endpoint) bool) []bool {
+		if fn == nil {
+			return nil
+		}
+		ok := make([]bool, len(e.classes))
+		for _, c := range e.classes {
+			ok[c.ID] = slices.ContainsFunc(c.Members, fn)
+		}
+		return ok
+	}
+	z.from, z.to = side(f.From), side(f.To)
+	s := &Summary{Classes: []ClassInfo{}, Groups: []Group{}, Ports: f.Ports}
 	for _, c := range e.classes {
-		if filtered && !used[c.ID] {
+		isFrom := z.from == nil || z.from[c.ID]
+		isTo := z.to == nil || z.to[c.ID]
+		if !isFrom && !isTo {
 			continue
 		}
 		info := ClassInfo{ID: ClassID(c), External: c.External, Size: len(c.Members),
 			IngressIsolated: c.iso[Ingress], EgressIsolated: c.iso[Egress]}
+		if isFrom {
+			info.Egress = []Grant{}
+		}
+		if isTo {
+			info.Ingress = []Grant{}
+		}
 		nss := map[string]bool{}
 		for _, m := range c.Members {
 			info.Members = append(info.Members, m.ID)
@@ -246,7 +471,20 @@ func (e *Engine) Summarize(f Filter) *Summary {
 				}
 			}
 		}
+		if isFrom && c.iso[Egress] {
+			info.Egress = z.grants(c, Egress)
+		}
+		if isTo && c.iso[Ingress] {
+			info.Ingress = z.grants(c, Ingress)
+		}
 		s.Classes = append(s.Classes, info)
+	}
+	for i, g := range z.groups {
+		ids := make([]string, len(g))
+		for j, c := range g {
+			ids[j] = ClassID(e.classes[c])
+		}
+		s.Groups = append(s.Groups, Group{ID: "g" + strconv.Itoa(i+1), Classes: ids})
 	}
 	if e.hasIPBlocks() && !e.set.PodIPsKnown {
 		s.Notes = append(s.Notes, PodIPNote)

@@ -134,19 +134,59 @@ func ReachDOT(w io.Writer, r *netpol.Reach) error {
 	return ew.err
 }
 
-// SummaryText writes the class view: each class with its members, then
-// connections between classes.
+// SummaryText writes the class view: each class with its members and the
+// grants of the rules that apply to it. Groups of up to inlineGroup
+// classes are written in place; larger ones by ID, listed at the end.
 func SummaryText(w io.Writer, s *netpol.Summary) error {
+	const inlineGroup, maxShown = 6, 5
 	ew := &errWriter{w: w}
-	ew.printf("%d classes of endpoints that policies treat alike\n\n", len(s.Classes))
-	for _, c := range s.Classes {
-		iso := isolation(c.IngressIsolated, c.EgressIsolated)
-		kind := "workloads"
-		if c.External {
-			kind, iso = "external", "-"
+	groups := make(map[string][]string, len(s.Groups))
+	for _, g := range s.Groups {
+		groups[g.ID] = g.Classes
+	}
+	var large []string
+	listed := map[string]bool{}
+	grants := func(label, dir string, isolated bool, gs []netpol.Grant) {
+		switch {
+		case gs == nil: // outside the --from/--to filter
+		case !isolated && s.Ports.Empty():
+			ew.printf("      %-8s open: all ports %s any class\n", label, dir)
+			return
+		case !isolated:
+			ew.printf("      %-8s open: %s %s any class\n", label, s.Ports.String(), dir)
+			return
+		case len(gs) == 0:
+			ew.printf("      %-8s nothing allowed\n", label)
+			return
 		}
-		ew.printf("%s  %d %s, isolation: %s\n", c.ID, c.Size, kind, iso)
-		const maxShown = 5
+		for i, g := range gs {
+			cs := groups[g.Group]
+			who := strings.Join(cs, ", ")
+			if len(cs) > inlineGroup {
+				who = fmt.Sprintf("%s (%d classes)", g.Group, len(cs))
+				if !listed[g.Group] {
+					listed[g.Group] = true
+					large = append(large, g.Group)
+				}
+			}
+			if i > 0 {
+				label = ""
+			}
+			ew.printf("      %-8s %s %s: %s\n", label, dir, who, g.Allowed.String())
+		}
+	}
+	ew.printf("%d classes of endpoints that policies treat alike\n", len(s.Classes))
+	ew.printf("a connection needs the source's egress and the destination's ingress to allow it\n")
+	if !s.Ports.Empty() {
+		ew.printf("(ports limited to %s)\n", s.Ports.String())
+	}
+	for _, c := range s.Classes {
+		ew.printf("\n")
+		if c.External {
+			ew.printf("%s  %d external, reached as the sources' egress allows\n", c.ID, c.Size)
+		} else {
+			ew.printf("%s  %d workloads, isolation: %s\n", c.ID, c.Size, isolation(c.IngressIsolated, c.EgressIsolated))
+		}
 		for i, m := range c.Members {
 			if i == maxShown {
 				ew.printf("      ... and %d more\n", len(c.Members)-maxShown)
@@ -154,13 +194,21 @@ func SummaryText(w io.Writer, s *netpol.Summary) error {
 			}
 			ew.printf("      %s\n", m)
 		}
+		if c.External {
+			continue
+		}
+		grants("ingress", "from", c.IngressIsolated, c.Ingress)
+		grants("egress", "to", c.EgressIsolated, c.Egress)
 	}
-	ew.printf("\n")
-	rows := [][3]string{{"FROM", "TO", "PORTS"}}
-	for _, c := range s.Connections {
-		rows = append(rows, [3]string{c.Src, c.Dst, c.Allowed.String()})
+	if len(large) > 0 {
+		ew.printf("\ngroups\n")
+		for _, id := range large {
+			ew.printf("%s  %s\n", id, strings.Join(groups[id], ", "))
+		}
 	}
-	table(ew, rows)
+	if len(s.Notes) > 0 {
+		ew.printf("\n")
+	}
 	for _, n := range s.Notes {
 		ew.printf("note: %s\n", n)
 	}

@@ -94,7 +94,10 @@ func ReachJSON(w io.Writer, r *netpol.Reach) error {
 func SummaryJSON(w io.Writer, s *netpol.Summary) error {
 	fs := []field{
 		{name: "classes", items: anys(s.Classes)},
-		{name: "connections", items: anys(s.Connections)},
+		{name: "groups", items: anys(s.Groups)},
+	}
+	if !s.Ports.Empty() {
+		fs = append(fs, field{name: "ports", value: s.Ports})
 	}
 	if len(s.Notes) > 0 {
 		fs = append(fs, field{name: "notes", value: s.Notes})

@@ -72,6 +72,7 @@ func TestGolden(t *testing.T) {
 		{"reach matrix", []string{"reach", shop, "-o", "matrix"}, "", ExitOK, "reach-matrix.txt"},
 		{"reach summary", []string{"reach", shop, "--summary"}, "", ExitOK, "reach-summary.txt"},
 		{"reach summary json", []string{"reach", shop, "--summary", "-o", "json"}, "", ExitOK, "reach-summary.json"},
+		{"reach summary filtered", []string{"reach", shop, "--summary", "--from", "web", "--to", "data", "--port", "5432/TCP,6379/TCP"}, "", ExitOK, "reach-summary-filtered.txt"},
 		{"reach filtered", []string{"reach", shop, "--from", "api", "--port", "5432/TCP"}, "", ExitOK, "reach-filtered.txt"},
 		{"explain allowed", []string{"explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "8080/TCP"}, "", ExitOK, "explain-allowed.txt"},
 		{"explain denied", []string{"explain", shop, "--from", "web/frontend", "--to", "data/postgres", "--port", "5432/TCP"}, "", ExitOK, "explain-denied.txt"},

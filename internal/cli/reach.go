@@ -53,7 +53,7 @@ the readable view of a large cluster.`,
 			if summary {
 				start := time.Now()
 				s := eng.Summarize(f)
-				e.log.Debug("summarized", "classes", len(s.Classes), "connections", len(s.Connections), "elapsed", time.Since(start))
+				e.log.Debug("summarized", "classes", len(s.Classes), "groups", len(s.Groups), "elapsed", time.Since(start))
 				if out == "json" {
 					return report.SummaryJSON(e.stdout, s)
 				}

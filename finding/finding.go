@@ -64,6 +64,35 @@ type Finding struct {
 	Object  string `json:"object,omitempty"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Suppressed is set when a suppression silenced the finding: it is
+	// then counted and listed on request, but never fails a run.
+	Suppressed *Suppression `json:"suppressed,omitempty"`
+}
+
+// Suppression says what silenced a finding, and why.
+type Suppression struct {
+	// By is "annotation" (ignore.ward.dev/<rule> on a Kubernetes object),
+	// "comment" (# ward:ignore in a Dockerfile or Compose file) or
+	// "config" (an ignore entry in ward.yaml).
+	By string `json:"by"`
+	// Reason is the justification the suppression gives; it is required.
+	Reason string `json:"reason"`
+	// Line is where the suppression is written, when known.
+	Line int `json:"line,omitempty"`
+}
+
+// Rule describes one check: the metadata that docs/rules.md and SARIF rule
+// descriptors are built from. Severity is the rule's default; a finding
+// may be more or less severe when the rule's text says so.
+type Rule struct {
+	ID        string
+	Severity  Severity
+	Summary   string
+	Rationale string
+	Fix       string
+	// Equivalents are the ids of the same check in tools users know:
+	// kube-linter, Trivy (KSV-, DS-), hadolint (DL), Polaris.
+	Equivalents []string
 }
 
 // Location formats file and line as "file:line", or "" when unknown.
@@ -92,31 +121,42 @@ func Compare(a, b Finding) int {
 // exact duplicates.
 func Sort(fs []Finding) []Finding {
 	slices.SortFunc(fs, Compare)
-	return slices.Compact(fs)
+	return slices.CompactFunc(fs, func(a, b Finding) bool {
+		return Compare(a, b) == 0 && a.Severity == b.Severity && a.Fix == b.Fix &&
+			(a.Suppressed == nil) == (b.Suppressed == nil)
+	})
 }
 
-// Summary counts findings by severity.
+// Summary counts findings by severity. Suppressed findings are counted
+// apart, in Suppressed only.
 type Summary struct {
 	Total      int            `json:"total"`
 	BySeverity map[string]int `json:"bySeverity"`
+	Suppressed int            `json:"suppressed"`
 }
 
 // Summarize counts fs.
 func Summarize(fs []Finding) Summary {
-	s := Summary{Total: len(fs), BySeverity: map[string]int{}}
+	s := Summary{BySeverity: map[string]int{}}
 	for _, n := range severityNames {
 		s.BySeverity[n] = 0
 	}
 	for _, f := range fs {
+		if f.Suppressed != nil {
+			s.Suppressed++
+			continue
+		}
+		s.Total++
 		s.BySeverity[f.Severity.String()]++
 	}
 	return s
 }
 
-// AtLeast reports whether any finding has severity min or above.
+// AtLeast reports whether any finding that is not suppressed has severity
+// min or above.
 func AtLeast(fs []Finding, min Severity) bool {
 	for _, f := range fs {
-		if f.Severity >= min {
+		if f.Severity >= min && f.Suppressed == nil {
 			return true
 		}
 	}

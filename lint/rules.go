@@ -2,17 +2,10 @@ package lint
 
 import "github.com/wardsec/ward/finding"
 
-// Rule describes one check: the metadata that docs/rules.md and SARIF rule
-// descriptors are built from. Severity is the rule's default; a finding may
-// be more severe when the text says so (netpol/datastore-open is critical
-// when the port is open to addresses outside the cluster).
-type Rule struct {
-	ID        string
-	Severity  finding.Severity
-	Summary   string
-	Rationale string
-	Fix       string
-}
+// Rule is finding.Rule: every rule family shares one descriptor type. A
+// lint finding may be more severe than its rule (netpol/datastore-open is
+// critical when the port is open to addresses outside the cluster).
+type Rule = finding.Rule
 
 // Rule ids. They are a contract: reports, suppressions and CI gates refer
 // to them.

@@ -63,7 +63,7 @@ type object struct {
 	obj   any
 	kind  string
 	src   Source
-	lines map[string]int // field lines; policies only
+	lines map[string]int // field lines: policies, and workloads with Options.FieldLines
 }
 
 // fieldErrors turns FieldErrors of one object into *Errors, with the line of
@@ -135,7 +135,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			namespaces[v.Name] = n
 			continue
 		case *corev1.Service:
-			s.Services = append(s.Services, &Service{Namespace: v.Namespace, Name: v.Name, Selector: v.Spec.Selector, Ports: v.Spec.Ports, Source: o.src})
+			s.Services = append(s.Services, &Service{Namespace: v.Namespace, Name: v.Name, Type: v.Spec.Type, Selector: v.Spec.Selector, Ports: v.Spec.Ports, Annotations: v.Annotations, Source: o.src})
 		case *networkingv1.NetworkPolicy:
 			s.Policies = append(s.Policies, &Policy{NetworkPolicy: v, Source: o.src, Lines: o.lines})
 		default:
@@ -314,15 +314,18 @@ func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
 // newWorkload makes the Workload of a workload object.
 func newWorkload(o *object) *Workload {
 	m := meta(o.obj)
-	t, _ := podTemplate(o.obj)
+	t, specPath := podTemplate(o.obj)
 	w := &Workload{
-		Namespace:   m.GetNamespace(),
-		Name:        m.GetName(),
-		Kind:        o.kind,
-		Labels:      t.Labels,
-		Template:    t,
-		HostNetwork: t.Spec.HostNetwork,
-		Source:      o.src,
+		Namespace:    m.GetNamespace(),
+		Name:         m.GetName(),
+		Kind:         o.kind,
+		Labels:       t.Labels,
+		Annotations:  m.GetAnnotations(),
+		Template:     t,
+		HostNetwork:  t.Spec.HostNetwork,
+		Source:       o.src,
+		Lines:        o.lines,
+		templatePath: strings.TrimSuffix(strings.TrimSuffix(specPath, "spec"), "."),
 	}
 	for _, c := range t.Spec.Containers {
 		for _, p := range c.Ports {

@@ -50,6 +50,7 @@ type decoded struct {
 type decoder struct {
 	file             string
 	defaultNamespace string
+	fieldLines       bool   // Options.FieldLines
 	buf              []byte // JSON of the object being decoded
 }
 
@@ -209,6 +210,10 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	o := object{obj: obj, kind: kind, src: src}
 	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
 		o.lines = fieldLines(n, base, true)
+	} else if d.fieldLines {
+		if _, tp := podTemplate(obj); tp != "" {
+			o.lines = fieldLines(n, base, false)
+		}
 	}
 	out.objs = append(out.objs, o)
 }

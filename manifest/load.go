@@ -24,6 +24,11 @@ type Options struct {
 	// directory; the files it reports true for are not read. Files named
 	// explicitly are always read. Ward skips its own ward.yaml this way.
 	Skip func(path string) bool
+	// FieldLines records the line of every field of workload objects
+	// (Workload.Lines), so that findings about a container can point at
+	// it. It costs time and memory on large cluster dumps, so only the
+	// audit asks for it.
+	FieldLines bool
 }
 
 // Load reads manifests from files, directories and "-" (standard input).
@@ -93,7 +98,7 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			d := decoder{defaultNamespace: l.opts.DefaultNamespace}
+			d := decoder{defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
 			for j := range jobs {
 				d.file = j.file.name
 				j.doc.decodeUnit(&d, j.unit)

@@ -72,6 +72,42 @@ type Workload struct {
 	// Instances counts the instance Pod objects folded into this workload.
 	Instances int
 	Source    Source
+	// Annotations are the workload object's own annotations (the pod
+	// template's are in Template).
+	Annotations map[string]string
+	// Lines maps field paths of the workload object, such as
+	// "spec.template.spec.containers[0].image", to their lines; nil unless
+	// loaded with Options.FieldLines.
+	Lines map[string]int
+
+	templatePath string // "spec.template", "" for a Pod
+}
+
+// Line returns the line of the field at path (a path of the workload
+// object, as in Lines), or of the nearest enclosing field that has one, or
+// the object's own line.
+func (w *Workload) Line(path string) int {
+	for path != "" {
+		if l, ok := w.Lines[path]; ok {
+			return l
+		}
+		path = parentPath(path)
+	}
+	return w.Source.Line
+}
+
+// TemplatePath returns the path of the pod template in the workload
+// object: "spec.template" for a Deployment, "spec.jobTemplate.spec.template"
+// for a CronJob, "" for a Pod (whose metadata and spec are the template's).
+func (w *Workload) TemplatePath() string { return w.templatePath }
+
+// TemplateLine is Line for a path inside the pod template, such as
+// "spec.containers[0].securityContext".
+func (w *Workload) TemplateLine(path string) int {
+	if w.templatePath == "" {
+		return w.Line(path)
+	}
+	return w.Line(w.templatePath + "." + path)
 }
 
 // ID returns "namespace/Kind/name", unique within a Set.
@@ -85,7 +121,10 @@ type Service struct {
 	// without selector has manually managed endpoints).
 	Selector map[string]string
 	Ports    []corev1.ServicePort
-	Source   Source
+	// Type is spec.type; empty means ClusterIP.
+	Type        corev1.ServiceType
+	Annotations map[string]string
+	Source      Source
 }
 
 // Policy is a networking.k8s.io/v1 NetworkPolicy with its origin. Its

@@ -38,6 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("refeval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	maxPairs := fs.Int("max-pairs", 0, "evaluate at most this many pairs, drawn at random, and extrapolate (0: all)")
+	budget := fs.Duration("budget", 0, "with -max-pairs, stop sampling after this long and extrapolate from the pairs done (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,14 +89,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	r := rand.New(rand.NewPCG(1, 1)) // #nosec G404 -- a reproducible sample of pairs, not a secret
-	allowed := 0
-	for range *maxPairs {
+	allowed, done := 0, 0
+	for done < *maxPairs {
 		if allows(r.IntN(n), r.IntN(n)) {
 			allowed++
 		}
+		done++
+		if *budget > 0 && done%64 == 0 && time.Since(start) > *budget {
+			break
+		}
 	}
-	scale := float64(total) / float64(*maxPairs)
+	scale := float64(total) / float64(done)
 	fmt.Fprintf(stdout, "refeval: pairs=%d allowed=%d seconds=%.3f extrapolated_from=%d\n",
-		total, int(float64(allowed)*scale+0.5), time.Since(start).Seconds()*scale, *maxPairs)
+		total, int(float64(allowed)*scale+0.5), time.Since(start).Seconds()*scale, done)
 	return 0
 }

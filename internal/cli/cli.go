@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"time"
@@ -60,7 +61,7 @@ type env struct {
 // code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	root := &cobra.Command{
 		Use:   "ward",
 		Short: "Ward: container network security, with proof",
@@ -98,9 +99,24 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the command ends (for performance work)")
+	_ = root.PersistentFlags().MarkHidden("memprofile")
 	defer func() {
 		if cpuProfile != "" {
 			pprof.StopCPUProfile()
+		}
+		if memProfile != "" {
+			runtime.GC()                    // up-to-date in-use figures
+			f, err := os.Create(memProfile) // #nosec G304 -- a path the user chose for the profile
+			if err == nil {
+				err = pprof.Lookup("heap").WriteTo(f, 0)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "ward: memprofile: %v\n", err)
+			}
 		}
 	}()
 	root.AddCommand(

@@ -7,20 +7,32 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/portset"
+	"github.com/wardsec/ward/suppress"
 )
 
-// Config is a parsed ward.yaml.
+// Config is a parsed ward.yaml: reachability assertions, and the audit's
+// settings and ignores (docs/ward-yaml.md).
 type Config struct {
 	File       string
 	Assertions []*Assertion
+	// Ignores silence reviewed findings, each with a reason.
+	Ignores []suppress.Ignore
+	// Shellless lists extra base images (repository, no tag) that the
+	// Dockerfile audit accepts as final images without a shell.
+	Shellless []string
+	// DigestSeverity is the severity of findings about images not pinned
+	// by digest; nil means the default (info).
+	DigestSeverity *finding.Severity
 }
 
 // Assertion is one expectation.
@@ -92,6 +104,18 @@ type rawAssertion struct {
 
 type rawConfig struct {
 	Assertions []yaml.Node `yaml:"assertions"`
+	Ignore     []yaml.Node `yaml:"ignore"`
+	Audit      struct {
+		Shellless []string  `yaml:"shellless"`
+		Digest    yaml.Node `yaml:"digest"`
+	} `yaml:"audit"`
+}
+
+type rawIgnore struct {
+	Rule   string `yaml:"rule"`
+	Path   string `yaml:"path"`
+	Object string `yaml:"object"`
+	Reason string `yaml:"reason"`
 }
 
 // Parse parses ward.yaml content; name is used in errors.
@@ -116,7 +140,45 @@ func Parse(name string, data []byte) (*Config, error) {
 		names[a.Name] = n.Line
 		cfg.Assertions = append(cfg.Assertions, a)
 	}
+	for i := range raw.Ignore {
+		n := &raw.Ignore[i]
+		if err := knownKeys(name, n, "rule", "path", "object", "reason"); err != nil {
+			return nil, err
+		}
+		var r rawIgnore
+		if err := n.Decode(&r); err != nil {
+			return nil, yamlError(name, err)
+		}
+		ig := suppress.Ignore{Rule: r.Rule, Path: r.Path, Object: r.Object, Reason: r.Reason, File: name, Line: n.Line}
+		if err := ig.Validate(); err != nil {
+			return nil, &Error{name, n.Line, err.Error()}
+		}
+		cfg.Ignores = append(cfg.Ignores, ig)
+	}
+	cfg.Shellless = raw.Audit.Shellless
+	if d := &raw.Audit.Digest; d.Kind != 0 {
+		sev, err := finding.ParseSeverity(d.Value)
+		if err != nil {
+			return nil, &Error{name, d.Line, "audit.digest: " + err.Error()}
+		}
+		cfg.DigestSeverity = &sev
+	}
 	return cfg, nil
+}
+
+// knownKeys rejects keys of mapping n other than keys (yaml.Node.Decode
+// does not apply the decoder's KnownFields).
+func knownKeys(file string, n *yaml.Node, keys ...string) error {
+	if n.Kind != yaml.MappingNode {
+		return &Error{file, n.Line, "want a mapping with " + strings.Join(keys, ", ")}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if !slices.Contains(keys, k.Value) {
+			return &Error{file, k.Line, fmt.Sprintf("field %s not found (want %s)", k.Value, strings.Join(keys, ", "))}
+		}
+	}
+	return nil
 }
 
 func yamlError(name string, err error) error {

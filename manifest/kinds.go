@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wardsec/ward/istio"
 )
 
 // known returns a new typed object for a kind Ward models, or nil. Older
@@ -52,6 +54,13 @@ func known(apiVersion, kind string) any {
 		if kind == "NetworkPolicy" {
 			return new(networkingv1.NetworkPolicy)
 		}
+	case "security.istio.io/v1", "security.istio.io/v1beta1":
+		switch kind {
+		case "PeerAuthentication":
+			return new(istio.PeerAuthentication)
+		case "AuthorizationPolicy":
+			return new(istio.AuthorizationPolicy)
+		}
 	}
 	return nil
 }
@@ -81,6 +90,10 @@ func kindOf(obj any) string {
 		return "CronJob"
 	case *networkingv1.NetworkPolicy:
 		return "NetworkPolicy"
+	case *istio.PeerAuthentication:
+		return "PeerAuthentication"
+	case *istio.AuthorizationPolicy:
+		return "AuthorizationPolicy"
 	}
 	return ""
 }
@@ -120,6 +133,12 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *networkingv1.NetworkPolicy:
+		c := *o
+		return &c
+	case *istio.PeerAuthentication:
+		c := *o
+		return &c
+	case *istio.AuthorizationPolicy:
 		c := *o
 		return &c
 	}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"github.com/wardsec/ward/istio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,8 @@ func TestLoadBadInput(t *testing.T) {
 		{"container-protocol.yaml", 12, ErrInvalid},
 		{"no-name.yaml", 3, ErrInvalid},
 		{"pod-ip.yaml", 11, ErrInvalid},
+		{"istio-mode.yaml", 9, ErrInvalid},
+		{"istio-action.yaml", 7, ErrInvalid},
 		{"duplicate-object.yaml", 8, ErrDuplicate},
 	}
 	for _, tt := range tests {
@@ -360,8 +363,19 @@ func TestLoadUnsupported(t *testing.T) {
 	if s.Unsupported[1].Source != (Source{File: "testdata/unsupported.yaml", Line: 14}) {
 		t.Errorf("source = %v", s.Unsupported[1].Source)
 	}
-	if len(s.Policies)+len(s.Objects)+len(s.Skipped) != 0 {
+	if len(s.Policies)+len(s.Workloads)+len(s.Skipped) != 0 {
 		t.Errorf("unsupported policies leaked into the Set: %+v", s)
+	}
+	// Istio's security objects are also decoded, for the mesh audit.
+	var kinds []string
+	for _, o := range s.Objects {
+		kinds = append(kinds, o.Kind+" "+o.Source.String())
+	}
+	if diff := cmp.Diff([]string{"AuthorizationPolicy testdata/unsupported.yaml:55", "PeerAuthentication testdata/unsupported.yaml:61"}, kinds); diff != "" {
+		t.Errorf("typed Istio objects (-want +got):\n%s", diff)
+	}
+	if pa, ok := s.Objects[1].Obj.(*istio.PeerAuthentication); !ok || pa.Namespace != "istio-system" {
+		t.Errorf("PeerAuthentication = %#v", s.Objects[1].Obj)
 	}
 }
 

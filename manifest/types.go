@@ -34,10 +34,11 @@ const MetadataNameLabel = "kubernetes.io/metadata.name"
 // MetadataNameLabel. Declared is false for namespaces that no input declares
 // but some object lives in or names.
 type Namespace struct {
-	Name     string
-	Labels   map[string]string
-	Declared bool
-	Source   Source
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Declared    bool
+	Source      Source
 }
 
 // Port is a container port of a workload's pod template.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/istio"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -207,9 +208,25 @@ func (v *validator) ipBlock(path string, b *networkingv1.IPBlock) {
 
 // checkObject validates a decoded object of a known kind: the name, and the
 // fields Ward evaluates.
+func istioErrors(name string, errs []istio.FieldError) []FieldError {
+	var out []FieldError
+	if name == "" {
+		out = append(out, FieldError{"metadata.name", "required"})
+	}
+	for _, e := range errs {
+		out = append(out, FieldError{e.Path, e.Msg})
+	}
+	return out
+}
+
 func checkObject(obj any) []FieldError {
-	if p, ok := obj.(*networkingv1.NetworkPolicy); ok {
-		return ValidatePolicy(p)
+	switch o := obj.(type) {
+	case *networkingv1.NetworkPolicy:
+		return ValidatePolicy(o)
+	case *istio.PeerAuthentication:
+		return istioErrors(o.Name, o.Validate())
+	case *istio.AuthorizationPolicy:
+		return istioErrors(o.Name, o.Validate())
 	}
 	var v validator
 	m := meta(obj)

@@ -1,0 +1,48 @@
+package assertion
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wardsec/ward/finding"
+)
+
+func TestParseAudit(t *testing.T) {
+	cfg, err := Parse("ward.yaml", []byte(`assertions: []
+ignore:
+  - rule: pss/*
+    object: legacy/*
+    reason: legacy apps move to restricted next quarter
+  - rule: dockerfile/no-healthcheck
+    path: build/
+    reason: Kubernetes probes check health
+audit:
+  shellless: [registry.example.com/base/static]
+  digest: low
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Ignores) != 2 || cfg.Ignores[0].Line != 3 || cfg.Ignores[1].Path != "build/" || cfg.Ignores[0].File != "ward.yaml" {
+		t.Errorf("Ignores = %+v", cfg.Ignores)
+	}
+	if len(cfg.Shellless) != 1 || cfg.DigestSeverity == nil || *cfg.DigestSeverity != finding.Low {
+		t.Errorf("audit settings: %v %v", cfg.Shellless, cfg.DigestSeverity)
+	}
+}
+
+func TestParseAuditErrors(t *testing.T) {
+	tests := []struct{ doc, want string }{
+		{"ignore:\n  - rule: pss/*\n", "ward.yaml:2: ignore of pss/* needs a reason"},
+		{"ignore:\n  - reason: why\n", "ward.yaml:2: ignore needs a rule"},
+		{"ignore:\n  - rule: x\n    reason: y\n    pth: z\n", "ward.yaml:4: field pth not found"},
+		{"ignore:\n  - rule: x\n    path: '[a'\n    reason: y\n", "ward.yaml:2: ignore of x: bad path pattern"},
+		{"audit:\n  digest: severe\n", "ward.yaml:2: audit.digest: finding: unknown severity"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("ward.yaml", []byte(tt.doc))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want error containing %q", tt.doc, err, tt.want)
+		}
+	}
+}

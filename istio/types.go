@@ -1,0 +1,245 @@
+package istio
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group is the API group of Istio's security objects.
+const Group = "security.istio.io"
+
+// Versions are the apiVersions Ward decodes.
+var Versions = []string{Group + "/v1", Group + "/v1beta1"}
+
+// Mutual TLS modes of PeerAuthentication.
+const (
+	ModeUnset      = "UNSET"
+	ModeDisable    = "DISABLE"
+	ModePermissive = "PERMISSIVE"
+	ModeStrict     = "STRICT"
+)
+
+// Actions of AuthorizationPolicy. An empty action means ALLOW.
+const (
+	ActionAllow  = "ALLOW"
+	ActionDeny   = "DENY"
+	ActionAudit  = "AUDIT"
+	ActionCustom = "CUSTOM"
+)
+
+// PeerAuthentication sets the mutual TLS mode of the workloads it selects:
+// mesh-wide in the root namespace without selector, namespace-wide without
+// selector, or per workload.
+type PeerAuthentication struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              PeerAuthenticationSpec `json:"spec"`
+}
+
+// PeerAuthenticationSpec is the spec of a PeerAuthentication.
+type PeerAuthenticationSpec struct {
+	Selector *WorkloadSelector `json:"selector,omitempty"`
+	Mtls     *MutualTLS        `json:"mtls,omitempty"`
+	// PortLevelMtls overrides the mode per port (keys are port numbers).
+	PortLevelMtls map[string]*MutualTLS `json:"portLevelMtls,omitempty"`
+}
+
+// WorkloadSelector selects pods by labels in the policy's namespace.
+type WorkloadSelector struct {
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+// MutualTLS is a mutual TLS mode.
+type MutualTLS struct {
+	Mode string `json:"mode,omitempty"`
+}
+
+// Mode returns the PeerAuthentication's mode, UNSET when it sets none.
+func (p *PeerAuthentication) Mode() string {
+	if p.Spec.Mtls == nil || p.Spec.Mtls.Mode == "" {
+		return ModeUnset
+	}
+	return p.Spec.Mtls.Mode
+}
+
+// AuthorizationPolicy allows, denies or audits requests to the workloads
+// it selects.
+type AuthorizationPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              AuthorizationPolicySpec `json:"spec"`
+}
+
+// AuthorizationPolicySpec is the spec of an AuthorizationPolicy.
+type AuthorizationPolicySpec struct {
+	Selector *WorkloadSelector `json:"selector,omitempty"`
+	// TargetRef and TargetRefs bind the policy to a Gateway or Service
+	// instead of a selector.
+	TargetRef  *PolicyTargetReference  `json:"targetRef,omitempty"`
+	TargetRefs []PolicyTargetReference `json:"targetRefs,omitempty"`
+	Rules      []Rule                  `json:"rules,omitempty"`
+	// Action is ALLOW when empty.
+	Action   string    `json:"action,omitempty"`
+	Provider *Provider `json:"provider,omitempty"`
+}
+
+// PolicyTargetReference names the object a policy applies to.
+type PolicyTargetReference struct {
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Provider names the external authorizer of a CUSTOM policy.
+type Provider struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Rule matches a request when every non-empty field matches: any From,
+// any To and every When.
+type Rule struct {
+	From []From      `json:"from,omitempty"`
+	To   []To        `json:"to,omitempty"`
+	When []Condition `json:"when,omitempty"`
+}
+
+// From is a set of sources.
+type From struct {
+	Source Source `json:"source"`
+}
+
+// Source matches the peer and request identity. Within a field any value
+// matches; fields are ANDed; Not* fields exclude.
+type Source struct {
+	Principals           []string `json:"principals,omitempty"`
+	NotPrincipals        []string `json:"notPrincipals,omitempty"`
+	RequestPrincipals    []string `json:"requestPrincipals,omitempty"`
+	NotRequestPrincipals []string `json:"notRequestPrincipals,omitempty"`
+	Namespaces           []string `json:"namespaces,omitempty"`
+	NotNamespaces        []string `json:"notNamespaces,omitempty"`
+	IPBlocks             []string `json:"ipBlocks,omitempty"`
+	NotIPBlocks          []string `json:"notIpBlocks,omitempty"`
+	RemoteIPBlocks       []string `json:"remoteIpBlocks,omitempty"`
+	NotRemoteIPBlocks    []string `json:"notRemoteIpBlocks,omitempty"`
+}
+
+// To is a set of operations.
+type To struct {
+	Operation Operation `json:"operation"`
+}
+
+// Operation matches the request's host, port, method and path.
+type Operation struct {
+	Hosts      []string `json:"hosts,omitempty"`
+	NotHosts   []string `json:"notHosts,omitempty"`
+	Ports      []string `json:"ports,omitempty"`
+	NotPorts   []string `json:"notPorts,omitempty"`
+	Methods    []string `json:"methods,omitempty"`
+	NotMethods []string `json:"notMethods,omitempty"`
+	Paths      []string `json:"paths,omitempty"`
+	NotPaths   []string `json:"notPaths,omitempty"`
+}
+
+// Condition matches a request attribute ("request.headers[x-team]",
+// "source.ip", "request.auth.claims[iss]", ...).
+type Condition struct {
+	Key       string   `json:"key"`
+	Values    []string `json:"values,omitempty"`
+	NotValues []string `json:"notValues,omitempty"`
+}
+
+// Action returns the policy's action, ALLOW when it names none.
+func (a *AuthorizationPolicy) Action() string {
+	if a.Spec.Action == "" {
+		return ActionAllow
+	}
+	return a.Spec.Action
+}
+
+// AllowsNothing reports whether a is the "allow-nothing" baseline: an
+// ALLOW policy without rules, which denies every request to the workloads
+// it selects unless another ALLOW policy matches.
+func (a *AuthorizationPolicy) AllowsNothing() bool {
+	return a.Action() == ActionAllow && len(a.Spec.Rules) == 0
+}
+
+// FieldError is an invalid field, with its path in the object.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+var modes = []string{ModeUnset, ModeDisable, ModePermissive, ModeStrict}
+
+// Validate checks what the API server's validation would reject and Ward
+// relies on: known modes and numeric port keys.
+func (p *PeerAuthentication) Validate() []FieldError {
+	var errs []FieldError
+	if m := p.Spec.Mtls; m != nil && m.Mode != "" && !slices.Contains(modes, m.Mode) {
+		errs = append(errs, FieldError{"spec.mtls.mode", fmt.Sprintf("unknown mode %q (want one of UNSET, DISABLE, PERMISSIVE, STRICT)", m.Mode)})
+	}
+	for _, port := range sortedKeys(p.Spec.PortLevelMtls) {
+		path := "spec.portLevelMtls." + port
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, FieldError{path, fmt.Sprintf("port %q is not a number from 1 to 65535", port)})
+		}
+		if m := p.Spec.PortLevelMtls[port]; m != nil && m.Mode != "" && !slices.Contains(modes, m.Mode) {
+			errs = append(errs, FieldError{path + ".mode", fmt.Sprintf("unknown mode %q", m.Mode)})
+		}
+	}
+	if p.Spec.Selector == nil && len(p.Spec.PortLevelMtls) > 0 {
+		errs = append(errs, FieldError{"spec.portLevelMtls", "requires a workload selector"})
+	}
+	return errs
+}
+
+// Validate checks the action and the provider of CUSTOM policies.
+func (a *AuthorizationPolicy) Validate() []FieldError {
+	var errs []FieldError
+	switch a.Spec.Action {
+	case "", ActionAllow, ActionDeny, ActionAudit:
+		if a.Spec.Provider != nil {
+			errs = append(errs, FieldError{"spec.provider", "only a CUSTOM policy names a provider"})
+		}
+	case ActionCustom:
+		if a.Spec.Provider == nil || a.Spec.Provider.Name == "" {
+			errs = append(errs, FieldError{"spec.provider.name", "a CUSTOM policy needs a provider"})
+		}
+	default:
+		errs = append(errs, FieldError{"spec.action", fmt.Sprintf("unknown action %q (want ALLOW, DENY, AUDIT or CUSTOM)", a.Spec.Action)})
+	}
+	for i, r := range a.Spec.Rules {
+		for j, to := range r.To {
+			for field, ports := range map[string][]string{"ports": to.Operation.Ports, "notPorts": to.Operation.NotPorts} {
+				for k, p := range ports {
+					if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+						errs = append(errs, FieldError{fmt.Sprintf("spec.rules[%d].to[%d].operation.%s[%d]", i, j, field, k), fmt.Sprintf("port %q is not a number from 1 to 65535", p)})
+					}
+				}
+			}
+		}
+		for j, c := range r.When {
+			if c.Key == "" {
+				errs = append(errs, FieldError{fmt.Sprintf("spec.rules[%d].when[%d].key", i, j), "required"})
+			}
+		}
+	}
+	slices.SortFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) })
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

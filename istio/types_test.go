@@ -1,0 +1,56 @@
+package istio
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	pa := func(mode string, ports map[string]*MutualTLS, sel bool) *PeerAuthentication {
+		p := &PeerAuthentication{Spec: PeerAuthenticationSpec{Mtls: &MutualTLS{Mode: mode}, PortLevelMtls: ports}}
+		if sel {
+			p.Spec.Selector = &WorkloadSelector{MatchLabels: map[string]string{"app": "web"}}
+		}
+		return p
+	}
+	tests := []struct {
+		obj  interface{ Validate() []FieldError }
+		want string
+	}{
+		{pa("STRICT", nil, false), "[]"},
+		{pa("", nil, false), "[]"},
+		{pa("strict", nil, false), `[spec.mtls.mode: unknown mode "strict" (want one of UNSET, DISABLE, PERMISSIVE, STRICT)]`},
+		{pa("STRICT", map[string]*MutualTLS{"8080": {Mode: "DISABLE"}}, true), "[]"},
+		{pa("STRICT", map[string]*MutualTLS{"http": {Mode: "DISABLE"}}, true), `[spec.portLevelMtls.http: port "http" is not a number from 1 to 65535]`},
+		{pa("STRICT", map[string]*MutualTLS{"80": {}}, false), "[spec.portLevelMtls: requires a workload selector]"},
+		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Action: "DENY"}}, "[]"},
+		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Action: "REJECT"}}, `[spec.action: unknown action "REJECT" (want ALLOW, DENY, AUDIT or CUSTOM)]`},
+		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Action: "CUSTOM"}}, "[spec.provider.name: a CUSTOM policy needs a provider]"},
+		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Provider: &Provider{Name: "ext"}}}, "[spec.provider: only a CUSTOM policy names a provider]"},
+		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Rules: []Rule{{To: []To{{Operation: Operation{Ports: []string{"80"}, NotPorts: []string{"0"}}}}, When: []Condition{{}}}}}},
+			`[spec.rules[0].to[0].operation.notPorts[0]: port "0" is not a number from 1 to 65535 spec.rules[0].when[0].key: required]`},
+	}
+	for i, tt := range tests {
+		if got := fmt.Sprint(tt.obj.Validate()); got != tt.want && !(tt.want == "[]" && got == "[]") {
+			t.Errorf("%d: Validate() = %s, want %s", i, got, tt.want)
+		}
+	}
+}
+
+func TestAllowsNothing(t *testing.T) {
+	tests := []struct {
+		spec AuthorizationPolicySpec
+		want bool
+	}{
+		{AuthorizationPolicySpec{}, true},
+		{AuthorizationPolicySpec{Action: "ALLOW"}, true},
+		{AuthorizationPolicySpec{Action: "DENY"}, false},
+		{AuthorizationPolicySpec{Rules: []Rule{{}}}, false},
+	}
+	for _, tt := range tests {
+		a := &AuthorizationPolicy{Spec: tt.spec}
+		if got := a.AllowsNothing(); got != tt.want {
+			t.Errorf("AllowsNothing(%+v) = %v, want %v", tt.spec, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package suppress
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
+)
+
+const annotatedDoc = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    ignore.ward.dev/pod/writable-root-fs: "tmpfs at /tmp, nothing else written"
+    ignore.ward.dev/pod.no-limits: ""
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+      annotations:
+        ignore.ward.dev/pss.runAsNonRoot: "image runs as 65532"
+    spec:
+      containers: [{name: web, image: web:1}]
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  annotations:
+    ignore.ward.dev/netpol.no-default-deny-egress: "egress gateway enforces it"
+`
+
+func TestApply(t *testing.T) {
+	set, err := manifest.Load(manifest.Options{Stdin: strings.NewReader(annotatedDoc)}, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(rule, obj, file string) finding.Finding {
+		return finding.Finding{Rule: rule, Severity: finding.Medium, Object: obj, File: file, Line: 3}
+	}
+	fs := []finding.Finding{
+		mk("pod/writable-root-fs", "shop/Deployment/web", "deploy/web.yaml"),          // annotation, "/" form
+		mk("pss/runAsNonRoot", "shop/Deployment/web", "deploy/web.yaml"),              // template annotation, "." form
+		mk("pod/no-limits", "shop/Deployment/web", "deploy/web.yaml"),                 // empty reason: not suppressed
+		mk("netpol/no-default-deny-egress", "Namespace/shop", "deploy/ns.yaml"),       // namespace annotation
+		mk("netpol/no-default-deny-ingress", "Namespace/shop", "deploy/ns.yaml"),      // other rule: not suppressed
+		mk("pss/seccompProfile_restricted", "shop/Deployment/web", "deploy/web.yaml"), // ward.yaml glob
+		mk("dockerfile/user-missing", "stage 1", "build/api/Dockerfile"),              // ward.yaml path
+		mk("dockerfile/user-missing", "stage 1", "build/web/Dockerfile"),              // other path: not suppressed
+		{Rule: "compose/privileged", Severity: finding.High, File: "compose.yaml", Object: "service lab",
+			Suppressed: &finding.Suppression{By: "comment", Reason: "lab", Line: 4}}, // kept
+	}
+	ignores := []Ignore{
+		{Rule: "pss/seccomp*", Object: "shop/*", Reason: "node default seccomp", Line: 10},
+		{Rule: "dockerfile/user-missing", Path: "api/Dockerfile", Reason: "distroless nonroot base", Line: 14},
+		{Rule: "compose/privileged", Reason: "also in config", Line: 18},
+		{Rule: "pod/host-port", Reason: "stale", Line: 22},
+	}
+	got, stale := Apply(fs, set, ignores)
+	want := []string{"annotation", "annotation", "", "annotation", "", "config", "config", "", "comment"}
+	for i, w := range want {
+		s := got[i].Suppressed
+		switch {
+		case w == "" && s != nil:
+			t.Errorf("%s %s (%s): suppressed by %s, want not suppressed", got[i].Rule, got[i].Object, got[i].File, s.By)
+		case w != "" && (s == nil || s.By != w):
+			t.Errorf("%s %s (%s): suppression %+v, want by %s", got[i].Rule, got[i].Object, got[i].File, s, w)
+		}
+	}
+	if got[0].Suppressed.Reason != "tmpfs at /tmp, nothing else written" || got[5].Suppressed.Line != 10 {
+		t.Errorf("reasons/lines: %+v, %+v", got[0].Suppressed, got[5].Suppressed)
+	}
+	if len(got) != len(fs)+1 || got[len(fs)].Rule != RuleBadSuppression || got[len(fs)].Object != "shop/Deployment/web" {
+		t.Fatalf("want one %s finding appended, got %+v", RuleBadSuppression, got[len(fs):])
+	}
+	if len(stale) != 1 || stale[0].Rule != "pod/host-port" {
+		t.Errorf("stale = %+v, want only pod/host-port", stale)
+	}
+}
+
+func TestMatchPath(t *testing.T) {
+	tests := []struct {
+		pattern, file string
+		want          bool
+	}{
+		{"Dockerfile", "Dockerfile", true},
+		{"Dockerfile", "build/api/Dockerfile", true},
+		{"api/Dockerfile", "build/api/Dockerfile", true},
+		{"api/Dockerfile", "build/web/Dockerfile", false},
+		{"*.yaml", "deploy/web.yaml", true},
+		{"deploy/*.yaml", "deploy/web.yaml", true},
+		{"deploy/*.yaml", "deploy/legacy/web.yaml", false},
+		{"deploy/legacy/", "deploy/legacy/web.yaml", true},
+		{"legacy/", "deploy/legacy/x/web.yaml", true},
+		{"legacy/", "deploy/legacyx/web.yaml", false},
+		{"web.yaml", "", false},
+	}
+	for _, tt := range tests {
+		if got := matchPath(tt.pattern, tt.file); got != tt.want {
+			t.Errorf("matchPath(%q, %q) = %v, want %v", tt.pattern, tt.file, got, tt.want)
+		}
+	}
+}
+
+func TestWildcard(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"pss/*", "pss/runAsNonRoot", true},
+		{"pss/*", "pod/x", false},
+		{"shop/*", "shop/Deployment/web", true},
+		{"*/Deployment/web", "shop/Deployment/web", true},
+		{"*/StatefulSet/*", "shop/Deployment/web", false},
+		{"pod/?o-limits", "pod/no-limits", true},
+		{"*", "", true},
+		{"a*b*c", "aXXbYYc", true},
+		{"a*b*c", "aXXbYY", false},
+		{"exact", "exact", true},
+		{"exact", "exactly", false},
+	}
+	for _, tt := range tests {
+		if got := wildcard(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("wildcard(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		ig   Ignore
+		want string
+	}{
+		{Ignore{Rule: "pss/*", Reason: "r"}, ""},
+		{Ignore{Reason: "r"}, "needs a rule"},
+		{Ignore{Rule: "pss/*", Reason: "  "}, "needs a reason"},
+		{Ignore{Rule: "pss/*", Path: "deploy/[", Reason: "r"}, "bad path pattern"},
+	}
+	for _, tt := range tests {
+		err := tt.ig.Validate()
+		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.ig, err, tt.want)
+		}
+	}
+}

@@ -154,6 +154,18 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 	return res
 }
 
+// Rules describes the findings of failed assertions.
+var Rules = []finding.Rule{
+	{ID: "assert/failed", Severity: finding.High,
+		Summary:   "A reachability assertion of ward.yaml does not hold: a flow expected to be denied is allowed, or one expected to be allowed is denied.",
+		Rationale: "Assertions state the team's intent (\"the database is never reachable from the web tier\"); a failure means the policies no longer match it. The finding carries the explain trace of the failing flows.",
+		Fix:       "Change the NetworkPolicies so that the flow matches the assertion, or the assertion if the flow is intended."},
+	{ID: "assert/no-match", Severity: finding.High,
+		Summary:   "A side of a ward.yaml assertion selects no workload, so the assertion checks nothing.",
+		Rationale: "An assertion that matches nothing passes vacuously and would hide a renamed namespace or label; Ward fails it instead.",
+		Fix:       "Check the namespace and selector of the assertion against the workloads in the input."},
+}
+
 // Findings turns failed results into findings located in file.
 func Findings(file string, rs []Result) []finding.Finding {
 	var out []finding.Finding

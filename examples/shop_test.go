@@ -21,12 +21,12 @@ import (
 )
 
 // manifests returns the Kubernetes manifests under dir: every YAML file
-// but ward.yaml.
+// but ward.yaml and the Compose file.
 func manifests(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" || d.Name() == "ward.yaml" {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" || d.Name() == "ward.yaml" || d.Name() == "compose.yaml" {
 			return err
 		}
 		files[path], err = os.ReadFile(path)
@@ -108,6 +108,14 @@ func TestShopMistakes(t *testing.T) {
 	want := []string{
 		"assert/failed payments cannot reach the internet (shop/ward.yaml)",
 		"assert/failed redis never reachable from web (shop/ward.yaml)",
+		"compose/datastore-network-not-internal service postgres (shop/compose.yaml)",
+		"compose/datastore-network-not-internal service redis (shop/compose.yaml)",
+		"compose/datastore-port-published service postgres (shop/compose.yaml)",
+		"compose/no-cap-drop-all service redis (shop/compose.yaml)",
+		"compose/no-user service redis (shop/compose.yaml)",
+		"dockerfile/final-has-shell stage 0 (shop/build/catalog.Dockerfile)",
+		"dockerfile/no-multi-stage stage 0 (shop/build/catalog.Dockerfile)",
+		"dockerfile/user-missing stage 0 (shop/build/catalog.Dockerfile)",
 		"netpol/datastore-open data/Deployment/redis (shop/data/network-policies.yaml)",
 		"netpol/named-port-unresolved api/NetworkPolicy/catalog-ingress (shop/api/network-policies.yaml)",
 		"netpol/no-default-deny-egress Namespace/payments (shop/namespaces.yaml)",
@@ -149,11 +157,65 @@ spec:
 `},
 }
 
+// shopFixedFiles replace the image and Compose files with the fixes their
+// comments describe.
+var shopFixedFiles = map[string]string{
+	"build/catalog.Dockerfile": `ARG GO_VERSION=1.27.3
+FROM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+ENV CGO_ENABLED=0
+COPY . .
+RUN go build -trimpath -o /out/catalog ./cmd/catalog
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/catalog /catalog
+USER 65532:65532
+HEALTHCHECK NONE
+ENTRYPOINT ["/catalog"]
+`,
+	"compose.yaml": `services:
+  catalog:
+    build: {context: ., dockerfile: build/catalog.Dockerfile}
+    ports: ["127.0.0.1:8080:8080"]
+    user: "10001:10001"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    networks: [front, data]
+  postgres:
+    image: postgres:16.4
+    user: "999:999"
+    read_only: true
+    tmpfs: [/var/run/postgresql]
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    networks: [data]
+  redis:
+    image: redis:7.4
+    user: "999:999"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    networks: [data]
+networks:
+  front: {}
+  data: {internal: true}
+`,
+}
+
 // TestShopFixed applies the fixes the README describes and checks that
-// `ward check` then reports nothing above info: the three mistakes are the
-// only problems of the shop.
+// `ward check` then reports nothing above info: the deliberate mistakes
+// are the only problems of the shop.
 func TestShopFixed(t *testing.T) {
 	dir := t.TempDir()
+	for rel, data := range shopFixedFiles {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for path, data := range manifests(t, "shop") {
 		rel, _ := filepath.Rel("shop", path)
 		for _, f := range shopFixes {

@@ -12,5 +12,5 @@
 // are always matched with apimachinery, never by hand.
 //
 // Rules is the registry of every rule id Run can emit, with its default
-// severity, rationale and fix; docs/rules.md is generated from it.
+// severity, rationale and fix; docs/netpol-rules.md is generated from it.
 package lint

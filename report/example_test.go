@@ -13,12 +13,14 @@ func ExampleFindingsText() {
 		Object: "monitoring/DaemonSet/node-agent", Message: "hostNetwork pods are not protected by NetworkPolicy",
 		Fix: "drop hostNetwork: true unless the pod must use the node's network",
 	}}
-	_ = report.FindingsText(os.Stdout, &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
-		Summary: finding.Summarize(fs), FailOn: "high", Failed: true, Objects: 1,
-	}})
+	sum := report.CheckSummary{Summary: finding.Summarize(fs), FailOn: "high", Failed: true, Objects: 1}
+	sum.Score = report.Score(sum)
+	_ = report.FindingsText(os.Stdout, &report.CheckResult{Findings: fs, Summary: sum}, report.TextOptions{})
 	// Output:
-	// HIGH     node-agent.yaml:4  netpol/host-network  monitoring/DaemonSet/node-agent
-	//          hostNetwork pods are not protected by NetworkPolicy
-	//          fix: drop hostNetwork: true unless the pod must use the node's network
-	// 1 finding (1 high) in 1 objects; failing at --fail-on=high
+	// node-agent.yaml
+	//   HIGH         4  netpol/host-network  monitoring/DaemonSet/node-agent
+	//                   hostNetwork pods are not protected by NetworkPolicy
+	//                   fix: drop hostNetwork: true unless the pod must use the node's network
+	//
+	// 1 finding (1 high) in 1 objects; score 17/100; failing at --fail-on=high
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/wardsec/ward/finding"
@@ -21,9 +22,27 @@ type CheckSummary struct {
 	FailOn  string `json:"failOn"`
 	Failed  bool   `json:"failed"`
 	Objects int    `json:"objects"`
-	Skipped int    `json:"skipped"`
+	// Files counts the Dockerfiles and Compose files audited.
+	Files   int `json:"files"`
+	Skipped int `json:"skipped"`
 	// InputErrors counts unreadable or malformed inputs.
 	InputErrors int `json:"inputErrors"`
+	// Score is Score(the summary): 100 with no findings, lower as
+	// findings weigh more relative to what was checked.
+	Score int `json:"score"`
+}
+
+// Score rates a run from 0 to 100: 100 × units / (units + penalty), where
+// units are the objects and files checked and penalty weighs the findings
+// that are not suppressed (critical 10, high 5, medium 2, low 1, info 0).
+// It is a trend to watch, not a gate: --fail-on is the gate.
+func Score(s CheckSummary) int {
+	penalty := 10*s.BySeverity["critical"] + 5*s.BySeverity["high"] + 2*s.BySeverity["medium"] + s.BySeverity["low"]
+	units := s.Objects + s.Files
+	if units == 0 {
+		units = 1
+	}
+	return (100*units + (units+penalty)/2) / (units + penalty)
 }
 
 // JSON writes v as indented JSON.
@@ -34,26 +53,62 @@ func JSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// FindingsText writes findings for people, most severe first within the
-// deterministic order, then a summary line.
-func FindingsText(w io.Writer, r *CheckResult) error {
+// TextOptions adjust FindingsText.
+type TextOptions struct {
+	// Color marks severities with ANSI colours (for a terminal).
+	Color bool
+}
+
+var severityColor = map[finding.Severity]string{
+	finding.Critical: "\x1b[1;35m",
+	finding.High:     "\x1b[1;31m",
+	finding.Medium:   "\x1b[33m",
+	finding.Low:      "\x1b[36m",
+	finding.Info:     "\x1b[2m",
+}
+
+// FindingsText writes findings for people, grouped by file in the
+// deterministic order, then a summary line with the counts and the score.
+func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 	ew := &errWriter{w: w}
+	file := "\x00"
 	for _, f := range r.Findings {
-		loc := f.Location()
-		if loc == "" {
-			loc = "-"
+		if f.File != file {
+			if file != "\x00" {
+				ew.printf("\n")
+			}
+			file = f.File
+			name := f.File
+			if name == "" {
+				name = "(no file)"
+			}
+			ew.printf("%s\n", name)
 		}
-		ew.printf("%-8s %s  %s", strings.ToUpper(f.Severity.String()), loc, f.Rule)
+		sev := fmt.Sprintf("%-8s", strings.ToUpper(f.Severity.String()))
+		if opts.Color {
+			sev = severityColor[f.Severity] + sev + "\x1b[0m"
+		}
+		line := "-"
+		if f.Line > 0 {
+			line = strconv.Itoa(f.Line)
+		}
+		ew.printf("  %s %5s  %s", sev, line, f.Rule)
 		if f.Object != "" {
 			ew.printf("  %s", f.Object)
 		}
 		ew.printf("\n")
-		for _, line := range strings.Split(f.Message, "\n") {
-			ew.printf("         %s\n", line)
+		for _, l := range strings.Split(f.Message, "\n") {
+			ew.printf("                  %s\n", l)
 		}
 		if f.Fix != "" {
-			ew.printf("         fix: %s\n", f.Fix)
+			ew.printf("                  fix: %s\n", f.Fix)
 		}
+		if s := f.Suppressed; s != nil {
+			ew.printf("                  suppressed by %s: %s\n", s.By, s.Reason)
+		}
+	}
+	if len(r.Findings) > 0 {
+		ew.printf("\n")
 	}
 	s := r.Summary
 	if s.Total == 0 {
@@ -72,12 +127,19 @@ func FindingsText(w io.Writer, r *CheckResult) error {
 		ew.printf("%d %s (%s)", s.Total, noun, strings.Join(parts, ", "))
 	}
 	ew.printf(" in %d objects", s.Objects)
+	if s.Files > 0 {
+		ew.printf(" and %d files", s.Files)
+	}
+	if s.Suppressed > 0 {
+		ew.printf(", %d suppressed", s.Suppressed)
+	}
 	if s.Skipped > 0 {
 		ew.printf(", %d documents skipped", s.Skipped)
 	}
 	if s.InputErrors > 0 {
 		ew.printf(", %d input errors", s.InputErrors)
 	}
+	ew.printf("; score %d/100", s.Score)
 	if s.Failed {
 		ew.printf("; failing at --fail-on=%s\n", s.FailOn)
 	} else {

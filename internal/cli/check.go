@@ -3,94 +3,263 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/compose"
+	"github.com/wardsec/ward/dockerfile"
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/lint"
 	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/mesh"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/podsec"
 	"github.com/wardsec/ward/report"
+	"github.com/wardsec/ward/suppress"
 )
 
+// Rule ids the check command reports itself.
+const (
+	ruleUnreadable  = "input/unreadable"
+	ruleInvalid     = "input/invalid"
+	ruleStaleIgnore = "input/stale-ignore"
+)
+
+// inputRules describe the findings about the input itself.
+var inputRules = []finding.Rule{
+	{ID: ruleUnreadable, Severity: finding.High,
+		Summary:   "An input file cannot be read or parsed (YAML, JSON, Dockerfile or Compose syntax).",
+		Rationale: "Ward cannot check what it cannot read; the rest of the input is still checked, and the run exits 2 so that CI does not pass on a broken file.",
+		Fix:       "Fix the file so it parses, or leave it out of the paths given to ward."},
+	{ID: ruleInvalid, Severity: finding.High,
+		Summary:   "A Kubernetes object of a kind Ward models is malformed: a wrong field type, an invalid port, selector, CIDR or protocol.",
+		Rationale: "The API server would reject the object, so what it was meant to enforce is not in force. Ward reports it and checks everything else.",
+		Fix:       "Fix the object so the Kubernetes API would accept it."},
+	{ID: ruleStaleIgnore, Severity: finding.Info,
+		Summary:   "An ignore entry in ward.yaml matches no finding.",
+		Rationale: "Stale suppressions hide nothing today but would silently hide a future finding that happens to match; removing them keeps the list reviewable.",
+		Fix:       "Remove the entry, or narrow it to what it was meant to silence."},
+}
+
+// allRules is every rule `ward check` can report, for SARIF descriptors
+// and documentation.
+func allRules() []finding.Rule {
+	var rs []finding.Rule
+	rs = append(rs, lint.Rules...)
+	rs = append(rs, assertion.Rules...)
+	rs = append(rs, podsec.Rules...)
+	rs = append(rs, mesh.Rules...)
+	rs = append(rs, dockerfile.Rules...)
+	rs = append(rs, compose.Rules...)
+	rs = append(rs, suppress.Rules...)
+	rs = append(rs, inputRules...)
+	return rs
+}
+
+type checkFlags struct {
+	out, failOn, config  string
+	pssLevel, pssVersion string
+	target               string
+	showSuppressed       bool
+}
+
 func checkCmd(e *env) *cobra.Command {
-	var out, failOn, config string
+	var fl checkFlags
 	c := &cobra.Command{
 		Use:   "check PATH...",
-		Short: "Lint policies and check assertions: the CI gate",
-		Long: `Lint the NetworkPolicies in PATH, check the assertions of ward.yaml (in
-PATH, or --config), and report every finding.
+		Short: "Audit manifests, Dockerfiles and Compose files and check assertions: the CI gate",
+		Long: `Check everything in PATH: NetworkPolicy lint and the assertions of
+ward.yaml (in PATH, or --config); the hardening audit of pod templates
+(Pod Security Standards and Ward's own rules), Istio mesh settings,
+Dockerfiles (Dockerfile, Containerfile, *.Dockerfile) and Compose files
+(by name or content). See docs/rules.md for every rule and how to
+suppress it.
 
 Input errors do not stop the check: unreadable or malformed inputs become
 findings, everything else is still checked, and the run exits 2.
 
-Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input
-error.`,
+Exit codes: 0 clean, 1 findings at or above --fail-on (suppressed findings
+never count), 2 usage or input error.`,
 		Example: `  ward check examples/shop
-  ward check deploy/ -o json --fail-on medium`,
+  ward check deploy/ Dockerfile -o sarif > ward.sarif
+  ward check deploy/ -o json --fail-on medium --pss-level baseline`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outputFlag(out, "text", "json"); err != nil {
-				return err
-			}
-			min, err := finding.ParseSeverity(failOn)
-			if err != nil {
-				return fail(ExitError, fmt.Errorf("--fail-on: %w", err))
-			}
-			path, err := configPath(config, args)
-			if err != nil {
-				return fail(ExitError, err)
-			}
-			var cfg *assertion.Config
-			if path != "" {
-				if cfg, err = assertion.ReadFile(path); err != nil {
-					return fail(ExitError, err)
-				}
-			}
-			set, loadErr := e.loadAll(args)
-			if set == nil {
-				set = &manifest.Set{}
-			}
-			fs := inputFindings(loadErr)
-			inputErrors := len(fs)
-			eng, err := e.compile(set)
-			if err != nil {
-				return err
-			}
-			fs = append(fs, lint.Run(set, eng)...)
-			if cfg != nil {
-				fs = append(fs, assertion.Findings(cfg.File, assertion.Check(eng, cfg))...)
-			}
-			fs = finding.Sort(fs)
-			res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
-				Summary: finding.Summarize(fs), FailOn: min.String(),
-				Failed: finding.AtLeast(fs, min), Objects: len(set.Objects),
-				Skipped: len(set.Skipped), InputErrors: inputErrors,
-			}}
-			if res.Findings == nil {
-				res.Findings = []finding.Finding{}
-			}
-			if out == "json" {
-				err = report.JSON(e.stdout, res)
-			} else {
-				err = report.FindingsText(e.stdout, res)
-			}
-			if err != nil {
-				return err
-			}
-			switch {
-			case inputErrors > 0:
-				return fail(ExitError, nil)
-			case res.Summary.Failed:
-				return fail(ExitFindings, nil)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return e.check(args, &fl) },
 	}
-	c.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
-	c.Flags().StringVar(&failOn, "fail-on", "high", "exit 1 on findings at or above this severity: info, low, medium, high, critical")
-	c.Flags().StringVar(&config, "config", "", "assertions file (default: ward.yaml in PATH when present)")
+	c.Flags().StringVarP(&fl.out, "output", "o", "text", "output format: text, json or sarif")
+	c.Flags().StringVar(&fl.failOn, "fail-on", "high", "exit 1 on findings at or above this severity: info, low, medium, high, critical")
+	c.Flags().StringVar(&fl.config, "config", "", "ward.yaml with assertions, ignores and audit settings (default: ward.yaml in PATH when present)")
+	c.Flags().StringVar(&fl.pssLevel, "pss-level", "restricted", "Pod Security Standards level: baseline or restricted")
+	c.Flags().StringVar(&fl.pssVersion, "pss-version", "latest", "Pod Security Standards version, such as v1.30, or latest")
+	c.Flags().StringVar(&fl.target, "target", "", "judge this build stage of each Dockerfile instead of the last one")
+	c.Flags().BoolVar(&fl.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
 	return c
+}
+
+func (e *env) check(args []string, fl *checkFlags) error {
+	if err := outputFlag(fl.out, "text", "json", "sarif"); err != nil {
+		return err
+	}
+	min, err := finding.ParseSeverity(fl.failOn)
+	if err != nil {
+		return fail(ExitError, fmt.Errorf("--fail-on: %w", err))
+	}
+	path, err := configPath(fl.config, args)
+	if err != nil {
+		return fail(ExitError, err)
+	}
+	cfg := &assertion.Config{}
+	if path != "" {
+		if cfg, err = assertion.ReadFile(path); err != nil {
+			return fail(ExitError, err)
+		}
+	}
+	digest := finding.Info
+	if cfg.DigestSeverity != nil {
+		digest = *cfg.DigestSeverity
+	}
+	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
+
+	in := scanInputs(args)
+	set, loadErr := e.loadWith(in.manifests, in.notManifest, true)
+	if set == nil {
+		set = &manifest.Set{}
+	}
+	fs := append(in.unreadable, inputFindings(loadErr)...)
+	eng, err := e.compile(set)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	fs = append(fs, lint.Run(set, eng)...)
+	if len(cfg.Assertions) > 0 {
+		fs = append(fs, assertion.Findings(cfg.File, assertion.Check(eng, cfg))...)
+	}
+	podOpts.IngressIsolated = func(w *manifest.Workload) bool {
+		eps := eng.EndpointsOf(w)
+		for _, ep := range eps {
+			if !ep.Class().Isolated(netpol.Ingress) {
+				return false
+			}
+		}
+		return len(eps) > 0
+	}
+	pfs, err := podsec.Audit(set, podOpts)
+	if err != nil { // invalid --pss-level or --pss-version; nothing printed yet
+		return fail(ExitError, err)
+	}
+	fs = append(fs, pfs...)
+	fs = append(fs, mesh.Audit(set, mesh.Options{})...)
+	e.log.Debug("audited manifests", "findings", len(fs), "elapsed", time.Since(start))
+
+	start = time.Now()
+	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest}
+	for _, p := range in.dockerfiles {
+		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		if err != nil {
+			fs = append(fs, unreadable(p, 0, err))
+			continue
+		}
+		dfs, err := dockerfile.Audit(p, src, dopts)
+		var pe *dockerfile.ParseError
+		switch {
+		case errors.As(err, &pe):
+			fs = append(fs, unreadable(p, pe.Line, pe.Err))
+		case err != nil:
+			return fail(ExitError, err) // a usage error: --target names no stage
+		}
+		fs = append(fs, dfs...)
+	}
+	for _, p := range in.composes {
+		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		if err != nil {
+			fs = append(fs, unreadable(p, 0, err))
+			continue
+		}
+		cfs, err := compose.Audit(p, src, compose.Options{})
+		var pe *compose.ParseError
+		switch {
+		case errors.As(err, &pe):
+			fs = append(fs, unreadable(p, pe.Line, pe.Err))
+		case err != nil:
+			fs = append(fs, unreadable(p, 0, err))
+		}
+		fs = append(fs, cfs...)
+	}
+	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(in.composes), "elapsed", time.Since(start))
+
+	inputErrors := 0
+	for _, f := range fs {
+		if f.Rule == ruleUnreadable || f.Rule == ruleInvalid {
+			inputErrors++
+		}
+	}
+	fs, stale := suppress.Apply(fs, set, cfg.Ignores)
+	for _, ig := range stale {
+		fs = append(fs, finding.Finding{Rule: ruleStaleIgnore, Severity: finding.Info, File: ig.File, Line: ig.Line,
+			Message: fmt.Sprintf("ignore of %s matches no finding", ig.Rule), Fix: inputRules[2].Fix})
+	}
+	fs = finding.Sort(fs)
+	summary := finding.Summarize(fs)
+	res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
+		Summary: summary, FailOn: min.String(),
+		Failed: finding.AtLeast(fs, min), Objects: len(set.Objects),
+		Files:   len(in.dockerfiles) + len(in.composes),
+		Skipped: len(set.Skipped), InputErrors: inputErrors,
+	}}
+	res.Summary.Score = report.Score(res.Summary)
+
+	switch fl.out {
+	case "sarif":
+		fallback := args[0]
+		err = report.SARIF(e.stdout, fs, report.SARIFOptions{Version: Version, Rules: allRules(), Fallback: fallback})
+	case "json":
+		res.Findings = visible(fs, fl.showSuppressed)
+		err = report.JSON(e.stdout, res)
+	default:
+		res.Findings = visible(fs, fl.showSuppressed)
+		err = report.FindingsText(e.stdout, res, report.TextOptions{Color: e.color()})
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case inputErrors > 0:
+		return fail(ExitError, nil)
+	case res.Summary.Failed:
+		return fail(ExitFindings, nil)
+	}
+	return nil
+}
+
+// visible drops suppressed findings unless show.
+func visible(fs []finding.Finding, show bool) []finding.Finding {
+	out := []finding.Finding{}
+	for _, f := range fs {
+		if show || f.Suppressed == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func unreadable(file string, line int, err error) finding.Finding {
+	return finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: file, Line: line,
+		Message: err.Error(), Fix: inputRules[0].Fix}
+}
+
+// color reports whether standard output is a terminal that wants colour
+// (NO_COLOR unset: https://no-color.org).
+func (e *env) color() bool {
+	f, ok := e.stdout.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // inputFindings turns load errors into findings: input/unreadable for a
@@ -107,15 +276,14 @@ func inputFindings(err error) []finding.Finding {
 	}
 	var out []finding.Finding
 	for _, e := range errs {
-		f := finding.Finding{Rule: "input/unreadable", Severity: finding.High, Message: e.Error(),
-			Fix: "fix the file so it parses, or exclude it from the paths given to ward"}
+		f := finding.Finding{Rule: ruleUnreadable, Severity: finding.High, Message: e.Error(), Fix: inputRules[0].Fix}
 		var me *manifest.Error
 		if errors.As(e, &me) {
 			f.File, f.Line, f.Object = me.File, me.Line, me.Object
 			f.Message = me.Err.Error()
 			if me.Object != "" {
-				f.Rule = "input/invalid"
-				f.Fix = "fix the object so the Kubernetes API would accept it"
+				f.Rule = ruleInvalid
+				f.Fix = inputRules[1].Fix
 			}
 		}
 		out = append(out, f)

@@ -178,12 +178,20 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 
 // loadAll reads paths and returns what loaded plus every input error.
 func (e *env) loadAll(paths []string) (*manifest.Set, error) {
+	return e.loadWith(paths, nil, false)
+}
+
+// loadWith is loadAll that also skips the files in skip while walking
+// directories (Compose files the audit reads itself) and, with lines,
+// records field lines for findings inside pod templates.
+func (e *env) loadWith(paths []string, skip map[string]bool, lines bool) (*manifest.Set, error) {
 	start := time.Now()
 	set, err := manifest.Load(manifest.Options{
 		DefaultNamespace: e.namespace,
 		Stdin:            e.stdin,
 		// ward.yaml holds assertions, not manifests.
-		Skip: func(p string) bool { return filepath.Base(p) == "ward.yaml" },
+		Skip:       func(p string) bool { return filepath.Base(p) == "ward.yaml" || skip[p] },
+		FieldLines: lines,
 	}, paths...)
 	if set != nil {
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),

@@ -10,13 +10,21 @@ import (
 )
 
 // TestReadme runs every "$ ward ..." example of README.md and compares its
-// output with what the README shows.
+// output with what the README shows; -update rewrites the outputs.
 func TestReadme(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	readme := filepath.Join(root, "README.md")
+	b, err := os.ReadFile(readme) // #nosec G304 -- the repository's README
 	if err != nil {
 		t.Fatal(err)
 	}
 	blocks := strings.Split(string(b), "```")
+	defer func() {
+		if *update {
+			if err := os.WriteFile(readme, []byte(strings.Join(blocks, "```")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
 	n := 0
 	for i := 1; i < len(blocks); i += 2 {
 		body := strings.TrimPrefix(blocks[i], "\n")
@@ -28,6 +36,10 @@ func TestReadme(t *testing.T) {
 		args := strings.Fields(strings.TrimPrefix(cmdLine, "$ ward "))
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			got, _, _ := run(t, "", args...)
+			if *update {
+				blocks[i] = "\n" + cmdLine + "\n" + strings.TrimRight(got, "\n") + "\n"
+				return
+			}
 			if diff := cmp.Diff(strings.TrimRight(want, "\n"), strings.TrimRight(got, "\n")); diff != "" {
 				t.Errorf("README output of %q is stale (-readme +actual):\n%s", cmdLine, diff)
 			}

@@ -1,0 +1,349 @@
+package compose
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// audit holds one run of the checks over a loaded project.
+type audit struct {
+	file     string
+	pos      *positions
+	project  *types.Project
+	findings []finding.Finding
+}
+
+func (a *audit) run() {
+	services := a.project.AllServices()
+	names := make([]string, 0, len(services))
+	for name := range services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		s := services[name]
+		a.namespaces(name, s)
+		a.capabilities(name, s)
+		a.readOnly(name, s)
+		a.user(name, s)
+		a.securityOpt(name, s)
+		if image, ok := datastore(s.Image); ok {
+			a.datastoreNetworks(name, image, s)
+			a.datastorePorts(name, image, s)
+		}
+	}
+}
+
+// report adds a finding of rule about service at line, with severity sev
+// and the rule's fix.
+func (a *audit) report(rule string, sev finding.Severity, service string, line int, format string, args ...any) {
+	r, _ := Lookup(rule)
+	a.findings = append(a.findings, finding.Finding{
+		Rule:     rule,
+		Severity: sev,
+		File:     a.file,
+		Line:     line,
+		Object:   "service " + service,
+		Message:  fmt.Sprintf(format, args...),
+		Fix:      r.Fix,
+	})
+}
+
+func (a *audit) namespaces(name string, s types.ServiceConfig) {
+	if s.Privileged {
+		a.report(rulePrivileged, finding.Critical, name, a.pos.keyLine(name, "privileged"),
+			"privileged: true gives the container every capability and the host's devices")
+	}
+	if strings.EqualFold(s.NetworkMode, "host") {
+		a.report(ruleHostNetwork, finding.High, name, a.pos.keyLine(name, "network_mode"),
+			"network_mode: host shares the host's network namespace")
+	}
+	if strings.EqualFold(s.Pid, "host") {
+		a.report(ruleHostPID, finding.High, name, a.pos.keyLine(name, "pid"),
+			"pid: host shares the host's process namespace")
+	}
+	if strings.EqualFold(s.Ipc, "host") {
+		a.report(ruleHostIPC, finding.Medium, name, a.pos.keyLine(name, "ipc"),
+			"ipc: host shares the host's IPC namespace")
+	}
+}
+
+// dangerousCaps are the capabilities compose/dangerous-capability
+// reports, with the severity of adding each.
+var dangerousCaps = map[string]finding.Severity{
+	"ALL":             finding.High,
+	"SYS_ADMIN":       finding.High,
+	"SYS_MODULE":      finding.High,
+	"SYS_RAWIO":       finding.High,
+	"SYS_PTRACE":      finding.High,
+	"DAC_READ_SEARCH": finding.High,
+	"BPF":             finding.High,
+	"NET_ADMIN":       finding.Medium,
+	"NET_RAW":         finding.Medium,
+}
+
+// capName normalizes a capability as Docker does: any case, with or
+// without the CAP_ prefix.
+func capName(c string) string {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	return strings.TrimPrefix(c, "CAP_")
+}
+
+func (a *audit) capabilities(name string, s types.ServiceConfig) {
+	seen := map[string]bool{}
+	for _, c := range s.CapAdd {
+		cn := capName(c)
+		sev, bad := dangerousCaps[cn]
+		if !bad || seen[cn] {
+			continue
+		}
+		seen[cn] = true
+		line := a.pos.itemLine(name, "cap_add", func(n *yaml.Node) bool {
+			return n.Kind == yaml.ScalarNode && capName(n.Value) == cn
+		})
+		a.report(ruleDangerousCapability, sev, name, line, "cap_add: %s", c)
+	}
+	if !slices.ContainsFunc(s.CapDrop, func(c string) bool { return capName(c) == "ALL" }) {
+		if len(s.CapDrop) == 0 {
+			a.report(ruleNoCapDropAll, finding.Medium, name, a.pos.keyLine(name, "cap_drop"),
+				"no cap_drop: [ALL], so the container keeps Docker's default capabilities")
+		} else {
+			a.report(ruleNoCapDropAll, finding.Medium, name, a.pos.keyLine(name, "cap_drop"),
+				"cap_drop: [%s] does not drop ALL, so the container keeps the rest of Docker's default capabilities", strings.Join(s.CapDrop, ", "))
+		}
+	}
+}
+
+func (a *audit) readOnly(name string, s types.ServiceConfig) {
+	if s.ReadOnly {
+		return
+	}
+	if k, _ := a.pos.field(name, "read_only"); k != nil {
+		a.report(ruleWritableRootFS, finding.Low, name, k.Line, "read_only is false: the root filesystem is writable")
+		return
+	}
+	a.report(ruleWritableRootFS, finding.Low, name, a.pos.serviceLine(name), "read_only is not set: the root filesystem is writable")
+}
+
+// isRoot reports whether a user: value names uid 0: "root", "0",
+// "root:<group>" or "0:<group>".
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
+	return u == "root" || (u != "" && strings.Trim(u, "0") == "")
+}
+
+func (a *audit) user(name string, s types.ServiceConfig) {
+	switch {
+	case strings.TrimSpace(s.User) == "":
+		a.report(ruleNoUser, finding.Medium, name, a.pos.serviceLine(name),
+			"no user: the service runs as the image's USER, which is root unless the image sets a non-root user")
+	case isRoot(s.User):
+		a.report(ruleUserRoot, finding.High, name, a.pos.keyLine(name, "user"), "user: %s runs the service as root", s.User)
+	}
+}
+
+// securityOpt splits a security_opt entry into its key and value, as
+// Docker does: "key:value" or "key=value".
+func securityOpt(opt string) (key, value string) {
+	opt = strings.TrimSpace(opt)
+	i := strings.IndexAny(opt, ":=")
+	if i < 0 {
+		return strings.ToLower(opt), ""
+	}
+	return strings.ToLower(opt[:i]), strings.TrimSpace(opt[i+1:])
+}
+
+// unconfined reports whether a security_opt entry disables a confinement
+// layer.
+func unconfined(opt string) bool {
+	k, v := securityOpt(opt)
+	v = strings.ToLower(v)
+	switch k {
+	case "seccomp", "apparmor", "systempaths":
+		return v == "unconfined"
+	case "label":
+		return v == "disable" || v == "disabled"
+	}
+	return false
+}
+
+// noNewPrivileges reports whether an entry sets no-new-privileges, and
+// to what: a bare "no-new-privileges" means true.
+func noNewPrivileges(opt string) (set, on bool) {
+	k, v := securityOpt(opt)
+	if k != "no-new-privileges" {
+		return false, false
+	}
+	switch strings.ToLower(v) {
+	case "", "true", "1", "yes":
+		return true, true
+	}
+	return true, false
+}
+
+func (a *audit) securityOpt(name string, s types.ServiceConfig) {
+	nnp := -1 // index of the last no-new-privileges entry
+	for i, opt := range s.SecurityOpt {
+		if unconfined(opt) {
+			line := a.pos.itemLine(name, "security_opt", func(n *yaml.Node) bool {
+				return n.Kind == yaml.ScalarNode && strings.TrimSpace(n.Value) == strings.TrimSpace(opt)
+			})
+			a.report(ruleUnconfined, finding.High, name, line, "security_opt: %s", opt)
+		}
+		if set, _ := noNewPrivileges(opt); set {
+			nnp = i
+		}
+	}
+	switch {
+	case nnp < 0:
+		a.report(ruleNoNewPrivileges, finding.Medium, name, a.pos.keyLine(name, "security_opt"),
+			"security_opt has no no-new-privileges:true, so setuid binaries can raise privileges")
+	default:
+		opt := s.SecurityOpt[nnp]
+		if _, on := noNewPrivileges(opt); !on {
+			line := a.pos.itemLine(name, "security_opt", func(n *yaml.Node) bool {
+				return n.Kind == yaml.ScalarNode && strings.TrimSpace(n.Value) == strings.TrimSpace(opt)
+			})
+			a.report(ruleNoNewPrivileges, finding.Medium, name, line,
+				"security_opt: %s lets setuid binaries raise privileges", opt)
+		}
+	}
+}
+
+// datastoreWords name data store images; datastoreTools mark images
+// named after a data store that are not one (admin UIs, exporters).
+var (
+	datastoreWords = []string{
+		"postgres", "postgis", "timescaledb", "mysql", "mariadb", "redis", "valkey", "mongo", "elasticsearch", "opensearch",
+		"memcached", "cassandra", "couchdb", "couchbase", "rabbitmq", "kafka", "zookeeper", "etcd", "clickhouse", "influxdb",
+		"neo4j", "cockroach",
+	}
+	datastoreTools = []string{
+		"exporter", "express", "commander", "admin", "ui", "gui", "web", "dashboard", "insight", "manager", "client", "cli",
+	}
+)
+
+// imageName is the last element of an image reference's repository:
+// "registry:5000/library/postgres:16@sha256:..." gives "postgres".
+func imageName(image string) string {
+	image = strings.ToLower(strings.TrimSpace(image))
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndexByte(image, '/'); i >= 0 {
+		image = image[i+1:]
+	}
+	image, _, _ = strings.Cut(image, ":")
+	return image
+}
+
+// datastore reports whether image is a data store's, and returns the
+// image's name.
+func datastore(image string) (string, bool) {
+	name := imageName(image)
+	if name == "" || !slices.ContainsFunc(datastoreWords, func(w string) bool { return strings.Contains(name, w) }) {
+		return name, false
+	}
+	tokens := strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+	for _, t := range tokens {
+		if slices.Contains(datastoreTools, t) {
+			return name, false
+		}
+	}
+	return name, true
+}
+
+func (a *audit) datastoreNetworks(name, image string, s types.ServiceConfig) {
+	mode := strings.ToLower(s.NetworkMode)
+	switch {
+	case mode == "host":
+		a.report(ruleDatastoreNetwork, finding.Medium, name, a.pos.keyLine(name, "network_mode"),
+			"data store %s uses the host network, which is not internal", image)
+		return
+	case mode == "bridge":
+		a.report(ruleDatastoreNetwork, finding.Medium, name, a.pos.keyLine(name, "network_mode"),
+			"data store %s is on Docker's default bridge network, which is not internal", image)
+		return
+	case mode != "":
+		// none, service:x, container:x: not attached to a network of its own.
+		return
+	}
+	networks := make([]string, 0, len(s.Networks))
+	for n := range s.Networks {
+		networks = append(networks, n)
+	}
+	if len(networks) == 0 {
+		networks = []string{"default"}
+	}
+	slices.Sort(networks)
+	for _, n := range networks {
+		cfg := a.project.Networks[n]
+		line := a.pos.networkLine(name, n)
+		switch {
+		case cfg.Internal:
+			continue
+		case bool(cfg.External):
+			a.report(ruleDatastoreNetwork, finding.Medium, name, line,
+				"data store %s is on external network %s, which the file cannot show to be internal", image, n)
+		case n == "default" && !a.pos.networkDeclared("default"):
+			a.report(ruleDatastoreNetwork, finding.Medium, name, line,
+				"data store %s is on the project's default network, which is not internal", image)
+		default:
+			a.report(ruleDatastoreNetwork, finding.Medium, name, line,
+				"data store %s is on network %s, which is not internal", image, n)
+		}
+	}
+}
+
+// allInterfaces reports whether a published port's host address is
+// every interface.
+func allInterfaces(hostIP string) bool {
+	switch strings.Trim(hostIP, "[] ") {
+	case "", "0.0.0.0", "::":
+		return true
+	}
+	return false
+}
+
+func (a *audit) datastorePorts(name, image string, s types.ServiceConfig) {
+	items, lines := a.pos.portItems(name, len(s.Ports))
+	// One finding per ports item: "7000-7001:7000-7001" is one mistake.
+	var order []int
+	byItem := map[int][]types.ServicePortConfig{}
+	for i, p := range s.Ports {
+		if !allInterfaces(p.HostIP) {
+			continue
+		}
+		if _, ok := byItem[items[i]]; !ok {
+			order = append(order, i)
+		}
+		byItem[items[i]] = append(byItem[items[i]], p)
+	}
+	for _, i := range order {
+		ps, line := byItem[items[i]], lines[i]
+		if len(ps) == 1 {
+			host := "an ephemeral host port"
+			if ps[0].Published != "" {
+				host = "host port " + ps[0].Published
+			}
+			a.report(ruleDatastorePort, finding.High, name, line,
+				"data store %s publishes %s on all host interfaces (%s)", image, portName(ps[0]), host)
+			continue
+		}
+		a.report(ruleDatastorePort, finding.High, name, line,
+			"data store %s publishes %d ports (%s to %s) on all host interfaces", image, len(ps), portName(ps[0]), portName(ps[len(ps)-1]))
+	}
+}
+
+// portName formats a container port as "5432/tcp".
+func portName(p types.ServicePortConfig) string {
+	proto := p.Protocol
+	if proto == "" {
+		proto = "tcp"
+	}
+	return fmt.Sprintf("%d/%s", p.Target, proto)
+}

@@ -1,0 +1,209 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/interpolation"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/tree"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// Options is reserved for future settings; it keeps Audit's signature
+// in line with Ward's other auditors.
+type Options struct{}
+
+// ParseError reports a file that is not YAML, not a Compose file, or not
+// valid Compose. Line is 0 when unknown.
+type ParseError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	case e.File != "":
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	}
+	return e.Err.Error()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Audit loads the Compose file text src and returns its findings, sorted
+// with finding.Sort. file is the file's path as findings should show it.
+// Audit reads nothing from disk or from the process environment:
+// variables are interpolated from an empty environment (unset variables
+// become empty, or false or 0 where Compose wants a boolean or number;
+// defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
+// include are not read, and services that extend a service of another
+// file are audited without what they would inherit from it.
+//
+// Findings silenced by a # ward:ignore comment are returned with
+// Suppressed set. A file that does not parse or is not valid Compose
+// returns a *ParseError and no findings.
+func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
+	pos, perr := parsePositions(src)
+	if perr != nil {
+		perr.File = file
+		return nil, perr
+	}
+	project, err := load(file, pos, src)
+	if err != nil {
+		return nil, err
+	}
+	a := &audit{file: file, pos: pos, project: project}
+	a.run()
+	sups, bad := parseSuppressions(src, file, pos)
+	fs := append(a.findings, bad...)
+	applySuppressions(fs, sups, pos)
+	return finding.Sort(fs), nil
+}
+
+// load runs compose-go on src, from memory.
+func load(file string, pos *positions, src []byte) (project *types.Project, err error) {
+	// compose-go asserts types of the model in places; a panic on
+	// malformed input must not crash Ward.
+	defer func() {
+		if r := recover(); r != nil {
+			project, err = nil, &ParseError{File: file, Err: fmt.Errorf("compose-go: %v", r)}
+		}
+	}()
+	details := types.ConfigDetails{
+		WorkingDir:  filepath.Dir(file),
+		ConfigFiles: []types.ConfigFile{{Filename: file, Content: pos.blankVersion(src)}},
+		Environment: types.Mapping{},
+	}
+	skipExtends := pos.extendsOtherFile()
+	project, err = loader.LoadWithContext(context.Background(), details,
+		loader.WithProfiles([]string{"*"}),
+		func(o *loader.Options) {
+			o.SetProjectName("ward", true)
+			o.ResolvePaths = false
+			o.SkipConsistencyCheck = true
+			o.SkipInclude = true
+			o.SkipExtends = skipExtends
+			o.SkipResolveEnvironment = true
+			o.SkipResolveLabels = true
+			o.Interpolate.Substitute = substitute
+			o.Interpolate.TypeCastMapping = lenientCasts(o.Interpolate.TypeCastMapping)
+		})
+	if err != nil {
+		return nil, &ParseError{File: file, Line: errorLine(pos, err), Err: err}
+	}
+	return project, nil
+}
+
+// substitute interpolates like Compose, but quietly and leniently, since
+// Audit does not know the environment a file is used with: unset
+// variables become empty without compose-go's warning (also inside
+// defaults), and required ones (${VAR:?msg}, ${VAR?msg}) do not fail.
+func substitute(s string, m template.Mapping) (string, error) {
+	return template.SubstituteWithOptions(s, m, template.WithoutLogging, template.WithSubstitutionFunction(expand))
+}
+
+// operators are Compose's ${VAR<op>word} forms.
+var operators = []string{":?", "?", ":-", "-", ":+", "+"}
+
+// expand evaluates the inside of a ${...} that has an operator, as
+// compose-go's template package does; it reports false for a plain
+// ${VAR}, which the caller looks up.
+func expand(sub string, m template.Mapping) (string, bool, error) {
+	op, at := "", len(sub)
+	for _, o := range operators {
+		if i := strings.Index(sub, o); i >= 0 && i < at {
+			op, at = o, i
+		}
+	}
+	if op == "" {
+		return "", false, nil
+	}
+	name, word := sub[:at], sub[at+len(op):]
+	v, set := m(name)
+	nonEmpty := set && v != ""
+	switch op {
+	case ":?", "?":
+		return v, true, nil
+	case ":-":
+		if nonEmpty {
+			return v, true, nil
+		}
+	case "-":
+		if set {
+			return v, true, nil
+		}
+	case ":+":
+		if !nonEmpty {
+			return v, true, nil
+		}
+	case "+":
+		if !set {
+			return v, true, nil
+		}
+	}
+	w, err := substitute(word, m)
+	return w, true, err
+}
+
+// lenientCasts wraps compose-go's casts of interpolated values to
+// booleans and numbers: an empty value, which is what an unset variable
+// gives, becomes false or 0 instead of failing the load.
+func lenientCasts(casts map[tree.Path]interpolation.Cast) map[tree.Path]interpolation.Cast {
+	out := make(map[tree.Path]interpolation.Cast, len(casts))
+	for p, cast := range casts {
+		out[p] = func(v string) (any, error) {
+			r, err := cast(v)
+			if err != nil && strings.TrimSpace(v) == "" {
+				for _, zero := range []string{"false", "0"} {
+					if r, err := cast(zero); err == nil {
+						return r, nil
+					}
+				}
+			}
+			return r, err
+		}
+	}
+	return out
+}
+
+// errPath finds a dotted path such as services.web.ports.0 in a
+// compose-go error message.
+var errPath = regexp.MustCompile(`\b((?:services|networks|volumes|secrets|configs|models|include|name)(?:\.[A-Za-z0-9_\-]+)*)`)
+
+// errProperty finds the key named by a schema error such as
+// "services.web additional properties 'foo' not allowed".
+var errProperty = regexp.MustCompile(`(?:^|[\s:])((?:[A-Za-z0-9_\-]+\.)*[A-Za-z0-9_\-]+)?\s*additional propert(?:y|ies) '([^']+)'`)
+
+// errorLine locates a compose-go error in the file: the line of the key a
+// schema error names, or the deepest line the dotted path it names
+// resolves to, or a "line N" it mentions.
+func errorLine(pos *positions, err error) int {
+	msg := err.Error()
+	if m := errProperty.FindStringSubmatch(msg); m != nil {
+		var path []string
+		if m[1] != "" {
+			path = strings.Split(m[1], ".")
+		}
+		if line := pos.pathLine(append(path, m[2])); line > 0 {
+			return line
+		}
+	}
+	for _, m := range errPath.FindAllString(msg, -1) {
+		if line := pos.pathLine(strings.Split(m, ".")); line > 0 {
+			return line
+		}
+	}
+	return yamlErrorLine(err)
+}

@@ -1,0 +1,633 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// hit is what a rule case expects of one finding: its line and severity.
+type hit struct {
+	Line     int
+	Severity finding.Severity
+}
+
+type ruleCase struct {
+	name string
+	rule string
+	src  string
+	want []hit // findings of rule only; none for a negative case
+}
+
+// hardened is a service that passes every rule.
+const hardened = `
+    user: "10001:10001"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]`
+
+var ruleCases = []ruleCase{
+	// compose/privileged
+	{"privileged", rulePrivileged, `services:
+  web:
+    image: nginx
+    privileged: true
+`, []hit{{4, finding.Critical}}},
+	{"privileged through a merge key points at the anchor", rulePrivileged, `x-base: &base
+  privileged: true
+services:
+  web:
+    <<: *base
+    image: nginx
+`, []hit{{2, finding.Critical}}},
+	{"privileged inherited through extends", rulePrivileged, `services:
+  base:
+    image: nginx
+    privileged: true
+  web:
+    extends: base
+`, []hit{{4, finding.Critical}, {4, finding.Critical}}},
+	{"privileged false", rulePrivileged, `services:
+  web:
+    image: nginx
+    privileged: false` + hardened + "\n", nil},
+
+	// compose/host-network
+	{"network_mode host", ruleHostNetwork, `services:
+  web:
+    image: nginx
+    network_mode: host
+`, []hit{{4, finding.High}}},
+	{"network_mode of another service", ruleHostNetwork, `services:
+  web:
+    image: nginx
+  sidecar:
+    image: envoyproxy/envoy
+    network_mode: "service:web"
+`, nil},
+
+	// compose/host-pid
+	{"pid host", ruleHostPID, `services:
+  debug:
+    image: busybox
+    pid: host
+`, []hit{{4, finding.High}}},
+	{"pid of another service", ruleHostPID, `services:
+  web:
+    image: nginx
+  debug:
+    image: busybox
+    pid: "service:web"
+`, nil},
+
+	// compose/host-ipc
+	{"ipc host", ruleHostIPC, `services:
+  web:
+    image: nginx
+    ipc: host
+`, []hit{{4, finding.Medium}}},
+	{"ipc shareable", ruleHostIPC, `services:
+  web:
+    image: nginx
+    ipc: shareable
+`, nil},
+
+	// compose/dangerous-capability
+	{"dangerous capabilities, each on its line", ruleDangerousCapability, `services:
+  web:
+    image: nginx
+    cap_add:
+      - NET_ADMIN
+      - chown
+      - cap_sys_admin
+      - ALL
+      - net_raw
+      - SYS_PTRACE
+`, []hit{{5, finding.Medium}, {7, finding.High}, {8, finding.High}, {9, finding.Medium}, {10, finding.High}}},
+	{"harmless capabilities", ruleDangerousCapability, `services:
+  web:
+    image: nginx
+    cap_add: [NET_BIND_SERVICE, CHOWN]
+`, nil},
+
+	// compose/no-cap-drop-all
+	{"no cap_drop", ruleNoCapDropAll, `services:
+  web:
+    image: nginx
+`, []hit{{2, finding.Medium}}},
+	{"cap_drop without ALL", ruleNoCapDropAll, `services:
+  web:
+    image: nginx
+    cap_drop: [NET_RAW]
+`, []hit{{4, finding.Medium}}},
+	{"cap_drop ALL in any case", ruleNoCapDropAll, `services:
+  web:
+    image: nginx
+    cap_drop: [all]
+`, nil},
+
+	// compose/writable-root-fs
+	{"read_only not set", ruleWritableRootFS, `services:
+  web:
+    image: nginx
+`, []hit{{2, finding.Low}}},
+	{"read_only false", ruleWritableRootFS, `services:
+  web:
+    image: nginx
+    read_only: false
+`, []hit{{4, finding.Low}}},
+	{"read_only true", ruleWritableRootFS, `services:
+  web:
+    image: nginx
+    read_only: true
+`, nil},
+
+	// compose/user-root
+	{"user root", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: root
+  b:
+    image: nginx
+    user: "0:0"
+  c:
+    image: nginx
+    user: "0"
+  d:
+    image: nginx
+    user: root:staff
+`, []hit{{4, finding.High}, {7, finding.High}, {10, finding.High}, {13, finding.High}}},
+	{"user not root", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: "10001:10001"
+  b:
+    image: nginx
+    user: "100:0"
+  c:
+    image: nginx
+`, nil},
+
+	// compose/no-user
+	{"no user", ruleNoUser, `services:
+  web:
+    image: nginx
+`, []hit{{2, finding.Medium}}},
+	{"user set", ruleNoUser, `services:
+  web:
+    image: nginx
+    user: "10001"
+  root:
+    image: nginx
+    user: root
+`, nil},
+
+	// compose/security-opt-unconfined
+	{"unconfined security options", ruleUnconfined, `services:
+  web:
+    image: nginx
+    security_opt:
+      - seccomp:unconfined
+      - apparmor=unconfined
+      - label:disable
+      - systempaths=unconfined
+      - no-new-privileges:true
+`, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	{"confined security options", ruleUnconfined, `services:
+  web:
+    image: nginx
+    security_opt:
+      - seccomp=./seccomp.json
+      - apparmor=docker-default
+      - label=type:svirt_apache_t
+`, nil},
+
+	// compose/no-new-privileges-not-set
+	{"no security_opt", ruleNoNewPrivileges, `services:
+  web:
+    image: nginx
+`, []hit{{2, finding.Medium}}},
+	{"security_opt without no-new-privileges", ruleNoNewPrivileges, `services:
+  web:
+    image: nginx
+    security_opt: ["apparmor=docker-default"]
+`, []hit{{4, finding.Medium}}},
+	{"no-new-privileges false", ruleNoNewPrivileges, `services:
+  web:
+    image: nginx
+    security_opt:
+      - no-new-privileges:false
+`, []hit{{5, finding.Medium}}},
+	{"no-new-privileges in its three spellings", ruleNoNewPrivileges, `services:
+  a:
+    image: nginx
+    security_opt: ["no-new-privileges:true"]
+  b:
+    image: nginx
+    security_opt: ["no-new-privileges"]
+  c:
+    image: nginx
+    security_opt: ["no-new-privileges=true"]
+`, nil},
+
+	// compose/datastore-network-not-internal
+	{"data store on the implicit default network", ruleDatastoreNetwork, `services:
+  db:
+    image: postgres:16
+`, []hit{{2, finding.Medium}}},
+	{"data store on a network that is not internal", ruleDatastoreNetwork, `services:
+  cache:
+    image: docker.io/library/redis:7@sha256:0123
+    networks:
+      - back
+networks:
+  back: {}
+`, []hit{{5, finding.Medium}}},
+	{"data store on an internal and a plain network", ruleDatastoreNetwork, `services:
+  db:
+    image: registry.example.com:5000/bitnami/mongodb:7
+    networks:
+      front:
+      data:
+networks:
+  front: {}
+  data: {internal: true}
+`, []hit{{5, finding.Medium}}},
+	{"data store on an external network", ruleDatastoreNetwork, `services:
+  db:
+    image: mariadb
+    networks: [shared]
+networks:
+  shared: {external: true}
+`, []hit{{4, finding.Medium}}},
+	{"data store on the host network", ruleDatastoreNetwork, `services:
+  db:
+    image: postgres
+    network_mode: host
+`, []hit{{4, finding.Medium}}},
+	{"data store only on internal networks", ruleDatastoreNetwork, `services:
+  db:
+    image: postgres
+    networks: [data]
+  cache:
+    image: redis
+networks:
+  data: {internal: true}
+  default: {internal: true}
+`, nil},
+	{"not data stores", ruleDatastoreNetwork, `services:
+  ui:
+    image: mongo-express
+  metrics:
+    image: oliver006/redis_exporter
+  web:
+    image: nginx
+  isolated:
+    image: postgres
+    network_mode: none
+`, nil},
+
+	// compose/datastore-port-published
+	{"data store ports on all interfaces", ruleDatastorePort, `services:
+  db:
+    image: postgres
+    ports:
+      - "5432:5432"
+      - "6543"
+      - 0.0.0.0:7000-7001:7000-7001
+      - "[::]:8000:8000"
+      - "127.0.0.1:9000:9000"
+      - target: 9200
+        published: "9200"
+      - target: 9300
+        host_ip: 127.0.0.1
+`, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}, {8, finding.High}, {10, finding.High}}},
+	{"data store ports on loopback, or exposed only", ruleDatastorePort, `services:
+  db:
+    image: mysql:8
+    ports: ["127.0.0.1:3306:3306"]
+    expose: ["33060"]
+  web:
+    image: nginx
+    ports: ["80:80"]
+`, nil},
+
+	// compose/bad-suppression
+	{"suppression without reason or with an unknown rule", ruleBadSuppression, `services:
+  # ward:ignore compose/no-user
+  web:
+    image: nginx
+    # ward:ignore compose/nope it is fine
+    user: "1000"
+`, []hit{{2, finding.Low}, {5, finding.Low}}},
+	{"well-formed suppression", ruleBadSuppression, `services:
+  # ward:ignore compose/no-user the image runs as uid 101
+  web:
+    image: nginx
+`, nil},
+}
+
+func auditSrc(t *testing.T, src string) []finding.Finding {
+	t.Helper()
+	fs, err := Audit("compose.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	return fs
+}
+
+func TestRules(t *testing.T) {
+	for _, tc := range ruleCases {
+		t.Run(tc.rule+"/"+tc.name, func(t *testing.T) {
+			var got []hit
+			for _, f := range auditSrc(t, tc.src) {
+				if f.Rule == tc.rule {
+					got = append(got, hit{f.Line, f.Severity})
+				}
+			}
+			if diff := cmp.Diff(got, tc.want); diff != "" {
+				t.Errorf("findings of %s (-got +want):\n%s", tc.rule, diff)
+			}
+		})
+	}
+}
+
+// TestEveryRuleTested checks that every rule has a positive and a
+// negative case.
+func TestEveryRuleTested(t *testing.T) {
+	pos, neg := map[string]bool{}, map[string]bool{}
+	for _, tc := range ruleCases {
+		if len(tc.want) > 0 {
+			pos[tc.rule] = true
+		} else {
+			neg[tc.rule] = true
+		}
+	}
+	for _, r := range Rules {
+		if !pos[r.ID] || !neg[r.ID] {
+			t.Errorf("rule %s: positive case %v, negative case %v", r.ID, pos[r.ID], neg[r.ID])
+		}
+	}
+}
+
+func TestHardenedServiceIsClean(t *testing.T) {
+	src := `services:
+  api:
+    image: example/api:1.4` + hardened + `
+    ports: ["8080:8080"]
+    networks: [front, data]
+  db:
+    image: postgres:16` + hardened + `
+    ports: ["127.0.0.1:5432:5432"]
+    networks: [data]
+networks:
+  front: {}
+  data: {internal: true}
+`
+	if fs := auditSrc(t, src); len(fs) != 0 {
+		t.Errorf("hardened services have findings: %+v", fs)
+	}
+}
+
+var kebab = regexp.MustCompile(`^compose/[a-z0-9]+(-[a-z0-9]+)*$`)
+
+func TestRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules {
+		if !kebab.MatchString(r.ID) {
+			t.Errorf("rule id %q is not compose/<kebab-case>", r.ID)
+		}
+		if seen[r.ID] {
+			t.Errorf("rule %s listed twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Summary == "" || r.Rationale == "" || r.Fix == "" {
+			t.Errorf("rule %s lacks summary, rationale or fix", r.ID)
+		}
+		if got, ok := Lookup(r.ID); !ok || got.ID != r.ID {
+			t.Errorf("Lookup(%q) = %v, %v", r.ID, got.ID, ok)
+		}
+	}
+	if _, ok := Lookup("compose/nope"); ok {
+		t.Error("Lookup of an unknown id succeeded")
+	}
+}
+
+// TestFindingFields checks what every finding carries, on a file that
+// triggers every rule.
+func TestFindingFields(t *testing.T) {
+	src := `# ward:ignore compose/host-ipc
+services:
+  db:
+    image: postgres
+    privileged: true
+    network_mode: host
+    pid: host
+    ipc: host
+    cap_add: [SYS_ADMIN]
+    read_only: false
+    user: root
+    security_opt: ["seccomp:unconfined"]
+    ports: ["5432:5432"]
+`
+	fs := auditSrc(t, src)
+	rules := map[string]bool{}
+	for _, f := range fs {
+		rules[f.Rule] = true
+		r, ok := Lookup(f.Rule)
+		switch {
+		case !ok:
+			t.Errorf("finding of unregistered rule %s", f.Rule)
+		case f.File != "compose.yaml" || f.Line < 1 || f.Message == "" || f.Fix != r.Fix:
+			t.Errorf("finding lacks file, line, message or fix: %+v", f)
+		case f.Rule != ruleBadSuppression && f.Object != "service db":
+			t.Errorf("finding of %s has object %q, want %q", f.Rule, f.Object, "service db")
+		case f.Severity > r.Severity:
+			t.Errorf("finding of %s is more severe (%s) than its rule (%s)", f.Rule, f.Severity, r.Severity)
+		}
+	}
+	for _, r := range Rules {
+		if r.ID != ruleNoUser && r.ID != ruleDatastoreNetwork && !rules[r.ID] {
+			t.Errorf("no finding of %s", r.ID)
+		}
+	}
+	if !slices.IsSortedFunc(fs, finding.Compare) {
+		t.Error("findings are not sorted")
+	}
+}
+
+func TestMessages(t *testing.T) {
+	src := `services:
+  db:
+    image: postgres:16
+    ports: ["5432:5432", "6543", "0.0.0.0:7000-7002:7000-7002/udp"]
+`
+	var got []string
+	for _, f := range auditSrc(t, src) {
+		got = append(got, fmt.Sprintf("%s %s: %s", f.Location(), f.Rule, f.Message))
+	}
+	want := []string{
+		"compose.yaml:2 compose/datastore-network-not-internal: data store postgres is on the project's default network, which is not internal",
+		"compose.yaml:2 compose/no-cap-drop-all: no cap_drop: [ALL], so the container keeps Docker's default capabilities",
+		"compose.yaml:2 compose/no-new-privileges-not-set: security_opt has no no-new-privileges:true, so setuid binaries can raise privileges",
+		"compose.yaml:2 compose/no-user: no user: the service runs as the image's USER, which is root unless the image sets a non-root user",
+		"compose.yaml:2 compose/writable-root-fs: read_only is not set: the root filesystem is writable",
+		"compose.yaml:4 compose/datastore-port-published: data store postgres publishes 3 ports (7000/udp to 7002/udp) on all host interfaces",
+		"compose.yaml:4 compose/datastore-port-published: data store postgres publishes 5432/tcp on all host interfaces (host port 5432)",
+		"compose.yaml:4 compose/datastore-port-published: data store postgres publishes 6543/tcp on all host interfaces (an ephemeral host port)",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("(-got +want):\n%s", diff)
+	}
+}
+
+func TestDatastore(t *testing.T) {
+	for image, want := range map[string]bool{
+		"postgres":                              true,
+		"postgres:16-alpine":                    true,
+		"docker.io/library/postgres@sha256:":    true,
+		"localhost:5000/team/redis:7":           true,
+		"bitnami/postgresql":                    true,
+		"confluentinc/cp-kafka:7.6.0":           true,
+		"quay.io/coreos/etcd:v3.5":              true,
+		"CLICKHOUSE/CLICKHOUSE-SERVER":          true,
+		"mongo-express":                         false,
+		"prometheuscommunity/postgres-exporter": false,
+		"provectuslabs/kafka-ui":                false,
+		"redis-commander":                       false,
+		"postgres.example.com/nginx":            false,
+		"nginx":                                 false,
+		"":                                      false,
+	} {
+		if _, got := datastore(image); got != want {
+			t.Errorf("datastore(%q) = %v, want %v", image, got, want)
+		}
+	}
+}
+
+// TestNoDiskNoEnvironment checks that Audit reads no other file and no
+// environment variable, and does not fail on unset variables.
+func TestNoDiskNoEnvironment(t *testing.T) {
+	t.Setenv("WARD_TEST_PRIVILEGED", "true")
+	src := `include: [does-not-exist.yaml]
+services:
+  web:
+    image: nginx:${TAG:?set TAG}
+    privileged: ${WARD_TEST_PRIVILEGED}
+    read_only: ${RO}
+    env_file: [does-not-exist.env]
+    label_file: does-not-exist.labels
+    ports: ["${PORT:-8080}:80"]
+  child:
+    extends: {file: does-not-exist.yaml, service: base}
+    image: nginx
+`
+	for _, f := range auditSrc(t, src) {
+		if f.Rule == rulePrivileged {
+			t.Errorf("privileged read from the environment: %+v", f)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		line      int
+	}{
+		{"empty", "", 0},
+		{"only comments", "# nothing\n", 0},
+		{"sequence", "- a\n- b\n", 1},
+		{"scalar", "hello\n", 1},
+		{"second document not a mapping", "services: {web: {image: x}}\n---\n[1]\n", 3},
+		// yaml.v3 reports the line of the mapping entry before the tab.
+		{"bad YAML", "services:\n  web:\n    image: x\n\tuser: 1\n", 3},
+		{"recursive alias", "services:\n  web: &w\n    <<: *w\n    image: x\n", 3},
+		{"unknown top-level key", "services:\n  web: {image: x}\nfoo: 1\n", 3},
+		{"unknown service key", "services:\n  web:\n    image: x\n    bogus: 1\n", 4},
+		{"service not a mapping", "services:\n  web: [1]\n", 2},
+		{"services not a mapping", "services: 1\n", 1},
+		{"bad port", "services:\n  web:\n    image: x\n    ports: [{target: abc}]\n", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := Audit("dir/compose.yaml", []byte(tc.src), Options{})
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Audit: %v (%T), want *ParseError", err, err)
+			}
+			if fs != nil {
+				t.Errorf("findings with an error: %v", fs)
+			}
+			if pe.File != "dir/compose.yaml" || pe.Line != tc.line {
+				t.Errorf("got %s:%d, want dir/compose.yaml:%d (%v)", pe.File, pe.Line, tc.line, err)
+			}
+			if !strings.HasPrefix(err.Error(), "dir/compose.yaml") || pe.Unwrap() == nil {
+				t.Errorf("error %q does not name the file or wrap a cause", err)
+			}
+		})
+	}
+}
+
+func TestParseErrorString(t *testing.T) {
+	cause := errors.New("boom")
+	for _, tc := range []struct {
+		err  *ParseError
+		want string
+	}{
+		{&ParseError{File: "a.yaml", Line: 3, Err: cause}, "a.yaml:3: boom"},
+		{&ParseError{File: "a.yaml", Err: cause}, "a.yaml: boom"},
+		{&ParseError{Line: 3, Err: cause}, "line 3: boom"},
+		{&ParseError{Err: cause}, "boom"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+		if !errors.Is(tc.err, cause) {
+			t.Errorf("%v does not wrap its cause", tc.err)
+		}
+	}
+}
+
+// TestProfilesAndDocuments checks that services behind profiles are
+// audited and that multi-document files are merged as Compose does.
+func TestProfilesAndDocuments(t *testing.T) {
+	src := `services:
+  debug:
+    image: busybox
+    profiles: [debug]
+    pid: host
+---
+services:
+  debug:
+    privileged: true
+`
+	var got []string
+	for _, f := range auditSrc(t, src) {
+		if f.Rule == ruleHostPID || f.Rule == rulePrivileged {
+			got = append(got, fmt.Sprintf("%d %s", f.Line, f.Rule))
+		}
+	}
+	want := []string{"5 compose/host-pid", "9 compose/privileged"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("(-got +want):\n%s", diff)
+	}
+}
+
+func TestVersionKeyIsIgnored(t *testing.T) {
+	src := "version: \"3.8\"\nservices:\n  web:\n    image: nginx\n    privileged: true\n"
+	var lines []int
+	for _, f := range auditSrc(t, src) {
+		if f.Rule == rulePrivileged {
+			lines = append(lines, f.Line)
+		}
+	}
+	if !slices.Equal(lines, []int{5}) {
+		t.Errorf("privileged at lines %v, want [5]", lines)
+	}
+}

@@ -1,0 +1,41 @@
+package compose
+
+import "testing"
+
+func TestIsCompose(t *testing.T) {
+	const service = "services:\n  web:\n    image: nginx\n"
+	for _, tc := range []struct {
+		name, file, src string
+		want            bool
+	}{
+		{"compose.yaml by name", "deploy/compose.yaml", "", true},
+		{"compose.yml by name", "compose.yml", "", true},
+		{"docker-compose.yaml by name", "docker-compose.yaml", "", true},
+		{"docker-compose.yml by name", "a/b/docker-compose.yml", "", true},
+		{"override variant", "docker-compose.override.yml", "", true},
+		{"environment variant", "compose.prod.yaml", "", true},
+		{"prefixed variant", "dev.compose.yaml", "", true},
+		{"upper case", "Docker-Compose.YML", "", true},
+		{"other yaml with services", "stack.yaml", service, true},
+		{"build only", "stack.yml", "services:\n  api:\n    build: ./api\n", true},
+		{"build mapping and x- keys", "stack.yml", "x-env: &env {A: 1}\nname: shop\nservices:\n  api:\n    build: {context: ., dockerfile: Dockerfile}\n    environment: *env\nnetworks: {}\n", true},
+		{"stdin by content", "-", service, true},
+		{"no name by content", "", service, true},
+		{"not yaml", "compose.json", service, false},
+		{"not yaml, not compose by content", "notes.txt", service, false},
+		{"Kubernetes manifest", "deploy.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nservices:\n  web:\n    image: nginx\n", false},
+		{"Kubernetes Deployment", "deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n", false},
+		{"Helm values with services", "values.yaml", "replicaCount: 2\nservices:\n  api:\n    port: 8080\n    enabled: true\n", false},
+		{"Helm values with image mappings", "values.yaml", "services:\n  api:\n    image:\n      repository: example/api\n      tag: 1.0\n", false},
+		{"services that are not mappings", "x.yaml", "services:\n  - web\n", false},
+		{"service entries not mappings", "x.yaml", "services:\n  web: nginx\n", false},
+		{"no services", "x.yaml", "networks: {a: {}}\n", false},
+		{"empty services", "x.yaml", "services: {}\n", false},
+		{"not YAML", "x.yaml", "services: [\n", false},
+		{"empty", "x.yaml", "", false},
+	} {
+		if got := IsCompose(tc.file, []byte(tc.src)); got != tc.want {
+			t.Errorf("%s: IsCompose(%q) = %v, want %v", tc.name, tc.file, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package compose audits Docker Compose files for container hardening:
+// privileged services, host namespaces (network, pid, ipc), dangerous
+// capabilities and capabilities not dropped, writable root filesystems,
+// services running as root or without a user, disabled seccomp or
+// AppArmor, missing no-new-privileges, and data stores (databases,
+// caches, brokers) on networks that are not internal or publishing ports
+// on every host interface.
+//
+// Audit loads a file with compose-go, from memory, so services are seen
+// as Compose sees them (after interpolation, YAML anchors and merge keys,
+// extends within the file, profiles: every service is audited whatever
+// its profiles). compose-go keeps no positions, so Audit parses the same
+// bytes with yaml.v3 to point each finding at the offending key or list
+// item (services.web.privileged, services.db.ports[0]), or at the
+// service's key when something is missing. Every finding's Object is
+// "service <name>", except that of a compose/bad-suppression comment
+// outside any service, which has none.
+//
+// A comment line `# ward:ignore <rule-id>[,<rule-id>...] <reason>`
+// suppresses rules. Written above a service's key, or above any key of
+// the service's definition, it silences those rules for that service;
+// written above a key shared through an anchor, it silences the findings
+// that point at that key; written anywhere before the top-level services
+// key, it silences them for the whole file. The reason is required: a
+// comment without one, or naming a rule this package does not have, is
+// reported as compose/bad-suppression and silences nothing. Suppressed
+// findings are still returned, with Suppressed set.
+//
+// Rules is the registry of every rule id Audit can emit, with its default
+// severity, rationale, fix and the ids of the same check in KICS, Trivy and
+// kube-linter. IsCompose tells Compose files from Kubernetes manifests and
+// Helm values files.
+package compose

@@ -1,0 +1,54 @@
+package compose_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/wardsec/ward/compose"
+)
+
+func Example() {
+	const src = `services:
+  web:
+    image: nginx:1.27
+    user: "101:101"
+    read_only: true
+    cap_drop: [ALL]
+    cap_add: [NET_ADMIN]
+    security_opt: ["no-new-privileges:true"]
+    ports: ["8080:8080"]
+  # ward:ignore compose/no-user the postgres image drops to uid 999
+  db:
+    image: postgres:16
+    ports: ["5432:5432"]
+`
+	fs, err := compose.Audit("compose.yaml", []byte(src), compose.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Suppressed != nil {
+			fmt.Printf("%s %s (suppressed: %s)\n", f.Location(), f.Rule, f.Suppressed.Reason)
+			continue
+		}
+		fmt.Printf("%s %s %s: %s\n", f.Location(), f.Severity, f.Rule, f.Message)
+	}
+	// Output:
+	// compose.yaml:7 medium compose/dangerous-capability: cap_add: NET_ADMIN
+	// compose.yaml:11 medium compose/datastore-network-not-internal: data store postgres is on the project's default network, which is not internal
+	// compose.yaml:11 medium compose/no-cap-drop-all: no cap_drop: [ALL], so the container keeps Docker's default capabilities
+	// compose.yaml:11 medium compose/no-new-privileges-not-set: security_opt has no no-new-privileges:true, so setuid binaries can raise privileges
+	// compose.yaml:11 compose/no-user (suppressed: the postgres image drops to uid 999)
+	// compose.yaml:11 low compose/writable-root-fs: read_only is not set: the root filesystem is writable
+	// compose.yaml:13 high compose/datastore-port-published: data store postgres publishes 5432/tcp on all host interfaces (host port 5432)
+}
+
+func ExampleIsCompose() {
+	fmt.Println(compose.IsCompose("docker-compose.override.yml", nil))
+	fmt.Println(compose.IsCompose("stack.yaml", []byte("services:\n  web:\n    image: nginx\n")))
+	fmt.Println(compose.IsCompose("values.yaml", []byte("replicaCount: 2\nservices:\n  api: {port: 80}\n")))
+	// Output:
+	// true
+	// true
+	// false
+}

@@ -1,0 +1,187 @@
+package compose
+
+import "github.com/wardsec/ward/finding"
+
+// Rule ids. They are a contract: reports, suppressions and CI gates refer
+// to them.
+const (
+	rulePrivileged          = "compose/privileged"
+	ruleHostNetwork         = "compose/host-network"
+	ruleHostPID             = "compose/host-pid"
+	ruleHostIPC             = "compose/host-ipc"
+	ruleDangerousCapability = "compose/dangerous-capability"
+	ruleNoCapDropAll        = "compose/no-cap-drop-all"
+	ruleWritableRootFS      = "compose/writable-root-fs"
+	ruleUserRoot            = "compose/user-root"
+	ruleNoUser              = "compose/no-user"
+	ruleUnconfined          = "compose/security-opt-unconfined"
+	ruleNoNewPrivileges     = "compose/no-new-privileges-not-set"
+	ruleDatastoreNetwork    = "compose/datastore-network-not-internal"
+	ruleDatastorePort       = "compose/datastore-port-published"
+	ruleBadSuppression      = "compose/bad-suppression"
+)
+
+// Rules is every rule Audit can report, in documentation order. A
+// finding may be less severe than its rule: compose/dangerous-capability
+// is medium for NET_ADMIN and NET_RAW. Equivalents name the same check
+// in other tools: KICS's Docker Compose queries ("kics:<uuid>"), and the
+// Kubernetes counterpart of the setting in Trivy ("KSV-0017") and
+// kube-linter ("kube-linter:<check>").
+var Rules = []finding.Rule{
+	{
+		ID:       rulePrivileged,
+		Severity: finding.Critical,
+		Summary:  "A service runs privileged (privileged: true).",
+		Rationale: "A privileged container gets every capability, all host devices, and no seccomp, AppArmor or SELinux confinement; " +
+			"root in it is root on the host (mount the host disk, load a kernel module, write to /sys). " +
+			"It is critical because no further mistake is needed to escape the container.",
+		Fix: "Remove `privileged: true`; add only the capabilities (`cap_add`) and devices (`devices`) the service really needs.",
+		Equivalents: []string{
+			"kics:ae5b6871-7f45-42e0-bb4c-ab300c4d2026", "KSV-0017", "kube-linter:privileged-container",
+		},
+	},
+	{
+		ID:       ruleHostNetwork,
+		Severity: finding.High,
+		Summary:  "A service shares the host's network namespace (network_mode: host).",
+		Rationale: "On the host network the container can bind any host port, reach services that listen only on the host's loopback " +
+			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
+			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it.",
+		Fix: "Remove `network_mode: host`; attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
+		Equivalents: []string{
+			"kics:071a71ff-f868-47a4-ac0b-3c59e4ab5443", "KSV-0009", "kube-linter:host-network",
+		},
+	},
+	{
+		ID:       ruleHostPID,
+		Severity: finding.High,
+		Summary:  "A service shares the host's process namespace (pid: host).",
+		Rationale: "The container sees every process on the host, their command lines and environments (often carrying secrets), " +
+			"and as root can signal them; with SYS_PTRACE it can inject code into them.",
+		Fix:         "Remove `pid: host`. To debug another container, share only its namespace (`pid: service:<name>`).",
+		Equivalents: []string{"kics:4f31dd9f-2cc3-4751-9b53-67e4af83dac0", "KSV-0010", "kube-linter:host-pid"},
+	},
+	{
+		ID:       ruleHostIPC,
+		Severity: finding.Medium,
+		Summary:  "A service shares the host's IPC namespace (ipc: host).",
+		Rationale: "The container can read and write the host's System V shared memory and semaphores and POSIX message queues, " +
+			"which other processes on the host use to exchange data.",
+		Fix:         "Remove `ipc: host`; use `ipc: shareable` on one service and `ipc: service:<name>` on the others that need to share memory.",
+		Equivalents: []string{"kics:baa3890f-bed7-46f5-ab8f-1da8fc91c729", "KSV-0008", "kube-linter:host-ipc"},
+	},
+	{
+		ID:       ruleDangerousCapability,
+		Severity: finding.High,
+		Summary:  "A service adds a dangerous Linux capability: ALL, SYS_ADMIN, SYS_MODULE, SYS_RAWIO, SYS_PTRACE, DAC_READ_SEARCH, BPF (high) or NET_ADMIN, NET_RAW (medium).",
+		Rationale: "SYS_ADMIN allows mounting filesystems and most of what privileged mode gives; SYS_MODULE loads kernel code; " +
+			"SYS_RAWIO, DAC_READ_SEARCH (the \"shocker\" escape), SYS_PTRACE and BPF each have known container escapes; ALL adds all of them. " +
+			"NET_ADMIN lets the container reconfigure interfaces, routes and firewall rules of its network namespace (of the host's, with network_mode: host); " +
+			"NET_RAW allows raw sockets, used for ARP and DNS spoofing against neighbours on the same network. " +
+			"Docker grants NET_RAW by default, so adding it only matters together with cap_drop: [ALL], but it shows the service relies on it. " +
+			"Capabilities may be written with or without the CAP_ prefix, in any case.",
+		Fix: "Remove the capability from `cap_add`. If the service truly needs it, start from `cap_drop: [ALL]` and add back only that capability, " +
+			"then suppress this finding with the reason.",
+		Equivalents: []string{"kics:ce76b7d0-9e77-464d-b86f-c5c48e03e22d", "KSV-0005", "KSV-0022"},
+	},
+	{
+		ID:       ruleNoCapDropAll,
+		Severity: finding.Medium,
+		Summary:  "A service does not drop all capabilities (no cap_drop: [ALL]).",
+		Rationale: "Docker's default set has 14 capabilities, among them NET_RAW (spoofing), CHOWN, DAC_OVERRIDE, SETUID/SETGID and MKNOD; " +
+			"most services need none of them. Dropping ALL and adding back the few needed (usually NET_BIND_SERVICE, or nothing) " +
+			"removes what an attacker in the container would use next.",
+		Fix:         "Add `cap_drop: [ALL]` to the service, and `cap_add: [NET_BIND_SERVICE]` only if it binds a port below 1024 as a non-root user.",
+		Equivalents: []string{"kics:ce76b7d0-9e77-464d-b86f-c5c48e03e22d", "KSV-0003"},
+	},
+	{
+		ID:       ruleWritableRootFS,
+		Severity: finding.Low,
+		Summary:  "A service's root filesystem is writable (read_only is not true).",
+		Rationale: "A writable root filesystem lets an attacker drop tools, modify binaries and configuration, and persist until the container is recreated. " +
+			"A read-only one also makes what the service writes explicit. Low, because many images need adjustments (tmpfs mounts) before they run read-only.",
+		Fix:         "Set `read_only: true` and mount writable paths explicitly: `tmpfs: [/tmp, /run]` and named volumes for data.",
+		Equivalents: []string{"KSV-0014", "kube-linter:no-read-only-root-fs"},
+	},
+	{
+		ID:       ruleUserRoot,
+		Severity: finding.High,
+		Summary:  "A service runs as root (user: root, 0 or 0:<group>).",
+		Rationale: "Root in the container is root on the host unless user namespaces are enabled: any escape (a kernel bug, a mounted socket, " +
+			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen.",
+		Fix:         "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), and make the files the service writes owned by it.",
+		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root"},
+	},
+	{
+		ID:       ruleNoUser,
+		Severity: finding.Medium,
+		Summary:  "A service does not set user, so it runs as the image's USER, which is root unless the image says otherwise.",
+		Rationale: "Most images, databases included, start as root. The Compose file alone cannot tell: the image may set a non-root USER, " +
+			"in which case this finding can be suppressed with that reason. Setting user in the Compose file makes the choice visible and reviewable.",
+		Fix:         "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), or suppress with the reason if the image's USER is non-root.",
+		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root"},
+	},
+	{
+		ID:       ruleUnconfined,
+		Severity: finding.High,
+		Summary:  "A service disables a confinement layer in security_opt (seccomp:unconfined, apparmor:unconfined, label:disable, systempaths=unconfined).",
+		Rationale: "Docker's default seccomp profile blocks about 44 system calls used in container escapes and kernel exploits (keyctl, bpf, unshare, mount); " +
+			"its AppArmor and SELinux profiles stop writes to /proc and /sys and access to host files; systempaths=unconfined unmasks /proc paths such as /proc/kcore. " +
+			"Disabling them removes a layer that has stopped real escapes.",
+		Fix:         "Remove the option. If a system call is missing, write a seccomp profile that allows just it (`security_opt: [\"seccomp=./seccomp.json\"]`).",
+		Equivalents: []string{"kics:404fde2c-bc4b-4371-9747-7054132ac953", "KSV-0104", "KSV-0002"},
+	},
+	{
+		ID:       ruleNoNewPrivileges,
+		Severity: finding.Medium,
+		Summary:  "A service does not set no-new-privileges:true in security_opt.",
+		Rationale: "Without it a process in the container can gain privileges through setuid and setgid binaries or file capabilities (su, sudo, ping on some images), " +
+			"turning a non-root foothold into root. no-new-privileges costs nothing for services that do not rely on setuid programs.",
+		Fix:         "Add `security_opt: [\"no-new-privileges:true\"]` to the service (or set it for the daemon with `\"no-new-privileges\": true` in daemon.json).",
+		Equivalents: []string{"kics:27fcc7d6-c49b-46e0-98f1-6c082a6a2750", "KSV-0001", "kube-linter:privilege-escalation-container"},
+	},
+	{
+		ID:       ruleDatastoreNetwork,
+		Severity: finding.Medium,
+		Summary:  "A data store service is attached to a network that is not internal: true (the implicit default network included).",
+		Rationale: "A data store is a service whose image (the last element of the repository, ignoring registry, tag and digest) names a database, cache or broker: " +
+			"postgres, mysql, mariadb, redis, valkey, mongo, elasticsearch, opensearch, memcached, cassandra, couchdb, couchbase, rabbitmq, kafka, zookeeper, etcd, " +
+			"clickhouse, influxdb, neo4j, cockroach, timescaledb, postgis; admin UIs and exporters (mongo-express, redis_exporter) are not. " +
+			"On a network without internal: true the data store can open connections to the internet, so a compromised or malicious plugin or query " +
+			"(COPY ... PROGRAM, Redis MODULE LOAD, a Kafka Connect plugin) can exfiltrate data and fetch tools. Its network also connects it to every other " +
+			"service on that network. network_mode: host counts as a network that is not internal; external networks are reported because the file cannot show their flag.",
+		Fix: "Put the data store on its own network declared `internal: true` (`networks: {db: {internal: true}}`) that only its clients join; " +
+			"services that need the internet join a second network.",
+	},
+	{
+		ID:       ruleDatastorePort,
+		Severity: finding.High,
+		Summary:  "A data store service publishes a port on all host interfaces.",
+		Rationale: "A ports entry without a host address (\"5432:5432\", or just \"5432\", which picks a random host port) or with 0.0.0.0 or :: " +
+			"publishes the port on every interface of the host, so anyone who can reach the host can reach the database. " +
+			"Docker inserts its own iptables rules for published ports, so host firewalls such as ufw do not block them. " +
+			"Data stores often run without authentication in development setups that end up on shared or public hosts.",
+		Fix: "Remove the ports entry and let clients reach the data store over a Compose network; for access from the host only, " +
+			"bind it to loopback: `ports: [\"127.0.0.1:5432:5432\"]`.",
+		Equivalents: []string{"kics:451d79dc-0588-476a-ad03-3c7f0320abb3"},
+	},
+	{
+		ID:       ruleBadSuppression,
+		Severity: finding.Low,
+		Summary:  "A # ward:ignore comment has no reason, names an unknown rule or names compose/bad-suppression, so it suppresses nothing.",
+		Rationale: "Every suppression must name the rule it silences and say why the finding does not apply, so that reviewers can judge it later. " +
+			"A suppression that is malformed is treated as a mistake, not as consent: it silences nothing and is reported.",
+		Fix: "Write `# ward:ignore <rule-id> <reason>` on its own line, with a compose/ rule id and a reason: " +
+			"`# ward:ignore compose/no-user the image runs as uid 999`.",
+	},
+}
+
+// Lookup returns the registry entry for id.
+func Lookup(id string) (finding.Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return finding.Rule{}, false
+}

@@ -1,0 +1,234 @@
+package compose
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestSuppressions lists, for each input, the findings of the rules it
+// is about as "line rule object", followed by "suppressed@<comment line>"
+// when a comment silenced them.
+func TestSuppressions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules []string
+		src   string
+		want  []string
+	}{
+		{
+			name:  "above a service's key: that service only, missing-X findings included",
+			rules: []string{ruleNoUser},
+			src: `services:
+  # ward:ignore compose/no-user the image runs as uid 101
+  web:
+    image: nginx
+  api:
+    image: example/api
+`,
+			want: []string{
+				"3 compose/no-user service web suppressed@2",
+				"5 compose/no-user service api",
+			},
+		},
+		{
+			name:  "above the offending key",
+			rules: []string{rulePrivileged, ruleHostPID},
+			src: `services:
+  agent:
+    image: monitoring/agent
+    # ward:ignore compose/privileged reads host hardware sensors
+    privileged: true
+    pid: host
+`,
+			want: []string{
+				"5 compose/privileged service agent suppressed@4",
+				"6 compose/host-pid service agent",
+			},
+		},
+		{
+			name:  "above another key of the service silences the rule for the service",
+			rules: []string{ruleWritableRootFS},
+			src: `services:
+  web:
+    image: nginx
+    # ward:ignore compose/writable-root-fs nginx writes its cache under /var/cache
+    ports: ["80:80"]
+`,
+			want: []string{"2 compose/writable-root-fs service web suppressed@4"},
+		},
+		{
+			name:  "before services: the whole file, several rules, blank lines allowed",
+			rules: []string{ruleNoUser, ruleWritableRootFS},
+			src: `# Local development stack.
+# ward:ignore compose/no-user,compose/writable-root-fs development only, never deployed
+
+services:
+  web:
+    image: nginx
+  api:
+    image: example/api
+`,
+			want: []string{
+				"5 compose/no-user service web suppressed@2",
+				"5 compose/writable-root-fs service web suppressed@2",
+				"7 compose/no-user service api suppressed@2",
+				"7 compose/writable-root-fs service api suppressed@2",
+			},
+		},
+		{
+			name:  "a service comment wins over the file-wide one",
+			rules: []string{ruleNoUser},
+			src: `# ward:ignore compose/no-user images are built with USER app
+services:
+  # ward:ignore compose/no-user runs as uid 70, see the image
+  db:
+    image: postgres
+`,
+			want: []string{"4 compose/no-user service db suppressed@3"},
+		},
+		{
+			name:  "other rules and other services are not silenced",
+			rules: []string{rulePrivileged, ruleHostNetwork},
+			src: `services:
+  a:
+    image: nginx
+    privileged: true
+  # ward:ignore compose/privileged needs /dev/kvm
+  b:
+    image: nginx
+    network_mode: host
+    privileged: true
+`,
+			want: []string{
+				"4 compose/privileged service a",
+				"8 compose/host-network service b",
+				"9 compose/privileged service b suppressed@5",
+			},
+		},
+		{
+			name:  "above a key shared through extends",
+			rules: []string{rulePrivileged},
+			src: `services:
+  base:
+    image: nginx
+    # ward:ignore compose/privileged builds images with buildkit
+    privileged: true
+  web:
+    extends: base
+`,
+			want: []string{
+				"5 compose/privileged service base suppressed@4",
+				"5 compose/privileged service web suppressed@4",
+			},
+		},
+		{
+			name:  "no space after #, and look-alikes that are not suppressions",
+			rules: []string{ruleNoUser, ruleBadSuppression},
+			src: `services:
+  #ward:ignore compose/no-user uid set by the image
+  a:
+    image: nginx
+  # ward:ignored compose/no-user not a suppression
+  # see ward:ignore compose/no-user not a suppression either
+  b:
+    image: nginx
+`,
+			want: []string{
+				"3 compose/no-user service a suppressed@2",
+				"7 compose/no-user service b",
+			},
+		},
+		{
+			name:  "without a reason: reported, silences nothing",
+			rules: []string{ruleNoUser, ruleBadSuppression},
+			src: `services:
+  # ward:ignore compose/no-user
+  web:
+    image: nginx
+`,
+			want: []string{
+				"2 compose/bad-suppression service web",
+				"3 compose/no-user service web",
+			},
+		},
+		{
+			name:  "an unknown rule among known ones: reported, silences nothing",
+			rules: []string{ruleNoUser, ruleBadSuppression},
+			src: `# ward:ignore compose/no-user,netpol/host-network shared ignore list
+services:
+  web:
+    image: nginx
+`,
+			want: []string{
+				"1 compose/bad-suppression ",
+				"3 compose/no-user service web",
+			},
+		},
+		{
+			name:  "bad suppressions cannot be suppressed",
+			rules: []string{ruleBadSuppression},
+			src: `# ward:ignore compose/bad-suppression we know
+services:
+  web:
+    image: nginx
+    # ward:ignore compose/no-user
+    user: "1000"
+`,
+			want: []string{
+				"1 compose/bad-suppression ",
+				"5 compose/bad-suppression service web",
+			},
+		},
+		{
+			name:  "no rule at all",
+			rules: []string{ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    # ward:ignore
+    user: "1000"
+`,
+			want: []string{"4 compose/bad-suppression service web"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, f := range auditSrc(t, tc.src) {
+				if !slices.Contains(tc.rules, f.Rule) {
+					continue
+				}
+				s := fmt.Sprintf("%d %s %s", f.Line, f.Rule, f.Object)
+				if f.Suppressed != nil {
+					if f.Suppressed.By != "comment" || f.Suppressed.Reason == "" {
+						t.Errorf("suppression %+v lacks by or reason", f.Suppressed)
+					}
+					s += fmt.Sprintf(" suppressed@%d", f.Suppressed.Line)
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(got, tc.want); diff != "" {
+				t.Errorf("(-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSuppressionReason(t *testing.T) {
+	src := `services:
+  # ward:ignore compose/no-user   the image runs as uid 101  
+  web:
+    image: nginx
+`
+	for _, f := range auditSrc(t, src) {
+		if f.Rule == ruleNoUser {
+			if f.Suppressed == nil || f.Suppressed.Reason != "the image runs as uid 101" {
+				t.Errorf("suppression = %+v, want reason %q", f.Suppressed, "the image runs as uid 101")
+			}
+			return
+		}
+	}
+	t.Fatal("no no-user finding")
+}

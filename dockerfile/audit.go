@@ -1,0 +1,640 @@
+package dockerfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// Options tune an audit.
+type Options struct {
+	// Target judges this stage (by name, as docker build --target does)
+	// instead of the last one. Audit returns an error wrapping
+	// ErrUnknownTarget when no stage has that name.
+	Target string
+	// Shellless lists extra final base images accepted as shell-less,
+	// by name without tag or digest ("registry.example.com/base/static"),
+	// from ward.yaml. Docker Hub names may be written short ("busybox")
+	// or long ("docker.io/library/busybox").
+	Shellless []string
+	// DigestSeverity is the severity of dockerfile/base-not-pinned. Its
+	// zero value is finding.Info, so leaving it unset keeps the rule's
+	// default.
+	DigestSeverity finding.Severity
+}
+
+// ErrUnknownTarget is wrapped by the error Audit returns when
+// Options.Target names no stage.
+var ErrUnknownTarget = errors.New("dockerfile: unknown target stage")
+
+// ParseError is a Dockerfile that BuildKit's parser rejects, or that has
+// no FROM instruction.
+type ParseError struct {
+	File string
+	// Line is the first line the parser blames, 1 when it names none.
+	Line int
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("dockerfile: %s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Audit parses the Dockerfile text src (file is its path, used in
+// findings) and returns its findings, sorted with finding.Sort. A
+// Dockerfile that does not parse returns a *ParseError and no findings.
+func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
+	if opts.DigestSeverity < finding.Info || opts.DigestSeverity > finding.Critical {
+		return nil, fmt.Errorf("dockerfile: invalid DigestSeverity %v", opts.DigestSeverity)
+	}
+	p, err := parse(file, src)
+	if err != nil {
+		return nil, err
+	}
+	final := len(p.stages) - 1
+	if opts.Target != "" {
+		final = slices.IndexFunc(p.stages, func(s instructions.Stage) bool { return strings.EqualFold(s.Name, opts.Target) })
+		if final < 0 {
+			return nil, fmt.Errorf("%w: %s has no stage named %q", ErrUnknownTarget, file, opts.Target)
+		}
+	}
+	a := &auditor{
+		file:     file,
+		opts:     opts,
+		lex:      shell.NewLex(p.escape),
+		argsA:    map[string]string{},
+		argsB:    map[string]string{},
+		byName:   map[string]int{},
+		shelless: normalizeNames(opts.Shellless),
+	}
+	a.globalArgs(p.metaArgs)
+	for i := range p.stages {
+		a.stage(i, &p.stages[i])
+	}
+	a.judgeFinal(a.stages[final])
+	sups, bad := readSuppressions(file, src, p.spans)
+	suppress(a.out, sups)
+	return finding.Sort(append(a.out, bad...)), nil
+}
+
+// parsed is a Dockerfile as BuildKit's parser sees it.
+type parsed struct {
+	stages   []instructions.Stage
+	metaArgs []instructions.ArgCommand
+	escape   rune
+	spans    []span
+}
+
+// parse runs BuildKit's parser. It turns a panic of the parser into a
+// ParseError: the input is untrusted, and a crafted file must not crash
+// the caller.
+func parse(file string, src []byte) (p *parsed, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, &ParseError{File: file, Line: 1, Err: fmt.Errorf("the Dockerfile parser failed: %v", r)}
+		}
+	}()
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, parseError(file, err)
+	}
+	// A non-nil linter: BuildKit dereferences it when a comment holds a
+	// check= directive.
+	stages, meta, err := instructions.Parse(res.AST, linter.New(&linter.Config{}))
+	if err != nil {
+		return nil, parseError(file, err)
+	}
+	p = &parsed{stages: stages, metaArgs: meta, escape: res.EscapeToken}
+	for _, n := range res.AST.Children {
+		p.spans = append(p.spans, span{n.StartLine, n.EndLine})
+	}
+	if len(stages) == 0 {
+		line := 1
+		if len(p.spans) > 0 {
+			line = max(p.spans[0].start, 1)
+		}
+		return nil, &ParseError{File: file, Line: line, Err: errors.New("no FROM instruction")}
+	}
+	return p, nil
+}
+
+// parseError wraps a BuildKit error with the first line it names.
+func parseError(file string, err error) *ParseError {
+	line := 1
+	var le *parser.LocationError
+	if errors.As(err, &le) {
+		for _, loc := range le.Locations {
+			if len(loc) > 0 {
+				line = max(loc[0].Start.Line, 1)
+				break
+			}
+		}
+		if inner := le.Unwrap(); inner != nil {
+			err = inner // the location is in Line; keep BuildKit's message without it
+		}
+	}
+	return &ParseError{File: file, Line: line, Err: err}
+}
+
+// normalizeNames turns Options.Shellless entries into normalized names.
+func normalizeNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if name, _, _ := splitRef(strings.TrimSpace(n)); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// auditor holds the state of one audit.
+type auditor struct {
+	file     string
+	opts     Options
+	lex      *shell.Lex
+	shelless []string
+	// argsA are the global ARGs that have a value; argsB the same with
+	// unknown standing for values that are not known.
+	argsA, argsB map[string]string
+	stages       []*stage
+	// byName indexes the stages already recorded by name; the first of
+	// two stages with one name wins.
+	byName map[string]int
+	out    []finding.Finding
+}
+
+// stage is what the audit learns about one build stage.
+type stage struct {
+	index int
+	name  string // lower case, "" when unnamed
+	line  int    // of its FROM
+	// parent is the index of the stage it is built FROM, -1 for an
+	// image.
+	parent int
+	// image is the image at the root of its FROM chain, named by the
+	// FROM of stage imageStage.
+	image      imageRef
+	imageStage int
+	// env holds the ARG and ENV values known at the end of the stage,
+	// inherited through FROM <stage>.
+	env map[string]string
+	// user is the last USER of the stage or of its FROM chain.
+	user *userCmd
+	// health is whether the stage or its FROM chain has a HEALTHCHECK.
+	health bool
+	// compiler is the first RUN of the FROM chain that runs a compiler.
+	compiler *runCmd
+	// goRuns are this stage's RUNs that build Go with cgo possibly on.
+	goRuns []int
+	// copies are the stages it copies files from.
+	copies []int
+}
+
+// object names the stage in findings: "stage 1 (runtime)", with the
+// 0-based index COPY --from accepts, or "stage 0" when unnamed.
+func (s *stage) object() string {
+	if s.name != "" {
+		return fmt.Sprintf("stage %d (%s)", s.index, s.name)
+	}
+	return fmt.Sprintf("stage %d", s.index)
+}
+
+// globalObject is the Object of findings about ARGs before the first
+// FROM.
+const globalObject = "global ARGs"
+
+type userCmd struct {
+	line, stage int
+	raw, value  string
+	known       bool // false when the value uses a build argument without value
+}
+
+type runCmd struct {
+	line, stage int
+	what        string
+}
+
+func (a *auditor) report(rule string, sev finding.Severity, line int, object, msg, fix string) {
+	a.out = append(a.out, finding.Finding{
+		Rule: rule, Severity: sev, File: a.file, Line: line, Object: object, Message: msg, Fix: fix,
+	})
+}
+
+// vars exposes ARG and ENV values to BuildKit's shell lexer. When marked,
+// a variable without value expands to unknown.
+type vars struct {
+	m      map[string]string
+	marked bool
+}
+
+func (v vars) Get(k string) (string, bool) {
+	s, ok := v.m[k]
+	if !ok && v.marked {
+		return unknown, true
+	}
+	return s, ok
+}
+
+func (v vars) Keys() []string { return slices.Sorted(maps.Keys(v.m)) }
+
+// expand expands build arguments and quotes in word as BuildKit does. known
+// is false when a variable has no value or the word does not parse (then
+// word is returned as is).
+func (a *auditor) expand(word string, env map[string]string) (s string, known bool) {
+	s, unmatched, err := a.lex.ProcessWord(word, vars{m: env})
+	if err != nil {
+		return word, false
+	}
+	return s, len(unmatched) == 0
+}
+
+// globalArgs records the ARGs before the first FROM, the only ones FROM
+// lines see, and checks them for secrets.
+func (a *auditor) globalArgs(args []instructions.ArgCommand) {
+	for i := range args {
+		line := lineOf(args[i].Location())
+		for _, kv := range args[i].Args {
+			if kv.Value == nil {
+				delete(a.argsA, kv.Key)
+				delete(a.argsB, kv.Key)
+				a.secret("ARG", line, globalObject, kv.Key, "", false)
+				continue
+			}
+			v, _ := a.expand(*kv.Value, a.argsA)
+			a.argsA[kv.Key] = v
+			if m, _, err := a.lex.ProcessWord(*kv.Value, vars{m: a.argsB, marked: true}); err == nil {
+				a.argsB[kv.Key] = m
+			} else {
+				a.argsB[kv.Key] = unknown
+			}
+			a.secret("ARG", line, globalObject, kv.Key, v, true)
+		}
+	}
+}
+
+// lineOf is the first line of a location, 0 when there is none.
+func lineOf(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
+// stage records stage i and reports what is wrong in its own
+// instructions.
+func (a *auditor) stage(i int, s *instructions.Stage) {
+	st := &stage{index: i, name: s.Name, line: lineOf(s.Location), parent: -1, imageStage: i}
+	a.stages = append(a.stages, st)
+	ref, _ := a.expand(s.BaseName, a.argsA)
+	marked, _, err := a.lex.ProcessWord(s.BaseName, vars{m: a.argsB, marked: true})
+	if err != nil {
+		marked = unknown
+	}
+	if j, ok := a.byName[strings.ToLower(ref)]; ok && !strings.Contains(marked, unknown) {
+		st.parent = j
+	}
+	if st.parent >= 0 {
+		p := a.stages[st.parent]
+		st.image, st.imageStage = p.image, p.imageStage
+		st.env = maps.Clone(p.env)
+		st.user, st.health, st.compiler = p.user, p.health, p.compiler
+	} else {
+		st.image = newImageRef(ref, marked)
+		st.env = map[string]string{}
+		a.from(st, s.BaseName)
+	}
+	for _, cmd := range s.Commands {
+		line := lineOf(cmd.Location())
+		switch c := cmd.(type) {
+		case *instructions.ArgCommand:
+			for _, kv := range c.Args {
+				if kv.Value == nil {
+					if v, ok := a.argsA[kv.Key]; ok {
+						st.env[kv.Key] = v
+					} else {
+						delete(st.env, kv.Key)
+					}
+					a.secret("ARG", line, st.object(), kv.Key, "", false)
+					continue
+				}
+				v, _ := a.expand(*kv.Value, st.env)
+				st.env[kv.Key] = v
+				a.secret("ARG", line, st.object(), kv.Key, v, true)
+			}
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				v, _ := a.expand(kv.Value, st.env)
+				st.env[kv.Key] = v
+				a.secret("ENV", line, st.object(), kv.Key, v, true)
+			}
+		case *instructions.UserCommand:
+			v, known := a.expand(c.User, st.env)
+			st.user = &userCmd{line: line, stage: i, raw: c.User, value: v, known: known}
+		case *instructions.HealthCheckCommand:
+			st.health = true
+		case *instructions.RunCommand:
+			a.run(st, c, line)
+		case *instructions.CopyCommand:
+			if j, ok := a.stageRef(c.From, i); ok {
+				st.copies = append(st.copies, j)
+			}
+		case *instructions.AddCommand:
+			a.add(st, c, line)
+		}
+	}
+	if _, dup := a.byName[st.name]; st.name != "" && !dup {
+		a.byName[st.name] = i // later stages may refer to it
+	}
+}
+
+// from checks the image reference of a FROM that does not name a stage.
+func (a *auditor) from(st *stage, raw string) {
+	img := st.image
+	if !img.known || img.scratch() || img.digest != "" {
+		return
+	}
+	shown := "FROM " + img.ref
+	if raw != img.ref {
+		shown = fmt.Sprintf("FROM %s (%s)", raw, img.ref)
+	}
+	switch img.tag {
+	case "":
+		a.report(ruleLatestTag, finding.Medium, st.line, st.object(),
+			shown+" has no tag, so it pulls whatever latest is at build time", fixOf(ruleLatestTag))
+	case "latest":
+		a.report(ruleLatestTag, finding.Medium, st.line, st.object(),
+			shown+" uses the latest tag, which moves with every release", fixOf(ruleLatestTag))
+	}
+	a.report(ruleBaseNotPinned, a.opts.DigestSeverity, st.line, st.object(),
+		shown+" is not pinned by digest", fixOf(ruleBaseNotPinned))
+}
+
+// stageRef resolves COPY --from: the name or index of an earlier stage.
+// Images (COPY --from=nginx) give false.
+func (a *auditor) stageRef(from string, current int) (int, bool) {
+	if from == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(from); err == nil {
+		return n, n >= 0 && n < current
+	}
+	j, ok := a.byName[strings.ToLower(from)]
+	return j, ok
+}
+
+// Shell patterns on RUN text. A command word starts the text or follows a
+// separator, and may carry a path ("./mvnw", "/usr/local/go/bin/go").
+const (
+	cmdStart = "(?:^|[\\s;&|()'\"`])(?:[^\\s;&|()'\"`]*/)?"
+	cmdEnd   = "(?:$|[\\s;&|()'\"`])"
+)
+
+var (
+	compilerRun = regexp.MustCompile(cmdStart + `(go\s+(?:build|install)|cargo\s+(?:build|install)|mvnw?|gradlew?|gcc|g\+\+|clang|clang\+\+|javac|rustc|dotnet\s+(?:build|publish))` + cmdEnd)
+	goBuildRun  = regexp.MustCompile(cmdStart + `go\s+(?:build|install)` + cmdEnd)
+	cgoOffRun   = regexp.MustCompile(`(?:^|[^A-Za-z0-9_])CGO_ENABLED=["']?0["']?` + cmdEnd)
+	staticLink  = regexp.MustCompile(`-extldflags[= ]+["']?[^"']*-static`)
+	spaces      = regexp.MustCompile(`\s+`)
+)
+
+// runText is the command a RUN executes, heredoc bodies included.
+func runText(c *instructions.RunCommand) string {
+	parts := slices.Clone(c.CmdLine)
+	for _, f := range c.Files {
+		parts = append(parts, f.Data)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// run notes the compilers a RUN runs and Go builds that may use cgo.
+func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
+	text := runText(c)
+	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
+		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
+	}
+	if !goBuildRun.MatchString(text) {
+		return
+	}
+	if v, ok := st.env["CGO_ENABLED"]; ok && strings.TrimSpace(v) == "0" {
+		return
+	}
+	if cgoOffRun.MatchString(text) || staticLink.MatchString(text) {
+		return
+	}
+	st.goRuns = append(st.goRuns, line)
+}
+
+// archiveSuffixes are the endings of local files ADD unpacks.
+var archiveSuffixes = []string{
+	".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst",
+	".gz", ".bz2", ".xz", ".zst",
+}
+
+// add checks an ADD: remote sources without checksum, or local files that
+// COPY would copy.
+func (a *auditor) add(st *stage, c *instructions.AddCommand, line int) {
+	var hosts []string
+	unpacks := false
+	for _, src := range c.SourcePaths {
+		if host, ok := remoteHost(src); ok {
+			if !slices.Contains(hosts, host) {
+				hosts = append(hosts, host)
+			}
+			continue
+		}
+		lower := strings.ToLower(src)
+		if strings.Contains(src, "$") || slices.ContainsFunc(archiveSuffixes, func(s string) bool { return strings.HasSuffix(lower, s) }) {
+			unpacks = true
+		}
+	}
+	switch {
+	case len(hosts) > 0:
+		if c.Checksum == "" {
+			a.report(ruleAddRemote, finding.Medium, line, st.object(),
+				"ADD downloads from "+strings.Join(hosts, ", ")+" without --checksum, trusting whatever the server returns", fixOf(ruleAddRemote))
+		}
+	case !unpacks:
+		a.report(ruleAddInsteadOfCopy, finding.Low, line, st.object(),
+			"ADD copies local files; COPY states that intent and never unpacks or downloads", fixOf(ruleAddInsteadOfCopy))
+	}
+}
+
+// remoteHost reports whether an ADD source is a URL or a Git remote, and
+// returns its host only: URLs may carry credentials.
+func remoteHost(src string) (string, bool) {
+	lower := strings.ToLower(src)
+	for _, scheme := range []string{"http://", "https://", "git://", "ssh://"} {
+		if strings.HasPrefix(lower, scheme) {
+			if u, err := url.Parse(src); err == nil && u.Hostname() != "" {
+				return u.Hostname(), true
+			}
+			return "a remote host", true
+		}
+	}
+	if rest, ok := strings.CutPrefix(src, "git@"); ok {
+		host, _, _ := strings.Cut(rest, ":")
+		host, _, _ = strings.Cut(host, "/")
+		if host == "" {
+			host = "a remote host"
+		}
+		return host, true
+	}
+	return "", false
+}
+
+// secret checks one ENV or ARG variable. Messages name the variable,
+// never its value.
+func (a *auditor) secret(kind string, line int, object, key, value string, hasValue bool) {
+	name := key
+	if secretValue(key) != "" || len(key) > 100 {
+		name = "(name withheld)"
+	}
+	where := "ENV values are stored in the image configuration, readable by anyone who can pull it"
+	if kind == "ARG" {
+		where = "build arguments are recorded in the image history and build provenance"
+	}
+	if secretName(key) {
+		a.report(ruleSecretInEnv, finding.High, line, object,
+			fmt.Sprintf("%s %s: its name suggests a secret, and %s", kind, name, where), fixOf(ruleSecretInEnv))
+		return
+	}
+	if !hasValue {
+		return
+	}
+	if what := secretValue(value); what != "" {
+		a.report(ruleSecretInEnv, finding.High, line, object,
+			fmt.Sprintf("%s %s holds a value that looks like %s, and %s", kind, name, what, where), fixOf(ruleSecretInEnv))
+	}
+}
+
+// judgeFinal reports what is wrong with the image the build produces:
+// the stage f and what it is built from and copies.
+func (a *auditor) judgeFinal(f *stage) {
+	img := f.image
+	imgStage := a.stages[f.imageStage]
+	base := img.ref
+	if !img.nameKnown {
+		base = "its base image"
+	}
+	via := ""
+	if f.imageStage != f.index {
+		via = fmt.Sprintf(", through %s,", imgStage.object())
+	}
+
+	switch {
+	case f.user == nil:
+		if !img.nonRoot() {
+			what := f.object() + ", the final stage, has no USER instruction"
+			if f.parent >= 0 {
+				what = f.object() + ", the final stage, and the stages it is built on have no USER instruction"
+			}
+			a.report(ruleUserMissing, finding.High, f.line, f.object(),
+				fmt.Sprintf("%s: the container runs as the default user of %s, which is root unless that image sets another", what, base),
+				fixOf(ruleUserMissing))
+		}
+	case f.user.known && isRoot(f.user.value):
+		u := f.user
+		shown := "USER " + u.raw
+		if u.raw != u.value {
+			shown = fmt.Sprintf("USER %s (%s)", u.raw, u.value)
+		}
+		msg := shown + ": the final image runs as root"
+		if u.stage != f.index {
+			msg = fmt.Sprintf("%s in %s, which %s (the final stage) is built on: the final image runs as root",
+				shown, a.stages[u.stage].object(), f.object())
+		}
+		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(), msg, fixOf(ruleUserRoot))
+	}
+
+	shellless := img.shellless(a.shelless)
+	if img.nameKnown && !shellless {
+		a.report(ruleFinalHasShell, finding.Medium, imgStage.line, imgStage.object(),
+			fmt.Sprintf("the final image%s is based on %s, which has a shell: it is not scratch, distroless or another shell-less image", via, base),
+			fixOf(ruleFinalHasShell))
+	}
+
+	switch {
+	case img.compiler():
+		a.report(ruleNoMultiStage, finding.Medium, imgStage.line, imgStage.object(),
+			fmt.Sprintf("the final image%s is based on %s, a compiler image: the toolchain ships with the program", via, base),
+			fixOf(ruleNoMultiStage))
+	case f.compiler != nil:
+		c := f.compiler
+		where := "the final stage"
+		if c.stage != f.index {
+			where = fmt.Sprintf("%s, which the final stage is built on,", a.stages[c.stage].object())
+		}
+		a.report(ruleNoMultiStage, finding.Medium, c.line, a.stages[c.stage].object(),
+			fmt.Sprintf("a RUN of %s uses %s: the compiler ships in the final image with the program", where, c.what),
+			fixOf(ruleNoMultiStage))
+	}
+
+	if !f.health {
+		a.report(ruleNoHealthcheck, finding.Info, f.line, f.object(),
+			fmt.Sprintf("%s, the final stage, has no HEALTHCHECK", f.object()), fixOf(ruleNoHealthcheck))
+	}
+
+	if shellless {
+		for _, i := range a.dependencies(f.index) {
+			s := a.stages[i]
+			for _, line := range s.goRuns {
+				a.report(ruleGoCgoEnabled, finding.Medium, line, s.object(),
+					fmt.Sprintf("RUN go build in %s does not set CGO_ENABLED=0, and the final image, based on %s, takes its output: a cgo binary needs the build image's libc",
+						s.object(), base), fixOf(ruleGoCgoEnabled))
+			}
+		}
+	}
+}
+
+// dependencies are the stages the final image takes files from: through
+// FROM <stage> and COPY --from, transitively, in index order.
+func (a *auditor) dependencies(final int) []int {
+	seen := map[int]bool{final: true}
+	queue := []int{final}
+	for len(queue) > 0 {
+		s := a.stages[queue[0]]
+		queue = queue[1:]
+		next := slices.Clone(s.copies)
+		if s.parent >= 0 {
+			next = append(next, s.parent)
+		}
+		for _, j := range next {
+			if !seen[j] {
+				seen[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// isRoot reports whether a USER value makes the container run as root:
+// its user part is "root" or a number equal to 0. The group does not
+// matter.
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	u = strings.TrimSpace(u)
+	if u == "root" {
+		return true
+	}
+	if u == "" || strings.Trim(u, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.ParseUint(u, 10, 32)
+	return err == nil && n == 0
+}

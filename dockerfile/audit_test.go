@@ -1,0 +1,926 @@
+package dockerfile_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/dockerfile"
+	"github.com/wardsec/ward/finding"
+)
+
+// testFile is the name every test input is audited under.
+const testFile = "Dockerfile"
+
+// audit audits src as testFile and fails the test on an error.
+func audit(t *testing.T, src string, opts dockerfile.Options) []finding.Finding {
+	t.Helper()
+	fs, err := dockerfile.Audit(testFile, []byte(src), opts)
+	if err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	return fs
+}
+
+// lineAt returns the 1-based line of src containing at, which must occur
+// on exactly one line.
+func lineAt(t *testing.T, src, at string) int {
+	t.Helper()
+	line, found := 0, 0
+	for i, l := range strings.Split(src, "\n") {
+		if strings.Contains(l, at) {
+			line = i + 1
+			found++
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%q occurs on %d lines of the input", at, found)
+	}
+	return line
+}
+
+// want is an expected finding of a suite's rule.
+type want struct {
+	Severity finding.Severity
+	// At is a substring of the finding's line, unique in the input.
+	At string
+	// Object is the expected object, when not empty.
+	Object string
+	// Msg are substrings the message must contain.
+	Msg []string
+}
+
+// got is the part of a finding the tests compare exactly.
+type got struct {
+	Rule     string
+	Severity finding.Severity
+	File     string
+	Line     int
+	Object   string
+}
+
+type testCase struct {
+	name string
+	src  string
+	opts dockerfile.Options
+	want []want // findings of the suite's rule, in output order
+}
+
+// suites holds every rule's cases, keyed by rule id. Each suite has
+// positive cases and negative ones (want empty).
+var suites = map[string][]testCase{
+	"dockerfile/user-root": {
+		{name: "final USER root", src: `FROM alpine:3.20
+USER root
+`, want: []want{{finding.High, "USER root", "stage 0", []string{"USER root: the final image runs as root"}}}},
+		{name: "UID 0 with a group", src: `FROM alpine:3.20
+USER 0:0
+`, want: []want{{finding.High, "USER 0:0", "", nil}}},
+		{name: "root with a group", src: `FROM alpine:3.20
+USER root:app
+`, want: []want{{finding.High, "USER root:app", "", nil}}},
+		{name: "zeros are UID 0", src: `FROM alpine:3.20
+USER 000
+`, want: []want{{finding.High, "USER 000", "", nil}}},
+		{name: "the last USER counts", src: `FROM alpine:3.20
+USER app
+RUN id
+USER root
+`, want: []want{{finding.High, "USER root", "", nil}}},
+		{name: "inherited through FROM stage", src: `FROM alpine:3.20 AS base
+USER root
+FROM base AS runtime
+COPY app /app
+`, want: []want{{finding.High, "USER root", "stage 0 (base)", []string{"which stage 1 (runtime) (the final stage) is built on"}}}},
+		{name: "build argument expanded", src: `FROM alpine:3.20
+ARG RUNAS=0
+USER ${RUNAS}
+`, want: []want{{finding.High, "USER ${RUNAS}", "", []string{"USER ${RUNAS} (0)"}}}},
+		{name: "target stage judged instead of the last", src: `FROM golang:1.27 AS build
+USER root
+FROM scratch
+USER 65532
+`, opts: dockerfile.Options{Target: "build"}, want: []want{{finding.High, "USER root", "stage 0 (build)", nil}}},
+		{name: "builder stage with USER root is not judged", src: `FROM golang:1.27 AS build
+USER root
+RUN go build -o /app .
+FROM gcr.io/distroless/static-debian12
+COPY --from=build /app /app
+USER 65532:65532
+`},
+		{name: "builder root and final without USER: user-missing, not user-root", src: `FROM golang:1.27 AS build
+USER root
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "non-root UID", src: `FROM alpine:3.20
+USER 10001:10001
+`},
+		{name: "low UID is not root", src: `FROM alpine:3.20
+USER 1
+`},
+		{name: "group 0 alone is accepted", src: `FROM alpine:3.20
+USER 1001:0
+`},
+		{name: "root then a user", src: `FROM alpine:3.20
+USER root
+RUN apk add --no-cache ca-certificates
+USER app
+`},
+		{name: "named user from the base image", src: `FROM node:22
+USER node
+`},
+		{name: "build argument without default is not judged", src: `FROM alpine:3.20
+ARG UID
+USER ${UID}
+`},
+		{name: "later stage not built by default", src: `FROM alpine:3.20 AS app
+USER 1000
+FROM alpine:3.20 AS debug
+USER root
+`, opts: dockerfile.Options{Target: "app"}},
+	},
+	"dockerfile/user-missing": {
+		{name: "single stage without USER", src: `FROM alpine:3.20
+CMD ["sh"]
+`, want: []want{{finding.High, "FROM alpine", "stage 0", []string{"has no USER instruction", "alpine:3.20"}}}},
+		{name: "scratch runs as root", src: `FROM golang:1.27 AS build
+FROM scratch AS runtime
+COPY --from=build /app /app
+`, want: []want{{finding.High, "FROM scratch", "stage 1 (runtime)", nil}}},
+		{name: "distroless without the nonroot tag", src: `FROM gcr.io/distroless/static-debian12
+`, want: []want{{finding.High, "FROM gcr.io", "", nil}}},
+		{name: "a builder's USER does not count", src: `FROM golang:1.27 AS build
+USER 1000
+FROM alpine:3.20
+COPY --from=build /app /app
+`, want: []want{{finding.High, "FROM alpine", "stage 1", nil}}},
+		{name: "distroless nonroot with an unknown tag", src: `ARG TAG
+FROM gcr.io/distroless/static-debian12:${TAG}
+`, want: []want{{finding.High, "FROM gcr.io", "", nil}}},
+		{name: "USER present", src: `FROM alpine:3.20
+USER 10001
+`},
+		{name: "distroless nonroot", src: `FROM gcr.io/distroless/static-debian12:nonroot
+`},
+		{name: "distroless debug-nonroot", src: `FROM gcr.io/distroless/base-debian12:debug-nonroot
+`},
+		{name: "chainguard static", src: `FROM cgr.dev/chainguard/static:latest
+`},
+		{name: "dotnet chiseled", src: `FROM mcr.microsoft.com/dotnet/aspnet:8.0-jammy-chiseled
+`},
+		{name: "USER in the stage built on", src: `FROM alpine:3.20 AS base
+USER 1000
+FROM base
+COPY app /app
+`},
+		{name: "nonroot base through a stage", src: `FROM gcr.io/distroless/static-debian12:nonroot AS base
+FROM base
+COPY app /app
+`},
+		{name: "target with USER", src: `FROM alpine:3.20 AS app
+USER 1000
+FROM alpine:3.20 AS tools
+`, opts: dockerfile.Options{Target: "APP"}},
+	},
+	"dockerfile/secret-in-env": {
+		{name: "ENV name", src: `FROM alpine:3.20
+ENV GITHUB_TOKEN=abc123
+`, want: []want{{finding.High, "ENV GITHUB_TOKEN", "stage 0", []string{"ENV GITHUB_TOKEN: its name suggests a secret"}}}},
+		{name: "ARG without value", src: `FROM node:22 AS build
+ARG NPM_TOKEN
+RUN npm ci
+`, want: []want{{finding.High, "ARG NPM_TOKEN", "stage 0 (build)", []string{"ARG NPM_TOKEN", "build arguments are recorded"}}}},
+		{name: "global ARG", src: `ARG API_KEY=x
+FROM alpine:3.20
+`, want: []want{{finding.High, "ARG API_KEY", "global ARGs", nil}}},
+		{name: "legacy ENV form", src: `FROM alpine:3.20
+ENV DB_PASSWORD hunter2
+`, want: []want{{finding.High, "ENV DB_PASSWORD", "", nil}}},
+		{name: "plain PASSWORD", src: `FROM alpine:3.20
+ENV PASSWORD=x
+`, want: []want{{finding.High, "ENV PASSWORD", "", nil}}},
+		{name: "AWS access key id value", src: `FROM alpine:3.20
+ENV CONFIG=AKIAABCDEFGHIJKLMNOP
+`, want: []want{{finding.High, "ENV CONFIG", "", []string{"looks like an AWS access key id"}}}},
+		{name: "private key value", src: `FROM alpine:3.20
+ENV TLS="-----BEGIN RSA PRIVATE KEY-----\nMIIEow"
+`, want: []want{{finding.High, "ENV TLS", "", []string{"a private key"}}}},
+		{name: "GitHub token in an ARG default", src: `FROM alpine:3.20
+ARG GH=ghp_0123456789abcdefghijABCDEFGHIJ012345
+`, want: []want{{finding.High, "ARG GH", "", []string{"a GitHub token"}}}},
+		{name: "URL with a password", src: `FROM alpine:3.20
+ENV DATABASE_URL=postgres://app:s3cret@db:5432/app
+`, want: []want{{finding.High, "ENV DATABASE_URL", "", []string{"a URL with a password"}}}},
+		{name: "random string", src: `FROM alpine:3.20
+ENV BLOB=Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh
+`, want: []want{{finding.High, "ENV BLOB", "", []string{"a random secret string"}}}},
+		{name: "two variables on one line", src: `FROM alpine:3.20
+ENV A_TOKEN=1 B_SECRET=2
+`, want: []want{{finding.High, "ENV A_TOKEN", "", []string{"A_TOKEN"}}, {finding.High, "ENV A_TOKEN", "", []string{"B_SECRET"}}}},
+		{name: "builder stages too", src: `FROM golang:1.27 AS build
+ENV GOPRIVATE_TOKEN=x
+FROM scratch
+`, want: []want{{finding.High, "ENV GOPRIVATE_TOKEN", "stage 0 (build)", nil}}},
+		{name: "a word inside does not excuse the name", src: `FROM postgres:17
+ENV DB_USER_PASSWORD=x
+`, want: []want{{finding.High, "ENV DB_USER_PASSWORD", "", nil}}},
+		{name: "path to a secret", src: `FROM alpine:3.20
+ENV SSH_KEY_PATH=/run/secrets/key TOKEN_FILE=/run/secrets/token AWS_ACCESS_KEY_ID=x AUTH_ENABLED=true
+`},
+		{name: "GPG key fingerprint", src: `FROM python:3.13
+ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D
+`},
+		{name: "checksum", src: `FROM alpine:3.20
+ENV GOLANG_SHA256=1f3e4b4fd5ab55ee74cd8e0cb7d2a85ee1e1e3df68f0b4a4e4c0c3a88e2d1f9b
+`},
+		{name: "ordinary variables", src: `FROM alpine:3.20
+ARG VERSION=1.2.3
+ENV PATH=/usr/local/bin:$PATH KEYCLOAK_URL=https://auth.example.com LANG=C.UTF-8
+ENV JAVA_OPTS="-XX:+UseG1GC -Xmx512m"
+`},
+		{name: "URL without password", src: `FROM alpine:3.20
+ENV UPSTREAM=https://user@example.com/path
+`},
+	},
+	"dockerfile/no-multi-stage": {
+		{name: "single golang stage", src: `FROM golang:1.27
+COPY . .
+RUN go build -o /app .
+`, want: []want{{finding.Medium, "FROM golang", "stage 0", []string{"golang:1.27, a compiler image"}}}},
+		{name: "final stage on a compiler image", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+FROM golang:1.27-alpine
+COPY --from=build /app /app
+`, want: []want{{finding.Medium, "FROM golang:1.27-alpine", "stage 1", nil}}},
+		{name: "compiler run on a runtime image", src: `FROM alpine:3.20
+RUN apk add --no-cache go && go build -o /app .
+`, want: []want{{finding.Medium, "RUN apk", "stage 0", []string{"a RUN of the final stage uses go build"}}}},
+		{name: "compiler run in the stage built on", src: `FROM alpine:3.20 AS base
+RUN apk add --no-cache gcc
+FROM base
+`, want: []want{{finding.Medium, "RUN apk", "stage 0 (base)", []string{"a RUN of stage 0 (base), which the final stage is built on, uses gcc"}}}},
+		{name: "maven", src: `FROM maven:3.9-eclipse-temurin-21
+`, want: []want{{finding.Medium, "FROM maven", "", nil}}},
+		{name: "JDK", src: `FROM eclipse-temurin:21-jdk
+`, want: []want{{finding.Medium, "FROM eclipse", "", nil}}},
+		{name: "dotnet SDK", src: `FROM mcr.microsoft.com/dotnet/sdk:8.0
+`, want: []want{{finding.Medium, "FROM mcr", "", nil}}},
+		{name: "rust on Docker Hub's long name", src: `FROM docker.io/library/rust:1.82
+`, want: []want{{finding.Medium, "FROM docker.io", "", nil}}},
+		{name: "final stage built on the build stage", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+FROM build AS runtime
+`, want: []want{{finding.Medium, "FROM golang", "stage 0 (build)", []string{"through stage 0 (build)"}}}},
+		{name: "build argument in FROM", src: `ARG GO_VERSION=1.27
+FROM golang:${GO_VERSION}
+`, want: []want{{finding.Medium, "FROM golang", "", []string{"golang:1.27"}}}},
+		{name: "mirror registry", src: `ARG REGISTRY=registry.example.com/mirror
+FROM ${REGISTRY}/golang:1.27
+`, want: []want{{finding.Medium, "FROM ${REGISTRY}", "", nil}}},
+		{name: "multi-stage build", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /app /app
+`},
+		{name: "node is not compiled", src: `FROM node:22
+RUN npm ci
+`},
+		{name: "JRE", src: `FROM eclipse-temurin:21-jre
+`},
+		{name: "python", src: `FROM python:3.13-slim
+RUN pip install --no-cache-dir -r requirements.txt
+`},
+		{name: "installing a package named like a compiler prefix", src: `FROM debian:12
+RUN apt-get install -y libgcc-s1 gcc-12-base
+`},
+		{name: "compiler in an unknown image", src: `ARG BASE
+FROM ${BASE}
+`},
+	},
+	"dockerfile/final-has-shell": {
+		{name: "alpine", src: `FROM alpine:3.20
+`, want: []want{{finding.Medium, "FROM alpine", "stage 0", []string{"based on alpine:3.20, which has a shell"}}}},
+		{name: "distroless debug", src: `FROM gcr.io/distroless/static-debian12:debug
+`, want: []want{{finding.Medium, "FROM gcr.io", "", nil}}},
+		{name: "chainguard dev", src: `FROM cgr.dev/chainguard/static:latest-dev
+`, want: []want{{finding.Medium, "FROM cgr.dev", "", nil}}},
+		{name: "through a stage", src: `FROM debian:12 AS base
+FROM base AS runtime
+`, want: []want{{finding.Medium, "FROM debian", "stage 0 (base)", []string{"through stage 0 (base)"}}}},
+		{name: "a different image than the configured one", src: `FROM registry.example.com/base/debian:12
+`, opts: dockerfile.Options{Shellless: []string{"registry.example.com/base/static"}},
+			want: []want{{finding.Medium, "FROM registry", "", nil}}},
+		{name: "scratch", src: `FROM golang:1.27 AS build
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "distroless", src: `FROM gcr.io/distroless/static-debian12:nonroot
+`},
+		{name: "distroless by digest only", src: `FROM gcr.io/distroless/base-debian12@sha256:0000000000000000000000000000000000000000000000000000000000000000
+`},
+		{name: "configured shell-less image", src: `FROM registry.example.com/base/static:1.0
+`, opts: dockerfile.Options{Shellless: []string{"registry.example.com/base/static"}}},
+		{name: "configured with Docker Hub's long name", src: `FROM busybox:1.36
+`, opts: dockerfile.Options{Shellless: []string{"docker.io/library/busybox"}}},
+		{name: "dotnet chiseled", src: `FROM mcr.microsoft.com/dotnet/runtime-deps:8.0-noble-chiseled
+`},
+		{name: "unknown image", src: `ARG BASE
+FROM ${BASE}
+`},
+		{name: "only the final stage counts", src: `FROM alpine:3.20 AS tools
+FROM scratch
+COPY --from=tools /bin/busybox /busybox
+`},
+	},
+	"dockerfile/go-cgo-enabled": {
+		{name: "go build copied into scratch", src: `FROM --platform=$BUILDPLATFORM golang:1.27 AS build
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`, want: []want{{finding.Medium, "RUN go build", "stage 0 (build)", []string{"based on scratch"}}}},
+		{name: "go install copied into distroless", src: `FROM golang:1.27 AS build
+RUN go install ./cmd/app
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /go/bin/app /app
+`, want: []want{{finding.Medium, "RUN go install", "", nil}}},
+		{name: "copied through another stage", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+FROM alpine:3.20 AS compress
+COPY --from=build /app /app
+RUN upx /app
+FROM scratch
+COPY --from=compress /app /app
+`, want: []want{{finding.Medium, "RUN go build", "stage 0 (build)", nil}}},
+		{name: "copied by stage index", src: `FROM golang:1.27
+RUN go build -o /app .
+FROM scratch
+COPY --from=0 /app /app
+`, want: []want{{finding.Medium, "RUN go build", "stage 0", nil}}},
+		{name: "cgo explicitly on", src: `FROM golang:1.27 AS build
+ENV CGO_ENABLED=1
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`, want: []want{{finding.Medium, "RUN go build", "", nil}}},
+		{name: "ENV after the RUN is too late", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+ENV CGO_ENABLED=0
+FROM scratch
+COPY --from=build /app /app
+`, want: []want{{finding.Medium, "RUN go build", "", nil}}},
+		{name: "ENV CGO_ENABLED=0", src: `FROM golang:1.27 AS build
+ENV CGO_ENABLED=0
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "inline", src: `FROM golang:1.27 AS build
+RUN CGO_ENABLED=0 go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "exported", src: `FROM golang:1.27 AS build
+RUN export CGO_ENABLED=0 && go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "ARG", src: `FROM golang:1.27 AS build
+ARG CGO_ENABLED=0
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "global ARG redeclared", src: `ARG CGO_ENABLED=0
+FROM golang:1.27 AS build
+ARG CGO_ENABLED
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "ENV in the stage built on", src: `FROM golang:1.27 AS base
+ENV CGO_ENABLED=0
+FROM base AS build
+RUN go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "static link", src: `FROM golang:1.27 AS build
+RUN go build -ldflags '-extldflags "-static"' -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "final image with a libc", src: `FROM golang:1.27 AS build
+RUN go build -o /app .
+FROM debian:12
+COPY --from=build /app /app
+`},
+		{name: "stage not copied", src: `FROM golang:1.27 AS test
+RUN go build ./...
+FROM golang:1.27 AS build
+RUN CGO_ENABLED=0 go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+	},
+	"dockerfile/add-remote": {
+		{name: "https download", src: `FROM alpine:3.20
+ADD https://example.com/app.tar.gz /opt/
+`, want: []want{{finding.Medium, "ADD https", "stage 0", []string{"ADD downloads from example.com without --checksum"}}}},
+		{name: "git remote", src: `FROM alpine:3.20
+ADD git@github.com:org/repo.git /src
+`, want: []want{{finding.Medium, "ADD git@", "", []string{"github.com"}}}},
+		{name: "credentials stay out of the message", src: `FROM alpine:3.20
+ADD https://deploy:tok3n@artifacts.example.com/app.tgz?sig=abc /app.tgz
+`, want: []want{{finding.Medium, "ADD https", "", []string{"artifacts.example.com"}}}},
+		{name: "checksum", src: `FROM alpine:3.20
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/app.tar.gz /opt/
+`},
+		{name: "COPY", src: `FROM alpine:3.20
+COPY app /app
+`},
+		{name: "local file", src: `FROM alpine:3.20
+ADD app /app
+`},
+	},
+	"dockerfile/latest-tag": {
+		{name: "no tag", src: `FROM alpine
+`, want: []want{{finding.Medium, "FROM alpine", "stage 0", []string{"FROM alpine has no tag"}}}},
+		{name: "latest", src: `FROM node:latest
+`, want: []want{{finding.Medium, "FROM node", "", []string{"uses the latest tag"}}}},
+		{name: "builder stages too", src: `FROM golang AS build
+FROM scratch
+`, want: []want{{finding.Medium, "FROM golang", "stage 0 (build)", nil}}},
+		{name: "build argument default", src: `ARG TAG=latest
+FROM alpine:${TAG}
+`, want: []want{{finding.Medium, "FROM alpine", "", []string{"FROM alpine:${TAG} (alpine:latest)"}}}},
+		{name: "registry with a port", src: `FROM localhost:5000/app
+`, want: []want{{finding.Medium, "FROM localhost", "", nil}}},
+		{name: "tag", src: `FROM alpine:3.20
+`},
+		{name: "digest", src: `FROM alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000
+`},
+		{name: "latest pinned by digest", src: `FROM alpine:latest@sha256:0000000000000000000000000000000000000000000000000000000000000000
+`},
+		{name: "scratch", src: `FROM scratch
+`},
+		{name: "stage reference", src: `FROM alpine:3.20 AS base
+FROM base
+`},
+		{name: "build argument without default", src: `ARG TAG
+FROM alpine:${TAG}
+`},
+		{name: "registry port and tag", src: `FROM localhost:5000/app:1.0
+`},
+	},
+	"dockerfile/add-instead-of-copy": {
+		{name: "local file", src: `FROM alpine:3.20
+ADD app.jar /app/
+`, want: []want{{finding.Low, "ADD app.jar", "stage 0", nil}}},
+		{name: "local archive", src: `FROM scratch
+ADD rootfs.tar.gz /
+`},
+		{name: "remote", src: `FROM alpine:3.20
+ADD https://example.com/app.jar /app/
+`},
+		{name: "build argument", src: `FROM alpine:3.20
+ARG SRC
+ADD ${SRC} /app/
+`},
+	},
+	"dockerfile/base-not-pinned": {
+		{name: "tag only", src: `FROM alpine:3.20
+`, want: []want{{finding.Info, "FROM alpine", "stage 0", []string{"FROM alpine:3.20 is not pinned by digest"}}}},
+		{name: "severity from the options", src: `FROM alpine:3.20
+`, opts: dockerfile.Options{DigestSeverity: finding.High}, want: []want{{finding.High, "FROM alpine", "", nil}}},
+		{name: "every stage", src: `FROM golang:1.27 AS build
+FROM alpine:3.20
+`, want: []want{{finding.Info, "FROM golang", "stage 0 (build)", nil}, {finding.Info, "FROM alpine", "stage 1", nil}}},
+		{name: "digest", src: `FROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000
+`},
+		{name: "scratch and stage references", src: `FROM scratch AS base
+FROM base
+`},
+		{name: "build argument without default", src: `ARG TAG
+FROM alpine:${TAG}
+`},
+	},
+	"dockerfile/no-healthcheck": {
+		{name: "none", src: `FROM alpine:3.20
+`, want: []want{{finding.Info, "FROM alpine", "stage 0", []string{"has no HEALTHCHECK"}}}},
+		{name: "only a builder has one", src: `FROM alpine:3.20 AS build
+HEALTHCHECK CMD true
+FROM scratch
+`, want: []want{{finding.Info, "FROM scratch", "stage 1", nil}}},
+		{name: "present", src: `FROM alpine:3.20
+HEALTHCHECK --interval=30s CMD ["/app", "health"]
+`},
+		{name: "explicitly none", src: `FROM alpine:3.20
+HEALTHCHECK NONE
+`},
+		{name: "in the stage built on", src: `FROM alpine:3.20 AS base
+HEALTHCHECK CMD true
+FROM base
+`},
+	},
+	"dockerfile/bad-suppression": {
+		{name: "no reason", src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root
+USER root
+`, want: []want{{finding.Low, "# ward:ignore", "", []string{"gives no reason"}}}},
+		{name: "unknown rule", src: `# ward:ignore dockerfile/no-such-rule because
+FROM alpine:3.20
+`, want: []want{{finding.Low, "# ward:ignore", "", []string{`"dockerfile/no-such-rule"`}}}},
+		{name: "another family's rule", src: `# ward:ignore netpol/host-network because
+FROM alpine:3.20
+`, want: []want{{finding.Low, "# ward:ignore", "", nil}}},
+		{name: "no rule", src: `#ward:ignore
+FROM alpine:3.20
+`, want: []want{{finding.Low, "#ward:ignore", "", []string{"names no rule"}}}},
+		{name: "cannot suppress itself", src: `# ward:ignore dockerfile/bad-suppression please
+FROM alpine:3.20
+`, want: []want{{finding.Low, "# ward:ignore", "", nil}}},
+		{name: "blank line below", src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root needed
+
+USER root
+`, want: []want{{finding.Low, "# ward:ignore", "", []string{"not directly above an instruction"}}}},
+		{name: "end of file", src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root needed
+`, want: []want{{finding.Low, "# ward:ignore", "", nil}}},
+		{name: "valid above an instruction", src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root the agent needs raw sockets
+USER root
+`},
+		{name: "valid at the top", src: `# syntax=docker/dockerfile:1
+# ward:ignore dockerfile/user-missing the base image sets USER 10001
+FROM registry.example.com/base:1
+`},
+		{name: "not a suppression", src: `# ward:ignored dockerfile/user-root
+# see ward:ignore in the docs
+FROM alpine:3.20
+`},
+		{name: "inside a heredoc", src: `FROM alpine:3.20
+RUN <<EOF
+# ward:ignore
+echo hi
+EOF
+`},
+		{name: "inside a continued RUN", src: `FROM alpine:3.20
+RUN apk add \
+# ward:ignore
+    curl
+`},
+	},
+}
+
+func TestRules(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range dockerfile.Rules {
+		if seen[r.ID] {
+			t.Errorf("rule %s declared twice", r.ID)
+		}
+		seen[r.ID] = true
+		if !strings.HasPrefix(r.ID, "dockerfile/") {
+			t.Errorf("rule %s is not in the dockerfile/ family", r.ID)
+		}
+		if r.Summary == "" || r.Rationale == "" || r.Fix == "" {
+			t.Errorf("rule %s lacks a summary, rationale or fix", r.ID)
+		}
+		if got, ok := dockerfile.Lookup(r.ID); !ok || got.ID != r.ID {
+			t.Errorf("Lookup(%s) = %v, %v", r.ID, got.ID, ok)
+		}
+		var pos, neg bool
+		for _, tc := range suites[r.ID] {
+			pos = pos || len(tc.want) > 0
+			neg = neg || len(tc.want) == 0
+		}
+		if !pos || !neg {
+			t.Errorf("rule %s needs positive and negative test cases (positive %v, negative %v)", r.ID, pos, neg)
+		}
+	}
+	for id := range suites {
+		if !seen[id] {
+			t.Errorf("suite %s tests no rule", id)
+		}
+	}
+	if _, ok := dockerfile.Lookup("dockerfile/nope"); ok {
+		t.Error("Lookup found an unknown rule")
+	}
+}
+
+func TestSuites(t *testing.T) {
+	for id, cases := range suites {
+		t.Run(id, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					fs := audit(t, tc.src, tc.opts)
+					var gotFs []finding.Finding
+					var gots []got
+					for _, f := range fs {
+						if f.Rule == id {
+							gotFs = append(gotFs, f)
+							gots = append(gots, got{f.Rule, f.Severity, f.File, f.Line, f.Object})
+						}
+					}
+					var wants []got
+					for i, w := range tc.want {
+						obj := w.Object
+						if obj == "" && i < len(gotFs) {
+							obj = gotFs[i].Object
+						}
+						wants = append(wants, got{id, w.Severity, testFile, lineAt(t, tc.src, w.At), obj})
+					}
+					if diff := cmp.Diff(wants, gots); diff != "" {
+						t.Fatalf("findings of %s (-want +got):\n%s\nall findings: %+v", id, diff, fs)
+					}
+					for i, w := range tc.want {
+						f := gotFs[i]
+						for _, m := range w.Msg {
+							if !strings.Contains(f.Message, m) {
+								t.Errorf("message %q lacks %q", f.Message, m)
+							}
+						}
+						if f.Fix == "" {
+							t.Errorf("finding %s has no fix", f.Rule)
+						}
+						if f.Suppressed != nil {
+							t.Errorf("finding %s is suppressed: %+v", f.Rule, f.Suppressed)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestSuppression(t *testing.T) {
+	type sup struct {
+		Rule   string
+		Line   int
+		Reason string
+		At     int // line of the suppression, 0 when not suppressed
+	}
+	for _, tc := range []struct {
+		name string
+		src  string
+		// rules limits the comparison to these rules.
+		rules []string
+		want  []sup
+	}{
+		{
+			name: "above the instruction",
+			src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root the agent needs raw sockets
+USER root
+`,
+			rules: []string{"dockerfile/user-root"},
+			want:  []sup{{"dockerfile/user-root", 3, "the agent needs raw sockets", 2}},
+		},
+		{
+			name: "file level silences a missing USER",
+			src: `# syntax=docker/dockerfile:1
+# ward:ignore dockerfile/user-missing the base image sets USER 10001
+FROM registry.example.com/base:1
+`,
+			rules: []string{"dockerfile/user-missing"},
+			want:  []sup{{"dockerfile/user-missing", 3, "the base image sets USER 10001", 2}},
+		},
+		{
+			name: "file level silences every instance",
+			src: `# ward:ignore dockerfile/latest-tag internal images are rebuilt nightly
+
+FROM registry.example.com/build AS build
+FROM registry.example.com/run
+`,
+			rules: []string{"dockerfile/latest-tag"},
+			want: []sup{
+				{"dockerfile/latest-tag", 3, "internal images are rebuilt nightly", 1},
+				{"dockerfile/latest-tag", 4, "internal images are rebuilt nightly", 1},
+			},
+		},
+		{
+			name: "instruction level silences one instance",
+			src: `FROM registry.example.com/build AS build
+# ward:ignore dockerfile/latest-tag rebuilt nightly
+FROM registry.example.com/run
+`,
+			rules: []string{"dockerfile/latest-tag"},
+			want: []sup{
+				{"dockerfile/latest-tag", 1, "", 0},
+				{"dockerfile/latest-tag", 3, "rebuilt nightly", 2},
+			},
+		},
+		{
+			name: "above the final FROM silences what is missing from the stage",
+			src: `FROM golang:1.27 AS build
+# ward:ignore dockerfile/no-healthcheck Kubernetes probes check it
+# another comment
+# ward:ignore dockerfile/user-missing	tab separated, base sets the user
+FROM registry.example.com/run:1
+`,
+			rules: []string{"dockerfile/no-healthcheck", "dockerfile/user-missing"},
+			want: []sup{
+				{"dockerfile/no-healthcheck", 5, "Kubernetes probes check it", 2},
+				{"dockerfile/user-missing", 5, "tab separated, base sets the user", 4},
+			},
+		},
+		{
+			name: "other rules stay",
+			src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root needed
+USER root
+`,
+			rules: []string{"dockerfile/user-root", "dockerfile/final-has-shell"},
+			want: []sup{
+				{"dockerfile/final-has-shell", 1, "", 0},
+				{"dockerfile/user-root", 3, "needed", 2},
+			},
+		},
+		{
+			name: "no reason suppresses nothing",
+			src: `FROM alpine:3.20
+# ward:ignore dockerfile/user-root
+USER root
+`,
+			rules: []string{"dockerfile/user-root", "dockerfile/bad-suppression"},
+			want: []sup{
+				{"dockerfile/bad-suppression", 2, "", 0},
+				{"dockerfile/user-root", 3, "", 0},
+			},
+		},
+		{
+			name:  "CRLF line endings",
+			src:   "FROM alpine:3.20\r\n# ward:ignore dockerfile/user-root needed\r\nUSER root\r\n",
+			rules: []string{"dockerfile/user-root"},
+			want:  []sup{{"dockerfile/user-root", 3, "needed", 2}},
+		},
+		{
+			name:  "byte order mark",
+			src:   "\ufeff# ward:ignore dockerfile/no-healthcheck probes\nFROM alpine:3.20\n",
+			rules: []string{"dockerfile/no-healthcheck"},
+			want:  []sup{{"dockerfile/no-healthcheck", 2, "probes", 1}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gots []sup
+			for _, f := range audit(t, tc.src, dockerfile.Options{}) {
+				if !slices.Contains(tc.rules, f.Rule) {
+					continue
+				}
+				s := sup{Rule: f.Rule, Line: f.Line}
+				if f.Suppressed != nil {
+					if f.Suppressed.By != "comment" {
+						t.Errorf("suppressed by %q, want comment", f.Suppressed.By)
+					}
+					s.Reason, s.At = f.Suppressed.Reason, f.Suppressed.Line
+				}
+				gots = append(gots, s)
+			}
+			if diff := cmp.Diff(tc.want, gots); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		line int
+	}{
+		{"empty", "", 1},
+		{"comments only", "# nothing\n# here\n", 2},
+		{"no FROM", "ARG A=1\n", 1},
+		{"instruction before FROM", "\nRUN echo\nFROM alpine\n", 2},
+		{"unknown instruction", "FROM alpine\nFOO bar\n", 2},
+		{"unterminated heredoc", "FROM alpine\nRUN <<EOF\necho\n", 2},
+		{"bad stage name", "FROM alpine:3.20\nFROM alpine AS 1x\n", 2},
+		{"FROM without image", "FROM alpine\nFROM\n", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := dockerfile.Audit(testFile, []byte(tc.src), dockerfile.Options{})
+			var pe *dockerfile.ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Audit = %v, %v; want a *ParseError", fs, err)
+			}
+			if fs != nil {
+				t.Errorf("findings %v with the error", fs)
+			}
+			if pe.File != testFile || pe.Line != tc.line || pe.Err == nil {
+				t.Errorf("ParseError{File: %q, Line: %d, Err: %v}, want file %q line %d", pe.File, pe.Line, pe.Err, testFile, tc.line)
+			}
+			if !strings.Contains(err.Error(), testFile+":") {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	src := []byte("FROM alpine:3.20 AS app\n")
+	if _, err := dockerfile.Audit(testFile, src, dockerfile.Options{Target: "nope"}); !errors.Is(err, dockerfile.ErrUnknownTarget) {
+		t.Errorf("unknown target: err = %v, want ErrUnknownTarget", err)
+	}
+	if _, err := dockerfile.Audit(testFile, src, dockerfile.Options{DigestSeverity: finding.Critical + 1}); err == nil {
+		t.Error("invalid DigestSeverity: no error")
+	}
+}
+
+// TestNoSecretInMessages checks that no message or object repeats a
+// secret value or URL credentials.
+func TestNoSecretInMessages(t *testing.T) {
+	secrets := []string{
+		"hunter2", "AKIAABCDEFGHIJKLMNOP", "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+		"s3cret", "tok3n", "Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh", "sig=abc",
+	}
+	src := `ARG GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345
+FROM alpine:3.20
+ENV DB_PASSWORD=hunter2 CONFIG=AKIAABCDEFGHIJKLMNOP
+ENV DATABASE_URL=postgres://app:s3cret@db/app BLOB=Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh
+ENV X-AKIAABCDEFGHIJKLMNOP-TOKEN=1
+ADD https://deploy:tok3n@artifacts.example.com/app.tgz?sig=abc /app.tgz
+`
+	fs := audit(t, src, dockerfile.Options{})
+	n := 0
+	for _, f := range fs {
+		if f.Rule == "dockerfile/secret-in-env" {
+			n++
+		}
+		for _, s := range secrets {
+			if strings.Contains(f.Message, s) || strings.Contains(f.Object, s) || strings.Contains(f.Fix, s) {
+				t.Errorf("%s finding shows a secret: %q", f.Rule, f.Message)
+			}
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d secret-in-env findings, want 6: %+v", n, fs)
+	}
+}
+
+func TestFindingsAreComplete(t *testing.T) {
+	src := `ARG GO_VERSION=1.27
+FROM golang:${GO_VERSION} AS build
+USER root
+ENV API_TOKEN=x
+ADD https://example.com/x /x
+ADD app /app
+RUN go build -o /app .
+FROM alpine
+# ward:ignore dockerfile/nope reason
+COPY --from=build /app /app
+`
+	fs := audit(t, src, dockerfile.Options{})
+	rules := map[string]bool{}
+	for _, f := range fs {
+		rules[f.Rule] = true
+		if f.File != testFile || f.Line < 1 || f.Message == "" || f.Fix == "" {
+			t.Errorf("incomplete finding %+v", f)
+		}
+		if r, ok := dockerfile.Lookup(f.Rule); !ok {
+			t.Errorf("finding of unknown rule %s", f.Rule)
+		} else if f.Rule != "dockerfile/base-not-pinned" && f.Severity != r.Severity {
+			t.Errorf("%s severity %s, rule says %s", f.Rule, f.Severity, r.Severity)
+		}
+	}
+	for _, id := range []string{"dockerfile/user-missing", "dockerfile/secret-in-env", "dockerfile/add-remote",
+		"dockerfile/add-instead-of-copy", "dockerfile/latest-tag", "dockerfile/final-has-shell",
+		"dockerfile/base-not-pinned", "dockerfile/no-healthcheck", "dockerfile/bad-suppression"} {
+		if !rules[id] {
+			t.Errorf("no %s finding", id)
+		}
+	}
+	if !slices.IsSortedFunc(fs, finding.Compare) {
+		t.Error("findings are not sorted")
+	}
+}
+
+func TestIsDockerfile(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Dockerfile":                  true,
+		"dockerfile":                  true,
+		"Containerfile":               true,
+		"build/Dockerfile":            true,
+		"api.Dockerfile":              true,
+		"api.dockerfile":              true,
+		"Dockerfile.dev":              true,
+		"Containerfile.prod":          true,
+		"Dockerfile.dockerignore":     false,
+		"api.Dockerfile.dockerignore": false,
+		"Dockerfile.":                 false,
+		"Dockerfiles":                 false,
+		"MyDockerfile":                false,
+		"docker-compose.yaml":         false,
+		".dockerignore":               false,
+		"dockerfile/rules.go":         false,
+		"Dockerfile/notes.md":         false,
+	} {
+		if got := dockerfile.IsDockerfile(name); got != want {
+			t.Errorf("IsDockerfile(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package dockerfile
+
+import "github.com/wardsec/ward/finding"
+
+// Rule ids. They are a contract: reports, suppressions and CI gates refer
+// to them.
+const (
+	ruleUserRoot         = "dockerfile/user-root"
+	ruleUserMissing      = "dockerfile/user-missing"
+	ruleSecretInEnv      = "dockerfile/secret-in-env" // #nosec G101 -- a rule id, not a credential
+	ruleNoMultiStage     = "dockerfile/no-multi-stage"
+	ruleFinalHasShell    = "dockerfile/final-has-shell"
+	ruleGoCgoEnabled     = "dockerfile/go-cgo-enabled"
+	ruleAddRemote        = "dockerfile/add-remote"
+	ruleLatestTag        = "dockerfile/latest-tag"
+	ruleAddInsteadOfCopy = "dockerfile/add-instead-of-copy"
+	ruleBaseNotPinned    = "dockerfile/base-not-pinned"
+	ruleNoHealthcheck    = "dockerfile/no-healthcheck"
+	ruleBadSuppression   = "dockerfile/bad-suppression"
+)
+
+// Rules is every rule Audit can report, in documentation order.
+var Rules = []finding.Rule{
+	{
+		ID:       ruleUserRoot,
+		Severity: finding.High,
+		Summary:  "The final image runs as root: its last USER is root or UID 0.",
+		Rationale: "A process running as root inside the container is root on the host once it escapes through a kernel or runtime bug, " +
+			"and owns every file of mounted volumes. Only the user the container starts with counts: the last USER of the final stage, " +
+			"or of the stages it is built FROM, since USER carries over through FROM <stage>. " +
+			"Stages that are only copied from (builders) are never judged: running the build as root is harmless, and flagging it is " +
+			"hadolint DL3002's best-known false positive. A USER is root when its user part is `root` or a number equal to 0 (`0`, `0:0`, `root:app`); " +
+			"a group of 0 alone is accepted (OpenShift runs arbitrary UIDs in group 0). Any other user passes: a non-zero UID, or a name other than root, " +
+			"whether the Dockerfile creates it or the base image ships it (node's `node`, distroless `nonroot`); low UIDs are not required to be 1000 or more, " +
+			"only UID 0 is root. A USER whose value comes from a build argument without a default is not judged.",
+		Fix: "End the final stage with a non-root user: `USER 65532:65532` (distroless `nonroot`), or create one " +
+			"(`RUN addgroup -S app && adduser -S -G app -u 10001 app` then `USER 10001`). " +
+			"Do root-only work (package installs, chown) before the USER line, or in a builder stage.",
+		Equivalents: []string{"DL3002", "DS-0002"},
+	},
+	{
+		ID:       ruleUserMissing,
+		Severity: finding.High,
+		Summary:  "The final stage has no USER instruction, so the container runs as the base image's user, usually root.",
+		Rationale: "Without USER the container starts as whatever user its base image sets, and almost every base image (scratch, alpine, debian, " +
+			"the language images) leaves it at root. hadolint says nothing in this case. USER instructions of the stages the final stage is built " +
+			"FROM count, since USER carries over. Not reported when the base image is known to set a non-root user: gcr.io/distroless and " +
+			"mcr.microsoft.com distroless images with a `nonroot` tag, cgr.dev/chainguard/static and glibc-dynamic (UID 65532), " +
+			"and the `chiseled` .NET images of mcr.microsoft.com/dotnet (user app). For other images that set a user, suppress the finding " +
+			"with a file-level `# ward:ignore dockerfile/user-missing <reason>` comment.",
+		Fix: "Add `USER <uid>:<gid>` with a UID of 1000 or more at the end of the final stage (`USER 65532:65532` on distroless or scratch), " +
+			"or base the image on a non-root variant such as `gcr.io/distroless/static-debian12:nonroot`.",
+		Equivalents: []string{"DS-0002"},
+	},
+	{
+		ID:       ruleSecretInEnv,
+		Severity: finding.High,
+		Summary:  "An ENV or ARG looks like it carries a secret, by its name or by its value.",
+		Rationale: "ENV values are stored in the image configuration: anyone who can pull the image reads them with `docker inspect`. " +
+			"ARG values, even without a default (passed with --build-arg), are recorded in the image history of the stages that use them " +
+			"and in BuildKit's provenance attestations. Every stage is checked, builders included, since build caches and `--target` builds keep them too. " +
+			"A name is suspect when one of its words (split at `_`, `-`, `.`) is key, apikey, token, secret, password, passwd, pword, passphrase, " +
+			"credential(s) or auth, unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
+			"locates or describes the secret (file, path, dir, url, host, port, id, name, user, type, enabled, version, length, checksum, " +
+			"sha256, hash, endpoint, ...): SSH_KEY_PATH and AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
+			"A value is suspect when it looks like an AWS access key id, a private key block, a GitHub, GitLab, Slack, Stripe, npm or Google API token, " +
+			"a JWT, a URL with a password, or a long random string (32 or more base64 characters mixing cases and digits, with high entropy and no run of 7 letters of one case, " +
+			"which identifiers have). " +
+			"Findings name the variable, never its value.",
+		Fix: "Pass build-time secrets with a secret mount (`RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN npm ci`, " +
+			"built with `--secret id=npm_token,env=NPM_TOKEN`), and runtime secrets from the orchestrator (Kubernetes Secrets, mounted files). " +
+			"Rotate any secret that was committed or pushed in an image.",
+		Equivalents: []string{"DS-0031", "SecretsUsedInArgOrEnv"},
+	},
+	{
+		ID:       ruleNoMultiStage,
+		Severity: finding.Medium,
+		Summary:  "The final image of a compiled language still holds its compiler or SDK: no multi-stage build.",
+		Rationale: "A compiler image (golang, rust, gcc, maven, gradle, swift, a JDK of openjdk, eclipse-temurin, amazoncorretto, " +
+			"mcr.microsoft.com/dotnet/sdk, ...) is hundreds of megabytes of tools, package managers and sources that the program never needs " +
+			"at run time, each one a vulnerability to patch and a tool for an attacker. Reported when the final stage's base image " +
+			"(following FROM <stage> chains) is such an image (JDK images with a `jre` tag are runtimes and pass), or when the final stage, " +
+			"or a stage it is built FROM, runs a compiler: `go build`, `go install`, `cargo build`, `mvn`, `gradle`, `gcc`, `g++`, `clang`, " +
+			"`javac`, `rustc`, `dotnet build` or `dotnet publish`. Node, Python and other interpreted images are not compiler images.",
+		Fix: "Build in a first stage and copy only the result into a minimal final stage: " +
+			"`FROM golang:1.27 AS build` ... `RUN CGO_ENABLED=0 go build -o /out/app .` then `FROM gcr.io/distroless/static-debian12:nonroot` " +
+			"and `COPY --from=build /out/app /app`.",
+	},
+	{
+		ID:       ruleFinalHasShell,
+		Severity: finding.Medium,
+		Summary:  "The final image has a shell and a package manager: its base is not scratch, distroless or another shell-less image.",
+		Rationale: "A shell, coreutils and a package manager turn any code execution bug into an interactive foothold, and carry most of the CVEs " +
+			"scanners report. Shell-less bases are: scratch; gcr.io/distroless/* and the mcr.microsoft.com cbl-mariner and azurelinux distroless images " +
+			"(except `debug` tags, which add busybox); cgr.dev/chainguard/static and glibc-dynamic (except `dev` tags); the `chiseled` .NET images of " +
+			"mcr.microsoft.com/dotnet; and the images listed under `shellless` in ward.yaml. The base is the image at the root of the final stage's " +
+			"FROM <stage> chain; the finding points at the FROM that names it. Not reported when a build argument without a default hides the image name.",
+		Fix: "Copy the build output into `FROM scratch` (static binaries) or a distroless image " +
+			"(`gcr.io/distroless/static-debian12:nonroot`, `gcr.io/distroless/base-debian12` for glibc, `gcr.io/distroless/java21-debian12` ...). " +
+			"If your organisation has its own shell-less base, list it under `shellless` in ward.yaml.",
+	},
+	{
+		ID:       ruleGoCgoEnabled,
+		Severity: finding.Medium,
+		Summary:  "A Go binary copied into a shell-less final image is built without CGO_ENABLED=0.",
+		Rationale: "With cgo on (the default whenever a C compiler is present, as in the golang Debian images) `go build` links against the build " +
+			"image's libc: the binary fails to start on scratch or distroless/static, or breaks when the libc versions differ, and name " +
+			"resolution goes through the C resolver. Reported for every RUN with `go build` or `go install` in a stage whose files the final " +
+			"stage copies (COPY --from, followed through further COPY --from and FROM <stage> links), when the final base is shell-less " +
+			"(see dockerfile/final-has-shell), unless CGO_ENABLED is 0 at that RUN: set by ENV or ARG in the stage or a stage it is built FROM, " +
+			"or inline in the RUN (`CGO_ENABLED=0 go build`, `export CGO_ENABLED=0`). A RUN that links statically (`-extldflags` with `-static`) " +
+			"is accepted.",
+		Fix: "Build with `RUN CGO_ENABLED=0 go build -o /out/app .` (or `ENV CGO_ENABLED=0` in the build stage); if the program needs cgo, " +
+			"link it statically or use a base with the same libc (`gcr.io/distroless/base-debian12`).",
+	},
+	{
+		ID:       ruleAddRemote,
+		Severity: finding.Medium,
+		Summary:  "ADD downloads a remote URL or Git repository without --checksum.",
+		Rationale: "ADD fetches http(s) URLs and Git repositories at build time and trusts whatever the server returns: a compromised or changed " +
+			"source silently changes the image, and nothing in the Dockerfile records what was fetched. `ADD --checksum=sha256:...` makes BuildKit " +
+			"verify the download and is accepted. The finding names the host only, since URLs may carry credentials.",
+		Fix: "Pin the download with `ADD --checksum=sha256:<digest> <url> <dest>`, or download in a RUN and verify " +
+			"(`curl -fsSLo app.tgz <url> && echo \"<sha256>  app.tgz\" | sha256sum -c -`); for Git sources, pin a commit.",
+	},
+	{
+		ID:       ruleLatestTag,
+		Severity: finding.Medium,
+		Summary:  "A FROM image has no tag or the `latest` tag, and no digest.",
+		Rationale: "`latest` (what an untagged image means) moves with every release: rebuilds pull in new major versions and break or change " +
+			"behaviour without any change to the Dockerfile. Every FROM of every stage is checked, except `scratch` and references to earlier " +
+			"stages; build arguments in FROM are expanded with the defaults of the ARGs before the first FROM. A reference with a digest is pinned " +
+			"and passes. Not reported when a build argument without a default leaves the reference unknown.",
+		Fix:         "Name a version: `FROM alpine:3.20`, `FROM golang:1.27-bookworm`, and better also pin its digest (see dockerfile/base-not-pinned).",
+		Equivalents: []string{"DL3006", "DL3007", "DS-0001"},
+	},
+	{
+		ID:       ruleAddInsteadOfCopy,
+		Severity: finding.Low,
+		Summary:  "ADD copies local files that COPY would copy.",
+		Rationale: "ADD also downloads URLs and unpacks local archives; used for plain files it hides that intent from reviewers, and a file " +
+			"later renamed to an archive is unpacked by surprise. An ADD is not reported when a source may be an archive ADD unpacks " +
+			"(.tar, .tgz, .tbz2, .txz, .tzst, or compressed: .gz, .bz2, .xz, .zst), or holds a build argument.",
+		Fix:         "Replace `ADD <src> <dest>` with `COPY <src> <dest>`.",
+		Equivalents: []string{"DL3020", "DS-0005"},
+	},
+	{
+		ID:       ruleBaseNotPinned,
+		Severity: finding.Info,
+		Summary:  "A FROM image is not pinned by digest (@sha256:...).",
+		Rationale: "Tags are mutable: the registry, a mirror or an attacker who controls either can serve different content under the same tag, " +
+			"and rebuilds are not reproducible. A digest names exactly one image. Every FROM of every stage is checked, except `scratch` and " +
+			"references to earlier stages. Info by default, since pinning needs a bot (Renovate, Dependabot) to keep digests fresh; " +
+			"ward.yaml can raise it. Not reported when a build argument without a default leaves the reference unknown.",
+		Fix: "Append the digest to the tag: `FROM alpine:3.20@sha256:<digest>` (`docker buildx imagetools inspect alpine:3.20` prints it), " +
+			"and let Renovate or Dependabot update it.",
+	},
+	{
+		ID:       ruleNoHealthcheck,
+		Severity: finding.Info,
+		Summary:  "The final stage has no HEALTHCHECK.",
+		Rationale: "Docker and Compose restart or route around unhealthy containers only when the image says how to check them. Kubernetes ignores " +
+			"HEALTHCHECK and uses the pod's probes instead, hence the info severity. A HEALTHCHECK in a stage the final stage is built FROM counts, " +
+			"and so does `HEALTHCHECK NONE`, an explicit choice.",
+		Fix: "Add `HEALTHCHECK CMD [\"/app\", \"healthcheck\"]` (exec form, with a health subcommand of your program: shell-less images have no curl), " +
+			"or `HEALTHCHECK NONE` when the orchestrator's probes do the job.",
+		Equivalents: []string{"DS-0026"},
+	},
+	{
+		ID:       ruleBadSuppression,
+		Severity: finding.Low,
+		Summary:  "A `# ward:ignore` comment is malformed, names an unknown rule, has no reason, or is not directly above an instruction.",
+		Rationale: "A suppression must say which rule it silences and why, so a reviewer can judge it later. The form is " +
+			"`# ward:ignore <rule-id> <reason>` on its own line: before the first instruction it silences the rule for the whole file, " +
+			"after it, for the instruction directly below (only comment lines between). A suppression that is malformed, names a rule this " +
+			"audit does not have, has no reason, or stands above nothing suppresses nothing. This rule itself cannot be suppressed by a comment.",
+		Fix: "Write `# ward:ignore dockerfile/<rule> <why this is acceptable>` directly above the instruction, or at the top of the file " +
+			"for findings about the whole image (user-missing, no-healthcheck).",
+	},
+}
+
+// Lookup returns the registry entry for id.
+func Lookup(id string) (finding.Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return finding.Rule{}, false
+}
+
+// fixOf returns the Fix of rule id.
+func fixOf(id string) string {
+	r, _ := Lookup(id)
+	return r.Fix
+}

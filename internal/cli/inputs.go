@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wardsec/ward/compose"
+	"github.com/wardsec/ward/dockerfile"
+	"github.com/wardsec/ward/finding"
+)
+
+// inputs are the paths `ward check` was given, sorted by what reads them.
+type inputs struct {
+	// manifests go to manifest.Load: the paths given, minus Dockerfiles
+	// and Compose files named explicitly; directories are walked by the
+	// loader, which skips the files in notManifest.
+	manifests   []string
+	dockerfiles []string
+	composes    []string
+	notManifest map[string]bool
+	// unreadable are paths that could not be read while scanning.
+	unreadable []finding.Finding
+}
+
+// maybeCompose is a cheap test run before compose.IsCompose reads a YAML
+// file's content: a Compose file has a top-level services key.
+func maybeCompose(src []byte) bool {
+	return bytes.HasPrefix(src, []byte("services:")) || bytes.Contains(src, []byte("\nservices:"))
+}
+
+func isYAML(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// scanInputs classifies paths: Dockerfiles by name, Compose files by name
+// or content, everything else is left to the manifest loader (which reads
+// *.yaml, *.yml and *.json in directories and skips hidden ones).
+func scanInputs(paths []string) *inputs {
+	in := &inputs{notManifest: map[string]bool{}}
+	classify := func(path string, explicit bool) {
+		name := filepath.Base(path)
+		if dockerfile.IsDockerfile(name) {
+			in.dockerfiles = append(in.dockerfiles, path)
+			in.notManifest[path] = true
+			return
+		}
+		if !isYAML(name) || name == "ward.yaml" {
+			if explicit {
+				in.manifests = append(in.manifests, path)
+			}
+			return
+		}
+		isCompose := compose.IsCompose(name, nil)
+		if !isCompose {
+			src, err := os.ReadFile(path) // #nosec G304 -- reading the inputs the user named is the point
+			if err == nil && maybeCompose(src) {
+				isCompose = compose.IsCompose(name, src)
+			}
+		}
+		switch {
+		case isCompose:
+			in.composes = append(in.composes, path)
+			in.notManifest[path] = true
+		case explicit:
+			in.manifests = append(in.manifests, path)
+		}
+	}
+	for _, p := range paths {
+		if p == "-" {
+			in.manifests = append(in.manifests, p)
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			// Missing paths go to the loader, which reports them.
+			classify(p, true)
+			continue
+		}
+		in.manifests = append(in.manifests, p)
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // the loader's own walk reports unreadable entries
+			}
+			if d.IsDir() {
+				if path != p && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				classify(path, false)
+			}
+			return nil
+		})
+		if err != nil {
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: "input/unreadable", Severity: finding.High, File: p, Message: err.Error()})
+		}
+	}
+	return in
+}

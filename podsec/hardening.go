@@ -1,0 +1,297 @@
+package podsec
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
+)
+
+// hardening runs Ward's own pod/ rules on the pod template of w.
+func (a *auditor) hardening(w *manifest.Workload) {
+	spec := &w.Template.Spec
+	windows := spec.OS != nil && spec.OS.Name == corev1.Windows
+	a.automountToken(w, spec)
+	if !windows {
+		a.podGroups(w, spec)
+	}
+	for _, c := range containers(spec) {
+		if !windows {
+			a.writableRootFS(w, c)
+			a.containerGroup(w, c)
+			a.netRaw(w, c)
+		}
+		a.image(w, c)
+		if c.kind != "ephemeral container" {
+			a.limits(w, spec, c)
+		}
+	}
+}
+
+// name is `container "app"`, `init container "setup"`, ...
+func (c containerRef) name() string { return fmt.Sprintf("%s %q", c.kind, c.c.Name) }
+
+func (a *auditor) writableRootFS(w *manifest.Workload, c containerRef) {
+	sc := c.c.SecurityContext
+	if sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
+		return
+	}
+	how := "does not set securityContext.readOnlyRootFilesystem"
+	if sc != nil && sc.ReadOnlyRootFilesystem != nil {
+		how = "sets securityContext.readOnlyRootFilesystem: false"
+	}
+	a.report(ruleWritableRootFS, finding.Medium, w.Source.File, w.TemplateLine(c.path+".securityContext.readOnlyRootFilesystem"), w.ID(),
+		fmt.Sprintf("%s of %s %s: its root file system is writable, so an attacker can replace its binaries and plant tools", c.name(), w.ID(), how),
+		fmt.Sprintf("set securityContext.readOnlyRootFilesystem: true on %s and mount an emptyDir where it writes (/tmp, caches)", c.name()))
+}
+
+// podGroups reports group 0 in the pod's security context.
+func (a *auditor) podGroups(w *manifest.Workload, spec *corev1.PodSpec) {
+	sc := spec.SecurityContext
+	if sc == nil {
+		return
+	}
+	fix := "use a non-zero GID, such as 10001"
+	if sc.RunAsGroup != nil && *sc.RunAsGroup == 0 {
+		a.report(ruleRootGroup, finding.Low, w.Source.File, w.TemplateLine("spec.securityContext.runAsGroup"), w.ID(),
+			fmt.Sprintf("%s runs its containers with primary group 0 (spec.securityContext.runAsGroup: 0): they can read and change files owned by group root", w.ID()),
+			fix+" in spec.securityContext.runAsGroup")
+	}
+	if sc.FSGroup != nil && *sc.FSGroup == 0 {
+		a.report(ruleRootGroup, finding.Low, w.Source.File, w.TemplateLine("spec.securityContext.fsGroup"), w.ID(),
+			fmt.Sprintf("%s sets spec.securityContext.fsGroup: 0: its volumes become owned by group root and every container joins group 0", w.ID()),
+			fix+" in spec.securityContext.fsGroup")
+	}
+	for i, g := range sc.SupplementalGroups {
+		if g == 0 {
+			a.report(ruleRootGroup, finding.Low, w.Source.File, w.TemplateLine(fmt.Sprintf("spec.securityContext.supplementalGroups[%d]", i)), w.ID(),
+				fmt.Sprintf("%s adds group 0 to its containers (spec.securityContext.supplementalGroups)", w.ID()),
+				"remove 0 from spec.securityContext.supplementalGroups")
+			break
+		}
+	}
+}
+
+// containerGroup reports runAsGroup: 0 in a container's security context.
+func (a *auditor) containerGroup(w *manifest.Workload, c containerRef) {
+	sc := c.c.SecurityContext
+	if sc == nil || sc.RunAsGroup == nil || *sc.RunAsGroup != 0 {
+		return
+	}
+	a.report(ruleRootGroup, finding.Low, w.Source.File, w.TemplateLine(c.path+".securityContext.runAsGroup"), w.ID(),
+		fmt.Sprintf("%s of %s runs with primary group 0 (securityContext.runAsGroup: 0): it can read and change files owned by group root", c.name(), w.ID()),
+		fmt.Sprintf("use a non-zero GID, such as 10001, in securityContext.runAsGroup of %s", c.name()))
+}
+
+func (a *auditor) automountToken(w *manifest.Workload, spec *corev1.PodSpec) {
+	v := spec.AutomountServiceAccountToken
+	if v != nil && !*v {
+		return
+	}
+	how := "does not set automountServiceAccountToken: false"
+	if v != nil {
+		how = "sets automountServiceAccountToken: true"
+	}
+	sa := spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	a.report(ruleAutomountSA, finding.Low, w.Source.File, w.TemplateLine("spec.automountServiceAccountToken"), w.ID(),
+		fmt.Sprintf("%s %s: every container gets an API token of service account %s", w.ID(), how, sa),
+		"set automountServiceAccountToken: false in the pod spec; mount a projected serviceAccountToken volume only in a container that calls the API")
+}
+
+func (a *auditor) netRaw(w *manifest.Workload, c containerRef) {
+	sc := c.c.SecurityContext
+	var caps *corev1.Capabilities
+	if sc != nil {
+		caps = sc.Capabilities
+	}
+	var why, path string
+	switch {
+	case sc != nil && sc.Privileged != nil && *sc.Privileged:
+		why, path = "is privileged, so it has NET_RAW whatever it drops", ".securityContext.privileged"
+	case caps != nil && hasCapability(caps.Add, "NET_RAW"):
+		why, path = "adds NET_RAW back in securityContext.capabilities.add", ".securityContext.capabilities.add"
+	case caps == nil || !hasCapability(caps.Drop, "NET_RAW"):
+		why, path = "keeps NET_RAW: securityContext.capabilities.drop lists neither NET_RAW nor ALL", ".securityContext.capabilities.drop"
+	default:
+		return
+	}
+	a.report(ruleNetRaw, finding.Medium, w.Source.File, w.TemplateLine(c.path+path), w.ID(),
+		fmt.Sprintf("%s of %s %s: it can craft raw packets and spoof or capture traffic on the pod network", c.name(), w.ID(), why),
+		fmt.Sprintf("set securityContext.capabilities.drop: [ALL] on %s and do not add NET_RAW back", c.name()))
+}
+
+// hasCapability reports whether list names capability name (without the
+// CAP_ prefix) or ALL, case-insensitively, with or without CAP_.
+func hasCapability(list []corev1.Capability, name string) bool {
+	for _, c := range list {
+		s := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(string(c))), "CAP_")
+		if s == name || s == "ALL" {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *auditor) image(w *manifest.Workload, c containerRef) {
+	ref := strings.TrimSpace(c.c.Image)
+	if ref == "" {
+		return
+	}
+	tag, digest := splitImage(ref)
+	if digest != "" {
+		return
+	}
+	line := w.TemplateLine(c.path + ".image")
+	if tag == "" || tag == "latest" {
+		what := "no tag, which means latest"
+		if tag != "" {
+			what = "the tag latest"
+		}
+		a.report(ruleImageLatest, finding.Medium, w.Source.File, line, w.ID(),
+			fmt.Sprintf("%s of %s uses image %q with %s: what runs depends on when each node pulled it", c.name(), w.ID(), ref, what),
+			fmt.Sprintf("use a version tag and a digest in the image of %s: registry/app:1.4.2@sha256:<digest>", c.name()))
+		return
+	}
+	a.report(ruleImageNotPinned, a.opts.DigestSeverity, w.Source.File, line, w.ID(),
+		fmt.Sprintf("%s of %s uses image %q by tag, not by digest: the registry may serve other content under the same tag", c.name(), w.ID(), ref),
+		fmt.Sprintf("pin the image of %s by digest: %s@sha256:<digest>", c.name(), ref))
+}
+
+// splitImage returns the tag and digest of an image reference such as
+// "registry:5000/app:1.2@sha256:...". A digest that is not
+// algorithm:hex-like is ignored: it does not pin anything.
+func splitImage(ref string) (tag, digest string) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		if validDigest(ref[i+1:]) {
+			digest = ref[i+1:]
+		}
+		ref = ref[:i]
+	}
+	slash := strings.LastIndexByte(ref, '/')
+	if i := strings.LastIndexByte(ref, ':'); i > slash {
+		tag = ref[i+1:]
+	}
+	return tag, digest
+}
+
+// validDigest reports whether d has the OCI digest form
+// algorithm:encoded, with a sha256 or sha512 encoding of the right length
+// in lower-case hex.
+func validDigest(d string) bool {
+	alg, enc, ok := strings.Cut(d, ":")
+	if !ok || alg == "" || enc == "" {
+		return false
+	}
+	for _, r := range alg {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '+' && r != '.' && r != '_' && r != '-' {
+			return false
+		}
+	}
+	hexOnly := func(s string) bool {
+		for _, r := range s {
+			if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	switch alg {
+	case "sha256":
+		return len(enc) == 64 && hexOnly(enc)
+	case "sha512":
+		return len(enc) == 128 && hexOnly(enc)
+	}
+	for _, r := range enc {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '=' && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *auditor) limits(w *manifest.Workload, spec *corev1.PodSpec, c containerRef) {
+	// has reports whether the container or the pod sets r in limits (or,
+	// with requests, in requests).
+	has := func(r corev1.ResourceName, requests bool) bool {
+		if _, ok := c.c.Resources.Limits[r]; ok {
+			return true
+		}
+		if _, ok := c.c.Resources.Requests[r]; ok && requests {
+			return true
+		}
+		if spec.Resources != nil {
+			if _, ok := spec.Resources.Limits[r]; ok {
+				return true
+			}
+			if _, ok := spec.Resources.Requests[r]; ok && requests {
+				return true
+			}
+		}
+		return false
+	}
+	// Memory cannot be taken back from a container, so it needs a limit.
+	// CPU is shared by weight: a CPU request already guarantees the other
+	// pods their share, and CPU limits throttle even an idle node, so a
+	// request is enough.
+	var missing, fix []string
+	if !has(corev1.ResourceMemory, false) {
+		missing = append(missing, "memory limit")
+		fix = append(fix, "resources.limits.memory")
+	}
+	if !has(corev1.ResourceCPU, true) {
+		missing = append(missing, "CPU request or limit")
+		fix = append(fix, "resources.requests.cpu")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	a.report(ruleNoLimits, finding.Low, w.Source.File, w.TemplateLine(c.path+".resources.limits"), w.ID(),
+		fmt.Sprintf("%s of %s has no %s: it can starve the other pods of its node", c.name(), w.ID(), strings.Join(missing, " and no ")),
+		fmt.Sprintf("set %s on %s", strings.Join(fix, " and "), c.name()))
+}
+
+// maxListed bounds the workloads a message names.
+const maxListed = 5
+
+// exposed reports NodePort and LoadBalancer Services that select workloads
+// no NetworkPolicy isolates for ingress.
+func (a *auditor) exposed(set *manifest.Set) {
+	for _, svc := range set.Services {
+		if svc == nil || (svc.Type != corev1.ServiceTypeNodePort && svc.Type != corev1.ServiceTypeLoadBalancer) || len(svc.Selector) == 0 {
+			continue
+		}
+		sel := labels.SelectorFromSet(svc.Selector)
+		var open []string
+		for _, w := range set.Workloads {
+			if w == nil || w.Namespace != svc.Namespace || !sel.Matches(labels.Set(w.Labels)) {
+				continue
+			}
+			if !a.opts.IngressIsolated(w) {
+				open = append(open, w.ID())
+			}
+		}
+		if len(open) == 0 {
+			continue
+		}
+		where := "on port(s) of every node"
+		if svc.Type == corev1.ServiceTypeLoadBalancer {
+			where = "on a load balancer and on every node"
+		}
+		list := strings.Join(open, ", ")
+		if len(open) > maxListed {
+			list = fmt.Sprintf("%s and %d more", strings.Join(open[:maxListed], ", "), len(open)-maxListed)
+		}
+		a.report(ruleExposedUnisolated, finding.High, svc.Source.File, svc.Source.Line, svc.Namespace+"/Service/"+svc.Name,
+			fmt.Sprintf("%s/Service/%s (type %s) publishes %s %s, and no NetworkPolicy isolates them for ingress: any address that reaches the nodes, and any pod, can connect",
+				svc.Namespace, svc.Name, svc.Type, list, where),
+			fmt.Sprintf("select %s with a NetworkPolicy in namespace %s that isolates ingress and allows only the expected sources, or make the Service ClusterIP behind an ingress controller",
+				list, svc.Namespace))
+	}
+}

@@ -1,0 +1,95 @@
+package podsec
+
+import (
+	"fmt"
+
+	"k8s.io/pod-security-admission/api"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
+)
+
+// Options configure Audit. The zero value audits at the restricted level of
+// the latest Pod Security Standards version, reports unpinned images as
+// info and does not run pod/exposed-unisolated.
+type Options struct {
+	// Level is the Pod Security Standards level: "baseline" or
+	// "restricted"; "" means restricted.
+	Level string
+	// Version is the Pod Security Standards version, such as "v1.30" or
+	// "latest"; "" means latest. A version newer than the library's
+	// newest is evaluated as that newest, as the admission controller
+	// does.
+	Version string
+	// DigestSeverity is the severity of pod/image-not-pinned. Its zero
+	// value is finding.Info, the default.
+	DigestSeverity finding.Severity
+	// IngressIsolated reports whether NetworkPolicies isolate w for
+	// ingress. When nil, pod/exposed-unisolated is not run.
+	IngressIsolated func(w *manifest.Workload) bool
+}
+
+// Audit checks the pod template of every workload of set against the Pod
+// Security Standards and Ward's own hardening rules, and the NodePort and
+// LoadBalancer Services of set against ingress isolation. It returns the
+// findings sorted with finding.Sort. The set is not modified.
+//
+// The error is non-nil only for invalid options: a Level or Version that
+// does not parse, or the privileged level, which has no checks.
+func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
+	a, err := newAuditor(opts)
+	if err != nil {
+		return nil, err
+	}
+	if set == nil {
+		return nil, nil
+	}
+	for _, w := range set.Workloads {
+		if w == nil || w.Template == nil {
+			continue
+		}
+		a.pss(w)
+		a.hardening(w)
+	}
+	if opts.IngressIsolated != nil {
+		a.exposed(set)
+	}
+	return finding.Sort(a.out), nil
+}
+
+// auditor holds the resolved options and the findings.
+type auditor struct {
+	opts Options
+	// requested is the version asked for; version the one evaluated.
+	requested, version api.Version
+	checks             []pssCheck
+	out                []finding.Finding
+}
+
+func newAuditor(opts Options) (*auditor, error) {
+	levelName := opts.Level
+	if levelName == "" {
+		levelName = string(api.LevelRestricted)
+	}
+	level, err := api.ParseLevel(levelName)
+	if err != nil || level == api.LevelPrivileged {
+		return nil, fmt.Errorf("podsec: invalid level %q: want baseline or restricted", opts.Level)
+	}
+	versionName := opts.Version
+	if versionName == "" {
+		versionName = "latest"
+	}
+	version, err := api.ParseVersion(versionName)
+	if err != nil {
+		return nil, fmt.Errorf("podsec: invalid Pod Security Standards version %q: %w", opts.Version, err)
+	}
+	a := &auditor{opts: opts, requested: version}
+	a.version, a.checks = selectChecks(defaultChecks(), api.LevelVersion{Level: level, Version: version})
+	return a, nil
+}
+
+func (a *auditor) report(rule string, sev finding.Severity, file string, line int, obj, msg, fix string) {
+	a.out = append(a.out, finding.Finding{
+		Rule: rule, Severity: sev, File: file, Line: line, Object: obj, Message: msg, Fix: fix,
+	})
+}

@@ -1,0 +1,504 @@
+package podsec_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/podsec"
+)
+
+// load reads doc as standard input with field lines, as `ward check` does.
+func load(t *testing.T, doc string) *manifest.Set {
+	t.Helper()
+	set, err := manifest.Load(manifest.Options{FieldLines: true, Stdin: strings.NewReader(doc)}, "-")
+	if err != nil {
+		t.Fatalf("manifest.Load: %v", err)
+	}
+	return set
+}
+
+func audit(t *testing.T, doc string, opts podsec.Options) []finding.Finding {
+	t.Helper()
+	fs, err := podsec.Audit(load(t, doc), opts)
+	if err != nil {
+		t.Fatalf("Audit: %v", err)
+	}
+	return fs
+}
+
+// lineOf returns the 1-based line of doc holding marker, which must occur
+// exactly once. Markers are YAML comments such as "#img".
+func lineOf(t *testing.T, doc, marker string) int {
+	t.Helper()
+	line, found := 0, 0
+	for i, l := range strings.Split(doc, "\n") {
+		if strings.HasSuffix(l, " "+marker) {
+			line = i + 1
+			found++
+		}
+	}
+	if found != 1 {
+		t.Fatalf("marker %q occurs %d times in the input", marker, found)
+	}
+	return line
+}
+
+// want is an expected finding: At is the marker of its line.
+type want struct {
+	Severity finding.Severity
+	At       string
+	Object   string
+	// Msg are substrings the message must contain.
+	Msg []string
+}
+
+// got is the part of a finding the tests compare exactly.
+type got struct {
+	Rule     string
+	Severity finding.Severity
+	File     string
+	Line     int
+	Object   string
+}
+
+type testCase struct {
+	name string
+	doc  string
+	opts podsec.Options
+	want []want // findings of the suite's rule, in output order
+}
+
+// sha is a well-formed digest for pinned images.
+const sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// hardened is a Deployment that passes every rule at the restricted level.
+// Its {{...}} placeholders are replaced by with().
+const hardened = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}{{meta}}
+    spec: #spec
+      automountServiceAccountToken: false{{pod}}
+      securityContext: #podsc
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}{{podsc}}
+      containers:
+      - name: app #app
+        image: registry.example/app:1.0@` + sha + ` #img
+        resources:
+          limits: {cpu: 500m, memory: 128Mi} #limits
+        securityContext: #sc
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: #caps
+            drop: [ALL] #drop{{sc}}{{containers}}
+`
+
+const dep = "shop/Deployment/web"
+
+// with fills the placeholders of hardened: meta (template metadata), pod
+// (pod spec fields), podsc (pod securityContext fields), sc (the app
+// container's securityContext fields) and containers (more containers).
+// Values are full lines, indented, each starting with a newline.
+func with(kv ...string) string {
+	doc := hardened
+	for i := 0; i+1 < len(kv); i += 2 {
+		doc = strings.Replace(doc, "{{"+kv[i]+"}}", kv[i+1], 1)
+	}
+	for _, k := range []string{"meta", "pod", "podsc", "sc", "containers"} {
+		doc = strings.Replace(doc, "{{"+k+"}}", "", 1)
+	}
+	return doc
+}
+
+// replace returns hardened with old replaced by new, which must occur.
+func replace(old, new string) string {
+	doc := with()
+	if !strings.Contains(doc, old) {
+		panic("test input lacks " + old)
+	}
+	return strings.Replace(doc, old, new, 1)
+}
+
+// suites holds every rule's cases, keyed by rule id. Each suite has
+// positive cases and negative ones (want empty).
+var suites = map[string][]testCase{
+	"pod/writable-root-fs": {
+		{"unset", replace("          readOnlyRootFilesystem: true\n", ""), podsec.Options{},
+			[]want{{finding.Medium, "#sc", dep, []string{`container "app" of shop/Deployment/web does not set securityContext.readOnlyRootFilesystem`}}}},
+		{"false", replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false #ro"), podsec.Options{},
+			[]want{{finding.Medium, "#ro", dep, []string{"sets securityContext.readOnlyRootFilesystem: false"}}}},
+		{"init container without securityContext", with("pod", "\n      initContainers:\n      - {name: setup, image: registry.example/setup:1@"+sha+", resources: {limits: {cpu: 1, memory: 1Gi}}} #init"), podsec.Options{Level: "baseline"},
+			[]want{{finding.Medium, "#init", dep, []string{`init container "setup"`}}}},
+		{"read-only", with(), podsec.Options{}, nil},
+		{"windows pod", with("pod", "\n      os: {name: windows}", "sc", ""), podsec.Options{}, nil},
+	},
+	"pod/root-group": {
+		{"pod runAsGroup 0", with("podsc", "\n        runAsGroup: 0 #rg"), podsec.Options{},
+			[]want{{finding.Low, "#rg", dep, []string{"primary group 0"}}}},
+		{"pod fsGroup 0 and supplementalGroups", with("podsc", "\n        fsGroup: 0 #fg\n        supplementalGroups: [1000, 0] #sg"), podsec.Options{},
+			[]want{{finding.Low, "#fg", dep, []string{"fsGroup: 0"}}, {finding.Low, "#sg", dep, []string{"adds group 0"}}}},
+		{"container runAsGroup 0", with("sc", "\n          runAsGroup: 0 #crg"), podsec.Options{},
+			[]want{{finding.Low, "#crg", dep, []string{`container "app" of shop/Deployment/web runs with primary group 0`}}}},
+		{"non-zero groups", with("podsc", "\n        runAsGroup: 1000\n        fsGroup: 2000\n        supplementalGroups: [3000]", "sc", "\n          runAsGroup: 1000"), podsec.Options{}, nil},
+	},
+	"pod/automount-sa-token": {
+		{"unset", replace("      automountServiceAccountToken: false", "      serviceAccountName: web"), podsec.Options{},
+			[]want{{finding.Low, "#spec", dep, []string{"does not set automountServiceAccountToken: false", "service account web"}}}},
+		{"true", replace("automountServiceAccountToken: false", "automountServiceAccountToken: true #am"), podsec.Options{},
+			[]want{{finding.Low, "#am", dep, []string{"sets automountServiceAccountToken: true", "service account default"}}}},
+		{"false", with(), podsec.Options{}, nil},
+	},
+	"pod/net-raw-not-dropped": {
+		{"drop lists other capabilities", replace("drop: [ALL]", "drop: [CHOWN]"), podsec.Options{Level: "baseline"},
+			[]want{{finding.Medium, "#drop", dep, []string{"neither NET_RAW nor ALL"}}}},
+		{"no securityContext", `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+  - {name: c, image: i} #c
+`, podsec.Options{Level: "baseline"}, []want{{finding.Medium, "#c", "shop/Pod/p", []string{`container "c" of shop/Pod/p keeps NET_RAW`}}}},
+		{"added back", with("sc", "\n            add: [NET_RAW] #add"), podsec.Options{},
+			[]want{{finding.Medium, "#add", dep, []string{"adds NET_RAW back"}}}},
+		{"privileged", with("sc", "\n          privileged: true #priv"), podsec.Options{},
+			[]want{{finding.Medium, "#priv", dep, []string{"is privileged"}}}},
+		{"ephemeral container", `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+  - {name: c, image: i, securityContext: {capabilities: {drop: [ALL]}}}
+  ephemeralContainers:
+  - {name: debug, image: busybox} #eph
+`, podsec.Options{Level: "baseline"}, []want{{finding.Medium, "#eph", "shop/Pod/p", []string{`ephemeral container "debug"`}}}},
+		{"drop ALL", with(), podsec.Options{}, nil},
+		{"drop net_raw, lower case", replace("drop: [ALL]", "drop: [net_raw]"), podsec.Options{Level: "baseline"}, nil},
+		{"drop CAP_NET_RAW", replace("drop: [ALL]", "drop: [CAP_NET_RAW, CHOWN]"), podsec.Options{Level: "baseline"}, nil},
+		{"windows pod", with("pod", "\n      os: {name: windows}", "sc", "\n            add: [NET_RAW]"), podsec.Options{Level: "baseline"}, nil},
+	},
+	"pod/image-latest": {
+		{"no tag", replace("image: registry.example/app:1.0@"+sha, "image: nginx"), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, []string{`uses image "nginx" with no tag, which means latest`}}}},
+		{"latest", replace("image: registry.example/app:1.0@"+sha, "image: nginx:latest"), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, []string{`"nginx:latest" with the tag latest`}}}},
+		{"registry port, no tag", replace("image: registry.example/app:1.0@"+sha, "image: registry.example:5000/team/app"), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, []string{"no tag"}}}},
+		{"malformed digest does not pin", replace("image: registry.example/app:1.0@"+sha, "image: nginx@sha256:abc"), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, nil}}},
+		{"latest pinned by digest", replace("registry.example/app:1.0@", "nginx:latest@"), podsec.Options{}, nil},
+		{"version tag", replace("image: registry.example/app:1.0@"+sha, "image: nginx:1.27"), podsec.Options{}, nil},
+		{"no image", replace("image: registry.example/app:1.0@"+sha, `image: ""`), podsec.Options{}, nil},
+	},
+	"pod/image-not-pinned": {
+		{"tag only", replace("image: registry.example/app:1.0@"+sha, "image: registry.example:5000/app:1.0"), podsec.Options{},
+			[]want{{finding.Info, "#img", dep, []string{`uses image "registry.example:5000/app:1.0" by tag, not by digest`}}}},
+		{"configured severity", replace("image: registry.example/app:1.0@"+sha, "image: nginx:1.27"), podsec.Options{DigestSeverity: finding.Medium},
+			[]want{{finding.Medium, "#img", dep, nil}}},
+		{"digest", with(), podsec.Options{}, nil},
+		{"digest without tag", replace("registry.example/app:1.0@", "registry.example/app@"), podsec.Options{}, nil},
+		{"latest is reported as image-latest only", replace("image: registry.example/app:1.0@"+sha, "image: nginx"), podsec.Options{}, nil},
+	},
+	"pod/no-resource-limits": {
+		{"memory missing", replace("limits: {cpu: 500m, memory: 128Mi}", "limits: {cpu: 500m}"), podsec.Options{},
+			[]want{{finding.Low, "#limits", dep, []string{`container "app" of shop/Deployment/web has no memory limit`}}}},
+		{"init container without resources", with("pod", "\n      initContainers:\n      - {name: setup, image: registry.example/setup:1@"+sha+", securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}} #init"), podsec.Options{},
+			[]want{{finding.Low, "#init", dep, []string{`init container "setup" of shop/Deployment/web has no memory limit and no CPU request or limit`}}}},
+		{"limits set", with(), podsec.Options{}, nil},
+		{"CPU request without CPU limit is enough", replace("limits: {cpu: 500m, memory: 128Mi}", "requests: {cpu: 100m}\n          limits: {memory: 128Mi}"), podsec.Options{}, nil},
+		{"no CPU request or limit", replace("limits: {cpu: 500m, memory: 128Mi}", "limits: {memory: 128Mi}"), podsec.Options{},
+			[]want{{finding.Low, "#limits", dep, []string{`container "app" of shop/Deployment/web has no CPU request or limit`}}}},
+		{"pod-level limits cover a container without", with("pod", "\n      resources: {limits: {cpu: 1, memory: 1Gi}}", "containers", "\n      - {name: side, image: registry.example/side:1@"+sha+", securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}}"),
+			podsec.Options{}, nil},
+		{"ephemeral container", `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+  - {name: c, image: i, resources: {limits: {cpu: 1, memory: 1Gi}}}
+  ephemeralContainers:
+  - {name: debug, image: busybox}
+`, podsec.Options{Level: "baseline"}, nil},
+	},
+	"pod/exposed-unisolated": {
+		{"NodePort in front of an open workload", with() + service("NodePort", "web"), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }},
+			[]want{{finding.High, "#svc", "shop/Service/web", []string{"shop/Service/web (type NodePort) publishes shop/Deployment/web on port(s) of every node"}}}},
+		{"LoadBalancer", with() + service("LoadBalancer", "web"), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }},
+			[]want{{finding.High, "#svc", "shop/Service/web", []string{"on a load balancer"}}}},
+		{"isolated", with() + service("NodePort", "web"), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return true }}, nil},
+		{"ClusterIP", with() + service("ClusterIP", "web"), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }}, nil},
+		{"selector matches nothing", with() + service("NodePort", "api"), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }}, nil},
+		{"other namespace", with() + strings.Replace(service("NodePort", "web"), "namespace: shop", "namespace: other", 1), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }}, nil},
+		{"not run without policy information", with() + service("NodePort", "web"), podsec.Options{}, nil},
+	},
+	// The Pod Security Standards checks are covered by the library's
+	// fixtures (TestFixtures); these cases pin severity, object and line.
+	"pss/allowPrivilegeEscalation": {
+		{"unset", replace("          allowPrivilegeEscalation: false\n", ""), podsec.Options{},
+			[]want{{finding.Medium, "#sc", dep, []string{"fails the Pod Security Standards restricted check allowPrivilegeEscalation (version latest = v1.", `container "app" must set securityContext.allowPrivilegeEscalation=false`}}}},
+		{"baseline level", replace("          allowPrivilegeEscalation: false\n", ""), podsec.Options{Level: "baseline"}, nil},
+		{"false", with(), podsec.Options{}, nil},
+	},
+	"pss/privileged": {
+		{"privileged at baseline", with("sc", "\n          privileged: true #priv"), podsec.Options{Level: "baseline", Version: "v1.30"},
+			[]want{{finding.High, "#priv", dep, []string{"baseline check privileged (version v1.30)"}}}},
+		{"not privileged", with(), podsec.Options{Level: "baseline"}, nil},
+	},
+	"pss/capabilities_restricted": {
+		{"adds SYS_ADMIN: also fails baseline", with("sc", "\n            add: [CHOWN, SYS_ADMIN] #add"), podsec.Options{},
+			[]want{{finding.High, "#add", dep, []string{"also fails baseline check capabilities_baseline"}}}},
+		{"does not drop ALL", replace("drop: [ALL]", "drop: [NET_RAW]"), podsec.Options{},
+			[]want{{finding.Medium, "#drop", dep, []string{`must set securityContext.capabilities.drop=["ALL"]`}}}},
+		{"drops ALL", with(), podsec.Options{}, nil},
+	},
+	"pss/capabilities_baseline": {
+		{"adds SYS_ADMIN at baseline", with("sc", "\n            add: [CHOWN, SYS_ADMIN] #add"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#add", dep, []string{`non-default capabilities: container "app" must not include "SYS_ADMIN"`}}}},
+		{"replaced at restricted", with("sc", "\n            add: [CHOWN, SYS_ADMIN]"), podsec.Options{}, nil},
+	},
+	"pss/hostNamespaces": {
+		{"hostNetwork", with("pod", "\n      hostNetwork: true #hn"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#hn", dep, []string{"hostNetwork=true"}}}},
+		{"none", with(), podsec.Options{Level: "baseline"}, nil},
+	},
+	"pss/sysctls": {
+		{"unsafe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}\n        - {name: net.core.somaxconn, value: '1024'} #sysctl"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net.core.somaxconn"}}}},
+		{"safe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}"), podsec.Options{Level: "baseline"}, nil},
+	},
+	"pss/restrictedVolumes": {
+		{"nfs", with("pod", "\n      volumes:\n      - name: data #vol\n        nfs: {server: nfs.example, path: /export}"), podsec.Options{},
+			[]want{{finding.Medium, "#vol", dep, []string{`volume "data" uses restricted volume type "nfs"`}}}},
+		{"volume with no source is an emptyDir", with("pod", "\n      volumes:\n      - name: scratch"), podsec.Options{}, nil},
+	},
+	"pss/seccompProfile_baseline": {
+		{"template annotation at v1.18", with("meta", "\n      annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined} #ann"), podsec.Options{Level: "baseline", Version: "v1.18"},
+			[]want{{finding.High, "#ann", dep, []string{"seccomp.security.alpha.kubernetes.io/pod"}}}},
+		{"controller annotation is not the pod's", strings.Replace(with(), "metadata: {name: web, namespace: shop}", "metadata: {name: web, namespace: shop, annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined}}", 1),
+			podsec.Options{Level: "baseline", Version: "v1.18"}, nil},
+	},
+}
+
+// service is a Service of type typ in namespace shop selecting app: sel.
+func service(typ, sel string) string {
+	return `---
+apiVersion: v1 #svc
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: ` + typ + `
+  selector: {app: ` + sel + `}
+  ports: [{port: 80}]
+`
+}
+
+func TestRules(t *testing.T) {
+	for id, cases := range suites {
+		t.Run(id, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					fs := audit(t, tc.doc, tc.opts)
+					var gotF, wantF []got
+					var msgs []string
+					for _, f := range fs {
+						if f.Rule == id {
+							gotF = append(gotF, got{f.Rule, f.Severity, f.File, f.Line, f.Object})
+							msgs = append(msgs, f.Message)
+						}
+					}
+					for _, w := range tc.want {
+						wantF = append(wantF, got{id, w.Severity, "-", lineOf(t, tc.doc, w.At), w.Object})
+					}
+					if diff := cmp.Diff(wantF, gotF); diff != "" {
+						t.Fatalf("findings of %s (-want +got):\n%s\nall findings:\n%s", id, diff, dump(fs))
+					}
+					for i, w := range tc.want {
+						for _, m := range w.Msg {
+							if !strings.Contains(msgs[i], m) {
+								t.Errorf("message %q does not contain %q", msgs[i], m)
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestHardenedIsClean checks that the base input of the suites has no
+// finding at all, so each case shows exactly what it changes.
+func TestHardenedIsClean(t *testing.T) {
+	if fs := audit(t, with(), podsec.Options{}); len(fs) > 0 {
+		t.Fatalf("hardened input has findings:\n%s", dump(fs))
+	}
+}
+
+func dump(fs []finding.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString("  " + f.Location() + " " + f.Severity.String() + " " + f.Rule + " " + f.Object + ": " + f.Message + "\n")
+	}
+	return b.String()
+}
+
+// TestRegistry checks that every id emitted by a test input is in the
+// registry with the registry's severity (except the documented
+// exceptions), that every registry entry is documented, that every pod/
+// rule has positive and negative cases, and that the pss/ entries are
+// exactly the library's checks.
+func TestRegistry(t *testing.T) {
+	emitted := map[string]bool{}
+	for _, cases := range suites {
+		for _, tc := range cases {
+			for _, f := range audit(t, tc.doc, tc.opts) {
+				emitted[f.Rule] = true
+				r, ok := podsec.Lookup(f.Rule)
+				if !ok {
+					t.Errorf("rule %s emitted but not in podsec.Rules", f.Rule)
+					continue
+				}
+				exception := f.Rule == "pod/image-not-pinned" && tc.opts.DigestSeverity != finding.Info ||
+					strings.HasPrefix(f.Rule, "pss/") && f.Severity == finding.High && strings.Contains(f.Message, "also fails baseline check")
+				if f.Severity != r.Severity && !exception {
+					t.Errorf("%s finding has severity %s, registry says %s", f.Rule, f.Severity, r.Severity)
+				}
+				if f.Message == "" || f.Fix == "" || f.File == "" || f.Line == 0 || f.Object == "" {
+					t.Errorf("%s finding lacks message, fix, object or location: %+v", f.Rule, f)
+				}
+			}
+		}
+	}
+	checks := map[string]bool{}
+	for _, c := range policy.DefaultChecks() {
+		checks["pss/"+string(c.ID)] = true
+		if _, ok := podsec.Lookup("pss/" + string(c.ID)); !ok {
+			t.Errorf("library check %s has no entry in podsec.Rules", c.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range podsec.Rules {
+		if seen[r.ID] {
+			t.Errorf("rule %s registered twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Summary == "" || r.Rationale == "" || r.Fix == "" {
+			t.Errorf("rule %s lacks summary, rationale or fix", r.ID)
+		}
+		switch {
+		case strings.HasPrefix(r.ID, "pss/"):
+			if !checks[r.ID] {
+				t.Errorf("rule %s is not a check of the library", r.ID)
+			}
+		case strings.HasPrefix(r.ID, "pod/"):
+			if !emitted[r.ID] {
+				t.Errorf("rule %s is never emitted by the test inputs", r.ID)
+			}
+			positive := slices.ContainsFunc(suites[r.ID], func(tc testCase) bool { return len(tc.want) > 0 })
+			negative := slices.ContainsFunc(suites[r.ID], func(tc testCase) bool { return len(tc.want) == 0 })
+			if !positive || !negative {
+				t.Errorf("rule %s needs a positive and a negative case (positive %v, negative %v)", r.ID, positive, negative)
+			}
+		default:
+			t.Errorf("rule %s is neither pss/ nor pod/", r.ID)
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts podsec.Options
+		bad  string // the value the error must name; "" when valid
+	}{
+		{podsec.Options{}, ""},
+		{podsec.Options{Level: "baseline", Version: "v1.30"}, ""},
+		{podsec.Options{Level: "restricted", Version: "latest"}, ""},
+		{podsec.Options{Version: "v1.99"}, ""},
+		{podsec.Options{Version: "v1.0"}, ""},
+		{podsec.Options{Level: "privileged"}, "privileged"},
+		{podsec.Options{Level: "Restricted"}, "Restricted"},
+		{podsec.Options{Level: "strict"}, "strict"},
+		{podsec.Options{Version: "1.30"}, "1.30"},
+		{podsec.Options{Version: "v2.0"}, "v2.0"},
+		{podsec.Options{Version: "v1.30.1"}, "v1.30.1"},
+	} {
+		fs, err := podsec.Audit(load(t, with()), tc.opts)
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("Audit(%+v): %v", tc.opts, err)
+		case tc.bad != "" && err == nil:
+			t.Errorf("Audit(%+v) = %d findings, want an error", tc.opts, len(fs))
+		case tc.bad != "" && !strings.Contains(err.Error(), `"`+tc.bad+`"`):
+			t.Errorf("Audit(%+v): error %q does not name %q", tc.opts, err, tc.bad)
+		}
+	}
+}
+
+// TestOddInput checks that Audit survives workloads and Services that the
+// loader would not produce, and inputs that are empty in every way.
+func TestOddInput(t *testing.T) {
+	open := func(*manifest.Workload) bool { return false }
+	if fs, err := podsec.Audit(nil, podsec.Options{IngressIsolated: open}); err != nil || len(fs) != 0 {
+		t.Errorf("Audit(nil) = %v, %v", fs, err)
+	}
+	set := &manifest.Set{
+		Workloads: []*manifest.Workload{nil, {Namespace: "a", Name: "no-template", Kind: "Pod"}, {Namespace: "a", Name: "empty", Kind: "Pod", Template: &corev1.PodTemplateSpec{}}},
+		Services:  []*manifest.Service{nil, {Namespace: "a", Name: "s", Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"x": "y"}}, {Namespace: "a", Name: "all", Type: corev1.ServiceTypeLoadBalancer}},
+	}
+	if _, err := podsec.Audit(set, podsec.Options{IngressIsolated: open}); err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{
+		"",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {}}\n",
+		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{}], initContainers: [{securityContext: {}}], volumes: [{}]}}}}}\n",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: '@', securityContext: {capabilities: {}, seLinuxOptions: {}, seccompProfile: {}, windowsOptions: {}}, livenessProbe: {}, lifecycle: {}}], securityContext: {sysctls: [{}], supplementalGroups: []}}\n",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {'': ''}}\nspec: {containers: [{name: c, image: ':', ports: [{hostPort: 1, containerPort: 1}]}], hostNetwork: true, hostPID: true}\n",
+	}
+	for _, doc := range docs {
+		for _, level := range []string{"baseline", "restricted"} {
+			if _, err := podsec.Audit(load(t, doc), podsec.Options{Level: level, Version: "v1.0", IngressIsolated: open}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := podsec.Audit(load(t, doc), podsec.Options{Level: level, IngressIsolated: open}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestSetUnchanged checks that defaulting a volume with no source for the
+// checks happens on a copy, and that output is deterministic.
+func TestSetUnchanged(t *testing.T) {
+	set := load(t, with("pod", "\n      volumes:\n      - name: scratch", "sc", "\n            add: [SYS_ADMIN]"))
+	before := set.Workloads[0].Template.DeepCopy()
+	first, err := podsec.Audit(set, podsec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, set.Workloads[0].Template); diff != "" {
+		t.Errorf("Audit changed the pod template (-before +after):\n%s", diff)
+	}
+	second, err := podsec.Audit(set, podsec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("two audits differ (-first +second):\n%s", diff)
+	}
+	if !slices.IsSortedFunc(first, finding.Compare) {
+		t.Errorf("findings are not sorted:\n%s", dump(first))
+	}
+}

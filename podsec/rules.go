@@ -1,0 +1,301 @@
+package podsec
+
+import "github.com/wardsec/ward/finding"
+
+// Rule ids of Ward's own checks. They are a contract: reports,
+// suppressions and CI gates refer to them. The Pod Security Standards
+// checks are reported as pssPrefix + the library's check id.
+const (
+	pssPrefix = "pss/"
+
+	ruleWritableRootFS    = "pod/writable-root-fs"
+	ruleRootGroup         = "pod/root-group"
+	ruleAutomountSA       = "pod/automount-sa-token"
+	ruleNetRaw            = "pod/net-raw-not-dropped"
+	ruleImageLatest       = "pod/image-latest"
+	ruleImageNotPinned    = "pod/image-not-pinned"
+	ruleNoLimits          = "pod/no-resource-limits"
+	ruleExposedUnisolated = "pod/exposed-unisolated"
+)
+
+// Severities of Pod Security Standards findings: a check of the baseline
+// level guards against known privilege escalations, a check that only the
+// restricted level adds is hardening.
+const (
+	baselineSeverity   = finding.High
+	restrictedSeverity = finding.Medium
+)
+
+const restrictedNote = " Restricted-level check: medium, or high when the pod also fails the baseline check it replaces at this level."
+
+// Rules is every rule Audit can report, in documentation order: the Pod
+// Security Standards checks of the baseline level, those the restricted
+// level adds (each named pss/<the library's check id>), then Ward's own
+// pod/ rules.
+//
+// A pss/ check of the baseline level is high; one only the restricted
+// level has is medium, except that a restricted check which replaces a
+// baseline check at the selected version (capabilities_restricted,
+// seccompProfile_restricted, restrictedVolumes, procMount_restricted) is
+// high when the pod fails that baseline check too, so a pod does not look
+// safer under the stricter level.
+//
+// Ward has no hostPort rule of its own: pss/hostPorts is in both levels and
+// already reports every hostPort with the container's line.
+var Rules = []finding.Rule{
+	{
+		ID:       pssPrefix + "appArmorProfile",
+		Severity: baselineSeverity,
+		Summary:  "A pod or container sets an AppArmor profile other than RuntimeDefault or Localhost, by field or by annotation.",
+		Rationale: "An Unconfined profile turns off the AppArmor confinement the container runtime applies on AppArmor nodes, " +
+			"which limits what a compromised process may mount, write and execute.",
+		Fix: "Remove the setting or use `securityContext: {appArmorProfile: {type: RuntimeDefault}}`; drop " +
+			"`container.apparmor.security.beta.kubernetes.io/<container>` annotations with other values.",
+		Equivalents: []string{"KSV-0002"},
+	},
+	{
+		ID:       pssPrefix + "capabilities_baseline",
+		Severity: baselineSeverity,
+		Summary:  "A container adds a Linux capability beyond the runtime's default set.",
+		Rationale: "Capabilities such as SYS_ADMIN, NET_ADMIN, SYS_PTRACE or SYS_MODULE give a container most of root's power over the node, " +
+			"its network stack or other processes. Baseline allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, " +
+			"NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT.",
+		Fix:         "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
+		Equivalents: []string{"KSV-0022", "polaris:dangerousCapabilities"},
+	},
+	{
+		ID:       pssPrefix + "hostNamespaces",
+		Severity: baselineSeverity,
+		Summary:  "A pod shares the node's network, PID or IPC namespace (hostNetwork, hostPID or hostIPC).",
+		Rationale: "With hostNetwork the pod uses the node's interfaces and address: NetworkPolicy does not protect it and it reaches services " +
+			"listening on the node. With hostPID it sees, signals and may trace the node's processes; with hostIPC it shares their memory segments.",
+		Fix: "Remove `hostNetwork: true`, `hostPID: true` and `hostIPC: true` unless the workload is a node agent that needs them.",
+		Equivalents: []string{"KSV-0008", "KSV-0009", "KSV-0010", "kube-linter:host-ipc", "kube-linter:host-network", "kube-linter:host-pid",
+			"polaris:hostIPCSet", "polaris:hostNetworkSet", "polaris:hostPIDSet"},
+	},
+	{
+		ID:          pssPrefix + "hostPathVolumes",
+		Severity:    baselineSeverity,
+		Summary:     "A pod mounts a hostPath volume.",
+		Rationale:   "A hostPath volume exposes the node's file system to the container: a socket, credentials or a writable system directory is a direct path to the node.",
+		Fix:         "Replace the hostPath volume with an emptyDir, a persistentVolumeClaim, a configMap or a secret.",
+		Equivalents: []string{"KSV-0023"},
+	},
+	{
+		ID:       pssPrefix + "hostPorts",
+		Severity: baselineSeverity,
+		Summary:  "A container uses a hostPort.",
+		Rationale: "A hostPort publishes the container on the node's own address, outside the Services and ingress that reviewers look at, " +
+			"and to every client that can reach the node. Ward has no separate hostPort rule: this check runs at both levels.",
+		Fix:         "Remove `hostPort` and expose the port through a Service.",
+		Equivalents: []string{"KSV-0024", "polaris:hostPortSet"},
+	},
+	{
+		ID:       pssPrefix + "hostProbesAndHostLifecycle",
+		Severity: baselineSeverity,
+		Summary:  "A probe or lifecycle handler sets a host other than the pod's own address.",
+		Rationale: "The kubelet runs probes and lifecycle handlers from the node. A host field makes it connect to any address the author picks, " +
+			"such as node-local services or the cloud metadata endpoint.",
+		Fix: "Remove `host` from httpGet and tcpSocket probes and lifecycle handlers; they then target the pod's IP.",
+	},
+	{
+		ID:          pssPrefix + "privileged",
+		Severity:    baselineSeverity,
+		Summary:     "A container runs privileged.",
+		Rationale:   "A privileged container has every capability and access to the node's devices: it is root on the node.",
+		Fix:         "Remove `securityContext.privileged: true`; add only the capabilities the container needs.",
+		Equivalents: []string{"KSV-0017", "kube-linter:privileged-container", "polaris:runAsPrivileged"},
+	},
+	{
+		ID:       pssPrefix + "procMount",
+		Severity: baselineSeverity,
+		Summary:  "A container unmasks /proc (procMount other than Default) outside a user namespace.",
+		Rationale: "The runtime masks parts of /proc that leak host information or allow host changes. From v1.35 baseline allows other " +
+			"procMount values in pods with `hostUsers: false`.",
+		Fix:         "Remove `securityContext.procMount` or set it to Default.",
+		Equivalents: []string{"KSV-0027", "kube-linter:unsafe-proc-mount"},
+	},
+	{
+		ID:          pssPrefix + "seLinuxOptions",
+		Severity:    baselineSeverity,
+		Summary:     "A pod or container sets an SELinux type other than the container types, or sets an SELinux user or role.",
+		Rationale:   "Custom SELinux labels can lift the confinement that keeps container processes away from host files and other containers.",
+		Fix:         "Remove `seLinuxOptions.user` and `role`, and use a type of container_t, container_init_t, container_kvm_t or container_engine_t, or none.",
+		Equivalents: []string{"KSV-0025"},
+	},
+	{
+		ID:          pssPrefix + "seccompProfile_baseline",
+		Severity:    baselineSeverity,
+		Summary:     "A pod or container sets the seccomp profile to Unconfined.",
+		Rationale:   "Seccomp filters the system calls a container may make; Unconfined exposes the whole kernel interface to an attacker.",
+		Fix:         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod.",
+		Equivalents: []string{"KSV-0104"},
+	},
+	{
+		ID:          pssPrefix + "sysctls",
+		Severity:    baselineSeverity,
+		Summary:     "A pod sets a sysctl outside the safe, namespaced set.",
+		Rationale:   "Unsafe sysctls change kernel settings shared with the node or other pods and can disable protections or starve the node.",
+		Fix:         "Remove the sysctl from `spec.securityContext.sysctls`, or tune it on the node.",
+		Equivalents: []string{"KSV-0026", "kube-linter:unsafe-sysctls"},
+	},
+	{
+		ID:          pssPrefix + "windowsHostProcess",
+		Severity:    baselineSeverity,
+		Summary:     "A Windows pod or container runs as a HostProcess container.",
+		Rationale:   "A HostProcess container runs directly on the Windows node with the node's privileges.",
+		Fix:         "Remove `securityContext.windowsOptions.hostProcess: true`.",
+		Equivalents: []string{"KSV-0103"},
+	},
+	{
+		ID:       pssPrefix + "allowPrivilegeEscalation",
+		Severity: restrictedSeverity,
+		Summary:  "A container does not set allowPrivilegeEscalation: false.",
+		Rationale: "Unless it is false, a process can gain privileges through setuid binaries or file capabilities (no_new_privs is unset). " +
+			"From v1.25 Windows pods (`spec.os.name: windows`) are exempt.",
+		Fix:         "Set `securityContext.allowPrivilegeEscalation: false` on every container.",
+		Equivalents: []string{"KSV-0001", "kube-linter:privilege-escalation-container", "polaris:privilegeEscalationAllowed"},
+	},
+	{
+		ID:       pssPrefix + "capabilities_restricted",
+		Severity: restrictedSeverity,
+		Summary:  "A container does not drop ALL capabilities, or adds one other than NET_BIND_SERVICE.",
+		Rationale: "The runtime's default capabilities include NET_RAW, SETUID and DAC_OVERRIDE, which most applications never use and attackers do. " +
+			"Replaces pss/capabilities_baseline at the restricted level." + restrictedNote,
+		Fix:         "Set `securityContext.capabilities: {drop: [ALL]}` on every container, adding back only NET_BIND_SERVICE when it binds a port below 1024.",
+		Equivalents: []string{"KSV-0003", "KSV-0106"},
+	},
+	{
+		ID:          pssPrefix + "procMount_restricted",
+		Severity:    restrictedSeverity,
+		Summary:     "A container unmasks /proc (procMount other than Default), even in a user namespace.",
+		Rationale:   "From v1.35 the restricted level keeps forbidding unmasked /proc in pods with `hostUsers: false`, which baseline allows. Replaces pss/procMount." + restrictedNote,
+		Fix:         "Remove `securityContext.procMount` or set it to Default.",
+		Equivalents: []string{"KSV-0027", "kube-linter:unsafe-proc-mount"},
+	},
+	{
+		ID:       pssPrefix + "restrictedVolumes",
+		Severity: restrictedSeverity,
+		Summary:  "A pod uses a volume type other than configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret.",
+		Rationale: "Other types, such as hostPath, nfs or iscsi, reach storage outside the cluster's control and its access checks. " +
+			"A volume with no source counts as an emptyDir, as the API server defaults it. Replaces pss/hostPathVolumes." + restrictedNote,
+		Fix:         "Use a persistentVolumeClaim backed by a StorageClass instead of a direct volume source.",
+		Equivalents: []string{"KSV-0028"},
+	},
+	{
+		ID:       pssPrefix + "runAsNonRoot",
+		Severity: restrictedSeverity,
+		Summary:  "The pod does not make every container set runAsNonRoot: true, or a pod or container sets it to false.",
+		Rationale: "Without runAsNonRoot the kubelet starts containers whose image runs as UID 0, and root in a container is one kernel bug " +
+			"or mount away from root on the node. From v1.35 pods with `hostUsers: false` are exempt.",
+		Fix:         "Set `spec.securityContext.runAsNonRoot: true` and a non-zero `runAsUser`, and build images with a non-root USER.",
+		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root", "polaris:runAsRootAllowed"},
+	},
+	{
+		ID:          pssPrefix + "runAsUser",
+		Severity:    restrictedSeverity,
+		Summary:     "A pod or container sets runAsUser: 0.",
+		Rationale:   "UID 0 is root; runAsNonRoot alone does not stop an explicit runAsUser: 0 on a container. From v1.35 pods with `hostUsers: false` are exempt.",
+		Fix:         "Set `runAsUser` to a non-zero UID, such as 10001, or remove it and rely on the image's non-root USER.",
+		Equivalents: []string{"KSV-0105"},
+	},
+	{
+		ID:       pssPrefix + "seccompProfile_restricted",
+		Severity: restrictedSeverity,
+		Summary:  "The pod does not give every container a seccomp profile of RuntimeDefault or Localhost.",
+		Rationale: "Without a profile, most runtimes run containers unconfined, exposing every system call to an attacker. " +
+			"Replaces pss/seccompProfile_baseline at the restricted level." + restrictedNote,
+		Fix:         "Set `spec.securityContext.seccompProfile: {type: RuntimeDefault}`.",
+		Equivalents: []string{"KSV-0030"},
+	},
+	{
+		ID:       ruleWritableRootFS,
+		Severity: finding.Medium,
+		Summary:  "A container's root file system is writable (securityContext.readOnlyRootFilesystem is not true).",
+		Rationale: "An attacker who gets code execution can then replace binaries and libraries, plant tools and persist until the container restarts. " +
+			"Init and ephemeral containers are checked too. Pods with `spec.os.name: windows` are not: the field does not apply there.",
+		Fix:         "Set `securityContext.readOnlyRootFilesystem: true` and mount an emptyDir at each path the container writes to (/tmp, caches).",
+		Equivalents: []string{"KSV-0014", "kube-linter:no-read-only-root-fs", "polaris:notReadOnlyRootFilesystem"},
+	},
+	{
+		ID:       ruleRootGroup,
+		Severity: finding.Low,
+		Summary:  "A pod or container sets group 0: runAsGroup: 0, fsGroup: 0 or supplementalGroups containing 0.",
+		Rationale: "Group root owns many files in images and on nodes; a process in it can read or change them, and fsGroup: 0 makes " +
+			"volumes group-owned by root. Only explicit values are reported: when runAsGroup is unset, the image decides. Windows pods are not checked.",
+		Fix:         "Use a non-zero GID in `runAsGroup` and `fsGroup` (such as 10001) and remove 0 from `supplementalGroups`.",
+		Equivalents: []string{"KSV-0029"},
+	},
+	{
+		ID:       ruleAutomountSA,
+		Severity: finding.Low,
+		Summary:  "A pod spec does not set automountServiceAccountToken: false.",
+		Rationale: "Unless it is false, every container gets a token for the Kubernetes API; an attacker in any of them acts with the service " +
+			"account's permissions. Ward reads only the pod spec (a ServiceAccount's own setting is not in the model), which is also where a reviewer looks.",
+		Fix: "Set `automountServiceAccountToken: false` in the pod spec; workloads that call the API mount a projected serviceAccountToken " +
+			"volume in the container that needs it.",
+		Equivalents: []string{"KSV-0036", "polaris:automountServiceAccountToken"},
+	},
+	{
+		ID:       ruleNetRaw,
+		Severity: finding.Medium,
+		Summary:  "A container keeps NET_RAW: its capabilities.drop lists neither NET_RAW nor ALL, it adds NET_RAW back, or it is privileged.",
+		Rationale: "NET_RAW is in the runtime's default set although almost no application needs it. It lets a compromised container open raw and packet sockets: " +
+			"craft arbitrary packets, spoof ARP replies or IPv6 router advertisements to neighbours on bridge-based pod networks (CVE-2020-10749) and capture traffic. " +
+			"The baseline level allows it and restricted reports it only as part of drop ALL, so Ward reports it at both levels. " +
+			"Capability names are compared case-insensitively, with or without the CAP_ prefix. Windows pods are not checked.",
+		Fix:         "Set `securityContext.capabilities.drop: [ALL]` (or at least NET_RAW) and do not add NET_RAW back.",
+		Equivalents: []string{"kube-linter:drop-net-raw-capability"},
+	},
+	{
+		ID:       ruleImageLatest,
+		Severity: finding.Medium,
+		Summary:  "A container image uses the tag latest, or no tag (which means latest), and no digest.",
+		Rationale: "What runs then depends on when each node pulled the image: rollouts are not reproducible, a rollback does not roll back, " +
+			"and a pushed or compromised image is picked up silently. An image pinned by digest is not reported, whatever its tag.",
+		Fix:         "Use an immutable version tag or, better, a digest: `image: registry/app:1.4.2@sha256:<digest>`.",
+		Equivalents: []string{"KSV-0013", "kube-linter:latest-tag", "polaris:tagNotSpecified"},
+	},
+	{
+		ID:       ruleImageNotPinned,
+		Severity: finding.Info,
+		Summary:  "A container image is referenced by tag only, not by digest.",
+		Rationale: "Tags are mutable: the registry can serve different content under the same tag, by mistake or after a compromise. " +
+			"A digest names exactly the bytes that were reviewed and scanned. Info by default; Options.DigestSeverity raises it. " +
+			"Images already reported by pod/image-latest are not reported again.",
+		Fix: "Append the digest: `image: registry/app:1.4.2@sha256:<digest>` (`crane digest` or `docker buildx imagetools inspect` print it); " +
+			"let a bot such as Renovate keep it current.",
+	},
+	{
+		ID:       ruleNoLimits,
+		Severity: finding.Low,
+		Summary:  "A container has no memory limit, or neither a CPU request nor a CPU limit.",
+		Rationale: "Without them one compromised or runaway container can starve every other pod on its node, a cheap denial of service. " +
+			"Memory cannot be reclaimed from a container, so it needs a limit; CPU is shared by weight, so a CPU request already protects the " +
+			"other pods' share (a CPU limit is accepted too, but throttles even on an idle node). " +
+			"Pod-level resources (spec.resources) cover its containers. Ephemeral containers cannot have resources and are not checked.",
+		Fix:         "Set `resources.limits.memory` and `resources.requests.cpu` on every container and init container.",
+		Equivalents: []string{"KSV-0011", "KSV-0018", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements", "polaris:cpuLimitsMissing", "polaris:memoryLimitsMissing"},
+	},
+	{
+		ID:       ruleExposedUnisolated,
+		Severity: finding.High,
+		Summary:  "A NodePort or LoadBalancer Service selects pods that no NetworkPolicy isolates for ingress.",
+		Rationale: "The Service publishes the pods on every node's address, or on a load balancer outside the cluster, and nothing filters who connects: " +
+			"not only the intended clients but every address that reaches a node, and every pod. The finding points at the Service and lists the workloads " +
+			"it selects in its namespace that are not isolated for ingress. Runs only when the caller knows the policies (Options.IngressIsolated).",
+		Fix: "Select the workloads with a NetworkPolicy that isolates ingress and allows only the expected sources (the load balancer's or clients' " +
+			"ipBlocks, the ingress controller's pods), or make the Service ClusterIP behind an ingress controller.",
+		Equivalents: []string{"kube-linter:exposed-services", "kube-linter:non-isolated-pod"},
+	},
+}
+
+// Lookup returns the registry entry for id.
+func Lookup(id string) (finding.Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return finding.Rule{}, false
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/wardsec/ward/finding"
+)
+
+type checkJSON struct {
+	Findings []finding.Finding
+	Summary  struct {
+		Total, Suppressed, InputErrors, Files, Objects, Score int
+		Failed                                               bool
+	}
+}
+
+func checkOutput(t *testing.T, out string) checkJSON {
+	t.Helper()
+	var res checkJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return res
+}
+
+// TestCheckBadFiles: a Dockerfile and a Compose file that do not parse are
+// input/unreadable findings with file and line, the other files are still
+// audited, and the run exits 2.
+func TestCheckBadFiles(t *testing.T) {
+	const dir = "internal/cli/testdata/audit/mixed"
+	out, errOut, code := run(t, "", "check", dir, "-o", "json")
+	if code != ExitError {
+		t.Errorf("exit %d, want %d; stderr: %s", code, ExitError, errOut)
+	}
+	res := checkOutput(t, out)
+	rules := map[string][]finding.Finding{}
+	for _, f := range res.Findings {
+		rules[f.Rule] = append(rules[f.Rule], f)
+	}
+	unreadable := map[string]int{}
+	for _, f := range rules["input/unreadable"] {
+		unreadable[f.File] = f.Line
+	}
+	if l := unreadable[dir+"/Dockerfile"]; l != 2 {
+		t.Errorf("Dockerfile: input/unreadable at line %d, want 2 (%v)", l, rules["input/unreadable"])
+	}
+	if l, ok := unreadable[dir+"/compose.yaml"]; !ok || l < 3 {
+		t.Errorf("compose.yaml: input/unreadable at line %d, want 3 or 4 (%v)", l, rules["input/unreadable"])
+	}
+	if res.Summary.InputErrors != 2 {
+		t.Errorf("inputErrors = %d, want 2", res.Summary.InputErrors)
+	}
+	// The rest is still audited.
+	for _, want := range []string{"dockerfile/user-missing", "dockerfile/no-multi-stage", "pod/image-latest", "pss/runAsNonRoot"} {
+		if len(rules[want]) == 0 {
+			t.Errorf("no %s finding: the good files were not audited", want)
+		}
+	}
+}
+
+// TestCheckSuppressions: an annotation and ward.yaml ignores silence
+// findings, which stay counted, are listed with --show-suppressed, never
+// fail the run, and a stale ignore is reported.
+func TestCheckSuppressions(t *testing.T) {
+	const dir = "internal/cli/testdata/audit/suppressed"
+	out, _, code := run(t, "", "check", dir, "-o", "json", "--fail-on", "low")
+	res := checkOutput(t, out)
+	for _, f := range res.Findings {
+		if f.Suppressed != nil {
+			t.Errorf("suppressed finding listed without --show-suppressed: %+v", f)
+		}
+		if f.Severity > finding.Info {
+			t.Errorf("unexpected finding above info: %s %s", f.Rule, f.Message)
+		}
+	}
+	if code != ExitOK {
+		t.Errorf("exit %d, want 0: suppressed findings must not fail the run", code)
+	}
+	if res.Summary.Suppressed < 3 {
+		t.Errorf("summary.suppressed = %d, want at least 3 (annotation, digest, netpol)", res.Summary.Suppressed)
+	}
+	stale := false
+	for _, f := range res.Findings {
+		stale = stale || f.Rule == "input/stale-ignore" && strings.Contains(f.Message, "compose/privileged") && f.Line == 7
+	}
+	if !stale {
+		t.Errorf("no input/stale-ignore for the compose/privileged entry at ward.yaml:7: %+v", res.Findings)
+	}
+
+	out, _, _ = run(t, "", "check", dir, "-o", "json", "--show-suppressed")
+	by := map[string]string{}
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Suppressed != nil {
+			by[f.Rule] = f.Suppressed.By + ": " + f.Suppressed.Reason
+		}
+	}
+	if got := by["pod/writable-root-fs"]; got != "annotation: the app writes only to an emptyDir at /tmp" {
+		t.Errorf("pod/writable-root-fs suppression = %q", got)
+	}
+	if got := by["pod/image-not-pinned"]; got != "config: images are pinned by the deploy pipeline" {
+		t.Errorf("pod/image-not-pinned suppression = %q", got)
+	}
+	text, _, _ := run(t, "", "check", dir, "--show-suppressed")
+	if !strings.Contains(text, "suppressed by annotation: the app writes only to an emptyDir at /tmp") {
+		t.Errorf("text output lacks the suppression:\n%s", text)
+	}
+}
+
+// TestDogfood: Ward's own Dockerfile and deploy manifests pass `ward
+// check` with nothing above info and no suppression.
+func TestDogfood(t *testing.T) {
+	out, errOut, code := run(t, "", "check", "Dockerfile", "deploy", "-o", "json", "--fail-on", "low", "--show-suppressed")
+	if code != ExitOK {
+		t.Errorf("ward check Dockerfile deploy: exit %d, want 0; stderr: %s\n%s", code, errOut, out)
+	}
+	res := checkOutput(t, out)
+	for _, f := range res.Findings {
+		if f.Severity > finding.Info || f.Suppressed != nil {
+			t.Errorf("%s:%d %s %s: %s (suppressed: %v)", f.File, f.Line, f.Severity, f.Rule, f.Message, f.Suppressed)
+		}
+	}
+	if res.Summary.Files != 1 || res.Summary.Objects < 3 {
+		t.Errorf("checked %d files and %d objects, want the Dockerfile and the deploy objects", res.Summary.Files, res.Summary.Objects)
+	}
+}
+
+// TestCheckSARIF validates the SARIF of the example, which has findings of
+// every family, against the official 2.1.0 schema.
+func TestCheckSARIF(t *testing.T) {
+	out, _, code := run(t, "", "check", "examples/shop", "-o", "sarif")
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d", code, ExitFindings)
+	}
+	f, err := os.Open("report/testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sarif.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("invalid SARIF: %v", err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+			Results []struct {
+				RuleID    string
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range log.Runs[0].Tool.Driver.Rules {
+		ids[r.ID] = true
+	}
+	families := map[string]bool{}
+	for _, r := range log.Runs[0].Results {
+		if !ids[r.RuleID] {
+			t.Errorf("result rule %s not in tool.driver.rules", r.RuleID)
+		}
+		family, _, _ := strings.Cut(r.RuleID, "/")
+		families[family] = true
+		if loc := r.Locations[0].PhysicalLocation; !strings.HasPrefix(loc.ArtifactLocation.URI, "examples/shop") || loc.Region.StartLine < 1 {
+			t.Errorf("%s: location %+v", r.RuleID, loc)
+		}
+	}
+	for _, f := range []string{"netpol", "assert", "pod", "dockerfile", "compose"} {
+		if !families[f] {
+			t.Errorf("no %s result in the example's SARIF", f)
+		}
+	}
+}

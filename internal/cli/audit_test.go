@@ -15,7 +15,7 @@ type checkJSON struct {
 	Findings []finding.Finding
 	Summary  struct {
 		Total, Suppressed, InputErrors, Files, Objects, Score int
-		Failed                                               bool
+		Failed                                                bool
 	}
 }
 
@@ -162,7 +162,9 @@ func TestCheckSARIF(t *testing.T) {
 	}
 	var log struct {
 		Runs []struct {
-			Tool    struct{ Driver struct{ Rules []struct{ ID string } } }
+			Tool struct {
+				Driver struct{ Rules []struct{ ID string } }
+			}
 			Results []struct {
 				RuleID    string
 				Locations []struct {

@@ -64,6 +64,10 @@ type Finding struct {
 	Object  string `json:"object,omitempty"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`
+	// Origin is the template the object was rendered from, when the input
+	// says (helm template's "# Source:" comments), such as
+	// "shop/templates/deployment.yaml".
+	Origin string `json:"origin,omitempty"`
 	// Suppressed is set when a suppression silenced the finding: it is
 	// then counted and listed on request, but never fails a run.
 	Suppressed *Suppression `json:"suppressed,omitempty"`

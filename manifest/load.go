@@ -24,6 +24,9 @@ type Options struct {
 	// directory; the files it reports true for are not read. Files named
 	// explicitly are always read. Ward skips its own ward.yaml this way.
 	Skip func(path string) bool
+	// Rendered are manifests rendered in memory (kustomize output), read
+	// after paths, in order.
+	Rendered []Rendered
 	// FieldLines records the line of every field of workload objects
 	// (Workload.Lines), so that findings about a container can point at
 	// it. It costs time and memory on large cluster dumps, so only the
@@ -46,9 +49,31 @@ func Load(opts Options, paths ...string) (*Set, error) {
 		for _, p := range paths {
 			l.readPath(p, emit)
 		}
+		for _, r := range opts.Rendered {
+			emit(r.Name, r.Data, nil)
+		}
 	})
 	return l.finish()
 }
+
+// Rendered is a manifest stream produced in memory, such as `kustomize
+// build DIR` output. Objects carrying the config.kubernetes.io/origin
+// annotation (kustomize's buildMetadata: [originAnnotations]) are located
+// in their source file: Source.File is Dir joined with the annotation's
+// path and Source.Line the line where the object starts in that file
+// (0 when it cannot be found, say after a patch renamed it); their field
+// lines are dropped, since they describe the rendered text.
+type Rendered struct {
+	// Name names the stream in errors, such as "deploy/prod (kustomize)".
+	Name string
+	// Dir is the directory origin paths are relative to.
+	Dir  string
+	Data []byte
+}
+
+// OriginAnnotation is kustomize's annotation naming where an object was
+// written.
+const OriginAnnotation = "config.kubernetes.io/origin"
 
 // Parse loads one file held in memory; name is used in Sources and errors.
 func Parse(opts Options, name string, data []byte) (*Set, error) {
@@ -175,6 +200,7 @@ func (ld *loadedDoc) decodeSafely(d *decoder, u unit, out *decoded) {
 
 // finish gathers the decoded objects in input order and assembles the Set.
 func (l *loader) finish() (*Set, error) {
+	files := map[string][]string{} // origin files read, as lines
 	var errs []error
 	var objs []object
 	var skipped []Skipped
@@ -189,8 +215,14 @@ func (l *loader) finish() (*Set, error) {
 			errs = append(errs, &Error{File: f.name, Err: fmt.Errorf("%w: %w", ErrRead, err)})
 			continue
 		}
+		dir, rendered := l.renderedDir(f.name)
 		for _, ld := range f.docs {
 			for _, o := range ld.out {
+				if rendered {
+					for i := range o.objs {
+						relocate(&o.objs[i], dir, files)
+					}
+				}
 				objs = append(objs, o.objs...)
 				skipped = append(skipped, o.skipped...)
 				unsupported = append(unsupported, o.unsupported...)
@@ -257,4 +289,75 @@ func trimBOM(data []byte) []byte {
 		return data[3:]
 	}
 	return data
+}
+
+// renderedDir reports whether name is one of Options.Rendered, and its Dir.
+func (l *loader) renderedDir(name string) (string, bool) {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Dir, true
+		}
+	}
+	return "", false
+}
+
+// relocate points an object of a rendered stream at the file its origin
+// annotation names (see Rendered). files caches the files read.
+func relocate(o *object, dir string, files map[string][]string) {
+	m := meta(o.obj)
+	if m == nil {
+		return
+	}
+	var path string
+	for _, line := range strings.Split(m.GetAnnotations()[OriginAnnotation], "\n") {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "path:"); ok {
+			path = strings.Trim(strings.TrimSpace(p), `"'`)
+			break
+		}
+	}
+	if path == "" || filepath.IsAbs(path) || strings.Contains(path, "://") {
+		return // generated, or from a remote base: keep the rendered location
+	}
+	file := filepath.Join(dir, filepath.FromSlash(path))
+	lines, ok := files[file]
+	if !ok {
+		data, err := os.ReadFile(file) // #nosec G304 -- a file the user's kustomization names
+		if err == nil {
+			lines = strings.Split(string(data), "\n")
+		}
+		files[file] = lines
+	}
+	o.src = Source{File: file, Line: objectLine(lines, o.kind, m.GetName()), Origin: o.src.File}
+	o.lines = nil
+}
+
+// objectLine returns the 1-based line where the document declaring kind
+// and name (as metadata.name, indented two spaces) starts in lines, or 0.
+func objectLine(lines []string, kind, name string) int {
+	start, hasKind, hasName := 1, false, false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(l, "---") {
+			start, hasKind, hasName = i+2, false, false
+			continue
+		}
+		if v, ok := strings.CutPrefix(t, "kind:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == kind {
+			hasKind = true
+		}
+		// metadata.name, as manifests indent it: two spaces.
+		if v, ok := strings.CutPrefix(l, "  name:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == name {
+			hasName = true
+		}
+		if hasKind && hasName {
+			// Skip leading comments and blank lines of the document.
+			for start-1 < len(lines) && start-1 < i {
+				if s := strings.TrimSpace(lines[start-1]); s != "" && !strings.HasPrefix(s, "#") {
+					break
+				}
+				start++
+			}
+			return start
+		}
+	}
+	return 0
 }

@@ -96,6 +96,9 @@ func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 		if f.Object != "" {
 			ew.printf("  %s", f.Object)
 		}
+		if f.Origin != "" {
+			ew.printf("  (from %s)", f.Origin)
+		}
 		ew.printf("\n")
 		for _, l := range strings.Split(f.Message, "\n") {
 			ew.printf("                  %s\n", l)

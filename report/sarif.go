@@ -202,8 +202,13 @@ func SARIF(w io.Writer, findings []finding.Finding, opts SARIFOptions) error {
 			describe(r)
 		}
 		uri, line := f.File, f.Line
-		if uri == "" {
+		switch {
+		case uri == "":
 			uri, line = opts.Fallback, 1
+		case uri == "-" && f.Origin != "":
+			// Rendered from standard input: the template is what a
+			// repository holds (its line is unknown).
+			uri, line = f.Origin, 1
 		}
 		uri = sarifURI(uri, opts.Root)
 		if line < 1 {

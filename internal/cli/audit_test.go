@@ -200,3 +200,62 @@ func TestCheckSARIF(t *testing.T) {
 		}
 	}
 }
+
+// TestKustomize: a directory tree with a base and an overlay is rendered
+// in-process once (the overlay, not the base on its own), and findings
+// point at the source files through origin annotations.
+func TestKustomize(t *testing.T) {
+	const dir = "internal/cli/testdata/kustomize"
+	out, errOut, code := run(t, "", "check", dir, "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.Objects != 2 || res.Summary.InputErrors != 0 {
+		t.Errorf("objects %d, input errors %d; want 2 and 0 (the base must not be rendered twice)", res.Summary.Objects, res.Summary.InputErrors)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if f.Rule == "pss/privileged" {
+			found = f.Object == "shop-prod/Deployment/web" && f.File == dir+"/base/deployment.yaml" && f.Line == 2
+		}
+		if !strings.HasPrefix(f.File, dir+"/base/") {
+			t.Errorf("%s points at %s:%d, not at a source file", f.Rule, f.File, f.Line)
+		}
+	}
+	if !found {
+		t.Errorf("no pss/privileged finding (from the overlay's patch) on shop-prod/Deployment/web at base/deployment.yaml:2:\n%s", out)
+	}
+	reach, _, code := run(t, "", "reach", dir)
+	if code != ExitOK || !strings.Contains(reach, "shop-prod/Deployment/web") {
+		t.Errorf("ward reach on a kustomization: exit %d\n%s", code, reach)
+	}
+
+	out, _, code = run(t, "", "check", "internal/cli/testdata/kustomize-remote", "-o", "json")
+	if code != ExitError || !strings.Contains(out, "ward does not fetch remote bases") {
+		t.Errorf("remote base: exit %d, want %d and an input/unreadable finding:\n%s", code, ExitError, out)
+	}
+}
+
+// TestCheckHelmOrigin: `helm template | ward check -` keeps each object's
+// "# Source:" template as the origin of its findings.
+func TestCheckHelmOrigin(t *testing.T) {
+	data, err := os.ReadFile("../../manifest/testdata/helm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ := run(t, string(data), "check", "-", "-o", "json")
+	origins := map[string]string{}
+	for _, f := range checkOutput(t, out).Findings {
+		origins[f.Rule+" "+f.Object] = f.Origin
+	}
+	for key, want := range map[string]string{
+		"pss/runAsNonRoot shop/Deployment/web":         "shop/templates/deployment.yaml",
+		"netpol/no-default-deny-egress Namespace/shop": "shop/templates/namespace.yaml",
+		"input/skipped ": "shop/templates/configmap.yaml",
+	} {
+		if origins[key] != want {
+			t.Errorf("%s: origin %q, want %q (all: %v)", key, origins[key], want, origins)
+		}
+	}
+}

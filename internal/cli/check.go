@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,7 +126,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
 
 	in := scanInputs(args)
-	set, loadErr := e.loadWith(in.manifests, in.notManifest, true)
+	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}
 	}
@@ -202,6 +204,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		fs = append(fs, finding.Finding{Rule: ruleStaleIgnore, Severity: finding.Info, File: ig.File, Line: ig.Line,
 			Message: fmt.Sprintf("ignore of %s matches no finding", ig.Rule), Fix: inputRules[2].Fix})
 	}
+	addOrigins(fs, set)
 	fs = finding.Sort(fs)
 	summary := finding.Summarize(fs)
 	res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
@@ -233,6 +236,37 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		return fail(ExitFindings, nil)
 	}
 	return nil
+}
+
+// addOrigins sets the Origin of findings inside objects rendered from a
+// template (helm template's "# Source:" comments): the origin of the last
+// object of the same file starting at or before the finding's line.
+func addOrigins(fs []finding.Finding, set *manifest.Set) {
+	starts := map[string][]manifest.Source{}
+	add := func(s manifest.Source) {
+		if s.Line > 0 {
+			starts[s.File] = append(starts[s.File], s)
+		}
+	}
+	for _, o := range set.Objects {
+		add(o.Source)
+	}
+	for _, s := range set.Skipped {
+		add(s.Source)
+	}
+	for _, u := range set.Unsupported {
+		add(u.Source)
+	}
+	for _, ss := range starts {
+		slices.SortFunc(ss, func(a, b manifest.Source) int { return a.Line - b.Line })
+	}
+	for i := range fs {
+		ss := starts[fs[i].File]
+		j := sort.Search(len(ss), func(j int) bool { return ss[j].Line > fs[i].Line }) - 1
+		if j >= 0 && fs[i].Line > 0 && fs[i].Origin == "" {
+			fs[i].Origin = ss[j].Origin
+		}
+	}
 }
 
 // visible drops suppressed findings unless show.

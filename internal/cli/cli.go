@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -162,7 +161,12 @@ func Main() {
 // does not evaluate are announced on stderr: results that silently ignore
 // them would give false assurance (`ward check` reports them as findings).
 func (e *env) load(paths []string) (*manifest.Set, error) {
-	set, err := e.loadAll(paths)
+	in := scanInputs(paths)
+	if len(in.unreadable) > 0 {
+		f := in.unreadable[0]
+		return nil, fail(ExitError, fmt.Errorf("%s: %s", f.File, f.Message))
+	}
+	set, err := e.loadWith(in, false)
 	if err != nil {
 		return nil, fail(ExitError, err)
 	}
@@ -176,26 +180,24 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 	return set, nil
 }
 
-// loadAll reads paths and returns what loaded plus every input error.
-func (e *env) loadAll(paths []string) (*manifest.Set, error) {
-	return e.loadWith(paths, nil, false)
-}
-
-// loadWith is loadAll that also skips the files in skip while walking
-// directories (Compose files the audit reads itself) and, with lines,
-// records field lines for findings inside pod templates.
-func (e *env) loadWith(paths []string, skip map[string]bool, lines bool) (*manifest.Set, error) {
+// loadWith reads the manifests of in (files, directories, standard input
+// and rendered kustomizations) and returns what loaded plus every input
+// error. With lines it records field lines for findings inside pod
+// templates.
+func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 	start := time.Now()
 	set, err := manifest.Load(manifest.Options{
 		DefaultNamespace: e.namespace,
 		Stdin:            e.stdin,
-		// ward.yaml holds assertions, not manifests.
-		Skip:       func(p string) bool { return filepath.Base(p) == "ward.yaml" || skip[p] },
+		// ward.yaml holds assertions; Compose files, Dockerfiles and
+		// kustomization directories are read by other means.
+		Skip:       in.skip,
+		Rendered:   in.rendered,
 		FieldLines: lines,
-	}, paths...)
+	}, in.manifests...)
 	if set != nil {
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
-			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "elapsed", time.Since(start))
+			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "kustomizations", len(in.rendered), "elapsed", time.Since(start))
 	}
 	return set, err
 }

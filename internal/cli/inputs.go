@@ -10,6 +10,7 @@ import (
 	"github.com/wardsec/ward/compose"
 	"github.com/wardsec/ward/dockerfile"
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
 )
 
 // inputs are the paths `ward check` was given, sorted by what reads them.
@@ -21,8 +22,49 @@ type inputs struct {
 	dockerfiles []string
 	composes    []string
 	notManifest map[string]bool
-	// unreadable are paths that could not be read while scanning.
+	// kustomized are kustomization directories: their files are rendered
+	// (rendered), never read as manifests.
+	kustomized []string
+	rendered   []manifest.Rendered
+	// unreadable are paths that could not be read or rendered.
 	unreadable []finding.Finding
+}
+
+// skip reports whether the manifest loader must leave path alone.
+func (in *inputs) skip(path string) bool {
+	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" {
+		return true
+	}
+	for _, d := range in.kustomized {
+		if strings.HasPrefix(path, d+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// render builds the kustomizations that no other one builds on (overlays,
+// not their bases) with kustomize.
+func (in *inputs) render(found []string) {
+	referenced := map[string]bool{}
+	for _, d := range found {
+		for _, r := range references(d) {
+			referenced[r] = true
+		}
+	}
+	for _, d := range found {
+		in.kustomized = append(in.kustomized, filepath.Clean(d))
+		if referenced[filepath.Clean(d)] {
+			continue
+		}
+		out, err := kustomizeBuild(d)
+		if err != nil {
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: d,
+				Message: "kustomize build: " + err.Error(), Fix: inputRules[0].Fix})
+			continue
+		}
+		in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: out})
+	}
 }
 
 // maybeCompose is a cheap test run before compose.IsCompose reads a YAML
@@ -37,8 +79,9 @@ func isYAML(name string) bool {
 }
 
 // scanInputs classifies paths: Dockerfiles by name, Compose files by name
-// or content, everything else is left to the manifest loader (which reads
-// *.yaml, *.yml and *.json in directories and skips hidden ones).
+// or content, directories with a kustomization rendered with kustomize,
+// everything else left to the manifest loader (which reads *.yaml, *.yml
+// and *.json in directories and skips hidden ones).
 func scanInputs(paths []string) *inputs {
 	in := &inputs{notManifest: map[string]bool{}}
 	classify := func(path string, explicit bool) {
@@ -69,6 +112,7 @@ func scanInputs(paths []string) *inputs {
 			in.manifests = append(in.manifests, path)
 		}
 	}
+	var kustomizations []string
 	for _, p := range paths {
 		if p == "-" {
 			in.manifests = append(in.manifests, p)
@@ -80,6 +124,10 @@ func scanInputs(paths []string) *inputs {
 			classify(p, true)
 			continue
 		}
+		if isKustomization(p) {
+			kustomizations = append(kustomizations, p)
+			continue
+		}
 		in.manifests = append(in.manifests, p)
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -87,6 +135,10 @@ func scanInputs(paths []string) *inputs {
 			}
 			if d.IsDir() {
 				if path != p && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				if path != p && isKustomization(path) {
+					kustomizations = append(kustomizations, path)
 					return filepath.SkipDir
 				}
 				return nil
@@ -97,8 +149,9 @@ func scanInputs(paths []string) *inputs {
 			return nil
 		})
 		if err != nil {
-			in.unreadable = append(in.unreadable, finding.Finding{Rule: "input/unreadable", Severity: finding.High, File: p, Message: err.Error()})
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: p, Message: err.Error()})
 		}
 	}
+	in.render(kustomizations)
 	return in
 }

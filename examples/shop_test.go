@@ -81,8 +81,8 @@ func TestShopMistakes(t *testing.T) {
 	for _, data := range manifests(t, "shop") {
 		n += bytes.Count(data, []byte("# MISTAKE:"))
 	}
-	if n != 3 {
-		t.Errorf("%d \"# MISTAKE:\" comments, want 3", n)
+	if n != 4 {
+		t.Errorf("%d \"# MISTAKE:\" comments, want 4", n)
 	}
 
 	var stdout, stderr bytes.Buffer
@@ -119,6 +119,9 @@ func TestShopMistakes(t *testing.T) {
 		"netpol/datastore-open data/Deployment/redis (shop/data/network-policies.yaml)",
 		"netpol/named-port-unresolved api/NetworkPolicy/catalog-ingress (shop/api/network-policies.yaml)",
 		"netpol/no-default-deny-egress Namespace/payments (shop/namespaces.yaml)",
+		"pss/capabilities_restricted data/StatefulSet/postgres (shop/data/postgres.yaml)",
+		"pss/runAsNonRoot data/StatefulSet/postgres (shop/data/postgres.yaml)",
+		"pss/runAsUser data/StatefulSet/postgres (shop/data/postgres.yaml)",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ward check shop findings above info (-want +got):\n%s", diff)
@@ -128,6 +131,7 @@ func TestShopMistakes(t *testing.T) {
 // shopFixes are the fixes the comments in examples/shop describe, as
 // replacements of text in its files.
 var shopFixes = []struct{ file, old, new string }{
+	{"data/postgres.yaml", postgresInit, ""},
 	{"api/network-policies.yaml", "        - port: https\n", "        - port: http\n"},
 	{"payments/network-policies.yaml", "  policyTypes: [Ingress]\n---", `  policyTypes: [Ingress, Egress]
 ---
@@ -156,6 +160,21 @@ spec:
         - port: redis
 `},
 }
+
+// postgresInit is the root init container of examples/shop/data/postgres.yaml.
+var postgresInit = func() string {
+	data, err := os.ReadFile("shop/data/postgres.yaml")
+	if err != nil {
+		return "(unreadable)"
+	}
+	s := string(data)
+	start := strings.Index(s, "      # MISTAKE: a root init container")
+	end := strings.Index(s, "      containers:\n")
+	if start < 0 || end < start {
+		return "(not found)"
+	}
+	return s[start:end]
+}()
 
 // shopFixedFiles replace the image and Compose files with the fixes their
 // comments describe.

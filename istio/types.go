@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Group is the API group of Istio's security objects.
@@ -14,6 +12,23 @@ const Group = "security.istio.io"
 
 // Versions are the apiVersions Ward decodes.
 var Versions = []string{Group + "/v1", Group + "/v1beta1"}
+
+// TypeMeta is the apiVersion and kind of an object.
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+}
+
+// ObjectMeta is the part of a Kubernetes object's metadata Ward uses, with
+// the API's JSON names. It is declared here, rather than taken from
+// k8s.io/apimachinery, so that this package, which the guard library
+// shares, imports nothing from Kubernetes.
+type ObjectMeta struct {
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
 
 // Mutual TLS modes of PeerAuthentication.
 const (
@@ -35,9 +50,9 @@ const (
 // mesh-wide in the root namespace without selector, namespace-wide without
 // selector, or per workload.
 type PeerAuthentication struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              PeerAuthenticationSpec `json:"spec"`
+	TypeMeta
+	ObjectMeta `json:"metadata,omitempty"`
+	Spec       PeerAuthenticationSpec `json:"spec"`
 }
 
 // PeerAuthenticationSpec is the spec of a PeerAuthentication.
@@ -69,9 +84,9 @@ func (p *PeerAuthentication) Mode() string {
 // AuthorizationPolicy allows, denies or audits requests to the workloads
 // it selects.
 type AuthorizationPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              AuthorizationPolicySpec `json:"spec"`
+	TypeMeta
+	ObjectMeta `json:"metadata,omitempty"`
+	Spec       AuthorizationPolicySpec `json:"spec"`
 }
 
 // AuthorizationPolicySpec is the spec of an AuthorizationPolicy.

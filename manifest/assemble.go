@@ -15,8 +15,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/wardsec/ward/istio"
 )
 
 // memoryFile is the Source.File of objects given to FromObjects.
@@ -128,7 +126,14 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		}
 		seen[ref] = o.src
-		s.Objects = append(s.Objects, Object{Obj: o.obj, Kind: o.kind, Source: o.src})
+		obj := o.obj
+		switch v := obj.(type) {
+		case *peerAuthentication:
+			obj = v.istio()
+		case *authorizationPolicy:
+			obj = v.istio()
+		}
+		s.Objects = append(s.Objects, Object{Obj: obj, Kind: o.kind, Source: o.src})
 		switch v := o.obj.(type) {
 		case *corev1.Namespace:
 			n := &Namespace{Name: v.Name, Labels: make(map[string]string, len(v.Labels)+1), Annotations: v.Annotations, Declared: true, Source: o.src}
@@ -140,8 +145,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			s.Services = append(s.Services, &Service{Namespace: v.Namespace, Name: v.Name, Type: v.Spec.Type, Selector: v.Spec.Selector, Ports: v.Spec.Ports, Annotations: v.Annotations, Source: o.src})
 		case *networkingv1.NetworkPolicy:
 			s.Policies = append(s.Policies, &Policy{NetworkPolicy: v, Source: o.src, Lines: o.lines})
-		case *istio.PeerAuthentication, *istio.AuthorizationPolicy:
-			// Kept in Objects for the mesh audit.
+		case *peerAuthentication, *authorizationPolicy:
+			// Kept in Objects, as istio types, for the mesh audit.
 		default:
 			workloads = append(workloads, i)
 		}

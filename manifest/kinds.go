@@ -57,9 +57,9 @@ func known(apiVersion, kind string) any {
 	case "security.istio.io/v1", "security.istio.io/v1beta1":
 		switch kind {
 		case "PeerAuthentication":
-			return new(istio.PeerAuthentication)
+			return new(peerAuthentication)
 		case "AuthorizationPolicy":
-			return new(istio.AuthorizationPolicy)
+			return new(authorizationPolicy)
 		}
 	}
 	return nil
@@ -90,9 +90,9 @@ func kindOf(obj any) string {
 		return "CronJob"
 	case *networkingv1.NetworkPolicy:
 		return "NetworkPolicy"
-	case *istio.PeerAuthentication:
+	case *peerAuthentication:
 		return "PeerAuthentication"
-	case *istio.AuthorizationPolicy:
+	case *authorizationPolicy:
 		return "AuthorizationPolicy"
 	}
 	return ""
@@ -135,14 +135,49 @@ func shallowCopy(obj any) any {
 	case *networkingv1.NetworkPolicy:
 		c := *o
 		return &c
-	case *istio.PeerAuthentication:
+	case *peerAuthentication:
 		c := *o
 		return &c
-	case *istio.AuthorizationPolicy:
+	case *authorizationPolicy:
 		c := *o
 		return &c
 	}
 	return obj
+}
+
+// peerAuthentication and authorizationPolicy decode Istio's security
+// objects with Kubernetes metadata, so that the loader handles them like
+// every other kind (namespace defaulting, duplicates, validation);
+// assemble converts them to the istio package's types, which do not
+// depend on Kubernetes.
+type peerAuthentication struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              istio.PeerAuthenticationSpec `json:"spec"`
+}
+
+type authorizationPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              istio.AuthorizationPolicySpec `json:"spec"`
+}
+
+func istioMeta(m *metav1.ObjectMeta) istio.ObjectMeta {
+	return istio.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Annotations: m.Annotations}
+}
+
+func (p *peerAuthentication) istio() *istio.PeerAuthentication {
+	return &istio.PeerAuthentication{
+		TypeMeta:   istio.TypeMeta{APIVersion: p.APIVersion, Kind: p.Kind},
+		ObjectMeta: istioMeta(&p.ObjectMeta), Spec: p.Spec,
+	}
+}
+
+func (a *authorizationPolicy) istio() *istio.AuthorizationPolicy {
+	return &istio.AuthorizationPolicy{
+		TypeMeta:   istio.TypeMeta{APIVersion: a.APIVersion, Kind: a.Kind},
+		ObjectMeta: istioMeta(&a.ObjectMeta), Spec: a.Spec,
+	}
 }
 
 // podTemplate returns the pod template of a workload object and the field

@@ -223,10 +223,10 @@ func checkObject(obj any) []FieldError {
 	switch o := obj.(type) {
 	case *networkingv1.NetworkPolicy:
 		return ValidatePolicy(o)
-	case *istio.PeerAuthentication:
-		return istioErrors(o.Name, o.Validate())
-	case *istio.AuthorizationPolicy:
-		return istioErrors(o.Name, o.Validate())
+	case *peerAuthentication:
+		return istioErrors(o.Name, o.istio().Validate())
+	case *authorizationPolicy:
+		return istioErrors(o.Name, o.istio().Validate())
 	}
 	var v validator
 	m := meta(obj)

@@ -1,0 +1,29 @@
+// Package guard is Ward's zero-trust HTTP library: middlewares that any Go
+// service imports to get TLS and mutual TLS with SPIFFE identities, JWT
+// bearer tokens, Istio-compatible authorization, client IP resolution and
+// allowlists, each usable on its own. `ward proxy` is built on the same
+// packages for services that cannot change their code.
+//
+// Every middleware follows net/http's CrossOriginProtection: a pure
+// decision, Check(*http.Request) error, that tests and other frameworks
+// can call, and Handler(next) http.Handler that enforces it. Middlewares
+// never mutate the caller's request (they derive a copy to add context
+// values or strip headers) and their configuration is safe for
+// concurrent use.
+//
+// The packages:
+//
+//   - tlsconf: Mozilla intermediate and modern TLS profiles, no weak
+//     options, certificates reloaded from files.
+//   - spiffeauth: mutual TLS with SPIFFE X.509 SVIDs, ID patterns,
+//     authorization that resumed sessions cannot bypass, a development CA.
+//   - jwt: bearer tokens with fixed algorithms per issuer, JWKS caching
+//     and a bounded cache of verified tokens.
+//   - authz: Istio security.istio.io/v1 AuthorizationPolicy evaluation
+//     (package istio holds the types, shared with `ward check`'s mesh audit).
+//   - clientip and ipallow: the real client address behind trusted proxies,
+//     and CIDR allow and deny lists with an allocation-free lookup.
+//
+// The library imports nothing from Kubernetes, buildkit or nftables (a test
+// enforces it), so that a service importing it stays light.
+package guard

@@ -1,0 +1,20 @@
+// Package spiffeauth authenticates and authorizes peers by SPIFFE
+// identity over mutual TLS, on top of github.com/spiffe/go-spiffe/v2.
+//
+// Peers present X.509 SVIDs, verified against the trust bundle; their
+// SPIFFE ID is then authorized against patterns: exact IDs, "*" for exactly
+// one path segment (spiffe://example.org/ns/*/sa/web) and a trailing "/**"
+// for any non-empty rest of the path (spiffe://example.org/ns/shop/**).
+// Trust domains never match by pattern.
+//
+// Authorization runs in tls.Config.VerifyConnection, which Go calls on
+// every handshake, resumed sessions included. go-spiffe's own configs
+// authorize in VerifyPeerCertificate, which Go skips when a session is
+// resumed, so a client whose ID was allowed once keeps its access for the
+// life of its session ticket after being disallowed; a test shows the
+// difference.
+//
+// FileSource reads an SVID and a bundle from files (what `ward cert` or a
+// SPIRE agent's helper writes) and reloads them when they change. DevCA
+// issues SVIDs for development and tests, without SPIRE.
+package spiffeauth

@@ -1,0 +1,119 @@
+package spiffeauth
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+)
+
+// FileSource is an X.509 SVID and trust bundle read from PEM files (the
+// SVID's chain and key, and the bundle's CA certificates), reloaded within
+// a second of the files changing. A reload that fails keeps the previous
+// SVID and bundle and is reported by Err. It implements x509svid.Source
+// and x509bundle.Source and is safe for concurrent use.
+type FileSource struct {
+	certFile, keyFile, bundleFile string
+
+	svid    atomic.Pointer[x509svid.SVID]
+	bundle  atomic.Pointer[x509bundle.Bundle]
+	checked atomic.Int64
+
+	mu     sync.Mutex
+	stamps [3]fileStamp
+	err    error
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// NewFileSource loads the files; the trust domain is the SVID's.
+func NewFileSource(certFile, keyFile, bundleFile string) (*FileSource, error) {
+	s := &FileSource{certFile: certFile, keyFile: keyFile, bundleFile: bundleFile}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *FileSource) stampAll() ([3]fileStamp, error) {
+	var st [3]fileStamp
+	for i, f := range []string{s.certFile, s.keyFile, s.bundleFile} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return st, err
+		}
+		st[i] = fileStamp{fi.ModTime(), fi.Size()}
+	}
+	return st, nil
+}
+
+// Reload reads the files again.
+func (s *FileSource) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.stampAll()
+	if err == nil {
+		var svid *x509svid.SVID
+		svid, err = x509svid.Load(s.certFile, s.keyFile)
+		if err == nil {
+			var b *x509bundle.Bundle
+			b, err = x509bundle.Load(svid.ID.TrustDomain(), s.bundleFile)
+			if err == nil {
+				s.svid.Store(svid)
+				s.bundle.Store(b)
+				s.stamps = st
+			}
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("spiffeauth: %w", err)
+	}
+	s.err = err
+	return err
+}
+
+// Err returns the error of the last reload, or nil.
+func (s *FileSource) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *FileSource) maybeReload() {
+	now := time.Now().UnixNano()
+	last := s.checked.Load()
+	if now-last < int64(time.Second) || !s.checked.CompareAndSwap(last, now) {
+		return
+	}
+	st, err := s.stampAll()
+	s.mu.Lock()
+	changed := err == nil && st != s.stamps
+	s.mu.Unlock()
+	if changed {
+		_ = s.Reload() // keeps the previous files' content on error; Err reports it
+	}
+}
+
+// GetX509SVID implements x509svid.Source.
+func (s *FileSource) GetX509SVID() (*x509svid.SVID, error) {
+	s.maybeReload()
+	return s.svid.Load(), nil
+}
+
+// GetX509BundleForTrustDomain implements x509bundle.Source.
+func (s *FileSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	s.maybeReload()
+	b := s.bundle.Load()
+	if b.TrustDomain() != td {
+		return nil, fmt.Errorf("spiffeauth: no bundle for trust domain %q", td)
+	}
+	return b, nil
+}

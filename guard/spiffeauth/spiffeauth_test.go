@@ -1,0 +1,256 @@
+package spiffeauth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/wardsec/ward/guard/tlsconf"
+)
+
+func TestPattern(t *testing.T) {
+	tests := []struct {
+		pattern, id string
+		want        bool
+	}{
+		{"spiffe://example.org/ns/shop/sa/web", "spiffe://example.org/ns/shop/sa/web", true},
+		{"spiffe://example.org/ns/shop/sa/web", "spiffe://example.org/ns/shop/sa/api", false},
+		{"spiffe://example.org/ns/shop/sa/web", "spiffe://other.org/ns/shop/sa/web", false},
+		{"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/shop/sa/web", true},
+		{"spiffe://example.org/ns/*/sa/web", "spiffe://example.org/ns/a/b/sa/web", false},
+		{"spiffe://example.org/ns/shop/**", "spiffe://example.org/ns/shop/sa/web", true},
+		{"spiffe://example.org/ns/shop/**", "spiffe://example.org/ns/shop", false},
+		{"spiffe://example.org/ns/shop/**", "spiffe://example.org/ns/shopping/sa/web", false},
+		{"spiffe://example.org/**", "spiffe://example.org/anything", true},
+		{"spiffe://example.org", "spiffe://example.org", true},
+		{"spiffe://example.org", "spiffe://example.org/x", false},
+	}
+	for _, tt := range tests {
+		p, err := ParsePattern(tt.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := spiffeid.RequireFromString(tt.id)
+		if got := p.Match(id); got != tt.want {
+			t.Errorf("%s.Match(%s) = %v, want %v", tt.pattern, tt.id, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"example.org/x", "spiffe://Ex ample/x", "spiffe://example.org/a/**/b", "spiffe://example.org/a*", "spiffe://example.org//x"} {
+		if _, err := ParsePattern(bad); err == nil {
+			t.Errorf("ParsePattern(%q) succeeded", bad)
+		}
+	}
+}
+
+type fixture struct {
+	ca                     *DevCA
+	server, alice, mallory *x509svid.SVID
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	ca, err := NewDevCA(td, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ca: ca}
+	for _, x := range []struct {
+		p  **x509svid.SVID
+		id string
+	}{{&f.server, "/ns/shop/sa/api"}, {&f.alice, "/ns/shop/sa/web"}, {&f.mallory, "/ns/other/sa/web"}} {
+		s, err := ca.Issue(spiffeid.RequireFromPath(td, x.id), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*x.p = s
+	}
+	return f
+}
+
+// serve starts an HTTPS server with exactly cfg (httptest's StartTLS
+// would add its own certificate) that answers the caller's ID, and
+// returns its URL.
+func serve(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := FromContext(r.Context())
+		fmt.Fprint(w, id)
+	})))
+	srv.Listener = tls.NewListener(srv.Listener, cfg)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return "https://" + srv.Listener.Addr().String()
+}
+
+// get makes a request on a new connection and reports the answer and
+// whether the TLS session was resumed.
+func get(url string, cfg *tls.Config) (string, bool, error) {
+	var resumed bool
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.TLS != nil {
+		resumed = resp.TLS.DidResume
+	}
+	return string(b), resumed, err
+}
+
+func TestMTLS(t *testing.T) {
+	f := newFixture(t)
+	authz := AllowPatterns(MustParsePattern("spiffe://example.org/ns/shop/**"))
+	srv := serve(t, ServerConfig(tlsconf.Intermediate, f.server, f.ca.Bundle(), authz))
+	server := AllowPatterns(MustParsePattern("spiffe://example.org/ns/shop/sa/api"))
+
+	got, _, err := get(srv, ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), server))
+	if err != nil || got != "spiffe://example.org/ns/shop/sa/web" {
+		t.Errorf("alice: %q, %v", got, err)
+	}
+	if _, _, err := get(srv, ClientConfig(tlsconf.Intermediate, f.mallory, f.ca.Bundle(), server)); err == nil {
+		t.Error("mallory (not in ns/shop) was admitted")
+	}
+	// A client that expects another server ID refuses this one.
+	wrong := AllowPatterns(MustParsePattern("spiffe://example.org/ns/shop/sa/db"))
+	if _, _, err := get(srv, ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), wrong)); err == nil {
+		t.Error("client accepted a server with an unexpected ID")
+	}
+	// An SVID from another CA of the same trust domain is refused.
+	other, err := NewDevCA(f.ca.TrustDomain, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/web"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := get(srv, ClientConfig(tlsconf.Intermediate, forged, f.ca.Bundle(), server)); err == nil {
+		t.Error("an SVID signed by an untrusted CA was admitted")
+	}
+}
+
+// TestResumptionCannotBypassAuthorization: a client allowed once, then
+// disallowed, is refused when it resumes its TLS session. The same
+// scenario against a configuration that authorizes in
+// VerifyPeerCertificate (go-spiffe's MTLSServerConfig) lets it in: the
+// negative control that shows the test can fail.
+func TestResumptionCannotBypassAuthorization(t *testing.T) {
+	f := newFixture(t)
+	var allowed atomic.Bool
+	allowed.Store(true)
+	authz := func(id spiffeid.ID) error {
+		if allowed.Load() {
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrUnauthorized, id)
+	}
+	run := func(t *testing.T, server *tls.Config) (resumedAfterRevocation bool, err error) {
+		allowed.Store(true)
+		srv := serve(t, server)
+		client := ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), AllowPatterns(MustParsePattern("spiffe://example.org/**")))
+		client.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		if _, _, err := get(srv, client); err != nil {
+			t.Fatalf("first request: %v", err)
+		}
+		if _, resumed, err := get(srv, client); err != nil || !resumed {
+			t.Fatalf("second request: resumed=%v, %v; the test needs session resumption to work", resumed, err)
+		}
+		allowed.Store(false)
+		_, resumed, err := get(srv, client)
+		return resumed, err
+	}
+	t.Run("ward", func(t *testing.T) {
+		if _, err := run(t, ServerConfig(tlsconf.Intermediate, f.server, f.ca.Bundle(), authz)); err == nil {
+			t.Error("a disallowed client got in by resuming its session")
+		}
+	})
+	t.Run("control: VerifyPeerCertificate only", func(t *testing.T) {
+		goSpiffe := tlsconfig.MTLSServerConfig(f.server, f.ca.Bundle(), func(id spiffeid.ID, _ [][]*x509.Certificate) error { return authz(id) })
+		resumed, err := run(t, goSpiffe)
+		if err != nil || !resumed {
+			t.Errorf("the control refused the resumed session (%v, resumed=%v): if Go now calls VerifyPeerCertificate on resumption, update this test and the package doc", err, resumed)
+		}
+	})
+}
+
+func TestAuthorizerError(t *testing.T) {
+	err := AllowPatterns(MustParsePattern("spiffe://example.org/a"))(spiffeid.RequireFromString("spiffe://example.org/b"))
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("error %v does not wrap ErrUnauthorized", err)
+	}
+}
+
+func TestFileSourceReload(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	certFile, keyFile, bundleFile := filepath.Join(dir, "svid.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "bundle.pem")
+	writeSVID := func(s *x509svid.SVID, mod time.Time) {
+		c, k, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.ca.Bundle().Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for file, data := range map[string][]byte{certFile: c, keyFile: k, bundleFile: b} {
+			if err := os.WriteFile(file, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(file, mod, mod); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t0 := time.Now().Add(-time.Hour)
+	writeSVID(f.alice, t0)
+	src, err := NewFileSource(certFile, keyFile, bundleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := func() string {
+		s, err := src.GetX509SVID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID.String()
+	}
+	if got := id(); got != "spiffe://example.org/ns/shop/sa/web" {
+		t.Fatalf("ID %s", got)
+	}
+	writeSVID(f.mallory, t0.Add(time.Minute))
+	src.checked.Store(0)
+	if got := id(); got != "spiffe://example.org/ns/other/sa/web" {
+		t.Errorf("after rotation: ID %s, want the new SVID's", got)
+	}
+	if err := os.WriteFile(keyFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src.checked.Store(0)
+	if got := id(); got != "spiffe://example.org/ns/other/sa/web" || src.Err() == nil {
+		t.Errorf("a broken key must keep the previous SVID and report an error: %s, %v", got, src.Err())
+	}
+	if _, err := src.GetX509BundleForTrustDomain(spiffeid.RequireTrustDomainFromString("other.org")); err == nil {
+		t.Error("bundle for another trust domain")
+	}
+}
+
+var _ x509bundle.Source = (*FileSource)(nil)
+var _ x509svid.Source = (*FileSource)(nil)

@@ -1,0 +1,159 @@
+package tlsconf
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// KeyPair is a certificate and key read from files, reloaded when the
+// files change. It is safe for concurrent use.
+type KeyPair struct {
+	certFile, keyFile string
+
+	cert atomic.Pointer[tls.Certificate]
+
+	mu        sync.Mutex // serializes reloads
+	checked   atomic.Int64
+	certStamp stamp
+	keyStamp  stamp
+	lastErr   error
+}
+
+type stamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stampOf(path string) (stamp, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return stamp{}, err
+	}
+	return stamp{st.ModTime(), st.Size()}, nil
+}
+
+// LoadKeyPair reads a PEM certificate chain and key. It fails when they
+// do not load or do not match.
+func LoadKeyPair(certFile, keyFile string) (*KeyPair, error) {
+	k := &KeyPair{certFile: certFile, keyFile: keyFile}
+	if err := k.Reload(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Reload reads the files again. On error the previous certificate stays in
+// use and the error is returned.
+func (k *KeyPair) Reload() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cs, err1 := stampOf(k.certFile)
+	ks, err2 := stampOf(k.keyFile)
+	if err1 != nil || err2 != nil {
+		k.lastErr = fmt.Errorf("tlsconf: %w", firstErr(err1, err2))
+		return k.lastErr
+	}
+	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	if err != nil {
+		k.lastErr = fmt.Errorf("tlsconf: %s, %s: %w", k.certFile, k.keyFile, err)
+		return k.lastErr
+	}
+	k.cert.Store(&cert)
+	k.certStamp, k.keyStamp, k.lastErr = cs, ks, nil
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Err returns the error of the last reload attempt, or nil.
+func (k *KeyPair) Err() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lastErr
+}
+
+// Certificate returns the current certificate.
+func (k *KeyPair) Certificate() *tls.Certificate {
+	k.maybeReload()
+	return k.cert.Load()
+}
+
+// GetCertificate is a tls.Config.GetCertificate callback.
+func (k *KeyPair) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return k.Certificate(), nil
+}
+
+// GetClientCertificate is a tls.Config.GetClientCertificate callback.
+func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return k.Certificate(), nil
+}
+
+// maybeReload reloads when the files changed, checking at most once a
+// second.
+func (k *KeyPair) maybeReload() {
+	now := time.Now().UnixNano()
+	last := k.checked.Load()
+	if now-last < int64(time.Second) || !k.checked.CompareAndSwap(last, now) {
+		return
+	}
+	cs, err1 := stampOf(k.certFile)
+	ks, err2 := stampOf(k.keyFile)
+	k.mu.Lock()
+	changed := err1 == nil && err2 == nil && (cs != k.certStamp || ks != k.keyStamp)
+	k.mu.Unlock()
+	if changed {
+		_ = k.Reload() // keeps the old pair on error; Err reports it
+	}
+}
+
+// NewSelfSigned returns an ECDSA P-256 certificate for hosts, valid for a
+// day, for tests and development, with its PEM encodings.
+func NewSelfSigned(hosts ...string) (tls.Certificate, []byte, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return tls.Certificate{}, nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "ward self-signed"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     hosts,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, nil, nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	return cert, certPEM, keyPEM, err
+}

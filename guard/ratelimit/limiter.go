@@ -1,0 +1,167 @@
+package ratelimit
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// KeyFunc returns the key a request is limited by; "" puts it in a shared
+// bucket.
+type KeyFunc func(*http.Request) string
+
+// Config configures a Limiter.
+type Config struct {
+	// Rate is the sustained rate in requests per second; Burst the bucket
+	// size (at least 1).
+	Rate  float64
+	Burst int
+	// Key selects the bucket.
+	Key KeyFunc
+	// MaxKeys bounds the number of buckets kept (default 65,536).
+	MaxKeys int
+	// DryRun reports refusals (Decision.Limited, OnLimit) but never refuses.
+	DryRun bool
+	// OnLimit, when set, is called for every request over the limit.
+	OnLimit func(r *http.Request, key string, retryAfter time.Duration)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrLimited is returned by Check for a request over its key's rate.
+var ErrLimited = errors.New("rate limit exceeded")
+
+// LimitError carries how long the client should wait.
+type LimitError struct {
+	Key        string
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("rate limit exceeded; retry after %s", e.RetryAfter)
+}
+
+// Is makes a *LimitError match ErrLimited.
+func (e *LimitError) Is(target error) bool { return target == ErrLimited }
+
+// Limiter is a per-key token bucket limiter. It is safe for concurrent
+// use.
+type Limiter struct {
+	cfg Config
+
+	mu    sync.Mutex
+	lru   *list.List // of *entry, most recent first
+	byKey map[string]*list.Element
+}
+
+type entry struct {
+	key string
+	lim *rate.Limiter
+}
+
+// New returns a limiter, or an error for a configuration that would
+// refuse everything or nothing by mistake.
+func New(cfg Config) (*Limiter, error) {
+	switch {
+	case cfg.Rate <= 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0):
+		return nil, fmt.Errorf("ratelimit: rate must be a positive number of requests per second, not %v", cfg.Rate)
+	case cfg.Burst < 1:
+		return nil, fmt.Errorf("ratelimit: burst must be at least 1, not %d", cfg.Burst)
+	case cfg.Key == nil:
+		return nil, errors.New("ratelimit: a key function is required")
+	}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = 65536
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Limiter{cfg: cfg, lru: list.New(), byKey: map[string]*list.Element{}}, nil
+}
+
+// Len returns the number of buckets kept.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lru.Len()
+}
+
+func (l *Limiter) bucket(key string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.byKey[key]; ok {
+		l.lru.MoveToFront(e)
+		return e.Value.(*entry).lim
+	}
+	if l.lru.Len() >= l.cfg.MaxKeys {
+		old := l.lru.Back()
+		l.lru.Remove(old)
+		delete(l.byKey, old.Value.(*entry).key)
+	}
+	lim := rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
+	l.byKey[key] = l.lru.PushFront(&entry{key, lim})
+	return lim
+}
+
+// Allow takes a token for key at the limiter's clock and reports how long
+// to wait when there is none.
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	now := l.cfg.Now()
+	lim := l.bucket(key)
+	res := lim.ReserveN(now, 1)
+	if !res.OK() {
+		return false, time.Second
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Check reports a *LimitError (matching ErrLimited) for a request over its
+// key's rate; in dry-run mode it reports nil but still calls OnLimit.
+func (l *Limiter) Check(r *http.Request) error {
+	key := l.cfg.Key(r)
+	ok, wait := l.Allow(key)
+	if ok {
+		return nil
+	}
+	if l.cfg.OnLimit != nil {
+		l.cfg.OnLimit(r, key, wait)
+	}
+	if l.cfg.DryRun {
+		return nil
+	}
+	return &LimitError{Key: key, RetryAfter: wait}
+}
+
+// Handler answers 429 Too Many Requests with Retry-After (whole seconds,
+// at least 1) for requests over the limit.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var le *LimitError
+		if err := l.Check(r); errors.As(err, &le) {
+			secs := int(math.Ceil(le.RetryAfter.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ByHeader keys requests by a header's value (empty: a shared bucket).
+func ByHeader(name string) KeyFunc {
+	return func(r *http.Request) string { return r.Header.Get(name) }
+}

@@ -1,0 +1,150 @@
+package ratelimit
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func req(key string) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Key", key)
+	return r
+}
+
+func TestLimiter(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	l, err := New(Config{Rate: 1, Burst: 2, Key: ByHeader("X-Key"), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false} {
+		if err := l.Check(req("a")); (err == nil) != want {
+			t.Errorf("request %d: %v, want allowed=%v", i, err, want)
+		}
+	}
+	var le *LimitError
+	if err := l.Check(req("a")); !errors.As(err, &le) || !errors.Is(err, ErrLimited) || le.RetryAfter <= 0 || le.RetryAfter > time.Second {
+		t.Errorf("over the limit: %v (retry after %v)", err, le)
+	}
+	if err := l.Check(req("b")); err != nil {
+		t.Errorf("another key is limited too: %v", err)
+	}
+	c.advance(time.Second)
+	if err := l.Check(req("a")); err != nil {
+		t.Errorf("after a second: %v", err)
+	}
+}
+
+func TestLimiterBounded(t *testing.T) {
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key"), MaxKeys: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		_ = l.Check(req(strconv.Itoa(i)))
+	}
+	if n := l.Len(); n != 10 {
+		t.Errorf("%d buckets kept, want 10", n)
+	}
+}
+
+func TestLimiterHandlerAndDryRun(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	l, _ := New(Config{Rate: 0.5, Burst: 1, Key: ByHeader("X-Key"), Now: c.now})
+	h := l.Handler(ok)
+	codes := []int{}
+	var retry string
+	for range 2 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req("a"))
+		codes = append(codes, rec.Code)
+		retry = rec.Header().Get("Retry-After")
+	}
+	if codes[0] != 200 || codes[1] != http.StatusTooManyRequests || retry != "2" {
+		t.Errorf("codes %v, Retry-After %q; want [200 429] and 2", codes, retry)
+	}
+
+	limited := 0
+	dry, _ := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key"), DryRun: true, Now: c.now,
+		OnLimit: func(*http.Request, string, time.Duration) { limited++ }})
+	for range 3 {
+		rec := httptest.NewRecorder()
+		dry.Handler(ok).ServeHTTP(rec, req("a"))
+		if rec.Code != 200 {
+			t.Errorf("dry run refused a request: %d", rec.Code)
+		}
+	}
+	if limited != 2 {
+		t.Errorf("dry run reported %d limited requests, want 2", limited)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{{Rate: 0, Burst: 1, Key: ByHeader("x")}, {Rate: 1, Burst: 0, Key: ByHeader("x")}, {Rate: 1, Burst: 1}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestConcurrencyAdapts(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	cl := NewConcurrency(ConcurrencyConfig{Initial: 10, Min: 2, Max: 50, Now: c.now})
+	serve := func(latency time.Duration) {
+		done, err := cl.Acquire()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.advance(latency)
+		done()
+	}
+	for range 200 {
+		serve(10 * time.Millisecond)
+	}
+	grown := cl.Limit()
+	if grown <= 10 {
+		t.Errorf("limit %d after steady low latency, want it to grow above 10", grown)
+	}
+	for range 50 {
+		serve(200 * time.Millisecond) // queueing: 20x the floor
+	}
+	if shrunk := cl.Limit(); shrunk >= grown || shrunk > 5 {
+		t.Errorf("limit %d after latency climbed (was %d), want it near the minimum", shrunk, grown)
+	}
+	// At the limit, requests are shed.
+	var dones []func()
+	for {
+		done, err := cl.Acquire()
+		if err != nil {
+			if !errors.Is(err, ErrShed) {
+				t.Fatal(err)
+			}
+			break
+		}
+		dones = append(dones, done)
+		if len(dones) > 100 {
+			t.Fatal("never shed")
+		}
+	}
+	if len(dones) != cl.Limit() {
+		t.Errorf("admitted %d in flight, limit %d", len(dones), cl.Limit())
+	}
+	rec := httptest.NewRecorder()
+	cl.Handler(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("shed request: %d, want 503", rec.Code)
+	}
+	for _, d := range dones {
+		d()
+	}
+}

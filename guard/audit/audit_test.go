@@ -1,0 +1,78 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestRecordsWithoutSecrets(t *testing.T) {
+	var out bytes.Buffer
+	reg := prometheus.NewRegistry()
+	l, err := New(&out, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Set(r.Context(), Verdict{Decision: Deny, Reason: "policy shop/deny-admin rule 0: path /admin matched", Rule: "authz/shop/deny-admin",
+			Principal: "spiffe://example.org/ns/shop/sa/web", ClientIP: netip.MustParseAddr("2001:db8::7")})
+		Set(r.Context(), Verdict{Decision: Allow, Reason: "later allow must not win"})
+		http.Error(w, "forbidden", http.StatusForbidden)
+	})
+	h := l.Handler(deny)
+	const secret = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+	r := httptest.NewRequest("POST", "/admin?access_token="+secret, strings.NewReader("password=hunter2"))
+	r.Header.Set("Authorization", "Bearer "+secret)
+	r.Header.Set("Cookie", "session=s3cr3t-cookie")
+	r.Header.Set("X-Request-Id", "req-42")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+
+	log := out.String()
+	for _, leak := range []string{secret, "hunter2", "s3cr3t-cookie", "access_token", "Bearer"} {
+		if strings.Contains(log, leak) {
+			t.Errorf("the audit log contains %q:\n%s", leak, log)
+		}
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON record: %v\n%s", err, log)
+	}
+	for k, want := range map[string]any{
+		"decision": "deny", "rule": "authz/shop/deny-admin", "principal": "spiffe://example.org/ns/shop/sa/web",
+		"client_ip": "2001:db8::7", "method": "POST", "path": "/admin", "status": float64(403), "request_id": "req-42",
+	} {
+		if rec[k] != want {
+			t.Errorf("%s = %v, want %v", k, rec[k], want)
+		}
+	}
+	if got := testutil.ToFloat64(l.decided.WithLabelValues("deny", "authz/shop/deny-admin")); got != 1 {
+		t.Errorf("decisions counter = %v", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ward_guard_request_duration_seconds"); err != nil || n != 1 {
+		t.Errorf("duration histogram series = %d, %v", n, err)
+	}
+}
+
+func TestDefaultsAndRequestID(t *testing.T) {
+	var out bytes.Buffer
+	l, _ := New(&out, nil)
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Request-Id", "bad id with spaces\nand a newline")
+	l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })).ServeHTTP(rec, r)
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := m["request_id"].(string)
+	if m["decision"] != "allow" || m["reason"] != "no rule applied" || m["status"] != float64(200) || len(id) != 16 || rec.Header().Get("X-Request-Id") != id {
+		t.Errorf("record %v, response id %q", m, rec.Header().Get("X-Request-Id"))
+	}
+}

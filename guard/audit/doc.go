@@ -1,0 +1,14 @@
+// Package audit writes one structured record per request decision and
+// counts decisions in Prometheus metrics.
+//
+// Handler wraps the middlewares that decide (authorization, rate limits,
+// allowlists): each records its verdict with Set on the request's context,
+// and Handler writes, when the response is done, one log/slog JSON record
+// with the time, decision, reason, rule, principal, client IP, method,
+// path, status, latency and request id. The record holds no header, no
+// cookie, no query string and no body: tokens and secrets that clients put
+// there never reach the log (a test sends some and greps the log).
+//
+// Metrics: ward_guard_decisions_total{decision, rule} and
+// ward_guard_request_duration_seconds{decision}.
+package audit

@@ -146,18 +146,26 @@ func (l *Limiter) Check(r *http.Request) error {
 // Handler answers 429 Too Many Requests with Retry-After (whole seconds,
 // at least 1) for requests over the limit.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return handler(l.Check, next)
+}
+
+func handler(check func(*http.Request) error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var le *LimitError
-		if err := l.Check(r); errors.As(err, &le) {
+		switch err := check(r); {
+		case errors.As(err, &le):
 			secs := int(math.Ceil(le.RetryAfter.Seconds()))
 			if secs < 1 {
 				secs = 1
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
-			return
+		case err != nil:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "rate limiter unavailable", http.StatusServiceUnavailable)
+		default:
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

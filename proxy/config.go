@@ -1,0 +1,397 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is `ward proxy`'s configuration file (docs/proxy.md). Relative
+// file paths in it are relative to the file's directory.
+type Config struct {
+	// Listen is the address of the proxy's listener, ":8443" by default.
+	Listen string `yaml:"listen"`
+	// TLS of the listener; without it the proxy serves plain HTTP (only
+	// for a sidecar that a mesh or a node-local socket protects).
+	TLS *ServerTLS `yaml:"tls"`
+	// Upstream is where allowed requests go.
+	Upstream Upstream `yaml:"upstream"`
+	// Workload is the workload the proxy fronts: it selects the
+	// AuthorizationPolicies that apply, as Istio does.
+	Workload Workload `yaml:"workload"`
+	// Authorization lists Istio AuthorizationPolicy files.
+	Authorization *Authorization `yaml:"authorization"`
+	// JWT configures bearer token verification.
+	JWT *JWT `yaml:"jwt"`
+	// ClientIP configures trusted proxies in front of this one.
+	ClientIP *ClientIP `yaml:"clientIP"`
+	// Allow and Deny are client CIDR lists (deny wins; empty allow means
+	// any).
+	Allow []string `yaml:"allow"`
+	Deny  []string `yaml:"deny"`
+	// RateLimit limits requests per key.
+	RateLimit *RateLimit `yaml:"rateLimit"`
+	// MaxConcurrency enables the adaptive concurrency limiter with this
+	// maximum.
+	MaxConcurrency int      `yaml:"maxConcurrency"`
+	Limits         Limits   `yaml:"limits"`
+	Timeouts       Timeouts `yaml:"timeouts"`
+	// Admin serves /healthz, /readyz and /metrics; "127.0.0.1:9901" by
+	// default, "off" to disable.
+	Admin string `yaml:"admin"`
+
+	file  string
+	lines map[string]int
+}
+
+// ServerTLS is the listener's TLS: a certificate and key, or a SPIFFE
+// SVID with the client IDs admitted (mutual TLS).
+type ServerTLS struct {
+	Profile string  `yaml:"profile"`
+	Cert    string  `yaml:"cert"`
+	Key     string  `yaml:"key"`
+	SPIFFE  *SPIFFE `yaml:"spiffe"`
+}
+
+// SPIFFE names an SVID, its key and the trust bundle, and the peer IDs
+// admitted (patterns: exact, "*" segments, trailing "**").
+type SPIFFE struct {
+	SVID   string   `yaml:"svid"`
+	Key    string   `yaml:"key"`
+	Bundle string   `yaml:"bundle"`
+	Allow  []string `yaml:"allow"`
+}
+
+// Upstream is the service behind the proxy.
+type Upstream struct {
+	URL string `yaml:"url"`
+	// TLS to the upstream, for https URLs: a CA file, or SPIFFE mutual TLS.
+	CA     string  `yaml:"ca"`
+	SPIFFE *SPIFFE `yaml:"spiffe"`
+}
+
+// Workload identifies the workload the proxy fronts.
+type Workload struct {
+	Namespace string            `yaml:"namespace"`
+	Labels    map[string]string `yaml:"labels"`
+}
+
+// Authorization lists Istio AuthorizationPolicy files.
+type Authorization struct {
+	Policies      []string `yaml:"policies"`
+	RootNamespace string   `yaml:"rootNamespace"`
+}
+
+// JWT configures bearer tokens.
+type JWT struct {
+	Issuers  []Issuer `yaml:"issuers"`
+	Required bool     `yaml:"required"`
+}
+
+// Issuer is one token issuer.
+type Issuer struct {
+	Issuer     string   `yaml:"issuer"`
+	Audiences  []string `yaml:"audiences"`
+	Algorithms []string `yaml:"algorithms"`
+	JWKSURL    string   `yaml:"jwksURL"`
+	JWKSFile   string   `yaml:"jwksFile"`
+}
+
+// ClientIP configures X-Forwarded-For handling.
+type ClientIP struct {
+	TrustedProxies []string `yaml:"trustedProxies"`
+}
+
+// RateLimit limits requests per key: "ip", "principal", "subject" or
+// "header:NAME".
+type RateLimit struct {
+	Rate   float64 `yaml:"rate"`
+	Burst  int     `yaml:"burst"`
+	Key    string  `yaml:"key"`
+	DryRun bool    `yaml:"dryRun"`
+	// Redis, when set, shares the limit between proxies ("host:port").
+	Redis string `yaml:"redis"`
+}
+
+// Limits cap request sizes.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	MaxURLBytes  int   `yaml:"maxURLBytes"`
+}
+
+// Timeouts of the listener.
+type Timeouts struct {
+	ReadHeader Duration `yaml:"readHeader"`
+	Read       Duration `yaml:"read"`
+	Write      Duration `yaml:"write"`
+	Idle       Duration `yaml:"idle"`
+}
+
+// Duration reads "5s", "1m30s".
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 5s or 1m30s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is an invalid configuration, with the line of the field at fault.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// LoadConfig reads and validates a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path) // #nosec G304 -- the configuration the operator named
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses and validates configuration text; name is used in
+// errors and to resolve relative paths.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlErr(name, err)
+	}
+	c := &Config{file: name, lines: map[string]int{}}
+	if len(root.Content) == 0 {
+		return nil, &Error{File: name, Msg: "empty configuration: at least upstream.url is required"}
+	}
+	lines(root.Content[0], "", c.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlErr(name, err)
+	}
+	c.file = name
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func yamlErr(name string, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return &Error{File: name, Line: n, Msg: m[2]}
+	}
+	return &Error{File: name, Msg: msg}
+}
+
+// lines records the line of every field path ("upstream.url",
+// "allow[1]").
+func lines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			out[p] = n.Content[i].Line
+			lines(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = e.Line
+			lines(e, p, out)
+		}
+	}
+}
+
+func (c *Config) errorf(path, format string, args ...any) error {
+	line := 0
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			line = l
+			break
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if line == 0 {
+		line = 1 // a missing field: the document
+	}
+	return &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Path resolves a file path of the configuration against its directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.file), p)
+}
+
+// File returns the configuration's file name.
+func (c *Config) File() string { return c.file }
+
+func (c *Config) validate() error {
+	if c.Listen == "" {
+		c.Listen = ":8443"
+	}
+	if c.Admin == "" {
+		c.Admin = "127.0.0.1:9901"
+	}
+	u, err := url.Parse(c.Upstream.URL)
+	switch {
+	case c.Upstream.URL == "":
+		return c.errorf("upstream", "upstream.url is required")
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return c.errorf("upstream.url", "upstream.url %q must be an http:// or https:// URL with a host", c.Upstream.URL)
+	case u.Scheme == "http" && (c.Upstream.CA != "" || c.Upstream.SPIFFE != nil):
+		return c.errorf("upstream.url", "upstream TLS settings need an https:// URL")
+	}
+	if t := c.TLS; t != nil {
+		switch t.Profile {
+		case "", "intermediate", "modern":
+		default:
+			return c.errorf("tls.profile", "tls.profile %q: want intermediate or modern (nothing weaker is configurable)", t.Profile)
+		}
+		switch {
+		case t.SPIFFE == nil && (t.Cert == "" || t.Key == ""):
+			return c.errorf("tls", "tls needs cert and key, or spiffe")
+		case t.SPIFFE != nil && (t.Cert != "" || t.Key != ""):
+			return c.errorf("tls", "tls takes cert and key, or spiffe, not both")
+		}
+	}
+	for _, s := range []struct {
+		path string
+		s    *SPIFFE
+	}{{"tls.spiffe", tlsSPIFFE(c.TLS)}, {"upstream.spiffe", c.Upstream.SPIFFE}} {
+		if s.s == nil {
+			continue
+		}
+		if s.s.SVID == "" || s.s.Key == "" || s.s.Bundle == "" {
+			return c.errorf(s.path, "%s needs svid, key and bundle files", s.path)
+		}
+		if len(s.s.Allow) == 0 {
+			return c.errorf(s.path, "%s.allow lists no SPIFFE ID: nobody would be admitted", s.path)
+		}
+	}
+	for _, l := range []struct {
+		name  string
+		cidrs []string
+	}{{"allow", c.Allow}, {"deny", c.Deny}, {"clientIP.trustedProxies", clientIPTrusted(c.ClientIP)}} {
+		for i, s := range l.cidrs {
+			if _, err := parsePrefix(s); err != nil {
+				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %v", l.name, i, err)
+			}
+		}
+	}
+	if rl := c.RateLimit; rl != nil {
+		switch {
+		case rl.Rate <= 0:
+			return c.errorf("rateLimit.rate", "rateLimit.rate must be a positive number of requests per second")
+		case rl.Burst < 1:
+			return c.errorf("rateLimit.burst", "rateLimit.burst must be at least 1")
+		case rl.Redis != "" && rl.Rate < 1:
+			return c.errorf("rateLimit.rate", "with redis, rateLimit.rate is a whole number of requests per second")
+		}
+		switch k := rl.Key; {
+		case k == "", k == "ip", k == "principal", k == "subject":
+		case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
+		default:
+			return c.errorf("rateLimit.key", "rateLimit.key %q: want ip, principal, subject or header:NAME", k)
+		}
+	}
+	if j := c.JWT; j != nil {
+		if len(j.Issuers) == 0 {
+			return c.errorf("jwt", "jwt lists no issuer")
+		}
+		for i, is := range j.Issuers {
+			p := fmt.Sprintf("jwt.issuers[%d]", i)
+			switch {
+			case is.Issuer == "":
+				return c.errorf(p, "%s.issuer is required", p)
+			case len(is.Algorithms) == 0:
+				return c.errorf(p, "%s.algorithms is required (such as [ES256]): a token's own alg header is never trusted", p)
+			case (is.JWKSURL == "") == (is.JWKSFile == ""):
+				return c.errorf(p, "%s needs exactly one of jwksURL and jwksFile", p)
+			}
+		}
+	}
+	if a := c.Authorization; a != nil && len(a.Policies) == 0 {
+		return c.errorf("authorization", "authorization lists no policy file")
+	}
+	if c.Authorization != nil && c.Workload.Namespace == "" {
+		return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
+	}
+	if c.MaxConcurrency < 0 {
+		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")
+	}
+	return nil
+}
+
+func tlsSPIFFE(t *ServerTLS) *SPIFFE {
+	if t == nil {
+		return nil
+	}
+	return t.SPIFFE
+}
+
+func clientIPTrusted(c *ClientIP) []string {
+	if c == nil {
+		return nil
+	}
+	return c.TrustedProxies
+}
+
+// parsePrefix reads a CIDR or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, fmt.Errorf("%q is not a CIDR", s)
+		}
+		if p != p.Masked() {
+			return p, fmt.Errorf("%q has host bits set (did you mean %s?)", s, p.Masked())
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

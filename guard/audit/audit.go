@@ -165,7 +165,7 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 			slog.String("rule", v.Rule),
 			slog.String("principal", v.Principal),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), // never the query: it may carry tokens
+			slog.String("path", r.URL.EscapedPath()), // as sent, never the query: it may carry tokens
 			slog.Int("status", rec.status),
 			slog.Duration("latency", elapsed),
 			slog.String("request_id", id),

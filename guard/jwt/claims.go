@@ -71,6 +71,16 @@ func (c *Claims) Get(path ...string) (any, bool) {
 	return deepCopy(cur), true
 }
 
+// Map returns a copy of every claim of the token, for authorization rules
+// that read claims by name (Istio's request.auth.claims[...]).
+func (c *Claims) Map() map[string]any {
+	m, _ := deepCopy(c.all).(map[string]any)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
 // Strings returns the claim at path (as for Get) as a list of strings, the
 // way Istio matches claims: a string is a list of one, an array must hold
 // only strings. ok is false when the claim is absent or of another type.

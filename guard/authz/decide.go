@@ -1,0 +1,282 @@
+package authz
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Request is what authorization looks at: the HTTP request and the
+// identities that other middlewares established. It is a plain value, so
+// that the engine is testable without HTTP; RequestFromHTTP fills the
+// HTTP part.
+type Request struct {
+	Method string
+	// Host is the Host header (HTTP/2 :authority), port included if the
+	// client sent one.
+	Host string
+	// Path is the escaped request path as sent (url.URL.EscapedPath), a
+	// query is ignored. Decide normalises it (see Normalize).
+	Path string
+	// Port is the destination port the request arrived on, 0 if unknown.
+	Port int
+	// Headers are the request headers, with keys in canonical form as
+	// net/http stores them.
+	Headers http.Header
+
+	// SourceIP is the address of the direct peer ("source.ip",
+	// ipBlocks).
+	SourceIP netip.Addr
+	// RemoteIP is the original client address as resolved from trusted
+	// X-Forwarded-For or Forwarded headers ("remote.ip", remoteIpBlocks);
+	// when it is not set, SourceIP is used, as Envoy does when no
+	// proxies are trusted.
+	RemoteIP netip.Addr
+	// DestinationIP is the local address the request arrived on
+	// ("destination.ip").
+	DestinationIP netip.Addr
+
+	// SourcePrincipal is the peer's verified SPIFFE ID without the
+	// "spiffe://" scheme, like "cluster.local/ns/shop/sa/web"; empty for
+	// a peer without a verified certificate.
+	SourcePrincipal string
+	// SourceNamespace is the peer's namespace; when empty, it is taken
+	// from SourcePrincipal's "/ns/<namespace>/" as Istio does.
+	SourceNamespace string
+
+	// RequestPrincipal is the verified JWT's "<iss>/<sub>"; empty for an
+	// anonymous request, which matches no requestPrincipals value, not
+	// even "*".
+	RequestPrincipal string
+	// Claims are the verified JWT's claims, as decoded by encoding/json.
+	Claims map[string]any
+	// Audiences and Presenter are the token's "aud" and "azp".
+	Audiences []string
+	Presenter string
+
+	// SNI is the TLS server name the client asked for.
+	SNI string
+}
+
+// RequestFromHTTP returns the Request for r with Method, Host, Path, Port,
+// Headers, SourceIP, RemoteIP (both the peer address), DestinationIP and
+// SNI filled in. Identity fields, and RemoteIP behind trusted proxies, are
+// for the identity and client-IP middlewares to set. r is not modified;
+// Headers shares r.Header.
+func RequestFromHTTP(r *http.Request) *Request {
+	q := &Request{
+		Method:  r.Method,
+		Host:    r.Host,
+		Headers: r.Header,
+	}
+	if r.URL != nil {
+		if r.URL.Opaque != "" {
+			q.Path = r.URL.Opaque // not a path: Decide rejects it
+		} else {
+			q.Path = r.URL.EscapedPath()
+		}
+	}
+	if q.Path == "" {
+		q.Path = "/"
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		q.SourceIP = ap.Addr().WithZone("").Unmap()
+		q.RemoteIP = q.SourceIP
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			q.DestinationIP = ap.Addr().WithZone("").Unmap()
+			q.Port = int(ap.Port())
+		}
+	}
+	if r.TLS != nil {
+		q.SNI = r.TLS.ServerName
+	}
+	return q
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Allowed bool
+	// Audited is set when an AUDIT policy matched; it does not change
+	// Allowed. AuditPolicy names the first one ("namespace/name").
+	Audited     bool
+	AuditPolicy string
+	// Reason says why, for logs: the policy, its action, the rule and
+	// the criteria that matched, or "no ALLOW policy matched", or why
+	// the path was rejected.
+	Reason string
+	// Policy is the "namespace/name" of the policy that decided, empty
+	// when none did.
+	Policy string
+	// Rule is the index of the rule that matched in Policy, -1 if none.
+	Rule int
+	// PathError is Normalize's error when the path was rejected (a
+	// malformed request, which a server may answer with 400).
+	PathError error
+}
+
+// Reasons of decisions that no rule made.
+const (
+	ReasonNoAllowPolicy = "no ALLOW policy applies to the workload"
+	ReasonNoAllowMatch  = "no ALLOW policy matched"
+)
+
+// pathReason is the Reason of a decision on a path Normalize rejected.
+func pathReason(err error) string {
+	switch err {
+	case ErrEncodedSlash:
+		return "path rejected: encoded slash or backslash (%2F, %5C) in path"
+	case ErrBackslash:
+		return "path rejected: backslash in path"
+	case ErrDotSegment:
+		return "path rejected: dot segment (. or ..) in path"
+	}
+	return "path rejected: malformed path"
+}
+
+// Decide evaluates the policies for r in Istio's order: a matching DENY
+// policy denies; otherwise, without ALLOW policies the request is allowed;
+// otherwise a matching ALLOW policy allows and anything else is denied.
+// AUDIT policies only set Audited. A path that Normalize rejects is denied
+// before any policy is consulted, whatever the policies are.
+//
+// Decide is safe for concurrent use and does not modify r.
+func (e *Engine) Decide(r *Request) Decision {
+	var v view
+	if err := v.init(r); err != nil {
+		return Decision{Reason: pathReason(err), Rule: -1, PathError: err}
+	}
+	d := Decision{Rule: -1}
+	for _, p := range e.audit {
+		if _, _, _, ok := p.match(&v); ok {
+			d.Audited, d.AuditPolicy = true, p.name
+			break
+		}
+	}
+	for _, p := range e.deny {
+		if i, fi, ti, ok := p.match(&v); ok {
+			d.Reason, d.Policy, d.Rule = p.rules[i].reason(fi, ti), p.name, i
+			return d
+		}
+	}
+	if len(e.allow) == 0 {
+		d.Allowed, d.Reason = true, ReasonNoAllowPolicy
+		return d
+	}
+	for _, p := range e.allow {
+		if i, fi, ti, ok := p.match(&v); ok {
+			d.Allowed = true
+			d.Reason, d.Policy, d.Rule = p.rules[i].reason(fi, ti), p.name, i
+			return d
+		}
+	}
+	d.Reason = ReasonNoAllowMatch
+	return d
+}
+
+// view is a Request with the derived values that criteria compare,
+// computed once per decision.
+type view struct {
+	r             *Request
+	path          string
+	hostName      string // Host without port and trailing dot
+	namespace     string
+	iss, sub      string
+	sourceIP      netip.Addr
+	remoteIP      netip.Addr
+	destinationIP netip.Addr
+}
+
+func (v *view) init(r *Request) error {
+	v.r = r
+	p, err := Normalize(r.Path)
+	if err != nil {
+		return err
+	}
+	v.path = p
+	v.hostName = hostName(r.Host)
+	v.namespace = r.SourceNamespace
+	if v.namespace == "" {
+		v.namespace = namespaceOf(r.SourcePrincipal)
+	}
+	v.iss, v.sub = splitRequestPrincipal(r.RequestPrincipal, r.Claims)
+	v.sourceIP = r.SourceIP.WithZone("").Unmap()
+	v.remoteIP = r.RemoteIP.WithZone("").Unmap()
+	if !v.remoteIP.IsValid() {
+		v.remoteIP = v.sourceIP
+	}
+	v.destinationIP = r.DestinationIP.WithZone("").Unmap()
+	return nil
+}
+
+// header returns the value of the named header, several values joined
+// with "," as Envoy's header matcher sees them, and whether it is present.
+func (v *view) header(name string) (string, bool) {
+	switch name {
+	case "Host", ":authority":
+		return v.r.Host, v.r.Host != ""
+	case ":method":
+		return v.r.Method, v.r.Method != ""
+	case ":path":
+		return v.path, true
+	}
+	vals, ok := v.r.Headers[name]
+	switch {
+	case !ok:
+		return "", false
+	case len(vals) == 1:
+		return vals[0], true
+	}
+	return strings.Join(vals, ","), true
+}
+
+// hostName returns host without its port and one trailing dot.
+func hostName(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[:i+1]
+		}
+		return host
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(host, ".")
+}
+
+// namespaceOf returns the namespace in a SPIFFE ID path
+// "<trust domain>/ns/<namespace>/sa/<account>".
+func namespaceOf(principal string) string {
+	i := strings.Index(principal, "/ns/")
+	if i < 0 {
+		return ""
+	}
+	rest := principal[i+len("/ns/"):]
+	j := strings.IndexByte(rest, '/')
+	if j <= 0 {
+		return ""
+	}
+	return rest[:j]
+}
+
+// splitRequestPrincipal returns the issuer and subject of "<iss>/<sub>":
+// the "iss" and "sub" claims when they spell it (a subject may hold "/"),
+// otherwise the parts around its last "/", as Istio splits policy values.
+func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
+	if rp == "" {
+		return "", ""
+	}
+	ci, _ := claims["iss"].(string)
+	cs, _ := claims["sub"].(string)
+	if ci != "" && cs != "" && len(ci)+1+len(cs) == len(rp) &&
+		strings.HasPrefix(rp, ci) && rp[len(ci)] == '/' && strings.HasSuffix(rp, cs) {
+		return ci, cs
+	}
+	i := strings.LastIndexByte(rp, '/')
+	if i < 0 {
+		return rp, ""
+	}
+	return rp[:i], rp[i+1:]
+}

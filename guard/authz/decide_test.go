@@ -1,0 +1,698 @@
+package authz
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// engine loads and compiles policies for the workload app=httpbin,
+// version=v1 in namespace foo, the workload of Istio's examples.
+func engine(t *testing.T, policies string) *Engine {
+	t.Helper()
+	ps, err := Load("test.yaml", []byte(policies))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	e, err := Compile(ps, Workload{Namespace: "foo", Labels: map[string]string{"app": "httpbin", "version": "v1"}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return e
+}
+
+// req returns a GET / request to httpbin.foo:8000 from a plaintext,
+// anonymous peer at 10.0.0.9, changed by the options.
+func req(opts ...func(*Request)) *Request {
+	r := &Request{
+		Method:   "GET",
+		Host:     "httpbin.foo:8000",
+		Path:     "/",
+		Port:     8000,
+		Headers:  http.Header{},
+		SourceIP: netip.MustParseAddr("10.0.0.9"),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+func path(p string) func(*Request)   { return func(r *Request) { r.Path = p } }
+func method(m string) func(*Request) { return func(r *Request) { r.Method = m } }
+func host(h string) func(*Request)   { return func(r *Request) { r.Host = h } }
+func peer(spiffeID string) func(*Request) {
+	return func(r *Request) { r.SourcePrincipal = spiffeID }
+}
+func jwt(iss, sub string, claims map[string]any) func(*Request) {
+	return func(r *Request) {
+		r.RequestPrincipal = iss + "/" + sub
+		r.Claims = map[string]any{"iss": iss, "sub": sub}
+		for k, v := range claims {
+			r.Claims[k] = v
+		}
+	}
+}
+func ips(source, remote string) func(*Request) {
+	return func(r *Request) {
+		r.SourceIP = netip.MustParseAddr(source)
+		if remote != "" {
+			r.RemoteIP = netip.MustParseAddr(remote)
+		}
+	}
+}
+func header(k, v string) func(*Request) { return func(r *Request) { r.Headers.Add(k, v) } }
+
+type check struct {
+	name    string
+	req     *Request
+	allowed bool
+	reason  string
+}
+
+func runChecks(t *testing.T, e *Engine, checks []check) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			d := e.Decide(c.req)
+			if d.Allowed != c.allowed || d.Reason != c.reason {
+				t.Errorf("Decide = allowed %v, %q; want allowed %v, %q", d.Allowed, d.Reason, c.allowed, c.reason)
+			}
+			if rejected := strings.HasPrefix(c.reason, "path rejected"); rejected != (d.PathError != nil) {
+				t.Errorf("Decide: PathError = %v with reason %q", d.PathError, d.Reason)
+			}
+		})
+	}
+}
+
+// The examples of Istio's AuthorizationPolicy reference and security
+// concept pages, each with requests that must be allowed and denied.
+func TestIstioExamples(t *testing.T) {
+	t.Run("allow-nothing", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-nothing
+  namespace: foo
+spec: {}
+`)
+		runChecks(t, e, []check{
+			{"GET", req(), false, ReasonNoAllowMatch},
+			{"authenticated", req(peer("cluster.local/ns/foo/sa/sleep"), jwt("iss", "sub", nil)), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("deny-all", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-all
+  namespace: foo
+spec:
+  action: DENY
+  rules:
+  - {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-all
+  namespace: foo
+spec:
+  rules:
+  - {}
+`)
+		runChecks(t, e, []check{
+			{"GET", req(), false, "DENY foo/deny-all rule 0: empty rule matches every request"},
+			{"POST authenticated", req(method("POST"), peer("cluster.local/ns/foo/sa/sleep")), false, "DENY foo/deny-all rule 0: empty rule matches every request"},
+		})
+	})
+	t.Run("allow-all", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-all
+  namespace: foo
+spec:
+  rules:
+  - {}
+`)
+		runChecks(t, e, []check{
+			{"GET", req(), true, "ALLOW foo/allow-all rule 0: empty rule matches every request"},
+		})
+	})
+	t.Run("principal, namespace, method and issuer", func(t *testing.T) {
+		// The first example of the AuthorizationPolicy reference.
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: httpbin
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+      version: v1
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/default/sa/sleep"]
+    - source:
+        namespaces: ["dev"]
+    to:
+    - operation:
+        methods: ["GET"]
+    when:
+    - key: request.auth.claims[iss]
+      values: ["https://accounts.google.com"]
+`)
+		google := jwt("https://accounts.google.com", "1234", nil)
+		runChecks(t, e, []check{
+			{"sleep with Google token", req(peer("cluster.local/ns/default/sa/sleep"), google), true,
+				"ALLOW foo/httpbin rule 0: from[0] principals; to[0] methods; when request.auth.claims[iss]"},
+			{"dev namespace with Google token", req(peer("cluster.local/ns/dev/sa/any"), google), true,
+				"ALLOW foo/httpbin rule 0: from[1] namespaces; to[0] methods; when request.auth.claims[iss]"},
+			{"sleep without token", req(peer("cluster.local/ns/default/sa/sleep")), false, ReasonNoAllowMatch},
+			{"sleep with another issuer", req(peer("cluster.local/ns/default/sa/sleep"), jwt("https://evil.example", "1234", nil)), false, ReasonNoAllowMatch},
+			{"sleep POST", req(method("POST"), peer("cluster.local/ns/default/sa/sleep"), google), false, ReasonNoAllowMatch},
+			{"other namespace", req(peer("cluster.local/ns/prod/sa/sleep"), google), false, ReasonNoAllowMatch},
+			{"plaintext peer", req(google), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("deny by notNamespaces", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: httpbin-deny
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+      version: v1
+  action: DENY
+  rules:
+  - from:
+    - source:
+        notNamespaces: ["foo"]
+`)
+		runChecks(t, e, []check{
+			{"from foo", req(peer("cluster.local/ns/foo/sa/sleep")), true, ReasonNoAllowPolicy},
+			{"from bar", req(peer("cluster.local/ns/bar/sa/sleep")), false, "DENY foo/httpbin-deny rule 0: from[0] notNamespaces"},
+			// A plaintext peer has no namespace, so it is not in foo.
+			{"plaintext", req(), false, "DENY foo/httpbin-deny rule 0: from[0] notNamespaces"},
+		})
+	})
+	t.Run("DENY wins over ALLOW", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-get
+  namespace: foo
+spec:
+  rules:
+  - to:
+    - operation:
+        methods: ["GET", "HEAD"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-admin
+  namespace: foo
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/admin", "/admin/*"]
+`)
+		runChecks(t, e, []check{
+			{"GET /", req(), true, "ALLOW foo/allow-get rule 0: to[0] methods"},
+			{"GET /admin/users", req(path("/admin/users")), false, "DENY foo/deny-admin rule 0: to[0] paths"},
+			{"DELETE /", req(method("DELETE")), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("requestPrincipals *", func(t *testing.T) {
+		// The security concept page: "denies the request to the /admin
+		// path for requests without request principals", and an ALLOW
+		// policy requiring a token on every path but /healthz.
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: disable-jwt-for-healthz
+  namespace: foo
+spec:
+  action: ALLOW
+  rules:
+  - to:
+    - operation:
+        notPaths: ["/healthz"]
+    from:
+    - source:
+        requestPrincipals: ["*"]
+  - to:
+    - operation:
+        paths: ["/healthz"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: enable-jwt-for-admin
+  namespace: foo
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/admin"]
+    from:
+    - source:
+        notRequestPrincipals: ["*"]
+`)
+		tok := jwt("issuer.example.com", "alice", nil)
+		runChecks(t, e, []check{
+			{"anonymous /", req(), false, ReasonNoAllowMatch},
+			{"anonymous /healthz", req(path("/healthz")), true, "ALLOW foo/disable-jwt-for-healthz rule 1: to[0] paths"},
+			{"anonymous /admin", req(path("/admin")), false, "DENY foo/enable-jwt-for-admin rule 0: from[0] notRequestPrincipals; to[0] paths"},
+			{"token /", req(tok), true, "ALLOW foo/disable-jwt-for-healthz rule 0: from[0] requestPrincipals; to[0] notPaths"},
+			{"token /admin", req(tok, path("/admin")), true, "ALLOW foo/disable-jwt-for-healthz rule 0: from[0] requestPrincipals; to[0] notPaths"},
+		})
+	})
+	t.Run("request principal patterns", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: require-jwt
+  namespace: foo
+spec:
+  rules:
+  - from:
+    - source:
+        requestPrincipals: ["testing@secure.istio.io/testing@secure.istio.io", "https://accounts.example.com/*"]
+`)
+		runChecks(t, e, []check{
+			{"exact", req(jwt("testing@secure.istio.io", "testing@secure.istio.io", nil)), true, "ALLOW foo/require-jwt rule 0: from[0] requestPrincipals"},
+			{"issuer prefix", req(jwt("https://accounts.example.com", "bob", nil)), true, "ALLOW foo/require-jwt rule 0: from[0] requestPrincipals"},
+			// The subject holds a "/": Istio matches the iss and sub claims.
+			{"subject with slash", req(jwt("https://accounts.example.com", "team/bob", nil)), true, "ALLOW foo/require-jwt rule 0: from[0] requestPrincipals"},
+			{"other issuer", req(jwt("https://accounts.example.com.evil", "bob", nil)), false, ReasonNoAllowMatch},
+			{"anonymous", req(), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("ipBlocks and remoteIpBlocks", func(t *testing.T) {
+		// The ingress examples: behind a load balancer at 10.0.0.9 the
+		// peer address is the balancer's, the client's comes from
+		// X-Forwarded-For.
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ingress-policy
+  namespace: foo
+spec:
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["1.2.3.4", "5.6.7.0/24"]
+  - from:
+    - source:
+        remoteIpBlocks: ["192.0.2.0/24", "2001:db8::/32"]
+`)
+		runChecks(t, e, []check{
+			{"direct client", req(ips("5.6.7.8", "")), true, "ALLOW foo/ingress-policy rule 0: from[0] ipBlocks"},
+			{"IPv4-mapped client", req(ips("::ffff:1.2.3.4", "")), true, "ALLOW foo/ingress-policy rule 0: from[0] ipBlocks"},
+			{"balancer forwarding allowed client", req(ips("10.0.0.9", "192.0.2.7")), true, "ALLOW foo/ingress-policy rule 1: from[0] remoteIpBlocks"},
+			{"balancer forwarding IPv6 client", req(ips("10.0.0.9", "2001:db8::1")), true, "ALLOW foo/ingress-policy rule 1: from[0] remoteIpBlocks"},
+			{"balancer forwarding 1.2.3.4", req(ips("10.0.0.9", "1.2.3.4")), false, ReasonNoAllowMatch},
+			{"direct from remote block", req(ips("192.0.2.7", "")), true, "ALLOW foo/ingress-policy rule 1: from[0] remoteIpBlocks"},
+			{"other", req(ips("198.51.100.1", "")), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("when claims, nested claims and headers", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: claims
+  namespace: foo
+spec:
+  rules:
+  - when:
+    - key: request.auth.claims[groups]
+      values: ["group1"]
+  - when:
+    - key: request.auth.claims[realm_access][roles]
+      values: ["admin"]
+    - key: request.headers[X-Team]
+      values: ["ops-*"]
+      notValues: ["ops-interns"]
+`)
+		runChecks(t, e, []check{
+			{"group list", req(jwt("i", "s", map[string]any{"groups": []any{"group2", "group1"}})), true, "ALLOW foo/claims rule 0: when request.auth.claims[groups]"},
+			{"group string", req(jwt("i", "s", map[string]any{"groups": "group1"})), true, "ALLOW foo/claims rule 0: when request.auth.claims[groups]"},
+			{"other group", req(jwt("i", "s", map[string]any{"groups": []any{"group2"}})), false, ReasonNoAllowMatch},
+			{"nested role and header", req(jwt("i", "s", map[string]any{"realm_access": map[string]any{"roles": []any{"admin"}}}), header("X-Team", "ops-core")), true,
+				"ALLOW foo/claims rule 1: when request.auth.claims[realm_access][roles], request.headers[X-Team]"},
+			{"nested role, excluded header", req(jwt("i", "s", map[string]any{"realm_access": map[string]any{"roles": []any{"admin"}}}), header("X-Team", "ops-interns")), false, ReasonNoAllowMatch},
+			{"nested role, no header", req(jwt("i", "s", map[string]any{"realm_access": map[string]any{"roles": []any{"admin"}}})), false, ReasonNoAllowMatch},
+			// Several header lines are joined with "," as Envoy sees them.
+			{"two headers", req(jwt("i", "s", map[string]any{"realm_access": map[string]any{"roles": []any{"admin"}}}), header("X-Team", "ops-core"), header("X-Team", "ops-interns")), true,
+				"ALLOW foo/claims rule 1: when request.auth.claims[realm_access][roles], request.headers[X-Team]"},
+			{"number claim", req(jwt("i", "s", map[string]any{"groups": 1.0})), false, ReasonNoAllowMatch},
+		})
+	})
+	t.Run("value matching", func(t *testing.T) {
+		// The concept page's value matching example, and hosts.
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: tester
+  namespace: foo
+spec:
+  rules:
+  - to:
+    - operation:
+        paths: ["/test/*", "*/info"]
+  - to:
+    - operation:
+        hosts: ["*.example.com", "api.example.org"]
+        ports: ["8000"]
+  - to:
+    - operation:
+        paths: ["/files/{*}/meta", "/static/{**}"]
+`)
+		runChecks(t, e, []check{
+			{"prefix", req(path("/test/foo")), true, "ALLOW foo/tester rule 0: to[0] paths"},
+			{"suffix", req(path("/bar/info")), true, "ALLOW foo/tester rule 0: to[0] paths"},
+			{"neither", req(path("/bar/infox")), false, ReasonNoAllowMatch},
+			{"host suffix", req(host("shop.Example.COM")), true, "ALLOW foo/tester rule 1: to[0] ports, hosts"},
+			{"host with port", req(host("API.example.org:8000")), true, "ALLOW foo/tester rule 1: to[0] ports, hosts"},
+			{"host with trailing dot", req(host("api.example.org.")), true, "ALLOW foo/tester rule 1: to[0] ports, hosts"},
+			{"other port", req(host("api.example.org"), func(r *Request) { r.Port = 9000 }), false, ReasonNoAllowMatch},
+			{"other host", req(host("api.example.org.evil")), false, ReasonNoAllowMatch},
+			{"template one segment", req(path("/files/a.txt/meta")), true, "ALLOW foo/tester rule 2: to[0] paths"},
+			{"template two segments", req(path("/files/a/b/meta")), false, ReasonNoAllowMatch},
+			{"template rest", req(path("/static/css/site.css")), true, "ALLOW foo/tester rule 2: to[0] paths"},
+		})
+	})
+	t.Run("audit", func(t *testing.T) {
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: audit-headers
+  namespace: foo
+spec:
+  action: AUDIT
+  rules:
+  - to:
+    - operation:
+        paths: ["/headers"]
+`)
+		d := e.Decide(req(path("/headers")))
+		want := Decision{Allowed: true, Audited: true, AuditPolicy: "foo/audit-headers", Reason: ReasonNoAllowPolicy, Rule: -1}
+		if diff := cmp.Diff(want, d); diff != "" {
+			t.Errorf("Decide(/headers) (-want +got):\n%s", diff)
+		}
+		if d := e.Decide(req(path("/ip"))); d.Audited || !d.Allowed {
+			t.Errorf("Decide(/ip) = %+v, want allowed and not audited", d)
+		}
+	})
+}
+
+// TestPathBypass sends the classic path tricks to a DENY on /admin, and to
+// an ALLOW list that only opens /public.
+func TestPathBypass(t *testing.T) {
+	deny := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-admin
+  namespace: foo
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/admin", "/admin/*"]
+`)
+	const denied = "DENY foo/deny-admin rule 0: to[0] paths"
+	runChecks(t, deny, []check{
+		{"/admin", req(path("/admin")), false, denied},
+		{"//admin", req(path("//admin")), false, denied},
+		{"/admin//users", req(path("/admin//users")), false, denied},
+		{"/%61dmin", req(path("/%61dmin")), false, denied},
+		{"/admin?x=1", req(path("/admin?x=1")), false, denied},
+		{"/./admin", req(path("/./admin")), false, "path rejected: dot segment (. or ..) in path"},
+		{"/public/../admin", req(path("/public/../admin")), false, "path rejected: dot segment (. or ..) in path"},
+		{"/public/%2e%2e/admin", req(path("/public/%2e%2e/admin")), false, "path rejected: dot segment (. or ..) in path"},
+		{"/admin%2F", req(path("/admin%2F")), false, "path rejected: encoded slash or backslash (%2F, %5C) in path"},
+		{"/admin%2fusers", req(path("/admin%2fusers")), false, "path rejected: encoded slash or backslash (%2F, %5C) in path"},
+		{"/admin%5Cusers", req(path("/admin%5Cusers")), false, "path rejected: encoded slash or backslash (%2F, %5C) in path"},
+		{`/public\..\admin`, req(path(`/public\..\admin`)), false, "path rejected: backslash in path"},
+		{"/admin%", req(path("/admin%")), false, "path rejected: malformed path"},
+		// Istio's paths are case-sensitive: a DENY on /admin lets /ADMIN
+		// through, to a backend that might route it to /admin. Guard
+		// such backends with an ALLOW list (below).
+		{"/ADMIN", req(path("/ADMIN")), true, ReasonNoAllowPolicy},
+		{"/public", req(path("/public")), true, ReasonNoAllowPolicy},
+	})
+
+	allow := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: public-only
+  namespace: foo
+spec:
+  rules:
+  - to:
+    - operation:
+        paths: ["/public", "/public/*"]
+`)
+	runChecks(t, allow, []check{
+		{"/public/a", req(path("/public/a")), true, "ALLOW foo/public-only rule 0: to[0] paths"},
+		{"//public//a", req(path("//public//a")), true, "ALLOW foo/public-only rule 0: to[0] paths"},
+		{"/ADMIN", req(path("/ADMIN")), false, ReasonNoAllowMatch},
+		{"/public/../admin", req(path("/public/../admin")), false, "path rejected: dot segment (. or ..) in path"},
+		{"/public%2F..%2Fadmin", req(path("/public%2F..%2Fadmin")), false, "path rejected: encoded slash or backslash (%2F, %5C) in path"},
+	})
+}
+
+func TestSelection(t *testing.T) {
+	ps, err := Load("sel.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mesh-deny-debug, namespace: istio-system}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/debug*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mesh-v2-only, namespace: istio-system}
+spec:
+  selector: {matchLabels: {version: v2}}
+---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: httpbin, namespace: foo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other-app, namespace: foo}
+spec:
+  selector: {matchLabels: {app: other}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: bar-ns, namespace: bar}
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: local}
+spec:
+  action: AUDIT
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: trial
+  namespace: foo
+  annotations: {istio.io/dry-run: "true"}
+spec:
+  rules: [{to: [{operation: {paths: ["/trial"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: elsewhere, namespace: bar}
+spec:
+  targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: gw}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: waypoint, namespace: foo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: httpbin}]
+  action: DENY
+  rules: [{}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(ps, Workload{Namespace: "foo", Labels: map[string]string{"app": "httpbin", "version": "v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"foo/httpbin", "foo/local", "istio-system/mesh-deny-debug"}, e.Policies()); diff != "" {
+		t.Errorf("Policies() (-want +got):\n%s", diff)
+	}
+	want := []Warning{
+		{"foo/trial", `istio.io/dry-run is set: the policy is not enforced`},
+		{"foo/waypoint", "targetRef binds the policy to a Gateway or waypoint, not to a workload; ward does not enforce it"},
+	}
+	if diff := cmp.Diff(want, e.Warnings()); diff != "" {
+		t.Errorf("Warnings() (-want +got):\n%s", diff)
+	}
+	if d := e.Decide(req(path("/debug/vars"))); d.Allowed || d.Policy != "istio-system/mesh-deny-debug" || !d.Audited {
+		t.Errorf("Decide(/debug/vars) = %+v, want denied by the mesh policy and audited", d)
+	}
+
+	// The same policies for a v2 workload in bar: the mesh-wide selector
+	// now applies, the namespace's allow-nothing too.
+	e, err = Options{}.Compile(ps, Workload{Namespace: "bar", Labels: map[string]string{"app": "httpbin", "version": "v2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"bar/bar-ns", "bar/local", "istio-system/mesh-deny-debug", "istio-system/mesh-v2-only"}, e.Policies()); diff != "" {
+		t.Errorf("Policies() for bar (-want +got):\n%s", diff)
+	}
+
+	// Another root namespace: istio-system is an ordinary namespace.
+	e, err = Options{RootNamespace: "istio-config"}.Compile(ps, Workload{Namespace: "foo", Labels: map[string]string{"app": "httpbin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"foo/httpbin", "foo/local"}, e.Policies()); diff != "" {
+		t.Errorf("Policies() with root istio-config (-want +got):\n%s", diff)
+	}
+}
+
+func TestRequestFromHTTP(t *testing.T) {
+	r, err := http.NewRequest("DELETE", "http://shop.example:8443/a%2Fb/c?q=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RemoteAddr = "[::ffff:192.0.2.1]:5555"
+	r.Header.Set("X-Team", "ops")
+	got := RequestFromHTTP(r)
+	want := &Request{
+		Method:   "DELETE",
+		Host:     "shop.example:8443",
+		Path:     "/a%2Fb/c",
+		Headers:  r.Header,
+		SourceIP: netip.MustParseAddr("192.0.2.1"),
+		RemoteIP: netip.MustParseAddr("192.0.2.1"),
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("RequestFromHTTP (-want +got):\n%s", diff)
+	}
+}
+
+func TestConditions(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: c, namespace: foo}
+spec:
+  rules:
+  - when: [{key: source.ip, values: ["10.0.0.0/8"]}, {key: destination.port, notValues: ["9000"]}]
+  - when: [{key: remote.ip, values: ["2001:db8::1"]}]
+  - when: [{key: destination.ip, values: ["192.0.2.10"]}]
+  - when: [{key: connection.sni, values: ["*.internal"]}]
+  - when: [{key: source.principal, values: ["cluster.local/ns/foo/*"]}, {key: source.namespace, values: ["foo"]}]
+  - when: [{key: request.auth.principal, values: ["*/robot"]}]
+  - when: [{key: request.auth.audiences, values: ["shop"]}]
+  - when: [{key: request.auth.presenter, values: ["web-client"]}]
+  - when: [{key: "request.headers[:authority]", values: ["admin.*"]}, {key: "request.headers[:method]", values: ["PUT"]}]
+  - to: [{operation: {hosts: ["example.com:*"], notPorts: ["9000"]}}]
+`)
+	other := func(r *Request) { r.SourceIP = netip.MustParseAddr("192.0.2.99") }
+	const none = ReasonNoAllowMatch
+	runChecks(t, e, []check{
+		{"source.ip and destination.port", req(ips("10.1.1.1", "")), true, "ALLOW foo/c rule 0: when source.ip, destination.port"},
+		{"source.ip, excluded port", req(ips("10.1.1.1", ""), func(r *Request) { r.Port = 9000 }), false, none},
+		{"remote.ip", req(ips("192.0.2.99", "2001:db8::1")), true, "ALLOW foo/c rule 1: when remote.ip"},
+		{"destination.ip", req(other, func(r *Request) { r.DestinationIP = netip.MustParseAddr("192.0.2.10") }), true, "ALLOW foo/c rule 2: when destination.ip"},
+		{"sni", req(other, func(r *Request) { r.SNI = "db.internal" }), true, "ALLOW foo/c rule 3: when connection.sni"},
+		{"principal and namespace", req(other, peer("cluster.local/ns/foo/sa/x")), true, "ALLOW foo/c rule 4: when source.principal, source.namespace"},
+		{"namespace set apart", req(other, peer("cluster.local/ns/foo/sa/x"), func(r *Request) { r.SourceNamespace = "bar" }), false, none},
+		{"request principal", req(other, jwt("https://issuer", "robot", nil)), true, "ALLOW foo/c rule 5: when request.auth.principal"},
+		{"audiences field", req(other, func(r *Request) { r.Audiences = []string{"other", "shop"} }), true, "ALLOW foo/c rule 6: when request.auth.audiences"},
+		{"audience claim", req(other, jwt("i", "s", map[string]any{"aud": "shop"})), true, "ALLOW foo/c rule 6: when request.auth.audiences"},
+		{"presenter claim", req(other, jwt("i", "s", map[string]any{"azp": "web-client"})), true, "ALLOW foo/c rule 7: when request.auth.presenter"},
+		{"pseudo-headers", req(other, host("admin.shop"), method("PUT")), true, "ALLOW foo/c rule 8: when request.headers[:authority], request.headers[:method]"},
+		{"host with any port", req(other, host("example.com:8443")), true, "ALLOW foo/c rule 9: to[0] notPorts, hosts"},
+		{"host without port", req(other, host("example.com")), false, none},
+		{"nothing", req(other), false, none},
+	})
+}
+
+func TestWarnings(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: w, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {principals: ["spiffe://cluster.local/ns/foo/sa/a"]}}]
+    to: [{operation: {methods: ["get"], paths: ["/a//b", "/q?x=1", "/ok", "/api/*", "*.php"]}}]
+`)
+	want := []Warning{
+		{"foo/w", `spec.rules[0].from[0].source: principal "spiffe://cluster.local/ns/foo/sa/a" never matches: principals are written without "spiffe://"`},
+		{"foo/w", `spec.rules[0].to[0].operation: method "get" is not upper case: methods are case-sensitive`},
+		{"foo/w", `spec.rules[0].to[0].operation.paths[0]: "/a//b" never matches a normalised path (see Normalize)`},
+		{"foo/w", `spec.rules[0].to[0].operation.paths[1]: "/q?x=1" never matches a normalised path (see Normalize)`},
+	}
+	if diff := cmp.Diff(want, e.Warnings()); diff != "" {
+		t.Errorf("Warnings() (-want +got):\n%s", diff)
+	}
+}
+
+func TestRequestFromHTTPConnection(t *testing.T) {
+	r, err := http.NewRequest("GET", "/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Host = "shop.example"
+	r.RemoteAddr = "[fe80::1%eth0]:5555"
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8443}))
+	r.TLS = &tls.ConnectionState{ServerName: "shop.example"}
+	got := RequestFromHTTP(r)
+	if got.Port != 8443 || got.DestinationIP != netip.MustParseAddr("10.0.0.5") || got.SNI != "shop.example" ||
+		got.SourceIP != netip.MustParseAddr("fe80::1") || got.Path != "/x" {
+		t.Errorf("RequestFromHTTP = %+v", got)
+	}
+}

@@ -1,0 +1,82 @@
+// Package authz enforces Istio AuthorizationPolicy objects
+// (security.istio.io/v1 and v1beta1) in Go, for a proxy or a service that
+// fronts one workload.
+//
+// The package keeps what users write apart from what the engine runs. Load
+// reads policy YAML into the istio package's types, strictly and with
+// file:line errors; Compile selects the policies that apply to a Workload
+// and compiles them once into an immutable Engine; Engine.Decide evaluates
+// a Request, a plain value that RequestFromHTTP and the identity
+// middlewares fill in, and returns a Decision that carries its reason.
+//
+// # Semantics
+//
+// Decide follows Istio's documented evaluation order
+// (https://istio.io/latest/docs/reference/config/security/authorization-policy/):
+// CUSTOM policies are refused when loading, since ward calls no external
+// authorizer; any matching DENY policy denies; with no ALLOW policy the
+// request is allowed; any matching ALLOW policy allows; anything else is
+// denied. AUDIT policies only set Decision.Audited. An ALLOW policy with no
+// rules (`spec: {}`) allows nothing, and `rules: [{}]` matches every
+// request.
+//
+// A rule matches when one of its sources, one of its operations and all
+// of its conditions match; absent lists match. The fields set in a source
+// or an operation must all match; the values of one field are
+// alternatives, and notX values exclude. Values are exact, "prefix*",
+// "*suffix" or "*" (present and not empty). As in Istio:
+//
+//   - principals and source.principal compare the peer's SPIFFE ID
+//     without "spiffe://"; namespaces and source.namespace compare the
+//     namespace of that ID ("<td>/ns/<namespace>/sa/<account>"), so both
+//     need a verified peer certificate;
+//   - requestPrincipals and request.auth.principal split values at their
+//     last "/" into issuer and subject patterns, which must both match; an
+//     anonymous request has no request principal and matches no value,
+//     not even "*", so `requestPrincipals: ["*"]` requires a token;
+//   - ipBlocks and source.ip compare the peer address, remoteIpBlocks and
+//     remote.ip the client address resolved from trusted proxies' headers
+//     (the peer address when there is none); single IPs and CIDRs;
+//   - request.auth.claims[a][b] reads nested claims of type string or list
+//     of strings (a list matches when an element does);
+//   - request.headers[name] sees several header lines joined with ",",
+//     as Envoy's header matcher does, and "*" matches a header that is
+//     present even if empty;
+//   - methods and paths are case-sensitive: a DENY on "/admin" does not
+//     stop "/ADMIN" (Istio's security best practices recommend ALLOW lists
+//     for that reason, or normalising case in front of a case-insensitive
+//     backend);
+//   - paths match the path without the query, and support Istio's path
+//     templates "{*}" (one segment) and "{**}" (the rest).
+//
+// Ward deviates from Envoy's literal behaviour in two places, both making
+// policies harder to bypass:
+//
+//   - hosts are compared case-insensitively as Istio documents, and a
+//     value without a port matches the host whatever port the Host header
+//     carries (and without a trailing dot): "example.com" also matches
+//     "Example.com:443". Istio compares the whole header, which is why
+//     its best practices ask for "example.com" and "example.com:*"; both
+//     forms work here, and a value with a port compares the whole header.
+//   - paths are normalised before matching (see Normalize): escapes of
+//     unreserved characters are decoded and runs of slashes merged, and a
+//     path with an encoded slash or backslash, a backslash or a dot
+//     segment is denied outright, whatever the policies, rather than
+//     resolved.
+//
+// Policies are selected as Istio selects them for a sidecar: a policy in
+// the root namespace ("istio-system" unless Options says otherwise)
+// applies to every workload, or with a selector to those whose labels it
+// matches, in any namespace; a policy in the workload's namespace applies
+// to it when its selector, if any, matches. Policies bound with targetRef
+// or targetRefs apply to gateways and waypoints, not to sidecars, and
+// policies annotated istio.io/dry-run are not enforced: Compile leaves both
+// out and reports a Warning.
+//
+// Compile refuses what Istio's validation webhook refuses (a DENY policy
+// without rules, an empty source or operation, a condition without values,
+// an unknown condition key, bad IPs, ports and path templates, ...) and the
+// condition keys ward does not implement (experimental.envoy.filters.*,
+// request.experimental.inline.headers, source.serviceAccount): enforcing
+// part of a policy would be worse than refusing to start.
+package authz

@@ -1,0 +1,366 @@
+package authz
+
+import (
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// patKind is how a value of a rule matches a string.
+type patKind uint8
+
+const (
+	patExact    patKind = iota // "abc"
+	patPrefix                  // "abc*"
+	patSuffix                  // "*abc"
+	patPresent                 // "*": the value is present (and, for most attributes, not empty)
+	patTemplate                // paths only: "/a/{*}/b/{**}"
+)
+
+// pattern is one compiled value of a rule.
+type pattern struct {
+	kind patKind
+	s    string
+	re   *regexp.Regexp // patTemplate
+	// withPort (hosts only) compares the whole Host header, port
+	// included; without it, the host name alone is compared.
+	withPort bool
+}
+
+// compilePattern parses Istio's value syntax: exact, "prefix*", "*suffix"
+// and "*" for presence.
+func compilePattern(v string) pattern {
+	switch {
+	case v == "*":
+		return pattern{kind: patPresent}
+	case strings.HasPrefix(v, "*"):
+		return pattern{kind: patSuffix, s: v[1:]}
+	case strings.HasSuffix(v, "*"):
+		return pattern{kind: patPrefix, s: v[:len(v)-1]}
+	}
+	return pattern{kind: patExact, s: v}
+}
+
+// match reports whether s matches; present tells whether the attribute
+// exists at all (for "*").
+func (p *pattern) match(s string, present bool) bool {
+	switch p.kind {
+	case patExact:
+		return present && s == p.s
+	case patPrefix:
+		return present && strings.HasPrefix(s, p.s)
+	case patSuffix:
+		return present && strings.HasSuffix(s, p.s)
+	case patPresent:
+		return present
+	case patTemplate:
+		return present && p.re.MatchString(s)
+	}
+	return false
+}
+
+// matchFold is match with ASCII case folding; p.s is lower case.
+func (p *pattern) matchFold(s string, present bool) bool {
+	switch p.kind {
+	case patExact:
+		return present && len(s) == len(p.s) && asciiEqualFold(s, p.s)
+	case patPrefix:
+		return present && len(s) >= len(p.s) && asciiEqualFold(s[:len(p.s)], p.s)
+	case patSuffix:
+		return present && len(s) >= len(p.s) && asciiEqualFold(s[len(s)-len(p.s):], p.s)
+	case patPresent:
+		return present
+	}
+	return false
+}
+
+// asciiEqualFold compares s with the lower-case lower, folding only ASCII
+// letters: Unicode folding would let "K" (Kelvin sign) match "k".
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rpPattern is a request principal value, matched as Istio matches it:
+// the value is split at its last "/" into issuer and subject patterns,
+// which must both match (pilot/pkg/security/authz/model/generator.go).
+type rpPattern struct{ iss, sub pattern }
+
+func compileRequestPrincipal(v string) rpPattern {
+	present := pattern{kind: patPresent}
+	i := strings.LastIndexByte(v, '/')
+	found := i >= 0
+	iss, sub := v, ""
+	if found {
+		iss, sub = v[:i], v[i+1:]
+	}
+	switch {
+	case v == "*":
+		return rpPattern{present, present}
+	case strings.HasPrefix(v, "*"):
+		if !found {
+			return rpPattern{present, pattern{kind: patSuffix, s: v[1:]}}
+		}
+		p := rpPattern{pattern{kind: patSuffix, s: iss[1:]}, pattern{kind: patExact, s: sub}}
+		if iss == "*" {
+			p.iss = present
+		}
+		return p
+	case strings.HasSuffix(v, "*"):
+		if !found {
+			return rpPattern{pattern{kind: patPrefix, s: v[:len(v)-1]}, present}
+		}
+		p := rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patPrefix, s: sub[:len(sub)-1]}}
+		if sub == "*" {
+			p.sub = present
+		}
+		return p
+	}
+	return rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patExact, s: sub}}
+}
+
+func (p *rpPattern) match(iss, sub string) bool {
+	return p.iss.match(iss, iss != "") && p.sub.match(sub, sub != "")
+}
+
+// attr is the request attribute a criterion reads.
+type attr uint8
+
+const (
+	attrPrincipal        attr = iota // source.principal
+	attrNamespace                    // source.namespace
+	attrRequestPrincipal             // request.auth.principal
+	attrSourceIP                     // source.ip
+	attrRemoteIP                     // remote.ip
+	attrDestinationIP                // destination.ip
+	attrHost                         // request host (Host header, :authority)
+	attrPort                         // destination.port
+	attrMethod                       // request method
+	attrPath                         // normalised request path
+	attrHeader                       // request.headers[name]
+	attrClaim                        // request.auth.claims[a][b]
+	attrAudiences                    // request.auth.audiences
+	attrPresenter                    // request.auth.presenter
+	attrSNI                          // connection.sni
+)
+
+// criterion is one field of a source or an operation, or one condition:
+// some value must match (when there are values) and no negative value may
+// match (when there are some).
+type criterion struct {
+	attr   attr
+	name   string   // for reasons: "principals", "notPaths", "request.headers[x-team]"
+	header string   // attrHeader: canonical header name
+	claim  []string // attrClaim: path into the claims
+
+	in, notIn     []pattern
+	rpIn, rpNotIn []rpPattern
+	ipIn, ipNotIn []netip.Prefix
+	portIn        []int
+	portNotIn     []int
+}
+
+func (c *criterion) match(v *view) bool {
+	switch c.attr {
+	case attrPrincipal:
+		return c.matchString(v.r.SourcePrincipal, v.r.SourcePrincipal != "")
+	case attrNamespace:
+		return c.matchString(v.namespace, v.namespace != "")
+	case attrPresenter:
+		if v.r.Presenter == "" {
+			return c.matchValue(v.r.Claims["azp"])
+		}
+		return c.matchString(v.r.Presenter, true)
+	case attrSNI:
+		return c.matchString(v.r.SNI, v.r.SNI != "")
+	case attrMethod:
+		return c.matchString(v.r.Method, v.r.Method != "")
+	case attrPath:
+		return c.matchString(v.path, v.path != "")
+	case attrHost:
+		return c.matchHost(v)
+	case attrHeader:
+		s, ok := v.header(c.header)
+		return c.matchString(s, ok)
+	case attrRequestPrincipal:
+		return c.matchRequestPrincipal(v)
+	case attrSourceIP:
+		return matchIP(c.ipIn, c.ipNotIn, v.sourceIP)
+	case attrRemoteIP:
+		return matchIP(c.ipIn, c.ipNotIn, v.remoteIP)
+	case attrDestinationIP:
+		return matchIP(c.ipIn, c.ipNotIn, v.destinationIP)
+	case attrPort:
+		return matchPort(c.portIn, c.portNotIn, v.r.Port)
+	case attrAudiences:
+		if v.r.Audiences == nil {
+			return c.matchValue(v.r.Claims["aud"])
+		}
+		return c.matchList(v.r.Audiences)
+	case attrClaim:
+		return c.matchClaim(v)
+	}
+	return false
+}
+
+func anyMatch(ps []pattern, s string, present bool) bool {
+	for i := range ps {
+		if ps[i].match(s, present) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *criterion) matchString(s string, present bool) bool {
+	if len(c.in) > 0 && !anyMatch(c.in, s, present) {
+		return false
+	}
+	return len(c.notIn) == 0 || !anyMatch(c.notIn, s, present)
+}
+
+// matchList matches a list attribute: some element must match a value and
+// no element may match a negative value.
+func (c *criterion) matchList(list []string) bool {
+	if len(c.in) > 0 {
+		found := false
+		for _, s := range list {
+			if anyMatch(c.in, s, true) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for _, s := range list {
+		if anyMatch(c.notIn, s, true) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchClaim matches the claim at c.claim, nested claims being objects.
+func (c *criterion) matchClaim(v *view) bool {
+	var cur any = v.r.Claims
+	for _, name := range c.claim {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return c.matchValue(nil)
+		}
+		cur = m[name]
+	}
+	return c.matchValue(cur)
+}
+
+// matchValue matches a claim that is a string or a list of strings, the
+// claim types Istio supports; a claim of another type or a missing one
+// matches no value.
+func (c *criterion) matchValue(claim any) bool {
+	switch x := claim.(type) {
+	case string:
+		return c.matchString(x, true)
+	case []string:
+		return c.matchList(x)
+	case []any:
+		if len(c.in) > 0 {
+			found := false
+			for _, e := range x {
+				if s, ok := e.(string); ok && anyMatch(c.in, s, true) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		for _, e := range x {
+			if s, ok := e.(string); ok && anyMatch(c.notIn, s, true) {
+				return false
+			}
+		}
+		return true
+	}
+	return c.matchString("", false)
+}
+
+// matchHost matches the request host case-insensitively. Values without a
+// port match the host name whatever port the Host header names (and
+// without one trailing dot), so that "example.com" also covers
+// "Example.COM:443"; values with a port, like Istio's recommended
+// "example.com:*", are compared with the whole header.
+func (c *criterion) matchHost(v *view) bool {
+	some := func(ps []pattern) bool {
+		for i := range ps {
+			p := &ps[i]
+			if p.withPort {
+				if p.matchFold(v.r.Host, v.r.Host != "") {
+					return true
+				}
+			} else if p.matchFold(v.hostName, v.hostName != "") {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.in) > 0 && !some(c.in) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn)
+}
+
+func (c *criterion) matchRequestPrincipal(v *view) bool {
+	some := func(ps []rpPattern) bool {
+		for i := range ps {
+			if ps[i].match(v.iss, v.sub) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.rpIn) > 0 && !some(c.rpIn) {
+		return false
+	}
+	return len(c.rpNotIn) == 0 || !some(c.rpNotIn)
+}
+
+func containsIP(ps []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchIP(in, notIn []netip.Prefix, ip netip.Addr) bool {
+	if len(in) > 0 && !containsIP(in, ip) {
+		return false
+	}
+	return len(notIn) == 0 || !containsIP(notIn, ip)
+}
+
+func matchPort(in, notIn []int, port int) bool {
+	if len(in) > 0 && !slices.Contains(in, port) {
+		return false
+	}
+	return !slices.Contains(notIn, port)
+}

@@ -1,0 +1,203 @@
+package authz
+
+import (
+	"errors"
+	"strings"
+)
+
+// Errors of Normalize. A request whose path fails normalisation is denied
+// whatever the policies say; Decision.Reason names the error.
+var (
+	// ErrEncodedSlash is a percent-encoded slash or backslash (%2F, %5C):
+	// the backend may decode it into a separator that the policy never
+	// saw (CVE-2021-31920).
+	ErrEncodedSlash = errors.New("encoded slash or backslash (%2F, %5C) in path")
+	// ErrBackslash is a literal backslash, which some backends treat as a
+	// separator.
+	ErrBackslash = errors.New("backslash in path")
+	// ErrDotSegment is a "." or ".." segment, also once decoded (%2E).
+	ErrDotSegment = errors.New("dot segment (. or ..) in path")
+	// ErrMalformedPath is a path that does not start with "/", has a
+	// control character or a bad percent-encoding.
+	ErrMalformedPath = errors.New("malformed path")
+)
+
+// Normalize returns the form of an escaped request path (as on the request
+// line, before percent-decoding) that authorization policies match:
+//
+//   - the query and fragment, if any, are dropped ("request.url_path");
+//   - percent-encoded unreserved characters (letters, digits, "-._~") are
+//     decoded and other escapes are upper-cased, so "/%61dmin" is "/admin"
+//     and "%c3%a9" is "%C3%A9" (RFC 3986 section 6.2.2);
+//   - characters that may not appear raw in a path (space, quotes, "<>",
+//     non-ASCII bytes, ...) are percent-encoded;
+//   - runs of slashes are merged: "//admin" is "/admin".
+//
+// It rejects, with ErrEncodedSlash, ErrBackslash, ErrDotSegment or
+// ErrMalformedPath, what a backend could resolve to another resource than
+// the one the policy matched: encoded slashes and backslashes, backslashes,
+// "." and ".." segments (also as "%2e"), paths not starting with "/"
+// (except the asterisk form "*"), bad escapes and control characters.
+// Rejecting dot segments rather than resolving them is stricter than
+// Envoy's RFC 3986 normalisation: no legitimate client sends them.
+//
+// Normalize is idempotent, and a path it returns holds neither "//" nor a
+// dot segment. It does not allocate when the path is already normal.
+// Paths are case-sensitive, as in Istio: "/ADMIN" is not "/admin".
+func Normalize(path string) (string, error) {
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	if path == "*" {
+		return path, nil
+	}
+	if path == "" || path[0] != '/' {
+		return "", ErrMalformedPath
+	}
+	clean := true
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '\\':
+			return "", ErrBackslash
+		case c < 0x20 || c == 0x7f:
+			return "", ErrMalformedPath
+		case c == '%':
+			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+				return "", ErrMalformedPath
+			}
+			b := unhex(path[i+1])<<4 | unhex(path[i+2])
+			if b == '/' || b == '\\' {
+				return "", ErrEncodedSlash
+			}
+			if unreserved(b) || path[i+1] >= 'a' || path[i+2] >= 'a' {
+				clean = false // decoded or upper-cased below
+			}
+			i += 2
+		case !pathChar(c):
+			clean = false
+		case c == '/' && i > 0 && path[i-1] == '/':
+			clean = false
+		}
+	}
+	if clean {
+		if hasDotSegment(path) {
+			return "", ErrDotSegment
+		}
+		return path, nil
+	}
+	out := make([]byte, 0, len(path)+8)
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+				return "", ErrMalformedPath
+			}
+			b := unhex(path[i+1])<<4 | unhex(path[i+2])
+			i += 2
+			switch {
+			case b == '/' || b == '\\':
+				return "", ErrEncodedSlash
+			case unreserved(b):
+				out = append(out, b)
+			default:
+				out = append(out, '%', upperHex[b>>4], upperHex[b&15])
+			}
+		case c == '/':
+			if len(out) == 0 || out[len(out)-1] != '/' {
+				out = append(out, '/')
+			}
+		case pathChar(c):
+			out = append(out, c)
+		default:
+			out = append(out, '%', upperHex[c>>4], upperHex[c&15])
+		}
+	}
+	p := string(out)
+	if hasDotSegment(p) {
+		return "", ErrDotSegment
+	}
+	return p, nil
+}
+
+// hasDotSegment reports whether p has a "." or ".." segment.
+func hasDotSegment(p string) bool {
+	for len(p) > 0 {
+		var seg string
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			seg, p = p, ""
+		} else {
+			seg, p = p[:i], p[i+1:]
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// unreserved reports whether c is an RFC 3986 unreserved character, which
+// percent-encoding does not change the meaning of.
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// pathChar reports whether c may appear unencoded in a path segment or as
+// its separator: unreserved, sub-delims, ":", "@" and "/" (RFC 3986 pchar).
+func pathChar(c byte) bool {
+	if unreserved(c) {
+		return true
+	}
+	switch c {
+	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
+		return true
+	}
+	return false
+}
+
+// canonicalEscapes decodes the unreserved escapes of a policy's path
+// pattern and upper-cases the others, so that "/%61dmin" in a policy
+// matches the normalised "/admin". Malformed escapes are kept as written.
+func canonicalEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			d := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if unreserved(d) {
+				b.WriteByte(d)
+			} else {
+				b.WriteByte('%')
+				b.WriteByte(upperHex[d>>4])
+				b.WriteByte(upperHex[d&15])
+			}
+			i += 2
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

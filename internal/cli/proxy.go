@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/wardsec/ward/guard/spiffeauth"
+	"github.com/wardsec/ward/proxy"
+)
+
+func proxyCmd(e *env) *cobra.Command {
+	var config string
+	var check bool
+	c := &cobra.Command{
+		Use:   "proxy --config FILE",
+		Short: "Run the zero-trust reverse proxy (sidecar or gateway)",
+		Long: `Run a reverse proxy that checks every request before it reaches the
+upstream: TLS or SPIFFE mutual TLS, client IP allow and deny lists, JWT
+bearer tokens, Istio AuthorizationPolicies, rate limits, with one audit
+record per request on standard output. See docs/proxy.md.
+
+SIGHUP, or a change of the configuration file, reloads the configuration
+without dropping requests; a configuration that does not load is refused
+and the running one stays. SIGTERM shuts down gracefully.`,
+		Example: `  ward proxy --config examples/proxy/proxy.yaml
+  ward proxy --config proxy.yaml --check   # validate and exit`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if config == "" {
+				return fail(ExitError, errors.New("--config is required"))
+			}
+			srv, err := proxy.NewServer(config, e.log, e.stdout)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if check {
+				fmt.Fprintf(e.stderr, "ward: %s is valid\n", config)
+				return nil
+			}
+			cfg := srv.Config()
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			var adminLn net.Listener
+			if cfg.Admin != "off" {
+				if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
+					ln.Close()
+					return fail(ExitError, err)
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						_ = srv.Reload()
+					}
+				}
+			}()
+			go srv.Watch(ctx, 2*time.Second)
+			e.log.Info("ward proxy listening", "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL, "admin", cfg.Admin)
+			return srv.Serve(ctx, ln, adminLn, 20*time.Second)
+		},
+	}
+	c.Flags().StringVar(&config, "config", "", "proxy configuration file (docs/proxy.md)")
+	c.Flags().BoolVar(&check, "check", false, "validate the configuration and exit")
+	return c
+}
+
+func certCmd(e *env) *cobra.Command {
+	var td, out string
+	var ids []string
+	var ttl time.Duration
+	c := &cobra.Command{
+		Use:   "cert --trust-domain DOMAIN --id SPIFFE_ID... --out DIR",
+		Short: "Create a development CA and SPIFFE SVIDs (no SPIRE needed)",
+		Long: `Create a self-signed development CA for a trust domain (bundle.pem) and,
+for each --id, an X.509 SVID (NAME.pem) and its key (NAME-key.pem), where
+NAME is the ID's last path segment. For development and tests only: the CA
+key is not kept, so issue every SVID in one run.`,
+		Example: `  ward cert --trust-domain example.org --id spiffe://example.org/ns/shop/sa/web --id spiffe://example.org/ns/shop/sa/proxy --out certs`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			domain, err := spiffeid.TrustDomainFromString(td)
+			if err != nil {
+				return fail(ExitError, fmt.Errorf("--trust-domain: %w", err))
+			}
+			if len(ids) == 0 || out == "" {
+				return fail(ExitError, errors.New("--id and --out are required"))
+			}
+			var parsed []spiffeid.ID
+			for _, s := range ids {
+				id, err := spiffeid.FromString(s)
+				if err != nil {
+					return fail(ExitError, fmt.Errorf("--id %q: %w", s, err))
+				}
+				if id.TrustDomain() != domain {
+					return fail(ExitError, fmt.Errorf("--id %q is not in trust domain %s", s, domain))
+				}
+				parsed = append(parsed, id)
+			}
+			ca, err := spiffeauth.NewDevCA(domain, ttl)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o750); err != nil {
+				return fail(ExitError, err)
+			}
+			bundle, err := ca.Bundle().Marshal()
+			if err != nil {
+				return err
+			}
+			files := map[string][]byte{"bundle.pem": bundle}
+			for _, id := range parsed {
+				svid, err := ca.Issue(id, ttl)
+				if err != nil {
+					return err
+				}
+				certPEM, keyPEM, err := svid.Marshal()
+				if err != nil {
+					return err
+				}
+				name := filepath.Base(strings.TrimSuffix(id.Path(), "/"))
+				if name == "" || name == "." || name == "/" {
+					name = "svid"
+				}
+				files[name+".pem"], files[name+"-key.pem"] = certPEM, keyPEM
+			}
+			for name, data := range files {
+				if err := os.WriteFile(filepath.Join(out, name), data, 0o600); err != nil {
+					return fail(ExitError, err)
+				}
+				fmt.Fprintf(e.stdout, "wrote %s\n", filepath.Join(out, name))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&td, "trust-domain", "example.org", "SPIFFE trust domain")
+	c.Flags().StringArrayVar(&ids, "id", nil, "SPIFFE ID to issue an SVID for (repeatable)")
+	c.Flags().StringVar(&out, "out", "", "directory to write the files to")
+	c.Flags().DurationVar(&ttl, "ttl", 30*24*time.Hour, "validity of the CA and the SVIDs")
+	return c
+}

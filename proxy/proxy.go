@@ -1,0 +1,500 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wardsec/ward/guard/audit"
+	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/guard/clientip"
+	"github.com/wardsec/ward/guard/harden"
+	"github.com/wardsec/ward/guard/ipallow"
+	"github.com/wardsec/ward/guard/jwt"
+	"github.com/wardsec/ward/guard/ratelimit"
+	"github.com/wardsec/ward/guard/spiffeauth"
+	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/istio"
+)
+
+// Proxy is a configuration turned into a handler chain, a listener TLS
+// configuration and the state readiness depends on. Build a new one to
+// reload; a Proxy does not change after New.
+type Proxy struct {
+	cfg      *Config
+	handler  http.Handler
+	tls      *tls.Config // nil: plain HTTP
+	verifier *jwt.Verifier
+	warnings []string
+	closers  []func() error
+}
+
+// Options are what a Proxy needs beyond its configuration.
+type Options struct {
+	// Log receives operational messages (never request secrets).
+	Log *slog.Logger
+	// Audit writes one record per request; nil means a logger that
+	// discards them. A server keeps one across reloads, so that its
+	// metrics stay registered once.
+	Audit *audit.Logger
+}
+
+// New builds a proxy from cfg. It fails, changing nothing, when a file
+// does not load or a policy is malformed.
+func New(cfg *Config, opts Options) (_ *Proxy, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Audit == nil {
+		a, err := audit.New(io.Discard, nil)
+		if err != nil {
+			return nil, err
+		}
+		opts.Audit = a
+	}
+	p := &Proxy{cfg: cfg}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if err := p.buildTLS(); err != nil {
+		return nil, err
+	}
+	upstream, err := p.buildUpstream(opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	h := upstream
+	// Innermost first: rate limit, authorization, JWT, concurrency,
+	// allowlist, identity, client IP, limits, headers, audit, recovery.
+	if h, err = p.withRateLimit(h); err != nil {
+		return nil, err
+	}
+	if h, err = p.withAuthz(h); err != nil {
+		return nil, err
+	}
+	if h, err = p.withJWT(h); err != nil {
+		return nil, err
+	}
+	if cfg.MaxConcurrency > 0 {
+		h = ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{Max: cfg.MaxConcurrency, Initial: min(cfg.MaxConcurrency, 100)}).Handler(h)
+	}
+	if h, err = p.withAllowlist(h); err != nil {
+		return nil, err
+	}
+	if cfg.TLS != nil && cfg.TLS.SPIFFE != nil {
+		next := h
+		h = spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id, ok := spiffeauth.FromContext(r.Context()); ok {
+				audit.Set(r.Context(), audit.Verdict{Principal: id.String()})
+			}
+			next.ServeHTTP(w, r)
+		}))
+	}
+	if h, err = p.withClientIP(h); err != nil {
+		return nil, err
+	}
+	h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+	h = harden.Headers(h)
+	h = opts.Audit.Handler(h)
+	p.handler = harden.Recover(opts.Log, h)
+	return p, nil
+}
+
+// Handler returns the request handler: every check, then the upstream.
+func (p *Proxy) Handler() http.Handler { return p.handler }
+
+// TLSConfig returns the listener's TLS configuration, nil for plain HTTP.
+func (p *Proxy) TLSConfig() *tls.Config { return p.tls }
+
+// Warnings are non-fatal remarks on the configuration (policies that
+// cannot apply, say).
+func (p *Proxy) Warnings() []string { return p.warnings }
+
+// Ready reports whether the proxy can decide requests: JWT keys fetched.
+func (p *Proxy) Ready(ctx context.Context) error {
+	if p.verifier != nil {
+		return p.verifier.Refresh(ctx)
+	}
+	return nil
+}
+
+// Close releases what New opened (Redis connections).
+func (p *Proxy) Close() error {
+	var errs []error
+	for _, c := range p.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Proxy) spiffeSource(s *SPIFFE) (*spiffeauth.FileSource, spiffeauth.Authorizer, error) {
+	src, err := spiffeauth.NewFileSource(p.cfg.Path(s.SVID), p.cfg.Path(s.Key), p.cfg.Path(s.Bundle))
+	if err != nil {
+		return nil, nil, err
+	}
+	var pats []spiffeauth.Pattern
+	for _, a := range s.Allow {
+		pat, err := spiffeauth.ParsePattern(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		pats = append(pats, pat)
+	}
+	return src, spiffeauth.AllowPatterns(pats...), nil
+}
+
+func (p *Proxy) buildTLS() error {
+	t := p.cfg.TLS
+	if t == nil {
+		return nil
+	}
+	prof, err := tlsconf.ParseProfile(t.Profile)
+	if err != nil {
+		return err
+	}
+	if t.SPIFFE != nil {
+		src, authz, err := p.spiffeSource(t.SPIFFE)
+		if err != nil {
+			return fmt.Errorf("tls.spiffe: %w", err)
+		}
+		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
+		return nil
+	}
+	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	p.tls = tlsconf.Server(prof, kp.GetCertificate)
+	return nil
+}
+
+func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
+	target, err := url.Parse(p.cfg.Upstream.URL)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		// Idle connections to the upstream close with the proxy.
+		Proxy:                 nil, // never an environment proxy: the upstream is local
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	u := p.cfg.Upstream
+	switch {
+	case u.SPIFFE != nil:
+		src, authz, err := p.spiffeSource(u.SPIFFE)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.spiffe: %w", err)
+		}
+		tr.TLSClientConfig = spiffeauth.ClientConfig(tlsconf.Intermediate, src, src, authz)
+	case target.Scheme == "https":
+		c := tlsconf.Client(tlsconf.Intermediate)
+		if u.CA != "" {
+			pem, err := os.ReadFile(p.cfg.Path(u.CA)) // #nosec G304 -- a file the configuration names
+			if err != nil {
+				return nil, fmt.Errorf("upstream.ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("upstream.ca: %s holds no PEM certificate", u.CA)
+			}
+			c.RootCAs = pool
+		}
+		tr.TLSClientConfig = c
+	}
+	p.closers = append(p.closers, func() error { tr.CloseIdleConnections(); return nil })
+	strip := p.cfg.JWT != nil
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			// The client address as resolved behind trusted proxies;
+			// Rewrite has already removed the inbound X-Forwarded-*.
+			if a, ok := clientip.FromContext(pr.In.Context()); ok && a.IsValid() {
+				pr.Out.Header.Set("X-Forwarded-For", a.String())
+			} else if a := clientip.PeerAddr(pr.In); a.IsValid() {
+				pr.Out.Header.Set("X-Forwarded-For", a.String())
+			}
+			proto := "http"
+			if pr.In.TLS != nil {
+				proto = "https"
+			}
+			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+			if strip {
+				// As Istio's default (forwardOriginalToken: false): the
+				// upstream gets the verified identity, not the token.
+				pr.Out.Header.Del("Authorization")
+			}
+		},
+		Transport:     tr,
+		FlushInterval: -1, // stream (server-sent events, gRPC)
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "err", err)
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return rp, nil
+}
+
+// deny writes a refusal and records it in the audit log.
+func deny(w http.ResponseWriter, r *http.Request, code int, rule, reason, body string) {
+	audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: rule, Reason: reason})
+	http.Error(w, body, code)
+}
+
+func (p *Proxy) withClientIP(next http.Handler) (http.Handler, error) {
+	var trusted []netip.Prefix
+	if c := p.cfg.ClientIP; c != nil {
+		for _, s := range c.TrustedProxies {
+			pfx, err := parsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			trusted = append(trusted, pfx)
+		}
+	}
+	res, err := clientip.New(trusted)
+	if err != nil {
+		return nil, err
+	}
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := clientip.FromContext(r.Context()); ok {
+			audit.Set(r.Context(), audit.Verdict{ClientIP: a})
+		}
+		next.ServeHTTP(w, r)
+	})
+	return res.Handler(record), nil
+}
+
+func (p *Proxy) withAllowlist(next http.Handler) (http.Handler, error) {
+	if len(p.cfg.Allow) == 0 && len(p.cfg.Deny) == 0 {
+		return next, nil
+	}
+	parse := func(ss []string) ([]netip.Prefix, error) {
+		var out []netip.Prefix
+		for _, s := range ss {
+			pfx, err := parsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pfx)
+		}
+		return out, nil
+	}
+	allow, err := parse(p.cfg.Allow)
+	if err != nil {
+		return nil, err
+	}
+	denyList, err := parse(p.cfg.Deny)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ipallow.New(allow, denyList)
+	if err != nil {
+		return nil, err
+	}
+	f := ipallow.NewFilter(l)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f.Check(r); err != nil {
+			deny(w, r, http.StatusForbidden, "ipallow", "client address not allowed", "forbidden")
+			return
+		}
+		next.ServeHTTP(w, r)
+	}), nil
+}
+
+func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
+	j := p.cfg.JWT
+	if j == nil {
+		return next, nil
+	}
+	var issuers []jwt.Issuer
+	for _, is := range j.Issuers {
+		var algs []jose.SignatureAlgorithm
+		for _, a := range is.Algorithms {
+			algs = append(algs, jose.SignatureAlgorithm(a))
+		}
+		issuers = append(issuers, jwt.Issuer{
+			Issuer: is.Issuer, Audiences: is.Audiences, AnyAudience: len(is.Audiences) == 0,
+			Algorithms: algs, JWKSURL: is.JWKSURL, KeysFile: p.cfg.Path(is.JWKSFile),
+		})
+	}
+	v, err := jwt.New(issuers, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}), jwt.WithCache(10000))
+	if err != nil {
+		return nil, fmt.Errorf("jwt: %w", err)
+	}
+	p.verifier = v
+	m := jwt.NewMiddleware(v)
+	m.SetRequired(j.Required)
+	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason := "invalid bearer token"
+		if err := jwt.ErrorFromContext(r.Context()); err != nil {
+			reason = "bearer token: " + err.Error()
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		deny(w, r, http.StatusUnauthorized, "jwt", reason, "unauthorized")
+	}))
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := jwt.FromContext(r.Context()); ok {
+			audit.Set(r.Context(), audit.Verdict{Principal: c.RequestPrincipal()})
+		}
+		next.ServeHTTP(w, r)
+	})
+	return m.Handler(record), nil
+}
+
+func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
+	a := p.cfg.Authorization
+	if a == nil {
+		return next, nil
+	}
+	var policies []*istio.AuthorizationPolicy
+	for _, f := range a.Policies {
+		path := p.cfg.Path(f)
+		data, err := os.ReadFile(path) // #nosec G304 -- a file the configuration names
+		if err != nil {
+			return nil, fmt.Errorf("authorization: %w", err)
+		}
+		ps, err := authz.Load(path, data)
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, ps...)
+	}
+	eng, err := authz.Options{RootNamespace: a.RootNamespace}.Compile(policies, authz.Workload{Namespace: p.cfg.Workload.Namespace, Labels: p.cfg.Workload.Labels})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range eng.Warnings() {
+		p.warnings = append(p.warnings, w.String())
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := authz.RequestFromHTTP(r)
+		if ip, ok := clientip.FromContext(r.Context()); ok {
+			q.RemoteIP = ip
+		}
+		if id, ok := spiffeauth.FromContext(r.Context()); ok {
+			q.SourcePrincipal = strings.TrimPrefix(id.String(), "spiffe://")
+		}
+		if c, ok := jwt.FromContext(r.Context()); ok {
+			q.RequestPrincipal = c.RequestPrincipal()
+			q.Audiences = c.Audience()
+			q.Claims = c.Map()
+			if azp, ok := c.Get("azp"); ok {
+				q.Presenter, _ = azp.(string)
+			}
+		}
+		d := eng.Decide(q)
+		rule := "authz"
+		if d.Policy != "" {
+			rule = "authz/" + d.Policy
+		}
+		switch {
+		case d.PathError != nil:
+			// As Envoy's path normalization rejecting a request.
+			deny(w, r, http.StatusBadRequest, rule, d.Reason, "bad request")
+			return
+		case !d.Allowed:
+			// Envoy's body, so clients written for Istio see the same.
+			deny(w, r, http.StatusForbidden, rule, d.Reason, "RBAC: access denied")
+			return
+		}
+		audit.Set(r.Context(), audit.Verdict{Decision: audit.Allow, Rule: rule, Reason: d.Reason, Audited: d.Audited})
+		next.ServeHTTP(w, r)
+	}), nil
+}
+
+func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
+	rl := p.cfg.RateLimit
+	if rl == nil {
+		return next, nil
+	}
+	key := keyFunc(rl.Key)
+	onLimit := func(r *http.Request, _ string, _ time.Duration) {
+		if rl.DryRun {
+			audit.Set(r.Context(), audit.Verdict{Reason: "rate limit exceeded (dry run)", Rule: "ratelimit"})
+		}
+	}
+	var check func(*http.Request) error
+	if rl.Redis != "" {
+		c := redis.NewClient(&redis.Options{Addr: rl.Redis, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+		p.closers = append(p.closers, c.Close)
+		l, err := ratelimit.NewRedis(ratelimit.RedisConfig{Client: c, Rate: int(rl.Rate), Burst: rl.Burst, Key: key, DryRun: rl.DryRun, OnLimit: onLimit})
+		if err != nil {
+			return nil, err
+		}
+		check = l.Check
+	} else {
+		l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key, DryRun: rl.DryRun, OnLimit: onLimit})
+		if err != nil {
+			return nil, err
+		}
+		check = l.Check
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var le *ratelimit.LimitError
+		switch err := check(r); {
+		case errors.As(err, &le):
+			secs := int(le.RetryAfter.Round(time.Second) / time.Second)
+			w.Header().Set("Retry-After", fmt.Sprint(max(secs, 1)))
+			deny(w, r, http.StatusTooManyRequests, "ratelimit", "rate limit exceeded", "too many requests")
+		case err != nil:
+			w.Header().Set("Retry-After", "1")
+			deny(w, r, http.StatusServiceUnavailable, "ratelimit", "rate limiter unavailable", "service unavailable")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	}), nil
+}
+
+// keyFunc returns the rate limit key of the configuration: the client IP
+// (default), the SPIFFE principal, the JWT subject or a header.
+func keyFunc(k string) ratelimit.KeyFunc {
+	switch {
+	case k == "principal":
+		return func(r *http.Request) string {
+			if id, ok := spiffeauth.FromContext(r.Context()); ok {
+				return id.String()
+			}
+			return ""
+		}
+	case k == "subject":
+		return func(r *http.Request) string {
+			if c, ok := jwt.FromContext(r.Context()); ok {
+				return c.RequestPrincipal()
+			}
+			return ""
+		}
+	case strings.HasPrefix(k, "header:"):
+		return ratelimit.ByHeader(strings.TrimPrefix(k, "header:"))
+	}
+	return func(r *http.Request) string {
+		if a, ok := clientip.FromContext(r.Context()); ok && a.IsValid() {
+			return a.String()
+		}
+		return clientip.PeerAddr(r).String()
+	}
+}

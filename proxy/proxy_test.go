@@ -1,0 +1,299 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/wardsec/ward/guard/spiffeauth"
+	"github.com/wardsec/ward/guard/tlsconf"
+)
+
+const policies = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin", "/admin/*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules:
+  - from: [{source: {principals: ["example.org/ns/shop/sa/web"]}}]
+    to: [{operation: {methods: ["GET"], paths: ["/api/*", "/admin"]}}]
+`
+
+const configTmpl = `listen: "127.0.0.1:0"
+tls:
+  profile: intermediate
+  spiffe:
+    svid: api.pem
+    key: api-key.pem
+    bundle: bundle.pem
+    allow: ["spiffe://example.org/ns/shop/**"]
+upstream:
+  url: %s
+workload: {namespace: shop, labels: {app: api}}
+authorization:
+  policies: [policies.yaml]
+rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}
+limits: {maxBodyBytes: 1024}
+admin: "127.0.0.1:0"
+`
+
+type harness struct {
+	dir      string
+	url      string
+	bundle   *spiffeauth.DevCA
+	svids    map[string]*x509svid.SVID
+	audit    *syncBuffer
+	srv      *Server
+	cancel   context.CancelFunc
+	done     chan error
+	adminURL string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func start(t *testing.T) *harness {
+	t.Helper()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"path": r.URL.Path, "xff": r.Header.Get("X-Forwarded-For"), "proto": r.Header.Get("X-Forwarded-Proto"),
+		})
+	}))
+	t.Cleanup(upstream.Close)
+	h := &harness{dir: t.TempDir(), svids: map[string]*x509svid.SVID{}, audit: &syncBuffer{}}
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	ca, err := spiffeauth.NewDevCA(td, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bundle = ca
+	for name, path := range map[string]string{"api": "/ns/shop/sa/api", "web": "/ns/shop/sa/web", "batch": "/ns/shop/sa/batch", "other": "/ns/other/sa/web"} {
+		s, err := ca.Issue(spiffeid.RequireFromPath(td, path), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.svids[name] = s
+	}
+	c, k, _ := h.svids["api"].Marshal()
+	b, _ := ca.Bundle().Marshal()
+	writeFile(t, filepath.Join(h.dir, "api.pem"), c)
+	writeFile(t, filepath.Join(h.dir, "api-key.pem"), k)
+	writeFile(t, filepath.Join(h.dir, "bundle.pem"), b)
+	writeFile(t, filepath.Join(h.dir, "policies.yaml"), []byte(policies))
+	writeFile(t, filepath.Join(h.dir, "proxy.yaml"), []byte(fmt.Sprintf(configTmpl, upstream.URL)))
+
+	h.srv, err = NewServer(filepath.Join(h.dir, "proxy.yaml"), slog.New(slog.DiscardHandler), h.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.url = "https://" + ln.Addr().String()
+	h.adminURL = "http://" + adminLn.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- h.srv.Serve(ctx, ln, adminLn, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		<-h.done
+	})
+	return h
+}
+
+// client returns an HTTP client presenting the SVID of name; its
+// connections are not kept.
+func (h *harness) client(name string) *http.Client {
+	cfg := spiffeauth.ClientConfig(tlsconf.Intermediate, h.svids[name], h.bundle.Bundle(),
+		spiffeauth.AllowPatterns(spiffeauth.MustParsePattern("spiffe://example.org/ns/shop/sa/api")))
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, DisableKeepAlives: true}, Timeout: 5 * time.Second}
+}
+
+func (h *harness) get(t *testing.T, who, path string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", h.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := h.client(who).Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestProxy(t *testing.T) {
+	h := start(t)
+	code, body := h.get(t, "web", "/api/items", "X-Client", "a", "X-Forwarded-For", "203.0.113.9")
+	if code != 200 || !strings.Contains(body, `"path":"/api/items"`) || !strings.Contains(body, `"xff":"127.0.0.1"`) || !strings.Contains(body, `"proto":"https"`) {
+		t.Errorf("web GET /api/items: %d %s (a spoofed X-Forwarded-For from an untrusted peer must be replaced)", code, body)
+	}
+	tests := []struct {
+		who, path string
+		want      int
+		body      string
+	}{
+		{"batch", "/api/items", 403, "RBAC: access denied"}, // TLS ok, no ALLOW policy matches
+		{"web", "/admin", 403, "RBAC: access denied"},       // DENY wins over ALLOW
+		{"web", "//admin", 403, "RBAC: access denied"},      // slashes merged before matching
+		{"web", "/api/../admin", 400, "bad request"},        // dot segments rejected
+		{"web", "/admin%2Fx", 400, "bad request"},           // encoded slash rejected
+		{"other", "/api/items", 0, "tls"},                   // not admitted by mutual TLS
+	}
+	for _, tt := range tests {
+		code, body := h.get(t, tt.who, tt.path, "X-Client", tt.who+tt.path)
+		if code != tt.want || !strings.Contains(strings.ToLower(body), strings.ToLower(tt.body)) {
+			t.Errorf("%s GET %s: %d %q, want %d %q", tt.who, tt.path, code, body, tt.want, tt.body)
+		}
+	}
+	// Rate limit: burst 2 per X-Client.
+	var codes []int
+	for range 3 {
+		c, _ := h.get(t, "web", "/api/x", "X-Client", "burst")
+		codes = append(codes, c)
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" {
+		t.Errorf("rate limit: %v, want [200 200 429]", codes)
+	}
+	// One audit record per request, with the decision and its reason.
+	log := h.audit.String()
+	// 9: the client refused by mutual TLS never makes a request.
+	if n := strings.Count(log, `"msg":"decision"`); n != 9 {
+		t.Errorf("%d audit records, want 9:\n%s", n, log)
+	}
+	for _, want := range []string{`"decision":"deny","reason":"DENY shop/deny-admin rule 0`, `"path":"/admin%2Fx"`, `"rule":"ratelimit"`, `"principal":"spiffe://example.org/ns/shop/sa/web"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %s:\n%s", want, log)
+		}
+	}
+	// Admin endpoints.
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "ward_guard_decisions_total"} {
+		resp, err := http.Get(h.adminURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("admin %s: %d %.200s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+func TestProxyReload(t *testing.T) {
+	h := start(t)
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	// A broken configuration is refused with its line; the old one serves.
+	writeFile(t, cfgPath, bytes.Replace(good, []byte("rateLimit: {rate: 1,"), []byte("rateLimit: {rate: -1,"), 1))
+	err := h.srv.Reload()
+	if err == nil || !strings.Contains(err.Error(), "proxy.yaml:") {
+		t.Errorf("broken reload: %v, want a file:line error", err)
+	}
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "r1"); code != 200 {
+		t.Errorf("after a refused reload: %d", code)
+	}
+	// A malformed policy is refused too.
+	writeFile(t, filepath.Join(h.dir, "policies.yaml"), []byte(policies+"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad, namespace: shop}\nspec: {action: CUSTOM}\n"))
+	writeFile(t, cfgPath, good)
+	if err := h.srv.Reload(); err == nil || !strings.Contains(err.Error(), "policies.yaml:") {
+		t.Errorf("malformed policy reload: %v, want policies.yaml:line", err)
+	}
+	// A good change applies without a restart: batch is now allowed.
+	writeFile(t, filepath.Join(h.dir, "policies.yaml"), []byte(strings.Replace(policies, `["example.org/ns/shop/sa/web"]`, `["example.org/ns/shop/sa/web", "example.org/ns/shop/sa/batch"]`, 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := h.get(t, "batch", "/api/items", "X-Client", "r2"); code != 200 {
+		t.Errorf("batch after the reload: %d %s", code, body)
+	}
+}
+
+// TestProxyShutdown: after a graceful shutdown no goroutine of the proxy
+// remains.
+func TestProxyShutdown(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		h := start(t)
+		if code, _ := h.get(t, "web", "/api/items", "X-Client", "s"); code != 200 {
+			t.Fatalf("request: %d", code)
+		}
+		h.cancel()
+		if err := <-h.done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		h.done <- nil // for the cleanup
+	}()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before+2 { // the test's own httptest upstream cleanup runs later
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines after shutdown, %d before:\n%s", n, before, buf)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var _ = tls.VersionTLS13

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wardsec/ward/guard/audit"
+	"github.com/wardsec/ward/guard/harden"
+)
+
+// Server runs a proxy from a configuration file: the listener, the admin
+// endpoints, reloads without dropping requests, and graceful shutdown.
+type Server struct {
+	path  string
+	log   *slog.Logger
+	audit *audit.Logger
+	reg   *prometheus.Registry
+
+	cur      atomic.Pointer[Proxy]
+	mu       sync.Mutex // serializes reloads
+	stamp    time.Time
+	reloads  prometheus.Counter
+	failures prometheus.Counter
+}
+
+// NewServer loads the configuration at path and builds the proxy; a
+// configuration that does not load is an error (exit 2 in `ward proxy`).
+func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, err := audit.New(auditOut, reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{path: path, log: log, audit: a, reg: reg,
+		reloads:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reloads_total", Help: "Configuration reloads applied."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reload_failures_total", Help: "Configuration reloads refused (the previous configuration stays)."}),
+	}
+	reg.MustRegister(s.reloads, s.failures)
+	p, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(p)
+	return s, nil
+}
+
+func (s *Server) build() (*Proxy, error) {
+	if st, err := os.Stat(s.path); err == nil {
+		s.stamp = st.ModTime()
+	}
+	cfg, err := LoadConfig(s.path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := New(cfg, Options{Log: s.log, Audit: s.audit})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range p.Warnings() {
+		s.log.Warn("configuration", "file", s.path, "warning", w)
+	}
+	return p, nil
+}
+
+// Config returns the configuration in use.
+func (s *Server) Config() *Config { return s.cur.Load().cfg }
+
+// Reload reads the configuration again. When it does not load, the
+// running configuration stays and the error (with file and line) is
+// returned and logged. Requests in flight finish on the configuration
+// they started with.
+func (s *Server) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.build()
+	if err != nil {
+		s.failures.Inc()
+		s.log.Error("reload refused; the running configuration stays", "err", err)
+		return err
+	}
+	old := s.cur.Swap(p)
+	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) {
+		s.log.Warn("listen, admin and TLS on/off changes take effect at restart")
+	}
+	s.reloads.Inc()
+	s.log.Info("configuration reloaded", "file", s.path)
+	// Connections to Redis of the old proxy close once requests using it
+	// are done; a generous delay is enough for that.
+	time.AfterFunc(time.Minute, func() { _ = old.Close() })
+	return nil
+}
+
+// ServeHTTP serves a request with the current proxy.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cur.Load().Handler().ServeHTTP(w, r)
+}
+
+// Admin returns the admin handler: /healthz, /readyz and /metrics.
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.cur.Load().Ready(ctx); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Serve accepts connections on ln (and admin requests on adminLn, when
+// not nil) until ctx ends, then shuts down gracefully: listeners close,
+// requests in flight get up to grace to finish.
+func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time.Duration) error {
+	cfg := s.Config()
+	if s.cur.Load().TLSConfig() != nil {
+		ln = tls.NewListener(ln, &tls.Config{
+			MinVersion: tls.VersionTLS12, // replaced per connection by the proxy's own
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return s.cur.Load().TLSConfig(), nil
+			},
+		})
+	}
+	t := cfg.Timeouts
+	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
+		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if adminLn != nil {
+		admin := harden.Server("", s.Admin(), harden.Timeouts{}, s.log)
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(adminLn) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	for _, hs := range servers {
+		if e := hs.Shutdown(sctx); e != nil && err == nil {
+			err = e
+		}
+	}
+	_ = s.cur.Load().Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Watch reloads the configuration when its file changes (polled every
+// interval) until ctx ends.
+func (s *Server) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			st, err := os.Stat(s.path)
+			s.mu.Lock()
+			changed := err == nil && !st.ModTime().Equal(s.stamp)
+			s.mu.Unlock()
+			if changed {
+				_ = s.Reload()
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/internal/testenv"
+	"github.com/wardsec/ward/internal/tlsscan"
 )
 
 const policies = `apiVersion: security.istio.io/v1
@@ -296,4 +297,39 @@ func TestProxyShutdown(t *testing.T) {
 	}
 }
 
-var _ = tls.VersionTLS13
+// TestProxyTLSScan scans a running proxy with sslscan: the listener offers
+// only what the intermediate profile allows. (The profiles' own scan test,
+// with its negative control, is in guard/tlsconf.)
+func TestProxyTLSScan(t *testing.T) {
+	testenv.RequireCommand(t, "sslscan")
+	dir := t.TempDir()
+	_, certPEM, keyPEM, err := tlsconf.NewSelfSigned("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "tls.crt"), certPEM)
+	writeFile(t, filepath.Join(dir, "tls.key"), keyPEM)
+	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("tls: {cert: tls.crt, key: tls.key}\nupstream: {url: 'http://127.0.0.1:1'}\nadmin: 'off'\n"))
+	srv, err := NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil, time.Second) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	r, err := tlsscan.Scan(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Problems(false) {
+		t.Error(p)
+	}
+}

@@ -70,7 +70,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	p := &Proxy{cfg: cfg}
 	defer func() {
 		if err != nil {
-			p.Close()
+			_ = p.Close()
 		}
 	}()
 	if err := p.buildTLS(); err != nil {

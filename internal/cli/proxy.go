@@ -55,7 +55,7 @@ and the running one stays. SIGTERM shuts down gracefully.`,
 			var adminLn net.Listener
 			if cfg.Admin != "off" {
 				if adminLn, err = net.Listen("tcp", cfg.Admin); err != nil {
-					ln.Close()
+					_ = ln.Close()
 					return fail(ExitError, err)
 				}
 			}

@@ -1,0 +1,315 @@
+// Command proxyload measures `ward proxy` against a bare
+// httputil.ReverseProxy with the same TLS, in the same run: requests per
+// second and median latency through each, in interleaved rounds, and TLS
+// handshakes per second with ECDSA P-256.
+//
+// The servers (a ~100-byte upstream, the bare proxy and ward's proxy with
+// every check and the audit log on) run in this process; the load comes
+// from a child process (proxyload -generate), so that with taskset the two
+// can be pinned to different cores, as bench/proxy does.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/proxy"
+)
+
+func main() {
+	gen := flag.Bool("generate", false, "be the load generator (used by the parent)")
+	target := flag.String("url", "", "with -generate: the URL to load")
+	conns := flag.Int("c", 32, "connections")
+	dur := flag.Duration("d", 3*time.Second, "duration of each measurement")
+	rounds := flag.Int("rounds", 5, "interleaved rounds")
+	token := flag.String("token", "", "with -generate: bearer token")
+	caFile := flag.String("ca", "", "with -generate: CA certificate")
+	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
+	flag.Parse()
+	if *gen {
+		if err := generate(*target, *caFile, *token, *conns, *dur); err != nil {
+			fmt.Fprintln(os.Stderr, "proxyload:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*conns, *dur, *rounds, *pin); err != nil {
+		fmt.Fprintln(os.Stderr, "proxyload:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	RPS float64       `json:"rps"`
+	P50 time.Duration `json:"p50"`
+}
+
+// generate loads url with conns keep-alive connections for d and prints a
+// result as JSON.
+func generate(target, caFile, token string, conns int, d time.Duration) error {
+	pem, err := os.ReadFile(caFile) // #nosec G304 -- the parent's own file
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	var mu sync.Mutex
+	var lat []time.Duration
+	total := 0
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	var firstErr error
+	for range conns {
+		wg.Go(func() {
+			c := &http.Client{Transport: &http.Transport{
+				TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
+				MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
+			}}
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", target, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := c.Do(req)
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != 200 {
+					mu.Lock()
+					firstErr = fmt.Errorf("status %d", resp.StatusCode)
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			total += len(mine)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	slices.Sort(lat)
+	r := result{RPS: float64(total) / d.Seconds()}
+	if len(lat) > 0 {
+		r.P50 = lat[len(lat)/2]
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func run(conns int, dur time.Duration, rounds int, pin string) error {
+	dir, err := os.MkdirTemp("", "proxyload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	_, certPEM, keyPEM, err := tlsconf.NewSelfSigned("localhost")
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	// The upstream: a fixed ~100-byte body.
+	body := []byte(strings.Repeat("x", 100))
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = up.Serve(upLn) }()
+	upURL := "http://" + upLn.Addr().String()
+
+	// The bare reverse proxy, same TLS.
+	target, _ := url.Parse(upURL)
+	kp, err := tlsconf.LoadKeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		return err
+	}
+	bare := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256, ForceAttemptHTTP2: true},
+	}
+	bareLn, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Server(tlsconf.Intermediate, kp.GetCertificate))
+	if err != nil {
+		return err
+	}
+	bareSrv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = bareSrv.Serve(bareLn) }()
+
+	// ward proxy with every check: allowlist, JWT (cached), five
+	// policies, rate limit, and the audit log written to a file.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		return err
+	}
+	token, err := josejwt.Signed(signer).Claims(map[string]any{"iss": "https://id.example.com", "sub": "load", "aud": "api",
+		"groups": []string{"users"}, "exp": time.Now().Add(time.Hour).Unix()}).Serialize()
+	if err != nil {
+		return err
+	}
+	files := map[string]string{
+		"jwks.json": string(jwks),
+		"policies.yaml": `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: foo}
+spec: {action: DENY, rules: [{to: [{operation: {paths: ["/admin*", "/debug/*"]}}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-internal, namespace: foo}
+spec: {action: DENY, rules: [{from: [{source: {notRemoteIpBlocks: ["127.0.0.0/8"]}}], to: [{operation: {paths: ["/internal/*"]}}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: probes, namespace: foo}
+spec: {rules: [{to: [{operation: {methods: ["GET"], paths: ["/healthz"]}}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ops, namespace: foo}
+spec: {rules: [{to: [{operation: {paths: ["/metrics"]}}], when: [{key: "request.headers[X-Team]", values: ["ops-*"]}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: users, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {requestPrincipals: ["https://id.example.com/*"]}}]
+    to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+    when: [{key: "request.auth.claims[groups]", values: ["users"]}]
+`,
+		"proxy.yaml": fmt.Sprintf(`tls: {cert: tls.crt, key: tls.key}
+upstream: {url: %q}
+workload: {namespace: foo, labels: {app: api}}
+authorization: {policies: [policies.yaml]}
+jwt: {issuers: [{issuer: "https://id.example.com", audiences: [api], algorithms: [ES256], jwksFile: jwks.json}]}
+allow: [127.0.0.0/8, 10.0.0.0/8]
+rateLimit: {rate: 1000000, burst: 1000000, key: ip}
+admin: "off"
+`, upURL),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			return err
+		}
+	}
+	auditFile, err := os.Create(filepath.Join(dir, "audit.log")) // #nosec G304 -- in this run's own temporary directory
+	if err != nil {
+		return err
+	}
+	defer auditFile.Close()
+	srv, err := proxy.NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), auditFile)
+	if err != nil {
+		return err
+	}
+	wardLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = srv.Serve(ctx, wardLn, nil, time.Second) }()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	load := func(u string) (result, error) {
+		args := []string{"-generate", "-url", u, "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns), "-d", dur.String()}
+		cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
+		if pin != "" {
+			cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
+		}
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return result{}, fmt.Errorf("generator: %w", err)
+		}
+		var r result
+		return r, json.Unmarshal(out, &r)
+	}
+	bareURL := "https://" + bareLn.Addr().String() + "/api/items"
+	wardURL := "https://" + wardLn.Addr().String() + "/api/items"
+	var ratios []float64
+	var bareRes, wardRes []result
+	for i := range rounds {
+		b, err := load(bareURL)
+		if err != nil {
+			return err
+		}
+		w, err := load(wardURL)
+		if err != nil {
+			return err
+		}
+		bareRes, wardRes = append(bareRes, b), append(wardRes, w)
+		ratios = append(ratios, w.RPS/b.RPS)
+		fmt.Printf("round %d: bare %.0f req/s p50 %v | ward %.0f req/s p50 %v | ward/bare %.2f\n", i+1, b.RPS, b.P50, w.RPS, w.P50, w.RPS/b.RPS)
+	}
+	med := func(xs []float64) float64 { s := slices.Clone(xs); sort.Float64s(s); return s[len(s)/2] }
+	medDur := func(rs []result) time.Duration {
+		var ds []time.Duration
+		for _, r := range rs {
+			ds = append(ds, r.P50)
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	fmt.Printf("median of %d rounds, %d connections, %v each: ward/bare throughput %.2f; p50 bare %v, ward %v (+%v)\n",
+		rounds, conns, dur, med(ratios), medDur(bareRes), medDur(wardRes), medDur(wardRes)-medDur(bareRes))
+
+	// TLS handshakes per second with ECDSA P-256 against ward's listener.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	n, start := 0, time.Now()
+	for time.Since(start) < 2*time.Second {
+		c, err := tls.Dial("tcp", wardLn.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS13})
+		if err != nil {
+			return err
+		}
+		_ = c.Close()
+		n++
+	}
+	fmt.Printf("TLS 1.3 handshakes, ECDSA P-256, one client at a time: %.0f per second (client and server in one process)\n", float64(n)/time.Since(start).Seconds())
+	return nil
+}

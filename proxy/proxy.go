@@ -248,8 +248,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				pr.Out.Header.Del("Authorization")
 			}
 		},
-		Transport:     tr,
-		FlushInterval: -1, // stream (server-sent events, gRPC)
+		Transport: tr,
+		// FlushInterval 0: ReverseProxy flushes streaming responses
+		// (server-sent events, unknown length) at once by itself; flushing
+		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "err", err)
 			http.Error(w, "bad gateway", http.StatusBadGateway)

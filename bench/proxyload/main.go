@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -50,6 +51,7 @@ func main() {
 	token := flag.String("token", "", "with -generate: bearer token")
 	caFile := flag.String("ca", "", "with -generate: CA certificate")
 	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's rounds")
 	flag.Parse()
 	if *gen {
 		if err := generate(*target, *caFile, *token, *conns, *dur); err != nil {
@@ -58,11 +60,14 @@ func main() {
 		}
 		return
 	}
+	profile = *cpuprofile
 	if err := run(*conns, *dur, *rounds, *pin); err != nil {
 		fmt.Fprintln(os.Stderr, "proxyload:", err)
 		os.Exit(1)
 	}
 }
+
+var profile string
 
 type result struct {
 	RPS float64       `json:"rps"`
@@ -278,7 +283,19 @@ admin: "off"
 		if err != nil {
 			return err
 		}
+		if profile != "" && i == 0 {
+			f, err := os.Create(profile) // #nosec G304 -- the path the user asked for
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
 		w, err := load(wardURL)
+		if profile != "" && i == 0 {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ func TestProxyExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the example does not load: %v", err)
 	}
+	defer srv.Close()
 	if got := srv.Config().Workload.Namespace; got != "shop" {
 		t.Errorf("workload namespace %q", got)
 	}

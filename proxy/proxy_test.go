@@ -213,6 +213,9 @@ func TestProxy(t *testing.T) {
 		t.Errorf("rate limit: %v, want [200 200 429]", codes)
 	}
 	// One audit record per request, with the decision and its reason.
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	log := h.audit.String()
 	// 9: the client refused by mutual TLS never makes a request.
 	if n := strings.Count(log, `"msg":"decision"`); n != 9 {
@@ -331,5 +334,76 @@ func TestProxyTLSScan(t *testing.T) {
 	}
 	for _, p := range r.Problems(false) {
 		t.Error(p)
+	}
+}
+
+// TestSlowClients: 1,000 clients that send half a request and stall cost
+// the proxy little memory and are cut off by the header timeout.
+func TestSlowClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 2,000 sockets")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("upstream: {url: 'http://127.0.0.1:1'}\ntimeouts: {readHeader: 1s}\nadmin: 'off'\n"))
+	srv, err := NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil, time.Second) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	inUse := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	before := inUse()
+	const n = 1000
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write([]byte("GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the server has read what there is
+	grew := inUse() - min(before, inUse())
+	t.Logf("1,000 stalled clients: heap and stacks grew by %d KiB", grew>>10)
+	if grew > 200<<20 {
+		t.Errorf("memory grew by %d MiB for 1,000 stalled clients, want under 200", grew>>20)
+	}
+	// The header timeout (1 s) closes them all.
+	deadline := time.Now().Add(5 * time.Second)
+	for i, c := range conns {
+		_ = c.SetReadDeadline(deadline)
+		buf := make([]byte, 512)
+		for {
+			_, err := c.Read(buf)
+			if err == nil {
+				continue // a 408 or 400 response before the close
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("connection %d still open after the header timeout", i)
+			}
+			break
+		}
 	}
 }

@@ -24,10 +24,11 @@ import (
 // Server runs a proxy from a configuration file: the listener, the admin
 // endpoints, reloads without dropping requests, and graceful shutdown.
 type Server struct {
-	path  string
-	log   *slog.Logger
-	audit *audit.Logger
-	reg   *prometheus.Registry
+	path     string
+	log      *slog.Logger
+	audit    *audit.Logger
+	auditBuf *audit.BufferedWriter
+	reg      *prometheus.Registry
 
 	cur      atomic.Pointer[Proxy]
 	mu       sync.Mutex // serializes reloads
@@ -41,17 +42,22 @@ type Server struct {
 func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, err := audit.New(auditOut, reg)
+	// Records are batched: a write per request would cost more than every
+	// check together. They reach auditOut within 100 ms and at shutdown.
+	buf := audit.NewBufferedWriter(auditOut, 100*time.Millisecond)
+	a, err := audit.New(buf, reg)
 	if err != nil {
+		_ = buf.Close()
 		return nil, err
 	}
-	s := &Server{path: path, log: log, audit: a, reg: reg,
+	s := &Server{path: path, log: log, audit: a, auditBuf: buf, reg: reg,
 		reloads:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reloads_total", Help: "Configuration reloads applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reload_failures_total", Help: "Configuration reloads refused (the previous configuration stays)."}),
 	}
 	reg.MustRegister(s.reloads, s.failures)
 	p, err := s.build()
 	if err != nil {
+		_ = buf.Close()
 		return nil, err
 	}
 	s.cur.Store(p)
@@ -74,6 +80,12 @@ func (s *Server) build() (*Proxy, error) {
 		s.log.Warn("configuration", "file", s.path, "warning", w)
 	}
 	return p, nil
+}
+
+// Close releases a server that will not Serve (after a --check): the
+// audit flusher and the proxy's connections.
+func (s *Server) Close() error {
+	return errors.Join(s.cur.Load().Close(), s.auditBuf.Close())
 }
 
 // Config returns the configuration in use.
@@ -163,6 +175,9 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		}
 	}
 	_ = s.cur.Load().Close()
+	if e := s.auditBuf.Close(); e != nil && err == nil {
+		err = e
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -52,6 +52,7 @@ func main() {
 	caFile := flag.String("ca", "", "with -generate: CA certificate")
 	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's rounds")
+	leaveOut := flag.String("without", "", "comma-separated checks to leave out of ward's configuration: authz, jwt, allow, ratelimit, audit")
 	flag.Parse()
 	if *gen {
 		if err := generate(*target, *caFile, *token, *conns, *dur); err != nil {
@@ -61,13 +62,43 @@ func main() {
 		return
 	}
 	profile = *cpuprofile
+	for _, w := range strings.Split(*leaveOut, ",") {
+		if w != "" {
+			without[w] = true
+		}
+	}
 	if err := run(*conns, *dur, *rounds, *pin); err != nil {
 		fmt.Fprintln(os.Stderr, "proxyload:", err)
 		os.Exit(1)
 	}
 }
 
-var profile string
+var (
+	profile string
+	// without lists configuration sections left out (-without), to see
+	// what each check costs.
+	without = map[string]bool{}
+)
+
+func proxyConfig(upURL string) string {
+	parts := []string{
+		"tls: {cert: tls.crt, key: tls.key}",
+		fmt.Sprintf("upstream: {url: %q}", upURL),
+		"workload: {namespace: foo, labels: {app: api}}",
+		"admin: \"off\"",
+	}
+	for _, p := range []struct{ name, yaml string }{
+		{"authz", "authorization: {policies: [policies.yaml]}"},
+		{"jwt", `jwt: {issuers: [{issuer: "https://id.example.com", audiences: [api], algorithms: [ES256], jwksFile: jwks.json}]}`},
+		{"allow", "allow: [127.0.0.0/8, 10.0.0.0/8]"},
+		{"ratelimit", "rateLimit: {rate: 1000000, burst: 1000000, key: ip}"},
+	} {
+		if !without[p.name] {
+			parts = append(parts, p.yaml)
+		}
+	}
+	return strings.Join(parts, "\n") + "\n"
+}
 
 type result struct {
 	RPS float64       `json:"rps"`
@@ -224,15 +255,7 @@ spec:
     to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
     when: [{key: "request.auth.claims[groups]", values: ["users"]}]
 `,
-		"proxy.yaml": fmt.Sprintf(`tls: {cert: tls.crt, key: tls.key}
-upstream: {url: %q}
-workload: {namespace: foo, labels: {app: api}}
-authorization: {policies: [policies.yaml]}
-jwt: {issuers: [{issuer: "https://id.example.com", audiences: [api], algorithms: [ES256], jwksFile: jwks.json}]}
-allow: [127.0.0.0/8, 10.0.0.0/8]
-rateLimit: {rate: 1000000, burst: 1000000, key: ip}
-admin: "off"
-`, upURL),
+		"proxy.yaml": proxyConfig(upURL),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
@@ -244,7 +267,11 @@ admin: "off"
 		return err
 	}
 	defer auditFile.Close()
-	srv, err := proxy.NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), auditFile)
+	var auditOut io.Writer = auditFile
+	if without["audit"] {
+		auditOut = io.Discard
+	}
+	srv, err := proxy.NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), auditOut)
 	if err != nil {
 		return err
 	}

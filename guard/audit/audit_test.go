@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -75,4 +77,43 @@ func TestDefaultsAndRequestID(t *testing.T) {
 	if m["decision"] != "allow" || m["reason"] != "no rule applied" || m["status"] != float64(200) || len(id) != 16 || rec.Header().Get("X-Request-Id") != id {
 		t.Errorf("record %v, response id %q", m, rec.Header().Get("X-Request-Id"))
 	}
+}
+
+func TestBufferedWriter(t *testing.T) {
+	var out syncBuf
+	b := NewBufferedWriter(&out, 20*time.Millisecond)
+	if _, err := b.Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "" {
+		t.Error("written before a flush")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for out.String() != "one\n" {
+		if time.Now().After(deadline) {
+			t.Fatal("not flushed within the interval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, _ = b.Write([]byte("two\n"))
+	if err := b.Close(); err != nil || out.String() != "one\ntwo\n" {
+		t.Errorf("after Close: %q, %v", out.String(), err)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

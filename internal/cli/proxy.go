@@ -45,7 +45,7 @@ and the running one stays. SIGTERM shuts down gracefully.`,
 			}
 			if check {
 				fmt.Fprintf(e.stderr, "ward: %s is valid\n", config)
-				return nil
+				return srv.Close()
 			}
 			cfg := srv.Config()
 			ln, err := net.Listen("tcp", cfg.Listen)

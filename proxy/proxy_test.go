@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +116,7 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.bundle = ca
-	for name, path := range map[string]string{"api": "/ns/shop/sa/api", "web": "/ns/shop/sa/web", "batch": "/ns/shop/sa/batch", "other": "/ns/other/sa/web"} {
+	for name, path := range map[string]string{"api": "/ns/shop/sa/api", "web": "/ns/shop/sa/web", "batch": "/ns/shop/sa/batch", "other": "/ns/other/sa/web", "db": "/ns/data/sa/db"} {
 		s, err := ca.Issue(spiffeid.RequireFromPath(td, path), time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -405,5 +407,101 @@ func TestSlowClients(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestProxyWebSocket: an upgrade passes through every check and the audit
+// wrapper, and bytes flow both ways.
+func TestProxyWebSocket(t *testing.T) {
+	h := start(t)
+	// Point the proxy at an upstream that speaks a raw upgraded protocol.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want an upgrade", 400)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(brw, buf); err == nil {
+			_, _ = conn.Write(buf)
+		}
+	}))
+	defer up.Close()
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), "url: http://", "url: "+up.URL+" #", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.client("web").Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(h.url, "https://"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET /api/ws HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Client: ws\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %s", resp.Status)
+	}
+	if _, err := io.WriteString(conn, "ping"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("echo through the upgraded connection: %q, %v", buf, err)
+	}
+}
+
+// TestProxyUpstreamMTLS: the proxy reaches an https upstream with its own
+// SVID and accepts only the upstream ID the configuration names.
+func TestProxyUpstreamMTLS(t *testing.T) {
+	h := start(t)
+	upstream := func(svid *x509svid.SVID) string {
+		srv := httptest.NewUnstartedServer(spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, _ := spiffeauth.FromContext(r.Context())
+			fmt.Fprint(w, id)
+		})))
+		cfg := spiffeauth.ServerConfig(tlsconf.Intermediate, svid, h.bundle.Bundle(),
+			spiffeauth.AllowPatterns(spiffeauth.MustParsePattern("spiffe://example.org/ns/shop/sa/api")))
+		srv.Listener = tls.NewListener(srv.Listener, cfg)
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return "https://" + srv.Listener.Addr().String()
+	}
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	base, _ := os.ReadFile(cfgPath)
+	use := func(url string) error {
+		cfg := strings.Replace(string(base), "upstream:\n  url: ", "upstream:\n  spiffe: {svid: api.pem, key: api-key.pem, bundle: bundle.pem, allow: [\"spiffe://example.org/ns/data/sa/db\"]}\n  url: "+url+" #", 1)
+		writeFile(t, cfgPath, []byte(cfg))
+		return h.srv.Reload()
+	}
+	if err := use(upstream(h.svids["db"])); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := h.get(t, "web", "/api/items", "X-Client", "m1"); code != 200 || body != "spiffe://example.org/ns/shop/sa/api" {
+		t.Errorf("through mutual TLS: %d %q, want 200 and the proxy's own ID", code, body)
+	}
+	// An upstream presenting another ID is refused: 502.
+	if err := use(upstream(h.svids["batch"])); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "m2"); code != http.StatusBadGateway {
+		t.Errorf("upstream with an unexpected ID: %d, want 502", code)
 	}
 }

@@ -32,23 +32,38 @@ type kustomization struct {
 	Components []string `yaml:"components"`
 }
 
-// references returns the local directories dir's kustomization builds on.
-func references(dir string) []string {
-	var out []string
+// readKustomization reads the kustomization file of dir.
+func readKustomization(dir string) (k kustomization, file string, ok bool) {
 	for _, n := range kustomizationNames {
-		data, err := os.ReadFile(filepath.Join(dir, n)) // #nosec G304 -- a kustomization in the paths the user named
+		file = filepath.Join(dir, n)
+		data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the paths the user named
 		if err != nil {
 			continue
 		}
-		var k kustomization
 		if yaml.Unmarshal(data, &k) != nil {
-			continue
+			return kustomization{}, file, false
 		}
-		for _, r := range slices.Concat(k.Resources, k.Bases, k.Components) {
-			p := filepath.Join(dir, filepath.FromSlash(r))
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				out = append(out, filepath.Clean(p))
-			}
+		return k, file, true
+	}
+	return kustomization{}, "", false
+}
+
+// entries returns every resource, base and component k names.
+func (k kustomization) entries() []string {
+	return slices.Concat(k.Resources, k.Bases, k.Components)
+}
+
+// references returns the local directories dir's kustomization builds on.
+func references(dir string) []string {
+	k, _, ok := readKustomization(dir)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, r := range k.entries() {
+		p := filepath.Join(dir, filepath.FromSlash(r))
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			out = append(out, filepath.Clean(p))
 		}
 	}
 	return out
@@ -77,7 +92,7 @@ func (o originFS) ReadFile(path string) ([]byte, error) {
 	}
 	var k kustomization
 	if err := yaml.Unmarshal(data, &k); err == nil {
-		for _, r := range slices.Concat(k.Resources, k.Bases, k.Components) {
+		for _, r := range k.entries() {
 			if isRemote(r) {
 				return nil, fmt.Errorf("%s: remote resource %q: ward does not fetch remote bases; render with `kustomize build` and pipe the output to ward", path, r)
 			}
@@ -124,18 +139,10 @@ func noRemote(dir string, seen map[string]bool) error {
 		return nil
 	}
 	seen[dir] = true
-	for _, n := range kustomizationNames {
-		data, err := os.ReadFile(filepath.Join(dir, n)) // #nosec G304 -- a kustomization in the paths the user named
-		if err != nil {
-			continue
-		}
-		var k kustomization
-		if yaml.Unmarshal(data, &k) != nil {
-			continue
-		}
-		for _, r := range slices.Concat(k.Resources, k.Bases, k.Components) {
+	if k, file, ok := readKustomization(dir); ok {
+		for _, r := range k.entries() {
 			if isRemote(r) {
-				return fmt.Errorf("%s: remote resource %q: ward does not fetch remote bases; render with `kustomize build` and pipe the output to ward", filepath.Join(dir, n), r)
+				return fmt.Errorf("%s: remote resource %q: ward does not fetch remote bases; render with `kustomize build` and pipe the output to ward", file, r)
 			}
 		}
 	}

@@ -303,6 +303,28 @@ func TestProxyShutdown(t *testing.T) {
 	}
 }
 
+// serveDir runs the proxy configured by dir/proxy.yaml until the test
+// ends and returns its address.
+func serveDir(t *testing.T, dir string) string {
+	t.Helper()
+	srv, err := NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil, time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
 // TestProxyTLSScan scans a running proxy with sslscan: the listener offers
 // only what the intermediate profile allows. (The profiles' own scan test,
 // with its negative control, is in guard/tlsconf.)
@@ -316,22 +338,8 @@ func TestProxyTLSScan(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "tls.crt"), certPEM)
 	writeFile(t, filepath.Join(dir, "tls.key"), keyPEM)
 	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("tls: {cert: tls.crt, key: tls.key}\nupstream: {url: 'http://127.0.0.1:1'}\nadmin: 'off'\n"))
-	srv, err := NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil, time.Second) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	r, err := tlsscan.Scan(ln.Addr().String())
+	addr := serveDir(t, dir)
+	r, err := tlsscan.Scan(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,21 +356,7 @@ func TestSlowClients(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("upstream: {url: 'http://127.0.0.1:1'}\ntimeouts: {readHeader: 1s}\nadmin: 'off'\n"))
-	srv, err := NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil, time.Second) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	addr := serveDir(t, dir)
 	inUse := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -378,7 +372,7 @@ func TestSlowClients(t *testing.T) {
 		}
 	}()
 	for range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("after %d connections: %v", len(conns), err)
 		}

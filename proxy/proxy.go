@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -37,6 +38,7 @@ import (
 // reload; a Proxy does not change after New.
 type Proxy struct {
 	cfg      *Config
+	upstream *httputil.ReverseProxy
 	handler  http.Handler
 	tls      *tls.Config // nil: plain HTTP
 	verifier *jwt.Verifier
@@ -227,6 +229,9 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	p.closers = append(p.closers, func() error { tr.CloseIdleConnections(); return nil })
 	strip := p.cfg.JWT != nil
 	rp := &httputil.ReverseProxy{
+		// Reused copy buffers: ReverseProxy allocates 32 KiB per request
+		// without a pool, which dominated the proxy's garbage.
+		BufferPool: bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
@@ -258,6 +263,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	p.upstream = rp
 	return rp, nil
 }
 
@@ -498,5 +504,19 @@ func keyFunc(k string) ratelimit.KeyFunc {
 			return a.String()
 		}
 		return clientip.PeerAddr(r).String()
+	}
+}
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte { return *buffers.Get().(*[]byte) }
+
+func (bufferPool) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		b = b[:cap(b)]
+		buffers.Put(&b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -527,5 +528,38 @@ func TestProxyCurl(t *testing.T) {
 		if got := curl(path); got != want {
 			t.Errorf("curl %s: %q, want %q (status, HTTP version)", path, got, want)
 		}
+	}
+}
+
+// TestProxyUpstreamHTTPS: an https upstream verified against the CA file
+// the configuration names; another CA is refused (502).
+func TestProxyUpstreamHTTPS(t *testing.T) {
+	h := start(t)
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "over https") }))
+	defer up.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
+	writeFile(t, filepath.Join(h.dir, "upstream-ca.pem"), caPEM)
+	_, otherPEM, _, err := tlsconf.NewSelfSigned("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(h.dir, "other-ca.pem"), otherPEM)
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	base, _ := os.ReadFile(cfgPath)
+	use := func(ca string) {
+		t.Helper()
+		cfg := strings.Replace(string(base), "upstream:\n  url: ", "upstream:\n  ca: "+ca+"\n  url: "+up.URL+" #", 1)
+		writeFile(t, cfgPath, []byte(cfg))
+		if err := h.srv.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use("upstream-ca.pem")
+	if code, body := h.get(t, "web", "/api/items", "X-Client", "h1"); code != 200 || body != "over https" {
+		t.Errorf("https upstream: %d %q", code, body)
+	}
+	use("other-ca.pem")
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "h2"); code != http.StatusBadGateway {
+		t.Errorf("https upstream with the wrong CA: %d, want 502", code)
 	}
 }

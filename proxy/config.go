@@ -64,12 +64,16 @@ type ServerTLS struct {
 	SPIFFE  *SPIFFE `yaml:"spiffe"`
 }
 
-// SPIFFE names an SVID, its key and the trust bundle, and the peer IDs
+// SPIFFE names where the SVID and the trust bundle come from, files or
+// the SPIFFE Workload API (a SPIRE agent's socket), and the peer IDs
 // admitted (patterns: exact, "*" segments, trailing "**").
 type SPIFFE struct {
-	SVID   string   `yaml:"svid"`
-	Key    string   `yaml:"key"`
-	Bundle string   `yaml:"bundle"`
+	SVID   string `yaml:"svid"`
+	Key    string `yaml:"key"`
+	Bundle string `yaml:"bundle"`
+	// Socket is the Workload API address, such as
+	// unix:///run/spire/sockets/agent.sock, instead of the files.
+	Socket string   `yaml:"socket"`
 	Allow  []string `yaml:"allow"`
 }
 
@@ -302,8 +306,14 @@ func (c *Config) validate() error {
 		if s.s == nil {
 			continue
 		}
-		if s.s.SVID == "" || s.s.Key == "" || s.s.Bundle == "" {
-			return c.errorf(s.path, "%s needs svid, key and bundle files", s.path)
+		files := s.s.SVID != "" || s.s.Key != "" || s.s.Bundle != ""
+		switch {
+		case s.s.Socket != "" && files:
+			return c.errorf(s.path, "%s takes a Workload API socket or svid, key and bundle files, not both", s.path)
+		case s.s.Socket != "" && !strings.HasPrefix(s.s.Socket, "unix://") && !strings.HasPrefix(s.s.Socket, "tcp://"):
+			return c.errorf(s.path+".socket", "%s.socket %q: want unix:///path or tcp://host:port", s.path, s.s.Socket)
+		case s.s.Socket == "" && (s.s.SVID == "" || s.s.Key == "" || s.s.Bundle == ""):
+			return c.errorf(s.path, "%s needs svid, key and bundle files, or a Workload API socket", s.path)
 		}
 		if len(s.s.Allow) == 0 {
 			return c.errorf(s.path, "%s.allow lists no SPIFFE ID: nobody would be admitted", s.path)

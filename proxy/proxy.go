@@ -20,6 +20,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/redis/go-redis/v9"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/wardsec/ward/guard/audit"
 	"github.com/wardsec/ward/guard/authz"
@@ -146,10 +149,35 @@ func (p *Proxy) Close() error {
 	return errors.Join(errs...)
 }
 
-func (p *Proxy) spiffeSource(s *SPIFFE) (*spiffeauth.FileSource, spiffeauth.Authorizer, error) {
-	src, err := spiffeauth.NewFileSource(p.cfg.Path(s.SVID), p.cfg.Path(s.Key), p.cfg.Path(s.Bundle))
-	if err != nil {
-		return nil, nil, err
+// workloadAPITimeout bounds the wait for the first SVID from the Workload
+// API (a variable for tests).
+var workloadAPITimeout = 10 * time.Second
+
+// svidSource is where an SVID and its trust bundle come from.
+type svidSource interface {
+	x509svid.Source
+	x509bundle.Source
+}
+
+func (p *Proxy) spiffeSource(s *SPIFFE) (svidSource, spiffeauth.Authorizer, error) {
+	var src svidSource
+	if s.Socket != "" {
+		// The Workload API streams rotations; the first SVID must come
+		// within the timeout or the configuration is refused.
+		ctx, cancel := context.WithTimeout(context.Background(), workloadAPITimeout)
+		defer cancel()
+		ws, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(s.Socket)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("workload API %s: %w", s.Socket, err)
+		}
+		p.closers = append(p.closers, ws.Close)
+		src = ws
+	} else {
+		fs, err := spiffeauth.NewFileSource(p.cfg.Path(s.SVID), p.cfg.Path(s.Key), p.cfg.Path(s.Bundle))
+		if err != nil {
+			return nil, nil, err
+		}
+		src = fs
 	}
 	var pats []spiffeauth.Pattern
 	for _, a := range s.Allow {

@@ -42,6 +42,8 @@ type Config struct {
 	Deny  []string `yaml:"deny"`
 	// RateLimit limits requests per key.
 	RateLimit *RateLimit `yaml:"rateLimit"`
+	// WAF filters requests with the OWASP Core Rule Set.
+	WAF *WAF `yaml:"waf"`
 	// MaxConcurrency enables the adaptive concurrency limiter with this
 	// maximum.
 	MaxConcurrency int      `yaml:"maxConcurrency"`
@@ -126,6 +128,18 @@ type RateLimit struct {
 	DryRun bool    `yaml:"dryRun"`
 	// Redis, when set, shares the limit between proxies ("host:port").
 	Redis string `yaml:"redis"`
+}
+
+// WAF configures request filtering with the OWASP Core Rule Set
+// (package guard/waf).
+type WAF struct {
+	// Mode is "block" (default) or "detect" (log, never refuse).
+	Mode                string   `yaml:"mode"`
+	ParanoiaLevel       int      `yaml:"paranoiaLevel"`
+	AnomalyThreshold    int      `yaml:"anomalyThreshold"`
+	MaxBodyBytes        int64    `yaml:"maxBodyBytes"`
+	AllowedMethods      []string `yaml:"allowedMethods"`
+	AllowedContentTypes []string `yaml:"allowedContentTypes"`
 }
 
 // Limits cap request sizes.
@@ -366,6 +380,18 @@ func (c *Config) validate() error {
 	}
 	if c.Authorization != nil && c.Workload.Namespace == "" {
 		return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
+	}
+	if w := c.WAF; w != nil {
+		switch {
+		case w.Mode != "" && w.Mode != "block" && w.Mode != "detect":
+			return c.errorf("waf.mode", "waf.mode %q: want block or detect", w.Mode)
+		case w.ParanoiaLevel < 0 || w.ParanoiaLevel > 4:
+			return c.errorf("waf.paranoiaLevel", "waf.paranoiaLevel must be 1 to 4")
+		case w.AnomalyThreshold < 0:
+			return c.errorf("waf.anomalyThreshold", "waf.anomalyThreshold must be positive")
+		case w.MaxBodyBytes < 0:
+			return c.errorf("waf.maxBodyBytes", "waf.maxBodyBytes must not be negative")
+		}
 	}
 	if c.MaxConcurrency < 0 {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")

@@ -33,6 +33,7 @@ import (
 	"github.com/wardsec/ward/guard/ratelimit"
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/guard/waf"
 	"github.com/wardsec/ward/istio"
 )
 
@@ -86,8 +87,12 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		return nil, err
 	}
 	h := upstream
-	// Innermost first: rate limit, authorization, JWT, concurrency,
-	// allowlist, identity, client IP, limits, headers, audit, recovery.
+	// Innermost first: WAF (the costliest check runs last), rate limit,
+	// authorization, JWT, concurrency, allowlist, identity, client IP,
+	// limits, headers, audit, recovery.
+	if h, err = p.withWAF(h); err != nil {
+		return nil, err
+	}
 	if h, err = p.withRateLimit(h); err != nil {
 		return nil, err
 	}
@@ -503,6 +508,41 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 		default:
 			next.ServeHTTP(w, r)
 		}
+	}), nil
+}
+
+func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
+	c := p.cfg.WAF
+	if c == nil {
+		return next, nil
+	}
+	w, err := waf.New(waf.Config{Mode: c.Mode, ParanoiaLevel: c.ParanoiaLevel, AnomalyThreshold: c.AnomalyThreshold,
+		MaxBodyBytes: c.MaxBodyBytes, AllowedMethods: c.AllowedMethods, AllowedContentTypes: c.AllowedContentTypes})
+	if err != nil {
+		return nil, fmt.Errorf("waf: %w", err)
+	}
+	p.closers = append(p.closers, w.Close)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		r2, d, err := w.Inspect(r)
+		if err != nil {
+			deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")
+			return
+		}
+		var rules []string
+		for _, m := range d.Matches {
+			rules = append(rules, fmt.Sprintf("%d %s", m.RuleID, m.Message))
+		}
+		if d.Blocked {
+			deny(rw, r, d.Status, "waf", fmt.Sprintf("WAF (anomaly score %d): %s", d.Score, strings.Join(rules, "; ")), http.StatusText(d.Status))
+			return
+		}
+		if len(rules) > 0 {
+			// Detection only: the request goes on; the audit record says
+			// what would have matched.
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Allow, Rule: "waf/detect",
+				Reason: fmt.Sprintf("WAF detected (anomaly score %d): %s", d.Score, strings.Join(rules, "; "))})
+		}
+		next.ServeHTTP(rw, r2)
 	}), nil
 }
 

@@ -563,3 +563,34 @@ func TestProxyUpstreamHTTPS(t *testing.T) {
 		t.Errorf("https upstream with the wrong CA: %d, want 502", code)
 	}
 }
+
+// TestProxyWAF: the OWASP Core Rule Set refuses an XSS payload in block
+// mode, with the rule in the audit record, and only reports it in detect
+// mode; a benign request passes.
+func TestProxyWAF(t *testing.T) {
+	h := start(t)
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	base, _ := os.ReadFile(cfgPath)
+	for _, mode := range []string{"block", "detect"} {
+		writeFile(t, cfgPath, append(append([]byte(nil), base...), []byte("waf: {mode: "+mode+"}\n")...))
+		if err := h.srv.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"block": 403, "detect": 200}[mode]
+		if code, _ := h.get(t, "web", "/api/items?q=%3Cscript%3Ealert(1)%3C/script%3E", "X-Client", "waf-"+mode); code != want {
+			t.Errorf("%s: XSS payload got %d, want %d", mode, code, want)
+		}
+		if code, _ := h.get(t, "web", "/api/items?page=2&sort=name", "X-Client", "waf-ok-"+mode); code != 200 {
+			t.Errorf("%s: benign request got %d", mode, code)
+		}
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	log := h.audit.String()
+	for _, want := range []string{`"rule":"waf","principal"`, `"rule":"waf/detect"`, "941100"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+}

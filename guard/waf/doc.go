@@ -1,0 +1,57 @@
+// Package waf filters HTTP requests with the OWASP Core Rule Set (CRS v4)
+// running on the Coraza web application firewall.
+//
+// New compiles the rule set, embedded in the binary by
+// github.com/corazawaf/coraza-coreruleset, with a paranoia level (1 to 4)
+// and an inbound anomaly threshold: every matching rule adds to the
+// request's score (5 for a critical match such as SQL injection or XSS),
+// and a request whose score reaches the threshold is blocked. The WAF
+// answers [WAF.Check] (the decision), [WAF.Inspect] (the decision and the
+// request to serve, body intact) and [WAF.Handler] (middleware: 403 with
+// a fixed body for a blocked request). In Detect mode nothing is blocked:
+// matches are only reported, to Config.OnMatch and in the [Decision], so a
+// rule set can be tried on real traffic before it refuses any.
+//
+// # Security trade-offs
+//
+// False positives. CRS is generic: at paranoia level 1 it already refuses
+// some legitimate requests, such as prose that reads as SQL ("please; drop
+// me a line"), an Expect: 100-continue header (an HTTP desync defence;
+// .NET clients and curl for large uploads send it), a compressed body
+// (Content-Encoding), and bodies whose type is not form, multipart, XML or
+// JSON (Config.AllowedContentTypes). Higher paranoia levels catch more
+// attacks and refuse much more, from apostrophes to HTML in rich text.
+// Start in Detect mode, read the matches, then block. Ward widens CRS's
+// allowed methods to include PUT, PATCH and DELETE (Config.AllowedMethods).
+//
+// False negatives. Signatures miss what they were not written for, and
+// anything the WAF cannot see: compressed or encrypted payloads, bodies of
+// types no body processor reads, and, in Detect mode, body bytes beyond
+// MaxBodyBytes. A WAF is a layer in front of correct code, not a
+// substitute for parameterised queries and output encoding.
+//
+// Requests only. The URI, headers and up to MaxBodyBytes of body are
+// inspected; responses are not, so CRS's data-leakage rules (95x) never
+// run.
+//
+// Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
+// before the upstream sees any of it, and Coraza keeps a second copy while
+// it inspects: budget twice MaxBodyBytes per request in flight. In Block
+// mode a longer body is refused with 413 (without reading it when
+// Content-Length announces it); in Detect mode its first MaxBodyBytes are
+// inspected and the whole body is passed on. A body that cannot be parsed
+// as its Content-Type says (malformed JSON sent as application/json) is
+// refused with 400, as is a request with more than 1000 arguments in its
+// query, path or body: Coraza drops arguments beyond that unseen, and
+// filler arguments must not hide an attack.
+//
+// Cost. CRS runs hundreds of regular expressions over every argument:
+// expect hundreds of microseconds for a plain GET and tens of milliseconds
+// per KiB of a JSON body with many small fields. Put the WAF after
+// authentication and rate limiting in a chain, so that anonymous clients
+// cannot spend its CPU freely, and enable it only on routes that need it.
+//
+// Logs. Match.Data holds up to 100 bytes of what matched, which may be
+// part of a parameter value that a client sent (a password field, say).
+// The response to a blocked client names no rule, message or score.
+package waf

@@ -1,0 +1,316 @@
+package waf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/corazawaf/coraza/v3/types"
+
+	"github.com/wardsec/ward/guard/clientip"
+)
+
+// maxMatchData is the most bytes of Match.Data kept from a rule's log
+// data.
+const maxMatchData = 100
+
+// Match is one rule that matched a request.
+type Match struct {
+	RuleID int // CRS rule id, such as 942100 (SQL injection via libinjection)
+	// Message is the rule's message, such as "SQL Injection Attack
+	// Detected via libinjection".
+	Message string
+	// Data is the rule's log data: what matched and where, such as
+	// "Matched Data: s&sos found within ARGS:id: 1' OR '1'='1". It is cut
+	// to at most 100 bytes (on a UTF-8 boundary), so it never holds a whole
+	// body, but it may hold part of a parameter value.
+	Data string
+	// Severity is "critical", "error", "warning", "notice" (the CRS
+	// levels) or "" for a rule without one.
+	Severity string
+}
+
+// Decision is the outcome of inspecting one request.
+type Decision struct {
+	// Blocked means the request must not reach the upstream. It is only
+	// ever true in Block mode.
+	Blocked bool
+	// Status is the status a blocked request is answered with: 403 when
+	// the anomaly score reached the threshold, 400 for a body CRS cannot
+	// parse (such as malformed JSON sent as application/json), 413 for a
+	// body longer than MaxBodyBytes. It is 0 when Blocked is false.
+	Status int
+	// Score is the inbound anomaly score at the configured paranoia level;
+	// the request is blocked (or in Detect mode would be) when it reaches
+	// the threshold. It is 0 when the request was refused before the rules
+	// ran (an oversized body).
+	Score int
+	// Matches are the rules that matched, in evaluation order; in Block
+	// mode the last one is the rule that blocked (949110 for the anomaly
+	// score).
+	Matches []Match
+	// Truncated means the body was longer than MaxBodyBytes and only its
+	// first MaxBodyBytes were inspected (Detect mode; Block mode refuses
+	// such a body).
+	Truncated bool
+}
+
+// Check inspects r and returns the decision. It reads r.Body, up to
+// MaxBodyBytes and one byte more, so the body cannot be read again from
+// r: to serve the request after checking it, use Inspect or Handler. An
+// error means r could not be inspected (its body could not be read) and
+// should be refused.
+func (w *WAF) Check(r *http.Request) (Decision, error) {
+	_, d, err := w.Inspect(r)
+	return d, err
+}
+
+// Inspect inspects r as Check does and also returns the request to serve:
+// r itself when r has no body, and otherwise a shallow copy of r whose
+// Body yields exactly the bytes r.Body held (the inspected part from
+// memory, then in Detect mode whatever lay beyond MaxBodyBytes, streamed
+// from r.Body). r itself is not modified, but its body is consumed. When
+// the request is blocked or an error is returned, do not serve it.
+//
+// Inspect runs the request phases only: connection, URI, headers and
+// body. Responses are not inspected.
+func (w *WAF) Inspect(r *http.Request) (*http.Request, Decision, error) {
+	tx := w.waf.NewTransaction()
+	defer func() { _ = tx.Close() }() // releases Coraza's body buffer; in memory only, it cannot fail
+	out, d, err := w.process(tx, r)
+	if err != nil {
+		return out, d, err
+	}
+	if d.Status == http.StatusRequestEntityTooLarge {
+		// Refused by process before the rules saw the body (no rule of
+		// this configuration answers 413): nothing to report.
+		return out, d, nil
+	}
+	tx.ProcessLogging()
+	w.collect(tx, r, &d)
+	return out, d, nil
+}
+
+// process feeds r to tx and returns the request to serve and the decision
+// without matches.
+func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Decision, error) {
+	client, port := clientAddr(r)
+	tx.ProcessConnection(client, port, "", 0)
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	tx.ProcessURI(uri, r.Method, r.Proto)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			tx.AddRequestHeader(k, v)
+		}
+	}
+	// net/http moves Host and Transfer-Encoding out of the header map;
+	// rules look at both (920280 missing Host, 920171 smuggling).
+	if r.Host != "" {
+		tx.AddRequestHeader("Host", r.Host)
+		tx.SetServerName(r.Host)
+	}
+	for _, te := range r.TransferEncoding {
+		tx.AddRequestHeader("Transfer-Encoding", te)
+	}
+	// A server request keeps Content-Length in its header map; a request
+	// built in code has only the field, which its client would send.
+	if r.ContentLength > 0 && r.Header.Get("Content-Length") == "" {
+		tx.AddRequestHeader("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	if it := tx.ProcessRequestHeaders(); it != nil {
+		return r, interrupted(it), nil
+	}
+
+	out := r
+	var d Decision
+	if r.Body != nil && r.Body != http.NoBody && tx.IsRequestBodyAccessible() {
+		if w.block && r.ContentLength > w.maxBody {
+			// Refuse without reading what would not be inspected.
+			return r, Decision{Blocked: true, Status: http.StatusRequestEntityTooLarge}, nil
+		}
+		body, err := readBody(r.Body, w.maxBody, r.ContentLength)
+		if err != nil {
+			return r, Decision{}, fmt.Errorf("waf: reading the request body: %w", err)
+		}
+		inspected := body
+		if int64(len(body)) > w.maxBody {
+			if w.block {
+				return r, Decision{Blocked: true, Status: http.StatusRequestEntityTooLarge}, nil
+			}
+			d.Truncated = true
+			inspected = body[:w.maxBody]
+		}
+		out = withBody(r, body, d.Truncated)
+		if it, _, err := tx.WriteRequestBody(inspected); err != nil {
+			return out, Decision{}, fmt.Errorf("waf: buffering the request body: %w", err)
+		} else if it != nil {
+			d2 := interrupted(it)
+			d2.Truncated = d.Truncated
+			return out, d2, nil
+		}
+	}
+	it, err := tx.ProcessRequestBody()
+	if err != nil {
+		return out, Decision{}, fmt.Errorf("waf: processing the request body: %w", err)
+	}
+	if it != nil {
+		d2 := interrupted(it)
+		d2.Truncated = d.Truncated
+		return out, d2, nil
+	}
+	return out, d, nil
+}
+
+// interrupted is the decision for a Coraza interruption, which only
+// happens in Block mode.
+func interrupted(it *types.Interruption) Decision {
+	status := it.Status
+	if status < 400 || status > 499 {
+		// deny without a status, drop, redirect: a plain refusal.
+		status = http.StatusForbidden
+	}
+	return Decision{Blocked: true, Status: status}
+}
+
+// collect adds the matched rules and the score of tx to d, and reports
+// each match to OnMatch.
+func (w *WAF) collect(tx types.Transaction, r *http.Request, d *Decision) {
+	for _, mr := range tx.MatchedRules() {
+		id := mr.Rule().ID()
+		if id == scoreRuleID {
+			d.Score, _ = strconv.Atoi(mr.Data()) // "" (no score variable) is 0
+			continue
+		}
+		if l, ok := mr.(interface{ Log() bool }); (ok && !l.Log()) || mr.Message() == "" {
+			continue // bookkeeping rules: CRS setup, nolog flow control
+		}
+		d.Matches = append(d.Matches, Match{
+			RuleID:   id,
+			Message:  mr.Message(),
+			Data:     truncate(mr.Data(), maxMatchData),
+			Severity: severity(mr.Rule().Severity()),
+		})
+	}
+	if w.onMatch != nil {
+		for _, m := range d.Matches {
+			w.onMatch(r, m)
+		}
+	}
+}
+
+// severity names a CRS severity, "" when unset.
+func severity(s types.RuleSeverity) string {
+	if s < types.RuleSeverityEmergency || s > types.RuleSeverityDebug {
+		return ""
+	}
+	return s.String()
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+// clientAddr is the client address and port given to Coraza (REMOTE_ADDR,
+// REMOTE_PORT): the address clientip.Resolver.Handler resolved when it
+// ran, else the peer's. The port is the peer's, and 0 for a resolved
+// address, whose port is unknown.
+func clientAddr(r *http.Request) (string, int) {
+	if a, ok := clientip.FromContext(r.Context()); ok {
+		if !a.IsValid() {
+			return "", 0
+		}
+		return a.String(), 0
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		if a := clientip.PeerAddr(r); a.IsValid() {
+			return a.String(), 0
+		}
+		return "", 0
+	}
+	return ap.Addr().Unmap().WithZone("").String(), int(ap.Port())
+}
+
+// readBody reads at most limit+1 bytes of body, in one allocation when the
+// length is known.
+func readBody(body io.Reader, limit, contentLength int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if contentLength > 0 && contentLength <= limit {
+		buf.Grow(int(contentLength) + bytes.MinRead) // #nosec G115 -- contentLength <= limit <= 1 GiB
+	}
+	_, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	return buf.Bytes(), err
+}
+
+// replayBody is the body of the request Inspect returns.
+type replayBody struct {
+	io.Reader
+	orig io.Closer
+}
+
+func (b *replayBody) Close() error { return b.orig.Close() }
+
+// withBody returns a shallow copy of r whose body is read, followed, when
+// rest is true, by what remains of r.Body.
+func withBody(r *http.Request, read []byte, rest bool) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	if rest {
+		r2.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(read), r.Body), orig: r.Body}
+		r2.GetBody = nil
+		return r2
+	}
+	r2.Body = &replayBody{Reader: bytes.NewReader(read), orig: r.Body}
+	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(read)), nil }
+	return r2
+}
+
+// Handler returns middleware that inspects each request and, in Block
+// mode, answers a blocked one with its Decision.Status (403, 400 or 413)
+// and a fixed body naming only the status: no rule, message or score
+// reaches the client. A request whose body cannot be read gets 400 (413
+// when an http.MaxBytesReader cut it off). Other requests go to next,
+// with their body intact. In Detect mode only unreadable bodies are
+// refused.
+func (w *WAF) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		out, d, err := w.Inspect(r)
+		switch {
+		case err != nil:
+			status := http.StatusBadRequest
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				status = http.StatusRequestEntityTooLarge
+			}
+			refuse(rw, status)
+		case d.Blocked:
+			refuse(rw, d.Status)
+		default:
+			next.ServeHTTP(rw, out)
+		}
+	})
+}
+
+// refuse writes a refusal that tells nothing but its status.
+func refuse(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
+}

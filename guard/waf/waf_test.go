@@ -1,0 +1,672 @@
+package waf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"unicode/utf8"
+)
+
+// req is a request to send in a test.
+type req struct {
+	name        string
+	method      string
+	target      string
+	contentType string
+	body        string
+	headers     map[string]string
+}
+
+func (q req) build() *http.Request {
+	var body io.Reader
+	if q.body != "" {
+		body = strings.NewReader(q.body)
+	}
+	r := httptest.NewRequest(q.method, q.target, body)
+	// What a browser or API client sends: PL2 and above flag requests
+	// without these (920300, 920320).
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	r.Header.Set("Accept", "*/*")
+	if q.contentType != "" {
+		r.Header.Set("Content-Type", q.contentType)
+	}
+	for k, v := range q.headers {
+		r.Header.Set(k, v)
+	}
+	return r
+}
+
+func query(k, v string) string { return "/?" + url.Values{k: {v}}.Encode() }
+
+var attacks = []req{
+	{name: "sqli tautology", method: "GET", target: query("id", "1' OR '1'='1")},
+	{name: "sqli union", method: "GET", target: query("q", "1 UNION SELECT password FROM users")},
+	{name: "xss query", method: "GET", target: query("q", "<script>alert(1)</script>")},
+	{name: "xss form body", method: "POST", target: "/comments", contentType: "application/x-www-form-urlencoded",
+		body: url.Values{"author": {"eve"}, "comment": {"<script>alert(1)</script>"}}.Encode()},
+	{name: "xss json body", method: "POST", target: "/api/comments", contentType: "application/json",
+		body: `{"comment":"<img src=x onerror=alert(document.cookie)>"}`},
+	{name: "xss multipart body", method: "POST", target: "/comments", contentType: "multipart/form-data; boundary=b0undary",
+		body: "--b0undary\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n<script>alert(1)</script>\r\n--b0undary--\r\n"},
+	{name: "path traversal", method: "GET", target: query("file", "../../../../etc/passwd")},
+	{name: "command injection", method: "GET", target: query("cmd", ";cat /etc/passwd")},
+}
+
+// tenKiB is a benign JSON document of about 10 KiB.
+var tenKiB = func() string {
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 0; b.Len() < 10<<10; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"item %d","price":%d.99,"tags":["blue","large"],"note":"Ships in 3 days. Free returns."}`, i, i, i%50)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}()
+
+var benign = []req{
+	{name: "get list", method: "GET", target: "/api/items?page=2&sort=name"},
+	{name: "get root", method: "GET", target: "/"},
+	{name: "json apostrophe and markup", method: "POST", target: "/api/comments", contentType: "application/json",
+		body: `{"name":"O'Brien","comment":"I like <b>bold</b> text? maybe"}`},
+	{name: "json 10KiB", method: "POST", target: "/api/items", contentType: "application/json", body: tenKiB},
+	{name: "form login", method: "POST", target: "/login", contentType: "application/x-www-form-urlencoded",
+		body: url.Values{"user": {"alice@example.com"}, "password": {"correct horse battery staple"}}.Encode()},
+	{name: "multipart upload", method: "POST", target: "/profile", contentType: "multipart/form-data; boundary=b0undary",
+		body: "--b0undary\r\nContent-Disposition: form-data; name=\"bio\"\r\n\r\nGardener & cyclist. Fan of \"The Wire\".\r\n" +
+			"--b0undary\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\r\n" +
+			"--b0undary--\r\n"},
+	{name: "put", method: "PUT", target: "/api/items/42", contentType: "application/json", body: `{"name":"Lamp","price":19.99}`},
+	{name: "patch", method: "PATCH", target: "/api/items/42", contentType: "application/json", body: `{"price":17.5}`},
+	{name: "delete", method: "DELETE", target: "/api/items/42"},
+	{name: "browser page", method: "GET", target: "/products/lamp-42?ref=home&utm_source=newsletter", headers: map[string]string{
+		"Accept":          "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+		"Accept-Language": "en-GB,en;q=0.5",
+		"Accept-Encoding": "gzip, deflate, br",
+		"Referer":         "https://shop.example.com/",
+		"Cookie":          "session=3q2+7wAAAAA; theme=dark",
+	}},
+	{name: "websocket upgrade", method: "GET", target: "/ws/chat", headers: map[string]string{
+		"Connection":            "Upgrade",
+		"Upgrade":               "websocket",
+		"Sec-WebSocket-Version": "13",
+		"Sec-WebSocket-Key":     "dGhlIHNhbXBsZSBub25jZQ==",
+		"Origin":                "https://shop.example.com",
+	}},
+	{name: "bearer token", method: "GET", target: "/api/me", headers: map[string]string{
+		"Authorization": "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",
+	}},
+	{name: "search with punctuation", method: "GET", target: query("q", "Hello, world! How are you? (again)")},
+}
+
+func newWAF(t testing.TB, cfg Config) *WAF {
+	t.Helper()
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+// upstream records what reached it.
+type upstream struct {
+	mu     sync.Mutex
+	called int
+	body   []byte
+}
+
+// lastBody is the body of the last request, for tests whose upstream runs
+// in a server's goroutine.
+func (u *upstream) lastBody() []byte {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.body
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.called++
+	u.body = b
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, _ = io.WriteString(w, "ok")
+}
+
+func TestAttacksBlocked(t *testing.T) {
+	w := newWAF(t, Config{})
+	for _, q := range attacks {
+		t.Run(q.name, func(t *testing.T) {
+			up := new(upstream)
+			rec := httptest.NewRecorder()
+			w.Handler(up).ServeHTTP(rec, q.build())
+			if rec.Code != http.StatusForbidden {
+				t.Errorf("status %d, want 403", rec.Code)
+			}
+			if got := rec.Body.String(); got != "Forbidden\n" {
+				t.Errorf("body %q, want %q: no rule details for the client", got, "Forbidden\n")
+			}
+			if up.called != 0 {
+				t.Errorf("upstream called %d times", up.called)
+			}
+		})
+	}
+}
+
+func TestAttacksDetected(t *testing.T) {
+	var mu sync.Mutex
+	var matched []Match
+	w := newWAF(t, Config{Mode: Detect, OnMatch: func(r *http.Request, m Match) {
+		mu.Lock()
+		defer mu.Unlock()
+		matched = append(matched, m)
+	}})
+	for _, q := range attacks {
+		t.Run(q.name, func(t *testing.T) {
+			matched = nil
+			up := new(upstream)
+			rec := httptest.NewRecorder()
+			w.Handler(up).ServeHTTP(rec, q.build())
+			if rec.Code != http.StatusOK || up.called != 1 {
+				t.Errorf("status %d, upstream called %d times; want 200 and 1: detect mode never blocks", rec.Code, up.called)
+			}
+			if string(up.body) != q.body {
+				t.Errorf("upstream got body %q, want %q", up.body, q.body)
+			}
+			critical := slices.ContainsFunc(matched, func(m Match) bool { return m.Severity == "critical" && m.RuleID < 949000 })
+			blocking := slices.ContainsFunc(matched, func(m Match) bool { return m.RuleID == 949110 })
+			if !critical || !blocking {
+				t.Errorf("OnMatch got %+v, want a critical attack rule and 949110 (would block)", matched)
+			}
+			for _, m := range matched {
+				if len(m.Data) > maxMatchData {
+					t.Errorf("match data is %d bytes: %q", len(m.Data), m.Data)
+				}
+			}
+		})
+	}
+}
+
+func TestBenignPass(t *testing.T) {
+	for _, mode := range []string{Block, Detect} {
+		var onMatch []Match
+		w := newWAF(t, Config{Mode: mode, OnMatch: func(_ *http.Request, m Match) { onMatch = append(onMatch, m) }})
+		for _, q := range benign {
+			t.Run(mode+"/"+q.name, func(t *testing.T) {
+				onMatch = nil
+				up := new(upstream)
+				rec := httptest.NewRecorder()
+				w.Handler(up).ServeHTTP(rec, q.build())
+				if rec.Code != http.StatusOK || up.called != 1 {
+					t.Fatalf("status %d %q, upstream called %d times; want 200 and 1", rec.Code, rec.Body, up.called)
+				}
+				if !bytes.Equal(up.body, []byte(q.body)) {
+					t.Errorf("upstream got %d bytes, want the exact %d sent", len(up.body), len(q.body))
+				}
+				if len(onMatch) != 0 {
+					t.Errorf("matches %+v, want none at paranoia level 1", onMatch)
+				}
+			})
+		}
+	}
+}
+
+// TestOverTCP sends requests with Go's client to a real server, over
+// HTTP/1.1 and HTTP/2: server requests carry the headers as received
+// (Content-Length in the map, HTTP/2 pseudo-headers turned into fields).
+func TestOverTCP(t *testing.T) {
+	w := newWAF(t, Config{})
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			up := new(upstream)
+			srv := httptest.NewUnstartedServer(w.Handler(up))
+			if h2 {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			for _, tc := range []struct {
+				q    req
+				want int
+			}{
+				{benign[0], http.StatusOK},
+				{benign[2], http.StatusOK},
+				{benign[3], http.StatusOK},
+				{attacks[3], http.StatusForbidden},
+				{attacks[0], http.StatusForbidden},
+			} {
+				r, err := http.NewRequest(tc.q.method, srv.URL+tc.q.target, strings.NewReader(tc.q.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Header = tc.q.build().Header
+				resp, err := srv.Client().Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
+					t.Errorf("%s: protocol %s", tc.q.name, resp.Proto)
+				}
+				if resp.StatusCode != tc.want {
+					t.Errorf("%s: status %d, want %d", tc.q.name, resp.StatusCode, tc.want)
+				}
+				if got := up.lastBody(); tc.want == http.StatusOK && string(got) != tc.q.body {
+					t.Errorf("%s: upstream got %d bytes, want the exact %d sent", tc.q.name, len(got), len(tc.q.body))
+				}
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	w := newWAF(t, Config{})
+	d, err := w.Check(attacks[0].build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Blocked || d.Status != http.StatusForbidden || d.Score < 5 {
+		t.Errorf("got %+v, want blocked with 403 and a score of at least 5", d)
+	}
+	ids := make([]int, len(d.Matches))
+	for i, m := range d.Matches {
+		ids[i] = m.RuleID
+	}
+	if want := []int{942100, 949110}; !slices.Equal(ids, want) {
+		t.Errorf("rules %v, want %v", ids, want)
+	}
+	if m := d.Matches[0]; m.Severity != "critical" || !strings.Contains(m.Message, "SQL Injection") || !strings.Contains(m.Data, "ARGS:id") {
+		t.Errorf("match %+v, want a critical SQL injection match on ARGS:id", m)
+	}
+
+	d, err = w.Check(benign[0].build())
+	if err != nil || d.Blocked || d.Status != 0 || d.Score != 0 || len(d.Matches) != 0 {
+		t.Errorf("benign: got %+v, %v; want the zero decision", d, err)
+	}
+}
+
+func TestInspectKeepsCallerRequest(t *testing.T) {
+	w := newWAF(t, Config{})
+	r := benign[2].build()
+	before := *r
+	hdr := r.Header.Clone()
+	out, d, err := w.Inspect(r)
+	if err != nil || d.Blocked {
+		t.Fatalf("got %+v, %v", d, err)
+	}
+	if out == r {
+		t.Fatal("Inspect returned the caller's request, want a copy with a new body")
+	}
+	if r.Body != before.Body || r.URL != before.URL || r.ContentLength != before.ContentLength || r.GetBody != nil {
+		t.Error("the caller's request was modified")
+	}
+	if !equalHeader(r.Header, hdr) || !equalHeader(out.Header, hdr) {
+		t.Errorf("header changed: %v, want %v", r.Header, hdr)
+	}
+	b, err := io.ReadAll(out.Body)
+	if err != nil || string(b) != benign[2].body {
+		t.Errorf("body %q, %v; want %q", b, err, benign[2].body)
+	}
+	// GetBody lets a transport retry with the same bytes.
+	rc, err := out.GetBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(rc); string(b) != benign[2].body {
+		t.Errorf("GetBody gave %q", b)
+	}
+
+	// Without a body there is nothing to copy.
+	r = benign[0].build()
+	if out, _, _ := w.Inspect(r); out != r {
+		t.Error("Inspect copied a request without a body")
+	}
+}
+
+func equalHeader(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestThresholdAndParanoia(t *testing.T) {
+	sqli := attacks[0]                                           // one critical match: score 5
+	orClause := req{method: "GET", target: query("q", "1 or 1")} // 942390, paranoia level 2
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		q    req
+		want int
+	}{
+		{"threshold 5 blocks a score of 5", Config{}, sqli, http.StatusForbidden},
+		{"threshold 6 passes a score of 5", Config{AnomalyThreshold: 6}, sqli, http.StatusOK},
+		{"paranoia 1 passes an or clause", Config{}, orClause, http.StatusOK},
+		{"paranoia 2 blocks an or clause", Config{ParanoiaLevel: 2}, orClause, http.StatusForbidden},
+		{"paranoia 4 blocks an or clause", Config{ParanoiaLevel: 4}, orClause, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var matched []int
+			tc.cfg.OnMatch = func(_ *http.Request, m Match) { matched = append(matched, m.RuleID) }
+			rec := httptest.NewRecorder()
+			newWAF(t, tc.cfg).Handler(new(upstream)).ServeHTTP(rec, tc.q.build())
+			if rec.Code != tc.want {
+				t.Errorf("status %d, want %d (matches %v)", rec.Code, tc.want, matched)
+			}
+			if tc.q.target == sqli.target && !slices.Contains(matched, 942100) {
+				t.Errorf("matches %v, want 942100 reported even below the threshold", matched)
+			}
+		})
+	}
+}
+
+func TestAllowedMethods(t *testing.T) {
+	del := req{method: "DELETE", target: "/api/items/42"}
+	for _, tc := range []struct {
+		methods []string
+		want    int
+	}{
+		{nil, http.StatusOK},
+		{[]string{"GET", "HEAD", "POST", "OPTIONS"}, http.StatusForbidden}, // CRS's default
+	} {
+		rec := httptest.NewRecorder()
+		newWAF(t, Config{AllowedMethods: tc.methods}).Handler(new(upstream)).ServeHTTP(rec, del.build())
+		if rec.Code != tc.want {
+			t.Errorf("methods %v: DELETE got %d, want %d", tc.methods, rec.Code, tc.want)
+		}
+	}
+}
+
+func TestAllowedContentTypes(t *testing.T) {
+	text := req{method: "POST", target: "/notes", contentType: "text/plain; charset=utf-8", body: "Buy milk."}
+	for _, tc := range []struct {
+		types []string
+		want  int
+	}{
+		{nil, http.StatusForbidden}, // CRS's default: no text/plain
+		{[]string{"application/json", "text/plain"}, http.StatusOK},
+	} {
+		rec := httptest.NewRecorder()
+		newWAF(t, Config{AllowedContentTypes: tc.types}).Handler(new(upstream)).ServeHTTP(rec, text.build())
+		if rec.Code != tc.want {
+			t.Errorf("types %v: text/plain got %d, want %d", tc.types, rec.Code, tc.want)
+		}
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	const limit = 1 << 10
+	// The attack lies beyond the limit.
+	const form = "application/x-www-form-urlencoded"
+	exact := "note=" + strings.Repeat("a", limit-len("note="))
+	long := exact + "&q=<script>alert(1)</script>"
+	post := func(chunked bool) *http.Request {
+		r := req{method: "POST", target: "/", contentType: form, body: long}.build()
+		if chunked {
+			r.ContentLength = -1 // length unknown: read to find out
+		}
+		return r
+	}
+
+	t.Run("block", func(t *testing.T) {
+		w := newWAF(t, Config{MaxBodyBytes: limit})
+		for _, chunked := range []bool{false, true} {
+			up := new(upstream)
+			rec := httptest.NewRecorder()
+			w.Handler(up).ServeHTTP(rec, post(chunked))
+			if rec.Code != http.StatusRequestEntityTooLarge || up.called != 0 {
+				t.Errorf("chunked=%v: status %d, upstream called %d times; want 413 and 0", chunked, rec.Code, up.called)
+			}
+			d, err := w.Check(post(chunked))
+			if err != nil || !d.Blocked || d.Status != http.StatusRequestEntityTooLarge {
+				t.Errorf("chunked=%v: Check got %+v, %v", chunked, d, err)
+			}
+		}
+		// At the limit exactly is fine.
+		up := new(upstream)
+		rec := httptest.NewRecorder()
+		w.Handler(up).ServeHTTP(rec, req{method: "POST", target: "/", contentType: form, body: exact}.build())
+		if rec.Code != http.StatusOK || string(up.body) != exact {
+			t.Errorf("a body of exactly MaxBodyBytes: status %d, upstream got %d bytes", rec.Code, len(up.body))
+		}
+	})
+
+	t.Run("detect", func(t *testing.T) {
+		w := newWAF(t, Config{Mode: Detect, MaxBodyBytes: limit})
+		for _, chunked := range []bool{false, true} {
+			out, d, err := w.Inspect(post(chunked))
+			if err != nil || d.Blocked || !d.Truncated {
+				t.Fatalf("chunked=%v: got %+v, %v; want passed and truncated", chunked, d, err)
+			}
+			if b, _ := io.ReadAll(out.Body); string(b) != long {
+				t.Errorf("chunked=%v: upstream would get %d bytes, want all %d", chunked, len(b), len(long))
+			}
+			if slices.ContainsFunc(d.Matches, func(m Match) bool { return m.RuleID == 941100 }) {
+				t.Errorf("chunked=%v: the script beyond the limit was inspected", chunked)
+			}
+		}
+	})
+}
+
+func TestMalformedBody(t *testing.T) {
+	w := newWAF(t, Config{})
+	rec := httptest.NewRecorder()
+	q := req{method: "POST", target: "/api/items", contentType: "application/json", body: `{"name": "lamp",`}
+	w.Handler(new(upstream)).ServeHTTP(rec, q.build())
+	if rec.Code != http.StatusBadRequest || rec.Body.String() != "Bad Request\n" {
+		t.Errorf("malformed JSON: %d %q, want 400 %q", rec.Code, rec.Body, "Bad Request\n")
+	}
+}
+
+func TestUnreadableBody(t *testing.T) {
+	w := newWAF(t, Config{})
+	for _, tc := range []struct {
+		name string
+		wrap func(w http.ResponseWriter, r *http.Request)
+		want int
+	}{
+		{"read error", func(_ http.ResponseWriter, r *http.Request) {
+			r.Body = io.NopCloser(iotest.ErrReader(errors.New("connection reset")))
+		}, http.StatusBadRequest},
+		{"max bytes reader", func(rw http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(rw, r.Body, 10)
+		}, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := new(upstream)
+			h := w.Handler(up)
+			rec := httptest.NewRecorder()
+			r := benign[2].build()
+			tc.wrap(rec, r)
+			h.ServeHTTP(rec, r)
+			if rec.Code != tc.want || up.called != 0 {
+				t.Errorf("status %d, upstream called %d times; want %d and 0", rec.Code, up.called, tc.want)
+			}
+			if _, err := w.Check(r); err == nil {
+				t.Error("Check: no error for an unreadable body")
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{Mode: "blocking"},
+		{Mode: "Block"},
+		{ParanoiaLevel: 5},
+		{ParanoiaLevel: -1},
+		{AnomalyThreshold: -5},
+		{MaxBodyBytes: -1},
+		{MaxBodyBytes: 2 << 30},
+		{AllowedMethods: []string{"GET", "get"}},
+		{AllowedMethods: []string{"GET'"}},
+		{AllowedMethods: []string{""}},
+		{AllowedContentTypes: []string{"text/plain|"}},
+		{AllowedContentTypes: []string{"Text/Plain"}},
+		{AllowedContentTypes: []string{"text/plain; charset=utf-8"}},
+		{AllowedContentTypes: []string{"text"}},
+		{AllowedContentTypes: []string{"text/%{tx.x}"}},
+	} {
+		w, err := New(cfg)
+		if !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New(%+v): got %v, %v; want an error wrapping ErrInvalidConfig", cfg, w, err)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	got, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Mode != Block || got.ParanoiaLevel != 1 || got.AnomalyThreshold != 5 || got.MaxBodyBytes != 128<<10 || !slices.Equal(got.AllowedMethods, DefaultAllowedMethods) ||
+		!slices.Equal(got.AllowedContentTypes, DefaultAllowedContentTypes) {
+		t.Errorf("defaults %+v", got)
+	}
+}
+
+func TestMatchDataTruncated(t *testing.T) {
+	w := newWAF(t, Config{Mode: Detect})
+	// A long payload with multi-byte runes, so that a cut at 100 bytes
+	// would split one.
+	payload := "<script>alert(1)</script>" + strings.Repeat("é", 200)
+	d, err := w.Check(req{method: "GET", target: query("q", payload)}.build())
+	if err != nil || len(d.Matches) == 0 {
+		t.Fatalf("got %+v, %v; want matches", d, err)
+	}
+	for _, m := range d.Matches {
+		if len(m.Data) > maxMatchData || !utf8.ValidString(m.Data) {
+			t.Errorf("rule %d: data of %d bytes, valid UTF-8 %v: %q", m.RuleID, len(m.Data), utf8.ValidString(m.Data), m.Data)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "abc"},
+		{"aéb", 2, "a"},  // é is 2 bytes: not split
+		{"aéb", 3, "aé"}, // fits
+		{"€", 2, ""},
+	} {
+		if got := truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestKnownFalsePositives pins down legitimate requests that CRS refuses
+// at paranoia level 1, as the package documentation says.
+func TestKnownFalsePositives(t *testing.T) {
+	w := newWAF(t, Config{})
+	for _, tc := range []struct {
+		q    req
+		rule int
+	}{
+		// libinjection reads "; drop" as SQL.
+		{req{name: "prose with semicolon and drop", method: "GET", target: query("q", "please; drop me a line")}, 942100},
+		// Expect-based desync defence; .NET and curl (large uploads) send it.
+		{req{name: "expect 100-continue", method: "POST", target: "/api/items", contentType: "application/json", body: `{"a":1}`,
+			headers: map[string]string{"Expect": "100-continue"}}, 920450},
+		// Compressed bodies cannot be inspected.
+		{req{name: "gzip body", method: "POST", target: "/api/items", contentType: "application/json", body: `{"a":1}`,
+			headers: map[string]string{"Content-Encoding": "gzip"}}, 920450},
+		// Not in CRS's allowed content types.
+		{req{name: "octet-stream upload", method: "POST", target: "/upload", contentType: "application/octet-stream", body: "\x00\x01"}, 920420},
+	} {
+		t.Run(tc.q.name, func(t *testing.T) {
+			d, err := w.Check(tc.q.build())
+			if err != nil || !d.Blocked || !slices.ContainsFunc(d.Matches, func(m Match) bool { return m.RuleID == tc.rule }) {
+				t.Errorf("got %+v, %v; want blocked by rule %d", d, err, tc.rule)
+			}
+		})
+	}
+}
+
+// TestArgumentsLimit: Coraza keeps 1000 arguments per source and drops the
+// rest unseen, so more are refused rather than an attack hidden behind
+// fillers.
+func TestArgumentsLimit(t *testing.T) {
+	var filler strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&filler, "a%d=1&", i)
+	}
+	var jsonFiller strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&jsonFiller, "%d,", i)
+	}
+	for _, q := range []req{
+		{name: "query", method: "GET", target: "/?" + filler.String() + "q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"},
+		{name: "form", method: "POST", target: "/", contentType: "application/x-www-form-urlencoded", body: filler.String() + "q=<script>alert(1)</script>"},
+		{name: "json", method: "POST", target: "/", contentType: "application/json", body: `{"a":[` + jsonFiller.String() + `"<script>alert(1)</script>"]}`},
+	} {
+		t.Run(q.name, func(t *testing.T) {
+			d, err := newWAF(t, Config{}).Check(q.build())
+			if err != nil || !d.Blocked || d.Status != http.StatusBadRequest {
+				t.Errorf("got %+v, %v; want blocked with 400", d, err)
+			}
+		})
+	}
+}
+
+// TestConcurrent shares one WAF between goroutines (run with -race).
+func TestConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	w := newWAF(t, Config{OnMatch: func(*http.Request, Match) { mu.Lock(); n++; mu.Unlock() }})
+	h := w.Handler(new(upstream))
+	var small []req // the 10 KiB body is slow under the race detector
+	for _, q := range benign {
+		if len(q.body) < 1<<10 {
+			small = append(small, q)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 10 {
+				q := small[(i+j)%len(small)]
+				want := http.StatusOK
+				if j%2 == 0 {
+					q, want = attacks[(i+j)%len(attacks)], http.StatusForbidden
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, q.build())
+				if rec.Code != want {
+					t.Errorf("%s: status %d, want %d", q.name, rec.Code, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n == 0 {
+		t.Error("OnMatch never called")
+	}
+}

@@ -133,6 +133,10 @@ type RateLimit struct {
 // WAF configures request filtering with the OWASP Core Rule Set
 // (package guard/waf).
 type WAF struct {
+	// Paths are the routes the WAF inspects: path prefixes such as
+	// "/api/" or "/login" (all requests when empty). Other routes skip
+	// it, so a costly rule set runs only where it is wanted.
+	Paths []string `yaml:"paths"`
 	// Mode is "block" (default) or "detect" (log, never refuse).
 	Mode                string   `yaml:"mode"`
 	ParanoiaLevel       int      `yaml:"paranoiaLevel"`
@@ -391,6 +395,11 @@ func (c *Config) validate() error {
 			return c.errorf("waf.anomalyThreshold", "waf.anomalyThreshold must be positive")
 		case w.MaxBodyBytes < 0:
 			return c.errorf("waf.maxBodyBytes", "waf.maxBodyBytes must not be negative")
+		}
+		for i, p := range w.Paths {
+			if !strings.HasPrefix(p, "/") {
+				return c.errorf(fmt.Sprintf("waf.paths[%d]", i), "waf.paths[%d] %q must start with /", i, p)
+			}
 		}
 	}
 	if c.MaxConcurrency < 0 {

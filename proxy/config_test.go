@@ -71,6 +71,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\nauthorization: {policies: [a.yaml]}\n", "p.yaml:1: workload.namespace is required"},
 		{"upstream: {url: http://x}\ntimeouts: {read: soon}\n", "p.yaml:2:"},
 		{"upstream: {url: http://x}\ntls:\n  spiffe: {svid: a, key: b, bundle: c}\n", "p.yaml:3: tls.spiffe.allow lists no SPIFFE ID"},
+		{"upstream: {url: http://x}\ntls:\n  spiffe: {svid: a, socket: unix:///s, allow: [x]}\n", "p.yaml:3: tls.spiffe takes a Workload API socket or svid"},
+		{"upstream: {url: http://x}\nwaf:\n  paths: [api]\n", "p.yaml:3: waf.paths[0] \"api\" must start with /"},
+		{"upstream: {url: http://x}\nwaf: {mode: log}\n", "p.yaml:2: waf.mode \"log\""},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig("p.yaml", []byte(tt.doc))

@@ -522,7 +522,28 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		return nil, fmt.Errorf("waf: %w", err)
 	}
 	p.closers = append(p.closers, w.Close)
+	inspected := func(r *http.Request) bool {
+		if len(c.Paths) == 0 {
+			return true
+		}
+		// The path as the authorization saw it: normalized, so that
+		// "//api/" or "/x/../api/" cannot skip the WAF.
+		path, err := authz.Normalize(r.URL.EscapedPath())
+		if err != nil {
+			return true
+		}
+		for _, prefix := range c.Paths {
+			if strings.HasPrefix(path, prefix) {
+				return true
+			}
+		}
+		return false
+	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if !inspected(r) {
+			next.ServeHTTP(rw, r)
+			return
+		}
 		r2, d, err := w.Inspect(r)
 		if err != nil {
 			deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")

@@ -584,6 +584,16 @@ func TestProxyWAF(t *testing.T) {
 			t.Errorf("%s: benign request got %d", mode, code)
 		}
 	}
+	// Per route: only /api/v2/ is inspected, the path normalized first.
+	writeFile(t, cfgPath, append(append([]byte(nil), base...), []byte("waf: {paths: [/api/v2/]}\n")...))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/api/v1/x?q=%3Cscript%3Ealert(1)%3C/script%3E": 200, "/api/v2/x?q=%3Cscript%3Ealert(1)%3C/script%3E": 403, "/api//v2/x?q=%3Cscript%3Ealert(1)%3C/script%3E": 403} {
+		if code, _ := h.get(t, "web", path, "X-Client", "route"+path); code != want {
+			t.Errorf("waf on /api/v2/ only: %s got %d, want %d", path, code, want)
+		}
+	}
 	if err := h.srv.auditBuf.Flush(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,51 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// TestFindingsTextColor: severities are coloured only when asked (on a
+// terminal), and the text is otherwise the same.
+func TestFindingsTextColor(t *testing.T) {
+	fs := []finding.Finding{{Rule: "pod/writable-root-fs", Severity: finding.Medium, File: "a.yaml", Line: 3, Message: "m"}}
+	res := &CheckResult{Findings: fs, Summary: CheckSummary{Summary: finding.Summarize(fs), Objects: 1}}
+	var plain, color bytes.Buffer
+	if err := FindingsText(&plain, res, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := FindingsText(&color, res, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("plain output has escape codes: %q", plain.String())
+	}
+	if !strings.Contains(color.String(), "\x1b[33mMEDIUM") {
+		t.Errorf("coloured output lacks the medium colour: %q", color.String())
+	}
+	stripped := strings.NewReplacer("\x1b[33m", "", "\x1b[0m", "").Replace(color.String())
+	if stripped != plain.String() {
+		t.Errorf("colour changed the text:\n%q\n%q", stripped, plain.String())
+	}
+}
+
+func TestScore(t *testing.T) {
+	for _, tt := range []struct {
+		sev   map[string]int
+		units int
+		want  int
+	}{
+		{map[string]int{}, 10, 100},
+		{map[string]int{"info": 50}, 10, 100},
+		{map[string]int{"critical": 1}, 10, 50},
+		{map[string]int{"high": 2, "low": 1}, 9, 45},
+	} {
+		s := CheckSummary{Summary: finding.Summary{BySeverity: tt.sev}, Objects: tt.units}
+		if got := Score(s); got != tt.want {
+			t.Errorf("Score(%v, %d units) = %d, want %d", tt.sev, tt.units, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,361 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// Options tune Compile.
+type Options struct {
+	// AllowUnclassified lets traffic of unclassified addresses (in a
+	// declared network, owned by no container: a container Ward has not
+	// seen yet) through the window until Ward classifies them: they are
+	// then judged as the engine judges any address no workload owns, an
+	// external address, which isolated containers still refuse unless an
+	// ipBlock admits it. By default they are dropped, both ways.
+	AllowUnclassified bool
+	// LogRate is how many drops a second each dropping chain logs: 0
+	// means DefaultLogRate, a negative value turns logging off. Drops are
+	// counted either way.
+	LogRate int
+}
+
+// DefaultLogRate is the default of Options.LogRate.
+const DefaultLogRate = 10
+
+// Priority is the priority of Ward's base chains, relative to filter:
+// before Docker's filter chains (iptables-nft and Docker's nftables
+// backend both filter at priority filter).
+const Priority = -10
+
+// The chains every ruleset has, and the one for unclassified addresses.
+const (
+	ChainForward      = "forward"
+	ChainInput        = "input"
+	ChainOutput       = "output"
+	ChainUnclassified = "unclassified"
+)
+
+// The verdict maps classifying addresses, for each family (suffix _v4 or
+// _v6): source addresses of egress-isolated classes, destination addresses
+// of ingress-isolated classes.
+const (
+	MapEgress  = "egress"
+	MapIngress = "ingress"
+)
+
+// LogPrefix starts the prefix of every log line of a drop; the rest names
+// the stage and class ("ward-drop egress c3 ", "ward-drop unclassified ").
+const LogPrefix = "ward-drop "
+
+// EgressChain is the name of the chain holding the egress grants of the
+// class with summary ID classID ("c3": "eg_c3").
+func EgressChain(classID string) string { return "eg_" + classID }
+
+// IngressChain is the name of the chain holding the ingress grants of the
+// class with summary ID classID ("c3": "in_c3").
+func IngressChain(classID string) string { return "in_" + classID }
+
+// directions lists the stages in the order packets meet them.
+var directions = [...]netpol.Direction{netpol.Egress, netpol.Ingress}
+
+// ndTypes are the ICMPv6 types IPv6 cannot work without on a link:
+// multicast listener, router and neighbour discovery (by type number, as
+// nft lists them).
+var ndTypes = []string{
+	"mld-listener-query", "mld-listener-report", "mld-listener-done",
+	"nd-router-solicit", "nd-router-advert", "nd-neighbor-solicit", "nd-neighbor-advert",
+	"mld2-listener-report",
+}
+
+// Compile turns the engine's verdicts into a ruleset for table inet ward
+// (see the package documentation for its design). inv gives the managed
+// networks, whose addresses that no workload owns are unclassified; it
+// may be nil (nothing is then unclassified). Addresses come from the
+// engine's endpoints: the known pod IPs of workloads, which for a model
+// built by Inventory.Set are the containers' addresses.
+//
+// It fails when one address belongs to two workloads, since no rule could
+// tell them apart.
+func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error) {
+	rate := opts.LogRate
+	if rate == 0 {
+		rate = DefaultLogRate
+	}
+	sum := eng.Summarize(netpol.Filter{})
+	classes := eng.Classes()
+	index := make(map[string]int, len(classes))
+	for i, c := range classes {
+		index[netpol.ClassID(c)] = i
+	}
+
+	// Each workload address belongs to one class; external classes hold
+	// their ranges without them. (Under the engine's semantics a group
+	// holding an external class also holds every class with an address
+	// inside it, since ipBlocks match those too, so the holes fill again
+	// in group sets; carving keeps each set exactly its classes' addresses
+	// by construction.)
+	owner := map[netip.Addr]*netpol.Endpoint{}
+	var owned []ipset.Range
+	addrs := make([]ipset.Set, len(classes))
+	for i, c := range classes {
+		if c.External {
+			continue
+		}
+		var rs []ipset.Range
+		for _, ep := range c.Members {
+			for _, ip := range ep.IPs {
+				if prev, dup := owner[ip]; dup && prev != ep {
+					return nil, fmt.Errorf("firewall: %s is an address of both %s and %s: no rule can tell them apart", ip, prev.ID, ep.ID)
+				}
+				owner[ip] = ep
+				rs = append(rs, ipset.Range{From: ip, To: ip})
+			}
+		}
+		addrs[i] = ipset.Of(rs...)
+		owned = append(owned, rs...)
+	}
+	ownedSet := ipset.Of(owned...)
+	for i, c := range classes {
+		if !c.External {
+			continue
+		}
+		var rs []ipset.Range
+		for _, ep := range c.Members {
+			rs = append(rs, ep.External.Ranges()...)
+		}
+		addrs[i] = subtract(ipset.Of(rs...), ownedSet)
+	}
+	var unclassified ipset.Set
+	if inv != nil && !opts.AllowUnclassified {
+		unclassified = subtract(inv.Managed(), ownedSet)
+	}
+
+	rs := &Ruleset{}
+	// A set per group and family: the union of its classes' addresses.
+	sets := map[string]bool{}
+	for _, g := range sum.Groups {
+		var all []ipset.Range
+		for _, id := range g.Classes {
+			all = append(all, addrs[index[id]].Ranges()...)
+		}
+		for _, f := range Families {
+			if elems := ofFamily(ipset.Of(all...), f); len(elems) > 0 {
+				rs.Sets = append(rs.Sets, &Set{Name: g.ID + f.suffix(), Family: f, Elements: elems})
+				sets[g.ID+f.suffix()] = true
+			}
+		}
+	}
+
+	// Verdict maps: an address of an isolated class jumps to the class's
+	// chain; an unclassified address to the unclassified chain.
+	var maps [2][2][]MapElement // by netpol.Direction, then family-1
+	for i, c := range classes {
+		if c.External || addrs[i].Empty() {
+			continue
+		}
+		id := netpol.ClassID(c)
+		for _, d := range directions {
+			if !c.Isolated(d) {
+				continue
+			}
+			chain := IngressChain(id)
+			if d == netpol.Egress {
+				chain = EgressChain(id)
+			}
+			for _, r := range addrs[i].Ranges() {
+				f := family(r.From)
+				maps[d][f-1] = append(maps[d][f-1], MapElement{Range: r, Verdict: Verdict{Kind: Jump, Chain: chain}})
+			}
+		}
+	}
+	for _, r := range unclassified.Ranges() {
+		f := family(r.From)
+		for _, d := range directions {
+			maps[d][f-1] = append(maps[d][f-1], MapElement{Range: r, Verdict: Verdict{Kind: Jump, Chain: ChainUnclassified}})
+		}
+	}
+	for _, d := range directions {
+		name := MapIngress
+		if d == netpol.Egress {
+			name = MapEgress
+		}
+		for _, f := range Families {
+			elems := maps[d][f-1]
+			slices.SortFunc(elems, func(a, b MapElement) int { return a.Range.From.Compare(b.Range.From) })
+			rs.Maps = append(rs.Maps, &Map{Name: name + f.suffix(), Family: f, Elements: elems})
+		}
+	}
+
+	rs.Chains = append(rs.Chains, baseChains()...)
+	if !unclassified.Empty() {
+		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
+	}
+	for _, info := range sum.Classes {
+		i := index[info.ID]
+		if info.External || addrs[i].Empty() {
+			continue
+		}
+		if info.EgressIsolated {
+			rs.Chains = append(rs.Chains, grantChain(sets, EgressChain(info.ID), "egress "+info.ID, info.Egress, true, rate))
+		}
+		if info.IngressIsolated {
+			rs.Chains = append(rs.Chains, grantChain(sets, IngressChain(info.ID), "ingress "+info.ID, info.Ingress, false, rate))
+		}
+	}
+	return rs, nil
+}
+
+// baseChains returns the forward, input and output chains. Forwarded
+// packets go through both stages; packets to the host only through the
+// source's egress stage, and packets from the host only through the
+// destination's ingress stage: the host itself is never isolated, and its
+// own addresses (even a gateway address in a managed network) are judged
+// as the engine judges them, as external addresses unless a hostNetwork
+// container names them.
+func baseChains() []*Chain {
+	stage := func(m string, dst bool) []Rule {
+		var out []Rule
+		for _, f := range Families {
+			out = append(out, Rule{VMap: &Lookup{Family: f, Dst: dst, Name: m + f.suffix()}})
+		}
+		return out
+	}
+	// Rules own their slices: a caller may edit one ruleset's rules.
+	established := func() Rule {
+		return Rule{CtState: []string{"established", "related"}, Verdict: Verdict{Kind: Accept}}
+	}
+	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
+	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: []Rule{
+		established(),
+		{CtState: []string{"invalid"}, Counter: true, Verdict: Verdict{Kind: Drop}},
+		nd(),
+	}}
+	forward.Rules = append(forward.Rules, stage(MapEgress, false)...)
+	forward.Rules = append(forward.Rules, stage(MapIngress, true)...)
+	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: []Rule{
+		{Iif: "lo", Verdict: Verdict{Kind: Accept}}, established(), nd(),
+	}}
+	input.Rules = append(input.Rules, stage(MapEgress, false)...)
+	output := &Chain{Name: ChainOutput, Hook: "output", Priority: Priority, Rules: []Rule{
+		{Oif: "lo", Verdict: Verdict{Kind: Accept}}, established(), nd(),
+	}}
+	output.Rules = append(output.Rules, stage(MapIngress, true)...)
+	return []*Chain{forward, input, output}
+}
+
+// grantChain returns a class's chain for one direction: a rule per grant,
+// family and port shape that returns to the base chain on a match (the
+// next stage decides), then the logged, counted drop. Egress grants match
+// the destination address, ingress grants the source. sets holds the
+// names of the sets made.
+func grantChain(sets map[string]bool, name, what string, grants []netpol.Grant, egress bool, rate int) *Chain {
+	c := &Chain{Name: name}
+	for _, g := range grants {
+		for _, f := range Families {
+			set := g.Group + f.suffix()
+			if !sets[set] {
+				continue // no address of this family in the group
+			}
+			for _, l4 := range l4Matches(g.Allowed) {
+				c.Rules = append(c.Rules, Rule{
+					Addr:    &Lookup{Family: f, Dst: egress, Name: set},
+					L4:      l4,
+					Verdict: Verdict{Kind: Return},
+				})
+			}
+		}
+	}
+	c.Rules = append(c.Rules, dropRules(what, rate)...)
+	return c
+}
+
+// dropRules log (rate-limited, unless rate < 0) and count a drop. The
+// limit is a match, so logging is a rule of its own: the drop must not
+// depend on it.
+func dropRules(what string, rate int) []Rule {
+	var out []Rule
+	if rate > 0 {
+		out = append(out, Rule{LogRate: rate, LogPrefix: LogPrefix + what + " "})
+	}
+	return append(out, Rule{Counter: true, Verdict: Verdict{Kind: Drop}})
+}
+
+// l4Matches expresses ports as few matches as it can: nil (no match at
+// all) for every port of every protocol; else one match per distinct list
+// of ranges, shared by the protocols that have it, with Ports nil for a
+// protocol's whole range.
+func l4Matches(p portset.Set) []*L4 {
+	if p.IsAll() {
+		return []*L4{nil}
+	}
+	var by [len(portset.Protocols)][]PortRange
+	for _, r := range p.Ranges() {
+		by[r.Proto] = append(by[r.Proto], PortRange{r.Lo, r.Hi})
+	}
+	var out []*L4
+next:
+	for _, proto := range portset.Protocols {
+		ports := by[proto]
+		if len(ports) == 0 {
+			continue
+		}
+		if len(ports) == 1 && ports[0] == (PortRange{portset.MinPort, portset.MaxPort}) {
+			ports = nil
+		}
+		for _, l := range out {
+			if (l.Ports == nil) == (ports == nil) && slices.Equal(l.Ports, ports) {
+				l.Protocols = append(l.Protocols, proto)
+				continue next
+			}
+		}
+		out = append(out, &L4{Protocols: []portset.Protocol{proto}, Ports: ports})
+	}
+	return out
+}
+
+// ofFamily returns the ranges of s of family f.
+func ofFamily(s ipset.Set, f Family) []ipset.Range {
+	var out []ipset.Range
+	for _, r := range s.Ranges() {
+		if family(r.From) == f {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// subtract returns s without the addresses of t, in one sweep over both
+// sorted lists (ipset.Set.Subtract compares every pair, too slow for the
+// addresses of thousands of containers).
+func subtract(s, t ipset.Set) ipset.Set {
+	holes := t.Ranges()
+	j := 0
+	var out []ipset.Range
+	for _, a := range s.Ranges() {
+		for j < len(holes) && holes[j].To.Less(a.From) {
+			j++
+		}
+		cur, alive := a, true
+		for k := j; k < len(holes) && !cur.To.Less(holes[k].From); k++ {
+			h := holes[k]
+			if cur.From.Less(h.From) {
+				out = append(out, ipset.Range{From: cur.From, To: h.From.Prev()})
+			}
+			if !h.To.Less(cur.To) {
+				alive = false
+				break
+			}
+			cur.From = h.To.Next()
+		}
+		if alive {
+			out = append(out, cur)
+		}
+	}
+	return ipset.Of(out...)
+}

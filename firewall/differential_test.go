@@ -1,0 +1,457 @@
+package firewall_test
+
+// The key correctness test: the compiled ruleset, run by the interpreter
+// of eval_test.go, against the engine's verdicts, for every ordered pair
+// of addresses (containers, external probes, unclassified probes and host
+// addresses) over the ports where allowed sets can change.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/refeval"
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// oracle states what the ruleset must do, with the engine alone:
+//
+//   - forwarded packets: dropped when the source or the destination is
+//     unclassified (in a declared network, owned by no workload), unless
+//     AllowUnclassified; else accepted between two external addresses,
+//     else accepted iff the engine allows the port between the endpoints
+//     holding the addresses (EndpointOfIP);
+//   - packets to the host: the same, with only the source's
+//     unclassified check (the host's own address is not classified);
+//   - packets from the host: the same, with only the destination's.
+type oracle struct {
+	eng          *netpol.Engine
+	unclassified ipset.Set // computed here, with ipset's own Subtract
+	allow        bool
+	ref          *refeval.Evaluator // nil: no second opinion
+}
+
+func newOracle(eng *netpol.Engine, inv *firewall.Inventory, opts firewall.Options) *oracle {
+	var owned, managed []ipset.Range
+	for _, ep := range eng.Endpoints() {
+		for _, ip := range ep.IPs {
+			owned = append(owned, ipset.Range{From: ip, To: ip})
+		}
+	}
+	for _, n := range inv.Networks {
+		for _, s := range n.Subnets {
+			managed = append(managed, ipset.FromPrefix(s))
+		}
+	}
+	return &oracle{eng: eng, unclassified: ipset.Of(managed...).Subtract(ipset.Of(owned...)), allow: opts.AllowUnclassified}
+}
+
+func (o *oracle) want(p packet, proto portset.Protocol) bool {
+	if !o.allow {
+		if p.hook != "output" && o.unclassified.Contains(p.src) {
+			return false
+		}
+		if p.hook != "input" && o.unclassified.Contains(p.dst) {
+			return false
+		}
+	}
+	s, d := o.eng.EndpointOfIP(p.src), o.eng.EndpointOfIP(p.dst)
+	if s.IsExternal() && d.IsExternal() {
+		return true
+	}
+	return o.eng.Allowed(s, d).Contains(proto, p.port)
+}
+
+// second is refeval's verdict on the same flow, when it has one: not
+// between two external addresses (nothing modelled) and not for an
+// unclassified drop (Ward's own rule).
+func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
+	if o.ref == nil {
+		return false, false
+	}
+	if !o.allow && (p.hook != "output" && o.unclassified.Contains(p.src) || p.hook != "input" && o.unclassified.Contains(p.dst)) {
+		return false, false
+	}
+	pod := func(a netip.Addr) refeval.Pod {
+		ep := o.eng.EndpointOfIP(a)
+		if ep.IsExternal() {
+			return refeval.External(a)
+		}
+		pod := refeval.PodOf(ep.Workload)
+		pod.IP = a
+		return pod
+	}
+	s, d := pod(p.src), pod(p.dst)
+	if s.IsExternal() && d.IsExternal() {
+		return false, false
+	}
+	return o.ref.Allowed(s, d, proto.String(), int(p.port)), true
+}
+
+// probeSet is what a differential run sends.
+type probeSet struct {
+	addrs []netip.Addr // sources and destinations of forwarded packets
+	hosts []netip.Addr // the host's own addresses
+	ports []uint16
+}
+
+// probes returns every workload address; for each external endpoint,
+// addresses at the edges of its ranges; the edges of every ipBlock and
+// declared subnet (unclassified or external); and as host addresses a
+// gateway-like address per subnet, a public address per family and the
+// addresses of hostNetwork workloads. With limit > 0, each external
+// endpoint keeps at most limit edge addresses (picked by r).
+func probes(m *model, r *rand.Rand, limit int) probeSet {
+	var ps probeSet
+	seen := map[netip.Addr]bool{}
+	add := func(list *[]netip.Addr, a netip.Addr) {
+		if a.IsValid() && !seen[a] {
+			seen[a] = true
+			*list = append(*list, a)
+		}
+	}
+	owned := map[netip.Addr]bool{}
+	for _, ep := range m.eng.Endpoints() {
+		for _, ip := range ep.IPs {
+			owned[ip] = true
+			if ep.Workload.HostNetwork {
+				add(&ps.hosts, ip)
+			} else {
+				add(&ps.addrs, ip)
+			}
+		}
+	}
+	for _, n := range m.inv.Networks {
+		for _, s := range n.Subnets {
+			gw := lastAddr(s).Prev()
+			if !owned[gw] {
+				add(&ps.hosts, gw)
+			}
+		}
+	}
+	add(&ps.hosts, netip.MustParseAddr("198.51.100.7"))
+	add(&ps.hosts, netip.MustParseAddr("2001:db8::7"))
+
+	var edges []netip.Addr
+	for _, n := range m.inv.Networks {
+		for _, s := range n.Subnets {
+			edges = append(edges, refeval.EdgeAddrs(s)...)
+		}
+	}
+	forPeers(m.set, func(peer networkingv1.NetworkPolicyPeer) {
+		if peer.IPBlock == nil {
+			return
+		}
+		for _, c := range append([]string{peer.IPBlock.CIDR}, peer.IPBlock.Except...) {
+			if p, err := netip.ParsePrefix(c); err == nil {
+				edges = append(edges, refeval.EdgeAddrs(p)...)
+			}
+		}
+	})
+	for _, ep := range m.eng.Endpoints() {
+		if !ep.IsExternal() {
+			continue
+		}
+		var cands []netip.Addr
+		for i, rg := range ep.External.Ranges() {
+			if i == 4 {
+				break
+			}
+			cands = append(cands, rg.From, rg.From.Next(), rg.To.Prev(), rg.To)
+		}
+		for _, a := range edges {
+			if ep.External.Contains(a) {
+				cands = append(cands, a)
+			}
+		}
+		cands = slices.DeleteFunc(cands, func(a netip.Addr) bool { return !a.IsValid() || owned[a] || !ep.External.Contains(a) })
+		slices.SortFunc(cands, netip.Addr.Compare)
+		cands = slices.Compact(cands)
+		if limit > 0 && len(cands) > limit {
+			r.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+			cands = cands[:limit]
+		}
+		for _, a := range cands {
+			add(&ps.addrs, a)
+		}
+	}
+	ps.ports = interestingPorts(m.set)
+	return ps
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	return ipset.FromPrefix(p).To
+}
+
+func forPeers(set *manifest.Set, fn func(networkingv1.NetworkPolicyPeer)) {
+	for _, p := range set.Policies {
+		for _, r := range p.Spec.Ingress {
+			for _, peer := range r.From {
+				fn(peer)
+			}
+		}
+		for _, r := range p.Spec.Egress {
+			for _, peer := range r.To {
+				fn(peer)
+			}
+		}
+	}
+}
+
+// interestingPorts returns the ports where allowed sets can start or end:
+// each policy port and endPort and each container port with their
+// neighbours, and the extremes.
+func interestingPorts(set *manifest.Set) []uint16 {
+	ports := []int{1, 2, 65534, 65535}
+	near := func(n int) { ports = append(ports, n-1, n, n+1) }
+	for _, p := range set.Policies {
+		var all []networkingv1.NetworkPolicyPort
+		for _, r := range p.Spec.Ingress {
+			all = append(all, r.Ports...)
+		}
+		for _, r := range p.Spec.Egress {
+			all = append(all, r.Ports...)
+		}
+		for _, np := range all {
+			if np.Port != nil && np.Port.StrVal == "" {
+				near(int(np.Port.IntVal))
+			}
+			if np.EndPort != nil {
+				near(int(*np.EndPort))
+			}
+		}
+	}
+	for _, w := range set.Workloads {
+		for _, p := range w.Ports {
+			near(int(p.Port))
+		}
+	}
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
+	var out []uint16
+	for _, p := range ports {
+		if p >= 1 && p <= 65535 {
+			out = append(out, uint16(p)) // #nosec G115 -- checked to lie in 1..65535
+		}
+	}
+	return out
+}
+
+// differ runs every packet of ps (sample > 0: that many random protocol and
+// port probes per address pair instead of all) and reports disagreements,
+// stopping after a few. It returns the number of packets run.
+func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracle, ps probeSet, r *rand.Rand, sample int) int {
+	t.Helper()
+	in := newInterp(rs)
+	failures, packets := 0, 0
+	probe := func(p packet, proto portset.Protocol, port uint16) bool {
+		p.proto, p.port = protoNumber[proto], port
+		packets++
+		got := in.run(p)
+		want := o.want(p, proto)
+		switch {
+		case got.accept != want:
+			failures++
+			t.Errorf("%s: %s: ruleset %s (by %s, path %s), engine says %s\n  source %s, destination %s",
+				label, p, verdict(got.accept), got.by, strings.Join(got.trace, " "), verdict(want),
+				describe(m, o, p.src), describe(m, o, p.dst))
+		case !got.accept && !got.counted:
+			failures++
+			t.Errorf("%s: %s: dropped by %s without a counter", label, p, got.by)
+		}
+		if ref, ok := o.second(p, proto); ok && ref != got.accept {
+			failures++
+			t.Errorf("%s: %s: ruleset %s, refeval says %s", label, p, verdict(got.accept), verdict(ref))
+		}
+		return failures < 5
+	}
+	check := func(p packet) bool {
+		if sample > 0 {
+			for range sample {
+				if !probe(p, portset.Protocols[r.IntN(len(portset.Protocols))], ps.ports[r.IntN(len(ps.ports))]) {
+					return false
+				}
+			}
+			return true
+		}
+		for _, proto := range portset.Protocols {
+			for _, port := range ps.ports {
+				if !probe(p, proto, port) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, s := range ps.addrs {
+		for _, d := range ps.addrs {
+			if s == d || s.Is4() != d.Is4() {
+				continue
+			}
+			if !check(packet{hook: "forward", iif: "br0", oif: "br1", src: s, dst: d}) {
+				return packets
+			}
+		}
+		for _, h := range ps.hosts {
+			if s.Is4() != h.Is4() {
+				continue
+			}
+			if !check(packet{hook: "input", iif: "br0", src: s, dst: h}) ||
+				!check(packet{hook: "output", oif: "br0", src: h, dst: s}) {
+				return packets
+			}
+		}
+	}
+	return packets
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "accepts"
+	}
+	return "drops"
+}
+
+func describe(m *model, o *oracle, a netip.Addr) string {
+	ep := m.eng.EndpointOfIP(a)
+	s := fmt.Sprintf("%s (class %s)", ep.ID, netpol.ClassID(ep.Class()))
+	if o.unclassified.Contains(a) {
+		s += ", unclassified"
+	}
+	return s
+}
+
+// TestDifferentialXYZ runs every pair of the x/y/z scenario, on every
+// protocol and interesting port, with and without AllowUnclassified.
+func TestDifferentialXYZ(t *testing.T) {
+	m := load(t, "testdata/xyz-inventory.yaml", "testdata/xyz-policies.yaml")
+	for _, opts := range []firewall.Options{{}, {AllowUnclassified: true}} {
+		rs := compile(t, m, opts)
+		checkStructure(t, rs)
+		o := newOracle(m.eng, m.inv, opts)
+		o.ref = refeval.New(m.set)
+		ps := probes(m, nil, 0)
+		n := differ(t, fmt.Sprintf("xyz %+v", opts), m, rs, o, ps, nil, 0)
+		t.Logf("%+v: %d addresses, %d host addresses, %d ports: %d packets", opts, len(ps.addrs), len(ps.hosts), len(ps.ports), n)
+	}
+}
+
+// TestDifferentialShop does the same on the example shop.
+func TestDifferentialShop(t *testing.T) {
+	m := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	rs := compile(t, m, firewall.Options{})
+	checkStructure(t, rs)
+	o := newOracle(m.eng, m.inv, firewall.Options{})
+	o.ref = refeval.New(m.set)
+	ps := probes(m, nil, 0)
+	n := differ(t, "shop", m, rs, o, ps, nil, 0)
+	t.Logf("%d addresses, %d host addresses, %d ports: %d packets", len(ps.addrs), len(ps.hosts), len(ps.ports), n)
+}
+
+// TestDifferentialRandom runs random clusters (refeval.RandomObjects)
+// turned into inventories: every workload with an address becomes a
+// container, each on a network of its /24 (IPv4) or /120 (IPv6), and now
+// and then a network nobody uses. Each pair of addresses gets a sample of
+// protocol and port probes; every other cluster allows unclassified
+// addresses.
+func TestDifferentialRandom(t *testing.T) {
+	clusters := 300
+	if testing.Short() {
+		clusters = 60
+	}
+	total, pairs := 0, 0
+	for seed := range uint64(clusters) {
+		r := rand.New(rand.NewPCG(seed, 0x6677))
+		inv, pol, yaml := randomInventory(t, r)
+		m := build(t, inv, pol)
+		opts := firewall.Options{AllowUnclassified: seed%2 == 1}
+		rs := compile(t, m, opts)
+		checkStructure(t, rs)
+		o := newOracle(m.eng, m.inv, opts)
+		o.ref = refeval.New(m.set)
+		ps := probes(m, r, 4)
+		pairs += len(ps.addrs) * (len(ps.addrs) - 1)
+		before := t.Failed()
+		total += differ(t, fmt.Sprintf("seed %d", seed), m, rs, o, ps, r, 8)
+		if t.Failed() && !before {
+			t.Logf("seed %d inventory:\n%s\nruleset:\n%s", seed, yaml, rs)
+			return
+		}
+	}
+	t.Logf("%d random clusters: about %d forwarded address pairs, %d packets", clusters, pairs, total)
+}
+
+// randomInventory makes an inventory of a random cluster and returns it
+// with the cluster's policies and namespaces, and its YAML.
+func randomInventory(t *testing.T, r *rand.Rand) (*firewall.Inventory, *manifest.Set, string) {
+	t.Helper()
+	defaultNS, objs := refeval.RandomObjects(r)
+	set, err := manifest.FromObjects(defaultNS, objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	nets := map[netip.Prefix]bool{}
+	b.WriteString("containers:\n")
+	for _, w := range set.Workloads {
+		if len(w.IPs) == 0 && !w.HostNetwork {
+			continue
+		}
+		fmt.Fprintf(&b, "  - name: %q\n    namespace: %q\n    hostNetwork: %v\n    labels: {", w.Name, w.Namespace, w.HostNetwork)
+		keys := make([]string, 0, len(w.Labels))
+		for k := range w.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q: %q", k, w.Labels[k])
+		}
+		b.WriteString("}\n    ips: [")
+		for i, ip := range w.IPs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q", ip)
+			if !w.HostNetwork {
+				bits := 24
+				if ip.Is6() {
+					bits = 120
+				}
+				nets[netip.PrefixFrom(ip, bits).Masked()] = true
+			}
+		}
+		b.WriteString("]\n    ports:\n")
+		for _, p := range w.Ports {
+			fmt.Fprintf(&b, "      - {name: %q, port: %d, protocol: %s}\n", p.Name, p.Port, p.Protocol)
+		}
+	}
+	if r.IntN(3) == 0 || len(nets) == 0 {
+		nets[netip.MustParsePrefix("10.9.0.0/24")] = true
+	}
+	b.WriteString("networks:\n")
+	list := make([]netip.Prefix, 0, len(nets))
+	for p := range nets {
+		list = append(list, p)
+	}
+	slices.SortFunc(list, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	for i, p := range list {
+		fmt.Fprintf(&b, "  - {name: n%d, subnets: [%q]}\n", i, p)
+	}
+	inv, err := firewall.ParseInventory("random.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	return inv, set, b.String()
+}

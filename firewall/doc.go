@@ -1,0 +1,145 @@
+// Package firewall enforces Kubernetes NetworkPolicies between the
+// containers of a host, such as a Docker or Compose host, with nftables.
+// This part is pure: an Inventory of containers and networks, plus
+// policies, compiles into a Ruleset, a value whose String is `nft -f`
+// input for a table of Ward's own, table inet ward. Loading it into the
+// kernel is another layer's job.
+//
+// # Inventory
+//
+// An inventory describes the containers and networks of a host (Docker's
+// view of it, or a file for hosts without Docker and for tests):
+//
+//	networks:
+//	  - name: backend              # managed address space
+//	    subnets: [10.20.2.0/24, "fd00:20:2::/64"]
+//	    internal: false            # informational: Docker enforces it
+//	containers:
+//	  - name: orders
+//	    namespace: api             # the Compose project; default "default"
+//	    labels: {app: orders}      # what podSelectors match
+//	    ips: [10.20.2.11, "fd00:20:2::11"]
+//	    ports:                     # what named ports resolve to
+//	      - {name: http, port: 8080, protocol: TCP}   # protocol: TCP (default), UDP, SCTP
+//	    hostNetwork: false         # true: uses the host's stack (ips optional)
+//
+// Decoding is strict and every error is a *manifest.Error with the file and
+// line, wrapping ErrUnknownField, ErrMissingAddress, ErrBadAddress,
+// ErrOutsideNetworks, ErrDuplicate or ErrInvalid: unknown fields, a
+// container without an address, an address that does not parse, an address
+// in none of the declared subnets (an IPv6 address where only IPv4 subnets
+// are declared: an address family mismatch), an address or name used
+// twice. Inventory.Set turns each container into a bare Pod with its
+// labels, ports and addresses (status.podIPs), next to the NetworkPolicies
+// and Namespaces (with their labels) of a policy path: the engine (package
+// netpol) then decides everything, and Compile only encodes its answer.
+//
+// # Addresses
+//
+// Every address is one of three things: a container's (it belongs to the
+// engine class of the container's endpoint); unclassified (in a declared
+// subnet but owned by no container: a container Ward has not classified
+// yet, or a stale address); or external (it belongs to the engine class of
+// the external endpoint holding it, which ipBlocks tell apart). External
+// addresses are never isolated, as in the engine.
+//
+// # The ruleset
+//
+// Compile reads the engine's factored class view (netpol.Summary), in which
+// allowed(S, D) = egress(S, D) ∩ ingress(S, D): egress is every port when
+// S's class is not egress-isolated, else the union of its egress grants
+// whose group holds D's class; ingress likewise on D's side. The ruleset
+// encodes exactly that, with one chain per isolated class and direction,
+// never one per pair of classes:
+//
+//   - a set per group and family (g5_v4, g5_v6, flags interval): the
+//     addresses of the group's classes, merged into ranges (external
+//     ranges without container addresses, so that a set holds exactly its
+//     classes);
+//   - verdict maps keyed by address (egress_v4, egress_v6 by source;
+//     ingress_v4, ingress_v6 by destination): an address of an
+//     egress-isolated class maps to "jump eg_c3", of an ingress-isolated
+//     class to "jump in_c3", an unclassified range to "jump unclassified";
+//     other addresses have no element;
+//   - base chain forward (hook forward, priority filter - 10: before
+//     Docker's filter chains, with either of its backends; policy accept):
+//     ct state established,related accept; ct state invalid counter drop;
+//     IPv6 neighbour, router and multicast listener discovery accept;
+//     then the egress stage (ip saddr vmap @egress_v4, ip6 saddr vmap
+//     @egress_v6) and the ingress stage (ip daddr vmap @ingress_v4, ip6
+//     daddr vmap @ingress_v6);
+//   - chain eg_c3: a rule per egress grant, family and port shape, "ip
+//     daddr @g5_v4 tcp dport { 80, 8000-8080 } return" (several protocols
+//     with the same ports share one "meta l4proto { tcp, udp } th dport
+//     53"; a grant of every port has no port match), then a rate-limited
+//     log rule and "counter drop"; chain in_c3 likewise with ip saddr;
+//   - chain unclassified: a rate-limited log rule and "counter drop".
+//
+// Why this is exact: a vmap element jumps into the class's chain; a grant
+// that matches returns to the base chain, which goes on to the next stage;
+// a chain whose grants all miss drops. An address with no element is not
+// isolated in that direction, so its stage is skipped. A packet that
+// passes both stages reaches the end of the base chain and its policy,
+// accept. So a packet passes iff egress(S, D) and ingress(S, D) hold for
+// its protocol and port. Between two external addresses neither map has
+// an element and the packet is accepted: traffic that involves no
+// container is not Ward's business. A drop in Ward's table is final for the
+// packet; an accept only ends Ward's chain, and later base chains (Docker's)
+// still run, so Ward only ever takes away. The tests check all this with an
+// interpreter of the Ruleset structure against the engine's Allowed, for
+// every pair of addresses on every interesting port.
+//
+// Cost: per packet, at most two map lookups (logarithmic in the elements,
+// whatever the number of rules) and the grant rules of at most two
+// classes. Size: the set elements of each group, one map element per
+// address range of an isolated class, and rules per grant of each class:
+// it grows with classes, grants and members, not with pairs of classes.
+//
+// # The host
+//
+// The input chain (packets to the host) runs only the source's egress
+// stage, and the output chain (packets from the host) only the
+// destination's ingress stage, after accepting loopback traffic and
+// replies: the host itself is never isolated, and its own addresses, even a
+// gateway address inside a declared subnet, are judged the way the engine
+// judges any address no container owns, as an external address, unless a
+// hostNetwork container in the inventory names it. Only the unclassified
+// check applies to the container side. Invalid packets are dropped only in
+// the forward chain; the input and output chains touch nothing but packets
+// whose other end is a container address or an unclassified one.
+//
+// # The unclassified window
+//
+// Between a container starting and Ward classifying it (re-compiling and
+// loading the ruleset), its address is unclassified. By default traffic
+// from and to unclassified addresses is dropped, in every chain: the
+// newcomer cannot talk until its rules land, failing closed, and a
+// stopped container's reused address never inherits its permissions. With
+// Options.AllowUnclassified the window is open: unclassified addresses are
+// judged as external addresses, as the engine judges any address it does
+// not know. The newcomer then gets what ipBlocks and non-isolated classes
+// give such an address (more than its own policies may allow, until it is
+// classified), while isolated containers still refuse it unless an ipBlock
+// admits it. Subnet broadcast addresses are unclassified too.
+//
+// # Protocols and ports
+//
+// IPv4 and IPv6; TCP, UDP and SCTP, with named ports already resolved by
+// the engine per destination class. A grant of every port of every
+// protocol (a rule without ports) has no port match, so it also admits
+// other protocols such as ICMP; isolated classes drop those otherwise,
+// apart from ICMP errors of tracked connections (ct state related) and
+// IPv6 link control traffic. A grant of a protocol's whole port range is
+// written "meta l4proto tcp", which also admits port 0.
+//
+// # Observability
+//
+// Every drop rule has a counter. Every dropping chain first logs at most
+// Options.LogRate packets a second (default 10) with the prefix
+// "ward-drop <stage> <class> " ("ward-drop egress c3 ", "ward-drop
+// unclassified "), for later detection; the limit is a match of its own
+// rule, so a packet over it is still dropped. Connections are checked when
+// they start: replies and established connections are accepted, so when a
+// policy tightens, connections it no longer allows must be removed from
+// conntrack by whoever applies the ruleset.
+package firewall

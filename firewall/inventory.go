@@ -1,0 +1,650 @@
+package firewall
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/portset"
+)
+
+// Inventory describes the containers of a host and the networks their
+// addresses come from: what Ward enforces policies between. It is read
+// from a file (LoadInventory) or, later, from the Docker Engine.
+type Inventory struct {
+	// File names the source in errors and workload Sources.
+	File       string
+	Containers []*Container
+	Networks   []*Network
+}
+
+// Container is one container, seen by policies as a bare Pod of Namespace
+// with Labels, IPs and container Ports.
+type Container struct {
+	Name      string
+	Namespace string // the Compose project; "default" when not given
+	Labels    map[string]string
+	// IPs are the container's addresses, in file order. Every container
+	// has one, except hostNetwork ones, which share the host's.
+	IPs   []netip.Addr
+	Ports []Port
+	// HostNetwork containers use the host's network stack: policies never
+	// select them and selectors never match them (docs/semantics.md), so
+	// only ipBlocks see them, through IPs when given (host addresses, not
+	// checked against Networks).
+	HostNetwork bool
+	Line        int
+}
+
+// ID returns "namespace/name".
+func (c *Container) ID() string { return c.Namespace + "/" + c.Name }
+
+// Port is a port a container serves, which named ports in policies
+// resolve to.
+type Port struct {
+	Name     string // empty when unnamed
+	Port     uint16
+	Protocol portset.Protocol
+}
+
+// Network is a network containers are attached to. Its subnets are managed
+// address space: an address in them that no container owns is
+// unclassified (see Options.AllowUnclassified).
+type Network struct {
+	Name    string
+	Subnets []netip.Prefix
+	// Internal records that the network has no route out (Docker's
+	// --internal). Docker enforces it; Ward's rules do not depend on it.
+	Internal bool
+	Line     int
+}
+
+// Errors of inventories, for errors.Is. Every error LoadInventory and
+// ParseInventory return is a *manifest.Error with the file and line, wrapping
+// one of these.
+var (
+	// ErrUnknownField: a key the format does not have (a typo).
+	ErrUnknownField = errors.New("unknown field")
+	// ErrMissingAddress: a container without an IP.
+	ErrMissingAddress = errors.New("container without address")
+	// ErrBadAddress: an IP or subnet that does not parse or cannot be a
+	// container's.
+	ErrBadAddress = errors.New("invalid address")
+	// ErrOutsideNetworks: a container IP in none of the declared subnets,
+	// such as an IPv6 address where only IPv4 subnets are declared.
+	ErrOutsideNetworks = errors.New("address outside the declared networks")
+	// ErrDuplicate: two containers (or networks) with one name, or two
+	// containers with one IP.
+	ErrDuplicate = errors.New("duplicate")
+	// ErrInvalid: anything else malformed (wrong type, missing name, bad
+	// port).
+	ErrInvalid = errors.New("invalid inventory")
+)
+
+// inventoryError is the message of an inventory error and its kind.
+type inventoryError struct {
+	msg  string
+	kind error
+}
+
+func (e *inventoryError) Error() string { return e.msg }
+func (e *inventoryError) Unwrap() error { return e.kind }
+
+// LoadInventory reads and parses an inventory file.
+func LoadInventory(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path) // #nosec G304 -- reading the inventory the user named is the point
+	if err != nil {
+		return nil, &manifest.Error{File: path, Err: err}
+	}
+	return ParseInventory(path, data)
+}
+
+// ParseInventory parses an inventory held in memory; name is used in errors
+// and Sources. Decoding is strict: unknown fields, values of the wrong type
+// and invalid addresses are errors, all reported (errors.Join of
+// *manifest.Error, each with its line).
+func ParseInventory(name string, data []byte) (*Inventory, error) {
+	p := &parser{file: name, inv: &Inventory{File: name}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &manifest.Error{File: name, Err: &inventoryError{"empty inventory: want containers and networks", ErrInvalid}}
+		}
+		return nil, yamlError(name, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, yamlError(name, err)
+	default:
+		return nil, &manifest.Error{File: name, Line: extra.Line, Err: &inventoryError{"more than one YAML document", ErrInvalid}}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	p.top(root)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return p.inv, nil
+}
+
+// yamlError turns a YAML syntax error ("yaml: line 3: ...") into a
+// *manifest.Error with the line.
+func yamlError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				line, msg = n, strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return &manifest.Error{File: name, Line: line, Err: &inventoryError{msg, ErrInvalid}}
+}
+
+type parser struct {
+	file    string
+	inv     *Inventory
+	pending []ipNode // container addresses, checked at the end
+	errs    []error
+}
+
+func (p *parser) fail(line int, object string, kind error, format string, args ...any) {
+	p.errs = append(p.errs, &manifest.Error{File: p.file, Line: line, Object: object,
+		Err: &inventoryError{fmt.Sprintf(format, args...), kind}})
+}
+
+// deref follows aliases.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// fields calls set for each key of mapping n, in order, after checking that
+// every key is one of known and none repeats. what names n in errors.
+func (p *parser) fields(n *yaml.Node, what, object string, known []string, set func(key string, v *yaml.Node)) bool {
+	n = deref(n)
+	if isNull(n) {
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n.Line, object, ErrInvalid, "%s: want a mapping", what)
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		key := k.Value
+		if !slices.Contains(known, key) {
+			p.fail(k.Line, object, ErrUnknownField, "%s: unknown field %q (want one of %s)", what, key, strings.Join(known, ", "))
+			continue
+		}
+		if prev, dup := seen[key]; dup {
+			p.fail(k.Line, object, ErrInvalid, "%s: field %q repeated (first on line %d)", what, key, prev)
+			continue
+		}
+		seen[key] = k.Line
+		set(key, v)
+	}
+	return true
+}
+
+// seq calls each for the items of sequence n.
+func (p *parser) seq(n *yaml.Node, what, object string, each func(*yaml.Node)) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n.Line, object, ErrInvalid, "%s: want a list", what)
+		return
+	}
+	for _, item := range n.Content {
+		each(deref(item))
+	}
+}
+
+// str returns the text of scalar n.
+func (p *parser) str(n *yaml.Node, what, object string) (string, bool) {
+	if isNull(n) {
+		return "", true
+	}
+	if n.Kind != yaml.ScalarNode {
+		p.fail(n.Line, object, ErrInvalid, "%s: want a string", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) top(n *yaml.Node) {
+	if isNull(n) {
+		p.fail(0, "", ErrInvalid, "empty inventory: want containers and networks")
+		return
+	}
+	var containers, networks *yaml.Node
+	if !p.fields(n, "inventory", "", []string{"containers", "networks"}, func(key string, v *yaml.Node) {
+		if key == "containers" {
+			containers = v
+		} else {
+			networks = v
+		}
+	}) {
+		return
+	}
+	if networks != nil {
+		p.seq(networks, "networks", "", p.network)
+	}
+	if containers != nil {
+		p.seq(containers, "containers", "", p.container)
+	}
+	p.check(n.Line)
+}
+
+func (p *parser) network(n *yaml.Node) {
+	net := &Network{Line: n.Line}
+	object := "network"
+	var subnets *yaml.Node
+	ok := p.fields(n, "network", object, []string{"name", "subnets", "internal"}, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			net.Name, _ = p.str(v, "name", object)
+		case "subnets":
+			subnets = v
+		case "internal":
+			net.Internal = p.boolean(v, "internal", object)
+		}
+	})
+	if !ok {
+		return
+	}
+	if net.Name == "" {
+		p.fail(n.Line, object, ErrInvalid, "network without a name")
+		return
+	}
+	object = "network " + net.Name
+	if subnets != nil {
+		p.seq(subnets, "subnets", object, func(s *yaml.Node) {
+			text, ok := p.str(s, "subnet", object)
+			if !ok {
+				return
+			}
+			pfx, err := ipset.ParsePrefix(text)
+			if err != nil {
+				p.fail(s.Line, object, ErrBadAddress, "%s", strings.TrimPrefix(err.Error(), "ipset: "))
+				return
+			}
+			net.Subnets = append(net.Subnets, pfx)
+		})
+	}
+	if len(net.Subnets) == 0 {
+		p.fail(n.Line, object, ErrInvalid, "network without subnets")
+	}
+	for _, other := range p.inv.Networks {
+		if other.Name == net.Name {
+			p.fail(n.Line, object, ErrDuplicate, "network %q already declared on line %d", net.Name, other.Line)
+			return
+		}
+	}
+	p.inv.Networks = append(p.inv.Networks, net)
+}
+
+func (p *parser) boolean(n *yaml.Node, what, object string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		p.fail(n.Line, object, ErrInvalid, "%s: want true or false", what)
+		return false
+	}
+	var b bool
+	if err := n.Decode(&b); err != nil {
+		p.fail(n.Line, object, ErrInvalid, "%s: want true or false", what)
+	}
+	return b
+}
+
+// ipNode is a container address and its line, checked once every network
+// is known.
+type ipNode struct {
+	c    *Container
+	addr netip.Addr
+	line int
+}
+
+func (p *parser) container(n *yaml.Node) {
+	c := &Container{Line: n.Line}
+	object := "container"
+	var ips, ports *yaml.Node
+	var nameLine int
+	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork"}, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			c.Name, _ = p.str(v, "name", object)
+			nameLine = v.Line
+		case "namespace":
+			c.Namespace, _ = p.str(v, "namespace", object)
+		case "labels":
+			c.Labels = p.labels(v, object)
+		case "ips":
+			ips = v
+		case "ports":
+			ports = v
+		case "hostNetwork":
+			c.HostNetwork = p.boolean(v, "hostNetwork", object)
+		}
+	})
+	if !ok {
+		return
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.Name == "" {
+		p.fail(n.Line, object, ErrInvalid, "container without a name")
+		return
+	}
+	object = "container " + c.ID()
+	if bad := badName(c.Name); bad != "" {
+		p.fail(nameLine, object, ErrInvalid, "name %q: %s", c.Name, bad)
+	}
+	if msgs := validation.IsValidLabelValue(c.Namespace); len(msgs) > 0 || strings.Contains(c.Namespace, "/") {
+		p.fail(n.Line, object, ErrInvalid, "namespace %q: not a valid label value, so no namespaceSelector could name it", c.Namespace)
+	}
+	if ips != nil {
+		p.seq(ips, "ips", object, func(s *yaml.Node) {
+			text, ok := p.str(s, "ip", object)
+			if !ok {
+				return
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(text))
+			switch {
+			case err != nil:
+				p.fail(s.Line, object, ErrBadAddress, "%q is not an IP address", text)
+				return
+			case a.Zone() != "":
+				p.fail(s.Line, object, ErrBadAddress, "%s: an address with a zone cannot be a container's", text)
+				return
+			}
+			a = a.Unmap()
+			if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+				p.fail(s.Line, object, ErrBadAddress, "%s cannot be a container's address (unspecified, loopback, multicast or link-local)", a)
+				return
+			}
+			c.IPs = append(c.IPs, a)
+			p.pending = append(p.pending, ipNode{c, a, s.Line})
+		})
+	}
+	if ports != nil {
+		p.seq(ports, "ports", object, func(s *yaml.Node) { p.port(c, s, object) })
+	}
+	if len(c.IPs) == 0 && !c.HostNetwork {
+		p.fail(n.Line, object, ErrMissingAddress, "no ips: a container needs an address for rules to name it")
+	}
+	for _, other := range p.inv.Containers {
+		if other.ID() == c.ID() {
+			p.fail(nameLine, object, ErrDuplicate, "container %s already declared on line %d", c.ID(), other.Line)
+			return
+		}
+	}
+	p.inv.Containers = append(p.inv.Containers, c)
+}
+
+// badName explains why a container name cannot be a Pod's name, or is "".
+func badName(name string) string {
+	if strings.ContainsAny(name, "/ \t\r\n") {
+		return "must not contain '/' or spaces"
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+func (p *parser) labels(n *yaml.Node, object string) map[string]string {
+	out := map[string]string{}
+	if isNull(n) {
+		return out
+	}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n.Line, object, ErrInvalid, "labels: want a mapping")
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if msgs := validation.IsQualifiedName(k.Value); len(msgs) > 0 {
+			p.fail(k.Line, object, ErrInvalid, "label key %q: %s", k.Value, msgs[0])
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			p.fail(k.Line, object, ErrInvalid, "label %q repeated", k.Value)
+			continue
+		}
+		val, ok := p.str(v, "label "+k.Value, object)
+		if ok {
+			out[k.Value] = val
+		}
+	}
+	return out
+}
+
+func (p *parser) port(c *Container, n *yaml.Node, object string) {
+	port := Port{Protocol: portset.TCP}
+	var number *yaml.Node
+	p.fields(n, "port", object, []string{"name", "port", "protocol"}, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			port.Name, _ = p.str(v, "port name", object)
+			if port.Name != "" {
+				if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
+					p.fail(v.Line, object, ErrInvalid, "port name %q: %s", port.Name, msgs[0])
+				}
+			}
+		case "port":
+			number = v
+		case "protocol":
+			s, ok := p.str(v, "protocol", object)
+			if !ok {
+				return
+			}
+			proto, err := portset.ParseProtocol(s)
+			if err != nil {
+				p.fail(v.Line, object, ErrInvalid, "protocol %q: want TCP, UDP or SCTP", s)
+				return
+			}
+			port.Protocol = proto
+		}
+	})
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	if number == nil {
+		p.fail(n.Line, object, ErrInvalid, "port without a number")
+		return
+	}
+	v, err := strconv.Atoi(number.Value)
+	if number.Kind != yaml.ScalarNode || number.Tag != "!!int" || err != nil || v < portset.MinPort || v > portset.MaxPort {
+		p.fail(number.Line, object, ErrInvalid, "port %q: want a number from 1 to 65535", number.Value)
+		return
+	}
+	port.Port = uint16(v) // #nosec G115 -- checked to lie in 1..65535 above
+	for _, other := range c.Ports {
+		if port.Name != "" && other.Name == port.Name {
+			p.fail(n.Line, object, ErrDuplicate, "port name %q used twice", port.Name)
+			return
+		}
+	}
+	c.Ports = append(c.Ports, port)
+}
+
+// check validates container addresses against each other and the
+// networks: no address twice, and every address of a container on a
+// network in one of the declared subnets.
+func (p *parser) check(line int) {
+	inv := p.inv
+	needNetworks := false
+	for _, c := range inv.Containers {
+		if !c.HostNetwork {
+			needNetworks = true
+		}
+	}
+	if needNetworks && len(inv.Networks) == 0 {
+		p.fail(line, "", ErrInvalid, "no networks: declare the networks container addresses come from, so that Ward knows which addresses it manages")
+	}
+	owner := map[netip.Addr]ipNode{}
+	var families [3]bool
+	var subnets []string
+	for _, n := range inv.Networks {
+		for _, s := range n.Subnets {
+			families[family(s.Addr())] = true
+			subnets = append(subnets, s.String())
+		}
+	}
+	for _, ip := range p.pending {
+		object := "container " + ip.c.ID()
+		if prev, dup := owner[ip.addr]; dup {
+			p.fail(ip.line, object, ErrDuplicate, "%s is already the address of %s (line %d)", ip.addr, prev.c.ID(), prev.line)
+			continue
+		}
+		owner[ip.addr] = ip
+		if ip.c.HostNetwork || len(inv.Networks) == 0 {
+			continue
+		}
+		in := false
+		for _, n := range inv.Networks {
+			for _, s := range n.Subnets {
+				if s.Contains(ip.addr) {
+					in = true
+				}
+			}
+		}
+		switch {
+		case in:
+		case !families[family(ip.addr)]:
+			p.fail(ip.line, object, ErrOutsideNetworks, "%s address %s, but no declared network has an %s subnet", family(ip.addr), ip.addr, family(ip.addr))
+		default:
+			p.fail(ip.line, object, ErrOutsideNetworks, "%s is in none of the declared subnets (%s)", ip.addr, strings.Join(subnets, ", "))
+		}
+	}
+}
+
+func family(a netip.Addr) Family {
+	if a.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Managed returns the addresses of every declared subnet.
+func (inv *Inventory) Managed() ipset.Set {
+	var rs []ipset.Range
+	for _, n := range inv.Networks {
+		for _, s := range n.Subnets {
+			rs = append(rs, ipset.FromPrefix(s))
+		}
+	}
+	return ipset.Of(rs...)
+}
+
+// Objects returns a bare Pod per container: its name, namespace and
+// labels, a container serving its ports, status.podIP(s) holding its
+// addresses, and spec.hostNetwork.
+func (inv *Inventory) Objects() []any {
+	objs := make([]any, 0, len(inv.Containers))
+	for _, c := range inv.Containers {
+		pod := &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: c.Name, Labels: c.Labels},
+			Spec: corev1.PodSpec{
+				HostNetwork: c.HostNetwork,
+				Containers:  []corev1.Container{{Name: c.Name}},
+			},
+		}
+		for _, p := range c.Ports {
+			pod.Spec.Containers[0].Ports = append(pod.Spec.Containers[0].Ports, corev1.ContainerPort{
+				Name: p.Name, ContainerPort: int32(p.Port), Protocol: corev1.Protocol(p.Protocol.String()),
+			})
+		}
+		for i, a := range c.IPs {
+			if i == 0 {
+				pod.Status.PodIP = a.String()
+			}
+			pod.Status.PodIPs = append(pod.Status.PodIPs, corev1.PodIP{IP: a.String()})
+		}
+		objs = append(objs, pod)
+	}
+	return objs
+}
+
+// Set returns the model the engine compiles: the containers as workloads
+// (see Objects), with the NetworkPolicies and Namespaces of policies (which
+// may be nil). The workloads and Services of policies are left out: on a
+// host, the inventory says what runs. Workload Sources point at the
+// inventory's lines.
+func (inv *Inventory) Set(policies *manifest.Set) (*manifest.Set, error) {
+	pods, err := manifest.FromObjects("default", inv.Objects()...)
+	if err != nil {
+		// Parsing checked everything FromObjects checks; say where anyway.
+		var me *manifest.Error
+		if errors.As(err, &me) && me.Line >= 1 && me.Line <= len(inv.Containers) {
+			return nil, &manifest.Error{File: inv.File, Line: inv.Containers[me.Line-1].Line, Object: me.Object, Err: me.Err}
+		}
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	line := map[string]int{}
+	for _, c := range inv.Containers {
+		line[c.ID()] = c.Line
+	}
+	for _, w := range pods.Workloads {
+		w.Source = manifest.Source{File: inv.File, Line: line[w.Namespace+"/"+w.Name]}
+	}
+	out := &manifest.Set{Workloads: pods.Workloads, PodIPsKnown: pods.PodIPsKnown}
+	namespaces := map[string]*manifest.Namespace{}
+	if policies != nil {
+		out.Policies = policies.Policies
+		out.Skipped = policies.Skipped
+		out.Unsupported = policies.Unsupported
+		for _, n := range policies.Namespaces {
+			namespaces[n.Name] = n
+		}
+		for _, o := range policies.Objects {
+			if o.Kind == "Namespace" || o.Kind == "NetworkPolicy" {
+				out.Objects = append(out.Objects, o)
+			}
+		}
+	}
+	for _, n := range pods.Namespaces {
+		if _, ok := namespaces[n.Name]; !ok {
+			namespaces[n.Name] = n
+		}
+	}
+	for _, n := range namespaces {
+		out.Namespaces = append(out.Namespaces, n)
+	}
+	slices.SortFunc(out.Namespaces, func(a, b *manifest.Namespace) int { return cmp.Compare(a.Name, b.Name) })
+	for i, o := range pods.Objects {
+		o.Source = manifest.Source{File: inv.File, Line: inv.Containers[i].Line}
+		out.Objects = append(out.Objects, o)
+	}
+	return out, nil
+}

@@ -1,0 +1,416 @@
+package firewall
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/portset"
+)
+
+// TableFamily and TableName name the one nftables table Ward owns. Ward
+// never adds anything to another table.
+const (
+	TableFamily = "inet"
+	TableName   = "ward"
+)
+
+// Family is an address family.
+type Family uint8
+
+// The address families.
+const (
+	IPv4 Family = iota + 1
+	IPv6
+)
+
+// Families lists the families in output order.
+var Families = [...]Family{IPv4, IPv6}
+
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// nftProto is the payload protocol nft names addresses of f under.
+func (f Family) nftProto() string {
+	if f == IPv6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
+// nftType is the nft data type of addresses of f.
+func (f Family) nftType() string {
+	if f == IPv6 {
+		return "ipv6_addr"
+	}
+	return "ipv4_addr"
+}
+
+// suffix ends the names of sets and maps holding addresses of f.
+func (f Family) suffix() string {
+	if f == IPv6 {
+		return "_v6"
+	}
+	return "_v4"
+}
+
+// Ruleset is a compiled table: Ward's whole nftables state. It is a value:
+// String renders it for `nft -f`, and the structure is what netlink code
+// and tests consume. Sets and Maps are listed before Chains, each in a
+// fixed order, so the text is deterministic.
+type Ruleset struct {
+	Sets   []*Set
+	Maps   []*Map
+	Chains []*Chain
+}
+
+// Set is a named interval set of addresses of one family.
+type Set struct {
+	Name   string
+	Family Family
+	// Elements are sorted, disjoint and non-adjacent.
+	Elements []ipset.Range
+}
+
+// Map is a named interval verdict map keyed by addresses of one family.
+type Map struct {
+	Name     string
+	Family   Family
+	Elements []MapElement // sorted, disjoint
+}
+
+// MapElement maps a range of addresses to a verdict.
+type MapElement struct {
+	Range   ipset.Range
+	Verdict Verdict
+}
+
+// Chain is a chain of the table. A base chain has a Hook; Ward's base
+// chains are filter chains at priority filter + Priority (negative: before
+// other filter chains, such as Docker's) with policy accept, so that
+// Ward's drops are final while its accepts leave the packet to the next
+// base chain.
+type Chain struct {
+	Name     string
+	Hook     string // "forward", "input" or "output"; "" for a regular chain
+	Priority int    // relative to filter (0); base chains only
+	Rules    []Rule
+}
+
+// Rule is one rule: every match it has must hold for its statements and
+// verdict to apply. Matches are tested in field order.
+type Rule struct {
+	Iif, Oif string // the packet's input or output interface ("lo")
+	// CtState matches the packet's conntrack state, any of these
+	// ("established", "related", "invalid", "new", "untracked").
+	CtState []string
+	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
+	ICMPv6Types []string
+	// Addr matches when the packet's source or destination address is in
+	// a named set (and the packet is of the set's family).
+	Addr *Lookup
+	// L4 matches the packet's transport protocol and destination port.
+	L4 *L4
+	// VMap looks the packet's address up in a named verdict map: the
+	// element's verdict applies; no element means no match. When set,
+	// Verdict is unused.
+	VMap *Lookup
+	// LogRate, when LogPrefix is set, limits logging to LogRate packets a
+	// second (the limit is a match: over it, the rule does not apply, so
+	// a rule that logs has no verdict).
+	LogRate   int
+	LogPrefix string
+	Counter   bool
+	Verdict   Verdict
+}
+
+// Lookup names a set or map and the address it is keyed by.
+type Lookup struct {
+	Family Family
+	Dst    bool // destination address; source otherwise
+	Name   string
+}
+
+// L4 matches a transport protocol and destination port. Ports nil means
+// any packet of the protocols (port 0 included).
+type L4 struct {
+	Protocols []portset.Protocol
+	Ports     []PortRange
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ Lo, Hi uint16 }
+
+// VerdictKind is what a verdict does.
+type VerdictKind uint8
+
+// The verdicts. Continue goes on with the next rule (no verdict).
+const (
+	Continue VerdictKind = iota
+	Accept
+	Drop
+	Return
+	Jump
+	Goto
+)
+
+// Verdict is a rule's verdict; Chain is the target of Jump and Goto.
+type Verdict struct {
+	Kind  VerdictKind
+	Chain string
+}
+
+func (v Verdict) String() string {
+	switch v.Kind {
+	case Accept:
+		return "accept"
+	case Drop:
+		return "drop"
+	case Return:
+		return "return"
+	case Jump:
+		return "jump " + v.Chain
+	case Goto:
+		return "goto " + v.Chain
+	}
+	return ""
+}
+
+// Chain returns the chain named name, or nil.
+func (r *Ruleset) Chain(name string) *Chain {
+	for _, c := range r.Chains {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Set returns the set named name, or nil.
+func (r *Ruleset) Set(name string) *Set {
+	for _, s := range r.Sets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Map returns the map named name, or nil.
+func (r *Ruleset) Map(name string) *Map {
+	for _, m := range r.Maps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Stats counts what a ruleset holds.
+type Stats struct {
+	Sets, Maps, Chains, Rules int
+	// Elements counts the elements of sets and maps.
+	Elements int
+}
+
+// Stats counts the ruleset's objects.
+func (r *Ruleset) Stats() Stats {
+	s := Stats{Sets: len(r.Sets), Maps: len(r.Maps), Chains: len(r.Chains)}
+	for _, set := range r.Sets {
+		s.Elements += len(set.Elements)
+	}
+	for _, m := range r.Maps {
+		s.Elements += len(m.Elements)
+	}
+	for _, c := range r.Chains {
+		s.Rules += len(c.Rules)
+	}
+	return s
+}
+
+// String renders the table in nft's syntax, as `nft -f` reads it and close
+// to how `nft list table inet ward` prints it (counters are written without
+// their values).
+func (r *Ruleset) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table %s %s {\n", TableFamily, TableName)
+	first := true
+	sep := func() {
+		if !first {
+			b.WriteByte('\n')
+		}
+		first = false
+	}
+	for _, s := range r.Sets {
+		sep()
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", s.Name, s.Family.nftType())
+		elems := make([]string, len(s.Elements))
+		for i, e := range s.Elements {
+			elems[i] = rangeString(e)
+		}
+		writeElements(&b, elems, s.Family)
+		b.WriteString("\t}\n")
+	}
+	for _, m := range r.Maps {
+		sep()
+		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype %s : verdict\n\t\tflags interval\n", m.Name, m.Family.nftType())
+		elems := make([]string, len(m.Elements))
+		for i, e := range m.Elements {
+			elems[i] = rangeString(e.Range) + " : " + e.Verdict.String()
+		}
+		writeElements(&b, elems, m.Family)
+		b.WriteString("\t}\n")
+	}
+	for _, c := range r.Chains {
+		sep()
+		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
+		if c.Hook != "" {
+			fmt.Fprintf(&b, "\t\ttype filter hook %s priority %s; policy accept;\n", c.Hook, priority(c.Priority))
+		}
+		for _, rule := range c.Rules {
+			b.WriteString("\t\t")
+			b.WriteString(rule.String())
+			b.WriteByte('\n')
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// writeElements writes an elements line the way nft (1.0) lists it: two
+// IPv4 elements a line, one IPv6 element a line, continuation lines
+// aligned under the first. Empty sets have no elements line (nft rejects
+// "elements = { }").
+func writeElements(b *strings.Builder, elems []string, f Family) {
+	if len(elems) == 0 {
+		return
+	}
+	perLine := 1
+	if f == IPv4 {
+		perLine = 2
+	}
+	b.WriteString("\t\telements = { ")
+	for i, e := range elems {
+		switch {
+		case i == 0:
+		case i%perLine == 0:
+			b.WriteString(",\n\t\t\t     ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(e)
+	}
+	b.WriteString(" }\n")
+}
+
+// rangeString writes r as nft lists interval elements: an address, a
+// prefix, or from-to.
+func rangeString(r ipset.Range) string {
+	if r.From == r.To {
+		return r.From.String()
+	}
+	return r.String()
+}
+
+func priority(p int) string {
+	switch {
+	case p < 0:
+		return "filter - " + strconv.Itoa(-p)
+	case p > 0:
+		return "filter + " + strconv.Itoa(p)
+	}
+	return "filter"
+}
+
+// String renders the rule in nft syntax.
+func (r Rule) String() string {
+	var parts []string
+	if r.Iif != "" {
+		parts = append(parts, "iif "+strconv.Quote(r.Iif))
+	}
+	if r.Oif != "" {
+		parts = append(parts, "oif "+strconv.Quote(r.Oif))
+	}
+	if len(r.CtState) > 0 {
+		parts = append(parts, "ct state "+strings.Join(r.CtState, ","))
+	}
+	if len(r.ICMPv6Types) > 0 {
+		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))
+	}
+	if r.Addr != nil {
+		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
+	}
+	if r.L4 != nil {
+		parts = append(parts, r.L4.String())
+	}
+	if r.VMap != nil {
+		parts = append(parts, r.VMap.field()+" vmap @"+r.VMap.Name)
+	}
+	if r.LogPrefix != "" {
+		if r.LogRate > 0 {
+			parts = append(parts, "limit rate "+strconv.Itoa(r.LogRate)+"/second")
+		}
+		parts = append(parts, "log prefix "+strconv.Quote(r.LogPrefix))
+	}
+	if r.Counter {
+		parts = append(parts, "counter")
+	}
+	if r.VMap == nil {
+		if v := r.Verdict.String(); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// field is the nft payload expression of the looked-up address.
+func (l *Lookup) field() string {
+	if l.Dst {
+		return l.Family.nftProto() + " daddr"
+	}
+	return l.Family.nftProto() + " saddr"
+}
+
+// String renders the match: "tcp dport 80", "meta l4proto { tcp, udp }
+// th dport { 53, 8000-8080 }", or "meta l4proto sctp" for every port.
+func (l *L4) String() string {
+	names := make([]string, len(l.Protocols))
+	for i, p := range l.Protocols {
+		names[i] = strings.ToLower(p.String())
+	}
+	if l.Ports == nil {
+		return "meta l4proto " + anonSet(names)
+	}
+	ports := make([]string, len(l.Ports))
+	for i, p := range l.Ports {
+		ports[i] = p.String()
+	}
+	if len(names) == 1 {
+		return names[0] + " dport " + anonSet(ports)
+	}
+	return "meta l4proto " + anonSet(names) + " th dport " + anonSet(ports)
+}
+
+func (p PortRange) String() string {
+	if p.Lo == p.Hi {
+		return strconv.Itoa(int(p.Lo))
+	}
+	return strconv.Itoa(int(p.Lo)) + "-" + strconv.Itoa(int(p.Hi))
+}
+
+// anonSet writes one value bare and several as an anonymous set.
+func anonSet(vals []string) string {
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	return "{ " + strings.Join(vals, ", ") + " }"
+}

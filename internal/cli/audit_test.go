@@ -237,3 +237,22 @@ func TestCheckHelmOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestFwPlan: `ward fw plan` prints the firewall package's golden ruleset
+// for the shop and its inventory.
+func TestFwPlan(t *testing.T) {
+	out, errOut, code := run(t, "", "fw", "plan", "examples/shop", "--inventory", "firewall/testdata/shop-inventory.yaml")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want, err := os.ReadFile("firewall/testdata/shop.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("ward fw plan differs from firewall/testdata/shop.nft")
+	}
+	if _, errOut, code := run(t, "", "fw", "plan", "examples/shop", "--inventory", "internal/cli/testdata/audit/mixed/web.yaml"); code != ExitError || !strings.Contains(errOut, "web.yaml:") {
+		t.Errorf("a bad inventory: exit %d, %q; want 2 and file:line", code, errOut)
+	}
+}

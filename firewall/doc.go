@@ -142,4 +142,15 @@
 // they start: replies and established connections are accepted, so when a
 // policy tightens, connections it no longer allows must be removed from
 // conntrack by whoever applies the ruleset.
+//
+// # Loading
+//
+// Apply loads a Ruleset into the kernel through netlink (no nft binary):
+// in one batch it deletes Ward's table if present and adds the new one,
+// so the kernel switches atomically from the old ruleset to the new, and
+// a batch it rejects changes nothing. The expressions are those nft
+// generates for Ruleset.String, so `nft list table inet ward` prints that
+// text back (with counter values). Remove deletes the table; Status
+// reports whether it is present and what it holds. NewConn makes a
+// connection with socket buffers large enough for big rulesets.
 package firewall

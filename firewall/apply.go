@@ -1,0 +1,629 @@
+package firewall
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/portset"
+)
+
+// elementsPerMessage bounds the elements sent in one netlink message: a
+// message's nested attributes are limited to 64 KiB, and an IPv6 interval
+// element with its end takes about 100 bytes.
+const elementsPerMessage = 256
+
+// socketBuffer is the send and receive buffer size NewConn asks for: a
+// batch is sent in one sendmsg, so the send buffer bounds the ruleset
+// (about 200 KiB by default, a few thousand elements).
+const socketBuffer = 64 << 20
+
+// NewConn returns an nftables connection for Apply, Remove and Status,
+// with opts (such as nftables.WithNetNSFd). Its netlink sockets have
+// buffers large enough for big batches: as nft does, it forces them past
+// the system's limits (net.core.wmem_max) when it has CAP_NET_ADMIN, as
+// Apply needs anyway. A connection made otherwise works for batches that
+// fit its buffers; Apply fails on a larger one ("message too long") and
+// changes nothing.
+func NewConn(opts ...nftables.ConnOption) (*nftables.Conn, error) {
+	opts = append(slices.Clip(opts), nftables.WithSockOptions(largeBuffers))
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: nftables connection: %w", err)
+	}
+	return conn, nil
+}
+
+// largeBuffers sets the socket's buffers to socketBuffer, forcing them
+// past the system's limits if it may, and otherwise as far as they go.
+func largeBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], socketBuffer) != nil { // #nosec G115 -- a socket descriptor fits an int
+				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], socketBuffer); e != nil { // #nosec G115 -- a socket descriptor fits an int
+					serr = e
+				}
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// table is Ward's table as google/nftables names it.
+func table() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
+}
+
+// Apply replaces Ward's table with rs in one netlink batch: the table is
+// deleted if present, then created anew with its sets, maps, chains and
+// rules. The kernel applies the batch atomically: if it rejects any part
+// of it (a jump to a missing chain, a malformed element), the previous
+// table, if any, is left exactly as it was and Apply returns the error.
+//
+// rs is translated before anything is queued on conn, so that an error in
+// rs leaves conn's pending batch untouched. conn should come from NewConn,
+// whose buffers hold large batches.
+func Apply(conn *nftables.Conn, rs *Ruleset) error {
+	t := table()
+	b := &builder{table: t}
+	if err := b.translate(rs); err != nil {
+		return fmt.Errorf("firewall: apply: %w", err)
+	}
+	// AddTable then DelTable deletes the table whether or not it exists
+	// (NFT_MSG_DESTROYTABLE needs Linux 6.3); the second AddTable creates
+	// the new one, all in the same transaction.
+	conn.AddTable(t)
+	conn.DelTable(t)
+	conn.AddTable(t)
+	for _, c := range b.chains {
+		conn.AddChain(c)
+	}
+	for _, s := range b.sets {
+		if err := conn.AddSet(s.set, nil); err != nil {
+			return fmt.Errorf("firewall: apply: set %s: %w", s.set.Name, err)
+		}
+		for e := s.elems; len(e) > 0; {
+			n := min(len(e), elementsPerMessage)
+			if err := conn.SetAddElements(s.set, e[:n]); err != nil {
+				return fmt.Errorf("firewall: apply: set %s: %w", s.set.Name, err)
+			}
+			e = e[n:]
+		}
+	}
+	for _, r := range b.rules {
+		for _, a := range r.anon {
+			if err := conn.AddSet(a.set, a.elems); err != nil {
+				return fmt.Errorf("firewall: apply: anonymous set: %w", err)
+			}
+			// AddSet names anonymous sets; the lookup needs that name
+			// and the batch-local id it allocated.
+			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
+		}
+		conn.AddRule(r.rule)
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("firewall: apply table %s %s: %w", TableFamily, TableName, err)
+	}
+	return nil
+}
+
+// Remove deletes Ward's table, if present, with everything in it. Ward
+// adds nothing to other tables, so nothing of Ward remains.
+func Remove(conn *nftables.Conn) error {
+	t := table()
+	conn.AddTable(t)
+	conn.DelTable(t)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("firewall: remove table %s %s: %w", TableFamily, TableName, err)
+	}
+	return nil
+}
+
+// TableStats describes Ward's table as the kernel holds it.
+type TableStats struct {
+	// Stats counts named sets, maps, chains, rules and the elements
+	// (ranges) of the named sets and maps, as Ruleset.Stats does.
+	Stats
+	// Packets and Bytes sum the counters of the table's rules: with
+	// Compile's rulesets, what Ward dropped.
+	Packets, Bytes uint64
+}
+
+// Status reports whether Ward's table is present and, if so, what it
+// holds.
+func Status(conn *nftables.Conn) (present bool, st TableStats, err error) {
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, st, fmt.Errorf("firewall: status: list tables: %w", err)
+	}
+	var t *nftables.Table
+	for _, tt := range tables {
+		if tt.Name == TableName {
+			t = tt
+		}
+	}
+	if t == nil {
+		return false, st, nil
+	}
+	sets, err := conn.GetSets(t)
+	if err != nil {
+		return true, st, fmt.Errorf("firewall: status: list sets: %w", err)
+	}
+	for _, s := range sets {
+		if s.Anonymous {
+			continue
+		}
+		if s.IsMap {
+			st.Maps++
+		} else {
+			st.Sets++
+		}
+		elems, err := conn.GetSetElements(s)
+		if err != nil {
+			return true, st, fmt.Errorf("firewall: status: list elements of %s: %w", s.Name, err)
+		}
+		for _, e := range elems {
+			if !e.IntervalEnd {
+				st.Elements++
+			}
+		}
+	}
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return true, st, fmt.Errorf("firewall: status: list chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table.Name != TableName {
+			continue
+		}
+		st.Chains++
+		rules, err := conn.GetRules(t, c)
+		if err != nil {
+			return true, st, fmt.Errorf("firewall: status: list rules of %s: %w", c.Name, err)
+		}
+		st.Rules += len(rules)
+		for _, r := range rules {
+			for _, e := range r.Exprs {
+				if ctr, ok := e.(*expr.Counter); ok {
+					st.Packets += ctr.Packets
+					st.Bytes += ctr.Bytes
+				}
+			}
+		}
+	}
+	return true, st, nil
+}
+
+// builder holds a ruleset translated to google/nftables objects, in the
+// order they are queued: chains first (map elements jump to them), then
+// named sets and maps with their elements, then rules, each preceded by
+// its anonymous sets.
+type builder struct {
+	table  *nftables.Table
+	chains []*nftables.Chain
+	sets   []setElems
+	rules  []ruleSets
+	byName map[string]*nftables.Chain
+}
+
+type setElems struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+}
+
+// ruleSets is a rule with the anonymous sets it looks up.
+type ruleSets struct {
+	rule *nftables.Rule
+	anon []anonSetRef
+}
+
+type anonSetRef struct {
+	setElems
+	lookup *expr.Lookup
+}
+
+var hooks = map[string]*nftables.ChainHook{
+	"forward": nftables.ChainHookForward,
+	"input":   nftables.ChainHookInput,
+	"output":  nftables.ChainHookOutput,
+}
+
+func (b *builder) translate(rs *Ruleset) error {
+	b.byName = map[string]*nftables.Chain{}
+	for _, c := range rs.Chains {
+		ch := &nftables.Chain{Name: c.Name, Table: b.table}
+		if c.Hook != "" {
+			hook, ok := hooks[c.Hook]
+			if !ok {
+				return fmt.Errorf("chain %s: unknown hook %q", c.Name, c.Hook)
+			}
+			if c.Priority < -1000 || c.Priority > 1000 {
+				return fmt.Errorf("chain %s: priority %d out of range (filter - 1000 to filter + 1000)", c.Name, c.Priority)
+			}
+			policy := nftables.ChainPolicyAccept
+			ch.Hooknum = hook
+			ch.Priority = nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + nftables.ChainPriority(c.Priority)) // #nosec G115 -- bounded to ±1000 above
+			ch.Type = nftables.ChainTypeFilter
+			ch.Policy = &policy
+		}
+		if _, dup := b.byName[c.Name]; dup {
+			return fmt.Errorf("chain %s: defined twice", c.Name)
+		}
+		b.byName[c.Name] = ch
+		b.chains = append(b.chains, ch)
+	}
+	for _, s := range rs.Sets {
+		set := &nftables.Set{Table: b.table, Name: s.Name, Interval: true, KeyType: addrType(s.Family)}
+		elems, err := addrElements(s.Family, s.Elements, nil)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		b.sets = append(b.sets, setElems{set, elems})
+	}
+	for _, m := range rs.Maps {
+		set := &nftables.Set{Table: b.table, Name: m.Name, Interval: true, IsMap: true,
+			KeyType: addrType(m.Family), DataType: nftables.TypeVerdict}
+		ranges := make([]ipset.Range, len(m.Elements))
+		verdicts := make([]*expr.Verdict, len(m.Elements))
+		for i, e := range m.Elements {
+			ranges[i] = e.Range
+			v, err := verdictExpr(e.Verdict)
+			if err != nil {
+				return fmt.Errorf("map %s: %w", m.Name, err)
+			}
+			if v == nil {
+				return fmt.Errorf("map %s: element %s has no verdict", m.Name, rangeString(e.Range))
+			}
+			verdicts[i] = v
+		}
+		elems, err := addrElements(m.Family, ranges, verdicts)
+		if err != nil {
+			return fmt.Errorf("map %s: %w", m.Name, err)
+		}
+		b.sets = append(b.sets, setElems{set, elems})
+	}
+	for _, c := range rs.Chains {
+		for i, r := range c.Rules {
+			rr, err := b.rule(b.byName[c.Name], r)
+			if err != nil {
+				return fmt.Errorf("chain %s rule %d (%s): %w", c.Name, i+1, r, err)
+			}
+			b.rules = append(b.rules, rr)
+		}
+	}
+	return nil
+}
+
+func addrType(f Family) nftables.SetDatatype {
+	if f == IPv6 {
+		return nftables.TypeIP6Addr
+	}
+	return nftables.TypeIPAddr
+}
+
+func addrBytes(f Family, a netip.Addr) ([]byte, error) {
+	switch {
+	case f == IPv4 && a.Is4():
+		b := a.As4()
+		return b[:], nil
+	case f == IPv6 && a.Is6() && !a.Is4In6():
+		b := a.As16()
+		return b[:], nil
+	}
+	return nil, fmt.Errorf("address %s is not %s", a, f)
+}
+
+// addrElements encodes sorted, disjoint ranges as interval elements the
+// way nft does: an interval-end element at the zero address when the
+// first range does not start there, then each range as its first address
+// (with its verdict, in a map) and the address after its last, flagged as
+// an interval end. A range ending at the family's last address has no
+// end element.
+func addrElements(f Family, ranges []ipset.Range, verdicts []*expr.Verdict) ([]nftables.SetElement, error) {
+	var elems []nftables.SetElement
+	for i, r := range ranges {
+		from, err := addrBytes(f, r.From)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := addrBytes(f, r.To); err != nil {
+			return nil, err
+		}
+		if r.To.Less(r.From) || (i > 0 && !ranges[i-1].To.Less(r.From)) {
+			return nil, fmt.Errorf("ranges not sorted and disjoint at %s", rangeString(r))
+		}
+		if i == 0 && !r.From.IsUnspecified() {
+			elems = append(elems, nftables.SetElement{Key: make([]byte, len(from)), IntervalEnd: true})
+		}
+		e := nftables.SetElement{Key: from}
+		if verdicts != nil {
+			e.VerdictData = verdicts[i]
+		}
+		elems = append(elems, e)
+		if next := r.To.Next(); next.IsValid() {
+			end, _ := addrBytes(f, next)
+			elems = append(elems, nftables.SetElement{Key: end, IntervalEnd: true})
+		}
+	}
+	return elems, nil
+}
+
+func verdictExpr(v Verdict) (*expr.Verdict, error) {
+	switch v.Kind {
+	case Continue:
+		return nil, nil
+	case Accept:
+		return &expr.Verdict{Kind: expr.VerdictAccept}, nil
+	case Drop:
+		return &expr.Verdict{Kind: expr.VerdictDrop}, nil
+	case Return:
+		return &expr.Verdict{Kind: expr.VerdictReturn}, nil
+	case Jump, Goto:
+		// The chain is not checked here: a missing chain is the kernel's
+		// to reject, and the batch with it.
+		if v.Chain == "" {
+			return nil, fmt.Errorf("%s without a chain", v)
+		}
+		k := expr.VerdictJump
+		if v.Kind == Goto {
+			k = expr.VerdictGoto
+		}
+		return &expr.Verdict{Kind: k, Chain: v.Chain}, nil
+	}
+	return nil, fmt.Errorf("unknown verdict kind %d", v.Kind)
+}
+
+// ctStates are the conntrack state bits (NF_CT_STATE_*_BIT and
+// NF_CT_STATE_UNTRACKED_BIT).
+var ctStates = map[string]uint32{
+	"invalid":     1 << 0,
+	"established": 1 << 1,
+	"related":     1 << 2,
+	"new":         1 << 3,
+	"untracked":   1 << 6,
+}
+
+// icmpv6Types are the ICMPv6 types by nft name.
+var icmpv6Types = map[string]byte{
+	"destination-unreachable": 1,
+	"packet-too-big":          2,
+	"time-exceeded":           3,
+	"parameter-problem":       4,
+	"echo-request":            128,
+	"echo-reply":              129,
+	"mld-listener-query":      130,
+	"mld-listener-report":     131,
+	"mld-listener-done":       132,
+	"nd-router-solicit":       133,
+	"nd-router-advert":        134,
+	"nd-neighbor-solicit":     135,
+	"nd-neighbor-advert":      136,
+	"nd-redirect":             137,
+	"router-renumbering":      138,
+	"ind-neighbor-solicit":    141,
+	"ind-neighbor-advert":     142,
+	"mld2-listener-report":    143,
+}
+
+var protocols = map[portset.Protocol]byte{
+	portset.TCP:  unix.IPPROTO_TCP,
+	portset.UDP:  unix.IPPROTO_UDP,
+	portset.SCTP: unix.IPPROTO_SCTP,
+}
+
+// The registers: 0 holds the verdict, 1 the data matched.
+const (
+	regVerdict = 0
+	reg        = 1
+)
+
+// rule translates r into the expressions nft generates for r.String() in
+// an inet table, so that `nft list` prints the rule back as r.String().
+func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
+	out := ruleSets{rule: &nftables.Rule{Table: b.table, Chain: ch}}
+	add := func(e ...expr.Any) { out.rule.Exprs = append(out.rule.Exprs, e...) }
+	cmpEq := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data} }
+	meta := func(k expr.MetaKey) *expr.Meta { return &expr.Meta{Key: k, Register: reg} }
+	nfproto := func(f Family) {
+		p := byte(unix.NFPROTO_IPV4)
+		if f == IPv6 {
+			p = unix.NFPROTO_IPV6
+		}
+		add(meta(expr.MetaKeyNFPROTO), cmpEq([]byte{p}))
+	}
+	// match compares the loaded value with vals: one value with cmp, one
+	// range with range, several with a lookup in an anonymous set.
+	match := func(t nftables.SetDatatype, lo, hi [][]byte) {
+		switch {
+		case len(lo) == 1 && slices.Equal(lo[0], hi[0]):
+			add(cmpEq(lo[0]))
+		case len(lo) == 1:
+			add(&expr.Range{Op: expr.CmpOpEq, Register: reg, FromData: lo[0], ToData: hi[0]})
+		default:
+			set := &nftables.Set{Table: b.table, Anonymous: true, Constant: true, KeyType: t}
+			var elems []nftables.SetElement
+			for i := range lo {
+				if !slices.Equal(lo[i], hi[i]) {
+					set.Interval = true
+				}
+			}
+			for i := range lo {
+				if set.Interval && i == 0 && !isZero(lo[0]) {
+					elems = append(elems, nftables.SetElement{Key: make([]byte, len(lo[0])), IntervalEnd: true})
+				}
+				elems = append(elems, nftables.SetElement{Key: lo[i]})
+				if set.Interval {
+					if end, ok := inc(hi[i]); ok {
+						elems = append(elems, nftables.SetElement{Key: end, IntervalEnd: true})
+					}
+				}
+			}
+			l := &expr.Lookup{SourceRegister: reg}
+			add(l)
+			out.anon = append(out.anon, anonSetRef{setElems{set, elems}, l})
+		}
+	}
+	for _, iface := range []struct {
+		name string
+		key  expr.MetaKey
+	}{{r.Iif, expr.MetaKeyIIF}, {r.Oif, expr.MetaKeyOIF}} {
+		if iface.name == "" {
+			continue
+		}
+		// iif and oif match interface indexes, which nft resolves when it
+		// adds the rule. Only the loopback interface has the same index
+		// (1) in every network namespace.
+		if iface.name != "lo" {
+			return out, fmt.Errorf("interface %q: only \"lo\" is supported", iface.name)
+		}
+		add(meta(iface.key), cmpEq(binaryutil.NativeEndian.PutUint32(1)))
+	}
+	if len(r.CtState) > 0 {
+		var mask uint32
+		for _, s := range r.CtState {
+			bit, ok := ctStates[s]
+			if !ok {
+				return out, fmt.Errorf("unknown conntrack state %q", s)
+			}
+			mask |= bit
+		}
+		add(&expr.Ct{Key: expr.CtKeySTATE, Register: reg},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)})
+	}
+	if len(r.ICMPv6Types) > 0 {
+		var vals [][]byte
+		for _, name := range r.ICMPv6Types {
+			t, ok := icmpv6Types[name]
+			if !ok {
+				return out, fmt.Errorf("unknown ICMPv6 type %q", name)
+			}
+			vals = append(vals, []byte{t})
+		}
+		nfproto(IPv6)
+		add(meta(expr.MetaKeyL4PROTO), cmpEq([]byte{unix.IPPROTO_ICMPV6}),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
+		match(nftables.TypeICMP6Type, vals, vals)
+	}
+	addr := func(l *Lookup) *expr.Lookup {
+		off, n := uint32(12), uint32(4)
+		if l.Family == IPv6 {
+			off, n = 8, 16
+		}
+		if l.Dst {
+			off += n
+		}
+		nfproto(l.Family)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
+		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name}
+		add(lk)
+		return lk
+	}
+	if r.Addr != nil {
+		if err := checkLookup(r.Addr); err != nil {
+			return out, err
+		}
+		addr(r.Addr)
+	}
+	if r.L4 != nil {
+		if len(r.L4.Protocols) == 0 {
+			return out, fmt.Errorf("transport match without protocols")
+		}
+		var protos [][]byte
+		for _, p := range r.L4.Protocols {
+			n, ok := protocols[p]
+			if !ok {
+				return out, fmt.Errorf("unknown protocol %v", p)
+			}
+			protos = append(protos, []byte{n})
+		}
+		add(meta(expr.MetaKeyL4PROTO))
+		match(nftables.TypeInetProto, protos, protos)
+		if r.L4.Ports != nil {
+			if len(r.L4.Ports) == 0 {
+				return out, fmt.Errorf("transport match with an empty port list")
+			}
+			var lo, hi [][]byte
+			for i, p := range r.L4.Ports {
+				if p.Hi < p.Lo || (i > 0 && r.L4.Ports[i-1].Hi >= p.Lo) {
+					return out, fmt.Errorf("ports not sorted and disjoint at %s", p)
+				}
+				lo = append(lo, binaryutil.BigEndian.PutUint16(p.Lo))
+				hi = append(hi, binaryutil.BigEndian.PutUint16(p.Hi))
+			}
+			add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
+			match(nftables.TypeInetService, lo, hi)
+		}
+	}
+	if r.VMap != nil {
+		if err := checkLookup(r.VMap); err != nil {
+			return out, err
+		}
+		lk := addr(r.VMap)
+		lk.IsDestRegSet, lk.DestRegister = true, regVerdict
+	}
+	if r.LogPrefix != "" {
+		if r.LogRate > 0 {
+			// nft's default burst is 5 packets, which it does not print.
+			rate := uint64(r.LogRate) // #nosec G115 -- LogRate > 0
+			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: 5})
+		}
+		add(&expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.LogPrefix)})
+	}
+	if r.Counter {
+		add(&expr.Counter{})
+	}
+	if r.VMap == nil {
+		v, err := verdictExpr(r.Verdict)
+		if err != nil {
+			return out, err
+		}
+		if v != nil {
+			add(v)
+		}
+	}
+	return out, nil
+}
+
+func checkLookup(l *Lookup) error {
+	if l.Family != IPv4 && l.Family != IPv6 {
+		return fmt.Errorf("lookup in %s: unknown family %v", l.Name, l.Family)
+	}
+	if l.Name == "" {
+		return fmt.Errorf("lookup without a set name")
+	}
+	return nil
+}
+
+func isZero(b []byte) bool {
+	return !slices.ContainsFunc(b, func(c byte) bool { return c != 0 })
+}
+
+// inc returns the big-endian number b plus one, and false when b is its
+// maximum.
+func inc(b []byte) ([]byte, bool) {
+	out := slices.Clone(b)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]++
+		if out[i] != 0 {
+			return out, true
+		}
+	}
+	return nil, false
+}

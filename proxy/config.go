@@ -422,6 +422,20 @@ func clientIPTrusted(c *ClientIP) []string {
 	return c.TrustedProxies
 }
 
+// parsePrefixes reads a list of CIDRs or addresses (validate has already
+// reported the first bad one with its line).
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // parsePrefix reads a CIDR or a single address.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {

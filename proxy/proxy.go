@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -307,15 +306,9 @@ func deny(w http.ResponseWriter, r *http.Request, code int, rule, reason, body s
 }
 
 func (p *Proxy) withClientIP(next http.Handler) (http.Handler, error) {
-	var trusted []netip.Prefix
-	if c := p.cfg.ClientIP; c != nil {
-		for _, s := range c.TrustedProxies {
-			pfx, err := parsePrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			trusted = append(trusted, pfx)
-		}
+	trusted, err := parsePrefixes(clientIPTrusted(p.cfg.ClientIP))
+	if err != nil {
+		return nil, err
 	}
 	res, err := clientip.New(trusted)
 	if err != nil {
@@ -334,22 +327,11 @@ func (p *Proxy) withAllowlist(next http.Handler) (http.Handler, error) {
 	if len(p.cfg.Allow) == 0 && len(p.cfg.Deny) == 0 {
 		return next, nil
 	}
-	parse := func(ss []string) ([]netip.Prefix, error) {
-		var out []netip.Prefix
-		for _, s := range ss {
-			pfx, err := parsePrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pfx)
-		}
-		return out, nil
-	}
-	allow, err := parse(p.cfg.Allow)
+	allow, err := parsePrefixes(p.cfg.Allow)
 	if err != nil {
 		return nil, err
 	}
-	denyList, err := parse(p.cfg.Deny)
+	denyList, err := parsePrefixes(p.cfg.Deny)
 	if err != nil {
 		return nil, err
 	}
@@ -496,18 +478,17 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 		check = l.Check
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var le *ratelimit.LimitError
-		switch err := check(r); {
-		case errors.As(err, &le):
-			secs := int(le.RetryAfter.Round(time.Second) / time.Second)
-			w.Header().Set("Retry-After", fmt.Sprint(max(secs, 1)))
-			deny(w, r, http.StatusTooManyRequests, "ratelimit", "rate limit exceeded", "too many requests")
-		case err != nil:
-			w.Header().Set("Retry-After", "1")
-			deny(w, r, http.StatusServiceUnavailable, "ratelimit", "rate limiter unavailable", "service unavailable")
-		default:
+		err := check(r)
+		if err == nil {
 			next.ServeHTTP(w, r)
+			return
 		}
+		reason := "rate limit exceeded"
+		if !errors.Is(err, ratelimit.ErrLimited) {
+			reason = "rate limiter unavailable"
+		}
+		audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "ratelimit", Reason: reason})
+		ratelimit.Refuse(w, err)
 	}), nil
 }
 

@@ -151,22 +151,29 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 
 func handler(check func(*http.Request) error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var le *LimitError
-		switch err := check(r); {
-		case errors.As(err, &le):
-			secs := int(math.Ceil(le.RetryAfter.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			http.Error(w, "too many requests", http.StatusTooManyRequests)
-		case err != nil:
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "rate limiter unavailable", http.StatusServiceUnavailable)
-		default:
-			next.ServeHTTP(w, r)
+		if err := check(r); err != nil {
+			Refuse(w, err)
+			return
 		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// Refuse answers a request that Check refused: 429 Too Many Requests with
+// Retry-After in whole seconds (rounded up, at least 1) for a *LimitError,
+// 503 with Retry-After: 1 for a limiter that is unavailable. It returns the
+// status written.
+func Refuse(w http.ResponseWriter, err error) int {
+	var le *LimitError
+	if errors.As(err, &le) {
+		secs := max(int(math.Ceil(le.RetryAfter.Seconds())), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
+		return http.StatusTooManyRequests
+	}
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "rate limiter unavailable", http.StatusServiceUnavailable)
+	return http.StatusServiceUnavailable
 }
 
 // ByHeader keys requests by a header's value (empty: a shared bucket).

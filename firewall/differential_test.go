@@ -184,7 +184,9 @@ func probes(m *model, r *rand.Rand, limit int) probeSet {
 			add(&ps.addrs, a)
 		}
 	}
-	ps.ports = interestingPorts(m.set)
+	for _, p := range refeval.InterestingPorts(m.set) {
+		ps.ports = append(ps.ports, uint16(p)) // #nosec G115 -- InterestingPorts are within 1-65535
+	}
 	return ps
 }
 
@@ -205,45 +207,6 @@ func forPeers(set *manifest.Set, fn func(networkingv1.NetworkPolicyPeer)) {
 			}
 		}
 	}
-}
-
-// interestingPorts returns the ports where allowed sets can start or end:
-// each policy port and endPort and each container port with their
-// neighbours, and the extremes.
-func interestingPorts(set *manifest.Set) []uint16 {
-	ports := []int{1, 2, 65534, 65535}
-	near := func(n int) { ports = append(ports, n-1, n, n+1) }
-	for _, p := range set.Policies {
-		var all []networkingv1.NetworkPolicyPort
-		for _, r := range p.Spec.Ingress {
-			all = append(all, r.Ports...)
-		}
-		for _, r := range p.Spec.Egress {
-			all = append(all, r.Ports...)
-		}
-		for _, np := range all {
-			if np.Port != nil && np.Port.StrVal == "" {
-				near(int(np.Port.IntVal))
-			}
-			if np.EndPort != nil {
-				near(int(*np.EndPort))
-			}
-		}
-	}
-	for _, w := range set.Workloads {
-		for _, p := range w.Ports {
-			near(int(p.Port))
-		}
-	}
-	slices.Sort(ports)
-	ports = slices.Compact(ports)
-	var out []uint16
-	for _, p := range ports {
-		if p >= 1 && p <= 65535 {
-			out = append(out, uint16(p)) // #nosec G115 -- checked to lie in 1..65535
-		}
-	}
-	return out
 }
 
 // differ runs every packet of ps (sample > 0: that many random protocol and

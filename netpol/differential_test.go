@@ -136,7 +136,7 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if msg := c.structure(); msg != "" {
 		return c.describe(msg), nil
 	}
-	c.ports = interestingPorts(set, c.r)
+	c.ports = refeval.InterestingPorts(set, 1+c.r.IntN(65535), 1+c.r.IntN(65535))
 	eps := eng.Endpoints()
 	samples := make([][]refeval.Pod, len(eps))
 	for i, ep := range eps {
@@ -291,39 +291,6 @@ func forPeers(set *manifest.Set, fn func(*manifest.Policy, networkingv1.NetworkP
 			}
 		}
 	}
-}
-
-// interestingPorts returns the ports where allowed sets can start or end:
-// every port, endPort and container port with its neighbours, the extremes,
-// and two random ports.
-func interestingPorts(set *manifest.Set, r *rand.Rand) []int {
-	ports := []int{1, 2, 65534, 65535, 1 + r.IntN(65535), 1 + r.IntN(65535)}
-	near := func(n int) { ports = append(ports, n-1, n, n+1) }
-	for _, p := range set.Policies {
-		var all []networkingv1.NetworkPolicyPort
-		for _, r := range p.Spec.Ingress {
-			all = append(all, r.Ports...)
-		}
-		for _, r := range p.Spec.Egress {
-			all = append(all, r.Ports...)
-		}
-		for _, np := range all {
-			if np.Port != nil && np.Port.StrVal == "" {
-				near(int(np.Port.IntVal))
-			}
-			if np.EndPort != nil {
-				near(int(*np.EndPort))
-			}
-		}
-	}
-	for _, w := range set.Workloads {
-		for _, p := range w.Ports {
-			near(int(p.Port))
-		}
-	}
-	slices.Sort(ports)
-	ports = slices.Compact(ports)
-	return slices.DeleteFunc(ports, func(p int) bool { return p < 1 || p > 65535 })
 }
 
 // pair compares the engine's ports from src to dst with the reference. With

@@ -2,18 +2,15 @@ package firewall_test
 
 import (
 	"bytes"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
-	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/testenv"
@@ -32,36 +29,13 @@ type netns struct {
 // The namespace lives as long as the test.
 func newNetns(t *testing.T) *netns {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireNetns(t)
-	testenv.RequireCommand(t, "nft")
 	testenv.RequireCommand(t, "nsenter")
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result)
-	go func() {
-		// The thread is never unlocked: when this goroutine returns, the
-		// runtime ends the thread, and with it its namespace membership.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())) // #nosec G304 -- this thread's namespace file
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { r.f.Close() })
-	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(r.f.Fd()))) // #nosec G115 -- a file descriptor fits an int
+	f := testenv.NewNetns(t)
+	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(f.Fd()))) // #nosec G115 -- a file descriptor fits an int
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &netns{file: r.f, conn: conn}
+	return &netns{file: f, conn: conn}
 }
 
 // nft runs nft with args inside the namespace.

@@ -23,52 +23,23 @@ import (
 	"github.com/wardsec/ward/portset"
 )
 
-// oracle states what the ruleset must do, with the engine alone:
-//
-//   - forwarded packets: dropped when the source or the destination is
-//     unclassified (in a declared network, owned by no workload), unless
-//     AllowUnclassified; else accepted between two external addresses,
-//     else accepted iff the engine allows the port between the endpoints
-//     holding the addresses (EndpointOfIP);
-//   - packets to the host: the same, with only the source's
-//     unclassified check (the host's own address is not classified);
-//   - packets from the host: the same, with only the destination's.
+// oracle is firewall.Oracle, the contract the ruleset keeps (stated with
+// the engine alone), with the reference evaluator as a second opinion.
 type oracle struct {
-	eng          *netpol.Engine
-	unclassified ipset.Set // computed here, with ipset's own Subtract
-	allow        bool
-	ref          *refeval.Evaluator // nil: no second opinion
+	*firewall.Oracle
+	eng   *netpol.Engine
+	allow bool
+	ref   *refeval.Evaluator // nil: no second opinion
 }
 
 func newOracle(eng *netpol.Engine, inv *firewall.Inventory, opts firewall.Options) *oracle {
-	var owned, managed []ipset.Range
-	for _, ep := range eng.Endpoints() {
-		for _, ip := range ep.IPs {
-			owned = append(owned, ipset.Range{From: ip, To: ip})
-		}
-	}
-	for _, n := range inv.Networks {
-		for _, s := range n.Subnets {
-			managed = append(managed, ipset.FromPrefix(s))
-		}
-	}
-	return &oracle{eng: eng, unclassified: ipset.Of(managed...).Subtract(ipset.Of(owned...)), allow: opts.AllowUnclassified}
+	return &oracle{Oracle: firewall.NewOracle(eng, inv, opts), eng: eng, allow: opts.AllowUnclassified}
 }
 
+var hookOf = map[string]firewall.Hook{"forward": firewall.Forward, "input": firewall.Input, "output": firewall.Output}
+
 func (o *oracle) want(p packet, proto portset.Protocol) bool {
-	if !o.allow {
-		if p.hook != "output" && o.unclassified.Contains(p.src) {
-			return false
-		}
-		if p.hook != "input" && o.unclassified.Contains(p.dst) {
-			return false
-		}
-	}
-	s, d := o.eng.EndpointOfIP(p.src), o.eng.EndpointOfIP(p.dst)
-	if s.IsExternal() && d.IsExternal() {
-		return true
-	}
-	return o.eng.Allowed(s, d).Contains(proto, p.port)
+	return o.Allows(hookOf[p.hook], p.src, p.dst, proto, p.port)
 }
 
 // second is refeval's verdict on the same flow, when it has one: not
@@ -78,7 +49,7 @@ func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
 	if o.ref == nil {
 		return false, false
 	}
-	if !o.allow && (p.hook != "output" && o.unclassified.Contains(p.src) || p.hook != "input" && o.unclassified.Contains(p.dst)) {
+	if !o.allow && (p.hook != "output" && o.Unclassified(p.src) || p.hook != "input" && o.Unclassified(p.dst)) {
 		return false, false
 	}
 	pod := func(a netip.Addr) refeval.Pod {
@@ -287,7 +258,7 @@ func verdict(ok bool) string {
 func describe(m *model, o *oracle, a netip.Addr) string {
 	ep := m.eng.EndpointOfIP(a)
 	s := fmt.Sprintf("%s (class %s)", ep.ID, netpol.ClassID(ep.Class()))
-	if o.unclassified.Contains(a) {
+	if o.Unclassified(a) {
 		s += ", unclassified"
 	}
 	return s

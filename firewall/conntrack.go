@@ -1,0 +1,58 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+
+	"github.com/ti-mo/conntrack"
+
+	"github.com/wardsec/ward/portset"
+)
+
+// FlushDenied deletes the tracked connections that o no longer allows, so
+// that a tightened policy also ends the connections it now forbids: the
+// ruleset accepts established traffic without looking at policies, so
+// without this a connection opened under the old policy would outlive it.
+//
+// A connection is judged by its original direction, as the ruleset judged
+// its first packet: the source of the original tuple, and the destination
+// as the reply tuple shows it (after Docker's DNAT of a published port,
+// the container's address and port). It is judged at Input when its
+// destination is one of the host's addresses (local), at Output when its
+// source is, and at Forward otherwise. Only TCP, UDP and SCTP connections
+// are judged: policies speak of ports. It returns how many it deleted.
+func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (int, error) {
+	flows, err := conn.Dump(nil)
+	if err != nil {
+		return 0, fmt.Errorf("firewall: conntrack dump: %w", err)
+	}
+	deleted := 0
+	for _, f := range flows {
+		proto, ok := map[uint8]portset.Protocol{6: portset.TCP, 17: portset.UDP, 132: portset.SCTP}[f.TupleOrig.Proto.Protocol]
+		if !ok {
+			continue
+		}
+		src, dst := f.TupleOrig.IP.SourceAddress, f.TupleReply.IP.SourceAddress
+		port := f.TupleReply.Proto.SourcePort
+		hook := Forward
+		switch {
+		case local(dst):
+			hook = Input
+		case local(src):
+			hook = Output
+		}
+		if o.Allows(hook, src, dst, proto, port) {
+			continue
+		}
+		if err := conn.Delete(f); err != nil {
+			if errors.Is(err, syscall.ENOENT) {
+				continue // it ended meanwhile
+			}
+			return deleted, fmt.Errorf("firewall: conntrack delete %s %s -> %s:%d: %w", proto, src, dst, port, err)
+		}
+		deleted++
+	}
+	return deleted, nil
+}

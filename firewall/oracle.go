@@ -1,0 +1,94 @@
+package firewall
+
+import (
+	"net/netip"
+
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// Hook says where a packet meets the ruleset: forwarded between two
+// addresses, delivered to the host, or sent by the host.
+type Hook uint8
+
+// The hooks of Ward's base chains.
+const (
+	Forward Hook = iota
+	Input
+	Output
+)
+
+func (h Hook) String() string {
+	switch h {
+	case Input:
+		return "input"
+	case Output:
+		return "output"
+	}
+	return "forward"
+}
+
+// Oracle answers, with the engine alone and without the ruleset, whether
+// the ruleset Compile makes of the same engine, inventory and options
+// accepts a new flow. It states the contract the compiler keeps (tested
+// packet by packet against an interpreter of the compiled ruleset), and
+// it decides which tracked connections a new ruleset no longer allows
+// (FlushDenied).
+type Oracle struct {
+	eng          *netpol.Engine
+	unclassified ipset.Set
+	allow        bool
+}
+
+// NewOracle returns the oracle of Compile(eng, inv, opts).
+func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
+	var owned, managed []ipset.Range
+	for _, ep := range eng.Endpoints() {
+		for _, ip := range ep.IPs {
+			owned = append(owned, ipset.Range{From: ip, To: ip})
+		}
+	}
+	if inv != nil {
+		for _, n := range inv.Networks {
+			for _, s := range n.Subnets {
+				managed = append(managed, ipset.FromPrefix(s))
+			}
+		}
+	}
+	return &Oracle{eng: eng, unclassified: ipset.Of(managed...).Subtract(ipset.Of(owned...)), allow: opts.AllowUnclassified}
+}
+
+// Allows reports whether a new flow from src to dst on proto and port
+// passes Ward's ruleset at hook:
+//
+//   - dropped when the source (except at Output, where it is the host)
+//     or the destination (except at Input) is unclassified: in a managed
+//     network and owned by no container, unless AllowUnclassified;
+//   - else accepted between two external addresses (nothing selects
+//     them);
+//   - else accepted iff the engine allows the port between the endpoints
+//     holding the addresses.
+//
+// At Input and Output, the host's own address is external, as it is to
+// the engine.
+func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, port uint16) bool {
+	src, dst = src.Unmap(), dst.Unmap()
+	if !o.allow {
+		if hook != Output && o.unclassified.Contains(src) {
+			return false
+		}
+		if hook != Input && o.unclassified.Contains(dst) {
+			return false
+		}
+	}
+	s, d := o.eng.EndpointOfIP(src), o.eng.EndpointOfIP(dst)
+	if s.IsExternal() && d.IsExternal() {
+		return true
+	}
+	return o.eng.Allowed(s, d).Contains(proto, port)
+}
+
+// Unclassified reports whether a is in a managed network and owned by no
+// container.
+func (o *Oracle) Unclassified(a netip.Addr) bool { return o.unclassified.Contains(a.Unmap()) }

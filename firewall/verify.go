@@ -1,0 +1,373 @@
+package firewall
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/ipset"
+)
+
+// ErrDrift is wrapped by Verify's error when the kernel's table differs
+// from the ruleset.
+var ErrDrift = errors.New("the live table differs from the ruleset")
+
+// Diff reads Ward's table back from the kernel and lists how it differs
+// from rs, one line per difference, in rs's order: "+ " what rs has and the
+// kernel lacks, "- " what the kernel has and rs lacks, "~ " what both have
+// but differently. No lines: the kernel holds exactly rs (counter values
+// aside). An absent table is one line.
+//
+// Chains are compared by name, hook, priority and policy; sets and maps by
+// name, type and every element with its verdict; rules by their
+// expressions, as netlink encodes them, with counter values and the
+// kernel-chosen names of anonymous sets left out.
+func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
+	want := &builder{table: table()}
+	if err := want.translate(rs); err != nil {
+		return nil, fmt.Errorf("firewall: diff: %w", err)
+	}
+	live, err := readTable(conn)
+	if err != nil {
+		return nil, err
+	}
+	if live == nil {
+		return []string{"+ table " + TableFamily + " " + TableName + " (not loaded)"}, nil
+	}
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+
+	// Sets and maps.
+	liveSets := map[string]*nftables.Set{}
+	for _, s := range live.sets {
+		liveSets[s.Name] = s
+	}
+	diffRanges := func(kind, name string, f Family, planned []string, s *nftables.Set) error {
+		elems, err := conn.GetSetElements(s)
+		if err != nil {
+			return fmt.Errorf("firewall: diff: elements of %s: %w", name, err)
+		}
+		got, err := decodeElements(f, elems)
+		if err != nil {
+			return fmt.Errorf("firewall: diff: %s %s: %w", kind, name, err)
+		}
+		for _, e := range planned {
+			if _, ok := slices.BinarySearch(got, e); !ok {
+				add("+ %s %s element %s", kind, name, e)
+			}
+		}
+		sorted := slices.Clone(planned)
+		slices.Sort(sorted)
+		for _, e := range got {
+			if _, ok := slices.BinarySearch(sorted, e); !ok {
+				add("- %s %s element %s", kind, name, e)
+			}
+		}
+		return nil
+	}
+	seen := map[string]bool{}
+	check := func(kind, name string, f Family, isMap bool, planned []string) error {
+		seen[name] = true
+		s := liveSets[name]
+		switch {
+		case s == nil:
+			add("+ %s %s (%d elements)", kind, name, len(planned))
+			return nil
+		// google/nftables v0.3.0 decodes a map's key type as its data
+		// type: only a set's key type is compared.
+		case s.IsMap != isMap || !s.Interval || !isMap && s.KeyType.Name != addrType(f).Name:
+			add("~ %s %s: type or flags differ", kind, name)
+			return nil
+		}
+		return diffRanges(kind, name, f, planned, s)
+	}
+	for _, s := range rs.Sets {
+		planned := make([]string, len(s.Elements))
+		for i, r := range s.Elements {
+			planned[i] = rangeString(r)
+		}
+		if err := check("set", s.Name, s.Family, false, planned); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range rs.Maps {
+		planned := make([]string, len(m.Elements))
+		for i, e := range m.Elements {
+			planned[i] = rangeString(e.Range) + " : " + e.Verdict.String()
+		}
+		if err := check("map", m.Name, m.Family, true, planned); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range live.sets {
+		if !seen[s.Name] {
+			add("- set %s", s.Name)
+		}
+	}
+
+	// Chains and rules.
+	liveChains := map[string]*nftables.Chain{}
+	for _, c := range live.chains {
+		liveChains[c.Name] = c
+	}
+	wantRules := map[string][]*nftables.Rule{}
+	for _, r := range want.rules {
+		wantRules[r.rule.Chain.Name] = append(wantRules[r.rule.Chain.Name], r.rule)
+	}
+	for i, c := range want.chains {
+		lc := liveChains[c.Name]
+		if lc == nil {
+			add("+ chain %s (%d rules)", c.Name, len(rs.Chains[i].Rules))
+			continue
+		}
+		if !sameHook(c, lc) {
+			add("~ chain %s: hook, priority or policy differ", c.Name)
+		}
+		got, err := conn.GetRules(live.table, lc)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: diff: rules of %s: %w", c.Name, err)
+		}
+		planned := wantRules[c.Name]
+		for j := range max(len(planned), len(got)) {
+			switch {
+			case j >= len(got):
+				add("+ chain %s rule %d: %s", c.Name, j+1, rs.Chains[i].Rules[j])
+			case j >= len(planned):
+				add("- chain %s rule %d (not in the plan)", c.Name, j+1)
+			case !sameExprs(planned[j].Exprs, got[j].Exprs):
+				add("~ chain %s rule %d differs from: %s", c.Name, j+1, rs.Chains[i].Rules[j])
+			}
+		}
+	}
+	for _, c := range live.chains {
+		if want.byName[c.Name] == nil {
+			add("- chain %s", c.Name)
+		}
+	}
+	return out, nil
+}
+
+// Verify is Diff as an error wrapping ErrDrift, naming the first
+// differences; nil when the kernel holds exactly rs.
+func Verify(conn *nftables.Conn, rs *Ruleset) error {
+	d, err := Diff(conn, rs)
+	if err != nil {
+		return err
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	const shown = 10
+	more := ""
+	if len(d) > shown {
+		more = fmt.Sprintf("\n  ... and %d more", len(d)-shown)
+		d = d[:shown]
+	}
+	return fmt.Errorf("firewall: verify: %w:\n  %s%s", ErrDrift, strings.Join(d, "\n  "), more)
+}
+
+type liveTable struct {
+	table  *nftables.Table
+	sets   []*nftables.Set
+	chains []*nftables.Chain
+}
+
+// readTable lists Ward's table, its named sets and maps and its chains;
+// nil when the table is absent.
+func readTable(conn *nftables.Conn) (*liveTable, error) {
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list tables: %w", err)
+	}
+	lt := &liveTable{}
+	for _, t := range tables {
+		if t.Name == TableName {
+			lt.table = t
+		}
+	}
+	if lt.table == nil {
+		return nil, nil
+	}
+	sets, err := conn.GetSets(lt.table)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list sets: %w", err)
+	}
+	for _, s := range sets {
+		if !s.Anonymous {
+			lt.sets = append(lt.sets, s)
+		}
+	}
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table.Name == TableName {
+			lt.chains = append(lt.chains, c)
+		}
+	}
+	return lt, nil
+}
+
+// decodeElements turns interval elements (as addrElements encodes them)
+// back into sorted range strings, with the verdict for a map.
+func decodeElements(f Family, elems []nftables.SetElement) ([]string, error) {
+	size := 4
+	if f == IPv6 {
+		size = 16
+	}
+	slices.SortFunc(elems, func(a, b nftables.SetElement) int {
+		if c := bytes.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		// An end and a start at one key: the end closes the previous
+		// range first.
+		switch {
+		case a.IntervalEnd == b.IntervalEnd:
+			return 0
+		case a.IntervalEnd:
+			return -1
+		}
+		return 1
+	})
+	var out []string
+	for i, e := range elems {
+		if e.IntervalEnd {
+			continue
+		}
+		if len(e.Key) != size {
+			return nil, fmt.Errorf("element of %d bytes in a %s set", len(e.Key), f)
+		}
+		from, _ := netip.AddrFromSlice(e.Key)
+		to := lastAddr(f)
+		if i+1 < len(elems) {
+			if !elems[i+1].IntervalEnd {
+				return nil, fmt.Errorf("element %s has no interval end", from)
+			}
+			end, ok := netip.AddrFromSlice(elems[i+1].Key)
+			if !ok || len(elems[i+1].Key) != size {
+				return nil, fmt.Errorf("malformed interval end after %s", from)
+			}
+			to = end.Prev()
+		}
+		s := rangeString(ipset.Range{From: from, To: to})
+		if e.VerdictData == nil && len(e.Val) > 0 {
+			v, err := decodeVerdict(e.Val)
+			if err != nil {
+				return nil, fmt.Errorf("element %s: %w", from, err)
+			}
+			e.VerdictData = v
+		}
+		if e.VerdictData != nil {
+			s += " : " + verdictString(e.VerdictData)
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// decodeVerdict decodes a map element's verdict, which google/nftables
+// v0.3.0 leaves as the raw attributes of NFTA_DATA_VERDICT in Val.
+func decodeVerdict(b []byte) (*expr.Verdict, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, fmt.Errorf("verdict: %w", err)
+	}
+	ad.ByteOrder = binary.BigEndian
+	v := &expr.Verdict{}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_VERDICT_CODE:
+			v.Kind = expr.VerdictKind(int32(ad.Uint32())) // #nosec G115 -- the kernel's verdict codes are signed 32-bit values sent as u32
+		case unix.NFTA_VERDICT_CHAIN:
+			v.Chain = ad.String()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return nil, fmt.Errorf("verdict: %w", err)
+	}
+	return v, nil
+}
+
+func lastAddr(f Family) netip.Addr {
+	if f == IPv6 {
+		return netip.AddrFrom16([16]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	}
+	return netip.AddrFrom4([4]byte{0xff, 0xff, 0xff, 0xff})
+}
+
+// verdictString renders a kernel verdict as Verdict.String does.
+func verdictString(v *expr.Verdict) string {
+	switch v.Kind {
+	case expr.VerdictAccept:
+		return Verdict{Kind: Accept}.String()
+	case expr.VerdictDrop:
+		return Verdict{Kind: Drop}.String()
+	case expr.VerdictReturn:
+		return Verdict{Kind: Return}.String()
+	case expr.VerdictJump:
+		return Verdict{Kind: Jump, Chain: v.Chain}.String()
+	case expr.VerdictGoto:
+		return "goto " + v.Chain
+	}
+	return fmt.Sprintf("verdict(%d)", v.Kind)
+}
+
+func sameHook(a, b *nftables.Chain) bool {
+	if a.Hooknum == nil || b.Hooknum == nil {
+		return a.Hooknum == nil && b.Hooknum == nil
+	}
+	samePtr := func(x, y *nftables.ChainPolicy) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
+	return *a.Hooknum == *b.Hooknum && a.Type == b.Type &&
+		a.Priority != nil && b.Priority != nil && *a.Priority == *b.Priority &&
+		samePtr(a.Policy, b.Policy)
+}
+
+// sameExprs compares two rules' expressions by their netlink encoding,
+// leaving out what the kernel fills in: counter values and the names and
+// ids of anonymous sets.
+func sameExprs(a, b []expr.Any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, err1 := normalized(a[i])
+		y, err2 := normalized(b[i])
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+func normalized(e expr.Any) ([]byte, error) {
+	switch v := e.(type) {
+	case *expr.Counter:
+		e = &expr.Counter{}
+	case *expr.Log:
+		// The kernel reports the default level (warning) that Ward
+		// leaves out.
+		c := *v
+		if c.Level == expr.LogLevelWarning {
+			c.Level, c.Key = 0, c.Key&^(1<<unix.NFTA_LOG_LEVEL)
+		}
+		e = &c
+	case *expr.Lookup:
+		c := *v
+		if strings.HasPrefix(c.SetName, "__set") {
+			c.SetName, c.SetID = "", 0
+		}
+		e = &c
+	}
+	return expr.Marshal(byte(nftables.TableFamilyINet), e)
+}

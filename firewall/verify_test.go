@@ -1,0 +1,62 @@
+package firewall_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wardsec/ward/firewall"
+)
+
+// TestVerify reads the shop's table back after Apply: no difference. Then
+// it changes the live table behind Ward's back, in each way `nft` can (an
+// element added, a rule deleted, a chain flushed, the table deleted), and
+// checks that Diff names the change and Verify fails with ErrDrift.
+func TestVerify(t *testing.T) {
+	n := newNetns(t)
+	rs := shop(t)
+	if d, err := firewall.Diff(n.conn, rs); err != nil || len(d) != 1 || !strings.Contains(d[0], "not loaded") {
+		t.Fatalf("Diff before Apply = %q, %v; want the table missing", d, err)
+	}
+	if err := firewall.Verify(n.conn, rs); !errors.Is(err, firewall.ErrDrift) {
+		t.Fatalf("Verify before Apply = %v, want ErrDrift", err)
+	}
+	set := rs.Sets[0].Name
+	for _, tc := range []struct {
+		name   string
+		tamper [][]string
+		want   string
+	}{
+		{"element added", [][]string{{"add", "element", "inet", "ward", set, "{ 192.0.2.77 }"}}, "- set " + set + " element 192.0.2.77"},
+		{"chain flushed", [][]string{{"flush", "chain", "inet", "ward", "forward"}}, "+ chain forward rule 1: ct state established,related accept"},
+		{"rule replaced", [][]string{{"flush", "chain", "inet", "ward", "forward"}, {"add", "rule", "inet", "ward", "forward", "ct", "state", "established,related", "drop"}}, "~ chain forward rule 1 differs"},
+		{"table deleted", [][]string{{"delete", "table", "inet", "ward"}}, "not loaded"},
+	} {
+		if err := firewall.Apply(n.conn, rs); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := firewall.Diff(n.conn, rs); err != nil || len(d) != 0 {
+			t.Fatalf("%s: Diff after Apply = %q, %v; want none", tc.name, d, err)
+		}
+		if err := firewall.Verify(n.conn, rs); err != nil {
+			t.Fatalf("%s: Verify after Apply: %v", tc.name, err)
+		}
+		for _, args := range tc.tamper {
+			n.nft(t, args...)
+		}
+		d, err := firewall.Diff(n.conn, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, l := range d {
+			found = found || strings.HasPrefix(l, tc.want) || strings.Contains(l, tc.want)
+		}
+		if !found {
+			t.Errorf("%s: Diff = %q, want a line %q", tc.name, d, tc.want)
+		}
+		if err := firewall.Verify(n.conn, rs); !errors.Is(err, firewall.ErrDrift) {
+			t.Errorf("%s: Verify = %v, want ErrDrift", tc.name, err)
+		}
+	}
+}

@@ -286,35 +286,27 @@ func dropRules(what string, rate int) []Rule {
 	return append(out, Rule{Counter: true, Verdict: Verdict{Kind: Drop}})
 }
 
-// l4Matches expresses ports as few matches as it can: nil (no match at
-// all) for every port of every protocol; else one match per distinct list
-// of ranges, shared by the protocols that have it, with Ports nil for a
-// protocol's whole range.
+// l4Matches expresses ports as matches: nil (no match at all) for every
+// port of every protocol; else one match per protocol and port range, with
+// Ports nil for a protocol's whole range.
 func l4Matches(p portset.Set) []*L4 {
 	if p.IsAll() {
 		return []*L4{nil}
 	}
-	var by [len(portset.Protocols)][]PortRange
-	for _, r := range p.Ranges() {
-		by[r.Proto] = append(by[r.Proto], PortRange{r.Lo, r.Hi})
-	}
+	// One protocol and one port range per match, never a list: nft
+	// turns a list ("tcp dport { 80, 443 }") into an anonymous set, and
+	// the kernel walks a table's list of sets to name each new one and
+	// to find a named set, so thousands of them make loading quadratic
+	// (4,000 containers: 6,103 anonymous sets, 5.8 s to load with nft,
+	// against 0.5 s without). A few more rules cost the packet nothing
+	// comparable: a class's chain holds only its own grants.
 	var out []*L4
-next:
-	for _, proto := range portset.Protocols {
-		ports := by[proto]
-		if len(ports) == 0 {
-			continue
+	for _, r := range p.Ranges() {
+		l := &L4{Protocols: []portset.Protocol{r.Proto}, Ports: []PortRange{{r.Lo, r.Hi}}}
+		if r.Lo == portset.MinPort && r.Hi == portset.MaxPort {
+			l.Ports = nil
 		}
-		if len(ports) == 1 && ports[0] == (PortRange{portset.MinPort, portset.MaxPort}) {
-			ports = nil
-		}
-		for _, l := range out {
-			if (l.Ports == nil) == (ports == nil) && slices.Equal(l.Ports, ports) {
-				l.Protocols = append(l.Protocols, proto)
-				continue next
-			}
-		}
-		out = append(out, &L4{Protocols: []portset.Protocol{proto}, Ports: ports})
+		out = append(out, l)
 	}
 	return out
 }

@@ -192,7 +192,7 @@ func TestBaseChains(t *testing.T) {
 		{"related ICMP error", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP}, true, "forward[0]"},
 		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[1]"},
 		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[2]"},
-		{"echo request from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "echo-request"}, false, "eg_c9[4]"},
+		{"echo request from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "echo-request"}, false, "eg_c9[5]"},
 		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[0]"},
 		{"host to an isolated container", firewall.Options{}, packet{hook: "output", oif: "br0", src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
 		{"internet to the host", firewall.Options{}, packet{hook: "input", iif: "eth0", src: addr("192.0.2.9"), dst: addr("198.51.100.7"), proto: protoTCP, port: 22}, true, "policy"},

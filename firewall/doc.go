@@ -68,11 +68,12 @@
 //     then the egress stage (ip saddr vmap @egress_v4, ip6 saddr vmap
 //     @egress_v6) and the ingress stage (ip daddr vmap @ingress_v4, ip6
 //     daddr vmap @ingress_v6);
-//   - chain eg_c3: a rule per egress grant, family and port shape, "ip
-//     daddr @g5_v4 tcp dport { 80, 8000-8080 } return" (several protocols
-//     with the same ports share one "meta l4proto { tcp, udp } th dport
-//     53"; a grant of every port has no port match), then a rate-limited
-//     log rule and "counter drop"; chain in_c3 likewise with ip saddr;
+//   - chain eg_c3: a rule per egress grant, family, protocol and port
+//     range, "ip daddr @g5_v4 tcp dport 8000-8080 return" (a grant of
+//     every port has no port match; never a list such as "{ 80, 443 }",
+//     which nft makes an anonymous set: thousands of those make the
+//     kernel's loading quadratic), then a rate-limited log rule and
+//     "counter drop"; chain in_c3 likewise with ip saddr;
 //   - chain unclassified: a rate-limited log rule and "counter drop".
 //
 // Why this is exact: a vmap element jumps into the class's chain; a grant

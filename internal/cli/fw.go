@@ -1,64 +1,491 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"github.com/spf13/cobra"
+	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
 )
 
+// fwFlags are the flags the fw commands share.
+type fwFlags struct {
+	inventory         string
+	docker            bool
+	dockerHost        string
+	allowUnclassified bool
+	netns             string
+	lock              string
+	lockTimeout       time.Duration
+	enableBrNetfilter bool
+	noFlush           bool
+	diff              bool
+}
+
 func fwCmd(e *env) *cobra.Command {
+	f := &fwFlags{}
 	c := &cobra.Command{
 		Use:   "fw",
 		Short: "Enforce NetworkPolicies on a Docker host with nftables",
 		Long: `Compile the NetworkPolicies of POLICY_PATH for the containers of a host
-into an nftables ruleset (table inet ward). See docs/firewall.md.
+(read from the Docker Engine with --docker, or from an inventory file) into
+an nftables ruleset in a table of Ward's own (table inet ward), and load it
+in one atomic netlink batch. See docs/firewall.md.
 
-Only "ward fw plan" exists so far: it prints the ruleset without touching
-the kernel.`,
+Exit codes: 0 done, 1 "fw status": no table loaded, 2 usage or input error,
+a refused apply (br_netfilter) or a kernel error; the live ruleset is then
+left as it was.`,
 	}
-	var inventory string
-	var allowUnclassified bool
-	plan := &cobra.Command{
-		Use:   "plan POLICY_PATH... --inventory FILE",
-		Short: "Print the nftables ruleset the policies give for an inventory",
+	pf := c.PersistentFlags()
+	pf.StringVar(&f.inventory, "inventory", "", "YAML file of the host's containers and networks (docs/firewall.md)")
+	pf.BoolVar(&f.docker, "docker", false, "read containers and networks from the Docker Engine")
+	pf.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
+	pf.BoolVar(&f.allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
+	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
+	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
+	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
+	c.AddCommand(fwPlanCmd(e, f), fwApplyCmd(e, f), fwStatusCmd(e, f), fwRemoveCmd(e, f), fwRunCmd(e, f))
+	return c
+}
+
+func fwPlanCmd(e *env, f *fwFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "plan POLICY_PATH... (--docker | --inventory FILE)",
+		Short: "Print the nftables ruleset and its difference to the live one",
+		Long: `Print the ruleset the policies give for the host's containers, in nft
+syntax, without changing anything. When the live table can be read (root),
+its differences to the plan follow as comments: "+" what applying would
+add, "-" what it would remove, "~" what it would change.`,
 		Example: `  ward fw plan examples/shop --inventory firewall/testdata/shop-inventory.yaml
-  ward fw plan policies/ --inventory host.yaml | nft -c -f -`,
+  ward fw plan policies/ --docker | nft -c -f -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if inventory == "" {
-				return fail(ExitError, fmt.Errorf("--inventory is required (--docker is not implemented yet)"))
-			}
-			inv, err := firewall.LoadInventory(inventory)
-			if err != nil {
-				return fail(ExitError, err)
-			}
-			policies, err := e.load(args)
+			p, err := e.fwPlan(cmd.Context(), f, args)
 			if err != nil {
 				return err
 			}
-			set, err := inv.Set(policies)
+			if _, err := fmt.Fprint(e.stdout, p.rs.String()); err != nil {
+				return err
+			}
+			if !f.diff {
+				return nil
+			}
+			h, err := openHost(f.netns)
 			if err != nil {
 				return fail(ExitError, err)
 			}
-			eng, err := e.compile(set)
+			defer h.Close()
+			d, err := firewall.Diff(h.nft, p.rs)
+			if err != nil {
+				e.log.Warn("live ruleset not read; no difference printed", "err", err)
+				return nil
+			}
+			return printDiff(e.stdout, d)
+		},
+	}
+	c.Flags().BoolVar(&f.diff, "diff", true, "append the difference to the live ruleset as comments")
+	return c
+}
+
+func printDiff(w io.Writer, d []string) error {
+	if len(d) == 0 {
+		_, err := fmt.Fprintln(w, "# the live ruleset is identical")
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "# %d differences to the live ruleset:\n", len(d)); err != nil {
+		return err
+	}
+	for _, l := range d {
+		if _, err := fmt.Fprintf(w, "# %s\n", l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fwApplyCmd(e *env, f *fwFlags) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "apply POLICY_PATH... (--docker | --inventory FILE)",
+		Short: "Load the ruleset in one atomic batch, confirm it and end connections it denies",
+		Long: `Compile the ruleset and load it in one atomic netlink batch: the previous
+table is replaced whole or, if anything fails (bad input, a batch the
+kernel rejects), left exactly as it was. Then read it back to confirm it,
+and delete the tracked connections the new policies deny (a tightened
+policy also ends connections opened before it).
+
+Apply refuses (exit 2) when traffic between containers on one bridge would
+bypass netfilter (br_netfilter not loaded or bridge-nf-call-iptables off),
+unless --enable-br-netfilter is given, which fixes both. Concurrent runs
+are serialised by a lock. Applying the same ruleset twice changes nothing.`,
+		Example: `  ward fw apply examples/shop --inventory firewall/testdata/shop-inventory.yaml
+  ward fw apply policies/ --docker --enable-br-netfilter`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			unlock, err := f.takeLock(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
-			start := time.Now()
-			rs, err := firewall.Compile(eng, inv, firewall.Options{AllowUnclassified: allowUnclassified})
+			defer unlock()
+			p, err := e.fwPlan(cmd.Context(), f, args)
+			if err != nil {
+				return err
+			}
+			h, err := openHost(f.netns)
 			if err != nil {
 				return fail(ExitError, err)
 			}
-			e.log.Debug("ruleset", "stats", fmt.Sprintf("%+v", rs.Stats()), "elapsed", time.Since(start))
-			_, err = fmt.Fprint(e.stdout, rs.String())
+			defer h.Close()
+			res, err := h.apply(p, applyOptions{enableBr: f.enableBrNetfilter, flush: !f.noFlush})
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			return res.print(e.stdout)
+		},
+	}
+	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
+	c.Flags().BoolVar(&f.noFlush, "no-flush", false, "keep tracked connections that the new policies deny")
+	return c
+}
+
+func fwStatusCmd(e *env, f *fwFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [POLICY_PATH... (--docker | --inventory FILE)]",
+		Short: "Show Ward's live table; with policies, whether it is what they give",
+		Long: `Show whether Ward's table is loaded, what it holds and how much it has
+dropped. With POLICY_PATH, also compare the live table with the ruleset the
+policies give now and list the differences (exit 1 when any).
+
+Exit codes: 0 loaded (and up to date), 1 not loaded or out of date.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := openHost(f.netns)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer h.Close()
+			present, st, err := firewall.Status(h.nft)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if !present {
+				fmt.Fprintf(e.stdout, "table %s %s: not loaded\n", firewall.TableFamily, firewall.TableName)
+				return fail(ExitFindings, nil)
+			}
+			fmt.Fprintf(e.stdout, "table %s %s: loaded\n  %d sets, %d maps, %d elements, %d chains, %d rules\n  dropped %d packets (%d bytes)\n",
+				firewall.TableFamily, firewall.TableName, st.Sets, st.Maps, st.Elements, st.Chains, st.Rules, st.Packets, st.Bytes)
+			if len(args) == 0 {
+				return nil
+			}
+			p, err := e.fwPlan(cmd.Context(), f, args)
+			if err != nil {
+				return err
+			}
+			d, err := firewall.Diff(h.nft, p.rs)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if err := printDiff(e.stdout, d); err != nil {
+				return err
+			}
+			if len(d) > 0 {
+				return fail(ExitFindings, nil)
+			}
+			return nil
+		},
+	}
+}
+
+func fwRemoveCmd(e *env, f *fwFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove",
+		Short: "Delete Ward's table: nothing of Ward remains",
+		Long: `Delete table inet ward with its chains, sets and maps in one batch. Ward
+adds nothing to other tables (no jump into Docker's chains), so Docker's
+own behaviour is restored exactly. Removing an absent table succeeds.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			unlock, err := f.takeLock(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			h, err := openHost(f.netns)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer h.Close()
+			if err := firewall.Remove(h.nft); err != nil {
+				return fail(ExitError, err)
+			}
+			if present, _, err := firewall.Status(h.nft); err != nil || present {
+				return fail(ExitError, fmt.Errorf("table %s %s still present after removal (%v)", firewall.TableFamily, firewall.TableName, err))
+			}
+			_, err = fmt.Fprintf(e.stdout, "removed table %s %s\n", firewall.TableFamily, firewall.TableName)
 			return err
 		},
 	}
-	plan.Flags().StringVar(&inventory, "inventory", "", "YAML file of the host's containers and networks (docs/firewall.md)")
-	plan.Flags().BoolVar(&allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
-	c.AddCommand(plan)
-	return c
+}
+
+// plan is a compiled ruleset with what produced it.
+type plan struct {
+	inv    *firewall.Inventory
+	eng    *netpol.Engine
+	rs     *firewall.Ruleset
+	opts   firewall.Options
+	took   time.Duration
+	source string
+}
+
+// fwPlan reads the inventory and the policies and compiles the ruleset;
+// every input error is an exit-2 error naming the file and line.
+func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, error) {
+	inv, err := f.loadInventory(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	policies, err := e.load(paths)
+	if err != nil {
+		return nil, err
+	}
+	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified})
+}
+
+func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts firewall.Options) (*plan, error) {
+	start := time.Now()
+	set, err := inv.Set(policies)
+	if err != nil {
+		return nil, fail(ExitError, err)
+	}
+	eng, err := e.compile(set)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := firewall.Compile(eng, inv, opts)
+	if err != nil {
+		return nil, fail(ExitError, err)
+	}
+	p := &plan{inv: inv, eng: eng, rs: rs, opts: opts, took: time.Since(start), source: inv.File}
+	e.log.Debug("ruleset compiled", "stats", fmt.Sprintf("%+v", rs.Stats()), "containers", len(inv.Containers), "elapsed", p.took)
+	return p, nil
+}
+
+func (f *fwFlags) loadInventory(ctx context.Context, e *env) (*firewall.Inventory, error) {
+	switch {
+	case f.docker && f.inventory != "":
+		return nil, fail(ExitError, errors.New("--docker and --inventory exclude each other"))
+	case f.docker:
+		inv, err := dockerInventory(ctx, e, f.dockerHost)
+		if err != nil {
+			return nil, fail(ExitError, err)
+		}
+		return inv, nil
+	case f.inventory != "":
+		inv, err := firewall.LoadInventory(f.inventory)
+		if err != nil {
+			return nil, fail(ExitError, err)
+		}
+		return inv, nil
+	}
+	return nil, fail(ExitError, errors.New("the containers come from --docker or --inventory FILE: give one"))
+}
+
+// takeLock serialises the commands that change the ruleset.
+func (f *fwFlags) takeLock(ctx context.Context, e *env) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(f.lock), 0o700); err != nil {
+		return nil, fail(ExitError, fmt.Errorf("lock: %w", err))
+	}
+	l := flock.New(f.lock, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+	ok, err := l.TryLock()
+	if err == nil && !ok {
+		e.log.Warn("waiting for another ward fw", "lock", f.lock, "timeout", f.lockTimeout)
+		tctx, cancel := context.WithTimeout(ctx, f.lockTimeout)
+		defer cancel()
+		ok, err = l.TryLockContext(tctx, 50*time.Millisecond)
+	}
+	if err != nil || !ok {
+		return nil, fail(ExitError, fmt.Errorf("lock %s: another ward fw holds it (%v)", f.lock, err))
+	}
+	return func() { _ = l.Unlock() }, nil
+}
+
+// host is the network namespace Ward works in, with its connections.
+type host struct {
+	ns  *os.File // nil: the process's own namespace
+	nft *nftables.Conn
+}
+
+// openHost opens the namespace named by netns ("" for the current one)
+// and an nftables connection into it.
+func openHost(netns string) (*host, error) {
+	h := &host{}
+	var opts []nftables.ConnOption
+	if netns != "" {
+		path := netns
+		if !strings.ContainsRune(netns, '/') {
+			path = filepath.Join("/run/netns", netns)
+		}
+		f, err := os.Open(path) // #nosec G304 -- a namespace the operator names
+		if err != nil {
+			return nil, fmt.Errorf("network namespace: %w", err)
+		}
+		h.ns = f
+		opts = append(opts, nftables.WithNetNSFd(int(f.Fd()))) // #nosec G115 -- a file descriptor fits an int
+	}
+	conn, err := firewall.NewConn(opts...)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.nft = conn
+	return h, nil
+}
+
+func (h *host) Close() {
+	if h.nft != nil {
+		_ = h.nft.CloseLasting()
+	}
+	if h.ns != nil {
+		_ = h.ns.Close()
+	}
+}
+
+// do runs fn inside the host's namespace: on a locked thread moved there
+// and back, so that /proc/sys/net and interface lists are the namespace's.
+func (h *host) do(fn func() error) error {
+	if h.ns == nil {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())) // #nosec G304 -- this thread's own namespace
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer func() { _ = self.Close() }()
+		if err := unix.Setns(int(h.ns.Fd()), unix.CLONE_NEWNET); err != nil { // #nosec G115 -- a file descriptor fits an int
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		err = fn()
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil { // #nosec G115 -- a file descriptor fits an int
+			runtime.UnlockOSThread()
+		} // else the thread stays locked and ends with this goroutine
+		errc <- err
+	}()
+	return <-errc
+}
+
+// localAddrs returns a test for the host's own addresses.
+func (h *host) localAddrs() (func(netip.Addr) bool, error) {
+	own := map[netip.Addr]bool{}
+	err := h.do(func() error {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				own[p.Addr().Unmap()] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host addresses: %w", err)
+	}
+	return func(a netip.Addr) bool { return own[a.Unmap()] }, nil
+}
+
+type applyOptions struct {
+	enableBr bool
+	flush    bool
+}
+
+// applyResult is what one apply did.
+type applyResult struct {
+	stats          firewall.Stats
+	compile, load  time.Duration
+	flushed        int
+	unchanged      bool
+	enabledBridges bool
+}
+
+func (r *applyResult) print(w io.Writer) error {
+	verb := "applied"
+	if r.unchanged {
+		verb = "re-applied (unchanged)"
+	}
+	_, err := fmt.Fprintf(w, "%s table %s %s: %d sets, %d maps, %d elements, %d chains, %d rules (compiled in %s, loaded and verified in %s); %d connections the policies deny were ended\n",
+		verb, firewall.TableFamily, firewall.TableName, r.stats.Sets, r.stats.Maps, r.stats.Elements, r.stats.Chains, r.stats.Rules,
+		r.compile.Round(time.Millisecond), r.load.Round(time.Millisecond), r.flushed)
+	return err
+}
+
+// apply checks that bridged traffic meets netfilter, loads p's ruleset in
+// one batch, reads it back, and ends the tracked connections it denies.
+func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
+	res := &applyResult{stats: p.rs.Stats(), compile: p.took}
+	err := h.do(func() error {
+		err := firewall.CheckBridgeNetfilter("")
+		if err != nil && o.enableBr {
+			res.enabledBridges = true
+			return firewall.EnableBridgeNetfilter("")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply refused, nothing changed: %w", err)
+	}
+	if d, err := firewall.Diff(h.nft, p.rs); err == nil && len(d) == 0 {
+		res.unchanged = true
+	}
+	start := time.Now()
+	if err := firewall.Apply(h.nft, p.rs); err != nil {
+		return nil, fmt.Errorf("%w (the previous ruleset, if any, is unchanged)", err)
+	}
+	if err := firewall.Verify(h.nft, p.rs); err != nil {
+		return nil, err
+	}
+	res.load = time.Since(start)
+	if !o.flush {
+		return res, nil
+	}
+	local, err := h.localAddrs()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &netlink.Config{}
+	if h.ns != nil {
+		cfg.NetNS = int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
+	}
+	ct, err := conntrack.Dial(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ruleset applied, but conntrack is unreachable, so denied connections were not ended: %w", err)
+	}
+	defer func() { _ = ct.Close() }()
+	res.flushed, err = firewall.FlushDenied(ct, firewall.NewOracle(p.eng, p.inv, p.opts), local)
+	if err != nil {
+		return nil, fmt.Errorf("ruleset applied, but ending denied connections failed: %w", err)
+	}
+	return res, nil
 }

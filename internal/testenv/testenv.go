@@ -2,12 +2,19 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // RequireRoot skips t (fails it under CI) unless the process runs with
@@ -40,6 +47,65 @@ func RequireCommand(t testing.TB, name string) {
 	if _, err := exec.LookPath(name); err != nil {
 		unavailable(t, "needs the %q command: %v", name, err)
 	}
+}
+
+// RequireDocker skips t (fails it under CI) unless a Docker Engine answers
+// at $DOCKER_HOST (a unix:// or tcp:// address without TLS), else at
+// unix:///var/run/docker.sock: the socket must exist and GET /_ping must
+// return OK.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	if err := dockerPing(host); err != nil {
+		unavailable(t, "needs a Docker Engine at %s: %v", host, err)
+	}
+}
+
+// dockerPing asks the daemon at host for /_ping.
+func dockerPing(host string) error {
+	u, err := url.Parse(host)
+	if err != nil {
+		return err
+	}
+	var network, addr string
+	switch u.Scheme {
+	case "unix":
+		network, addr = "unix", u.Path
+		if _, err := os.Stat(addr); err != nil { // #nosec G703 -- the daemon's socket, from DOCKER_HOST or the default, in a test helper
+			return err
+		}
+	case "tcp":
+		network, addr = "tcp", u.Host
+	default:
+		return fmt.Errorf("unsupported DOCKER_HOST scheme %q (want unix or tcp)", u.Scheme)
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "OK" {
+		return fmt.Errorf("GET /_ping: %s %q", resp.Status, body)
+	}
+	return nil
 }
 
 // unavailable skips t, or fails it when running under CI.

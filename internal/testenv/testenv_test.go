@@ -112,3 +112,22 @@ func TestRequireNetns(t *testing.T) {
 		t.Errorf("probe namespace left behind:\n%s", out)
 	}
 }
+
+// TestRequireDocker checks a daemon that is not there through a recorder
+// and, when this machine has a daemon, the real one: under CI it must
+// answer.
+func TestRequireDocker(t *testing.T) {
+	for _, ci := range ciValues {
+		t.Run(fmt.Sprintf("CI=%q", ci), func(t *testing.T) {
+			t.Setenv("CI", ci)
+			t.Setenv("DOCKER_HOST", "unix://"+t.TempDir()+"/no-docker.sock")
+			r := &recorder{}
+			testenv.RequireDocker(r)
+			check(t, r, false, "Docker Engine")
+		})
+	}
+	if _, err := os.Stat("/var/run/docker.sock"); err == nil || os.Getenv("CI") == "true" {
+		t.Setenv("DOCKER_HOST", "")
+		testenv.RequireDocker(t)
+	}
+}

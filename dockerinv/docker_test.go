@@ -1,0 +1,354 @@
+package dockerinv_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/dockerinv"
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/testenv"
+	"github.com/wardsec/ward/portset"
+)
+
+// composeFile is the project of TestDockerEngine: web (two replicas) on
+// front and back, api (ward.dev/namespace) and db on back, which is
+// internal, agent on the host network and batch on none. IMAGE, NS and
+// the IPv6 lines are filled in by the test.
+const composeFile = `version: "2.4"
+services:
+  web:
+    image: IMAGE
+    command: ["8080/tcp", "9100/tcp"]
+    scale: 2
+    expose: ["8080", "9100"]
+    labels:
+      app: web
+      tier: frontend
+      ward.dev/ports: "http=8080/TCP,metrics=9100/TCP"
+      ward.test.junk: "/not/a/label/value"
+    networks: [front, back]
+  api:
+    image: IMAGE
+    command: ["9090/tcp", "53/udp"]
+    expose: ["9090", "53/udp", "7000"]
+    labels:
+      app: api
+      ward.dev/namespace: NS
+      ward.dev/ports: "grpc=9090/TCP, dns=53/UDP"
+    networks: [back]
+  db:
+    image: IMAGE
+    command: ["5432/tcp"]
+    expose: ["5432"]
+    labels: {app: db}
+    networks: [back]
+  agent:
+    image: IMAGE
+    network_mode: host
+    labels: {app: agent}
+  batch:
+    image: IMAGE
+    network_mode: none
+    labels: {app: batch}
+networks:
+  front:
+IPV6
+  back:
+    internal: true
+`
+
+// run runs a command with a bound on its time, failing t with its output.
+func run(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	out, err := runErr(dir, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func runErr(dir string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// inspected is what the test reads from `docker inspect`, independently
+// of the client under test.
+type inspected struct {
+	ID     string `json:"Id"`
+	Name   string
+	Config struct {
+		Labels map[string]string
+	}
+	HostConfig struct {
+		NetworkMode string
+	}
+	NetworkSettings struct {
+		Networks map[string]struct {
+			IPAddress         string
+			GlobalIPv6Address string
+		}
+	}
+}
+
+// TestDockerEngine reads the inventory of a Compose project on the real
+// engine and checks it against `docker inspect`; then follows the events
+// of a container started and removed beside it. It creates its own image,
+// project, networks and containers, with unique names, and removes them.
+func TestDockerEngine(t *testing.T) {
+	testenv.RequireDocker(t)
+	testenv.RequireCommand(t, "docker")
+	testenv.RequireCommand(t, "docker-compose")
+	testenv.RequireCommand(t, "go")
+	dir := t.TempDir()
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	unique := hex.EncodeToString(rnd[:])
+	project := "wardinv" + unique
+	ns := "wardns" + unique
+	image := "ward-dockerinv-test:" + unique
+
+	// A static server, in a FROM scratch image.
+	pkg, err := filepath.Abs(filepath.Join("testdata", "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "server"), ".")
+	build.Dir = pkg
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY server /server\nENTRYPOINT [\"/server\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, err := runErr(dir, "docker", "rmi", "-f", image); err != nil {
+			t.Errorf("docker rmi %s: %v\n%s", image, err, out)
+		}
+	})
+	run(t, dir, "docker", "build", "-q", "-t", image, dir)
+
+	// IPv6 on front if the daemon allows it.
+	v6 := fmt.Sprintf("fd%02x:%02x%02x:%02x00::/64", rnd[0], rnd[1], rnd[2], rnd[3])
+	ipv6 := "    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: \"" + v6 + "\""
+	probe := "ward-probe-" + unique
+	if out, err := runErr(dir, "docker", "network", "create", "--ipv6", "--subnet", v6, probe); err != nil {
+		t.Logf("IPv6 not tested: the daemon refuses an IPv6 network: %v: %s", err, strings.TrimSpace(out))
+		ipv6, v6 = "    {}", ""
+	} else {
+		run(t, dir, "docker", "network", "rm", probe)
+	}
+	compose := strings.NewReplacer("IMAGE", image, "NS", ns, "IPV6", ipv6).Replace(composeFile)
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(compose), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dc := []string{"-p", project, "-f", filepath.Join(dir, "docker-compose.yml")}
+	t.Cleanup(func() {
+		if out, err := runErr(dir, "docker-compose", append(dc, "down", "-v", "--remove-orphans", "--timeout", "1")...); err != nil {
+			t.Errorf("docker-compose down: %v\n%s", err, out)
+		}
+	})
+	run(t, dir, "docker-compose", append(dc, "up", "-d")...)
+
+	// What docker inspect says of the project's containers and networks.
+	ids := strings.Fields(run(t, dir, "docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project="+project))
+	if len(ids) != 6 {
+		t.Fatalf("docker ps: %d containers, want 6 (web x2, api, db, agent, batch)", len(ids))
+	}
+	var ctrs []inspected
+	if err := json.Unmarshal([]byte(run(t, dir, "docker", append([]string{"inspect"}, ids...)...)), &ctrs); err != nil {
+		t.Fatal(err)
+	}
+	var nets []struct {
+		Name     string
+		Internal bool
+		IPAM     struct{ Config []struct{ Subnet string } }
+	}
+	if err := json.Unmarshal([]byte(run(t, dir, "docker", "network", "inspect", project+"_front", project+"_back")), &nets); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := dockerinv.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var skipped []dockerinv.Skipped
+	c.OnSkip = func(s dockerinv.Skipped) { skipped = append(skipped, s) }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	inv, err := c.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Networks: subnets and Internal as docker says, IPv6 on front.
+	for _, n := range nets {
+		i := slices.IndexFunc(inv.Networks, func(fn *firewall.Network) bool { return fn.Name == n.Name })
+		if i < 0 {
+			t.Errorf("network %s missing from the inventory", n.Name)
+			continue
+		}
+		var want, got []string
+		for _, s := range n.IPAM.Config {
+			want = append(want, netip.MustParsePrefix(s.Subnet).Masked().String())
+		}
+		for _, s := range inv.Networks[i].Subnets {
+			got = append(got, s.String())
+		}
+		if !slices.Equal(want, got) || inv.Networks[i].Internal != n.Internal {
+			t.Errorf("network %s: subnets %v internal %v; docker says %v, %v", n.Name, got, inv.Networks[i].Internal, want, n.Internal)
+		}
+		if n.Name == project+"_front" && v6 != "" && !slices.Contains(got, v6) {
+			t.Errorf("network %s: subnets %v, want the IPv6 subnet %s", n.Name, got, v6)
+		}
+		if want := n.Name == project+"_back"; n.Internal != want {
+			t.Errorf("network %s: docker says internal %v, want %v", n.Name, n.Internal, want)
+		}
+	}
+
+	// Containers: each as docker inspect describes it.
+	byID := map[string]*firewall.Container{}
+	for _, fc := range inv.Containers {
+		byID[fc.ID()] = fc
+	}
+	tcp := func(name string, port uint16) firewall.Port {
+		return firewall.Port{Name: name, Port: port, Protocol: portset.TCP}
+	}
+	wantPorts := map[string][]firewall.Port{
+		"web":   {tcp("http", 8080), tcp("metrics", 9100)},
+		"api":   {tcp("grpc", 9090), {Name: "dns", Port: 53, Protocol: portset.UDP}, tcp("", 7000)},
+		"db":    {tcp("", 5432)},
+		"agent": nil,
+	}
+	seen := 0
+	for _, d := range ctrs {
+		service := d.Config.Labels["com.docker.compose.service"]
+		if service == "batch" {
+			if !slices.ContainsFunc(skipped, func(s dockerinv.Skipped) bool { return s.ID == d.ID }) {
+				t.Errorf("batch (network none): not reported left out; skipped: %v", skipped)
+			}
+			continue
+		}
+		name, namespace := service, project
+		if service == "web" {
+			name = "web-" + d.Config.Labels["com.docker.compose.container-number"]
+		}
+		if service == "api" {
+			namespace = ns
+		}
+		fc := byID[namespace+"/"+name]
+		if fc == nil {
+			t.Errorf("%s (%s): no container %s/%s in the inventory", d.Name, d.ID[:12], namespace, name)
+			continue
+		}
+		seen++
+		var wantIPs, gotIPs []string
+		for _, ep := range d.NetworkSettings.Networks {
+			for _, a := range []string{ep.IPAddress, ep.GlobalIPv6Address} {
+				if a != "" {
+					wantIPs = append(wantIPs, a)
+				}
+			}
+		}
+		for _, a := range fc.IPs {
+			gotIPs = append(gotIPs, a.String())
+		}
+		slices.Sort(wantIPs)
+		slices.Sort(gotIPs)
+		if service == "agent" {
+			wantIPs = nil
+			if !fc.HostNetwork || d.HostConfig.NetworkMode != "host" {
+				t.Errorf("agent: hostNetwork %v, docker network mode %q", fc.HostNetwork, d.HostConfig.NetworkMode)
+			}
+		}
+		if !slices.Equal(wantIPs, gotIPs) {
+			t.Errorf("%s: IPs %v, docker says %v", fc.ID(), gotIPs, wantIPs)
+		}
+		if service == "web" && v6 != "" && !slices.ContainsFunc(fc.IPs, func(a netip.Addr) bool { return netip.MustParsePrefix(v6).Contains(a) }) {
+			t.Errorf("%s: IPs %v, want one in %s", fc.ID(), gotIPs, v6)
+		}
+		if diff := cmp.Diff(wantPorts[service], fc.Ports, cmpOpts); diff != "" {
+			t.Errorf("%s: ports (-want +got):\n%s", fc.ID(), diff)
+		}
+		// Labels: the valid ones as docker has them, the others gone.
+		for k, v := range d.Config.Labels {
+			valid := !strings.ContainsAny(v, "/=, ") && len(v) <= 63 && k != "ward.test.junk" && k != dockerinv.LabelPorts &&
+				!strings.HasPrefix(k, "com.docker.compose.project.") && k != "com.docker.compose.config-hash"
+			if got, ok := fc.Labels[k]; valid && (!ok || got != v) {
+				t.Errorf("%s: label %s=%q, docker says %q", fc.ID(), k, got, v)
+			} else if !valid && ok && (k == "ward.test.junk" || k == dockerinv.LabelPorts) {
+				t.Errorf("%s: label %s=%q kept, but it is not a Kubernetes label", fc.ID(), k, got)
+			}
+		}
+		if fc.Labels["app"] != service {
+			t.Errorf("%s: label app=%q, want %q", fc.ID(), fc.Labels["app"], service)
+		}
+	}
+	if seen != 5 {
+		t.Errorf("found %d of the project's 5 addressable containers in the inventory", seen)
+	}
+
+	// Events of a container started beside the project and removed.
+	extra := project + "-extra"
+	events := make(chan dockerinv.Event, 100)
+	wctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(wctx, func(e dockerinv.Event) { events <- e }) }()
+	defer func() {
+		stopWatch()
+		<-done
+	}()
+	next := func() dockerinv.Event {
+		select {
+		case e := <-events:
+			return e
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for an event")
+			return dockerinv.Event{}
+		}
+	}
+	if e := next(); e.Kind != dockerinv.Resync {
+		t.Fatalf("first event %v, want Resync", e)
+	}
+	t.Cleanup(func() { _, _ = runErr(dir, "docker", "rm", "-f", extra) })
+	id := strings.TrimSpace(run(t, dir, "docker", "run", "-d", "--name", extra, "--network", project+"_back", image))
+	run(t, dir, "docker", "rm", "-f", extra)
+	var got []string
+	for !slices.Contains(got, "destroy") {
+		e := next()
+		if e.ContainerID != id {
+			continue // another container of this host
+		}
+		got = append(got, e.Kind.String())
+		if e.Kind == dockerinv.Start && e.Container != extra {
+			t.Errorf("start event names %q, want %q", e.Container, extra)
+		}
+		if (e.Kind == dockerinv.Connect || e.Kind == dockerinv.Disconnect) && e.Network != project+"_back" {
+			t.Errorf("%v: network %q, want %q", e.Kind, e.Network, project+"_back")
+		}
+	}
+	if diff := cmp.Diff([]string{"connect", "start", "die", "disconnect", "destroy"}, got); diff != "" {
+		t.Errorf("events of %s (-want +got):\n%s", extra, diff)
+	}
+}

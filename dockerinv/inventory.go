@@ -1,0 +1,433 @@
+package dockerinv
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/portset"
+)
+
+// Client reads inventories and events from one Docker Engine. Its methods
+// are safe for concurrent use; set OnSkip before using it.
+type Client struct {
+	api    *client.Client
+	source string
+
+	// OnSkip, when set, is called during Inventory for each running
+	// container left out of the inventory, with the reason, so that the
+	// caller can log it.
+	OnSkip func(Skipped)
+
+	// Backoff of Watch's reconnections and how it waits; tests shorten
+	// them.
+	minBackoff, maxBackoff time.Duration
+	sleep                  func(context.Context, time.Duration) error
+}
+
+// Skipped is a running container that an inventory leaves out.
+type Skipped struct {
+	ID     string // the full container ID
+	Name   string // the Docker container name, without the leading "/"
+	Reason string
+}
+
+func (s Skipped) String() string {
+	return fmt.Sprintf("container %s (%s) left out: %s", s.Name, shortID(s.ID), s.Reason)
+}
+
+// New returns a client of the Docker Engine at host, such as
+// "unix:///var/run/docker.sock" or "tcp://10.0.0.1:2376". An empty host
+// means $DOCKER_HOST, else unix:///var/run/docker.sock; the other DOCKER_*
+// variables (TLS, API version) apply too. The API version is negotiated
+// with the daemon on the first request (Engine API 1.40 or later). New
+// does not connect.
+func New(host string) (*Client, error) {
+	c := &Client{
+		minBackoff: 250 * time.Millisecond,
+		maxBackoff: 30 * time.Second,
+		sleep:      sleepCtx,
+	}
+	opts := []client.Opt{client.FromEnv, client.WithHTTPResponseHook(connectedHook)}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	api, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dockerinv: %w", err)
+	}
+	c.api = api
+	c.source = sourceName(api.DaemonHost())
+	return c, nil
+}
+
+// Close releases the client's idle connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// Source is the name inventories and errors give the daemon:
+// "docker:///var/run/docker.sock" for a unix socket, "docker+tcp://..."
+// otherwise.
+func (c *Client) Source() string { return c.source }
+
+func sourceName(host string) string {
+	if path, ok := strings.CutPrefix(host, "unix://"); ok {
+		return "docker://" + path
+	}
+	return "docker+" + host
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Inventory reads the running containers and the bridge networks of the
+// daemon (see the package documentation for the mapping) and validates
+// the result as firewall.ParseInventory does. Containers, then networks,
+// are read, so every network a listed container was attached to is
+// known; a container that stops in between is left out. Its File is
+// Source(); its Line fields are 0.
+func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
+	list, err := c.api.ContainerList(ctx, client.ContainerListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("dockerinv: %s: listing containers: %w", c.source, err)
+	}
+	ctrs := make([]container.InspectResponse, 0, len(list.Items))
+	for _, s := range list.Items {
+		res, err := c.api.ContainerInspect(ctx, s.ID, client.ContainerInspectOptions{})
+		switch {
+		case cerrdefs.IsNotFound(err):
+			c.skip(Skipped{ID: s.ID, Name: firstName(s.Names), Reason: "removed before it could be inspected"})
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("dockerinv: %s: inspecting container %s: %w", c.source, shortID(s.ID), err)
+		}
+		ctrs = append(ctrs, res.Container)
+	}
+	nets, err := c.api.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("dockerinv: %s: listing networks: %w", c.source, err)
+	}
+	inv, skipped, err := build(c.source, nets.Items, ctrs)
+	for _, s := range skipped {
+		c.skip(s)
+	}
+	return inv, err
+}
+
+func (c *Client) skip(s Skipped) {
+	if c.OnSkip != nil {
+		c.OnSkip(s)
+	}
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(names[0], "/")
+}
+
+// entry is a container on its way into the inventory.
+type entry struct {
+	id      string
+	docker  string // Docker name
+	c       *firewall.Container
+	service string // Compose service, "" when none or one-off
+	number  string // Compose container number
+}
+
+// build maps what the daemon said to an inventory. It is pure: the tests
+// feed it recorded responses too.
+func build(source string, nets []network.Summary, ctrs []container.InspectResponse) (*firewall.Inventory, []Skipped, error) {
+	inv := &firewall.Inventory{File: source}
+	managed := map[string]*firewall.Network{} // by network ID
+	for _, n := range nets {
+		if n.Driver != "bridge" {
+			continue
+		}
+		fn := &firewall.Network{Name: n.Name, Internal: n.Internal}
+		for _, cfg := range n.IPAM.Config {
+			if cfg.Subnet.IsValid() {
+				fn.Subnets = append(fn.Subnets, cfg.Subnet.Masked())
+			}
+		}
+		if len(fn.Subnets) == 0 {
+			continue // no address space: nothing to manage
+		}
+		managed[n.ID] = fn
+		inv.Networks = append(inv.Networks, fn)
+	}
+	slices.SortFunc(inv.Networks, func(a, b *firewall.Network) int { return cmp.Compare(a.Name, b.Name) })
+
+	var skipped []Skipped
+	var entries []*entry
+	var errs []error
+	for i := range ctrs {
+		d := &ctrs[i]
+		e, reason, err := mapContainer(source, d, managed)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case reason != "":
+			skipped = append(skipped, Skipped{ID: d.ID, Name: strings.TrimPrefix(d.Name, "/"), Reason: reason})
+		default:
+			entries = append(entries, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, skipped, errors.Join(errs...)
+	}
+	name(entries)
+	slices.SortFunc(entries, func(a, b *entry) int { return cmp.Compare(a.c.ID(), b.c.ID()) })
+	for _, e := range entries {
+		inv.Containers = append(inv.Containers, e.c)
+	}
+	checked, err := validate(inv, entries)
+	return checked, skipped, err
+}
+
+// mapContainer maps one container, or says why it is left out, or why
+// its labels are wrong.
+func mapContainer(source string, d *container.InspectResponse, managed map[string]*firewall.Network) (*entry, string, error) {
+	var labels map[string]string
+	if d.Config != nil {
+		labels = d.Config.Labels
+	}
+	e := &entry{id: d.ID, docker: strings.TrimPrefix(d.Name, "/"), number: labels[labelNumber]}
+	if labels[labelOneoff] != "True" {
+		e.service = labels[labelService]
+	}
+	c := &firewall.Container{Name: e.docker, Namespace: "default", Labels: podLabels(labels)}
+	switch {
+	case labels[LabelNamespace] != "":
+		c.Namespace = labels[LabelNamespace]
+	case labels[labelProject] != "":
+		c.Namespace = labels[labelProject]
+	}
+	e.c = c
+
+	var mode container.NetworkMode
+	if d.HostConfig != nil {
+		mode = d.HostConfig.NetworkMode
+	}
+	switch {
+	case mode.IsHost():
+		c.HostNetwork = true
+	case mode.IsContainer():
+		return nil, fmt.Sprintf("shares the network stack of container %s: policies see that container's addresses", shortID(mode.ConnectedContainer())), nil
+	case mode.IsNone():
+		return nil, "network none: no address on a managed network", nil
+	default:
+		c.IPs = addresses(d, managed)
+		if len(c.IPs) == 0 {
+			return nil, fmt.Sprintf("no address on a managed (bridge) network (attached to: %s)", attached(d)), nil
+		}
+	}
+
+	named, err := ParsePorts(labels[LabelPorts])
+	if err != nil {
+		return nil, "", &manifest.Error{File: source, Object: fmt.Sprintf("container %s (%s)", e.docker, shortID(d.ID)),
+			Err: fmt.Errorf("label %s=%q: %w", LabelPorts, labels[LabelPorts], err)}
+	}
+	c.Ports = named
+	if d.Config != nil {
+		var exposed []firewall.Port
+		for p := range d.Config.ExposedPorts {
+			proto, err := portset.ParseProtocol(string(p.Proto()))
+			if err != nil || p.Num() == 0 {
+				continue // a protocol policies cannot name
+			}
+			fp := firewall.Port{Port: p.Num(), Protocol: proto}
+			if !slices.ContainsFunc(named, func(q firewall.Port) bool { return q.Port == fp.Port && q.Protocol == fp.Protocol }) {
+				exposed = append(exposed, fp)
+			}
+		}
+		slices.SortFunc(exposed, func(a, b firewall.Port) int {
+			return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Protocol, b.Protocol))
+		})
+		c.Ports = append(c.Ports, exposed...)
+	}
+	return e, "", nil
+}
+
+// addresses returns the container's addresses on managed networks: by
+// network name, IPv4 then IPv6.
+func addresses(d *container.InspectResponse, managed map[string]*firewall.Network) []netip.Addr {
+	if d.NetworkSettings == nil {
+		return nil
+	}
+	names := make([]string, 0, len(d.NetworkSettings.Networks))
+	for name := range d.NetworkSettings.Networks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var ips []netip.Addr
+	for _, name := range names {
+		ep := d.NetworkSettings.Networks[name]
+		if ep == nil || managed[ep.NetworkID] == nil {
+			continue
+		}
+		for _, a := range []netip.Addr{ep.IPAddress, ep.GlobalIPv6Address} {
+			if a.IsValid() && !slices.Contains(ips, a.Unmap()) {
+				ips = append(ips, a.Unmap())
+			}
+		}
+	}
+	return ips
+}
+
+func attached(d *container.InspectResponse) string {
+	if d.NetworkSettings == nil || len(d.NetworkSettings.Networks) == 0 {
+		return "none"
+	}
+	var names []string
+	for name := range d.NetworkSettings.Networks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// podLabels keeps the labels a Pod could carry.
+func podLabels(labels map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range labels {
+		if len(validation.IsQualifiedName(k)) == 0 && len(validation.IsValidLabelValue(v)) == 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// name gives Compose containers their service's name, numbered when the
+// service runs several containers in one namespace.
+func name(entries []*entry) {
+	replicas := map[[2]string]int{}
+	for _, e := range entries {
+		if e.service != "" {
+			replicas[[2]string{e.c.Namespace, e.service}]++
+		}
+	}
+	for _, e := range entries {
+		switch {
+		case e.service == "":
+		case replicas[[2]string{e.c.Namespace, e.service}] == 1:
+			e.c.Name = e.service
+		case e.number != "":
+			e.c.Name = e.service + "-" + e.number
+		}
+	}
+}
+
+// The inventory file format (docs/firewall.md), to run the checks of
+// firewall.ParseInventory on what the daemon said.
+type (
+	fileInventory struct {
+		Networks   []fileNetwork   `yaml:"networks"`
+		Containers []fileContainer `yaml:"containers"`
+	}
+	fileNetwork struct {
+		Name     string   `yaml:"name"`
+		Subnets  []string `yaml:"subnets"`
+		Internal bool     `yaml:"internal"`
+	}
+	fileContainer struct {
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		IPs         []string          `yaml:"ips"`
+		Ports       []filePort        `yaml:"ports,omitempty"`
+		HostNetwork bool              `yaml:"hostNetwork"`
+	}
+	filePort struct {
+		Name     string `yaml:"name,omitempty"`
+		Port     uint16 `yaml:"port"`
+		Protocol string `yaml:"protocol"`
+	}
+)
+
+// validate checks inv with firewall.ParseInventory, by way of the file
+// format, and returns what it parsed with the lines cleared. Errors name
+// the container and its Docker ID instead of lines of that text.
+func validate(inv *firewall.Inventory, entries []*entry) (*firewall.Inventory, error) {
+	var f fileInventory
+	for _, n := range inv.Networks {
+		fn := fileNetwork{Name: n.Name, Internal: n.Internal}
+		for _, s := range n.Subnets {
+			fn.Subnets = append(fn.Subnets, s.String())
+		}
+		f.Networks = append(f.Networks, fn)
+	}
+	for _, c := range inv.Containers {
+		fc := fileContainer{Name: c.Name, Namespace: c.Namespace, Labels: c.Labels, HostNetwork: c.HostNetwork}
+		for _, a := range c.IPs {
+			fc.IPs = append(fc.IPs, a.String())
+		}
+		for _, p := range c.Ports {
+			fc.Ports = append(fc.Ports, filePort{Name: p.Name, Port: p.Port, Protocol: p.Protocol.String()})
+		}
+		f.Containers = append(f.Containers, fc)
+	}
+	data, err := yaml.Marshal(&f)
+	if err != nil {
+		return nil, fmt.Errorf("dockerinv: %s: %w", inv.File, err)
+	}
+	out, err := firewall.ParseInventory(inv.File, data)
+	if err != nil {
+		docker := map[string][]*entry{}
+		for _, e := range entries {
+			docker["container "+e.c.ID()] = append(docker["container "+e.c.ID()], e)
+		}
+		return nil, relocate(err, docker)
+	}
+	for _, n := range out.Networks {
+		n.Line = 0
+	}
+	for _, c := range out.Containers {
+		c.Line = 0
+	}
+	return out, nil
+}
+
+// relocate clears the lines of the *manifest.Errors in err (lines of a
+// text nobody sees) and adds the Docker name and ID to their object.
+func relocate(err error, docker map[string][]*entry) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, relocate(e, docker))
+		}
+		return errors.Join(out...)
+	}
+	var me *manifest.Error
+	if !errors.As(err, &me) {
+		return err
+	}
+	cp := *me
+	cp.Line = 0
+	if es := docker[cp.Object]; len(es) > 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, fmt.Sprintf("docker container %s, %s", e.docker, shortID(e.id)))
+		}
+		cp.Object = fmt.Sprintf("%s (%s)", cp.Object, strings.Join(names, "; "))
+	}
+	return &cp
+}

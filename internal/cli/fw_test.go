@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/wardsec/ward/internal/testenv"
+)
+
+const (
+	shopInventory = "firewall/testdata/shop-inventory.yaml"
+	shopPolicies  = "examples/shop"
+)
+
+// fwNetns is a private network namespace for the fw commands, with a
+// lock file of the test's own.
+type fwNetns struct {
+	file *os.File
+	path string
+	lock string
+}
+
+func newFwNetns(t *testing.T) *fwNetns {
+	t.Helper()
+	testenv.RequireCommand(t, "nft")
+	testenv.RequireCommand(t, "nsenter")
+	f := testenv.NewNetns(t)
+	return &fwNetns{file: f, path: testenv.NetnsPath(f), lock: filepath.Join(t.TempDir(), "fw.lock")}
+}
+
+// args appends the namespace and lock flags.
+func (n *fwNetns) args(args ...string) []string {
+	return append(args, "--netns", n.path, "--lock", n.lock)
+}
+
+// sh runs a command inside the namespace.
+func (n *fwNetns) sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("nsenter", append([]string{"--net=" + n.path, name}, args...)...) // #nosec G204 -- fixed programs, the test's own arguments
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return string(out)
+}
+
+var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
+
+// listing is the live table as nft lists it, counters blanked, or "" when
+// absent.
+func (n *fwNetns) listing(t *testing.T) string {
+	t.Helper()
+	if !strings.Contains(n.sh(t, "nft", "list", "tables"), "table inet ward") {
+		return ""
+	}
+	return counterValues.ReplaceAllString(n.sh(t, "nft", "list", "table", "inet", "ward"), "counter")
+}
+
+func plannedText(t *testing.T) string {
+	t.Helper()
+	out, errOut, code := run(t, "", "fw", "plan", shopPolicies, "--inventory", shopInventory, "--diff=false")
+	if code != ExitOK {
+		t.Fatalf("plan: exit %d: %s", code, errOut)
+	}
+	return out
+}
+
+// TestFwApplyStatusRemove runs the commands' life cycle in a private
+// namespace: status of nothing, apply (the kernel lists exactly the plan),
+// plan's difference, an idempotent re-apply, status against the policies,
+// a change behind Ward's back that status reports, and a removal that
+// leaves no trace.
+func TestFwApplyStatusRemove(t *testing.T) {
+	n := newFwNetns(t)
+	want := plannedText(t)
+
+	if out, _, code := run(t, "", n.args("fw", "status")...); code != ExitFindings || !strings.Contains(out, "not loaded") {
+		t.Fatalf("status before apply: exit %d, %q; want 1, not loaded", code, out)
+	}
+	out, errOut, code := run(t, "", n.args("fw", "plan", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitOK || !strings.HasPrefix(out, want) || !strings.Contains(out[len(want):], "# + table inet ward (not loaded)") {
+		t.Fatalf("plan before apply: exit %d, %s\n%s", code, errOut, out[len(want):])
+	}
+	out, errOut, code = run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitOK || !strings.HasPrefix(out, "applied table inet ward:") {
+		t.Fatalf("apply: exit %d, %q, %s", code, out, errOut)
+	}
+	if got := n.listing(t); got != want {
+		t.Fatalf("after apply, nft lists a different table:\n%s", got)
+	}
+	out, _, code = run(t, "", n.args("fw", "plan", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitOK || !strings.HasSuffix(out, "# the live ruleset is identical\n") {
+		t.Errorf("plan after apply: exit %d, %s", code, out[len(want):])
+	}
+	out, errOut, code = run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitOK || !strings.HasPrefix(out, "re-applied (unchanged)") || n.listing(t) != want {
+		t.Errorf("second apply: exit %d, %q, %s", code, out, errOut)
+	}
+	out, _, code = run(t, "", n.args("fw", "status", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitOK || !strings.Contains(out, "loaded") || !strings.Contains(out, "identical") {
+		t.Errorf("status: exit %d, %q", code, out)
+	}
+
+	n.sh(t, "nft", "flush", "chain", "inet", "ward", "forward")
+	out, _, code = run(t, "", n.args("fw", "status", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitFindings || !strings.Contains(out, "+ chain forward rule 1") {
+		t.Errorf("status after a change behind Ward's back: exit %d, %q; want 1 and the missing rules", code, out)
+	}
+
+	out, errOut, code = run(t, "", n.args("fw", "remove")...)
+	if code != ExitOK || !strings.Contains(out, "removed") {
+		t.Fatalf("remove: exit %d, %q, %s", code, out, errOut)
+	}
+	if got := n.sh(t, "nft", "list", "ruleset"); got != "" {
+		t.Errorf("after remove, the namespace's ruleset is not empty:\n%s", got)
+	}
+	if _, _, code := run(t, "", n.args("fw", "remove")...); code != ExitOK {
+		t.Errorf("remove of nothing: exit %d, want 0", code)
+	}
+}
+
+// TestFwApplyBadInput: an invalid policy, a bad inventory, a missing one:
+// exit 2 with the file and line, and the live ruleset untouched.
+func TestFwApplyBadInput(t *testing.T) {
+	n := newFwNetns(t)
+	if _, errOut, code := run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory)...); code != ExitOK {
+		t.Fatalf("apply: exit %d, %s", code, errOut)
+	}
+	before := n.listing(t)
+
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "policy.yaml"), []byte(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: broken, namespace: api}
+spec:
+  podSelector: {}
+  ingress:
+    - ports:
+        - port: 80
+          protocol: ICMP
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badInv := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(badInv, []byte("containers:\n  - name: a\n    ips: [10.0.0.1]\n    colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"invalid policy", []string{bad, "--inventory", shopInventory}, "policy.yaml:"},
+		{"unknown inventory field", []string{shopPolicies, "--inventory", badInv}, "inventory.yaml:4"},
+		{"no inventory", []string{shopPolicies}, "--docker or --inventory"},
+		{"both sources", []string{shopPolicies, "--inventory", shopInventory, "--docker"}, "exclude each other"},
+	} {
+		_, errOut, code := run(t, "", n.args(append([]string{"fw", "apply"}, tc.args...)...)...)
+		if code != ExitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, %q; want 2 and %q", tc.name, code, errOut, tc.want)
+		}
+		if got := n.listing(t); got != before {
+			t.Errorf("%s: the live ruleset changed", tc.name)
+		}
+	}
+}
+
+// TestFwApplyBrNetfilter: with bridged traffic not handed to netfilter in
+// the namespace, apply refuses and changes nothing; with
+// --enable-br-netfilter it fixes the switches and applies.
+func TestFwApplyBrNetfilter(t *testing.T) {
+	n := newFwNetns(t)
+	const sw = "net.bridge.bridge-nf-call-iptables"
+	if _, err := exec.Command("nsenter", "--net="+n.path, "sysctl", "-w", sw+"=0").CombinedOutput(); err != nil { // #nosec G204 -- fixed command
+		testenv.RequireCommand(t, "sysctl")
+		t.Skipf("cannot turn %s off in a private namespace (%v): the kernel does not make it per-namespace", sw, err)
+	}
+	_, errOut, code := run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory)...)
+	if code != ExitError || !strings.Contains(errOut, "bypass netfilter") || !strings.Contains(errOut, "bridge-nf-call-iptables is off") {
+		t.Fatalf("apply with %s=0: exit %d, %q; want a refusal", sw, code, errOut)
+	}
+	if n.listing(t) != "" {
+		t.Fatal("a refused apply loaded a table")
+	}
+	out, errOut, code := run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory, "--enable-br-netfilter")...)
+	if code != ExitOK {
+		t.Fatalf("apply --enable-br-netfilter: exit %d, %q, %s", code, out, errOut)
+	}
+	if got := strings.TrimSpace(n.sh(t, "sysctl", "-n", sw)); got != "1" {
+		t.Errorf("%s = %s after --enable-br-netfilter", sw, got)
+	}
+}
+
+// TestFwLock: while another process holds the lock, apply waits, then
+// gives up with exit 2 and changes nothing.
+func TestFwLock(t *testing.T) {
+	n := newFwNetns(t)
+	l := flock.New(n.lock)
+	if ok, err := l.TryLock(); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	_, errOut, code := run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory, "--lock-timeout", "200ms")...)
+	if code != ExitError || !strings.Contains(errOut, "another ward fw holds it") {
+		t.Errorf("apply under another's lock: exit %d, %q", code, errOut)
+	}
+	if n.listing(t) != "" {
+		t.Error("apply loaded a table without the lock")
+	}
+	_ = l.Unlock()
+	if _, errOut, code := run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory)...); code != ExitOK {
+		t.Errorf("apply after the lock was released: exit %d, %s", code, errOut)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestFwRun runs the daemon on a copy of the shop's inventory: it applies
+// at start; a container added to the inventory file is enforced; a deleted
+// table is re-applied; an invalid inventory leaves the previous ruleset;
+// on cancellation it stops and leaves the ruleset loaded.
+func TestFwRun(t *testing.T) {
+	n := newFwNetns(t)
+	t.Chdir(root)
+	inv := filepath.Join(t.TempDir(), "inventory.yaml")
+	orig, err := os.ReadFile(shopInventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inv, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, n.args("fw", "run", shopPolicies, "--inventory", inv, "--interval", "100ms", "--debounce", "50ms"), strings.NewReader(""), &out, &errOut)
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", what, out.String(), errOut.String())
+	}
+	syncs := func() int { return strings.Count(out.String(), "synced (") }
+	waitFor("the first sync", func() bool { return syncs() >= 1 })
+	first := n.listing(t)
+	if !strings.Contains(first, "10.20.2.11") {
+		t.Fatalf("after start, the table does not hold the shop's addresses:\n%s", first)
+	}
+
+	added := string(orig) + `  - name: newcomer
+    namespace: api
+    labels: {app: orders}
+    ips: [10.20.2.77]
+    ports:
+      - {name: http, port: 8080}
+`
+	if err := os.WriteFile(inv, []byte(added), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the new container's rules", func() bool { return strings.Contains(n.listing(t), "10.20.2.77") })
+
+	n.sh(t, "nft", "delete", "table", "inet", "ward")
+	waitFor("the table re-applied after its deletion", func() bool { return strings.Contains(out.String(), "tampering") && n.listing(t) != "" })
+
+	loaded := n.listing(t)
+	if err := os.WriteFile(inv, []byte(added+"    colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the invalid inventory reported", func() bool { return strings.Contains(errOut.String(), "sync failed") })
+	if n.listing(t) != loaded {
+		t.Error("an invalid inventory changed the live ruleset")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("fw run exit %d\n%s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("fw run did not stop")
+	}
+	if n.listing(t) == "" {
+		t.Error("fw run removed the ruleset on stop; it must stay (fail closed)")
+	}
+}

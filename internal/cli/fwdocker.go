@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wardsec/ward/dockerinv"
+	"github.com/wardsec/ward/firewall"
+)
+
+// dockerInventory reads the host's containers and networks from the
+// Docker Engine at host ("" for the default), logging the containers it
+// leaves out and why.
+func dockerInventory(ctx context.Context, e *env, host string) (*firewall.Inventory, error) {
+	c, err := dockerinv.New(host)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = c.Close() }()
+	c.OnSkip = func(s dockerinv.Skipped) { e.log.Info("container left out", "container", s.String()) }
+	inv, err := c.Inventory(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("docker inventory: %w", err)
+	}
+	return inv, nil
+}
+
+// watchDocker turns the Docker Engine's container and network events into
+// triggers until ctx ends. A container's start carries its time, from
+// which the unclassified window is measured.
+func watchDocker(ctx context.Context, e *env, host string, send func(trigger)) error {
+	c, err := dockerinv.New(host)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = c.Close() }()
+	return c.Watch(ctx, func(ev dockerinv.Event) {
+		switch ev.Kind {
+		case dockerinv.StreamError:
+			e.log.Warn("docker events", "err", ev.Err, "retry in", ev.Retry)
+		case dockerinv.Start:
+			send(trigger{reason: "docker " + ev.String(), at: ev.Time})
+		default:
+			send(trigger{reason: "docker " + ev.String()})
+		}
+	})
+}

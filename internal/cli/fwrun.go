@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/spf13/cobra"
+
+	"github.com/wardsec/ward/firewall"
+)
+
+// trigger is a reason to re-sync.
+type trigger struct {
+	reason string
+	// at is when the change happened (a container's start), zero when
+	// unknown: the unclassified window is measured from it.
+	at time.Time
+}
+
+func fwRunCmd(e *env, f *fwFlags) *cobra.Command {
+	var interval, debounce, maxBackoff time.Duration
+	c := &cobra.Command{
+		Use:   "run POLICY_PATH... (--docker | --inventory FILE)",
+		Short: "Keep the ruleset in sync with containers and policies (daemon)",
+		Long: `Apply the ruleset, then keep it in sync: re-apply when Docker starts,
+stops or reconnects a container (--docker), when a policy or inventory file
+changes, and when Ward's table is deleted or altered behind its back
+(checked every --interval). Each change is logged with its differences. A
+failed sync (an invalid policy, the Docker Engine unreachable) leaves the
+previous ruleset in place and is retried with backoff.
+
+On SIGINT or SIGTERM it stops and leaves the ruleset loaded (fail closed):
+"ward fw remove" deletes it.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			h, err := openHost(f.netns)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer h.Close()
+			d := &daemon{e: e, f: f, h: h, paths: args, interval: interval, debounce: debounce, maxBackoff: maxBackoff}
+			return d.run(ctx)
+		},
+	}
+	c.Flags().DurationVar(&interval, "interval", 2*time.Second, "how often to check that the live table is still Ward's")
+	c.Flags().DurationVar(&debounce, "debounce", 100*time.Millisecond, "wait this long after a change for more before syncing")
+	c.Flags().DurationVar(&maxBackoff, "max-backoff", 30*time.Second, "longest wait between retries of a failed sync")
+	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
+	c.Flags().BoolVar(&f.noFlush, "no-flush", false, "keep tracked connections that the new policies deny")
+	return c
+}
+
+type daemon struct {
+	e                              *env
+	f                              *fwFlags
+	h                              *host
+	paths                          []string
+	interval, debounce, maxBackoff time.Duration
+	last                           *plan // what was last applied
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	triggers := make(chan trigger, 64)
+	send := func(t trigger) {
+		select {
+		case triggers <- t:
+		default: // a sync is pending anyway
+		}
+	}
+	if d.f.docker {
+		go func() {
+			if err := watchDocker(ctx, d.e, d.f.dockerHost, send); err != nil && ctx.Err() == nil {
+				d.e.log.Error("docker events", "err", err)
+			}
+		}()
+	}
+	w, err := d.watchFiles(send)
+	if err != nil {
+		return fail(ExitError, err)
+	}
+	defer func() { _ = w.Close() }()
+
+	// The first sync must succeed: a daemon that never enforced anything
+	// must not look healthy.
+	if err := d.sync(ctx, trigger{reason: "start"}); err != nil {
+		return err
+	}
+	tick := time.NewTicker(d.interval)
+	defer tick.Stop()
+	backoff := time.Duration(0)
+	var retry <-chan time.Time
+	var pending []trigger
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			d.e.log.Info("stopping; the ruleset stays loaded", "reason", context.Cause(ctx))
+			return nil
+		case t := <-triggers:
+			pending = append(pending, t)
+			if settle == nil {
+				settle = time.After(d.debounce)
+			}
+			continue
+		case <-settle:
+		case <-retry:
+			pending = append(pending, trigger{reason: "retry"})
+		case <-tick.C:
+			if err := d.checkTamper(); err == nil {
+				continue
+			} else {
+				d.e.log.Warn("Ward's table was changed behind its back; re-applying", "diff", err)
+				pending = append(pending, trigger{reason: "tampering"})
+			}
+		}
+		settle = nil
+		if len(pending) == 0 {
+			continue
+		}
+		reasons := make([]string, 0, len(pending))
+		var since time.Time
+		for _, t := range pending {
+			reasons = append(reasons, t.reason)
+			if !t.at.IsZero() && (since.IsZero() || t.at.Before(since)) {
+				since = t.at
+			}
+		}
+		pending = nil
+		if err := d.sync(ctx, trigger{reason: strings.Join(dedupe(reasons), ", "), at: since}); err != nil {
+			backoff = min(max(2*backoff, 500*time.Millisecond), d.maxBackoff)
+			d.e.log.Error("sync failed; the previous ruleset stays", "err", err, "retry in", backoff)
+			retry = time.After(backoff)
+			continue
+		}
+		backoff, retry = 0, nil
+	}
+}
+
+// sync compiles and applies, logging what changed.
+func (d *daemon) sync(ctx context.Context, t trigger) error {
+	unlock, err := d.f.takeLock(ctx, d.e)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p, err := d.e.fwPlan(ctx, d.f, d.paths)
+	if err != nil {
+		return err
+	}
+	diff, _ := firewall.Diff(d.h.nft, p.rs)
+	res, err := d.h.apply(p, applyOptions{enableBr: d.f.enableBrNetfilter, flush: !d.f.noFlush})
+	if err != nil {
+		return err
+	}
+	d.last = p
+	attrs := []any{"reason", t.reason, "containers", len(p.inv.Containers), "rules", res.stats.Rules, "elements", res.stats.Elements,
+		"changes", len(diff), "compile", res.compile.Round(time.Microsecond), "load", res.load.Round(time.Microsecond), "connections ended", res.flushed}
+	if !t.at.IsZero() {
+		// The unclassified window: from the container's start to its
+		// rules landing. Until then its traffic was dropped (or, with
+		// --allow-unclassified, treated as external).
+		attrs = append(attrs, "window", time.Since(t.at).Round(time.Millisecond))
+	}
+	if len(diff) > 0 {
+		attrs = append(attrs, "diff", strings.Join(head(diff, 20), "; "))
+	}
+	d.e.log.Info("ruleset synced", attrs...)
+	fmt.Fprintf(d.e.stdout, "synced (%s): %d changes, %d rules, %d elements", t.reason, len(diff), res.stats.Rules, res.stats.Elements)
+	if !t.at.IsZero() {
+		fmt.Fprintf(d.e.stdout, ", unclassified window %s", time.Since(t.at).Round(time.Millisecond))
+	}
+	fmt.Fprintln(d.e.stdout)
+	return nil
+}
+
+// checkTamper reports how the live table differs from the last applied
+// ruleset.
+func (d *daemon) checkTamper() error {
+	if d.last == nil {
+		return nil
+	}
+	diff, err := firewall.Diff(d.h.nft, d.last.rs)
+	if err != nil {
+		return err
+	}
+	if len(diff) > 0 {
+		return errors.New(strings.Join(head(diff, 10), "; "))
+	}
+	return nil
+}
+
+// watchFiles watches the policy paths and the inventory file: a change
+// to any of them is a trigger. Directories are watched with their
+// subdirectories.
+func (d *daemon) watchFiles(send func(trigger)) (*fsnotify.Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch files: %w", err)
+	}
+	paths := append([]string(nil), d.paths...)
+	if d.f.inventory != "" {
+		paths = append(paths, d.f.inventory)
+	}
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		err := filepath.WalkDir(p, func(path string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if de.IsDir() || path == p {
+				return w.Add(path)
+			}
+			return nil
+		})
+		if err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("watch %s: %w", p, err)
+		}
+		// A file replaced by rename (editors, kubectl, git) is seen
+		// through its directory.
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			_ = w.Add(filepath.Dir(p))
+		}
+	}
+	go func() {
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if ev.Has(fsnotify.Chmod) {
+					continue
+				}
+				send(trigger{reason: "file " + filepath.Base(ev.Name)})
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				d.e.log.Warn("file watch", "err", err)
+			}
+		}
+	}()
+	return w, nil
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func head(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("... %d more", len(s)-n))
+	}
+	return s
+}

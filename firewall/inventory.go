@@ -15,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/manifest"
@@ -303,7 +302,7 @@ func (p *parser) network(n *yaml.Node) {
 	}
 	for _, other := range p.inv.Networks {
 		if other.Name == net.Name {
-			p.fail(n.Line, object, ErrDuplicate, "network %q already declared on line %d", net.Name, other.Line)
+			p.fail(n.Line, object, ErrDuplicate, "network %q already declared%s", net.Name, onLine(other.Line))
 			return
 		}
 	}
@@ -366,8 +365,8 @@ func (p *parser) container(n *yaml.Node) {
 	if bad := badName(c.Name); bad != "" {
 		p.fail(nameLine, object, ErrInvalid, "name %q: %s", c.Name, bad)
 	}
-	if msgs := validation.IsValidLabelValue(c.Namespace); len(msgs) > 0 || strings.Contains(c.Namespace, "/") {
-		p.fail(n.Line, object, ErrInvalid, "namespace %q: not a valid label value, so no namespaceSelector could name it", c.Namespace)
+	if bad := badNamespace(c.Namespace); bad != "" {
+		p.fail(n.Line, object, ErrInvalid, "%s", bad)
 	}
 	if ips != nil {
 		p.seq(ips, "ips", object, func(s *yaml.Node) {
@@ -376,19 +375,15 @@ func (p *parser) container(n *yaml.Node) {
 				return
 			}
 			a, err := netip.ParseAddr(strings.TrimSpace(text))
-			switch {
-			case err != nil:
+			if err != nil {
 				p.fail(s.Line, object, ErrBadAddress, "%q is not an IP address", text)
 				return
-			case a.Zone() != "":
-				p.fail(s.Line, object, ErrBadAddress, "%s: an address with a zone cannot be a container's", text)
+			}
+			if bad := badAddress(a); bad != "" {
+				p.fail(s.Line, object, ErrBadAddress, "%s", bad)
 				return
 			}
 			a = a.Unmap()
-			if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
-				p.fail(s.Line, object, ErrBadAddress, "%s cannot be a container's address (unspecified, loopback, multicast or link-local)", a)
-				return
-			}
 			c.IPs = append(c.IPs, a)
 			p.pending = append(p.pending, ipNode{c, a, s.Line})
 		})
@@ -397,11 +392,11 @@ func (p *parser) container(n *yaml.Node) {
 		p.seq(ports, "ports", object, func(s *yaml.Node) { p.port(c, s, object) })
 	}
 	if len(c.IPs) == 0 && !c.HostNetwork {
-		p.fail(n.Line, object, ErrMissingAddress, "no ips: a container needs an address for rules to name it")
+		p.fail(n.Line, object, ErrMissingAddress, "%s", noAddress)
 	}
 	for _, other := range p.inv.Containers {
 		if other.ID() == c.ID() {
-			p.fail(nameLine, object, ErrDuplicate, "container %s already declared on line %d", c.ID(), other.Line)
+			p.fail(nameLine, object, ErrDuplicate, "container %s already declared%s", c.ID(), onLine(other.Line))
 			return
 		}
 	}
@@ -432,8 +427,8 @@ func (p *parser) labels(n *yaml.Node, object string) map[string]string {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		if msgs := validation.IsQualifiedName(k.Value); len(msgs) > 0 {
-			p.fail(k.Line, object, ErrInvalid, "label key %q: %s", k.Value, msgs[0])
+		if bad := badLabelKey(k.Value); bad != "" {
+			p.fail(k.Line, object, ErrInvalid, "%s", bad)
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
@@ -441,9 +436,14 @@ func (p *parser) labels(n *yaml.Node, object string) map[string]string {
 			continue
 		}
 		val, ok := p.str(v, "label "+k.Value, object)
-		if ok {
-			out[k.Value] = val
+		if !ok {
+			continue
 		}
+		if bad := badLabelValue(k.Value, val); bad != "" {
+			p.fail(v.Line, object, ErrInvalid, "%s", bad)
+			continue
+		}
+		out[k.Value] = val
 	}
 	return out
 }
@@ -456,8 +456,8 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 		case "name":
 			port.Name, _ = p.str(v, "port name", object)
 			if port.Name != "" {
-				if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
-					p.fail(v.Line, object, ErrInvalid, "port name %q: %s", port.Name, msgs[0])
+				if bad := badPortName(port.Name); bad != "" {
+					p.fail(v.Line, object, ErrInvalid, "%s", bad)
 				}
 			}
 		case "port":
@@ -501,7 +501,12 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 // networks: no address twice, and every address of a container on a
 // network in one of the declared subnets.
 func (p *parser) check(line int) {
-	inv := p.inv
+	checkAddresses(p.inv, p.pending, line, p.fail)
+}
+
+// checkAddresses is check on any inventory: ips are its containers'
+// addresses with their lines (0: unknown), line the inventory's.
+func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, object string, kind error, format string, args ...any)) {
 	needNetworks := false
 	for _, c := range inv.Containers {
 		if !c.HostNetwork {
@@ -509,7 +514,7 @@ func (p *parser) check(line int) {
 		}
 	}
 	if needNetworks && len(inv.Networks) == 0 {
-		p.fail(line, "", ErrInvalid, "no networks: declare the networks container addresses come from, so that Ward knows which addresses it manages")
+		fail(line, "", ErrInvalid, "no networks: declare the networks container addresses come from, so that Ward knows which addresses it manages")
 	}
 	owner := map[netip.Addr]ipNode{}
 	var families [3]bool
@@ -520,10 +525,10 @@ func (p *parser) check(line int) {
 			subnets = append(subnets, s.String())
 		}
 	}
-	for _, ip := range p.pending {
+	for _, ip := range ips {
 		object := "container " + ip.c.ID()
 		if prev, dup := owner[ip.addr]; dup {
-			p.fail(ip.line, object, ErrDuplicate, "%s is already the address of %s (line %d)", ip.addr, prev.c.ID(), prev.line)
+			fail(ip.line, object, ErrDuplicate, "%s is already the address of %s%s", ip.addr, prev.c.ID(), onLine(prev.line))
 			continue
 		}
 		owner[ip.addr] = ip
@@ -541,9 +546,9 @@ func (p *parser) check(line int) {
 		switch {
 		case in:
 		case !families[family(ip.addr)]:
-			p.fail(ip.line, object, ErrOutsideNetworks, "%s address %s, but no declared network has an %s subnet", family(ip.addr), ip.addr, family(ip.addr))
+			fail(ip.line, object, ErrOutsideNetworks, "%s address %s, but no declared network has an %s subnet", family(ip.addr), ip.addr, family(ip.addr))
 		default:
-			p.fail(ip.line, object, ErrOutsideNetworks, "%s is in none of the declared subnets (%s)", ip.addr, strings.Join(subnets, ", "))
+			fail(ip.line, object, ErrOutsideNetworks, "%s is in none of the declared subnets (%s)", ip.addr, strings.Join(subnets, ", "))
 		}
 	}
 }

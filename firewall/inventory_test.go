@@ -70,6 +70,7 @@ func TestInventoryBadInput(t *testing.T) {
 		{"name with slash", nets + "containers:\n  - name: a/b\n    ips: [10.0.0.5]\n", 4, firewall.ErrInvalid},
 		{"bad namespace", nets + "containers:\n  - name: a\n    namespace: Web Shop\n    ips: [10.0.0.5]\n", 4, firewall.ErrInvalid},
 		{"no address", nets + "containers:\n  - name: a\n    labels: {app: a}\n", 4, firewall.ErrMissingAddress},
+		{"bad label value", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    labels:\n      path: /etc/compose.yaml\n", 7, firewall.ErrInvalid},
 		{"empty address list", nets + "containers:\n  - name: a\n    ips: []\n", 4, firewall.ErrMissingAddress},
 		{"bad address", nets + "containers:\n  - name: a\n    ips:\n      - 10.0.0.300\n", 6, firewall.ErrBadAddress},
 		{"loopback address", nets + "containers:\n  - name: a\n    ips: [127.0.0.1]\n", 5, firewall.ErrBadAddress},

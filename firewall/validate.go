@@ -1,0 +1,160 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// Validate checks an inventory built in memory (package dockerinv builds
+// one from the Docker Engine) with the rules ParseInventory applies to a
+// file: container names, namespaces, label keys and values, port names and
+// numbers, addresses (one per container at least, none twice, each in a
+// declared subnet), and no container or network declared twice. Every
+// problem is a *manifest.Error naming inv.File, the object and its Line
+// when known (0: none), wrapping ErrInvalid, ErrMissingAddress,
+// ErrBadAddress, ErrOutsideNetworks or ErrDuplicate; all are reported,
+// joined.
+func (inv *Inventory) Validate() error {
+	var errs []error
+	fail := func(line int, object string, kind error, format string, args ...any) {
+		errs = append(errs, &manifest.Error{File: inv.File, Line: line, Object: object,
+			Err: &inventoryError{fmt.Sprintf(format, args...), kind}})
+	}
+	networks := map[string]*Network{}
+	for _, n := range inv.Networks {
+		if n.Name == "" {
+			fail(n.Line, "network", ErrInvalid, "network without a name")
+			continue
+		}
+		object := "network " + n.Name
+		if prev := networks[n.Name]; prev != nil {
+			fail(n.Line, object, ErrDuplicate, "network %q already declared%s", n.Name, onLine(prev.Line))
+			continue
+		}
+		networks[n.Name] = n
+		if len(n.Subnets) == 0 {
+			fail(n.Line, object, ErrInvalid, "network without subnets")
+		}
+		for _, s := range n.Subnets {
+			if !s.IsValid() || s.Masked() != s || s.Addr().Is4In6() {
+				fail(n.Line, object, ErrBadAddress, "invalid subnet %s", s)
+			}
+		}
+	}
+	containers := map[string]*Container{}
+	var ips []ipNode
+	for _, c := range inv.Containers {
+		if c.Name == "" {
+			fail(c.Line, "container", ErrInvalid, "container without a name")
+			continue
+		}
+		object := "container " + c.ID()
+		if prev := containers[c.ID()]; prev != nil {
+			fail(c.Line, object, ErrDuplicate, "container %s already declared%s", c.ID(), onLine(prev.Line))
+			continue
+		}
+		containers[c.ID()] = c
+		if bad := badName(c.Name); bad != "" {
+			fail(c.Line, object, ErrInvalid, "name %q: %s", c.Name, bad)
+		}
+		if bad := badNamespace(c.Namespace); bad != "" {
+			fail(c.Line, object, ErrInvalid, "%s", bad)
+		}
+		for k, v := range c.Labels {
+			if bad := badLabelKey(k); bad != "" {
+				fail(c.Line, object, ErrInvalid, "%s", bad)
+			} else if bad := badLabelValue(k, v); bad != "" {
+				fail(c.Line, object, ErrInvalid, "%s", bad)
+			}
+		}
+		if len(c.IPs) == 0 && !c.HostNetwork {
+			fail(c.Line, object, ErrMissingAddress, "%s", noAddress)
+		}
+		for _, a := range c.IPs {
+			if bad := badAddress(a); bad != "" {
+				fail(c.Line, object, ErrBadAddress, "%s", bad)
+				continue
+			}
+			ips = append(ips, ipNode{c, a.Unmap(), c.Line})
+		}
+		names := map[string]bool{}
+		for _, p := range c.Ports {
+			if p.Port == 0 {
+				fail(c.Line, object, ErrInvalid, "port 0: want a number from 1 to 65535")
+			}
+			if p.Name == "" {
+				continue
+			}
+			if bad := badPortName(p.Name); bad != "" {
+				fail(c.Line, object, ErrInvalid, "%s", bad)
+			}
+			if names[p.Name] {
+				fail(c.Line, object, ErrDuplicate, "port name %q used twice", p.Name)
+			}
+			names[p.Name] = true
+		}
+	}
+	checkAddresses(inv, ips, 0, fail)
+	return errors.Join(errs...)
+}
+
+// The checks ParseInventory and Validate share: each returns why a value
+// cannot be, or "".
+
+const noAddress = "no ips: a container needs an address for rules to name it"
+
+func badNamespace(ns string) string {
+	if msgs := validation.IsValidLabelValue(ns); len(msgs) > 0 || strings.Contains(ns, "/") || ns == "" {
+		return fmt.Sprintf("namespace %q: not a valid label value, so no namespaceSelector could name it", ns)
+	}
+	return ""
+}
+
+func badLabelKey(k string) string {
+	if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+		return fmt.Sprintf("label key %q: %s", k, msgs[0])
+	}
+	return ""
+}
+
+func badLabelValue(k, v string) string {
+	if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+		return fmt.Sprintf("label %s: value %q: %s", k, v, msgs[0])
+	}
+	return ""
+}
+
+func badPortName(name string) string {
+	if msgs := validation.IsValidPortName(name); len(msgs) > 0 {
+		return fmt.Sprintf("port name %q: %s", name, msgs[0])
+	}
+	return ""
+}
+
+func badAddress(a netip.Addr) string {
+	switch {
+	case !a.IsValid():
+		return "an invalid address"
+	case a.Zone() != "":
+		return fmt.Sprintf("%s: an address with a zone cannot be a container's", a)
+	}
+	a = a.Unmap()
+	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+		return fmt.Sprintf("%s cannot be a container's address (unspecified, loopback, multicast or link-local)", a)
+	}
+	return ""
+}
+
+// onLine is " on line N", or "" for an object without a line.
+func onLine(line int) string {
+	if line <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" on line %d", line)
+}

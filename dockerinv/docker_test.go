@@ -219,7 +219,7 @@ func TestDockerEngine(t *testing.T) {
 		if !slices.Equal(want, got) || inv.Networks[i].Internal != n.Internal {
 			t.Errorf("network %s: subnets %v internal %v; docker says %v, %v", n.Name, got, inv.Networks[i].Internal, want, n.Internal)
 		}
-		if n.Name == project+"_front" && v6 != "" && !slices.Contains(got, v6) {
+		if n.Name == project+"_front" && v6 != "" && !slices.Contains(got, netip.MustParsePrefix(v6).String()) {
 			t.Errorf("network %s: subnets %v, want the IPv6 subnet %s", n.Name, got, v6)
 		}
 		if want := n.Name == project+"_back"; n.Internal != want {

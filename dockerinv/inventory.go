@@ -14,7 +14,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/wardsec/ward/firewall"
@@ -336,78 +335,22 @@ func name(entries []*entry) {
 	}
 }
 
-// The inventory file format (docs/firewall.md), to run the checks of
-// firewall.ParseInventory on what the daemon said.
-type (
-	fileInventory struct {
-		Networks   []fileNetwork   `yaml:"networks"`
-		Containers []fileContainer `yaml:"containers"`
-	}
-	fileNetwork struct {
-		Name     string   `yaml:"name"`
-		Subnets  []string `yaml:"subnets"`
-		Internal bool     `yaml:"internal"`
-	}
-	fileContainer struct {
-		Name        string            `yaml:"name"`
-		Namespace   string            `yaml:"namespace"`
-		Labels      map[string]string `yaml:"labels"`
-		IPs         []string          `yaml:"ips"`
-		Ports       []filePort        `yaml:"ports,omitempty"`
-		HostNetwork bool              `yaml:"hostNetwork"`
-	}
-	filePort struct {
-		Name     string `yaml:"name,omitempty"`
-		Port     uint16 `yaml:"port"`
-		Protocol string `yaml:"protocol"`
-	}
-)
-
-// validate checks inv with firewall.ParseInventory, by way of the file
-// format, and returns what it parsed with the lines cleared. Errors name
-// the container and its Docker ID instead of lines of that text.
+// validate checks inv with the inventory file format's rules
+// (firewall.Inventory.Validate). Errors name the container with its
+// Docker name and ID.
 func validate(inv *firewall.Inventory, entries []*entry) (*firewall.Inventory, error) {
-	var f fileInventory
-	for _, n := range inv.Networks {
-		fn := fileNetwork{Name: n.Name, Internal: n.Internal}
-		for _, s := range n.Subnets {
-			fn.Subnets = append(fn.Subnets, s.String())
-		}
-		f.Networks = append(f.Networks, fn)
-	}
-	for _, c := range inv.Containers {
-		fc := fileContainer{Name: c.Name, Namespace: c.Namespace, Labels: c.Labels, HostNetwork: c.HostNetwork}
-		for _, a := range c.IPs {
-			fc.IPs = append(fc.IPs, a.String())
-		}
-		for _, p := range c.Ports {
-			fc.Ports = append(fc.Ports, filePort{Name: p.Name, Port: p.Port, Protocol: p.Protocol.String()})
-		}
-		f.Containers = append(f.Containers, fc)
-	}
-	data, err := yaml.Marshal(&f)
-	if err != nil {
-		return nil, fmt.Errorf("dockerinv: %s: %w", inv.File, err)
-	}
-	out, err := firewall.ParseInventory(inv.File, data)
-	if err != nil {
+	if err := inv.Validate(); err != nil {
 		docker := map[string][]*entry{}
 		for _, e := range entries {
 			docker["container "+e.c.ID()] = append(docker["container "+e.c.ID()], e)
 		}
 		return nil, relocate(err, docker)
 	}
-	for _, n := range out.Networks {
-		n.Line = 0
-	}
-	for _, c := range out.Containers {
-		c.Line = 0
-	}
-	return out, nil
+	return inv, nil
 }
 
-// relocate clears the lines of the *manifest.Errors in err (lines of a
-// text nobody sees) and adds the Docker name and ID to their object.
+// relocate adds the Docker name and ID to the object of the
+// *manifest.Errors in err.
 func relocate(err error, docker map[string][]*entry) error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
@@ -421,7 +364,6 @@ func relocate(err error, docker map[string][]*entry) error {
 		return err
 	}
 	cp := *me
-	cp.Line = 0
 	if es := docker[cp.Object]; len(es) > 0 {
 		var names []string
 		for _, e := range es {

@@ -40,6 +40,8 @@ func watchDocker(ctx context.Context, e *env, host string, send func(trigger)) e
 			e.log.Warn("docker events", "err", ev.Err, "retry in", ev.Retry)
 		case dockerinv.Start:
 			send(trigger{reason: "docker " + ev.String(), at: ev.Time})
+		case dockerinv.Resync:
+			send(trigger{reason: ev.String()})
 		default:
 			send(trigger{reason: "docker " + ev.String()})
 		}

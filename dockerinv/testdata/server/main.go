@@ -1,12 +1,26 @@
-// Command server is the program in the test images of package dockerinv:
-// it listens on the ports given as arguments ("8080/tcp", "53/udp") on
-// every address of the container, answers TCP connections with its
-// hostname, echoes UDP datagrams, and exits on SIGTERM or SIGINT. With no
-// argument it only waits for the signal. It is built static
-// (CGO_ENABLED=0) into a FROM scratch image.
+// Command server is the program in the test images of packages dockerinv
+// and cli.
+//
+// As a server (the default): it listens on the ports given as arguments
+// ("8080/tcp", "53/udp") on every address of the container, answers TCP
+// connections with its hostname, echoes UDP datagrams, and exits on
+// SIGTERM or SIGINT. With no argument it only waits for the signal.
+//
+// As a client, "server probe TIMEOUT TARGET..." (TARGET: ADDR:PORT/tcp or
+// ADDR:PORT/udp, such as 10.0.0.2:8080/tcp or [fd00::2]:53/udp) tries every
+// target at once and prints one line per target, in order: the target,
+// "open" or "closed", and what happened. A target is open when it replied
+// within TIMEOUT (such as 400ms): for TCP, a line read from the
+// connection (a connection that is accepted and closed without a word,
+// as a proxy whose backend is unreachable does, is closed); for UDP, the
+// echo of a datagram. The exit code is 0 when every target is open, 1
+// when any is closed and 2 on a usage error.
+//
+// It is built static (CGO_ENABLED=0) into a FROM scratch image.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +28,15 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		os.Exit(probeMain(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	host, _ := os.Hostname()
@@ -71,4 +90,104 @@ func serveUDP(pc net.PacketConn) {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "server:", err)
 	os.Exit(1)
+}
+
+// probeMain runs "probe TIMEOUT TARGET...".
+func probeMain(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: server probe TIMEOUT ADDR:PORT/tcp|udp...")
+		return 2
+	}
+	timeout, err := time.ParseDuration(args[0])
+	if err != nil || timeout <= 0 {
+		fmt.Fprintf(os.Stderr, "server probe: bad timeout %q\n", args[0])
+		return 2
+	}
+	targets := args[1:]
+	for _, tg := range targets {
+		if _, _, err := splitTarget(tg); err != nil {
+			fmt.Fprintln(os.Stderr, "server probe:", err)
+			return 2
+		}
+	}
+	results := make([]string, len(targets))
+	open := make([]bool, len(targets))
+	var wg sync.WaitGroup
+	for i, tg := range targets {
+		wg.Go(func() {
+			addr, proto, _ := splitTarget(tg)
+			open[i], results[i] = probe(addr, proto, timeout)
+		})
+	}
+	wg.Wait()
+	code := 0
+	for i, tg := range targets {
+		verdict := "open"
+		if !open[i] {
+			verdict, code = "closed", 1
+		}
+		fmt.Printf("%s %s %s\n", tg, verdict, results[i])
+	}
+	return code
+}
+
+// splitTarget splits ADDR:PORT/PROTO.
+func splitTarget(tg string) (addr, proto string, err error) {
+	addr, proto, ok := strings.Cut(tg, "/")
+	proto = strings.ToLower(proto)
+	if !ok || (proto != "tcp" && proto != "udp") {
+		return "", "", fmt.Errorf("target %q: want ADDR:PORT/tcp or ADDR:PORT/udp", tg)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("target %q: %w", tg, err)
+	}
+	return addr, proto, nil
+}
+
+// probe tries one target, reporting whether it replied and what happened.
+func probe(addr, proto string, timeout time.Duration) (bool, string) {
+	deadline := time.Now().Add(timeout)
+	c, err := net.DialTimeout(proto, addr, timeout) // #nosec G704 -- a test probe dials the targets its caller names, by design
+	if err != nil {
+		return false, describe(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(deadline)
+	if proto == "udp" {
+		msg := []byte("ward-probe")
+		if _, err := c.Write(msg); err != nil {
+			return false, describe(err)
+		}
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if err != nil {
+			return false, describe(err)
+		}
+		if string(buf[:n]) != string(msg) {
+			return false, fmt.Sprintf("unexpected reply %q", buf[:n])
+		}
+		return true, "echo"
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return false, "connected, no reply: " + describe(err)
+	}
+	return true, "reply " + strings.TrimSpace(line)
+}
+
+// describe names an error briefly: timeout, refused, unreachable or the
+// error itself.
+func describe(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
 }

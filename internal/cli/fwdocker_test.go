@@ -1,0 +1,922 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardsec/ward/dockerinv"
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/testenv"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// fwDockerCompose is the project of TestFwDocker: web (published on the
+// host's loopback) on front, db on back, which is internal, and api and
+// rogue (which no policy allows anything) on both. IMAGE and the subnets
+// are filled in by the test.
+const fwDockerCompose = `version: "2.4"
+services:
+  web:
+    image: IMAGE
+    command: ["8080/tcp", "9100/tcp"]
+    expose: ["8080", "9100"]
+    ports: ["127.0.0.1::8080", "127.0.0.1::9100"]
+    labels:
+      app: web
+      tier: frontend
+      ward.dev/ports: "http=8080/TCP,metrics=9100/TCP"
+    networks: [front]
+  api:
+    image: IMAGE
+    command: ["9090/tcp", "5353/udp"]
+    expose: ["9090", "5353/udp"]
+    labels:
+      app: api
+      tier: backend
+      ward.dev/ports: "grpc=9090/TCP,dns=5353/UDP"
+    networks: [front, back]
+  db:
+    image: IMAGE
+    command: ["5432/tcp"]
+    expose: ["5432"]
+    labels:
+      app: db
+      ward.dev/ports: "pg=5432/TCP"
+    networks: [back]
+  rogue:
+    image: IMAGE
+    command: ["6379/tcp", "5353/udp"]
+    expose: ["6379", "5353/udp"]
+    labels:
+      app: rogue
+      ward.dev/ports: "redis=6379/TCP"
+    networks: [front, back]
+networks:
+  front:
+    ipam:
+      config:
+        - subnet: FRONT_SUBNET
+          gateway: FRONT_GW
+  back:
+    internal: true
+    ipam:
+      config:
+        - subnet: BACK_SUBNET
+          gateway: BACK_GW
+`
+
+// fwDockerPolicies are the policies of TestFwDocker, in namespace NS (the
+// Compose project): default deny both ways, then web's http from anywhere
+// and its metrics (a named port) from monitors, web to api (named ports,
+// TCP and UDP), api from the frontend tier and, by ipBlock, from the host
+// through front's gateway, api to db and db from api, both through the
+// namespace's labels, and monitors to any metrics port.
+const fwDockerPolicies = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: NS
+  labels: {team: shop, stage: test}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: NS}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: NS}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - ports: [{port: http}]
+    - from: [{podSelector: {matchLabels: {role: monitor}}}]
+      ports: [{port: metrics}]
+  egress:
+    - to: [{podSelector: {matchLabels: {app: api}}}]
+      ports: [{port: grpc}, {port: dns, protocol: UDP}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: NS}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from: [{podSelector: {matchLabels: {tier: frontend}}}]
+      ports: [{port: grpc}, {port: dns, protocol: UDP}]
+    - from: [{ipBlock: {cidr: FRONT_GW/32}}]
+      ports: [{port: grpc}]
+  egress:
+    - to:
+        - namespaceSelector: {matchLabels: {team: shop}}
+          podSelector: {matchLabels: {app: db}}
+      ports: [{port: 5432}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: NS}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - from:
+        - namespaceSelector: {matchLabels: {team: shop}}
+          podSelector: {matchLabels: {app: api}}
+      ports: [{port: pg}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: monitor, namespace: NS}
+spec:
+  podSelector: {matchLabels: {role: monitor}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{podSelector: {}}]
+      ports: [{port: metrics}]
+`
+
+const (
+	fwProbeTimeout = 400 * time.Millisecond
+	// fwRetryTimeout is the patience of the second try of a probe that
+	// the engine allows but that got no reply in fwProbeTimeout (a slow
+	// exec, an ARP resolution): a denied flow is never retried.
+	fwRetryTimeout = 2 * time.Second
+)
+
+// fwCtr is a container of the test: its Docker name and its address on
+// each network.
+type fwCtr struct {
+	short string // for the tables: "web", "late"
+	name  string // Docker's
+	nets  map[string]netip.Addr
+}
+
+func (c *fwCtr) sortedNets() []string {
+	return slices.Sorted(maps.Keys(c.nets))
+}
+
+// fwProbe is one flow tried for real, with the engine's verdict.
+type fwProbe struct {
+	from, to string           // for the table
+	via      string           // the container dialling, "" for the host
+	src, dst netip.Addr       // the addresses Ward's ruleset sees
+	dial     netip.AddrPort   // what is dialled (a published port: 127.0.0.1:P)
+	proto    portset.Protocol // TCP or UDP
+	port     uint16           // the port Ward's ruleset sees
+	hook     firewall.Hook
+	want     bool
+	why      string // set when something else than Ward decides want
+	docker   bool   // whether Docker alone lets it through
+	got      bool
+	detail   string
+}
+
+func (p *fwProbe) target() string {
+	return p.dial.String() + "/" + strings.ToLower(p.proto.String())
+}
+
+// fwDockerEnv is the state of TestFwDocker.
+type fwDockerEnv struct {
+	t        *testing.T
+	ctx      context.Context
+	dir      string
+	project  string
+	image    string
+	policies string
+	lock     string
+	gw       map[string]netip.Addr // network name -> the host's address on it
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "open"
+	}
+	return "closed"
+}
+
+// cmdErr runs a command with a bound on its time.
+func cmdErr(ctx context.Context, dir, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...) // #nosec G204 -- docker, docker-compose, go and nft with the test's own arguments
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (e *fwDockerEnv) cmd(name string, args ...string) string {
+	e.t.Helper()
+	out, err := cmdErr(e.ctx, e.dir, name, args...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+var nftCounter = regexp.MustCompile(`counter packets \d+ bytes \d+`)
+
+// ruleset lists the machine's whole nftables ruleset with counter values
+// blanked, split into Ward's table and everything else (Docker's).
+func (e *fwDockerEnv) ruleset() (docker, ward string) {
+	e.t.Helper()
+	out, err := exec.CommandContext(e.ctx, "nft", "list", "ruleset").Output() // #nosec G204 -- fixed command
+	if err != nil {
+		e.t.Fatalf("nft list ruleset: %v", err)
+	}
+	var d, w strings.Builder
+	in := false
+	for _, l := range strings.SplitAfter(nftCounter.ReplaceAllString(string(out), "counter"), "\n") {
+		if l == "table inet ward {\n" {
+			in = true
+		}
+		if in {
+			w.WriteString(l)
+		} else {
+			d.WriteString(l)
+		}
+		if in && l == "}\n" {
+			in = false
+		}
+	}
+	return d.String(), w.String()
+}
+
+// inspect reads a container's addresses from docker inspect.
+func (e *fwDockerEnv) inspect(short, name string) *fwCtr {
+	e.t.Helper()
+	var nets map[string]struct{ IPAddress string }
+	if err := json.Unmarshal([]byte(e.cmd("docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name)), &nets); err != nil {
+		e.t.Fatalf("docker inspect %s: %v", name, err)
+	}
+	c := &fwCtr{short: short, name: name, nets: map[string]netip.Addr{}}
+	for n, ep := range nets {
+		a, err := netip.ParseAddr(ep.IPAddress)
+		if err != nil {
+			e.t.Fatalf("%s on %s: address %q: %v", name, n, ep.IPAddress, err)
+		}
+		c.nets[n] = a
+	}
+	return c
+}
+
+// oracle reads the inventory from the engine and compiles the policies
+// as ward does, into the oracle of the ruleset ward fw applies for them.
+func (e *fwDockerEnv) oracle() (*firewall.Oracle, *firewall.Inventory) {
+	e.t.Helper()
+	c, err := dockerinv.New("")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	inv, err := c.Inventory(e.ctx)
+	if err != nil {
+		e.t.Fatalf("docker inventory: %v", err)
+	}
+	policies, err := manifest.Load(manifest.Options{}, e.policies)
+	if err != nil {
+		e.t.Fatalf("policies: %v", err)
+	}
+	set, err := inv.Set(policies)
+	if err != nil {
+		e.t.Fatalf("inventory and policies: %v", err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		e.t.Fatalf("engine: %v", err)
+	}
+	return firewall.NewOracle(eng, inv, firewall.Options{}), inv
+}
+
+// cases lists, with the engine's verdicts, the flows to every declared
+// TCP and UDP port of every address of the containers: from each other
+// container and from the host (whose source is its address on the
+// destination's network). involve selects the (source, destination)
+// pairs by short name, "host" for the host. A container that shares no
+// network with the destination's address can only reach it through the
+// host, where Docker's isolation of its networks drops it: that verdict is
+// Docker's, not Ward's.
+func (e *fwDockerEnv) cases(o *firewall.Oracle, inv *firewall.Inventory, ctrs []*fwCtr, involve func(from, to string) bool) []*fwProbe {
+	e.t.Helper()
+	byIP := map[netip.Addr]*firewall.Container{}
+	for _, c := range inv.Containers {
+		for _, a := range c.IPs {
+			byIP[a] = c
+		}
+	}
+	var out []*fwProbe
+	for _, dst := range ctrs {
+		for _, n := range dst.sortedNets() {
+			d := dst.nets[n]
+			fc := byIP[d]
+			if fc == nil {
+				e.t.Fatalf("%s (%s on %s) is not in the inventory", dst.name, d, n)
+			}
+			to := dst.short + "@" + strings.TrimPrefix(n, e.project+"_")
+			for _, p := range fc.Ports {
+				if p.Protocol != portset.TCP && p.Protocol != portset.UDP {
+					continue
+				}
+				base := fwProbe{to: to, dst: d, dial: netip.AddrPortFrom(d, p.Port), proto: p.Protocol, port: p.Port}
+				for _, src := range ctrs {
+					if src == dst || !involve(src.short, dst.short) {
+						continue
+					}
+					c := base
+					c.from, c.via, c.hook = src.short, src.name, firewall.Forward
+					if s, ok := src.nets[n]; ok {
+						c.src, c.docker = s, true
+						c.want = o.Allows(firewall.Forward, s, d, p.Protocol, p.Port)
+					} else {
+						// Through the source's default gateway, if any.
+						c.src = src.nets[src.sortedNets()[0]]
+						c.why = fmt.Sprintf("docker: no shared network; ward: %s", verdict(o.Allows(firewall.Forward, c.src, d, p.Protocol, p.Port)))
+					}
+					out = append(out, &c)
+				}
+				if involve("host", dst.short) {
+					c := base
+					c.from, c.src, c.hook, c.docker = "host", e.gw[n], firewall.Output, true
+					c.want = o.Allows(firewall.Output, c.src, d, p.Protocol, p.Port)
+					out = append(out, &c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// published lists the flows from the host to web's ports published on
+// its loopback: docker-proxy connects to web from front's gateway.
+func (e *fwDockerEnv) published(o *firewall.Oracle, web *fwCtr, ports map[uint16]netip.AddrPort) []*fwProbe {
+	frontNet := e.project + "_front"
+	var out []*fwProbe
+	for _, p := range slices.Sorted(maps.Keys(ports)) {
+		gw, d := e.gw[frontNet], web.nets[frontNet]
+		out = append(out, &fwProbe{from: "host", to: fmt.Sprintf("web:%d", p), src: gw, dst: d, dial: ports[p], proto: portset.TCP, port: p,
+			hook: firewall.Output, want: o.Allows(firewall.Output, gw, d, portset.TCP, p), why: "published, via docker-proxy", docker: true})
+	}
+	return out
+}
+
+// dockerOnly copies cases with Docker's verdicts: what they are without
+// Ward.
+func dockerOnly(cases []*fwProbe, why string) []*fwProbe {
+	out := make([]*fwProbe, len(cases))
+	for i, c := range cases {
+		d := *c
+		d.want, d.got, d.detail, d.why = c.docker, false, "", why
+		if !c.docker {
+			d.why = why + "; docker: no shared network"
+		}
+		out[i] = &d
+	}
+	return out
+}
+
+// probe tries every case for real: the containers' with the image's
+// probe client through docker exec (one exec per container, its targets
+// at once), the host's from this process; a few at a time.
+func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
+	e.t.Helper()
+	groups := map[string][]*fwProbe{}
+	for _, c := range cases {
+		groups[c.via] = append(groups[c.via], c)
+	}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for via, g := range groups {
+		if via == "" {
+			for _, c := range g {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					c.got, c.detail = hostProbe(c.dial, c.proto, timeout)
+				})
+			}
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := execProbe(e.ctx, via, g, timeout); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// execProbe runs "server probe" in container via for cases.
+func execProbe(ctx context.Context, via string, cases []*fwProbe, timeout time.Duration) error {
+	args := []string{"exec", via, "/server", "probe", timeout.String()}
+	for _, c := range cases {
+		args = append(args, c.target())
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", args...).Output() // #nosec G204 -- docker exec of the test's own container and targets
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		return fmt.Errorf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(cases) {
+		return fmt.Errorf("docker %s: %d result lines for %d targets:\n%s", strings.Join(args, " "), len(lines), len(cases), out)
+	}
+	for i, l := range lines {
+		f := strings.SplitN(l, " ", 3)
+		if len(f) < 2 || f[0] != cases[i].target() || (f[1] != "open" && f[1] != "closed") {
+			return fmt.Errorf("docker exec %s probe: line %q, want %q and a verdict", via, l, cases[i].target())
+		}
+		cases[i].got = f[1] == "open"
+		if len(f) == 3 {
+			cases[i].detail = f[2]
+		}
+	}
+	return nil
+}
+
+// hostProbe is "server probe" from this process: open when the target
+// replies within timeout (a TCP line, a UDP echo).
+func hostProbe(dial netip.AddrPort, proto portset.Protocol, timeout time.Duration) (bool, string) {
+	network := strings.ToLower(proto.String())
+	c, err := net.DialTimeout(network, dial.String(), timeout)
+	if err != nil {
+		return false, probeError(err)
+	}
+	defer func() { _ = c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if proto == portset.UDP {
+		if _, err := c.Write([]byte("ward-probe")); err != nil {
+			return false, probeError(err)
+		}
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if err != nil {
+			return false, probeError(err)
+		}
+		return string(buf[:n]) == "ward-probe", "echo"
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return false, "connected, no reply: " + probeError(err)
+	}
+	return true, "reply " + strings.TrimSpace(line)
+}
+
+func probeError(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case strings.Contains(err.Error(), "refused"):
+		return "refused"
+	}
+	return err.Error()
+}
+
+// check probes cases, tries again with more patience those the engine
+// allows that got no reply, and fails t with the whole table on any
+// mismatch.
+func (e *fwDockerEnv) check(phase string, cases []*fwProbe) {
+	e.t.Helper()
+	start := time.Now()
+	e.probe(cases, fwProbeTimeout)
+	var again []*fwProbe
+	for _, c := range cases {
+		if c.want && !c.got {
+			again = append(again, c)
+		}
+	}
+	if len(again) > 0 {
+		e.probe(again, fwRetryTimeout)
+	}
+	var bad, open int
+	for _, c := range cases {
+		if c.got != c.want {
+			bad++
+		}
+		if c.got {
+			open++
+		}
+	}
+	e.t.Logf("%s: %d probes (%d open, %d closed; %d retried), %d mismatches, in %s",
+		phase, len(cases), open, len(cases)-open, len(again), bad, time.Since(start).Round(time.Millisecond))
+	if os.Getenv("WARD_SHOW_PROBES") != "" {
+		e.t.Logf("%s:\n%s", phase, probeTable(cases))
+	}
+	if bad > 0 {
+		e.t.Errorf("%s: %d of %d real flows disagree with the engine:\n%s", phase, bad, len(cases), probeTable(cases))
+	}
+}
+
+func probeTable(cases []*fwProbe) string {
+	sorted := slices.Clone(cases)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.from != b.from {
+			return a.from < b.from
+		}
+		return a.to < b.to
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "    %-9s %-7s %-15s -> %-15s %-21s %-5s %-7s %-7s %s\n", "from", "hook", "source", "to", "dialled", "", "engine", "real", "detail")
+	for _, c := range sorted {
+		mark := "  "
+		if c.got != c.want {
+			mark = "!!"
+		}
+		why := ""
+		if c.why != "" {
+			why = " [" + c.why + "]"
+		}
+		fmt.Fprintf(&b, "%s  %-9s %-7s %-15s -> %-15s %-21s %-5s %-7s %-7s %s%s\n", mark, c.from, c.hook, c.src, c.to, c.dial, c.proto,
+			verdict(c.want), verdict(c.got), c.detail, why)
+	}
+	return b.String()
+}
+
+// find returns the case from from to to on port and protocol.
+func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto portset.Protocol) *fwProbe {
+	t.Helper()
+	for _, c := range cases {
+		if c.from == from && c.to == to && c.port == port && c.proto == proto {
+			return c
+		}
+	}
+	t.Fatalf("no probe from %s to %s on %d/%s", from, to, port, proto)
+	return nil
+}
+
+// TestFwDocker is the acceptance test of ward fw against the real Docker
+// Engine, in the machine's own network namespace, where Docker's bridges
+// are: the one place a test loads Ward's table into the root namespace.
+// It removes it on exit, failed or not, and never touches Docker's own
+// tables.
+//
+// A Compose project of labelled services on two user-defined networks
+// (one internal), a FROM scratch image of the project's own server and
+// probe client, NetworkPolicies of the project's namespace with a
+// Namespace object. Then:
+//
+//   - before apply, every flow between the containers, from the host and
+//     to the published ports, TCP and UDP, tried for real, gets Docker's
+//     verdict (every listener answers);
+//   - ward fw apply --docker leaves Docker's ruleset as it was, and every
+//     flow matches the engine's verdict;
+//   - a container started after a one-shot apply is unclassified: all its
+//     flows are dropped, even those its labels will be granted;
+//   - ward fw run --docker classifies it, and one started under it,
+//     reporting the unclassified window; a container started on the
+//     static address of a removed one gets its own verdicts, not the
+//     removed one's permissions;
+//   - ward fw remove leaves exactly the ruleset there was before apply,
+//     and every flow gets Docker's verdict again, those Ward denied
+//     included.
+func TestFwDocker(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireDocker(t)
+	for _, c := range []string{"docker", "docker-compose", "go", "nft"} {
+		testenv.RequireCommand(t, c)
+	}
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	unique := hex.EncodeToString(rnd[:])
+	e := &fwDockerEnv{
+		t: t, ctx: ctx, dir: t.TempDir(),
+		project: "wardfw" + unique,
+		image:   "ward-fw-test:" + unique,
+		gw:      map[string]netip.Addr{},
+	}
+	e.lock = filepath.Join(e.dir, "fw.lock")
+	if _, ward := e.ruleset(); ward != "" {
+		t.Fatalf("a table inet ward is already loaded in this machine's namespace (another ward fw?); not replacing it:\n%s", ward)
+	}
+
+	// The image: the static server and probe client, FROM scratch.
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.dir, "server"), ".") // #nosec G204 -- fixed command
+	build.Dir = filepath.Join(root, "dockerinv", "testdata", "server")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "Dockerfile"), []byte("FROM scratch\nCOPY server /server\nENTRYPOINT [\"/server\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, err := cmdErr(context.Background(), e.dir, "docker", "rmi", "-f", e.image); err != nil {
+			t.Errorf("docker rmi %s: %v\n%s", e.image, err, out)
+		}
+	})
+	e.cmd("docker", "build", "-q", "-t", e.image, e.dir)
+
+	// The project, on subnets of its own.
+	oct := 64 + int(rnd[0])%128
+	front, back := fmt.Sprintf("10.%d.%d.0/24", oct, rnd[1]&0xfe), fmt.Sprintf("10.%d.%d.0/24", oct, rnd[1]|1)
+	frontGW := netip.MustParsePrefix(front).Addr().Next()
+	backGW := netip.MustParsePrefix(back).Addr().Next()
+	frontNet, backNet := e.project+"_front", e.project+"_back"
+	e.gw[frontNet], e.gw[backNet] = frontGW, backGW
+	fill := strings.NewReplacer("IMAGE", e.image, "NS", e.project, "FRONT_SUBNET", front, "BACK_SUBNET", back,
+		"FRONT_GW", frontGW.String(), "BACK_GW", backGW.String())
+	compose := filepath.Join(e.dir, "docker-compose.yml")
+	if err := os.WriteFile(compose, []byte(fill.Replace(fwDockerCompose)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.policies = filepath.Join(t.TempDir(), "policies")
+	if err := os.Mkdir(e.policies, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.policies, "policies.yaml"), []byte(fill.Replace(fwDockerPolicies)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dc := []string{"-p", e.project, "-f", compose}
+	t.Cleanup(func() {
+		if out, err := cmdErr(context.Background(), e.dir, "docker-compose", append(dc, "down", "-v", "--remove-orphans", "--timeout", "1")...); err != nil {
+			t.Errorf("docker-compose down: %v\n%s", err, out)
+		}
+	})
+	e.cmd("docker-compose", append(dc, "up", "-d")...)
+	var ctrs []*fwCtr
+	for _, s := range []string{"web", "api", "db", "rogue"} {
+		id := strings.TrimSpace(e.cmd("docker-compose", append(dc, "ps", "-q", s)...))
+		ctrs = append(ctrs, e.inspect(s, id))
+	}
+	web := ctrs[0]
+	published := map[uint16]netip.AddrPort{}
+	for _, p := range []uint16{8080, 9100} {
+		hp, err := netip.ParseAddrPort(strings.TrimSpace(e.cmd("docker", "port", web.name, fmt.Sprintf("%d/tcp", p))))
+		if err != nil {
+			t.Fatalf("docker port %s %d: %v", web.name, p, err)
+		}
+		published[p] = hp
+	}
+	t.Logf("project %s up: front %s, back %s (internal); web's 8080 and 9100 published on %s and %s (%s so far)",
+		e.project, front, back, published[8080], published[9100], time.Since(began).Round(time.Millisecond))
+
+	all := func(string, string) bool { return true }
+	// Without Ward: Docker's verdicts, every listener answering.
+	o, inv := e.oracle()
+	e.check("before apply (Docker alone)", dockerOnly(append(e.cases(o, inv, ctrs, all), e.published(o, web, published)...), "no ward table"))
+	dockerBefore, _ := e.ruleset()
+
+	// ward fw apply --docker.
+	t.Cleanup(func() {
+		var out, errOut strings.Builder
+		if code := Run(context.Background(), []string{"fw", "remove", "--lock", e.lock}, strings.NewReader(""), &out, &errOut); code != ExitOK {
+			t.Errorf("cleanup: ward fw remove: exit %d: %s%s", code, out.String(), errOut.String())
+		}
+		if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "table inet ward") { // #nosec G204 -- fixed command
+			t.Errorf("cleanup: table inet ward still loaded in the machine's namespace (%v); remove it with: nft delete table inet ward", err)
+		}
+	})
+	applyStart := time.Now()
+	out, errOut, code := run(t, "", "fw", "apply", e.policies, "--docker", "--lock", e.lock)
+	if code != ExitOK || !strings.HasPrefix(out, "applied table inet ward:") {
+		t.Fatalf("ward fw apply --docker: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("ward fw apply --docker (%s): %s", time.Since(applyStart).Round(time.Millisecond), strings.TrimSpace(out))
+	dockerNow, ward := e.ruleset()
+	if dockerNow != dockerBefore {
+		t.Fatalf("ward fw apply changed Docker's ruleset:\nbefore:\n%s\nafter:\n%s", dockerBefore, dockerNow)
+	}
+	if !strings.Contains(ward, web.nets[frontNet].String()) {
+		t.Fatalf("the loaded table does not hold web's address %s:\n%s", web.nets[frontNet], ward)
+	}
+
+	// Every flow, for real, against the engine.
+	o, inv = e.oracle()
+	cases := append(e.cases(o, inv, ctrs, all), e.published(o, web, published)...)
+	// The policies must make a test of it: what they are meant to allow
+	// and deny, in every direction, per the engine.
+	for _, s := range []struct {
+		from, to string
+		port     uint16
+		proto    portset.Protocol
+		want     bool
+	}{
+		{"web", "api@front", 9090, portset.TCP, true},
+		{"web", "api@front", 5353, portset.UDP, true},
+		{"api", "db@back", 5432, portset.TCP, true},
+		{"host", "web@front", 8080, portset.TCP, true},
+		{"host", "api@front", 9090, portset.TCP, true},
+		{"host", "web:8080", 8080, portset.TCP, true},
+		{"rogue", "web@front", 8080, portset.TCP, false},
+		{"api", "web@front", 8080, portset.TCP, false},
+		{"db", "api@back", 9090, portset.TCP, false},
+		{"rogue", "api@back", 5353, portset.UDP, false},
+		{"web", "rogue@front", 5353, portset.UDP, false},
+		{"host", "api@back", 9090, portset.TCP, false},
+		{"host", "web@front", 9100, portset.TCP, false},
+		{"host", "web:9100", 9100, portset.TCP, false},
+	} {
+		if c := find(t, cases, s.from, s.to, s.port, s.proto); c.want != s.want {
+			t.Fatalf("the engine says %s from %s to %s on %d/%s; the test's policies mean it %s", verdict(c.want), s.from, s.to, s.port, s.proto, verdict(s.want))
+		}
+	}
+	e.check("after apply", cases)
+
+	extras := []string{}
+	t.Cleanup(func() {
+		for _, n := range extras {
+			if out, err := cmdErr(context.Background(), e.dir, "docker", "rm", "-f", n); err != nil {
+				t.Errorf("docker rm -f %s: %v\n%s", n, err, out)
+			}
+		}
+	})
+	// extra starts a container of the namespace on front, serving 7070/tcp
+	// under the port name given.
+	extra := func(short, ip, port string, labels ...string) *fwCtr {
+		t.Helper()
+		name := e.project + "-" + short
+		extras = append(extras, name)
+		args := []string{"run", "-d", "--name", name, "--network", frontNet, "--label", dockerinv.LabelNamespace + "=" + e.project,
+			"--label", dockerinv.LabelPorts + "=" + port + "=7070/TCP"}
+		if ip != "" {
+			args = append(args, "--ip", ip)
+		}
+		for _, l := range labels {
+			args = append(args, "--label", l)
+		}
+		e.cmd("docker", append(args, e.image, "7070/tcp")...)
+		return e.inspect(short, name)
+	}
+	involves := func(names ...string) func(from, to string) bool {
+		return func(from, to string) bool { return slices.Contains(names, from) || slices.Contains(names, to) }
+	}
+
+	// A monitor started after a one-shot apply stays unclassified, and
+	// every flow of it dropped, until the ruleset is applied again.
+	applied := o
+	early := extra("early", "", "probe", "app=monitor", "role=monitor")
+	ctrs = append(ctrs, early)
+	if !applied.Unclassified(early.nets[frontNet]) {
+		t.Fatalf("%s's address %s is not unclassified in the applied ruleset's view", early.name, early.nets[frontNet])
+	}
+	o, inv = e.oracle()
+	earlyCases := e.cases(applied, inv, ctrs, involves("early"))
+	if c := find(t, e.cases(o, inv, ctrs, involves("early")), "early", "web@front", 9100, portset.TCP); !c.want {
+		t.Fatalf("the engine denies early (a monitor) web's metrics; the test's policies mean to allow it")
+	}
+	e.check("a container started after apply, not classified yet", earlyCases)
+
+	// ward fw run --docker.
+	dctx, stop := context.WithCancel(ctx)
+	var dout, derr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(dctx, []string{"fw", "run", e.policies, "--docker", "--lock", e.lock, "--interval", "500ms", "--debounce", "50ms"},
+			strings.NewReader(""), &dout, &derr)
+	}()
+	stopped := false
+	stopDaemon := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stop()
+		select {
+		case code := <-done:
+			if code != ExitOK {
+				t.Errorf("ward fw run: exit %d\n%s", code, derr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("ward fw run did not stop\n%s", derr.String())
+		}
+	}
+	t.Cleanup(stopDaemon) // before the removal of the table, registered earlier
+	wait := func(what string, match func(line string) bool) string {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for _, l := range strings.Split(dout.String(), "\n") {
+				if match(l) {
+					return l
+				}
+			}
+		}
+		t.Fatalf("timed out waiting for %s\nward fw run's stdout:\n%s\nstderr:\n%s", what, dout.String(), derr.String())
+		return ""
+	}
+	wait("ward fw run's first sync", func(l string) bool { return strings.HasPrefix(l, "synced (start)") })
+	windowOf := regexp.MustCompile(`unclassified window (\S+)`)
+	startSynced := func(c *fwCtr) string {
+		t.Helper()
+		l := wait("the sync of "+c.name+"'s start", func(l string) bool {
+			return strings.HasPrefix(l, "synced (") && strings.Contains(l, "container "+c.name+" (") &&
+				strings.Contains(l, ": start") && windowOf.MatchString(l)
+		})
+		return windowOf.FindStringSubmatch(l)[1]
+	}
+
+	// Another monitor started under ward fw run, on a static address of
+	// front; the early one is classified by now too.
+	static := netip.MustParsePrefix(front).Addr().As4()
+	static[3] = 200
+	staticIP := netip.AddrFrom4(static)
+	late := extra("late", staticIP.String(), "probe", "app=monitor", "role=monitor")
+	window := startSynced(late)
+	t.Logf("ward fw run classified %s (%s), started under it: unclassified window %s", late.name, staticIP, window)
+	if late.nets[frontNet] != staticIP {
+		t.Fatalf("%s has address %s on %s, want %s", late.name, late.nets[frontNet], frontNet, staticIP)
+	}
+	ctrs = append(ctrs, late)
+	o, inv = e.oracle()
+	lateCases := e.cases(o, inv, ctrs, involves("early", "late"))
+	e.check("containers classified by ward fw run", lateCases)
+	for _, m := range []string{"early", "late"} {
+		if c := find(t, lateCases, m, "web@front", 9100, portset.TCP); !c.want || !c.got {
+			t.Fatalf("%s (a monitor) to web's metrics: engine %s, real %s; want open, or the rest of the test proves nothing", m, verdict(c.want), verdict(c.got))
+		}
+	}
+
+	// The static address reused by a container with other labels (a
+	// second web, whose http is 7070): it gets its own verdicts, not
+	// late's permissions.
+	e.cmd("docker", "rm", "-f", late.name)
+	succ := extra("successor", staticIP.String(), "http", "app=web", "tier=frontend")
+	window = startSynced(succ)
+	t.Logf("ward fw run classified %s on %s's address %s: unclassified window %s", succ.name, late.name, staticIP, window)
+	if succ.nets[frontNet] != staticIP {
+		t.Fatalf("%s has address %s on %s, want the removed container's %s", succ.name, succ.nets[frontNet], frontNet, staticIP)
+	}
+	ctrs[len(ctrs)-1] = succ
+	o, inv = e.oracle()
+	succCases := e.cases(o, inv, ctrs, involves("successor"))
+	e.check("a container on a removed container's address", succCases)
+	if c := find(t, succCases, "successor", "web@front", 9100, portset.TCP); c.want || c.got {
+		t.Errorf("from %s, the address %s that reached web's metrics as a monitor: engine %s, real %s; want closed (no inherited permission)",
+			succ.name, staticIP, verdict(c.want), verdict(c.got))
+	}
+	for _, s := range []struct{ from, to string }{{"successor", "api@front"}, {"host", "successor@front"}} {
+		port := map[string]uint16{"api@front": 9090, "successor@front": 7070}[s.to]
+		if c := find(t, succCases, s.from, s.to, port, portset.TCP); !c.want || !c.got {
+			t.Errorf("%s to %s on %d/TCP, granted to the successor's own labels: engine %s, real %s; want open", s.from, s.to, port, verdict(c.want), verdict(c.got))
+		}
+	}
+	if now, _ := e.ruleset(); now != dockerBefore {
+		t.Errorf("under ward fw run, Docker's ruleset changed:\nbefore:\n%s\nnow:\n%s", dockerBefore, now)
+	}
+	stopDaemon()
+	if t.Failed() {
+		t.Logf("ward fw run's stdout:\n%s\nstderr:\n%s", dout.String(), derr.String())
+	} else {
+		t.Logf("ward fw run's syncs:\n%s", strings.TrimSpace(dout.String()))
+	}
+
+	// ward fw remove: Docker's ruleset exactly as before, and Docker's
+	// verdicts for every flow again, the ones Ward denied included.
+	out, errOut, code = run(t, "", "fw", "remove", "--lock", e.lock)
+	if code != ExitOK || !strings.Contains(out, "removed table inet ward") {
+		t.Fatalf("ward fw remove: exit %d\n%s%s", code, out, errOut)
+	}
+	if after, ward := e.ruleset(); after != dockerBefore || ward != "" {
+		t.Errorf("after ward fw remove, the ruleset is not the one before apply:\nbefore:\n%s\nafter:\n%s%s", dockerBefore, after, ward)
+	}
+	o, inv = e.oracle()
+	final := append(e.cases(o, inv, ctrs, all), e.published(o, web, published)...)
+	denied := 0
+	for _, c := range final {
+		if c.docker && !c.want {
+			denied++
+		}
+	}
+	if denied == 0 {
+		t.Fatal("after remove: no flow that Ward denies is among the probes")
+	}
+	e.check(fmt.Sprintf("after remove (Docker alone; %d flows Ward denied)", denied), dockerOnly(final, "ward removed"))
+	t.Logf("done in %s", time.Since(began).Round(time.Millisecond))
+}

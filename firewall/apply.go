@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -69,6 +70,11 @@ func table() *nftables.Table {
 	return &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
 }
 
+// batchMu serialises the building of batches: google/nftables (v0.3.0)
+// numbers the sets of every connection from one unguarded package
+// variable, so two Applies on two connections at once race.
+var batchMu sync.Mutex
+
 // Apply replaces Ward's table with rs in one netlink batch: the table is
 // deleted if present, then created anew with its sets, maps, chains and
 // rules. The kernel applies the batch atomically: if it rejects any part
@@ -79,6 +85,8 @@ func table() *nftables.Table {
 // rs leaves conn's pending batch untouched. conn should come from NewConn,
 // whose buffers hold large batches.
 func Apply(conn *nftables.Conn, rs *Ruleset) error {
+	batchMu.Lock()
+	defer batchMu.Unlock()
 	t := table()
 	b := &builder{table: t}
 	if err := b.translate(rs); err != nil {

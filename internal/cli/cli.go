@@ -127,6 +127,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		proxyCmd(e),
 		certCmd(e),
 		fwCmd(e),
+		labCmd(e),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/lab"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+)
+
+// throughput measures TCP throughput with iperf3 between two lab hosts
+// holding the addresses of two containers of inv that the policies let
+// talk, both isolated (so that their packets take the vmap jumps into
+// class chains), with rs loaded in the lab's router and with an empty
+// table, in interleaved runs, and prints the medians and their ratio.
+func throughput(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Ruleset, runs int) error {
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		return errors.New("iperf3 is not installed")
+	}
+	client, server, port, err := isolatedPair(inv, eng, rs)
+	if err != nil {
+		return err
+	}
+	hosts := []*lab.Host{
+		{ID: client.ID(), Container: client, Addrs: []netip.Addr{client.IPs[0]}},
+		{ID: server.ID(), Container: server, Addrs: []netip.Addr{server.IPs[0]}},
+	}
+	ctx := context.Background()
+	l, err := lab.Start(ctx, hosts, lab.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = l.Close() }()
+	fmt.Fprintf(os.Stderr, "fwbench: iperf3 %s (%s) -> %s (%s) tcp/%d, %d runs each\n", client.ID(), client.IPs[0], server.ID(), server.IPs[0], port, runs)
+	var with, without []float64
+	for i := range runs {
+		for _, loaded := range []bool{i%2 == 0, i%2 != 0} {
+			load := &firewall.Ruleset{}
+			if loaded {
+				load = rs
+			}
+			if err := l.Load(load); err != nil {
+				return err
+			}
+			bps, err := iperf(l.Name()+"-h0", l.Name()+"-h1", server.IPs[0], port)
+			if err != nil {
+				return err
+			}
+			if loaded {
+				with = append(with, bps)
+			} else {
+				without = append(without, bps)
+			}
+		}
+	}
+	mw, mo := medianF(with), medianF(without)
+	fmt.Printf("\niperf3 TCP, %d runs each (median): no ruleset %.2f Gbit/s, %d-container ruleset %.2f Gbit/s: %.3fx\n",
+		runs, mo/1e9, len(inv.Containers), mw/1e9, mw/mo)
+	return nil
+}
+
+// isolatedPair finds a client, a server and a TCP port the engine allows
+// between them, the client's address having an egress chain and the
+// server's an ingress chain.
+func isolatedPair(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Ruleset) (*firewall.Container, *firewall.Container, uint16, error) {
+	jumps := func(m string, a netip.Addr) bool {
+		mm := rs.Map(m)
+		if mm == nil {
+			return false
+		}
+		for _, e := range mm.Elements {
+			if !a.Less(e.Range.From) && !e.Range.To.Less(a) {
+				return e.Verdict.Kind == firewall.Jump && e.Verdict.Chain != firewall.ChainUnclassified
+			}
+		}
+		return false
+	}
+	o := firewall.NewOracle(eng, inv, firewall.Options{})
+	for _, s := range inv.Containers {
+		if len(s.IPs) == 0 || !s.IPs[0].Is4() || !jumps("ingress_v4", s.IPs[0]) {
+			continue
+		}
+		for _, p := range s.Ports {
+			if p.Protocol != portset.TCP {
+				continue
+			}
+			for _, c := range inv.Containers {
+				if c != s && len(c.IPs) > 0 && c.IPs[0].Is4() && jumps("egress_v4", c.IPs[0]) &&
+					o.Allows(firewall.Forward, c.IPs[0], s.IPs[0], portset.TCP, p.Port) {
+					return c, s, p.Port, nil
+				}
+			}
+		}
+	}
+	return nil, nil, 0, errors.New("no isolated pair of containers talks over TCP")
+}
+
+// iperf runs an iperf3 server in namespace srvNS and a 3-second client in
+// cliNS, and returns the bits per second the server received.
+func iperf(cliNS, srvNS string, addr netip.Addr, port uint16) (float64, error) {
+	p := strconv.Itoa(int(port))
+	srv := exec.Command("ip", "netns", "exec", srvNS, "iperf3", "-s", "-1", "-B", addr.String(), "-p", p) // #nosec G204 -- fixed programs, the benchmark's own namespaces
+	if err := srv.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	var out []byte
+	var err error
+	for try := 0; try < 50; try++ {
+		time.Sleep(100 * time.Millisecond)
+		out, err = exec.Command("ip", "netns", "exec", cliNS, "iperf3", "-c", addr.String(), "-p", p, "-t", "3", "-J").Output() // #nosec G204 -- fixed programs, the benchmark's own namespaces
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("client: %w: %s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return 0, fmt.Errorf("client output: %w", err)
+	}
+	return res.End.SumReceived.BitsPerSecond, nil
+}
+
+func medianF(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -291,6 +291,9 @@ func TestFwRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("the new container's rules", func() bool { return strings.Contains(n.listing(t), "10.20.2.77") })
+	waitFor("the change logged", func() bool {
+		return strings.Contains(out.String(), "\n  + ") && strings.Contains(out.String(), "element 10.20.2.77")
+	})
 
 	n.sh(t, "nft", "delete", "table", "inet", "ward")
 	waitFor("the table re-applied after its deletion", func() bool { return strings.Contains(out.String(), "tampering") && n.listing(t) != "" })

@@ -181,6 +181,11 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 		fmt.Fprintf(d.e.stdout, ", unclassified window %s", time.Since(t.at).Round(time.Millisecond))
 	}
 	fmt.Fprintln(d.e.stdout)
+	// What changed, as "ward fw plan" shows it: the first lines, so that
+	// a big change does not flood the log.
+	for _, l := range head(diff, 10) {
+		fmt.Fprintf(d.e.stdout, "  %s\n", l)
+	}
 	return nil
 }
 

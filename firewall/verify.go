@@ -60,18 +60,7 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("firewall: diff: %s %s: %w", kind, name, err)
 		}
-		for _, e := range planned {
-			if _, ok := slices.BinarySearch(got, e); !ok {
-				add("+ %s %s element %s", kind, name, e)
-			}
-		}
-		sorted := slices.Clone(planned)
-		slices.Sort(sorted)
-		for _, e := range got {
-			if _, ok := slices.BinarySearch(sorted, e); !ok {
-				add("- %s %s element %s", kind, name, e)
-			}
-		}
+		out = append(out, elementChanges(kind, name, got, planned)...)
 		return nil
 	}
 	seen := map[string]bool{}
@@ -137,16 +126,7 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 			return nil, fmt.Errorf("firewall: diff: rules of %s: %w", c.Name, err)
 		}
 		planned := wantRules[c.Name]
-		for j := range max(len(planned), len(got)) {
-			switch {
-			case j >= len(got):
-				add("+ chain %s rule %d: %s", c.Name, j+1, rs.Chains[i].Rules[j])
-			case j >= len(planned):
-				add("- chain %s rule %d (not in the plan)", c.Name, j+1)
-			case !sameExprs(planned[j].Exprs, got[j].Exprs):
-				add("~ chain %s rule %d differs from: %s", c.Name, j+1, rs.Chains[i].Rules[j])
-			}
-		}
+		out = append(out, ruleChanges(c.Name, rs.Chains[i].Rules, len(got), func(j int) bool { return sameExprs(planned[j].Exprs, got[j].Exprs) })...)
 	}
 	for _, c := range live.chains {
 		if want.byName[c.Name] == nil {
@@ -154,6 +134,48 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// elementChanges lists the elements of want that had lacks ("+ ") and
+// those of had that want lacks ("- "), in want's then had's order.
+func elementChanges(kind, name string, had, want []string) []string {
+	var out []string
+	in := func(list []string) func(string) bool {
+		m := make(map[string]bool, len(list))
+		for _, e := range list {
+			m[e] = true
+		}
+		return func(e string) bool { return m[e] }
+	}
+	inHad, inWant := in(had), in(want)
+	for _, e := range want {
+		if !inHad(e) {
+			out = append(out, fmt.Sprintf("+ %s %s element %s", kind, name, e))
+		}
+	}
+	for _, e := range had {
+		if !inWant(e) {
+			out = append(out, fmt.Sprintf("- %s %s element %s", kind, name, e))
+		}
+	}
+	return out
+}
+
+// ruleChanges compares a chain's rules, want, with the had rules of its
+// other version; same(j) tells whether rule j is the same in both.
+func ruleChanges(chain string, want []Rule, had int, same func(j int) bool) []string {
+	var out []string
+	for j := range max(len(want), had) {
+		switch {
+		case j >= had:
+			out = append(out, fmt.Sprintf("+ chain %s rule %d: %s", chain, j+1, want[j]))
+		case j >= len(want):
+			out = append(out, fmt.Sprintf("- chain %s rule %d (not in the plan)", chain, j+1))
+		case !same(j):
+			out = append(out, fmt.Sprintf("~ chain %s rule %d differs from: %s", chain, j+1, want[j]))
+		}
+	}
+	return out
 }
 
 // Verify is Diff as an error wrapping ErrDrift, naming the first

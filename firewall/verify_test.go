@@ -2,10 +2,14 @@ package firewall_test
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/portset"
 )
 
 // TestVerify reads the shop's table back after Apply: no difference. Then
@@ -59,4 +63,47 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s: Verify = %v, want ErrDrift", tc.name, err)
 		}
 	}
+}
+
+// TestChanges: the in-memory comparison of two rulesets says what Diff
+// says when the first is loaded and the second planned (root: a private
+// namespace), here for the shop before and after a container joins, a
+// container leaves and a policy goes.
+func TestChanges(t *testing.T) {
+	before := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	after := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	after.inv.Containers = append(after.inv.Containers[1:], &firewall.Container{
+		Name: "newcomer", Namespace: "api", Labels: map[string]string{"app": "orders"},
+		IPs: []netip.Addr{netip.MustParseAddr("10.20.2.77")}, Ports: []firewall.Port{{Name: "http", Port: 8080, Protocol: portset.TCP}},
+	})
+	after.set.Policies = after.set.Policies[1:]
+	after = build(t, after.inv, after.set)
+	oldRS, newRS := compile(t, before, firewall.Options{}), compile(t, after, firewall.Options{})
+
+	if d := firewall.Changes(oldRS, oldRS); len(d) != 0 {
+		t.Errorf("Changes of a ruleset with itself: %q", d)
+	}
+	if d := firewall.Changes(nil, oldRS); len(d) != len(oldRS.Sets)+len(oldRS.Maps)+len(oldRS.Chains) {
+		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain", len(d))
+	}
+	changes := firewall.Changes(oldRS, newRS)
+	if !slices.ContainsFunc(changes, func(l string) bool { return strings.Contains(l, "element 10.20.2.77") }) {
+		t.Errorf("Changes does not show the newcomer's address: %q", changes)
+	}
+
+	n := newNetns(t)
+	if err := firewall.Apply(n.conn, oldRS); err != nil {
+		t.Fatal(err)
+	}
+	diff, err := firewall.Diff(n.conn, newRS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(diff)
+	sorted := slices.Clone(changes)
+	slices.Sort(sorted)
+	if d := cmp.Diff(diff, sorted); d != "" {
+		t.Errorf("Changes and Diff disagree (-Diff +Changes):\n%s", d)
+	}
+	t.Logf("%d changes", len(changes))
 }

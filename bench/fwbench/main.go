@@ -159,7 +159,7 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 		return r, err
 	}
 	defer func() { _ = ns.Close() }()
-	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(ns.Fd()))) // #nosec G115 -- a file descriptor fits an int
+	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(ns.Fd())), nftables.AsLasting()) // #nosec G115 -- a file descriptor fits an int
 	if err != nil {
 		return r, err
 	}
@@ -189,9 +189,11 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 	cpu := func(a, b unix.Timeval) float64 { return float64(b.Nano()-a.Nano()) / 1e9 / float64(runs) }
 	fmt.Fprintf(os.Stderr, "fwbench: apply of %d containers: %.3f s user (Ward), %.3f s system (the kernel) per run\n",
 		r.containers, cpu(before.Utime, after.Utime), cpu(before.Stime, after.Stime))
+	start := time.Now()
 	if err := firewall.Verify(conn, rs); err != nil {
 		return r, err
 	}
+	fmt.Fprintf(os.Stderr, "fwbench: read-back (firewall.Verify) of %d containers: %.3f s\n", r.containers, time.Since(start).Seconds())
 	r.applied = median(applyT)
 	if nft, err := exec.LookPath("nft"); err == nil {
 		// The baseline: nft itself loading the same ruleset's text into

@@ -334,7 +334,10 @@ type host struct {
 // and an nftables connection into it.
 func openHost(netns string) (*host, error) {
 	h := &host{}
-	var opts []nftables.ConnOption
+	// One socket for the host's whole life: reading a table back is a
+	// request per chain, and a connection that is not lasting dials a
+	// socket for each.
+	opts := []nftables.ConnOption{nftables.AsLasting()}
 	if netns != "" {
 		path := netns
 		if !strings.ContainsRune(netns, '/') {
@@ -419,6 +422,9 @@ func (h *host) localAddrs() (func(netip.Addr) bool, error) {
 type applyOptions struct {
 	enableBr bool
 	flush    bool
+	// skipPreDiff: do not read the live table before applying to tell
+	// whether anything changes (the daemon knows from its plans).
+	skipPreDiff bool
 }
 
 // applyResult is what one apply did.
@@ -456,8 +462,10 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply refused, nothing changed: %w", err)
 	}
-	if d, err := firewall.Diff(h.nft, p.rs); err == nil && len(d) == 0 {
-		res.unchanged = true
+	if !o.skipPreDiff {
+		if d, err := firewall.Diff(h.nft, p.rs); err == nil && len(d) == 0 {
+			res.unchanged = true
+		}
 	}
 	start := time.Now()
 	if err := firewall.Apply(h.nft, p.rs); err != nil {

@@ -117,7 +117,12 @@ func (d *daemon) run(ctx context.Context) error {
 		case <-retry:
 			pending = append(pending, trigger{reason: "retry"})
 		case <-tick.C:
-			if err := d.checkTamper(); err == nil {
+			// Reading the table back costs time on a large host: keep
+			// it under a tenth of the daemon's time.
+			checked := time.Now()
+			err := d.checkTamper()
+			tick.Reset(max(d.interval, 10*time.Since(checked)))
+			if err == nil {
 				continue
 			} else {
 				d.e.log.Warn("Ward's table was changed behind its back; re-applying", "diff", err)
@@ -158,8 +163,15 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 	if err != nil {
 		return err
 	}
-	diff, _ := firewall.Diff(d.h.nft, p.rs)
-	res, err := d.h.apply(p, applyOptions{enableBr: d.f.enableBrNetfilter, flush: !d.f.noFlush})
+	// What changed since the last sync, from the plans: reading the live
+	// table back before applying costs seconds on a large host, and the
+	// apply reads it back after anyway.
+	var prev *firewall.Ruleset
+	if d.last != nil {
+		prev = d.last.rs
+	}
+	diff := firewall.Changes(prev, p.rs)
+	res, err := d.h.apply(p, applyOptions{enableBr: d.f.enableBrNetfilter, flush: !d.f.noFlush, skipPreDiff: true})
 	if err != nil {
 		return err
 	}

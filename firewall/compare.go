@@ -1,0 +1,74 @@
+package firewall
+
+import "fmt"
+
+// Changes lists how next differs from prev, without the kernel, in the
+// form and order of Diff: "+ " what next adds, "- " what it removes, "~ "
+// what it changes. A nil prev is an empty table. `ward fw run` logs this
+// between its syncs instead of reading the live table back before each
+// one, which on a host of 10,000 containers takes seconds.
+func Changes(prev, next *Ruleset) []string {
+	if prev == nil {
+		prev = &Ruleset{}
+	}
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	elements := func(kind, name string, old, cur []string) {
+		out = append(out, elementChanges(kind, name, old, cur)...)
+	}
+	setElems := func(s *Set) []string {
+		var r []string
+		for _, e := range s.Elements {
+			r = append(r, rangeString(e))
+		}
+		return r
+	}
+	mapElems := func(m *Map) []string {
+		var r []string
+		for _, e := range m.Elements {
+			r = append(r, rangeString(e.Range)+" : "+e.Verdict.String())
+		}
+		return r
+	}
+	for _, s := range next.Sets {
+		if old := prev.Set(s.Name); old == nil {
+			add("+ set %s (%d elements)", s.Name, len(s.Elements))
+		} else {
+			elements("set", s.Name, setElems(old), setElems(s))
+		}
+	}
+	for _, s := range prev.Sets {
+		if next.Set(s.Name) == nil {
+			add("- set %s", s.Name)
+		}
+	}
+	for _, m := range next.Maps {
+		if old := prev.Map(m.Name); old == nil {
+			add("+ map %s (%d elements)", m.Name, len(m.Elements))
+		} else {
+			elements("map", m.Name, mapElems(old), mapElems(m))
+		}
+	}
+	for _, m := range prev.Maps {
+		if next.Map(m.Name) == nil {
+			add("- map %s", m.Name)
+		}
+	}
+	for _, c := range next.Chains {
+		old := prev.Chain(c.Name)
+		if old == nil {
+			add("+ chain %s (%d rules)", c.Name, len(c.Rules))
+			continue
+		}
+		if old.Hook != c.Hook || old.Priority != c.Priority {
+			add("~ chain %s: hook, priority or policy differ", c.Name)
+		}
+		out = append(out, ruleChanges(c.Name, c.Rules, len(old.Rules), func(j int) bool { return old.Rules[j].String() == c.Rules[j].String() })...)
+	}
+	for _, c := range prev.Chains {
+		if next.Chain(c.Name) == nil {
+			add("- chain %s", c.Name)
+		}
+	}
+	return out
+}

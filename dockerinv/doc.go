@@ -37,8 +37,8 @@
 // macvlan or overlay networks) is left out of the inventory; OnSkip tells
 // the caller which and why.
 //
-// The result passes the validation of firewall.ParseInventory (it is run
-// on it): a ward.dev/namespace that is not a valid label value, two
+// The result passes firewall.Inventory.Validate, the checks of an
+// inventory file: a ward.dev/namespace that is not a valid label value, two
 // containers with one name, an address outside the managed subnets are
 // errors naming the container. A ward.dev/ports label that does not parse
 // is an error too (ErrPortsLabel): a policy naming a port the label meant

@@ -98,7 +98,7 @@ func shortID(id string) string {
 
 // Inventory reads the running containers and the bridge networks of the
 // daemon (see the package documentation for the mapping) and validates
-// the result as firewall.ParseInventory does. Containers, then networks,
+// the result as an inventory file is (firewall.Inventory.Validate). Containers, then networks,
 // are read, so every network a listed container was attached to is
 // known; a container that stops in between is left out. Its File is
 // Source(); its Line fields are 0.

@@ -32,8 +32,9 @@ import (
 
 // fwDockerCompose is the project of TestFwDocker: web (published on the
 // host's loopback) on front, db on back, which is internal, and api and
-// rogue (which no policy allows anything) on both. IMAGE and the subnets
-// are filled in by the test.
+// rogue (which no policy allows anything) on both. Both networks are dual
+// stack, an IPv4 /24 and an IPv6 ULA /64 each. IMAGE and the subnets are
+// filled in by the test.
 const fwDockerCompose = `version: "2.4"
 services:
   web:
@@ -73,24 +74,31 @@ services:
     networks: [front, back]
 networks:
   front:
+    enable_ipv6: true
     ipam:
       config:
         - subnet: FRONT_SUBNET
           gateway: FRONT_GW
+        - subnet: "FRONT6_SUBNET"
+          gateway: "FRONT6_GW"
   back:
     internal: true
+    enable_ipv6: true
     ipam:
       config:
         - subnet: BACK_SUBNET
           gateway: BACK_GW
+        - subnet: "BACK6_SUBNET"
+          gateway: "BACK6_GW"
 `
 
 // fwDockerPolicies are the policies of TestFwDocker, in namespace NS (the
 // Compose project): default deny both ways, then web's http from anywhere
 // and its metrics (a named port) from monitors, web to api (named ports,
 // TCP and UDP), api from the frontend tier and, by ipBlock, from the host
-// through front's gateway, api to db and db from api, both through the
-// namespace's labels, and monitors to any metrics port.
+// through front's gateway: its grpc from the IPv4 gateway, its dns from
+// the IPv6 one, api to db and db from api, both through the namespace's
+// labels, and monitors to any metrics port.
 const fwDockerPolicies = `apiVersion: v1
 kind: Namespace
 metadata:
@@ -129,6 +137,8 @@ spec:
       ports: [{port: grpc}, {port: dns, protocol: UDP}]
     - from: [{ipBlock: {cidr: FRONT_GW/32}}]
       ports: [{port: grpc}]
+    - from: [{ipBlock: {cidr: "FRONT6_GW/128"}}]
+      ports: [{port: dns, protocol: UDP}]
   egress:
     - to:
         - namespaceSelector: {matchLabels: {team: shop}}
@@ -165,16 +175,47 @@ const (
 	fwRetryTimeout = 2 * time.Second
 )
 
-// fwCtr is a container of the test: its Docker name and its address on
-// each network.
+// fwCtr is a container of the test: its Docker name and its IPv4 and
+// IPv6 addresses on each network.
 type fwCtr struct {
 	short string // for the tables: "web", "late"
 	name  string // Docker's
 	nets  map[string]netip.Addr
+	nets6 map[string]netip.Addr
 }
 
 func (c *fwCtr) sortedNets() []string {
 	return slices.Sorted(maps.Keys(c.nets))
+}
+
+// on returns the container's address of a family on network n.
+func (c *fwCtr) on(n string, v6 bool) (netip.Addr, bool) {
+	if v6 {
+		a, ok := c.nets6[n]
+		return a, ok
+	}
+	a, ok := c.nets[n]
+	return a, ok
+}
+
+// anyAddr returns the container's address of a family on the first of its
+// networks that gives it one: the source of what it sends to a network it
+// is not on, through its default gateway.
+func (c *fwCtr) anyAddr(v6 bool) (netip.Addr, bool) {
+	for _, n := range c.sortedNets() {
+		if a, ok := c.on(n, v6); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// suffix6 marks the IPv6 destinations in the tables: "api@front6".
+func suffix6(v6 bool) string {
+	if v6 {
+		return "6"
+	}
+	return ""
 }
 
 // fwProbe is one flow tried for real, with the engine's verdict.
@@ -189,6 +230,7 @@ type fwProbe struct {
 	want     bool
 	why      string // set when something else than Ward decides want
 	docker   bool   // whether Docker alone lets it through
+	routed   bool   // between two of Docker's networks, through the host
 	got      bool
 	detail   string
 }
@@ -206,7 +248,11 @@ type fwDockerEnv struct {
 	image    string
 	policies string
 	lock     string
-	gw       map[string]netip.Addr // network name -> the host's address on it
+	gw       map[string]netip.Addr // network name -> the host's IPv4 address on it
+	gw6      map[string]netip.Addr // network name -> the host's IPv6 address on it
+	// iso6 is whether Docker isolates its networks over IPv6 too (its
+	// ip6tables option): without it, the host routes IPv6 between them.
+	iso6 bool
 }
 
 func verdict(ok bool) string {
@@ -266,17 +312,23 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 // inspect reads a container's addresses from docker inspect.
 func (e *fwDockerEnv) inspect(short, name string) *fwCtr {
 	e.t.Helper()
-	var nets map[string]struct{ IPAddress string }
+	var nets map[string]struct{ IPAddress, GlobalIPv6Address string }
 	if err := json.Unmarshal([]byte(e.cmd("docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name)), &nets); err != nil {
 		e.t.Fatalf("docker inspect %s: %v", name, err)
 	}
-	c := &fwCtr{short: short, name: name, nets: map[string]netip.Addr{}}
+	c := &fwCtr{short: short, name: name, nets: map[string]netip.Addr{}, nets6: map[string]netip.Addr{}}
 	for n, ep := range nets {
 		a, err := netip.ParseAddr(ep.IPAddress)
-		if err != nil {
-			e.t.Fatalf("%s on %s: address %q: %v", name, n, ep.IPAddress, err)
+		if err != nil || !a.Is4() {
+			e.t.Fatalf("%s on %s: IPv4 address %q: %v", name, n, ep.IPAddress, err)
 		}
 		c.nets[n] = a
+		// Every network of the project is dual stack.
+		a6, err := netip.ParseAddr(ep.GlobalIPv6Address)
+		if err != nil || !a6.Is6() || a6.Is4In6() {
+			e.t.Fatalf("%s on %s: IPv6 address %q: %v", name, n, ep.GlobalIPv6Address, err)
+		}
+		c.nets6[n] = a6
 	}
 	return c
 }
@@ -310,13 +362,17 @@ func (e *fwDockerEnv) oracle() (*firewall.Oracle, *firewall.Inventory) {
 }
 
 // cases lists, with the engine's verdicts, the flows to every declared
-// TCP and UDP port of every address of the containers: from each other
-// container and from the host (whose source is its address on the
-// destination's network). involve selects the (source, destination)
-// pairs by short name, "host" for the host. A container that shares no
-// network with the destination's address can only reach it through the
-// host, where Docker's isolation of its networks drops it: that verdict is
-// Docker's, not Ward's.
+// TCP and UDP port of every address of the containers, IPv4 and IPv6:
+// from each other container and from the host (whose source is its
+// address of the family on the destination's network). involve selects
+// the (source, destination) pairs by short name, "host" for the host. A
+// container that shares no network with the destination's address can
+// only reach it through the host, through its default gateway (even on an
+// internal network: Docker gives its containers one there too, and only
+// its iptables rules stop them). Over IPv4, Docker's isolation of its
+// networks drops it: that verdict is Docker's, not Ward's. Over IPv6,
+// unless Docker manages ip6tables (iso6), nothing of Docker's does: the
+// host routes it, and Ward decides it like any other.
 func (e *fwDockerEnv) cases(o *firewall.Oracle, inv *firewall.Inventory, ctrs []*fwCtr, involve func(from, to string) bool) []*fwProbe {
 	e.t.Helper()
 	byIP := map[netip.Addr]*firewall.Container{}
@@ -328,38 +384,55 @@ func (e *fwDockerEnv) cases(o *firewall.Oracle, inv *firewall.Inventory, ctrs []
 	var out []*fwProbe
 	for _, dst := range ctrs {
 		for _, n := range dst.sortedNets() {
-			d := dst.nets[n]
-			fc := byIP[d]
-			if fc == nil {
-				e.t.Fatalf("%s (%s on %s) is not in the inventory", dst.name, d, n)
-			}
-			to := dst.short + "@" + strings.TrimPrefix(n, e.project+"_")
-			for _, p := range fc.Ports {
-				if p.Protocol != portset.TCP && p.Protocol != portset.UDP {
+			for _, v6 := range []bool{false, true} {
+				d, ok := dst.on(n, v6)
+				if !ok {
 					continue
 				}
-				base := fwProbe{to: to, dst: d, dial: netip.AddrPortFrom(d, p.Port), proto: p.Protocol, port: p.Port}
-				for _, src := range ctrs {
-					if src == dst || !involve(src.short, dst.short) {
+				fc := byIP[d]
+				if fc == nil {
+					e.t.Fatalf("%s (%s on %s) is not in the inventory", dst.name, d, n)
+				}
+				gw := e.gw
+				if v6 {
+					gw = e.gw6
+				}
+				to := dst.short + "@" + strings.TrimPrefix(n, e.project+"_") + suffix6(v6)
+				for _, p := range fc.Ports {
+					if p.Protocol != portset.TCP && p.Protocol != portset.UDP {
 						continue
 					}
-					c := base
-					c.from, c.via, c.hook = src.short, src.name, firewall.Forward
-					if s, ok := src.nets[n]; ok {
-						c.src, c.docker = s, true
-						c.want = o.Allows(firewall.Forward, s, d, p.Protocol, p.Port)
-					} else {
-						// Through the source's default gateway, if any.
-						c.src = src.nets[src.sortedNets()[0]]
-						c.why = fmt.Sprintf("docker: no shared network; ward: %s", verdict(o.Allows(firewall.Forward, c.src, d, p.Protocol, p.Port)))
+					base := fwProbe{to: to, dst: d, dial: netip.AddrPortFrom(d, p.Port), proto: p.Protocol, port: p.Port}
+					for _, src := range ctrs {
+						if src == dst || !involve(src.short, dst.short) {
+							continue
+						}
+						c := base
+						c.from, c.via, c.hook = src.short, src.name, firewall.Forward
+						s, shared := src.on(n, v6)
+						if !shared {
+							s, _ = src.anyAddr(v6)
+						}
+						c.src = s
+						switch {
+						case shared:
+							c.docker, c.want = true, o.Allows(firewall.Forward, s, d, p.Protocol, p.Port)
+						case !s.IsValid():
+							c.why = "docker: no address of the family"
+						case v6 && !e.iso6:
+							c.docker, c.routed, c.want = true, true, o.Allows(firewall.Forward, s, d, p.Protocol, p.Port)
+							c.why = "no shared network, routed: docker does not isolate IPv6"
+						default:
+							c.why = fmt.Sprintf("docker: no shared network; ward: %s", verdict(o.Allows(firewall.Forward, s, d, p.Protocol, p.Port)))
+						}
+						out = append(out, &c)
 					}
-					out = append(out, &c)
-				}
-				if involve("host", dst.short) {
-					c := base
-					c.from, c.src, c.hook, c.docker = "host", e.gw[n], firewall.Output, true
-					c.want = o.Allows(firewall.Output, c.src, d, p.Protocol, p.Port)
-					out = append(out, &c)
+					if involve("host", dst.short) {
+						c := base
+						c.from, c.src, c.hook, c.docker = "host", gw[n], firewall.Output, true
+						c.want = o.Allows(firewall.Output, c.src, d, p.Protocol, p.Port)
+						out = append(out, &c)
+					}
 				}
 			}
 		}
@@ -388,7 +461,9 @@ func dockerOnly(cases []*fwProbe, why string) []*fwProbe {
 		d := *c
 		d.want, d.got, d.detail, d.why = c.docker, false, "", why
 		if !c.docker {
-			d.why = why + "; docker: no shared network"
+			d.why = why + "; " + c.why
+		} else if c.routed {
+			d.why = why + "; routed between Docker's networks"
 		}
 		out[i] = &d
 	}
@@ -520,7 +595,7 @@ func (e *fwDockerEnv) check(phase string, cases []*fwProbe) {
 	if len(again) > 0 {
 		e.probe(again, fwRetryTimeout)
 	}
-	var bad, open int
+	var bad, open, v6, open6 int
 	for _, c := range cases {
 		if c.got != c.want {
 			bad++
@@ -528,9 +603,15 @@ func (e *fwDockerEnv) check(phase string, cases []*fwProbe) {
 		if c.got {
 			open++
 		}
+		if c.dst.Is6() {
+			v6++
+			if c.got {
+				open6++
+			}
+		}
 	}
-	e.t.Logf("%s: %d probes (%d open, %d closed; %d retried), %d mismatches, in %s",
-		phase, len(cases), open, len(cases)-open, len(again), bad, time.Since(start).Round(time.Millisecond))
+	e.t.Logf("%s: %d probes (%d open, %d closed; IPv4 %d, %d open; IPv6 %d, %d open; %d retried), %d mismatches, in %s",
+		phase, len(cases), open, len(cases)-open, len(cases)-v6, open-open6, v6, open6, len(again), bad, time.Since(start).Round(time.Millisecond))
 	if os.Getenv("WARD_SHOW_PROBES") != "" {
 		e.t.Logf("%s:\n%s", phase, probeTable(cases))
 	}
@@ -549,7 +630,7 @@ func probeTable(cases []*fwProbe) string {
 		return a.to < b.to
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "    %-9s %-7s %-15s -> %-15s %-21s %-5s %-7s %-7s %s\n", "from", "hook", "source", "to", "dialled", "", "engine", "real", "detail")
+	fmt.Fprintf(&b, "    %-10s %-7s %-22s -> %-17s %-30s %-5s %-7s %-7s %s\n", "from", "hook", "source", "to", "dialled", "", "engine", "real", "detail")
 	for _, c := range sorted {
 		mark := "  "
 		if c.got != c.want {
@@ -559,7 +640,7 @@ func probeTable(cases []*fwProbe) string {
 		if c.why != "" {
 			why = " [" + c.why + "]"
 		}
-		fmt.Fprintf(&b, "%s  %-9s %-7s %-15s -> %-15s %-21s %-5s %-7s %-7s %s%s\n", mark, c.from, c.hook, c.src, c.to, c.dial, c.proto,
+		fmt.Fprintf(&b, "%s  %-10s %-7s %-22s -> %-17s %-30s %-5s %-7s %-7s %s%s\n", mark, c.from, c.hook, c.src, c.to, c.dial, c.proto,
 			verdict(c.want), verdict(c.got), c.detail, why)
 	}
 	return b.String()
@@ -583,14 +664,15 @@ func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto po
 // It removes it on exit, failed or not, and never touches Docker's own
 // tables.
 //
-// A Compose project of labelled services on two user-defined networks
-// (one internal), a FROM scratch image of the project's own server and
-// probe client, NetworkPolicies of the project's namespace with a
-// Namespace object. Then:
+// A Compose project of labelled services on two user-defined dual stack
+// networks (one internal), a FROM scratch image of the project's own
+// server and probe client, NetworkPolicies of the project's namespace
+// with a Namespace object. Then:
 //
 //   - before apply, every flow between the containers, from the host and
-//     to the published ports, TCP and UDP, tried for real, gets Docker's
-//     verdict (every listener answers);
+//     to the published ports, TCP and UDP, IPv4 and IPv6, tried for real,
+//     gets Docker's verdict (every listener answers; over IPv6, unless
+//     Docker manages ip6tables, even between its networks);
 //   - ward fw apply --docker leaves Docker's ruleset as it was, and every
 //     flow matches the engine's verdict;
 //   - a container started after a one-shot apply is unclassified: all its
@@ -621,6 +703,7 @@ func TestFwDocker(t *testing.T) {
 		project: "wardfw" + unique,
 		image:   "ward-fw-test:" + unique,
 		gw:      map[string]netip.Addr{},
+		gw6:     map[string]netip.Addr{},
 	}
 	e.lock = filepath.Join(e.dir, "fw.lock")
 	if _, ward := e.ruleset(); ward != "" {
@@ -649,10 +732,20 @@ func TestFwDocker(t *testing.T) {
 	front, back := fmt.Sprintf("10.%d.%d.0/24", oct, rnd[1]&0xfe), fmt.Sprintf("10.%d.%d.0/24", oct, rnd[1]|1)
 	frontGW := netip.MustParsePrefix(front).Addr().Next()
 	backGW := netip.MustParsePrefix(back).Addr().Next()
+	// And random ULA /64s, the gateways ::1.
+	var rnd6 [5]byte
+	if _, err := rand.Read(rnd6[:]); err != nil {
+		t.Fatal(err)
+	}
+	ula := fmt.Sprintf("fd%02x:%02x%02x:%02x%02x", rnd6[0], rnd6[1], rnd6[2], rnd6[3], rnd6[4])
+	front6, back6 := netip.MustParsePrefix(ula+":f::/64"), netip.MustParsePrefix(ula+":b::/64")
+	frontGW6, backGW6 := front6.Addr().Next(), back6.Addr().Next()
 	frontNet, backNet := e.project+"_front", e.project+"_back"
 	e.gw[frontNet], e.gw[backNet] = frontGW, backGW
+	e.gw6[frontNet], e.gw6[backNet] = frontGW6, backGW6
 	fill := strings.NewReplacer("IMAGE", e.image, "NS", e.project, "FRONT_SUBNET", front, "BACK_SUBNET", back,
-		"FRONT_GW", frontGW.String(), "BACK_GW", backGW.String())
+		"FRONT_GW", frontGW.String(), "BACK_GW", backGW.String(),
+		"FRONT6_SUBNET", front6.String(), "BACK6_SUBNET", back6.String(), "FRONT6_GW", frontGW6.String(), "BACK6_GW", backGW6.String())
 	compose := filepath.Join(e.dir, "docker-compose.yml")
 	if err := os.WriteFile(compose, []byte(fill.Replace(fwDockerCompose)), 0o600); err != nil {
 		t.Fatal(err)
@@ -685,8 +778,12 @@ func TestFwDocker(t *testing.T) {
 		}
 		published[p] = hp
 	}
-	t.Logf("project %s up: front %s, back %s (internal); web's 8080 and 9100 published on %s and %s (%s so far)",
-		e.project, front, back, published[8080], published[9100], time.Since(began).Round(time.Millisecond))
+	// Whether Docker isolates its networks over IPv6 as over IPv4: only
+	// with its ip6tables option, which puts its chains in table ip6 filter.
+	_, iso6Err := cmdErr(ctx, e.dir, "nft", "list", "chain", "ip6", "filter", "DOCKER-ISOLATION-STAGE-1")
+	e.iso6 = iso6Err == nil
+	t.Logf("project %s up: front %s and %s, back %s and %s (internal); web's 8080 and 9100 published on %s and %s; Docker isolates IPv6: %t (%s so far)",
+		e.project, front, front6, back, back6, published[8080], published[9100], e.iso6, time.Since(began).Round(time.Millisecond))
 
 	all := func(string, string) bool { return true }
 	// Without Ward: Docker's verdicts, every listener answering.
@@ -714,8 +811,10 @@ func TestFwDocker(t *testing.T) {
 	if dockerNow != dockerBefore {
 		t.Fatalf("ward fw apply changed Docker's ruleset:\nbefore:\n%s\nafter:\n%s", dockerBefore, dockerNow)
 	}
-	if !strings.Contains(ward, web.nets[frontNet].String()) {
-		t.Fatalf("the loaded table does not hold web's address %s:\n%s", web.nets[frontNet], ward)
+	for _, a := range []netip.Addr{web.nets[frontNet], web.nets6[frontNet]} {
+		if !strings.Contains(ward, a.String()) {
+			t.Fatalf("the loaded table does not hold web's address %s:\n%s", a, ward)
+		}
 	}
 
 	// Every flow, for real, against the engine.
@@ -743,10 +842,33 @@ func TestFwDocker(t *testing.T) {
 		{"host", "api@back", 9090, portset.TCP, false},
 		{"host", "web@front", 9100, portset.TCP, false},
 		{"host", "web:9100", 9100, portset.TCP, false},
+		// The same over IPv6, and the ipBlocks of one family only.
+		{"web", "api@front6", 9090, portset.TCP, true},
+		{"web", "api@front6", 5353, portset.UDP, true},
+		{"api", "db@back6", 5432, portset.TCP, true},
+		{"host", "web@front6", 8080, portset.TCP, true},
+		{"host", "api@front6", 5353, portset.UDP, true},
+		{"host", "api@front", 5353, portset.UDP, false},
+		{"host", "api@front6", 9090, portset.TCP, false},
+		{"rogue", "web@front6", 8080, portset.TCP, false},
+		{"api", "web@front6", 8080, portset.TCP, false},
+		{"db", "api@back6", 9090, portset.TCP, false},
+		{"rogue", "api@back6", 5353, portset.UDP, false},
+		{"host", "api@back6", 9090, portset.TCP, false},
+		{"host", "web@front6", 9100, portset.TCP, false},
+		// Across networks, which Docker drops over IPv6 only with its
+		// ip6tables option.
+		{"db", "web@front6", 8080, portset.TCP, false},
+		{"web", "db@back6", 5432, portset.TCP, false},
 	} {
 		if c := find(t, cases, s.from, s.to, s.port, s.proto); c.want != s.want {
 			t.Fatalf("the engine says %s from %s to %s on %d/%s; the test's policies mean it %s", verdict(c.want), s.from, s.to, s.port, s.proto, verdict(s.want))
 		}
+	}
+	// Without it, Ward decides them: web's grpc to api on back, where web
+	// is not, is allowed.
+	if c := find(t, cases, "web", "api@back6", 9090, portset.TCP); !e.iso6 && (!c.routed || !c.want) {
+		t.Fatalf("web to api@back6 on 9090/TCP: routed %t, engine %s; want a routed flow Ward allows", c.routed, verdict(c.want))
 	}
 	e.check("after apply", cases)
 
@@ -759,15 +881,18 @@ func TestFwDocker(t *testing.T) {
 		}
 	})
 	// extra starts a container of the namespace on front, serving 7070/tcp
-	// under the port name given.
-	extra := func(short, ip, port string, labels ...string) *fwCtr {
+	// under the port name given, on the static addresses given if any.
+	extra := func(short string, ip, ip6 netip.Addr, port string, labels ...string) *fwCtr {
 		t.Helper()
 		name := e.project + "-" + short
 		extras = append(extras, name)
 		args := []string{"run", "-d", "--name", name, "--network", frontNet, "--label", dockerinv.LabelNamespace + "=" + e.project,
 			"--label", dockerinv.LabelPorts + "=" + port + "=7070/TCP"}
-		if ip != "" {
-			args = append(args, "--ip", ip)
+		if ip.IsValid() {
+			args = append(args, "--ip", ip.String())
+		}
+		if ip6.IsValid() {
+			args = append(args, "--ip6", ip6.String())
 		}
 		for _, l := range labels {
 			args = append(args, "--label", l)
@@ -782,15 +907,19 @@ func TestFwDocker(t *testing.T) {
 	// A monitor started after a one-shot apply stays unclassified, and
 	// every flow of it dropped, until the ruleset is applied again.
 	applied := o
-	early := extra("early", "", "probe", "app=monitor", "role=monitor")
+	early := extra("early", netip.Addr{}, netip.Addr{}, "probe", "app=monitor", "role=monitor")
 	ctrs = append(ctrs, early)
-	if !applied.Unclassified(early.nets[frontNet]) {
-		t.Fatalf("%s's address %s is not unclassified in the applied ruleset's view", early.name, early.nets[frontNet])
+	for _, a := range []netip.Addr{early.nets[frontNet], early.nets6[frontNet]} {
+		if !applied.Unclassified(a) {
+			t.Fatalf("%s's address %s is not unclassified in the applied ruleset's view", early.name, a)
+		}
 	}
 	o, inv = e.oracle()
 	earlyCases := e.cases(applied, inv, ctrs, involves("early"))
-	if c := find(t, e.cases(o, inv, ctrs, involves("early")), "early", "web@front", 9100, portset.TCP); !c.want {
-		t.Fatalf("the engine denies early (a monitor) web's metrics; the test's policies mean to allow it")
+	for _, to := range []string{"web@front", "web@front6"} {
+		if c := find(t, e.cases(o, inv, ctrs, involves("early")), "early", to, 9100, portset.TCP); !c.want {
+			t.Fatalf("the engine denies early (a monitor) web's metrics on %s; the test's policies mean to allow it", to)
+		}
 	}
 	e.check("a container started after apply, not classified yet", earlyCases)
 
@@ -842,47 +971,55 @@ func TestFwDocker(t *testing.T) {
 		return windowOf.FindStringSubmatch(l)[1]
 	}
 
-	// Another monitor started under ward fw run, on a static address of
+	// Another monitor started under ward fw run, on static addresses of
 	// front; the early one is classified by now too.
 	static := netip.MustParsePrefix(front).Addr().As4()
 	static[3] = 200
 	staticIP := netip.AddrFrom4(static)
-	late := extra("late", staticIP.String(), "probe", "app=monitor", "role=monitor")
+	static6 := front6.Addr().As16()
+	static6[15] = 200
+	staticIP6 := netip.AddrFrom16(static6)
+	late := extra("late", staticIP, staticIP6, "probe", "app=monitor", "role=monitor")
 	window := startSynced(late)
-	t.Logf("ward fw run classified %s (%s), started under it: unclassified window %s", late.name, staticIP, window)
-	if late.nets[frontNet] != staticIP {
-		t.Fatalf("%s has address %s on %s, want %s", late.name, late.nets[frontNet], frontNet, staticIP)
+	t.Logf("ward fw run classified %s (%s, %s), started under it: unclassified window %s", late.name, staticIP, staticIP6, window)
+	if late.nets[frontNet] != staticIP || late.nets6[frontNet] != staticIP6 {
+		t.Fatalf("%s has addresses %s and %s on %s, want %s and %s", late.name, late.nets[frontNet], late.nets6[frontNet], frontNet, staticIP, staticIP6)
 	}
 	ctrs = append(ctrs, late)
 	o, inv = e.oracle()
 	lateCases := e.cases(o, inv, ctrs, involves("early", "late"))
 	e.check("containers classified by ward fw run", lateCases)
 	for _, m := range []string{"early", "late"} {
-		if c := find(t, lateCases, m, "web@front", 9100, portset.TCP); !c.want || !c.got {
-			t.Fatalf("%s (a monitor) to web's metrics: engine %s, real %s; want open, or the rest of the test proves nothing", m, verdict(c.want), verdict(c.got))
+		for _, to := range []string{"web@front", "web@front6"} {
+			if c := find(t, lateCases, m, to, 9100, portset.TCP); !c.want || !c.got {
+				t.Fatalf("%s (a monitor) to web's metrics on %s: engine %s, real %s; want open, or the rest of the test proves nothing", m, to, verdict(c.want), verdict(c.got))
+			}
 		}
 	}
 
-	// The static address reused by a container with other labels (a
+	// The static addresses reused by a container with other labels (a
 	// second web, whose http is 7070): it gets its own verdicts, not
 	// late's permissions.
 	e.cmd("docker", "rm", "-f", late.name)
-	succ := extra("successor", staticIP.String(), "http", "app=web", "tier=frontend")
+	succ := extra("successor", staticIP, staticIP6, "http", "app=web", "tier=frontend")
 	window = startSynced(succ)
-	t.Logf("ward fw run classified %s on %s's address %s: unclassified window %s", succ.name, late.name, staticIP, window)
-	if succ.nets[frontNet] != staticIP {
-		t.Fatalf("%s has address %s on %s, want the removed container's %s", succ.name, succ.nets[frontNet], frontNet, staticIP)
+	t.Logf("ward fw run classified %s on %s's addresses %s and %s: unclassified window %s", succ.name, late.name, staticIP, staticIP6, window)
+	if succ.nets[frontNet] != staticIP || succ.nets6[frontNet] != staticIP6 {
+		t.Fatalf("%s has addresses %s and %s on %s, want the removed container's %s and %s",
+			succ.name, succ.nets[frontNet], succ.nets6[frontNet], frontNet, staticIP, staticIP6)
 	}
 	ctrs[len(ctrs)-1] = succ
 	o, inv = e.oracle()
 	succCases := e.cases(o, inv, ctrs, involves("successor"))
 	e.check("a container on a removed container's address", succCases)
-	if c := find(t, succCases, "successor", "web@front", 9100, portset.TCP); c.want || c.got {
-		t.Errorf("from %s, the address %s that reached web's metrics as a monitor: engine %s, real %s; want closed (no inherited permission)",
-			succ.name, staticIP, verdict(c.want), verdict(c.got))
+	for _, to := range []string{"web@front", "web@front6"} {
+		if c := find(t, succCases, "successor", to, 9100, portset.TCP); c.want || c.got {
+			t.Errorf("from %s, the address %s that reached web's metrics on %s as a monitor: engine %s, real %s; want closed (no inherited permission)",
+				succ.name, c.src, to, verdict(c.want), verdict(c.got))
+		}
 	}
-	for _, s := range []struct{ from, to string }{{"successor", "api@front"}, {"host", "successor@front"}} {
-		port := map[string]uint16{"api@front": 9090, "successor@front": 7070}[s.to]
+	for _, s := range []struct{ from, to string }{{"successor", "api@front"}, {"host", "successor@front"}, {"successor", "api@front6"}, {"host", "successor@front6"}} {
+		port := map[string]uint16{"api@front": 9090, "successor@front": 7070}[strings.TrimSuffix(s.to, "6")]
 		if c := find(t, succCases, s.from, s.to, port, portset.TCP); !c.want || !c.got {
 			t.Errorf("%s to %s on %d/TCP, granted to the successor's own labels: engine %s, real %s; want open", s.from, s.to, port, verdict(c.want), verdict(c.got))
 		}
@@ -908,15 +1045,18 @@ func TestFwDocker(t *testing.T) {
 	}
 	o, inv = e.oracle()
 	final := append(e.cases(o, inv, ctrs, all), e.published(o, web, published)...)
-	denied := 0
+	denied, denied6 := 0, 0
 	for _, c := range final {
 		if c.docker && !c.want {
 			denied++
+			if c.dst.Is6() {
+				denied6++
+			}
 		}
 	}
-	if denied == 0 {
-		t.Fatal("after remove: no flow that Ward denies is among the probes")
+	if denied6 == 0 || denied == denied6 {
+		t.Fatalf("after remove: %d flows that Ward denies are among the probes, %d of them IPv6; want some of each family", denied, denied6)
 	}
-	e.check(fmt.Sprintf("after remove (Docker alone; %d flows Ward denied)", denied), dockerOnly(final, "ward removed"))
+	e.check(fmt.Sprintf("after remove (Docker alone; %d flows Ward denied, %d IPv6)", denied, denied6), dockerOnly(final, "ward removed"))
 	t.Logf("done in %s", time.Since(began).Round(time.Millisecond))
 }

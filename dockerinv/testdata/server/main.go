@@ -2,9 +2,10 @@
 // and cli.
 //
 // As a server (the default): it listens on the ports given as arguments
-// ("8080/tcp", "53/udp") on every address of the container, answers TCP
-// connections with its hostname, echoes UDP datagrams, and exits on
-// SIGTERM or SIGINT. With no argument it only waits for the signal.
+// ("8080/tcp", "53/udp") on every address of the container, IPv4 and
+// IPv6, answers TCP connections with its hostname, echoes UDP datagrams
+// from the address they were sent to, and exits on SIGTERM or SIGINT.
+// With no argument it only waits for the signal.
 //
 // As a client, "server probe TIMEOUT TARGET..." (TARGET: ADDR:PORT/tcp or
 // ADDR:PORT/udp, such as 10.0.0.2:8080/tcp or [fd00::2]:53/udp) tries every
@@ -31,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -76,15 +79,65 @@ func serveTCP(ln net.Listener, host string) {
 	}
 }
 
+// serveUDP echoes datagrams. The echo leaves from the address the
+// datagram was sent to: a container on several networks, reached on one
+// from another (as the host routes IPv6 between Docker's networks) would
+// otherwise answer from its address on the network of the route back,
+// which the client, connected to the one it dialled, drops.
 func serveUDP(pc net.PacketConn) {
-	buf := make([]byte, 1500)
+	uc, ok := pc.(*net.UDPConn)
+	if !ok || !recvPktinfo(uc) {
+		// An IPv4-only socket (no IPv6 in the container): no choice.
+		buf := make([]byte, 1500)
+		for {
+			n, addr, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo(buf[:n], addr)
+		}
+	}
+	buf, oob := make([]byte, 1500), make([]byte, 256)
 	for {
-		n, addr, err := pc.ReadFrom(buf)
+		n, oobn, _, addr, err := uc.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			return
 		}
-		_, _ = pc.WriteTo(buf[:n], addr)
+		_, _, _ = uc.WriteMsgUDPAddrPort(buf[:n], replyFrom(oob[:oobn]), addr)
 	}
+}
+
+// recvPktinfo asks the kernel for the destination address of each
+// datagram of an IPv6 socket (IPv4-mapped for those of IPv4).
+func recvPktinfo(uc *net.UDPConn) bool {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}
+
+// replyFrom turns the IPV6_PKTINFO of a received datagram into that of
+// its reply: the same local address, the interface left to the routes.
+func replyFrom(oob []byte) []byte {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_PKTINFO && len(m.Data) >= 16 {
+			var info unix.Inet6Pktinfo
+			copy(info.Addr[:], m.Data[:16])
+			return unix.PktInfo6(&info)
+		}
+	}
+	return nil
 }
 
 func fail(err error) {

@@ -92,6 +92,13 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	if err := b.translate(rs); err != nil {
 		return fmt.Errorf("firewall: apply: %w", err)
 	}
+	var bridge *bridgeObjects
+	if len(rs.Bindings) > 0 {
+		var err error
+		if bridge, err = translateBridge(rs.Bindings); err != nil {
+			return fmt.Errorf("firewall: apply: bridge table: %w", err)
+		}
+	}
 	// AddTable then DelTable deletes the table whether or not it exists
 	// (NFT_MSG_DESTROYTABLE needs Linux 6.3); the second AddTable creates
 	// the new one, all in the same transaction.
@@ -124,18 +131,30 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 		}
 		conn.AddRule(r.rule)
 	}
+	// The bridge table, in the same transaction: replaced, or deleted
+	// when the ruleset has no bindings.
+	bt := bridgeTable()
+	conn.AddTable(bt)
+	conn.DelTable(bt)
+	if bridge != nil {
+		if err := bridge.queue(conn); err != nil {
+			return fmt.Errorf("firewall: apply: bridge table: %w", err)
+		}
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("firewall: apply table %s %s: %w", TableFamily, TableName, err)
 	}
 	return nil
 }
 
-// Remove deletes Ward's table, if present, with everything in it. Ward
-// adds nothing to other tables, so nothing of Ward remains.
+// Remove deletes Ward's tables (inet ward and, if present, bridge ward)
+// with everything in them, in one batch. Ward adds nothing to other
+// tables, so nothing of Ward remains.
 func Remove(conn *nftables.Conn) error {
-	t := table()
-	conn.AddTable(t)
-	conn.DelTable(t)
+	for _, t := range []*nftables.Table{table(), bridgeTable()} {
+		conn.AddTable(t)
+		conn.DelTable(t)
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("firewall: remove table %s %s: %w", TableFamily, TableName, err)
 	}
@@ -214,7 +233,40 @@ func Status(conn *nftables.Conn) (present bool, st TableStats, err error) {
 			}
 		}
 	}
+	n, err := bridgeBindings(conn)
+	if err != nil {
+		return true, st, err
+	}
+	st.Bindings = n
 	return true, st, nil
+}
+
+// bridgeBindings counts the (port, address) elements of Ward's bridge
+// table, 0 when it is absent.
+func bridgeBindings(conn *nftables.Conn) (int, error) {
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyBridge)
+	if err != nil {
+		return 0, fmt.Errorf("firewall: status: list bridge tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name != TableName {
+			continue
+		}
+		n := 0
+		for _, name := range []string{BridgeAddrs4, BridgeAddrs6} {
+			s, err := conn.GetSetByName(t, name)
+			if err != nil {
+				return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
+			}
+			elems, err := conn.GetSetElements(s)
+			if err != nil {
+				return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
+			}
+			n += len(elems)
+		}
+		return n, nil
+	}
+	return 0, nil
 }
 
 // builder holds a ruleset translated to google/nftables objects, in the

@@ -57,7 +57,11 @@ var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 // listing is `nft list table inet ward` without counter values.
 func (n *netns) listing(t *testing.T) string {
 	t.Helper()
-	return counterValues.ReplaceAllString(n.nft(t, "list", "table", "inet", "ward"), "counter")
+	out := n.nft(t, "list", "table", "inet", "ward")
+	if strings.Contains(n.nft(t, "list", "tables"), "table bridge ward") {
+		out += n.nft(t, "list", "table", "bridge", "ward")
+	}
+	return testenv.SortBridgeElements(counterValues.ReplaceAllString(out, "counter"))
 }
 
 func (n *netns) hasTable(t *testing.T) bool {

@@ -70,5 +70,17 @@ func Changes(prev, next *Ruleset) []string {
 			add("- chain %s", c.Name)
 		}
 	}
+	switch {
+	case len(prev.Bindings) == 0 && len(next.Bindings) > 0:
+		add("+ table %s %s (not loaded)", BridgeFamily, TableName)
+	case len(prev.Bindings) > 0 && len(next.Bindings) == 0:
+		add("- table %s %s", BridgeFamily, TableName)
+	case len(next.Bindings) > 0:
+		p1, p4, p6 := bindingElements(prev.Bindings)
+		n1, n4, n6 := bindingElements(next.Bindings)
+		out = append(out, elementChanges("set", BridgePorts, p1, n1)...)
+		out = append(out, elementChanges("set", BridgeAddrs4, p4, n4)...)
+		out = append(out, elementChanges("set", BridgeAddrs6, p6, n6)...)
+	}
 	return out
 }

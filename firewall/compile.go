@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/netpol"
@@ -208,6 +209,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			rs.Chains = append(rs.Chains, grantChain(sets, IngressChain(info.ID), "ingress "+info.ID, info.Ingress, false, rate))
 		}
 	}
+	rs.Bindings = bindings(inv)
 	return rs, nil
 }
 
@@ -350,4 +352,25 @@ func subtract(s, t ipset.Set) ipset.Set {
 		}
 	}
 	return ipset.Of(out...)
+}
+
+// bindings ties each container's bridge ports to its addresses, sorted by
+// port and address (the order nft lists them in).
+func bindings(inv *Inventory) []Binding {
+	if inv == nil {
+		return nil
+	}
+	var out []Binding
+	for _, c := range inv.Containers {
+		if c.HostNetwork {
+			continue
+		}
+		for _, port := range c.Interfaces {
+			addrs := slices.Clone(c.IPs)
+			slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
+			out = append(out, Binding{Port: port, Addrs: addrs})
+		}
+	}
+	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.Port, b.Port) })
+	return out
 }

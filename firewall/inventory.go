@@ -46,7 +46,12 @@ type Container struct {
 	// only ipBlocks see them, through IPs when given (host addresses, not
 	// checked against Networks).
 	HostNetwork bool
-	Line        int
+	// Interfaces are the container's bridge ports: the host side of its
+	// veths (Docker's vethXXXXXXX). When given, frames entering a bridge
+	// from them must carry one of IPs as their source (Ruleset.Bindings):
+	// the container cannot claim another's address and permissions.
+	Interfaces []string
+	Line       int
 }
 
 // ID returns "namespace/name".
@@ -332,9 +337,9 @@ type ipNode struct {
 func (p *parser) container(n *yaml.Node) {
 	c := &Container{Line: n.Line}
 	object := "container"
-	var ips, ports *yaml.Node
+	var ips, ports, ifaces *yaml.Node
 	var nameLine int
-	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork"}, func(key string, v *yaml.Node) {
+	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork", "interfaces"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			c.Name, _ = p.str(v, "name", object)
@@ -349,6 +354,8 @@ func (p *parser) container(n *yaml.Node) {
 			ports = v
 		case "hostNetwork":
 			c.HostNetwork = p.boolean(v, "hostNetwork", object)
+		case "interfaces":
+			ifaces = v
 		}
 	})
 	if !ok {
@@ -390,6 +397,19 @@ func (p *parser) container(n *yaml.Node) {
 	}
 	if ports != nil {
 		p.seq(ports, "ports", object, func(s *yaml.Node) { p.port(c, s, object) })
+	}
+	if ifaces != nil {
+		p.seq(ifaces, "interfaces", object, func(s *yaml.Node) {
+			name, ok := p.str(s, "interface", object)
+			if !ok {
+				return
+			}
+			if bad := badInterface(name); bad != "" {
+				p.fail(s.Line, object, ErrInvalid, "%s", bad)
+				return
+			}
+			c.Interfaces = append(c.Interfaces, name)
+		})
 	}
 	if len(c.IPs) == 0 && !c.HostNetwork {
 		p.fail(n.Line, object, ErrMissingAddress, "%s", noAddress)
@@ -507,6 +527,16 @@ func (p *parser) check(line int) {
 // checkAddresses is check on any inventory: ips are its containers'
 // addresses with their lines (0: unknown), line the inventory's.
 func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, object string, kind error, format string, args ...any)) {
+	ifOwner := map[string]*Container{}
+	for _, c := range inv.Containers {
+		for _, name := range c.Interfaces {
+			if prev := ifOwner[name]; prev != nil && prev != c {
+				fail(c.Line, "container "+c.ID(), ErrDuplicate, "interface %q is already the bridge port of %s", name, prev.ID())
+				continue
+			}
+			ifOwner[name] = c
+		}
+	}
 	needNetworks := false
 	for _, c := range inv.Containers {
 		if !c.HostNetwork {

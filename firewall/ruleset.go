@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,21 @@ type Ruleset struct {
 	Sets   []*Set
 	Maps   []*Map
 	Chains []*Chain
+	// Bindings tie containers' addresses to their bridge ports: a frame
+	// that enters a bridge from a bound port must carry one of the port's
+	// addresses as its source (IPv4, ARP, IPv6; IPv6 link-local and
+	// unspecified sources aside), or it is dropped before any other rule
+	// sees it. They are enforced in a second table of Ward's own, table
+	// bridge ward (BridgeString), present only when there are bindings.
+	// Sorted by port.
+	Bindings []Binding
+}
+
+// Binding is a bridge port (the host side of a container's veth) and the
+// addresses frames from it may carry.
+type Binding struct {
+	Port  string
+	Addrs []netip.Addr // sorted
 }
 
 // Set is a named interval set of addresses of one family.
@@ -219,6 +235,8 @@ type Stats struct {
 	Sets, Maps, Chains, Rules int
 	// Elements counts the elements of sets and maps.
 	Elements int
+	// Bindings counts the (port, address) pairs of the bridge table.
+	Bindings int
 }
 
 // Stats counts the ruleset's objects.
@@ -232,6 +250,9 @@ func (r *Ruleset) Stats() Stats {
 	}
 	for _, c := range r.Chains {
 		s.Rules += len(c.Rules)
+	}
+	for _, b := range r.Bindings {
+		s.Bindings += len(b.Addrs)
 	}
 	return s
 }
@@ -283,6 +304,58 @@ func (r *Ruleset) String() string {
 		b.WriteString("\t}\n")
 	}
 	b.WriteString("}\n")
+	if len(r.Bindings) > 0 {
+		b.WriteString(r.BridgeString())
+	}
+	return b.String()
+}
+
+// The bridge table's names.
+const (
+	BridgeFamily    = "bridge"
+	BridgePorts     = "ports"
+	BridgeAddrs4    = "addrs_v4"
+	BridgeAddrs6    = "addrs_v6"
+	BridgeChain     = "prerouting"
+	BridgePriority  = -300 // "dstnat": before br_netfilter hands frames to the inet hooks
+	SpoofLogPrefix  = "ward-spoof "
+	spoofLogRateSec = 10
+)
+
+// BridgeString renders the bridge table of the bindings, as nft lists it.
+// The chain accepts frames from unbound ports, then frames whose source is
+// one of their port's addresses (an ARP sender likewise; IPv6 link-local
+// and unspecified sources, for neighbour discovery, too), and drops the
+// rest from bound ports, logging at most 10 a second.
+func (r *Ruleset) BridgeString() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table %s %s {\n", BridgeFamily, TableName)
+	ports, v4, v6 := bindingElements(r.Bindings)
+	set := func(name, typ string, elems []string) {
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", name, typ)
+		if len(elems) > 0 {
+			b.WriteString("\t\telements = { " + strings.Join(elems, ",\n\t\t\t     ") + " }\n")
+		}
+		b.WriteString("\t}\n\n")
+	}
+	set(BridgePorts, "ifname", ports)
+	set(BridgeAddrs4, "ifname . ipv4_addr", v4)
+	set(BridgeAddrs6, "ifname . ipv6_addr", v6)
+	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
+	for _, l := range []string{
+		"iifname != @" + BridgePorts + " accept",
+		"iifname . ip saddr @" + BridgeAddrs4 + " accept",
+		"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
+		"arp saddr ip 0.0.0.0 accept",
+		"ip6 saddr fe80::/10 accept",
+		"ip6 saddr :: accept",
+		"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
+		fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix),
+		"counter drop",
+	} {
+		b.WriteString("\t\t" + l + "\n")
+	}
+	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 

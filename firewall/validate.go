@@ -83,6 +83,11 @@ func (inv *Inventory) Validate() error {
 			}
 			ips = append(ips, ipNode{c, a.Unmap(), c.Line})
 		}
+		for _, name := range c.Interfaces {
+			if bad := badInterface(name); bad != "" {
+				fail(c.Line, object, ErrInvalid, "%s", bad)
+			}
+		}
 		names := map[string]bool{}
 		for _, p := range c.Ports {
 			if p.Port == 0 {
@@ -147,6 +152,14 @@ func badAddress(a netip.Addr) string {
 	a = a.Unmap()
 	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
 		return fmt.Sprintf("%s cannot be a container's address (unspecified, loopback, multicast or link-local)", a)
+	}
+	return ""
+}
+
+// badInterface explains why name cannot be a network interface's.
+func badInterface(name string) string {
+	if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\r\n\x00\"") || name == "." || name == ".." {
+		return fmt.Sprintf("interface %q: not an interface name (1 to 15 characters, no '/', spaces or quotes)", name)
 	}
 	return ""
 }

@@ -133,7 +133,11 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 			add("- chain %s", c.Name)
 		}
 	}
-	return out, nil
+	bridge, err := diffBridge(conn, rs)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, bridge...), nil
 }
 
 // elementChanges lists the elements of want that had lacks ("+ ") and

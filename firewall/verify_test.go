@@ -83,8 +83,8 @@ func TestChanges(t *testing.T) {
 	if d := firewall.Changes(oldRS, oldRS); len(d) != 0 {
 		t.Errorf("Changes of a ruleset with itself: %q", d)
 	}
-	if d := firewall.Changes(nil, oldRS); len(d) != len(oldRS.Sets)+len(oldRS.Maps)+len(oldRS.Chains) {
-		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain", len(d))
+	if d := firewall.Changes(nil, oldRS); len(d) != len(oldRS.Sets)+len(oldRS.Maps)+len(oldRS.Chains)+1 {
+		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain, and the bridge table", len(d))
 	}
 	changes := firewall.Changes(oldRS, newRS)
 	if !slices.ContainsFunc(changes, func(l string) bool { return strings.Contains(l, "element 10.20.2.77") }) {

@@ -65,7 +65,11 @@ func (n *fwNetns) listing(t *testing.T) string {
 	if !strings.Contains(n.sh(t, "nft", "list", "tables"), "table inet ward") {
 		return ""
 	}
-	return counterValues.ReplaceAllString(n.sh(t, "nft", "list", "table", "inet", "ward"), "counter")
+	out := n.sh(t, "nft", "list", "table", "inet", "ward")
+	if strings.Contains(n.sh(t, "nft", "list", "tables"), "table bridge ward") {
+		out += n.sh(t, "nft", "list", "table", "bridge", "ward")
+	}
+	return testenv.SortBridgeElements(counterValues.ReplaceAllString(out, "counter"))
 }
 
 func plannedText(t *testing.T) string {

@@ -77,7 +77,7 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 	etherType := func(t uint16) []expr.Any {
 		return []expr.Any{
 			&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseLLHeader, Offset: 12, Len: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{byte(t >> 8), byte(t)}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: binaryutil.BigEndian.PutUint16(t)},
 		}
 	}
 	iifname := &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: r1}

@@ -101,11 +101,42 @@ type inspected struct {
 		NetworkMode string
 	}
 	NetworkSettings struct {
-		Networks map[string]struct {
+		SandboxKey string
+		Networks   map[string]struct {
 			IPAddress         string
 			GlobalIPv6Address string
 		}
 	}
+}
+
+// hostPorts returns, independently of the client, the host-side names of
+// the veths of a container's network namespace: inside it (nsenter), each
+// "eth0@ifN" names the index N of its peer, which the host's `ip -o link`
+// lists by name.
+func hostPorts(t *testing.T, sandboxKey string) []string {
+	t.Helper()
+	inside := run(t, "", "nsenter", "--net="+sandboxKey, "ip", "-o", "link", "show", "type", "veth")
+	host := run(t, "", "ip", "-o", "link", "show", "type", "veth")
+	byIndex := map[string]string{}
+	for _, l := range strings.Split(host, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			byIndex[strings.TrimSuffix(f[0], ":")] = name
+		}
+	}
+	var out []string
+	for _, l := range strings.Split(inside, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		if _, peer, ok := strings.Cut(strings.TrimSuffix(f[1], ":"), "@if"); ok && byIndex[peer] != "" {
+			out = append(out, byIndex[peer])
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestDockerEngine reads the inventory of a Compose project on the real
@@ -284,6 +315,12 @@ func TestDockerEngine(t *testing.T) {
 		}
 		if !slices.Equal(wantIPs, gotIPs) {
 			t.Errorf("%s: IPs %v, docker says %v", fc.ID(), gotIPs, wantIPs)
+		}
+		if service != "agent" {
+			// Its bridge ports, one per network, bound to its addresses.
+			if want := hostPorts(t, d.NetworkSettings.SandboxKey); len(want) != len(d.NetworkSettings.Networks) || !slices.Equal(fc.Interfaces, want) {
+				t.Errorf("%s: interfaces %v; its veths' host sides are %v (%d networks)", fc.ID(), fc.Interfaces, want, len(d.NetworkSettings.Networks))
+			}
 		}
 		if service == "web" && v6 != "" && !slices.ContainsFunc(fc.IPs, func(a netip.Addr) bool { return netip.MustParsePrefix(v6).Contains(a) }) {
 			t.Errorf("%s: IPs %v, want one in %s", fc.ID(), gotIPs, v6)

@@ -32,6 +32,15 @@ type Client struct {
 	// caller can log it.
 	OnSkip func(Skipped)
 
+	// OnUnbound, when set, is called for each container of the inventory
+	// whose bridge ports could not be found (a remote daemon, not root),
+	// with the reason: its addresses are then not bound to its ports, and
+	// it is not protected against spoofing (see firewall.Binding).
+	OnUnbound func(Skipped)
+
+	// ports finds containers' bridge ports; tests replace it.
+	ports func() (portFinder, error)
+
 	// Backoff of Watch's reconnections and how it waits; tests shorten
 	// them.
 	minBackoff, maxBackoff time.Duration
@@ -123,11 +132,56 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dockerinv: %s: listing networks: %w", c.source, err)
 	}
-	inv, skipped, err := build(c.source, nets.Items, ctrs)
+	inv, ids, skipped, err := build(c.source, nets.Items, ctrs)
 	for _, s := range skipped {
 		c.skip(s)
 	}
-	return inv, err
+	if err != nil {
+		return nil, err
+	}
+	c.bind(inv, ids, ctrs)
+	return inv, nil
+}
+
+// portFinder returns the bridge ports of a container's network namespace.
+type portFinder interface {
+	of(sandboxKey string) ([]string, error)
+}
+
+// bind sets each container's Interfaces to its bridge ports, so that
+// firewall.Compile binds its addresses to them; a container whose ports
+// cannot be found stays unbound, and OnUnbound says why.
+func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]string, ctrs []container.InspectResponse) {
+	find := c.ports
+	if find == nil {
+		find = func() (portFinder, error) { return newBridgePorts() }
+	}
+	sandbox, names := map[string]string{}, map[string]string{} // by Docker ID
+	for i := range ctrs {
+		d := &ctrs[i]
+		if d.NetworkSettings != nil {
+			sandbox[d.ID] = d.NetworkSettings.SandboxKey
+		}
+		names[d.ID] = strings.TrimPrefix(d.Name, "/")
+	}
+	var pf portFinder
+	var ferr error
+	for _, ct := range inv.Containers {
+		id := ids[ct]
+		if ct.HostNetwork || id == "" {
+			continue
+		}
+		if pf == nil && ferr == nil {
+			pf, ferr = find()
+		}
+		err := ferr
+		if err == nil {
+			ct.Interfaces, err = pf.of(sandbox[id])
+		}
+		if err != nil && c.OnUnbound != nil {
+			c.OnUnbound(Skipped{ID: id, Name: names[id], Reason: err.Error()})
+		}
+	}
 }
 
 func (c *Client) skip(s Skipped) {
@@ -154,7 +208,7 @@ type entry struct {
 
 // build maps what the daemon said to an inventory. It is pure: the tests
 // feed it recorded responses too.
-func build(source string, nets []network.Summary, ctrs []container.InspectResponse) (*firewall.Inventory, []Skipped, error) {
+func build(source string, nets []network.Summary, ctrs []container.InspectResponse) (*firewall.Inventory, map[*firewall.Container]string, []Skipped, error) {
 	inv := &firewall.Inventory{File: source}
 	managed := map[string]*firewall.Network{} // by network ID
 	for _, n := range nets {
@@ -191,7 +245,7 @@ func build(source string, nets []network.Summary, ctrs []container.InspectRespon
 		}
 	}
 	if len(errs) > 0 {
-		return nil, skipped, errors.Join(errs...)
+		return nil, nil, skipped, errors.Join(errs...)
 	}
 	name(entries)
 	slices.SortFunc(entries, func(a, b *entry) int { return cmp.Compare(a.c.ID(), b.c.ID()) })
@@ -199,7 +253,14 @@ func build(source string, nets []network.Summary, ctrs []container.InspectRespon
 		inv.Containers = append(inv.Containers, e.c)
 	}
 	checked, err := validate(inv, entries)
-	return checked, skipped, err
+	if err != nil {
+		return nil, nil, skipped, err
+	}
+	ids := make(map[*firewall.Container]string, len(entries))
+	for _, e := range entries {
+		ids[e.c] = e.id
+	}
+	return checked, ids, skipped, nil
 }
 
 // mapContainer maps one container, or says why it is left out, or why

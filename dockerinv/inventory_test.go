@@ -282,3 +282,39 @@ func TestInventoryValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestInventoryBind: each container's bridge ports, found from its
+// sandbox key, become its Interfaces; a container whose ports cannot be
+// found stays unbound and OnUnbound says why.
+func TestInventoryBind(t *testing.T) {
+	_, c, _, _ := startEngine(t, "shop", nil)
+	var keys []string
+	dockerinv.SetPorts(c, func(key string) ([]string, error) {
+		keys = append(keys, key)
+		if strings.HasSuffix(key, "43be4eb32a97") {
+			return nil, errors.New("no bridge port of this host leads to it")
+		}
+		return []string{"veth" + key[len(key)-7:]}, nil
+	})
+	var unbound []dockerinv.Skipped
+	c.OnUnbound = func(s dockerinv.Skipped) { unbound = append(unbound, s) }
+	inv, err := c.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := 0
+	for _, ct := range inv.Containers {
+		switch {
+		case ct.HostNetwork && len(ct.Interfaces) > 0:
+			t.Errorf("%s: host-network container with bridge ports %v", ct.ID(), ct.Interfaces)
+		case len(ct.Interfaces) == 1 && strings.HasPrefix(ct.Interfaces[0], "veth"):
+			bound++
+		}
+	}
+	if len(unbound) != 1 || !strings.Contains(unbound[0].Reason, "no bridge port") {
+		t.Errorf("OnUnbound calls: %v, want one for the container whose ports are unknown", unbound)
+	}
+	if bound == 0 || bound+len(unbound) != len(keys) {
+		t.Errorf("%d containers bound, %d unbound, %d looked up", bound, len(unbound), len(keys))
+	}
+}

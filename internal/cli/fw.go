@@ -189,6 +189,9 @@ Exit codes: 0 loaded (and up to date), 1 not loaded or out of date.`,
 			}
 			fmt.Fprintf(e.stdout, "table %s %s: loaded\n  %d sets, %d maps, %d elements, %d chains, %d rules\n  dropped %d packets (%d bytes)\n",
 				firewall.TableFamily, firewall.TableName, st.Sets, st.Maps, st.Elements, st.Chains, st.Rules, st.Packets, st.Bytes)
+			if st.Bindings > 0 {
+				fmt.Fprintf(e.stdout, "table %s %s: %d addresses bound to their bridge ports\n", firewall.BridgeFamily, firewall.TableName, st.Bindings)
+			}
 			if len(args) == 0 {
 				return nil
 			}
@@ -432,6 +435,7 @@ type applyResult struct {
 	stats          firewall.Stats
 	compile, load  time.Duration
 	flushed        int
+	bindings       int // bound bridge ports
 	unchanged      bool
 	enabledBridges bool
 }
@@ -441,16 +445,23 @@ func (r *applyResult) print(w io.Writer) error {
 	if r.unchanged {
 		verb = "re-applied (unchanged)"
 	}
-	_, err := fmt.Fprintf(w, "%s table %s %s: %d sets, %d maps, %d elements, %d chains, %d rules (compiled in %s, loaded and verified in %s); %d connections the policies deny were ended\n",
+	if _, err := fmt.Fprintf(w, "%s table %s %s: %d sets, %d maps, %d elements, %d chains, %d rules (compiled in %s, loaded and verified in %s); %d connections the policies deny were ended\n",
 		verb, firewall.TableFamily, firewall.TableName, r.stats.Sets, r.stats.Maps, r.stats.Elements, r.stats.Chains, r.stats.Rules,
-		r.compile.Round(time.Millisecond), r.load.Round(time.Millisecond), r.flushed)
-	return err
+		r.compile.Round(time.Millisecond), r.load.Round(time.Millisecond), r.flushed); err != nil {
+		return err
+	}
+	if r.bindings > 0 {
+		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // apply checks that bridged traffic meets netfilter, loads p's ruleset in
 // one batch, reads it back, and ends the tracked connections it denies.
 func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
-	res := &applyResult{stats: p.rs.Stats(), compile: p.took}
+	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings)}
 	err := h.do(func() error {
 		err := firewall.CheckBridgeNetfilter("")
 		if err != nil && o.enableBr {

@@ -18,6 +18,9 @@ func dockerInventory(ctx context.Context, e *env, host string) (*firewall.Invent
 	}
 	defer func() { _ = c.Close() }()
 	c.OnSkip = func(s dockerinv.Skipped) { e.log.Info("container left out", "container", s.String()) }
+	c.OnUnbound = func(s dockerinv.Skipped) {
+		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
+	}
 	inv, err := c.Inventory(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("docker inventory: %w", err)

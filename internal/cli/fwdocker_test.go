@@ -284,7 +284,8 @@ func (e *fwDockerEnv) cmd(name string, args ...string) string {
 var nftCounter = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 
 // ruleset lists the machine's whole nftables ruleset with counter values
-// blanked, split into Ward's table and everything else (Docker's).
+// blanked, split into Ward's tables (inet ward, bridge ward) and
+// everything else (Docker's).
 func (e *fwDockerEnv) ruleset() (docker, ward string) {
 	e.t.Helper()
 	out, err := exec.CommandContext(e.ctx, "nft", "list", "ruleset").Output() // #nosec G204 -- fixed command
@@ -294,7 +295,7 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 	var d, w strings.Builder
 	in := false
 	for _, l := range strings.SplitAfter(nftCounter.ReplaceAllString(string(out), "counter"), "\n") {
-		if l == "table inet ward {\n" {
+		if l == "table inet ward {\n" || l == "table bridge ward {\n" {
 			in = true
 		}
 		if in {
@@ -797,8 +798,8 @@ func TestFwDocker(t *testing.T) {
 		if code := Run(context.Background(), []string{"fw", "remove", "--lock", e.lock}, strings.NewReader(""), &out, &errOut); code != ExitOK {
 			t.Errorf("cleanup: ward fw remove: exit %d: %s%s", code, out.String(), errOut.String())
 		}
-		if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "table inet ward") { // #nosec G204 -- fixed command
-			t.Errorf("cleanup: table inet ward still loaded in the machine's namespace (%v); remove it with: nft delete table inet ward", err)
+		if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "table inet ward") || strings.Contains(string(out), "table bridge ward") { // #nosec G204 -- fixed command
+			t.Errorf("cleanup: a table of Ward's is still loaded in the machine's namespace (%v); remove it with: ward fw remove", err)
 		}
 	})
 	applyStart := time.Now()
@@ -808,6 +809,13 @@ func TestFwDocker(t *testing.T) {
 	}
 	t.Logf("ward fw apply --docker (%s): %s", time.Since(applyStart).Round(time.Millisecond), strings.TrimSpace(out))
 	dockerNow, ward := e.ruleset()
+	// Every container of the project is bound to its bridge ports.
+	if !strings.Contains(ward, "table bridge ward {") || strings.Count(ward, "type ifname . ipv4_addr") != 1 {
+		t.Errorf("no bridge table binding the containers' addresses to their ports:\n%s", ward)
+	}
+	if !strings.Contains(out, "addresses bound to") {
+		t.Errorf("ward fw apply does not report the bindings: %q", out)
+	}
 	if dockerNow != dockerBefore {
 		t.Fatalf("ward fw apply changed Docker's ruleset:\nbefore:\n%s\nafter:\n%s", dockerBefore, dockerNow)
 	}

@@ -42,7 +42,7 @@ func newBridgePorts() (*bridgePorts, error) {
 // of returns the bridge ports of the container whose sandbox key is key.
 func (bp *bridgePorts) of(key string) ([]string, error) {
 	if key == "" {
-		return nil, errors.New("Docker reports no network namespace (sandbox key)")
+		return nil, errors.New("no network namespace (sandbox key) in what the Docker Engine reports")
 	}
 	f, err := os.Open(key) // #nosec G304 -- the network namespace file the Docker Engine names for the container
 	if err != nil {

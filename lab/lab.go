@@ -233,13 +233,14 @@ func enableBridgeNetfilter() error {
 }
 
 // addHost makes host i's namespace, its veth (eth0, peer h<i> on the
-// router's bridge), addresses, routes and listeners.
+// router's bridge: the port NewPlan binds host i's addresses to),
+// addresses, routes and listeners.
 func (l *Lab) addHost(i int, h *Host, br *netlink.Bridge) error {
-	hns, hw, err := l.namespace(fmt.Sprintf("h%d", i))
+	port := portName(i)
+	hns, hw, err := l.namespace(port)
 	if err != nil {
 		return err
 	}
-	port := fmt.Sprintf("h%d", i)
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: port, MasterIndex: br.Index},
 		PeerName:      "eth0",
@@ -353,7 +354,7 @@ func (l *Lab) Load(rs *firewall.Ruleset) error {
 		return fmt.Errorf("lab: flush conntrack in the router namespace: %w", err)
 	}
 	st := rs.Stats()
-	l.progress("lab: %s: loaded the ruleset (%d chains, %d rules, %d sets, %d maps, %d elements)", l.name, st.Chains, st.Rules, st.Sets, st.Maps, st.Elements)
+	l.progress("lab: %s: loaded the ruleset (%d chains, %d rules, %d sets, %d maps, %d elements; %d bridge ports bound to %d addresses)", l.name, st.Chains, st.Rules, st.Sets, st.Maps, st.Elements, len(rs.Bindings), st.Bindings)
 	return nil
 }
 

@@ -16,13 +16,18 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
@@ -501,4 +506,217 @@ func TestCleanup(t *testing.T) {
 	if !strings.Contains(string(out), live) {
 		t.Errorf("--cleanup removed %s, whose process is alive:\n%s", live, out)
 	}
+}
+
+// spoofDrops returns whether the router of l holds Ward's bridge table
+// and, if so, the packets its drop counter counted.
+func spoofDrops(t *testing.T, l *lab.Lab) (present bool, drops uint64) {
+	t.Helper()
+	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyBridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name != firewall.TableName {
+			continue
+		}
+		rules, err := conn.GetRules(tb, &nftables.Chain{Name: firewall.BridgeChain, Table: tb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rules {
+			for _, e := range r.Exprs {
+				if c, ok := e.(*expr.Counter); ok {
+					drops += c.Packets
+				}
+			}
+		}
+		return true, drops
+	}
+	return false, 0
+}
+
+// udpCounters reads, in namespace name, the UDP datagrams of family fam
+// (4 or 6) delivered to sockets and those dropped for a bad checksum.
+func udpCounters(t *testing.T, name string, fam int) (in, csumErrors uint64) {
+	t.Helper()
+	type result struct {
+		data []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine rather than
+		// going back to the runtime in the host's namespace.
+		runtime.LockOSThread()
+		h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, name))
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		file := "/proc/thread-self/net/snmp"
+		if fam == 6 {
+			file += "6"
+		}
+		data, err := os.ReadFile(file) // #nosec G304 -- a fixed procfs path
+		ch <- result{data, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	// IPv4: a line of names and a line of values, both starting "Udp:";
+	// IPv6: a name and a value per line.
+	values := map[string]uint64{}
+	lines := strings.Split(string(r.data), "\n")
+	for i, line := range lines {
+		f := strings.Fields(line)
+		switch {
+		case fam == 6 && len(f) == 2:
+			values[f[0]], _ = strconv.ParseUint(f[1], 10, 64)
+		case fam == 4 && len(f) > 1 && f[0] == "Udp:" && i+1 < len(lines):
+			v := strings.Fields(lines[i+1])
+			for j := 1; j < len(f) && j < len(v); j++ {
+				values["Udp"+f[j]], _ = strconv.ParseUint(v[j], 10, 64)
+			}
+			return values["UdpInDatagrams"], values["UdpInCsumErrors"]
+		}
+	}
+	if fam == 4 {
+		t.Fatalf("no Udp counters in %s's snmp", name)
+	}
+	return values["Udp6InDatagrams"], values["Udp6InCsumErrors"]
+}
+
+// TestSpoof proves the anti-spoofing bridge table with hand-made frames:
+// c admits b on 53/UDP and a on 54/UDP only (testdata/spoof). With the
+// plan's bindings (every host bound to its bridge port), the whole truth
+// table matches, and a UDP datagram a sends to c's 53 claiming b's
+// address never reaches c while the bridge table's drop counter grows;
+// a's and b's datagrams from their own addresses to the ports c admits
+// them on do reach c. The negative control: the same ruleset without
+// bindings lets the spoofed datagram through (the inet ruleset, which
+// judges by source address, admits it as b's), while a's own address on
+// 53 is still blocked there. Over IPv4 and IPv6.
+func TestSpoof(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	var want []firewall.Binding
+	for i, h := range plan.Hosts {
+		hosts[h.ID] = h
+		want = append(want, firewall.Binding{Port: fmt.Sprintf("h%d", i), Addrs: h.Addrs})
+	}
+	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
+	if a == nil || b == nil || c == nil || len(plan.Hosts) != 3 {
+		t.Fatalf("hosts %v: want spoof/a, spoof/b and spoof/c", plan.Hosts)
+	}
+	if !reflect.DeepEqual(plan.Ruleset.Bindings, want) {
+		t.Fatalf("bindings %+v, want %+v", plan.Ruleset.Bindings, want)
+	}
+	// What the engine says, which the frames below rely on.
+	for _, fam := range []int{4, 6} {
+		for _, e := range []struct {
+			src, dst string
+			port     uint16
+			allowed  bool
+		}{{"spoof/b", "spoof/c", 53, true}, {"spoof/a", "spoof/c", 53, false}, {"spoof/a", "spoof/c", 54, true}} {
+			if p := find(t, plan, e.src, e.dst, e.port, portset.UDP, fam); p.Expect != e.allowed {
+				t.Fatalf("engine: %s allowed %v, want %v", &p, p.Expect, e.allowed)
+			}
+		}
+	}
+
+	l := startLab(t, plan.Hosts)
+	cns := fmt.Sprintf("%s-h%d", l.Name(), slices.Index(plan.Hosts, c))
+	// The whole truth table holds with the bridge table loaded.
+	if res := probe(t, l, plan, plan.Ruleset); res.Counts().Mismatched != 0 || res.Counts().Ran == 0 {
+		t.Fatalf("with bindings: %+v\n%s", res.Counts(), text(res))
+	}
+	present, before := spoofDrops(t, l)
+	if !present {
+		t.Fatal("no bridge table in the router after loading a ruleset with bindings")
+	}
+
+	ctx := context.Background()
+	addr := func(h *lab.Host, fam int) netip.Addr {
+		for _, x := range h.Addrs {
+			if x.Is4() == (fam == 4) {
+				return x
+			}
+		}
+		t.Fatalf("%s has no IPv%d address", h.ID, fam)
+		return netip.Addr{}
+	}
+	type send struct {
+		name       string
+		from, as   *lab.Host
+		port       uint16
+		bound, raw bool // delivered with bindings, without
+	}
+	sends := []send{
+		{"a claiming b's address to c:53", a, b, 53, false, true},
+		{"a from its own address to c:54", a, a, 54, true, true},
+		{"b from its own address to c:53", b, b, 53, true, true},
+		{"a from its own address to c:53", a, a, 53, false, false},
+	}
+	check := func(t *testing.T, bound bool) {
+		for _, fam := range []int{4, 6} {
+			for _, s := range sends {
+				_, d0 := spoofDrops(t, l)
+				in0, bad0 := udpCounters(t, cns, fam)
+				got, err := l.Spoof(ctx, s.from, addr(s.as, fam), c, addr(c, fam), s.port)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, d1 := spoofDrops(t, l)
+				// A datagram seen at c's eth0 is a valid one: c's UDP
+				// stack took it (checksums right) to its listener.
+				if in1, bad1 := udpCounters(t, cns, fam); got && (in1 <= in0 || bad1 != bad0) {
+					t.Errorf("IPv%d %s: c's UDP datagrams %d -> %d, checksum errors %d -> %d", fam, s.name, in0, in1, bad0, bad1)
+				}
+				want := s.raw
+				if bound {
+					want = s.bound
+				}
+				if got != want {
+					t.Errorf("IPv%d %s: delivered %v, want %v", fam, s.name, got, want)
+				}
+				// Only the spoofed frames, with bindings, meet the
+				// bridge table's drop.
+				if spoofed := bound && s.as != s.from; spoofed != (d1 > d0) {
+					t.Errorf("IPv%d %s: bridge drops %d -> %d", fam, s.name, d0, d1)
+				}
+			}
+		}
+	}
+	t.Run("bound", func(t *testing.T) { check(t, true) })
+	if _, after := spoofDrops(t, l); after <= before {
+		t.Errorf("bridge drop counter %d -> %d: no spoofed frame dropped", before, after)
+	}
+
+	unbound := *plan.Ruleset
+	unbound.Bindings = nil
+	if err := l.Load(&unbound); err != nil {
+		t.Fatal(err)
+	}
+	if present, _ := spoofDrops(t, l); present {
+		t.Fatal("the bridge table is still loaded without bindings")
+	}
+	t.Run("unbound", func(t *testing.T) { check(t, false) })
 }

@@ -77,10 +77,18 @@ type Plan struct {
 // engine puts in the same endpoint (ipBlocks can tell a workload's
 // addresses apart). Its expected verdict is the engine's Allowed between
 // the endpoints holding the two addresses.
+//
+// Host i's bridge port in the lab is h<i> (Start names the ports in the
+// order of the hosts it is given: give it the plan's), so the ruleset is
+// compiled from a copy of inv whose hosts have that port as their only
+// Interfaces (anti-spoofing, Ruleset.Bindings): every lab run loads the
+// bridge table too, and every probe crosses it. The other containers
+// have none; inv itself is left as it was.
 func NewPlan(policies *manifest.Set, inv *firewall.Inventory) (*Plan, error) {
 	if inv == nil {
 		return nil, fmt.Errorf("lab: no inventory")
 	}
+	inv = bound(inv)
 	model, err := inv.Set(policies)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -114,6 +122,31 @@ func NewPlan(policies *manifest.Set, inv *firewall.Inventory) (*Plan, error) {
 	}
 	p.Probes = probes(eng, p.Hosts)
 	return p, nil
+}
+
+// isHost reports whether c becomes a test host.
+func isHost(c *firewall.Container) bool { return !c.HostNetwork && len(c.IPs) > 0 }
+
+// portName is the bridge port, in the router, of the lab's host i.
+func portName(i int) string { return fmt.Sprintf("h%d", i) }
+
+// bound returns a copy of inv whose test hosts, in order, have their lab
+// bridge port (portName) as their only interface, and the other
+// containers none.
+func bound(inv *firewall.Inventory) *firewall.Inventory {
+	out := *inv
+	out.Containers = make([]*firewall.Container, len(inv.Containers))
+	n := 0
+	for i, c := range inv.Containers {
+		cc := *c
+		cc.Interfaces = nil
+		if isHost(c) {
+			cc.Interfaces = []string{portName(n)}
+			n++
+		}
+		out.Containers[i] = &cc
+	}
+	return &out
 }
 
 // point is an address a host is probed at, standing for an endpoint.

@@ -1,0 +1,310 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// spoofMarker starts the payload of every frame Spoof sends, followed by
+// a random nonce: what the destination's packet socket looks for.
+const spoofMarker = "ward-lab-spoof "
+
+// spoofResend is how often Spoof sends its frame again until it is seen
+// or the timeout passes.
+const spoofResend = 50 * time.Millisecond
+
+// Spoof sends, from host from's eth0, raw Ethernet frames (from's own MAC
+// address to to's) carrying a UDP datagram from src to dst:port, src being
+// any address (another host's: a spoofed source) and dst one of to's,
+// of the same family, and reports whether the datagram reached to's eth0
+// within the lab's timeout, as seen by a packet socket there. The frames
+// bypass from's IP stack (its routes, its addresses): only the router,
+// its bridge table (anti-spoofing) and its inet ruleset, decide.
+func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, dst netip.Addr, port uint16) (delivered bool, err error) {
+	if from == nil || to == nil || l.hosts[from.ID] == nil || l.hosts[to.ID] == nil {
+		return false, fmt.Errorf("lab: spoof: a host is not in the lab")
+	}
+	if !slices.Contains(l.hosts[to.ID].host.Addrs, dst) {
+		return false, fmt.Errorf("lab: spoof: %s is not an address of %s", dst, to.ID)
+	}
+	if !src.IsValid() || src.Is4() != dst.Is4() || src.Is4In6() || dst.Is4In6() {
+		return false, fmt.Errorf("lab: spoof: %s -> %s: want two addresses of one family", src, dst)
+	}
+	sender, receiver := l.hosts[from.ID].worker, l.hosts[to.ID].worker
+	srcMAC, srcIndex, err := eth0(sender)
+	if err != nil {
+		return false, fmt.Errorf("lab: spoof: %s: %w", from.ID, err)
+	}
+	dstMAC, dstIndex, err := eth0(receiver)
+	if err != nil {
+		return false, fmt.Errorf("lab: spoof: %s: %w", to.ID, err)
+	}
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return false, fmt.Errorf("lab: spoof: %w", err)
+	}
+	payload := []byte(spoofMarker + hex.EncodeToString(nonce[:]))
+	sport := 32768 + binary.BigEndian.Uint16(nonce[:2])%28232
+	frame, err := udpFrame(srcMAC, dstMAC, netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, port), payload)
+	if err != nil {
+		return false, fmt.Errorf("lab: spoof: %w", err)
+	}
+	etherType := uint16(unix.ETH_P_IP)
+	if src.Is6() {
+		etherType = unix.ETH_P_IPV6
+	}
+
+	// Listen first, so that no frame can arrive before the socket is.
+	var rx, tx *os.File
+	if err := receiver.do(func() (err error) {
+		rx, err = packetSocket(unix.SOCK_DGRAM, etherType, dstIndex)
+		return err
+	}); err != nil {
+		return false, fmt.Errorf("lab: spoof: %s: %w", to.ID, err)
+	}
+	defer rx.Close()
+	if err := sender.do(func() (err error) {
+		tx, err = packetSocket(unix.SOCK_RAW, 0, 0)
+		return err
+	}); err != nil {
+		return false, fmt.Errorf("lab: spoof: %s: %w", from.ID, err)
+	}
+	defer tx.Close()
+	dstLL := &unix.SockaddrLinklayer{Ifindex: srcIndex, Protocol: htons(etherType), Halen: 6}
+	copy(dstLL.Addr[:], dstMAC)
+
+	deadline := time.Now().Add(l.opts.timeout())
+	if err := rx.SetReadDeadline(deadline); err != nil {
+		return false, fmt.Errorf("lab: spoof: %w", err)
+	}
+	defer context.AfterFunc(ctx, func() { _ = rx.SetReadDeadline(time.Now()) })()
+	seen := make(chan error, 1)
+	go func() { seen <- awaitDatagram(rx, src, payload) }()
+	send := func() error {
+		rc, err := tx.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Write(func(fd uintptr) bool {
+			serr = unix.Sendto(int(fd), frame, 0, dstLL) // #nosec G115 -- a descriptor fits an int
+			return !errors.Is(serr, unix.EAGAIN)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
+	tick := time.NewTicker(spoofResend)
+	defer tick.Stop()
+	for {
+		if err := send(); err != nil {
+			_ = rx.SetReadDeadline(time.Now())
+			<-seen
+			return false, fmt.Errorf("lab: spoof: send from %s: %w", from.ID, err)
+		}
+		select {
+		case err := <-seen:
+			switch {
+			case ctx.Err() != nil:
+				return false, fmt.Errorf("lab: spoof: %w", context.Cause(ctx))
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return false, nil
+			case err != nil:
+				return false, fmt.Errorf("lab: spoof: receive at %s: %w", to.ID, err)
+			}
+			return true, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// eth0 returns the MAC address and index of eth0 in w's namespace.
+func eth0(w *worker) (net.HardwareAddr, int, error) {
+	var ifi *net.Interface
+	if err := w.do(func() (err error) {
+		ifi, err = net.InterfaceByName("eth0")
+		return err
+	}); err != nil {
+		return nil, 0, err
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, 0, fmt.Errorf("eth0 has no Ethernet address (%q)", ifi.HardwareAddr)
+	}
+	return ifi.HardwareAddr, ifi.Index, nil
+}
+
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+// packetSocket opens a non-blocking AF_PACKET socket of typ (SOCK_RAW or
+// SOCK_DGRAM) in the calling thread's namespace, receiving the frames of
+// etherType on interface index when etherType is not 0, none otherwise.
+func packetSocket(typ int, etherType uint16, index int) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(etherType)))
+	if err != nil {
+		return nil, fmt.Errorf("packet socket: %w", err)
+	}
+	if etherType != 0 {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(etherType), Ifindex: index}); err != nil {
+			_ = unix.Close(fd)
+			return nil, fmt.Errorf("bind packet socket: %w", err)
+		}
+	}
+	return os.NewFile(uintptr(fd), "packet socket"), nil // #nosec G115 -- a descriptor the kernel just returned
+}
+
+// awaitDatagram reads packets (network headers first) from rx until an
+// incoming IPv4 or IPv6 UDP datagram from src whose payload is payload
+// arrives (nil), or rx's deadline passes.
+func awaitDatagram(rx *os.File, src netip.Addr, payload []byte) error {
+	rc, err := rx.SyscallConn()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	for {
+		var n int
+		var from unix.Sockaddr
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			n, from, rerr = unix.Recvfrom(int(fd), buf, 0) // #nosec G115 -- a descriptor fits an int
+			return !errors.Is(rerr, unix.EAGAIN)
+		}); err != nil {
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		if s, p, ok := parseUDP(buf[:n]); ok && s == src && bytes.Equal(p, payload) {
+			return nil
+		}
+	}
+}
+
+// parseUDP returns the source address and payload of an IPv4 or IPv6
+// packet holding a UDP datagram (no IPv6 extension header), if it is one.
+func parseUDP(pkt []byte) (netip.Addr, []byte, bool) {
+	var src netip.Addr
+	var l4 []byte
+	switch {
+	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+		ihl := int(pkt[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(pkt[2:4]))
+		if ihl < 20 || total < ihl || total > len(pkt) || pkt[9] != unix.IPPROTO_UDP {
+			return src, nil, false
+		}
+		src = netip.AddrFrom4([4]byte(pkt[12:16]))
+		l4 = pkt[ihl:total]
+	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+		plen := int(binary.BigEndian.Uint16(pkt[4:6]))
+		if pkt[6] != unix.IPPROTO_UDP || 40+plen > len(pkt) {
+			return src, nil, false
+		}
+		src = netip.AddrFrom16([16]byte(pkt[8:24]))
+		l4 = pkt[40 : 40+plen]
+	default:
+		return src, nil, false
+	}
+	if len(l4) < 8 {
+		return src, nil, false
+	}
+	ulen := int(binary.BigEndian.Uint16(l4[4:6]))
+	if ulen < 8 || ulen > len(l4) {
+		return src, nil, false
+	}
+	return src, l4[8:ulen], true
+}
+
+// udpFrame builds an Ethernet frame from srcMAC to dstMAC holding an
+// IPv4 or IPv6 packet (src's family) with a UDP datagram from src to dst
+// carrying payload, with valid IPv4 header and UDP checksums.
+func udpFrame(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byte) ([]byte, error) {
+	if len(srcMAC) != 6 || len(dstMAC) != 6 {
+		return nil, fmt.Errorf("MAC addresses %s, %s: want 6 bytes each", srcMAC, dstMAC)
+	}
+	if src.Addr().Is4() != dst.Addr().Is4() {
+		return nil, fmt.Errorf("%s -> %s: addresses of different families", src, dst)
+	}
+	ulen := 8 + len(payload)
+	if ulen > 1400 {
+		return nil, fmt.Errorf("payload of %d bytes: too long", len(payload))
+	}
+	n := uint16(ulen) // #nosec G115 -- at most 1408, checked above
+	udp := make([]byte, ulen)
+	binary.BigEndian.PutUint16(udp[0:2], src.Port())
+	binary.BigEndian.PutUint16(udp[2:4], dst.Port())
+	binary.BigEndian.PutUint16(udp[4:6], n)
+	copy(udp[8:], payload)
+
+	s, d := src.Addr().AsSlice(), dst.Addr().AsSlice()
+	// The pseudo-header: addresses, protocol and UDP length (RFC 768,
+	// RFC 8200 8.1).
+	pseudo := slices.Concat(s, d)
+	var ip []byte
+	etherType := uint16(unix.ETH_P_IP)
+	if src.Addr().Is4() {
+		pseudo = binary.BigEndian.AppendUint16(append(pseudo, 0, unix.IPPROTO_UDP), n)
+		ip = make([]byte, 20)
+		ip[0] = 0x45
+		binary.BigEndian.PutUint16(ip[2:4], 20+n)
+		binary.BigEndian.PutUint16(ip[6:8], 0x4000) // don't fragment
+		ip[8] = 64
+		ip[9] = unix.IPPROTO_UDP
+		copy(ip[12:16], s)
+		copy(ip[16:20], d)
+		binary.BigEndian.PutUint16(ip[10:12], checksum(ip))
+	} else {
+		etherType = unix.ETH_P_IPV6
+		pseudo = append(binary.BigEndian.AppendUint32(pseudo, uint32(n)), 0, 0, 0, unix.IPPROTO_UDP)
+		ip = make([]byte, 40)
+		ip[0] = 0x60
+		binary.BigEndian.PutUint16(ip[4:6], n)
+		ip[6] = unix.IPPROTO_UDP
+		ip[7] = 64
+		copy(ip[8:24], s)
+		copy(ip[24:40], d)
+	}
+	sum := checksum(slices.Concat(pseudo, udp))
+	if sum == 0 {
+		sum = 0xffff // 0 means "no checksum", which IPv6 forbids
+	}
+	binary.BigEndian.PutUint16(udp[6:8], sum)
+	eth := make([]byte, 14)
+	copy(eth[0:6], dstMAC)
+	copy(eth[6:12], srcMAC)
+	binary.BigEndian.PutUint16(eth[12:14], etherType)
+	return slices.Concat(eth, ip, udp), nil
+}
+
+// checksum is the Internet checksum of b (RFC 1071).
+func checksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wardsec/ward/internal/ethframe"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +58,7 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	}
 	payload := []byte(spoofMarker + hex.EncodeToString(nonce[:]))
 	sport := 32768 + binary.BigEndian.Uint16(nonce[:2])%28232
-	frame, err := udpFrame(srcMAC, dstMAC, netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, port), payload)
+	frame, err := ethframe.UDP(srcMAC, dstMAC, netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, port), payload)
 	if err != nil {
 		return false, fmt.Errorf("lab: spoof: %w", err)
 	}
@@ -82,7 +83,7 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 		return false, fmt.Errorf("lab: spoof: %s: %w", from.ID, err)
 	}
 	defer tx.Close()
-	dstLL := &unix.SockaddrLinklayer{Ifindex: srcIndex, Protocol: htons(etherType), Halen: 6}
+	dstLL := &unix.SockaddrLinklayer{Ifindex: srcIndex, Protocol: ethframe.Htons(etherType), Halen: 6}
 	copy(dstLL.Addr[:], dstMAC)
 
 	deadline := time.Now().Add(l.opts.timeout())
@@ -145,22 +146,16 @@ func eth0(w *worker) (net.HardwareAddr, int, error) {
 	return ifi.HardwareAddr, ifi.Index, nil
 }
 
-func htons(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
-}
-
 // packetSocket opens a non-blocking AF_PACKET socket of typ (SOCK_RAW or
 // SOCK_DGRAM) in the calling thread's namespace, receiving the frames of
 // etherType on interface index when etherType is not 0, none otherwise.
 func packetSocket(typ int, etherType uint16, index int) (*os.File, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(etherType)))
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(ethframe.Htons(etherType)))
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
 	if etherType != 0 {
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(etherType), Ifindex: index}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: ethframe.Htons(etherType), Ifindex: index}); err != nil {
 			_ = unix.Close(fd)
 			return nil, fmt.Errorf("bind packet socket: %w", err)
 		}
@@ -193,118 +188,8 @@ func awaitDatagram(rx *os.File, src netip.Addr, payload []byte) error {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		if s, p, ok := parseUDP(buf[:n]); ok && s == src && bytes.Equal(p, payload) {
+		if d, ok := ethframe.ParseUDP(buf[:n]); ok && d.Src.Addr() == src && bytes.Equal(d.Payload, payload) {
 			return nil
 		}
 	}
-}
-
-// parseUDP returns the source address and payload of an IPv4 or IPv6
-// packet holding a UDP datagram (no IPv6 extension header), if it is one.
-func parseUDP(pkt []byte) (netip.Addr, []byte, bool) {
-	var src netip.Addr
-	var l4 []byte
-	switch {
-	case len(pkt) >= 20 && pkt[0]>>4 == 4:
-		ihl := int(pkt[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(pkt[2:4]))
-		if ihl < 20 || total < ihl || total > len(pkt) || pkt[9] != unix.IPPROTO_UDP {
-			return src, nil, false
-		}
-		src = netip.AddrFrom4([4]byte(pkt[12:16]))
-		l4 = pkt[ihl:total]
-	case len(pkt) >= 40 && pkt[0]>>4 == 6:
-		plen := int(binary.BigEndian.Uint16(pkt[4:6]))
-		if pkt[6] != unix.IPPROTO_UDP || 40+plen > len(pkt) {
-			return src, nil, false
-		}
-		src = netip.AddrFrom16([16]byte(pkt[8:24]))
-		l4 = pkt[40 : 40+plen]
-	default:
-		return src, nil, false
-	}
-	if len(l4) < 8 {
-		return src, nil, false
-	}
-	ulen := int(binary.BigEndian.Uint16(l4[4:6]))
-	if ulen < 8 || ulen > len(l4) {
-		return src, nil, false
-	}
-	return src, l4[8:ulen], true
-}
-
-// udpFrame builds an Ethernet frame from srcMAC to dstMAC holding an
-// IPv4 or IPv6 packet (src's family) with a UDP datagram from src to dst
-// carrying payload, with valid IPv4 header and UDP checksums.
-func udpFrame(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byte) ([]byte, error) {
-	if len(srcMAC) != 6 || len(dstMAC) != 6 {
-		return nil, fmt.Errorf("MAC addresses %s, %s: want 6 bytes each", srcMAC, dstMAC)
-	}
-	if src.Addr().Is4() != dst.Addr().Is4() {
-		return nil, fmt.Errorf("%s -> %s: addresses of different families", src, dst)
-	}
-	ulen := 8 + len(payload)
-	if ulen > 1400 {
-		return nil, fmt.Errorf("payload of %d bytes: too long", len(payload))
-	}
-	n := uint16(ulen) // #nosec G115 -- at most 1408, checked above
-	udp := make([]byte, ulen)
-	binary.BigEndian.PutUint16(udp[0:2], src.Port())
-	binary.BigEndian.PutUint16(udp[2:4], dst.Port())
-	binary.BigEndian.PutUint16(udp[4:6], n)
-	copy(udp[8:], payload)
-
-	s, d := src.Addr().AsSlice(), dst.Addr().AsSlice()
-	// The pseudo-header: addresses, protocol and UDP length (RFC 768,
-	// RFC 8200 8.1).
-	pseudo := slices.Concat(s, d)
-	var ip []byte
-	etherType := uint16(unix.ETH_P_IP)
-	if src.Addr().Is4() {
-		pseudo = binary.BigEndian.AppendUint16(append(pseudo, 0, unix.IPPROTO_UDP), n)
-		ip = make([]byte, 20)
-		ip[0] = 0x45
-		binary.BigEndian.PutUint16(ip[2:4], 20+n)
-		binary.BigEndian.PutUint16(ip[6:8], 0x4000) // don't fragment
-		ip[8] = 64
-		ip[9] = unix.IPPROTO_UDP
-		copy(ip[12:16], s)
-		copy(ip[16:20], d)
-		binary.BigEndian.PutUint16(ip[10:12], checksum(ip))
-	} else {
-		etherType = unix.ETH_P_IPV6
-		pseudo = append(binary.BigEndian.AppendUint32(pseudo, uint32(n)), 0, 0, 0, unix.IPPROTO_UDP)
-		ip = make([]byte, 40)
-		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:6], n)
-		ip[6] = unix.IPPROTO_UDP
-		ip[7] = 64
-		copy(ip[8:24], s)
-		copy(ip[24:40], d)
-	}
-	sum := checksum(slices.Concat(pseudo, udp))
-	if sum == 0 {
-		sum = 0xffff // 0 means "no checksum", which IPv6 forbids
-	}
-	binary.BigEndian.PutUint16(udp[6:8], sum)
-	eth := make([]byte, 14)
-	copy(eth[0:6], dstMAC)
-	copy(eth[6:12], srcMAC)
-	binary.BigEndian.PutUint16(eth[12:14], etherType)
-	return slices.Concat(eth, ip, udp), nil
-}
-
-// checksum is the Internet checksum of b (RFC 1071).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }

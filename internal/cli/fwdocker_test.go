@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +184,7 @@ type fwCtr struct {
 	name  string // Docker's
 	nets  map[string]netip.Addr
 	nets6 map[string]netip.Addr
+	macs  map[string]string // network name -> its MAC address there
 }
 
 func (c *fwCtr) sortedNets() []string {
@@ -313,17 +316,18 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 // inspect reads a container's addresses from docker inspect.
 func (e *fwDockerEnv) inspect(short, name string) *fwCtr {
 	e.t.Helper()
-	var nets map[string]struct{ IPAddress, GlobalIPv6Address string }
+	var nets map[string]struct{ IPAddress, GlobalIPv6Address, MacAddress string }
 	if err := json.Unmarshal([]byte(e.cmd("docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name)), &nets); err != nil {
 		e.t.Fatalf("docker inspect %s: %v", name, err)
 	}
-	c := &fwCtr{short: short, name: name, nets: map[string]netip.Addr{}, nets6: map[string]netip.Addr{}}
+	c := &fwCtr{short: short, name: name, nets: map[string]netip.Addr{}, nets6: map[string]netip.Addr{}, macs: map[string]string{}}
 	for n, ep := range nets {
 		a, err := netip.ParseAddr(ep.IPAddress)
 		if err != nil || !a.Is4() {
 			e.t.Fatalf("%s on %s: IPv4 address %q: %v", name, n, ep.IPAddress, err)
 		}
 		c.nets[n] = a
+		c.macs[n] = ep.MacAddress
 		// Every network of the project is dual stack.
 		a6, err := netip.ParseAddr(ep.GlobalIPv6Address)
 		if err != nil || !a6.Is6() || a6.Is4In6() {
@@ -647,6 +651,142 @@ func probeTable(cases []*fwProbe) string {
 	return b.String()
 }
 
+// fwSpoof is one UDP datagram sent as raw Ethernet frames from a
+// container's port on a network to another container's, with a source
+// address of the sender's own or forged (another container's).
+type fwSpoof struct {
+	from, to *fwCtr
+	as       *fwCtr     // whose address on the network is the source
+	net      string     // the network of all three
+	v6       bool       // the family
+	port     uint16     // UDP
+	want     bool       // whether it must be delivered
+	src, dst netip.Addr // filled in by spoof
+	got      bool
+	detail   string
+}
+
+func (c *fwSpoof) String() string {
+	who := c.from.short
+	if c.as != c.from {
+		who += " as " + c.as.short
+	}
+	return fmt.Sprintf("%s (%s) -> %s (%s) %d/udp on %s", who, c.src, c.to.short, c.dst, c.port, c.net)
+}
+
+// spoof sends every case at once: "server spoof" in the sending container
+// while "server sniff", started before it, watches the destination's
+// interface, then is told (its standard input closed) that the frames are
+// gone. It fails t on any case whose delivery is not the one wanted.
+func (e *fwDockerEnv) spoof(phase string, cases []*fwSpoof) {
+	e.t.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(cases))
+	for i, c := range cases {
+		var ok1, ok2 bool
+		c.src, ok1 = c.as.on(c.net, c.v6)
+		c.dst, ok2 = c.to.on(c.net, c.v6)
+		if _, ok3 := c.from.on(c.net, c.v6); !ok1 || !ok2 || !ok3 || c.to.macs[c.net] == "" {
+			e.t.Fatalf("%s: %s, %s and %s are not all on %s", phase, c.from.name, c.as.name, c.to.name, c.net)
+		}
+		wg.Go(func() { errs[i] = e.spoofOne(c) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		e.t.Fatalf("%s: %v", phase, err)
+	}
+	var b strings.Builder
+	bad := 0
+	for _, c := range cases {
+		mark := "  "
+		if c.got != c.want {
+			mark, bad = "!!", bad+1
+		}
+		fmt.Fprintf(&b, "%s  %-70s want %-13s got %-13s (%s)\n", mark, c, delivered(c.want), delivered(c.got), c.detail)
+	}
+	e.t.Logf("%s: %d raw datagrams, %d mismatches, in %s:\n%s", phase, len(cases), bad, time.Since(start).Round(time.Millisecond), b.String())
+	if bad > 0 {
+		e.t.Errorf("%s: %d of %d raw datagrams not as wanted", phase, bad, len(cases))
+	}
+}
+
+func delivered(ok bool) string {
+	if ok {
+		return "delivered"
+	}
+	return "not delivered"
+}
+
+// spoofOne sends one case and watches for it.
+func (e *fwDockerEnv) spoofOne(c *fwSpoof) error {
+	via, _ := c.from.on(c.net, c.v6)
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	marker := "ward-spoof-" + hex.EncodeToString(rnd[:])
+	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+	defer cancel()
+	sniff := exec.CommandContext(ctx, "docker", "exec", "-i", c.to.name, "/server", "sniff", "--ip", c.dst.String(), // #nosec G204 -- docker exec of the test's own container
+		"--src", c.src.String(), "--port", fmt.Sprint(c.port), "--marker", marker)
+	stdin, err := sniff.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := sniff.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	sniff.Stderr = &stderr
+	if err := sniff.Start(); err != nil {
+		return err
+	}
+	r := bufio.NewReader(stdout)
+	ready, _ := r.ReadString('\n')
+	if strings.TrimSpace(ready) != "ready" {
+		_ = stdin.Close()
+		rest, _ := io.ReadAll(r)
+		return fmt.Errorf("%s: sniff in %s: %v: %s%s%s", c, c.to.name, sniff.Wait(), ready, rest, stderr.String())
+	}
+	sent, serr := cmdErr(ctx, e.dir, "docker", "exec", c.from.name, "/server", "spoof", "--from-ip", via.String(), "--src", c.src.String(),
+		"--dst", netip.AddrPortFrom(c.dst, c.port).String(), "--dst-mac", c.to.macs[c.net], "--marker", marker)
+	_ = stdin.Close()
+	rest, _ := io.ReadAll(r)
+	werr := sniff.Wait()
+	if serr != nil {
+		return fmt.Errorf("%s: spoof in %s: %v\n%s", c, c.from.name, serr, sent)
+	}
+	switch strings.TrimSpace(string(rest)) {
+	case "seen":
+		c.got = true
+	case "not seen":
+	default:
+		return fmt.Errorf("%s: sniff in %s: %v: %q%s", c, c.to.name, werr, rest, stderr.String())
+	}
+	c.detail = strings.TrimSpace(sent)
+	return nil
+}
+
+var nftPackets = regexp.MustCompile(`counter packets (\d+)`)
+
+// spoofDrops returns the packets counted by the rules of table bridge
+// ward's chain (its drop only counts).
+func (e *fwDockerEnv) spoofDrops() uint64 {
+	e.t.Helper()
+	out := e.cmd("nft", "list", "chain", "bridge", firewall.TableName, firewall.BridgeChain)
+	var n uint64
+	for _, m := range nftPackets.FindAllStringSubmatch(out, -1) {
+		v, err := strconv.ParseUint(m[1], 10, 64)
+		if err != nil {
+			e.t.Fatalf("nft list chain: %v", err)
+		}
+		n += v
+	}
+	return n
+}
+
 // find returns the case from from to to on port and protocol.
 func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto portset.Protocol) *fwProbe {
 	t.Helper()
@@ -676,6 +816,10 @@ func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto po
 //     Docker manages ip6tables, even between its networks);
 //   - ward fw apply --docker leaves Docker's ruleset as it was, and every
 //     flow matches the engine's verdict;
+//   - raw Ethernet frames (server spoof) from rogue forging web's address,
+//     IPv4 and IPv6, do not reach api's dns, which web may reach (server
+//     sniff watches api's interface), while the same from web's own
+//     address do, and table bridge ward counts the drops;
 //   - a container started after a one-shot apply is unclassified: all its
 //     flows are dropped, even those its labels will be granted;
 //   - ward fw run --docker classifies it, and one started under it,
@@ -684,7 +828,7 @@ func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto po
 //     removed one's permissions;
 //   - ward fw remove leaves exactly the ruleset there was before apply,
 //     and every flow gets Docker's verdict again, those Ward denied
-//     included.
+//     included, and rogue's forged frames reach api.
 func TestFwDocker(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireDocker(t)
@@ -880,6 +1024,35 @@ func TestFwDocker(t *testing.T) {
 	}
 	e.check("after apply", cases)
 
+	// Anti-spoofing: rogue, denied api's dns, forges the address of web,
+	// allowed it, on front. Raw frames (server spoof) bypass rogue's IP
+	// stack: only table bridge ward stops them. The same tool from web's
+	// own address shows that the method delivers what is allowed.
+	api, rogue := ctrs[1], ctrs[3]
+	for _, to := range []string{"api@front", "api@front6"} {
+		if c := find(t, cases, "rogue", to, 5353, portset.UDP); c.want || c.got {
+			t.Fatalf("rogue to %s on 5353/UDP: engine %s, real %s; want closed, or forging web's address proves nothing", to, verdict(c.want), verdict(c.got))
+		}
+		if c := find(t, cases, "web", to, 5353, portset.UDP); !c.want || !c.got {
+			t.Fatalf("web to %s on 5353/UDP: engine %s, real %s; want open", to, verdict(c.want), verdict(c.got))
+		}
+	}
+	forged := func(want bool) []*fwSpoof {
+		return []*fwSpoof{
+			{from: rogue, as: web, to: api, net: frontNet, port: 5353, want: want},
+			{from: rogue, as: web, to: api, net: frontNet, v6: true, port: 5353, want: want},
+		}
+	}
+	drops := e.spoofDrops()
+	e.spoof("after apply, rogue forging web's address to api's dns, and web's own", append(forged(false),
+		&fwSpoof{from: web, as: web, to: api, net: frontNet, port: 5353, want: true},
+		&fwSpoof{from: web, as: web, to: api, net: frontNet, v6: true, port: 5353, want: true}))
+	if now := e.spoofDrops(); now <= drops {
+		t.Errorf("table bridge ward's drop counter went from %d to %d: no forged frame dropped there", drops, now)
+	} else {
+		t.Logf("table bridge ward dropped %d frames (its counter %d -> %d)", now-drops, drops, now)
+	}
+
 	extras := []string{}
 	t.Cleanup(func() {
 		for _, n := range extras {
@@ -1066,5 +1239,7 @@ func TestFwDocker(t *testing.T) {
 		t.Fatalf("after remove: %d flows that Ward denies are among the probes, %d of them IPv6; want some of each family", denied, denied6)
 	}
 	e.check(fmt.Sprintf("after remove (Docker alone; %d flows Ward denied, %d IPv6)", denied, denied6), dockerOnly(final, "ward removed"))
+	// Without Ward, nothing stops the forged frames.
+	e.spoof("after remove (Docker alone), rogue forging web's address to api's dns", forged(true))
 	t.Logf("done in %s", time.Since(began).Round(time.Millisecond))
 }

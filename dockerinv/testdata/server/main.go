@@ -17,15 +17,32 @@
 // echo of a datagram. The exit code is 0 when every target is open, 1
 // when any is closed and 2 on a usage error.
 //
+// "server spoof --from-ip A --src S --dst D:PORT --dst-mac MAC --marker M"
+// sends, on the container's interface holding address A, from its MAC
+// address to MAC, a few raw Ethernet frames (an AF_PACKET socket, which
+// needs CAP_NET_RAW, Docker's default) carrying a UDP datagram from S, any
+// address (another container's: a forged source), to D:PORT, whose
+// payload is M: they bypass the container's IP stack.
+//
+// "server sniff --ip A --src S --port PORT --marker M" listens with an
+// AF_PACKET socket on the container's interface holding A, prints "ready"
+// once it does, then "seen" as soon as a UDP datagram from S to A:PORT
+// whose payload holds M arrives, or "not seen" when its standard input
+// has been closed for --grace (200ms) or --timeout (10s) has passed.
+//
 // It is built static (CGO_ENABLED=0) into a FROM scratch image.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -33,12 +50,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardsec/ward/internal/ethframe"
 	"golang.org/x/sys/unix"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "probe" {
-		os.Exit(probeMain(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "probe":
+			os.Exit(probeMain(os.Args[2:]))
+		case "spoof":
+			os.Exit(spoofMain(os.Args[2:]))
+		case "sniff":
+			os.Exit(sniffMain(os.Args[2:]))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -243,4 +268,166 @@ func describe(err error) string {
 		return "reset"
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// spoofMain runs "spoof": it sends --count frames, --interval apart.
+func spoofMain(args []string) int {
+	fs := flag.NewFlagSet("server spoof", flag.ContinueOnError)
+	fromIP := fs.String("from-ip", "", "the container's address on the interface to send on")
+	srcArg := fs.String("src", "", "the source address of the datagram, forged or not")
+	dstArg := fs.String("dst", "", "the destination ADDR:PORT")
+	macArg := fs.String("dst-mac", "", "the destination's MAC address")
+	marker := fs.String("marker", "", "the payload")
+	count := fs.Int("count", 3, "how many frames to send")
+	interval := fs.Duration("interval", 20*time.Millisecond, "the time between two frames")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *marker == "" || *count < 1 {
+		fmt.Fprintln(os.Stderr, "usage: server spoof --from-ip A --src S --dst D:PORT --dst-mac MAC --marker M [--count N] [--interval D]")
+		return 2
+	}
+	ifi, err := interfaceOf(*fromIP)
+	if err != nil {
+		return failed("spoof", err)
+	}
+	src, err := netip.ParseAddr(*srcArg)
+	if err != nil {
+		return failed("spoof", err)
+	}
+	dst, err := netip.ParseAddrPort(*dstArg)
+	if err != nil {
+		return failed("spoof", err)
+	}
+	dstMAC, err := net.ParseMAC(*macArg)
+	if err != nil {
+		return failed("spoof", err)
+	}
+	frame, err := ethframe.UDP(ifi.HardwareAddr, dstMAC, netip.AddrPortFrom(src, 40000), dst, []byte(*marker))
+	if err != nil {
+		return failed("spoof", err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return failed("spoof", fmt.Errorf("packet socket: %w", err))
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Protocol: ethframe.Htons(ethframe.EtherType(src)), Halen: 6}
+	copy(to.Addr[:], dstMAC)
+	for i := range *count {
+		if i > 0 {
+			time.Sleep(*interval)
+		}
+		if err := unix.Sendto(fd, frame, 0, to); err != nil {
+			return failed("spoof", fmt.Errorf("send on %s: %w", ifi.Name, err))
+		}
+	}
+	fmt.Printf("sent %d frames on %s: %s -> %s\n", *count, ifi.Name, src, dst)
+	return 0
+}
+
+// sniffMain runs "sniff".
+func sniffMain(args []string) int {
+	fs := flag.NewFlagSet("server sniff", flag.ContinueOnError)
+	ipArg := fs.String("ip", "", "the container's address to watch, on the interface holding it")
+	srcArg := fs.String("src", "", "the source address of the datagram awaited")
+	port := fs.Uint("port", 0, "the destination port of the datagram awaited")
+	marker := fs.String("marker", "", "what its payload holds")
+	grace := fs.Duration("grace", 200*time.Millisecond, "how long to wait once standard input is closed")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait at most")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *marker == "" || *port == 0 || *port > 65535 {
+		fmt.Fprintln(os.Stderr, "usage: server sniff --ip A --src S --port PORT --marker M [--grace D] [--timeout D]")
+		return 2
+	}
+	ip, err := netip.ParseAddr(*ipArg)
+	if err != nil {
+		return failed("sniff", err)
+	}
+	src, err := netip.ParseAddr(*srcArg)
+	if err != nil {
+		return failed("sniff", err)
+	}
+	ifi, err := interfaceOf(*ipArg)
+	if err != nil {
+		return failed("sniff", err)
+	}
+	et := ethframe.EtherType(ip)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(ethframe.Htons(et)))
+	if err != nil {
+		return failed("sniff", fmt.Errorf("packet socket: %w", err))
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: ethframe.Htons(et), Ifindex: ifi.Index}); err != nil {
+		return failed("sniff", fmt.Errorf("bind packet socket to %s: %w", ifi.Name, err))
+	}
+	// Reads return every 50ms to look at the deadline.
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000}); err != nil {
+		return failed("sniff", err)
+	}
+	var mu sync.Mutex
+	deadline := time.Now().Add(*timeout)
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		mu.Lock()
+		defer mu.Unlock()
+		if end := time.Now().Add(*grace); end.Before(deadline) {
+			deadline = end
+		}
+	}()
+	fmt.Println("ready")
+	buf := make([]byte, 2048)
+	for {
+		mu.Lock()
+		over := time.Now().After(deadline)
+		mu.Unlock()
+		if over {
+			fmt.Println("not seen")
+			return 0
+		}
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		switch {
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return failed("sniff", err)
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		if d, ok := ethframe.ParseUDP(buf[:n]); ok && d.Src.Addr() == src && d.Dst.Addr() == ip && uint(d.Dst.Port()) == *port && bytes.Contains(d.Payload, []byte(*marker)) {
+			fmt.Println("seen")
+			return 0
+		}
+	}
+}
+
+// interfaceOf returns the interface holding address a.
+func interfaceOf(a string) (*net.Interface, error) {
+	ip, err := netip.ParseAddr(a)
+	if err != nil {
+		return nil, err
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for _, ifi := range ifs {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return nil, err
+		}
+		for _, ad := range addrs {
+			if n, ok := ad.(*net.IPNet); ok {
+				if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap() == ip {
+					if len(ifi.HardwareAddr) != 6 {
+						return nil, fmt.Errorf("%s (holding %s) has no Ethernet address", ifi.Name, ip)
+					}
+					return &ifi, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no interface holds %s", ip)
+}
+
+func failed(mode string, err error) int {
+	fmt.Fprintf(os.Stderr, "server %s: %v\n", mode, err)
+	return 1
 }

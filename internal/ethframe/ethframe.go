@@ -1,0 +1,158 @@
+// Package ethframe builds and parses the raw Ethernet frames of UDP
+// datagrams that tests send over AF_PACKET sockets with a source address
+// of their choosing: the proof that Ward's anti-spoofing drops forged
+// frames (package lab, and the Docker test server of package dockerinv).
+// It is hand-written because a frame of fixed layout is a few dozen lines,
+// and no well-kept library builds them without cgo (gopacket needs
+// libpcap for capture, which the tests do with plain sockets).
+package ethframe
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// UDP builds an Ethernet frame from srcMAC to dstMAC holding an
+// IPv4 or IPv6 packet (src's family, without options or extension
+// headers) with a UDP datagram from src to dst carrying payload (at most
+// 1392 bytes), with valid IPv4 header and UDP checksums: what an
+// AF_PACKET socket of type SOCK_RAW sends as is, whatever the sender's
+// own addresses. Package lab sends it to prove anti-spoofing; so does the
+// test server of package dockerinv, from inside a Docker container.
+func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byte) ([]byte, error) {
+	if len(srcMAC) != 6 || len(dstMAC) != 6 {
+		return nil, fmt.Errorf("MAC addresses %s, %s: want 6 bytes each", srcMAC, dstMAC)
+	}
+	if !src.Addr().IsValid() || !dst.Addr().IsValid() || src.Addr().Is4() != dst.Addr().Is4() {
+		return nil, fmt.Errorf("%s -> %s: want two addresses of one family", src, dst)
+	}
+	ulen := 8 + len(payload)
+	if ulen > 1400 {
+		return nil, fmt.Errorf("payload of %d bytes: too long", len(payload))
+	}
+	n := uint16(ulen) // #nosec G115 -- at most 1408, checked above
+	udp := make([]byte, ulen)
+	binary.BigEndian.PutUint16(udp[0:2], src.Port())
+	binary.BigEndian.PutUint16(udp[2:4], dst.Port())
+	binary.BigEndian.PutUint16(udp[4:6], n)
+	copy(udp[8:], payload)
+
+	s, d := src.Addr().AsSlice(), dst.Addr().AsSlice()
+	// The pseudo-header: addresses, protocol and UDP length (RFC 768,
+	// RFC 8200 8.1).
+	pseudo := slices.Concat(s, d)
+	var ip []byte
+	etherType := uint16(unix.ETH_P_IP)
+	if src.Addr().Is4() {
+		pseudo = binary.BigEndian.AppendUint16(append(pseudo, 0, unix.IPPROTO_UDP), n)
+		ip = make([]byte, 20)
+		ip[0] = 0x45
+		binary.BigEndian.PutUint16(ip[2:4], 20+n)
+		binary.BigEndian.PutUint16(ip[6:8], 0x4000) // don't fragment
+		ip[8] = 64
+		ip[9] = unix.IPPROTO_UDP
+		copy(ip[12:16], s)
+		copy(ip[16:20], d)
+		binary.BigEndian.PutUint16(ip[10:12], checksum(ip))
+	} else {
+		etherType = unix.ETH_P_IPV6
+		pseudo = append(binary.BigEndian.AppendUint32(pseudo, uint32(n)), 0, 0, 0, unix.IPPROTO_UDP)
+		ip = make([]byte, 40)
+		ip[0] = 0x60
+		binary.BigEndian.PutUint16(ip[4:6], n)
+		ip[6] = unix.IPPROTO_UDP
+		ip[7] = 64
+		copy(ip[8:24], s)
+		copy(ip[24:40], d)
+	}
+	sum := checksum(slices.Concat(pseudo, udp))
+	if sum == 0 {
+		sum = 0xffff // 0 means "no checksum", which IPv6 forbids
+	}
+	binary.BigEndian.PutUint16(udp[6:8], sum)
+	eth := make([]byte, 14)
+	copy(eth[0:6], dstMAC)
+	copy(eth[6:12], srcMAC)
+	binary.BigEndian.PutUint16(eth[12:14], etherType)
+	return slices.Concat(eth, ip, udp), nil
+}
+
+// checksum is the Internet checksum of b (RFC 1071).
+func checksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// Datagram is a UDP datagram and the addresses of its packet.
+type Datagram struct {
+	Src, Dst netip.AddrPort
+	Payload  []byte
+}
+
+// ParseUDP returns the UDP datagram an IPv4 or IPv6 packet (no IPv6
+// extension header) holds, if it holds one.
+func ParseUDP(pkt []byte) (Datagram, bool) {
+	var d Datagram
+	var src, dst netip.Addr
+	var l4 []byte
+	switch {
+	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+		ihl := int(pkt[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(pkt[2:4]))
+		if ihl < 20 || total < ihl || total > len(pkt) || pkt[9] != unix.IPPROTO_UDP {
+			return d, false
+		}
+		src, dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
+		l4 = pkt[ihl:total]
+	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+		plen := int(binary.BigEndian.Uint16(pkt[4:6]))
+		if pkt[6] != unix.IPPROTO_UDP || 40+plen > len(pkt) {
+			return d, false
+		}
+		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
+		l4 = pkt[40 : 40+plen]
+	default:
+		return d, false
+	}
+	if len(l4) < 8 {
+		return d, false
+	}
+	ulen := int(binary.BigEndian.Uint16(l4[4:6]))
+	if ulen < 8 || ulen > len(l4) {
+		return d, false
+	}
+	d.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:2]))
+	d.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:4]))
+	d.Payload = l4[8:ulen]
+	return d, true
+}
+
+// EtherType is the Ethernet type of packets of a's family.
+func EtherType(a netip.Addr) uint16 {
+	if a.Is4() {
+		return unix.ETH_P_IP
+	}
+	return unix.ETH_P_IPV6
+}
+
+// Htons converts v to network byte order, as AF_PACKET sockets take
+// protocol numbers.
+func Htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}

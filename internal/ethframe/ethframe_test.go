@@ -1,0 +1,84 @@
+package ethframe_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/wardsec/ward/internal/ethframe"
+)
+
+// TestUDP checks the frames UDP builds, IPv4 and IPv6: their
+// layout, and checksums that verify (the one's complement sum of what a
+// checksum covers, the checksum included, is 0xffff).
+func TestUDP(t *testing.T) {
+	srcMAC := net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
+	dstMAC := net.HardwareAddr{0x02, 0, 0, 0, 0, 2}
+	payload := []byte("ward-test 1")
+	sum := func(b []byte) uint32 {
+		var s uint32
+		for i := 0; i < len(b); i += 2 {
+			w := uint32(b[i]) << 8
+			if i+1 < len(b) {
+				w |= uint32(b[i+1])
+			}
+			s += w
+		}
+		for s > 0xffff {
+			s = s>>16 + s&0xffff
+		}
+		return s
+	}
+	for _, c := range []struct {
+		src, dst  string
+		etherType uint16
+		ipLen     int
+	}{
+		{"10.0.0.1:4000", "10.0.0.2:53", 0x0800, 20},
+		{"[fd00::1]:4000", "[fd00::2]:53", 0x86dd, 40},
+	} {
+		src, dst := netip.MustParseAddrPort(c.src), netip.MustParseAddrPort(c.dst)
+		f, err := ethframe.UDP(srcMAC, dstMAC, src, dst, payload)
+		if err != nil {
+			t.Fatalf("%s -> %s: %v", src, dst, err)
+		}
+		if want := 14 + c.ipLen + 8 + len(payload); len(f) != want {
+			t.Fatalf("%s -> %s: %d bytes, want %d", src, dst, len(f), want)
+		}
+		if !bytes.Equal(f[0:6], dstMAC) || !bytes.Equal(f[6:12], srcMAC) || binary.BigEndian.Uint16(f[12:14]) != c.etherType {
+			t.Errorf("%s -> %s: Ethernet header % x", src, dst, f[:14])
+		}
+		ip, udp := f[14:14+c.ipLen], f[14+c.ipLen:]
+		pseudo := slices.Concat(src.Addr().AsSlice(), dst.Addr().AsSlice(), []byte{0, 17}, udp[4:6])
+		if src.Addr().Is4() {
+			if s := sum(ip); s != 0xffff {
+				t.Errorf("%s -> %s: IPv4 header checksum does not verify (%#x)", src, dst, s)
+			}
+		}
+		if s := sum(slices.Concat(pseudo, udp)); s != 0xffff {
+			t.Errorf("%s -> %s: UDP checksum does not verify (%#x)", src, dst, s)
+		}
+		if binary.BigEndian.Uint16(udp[0:2]) != src.Port() || binary.BigEndian.Uint16(udp[2:4]) != dst.Port() || !bytes.Equal(udp[8:], payload) {
+			t.Errorf("%s -> %s: UDP datagram % x", src, dst, udp)
+		}
+	}
+	v4, v6 := netip.MustParseAddrPort("10.0.0.1:1"), netip.MustParseAddrPort("[fd00::1]:1")
+	for _, c := range []struct {
+		name     string
+		mac      net.HardwareAddr
+		src, dst netip.AddrPort
+		payload  []byte
+	}{
+		{"families", srcMAC, v4, v6, payload},
+		{"invalid", srcMAC, netip.AddrPort{}, netip.AddrPort{}, payload},
+		{"MAC", net.HardwareAddr{1, 2, 3}, v4, v4, payload},
+		{"long", srcMAC, v4, v4, make([]byte, 1393)},
+	} {
+		if _, err := ethframe.UDP(c.mac, dstMAC, c.src, c.dst, c.payload); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}

@@ -91,8 +91,8 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 	fe80 := netip.MustParseAddr("fe80::").As16()
 	var zero16 [16]byte
 	rules := [][]expr.Any{
-		{iifname, lookup(ports, true), accept},
 		append(etherType(unix.ETH_P_IP), iifname, src(r2, 12, 4), lookup(v4, false), accept),
+		{iifname, lookup(ports, true), accept},
 		append(etherType(unix.ETH_P_ARP), iifname, src(r2, 14, 4), lookup(v4, false), accept),
 		append(etherType(unix.ETH_P_ARP), src(r1, 14, 4), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 0, 0, 0}}, accept),
 		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16),

@@ -323,8 +323,9 @@ const (
 )
 
 // BridgeString renders the bridge table of the bindings, as nft lists it.
-// The chain accepts frames from unbound ports, then frames whose source is
-// one of their port's addresses (an ARP sender likewise; IPv6 link-local
+// The chain accepts IPv4 frames whose source is one of their port's
+// addresses (first: the common case costs one lookup), then frames from
+// unbound ports, then frames whose source is one of their port's addresses (an ARP sender likewise; IPv6 link-local
 // and unspecified sources, for neighbour discovery, too), and drops the
 // rest from bound ports, logging at most 10 a second.
 func (r *Ruleset) BridgeString() string {
@@ -343,8 +344,8 @@ func (r *Ruleset) BridgeString() string {
 	set(BridgeAddrs6, "ifname . ipv6_addr", v6)
 	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
 	for _, l := range []string{
-		"iifname != @" + BridgePorts + " accept",
 		"iifname . ip saddr @" + BridgeAddrs4 + " accept",
+		"iifname != @" + BridgePorts + " accept",
 		"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
 		"arp saddr ip 0.0.0.0 accept",
 		"ip6 saddr fe80::/10 accept",

@@ -37,6 +37,7 @@ type fwFlags struct {
 	enableBrNetfilter bool
 	noFlush           bool
 	diff              bool
+	noBind            bool
 }
 
 func fwCmd(e *env) *cobra.Command {
@@ -58,6 +59,7 @@ left as it was.`,
 	pf.BoolVar(&f.docker, "docker", false, "read containers and networks from the Docker Engine")
 	pf.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
 	pf.BoolVar(&f.allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
+	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing table; it checks every frame, which costs some throughput)")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
@@ -265,6 +267,11 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	policies, err := e.load(paths)
 	if err != nil {
 		return nil, err
+	}
+	if f.noBind {
+		for _, c := range inv.Containers {
+			c.Interfaces = nil
+		}
 	}
 	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified})
 }

@@ -123,6 +123,12 @@ func TestFwApplyStatusRemove(t *testing.T) {
 		t.Errorf("status after a change behind Ward's back: exit %d, %q; want 1 and the missing rules", code, out)
 	}
 
+	// --no-bind: the same table without the bridge table.
+	out, errOut, code = run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory, "--no-bind")...)
+	if code != ExitOK || strings.Contains(out, "bound") || strings.Contains(n.listing(t), "table bridge ward") {
+		t.Errorf("apply --no-bind: exit %d, %q, %s; want no bridge table", code, out, errOut)
+	}
+
 	out, errOut, code = run(t, "", n.args("fw", "remove")...)
 	if code != ExitOK || !strings.Contains(out, "removed") {
 		t.Fatalf("remove: exit %d, %q, %s", code, out, errOut)

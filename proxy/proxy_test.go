@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,28 +71,11 @@ type harness struct {
 	url      string
 	bundle   *spiffeauth.DevCA
 	svids    map[string]*x509svid.SVID
-	audit    *syncBuffer
+	audit    *testenv.SyncBuffer
 	srv      *Server
 	cancel   context.CancelFunc
 	done     chan error
 	adminURL string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -111,7 +93,7 @@ func start(t *testing.T) *harness {
 		})
 	}))
 	t.Cleanup(upstream.Close)
-	h := &harness{dir: t.TempDir(), svids: map[string]*x509svid.SVID{}, audit: &syncBuffer{}}
+	h := &harness{dir: t.TempDir(), svids: map[string]*x509svid.SVID{}, audit: &testenv.SyncBuffer{}}
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	ca, err := spiffeauth.NewDevCA(td, time.Hour)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/netnsfile"
 	"github.com/wardsec/ward/internal/synth"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
@@ -154,7 +155,7 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 		fmt.Fprintln(os.Stderr, "fwbench: not root: apply time not measured")
 		return r, nil
 	}
-	ns, err := privateNetns()
+	ns, err := netnsfile.New() // a private namespace: never the machine's own
 	if err != nil {
 		return r, err
 	}
@@ -224,27 +225,6 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 		}
 	}
 	return r, nil
-}
-
-// privateNetns returns a new network namespace's file: the ruleset is
-// applied there, never to the machine's own.
-func privateNetns() (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())) // #nosec G304 -- this thread's namespace file
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	return r.f, r.err
 }
 
 func median(d []time.Duration) time.Duration {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -234,24 +233,6 @@ func TestFwLock(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestFwRun runs the daemon on a copy of the shop's inventory: it applies
 // at start; a container added to the inventory file is enforced; a deleted
 // table is re-applied; an invalid inventory leaves the previous ruleset;
@@ -269,7 +250,7 @@ func TestFwRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	done := make(chan int)
 	go func() {
 		done <- Run(ctx, n.args("fw", "run", shopPolicies, "--inventory", inv, "--interval", "100ms", "--debounce", "50ms"), strings.NewReader(""), &out, &errOut)

@@ -1106,7 +1106,7 @@ func TestFwDocker(t *testing.T) {
 
 	// ward fw run --docker.
 	dctx, stop := context.WithCancel(ctx)
-	var dout, derr syncBuffer
+	var dout, derr testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(dctx, []string{"fw", "run", e.policies, "--docker", "--lock", e.lock, "--interval", "500ms", "--debounce", "50ms"},

@@ -3,10 +3,9 @@ package testenv
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/wardsec/ward/internal/netnsfile"
 )
 
 // NewNetns creates a network namespace of the test's own and returns its
@@ -17,28 +16,12 @@ import (
 func NewNetns(t testing.TB) *os.File {
 	t.Helper()
 	RequireNetns(t)
-	type result struct {
-		f   *os.File
-		err error
+	f, err := netnsfile.New()
+	if err != nil {
+		t.Fatal(err)
 	}
-	ch := make(chan result)
-	go func() {
-		// The thread is never unlocked: when this goroutine returns, the
-		// runtime ends the thread, and with it its namespace membership.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())) // #nosec G304 -- this thread's namespace file
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { _ = r.f.Close() })
-	return r.f
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }
 
 // NetnsPath is the path of a namespace file as another process or an

@@ -252,15 +252,14 @@ func build(source string, nets []network.Summary, ctrs []container.InspectRespon
 	for _, e := range entries {
 		inv.Containers = append(inv.Containers, e.c)
 	}
-	checked, err := validate(inv, entries)
-	if err != nil {
+	if err := validate(inv, entries); err != nil {
 		return nil, nil, skipped, err
 	}
 	ids := make(map[*firewall.Container]string, len(entries))
 	for _, e := range entries {
 		ids[e.c] = e.id
 	}
-	return checked, ids, skipped, nil
+	return inv, ids, skipped, nil
 }
 
 // mapContainer maps one container, or says why it is left out, or why
@@ -399,15 +398,17 @@ func name(entries []*entry) {
 // validate checks inv with the inventory file format's rules
 // (firewall.Inventory.Validate). Errors name the container with its
 // Docker name and ID.
-func validate(inv *firewall.Inventory, entries []*entry) (*firewall.Inventory, error) {
-	if err := inv.Validate(); err != nil {
-		docker := map[string][]*entry{}
-		for _, e := range entries {
-			docker["container "+e.c.ID()] = append(docker["container "+e.c.ID()], e)
-		}
-		return nil, relocate(err, docker)
+func validate(inv *firewall.Inventory, entries []*entry) error {
+	err := inv.Validate()
+	if err == nil {
+		return nil
 	}
-	return inv, nil
+	docker := map[string][]*entry{}
+	for _, e := range entries {
+		key := "container " + e.c.ID()
+		docker[key] = append(docker[key], e)
+	}
+	return relocate(err, docker)
 }
 
 // relocate adds the Docker name and ID to the object of the

@@ -70,7 +70,6 @@ type Lab struct {
 	sctp  error // nil when the kernel supports SCTP
 	hosts map[string]*hostNS
 
-	router   netns.NsHandle
 	routerNL *netlink.Handle
 	nft      *nftables.Conn
 
@@ -128,7 +127,7 @@ func Start(ctx context.Context, hosts []*Host, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{name: name, opts: opts, sctp: sctpSupport(), hosts: map[string]*hostNS{}, router: netns.None()}
+	l := &Lab{name: name, opts: opts, sctp: sctpSupport(), hosts: map[string]*hostNS{}}
 	l.progress("lab: %s: building %d hosts in network namespaces %s-*", name, len(hosts), name)
 	if err := l.build(ctx, hosts); err != nil {
 		if cerr := l.Close(); cerr != nil {
@@ -186,7 +185,6 @@ func (l *Lab) build(ctx context.Context, hosts []*Host) error {
 	if err != nil {
 		return err
 	}
-	l.router = router
 	if err := rw.do(enableBridgeNetfilter); err != nil {
 		return err
 	}
@@ -358,6 +356,10 @@ func (l *Lab) Load(rs *firewall.Ruleset) error {
 	return nil
 }
 
+// cannotRun reports whether p cannot run here: SCTP on a kernel without
+// it (l.sctp says why).
+func (l *Lab) cannotRun(p *Probe) bool { return p.Protocol == portset.SCTP && l.sctp != nil }
+
 // Probe runs probes between the lab's hosts, at most Options.Parallel at
 // a time, and returns their outcomes in order. A probe whose first
 // attempt disagrees with its expected verdict is tried again, waiting
@@ -369,11 +371,8 @@ func (l *Lab) Probe(ctx context.Context, probes []Probe) ([]Outcome, error) {
 		if p.Src == nil || p.Dst == nil {
 			return nil, fmt.Errorf("lab: probe %d has no source or destination", i)
 		}
-		for _, h := range []*Host{p.Src, p.Dst} {
-			hn := l.hosts[h.ID]
-			if hn == nil {
-				return nil, fmt.Errorf("lab: probe %s: host %s is not in the lab", p, h.ID)
-			}
+		if l.hosts[p.Src.ID] == nil || l.hosts[p.Dst.ID] == nil {
+			return nil, fmt.Errorf("lab: probe %s: a host is not in the lab", p)
 		}
 		if !slices.Contains(l.hosts[p.Src.ID].host.Addrs, p.SrcAddr) || !slices.Contains(l.hosts[p.Dst.ID].host.Addrs, p.DstAddr) {
 			return nil, fmt.Errorf("lab: probe %s: an address is not its host's in the lab", p)
@@ -387,7 +386,7 @@ func (l *Lab) Probe(ctx context.Context, probes []Probe) ([]Outcome, error) {
 	}
 	runnable := 0
 	for i := range probes {
-		if probes[i].Protocol != portset.SCTP || l.sctp == nil {
+		if !l.cannotRun(&probes[i]) {
 			runnable++
 		}
 	}
@@ -397,7 +396,7 @@ func (l *Lab) Probe(ctx context.Context, probes []Probe) ([]Outcome, error) {
 	var wg sync.WaitGroup
 	for i := range probes {
 		outs[i].Probe = probes[i]
-		if probes[i].Protocol == portset.SCTP && l.sctp != nil {
+		if l.cannotRun(&probes[i]) {
 			outs[i].Observed, outs[i].Reason = NotRun, l.sctp.Error()
 			continue
 		}

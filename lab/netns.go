@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netns"
+	"github.com/wardsec/ward/internal/netnsfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,39 +70,26 @@ func createNamespace(name string) (netns.NsHandle, error) {
 		return netns.None(), fmt.Errorf("lab: %w", err)
 	}
 	path := filepath.Join(NetnsDir, name)
-	type result struct {
-		h   netns.NsHandle
-		err error
+	ns, err := netnsfile.New()
+	if err != nil {
+		return netns.None(), fmt.Errorf("lab: create network namespace %s: %w", name, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		// The thread is never unlocked: it ends with this goroutine, and
-		// with it its membership of the new namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ch <- result{netns.None(), fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444) // #nosec G302 G304 -- a mount point the lab names under NetnsDir, read-only as ip netns makes it
-		if err != nil {
-			ch <- result{netns.None(), err}
-			return
-		}
-		_ = f.Close()
-		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
-			_ = os.Remove(path)
-			ch <- result{netns.None(), fmt.Errorf("bind mount %s: %w", path, err)}
-			return
-		}
-		h, err := netns.GetFromPath(path)
-		ch <- result{h, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return netns.None(), fmt.Errorf("lab: create network namespace %s: %w", name, r.err)
+	defer func() { _ = ns.Close() }()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444) // #nosec G302 G304 -- a mount point the lab names under NetnsDir, read-only as ip netns makes it
+	if err != nil {
+		return netns.None(), fmt.Errorf("lab: create network namespace %s: %w", name, err)
 	}
-	return r.h, nil
+	_ = f.Close()
+	// The bind mount names the namespace: it lives on after ns closes.
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", ns.Fd()), path, "none", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(path)
+		return netns.None(), fmt.Errorf("lab: create network namespace %s: bind mount %s: %w", name, path, err)
+	}
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return netns.None(), fmt.Errorf("lab: create network namespace %s: %w", name, err)
+	}
+	return h, nil
 }
 
 // deleteNamespace removes the name of a namespace; the kernel frees the

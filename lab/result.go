@@ -76,6 +76,14 @@ type Outcome struct {
 	Retried bool
 }
 
+// expected is the observation the engine's verdict predicts.
+func (p *Probe) expected() Observation {
+	if p.Expect {
+		return Allowed
+	}
+	return Blocked
+}
+
 // Status compares the observation with the engine's verdict.
 func (o *Outcome) Status() Status {
 	switch o.Observed {
@@ -181,11 +189,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if ms := r.Mismatches(); len(ms) > 0 {
 		fmt.Fprintf(b, "\nMISMATCHES (%d):\n", len(ms))
 		for _, o := range ms {
-			verdict := "blocked"
-			if o.Expect {
-				verdict = "allowed"
-			}
-			fmt.Fprintf(b, "  ! %s: expected %s, observed %s", &o.Probe, verdict, o.Observed)
+			fmt.Fprintf(b, "  ! %s: expected %s, observed %s", &o.Probe, o.expected(), o.Observed)
 			if o.Reason != "" {
 				fmt.Fprintf(b, " (%s)", o.Reason)
 			}
@@ -210,10 +214,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	b.WriteString("\nlegend: rows are sources, columns destinations; \".\" allowed, \"x\" blocked, \"-\" same host\n")
 	outs := make([]Outcome, len(p.Probes))
 	for i, pr := range p.Probes {
-		outs[i] = Outcome{Probe: pr, Observed: Blocked}
-		if pr.Expect {
-			outs[i].Observed = Allowed
-		}
+		outs[i] = Outcome{Probe: pr, Observed: pr.expected()}
 	}
 	writeTables(b, p, outs, false)
 	writeSkipped(b, p)
@@ -420,10 +421,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		out.Hosts = append(out.Hosts, jh)
 	}
 	for _, o := range r.Outcomes {
-		expected := Blocked
-		if o.Expect {
-			expected = Allowed
-		}
+		expected := o.expected()
 		out.Probes = append(out.Probes, jsonProbe{
 			Src: o.Src.ID, Dst: o.Dst.ID, SrcAddr: o.SrcAddr.String(), DstAddr: o.DstAddr.String(),
 			Port: o.Port, Protocol: o.Protocol.String(), Expected: expected.String(), Observed: o.Observed.String(),

@@ -36,13 +36,6 @@ var sctpSupport = sync.OnceValue(func() error {
 	return nil
 })
 
-// SCTPSupported reports whether the kernel can open SCTP sockets, and if
-// not, why: SCTP probes then cannot run.
-func SCTPSupported() (bool, error) {
-	err := sctpSupport()
-	return err == nil, err
-}
-
 func ipproto(p portset.Protocol) int {
 	switch p {
 	case portset.UDP:

@@ -62,10 +62,7 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	if err != nil {
 		return false, fmt.Errorf("lab: spoof: %w", err)
 	}
-	etherType := uint16(unix.ETH_P_IP)
-	if src.Is6() {
-		etherType = unix.ETH_P_IPV6
-	}
+	etherType := ethframe.EtherType(src)
 
 	// Listen first, so that no frame can arrive before the socket is.
 	var rx, tx *os.File
@@ -93,11 +90,11 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	defer context.AfterFunc(ctx, func() { _ = rx.SetReadDeadline(time.Now()) })()
 	seen := make(chan error, 1)
 	go func() { seen <- awaitDatagram(rx, src, payload) }()
+	rc, err := tx.SyscallConn()
+	if err != nil {
+		return false, fmt.Errorf("lab: spoof: %w", err)
+	}
 	send := func() error {
-		rc, err := tx.SyscallConn()
-		if err != nil {
-			return err
-		}
 		var serr error
 		if err := rc.Write(func(fd uintptr) bool {
 			serr = unix.Sendto(int(fd), frame, 0, dstLL) // #nosec G115 -- a descriptor fits an int

@@ -82,7 +82,7 @@ func throughput(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Rulese
 			results[k] = append(results[k], bps)
 		}
 	}
-	mo, mw, mb, mc := medianF(results[0]), medianF(results[1]), medianF(results[2]), medianF(results[3])
+	mo, mw, mb, mc := median(results[0]), median(results[1]), median(results[2]), median(results[3])
 	fmt.Printf("\niperf3 TCP, %d interleaved runs each (medians): no ruleset %.2f Gbit/s; conntrack only %.2f (%.3fx); %d-container ruleset %.2f (%.3fx, %.3fx of conntrack only); with its %d bridge bindings too %.2f (%.3fx, %.3fx of conntrack only)\n",
 		runs, mo/1e9, mc/1e9, mc/mo, len(inv.Containers), mw/1e9, mw/mo, mw/mc, len(bound.Bindings), mb/1e9, mb/mo, mb/mc)
 	return nil
@@ -105,6 +105,12 @@ func isolatedPair(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Rule
 		return false
 	}
 	o := firewall.NewOracle(eng, inv, firewall.Options{})
+	var clients []*firewall.Container // egress-isolated, with an IPv4 address
+	for _, c := range inv.Containers {
+		if len(c.IPs) > 0 && c.IPs[0].Is4() && jumps("egress_v4", c.IPs[0]) {
+			clients = append(clients, c)
+		}
+	}
 	for _, s := range inv.Containers {
 		if len(s.IPs) == 0 || !s.IPs[0].Is4() || !jumps("ingress_v4", s.IPs[0]) {
 			continue
@@ -113,9 +119,8 @@ func isolatedPair(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Rule
 			if p.Protocol != portset.TCP {
 				continue
 			}
-			for _, c := range inv.Containers {
-				if c != s && len(c.IPs) > 0 && c.IPs[0].Is4() && jumps("egress_v4", c.IPs[0]) &&
-					o.Allows(firewall.Forward, c.IPs[0], s.IPs[0], portset.TCP, p.Port) {
+			for _, c := range clients {
+				if c != s && o.Allows(firewall.Forward, c.IPs[0], s.IPs[0], portset.TCP, p.Port) {
 					return c, s, p.Port, nil
 				}
 			}
@@ -156,10 +161,4 @@ func iperf(cliNS, srvNS string, addr netip.Addr, port uint16) (float64, error) {
 		return 0, fmt.Errorf("client output: %w", err)
 	}
 	return res.End.SumReceived.BitsPerSecond, nil
-}
-
-func medianF(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -216,8 +217,9 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 			}
 			nftT = append(nftT, time.Since(start))
 		}
+		nftMedian := median(nftT).Seconds()
 		fmt.Fprintf(os.Stderr, "fwbench: apply of %d containers: Ward %.3f s, nft -f of the same ruleset %.3f s: %.2fx (medians of %d)\n",
-			r.containers, r.applied.Seconds(), median(nftT).Seconds(), r.applied.Seconds()/median(nftT).Seconds(), runs)
+			r.containers, r.applied.Seconds(), nftMedian, r.applied.Seconds()/nftMedian, runs)
 	}
 	if iperfRuns > 0 {
 		if err := throughput(inv, eng, rs, iperfRuns); err != nil {
@@ -227,8 +229,8 @@ func measure(n, p, runs int, apply bool, seed uint64) (row, error) {
 	return r, nil
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
+func median[T cmp.Ordered](v []T) T {
+	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
 }

@@ -36,7 +36,6 @@ type fwFlags struct {
 	lockTimeout       time.Duration
 	enableBrNetfilter bool
 	noFlush           bool
-	diff              bool
 	noBind            bool
 }
 
@@ -68,6 +67,7 @@ left as it was.`,
 }
 
 func fwPlanCmd(e *env, f *fwFlags) *cobra.Command {
+	var diff bool
 	c := &cobra.Command{
 		Use:   "plan POLICY_PATH... (--docker | --inventory FILE)",
 		Short: "Print the nftables ruleset and its difference to the live one",
@@ -86,7 +86,7 @@ add, "-" what it would remove, "~" what it would change.`,
 			if _, err := fmt.Fprint(e.stdout, p.rs.String()); err != nil {
 				return err
 			}
-			if !f.diff {
+			if !diff {
 				return nil
 			}
 			h, err := openHost(f.netns)
@@ -102,7 +102,7 @@ add, "-" what it would remove, "~" what it would change.`,
 			return printDiff(e.stdout, d)
 		},
 	}
-	c.Flags().BoolVar(&f.diff, "diff", true, "append the difference to the live ruleset as comments")
+	c.Flags().BoolVar(&diff, "diff", true, "append the difference to the live ruleset as comments")
 	return c
 }
 
@@ -154,16 +154,25 @@ are serialised by a lock. Applying the same ruleset twice changes nothing.`,
 				return fail(ExitError, err)
 			}
 			defer h.Close()
+			// Whether anything changes, for the message (the daemon
+			// knows it from its plans instead).
+			d, derr := firewall.Diff(h.nft, p.rs)
 			res, err := h.apply(p, applyOptions{enableBr: f.enableBrNetfilter, flush: !f.noFlush})
 			if err != nil {
 				return fail(ExitError, err)
 			}
+			res.unchanged = derr == nil && len(d) == 0
 			return res.print(e.stdout)
 		},
 	}
+	f.addApplyFlags(c)
+	return c
+}
+
+// addApplyFlags registers the flags of the commands that apply.
+func (f *fwFlags) addApplyFlags(c *cobra.Command) {
 	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
 	c.Flags().BoolVar(&f.noFlush, "no-flush", false, "keep tracked connections that the new policies deny")
-	return c
 }
 
 func fwStatusCmd(e *env, f *fwFlags) *cobra.Command {
@@ -249,12 +258,11 @@ own behaviour is restored exactly. Removing an absent table succeeds.`,
 
 // plan is a compiled ruleset with what produced it.
 type plan struct {
-	inv    *firewall.Inventory
-	eng    *netpol.Engine
-	rs     *firewall.Ruleset
-	opts   firewall.Options
-	took   time.Duration
-	source string
+	inv  *firewall.Inventory
+	eng  *netpol.Engine
+	rs   *firewall.Ruleset
+	opts firewall.Options
+	took time.Duration
 }
 
 // fwPlan reads the inventory and the policies and compiles the ruleset;
@@ -290,8 +298,8 @@ func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts 
 	if err != nil {
 		return nil, fail(ExitError, err)
 	}
-	p := &plan{inv: inv, eng: eng, rs: rs, opts: opts, took: time.Since(start), source: inv.File}
-	e.log.Debug("ruleset compiled", "stats", fmt.Sprintf("%+v", rs.Stats()), "containers", len(inv.Containers), "elapsed", p.took)
+	p := &plan{inv: inv, eng: eng, rs: rs, opts: opts, took: time.Since(start)}
+	e.log.Debug("ruleset compiled", "stats", rs.Stats(), "containers", len(inv.Containers), "elapsed", p.took)
 	return p, nil
 }
 
@@ -378,8 +386,9 @@ func (h *host) Close() {
 	}
 }
 
-// do runs fn inside the host's namespace: on a locked thread moved there
-// and back, so that /proc/sys/net and interface lists are the namespace's.
+// do runs fn inside the host's namespace, on a locked thread moved there
+// and never unlocked (it ends with its goroutine), so that /proc/sys/net
+// and interface lists are the namespace's.
 func (h *host) do(fn func() error) error {
 	if h.ns == nil {
 		return fn()
@@ -387,23 +396,11 @@ func (h *host) do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())) // #nosec G304 -- this thread's own namespace
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer func() { _ = self.Close() }()
 		if err := unix.Setns(int(h.ns.Fd()), unix.CLONE_NEWNET); err != nil { // #nosec G115 -- a file descriptor fits an int
-			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns: %w", err)
 			return
 		}
-		err = fn()
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil { // #nosec G115 -- a file descriptor fits an int
-			runtime.UnlockOSThread()
-		} // else the thread stays locked and ends with this goroutine
-		errc <- err
+		errc <- fn()
 	}()
 	return <-errc
 }
@@ -432,19 +429,15 @@ func (h *host) localAddrs() (func(netip.Addr) bool, error) {
 type applyOptions struct {
 	enableBr bool
 	flush    bool
-	// skipPreDiff: do not read the live table before applying to tell
-	// whether anything changes (the daemon knows from its plans).
-	skipPreDiff bool
 }
 
 // applyResult is what one apply did.
 type applyResult struct {
-	stats          firewall.Stats
-	compile, load  time.Duration
-	flushed        int
-	bindings       int // bound bridge ports
-	unchanged      bool
-	enabledBridges bool
+	stats         firewall.Stats
+	compile, load time.Duration
+	flushed       int
+	bindings      int // bound bridge ports
+	unchanged     bool
 }
 
 func (r *applyResult) print(w io.Writer) error {
@@ -472,18 +465,12 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	err := h.do(func() error {
 		err := firewall.CheckBridgeNetfilter("")
 		if err != nil && o.enableBr {
-			res.enabledBridges = true
 			return firewall.EnableBridgeNetfilter("")
 		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply refused, nothing changed: %w", err)
-	}
-	if !o.skipPreDiff {
-		if d, err := firewall.Diff(h.nft, p.rs); err == nil && len(d) == 0 {
-			res.unchanged = true
-		}
 	}
 	start := time.Now()
 	if err := firewall.Apply(h.nft, p.rs); err != nil {

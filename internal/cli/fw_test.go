@@ -61,11 +61,12 @@ var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 // absent.
 func (n *fwNetns) listing(t *testing.T) string {
 	t.Helper()
-	if !strings.Contains(n.sh(t, "nft", "list", "tables"), "table inet ward") {
+	tables := n.sh(t, "nft", "list", "tables")
+	if !strings.Contains(tables, "table inet ward") {
 		return ""
 	}
 	out := n.sh(t, "nft", "list", "table", "inet", "ward")
-	if strings.Contains(n.sh(t, "nft", "list", "tables"), "table bridge ward") {
+	if strings.Contains(tables, "table bridge ward") {
 		out += n.sh(t, "nft", "list", "table", "bridge", "ward")
 	}
 	return testenv.SortBridgeElements(counterValues.ReplaceAllString(out, "counter"))

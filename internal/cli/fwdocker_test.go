@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
@@ -27,8 +28,6 @@ import (
 	"github.com/wardsec/ward/dockerinv"
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/testenv"
-	"github.com/wardsec/ward/manifest"
-	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
 )
 
@@ -284,8 +283,6 @@ func (e *fwDockerEnv) cmd(name string, args ...string) string {
 	return out
 }
 
-var nftCounter = regexp.MustCompile(`counter packets \d+ bytes \d+`)
-
 // ruleset lists the machine's whole nftables ruleset with counter values
 // blanked, split into Ward's tables (inet ward, bridge ward) and
 // everything else (Docker's).
@@ -297,7 +294,7 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 	}
 	var d, w strings.Builder
 	in := false
-	for _, l := range strings.SplitAfter(nftCounter.ReplaceAllString(string(out), "counter"), "\n") {
+	for _, l := range strings.SplitAfter(counterValues.ReplaceAllString(string(out), "counter"), "\n") {
 		if l == "table inet ward {\n" || l == "table bridge ward {\n" {
 			in = true
 		}
@@ -339,31 +336,15 @@ func (e *fwDockerEnv) inspect(short, name string) *fwCtr {
 }
 
 // oracle reads the inventory from the engine and compiles the policies
-// as ward does, into the oracle of the ruleset ward fw applies for them.
+// as ward fw does (fwPlan), into the oracle of the ruleset it applies.
 func (e *fwDockerEnv) oracle() (*firewall.Oracle, *firewall.Inventory) {
 	e.t.Helper()
-	c, err := dockerinv.New("")
+	ce := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.DiscardHandler)}
+	p, err := ce.fwPlan(e.ctx, &fwFlags{docker: true}, []string{e.policies})
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("plan: %v", err)
 	}
-	defer func() { _ = c.Close() }()
-	inv, err := c.Inventory(e.ctx)
-	if err != nil {
-		e.t.Fatalf("docker inventory: %v", err)
-	}
-	policies, err := manifest.Load(manifest.Options{}, e.policies)
-	if err != nil {
-		e.t.Fatalf("policies: %v", err)
-	}
-	set, err := inv.Set(policies)
-	if err != nil {
-		e.t.Fatalf("inventory and policies: %v", err)
-	}
-	eng, err := netpol.Compile(set)
-	if err != nil {
-		e.t.Fatalf("engine: %v", err)
-	}
-	return firewall.NewOracle(eng, inv, firewall.Options{}), inv
+	return firewall.NewOracle(p.eng, p.inv, p.opts), p.inv
 }
 
 // cases lists, with the engine's verdicts, the flows to every declared
@@ -1097,8 +1078,9 @@ func TestFwDocker(t *testing.T) {
 	}
 	o, inv = e.oracle()
 	earlyCases := e.cases(applied, inv, ctrs, involves("early"))
+	classified := e.cases(o, inv, ctrs, involves("early"))
 	for _, to := range []string{"web@front", "web@front6"} {
-		if c := find(t, e.cases(o, inv, ctrs, involves("early")), "early", to, 9100, portset.TCP); !c.want {
+		if c := find(t, classified, "early", to, 9100, portset.TCP); !c.want {
 			t.Fatalf("the engine denies early (a monitor) web's metrics on %s; the test's policies mean to allow it", to)
 		}
 	}

@@ -56,8 +56,7 @@ On SIGINT or SIGTERM it stops and leaves the ruleset loaded (fail closed):
 	c.Flags().DurationVar(&interval, "interval", 2*time.Second, "how often to check that the live table is still Ward's")
 	c.Flags().DurationVar(&debounce, "debounce", 100*time.Millisecond, "wait this long after a change for more before syncing")
 	c.Flags().DurationVar(&maxBackoff, "max-backoff", 30*time.Second, "longest wait between retries of a failed sync")
-	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
-	c.Flags().BoolVar(&f.noFlush, "no-flush", false, "keep tracked connections that the new policies deny")
+	f.addApplyFlags(c)
 	return c
 }
 
@@ -124,10 +123,9 @@ func (d *daemon) run(ctx context.Context) error {
 			tick.Reset(max(d.interval, 10*time.Since(checked)))
 			if err == nil {
 				continue
-			} else {
-				d.e.log.Warn("Ward's table was changed behind its back; re-applying", "diff", err)
-				pending = append(pending, trigger{reason: "tampering"})
 			}
+			d.e.log.Warn("Ward's table was changed behind its back; re-applying", "diff", err)
+			pending = append(pending, trigger{reason: "tampering"})
 		}
 		settle = nil
 		if len(pending) == 0 {
@@ -171,18 +169,19 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 		prev = d.last.rs
 	}
 	diff := firewall.Changes(prev, p.rs)
-	res, err := d.h.apply(p, applyOptions{enableBr: d.f.enableBrNetfilter, flush: !d.f.noFlush, skipPreDiff: true})
+	res, err := d.h.apply(p, applyOptions{enableBr: d.f.enableBrNetfilter, flush: !d.f.noFlush})
 	if err != nil {
 		return err
 	}
 	d.last = p
+	window := time.Since(t.at).Round(time.Millisecond)
 	attrs := []any{"reason", t.reason, "containers", len(p.inv.Containers), "rules", res.stats.Rules, "elements", res.stats.Elements,
 		"changes", len(diff), "compile", res.compile.Round(time.Microsecond), "load", res.load.Round(time.Microsecond), "connections ended", res.flushed}
 	if !t.at.IsZero() {
 		// The unclassified window: from the container's start to its
 		// rules landing. Until then its traffic was dropped (or, with
 		// --allow-unclassified, treated as external).
-		attrs = append(attrs, "window", time.Since(t.at).Round(time.Millisecond))
+		attrs = append(attrs, "window", window)
 	}
 	if len(diff) > 0 {
 		attrs = append(attrs, "diff", strings.Join(head(diff, 20), "; "))
@@ -190,7 +189,7 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 	d.e.log.Info("ruleset synced", attrs...)
 	fmt.Fprintf(d.e.stdout, "synced (%s): %d changes, %d rules, %d elements", t.reason, len(diff), res.stats.Rules, res.stats.Elements)
 	if !t.at.IsZero() {
-		fmt.Fprintf(d.e.stdout, ", unclassified window %s", time.Since(t.at).Round(time.Millisecond))
+		fmt.Fprintf(d.e.stdout, ", unclassified window %s", window)
 	}
 	fmt.Fprintln(d.e.stdout)
 	// What changed, as "ward fw plan" shows it: the first lines, so that

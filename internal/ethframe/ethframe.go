@@ -40,7 +40,6 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 	// RFC 8200 8.1).
 	pseudo := slices.Concat(s, d)
 	var ip []byte
-	etherType := uint16(unix.ETH_P_IP)
 	if src.Addr().Is4() {
 		pseudo = binary.BigEndian.AppendUint16(append(pseudo, 0, unix.IPPROTO_UDP), n)
 		ip = make([]byte, 20)
@@ -53,7 +52,6 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 		copy(ip[16:20], d)
 		binary.BigEndian.PutUint16(ip[10:12], checksum(ip))
 	} else {
-		etherType = unix.ETH_P_IPV6
 		pseudo = append(binary.BigEndian.AppendUint32(pseudo, uint32(n)), 0, 0, 0, unix.IPPROTO_UDP)
 		ip = make([]byte, 40)
 		ip[0] = 0x60
@@ -71,7 +69,7 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 	eth := make([]byte, 14)
 	copy(eth[0:6], dstMAC)
 	copy(eth[6:12], srcMAC)
-	binary.BigEndian.PutUint16(eth[12:14], etherType)
+	binary.BigEndian.PutUint16(eth[12:14], EtherType(src.Addr()))
 	return slices.Concat(eth, ip, udp), nil
 }
 

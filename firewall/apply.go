@@ -109,15 +109,8 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 		conn.AddChain(c)
 	}
 	for _, s := range b.sets {
-		if err := conn.AddSet(s.set, nil); err != nil {
-			return fmt.Errorf("firewall: apply: set %s: %w", s.set.Name, err)
-		}
-		for e := s.elems; len(e) > 0; {
-			n := min(len(e), elementsPerMessage)
-			if err := conn.SetAddElements(s.set, e[:n]); err != nil {
-				return fmt.Errorf("firewall: apply: set %s: %w", s.set.Name, err)
-			}
-			e = e[n:]
+		if err := queueSet(conn, s); err != nil {
+			return fmt.Errorf("firewall: apply: %w", err)
 		}
 	}
 	for _, r := range b.rules {
@@ -143,6 +136,22 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("firewall: apply table %s %s: %w", TableFamily, TableName, err)
+	}
+	return nil
+}
+
+// queueSet adds a named set or map and its elements to conn's batch,
+// elementsPerMessage at a time.
+func queueSet(conn *nftables.Conn, s setElems) error {
+	if err := conn.AddSet(s.set, nil); err != nil {
+		return fmt.Errorf("set %s: %w", s.set.Name, err)
+	}
+	for e := s.elems; len(e) > 0; {
+		n := min(len(e), elementsPerMessage)
+		if err := conn.SetAddElements(s.set, e[:n]); err != nil {
+			return fmt.Errorf("set %s: %w", s.set.Name, err)
+		}
+		e = e[n:]
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func CheckBridgeNetfilter(procSys string) error {
 		case err != nil:
 			return fmt.Errorf("firewall: read %s: %w", s, err)
 		case strings.TrimSpace(string(b)) != "1":
-			missing = append(missing, strings.ReplaceAll(strings.TrimPrefix(s, "net/bridge/"), "/", "."))
+			missing = append(missing, strings.TrimPrefix(s, "net/bridge/"))
 		}
 	}
 	if len(missing) > 0 {

@@ -83,7 +83,7 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 	iifname := &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: r1}
 	accept := &expr.Verdict{Kind: expr.VerdictAccept}
 	lookup := func(s *nftables.Set, invert bool) *expr.Lookup {
-		return &expr.Lookup{SourceRegister: r1, SetName: s.Name, SetID: s.ID, Invert: invert}
+		return &expr.Lookup{SourceRegister: r1, SetName: s.Name, Invert: invert}
 	}
 	src := func(reg uint32, off, n uint32) *expr.Payload {
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n}
@@ -116,29 +116,12 @@ func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 	conn.AddTable(o.table)
 	conn.AddChain(o.chain)
 	for _, s := range o.sets {
-		if err := conn.AddSet(s.set, nil); err != nil {
-			return fmt.Errorf("set %s: %w", s.set.Name, err)
-		}
-		for e := s.elems; len(e) > 0; {
-			n := min(len(e), elementsPerMessage)
-			if err := conn.SetAddElements(s.set, e[:n]); err != nil {
-				return fmt.Errorf("set %s: %w", s.set.Name, err)
-			}
-			e = e[n:]
+		if err := queueSet(conn, s); err != nil {
+			return err
 		}
 	}
 	for _, r := range o.rules {
-		// The sets got their batch ids when added.
-		for _, e := range r.Exprs {
-			if l, ok := e.(*expr.Lookup); ok {
-				for _, s := range o.sets {
-					if s.set.Name == l.SetName {
-						l.SetID = s.set.ID
-					}
-				}
-			}
-		}
-		conn.AddRule(r)
+		conn.AddRule(r) // lookups name their sets: the kernel finds them in the batch
 	}
 	return nil
 }

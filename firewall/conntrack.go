@@ -7,9 +7,13 @@ import (
 	"syscall"
 
 	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/portset"
 )
+
+// ctProtocols are the transport protocols policies speak of, by number.
+var ctProtocols = map[uint8]portset.Protocol{unix.IPPROTO_TCP: portset.TCP, unix.IPPROTO_UDP: portset.UDP, unix.IPPROTO_SCTP: portset.SCTP}
 
 // FlushDenied deletes the tracked connections that o no longer allows, so
 // that a tightened policy also ends the connections it now forbids: the
@@ -30,7 +34,7 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 	}
 	deleted := 0
 	for _, f := range flows {
-		proto, ok := map[uint8]portset.Protocol{6: portset.TCP, 17: portset.UDP, 132: portset.SCTP}[f.TupleOrig.Proto.Protocol]
+		proto, ok := ctProtocols[f.TupleOrig.Proto.Protocol]
 		if !ok {
 			continue
 		}

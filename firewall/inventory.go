@@ -122,7 +122,7 @@ func LoadInventory(path string) (*Inventory, error) {
 // and invalid addresses are errors, all reported (errors.Join of
 // *manifest.Error, each with its line).
 func ParseInventory(name string, data []byte) (*Inventory, error) {
-	p := &parser{file: name, inv: &Inventory{File: name}}
+	p := &parser{file: name, inv: &Inventory{File: name}, containers: map[string]*Container{}, networks: map[string]*Network{}}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -166,10 +166,12 @@ func yamlError(name string, err error) error {
 }
 
 type parser struct {
-	file    string
-	inv     *Inventory
-	pending []ipNode // container addresses, checked at the end
-	errs    []error
+	file       string
+	inv        *Inventory
+	pending    []ipNode // container addresses, checked at the end
+	errs       []error
+	containers map[string]*Container // by ID, to find one declared twice
+	networks   map[string]*Network   // by name
 }
 
 func (p *parser) fail(line int, object string, kind error, format string, args ...any) {
@@ -305,12 +307,11 @@ func (p *parser) network(n *yaml.Node) {
 	if len(net.Subnets) == 0 {
 		p.fail(n.Line, object, ErrInvalid, "network without subnets")
 	}
-	for _, other := range p.inv.Networks {
-		if other.Name == net.Name {
-			p.fail(n.Line, object, ErrDuplicate, "network %q already declared%s", net.Name, onLine(other.Line))
-			return
-		}
+	if other := p.networks[net.Name]; other != nil {
+		p.fail(n.Line, object, ErrDuplicate, "network %q already declared%s", net.Name, onLine(other.Line))
+		return
 	}
+	p.networks[net.Name] = net
 	p.inv.Networks = append(p.inv.Networks, net)
 }
 
@@ -414,12 +415,11 @@ func (p *parser) container(n *yaml.Node) {
 	if len(c.IPs) == 0 && !c.HostNetwork {
 		p.fail(n.Line, object, ErrMissingAddress, "%s", noAddress)
 	}
-	for _, other := range p.inv.Containers {
-		if other.ID() == c.ID() {
-			p.fail(nameLine, object, ErrDuplicate, "container %s already declared%s", c.ID(), onLine(other.Line))
-			return
-		}
+	if other := p.containers[c.ID()]; other != nil {
+		p.fail(nameLine, object, ErrDuplicate, "container %s already declared%s", c.ID(), onLine(other.Line))
+		return
 	}
+	p.containers[c.ID()] = c
 	p.inv.Containers = append(p.inv.Containers, c)
 }
 

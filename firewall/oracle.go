@@ -43,20 +43,17 @@ type Oracle struct {
 
 // NewOracle returns the oracle of Compile(eng, inv, opts).
 func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
-	var owned, managed []ipset.Range
+	var owned []ipset.Range
 	for _, ep := range eng.Endpoints() {
 		for _, ip := range ep.IPs {
 			owned = append(owned, ipset.Range{From: ip, To: ip})
 		}
 	}
+	var managed ipset.Set
 	if inv != nil {
-		for _, n := range inv.Networks {
-			for _, s := range n.Subnets {
-				managed = append(managed, ipset.FromPrefix(s))
-			}
-		}
+		managed = inv.Managed()
 	}
-	return &Oracle{eng: eng, unclassified: ipset.Of(managed...).Subtract(ipset.Of(owned...)), allow: opts.AllowUnclassified}
+	return &Oracle{eng: eng, unclassified: subtract(managed, ipset.Of(owned...)), allow: opts.AllowUnclassified}
 }
 
 // Allows reports whether a new flow from src to dst on proto and port

@@ -344,7 +344,7 @@ func verdictString(v *expr.Verdict) string {
 	case expr.VerdictJump:
 		return Verdict{Kind: Jump, Chain: v.Chain}.String()
 	case expr.VerdictGoto:
-		return "goto " + v.Chain
+		return Verdict{Kind: Goto, Chain: v.Chain}.String()
 	}
 	return fmt.Sprintf("verdict(%d)", v.Kind)
 }

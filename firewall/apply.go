@@ -183,27 +183,11 @@ type TableStats struct {
 // Status reports whether Ward's table is present and, if so, what it
 // holds.
 func Status(conn *nftables.Conn) (present bool, st TableStats, err error) {
-	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return false, st, fmt.Errorf("firewall: status: list tables: %w", err)
+	lt, err := readTable(conn)
+	if err != nil || lt == nil {
+		return false, st, err
 	}
-	var t *nftables.Table
-	for _, tt := range tables {
-		if tt.Name == TableName {
-			t = tt
-		}
-	}
-	if t == nil {
-		return false, st, nil
-	}
-	sets, err := conn.GetSets(t)
-	if err != nil {
-		return true, st, fmt.Errorf("firewall: status: list sets: %w", err)
-	}
-	for _, s := range sets {
-		if s.Anonymous {
-			continue
-		}
+	for _, s := range lt.sets {
 		if s.IsMap {
 			st.Maps++
 		} else {
@@ -219,16 +203,9 @@ func Status(conn *nftables.Conn) (present bool, st TableStats, err error) {
 			}
 		}
 	}
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return true, st, fmt.Errorf("firewall: status: list chains: %w", err)
-	}
-	for _, c := range chains {
-		if c.Table.Name != TableName {
-			continue
-		}
+	for _, c := range lt.chains {
 		st.Chains++
-		rules, err := conn.GetRules(t, c)
+		rules, err := conn.GetRules(lt.table, c)
 		if err != nil {
 			return true, st, fmt.Errorf("firewall: status: list rules of %s: %w", c.Name, err)
 		}
@@ -253,29 +230,23 @@ func Status(conn *nftables.Conn) (present bool, st TableStats, err error) {
 // bridgeBindings counts the (port, address) elements of Ward's bridge
 // table, 0 when it is absent.
 func bridgeBindings(conn *nftables.Conn) (int, error) {
-	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyBridge)
-	if err != nil {
-		return 0, fmt.Errorf("firewall: status: list bridge tables: %w", err)
+	t, err := findTable(conn, nftables.TableFamilyBridge)
+	if err != nil || t == nil {
+		return 0, err
 	}
-	for _, t := range tables {
-		if t.Name != TableName {
-			continue
+	n := 0
+	for _, name := range []string{BridgeAddrs4, BridgeAddrs6} {
+		s, err := conn.GetSetByName(t, name)
+		if err != nil {
+			return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
 		}
-		n := 0
-		for _, name := range []string{BridgeAddrs4, BridgeAddrs6} {
-			s, err := conn.GetSetByName(t, name)
-			if err != nil {
-				return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
-			}
-			elems, err := conn.GetSetElements(s)
-			if err != nil {
-				return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
-			}
-			n += len(elems)
+		elems, err := conn.GetSetElements(s)
+		if err != nil {
+			return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
 		}
-		return n, nil
+		n += len(elems)
 	}
-	return 0, nil
+	return n, nil
 }
 
 // builder holds a ruleset translated to google/nftables objects, in the

@@ -146,15 +146,9 @@ func bindingElements(bindings []Binding) (ports, v4, v6 []string) {
 // diffBridge lists how the live bridge table differs from rs's bindings,
 // as Diff does for the inet table.
 func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
-	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyBridge)
+	live, err := findTable(conn, nftables.TableFamilyBridge)
 	if err != nil {
-		return nil, fmt.Errorf("firewall: diff: list bridge tables: %w", err)
-	}
-	var live *nftables.Table
-	for _, t := range tables {
-		if t.Name == TableName {
-			live = t
-		}
+		return nil, err
 	}
 	switch {
 	case live == nil && len(rs.Bindings) == 0:

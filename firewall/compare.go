@@ -13,28 +13,11 @@ func Changes(prev, next *Ruleset) []string {
 	}
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	elements := func(kind, name string, old, cur []string) {
-		out = append(out, elementChanges(kind, name, old, cur)...)
-	}
-	setElems := func(s *Set) []string {
-		var r []string
-		for _, e := range s.Elements {
-			r = append(r, rangeString(e))
-		}
-		return r
-	}
-	mapElems := func(m *Map) []string {
-		var r []string
-		for _, e := range m.Elements {
-			r = append(r, rangeString(e.Range)+" : "+e.Verdict.String())
-		}
-		return r
-	}
 	for _, s := range next.Sets {
 		if old := prev.Set(s.Name); old == nil {
 			add("+ set %s (%d elements)", s.Name, len(s.Elements))
 		} else {
-			elements("set", s.Name, setElems(old), setElems(s))
+			out = append(out, elementChanges("set", s.Name, old.elementStrings(), s.elementStrings())...)
 		}
 	}
 	for _, s := range prev.Sets {
@@ -46,7 +29,7 @@ func Changes(prev, next *Ruleset) []string {
 		if old := prev.Map(m.Name); old == nil {
 			add("+ map %s (%d elements)", m.Name, len(m.Elements))
 		} else {
-			elements("map", m.Name, mapElems(old), mapElems(m))
+			out = append(out, elementChanges("map", m.Name, old.elementStrings(), m.elementStrings())...)
 		}
 	}
 	for _, m := range prev.Maps {

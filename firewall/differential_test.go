@@ -29,11 +29,11 @@ type oracle struct {
 	*firewall.Oracle
 	eng   *netpol.Engine
 	allow bool
-	ref   *refeval.Evaluator // nil: no second opinion
+	ref   *refeval.Evaluator
 }
 
-func newOracle(eng *netpol.Engine, inv *firewall.Inventory, opts firewall.Options) *oracle {
-	return &oracle{Oracle: firewall.NewOracle(eng, inv, opts), eng: eng, allow: opts.AllowUnclassified}
+func newOracle(m *model, opts firewall.Options) *oracle {
+	return &oracle{Oracle: firewall.NewOracle(m.eng, m.inv, opts), eng: m.eng, allow: opts.AllowUnclassified, ref: refeval.New(m.set)}
 }
 
 var hookOf = map[string]firewall.Hook{"forward": firewall.Forward, "input": firewall.Input, "output": firewall.Output}
@@ -46,9 +46,6 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 // between two external addresses (nothing modelled) and not for an
 // unclassified drop (Ward's own rule).
 func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
-	if o.ref == nil {
-		return false, false
-	}
 	if !o.allow && (p.hook != "output" && o.Unclassified(p.src) || p.hook != "input" && o.Unclassified(p.dst)) {
 		return false, false
 	}
@@ -271,8 +268,7 @@ func TestDifferentialXYZ(t *testing.T) {
 	for _, opts := range []firewall.Options{{}, {AllowUnclassified: true}} {
 		rs := compile(t, m, opts)
 		checkStructure(t, rs)
-		o := newOracle(m.eng, m.inv, opts)
-		o.ref = refeval.New(m.set)
+		o := newOracle(m, opts)
 		ps := probes(m, nil, 0)
 		n := differ(t, fmt.Sprintf("xyz %+v", opts), m, rs, o, ps, nil, 0)
 		t.Logf("%+v: %d addresses, %d host addresses, %d ports: %d packets", opts, len(ps.addrs), len(ps.hosts), len(ps.ports), n)
@@ -284,8 +280,7 @@ func TestDifferentialShop(t *testing.T) {
 	m := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
 	rs := compile(t, m, firewall.Options{})
 	checkStructure(t, rs)
-	o := newOracle(m.eng, m.inv, firewall.Options{})
-	o.ref = refeval.New(m.set)
+	o := newOracle(m, firewall.Options{})
 	ps := probes(m, nil, 0)
 	n := differ(t, "shop", m, rs, o, ps, nil, 0)
 	t.Logf("%d addresses, %d host addresses, %d ports: %d packets", len(ps.addrs), len(ps.hosts), len(ps.ports), n)
@@ -310,8 +305,7 @@ func TestDifferentialRandom(t *testing.T) {
 		opts := firewall.Options{AllowUnclassified: seed%2 == 1}
 		rs := compile(t, m, opts)
 		checkStructure(t, rs)
-		o := newOracle(m.eng, m.inv, opts)
-		o.ref = refeval.New(m.set)
+		o := newOracle(m, opts)
 		ps := probes(m, r, 4)
 		pairs += len(ps.addrs) * (len(ps.addrs) - 1)
 		before := t.Failed()

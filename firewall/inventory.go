@@ -122,7 +122,7 @@ func LoadInventory(path string) (*Inventory, error) {
 // and invalid addresses are errors, all reported (errors.Join of
 // *manifest.Error, each with its line).
 func ParseInventory(name string, data []byte) (*Inventory, error) {
-	p := &parser{file: name, inv: &Inventory{File: name}, containers: map[string]*Container{}, networks: map[string]*Network{}}
+	p := &parser{inv: &Inventory{File: name}, containers: map[string]*Container{}, networks: map[string]*Network{}}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -166,7 +166,6 @@ func yamlError(name string, err error) error {
 }
 
 type parser struct {
-	file       string
 	inv        *Inventory
 	pending    []ipNode // container addresses, checked at the end
 	errs       []error
@@ -175,7 +174,7 @@ type parser struct {
 }
 
 func (p *parser) fail(line int, object string, kind error, format string, args ...any) {
-	p.errs = append(p.errs, &manifest.Error{File: p.file, Line: line, Object: object,
+	p.errs = append(p.errs, &manifest.Error{File: p.inv.File, Line: line, Object: object,
 		Err: &inventoryError{fmt.Sprintf(format, args...), kind}})
 }
 
@@ -265,7 +264,7 @@ func (p *parser) top(n *yaml.Node) {
 	if containers != nil {
 		p.seq(containers, "containers", "", p.container)
 	}
-	p.check(n.Line)
+	checkAddresses(p.inv, p.pending, n.Line, p.fail)
 }
 
 func (p *parser) network(n *yaml.Node) {
@@ -517,15 +516,11 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 	c.Ports = append(c.Ports, port)
 }
 
-// check validates container addresses against each other and the
-// networks: no address twice, and every address of a container on a
-// network in one of the declared subnets.
-func (p *parser) check(line int) {
-	checkAddresses(p.inv, p.pending, line, p.fail)
-}
-
-// checkAddresses is check on any inventory: ips are its containers'
-// addresses with their lines (0: unknown), line the inventory's.
+// checkAddresses validates container addresses against each other and
+// the networks: no address twice, and every address of a container on a
+// network in one of the declared subnets; and no bridge port twice. ips
+// are the containers' addresses with their lines (0: unknown), line the
+// inventory's.
 func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, object string, kind error, format string, args ...any)) {
 	ifOwner := map[string]*Container{}
 	for _, c := range inv.Containers {
@@ -537,16 +532,11 @@ func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, 
 			ifOwner[name] = c
 		}
 	}
-	needNetworks := false
-	for _, c := range inv.Containers {
-		if !c.HostNetwork {
-			needNetworks = true
-		}
-	}
-	if needNetworks && len(inv.Networks) == 0 {
+	if len(inv.Networks) == 0 && slices.ContainsFunc(inv.Containers, func(c *Container) bool { return !c.HostNetwork }) {
 		fail(line, "", ErrInvalid, "no networks: declare the networks container addresses come from, so that Ward knows which addresses it manages")
 	}
 	owner := map[netip.Addr]ipNode{}
+	managed := inv.Managed()
 	var families [3]bool
 	var subnets []string
 	for _, n := range inv.Networks {
@@ -565,16 +555,8 @@ func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, 
 		if ip.c.HostNetwork || len(inv.Networks) == 0 {
 			continue
 		}
-		in := false
-		for _, n := range inv.Networks {
-			for _, s := range n.Subnets {
-				if s.Contains(ip.addr) {
-					in = true
-				}
-			}
-		}
 		switch {
-		case in:
+		case managed.Contains(ip.addr):
 		case !families[family(ip.addr)]:
 			fail(ip.line, object, ErrOutsideNetworks, "%s address %s, but no declared network has an %s subnet", family(ip.addr), ip.addr, family(ip.addr))
 		default:

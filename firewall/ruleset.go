@@ -273,21 +273,13 @@ func (r *Ruleset) String() string {
 	for _, s := range r.Sets {
 		sep()
 		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", s.Name, s.Family.nftType())
-		elems := make([]string, len(s.Elements))
-		for i, e := range s.Elements {
-			elems[i] = rangeString(e)
-		}
-		writeElements(&b, elems, s.Family)
+		writeElements(&b, s.elementStrings(), s.Family)
 		b.WriteString("\t}\n")
 	}
 	for _, m := range r.Maps {
 		sep()
 		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype %s : verdict\n\t\tflags interval\n", m.Name, m.Family.nftType())
-		elems := make([]string, len(m.Elements))
-		for i, e := range m.Elements {
-			elems[i] = rangeString(e.Range) + " : " + e.Verdict.String()
-		}
-		writeElements(&b, elems, m.Family)
+		writeElements(&b, m.elementStrings(), m.Family)
 		b.WriteString("\t}\n")
 	}
 	for _, c := range r.Chains {
@@ -384,6 +376,25 @@ func writeElements(b *strings.Builder, elems []string, f Family) {
 		b.WriteString(e)
 	}
 	b.WriteString(" }\n")
+}
+
+// elementStrings renders the set's elements as nft lists them.
+func (s *Set) elementStrings() []string {
+	out := make([]string, len(s.Elements))
+	for i, e := range s.Elements {
+		out[i] = rangeString(e)
+	}
+	return out
+}
+
+// elementStrings renders the map's elements, with their verdicts, as nft
+// lists them.
+func (m *Map) elementStrings() []string {
+	out := make([]string, len(m.Elements))
+	for i, e := range m.Elements {
+		out[i] = rangeString(e.Range) + " : " + e.Verdict.String()
+	}
+	return out
 }
 
 // rangeString writes r as nft lists interval elements: an address, a

@@ -80,26 +80,22 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		return diffRanges(kind, name, f, planned, s)
 	}
 	for _, s := range rs.Sets {
-		planned := make([]string, len(s.Elements))
-		for i, r := range s.Elements {
-			planned[i] = rangeString(r)
-		}
-		if err := check("set", s.Name, s.Family, false, planned); err != nil {
+		if err := check("set", s.Name, s.Family, false, s.elementStrings()); err != nil {
 			return nil, err
 		}
 	}
 	for _, m := range rs.Maps {
-		planned := make([]string, len(m.Elements))
-		for i, e := range m.Elements {
-			planned[i] = rangeString(e.Range) + " : " + e.Verdict.String()
-		}
-		if err := check("map", m.Name, m.Family, true, planned); err != nil {
+		if err := check("map", m.Name, m.Family, true, m.elementStrings()); err != nil {
 			return nil, err
 		}
 	}
 	for _, s := range live.sets {
 		if !seen[s.Name] {
-			add("- set %s", s.Name)
+			kind := "set"
+			if s.IsMap {
+				kind = "map"
+			}
+			add("- %s %s", kind, s.Name)
 		}
 	}
 
@@ -207,22 +203,28 @@ type liveTable struct {
 	chains []*nftables.Chain
 }
 
-// readTable lists Ward's table, its named sets and maps and its chains;
-// nil when the table is absent.
-func readTable(conn *nftables.Conn) (*liveTable, error) {
-	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
+// findTable returns Ward's table of family f, nil when it is absent.
+func findTable(conn *nftables.Conn, f nftables.TableFamily) (*nftables.Table, error) {
+	tables, err := conn.ListTablesOfFamily(f)
 	if err != nil {
 		return nil, fmt.Errorf("firewall: list tables: %w", err)
 	}
-	lt := &liveTable{}
 	for _, t := range tables {
 		if t.Name == TableName {
-			lt.table = t
+			return t, nil
 		}
 	}
-	if lt.table == nil {
-		return nil, nil
+	return nil, nil
+}
+
+// readTable lists Ward's table, its named sets and maps and its chains;
+// nil when the table is absent.
+func readTable(conn *nftables.Conn) (*liveTable, error) {
+	t, err := findTable(conn, nftables.TableFamilyINet)
+	if err != nil || t == nil {
+		return nil, err
 	}
+	lt := &liveTable{table: t}
 	sets, err := conn.GetSets(lt.table)
 	if err != nil {
 		return nil, fmt.Errorf("firewall: list sets: %w", err)

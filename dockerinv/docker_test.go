@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,20 +71,11 @@ IPV6
 // run runs a command with a bound on its time, failing t with its output.
 func run(t *testing.T, dir string, name string, args ...string) string {
 	t.Helper()
-	out, err := runErr(dir, name, args...)
+	out, err := testenv.Cmd(dir, name, args...)
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return out
-}
-
-func runErr(dir string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 // inspected is what the test reads from `docker inspect`, independently
@@ -163,43 +152,20 @@ func TestDockerEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "server"), ".")
-	build.Dir = pkg
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY server /server\nENTRYPOINT [\"/server\"]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if out, err := runErr(dir, "docker", "rmi", "-f", image); err != nil {
-			t.Errorf("docker rmi %s: %v\n%s", image, err, out)
-		}
-	})
-	run(t, dir, "docker", "build", "-q", "-t", image, dir)
+	testenv.ServerImage(t, pkg, image)
 
 	// IPv6 on front if the daemon allows it.
 	v6 := fmt.Sprintf("fd%02x:%02x%02x:%02x00::/64", rnd[0], rnd[1], rnd[2], rnd[3])
 	ipv6 := "    enable_ipv6: true\n    ipam:\n      config:\n        - subnet: \"" + v6 + "\""
 	probe := "ward-probe-" + unique
-	if out, err := runErr(dir, "docker", "network", "create", "--ipv6", "--subnet", v6, probe); err != nil {
+	if out, err := testenv.Cmd(dir, "docker", "network", "create", "--ipv6", "--subnet", v6, probe); err != nil {
 		t.Logf("IPv6 not tested: the daemon refuses an IPv6 network: %v: %s", err, strings.TrimSpace(out))
 		ipv6, v6 = "    {}", ""
 	} else {
 		run(t, dir, "docker", "network", "rm", probe)
 	}
 	compose := strings.NewReplacer("IMAGE", image, "NS", ns, "IPV6", ipv6).Replace(composeFile)
-	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(compose), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dc := []string{"-p", project, "-f", filepath.Join(dir, "docker-compose.yml")}
-	t.Cleanup(func() {
-		if out, err := runErr(dir, "docker-compose", append(dc, "down", "-v", "--remove-orphans", "--timeout", "1")...); err != nil {
-			t.Errorf("docker-compose down: %v\n%s", err, out)
-		}
-	})
-	run(t, dir, "docker-compose", append(dc, "up", "-d")...)
+	testenv.ComposeUp(t, project, compose)
 
 	// What docker inspect says of the project's containers and networks.
 	ids := strings.Fields(run(t, dir, "docker", "ps", "-q", "--no-trunc", "--filter", "label=com.docker.compose.project="+project))
@@ -368,7 +334,7 @@ func TestDockerEngine(t *testing.T) {
 	if e := next(); e.Kind != dockerinv.Resync {
 		t.Fatalf("first event %v, want Resync", e)
 	}
-	t.Cleanup(func() { _, _ = runErr(dir, "docker", "rm", "-f", extra) })
+	t.Cleanup(func() { _, _ = testenv.Cmd(dir, "docker", "rm", "-f", extra) })
 	id := strings.TrimSpace(run(t, dir, "docker", "run", "-d", "--name", extra, "--network", project+"_back", image))
 	run(t, dir, "docker", "rm", "-f", extra)
 	var got []string

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -248,6 +247,7 @@ type fwDockerEnv struct {
 	dir      string
 	project  string
 	image    string
+	server   string // the image's program, built for the host: its probes from the host
 	policies string
 	lock     string
 	gw       map[string]netip.Addr // network name -> the host's IPv4 address on it
@@ -456,9 +456,9 @@ func dockerOnly(cases []*fwProbe, why string) []*fwProbe {
 	return out
 }
 
-// probe tries every case for real: the containers' with the image's
-// probe client through docker exec (one exec per container, its targets
-// at once), the host's from this process; a few at a time.
+// probe tries every case for real with the image's probe client: in the
+// containers through docker exec, on the host directly (one run per
+// source, its targets at once); a few at a time.
 func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
 	e.t.Helper()
 	groups := map[string][]*fwProbe{}
@@ -470,20 +470,14 @@ func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
 	var mu sync.Mutex
 	var errs []error
 	for via, g := range groups {
+		cmd := []string{"docker", "exec", via, "/server"}
 		if via == "" {
-			for _, c := range g {
-				wg.Go(func() {
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					c.got, c.detail = hostProbe(c.dial, c.proto, timeout)
-				})
-			}
-			continue
+			cmd = []string{e.server}
 		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := execProbe(e.ctx, via, g, timeout); err != nil {
+			if err := execProbe(e.ctx, cmd, g, timeout); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -496,27 +490,27 @@ func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
 	}
 }
 
-// execProbe runs "server probe" in container via for cases.
-func execProbe(ctx context.Context, via string, cases []*fwProbe, timeout time.Duration) error {
-	args := []string{"exec", via, "/server", "probe", timeout.String()}
+// execProbe runs the probe client, cmd, with "probe" for cases.
+func execProbe(ctx context.Context, cmd []string, cases []*fwProbe, timeout time.Duration) error {
+	args := append(slices.Clone(cmd[1:]), "probe", timeout.String())
 	for _, c := range cases {
 		args = append(args, c.target())
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", args...).Output() // #nosec G204 -- docker exec of the test's own container and targets
+	out, err := exec.CommandContext(ctx, cmd[0], args...).Output() // #nosec G204 -- the test's own probe client, in its own container or on the host
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
-		return fmt.Errorf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("%s %s: %v\n%s", cmd[0], strings.Join(args, " "), err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != len(cases) {
-		return fmt.Errorf("docker %s: %d result lines for %d targets:\n%s", strings.Join(args, " "), len(lines), len(cases), out)
+		return fmt.Errorf("%s %s: %d result lines for %d targets:\n%s", cmd[0], strings.Join(args, " "), len(lines), len(cases), out)
 	}
 	for i, l := range lines {
 		f := strings.SplitN(l, " ", 3)
 		if len(f) < 2 || f[0] != cases[i].target() || (f[1] != "open" && f[1] != "closed") {
-			return fmt.Errorf("docker exec %s probe: line %q, want %q and a verdict", via, l, cases[i].target())
+			return fmt.Errorf("%s probe: line %q, want %q and a verdict", strings.Join(cmd, " "), l, cases[i].target())
 		}
 		cases[i].got = f[1] == "open"
 		if len(f) == 3 {
@@ -524,45 +518,6 @@ func execProbe(ctx context.Context, via string, cases []*fwProbe, timeout time.D
 		}
 	}
 	return nil
-}
-
-// hostProbe is "server probe" from this process: open when the target
-// replies within timeout (a TCP line, a UDP echo).
-func hostProbe(dial netip.AddrPort, proto portset.Protocol, timeout time.Duration) (bool, string) {
-	network := strings.ToLower(proto.String())
-	c, err := net.DialTimeout(network, dial.String(), timeout)
-	if err != nil {
-		return false, probeError(err)
-	}
-	defer func() { _ = c.Close() }()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if proto == portset.UDP {
-		if _, err := c.Write([]byte("ward-probe")); err != nil {
-			return false, probeError(err)
-		}
-		buf := make([]byte, 64)
-		n, err := c.Read(buf)
-		if err != nil {
-			return false, probeError(err)
-		}
-		return string(buf[:n]) == "ward-probe", "echo"
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return false, "connected, no reply: " + probeError(err)
-	}
-	return true, "reply " + strings.TrimSpace(line)
-}
-
-func probeError(err error) string {
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case strings.Contains(err.Error(), "refused"):
-		return "refused"
-	}
-	return err.Error()
 }
 
 // check probes cases, tries again with more patience those the engine
@@ -837,21 +792,7 @@ func TestFwDocker(t *testing.T) {
 	}
 
 	// The image: the static server and probe client, FROM scratch.
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(e.dir, "server"), ".") // #nosec G204 -- fixed command
-	build.Dir = filepath.Join(root, "dockerinv", "testdata", "server")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	if err := os.WriteFile(filepath.Join(e.dir, "Dockerfile"), []byte("FROM scratch\nCOPY server /server\nENTRYPOINT [\"/server\"]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if out, err := cmdErr(context.Background(), e.dir, "docker", "rmi", "-f", e.image); err != nil {
-			t.Errorf("docker rmi %s: %v\n%s", e.image, err, out)
-		}
-	})
-	e.cmd("docker", "build", "-q", "-t", e.image, e.dir)
+	e.server = testenv.ServerImage(t, filepath.Join(root, "dockerinv", "testdata", "server"), e.image)
 
 	// The project, on subnets of its own.
 	oct := 64 + int(rnd[0])%128
@@ -872,10 +813,6 @@ func TestFwDocker(t *testing.T) {
 	fill := strings.NewReplacer("IMAGE", e.image, "NS", e.project, "FRONT_SUBNET", front, "BACK_SUBNET", back,
 		"FRONT_GW", frontGW.String(), "BACK_GW", backGW.String(),
 		"FRONT6_SUBNET", front6.String(), "BACK6_SUBNET", back6.String(), "FRONT6_GW", frontGW6.String(), "BACK6_GW", backGW6.String())
-	compose := filepath.Join(e.dir, "docker-compose.yml")
-	if err := os.WriteFile(compose, []byte(fill.Replace(fwDockerCompose)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	e.policies = filepath.Join(t.TempDir(), "policies")
 	if err := os.Mkdir(e.policies, 0o700); err != nil {
 		t.Fatal(err)
@@ -883,13 +820,7 @@ func TestFwDocker(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.policies, "policies.yaml"), []byte(fill.Replace(fwDockerPolicies)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dc := []string{"-p", e.project, "-f", compose}
-	t.Cleanup(func() {
-		if out, err := cmdErr(context.Background(), e.dir, "docker-compose", append(dc, "down", "-v", "--remove-orphans", "--timeout", "1")...); err != nil {
-			t.Errorf("docker-compose down: %v\n%s", err, out)
-		}
-	})
-	e.cmd("docker-compose", append(dc, "up", "-d")...)
+	dc := testenv.ComposeUp(t, e.project, fill.Replace(fwDockerCompose))
 	var ctrs []*fwCtr
 	for _, s := range []string{"web", "api", "db", "rogue"} {
 		id := strings.TrimSpace(e.cmd("docker-compose", append(dc, "ps", "-q", s)...))

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -52,16 +51,10 @@ func (n *netns) nft(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
-
-// listing is `nft list table inet ward` without counter values.
+// listing is how nft lists Ward's tables in the namespace (testenv.WardListing).
 func (n *netns) listing(t *testing.T) string {
 	t.Helper()
-	out := n.nft(t, "list", "table", "inet", "ward")
-	if strings.Contains(n.nft(t, "list", "tables"), "table bridge ward") {
-		out += n.nft(t, "list", "table", "bridge", "ward")
-	}
-	return testenv.SortBridgeElements(counterValues.ReplaceAllString(out, "counter"))
+	return testenv.WardListing(func(args ...string) string { return n.nft(t, args...) })
 }
 
 func (n *netns) hasTable(t *testing.T) bool {

@@ -55,21 +55,11 @@ func (n *fwNetns) sh(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
-
 // listing is the live table as nft lists it, counters blanked, or "" when
 // absent.
 func (n *fwNetns) listing(t *testing.T) string {
 	t.Helper()
-	tables := n.sh(t, "nft", "list", "tables")
-	if !strings.Contains(tables, "table inet ward") {
-		return ""
-	}
-	out := n.sh(t, "nft", "list", "table", "inet", "ward")
-	if strings.Contains(tables, "table bridge ward") {
-		out += n.sh(t, "nft", "list", "table", "bridge", "ward")
-	}
-	return testenv.SortBridgeElements(counterValues.ReplaceAllString(out, "counter"))
+	return testenv.WardListing(func(args ...string) string { return n.sh(t, "nft", args...) })
 }
 
 func plannedText(t *testing.T) string {

@@ -294,7 +294,7 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 	}
 	var d, w strings.Builder
 	in := false
-	for _, l := range strings.SplitAfter(counterValues.ReplaceAllString(string(out), "counter"), "\n") {
+	for _, l := range strings.SplitAfter(testenv.BlankCounters(string(out)), "\n") {
 		if l == "table inet ward {\n" || l == "table bridge ward {\n" {
 			in = true
 		}

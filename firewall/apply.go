@@ -337,6 +337,23 @@ func (b *builder) translate(rs *Ruleset) error {
 		}
 		b.sets = append(b.sets, setElems{set, elems})
 	}
+	for _, m := range rs.MarkMaps {
+		// Marks are host-order numbers: said so, nft lists them as set.
+		set := &nftables.Set{Table: b.table, Name: m.Name, IsMap: true, KeyType: nftables.TypeMark,
+			KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
+		var elems []nftables.SetElement
+		for _, e := range m.Elements {
+			v, err := verdictExpr(e.Verdict)
+			if err != nil {
+				return fmt.Errorf("map %s: %w", m.Name, err)
+			}
+			if v == nil {
+				return fmt.Errorf("map %s: element %s has no verdict", m.Name, markString(e.Mark))
+			}
+			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(e.Mark), VerdictData: v})
+		}
+		b.sets = append(b.sets, setElems{set, elems})
+	}
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
 			rr, err := b.rule(b.byName[c.Name], r)
@@ -438,6 +455,9 @@ var ctStates = map[string]uint32{
 	"untracked":   1 << 6,
 }
 
+// ctStatuses are the conntrack status bits rules match (IPS_DST_NAT).
+var ctStatuses = map[string]uint32{"dnat": 1 << 5}
+
 // icmpv6Types are the ICMPv6 types by nft name.
 var icmpv6Types = map[string]byte{
 	"destination-unreachable": 1,
@@ -479,7 +499,12 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	add := func(e ...expr.Any) { out.rule.Exprs = append(out.rule.Exprs, e...) }
 	cmpEq := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: data} }
 	meta := func(k expr.MetaKey) *expr.Meta { return &expr.Meta{Key: k, Register: reg} }
+	var nfDone Family // nft checks a rule's family once
 	nfproto := func(f Family) {
+		if nfDone == f {
+			return
+		}
+		nfDone = f
 		p := byte(unix.NFPROTO_IPV4)
 		if f == IPv6 {
 			p = unix.NFPROTO_IPV6
@@ -547,6 +572,23 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 				Mask: binaryutil.NativeEndian.PutUint32(mask), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)})
 	}
+	if r.CtStatus != "" {
+		bit, ok := ctStatuses[r.CtStatus]
+		if !ok {
+			return out, fmt.Errorf("unknown conntrack status %q", r.CtStatus)
+		}
+		add(&expr.Ct{Key: expr.CtKeySTATUS, Register: reg},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(bit), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 4)})
+	}
+	if r.TCPNotSYN {
+		// tcp flags != syn / fin,syn,rst,ack
+		add(meta(expr.MetaKeyL4PROTO), cmpEq([]byte{unix.IPPROTO_TCP}),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{0x17}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: []byte{0x02}})
+	}
 	if len(r.ICMPv6Types) > 0 {
 		var vals [][]byte
 		for _, name := range r.ICMPv6Types {
@@ -574,6 +616,14 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name}
 		add(lk)
 		return lk
+	}
+	if r.Dst.IsValid() {
+		f := IPv4
+		if r.Dst.Addr().Is6() {
+			f = IPv6
+		}
+		nfproto(f)
+		add(dstPrefix(reg, r.Dst)...)
 	}
 	if r.Addr != nil {
 		if err := checkLookup(r.Addr); err != nil {
@@ -618,6 +668,9 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		lk := addr(r.VMap)
 		lk.IsDestRegSet, lk.DestRegister = true, regVerdict
 	}
+	if r.MarkVMap != "" {
+		add(meta(expr.MetaKeyMARK), &expr.Lookup{SourceRegister: reg, SetName: r.MarkVMap, IsDestRegSet: true, DestRegister: regVerdict})
+	}
 	if r.LogPrefix != "" {
 		if r.LogRate > 0 {
 			// nft's default burst is 5 packets, which it does not print.
@@ -629,7 +682,7 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	if r.Counter {
 		add(&expr.Counter{})
 	}
-	if r.VMap == nil {
+	if r.VMap == nil && r.MarkVMap == "" {
 		v, err := verdictExpr(r.Verdict)
 		if err != nil {
 			return out, err

@@ -19,10 +19,10 @@ func bridgeTable() *nftables.Table {
 
 // bridgeObjects is the bridge table of a ruleset's bindings, translated.
 type bridgeObjects struct {
-	table *nftables.Table
-	chain *nftables.Chain
-	sets  []setElems
-	rules []*nftables.Rule
+	table  *nftables.Table
+	chains []*nftables.Chain // prerouting, forward
+	sets   []setElems
+	rules  []*nftables.Rule
 }
 
 // ifname encodes an interface name as the kernel compares it: the name
@@ -42,22 +42,49 @@ func ifname(name string) ([]byte, error) {
 func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 	t := bridgeTable()
 	policy := nftables.ChainPolicyAccept
-	o := &bridgeObjects{table: t, chain: &nftables.Chain{
+	pre := &nftables.Chain{
 		Name: BridgeChain, Table: t, Hooknum: nftables.ChainHookPrerouting,
 		Priority: nftables.ChainPriorityRef(BridgePriority), Type: nftables.ChainTypeFilter, Policy: &policy,
-	}}
+	}
+	// Priority filter (-200): before br_netfilter hands the frame to the
+	// inet forward hook (NF_BR_PRI_BRNF, 0), so that the mark is set when
+	// the inet table reads it.
+	fwd := &nftables.Chain{
+		Name: BridgeForward, Table: t, Hooknum: nftables.ChainHookForward,
+		Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
+	}
+	o := &bridgeObjects{table: t, chains: []*nftables.Chain{pre, fwd}}
 	// An interface name is a string, in host byte order: said so, nft
 	// lists the names; otherwise it reads them backwards.
 	ports := &nftables.Set{Table: t, Name: BridgePorts, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 	v4 := &nftables.Set{Table: t, Name: BridgeAddrs4, KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)}
 	v6 := &nftables.Set{Table: t, Name: BridgeAddrs6, KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr)}
-	var pe, e4, e6 []nftables.SetElement
+	// The port marks: a verdict map from port to a chain that sets the
+	// mark (a map of marks would store them in an order nft cannot be
+	// told about, and `nft list` would print them byte-swapped).
+	marks := &nftables.Set{Table: t, Name: BridgeMarks, IsMap: true, KeyType: nftables.TypeIFName,
+		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
+	markChains := map[uint32]*nftables.Chain{}
+	for _, b := range bindings {
+		if markChains[b.Mark] != nil {
+			continue
+		}
+		c := &nftables.Chain{Name: markChain(b.Mark), Table: t}
+		markChains[b.Mark] = c
+		o.chains = append(o.chains, c)
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{
+			&expr.Immediate{Register: 1, Data: binaryutil.NativeEndian.PutUint32(b.Mark)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+		}})
+	}
+	var pe, e4, e6, me []nftables.SetElement
 	for _, b := range bindings {
 		name, err := ifname(b.Port)
 		if err != nil {
 			return nil, err
 		}
 		pe = append(pe, nftables.SetElement{Key: name})
+		me = append(me, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: markChain(b.Mark)}})
 		for _, a := range b.Addrs {
 			switch {
 			case a.Is4():
@@ -71,7 +98,7 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 			}
 		}
 	}
-	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}}
+	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {marks, me}}
 
 	const r1, r2 = 1, 2 // 16-byte registers: an ifname fills r1, the address follows in r2
 	etherType := func(t uint16) []expr.Any {
@@ -105,7 +132,37 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 		{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
 	}
 	for _, exprs := range rules {
-		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: o.chain, Exprs: exprs})
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: pre, Exprs: exprs})
+	}
+
+	// Chain forward: VLAN-tagged frames to a bound port are dropped;
+	// broadcast and multicast packets get their output port's mark.
+	oifname := &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r1}
+	skbProto := func(p uint16) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: binaryutil.BigEndian.PutUint16(p)},
+		}
+	}
+	setMark := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r1},
+		&expr.Lookup{SourceRegister: r1, SetName: marks.Name, IsDestRegSet: true, DestRegister: 0},
+	}
+	var fwdRules [][]expr.Any
+	for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
+		fwdRules = append(fwdRules, append([]expr.Any{oifname, lookup(ports, false)},
+			append(etherType(tag), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})...))
+	}
+	for _, p := range GroupPrefixes {
+		match := skbProto(unix.ETH_P_IP)
+		if p.Addr().Is6() {
+			match = skbProto(unix.ETH_P_IPV6)
+		}
+		match = append(match, dstPrefix(r1, p)...)
+		fwdRules = append(fwdRules, append(match, setMark...))
+	}
+	for _, exprs := range fwdRules {
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: fwd, Exprs: exprs})
 	}
 	return o, nil
 }
@@ -114,7 +171,9 @@ func translateBridge(bindings []Binding) (*bridgeObjects, error) {
 // chain, its sets with their elements, its rules.
 func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 	conn.AddTable(o.table)
-	conn.AddChain(o.chain)
+	for _, c := range o.chains {
+		conn.AddChain(c)
+	}
 	for _, s := range o.sets {
 		if err := queueSet(conn, s); err != nil {
 			return err
@@ -126,11 +185,47 @@ func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 	return nil
 }
 
+// markChain names the bridge table's chain that marks a packet with m.
+func markChain(m uint32) string { return fmt.Sprintf("mark_%d", m-GroupMark) }
+
+// dstPrefix loads the destination address of an IPv4 or IPv6 header
+// into reg and compares it with p, as nft does: a whole address with cmp;
+// a prefix of whole bytes by loading only those; another prefix through a
+// mask.
+func dstPrefix(reg uint32, p netip.Prefix) []expr.Any {
+	addr := p.Addr().AsSlice()
+	off := uint32(16)
+	if len(addr) == 16 {
+		off = 24
+	}
+	load := func(n int) *expr.Payload {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(n)} // #nosec G115 -- at most 16
+	}
+	bits := p.Bits()
+	switch {
+	case bits == len(addr)*8:
+		return []expr.Any{load(len(addr)), &expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: addr}}
+	case bits%8 == 0:
+		return []expr.Any{load(bits / 8), &expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: addr[:bits/8]}}
+	}
+	mask := make([]byte, len(addr))
+	for i := range bits / 8 {
+		mask[i] = 0xff
+	}
+	mask[bits/8] = byte(0xff << (8 - bits%8))
+	return []expr.Any{
+		load(len(addr)),
+		&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: uint32(len(addr)), Mask: mask, Xor: make([]byte, len(addr))}, // #nosec G115 -- 4 or 16
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: addr},
+	}
+}
+
 // bindingElements renders the bindings' set elements as BridgeString
 // writes them: the ports, and the (port, address) pairs of each family.
-func bindingElements(bindings []Binding) (ports, v4, v6 []string) {
+func bindingElements(bindings []Binding) (ports, v4, v6, marks []string) {
 	for _, b := range bindings {
 		ports = append(ports, strconv.Quote(b.Port))
+		marks = append(marks, strconv.Quote(b.Port)+" : jump "+markChain(b.Mark))
 		for _, a := range b.Addrs {
 			e := strconv.Quote(b.Port) + " . " + a.String()
 			if a.Is4() {
@@ -140,7 +235,7 @@ func bindingElements(bindings []Binding) (ports, v4, v6 []string) {
 			}
 		}
 	}
-	return ports, v4, v6
+	return ports, v4, v6, marks
 }
 
 // diffBridge lists how the live bridge table differs from rs's bindings,
@@ -162,10 +257,10 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}
-	ports, v4, v6 := bindingElements(rs.Bindings)
-	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6}
+	ports, v4, v6, marks := bindingElements(rs.Bindings)
+	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks}
 	var out []string
-	for _, name := range []string{BridgePorts, BridgeAddrs4, BridgeAddrs6} {
+	for _, name := range []string{BridgePorts, BridgeAddrs4, BridgeAddrs6, BridgeMarks} {
 		s, err := conn.GetSetByName(live, name)
 		if err != nil {
 			out = append(out, fmt.Sprintf("+ set %s (bridge table)", name))
@@ -177,23 +272,43 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		}
 		var got []string
 		for _, e := range elems {
-			got = append(got, decodeBinding(e.Key))
+			k := decodeBinding(e.Key)
+			if name == BridgeMarks {
+				v := e.VerdictData
+				if v == nil && len(e.Val) > 0 {
+					if v, err = decodeVerdict(e.Val); err != nil {
+						return nil, fmt.Errorf("firewall: diff: map %s: %w", name, err)
+					}
+				}
+				if v != nil {
+					k += " : " + verdictString(v)
+				}
+			}
+			got = append(got, k)
 		}
 		out = append(out, elementChanges("set", name, got, planned[name])...)
 	}
-	chain := &nftables.Chain{Name: BridgeChain, Table: live}
-	got, err := conn.GetRules(live, chain)
-	if err != nil {
-		return append(out, "+ chain "+BridgeChain+" (bridge table)"), nil
-	}
-	for j := range max(len(want.rules), len(got)) {
-		switch {
-		case j >= len(got):
-			out = append(out, fmt.Sprintf("+ chain %s rule %d (bridge table)", BridgeChain, j+1))
-		case j >= len(want.rules):
-			out = append(out, fmt.Sprintf("- chain %s rule %d (bridge table, not in the plan)", BridgeChain, j+1))
-		case !sameExprs(want.rules[j].Exprs, got[j].Exprs):
-			out = append(out, fmt.Sprintf("~ chain %s rule %d differs (bridge table)", BridgeChain, j+1))
+	for _, c := range want.chains {
+		var planned []*nftables.Rule
+		for _, r := range want.rules {
+			if r.Chain == c {
+				planned = append(planned, r)
+			}
+		}
+		got, err := conn.GetRules(live, &nftables.Chain{Name: c.Name, Table: live})
+		if err != nil {
+			out = append(out, "+ chain "+c.Name+" (bridge table)")
+			continue
+		}
+		for j := range max(len(planned), len(got)) {
+			switch {
+			case j >= len(got):
+				out = append(out, fmt.Sprintf("+ chain %s rule %d (bridge table)", c.Name, j+1))
+			case j >= len(planned):
+				out = append(out, fmt.Sprintf("- chain %s rule %d (bridge table, not in the plan)", c.Name, j+1))
+			case !sameExprs(planned[j].Exprs, got[j].Exprs):
+				out = append(out, fmt.Sprintf("~ chain %s rule %d differs (bridge table)", c.Name, j+1))
+			}
 		}
 	}
 	return out, nil

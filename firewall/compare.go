@@ -37,6 +37,18 @@ func Changes(prev, next *Ruleset) []string {
 			add("- map %s", m.Name)
 		}
 	}
+	for _, m := range next.MarkMaps {
+		if old := prev.MarkMap(m.Name); old == nil {
+			add("+ map %s (%d elements)", m.Name, len(m.Elements))
+		} else {
+			out = append(out, elementChanges("map", m.Name, old.elementStrings(), m.elementStrings())...)
+		}
+	}
+	for _, m := range prev.MarkMaps {
+		if next.MarkMap(m.Name) == nil {
+			add("- map %s", m.Name)
+		}
+	}
 	for _, c := range next.Chains {
 		old := prev.Chain(c.Name)
 		if old == nil {
@@ -59,11 +71,12 @@ func Changes(prev, next *Ruleset) []string {
 	case len(prev.Bindings) > 0 && len(next.Bindings) == 0:
 		add("- table %s %s", BridgeFamily, TableName)
 	case len(next.Bindings) > 0:
-		p1, p4, p6 := bindingElements(prev.Bindings)
-		n1, n4, n6 := bindingElements(next.Bindings)
+		p1, p4, p6, pm := bindingElements(prev.Bindings)
+		n1, n4, n6, nm := bindingElements(next.Bindings)
 		out = append(out, elementChanges("set", BridgePorts, p1, n1)...)
 		out = append(out, elementChanges("set", BridgeAddrs4, p4, n4)...)
 		out = append(out, elementChanges("set", BridgeAddrs6, p6, n6)...)
+		out = append(out, elementChanges("map", BridgeMarks, pm, nm)...)
 	}
 	return out
 }

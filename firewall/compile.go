@@ -50,6 +50,18 @@ const (
 	MapIngress = "ingress"
 )
 
+// SetManaged names the sets (suffix _v4 or _v6) of the managed networks'
+// addresses: TCP packets that cannot open a connection are dropped to and
+// from them unless conntrack already knows their connection, so that a
+// connection Ward ended is never picked up again mid-stream.
+const SetManaged = "managed"
+
+// MapGroupIngress is the mark map that judges broadcast and multicast
+// packets by the ingress of the container port they leave through (see
+// GroupMark): accept for a port whose ingress is open, a goto to its
+// class's ingress chain otherwise.
+const MapGroupIngress = "group_ingress"
+
 // LogPrefix starts the prefix of every log line of a drop; the rest names
 // the stage and class ("ward-drop egress c3 ", "ward-drop unclassified ").
 const LogPrefix = "ward-drop "
@@ -132,12 +144,22 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		}
 		addrs[i] = subtract(ipset.Of(rs...), ownedSet)
 	}
-	var unclassified ipset.Set
-	if inv != nil && !opts.AllowUnclassified {
-		unclassified = subtract(inv.Managed(), ownedSet)
+	var unclassified, managed ipset.Set
+	if inv != nil {
+		managed = inv.Managed()
+		if !opts.AllowUnclassified {
+			unclassified = subtract(managed, ownedSet)
+		}
 	}
 
 	rs := &Ruleset{}
+	var managedFamilies []Family
+	for _, f := range Families {
+		if elems := ofFamily(managed, f); len(elems) > 0 {
+			rs.Sets = append(rs.Sets, &Set{Name: SetManaged + f.suffix(), Family: f, Elements: elems})
+			managedFamilies = append(managedFamilies, f)
+		}
+	}
 	// A set per group and family: the union of its classes' addresses.
 	sets := map[string]bool{}
 	for _, g := range sum.Groups {
@@ -193,7 +215,44 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		}
 	}
 
-	rs.Chains = append(rs.Chains, baseChains()...)
+	// Broadcast and multicast: each bound port's mark names its class's
+	// ingress chain (see GroupMark).
+	rs.Bindings = bindings(inv)
+	if len(rs.Bindings) > 0 {
+		classOf := map[netip.Addr]int{}
+		for i, c := range classes {
+			if c.External {
+				continue
+			}
+			for _, ep := range c.Members {
+				for _, ip := range ep.IPs {
+					classOf[ip] = i
+				}
+			}
+		}
+		marks := map[int]uint32{}
+		gm := &MarkMap{Name: MapGroupIngress, Elements: []MarkElement{{Mark: GroupMark, Verdict: Verdict{Kind: Accept}}}}
+		for i := range rs.Bindings {
+			b := &rs.Bindings[i]
+			b.Mark = GroupMark
+			if len(b.Addrs) == 0 {
+				continue
+			}
+			ci, ok := classOf[b.Addrs[0]]
+			if !ok || !classes[ci].Isolated(netpol.Ingress) {
+				continue
+			}
+			m, ok := marks[ci]
+			if !ok {
+				m = GroupMark + uint32(len(marks)+1) // #nosec G115 -- one per class, far below 2^16
+				marks[ci] = m
+				gm.Elements = append(gm.Elements, MarkElement{Mark: m, Verdict: Verdict{Kind: Goto, Chain: IngressChain(netpol.ClassID(classes[ci]))}})
+			}
+			b.Mark = m
+		}
+		rs.MarkMaps = append(rs.MarkMaps, gm)
+	}
+	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0)...)
 	if !unclassified.Empty() {
 		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
 	}
@@ -209,7 +268,6 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			rs.Chains = append(rs.Chains, grantChain(sets, IngressChain(info.ID), "ingress "+info.ID, info.Ingress, false, rate))
 		}
 	}
-	rs.Bindings = bindings(inv)
 	return rs, nil
 }
 
@@ -220,11 +278,39 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 // own addresses (even a gateway address in a managed network) are judged
 // as the engine judges them, as external addresses unless a hostNetwork
 // container names them.
-func baseChains() []*Chain {
+//
+// managed lists the families with a managed set: TCP packets to or from
+// those addresses that cannot open a connection (not a lone SYN) are
+// dropped unless conntrack knows their connection, and so are invalid
+// ones, so that a connection FlushDenied ended stays ended (the kernel's
+// nf_conntrack_tcp_loose would otherwise pick it up again from either
+// end's next segment, in whichever direction the policies allow). group
+// says whether ports are known: broadcast and multicast packets are then
+// judged by the ingress of the port they leave through (GroupMark), and
+// dropped from managed addresses to ports Ward does not know.
+func baseChains(managed []Family, group bool) []*Chain {
 	stage := func(m string, dst bool) []Rule {
 		var out []Rule
 		for _, f := range Families {
 			out = append(out, Rule{VMap: &Lookup{Family: f, Dst: dst, Name: m + f.suffix()}})
+		}
+		return out
+	}
+	drop := Verdict{Kind: Drop}
+	// noPickUp drops what may not open or continue a connection to or
+	// from managed addresses (the source's and the destination's, as
+	// each hook needs).
+	noPickUp := func(invalid bool, dsts ...bool) []Rule {
+		var out []Rule
+		for _, f := range managed {
+			for _, dst := range dsts {
+				set := &Lookup{Family: f, Dst: dst, Name: SetManaged + f.suffix()}
+				if invalid {
+					out = append(out, Rule{CtState: []string{"invalid"}, Addr: set, Counter: true, Verdict: drop})
+				}
+				l := *set
+				out = append(out, Rule{TCPNotSYN: true, Addr: &l, Counter: true, Verdict: drop})
+			}
 		}
 		return out
 	}
@@ -235,18 +321,40 @@ func baseChains() []*Chain {
 	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
 	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: []Rule{
 		established(),
-		{CtState: []string{"invalid"}, Counter: true, Verdict: Verdict{Kind: Drop}},
-		nd(),
+		{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
 	}}
+	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
+	forward.Rules = append(forward.Rules, nd())
 	forward.Rules = append(forward.Rules, stage(MapEgress, false)...)
 	forward.Rules = append(forward.Rules, stage(MapIngress, true)...)
+	if group {
+		for _, p := range GroupPrefixes {
+			forward.Rules = append(forward.Rules, Rule{Dst: p, MarkVMap: MapGroupIngress})
+		}
+		for _, p := range GroupPrefixes {
+			f := family(p.Addr())
+			if slices.Contains(managed, f) {
+				forward.Rules = append(forward.Rules, Rule{Dst: p, Addr: &Lookup{Family: f, Name: SetManaged + f.suffix()}, Counter: true, Verdict: drop})
+			}
+		}
+	}
 	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: []Rule{
-		{Iif: "lo", Verdict: Verdict{Kind: Accept}}, established(), nd(),
+		{Iif: "lo", Verdict: Verdict{Kind: Accept}}, established(),
 	}}
+	input.Rules = append(input.Rules, noPickUp(true, false)...)
+	input.Rules = append(input.Rules, nd())
 	input.Rules = append(input.Rules, stage(MapEgress, false)...)
-	output := &Chain{Name: ChainOutput, Hook: "output", Priority: Priority, Rules: []Rule{
-		{Oif: "lo", Verdict: Verdict{Kind: Accept}}, established(), nd(),
-	}}
+	// A packet the host sends to one of its own addresses leaves through
+	// lo, even after Docker's DNAT (in nat output) has sent it to a
+	// container's published port: such a packet is judged by the
+	// container's ingress before lo's packets are let through.
+	output := &Chain{Name: ChainOutput, Hook: "output", Priority: Priority, Rules: []Rule{established()}}
+	output.Rules = append(output.Rules, noPickUp(true, true)...)
+	for _, r := range stage(MapIngress, true) {
+		r.CtStatus = "dnat"
+		output.Rules = append(output.Rules, r)
+	}
+	output.Rules = append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
 	return []*Chain{forward, input, output}
 }

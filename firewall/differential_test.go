@@ -39,6 +39,14 @@ func newOracle(m *model, opts firewall.Options) *oracle {
 var hookOf = map[string]firewall.Hook{"forward": firewall.Forward, "input": firewall.Input, "output": firewall.Output}
 
 func (o *oracle) want(p packet, proto portset.Protocol) bool {
+	// A TCP segment other than a lone SYN opens nothing from a managed
+	// address (forward, input) or to one (forward, output).
+	if p.noSYN && (p.hook != "output" && o.Managed(p.src) || p.hook != "input" && o.Managed(p.dst)) {
+		return false
+	}
+	if p.hook == "forward" && firewall.IsGroup(p.dst) {
+		return o.AllowsGroup(p.src, p.dst, p.member, proto, p.port)
+	}
 	return o.Allows(hookOf[p.hook], p.src, p.dst, proto, p.port)
 }
 
@@ -48,6 +56,9 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
 	if !o.allow && (p.hook != "output" && o.Unclassified(p.src) || p.hook != "input" && o.Unclassified(p.dst)) {
 		return false, false
+	}
+	if p.noSYN || firewall.IsGroup(p.dst) {
+		return false, false // Ward's own rules
 	}
 	pod := func(a netip.Addr) refeval.Pod {
 		ep := o.eng.EndpointOfIP(a)
@@ -184,8 +195,20 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 	t.Helper()
 	in := newInterp(rs)
 	failures, packets := 0, 0
+	var probeOne func(p packet, proto portset.Protocol) bool
 	probe := func(p packet, proto portset.Protocol, port uint16) bool {
 		p.proto, p.port = protoNumber[proto], port
+		p.noSYN = false
+		if ok := probeOne(p, proto); !ok {
+			return false
+		}
+		if proto != portset.TCP {
+			return true
+		}
+		p.noSYN = true
+		return probeOne(p, proto)
+	}
+	probeOne = func(p packet, proto portset.Protocol) bool {
 		packets++
 		got := in.run(p)
 		want := o.want(p, proto)
@@ -223,6 +246,15 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 		}
 		return true
 	}
+	// Broadcast and multicast packets leave through each bound port with
+	// its mark, and through a port Ward does not know, unmarked.
+	members := []packet{{}}
+	for _, b := range rs.Bindings {
+		if len(b.Addrs) > 0 {
+			members = append(members, packet{member: b.Addrs[0], mark: b.Mark})
+		}
+	}
+	groups := []netip.Addr{netip.MustParseAddr("255.255.255.255"), netip.MustParseAddr("224.0.0.251"), netip.MustParseAddr("ff02::1"), netip.MustParseAddr("ff05::1:3")}
 	for _, s := range ps.addrs {
 		for _, d := range ps.addrs {
 			if s == d || s.Is4() != d.Is4() {
@@ -230,6 +262,16 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 			}
 			if !check(packet{hook: "forward", iif: "br0", oif: "br1", src: s, dst: d}) {
 				return packets
+			}
+		}
+		for _, g := range groups {
+			if s.Is4() != g.Is4() {
+				continue
+			}
+			for _, m := range members {
+				if !check(packet{hook: "forward", iif: "br0", oif: "br0", src: s, dst: g, member: m.member, mark: m.mark}) {
+					return packets
+				}
 			}
 		}
 		for _, h := range ps.hosts {

@@ -34,7 +34,11 @@ var protoNumber = map[portset.Protocol]uint8{portset.TCP: protoTCP, portset.UDP:
 type packet struct {
 	hook       string // base chain: "forward", "input" or "output"
 	iif, oif   string
-	ct         string // conntrack state; "" means "new"
+	ct         string     // conntrack state; "" means "new"
+	dnat       bool       // conntrack status: the destination was translated
+	noSYN      bool       // a TCP segment other than a lone SYN
+	mark       uint32     // the packet mark (set by the bridge table)
+	member     netip.Addr // of a broadcast or multicast packet: the container whose port it leaves through
 	src, dst   netip.Addr
 	proto      uint8
 	port       uint16 // destination port
@@ -61,13 +65,17 @@ type result struct {
 }
 
 type interp struct {
-	sets   map[string]*firewall.Set
-	maps   map[string]*firewall.Map
-	chains map[string]*firewall.Chain
+	sets     map[string]*firewall.Set
+	maps     map[string]*firewall.Map
+	markMaps map[string]*firewall.MarkMap
+	chains   map[string]*firewall.Chain
 }
 
 func newInterp(rs *firewall.Ruleset) *interp {
-	in := &interp{sets: map[string]*firewall.Set{}, maps: map[string]*firewall.Map{}, chains: map[string]*firewall.Chain{}}
+	in := &interp{sets: map[string]*firewall.Set{}, maps: map[string]*firewall.Map{}, markMaps: map[string]*firewall.MarkMap{}, chains: map[string]*firewall.Chain{}}
+	for _, m := range rs.MarkMaps {
+		in.markMaps[m.Name] = m
+	}
 	for _, s := range rs.Sets {
 		in.sets[s.Name] = s
 	}
@@ -121,6 +129,17 @@ func (in *interp) run(p packet) result {
 			}
 			v = e
 		}
+		if r.MarkVMap != "" {
+			m := in.markMaps[r.MarkVMap]
+			if m == nil {
+				panic("missing mark map " + r.MarkVMap)
+			}
+			i := slices.IndexFunc(m.Elements, func(e firewall.MarkElement) bool { return e.Mark == p.mark })
+			if i < 0 {
+				continue
+			}
+			v = m.Elements[i].Verdict
+		}
 		at := fmt.Sprintf("%s[%d]", top.c.Name, i)
 		res.trace = append(res.trace, at+":"+v.String())
 		switch v.Kind {
@@ -168,6 +187,15 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		ct = "new"
 	}
 	if len(r.CtState) > 0 && !slices.Contains(r.CtState, ct) {
+		return false
+	}
+	if r.CtStatus != "" && (r.CtStatus != "dnat" || !p.dnat) {
+		return false
+	}
+	if r.TCPNotSYN && (p.proto != protoTCP || !p.noSYN) {
+		return false
+	}
+	if r.Dst.IsValid() && !r.Dst.Contains(p.dst) {
 		return false
 	}
 	if len(r.ICMPv6Types) > 0 && (p.proto != protoICMPv6 || !slices.Contains(r.ICMPv6Types, p.icmpv6Type)) {

@@ -38,7 +38,9 @@ func (h Hook) String() string {
 type Oracle struct {
 	eng          *netpol.Engine
 	unclassified ipset.Set
+	managed      ipset.Set
 	allow        bool
+	ports        bool // the inventory names containers' bridge ports
 }
 
 // NewOracle returns the oracle of Compile(eng, inv, opts).
@@ -53,7 +55,8 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 	if inv != nil {
 		managed = inv.Managed()
 	}
-	return &Oracle{eng: eng, unclassified: subtract(managed, ipset.Of(owned...)), allow: opts.AllowUnclassified}
+	return &Oracle{eng: eng, unclassified: subtract(managed, ipset.Of(owned...)), managed: managed,
+		allow: opts.AllowUnclassified, ports: len(bindings(inv)) > 0}
 }
 
 // Allows reports whether a new flow from src to dst on proto and port
@@ -89,3 +92,39 @@ func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, 
 // Unclassified reports whether a is in a managed network and owned by no
 // container.
 func (o *Oracle) Unclassified(a netip.Addr) bool { return o.unclassified.Contains(a.Unmap()) }
+
+// Managed reports whether a is in a managed network: a TCP segment to or
+// from it that is not a lone SYN opens no connection.
+func (o *Oracle) Managed(a netip.Addr) bool { return o.managed.Contains(a.Unmap()) }
+
+// IsGroup reports whether a is a broadcast or multicast destination
+// (GroupPrefixes), which AllowsGroup judges.
+func IsGroup(a netip.Addr) bool {
+	for _, p := range GroupPrefixes {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsGroup reports whether a new flow from src to the broadcast or
+// multicast address group, forwarded through the bridge port of the
+// container at member, passes: src's egress must allow group (an
+// external address, as for any ipBlock), and the member's ingress must
+// admit src as it would for a packet to member itself. member is invalid
+// for a port the inventory does not name: a managed source may then not
+// send to it (it can only be a container Ward has not classified yet).
+// Without ports in the inventory, only the egress is judged.
+func (o *Oracle) AllowsGroup(src, group, member netip.Addr, proto portset.Protocol, port uint16) bool {
+	if !o.Allows(Forward, src, group, proto, port) {
+		return false
+	}
+	if !o.ports {
+		return true
+	}
+	if !member.IsValid() {
+		return !o.managed.Contains(src.Unmap())
+	}
+	return o.eng.IngressAllowed(o.eng.EndpointOfIP(src.Unmap()), o.eng.EndpointOfIP(member.Unmap())).Contains(proto, port)
+}

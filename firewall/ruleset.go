@@ -68,9 +68,14 @@ func (f Family) suffix() string {
 // and tests consume. Sets and Maps are listed before Chains, each in a
 // fixed order, so the text is deterministic.
 type Ruleset struct {
-	Sets   []*Set
-	Maps   []*Map
-	Chains []*Chain
+	Sets []*Set
+	Maps []*Map
+	// MarkMaps are verdict maps keyed by packet mark: the bridge table
+	// marks a broadcast or multicast frame with its output port's class
+	// (Binding.Mark), and the forward chain judges it by that class's
+	// ingress grants (see GroupMark).
+	MarkMaps []*MarkMap
+	Chains   []*Chain
 	// Bindings tie containers' addresses to their bridge ports: a frame
 	// that enters a bridge from a bound port must carry one of the port's
 	// addresses as its source (IPv4, ARP, IPv6; IPv6 link-local and
@@ -86,6 +91,39 @@ type Ruleset struct {
 type Binding struct {
 	Port  string
 	Addrs []netip.Addr // sorted
+	// Mark is what the bridge table marks broadcast and multicast
+	// frames leaving the port with: GroupMark, or GroupMark plus the
+	// number of the container's class when its ingress is isolated.
+	Mark uint32
+}
+
+// GroupMark is the packet mark of a broadcast or multicast frame bound for
+// a container port whose ingress is not isolated; GroupMark+n marks one
+// bound for a port of the n-th ingress-isolated class. The high half
+// spells "WD", so that marks other software sets are never mistaken for
+// Ward's.
+const GroupMark uint32 = 0x57440000
+
+// Group destinations: a packet to one of these addresses reaches every
+// port of a bridge (or every member of a group), not the one container
+// that owns the address, so its ingress is judged by the port it leaves
+// through.
+var GroupPrefixes = [...]netip.Prefix{
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("255.255.255.255/32"),
+	netip.MustParsePrefix("ff00::/8"),
+}
+
+// MarkMap is a named verdict map keyed by packet mark.
+type MarkMap struct {
+	Name     string
+	Elements []MarkElement // sorted by mark
+}
+
+// MarkElement maps a packet mark to a verdict.
+type MarkElement struct {
+	Mark    uint32
+	Verdict Verdict
 }
 
 // Set is a named interval set of addresses of one family.
@@ -128,8 +166,18 @@ type Rule struct {
 	// CtState matches the packet's conntrack state, any of these
 	// ("established", "related", "invalid", "new", "untracked").
 	CtState []string
+	// CtStatus matches when the connection has this status bit: only
+	// "dnat" (its destination was translated, as Docker does for a
+	// published port).
+	CtStatus string
+	// TCPNotSYN matches TCP packets whose flags among FIN, SYN, RST and
+	// ACK are not SYN alone: packets that cannot open a connection.
+	TCPNotSYN bool
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
+	// Dst, when valid, matches packets whose destination is in the
+	// prefix (and of its family).
+	Dst netip.Prefix
 	// Addr matches when the packet's source or destination address is in
 	// a named set (and the packet is of the set's family).
 	Addr *Lookup
@@ -139,6 +187,9 @@ type Rule struct {
 	// element's verdict applies; no element means no match. When set,
 	// Verdict is unused.
 	VMap *Lookup
+	// MarkVMap looks the packet's mark up in the named MarkMap, as VMap
+	// does an address.
+	MarkVMap string
 	// LogRate, when LogPrefix is set, limits logging to LogRate packets a
 	// second (the limit is a match: over it, the rule does not apply, so
 	// a rule that logs has no verdict).
@@ -230,6 +281,16 @@ func (r *Ruleset) Map(name string) *Map {
 	return nil
 }
 
+// MarkMap returns the mark map named name, or nil.
+func (r *Ruleset) MarkMap(name string) *MarkMap {
+	for _, m := range r.MarkMaps {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
 // Stats counts what a ruleset holds.
 type Stats struct {
 	Sets, Maps, Chains, Rules int
@@ -241,7 +302,10 @@ type Stats struct {
 
 // Stats counts the ruleset's objects.
 func (r *Ruleset) Stats() Stats {
-	s := Stats{Sets: len(r.Sets), Maps: len(r.Maps), Chains: len(r.Chains)}
+	s := Stats{Sets: len(r.Sets), Maps: len(r.Maps) + len(r.MarkMaps), Chains: len(r.Chains)}
+	for _, m := range r.MarkMaps {
+		s.Elements += len(m.Elements)
+	}
 	for _, set := range r.Sets {
 		s.Elements += len(set.Elements)
 	}
@@ -282,6 +346,12 @@ func (r *Ruleset) String() string {
 		writeElements(&b, m.elementStrings(), m.Family)
 		b.WriteString("\t}\n")
 	}
+	for _, m := range r.MarkMaps {
+		sep()
+		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype mark : verdict\n", m.Name)
+		writeElementsN(&b, m.elementStrings(), 5)
+		b.WriteString("\t}\n")
+	}
 	for _, c := range r.Chains {
 		sep()
 		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
@@ -309,21 +379,30 @@ const (
 	BridgeAddrs4    = "addrs_v4"
 	BridgeAddrs6    = "addrs_v6"
 	BridgeChain     = "prerouting"
+	BridgeForward   = "forward"
+	BridgeMarks     = "port_marks"
 	BridgePriority  = -300 // "dstnat": before br_netfilter hands frames to the inet hooks
 	SpoofLogPrefix  = "ward-spoof "
 	spoofLogRateSec = 10
 )
 
 // BridgeString renders the bridge table of the bindings, as nft lists it.
-// The chain accepts IPv4 frames whose source is one of their port's
-// addresses (first: the common case costs one lookup), then frames from
-// unbound ports, then frames whose source is one of their port's addresses (an ARP sender likewise; IPv6 link-local
-// and unspecified sources, for neighbour discovery, too), and drops the
-// rest from bound ports, logging at most 10 a second.
+// Chain prerouting accepts IPv4 frames whose source is one of their
+// port's addresses (first: the common case costs one lookup), then frames
+// from unbound ports, then frames whose source is one of their port's
+// addresses (an ARP sender likewise; IPv6 link-local and unspecified
+// sources, for neighbour discovery, too), and drops the rest from bound
+// ports, logging at most 10 a second: VLAN-tagged frames (VLAN 0
+// included) from a bound port match no accept and are dropped too.
+// Chain forward drops VLAN-tagged frames bound for a bound port (which
+// br_netfilter would hand to no inet hook unless
+// bridge-nf-filter-vlan-tagged is on) and marks each broadcast or
+// multicast packet with its output port's Binding.Mark, so that the inet
+// table judges it by the ingress of the container it reaches.
 func (r *Ruleset) BridgeString() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table %s %s {\n", BridgeFamily, TableName)
-	ports, v4, v6 := bindingElements(r.Bindings)
+	ports, v4, v6, marks := bindingElements(r.Bindings)
 	set := func(name, typ string, elems []string) {
 		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", name, typ)
 		if len(elems) > 0 {
@@ -334,6 +413,11 @@ func (r *Ruleset) BridgeString() string {
 	set(BridgePorts, "ifname", ports)
 	set(BridgeAddrs4, "ifname . ipv4_addr", v4)
 	set(BridgeAddrs6, "ifname . ipv6_addr", v6)
+	fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeMarks)
+	if len(marks) > 0 {
+		b.WriteString("\t\telements = { " + strings.Join(marks, ",\n\t\t\t     ") + " }\n")
+	}
+	b.WriteString("\t}\n\n")
 	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
 	for _, l := range []string{
 		"iifname . ip saddr @" + BridgeAddrs4 + " accept",
@@ -348,7 +432,27 @@ func (r *Ruleset) BridgeString() string {
 	} {
 		b.WriteString("\t\t" + l + "\n")
 	}
-	b.WriteString("\t}\n}\n")
+	b.WriteString("\t}\n\n")
+	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook forward priority filter; policy accept;\n", BridgeForward)
+	for _, l := range []string{
+		"oifname @" + BridgePorts + " ether type 8021q counter drop",
+		"oifname @" + BridgePorts + " ether type 8021ad counter drop",
+		"ip daddr 224.0.0.0/4 oifname vmap @" + BridgeMarks,
+		"ip daddr 255.255.255.255 oifname vmap @" + BridgeMarks,
+		"ip6 daddr ff00::/8 oifname vmap @" + BridgeMarks,
+	} {
+		b.WriteString("\t\t" + l + "\n")
+	}
+	b.WriteString("\t}\n")
+	seen := map[uint32]bool{}
+	for _, bd := range r.Bindings {
+		if seen[bd.Mark] {
+			continue
+		}
+		seen[bd.Mark] = true
+		fmt.Fprintf(&b, "\n\tchain %s {\n\t\tmeta mark set %s\n\t}\n", markChain(bd.Mark), markString(bd.Mark))
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 
@@ -357,12 +461,18 @@ func (r *Ruleset) BridgeString() string {
 // aligned under the first. Empty sets have no elements line (nft rejects
 // "elements = { }").
 func writeElements(b *strings.Builder, elems []string, f Family) {
-	if len(elems) == 0 {
-		return
-	}
 	perLine := 1
 	if f == IPv4 {
 		perLine = 2
+	}
+	writeElementsN(b, elems, perLine)
+}
+
+// writeElementsN writes an elements line with perLine elements a line
+// (nft's choice depends on the key type: five 32-bit marks a line).
+func writeElementsN(b *strings.Builder, elems []string, perLine int) {
+	if len(elems) == 0 {
+		return
 	}
 	b.WriteString("\t\telements = { ")
 	for i, e := range elems {
@@ -397,6 +507,19 @@ func (m *Map) elementStrings() []string {
 	return out
 }
 
+// elementStrings renders the map's elements, with their verdicts, as nft
+// lists them.
+func (m *MarkMap) elementStrings() []string {
+	out := make([]string, len(m.Elements))
+	for i, e := range m.Elements {
+		out[i] = markString(e.Mark) + " : " + e.Verdict.String()
+	}
+	return out
+}
+
+// markString writes a mark as nft lists it.
+func markString(m uint32) string { return fmt.Sprintf("0x%08x", m) }
+
 // rangeString writes r as nft lists interval elements: an address, a
 // prefix, or from-to.
 func rangeString(r ipset.Range) string {
@@ -428,8 +551,25 @@ func (r Rule) String() string {
 	if len(r.CtState) > 0 {
 		parts = append(parts, "ct state "+strings.Join(r.CtState, ","))
 	}
+	if r.CtStatus != "" {
+		parts = append(parts, "ct status "+r.CtStatus)
+	}
+	if r.TCPNotSYN {
+		parts = append(parts, "tcp flags != syn / fin,syn,rst,ack")
+	}
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))
+	}
+	if r.Dst.IsValid() {
+		f := IPv4
+		if r.Dst.Addr().Is6() {
+			f = IPv6
+		}
+		d := r.Dst.String()
+		if r.Dst.IsSingleIP() {
+			d = r.Dst.Addr().String()
+		}
+		parts = append(parts, f.nftProto()+" daddr "+d)
 	}
 	if r.Addr != nil {
 		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
@@ -440,6 +580,9 @@ func (r Rule) String() string {
 	if r.VMap != nil {
 		parts = append(parts, r.VMap.field()+" vmap @"+r.VMap.Name)
 	}
+	if r.MarkVMap != "" {
+		parts = append(parts, "meta mark vmap @"+r.MarkVMap)
+	}
 	if r.LogPrefix != "" {
 		if r.LogRate > 0 {
 			parts = append(parts, "limit rate "+strconv.Itoa(r.LogRate)+"/second")
@@ -449,7 +592,7 @@ func (r Rule) String() string {
 	if r.Counter {
 		parts = append(parts, "counter")
 	}
-	if r.VMap == nil {
+	if r.VMap == nil && r.MarkVMap == "" {
 		if v := r.Verdict.String(); v != "" {
 			parts = append(parts, v)
 		}

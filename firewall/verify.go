@@ -89,6 +89,41 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 			return nil, err
 		}
 	}
+	for _, m := range rs.MarkMaps {
+		seen[m.Name] = true
+		s := liveSets[m.Name]
+		if s == nil {
+			add("+ map %s (%d elements)", m.Name, len(m.Elements))
+			continue
+		}
+		if !s.IsMap || s.Interval {
+			add("~ map %s: type or flags differ", m.Name)
+			continue
+		}
+		elems, err := conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: diff: elements of %s: %w", m.Name, err)
+		}
+		var got []string
+		for _, e := range elems {
+			if len(e.Key) != 4 {
+				return nil, fmt.Errorf("firewall: diff: map %s: key of %d bytes", m.Name, len(e.Key))
+			}
+			v := e.VerdictData
+			if v == nil && len(e.Val) > 0 {
+				if v, err = decodeVerdict(e.Val); err != nil {
+					return nil, fmt.Errorf("firewall: diff: map %s: %w", m.Name, err)
+				}
+			}
+			k := markString(binary.NativeEndian.Uint32(e.Key))
+			if v != nil {
+				k += " : " + verdictString(v)
+			}
+			got = append(got, k)
+		}
+		slices.Sort(got)
+		out = append(out, elementChanges("map", m.Name, got, m.elementStrings())...)
+	}
 	for _, s := range live.sets {
 		if !seen[s.Name] {
 			kind := "set"

@@ -579,6 +579,24 @@ func (e *Engine) ClassAllowed(s, d *Class) portset.Set {
 	return eg.Intersect(in)
 }
 
+// IngressAllowed returns the ports dst's ingress admits from src, whatever
+// src's egress says: every port when dst's ingress is not isolated. A
+// packet to a broadcast or multicast address is judged by it at each
+// container it reaches, beside its sender's egress to the group address.
+func (e *Engine) IngressAllowed(src, dst *Endpoint) portset.Set {
+	d := dst.class
+	if !d.iso[Ingress] {
+		return portset.All
+	}
+	var in portset.Set
+	for i, r := range d.rules[Ingress] {
+		if r.matches(src.class) {
+			in = in.Union(d.inPorts[i])
+		}
+	}
+	return in
+}
+
 // ClassConnections calls fn for every ordered pair of classes with some
 // port allowed, sources in class order, then destinations in class order,
 // until fn returns false. For each source it walks only candidate

@@ -34,10 +34,7 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 	}
 	deleted := 0
 	for _, f := range flows {
-		proto, ok := ctProtocols[f.TupleOrig.Proto.Protocol]
-		if !ok {
-			continue
-		}
+		proto, ported := ctProtocols[f.TupleOrig.Proto.Protocol]
 		src, dst := f.TupleOrig.IP.SourceAddress, f.TupleReply.IP.SourceAddress
 		port := f.TupleReply.Proto.SourcePort
 		hook := Forward
@@ -47,14 +44,14 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		case local(src):
 			hook = Output
 		}
-		if o.Allows(hook, src, dst, proto, port) {
+		if ported && o.Allows(hook, src, dst, proto, port) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
 			continue
 		}
 		if err := conn.Delete(f); err != nil {
 			if errors.Is(err, syscall.ENOENT) {
 				continue // it ended meanwhile
 			}
-			return deleted, fmt.Errorf("firewall: conntrack delete %s %s -> %s:%d: %w", proto, src, dst, port, err)
+			return deleted, fmt.Errorf("firewall: conntrack delete protocol %d %s -> %s: %w", f.TupleOrig.Proto.Protocol, src, dst, err)
 		}
 		deleted++
 	}

@@ -64,11 +64,35 @@ func TestFlushDeniedOnTightening(t *testing.T) {
 			}
 		}
 	}
-	icmp := conntrack.NewFlow(1, conntrack.StatusConfirmed, tight.inv.Containers[0].IPs[0], tight.inv.Containers[1].IPs[0], 0, 0, 120, 0)
-	icmp.TupleOrig.Proto.ICMPv4, icmp.TupleReply.Proto.ICMPv4 = true, true
-	icmp.TupleOrig.Proto.ICMPType, icmp.TupleReply.Proto.ICMPType = 8, 0
-	if err := ct.Create(icmp); err != nil {
-		t.Logf("no ICMP flow (%v): the untouched case is covered by allowed flows only", err)
+	// Flows without ports between every pair of IPv4 addresses: ICMP
+	// echoes and a raw IP protocol (253, for experiments), judged as the
+	// ruleset judges other protocols.
+	for i, s := range tight.inv.Containers {
+		for j, d := range tight.inv.Containers {
+			if s == d || !s.IPs[0].Is4() || !d.IPs[0].Is4() {
+				continue
+			}
+			si, di := s.IPs[0], d.IPs[0]
+			icmp := conntrack.NewFlow(1, conntrack.StatusConfirmed, si, di, 0, 0, 120, 0)
+			icmp.TupleOrig.Proto.ICMPv4, icmp.TupleReply.Proto.ICMPv4 = true, true
+			icmp.TupleOrig.Proto.ICMPType, icmp.TupleReply.Proto.ICMPType = 8, 0
+			icmp.TupleOrig.Proto.ICMPID, icmp.TupleReply.Proto.ICMPID = uint16(100+i), uint16(100+i) // #nosec G115 -- a handful of containers
+			if err := ct.Create(icmp); err != nil {
+				t.Fatalf("create ICMP echo %s -> %s: %v", si, di, err)
+			}
+			allowed := strict.AllowsAnyProtocol(firewall.Forward, si, di)
+			if !loose.AllowsAnyProtocol(firewall.Forward, si, di) {
+				t.Fatalf("with no policy, %s -> %s is denied other protocols", si, di)
+			}
+			want[key{si, di, 0, 1}] = allowed
+			if i < j { // a raw protocol's reply tuple is the reverse flow
+				raw := conntrack.NewFlow(253, conntrack.StatusConfirmed, si, di, 0, 0, 120, 0)
+				if err := ct.Create(raw); err != nil {
+					t.Fatalf("create IP protocol 253 %s -> %s: %v", si, di, err)
+				}
+				want[key{si, di, 0, 253}] = allowed
+			}
+		}
 	}
 	denied := 0
 	for _, ok := range want {
@@ -78,6 +102,19 @@ func TestFlushDeniedOnTightening(t *testing.T) {
 	}
 	if denied == 0 || denied == len(want) {
 		t.Fatalf("%d of %d flows denied by the shop's policies: the test needs both kinds", denied, len(want))
+	}
+	otherDenied, otherKept := 0, 0
+	for k, ok := range want {
+		switch {
+		case k.proto != 1 && k.proto != 253:
+		case ok:
+			otherKept++
+		default:
+			otherDenied++
+		}
+	}
+	if otherDenied == 0 || otherKept == 0 {
+		t.Fatalf("ICMP and protocol 253: %d flows denied, %d allowed: the test needs both kinds", otherDenied, otherKept)
 	}
 
 	got, err := firewall.FlushDenied(ct, strict, notLocal)
@@ -94,9 +131,6 @@ func TestFlushDeniedOnTightening(t *testing.T) {
 	kept := 0
 	for _, f := range flows {
 		k := key{f.TupleOrig.IP.SourceAddress, f.TupleOrig.IP.DestinationAddress, f.TupleOrig.Proto.DestinationPort, f.TupleOrig.Proto.Protocol}
-		if k.proto == 1 {
-			continue
-		}
 		ok, known := want[k]
 		switch {
 		case !known:

@@ -128,3 +128,25 @@ func (o *Oracle) AllowsGroup(src, group, member netip.Addr, proto portset.Protoc
 	}
 	return o.eng.IngressAllowed(o.eng.EndpointOfIP(src.Unmap()), o.eng.EndpointOfIP(member.Unmap())).Contains(proto, port)
 }
+
+// AllowsAnyProtocol reports whether a new flow of a protocol without
+// ports (ICMP, ESP, GRE, any other IP protocol) from src to dst passes
+// at hook: as Allows, where the engine must allow every port of every
+// protocol between the endpoints, since only a grant of every port admits
+// other protocols in the ruleset.
+func (o *Oracle) AllowsAnyProtocol(hook Hook, src, dst netip.Addr) bool {
+	src, dst = src.Unmap(), dst.Unmap()
+	if !o.allow {
+		if hook != Output && o.unclassified.Contains(src) {
+			return false
+		}
+		if hook != Input && o.unclassified.Contains(dst) {
+			return false
+		}
+	}
+	s, d := o.eng.EndpointOfIP(src), o.eng.EndpointOfIP(dst)
+	if s.IsExternal() && d.IsExternal() {
+		return true
+	}
+	return o.eng.Allowed(s, d).IsAll()
+}

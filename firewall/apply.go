@@ -95,7 +95,7 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	var bridge *bridgeObjects
 	if len(rs.Bindings) > 0 {
 		var err error
-		if bridge, err = translateBridge(rs.Bindings); err != nil {
+		if bridge, err = translateBridge(rs.Bindings, rs.Unbound); err != nil {
 			return fmt.Errorf("firewall: apply: bridge table: %w", err)
 		}
 	}
@@ -235,10 +235,14 @@ func bridgeBindings(conn *nftables.Conn) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, name := range []string{BridgeAddrs4, BridgeAddrs6} {
-		s, err := conn.GetSetByName(t, name)
-		if err != nil {
-			return 0, fmt.Errorf("firewall: status: bridge set %s: %w", name, err)
+	sets, err := conn.GetSets(t)
+	if err != nil {
+		return 0, fmt.Errorf("firewall: status: bridge sets: %w", err)
+	}
+	for _, s := range sets {
+		name := s.Name
+		if name != BridgeAddrs4 && name != BridgeAddrs6 {
+			continue // ports known but not bound (Ruleset.Unbound) have neither
 		}
 		elems, err := conn.GetSetElements(s)
 		if err != nil {

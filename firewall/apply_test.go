@@ -91,6 +91,22 @@ func TestApply(t *testing.T) {
 			t.Fatalf("after Apply #%d, nft list differs from Ruleset.String (-want +got):\n%s", i+1, diff)
 		}
 	}
+	// The same ports without address bindings (--no-bind): the bridge
+	// table's forward chain and port marks alone, listed as compiled and
+	// read back without a difference.
+	unbound := compile(t, load(t, "testdata/shop-inventory.yaml", "../examples/shop"), firewall.Options{NoBind: true})
+	if err := firewall.Apply(n.conn, unbound); err != nil {
+		t.Fatalf("Apply of the unbound ruleset: %v", err)
+	}
+	if diff := cmp.Diff(unbound.String(), n.listing(t)); diff != "" {
+		t.Fatalf("unbound: nft list differs from Ruleset.String (-want +got):\n%s", diff)
+	}
+	if err := firewall.Verify(n.conn, unbound); err != nil {
+		t.Errorf("Verify of the unbound ruleset: %v", err)
+	}
+	if err := firewall.Apply(n.conn, rs); err != nil {
+		t.Fatal(err)
+	}
 	present, st, err := firewall.Status(n.conn)
 	if err != nil || !present {
 		t.Fatalf("Status after Apply = %v, %v; want present", present, err)

@@ -20,6 +20,11 @@ type Options struct {
 	// external address, which isolated containers still refuse unless an
 	// ipBlock admits it. By default they are dropped, both ways.
 	AllowUnclassified bool
+	// NoBind leaves containers' bridge ports unbound to their addresses
+	// (no anti-spoofing check of every frame's source, Ruleset.Unbound):
+	// VLAN-tagged frames to the ports are still dropped, and broadcast
+	// and multicast still judged by the ingress of the port they reach.
+	NoBind bool
 	// LogRate is how many drops a second each dropping chain logs: 0
 	// means DefaultLogRate, a negative value turns logging off. Drops are
 	// counted either way.
@@ -218,6 +223,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	// Broadcast and multicast: each bound port's mark names its class's
 	// ingress chain (see GroupMark).
 	rs.Bindings = bindings(inv)
+	rs.Unbound = opts.NoBind && len(rs.Bindings) > 0
 	if len(rs.Bindings) > 0 {
 		classOf := map[netip.Addr]int{}
 		for i, c := range classes {

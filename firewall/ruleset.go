@@ -84,6 +84,11 @@ type Ruleset struct {
 	// bridge ward (BridgeString), present only when there are bindings.
 	// Sorted by port.
 	Bindings []Binding
+	// Unbound keeps the bridge table's ports (VLAN-tagged frames to them
+	// dropped, broadcast and multicast to them judged by their ingress)
+	// without binding them to addresses: no prerouting chain, no address
+	// sets (Options.NoBind).
+	Unbound bool
 }
 
 // Binding is a bridge port (the host side of a container's veth) and the
@@ -315,8 +320,10 @@ func (r *Ruleset) Stats() Stats {
 	for _, c := range r.Chains {
 		s.Rules += len(c.Rules)
 	}
-	for _, b := range r.Bindings {
-		s.Bindings += len(b.Addrs)
+	if !r.Unbound {
+		for _, b := range r.Bindings {
+			s.Bindings += len(b.Addrs)
+		}
 	}
 	return s
 }
@@ -411,32 +418,38 @@ func (r *Ruleset) BridgeString() string {
 		b.WriteString("\t}\n\n")
 	}
 	set(BridgePorts, "ifname", ports)
-	set(BridgeAddrs4, "ifname . ipv4_addr", v4)
-	set(BridgeAddrs6, "ifname . ipv6_addr", v6)
+	if !r.Unbound {
+		set(BridgeAddrs4, "ifname . ipv4_addr", v4)
+		set(BridgeAddrs6, "ifname . ipv6_addr", v6)
+	}
 	fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeMarks)
 	if len(marks) > 0 {
 		b.WriteString("\t\telements = { " + strings.Join(marks, ",\n\t\t\t     ") + " }\n")
 	}
 	b.WriteString("\t}\n\n")
-	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
-	for _, l := range []string{
-		"iifname . ip saddr @" + BridgeAddrs4 + " accept",
-		"iifname != @" + BridgePorts + " accept",
-		"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
-		"arp saddr ip 0.0.0.0 accept",
-		"ip6 saddr fe80::/10 accept",
-		"ip6 saddr :: accept",
-		"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
-		fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix),
-		"counter drop",
-	} {
-		b.WriteString("\t\t" + l + "\n")
+	var pre []string
+	if !r.Unbound {
+		pre = []string{
+			"iifname . ip saddr @" + BridgeAddrs4 + " accept",
+			"iifname != @" + BridgePorts + " accept",
+			"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
+			"arp saddr ip 0.0.0.0 accept",
+			"ip6 saddr fe80::/10 accept",
+			"ip6 saddr :: accept",
+			"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
+			fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix),
+			"counter drop",
+		}
+		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
+		for _, l := range pre {
+			b.WriteString("\t\t" + l + "\n")
+		}
+		b.WriteString("\t}\n\n")
 	}
-	b.WriteString("\t}\n\n")
 	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook forward priority filter; policy accept;\n", BridgeForward)
 	for _, l := range []string{
-		"oifname @" + BridgePorts + " ether type 8021q counter drop",
-		"oifname @" + BridgePorts + " ether type 8021ad counter drop",
+		"ether type 8021q oifname @" + BridgePorts + " counter drop",
+		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
 		"ip daddr 224.0.0.0/4 oifname vmap @" + BridgeMarks,
 		"ip daddr 255.255.255.255 oifname vmap @" + BridgeMarks,
 		"ip6 daddr ff00::/8 oifname vmap @" + BridgeMarks,

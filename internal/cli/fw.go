@@ -58,7 +58,7 @@ left as it was.`,
 	pf.BoolVar(&f.docker, "docker", false, "read containers and networks from the Docker Engine")
 	pf.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
 	pf.BoolVar(&f.allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
-	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing table; it checks every frame, which costs some throughput)")
+	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing check of every frame's source, which costs some throughput); VLAN-tagged frames to the ports are still dropped and broadcasts still judged")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
@@ -276,12 +276,7 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	if f.noBind {
-		for _, c := range inv.Containers {
-			c.Interfaces = nil
-		}
-	}
-	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified})
+	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind})
 }
 
 func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts firewall.Options) (*plan, error) {
@@ -436,7 +431,8 @@ type applyResult struct {
 	stats         firewall.Stats
 	compile, load time.Duration
 	flushed       int
-	bindings      int // bound bridge ports
+	bindings      int  // bound bridge ports
+	unbound       bool // ports known, not bound to addresses (--no-bind)
 	unchanged     bool
 }
 
@@ -450,7 +446,12 @@ func (r *applyResult) print(w io.Writer) error {
 		r.compile.Round(time.Millisecond), r.load.Round(time.Millisecond), r.flushed); err != nil {
 		return err
 	}
-	if r.bindings > 0 {
+	switch {
+	case r.bindings > 0 && r.unbound:
+		if _, err := fmt.Fprintf(w, "table %s %s: %d bridge ports (VLAN-tagged frames dropped, broadcasts judged by their ingress; not bound to addresses: --no-bind)\n", firewall.BridgeFamily, firewall.TableName, r.bindings); err != nil {
+			return err
+		}
+	case r.bindings > 0:
 		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings); err != nil {
 			return err
 		}
@@ -461,7 +462,7 @@ func (r *applyResult) print(w io.Writer) error {
 // apply checks that bridged traffic meets netfilter, loads p's ruleset in
 // one batch, reads it back, and ends the tracked connections it denies.
 func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
-	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings)}
+	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings), unbound: p.rs.Unbound}
 	err := h.do(func() error {
 		err := firewall.CheckBridgeNetfilter("")
 		if err != nil && o.enableBr {

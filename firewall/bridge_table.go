@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,6 +162,16 @@ func translateBridge(bindings []Binding, unbound bool) (*bridgeObjects, error) {
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
 	}
+	// TCP, UDP and every protocol but ICMPv6 (neighbour discovery) over
+	// link-local IPv6 addresses, which no rule can tell apart, to a bound
+	// port.
+	for _, dst := range []bool{false, true} {
+		fwdRules = append(fwdRules, slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}))
+	}
 	for _, p := range GroupPrefixes {
 		match := skbProto(unix.ETH_P_IP)
 		if p.Addr().Is6() {
@@ -193,6 +204,9 @@ func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 	return nil
 }
 
+// linkLocal is IPv6's link-local prefix.
+var linkLocal = netip.MustParsePrefix("fe80::/10")
+
 // markChain names the bridge table's chain that marks a packet with m.
 func markChain(m uint32) string { return fmt.Sprintf("mark_%d", m-GroupMark) }
 
@@ -200,11 +214,18 @@ func markChain(m uint32) string { return fmt.Sprintf("mark_%d", m-GroupMark) }
 // into reg and compares it with p, as nft does: a whole address with cmp;
 // a prefix of whole bytes by loading only those; another prefix through a
 // mask.
-func dstPrefix(reg uint32, p netip.Prefix) []expr.Any {
+func dstPrefix(reg uint32, p netip.Prefix) []expr.Any { return addrPrefix(reg, p, true) }
+
+// addrPrefix is dstPrefix of the source address (dst false) or the
+// destination's.
+func addrPrefix(reg uint32, p netip.Prefix, dst bool) []expr.Any {
 	addr := p.Addr().AsSlice()
-	off := uint32(16)
+	off := uint32(12)
 	if len(addr) == 16 {
-		off = 24
+		off = 8
+	}
+	if dst {
+		off += uint32(len(addr)) // #nosec G115 -- 4 or 16
 	}
 	load := func(n int) *expr.Payload {
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(n)} // #nosec G115 -- at most 16

@@ -403,7 +403,11 @@ const (
 // included) from a bound port match no accept and are dropped too.
 // Chain forward drops VLAN-tagged frames bound for a bound port (which
 // br_netfilter would hand to no inet hook unless
-// bridge-nf-filter-vlan-tagged is on) and marks each broadcast or
+// bridge-nf-filter-vlan-tagged is on), drops packets of every protocol but
+// ICMPv6 to or from a link-local IPv6 address bound for a bound port (no
+// rule can tell containers' link-local addresses apart, so they are
+// denied whatever the policies say; neighbour discovery keeps working),
+// and marks each broadcast or
 // multicast packet with its output port's Binding.Mark, so that the inet
 // table judges it by the ingress of the container it reaches.
 func (r *Ruleset) BridgeString() string {
@@ -450,6 +454,8 @@ func (r *Ruleset) BridgeString() string {
 	for _, l := range []string{
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
+		"ip6 saddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+		"ip6 daddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
 		"ip daddr 224.0.0.0/4 oifname vmap @" + BridgeMarks,
 		"ip daddr 255.255.255.255 oifname vmap @" + BridgeMarks,
 		"ip6 daddr ff00::/8 oifname vmap @" + BridgeMarks,

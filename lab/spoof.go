@@ -34,14 +34,52 @@ const spoofResend = 50 * time.Millisecond
 // bypass from's IP stack (its routes, its addresses): only the router,
 // its bridge table (anti-spoofing) and its inet ruleset, decide.
 func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, dst netip.Addr, port uint16) (delivered bool, err error) {
-	if from == nil || to == nil || l.hosts[from.ID] == nil || l.hosts[to.ID] == nil {
-		return false, fmt.Errorf("lab: spoof: a host is not in the lab")
-	}
-	if !slices.Contains(l.hosts[to.ID].host.Addrs, dst) {
+	if to != nil && l.hosts[to.ID] != nil && !slices.Contains(l.hosts[to.ID].host.Addrs, dst) {
 		return false, fmt.Errorf("lab: spoof: %s is not an address of %s", dst, to.ID)
 	}
-	if !src.IsValid() || src.Is4() != dst.Is4() || src.Is4In6() || dst.Is4In6() {
-		return false, fmt.Errorf("lab: spoof: %s -> %s: want two addresses of one family", src, dst)
+	return l.Send(ctx, Frame{From: from, Src: src, To: to, Dst: dst, Port: port})
+}
+
+// Frame is a UDP datagram a host sends as a raw Ethernet frame from its
+// eth0, bypassing its own IP stack, and the host whose eth0 watches for
+// it.
+type Frame struct {
+	From *Host
+	// Src is the source address: any (another host's for a spoof, a
+	// link-local one).
+	Src netip.Addr
+	To  *Host
+	// Dst is the destination address, of Src's family: one of To's, a
+	// link-local one of To's eth0, or a broadcast or multicast address
+	// (sent to its group MAC address, which reaches every port).
+	Dst  netip.Addr
+	Port uint16
+	// Tagged adds an IEEE 802.1Q tag of VLAN VLAN (0: a priority tag).
+	Tagged bool
+	VLAN   uint16
+}
+
+func (f Frame) String() string {
+	s := fmt.Sprintf("%s -> %s udp/%d", f.Src, f.Dst, f.Port)
+	if f.Tagged {
+		s += fmt.Sprintf(" (VLAN %d)", f.VLAN)
+	}
+	return s
+}
+
+// Send sends f again and again until it is seen at To's eth0 (true) or
+// the lab's timeout passes (false).
+func (l *Lab) Send(ctx context.Context, f Frame) (delivered bool, err error) {
+	return l.send(ctx, f, l.opts.timeout())
+}
+
+func (l *Lab) send(ctx context.Context, f Frame, timeout time.Duration) (delivered bool, err error) {
+	from, to, src, dst, port := f.From, f.To, f.Src, f.Dst, f.Port
+	if from == nil || to == nil || l.hosts[from.ID] == nil || l.hosts[to.ID] == nil {
+		return false, fmt.Errorf("lab: send: a host is not in the lab")
+	}
+	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() || src.Is4In6() || dst.Is4In6() {
+		return false, fmt.Errorf("lab: send: %s -> %s: want two addresses of one family", src, dst)
 	}
 	sender, receiver := l.hosts[from.ID].worker, l.hosts[to.ID].worker
 	srcMAC, srcIndex, err := eth0(sender)
@@ -52,6 +90,9 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	if err != nil {
 		return false, fmt.Errorf("lab: spoof: %s: %w", to.ID, err)
 	}
+	if group, ok := ethframe.GroupMAC(dst); ok {
+		dstMAC = group
+	}
 	var nonce [8]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return false, fmt.Errorf("lab: spoof: %w", err)
@@ -59,6 +100,9 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	payload := []byte(spoofMarker + hex.EncodeToString(nonce[:]))
 	sport := 32768 + binary.BigEndian.Uint16(nonce[:2])%28232
 	frame, err := ethframe.UDP(srcMAC, dstMAC, netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, port), payload)
+	if err == nil && f.Tagged {
+		frame, err = ethframe.Tag(frame, f.VLAN)
+	}
 	if err != nil {
 		return false, fmt.Errorf("lab: spoof: %w", err)
 	}
@@ -83,7 +127,7 @@ func (l *Lab) Spoof(ctx context.Context, from *Host, src netip.Addr, to *Host, d
 	dstLL := &unix.SockaddrLinklayer{Ifindex: srcIndex, Protocol: ethframe.Htons(etherType), Halen: 6}
 	copy(dstLL.Addr[:], dstMAC)
 
-	deadline := time.Now().Add(l.opts.timeout())
+	deadline := time.Now().Add(timeout)
 	if err := rx.SetReadDeadline(deadline); err != nil {
 		return false, fmt.Errorf("lab: spoof: %w", err)
 	}

@@ -147,3 +147,35 @@ func Htons(v uint16) uint16 {
 	binary.BigEndian.PutUint16(b[:], v)
 	return binary.NativeEndian.Uint16(b[:])
 }
+
+// Tag returns frame with an IEEE 802.1Q tag of VLAN id vid (0 to 4094;
+// 0 is a priority tag) inserted after its MAC addresses.
+func Tag(frame []byte, vid uint16) ([]byte, error) {
+	if len(frame) < 14 {
+		return nil, fmt.Errorf("frame of %d bytes: no Ethernet header", len(frame))
+	}
+	if vid > 4094 {
+		return nil, fmt.Errorf("VLAN id %d: want 0 to 4094", vid)
+	}
+	tag := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, unix.ETH_P_8021Q), vid)
+	return slices.Concat(frame[:12], tag, frame[12:]), nil
+}
+
+// GroupMAC returns the Ethernet destination of a broadcast or multicast
+// IP address: ff:ff:ff:ff:ff:ff for 255.255.255.255, 01:00:5e and the low
+// 23 bits of an IPv4 multicast address (RFC 1112), 33:33 and the low 32
+// bits of an IPv6 multicast address (RFC 2464); false for any other
+// address.
+func GroupMAC(a netip.Addr) (net.HardwareAddr, bool) {
+	switch {
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true
+	case a.Is4() && a.IsMulticast():
+		b := a.As4()
+		return net.HardwareAddr{0x01, 0x00, 0x5e, b[1] & 0x7f, b[2], b[3]}, true
+	case a.Is6() && a.IsMulticast():
+		b := a.As16()
+		return net.HardwareAddr{0x33, 0x33, b[12], b[13], b[14], b[15]}, true
+	}
+	return nil, false
+}

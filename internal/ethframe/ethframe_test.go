@@ -82,3 +82,41 @@ func TestUDP(t *testing.T) {
 		}
 	}
 }
+
+func TestTagAndGroupMAC(t *testing.T) {
+	src, dst := net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.HardwareAddr{2, 0, 0, 0, 0, 2}
+	f, err := ethframe.UDP(src, dst, netip.MustParseAddrPort("10.0.0.1:1000"), netip.MustParseAddrPort("10.0.0.2:53"), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, err := ethframe.Tag(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tagged) != len(f)+4 || !bytes.Equal(tagged[12:16], []byte{0x81, 0x00, 0, 0}) || !bytes.Equal(tagged[16:], f[12:]) || !bytes.Equal(tagged[:12], f[:12]) {
+		t.Errorf("Tag(f, 0) = % x", tagged[:20])
+	}
+	if tagged, _ := ethframe.Tag(f, 4094); !bytes.Equal(tagged[14:16], []byte{0x0f, 0xfe}) {
+		t.Errorf("Tag(f, 4094): TCI % x", tagged[14:16])
+	}
+	if _, err := ethframe.Tag(f, 4095); err == nil {
+		t.Error("Tag(f, 4095): no error")
+	}
+	for _, c := range []struct {
+		addr string
+		want string
+	}{
+		{"255.255.255.255", "ff:ff:ff:ff:ff:ff"},
+		{"224.0.0.251", "01:00:5e:00:00:fb"},
+		{"239.255.255.250", "01:00:5e:7f:ff:fa"},
+		{"ff02::1", "33:33:00:00:00:01"},
+		{"ff02::1:ff00:3", "33:33:ff:00:00:03"},
+	} {
+		if got, ok := ethframe.GroupMAC(netip.MustParseAddr(c.addr)); !ok || got.String() != c.want {
+			t.Errorf("GroupMAC(%s) = %s, %v; want %s", c.addr, got, ok, c.want)
+		}
+	}
+	if _, ok := ethframe.GroupMAC(netip.MustParseAddr("10.0.0.255")); ok {
+		t.Error("GroupMAC(10.0.0.255): a unicast address is not a group")
+	}
+}

@@ -70,6 +70,7 @@ type Lab struct {
 	sctp  error // nil when the kernel supports SCTP
 	hosts map[string]*hostNS
 
+	router   netns.NsHandle
 	routerNL *netlink.Handle
 	nft      *nftables.Conn
 
@@ -185,6 +186,7 @@ func (l *Lab) build(ctx context.Context, hosts []*Host) error {
 	if err != nil {
 		return err
 	}
+	l.router = router
 	if err := rw.do(enableBridgeNetfilter); err != nil {
 		return err
 	}

@@ -1,0 +1,417 @@
+package lab
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+
+	"github.com/wardsec/ward/firewall"
+)
+
+// The kinds of live flows.
+const (
+	LiveTCP  = "tcp"
+	LiveUDP  = "udp"
+	LiveICMP = "icmp"  // echo requests one way, the kernel's replies the other
+	LiveRaw  = "ip253" // raw IP protocol 253 (RFC 3692, for experiments) both ways
+)
+
+// LiveKinds lists the kinds of live flows StartFlows opens per pair.
+var LiveKinds = [...]string{LiveTCP, LiveUDP, LiveICMP, LiveRaw}
+
+// rawProto is the IP protocol number of LiveRaw flows.
+const rawProto = 253
+
+// liveInterval is how often each end of a live flow sends.
+const liveInterval = 20 * time.Millisecond
+
+// LiveFlow is a flow that both ends keep sending on, opened by A towards
+// B: a TCP connection whose ends each write a byte every 20 ms, UDP
+// datagrams B answers to A's port, ICMP echo requests (B's kernel
+// replies), or raw IP protocol 253 packets both ways. The first packet
+// goes from A to B, so that conntrack tracks the flow in that direction.
+type LiveFlow struct {
+	Kind         string
+	A, B         *Host
+	AAddr, BAddr netip.Addr
+	// Port is B's port (TCP, UDP), 0 for the others.
+	Port uint16
+	// SrcPort is A's port (TCP, UDP).
+	SrcPort uint16
+
+	toB, toA deliveries
+	stop     func()
+}
+
+// deliveries records when packets of one direction arrive.
+type deliveries struct {
+	n    atomic.Int64
+	last atomic.Int64 // unix nanoseconds of the last arrival
+}
+
+func (d *deliveries) add() {
+	d.n.Add(1)
+	d.last.Store(time.Now().UnixNano())
+}
+
+// Last returns when the last packet from A reached B (toB true) or from
+// B reached A, and how many did; zero when none did.
+func (f *LiveFlow) Last(toB bool) (time.Time, int64) {
+	d := &f.toA
+	if toB {
+		d = &f.toB
+	}
+	n := d.n.Load()
+	if n == 0 {
+		return time.Time{}, 0
+	}
+	return time.Unix(0, d.last.Load()), n
+}
+
+func (f *LiveFlow) String() string {
+	return fmt.Sprintf("%s %s -> %s (%s -> %s)", f.Kind, f.A.ID, f.B.ID, netip.AddrPortFrom(f.AAddr, f.SrcPort), netip.AddrPortFrom(f.BAddr, f.Port))
+}
+
+// Flows are live flows of a lab; Close stops them.
+type Flows struct {
+	List []*LiveFlow
+	wg   sync.WaitGroup
+	once sync.Once
+	done chan struct{}
+}
+
+// Close stops every flow and waits for its goroutines.
+func (fs *Flows) Close() {
+	fs.once.Do(func() {
+		close(fs.done)
+		for _, f := range fs.List {
+			if f.stop != nil {
+				f.stop()
+			}
+		}
+		fs.wg.Wait()
+	})
+}
+
+// StartFlows opens, for every ordered pair of hosts, a TCP and a UDP flow
+// over every family both have and an ICMP flow over IPv4, and for every
+// unordered pair a raw IP flow over IPv4 from the host listed first (raw
+// IP has no ports: conntrack sees the two directions as one flow), and waits
+// until packets have crossed both ways on each, which the loaded ruleset
+// must allow (load an allow-all ruleset first). The caller must Close
+// the flows.
+func (l *Lab) StartFlows(ctx context.Context, hosts []*Host) (*Flows, error) {
+	fs := &Flows{done: make(chan struct{})}
+	for i, a := range hosts {
+		for j, b := range hosts {
+			if i == j {
+				continue
+			}
+			for _, fam := range firewall.Families {
+				aa, ok1 := firstOf(a.Addrs, fam)
+				ba, ok2 := firstOf(b.Addrs, fam)
+				if !ok1 || !ok2 {
+					continue
+				}
+				for _, kind := range LiveKinds {
+					if (kind == LiveICMP || kind == LiveRaw) && fam != firewall.IPv4 || kind == LiveRaw && j < i {
+						continue
+					}
+					f := &LiveFlow{Kind: kind, A: a, B: b, AAddr: aa, BAddr: ba}
+					if err := l.openFlow(fs, f); err != nil {
+						fs.Close()
+						return nil, fmt.Errorf("lab: live flow %s: %w", f, err)
+					}
+					fs.List = append(fs.List, f)
+				}
+			}
+		}
+	}
+	l.progress("lab: %s: %d live flows open (TCP, UDP, ICMP, IP protocol %d), both ends sending every %s", l.name, len(fs.List), rawProto, liveInterval)
+	deadline := time.Now().Add(5 * time.Second)
+	for _, f := range fs.List {
+		for {
+			_, nb := f.Last(true)
+			_, na := f.Last(false)
+			if nb > 0 && na > 0 {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				fs.Close()
+				return nil, fmt.Errorf("lab: live flow %s: no packets both ways (%d to B, %d to A) within 5s: the loaded ruleset must allow it", f, nb, na)
+			}
+			time.Sleep(liveInterval)
+		}
+	}
+	return fs, nil
+}
+
+// openFlow opens f's sockets in A's and B's namespaces and starts its
+// senders and readers.
+func (l *Lab) openFlow(fs *Flows, f *LiveFlow) error {
+	aw, bw := l.hosts[f.A.ID].worker, l.hosts[f.B.ID].worker
+	var conns []net.Conn
+	var pconns []net.PacketConn
+	f.stop = func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		for _, c := range pconns {
+			_ = c.Close()
+		}
+	}
+	tick := func(send func() error) {
+		fs.wg.Add(1)
+		go func() {
+			defer fs.wg.Done()
+			t := time.NewTicker(liveInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-fs.done:
+					return
+				case <-t.C:
+					if err := send(); err != nil && errors.Is(err, net.ErrClosed) {
+						return
+					}
+				}
+			}
+		}()
+	}
+	read := func(fn func() error) {
+		fs.wg.Add(1)
+		go func() {
+			defer fs.wg.Done()
+			for {
+				if err := fn(); err != nil && (errors.Is(err, net.ErrClosed) || errors.Is(err, errStop)) {
+					return
+				}
+			}
+		}()
+	}
+	network := func(base string) string {
+		if f.AAddr.Is4() {
+			return base + "4"
+		}
+		return base + "6"
+	}
+	switch f.Kind {
+	case LiveTCP:
+		var ln *net.TCPListener
+		if err := bw.do(func() (err error) {
+			ln, err = net.ListenTCP(network("tcp"), net.TCPAddrFromAddrPort(netip.AddrPortFrom(f.BAddr, 0)))
+			return err
+		}); err != nil {
+			return err
+		}
+		defer ln.Close()
+		f.Port = uint16(ln.Addr().(*net.TCPAddr).Port) // #nosec G115 -- a port
+		var ac *net.TCPConn
+		if err := aw.do(func() (err error) {
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(f.AAddr, 0)), Timeout: 5 * time.Second}
+			c, err := d.Dial(network("tcp"), netip.AddrPortFrom(f.BAddr, f.Port).String())
+			if err == nil {
+				ac = c.(*net.TCPConn)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		conns = append(conns, ac)
+		f.SrcPort = uint16(ac.LocalAddr().(*net.TCPAddr).Port) // #nosec G115 -- a port
+		if err := ln.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			return err
+		}
+		bc, err := ln.AcceptTCP()
+		if err != nil {
+			return err
+		}
+		conns = append(conns, bc)
+		for _, end := range []struct {
+			c   *net.TCPConn
+			got *deliveries
+		}{{ac, &f.toA}, {bc, &f.toB}} {
+			c, got := end.c, end.got
+			tick(func() error {
+				_ = c.SetWriteDeadline(time.Now().Add(liveInterval))
+				_, err := c.Write([]byte{1})
+				return err
+			})
+			read(func() error {
+				buf := make([]byte, 64)
+				n, err := c.Read(buf)
+				for range n {
+					got.add()
+				}
+				if err != nil && !errors.Is(err, net.ErrClosed) {
+					// A reset or end of stream: the flow is over.
+					select {
+					case <-fs.done:
+						return errStop
+					case <-time.After(liveInterval):
+					}
+				}
+				return err
+			})
+		}
+	case LiveUDP, LiveRaw:
+		var ac, bc net.PacketConn
+		listen := func(addr netip.Addr) (net.PacketConn, error) {
+			if f.Kind == LiveUDP {
+				return net.ListenUDP(network("udp"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
+			}
+			return net.ListenPacket(network("ip")+fmt.Sprintf(":%d", rawProto), addr.String())
+		}
+		if err := aw.do(func() (err error) { ac, err = listen(f.AAddr); return err }); err != nil {
+			return err
+		}
+		pconns = append(pconns, ac)
+		if err := bw.do(func() (err error) { bc, err = listen(f.BAddr); return err }); err != nil {
+			return err
+		}
+		pconns = append(pconns, bc)
+		var toB, toA net.Addr
+		if f.Kind == LiveUDP {
+			f.SrcPort = uint16(ac.LocalAddr().(*net.UDPAddr).Port) // #nosec G115 -- a port
+			f.Port = uint16(bc.LocalAddr().(*net.UDPAddr).Port)    // #nosec G115 -- a port
+			toB, toA = net.UDPAddrFromAddrPort(netip.AddrPortFrom(f.BAddr, f.Port)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(f.AAddr, f.SrcPort))
+		} else {
+			toB, toA = &net.IPAddr{IP: f.BAddr.AsSlice()}, &net.IPAddr{IP: f.AAddr.AsSlice()}
+		}
+		payload := []byte("ward-lab-live")
+		tick(func() error { _, err := ac.WriteTo(payload, toB); return err })
+		// B answers only once A's first packet is in: the flow is
+		// tracked from A to B.
+		tick(func() error {
+			if f.toB.n.Load() == 0 {
+				return nil
+			}
+			_, err := bc.WriteTo(payload, toA)
+			return err
+		})
+		for _, end := range []struct {
+			c    net.PacketConn
+			from netip.Addr
+			got  *deliveries
+		}{{ac, f.BAddr, &f.toA}, {bc, f.AAddr, &f.toB}} {
+			c, from, got := end.c, end.from, end.got
+			read(func() error {
+				buf := make([]byte, 256)
+				n, src, err := c.ReadFrom(buf)
+				if err != nil {
+					return err
+				}
+				if fromAddr(src) == from && containsPayload(buf[:n], payload) {
+					got.add()
+				}
+				return nil
+			})
+		}
+	case LiveICMP:
+		var ac, bc net.PacketConn
+		if err := aw.do(func() (err error) { ac, err = net.ListenPacket("ip4:icmp", f.AAddr.String()); return err }); err != nil {
+			return err
+		}
+		pconns = append(pconns, ac)
+		if err := bw.do(func() (err error) { bc, err = net.ListenPacket("ip4:icmp", f.BAddr.String()); return err }); err != nil {
+			return err
+		}
+		pconns = append(pconns, bc)
+		id := uint16(time.Now().UnixNano()) // #nosec G115 -- any 16 bits
+		var seq atomic.Uint32
+		to := &net.IPAddr{IP: f.BAddr.AsSlice()}
+		tick(func() error {
+			_, err := ac.WriteTo(echo(8, id, uint16(seq.Add(1))), to) // #nosec G115 -- wraps
+			return err
+		})
+		for _, end := range []struct {
+			c    net.PacketConn
+			typ  byte // 8 echo request (at B), 0 echo reply (at A)
+			from netip.Addr
+			got  *deliveries
+		}{{ac, 0, f.BAddr, &f.toA}, {bc, 8, f.AAddr, &f.toB}} {
+			c, typ, from, got := end.c, end.typ, end.from, end.got
+			read(func() error {
+				buf := make([]byte, 256)
+				n, src, err := c.ReadFrom(buf)
+				if err != nil {
+					return err
+				}
+				if n >= 8 && buf[0] == typ && binary.BigEndian.Uint16(buf[4:6]) == id && fromAddr(src) == from {
+					got.add()
+				}
+				return nil
+			})
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", f.Kind)
+	}
+	return nil
+}
+
+// errStop ends a reader.
+var errStop = errors.New("stop")
+
+func fromAddr(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.IPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+func containsPayload(b, p []byte) bool {
+	return len(b) >= len(p) && string(b[len(b)-len(p):]) == string(p)
+}
+
+// echo builds an ICMP echo message of type typ (8 request, 0 reply)
+// with its checksum.
+func echo(typ byte, id, seq uint16) []byte {
+	b := make([]byte, 16)
+	b[0] = typ
+	binary.BigEndian.PutUint16(b[4:6], id)
+	binary.BigEndian.PutUint16(b[6:8], seq)
+	copy(b[8:], "ward-lab")
+	var sum uint32
+	for i := 0; i < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	binary.BigEndian.PutUint16(b[2:4], ^uint16(sum))
+	return b
+}
+
+// Apply loads rs in the router as `ward fw apply` does: one atomic batch,
+// then the tracked connections o (the oracle of rs) denies are deleted
+// (firewall.FlushDenied); the others are kept, unlike Load, which forgets
+// every connection. It returns how many connections it ended.
+func (l *Lab) Apply(rs *firewall.Ruleset, o *firewall.Oracle) (int, error) {
+	if err := firewall.Apply(l.nft, rs); err != nil {
+		return 0, fmt.Errorf("lab: load the ruleset in the router namespace: %w", err)
+	}
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(l.router)})
+	if err != nil {
+		return 0, fmt.Errorf("lab: conntrack in the router namespace: %w", err)
+	}
+	defer ct.Close()
+	n, err := firewall.FlushDenied(ct, o, func(netip.Addr) bool { return false })
+	if err != nil {
+		return n, fmt.Errorf("lab: %w", err)
+	}
+	l.progress("lab: %s: applied a ruleset; %d tracked connections it denies were ended", l.name, n)
+	return n, nil
+}

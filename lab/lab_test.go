@@ -236,9 +236,10 @@ func TestE2EFixtures(t *testing.T) {
 			set := loadManifests(t, f)
 			plan := planFor(t, f)
 			res := probe(t, l, plan, plan.Ruleset)
-			total, notRun := wantProbes(set, 1)
-			if !noSCTP {
-				notRun = 0
+			total, sctp := wantProbes(set, 1)
+			notRun := 0
+			if noSCTP {
+				notRun = sctp
 			}
 			c := res.Counts()
 			if total != 9*8*2*3 || c.Total != total || c.Ran+c.NotRun != total || c.NotRun != notRun || c.Mismatched != 0 || c.Matched != c.Ran {

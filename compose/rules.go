@@ -170,17 +170,17 @@ var Rules = []finding.Rule{
 		ID:       ruleEmbeddedDNS,
 		Severity: finding.Medium,
 		Summary:  "A service's NetworkPolicies allow it no DNS, yet Docker's embedded resolver (127.0.0.11) answers it the names of the other containers.",
-		Rationale: "Checked when NetworkPolicies are checked with the Compose file, as `ward fw --docker` would enforce them on its containers: each service is a Pod " +
-			"in the namespace of its ward.dev/namespace label, else of the Compose project (the file's name:, else its directory's name; " +
-			"`docker compose -p` or COMPOSE_PROJECT_NAME would change it), labelled with the service's labels and Compose's own " +
-			"(com.docker.compose.project, com.docker.compose.service); labels of the image are not known here. " +
-			"A container on a user-defined network, which every Compose network is, resolves names through Docker's embedded DNS server at 127.0.0.11. " +
+		Rationale: "A container on a user-defined network, which every Compose network is, resolves names through Docker's embedded DNS server at 127.0.0.11. " +
 			"It runs inside the container's own network namespace, so the query never leaves it: no host firewall, Ward's table included, sees it. " +
 			"A service whose policies allow no DNS (`egress: []`, or egress rules none of which allows 53/UDP or 53/TCP, nor every port, nor a named port) " +
 			"still learns the names and addresses of the containers on its networks (service names, aliases, container names); " +
 			"other names are forwarded upstream by dockerd, from the container's namespace (Ward then judges the forwarded query as the service's egress) " +
 			"or, for a resolver on the host's loopback, from the host's (Ward does not), so the policy is no defence against DNS tunnelling either. " +
-			"Services with a network_mode (host, none, bridge, service: or container:) are not checked.",
+			"The rule runs when NetworkPolicies are checked with the Compose file, and judges them as `ward fw --docker` would enforce them: each service is a Pod " +
+			"in the namespace of its ward.dev/namespace label, else of the Compose project (the file's name:, else its directory's name; " +
+			"`docker compose -p` or COMPOSE_PROJECT_NAME would change it), labelled with the service's labels and Compose's own " +
+			"(com.docker.compose.project, com.docker.compose.service); labels of the image are not known here. " +
+			"Services with a network_mode (host, none, bridge, service: or container:) do not use a Compose network and are not checked.",
 		Fix: "If the service needs names, allow DNS in its egress policy (to 53/UDP and 53/TCP) so that the policy says what happens. " +
 			"If it must not learn them, the policy cannot stop it: put the service on a network of its own shared only with the services it must reach, " +
 			"so that the resolver knows no other names, and suppress this finding with that reason (`# ward:ignore compose/embedded-dns-bypasses-policy <reason>`). " +

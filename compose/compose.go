@@ -14,11 +14,17 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
 )
 
-// Options is reserved for future settings; it keeps Audit's signature
-// in line with Ward's other auditors.
-type Options struct{}
+// Options are Audit's settings.
+type Options struct {
+	// Policies are the NetworkPolicies (with their Namespaces) checked
+	// with the file, as `ward fw --docker` would enforce them on its
+	// containers: compose/embedded-dns-bypasses-policy runs when it holds
+	// any. Only its Policies and Namespaces are read.
+	Policies *manifest.Set
+}
 
 // ParseError reports a file that is not YAML, not a Compose file, or not
 // valid Compose. Line is 0 when unknown.
@@ -51,6 +57,11 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // include are not read, and services that extend a service of another
 // file are audited without what they would inherit from it.
 //
+// With opts.Policies, the services are also judged as `ward fw --docker`
+// would see their containers (compose/embedded-dns-bypasses-policy); the
+// project name is then the file's name: key, else the name of its
+// directory (the current directory's, for a file given without one).
+//
 // Findings silenced by a # ward:ignore comment are returned with
 // Suppressed set. A file that does not parse or is not valid Compose
 // returns a *ParseError and no findings.
@@ -66,6 +77,9 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	}
 	a := &audit{file: file, pos: pos, project: project}
 	a.run()
+	if err := a.embeddedDNS(opts.Policies); err != nil {
+		return nil, err
+	}
 	sups, bad := parseSuppressions(src, file, pos)
 	fs := append(a.findings, bad...)
 	applySuppressions(fs, sups, pos)

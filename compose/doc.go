@@ -4,7 +4,12 @@
 // services running as root or without a user, disabled seccomp or
 // AppArmor, missing no-new-privileges, and data stores (databases,
 // caches, brokers) on networks that are not internal or publishing ports
-// on every host interface.
+// on every host interface. Given the NetworkPolicies checked with the
+// file (Options.Policies), it also reports services whose policies allow
+// no DNS, which Docker's embedded resolver answers anyway: each service is
+// seen as the Pod `ward fw --docker` makes of its container (namespace:
+// the ward.dev/namespace label, else the Compose project; labels: the
+// service's and Compose's own).
 //
 // Audit loads a file with compose-go, from memory, so services are seen
 // as Compose sees them (after interpolation, YAML anchors and merge keys,

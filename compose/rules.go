@@ -18,6 +18,7 @@ const (
 	ruleNoNewPrivileges     = "compose/no-new-privileges-not-set"
 	ruleDatastoreNetwork    = "compose/datastore-network-not-internal"
 	ruleDatastorePort       = "compose/datastore-port-published"
+	ruleEmbeddedDNS         = "compose/embedded-dns-bypasses-policy"
 	ruleBadSuppression      = "compose/bad-suppression"
 )
 
@@ -164,6 +165,26 @@ var Rules = []finding.Rule{
 		Fix: "Remove the ports entry and let clients reach the data store over a Compose network; for access from the host only, " +
 			"bind it to loopback: `ports: [\"127.0.0.1:5432:5432\"]`.",
 		Equivalents: []string{"kics:451d79dc-0588-476a-ad03-3c7f0320abb3"},
+	},
+	{
+		ID:       ruleEmbeddedDNS,
+		Severity: finding.Medium,
+		Summary:  "A service's NetworkPolicies allow it no DNS, yet Docker's embedded resolver (127.0.0.11) answers it the names of the other containers.",
+		Rationale: "A container on a user-defined network, which every Compose network is, resolves names through Docker's embedded DNS server at 127.0.0.11. " +
+			"It runs inside the container's own network namespace, so the query never leaves it: no host firewall, Ward's table included, sees it. " +
+			"A service whose policies allow no DNS (`egress: []`, or egress rules none of which allows 53/UDP or 53/TCP, nor every port, nor a named port) " +
+			"still learns the names and addresses of the containers on its networks (service names, aliases, container names); " +
+			"other names are forwarded upstream by dockerd, from the container's namespace (Ward then judges the forwarded query as the service's egress) " +
+			"or, for a resolver on the host's loopback, from the host's (Ward does not), so the policy is no defence against DNS tunnelling either. " +
+			"The rule runs when NetworkPolicies are checked with the Compose file, and judges them as `ward fw --docker` would enforce them: each service is a Pod " +
+			"in the namespace of its ward.dev/namespace label, else of the Compose project (the file's name:, else its directory's name; " +
+			"`docker compose -p` or COMPOSE_PROJECT_NAME would change it), labelled with the service's labels and Compose's own " +
+			"(com.docker.compose.project, com.docker.compose.service); labels of the image are not known here. " +
+			"Services with a network_mode (host, none, bridge, service: or container:) do not use a Compose network and are not checked.",
+		Fix: "If the service needs names, allow DNS in its egress policy (to 53/UDP and 53/TCP) so that the policy says what happens. " +
+			"If it must not learn them, the policy cannot stop it: put the service on a network of its own shared only with the services it must reach, " +
+			"so that the resolver knows no other names, and suppress this finding with that reason (`# ward:ignore compose/embedded-dns-bypasses-policy <reason>`). " +
+			"See docs/firewall.md, Known gaps.",
 	},
 	{
 		ID:       ruleBadSuppression,

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -254,5 +255,23 @@ func TestFwPlan(t *testing.T) {
 	}
 	if _, errOut, code := run(t, "", "fw", "plan", "examples/shop", "--inventory", "internal/cli/testdata/audit/mixed/web.yaml"); code != ExitError || !strings.Contains(errOut, "web.yaml:") {
 		t.Errorf("a bad inventory: exit %d, %q; want 2 and file:line", code, errOut)
+	}
+}
+
+// TestCheckComposeEmbeddedDNS: `ward check` judges a Compose file's
+// services with the NetworkPolicies beside it, in the project's namespace
+// (the directory's name), and reports the one whose policy denies DNS,
+// which Docker's embedded resolver answers anyway.
+func TestCheckComposeEmbeddedDNS(t *testing.T) {
+	const dir = "internal/cli/testdata/audit/dns"
+	out, errOut, _ := run(t, "", "check", dir, "-o", "json")
+	var got []string
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Rule == "compose/embedded-dns-bypasses-policy" {
+			got = append(got, f.Location()+" "+f.Object)
+		}
+	}
+	if want := []string{dir + "/compose.yaml:8 service worker"}; !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q; stderr: %s", got, want, errOut)
 	}
 }

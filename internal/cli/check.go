@@ -181,7 +181,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
-		cfs, err := compose.Audit(p, src, compose.Options{})
+		cfs, err := compose.Audit(p, src, compose.Options{Policies: set})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):

@@ -16,9 +16,16 @@ import (
 type recorder struct {
 	testing.TB
 	skip, fatal string
+	logs        []string
 }
 
 func (r *recorder) Helper() {}
+
+func (r *recorder) Name() string { return "TestRecorded" }
+
+func (r *recorder) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
 
 func (r *recorder) Skipf(format string, args ...any) { r.skip = fmt.Sprintf(format, args...) }
 

@@ -13,8 +13,12 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/portset"
 )
 
 // The kinds of live flows.
@@ -414,4 +418,164 @@ func (l *Lab) Apply(rs *firewall.Ruleset, o *firewall.Oracle) (int, error) {
 	}
 	l.progress("lab: %s: applied a ruleset; %d tracked connections it denies were ended", l.name, n)
 	return n, nil
+}
+
+// Stage is one ruleset of a tightening sequence and its oracle.
+type Stage struct {
+	Name    string
+	Ruleset *firewall.Ruleset
+	Oracle  *firewall.Oracle
+}
+
+// StageResult is what one stage did to the live flows.
+type StageResult struct {
+	Name string `json:"name"`
+	// Ended is how many tracked connections the apply ended.
+	Ended int `json:"ended"`
+	// Denied and Allowed count the live flows the stage's policies deny
+	// (both ways) and allow; the others are not judged (see expectAlive).
+	Denied  int `json:"denied"`
+	Allowed int `json:"allowed"`
+	// LastDenied is how long after the apply the last packet of a denied
+	// flow arrived (0: none after it).
+	LastDenied time.Duration `json:"lastDeniedNs"`
+	// Problems are the flows that outlived their verdict or stopped
+	// although allowed.
+	Problems []string `json:"problems"`
+}
+
+// TightenResult is a tightening run: the live flows and each stage.
+type TightenResult struct {
+	Flows  int           `json:"flows"`
+	Stages []StageResult `json:"stages"`
+}
+
+// Problems counts the flows of every stage that outlived their verdict.
+func (r *TightenResult) Problems() int {
+	n := 0
+	for _, s := range r.Stages {
+		n += len(s.Problems)
+	}
+	return n
+}
+
+// DeniedGrace is how long after an apply a packet of a flow it denies
+// may still arrive (packets in flight, the flush of conntrack).
+const DeniedGrace = time.Second
+
+// settle is how long Tighten watches each stage.
+const settle = 2 * time.Second
+
+// expectAlive says whether f must keep flowing under o (true), must be
+// dead both ways (false), or is not judged (ok false): a UDP or raw flow
+// whose own direction is denied but whose reverse is allowed may restart
+// as a flow of B's, which the policies allow.
+func expectAlive(o *firewall.Oracle, f *LiveFlow) (alive, ok bool) {
+	var fwd, rev bool
+	switch f.Kind {
+	case LiveTCP:
+		return o.Allows(firewall.Forward, f.AAddr, f.BAddr, portset.TCP, f.Port), true
+	case LiveICMP:
+		return o.AllowsAnyProtocol(firewall.Forward, f.AAddr, f.BAddr), true
+	case LiveUDP:
+		fwd, rev = o.Allows(firewall.Forward, f.AAddr, f.BAddr, portset.UDP, f.Port), o.Allows(firewall.Forward, f.BAddr, f.AAddr, portset.UDP, f.SrcPort)
+	case LiveRaw:
+		fwd, rev = o.AllowsAnyProtocol(firewall.Forward, f.AAddr, f.BAddr), o.AllowsAnyProtocol(firewall.Forward, f.BAddr, f.AAddr)
+	}
+	if fwd {
+		return true, true
+	}
+	return false, !rev
+}
+
+// Tighten loads an allow-all ruleset for plan's hosts, opens live flows
+// between them (StartFlows), then applies each stage as `ward fw apply`
+// does (Apply) and watches for two seconds: no packet of a flow the
+// stage denies may arrive, either way, later than DeniedGrace after the
+// apply, and every flow it allows must keep flowing.
+func (l *Lab) Tighten(ctx context.Context, plan *Plan, stages []Stage) (*TightenResult, error) {
+	open, err := NewPlan(nil, plan.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Load(open.Ruleset); err != nil {
+		return nil, err
+	}
+	flows, err := l.StartFlows(ctx, plan.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	defer flows.Close()
+	res := &TightenResult{Flows: len(flows.List)}
+	for _, st := range stages {
+		ended, err := l.Apply(st.Ruleset, st.Oracle)
+		if err != nil {
+			return nil, err
+		}
+		applied := time.Now()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lab: tightening: %w", context.Cause(ctx))
+		case <-time.After(settle):
+		}
+		sr := StageResult{Name: st.Name, Ended: ended}
+		for _, f := range flows.List {
+			alive, judged := expectAlive(st.Oracle, f)
+			if !judged {
+				continue
+			}
+			if alive {
+				sr.Allowed++
+			} else {
+				sr.Denied++
+			}
+			for _, toB := range []bool{true, false} {
+				last, _ := f.Last(toB)
+				dir := "A->B"
+				if !toB {
+					dir = "B->A"
+				}
+				switch {
+				case alive && last.Before(applied.Add(settle*3/4)):
+					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: allowed, but %s stopped %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
+				case !alive && last.After(applied.Add(DeniedGrace)):
+					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: denied, but %s still delivered %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
+				case !alive && last.After(applied):
+					sr.LastDenied = max(sr.LastDenied, last.Sub(applied))
+				}
+			}
+		}
+		l.progress("lab: %s: %s: %d connections ended; %d live flows denied, %d allowed, %d outlived their verdict", l.name, st.Name, ended, sr.Denied, sr.Allowed, len(sr.Problems))
+		res.Stages = append(res.Stages, sr)
+	}
+	return res, nil
+}
+
+// TighteningStages are the stages `ward lab` runs after allow-all: plan's
+// own ruleset, then one denying all ingress and egress in every
+// namespace of plan's hosts.
+func TighteningStages(plan *Plan) ([]Stage, error) {
+	set := &manifest.Set{}
+	seen := map[string]bool{}
+	for _, h := range plan.Hosts {
+		ns := h.Container.Namespace
+		if seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		set.Policies = append(set.Policies, &manifest.Policy{NetworkPolicy: &networkingv1.NetworkPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Name: "ward-lab-deny-all", Namespace: ns},
+			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{
+				networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}},
+		}})
+	}
+	closed, err := NewPlan(set, plan.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	return []Stage{
+		{"scenario", plan.Ruleset, firewall.NewOracle(plan.Engine, plan.Inventory, firewall.Options{})},
+		{"deny-all", closed.Ruleset, firewall.NewOracle(closed.Engine, closed.Inventory, firewall.Options{})},
+	}, nil
 }

@@ -132,10 +132,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		}
 		addrs[i] = subtract(ipset.Of(rs...), ownedSet)
 	}
-	var unclassified ipset.Set
-	if inv != nil && !opts.AllowUnclassified {
-		unclassified = subtract(inv.Managed(), ownedSet)
-	}
+	unclassified := dropped(inv, opts, ownedSet)
 
 	rs := &Ruleset{}
 	// A set per group and family: the union of its classes' addresses.

@@ -38,6 +38,7 @@ func (h Hook) String() string {
 type Oracle struct {
 	eng          *netpol.Engine
 	unclassified ipset.Set
+	quarantined  ipset.Set
 	allow        bool
 }
 
@@ -49,11 +50,18 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 			owned = append(owned, ipset.Range{From: ip, To: ip})
 		}
 	}
-	var managed ipset.Set
+	var managed, quarantined []ipset.Range
 	if inv != nil {
-		managed = inv.Managed()
+		managed = inv.Managed().Ranges()
+		for _, q := range inv.Quarantined {
+			for _, ip := range q.IPs {
+				quarantined = append(quarantined, ipset.Range{From: ip.Unmap(), To: ip.Unmap()})
+			}
+		}
 	}
-	return &Oracle{eng: eng, unclassified: subtract(managed, ipset.Of(owned...)), allow: opts.AllowUnclassified}
+	ownedSet := ipset.Of(owned...)
+	return &Oracle{eng: eng, allow: opts.AllowUnclassified,
+		unclassified: subtract(ipset.Of(managed...), ownedSet), quarantined: subtract(ipset.Of(quarantined...), ownedSet)}
 }
 
 // Allows reports whether a new flow from src to dst on proto and port
@@ -61,7 +69,9 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 //
 //   - dropped when the source (except at Output, where it is the host)
 //     or the destination (except at Input) is unclassified: in a managed
-//     network and owned by no container, unless AllowUnclassified;
+//     network and owned by no container, unless AllowUnclassified; or
+//     quarantined: an address of a container of Inventory.Quarantined,
+//     whatever AllowUnclassified says;
 //   - else accepted between two external addresses (nothing selects
 //     them);
 //   - else accepted iff the engine allows the port between the endpoints
@@ -71,13 +81,14 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 // the engine.
 func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, port uint16) bool {
 	src, dst = src.Unmap(), dst.Unmap()
-	if !o.allow {
-		if hook != Output && o.unclassified.Contains(src) {
-			return false
-		}
-		if hook != Input && o.unclassified.Contains(dst) {
-			return false
-		}
+	dropped := func(a netip.Addr) bool {
+		return (!o.allow && o.unclassified.Contains(a)) || o.quarantined.Contains(a)
+	}
+	if hook != Output && dropped(src) {
+		return false
+	}
+	if hook != Input && dropped(dst) {
+		return false
 	}
 	s, d := o.eng.EndpointOfIP(src), o.eng.EndpointOfIP(dst)
 	if s.IsExternal() && d.IsExternal() {
@@ -89,3 +100,7 @@ func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, 
 // Unclassified reports whether a is in a managed network and owned by no
 // container.
 func (o *Oracle) Unclassified(a netip.Addr) bool { return o.unclassified.Contains(a.Unmap()) }
+
+// Quarantined reports whether a is the address of a quarantined
+// container (Inventory.Quarantined) that no container owns.
+func (o *Oracle) Quarantined(a netip.Addr) bool { return o.quarantined.Contains(a.Unmap()) }

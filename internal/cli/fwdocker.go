@@ -32,8 +32,8 @@ func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) 
 
 // watchDocker turns the Docker Engine's container and network events into
 // triggers until ctx ends. A container's start carries its time, from
-// which the unclassified window is measured; its die and destroy are
-// told to gone first, with their time, from which the stale window is.
+// which the unclassified window is measured; its die is told to gone
+// first, with its time, from which the stale window is.
 func watchDocker(ctx context.Context, e *env, host string, gone *deaths, send func(trigger)) error {
 	c, err := dockerinv.New(host)
 	if err != nil {
@@ -46,7 +46,9 @@ func watchDocker(ctx context.Context, e *env, host string, gone *deaths, send fu
 			e.log.Warn("docker events", "err", ev.Err, "retry in", ev.Retry)
 		case dockerinv.Start:
 			send(trigger{reason: "docker " + ev.String(), at: ev.Time})
-		case dockerinv.Die, dockerinv.Destroy:
+		case dockerinv.Die:
+			// The container's addresses are free from now on (a
+			// destroy follows a die: it frees nothing more).
 			gone.add(ev.Time)
 			send(trigger{reason: "docker " + ev.String()})
 		case dockerinv.Resync:

@@ -82,9 +82,9 @@ type daemon struct {
 	gone        deaths
 }
 
-// deaths records Docker's die and destroy events for the syncs: when the
-// first of them since the last inventory read happened, and how many
-// there were so far.
+// deaths records Docker's die events for the syncs: when the first of
+// them since the last inventory read happened, and how many there were
+// so far.
 type deaths struct {
 	mu    sync.Mutex
 	first time.Time
@@ -278,8 +278,8 @@ func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 		attrs = append(attrs, "window", window)
 	}
 	if !gone.IsZero() {
-		// The stale window: from a container's die or destroy to the
-		// ruleset without it landing. Until then its addresses kept its
+		// The stale window: from a container's die to the ruleset
+		// without it landing. Until then its addresses kept its
 		// grants, which a container given one of them would have had.
 		attrs = append(attrs, "stale window", stale)
 	}

@@ -163,7 +163,7 @@ func (e *fwDockerEnv) quarantineProbes(o *firewall.Oracle, n string, q, web *fwC
 //     logged), the newcomer does not reach web, and once classified it
 //     gets its own grants;
 //   - with --allow-unclassified the quarantined container is still
-//     dropped both ways.
+//     dropped both ways; removed, it leaves quarantine.
 func TestFwDockerQuarantine(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireDocker(t)
@@ -438,6 +438,11 @@ func TestFwDockerQuarantine(t *testing.T) {
 	}
 	o, _ = e.runOracle(true)
 	e.check("--allow-unclassified, the quarantined container", e.quarantineProbes(o, frontNet, bad, web))
+	// Removed, it leaves quarantine, and the log says so.
+	e.cmd("docker", "rm", "-f", bad.name)
+	wait(d, bad.name+" out of quarantine", func(l string) bool {
+		return l == fmt.Sprintf("out of quarantine: container %s (%s)", bad.name, badID[:12])
+	})
 	d.stop()
 	t.Logf("done in %s", time.Since(began).Round(time.Millisecond))
 }

@@ -77,8 +77,8 @@ type daemon struct {
 	interval, debounce, maxBackoff time.Duration
 	last                           *plan // what was last applied
 	// quarantined are the containers the last applied plan quarantined,
-	// by Docker ID, with the reason.
-	quarantined map[string]string
+	// by Docker ID.
+	quarantined map[string]*firewall.Quarantined
 	gone        deaths
 }
 
@@ -306,21 +306,22 @@ func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 	return nil
 }
 
-// logQuarantine logs the containers that entered or left quarantine
-// since the last sync, by name and Docker ID, with the reason.
+// logQuarantine logs, and prints, the containers that entered or left
+// quarantine since the last sync, by name and Docker ID, with the reason.
 func (d *daemon) logQuarantine(now []*firewall.Quarantined) {
-	cur := make(map[string]string, len(now))
+	cur := make(map[string]*firewall.Quarantined, len(now))
 	for _, q := range now {
-		cur[q.ID] = q.Reason
-		if prev, ok := d.quarantined[q.ID]; !ok || prev != q.Reason {
+		cur[q.ID] = q
+		if prev := d.quarantined[q.ID]; prev == nil || prev.Reason != q.Reason {
 			d.e.log.Warn("container quarantined: Ward cannot classify it, so all its traffic is dropped (counted in chain unclassified); fix it or remove it",
 				"container", q.Name, "id", shortID(q.ID), "reason", q.Reason)
 			fmt.Fprintf(d.e.stdout, "quarantined: container %s\n", q)
 		}
 	}
-	for id := range d.quarantined {
-		if _, ok := cur[id]; !ok {
-			d.e.log.Info("container out of quarantine (fixed, stopped or removed)", "id", shortID(id))
+	for id, q := range d.quarantined {
+		if cur[id] == nil {
+			d.e.log.Info("container out of quarantine (fixed, stopped or removed)", "container", q.Name, "id", shortID(id))
+			fmt.Fprintf(d.e.stdout, "out of quarantine: container %s (%s)\n", q.Name, shortID(id))
 		}
 	}
 	d.quarantined = cur

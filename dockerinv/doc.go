@@ -44,6 +44,18 @@
 // is an error too (ErrPortsLabel): a policy naming a port the label meant
 // to name would silently match nothing.
 //
+// # Quarantine
+//
+// With Client.Quarantine (what `ward fw run` uses), such a container does
+// not fail the inventory: it is quarantined, listed with its Docker name
+// and ID, the reason and its addresses in the inventory's Quarantined
+// instead of its Containers, and the firewall drops its traffic both
+// ways. Every other container is read as usual, so that one bad label
+// does not freeze enforcement for all. Containers that claim one
+// namespace/name, or one address, are all quarantined: none can be told
+// from the other. What is no one container's fault (the daemon
+// unreachable, two networks of one name) still fails.
+//
 // # Events
 //
 // Watch follows the daemon's event stream and reports container start,

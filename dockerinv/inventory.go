@@ -38,6 +38,17 @@ type Client struct {
 	// it is not protected against spoofing (see firewall.Binding).
 	OnUnbound func(Skipped)
 
+	// Quarantine, when set, makes Inventory quarantine each container
+	// whose own data is invalid (a ward.dev/ports label that does not
+	// parse, a ward.dev/namespace that is not a label value, a
+	// namespace/name or an address another container has too) instead
+	// of failing: it is left out of the containers and listed in the
+	// inventory's Quarantined, whose addresses the firewall drops. What
+	// is not one container's fault (the daemon unreachable, an invalid
+	// network) still fails. Unset, any problem fails Inventory, as an
+	// invalid inventory file does.
+	Quarantine bool
+
 	// ports finds containers' bridge ports; tests replace it.
 	ports func() (portFinder, error)
 
@@ -132,7 +143,7 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dockerinv: %s: listing networks: %w", c.source, err)
 	}
-	inv, ids, skipped, err := build(c.source, nets.Items, ctrs)
+	inv, ids, skipped, err := build(c.source, nets.Items, ctrs, c.Quarantine)
 	for _, s := range skipped {
 		c.skip(s)
 	}
@@ -204,11 +215,15 @@ type entry struct {
 	c       *firewall.Container
 	service string // Compose service, "" when none or one-off
 	number  string // Compose container number
+	// problems say why the container is quarantined; none: it is not.
+	problems []string
 }
 
-// build maps what the daemon said to an inventory. It is pure: the tests
+// build maps what the daemon said to an inventory. With quarantine, the
+// containers whose own data is invalid are quarantined (see
+// Client.Quarantine); otherwise they are errors. It is pure: the tests
 // feed it recorded responses too.
-func build(source string, nets []network.Summary, ctrs []container.InspectResponse) (*firewall.Inventory, map[*firewall.Container]string, []Skipped, error) {
+func build(source string, nets []network.Summary, ctrs []container.InspectResponse, quarantine bool) (*firewall.Inventory, map[*firewall.Container]string, []Skipped, error) {
 	inv := &firewall.Inventory{File: source}
 	managed := map[string]*firewall.Network{} // by network ID
 	for _, n := range nets {
@@ -235,7 +250,11 @@ func build(source string, nets []network.Summary, ctrs []container.InspectRespon
 	for i := range ctrs {
 		d := &ctrs[i]
 		e, reason, err := mapContainer(source, d, managed)
+		var me *manifest.Error
 		switch {
+		case err != nil && quarantine && errors.As(err, &me):
+			e.problems = append(e.problems, me.Err.Error())
+			entries = append(entries, e)
 		case err != nil:
 			errs = append(errs, err)
 		case reason != "":
@@ -249,21 +268,79 @@ func build(source string, nets []network.Summary, ctrs []container.InspectRespon
 	}
 	name(entries)
 	slices.SortFunc(entries, func(a, b *entry) int { return cmp.Compare(a.c.ID(), b.c.ID()) })
-	for _, e := range entries {
-		inv.Containers = append(inv.Containers, e.c)
+	// Validate what is not quarantined, quarantine the containers the
+	// errors name, and again: each round quarantines one container at
+	// least, and a container left with the address of a quarantined one
+	// is an error of the next round.
+	var kept []*entry
+	for {
+		kept = kept[:0]
+		inv.Containers, inv.Quarantined = nil, nil
+		for _, e := range entries {
+			if len(e.problems) > 0 {
+				inv.Quarantined = append(inv.Quarantined, &firewall.Quarantined{
+					Name: e.docker, ID: e.id, Reason: strings.Join(e.problems, "; "), IPs: e.c.IPs})
+				continue
+			}
+			kept = append(kept, e)
+			inv.Containers = append(inv.Containers, e.c)
+		}
+		err := inv.Validate()
+		if err == nil {
+			break
+		}
+		if !quarantine || !blame(err, kept) {
+			return nil, nil, skipped, validateError(err, kept)
+		}
 	}
-	if err := validate(inv, entries); err != nil {
-		return nil, nil, skipped, err
-	}
-	ids := make(map[*firewall.Container]string, len(entries))
-	for _, e := range entries {
+	slices.SortFunc(inv.Quarantined, func(a, b *firewall.Quarantined) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	ids := make(map[*firewall.Container]string, len(kept))
+	for _, e := range kept {
 		ids[e.c] = e.id
 	}
 	return inv, ids, skipped, nil
 }
 
+// blame adds the errors of err (from firewall.Inventory.Validate) to the
+// problems of the containers they name, and reports whether every error
+// named one: an error of no container (a network) fails the inventory.
+func blame(err error, entries []*entry) bool {
+	byID := map[string][]*entry{}
+	for _, e := range entries {
+		key := "container " + e.c.ID()
+		byID[key] = append(byID[key], e)
+	}
+	var each []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		each = joined.Unwrap()
+	} else {
+		each = []error{err}
+	}
+	type problem struct {
+		es  []*entry
+		msg string
+	}
+	var found []problem
+	for _, err := range each {
+		var me *manifest.Error
+		if !errors.As(err, &me) || len(byID[me.Object]) == 0 {
+			return false
+		}
+		found = append(found, problem{byID[me.Object], me.Err.Error()})
+	}
+	for _, p := range found {
+		for _, e := range p.es {
+			e.problems = append(e.problems, p.msg)
+		}
+	}
+	return len(found) > 0
+}
+
 // mapContainer maps one container, or says why it is left out, or why
-// its labels are wrong.
+// its labels are wrong (an error, with the container mapped as far as it
+// could be: its addresses known).
 func mapContainer(source string, d *container.InspectResponse, managed map[string]*firewall.Network) (*entry, string, error) {
 	var labels map[string]string
 	if d.Config != nil {
@@ -302,7 +379,7 @@ func mapContainer(source string, d *container.InspectResponse, managed map[strin
 
 	named, err := ParsePorts(labels[LabelPorts])
 	if err != nil {
-		return nil, "", &manifest.Error{File: source, Object: fmt.Sprintf("container %s (%s)", e.docker, shortID(d.ID)),
+		return e, "", &manifest.Error{File: source, Object: fmt.Sprintf("container %s (%s)", e.docker, shortID(d.ID)),
 			Err: fmt.Errorf("label %s=%q: %w", LabelPorts, labels[LabelPorts], err)}
 	}
 	c.Ports = named
@@ -395,14 +472,9 @@ func name(entries []*entry) {
 	}
 }
 
-// validate checks inv with the inventory file format's rules
-// (firewall.Inventory.Validate). Errors name the container with its
-// Docker name and ID.
-func validate(inv *firewall.Inventory, entries []*entry) error {
-	err := inv.Validate()
-	if err == nil {
-		return nil
-	}
+// validateError adds the Docker name and ID of the containers to err, an
+// error of firewall.Inventory.Validate.
+func validateError(err error, entries []*entry) error {
 	docker := map[string][]*entry{}
 	for _, e := range entries {
 		key := "container " + e.c.ID()

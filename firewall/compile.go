@@ -149,12 +149,10 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		}
 		addrs[i] = subtract(ipset.Of(rs...), ownedSet)
 	}
-	var unclassified, managed ipset.Set
+	unclassified := dropped(inv, opts, ownedSet)
+	var managed ipset.Set
 	if inv != nil {
 		managed = inv.Managed()
-		if !opts.AllowUnclassified {
-			unclassified = subtract(managed, ownedSet)
-		}
 	}
 
 	rs := &Ruleset{}

@@ -52,9 +52,12 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 
 // second is refeval's verdict on the same flow, when it has one: not
 // between two external addresses (nothing modelled) and not for an
-// unclassified drop (Ward's own rule).
+// unclassified or quarantined drop (Ward's own rules).
 func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
 	if !o.allow && (p.hook != "output" && o.Unclassified(p.src) || p.hook != "input" && o.Unclassified(p.dst)) {
+		return false, false
+	}
+	if p.hook != "output" && o.Quarantined(p.src) || p.hook != "input" && o.Quarantined(p.dst) {
 		return false, false
 	}
 	if p.noSYN || firewall.IsGroup(p.dst) {

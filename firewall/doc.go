@@ -123,6 +123,15 @@
 // classified), while isolated containers still refuse it unless an ipBlock
 // admits it. Subnet broadcast addresses are unclassified too.
 //
+// # Quarantine
+//
+// Inventory.Quarantined lists containers Ward could not classify (package
+// dockerinv, for `ward fw run`: a label that does not parse, a name two
+// containers claim). They are no workloads, and their addresses jump to
+// the unclassified chain both ways, whatever Options.AllowUnclassified
+// says, so that one bad container is shut out while the others are
+// synced as usual.
+//
 // # Protocols and ports
 //
 // IPv4 and IPv6; TCP, UDP and SCTP, with named ports already resolved by

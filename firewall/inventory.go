@@ -29,6 +29,33 @@ type Inventory struct {
 	File       string
 	Containers []*Container
 	Networks   []*Network
+	// Quarantined are containers Ward could not classify (package
+	// dockerinv: a label that does not parse, a name two containers
+	// claim). They are no workloads: policies never select them, and
+	// their addresses are dropped both ways, even with
+	// Options.AllowUnclassified. An inventory file has none: it is valid
+	// or refused whole.
+	Quarantined []*Quarantined
+}
+
+// Quarantined is a container left out of an inventory because its own
+// data is invalid, with the addresses whose traffic Ward drops.
+type Quarantined struct {
+	Name   string // as its source names it (Docker's container name)
+	ID     string // its source's ID (Docker's container ID), or ""
+	Reason string
+	IPs    []netip.Addr
+}
+
+func (q *Quarantined) String() string {
+	id := q.ID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	if id == "" {
+		return fmt.Sprintf("%s: %s", q.Name, q.Reason)
+	}
+	return fmt.Sprintf("%s (%s): %s", q.Name, id, q.Reason)
 }
 
 // Container is one container, seen by policies as a bare Pod of Namespace

@@ -39,6 +39,7 @@ type Oracle struct {
 	eng          *netpol.Engine
 	unclassified ipset.Set
 	managed      ipset.Set
+	quarantined  ipset.Set
 	allow        bool
 	ports        bool // the inventory names containers' bridge ports
 }
@@ -51,12 +52,19 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 			owned = append(owned, ipset.Range{From: ip, To: ip})
 		}
 	}
-	var managed ipset.Set
+	var managed, quarantined []ipset.Range
 	if inv != nil {
-		managed = inv.Managed()
+		managed = inv.Managed().Ranges()
+		for _, q := range inv.Quarantined {
+			for _, ip := range q.IPs {
+				quarantined = append(quarantined, ipset.Range{From: ip.Unmap(), To: ip.Unmap()})
+			}
+		}
 	}
-	return &Oracle{eng: eng, unclassified: subtract(managed, ipset.Of(owned...)), managed: managed,
-		allow: opts.AllowUnclassified, ports: len(bindings(inv)) > 0}
+	ownedSet := ipset.Of(owned...)
+	return &Oracle{eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
+		unclassified: subtract(ipset.Of(managed...), ownedSet), quarantined: subtract(ipset.Of(quarantined...), ownedSet),
+		ports: len(bindings(inv)) > 0}
 }
 
 // Allows reports whether a new flow from src to dst on proto and port
@@ -64,7 +72,9 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 //
 //   - dropped when the source (except at Output, where it is the host)
 //     or the destination (except at Input) is unclassified: in a managed
-//     network and owned by no container, unless AllowUnclassified;
+//     network and owned by no container, unless AllowUnclassified; or
+//     quarantined: an address of a container of Inventory.Quarantined,
+//     whatever AllowUnclassified says;
 //   - else accepted between two external addresses (nothing selects
 //     them);
 //   - else accepted iff the engine allows the port between the endpoints
@@ -74,19 +84,19 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 // the engine.
 func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, port uint16) bool {
 	src, dst = src.Unmap(), dst.Unmap()
-	if !o.allow {
-		if hook != Output && o.unclassified.Contains(src) {
-			return false
-		}
-		if hook != Input && o.unclassified.Contains(dst) {
-			return false
-		}
+	if hook != Output && o.dropped(src) || hook != Input && o.dropped(dst) {
+		return false
 	}
 	s, d := o.eng.EndpointOfIP(src), o.eng.EndpointOfIP(dst)
 	if s.IsExternal() && d.IsExternal() {
 		return true
 	}
 	return o.eng.Allowed(s, d).Contains(proto, port)
+}
+
+// dropped reports whether a's packets go to the unclassified chain.
+func (o *Oracle) dropped(a netip.Addr) bool {
+	return (!o.allow && o.unclassified.Contains(a)) || o.quarantined.Contains(a)
 }
 
 // Unclassified reports whether a is in a managed network and owned by no
@@ -136,13 +146,8 @@ func (o *Oracle) AllowsGroup(src, group, member netip.Addr, proto portset.Protoc
 // other protocols in the ruleset.
 func (o *Oracle) AllowsAnyProtocol(hook Hook, src, dst netip.Addr) bool {
 	src, dst = src.Unmap(), dst.Unmap()
-	if !o.allow {
-		if hook != Output && o.unclassified.Contains(src) {
-			return false
-		}
-		if hook != Input && o.unclassified.Contains(dst) {
-			return false
-		}
+	if hook != Output && o.dropped(src) || hook != Input && o.dropped(dst) {
+		return false
 	}
 	s, d := o.eng.EndpointOfIP(src), o.eng.EndpointOfIP(dst)
 	if s.IsExternal() && d.IsExternal() {
@@ -150,3 +155,7 @@ func (o *Oracle) AllowsAnyProtocol(hook Hook, src, dst netip.Addr) bool {
 	}
 	return o.eng.Allowed(s, d).IsAll()
 }
+
+// Quarantined reports whether a is the address of a quarantined
+// container (Inventory.Quarantined) that no container owns.
+func (o *Oracle) Quarantined(a netip.Addr) bool { return o.quarantined.Contains(a.Unmap()) }

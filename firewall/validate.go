@@ -15,7 +15,8 @@ import (
 // one from the Docker Engine) with the rules ParseInventory applies to a
 // file: container names, namespaces, label keys and values, port names and
 // numbers, addresses (one per container at least, none twice, each in a
-// declared subnet), and no container or network declared twice. Every
+// declared subnet, none of a quarantined container), and no container or
+// network declared twice. Every
 // problem is a *manifest.Error naming inv.File, the object and its Line
 // when known (0: none), wrapping ErrInvalid, ErrMissingAddress,
 // ErrBadAddress, ErrOutsideNetworks or ErrDuplicate; all are reported,
@@ -106,6 +107,13 @@ func (inv *Inventory) Validate() error {
 		}
 	}
 	checkAddresses(inv, ips, 0, fail)
+	// A quarantined address is dropped: no container may own it too.
+	quarantined := inv.quarantineOwners()
+	for _, ip := range ips {
+		if q := quarantined[ip.addr]; q != nil {
+			fail(ip.line, "container "+ip.c.ID(), ErrDuplicate, "%s is also the address of quarantined container %s", ip.addr, q.Name)
+		}
+	}
 	return errors.Join(errs...)
 }
 

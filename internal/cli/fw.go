@@ -37,6 +37,10 @@ type fwFlags struct {
 	enableBrNetfilter bool
 	noFlush           bool
 	noBind            bool
+	// quarantine: a container of the Docker Engine that Ward cannot
+	// classify is quarantined instead of failing the inventory ("fw
+	// run" only: the other commands refuse such input).
+	quarantine bool
 }
 
 func fwCmd(e *env) *cobra.Command {
@@ -303,7 +307,7 @@ func (f *fwFlags) loadInventory(ctx context.Context, e *env) (*firewall.Inventor
 	case f.docker && f.inventory != "":
 		return nil, fail(ExitError, errors.New("--docker and --inventory exclude each other"))
 	case f.docker:
-		inv, err := dockerInventory(ctx, e, f.dockerHost)
+		inv, err := dockerInventory(ctx, e, f.dockerHost, f.quarantine)
 		if err != nil {
 			return nil, fail(ExitError, err)
 		}

@@ -10,13 +10,15 @@ import (
 
 // dockerInventory reads the host's containers and networks from the
 // Docker Engine at host ("" for the default), logging the containers it
-// leaves out and why.
-func dockerInventory(ctx context.Context, e *env, host string) (*firewall.Inventory, error) {
+// leaves out and why. With quarantine, a container Ward cannot classify
+// is quarantined (dockerinv.Client.Quarantine) instead of an error.
+func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) (*firewall.Inventory, error) {
 	c, err := dockerinv.New(host)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = c.Close() }()
+	c.Quarantine = quarantine
 	c.OnSkip = func(s dockerinv.Skipped) { e.log.Info("container left out", "container", s.String()) }
 	c.OnUnbound = func(s dockerinv.Skipped) {
 		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
@@ -30,8 +32,9 @@ func dockerInventory(ctx context.Context, e *env, host string) (*firewall.Invent
 
 // watchDocker turns the Docker Engine's container and network events into
 // triggers until ctx ends. A container's start carries its time, from
-// which the unclassified window is measured.
-func watchDocker(ctx context.Context, e *env, host string, send func(trigger)) error {
+// which the unclassified window is measured; its die is told to gone
+// first, with its time, from which the stale window is.
+func watchDocker(ctx context.Context, e *env, host string, gone *deaths, send func(trigger)) error {
 	c, err := dockerinv.New(host)
 	if err != nil {
 		return err
@@ -43,6 +46,11 @@ func watchDocker(ctx context.Context, e *env, host string, send func(trigger)) e
 			e.log.Warn("docker events", "err", ev.Err, "retry in", ev.Retry)
 		case dockerinv.Start:
 			send(trigger{reason: "docker " + ev.String(), at: ev.Time})
+		case dockerinv.Die:
+			// The container's addresses are free from now on (a
+			// destroy follows a die: it frees nothing more).
+			gone.add(ev.Time)
+			send(trigger{reason: "docker " + ev.String()})
 		case dockerinv.Resync:
 			send(trigger{reason: ev.String()})
 		default:

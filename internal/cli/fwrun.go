@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +39,13 @@ changes, and when Ward's table is deleted or altered behind its back
 failed sync (an invalid policy, the Docker Engine unreachable) leaves the
 previous ruleset in place and is retried with backoff.
 
+With --docker, a container Ward cannot classify (a ward.dev/ports label
+that does not parse, an invalid ward.dev/namespace, a namespace/name or
+an address another container has too) does not fail the sync: it is
+quarantined, all its traffic dropped both ways and counted (even with
+--allow-unclassified), and named in the log, while every other container
+is synced as usual. "ward fw apply" refuses such input (exit 2).
+
 On SIGINT or SIGTERM it stops and leaves the ruleset loaded (fail closed):
 "ward fw remove" deletes it.`,
 		Args: cobra.MinimumNArgs(1),
@@ -49,6 +57,7 @@ On SIGINT or SIGTERM it stops and leaves the ruleset loaded (fail closed):
 				return fail(ExitError, err)
 			}
 			defer h.Close()
+			f.quarantine = true
 			d := &daemon{e: e, f: f, h: h, paths: args, interval: interval, debounce: debounce, maxBackoff: maxBackoff}
 			return d.run(ctx)
 		},
@@ -67,6 +76,60 @@ type daemon struct {
 	paths                          []string
 	interval, debounce, maxBackoff time.Duration
 	last                           *plan // what was last applied
+	// quarantined are the containers the last applied plan quarantined,
+	// by Docker ID.
+	quarantined map[string]*firewall.Quarantined
+	gone        deaths
+}
+
+// deaths records Docker's die events for the syncs: when the first of
+// them since the last inventory read happened, and how many there were
+// so far.
+type deaths struct {
+	mu    sync.Mutex
+	first time.Time
+	n     uint64
+}
+
+// add records an event at t (zero: now).
+func (g *deaths) add(t time.Time) {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n++
+	if g.first.IsZero() || t.Before(g.first) {
+		g.first = t
+	}
+}
+
+// take returns the time of the first event not taken yet (zero: none)
+// and the count of events so far; a sync that fails gives the time back.
+func (g *deaths) take() (time.Time, uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	first := g.first
+	g.first = time.Time{}
+	return first, g.n
+}
+
+// giveBack restores a time taken by a sync that failed.
+func (g *deaths) giveBack(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.first.IsZero() || t.Before(g.first) {
+		g.first = t
+	}
+}
+
+func (g *deaths) count() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
 }
 
 func (d *daemon) run(ctx context.Context) error {
@@ -79,7 +142,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	if d.f.docker {
 		go func() {
-			if err := watchDocker(ctx, d.e, d.f.dockerHost, send); err != nil && ctx.Err() == nil {
+			if err := watchDocker(ctx, d.e, d.f.dockerHost, &d.gone, send); err != nil && ctx.Err() == nil {
 				d.e.log.Error("docker events", "err", err)
 			}
 		}()
@@ -151,15 +214,35 @@ func (d *daemon) run(ctx context.Context) error {
 }
 
 // sync compiles and applies, logging what changed.
-func (d *daemon) sync(ctx context.Context, t trigger) error {
+func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 	unlock, err := d.f.takeLock(ctx, d.e)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	p, err := d.e.fwPlan(ctx, d.f, d.paths)
-	if err != nil {
-		return err
+	// A container that dies while the inventory is read may be in it:
+	// read it again, so that the ruleset loaded next is without it (its
+	// address may go to a new container at once). gone is the first
+	// such death since the last inventory read, from which the stale
+	// window is measured.
+	var gone time.Time
+	defer func() {
+		if err != nil {
+			d.gone.giveBack(gone)
+		}
+	}()
+	var p *plan
+	for try := 0; ; try++ {
+		first, n := d.gone.take()
+		if gone.IsZero() || (!first.IsZero() && first.Before(gone)) {
+			gone = first
+		}
+		if p, err = d.e.fwPlan(ctx, d.f, d.paths); err != nil {
+			return err
+		}
+		if d.gone.count() == n || try == 2 {
+			break
+		}
 	}
 	// What changed since the last sync, from the plans: reading the live
 	// table back before applying costs seconds on a large host, and the
@@ -174,22 +257,45 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 		return err
 	}
 	d.last = p
-	window := time.Since(t.at).Round(time.Millisecond)
-	attrs := []any{"reason", t.reason, "containers", len(p.inv.Containers), "rules", res.stats.Rules, "elements", res.stats.Elements,
+	loaded := time.Now()
+	window := loaded.Sub(t.at).Round(time.Millisecond)
+	stale := loaded.Sub(gone).Round(time.Millisecond)
+	d.logQuarantine(p.inv.Quarantined)
+	attrs := []any{"reason", t.reason, "containers", len(p.inv.Containers), "quarantined", len(p.inv.Quarantined),
+		"rules", res.stats.Rules, "elements", res.stats.Elements,
 		"changes", len(diff), "compile", res.compile.Round(time.Microsecond), "load", res.load.Round(time.Microsecond), "connections ended", res.flushed}
+	if len(p.inv.Quarantined) > 0 {
+		names := make([]string, 0, len(p.inv.Quarantined))
+		for _, q := range p.inv.Quarantined {
+			names = append(names, fmt.Sprintf("%s (%s)", q.Name, shortID(q.ID)))
+		}
+		attrs = append(attrs, "quarantine", strings.Join(head(names, 20), ", "))
+	}
 	if !t.at.IsZero() {
 		// The unclassified window: from the container's start to its
 		// rules landing. Until then its traffic was dropped (or, with
 		// --allow-unclassified, treated as external).
 		attrs = append(attrs, "window", window)
 	}
+	if !gone.IsZero() {
+		// The stale window: from a container's die to the ruleset
+		// without it landing. Until then its addresses kept its
+		// grants, which a container given one of them would have had.
+		attrs = append(attrs, "stale window", stale)
+	}
 	if len(diff) > 0 {
 		attrs = append(attrs, "diff", strings.Join(head(diff, 20), "; "))
 	}
 	d.e.log.Info("ruleset synced", attrs...)
 	fmt.Fprintf(d.e.stdout, "synced (%s): %d changes, %d rules, %d elements", t.reason, len(diff), res.stats.Rules, res.stats.Elements)
+	if n := len(p.inv.Quarantined); n > 0 {
+		fmt.Fprintf(d.e.stdout, ", %d quarantined", n)
+	}
 	if !t.at.IsZero() {
 		fmt.Fprintf(d.e.stdout, ", unclassified window %s", window)
+	}
+	if !gone.IsZero() {
+		fmt.Fprintf(d.e.stdout, ", stale window %s", stale)
 	}
 	fmt.Fprintln(d.e.stdout)
 	// What changed, as "ward fw plan" shows it: the first lines, so that
@@ -198,6 +304,35 @@ func (d *daemon) sync(ctx context.Context, t trigger) error {
 		fmt.Fprintf(d.e.stdout, "  %s\n", l)
 	}
 	return nil
+}
+
+// logQuarantine logs, and prints, the containers that entered or left
+// quarantine since the last sync, by name and Docker ID, with the reason.
+func (d *daemon) logQuarantine(now []*firewall.Quarantined) {
+	cur := make(map[string]*firewall.Quarantined, len(now))
+	for _, q := range now {
+		cur[q.ID] = q
+		if prev := d.quarantined[q.ID]; prev == nil || prev.Reason != q.Reason {
+			d.e.log.Warn("container quarantined: Ward cannot classify it, so all its traffic is dropped (counted in chain unclassified); fix it or remove it",
+				"container", q.Name, "id", shortID(q.ID), "reason", q.Reason)
+			fmt.Fprintf(d.e.stdout, "quarantined: container %s\n", q)
+		}
+	}
+	for id, q := range d.quarantined {
+		if cur[id] == nil {
+			d.e.log.Info("container out of quarantine (fixed, stopped or removed)", "container", q.Name, "id", shortID(id))
+			fmt.Fprintf(d.e.stdout, "out of quarantine: container %s (%s)\n", q.Name, shortID(id))
+		}
+	}
+	d.quarantined = cur
+}
+
+// shortID is the 12-character form of a Docker ID.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 // checkTamper reports how the live table differs from the last applied

@@ -221,9 +221,11 @@ func (l *Lab) linkLocal(h *Host) (netip.Addr, error) {
 
 // AttackCounts summarizes attack outcomes.
 type AttackCounts struct {
-	Total, Matched, Mismatched int
+	Total      int `json:"total"`
+	Matched    int `json:"matched"`
+	Mismatched int `json:"mismatched"`
 	// Delivered counts frames that arrived, as the engine allowed or not.
-	Delivered int
+	Delivered int `json:"delivered"`
 }
 
 // CountAttacks counts outs.

@@ -43,6 +43,10 @@ type Options struct {
 	Parallel int
 	// Progress, when not nil, receives a line per phase.
 	Progress io.Writer
+	// Attack adds the adversarial suite to Run: the attack frames of
+	// Plan.Attacks, then live flows through allow-all, the plan's
+	// ruleset and deny-all (Tighten with TighteningStages).
+	Attack bool
 }
 
 func (o Options) timeout() time.Duration {
@@ -114,7 +118,21 @@ func (l *Lab) run(ctx context.Context, plan *Plan) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Plan: plan, Run: l.name, Outcomes: outs}, nil
+	res := &Result{Plan: plan, Run: l.name, Outcomes: outs}
+	if !l.opts.Attack {
+		return res, nil
+	}
+	if res.Attacks, err = l.Attack(ctx, plan.Attacks()); err != nil {
+		return nil, err
+	}
+	stages, err := TighteningStages(plan)
+	if err != nil {
+		return nil, err
+	}
+	if res.Tightening, err = l.Tighten(ctx, plan, stages); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // Start builds the namespaces, links, addresses and listeners of hosts.

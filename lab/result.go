@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/portset"
@@ -108,6 +109,17 @@ type Result struct {
 	// Run is the lab's run name (the prefix of its namespaces).
 	Run      string
 	Outcomes []Outcome
+	// Attacks and Tightening are the adversarial suite's (Options.Attack);
+	// nil without it.
+	Attacks    []AttackOutcome
+	Tightening *TightenResult
+}
+
+// Failed reports whether anything disagreed with the engine: a probe, an
+// attack frame, or a live flow that outlived its verdict.
+func (r *Result) Failed() bool {
+	return r.Counts().Mismatched > 0 || CountAttacks(r.Attacks).Mismatched > 0 ||
+		r.Tightening != nil && r.Tightening.Problems() > 0
 }
 
 // Counts summarises a result. Ran + NotRun = Total and Matched +
@@ -200,9 +212,74 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 	}
 	writeSkipped(b, plan)
+	writeAdversarial(b, r)
 	fmt.Fprintf(b, "\n%s\n", r.Counts())
+	if r.Attacks != nil {
+		c := CountAttacks(r.Attacks)
+		fmt.Fprintf(b, "%d attack frames, %d as the engine says (%d delivered), %d mismatched\n", c.Total, c.Matched, c.Delivered, c.Mismatched)
+	}
+	if t := r.Tightening; t != nil {
+		fmt.Fprintf(b, "%d live flows through %d tightenings, %d outlived their verdict\n", t.Flows, len(t.Stages), t.Problems())
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeAdversarial prints the attack frames by kind and fate, their
+// mismatches, and the tightening stages.
+func writeAdversarial(b *strings.Builder, r *Result) {
+	if r.Attacks != nil {
+		type tally struct{ sent, delivered, mismatched int }
+		byKind := map[string]*tally{}
+		var kinds []string
+		for _, o := range r.Attacks {
+			t := byKind[o.Kind]
+			if t == nil {
+				t = &tally{}
+				byKind[o.Kind] = t
+				kinds = append(kinds, o.Kind)
+			}
+			t.sent++
+			if o.Delivered {
+				t.delivered++
+			}
+			if o.Status() == Mismatch {
+				t.mismatched++
+			}
+		}
+		b.WriteString("\nattack frames (raw Ethernet, bypassing the senders' stacks; expected fates from the engine):\n")
+		for _, k := range kinds {
+			t := byKind[k]
+			fmt.Fprintf(b, "  %-10s %5d sent, %5d delivered, %d mismatched\n", k, t.sent, t.delivered, t.mismatched)
+		}
+		if ms := AttackMismatches(r.Attacks); len(ms) > 0 {
+			fmt.Fprintf(b, "\nATTACK MISMATCHES (%d):\n", len(ms))
+			for _, o := range ms {
+				fmt.Fprintf(b, "  ! %s: engine says %s, %s", &o.Attack, deliveredWord(o.Expect), deliveredWord(o.Delivered))
+				if o.Err != "" {
+					fmt.Fprintf(b, " (%s)", o.Err)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	if t := r.Tightening; t != nil {
+		fmt.Fprintf(b, "\ntightening (%d live flows, both ends sending: TCP, UDP, ICMP, IP protocol %d; allow-all first):\n", t.Flows, rawProto)
+		for _, st := range t.Stages {
+			fmt.Fprintf(b, "  %-9s %d connections ended; %d flows denied, %d allowed; last denied packet %s after the apply; %d outlived their verdict\n",
+				st.Name, st.Ended, st.Denied, st.Allowed, st.LastDenied.Round(time.Millisecond), len(st.Problems))
+			for _, p := range st.Problems {
+				fmt.Fprintf(b, "  ! %s\n", p)
+			}
+		}
+	}
+}
+
+func deliveredWord(d bool) string {
+	if d {
+		return "delivered"
+	}
+	return "dropped"
 }
 
 // WriteText prints the hosts and the expected truth table, as
@@ -376,11 +453,34 @@ func cell(o *Outcome, marks bool) string {
 
 // jsonResult is the -o json form of a Result.
 type jsonResult struct {
-	Run     string      `json:"run"`
-	Hosts   []jsonHost  `json:"hosts"`
-	Skipped []Skip      `json:"skipped"`
-	Probes  []jsonProbe `json:"probes"`
-	Summary Counts      `json:"summary"`
+	Run        string         `json:"run"`
+	Hosts      []jsonHost     `json:"hosts"`
+	Skipped    []Skip         `json:"skipped"`
+	Probes     []jsonProbe    `json:"probes"`
+	Summary    Counts         `json:"summary"`
+	Attacks    *jsonAttacks   `json:"attacks,omitempty"`
+	Tightening *TightenResult `json:"tightening,omitempty"`
+}
+
+type jsonAttacks struct {
+	Summary AttackCounts `json:"summary"`
+	Frames  []jsonAttack `json:"frames"`
+}
+
+type jsonAttack struct {
+	Kind     string `json:"kind"`
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	SrcAddr  string `json:"srcAddr"`
+	DstAddr  string `json:"dstAddr"`
+	Port     uint16 `json:"port"`
+	Tagged   bool   `json:"tagged,omitempty"`
+	VLAN     uint16 `json:"vlan,omitempty"`
+	Expected string `json:"expected"`
+	Observed string `json:"observed"`
+	Status   string `json:"status"`
+	Error    string `json:"error,omitempty"`
+	Retried  bool   `json:"retried,omitempty"`
 }
 
 type jsonHost struct {
@@ -409,7 +509,15 @@ type jsonProbe struct {
 // or "blocked", observed, status "match", "mismatch" or "not-run",
 // reply, reason, retried) and summary (the Counts).
 func (r *Result) WriteJSON(w io.Writer) error {
-	out := jsonResult{Run: r.Run, Hosts: []jsonHost{}, Skipped: r.Plan.Skipped, Probes: []jsonProbe{}, Summary: r.Counts()}
+	out := jsonResult{Run: r.Run, Hosts: []jsonHost{}, Skipped: r.Plan.Skipped, Probes: []jsonProbe{}, Summary: r.Counts(), Tightening: r.Tightening}
+	if r.Attacks != nil {
+		out.Attacks = &jsonAttacks{Summary: CountAttacks(r.Attacks), Frames: []jsonAttack{}}
+		for _, o := range r.Attacks {
+			out.Attacks.Frames = append(out.Attacks.Frames, jsonAttack{Kind: o.Kind, Src: o.Frame.From.ID, Dst: o.Frame.To.ID,
+				SrcAddr: o.Frame.Src.String(), DstAddr: o.Frame.Dst.String(), Port: o.Frame.Port, Tagged: o.Frame.Tagged, VLAN: o.Frame.VLAN,
+				Expected: deliveredWord(o.Expect), Observed: deliveredWord(o.Delivered), Status: o.Status().String(), Error: o.Err, Retried: o.Retried})
+		}
+	}
 	if out.Skipped == nil {
 		out.Skipped = []Skip{}
 	}

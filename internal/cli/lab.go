@@ -16,7 +16,7 @@ import (
 
 func labCmd(e *env) *cobra.Command {
 	var inventory, output string
-	var cleanup bool
+	var cleanup, attack bool
 	var timeout time.Duration
 	var parallel int
 	c := &cobra.Command{
@@ -29,6 +29,14 @@ them, and probe every (source, destination, port, protocol) of the engine's
 truth table with real TCP, UDP and SCTP connections. Prints the observed
 table against the expected one with mismatches marked.
 
+Then it attacks (--attack, on by default): every host sends raw frames to
+every other, broadcast, multicast, VLAN-tagged (VLAN 0 and 100), between
+link-local addresses and with another host's source address, each of
+which must arrive exactly where the engine says; and live TCP, UDP, ICMP
+and raw IP flows between every pair, both ends sending, go through
+allow-all, the policies and deny-all applied as "ward fw apply" does: no
+packet of a flow a stage denies may arrive a second after its apply.
+
 Workloads keep the pod IPs their manifests give (status.podIP(s)), so that
 ipBlock rules are exercised; the others get addresses from 10.250.0.0/16
 and fd77:6172:6400::/64. hostNetwork workloads are not test hosts.
@@ -37,8 +45,8 @@ Needs root. Everything happens in namespaces named wardlab-<pid>-*, removed
 on exit, SIGINT and SIGTERM; "ward lab --cleanup" removes those of a killed
 run. See docs/firewall.md.
 
-Exit codes: 0 every probe that ran matched, 1 a mismatch, 2 bad input or
-the lab could not run.`,
+Exit codes: 0 every probe that ran matched (and every attack), 1 a
+mismatch, 2 bad input or the lab could not run.`,
 		Example: `  sudo ward lab examples/shop
   sudo ward lab policies/ --inventory host.yaml -o json
   sudo ward lab --cleanup`,
@@ -106,7 +114,7 @@ the lab could not run.`,
 			if err := requireRoot(); err != nil {
 				return err
 			}
-			res, err := lab.Run(ctx, plan, lab.Options{Timeout: timeout, Parallel: parallel, Progress: e.stderr})
+			res, err := lab.Run(ctx, plan, lab.Options{Timeout: timeout, Parallel: parallel, Progress: e.stderr, Attack: attack})
 			if ctx.Err() != nil {
 				return fail(ExitError, fmt.Errorf("lab: interrupted; its namespaces are removed (%v)", err))
 			}
@@ -121,7 +129,7 @@ the lab could not run.`,
 			if err != nil {
 				return err
 			}
-			if res.Counts().Mismatched > 0 {
+			if res.Failed() {
 				return fail(ExitFindings, nil)
 			}
 			return nil
@@ -132,6 +140,7 @@ the lab could not run.`,
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	c.Flags().DurationVar(&timeout, "timeout", lab.DefaultTimeout, "how long a probe waits for an answer; no answer means the packet was dropped")
 	c.Flags().IntVar(&parallel, "parallel", lab.DefaultParallel, "probes in flight at once")
+	c.Flags().BoolVar(&attack, "attack", true, "also attack the ruleset: broadcast, multicast, VLAN-tagged, link-local and spoofed frames between every pair of hosts, and live TCP, UDP, ICMP and raw IP flows through allow-all, the policies and deny-all (--attack=false: the truth table only)")
 	return c
 }
 

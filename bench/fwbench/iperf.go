@@ -58,7 +58,7 @@ func throughput(inv *firewall.Inventory, eng *netpol.Engine, rs *firewall.Rulese
 			port = "h1"
 		}
 		if len(c.IPs) > 0 {
-			bound.Bindings = append(bound.Bindings, firewall.Binding{Port: port, Addrs: c.IPs})
+			bound.Bindings = append(bound.Bindings, firewall.Binding{Port: port, Addrs: c.IPs, Mark: firewall.GroupMark})
 		}
 	}
 	slices.SortFunc(bound.Bindings, func(a, b firewall.Binding) int { return strings.Compare(a.Port, b.Port) })

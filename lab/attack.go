@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/portset"
@@ -141,33 +140,21 @@ func firstOf(addrs []netip.Addr, f firewall.Family) (netip.Addr, bool) {
 func (l *Lab) Attack(ctx context.Context, attacks []Attack) ([]AttackOutcome, error) {
 	l.progress("lab: %s: sending %d attack frames (broadcast, multicast, VLAN-tagged, link-local, spoofed), %d at a time", l.name, len(attacks), l.opts.parallel())
 	outs := make([]AttackOutcome, len(attacks))
-	sem := make(chan struct{}, l.opts.parallel())
-	var wg sync.WaitGroup
 	for i := range attacks {
 		outs[i].Attack = attacks[i]
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(o *AttackOutcome) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			l.attack(ctx, o, l.opts)
-			if o.Status() == Mismatch && o.Err == "" && ctx.Err() == nil {
-				o.Retried = true
-				slow := l.opts
-				slow.Timeout = confirmFactor * l.opts.timeout()
-				l.attack(ctx, o, slow)
-			}
-		}(&outs[i])
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("lab: attacking: %w", context.Cause(ctx))
+	err := l.forEach(ctx, len(outs), nil, func(i int) {
+		o := &outs[i]
+		l.attack(ctx, o, l.opts)
+		if o.Status() == Mismatch && o.Err == "" && ctx.Err() == nil {
+			o.Retried = true
+			slow := l.opts
+			slow.Timeout = confirmFactor * l.opts.timeout()
+			l.attack(ctx, o, slow)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: attacking: %w", err)
 	}
 	return outs, nil
 }

@@ -412,12 +412,26 @@ func (l *Lab) Probe(ctx context.Context, probes []Probe) ([]Outcome, error) {
 	}
 	l.progress("lab: %s: probing %d flows (%d cannot run), %d at a time, timeout %s", l.name, len(probes), len(probes)-runnable, l.opts.parallel(), l.opts.timeout())
 	outs := make([]Outcome, len(probes))
-	sem := make(chan struct{}, l.opts.parallel())
-	var wg sync.WaitGroup
 	for i := range probes {
 		outs[i].Probe = probes[i]
 		if l.cannotRun(&probes[i]) {
 			outs[i].Observed, outs[i].Reason = NotRun, l.sctp.Error()
+		}
+	}
+	if err := l.forEach(ctx, len(outs), func(i int) bool { return l.cannotRun(&probes[i]) }, func(i int) { l.probe(ctx, &outs[i]) }); err != nil {
+		return nil, fmt.Errorf("lab: probing: %w", err)
+	}
+	return outs, nil
+}
+
+// forEach calls fn(i) for every i in [0, n) that skip does not report,
+// in goroutines, at most Options.Parallel at a time, and waits for them.
+// It starts no more once ctx ends, and then returns its cause.
+func (l *Lab) forEach(ctx context.Context, n int, skip func(int) bool, fn func(int)) error {
+	sem := make(chan struct{}, l.opts.parallel())
+	var wg sync.WaitGroup
+	for i := range n {
+		if skip != nil && skip(i) {
 			continue
 		}
 		select {
@@ -428,17 +442,17 @@ func (l *Lab) Probe(ctx context.Context, probes []Probe) ([]Outcome, error) {
 			break
 		}
 		wg.Add(1)
-		go func(o *Outcome) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			l.probe(ctx, o)
-		}(&outs[i])
+			fn(i)
+		}()
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("lab: probing: %w", context.Cause(ctx))
+		return context.Cause(ctx)
 	}
-	return outs, nil
+	return nil
 }
 
 // probe runs o's probe, twice when the first attempt disagrees.

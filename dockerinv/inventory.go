@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -400,7 +401,38 @@ func mapContainer(source string, d *container.InspectResponse, managed map[strin
 		})
 		c.Ports = append(c.Ports, exposed...)
 	}
+	c.Published = published(d)
 	return e, "", nil
+}
+
+// published returns the container's ports the host publishes (docker run
+// -p), once per host port and protocol whatever the host addresses
+// (0.0.0.0 and :: publish the same port), sorted.
+func published(d *container.InspectResponse) []firewall.Published {
+	if d.NetworkSettings == nil {
+		return nil
+	}
+	var out []firewall.Published
+	for p, bindings := range d.NetworkSettings.Ports {
+		proto, err := portset.ParseProtocol(string(p.Proto()))
+		if err != nil || p.Num() == 0 {
+			continue
+		}
+		for _, b := range bindings {
+			hp, err := strconv.ParseUint(b.HostPort, 10, 16)
+			if err != nil || hp == 0 {
+				continue // not bound (yet)
+			}
+			pub := firewall.Published{HostPort: uint16(hp), Port: p.Num(), Protocol: proto}
+			if !slices.Contains(out, pub) {
+				out = append(out, pub)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b firewall.Published) int {
+		return cmp.Or(cmp.Compare(a.HostPort, b.HostPort), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+	})
+	return out
 }
 
 // addresses returns the container's addresses on managed networks: by

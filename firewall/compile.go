@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -257,6 +258,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		rs.MarkMaps = append(rs.MarkMaps, gm)
 	}
 	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0)...)
+	publishedRules(rs, eng, inv, classes, addrs, managedFamilies, rate)
 	if !unclassified.Empty() {
 		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
 	}
@@ -362,6 +364,98 @@ func baseChains(managed []Family, group bool) []*Chain {
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
 	return []*Chain{forward, input, output}
 }
+
+// ChainPublished is the prefix of the chains that judge a container's
+// connection to a port the host publishes ("pub_1"), and of their sets of
+// allowed sources ("pub_1_v4").
+const ChainPublished = "pub_"
+
+// publishedRules judges, at the input hook, a packet from a managed
+// address to a port the host publishes (Container.Published) as the
+// connection it becomes: Docker's userland proxy accepts it on the host
+// and connects onward to the container, so the egress stage would judge
+// the client's connection to the host's address, and the onward leg the
+// gateway's to the container, neither the real one. A rule per published
+// host port and family jumps to a chain that accepts the sources whose
+// connection to every container publishing that port the engine allows
+// (a container always reaches itself), and drops the others.
+func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, managed []Family, rate int) {
+	if inv == nil || len(managed) == 0 {
+		return
+	}
+	type key struct {
+		proto portset.Protocol
+		port  uint16
+	}
+	publishers := map[key][]*Container{}
+	var keys []key
+	for _, c := range inv.Containers {
+		for _, p := range c.Published {
+			k := key{p.Protocol, p.HostPort}
+			if len(publishers[k]) == 0 {
+				keys = append(keys, k)
+			}
+			if !slices.Contains(publishers[k], c) {
+				publishers[k] = append(publishers[k], c)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto)) })
+	input := rs.Chain(ChainInput)
+	// After lo, established, the mid-stream drops and neighbour discovery;
+	// before the egress stage.
+	at := slices.IndexFunc(input.Rules, func(r Rule) bool { return r.VMap != nil })
+	var jumps []Rule
+	for n, k := range keys {
+		allowed := ipset.Of(ipset.Range{From: netip.IPv4Unspecified(), To: netip.MustParseAddr("255.255.255.255")},
+			ipset.Range{From: netip.IPv6Unspecified(), To: lastIPv6})
+		for _, c := range publishers[k] {
+			var q uint16
+			for _, p := range c.Published {
+				if p.Protocol == k.proto && p.HostPort == k.port {
+					q = p.Port // one container port per host port and protocol
+				}
+			}
+			var srcs []ipset.Range
+			for _, a := range c.IPs {
+				srcs = append(srcs, ipset.Range{From: a, To: a})
+			}
+			if len(c.IPs) > 0 {
+				if d := eng.EndpointOfIP(c.IPs[0]); !d.IsExternal() {
+					for i, cl := range classes {
+						if !cl.External && eng.ClassAllowed(cl, d.Class()).Contains(k.proto, q) {
+							srcs = append(srcs, addrs[i].Ranges()...)
+						}
+					}
+				}
+			}
+			s := ipset.Of(srcs...)
+			allowed = subtract(allowed, subtract(allowed, s)) // allowed ∩ s
+		}
+		chain := fmt.Sprintf("%s%d", ChainPublished, n+1)
+		c := &Chain{Name: chain}
+		for _, f := range Families {
+			if elems := ofFamily(allowed, f); len(elems) > 0 {
+				rs.Sets = append(rs.Sets, &Set{Name: chain + f.suffix(), Family: f, Elements: elems})
+				c.Rules = append(c.Rules, Rule{Addr: &Lookup{Family: f, Name: chain + f.suffix()}, Verdict: Verdict{Kind: Accept}})
+			}
+		}
+		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
+		rs.Chains = append(rs.Chains, c)
+		for _, f := range managed {
+			jumps = append(jumps, Rule{Addr: &Lookup{Family: f, Name: SetManaged + f.suffix()},
+				L4:      &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}},
+				Verdict: Verdict{Kind: Jump, Chain: chain}})
+		}
+	}
+	input.Rules = slices.Insert(input.Rules, at, jumps...)
+}
+
+// lastIPv6 is the last IPv6 address.
+var lastIPv6 = netip.AddrFrom16([16]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 
 // grantChain returns a class's chain for one direction: a rule per grant,
 // family and port shape that returns to the base chain on a match (the

@@ -27,13 +27,26 @@ import (
 // the engine alone), with the reference evaluator as a second opinion.
 type oracle struct {
 	*firewall.Oracle
+	inv   *firewall.Inventory
 	eng   *netpol.Engine
 	allow bool
 	ref   *refeval.Evaluator
 }
 
 func newOracle(m *model, opts firewall.Options) *oracle {
-	return &oracle{Oracle: firewall.NewOracle(m.eng, m.inv, opts), eng: m.eng, allow: opts.AllowUnclassified, ref: refeval.New(m.set)}
+	return &oracle{Oracle: firewall.NewOracle(m.eng, m.inv, opts), inv: m.inv, eng: m.eng, allow: opts.AllowUnclassified, ref: refeval.New(m.set)}
+}
+
+// publishedPort reports whether a container publishes port on the host.
+func (o *oracle) publishedPort(proto portset.Protocol, port uint16) bool {
+	for _, c := range o.inv.Containers {
+		for _, p := range c.Published {
+			if p.Protocol == proto && p.HostPort == port {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var hookOf = map[string]firewall.Hook{"forward": firewall.Forward, "input": firewall.Input, "output": firewall.Output}
@@ -60,7 +73,7 @@ func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
 	if p.hook != "output" && o.Quarantined(p.src) || p.hook != "input" && o.Quarantined(p.dst) {
 		return false, false
 	}
-	if p.noSYN || firewall.IsGroup(p.dst) {
+	if p.noSYN || firewall.IsGroup(p.dst) || p.hook == "input" && o.publishedPort(proto, p.port) {
 		return false, false // Ward's own rules
 	}
 	pod := func(a netip.Addr) refeval.Pod {
@@ -168,6 +181,13 @@ func probes(m *model, r *rand.Rand, limit int) probeSet {
 	}
 	for _, p := range refeval.InterestingPorts(m.set) {
 		ps.ports = append(ps.ports, uint16(p)) // #nosec G115 -- InterestingPorts are within 1-65535
+	}
+	for _, c := range m.inv.Containers {
+		for _, p := range c.Published {
+			if !slices.Contains(ps.ports, p.HostPort) {
+				ps.ports = append(ps.ports, p.HostPort)
+			}
+		}
 	}
 	return ps
 }

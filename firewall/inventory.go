@@ -78,7 +78,20 @@ type Container struct {
 	// from them must carry one of IPs as their source (Ruleset.Bindings):
 	// the container cannot claim another's address and permissions.
 	Interfaces []string
-	Line       int
+	// Published are the container's ports the host publishes (Docker's
+	// -p HOST:CONTAINER). A container on the same bridge reaches them
+	// through the host, where Docker's userland proxy relays the
+	// connection: Ward judges the client's packet to the host's port as
+	// the client's connection to this container's port.
+	Published []Published
+	Line      int
+}
+
+// Published is a container port the host publishes on HostPort.
+type Published struct {
+	HostPort uint16
+	Port     uint16
+	Protocol portset.Protocol
 }
 
 // ID returns "namespace/name".
@@ -366,7 +379,8 @@ func (p *parser) container(n *yaml.Node) {
 	object := "container"
 	var ips, ports, ifaces *yaml.Node
 	var nameLine int
-	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork", "interfaces"}, func(key string, v *yaml.Node) {
+	var published *yaml.Node
+	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork", "interfaces", "published"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			c.Name, _ = p.str(v, "name", object)
@@ -383,6 +397,8 @@ func (p *parser) container(n *yaml.Node) {
 			c.HostNetwork = p.boolean(v, "hostNetwork", object)
 		case "interfaces":
 			ifaces = v
+		case "published":
+			published = v
 		}
 	})
 	if !ok {
@@ -438,6 +454,9 @@ func (p *parser) container(n *yaml.Node) {
 			c.Interfaces = append(c.Interfaces, name)
 		})
 	}
+	if published != nil {
+		p.seq(published, "published", object, func(s *yaml.Node) { p.published(c, s, object) })
+	}
 	if len(c.IPs) == 0 && !c.HostNetwork {
 		p.fail(n.Line, object, ErrMissingAddress, "%s", noAddress)
 	}
@@ -447,6 +466,49 @@ func (p *parser) container(n *yaml.Node) {
 	}
 	p.containers[c.ID()] = c
 	p.inv.Containers = append(p.inv.Containers, c)
+}
+
+// published reads one published port: {hostPort: 9090, port: 80,
+// protocol: TCP}.
+func (p *parser) published(c *Container, n *yaml.Node, object string) {
+	pub := Published{Protocol: portset.TCP}
+	number := func(v *yaml.Node, what string) uint16 {
+		x, err := strconv.Atoi(v.Value)
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil || x < portset.MinPort || x > portset.MaxPort {
+			p.fail(v.Line, object, ErrInvalid, "%s %q: want a number from 1 to 65535", what, v.Value)
+			return 0
+		}
+		return uint16(x) // #nosec G115 -- checked to lie in 1..65535 above
+	}
+	p.fields(n, "published port", object, []string{"hostPort", "port", "protocol"}, func(key string, v *yaml.Node) {
+		switch key {
+		case "hostPort":
+			pub.HostPort = number(v, "hostPort")
+		case "port":
+			pub.Port = number(v, "port")
+		case "protocol":
+			s, ok := p.str(v, "protocol", object)
+			if !ok {
+				return
+			}
+			proto, err := portset.ParseProtocol(s)
+			if err != nil {
+				p.fail(v.Line, object, ErrInvalid, "protocol %q: want TCP, UDP or SCTP", s)
+				return
+			}
+			pub.Protocol = proto
+		}
+	})
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	if pub.HostPort == 0 || pub.Port == 0 {
+		p.fail(n.Line, object, ErrInvalid, "published port: want hostPort and port")
+		return
+	}
+	if !slices.Contains(c.Published, pub) {
+		c.Published = append(c.Published, pub)
+	}
 }
 
 // badName explains why a container name cannot be a Pod's name, or is "".

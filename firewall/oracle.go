@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/netpol"
@@ -42,6 +43,19 @@ type Oracle struct {
 	quarantined  ipset.Set
 	allow        bool
 	ports        bool // the inventory names containers' bridge ports
+	// published lists, by protocol and host port, the containers that
+	// publish it and their port.
+	published map[publishedKey][]publishedTarget
+}
+
+type publishedKey struct {
+	proto portset.Protocol
+	port  uint16
+}
+
+type publishedTarget struct {
+	c    *Container
+	port uint16
 }
 
 // NewOracle returns the oracle of Compile(eng, inv, opts).
@@ -62,7 +76,16 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 		}
 	}
 	ownedSet := ipset.Of(owned...)
-	return &Oracle{eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
+	published := map[publishedKey][]publishedTarget{}
+	if inv != nil {
+		for _, c := range inv.Containers {
+			for _, p := range c.Published {
+				k := publishedKey{p.Protocol, p.HostPort}
+				published[k] = append(published[k], publishedTarget{c, p.Port})
+			}
+		}
+	}
+	return &Oracle{published: published, eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
 		unclassified: subtract(ipset.Of(managed...), ownedSet), quarantined: subtract(ipset.Of(quarantined...), ownedSet),
 		ports: len(bindings(inv)) > 0}
 }
@@ -84,6 +107,11 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 // the engine.
 func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, port uint16) bool {
 	src, dst = src.Unmap(), dst.Unmap()
+	if hook == Input && o.managed.Contains(src) {
+		if targets := o.published[publishedKey{proto, port}]; len(targets) > 0 {
+			return o.allowsPublished(src, proto, targets)
+		}
+	}
 	if hook != Output && o.dropped(src) || hook != Input && o.dropped(dst) {
 		return false
 	}
@@ -92,6 +120,26 @@ func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, 
 		return true
 	}
 	return o.eng.Allowed(s, d).Contains(proto, port)
+}
+
+// allowsPublished judges a managed address's packet to a port the host
+// publishes: the connection the userland proxy relays it as, to every
+// container publishing it (Container.Published), must be allowed; a
+// container always reaches itself.
+func (o *Oracle) allowsPublished(src netip.Addr, proto portset.Protocol, targets []publishedTarget) bool {
+	if o.dropped(src) {
+		return false
+	}
+	s := o.eng.EndpointOfIP(src)
+	for _, t := range targets {
+		if slices.Contains(t.c.IPs, src) {
+			continue
+		}
+		if len(t.c.IPs) == 0 || s.IsExternal() || !o.eng.Allowed(s, o.eng.EndpointOfIP(t.c.IPs[0])).Contains(proto, t.port) {
+			return false
+		}
+	}
+	return true
 }
 
 // dropped reports whether a's packets go to the unclassified chain.

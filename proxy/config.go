@@ -46,9 +46,15 @@ type Config struct {
 	WAF *WAF `yaml:"waf"`
 	// MaxConcurrency enables the adaptive concurrency limiter with this
 	// maximum.
-	MaxConcurrency int      `yaml:"maxConcurrency"`
-	Limits         Limits   `yaml:"limits"`
-	Timeouts       Timeouts `yaml:"timeouts"`
+	MaxConcurrency int `yaml:"maxConcurrency"`
+	// Headers configures the request headers the proxy removes.
+	Headers *Headers `yaml:"headers"`
+	// Upgrades are the Upgrade protocols forwarded (HTTP/1.1 upgrades,
+	// such as WebSocket): [websocket] when empty, [none] for none. A
+	// request offering any other is forwarded without its Upgrade.
+	Upgrades []string `yaml:"upgrades"`
+	Limits   Limits   `yaml:"limits"`
+	Timeouts Timeouts `yaml:"timeouts"`
 	// Admin serves /healthz, /readyz and /metrics; "127.0.0.1:9901" by
 	// default, "off" to disable.
 	Admin string `yaml:"admin"`
@@ -79,6 +85,13 @@ type SPIFFE struct {
 	Allow  []string `yaml:"allow"`
 }
 
+// Headers configures the request headers the proxy removes before any
+// check: identity headers a client could forge (see identityHeaders) are
+// always removed; Strip adds more.
+type Headers struct {
+	Strip []string `yaml:"strip"`
+}
+
 // Upstream is the service behind the proxy.
 type Upstream struct {
 	URL string `yaml:"url"`
@@ -103,6 +116,16 @@ type Authorization struct {
 type JWT struct {
 	Issuers  []Issuer `yaml:"issuers"`
 	Required bool     `yaml:"required"`
+	// OutputClaimToHeaders copies claims of a verified token into request
+	// headers for the upstream (Istio's field of the same name); a client
+	// sending such a header has it removed.
+	OutputClaimToHeaders []ClaimToHeader `yaml:"outputClaimToHeaders"`
+}
+
+// ClaimToHeader names a header and the token claim it carries.
+type ClaimToHeader struct {
+	Header string `yaml:"header"`
+	Claim  string `yaml:"claim"`
 }
 
 // Issuer is one token issuer.
@@ -112,6 +135,9 @@ type Issuer struct {
 	Algorithms []string `yaml:"algorithms"`
 	JWKSURL    string   `yaml:"jwksURL"`
 	JWKSFile   string   `yaml:"jwksFile"`
+	// JWKSCA is a PEM file of the CAs that sign the JWKS server's
+	// certificate (the system's roots when empty).
+	JWKSCA string `yaml:"jwksCA"`
 }
 
 // ClientIP configures X-Forwarded-For handling.
@@ -128,6 +154,10 @@ type RateLimit struct {
 	DryRun bool    `yaml:"dryRun"`
 	// Redis, when set, shares the limit between proxies ("host:port").
 	Redis string `yaml:"redis"`
+	// IPv6Prefix is the prefix length IPv6 clients are keyed by with key
+	// ip (and for anonymous clients with principal or subject): 64 by
+	// default, since one host commonly owns a /64.
+	IPv6Prefix int `yaml:"ipv6Prefix"`
 }
 
 // WAF configures request filtering with the OWASP Core Rule Set
@@ -356,6 +386,12 @@ func (c *Config) validate() error {
 		case rl.Redis != "" && rl.Rate < 1:
 			return c.errorf("rateLimit.rate", "with redis, rateLimit.rate is a whole number of requests per second")
 		}
+		if rl.IPv6Prefix < 0 || rl.IPv6Prefix > 128 {
+			return c.errorf("rateLimit.ipv6Prefix", "rateLimit.ipv6Prefix must be 1 to 128 (64 by default)")
+		}
+		if rl.IPv6Prefix == 0 {
+			rl.IPv6Prefix = 64
+		}
 		switch k := rl.Key; {
 		case k == "", k == "ip", k == "principal", k == "subject":
 		case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
@@ -376,7 +412,27 @@ func (c *Config) validate() error {
 				return c.errorf(p, "%s.algorithms is required (such as [ES256]): a token's own alg header is never trusted", p)
 			case (is.JWKSURL == "") == (is.JWKSFile == ""):
 				return c.errorf(p, "%s needs exactly one of jwksURL and jwksFile", p)
+			case is.JWKSCA != "" && !strings.HasPrefix(is.JWKSURL, "https://"):
+				return c.errorf(p, "%s.jwksCA needs an https:// jwksURL", p)
 			}
+		}
+		for i, ch := range j.OutputClaimToHeaders {
+			p := fmt.Sprintf("jwt.outputClaimToHeaders[%d]", i)
+			if !validHeaderName(ch.Header) || ch.Claim == "" {
+				return c.errorf(p, "%s needs a header name and a claim", p)
+			}
+		}
+	}
+	if h := c.Headers; h != nil {
+		for i, name := range h.Strip {
+			if !validHeaderName(name) {
+				return c.errorf(fmt.Sprintf("headers.strip[%d]", i), "headers.strip[%d] %q is not a header name", i, name)
+			}
+		}
+	}
+	for i, u := range c.Upgrades {
+		if !validHeaderName(u) || (u == "none" && len(c.Upgrades) > 1) {
+			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %q: want protocol names such as websocket, or [none]", i, u)
 		}
 	}
 	if a := c.Authorization; a != nil && len(a.Policies) == 0 {
@@ -406,6 +462,20 @@ func (c *Config) validate() error {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")
 	}
 	return nil
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 5.6.2).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func tlsSPIFFE(t *ServerTLS) *SPIFFE {

@@ -45,6 +45,8 @@ type Proxy struct {
 	handler  http.Handler
 	tls      *tls.Config // nil: plain HTTP
 	verifier *jwt.Verifier
+	self     x509svid.Source // the listener's SVID, for X-Forwarded-Client-Cert
+	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
 }
@@ -119,8 +121,12 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if h, err = p.withClientIP(h); err != nil {
 		return nil, err
 	}
+	h = p.withCanonicalRequest(h)
 	h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
 	h = harden.Headers(h)
+	// A client's own X-Request-Id is kept only from a trusted proxy.
+	res := p.resolver
+	opts.Audit.SetTrustRequestID(func(r *http.Request) bool { return res.Trusted(clientip.PeerAddr(r)) })
 	h = opts.Audit.Handler(h)
 	p.handler = harden.Recover(opts.Log, h)
 	return p, nil
@@ -209,6 +215,7 @@ func (p *Proxy) buildTLS() error {
 			return fmt.Errorf("tls.spiffe: %w", err)
 		}
 		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
+		p.self = src
 		return nil
 	}
 	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))
@@ -260,6 +267,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	}
 	p.closers = append(p.closers, func() error { tr.CloseIdleConnections(); return nil })
 	strip := p.cfg.JWT != nil
+	var claimHeaders []ClaimToHeader
+	if p.cfg.JWT != nil {
+		claimHeaders = p.cfg.JWT.OutputClaimToHeaders
+	}
 	rp := &httputil.ReverseProxy{
 		// Reused copy buffers: ReverseProxy allocates 32 KiB per request
 		// without a pool, which dominated the proxy's garbage.
@@ -268,11 +279,30 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			// The client address as resolved behind trusted proxies;
-			// Rewrite has already removed the inbound X-Forwarded-*.
-			if a, ok := clientip.FromContext(pr.In.Context()); ok && a.IsValid() {
+			// Rewrite has already removed the inbound X-Forwarded-*. An
+			// unknown client (a Unix socket peer) gets none: never the
+			// address of a trusted proxy in its place.
+			ctx := pr.In.Context()
+			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
 				pr.Out.Header.Set("X-Forwarded-For", a.String())
-			} else if a := clientip.PeerAddr(pr.In); a.IsValid() {
-				pr.Out.Header.Set("X-Forwarded-For", a.String())
+			}
+			// Identity the proxy verified, never the client's word (the
+			// client's own headers of these names were removed before
+			// any check).
+			if pr.In.TLS != nil && len(pr.In.TLS.PeerCertificates) > 0 {
+				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
+			}
+			if id := audit.RequestID(ctx); id != "" {
+				pr.Out.Header.Set("X-Request-Id", id)
+			}
+			if c, ok := jwt.FromContext(ctx); ok {
+				for _, ch := range claimHeaders {
+					if v, ok := c.Get(ch.Claim); ok {
+						if s, ok := claimString(v); ok {
+							pr.Out.Header.Set(ch.Header, s)
+						}
+					}
+				}
 			}
 			proto := "http"
 			if pr.In.TLS != nil {
@@ -290,13 +320,36 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(r.Context().Err(), context.Canceled) {
+				// The client hung up: nginx's 499, not an upstream error.
+				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+				w.WriteHeader(statusClientClosed)
+				return
+			}
 			log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "err", err)
+			audit.Set(r.Context(), audit.Verdict{Outcome: "upstream error"})
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
 	return rp, nil
+}
+
+// statusClientClosed is nginx's status for a request whose client closed
+// the connection before the response.
+const statusClientClosed = 499
+
+// claimString renders a claim value for a header: strings, numbers and
+// booleans; other values (objects, lists) are not copied.
+func claimString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool, float64, int64, int:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }
 
 // deny writes a refusal and records it in the audit log.
@@ -314,10 +367,18 @@ func (p *Proxy) withClientIP(next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.resolver = res
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a, ok := clientip.FromContext(r.Context()); ok {
-			audit.Set(r.Context(), audit.Verdict{ClientIP: a})
+		a, _ := clientip.FromContext(r.Context())
+		if !a.IsValid() && res.Trusted(clientip.PeerAddr(r)) {
+			// A trusted proxy sent a forwarding header that does not
+			// parse: the client is unknown, and the proxy's own address
+			// must not stand in for it (in policies, rate limits or the
+			// upstream's X-Forwarded-For).
+			deny(w, r, http.StatusBadRequest, "clientip", "unparseable forwarding header from a trusted proxy", "bad request")
+			return
 		}
+		audit.Set(r.Context(), audit.Verdict{ClientIP: a})
 		next.ServeHTTP(w, r)
 	})
 	return res.Handler(record), nil
@@ -365,7 +426,33 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			Algorithms: algs, JWKSURL: is.JWKSURL, KeysFile: p.cfg.Path(is.JWKSFile),
 		})
 	}
-	v, err := jwt.New(issuers, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}), jwt.WithCache(10000))
+	opts := []jwt.Option{jwt.WithCache(10000)}
+	var roots *x509.CertPool
+	for _, is := range j.Issuers {
+		if is.JWKSCA == "" {
+			continue
+		}
+		pem, err := os.ReadFile(p.cfg.Path(is.JWKSCA)) // #nosec G304 -- a file the configuration names
+		if err != nil {
+			return nil, fmt.Errorf("jwt.jwksCA: %w", err)
+		}
+		if roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("jwt.jwksCA: %s holds no PEM certificate", is.JWKSCA)
+		}
+	}
+	if roots != nil {
+		// The library's client rules (timeout, no redirect from https to
+		// http) hold for any client given; only the roots differ.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		tr.TLSClientConfig = tlsconf.Client(tlsconf.Intermediate)
+		tr.TLSClientConfig.RootCAs = roots
+		opts = append(opts, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second, Transport: tr}))
+	}
+	v, err := jwt.New(issuers, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
@@ -455,7 +542,7 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 	if rl == nil {
 		return next, nil
 	}
-	key := keyFunc(rl.Key)
+	key := keyFunc(rl.Key, rl.IPv6Prefix)
 	onLimit := func(r *http.Request, _ string, _ time.Duration) {
 		if rl.DryRun {
 			audit.Set(r.Context(), audit.Verdict{Reason: "rate limit exceeded (dry run)", Rule: "ratelimit"})
@@ -540,41 +627,53 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		}
 		if len(rules) > 0 {
 			// Detection only: the request goes on; the audit record says
-			// what would have matched.
-			audit.Set(r.Context(), audit.Verdict{Decision: audit.Allow, Rule: "waf/detect",
-				Reason: fmt.Sprintf("WAF detected (anomaly score %d): %s", d.Score, strings.Join(rules, "; "))})
+			// what would have matched, beside the rule that decided.
+			audit.Set(r.Context(), audit.Verdict{WAF: fmt.Sprintf("detected (anomaly score %d): %s", d.Score, strings.Join(rules, "; "))})
 		}
 		next.ServeHTTP(rw, r2)
 	}), nil
 }
 
 // keyFunc returns the rate limit key of the configuration: the client IP
-// (default), the SPIFFE principal, the JWT subject or a header.
-func keyFunc(k string) ratelimit.KeyFunc {
+// (default; IPv6 clients by their /v6prefix network), the SPIFFE
+// principal, the JWT subject or a header. A request without a principal
+// or subject is keyed by its client address, so that anonymous clients
+// do not share one bucket.
+func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
+	if v6prefix <= 0 || v6prefix > 128 {
+		v6prefix = 64
+	}
+	byIP := func(r *http.Request) string {
+		a, _ := clientip.FromContext(r.Context())
+		if !a.IsValid() {
+			return "ip:unknown" // one bucket for every unknown client: stricter, never looser
+		}
+		if a.Is6() {
+			if pfx, err := a.Prefix(v6prefix); err == nil {
+				return "ip:" + pfx.String()
+			}
+		}
+		return "ip:" + a.String()
+	}
 	switch {
 	case k == "principal":
 		return func(r *http.Request) string {
 			if id, ok := spiffeauth.FromContext(r.Context()); ok {
-				return id.String()
+				return "principal:" + id.String()
 			}
-			return ""
+			return byIP(r)
 		}
 	case k == "subject":
 		return func(r *http.Request) string {
 			if c, ok := jwt.FromContext(r.Context()); ok {
-				return c.RequestPrincipal()
+				return "subject:" + c.RequestPrincipal()
 			}
-			return ""
+			return byIP(r)
 		}
 	case strings.HasPrefix(k, "header:"):
 		return ratelimit.ByHeader(strings.TrimPrefix(k, "header:"))
 	}
-	return func(r *http.Request) string {
-		if a, ok := clientip.FromContext(r.Context()); ok && a.IsValid() {
-			return a.String()
-		}
-		return clientip.PeerAddr(r).String()
-	}
+	return byIP
 }
 
 // bufferPool is an httputil.BufferPool of 32 KiB buffers.

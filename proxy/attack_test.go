@@ -1,0 +1,417 @@
+package proxy
+
+// Attacks that once got through `ward proxy` (issue 11), each replayed
+// against a real upstream on loopback that records the raw bytes it
+// receives. Keep them: a regression is a bypass.
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+)
+
+// get sends GET target as web through h with Connection: close and
+// returns the response and the requests the upstream received for it.
+func sendRaw(t *testing.T, h *harness, u *rawUpstream, who, method, target string, hdr ...string) (resp string, got []string) {
+	t.Helper()
+	before := len(u.requests())
+	req := method + " " + target + " HTTP/1.1\r\nHost: api\r\nX-Client: " + fmt.Sprint(time.Now().UnixNano()) + "\r\n"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	resp = h.raw(t, who, req+"Connection: close\r\n\r\n")
+	return resp, u.requests()[before:]
+}
+
+// TestAttackPathForwardedAsChecked (issue 11 hole 1): the path that
+// authorization and the WAF decide on is the path the upstream receives,
+// byte for byte. "//api/admin" was checked as /api/admin and forwarded as
+// //api/admin, which Node's URL parser reads as host "api", path "/admin".
+func TestAttackPathForwardedAsChecked(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
+	tests := []struct {
+		h      *harness
+		target string
+		want   int
+		line   string // request line the upstream receives; "" for none
+	}{
+		{h, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
+		{h, "//api//items", 200, "GET /api/items HTTP/1.1"},
+		{h, "/api///items?q=%2F//x", 200, "GET /api/items?q=%2F//x HTTP/1.1"},
+		{h, "/api/%61dmin", 200, "GET /api/admin HTTP/1.1"},
+		{h, "/api/caf%c3%a9", 200, "GET /api/caf%C3%A9 HTTP/1.1"},
+		{h, "https://api//api/admin", 200, "GET /api/admin HTTP/1.1"}, // absolute form
+		{h, "http://api/api/items", 200, "GET /api/items HTTP/1.1"},
+		{h, "//admin", 403, ""},
+		{h, "https://api//admin", 403, ""},
+		{h, "/api/%2Fadmin", 400, ""},
+		{h, "/api/%2fadmin", 400, ""},
+		{h, "/api/%5Cadmin", 400, ""},
+		{h, `/api/\admin`, 400, ""},
+		{h, "/api/%2E%2E/admin", 400, ""},
+		{h, "/api/%2e/items", 400, ""},
+		{h, "/api/../admin", 400, ""},
+		{h, "https://api/api/%2e%2e/admin", 400, ""},
+		// Without authorization the path rules hold all the same: the
+		// upstream never sees what the proxy did not check.
+		{noAuthz, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
+		{noAuthz, "/api/%2Fadmin", 400, ""},
+		{noAuthz, "/api/%5cadmin", 400, ""},
+		{noAuthz, `/api\admin`, 400, ""},
+		{noAuthz, "/api/%2e%2e/admin", 400, ""},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
+		if status(resp) != tt.want {
+			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
+		}
+		switch {
+		case tt.line == "" && len(got) > 0:
+			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
+		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
+			var lines []string
+			for _, g := range got {
+				lines = append(lines, requestLine(g))
+			}
+			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
+		}
+	}
+}
+
+// TestAttackLowerCaseMethod (hole 2): "delete" passed a DENY of DELETE and
+// Flask ran its DELETE handler. Methods are case-sensitive tokens; any
+// method with a lower-case letter is refused with 400.
+func TestAttackLowerCaseMethod(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {methods: ["DELETE"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules:
+  - from: [{source: {principals: ["example.org/ns/shop/sa/web"]}}]
+    to: [{operation: {paths: ["/api/*"]}}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		method string
+		want   int
+	}{{"delete", 400}, {"Delete", 400}, {"dELETE", 400}, {"get", 400}, {"DELETE", 403}, {"GET", 200}} {
+		resp, got := sendRaw(t, h, u, "web", tt.method, "/api/items")
+		if status(resp) != tt.want {
+			t.Errorf("%s /api/items: status %d, want %d", tt.method, status(resp), tt.want)
+		}
+		want := 0
+		if tt.want == 200 {
+			want = 1
+		}
+		if len(got) != want || (want == 1 && requestLine(got[0]) != tt.method+" /api/items HTTP/1.1") {
+			t.Errorf("%s /api/items: the upstream received %q", tt.method, got)
+		}
+	}
+}
+
+// TestAttackIdentityHeaders (hole 3): headers that upstreams take for a
+// verified identity never come from the client; the proxy sets
+// X-Forwarded-Client-Cert itself (as Envoy's SANITIZE_SET) and replaces a
+// client's request id with its own.
+func TestAttackIdentityHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "headers: {strip: [X-Custom-User]}\n"})
+	spoofed := []string{
+		"X-Forwarded-Client-Cert", "By=spiffe://example.org/ns/shop/sa/api;URI=spiffe://example.org/ns/shop/sa/admin",
+		"X-Spiffe-Id", "spiffe://example.org/ns/shop/sa/admin",
+		"X-Remote-User", "admin",
+		"X-Jwt-Payload", "eyJzdWIiOiJhZG1pbiJ9",
+		"X-Original-URL", "/admin",
+		"X-Rewrite-URL", "/admin",
+		"X-HTTP-Method-Override", "DELETE",
+		"X-Envoy-Original-Path", "/admin",
+		"X-Custom-User", "admin",
+		"X-Request-Id", "attacker-chosen-id",
+	}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", spoofed...)
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("GET /api/items: %d, upstream received %d requests", status(resp), len(got))
+	}
+	req := got[0]
+	for i := 0; i+1 < len(spoofed); i += 2 {
+		if strings.Contains(req, spoofed[i+1]) {
+			t.Errorf("the upstream received the client's %s: %q", spoofed[i], spoofed[i+1])
+		}
+	}
+	for _, name := range []string{"X-Spiffe-Id", "X-Remote-User", "X-Jwt-Payload", "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-Envoy-Original-Path", "X-Custom-User"} {
+		if v := header(req, name); len(v) > 0 {
+			t.Errorf("the upstream received %s: %q", name, v)
+		}
+	}
+	sum := sha256.Sum256(h.svids["web"].Certificates[0].Raw)
+	wantXFCC := "By=spiffe://example.org/ns/shop/sa/api;Hash=" + hex.EncodeToString(sum[:]) +
+		`;Subject="` + h.svids["web"].Certificates[0].Subject.String() + `";URI=spiffe://example.org/ns/shop/sa/web`
+	if v := header(req, "X-Forwarded-Client-Cert"); len(v) != 1 || v[0] != wantXFCC {
+		t.Errorf("X-Forwarded-Client-Cert upstream: %q, want [%q]", v, wantXFCC)
+	}
+	ids := header(req, "X-Request-Id")
+	if len(ids) != 1 || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(ids[0]) {
+		t.Fatalf("X-Request-Id upstream: %q, want one id of the proxy's", ids)
+	}
+	if !strings.Contains(resp, "X-Request-Id: "+ids[0]+"\r\n") {
+		t.Errorf("the response's X-Request-Id is not the upstream's %s:\n%s", ids[0], resp)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if log := h.audit.String(); !strings.Contains(log, `"request_id":"`+ids[0]+`"`) || strings.Contains(log, "attacker-chosen-id") {
+		t.Errorf("audit record's request id is not the proxy's %s:\n%s", ids[0], log)
+	}
+}
+
+// TestAttackUpgradeTunnel (hole 4): an Upgrade the configuration does not
+// allow (only websocket by default) never reaches the upstream, so no
+// tunnel opens and a request written after it is checked as a request.
+func TestAttackUpgradeTunnel(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	for _, up := range []string{"h2c", "foo/1", "WebSocket, h2c", "websocket/13, foo"} {
+		conn := h.dial(t, "web")
+		_, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: "+up+
+			"\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Client: up"+up+"\r\n\r\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		n, _ := conn.Read(buf)
+		first := string(buf[:n])
+		// What an attacker writes into the tunnel it hopes for.
+		_, _ = io.WriteString(conn, "GET /admin HTTP/1.1\r\nHost: api\r\nX-Client: tunnel"+up+"\r\nConnection: close\r\n\r\n")
+		rest, _ := io.ReadAll(conn)
+		conn.Close()
+		if status(first) == 101 {
+			t.Errorf("Upgrade: %s: 101 from the proxy", up)
+		}
+		if strings.Contains(u.received(), "/admin") {
+			t.Fatalf("Upgrade: %s: /admin reached the upstream:\n%s", up, u.received())
+		}
+		if !strings.Contains(string(rest), "403") && !strings.Contains(first, "403") {
+			t.Errorf("Upgrade: %s: want /admin refused as a request, got %q then %q", up, first, rest)
+		}
+	}
+	for _, r := range u.requests() {
+		if v := header(r, "Upgrade"); len(v) > 0 {
+			t.Errorf("the upstream received Upgrade: %q", v)
+		}
+	}
+}
+
+// TestAttackUnparseableForwardedFor (hole 9): from a trusted proxy, an
+// X-Forwarded-For that does not parse is refused with 400; it used to fall
+// back to the trusted proxy's own address.
+func TestAttackUnparseableForwardedFor(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n"})
+	for _, xff := range []string{"garbage", "unknown", "1.2.3.4:abc", "203.0.113.9, garbage", "203.0.113.9,unknown", "[2001:db8::1"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", xff)
+		if status(resp) != 400 || len(got) != 0 {
+			t.Errorf("X-Forwarded-For: %s: status %d, upstream received %q; want 400 and nothing", xff, status(resp), got)
+		}
+	}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", "203.0.113.9")
+	if status(resp) != 200 || len(got) != 1 || fmt.Sprint(header(got[0], "X-Forwarded-For")) != "[203.0.113.9]" {
+		t.Errorf("X-Forwarded-For: 203.0.113.9: %d %q", status(resp), got)
+	}
+}
+
+// TestAttackRateLimitIPv6 (hole 10): one host owns a /64; 40 addresses of
+// it used to get 40 buckets. They share one (the prefix is configurable).
+func TestAttackRateLimitIPv6(t *testing.T) {
+	for _, tt := range []struct {
+		prefix string
+		want   int
+	}{{"", 3}, {", ipv6Prefix: 48", 3}, {", ipv6Prefix: 128", 40}} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n",
+			replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: ip" + tt.prefix + "}"}})
+		for i := range 40 {
+			sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		}
+		if n := len(u.requests()); n != tt.want {
+			t.Errorf("rateLimit%s: 40 addresses of one /64 at burst 3: the upstream received %d requests, want %d", tt.prefix, n, tt.want)
+		}
+		// Another network has its own bucket.
+		if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", "2001:db8:2::1"); status(resp) != 200 {
+			t.Errorf("rateLimit%s: another network: %d, want 200", tt.prefix, status(resp))
+		}
+	}
+}
+
+// jwtIssuer is an ES256 key, its JWKS document and a token signer.
+type jwtIssuer struct {
+	key  *ecdsa.PrivateKey
+	jwks []byte
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jwtIssuer{key: k, jwks: b}
+}
+
+func (j *jwtIssuer) token(t *testing.T, sub string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: j.key, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := josejwt.Signed(s).Claims(josejwt.Claims{Issuer: "https://id.test", Subject: sub, Audience: josejwt.Audience{"shop"},
+		Expiry: josejwt.NewNumericDate(time.Now().Add(time.Hour)), IssuedAt: josejwt.NewNumericDate(time.Now())}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAttackRateLimitAnonymous (hole 10): with key: subject, clients
+// without a token used to share one bucket; they fall back to the client
+// address, so one anonymous client cannot starve the others (nor get a
+// bucket per request).
+func TestAttackRateLimitAnonymous(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: subject}"},
+		files:   map[string][]byte{"jwks.json": iss.jwks}})
+	count := func(xff string, n int, hdr ...string) int {
+		ok := 0
+		for range n {
+			if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", append([]string{"X-Forwarded-For", xff}, hdr...)...); status(resp) == 200 {
+				ok++
+			}
+		}
+		return ok
+	}
+	if n := count("192.0.2.1", 5); n != 3 {
+		t.Errorf("anonymous 192.0.2.1: %d of 5 passed, want 3", n)
+	}
+	if n := count("192.0.2.2", 1); n != 1 {
+		t.Errorf("anonymous 192.0.2.2 after another anonymous client used its burst: %d of 1 passed", n)
+	}
+	tok := iss.token(t, "alice")
+	if n := count("192.0.2.1", 4, "Authorization", "Bearer "+tok); n != 3 {
+		t.Errorf("alice: %d of 4 passed, want 3 (her own bucket)", n)
+	}
+}
+
+// TestAttackJWKSDowngrade (hole 12): a JWKS URL over https that redirects
+// to http is refused: keys fetched in clear text could be anyone's.
+func TestAttackJWKSDowngrade(t *testing.T) {
+	iss := newJWTIssuer(t)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(iss.jwks) }))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/direct" {
+			_, _ = w.Write(iss.jwks)
+			return
+		}
+		http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
+	}))
+	defer secure.Close()
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/direct", 200}, {"/redirect", 401}} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(),
+			extra: "jwt: {required: true, issuers: [{issuer: https://id.test, algorithms: [ES256], jwksURL: '" + secure.URL + tt.path + "', jwksCA: jwks-ca.pem}]}\n",
+			files: map[string][]byte{"jwks-ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw})}})
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice"))
+		if status(resp) != tt.want || (tt.want != 200) != (len(got) == 0) {
+			t.Errorf("JWKS at %s: status %d, upstream received %d requests; want %d", tt.path, status(resp), len(got), tt.want)
+		}
+	}
+}
+
+// TestAttackClientHangUp (hole 13): a client that hangs up is logged as
+// 499 "client closed", not as a 502 upstream error.
+func TestAttackClientHangUp(t *testing.T) {
+	u := newRawUpstream(t)
+	u.setDelay(3 * time.Second)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: hangup\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(u.requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	for {
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		log := h.audit.String()
+		if strings.Contains(log, `"status":499`) {
+			if !strings.Contains(log, "client closed") {
+				t.Errorf("499 record without the reason:\n%s", log)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 record for a client that hung up (the upstream got %d requests):\n%s", len(u.requests()), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackWAFKeepsAuthzRule (hole 13): a WAF match below the blocking
+// threshold is recorded beside the authorization rule that allowed the
+// request, not instead of it.
+func TestAttackWAFKeepsAuthzRule(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "waf: {mode: block, anomalyThreshold: 1000}\n"})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?q=%3Cscript%3Ealert(1)%3C/script%3E")
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("below the threshold: %d, upstream received %d", status(resp), len(got))
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	log := h.audit.String()
+	if !strings.Contains(log, `"rule":"authz/shop/allow-web"`) || !regexp.MustCompile(`"waf":"[^"]*941100`).MatchString(log) {
+		t.Errorf("audit record lacks the authorization rule or the WAF match:\n%s", log)
+	}
+}

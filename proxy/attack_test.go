@@ -5,6 +5,7 @@ package proxy
 // receives. Keep them: a regression is a bypass.
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,8 +15,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -414,4 +418,107 @@ func TestAttackWAFKeepsAuthzRule(t *testing.T) {
 	if !strings.Contains(log, `"rule":"authz/shop/allow-web"`) || !regexp.MustCompile(`"waf":"[^"]*941100`).MatchString(log) {
 		t.Errorf("audit record lacks the authorization rule or the WAF match:\n%s", log)
 	}
+}
+
+// TestAttackReloadFailsOpen (hole 5): a reload that would turn
+// authorization off by accident is refused and the running configuration
+// stays: an empty policies file, a configuration that lost its
+// authorization section (a half-written file), unless it says
+// "authorization: none". --check (NewServer) refuses an empty policies
+// file too.
+func TestAttackReloadFailsOpen(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	admin := func(step string, want int) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != want || (want == 403) != (len(got) == 0) {
+			t.Errorf("%s: GET /admin: %d, upstream received %d requests; want %d", step, status(resp), len(got), want)
+		}
+	}
+	for name, data := range map[string]string{"empty": "", "comments only": "# nothing yet\n", "no document": "---\n---\n"} {
+		writeFile(t, polPath, []byte(data))
+		if err := h.srv.Reload(); err == nil {
+			t.Errorf("policies file %s: reload accepted", name)
+		}
+		admin("policies file "+name, 403)
+		if s, err := NewServer(cfgPath, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+			_ = s.Close()
+			t.Errorf("policies file %s: --check accepts it", name)
+		}
+	}
+	writeFile(t, polPath, []byte(policies))
+	half, _, _ := strings.Cut(string(good), "authorization:")
+	writeFile(t, cfgPath, []byte(half))
+	if err := h.srv.Reload(); err == nil {
+		t.Errorf("configuration without its authorization section: reload accepted")
+	}
+	admin("configuration without authorization", 403)
+	// Said explicitly, it applies.
+	writeFile(t, cfgPath, []byte(strings.Replace(string(good), "authorization:\n  policies: [policies.yaml]\n", "authorization: none\n", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatalf("authorization: none: %v", err)
+	}
+	admin("authorization: none", 200)
+	if got := testutilCounter(t, h, "ward_proxy_reload_failures_total"); got != 4 {
+		t.Errorf("ward_proxy_reload_failures_total = %v, want 4", got)
+	}
+}
+
+// TestAttackReloadWatch (hole 5): every file the configuration names is
+// watched (an edited policies file applies without SIGHUP), and a file
+// written in two steps is not loaded half-written.
+func TestAttackReloadWatch(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	defer func(d time.Duration) { settleDelay = d }(settleDelay)
+	settleDelay = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.srv.Watch(ctx, 50*time.Millisecond)
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	batch := func() int {
+		resp, _ := sendRaw(t, h, u, "batch", "GET", "/api/items")
+		return status(resp)
+	}
+	if got := batch(); got != 403 {
+		t.Fatalf("batch before the edit: %d", got)
+	}
+	writeFile(t, polPath, []byte(strings.Replace(policies, `["example.org/ns/shop/sa/web"]`, `["example.org/ns/shop/sa/web", "example.org/ns/shop/sa/batch"]`, 1)))
+	deadline := time.Now().Add(5 * time.Second)
+	for batch() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("an edited policies file was not applied within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A configuration written in two steps: the first half is never live.
+	half, _, _ := strings.Cut(string(good), "authorization:")
+	writeFile(t, cfgPath, []byte(half))
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Fatalf("half-written configuration: GET /admin %d, upstream received %d", status(resp), len(got))
+		}
+	}
+	writeFile(t, cfgPath, []byte(strings.Replace(string(good), "burst: 2", "burst: 3", 1)))
+}
+
+func testutilCounter(t *testing.T, h *harness, name string) float64 {
+	t.Helper()
+	mfs, err := h.srv.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +31,11 @@ type Config struct {
 	// Workload is the workload the proxy fronts: it selects the
 	// AuthorizationPolicies that apply, as Istio does.
 	Workload Workload `yaml:"workload"`
-	// Authorization lists Istio AuthorizationPolicy files.
+	// Authorization lists Istio AuthorizationPolicy files; "none" says
+	// explicitly that the proxy runs without (see Off).
 	Authorization *Authorization `yaml:"authorization"`
-	// JWT configures bearer token verification.
+	// JWT configures bearer token verification; "none" as for
+	// Authorization.
 	JWT *JWT `yaml:"jwt"`
 	// ClientIP configures trusted proxies in front of this one.
 	ClientIP *ClientIP `yaml:"clientIP"`
@@ -61,7 +64,17 @@ type Config struct {
 
 	file  string
 	lines map[string]int
+	off   map[string]bool // sections written as "none"
 }
+
+// offSections are the sections that a reload may not drop unless the new
+// configuration writes them as "none": a half-written or truncated file
+// must not turn a check off.
+var offSections = []string{"authorization", "jwt"}
+
+// Off reports whether section ("authorization", "jwt") is written as
+// "none": turned off on purpose.
+func (c *Config) Off(section string) bool { return c.off[section] }
 
 // ServerTLS is the listener's TLS: a certificate and key, or a SPIFFE
 // SVID with the client IDs admitted (mutual TLS).
@@ -235,11 +248,12 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErr(name, err)
 	}
-	c := &Config{file: name, lines: map[string]int{}}
+	c := &Config{file: name, lines: map[string]int{}, off: map[string]bool{}}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: name, Msg: "empty configuration: at least upstream.url is required"}
 	}
 	lines(root.Content[0], "", c.lines)
+	data = c.sectionsOff(root.Content[0], data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -250,6 +264,53 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// sectionsOff records the sections written as a plain "none" and returns
+// data with that word blanked to "~" (null) in place, so that the strict
+// decoder reads an absent section and every line and column stays where
+// it was for error messages.
+func (c *Config) sectionsOff(root *yaml.Node, data []byte) []byte {
+	if root.Kind != yaml.MappingNode {
+		return data
+	}
+	var out []byte
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Style != 0 || v.Value != "none" || !slices.Contains(offSections, k.Value) {
+			continue
+		}
+		off := offset(data, v.Line, v.Column)
+		if off < 0 || !bytes.HasPrefix(data[off:], []byte("none")) {
+			continue
+		}
+		if out == nil {
+			out = bytes.Clone(data)
+		}
+		copy(out[off:], "~   ")
+		c.off[k.Value] = true
+	}
+	if out == nil {
+		return data
+	}
+	return out
+}
+
+// offset returns the byte offset of a 1-based line and column, or -1.
+func offset(data []byte, line, col int) int {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		off += i + 1
+	}
+	off += col - 1
+	if off >= len(data) {
+		return -1
+	}
+	return off
 }
 
 func yamlErr(name string, err error) error {

@@ -492,6 +492,11 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(ps) == 0 {
+			// An empty or truncated file would otherwise allow every
+			// request ("no ALLOW policy applies").
+			return nil, &Error{File: path, Msg: "holds no AuthorizationPolicy (write `authorization: none` in the configuration to run without authorization)"}
+		}
 		policies = append(policies, ps...)
 	}
 	eng, err := authz.Options{RootNamespace: a.RootNamespace}.Compile(policies, authz.Workload{Namespace: p.cfg.Workload.Namespace, Labels: p.cfg.Workload.Labels})

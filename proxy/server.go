@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +32,8 @@ type Server struct {
 	reg      *prometheus.Registry
 
 	cur      atomic.Pointer[Proxy]
-	mu       sync.Mutex // serializes reloads
-	stamp    time.Time
+	mu       sync.Mutex           // serializes reloads
+	stamps   map[string]fileStamp // of the files the running configuration names
 	reloads  prometheus.Counter
 	failures prometheus.Counter
 }
@@ -65,13 +66,13 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 }
 
 func (s *Server) build() (*Proxy, error) {
-	if st, err := os.Stat(s.path); err == nil {
-		s.stamp = st.ModTime()
-	}
+	stamps := statFiles([]string{s.path})
 	cfg, err := LoadConfig(s.path)
 	if err != nil {
+		s.stamps = stamps // a broken file is not read again until it changes
 		return nil, err
 	}
+	s.stamps = statFiles(watchedFiles(cfg))
 	p, err := New(cfg, Options{Log: s.log, Audit: s.audit})
 	if err != nil {
 		return nil, err
@@ -99,6 +100,11 @@ func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.build()
+	if err == nil {
+		if err = dropsSection(s.cur.Load().cfg, p.cfg); err != nil {
+			_ = p.Close()
+		}
+	}
 	if err != nil {
 		s.failures.Inc()
 		s.log.Error("reload refused; the running configuration stays", "err", err)
@@ -184,8 +190,106 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	return err
 }
 
-// Watch reloads the configuration when its file changes (polled every
-// interval) until ctx ends.
+// dropsSection refuses a new configuration that lacks a section the
+// running one has, unless it writes that section as "none": a truncated
+// or half-written file must not turn a check off. TLS cannot be turned off
+// by a reload at all (the listener is TLS until restart).
+func dropsSection(old, cfg *Config) error {
+	switch {
+	case old.TLS != nil && cfg.TLS == nil:
+		return &Error{File: cfg.file, Msg: "the tls section is gone; TLS is turned off only by a restart"}
+	case old.Authorization != nil && cfg.Authorization == nil && !cfg.Off("authorization"):
+		return &Error{File: cfg.file, Msg: "the authorization section is gone (write `authorization: none` to run without)"}
+	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
+		return &Error{File: cfg.file, Msg: "the jwt section is gone (write `jwt: none` to run without)"}
+	}
+	return nil
+}
+
+// watchedFiles are the files a configuration names whose change calls for
+// a reload: the configuration itself, its policies, JWKS files and CAs.
+// (Certificates and SVIDs are re-read by their sources without one.)
+func watchedFiles(c *Config) []string {
+	files := []string{c.file}
+	if a := c.Authorization; a != nil {
+		for _, f := range a.Policies {
+			files = append(files, c.Path(f))
+		}
+	}
+	if j := c.JWT; j != nil {
+		for _, is := range j.Issuers {
+			for _, f := range []string{is.JWKSFile, is.JWKSCA} {
+				if f != "" {
+					files = append(files, c.Path(f))
+				}
+			}
+		}
+	}
+	if c.Upstream.CA != "" {
+		files = append(files, c.Path(c.Upstream.CA))
+	}
+	return files
+}
+
+// fileStamp is what tells a changed file: its modification time and
+// size (a file that appears or disappears changes ok).
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	ok   bool
+}
+
+func statFiles(paths []string) map[string]fileStamp {
+	out := make(map[string]fileStamp, len(paths))
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			out[p] = fileStamp{}
+			continue
+		}
+		out[p] = fileStamp{mod: st.ModTime(), size: st.Size(), ok: true}
+	}
+	return out
+}
+
+// settleDelay is how long the files must stay the same before a change
+// is loaded (a variable for tests).
+var settleDelay = time.Second
+
+// readAll returns the contents of the files, "" for one that cannot be
+// read.
+func readAll(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		b, _ := os.ReadFile(p) // #nosec G304 -- files the configuration names
+		out[i] = string(b)
+	}
+	return out
+}
+
+// changedFiles returns the watched files, and whether any changed since
+// the running configuration (or the last refused one) was read.
+func (s *Server) changedFiles() ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	paths := make([]string, 0, len(s.stamps))
+	for p := range s.stamps {
+		paths = append(paths, p)
+	}
+	changed := false
+	for p, st := range statFiles(paths) {
+		if st != s.stamps[p] {
+			changed = true
+		}
+	}
+	return paths, changed
+}
+
+// Watch reloads the configuration when a file it names changes (polled
+// every interval) until ctx ends. A change is loaded once two reads of
+// every file settleDelay apart agree, so that a file written in steps is
+// not loaded half-written; replace files by an atomic rename all the
+// same.
 func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -194,13 +298,24 @@ func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			st, err := os.Stat(s.path)
-			s.mu.Lock()
-			changed := err == nil && !st.ModTime().Equal(s.stamp)
-			s.mu.Unlock()
-			if changed {
-				_ = s.Reload()
-			}
 		}
+		paths, changed := s.changedFiles()
+		if !changed {
+			continue
+		}
+		prev := readAll(paths)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settleDelay):
+			}
+			cur := readAll(paths)
+			if slices.Equal(prev, cur) {
+				break
+			}
+			prev = cur
+		}
+		_ = s.Reload()
 	}
 }

@@ -27,6 +27,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 // get sends GET target as web through h with Connection: close and
@@ -521,4 +523,152 @@ func testutilCounter(t *testing.T, h *harness, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// keepAliveClient is an HTTP/1.1 client over mutual TLS as who that keeps
+// its connections.
+func (h *harness) keepAliveClient(who string) *http.Client {
+	cfg := h.client(who).Transport.(*http.Transport).TLSClientConfig.Clone()
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 4}, Timeout: 2 * time.Second}
+}
+
+func adminStatus(t *testing.T, h *harness, path string) int {
+	t.Helper()
+	resp, err := http.Get(h.adminURL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// stalledPipe returns the write end of a pipe nobody reads: writes block
+// once its kernel buffer is full, as standard output on an unread pipe.
+func stalledPipe(t *testing.T) *os.File {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(); _ = w.Close() })
+	return w
+}
+
+// TestAttackStalledAuditSink (hole 6): with the audit output on an unread
+// pipe, requests used to hang after a few hundred, readiness stayed green
+// and SIGTERM did not exit. Now every request passes (records are dropped
+// and counted), /readyz reports it, and shutdown ends within the drain
+// timeout.
+func TestAttackStalledAuditSink(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), auditOut: stalledPipe(t), grace: time.Second,
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
+		extra:   "audit: {bufferBytes: 65536}\n"})
+	c := h.keepAliveClient("web")
+	const n = 1500
+	for i := range n {
+		resp, err := c.Get(h.url + "/api/items")
+		if err != nil {
+			t.Fatalf("request %d with the audit output stalled: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	if got := len(u.requests()); got != n {
+		t.Errorf("the upstream received %d requests, want %d", got, n)
+	}
+	if d := testutilCounter(t, h, "ward_audit_dropped_total"); d == 0 {
+		t.Error("ward_audit_dropped_total = 0 with the output stalled")
+	}
+	if code := adminStatus(t, h, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the audit output stalled: %d, want 503", code)
+	}
+	if code := adminStatus(t, h, "/healthz"); code != 200 {
+		t.Errorf("/healthz: %d (the process is alive)", code)
+	}
+	c.CloseIdleConnections()
+	start := time.Now()
+	h.cancel()
+	select {
+	case <-h.done:
+		h.done <- nil // for the cleanup
+	case <-time.After(3 * time.Second):
+		t.Fatal("shutdown with the audit output stalled took over 3 s (drain timeout 1 s)")
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+}
+
+// TestAttackStalledAuditSinkRefuse (hole 6): with audit.whenFull: refuse,
+// requests that cannot be recorded get 503 and never reach the upstream.
+func TestAttackStalledAuditSinkRefuse(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), auditOut: stalledPipe(t), grace: time.Second,
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
+		extra:   "audit: {bufferBytes: 65536, whenFull: refuse}\n"})
+	c := h.keepAliveClient("web")
+	get := func() int {
+		resp, err := c.Get(h.url + "/api/items")
+		if err != nil {
+			t.Fatalf("with the audit output stalled: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	refusedAt := -1
+	for i := range 3000 {
+		if get() == http.StatusServiceUnavailable {
+			refusedAt = i
+			break
+		}
+	}
+	if refusedAt < 0 {
+		t.Fatal("3000 requests with the audit output stalled and none refused")
+	}
+	before := len(u.requests())
+	for range 20 {
+		if code := get(); code != http.StatusServiceUnavailable {
+			t.Errorf("after the buffer filled: %d, want 503", code)
+		}
+	}
+	if got := len(u.requests()); got != before {
+		t.Errorf("refused requests reached the upstream: %d more", got-before)
+	}
+	if r := testutilCounter(t, h, "ward_audit_refused_total"); r < 21 {
+		t.Errorf("ward_audit_refused_total = %v, want at least 21", r)
+	}
+}
+
+// TestAttackAuditDevFull (hole 6): records lost to a failing output (a
+// full disk) are counted and logged, not silently dropped.
+func TestAttackAuditDevFull(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	u := newRawUpstream(t)
+	var logBuf testenv.SyncBuffer
+	h := startWith(t, setup{upstream: u.URL(), auditOut: full, log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "full"); code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	if err := h.srv.auditBuf.Flush(); err == nil {
+		t.Fatal("flush to /dev/full succeeded")
+	}
+	if e := testutilCounter(t, h, "ward_audit_write_errors_total"); e == 0 {
+		t.Error("ward_audit_write_errors_total = 0")
+	}
+	if d := testutilCounter(t, h, "ward_audit_dropped_total"); d == 0 {
+		t.Error("ward_audit_dropped_total = 0")
+	}
+	if !strings.Contains(logBuf.String(), "audit output failed") {
+		t.Errorf("no log line for the failing output:\n%s", logBuf.String())
+	}
+	if code := adminStatus(t, h, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the audit output failing: %d, want 503", code)
+	}
 }

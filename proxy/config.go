@@ -56,6 +56,8 @@ type Config struct {
 	// such as WebSocket): [websocket] when empty, [none] for none. A
 	// request offering any other is forwarded without its Upgrade.
 	Upgrades []string `yaml:"upgrades"`
+	// Audit configures the audit records' output.
+	Audit    Audit    `yaml:"audit"`
 	Limits   Limits   `yaml:"limits"`
 	Timeouts Timeouts `yaml:"timeouts"`
 	// Admin serves /healthz, /readyz and /metrics; "127.0.0.1:9901" by
@@ -187,6 +189,21 @@ type WAF struct {
 	MaxBodyBytes        int64    `yaml:"maxBodyBytes"`
 	AllowedMethods      []string `yaml:"allowedMethods"`
 	AllowedContentTypes []string `yaml:"allowedContentTypes"`
+}
+
+// Audit configures where audit records go and what happens when the
+// output does not keep up. Its settings take effect at start.
+type Audit struct {
+	// Output is "stdout" (default), "off", or a file path (appended to,
+	// reopened on SIGHUP and when rotated away).
+	Output string `yaml:"output"`
+	// BufferBytes bounds the records waiting for the output (1 MiB by
+	// default).
+	BufferBytes int `yaml:"bufferBytes"`
+	// WhenFull is "drop" (default: the record is dropped and counted in
+	// ward_audit_dropped_total) or "refuse" (requests get 503 while the
+	// output is stalled or the buffer over half full).
+	WhenFull string `yaml:"whenFull"`
 }
 
 // Limits cap request sizes.
@@ -518,6 +535,14 @@ func (c *Config) validate() error {
 				return c.errorf(fmt.Sprintf("waf.paths[%d]", i), "waf.paths[%d] %q must start with /", i, p)
 			}
 		}
+	}
+	switch c.Audit.WhenFull {
+	case "", "drop", "refuse":
+	default:
+		return c.errorf("audit.whenFull", "audit.whenFull %q: want drop or refuse", c.Audit.WhenFull)
+	}
+	if c.Audit.BufferBytes < 0 {
+		return c.errorf("audit.bufferBytes", "audit.bufferBytes must not be negative")
 	}
 	if c.MaxConcurrency < 0 {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")

@@ -98,6 +98,9 @@ type setup struct {
 	extra    string            // appended to the configuration
 	replace  []string          // pairs of old and new text in the configuration
 	files    map[string][]byte // more files in the configuration's directory
+	auditOut io.Writer         // nil: the harness's buffer
+	log      *slog.Logger      // nil: discarded
+	grace    time.Duration     // of Serve; 5 s when 0
 }
 
 func startWith(t *testing.T, su setup) *harness {
@@ -146,7 +149,17 @@ func startWith(t *testing.T, su setup) *harness {
 	}
 	writeFile(t, filepath.Join(h.dir, "proxy.yaml"), []byte(cfg))
 
-	h.srv, err = NewServer(filepath.Join(h.dir, "proxy.yaml"), slog.New(slog.DiscardHandler), h.audit)
+	var auditOut io.Writer = h.audit
+	if su.auditOut != nil {
+		auditOut = su.auditOut
+	}
+	if su.log == nil {
+		su.log = slog.New(slog.DiscardHandler)
+	}
+	if su.grace == 0 {
+		su.grace = 5 * time.Second
+	}
+	h.srv, err = NewServer(filepath.Join(h.dir, "proxy.yaml"), su.log, auditOut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +175,7 @@ func startWith(t *testing.T, su setup) *harness {
 	h.adminURL = "http://" + adminLn.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.srv.Serve(ctx, ln, adminLn, 5*time.Second) }()
+	go func() { h.done <- h.srv.Serve(ctx, ln, adminLn, su.grace) }()
 	t.Cleanup(func() {
 		cancel()
 		<-h.done

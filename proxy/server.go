@@ -36,29 +36,73 @@ type Server struct {
 	stamps   map[string]fileStamp // of the files the running configuration names
 	reloads  prometheus.Counter
 	failures prometheus.Counter
+	sink     *fileSink // nil unless audit.output is a file
+	refuse   bool      // audit.whenFull: refuse
+	refused  prometheus.Counter
 }
 
 // NewServer loads the configuration at path and builds the proxy; a
 // configuration that does not load is an error (exit 2 in `ward proxy`).
+//
+// Audit records go to auditOut (standard output in `ward proxy`) unless
+// the configuration's audit.output names a file or "off".
 func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Records are batched: a write per request would cost more than every
-	// check together. They reach auditOut within 100 ms and at shutdown.
-	buf := audit.NewBufferedWriter(auditOut, 100*time.Millisecond)
-	a, err := audit.New(buf, reg)
+	cfg, err := LoadConfig(path)
 	if err != nil {
-		_ = buf.Close()
 		return nil, err
 	}
-	s := &Server{path: path, log: log, audit: a, auditBuf: buf, reg: reg,
+	s := &Server{path: path, log: log, refuse: cfg.Audit.WhenFull == "refuse",
 		reloads:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reloads_total", Help: "Configuration reloads applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reload_failures_total", Help: "Configuration reloads refused (the previous configuration stays)."}),
+		refused:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_audit_refused_total", Help: "Requests refused with 503 because the audit output did not keep up (audit.whenFull: refuse)."}),
 	}
-	reg.MustRegister(s.reloads, s.failures)
+	switch out := cfg.Audit.Output; out {
+	case "", "stdout":
+	case "off":
+		auditOut = io.Discard
+	default:
+		sink, err := openFileSink(cfg.Path(out))
+		if err != nil {
+			return nil, &Error{File: path, Msg: "audit.output: " + err.Error()}
+		}
+		s.sink, auditOut = sink, sink
+	}
+	// Records are batched: a write per request would cost more than every
+	// check together. They reach the output within 100 ms and at
+	// shutdown, from a goroutine of their own: a stalled output never
+	// blocks a request (records are dropped and counted instead).
+	buf := audit.NewBufferedWriterOptions(auditOut, audit.BufferOptions{
+		Interval: 100 * time.Millisecond, MaxBytes: cfg.Audit.BufferBytes,
+		OnError: func(msg string, dropped uint64, err error) {
+			log.Error(msg, "dropped", dropped, "err", err)
+		},
+	})
+	s.auditBuf = buf
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.reloads, s.failures, s.refused,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ward_audit_dropped_total", Help: "Audit records dropped: the buffer was full or a write to the output failed."},
+			func() float64 { return float64(buf.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ward_audit_write_errors_total", Help: "Failed writes to the audit output."},
+			func() float64 { return float64(buf.WriteErrors()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ward_audit_pending_bytes", Help: "Audit records waiting for the output."},
+			func() float64 { return float64(buf.Pending()) }))
+	s.reg = reg
+	closeAll := func() {
+		_ = buf.Close()
+		if s.sink != nil {
+			_ = s.sink.Close()
+		}
+	}
+	a, err := audit.New(buf, reg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	s.audit = a
 	p, err := s.build()
 	if err != nil {
-		_ = buf.Close()
+		closeAll()
 		return nil, err
 	}
 	s.cur.Store(p)
@@ -86,7 +130,11 @@ func (s *Server) build() (*Proxy, error) {
 // Close releases a server that will not Serve (after a --check): the
 // audit flusher and the proxy's connections.
 func (s *Server) Close() error {
-	return errors.Join(s.cur.Load().Close(), s.auditBuf.Close())
+	err := errors.Join(s.cur.Load().Close(), s.auditBuf.Close())
+	if s.sink != nil {
+		err = errors.Join(err, s.sink.Close())
+	}
+	return err
 }
 
 // Config returns the configuration in use.
@@ -99,6 +147,9 @@ func (s *Server) Config() *Config { return s.cur.Load().cfg }
 func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sink != nil {
+		s.sink.Reopen() // SIGHUP reopens the audit file, for log rotation
+	}
 	p, err := s.build()
 	if err == nil {
 		if err = dropsSection(s.cur.Load().cfg, p.cfg); err != nil {
@@ -111,8 +162,8 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.cur.Swap(p)
-	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) {
-		s.log.Warn("listen, admin and TLS on/off changes take effect at restart")
+	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
+		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
 	}
 	s.reloads.Inc()
 	s.log.Info("configuration reloaded", "file", s.path)
@@ -122,8 +173,15 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// ServeHTTP serves a request with the current proxy.
+// ServeHTTP serves a request with the current proxy. With audit.whenFull:
+// refuse, a request that could not be recorded gets 503 instead.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.refuse && s.auditBuf.Healthy() != nil {
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
 
@@ -136,6 +194,12 @@ func (s *Server) Admin() http.Handler {
 		defer cancel()
 		if err := s.cur.Load().Ready(ctx); err != nil {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.auditBuf.Healthy(); err != nil {
+			// Records are being dropped (or requests refused): send
+			// traffic elsewhere until the output keeps up.
+			http.Error(w, "not ready: audit output", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
@@ -181,8 +245,13 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		}
 	}
 	_ = s.cur.Load().Close()
-	if e := s.auditBuf.Close(); e != nil && err == nil {
-		err = e
+	// The audit output gets what is left of the drain timeout: a stalled
+	// one is abandoned, not waited for.
+	if e := s.auditBuf.Shutdown(sctx); e != nil {
+		s.log.Error("audit records lost at shutdown", "err", e)
+	}
+	if s.sink != nil {
+		_ = s.sink.Close()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -672,3 +672,119 @@ func TestAttackAuditDevFull(t *testing.T) {
 		t.Errorf("/readyz with the audit output failing: %d, want 503", code)
 	}
 }
+
+// TestAttackUpstreamNeverAnswers (hole 8): an upstream that never
+// answers used to hold the request until the client gave up; the route
+// timeout and the response-header timeout answer 504.
+func TestAttackUpstreamNeverAnswers(t *testing.T) {
+	for _, tt := range []string{"timeout: 500ms", "timeout: 0s\n  responseHeaderTimeout: 500ms"} {
+		u := newRawUpstream(t)
+		u.setDelay(30 * time.Second)
+		h := startWith(t, setup{upstream: u.URL(), replace: []string{"upstream:\n  url: ", "upstream:\n  " + tt + "\n  url: "}})
+		start := time.Now()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items")
+		if status(resp) != http.StatusGatewayTimeout || len(got) != 1 {
+			t.Errorf("%s: status %d after %v, upstream received %d; want 504", tt, status(resp), time.Since(start), len(got))
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: answered after %v", tt, d)
+		}
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if log := h.audit.String(); !strings.Contains(log, `"status":504`) || !strings.Contains(log, `"outcome":"upstream timeout"`) {
+			t.Errorf("%s: audit record:\n%s", tt, log)
+		}
+	}
+}
+
+// TestAttackSlowBody (hole 8): clients sending a body slower than the
+// minimum rate used to pin an upstream connection each; they get 408 and
+// their upstream exchange is cut off.
+func TestAttackSlowBody(t *testing.T) {
+	defer func(d time.Duration) { bodyRateGrace = d }(bodyRateGrace)
+	bodyRateGrace = 500 * time.Millisecond
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: strings.Replace(policies, `methods: ["GET"], `, "", 1), replace: []string{"upstream:\n  url: ", "upstream:\n  minBodyRate: 1000\n  url: ",
+		"limits: {maxBodyBytes: 1024}", "limits: {maxBodyBytes: 1048576}", `rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"}})
+	const n = 20
+	results := make(chan string, n)
+	for range n {
+		go func() {
+			conn := h.dial(t, "web")
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.WriteString(conn, "POST /api/upload HTTP/1.1\r\nHost: api\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 100))
+			b, _ := io.ReadAll(conn)
+			results <- string(b)
+		}()
+	}
+	deadline := time.After(5 * time.Second)
+	for i := range n {
+		select {
+		case r := <-results:
+			if status(r) != http.StatusRequestTimeout {
+				t.Errorf("slow body: %q, want 408", r)
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d slow-body clients still held after 5 s (the upstream cut off %d bodies)", n-i, n, u.abortedBodies())
+		}
+	}
+	deadlineUp := time.Now().Add(2 * time.Second)
+	for u.abortedBodies() < n && time.Now().Before(deadlineUp) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := u.abortedBodies(); got != n {
+		t.Errorf("the upstream saw %d of %d slow bodies cut off", got, n)
+	}
+	// A body at a normal pace passes.
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /api/upload HTTP/1.1\r\nHost: api\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n")
+	for range 3 {
+		time.Sleep(200 * time.Millisecond)
+		_, _ = io.WriteString(conn, strings.Repeat("y", 1000))
+	}
+	if b, _ := io.ReadAll(conn); status(string(b)) != 200 {
+		t.Errorf("a body at 5,000 bytes/s: %q", b)
+	}
+}
+
+// TestAttackWebSocketTimeouts (hole 8): an upgraded connection is exempt
+// from the route timeout while it carries traffic, and closes once idle.
+func TestAttackWebSocketTimeouts(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), replace: []string{"upstream:\n  url: ", "upstream:\n  timeout: 300ms\n  idleTimeout: 1s\n  url: "}})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /api/ws HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	if status(string(buf[:n])) != 101 {
+		t.Fatalf("upgrade: %q", buf[:n])
+	}
+	for i := range 6 { // 1.2 s of traffic, four times the route timeout
+		time.Sleep(200 * time.Millisecond)
+		if _, err := fmt.Fprint(conn, i); err != nil {
+			t.Fatalf("write %d into the tunnel: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.HasSuffix(u.received(), "012345") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasSuffix(u.received(), "012345") {
+		t.Fatalf("the tunnel was cut before the idle timeout: the upstream got %q", u.received())
+	}
+	// Idle: closed within the idle timeout (1 s) and a margin.
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(4 * time.Second))
+	_, err := conn.Read(buf)
+	if isTimeout(err) {
+		t.Fatal("an idle upgraded connection still open after 4 s (idle timeout 1 s)")
+	}
+	t.Logf("idle tunnel closed after %v", time.Since(start))
+}

@@ -113,6 +113,40 @@ type Upstream struct {
 	// TLS to the upstream, for https URLs: a CA file, or SPIFFE mutual TLS.
 	CA     string  `yaml:"ca"`
 	SPIFFE *SPIFFE `yaml:"spiffe"`
+	// Timeouts; unset ones take the defaults below, "0s" turns one off.
+	// ConnectTimeout bounds the TCP connect and the TLS handshake (5 s).
+	ConnectTimeout *Duration `yaml:"connectTimeout"`
+	// ResponseHeaderTimeout bounds the wait for the response's headers
+	// once the request is sent (15 s).
+	ResponseHeaderTimeout *Duration `yaml:"responseHeaderTimeout"`
+	// Timeout bounds the whole exchange, as Envoy's route timeout (15 s).
+	// Upgraded connections (WebSocket) are exempt: they have IdleTimeout.
+	Timeout *Duration `yaml:"timeout"`
+	// IdleTimeout closes an exchange or an upgraded connection with no
+	// byte in either direction for this long (5 min, Envoy's
+	// stream_idle_timeout).
+	IdleTimeout *Duration `yaml:"idleTimeout"`
+	// MinBodyRate is the slowest a client may send a request body, in
+	// bytes per second, after a grace of 5 s (1024); 0 turns it off. A
+	// slower client gets 408 and frees its upstream connection.
+	MinBodyRate *int64 `yaml:"minBodyRate"`
+}
+
+// Upstream timeout defaults.
+const (
+	defaultConnectTimeout        = 5 * time.Second
+	defaultResponseHeaderTimeout = 15 * time.Second
+	defaultRouteTimeout          = 15 * time.Second
+	defaultIdleTimeout           = 5 * time.Minute
+	defaultMinBodyRate           = 1024
+)
+
+// or returns d, or def when d is unset.
+func (d *Duration) or(def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return time.Duration(*d)
 }
 
 // Workload identifies the workload the proxy fronts.
@@ -411,6 +445,8 @@ func (c *Config) validate() error {
 		return c.errorf("upstream.url", "upstream.url %q must be an http:// or https:// URL with a host", c.Upstream.URL)
 	case u.Scheme == "http" && (c.Upstream.CA != "" || c.Upstream.SPIFFE != nil):
 		return c.errorf("upstream.url", "upstream TLS settings need an https:// URL")
+	case c.Upstream.MinBodyRate != nil && *c.Upstream.MinBodyRate < 0:
+		return c.errorf("upstream.minBodyRate", "upstream.minBodyRate must not be negative (0 turns it off)")
 	}
 	if t := c.TLS; t != nil {
 		switch t.Profile {

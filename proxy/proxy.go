@@ -231,18 +231,20 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	u := p.cfg.Upstream
+	connect := u.ConnectTimeout.or(defaultConnectTimeout)
 	tr := &http.Transport{
 		// Idle connections to the upstream close with the proxy.
 		Proxy:                 nil, // never an environment proxy: the upstream is local
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialIdle(&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}, u.IdleTimeout.or(defaultIdleTimeout)),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: u.ResponseHeaderTimeout.or(defaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
 	}
-	u := p.cfg.Upstream
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -320,10 +322,20 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(r.Context().Err(), context.Canceled) {
+			switch {
+			case bodyTooSlow(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
+				http.Error(w, "request timeout", http.StatusRequestTimeout)
+				return
+			case errors.Is(r.Context().Err(), context.Canceled):
 				// The client hung up: nginx's 499, not an upstream error.
 				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
 				w.WriteHeader(statusClientClosed)
+				return
+			case isTimeoutErr(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+				log.Warn("upstream timeout", "method", r.Method, "path", r.URL.Path, "err", err)
+				audit.Set(r.Context(), audit.Verdict{Outcome: "upstream timeout"})
+				http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
 				return
 			}
 			log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -333,7 +345,11 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	return rp, nil
+	minRate := int64(defaultMinBodyRate)
+	if u.MinBodyRate != nil {
+		minRate = *u.MinBodyRate
+	}
+	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
 }
 
 // statusClientClosed is nginx's status for a request whose client closed

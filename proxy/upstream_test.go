@@ -28,6 +28,7 @@ type rawUpstream struct {
 	tunnel   bytes.Buffer  // bytes after a 101
 	delay    time.Duration // before answering
 	closed   int           // connections the proxy closed before the answer
+	aborted  int           // requests whose body was cut off
 	answered chan struct{}
 }
 
@@ -70,6 +71,13 @@ func (u *rawUpstream) setDelay(d time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.delay = d
+}
+
+// abortedBodies returns the number of request bodies cut off.
+func (u *rawUpstream) abortedBodies() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.aborted
 }
 
 // requests returns the raw requests received so far.
@@ -159,6 +167,9 @@ func (u *rawUpstream) serve(c net.Conn) {
 				}
 			}
 		} else if _, err := io.CopyN(&raw, br, length); err != nil {
+			u.mu.Lock()
+			u.aborted++
+			u.mu.Unlock()
 			return
 		}
 		u.mu.Lock()

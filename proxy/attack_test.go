@@ -5,6 +5,7 @@ package proxy
 // receives. Keep them: a regression is a bypass.
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -787,4 +788,93 @@ func TestAttackWebSocketTimeouts(t *testing.T) {
 		t.Fatal("an idle upgraded connection still open after 4 s (idle timeout 1 s)")
 	}
 	t.Logf("idle tunnel closed after %v", time.Since(start))
+}
+
+// TestAttackRevokedIdentity (hole 11): after a reload that no longer
+// admits a SPIFFE ID, its open keep-alive connection used to keep getting
+// 200. The reload closes it; a request on it never reaches the upstream.
+func TestAttackRevokedIdentity(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	req := "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: revoked\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("before the reload: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// web is no longer admitted.
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), `allow: ["spiffe://example.org/ns/shop/**"]`, `allow: ["spiffe://example.org/ns/shop/sa/batch"]`, 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(u.requests())
+	// The reload closed the connection.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := br.Peek(1); isTimeout(err) {
+		t.Error("the revoked peer's connection is still open after the reload")
+	}
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.WriteString(conn, req)
+	if resp, err := http.ReadResponse(br, nil); err == nil && resp.StatusCode == 200 {
+		t.Errorf("the revoked peer's connection still got %s", resp.Status)
+	}
+	if got := len(u.requests()); got != before {
+		t.Errorf("a request of the revoked peer reached the upstream")
+	}
+	// A new connection is refused by the handshake.
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "revoked2"); code != 0 {
+		t.Errorf("new connection of the revoked peer: %d", code)
+	}
+}
+
+// TestMaxConnectionAge (hole 11): with timeouts.maxConnectionAge,
+// connections are closed once that old, idle or busy.
+func TestMaxConnectionAge(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "timeouts: {maxConnectionAge: 500ms}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"}})
+	for _, busy := range []bool{false, true} {
+		conn := h.dial(t, "web")
+		br := bufio.NewReader(conn)
+		start := time.Now()
+		closed := false
+		for time.Since(start) < 3*time.Second && !closed {
+			if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\n\r\n"); err != nil {
+				closed = true
+				break
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				closed = true
+				break
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Close {
+				_, err := br.ReadByte()
+				closed = err != nil
+				break
+			}
+			if !busy {
+				_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+				_, err := br.ReadByte() // idle: wait for the close
+				closed = err != nil && !isTimeout(err)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		conn.Close()
+		if d := time.Since(start); !closed || d > 2*time.Second {
+			t.Errorf("busy=%v: connection closed %v after %v, want closed after about 500ms", busy, closed, d)
+		}
+	}
 }

@@ -252,6 +252,9 @@ type Timeouts struct {
 	Read       Duration `yaml:"read"`
 	Write      Duration `yaml:"write"`
 	Idle       Duration `yaml:"idle"`
+	// MaxConnectionAge closes client connections this old: idle ones at
+	// once, busy ones after their current response (off by default).
+	MaxConnectionAge Duration `yaml:"maxConnectionAge"`
 }
 
 // Duration reads "5s", "1m30s".

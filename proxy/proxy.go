@@ -45,7 +45,8 @@ type Proxy struct {
 	handler  http.Handler
 	tls      *tls.Config // nil: plain HTTP
 	verifier *jwt.Verifier
-	self     x509svid.Source // the listener's SVID, for X-Forwarded-Client-Cert
+	self     x509svid.Source       // the listener's SVID, for X-Forwarded-Client-Cert
+	peerOK   spiffeauth.Authorizer // the listener's admitted peer IDs; nil without SPIFFE
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
@@ -111,9 +112,19 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	}
 	if cfg.TLS != nil && cfg.TLS.SPIFFE != nil {
 		next := h
+		peerOK := p.peerOK
 		h = spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id, ok := spiffeauth.FromContext(r.Context()); ok {
+			id, ok := spiffeauth.FromContext(r.Context())
+			if ok {
 				audit.Set(r.Context(), audit.Verdict{Principal: id.String()})
+			}
+			// The handshake admitted the peer under the configuration of
+			// its time; a connection kept alive across a reload is held
+			// to the current one.
+			if !ok || peerOK(id) != nil {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
+				return
 			}
 			next.ServeHTTP(w, r)
 		}))
@@ -141,6 +152,20 @@ func (p *Proxy) TLSConfig() *tls.Config { return p.tls }
 // Warnings are non-fatal remarks on the configuration (policies that
 // cannot apply, say).
 func (p *Proxy) Warnings() []string { return p.warnings }
+
+// admits reports whether the listener's configuration admits the peer of
+// a TLS connection: always without SPIFFE (no client certificate is
+// asked), else when its SPIFFE ID is allowed.
+func (p *Proxy) admits(cs tls.ConnectionState) bool {
+	if p.peerOK == nil {
+		return true
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
+	return err == nil && p.peerOK(id) == nil
+}
 
 // Ready reports whether the proxy can decide requests: JWT keys fetched.
 func (p *Proxy) Ready(ctx context.Context) error {
@@ -215,7 +240,7 @@ func (p *Proxy) buildTLS() error {
 			return fmt.Errorf("tls.spiffe: %w", err)
 		}
 		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
-		p.self = src
+		p.self, p.peerOK = src, authz
 		return nil
 	}
 	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))

@@ -36,6 +36,7 @@ type Server struct {
 	stamps   map[string]fileStamp // of the files the running configuration names
 	reloads  prometheus.Counter
 	failures prometheus.Counter
+	conns    connSet
 	sink     *fileSink // nil unless audit.output is a file
 	refuse   bool      // audit.whenFull: refuse
 	refused  prometheus.Counter
@@ -167,6 +168,9 @@ func (s *Server) Reload() error {
 	}
 	s.reloads.Inc()
 	s.log.Info("configuration reloaded", "file", s.path)
+	if n := s.conns.closeRevoked(p); n > 0 {
+		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
+	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.
 	time.AfterFunc(time.Minute, func() { _ = old.Close() })
@@ -176,6 +180,10 @@ func (s *Server) Reload() error {
 // ServeHTTP serves a request with the current proxy. With audit.whenFull:
 // refuse, a request that could not be recorded gets 503 instead.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if limit := time.Duration(s.Config().Timeouts.MaxConnectionAge); limit > 0 && s.conns.age(r) > limit {
+		// HTTP/1.1 closes after this response; HTTP/2 sends GOAWAY.
+		w.Header().Set("Connection", "close")
+	}
 	if s.refuse && s.auditBuf.Healthy() != nil {
 		s.refused.Inc()
 		w.Header().Set("Retry-After", "1")
@@ -224,6 +232,8 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	t := cfg.Timeouts
 	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
+	srv.ConnState = s.conns.track
+	srv.ConnContext = connContext
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -232,6 +242,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
+	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) })
 	var err error
 	select {
 	case <-ctx.Done():

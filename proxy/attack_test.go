@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -876,5 +877,96 @@ func TestMaxConnectionAge(t *testing.T) {
 		if d := time.Since(start); !closed || d > 2*time.Second {
 			t.Errorf("busy=%v: connection closed %v after %v, want closed after about 500ms", busy, closed, d)
 		}
+	}
+}
+
+// offer sends GET /api/items at rate per second for d, open loop, and
+// returns the status and latency of each.
+func offer(c *http.Client, url string, rate float64, d time.Duration) (codes []int, lat []time.Duration) {
+	type result struct {
+		code int
+		lat  time.Duration
+	}
+	n := int(rate * d.Seconds())
+	results := make(chan result, n)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for range n {
+		<-tick.C
+		go func() {
+			start := time.Now()
+			resp, err := c.Get(url)
+			if err != nil {
+				results <- result{0, time.Since(start)}
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, time.Since(start)}
+		}()
+	}
+	for range n {
+		r := <-results
+		codes = append(codes, r.code)
+		if r.code == 200 {
+			lat = append(lat, r.lat)
+		}
+	}
+	return codes, lat
+}
+
+// TestAttackConcurrencyCollapse (hole 7): the adaptive concurrency limit
+// used to halve whenever latency passed twice the best ever seen, shedding
+// most requests at any load. Against an upstream of capacity C and
+// service time S: at 0.5C nothing is shed; at 2C served requests keep a
+// p99 under 4S, the excess is shed with 503, and every shed is recorded
+// as one.
+func TestAttackConcurrencyCollapse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 40 s of load")
+	}
+	const capacity, service = 8, 100 * time.Millisecond
+	u := newRawUpstream(t)
+	u.setCapacity(capacity, service)
+	h := startWith(t, setup{upstream: u.URL(), extra: "maxConcurrency: 200\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 100000, burst: 100000}"}})
+	c := h.keepAliveClient("web")
+	c.Timeout = 10 * time.Second
+	perSecond := float64(capacity) / service.Seconds() // C, in requests per second
+	codes, _ := offer(c, h.url+"/api/items", perSecond/2, 30*time.Second)
+	count := func(codes []int, want int) int {
+		n := 0
+		for _, c := range codes {
+			if c == want {
+				n++
+			}
+		}
+		return n
+	}
+	if ok := count(codes, 200); ok != len(codes) {
+		t.Errorf("at 0.5C: %d of %d requests served, want all (%d shed)", ok, len(codes), count(codes, 503))
+	}
+	codes, lat := offer(c, h.url+"/api/items", 2*perSecond, 10*time.Second)
+	slices.Sort(lat)
+	shed := count(codes, 503)
+	if len(lat) == 0 {
+		t.Fatal("at 2C: nothing served")
+	}
+	p99 := lat[len(lat)*99/100]
+	t.Logf("at 2C: %d served (p50 %v, p99 %v), %d shed, %d other", len(lat), lat[len(lat)/2], p99, shed, len(codes)-len(lat)-shed)
+	if p99 > 4*service {
+		t.Errorf("at 2C: p99 %v, want under 4S = %v", p99, 4*service)
+	}
+	if shed == 0 || len(lat)+shed != len(codes) {
+		t.Errorf("at 2C: %d served, %d shed of %d, want the excess shed with 503 and nothing else", len(lat), shed, len(codes))
+	}
+	if served := float64(len(lat)) / 10; served < 0.7*perSecond {
+		t.Errorf("at 2C: %.0f requests/s served, want near the capacity %.0f", served, perSecond)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.audit.String(), `"decision":"deny","reason":"shed: adaptive concurrency limit`); n != shed {
+		t.Errorf("%d shed requests, %d audit records of a shed", shed, n)
 	}
 }

@@ -105,7 +105,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		return nil, err
 	}
 	if cfg.MaxConcurrency > 0 {
-		h = ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{Max: cfg.MaxConcurrency, Initial: min(cfg.MaxConcurrency, 100)}).Handler(h)
+		h = withConcurrency(ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{Max: cfg.MaxConcurrency}), h)
 	}
 	if h, err = p.withAllowlist(h); err != nil {
 		return nil, err
@@ -375,6 +375,22 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		minRate = *u.MinBodyRate
 	}
 	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
+}
+
+// withConcurrency sheds requests beyond the adaptive concurrency limit
+// (Gradient2) with 503, each recorded as a denial by rule "concurrency".
+func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, err := cl.Acquire()
+		if err != nil {
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "concurrency",
+				Reason: fmt.Sprintf("shed: adaptive concurrency limit %d reached", cl.Limit())})
+			ratelimit.Shed(w)
+			return
+		}
+		defer done()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // statusClientClosed is nginx's status for a request whose client closed

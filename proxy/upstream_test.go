@@ -29,6 +29,8 @@ type rawUpstream struct {
 	delay    time.Duration // before answering
 	closed   int           // connections the proxy closed before the answer
 	aborted  int           // requests whose body was cut off
+	sem      chan struct{} // capacity: requests served at once
+	service  time.Duration // time to serve a request
 	answered chan struct{}
 }
 
@@ -66,6 +68,14 @@ func newRawUpstream(t *testing.T) *rawUpstream {
 }
 
 func (u *rawUpstream) URL() string { return "http://" + u.ln.Addr().String() }
+
+// setCapacity makes the upstream serve at most capacity requests at once,
+// each taking service; others wait their turn.
+func (u *rawUpstream) setCapacity(capacity int, service time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sem, u.service = make(chan struct{}, capacity), service
+}
 
 func (u *rawUpstream) setDelay(d time.Duration) {
 	u.mu.Lock()
@@ -174,8 +184,13 @@ func (u *rawUpstream) serve(c net.Conn) {
 		}
 		u.mu.Lock()
 		u.reqs = append(u.reqs, raw.String())
-		delay := u.delay
+		delay, sem, service := u.delay, u.sem, u.service
 		u.mu.Unlock()
+		if sem != nil {
+			sem <- struct{}{}
+			time.Sleep(service)
+			<-sem
+		}
 		if delay > 0 {
 			// Notice a proxy that gives up on the request meanwhile.
 			_ = c.SetReadDeadline(time.Now().Add(delay))

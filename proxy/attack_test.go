@@ -970,3 +970,24 @@ func TestAttackConcurrencyCollapse(t *testing.T) {
 		t.Errorf("%d shed requests, %d audit records of a shed", shed, n)
 	}
 }
+
+// TestAttackJWTClaimHeaders (hole 3): a header the proxy fills from a
+// verified token's claims (jwt.outputClaimToHeaders) never comes from the
+// client: removed from an anonymous request, replaced in a verified one.
+func TestAttackJWTClaimHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}, {header: X-Jwt-Iss, claim: iss}]}\n"})
+	_, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Jwt-Sub", "admin", "X_Jwt_Iss", "https://evil.test")
+	if len(got) != 1 || len(header(got[0], "X-Jwt-Sub")) != 0 || len(header(got[0], "X_Jwt_Iss")) != 0 || len(header(got[0], "X-Jwt-Iss")) != 0 {
+		t.Errorf("anonymous request: the upstream received %q", got)
+	}
+	_, got = sendRaw(t, h, u, "web", "GET", "/api/items", "X-Jwt-Sub", "admin", "Authorization", "Bearer "+iss.token(t, "alice"))
+	if len(got) != 1 || fmt.Sprint(header(got[0], "X-Jwt-Sub")) != "[alice]" || fmt.Sprint(header(got[0], "X-Jwt-Iss")) != "[https://id.test]" {
+		t.Errorf("verified request: the upstream received %q", got)
+	}
+	if len(got) == 1 && len(header(got[0], "Authorization")) != 0 {
+		t.Error("the upstream received the token")
+	}
+}

@@ -60,6 +60,11 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Limits   Limits   `yaml:"limits"`
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Routes send requests, by host and path, to their own upstream with
+	// their own checks; the first that matches, in file order, wins. A
+	// request no route matches gets 404. Without routes every request
+	// goes to Upstream.
+	Routes []Route `yaml:"routes"`
 	// Admin serves /healthz, /readyz and /metrics; "127.0.0.1:9901" by
 	// default, "off" to disable.
 	Admin string `yaml:"admin"`
@@ -223,6 +228,44 @@ type WAF struct {
 	MaxBodyBytes        int64    `yaml:"maxBodyBytes"`
 	AllowedMethods      []string `yaml:"allowedMethods"`
 	AllowedContentTypes []string `yaml:"allowedContentTypes"`
+	// Off turns the WAF off for a route (routes[].waf: {off: true}).
+	Off bool `yaml:"off"`
+}
+
+// Route is a gateway route (as an Istio VirtualService HTTP route or a
+// Caddy handle block): requests it matches go to its upstream through
+// its checks. Unset sections take the top-level ones.
+type Route struct {
+	Name  string     `yaml:"name"`
+	Match RouteMatch `yaml:"match"`
+	// Upstream, with its timeouts; the top-level one when unset. Paths
+	// are forwarded unchanged (no prefix rewriting).
+	Upstream *Upstream `yaml:"upstream"`
+	// Authorization policies for this route's requests.
+	Authorization *Authorization `yaml:"authorization"`
+	// JWT overrides whether a token is required (the issuers are the
+	// top-level jwt's).
+	JWT       *RouteJWT  `yaml:"jwt"`
+	RateLimit *RateLimit `yaml:"rateLimit"`
+	WAF       *WAF       `yaml:"waf"`
+	// Limits replace the top-level size limits for this route.
+	Limits *Limits `yaml:"limits"`
+}
+
+// RouteMatch selects requests by host and path. Host is exact
+// (case-insensitive, port ignored) or "*.example.com" (any subdomain);
+// empty matches any host. Path is exact, Prefix a plain string prefix
+// of the path (as Envoy's prefix); one of them is required ("/" for all).
+// Paths are matched after normalization (slashes merged).
+type RouteMatch struct {
+	Host   string `yaml:"host"`
+	Path   string `yaml:"path"`
+	Prefix string `yaml:"prefix"`
+}
+
+// RouteJWT is a route's JWT setting.
+type RouteJWT struct {
+	Required bool `yaml:"required"`
 }
 
 // Audit configures where audit records go and what happens when the
@@ -422,6 +465,9 @@ func (c *Config) errorf(path, format string, args ...any) error {
 	return &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// lineOf returns the line of a field path, 0 when unknown.
+func (c *Config) lineOf(path string) int { return c.lines[path] }
+
 // Path resolves a file path of the configuration against its directory.
 func (c *Config) Path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
@@ -440,16 +486,17 @@ func (c *Config) validate() error {
 	if c.Admin == "" {
 		c.Admin = "127.0.0.1:9901"
 	}
-	u, err := url.Parse(c.Upstream.URL)
-	switch {
-	case c.Upstream.URL == "":
-		return c.errorf("upstream", "upstream.url is required")
-	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		return c.errorf("upstream.url", "upstream.url %q must be an http:// or https:// URL with a host", c.Upstream.URL)
-	case u.Scheme == "http" && (c.Upstream.CA != "" || c.Upstream.SPIFFE != nil):
-		return c.errorf("upstream.url", "upstream TLS settings need an https:// URL")
-	case c.Upstream.MinBodyRate != nil && *c.Upstream.MinBodyRate < 0:
-		return c.errorf("upstream.minBodyRate", "upstream.minBodyRate must not be negative (0 turns it off)")
+	routed := len(c.Routes) > 0
+	for _, r := range c.Routes {
+		routed = routed && r.Upstream != nil
+	}
+	if !routed || c.Upstream.URL != "" {
+		if err := c.validateUpstream("upstream", &c.Upstream); err != nil {
+			return err
+		}
+	}
+	if err := c.validateRoutes(); err != nil {
+		return err
 	}
 	if t := c.TLS; t != nil {
 		switch t.Profile {
@@ -494,27 +541,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if rl := c.RateLimit; rl != nil {
-		switch {
-		case rl.Rate <= 0:
-			return c.errorf("rateLimit.rate", "rateLimit.rate must be a positive number of requests per second")
-		case rl.Burst < 1:
-			return c.errorf("rateLimit.burst", "rateLimit.burst must be at least 1")
-		case rl.Redis != "" && rl.Rate < 1:
-			return c.errorf("rateLimit.rate", "with redis, rateLimit.rate is a whole number of requests per second")
-		}
-		if rl.IPv6Prefix < 0 || rl.IPv6Prefix > 128 {
-			return c.errorf("rateLimit.ipv6Prefix", "rateLimit.ipv6Prefix must be 1 to 128 (64 by default)")
-		}
-		if rl.IPv6Prefix == 0 {
-			rl.IPv6Prefix = 64
-		}
-		switch k := rl.Key; {
-		case k == "", k == "ip", k == "principal", k == "subject":
-		case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
-		default:
-			return c.errorf("rateLimit.key", "rateLimit.key %q: want ip, principal, subject or header:NAME", k)
-		}
+	if err := c.validateRateLimit("rateLimit", c.RateLimit); err != nil {
+		return err
 	}
 	if j := c.JWT; j != nil {
 		if len(j.Issuers) == 0 {
@@ -558,33 +586,134 @@ func (c *Config) validate() error {
 	if c.Authorization != nil && c.Workload.Namespace == "" {
 		return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
 	}
-	if w := c.WAF; w != nil {
-		switch {
-		case w.Mode != "" && w.Mode != "block" && w.Mode != "detect":
-			return c.errorf("waf.mode", "waf.mode %q: want block or detect", w.Mode)
-		case w.ParanoiaLevel < 0 || w.ParanoiaLevel > 4:
-			return c.errorf("waf.paranoiaLevel", "waf.paranoiaLevel must be 1 to 4")
-		case w.AnomalyThreshold < 0:
-			return c.errorf("waf.anomalyThreshold", "waf.anomalyThreshold must be positive")
-		case w.MaxBodyBytes < 0:
-			return c.errorf("waf.maxBodyBytes", "waf.maxBodyBytes must not be negative")
-		}
-		for i, p := range w.Paths {
-			if !strings.HasPrefix(p, "/") {
-				return c.errorf(fmt.Sprintf("waf.paths[%d]", i), "waf.paths[%d] %q must start with /", i, p)
-			}
-		}
-	}
-	switch c.Audit.WhenFull {
-	case "", "drop", "refuse":
-	default:
-		return c.errorf("audit.whenFull", "audit.whenFull %q: want drop or refuse", c.Audit.WhenFull)
+	if err := c.validateWAF("waf", c.WAF); err != nil {
+		return err
 	}
 	if c.Audit.BufferBytes < 0 {
 		return c.errorf("audit.bufferBytes", "audit.bufferBytes must not be negative")
 	}
 	if c.MaxConcurrency < 0 {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) validateRoutes() error {
+	names := map[string]bool{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		m := r.Match
+		switch {
+		case r.Name == "":
+			return c.errorf(p, "%s.name is required", p)
+		case names[r.Name]:
+			return c.errorf(p+".name", "%s.name %q is used twice", p, r.Name)
+		case (m.Path == "") == (m.Prefix == ""):
+			return c.errorf(p+".match", "%s.match needs exactly one of path and prefix (prefix: / for every path)", p)
+		case m.Path != "" && !strings.HasPrefix(m.Path, "/"), m.Prefix != "" && !strings.HasPrefix(m.Prefix, "/"):
+			return c.errorf(p+".match", "%s.match paths start with /", p)
+		case strings.Contains(m.Host, "*") && (!strings.HasPrefix(m.Host, "*.") || strings.Count(m.Host, "*") > 1):
+			return c.errorf(p+".match.host", "%s.match.host %q: exact, or *.domain", p, m.Host)
+		case r.JWT != nil && c.JWT == nil:
+			return c.errorf(p+".jwt", "%s.jwt needs the top-level jwt section (its issuers)", p)
+		case r.Authorization != nil && len(r.Authorization.Policies) == 0:
+			return c.errorf(p+".authorization", "%s.authorization lists no policy file", p)
+		case r.Authorization != nil && c.Workload.Namespace == "":
+			return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
+		}
+		names[r.Name] = true
+		if r.Upstream != nil {
+			if err := c.validateUpstream(p+".upstream", r.Upstream); err != nil {
+				return err
+			}
+		} else if c.Upstream.URL == "" {
+			return c.errorf(p, "%s has no upstream, and there is no top-level one", p)
+		}
+		if err := c.validateRateLimit(p+".rateLimit", r.RateLimit); err != nil {
+			return err
+		}
+		if err := c.validateWAF(p+".waf", r.WAF); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forRoute is the configuration a route's requests are checked with: the
+// top-level one with the route's sections in place.
+func (c *Config) forRoute(r *Route) *Config {
+	d := *c
+	d.Routes = nil
+	if r.Upstream != nil {
+		d.Upstream = *r.Upstream
+	}
+	if r.Authorization != nil {
+		d.Authorization = r.Authorization
+	}
+	if r.JWT != nil && c.JWT != nil {
+		j := *c.JWT
+		j.Required = r.JWT.Required
+		d.JWT = &j
+	}
+	if r.RateLimit != nil {
+		d.RateLimit = r.RateLimit
+	}
+	if r.WAF != nil {
+		d.WAF = r.WAF
+	}
+	if d.WAF != nil && d.WAF.Off {
+		d.WAF = nil
+	}
+	if r.Limits != nil {
+		d.Limits = *r.Limits
+	}
+	return &d
+}
+
+func (c *Config) validateRateLimit(path string, rl *RateLimit) error {
+	if rl == nil {
+		return nil
+	}
+	switch {
+	case rl.Rate <= 0:
+		return c.errorf(path+".rate", "%s.rate must be a positive number of requests per second", path)
+	case rl.Burst < 1:
+		return c.errorf(path+".burst", "%s.burst must be at least 1", path)
+	case rl.Redis != "" && rl.Rate < 1:
+		return c.errorf(path+".rate", "with redis, %s.rate is a whole number of requests per second", path)
+	case rl.IPv6Prefix < 0 || rl.IPv6Prefix > 128:
+		return c.errorf(path+".ipv6Prefix", "%s.ipv6Prefix must be 1 to 128 (64 by default)", path)
+	}
+	if rl.IPv6Prefix == 0 {
+		rl.IPv6Prefix = 64
+	}
+	switch k := rl.Key; {
+	case k == "", k == "ip", k == "principal", k == "subject":
+	case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
+	default:
+		return c.errorf(path+".key", "%s.key %q: want ip, principal, subject or header:NAME", path, k)
+	}
+	return nil
+}
+
+func (c *Config) validateWAF(path string, w *WAF) error {
+	if w == nil {
+		return nil
+	}
+	switch {
+	case w.Mode != "" && w.Mode != "block" && w.Mode != "detect":
+		return c.errorf(path+".mode", "%s.mode %q: want block or detect", path, w.Mode)
+	case w.ParanoiaLevel < 0 || w.ParanoiaLevel > 4:
+		return c.errorf(path+".paranoiaLevel", "%s.paranoiaLevel must be 1 to 4", path)
+	case w.AnomalyThreshold < 0:
+		return c.errorf(path+".anomalyThreshold", "%s.anomalyThreshold must be positive", path)
+	case w.MaxBodyBytes < 0:
+		return c.errorf(path+".maxBodyBytes", "%s.maxBodyBytes must not be negative", path)
+	}
+	for i, p := range w.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return c.errorf(fmt.Sprintf("%s.paths[%d]", path, i), "%s.paths[%d] %q must start with /", path, i, p)
+		}
 	}
 	return nil
 }
@@ -601,6 +730,33 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateUpstream checks an upstream; path is where it is written.
+func (c *Config) validateUpstream(path string, up *Upstream) error {
+	u, err := url.Parse(up.URL)
+	switch {
+	case up.URL == "":
+		return c.errorf(path, "%s.url is required", path)
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return c.errorf(path+".url", "%s.url %q must be an http:// or https:// URL with a host", path, up.URL)
+	case u.Scheme == "http" && (up.CA != "" || up.SPIFFE != nil):
+		return c.errorf(path+".url", "%s TLS settings need an https:// URL", path)
+	case up.MinBodyRate != nil && *up.MinBodyRate < 0:
+		return c.errorf(path+".minBodyRate", "%s.minBodyRate must not be negative (0 turns it off)", path)
+	}
+	if s := up.SPIFFE; s != nil {
+		files := s.SVID != "" || s.Key != "" || s.Bundle != ""
+		switch {
+		case s.Socket != "" && files:
+			return c.errorf(path+".spiffe", "%s.spiffe takes a Workload API socket or svid, key and bundle files, not both", path)
+		case s.Socket == "" && (s.SVID == "" || s.Key == "" || s.Bundle == ""):
+			return c.errorf(path+".spiffe", "%s.spiffe needs svid, key and bundle files, or a Workload API socket", path)
+		case len(s.Allow) == 0:
+			return c.errorf(path+".spiffe", "%s.spiffe.allow lists no SPIFFE ID: nobody would be admitted", path)
+		}
+	}
+	return nil
 }
 
 func tlsSPIFFE(t *ServerTLS) *SPIFFE {

@@ -84,24 +84,17 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if err := p.buildTLS(); err != nil {
 		return nil, err
 	}
-	upstream, err := p.buildUpstream(opts.Log)
-	if err != nil {
-		return nil, err
-	}
-	h := upstream
-	// Innermost first: WAF (the costliest check runs last), rate limit,
-	// authorization, JWT, concurrency, allowlist, identity, client IP,
+	// Innermost first: the upstream, WAF (the costliest check runs last),
+	// rate limit, authorization, JWT (these per route, with routes),
+	// concurrency, allowlist, identity, client IP, canonical request,
 	// limits, headers, audit, recovery.
-	if h, err = p.withWAF(h); err != nil {
-		return nil, err
+	var h http.Handler
+	if len(cfg.Routes) == 0 {
+		h, err = p.checks(cfg, opts.Log)
+	} else {
+		h, err = p.withRoutes(opts.Log)
 	}
-	if h, err = p.withRateLimit(h); err != nil {
-		return nil, err
-	}
-	if h, err = p.withAuthz(h); err != nil {
-		return nil, err
-	}
-	if h, err = p.withJWT(h); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if cfg.MaxConcurrency > 0 {
@@ -133,7 +126,9 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		return nil, err
 	}
 	h = p.withCanonicalRequest(h)
-	h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+	if len(cfg.Routes) == 0 {
+		h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+	}
 	h = harden.Headers(h)
 	// A client's own X-Request-Id is kept only from a trusted proxy.
 	res := p.resolver
@@ -509,11 +504,14 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		tr.TLSClientConfig.RootCAs = roots
 		opts = append(opts, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second, Transport: tr}))
 	}
-	v, err := jwt.New(issuers, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("jwt: %w", err)
+	v := p.verifier // routes share one verifier (one JWKS cache)
+	if v == nil {
+		var err error
+		if v, err = jwt.New(issuers, opts...); err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		p.verifier = v
 	}
-	p.verifier = v
 	m := jwt.NewMiddleware(v)
 	m.SetRequired(j.Required)
 	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

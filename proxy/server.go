@@ -308,6 +308,16 @@ func watchedFiles(c *Config) []string {
 	if c.Upstream.CA != "" {
 		files = append(files, c.Path(c.Upstream.CA))
 	}
+	for _, r := range c.Routes {
+		if a := r.Authorization; a != nil {
+			for _, f := range a.Policies {
+				files = append(files, c.Path(f))
+			}
+		}
+		if r.Upstream != nil && r.Upstream.CA != "" {
+			files = append(files, c.Path(r.Upstream.CA))
+		}
+	}
 	return files
 }
 

@@ -32,6 +32,8 @@ type Verdict struct {
 	// WAF lists the WAF rules that matched without blocking; it is kept
 	// beside the rule that decided, never instead of it.
 	WAF string
+	// Route names the gateway route that served the request.
+	Route string
 	// Outcome says how the request ended when it did not reach an
 	// upstream answer: "client closed", "upstream timeout".
 	Outcome string
@@ -73,6 +75,9 @@ func Set(ctx context.Context, v Verdict) {
 	}
 	if v.Outcome != "" {
 		st.v.Outcome = v.Outcome
+	}
+	if v.Route != "" {
+		st.v.Route = v.Route
 	}
 }
 
@@ -212,6 +217,9 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 		}
 		if v.Audited {
 			attrs = append(attrs, slog.Bool("audited", true))
+		}
+		if v.Route != "" {
+			attrs = append(attrs, slog.String("route", v.Route))
 		}
 		if v.WAF != "" {
 			attrs = append(attrs, slog.String("waf", v.WAF))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +31,11 @@ type Config struct {
 	// Workload is the workload the proxy fronts: it selects the
 	// AuthorizationPolicies that apply, as Istio does.
 	Workload Workload `yaml:"workload"`
-	// Authorization lists Istio AuthorizationPolicy files.
+	// Authorization lists Istio AuthorizationPolicy files; "none" says
+	// explicitly that the proxy runs without (see Off).
 	Authorization *Authorization `yaml:"authorization"`
-	// JWT configures bearer token verification.
+	// JWT configures bearer token verification; "none" as for
+	// Authorization.
 	JWT *JWT `yaml:"jwt"`
 	// ClientIP configures trusted proxies in front of this one.
 	ClientIP *ClientIP `yaml:"clientIP"`
@@ -46,16 +49,39 @@ type Config struct {
 	WAF *WAF `yaml:"waf"`
 	// MaxConcurrency enables the adaptive concurrency limiter with this
 	// maximum.
-	MaxConcurrency int      `yaml:"maxConcurrency"`
-	Limits         Limits   `yaml:"limits"`
-	Timeouts       Timeouts `yaml:"timeouts"`
+	MaxConcurrency int `yaml:"maxConcurrency"`
+	// Headers configures the request headers the proxy removes.
+	Headers *Headers `yaml:"headers"`
+	// Upgrades are the Upgrade protocols forwarded (HTTP/1.1 upgrades,
+	// such as WebSocket): [websocket] when empty, [none] for none. A
+	// request offering any other is forwarded without its Upgrade.
+	Upgrades []string `yaml:"upgrades"`
+	// Audit configures the audit records' output.
+	Audit    Audit    `yaml:"audit"`
+	Limits   Limits   `yaml:"limits"`
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Routes send requests, by host and path, to their own upstream with
+	// their own checks; the first that matches, in file order, wins. A
+	// request no route matches gets 404. Without routes every request
+	// goes to Upstream.
+	Routes []Route `yaml:"routes"`
 	// Admin serves /healthz, /readyz and /metrics; "127.0.0.1:9901" by
 	// default, "off" to disable.
 	Admin string `yaml:"admin"`
 
 	file  string
 	lines map[string]int
+	off   map[string]bool // sections written as "none"
 }
+
+// offSections are the sections that a reload may not drop unless the new
+// configuration writes them as "none": a half-written or truncated file
+// must not turn a check off.
+var offSections = []string{"authorization", "jwt"}
+
+// Off reports whether section ("authorization", "jwt") is written as
+// "none": turned off on purpose.
+func (c *Config) Off(section string) bool { return c.off[section] }
 
 // ServerTLS is the listener's TLS: a certificate and key, or a SPIFFE
 // SVID with the client IDs admitted (mutual TLS).
@@ -79,12 +105,53 @@ type SPIFFE struct {
 	Allow  []string `yaml:"allow"`
 }
 
+// Headers configures the request headers the proxy removes before any
+// check: identity headers a client could forge (see identityHeaders) are
+// always removed; Strip adds more.
+type Headers struct {
+	Strip []string `yaml:"strip"`
+}
+
 // Upstream is the service behind the proxy.
 type Upstream struct {
 	URL string `yaml:"url"`
 	// TLS to the upstream, for https URLs: a CA file, or SPIFFE mutual TLS.
 	CA     string  `yaml:"ca"`
 	SPIFFE *SPIFFE `yaml:"spiffe"`
+	// Timeouts; unset ones take the defaults below, "0s" turns one off.
+	// ConnectTimeout bounds the TCP connect and the TLS handshake (5 s).
+	ConnectTimeout *Duration `yaml:"connectTimeout"`
+	// ResponseHeaderTimeout bounds the wait for the response's headers
+	// once the request is sent (15 s).
+	ResponseHeaderTimeout *Duration `yaml:"responseHeaderTimeout"`
+	// Timeout bounds the whole exchange, as Envoy's route timeout (15 s).
+	// Upgraded connections (WebSocket) are exempt: they have IdleTimeout.
+	Timeout *Duration `yaml:"timeout"`
+	// IdleTimeout closes an exchange or an upgraded connection with no
+	// byte in either direction for this long (5 min, Envoy's
+	// stream_idle_timeout).
+	IdleTimeout *Duration `yaml:"idleTimeout"`
+	// MinBodyRate is the slowest a client may send a request body, in
+	// bytes per second, after a grace of 5 s (1024); 0 turns it off. A
+	// slower client gets 408 and frees its upstream connection.
+	MinBodyRate *int64 `yaml:"minBodyRate"`
+}
+
+// Upstream timeout defaults.
+const (
+	defaultConnectTimeout        = 5 * time.Second
+	defaultResponseHeaderTimeout = 15 * time.Second
+	defaultRouteTimeout          = 15 * time.Second
+	defaultIdleTimeout           = 5 * time.Minute
+	defaultMinBodyRate           = 1024
+)
+
+// or returns d, or def when d is unset.
+func (d *Duration) or(def time.Duration) time.Duration {
+	if d == nil {
+		return def
+	}
+	return time.Duration(*d)
 }
 
 // Workload identifies the workload the proxy fronts.
@@ -103,6 +170,16 @@ type Authorization struct {
 type JWT struct {
 	Issuers  []Issuer `yaml:"issuers"`
 	Required bool     `yaml:"required"`
+	// OutputClaimToHeaders copies claims of a verified token into request
+	// headers for the upstream (Istio's field of the same name); a client
+	// sending such a header has it removed.
+	OutputClaimToHeaders []ClaimToHeader `yaml:"outputClaimToHeaders"`
+}
+
+// ClaimToHeader names a header and the token claim it carries.
+type ClaimToHeader struct {
+	Header string `yaml:"header"`
+	Claim  string `yaml:"claim"`
 }
 
 // Issuer is one token issuer.
@@ -112,6 +189,9 @@ type Issuer struct {
 	Algorithms []string `yaml:"algorithms"`
 	JWKSURL    string   `yaml:"jwksURL"`
 	JWKSFile   string   `yaml:"jwksFile"`
+	// JWKSCA is a PEM file of the CAs that sign the JWKS server's
+	// certificate (the system's roots when empty).
+	JWKSCA string `yaml:"jwksCA"`
 }
 
 // ClientIP configures X-Forwarded-For handling.
@@ -128,6 +208,10 @@ type RateLimit struct {
 	DryRun bool    `yaml:"dryRun"`
 	// Redis, when set, shares the limit between proxies ("host:port").
 	Redis string `yaml:"redis"`
+	// IPv6Prefix is the prefix length IPv6 clients are keyed by with key
+	// ip (and for anonymous clients with principal or subject): 64 by
+	// default, since one host commonly owns a /64.
+	IPv6Prefix int `yaml:"ipv6Prefix"`
 }
 
 // WAF configures request filtering with the OWASP Core Rule Set
@@ -144,6 +228,59 @@ type WAF struct {
 	MaxBodyBytes        int64    `yaml:"maxBodyBytes"`
 	AllowedMethods      []string `yaml:"allowedMethods"`
 	AllowedContentTypes []string `yaml:"allowedContentTypes"`
+	// Off turns the WAF off for a route (routes[].waf: {off: true}).
+	Off bool `yaml:"off"`
+}
+
+// Route is a gateway route (as an Istio VirtualService HTTP route or a
+// Caddy handle block): requests it matches go to its upstream through
+// its checks. Unset sections take the top-level ones.
+type Route struct {
+	Name  string     `yaml:"name"`
+	Match RouteMatch `yaml:"match"`
+	// Upstream, with its timeouts; the top-level one when unset. Paths
+	// are forwarded unchanged (no prefix rewriting).
+	Upstream *Upstream `yaml:"upstream"`
+	// Authorization policies for this route's requests.
+	Authorization *Authorization `yaml:"authorization"`
+	// JWT overrides whether a token is required (the issuers are the
+	// top-level jwt's).
+	JWT       *RouteJWT  `yaml:"jwt"`
+	RateLimit *RateLimit `yaml:"rateLimit"`
+	WAF       *WAF       `yaml:"waf"`
+	// Limits replace the top-level size limits for this route.
+	Limits *Limits `yaml:"limits"`
+}
+
+// RouteMatch selects requests by host and path. Host is exact
+// (case-insensitive, port ignored) or "*.example.com" (any subdomain);
+// empty matches any host. Path is exact, Prefix a plain string prefix
+// of the path (as Envoy's prefix); one of them is required ("/" for all).
+// Paths are matched after normalization (slashes merged).
+type RouteMatch struct {
+	Host   string `yaml:"host"`
+	Path   string `yaml:"path"`
+	Prefix string `yaml:"prefix"`
+}
+
+// RouteJWT is a route's JWT setting.
+type RouteJWT struct {
+	Required bool `yaml:"required"`
+}
+
+// Audit configures where audit records go and what happens when the
+// output does not keep up. Its settings take effect at start.
+type Audit struct {
+	// Output is "stdout" (default), "off", or a file path (appended to,
+	// reopened on SIGHUP and when rotated away).
+	Output string `yaml:"output"`
+	// BufferBytes bounds the records waiting for the output (1 MiB by
+	// default).
+	BufferBytes int `yaml:"bufferBytes"`
+	// WhenFull is "drop" (default: the record is dropped and counted in
+	// ward_audit_dropped_total) or "refuse" (requests get 503 while the
+	// output is stalled or the buffer over half full).
+	WhenFull string `yaml:"whenFull"`
 }
 
 // Limits cap request sizes.
@@ -158,6 +295,9 @@ type Timeouts struct {
 	Read       Duration `yaml:"read"`
 	Write      Duration `yaml:"write"`
 	Idle       Duration `yaml:"idle"`
+	// MaxConnectionAge closes client connections this old: idle ones at
+	// once, busy ones after their current response (off by default).
+	MaxConnectionAge Duration `yaml:"maxConnectionAge"`
 }
 
 // Duration reads "5s", "1m30s".
@@ -205,11 +345,12 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlErr(name, err)
 	}
-	c := &Config{file: name, lines: map[string]int{}}
+	c := &Config{file: name, lines: map[string]int{}, off: map[string]bool{}}
 	if len(root.Content) == 0 {
 		return nil, &Error{File: name, Msg: "empty configuration: at least upstream.url is required"}
 	}
 	lines(root.Content[0], "", c.lines)
+	data = c.sectionsOff(root.Content[0], data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -220,6 +361,53 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// sectionsOff records the sections written as a plain "none" and returns
+// data with that word blanked to "~" (null) in place, so that the strict
+// decoder reads an absent section and every line and column stays where
+// it was for error messages.
+func (c *Config) sectionsOff(root *yaml.Node, data []byte) []byte {
+	if root.Kind != yaml.MappingNode {
+		return data
+	}
+	var out []byte
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if v.Kind != yaml.ScalarNode || v.Style != 0 || v.Value != "none" || !slices.Contains(offSections, k.Value) {
+			continue
+		}
+		off := offset(data, v.Line, v.Column)
+		if off < 0 || !bytes.HasPrefix(data[off:], []byte("none")) {
+			continue
+		}
+		if out == nil {
+			out = bytes.Clone(data)
+		}
+		copy(out[off:], "~   ")
+		c.off[k.Value] = true
+	}
+	if out == nil {
+		return data
+	}
+	return out
+}
+
+// offset returns the byte offset of a 1-based line and column, or -1.
+func offset(data []byte, line, col int) int {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		off += i + 1
+	}
+	off += col - 1
+	if off >= len(data) {
+		return -1
+	}
+	return off
 }
 
 func yamlErr(name string, err error) error {
@@ -277,6 +465,9 @@ func (c *Config) errorf(path, format string, args ...any) error {
 	return &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// lineOf returns the line of a field path, 0 when unknown.
+func (c *Config) lineOf(path string) int { return c.lines[path] }
+
 // Path resolves a file path of the configuration against its directory.
 func (c *Config) Path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
@@ -295,14 +486,17 @@ func (c *Config) validate() error {
 	if c.Admin == "" {
 		c.Admin = "127.0.0.1:9901"
 	}
-	u, err := url.Parse(c.Upstream.URL)
-	switch {
-	case c.Upstream.URL == "":
-		return c.errorf("upstream", "upstream.url is required")
-	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		return c.errorf("upstream.url", "upstream.url %q must be an http:// or https:// URL with a host", c.Upstream.URL)
-	case u.Scheme == "http" && (c.Upstream.CA != "" || c.Upstream.SPIFFE != nil):
-		return c.errorf("upstream.url", "upstream TLS settings need an https:// URL")
+	routed := len(c.Routes) > 0
+	for _, r := range c.Routes {
+		routed = routed && r.Upstream != nil
+	}
+	if !routed || c.Upstream.URL != "" {
+		if err := c.validateUpstream("upstream", &c.Upstream); err != nil {
+			return err
+		}
+	}
+	if err := c.validateRoutes(); err != nil {
+		return err
 	}
 	if t := c.TLS; t != nil {
 		switch t.Profile {
@@ -347,21 +541,8 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if rl := c.RateLimit; rl != nil {
-		switch {
-		case rl.Rate <= 0:
-			return c.errorf("rateLimit.rate", "rateLimit.rate must be a positive number of requests per second")
-		case rl.Burst < 1:
-			return c.errorf("rateLimit.burst", "rateLimit.burst must be at least 1")
-		case rl.Redis != "" && rl.Rate < 1:
-			return c.errorf("rateLimit.rate", "with redis, rateLimit.rate is a whole number of requests per second")
-		}
-		switch k := rl.Key; {
-		case k == "", k == "ip", k == "principal", k == "subject":
-		case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
-		default:
-			return c.errorf("rateLimit.key", "rateLimit.key %q: want ip, principal, subject or header:NAME", k)
-		}
+	if err := c.validateRateLimit("rateLimit", c.RateLimit); err != nil {
+		return err
 	}
 	if j := c.JWT; j != nil {
 		if len(j.Issuers) == 0 {
@@ -376,7 +557,27 @@ func (c *Config) validate() error {
 				return c.errorf(p, "%s.algorithms is required (such as [ES256]): a token's own alg header is never trusted", p)
 			case (is.JWKSURL == "") == (is.JWKSFile == ""):
 				return c.errorf(p, "%s needs exactly one of jwksURL and jwksFile", p)
+			case is.JWKSCA != "" && !strings.HasPrefix(is.JWKSURL, "https://"):
+				return c.errorf(p, "%s.jwksCA needs an https:// jwksURL", p)
 			}
+		}
+		for i, ch := range j.OutputClaimToHeaders {
+			p := fmt.Sprintf("jwt.outputClaimToHeaders[%d]", i)
+			if !validHeaderName(ch.Header) || ch.Claim == "" {
+				return c.errorf(p, "%s needs a header name and a claim", p)
+			}
+		}
+	}
+	if h := c.Headers; h != nil {
+		for i, name := range h.Strip {
+			if !validHeaderName(name) {
+				return c.errorf(fmt.Sprintf("headers.strip[%d]", i), "headers.strip[%d] %q is not a header name", i, name)
+			}
+		}
+	}
+	for i, u := range c.Upgrades {
+		if !validHeaderName(u) || (u == "none" && len(c.Upgrades) > 1) {
+			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %q: want protocol names such as websocket, or [none]", i, u)
 		}
 	}
 	if a := c.Authorization; a != nil && len(a.Policies) == 0 {
@@ -385,25 +586,175 @@ func (c *Config) validate() error {
 	if c.Authorization != nil && c.Workload.Namespace == "" {
 		return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
 	}
-	if w := c.WAF; w != nil {
-		switch {
-		case w.Mode != "" && w.Mode != "block" && w.Mode != "detect":
-			return c.errorf("waf.mode", "waf.mode %q: want block or detect", w.Mode)
-		case w.ParanoiaLevel < 0 || w.ParanoiaLevel > 4:
-			return c.errorf("waf.paranoiaLevel", "waf.paranoiaLevel must be 1 to 4")
-		case w.AnomalyThreshold < 0:
-			return c.errorf("waf.anomalyThreshold", "waf.anomalyThreshold must be positive")
-		case w.MaxBodyBytes < 0:
-			return c.errorf("waf.maxBodyBytes", "waf.maxBodyBytes must not be negative")
-		}
-		for i, p := range w.Paths {
-			if !strings.HasPrefix(p, "/") {
-				return c.errorf(fmt.Sprintf("waf.paths[%d]", i), "waf.paths[%d] %q must start with /", i, p)
-			}
-		}
+	if err := c.validateWAF("waf", c.WAF); err != nil {
+		return err
+	}
+	if c.Audit.BufferBytes < 0 {
+		return c.errorf("audit.bufferBytes", "audit.bufferBytes must not be negative")
 	}
 	if c.MaxConcurrency < 0 {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) validateRoutes() error {
+	names := map[string]bool{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		m := r.Match
+		switch {
+		case r.Name == "":
+			return c.errorf(p, "%s.name is required", p)
+		case names[r.Name]:
+			return c.errorf(p+".name", "%s.name %q is used twice", p, r.Name)
+		case (m.Path == "") == (m.Prefix == ""):
+			return c.errorf(p+".match", "%s.match needs exactly one of path and prefix (prefix: / for every path)", p)
+		case m.Path != "" && !strings.HasPrefix(m.Path, "/"), m.Prefix != "" && !strings.HasPrefix(m.Prefix, "/"):
+			return c.errorf(p+".match", "%s.match paths start with /", p)
+		case strings.Contains(m.Host, "*") && (!strings.HasPrefix(m.Host, "*.") || strings.Count(m.Host, "*") > 1):
+			return c.errorf(p+".match.host", "%s.match.host %q: exact, or *.domain", p, m.Host)
+		case r.JWT != nil && c.JWT == nil:
+			return c.errorf(p+".jwt", "%s.jwt needs the top-level jwt section (its issuers)", p)
+		case r.Authorization != nil && len(r.Authorization.Policies) == 0:
+			return c.errorf(p+".authorization", "%s.authorization lists no policy file", p)
+		case r.Authorization != nil && c.Workload.Namespace == "":
+			return c.errorf("workload", "workload.namespace is required to select AuthorizationPolicies")
+		}
+		names[r.Name] = true
+		if r.Upstream != nil {
+			if err := c.validateUpstream(p+".upstream", r.Upstream); err != nil {
+				return err
+			}
+		} else if c.Upstream.URL == "" {
+			return c.errorf(p, "%s has no upstream, and there is no top-level one", p)
+		}
+		if err := c.validateRateLimit(p+".rateLimit", r.RateLimit); err != nil {
+			return err
+		}
+		if err := c.validateWAF(p+".waf", r.WAF); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forRoute is the configuration a route's requests are checked with: the
+// top-level one with the route's sections in place.
+func (c *Config) forRoute(r *Route) *Config {
+	d := *c
+	d.Routes = nil
+	if r.Upstream != nil {
+		d.Upstream = *r.Upstream
+	}
+	if r.Authorization != nil {
+		d.Authorization = r.Authorization
+	}
+	if r.JWT != nil && c.JWT != nil {
+		j := *c.JWT
+		j.Required = r.JWT.Required
+		d.JWT = &j
+	}
+	if r.RateLimit != nil {
+		d.RateLimit = r.RateLimit
+	}
+	if r.WAF != nil {
+		d.WAF = r.WAF
+	}
+	if d.WAF != nil && d.WAF.Off {
+		d.WAF = nil
+	}
+	if r.Limits != nil {
+		d.Limits = *r.Limits
+	}
+	return &d
+}
+
+func (c *Config) validateRateLimit(path string, rl *RateLimit) error {
+	if rl == nil {
+		return nil
+	}
+	switch {
+	case rl.Rate <= 0:
+		return c.errorf(path+".rate", "%s.rate must be a positive number of requests per second", path)
+	case rl.Burst < 1:
+		return c.errorf(path+".burst", "%s.burst must be at least 1", path)
+	case rl.Redis != "" && rl.Rate < 1:
+		return c.errorf(path+".rate", "with redis, %s.rate is a whole number of requests per second", path)
+	case rl.IPv6Prefix < 0 || rl.IPv6Prefix > 128:
+		return c.errorf(path+".ipv6Prefix", "%s.ipv6Prefix must be 1 to 128 (64 by default)", path)
+	}
+	if rl.IPv6Prefix == 0 {
+		rl.IPv6Prefix = 64
+	}
+	switch k := rl.Key; {
+	case k == "", k == "ip", k == "principal", k == "subject":
+	case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
+	default:
+		return c.errorf(path+".key", "%s.key %q: want ip, principal, subject or header:NAME", path, k)
+	}
+	return nil
+}
+
+func (c *Config) validateWAF(path string, w *WAF) error {
+	if w == nil {
+		return nil
+	}
+	switch {
+	case w.Mode != "" && w.Mode != "block" && w.Mode != "detect":
+		return c.errorf(path+".mode", "%s.mode %q: want block or detect", path, w.Mode)
+	case w.ParanoiaLevel < 0 || w.ParanoiaLevel > 4:
+		return c.errorf(path+".paranoiaLevel", "%s.paranoiaLevel must be 1 to 4", path)
+	case w.AnomalyThreshold < 0:
+		return c.errorf(path+".anomalyThreshold", "%s.anomalyThreshold must be positive", path)
+	case w.MaxBodyBytes < 0:
+		return c.errorf(path+".maxBodyBytes", "%s.maxBodyBytes must not be negative", path)
+	}
+	for i, p := range w.Paths {
+		if !strings.HasPrefix(p, "/") {
+			return c.errorf(fmt.Sprintf("%s.paths[%d]", path, i), "%s.paths[%d] %q must start with /", path, i, p)
+		}
+	}
+	return nil
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 5.6.2).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateUpstream checks an upstream; path is where it is written.
+func (c *Config) validateUpstream(path string, up *Upstream) error {
+	u, err := url.Parse(up.URL)
+	switch {
+	case up.URL == "":
+		return c.errorf(path, "%s.url is required", path)
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		return c.errorf(path+".url", "%s.url %q must be an http:// or https:// URL with a host", path, up.URL)
+	case u.Scheme == "http" && (up.CA != "" || up.SPIFFE != nil):
+		return c.errorf(path+".url", "%s TLS settings need an https:// URL", path)
+	case up.MinBodyRate != nil && *up.MinBodyRate < 0:
+		return c.errorf(path+".minBodyRate", "%s.minBodyRate must not be negative (0 turns it off)", path)
+	}
+	if s := up.SPIFFE; s != nil {
+		files := s.SVID != "" || s.Key != "" || s.Bundle != ""
+		switch {
+		case s.Socket != "" && files:
+			return c.errorf(path+".spiffe", "%s.spiffe takes a Workload API socket or svid, key and bundle files, not both", path)
+		case s.Socket == "" && (s.SVID == "" || s.Key == "" || s.Bundle == ""):
+			return c.errorf(path+".spiffe", "%s.spiffe needs svid, key and bundle files, or a Workload API socket", path)
+		case len(s.Allow) == 0:
+			return c.errorf(path+".spiffe", "%s.spiffe.allow lists no SPIFFE ID: nobody would be admitted", path)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,20 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatal("accepted a configuration without upstream")
 		}
 	})
+}
+
+// TestExampleConfigs: every configuration under examples/proxy parses.
+func TestExampleConfigs(t *testing.T) {
+	files, err := filepath.Glob("../examples/proxy/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configurations: %v", err)
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "policies.yaml" {
+			continue
+		}
+		if _, err := LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
 }

@@ -45,6 +45,9 @@ type Proxy struct {
 	handler  http.Handler
 	tls      *tls.Config // nil: plain HTTP
 	verifier *jwt.Verifier
+	self     x509svid.Source       // the listener's SVID, for X-Forwarded-Client-Cert
+	peerOK   spiffeauth.Authorizer // the listener's admitted peer IDs; nil without SPIFFE
+	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
 }
@@ -81,37 +84,40 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if err := p.buildTLS(); err != nil {
 		return nil, err
 	}
-	upstream, err := p.buildUpstream(opts.Log)
+	// Innermost first: the upstream, WAF (the costliest check runs last),
+	// rate limit, authorization, JWT (these per route, with routes),
+	// concurrency, allowlist, identity, client IP, canonical request,
+	// limits, headers, audit, recovery.
+	var h http.Handler
+	if len(cfg.Routes) == 0 {
+		h, err = p.checks(cfg, opts.Log)
+	} else {
+		h, err = p.withRoutes(opts.Log)
+	}
 	if err != nil {
 		return nil, err
 	}
-	h := upstream
-	// Innermost first: WAF (the costliest check runs last), rate limit,
-	// authorization, JWT, concurrency, allowlist, identity, client IP,
-	// limits, headers, audit, recovery.
-	if h, err = p.withWAF(h); err != nil {
-		return nil, err
-	}
-	if h, err = p.withRateLimit(h); err != nil {
-		return nil, err
-	}
-	if h, err = p.withAuthz(h); err != nil {
-		return nil, err
-	}
-	if h, err = p.withJWT(h); err != nil {
-		return nil, err
-	}
 	if cfg.MaxConcurrency > 0 {
-		h = ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{Max: cfg.MaxConcurrency, Initial: min(cfg.MaxConcurrency, 100)}).Handler(h)
+		h = withConcurrency(ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{Max: cfg.MaxConcurrency}), h)
 	}
 	if h, err = p.withAllowlist(h); err != nil {
 		return nil, err
 	}
 	if cfg.TLS != nil && cfg.TLS.SPIFFE != nil {
 		next := h
+		peerOK := p.peerOK
 		h = spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if id, ok := spiffeauth.FromContext(r.Context()); ok {
+			id, ok := spiffeauth.FromContext(r.Context())
+			if ok {
 				audit.Set(r.Context(), audit.Verdict{Principal: id.String()})
+			}
+			// The handshake admitted the peer under the configuration of
+			// its time; a connection kept alive across a reload is held
+			// to the current one.
+			if !ok || peerOK(id) != nil {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
+				return
 			}
 			next.ServeHTTP(w, r)
 		}))
@@ -119,8 +125,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if h, err = p.withClientIP(h); err != nil {
 		return nil, err
 	}
-	h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+	h = p.withCanonicalRequest(h)
+	if len(cfg.Routes) == 0 {
+		h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+	}
 	h = harden.Headers(h)
+	// A client's own X-Request-Id is kept only from a trusted proxy.
+	res := p.resolver
+	opts.Audit.SetTrustRequestID(func(r *http.Request) bool { return res.Trusted(clientip.PeerAddr(r)) })
 	h = opts.Audit.Handler(h)
 	p.handler = harden.Recover(opts.Log, h)
 	return p, nil
@@ -135,6 +147,20 @@ func (p *Proxy) TLSConfig() *tls.Config { return p.tls }
 // Warnings are non-fatal remarks on the configuration (policies that
 // cannot apply, say).
 func (p *Proxy) Warnings() []string { return p.warnings }
+
+// admits reports whether the listener's configuration admits the peer of
+// a TLS connection: always without SPIFFE (no client certificate is
+// asked), else when its SPIFFE ID is allowed.
+func (p *Proxy) admits(cs tls.ConnectionState) bool {
+	if p.peerOK == nil {
+		return true
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
+	return err == nil && p.peerOK(id) == nil
+}
 
 // Ready reports whether the proxy can decide requests: JWT keys fetched.
 func (p *Proxy) Ready(ctx context.Context) error {
@@ -209,6 +235,7 @@ func (p *Proxy) buildTLS() error {
 			return fmt.Errorf("tls.spiffe: %w", err)
 		}
 		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
+		p.self, p.peerOK = src, authz
 		return nil
 	}
 	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))
@@ -224,18 +251,20 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	u := p.cfg.Upstream
+	connect := u.ConnectTimeout.or(defaultConnectTimeout)
 	tr := &http.Transport{
 		// Idle connections to the upstream close with the proxy.
 		Proxy:                 nil, // never an environment proxy: the upstream is local
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialIdle(&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}, u.IdleTimeout.or(defaultIdleTimeout)),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: u.ResponseHeaderTimeout.or(defaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
 	}
-	u := p.cfg.Upstream
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -260,6 +289,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	}
 	p.closers = append(p.closers, func() error { tr.CloseIdleConnections(); return nil })
 	strip := p.cfg.JWT != nil
+	var claimHeaders []ClaimToHeader
+	if p.cfg.JWT != nil {
+		claimHeaders = p.cfg.JWT.OutputClaimToHeaders
+	}
 	rp := &httputil.ReverseProxy{
 		// Reused copy buffers: ReverseProxy allocates 32 KiB per request
 		// without a pool, which dominated the proxy's garbage.
@@ -268,11 +301,30 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			// The client address as resolved behind trusted proxies;
-			// Rewrite has already removed the inbound X-Forwarded-*.
-			if a, ok := clientip.FromContext(pr.In.Context()); ok && a.IsValid() {
+			// Rewrite has already removed the inbound X-Forwarded-*. An
+			// unknown client (a Unix socket peer) gets none: never the
+			// address of a trusted proxy in its place.
+			ctx := pr.In.Context()
+			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
 				pr.Out.Header.Set("X-Forwarded-For", a.String())
-			} else if a := clientip.PeerAddr(pr.In); a.IsValid() {
-				pr.Out.Header.Set("X-Forwarded-For", a.String())
+			}
+			// Identity the proxy verified, never the client's word (the
+			// client's own headers of these names were removed before
+			// any check).
+			if pr.In.TLS != nil && len(pr.In.TLS.PeerCertificates) > 0 {
+				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
+			}
+			if id := audit.RequestID(ctx); id != "" {
+				pr.Out.Header.Set("X-Request-Id", id)
+			}
+			if c, ok := jwt.FromContext(ctx); ok {
+				for _, ch := range claimHeaders {
+					if v, ok := c.Get(ch.Claim); ok {
+						if s, ok := claimString(v); ok {
+							pr.Out.Header.Set(ch.Header, s)
+						}
+					}
+				}
 			}
 			proto := "http"
 			if pr.In.TLS != nil {
@@ -290,13 +342,66 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			switch {
+			case bodyTooSlow(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
+				http.Error(w, "request timeout", http.StatusRequestTimeout)
+				return
+			case errors.Is(r.Context().Err(), context.Canceled):
+				// The client hung up: nginx's 499, not an upstream error.
+				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+				w.WriteHeader(statusClientClosed)
+				return
+			case isTimeoutErr(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+				log.Warn("upstream timeout", "method", r.Method, "path", r.URL.Path, "err", err)
+				audit.Set(r.Context(), audit.Verdict{Outcome: "upstream timeout"})
+				http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+				return
+			}
 			log.Warn("upstream error", "method", r.Method, "path", r.URL.Path, "err", err)
+			audit.Set(r.Context(), audit.Verdict{Outcome: "upstream error"})
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	return rp, nil
+	minRate := int64(defaultMinBodyRate)
+	if u.MinBodyRate != nil {
+		minRate = *u.MinBodyRate
+	}
+	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
+}
+
+// withConcurrency sheds requests beyond the adaptive concurrency limit
+// (Gradient2) with 503, each recorded as a denial by rule "concurrency".
+func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done, err := cl.Acquire()
+		if err != nil {
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "concurrency",
+				Reason: fmt.Sprintf("shed: adaptive concurrency limit %d reached", cl.Limit())})
+			ratelimit.Shed(w)
+			return
+		}
+		defer done()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusClientClosed is nginx's status for a request whose client closed
+// the connection before the response.
+const statusClientClosed = 499
+
+// claimString renders a claim value for a header: strings, numbers and
+// booleans; other values (objects, lists) are not copied.
+func claimString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool, float64, int64, int:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }
 
 // deny writes a refusal and records it in the audit log.
@@ -314,10 +419,18 @@ func (p *Proxy) withClientIP(next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.resolver = res
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a, ok := clientip.FromContext(r.Context()); ok {
-			audit.Set(r.Context(), audit.Verdict{ClientIP: a})
+		a, _ := clientip.FromContext(r.Context())
+		if !a.IsValid() && res.Trusted(clientip.PeerAddr(r)) {
+			// A trusted proxy sent a forwarding header that does not
+			// parse: the client is unknown, and the proxy's own address
+			// must not stand in for it (in policies, rate limits or the
+			// upstream's X-Forwarded-For).
+			deny(w, r, http.StatusBadRequest, "clientip", "unparseable forwarding header from a trusted proxy", "bad request")
+			return
 		}
+		audit.Set(r.Context(), audit.Verdict{ClientIP: a})
 		next.ServeHTTP(w, r)
 	})
 	return res.Handler(record), nil
@@ -365,11 +478,40 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			Algorithms: algs, JWKSURL: is.JWKSURL, KeysFile: p.cfg.Path(is.JWKSFile),
 		})
 	}
-	v, err := jwt.New(issuers, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}), jwt.WithCache(10000))
-	if err != nil {
-		return nil, fmt.Errorf("jwt: %w", err)
+	opts := []jwt.Option{jwt.WithCache(10000)}
+	var roots *x509.CertPool
+	for _, is := range j.Issuers {
+		if is.JWKSCA == "" {
+			continue
+		}
+		pem, err := os.ReadFile(p.cfg.Path(is.JWKSCA)) // #nosec G304 -- a file the configuration names
+		if err != nil {
+			return nil, fmt.Errorf("jwt.jwksCA: %w", err)
+		}
+		if roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("jwt.jwksCA: %s holds no PEM certificate", is.JWKSCA)
+		}
 	}
-	p.verifier = v
+	if roots != nil {
+		// The library's client rules (timeout, no redirect from https to
+		// http) hold for any client given; only the roots differ.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		tr.TLSClientConfig = tlsconf.Client(tlsconf.Intermediate)
+		tr.TLSClientConfig.RootCAs = roots
+		opts = append(opts, jwt.WithHTTPClient(&http.Client{Timeout: 10 * time.Second, Transport: tr}))
+	}
+	v := p.verifier // routes share one verifier (one JWKS cache)
+	if v == nil {
+		var err error
+		if v, err = jwt.New(issuers, opts...); err != nil {
+			return nil, fmt.Errorf("jwt: %w", err)
+		}
+		p.verifier = v
+	}
 	m := jwt.NewMiddleware(v)
 	m.SetRequired(j.Required)
 	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -404,6 +546,11 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		ps, err := authz.Load(path, data)
 		if err != nil {
 			return nil, err
+		}
+		if len(ps) == 0 {
+			// An empty or truncated file would otherwise allow every
+			// request ("no ALLOW policy applies").
+			return nil, &Error{File: path, Msg: "holds no AuthorizationPolicy (write `authorization: none` in the configuration to run without authorization)"}
 		}
 		policies = append(policies, ps...)
 	}
@@ -455,7 +602,7 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 	if rl == nil {
 		return next, nil
 	}
-	key := keyFunc(rl.Key)
+	key := keyFunc(rl.Key, rl.IPv6Prefix)
 	onLimit := func(r *http.Request, _ string, _ time.Duration) {
 		if rl.DryRun {
 			audit.Set(r.Context(), audit.Verdict{Reason: "rate limit exceeded (dry run)", Rule: "ratelimit"})
@@ -540,41 +687,53 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		}
 		if len(rules) > 0 {
 			// Detection only: the request goes on; the audit record says
-			// what would have matched.
-			audit.Set(r.Context(), audit.Verdict{Decision: audit.Allow, Rule: "waf/detect",
-				Reason: fmt.Sprintf("WAF detected (anomaly score %d): %s", d.Score, strings.Join(rules, "; "))})
+			// what would have matched, beside the rule that decided.
+			audit.Set(r.Context(), audit.Verdict{WAF: fmt.Sprintf("detected (anomaly score %d): %s", d.Score, strings.Join(rules, "; "))})
 		}
 		next.ServeHTTP(rw, r2)
 	}), nil
 }
 
 // keyFunc returns the rate limit key of the configuration: the client IP
-// (default), the SPIFFE principal, the JWT subject or a header.
-func keyFunc(k string) ratelimit.KeyFunc {
+// (default; IPv6 clients by their /v6prefix network), the SPIFFE
+// principal, the JWT subject or a header. A request without a principal
+// or subject is keyed by its client address, so that anonymous clients
+// do not share one bucket.
+func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
+	if v6prefix <= 0 || v6prefix > 128 {
+		v6prefix = 64
+	}
+	byIP := func(r *http.Request) string {
+		a, _ := clientip.FromContext(r.Context())
+		if !a.IsValid() {
+			return "ip:unknown" // one bucket for every unknown client: stricter, never looser
+		}
+		if a.Is6() {
+			if pfx, err := a.Prefix(v6prefix); err == nil {
+				return "ip:" + pfx.String()
+			}
+		}
+		return "ip:" + a.String()
+	}
 	switch {
 	case k == "principal":
 		return func(r *http.Request) string {
 			if id, ok := spiffeauth.FromContext(r.Context()); ok {
-				return id.String()
+				return "principal:" + id.String()
 			}
-			return ""
+			return byIP(r)
 		}
 	case k == "subject":
 		return func(r *http.Request) string {
 			if c, ok := jwt.FromContext(r.Context()); ok {
-				return c.RequestPrincipal()
+				return "subject:" + c.RequestPrincipal()
 			}
-			return ""
+			return byIP(r)
 		}
 	case strings.HasPrefix(k, "header:"):
 		return ratelimit.ByHeader(strings.TrimPrefix(k, "header:"))
 	}
-	return func(r *http.Request) string {
-		if a, ok := clientip.FromContext(r.Context()); ok && a.IsValid() {
-			return a.String()
-		}
-		return clientip.PeerAddr(r).String()
-	}
+	return byIP
 }
 
 // bufferPool is an httputil.BufferPool of 32 KiB buffers.

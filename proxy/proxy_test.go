@@ -87,12 +87,36 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"path": r.URL.Path, "xff": r.Header.Get("X-Forwarded-For"), "proto": r.Header.Get("X-Forwarded-Proto"),
-		})
-	}))
-	t.Cleanup(upstream.Close)
+	return startWith(t, setup{})
+}
+
+// setup varies the harness: another upstream, other policies, more
+// configuration.
+type setup struct {
+	upstream string            // URL; "" for a JSON echo upstream
+	policies string            // "" for the policies constant
+	extra    string            // appended to the configuration
+	replace  []string          // pairs of old and new text in the configuration
+	files    map[string][]byte // more files in the configuration's directory
+	auditOut io.Writer         // nil: the harness's buffer
+	log      *slog.Logger      // nil: discarded
+	grace    time.Duration     // of Serve; 5 s when 0
+}
+
+func startWith(t *testing.T, su setup) *harness {
+	t.Helper()
+	if su.upstream == "" {
+		upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"path": r.URL.Path, "xff": r.Header.Get("X-Forwarded-For"), "proto": r.Header.Get("X-Forwarded-Proto"),
+			})
+		}))
+		t.Cleanup(upstream.Close)
+		su.upstream = upstream.URL
+	}
+	if su.policies == "" {
+		su.policies = policies
+	}
 	h := &harness{dir: t.TempDir(), svids: map[string]*x509svid.SVID{}, audit: &testenv.SyncBuffer{}}
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	ca, err := spiffeauth.NewDevCA(td, time.Hour)
@@ -112,10 +136,30 @@ func start(t *testing.T) *harness {
 	writeFile(t, filepath.Join(h.dir, "api.pem"), c)
 	writeFile(t, filepath.Join(h.dir, "api-key.pem"), k)
 	writeFile(t, filepath.Join(h.dir, "bundle.pem"), b)
-	writeFile(t, filepath.Join(h.dir, "policies.yaml"), []byte(policies))
-	writeFile(t, filepath.Join(h.dir, "proxy.yaml"), []byte(fmt.Sprintf(configTmpl, upstream.URL)))
+	writeFile(t, filepath.Join(h.dir, "policies.yaml"), []byte(su.policies))
+	for name, data := range su.files {
+		writeFile(t, filepath.Join(h.dir, name), data)
+	}
+	cfg := fmt.Sprintf(configTmpl, su.upstream) + su.extra
+	for i := 0; i+1 < len(su.replace); i += 2 {
+		if !strings.Contains(cfg, su.replace[i]) {
+			t.Fatalf("configuration lacks %q", su.replace[i])
+		}
+		cfg = strings.Replace(cfg, su.replace[i], su.replace[i+1], 1)
+	}
+	writeFile(t, filepath.Join(h.dir, "proxy.yaml"), []byte(cfg))
 
-	h.srv, err = NewServer(filepath.Join(h.dir, "proxy.yaml"), slog.New(slog.DiscardHandler), h.audit)
+	var auditOut io.Writer = h.audit
+	if su.auditOut != nil {
+		auditOut = su.auditOut
+	}
+	if su.log == nil {
+		su.log = slog.New(slog.DiscardHandler)
+	}
+	if su.grace == 0 {
+		su.grace = 5 * time.Second
+	}
+	h.srv, err = NewServer(filepath.Join(h.dir, "proxy.yaml"), su.log, auditOut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +175,7 @@ func start(t *testing.T) *harness {
 	h.adminURL = "http://" + adminLn.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.srv.Serve(ctx, ln, adminLn, 5*time.Second) }()
+	go func() { h.done <- h.srv.Serve(ctx, ln, adminLn, su.grace) }()
 	t.Cleanup(func() {
 		cancel()
 		<-h.done
@@ -580,7 +624,8 @@ func TestProxyWAF(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := h.audit.String()
-	for _, want := range []string{`"rule":"waf","principal"`, `"rule":"waf/detect"`, "941100"} {
+	// Detections are recorded beside the rule that decided (issue 11).
+	for _, want := range []string{`"rule":"waf","principal"`, `"rule":"authz/shop/allow-web"`, `"waf":"detected (anomaly score`, "941100"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %s", want)
 		}

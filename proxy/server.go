@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,33 +32,78 @@ type Server struct {
 	reg      *prometheus.Registry
 
 	cur      atomic.Pointer[Proxy]
-	mu       sync.Mutex // serializes reloads
-	stamp    time.Time
+	mu       sync.Mutex           // serializes reloads
+	stamps   map[string]fileStamp // of the files the running configuration names
 	reloads  prometheus.Counter
 	failures prometheus.Counter
+	conns    connSet
+	sink     *fileSink // nil unless audit.output is a file
+	refuse   bool      // audit.whenFull: refuse
+	refused  prometheus.Counter
 }
 
 // NewServer loads the configuration at path and builds the proxy; a
 // configuration that does not load is an error (exit 2 in `ward proxy`).
+//
+// Audit records go to auditOut (standard output in `ward proxy`) unless
+// the configuration's audit.output names a file or "off".
 func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Records are batched: a write per request would cost more than every
-	// check together. They reach auditOut within 100 ms and at shutdown.
-	buf := audit.NewBufferedWriter(auditOut, 100*time.Millisecond)
-	a, err := audit.New(buf, reg)
+	cfg, err := LoadConfig(path)
 	if err != nil {
-		_ = buf.Close()
 		return nil, err
 	}
-	s := &Server{path: path, log: log, audit: a, auditBuf: buf, reg: reg,
+	s := &Server{path: path, log: log, refuse: cfg.Audit.WhenFull == "refuse",
 		reloads:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reloads_total", Help: "Configuration reloads applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_proxy_reload_failures_total", Help: "Configuration reloads refused (the previous configuration stays)."}),
+		refused:  prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_audit_refused_total", Help: "Requests refused with 503 because the audit output did not keep up (audit.whenFull: refuse)."}),
 	}
-	reg.MustRegister(s.reloads, s.failures)
+	switch out := cfg.Audit.Output; out {
+	case "", "stdout":
+	case "off":
+		auditOut = io.Discard
+	default:
+		sink, err := openFileSink(cfg.Path(out))
+		if err != nil {
+			return nil, &Error{File: path, Msg: "audit.output: " + err.Error()}
+		}
+		s.sink, auditOut = sink, sink
+	}
+	// Records are batched: a write per request would cost more than every
+	// check together. They reach the output within 100 ms and at
+	// shutdown, from a goroutine of their own: a stalled output never
+	// blocks a request (records are dropped and counted instead).
+	buf := audit.NewBufferedWriterOptions(auditOut, audit.BufferOptions{
+		Interval: 100 * time.Millisecond, MaxBytes: cfg.Audit.BufferBytes,
+		OnError: func(msg string, dropped uint64, err error) {
+			log.Error(msg, "dropped", dropped, "err", err)
+		},
+	})
+	s.auditBuf = buf
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.reloads, s.failures, s.refused,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ward_audit_dropped_total", Help: "Audit records dropped: the buffer was full or a write to the output failed."},
+			func() float64 { return float64(buf.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ward_audit_write_errors_total", Help: "Failed writes to the audit output."},
+			func() float64 { return float64(buf.WriteErrors()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ward_audit_pending_bytes", Help: "Audit records waiting for the output."},
+			func() float64 { return float64(buf.Pending()) }))
+	s.reg = reg
+	closeAll := func() {
+		_ = buf.Close()
+		if s.sink != nil {
+			_ = s.sink.Close()
+		}
+	}
+	a, err := audit.New(buf, reg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	s.audit = a
 	p, err := s.build()
 	if err != nil {
-		_ = buf.Close()
+		closeAll()
 		return nil, err
 	}
 	s.cur.Store(p)
@@ -65,13 +111,13 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 }
 
 func (s *Server) build() (*Proxy, error) {
-	if st, err := os.Stat(s.path); err == nil {
-		s.stamp = st.ModTime()
-	}
+	stamps := statFiles([]string{s.path})
 	cfg, err := LoadConfig(s.path)
 	if err != nil {
+		s.stamps = stamps // a broken file is not read again until it changes
 		return nil, err
 	}
+	s.stamps = statFiles(watchedFiles(cfg))
 	p, err := New(cfg, Options{Log: s.log, Audit: s.audit})
 	if err != nil {
 		return nil, err
@@ -85,7 +131,11 @@ func (s *Server) build() (*Proxy, error) {
 // Close releases a server that will not Serve (after a --check): the
 // audit flusher and the proxy's connections.
 func (s *Server) Close() error {
-	return errors.Join(s.cur.Load().Close(), s.auditBuf.Close())
+	err := errors.Join(s.cur.Load().Close(), s.auditBuf.Close())
+	if s.sink != nil {
+		err = errors.Join(err, s.sink.Close())
+	}
+	return err
 }
 
 // Config returns the configuration in use.
@@ -98,26 +148,48 @@ func (s *Server) Config() *Config { return s.cur.Load().cfg }
 func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.sink != nil {
+		s.sink.Reopen() // SIGHUP reopens the audit file, for log rotation
+	}
 	p, err := s.build()
+	if err == nil {
+		if err = dropsSection(s.cur.Load().cfg, p.cfg); err != nil {
+			_ = p.Close()
+		}
+	}
 	if err != nil {
 		s.failures.Inc()
 		s.log.Error("reload refused; the running configuration stays", "err", err)
 		return err
 	}
 	old := s.cur.Swap(p)
-	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) {
-		s.log.Warn("listen, admin and TLS on/off changes take effect at restart")
+	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
+		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
 	}
 	s.reloads.Inc()
 	s.log.Info("configuration reloaded", "file", s.path)
+	if n := s.conns.closeRevoked(p); n > 0 {
+		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
+	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.
 	time.AfterFunc(time.Minute, func() { _ = old.Close() })
 	return nil
 }
 
-// ServeHTTP serves a request with the current proxy.
+// ServeHTTP serves a request with the current proxy. With audit.whenFull:
+// refuse, a request that could not be recorded gets 503 instead.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if limit := time.Duration(s.Config().Timeouts.MaxConnectionAge); limit > 0 && s.conns.age(r) > limit {
+		// HTTP/1.1 closes after this response; HTTP/2 sends GOAWAY.
+		w.Header().Set("Connection", "close")
+	}
+	if s.refuse && s.auditBuf.Healthy() != nil {
+		s.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
 
@@ -130,6 +202,12 @@ func (s *Server) Admin() http.Handler {
 		defer cancel()
 		if err := s.cur.Load().Ready(ctx); err != nil {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.auditBuf.Healthy(); err != nil {
+			// Records are being dropped (or requests refused): send
+			// traffic elsewhere until the output keeps up.
+			http.Error(w, "not ready: audit output", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
@@ -154,6 +232,8 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	t := cfg.Timeouts
 	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
+	srv.ConnState = s.conns.track
+	srv.ConnContext = connContext
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -162,6 +242,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
+	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) })
 	var err error
 	select {
 	case <-ctx.Done():
@@ -175,8 +256,13 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		}
 	}
 	_ = s.cur.Load().Close()
-	if e := s.auditBuf.Close(); e != nil && err == nil {
-		err = e
+	// The audit output gets what is left of the drain timeout: a stalled
+	// one is abandoned, not waited for.
+	if e := s.auditBuf.Shutdown(sctx); e != nil {
+		s.log.Error("audit records lost at shutdown", "err", e)
+	}
+	if s.sink != nil {
+		_ = s.sink.Close()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -184,8 +270,116 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	return err
 }
 
-// Watch reloads the configuration when its file changes (polled every
-// interval) until ctx ends.
+// dropsSection refuses a new configuration that lacks a section the
+// running one has, unless it writes that section as "none": a truncated
+// or half-written file must not turn a check off. TLS cannot be turned off
+// by a reload at all (the listener is TLS until restart).
+func dropsSection(old, cfg *Config) error {
+	switch {
+	case old.TLS != nil && cfg.TLS == nil:
+		return &Error{File: cfg.file, Msg: "the tls section is gone; TLS is turned off only by a restart"}
+	case old.Authorization != nil && cfg.Authorization == nil && !cfg.Off("authorization"):
+		return &Error{File: cfg.file, Msg: "the authorization section is gone (write `authorization: none` to run without)"}
+	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
+		return &Error{File: cfg.file, Msg: "the jwt section is gone (write `jwt: none` to run without)"}
+	}
+	return nil
+}
+
+// watchedFiles are the files a configuration names whose change calls for
+// a reload: the configuration itself, its policies, JWKS files and CAs.
+// (Certificates and SVIDs are re-read by their sources without one.)
+func watchedFiles(c *Config) []string {
+	files := []string{c.file}
+	if a := c.Authorization; a != nil {
+		for _, f := range a.Policies {
+			files = append(files, c.Path(f))
+		}
+	}
+	if j := c.JWT; j != nil {
+		for _, is := range j.Issuers {
+			for _, f := range []string{is.JWKSFile, is.JWKSCA} {
+				if f != "" {
+					files = append(files, c.Path(f))
+				}
+			}
+		}
+	}
+	if c.Upstream.CA != "" {
+		files = append(files, c.Path(c.Upstream.CA))
+	}
+	for _, r := range c.Routes {
+		if a := r.Authorization; a != nil {
+			for _, f := range a.Policies {
+				files = append(files, c.Path(f))
+			}
+		}
+		if r.Upstream != nil && r.Upstream.CA != "" {
+			files = append(files, c.Path(r.Upstream.CA))
+		}
+	}
+	return files
+}
+
+// fileStamp is what tells a changed file: its modification time and
+// size (a file that appears or disappears changes ok).
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	ok   bool
+}
+
+func statFiles(paths []string) map[string]fileStamp {
+	out := make(map[string]fileStamp, len(paths))
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			out[p] = fileStamp{}
+			continue
+		}
+		out[p] = fileStamp{mod: st.ModTime(), size: st.Size(), ok: true}
+	}
+	return out
+}
+
+// settleDelay is how long the files must stay the same before a change
+// is loaded (a variable for tests).
+var settleDelay = time.Second
+
+// readAll returns the contents of the files, "" for one that cannot be
+// read.
+func readAll(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		b, _ := os.ReadFile(p) // #nosec G304 -- files the configuration names
+		out[i] = string(b)
+	}
+	return out
+}
+
+// changedFiles returns the watched files, and whether any changed since
+// the running configuration (or the last refused one) was read.
+func (s *Server) changedFiles() ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	paths := make([]string, 0, len(s.stamps))
+	for p := range s.stamps {
+		paths = append(paths, p)
+	}
+	changed := false
+	for p, st := range statFiles(paths) {
+		if st != s.stamps[p] {
+			changed = true
+		}
+	}
+	return paths, changed
+}
+
+// Watch reloads the configuration when a file it names changes (polled
+// every interval) until ctx ends. A change is loaded once two reads of
+// every file settleDelay apart agree, so that a file written in steps is
+// not loaded half-written; replace files by an atomic rename all the
+// same.
 func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -194,13 +388,24 @@ func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			st, err := os.Stat(s.path)
-			s.mu.Lock()
-			changed := err == nil && !st.ModTime().Equal(s.stamp)
-			s.mu.Unlock()
-			if changed {
-				_ = s.Reload()
-			}
 		}
+		paths, changed := s.changedFiles()
+		if !changed {
+			continue
+		}
+		prev := readAll(paths)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settleDelay):
+			}
+			cur := readAll(paths)
+			if slices.Equal(prev, cur) {
+				break
+			}
+			prev = cur
+		}
+		_ = s.Reload()
 	}
 }

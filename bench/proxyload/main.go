@@ -103,6 +103,7 @@ func proxyConfig(upURL string) string {
 type result struct {
 	RPS float64       `json:"rps"`
 	P50 time.Duration `json:"p50"`
+	P99 time.Duration `json:"p99"`
 }
 
 // generate loads url with conns keep-alive connections for d and prints a
@@ -162,6 +163,7 @@ func generate(target, caFile, token string, conns int, d time.Duration) error {
 	r := result{RPS: float64(total) / d.Seconds()}
 	if len(lat) > 0 {
 		r.P50 = lat[len(lat)/2]
+		r.P99 = lat[len(lat)*99/100]
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
@@ -197,9 +199,22 @@ func run(conns int, dur time.Duration, rounds int, pin string) error {
 	if err != nil {
 		return err
 	}
+	// The same BufferPool and transport settings as ward's
+	// (proxy.buildUpstream), so that the ratio measures the checks and not
+	// the tuning.
 	bare := &httputil.ReverseProxy{
-		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, ForceAttemptHTTP2: true},
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		BufferPool: bufferPool{},
+		Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 15 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
 	}
 	bareLn, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Server(tlsconf.Intermediate, kp.GetCertificate))
 	if err != nil {
@@ -328,19 +343,26 @@ spec:
 		}
 		bareRes, wardRes = append(bareRes, b), append(wardRes, w)
 		ratios = append(ratios, w.RPS/b.RPS)
-		fmt.Printf("round %d: bare %.0f req/s p50 %v | ward %.0f req/s p50 %v | ward/bare %.2f\n", i+1, b.RPS, b.P50, w.RPS, w.P50, w.RPS/b.RPS)
+		fmt.Printf("round %d: bare %.0f req/s p50 %v p99 %v | ward %.0f req/s p50 %v p99 %v | ward/bare %.2f\n", i+1, b.RPS, b.P50, b.P99, w.RPS, w.P50, w.P99, w.RPS/b.RPS)
 	}
 	med := func(xs []float64) float64 { s := slices.Clone(xs); sort.Float64s(s); return s[len(s)/2] }
-	medDur := func(rs []result) time.Duration {
+	medDur := func(rs []result, p99 bool) time.Duration {
 		var ds []time.Duration
 		for _, r := range rs {
-			ds = append(ds, r.P50)
+			if p99 {
+				ds = append(ds, r.P99)
+			} else {
+				ds = append(ds, r.P50)
+			}
 		}
 		slices.Sort(ds)
 		return ds[len(ds)/2]
 	}
-	fmt.Printf("median of %d rounds, %d connections, %v each: ward/bare throughput %.2f; p50 bare %v, ward %v (+%v)\n",
-		rounds, conns, dur, med(ratios), medDur(bareRes), medDur(wardRes), medDur(wardRes)-medDur(bareRes))
+	sorted := slices.Clone(ratios)
+	sort.Float64s(sorted)
+	fmt.Printf("median of %d rounds, %d connections, %v each: ward/bare throughput %.2f (spread %.2f-%.2f); p50 bare %v, ward %v; p99 bare %v, ward %v (%.2fx)\n",
+		rounds, conns, dur, med(ratios), sorted[0], sorted[len(sorted)-1], medDur(bareRes, false), medDur(wardRes, false),
+		medDur(bareRes, true), medDur(wardRes, true), float64(medDur(wardRes, true))/float64(medDur(bareRes, true)))
 
 	// TLS handshakes per second with ECDSA P-256 against ward's listener.
 	pool := x509.NewCertPool()
@@ -356,4 +378,18 @@ spec:
 	}
 	fmt.Printf("TLS 1.3 handshakes, ECDSA P-256, one client at a time: %.0f per second (client and server in one process)\n", float64(n)/time.Since(start).Seconds())
 	return nil
+}
+
+// bufferPool is ward's httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte { return *buffers.Get().(*[]byte) }
+
+func (bufferPool) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		b = b[:cap(b)]
+		buffers.Put(&b)
+	}
 }

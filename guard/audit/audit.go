@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,11 +29,20 @@ type Verdict struct {
 	Principal string // the authenticated identity, when known
 	ClientIP  netip.Addr
 	Audited   bool // an AUDIT policy matched
+	// WAF lists the WAF rules that matched without blocking; it is kept
+	// beside the rule that decided, never instead of it.
+	WAF string
+	// Route names the gateway route that served the request.
+	Route string
+	// Outcome says how the request ended when it did not reach an
+	// upstream answer: "client closed", "upstream timeout".
+	Outcome string
 }
 
 type state struct {
 	mu sync.Mutex
 	v  Verdict
+	id string
 }
 
 type ctxKey struct{}
@@ -60,6 +70,24 @@ func Set(ctx context.Context, v Verdict) {
 		st.v.ClientIP = v.ClientIP
 	}
 	st.v.Audited = st.v.Audited || v.Audited
+	if v.WAF != "" {
+		st.v.WAF = v.WAF
+	}
+	if v.Outcome != "" {
+		st.v.Outcome = v.Outcome
+	}
+	if v.Route != "" {
+		st.v.Route = v.Route
+	}
+}
+
+// RequestID returns the id of the request of ctx, as in its audit record
+// and its response's X-Request-Id; "" without Handler.
+func RequestID(ctx context.Context) string {
+	if st, ok := ctx.Value(ctxKey{}).(*state); ok {
+		return st.id
+	}
+	return ""
 }
 
 // Logger writes decision records and counts them.
@@ -68,6 +96,20 @@ type Logger struct {
 	now      func() time.Time
 	decided  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	trustID  atomic.Pointer[func(*http.Request) bool]
+}
+
+// SetTrustRequestID sets which requests' own X-Request-Id is kept (when
+// short and plain): f reports whether the request came from a trusted
+// hop. Requests it refuses get a new random id, so that a client cannot
+// choose the id its record is filed under. Without it (or with nil) every
+// request's id is kept. It is safe for concurrent use.
+func (l *Logger) SetTrustRequestID(f func(*http.Request) bool) {
+	if f == nil {
+		l.trustID.Store(nil)
+		return
+	}
+	l.trustID.Store(&f)
 }
 
 // New returns a Logger writing JSON records to w and registering its
@@ -119,8 +161,8 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // requestID returns the client's X-Request-Id when it is short and plain,
 // else a new random one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 {
+func requestID(r *http.Request, trust *func(*http.Request) bool) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && (trust == nil || (*trust)(r)) {
 		ok := true
 		for i := 0; i < len(id); i++ {
 			c := id[i]
@@ -144,8 +186,8 @@ func requestID(r *http.Request) string {
 func (l *Logger) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := l.now()
-		st := &state{}
-		id := requestID(r)
+		id := requestID(r, l.trustID.Load())
+		st := &state{id: id}
 		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
@@ -175,6 +217,15 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 		}
 		if v.Audited {
 			attrs = append(attrs, slog.Bool("audited", true))
+		}
+		if v.Route != "" {
+			attrs = append(attrs, slog.String("route", v.Route))
+		}
+		if v.WAF != "" {
+			attrs = append(attrs, slog.String("waf", v.WAF))
+		}
+		if v.Outcome != "" {
+			attrs = append(attrs, slog.String("outcome", v.Outcome))
 		}
 		l.log.LogAttrs(r.Context(), slog.LevelInfo, "decision", attrs...)
 		l.decided.WithLabelValues(v.Decision, v.Rule).Inc()

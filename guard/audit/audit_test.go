@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -116,4 +118,41 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// blockingWriter blocks every Write until release is closed.
+type blockingWriter struct{ release chan struct{} }
+
+func (b blockingWriter) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
+
+// TestBufferedWriterStalledOutput: a stalled output never blocks Write;
+// records beyond the bound are dropped and counted, Healthy says so, and
+// Shutdown gives up at its deadline.
+func TestBufferedWriterStalledOutput(t *testing.T) {
+	out := blockingWriter{release: make(chan struct{})}
+	defer close(out.release)
+	b := NewBufferedWriterOptions(out, BufferOptions{Interval: time.Millisecond, MaxBytes: 1024, StallAfter: 50 * time.Millisecond})
+	rec := []byte(strings.Repeat("x", 99) + "\n")
+	start := time.Now()
+	full := 0
+	for range 1000 {
+		if _, err := b.Write(rec); errors.Is(err, ErrFull) {
+			full++
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("1000 writes took %v with the output stalled", d)
+	}
+	if full == 0 || b.Dropped() != uint64(full) {
+		t.Errorf("%d writes refused, Dropped() = %d", full, b.Dropped())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := b.Healthy(); err == nil {
+		t.Error("Healthy() = nil with the output stalled")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := b.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with the output stalled: %v", err)
+	}
 }

@@ -1,74 +1,234 @@
 package audit
 
 import (
-	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// ErrFull is returned by BufferedWriter.Write for a record dropped because
+// the buffer is full (the output does not keep up, or is stalled).
+var ErrFull = errors.New("audit: buffer full, record dropped")
+
+// DefaultBufferBytes is a BufferedWriter's default bound on pending
+// records: 1 MiB, a few thousand records.
+const DefaultBufferBytes = 1 << 20
+
+// BufferOptions configure a BufferedWriter.
+type BufferOptions struct {
+	// Interval between flushes (at least a millisecond; 100 ms when 0).
+	Interval time.Duration
+	// MaxBytes bounds the records pending (DefaultBufferBytes when 0).
+	// A record that does not fit is dropped and counted.
+	MaxBytes int
+	// StallAfter is how long a single write to the output may take before
+	// Healthy reports the output stalled (5 s when 0).
+	StallAfter time.Duration
+	// OnError, when set, is called from the flushing goroutine (never
+	// from a request) when a write to the output fails or records were
+	// dropped since the last call; it is called at most every 10 s.
+	OnError func(msg string, dropped uint64, err error)
+}
 
 // BufferedWriter batches records for an output where each write is a
 // system call (a file, standard output): a write per request costs more
 // than the rest of the audit. Records reach the output within Interval,
 // when 64 KiB are pending, and on Flush or Close; a crash loses at most
 // that much, the trade-off every access log makes (Envoy flushes every
-// second). It is safe for concurrent use.
+// second).
+//
+// Write never waits for the output: records go to a bounded in-memory
+// buffer that a separate goroutine writes out (as Envoy's access log flush
+// thread). When the output stalls (an unread pipe) or fails (a full disk)
+// the buffer fills, and further records are dropped and counted (Dropped)
+// rather than blocking the request that writes them; Healthy reports it,
+// for readiness. It is safe for concurrent use.
 type BufferedWriter struct {
-	mu   sync.Mutex
-	bw   *bufio.Writer
+	w    io.Writer
+	opts BufferOptions
+
+	mu      sync.Mutex // guards pending and spare; never held during I/O
+	pending []byte
+	spare   []byte
+
+	wmu      sync.Mutex // serializes writes to w
+	writing  atomic.Int64
+	dropped  atomic.Uint64
+	errors   atomic.Uint64
+	lastErr  atomic.Pointer[error]
+	reported uint64
+	lastLog  time.Time
+
+	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
-	err  error
+	once sync.Once
 }
 
-// NewBufferedWriter starts flushing w's buffer every interval (at least a
-// millisecond).
+// NewBufferedWriter starts flushing to w every interval (at least a
+// millisecond), with the default bound.
 func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
-	b := &BufferedWriter{bw: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	interval = max(interval, time.Millisecond)
-	go func() {
-		defer close(b.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-t.C:
-				_ = b.Flush() // an error is kept and returned by the next Write
-			}
-		}
-	}()
+	return NewBufferedWriterOptions(w, BufferOptions{Interval: max(interval, time.Millisecond)})
+}
+
+// NewBufferedWriterOptions starts flushing to w as opts say.
+func NewBufferedWriterOptions(w io.Writer, opts BufferOptions) *BufferedWriter {
+	if opts.Interval <= 0 {
+		opts.Interval = 100 * time.Millisecond
+	}
+	opts.Interval = max(opts.Interval, time.Millisecond)
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultBufferBytes
+	}
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = 5 * time.Second
+	}
+	b := &BufferedWriter{w: w, opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go b.run()
 	return b
 }
 
-// Write buffers p.
+func (b *BufferedWriter) run() {
+	defer close(b.done)
+	t := time.NewTicker(b.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			_ = b.Flush()
+			return
+		case <-t.C:
+		case <-b.kick:
+		}
+		_ = b.Flush()
+	}
+}
+
+// Write queues p, one or more whole records. It returns ErrFull, and
+// drops p, when the buffer cannot take it; it never blocks on the output.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.err != nil {
-		return 0, b.err
+	if len(b.pending)+len(p) > b.opts.MaxBytes {
+		b.mu.Unlock()
+		b.dropped.Add(uint64(max(bytes.Count(p, []byte{'\n'}), 1)))
+		return 0, ErrFull
 	}
-	return b.bw.Write(p)
+	b.pending = append(b.pending, p...)
+	n := len(b.pending)
+	b.mu.Unlock()
+	if n >= 64<<10 {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
 }
 
-// Flush writes what is pending.
+// Flush writes what is pending and returns the output's error, if any.
+// It waits for the output (unlike Write).
 func (b *BufferedWriter) Flush() error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	b.mu.Lock()
+	buf := b.pending
+	b.pending = b.spare[:0]
+	b.spare = nil
+	b.mu.Unlock()
+	var err error
+	if len(buf) > 0 {
+		b.writing.Store(time.Now().UnixNano())
+		_, err = b.w.Write(buf)
+		b.writing.Store(0)
+		if err != nil {
+			b.errors.Add(1)
+			b.dropped.Add(uint64(bytes.Count(buf, []byte{'\n'})))
+			b.lastErr.Store(&err)
+		} else {
+			b.lastErr.Store(nil)
+		}
+	}
+	b.mu.Lock()
+	if cap(buf) <= 4*b.opts.MaxBytes {
+		b.spare = buf[:0]
+	}
+	b.mu.Unlock()
+	b.report(err)
+	return err
+}
+
+// report calls OnError, at most every 10 s (wmu is held).
+func (b *BufferedWriter) report(err error) {
+	if b.opts.OnError == nil {
+		return
+	}
+	d := b.dropped.Load()
+	if (err == nil && d == b.reported) || time.Since(b.lastLog) < 10*time.Second {
+		return
+	}
+	b.lastLog = time.Now()
+	msg := "audit records dropped: the output does not keep up"
+	if err != nil {
+		msg = "audit output failed; records dropped"
+	}
+	b.opts.OnError(msg, d-b.reported, err)
+	b.reported = d
+}
+
+// Dropped returns the number of records dropped so far: refused by a full
+// buffer or lost in a failed write.
+func (b *BufferedWriter) Dropped() uint64 { return b.dropped.Load() }
+
+// WriteErrors returns the number of failed writes to the output.
+func (b *BufferedWriter) WriteErrors() uint64 { return b.errors.Load() }
+
+// Pending returns the number of bytes waiting.
+func (b *BufferedWriter) Pending() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.bw.Flush(); err != nil && b.err == nil {
-		b.err = err
-	}
-	return b.err
+	return len(b.pending)
 }
 
-// Close stops the flushing goroutine and flushes.
-func (b *BufferedWriter) Close() error {
-	select {
-	case <-b.stop:
-	default:
-		close(b.stop)
+// Healthy reports why records are being lost, or nil: a write to the
+// output that has taken longer than StallAfter, a buffer more than half
+// full, or a last write that failed.
+func (b *BufferedWriter) Healthy() error {
+	if t := b.writing.Load(); t != 0 && time.Since(time.Unix(0, t)) > b.opts.StallAfter {
+		return errors.New("audit: output stalled")
 	}
-	<-b.done
-	return b.Flush()
+	if b.Pending() > b.opts.MaxBytes/2 {
+		return errors.New("audit: buffer filling up")
+	}
+	if e := b.lastErr.Load(); e != nil {
+		return fmt.Errorf("audit: output failed: %w", *e)
+	}
+	return nil
+}
+
+// Close stops the flushing goroutine and flushes, waiting for the output
+// as long as it takes.
+func (b *BufferedWriter) Close() error {
+	return b.Shutdown(context.Background())
+}
+
+// Shutdown stops the flushing goroutine and flushes what is pending, but
+// waits for the output only until ctx ends; it then returns an error that
+// says how many records were lost. A write stuck in the output (an unread
+// pipe) is abandoned, never waited for.
+func (b *BufferedWriter) Shutdown(ctx context.Context) error {
+	b.once.Do(func() { close(b.stop) })
+	select {
+	case <-b.done:
+		if e := b.lastErr.Load(); e != nil {
+			return *e
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: output stalled at shutdown; %d bytes of records lost: %w", b.Pending(), ctx.Err())
+	}
 }

@@ -280,3 +280,28 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 	}
 	return rp[:i], rp[i+1:]
 }
+
+// Handler returns middleware that decides each request with e and calls
+// next for those allowed: a path that fails normalization gets 400, a
+// denied request 403 with Envoy's body "RBAC: access denied", so that
+// clients written for Istio see the same. enrich, when not nil, fills in
+// what the request alone does not carry (the peer's SPIFFE ID, the client
+// address behind trusted proxies, the JWT claims), usually from the
+// request's context.
+func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := RequestFromHTTP(r)
+		if enrich != nil {
+			enrich(r, q)
+		}
+		d := e.Decide(q)
+		switch {
+		case d.PathError != nil:
+			http.Error(w, "bad request", http.StatusBadRequest)
+		case !d.Allowed:
+			http.Error(w, "RBAC: access denied", http.StatusForbidden)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}

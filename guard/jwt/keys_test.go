@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -298,5 +299,33 @@ func TestKidlessTokenBoundedWork(t *testing.T) {
 	}
 	if _, err := v.Verify(bg, sign(t, jose.ES256, signer, fmt.Sprint("key", len(keys)-1), claims(nil), nil)); err != nil {
 		t.Fatalf("with its kid: %v", err)
+	}
+}
+
+// TestAttackJWKSRedirectDowngrade: a JWKS URL over https that redirects
+// to http is refused even with a client of the caller's own (the proxy
+// used to pass one without the rule), whatever its CheckRedirect allows.
+func TestAttackJWKSRedirectDowngrade(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := newJWKSServer(t, publicSet(&k.PublicKey))
+	secure := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/jwks", http.StatusFound))
+	defer secure.Close()
+	allowAll := secure.Client()
+	allowAll.CheckRedirect = func(*http.Request, []*http.Request) error { return nil }
+	for name, c := range map[string]*http.Client{"library rules": secure.Client(), "permissive CheckRedirect": allowAll} {
+		iss := Issuer{Issuer: testIss, AnyAudience: true, Algorithms: []jose.SignatureAlgorithm{jose.ES256}, JWKSURL: secure.URL + "/jwks"}
+		v, err := New([]Issuer{iss}, WithHTTPClient(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Refresh(context.Background()); err == nil {
+			t.Errorf("%s: keys fetched through a redirect from https to http", name)
+		}
+	}
+	if n := plain.fetches.Load(); n != 0 {
+		t.Errorf("the http JWKS server was fetched %d times, want 0", n)
 	}
 }

@@ -94,7 +94,9 @@ type options struct {
 // WithHTTPClient sets the client that fetches JWKS URLs. Give it a
 // timeout: a fetch is otherwise bounded by DefaultFetchTimeout only. The
 // default client times out after DefaultFetchTimeout and refuses redirects
-// from https to http.
+// from https to http; a client given here keeps that refusal (its own
+// CheckRedirect runs after it), since keys fetched in clear text could be
+// anyone's.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
 // WithMaxTokenSize sets the largest token accepted, in bytes (default
@@ -152,6 +154,22 @@ func New(issuers []Issuer, opts ...Option) (*Verifier, error) {
 	}
 	if o.client == nil {
 		o.client = defaultClient()
+	} else {
+		c := *o.client
+		next := c.CheckRedirect
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if err := refuseDowngrade(req, via); err != nil {
+				return err
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			if len(via) >= 10 { // net/http's default
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		o.client = &c
 	}
 	if len(issuers) == 0 {
 		return nil, errors.New("jwt: no issuers")
@@ -186,12 +204,19 @@ func defaultClient() *http.Client {
 			if len(via) >= 5 {
 				return errors.New("too many redirects")
 			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return errors.New("redirect from https to http refused")
-			}
-			return nil
+			return refuseDowngrade(req, via)
 		},
 	}
+}
+
+// refuseDowngrade refuses a redirect away from https once any hop used it.
+func refuseDowngrade(req *http.Request, via []*http.Request) error {
+	for _, v := range via {
+		if v.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return errors.New("redirect from https to http refused")
+		}
+	}
+	return nil
 }
 
 func compileIssuer(cfg *Issuer, o *options) (*issuer, error) {

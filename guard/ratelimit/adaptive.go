@@ -11,40 +11,77 @@ import (
 // ErrShed is returned by Concurrency.Acquire when the limit is reached.
 var ErrShed = errors.New("overloaded: request shed")
 
-// ConcurrencyConfig configures an adaptive concurrency limiter.
+// ConcurrencyConfig configures an adaptive concurrency limiter. The
+// defaults are those of Netflix concurrency-limits' Gradient2Limit.
 type ConcurrencyConfig struct {
-	// Initial, Min and Max bound the limit (defaults 20, 1, 1000).
+	// Initial, Min and Max bound the limit (defaults 20, 4, 1000).
 	Initial, Min, Max int
-	// Smoothing weighs each new sample in the recent latency (0-1,
+	// Smoothing weighs each new limit against the current one (0-1,
 	// default 0.2).
 	Smoothing float64
-	// Tolerance is how much the recent latency may exceed the best before
-	// the limit shrinks (default 2: twice the floor).
+	// Tolerance is how much the short-term latency may exceed the
+	// long-term average before the limit shrinks (default 1.5).
 	Tolerance float64
+	// LongWindow is the number of sample windows the long-term latency
+	// average spans (default 600).
+	LongWindow int
+	// Queue is added to the limit at each update, the headroom that lets
+	// it grow (default 4).
+	Queue float64
+	// Window bounds a sample window: it closes after MinSamples samples
+	// once Window has passed, or after 10 Windows with any sample
+	// (defaults 1 s and 10 samples, as concurrency-limits' WindowedLimit).
+	Window     time.Duration
+	MinSamples int
 	// Now is the clock (tests).
 	Now func() time.Time
 }
 
-// Concurrency is an adaptive limit on requests in flight. It is safe for
-// concurrent use.
+// Concurrency is an adaptive limit on requests in flight, after Netflix
+// concurrency-limits' Gradient2Limit: each window of samples gives a
+// short-term latency (the window's average); an exponential average over
+// LongWindow windows gives the long-term one, pulled down quickly when
+// latency recovers after overload. The gradient
+// Tolerance x long / short, clamped to [0.5, 1], scales the limit, plus
+// Queue of headroom, smoothed:
+//
+//	limit = limit x (1 - Smoothing) + (limit x gradient + Queue) x Smoothing
+//
+// While fewer than half the limit are in flight the limit does not move
+// (the load, not the upstream, sets the latency then). Unlike an all-time
+// minimum latency, which never decays and drives the limit down to its
+// floor, the long-term average follows the upstream's normal latency.
+//
+// Written here rather than taken from the Go port of concurrency-limits
+// (platinummonkey/go-concurrency-limits), which brings a metrics
+// framework and a strategy layer for a 60-line algorithm.
+//
+// It is safe for concurrent use.
 type Concurrency struct {
 	cfg ConcurrencyConfig
 
 	mu       sync.Mutex
 	limit    float64
 	inflight int
-	best     time.Duration // lowest latency seen (decays slowly)
-	recent   float64       // smoothed latency, seconds
+	// long-term latency (seconds): a plain average over the first 10
+	// windows, then exponential
+	long, longN float64
+	// current window
+	winStart time.Time
+	winSum   float64
+	winN     int
+	winMaxIn int
 }
 
 // NewConcurrency returns a limiter with the defaults filled in.
 func NewConcurrency(cfg ConcurrencyConfig) *Concurrency {
 	if cfg.Min <= 0 {
-		cfg.Min = 1
+		cfg.Min = 4
 	}
 	if cfg.Max <= 0 {
 		cfg.Max = 1000
 	}
+	cfg.Min = min(cfg.Min, cfg.Max)
 	if cfg.Initial <= 0 {
 		cfg.Initial = 20
 	}
@@ -53,7 +90,19 @@ func NewConcurrency(cfg ConcurrencyConfig) *Concurrency {
 		cfg.Smoothing = 0.2
 	}
 	if cfg.Tolerance < 1 {
-		cfg.Tolerance = 2
+		cfg.Tolerance = 1.5
+	}
+	if cfg.LongWindow <= 0 {
+		cfg.LongWindow = 600
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 4
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = time.Second
+	}
+	if cfg.MinSamples <= 0 {
+		cfg.MinSamples = 10
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -77,37 +126,55 @@ func (c *Concurrency) Acquire() (done func(), err error) {
 		return nil, ErrShed
 	}
 	c.inflight++
+	c.winMaxIn = max(c.winMaxIn, c.inflight)
 	c.mu.Unlock()
 	start := c.cfg.Now()
-	return func() { c.release(c.cfg.Now().Sub(start)) }, nil
+	return func() { c.release(start, c.cfg.Now()) }, nil
 }
 
-// release records a latency sample and adapts the limit: the gradient
-// best/recent (at most 1) scales the limit down when latency rises beyond
-// the tolerance; otherwise the limit grows by a square-root step.
-func (c *Concurrency) release(rtt time.Duration) {
+// release records a latency sample and, when its window closes, adapts
+// the limit.
+func (c *Concurrency) release(start, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inflight--
-	if rtt <= 0 {
-		rtt = time.Microsecond
+	rtt := max(now.Sub(start), time.Microsecond)
+	if c.winN == 0 {
+		c.winStart = start
 	}
-	if c.best == 0 || rtt < c.best {
-		c.best = rtt
+	c.winSum += rtt.Seconds()
+	c.winN++
+	age := now.Sub(c.winStart)
+	if !(c.winN >= c.cfg.MinSamples && age >= c.cfg.Window) && age < 10*c.cfg.Window {
+		return
 	}
-	s := rtt.Seconds()
-	if c.recent == 0 {
-		c.recent = s
+	short := c.winSum / float64(c.winN)
+	maxIn := c.winMaxIn
+	c.winSum, c.winN, c.winMaxIn = 0, 0, c.inflight
+	c.update(short, maxIn)
+}
+
+// update is Gradient2Limit.onSample for one window.
+func (c *Concurrency) update(short float64, inflight int) {
+	if c.longN < 10 {
+		c.longN++
+		c.long += (short - c.long) / c.longN
 	} else {
-		c.recent = (1-c.cfg.Smoothing)*c.recent + c.cfg.Smoothing*s
+		f := 2 / (float64(c.cfg.LongWindow) + 1)
+		c.long = c.long*(1-f) + short*f
 	}
-	gradient := c.cfg.Tolerance * c.best.Seconds() / c.recent
-	if gradient < 1 {
-		c.limit *= max(gradient, 0.5)
-	} else {
-		c.limit += math.Sqrt(c.limit) / c.limit
+	if c.long/short > 2 {
+		// Latency is back to normal after long overload: pull the
+		// long-term average down rather than wait for it.
+		c.long *= 0.95
 	}
-	c.limit = min(max(c.limit, float64(c.cfg.Min)), float64(c.cfg.Max))
+	if float64(inflight) < c.limit/2 {
+		return // application-limited: the latency says nothing of the limit
+	}
+	gradient := max(0.5, min(1, c.cfg.Tolerance*c.long/short))
+	next := c.limit*gradient + c.cfg.Queue
+	next = c.limit*(1-c.cfg.Smoothing) + next*c.cfg.Smoothing
+	c.limit = min(max(next, float64(c.cfg.Min)), float64(c.cfg.Max))
 }
 
 // Handler sheds requests beyond the limit with 503 Service Unavailable
@@ -116,11 +183,16 @@ func (c *Concurrency) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		done, err := c.Acquire()
 		if err != nil {
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			Shed(w)
 			return
 		}
 		defer done()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Shed answers a request the limiter refused: 503 with Retry-After: 1.
+func Shed(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "overloaded", http.StatusServiceUnavailable)
 }

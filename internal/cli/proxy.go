@@ -29,9 +29,11 @@ upstream: TLS or SPIFFE mutual TLS, client IP allow and deny lists, JWT
 bearer tokens, Istio AuthorizationPolicies, rate limits, with one audit
 record per request on standard output. See docs/proxy.md.
 
-SIGHUP, or a change of the configuration file, reloads the configuration
-without dropping requests; a configuration that does not load is refused
-and the running one stays. SIGTERM shuts down gracefully.`,
+SIGHUP, or a change of a file the configuration names, reloads the
+configuration without dropping requests; a configuration that does not
+load, or that would drop its authorization or jwt section without saying
+"none", is refused and the running one stays. SIGTERM shuts down
+gracefully.`,
 		Example: `  ward proxy --config examples/proxy/proxy.yaml
   ward proxy --config proxy.yaml --check   # validate and exit`,
 		Args: cobra.NoArgs,

@@ -15,6 +15,8 @@ func main() {
 		_ = json.NewEncoder(w).Encode(map[string]string{
 			"method": r.Method, "path": r.URL.Path,
 			"x-forwarded-for": r.Header.Get("X-Forwarded-For"), "x-forwarded-proto": r.Header.Get("X-Forwarded-Proto"),
+			"x-forwarded-client-cert": r.Header.Get("X-Forwarded-Client-Cert"), "x-request-id": r.Header.Get("X-Request-Id"),
+			"x-remote-user": r.Header.Get("X-Remote-User"),
 		})
 	})
 	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: h, ReadHeaderTimeout: 5 * time.Second}

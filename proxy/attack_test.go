@@ -1,0 +1,993 @@
+package proxy
+
+// Attacks that once got through `ward proxy` (issue 11), each replayed
+// against a real upstream on loopback that records the raw bytes it
+// receives. Keep them: a regression is a bypass.
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/wardsec/ward/internal/testenv"
+)
+
+// get sends GET target as web through h with Connection: close and
+// returns the response and the requests the upstream received for it.
+func sendRaw(t *testing.T, h *harness, u *rawUpstream, who, method, target string, hdr ...string) (resp string, got []string) {
+	t.Helper()
+	before := len(u.requests())
+	req := method + " " + target + " HTTP/1.1\r\nHost: api\r\nX-Client: " + fmt.Sprint(time.Now().UnixNano()) + "\r\n"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	resp = h.raw(t, who, req+"Connection: close\r\n\r\n")
+	return resp, u.requests()[before:]
+}
+
+// TestAttackPathForwardedAsChecked (issue 11 hole 1): the path that
+// authorization and the WAF decide on is the path the upstream receives,
+// byte for byte. "//api/admin" was checked as /api/admin and forwarded as
+// //api/admin, which Node's URL parser reads as host "api", path "/admin".
+func TestAttackPathForwardedAsChecked(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
+	tests := []struct {
+		h      *harness
+		target string
+		want   int
+		line   string // request line the upstream receives; "" for none
+	}{
+		{h, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
+		{h, "//api//items", 200, "GET /api/items HTTP/1.1"},
+		{h, "/api///items?q=%2F//x", 200, "GET /api/items?q=%2F//x HTTP/1.1"},
+		{h, "/api/%61dmin", 200, "GET /api/admin HTTP/1.1"},
+		{h, "/api/caf%c3%a9", 200, "GET /api/caf%C3%A9 HTTP/1.1"},
+		{h, "https://api//api/admin", 200, "GET /api/admin HTTP/1.1"}, // absolute form
+		{h, "http://api/api/items", 200, "GET /api/items HTTP/1.1"},
+		{h, "//admin", 403, ""},
+		{h, "https://api//admin", 403, ""},
+		{h, "/api/%2Fadmin", 400, ""},
+		{h, "/api/%2fadmin", 400, ""},
+		{h, "/api/%5Cadmin", 400, ""},
+		{h, `/api/\admin`, 400, ""},
+		{h, "/api/%2E%2E/admin", 400, ""},
+		{h, "/api/%2e/items", 400, ""},
+		{h, "/api/../admin", 400, ""},
+		{h, "https://api/api/%2e%2e/admin", 400, ""},
+		// Without authorization the path rules hold all the same: the
+		// upstream never sees what the proxy did not check.
+		{noAuthz, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
+		{noAuthz, "/api/%2Fadmin", 400, ""},
+		{noAuthz, "/api/%5cadmin", 400, ""},
+		{noAuthz, `/api\admin`, 400, ""},
+		{noAuthz, "/api/%2e%2e/admin", 400, ""},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
+		if status(resp) != tt.want {
+			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
+		}
+		switch {
+		case tt.line == "" && len(got) > 0:
+			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
+		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
+			var lines []string
+			for _, g := range got {
+				lines = append(lines, requestLine(g))
+			}
+			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
+		}
+	}
+}
+
+// TestAttackLowerCaseMethod (hole 2): "delete" passed a DENY of DELETE and
+// Flask ran its DELETE handler. Methods are case-sensitive tokens; any
+// method with a lower-case letter is refused with 400.
+func TestAttackLowerCaseMethod(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {methods: ["DELETE"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules:
+  - from: [{source: {principals: ["example.org/ns/shop/sa/web"]}}]
+    to: [{operation: {paths: ["/api/*"]}}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		method string
+		want   int
+	}{{"delete", 400}, {"Delete", 400}, {"dELETE", 400}, {"get", 400}, {"DELETE", 403}, {"GET", 200}} {
+		resp, got := sendRaw(t, h, u, "web", tt.method, "/api/items")
+		if status(resp) != tt.want {
+			t.Errorf("%s /api/items: status %d, want %d", tt.method, status(resp), tt.want)
+		}
+		want := 0
+		if tt.want == 200 {
+			want = 1
+		}
+		if len(got) != want || (want == 1 && requestLine(got[0]) != tt.method+" /api/items HTTP/1.1") {
+			t.Errorf("%s /api/items: the upstream received %q", tt.method, got)
+		}
+	}
+}
+
+// TestAttackIdentityHeaders (hole 3): headers that upstreams take for a
+// verified identity never come from the client; the proxy sets
+// X-Forwarded-Client-Cert itself (as Envoy's SANITIZE_SET) and replaces a
+// client's request id with its own.
+func TestAttackIdentityHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "headers: {strip: [X-Custom-User]}\n"})
+	spoofed := []string{
+		"X-Forwarded-Client-Cert", "By=spiffe://example.org/ns/shop/sa/api;URI=spiffe://example.org/ns/shop/sa/admin",
+		"X-Spiffe-Id", "spiffe://example.org/ns/shop/sa/admin",
+		"X-Remote-User", "admin",
+		"X-Jwt-Payload", "eyJzdWIiOiJhZG1pbiJ9",
+		"X-Original-URL", "/admin",
+		"X-Rewrite-URL", "/admin",
+		"X-HTTP-Method-Override", "DELETE",
+		"X-Envoy-Original-Path", "/admin",
+		"X-Custom-User", "admin",
+		"X-Request-Id", "attacker-chosen-id",
+	}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", spoofed...)
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("GET /api/items: %d, upstream received %d requests", status(resp), len(got))
+	}
+	req := got[0]
+	for i := 0; i+1 < len(spoofed); i += 2 {
+		if strings.Contains(req, spoofed[i+1]) {
+			t.Errorf("the upstream received the client's %s: %q", spoofed[i], spoofed[i+1])
+		}
+	}
+	for _, name := range []string{"X-Spiffe-Id", "X-Remote-User", "X-Jwt-Payload", "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-Envoy-Original-Path", "X-Custom-User"} {
+		if v := header(req, name); len(v) > 0 {
+			t.Errorf("the upstream received %s: %q", name, v)
+		}
+	}
+	sum := sha256.Sum256(h.svids["web"].Certificates[0].Raw)
+	wantXFCC := "By=spiffe://example.org/ns/shop/sa/api;Hash=" + hex.EncodeToString(sum[:]) +
+		`;Subject="` + h.svids["web"].Certificates[0].Subject.String() + `";URI=spiffe://example.org/ns/shop/sa/web`
+	if v := header(req, "X-Forwarded-Client-Cert"); len(v) != 1 || v[0] != wantXFCC {
+		t.Errorf("X-Forwarded-Client-Cert upstream: %q, want [%q]", v, wantXFCC)
+	}
+	ids := header(req, "X-Request-Id")
+	if len(ids) != 1 || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(ids[0]) {
+		t.Fatalf("X-Request-Id upstream: %q, want one id of the proxy's", ids)
+	}
+	if !strings.Contains(resp, "X-Request-Id: "+ids[0]+"\r\n") {
+		t.Errorf("the response's X-Request-Id is not the upstream's %s:\n%s", ids[0], resp)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if log := h.audit.String(); !strings.Contains(log, `"request_id":"`+ids[0]+`"`) || strings.Contains(log, "attacker-chosen-id") {
+		t.Errorf("audit record's request id is not the proxy's %s:\n%s", ids[0], log)
+	}
+}
+
+// TestAttackUpgradeTunnel (hole 4): an Upgrade the configuration does not
+// allow (only websocket by default) never reaches the upstream, so no
+// tunnel opens and a request written after it is checked as a request.
+func TestAttackUpgradeTunnel(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	for _, up := range []string{"h2c", "foo/1", "WebSocket, h2c", "websocket/13, foo"} {
+		conn := h.dial(t, "web")
+		_, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: "+up+
+			"\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Client: up"+up+"\r\n\r\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		n, _ := conn.Read(buf)
+		first := string(buf[:n])
+		// What an attacker writes into the tunnel it hopes for.
+		_, _ = io.WriteString(conn, "GET /admin HTTP/1.1\r\nHost: api\r\nX-Client: tunnel"+up+"\r\nConnection: close\r\n\r\n")
+		rest, _ := io.ReadAll(conn)
+		conn.Close()
+		if status(first) == 101 {
+			t.Errorf("Upgrade: %s: 101 from the proxy", up)
+		}
+		if strings.Contains(u.received(), "/admin") {
+			t.Fatalf("Upgrade: %s: /admin reached the upstream:\n%s", up, u.received())
+		}
+		if !strings.Contains(string(rest), "403") && !strings.Contains(first, "403") {
+			t.Errorf("Upgrade: %s: want /admin refused as a request, got %q then %q", up, first, rest)
+		}
+	}
+	for _, r := range u.requests() {
+		if v := header(r, "Upgrade"); len(v) > 0 {
+			t.Errorf("the upstream received Upgrade: %q", v)
+		}
+	}
+}
+
+// TestAttackUnparseableForwardedFor (hole 9): from a trusted proxy, an
+// X-Forwarded-For that does not parse is refused with 400; it used to fall
+// back to the trusted proxy's own address.
+func TestAttackUnparseableForwardedFor(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n"})
+	for _, xff := range []string{"garbage", "unknown", "1.2.3.4:abc", "203.0.113.9, garbage", "203.0.113.9,unknown", "[2001:db8::1"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", xff)
+		if status(resp) != 400 || len(got) != 0 {
+			t.Errorf("X-Forwarded-For: %s: status %d, upstream received %q; want 400 and nothing", xff, status(resp), got)
+		}
+	}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", "203.0.113.9")
+	if status(resp) != 200 || len(got) != 1 || fmt.Sprint(header(got[0], "X-Forwarded-For")) != "[203.0.113.9]" {
+		t.Errorf("X-Forwarded-For: 203.0.113.9: %d %q", status(resp), got)
+	}
+}
+
+// TestAttackRateLimitIPv6 (hole 10): one host owns a /64; 40 addresses of
+// it used to get 40 buckets. They share one (the prefix is configurable).
+func TestAttackRateLimitIPv6(t *testing.T) {
+	for _, tt := range []struct {
+		prefix string
+		want   int
+	}{{"", 3}, {", ipv6Prefix: 48", 3}, {", ipv6Prefix: 128", 40}} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n",
+			replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: ip" + tt.prefix + "}"}})
+		for i := range 40 {
+			sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		}
+		if n := len(u.requests()); n != tt.want {
+			t.Errorf("rateLimit%s: 40 addresses of one /64 at burst 3: the upstream received %d requests, want %d", tt.prefix, n, tt.want)
+		}
+		// Another network has its own bucket.
+		if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", "2001:db8:2::1"); status(resp) != 200 {
+			t.Errorf("rateLimit%s: another network: %d, want 200", tt.prefix, status(resp))
+		}
+	}
+}
+
+// jwtIssuer is an ES256 key, its JWKS document and a token signer.
+type jwtIssuer struct {
+	key  *ecdsa.PrivateKey
+	jwks []byte
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jwtIssuer{key: k, jwks: b}
+}
+
+func (j *jwtIssuer) token(t *testing.T, sub string) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: j.key, KeyID: "k1"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := josejwt.Signed(s).Claims(josejwt.Claims{Issuer: "https://id.test", Subject: sub, Audience: josejwt.Audience{"shop"},
+		Expiry: josejwt.NewNumericDate(time.Now().Add(time.Hour)), IssuedAt: josejwt.NewNumericDate(time.Now())}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAttackRateLimitAnonymous (hole 10): with key: subject, clients
+// without a token used to share one bucket; they fall back to the client
+// address, so one anonymous client cannot starve the others (nor get a
+// bucket per request).
+func TestAttackRateLimitAnonymous(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: subject}"},
+		files:   map[string][]byte{"jwks.json": iss.jwks}})
+	count := func(xff string, n int, hdr ...string) int {
+		ok := 0
+		for range n {
+			if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", append([]string{"X-Forwarded-For", xff}, hdr...)...); status(resp) == 200 {
+				ok++
+			}
+		}
+		return ok
+	}
+	if n := count("192.0.2.1", 5); n != 3 {
+		t.Errorf("anonymous 192.0.2.1: %d of 5 passed, want 3", n)
+	}
+	if n := count("192.0.2.2", 1); n != 1 {
+		t.Errorf("anonymous 192.0.2.2 after another anonymous client used its burst: %d of 1 passed", n)
+	}
+	tok := iss.token(t, "alice")
+	if n := count("192.0.2.1", 4, "Authorization", "Bearer "+tok); n != 3 {
+		t.Errorf("alice: %d of 4 passed, want 3 (her own bucket)", n)
+	}
+}
+
+// TestAttackJWKSDowngrade (hole 12): a JWKS URL over https that redirects
+// to http is refused: keys fetched in clear text could be anyone's.
+func TestAttackJWKSDowngrade(t *testing.T) {
+	iss := newJWTIssuer(t)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(iss.jwks) }))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/direct" {
+			_, _ = w.Write(iss.jwks)
+			return
+		}
+		http.Redirect(w, r, plain.URL+"/jwks", http.StatusFound)
+	}))
+	defer secure.Close()
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/direct", 200}, {"/redirect", 401}} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(),
+			extra: "jwt: {required: true, issuers: [{issuer: https://id.test, algorithms: [ES256], jwksURL: '" + secure.URL + tt.path + "', jwksCA: jwks-ca.pem}]}\n",
+			files: map[string][]byte{"jwks-ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw})}})
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice"))
+		if status(resp) != tt.want || (tt.want != 200) != (len(got) == 0) {
+			t.Errorf("JWKS at %s: status %d, upstream received %d requests; want %d", tt.path, status(resp), len(got), tt.want)
+		}
+	}
+}
+
+// TestAttackClientHangUp (hole 13): a client that hangs up is logged as
+// 499 "client closed", not as a 502 upstream error.
+func TestAttackClientHangUp(t *testing.T) {
+	u := newRawUpstream(t)
+	u.setDelay(3 * time.Second)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: hangup\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(u.requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	for {
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		log := h.audit.String()
+		if strings.Contains(log, `"status":499`) {
+			if !strings.Contains(log, "client closed") {
+				t.Errorf("499 record without the reason:\n%s", log)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 record for a client that hung up (the upstream got %d requests):\n%s", len(u.requests()), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackWAFKeepsAuthzRule (hole 13): a WAF match below the blocking
+// threshold is recorded beside the authorization rule that allowed the
+// request, not instead of it.
+func TestAttackWAFKeepsAuthzRule(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "waf: {mode: block, anomalyThreshold: 1000}\n"})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?q=%3Cscript%3Ealert(1)%3C/script%3E")
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("below the threshold: %d, upstream received %d", status(resp), len(got))
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	log := h.audit.String()
+	if !strings.Contains(log, `"rule":"authz/shop/allow-web"`) || !regexp.MustCompile(`"waf":"[^"]*941100`).MatchString(log) {
+		t.Errorf("audit record lacks the authorization rule or the WAF match:\n%s", log)
+	}
+}
+
+// TestAttackReloadFailsOpen (hole 5): a reload that would turn
+// authorization off by accident is refused and the running configuration
+// stays: an empty policies file, a configuration that lost its
+// authorization section (a half-written file), unless it says
+// "authorization: none". --check (NewServer) refuses an empty policies
+// file too.
+func TestAttackReloadFailsOpen(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	admin := func(step string, want int) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != want || (want == 403) != (len(got) == 0) {
+			t.Errorf("%s: GET /admin: %d, upstream received %d requests; want %d", step, status(resp), len(got), want)
+		}
+	}
+	for name, data := range map[string]string{"empty": "", "comments only": "# nothing yet\n", "no document": "---\n---\n"} {
+		writeFile(t, polPath, []byte(data))
+		if err := h.srv.Reload(); err == nil {
+			t.Errorf("policies file %s: reload accepted", name)
+		}
+		admin("policies file "+name, 403)
+		if s, err := NewServer(cfgPath, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+			_ = s.Close()
+			t.Errorf("policies file %s: --check accepts it", name)
+		}
+	}
+	writeFile(t, polPath, []byte(policies))
+	half, _, _ := strings.Cut(string(good), "authorization:")
+	writeFile(t, cfgPath, []byte(half))
+	if err := h.srv.Reload(); err == nil {
+		t.Errorf("configuration without its authorization section: reload accepted")
+	}
+	admin("configuration without authorization", 403)
+	// Said explicitly, it applies.
+	writeFile(t, cfgPath, []byte(strings.Replace(string(good), "authorization:\n  policies: [policies.yaml]\n", "authorization: none\n", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatalf("authorization: none: %v", err)
+	}
+	admin("authorization: none", 200)
+	if got := testutilCounter(t, h, "ward_proxy_reload_failures_total"); got != 4 {
+		t.Errorf("ward_proxy_reload_failures_total = %v, want 4", got)
+	}
+}
+
+// TestAttackReloadWatch (hole 5): every file the configuration names is
+// watched (an edited policies file applies without SIGHUP), and a file
+// written in two steps is not loaded half-written.
+func TestAttackReloadWatch(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	defer func(d time.Duration) { settleDelay = d }(settleDelay)
+	settleDelay = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.srv.Watch(ctx, 50*time.Millisecond)
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	batch := func() int {
+		resp, _ := sendRaw(t, h, u, "batch", "GET", "/api/items")
+		return status(resp)
+	}
+	if got := batch(); got != 403 {
+		t.Fatalf("batch before the edit: %d", got)
+	}
+	writeFile(t, polPath, []byte(strings.Replace(policies, `["example.org/ns/shop/sa/web"]`, `["example.org/ns/shop/sa/web", "example.org/ns/shop/sa/batch"]`, 1)))
+	deadline := time.Now().Add(5 * time.Second)
+	for batch() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("an edited policies file was not applied within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A configuration written in two steps: the first half is never live.
+	half, _, _ := strings.Cut(string(good), "authorization:")
+	writeFile(t, cfgPath, []byte(half))
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Fatalf("half-written configuration: GET /admin %d, upstream received %d", status(resp), len(got))
+		}
+	}
+	writeFile(t, cfgPath, []byte(strings.Replace(string(good), "burst: 2", "burst: 3", 1)))
+}
+
+func testutilCounter(t *testing.T, h *harness, name string) float64 {
+	t.Helper()
+	mfs, err := h.srv.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// keepAliveClient is an HTTP/1.1 client over mutual TLS as who that keeps
+// its connections.
+func (h *harness) keepAliveClient(who string) *http.Client {
+	cfg := h.client(who).Transport.(*http.Transport).TLSClientConfig.Clone()
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 4}, Timeout: 2 * time.Second}
+}
+
+func adminStatus(t *testing.T, h *harness, path string) int {
+	t.Helper()
+	resp, err := http.Get(h.adminURL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// stalledPipe returns the write end of a pipe nobody reads: writes block
+// once its kernel buffer is full, as standard output on an unread pipe.
+func stalledPipe(t *testing.T) *os.File {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(); _ = w.Close() })
+	return w
+}
+
+// TestAttackStalledAuditSink (hole 6): with the audit output on an unread
+// pipe, requests used to hang after a few hundred, readiness stayed green
+// and SIGTERM did not exit. Now every request passes (records are dropped
+// and counted), /readyz reports it, and shutdown ends within the drain
+// timeout.
+func TestAttackStalledAuditSink(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), auditOut: stalledPipe(t), grace: time.Second,
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
+		extra:   "audit: {bufferBytes: 65536}\n"})
+	c := h.keepAliveClient("web")
+	const n = 1500
+	for i := range n {
+		resp, err := c.Get(h.url + "/api/items")
+		if err != nil {
+			t.Fatalf("request %d with the audit output stalled: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	if got := len(u.requests()); got != n {
+		t.Errorf("the upstream received %d requests, want %d", got, n)
+	}
+	if d := testutilCounter(t, h, "ward_audit_dropped_total"); d == 0 {
+		t.Error("ward_audit_dropped_total = 0 with the output stalled")
+	}
+	if code := adminStatus(t, h, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the audit output stalled: %d, want 503", code)
+	}
+	if code := adminStatus(t, h, "/healthz"); code != 200 {
+		t.Errorf("/healthz: %d (the process is alive)", code)
+	}
+	c.CloseIdleConnections()
+	start := time.Now()
+	h.cancel()
+	select {
+	case <-h.done:
+		h.done <- nil // for the cleanup
+	case <-time.After(3 * time.Second):
+		t.Fatal("shutdown with the audit output stalled took over 3 s (drain timeout 1 s)")
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+}
+
+// TestAttackStalledAuditSinkRefuse (hole 6): with audit.whenFull: refuse,
+// requests that cannot be recorded get 503 and never reach the upstream.
+func TestAttackStalledAuditSinkRefuse(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), auditOut: stalledPipe(t), grace: time.Second,
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
+		extra:   "audit: {bufferBytes: 65536, whenFull: refuse}\n"})
+	c := h.keepAliveClient("web")
+	get := func() int {
+		resp, err := c.Get(h.url + "/api/items")
+		if err != nil {
+			t.Fatalf("with the audit output stalled: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	refusedAt := -1
+	for i := range 3000 {
+		if get() == http.StatusServiceUnavailable {
+			refusedAt = i
+			break
+		}
+	}
+	if refusedAt < 0 {
+		t.Fatal("3000 requests with the audit output stalled and none refused")
+	}
+	before := len(u.requests())
+	for range 20 {
+		if code := get(); code != http.StatusServiceUnavailable {
+			t.Errorf("after the buffer filled: %d, want 503", code)
+		}
+	}
+	if got := len(u.requests()); got != before {
+		t.Errorf("refused requests reached the upstream: %d more", got-before)
+	}
+	if r := testutilCounter(t, h, "ward_audit_refused_total"); r < 21 {
+		t.Errorf("ward_audit_refused_total = %v, want at least 21", r)
+	}
+}
+
+// TestAttackAuditDevFull (hole 6): records lost to a failing output (a
+// full disk) are counted and logged, not silently dropped.
+func TestAttackAuditDevFull(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	u := newRawUpstream(t)
+	var logBuf testenv.SyncBuffer
+	h := startWith(t, setup{upstream: u.URL(), auditOut: full, log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "full"); code != 200 {
+		t.Fatalf("request: %d", code)
+	}
+	if err := h.srv.auditBuf.Flush(); err == nil {
+		t.Fatal("flush to /dev/full succeeded")
+	}
+	if e := testutilCounter(t, h, "ward_audit_write_errors_total"); e == 0 {
+		t.Error("ward_audit_write_errors_total = 0")
+	}
+	if d := testutilCounter(t, h, "ward_audit_dropped_total"); d == 0 {
+		t.Error("ward_audit_dropped_total = 0")
+	}
+	if !strings.Contains(logBuf.String(), "audit output failed") {
+		t.Errorf("no log line for the failing output:\n%s", logBuf.String())
+	}
+	if code := adminStatus(t, h, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the audit output failing: %d, want 503", code)
+	}
+}
+
+// TestAttackUpstreamNeverAnswers (hole 8): an upstream that never
+// answers used to hold the request until the client gave up; the route
+// timeout and the response-header timeout answer 504.
+func TestAttackUpstreamNeverAnswers(t *testing.T) {
+	for _, tt := range []string{"timeout: 500ms", "timeout: 0s\n  responseHeaderTimeout: 500ms"} {
+		u := newRawUpstream(t)
+		u.setDelay(30 * time.Second)
+		h := startWith(t, setup{upstream: u.URL(), replace: []string{"upstream:\n  url: ", "upstream:\n  " + tt + "\n  url: "}})
+		start := time.Now()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items")
+		if status(resp) != http.StatusGatewayTimeout || len(got) != 1 {
+			t.Errorf("%s: status %d after %v, upstream received %d; want 504", tt, status(resp), time.Since(start), len(got))
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: answered after %v", tt, d)
+		}
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if log := h.audit.String(); !strings.Contains(log, `"status":504`) || !strings.Contains(log, `"outcome":"upstream timeout"`) {
+			t.Errorf("%s: audit record:\n%s", tt, log)
+		}
+	}
+}
+
+// TestAttackSlowBody (hole 8): clients sending a body slower than the
+// minimum rate used to pin an upstream connection each; they get 408 and
+// their upstream exchange is cut off.
+func TestAttackSlowBody(t *testing.T) {
+	defer func(d time.Duration) { bodyRateGrace = d }(bodyRateGrace)
+	bodyRateGrace = 500 * time.Millisecond
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: strings.Replace(policies, `methods: ["GET"], `, "", 1), replace: []string{"upstream:\n  url: ", "upstream:\n  minBodyRate: 1000\n  url: ",
+		"limits: {maxBodyBytes: 1024}", "limits: {maxBodyBytes: 1048576}", `rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"}})
+	const n = 20
+	results := make(chan string, n)
+	for range n {
+		go func() {
+			conn := h.dial(t, "web")
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _ = io.WriteString(conn, "POST /api/upload HTTP/1.1\r\nHost: api\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 100))
+			b, _ := io.ReadAll(conn)
+			results <- string(b)
+		}()
+	}
+	deadline := time.After(5 * time.Second)
+	for i := range n {
+		select {
+		case r := <-results:
+			if status(r) != http.StatusRequestTimeout {
+				t.Errorf("slow body: %q, want 408", r)
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d slow-body clients still held after 5 s (the upstream cut off %d bodies)", n-i, n, u.abortedBodies())
+		}
+	}
+	deadlineUp := time.Now().Add(2 * time.Second)
+	for u.abortedBodies() < n && time.Now().Before(deadlineUp) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := u.abortedBodies(); got != n {
+		t.Errorf("the upstream saw %d of %d slow bodies cut off", got, n)
+	}
+	// A body at a normal pace passes.
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /api/upload HTTP/1.1\r\nHost: api\r\nContent-Length: 3000\r\nConnection: close\r\n\r\n")
+	for range 3 {
+		time.Sleep(200 * time.Millisecond)
+		_, _ = io.WriteString(conn, strings.Repeat("y", 1000))
+	}
+	if b, _ := io.ReadAll(conn); status(string(b)) != 200 {
+		t.Errorf("a body at 5,000 bytes/s: %q", b)
+	}
+}
+
+// TestAttackWebSocketTimeouts (hole 8): an upgraded connection is exempt
+// from the route timeout while it carries traffic, and closes once idle.
+func TestAttackWebSocketTimeouts(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), replace: []string{"upstream:\n  url: ", "upstream:\n  timeout: 300ms\n  idleTimeout: 1s\n  url: "}})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /api/ws HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	if status(string(buf[:n])) != 101 {
+		t.Fatalf("upgrade: %q", buf[:n])
+	}
+	for i := range 6 { // 1.2 s of traffic, four times the route timeout
+		time.Sleep(200 * time.Millisecond)
+		if _, err := fmt.Fprint(conn, i); err != nil {
+			t.Fatalf("write %d into the tunnel: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.HasSuffix(u.received(), "012345") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasSuffix(u.received(), "012345") {
+		t.Fatalf("the tunnel was cut before the idle timeout: the upstream got %q", u.received())
+	}
+	// Idle: closed within the idle timeout (1 s) and a margin.
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(4 * time.Second))
+	_, err := conn.Read(buf)
+	if isTimeout(err) {
+		t.Fatal("an idle upgraded connection still open after 4 s (idle timeout 1 s)")
+	}
+	t.Logf("idle tunnel closed after %v", time.Since(start))
+}
+
+// TestAttackRevokedIdentity (hole 11): after a reload that no longer
+// admits a SPIFFE ID, its open keep-alive connection used to keep getting
+// 200. The reload closes it; a request on it never reaches the upstream.
+func TestAttackRevokedIdentity(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	req := "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: revoked\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("before the reload: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// web is no longer admitted.
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), `allow: ["spiffe://example.org/ns/shop/**"]`, `allow: ["spiffe://example.org/ns/shop/sa/batch"]`, 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	before := len(u.requests())
+	// The reload closed the connection.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := br.Peek(1); isTimeout(err) {
+		t.Error("the revoked peer's connection is still open after the reload")
+	}
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.WriteString(conn, req)
+	if resp, err := http.ReadResponse(br, nil); err == nil && resp.StatusCode == 200 {
+		t.Errorf("the revoked peer's connection still got %s", resp.Status)
+	}
+	if got := len(u.requests()); got != before {
+		t.Errorf("a request of the revoked peer reached the upstream")
+	}
+	// A new connection is refused by the handshake.
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "revoked2"); code != 0 {
+		t.Errorf("new connection of the revoked peer: %d", code)
+	}
+}
+
+// TestMaxConnectionAge (hole 11): with timeouts.maxConnectionAge,
+// connections are closed once that old, idle or busy.
+func TestMaxConnectionAge(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "timeouts: {maxConnectionAge: 500ms}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"}})
+	for _, busy := range []bool{false, true} {
+		conn := h.dial(t, "web")
+		br := bufio.NewReader(conn)
+		start := time.Now()
+		closed := false
+		for time.Since(start) < 3*time.Second && !closed {
+			if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\n\r\n"); err != nil {
+				closed = true
+				break
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				closed = true
+				break
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Close {
+				_, err := br.ReadByte()
+				closed = err != nil
+				break
+			}
+			if !busy {
+				_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+				_, err := br.ReadByte() // idle: wait for the close
+				closed = err != nil && !isTimeout(err)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		conn.Close()
+		if d := time.Since(start); !closed || d > 2*time.Second {
+			t.Errorf("busy=%v: connection closed %v after %v, want closed after about 500ms", busy, closed, d)
+		}
+	}
+}
+
+// offer sends GET /api/items at rate per second for d, open loop, and
+// returns the status and latency of each.
+func offer(c *http.Client, url string, rate float64, d time.Duration) (codes []int, lat []time.Duration) {
+	type result struct {
+		code int
+		lat  time.Duration
+	}
+	n := int(rate * d.Seconds())
+	results := make(chan result, n)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for range n {
+		<-tick.C
+		go func() {
+			start := time.Now()
+			resp, err := c.Get(url)
+			if err != nil {
+				results <- result{0, time.Since(start)}
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, time.Since(start)}
+		}()
+	}
+	for range n {
+		r := <-results
+		codes = append(codes, r.code)
+		if r.code == 200 {
+			lat = append(lat, r.lat)
+		}
+	}
+	return codes, lat
+}
+
+// TestAttackConcurrencyCollapse (hole 7): the adaptive concurrency limit
+// used to halve whenever latency passed twice the best ever seen, shedding
+// most requests at any load. Against an upstream of capacity C and
+// service time S: at 0.5C nothing is shed; at 2C served requests keep a
+// p99 under 4S, the excess is shed with 503, and every shed is recorded
+// as one.
+func TestAttackConcurrencyCollapse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 40 s of load")
+	}
+	const capacity, service = 8, 100 * time.Millisecond
+	u := newRawUpstream(t)
+	u.setCapacity(capacity, service)
+	h := startWith(t, setup{upstream: u.URL(), extra: "maxConcurrency: 200\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 100000, burst: 100000}"}})
+	c := h.keepAliveClient("web")
+	c.Timeout = 10 * time.Second
+	perSecond := float64(capacity) / service.Seconds() // C, in requests per second
+	codes, _ := offer(c, h.url+"/api/items", perSecond/2, 30*time.Second)
+	count := func(codes []int, want int) int {
+		n := 0
+		for _, c := range codes {
+			if c == want {
+				n++
+			}
+		}
+		return n
+	}
+	if ok := count(codes, 200); ok != len(codes) {
+		t.Errorf("at 0.5C: %d of %d requests served, want all (%d shed)", ok, len(codes), count(codes, 503))
+	}
+	codes, lat := offer(c, h.url+"/api/items", 2*perSecond, 10*time.Second)
+	slices.Sort(lat)
+	shed := count(codes, 503)
+	if len(lat) == 0 {
+		t.Fatal("at 2C: nothing served")
+	}
+	p99 := lat[len(lat)*99/100]
+	t.Logf("at 2C: %d served (p50 %v, p99 %v), %d shed, %d other", len(lat), lat[len(lat)/2], p99, shed, len(codes)-len(lat)-shed)
+	if p99 > 4*service {
+		t.Errorf("at 2C: p99 %v, want under 4S = %v", p99, 4*service)
+	}
+	if shed == 0 || len(lat)+shed != len(codes) {
+		t.Errorf("at 2C: %d served, %d shed of %d, want the excess shed with 503 and nothing else", len(lat), shed, len(codes))
+	}
+	if served := float64(len(lat)) / 10; served < 0.7*perSecond {
+		t.Errorf("at 2C: %.0f requests/s served, want near the capacity %.0f", served, perSecond)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.audit.String(), `"decision":"deny","reason":"shed: adaptive concurrency limit`); n != shed {
+		t.Errorf("%d shed requests, %d audit records of a shed", shed, n)
+	}
+}
+
+// TestAttackJWTClaimHeaders (hole 3): a header the proxy fills from a
+// verified token's claims (jwt.outputClaimToHeaders) never comes from the
+// client: removed from an anonymous request, replaced in a verified one.
+func TestAttackJWTClaimHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}, {header: X-Jwt-Iss, claim: iss}]}\n"})
+	_, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Jwt-Sub", "admin", "X_Jwt_Iss", "https://evil.test")
+	if len(got) != 1 || len(header(got[0], "X-Jwt-Sub")) != 0 || len(header(got[0], "X_Jwt_Iss")) != 0 || len(header(got[0], "X-Jwt-Iss")) != 0 {
+		t.Errorf("anonymous request: the upstream received %q", got)
+	}
+	_, got = sendRaw(t, h, u, "web", "GET", "/api/items", "X-Jwt-Sub", "admin", "Authorization", "Bearer "+iss.token(t, "alice"))
+	if len(got) != 1 || fmt.Sprint(header(got[0], "X-Jwt-Sub")) != "[alice]" || fmt.Sprint(header(got[0], "X-Jwt-Iss")) != "[https://id.test]" {
+		t.Errorf("verified request: the upstream received %q", got)
+	}
+	if len(got) == 1 && len(header(got[0], "Authorization")) != 0 {
+		t.Error("the upstream received the token")
+	}
+}

@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connSet tracks the listener's open connections, so that a reload can
+// close those of peers the new configuration no longer admits, and so
+// that connections over the maximum age can be closed.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[net.Conn]*connInfo
+}
+
+type connInfo struct {
+	start time.Time
+	state http.ConnState
+}
+
+type connKey struct{}
+
+// connContext stores the connection in its requests' context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// track is the http.Server's ConnState hook.
+func (s *connSet) track(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		if s.conns == nil {
+			s.conns = map[net.Conn]*connInfo{}
+		}
+		s.conns[c] = &connInfo{start: time.Now(), state: st}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	default:
+		if ci, ok := s.conns[c]; ok {
+			ci.state = st
+		}
+	}
+}
+
+// age returns how long r's connection has been open (0 when unknown).
+func (s *connSet) age(r *http.Request) time.Duration {
+	c, ok := r.Context().Value(connKey{}).(net.Conn)
+	if !ok {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ci, ok := s.conns[c]; ok {
+		return time.Since(ci.start)
+	}
+	return 0
+}
+
+// closeRevoked closes the TLS connections whose peer p does not admit,
+// busy or idle, and returns how many it closed. Connections that have not
+// yet sent a request (perhaps still in their handshake, whose state
+// cannot be read without waiting for it) are left to the per-request
+// check, which refuses a peer no longer admitted.
+func (s *connSet) closeRevoked(p *Proxy) int {
+	s.mu.Lock()
+	var served []*tls.Conn
+	for c, ci := range s.conns {
+		if tc, ok := c.(*tls.Conn); ok && (ci.state == http.StateActive || ci.state == http.StateIdle) {
+			served = append(served, tc)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, tc := range served {
+		if cs := tc.ConnectionState(); cs.HandshakeComplete && !p.admits(cs) {
+			_ = tc.Close()
+			n++
+		}
+	}
+	return n
+}
+
+// reapOld closes idle connections older than maxAge() every 100 ms
+// until ctx ends; busy ones close after their response (ServeHTTP).
+func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		limit := maxAge()
+		if limit <= 0 {
+			continue
+		}
+		var old []net.Conn
+		s.mu.Lock()
+		for c, ci := range s.conns {
+			if ci.state == http.StateIdle && time.Since(ci.start) > limit {
+				old = append(old, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range old {
+			_ = c.Close()
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/wardsec/ward/guard/authz"
+)
+
+// identityHeaders are request headers that upstreams commonly take for an
+// identity or a routing decision that a proxy vouches for. A client never
+// sets them: the proxy removes them before any check, and sets
+// X-Forwarded-Client-Cert itself from the verified peer certificate.
+// Names are lower case with '-' (a client's '_' spelling counts too, as
+// CGI-style gateways merge both).
+var identityHeaders = []string{
+	"x-forwarded-client-cert",
+	"x-spiffe-id",
+	"x-remote-user",
+	"x-jwt-payload",
+	"x-original-url",
+	"x-rewrite-url",
+	"x-http-method-override",
+	"x-http-method",
+	"x-method-override",
+}
+
+// headerKey is the form header names are compared in: lower case, '_'
+// as '-'.
+func headerKey(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// requestRules is what the canonical-request step enforces.
+type requestRules struct {
+	strip    map[string]bool // headerKey form
+	upgrades map[string]bool // lower case protocol names
+}
+
+func (p *Proxy) requestRules() requestRules {
+	rr := requestRules{strip: map[string]bool{}, upgrades: map[string]bool{}}
+	for _, h := range identityHeaders {
+		rr.strip[h] = true
+	}
+	if p.cfg.Headers != nil {
+		for _, h := range p.cfg.Headers.Strip {
+			rr.strip[headerKey(h)] = true
+		}
+	}
+	if p.cfg.JWT != nil {
+		for _, ch := range p.cfg.JWT.OutputClaimToHeaders {
+			rr.strip[headerKey(ch.Header)] = true
+		}
+	}
+	ups := p.cfg.Upgrades
+	if len(ups) == 0 {
+		ups = []string{"websocket"}
+	}
+	for _, u := range ups {
+		if u != "none" {
+			rr.upgrades[strings.ToLower(u)] = true
+		}
+	}
+	return rr
+}
+
+// stripped reports whether a client's header name is removed.
+func (rr requestRules) stripped(name string) bool {
+	k := headerKey(name)
+	return rr.strip[k] || strings.HasPrefix(k, "x-envoy-")
+}
+
+// withCanonicalRequest makes the request that every later check sees the
+// one the upstream receives, and refuses what cannot be made so:
+//
+//   - a method with a lower-case letter: 400 (methods are case-sensitive
+//     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
+//     frameworks run their DELETE handler for it); CONNECT: 405;
+//   - a path that authz.Normalize refuses (encoded slash or backslash,
+//     backslash, dot segment, bad escape): 400;
+//   - otherwise the path is replaced by its normalized form (slashes
+//     merged, unreserved escapes decoded), which is what is checked and
+//     forwarded, and an absolute-form target ("GET http://host/p") is
+//     reduced to its path and query;
+//   - identity headers a client could forge are removed;
+//   - an Upgrade offering a protocol not allowed is removed, so that no
+//     tunnel the checks cannot see opens (RFC 9110 7.8 lets a server
+//     ignore an Upgrade).
+//
+// The caller's request is never modified.
+func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
+	rr := p.requestRules()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			deny(w, r, http.StatusMethodNotAllowed, "request", "CONNECT is not proxied", "method not allowed")
+			return
+		}
+		if strings.ToUpper(r.Method) != r.Method {
+			deny(w, r, http.StatusBadRequest, "request", "method is not upper case", "bad request")
+			return
+		}
+		if r.URL.Opaque != "" || r.URL.User != nil {
+			deny(w, r, http.StatusBadRequest, "request", "malformed request target", "bad request")
+			return
+		}
+		escaped := r.URL.EscapedPath()
+		norm, err := authz.Normalize(escaped)
+		if err == nil && norm == "*" {
+			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself
+		}
+		if err != nil {
+			deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")
+			return
+		}
+		out := r
+		if norm != escaped || r.URL.Scheme != "" || r.URL.Host != "" || r.URL.RawPath != "" && r.URL.RawPath != norm {
+			path, err := url.PathUnescape(norm)
+			if err != nil {
+				deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")
+				return
+			}
+			u := &url.URL{Path: path, RawPath: norm, RawQuery: r.URL.RawQuery, ForceQuery: r.URL.ForceQuery}
+			r2 := *r
+			r2.URL = u
+			r2.RequestURI = u.RequestURI()
+			out = &r2
+		}
+		if hdr, changed := rr.filterHeaders(out.Header); changed {
+			if out == r {
+				r2 := *r
+				out = &r2
+			}
+			out.Header = hdr
+		}
+		next.ServeHTTP(w, out)
+	})
+}
+
+// filterHeaders returns h without stripped headers and without an Upgrade
+// that offers a protocol not allowed (with its Connection tokens and
+// HTTP2-Settings), or h itself when nothing is removed.
+func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
+	dropUpgrade := false
+	if ups := h.Values("Upgrade"); len(ups) > 0 {
+		for _, line := range ups {
+			for tok := range strings.SplitSeq(line, ",") {
+				name, _, _ := strings.Cut(strings.TrimSpace(tok), "/")
+				if !rr.upgrades[strings.ToLower(name)] {
+					dropUpgrade = true
+				}
+			}
+		}
+	}
+	if !dropUpgrade {
+		found := false
+		for name := range h {
+			if rr.stripped(name) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return h, false
+		}
+	}
+	out := make(http.Header, len(h))
+	for name, vs := range h {
+		if rr.stripped(name) {
+			continue
+		}
+		if dropUpgrade {
+			switch headerKey(name) {
+			case "upgrade", "http2-settings":
+				continue
+			case "connection":
+				var kept []string
+				for _, line := range vs {
+					for tok := range strings.SplitSeq(line, ",") {
+						t := strings.TrimSpace(tok)
+						if t != "" && !strings.EqualFold(t, "upgrade") && !strings.EqualFold(t, "http2-settings") {
+							kept = append(kept, t)
+						}
+					}
+				}
+				if len(kept) > 0 {
+					out[name] = []string{strings.Join(kept, ", ")}
+				}
+				continue
+			}
+		}
+		out[name] = vs
+	}
+	return out, true
+}
+
+// xfcc returns the X-Forwarded-Client-Cert value Envoy's SANITIZE_SET
+// would send for a verified client certificate: By (the proxy's own
+// SPIFFE ID, when known), Hash (SHA-256 of the certificate, hex), Subject
+// and URI (the first URI SAN, the SPIFFE ID).
+func xfcc(self string, leaf *x509.Certificate) string {
+	sum := sha256.Sum256(leaf.Raw)
+	var b strings.Builder
+	if self != "" {
+		b.WriteString("By=")
+		b.WriteString(xfccValue(self))
+		b.WriteByte(';')
+	}
+	b.WriteString("Hash=")
+	b.WriteString(hex.EncodeToString(sum[:]))
+	b.WriteString(";Subject=\"")
+	b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(leaf.Subject.String()))
+	b.WriteByte('"')
+	if len(leaf.URIs) > 0 {
+		b.WriteString(";URI=")
+		b.WriteString(xfccValue(leaf.URIs[0].String()))
+	}
+	return b.String()
+}
+
+// xfccValue quotes a value holding a separator, as Envoy does.
+func xfccValue(s string) string {
+	if strings.ContainsAny(s, `,;="`) {
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return s
+}
+
+// selfID returns the proxy's own SPIFFE ID, for the By element of
+// X-Forwarded-Client-Cert ("" without SPIFFE).
+func (p *Proxy) selfID() string {
+	if p.self == nil {
+		return ""
+	}
+	s, err := p.self.GetX509SVID()
+	if err != nil {
+		return ""
+	}
+	return s.ID.String()
+}

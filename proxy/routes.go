@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/wardsec/ward/guard/audit"
+	"github.com/wardsec/ward/guard/harden"
+)
+
+// checks builds, for configuration c (the top-level one, or a route's),
+// the checks that may differ per route in front of c's upstream: JWT,
+// authorization, rate limit, WAF.
+func (p *Proxy) checks(c *Config, log *slog.Logger) (_ http.Handler, err error) {
+	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self}
+	defer func() {
+		p.closers = append(p.closers, q.closers...)
+		p.warnings = append(p.warnings, q.warnings...)
+		if p.verifier == nil {
+			p.verifier = q.verifier
+		}
+		if p.upstream == nil {
+			p.upstream = q.upstream
+		}
+	}()
+	h, err := q.buildUpstream(log)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = q.withWAF(h); err != nil {
+		return nil, err
+	}
+	if h, err = q.withRateLimit(h); err != nil {
+		return nil, err
+	}
+	if h, err = q.withAuthz(h); err != nil {
+		return nil, err
+	}
+	return q.withJWT(h)
+}
+
+// route is a compiled Route.
+type route struct {
+	name         string
+	host         string // lower case; "*.example.com" for subdomains; "" for any
+	path, prefix string
+	handler      http.Handler
+}
+
+func (rt *route) matches(host, path string) bool {
+	switch {
+	case rt.host == "":
+	case strings.HasPrefix(rt.host, "*."):
+		if !strings.HasSuffix(host, rt.host[1:]) || len(host) <= len(rt.host)-1 {
+			return false
+		}
+	case host != rt.host:
+		return false
+	}
+	if rt.path != "" {
+		return path == rt.path
+	}
+	return strings.HasPrefix(path, rt.prefix)
+}
+
+// covers reports whether every request b matches is matched by a first,
+// so that b can never match.
+func (rt *route) covers(b *route) bool {
+	a := rt
+	hostOK := a.host == "" || a.host == b.host ||
+		strings.HasPrefix(a.host, "*.") && b.host != "" && strings.HasSuffix(b.host, a.host[1:]) && len(b.host) > len(a.host)-1
+	if !hostOK {
+		return false
+	}
+	if a.path != "" {
+		return b.path == a.path
+	}
+	return strings.HasPrefix(b.path+b.prefix, a.prefix)
+}
+
+// withRoutes dispatches each request to the first route that matches its
+// host and (normalized) path, in file order, with the route's own
+// checks, size limits and upstream; no route: 404. The path is forwarded
+// unchanged.
+func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
+	routes := make([]*route, 0, len(p.cfg.Routes))
+	for i := range p.cfg.Routes {
+		r := &p.cfg.Routes[i]
+		c := p.cfg.forRoute(r)
+		h, err := p.checks(c, log)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		}
+		rt := &route{name: r.Name, host: strings.ToLower(r.Match.Host), path: r.Match.Path, prefix: r.Match.Prefix,
+			handler: harden.Limits(c.Limits.MaxBodyBytes, c.Limits.MaxURLBytes, h)}
+		for _, earlier := range routes {
+			if earlier.covers(rt) {
+				p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: route %s can never match: route %s before it matches all its requests",
+					p.cfg.file, p.cfg.lineOf(fmt.Sprintf("routes[%d]", i)), r.Name, earlier.name))
+				break
+			}
+		}
+		routes = append(routes, rt)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		path := r.URL.EscapedPath()
+		for _, rt := range routes {
+			if rt.matches(host, path) {
+				audit.Set(r.Context(), audit.Verdict{Route: rt.name})
+				rt.handler.ServeHTTP(w, r)
+				return
+			}
+		}
+		deny(w, r, http.StatusNotFound, "route", "no route matches", "not found")
+	}), nil
+}

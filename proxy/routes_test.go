@@ -1,0 +1,108 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRoutes: requests go to the first route that matches host and
+// normalized path, in file order, with that route's upstream, policies,
+// WAF and size limits; the path is forwarded unchanged; no route is 404;
+// a route an earlier one covers is reported.
+func TestRoutes(t *testing.T) {
+	a, b := newRawUpstream(t), newRawUpstream(t)
+	const public = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+`
+	const statusPolicy = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: status, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules:
+  - from: [{source: {principals: ["example.org/ns/shop/sa/web", "example.org/ns/shop/sa/batch"]}}]
+    to: [{operation: {paths: ["/api/status"]}}]
+`
+	h := startWith(t, setup{upstream: a.URL(),
+		files:   map[string][]byte{"public.yaml": []byte(public), "status.yaml": []byte(statusPolicy)},
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"},
+		extra: `routes:
+  - name: public
+    match: {host: "*.public.example", prefix: /}
+    upstream: {url: ` + b.URL() + `}
+    authorization: {policies: [public.yaml]}
+  - name: status
+    match: {path: /api/status}
+    upstream: {url: ` + b.URL() + `}
+    authorization: {policies: [status.yaml]}
+  - name: api
+    match: {prefix: /api/}
+    waf: {mode: block}
+    limits: {maxBodyBytes: 10}
+  - name: api-v2
+    match: {prefix: /api/v2/}
+    upstream: {url: ` + b.URL() + `}
+`})
+	tests := []struct {
+		who, method, host, target string
+		want                      int
+		up                        *rawUpstream // nil: neither receives it
+		line                      string
+	}{
+		{"web", "GET", "api", "/api/items", 200, a, "GET /api/items HTTP/1.1"},
+		{"web", "GET", "api", "/api/v2/x", 200, a, "GET /api/v2/x HTTP/1.1"}, // first match wins
+		{"web", "GET", "api", "//api/status", 200, b, "GET /api/status HTTP/1.1"},
+		{"batch", "GET", "api", "/api/status", 200, b, "GET /api/status HTTP/1.1"}, // the route's policies
+		{"batch", "GET", "api", "/api/items", 403, nil, ""},                        // the top-level policies
+		{"batch", "GET", "www.public.example:8443", "/docs/x", 200, b, "GET /docs/x HTTP/1.1"},
+		{"batch", "GET", "public.example", "/docs/x", 404, nil, ""}, // *. needs a subdomain
+		{"web", "GET", "api", "/other", 404, nil, ""},
+		{"web", "GET", "api", "/api/items?q=%3Cscript%3Ealert(1)%3C/script%3E", 403, nil, ""}, // the route's WAF
+		{"web", "GET", "api", "/api/status?q=%3Cscript%3Ealert(1)%3C/script%3E", 200, b, "GET /api/status?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1"},
+		{"web", "POST", "api", "/api/items", 413, nil, ""}, // the route's size limit
+	}
+	for _, tt := range tests {
+		na, nb := len(a.requests()), len(b.requests())
+		body := ""
+		if tt.method == "POST" {
+			body = strings.Repeat("x", 100)
+		}
+		resp := h.raw(t, tt.who, tt.method+" "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n"+body)
+		gotA, gotB := a.requests()[na:], b.requests()[nb:]
+		name := tt.who + " " + tt.method + " " + tt.host + tt.target
+		if status(resp) != tt.want {
+			t.Errorf("%s: %d, want %d", name, status(resp), tt.want)
+		}
+		var got []string
+		switch tt.up {
+		case a:
+			got, gotA = gotA, nil
+		case b:
+			got, gotB = gotB, nil
+		}
+		if len(gotA)+len(gotB) > 0 {
+			t.Errorf("%s reached the wrong upstream: a %q, b %q", name, gotA, gotB)
+		}
+		if tt.up != nil && (len(got) != 1 || requestLine(got[0]) != tt.line) {
+			t.Errorf("%s: the upstream received %q, want %q", name, got, tt.line)
+		}
+	}
+	var warned bool
+	for _, w := range h.srv.cur.Load().Warnings() {
+		warned = warned || strings.Contains(w, "route api-v2 can never match: route api")
+	}
+	if !warned {
+		t.Errorf("no warning for the shadowed route: %q", h.srv.cur.Load().Warnings())
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if log := h.audit.String(); !strings.Contains(log, `"route":"status"`) || !strings.Contains(log, `"rule":"route","principal"`) {
+		t.Errorf("audit records lack the route:\n%s", log)
+	}
+}

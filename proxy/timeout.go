@@ -1,0 +1,149 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// idleConn is an upstream connection that fails a read once no byte has
+// moved in either direction for idle: the stream idle timeout of an
+// exchange and of an upgraded (WebSocket) connection, which the route
+// timeout exempts. A connection idle in the pool closes the same way.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+	last atomic.Int64 // unix nanoseconds of the last byte moved
+}
+
+func (c *idleConn) touch() { c.last.Store(time.Now().UnixNano()) }
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	for {
+		_ = c.Conn.SetReadDeadline(time.Unix(0, c.last.Load()).Add(c.idle))
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.touch()
+		}
+		var ne net.Error
+		if err != nil && n == 0 && errors.As(err, &ne) && ne.Timeout() &&
+			time.Since(time.Unix(0, c.last.Load())) < c.idle {
+			continue // the other direction moved meanwhile
+		}
+		return n, err
+	}
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.touch()
+	}
+	return n, err
+}
+
+// dialIdle wraps a dialer's connections in idleConn.
+func dialIdle(d *net.Dialer, idle time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || idle <= 0 {
+			return c, err
+		}
+		ic := &idleConn{Conn: c, idle: idle}
+		ic.touch()
+		return ic, nil
+	}
+}
+
+// bodyRateGrace is how long a request body may take before the minimum
+// rate applies (a variable for tests).
+var bodyRateGrace = 5 * time.Second
+
+// errSlowBody is a request body sent slower than the minimum rate.
+var errSlowBody = errors.New("request body slower than the minimum rate")
+
+// slowBody marks, for the error handler, a request whose body was cut
+// for being too slow.
+type slowBody struct{ hit atomic.Bool }
+
+type slowBodyKey struct{}
+
+// rateBody enforces a minimum body rate: byte n must have arrived by
+// start + grace + n/rate. It sets the connection's read deadline
+// accordingly (through http.ResponseController), so that a client that
+// stops sending is cut off even while a read waits.
+type rateBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	rate  float64
+	n     int64
+	flag  *slowBody
+	done  bool
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	if b.done {
+		return b.ReadCloser.Read(p)
+	}
+	due := b.start.Add(bodyRateGrace + time.Duration(float64(b.n)/b.rate*float64(time.Second)))
+	_ = b.rc.SetReadDeadline(due)
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err == io.EOF {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		b.flag.hit.Store(true)
+		return n, errSlowBody
+	}
+	return n, err
+}
+
+// withUpstreamTimeouts bounds an exchange with the route timeout (not an
+// upgrade: it has the idle timeout instead) and the request body with
+// the minimum rate.
+func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upgrade := r.Header.Get("Upgrade") != ""
+		ctx := r.Context()
+		if total > 0 && !upgrade {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, total)
+			defer cancel()
+		}
+		out := r
+		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			flag := &slowBody{}
+			ctx = context.WithValue(ctx, slowBodyKey{}, flag)
+			r2 := *r
+			r2.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
+			out = &r2
+		}
+		if ctx != r.Context() {
+			out = out.WithContext(ctx)
+		}
+		next.ServeHTTP(w, out)
+	})
+}
+
+// bodyTooSlow reports whether r's body was cut for being too slow.
+func bodyTooSlow(r *http.Request) bool {
+	f, ok := r.Context().Value(slowBodyKey{}).(*slowBody)
+	return ok && f.hit.Load()
+}
+
+// isTimeout reports a deadline or timeout error.
+func isTimeoutErr(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawUpstream is an HTTP/1.1 upstream on loopback that records the raw
+// bytes of every request it receives, as read from the socket, so that
+// tests assert on what an upstream really gets, not on what a Go server
+// makes of it. It answers 200 "ok", or 101 to an Upgrade request, after
+// which it records every byte tunnelled to it.
+type rawUpstream struct {
+	ln net.Listener
+
+	mu       sync.Mutex
+	reqs     []string      // each request: request line, headers, body
+	tunnel   bytes.Buffer  // bytes after a 101
+	delay    time.Duration // before answering
+	closed   int           // connections the proxy closed before the answer
+	aborted  int           // requests whose body was cut off
+	sem      chan struct{} // capacity: requests served at once
+	service  time.Duration // time to serve a request
+	answered chan struct{}
+}
+
+func newRawUpstream(t *testing.T) *rawUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rawUpstream{ln: ln, answered: make(chan struct{}, 1000)}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Store(c, true)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conns.Delete(c)
+				defer c.Close()
+				u.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	return u
+}
+
+func (u *rawUpstream) URL() string { return "http://" + u.ln.Addr().String() }
+
+// setCapacity makes the upstream serve at most capacity requests at once,
+// each taking service; others wait their turn.
+func (u *rawUpstream) setCapacity(capacity int, service time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sem, u.service = make(chan struct{}, capacity), service
+}
+
+func (u *rawUpstream) setDelay(d time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.delay = d
+}
+
+// abortedBodies returns the number of request bodies cut off.
+func (u *rawUpstream) abortedBodies() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.aborted
+}
+
+// requests returns the raw requests received so far.
+func (u *rawUpstream) requests() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.reqs...)
+}
+
+// received returns every byte received so far, requests and tunnels.
+func (u *rawUpstream) received() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return strings.Join(u.reqs, "") + u.tunnel.String()
+}
+
+// header returns the values of header name (case-insensitive) in the raw
+// request req.
+func header(req, name string) []string {
+	var out []string
+	head, _, _ := strings.Cut(req, "\r\n\r\n")
+	for i, line := range strings.Split(head, "\r\n") {
+		if i == 0 {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(k, name) {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// requestLine returns the first line of the raw request req.
+func requestLine(req string) string {
+	line, _, _ := strings.Cut(req, "\r\n")
+	return line
+}
+
+// serve reads requests by hand (request line, header lines, a
+// Content-Length or chunked body) so that the bytes recorded are those on
+// the wire.
+func (u *rawUpstream) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		var raw bytes.Buffer
+		length, chunked, upgrade := int64(0), false, false
+		for n := 0; ; n++ {
+			line, err := br.ReadString('\n')
+			raw.WriteString(line)
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+			if n == 0 {
+				continue
+			}
+			k, v, _ := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+			v = strings.TrimSpace(v)
+			switch strings.ToLower(k) {
+			case "content-length":
+				length, _ = strconv.ParseInt(v, 10, 64)
+			case "transfer-encoding":
+				chunked = strings.Contains(strings.ToLower(v), "chunked")
+			case "upgrade":
+				upgrade = true
+			}
+		}
+		if chunked {
+			for {
+				line, err := br.ReadString('\n')
+				raw.WriteString(line)
+				if err != nil {
+					return
+				}
+				size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(line, ";", 2)[0]), 16, 64)
+				if err != nil {
+					return
+				}
+				if _, err := io.CopyN(&raw, br, size+2); err != nil {
+					return
+				}
+				if size == 0 {
+					break
+				}
+			}
+		} else if _, err := io.CopyN(&raw, br, length); err != nil {
+			u.mu.Lock()
+			u.aborted++
+			u.mu.Unlock()
+			return
+		}
+		u.mu.Lock()
+		u.reqs = append(u.reqs, raw.String())
+		delay, sem, service := u.delay, u.sem, u.service
+		u.mu.Unlock()
+		if sem != nil {
+			sem <- struct{}{}
+			time.Sleep(service)
+			<-sem
+		}
+		if delay > 0 {
+			// Notice a proxy that gives up on the request meanwhile.
+			_ = c.SetReadDeadline(time.Now().Add(delay))
+			if _, err := br.Peek(1); err != nil && !isTimeout(err) {
+				u.mu.Lock()
+				u.closed++
+				u.mu.Unlock()
+				return
+			}
+			_ = c.SetReadDeadline(time.Time{})
+		}
+		if upgrade {
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+strings.Join(header(raw.String(), "Upgrade"), ", ")+"\r\n\r\n")
+			buf := make([]byte, 4096)
+			for {
+				n, err := br.Read(buf)
+				u.mu.Lock()
+				u.tunnel.Write(buf[:n])
+				u.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"); err != nil {
+			return
+		}
+		select {
+		case u.answered <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+// raw sends the raw HTTP/1.1 request text req over mutual TLS as the
+// workload who, and returns the response text: everything read until the
+// proxy closes the connection (send "Connection: close") or 5 s pass.
+func (h *harness) raw(t *testing.T, who, req string) string {
+	t.Helper()
+	conn := h.dial(t, who)
+	defer conn.Close()
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(conn)
+	return string(b)
+}
+
+// dial opens an HTTP/1.1 connection over mutual TLS as who.
+func (h *harness) dial(t *testing.T, who string) *tls.Conn {
+	t.Helper()
+	cfg := h.client(who).Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(h.url, "https://"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	return conn
+}
+
+// status returns the status code of a raw response.
+func status(resp string) int {
+	var code int
+	_, _ = fmt.Sscanf(resp, "HTTP/1.1 %d", &code)
+	return code
+}

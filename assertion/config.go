@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/portset"
 	"github.com/wardsec/ward/suppress"
 )
@@ -79,9 +79,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// ReadFile reads and parses a ward.yaml.
-func ReadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- reading the config the user named is the point
+// ReadFile reads and parses a ward.yaml of at most maxSize bytes (0 means
+// manifest.DefaultMaxFileSize).
+func ReadFile(path string, maxSize int64) (*Config, error) {
+	data, err := manifest.ReadFile(path, maxSize)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
 	}

@@ -32,7 +32,14 @@ type Options struct {
 	// it. It costs time and memory on large cluster dumps, so only the
 	// audit asks for it.
 	FieldLines bool
+	// MaxFileSize limits the size of each input (a file, standard input,
+	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
+	// (ErrTooLarge), never read past the limit, so memory stays bounded.
+	MaxFileSize int64
 }
+
+// DefaultMaxFileSize is the default of Options.MaxFileSize: 2 GiB.
+const DefaultMaxFileSize int64 = 2 << 30
 
 // Load reads manifests from files, directories and "-" (standard input).
 // Directories are walked recursively for *.yaml, *.yml and *.json files,
@@ -86,8 +93,9 @@ func Parse(opts Options, name string, data []byte) (*Set, error) {
 // GOMAXPROCS others. Results are kept per document, so the Set is in input
 // order whatever order the decoding ran in.
 type loader struct {
-	opts  Options
-	files []*loadedFile
+	opts     Options
+	files    []*loadedFile
+	warnings []*Error
 }
 
 type loadedFile struct {
@@ -232,56 +240,81 @@ func (l *loader) finish() (*Set, error) {
 		}
 	}
 	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
-	s.Skipped, s.Unsupported = skipped, unsupported
+	s.Skipped, s.Unsupported, s.Warnings = skipped, unsupported, l.warnings
 	return s, errors.Join(append(errs, aerrs...)...)
 }
 
 // readPath emits the files at path in order: standard input for "-", the
-// file itself, or the manifests in a directory tree.
+// file itself (a named pipe or a device too: the user named it), or the
+// manifests in a directory tree (see Walk), where other files than regular
+// ones are left out with a warning.
 func (l *loader) readPath(path string, emit func(string, []byte, error)) {
 	if path == "-" {
 		r := l.opts.Stdin
 		if r == nil {
 			r = os.Stdin
 		}
-		data, err := io.ReadAll(r)
+		data, err := ReadAll(r, l.opts.MaxFileSize)
 		emit("-", data, err)
 		return
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		emit(path, nil, err)
-		return
-	}
-	if !info.IsDir() {
-		data, err := os.ReadFile(path) // #nosec G304 -- reading the manifests the user named is the point
-		emit(path, data, err)
-		return
-	}
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	err := Walk(path, func(p string, info fs.FileInfo, err error) error {
+		switch {
+		case errors.Is(err, ErrWalkedTwice):
+			l.warnings = append(l.warnings, &Error{File: p, Err: err})
+			return nil
+		case err != nil && p != path && errors.Is(err, fs.ErrNotExist) && !manifestFile(p):
+			return nil // a dangling link to what would not be read anyway
+		case err != nil:
 			emit(p, nil, err)
 			return nil
-		}
-		if d.IsDir() {
-			if p != path && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if l.opts.Skip != nil && l.opts.Skip(p) {
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			data, err := os.ReadFile(p) // #nosec G122 G304 -- reading the manifests the user named is the point; no privilege boundary is crossed
+		case p == path && !info.IsDir():
+			data, err := ReadFile(p, l.opts.MaxFileSize)
 			emit(p, data, err)
+			return nil
+		case info.IsDir():
+			return nil
+		case l.opts.Skip != nil && l.opts.Skip(p):
+			return nil
 		}
+		if !manifestFile(p) {
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			l.warnings = append(l.warnings, &Error{File: p, Err: fmt.Errorf("%w (%s)", ErrNotRegular, fileType(info.Mode()))})
+			return nil
+		}
+		data, err := ReadFile(p, l.opts.MaxFileSize)
+		emit(p, data, err)
 		return nil
 	})
 	if err != nil {
 		emit(path, nil, err)
 	}
+}
+
+// manifestFile reports whether a directory walk reads the file at path.
+func manifestFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// fileType names the type of a file that is not regular.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "irregular file"
 }
 
 func trimBOM(data []byte) []byte {

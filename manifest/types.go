@@ -207,6 +207,10 @@ type Set struct {
 	Policies    []*Policy
 	Skipped     []Skipped
 	Unsupported []Unsupported
+	// Warnings are inputs left out on purpose, such as a named pipe met
+	// in a directory walk (ErrNotRegular) or a symbolic link loop
+	// (ErrWalkedTwice); they are not input errors.
+	Warnings []*Error
 	// Objects are all the typed objects of known kinds, in input order, for
 	// the audits that need more than the network model.
 	Objects []Object

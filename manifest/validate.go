@@ -33,6 +33,20 @@ var (
 	ErrInvalid = errors.New("invalid field value")
 	// ErrDuplicate: two objects have the same kind, namespace and name.
 	ErrDuplicate = errors.New("duplicate object")
+	// ErrTooLarge: an input is larger than the size limit
+	// (Options.MaxFileSize). It comes with ErrRead.
+	ErrTooLarge = errors.New("input larger than the size limit")
+)
+
+// Kinds of warnings (Set.Warnings): input left out on purpose.
+var (
+	// ErrNotRegular: a directory walk met a named pipe, socket or device,
+	// which it does not read (reading could block forever or never end).
+	// Such files are read when named explicitly.
+	ErrNotRegular = errors.New("not a regular file: not read")
+	// ErrWalkedTwice: a directory walk reached a directory it had already
+	// walked, through a symbolic link (a loop, or two links to one place).
+	ErrWalkedTwice = errors.New("directory already read: not read again")
 )
 
 // FieldError is a field of an object that the API server would reject.

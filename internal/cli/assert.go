@@ -65,9 +65,9 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 			if path == "" {
 				return fail(ExitError, fmt.Errorf("no assertions: pass --expect FILE or put a ward.yaml in PATH"))
 			}
-			cfg, err := assertion.ReadFile(path)
+			cfg, err := e.readConfig(path)
 			if err != nil {
-				return fail(ExitError, err)
+				return err
 			}
 			eng, err := e.engine(args)
 			if err != nil {

@@ -115,8 +115,8 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	cfg := &assertion.Config{}
 	if path != "" {
-		if cfg, err = assertion.ReadFile(path); err != nil {
-			return fail(ExitError, err)
+		if cfg, err = e.readConfig(path); err != nil {
+			return err
 		}
 	}
 	digest := finding.Info
@@ -125,7 +125,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
 
-	in := scanInputs(args)
+	in := scanInputs(args, e.maxInput)
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}
@@ -160,7 +160,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	start = time.Now()
 	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest}
 	for _, p := range in.dockerfiles {
-		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
@@ -176,7 +176,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		fs = append(fs, dfs...)
 	}
 	for _, p := range in.composes {
-		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
 			continue

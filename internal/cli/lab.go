@@ -86,7 +86,7 @@ the lab could not run.`,
 			}
 			var inv *firewall.Inventory
 			if inventory != "" {
-				inv, err = firewall.LoadInventory(inventory)
+				inv, err = e.readInventory(inventory)
 			} else {
 				inv, err = firewall.FromManifests(policies, firewall.DefaultPool)
 			}

@@ -54,6 +54,7 @@ func FromObjects(defaultNamespace string, objs ...any) (*Set, error) {
 		in = append(in, object{obj: o, kind: kind, src: src})
 	}
 	s, aerrs := assemble(defaultNamespace, in)
+	s.KubernetesObjects = len(objs)
 	errs = append(errs, aerrs...)
 	return s, errors.Join(errs...)
 }

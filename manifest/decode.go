@@ -40,6 +40,7 @@ type decoded struct {
 	skipped     []Skipped
 	unsupported []Unsupported
 	errs        []error
+	seen        int // objects with an apiVersion and a kind
 	// retry is set when a cut-out List piece does not parse on its own:
 	// the loader then decodes the whole document instead.
 	retry bool
@@ -100,6 +101,7 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 			!strings.HasSuffix(scalar(mapGet(root, "kind")), "List") || !emptied || duplicateKey(root) != nil {
 			out.retry = true
 		}
+		out.seen++
 		return
 	}
 	d.object(root, base, origin, out, 0)
@@ -139,6 +141,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
 		return
 	}
+	out.seen++
 	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil && depth < 8 &&
 		(items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
 		for _, item := range items.Content {

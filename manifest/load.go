@@ -213,6 +213,7 @@ func (l *loader) finish() (*Set, error) {
 	var objs []object
 	var skipped []Skipped
 	var unsupported []Unsupported
+	seen := 0
 	for _, f := range l.files {
 		if f.err != nil {
 			err := f.err
@@ -235,12 +236,14 @@ func (l *loader) finish() (*Set, error) {
 				skipped = append(skipped, o.skipped...)
 				unsupported = append(unsupported, o.unsupported...)
 				errs = append(errs, o.errs...)
+				seen += o.seen
 			}
 			ld.out = nil
 		}
 	}
 	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
 	s.Skipped, s.Unsupported, s.Warnings = skipped, unsupported, l.warnings
+	s.KubernetesObjects = seen
 	return s, errors.Join(append(errs, aerrs...)...)
 }
 

@@ -216,6 +216,11 @@ type Set struct {
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
 	PodIPsKnown bool
+	// KubernetesObjects counts the objects with an apiVersion and a kind
+	// in the input (Lists and their items), whether Ward models them or
+	// not and whether they are valid or not: 0 means the input held no
+	// manifest at all, which callers must not report as a clean result.
+	KubernetesObjects int
 }
 
 // Object is one decoded object of a known kind with its origin.

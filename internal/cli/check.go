@@ -131,6 +131,9 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		set = &manifest.Set{}
 	}
 	fs := append(in.unreadable, inputFindings(loadErr)...)
+	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
+		return fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
+	}
 	eng, err := e.compile(set)
 	if err != nil {
 		return err

@@ -189,6 +189,9 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 	if err != nil {
 		return nil, fail(ExitError, err)
 	}
+	if set.KubernetesObjects == 0 {
+		return nil, fail(ExitError, noManifests(paths, "no Kubernetes object"))
+	}
 	for _, u := range set.Unsupported {
 		name := u.Name
 		if u.Namespace != "" {
@@ -197,6 +200,12 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
 	return set, nil
+}
+
+// noManifests is the error for input that holds nothing Ward reads: never
+// a clean result about nothing.
+func noManifests(paths []string, what string) error {
+	return fmt.Errorf("no manifests found in %s: %s", strings.Join(paths, ", "), what)
 }
 
 // loadWith reads the manifests of in (files, directories, standard input
@@ -216,6 +225,9 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		MaxFileSize: e.maxInput,
 	}, in.manifests...)
 	if set != nil {
+		for _, w := range set.Warnings {
+			fmt.Fprintf(e.stderr, "ward: warning: %v\n", w)
+		}
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
 			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "kustomizations", len(in.rendered), "elapsed", time.Since(start))
 	}

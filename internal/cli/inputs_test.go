@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -97,6 +98,87 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"", "0", "-1", "GiB", "1.5GiB", "2PiB", "9999999999999GiB"} {
 		if got, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestNoManifests: input that holds no manifest (no Kubernetes object,
+// Dockerfile, Compose file or ward.yaml) is an error, exit 2, never a clean
+// result about nothing.
+func TestNoManifests(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	docs := filepath.Join(dir, "docs")
+	values := filepath.Join(dir, "values")
+	for name, text := range map[string]string{
+		"docs/README.md":     "# Deploying\n\nRun `kubectl apply -f .`.\n",
+		"values/values.yaml": "replicas: 3\nimage: web:1\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{empty, docs, filepath.Join(docs, "README.md"), values, "-"} {
+		for _, args := range [][]string{
+			{"check", in},
+			{"check", in, "-o", "json"},
+			{"reach", in},
+			{"explain", in, "--from", "a/b", "--to", "c/d"},
+			{"assert", in, "--expect", "examples/shop/ward.yaml"},
+			{"diff", "examples/shop", in},
+			{"diff", in, "examples/shop"},
+			{"fw", "plan", in, "--inventory", "firewall/testdata/shop-inventory.yaml"},
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, code := run(t, "", args...)
+				if code != ExitError {
+					t.Errorf("exit %d, want %d", code, ExitError)
+				}
+				if want := "no manifests found in " + in; !strings.Contains(errOut, want) {
+					t.Errorf("stderr = %q, want it to say %q", errOut, want)
+				}
+				if out != "" {
+					t.Errorf("stdout = %q, want nothing", out)
+				}
+			})
+		}
+	}
+	// A Dockerfile alone is something to check.
+	if _, errOut, code := run(t, "", "check", "internal/cli/testdata/audit/mixed/Dockerfile"); code == ExitOK || strings.Contains(errOut, "no manifests") {
+		t.Errorf("check of a Dockerfile: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestWalkWarnings: what a directory walk leaves out on purpose is said on
+// stderr: a link loop, a named pipe.
+func TestWalkWarnings(t *testing.T) {
+	link := shopLink(t)
+	dir := filepath.Dir(link)
+	if err := os.Symlink(".", filepath.Join(dir, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.yaml"), 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	for _, cmd := range []string{"reach", "check"} {
+		_, errOut, code := run(t, "", cmd, dir)
+		if code == ExitError {
+			t.Errorf("%s: exit %d: %s", cmd, code, errOut)
+		}
+		for _, want := range []string{
+			"ward: warning: " + dir + "/loop: directory already read: not read again (it is " + dir + ")",
+			"ward: warning: " + dir + "/pipe.yaml: not a regular file: not read (named pipe)",
+		} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%s: stderr = %q, want %q", cmd, errOut, want)
+			}
 		}
 	}
 }

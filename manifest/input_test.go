@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -164,5 +165,94 @@ func TestLoadNonRegular(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"piped@pipe.yaml"}, names(s, dir)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+}
+
+// utf16Bytes encodes s as UTF-16 with a byte order mark, as Windows
+// PowerShell 5's ">" writes files.
+func utf16Bytes(s string, bigEndian bool) []byte {
+	var out []byte
+	put := func(u uint16) {
+		if bigEndian {
+			out = append(out, byte(u>>8), byte(u))
+		} else {
+			out = append(out, byte(u), byte(u>>8))
+		}
+	}
+	put(0xFEFF)
+	for _, u := range utf16.Encode([]rune(s)) {
+		put(u)
+	}
+	return out
+}
+
+// TestParseEncodings: every document is read whatever the line endings,
+// encoding, byte order marks or JSON framing, with the right lines.
+func TestParseEncodings(t *testing.T) {
+	three := "---\n" + nsYAML("a") + "---\n" + nsYAML("b") + "---\n" + nsYAML("c")
+	crlf := strings.ReplaceAll(three, "\n", "\r\n")
+	nsJSON := func(name string) string {
+		return `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "` + name + `"}}`
+	}
+	pretty := "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Namespace\",\n  \"metadata\": {\"name\": \"NAME\"}\n}\n"
+	tests := []struct {
+		name  string
+		input []byte
+		want  []int // line of each object: a, b, c
+	}{
+		{"cr only", []byte(strings.ReplaceAll(three, "\n", "\r")), []int{2, 7, 12}},
+		{"utf-16le with bom", utf16Bytes(crlf, false), []int{2, 7, 12}},
+		{"utf-16be with bom", utf16Bytes(three, true), []int{2, 7, 12}},
+		{"utf-8 bom on every document", []byte("\ufeff" + nsYAML("a") + "---\n\ufeff" + nsYAML("b") + "\ufeff---\n" + nsYAML("c")), []int{1, 6, 11}},
+		{"utf-8 bom after a comment", []byte("# c\n---\n" + nsYAML("a") + "---\n# c\n\ufeff" + nsYAML("b") + "---\n" + nsYAML("c")), []int{3, 9, 14}},
+		{"json lines", []byte(nsJSON("a") + "\n" + nsJSON("b") + "\n" + nsJSON("c") + "\n"), []int{1, 2, 3}},
+		{"json concatenated", []byte(nsJSON("a") + nsJSON("b") + " " + nsJSON("c")), []int{1, 1, 1}},
+		{"json pretty stream", []byte(strings.ReplaceAll(pretty, "NAME", "a") + strings.ReplaceAll(pretty, "NAME", "b") + "\n" + strings.ReplaceAll(pretty, "NAME", "c")), []int{1, 6, 12}},
+		{"json stream in a yaml document", []byte(three[:len(three)-len(nsYAML("c"))] + nsJSON("c") + nsJSON("d")), []int{2, 7, 12, 12}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.yaml", tt.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, o := range s.Objects {
+				got = append(got, o.Source.Line)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("object lines (-want +got):\n%s", diff)
+			}
+			if len(s.Skipped) != 0 {
+				t.Errorf("skipped: %+v", s.Skipped)
+			}
+		})
+	}
+}
+
+// TestParseEncodingErrors: a broken JSON value in a stream, or a UTF-16
+// file cut mid-character, is an error at its line, and the rest loads.
+func TestParseEncodingErrors(t *testing.T) {
+	ok := `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ok"}}`
+	tests := []struct {
+		name    string
+		input   []byte
+		line    int
+		objects int
+	}{
+		{"broken value in a json stream", []byte(ok + "\n{\"apiVersion\": \"v1\",\n \"kind\": \"Namespace\",\n \"metadata\": {\"name\": \"x\"}\n"), 5, 1},
+		{"odd utf-16", append(utf16Bytes(nsYAML("a"), false), 'x'), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.json", tt.input)
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.line || !errors.Is(err, ErrSyntax) {
+				t.Fatalf("error %v, want an ErrSyntax *Error at line %d", err, tt.line)
+			}
+			if len(s.Objects) != tt.objects {
+				t.Errorf("%d objects, want %d", len(s.Objects), tt.objects)
+			}
+		})
 	}
 }

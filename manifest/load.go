@@ -144,7 +144,16 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 		if err != nil {
 			return
 		}
-		for _, doc := range splitDocuments(trimBOM(data)) {
+		data, err = normalize(data)
+		if err != nil {
+			f.err = &Error{File: name, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
+			return
+		}
+		var docs []document
+		for _, doc := range splitDocuments(data) {
+			docs = append(docs, splitJSONStream(doc)...)
+		}
+		for _, doc := range docs {
 			ld := &loadedDoc{document: doc}
 			if s, ok := splitList(doc.text); ok {
 				ld.units = append(ld.units, unit{text: s.header, line: doc.line, mode: listHeader})
@@ -215,6 +224,11 @@ func (l *loader) finish() (*Set, error) {
 	var unsupported []Unsupported
 	seen := 0
 	for _, f := range l.files {
+		var me *Error
+		if errors.As(f.err, &me) {
+			errs = append(errs, me)
+			continue
+		}
 		if f.err != nil {
 			err := f.err
 			var pe *fs.PathError
@@ -318,13 +332,6 @@ func fileType(m fs.FileMode) string {
 		return "device"
 	}
 	return "irregular file"
-}
-
-func trimBOM(data []byte) []byte {
-	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
-		return data[3:]
-	}
-	return data
 }
 
 // renderedDir reports whether name is one of Options.Rendered, and its Dir.

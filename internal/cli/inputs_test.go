@@ -6,6 +6,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf16"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // shopCopy links a temporary directory to examples/shop and returns the
@@ -180,5 +183,47 @@ func TestWalkWarnings(t *testing.T) {
 				t.Errorf("%s: stderr = %q, want %q", cmd, errOut, want)
 			}
 		}
+	}
+}
+
+// TestEncodedInput: the shop's manifests give the same reachability
+// whatever the encoding and framing a tool wrote them in.
+func TestEncodedInput(t *testing.T) {
+	var docs []string
+	err := filepath.WalkDir(filepath.Join(root, "examples", "shop"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "ward.yaml" || d.Name() == "compose.yaml" || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		docs = append(docs, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := "---\n" + strings.Join(docs, "\n---\n")
+	want, errOut, code := run(t, plain, "reach", "-", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	utf16le := []byte{0xFF, 0xFE}
+	for _, u := range utf16.Encode([]rune(strings.ReplaceAll(plain, "\n", "\r\n"))) {
+		utf16le = append(utf16le, byte(u), byte(u>>8))
+	}
+	for name, in := range map[string]string{
+		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
+		"utf-16 powershell":   string(utf16le),
+		"bom on each":         "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
+		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, errOut, code := run(t, in, "reach", "-", "-o", "json")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got != want {
+				t.Errorf("output differs:\n%s", cmp.Diff(want, got))
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -23,6 +24,20 @@ type unit struct {
 	text []byte
 	line int // file line of text's first line
 	mode unitMode
+	list typeMeta // for an item: what its List gives items without their own
+}
+
+// typeMeta is an apiVersion and a kind. The items of a typed List, such as
+// a PodList from the API server, carry none: they take the List's
+// apiVersion and its kind without "List".
+type typeMeta struct{ apiVersion, kind string }
+
+// itemType returns what a List of kind gives its items.
+func itemType(apiVersion, kind string) typeMeta {
+	if kind == "List" {
+		return typeMeta{} // items of a plain List say what they are
+	}
+	return typeMeta{apiVersion, strings.TrimSuffix(kind, "List")}
 }
 
 type unitMode uint8
@@ -104,7 +119,7 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 		out.seen++
 		return
 	}
-	d.object(root, base, origin, out, 0)
+	d.object(root, base, origin, out, 0, u.list)
 }
 
 // parseDocument parses the text of one document into a node tree. It is
@@ -127,7 +142,9 @@ func parseDocument(text []byte) (*yaml.Node, error) {
 }
 
 // object decodes the object in mapping n, or the items of a List.
-func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int) {
+// Items of a typed List take what list gives for a missing apiVersion or
+// kind.
+func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int, list typeMeta) {
 	src := Source{File: d.file, Line: n.Line + base, Origin: origin}
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
@@ -137,6 +154,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
+	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
+		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
+	}
 	if apiVersion == "" || kind == "" {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
 		return
@@ -145,7 +165,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil && depth < 8 &&
 		(items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
 		for _, item := range items.Content {
-			d.object(item, base, origin, out, depth+1)
+			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
 		}
 		return
 	}

@@ -256,3 +256,67 @@ func TestParseEncodingErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadTypedLists: the items of a typed List from the API server
+// (PodList, NamespaceList: `kubectl get --raw`, client libraries) carry no
+// kind or apiVersion; they take the List's kind without "List" and its
+// apiVersion. Items with their own keep them.
+func TestLoadTypedLists(t *testing.T) {
+	yamlList := `apiVersion: v1
+kind: PodList
+metadata: {resourceVersion: "1"}
+items:
+- metadata: {name: web-1, namespace: shop, labels: {app: web}}
+  spec: {containers: [{name: web, image: web:1}]}
+  status: {podIP: 10.0.0.1}
+- metadata: {name: db, namespace: shop}
+  spec: {containers: [{name: db, image: db:1}]}
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: shop}
+`
+	jsonList := `{
+  "apiVersion": "apps/v1",
+  "kind": "DeploymentList",
+  "items": [
+    {"metadata": {"name": "api", "namespace": "shop"},
+     "spec": {"template": {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "api"}]}}}},
+    {"metadata": {"name": "worker", "namespace": "shop"},
+     "spec": {"template": {"metadata": {"labels": {"app": "worker"}}, "spec": {"containers": [{"name": "w"}]}}}}
+  ]
+}
+`
+	plainList := "apiVersion: v1\nkind: List\nitems:\n- metadata: {name: lost}\n"
+	want := []objectSummary{
+		{"Pod", "shop/web-1", Source{File: "pods.yaml", Line: 5}},
+		{"Pod", "shop/db", Source{File: "pods.yaml", Line: 8}},
+		{"Namespace", "/shop", Source{File: "pods.yaml", Line: 10}},
+		{"Deployment", "shop/api", Source{File: "deploys.json", Line: 5}},
+		{"Deployment", "shop/worker", Source{File: "deploys.json", Line: 7}},
+	}
+	for _, split := range []bool{false, true} {
+		t.Run(map[bool]string{false: "whole", true: "split"}[split], func(t *testing.T) {
+			if split {
+				defer func(old int) { splitMinBytes = old }(splitMinBytes)
+				splitMinBytes = 0
+			}
+			var got []objectSummary
+			var skipped []Skipped
+			for _, f := range []struct{ name, text string }{{"pods.yaml", yamlList}, {"deploys.json", jsonList}, {"plain.yaml", plainList}} {
+				s, err := Parse(Options{}, f.name, []byte(f.text))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, summarizeObjects(s)...)
+				skipped = append(skipped, s.Skipped...)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+			// An item of a plain List has no kind to take.
+			if len(skipped) != 1 || skipped[0].Source.File != "plain.yaml" {
+				t.Errorf("skipped = %+v, want the item of plain.yaml", skipped)
+			}
+		})
+	}
+}

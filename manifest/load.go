@@ -162,7 +162,7 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 					mode = jsonItem
 				}
 				for i, it := range s.items {
-					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode})
+					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode, list: itemType(s.apiVersion, s.kind)})
 				}
 			} else {
 				ld.units = []unit{{text: doc.text, line: doc.line}}

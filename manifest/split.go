@@ -191,10 +191,11 @@ var splitMinBytes = 64 << 10
 // its "- " line and what follows, so it parses as a one-element sequence; a
 // JSON item is the element's text.
 type listSplit struct {
-	header    []byte
-	items     [][]byte
-	itemLines []int // document line of each item's first line
-	json      bool
+	apiVersion, kind string // of the List
+	header           []byte
+	items            [][]byte
+	itemLines        []int // document line of each item's first line
+	json             bool
 }
 
 // splitList cuts a List document into items when it is large, or returns
@@ -284,10 +285,15 @@ func splitYAMLList(text []byte) (listSplit, bool) {
 				}
 				inItems = true
 				block.from = next
-			case "kind":
-				k, _, _ := strings.Cut(string(val), " #")
-				k = strings.Trim(strings.TrimSpace(k), `"'`)
-				isList = strings.HasSuffix(k, "List")
+			case "kind", "apiVersion":
+				v, _, _ := strings.Cut(string(val), " #")
+				v = strings.Trim(strings.TrimSpace(v), `"'`)
+				if string(key) == "kind" {
+					s.kind = v
+					isList = strings.HasSuffix(v, "List")
+				} else {
+					s.apiVersion = v
+				}
 			}
 		}
 		off = next
@@ -345,12 +351,17 @@ func splitJSONList(text []byte) (listSplit, bool) {
 		}
 		sc.space()
 		switch {
-		case key == "kind":
+		case key == "kind" || key == "apiVersion":
 			v, ok := sc.str()
 			if !ok {
 				return s, false
 			}
-			isList = strings.HasSuffix(v, "List")
+			if key == "kind" {
+				s.kind = v
+				isList = strings.HasSuffix(v, "List")
+			} else {
+				s.apiVersion = v
+			}
 		case key == "items" && sc.peek() == '[' && open < 0:
 			open = sc.off
 			sc.off++

@@ -227,3 +227,19 @@ func TestEncodedInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTypedList: `kubectl get --raw /api/v1/pods` output, whose items have
+// no kind, gives its pods to reach (before: 0 workloads, exit 0).
+func TestTypedList(t *testing.T) {
+	const pods = `{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [
+  {"metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}, "status": {"podIP": "10.0.0.1"}},
+  {"metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "ports": [{"containerPort": 5432}]}]}, "status": {"podIP": "10.0.0.2"}}
+]}`
+	out, errOut, code := run(t, pods, "reach", "-")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "2 workloads") || !strings.Contains(out, "shop/Pod/db") {
+		t.Errorf("reach output:\n%s\nwant the 2 pods of the PodList", out)
+	}
+}

@@ -184,6 +184,19 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// Istio's security objects are also decoded for the mesh audit.
 	}
 	obj := known(apiVersion, kind)
+	if want := servedAs(kind); obj == nil && want != "" && builtinGroup(apiVersion) {
+		// A kind Ward models under a built-in apiVersion that never served
+		// it: the API server rejects the object, so nothing it declares is
+		// in force. Custom resources of the same name live in other groups.
+		m := mapGet(n, "metadata")
+		ref := Ref{Kind: kind, Name: scalar(mapGet(m, "name"))}
+		if kind != "Namespace" {
+			ref.Namespace = cmp.Or(scalar(mapGet(m, "namespace")), d.defaultNamespace)
+		}
+		out.errs = append(out.errs, &Error{File: d.file, Line: mapGet(n, "apiVersion").Line + base, Object: strings.Clone(ref.String()),
+			Err: fmt.Errorf("%w: apiVersion %s has no kind %s (want %s)", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), want)})
+		return
+	}
 	if obj == nil {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind)})
 		return

@@ -65,6 +65,29 @@ func known(apiVersion, kind string) any {
 	return nil
 }
 
+// servedAs returns the apiVersion that serves a kind Ward models, or "".
+func servedAs(kind string) string {
+	switch kind {
+	case "Namespace", "Pod", "Service", "ReplicationController":
+		return "v1"
+	case "Deployment", "DaemonSet", "ReplicaSet", "StatefulSet":
+		return "apps/v1"
+	case "Job", "CronJob":
+		return "batch/v1"
+	case "NetworkPolicy":
+		return "networking.k8s.io/v1"
+	}
+	return ""
+}
+
+// builtinGroup reports whether apiVersion is in a group of the Kubernetes
+// API itself (the core group, apps, batch, *.k8s.io, ...), not a custom
+// resource's.
+func builtinGroup(apiVersion string) bool {
+	group, _, ok := strings.Cut(apiVersion, "/")
+	return !ok || !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io")
+}
+
 // kindOf returns the kind of a typed object Ward models, or "".
 func kindOf(obj any) string {
 	switch obj.(type) {

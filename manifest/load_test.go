@@ -60,6 +60,7 @@ func TestLoadBadInput(t *testing.T) {
 		{"istio-mode.yaml", 9, ErrInvalid},
 		{"istio-action.yaml", 7, ErrInvalid},
 		{"duplicate-object.yaml", 8, ErrDuplicate},
+		{"apiversion-kind.yaml", 1, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -243,3 +243,19 @@ func TestTypedList(t *testing.T) {
 		t.Errorf("reach output:\n%s\nwant the 2 pods of the PodList", out)
 	}
 }
+
+// TestConfigUnknownKey: a typo in an assertion of ward.yaml stops assert
+// and check with the file and line, exit 2.
+func TestConfigUnknownKey(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ward.yaml")
+	const doc = "assertions:\n  - name: web never reaches postgres\n    expect: deny\n    from: {namespace: web}\n    to: {namespace: data}\n    port: [\"5432/TCP\"]\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"assert", "examples/shop", "--expect", cfg}, {"check", "examples/shop", "--config", cfg}} {
+		out, errOut, code := run(t, "", args...)
+		if code != ExitError || !strings.Contains(errOut, cfg+":6: field port not found") || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming %s:6", args[0], code, out, errOut, cfg)
+		}
+	}
+}

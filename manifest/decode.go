@@ -304,6 +304,12 @@ var parserProblems = map[string]bool{
 // yaml.v3 parse error.
 func syntaxError(err error, text []byte) (int, string) {
 	msg := err.Error()
+	if strings.Contains(msg, "control characters") || strings.Contains(msg, "UTF-8") {
+		// yaml.v3 gives no line for these: find the byte.
+		if line, what := badByte(text); line > 0 {
+			return line, strings.TrimPrefix(msg, "yaml: ") + ": " + what
+		}
+	}
 	if m := syntaxLineRE.FindStringSubmatch(msg); m != nil {
 		l, _ := strconv.Atoi(m[1])
 		if parserProblems[m[2]] {
@@ -323,6 +329,26 @@ func syntaxError(err error, text []byte) (int, string) {
 		}
 	}
 	return 1, msg
+}
+
+// badByte returns the 1-based line and a description of the first byte of
+// text that YAML does not allow: invalid UTF-8 or a control character.
+func badByte(text []byte) (int, string) {
+	line := 1
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		switch {
+		case r == '\n':
+			line++
+		case r == utf8.RuneError && size <= 1:
+			return line, fmt.Sprintf("byte 0x%02X is not valid UTF-8", text[i])
+		case r == '\t' || r == '\r' || r == 0x85:
+		case r < 0x20 || r == 0x7F || 0x80 <= r && r <= 0x9F || r == 0xFFFE || r == 0xFFFF:
+			return line, fmt.Sprintf("control character U+%04X", r)
+		}
+		i += size
+	}
+	return 0, ""
 }
 
 // nodeError is a problem with a node, located by its line.

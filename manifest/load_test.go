@@ -61,6 +61,8 @@ func TestLoadBadInput(t *testing.T) {
 		{"istio-action.yaml", 7, ErrInvalid},
 		{"duplicate-object.yaml", 8, ErrDuplicate},
 		{"apiversion-kind.yaml", 1, ErrInvalid},
+		{"control-char.yaml", 11, ErrSyntax},
+		{"bad-utf8.yaml", 11, ErrSyntax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

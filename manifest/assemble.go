@@ -343,6 +343,9 @@ func newWorkload(o *object) *Workload {
 			if proto == "" {
 				proto = corev1.ProtocolTCP
 			}
+			if p.ContainerPort < 1 || p.ContainerPort > 65535 || !validProtocol(proto) {
+				continue // an input error reported; kept for the audit only
+			}
 			w.Ports = append(w.Ports, Port{Name: p.Name, Port: p.ContainerPort, Protocol: proto, Container: c.Name})
 		}
 	}

@@ -244,7 +244,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			}
 			return 0
 		})...)
-		return
+		if !auditable(obj, fes) {
+			return
+		}
 	}
 	o := object{obj: obj, kind: kind, src: src}
 	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
@@ -255,6 +257,22 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 	}
 	out.objs = append(out.objs, o)
+}
+
+// auditable reports whether an object with field errors fes is still kept,
+// for the audits to read what they can: a workload whose only errors are
+// in its containers' ports. Its bad ports are left out of the network
+// model (Workload.Ports); the error is reported all the same.
+func auditable(obj any, fes []FieldError) bool {
+	if _, spec := podTemplate(obj); spec == "" {
+		return false
+	}
+	for _, fe := range fes {
+		if !strings.Contains(fe.Path, "ontainers[") || !strings.Contains(fe.Path, "].ports[") {
+			return false
+		}
+	}
+	return true
 }
 
 // mapGet returns the value of key in mapping n, or nil.

@@ -320,3 +320,51 @@ items:
 		})
 	}
 }
+
+// TestLoadKeepsInvalidWorkload: a workload with an invalid container port
+// gives the error at the port's line and is still loaded for the audits
+// (its hostPort and securityContext are read), without the bad port in
+// the network model.
+func TestLoadKeepsInvalidWorkload(t *testing.T) {
+	const in = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        securityContext: {procMount: Unmasked}
+        ports:
+        - {name: http, containerPort: 8080}
+        - {hostPort: 9090}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: shop}
+spec:
+  containers: [{name: c, image: c:1}]
+`
+	s, err := Parse(Options{}, "in.yaml", []byte(in))
+	errs := joined(err)
+	if len(errs) != 2 {
+		t.Fatalf("got %d errors, want 2 (the port, the nameless pod): %v", len(errs), err)
+	}
+	var e *Error
+	if !errors.As(errs[0], &e) || e.Line != 14 || e.Object != "shop/Deployment/web" || !errors.Is(e, ErrInvalid) {
+		t.Errorf("first error = %v, want shop/Deployment/web's port at line 14", errs[0])
+	}
+	if len(s.Workloads) != 1 || s.Workloads[0].ID() != "shop/Deployment/web" {
+		t.Fatalf("workloads = %v, want the Deployment kept (and the nameless Pod dropped)", s.Workloads)
+	}
+	w := s.Workloads[0]
+	if diff := cmp.Diff([]Port{{Name: "http", Port: 8080, Protocol: "TCP", Container: "web"}}, w.Ports); diff != "" {
+		t.Errorf("ports (-want +got):\n%s", diff)
+	}
+	c := w.Template.Spec.Containers[0]
+	if len(c.Ports) != 2 || c.Ports[1].HostPort != 9090 || c.SecurityContext == nil || c.SecurityContext.ProcMount == nil {
+		t.Errorf("the template is not kept whole for the audit: %+v", c)
+	}
+}

@@ -303,3 +303,8 @@ func (v *validator) containers(list string, cs []corev1.Container) {
 		}
 	}
 }
+
+// validProtocol reports whether p is a protocol NetworkPolicy knows.
+func validProtocol(p corev1.Protocol) bool {
+	return p == corev1.ProtocolTCP || p == corev1.ProtocolUDP || p == corev1.ProtocolSCTP
+}

@@ -259,3 +259,36 @@ func TestConfigUnknownKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAuditsInvalidWorkload: a workload with one invalid field (a
+// port without containerPort) is an input error and is still audited: its
+// hostPort and procMount are reported.
+func TestCheckAuditsInvalidWorkload(t *testing.T) {
+	const in = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        securityContext: {procMount: Unmasked}
+        ports:
+        - {hostPort: 9090}
+`
+	out, errOut, code := run(t, in, "check", "-", "-o", "json")
+	if code != ExitError {
+		t.Errorf("exit %d, want %d; stderr %s", code, ExitError, errOut)
+	}
+	rules := map[string]int{}
+	for _, f := range checkOutput(t, out).Findings {
+		rules[f.Rule] = f.Line
+	}
+	for rule, line := range map[string]int{"input/invalid": 13, "pss/hostPorts": 13, "pss/procMount_restricted": 11} {
+		if got, ok := rules[rule]; !ok || got != line {
+			t.Errorf("%s at line %d (found: %v), want line %d", rule, got, ok, line)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -366,5 +367,37 @@ spec:
 	c := w.Template.Spec.Containers[0]
 	if len(c.Ports) != 2 || c.Ports[1].HostPort != 9090 || c.SecurityContext == nil || c.SecurityContext.ProcMount == nil {
 		t.Errorf("the template is not kept whole for the audit: %+v", c)
+	}
+}
+
+// TestLoadCapsErrors: a file of many broken documents gives the first
+// MaxErrorsPerFile errors and one that counts the rest; other files keep
+// theirs.
+func TestLoadCapsErrors(t *testing.T) {
+	dir := t.TempDir()
+	const n = 1000
+	writeFiles(t, dir, map[string]string{
+		"broken.yaml":  strings.Repeat("x: [\n---\n", n),
+		"skipped.yaml": strings.Repeat("just: values\n---\n", n),
+		"one.yaml":     "x: [\n",
+	})
+	s, err := Load(Options{}, dir)
+	errs := joined(err)
+	if len(errs) != MaxErrorsPerFile+2 {
+		t.Fatalf("got %d errors, want %d", len(errs), MaxErrorsPerFile+2)
+	}
+	var e *Error
+	if !errors.As(errs[MaxErrorsPerFile-1], &e) || e.Line != 2*MaxErrorsPerFile {
+		t.Errorf("error %d = %v, want the one at line %d: the first errors, in order", MaxErrorsPerFile, errs[MaxErrorsPerFile-1], 2*MaxErrorsPerFile)
+	}
+	if !errors.As(errs[MaxErrorsPerFile], &e) || !errors.Is(e, ErrTooManyErrors) || e.File != filepath.Join(dir, "broken.yaml") ||
+		!strings.Contains(e.Error(), fmt.Sprintf("%d more in this file", n-MaxErrorsPerFile)) {
+		t.Errorf("error %d = %v, want one counting the %d others of broken.yaml", MaxErrorsPerFile+1, errs[MaxErrorsPerFile], n-MaxErrorsPerFile)
+	}
+	if !errors.As(errs[MaxErrorsPerFile+1], &e) || e.File != filepath.Join(dir, "one.yaml") {
+		t.Errorf("last error = %v, want one.yaml's", errs[MaxErrorsPerFile+1])
+	}
+	if len(s.Skipped) != MaxErrorsPerFile+1 || !strings.Contains(s.Skipped[MaxErrorsPerFile].Reason, fmt.Sprintf("%d more documents skipped", n-MaxErrorsPerFile)) {
+		t.Errorf("%d skipped, last %+v; want %d and a count of the rest", len(s.Skipped), s.Skipped[len(s.Skipped)-1], MaxErrorsPerFile+1)
 	}
 }

@@ -96,12 +96,21 @@ type loader struct {
 	opts     Options
 	files    []*loadedFile
 	warnings []*Error
+	seen     int // decoded.seen of the documents collected
 }
 
+// A loadedFile collects its documents' results in order as soon as they
+// are decoded (collect), keeping at most MaxErrorsPerFile errors and
+// skipped documents: a file of a million broken documents is read in
+// bounded memory.
 type loadedFile struct {
-	name string
-	err  error // the file could not be read
-	docs []*loadedDoc
+	name  string
+	err   error        // the file could not be read
+	docs  []*loadedDoc // nil once collected
+	next  int          // the first document not collected
+	out   []decoded    // the results of collected documents, in order
+	errs  int          // errors met, reported or not
+	skips int          // skipped documents met, reported or not
 }
 
 type loadedDoc struct {
@@ -109,6 +118,7 @@ type loadedDoc struct {
 	units   []unit
 	out     []decoded    // one per unit
 	pending atomic.Int32 // units not decoded yet
+	done    atomic.Bool  // out is final
 }
 
 type job struct {
@@ -139,6 +149,9 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 		})
 	}
 	produce(func(name string, data []byte, err error) {
+		if n := len(l.files); n > 0 {
+			l.collect(l.files[n-1])
+		}
 		f := &loadedFile{name: name, err: err}
 		l.files = append(l.files, f)
 		if err != nil {
@@ -173,10 +186,35 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 			for i := range ld.units {
 				jobs <- job{file: f, doc: ld, unit: i}
 			}
+			l.collect(f)
 		}
 	})
 	close(jobs)
 	wg.Wait()
+	for _, f := range l.files {
+		l.collect(f)
+	}
+}
+
+// collect takes the results of f's documents decoded so far, in order up
+// to the first one still decoding, and drops the documents. Errors and
+// skipped documents past MaxErrorsPerFile are only counted.
+func (l *loader) collect(f *loadedFile) {
+	for ; f.next < len(f.docs) && f.docs[f.next].done.Load(); f.next++ {
+		for _, o := range f.docs[f.next].out {
+			l.seen += o.seen
+			keep := max(0, MaxErrorsPerFile-f.errs)
+			f.errs += len(o.errs)
+			o.errs = o.errs[:min(keep, len(o.errs)):min(keep, len(o.errs))]
+			keep = max(0, MaxErrorsPerFile-f.skips)
+			f.skips += len(o.skipped)
+			o.skipped = o.skipped[:min(keep, len(o.skipped)):min(keep, len(o.skipped))]
+			if len(o.objs)+len(o.skipped)+len(o.unsupported)+len(o.errs) > 0 {
+				f.out = append(f.out, o)
+			}
+		}
+		f.docs[f.next] = nil
+	}
 }
 
 // decodeUnit decodes unit i. The goroutine that decodes the last unit of a
@@ -188,6 +226,7 @@ func (ld *loadedDoc) decodeUnit(d *decoder, i int) {
 	if ld.pending.Add(-1) > 0 {
 		return
 	}
+	defer ld.done.Store(true)
 	for _, o := range ld.out {
 		if o.retry {
 			ld.out = []decoded{{}}
@@ -222,7 +261,6 @@ func (l *loader) finish() (*Set, error) {
 	var objs []object
 	var skipped []Skipped
 	var unsupported []Unsupported
-	seen := 0
 	for _, f := range l.files {
 		var me *Error
 		if errors.As(f.err, &me) {
@@ -239,26 +277,66 @@ func (l *loader) finish() (*Set, error) {
 			continue
 		}
 		dir, rendered := l.renderedDir(f.name)
-		for _, ld := range f.docs {
-			for _, o := range ld.out {
-				if rendered {
-					for i := range o.objs {
-						relocate(&o.objs[i], dir, files)
-					}
+		for _, o := range f.out {
+			if rendered {
+				for i := range o.objs {
+					relocate(&o.objs[i], dir, files)
 				}
-				objs = append(objs, o.objs...)
-				skipped = append(skipped, o.skipped...)
-				unsupported = append(unsupported, o.unsupported...)
-				errs = append(errs, o.errs...)
-				seen += o.seen
 			}
-			ld.out = nil
+			objs = append(objs, o.objs...)
+			skipped = append(skipped, o.skipped...)
+			unsupported = append(unsupported, o.unsupported...)
+			errs = append(errs, o.errs...)
+		}
+		f.out = nil
+		if f.errs > MaxErrorsPerFile {
+			errs = append(errs, tooManyErrors(f.name, f.errs))
+		}
+		if f.skips > MaxErrorsPerFile {
+			skipped = append(skipped, Skipped{Source: Source{File: f.name}, Reason: fmt.Sprintf("%d more documents skipped in this file, not shown", f.skips-MaxErrorsPerFile)})
 		}
 	}
 	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
 	s.Skipped, s.Unsupported, s.Warnings = skipped, unsupported, l.warnings
-	s.KubernetesObjects = seen
-	return s, errors.Join(append(errs, aerrs...)...)
+	s.KubernetesObjects = l.seen
+	return s, errors.Join(append(errs, capErrors(aerrs)...)...)
+}
+
+// MaxErrorsPerFile is how many errors (and skipped documents) Load reports
+// for one file; the rest are summed up in one more, so that a file of a
+// million broken documents gives a readable answer in bounded memory.
+const MaxErrorsPerFile = 50
+
+// capErrors keeps the first MaxErrorsPerFile errors of each file and adds,
+// for each file with more, one that counts the rest.
+func capErrors(errs []error) []error {
+	count := map[string]int{}
+	var files []string // with errors left out, in order
+	var out []error
+	for _, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) {
+			out = append(out, err)
+			continue
+		}
+		count[e.File]++
+		switch n := count[e.File]; {
+		case n <= MaxErrorsPerFile:
+			out = append(out, err)
+		case n == MaxErrorsPerFile+1:
+			files = append(files, e.File)
+		}
+	}
+	for _, f := range files {
+		out = append(out, tooManyErrors(f, count[f]))
+	}
+	return out
+}
+
+// tooManyErrors is the error that counts the errors of a file past
+// MaxErrorsPerFile, out of n.
+func tooManyErrors(file string, n int) *Error {
+	return &Error{File: file, Err: fmt.Errorf("%w: %d more in this file not shown", ErrTooManyErrors, n-MaxErrorsPerFile)}
 }
 
 // readPath emits the files at path in order: standard input for "-", the

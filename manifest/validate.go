@@ -36,6 +36,9 @@ var (
 	// ErrTooLarge: an input is larger than the size limit
 	// (Options.MaxFileSize). It comes with ErrRead.
 	ErrTooLarge = errors.New("input larger than the size limit")
+	// ErrTooManyErrors: a file has more errors than MaxErrorsPerFile; the
+	// error counts those not reported.
+	ErrTooManyErrors = errors.New("too many errors")
 )
 
 // Kinds of warnings (Set.Warnings): input left out on purpose.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/manifest"
 )
 
 // shopCopy links a temporary directory to examples/shop and returns the
@@ -290,5 +293,22 @@ spec:
 		if got, ok := rules[rule]; !ok || got != line {
 			t.Errorf("%s at line %d (found: %v), want line %d", rule, got, ok, line)
 		}
+	}
+}
+
+// TestCheckCapsErrors: a file of many broken documents gives a bounded
+// report: the first errors and a count of the rest.
+func TestCheckCapsErrors(t *testing.T) {
+	out, _, code := run(t, strings.Repeat("x: [\n---\n", 20000), "check", "-", "-o", "json")
+	if code != ExitError {
+		t.Errorf("exit %d, want %d", code, ExitError)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.InputErrors != manifest.MaxErrorsPerFile+1 || len(out) > 100_000 {
+		t.Errorf("%d input errors in %d bytes, want %d", res.Summary.InputErrors, len(out), manifest.MaxErrorsPerFile+1)
+	}
+	last := res.Findings[len(res.Findings)-1].Message
+	if want := fmt.Sprintf("%d more in this file not shown", 20000-manifest.MaxErrorsPerFile); !strings.Contains(out, want) {
+		t.Errorf("no finding says %q (last: %q)", want, last)
 	}
 }

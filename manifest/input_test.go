@@ -401,3 +401,76 @@ func TestLoadCapsErrors(t *testing.T) {
 		t.Errorf("%d skipped, last %+v; want %d and a count of the rest", len(s.Skipped), s.Skipped[len(s.Skipped)-1], MaxErrorsPerFile+1)
 	}
 }
+
+// TestWithWorkloads: policies evaluated against another input's
+// workloads: that input's workloads, pods, Services and namespaces join,
+// its policies do not, and what both declare is taken once, from the
+// policies' side.
+func TestWithWorkloads(t *testing.T) {
+	policies := `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {from: policies}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: shop}
+spec: {podSelector: {}}
+`
+	workloads := `apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {from: workloads}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: x, controller: true}]
+spec: {containers: [{name: web, image: web:1}]}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: shop}
+spec: {podSelector: {}, ingress: [{}]}
+`
+	p, err := Parse(Options{}, "policies.yaml", []byte(policies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Parse(Options{}, "workloads.yaml", []byte(workloads))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.WithWorkloads(w)
+	var got []string
+	for _, o := range m.Objects {
+		got = append(got, o.Kind+" "+o.Source.String())
+	}
+	want := []string{"Namespace policies.yaml:1", "NetworkPolicy policies.yaml:5", "Deployment workloads.yaml:5", "Pod workloads.yaml:13", "Service workloads.yaml:22"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	if len(m.Workloads) != 1 || m.Workloads[0].Instances != 1 || !m.PodIPsKnown || len(m.Services) != 1 || len(m.Policies) != 1 {
+		t.Errorf("merged set: workloads %v, services %v, policies %v", m.Workloads, m.Services, m.Policies)
+	}
+	if ns := m.Namespace("shop"); ns == nil || ns.Labels["from"] != "policies" {
+		t.Errorf("namespace shop = %+v, want the policies' own", ns)
+	}
+	if len(p.Workloads) != 0 || len(w.Policies) != 1 {
+		t.Errorf("the inputs changed")
+	}
+}

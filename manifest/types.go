@@ -221,6 +221,8 @@ type Set struct {
 	// not and whether they are valid or not: 0 means the input held no
 	// manifest at all, which callers must not report as a clean result.
 	KubernetesObjects int
+
+	objects []object // what the Set was assembled from, for WithWorkloads
 }
 
 // Object is one decoded object of a known kind with its origin.

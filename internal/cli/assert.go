@@ -97,6 +97,7 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 	c.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
 	c.Flags().StringVar(&expect, "expect", "", "assertions file (default: ward.yaml in PATH)")
 	c.Flags().StringVar(&config, "config", "", "same as --expect")
+	e.addWorkloadsFlag(c)
 	return c
 }
 

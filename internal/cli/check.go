@@ -98,6 +98,7 @@ never count), 2 usage or input error.`,
 	c.Flags().StringVar(&fl.pssVersion, "pss-version", "latest", "Pod Security Standards version, such as v1.30, or latest")
 	c.Flags().StringVar(&fl.target, "target", "", "judge this build stage of each Dockerfile instead of the last one")
 	c.Flags().BoolVar(&fl.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
+	e.addWorkloadsFlag(c)
 	return c
 }
 
@@ -134,6 +135,10 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
 		return fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
 	}
+	set, joined, err := e.joinWorkloads(set, args)
+	if err != nil {
+		return err
+	}
 	eng, err := e.compile(set)
 	if err != nil {
 		return err
@@ -158,6 +163,8 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	fs = append(fs, pfs...)
 	fs = append(fs, mesh.Audit(set, mesh.Options{})...)
+	// The files --workloads brought in are context, not under check.
+	fs = slices.DeleteFunc(fs, func(f finding.Finding) bool { return joined[f.File] })
 	e.log.Debug("audited manifests", "findings", len(fs), "elapsed", time.Since(start))
 
 	start = time.Now()

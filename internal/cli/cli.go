@@ -61,6 +61,19 @@ type env struct {
 	log            *slog.Logger
 	// maxInput is --max-input-size: no input file is read past it.
 	maxInput int64
+	// workloads is --workloads: inputs whose workloads the policies are
+	// evaluated against (reach, diff, assert, check).
+	workloads []string
+	// evaluates is set by the commands that evaluate policies against
+	// workloads, which warn when the input holds none.
+	evaluates bool
+}
+
+// addWorkloadsFlag gives c the --workloads flag; c warns when its input
+// holds no workloads.
+func (e *env) addWorkloadsFlag(c *cobra.Command) {
+	c.Flags().StringArrayVar(&e.workloads, "workloads", nil, "evaluate the policies against the workloads (and their namespaces and Services) of this PATH too, for policy-only input (repeatable)")
+	c.PreRun = func(*cobra.Command, []string) { e.evaluates = true }
 }
 
 // Run runs ward with args (without the program name) and returns the exit
@@ -192,6 +205,9 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 	if set.KubernetesObjects == 0 {
 		return nil, fail(ExitError, noManifests(paths, "no Kubernetes object"))
 	}
+	if set, _, err = e.joinWorkloads(set, paths); err != nil {
+		return nil, err
+	}
 	for _, u := range set.Unsupported {
 		name := u.Name
 		if u.Namespace != "" {
@@ -200,6 +216,46 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
 	return set, nil
+}
+
+// joinWorkloads adds the workloads of --workloads to set, and warns when
+// a command that evaluates policies has none: policies that select nothing
+// allow and deny nothing, so the answers would say little. It also returns
+// the files that only --workloads brought in.
+func (e *env) joinWorkloads(set *manifest.Set, paths []string) (*manifest.Set, map[string]bool, error) {
+	if !e.evaluates {
+		return set, nil, nil
+	}
+	joined := map[string]bool{}
+	if len(e.workloads) > 0 {
+		in := scanInputs(e.workloads, e.maxInput)
+		if len(in.unreadable) > 0 {
+			f := in.unreadable[0]
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %s: %s", f.File, f.Message))
+		}
+		w, err := e.loadWith(in, false)
+		if err != nil {
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %w", err))
+		}
+		if w.KubernetesObjects == 0 {
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %w", noManifests(e.workloads, "no Kubernetes object")))
+		}
+		for _, o := range w.Objects {
+			joined[o.Source.File] = true
+		}
+		for _, o := range set.Objects {
+			delete(joined, o.Source.File)
+		}
+		set = set.WithWorkloads(w)
+	}
+	if len(set.Workloads) == 0 && set.KubernetesObjects > 0 { // not for check's Dockerfiles alone
+		where := strings.Join(paths, ", ")
+		if len(e.workloads) > 0 {
+			where += " and --workloads " + strings.Join(e.workloads, ", ")
+		}
+		fmt.Fprintf(e.stderr, "ward: warning: %s holds no workloads: policies select nothing, so the results below say little; give the workloads' manifests too, or --workloads PATH\n", where)
+	}
+	return set, joined, nil
 }
 
 // noManifests is the error for input that holds nothing Ward reads: never

@@ -312,3 +312,101 @@ func TestCheckCapsErrors(t *testing.T) {
 		t.Errorf("no finding says %q (last: %q)", want, last)
 	}
 }
+
+// policyOnly copies the shop's NetworkPolicy files, but those of skip, to
+// a new directory.
+func policyOnly(t *testing.T, skip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"web/network-policies.yaml", "api/network-policies.yaml", "api/orders-to-payments.yaml", "data/network-policies.yaml", "payments/network-policies.yaml"} {
+		if f == skip {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, "examples", "shop", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(f, "/", "-")), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestPolicyOnlyInput: policies without workloads warn on stderr (the exit
+// code stays), and --workloads PATH evaluates them against PATH's
+// workloads: the same answers as the whole shop.
+func TestPolicyOnlyInput(t *testing.T) {
+	const shop = "examples/shop"
+	pol := policyOnly(t, "")
+	fewer := policyOnly(t, "data/network-policies.yaml")
+	noWorkloads := "holds no workloads"
+
+	// Without workloads: a warning, and the exit code of before.
+	for _, args := range [][]string{
+		{"reach", pol},
+		{"diff", pol, fewer, "--exit-code"},
+		{"check", pol, "--fail-on", "critical"},
+		{"assert", pol, "--expect", shop + "/ward.yaml"},
+	} {
+		_, errOut, code := run(t, "", args...)
+		if !strings.Contains(errOut, "ward: warning: "+pol+" "+noWorkloads) {
+			t.Errorf("%s: stderr = %q, want a warning that %s %s", args[0], errOut, pol, noWorkloads)
+		}
+		if code == ExitError {
+			t.Errorf("%s: exit %d: %s", args[0], code, errOut)
+		}
+	}
+
+	// With --workloads: the shop's answers.
+	same := []struct {
+		name        string
+		args, whole []string
+	}{
+		{"reach", []string{"reach", pol, "--workloads", shop, "-o", "json"}, []string{"reach", shop, "-o", "json"}},
+		{"assert", []string{"assert", pol, "--workloads", shop, "--expect", shop + "/ward.yaml", "-o", "json"}, []string{"assert", shop, "-o", "json"}},
+		{"diff", []string{"diff", pol, fewer, "--workloads", shop, "--exit-code"}, nil},
+	}
+	for _, tt := range same {
+		t.Run(tt.name, func(t *testing.T) {
+			got, errOut, code := run(t, "", tt.args...)
+			if strings.Contains(errOut, noWorkloads) {
+				t.Errorf("warned with --workloads: %s", errOut)
+			}
+			if tt.whole == nil { // diff: dropping data's policies opens postgres and redis
+				if code != ExitFindings || !strings.Contains(got, "data/") {
+					t.Errorf("exit %d, output %q: want the changes to data's reachability", code, got)
+				}
+				return
+			}
+			for _, f := range []string{"web/network-policies.yaml", "api/network-policies.yaml", "api/orders-to-payments.yaml", "data/network-policies.yaml", "payments/network-policies.yaml"} {
+				got = strings.ReplaceAll(got, filepath.Join(pol, strings.ReplaceAll(f, "/", "-")), shop+"/"+f)
+			}
+			want, _, wantCode := run(t, "", tt.whole...)
+			if code != wantCode || got != want {
+				t.Errorf("exit %d (want %d); output differs from %v:\n%s", code, wantCode, tt.whole, cmp.Diff(want, got))
+			}
+		})
+	}
+
+	// check: the assertions and policy lint see the shop's workloads; the
+	// shop's own files are not audited through --workloads.
+	out, errOut, _ := run(t, "", "check", pol, "--workloads", shop, "--config", shop+"/ward.yaml", "-o", "json")
+	whole, _, _ := run(t, "", "check", shop, "-o", "json")
+	count := func(out string) (asserts, fromShop int) {
+		for _, f := range checkOutput(t, out).Findings {
+			if strings.HasPrefix(f.Rule, "assert/") {
+				asserts++
+			}
+			if strings.HasPrefix(f.File, shop) && f.File != shop+"/ward.yaml" {
+				fromShop++
+			}
+		}
+		return asserts, fromShop
+	}
+	a, from := count(out)
+	wantA, _ := count(whole)
+	if a != wantA || from != 0 || strings.Contains(errOut, noWorkloads) {
+		t.Errorf("check --workloads: %d assertion findings (want %d), %d findings in the shop's files (want 0); stderr %q", a, wantA, from, errOut)
+	}
+}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -408,5 +410,31 @@ func TestPolicyOnlyInput(t *testing.T) {
 	wantA, _ := count(whole)
 	if a != wantA || from != 0 || strings.Contains(errOut, noWorkloads) {
 		t.Errorf("check --workloads: %d assertion findings (want %d), %d findings in the shop's files (want 0); stderr %q", a, wantA, from, errOut)
+	}
+}
+
+// TestCertNames: two SPIFFE IDs with the same account name in different
+// namespaces get a file each (before: one web.pem holding only the last).
+func TestCertNames(t *testing.T) {
+	dir := t.TempDir()
+	const a, b = "spiffe://example.org/ns/a/sa/web", "spiffe://example.org/ns/b/sa/web"
+	out, errOut, code := run(t, "", "cert", "--id", a, "--id", b, "--id", "spiffe://example.org/ns/a/sa/db", "--out", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for file, id := range map[string]string{"a.web.pem": a, "b.web.pem": b, "db.pem": "spiffe://example.org/ns/a/sa/db"} {
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Errorf("%v; wrote:\n%s", err, out)
+			continue
+		}
+		blk, _ := pem.Decode(raw)
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || len(cert.URIs) != 1 || cert.URIs[0].String() != id {
+			t.Errorf("%s holds %v (%v), want %s", file, cert.URIs, err, id)
+		}
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", a, "--id", a, "--out", dir); code != ExitError || !strings.Contains(errOut, "would both be written") {
+		t.Errorf("the same ID twice: exit %d, stderr %q", code, errOut)
 	}
 }

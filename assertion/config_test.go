@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/netpol"
 )
 
 func TestParseAudit(t *testing.T) {
@@ -65,6 +66,20 @@ func TestParseUnknownKeys(t *testing.T) {
 		var e *Error
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &e) {
 			t.Errorf("Parse(%q) = %v, want an *Error containing %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// TestTraceOnePolicy: "isolated by 1 policy", not "1 policies".
+func TestTraceOnePolicy(t *testing.T) {
+	x := &netpol.Explanation{
+		Egress:  netpol.Side{Direction: "egress", Endpoint: "a/Pod/x", Isolated: true, Policies: []netpol.PolicyVerdict{{Policy: "a/p", File: "p.yaml", Line: 1}}},
+		Ingress: netpol.Side{Direction: "ingress", Endpoint: "b/Pod/y", Isolated: true, Allows: true, Policies: []netpol.PolicyVerdict{{Policy: "b/p", File: "p.yaml", Line: 5}, {Policy: "b/q", File: "p.yaml", Line: 9}}},
+	}
+	got := strings.Join(Trace(x), "\n")
+	for _, want := range []string{"egress of a/Pod/x blocks (isolated by 1 policy)", "ingress of b/Pod/y allows (isolated by 2 policies)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trace:\n%s\nwant %q", got, want)
 		}
 	}
 }

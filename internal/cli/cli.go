@@ -121,7 +121,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace of objects that name none")
+	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace given to objects that name none (not a filter, unlike kubectl's -n)")
 	root.PersistentFlags().StringVar(&maxInput, "max-input-size", maxInput, "largest input file (manifest, stdin, ward.yaml, inventory) Ward reads, such as 512MiB")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
@@ -156,6 +156,15 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		certCmd(e),
 		fwCmd(e),
 		labCmd(e),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print Ward's version (as ward --version)",
+			Args:  cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error {
+				_, err := fmt.Fprintf(e.stdout, "ward version %s\n", Version)
+				return err
+			},
+		},
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))

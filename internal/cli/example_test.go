@@ -27,7 +27,7 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 	// Output:
 	// DENIED: shop/Pod/web -> 0.0.0.0/0; ::/0 on 53/UDP
 	// allowed between them: none
-	//   egress of shop/Pod/web blocks (isolated by 1 policies)
+	//   egress of shop/Pod/web blocks (isolated by 1 policy)
 	//     shop/deny-all (-:7): no egress rules
 	//   ingress of 0.0.0.0/0; ::/0 allows: external address: no policy applies
 	// exit 0

@@ -438,3 +438,14 @@ func TestCertNames(t *testing.T) {
 		t.Errorf("the same ID twice: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestVersion: `ward version` works as `ward --version` does.
+func TestVersion(t *testing.T) {
+	want, _, _ := run(t, "", "--version")
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, errOut, code := run(t, "", args...)
+		if code != ExitOK || out != "ward version "+Version+"\n" || out != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}

@@ -177,7 +177,8 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 		// Values are cloned so that kept results never pin a parser's buffers.
 		out.unsupported = append(out.unsupported, Unsupported{Source: src, APIVersion: strings.Clone(apiVersion),
-			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name")))})
+			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name"))),
+			Audited: known(apiVersion, kind) != nil})
 		if known(apiVersion, kind) == nil {
 			return
 		}

@@ -195,6 +195,10 @@ type Unsupported struct {
 	Kind       string
 	Namespace  string
 	Name       string
+	// Audited is true for the kinds that are also decoded into Objects for
+	// an audit of their own (Istio's PeerAuthentication and
+	// AuthorizationPolicy, read by the mesh audit).
+	Audited bool
 }
 
 // Set is everything Ward models from its input. Slices are sorted:

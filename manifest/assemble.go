@@ -184,6 +184,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			s.Policies = append(s.Policies, &Policy{NetworkPolicy: v, Source: o.src, Lines: o.lines})
 		case *peerAuthentication, *authorizationPolicy:
 			// Kept in Objects, as istio types, for the mesh audit.
+		case *corev1.ServiceAccount:
+			// Kept in Objects, for the audit of service account tokens.
 		default:
 			workloads = append(workloads, i)
 		}

@@ -449,3 +449,24 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNames: explain names an address asked about as given (not the
+// range holding it), and a bare name is a workload of the default
+// namespace (-n), as kubectl reads it.
+func TestExplainNames(t *testing.T) {
+	const shop = "examples/shop"
+	out, errOut, code := run(t, "", "explain", shop, "--from", "payments/payments", "--to", "203.0.113.9", "--port", "443/TCP")
+	if code != ExitOK || !strings.HasPrefix(out, "ALLOWED: payments/Deployment/payments -> 203.0.113.9 on 443/TCP\n") || strings.Contains(out, "0.0.0.0/0") {
+		t.Errorf("explain --to 203.0.113.9: exit %d, stderr %q, output:\n%s", code, errOut, out)
+	}
+	want, _, _ := run(t, "", "explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "8080/TCP")
+	for _, args := range [][]string{
+		{"-n", "web", "--from", "frontend", "--to", "api/catalog"},
+		{"-n", "api", "--from", "web/frontend", "--to", "catalog"},
+	} {
+		got, errOut, code := run(t, "", append([]string{"explain", shop, "--port", "8080/TCP"}, args...)...)
+		if code != ExitOK || got != want {
+			t.Errorf("%v: exit %d, stderr %q, output differs:\n%s", args, code, errOut, cmp.Diff(want, got))
+		}
+	}
+}

@@ -470,3 +470,26 @@ func TestExplainNames(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCheck: --check reports a valid configuration on stdout, as a
+// result, not on stderr as a warning would be.
+func TestProxyCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"proxy.yaml", "policies.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "examples", "proxy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", "spiffe://example.org/ns/shop/sa/api", "--out", filepath.Join(dir, "certs")); code != ExitOK {
+		t.Fatalf("ward cert: %s", errOut)
+	}
+	cfg := filepath.Join(dir, "proxy.yaml")
+	out, errOut, code := run(t, "", "proxy", "--config", cfg, "--check")
+	if code != ExitOK || out != cfg+" is valid\n" || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %q on stdout", code, out, errOut, cfg+" is valid\n")
+	}
+}

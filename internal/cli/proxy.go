@@ -46,7 +46,7 @@ and the running one stays. SIGTERM shuts down gracefully.`,
 				return fail(ExitError, err)
 			}
 			if check {
-				fmt.Fprintf(e.stderr, "ward: %s is valid\n", config)
+				fmt.Fprintf(e.stdout, "%s is valid\n", config)
 				return srv.Close()
 			}
 			cfg := srv.Config()

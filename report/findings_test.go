@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/netpol"
 )
 
 // TestFindingsTextColor: severities are coloured only when asked (on a
@@ -67,5 +68,16 @@ func TestSummaryLineCounts(t *testing.T) {
 		if got := b.String(); got != tt.want {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
 		}
+	}
+}
+
+// TestCountsOfOne: the other reports' counts are singular for one too.
+func TestCountsOfOne(t *testing.T) {
+	var b bytes.Buffer
+	if err := DiffText(&b, []netpol.Change{{Change: "removed", Src: "a/Pod/x", Dst: "b/Pod/y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), "\n1 change\n") {
+		t.Errorf("diff text ends %q, want \"1 change\"", b.String())
 	}
 }

@@ -125,6 +125,10 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 			fmt.Fprintf(w, "      ... and %d more pairs\n", r.Failed-len(r.Violations))
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d assertions, %d failed\n", len(rs), failed)
+	noun := "assertions"
+	if len(rs) == 1 {
+		noun = "assertion"
+	}
+	_, err := fmt.Fprintf(w, "\n%d %s, %d failed\n", len(rs), noun, failed)
 	return err
 }

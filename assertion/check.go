@@ -216,7 +216,11 @@ func Trace(x *netpol.Explanation) []string {
 			out = append(out, fmt.Sprintf("%s of %s %s: %s", s.Direction, s.Endpoint, verdict, s.Note))
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s of %s %s (isolated by %d policies)", s.Direction, s.Endpoint, verdict, len(s.Policies)))
+		policies := "policies"
+		if len(s.Policies) == 1 {
+			policies = "policy"
+		}
+		out = append(out, fmt.Sprintf("%s of %s %s (isolated by %d %s)", s.Direction, s.Endpoint, verdict, len(s.Policies), policies))
 		for _, p := range s.Policies {
 			if len(p.Rules) == 0 {
 				out = append(out, fmt.Sprintf("  %s (%s:%d): no %s rules", p.Policy, p.File, p.Line, s.Direction))

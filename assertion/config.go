@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/portset"
 	"github.com/wardsec/ward/suppress"
 )
@@ -79,9 +79,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// ReadFile reads and parses a ward.yaml.
-func ReadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- reading the config the user named is the point
+// ReadFile reads and parses a ward.yaml of at most maxSize bytes (0 means
+// manifest.DefaultMaxFileSize).
+func ReadFile(path string, maxSize int64) (*Config, error) {
+	data, err := manifest.ReadFile(path, maxSize)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
@@ -125,6 +126,18 @@ func Parse(name string, data []byte) (*Config, error) {
 	var raw rawConfig
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, yamlError(name, err)
+	default:
+		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
+		return nil, &Error{name, line, "a second YAML document: ward.yaml holds one"}
 	}
 	cfg := &Config{File: name}
 	names := map[string]int{}
@@ -206,6 +219,16 @@ func yamlError(name string, err error) error {
 }
 
 func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
+	// yaml.Node.Decode does not reject unknown keys: with "port:" for
+	// "ports:" an assertion would cover every port.
+	if err := knownKeys(file, n, "name", "from", "to", "ports", "expect"); err != nil {
+		return nil, err
+	}
+	for _, side := range []string{"from", "to"} {
+		if err := sideKeys(file, child(n, side)); err != nil {
+			return nil, err
+		}
+	}
 	var r rawAssertion
 	if err := n.Decode(&r); err != nil {
 		return nil, yamlError(file, err)
@@ -250,6 +273,42 @@ func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
 		}
 	}
 	return a, nil
+}
+
+// child returns the value of key in mapping n, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// sideKeys rejects unknown keys in the from or to of an assertion, down to
+// the matchExpressions of a full label selector.
+func sideKeys(file string, n *yaml.Node) error {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil // Decode reports it
+	}
+	if err := knownKeys(file, n, "namespace", "selector", "cidr"); err != nil {
+		return err
+	}
+	sel := child(n, "selector")
+	if sel == nil || sel.Kind != yaml.MappingNode || child(sel, "matchLabels") == nil && child(sel, "matchExpressions") == nil {
+		return nil // a plain label map takes any key
+	}
+	if err := knownKeys(file, sel, "matchLabels", "matchExpressions"); err != nil {
+		return err
+	}
+	if exprs := child(sel, "matchExpressions"); exprs != nil && exprs.Kind == yaml.SequenceNode {
+		for _, e := range exprs.Content {
+			if err := knownKeys(file, e, "key", "operator", "values"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func parseSide(file string, n *yaml.Node, name, which string, r *rawSide) (Selector, error) {

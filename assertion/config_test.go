@@ -1,10 +1,12 @@
 package assertion
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/netpol"
 )
 
 func TestParseAudit(t *testing.T) {
@@ -43,6 +45,41 @@ func TestParseAuditErrors(t *testing.T) {
 		_, err := Parse("ward.yaml", []byte(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want error containing %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// TestParseUnknownKeys: a misspelt key anywhere in an assertion is an
+// error at its line, as in docs/ward-yaml.md: with "port:" for "ports:"
+// the assertion would silently cover every port.
+func TestParseUnknownKeys(t *testing.T) {
+	const head = "assertions:\n  - name: a\n    expect: deny\n"
+	tests := []struct{ doc, want string }{
+		{head + "    from: {namespace: web}\n    to: {namespace: db}\n    port: [\"5432/TCP\"]\n", "ward.yaml:6: field port not found"},
+		{head + "    from:\n      namespace: web\n      selectr: {app: web}\n    to: {namespace: db}\n", "ward.yaml:6: field selectr not found"},
+		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchLabels: {app: db}\n        matchLabel: {tier: x}\n", "ward.yaml:8: field matchLabel not found"},
+		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchExpressions:\n          - {key: app, operator: In, value: [db]}\n", "ward.yaml:8: field value not found"},
+		{head + "    from: {namespace: web}\n    to: {namespace: db}\n---\nassertions: []\n", "ward.yaml:7: a second YAML document"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("ward.yaml", []byte(tt.doc))
+		var e *Error
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, &e) {
+			t.Errorf("Parse(%q) = %v, want an *Error containing %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// TestTraceOnePolicy: "isolated by 1 policy", not "1 policies".
+func TestTraceOnePolicy(t *testing.T) {
+	x := &netpol.Explanation{
+		Egress:  netpol.Side{Direction: "egress", Endpoint: "a/Pod/x", Isolated: true, Policies: []netpol.PolicyVerdict{{Policy: "a/p", File: "p.yaml", Line: 1}}},
+		Ingress: netpol.Side{Direction: "ingress", Endpoint: "b/Pod/y", Isolated: true, Allows: true, Policies: []netpol.PolicyVerdict{{Policy: "b/p", File: "p.yaml", Line: 5}, {Policy: "b/q", File: "p.yaml", Line: 9}}},
+	}
+	got := strings.Join(Trace(x), "\n")
+	for _, want := range []string{"egress of a/Pod/x blocks (isolated by 1 policy)", "ingress of b/Pod/y allows (isolated by 2 policies)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trace:\n%s\nwant %q", got, want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,9 +147,10 @@ type inventoryError struct {
 func (e *inventoryError) Error() string { return e.msg }
 func (e *inventoryError) Unwrap() error { return e.kind }
 
-// LoadInventory reads and parses an inventory file.
+// LoadInventory reads and parses an inventory file of at most
+// manifest.DefaultMaxFileSize bytes.
 func LoadInventory(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- reading the inventory the user named is the point
+	data, err := manifest.ReadFile(path, 0)
 	if err != nil {
 		return nil, &manifest.Error{File: path, Err: err}
 	}

@@ -14,6 +14,9 @@ import (
 // skipped documents, and ipBlocks matched without pod IPs.
 func (l *linter) input() {
 	for _, u := range l.set.Unsupported {
+		if u.Audited {
+			continue // the mesh audit reports on it
+		}
 		ref := manifest.Ref{Kind: u.Kind, Namespace: u.Namespace, Name: u.Name}
 		name := u.Name
 		if u.Namespace != "" {

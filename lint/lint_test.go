@@ -428,6 +428,18 @@ metadata: {name: deny}
 			{finding.High, "#gnp", "GlobalNetworkPolicy/deny", []string{"GlobalNetworkPolicy deny (crd.projectcalico.org/v1) is not evaluated by Ward"}},
 		}},
 		{"v1 NetworkPolicy", denyAll, nil},
+		// The mesh audit reads Istio's security policies: reporting them
+		// here too counted each twice (and Ward's own fix for
+		// mesh/mtls-not-strict raised a new high finding).
+		{"istio kinds audited by the mesh rules", docs(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+`, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop}
+spec: {}
+`), nil},
 	},
 	"input/skipped": {
 		{"one finding per file", docs(podWeb, `replicaCount: 2 #values

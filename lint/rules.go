@@ -152,9 +152,10 @@ var Rules = []Rule{
 	{
 		ID:       ruleUnsupportedPolicy,
 		Severity: finding.High,
-		Summary:  "A network policy of a kind Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, Istio, ...).",
+		Summary:  "A network policy of a kind Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, ...).",
 		Rationale: "Such a policy may allow or deny traffic that Ward's reachability does not show. Ignoring it silently would give false assurance, " +
-			"so every one is reported.",
+			"so every one is reported. Istio's PeerAuthentication and AuthorizationPolicy are left to the mesh rules, which read them " +
+			"(`ward reach`, `diff` and `explain` still warn that they ignore them).",
 		Fix: "Review the policy by hand, or remove it from the input if it is not deployed.",
 	},
 	{

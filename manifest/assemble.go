@@ -54,6 +54,7 @@ func FromObjects(defaultNamespace string, objs ...any) (*Set, error) {
 		in = append(in, object{obj: o, kind: kind, src: src})
 	}
 	s, aerrs := assemble(defaultNamespace, in)
+	s.KubernetesObjects = len(objs)
 	errs = append(errs, aerrs...)
 	return s, errors.Join(errs...)
 }
@@ -101,6 +102,41 @@ func objectName(kind string, m metav1.Object, defaultNamespace string) string {
 	return Ref{Kind: kind, Namespace: ns, Name: m.GetName()}.String()
 }
 
+// WithWorkloads returns a Set of the policies of s evaluated against the
+// workloads of w: s's objects and, from w, the workloads (and their pods),
+// Services and namespaces that s does not declare itself. w's policies
+// are left out. This lets policy-only files be analysed against the
+// workloads they are written for. s's Skipped, Unsupported and Warnings
+// are kept.
+func (s *Set) WithWorkloads(w *Set) *Set {
+	objs := slices.Clone(s.objects)
+	declared := make(map[Ref]bool, len(objs))
+	for _, o := range objs {
+		declared[objectRef(o)] = true
+	}
+	for _, o := range w.objects {
+		switch o.obj.(type) {
+		case *networkingv1.NetworkPolicy, *peerAuthentication, *authorizationPolicy:
+			continue
+		}
+		if !declared[objectRef(o)] {
+			objs = append(objs, o)
+		}
+	}
+	m, _ := assemble("", objs) // namespaces are set; no duplicates left
+	m.Skipped, m.Unsupported, m.Warnings, m.KubernetesObjects = s.Skipped, s.Unsupported, s.Warnings, s.KubernetesObjects
+	return m
+}
+
+// objectRef identifies an assembled object (its namespace is set).
+func objectRef(o object) Ref {
+	if o.kind == "Namespace" {
+		return Ref{Kind: o.kind, Name: meta(o.obj).GetName()}
+	}
+	m := meta(o.obj)
+	return Ref{Kind: o.kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+}
+
 // assemble builds the Set from checked objects in input order: it defaults
 // namespaces, drops duplicates, folds owned objects into their top-most
 // owner and creates the namespaces objects live in.
@@ -126,6 +162,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		}
 		seen[ref] = o.src
+		s.objects = append(s.objects, *o)
 		obj := o.obj
 		switch v := obj.(type) {
 		case *peerAuthentication:
@@ -147,6 +184,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			s.Policies = append(s.Policies, &Policy{NetworkPolicy: v, Source: o.src, Lines: o.lines})
 		case *peerAuthentication, *authorizationPolicy:
 			// Kept in Objects, as istio types, for the mesh audit.
+		case *corev1.ServiceAccount:
+			// Kept in Objects, for the audit of service account tokens.
 		default:
 			workloads = append(workloads, i)
 		}
@@ -341,6 +380,9 @@ func newWorkload(o *object) *Workload {
 			proto := p.Protocol
 			if proto == "" {
 				proto = corev1.ProtocolTCP
+			}
+			if p.ContainerPort < 1 || p.ContainerPort > 65535 || !validProtocol(proto) {
+				continue // an input error reported; kept for the audit only
 			}
 			w.Ports = append(w.Ports, Port{Name: p.Name, Port: p.ContainerPort, Protocol: proto, Container: c.Name})
 		}

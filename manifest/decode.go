@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -23,6 +24,20 @@ type unit struct {
 	text []byte
 	line int // file line of text's first line
 	mode unitMode
+	list typeMeta // for an item: what its List gives items without their own
+}
+
+// typeMeta is an apiVersion and a kind. The items of a typed List, such as
+// a PodList from the API server, carry none: they take the List's
+// apiVersion and its kind without "List".
+type typeMeta struct{ apiVersion, kind string }
+
+// itemType returns what a List of kind gives its items.
+func itemType(apiVersion, kind string) typeMeta {
+	if kind == "List" {
+		return typeMeta{} // items of a plain List say what they are
+	}
+	return typeMeta{apiVersion, strings.TrimSuffix(kind, "List")}
 }
 
 type unitMode uint8
@@ -40,6 +55,7 @@ type decoded struct {
 	skipped     []Skipped
 	unsupported []Unsupported
 	errs        []error
+	seen        int // objects with an apiVersion and a kind
 	// retry is set when a cut-out List piece does not parse on its own:
 	// the loader then decodes the whole document instead.
 	retry bool
@@ -100,9 +116,10 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 			!strings.HasSuffix(scalar(mapGet(root, "kind")), "List") || !emptied || duplicateKey(root) != nil {
 			out.retry = true
 		}
+		out.seen++
 		return
 	}
-	d.object(root, base, origin, out, 0)
+	d.object(root, base, origin, out, 0, u.list)
 }
 
 // parseDocument parses the text of one document into a node tree. It is
@@ -125,7 +142,9 @@ func parseDocument(text []byte) (*yaml.Node, error) {
 }
 
 // object decodes the object in mapping n, or the items of a List.
-func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int) {
+// Items of a typed List take what list gives for a missing apiVersion or
+// kind.
+func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int, list typeMeta) {
 	src := Source{File: d.file, Line: n.Line + base, Origin: origin}
 	if n.Kind != yaml.MappingNode {
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
@@ -135,14 +154,18 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
+	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
+		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
+	}
 	if apiVersion == "" || kind == "" {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
 		return
 	}
+	out.seen++
 	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil && depth < 8 &&
 		(items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
 		for _, item := range items.Content {
-			d.object(item, base, origin, out, depth+1)
+			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
 		}
 		return
 	}
@@ -154,13 +177,27 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 		// Values are cloned so that kept results never pin a parser's buffers.
 		out.unsupported = append(out.unsupported, Unsupported{Source: src, APIVersion: strings.Clone(apiVersion),
-			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name")))})
+			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name"))),
+			Audited: known(apiVersion, kind) != nil})
 		if known(apiVersion, kind) == nil {
 			return
 		}
 		// Istio's security objects are also decoded for the mesh audit.
 	}
 	obj := known(apiVersion, kind)
+	if want := servedAs(kind); obj == nil && want != "" && builtinGroup(apiVersion) {
+		// A kind Ward models under a built-in apiVersion that never served
+		// it: the API server rejects the object, so nothing it declares is
+		// in force. Custom resources of the same name live in other groups.
+		m := mapGet(n, "metadata")
+		ref := Ref{Kind: kind, Name: scalar(mapGet(m, "name"))}
+		if kind != "Namespace" {
+			ref.Namespace = cmp.Or(scalar(mapGet(m, "namespace")), d.defaultNamespace)
+		}
+		out.errs = append(out.errs, &Error{File: d.file, Line: mapGet(n, "apiVersion").Line + base, Object: strings.Clone(ref.String()),
+			Err: fmt.Errorf("%w: apiVersion %s has no kind %s (want %s)", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), want)})
+		return
+	}
 	if obj == nil {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind)})
 		return
@@ -208,7 +245,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			}
 			return 0
 		})...)
-		return
+		if !auditable(obj, fes) {
+			return
+		}
 	}
 	o := object{obj: obj, kind: kind, src: src}
 	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
@@ -219,6 +258,22 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 	}
 	out.objs = append(out.objs, o)
+}
+
+// auditable reports whether an object with field errors fes is still kept,
+// for the audits to read what they can: a workload whose only errors are
+// in its containers' ports. Its bad ports are left out of the network
+// model (Workload.Ports); the error is reported all the same.
+func auditable(obj any, fes []FieldError) bool {
+	if _, spec := podTemplate(obj); spec == "" {
+		return false
+	}
+	for _, fe := range fes {
+		if !strings.Contains(fe.Path, "ontainers[") || !strings.Contains(fe.Path, "].ports[") {
+			return false
+		}
+	}
+	return true
 }
 
 // mapGet returns the value of key in mapping n, or nil.
@@ -268,6 +323,12 @@ var parserProblems = map[string]bool{
 // yaml.v3 parse error.
 func syntaxError(err error, text []byte) (int, string) {
 	msg := err.Error()
+	if strings.Contains(msg, "control characters") || strings.Contains(msg, "UTF-8") {
+		// yaml.v3 gives no line for these: find the byte.
+		if line, what := badByte(text); line > 0 {
+			return line, strings.TrimPrefix(msg, "yaml: ") + ": " + what
+		}
+	}
 	if m := syntaxLineRE.FindStringSubmatch(msg); m != nil {
 		l, _ := strconv.Atoi(m[1])
 		if parserProblems[m[2]] {
@@ -287,6 +348,26 @@ func syntaxError(err error, text []byte) (int, string) {
 		}
 	}
 	return 1, msg
+}
+
+// badByte returns the 1-based line and a description of the first byte of
+// text that YAML does not allow: invalid UTF-8 or a control character.
+func badByte(text []byte) (int, string) {
+	line := 1
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		switch {
+		case r == '\n':
+			line++
+		case r == utf8.RuneError && size <= 1:
+			return line, fmt.Sprintf("byte 0x%02X is not valid UTF-8", text[i])
+		case r == '\t' || r == '\r' || r == 0x85:
+		case r < 0x20 || r == 0x7F || 0x80 <= r && r <= 0x9F || r == 0xFFFE || r == 0xFFFF:
+			return line, fmt.Sprintf("control character U+%04X", r)
+		}
+		i += size
+	}
+	return 0, ""
 }
 
 // nodeError is a problem with a node, located by its line.

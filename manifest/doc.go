@@ -13,7 +13,8 @@
 // that are not Kubernetes objects in Set.Skipped.
 //
 // Bad input never stops loading: every malformed document or object gives
-// an *Error with its file and line, the object is left out, and the rest
-// loads. FromObjects builds a Set from typed objects, for tests and
+// an *Error with its file and line, the object is left out (but for a
+// workload whose only errors are in its container ports: it is kept for
+// the audits, without those ports), and the rest loads. FromObjects builds a Set from typed objects, for tests and
 // generators.
 package manifest

@@ -27,6 +27,8 @@ func known(apiVersion, kind string) any {
 			return new(corev1.Service)
 		case "ReplicationController":
 			return new(corev1.ReplicationController)
+		case "ServiceAccount":
+			return new(corev1.ServiceAccount)
 		}
 	case "apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1":
 		switch kind {
@@ -65,6 +67,29 @@ func known(apiVersion, kind string) any {
 	return nil
 }
 
+// servedAs returns the apiVersion that serves a kind Ward models, or "".
+func servedAs(kind string) string {
+	switch kind {
+	case "Namespace", "Pod", "Service", "ReplicationController", "ServiceAccount":
+		return "v1"
+	case "Deployment", "DaemonSet", "ReplicaSet", "StatefulSet":
+		return "apps/v1"
+	case "Job", "CronJob":
+		return "batch/v1"
+	case "NetworkPolicy":
+		return "networking.k8s.io/v1"
+	}
+	return ""
+}
+
+// builtinGroup reports whether apiVersion is in a group of the Kubernetes
+// API itself (the core group, apps, batch, *.k8s.io, ...), not a custom
+// resource's.
+func builtinGroup(apiVersion string) bool {
+	group, _, ok := strings.Cut(apiVersion, "/")
+	return !ok || !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io")
+}
+
 // kindOf returns the kind of a typed object Ward models, or "".
 func kindOf(obj any) string {
 	switch obj.(type) {
@@ -76,6 +101,8 @@ func kindOf(obj any) string {
 		return "Service"
 	case *corev1.ReplicationController:
 		return "ReplicationController"
+	case *corev1.ServiceAccount:
+		return "ServiceAccount"
 	case *appsv1.Deployment:
 		return "Deployment"
 	case *appsv1.StatefulSet:
@@ -112,6 +139,9 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *corev1.ReplicationController:
+		c := *o
+		return &c
+	case *corev1.ServiceAccount:
 		c := *o
 		return &c
 	case *appsv1.Deployment:

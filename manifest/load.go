@@ -32,7 +32,14 @@ type Options struct {
 	// it. It costs time and memory on large cluster dumps, so only the
 	// audit asks for it.
 	FieldLines bool
+	// MaxFileSize limits the size of each input (a file, standard input,
+	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
+	// (ErrTooLarge), never read past the limit, so memory stays bounded.
+	MaxFileSize int64
 }
+
+// DefaultMaxFileSize is the default of Options.MaxFileSize: 2 GiB.
+const DefaultMaxFileSize int64 = 2 << 30
 
 // Load reads manifests from files, directories and "-" (standard input).
 // Directories are walked recursively for *.yaml, *.yml and *.json files,
@@ -86,14 +93,24 @@ func Parse(opts Options, name string, data []byte) (*Set, error) {
 // GOMAXPROCS others. Results are kept per document, so the Set is in input
 // order whatever order the decoding ran in.
 type loader struct {
-	opts  Options
-	files []*loadedFile
+	opts     Options
+	files    []*loadedFile
+	warnings []*Error
+	seen     int // decoded.seen of the documents collected
 }
 
+// A loadedFile collects its documents' results in order as soon as they
+// are decoded (collect), keeping at most MaxErrorsPerFile errors and
+// skipped documents: a file of a million broken documents is read in
+// bounded memory.
 type loadedFile struct {
-	name string
-	err  error // the file could not be read
-	docs []*loadedDoc
+	name  string
+	err   error        // the file could not be read
+	docs  []*loadedDoc // nil once collected
+	next  int          // the first document not collected
+	out   []decoded    // the results of collected documents, in order
+	errs  int          // errors met, reported or not
+	skips int          // skipped documents met, reported or not
 }
 
 type loadedDoc struct {
@@ -101,6 +118,7 @@ type loadedDoc struct {
 	units   []unit
 	out     []decoded    // one per unit
 	pending atomic.Int32 // units not decoded yet
+	done    atomic.Bool  // out is final
 }
 
 type job struct {
@@ -131,12 +149,24 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 		})
 	}
 	produce(func(name string, data []byte, err error) {
+		if n := len(l.files); n > 0 {
+			l.collect(l.files[n-1])
+		}
 		f := &loadedFile{name: name, err: err}
 		l.files = append(l.files, f)
 		if err != nil {
 			return
 		}
-		for _, doc := range splitDocuments(trimBOM(data)) {
+		data, err = normalize(data)
+		if err != nil {
+			f.err = &Error{File: name, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
+			return
+		}
+		var docs []document
+		for _, doc := range splitDocuments(data) {
+			docs = append(docs, splitJSONStream(doc)...)
+		}
+		for _, doc := range docs {
 			ld := &loadedDoc{document: doc}
 			if s, ok := splitList(doc.text); ok {
 				ld.units = append(ld.units, unit{text: s.header, line: doc.line, mode: listHeader})
@@ -145,7 +175,7 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 					mode = jsonItem
 				}
 				for i, it := range s.items {
-					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode})
+					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode, list: itemType(s.apiVersion, s.kind)})
 				}
 			} else {
 				ld.units = []unit{{text: doc.text, line: doc.line}}
@@ -156,10 +186,35 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 			for i := range ld.units {
 				jobs <- job{file: f, doc: ld, unit: i}
 			}
+			l.collect(f)
 		}
 	})
 	close(jobs)
 	wg.Wait()
+	for _, f := range l.files {
+		l.collect(f)
+	}
+}
+
+// collect takes the results of f's documents decoded so far, in order up
+// to the first one still decoding, and drops the documents. Errors and
+// skipped documents past MaxErrorsPerFile are only counted.
+func (l *loader) collect(f *loadedFile) {
+	for ; f.next < len(f.docs) && f.docs[f.next].done.Load(); f.next++ {
+		for _, o := range f.docs[f.next].out {
+			l.seen += o.seen
+			keep := max(0, MaxErrorsPerFile-f.errs)
+			f.errs += len(o.errs)
+			o.errs = o.errs[:min(keep, len(o.errs)):min(keep, len(o.errs))]
+			keep = max(0, MaxErrorsPerFile-f.skips)
+			f.skips += len(o.skipped)
+			o.skipped = o.skipped[:min(keep, len(o.skipped)):min(keep, len(o.skipped))]
+			if len(o.objs)+len(o.skipped)+len(o.unsupported)+len(o.errs) > 0 {
+				f.out = append(f.out, o)
+			}
+		}
+		f.docs[f.next] = nil
+	}
 }
 
 // decodeUnit decodes unit i. The goroutine that decodes the last unit of a
@@ -171,6 +226,7 @@ func (ld *loadedDoc) decodeUnit(d *decoder, i int) {
 	if ld.pending.Add(-1) > 0 {
 		return
 	}
+	defer ld.done.Store(true)
 	for _, o := range ld.out {
 		if o.retry {
 			ld.out = []decoded{{}}
@@ -206,6 +262,11 @@ func (l *loader) finish() (*Set, error) {
 	var skipped []Skipped
 	var unsupported []Unsupported
 	for _, f := range l.files {
+		var me *Error
+		if errors.As(f.err, &me) {
+			errs = append(errs, me)
+			continue
+		}
 		if f.err != nil {
 			err := f.err
 			var pe *fs.PathError
@@ -216,67 +277,110 @@ func (l *loader) finish() (*Set, error) {
 			continue
 		}
 		dir, rendered := l.renderedDir(f.name)
-		for _, ld := range f.docs {
-			for _, o := range ld.out {
-				if rendered {
-					for i := range o.objs {
-						relocate(&o.objs[i], dir, files)
-					}
+		for _, o := range f.out {
+			if rendered {
+				for i := range o.objs {
+					relocate(&o.objs[i], dir, files)
 				}
-				objs = append(objs, o.objs...)
-				skipped = append(skipped, o.skipped...)
-				unsupported = append(unsupported, o.unsupported...)
-				errs = append(errs, o.errs...)
 			}
-			ld.out = nil
+			objs = append(objs, o.objs...)
+			skipped = append(skipped, o.skipped...)
+			unsupported = append(unsupported, o.unsupported...)
+			errs = append(errs, o.errs...)
+		}
+		f.out = nil
+		if f.errs > MaxErrorsPerFile {
+			errs = append(errs, tooManyErrors(f.name, f.errs))
+		}
+		if f.skips > MaxErrorsPerFile {
+			skipped = append(skipped, Skipped{Source: Source{File: f.name}, Reason: fmt.Sprintf("%d more documents skipped in this file, not shown", f.skips-MaxErrorsPerFile)})
 		}
 	}
 	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
-	s.Skipped, s.Unsupported = skipped, unsupported
-	return s, errors.Join(append(errs, aerrs...)...)
+	s.Skipped, s.Unsupported, s.Warnings = skipped, unsupported, l.warnings
+	s.KubernetesObjects = l.seen
+	return s, errors.Join(append(errs, capErrors(aerrs)...)...)
+}
+
+// MaxErrorsPerFile is how many errors (and skipped documents) Load reports
+// for one file; the rest are summed up in one more, so that a file of a
+// million broken documents gives a readable answer in bounded memory.
+const MaxErrorsPerFile = 50
+
+// capErrors keeps the first MaxErrorsPerFile errors of each file and adds,
+// for each file with more, one that counts the rest.
+func capErrors(errs []error) []error {
+	count := map[string]int{}
+	var files []string // with errors left out, in order
+	var out []error
+	for _, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) {
+			out = append(out, err)
+			continue
+		}
+		count[e.File]++
+		switch n := count[e.File]; {
+		case n <= MaxErrorsPerFile:
+			out = append(out, err)
+		case n == MaxErrorsPerFile+1:
+			files = append(files, e.File)
+		}
+	}
+	for _, f := range files {
+		out = append(out, tooManyErrors(f, count[f]))
+	}
+	return out
+}
+
+// tooManyErrors is the error that counts the errors of a file past
+// MaxErrorsPerFile, out of n.
+func tooManyErrors(file string, n int) *Error {
+	return &Error{File: file, Err: fmt.Errorf("%w: %d more in this file not shown", ErrTooManyErrors, n-MaxErrorsPerFile)}
 }
 
 // readPath emits the files at path in order: standard input for "-", the
-// file itself, or the manifests in a directory tree.
+// file itself (a named pipe or a device too: the user named it), or the
+// manifests in a directory tree (see Walk), where other files than regular
+// ones are left out with a warning.
 func (l *loader) readPath(path string, emit func(string, []byte, error)) {
 	if path == "-" {
 		r := l.opts.Stdin
 		if r == nil {
 			r = os.Stdin
 		}
-		data, err := io.ReadAll(r)
+		data, err := ReadAll(r, l.opts.MaxFileSize)
 		emit("-", data, err)
 		return
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		emit(path, nil, err)
-		return
-	}
-	if !info.IsDir() {
-		data, err := os.ReadFile(path) // #nosec G304 -- reading the manifests the user named is the point
-		emit(path, data, err)
-		return
-	}
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	err := Walk(path, func(p string, info fs.FileInfo, err error) error {
+		switch {
+		case errors.Is(err, ErrWalkedTwice):
+			l.warnings = append(l.warnings, &Error{File: p, Err: err})
+			return nil
+		case err != nil && p != path && errors.Is(err, fs.ErrNotExist) && !manifestFile(p):
+			return nil // a dangling link to what would not be read anyway
+		case err != nil:
 			emit(p, nil, err)
 			return nil
-		}
-		if d.IsDir() {
-			if p != path && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if l.opts.Skip != nil && l.opts.Skip(p) {
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			data, err := os.ReadFile(p) // #nosec G122 G304 -- reading the manifests the user named is the point; no privilege boundary is crossed
+		case p == path && !info.IsDir():
+			data, err := ReadFile(p, l.opts.MaxFileSize)
 			emit(p, data, err)
+			return nil
+		case info.IsDir():
+			return nil
+		case l.opts.Skip != nil && l.opts.Skip(p):
+			return nil
 		}
+		if !manifestFile(p) {
+			return nil
+		}
+		if !info.Mode().IsRegular() {
+			l.warnings = append(l.warnings, &Error{File: p, Err: fmt.Errorf("%w (%s)", ErrNotRegular, fileType(info.Mode()))})
+			return nil
+		}
+		data, err := ReadFile(p, l.opts.MaxFileSize)
+		emit(p, data, err)
 		return nil
 	})
 	if err != nil {
@@ -284,11 +388,28 @@ func (l *loader) readPath(path string, emit func(string, []byte, error)) {
 	}
 }
 
-func trimBOM(data []byte) []byte {
-	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
-		return data[3:]
+// manifestFile reports whether a directory walk reads the file at path.
+func manifestFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+		return true
 	}
-	return data
+	return false
+}
+
+// fileType names the type of a file that is not regular.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "irregular file"
 }
 
 // renderedDir reports whether name is one of Options.Rendered, and its Dir.

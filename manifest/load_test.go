@@ -60,6 +60,9 @@ func TestLoadBadInput(t *testing.T) {
 		{"istio-mode.yaml", 9, ErrInvalid},
 		{"istio-action.yaml", 7, ErrInvalid},
 		{"duplicate-object.yaml", 8, ErrDuplicate},
+		{"apiversion-kind.yaml", 1, ErrInvalid},
+		{"control-char.yaml", 11, ErrSyntax},
+		{"bad-utf8.yaml", 11, ErrSyntax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -79,13 +82,21 @@ func TestLoadBadInput(t *testing.T) {
 			if !errors.Is(err, tt.kind) {
 				t.Errorf("error %v does not match %v", err, tt.kind)
 			}
-			// The bad object is dropped, the good one in the same file loads.
+			// The bad object is dropped, the good one in the same file loads;
+			// a workload whose only errors are in its container ports is
+			// kept for the audits, without the bad ports.
 			want := 1
 			if strings.HasSuffix(tt.file, ".json") {
 				want = 0
 			}
-			if len(s.Objects) != want || want == 1 && s.Namespace("ok") == nil {
-				t.Errorf("loaded %d objects, want only namespace ok: %+v", len(s.Objects), s.Objects)
+			if kept := strings.HasPrefix(tt.file, "container-"); kept {
+				if len(s.Workloads) != 1 || len(s.Workloads[0].Ports) != 0 {
+					t.Errorf("workloads %+v: want the workload kept, without its bad port", s.Workloads)
+				}
+				want++
+			}
+			if len(s.Objects) != want || want > 0 && s.Namespace("ok") == nil {
+				t.Errorf("loaded %d objects, want %d with namespace ok: %+v", len(s.Objects), want, s.Objects)
 			}
 		})
 	}

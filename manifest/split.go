@@ -2,8 +2,108 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
+
+// utf8BOM is the byte order mark in UTF-8.
+const utf8BOM = "\xEF\xBB\xBF"
+
+// errOddUTF16 is the error for UTF-16 text cut in the middle of a unit.
+var errOddUTF16 = errors.New("UTF-16 text with an odd number of bytes")
+
+// normalize turns a file into the UTF-8 text, with \n or \r\n line
+// breaks, that splitDocuments cuts: UTF-16 with a byte order mark (what
+// Windows PowerShell 5 writes) is decoded, a lone \r (a YAML line break,
+// written by classic Mac tools) becomes \n, and byte order marks at the
+// start of any line (YAML allows one before every document) are dropped.
+// Lines keep their numbers. Text that needs none of this is returned as
+// it is, without a copy.
+func normalize(data []byte) ([]byte, error) {
+	if len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF) {
+		if len(data)%2 != 0 {
+			return nil, errOddUTF16
+		}
+		units := make([]uint16, 0, len(data)/2-1)
+		for i := 2; i+1 < len(data); i += 2 {
+			if data[0] == 0xFF {
+				units = append(units, uint16(data[i])|uint16(data[i+1])<<8)
+			} else {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			}
+		}
+		out := make([]byte, 0, len(units)+len(units)/2)
+		for _, r := range utf16.Decode(units) {
+			out = utf8.AppendRune(out, r)
+		}
+		data = out
+	}
+	if i := bytes.IndexByte(data, '\r'); i >= 0 && lonelyCR(data[i:]) {
+		out := make([]byte, len(data))
+		copy(out, data)
+		for j := i; j < len(out); j++ {
+			if out[j] == '\r' && (j+1 == len(out) || out[j+1] != '\n') {
+				out[j] = '\n'
+			}
+		}
+		data = out
+	}
+	if bytes.HasPrefix(data, []byte(utf8BOM)) || bytes.Contains(data, []byte("\n"+utf8BOM)) {
+		out := make([]byte, 0, len(data))
+		for line := range bytes.Lines(data) {
+			out = append(out, bytes.TrimPrefix(line, []byte(utf8BOM))...)
+		}
+		data = out
+	}
+	return data, nil
+}
+
+// lonelyCR reports whether data holds a \r not followed by \n.
+func lonelyCR(data []byte) bool {
+	for i, c := range data {
+		if c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			return true
+		}
+	}
+	return false
+}
+
+// splitJSONStream cuts a document holding JSON values one after another
+// (concatenated JSON or JSON lines, as jq and API clients write) into one
+// document per value. Any other document is returned as it is, for the
+// parser to read or report.
+func splitJSONStream(doc document) []document {
+	sc := jsonScanner{data: doc.text, line: 1}
+	if first, _, ok := bytes.Cut(doc.text, []byte("\n")); ok && marker(first, "---") && len(bytes.TrimSpace(first[3:])) == 0 {
+		sc.off, sc.line = len(first)+1, 2
+	}
+	sc.space()
+	if c := sc.peek(); c != '{' && c != '[' {
+		return []document{doc}
+	}
+	var docs []document
+	for sc.off < len(doc.text) {
+		from, line := sc.off, sc.line
+		if !sc.value() {
+			if len(docs) == 0 {
+				return []document{doc}
+			}
+			// A broken value after good ones: the parser reports it.
+			return append(docs, document{text: doc.text[from:], line: doc.line + line - 1, origin: doc.origin})
+		}
+		docs = append(docs, document{text: doc.text[from:sc.off], line: doc.line + line - 1, origin: doc.origin})
+		sc.space()
+		if c := sc.peek(); sc.off < len(doc.text) && c != '{' && c != '[' {
+			return []document{doc} // not a JSON stream
+		}
+	}
+	if len(docs) == 1 {
+		return []document{doc}
+	}
+	return docs
+}
 
 // A document is the text of one YAML document of a file, cut out without
 // parsing. YAML forbids "---" and "..." at the start of a line inside a
@@ -91,10 +191,11 @@ var splitMinBytes = 64 << 10
 // its "- " line and what follows, so it parses as a one-element sequence; a
 // JSON item is the element's text.
 type listSplit struct {
-	header    []byte
-	items     [][]byte
-	itemLines []int // document line of each item's first line
-	json      bool
+	apiVersion, kind string // of the List
+	header           []byte
+	items            [][]byte
+	itemLines        []int // document line of each item's first line
+	json             bool
 }
 
 // splitList cuts a List document into items when it is large, or returns
@@ -184,10 +285,15 @@ func splitYAMLList(text []byte) (listSplit, bool) {
 				}
 				inItems = true
 				block.from = next
-			case "kind":
-				k, _, _ := strings.Cut(string(val), " #")
-				k = strings.Trim(strings.TrimSpace(k), `"'`)
-				isList = strings.HasSuffix(k, "List")
+			case "kind", "apiVersion":
+				v, _, _ := strings.Cut(string(val), " #")
+				v = strings.Trim(strings.TrimSpace(v), `"'`)
+				if string(key) == "kind" {
+					s.kind = v
+					isList = strings.HasSuffix(v, "List")
+				} else {
+					s.apiVersion = v
+				}
 			}
 		}
 		off = next
@@ -245,12 +351,17 @@ func splitJSONList(text []byte) (listSplit, bool) {
 		}
 		sc.space()
 		switch {
-		case key == "kind":
+		case key == "kind" || key == "apiVersion":
 			v, ok := sc.str()
 			if !ok {
 				return s, false
 			}
-			isList = strings.HasSuffix(v, "List")
+			if key == "kind" {
+				s.kind = v
+				isList = strings.HasSuffix(v, "List")
+			} else {
+				s.apiVersion = v
+			}
 		case key == "items" && sc.peek() == '[' && open < 0:
 			open = sc.off
 			sc.off++

@@ -195,6 +195,10 @@ type Unsupported struct {
 	Kind       string
 	Namespace  string
 	Name       string
+	// Audited is true for the kinds that are also decoded into Objects for
+	// an audit of their own (Istio's PeerAuthentication and
+	// AuthorizationPolicy, read by the mesh audit).
+	Audited bool
 }
 
 // Set is everything Ward models from its input. Slices are sorted:
@@ -207,11 +211,22 @@ type Set struct {
 	Policies    []*Policy
 	Skipped     []Skipped
 	Unsupported []Unsupported
+	// Warnings are inputs left out on purpose, such as a named pipe met
+	// in a directory walk (ErrNotRegular) or a symbolic link loop
+	// (ErrWalkedTwice); they are not input errors.
+	Warnings []*Error
 	// Objects are all the typed objects of known kinds, in input order, for
 	// the audits that need more than the network model.
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
 	PodIPsKnown bool
+	// KubernetesObjects counts the objects with an apiVersion and a kind
+	// in the input (Lists and their items), whether Ward models them or
+	// not and whether they are valid or not: 0 means the input held no
+	// manifest at all, which callers must not report as a clean result.
+	KubernetesObjects int
+
+	objects []object // what the Set was assembled from, for WithWorkloads
 }
 
 // Object is one decoded object of a known kind with its origin.

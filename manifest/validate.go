@@ -33,6 +33,23 @@ var (
 	ErrInvalid = errors.New("invalid field value")
 	// ErrDuplicate: two objects have the same kind, namespace and name.
 	ErrDuplicate = errors.New("duplicate object")
+	// ErrTooLarge: an input is larger than the size limit
+	// (Options.MaxFileSize). It comes with ErrRead.
+	ErrTooLarge = errors.New("input larger than the size limit")
+	// ErrTooManyErrors: a file has more errors than MaxErrorsPerFile; the
+	// error counts those not reported.
+	ErrTooManyErrors = errors.New("too many errors")
+)
+
+// Kinds of warnings (Set.Warnings): input left out on purpose.
+var (
+	// ErrNotRegular: a directory walk met a named pipe, socket or device,
+	// which it does not read (reading could block forever or never end).
+	// Such files are read when named explicitly.
+	ErrNotRegular = errors.New("not a regular file: not read")
+	// ErrWalkedTwice: a directory walk reached a directory it had already
+	// walked, through a symbolic link (a loop, or two links to one place).
+	ErrWalkedTwice = errors.New("directory already read: not read again")
 )
 
 // FieldError is a field of an object that the API server would reject.
@@ -288,4 +305,9 @@ func (v *validator) containers(list string, cs []corev1.Container) {
 			}
 		}
 	}
+}
+
+// validProtocol reports whether p is a protocol NetworkPolicy knows.
+func validProtocol(p corev1.Protocol) bool {
+	return p == corev1.ProtocolTCP || p == corev1.ProtocolUDP || p == corev1.ProtocolSCTP
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/portset"
@@ -31,35 +32,111 @@ type extConn struct {
 	p portset.Set
 }
 
+// An epKey names a workload endpoint by its workload's ID and the index of
+// the endpoint among the workload's (several when ipBlocks split its pods).
+type epKey struct {
+	workload string
+	group    int
+}
+
 type flows struct {
-	pairs map[[2]string]portset.Set
-	out   map[string][]extConn // workload to external addresses
-	in    map[string][]extConn // external addresses to workload
+	pairs map[[2]epKey]portset.Set
+	out   map[epKey][]extConn // workload to external addresses
+	in    map[epKey][]extConn // external addresses to workload
+	// groups are the pod IPs of each workload's endpoints, by workload ID;
+	// nil for an endpoint without known IPs.
+	groups map[string][][]netip.Addr
 }
 
 func (e *Engine) flows() *flows {
-	f := &flows{pairs: map[[2]string]portset.Set{}, out: map[string][]extConn{}, in: map[string][]extConn{}}
+	f := &flows{pairs: map[[2]epKey]portset.Set{}, out: map[epKey][]extConn{}, in: map[epKey][]extConn{}, groups: map[string][][]netip.Addr{}}
+	keys := map[*Endpoint]epKey{}
+	for _, ep := range e.endpoints {
+		if ep.Workload != nil {
+			id := ep.Workload.ID()
+			keys[ep] = epKey{id, len(f.groups[id])}
+			f.groups[id] = append(f.groups[id], ep.IPs)
+		}
+	}
 	e.Connections(func(s, d *Endpoint, p portset.Set) bool {
 		switch {
 		case s.IsExternal():
 			for _, r := range s.External.Ranges() {
-				f.in[d.ID] = append(f.in[d.ID], extConn{r, p})
+				f.in[keys[d]] = append(f.in[keys[d]], extConn{r, p})
 			}
 		case d.IsExternal():
 			for _, r := range d.External.Ranges() {
-				f.out[s.ID] = append(f.out[s.ID], extConn{r, p})
+				f.out[keys[s]] = append(f.out[keys[s]], extConn{r, p})
 			}
 		default:
-			f.pairs[[2]string{s.ID, d.ID}] = p
+			f.pairs[[2]epKey{keys[s], keys[d]}] = p
 		}
 		return true
 	})
-	for _, m := range []map[string][]extConn{f.out, f.in} {
+	for _, m := range []map[epKey][]extConn{f.out, f.in} {
 		for _, l := range m {
 			slices.SortFunc(l, func(a, b extConn) int { return a.r.From.Compare(b.r.From) })
 		}
 	}
 	return f
+}
+
+// A podGroup is a set of pods of one workload that both versions treat
+// alike: it lies within one endpoint of each version (-1 where the
+// version has none of them).
+type podGroup struct {
+	name     string // the workload's ID, with "@ip,..." when it is not all of it
+	old, new int
+}
+
+// podGroups refines the endpoints of workload id in the two versions into
+// the groups of pods that each version keeps together, so that a workload
+// split by ipBlocks in one version only is compared pod by pod.
+func podGroups(id string, old, new [][]netip.Addr) []podGroup {
+	if len(old) <= 1 && len(new) <= 1 {
+		g := podGroup{name: id, old: len(old) - 1, new: len(new) - 1}
+		return []podGroup{g}
+	}
+	// find returns the group of v holding ip: the one endpoint without
+	// known IPs stands for every pod.
+	find := func(v [][]netip.Addr, ip netip.Addr) int {
+		for i, ips := range v {
+			if ips == nil || slices.Contains(ips, ip) {
+				return i
+			}
+		}
+		return -1
+	}
+	var all []netip.Addr
+	for _, v := range [][][]netip.Addr{old, new} {
+		for _, ips := range v {
+			all = append(all, ips...)
+		}
+	}
+	slices.SortFunc(all, netip.Addr.Compare)
+	all = slices.Compact(all)
+	type key struct{ old, new int }
+	byKey := map[key]int{}
+	var groups []podGroup
+	var ips [][]string
+	for _, ip := range all {
+		k := key{find(old, ip), find(new, ip)}
+		i, ok := byKey[k]
+		if !ok {
+			i = len(groups)
+			byKey[k] = i
+			groups = append(groups, podGroup{old: k.old, new: k.new})
+			ips = append(ips, nil)
+		}
+		ips[i] = append(ips[i], ip.String())
+	}
+	for i := range groups {
+		groups[i].name = id
+		if len(groups) > 1 {
+			groups[i].name += "@" + strings.Join(ips[i], ",")
+		}
+	}
+	return groups
 }
 
 func change(src, dst string, o, n portset.Set) (Change, bool) {
@@ -80,63 +157,65 @@ func change(src, dst string, o, n portset.Set) (Change, bool) {
 
 // Diff returns the semantic difference in reachability from old to new:
 // every ordered pair whose allowed ports differ, keyed by workload IDs and,
-// for external addresses, by the CIDRs whose treatment changed. Changes
-// are sorted by source, then destination.
+// for external addresses, by the CIDRs whose treatment changed. Pods are
+// matched by workload and pod IP: where ipBlocks split a workload's pods
+// in either version, the groups of pods both versions keep together are
+// compared, named "ID@ip,...". Changes are sorted by source, then
+// destination.
 func Diff(old, new *Engine) []Change {
 	of, nf := old.flows(), new.flows()
-	var out []Change
-	keys := map[[2]string]bool{}
-	for k := range of.pairs {
-		keys[k] = true
-	}
-	for k := range nf.pairs {
-		keys[k] = true
-	}
-	for k := range keys {
-		if c, ok := change(k[0], k[1], of.pairs[k], nf.pairs[k]); ok {
-			out = append(out, c)
+	groups := map[string][]podGroup{}
+	for _, f := range []*flows{of, nf} {
+		for id := range f.groups {
+			if _, ok := groups[id]; !ok {
+				groups[id] = podGroups(id, of.groups[id], nf.groups[id])
+			}
 		}
 	}
-	for dir, pick := range []func(*flows) map[string][]extConn{
-		func(f *flows) map[string][]extConn { return f.out },
-		func(f *flows) map[string][]extConn { return f.in },
+	at := func(id string, g int) epKey { return epKey{id, g} }
+	var out []Change
+	pairs := map[[2]string]bool{}
+	for _, f := range []*flows{of, nf} {
+		for k := range f.pairs {
+			pairs[[2]string{k[0].workload, k[1].workload}] = true
+		}
+	}
+	for k := range pairs {
+		for _, a := range groups[k[0]] {
+			for _, b := range groups[k[1]] {
+				var o, n portset.Set
+				if a.old >= 0 && b.old >= 0 {
+					o = of.pairs[[2]epKey{at(k[0], a.old), at(k[1], b.old)}]
+				}
+				if a.new >= 0 && b.new >= 0 {
+					n = nf.pairs[[2]epKey{at(k[0], a.new), at(k[1], b.new)}]
+				}
+				if c, ok := change(a.name, b.name, o, n); ok {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	for dir, pick := range []func(*flows) map[epKey][]extConn{
+		func(f *flows) map[epKey][]extConn { return f.out },
+		func(f *flows) map[epKey][]extConn { return f.in },
 	} {
 		ids := map[string]bool{}
-		for id := range pick(of) {
-			ids[id] = true
-		}
-		for id := range pick(nf) {
-			ids[id] = true
+		for _, f := range []*flows{of, nf} {
+			for k := range pick(f) {
+				ids[k.workload] = true
+			}
 		}
 		for id := range ids {
-			// Ranges whose ports changed alike are one change.
-			type group struct {
-				old, new portset.Set
-				rs       []ipset.Range
-			}
-			var groups []*group
-			byKey := map[string]*group{}
-			for _, d := range diffRanges(pick(of)[id], pick(nf)[id]) {
-				k := d.old.Key() + "\x00" + d.new.Key()
-				g := byKey[k]
-				if g == nil {
-					g = &group{old: d.old, new: d.new}
-					byKey[k] = g
-					groups = append(groups, g)
+			for _, pg := range groups[id] {
+				var o, n []extConn
+				if pg.old >= 0 {
+					o = pick(of)[at(id, pg.old)]
 				}
-				g.rs = append(g.rs, d.r)
-			}
-			for _, g := range groups {
-				set := ipset.Of(g.rs...)
-				src, dst := id, set.Describe()
-				if dir == 1 {
-					src, dst = dst, id
+				if pg.new >= 0 {
+					n = pick(nf)[at(id, pg.new)]
 				}
-				c, _ := change(src, dst, g.old, g.new)
-				for _, p := range set.Prefixes() {
-					c.CIDRs = append(c.CIDRs, p.String())
-				}
-				out = append(out, c)
+				out = append(out, extChanges(dir, pg.name, o, n)...)
 			}
 		}
 	}
@@ -146,6 +225,42 @@ func Diff(old, new *Engine) []Change {
 		}
 		return compareID(a.Dst, b.Dst)
 	})
+	return out
+}
+
+// extChanges returns the changes between the pods named id and external
+// addresses (to them for dir 0, from them for dir 1): ranges whose ports
+// changed alike are one change.
+func extChanges(dir int, id string, old, new []extConn) []Change {
+	type group struct {
+		old, new portset.Set
+		rs       []ipset.Range
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, d := range diffRanges(old, new) {
+		k := d.old.Key() + "\x00" + d.new.Key()
+		g := byKey[k]
+		if g == nil {
+			g = &group{old: d.old, new: d.new}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.rs = append(g.rs, d.r)
+	}
+	var out []Change
+	for _, g := range groups {
+		set := ipset.Of(g.rs...)
+		src, dst := id, set.Describe()
+		if dir == 1 {
+			src, dst = dst, id
+		}
+		c, _ := change(src, dst, g.old, g.new)
+		for _, p := range set.Prefixes() {
+			c.CIDRs = append(c.CIDRs, p.String())
+		}
+		out = append(out, c)
+	}
 	return out
 }
 

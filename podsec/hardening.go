@@ -87,18 +87,24 @@ func (a *auditor) containerGroup(w *manifest.Workload, c containerRef) {
 		fmt.Sprintf("use a non-zero GID, such as 10001, in securityContext.runAsGroup of %s", c.name()))
 }
 
+// automountToken reports a pod that gets an API token: its spec's
+// automountServiceAccountToken wins; unset, its ServiceAccount's (when the
+// input has it) applies, as in Kubernetes.
 func (a *auditor) automountToken(w *manifest.Workload, spec *corev1.PodSpec) {
 	v := spec.AutomountServiceAccountToken
 	if v != nil && !*v {
 		return
 	}
-	how := "does not set automountServiceAccountToken: false"
-	if v != nil {
-		how = "sets automountServiceAccountToken: true"
-	}
 	sa := spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
+	}
+	if acc := a.accounts[w.Namespace+"/"+sa]; v == nil && acc != nil && acc.AutomountServiceAccountToken != nil && !*acc.AutomountServiceAccountToken {
+		return
+	}
+	how := "does not set automountServiceAccountToken: false"
+	if v != nil {
+		how = "sets automountServiceAccountToken: true"
 	}
 	a.report(ruleAutomountSA, finding.Low, w.Source.File, w.TemplateLine("spec.automountServiceAccountToken"), w.ID(),
 		fmt.Sprintf("%s %s: every container gets an API token of service account %s", w.ID(), how, sa),

@@ -3,6 +3,7 @@ package podsec
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/wardsec/ward/finding"
@@ -44,6 +45,12 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 	if set == nil {
 		return nil, nil
 	}
+	a.accounts = map[string]*corev1.ServiceAccount{}
+	for _, o := range set.Objects {
+		if sa, ok := o.Obj.(*corev1.ServiceAccount); ok {
+			a.accounts[sa.Namespace+"/"+sa.Name] = sa
+		}
+	}
 	for _, w := range set.Workloads {
 		if w == nil || w.Template == nil {
 			continue
@@ -64,6 +71,8 @@ type auditor struct {
 	requested, version api.Version
 	checks             []pssCheck
 	out                []finding.Finding
+	// accounts are the input's ServiceAccounts by namespace/name.
+	accounts map[string]*corev1.ServiceAccount
 }
 
 func newAuditor(opts Options) (*auditor, error) {

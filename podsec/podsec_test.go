@@ -159,6 +159,31 @@ var suites = map[string][]testCase{
 		{"true", replace("automountServiceAccountToken: false", "automountServiceAccountToken: true #am"), podsec.Options{},
 			[]want{{finding.Low, "#am", dep, []string{"sets automountServiceAccountToken: true", "service account default"}}}},
 		{"false", with(), podsec.Options{}, nil},
+		// The pod's setting wins; unset, its ServiceAccount's applies.
+		{"unset, service account false", replace("      automountServiceAccountToken: false", "      serviceAccountName: web") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: shop}
+automountServiceAccountToken: false
+`, podsec.Options{}, nil},
+		{"unset, default service account false", replace("      automountServiceAccountToken: false", "") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`, podsec.Options{}, nil},
+		{"unset, service account of another namespace false", replace("      automountServiceAccountToken: false", "      serviceAccountName: web") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: other}
+automountServiceAccountToken: false
+`, podsec.Options{}, []want{{finding.Low, "#spec", dep, []string{"does not set automountServiceAccountToken: false", "service account web"}}}},
+		{"true beats the service account", replace("automountServiceAccountToken: false", "automountServiceAccountToken: true #am") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`, podsec.Options{}, []want{{finding.Low, "#am", dep, []string{"sets automountServiceAccountToken: true"}}}},
 	},
 	"pod/net-raw-not-dropped": {
 		{"drop lists other capabilities", replace("drop: [ALL]", "drop: [CHOWN]"), podsec.Options{Level: "baseline"},

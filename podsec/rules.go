@@ -231,7 +231,8 @@ var Rules = []finding.Rule{
 		Severity: finding.Low,
 		Summary:  "A pod spec does not set automountServiceAccountToken: false.",
 		Rationale: "Unless it is false, every container gets a token for the Kubernetes API; an attacker in any of them acts with the service " +
-			"account's permissions. Ward reads only the pod spec (a ServiceAccount's own setting is not in the model), which is also where a reviewer looks.",
+			"account's permissions. As in Kubernetes, the pod spec's setting wins; when it is unset, the setting of the pod's ServiceAccount " +
+			"applies if the input holds that ServiceAccount.",
 		Fix: "Set `automountServiceAccountToken: false` in the pod spec; workloads that call the API mount a projected serviceAccountToken " +
 			"volume in the container that needs it.",
 		Equivalents: []string{"KSV-0036", "polaris:automountServiceAccountToken"},

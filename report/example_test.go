@@ -22,5 +22,5 @@ func ExampleFindingsText() {
 	//                   hostNetwork pods are not protected by NetworkPolicy
 	//                   fix: drop hostNetwork: true unless the pod must use the node's network
 	//
-	// 1 finding (1 high) in 1 objects; score 17/100; failing at --fail-on=high
+	// 1 finding (1 high) in 1 object; score 17/100; failing at --fail-on=high
 }

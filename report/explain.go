@@ -55,6 +55,6 @@ func DiffText(w io.Writer, cs []netpol.Change) error {
 			ew.printf("\n")
 		}
 	}
-	ew.printf("\n%d changes\n", len(cs))
+	ew.printf("\n%s\n", count(len(cs), "change", "changes"))
 	return ew.err
 }

@@ -129,18 +129,18 @@ func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 		}
 		ew.printf("%d %s (%s)", s.Total, noun, strings.Join(parts, ", "))
 	}
-	ew.printf(" in %d objects", s.Objects)
+	ew.printf(" in %s", count(s.Objects, "object", "objects"))
 	if s.Files > 0 {
-		ew.printf(" and %d files", s.Files)
+		ew.printf(" and %s", count(s.Files, "file", "files"))
 	}
 	if s.Suppressed > 0 {
 		ew.printf(", %d suppressed", s.Suppressed)
 	}
 	if s.Skipped > 0 {
-		ew.printf(", %d documents skipped", s.Skipped)
+		ew.printf(", %s skipped", count(s.Skipped, "document", "documents"))
 	}
 	if s.InputErrors > 0 {
-		ew.printf(", %d input errors", s.InputErrors)
+		ew.printf(", %s", count(s.InputErrors, "input error", "input errors"))
 	}
 	ew.printf("; score %d/100", s.Score)
 	if s.Failed {
@@ -162,4 +162,12 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// count writes n and the noun in the singular or plural.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

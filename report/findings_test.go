@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/netpol"
 )
 
 // TestFindingsTextColor: severities are coloured only when asked (on a
@@ -47,5 +48,36 @@ func TestScore(t *testing.T) {
 		if got := Score(s); got != tt.want {
 			t.Errorf("Score(%v, %d units) = %d, want %d", tt.sev, tt.units, got, tt.want)
 		}
+	}
+}
+
+// TestSummaryLineCounts: counts of one are singular.
+func TestSummaryLineCounts(t *testing.T) {
+	tests := []struct {
+		s    CheckSummary
+		want string
+	}{
+		{CheckSummary{Objects: 1, Files: 1, Skipped: 1, InputErrors: 1, Score: 90}, "no findings in 1 object and 1 file, 1 document skipped, 1 input error; score 90/100\n"},
+		{CheckSummary{Objects: 2, Files: 2, Skipped: 2, InputErrors: 2, Score: 80}, "no findings in 2 objects and 2 files, 2 documents skipped, 2 input errors; score 80/100\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := FindingsText(&b, &CheckResult{Summary: tt.s}, TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}
+
+// TestCountsOfOne: the other reports' counts are singular for one too.
+func TestCountsOfOne(t *testing.T) {
+	var b bytes.Buffer
+	if err := DiffText(&b, []netpol.Change{{Change: "removed", Src: "a/Pod/x", Dst: "b/Pod/y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), "\n1 change\n") {
+		t.Errorf("diff text ends %q, want \"1 change\"", b.String())
 	}
 }

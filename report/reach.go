@@ -16,7 +16,7 @@ func ReachTable(w io.Writer, r *netpol.Reach) error {
 		rows = append(rows, [3]string{c.Src, c.Dst, c.Allowed.String()})
 	}
 	table(ew, rows)
-	ew.printf("\n%d workloads, %d connections\n", len(r.Workloads), len(r.Display))
+	ew.printf("\n%s, %s\n", count(len(r.Workloads), "workload", "workloads"), count(len(r.Display), "connection", "connections"))
 	for _, n := range r.Notes {
 		ew.printf("note: %s\n", n)
 	}

@@ -65,9 +65,9 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 			if path == "" {
 				return fail(ExitError, fmt.Errorf("no assertions: pass --expect FILE or put a ward.yaml in PATH"))
 			}
-			cfg, err := assertion.ReadFile(path)
+			cfg, err := e.readConfig(path)
 			if err != nil {
-				return fail(ExitError, err)
+				return err
 			}
 			eng, err := e.engine(args)
 			if err != nil {
@@ -97,6 +97,7 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 	c.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
 	c.Flags().StringVar(&expect, "expect", "", "assertions file (default: ward.yaml in PATH)")
 	c.Flags().StringVar(&config, "config", "", "same as --expect")
+	e.addWorkloadsFlag(c)
 	return c
 }
 
@@ -124,6 +125,10 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 			fmt.Fprintf(w, "      ... and %d more pairs\n", r.Failed-len(r.Violations))
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d assertions, %d failed\n", len(rs), failed)
+	noun := "assertions"
+	if len(rs) == 1 {
+		noun = "assertion"
+	}
+	_, err := fmt.Fprintf(w, "\n%d %s, %d failed\n", len(rs), noun, failed)
 	return err
 }

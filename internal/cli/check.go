@@ -98,6 +98,7 @@ never count), 2 usage or input error.`,
 	c.Flags().StringVar(&fl.pssVersion, "pss-version", "latest", "Pod Security Standards version, such as v1.30, or latest")
 	c.Flags().StringVar(&fl.target, "target", "", "judge this build stage of each Dockerfile instead of the last one")
 	c.Flags().BoolVar(&fl.showSuppressed, "show-suppressed", false, "list suppressed findings too (they are always counted)")
+	e.addWorkloadsFlag(c)
 	return c
 }
 
@@ -115,8 +116,8 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	cfg := &assertion.Config{}
 	if path != "" {
-		if cfg, err = assertion.ReadFile(path); err != nil {
-			return fail(ExitError, err)
+		if cfg, err = e.readConfig(path); err != nil {
+			return err
 		}
 	}
 	digest := finding.Info
@@ -125,12 +126,19 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
 
-	in := scanInputs(args)
+	in := scanInputs(args, e.maxInput)
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}
 	}
 	fs := append(in.unreadable, inputFindings(loadErr)...)
+	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
+		return fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
+	}
+	set, joined, err := e.joinWorkloads(set, args)
+	if err != nil {
+		return err
+	}
 	eng, err := e.compile(set)
 	if err != nil {
 		return err
@@ -155,12 +163,14 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	fs = append(fs, pfs...)
 	fs = append(fs, mesh.Audit(set, mesh.Options{})...)
+	// The files --workloads brought in are context, not under check.
+	fs = slices.DeleteFunc(fs, func(f finding.Finding) bool { return joined[f.File] })
 	e.log.Debug("audited manifests", "findings", len(fs), "elapsed", time.Since(start))
 
 	start = time.Now()
 	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest}
 	for _, p := range in.dockerfiles {
-		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
@@ -176,7 +186,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		fs = append(fs, dfs...)
 	}
 	for _, p := range in.composes {
-		src, err := os.ReadFile(p) // #nosec G304 -- reading the inputs the user named is the point
+		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
 			continue

@@ -6,14 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
@@ -54,6 +59,21 @@ type env struct {
 	namespace      string
 	verbose        bool
 	log            *slog.Logger
+	// maxInput is --max-input-size: no input file is read past it.
+	maxInput int64
+	// workloads is --workloads: inputs whose workloads the policies are
+	// evaluated against (reach, diff, assert, check).
+	workloads []string
+	// evaluates is set by the commands that evaluate policies against
+	// workloads, which warn when the input holds none.
+	evaluates bool
+}
+
+// addWorkloadsFlag gives c the --workloads flag; c warns when its input
+// holds no workloads.
+func (e *env) addWorkloadsFlag(c *cobra.Command) {
+	c.Flags().StringArrayVar(&e.workloads, "workloads", nil, "evaluate the policies against the workloads (and their namespaces and Services) of this PATH too, for policy-only input (repeatable)")
+	c.PreRun = func(*cobra.Command, []string) { e.evaluates = true }
 }
 
 // Run runs ward with args (without the program name) and returns the exit
@@ -61,6 +81,7 @@ type env struct {
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	var cpuProfile, memProfile string
+	maxInput := manifest.FormatSize(manifest.DefaultMaxFileSize)
 	root := &cobra.Command{
 		Use:   "ward",
 		Short: "Ward: container network security, with proof",
@@ -72,7 +93,12 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			n, err := parseSize(maxInput)
+			if err != nil {
+				return fail(ExitError, fmt.Errorf("--max-input-size: %w", err))
+			}
+			e.maxInput = n
 			level := slog.LevelWarn
 			if e.verbose {
 				level = slog.LevelDebug
@@ -88,13 +114,15 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 					cpuProfile = ""
 				}
 			}
+			return nil
 		},
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace of objects that name none")
+	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace given to objects that name none (not a filter, unlike kubectl's -n)")
+	root.PersistentFlags().StringVar(&maxInput, "max-input-size", maxInput, "largest input file (manifest, stdin, ward.yaml, inventory) Ward reads, such as 512MiB")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
@@ -128,6 +156,15 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		certCmd(e),
 		fwCmd(e),
 		labCmd(e),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print Ward's version (as ward --version)",
+			Args:  cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error {
+				_, err := fmt.Fprintf(e.stdout, "ward version %s\n", Version)
+				return err
+			},
+		},
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
@@ -165,7 +202,7 @@ func Main() {
 // does not evaluate are announced on stderr: results that silently ignore
 // them would give false assurance (`ward check` reports them as findings).
 func (e *env) load(paths []string) (*manifest.Set, error) {
-	in := scanInputs(paths)
+	in := scanInputs(paths, e.maxInput)
 	if len(in.unreadable) > 0 {
 		f := in.unreadable[0]
 		return nil, fail(ExitError, fmt.Errorf("%s: %s", f.File, f.Message))
@@ -173,6 +210,12 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 	set, err := e.loadWith(in, false)
 	if err != nil {
 		return nil, fail(ExitError, err)
+	}
+	if set.KubernetesObjects == 0 {
+		return nil, fail(ExitError, noManifests(paths, "no Kubernetes object"))
+	}
+	if set, _, err = e.joinWorkloads(set, paths); err != nil {
+		return nil, err
 	}
 	for _, u := range set.Unsupported {
 		name := u.Name
@@ -182,6 +225,52 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
 	return set, nil
+}
+
+// joinWorkloads adds the workloads of --workloads to set, and warns when
+// a command that evaluates policies has none: policies that select nothing
+// allow and deny nothing, so the answers would say little. It also returns
+// the files that only --workloads brought in.
+func (e *env) joinWorkloads(set *manifest.Set, paths []string) (*manifest.Set, map[string]bool, error) {
+	if !e.evaluates {
+		return set, nil, nil
+	}
+	joined := map[string]bool{}
+	if len(e.workloads) > 0 {
+		in := scanInputs(e.workloads, e.maxInput)
+		if len(in.unreadable) > 0 {
+			f := in.unreadable[0]
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %s: %s", f.File, f.Message))
+		}
+		w, err := e.loadWith(in, false)
+		if err != nil {
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %w", err))
+		}
+		if w.KubernetesObjects == 0 {
+			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %w", noManifests(e.workloads, "no Kubernetes object")))
+		}
+		for _, o := range w.Objects {
+			joined[o.Source.File] = true
+		}
+		for _, o := range set.Objects {
+			delete(joined, o.Source.File)
+		}
+		set = set.WithWorkloads(w)
+	}
+	if len(set.Workloads) == 0 && set.KubernetesObjects > 0 { // not for check's Dockerfiles alone
+		where := strings.Join(paths, ", ")
+		if len(e.workloads) > 0 {
+			where += " and --workloads " + strings.Join(e.workloads, ", ")
+		}
+		fmt.Fprintf(e.stderr, "ward: warning: %s holds no workloads: policies select nothing, so the results below say little; give the workloads' manifests too, or --workloads PATH\n", where)
+	}
+	return set, joined, nil
+}
+
+// noManifests is the error for input that holds nothing Ward reads: never
+// a clean result about nothing.
+func noManifests(paths []string, what string) error {
+	return fmt.Errorf("no manifests found in %s: %s", strings.Join(paths, ", "), what)
 }
 
 // loadWith reads the manifests of in (files, directories, standard input
@@ -195,11 +284,15 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		Stdin:            e.stdin,
 		// ward.yaml holds assertions; Compose files, Dockerfiles and
 		// kustomization directories are read by other means.
-		Skip:       in.skip,
-		Rendered:   in.rendered,
-		FieldLines: lines,
+		Skip:        in.skip,
+		Rendered:    in.rendered,
+		FieldLines:  lines,
+		MaxFileSize: e.maxInput,
 	}, in.manifests...)
 	if set != nil {
+		for _, w := range set.Warnings {
+			fmt.Fprintf(e.stderr, "ward: warning: %v\n", w)
+		}
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
 			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "kustomizations", len(in.rendered), "elapsed", time.Since(start))
 	}
@@ -223,6 +316,40 @@ func (e *env) engine(paths []string) (*netpol.Engine, error) {
 		return nil, err
 	}
 	return e.compile(set)
+}
+
+// parseSize parses a size in bytes with an optional binary unit: "1048576",
+// "512KiB", "64MiB", "2GiB" (K, M, G, T and KB... are read as binary too).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	num := strings.TrimRightFunc(t, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToUpper(strings.TrimSpace(t[len(num):]))
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
+		"G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40}
+	sh, ok := shift[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n <= 0 || n > math.MaxInt64>>sh {
+		return 0, fmt.Errorf("invalid size %q: want a positive number of bytes, such as 2GiB or 500MiB", s)
+	}
+	return n << sh, nil
+}
+
+// readConfig reads ward.yaml (or an --expect file) under --max-input-size.
+func (e *env) readConfig(path string) (*assertion.Config, error) {
+	cfg, err := assertion.ReadFile(path, e.maxInput)
+	if err != nil {
+		return nil, fail(ExitError, err)
+	}
+	return cfg, nil
+}
+
+// readInventory reads a firewall inventory under --max-input-size.
+func (e *env) readInventory(path string) (*firewall.Inventory, error) {
+	data, err := manifest.ReadFile(path, e.maxInput)
+	if err != nil {
+		return nil, &manifest.Error{File: path, Err: fmt.Errorf("%w: %w", manifest.ErrRead, err)}
+	}
+	return firewall.ParseInventory(path, data)
 }
 
 // portFlag parses a --port value; "" means any port (the empty set).

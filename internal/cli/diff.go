@@ -54,5 +54,6 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 	}
 	c.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when reachability changed")
+	e.addWorkloadsFlag(c)
 	return c
 }

@@ -25,10 +25,10 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 		strings.NewReader(manifest), os.Stdout, os.Stderr)
 	fmt.Println("exit", code)
 	// Output:
-	// DENIED: shop/Pod/web -> 0.0.0.0/0; ::/0 on 53/UDP
+	// DENIED: shop/Pod/web -> 8.8.8.8 on 53/UDP
 	// allowed between them: none
-	//   egress of shop/Pod/web blocks (isolated by 1 policies)
+	//   egress of shop/Pod/web blocks (isolated by 1 policy)
 	//     shop/deny-all (-:7): no egress rules
-	//   ingress of 0.0.0.0/0; ::/0 allows: external address: no policy applies
+	//   ingress of 8.8.8.8 allows: external address: no policy applies
 	// exit 0
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,9 +22,10 @@ func explainCmd(e *env) *cobra.Command {
 policies select the source for egress and the destination for ingress, which
 rule allows, and why the others do not apply.
 
-SRC and DST are namespace/name (namespace/Kind/name when ambiguous), an IP
-address, or svc:namespace/name (a Service: its selected workloads, on its
-target ports; --port then names a Service port).
+SRC and DST are namespace/name (namespace/Kind/name when ambiguous; a bare
+name is in the namespace of -n, default "default"), an IP address, or
+svc:namespace/name (a Service: its selected workloads, on its target ports;
+--port then names a Service port).
 
 Exits 0 whatever the verdict, unless --exit-code: then 1 when denied.`,
 		Example: `  ward explain examples/shop --from web/frontend --to api/catalog --port 8080/TCP
@@ -43,6 +46,7 @@ Exits 0 whatever the verdict, unless --exit-code: then 1 when denied.`,
 			if err != nil {
 				return err
 			}
+			from, to := e.qualify(from), e.qualify(to)
 			srcs, err := eng.Resolve(from, portset.Set{})
 			if err != nil {
 				return fail(ExitError, fmt.Errorf("--from: %w", err))
@@ -56,6 +60,7 @@ Exits 0 whatever the verdict, unless --exit-code: then 1 when denied.`,
 			for _, s := range srcs {
 				for _, d := range dsts {
 					x := eng.Explain(s.Endpoint, d.Endpoint, d.Ports)
+					nameAddress(x, from, to)
 					allowed = allowed && x.Allowed
 					xs = append(xs, x)
 				}
@@ -83,4 +88,36 @@ Exits 0 whatever the verdict, unless --exit-code: then 1 when denied.`,
 	c.Flags().StringVar(&port, "port", "", "port to ask about, e.g. 5432/TCP (default: any port)")
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when the flow is denied")
 	return c
+}
+
+// qualify puts a bare workload or Service name, as kubectl users write it,
+// in the namespace of -n.
+func (e *env) qualify(arg string) string {
+	if _, err := netip.ParseAddr(arg); err == nil || strings.Contains(arg, "/") {
+		return arg
+	}
+	if name, ok := strings.CutPrefix(arg, "svc:"); ok {
+		return "svc:" + e.namespace + "/" + name
+	}
+	return e.namespace + "/" + arg
+}
+
+// nameAddress names an address asked about as given, not as the range of
+// external addresses that holds it.
+func nameAddress(x *netpol.Explanation, from, to string) {
+	rename := func(arg string, name *string, side *netpol.Side) {
+		a, err := netip.ParseAddr(arg)
+		if err != nil {
+			return
+		}
+		if _, err := netip.ParsePrefix(strings.Split(*name, ";")[0]); err != nil {
+			return // a workload's pod IP: its name says more
+		}
+		if side.Endpoint == *name {
+			side.Endpoint = a.String()
+		}
+		*name = a.String()
+	}
+	rename(from, &x.From, &x.Egress)
+	rename(to, &x.To, &x.Ingress)
 }

@@ -313,7 +313,7 @@ func (f *fwFlags) loadInventory(ctx context.Context, e *env) (*firewall.Inventor
 		}
 		return inv, nil
 	case f.inventory != "":
-		inv, err := firewall.LoadInventory(f.inventory)
+		inv, err := e.readInventory(f.inventory)
 		if err != nil {
 			return nil, fail(ExitError, err)
 		}

@@ -81,8 +81,9 @@ func isYAML(name string) bool {
 // scanInputs classifies paths: Dockerfiles by name, Compose files by name
 // or content, directories with a kustomization rendered with kustomize,
 // everything else left to the manifest loader (which reads *.yaml, *.yml
-// and *.json in directories and skips hidden ones).
-func scanInputs(paths []string) *inputs {
+// and *.json in directories and skips hidden ones). Directories are walked
+// as the loader walks them (manifest.Walk); no file is read past maxSize.
+func scanInputs(paths []string, maxSize int64) *inputs {
 	in := &inputs{notManifest: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
@@ -98,8 +99,10 @@ func scanInputs(paths []string) *inputs {
 			return
 		}
 		isCompose := compose.IsCompose(name, nil)
-		if !isCompose {
-			src, err := os.ReadFile(path) // #nosec G304 -- reading the inputs the user named is the point
+		if st, err := os.Stat(path); !isCompose && err == nil && st.Mode().IsRegular() {
+			// Only regular files are looked into: a named pipe read here
+			// would be empty for the loader.
+			src, err := manifest.ReadFile(path, maxSize)
 			if err == nil && maybeCompose(src) {
 				isCompose = compose.IsCompose(name, src)
 			}
@@ -129,21 +132,18 @@ func scanInputs(paths []string) *inputs {
 			continue
 		}
 		in.manifests = append(in.manifests, p)
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		err = manifest.Walk(p, func(path string, info fs.FileInfo, err error) error {
 			if err != nil {
 				return nil // the loader's own walk reports unreadable entries
 			}
-			if d.IsDir() {
-				if path != p && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
+			if info.IsDir() {
 				if path != p && isKustomization(path) {
 					kustomizations = append(kustomizations, path)
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if d.Type().IsRegular() {
+			if info.Mode().IsRegular() {
 				classify(path, false)
 			}
 			return nil

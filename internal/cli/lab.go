@@ -94,7 +94,7 @@ mismatch, 2 bad input or the lab could not run.`,
 			}
 			var inv *firewall.Inventory
 			if inventory != "" {
-				inv, err = firewall.LoadInventory(inventory)
+				inv, err = e.readInventory(inventory)
 			} else {
 				inv, err = firewall.FromManifests(policies, firewall.DefaultPool)
 			}

@@ -3,10 +3,12 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,7 +48,7 @@ gracefully.`,
 				return fail(ExitError, err)
 			}
 			if check {
-				fmt.Fprintf(e.stderr, "ward: %s is valid\n", config)
+				fmt.Fprintf(e.stdout, "%s is valid\n", config)
 				return srv.Close()
 			}
 			cfg := srv.Config()
@@ -95,8 +97,10 @@ func certCmd(e *env) *cobra.Command {
 		Short: "Create a development CA and SPIFFE SVIDs (no SPIRE needed)",
 		Long: `Create a self-signed development CA for a trust domain (bundle.pem) and,
 for each --id, an X.509 SVID (NAME.pem) and its key (NAME-key.pem), where
-NAME is the ID's last path segment. For development and tests only: the CA
-key is not kept, so issue every SVID in one run.`,
+NAME is the ID's last path segment, or, when two IDs share it, NAMESPACE.ACCOUNT
+for /ns/NAMESPACE/sa/ACCOUNT (other paths: their segments joined with ".").
+For development and tests only: the CA key is not kept, so issue every SVID
+in one run.`,
 		Example: `  ward cert --trust-domain example.org --id spiffe://example.org/ns/shop/sa/web --id spiffe://example.org/ns/shop/sa/proxy --out certs`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -130,7 +134,11 @@ key is not kept, so issue every SVID in one run.`,
 				return err
 			}
 			files := map[string][]byte{"bundle.pem": bundle}
-			for _, id := range parsed {
+			names, err := svidNames(parsed)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			for i, id := range parsed {
 				svid, err := ca.Issue(id, ttl)
 				if err != nil {
 					return err
@@ -139,13 +147,10 @@ key is not kept, so issue every SVID in one run.`,
 				if err != nil {
 					return err
 				}
-				name := filepath.Base(strings.TrimSuffix(id.Path(), "/"))
-				if name == "" || name == "." || name == "/" {
-					name = "svid"
-				}
-				files[name+".pem"], files[name+"-key.pem"] = certPEM, keyPEM
+				files[names[i]+".pem"], files[names[i]+"-key.pem"] = certPEM, keyPEM
 			}
-			for name, data := range files {
+			for _, name := range slices.Sorted(maps.Keys(files)) {
+				data := files[name]
 				if err := os.WriteFile(filepath.Join(out, name), data, 0o600); err != nil {
 					return fail(ExitError, err)
 				}
@@ -159,4 +164,47 @@ key is not kept, so issue every SVID in one run.`,
 	c.Flags().StringVar(&out, "out", "", "directory to write the files to")
 	c.Flags().DurationVar(&ttl, "ttl", 30*24*time.Hour, "validity of the CA and the SVIDs")
 	return c
+}
+
+// svidNames names the files of each SVID (see ward cert --help): the last
+// path segment where it is unique among ids, else namespace.account, so
+// that no SVID overwrites another. IDs that still collide are an error.
+func svidNames(ids []spiffeid.ID) ([]string, error) {
+	segments := func(id spiffeid.ID) []string {
+		var out []string
+		for _, s := range strings.Split(id.Path(), "/") {
+			if s != "" && s != "." && s != ".." {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	short := func(id spiffeid.ID) string {
+		if s := segments(id); len(s) > 0 {
+			return s[len(s)-1]
+		}
+		return "svid"
+	}
+	count := map[string]int{}
+	for _, id := range ids {
+		count[short(id)]++
+	}
+	names := make([]string, len(ids))
+	owner := map[string]spiffeid.ID{}
+	for i, id := range ids {
+		names[i] = short(id)
+		if count[names[i]] > 1 {
+			s := segments(id)
+			if len(s) == 4 && s[0] == "ns" && s[2] == "sa" {
+				names[i] = s[1] + "." + s[3]
+			} else {
+				names[i] = strings.Join(s, ".")
+			}
+		}
+		if prev, dup := owner[names[i]]; dup {
+			return nil, fmt.Errorf("--id %s and --id %s would both be written to %s.pem", prev, id, names[i])
+		}
+		owner[names[i]] = id
+	}
+	return names, nil
 }

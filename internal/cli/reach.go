@@ -78,6 +78,7 @@ the readable view of a large cluster.`,
 	c.Flags().StringVar(&from, "from", "", "only connections from this source (namespace, namespace/name, IP or svc:namespace/name)")
 	c.Flags().StringVar(&to, "to", "", "only connections to this destination (same forms as --from)")
 	c.Flags().StringVar(&port, "port", "", "only these ports, e.g. 5432/TCP or 80-90/TCP")
+	e.addWorkloadsFlag(c)
 	return c
 }
 

@@ -1,0 +1,495 @@
+package cli
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// shopCopy links a temporary directory to examples/shop and returns the
+// link, as users link their manifests into a repository.
+func shopLink(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	link := filepath.Join(dir, "shop")
+	if err := os.Symlink(filepath.Join(root, "examples", "shop"), link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// TestSymlinkedInput: a symbolic link to a directory, named on the command
+// line or met inside a walked directory, is read like the directory.
+func TestSymlinkedInput(t *testing.T) {
+	link := shopLink(t)
+	parent := filepath.Dir(link) // holds only the link
+	for _, args := range [][]string{
+		{"reach", "-o", "json"},
+		{"check", "-o", "json", "--config", "examples/shop/ward.yaml"},
+		{"fw", "plan", "--inventory", "firewall/testdata/shop-inventory.yaml"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			want, errOut, wantCode := run(t, "", append(args, "examples/shop")...)
+			if wantCode == ExitError {
+				t.Fatalf("examples/shop: exit %d: %s", wantCode, errOut)
+			}
+			for _, p := range []string{link, parent} {
+				got, errOut, code := run(t, "", append(args, p)...)
+				if code != wantCode {
+					t.Errorf("%s: exit %d, want %d as for examples/shop; stderr: %s", p, code, wantCode, errOut)
+				}
+				got = strings.ReplaceAll(got, p+"/", "examples/")
+				got = strings.ReplaceAll(got, link, "examples/shop")
+				if args[0] == "check" {
+					if a, b := len(manifestFindings(t, want)), len(manifestFindings(t, got)); a != b {
+						t.Errorf("%s: %d findings, want %d as for examples/shop", p, b, a)
+					}
+					continue
+				}
+				if got != want {
+					t.Errorf("%s: output differs from examples/shop's:\n%s", p, got)
+				}
+			}
+		})
+	}
+}
+
+// TestInputSizeLimit: every input Ward reads, whatever it is, stops at
+// --max-input-size with an error naming it and exit 2: /dev/zero as a
+// manifest, standard input, --config and --inventory.
+func TestInputSizeLimit(t *testing.T) {
+	const limit = "--max-input-size=1MiB"
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  string
+	}{
+		{"manifest", []string{"reach", "/dev/zero", limit}, "", "/dev/zero: cannot read input: input larger than the size limit of 1 MiB"},
+		{"manifest in check", []string{"check", "/dev/zero", limit}, "", "input larger than the size limit of 1 MiB"},
+		{"stdin", []string{"reach", "-", limit}, strings.Repeat("#", 1<<20+1), "-: cannot read input: input larger than the size limit of 1 MiB"},
+		{"config", []string{"check", "examples/shop", "--config", "/dev/zero", limit}, "", "/dev/zero: input larger than the size limit of 1 MiB"},
+		{"expect", []string{"assert", "examples/shop", "--expect", "/dev/zero", limit}, "", "/dev/zero: input larger than the size limit of 1 MiB"},
+		{"inventory", []string{"fw", "plan", "examples/shop", "--inventory", "/dev/zero", limit}, "", "/dev/zero: cannot read input: input larger than the size limit of 1 MiB"},
+		{"bad flag", []string{"reach", "examples/shop", "--max-input-size", "lots"}, "", `--max-input-size: invalid size "lots"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, tt.stdin, tt.args...)
+			if code != ExitError {
+				t.Errorf("exit %d, want %d", code, ExitError)
+			}
+			if !strings.Contains(out+errOut, tt.want) {
+				t.Errorf("output %q\nstderr %q\nwant %q", out, errOut, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseSize checks the --max-input-size forms.
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "64M": 64 << 20, "2GiB": 2 << 30, "1 TB": 1 << 40, "10b": 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "GiB", "1.5GiB", "2PiB", "9999999999999GiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestNoManifests: input that holds no manifest (no Kubernetes object,
+// Dockerfile, Compose file or ward.yaml) is an error, exit 2, never a clean
+// result about nothing.
+func TestNoManifests(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	docs := filepath.Join(dir, "docs")
+	values := filepath.Join(dir, "values")
+	for name, text := range map[string]string{
+		"docs/README.md":     "# Deploying\n\nRun `kubectl apply -f .`.\n",
+		"values/values.yaml": "replicas: 3\nimage: web:1\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{empty, docs, filepath.Join(docs, "README.md"), values, "-"} {
+		for _, args := range [][]string{
+			{"check", in},
+			{"check", in, "-o", "json"},
+			{"reach", in},
+			{"explain", in, "--from", "a/b", "--to", "c/d"},
+			{"assert", in, "--expect", "examples/shop/ward.yaml"},
+			{"diff", "examples/shop", in},
+			{"diff", in, "examples/shop"},
+			{"fw", "plan", in, "--inventory", "firewall/testdata/shop-inventory.yaml"},
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, code := run(t, "", args...)
+				if code != ExitError {
+					t.Errorf("exit %d, want %d", code, ExitError)
+				}
+				if want := "no manifests found in " + in; !strings.Contains(errOut, want) {
+					t.Errorf("stderr = %q, want it to say %q", errOut, want)
+				}
+				if out != "" {
+					t.Errorf("stdout = %q, want nothing", out)
+				}
+			})
+		}
+	}
+	// A Dockerfile alone is something to check.
+	if _, errOut, code := run(t, "", "check", "internal/cli/testdata/audit/mixed/Dockerfile"); code == ExitOK || strings.Contains(errOut, "no manifests") {
+		t.Errorf("check of a Dockerfile: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestWalkWarnings: what a directory walk leaves out on purpose is said on
+// stderr: a link loop, a named pipe.
+func TestWalkWarnings(t *testing.T) {
+	link := shopLink(t)
+	dir := filepath.Dir(link)
+	if err := os.Symlink(".", filepath.Join(dir, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.yaml"), 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	for _, cmd := range []string{"reach", "check"} {
+		_, errOut, code := run(t, "", cmd, dir)
+		if code == ExitError {
+			t.Errorf("%s: exit %d: %s", cmd, code, errOut)
+		}
+		for _, want := range []string{
+			"ward: warning: " + dir + "/loop: directory already read: not read again (it is " + dir + ")",
+			"ward: warning: " + dir + "/pipe.yaml: not a regular file: not read (named pipe)",
+		} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%s: stderr = %q, want %q", cmd, errOut, want)
+			}
+		}
+	}
+}
+
+// TestEncodedInput: the shop's manifests give the same reachability
+// whatever the encoding and framing a tool wrote them in.
+func TestEncodedInput(t *testing.T) {
+	var docs []string
+	err := filepath.WalkDir(filepath.Join(root, "examples", "shop"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "ward.yaml" || d.Name() == "compose.yaml" || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		docs = append(docs, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := "---\n" + strings.Join(docs, "\n---\n")
+	want, errOut, code := run(t, plain, "reach", "-", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	utf16le := []byte{0xFF, 0xFE}
+	for _, u := range utf16.Encode([]rune(strings.ReplaceAll(plain, "\n", "\r\n"))) {
+		utf16le = append(utf16le, byte(u), byte(u>>8))
+	}
+	for name, in := range map[string]string{
+		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
+		"utf-16 powershell":   string(utf16le),
+		"bom on each":         "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
+		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, errOut, code := run(t, in, "reach", "-", "-o", "json")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got != want {
+				t.Errorf("output differs:\n%s", cmp.Diff(want, got))
+			}
+		})
+	}
+}
+
+// TestTypedList: `kubectl get --raw /api/v1/pods` output, whose items have
+// no kind, gives its pods to reach (before: 0 workloads, exit 0).
+func TestTypedList(t *testing.T) {
+	const pods = `{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [
+  {"metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}, "status": {"podIP": "10.0.0.1"}},
+  {"metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "ports": [{"containerPort": 5432}]}]}, "status": {"podIP": "10.0.0.2"}}
+]}`
+	out, errOut, code := run(t, pods, "reach", "-")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "2 workloads") || !strings.Contains(out, "shop/Pod/db") {
+		t.Errorf("reach output:\n%s\nwant the 2 pods of the PodList", out)
+	}
+}
+
+// TestConfigUnknownKey: a typo in an assertion of ward.yaml stops assert
+// and check with the file and line, exit 2.
+func TestConfigUnknownKey(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ward.yaml")
+	const doc = "assertions:\n  - name: web never reaches postgres\n    expect: deny\n    from: {namespace: web}\n    to: {namespace: data}\n    port: [\"5432/TCP\"]\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"assert", "examples/shop", "--expect", cfg}, {"check", "examples/shop", "--config", cfg}} {
+		out, errOut, code := run(t, "", args...)
+		if code != ExitError || !strings.Contains(errOut, cfg+":6: field port not found") || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming %s:6", args[0], code, out, errOut, cfg)
+		}
+	}
+}
+
+// TestCheckAuditsInvalidWorkload: a workload with one invalid field (a
+// port without containerPort) is an input error and is still audited: its
+// hostPort and procMount are reported.
+func TestCheckAuditsInvalidWorkload(t *testing.T) {
+	const in = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        securityContext: {procMount: Unmasked}
+        ports:
+        - {hostPort: 9090}
+`
+	out, errOut, code := run(t, in, "check", "-", "-o", "json")
+	if code != ExitError {
+		t.Errorf("exit %d, want %d; stderr %s", code, ExitError, errOut)
+	}
+	rules := map[string]int{}
+	for _, f := range checkOutput(t, out).Findings {
+		rules[f.Rule] = f.Line
+	}
+	for rule, line := range map[string]int{"input/invalid": 13, "pss/hostPorts": 13, "pss/procMount_restricted": 11} {
+		if got, ok := rules[rule]; !ok || got != line {
+			t.Errorf("%s at line %d (found: %v), want line %d", rule, got, ok, line)
+		}
+	}
+}
+
+// TestCheckCapsErrors: a file of many broken documents gives a bounded
+// report: the first errors and a count of the rest.
+func TestCheckCapsErrors(t *testing.T) {
+	out, _, code := run(t, strings.Repeat("x: [\n---\n", 20000), "check", "-", "-o", "json")
+	if code != ExitError {
+		t.Errorf("exit %d, want %d", code, ExitError)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.InputErrors != manifest.MaxErrorsPerFile+1 || len(out) > 100_000 {
+		t.Errorf("%d input errors in %d bytes, want %d", res.Summary.InputErrors, len(out), manifest.MaxErrorsPerFile+1)
+	}
+	last := res.Findings[len(res.Findings)-1].Message
+	if want := fmt.Sprintf("%d more in this file not shown", 20000-manifest.MaxErrorsPerFile); !strings.Contains(out, want) {
+		t.Errorf("no finding says %q (last: %q)", want, last)
+	}
+}
+
+// policyOnly copies the shop's NetworkPolicy files, but those of skip, to
+// a new directory.
+func policyOnly(t *testing.T, skip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"web/network-policies.yaml", "api/network-policies.yaml", "api/orders-to-payments.yaml", "data/network-policies.yaml", "payments/network-policies.yaml"} {
+		if f == skip {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, "examples", "shop", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(f, "/", "-")), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestPolicyOnlyInput: policies without workloads warn on stderr (the exit
+// code stays), and --workloads PATH evaluates them against PATH's
+// workloads: the same answers as the whole shop.
+func TestPolicyOnlyInput(t *testing.T) {
+	const shop = "examples/shop"
+	pol := policyOnly(t, "")
+	fewer := policyOnly(t, "data/network-policies.yaml")
+	noWorkloads := "holds no workloads"
+
+	// Without workloads: a warning, and the exit code of before.
+	for _, args := range [][]string{
+		{"reach", pol},
+		{"diff", pol, fewer, "--exit-code"},
+		{"check", pol, "--fail-on", "critical"},
+		{"assert", pol, "--expect", shop + "/ward.yaml"},
+	} {
+		_, errOut, code := run(t, "", args...)
+		if !strings.Contains(errOut, "ward: warning: "+pol+" "+noWorkloads) {
+			t.Errorf("%s: stderr = %q, want a warning that %s %s", args[0], errOut, pol, noWorkloads)
+		}
+		if code == ExitError {
+			t.Errorf("%s: exit %d: %s", args[0], code, errOut)
+		}
+	}
+
+	// With --workloads: the shop's answers.
+	same := []struct {
+		name        string
+		args, whole []string
+	}{
+		{"reach", []string{"reach", pol, "--workloads", shop, "-o", "json"}, []string{"reach", shop, "-o", "json"}},
+		{"assert", []string{"assert", pol, "--workloads", shop, "--expect", shop + "/ward.yaml", "-o", "json"}, []string{"assert", shop, "-o", "json"}},
+		{"diff", []string{"diff", pol, fewer, "--workloads", shop, "--exit-code"}, nil},
+	}
+	for _, tt := range same {
+		t.Run(tt.name, func(t *testing.T) {
+			got, errOut, code := run(t, "", tt.args...)
+			if strings.Contains(errOut, noWorkloads) {
+				t.Errorf("warned with --workloads: %s", errOut)
+			}
+			if tt.whole == nil { // diff: dropping data's policies opens postgres and redis
+				if code != ExitFindings || !strings.Contains(got, "data/") {
+					t.Errorf("exit %d, output %q: want the changes to data's reachability", code, got)
+				}
+				return
+			}
+			for _, f := range []string{"web/network-policies.yaml", "api/network-policies.yaml", "api/orders-to-payments.yaml", "data/network-policies.yaml", "payments/network-policies.yaml"} {
+				got = strings.ReplaceAll(got, filepath.Join(pol, strings.ReplaceAll(f, "/", "-")), shop+"/"+f)
+			}
+			want, _, wantCode := run(t, "", tt.whole...)
+			if code != wantCode || got != want {
+				t.Errorf("exit %d (want %d); output differs from %v:\n%s", code, wantCode, tt.whole, cmp.Diff(want, got))
+			}
+		})
+	}
+
+	// check: the assertions and policy lint see the shop's workloads; the
+	// shop's own files are not audited through --workloads.
+	out, errOut, _ := run(t, "", "check", pol, "--workloads", shop, "--config", shop+"/ward.yaml", "-o", "json")
+	whole, _, _ := run(t, "", "check", shop, "-o", "json")
+	count := func(out string) (asserts, fromShop int) {
+		for _, f := range checkOutput(t, out).Findings {
+			if strings.HasPrefix(f.Rule, "assert/") {
+				asserts++
+			}
+			if strings.HasPrefix(f.File, shop) && f.File != shop+"/ward.yaml" {
+				fromShop++
+			}
+		}
+		return asserts, fromShop
+	}
+	a, from := count(out)
+	wantA, _ := count(whole)
+	if a != wantA || from != 0 || strings.Contains(errOut, noWorkloads) {
+		t.Errorf("check --workloads: %d assertion findings (want %d), %d findings in the shop's files (want 0); stderr %q", a, wantA, from, errOut)
+	}
+}
+
+// TestCertNames: two SPIFFE IDs with the same account name in different
+// namespaces get a file each (before: one web.pem holding only the last).
+func TestCertNames(t *testing.T) {
+	dir := t.TempDir()
+	const a, b = "spiffe://example.org/ns/a/sa/web", "spiffe://example.org/ns/b/sa/web"
+	out, errOut, code := run(t, "", "cert", "--id", a, "--id", b, "--id", "spiffe://example.org/ns/a/sa/db", "--out", dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for file, id := range map[string]string{"a.web.pem": a, "b.web.pem": b, "db.pem": "spiffe://example.org/ns/a/sa/db"} {
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Errorf("%v; wrote:\n%s", err, out)
+			continue
+		}
+		blk, _ := pem.Decode(raw)
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || len(cert.URIs) != 1 || cert.URIs[0].String() != id {
+			t.Errorf("%s holds %v (%v), want %s", file, cert.URIs, err, id)
+		}
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", a, "--id", a, "--out", dir); code != ExitError || !strings.Contains(errOut, "would both be written") {
+		t.Errorf("the same ID twice: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestVersion: `ward version` works as `ward --version` does.
+func TestVersion(t *testing.T) {
+	want, _, _ := run(t, "", "--version")
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, errOut, code := run(t, "", args...)
+		if code != ExitOK || out != "ward version "+Version+"\n" || out != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}
+
+// TestExplainNames: explain names an address asked about as given (not the
+// range holding it), and a bare name is a workload of the default
+// namespace (-n), as kubectl reads it.
+func TestExplainNames(t *testing.T) {
+	const shop = "examples/shop"
+	out, errOut, code := run(t, "", "explain", shop, "--from", "payments/payments", "--to", "203.0.113.9", "--port", "443/TCP")
+	if code != ExitOK || !strings.HasPrefix(out, "ALLOWED: payments/Deployment/payments -> 203.0.113.9 on 443/TCP\n") || strings.Contains(out, "0.0.0.0/0") {
+		t.Errorf("explain --to 203.0.113.9: exit %d, stderr %q, output:\n%s", code, errOut, out)
+	}
+	want, _, _ := run(t, "", "explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "8080/TCP")
+	for _, args := range [][]string{
+		{"-n", "web", "--from", "frontend", "--to", "api/catalog"},
+		{"-n", "api", "--from", "web/frontend", "--to", "catalog"},
+	} {
+		got, errOut, code := run(t, "", append([]string{"explain", shop, "--port", "8080/TCP"}, args...)...)
+		if code != ExitOK || got != want {
+			t.Errorf("%v: exit %d, stderr %q, output differs:\n%s", args, code, errOut, cmp.Diff(want, got))
+		}
+	}
+}
+
+// TestProxyCheck: --check reports a valid configuration on stdout, as a
+// result, not on stderr as a warning would be.
+func TestProxyCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"proxy.yaml", "policies.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "examples", "proxy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", "spiffe://example.org/ns/shop/sa/api", "--out", filepath.Join(dir, "certs")); code != ExitOK {
+		t.Fatalf("ward cert: %s", errOut)
+	}
+	cfg := filepath.Join(dir, "proxy.yaml")
+	out, errOut, code := run(t, "", "proxy", "--config", cfg, "--check")
+	if code != ExitOK || out != cfg+" is valid\n" || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %q on stdout", code, out, errOut, cfg+" is valid\n")
+	}
+}

@@ -1,12 +1,15 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,19 +59,29 @@ type LiveFlow struct {
 	stop     func()
 }
 
-// deliveries records when packets of one direction arrive.
+// deliveries records the packets of one direction that arrive. Every
+// packet carries the time it was sent (the sender and the receiver are
+// this process), so that what counts is when a packet left, not when a
+// busy reader got to it: a packet sent after a ruleset denying its flow
+// was applied must never arrive.
 type deliveries struct {
 	n    atomic.Int64
-	last atomic.Int64 // unix nanoseconds of the last arrival
+	last atomic.Int64 // the latest send time (unix nanoseconds) of an arrived packet
 }
 
-func (d *deliveries) add() {
+func (d *deliveries) add(sent int64) {
 	d.n.Add(1)
-	d.last.Store(time.Now().UnixNano())
+	for {
+		old := d.last.Load()
+		if sent <= old || d.last.CompareAndSwap(old, sent) {
+			return
+		}
+	}
 }
 
-// Last returns when the last packet from A reached B (toB true) or from
-// B reached A, and how many did; zero when none did.
+// Last returns the send time of the latest packet from A that reached B
+// (toB true), or from B that reached A, and how many did; zero when none
+// did.
 func (f *LiveFlow) Last(toB bool) (time.Time, int64) {
 	d := &f.toA
 	if toB {
@@ -79,6 +92,19 @@ func (f *LiveFlow) Last(toB bool) (time.Time, int64) {
 		return time.Time{}, 0
 	}
 	return time.Unix(0, d.last.Load()), n
+}
+
+// stamp is a payload: marker, then the send time.
+func stamp(marker []byte) []byte {
+	return binary.BigEndian.AppendUint64(slices.Clone(marker), uint64(time.Now().UnixNano())) // #nosec G115 -- a time after 1970
+}
+
+// stamped returns the send time a payload carries after marker.
+func stamped(b, marker []byte) (int64, bool) {
+	if len(b) < len(marker)+8 || !bytes.Equal(b[:len(marker)], marker) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b[len(marker):])), true // #nosec G115 -- what stamp wrote
 }
 
 func (f *LiveFlow) String() string {
@@ -247,14 +273,14 @@ func (l *Lab) openFlow(fs *Flows, f *LiveFlow) error {
 			c, got := end.c, end.got
 			tick(func() error {
 				_ = c.SetWriteDeadline(time.Now().Add(liveInterval))
-				_, err := c.Write([]byte{1})
+				_, err := c.Write(stamp(nil))
 				return err
 			})
 			read(func() error {
-				buf := make([]byte, 64)
-				n, err := c.Read(buf)
-				for range n {
-					got.add()
+				buf := make([]byte, 8)
+				_, err := io.ReadFull(c, buf)
+				if err == nil {
+					got.add(int64(binary.BigEndian.Uint64(buf))) // #nosec G115 -- what stamp wrote
 				}
 				if err != nil && !errors.Is(err, net.ErrClosed) {
 					// A reset or end of stream: the flow is over.
@@ -292,14 +318,14 @@ func (l *Lab) openFlow(fs *Flows, f *LiveFlow) error {
 			toB, toA = &net.IPAddr{IP: f.BAddr.AsSlice()}, &net.IPAddr{IP: f.AAddr.AsSlice()}
 		}
 		payload := []byte("ward-lab-live")
-		tick(func() error { _, err := ac.WriteTo(payload, toB); return err })
+		tick(func() error { _, err := ac.WriteTo(stamp(payload), toB); return err })
 		// B answers only once A's first packet is in: the flow is
 		// tracked from A to B.
 		tick(func() error {
 			if f.toB.n.Load() == 0 {
 				return nil
 			}
-			_, err := bc.WriteTo(payload, toA)
+			_, err := bc.WriteTo(stamp(payload), toA)
 			return err
 		})
 		for _, end := range []struct {
@@ -314,8 +340,14 @@ func (l *Lab) openFlow(fs *Flows, f *LiveFlow) error {
 				if err != nil {
 					return err
 				}
-				if fromAddr(src) == from && containsPayload(buf[:n], payload) {
-					got.add()
+				if fromAddr(src) != from {
+					return nil
+				}
+				// A raw IPv4 socket reads the IP header too.
+				if i := bytes.Index(buf[:n], payload); i >= 0 {
+					if sent, ok := stamped(buf[i:n], payload); ok {
+						got.add(sent)
+					}
 				}
 				return nil
 			})
@@ -351,7 +383,9 @@ func (l *Lab) openFlow(fs *Flows, f *LiveFlow) error {
 					return err
 				}
 				if n >= 8 && buf[0] == typ && binary.BigEndian.Uint16(buf[4:6]) == id && fromAddr(src) == from {
-					got.add()
+					if sent, ok := stamped(buf[8:n], echoMarker); ok {
+						got.add(sent)
+					}
 				}
 				return nil
 			})
@@ -376,18 +410,18 @@ func fromAddr(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-func containsPayload(b, p []byte) bool {
-	return len(b) >= len(p) && string(b[len(b)-len(p):]) == string(p)
-}
+// echoMarker starts the data of Ward's echo requests, before their send
+// time; replies carry it back.
+var echoMarker = []byte("ward-lab")
 
 // echo builds an ICMP echo message of type typ (8 request, 0 reply)
-// with its checksum.
+// with its checksum and a stamped payload.
 func echo(typ byte, id, seq uint16) []byte {
-	b := make([]byte, 16)
+	b := make([]byte, 8, 8+len(echoMarker)+8)
 	b[0] = typ
 	binary.BigEndian.PutUint16(b[4:6], id)
 	binary.BigEndian.PutUint16(b[6:8], seq)
-	copy(b[8:], "ward-lab")
+	b = append(b, stamp(echoMarker)...)
 	var sum uint32
 	for i := 0; i < len(b); i += 2 {
 		sum += uint32(binary.BigEndian.Uint16(b[i:]))
@@ -436,8 +470,9 @@ type StageResult struct {
 	// (both ways) and allow; the others are not judged (see expectAlive).
 	Denied  int `json:"denied"`
 	Allowed int `json:"allowed"`
-	// LastDenied is how long after the apply the last packet of a denied
-	// flow arrived (0: none after it).
+	// LastDenied is when, relative to the apply's return, the latest
+	// packet of a denied flow that arrived was sent: negative (before the
+	// apply), or a problem.
 	LastDenied time.Duration `json:"lastDeniedNs"`
 	// Problems are the flows that outlived their verdict or stopped
 	// although allowed.
@@ -459,9 +494,12 @@ func (r *TightenResult) Problems() int {
 	return n
 }
 
-// DeniedGrace is how long after an apply a packet of a flow it denies
-// may still arrive (packets in flight, the flush of conntrack).
-const DeniedGrace = time.Second
+// DeniedGrace is how long after an apply returns a packet of a flow it
+// denies may still be sent and arrive. Zero: the new ruleset and the
+// flush of the flow's connection are in place when it returns, so a
+// packet sent later must be dropped (one sent earlier and read late is
+// not counted: packets carry their send time).
+const DeniedGrace = 0
 
 // settle is how long Tighten watches each stage.
 const settle = 2 * time.Second
@@ -519,6 +557,7 @@ func (l *Lab) Tighten(ctx context.Context, plan *Plan, stages []Stage) (*Tighten
 		case <-time.After(settle):
 		}
 		sr := StageResult{Name: st.Name, Ended: ended}
+		seen := false
 		for _, f := range flows.List {
 			alive, judged := expectAlive(st.Oracle, f)
 			if !judged {
@@ -536,12 +575,13 @@ func (l *Lab) Tighten(ctx context.Context, plan *Plan, stages []Stage) (*Tighten
 					dir = "B->A"
 				}
 				switch {
-				case alive && last.Before(applied.Add(settle*3/4)):
-					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: allowed, but %s stopped %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
+				case alive && last.Before(applied.Add(settle/4)):
+					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: allowed, but %s stopped: the last packet to arrive was sent %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
 				case !alive && last.After(applied.Add(DeniedGrace)):
-					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: denied, but %s still delivered %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
-				case !alive && last.After(applied):
-					sr.LastDenied = max(sr.LastDenied, last.Sub(applied))
+					sr.Problems = append(sr.Problems, fmt.Sprintf("%s: %s: denied, but %s still delivered a packet sent %s after the apply", st.Name, f, dir, last.Sub(applied).Round(time.Millisecond)))
+				}
+				if !alive && !last.IsZero() && (!seen || last.Sub(applied) > sr.LastDenied) {
+					sr.LastDenied, seen = last.Sub(applied), true
 				}
 			}
 		}

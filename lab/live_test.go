@@ -34,7 +34,7 @@ func TestTighten(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, st := range res.Stages {
-				t.Logf("%s: %d connections ended; %d of %d live flows denied, %d allowed; last denied packet %s after the apply",
+				t.Logf("%s: %d connections ended; %d of %d live flows denied, %d allowed; the last packet of a denied flow to arrive was sent %s after the apply returned",
 					st.Name, st.Ended, st.Denied, res.Flows, st.Allowed, st.LastDenied.Round(time.Millisecond))
 				if len(st.Problems) > 0 {
 					t.Errorf("%s: %d flows outlived their verdict:\n%s", st.Name, len(st.Problems), strings.Join(st.Problems, "\n"))

@@ -266,8 +266,8 @@ func writeAdversarial(b *strings.Builder, r *Result) {
 	if t := r.Tightening; t != nil {
 		fmt.Fprintf(b, "\ntightening (%d live flows, both ends sending: TCP, UDP, ICMP, IP protocol %d; allow-all first):\n", t.Flows, rawProto)
 		for _, st := range t.Stages {
-			fmt.Fprintf(b, "  %-9s %d connections ended; %d flows denied, %d allowed; last denied packet %s after the apply; %d outlived their verdict\n",
-				st.Name, st.Ended, st.Denied, st.Allowed, st.LastDenied.Round(time.Millisecond), len(st.Problems))
+			fmt.Fprintf(b, "  %-9s %d connections ended; %d flows denied, %d allowed; the last packet of a denied flow to arrive was sent %s before the apply returned; %d outlived their verdict\n",
+				st.Name, st.Ended, st.Denied, st.Allowed, (-st.LastDenied).Round(time.Millisecond), len(st.Problems))
 			for _, p := range st.Problems {
 				fmt.Fprintf(b, "  ! %s\n", p)
 			}

@@ -358,6 +358,25 @@ func (b *builder) translate(rs *Ruleset) error {
 		}
 		b.sets = append(b.sets, setElems{set, elems})
 	}
+	for _, f := range Families {
+		var elems []nftables.SetElement
+		for _, a := range rs.Self {
+			if family(a) != f {
+				continue
+			}
+			// An interval set (nft's pipapo): its elements list sorted,
+			// a hash set's in bucket order.
+			b := a.AsSlice()
+			key := append(slices.Clone(b), b...)
+			elems = append(elems, nftables.SetElement{Key: key, KeyEnd: key})
+		}
+		if len(elems) == 0 {
+			continue
+		}
+		set := &nftables.Set{Table: b.table, Name: SetSelf + f.suffix(), Interval: true, Concatenation: true,
+			KeyType: nftables.MustConcatSetType(addrType(f), addrType(f))}
+		b.sets = append(b.sets, setElems{set, elems})
+	}
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
 			rr, err := b.rule(b.byName[c.Name], r)
@@ -634,6 +653,22 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			return out, err
 		}
 		addr(r.Addr)
+	}
+	if r.Pair != nil {
+		if err := checkLookup(r.Pair); err != nil {
+			return out, err
+		}
+		// nft loads the source into register 1 and the destination into
+		// the next free one: 32-bit register 9 after an IPv4 address,
+		// 128-bit register 2 after an IPv6 one.
+		off, n, next := uint32(12), uint32(4), uint32(9)
+		if r.Pair.Family == IPv6 {
+			off, n, next = 8, 16, 2
+		}
+		nfproto(r.Pair.Family)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+			&expr.Payload{DestRegister: next, Base: expr.PayloadBaseNetworkHeader, Offset: off + n, Len: n},
+			&expr.Lookup{SourceRegister: reg, SetName: r.Pair.Name})
 	}
 	if r.L4 != nil {
 		if len(r.L4.Protocols) == 0 {

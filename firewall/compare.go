@@ -49,6 +49,17 @@ func Changes(prev, next *Ruleset) []string {
 			add("- map %s", m.Name)
 		}
 	}
+	for _, f := range Families {
+		p, n := selfElements(prev.Self, f), selfElements(next.Self, f)
+		switch name := SetSelf + f.suffix(); {
+		case len(p) == 0 && len(n) > 0:
+			add("+ set %s (%d elements)", name, len(n))
+		case len(p) > 0 && len(n) == 0:
+			add("- set %s", name)
+		case len(n) > 0:
+			out = append(out, elementChanges("set", name, p, n)...)
+		}
+	}
 	for _, c := range next.Chains {
 		old := prev.Chain(c.Name)
 		if old == nil {

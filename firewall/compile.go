@@ -257,7 +257,8 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		}
 		rs.MarkMaps = append(rs.MarkMaps, gm)
 	}
-	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0)...)
+	rs.Self = selfAddrs(inv)
+	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)...)
 	publishedRules(rs, eng, inv, classes, addrs, managedFamilies, rate)
 	if !unclassified.Empty() {
 		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
@@ -294,7 +295,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 // says whether ports are known: broadcast and multicast packets are then
 // judged by the ingress of the port they leave through (GroupMark), and
 // dropped from managed addresses to ports Ward does not know.
-func baseChains(managed []Family, group bool) []*Chain {
+func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 	stage := func(m string, dst bool) []Rule {
 		var out []Rule
 		for _, f := range Families {
@@ -331,6 +332,11 @@ func baseChains(managed []Family, group bool) []*Chain {
 	}}
 	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
 	forward.Rules = append(forward.Rules, nd())
+	for _, f := range Families {
+		if len(selfElements(self, f)) > 0 {
+			forward.Rules = append(forward.Rules, Rule{Pair: &Lookup{Family: f, Name: SetSelf + f.suffix()}, Verdict: Verdict{Kind: Accept}})
+		}
+	}
 	forward.Rules = append(forward.Rules, stage(MapEgress, false)...)
 	forward.Rules = append(forward.Rules, stage(MapIngress, true)...)
 	if group {
@@ -558,6 +564,23 @@ func subtract(s, t ipset.Set) ipset.Set {
 		}
 	}
 	return ipset.Of(out...)
+}
+
+// selfAddrs returns the addresses of the inventory's containers (not
+// hostNetwork ones), sorted: a connection from one of them to itself
+// through the host is a pod reaching itself.
+func selfAddrs(inv *Inventory) []netip.Addr {
+	if inv == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, c := range inv.Containers {
+		if !c.HostNetwork {
+			out = append(out, c.IPs...)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return slices.Compact(out)
 }
 
 // bindings ties each container's bridge ports to its addresses, sorted by

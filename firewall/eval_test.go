@@ -65,6 +65,7 @@ type result struct {
 }
 
 type interp struct {
+	self     map[netip.Addr]bool
 	sets     map[string]*firewall.Set
 	maps     map[string]*firewall.Map
 	markMaps map[string]*firewall.MarkMap
@@ -75,6 +76,10 @@ func newInterp(rs *firewall.Ruleset) *interp {
 	in := &interp{sets: map[string]*firewall.Set{}, maps: map[string]*firewall.Map{}, markMaps: map[string]*firewall.MarkMap{}, chains: map[string]*firewall.Chain{}}
 	for _, m := range rs.MarkMaps {
 		in.markMaps[m.Name] = m
+	}
+	in.self = map[netip.Addr]bool{}
+	for _, a := range rs.Self {
+		in.self[a] = true
 	}
 	for _, s := range rs.Sets {
 		in.sets[s.Name] = s
@@ -210,6 +215,9 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		if !ok || !rangesContain(s.Elements, a) {
 			return false
 		}
+	}
+	if r.Pair != nil && (p.src != p.dst || !in.self[p.src] || p.src.Is4() != (r.Pair.Family == firewall.IPv4)) {
+		return false
 	}
 	if r.L4 != nil {
 		found := false

@@ -78,5 +78,5 @@ spec:
 	// 		limit rate 10/second log prefix "ward-drop ingress c1 "
 	// 		counter drop
 	// 	}
-	// {Sets:2 Maps:4 Chains:5 Rules:30 Elements:7 Bindings:0}
+	// {Sets:3 Maps:4 Chains:5 Rules:31 Elements:9 Bindings:0}
 }

@@ -43,6 +43,9 @@ type Oracle struct {
 	quarantined  ipset.Set
 	allow        bool
 	ports        bool // the inventory names containers' bridge ports
+	// self are the containers' addresses: a connection from one to
+	// itself through the host is accepted (a pod always reaches itself).
+	self []netip.Addr
 	// published lists, by protocol and host port, the containers that
 	// publish it and their port.
 	published map[publishedKey][]publishedTarget
@@ -85,7 +88,7 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 			}
 		}
 	}
-	return &Oracle{published: published, eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
+	return &Oracle{published: published, self: selfAddrs(inv), eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
 		unclassified: subtract(ipset.Of(managed...), ownedSet), quarantined: subtract(ipset.Of(quarantined...), ownedSet),
 		ports: len(bindings(inv)) > 0}
 }
@@ -112,6 +115,9 @@ func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, 
 			return o.allowsPublished(src, proto, targets)
 		}
 	}
+	if hook == Forward && src == dst && o.isSelf(src) {
+		return true
+	}
 	if hook != Output && o.dropped(src) || hook != Input && o.dropped(dst) {
 		return false
 	}
@@ -120,6 +126,12 @@ func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, 
 		return true
 	}
 	return o.eng.Allowed(s, d).Contains(proto, port)
+}
+
+// isSelf reports whether a is a container's address.
+func (o *Oracle) isSelf(a netip.Addr) bool {
+	_, ok := slices.BinarySearchFunc(o.self, a, func(x, y netip.Addr) int { return x.Compare(y) })
+	return ok
 }
 
 // allowsPublished judges a managed address's packet to a port the host
@@ -194,6 +206,9 @@ func (o *Oracle) AllowsGroup(src, group, member netip.Addr, proto portset.Protoc
 // other protocols in the ruleset.
 func (o *Oracle) AllowsAnyProtocol(hook Hook, src, dst netip.Addr) bool {
 	src, dst = src.Unmap(), dst.Unmap()
+	if hook == Forward && src == dst && o.isSelf(src) {
+		return true
+	}
 	if hook != Output && o.dropped(src) || hook != Input && o.dropped(dst) {
 		return false
 	}

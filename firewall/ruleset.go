@@ -75,7 +75,13 @@ type Ruleset struct {
 	// (Binding.Mark), and the forward chain judges it by that class's
 	// ingress grants (see GroupMark).
 	MarkMaps []*MarkMap
-	Chains   []*Chain
+	// Self are the containers' addresses (sorted), for the sets self_v4
+	// and self_v6 of (address . address) pairs: a connection from a
+	// container to itself through the host (Docker's hairpin NAT of a
+	// published port, without its userland proxy) is accepted, since a
+	// pod always reaches itself.
+	Self   []netip.Addr
+	Chains []*Chain
 	// Bindings tie containers' addresses to their bridge ports: a frame
 	// that enters a bridge from a bound port must carry one of the port's
 	// addresses as its source (IPv4, ARP, IPv6; IPv6 link-local and
@@ -186,6 +192,9 @@ type Rule struct {
 	// Addr matches when the packet's source or destination address is in
 	// a named set (and the packet is of the set's family).
 	Addr *Lookup
+	// Pair matches when the packet's (source . destination) is in the
+	// named set of address pairs of Pair.Family (Pair.Dst unused).
+	Pair *Lookup
 	// L4 matches the packet's transport protocol and destination port.
 	L4 *L4
 	// VMap looks the packet's address up in a named verdict map: the
@@ -308,6 +317,12 @@ type Stats struct {
 // Stats counts the ruleset's objects.
 func (r *Ruleset) Stats() Stats {
 	s := Stats{Sets: len(r.Sets), Maps: len(r.Maps) + len(r.MarkMaps), Chains: len(r.Chains)}
+	for _, f := range Families {
+		if n := len(selfElements(r.Self, f)); n > 0 {
+			s.Sets++
+			s.Elements += n
+		}
+	}
 	for _, m := range r.MarkMaps {
 		s.Elements += len(m.Elements)
 	}
@@ -357,6 +372,16 @@ func (r *Ruleset) String() string {
 		sep()
 		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype mark : verdict\n", m.Name)
 		writeElementsN(&b, m.elementStrings(), 5)
+		b.WriteString("\t}\n")
+	}
+	for _, f := range Families {
+		elems := selfElements(r.Self, f)
+		if len(elems) == 0 {
+			continue
+		}
+		sep()
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s . %s\n\t\tflags interval\n", SetSelf+f.suffix(), f.nftType(), f.nftType())
+		writeElementsN(&b, elems, 1)
 		b.WriteString("\t}\n")
 	}
 	for _, c := range r.Chains {
@@ -536,6 +561,21 @@ func (m *MarkMap) elementStrings() []string {
 	return out
 }
 
+// SetSelf names the sets of the containers' (address . address) pairs
+// (Ruleset.Self), suffix _v4 or _v6.
+const SetSelf = "self"
+
+// selfElements renders the pairs of the addresses of family f.
+func selfElements(addrs []netip.Addr, f Family) []string {
+	var out []string
+	for _, a := range addrs {
+		if family(a) == f {
+			out = append(out, a.String()+" . "+a.String())
+		}
+	}
+	return out
+}
+
 // markString writes a mark as nft lists it.
 func markString(m uint32) string { return fmt.Sprintf("0x%08x", m) }
 
@@ -592,6 +632,10 @@ func (r Rule) String() string {
 	}
 	if r.Addr != nil {
 		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
+	}
+	if r.Pair != nil {
+		fam := r.Pair.Family.nftProto()
+		parts = append(parts, fam+" saddr . "+fam+" daddr @"+r.Pair.Name)
 	}
 	if r.L4 != nil {
 		parts = append(parts, r.L4.String())

@@ -124,6 +124,40 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		slices.Sort(got)
 		out = append(out, elementChanges("map", m.Name, got, m.elementStrings())...)
 	}
+	for _, f := range Families {
+		planned := selfElements(rs.Self, f)
+		if len(planned) == 0 {
+			continue
+		}
+		name := SetSelf + f.suffix()
+		seen[name] = true
+		s := liveSets[name]
+		if s == nil {
+			add("+ set %s (%d elements)", name, len(planned))
+			continue
+		}
+		if s.IsMap || !s.Interval {
+			add("~ set %s: type or flags differ", name)
+			continue
+		}
+		elems, err := conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: diff: elements of %s: %w", name, err)
+		}
+		var got []string
+		for _, e := range elems {
+			a, ok1 := netip.AddrFromSlice(e.Key[:len(e.Key)/2])
+			b, ok2 := netip.AddrFromSlice(e.Key[len(e.Key)/2:])
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("firewall: diff: set %s: key of %d bytes", name, len(e.Key))
+			}
+			got = append(got, a.String()+" . "+b.String())
+		}
+		slices.Sort(got)
+		want := slices.Clone(planned)
+		slices.Sort(want)
+		out = append(out, elementChanges("set", name, got, want)...)
+	}
 	for _, s := range live.sets {
 		if !seen[s.Name] {
 			kind := "set"

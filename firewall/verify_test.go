@@ -83,7 +83,7 @@ func TestChanges(t *testing.T) {
 	if d := firewall.Changes(oldRS, oldRS); len(d) != 0 {
 		t.Errorf("Changes of a ruleset with itself: %q", d)
 	}
-	if d := firewall.Changes(nil, oldRS); len(d) != len(oldRS.Sets)+len(oldRS.Maps)+len(oldRS.MarkMaps)+len(oldRS.Chains)+1 {
+	if st, d := oldRS.Stats(), firewall.Changes(nil, oldRS); len(d) != st.Sets+st.Maps+st.Chains+1 {
 		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain, and the bridge table", len(d))
 	}
 	changes := firewall.Changes(oldRS, newRS)

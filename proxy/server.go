@@ -106,6 +106,7 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 		closeAll()
 		return nil, err
 	}
+	a.SetTrustRequestID(p.TrustedPeer)
 	s.cur.Store(p)
 	return s, nil
 }
@@ -163,6 +164,7 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.cur.Swap(p)
+	s.audit.SetTrustRequestID(p.TrustedPeer)
 	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
 		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
 	}

@@ -1019,3 +1019,42 @@ func TestAttackRefusedReloadKeepsRequestIDRule(t *testing.T) {
 		t.Errorf("after a refused reload, the upstream received %q", got)
 	}
 }
+
+// TestAttackRevokedIdentityTunnel (hole 11): a WebSocket tunnel of a peer
+// a reload no longer admits is closed too; bytes sent into it afterwards
+// never reach the upstream.
+func TestAttackRevokedIdentityTunnel(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /api/ws HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	if status(string(buf[:n])) != 101 {
+		t.Fatalf("upgrade: %q", buf[:n])
+	}
+	_, _ = io.WriteString(conn, "before")
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), `allow: ["spiffe://example.org/ns/shop/**"]`, `allow: ["spiffe://example.org/ns/shop/sa/batch"]`, 1)))
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.HasSuffix(u.received(), "before") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Read(buf); isTimeout(err) {
+		t.Error("the revoked peer's tunnel is still open after the reload")
+	}
+	_, _ = io.WriteString(conn, "after")
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(u.received(), "after") {
+		t.Error("bytes sent into the revoked peer's tunnel reached the upstream")
+	}
+}

@@ -192,6 +192,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if r.Header.Get("Upgrade") != "" {
+		// A WebSocket tunnel outlives http.Server's connection tracking;
+		// a reload that revokes its peer must still find it.
+		defer s.conns.tunnel(r)()
+	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
 

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,4 +107,29 @@ spec:
 	if log := h.audit.String(); !strings.Contains(log, `"route":"status"`) || !strings.Contains(log, `"rule":"route","principal"`) {
 		t.Errorf("audit records lack the route:\n%s", log)
 	}
+}
+
+// TestAttackRouteLosesAuthorization (hole 5 with routes): a reload in
+// which a route loses its own policies, with no top-level ones to fall
+// back on, is refused: the route would otherwise allow everything.
+func TestAttackRouteLosesAuthorization(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""},
+		extra:   "routes:\n  - name: api\n    match: {prefix: /}\n    authorization: {policies: [policies.yaml]}\n"})
+	admin := func(step string) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Errorf("%s: GET /admin %d, upstream received %d", step, status(resp), len(got))
+		}
+	}
+	admin("before")
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), "    authorization: {policies: [policies.yaml]}\n", "", 1)))
+	if err := h.srv.Reload(); err == nil {
+		t.Error("a reload that drops the route's only policies was accepted")
+	}
+	admin("after the refused reload")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -289,6 +290,15 @@ func dropsSection(old, cfg *Config) error {
 		return &Error{File: cfg.file, Msg: "the authorization section is gone (write `authorization: none` to run without)"}
 	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
 		return &Error{File: cfg.file, Msg: "the jwt section is gone (write `jwt: none` to run without)"}
+	}
+	// A route that had policies of its own keeps some: its own or the
+	// top-level ones.
+	for _, o := range old.Routes {
+		for _, r := range cfg.Routes {
+			if r.Name == o.Name && o.Authorization != nil && r.Authorization == nil && cfg.Authorization == nil {
+				return &Error{File: cfg.file, Msg: fmt.Sprintf("route %s lost its authorization section, and there is no top-level one", r.Name)}
+			}
+		}
 	}
 	return nil
 }

@@ -582,7 +582,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
 			q.RequestPrincipal = c.RequestPrincipal()
 			q.Audiences = c.Audience()
-			q.Claims = c.Map()
+			q.Claims = c.SharedMap() // read only: authz never modifies it
 			if azp, ok := c.Get("azp"); ok {
 				q.Presenter, _ = azp.(string)
 			}

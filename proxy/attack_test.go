@@ -80,6 +80,8 @@ func TestAttackPathForwardedAsChecked(t *testing.T) {
 		// Without authorization the path rules hold all the same: the
 		// upstream never sees what the proxy did not check.
 		{noAuthz, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
+		{noAuthz, "http://api", 200, "GET / HTTP/1.1"},
+		{noAuthz, "http://api?q=1", 200, "GET /?q=1 HTTP/1.1"},
 		{noAuthz, "/api/%2Fadmin", 400, ""},
 		{noAuthz, "/api/%5cadmin", 400, ""},
 		{noAuthz, `/api\admin`, 400, ""},

@@ -1060,3 +1060,51 @@ func TestAttackRevokedIdentityTunnel(t *testing.T) {
 		t.Error("bytes sent into the revoked peer's tunnel reached the upstream")
 	}
 }
+
+// TestAuditFileRotation (hole 6): audit.output as a file is appended to,
+// follows a rename by logrotate within about a second, and is reopened
+// on SIGHUP (Reload).
+func TestAuditFileRotation(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "audit: {output: audit.log}\n"})
+	path := filepath.Join(h.dir, "audit.log")
+	records := func(p string) int {
+		b, _ := os.ReadFile(p)
+		return strings.Count(string(b), `"msg":"decision"`)
+	}
+	get := func() {
+		if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items"); status(resp) != 200 {
+			t.Fatalf("request: %d", status(resp))
+		}
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	if n := records(path); n != 1 {
+		t.Fatalf("%d records in the audit file, want 1", n)
+	}
+	// logrotate renames the file away; records follow the path again.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for records(path) == 0 && time.Now().Before(deadline) {
+		get()
+		time.Sleep(200 * time.Millisecond)
+	}
+	if records(path) == 0 {
+		t.Fatal("records still go to the rotated file after 5 s")
+	}
+	// SIGHUP: reopened at once.
+	if err := os.Rename(path, path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	get()
+	if n := records(path); n != 1 {
+		t.Errorf("after a reload, %d records in the new file, want 1", n)
+	}
+}

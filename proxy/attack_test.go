@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/internal/testenv"
 )
 
@@ -1106,5 +1108,36 @@ func TestAuditFileRotation(t *testing.T) {
 	get()
 	if n := records(path); n != 1 {
 		t.Errorf("after a reload, %d records in the new file, want 1", n)
+	}
+}
+
+// TestAttackUpstreamConnectStalls (hole 8): an upstream that accepts the
+// connection and never completes the TLS handshake is given up after
+// upstream.connectTimeout: 504.
+func TestAttackUpstreamConnectStalls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }() // reads the ClientHello, never answers
+		}
+	}()
+	_, caPEM, _, err := tlsconf.NewSelfSigned("upstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startWith(t, setup{upstream: "https://" + ln.Addr().String(), files: map[string][]byte{"upstream-ca.pem": caPEM},
+		replace: []string{"upstream:\n  url: ", "upstream:\n  ca: upstream-ca.pem\n  connectTimeout: 300ms\n  url: "}})
+	start := time.Now()
+	resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+	if status(resp) != http.StatusGatewayTimeout || time.Since(start) > 2*time.Second {
+		t.Errorf("stalled TLS handshake upstream: %d after %v, want 504 within 2 s", status(resp), time.Since(start))
 	}
 }

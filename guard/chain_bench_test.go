@@ -124,7 +124,7 @@ func (c *chain) decide(r *http.Request) bool {
 	q := authz.RequestFromHTTP(r)
 	q.SourcePrincipal = "cluster.local/ns/foo/sa/frontend"
 	q.RequestPrincipal = claims.RequestPrincipal()
-	q.Claims = claims.Map()
+	q.Claims = claims.SharedMap()
 	if !c.authz.Decide(q).Allowed {
 		return false
 	}
@@ -158,7 +158,7 @@ func (c *chain) handler() http.Handler {
 		q.SourcePrincipal = "cluster.local/ns/foo/sa/frontend"
 		if claims, ok := jwt.FromContext(r.Context()); ok {
 			q.RequestPrincipal = claims.RequestPrincipal()
-			q.Claims = claims.Map()
+			q.Claims = claims.SharedMap()
 		}
 	}
 	return guard.Chain(c.allow.Handler, c.jwt.Handler,

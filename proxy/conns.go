@@ -15,6 +15,29 @@ import (
 type connSet struct {
 	mu    sync.Mutex
 	conns map[net.Conn]*connInfo
+	// tunnels are connections hijacked for an upgrade (WebSocket) that
+	// a handler is still relaying; http.Server no longer tracks them.
+	tunnels map[net.Conn]bool
+}
+
+// tunnel records r's connection as an upgraded tunnel until the returned
+// function is called (when the handler relaying it returns).
+func (s *connSet) tunnel(r *http.Request) func() {
+	c, ok := r.Context().Value(connKey{}).(net.Conn)
+	if !ok {
+		return func() {}
+	}
+	s.mu.Lock()
+	if s.tunnels == nil {
+		s.tunnels = map[net.Conn]bool{}
+	}
+	s.tunnels[c] = true
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.tunnels, c)
+		s.mu.Unlock()
+	}
 }
 
 type connInfo struct {
@@ -72,6 +95,11 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	var served []*tls.Conn
 	for c, ci := range s.conns {
 		if tc, ok := c.(*tls.Conn); ok && (ci.state == http.StateActive || ci.state == http.StateIdle) {
+			served = append(served, tc)
+		}
+	}
+	for c := range s.tunnels {
+		if tc, ok := c.(*tls.Conn); ok {
 			served = append(served, tc)
 		}
 	}

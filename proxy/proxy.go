@@ -68,7 +68,8 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Audit == nil {
+	ownAudit := opts.Audit == nil
+	if ownAudit {
 		a, err := audit.New(io.Discard, nil)
 		if err != nil {
 			return nil, err
@@ -130,9 +131,12 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
 	}
 	h = harden.Headers(h)
-	// A client's own X-Request-Id is kept only from a trusted proxy.
-	res := p.resolver
-	opts.Audit.SetTrustRequestID(func(r *http.Request) bool { return res.Trusted(clientip.PeerAddr(r)) })
+	// A client's own X-Request-Id is kept only from a trusted proxy. A
+	// shared logger (a Server's) is told when this proxy goes live, not
+	// here: a refused reload must not change it.
+	if ownAudit {
+		opts.Audit.SetTrustRequestID(p.TrustedPeer)
+	}
 	h = opts.Audit.Handler(h)
 	p.handler = harden.Recover(opts.Log, h)
 	return p, nil
@@ -147,6 +151,12 @@ func (p *Proxy) TLSConfig() *tls.Config { return p.tls }
 // Warnings are non-fatal remarks on the configuration (policies that
 // cannot apply, say).
 func (p *Proxy) Warnings() []string { return p.warnings }
+
+// TrustedPeer reports whether r's immediate peer is a trusted proxy
+// (clientIP.trustedProxies), whose own X-Request-Id may be kept.
+func (p *Proxy) TrustedPeer(r *http.Request) bool {
+	return p.resolver.Trusted(clientip.PeerAddr(r))
+}
 
 // admits reports whether the listener's configuration admits the peer of
 // a TLS connection: always without SPIFFE (no client certificate is
@@ -572,7 +582,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
 			q.RequestPrincipal = c.RequestPrincipal()
 			q.Audiences = c.Audience()
-			q.Claims = c.Map()
+			q.Claims = c.SharedMap() // read only: authz never modifies it
 			if azp, ok := c.Get("azp"); ok {
 				q.Presenter, _ = azp.(string)
 			}

@@ -108,6 +108,9 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			return
 		}
 		escaped := r.URL.EscapedPath()
+		if escaped == "" && r.URL.Host != "" {
+			escaped = "/" // "GET http://host HTTP/1.1": an empty path is "/" (RFC 9112 3.2.2)
+		}
 		norm, err := authz.Normalize(escaped)
 		if err == nil && norm == "*" {
 			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,5 +107,75 @@ spec:
 	}
 	if log := h.audit.String(); !strings.Contains(log, `"route":"status"`) || !strings.Contains(log, `"rule":"route","principal"`) {
 		t.Errorf("audit records lack the route:\n%s", log)
+	}
+}
+
+// TestAttackRouteLosesAuthorization (hole 5 with routes): a reload in
+// which a route loses its own policies, with no top-level ones to fall
+// back on, is refused: the route would otherwise allow everything.
+func TestAttackRouteLosesAuthorization(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""},
+		extra:   "routes:\n  - name: api\n    match: {prefix: /}\n    authorization: {policies: [policies.yaml]}\n"})
+	admin := func(step string) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/admin")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Errorf("%s: GET /admin %d, upstream received %d", step, status(resp), len(got))
+		}
+	}
+	admin("before")
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), "    authorization: {policies: [policies.yaml]}\n", "", 1)))
+	if err := h.srv.Reload(); err == nil {
+		t.Error("a reload that drops the route's only policies was accepted")
+	}
+	admin("after the refused reload")
+}
+
+// TestRoutesJWTAndRateLimit: a route's JWT requirement and rate limit
+// apply to its requests only.
+func TestRoutesJWTAndRateLimit(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"},
+		extra: `jwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}]}
+routes:
+  - name: private
+    match: {prefix: /api/private/}
+    jwt: {required: true}
+  - name: limited
+    match: {prefix: /api/limited/}
+    rateLimit: {rate: 0.01, burst: 2}
+  - name: api
+    match: {prefix: /api/}
+`})
+	get := func(path string, hdr ...string) (int, int) {
+		before := len(u.requests())
+		resp, _ := sendRaw(t, h, u, "web", "GET", path, hdr...)
+		return status(resp), len(u.requests()) - before
+	}
+	if code, n := get("/api/private/x"); code != 401 || n != 0 {
+		t.Errorf("private route without a token: %d, upstream got %d", code, n)
+	}
+	if code, n := get("/api/private/x", "Authorization", "Bearer "+iss.token(t, "alice")); code != 200 || n != 1 {
+		t.Errorf("private route with a token: %d, upstream got %d", code, n)
+	}
+	if code, n := get("/api/items"); code != 200 || n != 1 {
+		t.Errorf("api route without a token: %d, upstream got %d", code, n)
+	}
+	var codes []int
+	for range 3 {
+		code, _ := get("/api/limited/x")
+		codes = append(codes, code)
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" {
+		t.Errorf("limited route: %v, want [200 200 429]", codes)
+	}
+	if code, _ := get("/api/items"); code != 200 {
+		t.Errorf("api route after the limited one ran out: %d", code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -106,6 +107,7 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 		closeAll()
 		return nil, err
 	}
+	a.SetTrustRequestID(p.TrustedPeer)
 	s.cur.Store(p)
 	return s, nil
 }
@@ -163,6 +165,7 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.cur.Swap(p)
+	s.audit.SetTrustRequestID(p.TrustedPeer)
 	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
 		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
 	}
@@ -189,6 +192,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 		return
+	}
+	if r.Header.Get("Upgrade") != "" {
+		// A WebSocket tunnel outlives http.Server's connection tracking;
+		// a reload that revokes its peer must still find it.
+		defer s.conns.tunnel(r)()
 	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
@@ -282,6 +290,15 @@ func dropsSection(old, cfg *Config) error {
 		return &Error{File: cfg.file, Msg: "the authorization section is gone (write `authorization: none` to run without)"}
 	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
 		return &Error{File: cfg.file, Msg: "the jwt section is gone (write `jwt: none` to run without)"}
+	}
+	// A route that had policies of its own keeps some: its own or the
+	// top-level ones.
+	for _, o := range old.Routes {
+		for _, r := range cfg.Routes {
+			if r.Name == o.Name && o.Authorization != nil && r.Authorization == nil && cfg.Authorization == nil {
+				return &Error{File: cfg.file, Msg: fmt.Sprintf("route %s lost its authorization section, and there is no top-level one", r.Name)}
+			}
+		}
 	}
 	return nil
 }

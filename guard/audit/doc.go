@@ -9,6 +9,14 @@
 // cookie, no query string and no body: tokens and secrets that clients put
 // there never reach the log (a test sends some and greps the log).
 //
+// BufferedWriter batches records for a file or standard output from a
+// goroutine of its own, with a bounded buffer: a stalled or failing output
+// never blocks a request; records it cannot take are dropped and counted,
+// and Healthy reports it for readiness.
+//
+// A client's X-Request-Id names its record unless Logger.SetTrustRequestID
+// says the client is not trusted to choose it (then a random id is used).
+//
 // Metrics: ward_guard_decisions_total{decision, rule} and
 // ward_guard_request_duration_seconds{decision}.
 package audit

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type Claims struct {
 	notBefore           time.Time // zero when absent
 	issuedAt            time.Time // zero when absent
 	all                 map[string]any
+
+	shareOnce sync.Once
+	shared    map[string]any // SharedMap's copy
 }
 
 // Issuer returns the "iss" claim.
@@ -69,6 +73,17 @@ func (c *Claims) Get(path ...string) (any, bool) {
 		}
 	}
 	return deepCopy(cur), true
+}
+
+// SharedMap returns a copy of every claim, made once per Claims and shared
+// by every caller: a verified token served from the cache hands the same
+// map to each request, which saves Map's deep copy per request. Callers
+// must only read it (as authz.Engine.Decide does); one that modifies it
+// changes what later requests with the same token see. Use Map for a copy
+// of one's own.
+func (c *Claims) SharedMap() map[string]any {
+	c.shareOnce.Do(func() { c.shared = c.Map() })
+	return c.shared
 }
 
 // Map returns a copy of every claim of the token, for authorization rules

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -529,5 +530,36 @@ func TestKeysFile(t *testing.T) {
 	}
 	if _, err := New([]Issuer{iss}); err == nil {
 		t.Fatal("New with a broken keys file succeeded")
+	}
+}
+
+// TestSharedMap: SharedMap holds what Map holds, is made once per Claims
+// (a cached token's requests share it), and is not the Claims' own data:
+// writing into Map's copy changes neither.
+func TestSharedMap(t *testing.T) {
+	v := newVerifier(t, newClock(t0), []Issuer{esIssuer()}, WithCache(8))
+	tok := sign(t, jose.ES256, testKeys().ec, "k0", claims(map[string]any{"groups": []string{"admin"}}), nil)
+	c1, err := v.Verify(bg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := v.Verify(bg, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := c1.SharedMap(), c2.SharedMap()
+	if fmt.Sprint(s1) != fmt.Sprint(c1.Map()) {
+		t.Errorf("SharedMap %v, Map %v", s1, c1.Map())
+	}
+	if c1 != c2 {
+		t.Fatal("the cache returned two Claims for one token")
+	}
+	if fmt.Sprintf("%p", s1) != fmt.Sprintf("%p", s2) {
+		t.Error("a cached token's SharedMap was copied again")
+	}
+	m := c1.Map()
+	m["groups"] = "root"
+	if got, _ := c1.Strings("groups"); fmt.Sprint(got) != "[admin]" || fmt.Sprint(c1.SharedMap()["groups"]) != "[admin]" {
+		t.Errorf("writing into Map's copy changed the claims: %v, %v", got, c1.SharedMap()["groups"])
 	}
 }

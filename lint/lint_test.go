@@ -416,6 +416,33 @@ status: {podIP: 10.1.0.5}
 `)), nil},
 		{"no ipBlock", docs(podWeb, denyAll), nil},
 	},
+	"netpol/allow-all": {
+		{"ingress allow-all", docs(podWeb, policy("np", `  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - {} #all
+`)), []want{{finding.Medium, "#all", "shop/NetworkPolicy/np", []string{"spec.ingress[0] allows every source on every port", "cancels the ingress isolation of the pods it selects"}}}},
+		{"egress allow-all among others", docs(podWeb, policy("np", `  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{port: 53, protocol: UDP}]
+  - {} #all
+`)), []want{{finding.Medium, "#all", "shop/NetworkPolicy/np", []string{"spec.egress[1] allows every destination on every port"}}}},
+		{"policy alone", policy("np", `  podSelector: {}
+  ingress: [{}] #all
+`), []want{{finding.Medium, "#all", "shop/NetworkPolicy/np", []string{"spec.ingress[0] allows every source"}}}},
+		{"a source", docs(podWeb, policy("np", `  podSelector: {}
+  ingress:
+  - from: [{podSelector: {}}]
+`)), nil},
+		{"a port", docs(podWeb, policy("np", `  podSelector: {}
+  ingress:
+  - ports: [{port: 8080}]
+`)), nil},
+		{"ignored by policyTypes", docs(podWeb, policy("np", `  podSelector: {}
+  policyTypes: [Egress]
+  ingress: [{}]
+`)), nil},
+	},
 	"input/unsupported-policy": {
 		{"namespaced and cluster-wide kinds", docs(`apiVersion: cilium.io/v2 #cnp
 kind: CiliumNetworkPolicy

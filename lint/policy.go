@@ -27,6 +27,7 @@ func (l *linter) policies() {
 	matches := map[string]bool{}
 	for _, p := range l.pols {
 		l.ignoredRules(p)
+		l.allowAll(p)
 		if !withWorkloads {
 			continue
 		}
@@ -39,6 +40,25 @@ func (l *linter) policies() {
 		}
 	}
 	l.shadowed()
+}
+
+// allowAll reports the rules that let everything through a direction the
+// policy isolates.
+func (l *linter) allowAll(p *policy) {
+	for _, d := range directions {
+		for _, r := range p.rules(d) {
+			if !r.allowsAll() {
+				continue
+			}
+			who := "source"
+			if d == netpol.Egress {
+				who = "destination"
+			}
+			l.report(ruleAllowAll, p.Source.File, p.Line(r.path()), p.obj,
+				fmt.Sprintf("%s %s allows every %s on every port: it cancels the %s isolation of the pods it selects", p.obj, r.path(), who, d),
+				fmt.Sprintf("name the %ss and ports the pods need in %s (%s: [...], ports: [...]), or delete the policy if they are meant to be open", who, r.path(), r.peerWord()))
+		}
+	}
 }
 
 func (l *linter) ignoredRules(p *policy) {

@@ -20,6 +20,7 @@ const (
 	ruleDatastoreOpen        = "netpol/datastore-open"
 	ruleRuleShadowed         = "netpol/rule-shadowed"
 	ruleIgnoredRules         = "netpol/ignored-rules"
+	ruleAllowAll             = "netpol/allow-all"
 	ruleHostNetwork          = "netpol/host-network"
 	rulePodIPsUnknown        = "netpol/pod-ips-unknown"
 	ruleUnsupportedPolicy    = "input/unsupported-policy"
@@ -132,6 +133,16 @@ var Rules = []Rule{
 		Rationale: "With an explicit policyTypes, rules of an unlisted direction neither allow nor restrict anything. The author usually meant them to apply, " +
 			"and the pods are left unrestricted in that direction.",
 		Fix: "Add the direction to spec.policyTypes (`policyTypes: [Ingress, Egress]`), or delete the ignored section.",
+	},
+	{
+		ID:       ruleAllowAll,
+		Severity: finding.Medium,
+		Summary:  "A NetworkPolicy rule allows every source (or destination) on every port: `ingress: [{}]` or `egress: [{}]`.",
+		Rationale: "The policy isolates the pods it selects, so they look protected, and the rule then lets everything through: every pod, every " +
+			"address, every port. Such policies are often scaffolding left in place. The finding points at the rule; the policy may still have a " +
+			"purpose (a workload that must be open), but then a reviewer should see that it is deliberate.",
+		Fix: "Replace the rule with rules naming the sources (from) or destinations (to) and ports the workload needs, or delete the policy " +
+			"if opening the pods is intended and suppress the finding with a reason.",
 	},
 	{
 		ID:       ruleHostNetwork,

@@ -116,7 +116,8 @@ func (l *linter) selectsNothing(p *policy) {
 	default:
 		msg += fmt.Sprintf(" (its workloads: %s)", list(inNS, 3))
 	}
-	l.report(rulePolicySelectsNothing, p.Source.File, p.Line("spec.podSelector"), p.obj, msg,
+	note := l.operatorNote(p.Namespace)
+	l.reportSev(rulePolicySelectsNothing, noteSeverity(rulePolicySelectsNothing, note), p.Source.File, p.Line("spec.podSelector"), p.obj, msg+note,
 		fmt.Sprintf("set spec.podSelector of %s to the pod template labels of the workload it protects, e.g. podSelector: {matchLabels: {app: <name>}}, or move it to that workload's namespace", p.obj))
 }
 
@@ -146,7 +147,7 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 		if m {
 			continue
 		}
-		var msg string
+		var msg, note string
 		if peer.NamespaceSelector != nil {
 			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
 			if err != nil || l.mayMatchOutside(nsSel) {
@@ -164,13 +165,15 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 			} else {
 				msg = fmt.Sprintf("namespaceSelector %s matches namespace(s) %s, but podSelector %s matches no workload in them",
 					selectorString(peer.NamespaceSelector), list(names, 3), selectorString(peer.PodSelector))
+				note = l.operatorNote(names...)
 			}
 		} else {
 			msg = fmt.Sprintf("podSelector %s matches no workload in namespace %s (without namespaceSelector a podSelector selects only the policy's namespace)",
 				selectorString(peer.PodSelector), p.Namespace)
+			note = l.operatorNote(p.Namespace)
 		}
-		l.report(rulePeerMatchesNothing, p.Source.File, p.Line(r.peerPath(j)), p.obj,
-			fmt.Sprintf("%s of %s: %s; this peer allows nothing", r.peerPath(j), p.obj, msg),
+		l.reportSev(rulePeerMatchesNothing, noteSeverity(rulePeerMatchesNothing, note), p.Source.File, p.Line(r.peerPath(j)), p.obj,
+			fmt.Sprintf("%s of %s: %s; this peer allows nothing%s", r.peerPath(j), p.obj, msg, note),
 			fmt.Sprintf("make %s of %s match the intended peer's pod labels and namespace labels (add namespaceSelector: {matchLabels: {%s: <ns>}} for pods in another namespace)",
 				r.peerPath(j), p.obj, manifest.MetadataNameLabel))
 	}

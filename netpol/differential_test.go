@@ -122,11 +122,21 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("compile: %w", err)
 	}
+	// The reference reads the objects itself: it shares no code with the
+	// loader's assembly of workloads, which is under test too.
+	ref, refPods, err := refeval.FromObjects(defaultNS, objs)
+	if err != nil {
+		return "", err
+	}
 	c := &checker{
-		set: set, eng: eng, ref: refeval.New(set),
-		r:      rand.New(rand.NewPCG(1, 2)),
-		podIP:  map[netip.Addr]*manifest.Workload{},
-		sample: sample,
+		set: set, eng: eng, ref: ref,
+		refPods: map[string][]refeval.Pod{},
+		r:       rand.New(rand.NewPCG(1, 2)),
+		podIP:   map[netip.Addr]*manifest.Workload{},
+		sample:  sample,
+	}
+	for _, p := range refPods {
+		c.refPods[p.Workload] = append(c.refPods[p.Workload], p)
 	}
 	for _, w := range set.Workloads {
 		for _, ip := range w.IPs {
@@ -197,7 +207,10 @@ func (c *checker) diff(defaultNS string, objs []any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("compile: %w", err)
 	}
-	newRef := refeval.New(newSet)
+	newRef, _, err := refeval.FromObjects(defaultNS, slices.Delete(slices.Clone(objs), drop, drop+1))
+	if err != nil {
+		return "", err
+	}
 	cs := netpol.Diff(c.eng, newEng)
 	// holds reports whether the change side name (an endpoint ID, with or
 	// without "@ip,...", or external CIDRs) stands for pod p.
@@ -255,21 +268,43 @@ func (c *checker) diff(defaultNS string, objs []any) (string, error) {
 }
 
 type checker struct {
-	set   *manifest.Set
-	eng   *netpol.Engine
-	ref   *refeval.Evaluator
-	r     *rand.Rand
-	podIP map[netip.Addr]*manifest.Workload
-	ports []int // where allowed port sets may start or end
+	set *manifest.Set
+	eng *netpol.Engine
+	ref *refeval.Evaluator
+	// refPods are the reference's pods by workload ID.
+	refPods map[string][]refeval.Pod
+	r       *rand.Rand
+	podIP   map[netip.Addr]*manifest.Workload
+	ports   []int // where allowed port sets may start or end
 	// sample is how many (protocol, port) probes each pair gets, drawn from
 	// ports; 0 probes every protocol on every one of ports.
 	sample int
 	fail   string
 }
 
-// structure checks that endpoints partition each workload's pod IPs and
-// that EndpointOfIP finds each pod IP's endpoint.
+// structure checks that the loader found the workloads and pod IPs the
+// reference reads from the objects, that endpoints partition each
+// workload's pod IPs and that EndpointOfIP finds each pod IP's endpoint.
 func (c *checker) structure() string {
+	if len(c.refPods) != len(c.set.Workloads) {
+		var ids []string
+		for id := range c.refPods {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return fmt.Sprintf("the loader found %d workloads, the reference %d: %v", len(c.set.Workloads), len(c.refPods), ids)
+	}
+	for _, w := range c.set.Workloads {
+		var refIPs []netip.Addr
+		for _, p := range c.refPods[w.ID()] {
+			if p.IP.IsValid() {
+				refIPs = append(refIPs, p.IP)
+			}
+		}
+		if len(c.refPods[w.ID()]) == 0 || !slices.Equal(refIPs, w.IPs) {
+			return fmt.Sprintf("workload %s: the loader found pod IPs %v, the reference %v (pods %v)", w.ID(), w.IPs, refIPs, c.refPods[w.ID()])
+		}
+	}
 	for _, w := range c.set.Workloads {
 		eps := c.eng.EndpointsOf(w)
 		if len(eps) == 0 {
@@ -302,14 +337,12 @@ func (c *checker) structure() string {
 // edge address back to ep.
 func (c *checker) samples(ep *netpol.Endpoint) []refeval.Pod {
 	if !ep.IsExternal() {
-		if len(ep.IPs) == 0 {
-			return []refeval.Pod{refeval.PodOf(ep.Workload)}
-		}
+		// The reference's own pods of the workload, those ep stands for.
 		var pods []refeval.Pod
-		for _, ip := range ep.IPs {
-			p := refeval.PodOf(ep.Workload)
-			p.IP = ip
-			pods = append(pods, p)
+		for _, p := range c.refPods[ep.Workload.ID()] {
+			if len(ep.IPs) == 0 && !p.IP.IsValid() || slices.Contains(ep.IPs, p.IP) {
+				pods = append(pods, p)
+			}
 		}
 		return pods
 	}

@@ -45,6 +45,9 @@ type linter struct {
 	// by labels, which no selector can tell apart: selectors are matched
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
+	// custom names the custom resources of the input by namespace ("" for
+	// those that name none): operators may create pods from them.
+	custom map[string][]string
 	out    []finding.Finding
 }
 
@@ -69,6 +72,12 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		polsByNS: map[string][]*policy{},
 		nsLabels: map[string]labels.Set{},
 		groups:   map[string][]*labelGroup{},
+		custom:   map[string][]string{},
+	}
+	for _, sk := range set.Skipped {
+		if sk.CustomResource() {
+			l.custom[sk.Namespace] = append(l.custom[sk.Namespace], sk.APIVersion+" "+sk.Kind+" "+sk.Name)
+		}
 	}
 	for _, ns := range set.Namespaces {
 		ls := labels.Set{}
@@ -252,6 +261,40 @@ func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first 
 }
 
 // report appends a finding of rule id with its default severity.
+// operatorNote says, for a selector that matches no workload in the
+// namespaces nss, that custom resources there may create pods it matches,
+// which the input does not show; "" when the input has none there.
+func (l *linter) operatorNote(nss ...string) string {
+	var crs []string
+	where := ""
+	for _, ns := range nss {
+		if len(l.custom[ns]) > 0 && where == "" {
+			where = ns
+		}
+		crs = append(crs, l.custom[ns]...)
+	}
+	crs = append(crs, l.custom[""]...)
+	if len(crs) == 0 {
+		return ""
+	}
+	in := "the input"
+	if where != "" {
+		in = "namespace " + where
+	}
+	return fmt.Sprintf("; but the input holds custom resources in %s (%s) whose operators may create pods it matches, which Ward cannot see: "+
+		"info only, check the labels the operator gives its pods", in, list(crs, 3))
+}
+
+// noteSeverity is the severity of a finding about a selector that matches
+// nothing: info when operatorNote has something to say.
+func noteSeverity(id, note string) finding.Severity {
+	if note != "" {
+		return finding.Info
+	}
+	r, _ := Lookup(id)
+	return r.Severity
+}
+
 func (l *linter) report(id, file string, line int, object, msg, fix string) {
 	r, _ := Lookup(id)
 	l.reportSev(id, r.Severity, file, line, object, msg, fix)

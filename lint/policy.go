@@ -27,6 +27,7 @@ func (l *linter) policies() {
 	matches := map[string]bool{}
 	for _, p := range l.pols {
 		l.ignoredRules(p)
+		l.allowAll(p)
 		if !withWorkloads {
 			continue
 		}
@@ -39,6 +40,25 @@ func (l *linter) policies() {
 		}
 	}
 	l.shadowed()
+}
+
+// allowAll reports the rules that let everything through a direction the
+// policy isolates.
+func (l *linter) allowAll(p *policy) {
+	for _, d := range directions {
+		for _, r := range p.rules(d) {
+			if !r.allowsAll() {
+				continue
+			}
+			who := "source"
+			if d == netpol.Egress {
+				who = "destination"
+			}
+			l.report(ruleAllowAll, p.Source.File, p.Line(r.path()), p.obj,
+				fmt.Sprintf("%s %s allows every %s on every port: it cancels the %s isolation of the pods it selects", p.obj, r.path(), who, d),
+				fmt.Sprintf("name the %ss and ports the pods need in %s (%s: [...], ports: [...]), or delete the policy if they are meant to be open", who, r.path(), r.peerWord()))
+		}
+	}
 }
 
 func (l *linter) ignoredRules(p *policy) {
@@ -96,7 +116,8 @@ func (l *linter) selectsNothing(p *policy) {
 	default:
 		msg += fmt.Sprintf(" (its workloads: %s)", list(inNS, 3))
 	}
-	l.report(rulePolicySelectsNothing, p.Source.File, p.Line("spec.podSelector"), p.obj, msg,
+	note := l.operatorNote(p.Namespace)
+	l.reportSev(rulePolicySelectsNothing, noteSeverity(rulePolicySelectsNothing, note), p.Source.File, p.Line("spec.podSelector"), p.obj, msg+note,
 		fmt.Sprintf("set spec.podSelector of %s to the pod template labels of the workload it protects, e.g. podSelector: {matchLabels: {app: <name>}}, or move it to that workload's namespace", p.obj))
 }
 
@@ -126,7 +147,7 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 		if m {
 			continue
 		}
-		var msg string
+		var msg, note string
 		if peer.NamespaceSelector != nil {
 			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
 			if err != nil || l.mayMatchOutside(nsSel) {
@@ -144,13 +165,15 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 			} else {
 				msg = fmt.Sprintf("namespaceSelector %s matches namespace(s) %s, but podSelector %s matches no workload in them",
 					selectorString(peer.NamespaceSelector), list(names, 3), selectorString(peer.PodSelector))
+				note = l.operatorNote(names...)
 			}
 		} else {
 			msg = fmt.Sprintf("podSelector %s matches no workload in namespace %s (without namespaceSelector a podSelector selects only the policy's namespace)",
 				selectorString(peer.PodSelector), p.Namespace)
+			note = l.operatorNote(p.Namespace)
 		}
-		l.report(rulePeerMatchesNothing, p.Source.File, p.Line(r.peerPath(j)), p.obj,
-			fmt.Sprintf("%s of %s: %s; this peer allows nothing", r.peerPath(j), p.obj, msg),
+		l.reportSev(rulePeerMatchesNothing, noteSeverity(rulePeerMatchesNothing, note), p.Source.File, p.Line(r.peerPath(j)), p.obj,
+			fmt.Sprintf("%s of %s: %s; this peer allows nothing%s", r.peerPath(j), p.obj, msg, note),
 			fmt.Sprintf("make %s of %s match the intended peer's pod labels and namespace labels (add namespaceSelector: {matchLabels: {%s: <ns>}} for pods in another namespace)",
 				r.peerPath(j), p.obj, manifest.MetadataNameLabel))
 	}

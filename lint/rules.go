@@ -20,6 +20,7 @@ const (
 	ruleDatastoreOpen        = "netpol/datastore-open"
 	ruleRuleShadowed         = "netpol/rule-shadowed"
 	ruleIgnoredRules         = "netpol/ignored-rules"
+	ruleAllowAll             = "netpol/allow-all"
 	ruleHostNetwork          = "netpol/host-network"
 	rulePodIPsUnknown        = "netpol/pod-ips-unknown"
 	ruleUnsupportedPolicy    = "input/unsupported-policy"
@@ -67,7 +68,8 @@ var Rules = []Rule{
 		Summary:  "A NetworkPolicy's podSelector matches no workload in its namespace.",
 		Rationale: "A policy that selects nothing protects nothing; usually its labels drifted from the workload's, or it was applied to the wrong namespace, " +
 			"and the workload it was written for is left open. hostNetwork workloads do not count: NetworkPolicy does not apply to them. " +
-			"The rule runs only when the input contains workloads.",
+			"The rule runs only when the input contains workloads. When the namespace holds custom resources (an operator's Prometheus, say), " +
+			"the pods their operator creates are not in the input: the finding is then info and says so.",
 		Fix: "Make spec.podSelector match the pod template labels of the workload it is meant for (`kubectl get pods -n <ns> --show-labels`), " +
 			"or move the policy to that workload's namespace, or delete it.",
 	},
@@ -78,7 +80,8 @@ var Rules = []Rule{
 		Rationale: "A peer that matches nothing allows nothing: the intended client or destination is blocked, which often leads someone to loosen the policy blindly. " +
 			"Namespaces that the input does not declare carry only the kubernetes.io/metadata.name label. " +
 			"Peers that select namespaces absent from the input by kubernetes.io/metadata.name (kube-system for DNS, typically) are not reported, " +
-			"because the input says nothing about what runs there. The rule runs only when the input contains workloads.",
+			"because the input says nothing about what runs there. The rule runs only when the input contains workloads. " +
+			"When the peer's namespace holds custom resources, the pods their operator creates are not in the input: the finding is then info and says so.",
 		Fix: "Fix the selector labels so they match the peer's pod template labels and its namespace's labels; " +
 			"remember that a podSelector without namespaceSelector only selects pods in the policy's own namespace.",
 	},
@@ -132,6 +135,16 @@ var Rules = []Rule{
 		Rationale: "With an explicit policyTypes, rules of an unlisted direction neither allow nor restrict anything. The author usually meant them to apply, " +
 			"and the pods are left unrestricted in that direction.",
 		Fix: "Add the direction to spec.policyTypes (`policyTypes: [Ingress, Egress]`), or delete the ignored section.",
+	},
+	{
+		ID:       ruleAllowAll,
+		Severity: finding.Medium,
+		Summary:  "A NetworkPolicy rule allows every source (or destination) on every port: `ingress: [{}]` or `egress: [{}]`.",
+		Rationale: "The policy isolates the pods it selects, so they look protected, and the rule then lets everything through: every pod, every " +
+			"address, every port. Such policies are often scaffolding left in place. The finding points at the rule; the policy may still have a " +
+			"purpose (a workload that must be open), but then a reviewer should see that it is deliberate.",
+		Fix: "Replace the rule with rules naming the sources (from) or destinations (to) and ports the workload needs, or delete the policy " +
+			"if opening the pods is intended and suppress the finding with a reason.",
 	},
 	{
 		ID:       ruleHostNetwork,

@@ -199,7 +199,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	if obj == nil {
-		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind)})
+		md := mapGet(n, "metadata")
+		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
+			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
 		return
 	}
 

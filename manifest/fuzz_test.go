@@ -14,6 +14,8 @@ import (
 // items gives the same result as decoding them whole.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n"))
+	// Lone CRs are line breaks too: an error may be on line 3 here.
+	f.Add([]byte("a: 1\r---\rb: [\r"))
 	recoverPanics = false
 	defer func() { recoverPanics = true }()
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -37,7 +39,13 @@ func fuzzParse(t *testing.T, data []byte, min int) []string {
 	if s == nil {
 		t.Fatal("nil Set")
 	}
+	// Line breaks are \n, \r\n or a lone \r, as in YAML.
 	lines := bytes.Count(data, []byte("\n")) + 1
+	for i, c := range data {
+		if c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			lines++
+		}
+	}
 	var out []string
 	for _, e := range joined(err) {
 		var me *Error

@@ -162,11 +162,7 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 			f.err = &Error{File: name, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
 			return
 		}
-		var docs []document
-		for _, doc := range splitDocuments(data) {
-			docs = append(docs, splitJSONStream(doc)...)
-		}
-		for _, doc := range docs {
+		add := func(doc document) {
 			ld := &loadedDoc{document: doc}
 			if s, ok := splitList(doc.text); ok {
 				ld.units = append(ld.units, unit{text: s.header, line: doc.line, mode: listHeader})
@@ -187,6 +183,15 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 				jobs <- job{file: f, doc: ld, unit: i}
 			}
 			l.collect(f)
+		}
+		for _, doc := range splitDocuments(data) {
+			if stream, ok := splitJSONStream(doc); ok {
+				for _, d := range stream {
+					add(d)
+				}
+				continue
+			}
+			add(doc)
 		}
 	})
 	close(jobs)

@@ -146,7 +146,7 @@ func TestLoadHelm(t *testing.T) {
 	if diff := cmp.Diff(wantObjects, summarizeObjects(s)); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
-	wantSkipped := []Skipped{{Source: src(11, "configmap.yaml"), Kind: "ConfigMap", Reason: "v1 ConfigMap is not modeled"}}
+	wantSkipped := []Skipped{{Source: src(11, "configmap.yaml"), Kind: "ConfigMap", Reason: "v1 ConfigMap is not modeled", APIVersion: "v1", Namespace: "shop", Name: "shop-config"}}
 	if diff := cmp.Diff(wantSkipped, s.Skipped); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}

@@ -72,37 +72,57 @@ func lonelyCR(data []byte) bool {
 
 // splitJSONStream cuts a document holding JSON values one after another
 // (concatenated JSON or JSON lines, as jq and API clients write) into one
-// document per value. Any other document is returned as it is, for the
-// parser to read or report.
-func splitJSONStream(doc document) []document {
+// document per value. It returns false for any other document, which is
+// then read as it is (and reported by the parser when it is broken).
+func splitJSONStream(doc document) ([]document, bool) {
+	if !mayBeStream(doc.text) {
+		return nil, false
+	}
 	sc := jsonScanner{data: doc.text, line: 1}
 	if first, _, ok := bytes.Cut(doc.text, []byte("\n")); ok && marker(first, "---") && len(bytes.TrimSpace(first[3:])) == 0 {
 		sc.off, sc.line = len(first)+1, 2
 	}
 	sc.space()
 	if c := sc.peek(); c != '{' && c != '[' {
-		return []document{doc}
+		return nil, false
 	}
 	var docs []document
 	for sc.off < len(doc.text) {
 		from, line := sc.off, sc.line
 		if !sc.value() {
 			if len(docs) == 0 {
-				return []document{doc}
+				return nil, false
 			}
 			// A broken value after good ones: the parser reports it.
-			return append(docs, document{text: doc.text[from:], line: doc.line + line - 1, origin: doc.origin})
+			return append(docs, document{text: doc.text[from:], line: doc.line + line - 1, origin: doc.origin}), true
 		}
 		docs = append(docs, document{text: doc.text[from:sc.off], line: doc.line + line - 1, origin: doc.origin})
 		sc.space()
 		if c := sc.peek(); sc.off < len(doc.text) && c != '{' && c != '[' {
-			return []document{doc} // not a JSON stream
+			return nil, false // not a JSON stream
 		}
 	}
-	if len(docs) == 1 {
-		return []document{doc}
+	return docs, len(docs) > 1
+}
+
+// mayBeStream is a cheap test run before splitJSONStream scans a document:
+// in a JSON stream a closing brace or bracket is followed, after white
+// space, by an opening one; inside one JSON value never (a comma comes
+// between), outside strings.
+func mayBeStream(text []byte) bool {
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c != '}' && c != ']' {
+			continue
+		}
+		j := i + 1
+		for j < len(text) && (text[j] == ' ' || text[j] == '\t' || text[j] == '\n' || text[j] == '\r') {
+			j++
+		}
+		if j < len(text) && (text[j] == '{' || text[j] == '[') {
+			return true
+		}
 	}
-	return docs
+	return false
 }
 
 // A document is the text of one YAML document of a file, cut out without

@@ -184,6 +184,18 @@ type Skipped struct {
 	Source Source
 	Kind   string // empty when the document has no kind
 	Reason string
+	// APIVersion, Namespace and Name are set for objects of kinds Ward
+	// does not model (custom resources among them); Namespace is as
+	// written, "" when the object names none.
+	APIVersion, Namespace, Name string
+}
+
+// CustomResource reports whether s is an object of a custom resource kind:
+// its API group is not one of Kubernetes' own. Operators create pods from
+// some of them (Prometheus, Alertmanager, ...), which the input does not
+// show.
+func (s Skipped) CustomResource() bool {
+	return s.APIVersion != "" && !builtinGroup(s.APIVersion)
 }
 
 // Unsupported is a network policy of a kind Ward does not evaluate yet

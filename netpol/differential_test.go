@@ -122,11 +122,21 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("compile: %w", err)
 	}
+	// The reference reads the objects itself: it shares no code with the
+	// loader's assembly of workloads, which is under test too.
+	ref, refPods, err := refeval.FromObjects(defaultNS, objs)
+	if err != nil {
+		return "", err
+	}
 	c := &checker{
-		set: set, eng: eng, ref: refeval.New(set),
-		r:      rand.New(rand.NewPCG(1, 2)),
-		podIP:  map[netip.Addr]*manifest.Workload{},
-		sample: sample,
+		set: set, eng: eng, ref: ref,
+		refPods: map[string][]refeval.Pod{},
+		r:       rand.New(rand.NewPCG(1, 2)),
+		podIP:   map[netip.Addr]*manifest.Workload{},
+		sample:  sample,
+	}
+	for _, p := range refPods {
+		c.refPods[p.Workload] = append(c.refPods[p.Workload], p)
 	}
 	for _, w := range set.Workloads {
 		for _, ip := range w.IPs {
@@ -161,25 +171,140 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if msg := c.summary(); msg != "" {
 		return c.describe(msg), nil
 	}
+	// Diff compiles a second version: one cluster in ten when sampling.
+	if c.sample == 0 || c.r.IntN(10) == 0 {
+		if msg, err := c.diff(defaultNS, objs); msg != "" || err != nil {
+			return c.describe(msg), err
+		}
+	}
+	return "", nil
+}
+
+// diff checks Diff against the reference: the cluster's policies against
+// the same cluster without one of them (chosen at random). For sampled
+// pairs of pods and probes, the reference's verdicts in the two versions
+// must be the Old and New of the one change whose endpoints hold the pods,
+// and equal where no change does. Diff of a version with itself is empty.
+func (c *checker) diff(defaultNS string, objs []any) (string, error) {
+	if cs := netpol.Diff(c.eng, c.eng); len(cs) > 0 {
+		return fmt.Sprintf("Diff of a version with itself: %d changes, first %+v", len(cs), cs[0]), nil
+	}
+	var policies []int
+	for i, o := range objs {
+		if _, ok := o.(*networkingv1.NetworkPolicy); ok {
+			policies = append(policies, i)
+		}
+	}
+	if len(policies) == 0 {
+		return "", nil
+	}
+	drop := policies[c.r.IntN(len(policies))]
+	newSet, err := manifest.FromObjects(defaultNS, slices.Delete(slices.Clone(objs), drop, drop+1)...)
+	if err != nil {
+		return "", err
+	}
+	newEng, err := netpol.Compile(newSet)
+	if err != nil {
+		return "", fmt.Errorf("compile: %w", err)
+	}
+	newRef, _, err := refeval.FromObjects(defaultNS, slices.Delete(slices.Clone(objs), drop, drop+1))
+	if err != nil {
+		return "", err
+	}
+	cs := netpol.Diff(c.eng, newEng)
+	// holds reports whether the change side name (an endpoint ID, with or
+	// without "@ip,...", or external CIDRs) stands for pod p.
+	holds := func(name string, cidrs []string, p refeval.Pod) bool {
+		if p.IsExternal() {
+			for _, s := range cidrs {
+				if pr, err := netip.ParsePrefix(s); err == nil && pr.Contains(p.IP) {
+					return true
+				}
+			}
+			return false
+		}
+		id, ips, split := strings.Cut(name, "@")
+		return id == p.Workload && (!split || slices.Contains(strings.Split(ips, ","), p.IP.String()))
+	}
+	var pods []refeval.Pod
+	for _, ep := range c.eng.Endpoints() {
+		pods = append(pods, c.samples(ep)...)
+	}
+	for range 40 {
+		sp, dp := pods[c.r.IntN(len(pods))], pods[c.r.IntN(len(pods))]
+		if sp.IsExternal() && dp.IsExternal() || sp.Workload == dp.Workload && sp.IP == dp.IP && sp.Workload != "" {
+			continue
+		}
+		var found []netpol.Change
+		for _, ch := range cs {
+			srcCIDRs, dstCIDRs := ch.CIDRs, ch.CIDRs
+			if holds(ch.Src, srcCIDRs, sp) && holds(ch.Dst, dstCIDRs, dp) {
+				found = append(found, ch)
+			}
+		}
+		if len(found) > 1 {
+			return fmt.Sprintf("Diff: %s -> %s is in %d changes: %+v", sp, dp, len(found), found), nil
+		}
+		for range 4 {
+			proto, port := portset.Protocols[c.r.IntN(len(portset.Protocols))], c.ports[c.r.IntN(len(c.ports))]
+			o, n := c.ref.Allowed(sp, dp, proto.String(), port), newRef.Allowed(sp, dp, proto.String(), port)
+			var co, cn bool
+			if len(found) == 1 {
+				co, cn = found[0].Old.Contains(proto, uint16(port)), found[0].New.Contains(proto, uint16(port))
+			} else {
+				co, cn = o, n // no change reported: both must agree, and be equal
+				if o != n {
+					return fmt.Sprintf("Diff without policy %d: flow %s changes from %s to %s, and no change reports it",
+						drop, refeval.Flow(sp, dp, proto.String(), port), verdictOf(o), verdictOf(n)), nil
+				}
+			}
+			if co != o || cn != n {
+				return fmt.Sprintf("Diff without policy %d: flow %s: change %s -> %s says %s then %s, reference %s then %s",
+					drop, refeval.Flow(sp, dp, proto.String(), port), found[0].Src, found[0].Dst, verdictOf(co), verdictOf(cn), verdictOf(o), verdictOf(n)), nil
+			}
+		}
+	}
 	return "", nil
 }
 
 type checker struct {
-	set   *manifest.Set
-	eng   *netpol.Engine
-	ref   *refeval.Evaluator
-	r     *rand.Rand
-	podIP map[netip.Addr]*manifest.Workload
-	ports []int // where allowed port sets may start or end
+	set *manifest.Set
+	eng *netpol.Engine
+	ref *refeval.Evaluator
+	// refPods are the reference's pods by workload ID.
+	refPods map[string][]refeval.Pod
+	r       *rand.Rand
+	podIP   map[netip.Addr]*manifest.Workload
+	ports   []int // where allowed port sets may start or end
 	// sample is how many (protocol, port) probes each pair gets, drawn from
 	// ports; 0 probes every protocol on every one of ports.
 	sample int
 	fail   string
 }
 
-// structure checks that endpoints partition each workload's pod IPs and
-// that EndpointOfIP finds each pod IP's endpoint.
+// structure checks that the loader found the workloads and pod IPs the
+// reference reads from the objects, that endpoints partition each
+// workload's pod IPs and that EndpointOfIP finds each pod IP's endpoint.
 func (c *checker) structure() string {
+	if len(c.refPods) != len(c.set.Workloads) {
+		var ids []string
+		for id := range c.refPods {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return fmt.Sprintf("the loader found %d workloads, the reference %d: %v", len(c.set.Workloads), len(c.refPods), ids)
+	}
+	for _, w := range c.set.Workloads {
+		var refIPs []netip.Addr
+		for _, p := range c.refPods[w.ID()] {
+			if p.IP.IsValid() {
+				refIPs = append(refIPs, p.IP)
+			}
+		}
+		if len(c.refPods[w.ID()]) == 0 || !slices.Equal(refIPs, w.IPs) {
+			return fmt.Sprintf("workload %s: the loader found pod IPs %v, the reference %v (pods %v)", w.ID(), w.IPs, refIPs, c.refPods[w.ID()])
+		}
+	}
 	for _, w := range c.set.Workloads {
 		eps := c.eng.EndpointsOf(w)
 		if len(eps) == 0 {
@@ -212,14 +337,12 @@ func (c *checker) structure() string {
 // edge address back to ep.
 func (c *checker) samples(ep *netpol.Endpoint) []refeval.Pod {
 	if !ep.IsExternal() {
-		if len(ep.IPs) == 0 {
-			return []refeval.Pod{refeval.PodOf(ep.Workload)}
-		}
+		// The reference's own pods of the workload, those ep stands for.
 		var pods []refeval.Pod
-		for _, ip := range ep.IPs {
-			p := refeval.PodOf(ep.Workload)
-			p.IP = ip
-			pods = append(pods, p)
+		for _, p := range c.refPods[ep.Workload.ID()] {
+			if len(ep.IPs) == 0 && !p.IP.IsValid() || slices.Contains(ep.IPs, p.IP) {
+				pods = append(pods, p)
+			}
 		}
 		return pods
 	}
@@ -299,14 +422,22 @@ func forPeers(set *manifest.Set, fn func(*manifest.Policy, networkingv1.NetworkP
 // pair of sampled pods (two different pods when src == dst has several).
 func (c *checker) pair(src, dst *netpol.Endpoint, srcPods, dstPods []refeval.Pod) string {
 	got := c.eng.Allowed(src, dst)
-	probe := func(sp, dp refeval.Pod, proto portset.Protocol, port int) string {
+	probe := func(sp, dp refeval.Pod, proto portset.Protocol, port int, explain bool) string {
 		g := got.Contains(proto, uint16(port))
 		w := c.ref.Allowed(sp, dp, proto.String(), port)
-		if g == w {
+		if g != w {
+			return fmt.Sprintf("flow %s\n  engine:    %s (Allowed(%q, %q) = %s)\n  reference: %s",
+				refeval.Flow(sp, dp, proto.String(), port), verdictOf(g), src.ID, dst.ID, got, verdictOf(w))
+		}
+		// Explain must give the same verdict and ports.
+		if !explain {
 			return ""
 		}
-		return fmt.Sprintf("flow %s\n  engine:    %s (Allowed(%q, %q) = %s)\n  reference: %s",
-			refeval.Flow(sp, dp, proto.String(), port), verdictOf(g), src.ID, dst.ID, got, verdictOf(w))
+		if x := c.eng.Explain(src, dst, portset.Port(proto, uint16(port))); x.Allowed != w || !x.AllowedPorts.Equal(got) {
+			return fmt.Sprintf("flow %s\n  Explain:   %s, allowed ports %s\n  reference: %s (Allowed = %s)",
+				refeval.Flow(sp, dp, proto.String(), port), verdictOf(x.Allowed), x.AllowedPorts, verdictOf(w), got)
+		}
+		return ""
 	}
 	if len(srcPods) == 0 || len(dstPods) == 0 {
 		return ""
@@ -317,8 +448,9 @@ func (c *checker) pair(src, dst *netpol.Endpoint, srcPods, dstPods []refeval.Pod
 		for src == dst && len(dstPods) > 1 && dp.IP == sp.IP {
 			dp = dstPods[c.r.IntN(len(dstPods))]
 		}
-		for range c.sample {
-			if msg := probe(sp, dp, portset.Protocols[c.r.IntN(len(portset.Protocols))], c.ports[c.r.IntN(len(c.ports))]); msg != "" {
+		for i := range c.sample {
+			// Explain costs more than Allowed: one probe of each pair.
+			if msg := probe(sp, dp, portset.Protocols[c.r.IntN(len(portset.Protocols))], c.ports[c.r.IntN(len(c.ports))], i == 0); msg != "" {
 				return msg
 			}
 		}
@@ -331,7 +463,7 @@ func (c *checker) pair(src, dst *netpol.Endpoint, srcPods, dstPods []refeval.Pod
 			}
 			for _, proto := range portset.Protocols {
 				for _, port := range c.ports {
-					if msg := probe(sp, dp, proto, port); msg != "" {
+					if msg := probe(sp, dp, proto, port, true); msg != "" {
 						return msg
 					}
 				}

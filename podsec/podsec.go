@@ -26,7 +26,9 @@ type Options struct {
 	// value is finding.Info, the default.
 	DigestSeverity finding.Severity
 	// IngressIsolated reports whether NetworkPolicies isolate w for
-	// ingress. When nil, pod/exposed-unisolated is not run.
+	// ingress (`ward check` also requires that they do not let every
+	// outside address in on every port). When nil,
+	// pod/exposed-unisolated is not run.
 	IngressIsolated func(w *manifest.Workload) bool
 }
 

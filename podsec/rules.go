@@ -284,7 +284,8 @@ var Rules = []finding.Rule{
 		Summary:  "A NodePort or LoadBalancer Service selects pods that no NetworkPolicy isolates for ingress.",
 		Rationale: "The Service publishes the pods on every node's address, or on a load balancer outside the cluster, and nothing filters who connects: " +
 			"not only the intended clients but every address that reaches a node, and every pod. The finding points at the Service and lists the workloads " +
-			"it selects in its namespace that are not isolated for ingress. Runs only when the caller knows the policies (Options.IngressIsolated).",
+			"it selects in its namespace that are not isolated for ingress. A policy that isolates ingress but lets every outside address in on every " +
+			"port (`ingress: [{}]`) does not count as isolating. Runs only when the caller knows the policies (Options.IngressIsolated).",
 		Fix: "Select the workloads with a NetworkPolicy that isolates ingress and allows only the expected sources (the load balancer's or clients' " +
 			"ipBlocks, the ingress controller's pods), or make the Service ClusterIP behind an ingress controller.",
 		Equivalents: []string{"kube-linter:exposed-services", "kube-linter:non-isolated-pod"},

@@ -148,10 +148,23 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if len(cfg.Assertions) > 0 {
 		fs = append(fs, assertion.Findings(cfg.File, assertion.Check(eng, cfg))...)
 	}
+	// A workload is protected when policies isolate its ingress and do not
+	// let every outside address in on every port (ingress: [{}] isolates
+	// and allows everything).
 	podOpts.IngressIsolated = func(w *manifest.Workload) bool {
 		eps := eng.EndpointsOf(w)
 		for _, ep := range eps {
 			if !ep.Class().Isolated(netpol.Ingress) {
+				return false
+			}
+			open := true
+			for _, x := range eng.Endpoints() {
+				if x.IsExternal() && !eng.Allowed(x, ep).IsAll() {
+					open = false
+					break
+				}
+			}
+			if open {
 				return false
 			}
 		}

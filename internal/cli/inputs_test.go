@@ -493,3 +493,47 @@ func TestProxyCheck(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want %q on stdout", code, out, errOut, cfg+" is valid\n")
 	}
 }
+
+// TestExposedAllowAll: a policy that isolates ingress but allows it from
+// everywhere (ingress: [{}], as Online Boutique's) does not protect the
+// pods a NodePort Service publishes.
+func TestExposedAllowAll(t *testing.T) {
+	const base = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+`
+	for _, tt := range []struct {
+		name, rules string
+		exposed     bool
+	}{
+		{"allow all", "  - {}\n", true},
+		{"allow all on every port from every address", "  - from: [{ipBlock: {cidr: 0.0.0.0/0}}, {ipBlock: {cidr: '::/0'}}]\n", true},
+		{"only the ingress controller", "  - from: [{namespaceSelector: {matchLabels: {name: ingress}}}]\n", false},
+		{"allow all on one port", "  - ports: [{port: 8080}]\n", false},
+	} {
+		out, errOut, _ := run(t, base+tt.rules, "check", "-", "-o", "json", "--fail-on", "critical")
+		found := false
+		for _, f := range checkOutput(t, out).Findings {
+			found = found || f.Rule == "pod/exposed-unisolated"
+		}
+		if found != tt.exposed {
+			t.Errorf("%s: pod/exposed-unisolated reported: %v, want %v (stderr %s)", tt.name, found, tt.exposed, errOut)
+		}
+	}
+}

@@ -40,4 +40,8 @@
 // RandomObjects (and RandomSet) make small random clusters whose policies
 // exercise every part of the API, for differential tests of the engine
 // against this package (netpol's TestDifferential and FuzzDifferential).
+// FromObjects reads such a cluster's namespaces, pods and policies from the
+// objects by itself, so that those tests check package manifest's assembly
+// of workloads (owner references, pod IPs, namespace defaulting) too; New
+// takes them from a manifest.Set, as assembled.
 package refeval

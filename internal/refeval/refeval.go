@@ -53,17 +53,30 @@ type Evaluator struct {
 	selectors map[*metav1.LabelSelector]labels.Selector
 }
 
-// New returns an evaluator for the namespaces and policies of set.
+// New returns an evaluator for the namespaces and policies of set, as
+// package manifest assembled them. Differential tests of the engine use
+// FromObjects instead, which shares nothing with that assembly.
 func New(set *manifest.Set) *Evaluator {
+	nsLabels := make(map[string]map[string]string)
+	for _, ns := range set.Namespaces {
+		nsLabels[ns.Name] = ns.Labels
+	}
+	policies := make([]*networkingv1.NetworkPolicy, len(set.Policies))
+	for i, p := range set.Policies {
+		policies[i] = p.NetworkPolicy
+	}
+	return newEvaluator(nsLabels, policies)
+}
+
+// newEvaluator returns an evaluator for namespaces with labels nsLabels
+// (by name; others carry only their name label) and policies.
+func newEvaluator(nsLabels map[string]map[string]string, policies []*networkingv1.NetworkPolicy) *Evaluator {
 	e := &Evaluator{
-		nsLabels:  make(map[string]map[string]string),
+		nsLabels:  nsLabels,
 		selectors: make(map[*metav1.LabelSelector]labels.Selector),
 	}
-	for _, ns := range set.Namespaces {
-		e.nsLabels[ns.Name] = ns.Labels
-	}
-	for _, p := range set.Policies {
-		e.policies = append(e.policies, p.NetworkPolicy)
+	for _, p := range policies {
+		e.policies = append(e.policies, p)
 		e.convert(&p.Spec.PodSelector)
 		for _, r := range p.Spec.Ingress {
 			e.convertPeers(r.From)
@@ -207,7 +220,7 @@ func (e *Evaluator) namespaceLabels(ns string) map[string]string {
 	if l, ok := e.nsLabels[ns]; ok {
 		return l
 	}
-	return map[string]string{manifest.MetadataNameLabel: ns}
+	return map[string]string{nameLabel: ns}
 }
 
 // ipBlockMatches reports whether ip is known, in the block's CIDR and in none

@@ -1,11 +1,15 @@
 package refeval_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wardsec/ward/internal/refeval"
@@ -282,5 +286,45 @@ func TestPodsN(t *testing.T) {
 	}
 	if n := len(refeval.Pods(set)); n != 5 {
 		t.Errorf("len(Pods) = %d, want 5", n)
+	}
+}
+
+// TestFromObjects: the reference's own reading of a cluster: instance pods
+// fold into their Deployment (directly or through a ReplicaSet left out of
+// the input), other pods are workloads of their own, one pod per IP.
+func TestFromObjects(t *testing.T) {
+	yes := true
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 80}}}}}}}}
+	instance := func(name, owner, kind, ip string, lbls map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls,
+			OwnerReferences: []metav1.OwnerReference{{Kind: kind, Name: owner, Controller: &yes}}},
+			Status: corev1.PodStatus{PodIP: ip}}
+	}
+	web := map[string]string{"app": "web"}
+	objs := []any{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"team": "a"}}},
+		d,
+		instance("web-1", "web-7c5f9d", "ReplicaSet", "10.0.0.2", web),
+		instance("web-2", "web", "Deployment", "10.0.0.1", web),
+		instance("stray", "web-7c5f9d", "ReplicaSet", "10.0.0.3", map[string]string{"app": "other"}), // the selector does not match
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "data"}},
+	}
+	_, pods, err := refeval.FromObjects("shop", objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range pods {
+		got = append(got, fmt.Sprintf("%s %s ports=%d", p.Workload, p.IP, len(p.Ports)))
+	}
+	want := []string{"shop/Deployment/web 10.0.0.1 ports=1", "shop/Deployment/web 10.0.0.2 ports=1", "shop/Pod/stray 10.0.0.3 ports=0", "data/Pod/db invalid IP ports=0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pods (-want +got):\n%s", diff)
+	}
+	if _, _, err := refeval.FromObjects("shop", []any{&corev1.Service{}}); err == nil {
+		t.Errorf("an object of a kind it does not read: no error")
 	}
 }

@@ -356,6 +356,21 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlErr(name, err)
 	}
+	// One document: a second one would be silently ignored, with
+	// whatever it holds (an authorization section, say).
+	if len(root.Content) > 0 {
+		rest := yaml.NewDecoder(bytes.NewReader(data))
+		var first, second yaml.Node
+		if err := rest.Decode(&first); err == nil {
+			if err := rest.Decode(&second); err == nil {
+				line := second.Line
+				if len(second.Content) > 0 {
+					line = second.Content[0].Line
+				}
+				return nil, &Error{File: name, Line: line, Msg: "a second YAML document: the configuration is one document (merge it into the first, or remove the ---)"}
+			}
+		}
+	}
 	c.file = name
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -498,6 +513,16 @@ func (c *Config) validate() error {
 	if err := c.validateRoutes(); err != nil {
 		return err
 	}
+	if err := c.validateLimits("limits", &c.Limits); err != nil {
+		return err
+	}
+	for i, r := range c.Routes {
+		if r.Limits != nil {
+			if err := c.validateLimits(fmt.Sprintf("routes[%d].limits", i), r.Limits); err != nil {
+				return err
+			}
+		}
+	}
 	if t := c.TLS; t != nil {
 		switch t.Profile {
 		case "", "intermediate", "modern":
@@ -594,6 +619,17 @@ func (c *Config) validate() error {
 	}
 	if c.MaxConcurrency < 0 {
 		return c.errorf("maxConcurrency", "maxConcurrency must not be negative")
+	}
+	return nil
+}
+
+// validateLimits refuses negative limits (0 means the default).
+func (c *Config) validateLimits(path string, l *Limits) error {
+	switch {
+	case l.MaxBodyBytes < 0:
+		return c.errorf(path+".maxBodyBytes", "%s.maxBodyBytes must not be negative (0: the default)", path)
+	case l.MaxURLBytes < 0:
+		return c.errorf(path+".maxURLBytes", "%s.maxURLBytes must not be negative (0: the default)", path)
 	}
 	return nil
 }

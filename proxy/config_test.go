@@ -75,6 +75,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\ntls:\n  spiffe: {svid: a, socket: unix:///s, allow: [x]}\n", "p.yaml:3: tls.spiffe takes a Workload API socket or svid"},
 		{"upstream: {url: http://x}\nwaf:\n  paths: [api]\n", "p.yaml:3: waf.paths[0] \"api\" must start with /"},
 		{"upstream: {url: http://x}\nwaf: {mode: log}\n", "p.yaml:2: waf.mode \"log\""},
+		// A second document is never read: refused, not ignored (it
+		// could hold the authorization the operator meant).
+		{"upstream: {url: http://x}\n---\nauthorization: {policies: [a.yaml]}\n", "p.yaml:3: a second YAML document"},
+		{"upstream: {url: http://x}\n---\n", "p.yaml:3: a second YAML document"},
+		{"upstream: {url: http://x}\nlimits: {maxBodyBytes: -1}\n", "p.yaml:2: limits.maxBodyBytes must not be negative"},
+		{"upstream: {url: http://x}\nlimits:\n  maxURLBytes: -5\n", "p.yaml:3: limits.maxURLBytes must not be negative"},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig("p.yaml", []byte(tt.doc))

@@ -468,6 +468,20 @@ func (p *parser) container(n *yaml.Node) {
 	p.inv.Containers = append(p.inv.Containers, c)
 }
 
+// protocol reads a transport protocol: TCP, UDP or SCTP.
+func (p *parser) protocol(v *yaml.Node, object string) (portset.Protocol, bool) {
+	s, ok := p.str(v, "protocol", object)
+	if !ok {
+		return 0, false
+	}
+	proto, err := portset.ParseProtocol(s)
+	if err != nil {
+		p.fail(v.Line, object, ErrInvalid, "protocol %q: want TCP, UDP or SCTP", s)
+		return 0, false
+	}
+	return proto, true
+}
+
 // published reads one published port: {hostPort: 9090, port: 80,
 // protocol: TCP}.
 func (p *parser) published(c *Container, n *yaml.Node, object string) {
@@ -487,16 +501,9 @@ func (p *parser) published(c *Container, n *yaml.Node, object string) {
 		case "port":
 			pub.Port = number(v, "port")
 		case "protocol":
-			s, ok := p.str(v, "protocol", object)
-			if !ok {
-				return
+			if proto, ok := p.protocol(v, object); ok {
+				pub.Protocol = proto
 			}
-			proto, err := portset.ParseProtocol(s)
-			if err != nil {
-				p.fail(v.Line, object, ErrInvalid, "protocol %q: want TCP, UDP or SCTP", s)
-				return
-			}
-			pub.Protocol = proto
 		}
 	})
 	if n.Kind != yaml.MappingNode {
@@ -571,16 +578,9 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 		case "port":
 			number = v
 		case "protocol":
-			s, ok := p.str(v, "protocol", object)
-			if !ok {
-				return
+			if proto, ok := p.protocol(v, object); ok {
+				port.Protocol = proto
 			}
-			proto, err := portset.ParseProtocol(s)
-			if err != nil {
-				p.fail(v.Line, object, ErrInvalid, "protocol %q: want TCP, UDP or SCTP", s)
-				return
-			}
-			port.Protocol = proto
 		}
 	})
 	if n.Kind != yaml.MappingNode {

@@ -484,8 +484,14 @@ func TestAttackReloadWatch(t *testing.T) {
 	defer func(d time.Duration) { settleDelay = d }(settleDelay)
 	settleDelay = 300 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.srv.Watch(ctx, 50*time.Millisecond)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		h.srv.Watch(ctx, 50*time.Millisecond)
+	}()
+	// The watcher reads settleDelay: it must be gone before the deferred
+	// restore above writes it.
+	defer func() { cancel(); <-watching }()
 	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
 	good, _ := os.ReadFile(cfgPath)
 	batch := func() int {
@@ -708,7 +714,9 @@ func TestAttackUpstreamNeverAnswers(t *testing.T) {
 // minimum rate used to pin an upstream connection each; they get 408 and
 // their upstream exchange is cut off.
 func TestAttackSlowBody(t *testing.T) {
-	defer func(d time.Duration) { bodyRateGrace = d }(bodyRateGrace)
+	// Restored after the server's own cleanup (cleanups run last first):
+	// its handlers read it until it is shut down.
+	t.Cleanup(func(d time.Duration) func() { return func() { bodyRateGrace = d } }(bodyRateGrace))
 	bodyRateGrace = 500 * time.Millisecond
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: strings.Replace(policies, `methods: ["GET"], `, "", 1), replace: []string{"upstream:\n  url: ", "upstream:\n  minBodyRate: 1000\n  url: ",

@@ -50,6 +50,77 @@ func sh(t *testing.T, args ...string) {
 	}
 }
 
+// nftIn loads ruleset text into the named namespace's nftables.
+func nftIn(t *testing.T, ns, text string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-") // #nosec G204 -- fixed program, the test's namespace
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f in %s: %v\n%s", ns, err, out)
+	}
+}
+
+// serveWeb listens on each of addrs in the named namespace, answering
+// "web" to every connection, until the test ends.
+func serveWeb(t *testing.T, ns string, addrs ...string) {
+	t.Helper()
+	var lns []net.Listener
+	t.Cleanup(func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	})
+	if err := inNetns(t, ns, func() error {
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return err
+			}
+			lns = append(lns, ln)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					_, _ = c.Write([]byte("web\n"))
+					_ = c.Close()
+				}
+			}()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dialWeb connects from the named namespace to target and reports
+// whether serveWeb's answer came back within 700 ms.
+func dialWeb(t *testing.T, ns, target string) bool {
+	t.Helper()
+	var ok bool
+	if err := inNetns(t, ns, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+		defer cancel()
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "i/o timeout") {
+				return nil
+			}
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		buf := make([]byte, 4)
+		n, _ := c.Read(buf)
+		ok = string(buf[:n]) == "web\n"
+		return nil
+	}); err != nil {
+		t.Fatalf("dial %s from %s: %v", target, ns, err)
+	}
+	return ok
+}
+
 // TestPublishedPortThroughOwnAddress is hole 1 with real packets: a
 // "host" namespace publishes a "container"'s port 80 as 8080 the way
 // Docker does (DNAT in nat output for the host's own addresses), and
@@ -94,64 +165,9 @@ table ip6 docker_like {
 	chain output { type nat hook output priority -100; ip6 daddr { 2001:db8::1, fd77::1 } tcp dport 8080 dnat to [fd77::2]:80; }
 }
 `
-	cmd := exec.Command("ip", "netns", "exec", host, "nft", "-f", "-") // #nosec G204 -- fixed program, the test's namespace
-	cmd.Stdin = strings.NewReader(nat)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft -f (nat): %v\n%s", err, out)
-	}
-
-	// The container's listeners.
-	var lns []net.Listener
-	if err := inNetns(t, ctr, func() error {
-		for _, a := range []string{"10.77.0.2:80", "[fd77::2]:80"} {
-			ln, err := net.Listen("tcp", a)
-			if err != nil {
-				return err
-			}
-			lns = append(lns, ln)
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					_, _ = c.Write([]byte("web\n"))
-					_ = c.Close()
-				}
-			}()
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	})
-	dial := func(target string) bool {
-		var ok bool
-		if err := inNetns(t, host, func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
-			defer cancel()
-			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "i/o timeout") {
-					return nil
-				}
-				return err
-			}
-			defer c.Close()
-			_ = c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
-			buf := make([]byte, 4)
-			n, _ := c.Read(buf)
-			ok = string(buf[:n]) == "web\n"
-			return nil
-		}); err != nil {
-			t.Fatalf("dial %s: %v", target, err)
-		}
-		return ok
-	}
+	nftIn(t, host, nat)
+	serveWeb(t, ctr, "10.77.0.2:80", "[fd77::2]:80")
+	dial := func(target string) bool { return dialWeb(t, host, target) }
 	// Over IPv4: IPv6 between these two namespaces delivered nothing even
 	// without Ward when this was written (not investigated further); the
 	// output chain's rules are the same for both families, and

@@ -1,17 +1,12 @@
 package firewall_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/nftables"
 	vnetns "github.com/vishvananda/netns"
@@ -69,53 +64,9 @@ func TestPublishedPortHairpin(t *testing.T) {
 	chain postrouting { type nat hook postrouting priority 100; ip saddr 10.88.0.3 ip daddr 10.88.0.3 tcp dport 80 masquerade; }
 }
 `
-	cmd := exec.Command("ip", "netns", "exec", host, "nft", "-f", "-") // #nosec G204 -- fixed program, the test's namespace
-	cmd.Stdin = strings.NewReader(nat)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft -f (nat): %v\n%s", err, out)
-	}
-
-	var ln net.Listener
-	if err := inNetns(t, names["web"], func() (err error) {
-		ln, err = net.Listen("tcp", "10.88.0.3:80")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("web\n"))
-			_ = c.Close()
-		}
-	}()
-	dial := func(from, target string) bool {
-		var ok bool
-		if err := inNetns(t, names[from], func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
-			defer cancel()
-			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "i/o timeout") {
-					return nil
-				}
-				return err
-			}
-			defer c.Close()
-			_ = c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
-			buf := make([]byte, 4)
-			n, _ := c.Read(buf)
-			ok = string(buf[:n]) == "web\n"
-			return nil
-		}); err != nil {
-			t.Fatalf("dial %s from %s: %v", target, from, err)
-		}
-		return ok
-	}
+	nftIn(t, host, nat)
+	serveWeb(t, names["web"], "10.88.0.3:80")
+	dial := func(from, target string) bool { return dialWeb(t, names[from], target) }
 	published := "10.88.0.1:8080"
 	for _, s := range []string{"web", "client", "other"} {
 		if !dial(s, published) {

@@ -240,6 +240,28 @@ func (p *fwProbe) target() string {
 	return p.dial.String() + "/" + strings.ToLower(p.proto.String())
 }
 
+// newFwDockerEnv checks what the Docker tests need (root, a Docker
+// Engine, docker, docker-compose, go and nft) and returns the state of
+// one whose project and image names are prefixes with a random suffix,
+// and the random bytes the suffix is made of (for its subnets).
+func newFwDockerEnv(t *testing.T, ctx context.Context, project, image string) (*fwDockerEnv, [4]byte) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireDocker(t)
+	for _, c := range []string{"docker", "docker-compose", "go", "nft"} {
+		testenv.RequireCommand(t, c)
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	unique := hex.EncodeToString(rnd[:])
+	e := &fwDockerEnv{t: t, ctx: ctx, dir: t.TempDir(), project: project + unique, image: image + unique,
+		gw: map[string]netip.Addr{}, gw6: map[string]netip.Addr{}}
+	e.lock = filepath.Join(e.dir, "fw.lock")
+	return e, rnd
+}
+
 // fwDockerEnv is the state of TestFwDocker.
 type fwDockerEnv struct {
 	t        *testing.T
@@ -766,27 +788,10 @@ func find(t *testing.T, cases []*fwProbe, from, to string, port uint16, proto po
 //     and every flow gets Docker's verdict again, those Ward denied
 //     included, and rogue's forged frames reach api.
 func TestFwDocker(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireDocker(t)
-	for _, c := range []string{"docker", "docker-compose", "go", "nft"} {
-		testenv.RequireCommand(t, c)
-	}
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	unique := hex.EncodeToString(rnd[:])
-	e := &fwDockerEnv{
-		t: t, ctx: ctx, dir: t.TempDir(),
-		project: "wardfw" + unique,
-		image:   "ward-fw-test:" + unique,
-		gw:      map[string]netip.Addr{},
-		gw6:     map[string]netip.Addr{},
-	}
-	e.lock = filepath.Join(e.dir, "fw.lock")
+	e, rnd := newFwDockerEnv(t, ctx, "wardfw", "ward-fw-test:")
 	if _, ward := e.ruleset(); ward != "" {
 		t.Fatalf("a table inet ward is already loaded in this machine's namespace (another ward fw?); not replacing it:\n%s", ward)
 	}

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -104,21 +102,9 @@ spec:
 // containers and the host (through Docker's DNAT of its own address),
 // matches the engine's verdict for the connection it really is.
 func TestFwDockerPublished(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireDocker(t)
-	for _, c := range []string{"docker", "docker-compose", "go", "nft"} {
-		testenv.RequireCommand(t, c)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	unique := hex.EncodeToString(rnd[:])
-	e := &fwDockerEnv{t: t, ctx: ctx, dir: t.TempDir(), project: "wardpub" + unique, image: "ward-fw-test:" + unique,
-		gw: map[string]netip.Addr{}, gw6: map[string]netip.Addr{}}
-	e.lock = filepath.Join(e.dir, "fw.lock")
+	e, rnd := newFwDockerEnv(t, ctx, "wardpub", "ward-fw-test:")
 	if _, ward := e.ruleset(); ward != "" {
 		t.Fatalf("a table inet ward is already loaded in this machine's namespace (another ward fw?); not replacing it:\n%s", ward)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -165,27 +164,10 @@ func (e *fwDockerEnv) quarantineProbes(o *firewall.Oracle, n string, q, web *fwC
 //   - with --allow-unclassified the quarantined container is still
 //     dropped both ways; removed, it leaves quarantine.
 func TestFwDockerQuarantine(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireDocker(t)
-	for _, c := range []string{"docker", "docker-compose", "go", "nft"} {
-		testenv.RequireCommand(t, c)
-	}
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	unique := hex.EncodeToString(rnd[:])
-	e := &fwDockerEnv{
-		t: t, ctx: ctx, dir: t.TempDir(),
-		project: "wardq" + unique,
-		image:   "ward-fwq-test:" + unique,
-		gw:      map[string]netip.Addr{},
-		gw6:     map[string]netip.Addr{},
-	}
-	e.lock = filepath.Join(e.dir, "fw.lock")
+	e, rnd := newFwDockerEnv(t, ctx, "wardq", "ward-fwq-test:")
 	// Ward's table lives in the machine's namespace: wait for another
 	// test's (TestFwDocker) to be gone rather than replace it.
 	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(2 * time.Second) {

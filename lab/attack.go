@@ -19,6 +19,10 @@ const (
 	// AttackMulticast: a UDP datagram to 224.0.0.251 or ff02::1 (their
 	// group MAC addresses), from the sender's own address.
 	AttackMulticast = "multicast"
+	// AttackBroadcastToMAC: a UDP datagram to 255.255.255.255 in a
+	// frame to the destination's own MAC address (the bridge forwards it
+	// to that port alone, as unicast).
+	AttackBroadcastToMAC = "broadcast-to-mac"
 	// AttackVLAN0: a unicast datagram to the destination with a priority
 	// tag (IEEE 802.1Q, VLAN 0), which the destination's stack accepts as
 	// untagged.
@@ -75,8 +79,8 @@ func (o *AttackOutcome) Status() Status {
 
 // Attacks lists the adversarial frames of p: for every ordered pair of
 // different hosts and every family both have (the destination's first
-// declared port, or 9 when it declares none), a broadcast (IPv4), a
-// multicast, a priority-tagged and a VLAN-tagged unicast, and a spoofed
+// declared port, or 9 when it declares none), a broadcast (IPv4; also in
+// a frame to the destination's own MAC address), a multicast, a priority-tagged and a VLAN-tagged unicast, and a spoofed
 // unicast from a third host's address; and for every ordered pair, a
 // datagram between their link-local addresses.
 func (p *Plan) Attacks() []Attack {
@@ -105,8 +109,11 @@ func (p *Plan) Attacks() []Attack {
 					continue
 				}
 				for _, g := range groups[f] {
-					out = append(out, Attack{Kind: g.kind, Frame: Frame{From: s, Src: sa, To: d, Dst: g.addr, Port: port},
-						Expect: o.AllowsGroup(sa, g.addr, da, portset.UDP, port)})
+					expect := o.AllowsGroup(sa, g.addr, da, portset.UDP, port)
+					out = append(out, Attack{Kind: g.kind, Frame: Frame{From: s, Src: sa, To: d, Dst: g.addr, Port: port}, Expect: expect})
+					if g.kind == AttackBroadcast {
+						out = append(out, Attack{Kind: AttackBroadcastToMAC, Frame: Frame{From: s, Src: sa, To: d, Dst: g.addr, Port: port, ToMAC: true}, Expect: expect})
+					}
 				}
 				out = append(out,
 					Attack{Kind: AttackVLAN0, Frame: Frame{From: s, Src: sa, To: d, Dst: da, Port: port, Tagged: true}},

@@ -67,7 +67,7 @@ func TestAttackShop(t *testing.T) {
 	if c.Mismatched != 0 {
 		t.Errorf("%d of %d attack frames disagree with the engine:\n%s", c.Mismatched, c.Total, attackText(outs))
 	}
-	for _, kind := range []string{lab.AttackBroadcast, lab.AttackMulticast, lab.AttackVLAN0, lab.AttackVLAN, lab.AttackLinkLocal, lab.AttackSpoof} {
+	for _, kind := range []string{lab.AttackBroadcast, lab.AttackBroadcastToMAC, lab.AttackMulticast, lab.AttackVLAN0, lab.AttackVLAN, lab.AttackLinkLocal, lab.AttackSpoof} {
 		if k[kind][0]+k[kind][1] == 0 {
 			t.Errorf("no %s frame sent", kind)
 		}
@@ -99,7 +99,7 @@ func TestAttackE2E(t *testing.T) {
 		}
 	}
 	t.Logf("%d attack frames over 20 scenarios; by kind [blocked delivered]: %v", total, seen)
-	for _, kind := range []string{lab.AttackBroadcast, lab.AttackMulticast} {
+	for _, kind := range []string{lab.AttackBroadcast, lab.AttackBroadcastToMAC, lab.AttackMulticast} {
 		if seen[kind][0] == 0 || seen[kind][1] == 0 {
 			t.Errorf("%s frames: %v blocked and delivered; want both", kind, seen[kind])
 		}
@@ -124,7 +124,7 @@ func TestAttackNegativeControl(t *testing.T) {
 	outs := attack(t, l, plan, noGroup)
 	want, got := map[string]bool{}, map[string]bool{}
 	for _, a := range plan.Attacks() {
-		if (a.Kind == lab.AttackBroadcast || a.Kind == lab.AttackMulticast) && !a.Expect &&
+		if (a.Kind == lab.AttackBroadcast || a.Kind == lab.AttackBroadcastToMAC || a.Kind == lab.AttackMulticast) && !a.Expect &&
 			o.Allows(firewall.Forward, a.Frame.Src, a.Frame.Dst, portset.UDP, a.Frame.Port) {
 			want[a.String()] = true
 		}

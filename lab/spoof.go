@@ -57,6 +57,10 @@ type Frame struct {
 	// Tagged adds an IEEE 802.1Q tag of VLAN VLAN (0: a priority tag).
 	Tagged bool
 	VLAN   uint16
+	// ToMAC sends a frame to a broadcast or multicast address to To's
+	// own MAC address rather than the group's: the bridge delivers it to
+	// To's port alone, and To's stack still takes it.
+	ToMAC bool
 }
 
 func (f Frame) String() string {
@@ -90,7 +94,7 @@ func (l *Lab) send(ctx context.Context, f Frame, timeout time.Duration) (deliver
 	if err != nil {
 		return false, fmt.Errorf("lab: spoof: %s: %w", to.ID, err)
 	}
-	if group, ok := ethframe.GroupMAC(dst); ok {
+	if group, ok := ethframe.GroupMAC(dst); ok && !f.ToMAC {
 		dstMAC = group
 	}
 	var nonce [8]byte

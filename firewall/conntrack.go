@@ -26,7 +26,11 @@ var ctProtocols = map[uint8]portset.Protocol{unix.IPPROTO_TCP: portset.TCP, unix
 // the container's address and port). It is judged at Input when its
 // destination is one of the host's addresses (local), at Output when its
 // source is, and at Forward otherwise. Only TCP, UDP and SCTP connections
-// are judged: policies speak of ports. It returns how many it deleted.
+// are judged: policies speak of ports. A connection from the host to a
+// container's published port is kept when the userland proxy's are
+// admitted (Oracle.Relayed): conntrack does not say which socket opened
+// it, and the client's leg, judged at Input, is ended when denied. It
+// returns how many it deleted.
 func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (int, error) {
 	flows, err := conn.Dump(nil)
 	if err != nil {
@@ -44,7 +48,7 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		case local(src):
 			hook = Output
 		}
-		if ported && o.Allows(hook, src, dst, proto, port) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
+		if ported && (o.Allows(hook, src, dst, proto, port) || hook == Output && o.Relayed(dst, proto, port)) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
 			continue
 		}
 		if err := conn.Delete(f); err != nil {

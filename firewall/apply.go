@@ -696,7 +696,11 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 				lo = append(lo, binaryutil.BigEndian.PutUint16(p.Lo))
 				hi = append(hi, binaryutil.BigEndian.PutUint16(p.Hi))
 			}
-			add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
+			off := uint32(2) // destination port
+			if r.L4.Src {
+				off = 0
+			}
+			add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2})
 			match(nftables.TypeInetService, lo, hi)
 		}
 	}

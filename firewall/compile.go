@@ -421,7 +421,7 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 	input := rs.Chain(ChainInput)
 	// After established and the mid-stream drops; before lo.
 	at := slices.IndexFunc(input.Rules, func(r Rule) bool { return r.Iif == "lo" })
-	var jumps []Rule
+	var jumps, pickUps []Rule
 	for n, k := range keys {
 		allowed := subtract(ipset.Of(ipset.Range{From: netip.IPv4Unspecified(), To: netip.MustParseAddr("255.255.255.255")},
 			ipset.Range{From: netip.IPv6Unspecified(), To: lastIPv6}), unclassified)
@@ -450,6 +450,21 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		}
 		chain := fmt.Sprintf("%s%d", ChainPublished, n+1)
 		c := &Chain{Name: chain}
+		if k.proto == portset.TCP {
+			// A segment conntrack does not know opens nothing here, from
+			// any source (noPickUp covers managed ones only): once
+			// FlushDenied ended a denied client's connection, its next
+			// segment must not be picked up as a new one.
+			c.Rules = append(c.Rules, Rule{TCPNotSYN: true, Counter: true, Verdict: Verdict{Kind: Drop}})
+			// Nor may the host pick it up again, from the proxy's side
+			// (the direction the host may always send) or from its own
+			// client's over lo, whose connection conntrack creates and
+			// confirms in output, before input judges it.
+			for _, src := range []bool{false, true} {
+				pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: &L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []PortRange{{k.port, k.port}}, Src: src},
+					Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+		}
 		for _, f := range Families {
 			if elems := ofFamily(allowed, f); len(elems) > 0 {
 				rs.Sets = append(rs.Sets, &Set{Name: chain + f.suffix(), Family: f, Elements: elems})
@@ -462,6 +477,9 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 			Verdict: Verdict{Kind: Jump, Chain: chain}})
 	}
 	input.Rules = slices.Insert(input.Rules, at, jumps...)
+	// In output, with the mid-stream drops: after established.
+	output := rs.Chain(ChainOutput)
+	output.Rules = slices.Insert(output.Rules, 1, pickUps...)
 }
 
 // userlandProxyRules admits, at the output hook, the onward leg of

@@ -23,7 +23,8 @@ var ctProtocols = map[uint8]portset.Protocol{unix.IPPROTO_TCP: portset.TCP, unix
 // A connection is judged by its original direction, as the ruleset judged
 // its first packet: the source of the original tuple, and the destination
 // as the reply tuple shows it (after Docker's DNAT of a published port,
-// the container's address and port). It is judged at Input when its
+// the container's address and port). The host's connections to itself
+// are kept, but for those to a port it publishes. It is judged at Input when its
 // destination is one of the host's addresses (local), at Output when its
 // source is, and at Forward otherwise. Only TCP, UDP and SCTP connections
 // are judged: policies speak of ports. A connection from the host to a
@@ -43,6 +44,8 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		port := f.TupleReply.Proto.SourcePort
 		hook := Forward
 		switch {
+		case local(dst) && local(src) && !(ported && o.publishes(proto, port)):
+			continue // the host to itself: lo is accepted but for published ports
 		case local(dst):
 			hook = Input
 		case local(src):

@@ -57,6 +57,11 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 	if p.noSYN && (p.hook != "output" && o.Managed(p.src) || p.hook != "input" && o.Managed(p.dst)) {
 		return false
 	}
+	// Nor to a port the host publishes, from any source (input), nor from
+	// the host to any address on that port number (output).
+	if p.noSYN && p.hook != "forward" && o.publishedPort(proto, p.port) {
+		return false
+	}
 	// The host to itself: accepted, but for the ports it publishes.
 	if p.hook == "input" && p.iif == "lo" && !o.publishedPort(proto, p.port) {
 		return true

@@ -42,6 +42,7 @@ type packet struct {
 	src, dst   netip.Addr
 	proto      uint8
 	port       uint16 // destination port
+	sport      uint16 // source port
 	icmpv6Type string
 	// sock is the local socket a packet the host sends comes from, or
 	// nil.
@@ -237,7 +238,11 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		if !found {
 			return false
 		}
-		if r.L4.Ports != nil && !slices.ContainsFunc(r.L4.Ports, func(pr firewall.PortRange) bool { return pr.Lo <= p.port && p.port <= pr.Hi }) {
+		port := p.port
+		if r.L4.Src {
+			port = p.sport
+		}
+		if r.L4.Ports != nil && !slices.ContainsFunc(r.L4.Ports, func(pr firewall.PortRange) bool { return pr.Lo <= port && port <= pr.Hi }) {
 			return false
 		}
 	}

@@ -140,6 +140,11 @@ func (o *Oracle) isSelf(a netip.Addr) bool {
 	return ok
 }
 
+// publishes reports whether a container publishes port on the host.
+func (o *Oracle) publishes(proto portset.Protocol, port uint16) bool {
+	return len(o.published[publishedKey{proto, port}]) > 0
+}
+
 // Relayed reports whether a new flow from a socket of Docker's userland
 // proxy (Inventory.UserlandProxy) to dst on proto and port is admitted at
 // Output whatever the destination's ingress says: its onward leg to a port

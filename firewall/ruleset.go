@@ -253,6 +253,8 @@ type Lookup struct {
 type L4 struct {
 	Protocols []portset.Protocol
 	Ports     []PortRange
+	// Src matches Ports against the source port instead.
+	Src bool
 }
 
 // PortRange is an inclusive range of ports.
@@ -724,10 +726,14 @@ func (l *L4) String() string {
 	for i, p := range l.Ports {
 		ports[i] = p.String()
 	}
-	if len(names) == 1 {
-		return names[0] + " dport " + anonSet(ports)
+	dir := " dport "
+	if l.Src {
+		dir = " sport "
 	}
-	return "meta l4proto " + anonSet(names) + " th dport " + anonSet(ports)
+	if len(names) == 1 {
+		return names[0] + dir + anonSet(ports)
+	}
+	return "meta l4proto " + anonSet(names) + " th" + dir + anonSet(ports)
 }
 
 func (p PortRange) String() string {

@@ -287,5 +287,5 @@ func hostProbers(t *testing.T, server string) map[string]*hostProber {
 func passesForProxy(t *testing.T, inv *firewall.Inventory) bool {
 	t.Helper()
 	up := inv.UserlandProxy
-	return up != nil && uint32(os.Getuid()) == up.UID && testenv.OwnCgroupID(t) == up.Cgroup.ID // #nosec G115 -- a uid
+	return up != nil && uint32(os.Getuid()) == up.UID && testenv.OwnCgroup(t).ID == up.Cgroup.ID // #nosec G115 -- a uid
 }

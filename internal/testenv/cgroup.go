@@ -61,8 +61,8 @@ func NewCgroup(t testing.TB, rel string) Cgroup {
 	return Cgroup{Dir: dir, Level: uint32(strings.Count(strings.Trim(rel, "/"), "/") + 1), ID: inode(t, dir), FD: int(f.Fd())} // #nosec G115 -- a path's depth
 }
 
-// OwnCgroupID is the ID of the test process's cgroup v2.
-func OwnCgroupID(t testing.TB) uint64 {
+// OwnCgroup is the test process's cgroup v2 (FD unset).
+func OwnCgroup(t testing.TB) Cgroup {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
@@ -70,11 +70,16 @@ func OwnCgroupID(t testing.TB) uint64 {
 	}
 	for l := range strings.SplitSeq(string(b), "\n") {
 		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			return inode(t, filepath.Join(Cgroup2Root(t), p))
+			dir := filepath.Join(Cgroup2Root(t), p)
+			var level uint32
+			if rel := strings.Trim(p, "/"); rel != "" {
+				level = uint32(strings.Count(rel, "/") + 1) // #nosec G115 -- a path's depth
+			}
+			return Cgroup{Dir: dir, Level: level, ID: inode(t, dir), FD: -1}
 		}
 	}
 	unavailable(t, "this process has no cgroup v2")
-	return 0
+	return Cgroup{}
 }
 
 func inode(t testing.TB, dir string) uint64 {

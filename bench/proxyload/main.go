@@ -39,6 +39,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardsec/ward/guard/harden"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/proxy"
 )
@@ -53,6 +54,7 @@ func main() {
 	caFile := flag.String("ca", "", "with -generate: CA certificate")
 	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's first round to `PATH` (and of the bare proxy's to PATH.bare)")
+	bareTimeouts := flag.Bool("bare-timeouts", false, "give the bare proxy's server ward's read, write and idle timeouts (harden.DefaultTimeouts) besides the read-header timeout both have")
 	leaveOut := flag.String("without", "", "comma-separated checks to leave out of ward's configuration: authz, jwt, allow, ratelimit, audit")
 	flag.Parse()
 	if *gen {
@@ -63,6 +65,7 @@ func main() {
 		return
 	}
 	profile = *cpuprofile
+	hardenedBare = *bareTimeouts
 	for _, w := range strings.Split(*leaveOut, ",") {
 		if w != "" {
 			without[w] = true
@@ -79,6 +82,8 @@ var (
 	// without lists configuration sections left out (-without), to see
 	// what each check costs.
 	without = map[string]bool{}
+	// hardenedBare gives the bare proxy's server ward's timeouts.
+	hardenedBare bool
 )
 
 func proxyConfig(upURL string) string {
@@ -228,6 +233,9 @@ func run(conns int, dur time.Duration, rounds int, pin string) error {
 		return err
 	}
 	bareSrv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
+	if hardenedBare {
+		bareSrv = harden.Server("", bare, harden.Timeouts{}, nil)
+	}
 	go func() { _ = bareSrv.Serve(bareLn) }()
 
 	// ward proxy with every check: allowlist, JWT (cached), five

@@ -314,9 +314,12 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			// Rewrite has already removed the inbound X-Forwarded-*. An
 			// unknown client (a Unix socket peer) gets none: never the
 			// address of a trusted proxy in its place.
+			// The names are canonical: the map is written directly, as
+			// Header.Set would.
+			h := pr.Out.Header
 			ctx := pr.In.Context()
 			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
-				pr.Out.Header.Set("X-Forwarded-For", a.String())
+				h["X-Forwarded-For"] = []string{a.String()}
 			}
 			// Identity the proxy verified, never the client's word (the
 			// client's own headers of these names were removed before
@@ -325,7 +328,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
 			}
 			if id := audit.RequestID(ctx); id != "" {
-				pr.Out.Header.Set("X-Request-Id", id)
+				h["X-Request-Id"] = []string{id}
 			}
 			if c, ok := jwt.FromContext(ctx); ok {
 				for _, ch := range claimHeaders {
@@ -336,15 +339,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 					}
 				}
 			}
-			proto := "http"
+			proto := protoHTTP
 			if pr.In.TLS != nil {
-				proto = "https"
+				proto = protoHTTPS
 			}
-			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+			h["X-Forwarded-Proto"] = proto[:1:1]
 			if strip {
 				// As Istio's default (forwardOriginalToken: false): the
 				// upstream gets the verified identity, not the token.
-				pr.Out.Header.Del("Authorization")
+				delete(h, "Authorization")
 			}
 		},
 		Transport: tr,
@@ -381,6 +384,13 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	}
 	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
 }
+
+// X-Forwarded-Proto's values. Shared by every request: a full slice, so
+// that an Add to the header reallocates instead of writing into it.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
 
 // withConcurrency sheds requests beyond the adaptive concurrency limit
 // (Gradient2) with 503, each recorded as a denial by rule "concurrency".
@@ -723,7 +733,8 @@ func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
 				return "ip:" + pfx.String()
 			}
 		}
-		return "ip:" + a.String()
+		var buf [64]byte // one allocation, the key itself
+		return string(a.AppendTo(append(buf[:0], "ip:"...)))
 	}
 	switch {
 	case k == "principal":

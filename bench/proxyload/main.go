@@ -115,6 +115,7 @@ type result struct {
 	// moves less than throughput, which depends on the CPU time the
 	// scheduler grants.
 	CPU time.Duration `json:"-"`
+	Sys time.Duration `json:"-"` // the system part of CPU
 	N   int           `json:"n"`
 }
 
@@ -324,9 +325,10 @@ spec:
 			cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
 		}
 		cmd.Stderr = os.Stderr
-		cpu0 := cpuTime()
+		cpu0, sys0 := cpuTime()
 		out, err := cmd.Output()
-		cpu := cpuTime() - cpu0
+		cpu1, sys1 := cpuTime()
+		cpu, sys := cpu1-cpu0, sys1-sys0
 		if err != nil {
 			return result{}, fmt.Errorf("generator: %w", err)
 		}
@@ -336,6 +338,7 @@ spec:
 		}
 		if r.N > 0 {
 			r.CPU = cpu / time.Duration(r.N)
+			r.Sys = sys / time.Duration(r.N)
 		}
 		return r, nil
 	}
@@ -354,8 +357,9 @@ spec:
 		bareRes, wardRes = append(bareRes, b), append(wardRes, w)
 		ratios = append(ratios, w.RPS/b.RPS)
 		cpuRatios = append(cpuRatios, float64(b.CPU)/float64(w.CPU))
-		fmt.Printf("round %d: bare %.0f req/s p50 %v p99 %v cpu %v/req | ward %.0f req/s p50 %v p99 %v cpu %v/req | ward/bare %.2f (by CPU time %.2f)\n",
-			i+1, b.RPS, b.P50, b.P99, b.CPU.Round(100*time.Nanosecond), w.RPS, w.P50, w.P99, w.CPU.Round(100*time.Nanosecond), w.RPS/b.RPS, float64(b.CPU)/float64(w.CPU))
+		fmt.Printf("round %d: bare %.0f req/s p50 %v p99 %v cpu %v/req (sys %v) | ward %.0f req/s p50 %v p99 %v cpu %v/req (sys %v) | ward/bare %.2f (by CPU time %.2f)\n",
+			i+1, b.RPS, b.P50, b.P99, b.CPU.Round(100*time.Nanosecond), b.Sys.Round(100*time.Nanosecond),
+			w.RPS, w.P50, w.P99, w.CPU.Round(100*time.Nanosecond), w.Sys.Round(100*time.Nanosecond), w.RPS/b.RPS, float64(b.CPU)/float64(w.CPU))
 	}
 	med := func(xs []float64) float64 { s := slices.Clone(xs); sort.Float64s(s); return s[len(s)/2] }
 	medDur := func(rs []result, p99 bool) time.Duration {
@@ -395,13 +399,14 @@ spec:
 	return nil
 }
 
-// cpuTime is this process's CPU time so far, user and system.
-func cpuTime() time.Duration {
+// cpuTime is this process's CPU time so far (user and system), and its
+// system part.
+func cpuTime() (cpu, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // profiled runs f, under a CPU profile written to path when on and

@@ -318,8 +318,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			// Header.Set would.
 			h := pr.Out.Header
 			ctx := pr.In.Context()
+			vals := make([]string, 2) // X-Forwarded-For's and X-Request-Id's, each its own full slice
 			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
-				h["X-Forwarded-For"] = []string{a.String()}
+				vals[0] = a.String()
+				h["X-Forwarded-For"] = vals[0:1:1]
 			}
 			// Identity the proxy verified, never the client's word (the
 			// client's own headers of these names were removed before
@@ -328,7 +330,8 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
 			}
 			if id := audit.RequestID(ctx); id != "" {
-				h["X-Request-Id"] = []string{id}
+				vals[1] = id
+				h["X-Request-Id"] = vals[1:2:2]
 			}
 			if c, ok := jwt.FromContext(ctx); ok {
 				for _, ch := range claimHeaders {

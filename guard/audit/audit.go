@@ -251,9 +251,13 @@ var records = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 func (l *Logger) write(t time.Time, v *Verdict, r *http.Request, status int, elapsed time.Duration, id string) {
 	bp := records.Get().(*[]byte)
 	b := appendRecord((*bp)[:0], t, v, r.Method, r.URL.EscapedPath(), status, elapsed, id)
-	l.outMu.Lock()
-	_, _ = l.out.Write(b)
-	l.outMu.Unlock()
+	if bw, ok := l.out.(*BufferedWriter); ok {
+		_, _ = bw.Write(b) // takes its own lock
+	} else {
+		l.outMu.Lock()
+		_, _ = l.out.Write(b)
+		l.outMu.Unlock()
+	}
 	if cap(b) <= 64<<10 {
 		*bp = b
 		records.Put(bp)

@@ -395,6 +395,18 @@ var (
 	protoHTTPS = []string{"https"}
 )
 
+// ruleNames are the audit rules "authz/<policy>", built once per policy
+// rather than per request.
+type ruleNames struct{ m sync.Map }
+
+func (rn *ruleNames) name(policy string) string {
+	if v, ok := rn.m.Load(policy); ok {
+		return v.(string)
+	}
+	v, _ := rn.m.LoadOrStore(policy, "authz/"+policy)
+	return v.(string)
+}
+
 // withConcurrency sheds requests beyond the adaptive concurrency limit
 // (Gradient2) with 503, each recorded as a denial by rule "concurrency".
 func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler {
@@ -584,6 +596,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	for _, w := range eng.Warnings() {
 		p.warnings = append(p.warnings, w.String())
 	}
+	var rules ruleNames
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {
@@ -603,7 +616,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		d := eng.Decide(q)
 		rule := "authz"
 		if d.Policy != "" {
-			rule = "authz/" + d.Policy
+			rule = rules.name(d.Policy)
 		}
 		switch {
 		case d.PathError != nil:

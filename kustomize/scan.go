@@ -1,0 +1,385 @@
+package kustomize
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// ErrNotLocal is the error of every refused reference (errors.Is).
+var ErrNotLocal = errors.New("ward does not fetch or run anything a kustomization names outside its tree; render it with `kustomize build` where that is wanted and pipe the output to ward")
+
+// builtins are kustomize's builtin generators and transformers, the only
+// kinds a generators, transformers or validators entry may configure
+// (HelmChartInflationGenerator runs helm: refused).
+var builtins = map[string]bool{
+	"AnnotationsTransformer": true, "ConfigMapGenerator": true, "IAMPolicyGenerator": true,
+	"HashTransformer": true, "ImageTagTransformer": true, "LabelTransformer": true,
+	"NamespaceTransformer": true, "PatchJson6902Transformer": true, "PatchStrategicMergeTransformer": true,
+	"PatchTransformer": true, "PrefixSuffixTransformer": true, "PrefixTransformer": true,
+	"SuffixTransformer": true, "ReplicaCountTransformer": true, "SecretGenerator": true,
+	"ValueAddTransformer": true, "ReplacementTransformer": true,
+}
+
+// configFileKeys are the keys of builtin plugin configurations whose
+// values kustomize loads as files (or URLs).
+var configFileKeys = map[string]bool{
+	"path": true, "files": true, "envs": true, "env": true, "targetFilePath": true,
+	"valuesFile": true, "additionalValuesFiles": true, "repo": true, "chartHome": true, "configHome": true,
+}
+
+// scpLike is git's scp-like address, host:path, which kustomize clones:
+// a colon before the first slash.
+var scpLike = regexp.MustCompile(`^[^/]*[^/\\]:`)
+
+// isRemote says why kustomize would fetch ref rather than read it from
+// disk, or "".
+func isRemote(ref string) string {
+	r := strings.TrimSpace(ref)
+	l := strings.ToLower(r)
+	switch {
+	case strings.Contains(l, "://"):
+		return "a URL"
+	case strings.HasPrefix(l, "git@"), strings.HasPrefix(l, "git::"):
+		return "a git address"
+	case strings.HasPrefix(l, "github.com/"), strings.HasPrefix(l, "gitlab.com/"), strings.HasPrefix(l, "bitbucket.org/"),
+		strings.HasPrefix(l, "dev.azure.com/"), strings.HasPrefix(l, "ssh.dev.azure.com/"):
+		return "a git repository (a bare host name)"
+	case strings.Contains(l, "?ref="), strings.Contains(l, "?version="), strings.Contains(l, "?submodules="),
+		strings.Contains(l, "?timeout="):
+		return "a git repository (query parameters)"
+	case strings.Contains(r, "//"):
+		return "a git repository (// before a subdirectory)"
+	case strings.HasSuffix(l, ".git") || strings.Contains(l, ".git/") || strings.Contains(l, ".git?"):
+		return "a git repository (.git)"
+	case scpLike.MatchString(r):
+		return "a git address (host:path, scp-like)"
+	}
+	return ""
+}
+
+// Check scans the kustomization in dir and every one it reaches, and
+// returns a *manifest.Error (joined with errors.Join) for each reference
+// that is not local: one that names a URL, a git repository, a file or
+// directory outside root (absolute, through .., or through a symlink) or
+// missing (kustomize would try it as a repository), Helm charts, and
+// plugins that are not kustomize builtins. Nothing is run or fetched.
+func Check(dir, root string) error {
+	s := &scanner{seen: map[string]bool{}}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return &manifest.Error{File: root, Err: err}
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	s.root = abs
+	s.kustomization(dir, false)
+	return errors.Join(s.errs...)
+}
+
+type scanner struct {
+	root string // absolute, symlinks resolved
+	seen map[string]bool
+	errs []error
+}
+
+func (s *scanner) refuse(file string, n *yaml.Node, field, value, why string) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	if value != "" {
+		s.errs = append(s.errs, &manifest.Error{File: file, Line: line,
+			Err: fmt.Errorf("%s: %q is %s: %w", field, value, why, ErrNotLocal)})
+		return
+	}
+	s.errs = append(s.errs, &manifest.Error{File: file, Line: line, Err: fmt.Errorf("%s: %s: %w", field, why, ErrNotLocal)})
+}
+
+// kustomization scans the kustomization of dir. configs is set for the
+// kustomizations listed under generators, transformers or validators,
+// whose resources are plugin configurations.
+func (s *scanner) kustomization(dir string, configs bool) {
+	file, ok := fileOf(dir)
+	if !ok {
+		return // kustomize reports it, from the disk
+	}
+	key := file
+	if r, err := filepath.EvalSymlinks(file); err == nil {
+		key = r
+	}
+	if configs {
+		key += " configs"
+	}
+	if s.seen[key] {
+		return
+	}
+	s.seen[key] = true
+	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the tree the user named
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return // empty: kustomize reports it
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		switch k {
+		case "resources", "bases", "components":
+			for _, e := range seq(v) {
+				if p, isDir, ok := s.local(file, e, k); ok {
+					switch {
+					case isDir:
+						s.kustomization(p, configs)
+					case configs:
+						s.configFile(p)
+					}
+				}
+			}
+		case "generators", "transformers", "validators":
+			for _, e := range seq(v) {
+				if n := inline(e.Value); n != nil {
+					line := e.Line
+					if e.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+						line++ // the text starts under "- |"
+					}
+					for _, d := range n {
+						s.config(file, line, k, d)
+					}
+					continue
+				}
+				if p, isDir, ok := s.local(file, e, k); ok {
+					if isDir {
+						s.kustomization(p, true)
+					} else {
+						s.configFile(p)
+					}
+				}
+			}
+		case "crds", "configurations":
+			for _, e := range seq(v) {
+				s.local(file, e, k)
+			}
+		case "patchesStrategicMerge":
+			for _, e := range seq(v) {
+				if inline(e.Value) == nil {
+					s.local(file, e, k)
+				}
+			}
+		case "patches", "patchesJson6902", "replacements":
+			for j, e := range seq(v) {
+				if p := get(e, "path"); p != nil {
+					s.local(file, p, fmt.Sprintf("%s[%d].path", k, j))
+				}
+			}
+		case "openapi":
+			if p := get(v, "path"); p != nil {
+				s.local(file, p, "openapi.path")
+			}
+		case "configMapGenerator", "secretGenerator":
+			for j, e := range seq(v) {
+				s.kvSources(file, e, fmt.Sprintf("%s[%d]", k, j))
+			}
+		case "helmCharts", "helmGlobals", "helmChartInflationGenerator":
+			s.refuse(file, m.Content[i], k, "", "Helm chart inflation runs the helm program, which may pull charts")
+		}
+	}
+}
+
+// kvSources checks the files, envs and env of a generator's arguments.
+func (s *scanner) kvSources(file string, e *yaml.Node, field string) {
+	for _, key := range []string{"files", "envs", "env"} {
+		v := get(e, key)
+		if v == nil {
+			continue
+		}
+		for _, f := range seq(v) {
+			s.kvFile(file, f, field+"."+key)
+		}
+	}
+}
+
+// kvFile checks a generator source, "path" or "key=path".
+func (s *scanner) kvFile(file string, f *yaml.Node, field string) {
+	ref := f.Value
+	if k, p, ok := strings.Cut(ref, "="); ok && !strings.Contains(k, "/") {
+		ref = p
+	}
+	c := *f
+	c.Value = ref
+	s.local(file, &c, field)
+}
+
+// configFile checks a file of plugin configurations (under generators,
+// transformers or validators).
+func (s *scanner) configFile(file string) {
+	data, err := os.ReadFile(file) // #nosec G304 -- a file of the tree the user named, checked to be inside its root
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return // end, or kustomize reports the syntax error
+		}
+		if len(doc.Content) == 1 {
+			s.config(file, 0, "config", doc.Content[0])
+		}
+	}
+}
+
+// config checks one plugin configuration: a builtin kind, no function
+// annotations, its files local. line is the line of the inline string
+// holding it (0 for a file: the node's own line is used).
+func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
+	at := func(x *yaml.Node) *yaml.Node {
+		if line > 0 {
+			return &yaml.Node{Line: line + x.Line - 1}
+		}
+		return x
+	}
+	kind := get(n, "kind")
+	if kind == nil || !builtins[kind.Value] {
+		k := ""
+		if kind != nil {
+			k = kind.Value
+		}
+		s.refuse(file, at(n), field, k, "not a kustomize builtin generator or transformer (plugins, exec and container functions are not run)")
+		return
+	}
+	if ann := get(get(n, "metadata"), "annotations"); ann != nil {
+		for i := 0; i+1 < len(ann.Content); i += 2 {
+			if a := ann.Content[i].Value; strings.HasPrefix(a, "config.kubernetes.io/function") || strings.HasPrefix(a, "config.k8s.io/function") {
+				s.refuse(file, at(ann.Content[i]), field+" annotation", a, "a function to run (exec or container)")
+			}
+		}
+	}
+	var walk func(x *yaml.Node, path string)
+	walk = func(x *yaml.Node, path string) {
+		switch x.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(x.Content); i += 2 {
+				k, v := x.Content[i].Value, x.Content[i+1]
+				p := path + "." + k
+				if configFileKeys[k] && (v.Kind == yaml.ScalarNode || v.Kind == yaml.SequenceNode) {
+					for _, f := range seq(v) {
+						c := *f
+						c.Line = at(f).Line
+						s.kvFile(file, &c, field+" "+kind.Value+p)
+					}
+					continue
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for j, e := range x.Content {
+				walk(e, fmt.Sprintf("%s[%d]", path, j))
+			}
+		}
+	}
+	walk(n, "")
+}
+
+// local checks that the reference in n, in the kustomization file, is
+// an existing file or directory inside the root, and returns its path
+// (joined, not resolved) and whether it is a directory.
+func (s *scanner) local(file string, n *yaml.Node, field string) (string, bool, bool) {
+	ref := strings.TrimSpace(n.Value)
+	if n.Kind != yaml.ScalarNode || ref == "" {
+		return "", false, false
+	}
+	if why := isRemote(ref); why != "" {
+		s.refuse(file, n, field, ref, why)
+		return "", false, false
+	}
+	p := filepath.FromSlash(ref)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(file), p)
+	}
+	res, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		s.refuse(file, n, field, ref, "not a file or directory on disk (kustomize would try it as a git repository)")
+		return "", false, false
+	}
+	abs, err := filepath.Abs(res)
+	if err != nil || !within(s.root, abs) {
+		why := "outside the kustomization root " + s.root
+		switch {
+		case filepath.IsAbs(ref):
+			why = "an absolute path " + why
+		case strings.Contains(ref, ".."):
+			why = "a path through .. " + why
+		default:
+			why = "a symlink leading " + why
+		}
+		s.refuse(file, n, field, ref, why)
+		return "", false, false
+	}
+	st, err := os.Stat(res)
+	if err != nil {
+		s.refuse(file, n, field, ref, "unreadable: "+err.Error())
+		return "", false, false
+	}
+	return p, st.IsDir(), true
+}
+
+// seq returns the elements of a sequence, or the node itself.
+func seq(n *yaml.Node) []*yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode {
+		return n.Content
+	}
+	return []*yaml.Node{n}
+}
+
+// get returns the value of key in mapping n, or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// inline returns the YAML documents of an entry that is an inline
+// configuration or patch (a mapping), or nil for a path.
+func inline(entry string) []*yaml.Node {
+	if !strings.ContainsAny(entry, ":\n") {
+		return nil
+	}
+	dec := yaml.NewDecoder(strings.NewReader(entry))
+	var out []*yaml.Node
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+			out = append(out, doc.Content[0])
+		}
+	}
+	return out
+}

@@ -14,7 +14,10 @@ import (
 )
 
 // ErrNotLocal is the error of every refused reference (errors.Is).
-var ErrNotLocal = errors.New("ward does not fetch or run anything a kustomization names outside its tree; render it with `kustomize build` where that is wanted and pipe the output to ward")
+var ErrNotLocal = errors.New("ward does not fetch or run anything a kustomization names outside its tree")
+
+// ErrMissing is the error of a reference to nothing on disk.
+var ErrMissing = errors.New("no such file or directory")
 
 // builtins are kustomize's builtin generators and transformers, the only
 // kinds a generators, transformers or validators entry may configure
@@ -315,7 +318,9 @@ func (s *scanner) local(file string, n *yaml.Node, field string) (string, bool, 
 	}
 	res, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		s.refuse(file, n, field, ref, "not a file or directory on disk (kustomize would try it as a git repository)")
+		// kustomize tries a missing resource as a repository: refused
+		// as well, as missing.
+		s.errs = append(s.errs, &manifest.Error{File: file, Line: n.Line, Err: fmt.Errorf("%s: %q: %w", field, ref, ErrMissing)})
 		return "", false, false
 	}
 	abs, err := filepath.Abs(res)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,6 +45,9 @@ func (in *inputs) skip(path string) bool {
 	return false
 }
 
+// kustomizeFix is the fix of a refused kustomization reference.
+const kustomizeFix = "Vendor what it names into the tree (a file or directory beside the kustomization), or render it where fetching is wanted and pipe the output: kustomize build DIR | ward check -"
+
 // found is a kustomization directory found under a path given on the
 // command line, and the root it may reach (kustomize.Root of that path).
 type found struct{ dir, root string }
@@ -67,7 +71,15 @@ func (in *inputs) render(ks []found) {
 		res, err := kustomize.Build(d, k.root)
 		switch {
 		case err != nil:
-			in.unreadable = append(in.unreadable, inputFindings(err)...)
+			fs := inputFindings(err)
+			if errors.Is(err, kustomize.ErrNotLocal) {
+				for i := range fs {
+					if strings.Contains(fs[i].Message, kustomize.ErrNotLocal.Error()) {
+						fs[i].Fix = kustomizeFix
+					}
+				}
+			}
+			in.unreadable = append(in.unreadable, fs...)
 		case res.Data != nil:
 			in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: res.Data})
 		default:

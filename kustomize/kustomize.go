@@ -204,13 +204,13 @@ func within(root, path string) bool {
 	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != ".."+string(filepath.Separator))
 }
 
-func (r rootedFS) Create(string) (filesys.File, error)   { return nil, errReadOnly }
-func (r rootedFS) Mkdir(string) error                    { return errReadOnly }
-func (r rootedFS) MkdirAll(string) error                 { return errReadOnly }
-func (r rootedFS) RemoveAll(string) error                { return errReadOnly }
-func (r rootedFS) WriteFile(string, []byte) error        { return errReadOnly }
-func (r rootedFS) Exists(path string) bool               { return r.inside(path) && r.FileSystem.Exists(path) }
-func (r rootedFS) IsDir(path string) bool                { return r.inside(path) && r.FileSystem.IsDir(path) }
+func (r rootedFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
+func (r rootedFS) Mkdir(string) error                  { return errReadOnly }
+func (r rootedFS) MkdirAll(string) error               { return errReadOnly }
+func (r rootedFS) RemoveAll(string) error              { return errReadOnly }
+func (r rootedFS) WriteFile(string, []byte) error      { return errReadOnly }
+func (r rootedFS) Exists(path string) bool             { return r.inside(path) && r.FileSystem.Exists(path) }
+func (r rootedFS) IsDir(path string) bool              { return r.inside(path) && r.FileSystem.IsDir(path) }
 func (r rootedFS) Open(path string) (filesys.File, error) {
 	if !r.inside(path) {
 		return nil, fmt.Errorf("%s: %w", path, errOutside)

@@ -31,11 +31,13 @@ var builtins = map[string]bool{
 	"ValueAddTransformer": true, "ReplacementTransformer": true,
 }
 
-// configFileKeys are the keys of builtin plugin configurations whose
-// values kustomize loads as files (or URLs).
-var configFileKeys = map[string]bool{
-	"path": true, "files": true, "envs": true, "env": true, "targetFilePath": true,
-	"valuesFile": true, "additionalValuesFiles": true, "repo": true, "chartHome": true, "configHome": true,
+// configFiles are, per builtin kind, the top-level keys of its
+// configuration whose values kustomize loads as files (or URLs); for
+// ReplacementTransformer, the path of each replacement.
+var configFiles = map[string][]string{
+	"ConfigMapGenerator": {"files", "envs", "env"}, "SecretGenerator": {"files", "envs", "env"},
+	"PatchTransformer": {"path"}, "PatchJson6902Transformer": {"path"},
+	"PatchStrategicMergeTransformer": {"paths"}, "ValueAddTransformer": {"targetFilePath"},
 }
 
 // scpLike is git's scp-like address, host:path, which kustomize clones:
@@ -274,30 +276,25 @@ func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
 			}
 		}
 	}
-	var walk func(x *yaml.Node, path string)
-	walk = func(x *yaml.Node, path string) {
-		switch x.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(x.Content); i += 2 {
-				k, v := x.Content[i].Value, x.Content[i+1]
-				p := path + "." + k
-				if configFileKeys[k] && (v.Kind == yaml.ScalarNode || v.Kind == yaml.SequenceNode) {
-					for _, f := range seq(v) {
-						c := *f
-						c.Line = at(f).Line
-						s.kvFile(file, &c, field+" "+kind.Value+p)
-					}
-					continue
-				}
-				walk(v, p)
+	for _, key := range configFiles[kind.Value] {
+		for _, f := range seq(get(n, key)) {
+			if key == "paths" && inline(f.Value) != nil {
+				continue // an inline patch
 			}
-		case yaml.SequenceNode:
-			for j, e := range x.Content {
-				walk(e, fmt.Sprintf("%s[%d]", path, j))
+			c := *f
+			c.Line = at(f).Line
+			s.kvFile(file, &c, field+" "+kind.Value+"."+key)
+		}
+	}
+	if kind.Value == "ReplacementTransformer" {
+		for j, r := range seq(get(n, "replacements")) {
+			if f := get(r, "path"); f != nil {
+				c := *f
+				c.Line = at(f).Line
+				s.local(file, &c, fmt.Sprintf("%s %s.replacements[%d].path", field, kind.Value, j))
 			}
 		}
 	}
-	walk(n, "")
 }
 
 // local checks that the reference in n, in the kustomization file, is

@@ -1,0 +1,312 @@
+package kustomize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// write writes files (path: content) under dir.
+func write(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func deployment(ns, name string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+  namespace: %s
+  labels: {app: %s}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: %s}
+  template:
+    metadata:
+      labels: {app: %s, tier: "web"}
+    spec:
+      containers:
+      - name: c
+        image: nginx:1.25
+        ports:
+        - containerPort: 8080
+          protocol: TCP
+        securityContext: {privileged: true, runAsUser: 0}
+`, name, ns, name, name, name)
+}
+
+const policy = `# the policy
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata:
+  name: deny
+  namespace: shop
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels: {team: "a"}
+    ports:
+    - {port: 8080}
+`
+
+// view is what the differential test compares of a loaded object.
+type view struct {
+	Kind, File string
+	Line       int
+	Obj        map[string]any
+}
+
+// load reads what Build returned as Ward's CLI does, and returns the
+// objects and skipped documents, without kustomize's origin annotation.
+func load(t *testing.T, dir string, res Result) (objs []view, skipped []string) {
+	t.Helper()
+	opts := manifest.Options{FieldLines: true}
+	if res.Data != nil {
+		opts.Rendered = []manifest.Rendered{{Name: dir + " (kustomize build)", Dir: dir, Data: res.Data}}
+	}
+	set, err := manifest.Load(opts, res.Files...)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	for _, o := range set.Objects {
+		data, err := json.Marshal(o.Obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if md, ok := m["metadata"].(map[string]any); ok {
+			if a, ok := md["annotations"].(map[string]any); ok {
+				delete(a, manifest.OriginAnnotation)
+				if len(a) == 0 {
+					delete(md, "annotations")
+				}
+			}
+		}
+		objs = append(objs, view{Kind: o.Kind, File: o.Source.File, Line: o.Source.Line, Obj: m})
+	}
+	for _, s := range set.Skipped {
+		s.Source = manifest.Source{} // rendered location vs file:line: see TestPlainMatchesKrusty
+		skipped = append(skipped, fmt.Sprint(s))
+	}
+	return objs, skipped
+}
+
+// TestPlainMatchesKrusty: on kustomization trees that only list
+// resources, reading the files directly gives the same objects, in the
+// same order, at the same file and line, as a full kustomize build.
+func TestPlainMatchesKrusty(t *testing.T) {
+	cases := map[string]struct {
+		files map[string]string
+		dir   string // the directory built, under the tree
+	}{
+		"one file, several documents": {files: map[string]string{
+			"kustomization.yaml": "resources:\n- all.yaml\n",
+			"all.yaml":           "---\n# web\n" + deployment("shop", "web") + "---\n" + policy + "---\n\n---\n" + deployment("shop", "api"),
+		}},
+		"overlay of bases, bases before resources in the file": {dir: "overlays/prod", files: map[string]string{
+			"overlays/prod/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nbases:\n- ../../base\nresources:\n- extra.yaml\n- ../../other\n",
+			"overlays/prod/extra.yaml":         deployment("prod", "extra"),
+			"base/kustomization.yaml":          "resources:\n- web.yaml\n- policy.yaml\n",
+			"base/web.yaml":                    deployment("shop", "web"),
+			"base/policy.yaml":                 policy,
+			"other/kustomization.yml":          "resources:\n- nested\n",
+			"other/nested/Kustomization":       "resources:\n- svc.json\n",
+			"other/nested/svc.json":            `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}`,
+		}},
+		"lists, cluster objects and namespaces": {files: map[string]string{
+			"kustomization.yaml": "resources:\n- ns.yaml\n- list.yaml\n",
+			"ns.yaml":            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {team: a, \"pod-security.kubernetes.io/enforce\": restricted}\n",
+			"list.yaml":          "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p, namespace: shop, labels: {app: p}}\n  spec:\n    hostNetwork: true\n    containers: [{name: c, image: busybox, ports: [{containerPort: 53, protocol: UDP}]}]\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: cm, namespace: shop}\n  data: {a: \"1\"}\n",
+		}},
+		"quoting, numbers and no namespace": {files: map[string]string{
+			"kustomization.yaml": "resources:\n  - \"pods.yaml\"\n",
+			"pods.yaml":          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 'q'\n  annotations: {n: \"0777\", b: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: \"x:1\"\n    args: [\"--port=8080\", '1e3']\n    ports: [{containerPort: 0x1F90}]\n",
+		}},
+		"empty kustomization": {files: map[string]string{"kustomization.yaml": "resources: []\n"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, c.files)
+			dir := filepath.Join(root, filepath.FromSlash(c.dir))
+			if c.dir == "" {
+				dir = root
+			}
+			fast, err := Build(dir, root)
+			if err != nil || fast.Data != nil {
+				t.Fatalf("Build: %v, data %t: want the plain path", err, fast.Data != nil)
+			}
+			data, err := krustyBuild(dir, root)
+			if err != nil {
+				t.Fatalf("krusty: %v", err)
+			}
+			wantObjs, wantSkipped := load(t, dir, Result{Data: data})
+			gotObjs, gotSkipped := load(t, dir, fast)
+			// The krusty path locates an object by searching its source
+			// file for its kind and name (line 0 when that fails, as for
+			// JSON files and List items); the plain path knows the line.
+			for i := range wantObjs {
+				if i < len(gotObjs) && wantObjs[i].Line == 0 && gotObjs[i].Line > 0 {
+					wantObjs[i].Line = gotObjs[i].Line
+				}
+			}
+			if diff := cmp.Diff(wantObjs, gotObjs); diff != "" {
+				t.Errorf("objects differ from a kustomize build (-krusty +plain):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantSkipped, gotSkipped); diff != "" {
+				t.Errorf("skipped documents differ (-krusty +plain):\n%s", diff)
+			}
+			if len(c.files) > 1 && len(gotObjs) == 0 {
+				t.Error("no objects: the comparison proves nothing")
+			}
+		})
+	}
+}
+
+// TestPlainOnlyWithoutTransformations: any key that makes kustomize
+// change, add or drop objects sends the tree to kustomize, wherever it is
+// in the tree.
+func TestPlainOnlyWithoutTransformations(t *testing.T) {
+	for _, extra := range []string{
+		"namePrefix: x-", "nameSuffix: -x", "namespace: n", "commonLabels: {a: b}", "labels: [{pairs: {a: b}}]",
+		"commonAnnotations: {a: b}", "images: [{name: nginx, newTag: '2'}]", "replicas: [{name: web, count: 3}]",
+		"patches: [{path: p.yaml}]", "patchesStrategicMerge: [p.yaml]", "configMapGenerator: [{name: c, literals: [a=b]}]",
+		"buildMetadata: [managedByLabel]", "sortOptions: {order: legacy}", "components: [comp]", "kind: Component",
+		"vars: []", "replacements: []", "generatorOptions: {disableNameSuffixHash: true}",
+	} {
+		for _, where := range []string{"top", "base"} {
+			t.Run(where+" "+extra, func(t *testing.T) {
+				root := t.TempDir()
+				files := map[string]string{
+					"kustomization.yaml":      "resources:\n- base\n",
+					"base/kustomization.yaml": "resources:\n- web.yaml\n",
+					"base/web.yaml":           deployment("shop", "web"),
+				}
+				files[map[string]string{"top": "kustomization.yaml", "base": "base/kustomization.yaml"}[where]] += extra + "\n"
+				write(t, root, files)
+				if files, ok := plainFiles(root); ok {
+					t.Errorf("plain (%v): %q must be built by kustomize", files, extra)
+				}
+			})
+		}
+	}
+}
+
+// TestRootedFS: the file system kustomize gets reads nothing outside the
+// root, symlinks resolved, and writes nothing.
+func TestRootedFS(t *testing.T) {
+	top := t.TempDir()
+	root, outside := filepath.Join(top, "root"), filepath.Join(top, "outside")
+	write(t, root, map[string]string{"kustomization.yaml": "resources: [a.yaml]\n", "a.yaml": "a: 1\n"})
+	write(t, outside, map[string]string{"secret": "s\n"})
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := newRootedFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := fs.ReadFile(filepath.Join(root, "a.yaml")); err != nil || string(data) != "a: 1\n" {
+		t.Errorf("inside: %q, %v", data, err)
+	}
+	if data, err := fs.ReadFile(filepath.Join(root, "kustomization.yaml")); err != nil || !strings.Contains(string(data), "originAnnotations") {
+		t.Errorf("kustomization without origin annotations: %q, %v", data, err)
+	}
+	for _, p := range []string{filepath.Join(outside, "secret"), filepath.Join(root, "link", "secret"), filepath.Join(root, "..", "outside", "secret"), "/etc/hostname"} {
+		if _, err := fs.ReadFile(p); !errors.Is(err, errOutside) {
+			t.Errorf("ReadFile(%s): %v, want refused", p, err)
+		}
+		if _, err := fs.Open(p); !errors.Is(err, errOutside) {
+			t.Errorf("Open(%s): %v, want refused", p, err)
+		}
+		if fs.Exists(p) || fs.IsDir(filepath.Dir(p)) && !strings.HasPrefix(filepath.Dir(p), root+string(filepath.Separator)) {
+			t.Errorf("Exists/IsDir(%s) true outside the root", p)
+		}
+	}
+	if _, err := fs.ReadDir(outside); !errors.Is(err, errOutside) {
+		t.Errorf("ReadDir outside: %v", err)
+	}
+	if err := fs.WriteFile(filepath.Join(root, "new"), []byte("x")); !errors.Is(err, errReadOnly) {
+		t.Errorf("WriteFile: %v", err)
+	}
+	if err := fs.RemoveAll(root); !errors.Is(err, errReadOnly) {
+		t.Errorf("RemoveAll: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a.yaml")); err != nil {
+		t.Errorf("the tree changed: %v", err)
+	}
+}
+
+// TestCheckAllowsLocal: a tree whose references are all local (files,
+// directories through .., inline patches and builtin configurations)
+// passes the scan and builds.
+func TestCheckAllowsLocal(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"base/kustomization.yaml": "resources:\n- web.yaml\n",
+		"base/web.yaml":           deployment("shop", "web"),
+		"overlays/prod/kustomization.yaml": `resources:
+- ../../base
+patches:
+- path: patch.yaml
+- patch: |
+    - op: replace
+      path: /spec/replicas
+      value: 3
+  target: {kind: Deployment, name: web}
+patchesStrategicMerge:
+- |
+  apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop}
+  spec: {minReadySeconds: 5}
+configMapGenerator:
+- name: conf
+  files: [app.conf, renamed=app.conf]
+  envs: [app.env]
+transformers:
+- |
+  apiVersion: builtin
+  kind: LabelTransformer
+  metadata: {name: l}
+  labels: {env: prod}
+  fieldSpecs: [{path: metadata/labels, create: true}]
+`,
+		"overlays/prod/patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n",
+		"overlays/prod/app.conf":   "a=b\n",
+		"overlays/prod/app.env":    "A=B\n",
+	})
+	res, err := Build(filepath.Join(root, "overlays", "prod"), root)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	set, err := manifest.Parse(manifest.Options{}, "build", res.Data)
+	if err != nil || len(set.Workloads) != 1 || !set.Workloads[0].HostNetwork ||
+		!strings.Contains(string(res.Data), "env: prod") || !strings.Contains(string(res.Data), "minReadySeconds: 5") || !strings.Contains(string(res.Data), "replicas: 3") {
+		t.Errorf("the build lost the overlay: %v\n%s", err, res.Data)
+	}
+}

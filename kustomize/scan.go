@@ -117,9 +117,14 @@ func (s *scanner) kustomization(dir string, configs bool) {
 	if !ok {
 		return // kustomize reports it, from the disk
 	}
-	key := file
-	if r, err := filepath.EvalSymlinks(file); err == nil {
-		key = r
+	key, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return
+	}
+	if abs, err := filepath.Abs(key); err != nil || !within(s.root, abs) {
+		s.refuse(file, nil, "kustomization file", "", "a symlink leading outside the kustomization root "+s.root)
+		return
 	}
 	if configs {
 		key += " configs"

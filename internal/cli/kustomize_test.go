@@ -160,6 +160,8 @@ func TestKustomizeOffline(t *testing.T) {
 		{name: "absolute path outside", kust: "resources:\n- OUTSIDE/deployment.yaml\n", field: "resources", line: 2},
 		{name: "dotdot outside", kust: "resources:\n- ../outside/deployment.yaml\n", field: "resources", line: 2},
 		{name: "dotdot outside patch", kust: "resources:\n- deployment.yaml\npatches:\n- path: ../outside/deployment.yaml\n", field: "patches[0].path", line: 4},
+		{name: "kustomization file symlink outside", kust: "resources:\n- base\n", files: map[string]string{"base/web.yaml": kustomizeDeployment},
+			field: "kustomization file", file: "base/kustomization.yaml", line: 0},
 		{name: "symlink outside", kust: "resources:\n- link/deployment.yaml\n", field: "resources", line: 2},
 	}
 	for _, c := range cases {
@@ -176,6 +178,13 @@ func TestKustomizeOffline(t *testing.T) {
 			writeTree(t, outside, map[string]string{"deployment.yaml": kustomizeDeployment}, httpURL, tcpAddr)
 			if err := os.Symlink(outside, filepath.Join(tree, "link")); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(tree, "base")); err == nil && c.file == "base/kustomization.yaml" && c.line == 0 {
+				// The base's kustomization is a symlink to one outside.
+				writeTree(t, outside, map[string]string{"kustomization.yaml": "resources:\n- deployment.yaml\n"}, httpURL, tcpAddr)
+				if err := os.Symlink(filepath.Join(outside, "kustomization.yaml"), filepath.Join(tree, "base", "kustomization.yaml")); err != nil {
+					t.Fatal(err)
+				}
 			}
 			out, errOut, code := run(t, "", "check", tree, "-o", "json")
 			if n := accepted(); n != 0 {

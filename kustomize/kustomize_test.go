@@ -310,3 +310,39 @@ transformers:
 		t.Errorf("the build lost the overlay: %v\n%s", err, res.Data)
 	}
 }
+
+// TestRoot: the root is the top of the enclosing git work tree, else the
+// path given (its directory, for a file).
+func TestRoot(t *testing.T) {
+	top := t.TempDir()
+	write(t, top, map[string]string{"repo/.git/HEAD": "ref: refs/heads/main\n", "repo/deploy/overlays/prod/kustomization.yaml": "resources: []\n", "plain/k/kustomization.yaml": "resources: []\n"})
+	if got := Root(filepath.Join(top, "repo", "deploy", "overlays", "prod")); got != filepath.Join(top, "repo") {
+		t.Errorf("inside a work tree: %s", got)
+	}
+	if got := Root(filepath.Join(top, "plain", "k")); got != filepath.Join(top, "plain", "k") {
+		t.Errorf("outside a work tree: %s", got)
+	}
+	if got := Root(filepath.Join(top, "plain", "k", "kustomization.yaml")); got != filepath.Join(top, "plain", "k") {
+		t.Errorf("a file outside a work tree: %s", got)
+	}
+}
+
+// TestIsRemote: kustomize's remote forms are recognised, local paths are
+// not.
+func TestIsRemote(t *testing.T) {
+	for _, r := range []string{
+		"https://example.com/a.yaml", "http://127.0.0.1:8080/x", "ssh://git@host/org/repo", "git::https://host/org/repo",
+		"file:///etc/passwd", "git@github.com:org/repo", "deploy@host:org/repo.git", "host:org/repo", "github.com/org/repo",
+		"gitlab.com/org/repo/deploy", "bitbucket.org/org/repo", "example.org/org/repo?ref=v1", "example.org/org/repo.git",
+		"example.org/org/repo//deploy", "dev.azure.com/org/project/_git/repo", "HTTPS://EXAMPLE.COM/A",
+	} {
+		if isRemote(r) == "" {
+			t.Errorf("%q: not recognised as remote", r)
+		}
+	}
+	for _, l := range []string{"deployment.yaml", "../../base", "./base", "base/deploy.yaml", "my.git.yaml", "a.gitignore", "dir/sub"} {
+		if why := isRemote(l); why != "" {
+			t.Errorf("%q: %s, want local", l, why)
+		}
+	}
+}

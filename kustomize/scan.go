@@ -146,9 +146,8 @@ func (s *scanner) kustomization(dir string, configs bool) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return // empty: kustomize reports it
 	}
-	m := doc.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i].Value, m.Content[i+1]
+	for _, kv := range pairs(doc.Content[0]) {
+		k, v := kv[0].Value, kv[1]
 		switch k {
 		case "resources", "bases", "components":
 			for _, e := range seq(v) {
@@ -206,7 +205,7 @@ func (s *scanner) kustomization(dir string, configs bool) {
 				s.kvSources(file, e, fmt.Sprintf("%s[%d]", k, j))
 			}
 		case "helmCharts", "helmGlobals", "helmChartInflationGenerator":
-			s.refuse(file, m.Content[i], k, "", "Helm chart inflation runs the helm program, which may pull charts")
+			s.refuse(file, kv[0], k, "", "Helm chart inflation runs the helm program, which may pull charts")
 		}
 	}
 }
@@ -274,11 +273,9 @@ func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
 		s.refuse(file, at(n), field, k, "not a kustomize builtin generator or transformer (plugins, exec and container functions are not run)")
 		return
 	}
-	if ann := get(get(n, "metadata"), "annotations"); ann != nil {
-		for i := 0; i+1 < len(ann.Content); i += 2 {
-			if a := ann.Content[i].Value; strings.HasPrefix(a, "config.kubernetes.io/function") || strings.HasPrefix(a, "config.k8s.io/function") {
-				s.refuse(file, at(ann.Content[i]), field+" annotation", a, "a function to run (exec or container)")
-			}
+	for _, kv := range pairs(get(get(n, "metadata"), "annotations")) {
+		if a := kv[0].Value; strings.HasPrefix(a, "config.kubernetes.io/function") || strings.HasPrefix(a, "config.k8s.io/function") {
+			s.refuse(file, at(kv[0]), field+" annotation", a, "a function to run (exec or container)")
 		}
 	}
 	for _, key := range configFiles[kind.Value] {
@@ -347,28 +344,66 @@ func (s *scanner) local(file string, n *yaml.Node, field string) (string, bool, 
 	return p, st.IsDir(), true
 }
 
-// seq returns the elements of a sequence, or the node itself.
+// deref follows YAML aliases: kustomize reads a kustomization with
+// aliases resolved, so a URL behind an alias is fetched all the same.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// seq returns the elements of a sequence, or the node itself, aliases
+// followed.
 func seq(n *yaml.Node) []*yaml.Node {
+	n = deref(n)
 	if n == nil {
 		return nil
 	}
-	if n.Kind == yaml.SequenceNode {
-		return n.Content
+	if n.Kind != yaml.SequenceNode {
+		return []*yaml.Node{n}
 	}
-	return []*yaml.Node{n}
+	out := make([]*yaml.Node, 0, len(n.Content))
+	for _, e := range n.Content {
+		out = append(out, deref(e))
+	}
+	return out
 }
 
-// get returns the value of key in mapping n, or nil.
-func get(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
+// pairs returns the key-value pairs of mapping n, aliases followed and
+// merge keys (<<) expanded: every pair that may end up in what kustomize
+// reads (a merged pair a later key overrides is checked as well).
+func pairs(n *yaml.Node) [][2]*yaml.Node {
+	return pairsDepth(deref(n), 0)
+}
+
+func pairsDepth(n *yaml.Node, depth int) [][2]*yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode || depth > 20 {
 		return nil
 	}
+	var out [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			for _, m := range seq(v) {
+				out = append(out, pairsDepth(m, depth+1)...)
+			}
+			continue
+		}
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out
+}
+
+// get returns the value of key in mapping n (merge keys expanded), or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	var v *yaml.Node
+	for _, p := range pairs(n) {
+		if p[0].Value == key && (v == nil || p[1] != nil) {
+			v = p[1]
 		}
 	}
-	return nil
+	return v
 }
 
 // inline returns the YAML documents of an entry that is an inline

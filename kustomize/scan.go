@@ -148,6 +148,12 @@ func (s *scanner) kustomization(dir string, configs bool) {
 	}
 	for _, kv := range pairs(doc.Content[0]) {
 		k, v := kv[0].Value, kv[1]
+		if configs && !plainKeys[k] {
+			// The configurations are checked as written: a patch or
+			// generator here could rewrite the files they load.
+			s.refuse(file, kv[0], k, "", "a transformation of plugin configurations (a kustomization under generators, transformers or validators may only list them)")
+			continue
+		}
 		switch k {
 		case "resources", "bases", "components":
 			for _, e := range seq(v) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -344,5 +345,98 @@ func TestIsRemote(t *testing.T) {
 		if why := isRemote(l); why != "" {
 			t.Errorf("%q: %s, want local", l, why)
 		}
+	}
+}
+
+// TestPlainMatchesKrustyRandom: the differential test on random trees of
+// resources-only kustomizations (nested directories, bases and
+// resources, several kinds, comments and separators placed at random).
+func TestPlainMatchesKrustyRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	serial := 0
+	doc := func() string {
+		serial++
+		ns := fmt.Sprintf("ns%d", rng.IntN(3))
+		name := fmt.Sprintf("o%d", serial)
+		var d string
+		switch rng.IntN(6) {
+		case 0:
+			d = deployment(ns, name)
+		case 1:
+			d = strings.ReplaceAll(policy, "name: deny", "name: "+name)
+		case 2:
+			d = fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  selector: {app: %s}\n  ports:\n  - port: %d\n", name, ns, name, 80+rng.IntN(1000))
+		case 3:
+			d = fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {team: t%d}\n", name, rng.IntN(4))
+		case 4:
+			d = fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n  labels: {app: %s}\nspec:\n  hostNetwork: %t\n  containers:\n  - name: c\n    image: busybox\n", name, ns, name, rng.IntN(2) == 0)
+		default:
+			d = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\ndata:\n  k: \"%d\"\n", name, ns, rng.IntN(100))
+		}
+		if rng.IntN(3) == 0 {
+			d = "# comment\n" + d
+		}
+		return d
+	}
+	for i := range 12 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			root := t.TempDir()
+			files := map[string]string{}
+			var tree func(dir string, depth int)
+			tree = func(dir string, depth int) {
+				var res, bases []string
+				for f := range 1 + rng.IntN(3) {
+					var docs []string
+					for range 1 + rng.IntN(4) {
+						docs = append(docs, doc())
+					}
+					name := fmt.Sprintf("f%d.yaml", f)
+					content := strings.Join(docs, "---\n")
+					if rng.IntN(2) == 0 {
+						content = "---\n" + content
+					}
+					files[dir+name] = content
+					res = append(res, name)
+				}
+				if depth < 3 {
+					for s := range rng.IntN(3) {
+						sub := fmt.Sprintf("d%d", s)
+						tree(dir+sub+"/", depth+1)
+						if rng.IntN(3) == 0 {
+							bases = append(bases, sub)
+						} else {
+							res = append(res, sub)
+						}
+					}
+				}
+				rng.Shuffle(len(res), func(a, b int) { res[a], res[b] = res[b], res[a] })
+				k := "resources:\n- " + strings.Join(res, "\n- ") + "\n"
+				if len(bases) > 0 {
+					k = "bases:\n- " + strings.Join(bases, "\n- ") + "\n" + k
+				}
+				files[dir+"kustomization.yaml"] = k
+			}
+			tree("", 0)
+			write(t, root, files)
+			fast, err := Build(root, root)
+			if err != nil || fast.Data != nil {
+				t.Fatalf("Build: %v, data %t: want the plain path", err, fast.Data != nil)
+			}
+			data, err := krustyBuild(root, root)
+			if err != nil {
+				t.Fatalf("krusty: %v", err)
+			}
+			want, wantSkipped := load(t, root, Result{Data: data})
+			got, gotSkipped := load(t, root, fast)
+			if len(got)+len(gotSkipped) < len(fast.Files) {
+				t.Errorf("%d objects from %d files: the comparison proves little", len(got)+len(gotSkipped), len(fast.Files))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("objects differ from a kustomize build (-krusty +plain):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantSkipped, gotSkipped); diff != "" {
+				t.Errorf("skipped documents differ (-krusty +plain):\n%s", diff)
+			}
+		})
 	}
 }

@@ -219,3 +219,38 @@ func TestKustomizeOffline(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizePlain: a tree of kustomizations that only list resources
+// is read without kustomize, with the same objects, and findings inside a
+// pod template point at the field's own line (a build only gives the
+// object's first line).
+func TestKustomizePlain(t *testing.T) {
+	tree := t.TempDir()
+	writeTree(t, tree, map[string]string{
+		"kustomization.yaml":      "resources:\n- base\n- policy.yaml\n",
+		"policy.yaml":             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+		"base/kustomization.yaml": "resources:\n- web.yaml\n",
+		"base/web.yaml":           strings.Replace(kustomizeDeployment, "        image: nginx:1.25\n", "        image: nginx:1.25\n        securityContext:\n          privileged: true\n", 1),
+		"unlisted.yaml":           "apiVersion: v1\nkind: Pod\nmetadata: {name: stray}\nspec: {containers: [{name: c, image: x}]}\n",
+	}, "", "")
+	out, errOut, code := run(t, "", "check", tree, "-o", "json")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.Objects != 2 || res.Summary.InputErrors != 0 {
+		t.Errorf("objects %d, input errors %d; want 2 and 0 (the unlisted file is not part of the kustomization)", res.Summary.Objects, res.Summary.InputErrors)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if f.Rule == "pss/privileged" {
+			found = f.Object == "shop/Deployment/web" && f.File == filepath.Join(tree, "base", "web.yaml") && f.Line == 17
+		}
+	}
+	if !found {
+		t.Errorf("no pss/privileged finding on shop/Deployment/web at base/web.yaml:17 (the privileged field):\n%s", out)
+	}
+	if reach, _, code := run(t, "", "reach", tree); code != ExitOK || !strings.Contains(reach, "shop/Deployment/web") {
+		t.Errorf("ward reach on a plain kustomization: exit %d\n%s", code, reach)
+	}
+}

@@ -45,8 +45,28 @@ func (in *inputs) skip(path string) bool {
 	return false
 }
 
-// kustomizeFix is the fix of a refused kustomization reference.
-const kustomizeFix = "Vendor what it names into the tree (a file or directory beside the kustomization), or render it where fetching is wanted and pipe the output: kustomize build DIR | ward check -"
+// kustomizeFindings are the input/unreadable findings of a kustomization
+// that could not be built, with a fix that says what to do about a
+// refused reference.
+func kustomizeFindings(err error) []finding.Finding {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out []finding.Finding
+	for _, e := range errs {
+		for _, f := range inputFindings(e) {
+			switch {
+			case errors.Is(e, kustomize.ErrNotLocal):
+				f.Fix = "Vendor what it names into the tree (a file or directory beside the kustomization), or render it where fetching is wanted and pipe the output: kustomize build DIR | ward check -"
+			case errors.Is(e, kustomize.ErrMissing):
+				f.Fix = "Fix the path (kustomize would try a missing resource as a git repository), or remove the entry."
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // found is a kustomization directory found under a path given on the
 // command line, and the root it may reach (kustomize.Root of that path).
@@ -71,15 +91,7 @@ func (in *inputs) render(ks []found) {
 		res, err := kustomize.Build(d, k.root)
 		switch {
 		case err != nil:
-			fs := inputFindings(err)
-			if errors.Is(err, kustomize.ErrNotLocal) {
-				for i := range fs {
-					if strings.Contains(fs[i].Message, kustomize.ErrNotLocal.Error()) {
-						fs[i].Fix = kustomizeFix
-					}
-				}
-			}
-			in.unreadable = append(in.unreadable, fs...)
+			in.unreadable = append(in.unreadable, kustomizeFindings(err)...)
 		case res.Data != nil:
 			in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: res.Data})
 		default:

@@ -336,12 +336,13 @@ func TestIsRemote(t *testing.T) {
 		"file:///etc/passwd", "git@github.com:org/repo", "deploy@host:org/repo.git", "host:org/repo", "github.com/org/repo",
 		"gitlab.com/org/repo/deploy", "bitbucket.org/org/repo", "example.org/org/repo?ref=v1", "example.org/org/repo.git",
 		"example.org/org/repo//deploy", "dev.azure.com/org/project/_git/repo", "HTTPS://EXAMPLE.COM/A",
+		"deploy@host/org/repo", "github.com:org/repo", "host/org/repo?timeout=1s", "example.org/tfs/_git/repo/deploy",
 	} {
 		if isRemote(r) == "" {
 			t.Errorf("%q: not recognised as remote", r)
 		}
 	}
-	for _, l := range []string{"deployment.yaml", "../../base", "./base", "base/deploy.yaml", "my.git.yaml", "a.gitignore", "dir/sub"} {
+	for _, l := range []string{"deployment.yaml", "../../base", "./base", "base/deploy.yaml", "my.git.yaml", "a.gitignore", "dir/sub", "dir/a@b.yaml"} {
 		if why := isRemote(l); why != "" {
 			t.Errorf("%q: %s, want local", l, why)
 		}

@@ -40,6 +40,10 @@ var configFiles = map[string][]string{
 	"PatchStrategicMergeTransformer": {"paths"}, "ValueAddTransformer": {"targetFilePath"},
 }
 
+// gitUser is the user@ that kustomize reads as the start of a git
+// address, with or without a scheme.
+var gitUser = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
+
 // scpLike is git's scp-like address, host:path, which kustomize clones:
 // a colon before the first slash.
 var scpLike = regexp.MustCompile(`^[^/]*[^/\\]:`)
@@ -52,14 +56,15 @@ func isRemote(ref string) string {
 	switch {
 	case strings.Contains(l, "://"):
 		return "a URL"
-	case strings.HasPrefix(l, "git@"), strings.HasPrefix(l, "git::"):
-		return "a git address"
-	case strings.HasPrefix(l, "github.com/"), strings.HasPrefix(l, "gitlab.com/"), strings.HasPrefix(l, "bitbucket.org/"),
+	case strings.HasPrefix(l, "git::"), gitUser.MatchString(r):
+		return "a git address (user@host)"
+	case strings.HasPrefix(l, "github.com/"), strings.HasPrefix(l, "github.com:"), strings.HasPrefix(l, "gitlab.com/"), strings.HasPrefix(l, "bitbucket.org/"),
 		strings.HasPrefix(l, "dev.azure.com/"), strings.HasPrefix(l, "ssh.dev.azure.com/"):
 		return "a git repository (a bare host name)"
-	case strings.Contains(l, "?ref="), strings.Contains(l, "?version="), strings.Contains(l, "?submodules="),
-		strings.Contains(l, "?timeout="):
-		return "a git repository (query parameters)"
+	case strings.Contains(l, "?"):
+		return "a git repository (a query, such as ?ref=)"
+	case strings.Contains(l, "_git/"):
+		return "a git repository (_git/)"
 	case strings.Contains(r, "//"):
 		return "a git repository (// before a subdirectory)"
 	case strings.HasSuffix(l, ".git") || strings.Contains(l, ".git/") || strings.Contains(l, ".git?"):

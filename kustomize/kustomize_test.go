@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -439,5 +440,35 @@ func TestPlainMatchesKrustyRandom(t *testing.T) {
 				t.Errorf("skipped documents differ (-krusty +plain):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestExpansionBomb: a tree where each level lists the next twice would
+// make kustomize build 2^depth kustomizations; the scan refuses it at
+// once and the plain path leaves it alone.
+func TestExpansionBomb(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{}
+	dir := ""
+	for range 40 {
+		files[dir+"kustomization.yaml"] = "resources:\n- n\n- ./n\n"
+		dir += "n/"
+	}
+	files[dir+"kustomization.yaml"] = "resources:\n- pod.yaml\n"
+	files[dir+"pod.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n"
+	write(t, root, files)
+	done := make(chan error, 1)
+	go func() { done <- Check(root, root) }()
+	select {
+	case err := <-done:
+		var me *manifest.Error
+		if !errors.Is(err, ErrTooMany) || !errors.As(err, &me) || me.File != filepath.Join(root, "kustomization.yaml") {
+			t.Errorf("Check: %v, want ErrTooMany at the top kustomization", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Check still running after 10 s")
+	}
+	if _, ok := plainFiles(root); ok {
+		t.Error("plain: a base reached through two paths")
 	}
 }

@@ -22,17 +22,19 @@ func plainFiles(dir string) (files []string, ok bool) {
 	return plain(dir, map[string]bool{})
 }
 
-func plain(dir string, onPath map[string]bool) ([]string, bool) {
+func plain(dir string, visited map[string]bool) ([]string, bool) {
 	file, ok := fileOf(dir)
 	if !ok {
 		return nil, false
 	}
 	abs, err := filepath.Abs(dir)
-	if err != nil || onPath[abs] {
-		return nil, false // a cycle: kustomize reports it
+	if err != nil || visited[abs] {
+		// Reached twice (a cycle, or a base through two paths: its
+		// objects twice, unless transformations rename them): kustomize
+		// decides.
+		return nil, false
 	}
-	onPath[abs] = true
-	defer delete(onPath, abs)
+	visited[abs] = true
 	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization of the tree the user named, checked by Check
 	if err != nil {
 		return nil, false
@@ -71,7 +73,7 @@ func plain(dir string, onPath map[string]bool) ([]string, bool) {
 				case err != nil:
 					return nil, false
 				case st.IsDir():
-					sub, ok := plain(p, onPath)
+					sub, ok := plain(p, visited)
 					if !ok {
 						return nil, false
 					}

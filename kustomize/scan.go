@@ -82,7 +82,7 @@ func isRemote(ref string) string {
 // missing (kustomize would try it as a repository), Helm charts, and
 // plugins that are not kustomize builtins. Nothing is run or fetched.
 func Check(dir, root string) error {
-	s := &scanner{seen: map[string]bool{}}
+	s := &scanner{seen: map[string]bool{}, children: map[string][]string{}}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return &manifest.Error{File: root, Err: err}
@@ -91,13 +91,19 @@ func Check(dir, root string) error {
 		abs = r
 	}
 	s.root = abs
-	s.kustomization(dir, false)
+	top := s.kustomization(dir, false)
+	if n := s.builds(top, map[string]int{}); n > maxBuilds {
+		file, _ := fileOf(dir)
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: fmt.Errorf("%w: over %d kustomizations to build, counting each base once per path that reaches it", ErrTooMany, maxBuilds)})
+	}
 	return errors.Join(s.errs...)
 }
 
 type scanner struct {
 	root string // absolute, symlinks resolved
 	seen map[string]bool
+	// children are the kustomizations each one (by key) lists.
+	children map[string][]string
 	errs []error
 }
 
@@ -114,42 +120,74 @@ func (s *scanner) refuse(file string, n *yaml.Node, field, value, why string) {
 	s.errs = append(s.errs, &manifest.Error{File: file, Line: line, Err: fmt.Errorf("%s: %s: %w", field, why, ErrNotLocal)})
 }
 
-// kustomization scans the kustomization of dir. configs is set for the
-// kustomizations listed under generators, transformers or validators,
-// whose resources are plugin configurations.
-func (s *scanner) kustomization(dir string, configs bool) {
+// maxBuilds bounds the kustomizations one build may load, each base
+// counted once per path that reaches it, as kustomize loads it: a tree
+// where each level lists the next twice would otherwise make kustomize
+// build 2^depth of them.
+const maxBuilds = 10000
+
+// ErrTooMany is the error of a tree that expands to more than maxBuilds
+// kustomizations.
+var ErrTooMany = errors.New("too many kustomizations to build")
+
+// builds counts the kustomizations a build of key loads (memo caches the
+// counts; -1 marks one being counted: a cycle, which kustomize reports).
+func (s *scanner) builds(key string, memo map[string]int) int {
+	if key == "" {
+		return 0
+	}
+	if n, ok := memo[key]; ok {
+		return max(n, 0)
+	}
+	memo[key] = -1
+	n := 1
+	for _, c := range s.children[key] {
+		n += s.builds(c, memo)
+		if n > maxBuilds {
+			break
+		}
+	}
+	memo[key] = n
+	return n
+}
+
+// kustomization scans the kustomization of dir and returns its key (""
+// when there is none). configs is set for the kustomizations listed
+// under generators, transformers or validators, whose resources are
+// plugin configurations.
+func (s *scanner) kustomization(dir string, configs bool) string {
 	file, ok := fileOf(dir)
 	if !ok {
-		return // kustomize reports it, from the disk
+		return "" // kustomize reports it, from the disk
 	}
 	key, err := filepath.EvalSymlinks(file)
 	if err != nil {
 		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
-		return
+		return ""
 	}
 	if abs, err := filepath.Abs(key); err != nil || !within(s.root, abs) {
 		s.refuse(file, nil, "kustomization file", "", "a symlink leading outside the kustomization root "+s.root)
-		return
+		return ""
 	}
 	if configs {
 		key += " configs"
 	}
 	if s.seen[key] {
-		return
+		return key
 	}
 	s.seen[key] = true
 	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the tree the user named
 	if err != nil {
 		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
-		return
+		return key
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
-		return
+		return key
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return // empty: kustomize reports it
+		return key // empty: kustomize reports it
 	}
 	for _, kv := range pairs(doc.Content[0]) {
 		k, v := kv[0].Value, kv[1]
@@ -165,7 +203,7 @@ func (s *scanner) kustomization(dir string, configs bool) {
 				if p, isDir, ok := s.local(file, e, k); ok {
 					switch {
 					case isDir:
-						s.kustomization(p, configs)
+						s.children[key] = append(s.children[key], s.kustomization(p, configs))
 					case configs:
 						s.configFile(p)
 					}
@@ -185,7 +223,7 @@ func (s *scanner) kustomization(dir string, configs bool) {
 				}
 				if p, isDir, ok := s.local(file, e, k); ok {
 					if isDir {
-						s.kustomization(p, true)
+						s.children[key] = append(s.children[key], s.kustomization(p, true))
 					} else {
 						s.configFile(p)
 					}
@@ -219,6 +257,7 @@ func (s *scanner) kustomization(dir string, configs bool) {
 			s.refuse(file, kv[0], k, "", "Helm chart inflation runs the helm program, which may pull charts")
 		}
 	}
+	return key
 }
 
 // kvSources checks the files, envs and env of a generator's arguments.
@@ -385,24 +424,27 @@ func seq(n *yaml.Node) []*yaml.Node {
 // merge keys (<<) expanded: every pair that may end up in what kustomize
 // reads (a merged pair a later key overrides is checked as well).
 func pairs(n *yaml.Node) [][2]*yaml.Node {
-	return pairsDepth(deref(n), 0)
-}
-
-func pairsDepth(n *yaml.Node, depth int) [][2]*yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode || depth > 20 {
-		return nil
-	}
 	var out [][2]*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
-		if k.Value == "<<" && k.Tag == "!!merge" {
-			for _, m := range seq(v) {
-				out = append(out, pairsDepth(m, depth+1)...)
-			}
-			continue
+	merged := map[*yaml.Node]bool{}
+	var add func(n *yaml.Node)
+	add = func(n *yaml.Node) {
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode || merged[n] {
+			return // each mapping is merged once: no blow-up, no cycle
 		}
-		out = append(out, [2]*yaml.Node{k, v})
+		merged[n] = true
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], deref(n.Content[i+1])
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				for _, m := range seq(v) {
+					add(m)
+				}
+				continue
+			}
+			out = append(out, [2]*yaml.Node{k, v})
+		}
 	}
+	add(n)
 	return out
 }
 

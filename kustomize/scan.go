@@ -104,7 +104,7 @@ type scanner struct {
 	seen map[string]bool
 	// children are the kustomizations each one (by key) lists.
 	children map[string][]string
-	errs []error
+	errs     []error
 }
 
 func (s *scanner) refuse(file string, n *yaml.Node, field, value, why string) {

@@ -279,12 +279,14 @@ spec:
 		}()
 	}
 	var closers []io.Closer
+	var mu sync.Mutex
 	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, c := range closers {
 			_ = c.Close()
 		}
 	})
-	var mu sync.Mutex
 	keep := func(c io.Closer) { mu.Lock(); closers = append(closers, c); mu.Unlock() }
 	if err := inNetns(t, ctr, func() error {
 		ln, err := net.Listen("tcp", "10.79.0.2:8080")
@@ -354,7 +356,11 @@ spec:
 		defer c.Close()
 		w0, c0 := webGot.Load(), clientGot.Load()
 		stream(c, &clientGot)
-		time.Sleep(500 * time.Millisecond)
+		// Both ends receive (within 10 s: the race detector and a busy
+		// machine slow the relay's start).
+		for deadline := time.Now().Add(10 * time.Second); (webGot.Load() == w0 || clientGot.Load() == c0) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if webGot.Load() == w0 || clientGot.Load() == c0 {
 			t.Fatalf("the open policy: nothing streams (web got %d, the client %d)", webGot.Load()-w0, clientGot.Load()-c0)
 		}

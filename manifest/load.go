@@ -76,6 +76,10 @@ type Rendered struct {
 	// Dir is the directory origin paths are relative to.
 	Dir  string
 	Data []byte
+	// Origin, when set, is the Source.Origin of the stream's objects
+	// whose document has no `# Source:` comment of its own: the template
+	// of a Helm chart the stream was rendered from.
+	Origin string
 }
 
 // OriginAnnotation is kustomize's annotation naming where an object was
@@ -184,7 +188,11 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 			}
 			l.collect(f)
 		}
+		origin := l.renderedOrigin(name)
 		for _, doc := range splitDocuments(data) {
+			if doc.origin == "" {
+				doc.origin = origin
+			}
 			if stream, ok := splitJSONStream(doc); ok {
 				for _, d := range stream {
 					add(d)
@@ -425,6 +433,16 @@ func (l *loader) renderedDir(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// renderedOrigin returns the Origin of the Options.Rendered named name.
+func (l *loader) renderedOrigin(name string) string {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Origin
+		}
+	}
+	return ""
 }
 
 // relocate points an object of a rendered stream at the file its origin

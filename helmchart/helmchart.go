@@ -80,6 +80,9 @@ type Template struct {
 	// `# Source:` comment. Line n of Data is what line n of `helm
 	// template --show-only` prints after that comment.
 	Data []byte
+	// lines maps the lines of Data to lines of the template file (see
+	// Line).
+	lines []int
 }
 
 // Chart is a rendered chart.
@@ -249,14 +252,33 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
 	res := newResolver(dir, ch.Name())
+	srcs := map[string][]byte{}
+	sources(ch, srcs)
 	for n, text := range files {
 		if path.Base(n) == "NOTES.txt" || len(bytes.TrimSpace([]byte(text))) == 0 {
 			continue
 		}
-		out.Templates = append(out.Templates, Template{Name: n, File: res.file(n), Data: []byte(text)})
+		t := Template{Name: n, File: res.file(n), Data: []byte(text)}
+		if src, ok := srcs[n]; ok {
+			t.lines = lineMap(src, t.Data)
+		}
+		out.Templates = append(out.Templates, t)
 	}
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// sources maps helm's names of the templates of c and its dependencies to
+// their source text.
+func sources(c *chart.Chart, m map[string][]byte) {
+	for _, t := range c.Templates {
+		if t != nil {
+			m[path.Join(c.ChartFullPath(), t.Name)] = t.Data
+		}
+	}
+	for _, d := range c.Dependencies() {
+		sources(d, m)
+	}
 }
 
 // checkDependencies fails for every dependency of Chart.yaml (of the chart

@@ -126,7 +126,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
 
-	in := scanInputs(args, e.maxInput)
+	in := scanInputs(args, e.maxInput, &e.chart)
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}

@@ -57,10 +57,11 @@ type Options struct {
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
-// when Options.KubeVersion is empty: the version Ward's Pod Security
-// Standards audit evaluates as "latest" (podsec.LatestVersion), so that
-// the chart is rendered for the cluster it is judged for.
-func DefaultKubeVersion() string { return podsec.LatestVersion() }
+// when Options.KubeVersion is empty, such as "v1.37.0": the version Ward's
+// Pod Security Standards audit evaluates as "latest"
+// (podsec.LatestVersion), so that the chart is rendered for the cluster it
+// is judged for.
+func DefaultKubeVersion() string { return podsec.LatestVersion() + ".0" }
 
 // Template is the output of one template file of a chart or of one of its
 // subcharts.

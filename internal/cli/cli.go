@@ -211,8 +211,7 @@ func Main() {
 func (e *env) load(paths []string) (*manifest.Set, error) {
 	in := scanInputs(paths, e.maxInput, &e.chart)
 	if len(in.unreadable) > 0 {
-		f := in.unreadable[0]
-		return nil, fail(ExitError, fmt.Errorf("%s: %s", f.File, f.Message))
+		return nil, fail(ExitError, errors.New(in.unreadable[0].Location()+": "+in.unreadable[0].Message))
 	}
 	set, err := e.loadWith(in, false)
 	if err != nil {
@@ -246,8 +245,7 @@ func (e *env) joinWorkloads(set *manifest.Set, paths []string) (*manifest.Set, m
 	if len(e.workloads) > 0 {
 		in := scanInputs(e.workloads, e.maxInput, &e.chart)
 		if len(in.unreadable) > 0 {
-			f := in.unreadable[0]
-			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %s: %s", f.File, f.Message))
+			return nil, nil, fail(ExitError, errors.New("--workloads: "+in.unreadable[0].Location()+": "+in.unreadable[0].Message))
 		}
 		w, err := e.loadWith(in, false)
 		if err != nil {

@@ -77,8 +77,10 @@ func checkCmd(e *env) *cobra.Command {
 ward.yaml (in PATH, or --config); the hardening audit of pod templates
 (Pod Security Standards and Ward's own rules), Istio mesh settings,
 Dockerfiles (Dockerfile, Containerfile, *.Dockerfile) and Compose files
-(by name or content). See docs/rules.md for every rule and how to
-suppress it.
+(by name or content). Directories with a Chart.yaml are rendered as Helm
+charts, offline (--values, --set, --release-name, -n, --kube-version as
+helm template takes them; docs/usage.md). See docs/rules.md for every rule
+and how to suppress it.
 
 Input errors do not stop the check: unreadable or malformed inputs become
 findings, everything else is still checked, and the run exits 2.

@@ -2,6 +2,7 @@ package helmchart
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -247,7 +248,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		}
 	}
 	var e engine.Engine // no cluster: lookup returns empty, no DNS
-	files, err := e.Render(ch, top)
+	files, err := e.RenderWithContext(context.Background(), ch, top)
 	if err != nil {
 		return nil, renderError(err, ch.Name(), dir)
 	}

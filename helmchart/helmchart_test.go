@@ -329,10 +329,10 @@ func TestOffline(t *testing.T) {
 
 	// In charts/: rendered from there.
 	dir = write(t, map[string]string{
-		"Chart.yaml":                         chartYAML,
-		"charts/sub/Chart.yaml":              "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+		"Chart.yaml":                          chartYAML,
+		"charts/sub/Chart.yaml":               "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
 		"charts/sub/templates/configmap.yaml": sub,
-		"values.schema.json":                 `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"x": {"type": "string"}}}`,
+		"values.schema.json":                  `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"x": {"type": "string"}}}`,
 	})
 	c, err := Render(dir, Options{SetString: []string{"x=1"}})
 	if err != nil || len(c.Templates) != 1 || c.Templates[0].File != filepath.Join(dir, "charts/sub/templates/configmap.yaml") {

@@ -308,7 +308,18 @@ func checkDependencies(ch *chart.Chart, dir string) error {
 		return &Error{File: filepath.Join(dir, ChartFile), Err: fmt.Errorf("%w: dependency %q%s is not in charts/ and is never downloaded: run `helm dependency build` first, or vendor the chart into charts/", ErrRemote, d.Name, where)}
 	}
 	for _, sc := range ch.Dependencies() {
-		sub := filepath.Join(dir, "charts", sc.Name())
+		sub, archive := subchart(dir, sc.Name())
+		if archive {
+			// Named by the archive: the error's Chart.yaml is inside it.
+			if err := checkDependencies(sc, sub); err != nil {
+				var e *Error
+				if errors.As(err, &e) && filepath.Base(e.File) == ChartFile && filepath.Dir(e.File) == sub {
+					e.File = sub
+				}
+				return err
+			}
+			continue
+		}
 		if err := checkDependencies(sc, sub); err != nil {
 			return err
 		}

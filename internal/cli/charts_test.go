@@ -63,7 +63,7 @@ func TestHelmChartErrors(t *testing.T) {
 		{"missing dependency", []string{"helmchart/testdata/missing-dep"}, "helmchart/testdata/missing-dep/Chart.yaml", 0, `dependency "postgres" (repository https://charts.example.invalid/stable) is not in charts/ and is never downloaded`},
 		{"templates dir", []string{chartDir + "/templates", "--set", "database.host=x"}, chartDir + "/templates", 0, "part of the Helm chart " + chartDir},
 		{"template file", []string{chartDir + "/templates/service.yaml"}, chartDir + "/templates/service.yaml", 0, "part of the Helm chart " + chartDir},
-		{"subchart dir", []string{chartDir + "/charts/redis"}, chartDir + "/charts/redis", 0, "part of the Helm chart " + chartDir},
+		{"subchart templates", []string{chartDir + "/charts/redis/templates"}, chartDir + "/charts/redis/templates", 0, "part of the Helm chart " + chartDir + "/charts/redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := run(t, "", append([]string{"check", "-o", "json"}, tc.args...)...)
@@ -81,8 +81,14 @@ func TestHelmChartErrors(t *testing.T) {
 		})
 	}
 
+	// A subchart given on its own is a chart: rendered with its own values.
+	out, errOut, code := run(t, "", "check", "-o", "json", chartDir+"/charts/redis")
+	if res := checkOutput(t, out); code != ExitFindings || res.Summary.Objects != 1 || res.Summary.InputErrors != 0 {
+		t.Errorf("subchart alone: exit %d, %+v; stderr %s", code, res.Summary, errOut)
+	}
+
 	// The commands that stop at input errors name the file.
-	_, errOut, code := run(t, "", "reach", chartDir)
+	_, errOut, code = run(t, "", "reach", chartDir)
 	if code != ExitError || !strings.Contains(errOut, chartDir+"/templates/deployment.yaml:26") || !strings.Contains(errOut, "database.host is required") {
 		t.Errorf("reach: exit %d, stderr %q", code, errOut)
 	}
@@ -96,7 +102,7 @@ func TestHelmChartErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and an error only", args, code, out, errOut)
 		}
 	}
-	out, _, code := run(t, "", "check", chartDir, "--set", "database.host=x", "--kube-version", "1.20")
+	out, _, code = run(t, "", "check", chartDir, "--set", "database.host=x", "--kube-version", "1.20")
 	if code != ExitError || !strings.Contains(out, chartDir+"/Chart.yaml") || !strings.Contains(out, "chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.20") {
 		t.Errorf("kube version below the chart's kubeVersion: exit %d\n%s", code, out)
 	}

@@ -126,13 +126,13 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.manifests = append(in.manifests, p)
 			continue
 		}
-		if c, ok := inChart(p); ok {
-			in.unreadable = append(in.unreadable, chartPart(p, c))
-			continue
-		}
 		st, err := os.Stat(p)
 		if err == nil && st.IsDir() && helmchart.IsChart(p) {
 			in.renderChart(p, chart)
+			continue
+		}
+		if c, ok := inChart(p); ok {
+			in.unreadable = append(in.unreadable, chartPart(p, c))
 			continue
 		}
 		if err != nil || !st.IsDir() {

@@ -1,6 +1,9 @@
 package helmchart
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"net"
 	"os"
@@ -369,5 +372,68 @@ func TestOffline(t *testing.T) {
 func TestIsChart(t *testing.T) {
 	if !IsChart(shop) || IsChart(filepath.Join(shop, "templates")) || IsChart("testdata/none") {
 		t.Error("IsChart")
+	}
+}
+
+// TestArchivedSubchart: a subchart packed as charts/NAME-VERSION.tgz (as
+// `helm dependency build` leaves it) is rendered, and its templates are
+// named by the archive's path.
+func TestArchivedSubchart(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	err := filepath.WalkDir(shop, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(shop, p)
+		data, err := os.ReadFile(p) // #nosec G304 -- test data
+		files[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, text := range files {
+		if rest, ok := strings.CutPrefix(name, "charts/redis/"); ok {
+			if err := tw.WriteHeader(&tar.Header{Name: "redis/" + rest, Mode: 0o600, Size: int64(len(text))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write([]byte(text)); err != nil {
+				t.Fatal(err)
+			}
+			delete(files, name)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files["charts/redis-0.2.0.tgz"] = buf.String()
+	for name, text := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Render(dir, Options{Set: []string{"database.host=db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tpl := range c.Templates {
+		if tpl.Name == "shop/charts/redis/templates/statefulset.yaml" {
+			found = tpl.File == filepath.Join(dir, "charts", "redis-0.2.0.tgz", "templates", "statefulset.yaml")
+		}
+	}
+	if !found {
+		t.Errorf("archived subchart not rendered or misnamed: %+v", c.Templates)
 	}
 }

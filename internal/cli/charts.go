@@ -22,7 +22,16 @@ func (e *env) addChartFlags(c *cobra.Command) {
 	f.StringArrayVar(&e.chart.Set, "set", nil, "Helm charts: set a value, as helm's --set: key1=val1,key2=val2 (repeatable)")
 	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
 	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
-	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities (default: the Pod Security Standards' latest)")
+	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities (default: check's --pss-version, or the latest Pod Security Standards version)")
+}
+
+// chartKubeVersion renders charts for the Kubernetes version that `ward
+// check --pss-version` names, unless --kube-version says otherwise: the
+// chart is then judged for the cluster it is rendered for.
+func (e *env) chartKubeVersion(c *cobra.Command, pssVersion string) {
+	if !c.Flags().Changed("kube-version") && pssVersion != "" && pssVersion != "latest" {
+		e.chart.KubeVersion = pssVersion
+	}
 }
 
 // chartOptions completes the chart flags with what ward's other flags say,

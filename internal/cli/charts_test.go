@@ -108,6 +108,28 @@ func TestHelmChartErrors(t *testing.T) {
 	}
 }
 
+// TestHelmChartKubeVersion: charts are rendered for check's
+// --pss-version unless --kube-version is given.
+func TestHelmChartKubeVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--pss-version", "v1.24"}, ExitError}, // below the chart's kubeVersion: >=1.25.0-0
+		{[]string{"--pss-version", "v1.24", "--kube-version", "1.30"}, ExitOK},
+		{[]string{"--pss-version", "v1.30"}, ExitOK},
+		{[]string{"--kube-version", "v1.24.3"}, ExitError},
+	} {
+		out, errOut, code := run(t, "", append([]string{"check", chartDir, "--set", "database.host=db"}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out, errOut)
+		}
+		if tc.code == ExitError && !strings.Contains(out, "incompatible with Kubernetes v1.24") {
+			t.Errorf("%v: no kubeVersion error:\n%s", tc.args, out)
+		}
+	}
+}
+
 // TestHelmChartInTree: a chart found while walking a directory is
 // rendered (its templates never read as manifests) beside the tree's
 // plain manifests, and other commands read charts too.

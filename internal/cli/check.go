@@ -91,7 +91,10 @@ never count), 2 usage or input error.`,
   ward check deploy/ Dockerfile -o sarif > ward.sarif
   ward check deploy/ -o json --fail-on medium --pss-level baseline`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return e.check(args, &fl) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e.chartKubeVersion(cmd, fl.pssVersion)
+			return e.check(args, &fl)
+		},
 	}
 	c.Flags().StringVarP(&fl.out, "output", "o", "text", "output format: text, json or sarif")
 	c.Flags().StringVar(&fl.failOn, "fail-on", "high", "exit 1 on findings at or above this severity: info, low, medium, high, critical")

@@ -50,6 +50,16 @@ type Client struct {
 	// invalid inventory file does.
 	Quarantine bool
 
+	// OnUserlandProxy, when set, is called during Inventory, when a
+	// container publishes a port, with what was found of Docker's
+	// userland proxy: whether its onward connections to the containers
+	// are admitted (firewall.Inventory.UserlandProxy) or, and why not,
+	// judged as the gateway's.
+	OnUserlandProxy func(ProxyNote)
+
+	// proc is the proc file system's mount point; tests replace it.
+	proc string
+
 	// ports finds containers' bridge ports; tests replace it.
 	ports func() (portFinder, error)
 
@@ -152,7 +162,38 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 		return nil, err
 	}
 	c.bind(inv, ids, ctrs)
+	c.userlandProxy(inv)
 	return inv, nil
+}
+
+// userlandProxy sets inv.UserlandProxy when a container publishes a port
+// and the daemon is local (see findUserlandProxy).
+func (c *Client) userlandProxy(inv *firewall.Inventory) {
+	var hostNetwork []string
+	publishes := false
+	for _, ct := range inv.Containers {
+		publishes = publishes || len(ct.Published) > 0
+		if ct.HostNetwork {
+			hostNetwork = append(hostNetwork, ct.Name)
+		}
+	}
+	if !publishes {
+		return
+	}
+	var note ProxyNote
+	if strings.HasPrefix(c.source, "docker://") {
+		proc := c.proc
+		if proc == "" {
+			proc = "/proc"
+		}
+		note = findUserlandProxy(proc, hostNetwork)
+	} else {
+		note.Reason = "the daemon is not on a local socket"
+	}
+	inv.UserlandProxy = note.Proxy
+	if c.OnUserlandProxy != nil {
+		c.OnUserlandProxy(note)
+	}
 }
 
 // portFinder returns the bridge ports of a container's network namespace.

@@ -696,8 +696,29 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 				lo = append(lo, binaryutil.BigEndian.PutUint16(p.Lo))
 				hi = append(hi, binaryutil.BigEndian.PutUint16(p.Hi))
 			}
-			add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2})
+			off := uint32(2) // destination port
+			if r.L4.Src {
+				off = 0
+			}
+			add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2})
 			match(nftables.TypeInetService, lo, hi)
+		}
+	}
+	if r.SkUID != nil {
+		add(meta(expr.MetaKeySKUID), cmpEq(binaryutil.NativeEndian.PutUint32(*r.SkUID)))
+	}
+	if m := r.Cgroup; m != nil {
+		// The kernel loads the cgroup ID of the socket's ancestor at
+		// Level, and ends the rule (no match) when the socket's cgroup is
+		// not that deep: "exists" compares with 0, which no cgroup is.
+		add(&expr.Socket{Key: expr.SocketKeyCgroupv2, Level: m.Level, Register: reg})
+		if m.Any {
+			add(&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: make([]byte, 8)})
+		} else {
+			if m.Cgroup.Level != m.Level || m.Cgroup.ID == 0 {
+				return out, fmt.Errorf("cgroup %q (level %d, ID %d) matched at level %d", m.Cgroup.Path, m.Cgroup.Level, m.Cgroup.ID, m.Level)
+			}
+			add(cmpEq(binaryutil.NativeEndian.PutUint64(m.Cgroup.ID)))
 		}
 	}
 	if r.VMap != nil {

@@ -259,7 +259,8 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	}
 	rs.Self = selfAddrs(inv)
 	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)...)
-	publishedRules(rs, eng, inv, classes, addrs, managedFamilies, rate)
+	publishedRules(rs, eng, inv, classes, addrs, unclassified, rate)
+	userlandProxyRules(rs, inv)
 	if !unclassified.Empty() {
 		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
 	}
@@ -350,11 +351,12 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 			}
 		}
 	}
-	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: []Rule{
-		{Iif: "lo", Verdict: Verdict{Kind: Accept}}, established(),
-	}}
+	// lo's packets are accepted after the mid-stream drops, so that the
+	// host's packets to a port it publishes are judged (publishedRules
+	// goes before lo).
+	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: []Rule{established()}}
 	input.Rules = append(input.Rules, noPickUp(true, false)...)
-	input.Rules = append(input.Rules, nd())
+	input.Rules = append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
 	input.Rules = append(input.Rules, stage(MapEgress, false)...)
 	// A packet the host sends to one of its own addresses leaves through
 	// lo, even after Docker's DNAT (in nat output) has sent it to a
@@ -371,22 +373,28 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 	return []*Chain{forward, input, output}
 }
 
-// ChainPublished is the prefix of the chains that judge a container's
-// connection to a port the host publishes ("pub_1"), and of their sets of
-// allowed sources ("pub_1_v4").
+// ChainPublished is the prefix of the chains that judge a connection to a
+// port the host publishes ("pub_1"), and of their sets of allowed sources
+// ("pub_1_v4").
 const ChainPublished = "pub_"
 
-// publishedRules judges, at the input hook, a packet from a managed
-// address to a port the host publishes (Container.Published) as the
-// connection it becomes: Docker's userland proxy accepts it on the host
-// and connects onward to the container, so the egress stage would judge
-// the client's connection to the host's address, and the onward leg the
-// gateway's to the container, neither the real one. A rule per published
-// host port and family jumps to a chain that accepts the sources whose
-// connection to every container publishing that port the engine allows
-// (a container always reaches itself), and drops the others.
-func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, managed []Family, rate int) {
-	if inv == nil || len(managed) == 0 {
+// ChainUserlandProxy is the chain that admits the onward leg of Docker's
+// userland proxy (Inventory.UserlandProxy).
+const ChainUserlandProxy = "userland_proxy"
+
+// publishedRules judges, at the input hook, a packet to a port the host
+// publishes (Container.Published) as the connection it becomes: Docker's
+// userland proxy accepts it on the host and connects onward to the
+// container, so the egress stage would judge the client's connection to
+// the host's address, and the onward leg the gateway's to the container,
+// neither the real one. A rule per published host port jumps, for any
+// source (containers, the host itself through lo, outside hosts), to a
+// chain that accepts the sources whose connection to every container
+// publishing that port the engine allows (a container always reaches
+// itself; unclassified and quarantined addresses never do), and drops the
+// others.
+func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, unclassified ipset.Set, rate int) {
+	if inv == nil {
 		return
 	}
 	type key struct {
@@ -411,13 +419,12 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 	}
 	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto)) })
 	input := rs.Chain(ChainInput)
-	// After lo, established, the mid-stream drops and neighbour discovery;
-	// before the egress stage.
-	at := slices.IndexFunc(input.Rules, func(r Rule) bool { return r.VMap != nil })
-	var jumps []Rule
+	// After established and the mid-stream drops; before lo.
+	at := slices.IndexFunc(input.Rules, func(r Rule) bool { return r.Iif == "lo" })
+	var jumps, pickUps []Rule
 	for n, k := range keys {
-		allowed := ipset.Of(ipset.Range{From: netip.IPv4Unspecified(), To: netip.MustParseAddr("255.255.255.255")},
-			ipset.Range{From: netip.IPv6Unspecified(), To: lastIPv6})
+		allowed := subtract(ipset.Of(ipset.Range{From: netip.IPv4Unspecified(), To: netip.MustParseAddr("255.255.255.255")},
+			ipset.Range{From: netip.IPv6Unspecified(), To: lastIPv6}), unclassified)
 		for _, c := range publishers[k] {
 			var q uint16
 			for _, p := range c.Published {
@@ -427,12 +434,12 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 			}
 			var srcs []ipset.Range
 			for _, a := range c.IPs {
-				srcs = append(srcs, ipset.Range{From: a, To: a})
+				srcs = append(srcs, ipset.Range{From: a.Unmap(), To: a.Unmap()})
 			}
 			if len(c.IPs) > 0 {
 				if d := eng.EndpointOfIP(c.IPs[0]); !d.IsExternal() {
 					for i, cl := range classes {
-						if !cl.External && eng.ClassAllowed(cl, d.Class()).Contains(k.proto, q) {
+						if eng.ClassAllowed(cl, d.Class()).Contains(k.proto, q) {
 							srcs = append(srcs, addrs[i].Ranges()...)
 						}
 					}
@@ -443,6 +450,21 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		}
 		chain := fmt.Sprintf("%s%d", ChainPublished, n+1)
 		c := &Chain{Name: chain}
+		if k.proto == portset.TCP {
+			// A segment conntrack does not know opens nothing here, from
+			// any source (noPickUp covers managed ones only): once
+			// FlushDenied ended a denied client's connection, its next
+			// segment must not be picked up as a new one.
+			c.Rules = append(c.Rules, Rule{TCPNotSYN: true, Counter: true, Verdict: Verdict{Kind: Drop}})
+			// Nor may the host pick it up again, from the proxy's side
+			// (the direction the host may always send) or from its own
+			// client's over lo, whose connection conntrack creates and
+			// confirms in output, before input judges it.
+			for _, src := range []bool{false, true} {
+				pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: &L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []PortRange{{k.port, k.port}}, Src: src},
+					Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+		}
 		for _, f := range Families {
 			if elems := ofFamily(allowed, f); len(elems) > 0 {
 				rs.Sets = append(rs.Sets, &Set{Name: chain + f.suffix(), Family: f, Elements: elems})
@@ -451,13 +473,67 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		}
 		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
 		rs.Chains = append(rs.Chains, c)
-		for _, f := range managed {
-			jumps = append(jumps, Rule{Addr: &Lookup{Family: f, Name: SetManaged + f.suffix()},
-				L4:      &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}},
-				Verdict: Verdict{Kind: Jump, Chain: chain}})
-		}
+		jumps = append(jumps, Rule{L4: &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}},
+			Verdict: Verdict{Kind: Jump, Chain: chain}})
 	}
 	input.Rules = slices.Insert(input.Rules, at, jumps...)
+	// In output, with the mid-stream drops: after established.
+	output := rs.Chain(ChainOutput)
+	output.Rules = slices.Insert(output.Rules, 1, pickUps...)
+}
+
+// userlandProxyRules admits, at the output hook, the onward leg of
+// Docker's userland proxy: a new connection from a socket of
+// Inventory.UserlandProxy to a container's published port, whose client
+// publishedRules judged already. The container's ingress stage judges
+// every other socket's connection as the host's. A socket in a cgroup
+// below the proxy's is not the proxy's.
+func userlandProxyRules(rs *Ruleset, inv *Inventory) {
+	if inv == nil || inv.UserlandProxy == nil {
+		return
+	}
+	type key struct {
+		addr  netip.Addr
+		proto portset.Protocol
+		port  uint16
+	}
+	var keys []key
+	for _, c := range inv.Containers {
+		for _, p := range c.Published {
+			for _, a := range c.IPs {
+				if k := (key{a.Unmap(), p.Protocol, p.Port}); !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto))
+	})
+	up := inv.UserlandProxy
+	uid := up.UID
+	admit := Rule{SkUID: &uid, Verdict: Verdict{Kind: Accept}}
+	if up.Cgroup.Level > 0 {
+		admit.Cgroup = &CgroupMatch{Level: up.Cgroup.Level, Cgroup: up.Cgroup}
+	}
+	rs.Chains = append(rs.Chains, &Chain{Name: ChainUserlandProxy, Rules: []Rule{
+		{Cgroup: &CgroupMatch{Level: up.Cgroup.Level + 1, Any: true}, Verdict: Verdict{Kind: Return}},
+		admit,
+	}})
+	var jumps []Rule
+	for _, k := range keys {
+		jumps = append(jumps, Rule{Dst: netip.PrefixFrom(k.addr, k.addr.BitLen()),
+			L4:      &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}},
+			Verdict: Verdict{Kind: Jump, Chain: ChainUserlandProxy}})
+	}
+	// After lo and neighbour discovery; before the ingress stage.
+	output := rs.Chain(ChainOutput)
+	lo := slices.IndexFunc(output.Rules, func(r Rule) bool { return r.Oif == "lo" })
+	at := lo + slices.IndexFunc(output.Rules[lo:], func(r Rule) bool { return r.VMap != nil })
+	output.Rules = slices.Insert(output.Rules, at, jumps...)
 }
 
 // lastIPv6 is the last IPv6 address.

@@ -198,14 +198,14 @@ func TestBaseChains(t *testing.T) {
 		{"mid-stream segment between containers", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "forward[2]"},
 		{"mid-stream segment from outside to a container", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[3]"},
 		{"mid-stream segment between external addresses", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("8.8.8.8"), proto: protoTCP, port: 443}, true, "policy"},
-		{"mid-stream segment from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", noSYN: true, src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, false, "input[3]"},
-		{"invalid packet from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "invalid", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP}, false, "input[2]"},
+		{"mid-stream segment from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", noSYN: true, src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, false, "input[2]"},
+		{"invalid packet from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "invalid", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP}, false, "input[1]"},
 		// Docker DNATs the host's connections to its own address's
 		// published ports in nat output; they still leave through lo.
 		{"host to a published port through its own address", firewall.Options{}, packet{hook: "output", oif: "lo", dnat: true, src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
 		{"host to itself over loopback, outgoing", firewall.Options{}, packet{hook: "output", oif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "output[7]"},
 		{"echo request from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "echo-request"}, false, "eg_c9[5]"},
-		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[0]"},
+		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[5]"},
 		{"host to an isolated container", firewall.Options{}, packet{hook: "output", oif: "br0", src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
 		{"internet to the host", firewall.Options{}, packet{hook: "input", iif: "eth0", src: addr("192.0.2.9"), dst: addr("198.51.100.7"), proto: protoTCP, port: 22}, true, "policy"},
 		{"between two external addresses", firewall.Options{}, packet{hook: "forward", src: addr("192.0.2.9"), dst: addr("8.8.8.8"), proto: protoUDP, port: 53}, true, "policy"},

@@ -23,10 +23,15 @@ var ctProtocols = map[uint8]portset.Protocol{unix.IPPROTO_TCP: portset.TCP, unix
 // A connection is judged by its original direction, as the ruleset judged
 // its first packet: the source of the original tuple, and the destination
 // as the reply tuple shows it (after Docker's DNAT of a published port,
-// the container's address and port). It is judged at Input when its
+// the container's address and port). The host's connections to itself
+// are kept, but for those to a port it publishes. It is judged at Input when its
 // destination is one of the host's addresses (local), at Output when its
 // source is, and at Forward otherwise. Only TCP, UDP and SCTP connections
-// are judged: policies speak of ports. It returns how many it deleted.
+// are judged: policies speak of ports. A connection from the host to a
+// container's published port is kept when the userland proxy's are
+// admitted (Oracle.Relayed): conntrack does not say which socket opened
+// it, and the client's leg, judged at Input, is ended when denied. It
+// returns how many it deleted.
 func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (int, error) {
 	flows, err := conn.Dump(nil)
 	if err != nil {
@@ -39,12 +44,14 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		port := f.TupleReply.Proto.SourcePort
 		hook := Forward
 		switch {
+		case local(dst) && local(src) && !(ported && o.publishes(proto, port)):
+			continue // the host to itself: lo is accepted but for published ports
 		case local(dst):
 			hook = Input
 		case local(src):
 			hook = Output
 		}
-		if ported && o.Allows(hook, src, dst, proto, port) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
+		if ported && (o.Allows(hook, src, dst, proto, port) || hook == Output && o.Relayed(dst, proto, port)) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
 			continue
 		}
 		if err := conn.Delete(f); err != nil {

@@ -57,10 +57,60 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 	if p.noSYN && (p.hook != "output" && o.Managed(p.src) || p.hook != "input" && o.Managed(p.dst)) {
 		return false
 	}
+	// Nor to a port the host publishes, from any source (input), nor from
+	// the host to any address on that port number (output).
+	if p.noSYN && p.hook != "forward" && o.publishedPort(proto, p.port) {
+		return false
+	}
+	// The host to itself: accepted, but for the ports it publishes.
+	if p.hook == "input" && p.iif == "lo" && !o.publishedPort(proto, p.port) {
+		return true
+	}
 	if p.hook == "forward" && firewall.IsGroup(p.dst) {
 		return o.AllowsGroup(p.src, p.dst, p.member, proto, p.port)
 	}
+	if p.hook == "output" && o.proxySock(p.sock) && o.Relayed(p.dst, proto, p.port) {
+		return true
+	}
 	return o.Allows(hookOf[p.hook], p.src, p.dst, proto, p.port)
+}
+
+// proxySock reports whether s is a socket of the inventory's userland
+// proxy: its owner, in its cgroup exactly. Written without the compiler's
+// or the interpreter's code.
+func (o *oracle) proxySock(s *sock) bool {
+	up := o.inv.UserlandProxy
+	if s == nil || up == nil || s.uid != up.UID {
+		return false
+	}
+	return len(s.cgroups) == int(up.Cgroup.Level)+1 && s.cgroups[up.Cgroup.Level] == up.Cgroup.ID
+}
+
+// hostSockets are the sockets the host's packets come from when the
+// inventory names a userland proxy: the proxy's, and sockets that differ
+// from it by owner, by cgroup (a sibling), or by being in a cgroup below
+// the proxy's; else only a socket-less packet.
+func hostSockets(inv *firewall.Inventory) []*sock {
+	up := inv.UserlandProxy
+	if up == nil {
+		return []*sock{nil}
+	}
+	path := []uint64{1}
+	for l := uint32(1); l <= up.Cgroup.Level; l++ {
+		path = append(path, 100+uint64(l))
+	}
+	path[up.Cgroup.Level] = up.Cgroup.ID
+	sibling := slices.Clone(path)
+	if up.Cgroup.Level > 0 {
+		sibling[up.Cgroup.Level] = up.Cgroup.ID + 1
+	}
+	return []*sock{
+		nil,
+		{uid: up.UID, cgroups: path},
+		{uid: up.UID + 1000, cgroups: path},
+		{uid: up.UID, cgroups: append(slices.Clone(path), 999)},
+		{uid: up.UID, cgroups: sibling},
+	}
 }
 
 // second is refeval's verdict on the same flow, when it has one: not
@@ -73,7 +123,8 @@ func (o *oracle) second(p packet, proto portset.Protocol) (bool, bool) {
 	if p.hook != "output" && o.Quarantined(p.src) || p.hook != "input" && o.Quarantined(p.dst) {
 		return false, false
 	}
-	if p.noSYN || firewall.IsGroup(p.dst) || p.hook == "input" && o.publishedPort(proto, p.port) || p.src == p.dst {
+	if p.noSYN || firewall.IsGroup(p.dst) || p.hook == "input" && o.publishedPort(proto, p.port) || p.src == p.dst ||
+		p.hook == "output" && o.proxySock(p.sock) && o.Relayed(p.dst, proto, p.port) {
 		return false, false // Ward's own rules
 	}
 	pod := func(a netip.Addr) refeval.Pod {
@@ -277,6 +328,7 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 			members = append(members, packet{member: b.Addrs[0], mark: b.Mark})
 		}
 	}
+	socks := hostSockets(m.inv)
 	groups := []netip.Addr{netip.MustParseAddr("255.255.255.255"), netip.MustParseAddr("224.0.0.251"), netip.MustParseAddr("ff02::1"), netip.MustParseAddr("ff05::1:3")}
 	for _, s := range ps.addrs {
 		for _, d := range ps.addrs {
@@ -302,8 +354,20 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 			if s.Is4() != h.Is4() {
 				continue
 			}
-			if !check(packet{hook: "input", iif: "br0", src: s, dst: h}) ||
-				!check(packet{hook: "output", oif: "br0", src: h, dst: s}) {
+			if !check(packet{hook: "input", iif: "br0", src: s, dst: h}) {
+				return packets
+			}
+			for _, k := range socks {
+				if !check(packet{hook: "output", oif: "br0", src: h, dst: s, sock: k}) {
+					return packets
+				}
+			}
+		}
+	}
+	// The host to itself: its ports, the published ones among them.
+	for _, s := range ps.hosts {
+		for _, d := range ps.hosts {
+			if s.Is4() == d.Is4() && !check(packet{hook: "input", iif: "lo", src: s, dst: d}) {
 				return packets
 			}
 		}
@@ -350,6 +414,43 @@ func TestDifferentialShop(t *testing.T) {
 	ps := probes(m, nil, 0)
 	n := differ(t, "shop", m, rs, o, ps, nil, 0)
 	t.Logf("%d addresses, %d host addresses, %d ports: %d packets", len(ps.addrs), len(ps.hosts), len(ps.ports), n)
+}
+
+// TestDifferentialUserlandProxy runs the shop with Docker's userland
+// proxy identified, in a cgroup of its own and in the root cgroup: the
+// proxy's sockets reach the published ports of the containers whatever
+// their ingress says, and every other socket of the host (another owner,
+// another cgroup, a cgroup below the proxy's) is judged as the host.
+func TestDifferentialUserlandProxy(t *testing.T) {
+	for _, cg := range []firewall.Cgroup{
+		{Path: "system.slice/docker.service", Level: 2, ID: 4242},
+		{Level: 0, ID: 1},
+	} {
+		t.Run(fmt.Sprintf("level %d", cg.Level), func(t *testing.T) {
+			m := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+			m.inv.UserlandProxy = &firewall.UserlandProxy{UID: 0, Cgroup: cg}
+			rs := compile(t, m, firewall.Options{})
+			checkStructure(t, rs)
+			if rs.Chain(firewall.ChainUserlandProxy) == nil {
+				t.Fatal("no userland proxy chain")
+			}
+			o := newOracle(m, firewall.Options{})
+			ps := probes(m, nil, 0)
+			relayed := 0
+			for _, a := range ps.addrs {
+				for _, port := range ps.ports {
+					if o.Relayed(a, portset.TCP, port) && !o.Allows(firewall.Output, ps.hosts[0], a, portset.TCP, port) {
+						relayed++
+					}
+				}
+			}
+			if relayed == 0 {
+				t.Fatal("no published port the host's ingress verdict refuses: the test would prove nothing")
+			}
+			n := differ(t, "shop+proxy", m, rs, o, ps, nil, 0)
+			t.Logf("%d packets; %d (container, port) pairs only the proxy reaches", n, relayed)
+		})
+	}
 }
 
 // TestDifferentialRandom runs random clusters (refeval.RandomObjects)

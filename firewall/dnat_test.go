@@ -124,7 +124,8 @@ func dialWeb(t *testing.T, ns, target string) bool {
 // TestPublishedPortThroughOwnAddress is hole 1 with real packets: a
 // "host" namespace publishes a "container"'s port 80 as 8080 the way
 // Docker does (DNAT in nat output for the host's own addresses), and
-// connects to its own address:8080 and to its gateway address:8080. The
+// connects to its own address:8080 and to its gateway address:8080, over
+// IPv4 and IPv6. The
 // packet leaves through lo at the filter output hook, after the DNAT: the
 // container's ingress, which admits only app=client, must refuse the
 // host exactly as it refuses a direct connection;
@@ -168,14 +169,16 @@ table ip6 docker_like {
 	nftIn(t, host, nat)
 	serveWeb(t, ctr, "10.77.0.2:80", "[fd77::2]:80")
 	dial := func(target string) bool { return dialWeb(t, host, target) }
-	// Over IPv4: IPv6 between these two namespaces delivered nothing even
-	// without Ward when this was written (not investigated further); the
-	// output chain's rules are the same for both families, and
-	// TestBaseChains interprets the IPv6 one.
-	targets := []string{"192.0.2.1:8080", "10.77.0.1:8080", "10.77.0.2:80"}
+	targets := []string{"192.0.2.1:8080", "10.77.0.1:8080", "10.77.0.2:80", "[2001:db8::1]:8080", "[fd77::1]:8080", "[fd77::2]:80"}
+	// IPv6 needs neighbour discovery first, which can take longer than
+	// one dial (the container's link-local address is still tentative).
 	var unreached []string
 	for _, target := range targets {
-		if !dial(target) {
+		ok := false
+		for try := 0; try < 10 && !ok; try++ {
+			ok = dial(target)
+		}
+		if !ok {
 			unreached = append(unreached, target)
 		}
 	}
@@ -226,8 +229,8 @@ spec:
 		}
 	}
 	// The host admitted by address: judged, not dropped wholesale.
-	apply(compileWith(`{ipBlock: {cidr: 192.0.2.1/32}}`))
-	for _, target := range []string{"192.0.2.1:8080"} {
+	apply(compileWith(`{ipBlock: {cidr: 192.0.2.1/32}}, {ipBlock: {cidr: 2001:db8::1/128}}`))
+	for _, target := range []string{"192.0.2.1:8080", "[2001:db8::1]:8080"} {
 		if !dial(target) {
 			t.Errorf("a policy admits the host's address, yet %s does not reach the container", target)
 		}
@@ -240,7 +243,7 @@ spec:
 		}
 	}
 	apply(rs)
-	if !dial("192.0.2.1:8080") || !dial("10.77.0.1:8080") {
+	if !dial("192.0.2.1:8080") || !dial("10.77.0.1:8080") || !dial("[2001:db8::1]:8080") || !dial("[fd77::1]:8080") {
 		t.Error("without the output chain's DNAT rules the host's connection through its own address is still refused: this test cannot see the hole")
 	}
 }

@@ -42,7 +42,18 @@ type packet struct {
 	src, dst   netip.Addr
 	proto      uint8
 	port       uint16 // destination port
+	sport      uint16 // source port
 	icmpv6Type string
+	// sock is the local socket a packet the host sends comes from, or
+	// nil.
+	sock *sock
+}
+
+// sock is a local socket: its owner and its cgroup v2 with its ancestors,
+// by level (cgroups[0] is the root's ID).
+type sock struct {
+	uid     uint32
+	cgroups []uint64
 }
 
 func (p packet) String() string {
@@ -227,7 +238,23 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		if !found {
 			return false
 		}
-		if r.L4.Ports != nil && !slices.ContainsFunc(r.L4.Ports, func(pr firewall.PortRange) bool { return pr.Lo <= p.port && p.port <= pr.Hi }) {
+		port := p.port
+		if r.L4.Src {
+			port = p.sport
+		}
+		if r.L4.Ports != nil && !slices.ContainsFunc(r.L4.Ports, func(pr firewall.PortRange) bool { return pr.Lo <= port && port <= pr.Hi }) {
+			return false
+		}
+	}
+	if r.SkUID != nil && (p.sock == nil || p.sock.uid != *r.SkUID) {
+		return false
+	}
+	if m := r.Cgroup; m != nil {
+		// No socket, or a cgroup less deep than Level: no match.
+		if p.sock == nil || uint64(len(p.sock.cgroups)) <= uint64(m.Level) {
+			return false
+		}
+		if got := p.sock.cgroups[m.Level]; !m.Any && got != m.Cgroup.ID || got == 0 {
 			return false
 		}
 	}

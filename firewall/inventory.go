@@ -35,6 +35,27 @@ type Inventory struct {
 	// Options.AllowUnclassified. An inventory file has none: it is valid
 	// or refused whole.
 	Quarantined []*Quarantined
+	// UserlandProxy, when set, identifies the sockets of Docker's
+	// userland proxy (package dockerinv sets it from the running
+	// Engine; an inventory file cannot). See UserlandProxy.
+	UserlandProxy *UserlandProxy
+}
+
+// UserlandProxy identifies the sockets of Docker's userland proxy
+// (docker-proxy): those of UID in Cgroup exactly (not in a cgroup below
+// it). The proxy relays a client's connection to a port the host
+// publishes (Container.Published) as a connection of its own, from a
+// gateway address, to the publishing container; Ward judges the client's
+// packet at the input hook as the connection to the container's port, and
+// admits the proxy's onward leg to that port, which would otherwise be
+// judged as the gateway's (Compile).
+//
+// Where Cgroup is the root (dockerd runs in the root cgroup), every
+// process of UID in the root cgroup passes for the proxy: on the host, that
+// is root, which can rewrite the firewall anyway.
+type UserlandProxy struct {
+	UID    uint32
+	Cgroup Cgroup
 }
 
 // Quarantined is a container left out of an inventory because its own

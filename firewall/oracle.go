@@ -49,6 +49,9 @@ type Oracle struct {
 	// published lists, by protocol and host port, the containers that
 	// publish it and their port.
 	published map[publishedKey][]publishedTarget
+	// proxy says whether the inventory identifies the userland proxy's
+	// sockets (Relayed).
+	proxy bool
 }
 
 type publishedKey struct {
@@ -88,7 +91,7 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 			}
 		}
 	}
-	return &Oracle{published: published, self: selfAddrs(inv), eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
+	return &Oracle{proxy: inv != nil && inv.UserlandProxy != nil, published: published, self: selfAddrs(inv), eng: eng, allow: opts.AllowUnclassified, managed: ipset.Of(managed...),
 		unclassified: subtract(ipset.Of(managed...), ownedSet), quarantined: subtract(ipset.Of(quarantined...), ownedSet),
 		ports: len(bindings(inv)) > 0}
 }
@@ -107,10 +110,13 @@ func NewOracle(eng *netpol.Engine, inv *Inventory, opts Options) *Oracle {
 //     holding the addresses.
 //
 // At Input and Output, the host's own address is external, as it is to
-// the engine.
+// the engine. At Input, a packet to a port the host publishes is judged,
+// whatever its source, as the connection to every container publishing
+// it (a container always reaches itself). At Output, the host's sockets
+// are judged as the host's: see Relayed for the userland proxy's.
 func (o *Oracle) Allows(hook Hook, src, dst netip.Addr, proto portset.Protocol, port uint16) bool {
 	src, dst = src.Unmap(), dst.Unmap()
-	if hook == Input && o.managed.Contains(src) {
+	if hook == Input {
 		if targets := o.published[publishedKey{proto, port}]; len(targets) > 0 {
 			return o.allowsPublished(src, proto, targets)
 		}
@@ -134,7 +140,32 @@ func (o *Oracle) isSelf(a netip.Addr) bool {
 	return ok
 }
 
-// allowsPublished judges a managed address's packet to a port the host
+// publishes reports whether a container publishes port on the host.
+func (o *Oracle) publishes(proto portset.Protocol, port uint16) bool {
+	return len(o.published[publishedKey{proto, port}]) > 0
+}
+
+// Relayed reports whether a new flow from a socket of Docker's userland
+// proxy (Inventory.UserlandProxy) to dst on proto and port is admitted at
+// Output whatever the destination's ingress says: its onward leg to a port
+// a container publishes, whose client was judged at Input. Every other
+// socket of the host is judged by Allows.
+func (o *Oracle) Relayed(dst netip.Addr, proto portset.Protocol, port uint16) bool {
+	if !o.proxy {
+		return false
+	}
+	dst = dst.Unmap()
+	for _, targets := range o.published {
+		for _, t := range targets {
+			if t.port == port && slices.Contains(t.c.IPs, dst) && slices.ContainsFunc(t.c.Published, func(p Published) bool { return p.Protocol == proto && p.Port == port }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allowsPublished judges a packet to a port the host
 // publishes: the connection the userland proxy relays it as, to every
 // container publishing it (Container.Published), must be allowed; a
 // container always reaches itself.
@@ -147,7 +178,10 @@ func (o *Oracle) allowsPublished(src netip.Addr, proto portset.Protocol, targets
 		if slices.Contains(t.c.IPs, src) {
 			continue
 		}
-		if len(t.c.IPs) == 0 || s.IsExternal() || !o.eng.Allowed(s, o.eng.EndpointOfIP(t.c.IPs[0])).Contains(proto, t.port) {
+		if len(t.c.IPs) == 0 {
+			return false
+		}
+		if d := o.eng.EndpointOfIP(t.c.IPs[0]); d.IsExternal() || !o.eng.Allowed(s, d).Contains(proto, t.port) {
 			return false
 		}
 	}

@@ -197,6 +197,11 @@ type Rule struct {
 	Pair *Lookup
 	// L4 matches the packet's transport protocol and destination port.
 	L4 *L4
+	// SkUID, when set, matches packets of a local socket owned by this
+	// user (meta skuid): packets the host sends.
+	SkUID *uint32
+	// Cgroup matches packets of a local socket by its cgroup v2.
+	Cgroup *CgroupMatch
 	// VMap looks the packet's address up in a named verdict map: the
 	// element's verdict applies; no element means no match. When set,
 	// Verdict is unused.
@@ -213,6 +218,29 @@ type Rule struct {
 	Verdict   Verdict
 }
 
+// CgroupMatch matches a local socket's cgroup v2 (the cgroup of the
+// process that created it) at one level of the hierarchy (socket cgroupv2
+// level N): the socket's cgroup or its ancestor at depth Level must be
+// Cgroup, or, with Any, exist (the socket's cgroup is at least that deep).
+type CgroupMatch struct {
+	Level  uint32
+	Any    bool
+	Cgroup Cgroup
+}
+
+// Cgroup is a cgroup v2.
+type Cgroup struct {
+	// Path is the cgroup's directory relative to /sys/fs/cgroup, as nft
+	// names it ("system.slice/docker.service"; "unified/x" where cgroup v2
+	// is mounted at /sys/fs/cgroup/unified): "" for the root.
+	Path string
+	// Level is its depth in the hierarchy: 0 for the root.
+	Level uint32
+	// ID is the cgroup's ID, the inode number of its directory: what the
+	// kernel compares.
+	ID uint64
+}
+
 // Lookup names a set or map and the address it is keyed by.
 type Lookup struct {
 	Family Family
@@ -225,6 +253,8 @@ type Lookup struct {
 type L4 struct {
 	Protocols []portset.Protocol
 	Ports     []PortRange
+	// Src matches Ports against the source port instead.
+	Src bool
 }
 
 // PortRange is an inclusive range of ports.
@@ -640,6 +670,17 @@ func (r Rule) String() string {
 	if r.L4 != nil {
 		parts = append(parts, r.L4.String())
 	}
+	if r.SkUID != nil {
+		parts = append(parts, "meta skuid "+strconv.FormatUint(uint64(*r.SkUID), 10))
+	}
+	if m := r.Cgroup; m != nil {
+		level := "socket cgroupv2 level " + strconv.FormatUint(uint64(m.Level), 10)
+		if m.Any {
+			parts = append(parts, level+" != 0")
+		} else {
+			parts = append(parts, level+" "+strconv.Quote(m.Cgroup.Path))
+		}
+	}
 	if r.VMap != nil {
 		parts = append(parts, r.VMap.field()+" vmap @"+r.VMap.Name)
 	}
@@ -685,10 +726,14 @@ func (l *L4) String() string {
 	for i, p := range l.Ports {
 		ports[i] = p.String()
 	}
-	if len(names) == 1 {
-		return names[0] + " dport " + anonSet(ports)
+	dir := " dport "
+	if l.Src {
+		dir = " sport "
 	}
-	return "meta l4proto " + anonSet(names) + " th dport " + anonSet(ports)
+	if len(names) == 1 {
+		return names[0] + dir + anonSet(ports)
+	}
+	return "meta l4proto " + anonSet(names) + " th" + dir + anonSet(ports)
 }
 
 func (p PortRange) String() string {

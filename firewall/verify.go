@@ -433,7 +433,17 @@ func sameHook(a, b *nftables.Chain) bool {
 // sameExprs compares two rules' expressions by their netlink encoding,
 // leaving out what the kernel fills in: counter values and the names and
 // ids of anonymous sets.
+//
+// Socket expressions (Rule.Cgroup) are left out of both: the netlink
+// library (google/nftables v0.3.0) does not decode them when it reads
+// rules, and drops them from the list, so the rest of such a rule (its
+// owner match, its verdict) is compared and the cgroup level and ID are
+// not.
 func sameExprs(a, b []expr.Any) bool {
+	notSocket := func(es []expr.Any) []expr.Any {
+		return slices.DeleteFunc(slices.Clone(es), func(e expr.Any) bool { _, ok := e.(*expr.Socket); return ok })
+	}
+	a, b = notSocket(a), notSocket(b)
 	if len(a) != len(b) {
 		return false
 	}

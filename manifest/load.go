@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,7 +275,7 @@ func (ld *loadedDoc) decodeSafely(d *decoder, u unit, out *decoded) {
 
 // finish gathers the decoded objects in input order and assembles the Set.
 func (l *loader) finish() (*Set, error) {
-	files := map[string][]string{} // origin files read, as lines
+	files := map[string]map[string]int{} // origin files read, indexed (objectLines)
 	var errs []error
 	var objs []object
 	var skipped []Skipped
@@ -494,8 +495,9 @@ func (l *loader) renderedOrigin(name string) string {
 }
 
 // relocate points an object of a rendered stream at the file its origin
-// annotation names (see Rendered). files caches the files read.
-func relocate(o *object, dir string, files map[string][]string) {
+// annotation names (see Rendered). files caches an index of each file
+// read (objectLines).
+func relocate(o *object, dir string, files map[string]map[string]int) {
 	m := meta(o.obj)
 	if m == nil {
 		return
@@ -511,45 +513,62 @@ func relocate(o *object, dir string, files map[string][]string) {
 		return // generated, or from a remote base: keep the rendered location
 	}
 	file := filepath.Join(dir, filepath.FromSlash(path))
-	lines, ok := files[file]
+	index, ok := files[file]
 	if !ok {
 		data, err := os.ReadFile(file) // #nosec G304 -- a file the user's kustomization names
 		if err == nil {
-			lines = strings.Split(string(data), "\n")
+			index = objectLines(strings.Split(string(data), "\n"))
 		}
-		files[file] = lines
+		files[file] = index
 	}
-	o.src = Source{File: file, Line: objectLine(lines, o.kind, m.GetName()), Origin: o.src.File}
+	o.src = Source{File: file, Line: index[o.kind+"\x00"+m.GetName()], Origin: o.src.File}
 	o.lines = nil
 }
 
-// objectLine returns the 1-based line where the document declaring kind
-// and name (as metadata.name, indented two spaces) starts in lines, or 0.
-func objectLine(lines []string, kind, name string) int {
-	start, hasKind, hasName := 1, false, false
+// objectLines indexes lines, a file of YAML documents, by kind and
+// name ("kind\x00name"): the 1-based line where the first document
+// declaring that kind (a kind: line at any indentation) and name (as
+// metadata.name, indented two spaces, as manifests indent it) starts,
+// leading comments and blank lines skipped. One pass over the file: a
+// rendered stream of n objects from one file is located in O(n), not
+// O(n²) by searching the file once per object.
+func objectLines(lines []string) map[string]int {
+	index := map[string]int{}
+	var kinds, names []string
+	start := 1
+	flush := func() {
+		for start-1 < len(lines) {
+			if s := strings.TrimSpace(lines[start-1]); s != "" && !strings.HasPrefix(s, "#") && !strings.HasPrefix(lines[start-1], "---") {
+				break
+			}
+			start++
+		}
+		for _, k := range kinds {
+			for _, n := range names {
+				if _, ok := index[k+"\x00"+n]; !ok {
+					index[k+"\x00"+n] = start
+				}
+			}
+		}
+		kinds, names = kinds[:0], names[:0]
+	}
 	for i, l := range lines {
-		t := strings.TrimSpace(l)
 		if strings.HasPrefix(l, "---") {
-			start, hasKind, hasName = i+2, false, false
+			flush()
+			start = i + 2
 			continue
 		}
-		if v, ok := strings.CutPrefix(t, "kind:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == kind {
-			hasKind = true
-		}
-		// metadata.name, as manifests indent it: two spaces.
-		if v, ok := strings.CutPrefix(l, "  name:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == name {
-			hasName = true
-		}
-		if hasKind && hasName {
-			// Skip leading comments and blank lines of the document.
-			for start-1 < len(lines) && start-1 < i {
-				if s := strings.TrimSpace(lines[start-1]); s != "" && !strings.HasPrefix(s, "#") {
-					break
-				}
-				start++
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "kind:"); ok {
+			if k := strings.Trim(strings.TrimSpace(v), `"'`); !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
 			}
-			return start
+		}
+		if v, ok := strings.CutPrefix(l, "  name:"); ok {
+			if n := strings.Trim(strings.TrimSpace(v), `"'`); !slices.Contains(names, n) {
+				names = append(names, n)
+			}
 		}
 	}
-	return 0
+	flush()
+	return index
 }

@@ -587,3 +587,40 @@ func TestRenderedOriginAndLines(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectLines: the index of a file of documents by kind and name
+// gives the first line of the first document declaring both, leading
+// comments and blank lines skipped.
+func TestObjectLines(t *testing.T) {
+	lines := strings.Split(`# a file
+kind: Deployment
+metadata:
+  name: web
+---
+
+# the policy
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: "deny"
+---
+---
+kind: Deployment
+metadata:
+  name: web
+  ownerReferences: [{kind: ReplicaSet, name: x}]
+---
+metadata:
+  name: api
+kind: 'Service'`, "\n")
+	got := objectLines(lines)
+	want := map[string]int{"Deployment\x00web": 2, "NetworkPolicy\x00deny": 8, "Service\x00api": 19}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%q: line %d, want %d (index %v)", k, got[k], v, got)
+		}
+	}
+	if got["Deployment\x00missing"] != 0 {
+		t.Error("a missing object has a line")
+	}
+}

@@ -61,8 +61,10 @@ func (upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(strings.NewReader(strings.Repeat("x", 100))), Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
 }
 
+// benchRequest is an origin-form request, as a client sends to a server.
 func benchRequest() *http.Request {
-	r := httptest.NewRequest("GET", "http://api.foo/api/items?page=2", nil)
+	r := httptest.NewRequest("GET", "/api/items?page=2", nil)
+	r.Host = "api.foo"
 	r.RemoteAddr = "192.0.2.7:41000"
 	return r
 }
@@ -92,7 +94,8 @@ func BenchmarkProxyHandler(b *testing.B) {
 	// Swap the upstream's transport for the in-memory one.
 	setTransport(b, p, upstreamTransport{})
 	target, _ := url.Parse("http://upstream.test")
-	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: upstreamTransport{}}
+	// The bare proxy gets ward's buffer pool, as in bench/proxyload.
+	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: upstreamTransport{}, BufferPool: bufferPool{}}
 	for _, h := range []struct {
 		name string
 		h    http.Handler

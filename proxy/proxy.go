@@ -314,9 +314,14 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			// Rewrite has already removed the inbound X-Forwarded-*. An
 			// unknown client (a Unix socket peer) gets none: never the
 			// address of a trusted proxy in its place.
+			// The names are canonical: the map is written directly, as
+			// Header.Set would.
+			h := pr.Out.Header
 			ctx := pr.In.Context()
+			vals := make([]string, 2) // X-Forwarded-For's and X-Request-Id's, each its own full slice
 			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
-				pr.Out.Header.Set("X-Forwarded-For", a.String())
+				vals[0] = a.String()
+				h["X-Forwarded-For"] = vals[0:1:1]
 			}
 			// Identity the proxy verified, never the client's word (the
 			// client's own headers of these names were removed before
@@ -325,7 +330,8 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
 			}
 			if id := audit.RequestID(ctx); id != "" {
-				pr.Out.Header.Set("X-Request-Id", id)
+				vals[1] = id
+				h["X-Request-Id"] = vals[1:2:2]
 			}
 			if c, ok := jwt.FromContext(ctx); ok {
 				for _, ch := range claimHeaders {
@@ -336,15 +342,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 					}
 				}
 			}
-			proto := "http"
+			proto := protoHTTP
 			if pr.In.TLS != nil {
-				proto = "https"
+				proto = protoHTTPS
 			}
-			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+			h["X-Forwarded-Proto"] = proto[:1:1]
 			if strip {
 				// As Istio's default (forwardOriginalToken: false): the
 				// upstream gets the verified identity, not the token.
-				pr.Out.Header.Del("Authorization")
+				delete(h, "Authorization")
 			}
 		},
 		Transport: tr,
@@ -380,6 +386,25 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		minRate = *u.MinBodyRate
 	}
 	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
+}
+
+// X-Forwarded-Proto's values. Shared by every request: a full slice, so
+// that an Add to the header reallocates instead of writing into it.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+// ruleNames are the audit rules "authz/<policy>", built once per policy
+// rather than per request.
+type ruleNames struct{ m sync.Map }
+
+func (rn *ruleNames) name(policy string) string {
+	if v, ok := rn.m.Load(policy); ok {
+		return v.(string)
+	}
+	v, _ := rn.m.LoadOrStore(policy, "authz/"+policy)
+	return v.(string)
 }
 
 // withConcurrency sheds requests beyond the adaptive concurrency limit
@@ -571,6 +596,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	for _, w := range eng.Warnings() {
 		p.warnings = append(p.warnings, w.String())
 	}
+	var rules ruleNames
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {
@@ -590,7 +616,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		d := eng.Decide(q)
 		rule := "authz"
 		if d.Policy != "" {
-			rule = "authz/" + d.Policy
+			rule = rules.name(d.Policy)
 		}
 		switch {
 		case d.PathError != nil:
@@ -723,7 +749,8 @@ func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
 				return "ip:" + pfx.String()
 			}
 		}
-		return "ip:" + a.String()
+		var buf [64]byte // one allocation, the key itself
+		return string(a.AppendTo(append(buf[:0], "ip:"...)))
 	}
 	switch {
 	case k == "principal":

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wardsec/ward/guard/authz"
 )
@@ -68,10 +69,32 @@ func (p *Proxy) requestRules() requestRules {
 	return rr
 }
 
-// stripped reports whether a client's header name is removed.
+// stripped reports whether a client's header name is removed. It is
+// called for every header of every request, so it does not allocate for
+// names up to 128 bytes (headerKey, in a buffer on the stack).
 func (rr requestRules) stripped(name string) bool {
-	k := headerKey(name)
-	return rr.strip[k] || strings.HasPrefix(k, "x-envoy-")
+	var buf [128]byte
+	slow := func() bool {
+		k := headerKey(name)
+		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-")
+	}
+	if len(name) > len(buf) {
+		return slow()
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return slow() // strings.ToLower's Unicode rules (net/http refuses such names anyway)
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		buf[i] = c
+	}
+	k := buf[:len(name)]
+	return rr.strip[string(k)] || len(k) >= len("x-envoy-") && string(k[:len("x-envoy-")]) == "x-envoy-"
 }
 
 // withCanonicalRequest makes the request that every later check sees the

@@ -33,11 +33,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardsec/ward/guard/harden"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/proxy"
 )
@@ -51,7 +53,8 @@ func main() {
 	token := flag.String("token", "", "with -generate: bearer token")
 	caFile := flag.String("ca", "", "with -generate: CA certificate")
 	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's rounds")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's first round to `PATH` (and of the bare proxy's to PATH.bare)")
+	bareTimeouts := flag.Bool("bare-timeouts", false, "give the bare proxy's server ward's read, write and idle timeouts (harden.DefaultTimeouts) besides the read-header timeout both have")
 	leaveOut := flag.String("without", "", "comma-separated checks to leave out of ward's configuration: authz, jwt, allow, ratelimit, audit")
 	flag.Parse()
 	if *gen {
@@ -62,6 +65,7 @@ func main() {
 		return
 	}
 	profile = *cpuprofile
+	hardenedBare = *bareTimeouts
 	for _, w := range strings.Split(*leaveOut, ",") {
 		if w != "" {
 			without[w] = true
@@ -78,6 +82,8 @@ var (
 	// without lists configuration sections left out (-without), to see
 	// what each check costs.
 	without = map[string]bool{}
+	// hardenedBare gives the bare proxy's server ward's timeouts.
+	hardenedBare bool
 )
 
 func proxyConfig(upURL string) string {
@@ -104,6 +110,13 @@ type result struct {
 	RPS float64       `json:"rps"`
 	P50 time.Duration `json:"p50"`
 	P99 time.Duration `json:"p99"`
+	// CPU is the servers' process CPU time (user + system) per request
+	// during the round, measured by the parent: on a shared machine it
+	// moves less than throughput, which depends on the CPU time the
+	// scheduler grants.
+	CPU time.Duration `json:"-"`
+	Sys time.Duration `json:"-"` // the system part of CPU
+	N   int           `json:"n"`
 }
 
 // generate loads url with conns keep-alive connections for d and prints a
@@ -160,7 +173,7 @@ func generate(target, caFile, token string, conns int, d time.Duration) error {
 		return firstErr
 	}
 	slices.Sort(lat)
-	r := result{RPS: float64(total) / d.Seconds()}
+	r := result{RPS: float64(total) / d.Seconds(), N: total}
 	if len(lat) > 0 {
 		r.P50 = lat[len(lat)/2]
 		r.P99 = lat[len(lat)*99/100]
@@ -221,6 +234,9 @@ func run(conns int, dur time.Duration, rounds int, pin string) error {
 		return err
 	}
 	bareSrv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
+	if hardenedBare {
+		bareSrv = harden.Server("", bare, harden.Timeouts{}, nil)
+	}
 	go func() { _ = bareSrv.Serve(bareLn) }()
 
 	// ward proxy with every check: allowlist, JWT (cached), five
@@ -309,41 +325,41 @@ spec:
 			cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
 		}
 		cmd.Stderr = os.Stderr
+		cpu0, sys0 := cpuTime()
 		out, err := cmd.Output()
+		cpu1, sys1 := cpuTime()
+		cpu, sys := cpu1-cpu0, sys1-sys0
 		if err != nil {
 			return result{}, fmt.Errorf("generator: %w", err)
 		}
 		var r result
-		return r, json.Unmarshal(out, &r)
+		if err := json.Unmarshal(out, &r); err != nil {
+			return r, err
+		}
+		if r.N > 0 {
+			r.CPU = cpu / time.Duration(r.N)
+			r.Sys = sys / time.Duration(r.N)
+		}
+		return r, nil
 	}
 	bareURL := "https://" + bareLn.Addr().String() + "/api/items"
 	wardURL := "https://" + wardLn.Addr().String() + "/api/items"
-	var ratios []float64
+	var ratios, cpuRatios []float64
 	var bareRes, wardRes []result
 	for i := range rounds {
-		b, err := load(bareURL)
-		if err != nil {
+		var b, w result
+		if err := profiled(i == 0, profile+".bare", func() (err error) { b, err = load(bareURL); return err }); err != nil {
 			return err
 		}
-		if profile != "" && i == 0 {
-			f, err := os.Create(profile) // #nosec G304 -- the path the user asked for
-			if err != nil {
-				return err
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-		}
-		w, err := load(wardURL)
-		if profile != "" && i == 0 {
-			pprof.StopCPUProfile()
-		}
-		if err != nil {
+		if err := profiled(i == 0, profile, func() (err error) { w, err = load(wardURL); return err }); err != nil {
 			return err
 		}
 		bareRes, wardRes = append(bareRes, b), append(wardRes, w)
 		ratios = append(ratios, w.RPS/b.RPS)
-		fmt.Printf("round %d: bare %.0f req/s p50 %v p99 %v | ward %.0f req/s p50 %v p99 %v | ward/bare %.2f\n", i+1, b.RPS, b.P50, b.P99, w.RPS, w.P50, w.P99, w.RPS/b.RPS)
+		cpuRatios = append(cpuRatios, float64(b.CPU)/float64(w.CPU))
+		fmt.Printf("round %d: bare %.0f req/s p50 %v p99 %v cpu %v/req (sys %v) | ward %.0f req/s p50 %v p99 %v cpu %v/req (sys %v) | ward/bare %.2f (by CPU time %.2f)\n",
+			i+1, b.RPS, b.P50, b.P99, b.CPU.Round(100*time.Nanosecond), b.Sys.Round(100*time.Nanosecond),
+			w.RPS, w.P50, w.P99, w.CPU.Round(100*time.Nanosecond), w.Sys.Round(100*time.Nanosecond), w.RPS/b.RPS, float64(b.CPU)/float64(w.CPU))
 	}
 	med := func(xs []float64) float64 { s := slices.Clone(xs); sort.Float64s(s); return s[len(s)/2] }
 	medDur := func(rs []result, p99 bool) time.Duration {
@@ -363,6 +379,9 @@ spec:
 	fmt.Printf("median of %d rounds, %d connections, %v each: ward/bare throughput %.2f (spread %.2f-%.2f); p50 bare %v, ward %v; p99 bare %v, ward %v (%.2fx)\n",
 		rounds, conns, dur, med(ratios), sorted[0], sorted[len(sorted)-1], medDur(bareRes, false), medDur(wardRes, false),
 		medDur(bareRes, true), medDur(wardRes, true), float64(medDur(wardRes, true))/float64(medDur(bareRes, true)))
+	sortedCPU := slices.Clone(cpuRatios)
+	sort.Float64s(sortedCPU)
+	fmt.Printf("servers' CPU time per request, bare/ward: median %.2f (spread %.2f-%.2f)\n", med(cpuRatios), sortedCPU[0], sortedCPU[len(sortedCPU)-1])
 
 	// TLS handshakes per second with ECDSA P-256 against ward's listener.
 	pool := x509.NewCertPool()
@@ -378,6 +397,34 @@ spec:
 	}
 	fmt.Printf("TLS 1.3 handshakes, ECDSA P-256, one client at a time: %.0f per second (client and server in one process)\n", float64(n)/time.Since(start).Seconds())
 	return nil
+}
+
+// cpuTime is this process's CPU time so far (user and system), and its
+// system part.
+func cpuTime() (cpu, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// profiled runs f, under a CPU profile written to path when on and
+// -cpuprofile was given.
+func profiled(on bool, path string, f func() error) error {
+	if !on || profile == "" {
+		return f()
+	}
+	out, err := os.Create(path) // #nosec G304 -- the path the user asked for
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return f()
 }
 
 // bufferPool is ward's httputil.BufferPool of 32 KiB buffers.

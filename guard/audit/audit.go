@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -92,12 +93,21 @@ func RequestID(ctx context.Context) string {
 
 // Logger writes decision records and counts them.
 type Logger struct {
-	log      *slog.Logger
+	out      io.Writer
+	outMu    sync.Mutex // one record per Write, records not interleaved
 	now      func() time.Time
 	decided  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	trustID  atomic.Pointer[func(*http.Request) bool]
+
+	// counters caches decided's counters by (decision, rule), and
+	// observers duration's by decision: WithLabelValues hashes the labels
+	// and takes a lock on every call.
+	counters  sync.Map // counterKey -> prometheus.Counter
+	observers sync.Map // string -> prometheus.Observer
 }
+
+type counterKey struct{ decision, rule string }
 
 // SetTrustRequestID sets which requests' own X-Request-Id is kept (when
 // short and plain): f reports whether the request came from a trusted
@@ -116,7 +126,7 @@ func (l *Logger) SetTrustRequestID(f func(*http.Request) bool) {
 // metrics with reg (nil: not registered).
 func New(w io.Writer, reg prometheus.Registerer) (*Logger, error) {
 	l := &Logger{
-		log: slog.New(slog.NewJSONHandler(w, nil)),
+		out: w,
 		now: time.Now,
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ward_guard_decisions_total", Help: "Request decisions by result and rule.",
@@ -139,6 +149,7 @@ func New(w io.Writer, reg prometheus.Registerer) (*Logger, error) {
 type recorder struct {
 	http.ResponseWriter
 	status int
+	st     state // the request's verdict, in the same allocation
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -183,52 +194,177 @@ func requestID(r *http.Request, trust *func(*http.Request) bool) string {
 // Handler records the verdict the middlewares inside it Set and writes one
 // record when the response is done. Requests no middleware decided are
 // logged as allowed with reason "no rule applied".
+//
+// A record is one JSON object on a line, the same bytes as slog's
+// JSONHandler writes for the message "decision" and these attributes in
+// this order: time, level, msg, decision, reason, rule, principal,
+// method, path, status, latency (nanoseconds), request_id, then
+// client_ip, audited, route, waf and outcome when set. It is encoded
+// here, into a reused buffer, because slog's generic path cost as much
+// as the checks (TestRecordMatchesSlog holds the two to the same bytes).
 func (l *Logger) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := l.now()
 		id := requestID(r, l.trustID.Load())
-		st := &state{id: id}
-		w.Header().Set("X-Request-Id", id)
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
-		elapsed := l.now().Sub(start)
-		st.mu.Lock()
-		v := st.v
-		st.mu.Unlock()
+		rec.st.id = id
+		w.Header()["X-Request-Id"] = []string{id}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &rec.st)))
+		end := l.now()
+		elapsed := end.Sub(start)
+		rec.st.mu.Lock()
+		v := rec.st.v
+		rec.st.mu.Unlock()
 		if v.Decision == "" {
 			v.Decision, v.Reason = Allow, "no rule applied"
 		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		attrs := []slog.Attr{
-			slog.String("decision", v.Decision),
-			slog.String("reason", v.Reason),
-			slog.String("rule", v.Rule),
-			slog.String("principal", v.Principal),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.EscapedPath()), // as sent, never the query: it may carry tokens
-			slog.Int("status", rec.status),
-			slog.Duration("latency", elapsed),
-			slog.String("request_id", id),
-		}
-		if v.ClientIP.IsValid() {
-			attrs = append(attrs, slog.String("client_ip", v.ClientIP.String()))
-		}
-		if v.Audited {
-			attrs = append(attrs, slog.Bool("audited", true))
-		}
-		if v.Route != "" {
-			attrs = append(attrs, slog.String("route", v.Route))
-		}
-		if v.WAF != "" {
-			attrs = append(attrs, slog.String("waf", v.WAF))
-		}
-		if v.Outcome != "" {
-			attrs = append(attrs, slog.String("outcome", v.Outcome))
-		}
-		l.log.LogAttrs(r.Context(), slog.LevelInfo, "decision", attrs...)
-		l.decided.WithLabelValues(v.Decision, v.Rule).Inc()
-		l.duration.WithLabelValues(v.Decision).Observe(elapsed.Seconds())
+		l.write(end, &v, r, rec.status, elapsed, id)
+		l.counter(v.Decision, v.Rule).Inc()
+		l.observer(v.Decision).Observe(elapsed.Seconds())
 	})
+}
+
+func (l *Logger) counter(decision, rule string) prometheus.Counter {
+	k := counterKey{decision, rule}
+	if c, ok := l.counters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := l.counters.LoadOrStore(k, l.decided.WithLabelValues(decision, rule))
+	return c.(prometheus.Counter)
+}
+
+func (l *Logger) observer(decision string) prometheus.Observer {
+	if o, ok := l.observers.Load(decision); ok {
+		return o.(prometheus.Observer)
+	}
+	o, _ := l.observers.LoadOrStore(decision, l.duration.WithLabelValues(decision))
+	return o.(prometheus.Observer)
+}
+
+// records are the buffers records are encoded in.
+var records = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// write encodes and writes one record.
+func (l *Logger) write(t time.Time, v *Verdict, r *http.Request, status int, elapsed time.Duration, id string) {
+	bp := records.Get().(*[]byte)
+	b := appendRecord((*bp)[:0], t, v, r.Method, r.URL.EscapedPath(), status, elapsed, id)
+	if bw, ok := l.out.(*BufferedWriter); ok {
+		_, _ = bw.Write(b) // takes its own lock
+	} else {
+		l.outMu.Lock()
+		_, _ = l.out.Write(b)
+		l.outMu.Unlock()
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b
+		records.Put(bp)
+	}
+}
+
+// appendRecord appends a record as slog's JSONHandler would write it.
+// The path is as sent, never the query: it may carry tokens.
+func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status int, elapsed time.Duration, id string) []byte {
+	b = append(b, `{"time":`...)
+	if y := t.Year(); y < 0 || y >= 10000 {
+		// As slog: RFC 3339 has four-digit years only.
+		b = append(b, `"!ERROR:time.Time year outside of range [0,9999]"`...)
+	} else {
+		b = append(b, '"')
+		b = t.Round(0).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	b = append(b, `,"level":"INFO","msg":"decision"`...)
+	b = appendString(b, "decision", v.Decision)
+	b = appendString(b, "reason", v.Reason)
+	b = appendString(b, "rule", v.Rule)
+	b = appendString(b, "principal", v.Principal)
+	b = appendString(b, "method", method)
+	b = appendString(b, "path", path)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"latency":`...)
+	b = strconv.AppendInt(b, int64(elapsed), 10)
+	b = appendString(b, "request_id", id)
+	if a := v.ClientIP; a.IsValid() {
+		if a.Zone() != "" {
+			b = appendString(b, "client_ip", a.String()) // a zone is any text
+		} else {
+			b = append(b, `,"client_ip":"`...)
+			b = append(a.AppendTo(b), '"') // digits, letters, '.' and ':'
+		}
+	}
+	if v.Audited {
+		b = append(b, `,"audited":true`...)
+	}
+	if v.Route != "" {
+		b = appendString(b, "route", v.Route)
+	}
+	if v.WAF != "" {
+		b = appendString(b, "waf", v.WAF)
+	}
+	if v.Outcome != "" {
+		b = appendString(b, "outcome", v.Outcome)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendString appends ,"key":"value" (key needs no escaping).
+func appendString(b []byte, key, s string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':', '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped escapes s as slog's JSONHandler does (encoding/json's
+// rules without HTML escaping: quote, backslash and control characters,
+// U+2028 and U+2029, and invalid UTF-8 as U+FFFD, as slog writes it since Go 1.26).
+func appendEscaped(b []byte, s string) []byte {
+	const digits = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', digits[c>>4], digits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\ufffd"...) // as slog since Go 1.26 (go.dev/cl/687116)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', digits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -154,5 +155,47 @@ func TestBufferedWriterStalledOutput(t *testing.T) {
 	defer cancel()
 	if err := b.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown with the output stalled: %v", err)
+	}
+}
+
+// TestRecordMatchesSlog: a record is byte for byte what slog's
+// JSONHandler wrote for the same attributes (the format before records
+// were encoded by hand), including strings that need escaping.
+func TestRecordMatchesSlog(t *testing.T) {
+	at := time.Date(2026, 12, 6, 4, 5, 6, 789012345, time.FixedZone("X", 3600))
+	odd := "q\"b\\s\n\r\t\x01\x1f<>&é\u2028\u2029\xff\xfez"
+	for _, v := range []Verdict{
+		{},
+		{Decision: Deny, Reason: odd, Rule: "authz/ns/p", Principal: "spiffe://td/" + odd, ClientIP: netip.MustParseAddr("192.0.2.7")},
+		{Decision: Allow, Reason: "r", ClientIP: netip.MustParseAddr("2001:db8::7"), Audited: true, Route: "api" + odd, WAF: "942100 " + odd, Outcome: "client closed"},
+		{ClientIP: netip.MustParseAddr("fe80::1%eth\"0"), Outcome: odd},
+		{ClientIP: netip.MustParseAddr("::ffff:192.0.2.1")},
+	} {
+		got := appendRecord(nil, at, &v, "GET", "/p"+odd, 403, 1234567*time.Nanosecond, "id-"+odd)
+		var want bytes.Buffer
+		attrs := []slog.Attr{
+			slog.String("decision", v.Decision), slog.String("reason", v.Reason), slog.String("rule", v.Rule),
+			slog.String("principal", v.Principal), slog.String("method", "GET"), slog.String("path", "/p"+odd),
+			slog.Int("status", 403), slog.Duration("latency", 1234567*time.Nanosecond), slog.String("request_id", "id-"+odd),
+		}
+		if v.ClientIP.IsValid() {
+			attrs = append(attrs, slog.String("client_ip", v.ClientIP.String()))
+		}
+		if v.Audited {
+			attrs = append(attrs, slog.Bool("audited", true))
+		}
+		for _, kv := range [][2]string{{"route", v.Route}, {"waf", v.WAF}, {"outcome", v.Outcome}} {
+			if kv[1] != "" {
+				attrs = append(attrs, slog.String(kv[0], kv[1]))
+			}
+		}
+		rec := slog.NewRecord(at, slog.LevelInfo, "decision", 0)
+		rec.AddAttrs(attrs...)
+		if err := slog.NewJSONHandler(&want, nil).Handle(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want.String() {
+			t.Errorf("record differs from slog's:\n got %s\nwant %s", got, want.String())
+		}
 	}
 }

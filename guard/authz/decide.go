@@ -85,7 +85,17 @@ func RequestFromHTTP(r *http.Request) *Request {
 		q.RemoteIP = q.SourceIP
 	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		var ap netip.AddrPort
+		var err error
+		if ta, ok := a.(*net.TCPAddr); ok {
+			ap = ta.AddrPort() // what parsing its String gives, without the text
+			if !ap.Addr().IsValid() {
+				err = net.InvalidAddrError("no IP")
+			}
+		} else {
+			ap, err = netip.ParseAddrPort(a.String())
+		}
+		if err == nil {
 			q.DestinationIP = ap.Addr().WithZone("").Unmap()
 			q.Port = int(ap.Port())
 		}

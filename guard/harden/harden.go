@@ -9,22 +9,37 @@ import (
 	"time"
 )
 
+// securityHeaders are the headers Headers sets, in canonical form, and
+// their values; the first only on TLS requests.
+var securityHeaders = [...][2]string{
+	{"Strict-Transport-Security", "max-age=63072000"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+}
+
 // Headers sets the security response headers on every response.
 func Headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		set := func(k, v string) {
-			if h.Get(k) == "" {
-				h.Set(k, v)
+		// The values share one allocation, each its own full slice (an
+		// Add to one reallocates it, never writes into the next); the
+		// names are canonical, so the map is written directly.
+		var vals []string
+		for i, kv := range securityHeaders {
+			if i == 0 && r.TLS == nil {
+				continue
 			}
+			if vs := h[kv[0]]; len(vs) > 0 && vs[0] != "" {
+				continue // the handler's own value wins
+			}
+			if vals == nil {
+				vals = make([]string, len(securityHeaders))
+			}
+			vals[i] = kv[1]
+			h[kv[0]] = vals[i : i+1 : i+1]
 		}
-		if r.TLS != nil {
-			set("Strict-Transport-Security", "max-age=63072000")
-		}
-		set("X-Content-Type-Options", "nosniff")
-		set("X-Frame-Options", "DENY")
-		set("Referrer-Policy", "no-referrer")
-		set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }
@@ -41,6 +56,10 @@ func Limits(maxBody int64, maxURL int, next http.Handler) http.Handler {
 		if maxBody > 0 {
 			if r.ContentLength > maxBody {
 				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			if r.Body == nil || r.Body == http.NoBody {
+				next.ServeHTTP(w, r) // nothing to read: no copy of the request
 				return
 			}
 			r2 := *r

@@ -211,8 +211,10 @@ func TestKustomize(t *testing.T) {
 	}
 
 	out, _, code = run(t, "", "check", "internal/cli/testdata/kustomize-remote", "-o", "json")
-	if code != ExitError || !strings.Contains(out, "ward does not fetch remote bases") {
-		t.Errorf("remote base: exit %d, want %d and an input/unreadable finding:\n%s", code, ExitError, out)
+	fs := checkOutput(t, out).Findings
+	if code != ExitError || len(fs) != 1 || fs[0].Rule != "input/unreadable" || fs[0].Line != 2 ||
+		fs[0].File != "internal/cli/testdata/kustomize-remote/kustomization.yaml" || !strings.Contains(fs[0].Message, "ward does not fetch") {
+		t.Errorf("remote base: exit %d, want %d and one input/unreadable finding at kustomization.yaml:2:\n%s", code, ExitError, out)
 	}
 }
 

@@ -23,6 +23,13 @@ func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) 
 	c.OnUnbound = func(s dockerinv.Skipped) {
 		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
 	}
+	c.OnUserlandProxy = func(n dockerinv.ProxyNote) {
+		if n.Proxy != nil {
+			e.log.Info("published ports: docker-proxy's onward connections are admitted; their clients are judged at the input hook", "proxy", n.String())
+			return
+		}
+		e.log.Warn("published ports: docker-proxy's onward connections are judged as the gateway's (fail closed): a container's ingress must admit the gateway for clients to reach it through the host", "proxy", n.String())
+	}
 	inv, err := c.Inventory(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("docker inventory: %w", err)

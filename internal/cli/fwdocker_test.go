@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,12 +265,18 @@ func newFwDockerEnv(t *testing.T, ctx context.Context, project, image string) (*
 
 // fwDockerEnv is the state of TestFwDocker.
 type fwDockerEnv struct {
-	t        *testing.T
-	ctx      context.Context
-	dir      string
-	project  string
-	image    string
-	server   string // the image's program, built for the host: its probes from the host
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	project string
+	image   string
+	server  string // the image's program, built for the host: its probes from the host
+	// hostAs are the host's other probe clients, by fwProbe.via: as
+	// another user, in another cgroup.
+	hostAs map[string]*hostProber
+	// host, when set, is the host's probe client instead of the test
+	// process (which may pass for docker-proxy).
+	host     *hostProber
 	policies string
 	lock     string
 	gw       map[string]netip.Addr // network name -> the host's IPv4 address on it
@@ -439,6 +446,9 @@ func (e *fwDockerEnv) cases(o *firewall.Oracle, inv *firewall.Inventory, ctrs []
 						c := base
 						c.from, c.src, c.hook, c.docker = "host", gw[n], firewall.Output, true
 						c.want = o.Allows(firewall.Output, c.src, d, p.Protocol, p.Port)
+						if !c.want && e.host == nil && o.Relayed(d, p.Protocol, p.Port) && passesForProxy(e.t, inv) {
+							c.want, c.why = true, "root in docker-proxy's cgroup passes for it"
+						}
 						out = append(out, &c)
 					}
 				}
@@ -449,14 +459,17 @@ func (e *fwDockerEnv) cases(o *firewall.Oracle, inv *firewall.Inventory, ctrs []
 }
 
 // published lists the flows from the host to web's ports published on
-// its loopback: docker-proxy connects to web from front's gateway.
+// its loopback: judged at the input hook as 127.0.0.1's connections to
+// web's ports; docker-proxy connects onward from front's gateway.
 func (e *fwDockerEnv) published(o *firewall.Oracle, web *fwCtr, ports map[uint16]netip.AddrPort) []*fwProbe {
 	frontNet := e.project + "_front"
 	var out []*fwProbe
 	for _, p := range slices.Sorted(maps.Keys(ports)) {
-		gw, d := e.gw[frontNet], web.nets[frontNet]
-		out = append(out, &fwProbe{from: "host", to: fmt.Sprintf("web:%d", p), src: gw, dst: d, dial: ports[p], proto: portset.TCP, port: p,
-			hook: firewall.Output, want: o.Allows(firewall.Output, gw, d, portset.TCP, p), why: "published, via docker-proxy", docker: true})
+		gw, d, hp := e.gw[frontNet], web.nets[frontNet], ports[p]
+		out = append(out, &fwProbe{from: "host", to: fmt.Sprintf("web:%d", p), src: hp.Addr(), dst: hp.Addr(), dial: hp, proto: portset.TCP, port: p,
+			hook: firewall.Input, why: "published, via docker-proxy", docker: true,
+			want: o.Allows(firewall.Input, hp.Addr(), hp.Addr(), portset.TCP, hp.Port()) &&
+				(o.Allows(firewall.Output, gw, d, portset.TCP, p) || o.Relayed(d, portset.TCP, p))})
 	}
 	return out
 }
@@ -493,13 +506,19 @@ func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
 	var errs []error
 	for via, g := range groups {
 		cmd := []string{"docker", "exec", via, "/server"}
-		if via == "" {
+		var attr *syscall.SysProcAttr
+		switch {
+		case via == "" && e.host != nil:
+			cmd, attr = []string{e.host.server}, e.host.attr
+		case via == "":
 			cmd = []string{e.server}
+		case e.hostAs[via] != nil:
+			cmd, attr = []string{e.hostAs[via].server}, e.hostAs[via].attr
 		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := execProbe(e.ctx, cmd, g, timeout); err != nil {
+			if err := execProbe(e.ctx, cmd, attr, g, timeout); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -512,15 +531,18 @@ func (e *fwDockerEnv) probe(cases []*fwProbe, timeout time.Duration) {
 	}
 }
 
-// execProbe runs the probe client, cmd, with "probe" for cases.
-func execProbe(ctx context.Context, cmd []string, cases []*fwProbe, timeout time.Duration) error {
+// execProbe runs the probe client, cmd, with "probe" for cases, as attr
+// says when not nil (another user, another cgroup).
+func execProbe(ctx context.Context, cmd []string, attr *syscall.SysProcAttr, cases []*fwProbe, timeout time.Duration) error {
 	args := append(slices.Clone(cmd[1:]), "probe", timeout.String())
 	for _, c := range cases {
 		args = append(args, c.target())
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, cmd[0], args...).Output() // #nosec G204 -- the test's own probe client, in its own container or on the host
+	c := exec.CommandContext(ctx, cmd[0], args...) // #nosec G204 -- the test's own probe client, in its own container or on the host
+	c.SysProcAttr = attr
+	out, err := c.Output()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		return fmt.Errorf("%s %s: %v\n%s", cmd[0], strings.Join(args, " "), err, out)
@@ -798,6 +820,10 @@ func TestFwDocker(t *testing.T) {
 
 	// The image: the static server and probe client, FROM scratch.
 	e.server = testenv.ServerImage(t, filepath.Join(root, "dockerinv", "testdata", "server"), e.image)
+	// The host's probes come from a cgroup of their own: the test
+	// process, root in the root cgroup like dockerd here, passes for
+	// docker-proxy at web's published ports (TestFwDockerPublished).
+	e.host = hostProbers(t, e.server)["host in another cgroup"]
 
 	// The project, on subnets of its own.
 	oct := 64 + int(rnd[0])%128

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,8 +55,9 @@ networks:
           gateway: "FRONT6_GW"
 `
 
-// fwPublishedPolicies: web admits client, and the gateway (the proxy's
-// onward leg); client may reach web; outsider may reach anything but web.
+// fwPublishedPolicies: web admits client only (not the host, not its
+// gateway address, from which docker-proxy connects onward); client may
+// reach web; outsider may reach anything but web.
 const fwPublishedPolicies = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: NS}
@@ -68,7 +72,7 @@ spec:
   podSelector: {matchLabels: {app: web}}
   policyTypes: [Ingress]
   ingress:
-    - from: [{podSelector: {matchLabels: {app: client}}}, {ipBlock: {cidr: FRONT_GW/32}}]
+    - from: [{podSelector: {matchLabels: {app: client}}}]
       ports: [{port: http}]
 ---
 apiVersion: networking.k8s.io/v1
@@ -138,14 +142,17 @@ func TestFwDockerPublished(t *testing.T) {
 		t.Fatalf("web is at %s, want %s", ctrs["web"].nets[frontNet], webIP)
 	}
 
-	cases := func(o *firewall.Oracle) []*fwProbe {
+	e.hostAs = hostProbers(t, e.server)
+	cases := func(o *firewall.Oracle, inv *firewall.Inventory) []*fwProbe {
 		var out []*fwProbe
 		for _, s := range []string{"client", "outsider", "web"} {
 			src := ctrs[s].nets[frontNet]
-			// Through the host: the proxy's two legs, each as Ward judges it.
+			// Through the host: the client's leg judged at the input
+			// hook, docker-proxy's onward leg admitted as the proxy's.
 			out = append(out, &fwProbe{from: s, to: "web via " + hp.String(), via: ctrs[s].name, src: src, dst: gw, dial: hp,
 				proto: portset.TCP, port: hp.Port(), hook: firewall.Input, docker: true,
-				want: o.Allows(firewall.Input, src, gw, portset.TCP, hp.Port()) && o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080)})
+				want: o.Allows(firewall.Input, src, gw, portset.TCP, hp.Port()) &&
+					(o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080) || o.Relayed(webIP, portset.TCP, 8080))})
 			if s != "web" {
 				out = append(out, &fwProbe{from: s, to: "web@front", via: ctrs[s].name, src: src, dst: webIP, dial: netip.AddrPortFrom(webIP, 8080),
 					proto: portset.TCP, port: 8080, hook: firewall.Forward, docker: true,
@@ -156,10 +163,25 @@ func TestFwDockerPublished(t *testing.T) {
 		// output, the packet leaving through lo.
 		out = append(out, &fwProbe{from: "host", to: "web via " + hp.String(), src: gw, dst: webIP, dial: hp, proto: portset.TCP, port: 8080,
 			hook: firewall.Output, docker: true, want: o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080)})
+		// The host's other processes straight to web's port, from the
+		// gateway address as docker-proxy's onward leg comes: another
+		// user, and root in another cgroup, are judged as the host;
+		// root in docker-proxy's own cgroup (dockerd runs in the root
+		// cgroup here) passes for the proxy, as documented.
+		for _, as := range slices.Sorted(maps.Keys(e.hostAs)) {
+			out = append(out, &fwProbe{from: as, to: "web@front", via: as, src: gw, dst: webIP, dial: netip.AddrPortFrom(webIP, 8080),
+				proto: portset.TCP, port: 8080, hook: firewall.Output, docker: true, want: o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080)})
+		}
+		out = append(out, &fwProbe{from: "host", to: "web@front", src: gw, dst: webIP, dial: netip.AddrPortFrom(webIP, 8080),
+			proto: portset.TCP, port: 8080, hook: firewall.Output, docker: true, why: "root in docker-proxy's cgroup passes for it",
+			want: o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080) || o.Relayed(webIP, portset.TCP, 8080) && passesForProxy(t, inv)})
 		return out
 	}
 	o, inv := e.oracle()
-	e.check("before apply (Docker alone)", dockerOnly(cases(o), "no ward table"))
+	if inv.UserlandProxy == nil {
+		t.Fatal("the inventory does not identify docker-proxy, which this engine runs (userland-proxy is its default)")
+	}
+	e.check("before apply (Docker alone)", dockerOnly(cases(o, inv), "no ward table"))
 
 	// Docker's published port reaches the inventory, and the engine's
 	// verdicts are those the test is about: outsider, whose egress
@@ -176,8 +198,9 @@ func TestFwDockerPublished(t *testing.T) {
 	if pubs != 1 {
 		t.Fatalf("%d published ports in the inventory, want web's one", pubs)
 	}
-	for _, c := range cases(o) {
-		want := map[string]bool{"client web via": true, "outsider web via": false, "web web via": true, "client web@front": true, "outsider web@front": false, "host web via": true}
+	for _, c := range cases(o, inv) {
+		want := map[string]bool{"client web via": true, "outsider web via": false, "web web via": true, "client web@front": true, "outsider web@front": false,
+			"host web via": false, "host as nobody web@front": false, "host in another cgroup web@front": false, "host web@front": true}
 		key := c.from + " " + strings.SplitN(c.to, " ", 2)[0]
 		if strings.HasPrefix(c.to, "web via") {
 			key = c.from + " web via"
@@ -200,6 +223,69 @@ func TestFwDockerPublished(t *testing.T) {
 	if !strings.Contains(ward, fmt.Sprintf("tcp dport %d jump pub_1", hp.Port())) {
 		t.Errorf("the loaded table does not judge the published port %d:\n%s", hp.Port(), ward)
 	}
-	o, _ = e.oracle()
-	e.check("after apply", cases(o))
+	o, inv = e.oracle()
+	e.check("after apply", cases(o, inv))
+
+	// Negative control: without the rules that admit docker-proxy's
+	// onward leg, client no longer reaches web through the host (the
+	// leg is judged as the gateway's), and nothing else changes.
+	e.cmd("nft", "flush", "chain", "inet", firewall.TableName, firewall.ChainUserlandProxy)
+	control := cases(o, inv)
+	for _, c := range control {
+		if strings.HasPrefix(c.to, "web via") && c.from != "host" {
+			c.want = c.want && o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080)
+		}
+		if c.from == "host" && c.to == "web@front" {
+			c.want = o.Allows(firewall.Output, gw, webIP, portset.TCP, 8080)
+		}
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(control), func(c *fwProbe) bool { return c.want })); n == len(control) || !slices.ContainsFunc(cases(o, inv), func(c *fwProbe) bool {
+		return c.from == "client" && strings.HasPrefix(c.to, "web via") && c.want
+	}) {
+		t.Fatal("the control would show nothing")
+	}
+	e.check("without the userland proxy's rules", control)
+}
+
+// hostProber is a probe client of the host's other than the test
+// process.
+type hostProber struct {
+	server string
+	attr   *syscall.SysProcAttr
+}
+
+// hostProbers are the host's probe clients as another user (nobody) and
+// as root in a cgroup of its own (removed when the test ends).
+func hostProbers(t *testing.T, server string) map[string]*hostProber {
+	t.Helper()
+	// A copy nobody may run (t.TempDir is root's alone).
+	dir, err := os.MkdirTemp("", "ward-probe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	b, err := os.ReadFile(server) // #nosec G304 -- the test's own build
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := filepath.Join(dir, "server")
+	if err := os.WriteFile(nobody, b, 0o755); err != nil { // #nosec G306 -- a program others must run
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- nobody must reach the program
+		t.Fatal(err)
+	}
+	cg := testenv.NewCgroup(t, fmt.Sprintf("ward-probe-%d", os.Getpid()))
+	return map[string]*hostProber{
+		"host as nobody":         {server: nobody, attr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}},
+		"host in another cgroup": {server: server, attr: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cg.FD}},
+	}
+}
+
+// passesForProxy reports whether the test process's sockets are the
+// inventory's userland proxy's: its owner, in its cgroup.
+func passesForProxy(t *testing.T, inv *firewall.Inventory) bool {
+	t.Helper()
+	up := inv.UserlandProxy
+	return up != nil && uint32(os.Getuid()) == up.UID && testenv.OwnCgroup(t).ID == up.Cgroup.ID // #nosec G115 -- a uid
 }

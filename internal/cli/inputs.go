@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/wardsec/ward/dockerfile"
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/helmchart"
+	"github.com/wardsec/ward/kustomize"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -47,27 +49,59 @@ func (in *inputs) skip(path string) bool {
 	return false
 }
 
+// kustomizeFindings are the input/unreadable findings of a kustomization
+// that could not be built, with a fix that says what to do about a
+// refused reference.
+func kustomizeFindings(err error) []finding.Finding {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out []finding.Finding
+	for _, e := range errs {
+		for _, f := range inputFindings(e) {
+			switch {
+			case errors.Is(e, kustomize.ErrNotLocal):
+				f.Fix = "Vendor what it names into the tree (a file or directory beside the kustomization), or render it where fetching is wanted and pipe the output: kustomize build DIR | ward check -"
+			case errors.Is(e, kustomize.ErrMissing):
+				f.Fix = "Fix the path (kustomize would try a missing resource as a git repository), or remove the entry."
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// found is a kustomization directory found under a path given on the
+// command line, and the root it may reach (kustomize.Root of that path).
+type found struct{ dir, root string }
+
 // render builds the kustomizations that no other one builds on (overlays,
-// not their bases) with kustomize.
-func (in *inputs) render(found []string) {
+// not their bases) with package kustomize: offline, refusing any
+// non-local reference (input/unreadable at the kustomization's line).
+func (in *inputs) render(ks []found) {
 	referenced := map[string]bool{}
-	for _, d := range found {
-		for _, r := range references(d) {
+	for _, k := range ks {
+		for _, r := range kustomize.References(k.dir) {
 			referenced[r] = true
 		}
 	}
-	for _, d := range found {
-		in.kustomized = append(in.kustomized, filepath.Clean(d))
-		if referenced[filepath.Clean(d)] {
+	for _, k := range ks {
+		d := filepath.Clean(k.dir)
+		in.kustomized = append(in.kustomized, d)
+		if referenced[d] {
 			continue
 		}
-		out, err := kustomizeBuild(d)
-		if err != nil {
-			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: d,
-				Message: "kustomize build: " + err.Error(), Fix: inputRules[0].Fix})
-			continue
+		res, err := kustomize.Build(d, k.root)
+		switch {
+		case err != nil:
+			in.unreadable = append(in.unreadable, kustomizeFindings(err)...)
+		case res.Data != nil:
+			in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: res.Data})
+		default:
+			// Only resources listed: read as written, no kustomize run.
+			in.manifests = append(in.manifests, res.Files...)
 		}
-		in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: out})
 	}
 }
 
@@ -120,7 +154,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.manifests = append(in.manifests, path)
 		}
 	}
-	var kustomizations []string
+	var kustomizations []found
 	for _, p := range paths {
 		if p == "-" {
 			in.manifests = append(in.manifests, p)
@@ -140,8 +174,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			classify(p, true)
 			continue
 		}
-		if isKustomization(p) {
-			kustomizations = append(kustomizations, p)
+		if kustomize.IsKustomization(p) {
+			kustomizations = append(kustomizations, found{p, kustomize.Root(p)})
 			continue
 		}
 		in.manifests = append(in.manifests, p)
@@ -154,8 +188,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 					in.renderChart(path, chart)
 					return filepath.SkipDir
 				}
-				if path != p && isKustomization(path) {
-					kustomizations = append(kustomizations, path)
+				if path != p && kustomize.IsKustomization(path) {
+					kustomizations = append(kustomizations, found{path, kustomize.Root(p)})
 					return filepath.SkipDir
 				}
 				return nil

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// offlineListeners starts a local HTTP server answering every request
+// with a manifest (so that a fetch would succeed and change the result)
+// and a bare TCP listener standing in for ssh/git, both on loopback, and
+// returns their addresses and a function counting the connections both
+// accepted.
+func offlineListeners(t *testing.T) (httpURL, tcpAddr string, accepted func() int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: fetched\nspec:\n  hostNetwork: true\n  containers: [{name: c, image: x}]\n"))
+	}))
+	srv.Listener = countingListener{srv.Listener, &n}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			_ = c.Close()
+		}
+	}()
+	return srv.URL, ln.Addr().String(), n.Load
+}
+
+// writeTree writes files (path: content, HTTP and TCP replaced by the
+// listeners' addresses) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string, httpURL, tcpAddr string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		content = strings.NewReplacer("HTTP", httpURL, "TCP", tcpAddr).Replace(content)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const kustomizeDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+`
+
+// TestKustomizeOffline: every field of a kustomization that kustomize
+// resolves through its loader (or hands to git, helm or a plugin) is
+// refused when it names anything but a file or directory inside the
+// tree: ward check exits 2 with an input/unreadable finding at the
+// kustomization's file and line naming the field, and the local HTTP
+// and ssh stand-ins it names receive no connection at all.
+func TestKustomizeOffline(t *testing.T) {
+	cases := []struct {
+		name  string
+		kust  string            // kustomization.yaml of the tree's top directory
+		files map[string]string // other files of the tree
+		field string            // the field the finding names
+		file  string            // the kustomization refused, relative to the tree ("" for the top one)
+		line  int
+	}{
+		{name: "resources http file", kust: "resources:\n- deployment.yaml\n- HTTP/pod.yaml\n", field: "resources", line: 3},
+		{name: "resources git over http", kust: "resources:\n- HTTP/org/repo.git//deploy?ref=v1\n", field: "resources", line: 2},
+		{name: "resources git over ssh", kust: "resources:\n- ssh://git@TCP/org/repo.git\n", field: "resources", line: 2},
+		{name: "resources git scp form", kust: "resources:\n- deploy@127.0.0.1:org/repo.git\n", field: "resources", line: 2},
+		{name: "resources git scp without .git", kust: "resources:\n- git@127.0.0.1:org/repo\n", field: "resources", line: 2},
+		{name: "resources bare github", kust: "resources:\n- github.com/org/repo/deploy\n", field: "resources", line: 2},
+		{name: "resources ref query", kust: "resources:\n- example.org/org/repo?ref=main\n", field: "resources", line: 2},
+		{name: "resources file URL", kust: "resources:\n- file:///etc/hosts\n", field: "resources", line: 2},
+		{name: "bases", kust: "bases:\n- HTTP/org/base.git\n", field: "bases", line: 2},
+		{name: "components", kust: "resources:\n- deployment.yaml\ncomponents:\n- HTTP/component\n", field: "components", line: 4},
+		{name: "patches path", kust: "resources:\n- deployment.yaml\npatches:\n- path: HTTP/patch.yaml\n", field: "patches[0].path", line: 4},
+		{name: "patchesStrategicMerge", kust: "resources:\n- deployment.yaml\npatchesStrategicMerge:\n- HTTP/patch.yaml\n", field: "patchesStrategicMerge", line: 4},
+		{name: "patchesJson6902 path", kust: "resources:\n- deployment.yaml\npatchesJson6902:\n- target: {group: apps, version: v1, kind: Deployment, name: web}\n  path: HTTP/patch.json\n", field: "patchesJson6902[0].path", line: 5},
+		{name: "configMapGenerator files", kust: "configMapGenerator:\n- name: c\n  files:\n  - HTTP/app.conf\n", field: "configMapGenerator[0].files", line: 4},
+		{name: "configMapGenerator files key=url", kust: "configMapGenerator:\n- name: c\n  files:\n  - app.conf=HTTP/app.conf\n", field: "configMapGenerator[0].files", line: 4},
+		{name: "configMapGenerator envs", kust: "configMapGenerator:\n- name: c\n  envs:\n  - HTTP/app.env\n", field: "configMapGenerator[0].envs", line: 4},
+		{name: "configMapGenerator env", kust: "configMapGenerator:\n- name: c\n  env: HTTP/app.env\n", field: "configMapGenerator[0].env", line: 3},
+		{name: "secretGenerator files", kust: "secretGenerator:\n- name: s\n  files:\n  - HTTP/key\n", field: "secretGenerator[0].files", line: 4},
+		{name: "secretGenerator envs", kust: "secretGenerator:\n- name: s\n  envs:\n  - ssh://TCP/app.env\n", field: "secretGenerator[0].envs", line: 4},
+		{name: "openapi path", kust: "resources:\n- deployment.yaml\nopenapi:\n  path: HTTP/schema.json\n", field: "openapi.path", line: 4},
+		{name: "crds", kust: "resources:\n- deployment.yaml\ncrds:\n- HTTP/crd.yaml\n", field: "crds", line: 4},
+		{name: "configurations", kust: "resources:\n- deployment.yaml\nconfigurations:\n- HTTP/config.yaml\n", field: "configurations", line: 4},
+		{name: "replacements path", kust: "resources:\n- deployment.yaml\nreplacements:\n- path: HTTP/replacement.yaml\n", field: "replacements[0].path", line: 4},
+		{name: "helmCharts", kust: "helmCharts:\n- name: web\n  repo: HTTP/charts\n  version: 1.0.0\n", field: "helmCharts", line: 1},
+		{name: "helmGlobals", kust: "helmGlobals:\n  chartHome: charts\n", field: "helmGlobals", line: 1},
+		{name: "helmChartInflationGenerator", kust: "helmChartInflationGenerator:\n- chartName: web\n  chartRepoUrl: HTTP/charts\n", field: "helmChartInflationGenerator", line: 1},
+		{name: "generators url", kust: "generators:\n- HTTP/generator.yaml\n", field: "generators", line: 2},
+		{name: "transformers url", kust: "resources:\n- deployment.yaml\ntransformers:\n- HTTP/transformer.yaml\n", field: "transformers", line: 4},
+		{name: "validators url", kust: "resources:\n- deployment.yaml\nvalidators:\n- HTTP/validator.yaml\n", field: "validators", line: 4},
+		{name: "inline generator files", kust: "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n  metadata: {name: c}\n  files:\n  - HTTP/app.conf\n", field: "generators ConfigMapGenerator.files", line: 7},
+		{name: "inline transformer patch path", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: builtin\n  kind: PatchTransformer\n  metadata: {name: p}\n  path: HTTP/patch.yaml\n", field: "transformers PatchTransformer.path", line: 8},
+		{name: "inline strategic merge transformer paths", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: builtin\n  kind: PatchStrategicMergeTransformer\n  metadata: {name: p}\n  paths:\n  - HTTP/patch.yaml\n", field: "transformers PatchStrategicMergeTransformer.paths", line: 9},
+		{name: "inline replacement transformer path", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: builtin\n  kind: ReplacementTransformer\n  metadata: {name: r}\n  replacements:\n  - path: HTTP/r.yaml\n", field: "transformers ReplacementTransformer.replacements[0].path", line: 9},
+		{name: "inline value-add transformer file", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: builtin\n  kind: ValueAddTransformer\n  metadata: {name: v}\n  targetFilePath: HTTP/v.yaml\n", field: "transformers ValueAddTransformer.targetFilePath", line: 8},
+		{name: "inline helm generator", kust: "generators:\n- |\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata: {name: h}\n  repo: HTTP/charts\n", field: "generators", line: 3},
+		{name: "inline exec function", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: example.com/v1\n  kind: Fetcher\n  metadata:\n    name: f\n    annotations:\n      config.kubernetes.io/function: |\n        exec: {path: /usr/bin/curl}\n", field: "transformers", line: 5},
+		{name: "generator config file with exec plugin", kust: "generators:\n- gen.yaml\n",
+			files: map[string]string{"gen.yaml": "apiVersion: example.com/v1\nkind: Curl\nmetadata:\n  name: c\n  annotations:\n    config.kubernetes.io/function: |\n      exec: {path: ./curl.sh}\nurl: HTTP/x\n"},
+			field: "config", file: "gen.yaml", line: 1},
+		{name: "generator config file with remote files", kust: "generators:\n- gen.yaml\n",
+			files: map[string]string{"gen.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: c}\nfiles:\n- HTTP/app.conf\n"},
+			field: "config ConfigMapGenerator.files", file: "gen.yaml", line: 5},
+		{name: "generators kustomization dir", kust: "generators:\n- gens\n",
+			files: map[string]string{"gens/kustomization.yaml": "resources:\n- gen.yaml\n", "gens/gen.yaml": "apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p}\npath: HTTP/p.yaml\n"},
+			field: "config PatchTransformer.path", file: "gens/gen.yaml", line: 4},
+		{name: "generators kustomization dir patching its configs", kust: "generators:\n- gens\n",
+			files: map[string]string{"gens/kustomization.yaml": "resources:\n- gen.yaml\npatches:\n- target: {kind: ConfigMapGenerator}\n  patch: |-\n    - op: replace\n      path: /files/0\n      value: HTTP/app.conf\n",
+				"gens/gen.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: c}\nfiles: [gen.yaml]\n"},
+			field: "patches", file: "gens/kustomization.yaml", line: 3},
+		{name: "nested base", kust: "resources:\n- base\nnamePrefix: x-\n",
+			files: map[string]string{"base/kustomization.yaml": "resources:\n- deployment.yaml\npatches:\n- path: HTTP/patch.yaml\n", "base/deployment.yaml": kustomizeDeployment},
+			field: "patches[0].path", file: "base/kustomization.yaml", line: 4},
+		{name: "component", kust: "resources:\n- deployment.yaml\ncomponents:\n- comp\n",
+			files: map[string]string{"comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nconfigMapGenerator:\n- name: c\n  envs: [HTTP/a.env]\n"},
+			field: "configMapGenerator[0].envs", file: "comp/kustomization.yaml", line: 5},
+		{name: "URL behind an alias", kust: "metadata:\n  name: &u HTTP/pod.yaml\nresources:\n- deployment.yaml\n- *u\n", field: "resources", line: 2},
+		{name: "list behind an alias", kust: "metadata:\n  annotations:\n    a: &l [HTTP/pod.yaml]\nresources: *l\n", field: "resources", line: 3},
+		{name: "path behind a merge key", kust: "metadata:\n  annotations: &m {path: HTTP/p.yaml}\nresources:\n- deployment.yaml\npatches:\n- <<: *m\n", field: "patches[0].path", line: 2},
+		{name: "missing local path", kust: "resources:\n- deployment.yaml\n- nothere\n", field: "resources", line: 3},
+		{name: "absolute path outside", kust: "resources:\n- OUTSIDE/deployment.yaml\n", field: "resources", line: 2},
+		{name: "dotdot outside", kust: "resources:\n- ../outside/deployment.yaml\n", field: "resources", line: 2},
+		{name: "dotdot outside patch", kust: "resources:\n- deployment.yaml\npatches:\n- path: ../outside/deployment.yaml\n", field: "patches[0].path", line: 4},
+		{name: "kustomization file symlink outside", kust: "resources:\n- base\n", files: map[string]string{"base/web.yaml": kustomizeDeployment},
+			field: "kustomization file", file: "base/kustomization.yaml", line: 0},
+		{name: "symlink outside", kust: "resources:\n- link/deployment.yaml\n", field: "resources", line: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			httpURL, tcpAddr, accepted := offlineListeners(t)
+			top := t.TempDir()
+			tree := filepath.Join(top, "tree")
+			outside := filepath.Join(top, "outside")
+			files := map[string]string{"kustomization.yaml": strings.ReplaceAll(c.kust, "OUTSIDE", outside), "deployment.yaml": kustomizeDeployment}
+			for k, v := range c.files {
+				files[k] = v
+			}
+			writeTree(t, tree, files, httpURL, tcpAddr)
+			writeTree(t, outside, map[string]string{"deployment.yaml": kustomizeDeployment}, httpURL, tcpAddr)
+			if err := os.Symlink(outside, filepath.Join(tree, "link")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(tree, "base")); err == nil && c.file == "base/kustomization.yaml" && c.line == 0 {
+				// The base's kustomization is a symlink to one outside.
+				writeTree(t, outside, map[string]string{"kustomization.yaml": "resources:\n- deployment.yaml\n"}, httpURL, tcpAddr)
+				if err := os.Symlink(filepath.Join(outside, "kustomization.yaml"), filepath.Join(tree, "base", "kustomization.yaml")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, errOut, code := run(t, "", "check", tree, "-o", "json")
+			if n := accepted(); n != 0 {
+				t.Errorf("the local listeners accepted %d connections, want none", n)
+			}
+			if code != ExitError {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitError, errOut)
+			}
+			want := filepath.Join(tree, "kustomization.yaml")
+			if c.file != "" {
+				want = filepath.Join(tree, filepath.FromSlash(c.file))
+			}
+			found := false
+			for _, f := range checkOutput(t, out).Findings {
+				if f.Rule == ruleUnreadable && f.File == want && f.Line == c.line && strings.HasPrefix(f.Message, c.field+":") &&
+					(c.name == "missing local path" || strings.Contains(f.Fix, "kustomize build DIR | ward check -")) {
+					found = true
+				}
+				if f.Object != "" && f.Rule != ruleUnreadable {
+					t.Errorf("a finding on an object (%s %s): nothing may be built when a reference is refused", f.Rule, f.Object)
+				}
+			}
+			if !found {
+				t.Errorf("no input/unreadable finding at %s:%d naming %s:\n%s", want, c.line, c.field, out)
+			}
+		})
+	}
+}
+
+// TestKustomizePlain: a tree of kustomizations that only list resources
+// is read without kustomize, with the same objects, and findings inside a
+// pod template point at the field's own line (a build only gives the
+// object's first line).
+func TestKustomizePlain(t *testing.T) {
+	tree := t.TempDir()
+	writeTree(t, tree, map[string]string{
+		"kustomization.yaml":      "resources:\n- base\n- policy.yaml\n",
+		"policy.yaml":             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n",
+		"base/kustomization.yaml": "resources:\n- web.yaml\n",
+		"base/web.yaml":           strings.Replace(kustomizeDeployment, "        image: nginx:1.25\n", "        image: nginx:1.25\n        securityContext:\n          privileged: true\n", 1),
+		"unlisted.yaml":           "apiVersion: v1\nkind: Pod\nmetadata: {name: stray}\nspec: {containers: [{name: c, image: x}]}\n",
+	}, "", "")
+	out, errOut, code := run(t, "", "check", tree, "-o", "json")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.Objects != 2 || res.Summary.InputErrors != 0 {
+		t.Errorf("objects %d, input errors %d; want 2 and 0 (the unlisted file is not part of the kustomization)", res.Summary.Objects, res.Summary.InputErrors)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if f.Rule == "pss/privileged" {
+			found = f.Object == "shop/Deployment/web" && f.File == filepath.Join(tree, "base", "web.yaml") && f.Line == 17
+		}
+	}
+	if !found {
+		t.Errorf("no pss/privileged finding on shop/Deployment/web at base/web.yaml:17 (the privileged field):\n%s", out)
+	}
+	if reach, _, code := run(t, "", "reach", tree); code != ExitOK || !strings.Contains(reach, "shop/Deployment/web") {
+		t.Errorf("ward reach on a plain kustomization: exit %d\n%s", code, reach)
+	}
+}

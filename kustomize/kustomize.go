@@ -1,0 +1,286 @@
+package kustomize
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// FileNames are the names kustomize recognises for a kustomization file.
+var FileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// IsKustomization reports whether dir holds a kustomization file.
+func IsKustomization(dir string) bool {
+	_, ok := fileOf(dir)
+	return ok
+}
+
+// fileOf returns the kustomization file of dir.
+func fileOf(dir string) (string, bool) {
+	for _, n := range FileNames {
+		file := filepath.Join(dir, n)
+		if st, err := os.Stat(file); err == nil && st.Mode().IsRegular() {
+			return file, true
+		}
+	}
+	return "", false
+}
+
+// listed is the part of a kustomization that names other kustomizations.
+type listed struct {
+	Resources  []string `yaml:"resources"`
+	Bases      []string `yaml:"bases"`
+	Components []string `yaml:"components"`
+}
+
+// References returns the local directories the kustomization in dir
+// builds on (its resources, bases and components that are directories):
+// a kustomization another one references is a base, not built on its own.
+func References(dir string) []string {
+	file, ok := fileOf(dir)
+	if !ok {
+		return nil
+	}
+	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the paths the user named
+	if err != nil {
+		return nil
+	}
+	var k listed
+	if yaml.Unmarshal(data, &k) != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range slices.Concat(k.Resources, k.Bases, k.Components) {
+		if isRemote(r) != "" {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(r))
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			out = append(out, filepath.Clean(p))
+		}
+	}
+	return out
+}
+
+// Root returns the root a kustomization found under path (a path given
+// on the command line) may reach: the top of the git work tree holding
+// path, else path itself (or its directory, for a file). Overlays
+// commonly name ../../base; inside a repository that works wherever
+// Ward is pointed, outside one the directory named must hold every base.
+func Root(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		abs = filepath.Dir(abs)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return abs
+		}
+	}
+}
+
+// Result is what Build made of a kustomization directory: either Files,
+// or Data.
+type Result struct {
+	// Files, when the tree only lists resources, are the resource files
+	// in kustomize's (depth-first) order, joined to the directory built
+	// as kustomize's origin annotations would name them: Ward's loader
+	// reads them, with the same objects as a kustomize build.
+	Files []string
+	// Data is the output of a kustomize build otherwise, every object
+	// with kustomize's config.kubernetes.io/origin annotation.
+	Data []byte
+}
+
+// Build renders the kustomization in dir, offline: it first checks the
+// tree (Check) and refuses anything non-local, so nothing runs when any
+// reference is refused. root bounds what the tree may reach (see Root).
+// Errors are *manifest.Error values (errors.Join of them).
+func Build(dir, root string) (Result, error) {
+	if err := Check(dir, root); err != nil {
+		return Result{}, err
+	}
+	if files, ok := plainFiles(dir); ok {
+		return Result{Files: files}, nil
+	}
+	data, err := krustyBuild(dir, root)
+	if err != nil {
+		return Result{}, &manifest.Error{File: dir, Err: fmt.Errorf("kustomize build: %w", err)}
+	}
+	return Result{Data: data}, nil
+}
+
+// krustyBuild runs kustomize's build on dir with plugins, Helm and
+// exec disabled, through a read-only file system rooted at root that
+// adds origin annotations to every kustomization.
+func krustyBuild(dir, root string) ([]byte, error) {
+	fs, err := newRootedFS(root)
+	if err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig() // builtins only; Helm disabled (HelmConfig.Enabled false)
+	opts.PluginConfig.HelmConfig.Enabled = false
+	opts.PluginConfig.FnpLoadingOptions.EnableExec = false
+	opts.PluginConfig.FnpLoadingOptions.Network = false
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := krusty.MakeKustomizer(opts).Run(fs, abs)
+	if err != nil {
+		return nil, err
+	}
+	return m.AsYaml()
+}
+
+// errOutside is the error of the rooted file system for a path outside
+// its root.
+var errOutside = errors.New("outside the kustomization root: ward does not let kustomize read it")
+
+// errReadOnly is the error of the rooted file system for any write.
+var errReadOnly = errors.New("read-only: ward does not let kustomize write")
+
+// rootedFS is the disk as kustomize sees it in Build: read-only, nothing
+// outside root (symlinks resolved), and every kustomization file turned
+// into one that asks for origin annotations (buildMetadata:
+// [originAnnotations]), so that findings point at the source files.
+type rootedFS struct {
+	filesys.FileSystem
+	root string // absolute, symlinks resolved
+}
+
+func newRootedFS(root string) (rootedFS, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return rootedFS{}, err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	return rootedFS{FileSystem: filesys.MakeFsOnDisk(), root: abs}, nil
+}
+
+// inside reports whether path, symlinks resolved, is under the root. A
+// path that does not exist is judged by its nearest existing parent.
+func (r rootedFS) inside(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	rest := ""
+	for {
+		if res, err := filepath.EvalSymlinks(abs); err == nil {
+			return within(r.root, filepath.Join(res, rest))
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			return false
+		}
+		rest = filepath.Join(filepath.Base(abs), rest)
+		abs = parent
+	}
+}
+
+// within reports whether path is root or under it (both clean, absolute).
+func within(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != ".."+string(filepath.Separator))
+}
+
+func (r rootedFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
+func (r rootedFS) Mkdir(string) error                  { return errReadOnly }
+func (r rootedFS) MkdirAll(string) error               { return errReadOnly }
+func (r rootedFS) RemoveAll(string) error              { return errReadOnly }
+func (r rootedFS) WriteFile(string, []byte) error      { return errReadOnly }
+func (r rootedFS) Exists(path string) bool             { return r.inside(path) && r.FileSystem.Exists(path) }
+func (r rootedFS) IsDir(path string) bool              { return r.inside(path) && r.FileSystem.IsDir(path) }
+func (r rootedFS) Open(path string) (filesys.File, error) {
+	if !r.inside(path) {
+		return nil, fmt.Errorf("%s: %w", path, errOutside)
+	}
+	return r.FileSystem.Open(path)
+}
+
+func (r rootedFS) ReadDir(path string) ([]string, error) {
+	if !r.inside(path) {
+		return nil, fmt.Errorf("%s: %w", path, errOutside)
+	}
+	return r.FileSystem.ReadDir(path)
+}
+
+func (r rootedFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
+	if !r.inside(path) {
+		return "", "", fmt.Errorf("%s: %w", path, errOutside)
+	}
+	return r.FileSystem.CleanedAbs(path)
+}
+
+func (r rootedFS) Glob(pattern string) ([]string, error) {
+	m, err := r.FileSystem.Glob(pattern)
+	return slices.DeleteFunc(m, func(p string) bool { return !r.inside(p) }), err
+}
+
+func (r rootedFS) Walk(path string, fn filepath.WalkFunc) error {
+	if !r.inside(path) {
+		return fmt.Errorf("%s: %w", path, errOutside)
+	}
+	return r.FileSystem.Walk(path, fn)
+}
+
+func (r rootedFS) ReadFile(path string) ([]byte, error) {
+	if !r.inside(path) {
+		return nil, fmt.Errorf("%s: %w", path, errOutside)
+	}
+	data, err := r.FileSystem.ReadFile(path)
+	if err != nil || !slices.Contains(FileNames, filepath.Base(path)) {
+		return data, err
+	}
+	return withOriginAnnotations(data)
+}
+
+// withOriginAnnotations adds originAnnotations to a kustomization's
+// buildMetadata.
+func withOriginAnnotations(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return data, nil // kustomize reports the error itself
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "buildMetadata" {
+			continue
+		}
+		v := m.Content[i+1]
+		if v.Kind != yaml.SequenceNode {
+			return data, nil
+		}
+		for _, e := range v.Content {
+			if e.Value == "originAnnotations" {
+				return data, nil
+			}
+		}
+		v.Content = append(v.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "originAnnotations"})
+		return yaml.Marshal(&doc)
+	}
+	m.Content = append(m.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Value: "buildMetadata"},
+		&yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "originAnnotations"}}})
+	return yaml.Marshal(&doc)
+}

@@ -1,0 +1,90 @@
+package kustomize
+
+import (
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// plainKeys are the only keys of a kustomization that transforms nothing:
+// such a kustomization only concatenates its resources.
+var plainKeys = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "resources": true, "bases": true}
+
+// plainFiles returns the resource files of the kustomization in dir, in
+// kustomize's depth-first order, when neither it nor any kustomization it
+// lists transforms anything (only apiVersion, kind Kustomization,
+// metadata, resources and bases, every resource an existing file or a
+// directory holding such a kustomization). Then a kustomize build
+// outputs the objects of these files as they are written, and Ward's
+// loader reads them directly. ok is false otherwise: kustomize builds.
+func plainFiles(dir string) (files []string, ok bool) {
+	return plain(dir, map[string]bool{})
+}
+
+func plain(dir string, visited map[string]bool) ([]string, bool) {
+	file, ok := fileOf(dir)
+	if !ok {
+		return nil, false
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil || visited[abs] {
+		// Reached twice (a cycle, or a base through two paths: its
+		// objects twice, unless transformations rename them): kustomize
+		// decides.
+		return nil, false
+	}
+	visited[abs] = true
+	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization of the tree the user named, checked by Check
+	if err != nil {
+		return nil, false
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, false
+	}
+	m := doc.Content[0]
+	var resources, bases []string // kustomize appends bases to resources
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		if !plainKeys[k] {
+			return nil, false
+		}
+		switch k {
+		case "kind":
+			if v.Value != "Kustomization" {
+				return nil, false
+			}
+		case "resources", "bases":
+			if v.Kind != yaml.SequenceNode {
+				return nil, false
+			}
+			files := &resources
+			if k == "bases" {
+				files = &bases
+			}
+			for _, e := range v.Content {
+				if e.Kind != yaml.ScalarNode || e.Tag != "!!str" {
+					return nil, false
+				}
+				p := filepath.Join(dir, filepath.FromSlash(e.Value))
+				st, err := os.Stat(p)
+				switch {
+				case err != nil:
+					return nil, false
+				case st.IsDir():
+					sub, ok := plain(p, visited)
+					if !ok {
+						return nil, false
+					}
+					*files = append(*files, sub...)
+				case st.Mode().IsRegular():
+					*files = append(*files, p)
+				default:
+					return nil, false
+				}
+			}
+		}
+	}
+	return append(resources, bases...), true
+}

@@ -1,0 +1,480 @@
+package kustomize
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// ErrNotLocal is the error of every refused reference (errors.Is).
+var ErrNotLocal = errors.New("ward does not fetch or run anything a kustomization names outside its tree")
+
+// ErrMissing is the error of a reference to nothing on disk.
+var ErrMissing = errors.New("no such file or directory")
+
+// builtins are kustomize's builtin generators and transformers, the only
+// kinds a generators, transformers or validators entry may configure
+// (HelmChartInflationGenerator runs helm: refused).
+var builtins = map[string]bool{
+	"AnnotationsTransformer": true, "ConfigMapGenerator": true, "IAMPolicyGenerator": true,
+	"HashTransformer": true, "ImageTagTransformer": true, "LabelTransformer": true,
+	"NamespaceTransformer": true, "PatchJson6902Transformer": true, "PatchStrategicMergeTransformer": true,
+	"PatchTransformer": true, "PrefixSuffixTransformer": true, "PrefixTransformer": true,
+	"SuffixTransformer": true, "ReplicaCountTransformer": true, "SecretGenerator": true,
+	"ValueAddTransformer": true, "ReplacementTransformer": true,
+}
+
+// configFiles are, per builtin kind, the top-level keys of its
+// configuration whose values kustomize loads as files (or URLs); for
+// ReplacementTransformer, the path of each replacement.
+var configFiles = map[string][]string{
+	"ConfigMapGenerator": {"files", "envs", "env"}, "SecretGenerator": {"files", "envs", "env"},
+	"PatchTransformer": {"path"}, "PatchJson6902Transformer": {"path"},
+	"PatchStrategicMergeTransformer": {"paths"}, "ValueAddTransformer": {"targetFilePath"},
+}
+
+// gitUser is the user@ that kustomize reads as the start of a git
+// address, with or without a scheme.
+var gitUser = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
+
+// scpLike is git's scp-like address, host:path, which kustomize clones:
+// a colon before the first slash.
+var scpLike = regexp.MustCompile(`^[^/]*[^/\\]:`)
+
+// isRemote says why kustomize would fetch ref rather than read it from
+// disk, or "".
+func isRemote(ref string) string {
+	r := strings.TrimSpace(ref)
+	l := strings.ToLower(r)
+	switch {
+	case strings.Contains(l, "://"):
+		return "a URL"
+	case strings.HasPrefix(l, "git::"), gitUser.MatchString(r):
+		return "a git address (user@host)"
+	case strings.HasPrefix(l, "github.com/"), strings.HasPrefix(l, "github.com:"), strings.HasPrefix(l, "gitlab.com/"), strings.HasPrefix(l, "bitbucket.org/"),
+		strings.HasPrefix(l, "dev.azure.com/"), strings.HasPrefix(l, "ssh.dev.azure.com/"):
+		return "a git repository (a bare host name)"
+	case strings.Contains(l, "?"):
+		return "a git repository (a query, such as ?ref=)"
+	case strings.Contains(l, "_git/"):
+		return "a git repository (_git/)"
+	case strings.Contains(r, "//"):
+		return "a git repository (// before a subdirectory)"
+	case strings.HasSuffix(l, ".git") || strings.Contains(l, ".git/") || strings.Contains(l, ".git?"):
+		return "a git repository (.git)"
+	case scpLike.MatchString(r):
+		return "a git address (host:path, scp-like)"
+	}
+	return ""
+}
+
+// Check scans the kustomization in dir and every one it reaches, and
+// returns a *manifest.Error (joined with errors.Join) for each reference
+// that is not local: one that names a URL, a git repository, a file or
+// directory outside root (absolute, through .., or through a symlink) or
+// missing (kustomize would try it as a repository), Helm charts, and
+// plugins that are not kustomize builtins. Nothing is run or fetched.
+func Check(dir, root string) error {
+	s := &scanner{seen: map[string]bool{}, children: map[string][]string{}}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return &manifest.Error{File: root, Err: err}
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	s.root = abs
+	top := s.kustomization(dir, false)
+	if n := s.builds(top, map[string]int{}); n > maxBuilds {
+		file, _ := fileOf(dir)
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: fmt.Errorf("%w: over %d kustomizations to build, counting each base once per path that reaches it", ErrTooMany, maxBuilds)})
+	}
+	return errors.Join(s.errs...)
+}
+
+type scanner struct {
+	root string // absolute, symlinks resolved
+	seen map[string]bool
+	// children are the kustomizations each one (by key) lists.
+	children map[string][]string
+	errs     []error
+}
+
+func (s *scanner) refuse(file string, n *yaml.Node, field, value, why string) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	if value != "" {
+		s.errs = append(s.errs, &manifest.Error{File: file, Line: line,
+			Err: fmt.Errorf("%s: %q is %s: %w", field, value, why, ErrNotLocal)})
+		return
+	}
+	s.errs = append(s.errs, &manifest.Error{File: file, Line: line, Err: fmt.Errorf("%s: %s: %w", field, why, ErrNotLocal)})
+}
+
+// maxBuilds bounds the kustomizations one build may load, each base
+// counted once per path that reaches it, as kustomize loads it: a tree
+// where each level lists the next twice would otherwise make kustomize
+// build 2^depth of them.
+const maxBuilds = 10000
+
+// ErrTooMany is the error of a tree that expands to more than maxBuilds
+// kustomizations.
+var ErrTooMany = errors.New("too many kustomizations to build")
+
+// builds counts the kustomizations a build of key loads (memo caches the
+// counts; -1 marks one being counted: a cycle, which kustomize reports).
+func (s *scanner) builds(key string, memo map[string]int) int {
+	if key == "" {
+		return 0
+	}
+	if n, ok := memo[key]; ok {
+		return max(n, 0)
+	}
+	memo[key] = -1
+	n := 1
+	for _, c := range s.children[key] {
+		n += s.builds(c, memo)
+		if n > maxBuilds {
+			break
+		}
+	}
+	memo[key] = n
+	return n
+}
+
+// kustomization scans the kustomization of dir and returns its key (""
+// when there is none). configs is set for the kustomizations listed
+// under generators, transformers or validators, whose resources are
+// plugin configurations.
+func (s *scanner) kustomization(dir string, configs bool) string {
+	file, ok := fileOf(dir)
+	if !ok {
+		return "" // kustomize reports it, from the disk
+	}
+	key, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return ""
+	}
+	if abs, err := filepath.Abs(key); err != nil || !within(s.root, abs) {
+		s.refuse(file, nil, "kustomization file", "", "a symlink leading outside the kustomization root "+s.root)
+		return ""
+	}
+	if configs {
+		key += " configs"
+	}
+	if s.seen[key] {
+		return key
+	}
+	s.seen[key] = true
+	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the tree the user named
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return key
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return key
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return key // empty: kustomize reports it
+	}
+	for _, kv := range pairs(doc.Content[0]) {
+		k, v := kv[0].Value, kv[1]
+		if configs && !plainKeys[k] {
+			// The configurations are checked as written: a patch or
+			// generator here could rewrite the files they load.
+			s.refuse(file, kv[0], k, "", "a transformation of plugin configurations (a kustomization under generators, transformers or validators may only list them)")
+			continue
+		}
+		switch k {
+		case "resources", "bases", "components":
+			for _, e := range seq(v) {
+				if p, isDir, ok := s.local(file, e, k); ok {
+					switch {
+					case isDir:
+						s.children[key] = append(s.children[key], s.kustomization(p, configs))
+					case configs:
+						s.configFile(p)
+					}
+				}
+			}
+		case "generators", "transformers", "validators":
+			for _, e := range seq(v) {
+				if n := inline(e.Value); n != nil {
+					line := e.Line
+					if e.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+						line++ // the text starts under "- |"
+					}
+					for _, d := range n {
+						s.config(file, line, k, d)
+					}
+					continue
+				}
+				if p, isDir, ok := s.local(file, e, k); ok {
+					if isDir {
+						s.children[key] = append(s.children[key], s.kustomization(p, true))
+					} else {
+						s.configFile(p)
+					}
+				}
+			}
+		case "crds", "configurations":
+			for _, e := range seq(v) {
+				s.local(file, e, k)
+			}
+		case "patchesStrategicMerge":
+			for _, e := range seq(v) {
+				if inline(e.Value) == nil {
+					s.local(file, e, k)
+				}
+			}
+		case "patches", "patchesJson6902", "replacements":
+			for j, e := range seq(v) {
+				if p := get(e, "path"); p != nil {
+					s.local(file, p, fmt.Sprintf("%s[%d].path", k, j))
+				}
+			}
+		case "openapi":
+			if p := get(v, "path"); p != nil {
+				s.local(file, p, "openapi.path")
+			}
+		case "configMapGenerator", "secretGenerator":
+			for j, e := range seq(v) {
+				s.kvSources(file, e, fmt.Sprintf("%s[%d]", k, j))
+			}
+		case "helmCharts", "helmGlobals", "helmChartInflationGenerator":
+			s.refuse(file, kv[0], k, "", "Helm chart inflation runs the helm program, which may pull charts")
+		}
+	}
+	return key
+}
+
+// kvSources checks the files, envs and env of a generator's arguments.
+func (s *scanner) kvSources(file string, e *yaml.Node, field string) {
+	for _, key := range []string{"files", "envs", "env"} {
+		v := get(e, key)
+		if v == nil {
+			continue
+		}
+		for _, f := range seq(v) {
+			s.kvFile(file, f, field+"."+key)
+		}
+	}
+}
+
+// kvFile checks a generator source, "path" or "key=path".
+func (s *scanner) kvFile(file string, f *yaml.Node, field string) {
+	ref := f.Value
+	if k, p, ok := strings.Cut(ref, "="); ok && !strings.Contains(k, "/") {
+		ref = p
+	}
+	c := *f
+	c.Value = ref
+	s.local(file, &c, field)
+}
+
+// configFile checks a file of plugin configurations (under generators,
+// transformers or validators).
+func (s *scanner) configFile(file string) {
+	data, err := os.ReadFile(file) // #nosec G304 -- a file of the tree the user named, checked to be inside its root
+	if err != nil {
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		return
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return // end, or kustomize reports the syntax error
+		}
+		if len(doc.Content) == 1 {
+			s.config(file, 0, "config", doc.Content[0])
+		}
+	}
+}
+
+// config checks one plugin configuration: a builtin kind, no function
+// annotations, its files local. line is the line of the inline string
+// holding it (0 for a file: the node's own line is used).
+func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
+	at := func(x *yaml.Node) *yaml.Node {
+		if line > 0 {
+			return &yaml.Node{Line: line + x.Line - 1}
+		}
+		return x
+	}
+	kind := get(n, "kind")
+	if kind == nil || !builtins[kind.Value] {
+		k := ""
+		if kind != nil {
+			k = kind.Value
+		}
+		s.refuse(file, at(n), field, k, "not a kustomize builtin generator or transformer (plugins, exec and container functions are not run)")
+		return
+	}
+	for _, kv := range pairs(get(get(n, "metadata"), "annotations")) {
+		if a := kv[0].Value; strings.HasPrefix(a, "config.kubernetes.io/function") || strings.HasPrefix(a, "config.k8s.io/function") {
+			s.refuse(file, at(kv[0]), field+" annotation", a, "a function to run (exec or container)")
+		}
+	}
+	for _, key := range configFiles[kind.Value] {
+		for _, f := range seq(get(n, key)) {
+			if key == "paths" && inline(f.Value) != nil {
+				continue // an inline patch
+			}
+			c := *f
+			c.Line = at(f).Line
+			s.kvFile(file, &c, field+" "+kind.Value+"."+key)
+		}
+	}
+	if kind.Value == "ReplacementTransformer" {
+		for j, r := range seq(get(n, "replacements")) {
+			if f := get(r, "path"); f != nil {
+				c := *f
+				c.Line = at(f).Line
+				s.local(file, &c, fmt.Sprintf("%s %s.replacements[%d].path", field, kind.Value, j))
+			}
+		}
+	}
+}
+
+// local checks that the reference in n, in the kustomization file, is
+// an existing file or directory inside the root, and returns its path
+// (joined, not resolved) and whether it is a directory.
+func (s *scanner) local(file string, n *yaml.Node, field string) (string, bool, bool) {
+	ref := strings.TrimSpace(n.Value)
+	if n.Kind != yaml.ScalarNode || ref == "" {
+		return "", false, false
+	}
+	if why := isRemote(ref); why != "" {
+		s.refuse(file, n, field, ref, why)
+		return "", false, false
+	}
+	p := filepath.FromSlash(ref)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(file), p)
+	}
+	res, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		// kustomize tries a missing resource as a repository: refused
+		// as well, as missing.
+		s.errs = append(s.errs, &manifest.Error{File: file, Line: n.Line, Err: fmt.Errorf("%s: %q: %w", field, ref, ErrMissing)})
+		return "", false, false
+	}
+	abs, err := filepath.Abs(res)
+	if err != nil || !within(s.root, abs) {
+		why := "outside the kustomization root " + s.root
+		switch {
+		case filepath.IsAbs(ref):
+			why = "an absolute path " + why
+		case strings.Contains(ref, ".."):
+			why = "a path through .. " + why
+		default:
+			why = "a symlink leading " + why
+		}
+		s.refuse(file, n, field, ref, why)
+		return "", false, false
+	}
+	st, err := os.Stat(res)
+	if err != nil {
+		s.refuse(file, n, field, ref, "unreadable: "+err.Error())
+		return "", false, false
+	}
+	return p, st.IsDir(), true
+}
+
+// deref follows YAML aliases: kustomize reads a kustomization with
+// aliases resolved, so a URL behind an alias is fetched all the same.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// seq returns the elements of a sequence, or the node itself, aliases
+// followed.
+func seq(n *yaml.Node) []*yaml.Node {
+	n = deref(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return []*yaml.Node{n}
+	}
+	out := make([]*yaml.Node, 0, len(n.Content))
+	for _, e := range n.Content {
+		out = append(out, deref(e))
+	}
+	return out
+}
+
+// pairs returns the key-value pairs of mapping n, aliases followed and
+// merge keys (<<) expanded: every pair that may end up in what kustomize
+// reads (a merged pair a later key overrides is checked as well).
+func pairs(n *yaml.Node) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	merged := map[*yaml.Node]bool{}
+	var add func(n *yaml.Node)
+	add = func(n *yaml.Node) {
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode || merged[n] {
+			return // each mapping is merged once: no blow-up, no cycle
+		}
+		merged[n] = true
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], deref(n.Content[i+1])
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				for _, m := range seq(v) {
+					add(m)
+				}
+				continue
+			}
+			out = append(out, [2]*yaml.Node{k, v})
+		}
+	}
+	add(n)
+	return out
+}
+
+// get returns the value of key in mapping n (merge keys expanded), or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	var v *yaml.Node
+	for _, p := range pairs(n) {
+		if p[0].Value == key && (v == nil || p[1] != nil) {
+			v = p[1]
+		}
+	}
+	return v
+}
+
+// inline returns the YAML documents of an entry that is an inline
+// configuration or patch (a mapping), or nil for a path.
+func inline(entry string) []*yaml.Node {
+	if !strings.ContainsAny(entry, ":\n") {
+		return nil
+	}
+	dec := yaml.NewDecoder(strings.NewReader(entry))
+	var out []*yaml.Node
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+			out = append(out, doc.Content[0])
+		}
+	}
+	return out
+}

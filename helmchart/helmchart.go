@@ -204,7 +204,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
-		return nil, &Error{File: chartFile, Err: err}
+		return nil, loadError(err, dir)
 	}
 	if ch.Metadata.Type == "library" {
 		return nil, &Error{File: chartFile, Err: errors.New("a library chart is not installable: render a chart that depends on it")}
@@ -372,6 +372,27 @@ type offlineLoader struct{}
 
 func (offlineLoader) Load(u string) (any, error) {
 	return nil, fmt.Errorf("%w: the schema references %s, which is not loaded", ErrRemote, u)
+}
+
+// loadFile and yamlLine find the file and line of a chart loading error,
+// such as "cannot load values.yaml: ... yaml: line 2: ...".
+var (
+	loadFile = regexp.MustCompile(`cannot load ([^\s:]+):`)
+	yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+)
+
+// loadError locates an error of the chart loader in the file it names,
+// else in Chart.yaml.
+func loadError(err error, dir string) error {
+	e := &Error{File: filepath.Join(dir, ChartFile), Err: err}
+	msg := err.Error()
+	if m := loadFile.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
+		e.File = filepath.Join(dir, filepath.FromSlash(m[1]))
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+	}
+	return e
 }
 
 // errLocation finds helm's "(chart/templates/x.yaml:12:3)" in an error.

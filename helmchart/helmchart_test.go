@@ -267,6 +267,14 @@ func TestRenderErrors(t *testing.T) {
 			t.Errorf("Render with %+v: no error", bad)
 		}
 	}
+	dir := write(t, map[string]string{"Chart.yaml": "apiVersion: v2\nname: v\nversion: 0.1.0\n", "values.yaml": "a: 1\nb: [\n"})
+	if e := chartError(t, dir, Options{}); e.File != filepath.Join(dir, "values.yaml") || e.Line != 2 {
+		t.Errorf("bad values.yaml: %v, want it at values.yaml:2", e)
+	}
+	dir = write(t, map[string]string{"Chart.yaml": "apiVersion: v2\nname: [\n"})
+	if e := chartError(t, dir, Options{}); e.File != filepath.Join(dir, "Chart.yaml") {
+		t.Errorf("bad Chart.yaml: %v", e)
+	}
 	if _, err := Render("testdata/none", Options{}); err == nil {
 		t.Error("Render of a missing directory: no error")
 	}

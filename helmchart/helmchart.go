@@ -173,6 +173,18 @@ func (o Options) Values() (map[string]any, error) {
 	return base, nil
 }
 
+// Validate checks o without a chart: the Kubernetes version parses, the
+// values files can be read and parse, and --set and --set-string parse.
+func (o Options) Validate() error {
+	if o.KubeVersion != "" {
+		if _, err := common.ParseKubeVersion(o.KubeVersion); err != nil {
+			return fmt.Errorf("--kube-version %s: %w", o.KubeVersion, err)
+		}
+	}
+	_, err := o.Values()
+	return err
+}
+
 // unwrapPath drops the *fs.PathError around err when it names path.
 func unwrapPath(err error, path string) error {
 	var pe *fs.PathError

@@ -22,7 +22,7 @@ func (e *env) addChartFlags(c *cobra.Command) {
 	f.StringArrayVar(&e.chart.Set, "set", nil, "Helm charts: set a value, as helm's --set: key1=val1,key2=val2 (repeatable)")
 	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
 	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
-	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities (default: check's --pss-version, or the latest Pod Security Standards version)")
+	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities; check's --pss-version when it names one, else this")
 }
 
 // chartKubeVersion renders charts for the Kubernetes version that `ward
@@ -35,16 +35,12 @@ func (e *env) chartKubeVersion(c *cobra.Command, pssVersion string) {
 }
 
 // chartOptions completes the chart flags with what ward's other flags say,
-// and checks the values once, before any input is read: a bad --set or a
-// missing values file is a usage error.
+// and checks them once, before any input is read: a bad --set or
+// --kube-version, or a values file that cannot be read, is a usage error.
 func (e *env) chartOptions() error {
 	e.chart.Namespace = e.namespace
 	e.chart.MaxFileSize = e.maxInput
-	if len(e.chart.ValueFiles)+len(e.chart.Set)+len(e.chart.SetString) == 0 {
-		return nil
-	}
-	_, err := e.chart.Values()
-	return err
+	return e.chart.Validate()
 }
 
 // renderChart renders the Helm chart in dir: its templates are rendered

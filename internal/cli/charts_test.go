@@ -96,6 +96,7 @@ func TestHelmChartErrors(t *testing.T) {
 		{"--set", "a[x]=1"},
 		{"-f", "helmchart/testdata/none.yaml"},
 		{"-f", "http://127.0.0.1:1/values.yaml"},
+		{"--kube-version", "one"},
 	} {
 		out, errOut, code := run(t, "", append([]string{"check", chartDir}, args...)...)
 		if code != ExitError || out != "" || errOut == "" {

@@ -173,9 +173,15 @@ func (o Options) Values() (map[string]any, error) {
 	return base, nil
 }
 
-// Validate checks o without a chart: the Kubernetes version parses, the
-// values files can be read and parse, and --set and --set-string parse.
+// Validate checks o without a chart: the release name is one helm
+// accepts, the Kubernetes version parses, the values files can be read and
+// parse, and --set and --set-string parse.
 func (o Options) Validate() error {
+	if o.ReleaseName != "" {
+		if err := chartutil.ValidateReleaseName(o.ReleaseName); err != nil {
+			return fmt.Errorf("--release-name %s: %w", o.ReleaseName, err)
+		}
+	}
 	if o.KubeVersion != "" {
 		if _, err := common.ParseKubeVersion(o.KubeVersion); err != nil {
 			return fmt.Errorf("--kube-version %s: %w", o.KubeVersion, err)
@@ -244,6 +250,9 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if name == "" {
 		name = DefaultReleaseName
 	}
+	if err := chartutil.ValidateReleaseName(name); err != nil {
+		return nil, fmt.Errorf("--release-name %s: %w", name, err)
+	}
 	ns := opts.Namespace
 	if ns == "" {
 		ns = "default"
@@ -254,10 +263,15 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if err != nil {
 		return nil, &Error{File: chartFile, Err: err}
 	}
-	if coalesced, ok := top["Values"].(common.Values); ok {
-		if err := validateSchemas(ch, coalesced, dir); err != nil {
-			return nil, err
-		}
+	var coalesced map[string]any
+	switch v := top["Values"].(type) {
+	case common.Values:
+		coalesced = v
+	case map[string]any:
+		coalesced = v
+	}
+	if err := validateSchemas(ch, coalesced, dir); err != nil {
+		return nil, err
 	}
 	var e engine.Engine // no cluster: lookup returns empty, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)

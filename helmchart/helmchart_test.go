@@ -262,7 +262,7 @@ func TestRenderErrors(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []Options{{Set: []string{"a[x]=1"}}, {SetString: []string{"={"}}, {KubeVersion: "one"}} {
+	for _, bad := range []Options{{Set: []string{"a[x]=1"}}, {SetString: []string{"={"}}, {KubeVersion: "one"}, {ReleaseName: "Bad_Name"}} {
 		if _, err := Render(shop, bad); err == nil {
 			t.Errorf("Render with %+v: no error", bad)
 		}

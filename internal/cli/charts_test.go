@@ -97,6 +97,7 @@ func TestHelmChartErrors(t *testing.T) {
 		{"-f", "helmchart/testdata/none.yaml"},
 		{"-f", "http://127.0.0.1:1/values.yaml"},
 		{"--kube-version", "one"},
+		{"--release-name", "Not_A_Release"},
 	} {
 		out, errOut, code := run(t, "", append([]string{"check", chartDir}, args...)...)
 		if code != ExitError || out != "" || errOut == "" {

@@ -77,6 +77,15 @@ type Rendered struct {
 	// Dir is the directory origin paths are relative to.
 	Dir  string
 	Data []byte
+	// Origin, when set, is the Source.Origin of the stream's objects
+	// whose document has no `# Source:` comment of its own: the template
+	// of a Helm chart the stream was rendered from.
+	Origin string
+	// Lines, when set, maps a line of Data to the line reported for it
+	// (objects, their fields, errors), such as the line of the template
+	// that a chart's output comes from. It must return a line >= 1 for
+	// every line >= 1.
+	Lines func(line int) int
 }
 
 // OriginAnnotation is kustomize's annotation naming where an object was
@@ -185,7 +194,11 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 			}
 			l.collect(f)
 		}
+		origin := l.renderedOrigin(name)
 		for _, doc := range splitDocuments(data) {
+			if doc.origin == "" {
+				doc.origin = origin
+			}
 			if stream, ok := splitJSONStream(doc); ok {
 				for _, d := range stream {
 					add(d)
@@ -283,7 +296,11 @@ func (l *loader) finish() (*Set, error) {
 			continue
 		}
 		dir, rendered := l.renderedDir(f.name)
+		remap := l.renderedLines(f.name)
 		for _, o := range f.out {
+			if remap != nil {
+				o.remap(remap)
+			}
 			if rendered {
 				for i := range o.objs {
 					relocate(&o.objs[i], dir, files)
@@ -426,6 +443,55 @@ func (l *loader) renderedDir(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// renderedLines returns the Lines of the Options.Rendered named name.
+func (l *loader) renderedLines(name string) func(int) int {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Lines
+		}
+	}
+	return nil
+}
+
+// remap applies a Rendered.Lines to every line of d.
+func (d *decoded) remap(lines func(int) int) {
+	at := func(l int) int {
+		if l <= 0 {
+			return l
+		}
+		return lines(l)
+	}
+	for i := range d.objs {
+		o := &d.objs[i]
+		o.src.Line = at(o.src.Line)
+		for k, v := range o.lines {
+			o.lines[k] = at(v)
+		}
+	}
+	for i := range d.skipped {
+		d.skipped[i].Source.Line = at(d.skipped[i].Source.Line)
+	}
+	for i := range d.unsupported {
+		d.unsupported[i].Source.Line = at(d.unsupported[i].Source.Line)
+	}
+	for _, err := range d.errs {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Line = at(e.Line)
+		}
+	}
+}
+
+// renderedOrigin returns the Origin of the Options.Rendered named name.
+func (l *loader) renderedOrigin(name string) string {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Origin
+		}
+	}
+	return ""
 }
 
 // relocate points an object of a rendered stream at the file its origin

@@ -554,6 +554,40 @@ spec:
 	}
 }
 
+// TestRenderedOriginAndLines: a rendered stream's Origin and Lines apply
+// to its objects, their field lines and its errors; a document's own
+// `# Source:` comment wins.
+func TestRenderedOriginAndLines(t *testing.T) {
+	data := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  containers:\n    - name: c\n      image: x\n" +
+		"---\n# Source: other.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  containers:\n    - name: c\n      image: x\n" +
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports: [{port: nope}]\n"
+	set, err := Load(Options{FieldLines: true, Rendered: []Rendered{{
+		Name: "tpl.yaml", Data: []byte(data), Origin: "chart/templates/tpl.yaml",
+		Lines: func(l int) int { return 1000 + l },
+	}}})
+	var e *Error
+	if !errors.As(err, &e) || e.File != "tpl.yaml" || e.Line < 1000 {
+		t.Errorf("error %v: want one at tpl.yaml past line 1000", err)
+	}
+	if len(set.Workloads) != 2 {
+		t.Fatalf("workloads: %d", len(set.Workloads))
+	}
+	for i, want := range []Source{
+		{File: "tpl.yaml", Line: 1001, Origin: "chart/templates/tpl.yaml"},
+		{File: "tpl.yaml", Line: 1011, Origin: "other.yaml"},
+	} {
+		w := set.Workloads[i]
+		if w.Source != want {
+			t.Errorf("workload %d: source %+v, want %+v", i, w.Source, want)
+		}
+		for p, l := range w.Lines {
+			if l <= 1000 {
+				t.Errorf("workload %d: field %s at line %d, not mapped", i, p, l)
+			}
+		}
+	}
+}
+
 // TestObjectLines: the index of a file of documents by kind and name
 // gives the first line of the first document declaring both, leading
 // comments and blank lines skipped.

@@ -104,3 +104,12 @@ func (a *auditor) report(rule string, sev finding.Severity, file string, line in
 		Rule: rule, Severity: sev, File: file, Line: line, Object: obj, Message: msg, Fix: fix,
 	})
 }
+
+// LatestVersion is the Pod Security Standards version that "latest"
+// evaluates, such as "v1.37": the newest revision of the library's checks.
+// Other inputs that need a Kubernetes version, such as the rendering of a
+// Helm chart, default to it so that both agree.
+func LatestVersion() string {
+	v, _ := selectChecks(defaultChecks(), api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()})
+	return v.String()
+}

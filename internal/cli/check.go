@@ -77,8 +77,10 @@ func checkCmd(e *env) *cobra.Command {
 ward.yaml (in PATH, or --config); the hardening audit of pod templates
 (Pod Security Standards and Ward's own rules), Istio mesh settings,
 Dockerfiles (Dockerfile, Containerfile, *.Dockerfile) and Compose files
-(by name or content). See docs/rules.md for every rule and how to
-suppress it.
+(by name or content). Directories with a Chart.yaml are rendered as Helm
+charts, offline (--values, --set, --release-name, -n, --kube-version as
+helm template takes them; docs/usage.md). See docs/rules.md for every rule
+and how to suppress it.
 
 Input errors do not stop the check: unreadable or malformed inputs become
 findings, everything else is still checked, and the run exits 2.
@@ -89,7 +91,10 @@ never count), 2 usage or input error.`,
   ward check deploy/ Dockerfile -o sarif > ward.sarif
   ward check deploy/ -o json --fail-on medium --pss-level baseline`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return e.check(args, &fl) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e.chartKubeVersion(cmd, fl.pssVersion)
+			return e.check(args, &fl)
+		},
 	}
 	c.Flags().StringVarP(&fl.out, "output", "o", "text", "output format: text, json or sarif")
 	c.Flags().StringVar(&fl.failOn, "fail-on", "high", "exit 1 on findings at or above this severity: info, low, medium, high, critical")
@@ -126,7 +131,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
 
-	in := scanInputs(args, e.maxInput)
+	in := scanInputs(args, e.maxInput, &e.chart)
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}

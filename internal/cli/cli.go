@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/helmchart"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
@@ -67,6 +68,8 @@ type env struct {
 	// evaluates is set by the commands that evaluate policies against
 	// workloads, which warn when the input holds none.
 	evaluates bool
+	// chart is how Helm charts in the input are rendered (charts.go).
+	chart helmchart.Options
 }
 
 // addWorkloadsFlag gives c the --workloads flag; c warns when its input
@@ -99,6 +102,9 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 				return fail(ExitError, fmt.Errorf("--max-input-size: %w", err))
 			}
 			e.maxInput = n
+			if err := e.chartOptions(); err != nil {
+				return fail(ExitError, err)
+			}
 			level := slog.LevelWarn
 			if e.verbose {
 				level = slog.LevelDebug
@@ -122,6 +128,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace given to objects that name none (not a filter, unlike kubectl's -n)")
+	e.addChartFlags(root)
 	root.PersistentFlags().StringVar(&maxInput, "max-input-size", maxInput, "largest input file (manifest, stdin, ward.yaml, inventory) Ward reads, such as 512MiB")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
@@ -202,10 +209,9 @@ func Main() {
 // does not evaluate are announced on stderr: results that silently ignore
 // them would give false assurance (`ward check` reports them as findings).
 func (e *env) load(paths []string) (*manifest.Set, error) {
-	in := scanInputs(paths, e.maxInput)
+	in := scanInputs(paths, e.maxInput, &e.chart)
 	if len(in.unreadable) > 0 {
-		f := in.unreadable[0]
-		return nil, fail(ExitError, fmt.Errorf("%s: %s", f.File, f.Message))
+		return nil, fail(ExitError, errors.New(in.unreadable[0].Location()+": "+in.unreadable[0].Message))
 	}
 	set, err := e.loadWith(in, false)
 	if err != nil {
@@ -237,10 +243,9 @@ func (e *env) joinWorkloads(set *manifest.Set, paths []string) (*manifest.Set, m
 	}
 	joined := map[string]bool{}
 	if len(e.workloads) > 0 {
-		in := scanInputs(e.workloads, e.maxInput)
+		in := scanInputs(e.workloads, e.maxInput, &e.chart)
 		if len(in.unreadable) > 0 {
-			f := in.unreadable[0]
-			return nil, nil, fail(ExitError, fmt.Errorf("--workloads: %s: %s", f.File, f.Message))
+			return nil, nil, fail(ExitError, errors.New("--workloads: "+in.unreadable[0].Location()+": "+in.unreadable[0].Message))
 		}
 		w, err := e.loadWith(in, false)
 		if err != nil {

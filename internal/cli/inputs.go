@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wardsec/ward/compose"
 	"github.com/wardsec/ward/dockerfile"
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/helmchart"
 	"github.com/wardsec/ward/kustomize"
 	"github.com/wardsec/ward/manifest"
 )
@@ -27,7 +29,9 @@ type inputs struct {
 	// kustomized are kustomization directories: their files are rendered
 	// (rendered), never read as manifests.
 	kustomized []string
-	rendered   []manifest.Rendered
+	// charts are Helm chart directories, rendered too (charts.go).
+	charts   []string
+	rendered []manifest.Rendered
 	// unreadable are paths that could not be read or rendered.
 	unreadable []finding.Finding
 }
@@ -37,7 +41,7 @@ func (in *inputs) skip(path string) bool {
 	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" {
 		return true
 	}
-	for _, d := range in.kustomized {
+	for _, d := range slices.Concat(in.kustomized, in.charts) {
 		if strings.HasPrefix(path, d+string(filepath.Separator)) {
 			return true
 		}
@@ -113,11 +117,12 @@ func isYAML(name string) bool {
 }
 
 // scanInputs classifies paths: Dockerfiles by name, Compose files by name
-// or content, directories with a kustomization rendered with kustomize,
+// or content, directories with a Chart.yaml rendered as Helm charts with
+// chart, directories with a kustomization rendered with kustomize,
 // everything else left to the manifest loader (which reads *.yaml, *.yml
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
-func scanInputs(paths []string, maxSize int64) *inputs {
+func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
 	in := &inputs{notManifest: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
@@ -156,6 +161,14 @@ func scanInputs(paths []string, maxSize int64) *inputs {
 			continue
 		}
 		st, err := os.Stat(p)
+		if err == nil && st.IsDir() && helmchart.IsChart(p) {
+			in.renderChart(p, chart)
+			continue
+		}
+		if c, ok := inChart(p); ok {
+			in.unreadable = append(in.unreadable, chartPart(p, c))
+			continue
+		}
 		if err != nil || !st.IsDir() {
 			// Missing paths go to the loader, which reports them.
 			classify(p, true)
@@ -171,6 +184,10 @@ func scanInputs(paths []string, maxSize int64) *inputs {
 				return nil // the loader's own walk reports unreadable entries
 			}
 			if info.IsDir() {
+				if path != p && helmchart.IsChart(path) {
+					in.renderChart(path, chart)
+					return filepath.SkipDir
+				}
 				if path != p && kustomize.IsKustomization(path) {
 					kustomizations = append(kustomizations, found{path, kustomize.Root(p)})
 					return filepath.SkipDir

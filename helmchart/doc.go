@@ -1,0 +1,43 @@
+// Package helmchart renders Helm charts in process, as `helm template`
+// does, so that Ward checks what a chart would install.
+//
+// Render takes a chart directory (one with a Chart.yaml) and Options that
+// mirror helm template's flags: values files (--values), --set and
+// --set-string (parsed by helm's own strvals, applied in helm's order), the
+// release name and namespace, and the Kubernetes version of
+// .Capabilities, which defaults to the version Ward's Pod Security
+// Standards audit evaluates (DefaultKubeVersion). The SDK is Helm v4
+// (helm.sh/helm/v4): its chart loader, dependency processing (conditions,
+// tags, aliases, import-values), value coalescing and template engine.
+//
+// Rendering is offline, always:
+//
+//   - dependencies come from the chart's charts/ directory only, as
+//     directories or archives; one that Chart.yaml lists and charts/ lacks
+//     is an error naming Chart.yaml (ErrRemote), whatever its repository
+//     says: Ward never downloads a chart, runs no `helm dependency update`
+//     and reads no repository index;
+//   - values files are local files; a URL is refused;
+//   - values.schema.json is enforced like helm does, but with a compiler
+//     that loads no other document: a $ref to a URL (or a file) is an
+//     error, never a request;
+//   - `lookup` returns an empty map and getHostByName an empty string, as
+//     in `helm template`: there is no cluster and no DNS.
+//
+// Each non-empty output is a Template: helm's name for it (what `helm
+// template` prints as `# Source:`), the template file on disk, the
+// rendered text, and a map from rendered lines to the template's own
+// lines (Template.Line). That map aligns the rendered text with the
+// template source line by line: a rendered line that the template holds
+// literally is reported at that line; a generated one (from an action,
+// an include or a range) at the nearest literal line above it, such as the
+// `labels:` key whose labels a helper wrote; when nothing above is literal,
+// at line 1. So a finding about `privileged: true` points at the line of
+// the template that writes it, in the branch that was taken.
+//
+// Errors are *Error and name the file at fault when it is known: the
+// template and its line for template errors (`required` and `fail`
+// included, with helm's message), Chart.yaml for missing dependencies,
+// an incompatible kubeVersion or a library chart, the values file or
+// values.schema.json. Render never panics and has no effect on disk.
+package helmchart

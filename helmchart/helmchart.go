@@ -1,0 +1,493 @@
+package helmchart
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	"helm.sh/helm/v4/pkg/strvals"
+	"sigs.k8s.io/yaml"
+
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/podsec"
+)
+
+// ChartFile is the file that makes a directory a chart.
+const ChartFile = "Chart.yaml"
+
+// DefaultReleaseName is the release name `helm template` uses when none is
+// given.
+const DefaultReleaseName = "release-name"
+
+// Options are what `helm template` takes besides the chart.
+type Options struct {
+	// ReleaseName is .Release.Name; "" means DefaultReleaseName.
+	ReleaseName string
+	// Namespace is .Release.Namespace; "" means "default".
+	Namespace string
+	// KubeVersion is .Capabilities.KubeVersion, such as "v1.37" or
+	// "1.37.2"; "" means DefaultKubeVersion.
+	KubeVersion string
+	// ValueFiles are read in order and merged over the chart's values, as
+	// helm's --values (-f) does. They must be local files: URLs are
+	// refused.
+	ValueFiles []string
+	// Set and SetString are helm's --set and --set-string, parsed by
+	// helm's strvals and applied after the files, --set first.
+	Set, SetString []string
+	// MaxFileSize limits the size of each values file; 0 means
+	// manifest.DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for
+// when Options.KubeVersion is empty, such as "v1.37.0": the version Ward's
+// Pod Security Standards audit evaluates as "latest"
+// (podsec.LatestVersion), so that the chart is rendered for the cluster it
+// is judged for.
+func DefaultKubeVersion() string { return podsec.LatestVersion() + ".0" }
+
+// Template is the output of one template file of a chart or of one of its
+// subcharts.
+type Template struct {
+	// Name is helm's name for the template, the path it prints in
+	// `# Source:` comments: "shop/templates/deployment.yaml",
+	// "shop/charts/redis/templates/service.yaml".
+	Name string
+	// File is where the template is on disk: the chart directory joined
+	// with Name less its first element, subcharts found under the
+	// directory of their parent's charts/ that holds them (by the name in
+	// their Chart.yaml, not the directory's). A template of a subchart
+	// packed as an archive is named by the archive's path followed by the
+	// path inside it: "shop/charts/redis-1.0.0.tgz/templates/service.yaml".
+	File string
+	// Data is the rendered text: the YAML documents, without helm's
+	// `# Source:` comment. Line n of Data is what line n of `helm
+	// template --show-only` prints after that comment.
+	Data []byte
+	// lines maps the lines of Data to lines of the template file (see
+	// Line).
+	lines []int
+}
+
+// Chart is a rendered chart.
+type Chart struct {
+	// Name is the chart's name, from its Chart.yaml.
+	Name string
+	// Dir is the chart directory.
+	Dir string
+	// Templates are the non-empty outputs, sorted by Name. Partials
+	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
+	// not among them; neither are the CRDs of crds/, which `helm template`
+	// also leaves out by default.
+	Templates []Template
+}
+
+// Error is an error of a chart or its values, located in the file that
+// causes it when Ward can tell: a template (with the template's own line,
+// as helm reports it), Chart.yaml, a values file, values.schema.json.
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.File == "":
+		return e.Err.Error()
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrRemote is wrapped by the errors about things Ward would have to fetch
+// from the network: a values file or a schema given by URL, a dependency
+// that is not in charts/.
+var ErrRemote = errors.New("ward renders charts offline")
+
+// IsChart reports whether dir is a chart directory: it holds a regular
+// Chart.yaml.
+func IsChart(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, ChartFile))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Values merges the values files, --set and --set-string of o as `helm
+// template` does: files in order (later ones win, maps merged key by key),
+// then every --set, then every --set-string, each parsed by helm's
+// strvals. It reads only local files.
+func (o Options) Values() (map[string]any, error) {
+	base := map[string]any{}
+	for _, f := range o.ValueFiles {
+		if f == "-" {
+			return nil, fmt.Errorf("--values %s: standard input is not supported for values; give a file", f)
+		}
+		if u, err := url.Parse(f); err == nil && u.Scheme != "" && len(u.Scheme) > 1 {
+			return nil, &Error{File: f, Err: fmt.Errorf("%w: values files are read from disk only, give a local copy", ErrRemote)}
+		}
+		limit := o.MaxFileSize
+		if limit <= 0 {
+			limit = manifest.DefaultMaxFileSize
+		}
+		raw, err := manifest.ReadFile(f, limit)
+		if err != nil {
+			return nil, &Error{File: f, Err: unwrapPath(err, f)}
+		}
+		m, err := loader.LoadValues(bytes.NewReader(raw))
+		if err != nil {
+			return nil, &Error{File: f, Err: err}
+		}
+		base = loader.MergeMaps(base, m)
+	}
+	for _, v := range o.Set {
+		if err := strvals.ParseInto(v, base); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", v, err)
+		}
+	}
+	for _, v := range o.SetString {
+		if err := strvals.ParseIntoString(v, base); err != nil {
+			return nil, fmt.Errorf("--set-string %s: %w", v, err)
+		}
+	}
+	return base, nil
+}
+
+// Validate checks o without a chart: the release name is one helm
+// accepts, the Kubernetes version parses, the values files can be read and
+// parse, and --set and --set-string parse.
+func (o Options) Validate() error {
+	if o.ReleaseName != "" {
+		if err := chartutil.ValidateReleaseName(o.ReleaseName); err != nil {
+			return fmt.Errorf("--release-name %s: %w", o.ReleaseName, err)
+		}
+	}
+	if o.KubeVersion != "" {
+		if _, err := common.ParseKubeVersion(o.KubeVersion); err != nil {
+			return fmt.Errorf("--kube-version %s: %w", o.KubeVersion, err)
+		}
+	}
+	_, err := o.Values()
+	return err
+}
+
+// unwrapPath drops the *fs.PathError around err when it names path.
+func unwrapPath(err error, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Err
+	}
+	return err
+}
+
+// Render renders the chart in dir as `helm template` does, in process and
+// offline: dependencies come from the chart's charts/ directory only (one
+// that is missing there is an error naming Chart.yaml, wherever its
+// repository says it lives), values files are local, the values schema may
+// not reference other documents, `lookup` returns an empty map and
+// getHostByName an empty string. Hooks are rendered like other templates
+// (`helm template` prints them); CRDs in crds/ are not.
+//
+// Errors are *Error when the faulty file is known. Render never panics.
+func Render(dir string, opts Options) (c *Chart, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, &Error{File: dir, Err: fmt.Errorf("internal error rendering the chart: %v", r)}
+		}
+	}()
+	chartFile := filepath.Join(dir, ChartFile)
+	vals, err := opts.Values()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := loader.LoadDir(dir)
+	if err != nil {
+		return nil, loadError(err, dir)
+	}
+	if ch.Metadata.Type == "library" {
+		return nil, &Error{File: chartFile, Err: errors.New("a library chart is not installable: render a chart that depends on it")}
+	}
+	if err := checkDependencies(ch, dir); err != nil {
+		return nil, err
+	}
+	caps := common.DefaultCapabilities.Copy()
+	kv := opts.KubeVersion
+	if kv == "" {
+		kv = DefaultKubeVersion()
+	}
+	v, err := common.ParseKubeVersion(kv)
+	if err != nil {
+		return nil, fmt.Errorf("--kube-version %s: %w", kv, err)
+	}
+	caps.KubeVersion = *v
+	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s (see --kube-version)", ch.Metadata.KubeVersion, caps.KubeVersion.Version)}
+	}
+	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
+		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart dependencies: %w", err)}
+	}
+	name := opts.ReleaseName
+	if name == "" {
+		name = DefaultReleaseName
+	}
+	if err := chartutil.ValidateReleaseName(name); err != nil {
+		return nil, fmt.Errorf("--release-name %s: %w", name, err)
+	}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	top, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+		Name: name, Namespace: ns, Revision: 1, IsInstall: true,
+	}, caps, true) // the schema is validated below, offline
+	if err != nil {
+		return nil, &Error{File: chartFile, Err: err}
+	}
+	var coalesced map[string]any
+	switch v := top["Values"].(type) {
+	case common.Values:
+		coalesced = v
+	case map[string]any:
+		coalesced = v
+	}
+	if err := validateSchemas(ch, coalesced, dir); err != nil {
+		return nil, err
+	}
+	var e engine.Engine // no cluster: lookup returns empty, no DNS
+	files, err := e.RenderWithContext(context.Background(), ch, top)
+	if err != nil {
+		return nil, renderError(err, ch.Name(), dir)
+	}
+	out := &Chart{Name: ch.Name(), Dir: dir}
+	res := newResolver(dir, ch.Name())
+	srcs := map[string][]byte{}
+	sources(ch, srcs)
+	for n, text := range files {
+		if path.Base(n) == "NOTES.txt" || len(bytes.TrimSpace([]byte(text))) == 0 {
+			continue
+		}
+		t := Template{Name: n, File: res.file(n), Data: []byte(text)}
+		if src, ok := srcs[n]; ok {
+			t.lines = lineMap(src, t.Data)
+		}
+		out.Templates = append(out.Templates, t)
+	}
+	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// sources maps helm's names of the templates of c and its dependencies to
+// their source text.
+func sources(c *chart.Chart, m map[string][]byte) {
+	for _, t := range c.Templates {
+		if t != nil {
+			m[path.Join(c.ChartFullPath(), t.Name)] = t.Data
+		}
+	}
+	for _, d := range c.Dependencies() {
+		sources(d, m)
+	}
+}
+
+// checkDependencies fails for every dependency of Chart.yaml (of the chart
+// and of its subcharts, recursively) that is not in charts/, as `helm
+// template` does, naming what would have to be fetched.
+func checkDependencies(ch *chart.Chart, dir string) error {
+	for _, d := range ch.Metadata.Dependencies {
+		if d == nil {
+			continue
+		}
+		found := false
+		for _, sc := range ch.Dependencies() {
+			if sc.Name() == d.Name {
+				found = true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		where := ""
+		if d.Repository != "" {
+			where = " (repository " + d.Repository + ")"
+		}
+		return &Error{File: filepath.Join(dir, ChartFile), Err: fmt.Errorf("%w: dependency %q%s is not in charts/ and is never downloaded: run `helm dependency build` first, or vendor the chart into charts/", ErrRemote, d.Name, where)}
+	}
+	for _, sc := range ch.Dependencies() {
+		sub, archive := subchart(dir, sc.Name())
+		if archive {
+			// Named by the archive: the error's Chart.yaml is inside it.
+			if err := checkDependencies(sc, sub); err != nil {
+				var e *Error
+				if errors.As(err, &e) && filepath.Base(e.File) == ChartFile && filepath.Dir(e.File) == sub {
+					e.File = sub
+				}
+				return err
+			}
+			continue
+		}
+		if err := checkDependencies(sc, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateSchemas checks the values of ch and of each subchart against
+// their values.schema.json, as helm does, with a compiler that loads no
+// other document: a schema that references one by URL (or by file) is an
+// error, never a download.
+func validateSchemas(ch *chart.Chart, vals map[string]any, dir string) error {
+	if ch.Schema != nil {
+		file := filepath.Join(dir, "values.schema.json")
+		schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(ch.Schema))
+		if err != nil {
+			return &Error{File: file, Err: err}
+		}
+		c := jsonschema.NewCompiler()
+		c.UseLoader(offlineLoader{})
+		if err := c.AddResource("file:///values.schema.json", schema); err != nil {
+			return &Error{File: file, Err: err}
+		}
+		sch, err := c.Compile("file:///values.schema.json")
+		if err != nil {
+			return &Error{File: file, Err: err}
+		}
+		if err := sch.Validate(map[string]any(vals)); err != nil {
+			return &Error{File: file, Err: fmt.Errorf("the values do not meet the chart's schema: %w", err)}
+		}
+	}
+	for _, sc := range ch.Dependencies() {
+		raw, ok := vals[sc.Name()]
+		if !ok || raw == nil {
+			continue
+		}
+		sub, ok := raw.(map[string]any)
+		if !ok {
+			return &Error{File: filepath.Join(dir, ChartFile), Err: fmt.Errorf("values of subchart %s: want a map, got %T", sc.Name(), raw)}
+		}
+		if err := validateSchemas(sc, sub, filepath.Join(dir, "charts", sc.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// offlineLoader refuses to load any schema document.
+type offlineLoader struct{}
+
+func (offlineLoader) Load(u string) (any, error) {
+	return nil, fmt.Errorf("%w: the schema references %s, which is not loaded", ErrRemote, u)
+}
+
+// loadFile and yamlLine find the file and line of a chart loading error,
+// such as "cannot load values.yaml: ... yaml: line 2: ...".
+var (
+	loadFile = regexp.MustCompile(`cannot load ([^\s:]+):`)
+	yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+)
+
+// loadError locates an error of the chart loader in the file it names,
+// else in Chart.yaml.
+func loadError(err error, dir string) error {
+	e := &Error{File: filepath.Join(dir, ChartFile), Err: err}
+	msg := err.Error()
+	if m := loadFile.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
+		e.File = filepath.Join(dir, filepath.FromSlash(m[1]))
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+	}
+	return e
+}
+
+// errLocation finds helm's "(chart/templates/x.yaml:12:3)" in an error.
+var errLocation = regexp.MustCompile(`\(?([^\s():]+):(\d+)(?::\d+)?\)?`)
+
+// renderError locates a rendering error in the template it names.
+func renderError(err error, name, dir string) error {
+	res := newResolver(dir, name)
+	if m := errLocation.FindStringSubmatch(err.Error()); m != nil && strings.HasPrefix(m[1], name+"/") {
+		line, _ := strconv.Atoi(m[2])
+		return &Error{File: res.file(m[1]), Line: line, Err: err}
+	}
+	return &Error{File: filepath.Join(dir, ChartFile), Err: err}
+}
+
+// resolver maps helm's template names to files on disk (see
+// Template.File).
+type resolver struct {
+	dir, name string
+}
+
+func newResolver(dir, name string) resolver { return resolver{dir: dir, name: name} }
+
+// file returns the file of the template helm names n.
+func (r resolver) file(n string) string {
+	parts := strings.Split(n, "/")
+	if len(parts) < 2 || parts[0] != r.name {
+		return filepath.Join(r.dir, filepath.FromSlash(n))
+	}
+	cur, i := r.dir, 1
+	for i+2 < len(parts) && parts[i] == "charts" {
+		loc, archive := subchart(cur, parts[i+1])
+		if archive {
+			return filepath.Join(append([]string{loc}, parts[i+2:]...)...)
+		}
+		cur, i = loc, i+2
+	}
+	return filepath.Join(append([]string{cur}, parts[i:]...)...)
+}
+
+// subchart finds the subchart named (or aliased) name in dir/charts: a
+// directory whose Chart.yaml names it, or an archive name-VERSION.tgz. It
+// falls back on dir/charts/name.
+func subchart(dir, name string) (string, bool) {
+	charts := filepath.Join(dir, "charts")
+	real := name
+	var meta chart.Metadata
+	if data, err := os.ReadFile(filepath.Join(dir, ChartFile)); err == nil && yaml.Unmarshal(data, &meta) == nil { // #nosec G304 -- a chart the user named
+		for _, d := range meta.Dependencies {
+			if d != nil && d.Alias == name {
+				real = d.Name
+			}
+		}
+	}
+	entries, _ := os.ReadDir(charts)
+	for _, e := range entries {
+		p := filepath.Join(charts, e.Name())
+		if e.IsDir() {
+			var m chart.Metadata
+			data, err := os.ReadFile(filepath.Join(p, ChartFile)) // #nosec G304 -- a subchart of a chart the user named
+			if err == nil && yaml.Unmarshal(data, &m) == nil && m.Name == real {
+				return p, false
+			}
+		}
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".tgz") && strings.HasPrefix(n, real+"-") {
+			return filepath.Join(charts, n), true
+		}
+	}
+	return filepath.Join(charts, name), false
+}

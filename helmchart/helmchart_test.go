@@ -1,0 +1,447 @@
+package helmchart
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+)
+
+const shop = "testdata/shop"
+
+// objects decodes every document of c's templates into maps, by
+// "template kind/name".
+func objects(t *testing.T, c *Chart) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, tpl := range c.Templates {
+		for _, doc := range strings.Split(string(tpl.Data), "\n---") {
+			var m map[string]any
+			if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+				t.Fatalf("%s: %v\n%s", tpl.Name, err, doc)
+			}
+			if m == nil {
+				continue
+			}
+			md, _ := m["metadata"].(map[string]any)
+			out[tpl.Name+" "+m["kind"].(string)+"/"+md["name"].(string)] = m
+		}
+	}
+	return out
+}
+
+func keys(m map[string]map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// get walks m along a path of map keys and list indexes.
+func get(m any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			mm, _ := m.(map[string]any)
+			m = mm[k]
+		case int:
+			l, _ := m.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			m = l[k]
+		}
+	}
+	return m
+}
+
+// TestRenderDefaults: the chart's own values, its subchart enabled by
+// default (redis, with the parent's values for it) and the one disabled
+// by its condition (metrics), helpers, lookup returning empty, and the
+// default release name, namespace and Kubernetes version.
+func TestRenderDefaults(t *testing.T) {
+	c, err := Render(shop, Options{Set: []string{"database.host=db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, c)
+	want := []string{
+		"shop/charts/redis/templates/statefulset.yaml StatefulSet/release-name-redis",
+		"shop/templates/deployment.yaml Deployment/release-name-shop",
+		"shop/templates/networkpolicy.yaml NetworkPolicy/release-name-shop-default-deny",
+		"shop/templates/networkpolicy.yaml NetworkPolicy/release-name-shop-web",
+		"shop/templates/secret.yaml Secret/release-name-shop",
+		"shop/templates/service.yaml Service/release-name-shop",
+	}
+	if diff := cmp.Diff(want, keys(objs), sortStrings); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	dep := objs[want[1]]
+	if ns := get(dep, "metadata", "namespace"); ns != "default" {
+		t.Errorf("namespace %v, want default", ns)
+	}
+	if img := get(dep, "spec", "template", "spec", "containers", 0, "image"); img != "registry.example/shop/web:1.4.2" {
+		t.Errorf("image %v, want the chart's appVersion as tag", img)
+	}
+	if l := get(dep, "metadata", "labels", "app.kubernetes.io/instance"); l != "release-name" {
+		t.Errorf("helper label %v, want release-name", l)
+	}
+	if hn := get(dep, "spec", "template", "spec", "hostNetwork"); hn != nil {
+		t.Errorf("hostNetwork %v with hardened: true", hn)
+	}
+	sec := objs[want[4]]
+	if got := get(sec, "metadata", "annotations", "shop.example/found-existing"); got != "no" {
+		t.Errorf("lookup found an existing secret (%v): it must return empty offline", got)
+	}
+	if got, want := get(sec, "metadata", "annotations", "shop.example/kube-version"), DefaultKubeVersion(); got != want {
+		t.Errorf(".Capabilities.KubeVersion.Version = %v, want %s (the PSS version)", got, want)
+	}
+	redis := objs[want[0]]
+	if args := get(redis, "spec", "template", "spec", "containers", 0, "args", 0); args != "--requirepass" {
+		t.Errorf("redis args[0] = %v: the parent's redis.auth: true must reach the subchart", args)
+	}
+	for _, tpl := range c.Templates {
+		if strings.Contains(tpl.Name, "NOTES") || strings.Contains(tpl.Name, "_helpers") {
+			t.Errorf("%s rendered as a template", tpl.Name)
+		}
+		if _, err := os.Stat(tpl.File); err != nil {
+			t.Errorf("%s: file %s: %v", tpl.Name, tpl.File, err)
+		}
+	}
+}
+
+var sortStrings = cmp.Transformer("sort", func(in []string) []string {
+	out := append([]string(nil), in...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+})
+
+// TestRenderValues: a values file over the chart's values, then --set
+// (helm's strvals: lists, commas) and --set-string (strings kept as
+// strings), in helm's order.
+func TestRenderValues(t *testing.T) {
+	c, err := Render(shop, Options{
+		ReleaseName: "prod", Namespace: "shop", KubeVersion: "1.31.4",
+		ValueFiles: []string{filepath.Join(shop, "values-prod.yaml")},
+		Set:        []string{"hardened=false,replicaCount=5", "networkPolicy.enabled=false"},
+		SetString:  []string{"image.tag=0012", "replicaCount=7"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, c)
+	dep := objs["shop/templates/deployment.yaml Deployment/prod-shop"]
+	if dep == nil {
+		t.Fatalf("no Deployment prod-shop among %v", keys(objs))
+	}
+	for _, tc := range []struct {
+		path []any
+		want any
+	}{
+		{[]any{"metadata", "namespace"}, "shop"},
+		{[]any{"spec", "replicas"}, float64(7)}, // --set-string comes last
+		{[]any{"spec", "template", "spec", "hostNetwork"}, true},
+		{[]any{"spec", "template", "spec", "containers", 0, "image"}, "registry.example/shop/web:0012"},
+		{[]any{"spec", "template", "spec", "containers", 0, "env", 0, "value"}, "db.prod.internal"},
+		{[]any{"spec", "template", "spec", "containers", 0, "securityContext", "privileged"}, true},
+	} {
+		if got := get(dep, tc.path...); got != tc.want {
+			t.Errorf("%v = %#v, want %#v", tc.path, got, tc.want)
+		}
+	}
+	if svc := objs["shop/templates/service.yaml Service/prod-shop"]; get(svc, "spec", "type") != "NodePort" {
+		t.Errorf("service type %v, want NodePort from values-prod.yaml", get(svc, "spec", "type"))
+	}
+	if _, ok := objs["shop/charts/metrics/templates/daemonset.yaml DaemonSet/prod-metrics"]; !ok {
+		t.Errorf("metrics subchart not rendered although values-prod.yaml enables it: %v", keys(objs))
+	}
+	for k := range objs {
+		if strings.Contains(k, "NetworkPolicy") {
+			t.Errorf("%s rendered with networkPolicy.enabled=false", k)
+		}
+	}
+	if got := get(objs["shop/templates/secret.yaml Secret/prod-shop"], "metadata", "annotations", "shop.example/kube-version"); got != "v1.31.4" {
+		t.Errorf("kube version %v, want v1.31.4", got)
+	}
+}
+
+// TestTemplateLines: findings point at the template's own lines.
+func TestTemplateLines(t *testing.T) {
+	c, err := Render(shop, Options{Set: []string{"database.host=db", "hardened=false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep Template
+	for _, tpl := range c.Templates {
+		if tpl.Name == "shop/templates/deployment.yaml" {
+			dep = tpl
+		}
+	}
+	src, err := os.ReadFile(dep.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcLines := strings.Split(string(src), "\n")
+	for i, l := range strings.Split(string(dep.Data), "\n") {
+		n := dep.Line(i + 1)
+		if n < 1 || n > len(srcLines) {
+			t.Fatalf("rendered line %d %q: template line %d out of range", i+1, l, n)
+		}
+		switch strings.TrimSpace(l) {
+		case "hostNetwork: true", "privileged: true", "containers:":
+			if srcLines[n-1] != l {
+				t.Errorf("rendered line %d %q reported at template line %d %q", i+1, l, n, srcLines[n-1])
+			}
+		}
+		// securityContext: appears in both branches; the else branch ran.
+		if strings.TrimSpace(l) == "securityContext:" && n != 35 {
+			t.Errorf("securityContext of the else branch at template line %d, want 35", n)
+		}
+	}
+}
+
+func TestLineMap(t *testing.T) {
+	src := "a: 1\n{{- if .x }}\nb: 2\n{{- end }}\nc: {{ .c }}\nd: 4\n"
+	out := "a: 1\nb: 2\nc: 3\nd: 4\n"
+	if diff := cmp.Diff([]int{1, 3, 3, 6, 6}, lineMap([]byte(src), []byte(out))); diff != "" {
+		t.Errorf("lineMap (-want +got):\n%s", diff)
+	}
+	// Nothing literal: every line is reported at line 1.
+	if diff := cmp.Diff([]int{1, 1}, lineMap([]byte("{{ toYaml .Values }}"), []byte("a: 1\n"))); diff != "" {
+		t.Errorf("lineMap (-want +got):\n%s", diff)
+	}
+}
+
+// chartError renders dir and returns the *Error it must fail with.
+func chartError(t *testing.T, dir string, opts Options) *Error {
+	t.Helper()
+	c, err := Render(dir, opts)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Render(%s) = %v, %v; want an *Error", dir, c, err)
+	}
+	return e
+}
+
+func TestRenderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, dir string
+		opts      Options
+		file      string
+		line      int
+		msg       string
+	}{
+		{"required", shop, Options{}, "testdata/shop/templates/deployment.yaml", 26, "database.host is required"},
+		{"bad template", "testdata/bad-template", Options{}, "testdata/bad-template/templates/configmap.yaml", 6, `function "nosuchfunction" not defined`},
+		{"missing dependency", "testdata/missing-dep", Options{}, "testdata/missing-dep/Chart.yaml", 0, `dependency "postgres" (repository https://charts.example.invalid/stable) is not in charts/`},
+		{"library", "testdata/library", Options{}, "testdata/library/Chart.yaml", 0, "library chart is not installable"},
+		{"kube version", shop, Options{KubeVersion: "1.20", Set: []string{"database.host=x"}}, "testdata/shop/Chart.yaml", 0, "chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.20"},
+		{"values file", shop, Options{ValueFiles: []string{"testdata/none.yaml"}}, "testdata/none.yaml", 0, "no such file"},
+		{"values syntax", shop, Options{ValueFiles: []string{"testdata/shop/templates/deployment.yaml"}}, "testdata/shop/templates/deployment.yaml", 0, "yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := chartError(t, tc.dir, tc.opts)
+			if e.File != tc.file || e.Line != tc.line || !strings.Contains(e.Error(), tc.msg) {
+				t.Errorf("got %s:%d %q; want %s:%d and %q", e.File, e.Line, e.Error(), tc.file, tc.line, tc.msg)
+			}
+		})
+	}
+	for _, bad := range []Options{{Set: []string{"a[x]=1"}}, {SetString: []string{"={"}}, {KubeVersion: "one"}, {ReleaseName: "Bad_Name"}} {
+		if _, err := Render(shop, bad); err == nil {
+			t.Errorf("Render with %+v: no error", bad)
+		}
+	}
+	dir := write(t, map[string]string{"Chart.yaml": "apiVersion: v2\nname: v\nversion: 0.1.0\n", "values.yaml": "a: 1\nb: [\n"})
+	if e := chartError(t, dir, Options{}); e.File != filepath.Join(dir, "values.yaml") || e.Line != 2 {
+		t.Errorf("bad values.yaml: %v, want it at values.yaml:2", e)
+	}
+	dir = write(t, map[string]string{"Chart.yaml": "apiVersion: v2\nname: [\n"})
+	if e := chartError(t, dir, Options{}); e.File != filepath.Join(dir, "Chart.yaml") {
+		t.Errorf("bad Chart.yaml: %v", e)
+	}
+	if _, err := Render("testdata/none", Options{}); err == nil {
+		t.Error("Render of a missing directory: no error")
+	}
+}
+
+// listener counts the connections a local TCP listener accepts; the test
+// fails if any arrives.
+func listener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		if n.Load() > 0 {
+			t.Errorf("%d connections reached the local listener: rendering must never use the network", n.Load())
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func write(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestOffline: dependencies, values files and schemas that name a server
+// (a local listener here) are refused or taken from the disk, and the
+// server receives nothing.
+func TestOffline(t *testing.T) {
+	url := listener(t)
+	const sub = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub\n"
+	chartYAML := "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: sub\n    version: 1.0.0\n    repository: " + url + "/charts\n"
+
+	// Not in charts/: refused, naming Chart.yaml.
+	dir := write(t, map[string]string{"Chart.yaml": chartYAML})
+	e := chartError(t, dir, Options{})
+	if e.File != filepath.Join(dir, "Chart.yaml") || !errors.Is(e, ErrRemote) || !strings.Contains(e.Error(), url) {
+		t.Errorf("missing dependency: %v", e)
+	}
+
+	// In charts/: rendered from there.
+	dir = write(t, map[string]string{
+		"Chart.yaml":                          chartYAML,
+		"charts/sub/Chart.yaml":               "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+		"charts/sub/templates/configmap.yaml": sub,
+		"values.schema.json":                  `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"x": {"type": "string"}}}`,
+	})
+	c, err := Render(dir, Options{SetString: []string{"x=1"}})
+	if err != nil || len(c.Templates) != 1 || c.Templates[0].File != filepath.Join(dir, "charts/sub/templates/configmap.yaml") {
+		t.Errorf("vendored dependency: %+v, %v", c, err)
+	}
+
+	// A values file by URL is refused.
+	if _, err := Render(dir, Options{ValueFiles: []string{url + "/values.yaml"}}); !errors.Is(err, ErrRemote) {
+		t.Errorf("values file by URL: %v, want ErrRemote", err)
+	}
+
+	// A schema that references a document by URL: refused, not fetched.
+	dir = write(t, map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/cm.yaml":  sub,
+		"values.schema.json": `{"type": "object", "properties": {"x": {"$ref": "` + url + `/schema.json"}}}`,
+	})
+	e = chartError(t, dir, Options{})
+	if e.File != filepath.Join(dir, "values.schema.json") || !strings.Contains(e.Error(), "renders charts offline") {
+		t.Errorf("remote schema reference: %v", e)
+	}
+	// A local schema is enforced.
+	dir = write(t, map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/cm.yaml":  sub,
+		"values.schema.json": `{"type": "object", "properties": {"x": {"type": "integer"}}}`,
+	})
+	e = chartError(t, dir, Options{SetString: []string{"x=abc"}})
+	if e.File != filepath.Join(dir, "values.schema.json") || !strings.Contains(e.Error(), "schema") {
+		t.Errorf("schema violation: %v", e)
+	}
+}
+
+func TestIsChart(t *testing.T) {
+	if !IsChart(shop) || IsChart(filepath.Join(shop, "templates")) || IsChart("testdata/none") {
+		t.Error("IsChart")
+	}
+}
+
+// TestArchivedSubchart: a subchart packed as charts/NAME-VERSION.tgz (as
+// `helm dependency build` leaves it) is rendered, and its templates are
+// named by the archive's path.
+func TestArchivedSubchart(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{}
+	err := filepath.WalkDir(shop, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(shop, p)
+		data, err := os.ReadFile(p) // #nosec G304 -- test data
+		files[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, text := range files {
+		if rest, ok := strings.CutPrefix(name, "charts/redis/"); ok {
+			if err := tw.WriteHeader(&tar.Header{Name: "redis/" + rest, Mode: 0o600, Size: int64(len(text))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write([]byte(text)); err != nil {
+				t.Fatal(err)
+			}
+			delete(files, name)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files["charts/redis-0.2.0.tgz"] = buf.String()
+	for name, text := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Render(dir, Options{Set: []string{"database.host=db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tpl := range c.Templates {
+		if tpl.Name == "shop/charts/redis/templates/statefulset.yaml" {
+			found = tpl.File == filepath.Join(dir, "charts", "redis-0.2.0.tgz", "templates", "statefulset.yaml")
+		}
+	}
+	if !found {
+		t.Errorf("archived subchart not rendered or misnamed: %+v", c.Templates)
+	}
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/helmchart"
+	"github.com/wardsec/ward/manifest"
+)
+
+// addChartFlags gives every command the flags of `helm template` that
+// shape a chart's rendering (see docs/inputs.md). The namespace is ward's
+// own --namespace, which is what helm's is for a chart: the namespace of
+// the objects that name none.
+func (e *env) addChartFlags(c *cobra.Command) {
+	f := c.PersistentFlags()
+	f.StringSliceVarP(&e.chart.ValueFiles, "values", "f", nil, "Helm charts: values file merged over the chart's values, as helm's --values (repeatable; local files only)")
+	f.StringArrayVar(&e.chart.Set, "set", nil, "Helm charts: set a value, as helm's --set: key1=val1,key2=val2 (repeatable)")
+	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
+	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
+	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities; check's --pss-version when it names one, else this")
+}
+
+// chartKubeVersion renders charts for the Kubernetes version that `ward
+// check --pss-version` names, unless --kube-version says otherwise: the
+// chart is then judged for the cluster it is rendered for.
+func (e *env) chartKubeVersion(c *cobra.Command, pssVersion string) {
+	if !c.Flags().Changed("kube-version") && pssVersion != "" && pssVersion != "latest" {
+		e.chart.KubeVersion = pssVersion
+	}
+}
+
+// chartOptions completes the chart flags with what ward's other flags say,
+// and checks them once, before any input is read: a bad --set or
+// --kube-version, or a values file that cannot be read, is a usage error.
+func (e *env) chartOptions() error {
+	e.chart.Namespace = e.namespace
+	e.chart.MaxFileSize = e.maxInput
+	return e.chart.Validate()
+}
+
+// renderChart renders the Helm chart in dir: its templates are rendered
+// streams named by their template file, never read as manifests.
+func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
+	dir = filepath.Clean(dir)
+	in.charts = append(in.charts, dir)
+	var o helmchart.Options
+	if opts != nil {
+		o = *opts
+	}
+	c, err := helmchart.Render(dir, o)
+	if err != nil {
+		f := finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: dir,
+			Message: "helm template: " + err.Error(), Fix: inputRules[0].Fix}
+		var he *helmchart.Error
+		if errors.As(err, &he) && he.File != "" {
+			f.File, f.Line, f.Message = he.File, he.Line, "helm template: "+he.Err.Error()
+		}
+		in.unreadable = append(in.unreadable, f)
+		return
+	}
+	for _, t := range c.Templates {
+		in.rendered = append(in.rendered, manifest.Rendered{Name: t.File, Dir: dir, Data: t.Data, Origin: t.Name, Lines: t.Line})
+	}
+}
+
+// inChart reports whether path is or lies in the templates or charts
+// directory of a Helm chart above it, and that chart as the user would
+// name it: such files are not manifests.
+func inChart(path string) (string, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", false
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if helmchart.IsChart(d) {
+			for _, sub := range []string{"templates", "charts"} {
+				s := filepath.Join(d, sub)
+				if abs != s && !strings.HasPrefix(abs, s+string(filepath.Separator)) {
+					continue
+				}
+				rel, err := filepath.Rel(d, abs)
+				if err != nil {
+					return d, true
+				}
+				up := strings.Repeat(".."+string(filepath.Separator), len(strings.Split(rel, string(filepath.Separator))))
+				return filepath.Join(path, up), true
+			}
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return "", false
+		}
+	}
+}
+
+// chartPart is the finding for a path inside a chart.
+func chartPart(path, chart string) finding.Finding {
+	return finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: path,
+		Message: "part of the Helm chart " + chart + ": its templates are not manifests until rendered",
+		Fix:     "give the chart directory, " + chart + ", to render it (with --values and --set as helm template takes them)"}
+}

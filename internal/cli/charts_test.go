@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const chartDir = "helmchart/testdata/shop"
+
+// TestHelmChartGolden: `ward check CHART` with a values override file,
+// --set, a release name and a namespace: the chart and its subcharts are
+// rendered and every finding names its template file and the template's
+// own line.
+func TestHelmChartGolden(t *testing.T) {
+	args := []string{"check", chartDir, "-f", chartDir + "/values-prod.yaml", "--set", "hardened=false,image.tag=2.0", "-n", "shop", "--release-name", "prod"}
+	out, errOut, code := run(t, "", args...)
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	golden(t, "check-helm.txt", out)
+
+	out, _, _ = run(t, "", append(args, "-o", "json")...)
+	res := checkOutput(t, out)
+	if res.Summary.InputErrors != 0 || res.Summary.Objects != 6 {
+		t.Errorf("input errors %d, objects %d; want 0 and 6", res.Summary.InputErrors, res.Summary.Objects)
+	}
+	seen := map[string]bool{}
+	for _, f := range res.Findings {
+		if f.Origin == "" || !strings.HasPrefix(f.File, chartDir+"/") || !strings.HasSuffix(f.File, strings.TrimPrefix(f.Origin, "shop/")) {
+			t.Errorf("%s %s: file %s, origin %s: want the template file and helm's name for it", f.Rule, f.Object, f.File, f.Origin)
+		}
+		seen[f.Rule+" "+f.Object+" "+f.File+":"+strconv.Itoa(f.Line)] = true
+	}
+	for _, want := range []string{
+		"pss/privileged shop/Deployment/prod-shop " + chartDir + "/templates/deployment.yaml:36",
+		"pss/hostNamespaces shop/Deployment/prod-shop " + chartDir + "/templates/deployment.yaml:19",
+		"pss/hostNamespaces shop/DaemonSet/prod-metrics " + chartDir + "/charts/metrics/templates/daemonset.yaml:15",
+		"pod/exposed-unisolated shop/Service/prod-shop " + chartDir + "/templates/service.yaml:1",
+	} {
+		if !seen[want] {
+			t.Errorf("no finding %s", want)
+		}
+	}
+}
+
+// TestHelmChartErrors: a chart that does not render is an input error
+// (exit 2) at the template and line helm names, with helm's message; a
+// missing dependency names Chart.yaml; the templates of a chart given on
+// their own are not read as manifests; a bad --set is a usage error.
+func TestHelmChartErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		file string
+		line int
+		msg  string
+	}{
+		{"required", []string{chartDir}, chartDir + "/templates/deployment.yaml", 26, "helm template: execution error at (shop/templates/deployment.yaml:26:24): database.host is required"},
+		{"bad template", []string{"helmchart/testdata/bad-template"}, "helmchart/testdata/bad-template/templates/configmap.yaml", 6, `function "nosuchfunction" not defined`},
+		{"missing dependency", []string{"helmchart/testdata/missing-dep"}, "helmchart/testdata/missing-dep/Chart.yaml", 0, `dependency "postgres" (repository https://charts.example.invalid/stable) is not in charts/ and is never downloaded`},
+		{"templates dir", []string{chartDir + "/templates", "--set", "database.host=x"}, chartDir + "/templates", 0, "part of the Helm chart " + chartDir},
+		{"template file", []string{chartDir + "/templates/service.yaml"}, chartDir + "/templates/service.yaml", 0, "part of the Helm chart " + chartDir},
+		{"subchart templates", []string{chartDir + "/charts/redis/templates"}, chartDir + "/charts/redis/templates", 0, "part of the Helm chart " + chartDir + "/charts/redis"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := run(t, "", append([]string{"check", "-o", "json"}, tc.args...)...)
+			if code != ExitError {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitError, errOut)
+			}
+			res := checkOutput(t, out)
+			if len(res.Findings) != 1 {
+				t.Fatalf("want one finding:\n%s", out)
+			}
+			f := res.Findings[0]
+			if f.Rule != ruleUnreadable || f.File != tc.file || f.Line != tc.line || !strings.Contains(f.Message, tc.msg) {
+				t.Errorf("got %s %s:%d %q; want %s:%d %q", f.Rule, f.File, f.Line, f.Message, tc.file, tc.line, tc.msg)
+			}
+		})
+	}
+
+	// A subchart given on its own is a chart: rendered with its own values.
+	out, errOut, code := run(t, "", "check", "-o", "json", chartDir+"/charts/redis")
+	if res := checkOutput(t, out); code != ExitFindings || res.Summary.Objects != 1 || res.Summary.InputErrors != 0 {
+		t.Errorf("subchart alone: exit %d, %+v; stderr %s", code, res.Summary, errOut)
+	}
+
+	// The commands that stop at input errors name the file.
+	_, errOut, code = run(t, "", "reach", chartDir)
+	if code != ExitError || !strings.Contains(errOut, chartDir+"/templates/deployment.yaml:26") || !strings.Contains(errOut, "database.host is required") {
+		t.Errorf("reach: exit %d, stderr %q", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"--set", "a[x]=1"},
+		{"-f", "helmchart/testdata/none.yaml"},
+		{"-f", "http://127.0.0.1:1/values.yaml"},
+		{"--kube-version", "one"},
+		{"--release-name", "Not_A_Release"},
+	} {
+		out, errOut, code := run(t, "", append([]string{"check", chartDir}, args...)...)
+		if code != ExitError || out != "" || errOut == "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and an error only", args, code, out, errOut)
+		}
+	}
+	out, _, code = run(t, "", "check", chartDir, "--set", "database.host=x", "--kube-version", "1.20")
+	if code != ExitError || !strings.Contains(out, chartDir+"/Chart.yaml") || !strings.Contains(out, "chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.20") {
+		t.Errorf("kube version below the chart's kubeVersion: exit %d\n%s", code, out)
+	}
+}
+
+// TestHelmChartKubeVersion: charts are rendered for check's
+// --pss-version unless --kube-version is given.
+func TestHelmChartKubeVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--pss-version", "v1.24"}, ExitError}, // below the chart's kubeVersion: >=1.25.0-0
+		{[]string{"--pss-version", "v1.24", "--kube-version", "1.30"}, ExitOK},
+		{[]string{"--pss-version", "v1.30"}, ExitOK},
+		{[]string{"--kube-version", "v1.24.3"}, ExitError},
+	} {
+		out, errOut, code := run(t, "", append([]string{"check", chartDir, "--set", "database.host=db"}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out, errOut)
+		}
+		if tc.code == ExitError && !strings.Contains(out, "incompatible with Kubernetes v1.24") {
+			t.Errorf("%v: no kubeVersion error:\n%s", tc.args, out)
+		}
+	}
+}
+
+// TestHelmChartInTree: a chart found while walking a directory is
+// rendered (its templates never read as manifests) beside the tree's
+// plain manifests, and other commands read charts too.
+func TestHelmChartInTree(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, filepath.Join(root, chartDir), filepath.Join(dir, "charts", "shop"))
+	if err := os.WriteFile(filepath.Join(dir, "namespace.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "check", dir, "-o", "json", "-n", "shop", "--set", "database.host=db")
+	if code != ExitOK { // hardened: nothing high
+		t.Errorf("exit %d; stderr %s", code, errOut)
+	}
+	res := checkOutput(t, out)
+	if res.Summary.InputErrors != 0 || res.Summary.Objects != 6 {
+		t.Errorf("input errors %d, objects %d; want 0 and 6 (the namespace and the chart's five; its Secret is skipped):\n%s", res.Summary.InputErrors, res.Summary.Objects, out)
+	}
+	out, errOut, code = run(t, "", "reach", dir, "-n", "shop", "--set", "database.host=db")
+	if code != ExitOK || !strings.Contains(out, "shop/Deployment/release-name-shop") || !strings.Contains(out, "shop/StatefulSet/release-name-redis") {
+		t.Errorf("reach: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o750)
+		}
+		data, err := os.ReadFile(p) // #nosec G304 -- test data
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,8 +57,9 @@ type Client struct {
 	// judged as the gateway's.
 	OnUserlandProxy func(ProxyNote)
 
-	// proc is the proc file system's mount point; tests replace it.
-	proc string
+	// proc is the proc file system's mount point, pidfile the daemon's
+	// (DefaultPidfile); tests replace them.
+	proc, pidfile string
 
 	// ports finds containers' bridge ports; tests replace it.
 	ports func() (portFinder, error)
@@ -162,19 +163,23 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 		return nil, err
 	}
 	c.bind(inv, ids, ctrs)
-	c.userlandProxy(inv)
+	c.userlandProxy(inv, ctrs)
 	return inv, nil
 }
 
 // userlandProxy sets inv.UserlandProxy when a container publishes a port
-// and the daemon is local (see findUserlandProxy).
-func (c *Client) userlandProxy(inv *firewall.Inventory) {
+// and the daemon is local (see findUserlandProxy). hostNetwork containers
+// are counted among every running container, those the inventory leaves
+// out or quarantines included.
+func (c *Client) userlandProxy(inv *firewall.Inventory, ctrs []container.InspectResponse) {
 	var hostNetwork []string
 	publishes := false
 	for _, ct := range inv.Containers {
 		publishes = publishes || len(ct.Published) > 0
-		if ct.HostNetwork {
-			hostNetwork = append(hostNetwork, ct.Name)
+	}
+	for i := range ctrs {
+		if d := &ctrs[i]; d.HostConfig != nil && d.HostConfig.NetworkMode.IsHost() {
+			hostNetwork = append(hostNetwork, strings.TrimPrefix(d.Name, "/"))
 		}
 	}
 	if !publishes {
@@ -186,7 +191,11 @@ func (c *Client) userlandProxy(inv *firewall.Inventory) {
 		if proc == "" {
 			proc = "/proc"
 		}
-		note = findUserlandProxy(proc, hostNetwork)
+		pidfile := c.pidfile
+		if pidfile == "" {
+			pidfile = DefaultPidfile
+		}
+		note = findUserlandProxy(proc, pidfile, hostNetwork)
 	} else {
 		note.Reason = "the daemon is not on a local socket"
 	}

@@ -48,16 +48,21 @@ type proxyProc struct {
 
 // findUserlandProxy identifies the sockets of Docker's userland proxy on
 // this host, from the proc file system at proc: the processes running
-// docker-proxy whose parent runs dockerd as root (no other user can make
-// a process dockerd's child). They must agree on one owner and one cgroup
+// docker-proxy whose parent is the daemon of pidfile, running dockerd as
+// root (no other process can make one of its children; a dockerd in a
+// container, Docker in Docker, is not it). They must agree on one owner and one cgroup
 // v2, which is resolved in the cgroup2 mount of proc/self/mountinfo. With
 // hostNetwork containers running and the proxy in the root cgroup, their
 // processes could pass for the proxy (on a cgroup v1 host, where
 // containers have no cgroup v2 of their own), so it is not identified:
 // the firewall keeps judging its onward leg as the gateway's (fail
 // closed).
-func findUserlandProxy(proc string, hostNetwork []string) ProxyNote {
-	procs, err := proxyProcs(proc)
+func findUserlandProxy(proc, pidfile string, hostNetwork []string) ProxyNote {
+	daemon, err := daemonPID(proc, pidfile)
+	if err != nil {
+		return ProxyNote{Reason: err.Error()}
+	}
+	procs, err := proxyProcs(proc, daemon)
 	if err != nil {
 		return ProxyNote{Reason: err.Error()}
 	}
@@ -89,9 +94,33 @@ func findUserlandProxy(proc string, hostNetwork []string) ProxyNote {
 	return note
 }
 
-// proxyProcs lists the docker-proxy processes that dockerd, running as
-// root, started.
-func proxyProcs(proc string) ([]proxyProc, error) {
+// DefaultPidfile is where dockerd writes its PID unless told otherwise
+// (--pidfile, "pidfile" in daemon.json).
+const DefaultPidfile = "/var/run/docker.pid"
+
+// daemonPID is the host daemon's PID, from its pidfile (only root can
+// write it): the process must run dockerd as root. A dockerd a container
+// runs (Docker in Docker) writes its pidfile in its own file system.
+func daemonPID(proc, pidfile string) (int, error) {
+	b, err := os.ReadFile(pidfile) // #nosec G304 -- the daemon's pidfile
+	if err != nil {
+		return 0, fmt.Errorf("the daemon's PID: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("the daemon's PID: %s does not hold a PID", pidfile)
+	}
+	dir := filepath.Join(proc, strconv.Itoa(pid))
+	st, err := readStatus(dir)
+	if err != nil || exeName(dir) != "dockerd" || uidField(st["Uid"], 1) != 0 {
+		return 0, fmt.Errorf("the daemon's PID: process %d (%s) is not root's dockerd", pid, pidfile)
+	}
+	return pid, nil
+}
+
+// proxyProcs lists the docker-proxy processes that the daemon, daemon,
+// started (its children: no other process can make one).
+func proxyProcs(proc string, daemon int) ([]proxyProc, error) {
 	ents, err := os.ReadDir(proc)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", proc, err)
@@ -110,14 +139,8 @@ func proxyProcs(proc string) ([]proxyProc, error) {
 		if err != nil {
 			continue // it ended
 		}
-		ppid, _ := strconv.Atoi(status["PPid"])
-		if ppid <= 0 {
-			continue
-		}
-		parent := filepath.Join(proc, strconv.Itoa(ppid))
-		pst, err := readStatus(parent)
-		if err != nil || exeName(parent) != "dockerd" || uidField(pst["Uid"], 1) != 0 {
-			continue
+		if ppid, _ := strconv.Atoi(status["PPid"]); ppid != daemon {
+			continue // another dockerd's (in a container), or not a daemon's
 		}
 		cg, err := cgroupV2(dir)
 		if err != nil {

@@ -78,6 +78,7 @@ func TestFindUserlandProxy(t *testing.T) {
 	}
 	inSvc := &firewall.UserlandProxy{UID: 0, Cgroup: firewall.Cgroup{Path: "unified/system.slice/docker.service", Level: 2, ID: inode(t, svc)}}
 	atRoot := &firewall.UserlandProxy{UID: 0, Cgroup: firewall.Cgroup{ID: inode(t, mount)}}
+	dind := fakeProcess{pid: 300, ppid: 299, exe: "/usr/local/bin/dockerd", cgroup: "/docker/abc"}
 	for _, tc := range []struct {
 		name        string
 		mount       string
@@ -85,21 +86,45 @@ func TestFindUserlandProxy(t *testing.T) {
 		hostNetwork []string
 		want        *firewall.UserlandProxy
 		reason      string
+		pidfile     string // "" for dockerd's, 100
 	}{
-		{"systemd's docker.service", mount, []fakeProcess{dockerd, proxy(200, dockerd.cgroup), proxy(201, dockerd.cgroup)}, nil, inSvc, ""},
-		{"the root cgroup", mount, []fakeProcess{dockerd, proxy(200, "/"), proxy(201, "/")}, nil, atRoot, ""},
-		{"the root cgroup beside hostNetwork containers", mount, []fakeProcess{dockerd, proxy(200, "/")}, []string{"node-exporter"}, nil, "node-exporter"},
-		{"docker.service beside hostNetwork containers", mount, []fakeProcess{dockerd, proxy(200, dockerd.cgroup)}, []string{"node-exporter"}, inSvc, ""},
-		{"no proxy", mount, []fakeProcess{dockerd}, nil, nil, "no docker-proxy process"},
-		{"a docker-proxy another program started", mount, []fakeProcess{{pid: 100, ppid: 1, exe: "/bin/bash"}, proxy(200, "/")}, nil, nil, "no docker-proxy process"},
-		{"a dockerd not running as root", mount, []fakeProcess{{pid: 100, ppid: 1, exe: "/home/eve/dockerd", uid: 1000}, proxy(200, "/")}, nil, nil, "no docker-proxy process"},
-		{"proxies in two cgroups", mount, []fakeProcess{dockerd, proxy(200, "/"), proxy(201, dockerd.cgroup)}, nil, nil, "differ"},
-		{"a proxy owned by another user", mount, []fakeProcess{dockerd, proxy(200, "/"), {pid: 201, ppid: 100, exe: "/usr/bin/docker-proxy", uid: 5, cgroup: "/"}}, nil, nil, "differ"},
-		{"no cgroup2 mount", "", []fakeProcess{dockerd, proxy(200, "/")}, nil, nil, "no cgroup2"},
-		{"a cgroup that is gone", mount, []fakeProcess{dockerd, proxy(200, "/gone.slice")}, nil, nil, "no such file"},
+		{"systemd's docker.service", mount, []fakeProcess{dockerd, proxy(200, dockerd.cgroup), proxy(201, dockerd.cgroup)}, nil, inSvc, "", ""},
+		{"the root cgroup", mount, []fakeProcess{dockerd, proxy(200, "/"), proxy(201, "/")}, nil, atRoot, "", ""},
+		{"the root cgroup beside hostNetwork containers", mount, []fakeProcess{dockerd, proxy(200, "/")}, []string{"node-exporter"}, nil, "node-exporter", ""},
+		{"docker.service beside hostNetwork containers", mount, []fakeProcess{dockerd, proxy(200, dockerd.cgroup)}, []string{"node-exporter"}, inSvc, "", ""},
+		{"no proxy", mount, []fakeProcess{dockerd}, nil, nil, "no docker-proxy process", ""},
+		{"a docker-proxy another program started", mount, []fakeProcess{dockerd, {pid: 150, ppid: 1, exe: "/bin/bash"},
+			{pid: 200, ppid: 150, exe: "/usr/bin/docker-proxy", cgroup: "/"}}, nil, nil, "no docker-proxy process", ""},
+		{"the pidfile names another program", mount, []fakeProcess{{pid: 100, ppid: 1, exe: "/bin/bash"}, proxy(200, "/")}, nil, nil, "not root's dockerd", ""},
+		{"the pidfile names a dockerd not running as root", mount, []fakeProcess{{pid: 100, ppid: 1, exe: "/home/eve/dockerd", uid: 1000}, proxy(200, "/")}, nil, nil, "not root's dockerd", ""},
+		{"no pidfile", mount, []fakeProcess{dockerd, proxy(200, "/")}, nil, nil, "no such file", "missing"},
+		{"a pidfile without a PID", mount, []fakeProcess{dockerd, proxy(200, "/")}, nil, nil, "does not hold a PID", "garbage"},
+		// Docker in Docker: a container's dockerd (root in the container
+		// is root) and its proxies are not the host's: ignored, neither
+		// identified nor a disagreement that would identify nothing.
+		{"a dockerd in a container beside the host's", mount, []fakeProcess{dockerd, proxy(200, dockerd.cgroup), dind,
+			{pid: 301, ppid: 300, exe: "/usr/local/bin/docker-proxy", cgroup: "/docker/abc"}}, nil, inSvc, "", ""},
+		{"only a dockerd in a container", mount, []fakeProcess{dockerd, dind,
+			{pid: 301, ppid: 300, exe: "/usr/local/bin/docker-proxy", cgroup: "/docker/abc"}}, nil, nil, "no docker-proxy process", ""},
+		{"proxies in two cgroups", mount, []fakeProcess{dockerd, proxy(200, "/"), proxy(201, dockerd.cgroup)}, nil, nil, "differ", ""},
+		{"a proxy owned by another user", mount, []fakeProcess{dockerd, proxy(200, "/"), {pid: 201, ppid: 100, exe: "/usr/bin/docker-proxy", uid: 5, cgroup: "/"}}, nil, nil, "differ", ""},
+		{"no cgroup2 mount", "", []fakeProcess{dockerd, proxy(200, "/")}, nil, nil, "no cgroup2", ""},
+		{"a cgroup that is gone", mount, []fakeProcess{dockerd, proxy(200, "/gone.slice")}, nil, nil, "no such file", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := findUserlandProxy(fakeProc(t, tc.mount, tc.procs), tc.hostNetwork)
+			proc := fakeProc(t, tc.mount, tc.procs)
+			pidfile := filepath.Join(proc, "docker.pid")
+			switch tc.pidfile {
+			case "":
+				if err := os.WriteFile(pidfile, []byte("100\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			case "garbage":
+				if err := os.WriteFile(pidfile, []byte("dockerd\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := findUserlandProxy(proc, pidfile, tc.hostNetwork)
 			switch {
 			case tc.want == nil && n.Proxy != nil:
 				t.Fatalf("identified %+v (%s), want none", *n.Proxy, n)

@@ -742,6 +742,10 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	if r.Counter {
 		add(&expr.Counter{})
 	}
+	if r.CtMarkSet != nil {
+		add(&expr.Immediate{Register: reg, Data: binaryutil.NativeEndian.PutUint32(*r.CtMarkSet)},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: reg, SourceRegister: true})
+	}
 	if r.VMap == nil && r.MarkVMap == "" {
 		v, err := verdictExpr(r.Verdict)
 		if err != nil {

@@ -465,11 +465,21 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 					Counter: true, Verdict: Verdict{Kind: Drop}})
 			}
 		}
+		from := &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}, Src: true}
 		for _, f := range Families {
 			if elems := ofFamily(allowed, f); len(elems) > 0 {
 				rs.Sets = append(rs.Sets, &Set{Name: chain + f.suffix(), Family: f, Elements: elems})
 				c.Rules = append(c.Rules, Rule{Addr: &Lookup{Family: f, Name: chain + f.suffix()}, Verdict: Verdict{Kind: Accept}})
+				if k.proto != portset.TCP {
+					// A new flow from the published port (a UDP proxy's
+					// datagram to a client whose own flow FlushDenied
+					// ended) is the client's connection to it.
+					pickUps = append(pickUps, Rule{Addr: &Lookup{Family: f, Dst: true, Name: chain + f.suffix()}, L4: from, Verdict: Verdict{Kind: Accept}})
+				}
 			}
+		}
+		if k.proto != portset.TCP {
+			pickUps = append(pickUps, Rule{L4: from, Counter: true, Verdict: Verdict{Kind: Drop}})
 		}
 		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
 		rs.Chains = append(rs.Chains, c)
@@ -515,7 +525,8 @@ func userlandProxyRules(rs *Ruleset, inv *Inventory) {
 	})
 	up := inv.UserlandProxy
 	uid := up.UID
-	admit := Rule{SkUID: &uid, Verdict: Verdict{Kind: Accept}}
+	mark := ProxyConnMark
+	admit := Rule{SkUID: &uid, CtMarkSet: &mark, Verdict: Verdict{Kind: Accept}}
 	if up.Cgroup.Level > 0 {
 		admit.Cgroup = &CgroupMatch{Level: up.Cgroup.Level, Cgroup: up.Cgroup}
 	}

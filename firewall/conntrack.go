@@ -28,10 +28,12 @@ var ctProtocols = map[uint8]portset.Protocol{unix.IPPROTO_TCP: portset.TCP, unix
 // destination is one of the host's addresses (local), at Output when its
 // source is, and at Forward otherwise. Only TCP, UDP and SCTP connections
 // are judged: policies speak of ports. A connection from the host to a
-// container's published port is kept when the userland proxy's are
-// admitted (Oracle.Relayed): conntrack does not say which socket opened
-// it, and the client's leg, judged at Input, is ended when denied. It
-// returns how many it deleted.
+// container's published port is kept when the userland_proxy chain
+// admitted it (its mark is ProxyConnMark; Oracle.Relayed): the client's
+// leg, judged at Input, is ended when denied. A flow the host opened
+// from a port it publishes (a UDP proxy's datagram to its client) is
+// judged as its destination's connection to that port. It returns how
+// many it deleted.
 func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (int, error) {
 	flows, err := conn.Dump(nil)
 	if err != nil {
@@ -44,6 +46,10 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		port := f.TupleReply.Proto.SourcePort
 		hook := Forward
 		switch {
+		case ported && local(src) && o.publishes(proto, f.TupleOrig.Proto.SourcePort):
+			// The host's flow from a port it publishes (a UDP proxy's
+			// datagram to its client): the client's connection to it.
+			hook, src, dst, port = Input, dst, src, f.TupleOrig.Proto.SourcePort
 		case local(dst) && local(src) && !(ported && o.publishes(proto, port)):
 			continue // the host to itself: lo is accepted but for published ports
 		case local(dst):
@@ -51,7 +57,7 @@ func FlushDenied(conn *conntrack.Conn, o *Oracle, local func(netip.Addr) bool) (
 		case local(src):
 			hook = Output
 		}
-		if ported && (o.Allows(hook, src, dst, proto, port) || hook == Output && o.Relayed(dst, proto, port)) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
+		if ported && (o.Allows(hook, src, dst, proto, port) || hook == Output && o.Relayed(dst, proto, port) && f.Mark == ProxyConnMark) || !ported && o.AllowsAnyProtocol(hook, src, dst) {
 			continue
 		}
 		if err := conn.Delete(f); err != nil {

@@ -215,8 +215,15 @@ type Rule struct {
 	LogRate   int
 	LogPrefix string
 	Counter   bool
+	// CtMarkSet, when set, sets the connection's mark (ct mark set).
+	CtMarkSet *uint32
 	Verdict   Verdict
 }
+
+// ProxyConnMark is the conntrack mark of the connections the
+// userland_proxy chain admits (it spells "WDPX"): FlushDenied keeps those
+// of them the client's leg of which it keeps, and only those.
+const ProxyConnMark uint32 = 0x57445058
 
 // CgroupMatch matches a local socket's cgroup v2 (the cgroup of the
 // process that created it) at one level of the hierarchy (socket cgroupv2
@@ -695,6 +702,9 @@ func (r Rule) String() string {
 	}
 	if r.Counter {
 		parts = append(parts, "counter")
+	}
+	if r.CtMarkSet != nil {
+		parts = append(parts, fmt.Sprintf("ct mark set %#08x", *r.CtMarkSet))
 	}
 	if r.VMap == nil && r.MarkVMap == "" {
 		if v := r.Verdict.String(); v != "" {

@@ -1,0 +1,418 @@
+package firewall_test
+
+// Attacks on the published-port rules (pub_ chains, userland_proxy, the
+// output chain's drops of unknown segments and FlushDenied's Relayed
+// exception), with real packets in network namespaces. Each test fails
+// while the hole it shows is open.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/testenv"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/portset"
+)
+
+// attackLab is a "host" namespace joined by a veth to a "container"
+// namespace (10.<n>.0.1 and 10.<n>.0.2), with Ward's ruleset applied to
+// the host through conn and its conntrack table through ct.
+type attackLab struct {
+	host, ctr string
+	hostIP    netip.Addr
+	ctrIP     netip.Addr
+	conn      *nftables.Conn
+	ct        *conntrack.Conn
+	local     func(netip.Addr) bool
+	mu        sync.Mutex
+	closers   []func()
+}
+
+func newAttackLab(t *testing.T, n int) *attackLab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireNetns(t)
+	testenv.RequireCommand(t, "ip")
+	l := &attackLab{
+		host:   fmt.Sprintf("ward-attack-%d-%d-h", os.Getpid(), n),
+		ctr:    fmt.Sprintf("ward-attack-%d-%d-c", os.Getpid(), n),
+		hostIP: netip.MustParseAddr(fmt.Sprintf("10.%d.0.1", n)),
+		ctrIP:  netip.MustParseAddr(fmt.Sprintf("10.%d.0.2", n)),
+	}
+	for _, ns := range []string{l.host, l.ctr} {
+		sh(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", ns).Run() })
+	}
+	sh(t, "ip", "-n", l.host, "link", "add", "veth-h", "type", "veth", "peer", "name", "eth0", "netns", l.ctr)
+	for _, c := range [][]string{
+		{l.host, "addr", "add", l.hostIP.String() + "/24", "dev", "veth-h"},
+		{l.host, "link", "set", "lo", "up"}, {l.host, "link", "set", "veth-h", "up"},
+		{l.ctr, "addr", "add", l.ctrIP.String() + "/24", "dev", "eth0"},
+		{l.ctr, "link", "set", "lo", "up"}, {l.ctr, "link", "set", "eth0", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
+	}
+	h, err := vnetns.GetFromName(l.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	if l.conn, err = firewall.NewConn(nftables.WithNetNSFd(int(h))); err != nil {
+		t.Fatal(err)
+	}
+	if l.ct, err = conntrack.Dial(&netlink.Config{NetNS: int(h)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.ct.Close() })
+	l.local = func(a netip.Addr) bool { return a.IsLoopback() || a == l.hostIP }
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.closers {
+			c()
+		}
+	})
+	return l
+}
+
+func (l *attackLab) keep(c interface{ Close() error }) {
+	l.mu.Lock()
+	l.closers = append(l.closers, func() { _ = c.Close() })
+	l.mu.Unlock()
+}
+
+func (l *attackLab) inventory(proto portset.Protocol, up *firewall.UserlandProxy) *firewall.Inventory {
+	return &firewall.Inventory{
+		Networks: []*firewall.Network{{Name: "net", Subnets: []netip.Prefix{netip.PrefixFrom(l.ctrIP, 24).Masked()}}},
+		Containers: []*firewall.Container{{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"},
+			IPs: []netip.Addr{l.ctrIP}, Published: []firewall.Published{{HostPort: 18080, Port: 8080, Protocol: proto}}}},
+		UserlandProxy: up,
+	}
+}
+
+func webPolicy(t *testing.T, inv *firewall.Inventory, ingress string) *model {
+	t.Helper()
+	set, err := manifest.Parse(manifest.Options{}, "policy.yaml", []byte(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress: `+ingress+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return build(t, inv, set)
+}
+
+// tighten applies closed, runs FlushDenied with closed's oracle and
+// returns how many connections it ended.
+func (l *attackLab) tighten(t *testing.T, inv *firewall.Inventory, closed *model) int {
+	t.Helper()
+	if err := firewall.Apply(l.conn, compile(t, closed, firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	n, err := firewall.FlushDenied(l.ct, firewall.NewOracle(closed.eng, inv, firewall.Options{}), l.local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// measure returns how much each counter grew from 1 s to 2.5 s from now.
+func measure(a, b *atomic.Int64) (int64, int64) {
+	time.Sleep(time.Second)
+	a0, b0 := a.Load(), b.Load()
+	time.Sleep(1500 * time.Millisecond)
+	return a.Load() - a0, b.Load() - b0
+}
+
+// TestAttackUDPResurrectionThroughProxy: a UDP flow through docker-proxy
+// (a relay like docker-proxy's UDP proxy: a listener on the published
+// port, one connected socket onward per client, the container's replies
+// written back to the client from the listener) outlives a tightening.
+// FlushDenied ends the client's leg, and the client's next datagram is
+// dropped at input (pub chain); but the onward leg is kept (Relayed), so
+// the container's next datagram reaches the proxy, which sends it to the
+// client from the published port: at output that is a new flow from the
+// host to the client, which nothing judges (lo is accepted; an outside
+// client too: the ingress stage only knows managed addresses). Conntrack
+// then takes the client's datagrams for replies of that flow
+// (established), and the stream goes on both ways. The output chain's
+// drops of unknown segments from published ports exist for TCP only.
+//
+// The client here is a host process on 127.0.0.1 (any user); an outside
+// host is the same. Needed: the container sends at least one datagram
+// (any protocol with server pushes, keepalives, QUIC, RTP...) within
+// docker-proxy's UDP idle timeout (90 s).
+//
+// Control: with the container silent after the tightening, the client's
+// datagrams are not delivered (the pub chain works): the resurrection is
+// the proxy's reply.
+func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
+	l := newAttackLab(t, 83)
+	own := testenv.OwnCgroup(t)
+	path := own.Dir[len("/sys/fs/cgroup"):]
+	if len(path) > 0 && path[0] == '/' {
+		path = path[1:]
+	}
+	inv := l.inventory(portset.UDP, &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}}) // #nosec G115 -- a uid
+	open := webPolicy(t, inv, `[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080, protocol: UDP}]}]`)
+	closed := webPolicy(t, inv, `[]`)
+
+	// web: counts what it receives; sends a byte every 20 ms to its last
+	// peer while webSends.
+	var webGot, clientGot atomic.Int64
+	var webSends atomic.Bool
+	webSends.Store(true)
+	if err := inNetns(t, l.ctr, func() error {
+		pc, err := net.ListenPacket("udp", l.ctrIP.String()+":8080")
+		if err != nil {
+			return err
+		}
+		l.keep(pc)
+		var peer atomic.Pointer[net.Addr]
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				n, a, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				webGot.Add(int64(n))
+				peer.Store(&a)
+			}
+		}()
+		go func() {
+			for {
+				time.Sleep(20 * time.Millisecond)
+				if p := peer.Load(); p != nil && webSends.Load() {
+					if _, err := pc.WriteTo([]byte{'w'}, *p); err != nil && errIsClosed(err) {
+						return
+					}
+				}
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// the proxy, on 127.0.0.1:18080/udp.
+	if err := inNetns(t, l.host, func() error {
+		ln, err := net.ListenPacket("udp", "127.0.0.1:18080")
+		if err != nil {
+			return err
+		}
+		l.keep(ln)
+		go func() {
+			ups := map[string]net.Conn{}
+			buf := make([]byte, 512)
+			for {
+				n, client, err := ln.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				up, ok := ups[client.String()]
+				if !ok {
+					if err := inNetns(t, l.host, func() (err error) {
+						up, err = net.Dial("udp", l.ctrIP.String()+":8080")
+						return err
+					}); err != nil {
+						continue
+					}
+					l.keep(up)
+					ups[client.String()] = up
+					go func() {
+						b := make([]byte, 512)
+						for {
+							n, err := up.Read(b)
+							if err != nil {
+								if errIsClosed(err) {
+									return
+								}
+								continue
+							}
+							_, _ = ln.WriteTo(b[:n], client)
+						}
+					}()
+				}
+				_, _ = up.Write(buf[:n])
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(silent bool) (toWeb, toClient int64, ended int) {
+		t.Helper()
+		webSends.Store(true)
+		if err := firewall.Apply(l.conn, compile(t, open, firewall.Options{})); err != nil {
+			t.Fatal(err)
+		}
+		var c net.Conn
+		if err := inNetns(t, l.host, func() (err error) {
+			c, err = net.Dial("udp", "127.0.0.1:18080")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				n, err := c.Read(buf)
+				if err != nil && errIsClosed(err) {
+					return
+				}
+				clientGot.Add(int64(n))
+			}
+		}()
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				_, _ = c.Write([]byte{'c'})
+			}
+		}()
+		w0, c0 := webGot.Load(), clientGot.Load()
+		time.Sleep(500 * time.Millisecond)
+		if webGot.Load() == w0 || clientGot.Load() == c0 {
+			t.Fatalf("the open policy: nothing streams (web got %d, the client %d)", webGot.Load()-w0, clientGot.Load()-c0)
+		}
+		if silent {
+			webSends.Store(false)
+			time.Sleep(100 * time.Millisecond)
+		}
+		ended = l.tighten(t, inv, closed)
+		toWeb, toClient = measure(&webGot, &clientGot)
+		return toWeb, toClient, ended
+	}
+	toWeb, toClient, ended := run(true)
+	if ended == 0 || toWeb != 0 {
+		t.Fatalf("control (web silent): %d connections ended, web received %d bytes after the tightening: want none, the test proves nothing", ended, toWeb)
+	}
+	toWeb, toClient, ended = run(false)
+	if toWeb != 0 || toClient != 0 {
+		t.Errorf("HOLE: tightened to deny all (%d connections ended): from 1 s to 2.5 s after, web received %d bytes from the denied client and the client %d, want none", ended, toWeb, toClient)
+	}
+}
+
+func errIsClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// TestAttackHostConnectionKeptAsRelayed: a host process that is not
+// docker-proxy (here: the proxy is identified as uid 4242, the test runs
+// as root: another user) connects straight to a container's published
+// port (10.x.0.2:8080) while web admits the host's address. Web is then
+// tightened to admit no one: the host's connection is denied, but
+// FlushDenied keeps every connection from the host to a container's
+// published port while docker-proxy is identified (Oracle.Relayed,
+// "conntrack does not say which socket opened it"), so the host
+// process's stream goes on indefinitely. Same for a host process going
+// through Docker's DNAT of the host's own address (nat output), whose
+// reply tuple is the container's port too. Needed: any host user, a
+// connection opened while allowed. Control: with no proxy identified the
+// same connection is ended.
+func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
+	l := newAttackLab(t, 84)
+	own := testenv.OwnCgroup(t)
+	path := own.Dir[len("/sys/fs/cgroup"):]
+	if len(path) > 0 && path[0] == '/' {
+		path = path[1:]
+	}
+	proxy := &firewall.UserlandProxy{UID: 4242, Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}}
+	var webGot, clientGot atomic.Int64
+	stream := func(c net.Conn, got *atomic.Int64) {
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				n, err := c.Read(buf)
+				got.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			for {
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	if err := inNetns(t, l.ctr, func() error {
+		ln, err := net.Listen("tcp", l.ctrIP.String()+":8080")
+		if err != nil {
+			return err
+		}
+		l.keep(ln)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				l.keep(c)
+				stream(c, &webGot)
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(up *firewall.UserlandProxy) (toWeb, toClient int64, ended int) {
+		t.Helper()
+		inv := l.inventory(portset.TCP, up)
+		open := webPolicy(t, inv, fmt.Sprintf(`[{from: [{ipBlock: {cidr: %s/32}}], ports: [{port: 8080}]}]`, l.hostIP))
+		closed := webPolicy(t, inv, `[]`)
+		if err := firewall.Apply(l.conn, compile(t, open, firewall.Options{})); err != nil {
+			t.Fatal(err)
+		}
+		var c net.Conn
+		if err := inNetns(t, l.host, func() (err error) {
+			c, err = net.DialTimeout("tcp", l.ctrIP.String()+":8080", 2*time.Second)
+			return err
+		}); err != nil {
+			t.Fatalf("the open policy: %v", err)
+		}
+		defer c.Close()
+		w0, c0 := webGot.Load(), clientGot.Load()
+		stream(c, &clientGot)
+		time.Sleep(500 * time.Millisecond)
+		if webGot.Load() == w0 || clientGot.Load() == c0 {
+			t.Fatalf("the open policy: nothing streams")
+		}
+		ended = l.tighten(t, inv, closed)
+		toWeb, toClient = measure(&webGot, &clientGot)
+		return toWeb, toClient, ended
+	}
+	toWeb, toClient, ended := run(nil)
+	if ended == 0 || toWeb != 0 || toClient != 0 {
+		t.Fatalf("control (no proxy identified): %d ended, web got %d, the host %d after the tightening: want it ended, the test proves nothing", ended, toWeb, toClient)
+	}
+	toWeb, toClient, ended = run(proxy)
+	if toWeb != 0 || toClient != 0 {
+		t.Errorf("HOLE: docker-proxy identified (uid 4242), a root process in another role keeps its denied connection to web after the tightening (%d ended): from 1 s to 2.5 s after, web received %d bytes and the host process %d, want none", ended, toWeb, toClient)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +416,162 @@ func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
 	if toWeb != 0 || toClient != 0 {
 		t.Errorf("HOLE: docker-proxy identified (uid 4242), a root process in another role keeps its denied connection to web after the tightening (%d ended): from 1 s to 2.5 s after, web received %d bytes and the host process %d, want none", ended, toWeb, toClient)
 	}
+}
+
+// TestAttackHostProbes: attempts by a host process that is not
+// docker-proxy (the proxy is identified as uid 4242; the test's root
+// sockets stand for another user's) to reach web, which admits only
+// app=client: straight to its port (TCP, UDP, IPv4, IPv6, IPv4-mapped
+// IPv6 from a dual-stack socket) and through the host's published port
+// (a listener on [::]:18080 standing for docker-proxy's) on 127.0.0.1,
+// ::1, ::ffff:127.0.0.1, the host's own address. All must be refused;
+// without Ward all get through (control). This test passes: the rules
+// hold against these.
+func TestAttackHostProbes(t *testing.T) {
+	l := newAttackLab(t, 85)
+	hostV6, ctrV6 := netip.MustParseAddr("fd00:85::1"), netip.MustParseAddr("fd00:85::2")
+	sh(t, "ip", "-n", l.host, "addr", "add", hostV6.String()+"/64", "dev", "veth-h", "nodad")
+	sh(t, "ip", "-n", l.ctr, "addr", "add", ctrV6.String()+"/64", "dev", "eth0", "nodad")
+	own := testenv.OwnCgroup(t)
+	// web: TCP and UDP on 8080, both families; the "proxy's" listeners
+	// on the host: TCP and UDP on [::]:18080 (dual stack).
+	serve := func(ns string, addrs ...string) {
+		if err := inNetns(t, ns, func() error {
+			for _, a := range addrs {
+				ln, err := net.Listen("tcp", a)
+				if err != nil {
+					return err
+				}
+				l.keep(ln)
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						_, _ = c.Write([]byte("web"))
+						_ = c.Close()
+					}
+				}()
+				pc, err := net.ListenPacket("udp", a)
+				if err != nil {
+					return err
+				}
+				l.keep(pc)
+				go func() {
+					buf := make([]byte, 64)
+					for {
+						_, from, err := pc.ReadFrom(buf)
+						if err != nil {
+							return
+						}
+						_, _ = pc.WriteTo([]byte("web"), from)
+					}
+				}()
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serve(l.ctr, l.ctrIP.String()+":8080", "["+ctrV6.String()+"]:8080")
+	serve(l.host, "[::]:18080")
+	time.Sleep(2 * time.Second) // neighbour discovery
+	type probe struct{ network, addr string }
+	var probes []probe
+	for _, n := range []string{"tcp", "udp"} {
+		for _, a := range []string{l.ctrIP.String() + ":8080", "[" + ctrV6.String() + "]:8080", "[::ffff:" + l.ctrIP.String() + "]:8080",
+			"127.0.0.1:18080", "[::1]:18080", "[::ffff:127.0.0.1]:18080", l.hostIP.String() + ":18080", "[" + hostV6.String() + "]:18080"} {
+			nw := n
+			if a[0] == '[' {
+				nw += "6"
+			} else {
+				nw += "4"
+			}
+			probes = append(probes, probe{nw, a})
+		}
+	}
+	dial := func(p probe) bool {
+		var ok bool
+		_ = inNetns(t, l.host, func() error {
+			var c net.Conn
+			var err error
+			if ap := netip.MustParseAddrPort(p.addr); ap.Addr().Is4In6() {
+				c, err = dialMapped(p.network[:3] == "udp", ap)
+			} else {
+				c, err = net.DialTimeout(p.network, p.addr, 1500*time.Millisecond)
+			}
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
+			if p.network[:3] == "udp" {
+				_, _ = c.Write([]byte("hi"))
+			}
+			b := make([]byte, 3)
+			n, _ := c.Read(b)
+			ok = string(b[:n]) == "web"
+			return nil
+		})
+		return ok
+	}
+	reach := func() []bool {
+		got := make([]bool, len(probes))
+		var wg sync.WaitGroup
+		for i, p := range probes {
+			wg.Go(func() {
+				for range 2 { // a first UDP datagram may wait for neighbour discovery
+					if got[i] = dial(p); got[i] {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	for i, ok := range reach() {
+		if !ok {
+			t.Fatalf("without Ward, %s %s is not reached: the test proves nothing", probes[i].network, probes[i].addr)
+		}
+	}
+	inv := &firewall.Inventory{
+		Networks: []*firewall.Network{{Name: "net", Subnets: []netip.Prefix{netip.MustParsePrefix("10.85.0.0/24"), netip.MustParsePrefix("fd00:85::/64")}}},
+		Containers: []*firewall.Container{{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"},
+			IPs: []netip.Addr{l.ctrIP, ctrV6}, Published: []firewall.Published{{HostPort: 18080, Port: 8080, Protocol: portset.TCP}, {HostPort: 18080, Port: 8080, Protocol: portset.UDP}}}},
+		UserlandProxy: &firewall.UserlandProxy{UID: 4242, Cgroup: firewall.Cgroup{Level: own.Level, ID: own.ID}},
+	}
+	m := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: client}}}]}]`)
+	if err := firewall.Apply(l.conn, compile(t, m, firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range reach() {
+		if ok {
+			t.Errorf("HOLE: a host process that is not docker-proxy reached web: %s %s", probes[i].network, probes[i].addr)
+		}
+	}
+}
+
+// dialMapped connects an AF_INET6 socket to an IPv4-mapped address (Go's
+// own dialer would open an AF_INET one).
+func dialMapped(udp bool, ap netip.AddrPort) (net.Conn, error) {
+	typ := syscall.SOCK_STREAM
+	if udp {
+		typ = syscall.SOCK_DGRAM
+	}
+	fd, err := syscall.Socket(syscall.AF_INET6, typ|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "mapped")
+	defer f.Close()
+	tv := syscall.Timeval{Sec: 1, Usec: 500000}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
+		return nil, err
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}); err != nil {
+		return nil, err
+	}
+	return net.FileConn(f)
 }

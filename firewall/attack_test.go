@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -574,4 +576,57 @@ func dialMapped(udp bool, ap netip.AddrPort) (net.Conn, error) {
 		return nil, err
 	}
 	return net.FileConn(f)
+}
+
+// TestAttackSocketIdentity: the userland_proxy chain matches a socket by
+// the credentials and cgroup of the process that created it (meta skuid
+// reads the socket file's opener's fsuid; the cgroup v2 is recorded when
+// the socket is made), not of the process that uses it. A socket created
+// by root in the proxy's cgroup and then used by nobody in another cgroup
+// (after setuid and a cgroup move, or passed over a unix socket with
+// SCM_RIGHTS) is admitted as docker-proxy's. Each needs a root process in
+// the proxy's cgroup to create the socket (docker-proxy or dockerd
+// themselves, or root): not an unprivileged attacker's path, recorded
+// here as the limit of the identity. This test passes when that is so;
+// the control (nobody's own socket) is refused.
+func TestAttackSocketIdentity(t *testing.T) {
+	testenv.RequireCommand(t, "python3")
+	testenv.RequireCommand(t, "nsenter")
+	l := newAttackLab(t, 86)
+	serveWeb(t, l.ctr, l.ctrIP.String()+":8080")
+	base := fmt.Sprintf("ward-attack-%d", os.Getpid())
+	testenv.NewCgroup(t, base)
+	proxy := testenv.NewCgroup(t, base+"/proxy")
+	other := testenv.NewCgroup(t, base+"/other")
+	script, err := filepath.Abs("testdata/attack/sockid.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(mode string) bool {
+		cmd := exec.Command("nsenter", "--net=/run/netns/"+l.host, "timeout", "5", "python3", script, mode, proxy.Dir, other.Dir, l.ctrIP.String(), "8080") // #nosec G204 -- the test's own script
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, _ := cmd.Output()
+		t.Logf("%s: %q %s", mode, out, stderr.String())
+		return string(out) == "web"
+	}
+	inv := l.inventory(portset.TCP, &firewall.UserlandProxy{UID: 0, Cgroup: proxyCgroup(t, proxy)})
+	m := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: client}}}]}]`)
+	if err := firewall.Apply(l.conn, compile(t, m, firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mode := range []string{"root", "own", "setuid", "scm"} {
+		got[mode] = run(mode)
+	}
+	t.Logf("admitted: nobody's own socket %t; root's socket after setuid and a cgroup move %t; root's socket passed to nobody (SCM_RIGHTS) %t", got["own"], got["setuid"], got["scm"])
+	if !got["root"] {
+		t.Fatalf("root's own socket in the proxy's cgroup is refused: the test proves nothing")
+	}
+	if got["own"] {
+		t.Errorf("HOLE: nobody in another cgroup reached web with its own socket")
+	}
+	if !got["setuid"] || !got["scm"] {
+		t.Errorf("a socket root created in the proxy's cgroup was not admitted once used by nobody: the identity is not the creator's after all")
+	}
 }

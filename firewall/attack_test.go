@@ -163,6 +163,13 @@ func measure(a, b *atomic.Int64) (int64, int64) {
 // (any protocol with server pushes, keepalives, QUIC, RTP...) within
 // docker-proxy's UDP idle timeout (90 s).
 //
+// FlushDenied at the next sync does not end it: the flow picked up is
+// either the proxy's (127.0.0.1:18080 to the client's port, over lo: "the
+// host to itself" on a port nobody publishes, kept) or the client's (its
+// datagram, confirmed in output before input dropped it, answered by the
+// proxy), which is ended and picked up again by the container's next
+// datagram. The stream survives every later flush (logged).
+//
 // Control: with the container silent after the tightening, the client's
 // datagrams are not delivered (the pub chain works): the resurrection is
 // the proxy's reply.
@@ -306,8 +313,22 @@ func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
 			webSends.Store(false)
 			time.Sleep(100 * time.Millisecond)
 		}
+		l.dump(t, "before the flush")
 		ended = l.tighten(t, inv, closed)
+		l.dump(t, "after the flush")
 		toWeb, toClient = measure(&webGot, &clientGot)
+		if !silent && toWeb+toClient > 0 {
+			// What the next sync does to the flow picked up again: it
+			// is the proxy's (from the published port to the client's,
+			// a port nobody publishes, over lo: the host's to itself)
+			// or the client's (its datagram, confirmed in output before
+			// input dropped it, answered by the proxy), whichever
+			// datagram came first.
+			l.dump(t, "before a second flush")
+			n := l.tighten(t, inv, closed)
+			a, b := measure(&webGot, &clientGot)
+			t.Logf("after a second apply and FlushDenied (%d ended), from 1 s to 2.5 s: web received %d bytes and the client %d", n, a, b)
+		}
 		return toWeb, toClient, ended
 	}
 	toWeb, toClient, ended := run(true)
@@ -628,5 +649,21 @@ func TestAttackSocketIdentity(t *testing.T) {
 	}
 	if !got["setuid"] || !got["scm"] {
 		t.Errorf("a socket root created in the proxy's cgroup was not admitted once used by nobody: the identity is not the creator's after all")
+	}
+}
+
+// dump logs the host's tracked UDP flows.
+func (l *attackLab) dump(t *testing.T, when string) {
+	t.Helper()
+	flows, err := l.ct.Dump(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range flows {
+		if f.TupleOrig.Proto.Protocol != syscall.IPPROTO_UDP {
+			continue
+		}
+		t.Logf("%s: %s:%d -> %s:%d (reply from %s:%d) status %v", when, f.TupleOrig.IP.SourceAddress, f.TupleOrig.Proto.SourcePort,
+			f.TupleOrig.IP.DestinationAddress, f.TupleOrig.Proto.DestinationPort, f.TupleReply.IP.SourceAddress, f.TupleReply.Proto.SourcePort, f.Status)
 	}
 }

@@ -175,14 +175,28 @@ func measure(a, b *atomic.Int64) (int64, int64) {
 // the proxy's reply.
 func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
 	l := newAttackLab(t, 83)
+	inv := l.inventory(portset.UDP, ownProxy(t))
+	open := webPolicy(t, inv, `[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080, protocol: UDP}]}]`)
+	closed := webPolicy(t, inv, `[]`)
+	udpResurrection(t, l, inv, open, closed, "127.0.0.1:18080", l.host, "127.0.0.1:18080")
+}
+
+// ownProxy identifies the test process (root, its cgroup) as docker-proxy.
+func ownProxy(t *testing.T) *firewall.UserlandProxy {
 	own := testenv.OwnCgroup(t)
 	path := own.Dir[len("/sys/fs/cgroup"):]
 	if len(path) > 0 && path[0] == '/' {
 		path = path[1:]
 	}
-	inv := l.inventory(portset.UDP, &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}}) // #nosec G115 -- a uid
-	open := webPolicy(t, inv, `[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080, protocol: UDP}]}]`)
-	closed := webPolicy(t, inv, `[]`)
+	return &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}} // #nosec G115 -- a uid
+}
+
+// udpResurrection streams UDP both ways between a client in namespace
+// clientNS, dialling dial, and web, through a relay like docker-proxy's
+// listening on listen in the host, under open; tightens to closed with
+// FlushDenied; and fails when the stream goes on (see
+// TestAttackUDPResurrectionThroughProxy).
+func udpResurrection(t *testing.T, l *attackLab, inv *firewall.Inventory, open, closed *model, listen, clientNS, dial string) {
 
 	// web: counts what it receives; sends a byte every 20 ms to its last
 	// peer while webSends.
@@ -223,7 +237,7 @@ func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
 	}
 	// the proxy, on 127.0.0.1:18080/udp.
 	if err := inNetns(t, l.host, func() error {
-		ln, err := net.ListenPacket("udp", "127.0.0.1:18080")
+		ln, err := net.ListenPacket("udp", listen)
 		if err != nil {
 			return err
 		}
@@ -275,8 +289,8 @@ func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		var c net.Conn
-		if err := inNetns(t, l.host, func() (err error) {
-			c, err = net.Dial("udp", "127.0.0.1:18080")
+		if err := inNetns(t, clientNS, func() (err error) {
+			c, err = net.Dial("udp", dial)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -666,4 +680,40 @@ func (l *attackLab) dump(t *testing.T, when string) {
 		t.Logf("%s: %s:%d -> %s:%d (reply from %s:%d) status %v", when, f.TupleOrig.IP.SourceAddress, f.TupleOrig.Proto.SourcePort,
 			f.TupleOrig.IP.DestinationAddress, f.TupleOrig.Proto.DestinationPort, f.TupleReply.IP.SourceAddress, f.TupleReply.Proto.SourcePort, f.Status)
 	}
+}
+
+// TestAttackUDPResurrectionContainerClient is
+// TestAttackUDPResurrectionThroughProxy with a container as the client:
+// cli (10.83.1.2, on a second managed network, no policy of its own:
+// it admits everything) reaches web through the published port on its
+// gateway (10.87.1.1:18080), as docker-proxy relays for containers on
+// the same bridge. Web admits app=cli, then no one. After the
+// tightening, the proxy's next datagram to cli (from the gateway's
+// 18080) is judged at output by cli's ingress, which admits it; cli's
+// datagrams are then replies, and the stream goes on: a container keeps
+// reaching another against the tightened policy. Needed: the client
+// container admits the host (here: no ingress policy, Kubernetes'
+// default), the server sends.
+func TestAttackUDPResurrectionContainerClient(t *testing.T) {
+	l := newAttackLab(t, 87)
+	cli := fmt.Sprintf("ward-attack-%d-87-cli", os.Getpid())
+	sh(t, "ip", "netns", "add", cli)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", cli).Run() })
+	sh(t, "ip", "-n", l.host, "link", "add", "veth-cli", "type", "veth", "peer", "name", "eth0", "netns", cli)
+	for _, c := range [][]string{
+		{l.host, "addr", "add", "10.87.1.1/24", "dev", "veth-cli"}, {l.host, "link", "set", "veth-cli", "up"},
+		{cli, "addr", "add", "10.87.1.2/24", "dev", "eth0"}, {cli, "link", "set", "lo", "up"}, {cli, "link", "set", "eth0", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
+	}
+	l.local = func(a netip.Addr) bool {
+		return a.IsLoopback() || a == l.hostIP || a == netip.MustParseAddr("10.87.1.1")
+	}
+	inv := l.inventory(portset.UDP, ownProxy(t))
+	inv.Networks = append(inv.Networks, &firewall.Network{Name: "clinet", Subnets: []netip.Prefix{netip.MustParsePrefix("10.87.1.0/24")}})
+	inv.Containers = append(inv.Containers, &firewall.Container{Name: "cli", Namespace: "default", Labels: map[string]string{"app": "cli"},
+		IPs: []netip.Addr{netip.MustParseAddr("10.87.1.2")}})
+	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080, protocol: UDP}]}]`)
+	closed := webPolicy(t, inv, `[]`)
+	udpResurrection(t, l, inv, open, closed, "0.0.0.0:18080", cli, "10.87.1.1:18080")
 }

@@ -8,6 +8,7 @@ package firewall_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -716,4 +717,125 @@ func TestAttackUDPResurrectionContainerClient(t *testing.T) {
 	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080, protocol: UDP}]}]`)
 	closed := webPolicy(t, inv, `[]`)
 	udpResurrection(t, l, inv, open, closed, "0.0.0.0:18080", cli, "10.87.1.1:18080")
+}
+
+// TestAttackTCPContainerClientTightening: TestAttackUDPResurrectionContainerClient
+// over TCP: cli streams both ways with web through a relay like
+// docker-proxy's on the gateway's 18080; web is tightened to deny cli.
+// The output chain's drops of unknown segments from the published port
+// stop the relay's segments to cli, the input ones cli's: nothing
+// streams. This test passes: TCP holds where UDP does not.
+func TestAttackTCPContainerClientTightening(t *testing.T) {
+	l := newAttackLab(t, 88)
+	cli := fmt.Sprintf("ward-attack-%d-88-cli", os.Getpid())
+	sh(t, "ip", "netns", "add", cli)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", cli).Run() })
+	sh(t, "ip", "-n", l.host, "link", "add", "veth-cli", "type", "veth", "peer", "name", "eth0", "netns", cli)
+	for _, c := range [][]string{
+		{l.host, "addr", "add", "10.88.1.1/24", "dev", "veth-cli"}, {l.host, "link", "set", "veth-cli", "up"},
+		{cli, "addr", "add", "10.88.1.2/24", "dev", "eth0"}, {cli, "link", "set", "lo", "up"}, {cli, "link", "set", "eth0", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
+	}
+	l.local = func(a netip.Addr) bool {
+		return a.IsLoopback() || a == l.hostIP || a == netip.MustParseAddr("10.88.1.1")
+	}
+	inv := l.inventory(portset.TCP, ownProxy(t))
+	inv.Networks = append(inv.Networks, &firewall.Network{Name: "clinet", Subnets: []netip.Prefix{netip.MustParsePrefix("10.88.1.0/24")}})
+	inv.Containers = append(inv.Containers, &firewall.Container{Name: "cli", Namespace: "default", Labels: map[string]string{"app": "cli"},
+		IPs: []netip.Addr{netip.MustParseAddr("10.88.1.2")}})
+	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080}]}]`)
+	closed := webPolicy(t, inv, `[]`)
+	var webGot, clientGot atomic.Int64
+	stream := func(c net.Conn, got *atomic.Int64) {
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				n, err := c.Read(buf)
+				got.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			for {
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	if err := inNetns(t, l.ctr, func() error {
+		ln, err := net.Listen("tcp", l.ctrIP.String()+":8080")
+		if err != nil {
+			return err
+		}
+		l.keep(ln)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				l.keep(c)
+				stream(c, &webGot)
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := inNetns(t, l.host, func() error {
+		ln, err := net.Listen("tcp", "0.0.0.0:18080")
+		if err != nil {
+			return err
+		}
+		l.keep(ln)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				l.keep(c)
+				var up net.Conn
+				if err := inNetns(t, l.host, func() (err error) {
+					up, err = net.DialTimeout("tcp", l.ctrIP.String()+":8080", 2*time.Second)
+					return err
+				}); err != nil {
+					_ = c.Close()
+					continue
+				}
+				l.keep(up)
+				go func() { _, _ = io.Copy(up, c) }()
+				go func() { _, _ = io.Copy(c, up) }()
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := firewall.Apply(l.conn, compile(t, open, firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	var c net.Conn
+	if err := inNetns(t, cli, func() (err error) {
+		c, err = net.DialTimeout("tcp", "10.88.1.1:18080", 2*time.Second)
+		return err
+	}); err != nil {
+		t.Fatalf("the open policy: %v", err)
+	}
+	defer c.Close()
+	stream(c, &clientGot)
+	time.Sleep(500 * time.Millisecond)
+	if webGot.Load() == 0 || clientGot.Load() == 0 {
+		t.Fatal("the open policy: nothing streams")
+	}
+	ended := l.tighten(t, inv, closed)
+	toWeb, toClient := measure(&webGot, &clientGot)
+	if toWeb != 0 || toClient != 0 {
+		t.Errorf("HOLE: TCP through the proxy after the tightening (%d ended): web received %d bytes and cli %d", ended, toWeb, toClient)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardsec/ward/dockerinv"
@@ -79,6 +80,9 @@ func TestAttackQuarantinedHostNetworkHidesFromProxyCheck(t *testing.T) {
 				t.Fatalf("no proxy note (source %s)", c.Source())
 			}
 			t.Logf("%d quarantined; %s", len(inv.Quarantined), note)
+			if !strings.Contains(note.Reason, "agent") {
+				t.Errorf("the proxy is not refused for the hostNetwork container agent: %s", note)
+			}
 			if inv.UserlandProxy != nil {
 				if tc.agentBad {
 					t.Errorf("HOLE: the root cgroup is identified as docker-proxy's while hostNetwork container agent runs (quarantined): %s", note)

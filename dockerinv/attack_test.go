@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 // TestAttackFindUserlandProxyFooledByContainer: findUserlandProxy takes
@@ -59,7 +60,8 @@ func TestAttackFindUserlandProxyFooledByContainer(t *testing.T) {
 	dindProxy := fakeProcess{pid: 302, ppid: 301, exe: "/usr/local/bin/docker-proxy", cgroup: dindInit.cgroup}
 
 	t.Run("hostNetwork dind, host daemon with userland-proxy off", func(t *testing.T) {
-		n := findUserlandProxy(fakeProc(t, mount, []fakeProcess{dockerd, dindInit, dindDockerd, dindProxy}), []string{"dind"})
+		proc := withPidfile(t, fakeProc(t, mount, []fakeProcess{dockerd, dindInit, dindDockerd, dindProxy}), dockerd.pid)
+		n := findUserlandProxy(proc, filepath.Join(proc, "docker.pid"), []string{"dind"})
 		if n.Proxy != nil {
 			want := firewall.Cgroup{Path: "unified/system.slice/docker-0123abcd.scope", Level: 2, ID: inode(t, scope)}
 			if n.Proxy.Cgroup == want {
@@ -70,7 +72,8 @@ func TestAttackFindUserlandProxyFooledByContainer(t *testing.T) {
 		}
 	})
 	t.Run("bridged dind beside the real proxies", func(t *testing.T) {
-		n := findUserlandProxy(fakeProc(t, mount, []fakeProcess{dockerd, realProxy, dindInit, dindDockerd, dindProxy}), nil)
+		proc := withPidfile(t, fakeProc(t, mount, []fakeProcess{dockerd, realProxy, dindInit, dindDockerd, dindProxy}), dockerd.pid)
+		n := findUserlandProxy(proc, filepath.Join(proc, "docker.pid"), nil)
 		want := firewall.Cgroup{Path: "unified/system.slice/docker.service", Level: 2, ID: inode(t, svc)}
 		if n.Proxy == nil || n.Proxy.Cgroup != want {
 			t.Errorf("DENIAL OF SERVICE: a container running dind makes the real docker-proxy unidentified (%s): every published port's onward leg is judged as the gateway's", n)
@@ -86,36 +89,14 @@ func TestAttackFindUserlandProxyFooledByContainer(t *testing.T) {
 // host's /proc (only this cgroup's processes, so that a real docker-proxy
 // on the machine does not interfere), they are Docker's userland proxy.
 func TestAttackFindUserlandProxyLive(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	mount, err := cgroup2Mount("/proc/self/mountinfo")
-	if err != nil {
-		t.Skip(err)
-	}
-	name := fmt.Sprintf("ward-attack-dind-%d", os.Getpid())
-	dir := filepath.Join(mount, name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for range 50 {
-			if os.Remove(dir) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Errorf("cgroup %s not removed", dir)
-	})
-	cgfd, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cgfd.Close()
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "unshare")
+	cg := testenv.NewCgroup(t, fmt.Sprintf("ward-attack-dind-%d", os.Getpid()))
+	dir := cg.Dir
 	mnt := t.TempDir()
 	script := fmt.Sprintf(`mount -t tmpfs none %[1]s && cp /bin/sh %[1]s/dockerd && cp /bin/sh %[1]s/docker-proxy && exec %[1]s/dockerd -c '%[1]s/docker-proxy -c "sleep 30; true"; true'`, mnt)
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgfd.Fd())}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cg.FD}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +109,18 @@ func TestAttackFindUserlandProxyLive(t *testing.T) {
 		}
 		_ = cmd.Wait()
 	})
-	// A proc of this cgroup's processes only.
+	// A proc of this cgroup's processes only, and of the host's daemon
+	// (its pidfile's).
 	proc := t.TempDir()
 	if err := os.Symlink("/proc/self", filepath.Join(proc, "self")); err != nil {
 		t.Fatal(err)
+	}
+	pidfile := filepath.Join(proc, "docker.pid")
+	if b, err := os.ReadFile(DefaultPidfile); err == nil {
+		if pid := strings.TrimSpace(string(b)); pid != "" {
+			_ = os.Symlink("/proc/"+pid, filepath.Join(proc, pid))
+			_ = os.WriteFile(pidfile, b, 0o600)
+		}
 	}
 	var note ProxyNote
 	for range 50 {
@@ -140,7 +129,7 @@ func TestAttackFindUserlandProxyLive(t *testing.T) {
 		for _, f := range strings.Fields(string(b)) {
 			_ = os.Symlink("/proc/"+f, filepath.Join(proc, f))
 		}
-		if note = findUserlandProxy(proc, nil); note.Proxy != nil {
+		if note = findUserlandProxy(proc, pidfile, nil); note.Proxy != nil {
 			break
 		}
 	}

@@ -421,7 +421,7 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 	input := rs.Chain(ChainInput)
 	// After established and the mid-stream drops; before lo.
 	at := slices.IndexFunc(input.Rules, func(r Rule) bool { return r.Iif == "lo" })
-	var jumps, pickUps []Rule
+	var jumps, loJumps, pickUps []Rule
 	for n, k := range keys {
 		allowed := subtract(ipset.Of(ipset.Range{From: netip.IPv4Unspecified(), To: netip.MustParseAddr("255.255.255.255")},
 			ipset.Range{From: netip.IPv6Unspecified(), To: lastIPv6}), unclassified)
@@ -456,14 +456,11 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 			// FlushDenied ended a denied client's connection, its next
 			// segment must not be picked up as a new one.
 			c.Rules = append(c.Rules, Rule{TCPNotSYN: true, Counter: true, Verdict: Verdict{Kind: Drop}})
-			// Nor may the host pick it up again, from the proxy's side
-			// (the direction the host may always send) or from its own
-			// client's over lo, whose connection conntrack creates and
-			// confirms in output, before input judges it.
-			for _, src := range []bool{false, true} {
-				pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: &L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []PortRange{{k.port, k.port}}, Src: src},
-					Counter: true, Verdict: Verdict{Kind: Drop}})
-			}
+			// Nor may the host pick it up again from the proxy's side,
+			// the direction the host may always send (its own clients'
+			// segments over lo are judged in output: loJumps).
+			pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: &L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []PortRange{{k.port, k.port}}, Src: true},
+				Counter: true, Verdict: Verdict{Kind: Drop}})
 		}
 		from := &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}, Src: true}
 		for _, f := range Families {
@@ -483,12 +480,19 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		}
 		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
 		rs.Chains = append(rs.Chains, c)
-		jumps = append(jumps, Rule{L4: &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}},
-			Verdict: Verdict{Kind: Jump, Chain: chain}})
+		to := &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}}
+		jumps = append(jumps, Rule{L4: to, Verdict: Verdict{Kind: Jump, Chain: chain}})
+		loJumps = append(loJumps, Rule{Oif: "lo", L4: to, Verdict: Verdict{Kind: Jump, Chain: chain}})
 	}
 	input.Rules = slices.Insert(input.Rules, at, jumps...)
-	// In output, with the mid-stream drops: after established.
+	// The host's own packets to the ports it publishes are judged in
+	// output already: over lo, conntrack confirms a connection there,
+	// and a datagram dropped only in input would leave one that the
+	// proxy's answer makes established.
 	output := rs.Chain(ChainOutput)
+	lo := slices.IndexFunc(output.Rules, func(r Rule) bool { return r.Oif == "lo" })
+	output.Rules = slices.Insert(output.Rules, lo, loJumps...)
+	// With the mid-stream drops: after established.
 	output.Rules = slices.Insert(output.Rules, 1, pickUps...)
 }
 

@@ -57,14 +57,18 @@ func (o *oracle) want(p packet, proto portset.Protocol) bool {
 	if p.noSYN && (p.hook != "output" && o.Managed(p.src) || p.hook != "input" && o.Managed(p.dst)) {
 		return false
 	}
-	// Nor to a port the host publishes, from any source (input), nor from
-	// the host to any address on that port number (output).
-	if p.noSYN && p.hook != "forward" && o.publishedPort(proto, p.port) {
+	// Nor to a port the host publishes, from any source (input), nor over
+	// lo (output).
+	if p.noSYN && (p.hook == "input" || p.hook == "output" && p.oif == "lo") && o.publishedPort(proto, p.port) {
 		return false
 	}
-	// The host to itself: accepted, but for the ports it publishes.
-	if p.hook == "input" && p.iif == "lo" && !o.publishedPort(proto, p.port) {
-		return true
+	// The host to itself: accepted, but for the ports it publishes,
+	// judged in output as in input.
+	if p.iif == "lo" || p.oif == "lo" {
+		if !o.publishedPort(proto, p.port) {
+			return true
+		}
+		return o.Allows(firewall.Input, p.src, p.dst, proto, p.port)
 	}
 	if p.hook == "forward" && firewall.IsGroup(p.dst) {
 		return o.AllowsGroup(p.src, p.dst, p.member, proto, p.port)
@@ -367,7 +371,7 @@ func differ(t *testing.T, label string, m *model, rs *firewall.Ruleset, o *oracl
 	// The host to itself: its ports, the published ones among them.
 	for _, s := range ps.hosts {
 		for _, d := range ps.hosts {
-			if s.Is4() == d.Is4() && !check(packet{hook: "input", iif: "lo", src: s, dst: d}) {
+			if s.Is4() == d.Is4() && (!check(packet{hook: "input", iif: "lo", src: s, dst: d}) || !check(packet{hook: "output", oif: "lo", src: s, dst: d})) {
 				return packets
 			}
 		}

@@ -61,6 +61,9 @@ type BufferedWriter struct {
 	dropped  atomic.Uint64
 	errors   atomic.Uint64
 	lastErr  atomic.Pointer[error]
+	// troubled is set while Healthy has reported trouble and the output
+	// has not caught up since.
+	troubled atomic.Bool
 	reported uint64
 	lastLog  time.Time
 
@@ -196,8 +199,27 @@ func (b *BufferedWriter) Pending() int {
 
 // Healthy reports why records are being lost, or nil: a write to the
 // output that has taken longer than StallAfter, a buffer more than half
-// full, or a last write that failed.
+// full, or a last write that failed. Once it has reported one, it keeps
+// reporting trouble until the output has caught up: no write in progress
+// and the buffer at most a quarter full (a flush that moved the buffer
+// into a write the output does not finish would otherwise look healthy
+// until StallAfter).
 func (b *BufferedWriter) Healthy() error {
+	err := b.health()
+	if err != nil {
+		b.troubled.Store(true)
+		return err
+	}
+	if b.troubled.Load() {
+		if b.writing.Load() != 0 || b.Pending() > b.opts.MaxBytes/4 {
+			return errors.New("audit: output catching up")
+		}
+		b.troubled.Store(false)
+	}
+	return nil
+}
+
+func (b *BufferedWriter) health() error {
 	if t := b.writing.Load(); t != 0 && time.Since(time.Unix(0, t)) > b.opts.StallAfter {
 		return errors.New("audit: output stalled")
 	}

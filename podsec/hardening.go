@@ -150,19 +150,34 @@ func (a *auditor) image(w *manifest.Workload, c containerRef) {
 	if ref == "" {
 		return
 	}
-	tag, digest := splitImage(ref)
+	tag, digest, bad := splitImage(ref)
 	if digest != "" {
 		return
+	}
+	// A malformed digest pins nothing, and the kubelet refuses the
+	// reference (InvalidImageName): say so rather than "no tag".
+	malformed := ""
+	if bad != "" {
+		malformed = fmt.Sprintf(" and the malformed digest %q (%s), which pins nothing: the kubelet rejects the reference as InvalidImageName", bad, digestProblem(bad))
 	}
 	line := w.TemplateLine(c.path + ".image")
 	if tag == "" || tag == "latest" {
 		what := "no tag, which means latest"
-		if tag != "" {
+		switch {
+		case tag != "":
 			what = "the tag latest"
+		case bad != "":
+			what = "no tag"
 		}
 		a.report(ruleImageLatest, finding.Medium, w.Source.File, line, w.ID(),
-			fmt.Sprintf("%s of %s uses image %q with %s: what runs depends on when each node pulled it", c.name(), w.ID(), ref, what),
+			fmt.Sprintf("%s of %s uses image %q with %s%s: what runs depends on when each node pulled it", c.name(), w.ID(), ref, what, malformed),
 			fmt.Sprintf("use a version tag and a digest in the image of %s: registry/app:1.4.2@sha256:<digest>", c.name()))
+		return
+	}
+	if bad != "" {
+		a.report(ruleImageNotPinned, a.opts.DigestSeverity, w.Source.File, line, w.ID(),
+			fmt.Sprintf("%s of %s uses image %q by tag%s", c.name(), w.ID(), ref, malformed),
+			fmt.Sprintf("write the full digest in the image of %s: %s@sha256:<64 hex digits>", c.name(), ref[:strings.IndexByte(ref, '@')]))
 		return
 	}
 	a.report(ruleImageNotPinned, a.opts.DigestSeverity, w.Source.File, line, w.ID(),
@@ -172,11 +187,14 @@ func (a *auditor) image(w *manifest.Workload, c containerRef) {
 
 // splitImage returns the tag and digest of an image reference such as
 // "registry:5000/app:1.2@sha256:...". A digest that is not
-// algorithm:hex-like is ignored: it does not pin anything.
-func splitImage(ref string) (tag, digest string) {
+// algorithm:hex-like is returned as bad, not as digest: it does not pin
+// anything.
+func splitImage(ref string) (tag, digest, bad string) {
 	if i := strings.IndexByte(ref, '@'); i >= 0 {
 		if validDigest(ref[i+1:]) {
 			digest = ref[i+1:]
+		} else {
+			bad = ref[i+1:]
 		}
 		ref = ref[:i]
 	}
@@ -184,7 +202,23 @@ func splitImage(ref string) (tag, digest string) {
 	if i := strings.LastIndexByte(ref, ':'); i > slash {
 		tag = ref[i+1:]
 	}
-	return tag, digest
+	return tag, digest, bad
+}
+
+// digestProblem says what is wrong with a digest validDigest refuses.
+func digestProblem(d string) string {
+	alg, enc, ok := strings.Cut(d, ":")
+	switch {
+	case !ok || alg == "" || enc == "":
+		return "a digest is algorithm:hex, such as sha256:<64 hex digits>"
+	case alg == "sha256" && len(enc) != 64:
+		return fmt.Sprintf("sha256 has %d hex digits, not %d", 64, len(enc))
+	case alg == "sha512" && len(enc) != 128:
+		return fmt.Sprintf("sha512 has %d hex digits, not %d", 128, len(enc))
+	case alg == "sha256" || alg == "sha512":
+		return "the hex digits must be 0-9 and lower-case a-f"
+	}
+	return "not an algorithm:encoded digest"
 }
 
 // validDigest reports whether d has the OCI digest form

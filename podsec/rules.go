@@ -253,7 +253,9 @@ var Rules = []finding.Rule{
 		Severity: finding.Medium,
 		Summary:  "A container image uses the tag latest, or no tag (which means latest), and no digest.",
 		Rationale: "What runs then depends on when each node pulled the image: rollouts are not reproducible, a rollback does not roll back, " +
-			"and a pushed or compromised image is picked up silently. An image pinned by digest is not reported, whatever its tag.",
+			"and a pushed or compromised image is picked up silently. An image pinned by digest is not reported, whatever its tag. " +
+			"A malformed digest (sha256 with other than 64 lower-case hex digits, sha512 with other than 128) pins nothing and makes the kubelet " +
+			"refuse the image (InvalidImageName): the message names it and what is wrong with it.",
 		Fix:         "Use an immutable version tag or, better, a digest: `image: registry/app:1.4.2@sha256:<digest>`.",
 		Equivalents: []string{"KSV-0013", "kube-linter:latest-tag", "polaris:tagNotSpecified"},
 	},
@@ -263,7 +265,8 @@ var Rules = []finding.Rule{
 		Summary:  "A container image is referenced by tag only, not by digest.",
 		Rationale: "Tags are mutable: the registry can serve different content under the same tag, by mistake or after a compromise. " +
 			"A digest names exactly the bytes that were reviewed and scanned. Info by default; Options.DigestSeverity raises it. " +
-			"Images already reported by pod/image-latest are not reported again.",
+			"Images already reported by pod/image-latest are not reported again. A tagged image with a malformed digest is reported here, " +
+			"with the digest and what is wrong with it.",
 		Fix: "Append the digest: `image: registry/app:1.4.2@sha256:<digest>` (`crane digest` or `docker buildx imagetools inspect` print it); " +
 			"let a bot such as Renovate keep it current.",
 	},

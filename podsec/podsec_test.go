@@ -293,6 +293,12 @@ spec:
 		{"does not drop ALL", replace("drop: [ALL]", "drop: [NET_RAW]"), podsec.Options{},
 			[]want{{finding.Medium, "#drop", dep, []string{`must set securityContext.capabilities.drop=["ALL"]`}}}},
 		{"drops ALL", with(), podsec.Options{}, nil},
+		// Runtimes drop every capability for "all"; the library wants "ALL".
+		{"drop all in lower case", replace("drop: [ALL]", "drop: [all]"), podsec.Options{},
+			[]want{{finding.Medium, "#drop", dep, []string{`must set securityContext.capabilities.drop=["ALL"]`, `container "app" drops "all"`, "compare it case-insensitively", "write ALL"}}}},
+		{"drop All, NET_RAW", replace("drop: [ALL]", "drop: [NET_RAW, All]"), podsec.Options{},
+			[]want{{finding.Medium, "#drop", dep, []string{`drops "All"`}}}},
+		{"drop all at baseline", replace("drop: [ALL]", "drop: [all]"), podsec.Options{Level: "baseline"}, nil},
 	},
 	"pss/capabilities_baseline": {
 		{"adds SYS_ADMIN at baseline", with("sc", "\n            add: [CHOWN, SYS_ADMIN] #add"), podsec.Options{Level: "baseline"},
@@ -308,15 +314,28 @@ spec:
 		{"unsafe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}\n        - {name: net.core.somaxconn, value: '1024'} #sysctl"), podsec.Options{Level: "baseline"},
 			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net.core.somaxconn"}}}},
 		{"safe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}"), podsec.Options{Level: "baseline"}, nil},
+		// The kubelet reads slashes as dots; the library compares the names as written.
+		{"safe sysctl written with slashes", with("podsc", "\n        sysctls:\n        - {name: net/ipv4/ip_local_port_range, value: '1024 65535'} #sysctl"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net/ipv4/ip_local_port_range", "read net/ipv4/ip_local_port_range as net.ipv4.ip_local_port_range", "write the names with dots"}}}},
+		{"unsafe sysctl written with slashes", with("podsc", "\n        sysctls:\n        - {name: net/core/somaxconn, value: '1024'} #sysctl"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net/core/somaxconn"}}}},
 	},
 	"pss/restrictedVolumes": {
 		{"nfs", with("pod", "\n      volumes:\n      - name: data #vol\n        nfs: {server: nfs.example, path: /export}"), podsec.Options{},
 			[]want{{finding.Medium, "#vol", dep, []string{`volume "data" uses restricted volume type "nfs"`}}}},
 		{"volume with no source is an emptyDir", with("pod", "\n      volumes:\n      - name: scratch"), podsec.Options{}, nil},
 	},
+	"pss/seccompProfile_restricted": {
+		// The kubelet applies each container's profile; the library rejects the pod's Unconfined anyway.
+		{"pod Unconfined overridden in every container", strings.Replace(with("sc", "\n          seccompProfile: {type: RuntimeDefault}"), "seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined} #seccomp", 1), podsec.Options{},
+			[]want{{finding.High, "#seccomp", dep, []string{`pod must not set securityContext.seccompProfile.type to "Unconfined"`, "every container sets its own RuntimeDefault or Localhost profile", "admission enforces the library"}}}},
+		{"RuntimeDefault", with(), podsec.Options{}, nil},
+	},
 	"pss/seccompProfile_baseline": {
 		{"template annotation at v1.18", with("meta", "\n      annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined} #ann"), podsec.Options{Level: "baseline", Version: "v1.18"},
 			[]want{{finding.High, "#ann", dep, []string{"seccomp.security.alpha.kubernetes.io/pod"}}}},
+		{"pod Unconfined at baseline, containers unset", replace("seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined} #seccomp"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#seccomp", dep, []string{`pod must not set securityContext.seccompProfile.type to "Unconfined"`}}}},
 		{"controller annotation is not the pod's", strings.Replace(with(), "metadata: {name: web, namespace: shop}", "metadata: {name: web, namespace: shop, annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined}}", 1),
 			podsec.Options{Level: "baseline", Version: "v1.18"}, nil},
 	},
@@ -532,5 +551,41 @@ func TestSetUnchanged(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(first, finding.Compare) {
 		t.Errorf("findings are not sorted:\n%s", dump(first))
+	}
+}
+
+// TestDivergenceNotes checks that the notes explaining where the Pod
+// Security Standards library and the node disagree appear only then.
+func TestDivergenceNotes(t *testing.T) {
+	unconfined := strings.Replace(with(), "seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined}", 1)
+	oneOverrides := strings.Replace(with("sc", "\n          seccompProfile: {type: RuntimeDefault}", "containers",
+		"\n      - {name: side, image: registry.example/side:1@"+sha+", resources: {limits: {cpu: 1, memory: 1Gi}}, securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}}"),
+		"seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined}", 1)
+	for _, tc := range []struct {
+		name, doc, rule, note string
+		opts                  podsec.Options
+	}{
+		{"containers do not override the pod's Unconfined", unconfined, "pss/seccompProfile_restricted", "every container sets", podsec.Options{}},
+		{"one container of two overrides it", oneOverrides, "pss/seccompProfile_restricted", "every container sets", podsec.Options{}},
+		{"unsafe sysctl with slashes", with("podsc", "\n        sysctls:\n        - {name: net/core/somaxconn, value: '1024'}"), "pss/sysctls", "with dots", podsec.Options{Level: "baseline"}},
+		{"unsafe sysctl with dots", with("podsc", "\n        sysctls:\n        - {name: net.core.somaxconn, value: '1024'}"), "pss/sysctls", "with dots", podsec.Options{Level: "baseline"}},
+		{"drop without ALL", replace("drop: [ALL]", "drop: [NET_RAW]"), "pss/capabilities_restricted", "case-insensitively", podsec.Options{}},
+		{"drop all but adds SYS_TIME", with("sc", "\n            add: [SYS_TIME]"), "pss/capabilities_restricted", "case-insensitively", podsec.Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			for _, f := range audit(t, tc.doc, tc.opts) {
+				if f.Rule != tc.rule {
+					continue
+				}
+				n++
+				if strings.Contains(f.Message, tc.note) {
+					t.Errorf("%s: message has the note %q: %s", f.Rule, tc.note, f.Message)
+				}
+			}
+			if n == 0 {
+				t.Errorf("no %s finding", tc.rule)
+			}
+		})
 	}
 }

@@ -124,18 +124,22 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"KSV-0025"},
 	},
 	{
-		ID:          pssPrefix + "seccompProfile_baseline",
-		Severity:    baselineSeverity,
-		Summary:     "A pod or container sets the seccomp profile to Unconfined.",
-		Rationale:   "Seccomp filters the system calls a container may make; Unconfined exposes the whole kernel interface to an attacker.",
+		ID:       pssPrefix + "seccompProfile_baseline",
+		Severity: baselineSeverity,
+		Summary:  "A pod or container sets the seccomp profile to Unconfined.",
+		Rationale: "Seccomp filters the system calls a container may make; Unconfined exposes the whole kernel interface to an attacker. " +
+			"A pod-level Unconfined is reported even when every container sets its own RuntimeDefault or Localhost profile, " +
+			"which the kubelet applies instead: the library, and so admission, rejects the pod-level value; the message then says so.",
 		Fix:         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod.",
 		Equivalents: []string{"KSV-0104"},
 	},
 	{
-		ID:          pssPrefix + "sysctls",
-		Severity:    baselineSeverity,
-		Summary:     "A pod sets a sysctl outside the safe, namespaced set.",
-		Rationale:   "Unsafe sysctls change kernel settings shared with the node or other pods and can disable protections or starve the node.",
+		ID:       pssPrefix + "sysctls",
+		Severity: baselineSeverity,
+		Summary:  "A pod sets a sysctl outside the safe, namespaced set.",
+		Rationale: "Unsafe sysctls change kernel settings shared with the node or other pods and can disable protections or starve the node. " +
+			"A safe sysctl written with slashes (net/ipv4/ip_local_port_range) is reported: the kubelet and the kernel read it as the dotted name, " +
+			"but the library, and so admission, compares the names as written; the message then says so.",
 		Fix:         "Remove the sysctl from `spec.securityContext.sysctls`, or tune it on the node.",
 		Equivalents: []string{"KSV-0026", "kube-linter:unsafe-sysctls"},
 	},
@@ -161,7 +165,8 @@ var Rules = []finding.Rule{
 		Severity: restrictedSeverity,
 		Summary:  "A container does not drop ALL capabilities, or adds one other than NET_BIND_SERVICE.",
 		Rationale: "The runtime's default capabilities include NET_RAW, SETUID and DAC_OVERRIDE, which most applications never use and attackers do. " +
-			"Replaces pss/capabilities_baseline at the restricted level." + restrictedNote,
+			"Replaces pss/capabilities_baseline at the restricted level. `drop: [all]` in another case is reported: containerd and CRI-O drop every capability for it, " +
+			"but the library, and so admission, wants \"ALL\"; the message then says so." + restrictedNote,
 		Fix:         "Set `securityContext.capabilities: {drop: [ALL]}` on every container, adding back only NET_BIND_SERVICE when it binds a port below 1024.",
 		Equivalents: []string{"KSV-0003", "KSV-0106"},
 	},
@@ -204,6 +209,7 @@ var Rules = []finding.Rule{
 		Severity: restrictedSeverity,
 		Summary:  "The pod does not give every container a seccomp profile of RuntimeDefault or Localhost.",
 		Rationale: "Without a profile, most runtimes run containers unconfined, exposing every system call to an attacker. " +
+			"A pod-level Unconfined fails even when every container overrides it; the message then says so. " +
 			"Replaces pss/seccompProfile_baseline at the restricted level." + restrictedNote,
 		Fix:         "Set `spec.securityContext.seccompProfile: {type: RuntimeDefault}`.",
 		Equivalents: []string{"KSV-0030"},

@@ -186,6 +186,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			// Kept in Objects, as istio types, for the mesh audit.
 		case *corev1.ServiceAccount:
 			// Kept in Objects, for the audit of service account tokens.
+		case *networkingv1.Ingress:
+			// Kept in Objects, for the audit of Ingresses.
 		default:
 			workloads = append(workloads, i)
 		}

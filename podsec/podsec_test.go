@@ -274,6 +274,74 @@ spec:
 		{"other namespace", with() + strings.Replace(service("NodePort", "web"), "namespace: shop", "namespace: other", 1), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }}, nil},
 		{"not run without policy information", with() + service("NodePort", "web"), podsec.Options{}, nil},
 	},
+	"exposure/service-external-ips": {
+		{"external IPs", `apiVersion: v1 #svc
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+  externalIPs: [203.0.113.10, 10.0.0.53]
+`, podsec.Options{}, []want{{finding.High, "#svc", "shop/Service/web", []string{"spec.externalIPs (203.0.113.10, 10.0.0.53)", "CVE-2020-8554"}}}},
+		{"no external IPs", `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80}]
+`, podsec.Options{}, nil},
+	},
+	"exposure/lb-no-source-ranges": {
+		{"no source ranges", lbService("", ""), podsec.Options{},
+			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"(type LoadBalancer) sets no loadBalancerSourceRanges", "anyone on the internet"}}}},
+		{"every address", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24, 0.0.0.0/0]"), podsec.Options{},
+			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"allows every address in loadBalancerSourceRanges"}}}},
+		{"every address in the annotation", lbService("\n  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"::/0\"}", ""), podsec.Options{},
+			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"in its service.beta.kubernetes.io/load-balancer-source-ranges annotation"}}}},
+		{"internal load balancer", lbService("\n  annotations: {networking.gke.io/load-balancer-type: Internal}", ""), podsec.Options{},
+			[]want{{finding.Low, "#svc", "shop/Service/web", []string{"internal (networking.gke.io/load-balancer-type)"}}}},
+		{"source ranges", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24]"), podsec.Options{}, nil},
+		{"source ranges in the annotation", lbService("\n  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"203.0.113.0/24,198.51.100.7/32\"}", ""), podsec.Options{}, nil},
+		{"not a load balancer", strings.Replace(lbService("", ""), "type: LoadBalancer", "type: NodePort", 1), podsec.Options{}, nil},
+	},
+	"exposure/ingress-no-tls": {
+		{"no tls", ingress("", ""), podsec.Options{},
+			[]want{{finding.Medium, "#ing", "shop/Ingress/web", []string{"has no spec.tls"}}}},
+		{"a host without tls", ingress("", "\n  tls: [{hosts: [shop.example.com], secretName: shop-tls}]"), podsec.Options{},
+			[]want{{finding.Medium, "#ing", "shop/Ingress/web", []string{"serves admin.example.com over plain HTTP"}}}},
+		{"tls for both hosts", ingress("", "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretName: shop-tls}]"), podsec.Options{}, nil},
+		{"wildcard tls", ingress("", "\n  tls: [{hosts: [\"*.example.com\"], secretName: wildcard-tls}]"), podsec.Options{}, nil},
+		{"tls without hosts", ingress("", "\n  tls: [{secretName: default-tls}]"), podsec.Options{}, nil},
+	},
+	"exposure/ingress-nginx-snippet": {
+		{"configuration and server snippets", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: |\n      more_set_headers \"X-Frame-Options: DENY\";\n    nginx.ingress.kubernetes.io/server-snippet: \"location /x { return 403; }\"", tlsAll), podsec.Options{},
+			[]want{
+				{finding.High, "#ing", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/configuration-snippet", "CVE-2021-25742"}},
+				{finding.High, "#ing", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/server-snippet"}},
+			}},
+		{"dedicated annotations", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"true\"\n    nginx.ingress.kubernetes.io/limit-rps: \"10\"\n    example.com/configuration-snippet: x", tlsAll), podsec.Options{}, nil},
+	},
+	"exposure/ingress-nginx-auth-bypass": {
+		{"global auth off, satisfy any, unverified client certificates", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/enable-global-auth: "false"
+    nginx.ingress.kubernetes.io/satisfy: any
+    nginx.ingress.kubernetes.io/auth-tls-secret: shop/ca
+    nginx.ingress.kubernetes.io/auth-tls-verify-client: optional_no_ca`, tlsAll), podsec.Options{},
+			[]want{
+				{finding.Medium, "#ing", "shop/Ingress/web", []string{"auth-tls-verify-client: optional_no_ca next to auth-tls-secret"}},
+				{finding.Medium, "#ing", "shop/Ingress/web", []string{"enable-global-auth: \"false\"", "global-auth-url"}},
+				{finding.Medium, "#ing", "shop/Ingress/web", []string{"satisfy: any"}},
+			}},
+		{"authentication kept", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/enable-global-auth: "true"
+    nginx.ingress.kubernetes.io/satisfy: all
+    nginx.ingress.kubernetes.io/auth-tls-secret: shop/ca
+    nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"`, tlsAll), podsec.Options{}, nil},
+		{"optional_no_ca without client certificates", ingress("\n  annotations: {nginx.ingress.kubernetes.io/auth-tls-verify-client: \"off\"}", tlsAll), podsec.Options{}, nil},
+	},
 	// The Pod Security Standards checks are covered by the library's
 	// fixtures (TestFixtures); these cases pin severity, object and line.
 	"pss/allowPrivilegeEscalation": {
@@ -339,6 +407,40 @@ spec:
 		{"controller annotation is not the pod's", strings.Replace(with(), "metadata: {name: web, namespace: shop}", "metadata: {name: web, namespace: shop, annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined}}", 1),
 			podsec.Options{Level: "baseline", Version: "v1.18"}, nil},
 	},
+}
+
+// lbService is a LoadBalancer Service with more metadata and spec lines.
+func lbService(meta, spec string) string {
+	return `apiVersion: v1 #svc
+kind: Service
+metadata:
+  name: web
+  namespace: shop` + meta + `
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 443}]` + spec + "\n"
+}
+
+// tlsAll is the spec.tls of ingress() covering both its hosts.
+const tlsAll = "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretName: shop-tls}]"
+
+// ingress is an Ingress for two hosts with more metadata and spec lines.
+func ingress(meta, spec string) string {
+	return `apiVersion: networking.k8s.io/v1 #ing
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop` + meta + `
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: shop.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+  - host: admin.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}]` + spec + "\n"
 }
 
 // service is a Service of type typ in namespace shop selecting app: sel.
@@ -420,6 +522,7 @@ func TestRegistry(t *testing.T) {
 					continue
 				}
 				exception := f.Rule == "pod/image-not-pinned" && tc.opts.DigestSeverity != finding.Info ||
+					f.Rule == "exposure/lb-no-source-ranges" && f.Severity == finding.Low && strings.Contains(f.Message, "the load balancer is internal") ||
 					strings.HasPrefix(f.Rule, "pss/") && f.Severity == finding.High && strings.Contains(f.Message, "also fails baseline check")
 				if f.Severity != r.Severity && !exception {
 					t.Errorf("%s finding has severity %s, registry says %s", f.Rule, f.Severity, r.Severity)
@@ -451,7 +554,7 @@ func TestRegistry(t *testing.T) {
 			if !checks[r.ID] {
 				t.Errorf("rule %s is not a check of the library", r.ID)
 			}
-		case strings.HasPrefix(r.ID, "pod/"):
+		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"):
 			if !emitted[r.ID] {
 				t.Errorf("rule %s is never emitted by the test inputs", r.ID)
 			}
@@ -461,7 +564,7 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("rule %s needs a positive and a negative case (positive %v, negative %v)", r.ID, positive, negative)
 			}
 		default:
-			t.Errorf("rule %s is neither pss/ nor pod/", r.ID)
+			t.Errorf("rule %s is neither pss/, pod/ nor exposure/", r.ID)
 		}
 	}
 }

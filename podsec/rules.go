@@ -16,6 +16,12 @@ const (
 	ruleImageNotPinned    = "pod/image-not-pinned"
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
+
+	ruleExternalIPs     = "exposure/service-external-ips"
+	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
+	ruleIngressNoTLS    = "exposure/ingress-no-tls"
+	ruleNginxSnippet    = "exposure/ingress-nginx-snippet"
+	ruleNginxAuthBypass = "exposure/ingress-nginx-auth-bypass"
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -298,6 +304,60 @@ var Rules = []finding.Rule{
 		Fix: "Select the workloads with a NetworkPolicy that isolates ingress and allows only the expected sources (the load balancer's or clients' " +
 			"ipBlocks, the ingress controller's pods), or make the Service ClusterIP behind an ingress controller.",
 		Equivalents: []string{"kube-linter:exposed-services", "kube-linter:non-isolated-pod"},
+	},
+	{
+		ID:       ruleExternalIPs,
+		Severity: finding.High,
+		Summary:  "A Service sets spec.externalIPs.",
+		Rationale: "kube-proxy on every node sends the traffic for each external IP to the Service, whoever owns the address: " +
+			"a Service naming another service's address, or a public one, takes its traffic from every pod and node (CVE-2020-8554, unfixable in Kubernetes itself). " +
+			"Few clusters need the field; where no admission control (the DenyServiceExternalIPs plugin, a policy engine) forbids it, " +
+			"anyone who may create Services may use it to intercept traffic, so a manifest that needs it is a sign that the cluster allows it.",
+		Fix: "Remove spec.externalIPs; expose the Service with type LoadBalancer or an Ingress. " +
+			"Turn on the DenyServiceExternalIPs admission plugin (or an equivalent policy) so no Service can set it.",
+		Equivalents: []string{"KSV-0108"},
+	},
+	{
+		ID:       ruleLBSourceRanges,
+		Severity: finding.Medium,
+		Summary:  "A LoadBalancer Service accepts every source address: no loadBalancerSourceRanges, or 0.0.0.0/0 or ::/0 among them (low for an internal load balancer).",
+		Rationale: "A LoadBalancer Service gets an address outside the cluster; without source ranges the cloud load balancer, and the firewall rules the cloud provider opens for it, " +
+			"accept every address, so the whole internet can reach the pods behind it. The ranges may also be set with the " +
+			"service.beta.kubernetes.io/load-balancer-source-ranges annotation. An internal load balancer (the AWS, Azure, GKE, OCI, IBM, OpenStack or Alibaba annotation " +
+			"that makes it so) is low: it is open to the whole cloud network rather than the internet. Whether NetworkPolicies isolate the pods is pod/exposed-unisolated's question.",
+		Fix: "Set spec.loadBalancerSourceRanges to the networks of the clients that need the Service (an office range, a partner's addresses, a CDN's), " +
+			"or expose it through an Ingress or gateway that authenticates.",
+	},
+	{
+		ID:       ruleIngressNoTLS,
+		Severity: finding.Medium,
+		Summary:  "An Ingress has no spec.tls, or serves a host that no spec.tls entry lists.",
+		Rationale: "Without TLS the ingress controller serves the hosts over plain HTTP: passwords, tokens and session cookies cross the network readable and alterable " +
+			"by anyone on the path, and clients cannot tell the site from an impostor. A tls entry without hosts covers every host; a wildcard (*.example.com) covers one label.",
+		Fix:         "Add `spec.tls: [{hosts: [<host>], secretName: <tls secret>}]` for every host (cert-manager can issue and renew the certificate), and redirect HTTP to HTTPS.",
+		Equivalents: []string{"polaris:tlsSettingsMissing"},
+	},
+	{
+		ID:       ruleNginxSnippet,
+		Severity: finding.High,
+		Summary:  "An Ingress sets an ingress-nginx snippet annotation (configuration-snippet, server-snippet, auth-snippet, stream-snippet, modsecurity-snippet).",
+		Rationale: "A snippet is raw NGINX configuration that the ingress controller loads as its own. The controller's service account can read every Secret of the cluster, " +
+			"so whoever can write an Ingress can, through a snippet, read its token and every Secret (CVE-2021-25742), or route other hosts' traffic. " +
+			"ingress-nginx turned snippet annotations off by default (allow-snippet-annotations: false) for this reason; an Ingress that relies on them forces the cluster to turn them back on for everyone.",
+		Fix: "Replace the snippet with the dedicated annotations (headers, rewrites, rate limits) or with configuration in the controller's ConfigMap that the cluster admins own; " +
+			"keep allow-snippet-annotations false.",
+		Equivalents: []string{"KCV-0093"},
+	},
+	{
+		ID:       ruleNginxAuthBypass,
+		Severity: finding.Medium,
+		Summary:  "An Ingress sets an ingress-nginx annotation that lifts authentication: enable-global-auth: \"false\", satisfy: any, or auth-tls-verify-client off or optional_no_ca with auth-tls-secret.",
+		Rationale: "enable-global-auth: \"false\" takes the Ingress's paths out of the external authentication the controller applies to every Ingress (global-auth-url). " +
+			"satisfy: any lets a request in when it passes either the address allowlist or the authentication, so an allowed address needs no credentials. " +
+			"auth-tls-verify-client: off or optional_no_ca with an auth-tls-secret accepts client certificates without checking them against the CA, so mutual TLS authenticates no one. " +
+			"Each quietly removes a control that reviewers of the rest of the configuration assume is there.",
+		Fix:         "Remove the annotation (the defaults are global auth on, satisfy: all, verify-client on), or give the paths an authentication of their own.",
+		Equivalents: []string{"KCV-0093"},
 	},
 }
 

@@ -16,6 +16,7 @@ func (a *auditor) hardening(w *manifest.Workload) {
 	spec := &w.Template.Spec
 	windows := spec.OS != nil && spec.OS.Name == corev1.Windows
 	a.automountToken(w, spec)
+	a.defaultAccount(w, spec)
 	if !windows {
 		a.podGroups(w, spec)
 	}
@@ -87,6 +88,70 @@ func (a *auditor) containerGroup(w *manifest.Workload, c containerRef) {
 		fmt.Sprintf("use a non-zero GID, such as 10001, in securityContext.runAsGroup of %s", c.name()))
 }
 
+// serviceAccount is the ServiceAccount a pod runs as: serviceAccountName,
+// else the deprecated serviceAccount (the API server copies it over), else
+// default.
+func serviceAccount(spec *corev1.PodSpec) string {
+	switch {
+	case spec.ServiceAccountName != "":
+		return spec.ServiceAccountName
+	case spec.DeprecatedServiceAccount != "":
+		return spec.DeprecatedServiceAccount
+	}
+	return "default"
+}
+
+// tokenMounted reports whether a pod's containers get a token of its
+// ServiceAccount, and how: automounted (the pod's automountServiceAccountToken,
+// else its ServiceAccount's, else true) or through a projected
+// serviceAccountToken volume.
+func (a *auditor) tokenMounted(w *manifest.Workload, spec *corev1.PodSpec) (string, bool) {
+	auto := true
+	switch v := spec.AutomountServiceAccountToken; {
+	case v != nil:
+		auto = *v
+	default:
+		if acc := a.accounts[w.Namespace+"/"+serviceAccount(spec)]; acc != nil && acc.AutomountServiceAccountToken != nil {
+			auto = *acc.AutomountServiceAccountToken
+		}
+	}
+	if auto {
+		return "its token is mounted in every container", true
+	}
+	for _, v := range spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return fmt.Sprintf("volume %q projects its token", v.Name), true
+			}
+		}
+	}
+	return "", false
+}
+
+// defaultAccount reports a pod that runs as its namespace's default
+// ServiceAccount with a token of it mounted.
+func (a *auditor) defaultAccount(w *manifest.Workload, spec *corev1.PodSpec) {
+	if serviceAccount(spec) != "default" {
+		return
+	}
+	how, ok := a.tokenMounted(w, spec)
+	if !ok {
+		return
+	}
+	path := "spec.serviceAccountName"
+	if spec.ServiceAccountName == "" && spec.DeprecatedServiceAccount != "" {
+		path = "spec.serviceAccount"
+	}
+	a.report(ruleDefaultSA, finding.Low, w.Source.File, w.TemplateLine(path), w.ID(),
+		fmt.Sprintf("%s runs as the default ServiceAccount of namespace %s and %s: it shares that identity, and every permission "+
+			"granted to it, with every other pod of the namespace that names no ServiceAccount", w.ID(), w.Namespace, how),
+		fmt.Sprintf("create a ServiceAccount for %s, bind only the roles it needs to it, and set spec.serviceAccountName; "+
+			"or set automountServiceAccountToken: false if it never calls the API", w.ID()))
+}
+
 // automountToken reports a pod that gets an API token: its spec's
 // automountServiceAccountToken wins; unset, its ServiceAccount's (when the
 // input has it) applies, as in Kubernetes.
@@ -95,10 +160,7 @@ func (a *auditor) automountToken(w *manifest.Workload, spec *corev1.PodSpec) {
 	if v != nil && !*v {
 		return
 	}
-	sa := spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
+	sa := serviceAccount(spec)
 	if acc := a.accounts[w.Namespace+"/"+sa]; v == nil && acc != nil && acc.AutomountServiceAccountToken != nil && !*acc.AutomountServiceAccountToken {
 		return
 	}

@@ -185,6 +185,25 @@ metadata: {name: default, namespace: shop}
 automountServiceAccountToken: false
 `, podsec.Options{}, []want{{finding.Low, "#am", dep, []string{"sets automountServiceAccountToken: true"}}}},
 	},
+	"pod/default-service-account": {
+		{"no serviceAccountName, token automounted", replace("automountServiceAccountToken: false", "automountServiceAccountToken: true"), podsec.Options{},
+			[]want{{finding.Low, "#spec", dep, []string{"runs as the default ServiceAccount of namespace shop", "its token is mounted in every container"}}}},
+		{"serviceAccountName default", replace("      automountServiceAccountToken: false", "      serviceAccountName: default #sa"), podsec.Options{},
+			[]want{{finding.Low, "#sa", dep, []string{"default ServiceAccount"}}}},
+		{"deprecated serviceAccount default", replace("      automountServiceAccountToken: false", "      serviceAccount: default #sa"), podsec.Options{},
+			[]want{{finding.Low, "#sa", dep, nil}}},
+		{"automount off, projected token", with("pod", "\n      volumes:\n      - name: api-token\n        projected: {sources: [{serviceAccountToken: {path: token}}]}"), podsec.Options{},
+			[]want{{finding.Low, "#spec", dep, []string{`volume "api-token" projects its token`}}}},
+		{"no token", with(), podsec.Options{}, nil},
+		{"own service account", replace("      automountServiceAccountToken: false", "      serviceAccountName: web"), podsec.Options{}, nil},
+		{"deprecated serviceAccount of its own", replace("      automountServiceAccountToken: false", "      serviceAccount: web"), podsec.Options{}, nil},
+		{"default service account without automount", replace("      automountServiceAccountToken: false", "") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`, podsec.Options{}, nil},
+	},
 	"pod/net-raw-not-dropped": {
 		{"drop lists other capabilities", replace("drop: [ALL]", "drop: [CHOWN]"), podsec.Options{Level: "baseline"},
 			[]want{{finding.Medium, "#drop", dep, []string{"neither NET_RAW nor ALL"}}}},

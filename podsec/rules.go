@@ -11,6 +11,7 @@ const (
 	ruleWritableRootFS    = "pod/writable-root-fs"
 	ruleRootGroup         = "pod/root-group"
 	ruleAutomountSA       = "pod/automount-sa-token"
+	ruleDefaultSA         = "pod/default-service-account"
 	ruleNetRaw            = "pod/net-raw-not-dropped"
 	ruleImageLatest       = "pod/image-latest"
 	ruleImageNotPinned    = "pod/image-not-pinned"
@@ -248,6 +249,19 @@ var Rules = []finding.Rule{
 		Fix: "Set `automountServiceAccountToken: false` in the pod spec; workloads that call the API mount a projected serviceAccountToken " +
 			"volume in the container that needs it.",
 		Equivalents: []string{"KSV-0036", "polaris:automountServiceAccountToken"},
+	},
+	{
+		ID:       ruleDefaultSA,
+		Severity: finding.Low,
+		Summary:  "A pod runs as its namespace's default ServiceAccount and gets a token of it.",
+		Rationale: "Every pod that names no ServiceAccount runs as default, so a role bound to default for one workload is granted to all of them, " +
+			"and the audit log cannot tell them apart. Reported only when the pod gets a token: automounted (the pod's automountServiceAccountToken, " +
+			"else its ServiceAccount's when the input holds it, else true) or through a projected serviceAccountToken volume. " +
+			"A pod with no token carries no credential of the account, so it is not reported (kube-linter's default-service-account reports it anyway). " +
+			"The deprecated spec.serviceAccount is read when serviceAccountName is unset, as the API server does.",
+		Fix: "Create a ServiceAccount per workload, bind to it only the roles that workload needs, and set `spec.serviceAccountName`; " +
+			"set `automountServiceAccountToken: false` on the default ServiceAccount of every namespace.",
+		Equivalents: []string{"kube-linter:default-service-account"},
 	},
 	{
 		ID:       ruleNetRaw,

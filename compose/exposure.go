@@ -59,7 +59,7 @@ func (a *audit) publishedPorts(name string, s types.ServiceConfig) {
 		sev, admin := finding.Low, ""
 		for _, p := range ps {
 			if what, ok := adminPorts[p.Target]; ok {
-				sev, admin = finding.High, fmt.Sprintf(" (%d is %s: anyone who reaches the host can try to log in or take control)", p.Target, what)
+				sev, admin = finding.High, fmt.Sprintf("; %d is %s, an administration or control port: whoever reaches the host can try to log in or take control", p.Target, what)
 				break
 			}
 		}

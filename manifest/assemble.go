@@ -170,7 +170,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 		case *authorizationPolicy:
 			obj = v.istio()
 		}
-		s.Objects = append(s.Objects, Object{Obj: obj, Kind: o.kind, Source: o.src})
+		s.Objects = append(s.Objects, Object{Obj: obj, Kind: o.kind, Source: o.src, Lines: o.lines})
 		switch v := o.obj.(type) {
 		case *corev1.Namespace:
 			n := &Namespace{Name: v.Name, Labels: make(map[string]string, len(v.Labels)+1), Annotations: v.Annotations, Declared: true, Source: o.src}

@@ -20,9 +20,9 @@ func (a *auditor) exposure(set *manifest.Set) {
 	for _, o := range set.Objects {
 		switch v := o.Obj.(type) {
 		case *corev1.Service:
-			a.serviceExposure(v, o.Source)
+			a.serviceExposure(v, o)
 		case *networkingv1.Ingress:
-			a.ingress(v, o.Source)
+			a.ingress(v, o)
 		}
 	}
 }
@@ -67,10 +67,11 @@ func openRange(cidr string) bool {
 	return c == "0.0.0.0/0" || c == "::/0"
 }
 
-func (a *auditor) serviceExposure(svc *corev1.Service, src manifest.Source) {
+func (a *auditor) serviceExposure(svc *corev1.Service, o manifest.Object) {
+	file := o.Source.File
 	id := objectID("Service", svc.Namespace, svc.Name)
 	if ips := svc.Spec.ExternalIPs; len(ips) > 0 {
-		a.report(ruleExternalIPs, finding.High, src.File, src.Line, id,
+		a.report(ruleExternalIPs, finding.High, file, o.Line("spec.externalIPs"), id,
 			fmt.Sprintf("%s sets spec.externalIPs (%s): every node sends traffic for those addresses to this Service, whoever owns them "+
 				"(CVE-2020-8554: a Service can intercept the traffic of any address it names)", id, strings.Join(ips, ", ")),
 			fmt.Sprintf("remove spec.externalIPs from %s and use a LoadBalancer or an Ingress; block the field cluster-wide with the DenyServiceExternalIPs admission plugin", id))
@@ -79,15 +80,19 @@ func (a *auditor) serviceExposure(svc *corev1.Service, src manifest.Source) {
 		return
 	}
 	ranges := svc.Spec.LoadBalancerSourceRanges
-	annotated := false
+	annotated, line := false, o.Line("spec.loadBalancerSourceRanges")
 	if len(ranges) == 0 {
 		if v := strings.TrimSpace(svc.Annotations[corev1.AnnotationLoadBalancerSourceRangesKey]); v != "" {
 			ranges, annotated = strings.Split(v, ","), true
+			line = o.Line("metadata.annotations." + corev1.AnnotationLoadBalancerSourceRangesKey)
 		}
 	}
 	open := slices.ContainsFunc(ranges, openRange)
 	if len(ranges) > 0 && !open {
 		return
+	}
+	if len(ranges) == 0 {
+		line = o.Line("spec.type")
 	}
 	sev := finding.Medium
 	why := "sets no loadBalancerSourceRanges"
@@ -102,7 +107,7 @@ func (a *auditor) serviceExposure(svc *corev1.Service, src manifest.Source) {
 		sev = finding.Low
 		reach = "the load balancer is internal (" + ann + "), so every address of the cloud network and the networks peered with it can connect"
 	}
-	a.report(ruleLBSourceRanges, sev, src.File, src.Line, id,
+	a.report(ruleLBSourceRanges, sev, file, line, id,
 		fmt.Sprintf("%s (type LoadBalancer) %s: %s", id, why, reach),
 		fmt.Sprintf("set spec.loadBalancerSourceRanges of %s to the client networks that need it (for instance [203.0.113.0/24])", id))
 }
@@ -114,9 +119,10 @@ const nginxPrefix = "nginx.ingress.kubernetes.io/"
 // configuration.
 var nginxSnippets = []string{"configuration-snippet", "server-snippet", "auth-snippet", "stream-snippet", "modsecurity-snippet"}
 
-func (a *auditor) ingress(ing *networkingv1.Ingress, src manifest.Source) {
+func (a *auditor) ingress(ing *networkingv1.Ingress, o manifest.Object) {
 	id := objectID("Ingress", ing.Namespace, ing.Name)
-	a.ingressTLS(ing, id, src)
+	a.ingressTLS(ing, id, o)
+	file := o.Source.File
 
 	keys := make([]string, 0, len(ing.Annotations))
 	for k := range ing.Annotations {
@@ -129,23 +135,24 @@ func (a *auditor) ingress(ing *networkingv1.Ingress, src manifest.Source) {
 			continue
 		}
 		v := strings.ToLower(strings.TrimSpace(ing.Annotations[k]))
+		line := o.Line("metadata.annotations." + k)
 		switch {
 		case slices.Contains(nginxSnippets, name):
-			a.report(ruleNginxSnippet, finding.High, src.File, src.Line, id,
+			a.report(ruleNginxSnippet, finding.High, file, line, id,
 				fmt.Sprintf("%s sets the annotation %s: raw NGINX configuration that the controller, which can read every Secret of the cluster, runs as its own "+
 					"(CVE-2021-25742: a snippet reads the controller's service account token and so every Secret)", id, k),
 				fmt.Sprintf("remove %s from %s and use the dedicated annotations or a ConfigMap the cluster admins own; keep allow-snippet-annotations false on the controller", k, id))
 		case name == "enable-global-auth" && v == "false":
-			a.report(ruleNginxAuthBypass, finding.Medium, src.File, src.Line, id,
+			a.report(ruleNginxAuthBypass, finding.Medium, file, line, id,
 				fmt.Sprintf("%s sets %s: \"false\": its paths skip the external authentication (global-auth-url) every other Ingress goes through", id, k),
 				fmt.Sprintf("remove %s from %s, or protect its paths with an auth-url of their own", k, id))
 		case name == "satisfy" && v == "any":
-			a.report(ruleNginxAuthBypass, finding.Medium, src.File, src.Line, id,
+			a.report(ruleNginxAuthBypass, finding.Medium, file, line, id,
 				fmt.Sprintf("%s sets %s: any: a request that passes either the address allowlist or the authentication gets in, so an allowed address needs no credentials", id, k),
 				fmt.Sprintf("remove %s from %s (the default, all, requires both)", k, id))
 		case name == "auth-tls-verify-client" && (v == "off" || v == "optional_no_ca"):
 			if _, mtls := ing.Annotations[nginxPrefix+"auth-tls-secret"]; mtls {
-				a.report(ruleNginxAuthBypass, finding.Medium, src.File, src.Line, id,
+				a.report(ruleNginxAuthBypass, finding.Medium, file, line, id,
 					fmt.Sprintf("%s sets %s: %s next to auth-tls-secret: client certificates are not verified against the CA, so mutual TLS authenticates no one", id, k, v),
 					fmt.Sprintf("set %s: \"on\" on %s", k, id))
 			}
@@ -167,15 +174,16 @@ func tlsCovers(pattern, host string) bool {
 	return false
 }
 
-func (a *auditor) ingressTLS(ing *networkingv1.Ingress, id string, src manifest.Source) {
+func (a *auditor) ingressTLS(ing *networkingv1.Ingress, id string, o manifest.Object) {
 	fix := fmt.Sprintf("add spec.tls to %s with the hosts it serves and a certificate Secret (cert-manager can issue it), and redirect HTTP to HTTPS", id)
 	if len(ing.Spec.TLS) == 0 {
-		a.report(ruleIngressNoTLS, finding.Medium, src.File, src.Line, id,
+		a.report(ruleIngressNoTLS, finding.Medium, o.Source.File, o.Line("spec"), id,
 			fmt.Sprintf("%s has no spec.tls: it serves plain HTTP, so credentials and session cookies cross the network readable and alterable", id), fix)
 		return
 	}
 	var uncovered []string
-	for _, r := range ing.Spec.Rules {
+	line := 0
+	for i, r := range ing.Spec.Rules {
 		if r.Host == "" || slices.Contains(uncovered, r.Host) {
 			continue
 		}
@@ -184,10 +192,13 @@ func (a *auditor) ingressTLS(ing *networkingv1.Ingress, id string, src manifest.
 		})
 		if !covered {
 			uncovered = append(uncovered, r.Host)
+			if line == 0 {
+				line = o.Line(fmt.Sprintf("spec.rules[%d].host", i))
+			}
 		}
 	}
 	if len(uncovered) > 0 {
-		a.report(ruleIngressNoTLS, finding.Medium, src.File, src.Line, id,
+		a.report(ruleIngressNoTLS, finding.Medium, o.Source.File, line, id,
 			fmt.Sprintf("%s serves %s over plain HTTP: no spec.tls entry lists the host", id, strings.Join(uncovered, ", ")), fix)
 	}
 }

@@ -294,14 +294,14 @@ spec:
 		{"not run without policy information", with() + service("NodePort", "web"), podsec.Options{}, nil},
 	},
 	"exposure/service-external-ips": {
-		{"external IPs", `apiVersion: v1 #svc
+		{"external IPs", `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
 spec:
   selector: {app: web}
   ports: [{port: 80}]
-  externalIPs: [203.0.113.10, 10.0.0.53]
-`, podsec.Options{}, []want{{finding.High, "#svc", "shop/Service/web", []string{"spec.externalIPs (203.0.113.10, 10.0.0.53)", "CVE-2020-8554"}}}},
+  externalIPs: [203.0.113.10, 10.0.0.53] #eip
+`, podsec.Options{}, []want{{finding.High, "#eip", "shop/Service/web", []string{"spec.externalIPs (203.0.113.10, 10.0.0.53)", "CVE-2020-8554"}}}},
 		{"no external IPs", `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
@@ -313,45 +313,45 @@ spec:
 	},
 	"exposure/lb-no-source-ranges": {
 		{"no source ranges", lbService("", ""), podsec.Options{},
-			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"(type LoadBalancer) sets no loadBalancerSourceRanges", "anyone on the internet"}}}},
-		{"every address", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24, 0.0.0.0/0]"), podsec.Options{},
-			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"allows every address in loadBalancerSourceRanges"}}}},
-		{"every address in the annotation", lbService("\n  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"::/0\"}", ""), podsec.Options{},
-			[]want{{finding.Medium, "#svc", "shop/Service/web", []string{"in its service.beta.kubernetes.io/load-balancer-source-ranges annotation"}}}},
+			[]want{{finding.Medium, "#type", "shop/Service/web", []string{"(type LoadBalancer) sets no loadBalancerSourceRanges", "anyone on the internet"}}}},
+		{"every address", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24, 0.0.0.0/0] #ranges"), podsec.Options{},
+			[]want{{finding.Medium, "#ranges", "shop/Service/web", []string{"allows every address in loadBalancerSourceRanges"}}}},
+		{"every address in the annotation", lbService("\n  annotations:\n    service.beta.kubernetes.io/load-balancer-source-ranges: \"::/0\" #ann", ""), podsec.Options{},
+			[]want{{finding.Medium, "#ann", "shop/Service/web", []string{"in its service.beta.kubernetes.io/load-balancer-source-ranges annotation"}}}},
 		{"internal load balancer", lbService("\n  annotations: {networking.gke.io/load-balancer-type: Internal}", ""), podsec.Options{},
-			[]want{{finding.Low, "#svc", "shop/Service/web", []string{"internal (networking.gke.io/load-balancer-type)"}}}},
+			[]want{{finding.Low, "#type", "shop/Service/web", []string{"internal (networking.gke.io/load-balancer-type)"}}}},
 		{"source ranges", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24]"), podsec.Options{}, nil},
 		{"source ranges in the annotation", lbService("\n  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"203.0.113.0/24,198.51.100.7/32\"}", ""), podsec.Options{}, nil},
 		{"not a load balancer", strings.Replace(lbService("", ""), "type: LoadBalancer", "type: NodePort", 1), podsec.Options{}, nil},
 	},
 	"exposure/ingress-no-tls": {
 		{"no tls", ingress("", ""), podsec.Options{},
-			[]want{{finding.Medium, "#ing", "shop/Ingress/web", []string{"has no spec.tls"}}}},
+			[]want{{finding.Medium, "#spec", "shop/Ingress/web", []string{"has no spec.tls"}}}},
 		{"a host without tls", ingress("", "\n  tls: [{hosts: [shop.example.com], secretName: shop-tls}]"), podsec.Options{},
-			[]want{{finding.Medium, "#ing", "shop/Ingress/web", []string{"serves admin.example.com over plain HTTP"}}}},
+			[]want{{finding.Medium, "#admin", "shop/Ingress/web", []string{"serves admin.example.com over plain HTTP"}}}},
 		{"tls for both hosts", ingress("", "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretName: shop-tls}]"), podsec.Options{}, nil},
 		{"wildcard tls", ingress("", "\n  tls: [{hosts: [\"*.example.com\"], secretName: wildcard-tls}]"), podsec.Options{}, nil},
 		{"tls without hosts", ingress("", "\n  tls: [{secretName: default-tls}]"), podsec.Options{}, nil},
 	},
 	"exposure/ingress-nginx-snippet": {
-		{"configuration and server snippets", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: |\n      more_set_headers \"X-Frame-Options: DENY\";\n    nginx.ingress.kubernetes.io/server-snippet: \"location /x { return 403; }\"", tlsAll), podsec.Options{},
+		{"configuration and server snippets", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: 'more_set_headers \"X-Frame-Options: DENY\";' #cs\n    nginx.ingress.kubernetes.io/server-snippet: \"location /x { return 403; }\" #ss", tlsAll), podsec.Options{},
 			[]want{
-				{finding.High, "#ing", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/configuration-snippet", "CVE-2021-25742"}},
-				{finding.High, "#ing", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/server-snippet"}},
+				{finding.High, "#cs", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/configuration-snippet", "CVE-2021-25742"}},
+				{finding.High, "#ss", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/server-snippet"}},
 			}},
 		{"dedicated annotations", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"true\"\n    nginx.ingress.kubernetes.io/limit-rps: \"10\"\n    example.com/configuration-snippet: x", tlsAll), podsec.Options{}, nil},
 	},
 	"exposure/ingress-nginx-auth-bypass": {
 		{"global auth off, satisfy any, unverified client certificates", ingress(`
   annotations:
-    nginx.ingress.kubernetes.io/enable-global-auth: "false"
-    nginx.ingress.kubernetes.io/satisfy: any
+    nginx.ingress.kubernetes.io/enable-global-auth: "false" #ga
+    nginx.ingress.kubernetes.io/satisfy: any #sat
     nginx.ingress.kubernetes.io/auth-tls-secret: shop/ca
-    nginx.ingress.kubernetes.io/auth-tls-verify-client: optional_no_ca`, tlsAll), podsec.Options{},
+    nginx.ingress.kubernetes.io/auth-tls-verify-client: optional_no_ca #vc`, tlsAll), podsec.Options{},
 			[]want{
-				{finding.Medium, "#ing", "shop/Ingress/web", []string{"auth-tls-verify-client: optional_no_ca next to auth-tls-secret"}},
-				{finding.Medium, "#ing", "shop/Ingress/web", []string{"enable-global-auth: \"false\"", "global-auth-url"}},
-				{finding.Medium, "#ing", "shop/Ingress/web", []string{"satisfy: any"}},
+				{finding.Medium, "#ga", "shop/Ingress/web", []string{"enable-global-auth: \"false\"", "global-auth-url"}},
+				{finding.Medium, "#sat", "shop/Ingress/web", []string{"satisfy: any"}},
+				{finding.Medium, "#vc", "shop/Ingress/web", []string{"auth-tls-verify-client: optional_no_ca next to auth-tls-secret"}},
 			}},
 		{"authentication kept", ingress(`
   annotations:
@@ -430,13 +430,13 @@ spec:
 
 // lbService is a LoadBalancer Service with more metadata and spec lines.
 func lbService(meta, spec string) string {
-	return `apiVersion: v1 #svc
+	return `apiVersion: v1
 kind: Service
 metadata:
   name: web
   namespace: shop` + meta + `
 spec:
-  type: LoadBalancer
+  type: LoadBalancer #type
   selector: {app: web}
   ports: [{port: 443}]` + spec + "\n"
 }
@@ -446,18 +446,18 @@ const tlsAll = "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretN
 
 // ingress is an Ingress for two hosts with more metadata and spec lines.
 func ingress(meta, spec string) string {
-	return `apiVersion: networking.k8s.io/v1 #ing
+	return `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: web
   namespace: shop` + meta + `
-spec:
+spec: #spec
   ingressClassName: nginx
   rules:
   - host: shop.example.com
     http:
       paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
-  - host: admin.example.com
+  - host: admin.example.com #admin
     http:
       paths: [{path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}]` + spec + "\n"
 }

@@ -142,6 +142,11 @@ func (a *auditor) ingress(ing *networkingv1.Ingress, o manifest.Object) {
 				fmt.Sprintf("%s sets the annotation %s: raw NGINX configuration that the controller, which can read every Secret of the cluster, runs as its own "+
 					"(CVE-2021-25742: a snippet reads the controller's service account token and so every Secret)", id, k),
 				fmt.Sprintf("remove %s from %s and use the dedicated annotations or a ConfigMap the cluster admins own; keep allow-snippet-annotations false on the controller", k, id))
+		case injects(ing.Annotations[k]) != "":
+			a.report(ruleNginxSnippet, finding.High, file, line, id,
+				fmt.Sprintf("%s sets the annotation %s to a value with %s: ingress-nginx writes annotation values into nginx.conf, so this one injects "+
+					"configuration like a snippet (CVE-2023-5043, CVE-2023-5044; CVE-2021-25742 for what it can then read)", id, k, injects(ing.Annotations[k])),
+				fmt.Sprintf("write %s of %s without NGINX syntax, or move the configuration to the controller's ConfigMap; keep annotation validation (strict-validate-path-type, annotations-risk-level) on in the controller", k, id))
 		case name == "enable-global-auth" && v == "false":
 			a.report(ruleNginxAuthBypass, finding.Medium, file, line, id,
 				fmt.Sprintf("%s sets %s: \"false\": its paths skip the external authentication (global-auth-url) every other Ingress goes through", id, k),
@@ -158,6 +163,24 @@ func (a *auditor) ingress(ing *networkingv1.Ingress, o manifest.Object) {
 			}
 		}
 	}
+}
+
+// injects says what in an ingress-nginx annotation value (other than a
+// snippet's) would inject NGINX configuration: a directive terminator, a
+// block, a line break, or a path into the controller's own secrets; ""
+// when none.
+func injects(value string) string {
+	switch {
+	case strings.ContainsAny(value, "\n\r"):
+		return "a line break"
+	case strings.ContainsRune(value, ';'):
+		return "a ';' (end of an NGINX directive)"
+	case strings.ContainsAny(value, "{}"):
+		return "a brace (an NGINX block)"
+	case strings.Contains(value, "/var/run/secrets"), strings.Contains(value, "/run/secrets"):
+		return "a path to the controller's secrets"
+	}
+	return ""
 }
 
 // tlsCovers reports whether a tls host entry covers host: equal, or a

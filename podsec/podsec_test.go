@@ -339,6 +339,23 @@ spec:
 				{finding.High, "#cs", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/configuration-snippet", "CVE-2021-25742"}},
 				{finding.High, "#ss", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/server-snippet"}},
 			}},
+		{"injection through other annotations", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/permanent-redirect: "https://example.com/;}location ~* ^/x {alias /var/run/secrets/;" #pr
+    nginx.ingress.kubernetes.io/auth-url: "http://auth.example/{" #au
+    nginx.ingress.kubernetes.io/auth-tls-match-cn: "CN=/var/run/secrets/kubernetes.io" #cn`, tlsAll), podsec.Options{},
+			[]want{
+				{finding.High, "#pr", "shop/Ingress/web", []string{"permanent-redirect to a value with a ';'", "CVE-2023-5044"}},
+				{finding.High, "#au", "shop/Ingress/web", []string{"auth-url to a value with a brace"}},
+				{finding.High, "#cn", "shop/Ingress/web", []string{"a path to the controller's secrets"}},
+			}},
+		{"ordinary annotation values", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/rewrite-target: /$2
+    nginx.ingress.kubernetes.io/auth-signin: "https://auth.example/start?rd=$escaped_request_uri"
+    nginx.ingress.kubernetes.io/ssl-ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+    nginx.ingress.kubernetes.io/cors-allow-headers: "DNT, X-CustomHeader, Authorization"
+    example.com/note: "a; b {c}"`, tlsAll), podsec.Options{}, nil},
 		{"dedicated annotations", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"true\"\n    nginx.ingress.kubernetes.io/limit-rps: \"10\"\n    example.com/configuration-snippet: x", tlsAll), podsec.Options{}, nil},
 	},
 	"exposure/ingress-nginx-auth-bypass": {

@@ -354,10 +354,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleNginxSnippet,
 		Severity: finding.High,
-		Summary:  "An Ingress sets an ingress-nginx snippet annotation (configuration-snippet, server-snippet, auth-snippet, stream-snippet, modsecurity-snippet).",
+		Summary:  "An Ingress sets an ingress-nginx snippet annotation (configuration-snippet, server-snippet, auth-snippet, stream-snippet, modsecurity-snippet), or another ingress-nginx annotation to a value that injects NGINX configuration.",
 		Rationale: "A snippet is raw NGINX configuration that the ingress controller loads as its own. The controller's service account can read every Secret of the cluster, " +
 			"so whoever can write an Ingress can, through a snippet, read its token and every Secret (CVE-2021-25742), or route other hosts' traffic. " +
-			"ingress-nginx turned snippet annotations off by default (allow-snippet-annotations: false) for this reason; an Ingress that relies on them forces the cluster to turn them back on for everyone.",
+			"ingress-nginx turned snippet annotations off by default (allow-snippet-annotations: false) for this reason; an Ingress that relies on them forces the cluster to turn them back on for everyone. " +
+			"Other annotations are written into nginx.conf too: a value with a line break, a ';', a brace or a path to /var/run/secrets injects configuration the same way " +
+			"(CVE-2023-5043, CVE-2023-5044) and is reported as well; the message names what was found, not the value.",
 		Fix: "Replace the snippet with the dedicated annotations (headers, rewrites, rate limits) or with configuration in the controller's ConfigMap that the cluster admins own; " +
 			"keep allow-snippet-annotations false.",
 		Equivalents: []string{"KCV-0093"},

@@ -33,9 +33,15 @@ func (a *audit) run() {
 		a.readOnly(name, s)
 		a.user(name, s)
 		a.securityOpt(name, s)
+		a.moreNamespaces(name, s)
+		a.sensitiveMounts(name, s)
+		a.resourceLimits(name, s)
+		a.privilegedHostPorts(name, s)
 		if image, ok := datastore(s.Image); ok {
 			a.datastoreNetworks(name, image, s)
 			a.datastorePorts(name, image, s)
+		} else {
+			a.publishedPorts(name, s)
 		}
 	}
 }

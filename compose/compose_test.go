@@ -29,6 +29,9 @@ type ruleCase struct {
 // hardened is a service that passes every rule.
 const hardened = `
     user: "10001:10001"
+    mem_limit: 256m
+    cpus: 0.5
+    pids_limit: 100
     read_only: true
     cap_drop: [ALL]
     security_opt: ["no-new-privileges:true"]`
@@ -319,6 +322,165 @@ networks:
     ports: ["80:80"]
 `, nil},
 
+	// compose/port-published
+	{"ports on all interfaces, admin ports high", rulePortPublished, `services:
+  web:
+    image: nginx
+    ports:
+      - "8080:8080"
+      - "2222:22"
+      - "0.0.0.0:2375:2375"
+      - "[::]:6443:6443"
+      - 9000
+      - 0.0.0.0:7000-7001:7000-7001
+      - target: 10250
+        published: "10250"
+      - "2379:2379/tcp"
+`, []hit{{5, finding.Low}, {6, finding.High}, {7, finding.High}, {8, finding.High}, {9, finding.Low}, {10, finding.Low}, {11, finding.High}, {13, finding.High}}},
+	{"admin port in a range is high", rulePortPublished, `services:
+  node:
+    image: example/node
+    ports: ["10240-10260:10240-10260"]
+`, []hit{{4, finding.High}}},
+	{"ports on loopback or a specific address, data stores, host network", rulePortPublished, `services:
+  web:
+    image: nginx
+    ports:
+      - "127.0.0.1:8080:8080"
+      - "[::1]:8443:8443"
+      - "192.0.2.10:22:22"
+      - target: 2375
+        host_ip: 127.0.0.1
+    expose: ["9000"]
+  db:
+    image: postgres:16
+    ports: ["5432:5432"]
+  hostnet:
+    image: example/agent
+    network_mode: host
+    ports: ["22:22"]
+`, nil},
+
+	// compose/privileged-host-port
+	{"host ports below 1024", rulePrivilegedHostPort, `services:
+  web:
+    image: nginx
+    ports:
+      - "80:8080"
+      - "127.0.0.1:443:8443"
+      - "25:25"
+      - "53:53/udp"
+      - "1000-1030:1000-1030"
+`, []hit{{5, finding.Info}, {6, finding.Info}, {7, finding.Low}, {8, finding.Low}, {9, finding.Low}}},
+	{"host ports from 1024, ephemeral ports, container ports below 1024", rulePrivilegedHostPort, `services:
+  web:
+    image: nginx
+    ports:
+      - "8080:80"
+      - "443"
+      - "127.0.0.1:1024:22"
+    expose: ["80"]
+`, nil},
+
+	// compose/sensitive-mount
+	{"runtime sockets and sensitive host paths", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - /var/run/docker.sock:/var/run/docker.sock:ro
+      - /run/containerd/containerd.sock:/run/containerd/containerd.sock
+      - /:/host:ro
+      - /etc:/host-etc
+      - /proc:/host/proc:ro
+      - /root/.ssh:/root/.ssh
+      - type: bind
+        source: /var/run
+        target: /host-run
+      - /etc/shadow:/etc/shadow:ro
+      - /var/lib/kubelet/pki:/pki
+      - "/sys/fs/cgroup/:/sys/fs/cgroup:ro"
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.High}, {8, finding.High}, {9, finding.Medium}, {10, finding.High}, {11, finding.Critical}, {14, finding.Medium}, {15, finding.High}, {16, finding.Medium}}},
+	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
+  web:
+    image: nginx
+    volumes:
+      - /etc/localtime:/etc/localtime:ro
+      - /etc/timezone:/etc/timezone:ro
+      - ./conf:/etc/nginx/conf.d:ro
+      - data:/var/lib/data
+      - /srv/www:/usr/share/nginx/html:ro
+      - /var/lib/app:/data
+      - /etcetera:/x
+      - type: tmpfs
+        target: /run
+      - type: volume
+        source: run
+        target: /var/run
+volumes:
+  data: {}
+  run: {}
+`, nil},
+
+	// compose/host-userns
+	{"userns_mode host", ruleHostUserns, `services:
+  web:
+    image: nginx
+    userns_mode: host
+`, []hit{{4, finding.Medium}}},
+	{"userns_mode unset", ruleHostUserns, `services:
+  web:
+    image: nginx
+`, nil},
+
+	// compose/host-cgroup
+	{"cgroup host", ruleHostCgroup, `services:
+  web:
+    image: nginx
+    cgroup: host
+`, []hit{{4, finding.Medium}}},
+	{"cgroup private", ruleHostCgroup, `services:
+  web:
+    image: nginx
+    cgroup: private
+`, nil},
+
+	// compose/no-resource-limits
+	{"no limits, or some", ruleNoResourceLimits, `services:
+  web:
+    image: nginx
+  api:
+    image: example/api
+    mem_limit: 256m
+    cpus: 0.5
+  worker:
+    image: example/worker
+    deploy:
+      resources:
+        limits: {memory: 256M}
+  unlimited:
+    image: example/batch
+    mem_limit: 1g
+    cpus: 1
+    pids_limit: -1
+`, []hit{{2, finding.Low}, {4, finding.Low}, {10, finding.Low}, {13, finding.Low}}},
+	{"limits set in the service or under deploy", ruleNoResourceLimits, `services:
+  web:
+    image: nginx
+    mem_limit: 256m
+    cpus: 0.5
+    pids_limit: 100
+  api:
+    image: example/api
+    cpu_quota: 50000
+    mem_limit: 256m
+    pids_limit: 100
+  worker:
+    image: example/worker
+    deploy:
+      resources:
+        limits: {memory: 256M, cpus: "0.5", pids: 100}
+`, nil},
+
 	// compose/bad-suppression
 	{"suppression without reason or with an unknown rule", ruleBadSuppression, `services:
   # ward:ignore compose/no-user
@@ -388,7 +550,7 @@ func TestHardenedServiceIsClean(t *testing.T) {
 	src := `services:
   api:
     image: example/api:1.4` + hardened + `
-    ports: ["8080:8080"]
+    ports: ["127.0.0.1:8080:8080"]
     networks: [front, data]
   db:
     image: postgres:16` + hardened + `
@@ -443,6 +605,9 @@ services:
     user: root
     security_opt: ["seccomp:unconfined"]
     ports: ["5432:5432"]
+    userns_mode: host
+    cgroup: host
+    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
 `
 	fs := auditSrc(t, src)
 	rules := map[string]bool{}
@@ -461,9 +626,11 @@ services:
 		}
 	}
 	// compose/embedded-dns-bypasses-policy needs NetworkPolicies:
-	// TestEmbeddedDNSMessage checks its fields.
+	// TestEmbeddedDNSMessage checks its fields. On the host network ports
+	// are not published: TestMessages checks the fields of the port rules.
 	for _, r := range Rules {
-		if r.ID != ruleNoUser && r.ID != ruleDatastoreNetwork && r.ID != ruleEmbeddedDNS && !rules[r.ID] {
+		if r.ID != ruleNoUser && r.ID != ruleDatastoreNetwork && r.ID != ruleEmbeddedDNS &&
+			r.ID != rulePortPublished && r.ID != rulePrivilegedHostPort && !rules[r.ID] {
 			t.Errorf("no finding of %s", r.ID)
 		}
 	}
@@ -492,6 +659,8 @@ func TestMessages(t *testing.T) {
 		"compose.yaml:4 compose/datastore-port-published: data store postgres publishes 5432/tcp on all host interfaces (host port 5432)",
 		"compose.yaml:4 compose/datastore-port-published: data store postgres publishes 6543/tcp on all host interfaces (an ephemeral host port)",
 	}
+	want = slices.Insert(want, 3, "compose.yaml:2 compose/no-resource-limits: db sets no memory limit (mem_limit), CPU limit (cpus) or process limit (pids_limit): "+
+		"one runaway or attacked container can starve the host and every other service")
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)
 	}

@@ -16,7 +16,10 @@ func Example() {
     cap_drop: [ALL]
     cap_add: [NET_ADMIN]
     security_opt: ["no-new-privileges:true"]
-    ports: ["8080:8080"]
+    mem_limit: 256m
+    cpus: 0.5
+    pids_limit: 100
+    ports: ["8080:8080", "127.0.0.1:8081:8081"]
   # ward:ignore compose/no-user the postgres image drops to uid 999
   db:
     image: postgres:16
@@ -35,12 +38,14 @@ func Example() {
 	}
 	// Output:
 	// compose.yaml:7 medium compose/dangerous-capability: cap_add: NET_ADMIN
-	// compose.yaml:11 medium compose/datastore-network-not-internal: data store postgres is on the project's default network, which is not internal
-	// compose.yaml:11 medium compose/no-cap-drop-all: no cap_drop: [ALL], so the container keeps Docker's default capabilities
-	// compose.yaml:11 medium compose/no-new-privileges-not-set: security_opt has no no-new-privileges:true, so setuid binaries can raise privileges
-	// compose.yaml:11 compose/no-user (suppressed: the postgres image drops to uid 999)
-	// compose.yaml:11 low compose/writable-root-fs: read_only is not set: the root filesystem is writable
-	// compose.yaml:13 high compose/datastore-port-published: data store postgres publishes 5432/tcp on all host interfaces (host port 5432)
+	// compose.yaml:12 low compose/port-published: web publishes 8080/tcp on all host interfaces (host port 8080)
+	// compose.yaml:14 medium compose/datastore-network-not-internal: data store postgres is on the project's default network, which is not internal
+	// compose.yaml:14 medium compose/no-cap-drop-all: no cap_drop: [ALL], so the container keeps Docker's default capabilities
+	// compose.yaml:14 medium compose/no-new-privileges-not-set: security_opt has no no-new-privileges:true, so setuid binaries can raise privileges
+	// compose.yaml:14 low compose/no-resource-limits: db sets no memory limit (mem_limit), CPU limit (cpus) or process limit (pids_limit): one runaway or attacked container can starve the host and every other service
+	// compose.yaml:14 compose/no-user (suppressed: the postgres image drops to uid 999)
+	// compose.yaml:14 low compose/writable-root-fs: read_only is not set: the root filesystem is writable
+	// compose.yaml:16 high compose/datastore-port-published: data store postgres publishes 5432/tcp on all host interfaces (host port 5432)
 }
 
 func ExampleIsCompose() {

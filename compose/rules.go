@@ -20,6 +20,12 @@ const (
 	ruleDatastorePort       = "compose/datastore-port-published"
 	ruleEmbeddedDNS         = "compose/embedded-dns-bypasses-policy"
 	ruleBadSuppression      = "compose/bad-suppression"
+	ruleHostUserns          = "compose/host-userns"
+	ruleHostCgroup          = "compose/host-cgroup"
+	ruleSensitiveMount      = "compose/sensitive-mount"
+	ruleNoResourceLimits    = "compose/no-resource-limits"
+	rulePortPublished       = "compose/port-published"
+	rulePrivilegedHostPort  = "compose/privileged-host-port"
 )
 
 // Rules is every rule Audit can report, in documentation order. A
@@ -72,6 +78,24 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"kics:baa3890f-bed7-46f5-ab8f-1da8fc91c729", "KSV-0008", "kube-linter:host-ipc"},
 	},
 	{
+		ID:       ruleHostUserns,
+		Severity: finding.Medium,
+		Summary:  "A service opts out of the daemon's user namespace remapping (userns_mode: host).",
+		Rationale: "With userns-remap set in daemon.json, root in a container is an unprivileged uid on the host, so an escape lands without privileges. " +
+			"userns_mode: host runs the service in the host's user namespace instead: its root is the host's root. " +
+			"Without userns-remap the setting changes nothing, but it keeps the service from ever benefiting from it.",
+		Fix: "Remove `userns_mode: host`. If the service needs host uids for a bind mount, chown the mounted files to the remapped uid instead.",
+	},
+	{
+		ID:       ruleHostCgroup,
+		Severity: finding.Medium,
+		Summary:  "A service shares the host's cgroup namespace (cgroup: host).",
+		Rationale: "In the host's cgroup namespace the container sees the host's whole cgroup tree, the paths (and so the ids) of every other container, " +
+			"and with a writable cgroup filesystem (privileged, or CAP_SYS_ADMIN) it can move processes and change limits outside its own group; " +
+			"cgroup v1's release_agent is a known escape from there. The default on cgroup v2 hosts is private.",
+		Fix: "Remove `cgroup: host` (or set `cgroup: private`).",
+	},
+	{
 		ID:       ruleDangerousCapability,
 		Severity: finding.High,
 		Summary:  "A service adds a dangerous Linux capability: ALL, SYS_ADMIN, SYS_MODULE, SYS_RAWIO, SYS_PTRACE, DAC_READ_SEARCH, BPF (high) or NET_ADMIN, NET_RAW (medium).",
@@ -84,6 +108,21 @@ var Rules = []finding.Rule{
 		Fix: "Remove the capability from `cap_add`. If the service truly needs it, start from `cap_drop: [ALL]` and add back only that capability, " +
 			"then suppress this finding with the reason.",
 		Equivalents: []string{"kics:ce76b7d0-9e77-464d-b86f-c5c48e03e22d", "KSV-0005", "KSV-0022"},
+	},
+	{
+		ID:       ruleSensitiveMount,
+		Severity: finding.Critical,
+		Summary:  "A service bind-mounts a container runtime socket (docker.sock: critical) or a sensitive host path (/, /etc, /proc, /sys, /var/run, /root, ...).",
+		Rationale: "Whoever can connect to the Docker socket (or containerd's, CRI-O's, Podman's) can start a privileged container with the host's root mounted: " +
+			"mounting it gives the service, and anyone who compromises it, the host. A read-only mount does not help, since a socket is used by connecting to it. " +
+			"The host's /, /run and /var/run (which hold the socket) are critical too. " +
+			"Other sensitive paths are high when writable and medium when read-only: /proc, /sys, /dev, /boot, /root, /home, /var/lib/docker, /var/lib/kubelet, " +
+			"/etc/kubernetes, /etc/ssh, /etc/docker, /etc/systemd and everything under them, and /etc, /usr, /bin, /sbin, /lib, /var, /var/log, /etc/shadow, /etc/passwd " +
+			"themselves: they hold credentials (shadow, SSH host keys, kubelet and cluster certificates) or let the container change what the host runs. " +
+			"Files such as /etc/localtime are not reported. Only bind mounts with an absolute host path are judged; named volumes and paths relative to the project are not.",
+		Fix: "Remove the bind mount. A service that needs the Docker API should reach a socket proxy that allows only the calls it needs (for instance tecnativa/docker-socket-proxy); " +
+			"a service that needs a file of the host should mount just that file, read-only.",
+		Equivalents: []string{"KSV-0006", "kube-linter:docker-sock", "kube-linter:sensitive-host-mounts"},
 	},
 	{
 		ID:       ruleNoCapDropAll,
@@ -165,6 +204,39 @@ var Rules = []finding.Rule{
 		Fix: "Remove the ports entry and let clients reach the data store over a Compose network; for access from the host only, " +
 			"bind it to loopback: `ports: [\"127.0.0.1:5432:5432\"]`.",
 		Equivalents: []string{"kics:451d79dc-0588-476a-ad03-3c7f0320abb3"},
+	},
+	{
+		ID:       rulePortPublished,
+		Severity: finding.High,
+		Summary:  "A service that is not a data store publishes a port on all host interfaces: high for administration and control ports, low for others.",
+		Rationale: "A ports entry without a host address (\"8080:8080\", or \"8080\") or with 0.0.0.0 or :: publishes the port on every interface of the host, " +
+			"and Docker's own iptables rules let the traffic in whatever ufw or firewalld say. A port meant for the machine's own use, or for a reverse proxy " +
+			"in front of it, is then open to everyone who can reach the host. High when the container port is an administration or control port: " +
+			"22 (SSH), 2375 and 2376 (Docker API), 2379 (etcd), 6443 (Kubernetes API server), 10250 (kubelet); low for others, such as a web server's. " +
+			"Ports bound to a loopback address (127.0.0.1, ::1) or to another specific address are not reported, nor are services on the host network " +
+			"(compose/host-network) or data stores (compose/datastore-port-published). One finding per ports entry: a range such as \"7000-7001:7000-7001\" is one.",
+		Fix: "Bind the port to the address it is meant for: `ports: [\"127.0.0.1:8080:8080\"]` for the host only, or a specific interface's address; " +
+			"or drop the ports entry and let other services reach it over a Compose network.",
+	},
+	{
+		ID:       rulePrivilegedHostPort,
+		Severity: finding.Low,
+		Summary:  "A service publishes a host port below 1024 (low; info for 80 and 443).",
+		Rationale: "Ports below 1024 are reserved to privileged processes so that clients can trust that a system service answers on them (SSH on 22, SMTP on 25, DNS on 53). " +
+			"Docker binds published ports as root, so any user allowed to run Compose can put a container there, in front of or instead of the host's service. " +
+			"80 and 443 are reported as info: a web front end is the usual case. Reported whatever the host address, since the host's port is taken either way.",
+		Fix:         "Publish a host port of 1024 or more (`\"8080:80\"`), and let a reverse proxy or a firewall redirect the well-known port if clients need it.",
+		Equivalents: []string{"kube-linter:privileged-ports"},
+	},
+	{
+		ID:       ruleNoResourceLimits,
+		Severity: finding.Low,
+		Summary:  "A service sets no memory, CPU or process limit (mem_limit, cpus, pids_limit, or deploy.resources.limits).",
+		Rationale: "Without limits one container can use every CPU, all memory (and the kernel's OOM killer then picks a victim among all the host's processes) " +
+			"and every process id (a fork bomb stops the host from starting anything). That is a denial of service against every other service on the host, " +
+			"by a bug or by an attacker who controls one container. The finding names the limits that are missing; a CPU limit may be cpus, cpu_quota or deploy.resources.limits.cpus.",
+		Fix:         "Set the three limits on the service: `mem_limit: 512m`, `cpus: 1.0`, `pids_limit: 200` (or `deploy: {resources: {limits: {memory: 512M, cpus: \"1.0\", pids: 200}}}`).",
+		Equivalents: []string{"KSV-0011", "KSV-0018", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements"},
 	},
 	{
 		ID:       ruleEmbeddedDNS,

@@ -451,6 +451,7 @@ func (a *auditor) add(st *stage, c *instructions.AddCommand, line int) {
 	var hosts []string
 	unpacks := false
 	for _, src := range c.SourcePaths {
+		src = unquote(src)
 		if host, ok := remoteHost(src); ok {
 			if !slices.Contains(hosts, host) {
 				hosts = append(hosts, host)
@@ -472,6 +473,36 @@ func (a *auditor) add(st *stage, c *instructions.AddCommand, line int) {
 		a.report(ruleAddInsteadOfCopy, finding.Low, line, st.object(),
 			"ADD copies local files; COPY states that intent and never unpacks or downloads", fixOf(ruleAddInsteadOfCopy))
 	}
+}
+
+// unquote removes the quotes of a shell-form ADD or COPY source: BuildKit
+// expands each source as a shell word, so `ADD "https://x/a.tgz" /d` and
+// `ADD 'a.tgz' /d` name https://x/a.tgz and a.tgz. Quotes inside a word
+// ("a"b.tgz) are removed too; a backslash escapes the next character
+// outside single quotes.
+func unquote(src string) string {
+	if !strings.ContainsAny(src, "\"'") {
+		return src
+	}
+	var b strings.Builder
+	var quote rune
+	escaped := false
+	for _, r := range src {
+		switch {
+		case escaped:
+			b.WriteRune(r)
+			escaped = false
+		case r == '\\' && quote != '\'':
+			escaped = true
+		case quote == 0 && (r == '"' || r == '\''):
+			quote = r
+		case r == quote:
+			quote = 0
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // remoteHost reports whether an ADD source is a URL or a Git remote, and

@@ -445,6 +445,18 @@ COPY app /app
 		{name: "local file", src: `FROM alpine:3.20
 ADD app /app
 `},
+		{name: "quoted https download", src: `FROM alpine:3.20
+ADD "https://example.com/app.tgz" /app/
+`, want: []want{{finding.Medium, "ADD \"https", "stage 0", []string{"ADD downloads from example.com without --checksum"}}}},
+		{name: "single-quoted https download", src: `FROM alpine:3.20
+ADD 'https://example.com/app.tgz' /app/
+`, want: []want{{finding.Medium, "ADD 'https", "", []string{"example.com"}}}},
+		{name: "quoted local file", src: `FROM alpine:3.20
+ADD "app.jar" /app/
+`},
+		{name: "quoted download with checksum", src: `FROM alpine:3.20
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d "https://example.com/app.tgz" /app/
+`},
 	},
 	"dockerfile/latest-tag": {
 		{name: "no tag", src: `FROM alpine
@@ -489,6 +501,21 @@ ADD https://example.com/app.jar /app/
 		{name: "build argument", src: `FROM alpine:3.20
 ARG SRC
 ADD ${SRC} /app/
+`},
+		{name: "quoted local file", src: `FROM alpine:3.20
+ADD "app.jar" /app/
+`, want: []want{{finding.Low, "ADD \"app.jar", "", nil}}},
+		{name: "quoted archive", src: `FROM scratch
+ADD "x.tgz" /d
+`},
+		{name: "single-quoted archive", src: `FROM scratch
+ADD 'rootfs.tar.gz' /
+`},
+		{name: "quoted remote", src: `FROM alpine:3.20
+ADD "https://example.com/app.tgz" /app/
+`},
+		{name: "quoted JSON form", src: `FROM scratch
+ADD ["x.tgz", "/d"]
 `},
 	},
 	"dockerfile/base-not-pinned": {

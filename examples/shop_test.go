@@ -198,6 +198,9 @@ ENTRYPOINT ["/catalog"]
     ports: ["127.0.0.1:8080:8080"]
     user: "10001:10001"
     read_only: true
+    mem_limit: 512m
+    cpus: 1
+    pids_limit: 200
     cap_drop: [ALL]
     security_opt: ["no-new-privileges:true"]
     networks: [front, data]
@@ -205,6 +208,9 @@ ENTRYPOINT ["/catalog"]
     image: postgres:16.4
     user: "999:999"
     read_only: true
+    mem_limit: 512m
+    cpus: 1
+    pids_limit: 200
     tmpfs: [/var/run/postgresql]
     cap_drop: [ALL]
     security_opt: ["no-new-privileges:true"]
@@ -213,6 +219,9 @@ ENTRYPOINT ["/catalog"]
     image: redis:7.4
     user: "999:999"
     read_only: true
+    mem_limit: 512m
+    cpus: 1
+    pids_limit: 200
     cap_drop: [ALL]
     security_opt: ["no-new-privileges:true"]
     networks: [data]

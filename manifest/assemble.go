@@ -170,7 +170,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 		case *authorizationPolicy:
 			obj = v.istio()
 		}
-		s.Objects = append(s.Objects, Object{Obj: obj, Kind: o.kind, Source: o.src})
+		s.Objects = append(s.Objects, Object{Obj: obj, Kind: o.kind, Source: o.src, Lines: o.lines})
 		switch v := o.obj.(type) {
 		case *corev1.Namespace:
 			n := &Namespace{Name: v.Name, Labels: make(map[string]string, len(v.Labels)+1), Annotations: v.Annotations, Declared: true, Source: o.src}
@@ -186,6 +186,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			// Kept in Objects, as istio types, for the mesh audit.
 		case *corev1.ServiceAccount:
 			// Kept in Objects, for the audit of service account tokens.
+		case *networkingv1.Ingress:
+			// Kept in Objects, for the audit of Ingresses.
 		default:
 			workloads = append(workloads, i)
 		}

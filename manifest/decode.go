@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	sigsjson "sigs.k8s.io/json"
 
@@ -255,8 +256,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
 		o.lines = fieldLines(n, base, true)
 	} else if d.fieldLines {
-		if _, tp := podTemplate(obj); tp != "" {
+		switch obj.(type) {
+		case *corev1.Service, *networkingv1.Ingress:
+			// For the findings of the exposure audit.
 			o.lines = fieldLines(n, base, false)
+		default:
+			if _, tp := podTemplate(obj); tp != "" {
+				o.lines = fieldLines(n, base, false)
+			}
 		}
 	}
 	out.objs = append(out.objs, o)

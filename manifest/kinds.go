@@ -53,8 +53,14 @@ func known(apiVersion, kind string) any {
 			return new(batchv1.CronJob)
 		}
 	case "networking.k8s.io/v1":
-		if kind == "NetworkPolicy" {
+		switch kind {
+		case "NetworkPolicy":
 			return new(networkingv1.NetworkPolicy)
+		case "Ingress":
+			// Kept in Set.Objects for the audit of Ingresses. Older
+			// apiVersions (extensions/v1beta1, networking.k8s.io/v1beta1,
+			// removed in Kubernetes 1.22) stay skipped.
+			return new(networkingv1.Ingress)
 		}
 	case "security.istio.io/v1", "security.istio.io/v1beta1":
 		switch kind {
@@ -117,6 +123,8 @@ func kindOf(obj any) string {
 		return "CronJob"
 	case *networkingv1.NetworkPolicy:
 		return "NetworkPolicy"
+	case *networkingv1.Ingress:
+		return "Ingress"
 	case *peerAuthentication:
 		return "PeerAuthentication"
 	case *authorizationPolicy:
@@ -163,6 +171,9 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *networkingv1.NetworkPolicy:
+		c := *o
+		return &c
+	case *networkingv1.Ingress:
 		c := *o
 		return &c
 	case *peerAuthentication:

@@ -247,6 +247,21 @@ type Object struct {
 	Obj    any
 	Kind   string
 	Source Source
+	// Lines maps field paths ("spec.externalIPs") to lines, for
+	// Services, Ingresses and objects with a pod template loaded with
+	// Options.FieldLines, and for NetworkPolicies; nil otherwise. Use Line.
+	Lines map[string]int
+}
+
+// Line returns the line of the field at path, or of the nearest enclosing
+// field that has one, or the object's own line.
+func (o Object) Line(path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := o.Lines[p]; ok {
+			return l
+		}
+	}
+	return o.Source.Line
 }
 
 // Namespace returns the namespace named name, or nil.

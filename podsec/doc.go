@@ -22,7 +22,11 @@
 // writable root file system, group 0, service account tokens mounted by
 // default, NET_RAW kept, images by the latest tag or not pinned by digest,
 // missing CPU and memory limits, and NodePort or LoadBalancer Services in
-// front of pods that no NetworkPolicy isolates. Container rules apply to
+// front of pods that no NetworkPolicy isolates. Rules under exposure/
+// judge how Services and networking.k8s.io/v1 Ingresses expose workloads:
+// externalIPs, load balancers open to every address, Ingresses without
+// TLS, and ingress-nginx snippet and authentication-lifting annotations.
+// Container rules apply to
 // init and ephemeral containers too, except the limits rule: ephemeral
 // containers cannot have limits. Ward has no hostPort rule of its own:
 // pss/hostPorts runs at both levels and says it all.

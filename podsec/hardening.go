@@ -16,6 +16,7 @@ func (a *auditor) hardening(w *manifest.Workload) {
 	spec := &w.Template.Spec
 	windows := spec.OS != nil && spec.OS.Name == corev1.Windows
 	a.automountToken(w, spec)
+	a.defaultAccount(w, spec)
 	if !windows {
 		a.podGroups(w, spec)
 	}
@@ -87,6 +88,70 @@ func (a *auditor) containerGroup(w *manifest.Workload, c containerRef) {
 		fmt.Sprintf("use a non-zero GID, such as 10001, in securityContext.runAsGroup of %s", c.name()))
 }
 
+// serviceAccount is the ServiceAccount a pod runs as: serviceAccountName,
+// else the deprecated serviceAccount (the API server copies it over), else
+// default.
+func serviceAccount(spec *corev1.PodSpec) string {
+	switch {
+	case spec.ServiceAccountName != "":
+		return spec.ServiceAccountName
+	case spec.DeprecatedServiceAccount != "":
+		return spec.DeprecatedServiceAccount
+	}
+	return "default"
+}
+
+// tokenMounted reports whether a pod's containers get a token of its
+// ServiceAccount, and how: automounted (the pod's automountServiceAccountToken,
+// else its ServiceAccount's, else true) or through a projected
+// serviceAccountToken volume.
+func (a *auditor) tokenMounted(w *manifest.Workload, spec *corev1.PodSpec) (string, bool) {
+	auto := true
+	switch v := spec.AutomountServiceAccountToken; {
+	case v != nil:
+		auto = *v
+	default:
+		if acc := a.accounts[w.Namespace+"/"+serviceAccount(spec)]; acc != nil && acc.AutomountServiceAccountToken != nil {
+			auto = *acc.AutomountServiceAccountToken
+		}
+	}
+	if auto {
+		return "its token is mounted in every container", true
+	}
+	for _, v := range spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return fmt.Sprintf("volume %q projects its token", v.Name), true
+			}
+		}
+	}
+	return "", false
+}
+
+// defaultAccount reports a pod that runs as its namespace's default
+// ServiceAccount with a token of it mounted.
+func (a *auditor) defaultAccount(w *manifest.Workload, spec *corev1.PodSpec) {
+	if serviceAccount(spec) != "default" {
+		return
+	}
+	how, ok := a.tokenMounted(w, spec)
+	if !ok {
+		return
+	}
+	path := "spec.serviceAccountName"
+	if spec.ServiceAccountName == "" && spec.DeprecatedServiceAccount != "" {
+		path = "spec.serviceAccount"
+	}
+	a.report(ruleDefaultSA, finding.Low, w.Source.File, w.TemplateLine(path), w.ID(),
+		fmt.Sprintf("%s runs as the default ServiceAccount of namespace %s and %s: it shares that identity, and every permission "+
+			"granted to it, with every other pod of the namespace that names no ServiceAccount", w.ID(), w.Namespace, how),
+		fmt.Sprintf("create a ServiceAccount for %s, bind only the roles it needs to it, and set spec.serviceAccountName; "+
+			"or set automountServiceAccountToken: false if it never calls the API", w.ID()))
+}
+
 // automountToken reports a pod that gets an API token: its spec's
 // automountServiceAccountToken wins; unset, its ServiceAccount's (when the
 // input has it) applies, as in Kubernetes.
@@ -95,10 +160,7 @@ func (a *auditor) automountToken(w *manifest.Workload, spec *corev1.PodSpec) {
 	if v != nil && !*v {
 		return
 	}
-	sa := spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
+	sa := serviceAccount(spec)
 	if acc := a.accounts[w.Namespace+"/"+sa]; v == nil && acc != nil && acc.AutomountServiceAccountToken != nil && !*acc.AutomountServiceAccountToken {
 		return
 	}
@@ -150,19 +212,34 @@ func (a *auditor) image(w *manifest.Workload, c containerRef) {
 	if ref == "" {
 		return
 	}
-	tag, digest := splitImage(ref)
+	tag, digest, bad := splitImage(ref)
 	if digest != "" {
 		return
+	}
+	// A malformed digest pins nothing, and the kubelet refuses the
+	// reference (InvalidImageName): say so rather than "no tag".
+	malformed := ""
+	if bad != "" {
+		malformed = fmt.Sprintf(" and the malformed digest %q (%s), which pins nothing: the kubelet rejects the reference as InvalidImageName", bad, digestProblem(bad))
 	}
 	line := w.TemplateLine(c.path + ".image")
 	if tag == "" || tag == "latest" {
 		what := "no tag, which means latest"
-		if tag != "" {
+		switch {
+		case tag != "":
 			what = "the tag latest"
+		case bad != "":
+			what = "no tag"
 		}
 		a.report(ruleImageLatest, finding.Medium, w.Source.File, line, w.ID(),
-			fmt.Sprintf("%s of %s uses image %q with %s: what runs depends on when each node pulled it", c.name(), w.ID(), ref, what),
+			fmt.Sprintf("%s of %s uses image %q with %s%s: what runs depends on when each node pulled it", c.name(), w.ID(), ref, what, malformed),
 			fmt.Sprintf("use a version tag and a digest in the image of %s: registry/app:1.4.2@sha256:<digest>", c.name()))
+		return
+	}
+	if bad != "" {
+		a.report(ruleImageNotPinned, a.opts.DigestSeverity, w.Source.File, line, w.ID(),
+			fmt.Sprintf("%s of %s uses image %q by tag%s", c.name(), w.ID(), ref, malformed),
+			fmt.Sprintf("write the full digest in the image of %s: %s@sha256:<64 hex digits>", c.name(), ref[:strings.IndexByte(ref, '@')]))
 		return
 	}
 	a.report(ruleImageNotPinned, a.opts.DigestSeverity, w.Source.File, line, w.ID(),
@@ -172,11 +249,14 @@ func (a *auditor) image(w *manifest.Workload, c containerRef) {
 
 // splitImage returns the tag and digest of an image reference such as
 // "registry:5000/app:1.2@sha256:...". A digest that is not
-// algorithm:hex-like is ignored: it does not pin anything.
-func splitImage(ref string) (tag, digest string) {
+// algorithm:hex-like is returned as bad, not as digest: it does not pin
+// anything.
+func splitImage(ref string) (tag, digest, bad string) {
 	if i := strings.IndexByte(ref, '@'); i >= 0 {
 		if validDigest(ref[i+1:]) {
 			digest = ref[i+1:]
+		} else {
+			bad = ref[i+1:]
 		}
 		ref = ref[:i]
 	}
@@ -184,7 +264,23 @@ func splitImage(ref string) (tag, digest string) {
 	if i := strings.LastIndexByte(ref, ':'); i > slash {
 		tag = ref[i+1:]
 	}
-	return tag, digest
+	return tag, digest, bad
+}
+
+// digestProblem says what is wrong with a digest validDigest refuses.
+func digestProblem(d string) string {
+	alg, enc, ok := strings.Cut(d, ":")
+	switch {
+	case !ok || alg == "" || enc == "":
+		return "a digest is algorithm:hex, such as sha256:<64 hex digits>"
+	case alg == "sha256" && len(enc) != 64:
+		return fmt.Sprintf("sha256 has %d hex digits, not %d", 64, len(enc))
+	case alg == "sha512" && len(enc) != 128:
+		return fmt.Sprintf("sha512 has %d hex digits, not %d", 128, len(enc))
+	case alg == "sha256" || alg == "sha512":
+		return "the hex digits must be 0-9 and lower-case a-f"
+	}
+	return "not an algorithm:encoded digest"
 }
 
 // validDigest reports whether d has the OCI digest form

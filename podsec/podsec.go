@@ -60,6 +60,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 		a.pss(w)
 		a.hardening(w)
 	}
+	a.exposure(set)
 	if opts.IngressIsolated != nil {
 		a.exposed(set)
 	}

@@ -185,6 +185,25 @@ metadata: {name: default, namespace: shop}
 automountServiceAccountToken: false
 `, podsec.Options{}, []want{{finding.Low, "#am", dep, []string{"sets automountServiceAccountToken: true"}}}},
 	},
+	"pod/default-service-account": {
+		{"no serviceAccountName, token automounted", replace("automountServiceAccountToken: false", "automountServiceAccountToken: true"), podsec.Options{},
+			[]want{{finding.Low, "#spec", dep, []string{"runs as the default ServiceAccount of namespace shop", "its token is mounted in every container"}}}},
+		{"serviceAccountName default", replace("      automountServiceAccountToken: false", "      serviceAccountName: default #sa"), podsec.Options{},
+			[]want{{finding.Low, "#sa", dep, []string{"default ServiceAccount"}}}},
+		{"deprecated serviceAccount default", replace("      automountServiceAccountToken: false", "      serviceAccount: default #sa"), podsec.Options{},
+			[]want{{finding.Low, "#sa", dep, nil}}},
+		{"automount off, projected token", with("pod", "\n      volumes:\n      - name: api-token\n        projected: {sources: [{serviceAccountToken: {path: token}}]}"), podsec.Options{},
+			[]want{{finding.Low, "#spec", dep, []string{`volume "api-token" projects its token`}}}},
+		{"no token", with(), podsec.Options{}, nil},
+		{"own service account", replace("      automountServiceAccountToken: false", "      serviceAccountName: web"), podsec.Options{}, nil},
+		{"deprecated serviceAccount of its own", replace("      automountServiceAccountToken: false", "      serviceAccount: web"), podsec.Options{}, nil},
+		{"default service account without automount", replace("      automountServiceAccountToken: false", "") + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`, podsec.Options{}, nil},
+	},
 	"pod/net-raw-not-dropped": {
 		{"drop lists other capabilities", replace("drop: [ALL]", "drop: [CHOWN]"), podsec.Options{Level: "baseline"},
 			[]want{{finding.Medium, "#drop", dep, []string{"neither NET_RAW nor ALL"}}}},
@@ -221,7 +240,11 @@ spec:
 		{"registry port, no tag", replace("image: registry.example/app:1.0@"+sha, "image: registry.example:5000/team/app"), podsec.Options{},
 			[]want{{finding.Medium, "#img", dep, []string{"no tag"}}}},
 		{"malformed digest does not pin", replace("image: registry.example/app:1.0@"+sha, "image: nginx@sha256:abc"), podsec.Options{},
-			[]want{{finding.Medium, "#img", dep, nil}}},
+			[]want{{finding.Medium, "#img", dep, []string{`with no tag and the malformed digest "sha256:abc"`, "InvalidImageName"}}}},
+		{"digest one hex digit short", replace("image: registry.example/app:1.0@"+sha, "image: nginx@"+sha[:len(sha)-1]), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, []string{"malformed digest", "sha256 has 64 hex digits, not 63"}}}},
+		{"upper-case digest", replace("image: registry.example/app:1.0@"+sha, "image: nginx@sha256:"+strings.Repeat("A", 64)), podsec.Options{},
+			[]want{{finding.Medium, "#img", dep, []string{"malformed digest", "lower-case"}}}},
 		{"latest pinned by digest", replace("registry.example/app:1.0@", "nginx:latest@"), podsec.Options{}, nil},
 		{"version tag", replace("image: registry.example/app:1.0@"+sha, "image: nginx:1.27"), podsec.Options{}, nil},
 		{"no image", replace("image: registry.example/app:1.0@"+sha, `image: ""`), podsec.Options{}, nil},
@@ -234,6 +257,9 @@ spec:
 		{"digest", with(), podsec.Options{}, nil},
 		{"digest without tag", replace("registry.example/app:1.0@", "registry.example/app@"), podsec.Options{}, nil},
 		{"latest is reported as image-latest only", replace("image: registry.example/app:1.0@"+sha, "image: nginx"), podsec.Options{}, nil},
+		{"tag and a short digest", replace("image: registry.example/app:1.0@"+sha, "image: nginx:1.27@"+sha[:len(sha)-1]), podsec.Options{},
+			[]want{{finding.Info, "#img", dep, []string{`by tag and the malformed digest`, "not 63"}}}},
+		{"short digest without tag is reported as image-latest only", replace("image: registry.example/app:1.0@"+sha, "image: nginx@"+sha[:len(sha)-1]), podsec.Options{}, nil},
 	},
 	"pod/no-resource-limits": {
 		{"memory missing", replace("limits: {cpu: 500m, memory: 128Mi}", "limits: {cpu: 500m}"), podsec.Options{},
@@ -267,6 +293,91 @@ spec:
 		{"other namespace", with() + strings.Replace(service("NodePort", "web"), "namespace: shop", "namespace: other", 1), podsec.Options{IngressIsolated: func(*manifest.Workload) bool { return false }}, nil},
 		{"not run without policy information", with() + service("NodePort", "web"), podsec.Options{}, nil},
 	},
+	"exposure/service-external-ips": {
+		{"external IPs", `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+  externalIPs: [203.0.113.10, 10.0.0.53] #eip
+`, podsec.Options{}, []want{{finding.High, "#eip", "shop/Service/web", []string{"spec.externalIPs (203.0.113.10, 10.0.0.53)", "CVE-2020-8554"}}}},
+		{"no external IPs", `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80}]
+`, podsec.Options{}, nil},
+	},
+	"exposure/lb-no-source-ranges": {
+		{"no source ranges", lbService("", ""), podsec.Options{},
+			[]want{{finding.Medium, "#type", "shop/Service/web", []string{"(type LoadBalancer) sets no loadBalancerSourceRanges", "anyone on the internet"}}}},
+		{"every address", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24, 0.0.0.0/0] #ranges"), podsec.Options{},
+			[]want{{finding.Medium, "#ranges", "shop/Service/web", []string{"allows every address in loadBalancerSourceRanges"}}}},
+		{"every address in the annotation", lbService("\n  annotations:\n    service.beta.kubernetes.io/load-balancer-source-ranges: \"::/0\" #ann", ""), podsec.Options{},
+			[]want{{finding.Medium, "#ann", "shop/Service/web", []string{"in its service.beta.kubernetes.io/load-balancer-source-ranges annotation"}}}},
+		{"internal load balancer", lbService("\n  annotations: {networking.gke.io/load-balancer-type: Internal}", ""), podsec.Options{},
+			[]want{{finding.Low, "#type", "shop/Service/web", []string{"internal (networking.gke.io/load-balancer-type)"}}}},
+		{"source ranges", lbService("", "\n  loadBalancerSourceRanges: [203.0.113.0/24]"), podsec.Options{}, nil},
+		{"source ranges in the annotation", lbService("\n  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"203.0.113.0/24,198.51.100.7/32\"}", ""), podsec.Options{}, nil},
+		{"not a load balancer", strings.Replace(lbService("", ""), "type: LoadBalancer", "type: NodePort", 1), podsec.Options{}, nil},
+	},
+	"exposure/ingress-no-tls": {
+		{"no tls", ingress("", ""), podsec.Options{},
+			[]want{{finding.Medium, "#spec", "shop/Ingress/web", []string{"has no spec.tls"}}}},
+		{"a host without tls", ingress("", "\n  tls: [{hosts: [shop.example.com], secretName: shop-tls}]"), podsec.Options{},
+			[]want{{finding.Medium, "#admin", "shop/Ingress/web", []string{"serves admin.example.com over plain HTTP"}}}},
+		{"tls for both hosts", ingress("", "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretName: shop-tls}]"), podsec.Options{}, nil},
+		{"wildcard tls", ingress("", "\n  tls: [{hosts: [\"*.example.com\"], secretName: wildcard-tls}]"), podsec.Options{}, nil},
+		{"tls without hosts", ingress("", "\n  tls: [{secretName: default-tls}]"), podsec.Options{}, nil},
+	},
+	"exposure/ingress-nginx-snippet": {
+		{"configuration and server snippets", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: 'more_set_headers \"X-Frame-Options: DENY\";' #cs\n    nginx.ingress.kubernetes.io/server-snippet: \"location /x { return 403; }\" #ss", tlsAll), podsec.Options{},
+			[]want{
+				{finding.High, "#cs", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/configuration-snippet", "CVE-2021-25742"}},
+				{finding.High, "#ss", "shop/Ingress/web", []string{"nginx.ingress.kubernetes.io/server-snippet"}},
+			}},
+		{"injection through other annotations", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/permanent-redirect: "https://example.com/;}location ~* ^/x {alias /var/run/secrets/;" #pr
+    nginx.ingress.kubernetes.io/auth-url: "http://auth.example/{" #au
+    nginx.ingress.kubernetes.io/auth-tls-match-cn: "CN=/var/run/secrets/kubernetes.io" #cn`, tlsAll), podsec.Options{},
+			[]want{
+				{finding.High, "#pr", "shop/Ingress/web", []string{"permanent-redirect to a value with a ';'", "CVE-2023-5044"}},
+				{finding.High, "#au", "shop/Ingress/web", []string{"auth-url to a value with a brace"}},
+				{finding.High, "#cn", "shop/Ingress/web", []string{"a path to the controller's secrets"}},
+			}},
+		{"ordinary annotation values", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/rewrite-target: /$2
+    nginx.ingress.kubernetes.io/auth-signin: "https://auth.example/start?rd=$escaped_request_uri"
+    nginx.ingress.kubernetes.io/ssl-ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+    nginx.ingress.kubernetes.io/cors-allow-headers: "DNT, X-CustomHeader, Authorization"
+    example.com/note: "a; b {c}"`, tlsAll), podsec.Options{}, nil},
+		{"dedicated annotations", ingress("\n  annotations:\n    nginx.ingress.kubernetes.io/ssl-redirect: \"true\"\n    nginx.ingress.kubernetes.io/limit-rps: \"10\"\n    example.com/configuration-snippet: x", tlsAll), podsec.Options{}, nil},
+	},
+	"exposure/ingress-nginx-auth-bypass": {
+		{"global auth off, satisfy any, unverified client certificates", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/enable-global-auth: "false" #ga
+    nginx.ingress.kubernetes.io/satisfy: any #sat
+    nginx.ingress.kubernetes.io/auth-tls-secret: shop/ca
+    nginx.ingress.kubernetes.io/auth-tls-verify-client: optional_no_ca #vc`, tlsAll), podsec.Options{},
+			[]want{
+				{finding.Medium, "#ga", "shop/Ingress/web", []string{"enable-global-auth: \"false\"", "global-auth-url"}},
+				{finding.Medium, "#sat", "shop/Ingress/web", []string{"satisfy: any"}},
+				{finding.Medium, "#vc", "shop/Ingress/web", []string{"auth-tls-verify-client: optional_no_ca next to auth-tls-secret"}},
+			}},
+		{"authentication kept", ingress(`
+  annotations:
+    nginx.ingress.kubernetes.io/enable-global-auth: "true"
+    nginx.ingress.kubernetes.io/satisfy: all
+    nginx.ingress.kubernetes.io/auth-tls-secret: shop/ca
+    nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"`, tlsAll), podsec.Options{}, nil},
+		{"optional_no_ca without client certificates", ingress("\n  annotations: {nginx.ingress.kubernetes.io/auth-tls-verify-client: \"off\"}", tlsAll), podsec.Options{}, nil},
+	},
 	// The Pod Security Standards checks are covered by the library's
 	// fixtures (TestFixtures); these cases pin severity, object and line.
 	"pss/allowPrivilegeEscalation": {
@@ -286,6 +397,12 @@ spec:
 		{"does not drop ALL", replace("drop: [ALL]", "drop: [NET_RAW]"), podsec.Options{},
 			[]want{{finding.Medium, "#drop", dep, []string{`must set securityContext.capabilities.drop=["ALL"]`}}}},
 		{"drops ALL", with(), podsec.Options{}, nil},
+		// Runtimes drop every capability for "all"; the library wants "ALL".
+		{"drop all in lower case", replace("drop: [ALL]", "drop: [all]"), podsec.Options{},
+			[]want{{finding.Medium, "#drop", dep, []string{`must set securityContext.capabilities.drop=["ALL"]`, `container "app" drops "all"`, "compare it case-insensitively", "write ALL"}}}},
+		{"drop All, NET_RAW", replace("drop: [ALL]", "drop: [NET_RAW, All]"), podsec.Options{},
+			[]want{{finding.Medium, "#drop", dep, []string{`drops "All"`}}}},
+		{"drop all at baseline", replace("drop: [ALL]", "drop: [all]"), podsec.Options{Level: "baseline"}, nil},
 	},
 	"pss/capabilities_baseline": {
 		{"adds SYS_ADMIN at baseline", with("sc", "\n            add: [CHOWN, SYS_ADMIN] #add"), podsec.Options{Level: "baseline"},
@@ -301,18 +418,65 @@ spec:
 		{"unsafe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}\n        - {name: net.core.somaxconn, value: '1024'} #sysctl"), podsec.Options{Level: "baseline"},
 			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net.core.somaxconn"}}}},
 		{"safe sysctl", with("podsc", "\n        sysctls:\n        - {name: kernel.shm_rmid_forced, value: '1'}"), podsec.Options{Level: "baseline"}, nil},
+		// The kubelet reads slashes as dots; the library compares the names as written.
+		{"safe sysctl written with slashes", with("podsc", "\n        sysctls:\n        - {name: net/ipv4/ip_local_port_range, value: '1024 65535'} #sysctl"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net/ipv4/ip_local_port_range", "read net/ipv4/ip_local_port_range as net.ipv4.ip_local_port_range", "write the names with dots"}}}},
+		{"unsafe sysctl written with slashes", with("podsc", "\n        sysctls:\n        - {name: net/core/somaxconn, value: '1024'} #sysctl"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#sysctl", dep, []string{"forbidden sysctls: net/core/somaxconn"}}}},
 	},
 	"pss/restrictedVolumes": {
 		{"nfs", with("pod", "\n      volumes:\n      - name: data #vol\n        nfs: {server: nfs.example, path: /export}"), podsec.Options{},
 			[]want{{finding.Medium, "#vol", dep, []string{`volume "data" uses restricted volume type "nfs"`}}}},
 		{"volume with no source is an emptyDir", with("pod", "\n      volumes:\n      - name: scratch"), podsec.Options{}, nil},
 	},
+	"pss/seccompProfile_restricted": {
+		// The kubelet applies each container's profile; the library rejects the pod's Unconfined anyway.
+		{"pod Unconfined overridden in every container", strings.Replace(with("sc", "\n          seccompProfile: {type: RuntimeDefault}"), "seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined} #seccomp", 1), podsec.Options{},
+			[]want{{finding.High, "#seccomp", dep, []string{`pod must not set securityContext.seccompProfile.type to "Unconfined"`, "every container sets its own RuntimeDefault or Localhost profile", "admission enforces the library"}}}},
+		{"RuntimeDefault", with(), podsec.Options{}, nil},
+	},
 	"pss/seccompProfile_baseline": {
 		{"template annotation at v1.18", with("meta", "\n      annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined} #ann"), podsec.Options{Level: "baseline", Version: "v1.18"},
 			[]want{{finding.High, "#ann", dep, []string{"seccomp.security.alpha.kubernetes.io/pod"}}}},
+		{"pod Unconfined at baseline, containers unset", replace("seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined} #seccomp"), podsec.Options{Level: "baseline"},
+			[]want{{finding.High, "#seccomp", dep, []string{`pod must not set securityContext.seccompProfile.type to "Unconfined"`}}}},
 		{"controller annotation is not the pod's", strings.Replace(with(), "metadata: {name: web, namespace: shop}", "metadata: {name: web, namespace: shop, annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined}}", 1),
 			podsec.Options{Level: "baseline", Version: "v1.18"}, nil},
 	},
+}
+
+// lbService is a LoadBalancer Service with more metadata and spec lines.
+func lbService(meta, spec string) string {
+	return `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop` + meta + `
+spec:
+  type: LoadBalancer #type
+  selector: {app: web}
+  ports: [{port: 443}]` + spec + "\n"
+}
+
+// tlsAll is the spec.tls of ingress() covering both its hosts.
+const tlsAll = "\n  tls: [{hosts: [shop.example.com, admin.example.com], secretName: shop-tls}]"
+
+// ingress is an Ingress for two hosts with more metadata and spec lines.
+func ingress(meta, spec string) string {
+	return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop` + meta + `
+spec: #spec
+  ingressClassName: nginx
+  rules:
+  - host: shop.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+  - host: admin.example.com #admin
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: admin, port: {number: 80}}}}]` + spec + "\n"
 }
 
 // service is a Service of type typ in namespace shop selecting app: sel.
@@ -394,6 +558,7 @@ func TestRegistry(t *testing.T) {
 					continue
 				}
 				exception := f.Rule == "pod/image-not-pinned" && tc.opts.DigestSeverity != finding.Info ||
+					f.Rule == "exposure/lb-no-source-ranges" && f.Severity == finding.Low && strings.Contains(f.Message, "the load balancer is internal") ||
 					strings.HasPrefix(f.Rule, "pss/") && f.Severity == finding.High && strings.Contains(f.Message, "also fails baseline check")
 				if f.Severity != r.Severity && !exception {
 					t.Errorf("%s finding has severity %s, registry says %s", f.Rule, f.Severity, r.Severity)
@@ -425,7 +590,7 @@ func TestRegistry(t *testing.T) {
 			if !checks[r.ID] {
 				t.Errorf("rule %s is not a check of the library", r.ID)
 			}
-		case strings.HasPrefix(r.ID, "pod/"):
+		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"):
 			if !emitted[r.ID] {
 				t.Errorf("rule %s is never emitted by the test inputs", r.ID)
 			}
@@ -435,7 +600,7 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("rule %s needs a positive and a negative case (positive %v, negative %v)", r.ID, positive, negative)
 			}
 		default:
-			t.Errorf("rule %s is neither pss/ nor pod/", r.ID)
+			t.Errorf("rule %s is neither pss/, pod/ nor exposure/", r.ID)
 		}
 	}
 }
@@ -525,5 +690,41 @@ func TestSetUnchanged(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(first, finding.Compare) {
 		t.Errorf("findings are not sorted:\n%s", dump(first))
+	}
+}
+
+// TestDivergenceNotes checks that the notes explaining where the Pod
+// Security Standards library and the node disagree appear only then.
+func TestDivergenceNotes(t *testing.T) {
+	unconfined := strings.Replace(with(), "seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined}", 1)
+	oneOverrides := strings.Replace(with("sc", "\n          seccompProfile: {type: RuntimeDefault}", "containers",
+		"\n      - {name: side, image: registry.example/side:1@"+sha+", resources: {limits: {cpu: 1, memory: 1Gi}}, securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}}"),
+		"seccompProfile: {type: RuntimeDefault}", "seccompProfile: {type: Unconfined}", 1)
+	for _, tc := range []struct {
+		name, doc, rule, note string
+		opts                  podsec.Options
+	}{
+		{"containers do not override the pod's Unconfined", unconfined, "pss/seccompProfile_restricted", "every container sets", podsec.Options{}},
+		{"one container of two overrides it", oneOverrides, "pss/seccompProfile_restricted", "every container sets", podsec.Options{}},
+		{"unsafe sysctl with slashes", with("podsc", "\n        sysctls:\n        - {name: net/core/somaxconn, value: '1024'}"), "pss/sysctls", "with dots", podsec.Options{Level: "baseline"}},
+		{"unsafe sysctl with dots", with("podsc", "\n        sysctls:\n        - {name: net.core.somaxconn, value: '1024'}"), "pss/sysctls", "with dots", podsec.Options{Level: "baseline"}},
+		{"drop without ALL", replace("drop: [ALL]", "drop: [NET_RAW]"), "pss/capabilities_restricted", "case-insensitively", podsec.Options{}},
+		{"drop all but adds SYS_TIME", with("sc", "\n            add: [SYS_TIME]"), "pss/capabilities_restricted", "case-insensitively", podsec.Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			for _, f := range audit(t, tc.doc, tc.opts) {
+				if f.Rule != tc.rule {
+					continue
+				}
+				n++
+				if strings.Contains(f.Message, tc.note) {
+					t.Errorf("%s: message has the note %q: %s", f.Rule, tc.note, f.Message)
+				}
+			}
+			if n == 0 {
+				t.Errorf("no %s finding", tc.rule)
+			}
+		})
 	}
 }

@@ -139,6 +139,7 @@ func (a *auditor) pss(w *manifest.Workload) {
 		if res.ForbiddenDetail != "" {
 			msg += ": " + res.ForbiddenDetail
 		}
+		msg += divergence(c, meta, spec)
 		if len(alsoFails) > 0 {
 			sev = baselineSeverity
 			msg += fmt.Sprintf("; it also fails baseline check %s, which this check replaces at the restricted level", strings.Join(alsoFails, ", "))

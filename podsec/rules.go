@@ -11,11 +11,18 @@ const (
 	ruleWritableRootFS    = "pod/writable-root-fs"
 	ruleRootGroup         = "pod/root-group"
 	ruleAutomountSA       = "pod/automount-sa-token"
+	ruleDefaultSA         = "pod/default-service-account"
 	ruleNetRaw            = "pod/net-raw-not-dropped"
 	ruleImageLatest       = "pod/image-latest"
 	ruleImageNotPinned    = "pod/image-not-pinned"
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
+
+	ruleExternalIPs     = "exposure/service-external-ips"
+	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
+	ruleIngressNoTLS    = "exposure/ingress-no-tls"
+	ruleNginxSnippet    = "exposure/ingress-nginx-snippet"
+	ruleNginxAuthBypass = "exposure/ingress-nginx-auth-bypass"
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -124,18 +131,22 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"KSV-0025"},
 	},
 	{
-		ID:          pssPrefix + "seccompProfile_baseline",
-		Severity:    baselineSeverity,
-		Summary:     "A pod or container sets the seccomp profile to Unconfined.",
-		Rationale:   "Seccomp filters the system calls a container may make; Unconfined exposes the whole kernel interface to an attacker.",
+		ID:       pssPrefix + "seccompProfile_baseline",
+		Severity: baselineSeverity,
+		Summary:  "A pod or container sets the seccomp profile to Unconfined.",
+		Rationale: "Seccomp filters the system calls a container may make; Unconfined exposes the whole kernel interface to an attacker. " +
+			"A pod-level Unconfined is reported even when every container sets its own RuntimeDefault or Localhost profile, " +
+			"which the kubelet applies instead: the library, and so admission, rejects the pod-level value; the message then says so.",
 		Fix:         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod.",
 		Equivalents: []string{"KSV-0104"},
 	},
 	{
-		ID:          pssPrefix + "sysctls",
-		Severity:    baselineSeverity,
-		Summary:     "A pod sets a sysctl outside the safe, namespaced set.",
-		Rationale:   "Unsafe sysctls change kernel settings shared with the node or other pods and can disable protections or starve the node.",
+		ID:       pssPrefix + "sysctls",
+		Severity: baselineSeverity,
+		Summary:  "A pod sets a sysctl outside the safe, namespaced set.",
+		Rationale: "Unsafe sysctls change kernel settings shared with the node or other pods and can disable protections or starve the node. " +
+			"A safe sysctl written with slashes (net/ipv4/ip_local_port_range) is reported: the kubelet and the kernel read it as the dotted name, " +
+			"but the library, and so admission, compares the names as written; the message then says so.",
 		Fix:         "Remove the sysctl from `spec.securityContext.sysctls`, or tune it on the node.",
 		Equivalents: []string{"KSV-0026", "kube-linter:unsafe-sysctls"},
 	},
@@ -161,7 +172,8 @@ var Rules = []finding.Rule{
 		Severity: restrictedSeverity,
 		Summary:  "A container does not drop ALL capabilities, or adds one other than NET_BIND_SERVICE.",
 		Rationale: "The runtime's default capabilities include NET_RAW, SETUID and DAC_OVERRIDE, which most applications never use and attackers do. " +
-			"Replaces pss/capabilities_baseline at the restricted level." + restrictedNote,
+			"Replaces pss/capabilities_baseline at the restricted level. `drop: [all]` in another case is reported: containerd and CRI-O drop every capability for it, " +
+			"but the library, and so admission, wants \"ALL\"; the message then says so." + restrictedNote,
 		Fix:         "Set `securityContext.capabilities: {drop: [ALL]}` on every container, adding back only NET_BIND_SERVICE when it binds a port below 1024.",
 		Equivalents: []string{"KSV-0003", "KSV-0106"},
 	},
@@ -204,6 +216,7 @@ var Rules = []finding.Rule{
 		Severity: restrictedSeverity,
 		Summary:  "The pod does not give every container a seccomp profile of RuntimeDefault or Localhost.",
 		Rationale: "Without a profile, most runtimes run containers unconfined, exposing every system call to an attacker. " +
+			"A pod-level Unconfined fails even when every container overrides it; the message then says so. " +
 			"Replaces pss/seccompProfile_baseline at the restricted level." + restrictedNote,
 		Fix:         "Set `spec.securityContext.seccompProfile: {type: RuntimeDefault}`.",
 		Equivalents: []string{"KSV-0030"},
@@ -238,6 +251,19 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"KSV-0036", "polaris:automountServiceAccountToken"},
 	},
 	{
+		ID:       ruleDefaultSA,
+		Severity: finding.Low,
+		Summary:  "A pod runs as its namespace's default ServiceAccount and gets a token of it.",
+		Rationale: "Every pod that names no ServiceAccount runs as default, so a role bound to default for one workload is granted to all of them, " +
+			"and the audit log cannot tell them apart. Reported only when the pod gets a token: automounted (the pod's automountServiceAccountToken, " +
+			"else its ServiceAccount's when the input holds it, else true) or through a projected serviceAccountToken volume. " +
+			"A pod with no token carries no credential of the account, so it is not reported (kube-linter's default-service-account reports it anyway). " +
+			"The deprecated spec.serviceAccount is read when serviceAccountName is unset, as the API server does.",
+		Fix: "Create a ServiceAccount per workload, bind to it only the roles that workload needs, and set `spec.serviceAccountName`; " +
+			"set `automountServiceAccountToken: false` on the default ServiceAccount of every namespace.",
+		Equivalents: []string{"kube-linter:default-service-account"},
+	},
+	{
 		ID:       ruleNetRaw,
 		Severity: finding.Medium,
 		Summary:  "A container keeps NET_RAW: its capabilities.drop lists neither NET_RAW nor ALL, it adds NET_RAW back, or it is privileged.",
@@ -253,7 +279,9 @@ var Rules = []finding.Rule{
 		Severity: finding.Medium,
 		Summary:  "A container image uses the tag latest, or no tag (which means latest), and no digest.",
 		Rationale: "What runs then depends on when each node pulled the image: rollouts are not reproducible, a rollback does not roll back, " +
-			"and a pushed or compromised image is picked up silently. An image pinned by digest is not reported, whatever its tag.",
+			"and a pushed or compromised image is picked up silently. An image pinned by digest is not reported, whatever its tag. " +
+			"A malformed digest (sha256 with other than 64 lower-case hex digits, sha512 with other than 128) pins nothing and makes the kubelet " +
+			"refuse the image (InvalidImageName): the message names it and what is wrong with it.",
 		Fix:         "Use an immutable version tag or, better, a digest: `image: registry/app:1.4.2@sha256:<digest>`.",
 		Equivalents: []string{"KSV-0013", "kube-linter:latest-tag", "polaris:tagNotSpecified"},
 	},
@@ -263,7 +291,8 @@ var Rules = []finding.Rule{
 		Summary:  "A container image is referenced by tag only, not by digest.",
 		Rationale: "Tags are mutable: the registry can serve different content under the same tag, by mistake or after a compromise. " +
 			"A digest names exactly the bytes that were reviewed and scanned. Info by default; Options.DigestSeverity raises it. " +
-			"Images already reported by pod/image-latest are not reported again.",
+			"Images already reported by pod/image-latest are not reported again. A tagged image with a malformed digest is reported here, " +
+			"with the digest and what is wrong with it.",
 		Fix: "Append the digest: `image: registry/app:1.4.2@sha256:<digest>` (`crane digest` or `docker buildx imagetools inspect` print it); " +
 			"let a bot such as Renovate keep it current.",
 	},
@@ -289,6 +318,62 @@ var Rules = []finding.Rule{
 		Fix: "Select the workloads with a NetworkPolicy that isolates ingress and allows only the expected sources (the load balancer's or clients' " +
 			"ipBlocks, the ingress controller's pods), or make the Service ClusterIP behind an ingress controller.",
 		Equivalents: []string{"kube-linter:exposed-services", "kube-linter:non-isolated-pod"},
+	},
+	{
+		ID:       ruleExternalIPs,
+		Severity: finding.High,
+		Summary:  "A Service sets spec.externalIPs.",
+		Rationale: "kube-proxy on every node sends the traffic for each external IP to the Service, whoever owns the address: " +
+			"a Service naming another service's address, or a public one, takes its traffic from every pod and node (CVE-2020-8554, unfixable in Kubernetes itself). " +
+			"Few clusters need the field; where no admission control (the DenyServiceExternalIPs plugin, a policy engine) forbids it, " +
+			"anyone who may create Services may use it to intercept traffic, so a manifest that needs it is a sign that the cluster allows it.",
+		Fix: "Remove spec.externalIPs; expose the Service with type LoadBalancer or an Ingress. " +
+			"Turn on the DenyServiceExternalIPs admission plugin (or an equivalent policy) so no Service can set it.",
+		Equivalents: []string{"KSV-0108"},
+	},
+	{
+		ID:       ruleLBSourceRanges,
+		Severity: finding.Medium,
+		Summary:  "A LoadBalancer Service accepts every source address: no loadBalancerSourceRanges, or 0.0.0.0/0 or ::/0 among them (low for an internal load balancer).",
+		Rationale: "A LoadBalancer Service gets an address outside the cluster; without source ranges the cloud load balancer, and the firewall rules the cloud provider opens for it, " +
+			"accept every address, so the whole internet can reach the pods behind it. The ranges may also be set with the " +
+			"service.beta.kubernetes.io/load-balancer-source-ranges annotation. An internal load balancer (the AWS, Azure, GKE, OCI, IBM, OpenStack or Alibaba annotation " +
+			"that makes it so) is low: it is open to the whole cloud network rather than the internet. Whether NetworkPolicies isolate the pods is pod/exposed-unisolated's question.",
+		Fix: "Set spec.loadBalancerSourceRanges to the networks of the clients that need the Service (an office range, a partner's addresses, a CDN's), " +
+			"or expose it through an Ingress or gateway that authenticates.",
+	},
+	{
+		ID:       ruleIngressNoTLS,
+		Severity: finding.Medium,
+		Summary:  "An Ingress has no spec.tls, or serves a host that no spec.tls entry lists.",
+		Rationale: "Without TLS the ingress controller serves the hosts over plain HTTP: passwords, tokens and session cookies cross the network readable and alterable " +
+			"by anyone on the path, and clients cannot tell the site from an impostor. A tls entry without hosts covers every host; a wildcard (*.example.com) covers one label.",
+		Fix:         "Add `spec.tls: [{hosts: [<host>], secretName: <tls secret>}]` for every host (cert-manager can issue and renew the certificate), and redirect HTTP to HTTPS.",
+		Equivalents: []string{"polaris:tlsSettingsMissing"},
+	},
+	{
+		ID:       ruleNginxSnippet,
+		Severity: finding.High,
+		Summary:  "An Ingress sets an ingress-nginx snippet annotation (configuration-snippet, server-snippet, auth-snippet, stream-snippet, modsecurity-snippet), or another ingress-nginx annotation to a value that injects NGINX configuration.",
+		Rationale: "A snippet is raw NGINX configuration that the ingress controller loads as its own. The controller's service account can read every Secret of the cluster, " +
+			"so whoever can write an Ingress can, through a snippet, read its token and every Secret (CVE-2021-25742), or route other hosts' traffic. " +
+			"ingress-nginx turned snippet annotations off by default (allow-snippet-annotations: false) for this reason; an Ingress that relies on them forces the cluster to turn them back on for everyone. " +
+			"Other annotations are written into nginx.conf too: a value with a line break, a ';', a brace or a path to /var/run/secrets injects configuration the same way " +
+			"(CVE-2023-5043, CVE-2023-5044) and is reported as well; the message names what was found, not the value.",
+		Fix: "Replace the snippet with the dedicated annotations (headers, rewrites, rate limits) or with configuration in the controller's ConfigMap that the cluster admins own; " +
+			"keep allow-snippet-annotations false.",
+		Equivalents: []string{"KCV-0093"},
+	},
+	{
+		ID:       ruleNginxAuthBypass,
+		Severity: finding.Medium,
+		Summary:  "An Ingress sets an ingress-nginx annotation that lifts authentication: enable-global-auth: \"false\", satisfy: any, or auth-tls-verify-client off or optional_no_ca with auth-tls-secret.",
+		Rationale: "enable-global-auth: \"false\" takes the Ingress's paths out of the external authentication the controller applies to every Ingress (global-auth-url). " +
+			"satisfy: any lets a request in when it passes either the address allowlist or the authentication, so an allowed address needs no credentials. " +
+			"auth-tls-verify-client: off or optional_no_ca with an auth-tls-secret accepts client certificates without checking them against the CA, so mutual TLS authenticates no one. " +
+			"Each quietly removes a control that reviewers of the rest of the configuration assume is there.",
+		Fix:         "Remove the annotation (the defaults are global auth on, satisfy: all, verify-client on), or give the paths an authentication of their own.",
+		Equivalents: []string{"KCV-0093"},
 	},
 }
 

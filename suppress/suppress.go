@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
+
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/manifest"
 )
@@ -152,6 +154,11 @@ func annotated(set *manifest.Set) map[string][]map[string]string {
 	}
 	for _, p := range set.Policies {
 		add(p.Namespace+"/NetworkPolicy/"+p.Name, p.Annotations)
+	}
+	for _, o := range set.Objects {
+		if ing, ok := o.Obj.(*networkingv1.Ingress); ok {
+			add(manifest.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}.String(), ing.Annotations)
+		}
 	}
 	for _, n := range set.Namespaces {
 		add(manifest.Ref{Kind: "Namespace", Name: n.Name}.String(), n.Annotations)

@@ -146,3 +146,34 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyIngress checks that an Ingress's annotation suppresses its
+// findings, and only its own.
+func TestApplyIngress(t *testing.T) {
+	doc := `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    ignore.ward.dev/exposure.ingress-no-tls: "TLS ends at the cloud load balancer"
+spec:
+  rules: [{host: shop.example.com}]
+`
+	set, err := manifest.Load(manifest.Options{Stdin: strings.NewReader(doc)}, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := []finding.Finding{
+		{Rule: "exposure/ingress-no-tls", Severity: finding.Medium, Object: "shop/Ingress/web", File: "-", Line: 1},
+		{Rule: "exposure/ingress-nginx-snippet", Severity: finding.High, Object: "shop/Ingress/web", File: "-", Line: 1},
+		{Rule: "exposure/ingress-no-tls", Severity: finding.Medium, Object: "shop/Ingress/other", File: "-", Line: 1},
+	}
+	got, _ := Apply(fs, set, nil)
+	if s := got[0].Suppressed; s == nil || s.By != "annotation" || s.Reason != "TLS ends at the cloud load balancer" {
+		t.Errorf("ingress-no-tls of shop/Ingress/web: suppression %+v, want the annotation's", s)
+	}
+	if got[1].Suppressed != nil || got[2].Suppressed != nil {
+		t.Errorf("other rule or other Ingress suppressed: %+v, %+v", got[1].Suppressed, got[2].Suppressed)
+	}
+}

@@ -19,6 +19,7 @@ var families = []struct{ prefix, title, intro string }{
 	{"assert/", "Assertions", "The reachability assertions of `ward.yaml` ([ward-yaml.md](ward-yaml.md))."},
 	{"pss/", "Pod Security Standards", "Every check of the official Pod Security Standards library (`k8s.io/pod-security-admission`), run one by one on each pod template at `--pss-level` (default restricted) and `--pss-version` (default latest). The id is the library's own check id."},
 	{"pod/", "Pod hardening beyond PSS", "Ward's own checks of pod templates and Services, for what the Pod Security Standards leave out."},
+	{"exposure/", "Services and Ingresses", "How Services and Ingresses expose workloads outside the cluster: external IPs, load balancers, TLS and ingress-nginx annotations (networking.k8s.io/v1 Ingresses; the older apiVersions, removed in Kubernetes 1.22, are not read)."},
 	{"mesh/", "Istio mesh", "Run when the input has Istio security objects or namespaces labelled for sidecar injection."},
 	{"dockerfile/", "Dockerfiles", "Files named `Dockerfile`, `Containerfile`, `*.Dockerfile` or `Dockerfile.*`. The final stage (or `--target`) is judged for what runs; builder stages only for what leaks (secrets)."},
 	{"compose/", "Compose files", "`compose.yaml`, `docker-compose.yml` and their variants, or any YAML file whose content is a Compose file."},
@@ -44,7 +45,7 @@ are counted in the summary, listed with ` + "`--show-suppressed`" + `, and writt
 SARIF as suppressions (code scanning shows them as dismissed, with the reason).
 
 - **Kubernetes objects**: an annotation ` + "`ignore.ward.dev/<rule-id>: \"<reason>\"`" + ` on the
-  workload, its pod template, a Service, a NetworkPolicy or a Namespace. The
+  workload, its pod template, a Service, an Ingress, a NetworkPolicy or a Namespace. The
   API server does not accept ` + "`/`" + ` in an annotation name, so write the rule id's
   ` + "`/`" + ` as ` + "`.`" + `: ` + "`ignore.ward.dev/pod.writable-root-fs: \"tmpfs at /tmp only\"`" + `.
   An annotation without a reason is itself a finding (` + "`input/bad-suppression`" + `).

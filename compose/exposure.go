@@ -1,0 +1,259 @@
+package compose
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/finding"
+)
+
+// adminPorts are the container ports of administration and control
+// services compose/port-published reports as high: SSH, the Docker API
+// (plain and TLS), the Kubernetes API server, the kubelet and etcd.
+var adminPorts = map[uint32]string{
+	22:    "SSH",
+	2375:  "the Docker API without TLS",
+	2376:  "the Docker API",
+	2379:  "etcd",
+	6443:  "the Kubernetes API server",
+	10250: "the kubelet API",
+}
+
+// portGroups groups the ports of a service by the ports item they come
+// from, keeping those for which keep is true: "7000-7001:7000-7001" is
+// one item. It returns the groups in file order and each group's line.
+func (a *audit) portGroups(name string, s types.ServiceConfig, keep func(types.ServicePortConfig) bool) (groups [][]types.ServicePortConfig, lines []int) {
+	items, itemLines := a.pos.portItems(name, len(s.Ports))
+	index := map[int]int{}
+	for i, p := range s.Ports {
+		if !keep(p) {
+			continue
+		}
+		g, ok := index[items[i]]
+		if !ok {
+			g = len(groups)
+			index[items[i]] = g
+			groups = append(groups, nil)
+			lines = append(lines, itemLines[i])
+		}
+		groups[g] = append(groups[g], p)
+	}
+	return groups, lines
+}
+
+// publishedPorts reports the ports of a service that is not a data store
+// published on every host interface (compose/port-published), one
+// finding per ports item.
+func (a *audit) publishedPorts(name string, s types.ServiceConfig) {
+	if strings.EqualFold(s.NetworkMode, "host") {
+		return // compose/host-network; ports are ignored on the host network
+	}
+	groups, lines := a.portGroups(name, s, func(p types.ServicePortConfig) bool { return allInterfaces(p.HostIP) })
+	for g, ps := range groups {
+		sev, admin := finding.Low, ""
+		for _, p := range ps {
+			if what, ok := adminPorts[p.Target]; ok {
+				sev, admin = finding.High, fmt.Sprintf("; %d is %s, an administration or control port: whoever reaches the host can try to log in or take control", p.Target, what)
+				break
+			}
+		}
+		what := portName(ps[0])
+		if len(ps) > 1 {
+			what = fmt.Sprintf("%d ports (%s to %s)", len(ps), portName(ps[0]), portName(ps[len(ps)-1]))
+		}
+		host := "an ephemeral host port"
+		if ps[0].Published != "" {
+			host = "host port " + ps[0].Published
+		}
+		a.report(rulePortPublished, sev, name, lines[g],
+			"%s publishes %s on all host interfaces (%s)%s", name, what, host, admin)
+	}
+}
+
+// hostPorts returns the host ports of a published port: "80" gives 80,
+// "8000-8002" gives 8000 to 8002; none for an ephemeral port.
+func hostPorts(p types.ServicePortConfig) []int {
+	lo, hi, isRange := strings.Cut(p.Published, "-")
+	first, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil {
+		return nil
+	}
+	last := first
+	if isRange {
+		if last, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil || last < first {
+			return []int{first}
+		}
+	}
+	var out []int
+	for port := first; port <= last && port < 1024; port++ {
+		out = append(out, port)
+	}
+	return out
+}
+
+// privilegedHostPorts reports published host ports below 1024
+// (compose/privileged-host-port): low, info for the web ports 80 and 443.
+func (a *audit) privilegedHostPorts(name string, s types.ServiceConfig) {
+	if strings.EqualFold(s.NetworkMode, "host") {
+		return
+	}
+	groups, lines := a.portGroups(name, s, func(p types.ServicePortConfig) bool { return len(hostPorts(p)) > 0 })
+	for g, ps := range groups {
+		var ports []string
+		sev := finding.Info
+		for _, p := range ps {
+			for _, hp := range hostPorts(p) {
+				if hp != 80 && hp != 443 {
+					sev = finding.Low
+				}
+				if s := strconv.Itoa(hp); !slices.Contains(ports, s) {
+					ports = append(ports, s)
+				}
+			}
+		}
+		a.report(rulePrivilegedHostPort, sev, name, lines[g],
+			"%s takes host port %s, below 1024, where clients expect a system service", name, strings.Join(ports, ", "))
+	}
+}
+
+// runtimeSockets are the files of container runtime APIs: whoever can
+// write to one controls every container and, through them, the host.
+var runtimeSockets = []string{
+	"/var/run/docker.sock", "/run/docker.sock",
+	"/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock",
+	"/var/run/crio/crio.sock", "/run/crio/crio.sock",
+	"/var/run/podman/podman.sock", "/run/podman/podman.sock",
+	"/var/run/cri-dockerd.sock", "/run/cri-dockerd.sock",
+}
+
+// sensitiveTrees are host directories whose whole tree is sensitive;
+// sensitiveExact are directories sensitive as a whole only (a file under
+// /etc such as /etc/localtime is not); sensitiveFiles are sensitive
+// paths under those.
+var (
+	sensitiveTrees = []string{
+		"/proc", "/sys", "/dev", "/boot", "/root", "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet",
+		"/etc/kubernetes", "/etc/ssh", "/etc/docker", "/etc/sudoers.d", "/etc/systemd", "/etc/cron.d", "/home",
+	}
+	sensitiveExact = []string{"/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var", "/var/lib", "/var/log", "/run", "/var/run"}
+	sensitiveFiles = []string{"/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/passwd", "/etc/group", "/etc/crontab"}
+)
+
+// sensitiveHostPath classifies the host path of a bind mount: the
+// severity of mounting it writable and why, or ok false.
+func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
+	if !strings.HasPrefix(src, "/") {
+		return 0, "", false // relative to the project, a named volume or a variable
+	}
+	p := path.Clean(src)
+	switch {
+	case slices.Contains(runtimeSockets, p) || strings.HasSuffix(p, "/docker.sock"):
+		return finding.Critical, "the container runtime's API socket: whoever can connect to it starts a privileged container and owns the host, read_only or not", true
+	case p == "/":
+		return finding.Critical, "the host's root filesystem", true
+	case p == "/run" || p == "/var/run":
+		return finding.Critical, "the host's runtime directory, which holds the container runtime's API socket", true
+	}
+	for _, t := range sensitiveTrees {
+		if p == t || strings.HasPrefix(p, t+"/") {
+			return finding.High, "a sensitive host path (" + t + ")", true
+		}
+	}
+	if slices.Contains(sensitiveExact, p) || slices.Contains(sensitiveFiles, p) {
+		return finding.High, "a sensitive host path", true
+	}
+	return 0, "", false
+}
+
+// sensitiveMounts reports bind mounts of runtime sockets and sensitive
+// host paths (compose/sensitive-mount). A read-only mount of a path is
+// one step less severe; of a socket it is not, since a socket is written
+// to by connecting.
+func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		sev, why, ok := sensitiveHostPath(v.Source)
+		if !ok {
+			continue
+		}
+		mode := "writable"
+		if v.ReadOnly {
+			mode = "read-only"
+			if sev == finding.High {
+				sev = finding.Medium
+			} else if why == "the host's root filesystem" {
+				sev = finding.High
+			}
+		}
+		src := v.Source
+		line := a.pos.itemLine(name, "volumes", func(n *yaml.Node) bool {
+			switch n.Kind {
+			case yaml.ScalarNode:
+				host, _, _ := strings.Cut(n.Value, ":")
+				return host == src
+			case yaml.MappingNode:
+				_, sv := lookup(n, "source", 0)
+				return sv != nil && sv.Value == src
+			}
+			return false
+		})
+		a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, src, v.Target, mode, why)
+	}
+}
+
+// moreNamespaces reports userns_mode: host and cgroup: host.
+func (a *audit) moreNamespaces(name string, s types.ServiceConfig) {
+	if strings.EqualFold(s.UserNSMode, "host") {
+		a.report(ruleHostUserns, finding.Medium, name, a.pos.keyLine(name, "userns_mode"),
+			"userns_mode: host opts %s out of the daemon's user namespace remapping: root in the container is root on the host", name)
+	}
+	if strings.EqualFold(s.Cgroup, "host") {
+		a.report(ruleHostCgroup, finding.Medium, name, a.pos.keyLine(name, "cgroup"),
+			"cgroup: host shares the host's cgroup namespace: %s sees the host's cgroup tree and the paths of every other container", name)
+	}
+}
+
+// resourceLimits reports a service without a memory, CPU or pids limit
+// (compose/no-resource-limits), in the service keys or under
+// deploy.resources.limits.
+func (a *audit) resourceLimits(name string, s types.ServiceConfig) {
+	var lim types.Resource
+	if s.Deploy != nil && s.Deploy.Resources.Limits != nil {
+		lim = *s.Deploy.Resources.Limits
+	}
+	var missing []string
+	if s.MemLimit <= 0 && lim.MemoryBytes <= 0 {
+		missing = append(missing, "memory limit (mem_limit)")
+	}
+	if s.CPUS <= 0 && s.CPUQuota <= 0 && lim.NanoCPUs <= 0 {
+		missing = append(missing, "CPU limit (cpus)")
+	}
+	if s.PidsLimit <= 0 && lim.Pids <= 0 {
+		missing = append(missing, "process limit (pids_limit)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	line := a.pos.serviceLine(name)
+	if k, _ := a.pos.field(name, "deploy"); k != nil {
+		line = k.Line
+	}
+	a.report(ruleNoResourceLimits, finding.Low, name, line,
+		"%s sets no %s: one runaway or attacked container can starve the host and every other service", name, joinOr(missing))
+}
+
+// joinOr joins words as "a", "a or b", "a, b or c".
+func joinOr(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}

@@ -469,6 +469,14 @@ func normalized(e expr.Any) ([]byte, error) {
 			c.Level, c.Key = 0, c.Key&^(1<<unix.NFTA_LOG_LEVEL)
 		}
 		e = &c
+	case *expr.Ct:
+		// The library does not decode a set statement's source
+		// register (ct mark set): compare it without.
+		if v.SourceRegister {
+			c := *v
+			c.Register, c.SourceRegister = 0, false
+			e = &c
+		}
 	case *expr.Lookup:
 		c := *v
 		if strings.HasPrefix(c.SetName, "__set") {

@@ -482,7 +482,7 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 		return nil, fmt.Errorf("%w (the previous ruleset, if any, is unchanged)", err)
 	}
 	if err := firewall.Verify(h.nft, p.rs); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (the new ruleset is loaded: `ward fw remove` removes it)", err)
 	}
 	res.load = time.Since(start)
 	if !o.flush {

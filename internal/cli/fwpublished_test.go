@@ -210,15 +210,15 @@ func TestFwDockerPublished(t *testing.T) {
 		}
 	}
 
-	out, errOut, code := run(t, "", "fw", "apply", e.policies, "--docker", "--lock", e.lock)
-	if code != ExitOK {
-		t.Fatalf("ward fw apply --docker: exit %d\n%s%s", code, out, errOut)
-	}
 	t.Cleanup(func() {
 		if _, _, code := run(t, "", "fw", "remove", "--lock", e.lock); code != ExitOK {
 			t.Errorf("cleanup: ward fw remove: exit %d", code)
 		}
 	})
+	out, errOut, code := run(t, "", "fw", "apply", e.policies, "--docker", "--lock", e.lock)
+	if code != ExitOK {
+		t.Fatalf("ward fw apply --docker: exit %d\n%s%s", code, out, errOut)
+	}
 	_, ward := e.ruleset()
 	if !strings.Contains(ward, fmt.Sprintf("tcp dport %d jump pub_1", hp.Port())) {
 		t.Errorf("the loaded table does not judge the published port %d:\n%s", hp.Port(), ward)

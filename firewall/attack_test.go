@@ -346,11 +346,11 @@ func udpResurrection(t *testing.T, l *attackLab, inv *firewall.Inventory, open, 
 		}
 		return toWeb, toClient, ended
 	}
-	toWeb, toClient, ended := run(true)
+	toWeb, _, ended := run(true)
 	if ended == 0 || toWeb != 0 {
 		t.Fatalf("control (web silent): %d connections ended, web received %d bytes after the tightening: want none, the test proves nothing", ended, toWeb)
 	}
-	toWeb, toClient, ended = run(false)
+	toWeb, toClient, ended := run(false)
 	if toWeb != 0 || toClient != 0 {
 		t.Errorf("HOLE: tightened to deny all (%d connections ended): from 1 s to 2.5 s after, web received %d bytes from the denied client and the client %d, want none", ended, toWeb, toClient)
 	}

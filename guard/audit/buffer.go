@@ -56,11 +56,11 @@ type BufferedWriter struct {
 	pending []byte
 	spare   []byte
 
-	wmu      sync.Mutex // serializes writes to w
-	writing  atomic.Int64
-	dropped  atomic.Uint64
-	errors   atomic.Uint64
-	lastErr  atomic.Pointer[error]
+	wmu     sync.Mutex // serializes writes to w
+	writing atomic.Int64
+	dropped atomic.Uint64
+	errors  atomic.Uint64
+	lastErr atomic.Pointer[error]
 	// troubled is set while Healthy has reported trouble and the output
 	// has not caught up since.
 	troubled atomic.Bool

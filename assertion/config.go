@@ -17,6 +17,7 @@ import (
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/portset"
+	"github.com/wardsec/ward/srcpos"
 	"github.com/wardsec/ward/suppress"
 )
 
@@ -65,26 +66,16 @@ type Selector struct {
 
 func (s Selector) String() string { return s.text }
 
-// Error is an invalid ward.yaml, with the line of the offending node.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+// Error is an invalid ward.yaml, with the line of the offending node:
+// srcpos.Error, the one position error of every Ward loader.
+type Error = srcpos.Error
 
 // ReadFile reads and parses a ward.yaml of at most maxSize bytes (0 means
 // manifest.DefaultMaxFileSize).
 func ReadFile(path string, maxSize int64) (*Config, error) {
 	data, err := manifest.ReadFile(path, maxSize)
 	if err != nil {
-		return nil, &Error{File: path, Msg: err.Error()}
+		return nil, &Error{File: path, Err: err}
 	}
 	return Parse(path, data)
 }
@@ -137,7 +128,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		if len(extra.Content) > 0 {
 			line = extra.Content[0].Line
 		}
-		return nil, &Error{name, line, "a second YAML document: ward.yaml holds one"}
+		return nil, &Error{File: name, Line: line, Err: errors.New("a second YAML document: ward.yaml holds one")}
 	}
 	cfg := &Config{File: name}
 	names := map[string]int{}
@@ -148,7 +139,7 @@ func Parse(name string, data []byte) (*Config, error) {
 			return nil, err
 		}
 		if prev, ok := names[a.Name]; ok {
-			return nil, &Error{name, n.Line, fmt.Sprintf("assertion name %q already used on line %d", a.Name, prev)}
+			return nil, &Error{File: name, Line: n.Line, Err: fmt.Errorf("assertion name %q already used on line %d", a.Name, prev)}
 		}
 		names[a.Name] = n.Line
 		cfg.Assertions = append(cfg.Assertions, a)
@@ -164,7 +155,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		ig := suppress.Ignore{Rule: r.Rule, Path: r.Path, Object: r.Object, Reason: r.Reason, File: name, Line: n.Line}
 		if err := ig.Validate(); err != nil {
-			return nil, &Error{name, n.Line, err.Error()}
+			return nil, &Error{File: name, Line: n.Line, Err: err}
 		}
 		cfg.Ignores = append(cfg.Ignores, ig)
 	}
@@ -172,7 +163,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if d := &raw.Audit.Digest; d.Kind != 0 {
 		sev, err := finding.ParseSeverity(d.Value)
 		if err != nil {
-			return nil, &Error{name, d.Line, "audit.digest: " + err.Error()}
+			return nil, &Error{File: name, Line: d.Line, Err: fmt.Errorf("audit.digest: %w", err)}
 		}
 		cfg.DigestSeverity = &sev
 	}
@@ -183,12 +174,12 @@ func Parse(name string, data []byte) (*Config, error) {
 // does not apply the decoder's KnownFields).
 func knownKeys(file string, n *yaml.Node, keys ...string) error {
 	if n.Kind != yaml.MappingNode {
-		return &Error{file, n.Line, "want a mapping with " + strings.Join(keys, ", ")}
+		return &Error{File: file, Line: n.Line, Err: errors.New("want a mapping with " + strings.Join(keys, ", "))}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if !slices.Contains(keys, k.Value) {
-			return &Error{file, k.Line, fmt.Sprintf("field %s not found (want %s)", k.Value, strings.Join(keys, ", "))}
+			return &Error{File: file, Line: k.Line, Err: fmt.Errorf("field %s not found (want %s)", k.Value, strings.Join(keys, ", "))}
 		}
 	}
 	return nil
@@ -205,7 +196,7 @@ func yamlError(name string, err error) error {
 				msg = strings.TrimSpace(rest[i+1:])
 			}
 		}
-		return &Error{File: name, Line: line, Msg: msg}
+		return &Error{File: name, Line: line, Err: errors.New(msg)}
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
@@ -215,7 +206,7 @@ func yamlError(name string, err error) error {
 			msg = strings.TrimSpace(rest[i+1:])
 		}
 	}
-	return &Error{File: name, Line: line, Msg: msg}
+	return &Error{File: name, Line: line, Err: errors.New(msg)}
 }
 
 func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
@@ -235,17 +226,17 @@ func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
 	}
 	a := &Assertion{Name: r.Name, Line: n.Line}
 	if a.Name == "" {
-		return nil, &Error{file, n.Line, "assertion needs a name"}
+		return nil, &Error{File: file, Line: n.Line, Err: errors.New("assertion needs a name")}
 	}
 	switch Expect(r.Expect) {
 	case Allow, Deny:
 		a.Expect = Expect(r.Expect)
 	default:
-		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q: expect must be allow or deny, not %q", a.Name, r.Expect)}
+		return nil, &Error{File: file, Line: n.Line, Err: fmt.Errorf("assertion %q: expect must be allow or deny, not %q", a.Name, r.Expect)}
 	}
 	var err error
 	if r.From == nil || r.To == nil {
-		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q needs both from and to", a.Name)}
+		return nil, &Error{File: file, Line: n.Line, Err: fmt.Errorf("assertion %q needs both from and to", a.Name)}
 	}
 	if a.From, err = parseSide(file, n, a.Name, "from", r.From); err != nil {
 		return nil, err
@@ -254,22 +245,22 @@ func parseAssertion(file string, n *yaml.Node) (*Assertion, error) {
 		return nil, err
 	}
 	if a.From.CIDR.IsValid() && a.To.CIDR.IsValid() {
-		return nil, &Error{file, n.Line, fmt.Sprintf("assertion %q: from and to cannot both be CIDRs", a.Name)}
+		return nil, &Error{File: file, Line: n.Line, Err: fmt.Errorf("assertion %q: from and to cannot both be CIDRs", a.Name)}
 	}
 	if r.Ports.Kind != 0 {
 		var ports []string
 		if err := r.Ports.Decode(&ports); err != nil {
-			return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: ports must be a list like [\"5432/TCP\", \"53/UDP\"]", a.Name)}
+			return nil, &Error{File: file, Line: r.Ports.Line, Err: fmt.Errorf("assertion %q: ports must be a list like [\"5432/TCP\", \"53/UDP\"]", a.Name)}
 		}
 		for _, p := range ports {
 			s, err := portset.Parse(p)
 			if err != nil {
-				return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: %v", a.Name, err)}
+				return nil, &Error{File: file, Line: r.Ports.Line, Err: fmt.Errorf("assertion %q: %v", a.Name, err)}
 			}
 			a.Ports = a.Ports.Union(s)
 		}
 		if len(ports) == 0 {
-			return nil, &Error{file, r.Ports.Line, fmt.Sprintf("assertion %q: ports is empty; omit it to mean any port", a.Name)}
+			return nil, &Error{File: file, Line: r.Ports.Line, Err: fmt.Errorf("assertion %q: ports is empty; omit it to mean any port", a.Name)}
 		}
 	}
 	return a, nil
@@ -317,11 +308,11 @@ func parseSide(file string, n *yaml.Node, name, which string, r *rawSide) (Selec
 	var parts []string
 	if r.CIDR != "" {
 		if r.Namespace != "" || r.Selector.Kind != 0 {
-			return s, &Error{file, line, fmt.Sprintf("assertion %q: %s: cidr cannot be combined with namespace or selector", name, which)}
+			return s, &Error{File: file, Line: line, Err: fmt.Errorf("assertion %q: %s: cidr cannot be combined with namespace or selector", name, which)}
 		}
 		p, err := ipset.ParsePrefix(r.CIDR)
 		if err != nil {
-			return s, &Error{file, line, fmt.Sprintf("assertion %q: %s: %v", name, which, err)}
+			return s, &Error{File: file, Line: line, Err: fmt.Errorf("assertion %q: %s: %v", name, which, err)}
 		}
 		s.CIDR = p
 		s.text = "cidr " + p.String()
@@ -333,11 +324,11 @@ func parseSide(file string, n *yaml.Node, name, which string, r *rawSide) (Selec
 	if r.Selector.Kind != 0 {
 		ls, err := labelSelector(&r.Selector)
 		if err != nil {
-			return s, &Error{file, r.Selector.Line, fmt.Sprintf("assertion %q: %s.selector: %v", name, which, err)}
+			return s, &Error{File: file, Line: r.Selector.Line, Err: fmt.Errorf("assertion %q: %s.selector: %v", name, which, err)}
 		}
 		sel, err := metav1.LabelSelectorAsSelector(ls)
 		if err != nil {
-			return s, &Error{file, r.Selector.Line, fmt.Sprintf("assertion %q: %s.selector: %v", name, which, err)}
+			return s, &Error{File: file, Line: r.Selector.Line, Err: fmt.Errorf("assertion %q: %s.selector: %v", name, which, err)}
 		}
 		s.Labels = sel
 		parts = append(parts, "pods {"+sel.String()+"}")

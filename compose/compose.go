@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/srcpos"
 )
 
 // Options are Audit's settings.
@@ -28,25 +29,8 @@ type Options struct {
 
 // ParseError reports a file that is not YAML, not a Compose file, or not
 // valid Compose. Line is 0 when unknown.
-type ParseError struct {
-	File string
-	Line int
-	Err  error
-}
-
-func (e *ParseError) Error() string {
-	switch {
-	case e.File != "" && e.Line > 0:
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
-	case e.File != "":
-		return fmt.Sprintf("%s: %v", e.File, e.Err)
-	case e.Line > 0:
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
-	}
-	return e.Err.Error()
-}
-
-func (e *ParseError) Unwrap() error { return e.Err }
+// It is srcpos.Error, the one position error of every Ward loader.
+type ParseError = srcpos.Error
 
 // Audit loads the Compose file text src and returns its findings, sorted
 // with finding.Sort. file is the file's path as findings should show it.

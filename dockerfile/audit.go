@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/srcpos"
 )
 
 // Options tune an audit.
@@ -42,18 +43,8 @@ var ErrUnknownTarget = errors.New("dockerfile: unknown target stage")
 
 // ParseError is a Dockerfile that BuildKit's parser rejects, or that has
 // no FROM instruction.
-type ParseError struct {
-	File string
-	// Line is the first line the parser blames, 1 when it names none.
-	Line int
-	Err  error
-}
-
-func (e *ParseError) Error() string {
-	return fmt.Sprintf("dockerfile: %s:%d: %v", e.File, e.Line, e.Err)
-}
-
-func (e *ParseError) Unwrap() error { return e.Err }
+// It is srcpos.Error, the one position error of every Ward loader.
+type ParseError = srcpos.Error
 
 // Audit parses the Dockerfile text src (file is its path, used in
 // findings) and returns its findings, sorted with finding.Sort. A

@@ -27,6 +27,7 @@ import (
 
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/podsec"
+	"github.com/wardsec/ward/srcpos"
 )
 
 // ChartFile is the file that makes a directory a chart.
@@ -103,23 +104,7 @@ type Chart struct {
 // Error is an error of a chart or its values, located in the file that
 // causes it when Ward can tell: a template (with the template's own line,
 // as helm reports it), Chart.yaml, a values file, values.schema.json.
-type Error struct {
-	File string
-	Line int
-	Err  error
-}
-
-func (e *Error) Error() string {
-	switch {
-	case e.File == "":
-		return e.Err.Error()
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
-	}
-	return fmt.Sprintf("%s: %v", e.File, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = srcpos.Error
 
 // ErrRemote is wrapped by the errors about things Ward would have to fetch
 // from the network: a values file or a schema given by URL, a dependency

@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/wardsec/ward/srcpos"
 )
 
 // Source is where an object was read: a file (or "-" for standard input)
@@ -276,24 +278,6 @@ func (s *Set) Namespace(name string) *Namespace {
 
 // Error is an input error: a file that cannot be read, a document that does
 // not parse, or an object of a known kind that is malformed. Line is 0 when
-// the error concerns the whole file.
-type Error struct {
-	File string
-	Line int
-	// Object names the object, when known ("payments/NetworkPolicy/deny").
-	Object string
-	Err    error
-}
-
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Object != "" {
-		return fmt.Sprintf("%s: %s: %v", loc, e.Object, e.Err)
-	}
-	return fmt.Sprintf("%s: %v", loc, e.Err)
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// the error concerns the whole file. It is srcpos.Error, the one position
+// error of every Ward loader.
+type Error = srcpos.Error

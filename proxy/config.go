@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/srcpos"
 )
 
 // Config is `ward proxy`'s configuration file (docs/proxy.md). Relative
@@ -313,19 +315,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Error is an invalid configuration, with the line of the field at fault.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
+// Error is an invalid configuration, with the line of the field at
+// fault: srcpos.Error, the one position error of every Ward loader.
+type Error = srcpos.Error
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
@@ -333,7 +325,7 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path) // #nosec G304 -- the configuration the operator named
 	if err != nil {
-		return nil, &Error{File: path, Msg: err.Error()}
+		return nil, &Error{File: path, Err: err}
 	}
 	return ParseConfig(path, data)
 }
@@ -347,7 +339,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	}
 	c := &Config{file: name, lines: map[string]int{}, off: map[string]bool{}}
 	if len(root.Content) == 0 {
-		return nil, &Error{File: name, Msg: "empty configuration: at least upstream.url is required"}
+		return nil, &Error{File: name, Err: errors.New("empty configuration: at least upstream.url is required")}
 	}
 	lines(root.Content[0], "", c.lines)
 	data = c.sectionsOff(root.Content[0], data)
@@ -367,7 +359,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				if len(second.Content) > 0 {
 					line = second.Content[0].Line
 				}
-				return nil, &Error{File: name, Line: line, Msg: "a second YAML document: the configuration is one document (merge it into the first, or remove the ---)"}
+				return nil, &Error{File: name, Line: line, Err: errors.New("a second YAML document: the configuration is one document (merge it into the first, or remove the ---)")}
 			}
 		}
 	}
@@ -434,9 +426,9 @@ func yamlErr(name string, err error) error {
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: n, Msg: m[2]}
+		return &Error{File: name, Line: n, Err: errors.New(m[2])}
 	}
-	return &Error{File: name, Msg: msg}
+	return &Error{File: name, Err: errors.New(msg)}
 }
 
 // lines records the line of every field path ("upstream.url",
@@ -477,7 +469,7 @@ func (c *Config) errorf(path, format string, args ...any) error {
 	if line == 0 {
 		line = 1 // a missing field: the document
 	}
-	return &Error{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: c.file, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
 // lineOf returns the line of a field path, 0 when unknown.

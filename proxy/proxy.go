@@ -585,7 +585,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		if len(ps) == 0 {
 			// An empty or truncated file would otherwise allow every
 			// request ("no ALLOW policy applies").
-			return nil, &Error{File: path, Msg: "holds no AuthorizationPolicy (write `authorization: none` in the configuration to run without authorization)"}
+			return nil, &Error{File: path, Err: errors.New("holds no AuthorizationPolicy (write `authorization: none` in the configuration to run without authorization)")}
 		}
 		policies = append(policies, ps...)
 	}

@@ -65,7 +65,7 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 	default:
 		sink, err := openFileSink(cfg.Path(out))
 		if err != nil {
-			return nil, &Error{File: path, Msg: "audit.output: " + err.Error()}
+			return nil, &Error{File: path, Err: fmt.Errorf("audit.output: %w", err)}
 		}
 		s.sink, auditOut = sink, sink
 	}
@@ -285,18 +285,18 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 func dropsSection(old, cfg *Config) error {
 	switch {
 	case old.TLS != nil && cfg.TLS == nil:
-		return &Error{File: cfg.file, Msg: "the tls section is gone; TLS is turned off only by a restart"}
+		return &Error{File: cfg.file, Err: errors.New("the tls section is gone; TLS is turned off only by a restart")}
 	case old.Authorization != nil && cfg.Authorization == nil && !cfg.Off("authorization"):
-		return &Error{File: cfg.file, Msg: "the authorization section is gone (write `authorization: none` to run without)"}
+		return &Error{File: cfg.file, Err: errors.New("the authorization section is gone (write `authorization: none` to run without)")}
 	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
-		return &Error{File: cfg.file, Msg: "the jwt section is gone (write `jwt: none` to run without)"}
+		return &Error{File: cfg.file, Err: errors.New("the jwt section is gone (write `jwt: none` to run without)")}
 	}
 	// A route that had policies of its own keeps some: its own or the
 	// top-level ones.
 	for _, o := range old.Routes {
 		for _, r := range cfg.Routes {
 			if r.Name == o.Name && o.Authorization != nil && r.Authorization == nil && cfg.Authorization == nil {
-				return &Error{File: cfg.file, Msg: fmt.Sprintf("route %s lost its authorization section, and there is no top-level one", r.Name)}
+				return &Error{File: cfg.file, Err: fmt.Errorf("route %s lost its authorization section, and there is no top-level one", r.Name)}
 			}
 		}
 	}

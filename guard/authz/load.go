@@ -15,20 +15,14 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/istio"
+	"github.com/wardsec/ward/srcpos"
 )
 
 // Error is a problem at a line of a policy file. Err is a *PolicyError
 // (ErrInvalid, ErrCustom, ErrUnsupported) or wraps ErrSyntax or
-// ErrUnknownField.
-type Error struct {
-	File string
-	Line int
-	Err  error
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
-
-func (e *Error) Unwrap() error { return e.Err }
+// ErrUnknownField. It is srcpos.Error, the one position error of every
+// Ward loader.
+type Error = srcpos.Error
 
 var (
 	// ErrSyntax is malformed YAML, or a document that is not an object.

@@ -1,0 +1,60 @@
+package srcpos_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/compose"
+	"github.com/wardsec/ward/dockerfile"
+	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/proxy"
+	"github.com/wardsec/ward/srcpos"
+)
+
+// TestLoaders: every loader reports bad input as a *srcpos.Error naming
+// the file and the line at fault.
+func TestLoaders(t *testing.T) {
+	for _, tc := range []struct {
+		loader string
+		load   func() error
+		line   int
+	}{
+		{"manifest", func() error {
+			_, err := manifest.Parse(manifest.Options{}, "pod.yaml", []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers: 5\n"))
+			return err
+		}, 0},
+		{"assertion", func() error {
+			_, err := assertion.Parse("ward.yaml", []byte("assertions:\n  - name: a\n    expect: maybe\n    from: {namespace: x}\n    to: {namespace: y}\n"))
+			return err
+		}, 2},
+		{"proxy", func() error {
+			_, err := proxy.ParseConfig("proxy.yaml", []byte("upstream:\n  url: http://127.0.0.1:1\nlisten: [\n"))
+			return err
+		}, 0},
+		{"authz", func() error {
+			_, err := authz.Load("authz.yaml", []byte("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: b}\nspec:\n  actoin: ALLOW\n"))
+			return err
+		}, 5},
+		{"compose", func() error {
+			_, err := compose.Audit("compose.yaml", []byte("services:\n  web:\n    image: x\n  - bad\n"), compose.Options{})
+			return err
+		}, 0},
+		{"dockerfile", func() error {
+			_, err := dockerfile.Audit("Dockerfile", []byte("RUN true\n"), dockerfile.Options{})
+			return err
+		}, 1},
+	} {
+		t.Run(tc.loader, func(t *testing.T) {
+			err := tc.load()
+			var pe *srcpos.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("%v (%T): not a *srcpos.Error", err, err)
+			}
+			if pe.File == "" || tc.line > 0 && pe.Line != tc.line || pe.Line < 0 {
+				t.Errorf("%v: at %s:%d, want the file and line %d", err, pe.File, pe.Line, tc.line)
+			}
+		})
+	}
+}

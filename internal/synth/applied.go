@@ -18,7 +18,7 @@ import (
 // that wrote the declared fields (kubectl-client-side-apply, or
 // kube-controller-manager for the objects controllers create) and the one
 // that wrote the status (kube-controller-manager, or kubelet for Pods; for
-// objects without status, `kubectl label`).
+// objects without status, `kubectl label` or `kubectl edit`).
 
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -123,9 +123,18 @@ func (r *renderer) prepare(ref objRef) {
 	if st, ok := full["status"]; ok {
 		r.managers = append(r.managers, manager{name: "kube-controller-manager", subresource: "status", apiVersion: apiVersion,
 			fields: fieldSet(map[string]any{"status": st}), time: created + 120})
-	} else {
+	} else if l, ok := meta["labels"]; ok {
 		r.managers = append(r.managers, manager{name: "kubectl-label", apiVersion: apiVersion,
-			fields: fieldSet(map[string]any{"metadata": map[string]any{"labels": meta["labels"]}}), time: created + 600})
+			fields: fieldSet(map[string]any{"metadata": map[string]any{"labels": l}}), time: created + 600})
+	} else if spec, ok := full["spec"].(map[string]any); ok && len(spec) > 0 {
+		// As if `kubectl edit` changed the first field of the spec.
+		keys := make([]string, 0, len(spec))
+		for k := range spec {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		r.managers = append(r.managers, manager{name: "kubectl-edit", apiVersion: apiVersion,
+			fields: fieldSet(map[string]any{"spec": map[string]any{keys[0]: spec[keys[0]]}}), time: created + 600})
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // ErrUnsupported, or yaml.v3 accepts the input too and builds the same
 // tree (comments aside). The committed corpus is in
 // testdata/fuzz/FuzzParse; the tables of this package and documents from
-// randomDoc seed it further.
+// randomDoc and randomLiteral seed it further.
 func FuzzParse(f *testing.F) {
 	for _, doc := range supported {
 		f.Add([]byte(doc))
@@ -17,9 +17,13 @@ func FuzzParse(f *testing.F) {
 	for _, doc := range refused {
 		f.Add([]byte(doc))
 	}
+	for _, doc := range literals {
+		f.Add([]byte(doc))
+	}
 	r := rand.New(rand.NewPCG(7, 7))
 	for range 64 {
 		f.Add([]byte(randomDoc(r)))
+		f.Add([]byte(randomLiteral(r)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		differential(t, data)

@@ -390,6 +390,8 @@ func (p *parser) sequence(ind int, indentless bool) *yaml.Node {
 			} else {
 				item = p.node(yaml.ScalarNode, "!!null", line, col)
 			}
+		} else if src[p.pos] == '|' {
+			item = p.literal(ind)
 		} else {
 			item = p.inline()
 		}
@@ -592,6 +594,8 @@ func (p *parser) mapping(ind int) *yaml.Node {
 			if val == nil {
 				val = p.node(yaml.ScalarNode, "!!null", line, col)
 			}
+		} else if src[p.pos] == '|' {
+			val = p.literal(ind)
 		} else {
 			val = p.value()
 			p.endLine()
@@ -926,5 +930,158 @@ func (p *parser) flowScalar(key bool) *yaml.Node {
 	if (src[p.pos] == ':') != key {
 		fail()
 	}
+	return n
+}
+
+// literal parses a literal block scalar ("|", with an optional chomping
+// indicator and indentation indicator) whose "|" is at p.pos, as the value
+// or entry of a collection indented by parent, and moves on to the next
+// line after it that holds more than blanks and a comment. It follows
+// libyaml's yaml_parser_scan_block_scalar line by line: the content's
+// indentation is the indicator's, or that of the first non-empty line (at
+// least parent+1, and at least the spaces of the blank lines before it);
+// lines of no more spaces than that are empty; the scalar ends at the
+// first non-empty line indented less, or at the end of the document.
+// Chomping: "-" strips the final line break, "+" keeps the trailing
+// empty lines, and the default keeps one line break.
+func (p *parser) literal(parent int) *yaml.Node {
+	src := p.src
+	n := p.node(yaml.ScalarNode, "!!str", p.line, p.col(p.pos))
+	n.Style = yaml.LiteralStyle
+	i := p.pos + 1
+	chomp, inc := 0, 0
+	for range 2 {
+		if i == p.le {
+			break
+		}
+		switch c := src[i]; {
+		case chomp == 0 && (c == '+' || c == '-'):
+			chomp = 1
+			if c == '-' {
+				chomp = -1
+			}
+			i++
+		case inc == 0 && c >= '1' && c <= '9':
+			inc = int(c - '0')
+			i++
+		}
+	}
+	p.pos = i
+	p.endLine() // a comment must follow a blank: "|#" is left to yaml.v3
+	indent := 0
+	if inc > 0 {
+		indent = parent + inc
+	}
+
+	var (
+		b        []byte // the value, once it is not one slice of src
+		first    = -1   // with b nil: the value is src[first:last]
+		last     int
+		breakAt  bool // the previous content line ended with a line break
+		trailing int  // empty lines since
+		lines    int  // content lines
+	)
+	off, line := p.next, p.line
+	// breaks skips empty lines from off, counting them in trailing; it
+	// returns the offset of the first non-empty line, its indentation (up
+	// to indent once known) and whether the document ended first.
+	breaks := func() (int, bool) {
+		maxIndent := 0
+		for {
+			if off >= len(src) {
+				return 0, true
+			}
+			end, next := len(src), len(src)
+			if k := strings.IndexByte(src[off:], '\n'); k >= 0 {
+				end, next = off+k, off+k+1
+			}
+			if end > off && src[end-1] == '\r' {
+				end--
+			}
+			sp := 0
+			for off+sp < end && src[off+sp] == ' ' && (indent == 0 || sp < indent) {
+				sp++
+			}
+			maxIndent = max(maxIndent, sp)
+			if off+sp < end {
+				if indent == 0 {
+					indent = max(maxIndent, parent+1, 1)
+					if maxIndent > sp && sp > parent {
+						// A blank line before the first content was
+						// indented deeper than it: rare, and left to yaml.v3.
+						fail()
+					}
+				}
+				return sp, false
+			}
+			if next == end || next == len(src) && src[len(src)-1] != '\n' {
+				return 0, true // a last line of blanks without a line break
+			}
+			trailing++
+			off = next
+			line++
+		}
+	}
+	col, eof := breaks()
+	for !eof && col == indent {
+		// A content line: the previous line break and the empty lines
+		// since, then the line after the indentation.
+		end, next := len(src), len(src)
+		if k := strings.IndexByte(src[off:], '\n'); k >= 0 {
+			end, next = off+k, off+k+1
+		}
+		hasBreak := next > end
+		if end > off && src[end-1] == '\r' {
+			end--
+		}
+		if lines == 0 && trailing == 0 {
+			first, last = off+indent, end
+		} else {
+			if b == nil {
+				b = make([]byte, 0, 2*(end-off)+max(0, last-first)+trailing)
+				if lines > 0 {
+					b = append(b, src[first:last]...)
+				}
+			}
+			if breakAt {
+				b = append(b, '\n')
+			}
+			for range trailing {
+				b = append(b, '\n')
+			}
+			b = append(b, src[off+indent:end]...)
+		}
+		lines++
+		breakAt = hasBreak
+		trailing = 0
+		off = next
+		line++
+		col, eof = breaks()
+	}
+	if lines == 0 {
+		first, last = 0, 0
+	}
+	switch {
+	case b == nil && chomp == -1:
+		n.Value = src[first:last]
+	case b == nil && chomp == 0 && breakAt && src[last] == '\n':
+		n.Value = src[first : last+1] // one line, as kubectl writes annotations
+	default:
+		if b == nil {
+			b = append(b, src[first:last]...)
+		}
+		if chomp != -1 && breakAt {
+			b = append(b, '\n')
+		}
+		if chomp == 1 {
+			for range trailing {
+				b = append(b, '\n')
+			}
+		}
+		n.Value = string(b)
+	}
+	// Continue at the line that ended the scalar.
+	p.next, p.line = off, line
+	p.advance()
 	return n
 }

@@ -43,6 +43,22 @@ type unsupported struct{}
 // decoded. Parse neither keeps nor modifies data. It is safe for
 // concurrent use.
 func Parse(data []byte) (doc *yaml.Node, err error) {
+	return parse(data, false)
+}
+
+// ParseObject is Parse for a Kubernetes object, or a sequence of them,
+// for callers that never read metadata.managedFields (large in cluster
+// dumps): where the root mapping, or a mapping entry of a root sequence,
+// has a metadata mapping whose managedFields value is a collection on
+// the lines after the key, that value is checked exactly as Parse checks it, so that ParseObject
+// accepts the same documents, but not built: it is an empty !!null
+// scalar at the line and column of the collection. Everything else is as
+// Parse gives it.
+func ParseObject(data []byte) (doc *yaml.Node, err error) {
+	return parse(data, true)
+}
+
+func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
 	lines, ascii, ok := scan(data)
 	if !ok {
 		return nil, ErrUnsupported
@@ -72,6 +88,7 @@ func Parse(data []byte) (doc *yaml.Node, err error) {
 		}
 	}()
 	p.init(data, lines, ascii)
+	p.skipManaged = skipManaged
 	return p.document(), nil
 }
 
@@ -164,6 +181,16 @@ type parser struct {
 	// each is complete; stackTop is its high-water mark.
 	stack    []*yaml.Node
 	stackTop int
+
+	// With skipManaged, metaDepth is the depth of the object's metadata
+	// mapping while it is parsed, and discard is set while its
+	// managedFields value is: nodes are then all the one scratch node,
+	// and collections get no Content.
+	skipManaged bool
+	rootSeq     bool
+	metaDepth   int
+	discard     bool
+	scratch     yaml.Node
 }
 
 func (p *parser) init(data []byte, lines int, ascii bool) {
@@ -178,6 +205,11 @@ func (p *parser) init(data []byte, lines int, ascii bool) {
 }
 
 func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
+	if p.discard {
+		n := &p.scratch
+		n.Kind, n.Tag, n.Line, n.Column = kind, tag, line, col
+		return n
+	}
 	if p.nslab == len(p.slab) {
 		p.slab, p.nslab = make([]yaml.Node, p.chunk), 0
 	}
@@ -190,6 +222,10 @@ func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
 // content gives n the children pushed on the stack since base.
 func (p *parser) content(n *yaml.Node, base int) {
 	p.stackTop = max(p.stackTop, len(p.stack))
+	if p.discard {
+		p.stack = p.stack[:base]
+		return
+	}
 	kids := p.stack[base:]
 	if k := len(kids); k > 0 {
 		if len(p.ptrs)-p.nptrs < k {
@@ -371,6 +407,9 @@ func (p *parser) enter() {
 // entry.
 func (p *parser) sequence(ind int, indentless bool) *yaml.Node {
 	p.enter()
+	if p.depth == 1 {
+		p.rootSeq = true
+	}
 	src := p.src
 	n := p.node(yaml.SequenceNode, "!!seq", p.line, p.col(p.pos))
 	base := len(p.stack)
@@ -584,12 +623,32 @@ func (p *parser) mapping(ind int) *yaml.Node {
 		if p.pos == p.le || src[p.pos] == '#' {
 			line, col := p.line, p.col(colon)+1
 			p.advance()
+			skip, meta := false, false
+			if p.skipManaged && !p.eof && !p.marker && !p.discard &&
+				(p.ind > ind || p.ind == ind && p.isEntry(p.pos)) {
+				switch {
+				case p.depth == p.metaDepth && key.Value == "managedFields":
+					skip = true
+					line, col = p.line, p.col(p.pos)
+					p.discard = true
+				case (p.depth == 1 || p.depth == 2 && p.rootSeq) && key.Value == "metadata":
+					meta = true
+					p.metaDepth = p.depth + 1
+				}
+			}
 			switch {
 			case p.eof || p.marker:
 			case p.ind > ind:
 				val = p.block(ind)
 			case p.ind == ind && p.isEntry(p.pos):
 				val = p.sequence(ind, true)
+			}
+			if skip {
+				p.discard = false
+				val = nil
+			}
+			if meta {
+				p.metaDepth = 0
 			}
 			if val == nil {
 				val = p.node(yaml.ScalarNode, "!!null", line, col)

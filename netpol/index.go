@@ -137,6 +137,28 @@ func candidates(sel labels.Selector, byKV, byK map[string][]int32, prefix string
 func (ix *labelIndex) match(sel labels.Selector, inNS func(string) bool, nsList []string) []int32 {
 	var out []int32
 	if cand, ok := ix.candidates(sel); ok {
+		if nsList != nil && len(nsList) < len(cand) {
+			// The accepted namespaces' own lists, when shorter in all
+			// than the cluster-wide one.
+			lists := make([][]int32, 0, len(nsList))
+			n := 0
+			for _, ns := range nsList {
+				l, _ := candidates(sel, ix.nsKV, ix.nsK, ns+"\x00")
+				lists = append(lists, l)
+				n += len(l)
+			}
+			if n < len(cand) {
+				for _, l := range lists {
+					for _, id := range l {
+						if sel.Matches(ix.classes[id].labels) {
+							out = append(out, id)
+						}
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+		}
 		for _, id := range cand {
 			c := ix.classes[id]
 			if inNS(c.ns) && sel.Matches(c.labels) {

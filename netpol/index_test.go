@@ -67,6 +67,25 @@ func TestLabelIndex(t *testing.T) {
 					t.Fatalf("round %d: match(%s, %q) = %v, want %v", round, ns, expr, got, want)
 				}
 			}
+			// A random set of namespaces, as a namespaceSelector gives.
+			in := map[string]bool{}
+			var list []string
+			for n := range nns {
+				if r.IntN(2) == 0 {
+					ns := fmt.Sprintf("ns%d", n)
+					in[ns] = true
+					list = append(list, ns)
+				}
+			}
+			var want []int32
+			for _, c := range ix.classes {
+				if in[c.ns] && sel.Matches(c.labels) {
+					want = append(want, c.id)
+				}
+			}
+			if got := ix.match(sel, func(n string) bool { return in[n] }, list); !slices.Equal(got, want) {
+				t.Fatalf("round %d: match(%v, %q) = %v, want %v", round, list, expr, got, want)
+			}
 		}
 	}
 }

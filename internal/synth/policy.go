@@ -230,17 +230,22 @@ func (p *plan) appPolicy(w *workload, apps []int) *policy {
 	}
 	switch sh {
 	case shapeWide:
+		// "Every app of my namespace but me", "every frontend of my
+		// namespace": the only positive requirement is a label that
+		// classes of every namespace have, and the NotIn makes each
+		// selector distinct.
 		var sel *selector
+		notMe := expr{"app", "NotIn", []string{w.name}}
 		switch r.IntN(4) {
 		case 0:
-			sel = &selector{exprs: []expr{{"app.kubernetes.io/name", "Exists", nil}}}
+			sel = &selector{exprs: []expr{{"app.kubernetes.io/name", "Exists", nil}, notMe}}
 			pol.name = w.name + "-allow-namespace-apps"
 		case 1:
-			sel = &selector{exprs: []expr{{"tier", "In", []string{"frontend", "edge"}}}}
+			sel = &selector{exprs: []expr{{"tier", "In", []string{"frontend", "edge"}}, notMe}}
 			pol.name = w.name + "-allow-edge-tiers"
 		default:
 			tier := pick(r, []string{"frontend", "backend", "edge"})
-			sel = &selector{match: []label{{"tier", tier}}}
+			sel = &selector{match: []label{{"tier", tier}}, exprs: []expr{notMe}}
 			pol.name = w.name + "-allow-" + tier
 		}
 		pol.ingress = []rule{{peers: []peer{{pod: sel}}, ports: p.servingPorts(w, 1)}}

@@ -137,9 +137,10 @@ func candidates(sel labels.Selector, byKV, byK map[string][]int32, prefix string
 func (ix *labelIndex) match(sel labels.Selector, inNS func(string) bool, nsList []string) []int32 {
 	var out []int32
 	if cand, ok := ix.candidates(sel); ok {
-		if nsList != nil && len(nsList) < len(cand) {
+		if nsList != nil && 16*len(nsList) <= len(cand) {
 			// The accepted namespaces' own lists, when shorter in all
-			// than the cluster-wide one.
+			// than the cluster-wide one (looking them up costs a few
+			// map lookups per namespace: only worth it for a few).
 			lists := make([][]int32, 0, len(nsList))
 			n := 0
 			for _, ns := range nsList {

@@ -7,7 +7,8 @@ import (
 
 // FuzzParse holds fastyaml to its contract on any input: it returns
 // ErrUnsupported, or yaml.v3 accepts the input too and builds the same
-// tree (comments aside). The committed corpus is in
+// tree (comments aside); ParseObject accepts the same inputs and builds
+// the same tree but for the objects' managedFields. The committed corpus is in
 // testdata/fuzz/FuzzParse; the tables of this package and documents from
 // randomDoc and randomLiteral seed it further.
 func FuzzParse(f *testing.F) {
@@ -25,7 +26,10 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(randomDoc(r)))
 		f.Add([]byte(randomLiteral(r)))
 	}
+	for _, doc := range objects {
+		f.Add([]byte(doc))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		differential(t, data)
+		objectDifferential(t, data) // Parse, then ParseObject
 	})
 }

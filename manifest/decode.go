@@ -131,8 +131,10 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 // times faster than yaml.v3 and yields the same tree; anything outside it
 // (anchors, block scalars, syntax errors, ...) goes to yaml.v3, which also
 // writes the error messages. internal/fastyaml is fuzzed against yaml.v3.
+// The fast path checks metadata.managedFields but does not build it (a
+// null in the tree): appendMetadata leaves it out anyway.
 func parseDocument(text []byte) (*yaml.Node, error) {
-	if doc, err := fastyaml.Parse(text); err == nil {
+	if doc, err := fastyaml.ParseObject(text); err == nil {
 		return doc, nil
 	}
 	doc := new(yaml.Node)

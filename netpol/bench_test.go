@@ -12,8 +12,12 @@ import (
 
 // benchSet generates and loads a synthetic cluster once per size.
 func benchSet(b *testing.B, workloads, policies int) *manifest.Set {
+	return benchConfig(b, synth.Config{Seed: 1, Workloads: workloads, Policies: policies})
+}
+
+func benchConfig(b *testing.B, cfg synth.Config) *manifest.Set {
 	b.Helper()
-	c, err := synth.Generate(synth.Config{Seed: 1, Workloads: workloads, Policies: policies})
+	c, err := synth.Generate(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,6 +32,24 @@ func benchSet(b *testing.B, workloads, policies int) *manifest.Set {
 		b.Fatal(err)
 	}
 	return set
+}
+
+// BenchmarkCompileWide measures compiling clusters where half of the
+// application policies select peers of their own namespace by labels
+// every namespace has (synth's WideSelectors), at the workload and policy
+// counts of a 30k-pod and a 100k-pod cluster: time per op should grow
+// near-linearly (3.3x the input).
+func BenchmarkCompileWide(b *testing.B) {
+	for _, size := range []struct{ w, p int }{{8500, 22500}, {28000, 75000}} {
+		set := benchConfig(b, synth.Config{Seed: 1, Workloads: size.w, Policies: size.p, WideSelectors: true})
+		b.Run(fmt.Sprintf("w=%d,p=%d", size.w, size.p), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := netpol.Compile(set); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkEngine measures compiling and the class view, without loading,

@@ -32,7 +32,14 @@ type labelIndex struct {
 	byNS    map[string][]int32
 	byKV    map[string][]int32 // "k\x00v" over all namespaces
 	byK     map[string][]int32
-	cache   map[string][]int32
+	// The same per namespace, keyed "ns\x00k\x00v" and "ns\x00k", so that
+	// a selector in one namespace (a policy's podSelector, a peer without
+	// namespaceSelector) looks only at that namespace's classes: with
+	// cluster-wide labels such as tier=web, filtering the cluster-wide
+	// lists by namespace made compile quadratic.
+	nsKV  map[string][]int32
+	nsK   map[string][]int32
+	cache map[string][]int32
 }
 
 func labelKey(ns string, l map[string]string) string {
@@ -52,6 +59,8 @@ func newLabelIndex(ws []*manifest.Workload) (*labelIndex, map[*manifest.Workload
 		byNS:  map[string][]int32{},
 		byKV:  map[string][]int32{},
 		byK:   map[string][]int32{},
+		nsKV:  map[string][]int32{},
+		nsK:   map[string][]int32{},
 		cache: map[string][]int32{},
 	}
 	of := make(map[*manifest.Workload]*labelClass, len(ws))
@@ -73,6 +82,9 @@ func newLabelIndex(ws []*manifest.Workload) (*labelIndex, map[*manifest.Workload
 			for k, v := range c.labels {
 				ix.byKV[k+"\x00"+v] = append(ix.byKV[k+"\x00"+v], c.id)
 				ix.byK[k] = append(ix.byK[k], c.id)
+				nk := c.ns + "\x00" + k
+				ix.nsKV[nk+"\x00"+v] = append(ix.nsKV[nk+"\x00"+v], c.id)
+				ix.nsK[nk] = append(ix.nsK[nk], c.id)
 			}
 		}
 		of[w] = c
@@ -84,6 +96,12 @@ func newLabelIndex(ws []*manifest.Workload) (*labelIndex, map[*manifest.Workload
 // requirement of sel, or nil, false when sel has none (empty selectors and
 // selectors made only of NotIn and DoesNotExist).
 func (ix *labelIndex) candidates(sel labels.Selector) ([]int32, bool) {
+	return candidates(sel, ix.byKV, ix.byK, "")
+}
+
+// candidates is labelIndex.candidates on the posting lists byKV and byK,
+// whose keys start with prefix.
+func candidates(sel labels.Selector, byKV, byK map[string][]int32, prefix string) ([]int32, bool) {
 	reqs, _ := sel.Requirements()
 	var best []int32
 	found := false
@@ -93,15 +111,15 @@ func (ix *labelIndex) candidates(sel labels.Selector) ([]int32, bool) {
 		case selection.Equals, selection.DoubleEquals, selection.In:
 			vals := r.Values().UnsortedList()
 			if len(vals) == 1 {
-				list = ix.byKV[r.Key()+"\x00"+vals[0]]
+				list = byKV[prefix+r.Key()+"\x00"+vals[0]]
 			} else {
 				for _, v := range vals {
-					list = append(list, ix.byKV[r.Key()+"\x00"+v]...)
+					list = append(list, byKV[prefix+r.Key()+"\x00"+v]...)
 				}
 				slices.Sort(list)
 			}
 		case selection.Exists:
-			list = ix.byK[r.Key()]
+			list = byK[prefix+r.Key()]
 		default:
 			continue
 		}
@@ -119,6 +137,29 @@ func (ix *labelIndex) candidates(sel labels.Selector) ([]int32, bool) {
 func (ix *labelIndex) match(sel labels.Selector, inNS func(string) bool, nsList []string) []int32 {
 	var out []int32
 	if cand, ok := ix.candidates(sel); ok {
+		if nsList != nil && 16*len(nsList) <= len(cand) {
+			// The accepted namespaces' own lists, when shorter in all
+			// than the cluster-wide one (looking them up costs a few
+			// map lookups per namespace: only worth it for a few).
+			lists := make([][]int32, 0, len(nsList))
+			n := 0
+			for _, ns := range nsList {
+				l, _ := candidates(sel, ix.nsKV, ix.nsK, ns+"\x00")
+				lists = append(lists, l)
+				n += len(l)
+			}
+			if n < len(cand) {
+				for _, l := range lists {
+					for _, id := range l {
+						if sel.Matches(ix.classes[id].labels) {
+							out = append(out, id)
+						}
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+		}
 		for _, id := range cand {
 			c := ix.classes[id]
 			if inNS(c.ns) && sel.Matches(c.labels) {
@@ -144,7 +185,20 @@ func (ix *labelIndex) inNamespace(ns string, sel labels.Selector) []int32 {
 	if r, ok := ix.cache[key]; ok {
 		return r
 	}
-	r := ix.match(sel, func(n string) bool { return n == ns }, []string{ns})
+	var r []int32
+	if cand, ok := candidates(sel, ix.nsKV, ix.nsK, ns+"\x00"); ok {
+		for _, id := range cand {
+			if sel.Matches(ix.classes[id].labels) {
+				r = append(r, id)
+			}
+		}
+	} else {
+		for _, id := range ix.byNS[ns] {
+			if sel.Matches(ix.classes[id].labels) {
+				r = append(r, id)
+			}
+		}
+	}
 	ix.cache[key] = r
 	return r
 }

@@ -37,12 +37,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Namespaces, "namespaces", 0, "number of namespaces, at least 3 (default: one per ~50 workloads)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&cfg.Dump, "dump", false, "write a cluster dump (Pods with owners and IPs, ReplicaSets, status) instead of manifests")
+	fs.BoolVar(&cfg.Bare, "bare", false, "with -dump, leave out last-applied-configuration and managedFields")
+	fs.BoolVar(&cfg.WideSelectors, "wide-selectors", false, "make about half of the application policies select same-namespace peers by cluster-wide labels (tier=backend, app.kubernetes.io/name Exists)")
 	fs.IntVar(&cfg.ObjectsPerFile, "per-file", synth.DefaultObjectsPerFile, "objects per file with -out")
 	fs.StringVar(&format, "format", "yaml", "file format: yaml (multi-document) or json (one List per file)")
 	fs.StringVar(&out, "out", "", "directory to write files into (default: standard output)")
 	fs.BoolVar(&quiet, "q", false, "do not print statistics on standard error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ward-synth (-workloads N | -pods N) -policies N [-namespaces N] [-seed N] [-dump] [-format yaml|json] [-out DIR]")
+		fmt.Fprintln(stderr, "usage: ward-synth (-workloads N | -pods N) -policies N [-namespaces N] [-seed N] [-dump [-bare]] [-wide-selectors] [-format yaml|json] [-out DIR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

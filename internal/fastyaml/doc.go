@@ -29,8 +29,11 @@
 // resolution of plain scalars to !!null, !!bool, !!int, !!float,
 // !!timestamp and !!str); single-line flow mappings and sequences, nested
 // in each other, with plain or quoted keys; comments; empty values; "\n"
-// or "\r\n" line breaks. Refused: anchors, aliases, merge keys, tags,
-// block scalars, scalars or flow collections over several lines, complex
+// or "\r\n" line breaks; literal block scalars ("|", "|-", "|+", with an
+// indentation indicator or not) as mapping values and sequence entries,
+// which kubectl writes for the last-applied-configuration annotation.
+// Refused: anchors, aliases, merge keys, tags, folded block scalars (">"),
+// other scalars or flow collections over several lines, complex
 // keys, directives, "---" or "..." inside the document, a document that
 // is a bare scalar, tabs anywhere, control characters, byte order marks
 // and the Unicode line breaks NEL, LS and PS, and a few rare forms that
@@ -38,8 +41,9 @@
 // quoted scalar or flow collection, a trailing ',' in a flow collection,
 // flow mapping entries without ": ", plain scalars in flow collections
 // that hold ':', '?', '[' or '{', a scalar on the line after its key,
-// plain scalars starting with '?' or ':', keys over 512 bytes and
-// nesting over 512 levels.
+// plain scalars starting with '?' or ':', a '#' straight after a block
+// scalar header, blank lines before a block scalar's first line indented
+// deeper than it, keys over 512 bytes and nesting over 512 levels.
 //
 // A document of nothing but comments and blank lines yields the zero
 // Node, as yaml.Unmarshal leaves it.
@@ -48,6 +52,7 @@
 // always empty, and Ward does not read them. Otherwise the trees are
 // equal, which the package's tests check by differential testing against
 // yaml.v3: on generated clusters in both styles (none of whose documents
-// may fall back), on tables of tricky cases, and by fuzzing (FuzzParse),
+// may fall back), on tables of tricky cases, on random documents with
+// block scalars, and by fuzzing (FuzzParse),
 // where for any input Parse must either refuse it or agree with yaml.v3.
 package fastyaml

@@ -7,9 +7,10 @@ import (
 
 // FuzzParse holds fastyaml to its contract on any input: it returns
 // ErrUnsupported, or yaml.v3 accepts the input too and builds the same
-// tree (comments aside). The committed corpus is in
+// tree (comments aside); ParseObject accepts the same inputs and builds
+// the same tree but for the objects' managedFields. The committed corpus is in
 // testdata/fuzz/FuzzParse; the tables of this package and documents from
-// randomDoc seed it further.
+// randomDoc and randomLiteral seed it further.
 func FuzzParse(f *testing.F) {
 	for _, doc := range supported {
 		f.Add([]byte(doc))
@@ -17,11 +18,18 @@ func FuzzParse(f *testing.F) {
 	for _, doc := range refused {
 		f.Add([]byte(doc))
 	}
+	for _, doc := range literals {
+		f.Add([]byte(doc))
+	}
 	r := rand.New(rand.NewPCG(7, 7))
 	for range 64 {
 		f.Add([]byte(randomDoc(r)))
+		f.Add([]byte(randomLiteral(r)))
+	}
+	for _, doc := range objects {
+		f.Add([]byte(doc))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		differential(t, data)
+		objectDifferential(t, data) // Parse, then ParseObject
 	})
 }

@@ -43,6 +43,22 @@ type unsupported struct{}
 // decoded. Parse neither keeps nor modifies data. It is safe for
 // concurrent use.
 func Parse(data []byte) (doc *yaml.Node, err error) {
+	return parse(data, false)
+}
+
+// ParseObject is Parse for a Kubernetes object, or a sequence of them,
+// for callers that never read metadata.managedFields (large in cluster
+// dumps): where the root mapping, or a mapping entry of a root sequence,
+// has a metadata mapping whose managedFields value is a collection on
+// the lines after the key, that value is checked exactly as Parse checks it, so that ParseObject
+// accepts the same documents, but not built: it is an empty !!null
+// scalar at the line and column of the collection. Everything else is as
+// Parse gives it.
+func ParseObject(data []byte) (doc *yaml.Node, err error) {
+	return parse(data, true)
+}
+
+func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
 	lines, ascii, ok := scan(data)
 	if !ok {
 		return nil, ErrUnsupported
@@ -72,6 +88,7 @@ func Parse(data []byte) (doc *yaml.Node, err error) {
 		}
 	}()
 	p.init(data, lines, ascii)
+	p.skipManaged = skipManaged
 	return p.document(), nil
 }
 
@@ -164,6 +181,16 @@ type parser struct {
 	// each is complete; stackTop is its high-water mark.
 	stack    []*yaml.Node
 	stackTop int
+
+	// With skipManaged, metaDepth is the depth of the object's metadata
+	// mapping while it is parsed, and discard is set while its
+	// managedFields value is: nodes are then all the one scratch node,
+	// and collections get no Content.
+	skipManaged bool
+	rootSeq     bool
+	metaDepth   int
+	discard     bool
+	scratch     yaml.Node
 }
 
 func (p *parser) init(data []byte, lines int, ascii bool) {
@@ -178,6 +205,11 @@ func (p *parser) init(data []byte, lines int, ascii bool) {
 }
 
 func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
+	if p.discard {
+		n := &p.scratch
+		n.Kind, n.Tag, n.Line, n.Column = kind, tag, line, col
+		return n
+	}
 	if p.nslab == len(p.slab) {
 		p.slab, p.nslab = make([]yaml.Node, p.chunk), 0
 	}
@@ -190,6 +222,10 @@ func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
 // content gives n the children pushed on the stack since base.
 func (p *parser) content(n *yaml.Node, base int) {
 	p.stackTop = max(p.stackTop, len(p.stack))
+	if p.discard {
+		p.stack = p.stack[:base]
+		return
+	}
 	kids := p.stack[base:]
 	if k := len(kids); k > 0 {
 		if len(p.ptrs)-p.nptrs < k {
@@ -371,6 +407,9 @@ func (p *parser) enter() {
 // entry.
 func (p *parser) sequence(ind int, indentless bool) *yaml.Node {
 	p.enter()
+	if p.depth == 1 {
+		p.rootSeq = true
+	}
 	src := p.src
 	n := p.node(yaml.SequenceNode, "!!seq", p.line, p.col(p.pos))
 	base := len(p.stack)
@@ -390,6 +429,8 @@ func (p *parser) sequence(ind int, indentless bool) *yaml.Node {
 			} else {
 				item = p.node(yaml.ScalarNode, "!!null", line, col)
 			}
+		} else if src[p.pos] == '|' {
+			item = p.literal(ind)
 		} else {
 			item = p.inline()
 		}
@@ -582,6 +623,19 @@ func (p *parser) mapping(ind int) *yaml.Node {
 		if p.pos == p.le || src[p.pos] == '#' {
 			line, col := p.line, p.col(colon)+1
 			p.advance()
+			skip, meta := false, false
+			if p.skipManaged && !p.eof && !p.marker && !p.discard &&
+				(p.ind > ind || p.ind == ind && p.isEntry(p.pos)) {
+				switch {
+				case p.depth == p.metaDepth && key.Value == "managedFields":
+					skip = true
+					line, col = p.line, p.col(p.pos)
+					p.discard = true
+				case (p.depth == 1 || p.depth == 2 && p.rootSeq) && key.Value == "metadata":
+					meta = true
+					p.metaDepth = p.depth + 1
+				}
+			}
 			switch {
 			case p.eof || p.marker:
 			case p.ind > ind:
@@ -589,9 +643,18 @@ func (p *parser) mapping(ind int) *yaml.Node {
 			case p.ind == ind && p.isEntry(p.pos):
 				val = p.sequence(ind, true)
 			}
+			if skip {
+				p.discard = false
+				val = nil
+			}
+			if meta {
+				p.metaDepth = 0
+			}
 			if val == nil {
 				val = p.node(yaml.ScalarNode, "!!null", line, col)
 			}
+		} else if src[p.pos] == '|' {
+			val = p.literal(ind)
 		} else {
 			val = p.value()
 			p.endLine()
@@ -926,5 +989,158 @@ func (p *parser) flowScalar(key bool) *yaml.Node {
 	if (src[p.pos] == ':') != key {
 		fail()
 	}
+	return n
+}
+
+// literal parses a literal block scalar ("|", with an optional chomping
+// indicator and indentation indicator) whose "|" is at p.pos, as the value
+// or entry of a collection indented by parent, and moves on to the next
+// line after it that holds more than blanks and a comment. It follows
+// libyaml's yaml_parser_scan_block_scalar line by line: the content's
+// indentation is the indicator's, or that of the first non-empty line (at
+// least parent+1, and at least the spaces of the blank lines before it);
+// lines of no more spaces than that are empty; the scalar ends at the
+// first non-empty line indented less, or at the end of the document.
+// Chomping: "-" strips the final line break, "+" keeps the trailing
+// empty lines, and the default keeps one line break.
+func (p *parser) literal(parent int) *yaml.Node {
+	src := p.src
+	n := p.node(yaml.ScalarNode, "!!str", p.line, p.col(p.pos))
+	n.Style = yaml.LiteralStyle
+	i := p.pos + 1
+	chomp, inc := 0, 0
+	for range 2 {
+		if i == p.le {
+			break
+		}
+		switch c := src[i]; {
+		case chomp == 0 && (c == '+' || c == '-'):
+			chomp = 1
+			if c == '-' {
+				chomp = -1
+			}
+			i++
+		case inc == 0 && c >= '1' && c <= '9':
+			inc = int(c - '0')
+			i++
+		}
+	}
+	p.pos = i
+	p.endLine() // a comment must follow a blank: "|#" is left to yaml.v3
+	indent := 0
+	if inc > 0 {
+		indent = parent + inc
+	}
+
+	var (
+		b        []byte // the value, once it is not one slice of src
+		first    = -1   // with b nil: the value is src[first:last]
+		last     int
+		breakAt  bool // the previous content line ended with a line break
+		trailing int  // empty lines since
+		lines    int  // content lines
+	)
+	off, line := p.next, p.line
+	// breaks skips empty lines from off, counting them in trailing; it
+	// returns the offset of the first non-empty line, its indentation (up
+	// to indent once known) and whether the document ended first.
+	breaks := func() (int, bool) {
+		maxIndent := 0
+		for {
+			if off >= len(src) {
+				return 0, true
+			}
+			end, next := len(src), len(src)
+			if k := strings.IndexByte(src[off:], '\n'); k >= 0 {
+				end, next = off+k, off+k+1
+			}
+			if end > off && src[end-1] == '\r' {
+				end--
+			}
+			sp := 0
+			for off+sp < end && src[off+sp] == ' ' && (indent == 0 || sp < indent) {
+				sp++
+			}
+			maxIndent = max(maxIndent, sp)
+			if off+sp < end {
+				if indent == 0 {
+					indent = max(maxIndent, parent+1, 1)
+					if maxIndent > sp && sp > parent {
+						// A blank line before the first content was
+						// indented deeper than it: rare, and left to yaml.v3.
+						fail()
+					}
+				}
+				return sp, false
+			}
+			if next == end || next == len(src) && src[len(src)-1] != '\n' {
+				return 0, true // a last line of blanks without a line break
+			}
+			trailing++
+			off = next
+			line++
+		}
+	}
+	col, eof := breaks()
+	for !eof && col == indent {
+		// A content line: the previous line break and the empty lines
+		// since, then the line after the indentation.
+		end, next := len(src), len(src)
+		if k := strings.IndexByte(src[off:], '\n'); k >= 0 {
+			end, next = off+k, off+k+1
+		}
+		hasBreak := next > end
+		if end > off && src[end-1] == '\r' {
+			end--
+		}
+		if lines == 0 && trailing == 0 {
+			first, last = off+indent, end
+		} else {
+			if b == nil {
+				b = make([]byte, 0, 2*(end-off)+max(0, last-first)+trailing)
+				if lines > 0 {
+					b = append(b, src[first:last]...)
+				}
+			}
+			if breakAt {
+				b = append(b, '\n')
+			}
+			for range trailing {
+				b = append(b, '\n')
+			}
+			b = append(b, src[off+indent:end]...)
+		}
+		lines++
+		breakAt = hasBreak
+		trailing = 0
+		off = next
+		line++
+		col, eof = breaks()
+	}
+	if lines == 0 {
+		first, last = 0, 0
+	}
+	switch {
+	case b == nil && chomp == -1:
+		n.Value = src[first:last]
+	case b == nil && chomp == 0 && breakAt && src[last] == '\n':
+		n.Value = src[first : last+1] // one line, as kubectl writes annotations
+	default:
+		if b == nil {
+			b = append(b, src[first:last]...)
+		}
+		if chomp != -1 && breakAt {
+			b = append(b, '\n')
+		}
+		if chomp == 1 {
+			for range trailing {
+				b = append(b, '\n')
+			}
+		}
+		n.Value = string(b)
+	}
+	// Continue at the line that ended the scalar.
+	p.next, p.line = off, line
+	p.advance()
 	return n
 }

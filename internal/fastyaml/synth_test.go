@@ -47,13 +47,12 @@ func splitDocs(data []byte) [][]byte {
 }
 
 func TestDifferentialSynth(t *testing.T) {
-	for _, dump := range []bool{false, true} {
-		name := "manifests"
-		if dump {
-			name = "dump"
-		}
-		t.Run(name, func(t *testing.T) {
-			docs := synthDocs(t, synth.Config{Seed: 1, Workloads: 300, Policies: 120, Dump: dump})
+	for _, c := range []struct {
+		name       string
+		dump, bare bool
+	}{{"manifests", false, false}, {"dump", true, false}, {"bare dump", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			docs := synthDocs(t, synth.Config{Seed: 1, Workloads: 300, Policies: 120, Dump: c.dump, Bare: c.bare})
 			if len(docs) < 300 {
 				t.Fatalf("only %d documents", len(docs))
 			}

@@ -50,6 +50,15 @@
 // sidecar with a port that their templates lack. Policies in a dump have
 // policyTypes and port protocols filled in, as the API server stores them.
 //
+// Dumps also carry what real ones do on top of that (see applied.go):
+// on the objects `kubectl apply` wrote (namespaces, workloads, Services,
+// NetworkPolicies) the kubectl.kubernetes.io/last-applied-configuration
+// annotation, holding the object's apiVersion, kind, metadata and spec as
+// kubectl writes them (the same object rendered as a manifest, compact
+// JSON with sorted keys), printed as a "|" block scalar; and on every
+// object metadata.managedFields with two managers, whose fieldsV1 sets
+// name the object's own fields. Config.Bare leaves both out.
+//
 // # Files
 //
 // Objects are written in namespace order (all Namespaces first) and split

@@ -1,6 +1,9 @@
 package synth
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // emitter writes one object at a time as block YAML (in the style kubectl
 // prints: sequences at the indentation of their key) or as compact JSON. It
@@ -152,6 +155,40 @@ func (e *emitter) end() {
 		e.b = append(e.b, "{}"...)
 	default:
 		e.b = append(e.b, " {}"...)
+	}
+}
+
+// rawKey writes a map key as it is, unquoted in YAML: the caller knows it
+// reads back as itself in a block mapping (managedFields keys such as
+// k:{"name":"app"}).
+func (e *emitter) rawKey(k string) {
+	if e.json {
+		e.key(k)
+		return
+	}
+	f := e.top()
+	if f.n > 0 || !f.inline {
+		e.newline(f.ind)
+	}
+	e.b = append(e.b, k...)
+	e.b = append(e.b, ':')
+	f.n++
+}
+
+// literal writes k: v with v, which must end in a line break and hold no
+// line that is empty or starts with a blank, as a literal block scalar
+// ("|") in YAML, as kubectl prints multi-line annotations.
+func (e *emitter) literal(k, v string) {
+	if e.json {
+		e.kv(k, v)
+		return
+	}
+	e.key(k)
+	e.b = append(e.b, " |"...)
+	ind := e.top().ind + 2
+	for line := range strings.SplitSeq(strings.TrimSuffix(v, "\n"), "\n") {
+		e.newline(ind)
+		e.b = append(e.b, line...)
 	}
 }
 

@@ -1,6 +1,7 @@
 package synth_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/wardsec/ward/internal/synth"
@@ -43,6 +44,65 @@ func TestManifestLoad(t *testing.T) {
 		}
 		if cfg.Dump && (instances != st.Pods || !set.PodIPsKnown) {
 			t.Errorf("%+v: %d pods folded into workloads (pod IPs known: %v), want %d", cfg, instances, set.PodIPsKnown, st.Pods)
+		}
+	}
+}
+
+// TestRealisticDumpLoad loads the same dump with and without the fields
+// real dumps carry (last-applied-configuration and managedFields): Ward
+// must read the same cluster from both, the annotation aside.
+func TestRealisticDumpLoad(t *testing.T) {
+	load := func(bare bool) *manifest.Set {
+		c, err := synth.Generate(synth.Config{Seed: 5, Pods: 500, Policies: 200, Dump: true, Bare: bare, ObjectsPerFile: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := c.WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		set, err := manifest.Load(manifest.Options{}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	real, bare := load(false), load(true)
+	if len(real.Workloads) != len(bare.Workloads) || len(real.Policies) != len(bare.Policies) ||
+		len(real.Services) != len(bare.Services) || len(real.Namespaces) != len(bare.Namespaces) {
+		t.Fatalf("loaded %d/%d/%d/%d workloads, policies, services, namespaces; bare %d/%d/%d/%d",
+			len(real.Workloads), len(real.Policies), len(real.Services), len(real.Namespaces),
+			len(bare.Workloads), len(bare.Policies), len(bare.Services), len(bare.Namespaces))
+	}
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	for i, w := range real.Workloads {
+		b := bare.Workloads[i]
+		if w.Annotations[lastApplied] == "" {
+			t.Errorf("%s/%s: no last-applied-configuration", w.Namespace, w.Name)
+		}
+		delete(w.Annotations, lastApplied)
+		if len(w.Annotations) == 0 && b.Annotations == nil {
+			w.Annotations = nil
+		}
+		if w.Namespace != b.Namespace || w.Name != b.Name || w.Kind != b.Kind || !reflect.DeepEqual(w.Labels, b.Labels) ||
+			!reflect.DeepEqual(w.Template, b.Template) || !reflect.DeepEqual(w.Ports, b.Ports) || w.HostNetwork != b.HostNetwork ||
+			!reflect.DeepEqual(w.IPs, b.IPs) || w.Instances != b.Instances || !reflect.DeepEqual(w.Annotations, b.Annotations) {
+			t.Errorf("workload %s/%s differs from the bare dump's", w.Namespace, w.Name)
+		}
+	}
+	for i, p := range real.Policies {
+		b := bare.Policies[i]
+		if p.Name != b.Name || p.Namespace != b.Namespace || !reflect.DeepEqual(p.Spec, b.Spec) || !reflect.DeepEqual(p.Labels, b.Labels) {
+			t.Errorf("policy %s/%s differs from the bare dump's", p.Namespace, p.Name)
+		}
+		if len(p.ManagedFields) != 0 {
+			t.Errorf("policy %s/%s: managedFields decoded", p.Namespace, p.Name)
+		}
+	}
+	for i, s := range real.Services {
+		b := bare.Services[i]
+		if s.Name != b.Name || !reflect.DeepEqual(s.Selector, b.Selector) || !reflect.DeepEqual(s.Ports, b.Ports) || s.Type != b.Type {
+			t.Errorf("service %s/%s differs from the bare dump's", s.Namespace, s.Name)
 		}
 	}
 }

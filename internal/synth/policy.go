@@ -187,6 +187,10 @@ const (
 	shapeIPBlockIngress
 	shapeAllowAll
 	shapeFromNamespaces
+	// shapeWide (only with Config.WideSelectors): peers in the policy's
+	// namespace chosen by labels every namespace has, such as tier=frontend
+	// or "app.kubernetes.io/name Exists".
+	shapeWide
 )
 
 var shapes = []weighted[shape]{
@@ -221,7 +225,34 @@ func (p *plan) appPolicy(w *workload, apps []int) *policy {
 		return c
 	}
 	sh := choose(r, shapes)
+	if p.cfg.WideSelectors && r.IntN(2) == 0 {
+		sh = shapeWide
+	}
 	switch sh {
+	case shapeWide:
+		// "Every app of my namespace but me", "every frontend of my
+		// namespace": the only positive requirement is a label that
+		// classes of every namespace have, and the NotIn makes each
+		// selector distinct.
+		var sel *selector
+		notMe := expr{"app", "NotIn", []string{w.name}}
+		switch r.IntN(4) {
+		case 0:
+			sel = &selector{exprs: []expr{{"app.kubernetes.io/name", "Exists", nil}, notMe}}
+			pol.name = w.name + "-allow-namespace-apps"
+		case 1:
+			sel = &selector{exprs: []expr{{"tier", "In", []string{"frontend", "edge"}}, notMe}}
+			pol.name = w.name + "-allow-edge-tiers"
+		default:
+			tier := pick(r, []string{"frontend", "backend", "edge"})
+			sel = &selector{match: []label{{"tier", tier}}, exprs: []expr{notMe}}
+			pol.name = w.name + "-allow-" + tier
+		}
+		pol.ingress = []rule{{peers: []peer{{pod: sel}}, ports: p.servingPorts(w, 1)}}
+		if r.IntN(2) == 0 {
+			pol.types = []string{"Ingress", "Egress"}
+			pol.egress = []rule{{peers: []peer{{pod: &selector{match: []label{{"tier", "backend"}}}}}}}
+		}
 	case shapeSameNS:
 		c := client(true)
 		pol.name = "allow-" + c.name + "-to-" + w.name

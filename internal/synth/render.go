@@ -66,6 +66,10 @@ type renderer struct {
 	emitter
 	last int // size of the previous file, to size the next buffer
 	lbuf []label
+	// helpers render the current object as JSON for the extras of a
+	// realistic dump: [0] as a manifest, [1] as a bare dump.
+	helpers [2]*renderer
+	extras
 }
 
 func (r *renderer) file(refs []objRef) []byte {
@@ -98,6 +102,9 @@ func (r *renderer) file(refs []objRef) []byte {
 
 func (r *renderer) object(ref objRef) {
 	p := r.plan
+	if r.realistic() {
+		r.prepare(ref)
+	}
 	r.begin()
 	switch ref.kind {
 	case kNamespace:
@@ -150,9 +157,7 @@ func (r *renderer) meta(kind, ns, name string, labels []label, created int, anno
 		r.end()
 		return
 	}
-	if len(annotations) > 0 {
-		r.labels("annotations", annotations)
-	}
+	r.annotations(annotations)
 	r.timestamp("creationTimestamp", created)
 	if generateName != "" {
 		r.kv("generateName", generateName)
@@ -162,6 +167,9 @@ func (r *renderer) meta(kind, ns, name string, labels []label, created int, anno
 	}
 	if len(labels) > 0 {
 		r.labels("labels", labels)
+	}
+	if len(r.managers) > 0 {
+		r.managedFields()
 	}
 	r.kv("name", name)
 	if ns != "" {

@@ -71,6 +71,17 @@ type Config struct {
 	// ReplicaSets owned by Deployments, and every Pod with its
 	// ownerReferences, node and status.podIP.
 	Dump bool
+	// Bare leaves out of a dump what real ones carry on top of the
+	// declared fields: the last-applied-configuration annotation of the
+	// objects `kubectl apply` wrote, and managedFields (see applied.go).
+	// Dumps before these fields were generated had this shape.
+	Bare bool
+	// WideSelectors makes about half of the application policies select
+	// peers of their own namespace by labels every namespace has
+	// (tier=backend, "app.kubernetes.io/name Exists"): a shape that makes
+	// matching selectors per namespace against cluster-wide label lists
+	// quadratic.
+	WideSelectors bool
 	// Format is the file format; YAML by default.
 	Format Format
 	// ObjectsPerFile bounds the objects in one file;

@@ -73,6 +73,8 @@ func TestValid(t *testing.T) {
 		{"tiny", Config{Seed: 5, Workloads: 4, Policies: 3, Namespaces: 3}},
 		{"no-policies", Config{Seed: 6, Pods: 20, Dump: true}},
 		{"policies-only", Config{Seed: 7, Workloads: 4, Policies: 50, Namespaces: 12}},
+		{"wide-selectors", Config{Seed: 8, Workloads: 300, Policies: 400, WideSelectors: true}},
+		{"bare-dump", Config{Seed: 9, Pods: 300, Policies: 100, Dump: true, Bare: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

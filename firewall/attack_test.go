@@ -184,12 +184,7 @@ func TestAttackUDPResurrectionThroughProxy(t *testing.T) {
 
 // ownProxy identifies the test process (root, its cgroup) as docker-proxy.
 func ownProxy(t *testing.T) *firewall.UserlandProxy {
-	own := testenv.OwnCgroup(t)
-	path := own.Dir[len("/sys/fs/cgroup"):]
-	if len(path) > 0 && path[0] == '/' {
-		path = path[1:]
-	}
-	return &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}} // #nosec G115 -- a uid
+	return &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: proxyCgroup(t, testenv.OwnCgroup(t))} // #nosec G115 -- a uid
 }
 
 // udpResurrection streams UDP both ways between a client in namespace

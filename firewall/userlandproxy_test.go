@@ -15,14 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
-	vnetns "github.com/vishvananda/netns"
-
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/testenv"
-	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/portset"
 )
 
@@ -48,26 +42,12 @@ func proxyCgroup(t *testing.T, cg testenv.Cgroup) firewall.Cgroup {
 // there is admitted and the others still refused. Without the
 // userland_proxy chain's rules, the proxy is refused too.
 func TestUserlandProxyOnwardLeg(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireNetns(t)
-	for _, c := range []string{"ip", "setpriv", "timeout", "bash"} {
+	for _, c := range []string{"setpriv", "timeout", "bash"} {
 		testenv.RequireCommand(t, c)
 	}
-	host, ctr := fmt.Sprintf("ward-up-%d-h", os.Getpid()), fmt.Sprintf("ward-up-%d-c", os.Getpid())
-	for _, ns := range []string{host, ctr} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", ns).Run() })
-	}
-	sh(t, "ip", "-n", host, "link", "add", "veth-h", "type", "veth", "peer", "name", "eth0", "netns", ctr)
-	for _, c := range [][]string{
-		{host, "addr", "add", "10.78.0.1/24", "dev", "veth-h"},
-		{host, "link", "set", "lo", "up"}, {host, "link", "set", "veth-h", "up"},
-		{ctr, "addr", "add", "10.78.0.2/24", "dev", "eth0"},
-		{ctr, "link", "set", "lo", "up"}, {ctr, "link", "set", "eth0", "up"},
-	} {
-		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
-	}
-	serveWeb(t, ctr, "10.78.0.2:8080", "10.78.0.2:9090")
+	l := newAttackLab(t, 78)
+	host := l.host
+	serveWeb(t, l.ctr, netip.AddrPortFrom(l.ctrIP, 8080).String(), netip.AddrPortFrom(l.ctrIP, 9090).String())
 
 	base := fmt.Sprintf("ward-up-%d", os.Getpid())
 	testenv.NewCgroup(t, base)
@@ -98,14 +78,15 @@ func TestUserlandProxyOnwardLeg(t *testing.T) {
 		cg     *testenv.Cgroup
 		target string
 	}
+	web8080, web9090 := netip.AddrPortFrom(l.ctrIP, 8080).String(), netip.AddrPortFrom(l.ctrIP, 9090).String()
 	probes := []probe{
-		{"root in the proxy's cgroup", 0, &proxy, "10.78.0.2:8080"},
-		{"root in the proxy's cgroup, to a port nobody publishes", 0, &proxy, "10.78.0.2:9090"},
-		{"nobody in the proxy's cgroup", 65534, &proxy, "10.78.0.2:8080"},
-		{"root in a cgroup below the proxy's", 0, &below, "10.78.0.2:8080"},
-		{"root in a sibling cgroup", 0, &sibling, "10.78.0.2:8080"},
-		{"root in the root cgroup", 0, nil, "10.78.0.2:8080"},
-		{"nobody in the root cgroup", 65534, nil, "10.78.0.2:8080"},
+		{"root in the proxy's cgroup", 0, &proxy, web8080},
+		{"root in the proxy's cgroup, to a port nobody publishes", 0, &proxy, web9090},
+		{"nobody in the proxy's cgroup", 65534, &proxy, web8080},
+		{"root in a cgroup below the proxy's", 0, &below, web8080},
+		{"root in a sibling cgroup", 0, &sibling, web8080},
+		{"root in the root cgroup", 0, nil, web8080},
+		{"nobody in the root cgroup", 65534, nil, web8080},
 	}
 	// reach dials every probe at once (a refused one waits for its
 	// timeout).
@@ -124,40 +105,16 @@ func TestUserlandProxyOnwardLeg(t *testing.T) {
 		}
 	}
 
-	inv := &firewall.Inventory{
-		Networks: []*firewall.Network{{Name: "net", Subnets: []netip.Prefix{netip.MustParsePrefix("10.78.0.0/24")}}},
-		Containers: []*firewall.Container{{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"},
-			IPs: []netip.Addr{netip.MustParseAddr("10.78.0.2")}, Published: []firewall.Published{{HostPort: 18080, Port: 8080, Protocol: portset.TCP}}}},
-	}
-	set, err := manifest.Parse(manifest.Options{}, "policy.yaml", []byte(`apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web, namespace: default}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: client}}}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := vnetns.GetFromName(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := l.inventory(portset.TCP, nil)
+	m := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: client}}}]}]`)
 	check := func(phase string, up *firewall.UserlandProxy, edit func(*firewall.Ruleset), admitted ...string) {
 		t.Helper()
 		inv.UserlandProxy = up
-		rs := compile(t, build(t, inv, set), firewall.Options{})
+		rs := compile(t, m, firewall.Options{})
 		if edit != nil {
 			edit(rs)
 		}
-		if err := firewall.Apply(conn, rs); err != nil {
+		if err := firewall.Apply(l.conn, rs); err != nil {
 			t.Fatal(err)
 		}
 		got := reach(probes)
@@ -197,64 +154,10 @@ spec:
 // conntrack confirms a connection in output, before input judges it) and
 // the stream goes on.
 func TestPublishedPortTightening(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireNetns(t)
-	testenv.RequireCommand(t, "ip")
-	own := testenv.OwnCgroup(t)
-	host, ctr := fmt.Sprintf("ward-ut-%d-h", os.Getpid()), fmt.Sprintf("ward-ut-%d-c", os.Getpid())
-	for _, ns := range []string{host, ctr} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", ns).Run() })
-	}
-	sh(t, "ip", "-n", host, "link", "add", "veth-h", "type", "veth", "peer", "name", "eth0", "netns", ctr)
-	for _, c := range [][]string{
-		{host, "addr", "add", "10.79.0.1/24", "dev", "veth-h"},
-		{host, "link", "set", "lo", "up"}, {host, "link", "set", "veth-h", "up"},
-		{ctr, "addr", "add", "10.79.0.2/24", "dev", "eth0"},
-		{ctr, "link", "set", "lo", "up"}, {ctr, "link", "set", "eth0", "up"},
-	} {
-		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
-	}
-	path, err := filepath.Rel("/sys/fs/cgroup", own.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := &firewall.Inventory{
-		Networks: []*firewall.Network{{Name: "net", Subnets: []netip.Prefix{netip.MustParsePrefix("10.79.0.0/24")}}},
-		Containers: []*firewall.Container{{Name: "web", Namespace: "default", Labels: map[string]string{"app": "web"},
-			IPs: []netip.Addr{netip.MustParseAddr("10.79.0.2")}, Published: []firewall.Published{{HostPort: 18080, Port: 8080, Protocol: portset.TCP}}}},
-		UserlandProxy: &firewall.UserlandProxy{UID: uint32(os.Getuid()), Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}}, // #nosec G115 -- a uid
-	}
-	policy := func(ingress string) *model {
-		set, err := manifest.Parse(manifest.Options{}, "policy.yaml", []byte(`apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web, namespace: default}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress: `+ingress+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return build(t, inv, set)
-	}
-	open, closed := policy(`[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080}]}]`), policy(`[]`)
-
-	h, err := vnetns.GetFromName(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	conn, err := firewall.NewConn(nftables.WithNetNSFd(int(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ct.Close()
-	local := func(a netip.Addr) bool { return a.IsLoopback() || a == netip.MustParseAddr("10.79.0.1") }
+	l := newAttackLab(t, 79)
+	inv := l.inventory(portset.TCP, ownProxy(t))
+	open, closed := webPolicy(t, inv, `[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080}]}]`), webPolicy(t, inv, `[]`)
+	host, ctr := l.host, l.ctr
 
 	// web streams a byte every 20 ms and counts what it receives; so
 	// does the client; the relay copies both ways.
@@ -279,18 +182,9 @@ spec:
 			}
 		}()
 	}
-	var closers []io.Closer
-	var mu sync.Mutex
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range closers {
-			_ = c.Close()
-		}
-	})
-	keep := func(c io.Closer) { mu.Lock(); closers = append(closers, c); mu.Unlock() }
+	keep := l.keep
 	if err := inNetns(t, ctr, func() error {
-		ln, err := net.Listen("tcp", "10.79.0.2:8080")
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(l.ctrIP, 8080).String())
 		if err != nil {
 			return err
 		}
@@ -324,7 +218,7 @@ spec:
 				keep(c)
 				var up net.Conn
 				if err := inNetns(t, host, func() (err error) {
-					up, err = net.DialTimeout("tcp", "10.79.0.2:8080", 2*time.Second)
+					up, err = net.DialTimeout("tcp", netip.AddrPortFrom(l.ctrIP, 8080).String(), 2*time.Second)
 					return err
 				}); err != nil {
 					_ = c.Close()
@@ -344,7 +238,7 @@ spec:
 	// reports how many bytes each end received from 1 s to 2.5 s after.
 	run := func(edit func(*firewall.Ruleset)) (toWeb, toClient int64, ended int) {
 		t.Helper()
-		if err := firewall.Apply(conn, compile(t, open, firewall.Options{})); err != nil {
+		if err := firewall.Apply(l.conn, compile(t, open, firewall.Options{})); err != nil {
 			t.Fatal(err)
 		}
 		var c net.Conn
@@ -369,17 +263,15 @@ spec:
 		if edit != nil {
 			edit(rs)
 		}
-		if err := firewall.Apply(conn, rs); err != nil {
+		if err := firewall.Apply(l.conn, rs); err != nil {
 			t.Fatal(err)
 		}
-		ended, err := firewall.FlushDenied(ct, firewall.NewOracle(closed.eng, inv, firewall.Options{}), local)
+		ended, err := firewall.FlushDenied(l.ct, firewall.NewOracle(closed.eng, inv, firewall.Options{}), l.local)
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
-		w1, c1 := webGot.Load(), clientGot.Load()
-		time.Sleep(1500 * time.Millisecond)
-		return webGot.Load() - w1, clientGot.Load() - c1, ended
+		toWeb, toClient = measure(&webGot, &clientGot)
+		return toWeb, toClient, ended
 	}
 	toWeb, toClient, ended := run(nil)
 	if ended == 0 || toWeb != 0 || toClient != 0 {

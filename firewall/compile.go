@@ -392,7 +392,11 @@ const ChainUserlandProxy = "userland_proxy"
 // chain that accepts the sources whose connection to every container
 // publishing that port the engine allows (a container always reaches
 // itself; unclassified and quarantined addresses never do), and drops the
-// others.
+// others. In output, the host's own packets to it over lo jump there too
+// (conntrack confirms lo's connections in output), and what the host
+// sends from a published port may not pick a connection up again: TCP
+// segments conntrack does not know are dropped, a new UDP or SCTP flow
+// reaches only the sources allowed to connect to the port.
 func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, unclassified ipset.Set, rate int) {
 	if inv == nil {
 		return
@@ -450,6 +454,11 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		}
 		chain := fmt.Sprintf("%s%d", ChainPublished, n+1)
 		c := &Chain{Name: chain}
+		// port matches the published port, as the destination or (src)
+		// the source; each rule gets its own.
+		port := func(src bool) *L4 {
+			return &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}, Src: src}
+		}
 		if k.proto == portset.TCP {
 			// A segment conntrack does not know opens nothing here, from
 			// any source (noPickUp covers managed ones only): once
@@ -459,10 +468,8 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 			// Nor may the host pick it up again from the proxy's side,
 			// the direction the host may always send (its own clients'
 			// segments over lo are judged in output: loJumps).
-			pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: &L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []PortRange{{k.port, k.port}}, Src: true},
-				Counter: true, Verdict: Verdict{Kind: Drop}})
+			pickUps = append(pickUps, Rule{TCPNotSYN: true, L4: port(true), Counter: true, Verdict: Verdict{Kind: Drop}})
 		}
-		from := &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}, Src: true}
 		for _, f := range Families {
 			if elems := ofFamily(allowed, f); len(elems) > 0 {
 				rs.Sets = append(rs.Sets, &Set{Name: chain + f.suffix(), Family: f, Elements: elems})
@@ -471,18 +478,17 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 					// A new flow from the published port (a UDP proxy's
 					// datagram to a client whose own flow FlushDenied
 					// ended) is the client's connection to it.
-					pickUps = append(pickUps, Rule{Addr: &Lookup{Family: f, Dst: true, Name: chain + f.suffix()}, L4: from, Verdict: Verdict{Kind: Accept}})
+					pickUps = append(pickUps, Rule{Addr: &Lookup{Family: f, Dst: true, Name: chain + f.suffix()}, L4: port(true), Verdict: Verdict{Kind: Accept}})
 				}
 			}
 		}
 		if k.proto != portset.TCP {
-			pickUps = append(pickUps, Rule{L4: from, Counter: true, Verdict: Verdict{Kind: Drop}})
+			pickUps = append(pickUps, Rule{L4: port(true), Counter: true, Verdict: Verdict{Kind: Drop}})
 		}
 		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
 		rs.Chains = append(rs.Chains, c)
-		to := &L4{Protocols: []portset.Protocol{k.proto}, Ports: []PortRange{{k.port, k.port}}}
-		jumps = append(jumps, Rule{L4: to, Verdict: Verdict{Kind: Jump, Chain: chain}})
-		loJumps = append(loJumps, Rule{Oif: "lo", L4: to, Verdict: Verdict{Kind: Jump, Chain: chain}})
+		jumps = append(jumps, Rule{L4: port(false), Verdict: Verdict{Kind: Jump, Chain: chain}})
+		loJumps = append(loJumps, Rule{Oif: "lo", L4: port(false), Verdict: Verdict{Kind: Jump, Chain: chain}})
 	}
 	input.Rules = slices.Insert(input.Rules, at, jumps...)
 	// The host's own packets to the ports it publishes are judged in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -194,6 +195,14 @@ type stage struct {
 	goRuns []int
 	// copies are the stages it copies files from.
 	copies []int
+	// secretFiles are its COPY and ADD sources named like secrets.
+	secretFiles []secretFile
+}
+
+// secretFile is a COPY or ADD source named like a secret.
+type secretFile struct {
+	line int
+	src  string
 }
 
 // object names the stage in findings: "stage 1 (runtime)", with the
@@ -344,8 +353,17 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			if j, ok := a.stageRef(c.From, i); ok {
 				st.copies = append(st.copies, j)
 			}
+			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 		case *instructions.AddCommand:
 			a.add(st, c, line)
+			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
+		case *instructions.ExposeCommand:
+			for _, p := range c.Ports {
+				v, _ := a.expand(p, st.env)
+				if port, proto, _ := strings.Cut(strings.ToLower(v), "/"); port == "22" && (proto == "" || proto == "tcp") {
+					a.report(ruleExposeSSH, finding.Medium, line, st.object(), "EXPOSE "+v+": the image offers SSH", fixOf(ruleExposeSSH))
+				}
+			}
 		}
 	}
 	if _, dup := a.byName[st.name]; st.name != "" && !dup {
@@ -415,6 +433,9 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
+	if sudoRun.MatchString(text) {
+		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
+	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
 	}
@@ -428,6 +449,37 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		return
 	}
 	st.goRuns = append(st.goRuns, line)
+}
+
+// sudoRun matches sudo run as a command: at the start of the RUN or after
+// a command separator.
+var sudoRun = regexp.MustCompile(`(?:^|[;&|(]|&&|\|\|)\s*sudo(?:\s|$)`)
+
+// secretNames and secretSuffixes are what COPY and ADD sources holding
+// secrets are named (compared in lower case, by base name, or by the end
+// of the path for the two-part ones).
+var (
+	secretNames = []string{"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".env", ".npmrc", ".pypirc", ".netrc",
+		".git-credentials", ".dockercfg", "credentials.json", "kubeconfig"}
+	secretSuffixes = []string{".pem", ".key", ".p12", ".pfx", ".jks", "/.docker/config.json", "/.aws/credentials"}
+)
+
+// secretSources are the sources, among srcs, named like secrets.
+func secretSources(srcs []string, line int) []secretFile {
+	var out []secretFile
+	for _, src := range srcs {
+		src = unquote(src)
+		if _, remote := remoteHost(src); remote {
+			continue
+		}
+		lower := strings.ToLower(path.Clean("/" + src))
+		base := path.Base(lower)
+		if slices.Contains(secretNames, base) || strings.HasPrefix(base, ".env.") ||
+			slices.ContainsFunc(secretSuffixes, func(s string) bool { return strings.HasSuffix(lower, s) }) {
+			out = append(out, secretFile{line: line, src: src})
+		}
+	}
+	return out
 }
 
 // archiveSuffixes are the endings of local files ADD unpacks.
@@ -604,6 +656,15 @@ func (a *auditor) judgeFinal(f *stage) {
 		a.report(ruleNoMultiStage, finding.Medium, c.line, a.stages[c.stage].object(),
 			fmt.Sprintf("a RUN of %s uses %s: the compiler ships in the final image with the program", where, c.what),
 			fixOf(ruleNoMultiStage))
+	}
+
+	for i := f.index; i >= 0; i = a.stages[i].parent {
+		s := a.stages[i]
+		for _, sf := range s.secretFiles {
+			a.report(ruleCopySecretFile, finding.High, sf.line, s.object(),
+				fmt.Sprintf("%s puts %s, named like a secret, into the final image: anyone who can pull the image reads it", s.object(), sf.src),
+				fixOf(ruleCopySecretFile))
+		}
 	}
 
 	if !f.health {

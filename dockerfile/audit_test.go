@@ -458,6 +458,62 @@ ADD "app.jar" /app/
 ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d "https://example.com/app.tgz" /app/
 `},
 	},
+	"dockerfile/run-sudo": {
+		{name: "sudo at the start", src: `FROM debian:12
+RUN sudo apt-get update
+`, want: []want{{finding.Low, "RUN sudo", "stage 0", []string{"sudo"}}}},
+		{name: "sudo after &&", src: `FROM debian:12
+RUN apt-get update && sudo apt-get install -y curl
+`, want: []want{{finding.Low, "RUN apt-get", "", nil}}},
+		{name: "installing sudo is not running it", src: `FROM debian:12
+RUN apt-get install -y sudo
+`},
+		{name: "a word that contains sudo", src: `FROM debian:12
+RUN echo pseudo-random > /tmp/x && ./sudoku
+`},
+	},
+	"dockerfile/expose-ssh": {
+		{name: "EXPOSE 22", src: `FROM debian:12
+EXPOSE 22
+`, want: []want{{finding.Medium, "EXPOSE 22", "stage 0", []string{"SSH"}}}},
+		{name: "EXPOSE 22/tcp among others", src: `FROM debian:12
+EXPOSE 8080 22/tcp
+`, want: []want{{finding.Medium, "EXPOSE 8080", "", []string{"22/tcp"}}}},
+		{name: "from a build argument", src: `FROM debian:12
+ARG SSH=22
+EXPOSE ${SSH}
+`, want: []want{{finding.Medium, "EXPOSE ${SSH}", "", nil}}},
+		{name: "other ports", src: `FROM debian:12
+EXPOSE 2222 8022 22/udp
+`},
+	},
+	"dockerfile/copy-secret-file": {
+		{name: "a private key", src: `FROM alpine:3.20
+COPY id_rsa /root/.ssh/id_rsa
+`, want: []want{{finding.High, "COPY id_rsa", "stage 0", []string{"id_rsa", "named like a secret"}}}},
+		{name: "npmrc and env files, quoted", src: `FROM node:22
+COPY ".npmrc" package.json /app/
+ADD config/.env.production /app/
+`, want: []want{{finding.High, "COPY \".npmrc\"", "", []string{".npmrc"}}, {finding.High, "ADD config", "", []string{".env.production"}}}},
+		{name: "a key in a stage the final one is built on", src: `FROM alpine:3.20 AS base
+COPY certs/server.key /etc/ssl/private/
+FROM base
+`, want: []want{{finding.High, "COPY certs", "stage 0 (base)", nil}}},
+		{name: "a key in a builder stage only", src: `FROM golang:1.27 AS build
+COPY deploy.pem /src/
+RUN CGO_ENABLED=0 go build -o /app .
+FROM scratch
+COPY --from=build /app /app
+`},
+		{name: "copied from a builder stage", src: `FROM node:22 AS build
+RUN npm ci
+FROM node:22-slim
+COPY --from=build /src/.npmrc /app/
+`, want: []want{{finding.High, "COPY --from=build", "stage 1", []string{"/src/.npmrc"}}}},
+		{name: "public certificates and lookalikes", src: `FROM alpine:3.20
+COPY ca.crt keys.go environment.md .envrc.example /app/
+`},
+	},
 	"dockerfile/latest-tag": {
 		{name: "no tag", src: `FROM alpine
 `, want: []want{{finding.Medium, "FROM alpine", "stage 0", []string{"FROM alpine has no tag"}}}},

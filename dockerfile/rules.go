@@ -17,6 +17,9 @@ const (
 	ruleBaseNotPinned    = "dockerfile/base-not-pinned"
 	ruleNoHealthcheck    = "dockerfile/no-healthcheck"
 	ruleBadSuppression   = "dockerfile/bad-suppression"
+	ruleRunSudo          = "dockerfile/run-sudo"
+	ruleExposeSSH        = "dockerfile/expose-ssh"
+	ruleCopySecretFile   = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 )
 
 // Rules is every rule Audit can report, in documentation order.
@@ -165,6 +168,38 @@ var Rules = []finding.Rule{
 		Fix: "Add `HEALTHCHECK CMD [\"/app\", \"healthcheck\"]` (exec form, with a health subcommand of your program: shell-less images have no curl), " +
 			"or `HEALTHCHECK NONE` when the orchestrator's probes do the job.",
 		Equivalents: []string{"DS-0026"},
+	},
+	{
+		ID:       ruleCopySecretFile,
+		Severity: finding.High,
+		Summary:  "COPY or ADD puts a file that holds a secret into the final image: a private key, a certificate key, .env, .npmrc, .netrc, cloud or registry credentials.",
+		Rationale: "Every file of an image is readable by anyone who can pull it, in every layer, even after a later RUN deletes it. Judged by the " +
+			"source's name: id_rsa, id_dsa, id_ecdsa, id_ed25519, *.pem, *.key, *.p12, *.pfx, *.jks, .env and .env.*, .npmrc, .pypirc, .netrc, " +
+			".git-credentials, .dockercfg, .docker/config.json, .aws/credentials, credentials.json, kubeconfig. Only the final stage and the stages it " +
+			"is built FROM are judged, COPY --from included: a builder stage's files reach the image only when copied, which names them again. " +
+			"Public certificates (*.crt) are not secrets.",
+		Fix: "Use a build secret (`RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci`) or copy the file into a builder stage only, " +
+			"and give the running container its secrets at run time (a mounted Secret, environment from a secret store). Add the file to .dockerignore.",
+		Equivalents: []string{"DS-0030"},
+	},
+	{
+		ID:       ruleExposeSSH,
+		Severity: finding.Medium,
+		Summary:  "EXPOSE 22: the image offers SSH.",
+		Rationale: "An SSH server in a container is a second way in, with its own keys and passwords to leak, that bypasses the orchestrator's " +
+			"exec and audit. Containers are entered with `docker exec` or `kubectl exec`, which the platform authenticates and logs.",
+		Fix:         "Remove the SSH server and EXPOSE 22; use `docker exec` or `kubectl exec` (or an ephemeral debug container) to get a shell.",
+		Equivalents: []string{"DS-0004"},
+	},
+	{
+		ID:       ruleRunSudo,
+		Severity: finding.Low,
+		Summary:  "A RUN uses sudo.",
+		Rationale: "Build steps already run as the stage's USER, and a step that needs root should say USER root before it and switch back after. " +
+			"sudo in an image means the image ships sudo and a sudoers entry, a path from the running user to root, and it behaves unpredictably " +
+			"without a TTY.",
+		Fix:         "Drop sudo: put `USER root` before the step and `USER <uid>` after it, or do the work in a builder stage.",
+		Equivalents: []string{"DL3004"},
 	},
 	{
 		ID:       ruleBadSuppression,

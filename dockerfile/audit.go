@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/secretscan"
 	"github.com/wardsec/ward/srcpos"
 )
 
@@ -575,14 +576,14 @@ func remoteHost(src string) (string, bool) {
 // never its value.
 func (a *auditor) secret(kind string, line int, object, key, value string, hasValue bool) {
 	name := key
-	if secretValue(key) != "" || len(key) > 100 {
+	if secretscan.Value(key) != "" || len(key) > 100 {
 		name = "(name withheld)"
 	}
 	where := "ENV values are stored in the image configuration, readable by anyone who can pull it"
 	if kind == "ARG" {
 		where = "build arguments are recorded in the image history and build provenance"
 	}
-	if secretName(key) {
+	if secretscan.Name(key) {
 		a.report(ruleSecretInEnv, finding.High, line, object,
 			fmt.Sprintf("%s %s: its name suggests a secret, and %s", kind, name, where), fixOf(ruleSecretInEnv))
 		return
@@ -590,7 +591,7 @@ func (a *auditor) secret(kind string, line int, object, key, value string, hasVa
 	if !hasValue {
 		return
 	}
-	if what := secretValue(value); what != "" {
+	if what := secretscan.Value(value); what != "" {
 		a.report(ruleSecretInEnv, finding.High, line, object,
 			fmt.Sprintf("%s %s holds a value that looks like %s, and %s", kind, name, what, where), fixOf(ruleSecretInEnv))
 	}

@@ -1,9 +1,6 @@
 package dockerfile
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestSplitRef(t *testing.T) {
 	for _, tc := range []struct{ ref, name, tag, digest string }{
@@ -33,42 +30,6 @@ func TestIsRoot(t *testing.T) {
 	} {
 		if got := isRoot(user); got != want {
 			t.Errorf("isRoot(%q) = %v, want %v", user, got, want)
-		}
-	}
-}
-
-func TestSecretName(t *testing.T) {
-	for name, want := range map[string]bool{
-		"GITHUB_TOKEN": true, "API_KEY": true, "apikey": true, "PASSWORD": true, "db.password": true,
-		"AWS_SECRET_ACCESS_KEY": true, "NPM-AUTH-TOKEN": true, "SECRET_KEY_BASE": true, "DB_USER_PASSWORD": true,
-		"PATH": false, "KEYCLOAK_URL": false, "GPG_KEY": false, "JWT_PUBLIC_KEY": false, "TOKEN_FILE": false,
-		"AWS_ACCESS_KEY_ID": false, "HOME": false, "": false, "___": false, "MONKEY": false, "PWD": false,
-	} {
-		if got := secretName(name); got != want {
-			t.Errorf("secretName(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
-func TestSecretValue(t *testing.T) {
-	for v, want := range map[string]bool{
-		"AKIAABCDEFGHIJKLMNOP":                         true,
-		"-----BEGIN OPENSSH PRIVATE KEY-----":          true,
-		"glpat-abcdefghij0123456789":                   true,
-		"https://u:p@example.com":                      true,
-		"Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh":    true,
-		"-----BEGIN CERTIFICATE-----":                  false,
-		"https://example.com/a:b":                      false,
-		"/usr/local/bin:/usr/bin":                      false,
-		strings.Repeat("ab", 40):                       false,
-		"1f3e4b4fd5ab55ee74cd8e0cb7d2a85ee1e1e3df68f0": false,
-		"ThisIsAVeryLongCamelCaseIdentifierName2":      false,
-		"ConfigurationManagerFactoryBuilder2024Impl":   false,
-		"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq3KeyExampl":   true,
-		"": false,
-	} {
-		if got := secretValue(v) != ""; got != want {
-			t.Errorf("secretValue(%q) = %v, want %v", v, got, want)
 		}
 	}
 }

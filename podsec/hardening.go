@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/secretscan"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -27,6 +28,7 @@ func (a *auditor) hardening(w *manifest.Workload) {
 			a.netRaw(w, c)
 		}
 		a.image(w, c)
+		a.secretEnv(w, c)
 		if c.kind != "ephemeral container" {
 			a.limits(w, spec, c)
 		}
@@ -205,6 +207,32 @@ func hasCapability(list []corev1.Capability, name string) bool {
 		}
 	}
 	return false
+}
+
+// secretEnv reports environment variables of c whose literal values are
+// secrets (see ruleSecretInEnv). It never writes a value anywhere.
+func (a *auditor) secretEnv(w *manifest.Workload, c containerRef) {
+	for i, e := range c.c.Env {
+		if e.ValueFrom != nil || secretscan.Placeholder(e.Value) {
+			continue
+		}
+		name := e.Name
+		if secretscan.Value(name) != "" || len(name) > 100 {
+			name = "(name withheld)"
+		}
+		var why string
+		switch what := secretscan.Value(e.Value); {
+		case secretscan.Name(e.Name):
+			why = "its name suggests a secret and its value is written in the manifest"
+		case what != "":
+			why = "its value looks like " + what
+		default:
+			continue
+		}
+		a.report(ruleSecretInEnv, finding.High, w.Source.File, w.TemplateLine(fmt.Sprintf("%s.env[%d].value", c.path, i)), w.ID(),
+			fmt.Sprintf("%s of %s: environment variable %s: %s, readable by anyone who can read the workload", c.name(), w.ID(), name, why),
+			fmt.Sprintf("move the value of %s into a Secret and reference it with valueFrom.secretKeyRef, then rotate it", name))
+	}
 }
 
 func (a *auditor) image(w *manifest.Workload, c containerRef) {

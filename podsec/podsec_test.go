@@ -122,6 +122,12 @@ func with(kv ...string) string {
 	return doc
 }
 
+// withEnv returns hardened with the app container's env: lines, each
+// indented as a list item under env.
+func withEnv(lines string) string {
+	return replace("        image: registry.example/app:1.0@"+sha+" #img\n", "        image: registry.example/app:1.0@"+sha+" #img\n        env:\n        "+lines+"\n")
+}
+
 // replace returns hardened with old replaced by new, which must occur.
 func replace(old, new string) string {
 	doc := with()
@@ -231,6 +237,17 @@ spec:
 		{"drop net_raw, lower case", replace("drop: [ALL]", "drop: [net_raw]"), podsec.Options{Level: "baseline"}, nil},
 		{"drop CAP_NET_RAW", replace("drop: [ALL]", "drop: [CAP_NET_RAW, CHOWN]"), podsec.Options{Level: "baseline"}, nil},
 		{"windows pod", with("pod", "\n      os: {name: windows}", "sc", "\n            add: [NET_RAW]"), podsec.Options{Level: "baseline"}, nil},
+	},
+	"pod/secret-in-env": {
+		{"a password written in the manifest", withEnv("- {name: DB_PASSWORD, value: hunter2-Prod} #env"), podsec.Options{},
+			[]want{{finding.High, "#env", dep, []string{`container "app"`, "DB_PASSWORD", "its name suggests a secret"}}}},
+		{"a token by its format under any name", withEnv("- {name: UPSTREAM, value: ghp_0123456789abcdefghijABCDEFGHIJ012345} #env"), podsec.Options{},
+			[]want{{finding.High, "#env", dep, []string{"UPSTREAM", "looks like a GitHub token"}}}},
+		{"a URL with a password", withEnv("- name: DATABASE_URL\n          value: postgres://app:s3cret@db:5432/shop #env"), podsec.Options{},
+			[]want{{finding.High, "#env", dep, []string{"DATABASE_URL", "a URL with a password"}}}},
+		{"from a Secret", withEnv("- name: DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: db, key: password}}"), podsec.Options{}, nil},
+		{"placeholders and references", withEnv("- {name: DB_PASSWORD, value: changeme}\n        - {name: API_TOKEN, value: \"$(TOKEN_FROM_FILE)\"}\n        - {name: AUTH_SECRET, value: \"\"}"), podsec.Options{}, nil},
+		{"names that describe a secret, checksums, digests and ids", withEnv("- {name: SSH_KEY_PATH, value: /run/secrets/key}\n        - {name: AWS_ACCESS_KEY_ID_FILE, value: /run/aws}\n        - {name: IMAGE_DIGEST, value: \"" + sha + "\"}\n        - {name: REQUEST_ID, value: 3f2b9c4e-8d7a-4b1e-9f6c-2a5d8e7b1c0f}\n        - {name: GPG_KEY, value: 4ED778F539E3634C779C87C6D7062848A1AB005C}"), podsec.Options{}, nil},
 	},
 	"pod/image-latest": {
 		{"no tag", replace("image: registry.example/app:1.0@"+sha, "image: nginx"), podsec.Options{},
@@ -726,5 +743,28 @@ func TestDivergenceNotes(t *testing.T) {
 				t.Errorf("no %s finding", tc.rule)
 			}
 		})
+	}
+}
+
+// TestSecretInEnvWithholdsValues: no finding's message or fix holds any
+// part of a secret value it reports.
+func TestSecretInEnvWithholdsValues(t *testing.T) {
+	secrets := []string{"hunter2-Prod", "ghp_0123456789abcdefghijABCDEFGHIJ012345", "s3cret", "Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh"}
+	fs := audit(t, withEnv("- {name: DB_PASSWORD, value: hunter2-Prod}\n        - {name: GH, value: ghp_0123456789abcdefghijABCDEFGHIJ012345}\n"+
+		"        - {name: DATABASE_URL, value: \"postgres://app:s3cret@db/shop\"}\n        - {name: Zq8x3Lw9Vb2Nc7Mk4Jh6Gf1Ds5Ap0QrTyUiOpLkJh, value: x1}"), podsec.Options{})
+	n := 0
+	for _, f := range fs {
+		if f.Rule != "pod/secret-in-env" {
+			continue
+		}
+		n++
+		for _, s := range secrets {
+			if strings.Contains(f.Message, s) || strings.Contains(f.Fix, s) {
+				t.Errorf("finding %q (fix %q) shows the secret %q", f.Message, f.Fix, s)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d pod/secret-in-env findings, want 3", n)
 	}
 }

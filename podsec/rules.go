@@ -17,6 +17,7 @@ const (
 	ruleImageNotPinned    = "pod/image-not-pinned"
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
+	ruleSecretInEnv       = "pod/secret-in-env" // #nosec G101 -- a rule id, not a credential
 
 	ruleExternalIPs     = "exposure/service-external-ips"
 	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
@@ -273,6 +274,20 @@ var Rules = []finding.Rule{
 			"Capability names are compared case-insensitively, with or without the CAP_ prefix. Windows pods are not checked.",
 		Fix:         "Set `securityContext.capabilities.drop: [ALL]` (or at least NET_RAW) and do not add NET_RAW back.",
 		Equivalents: []string{"kube-linter:drop-net-raw-capability"},
+	},
+	{
+		ID:       ruleSecretInEnv,
+		Severity: finding.High,
+		Summary:  "A container's environment holds a secret written in the manifest: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
+		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
+			"a commit. A name suggests a secret when one of its words is key, token, secret, password, passphrase, credential or auth, no word is public, " +
+			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
+			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
+			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
+			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
+			"templates, changeme and the like. The message names the variable, never its value.",
+		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
+		Equivalents: []string{"KSV-0109", "kics:Secrets Used as Environment Variables"},
 	},
 	{
 		ID:       ruleImageLatest,

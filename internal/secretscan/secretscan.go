@@ -1,4 +1,4 @@
-package dockerfile
+package secretscan
 
 import (
 	"math"
@@ -30,10 +30,10 @@ var describingWords = []string{
 	"header", "timeout", "ttl", "algorithm",
 }
 
-// secretName reports whether a variable name suggests a secret: one of
+// Name reports whether a variable name suggests a secret: one of
 // its words (split at "_", "-" and ".") is a secret word, no word is a
 // public word, and the last word is not a describing word.
-func secretName(name string) bool {
+func Name(name string) bool {
 	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
 		return r == '_' || r == '-' || r == '.'
 	})
@@ -68,9 +68,9 @@ var secretValues = []struct {
 	{"a URL with a password", regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@`)},
 }
 
-// secretValue says what a value looks like when it looks like a
-// credential, and "" otherwise. It never returns any part of v.
-func secretValue(v string) string {
+// Value says what a value looks like when it looks like a credential,
+// and "" otherwise. It never returns any part of v.
+func Value(v string) string {
 	for _, p := range secretValues {
 		if p.re.MatchString(v) {
 			return p.what
@@ -126,3 +126,29 @@ func randomString(v string) bool {
 	}
 	return entropy >= 4.0
 }
+
+// placeholders are values that stand for a secret to be filled in.
+var placeholders = []string{"changeme", "change-me", "change_me", "changeit", "replaceme", "replace-me", "replace_me",
+	"secret", "password", "xxx", "xxxx", "todo", "tbd", "example", "dummy", "none", "null", "redacted"}
+
+// Placeholder reports whether v stands for a secret rather than holds
+// one: empty, a reference to another variable ($(VAR), ${VAR}, $VAR), a
+// template (<...>, {{ ... }}) or a well-known filler such as changeme.
+func Placeholder(v string) bool {
+	t := strings.TrimSpace(v)
+	lower := strings.ToLower(t)
+	switch {
+	case t == "":
+		return true
+	case reference.MatchString(t):
+		return true
+	case strings.HasPrefix(t, "<") && strings.HasSuffix(t, ">"), strings.HasPrefix(t, "{{") && strings.HasSuffix(t, "}}"):
+		return true
+	case slices.Contains(placeholders, lower), strings.Trim(lower, "x*.") == "":
+		return true
+	}
+	return false
+}
+
+// reference is a value that only names other variables.
+var reference = regexp.MustCompile(`^(?:\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*)+$`)

@@ -34,6 +34,7 @@ func (a *audit) run() {
 		a.user(name, s)
 		a.securityOpt(name, s)
 		a.moreNamespaces(name, s)
+		a.secretEnvironment(name)
 		a.sensitiveMounts(name, s)
 		a.resourceLimits(name, s)
 		a.privilegedHostPorts(name, s)

@@ -421,6 +421,39 @@ volumes:
   run: {}
 `, nil},
 
+	// compose/secret-in-environment
+	{"a password in the mapping form", ruleSecretInEnvironment, `services:
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_USER: shop
+      POSTGRES_PASSWORD: hunter2-Prod
+`, []hit{{6, finding.High}}},
+	{"a token by its format in the list form", ruleSecretInEnvironment, `services:
+  web:
+    image: nginx
+    environment:
+      - UPSTREAM=ghp_0123456789abcdefghijABCDEFGHIJ012345
+      - LOG_LEVEL=debug
+`, []hit{{5, finding.High}}},
+	{"references, placeholders and describing names", ruleSecretInEnvironment, `services:
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}
+      API_TOKEN: changeme
+      SECRET_KEY_FILE: /run/secrets/key
+      AUTH_SECRET: ""
+      EMPTY_TOKEN:
+    secrets: [db_password]
+`, nil},
+	{"interpolated from the environment is not in the file", ruleSecretInEnvironment, `services:
+  web:
+    image: nginx
+    environment:
+      - DB_PASSWORD=${DB_PASSWORD:-}
+`, nil},
+
 	// compose/host-userns
 	{"userns_mode host", ruleHostUserns, `services:
   web:
@@ -608,6 +641,7 @@ services:
     userns_mode: host
     cgroup: host
     volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+    environment: {POSTGRES_PASSWORD: hunter2-Prod}
 `
 	fs := auditSrc(t, src)
 	rules := map[string]bool{}
@@ -807,5 +841,33 @@ func TestVersionKeyIsIgnored(t *testing.T) {
 	}
 	if !slices.Equal(lines, []int{5}) {
 		t.Errorf("privileged at lines %v, want [5]", lines)
+	}
+}
+
+// TestSecretEnvironmentWithholdsValues: findings name the variables, never
+// their values.
+func TestSecretEnvironmentWithholdsValues(t *testing.T) {
+	fs := auditSrc(t, `services:
+  web:
+    image: nginx
+    environment:
+      DB_PASSWORD: hunter2-Prod
+      DATABASE_URL: postgres://app:s3cret@db/shop
+      GH: ghp_0123456789abcdefghijABCDEFGHIJ012345
+`)
+	n := 0
+	for _, f := range fs {
+		if f.Rule != ruleSecretInEnvironment {
+			continue
+		}
+		n++
+		for _, s := range []string{"hunter2", "s3cret", "ghp_0123456789"} {
+			if strings.Contains(f.Message, s) || strings.Contains(f.Fix, s) {
+				t.Errorf("finding %q shows the secret %q", f.Message, s)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d findings of %s, want 3", n, ruleSecretInEnvironment)
 	}
 }

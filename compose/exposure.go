@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/secretscan"
 )
 
 // adminPorts are the container ports of administration and control
@@ -206,6 +207,48 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 			return false
 		})
 		a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, src, v.Target, mode, why)
+	}
+}
+
+// secretEnvironment reports the service's environment entries that hold
+// secrets (compose/secret-in-environment), from the file as written:
+// compose-go has already interpolated ${VAR} from the user's environment,
+// which is not in the file. It never writes a value anywhere.
+func (a *audit) secretEnvironment(name string) {
+	_, v := a.pos.field(name, "environment")
+	if v == nil {
+		return
+	}
+	check := func(key, value string, line int) {
+		if secretscan.Placeholder(value) {
+			return
+		}
+		shown := key
+		if secretscan.Value(key) != "" || len(key) > 100 {
+			shown = "(name withheld)"
+		}
+		switch what := secretscan.Value(value); {
+		case secretscan.Name(key):
+			a.report(ruleSecretInEnvironment, finding.High, name, line,
+				"environment variable %s of %s: its name suggests a secret and its value is written in the Compose file", shown, name)
+		case what != "":
+			a.report(ruleSecretInEnvironment, finding.High, name, line,
+				"environment variable %s of %s holds a value that looks like %s", shown, name, what)
+		}
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			if k, val := v.Content[i], v.Content[i+1]; val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
+				check(k.Value, val.Value, val.Line)
+			}
+		}
+	case yaml.SequenceNode:
+		for _, it := range v.Content {
+			if key, value, ok := strings.Cut(it.Value, "="); ok && it.Kind == yaml.ScalarNode {
+				check(key, value, it.Line)
+			}
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	ruleEmbeddedDNS         = "compose/embedded-dns-bypasses-policy"
 	ruleBadSuppression      = "compose/bad-suppression"
 	ruleHostUserns          = "compose/host-userns"
+	ruleSecretInEnvironment = "compose/secret-in-environment" // #nosec G101 -- a rule id, not a credential
 	ruleHostCgroup          = "compose/host-cgroup"
 	ruleSensitiveMount      = "compose/sensitive-mount"
 	ruleNoResourceLimits    = "compose/no-resource-limits"
@@ -76,6 +77,17 @@ var Rules = []finding.Rule{
 			"which other processes on the host use to exchange data.",
 		Fix:         "Remove `ipc: host`; use `ipc: shareable` on one service and `ipc: service:<name>` on the others that need to share memory.",
 		Equivalents: []string{"kics:baa3890f-bed7-46f5-ab8f-1da8fc91c729", "KSV-0008", "kube-linter:host-ipc"},
+	},
+	{
+		ID:       ruleSecretInEnvironment,
+		Severity: finding.High,
+		Summary:  "A service's environment holds a secret written in the Compose file: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
+		Rationale: "Compose files live in Git and in `docker inspect`: anyone who can read either reads the secret. Judged on the file as written, " +
+			"before interpolation: `${DB_PASSWORD}` (the value comes from the shell or an .env file) is a reference, not a secret, and so are " +
+			"empty values and placeholders such as changeme. Names and values are judged as for pod/secret-in-env; the message names the " +
+			"variable, never its value.",
+		Fix:         "Use Compose secrets (`secrets: [db_password]`, read from /run/secrets/db_password) or `${VAR}` interpolation from an .env file kept out of Git, and rotate the exposed value.",
+		Equivalents: []string{"KICS:Passwords And Secrets"},
 	},
 	{
 		ID:       ruleHostUserns,

@@ -95,9 +95,15 @@ func (h holder) String() string {
 // holderSeverity raises a right's base severity for who holds it:
 // system:unauthenticated makes anything sensitive critical,
 // system:authenticated at least high and one level up, every
-// ServiceAccount (of the cluster or a namespace) one level up.
+// ServiceAccount (of the cluster or a namespace) one level up, and so
+// does a workload of the input that holds it in the whole cluster
+// (through a ClusterRoleBinding): whoever compromises one of its pods
+// has the right everywhere.
 func holderSeverity(base finding.Severity, h holder) finding.Severity {
 	if h.subject.Kind != rbacv1.GroupKind {
+		if len(h.workloads) > 0 && h.scope == "" {
+			return raise(base)
+		}
 		return base
 	}
 	switch g := h.subject.Name; {
@@ -169,10 +175,21 @@ func (a *auditor) rbac(set *manifest.Set) {
 	// Holders of each role, through the bindings that reference it or an
 	// aggregated ClusterRole that collects it.
 	holders := map[*rbacRole][]holder{}
+	byRef := make(map[manifest.Ref]*rbacRole, len(roles))
+	for _, r := range roles {
+		kind := "ClusterRole"
+		if r.namespace != "" {
+			kind = "Role"
+		}
+		byRef[manifest.Ref{Kind: kind, Namespace: r.namespace, Name: r.name}] = r
+	}
 	find := func(kind, ns, name string) *rbacRole {
-		for _, r := range roles {
-			if r.name == name && ((kind == "ClusterRole" && r.namespace == "") || (kind == "Role" && r.namespace == ns && ns != "")) {
-				return r
+		switch kind {
+		case "ClusterRole":
+			return byRef[manifest.Ref{Kind: kind, Name: name}]
+		case "Role":
+			if ns != "" {
+				return byRef[manifest.Ref{Kind: kind, Namespace: ns, Name: name}]
 			}
 		}
 		return nil

@@ -93,6 +93,8 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.Medium, "#r", "shop/Role/cfg", []string{`"*" in verbs`, "no binding of the input grants it"}}}},
 		{name: "* on * in * is cluster-admin", doc: clusterRole("root", "- apiGroups: ['*'] #r\n  resources: ['*']\n  verbs: ['*']\n"),
 			want: []want{{finding.High, "#r", "ClusterRole/root", []string{"every verb on every resource"}}}},
+		{name: "an aggregated ClusterRole's own rules are the controller's", doc: "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\n" +
+			"aggregationRule:\n  clusterRoleSelectors: [{matchLabels: {example.com/agg: 'true'}}]\nrules:\n- {apiGroups: [''], resources: [configmaps], verbs: ['*']}\n"},
 		{name: "get on configmaps is quiet", doc: role("cfg", "- {apiGroups: [''], resources: [configmaps], verbs: [get, list]}\n")},
 		{name: "nonResourceURLs are not resources", doc: clusterRole("health", "- {nonResourceURLs: ['*'], verbs: [get]}\n")},
 	},
@@ -113,7 +115,7 @@ var rbacSuites = map[string][]testCase{
 			"aggregationRule:\n  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring: 'true'}}]\n" +
 			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: part, labels: {example.com/aggregate-to-monitoring: 'true'}}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [watch]} #r\n" +
 			crb("monitoring", "monitoring", saAPI, ""),
-			want: []want{{finding.High, "#r", "ClusterRole/part", []string{apiID, "ClusterRoleBinding/monitoring"}}}},
+			want: []want{{finding.Critical, "#r", "ClusterRole/part", []string{apiID, "ClusterRoleBinding/monitoring"}}}},
 		{name: "system role to system:unauthenticated is critical", doc: clusterRole("system:leaky", "- {apiGroups: [''], resources: [secrets], verbs: [get]} #r\n") + crb("system:leaky", "system:leaky", unauth, ""),
 			want: []want{{finding.Critical, "#r", "ClusterRole/system:leaky", []string{"system:unauthenticated"}}}},
 		{name: "system role to kube-system is quiet", doc: clusterRole("system:controller:x", "- {apiGroups: [''], resources: [secrets], verbs: [get, list, watch]}\n") +
@@ -134,6 +136,8 @@ var rbacSuites = map[string][]testCase{
 	"rbac/create-workloads": {
 		{name: "create deployments and jobs", doc: apiWorkload + role("deployer", "- {apiGroups: [apps, batch], resources: [deployments, jobs], verbs: [create, update]} #r\n") + rb("deployer", "Role", "deployer", saAPI, ""),
 			want: []want{{finding.Medium, "#r", "shop/Role/deployer", []string{"create on deployments, jobs", apiID}}}},
+		{name: "create pods held cluster-wide by a workload is raised", doc: apiWorkload + clusterRole("spawner", "- {apiGroups: [''], resources: [pods], verbs: [create]} #r\n") + crb("spawner", "spawner", saAPI, ""),
+			want: []want{{finding.High, "#r", "ClusterRole/spawner", []string{"create on pods", apiID, "ClusterRoleBinding/spawner"}}}},
 		{name: "wrong API group is quiet", doc: role("odd", "- {apiGroups: [''], resources: [deployments], verbs: [create]}\n")},
 		{name: "get pods is quiet", doc: role("pods", "- {apiGroups: [''], resources: [pods], verbs: [get, list, watch]}\n")},
 	},

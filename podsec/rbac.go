@@ -32,6 +32,23 @@ type rbacRole struct {
 	aggregate *rbacv1.AggregationRule
 	// parts are the ClusterRoles an aggregated ClusterRole collects.
 	parts []*rbacRole
+	// defaultBy is set for Kubernetes' default admin or edit ClusterRole,
+	// which the input binds without declaring: the binding, whose roleRef
+	// the findings point at.
+	defaultBy *rbacBinding
+}
+
+// defaultEditRules are the dangerous rights of Kubernetes' default admin
+// and edit ClusterRoles (admin has edit's, and manages RBAC in its
+// namespace too, within the escalation check), one rule per right, for
+// bindings to them when the input does not declare them.
+var defaultEditRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods/exec", "pods/attach"}, Verbs: []string{"create", "get"}},
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"impersonate"}},
+	{APIGroups: []string{"", "apps", "batch"}, Resources: []string{"pods", "replicationcontrollers", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs"},
+		Verbs: []string{"create", "update", "patch", "delete"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"create", "update", "patch", "delete", "deletecollection"}},
 }
 
 // rbacBinding is a RoleBinding or ClusterRoleBinding of the input.
@@ -194,6 +211,7 @@ func (a *auditor) rbac(set *manifest.Set) {
 		}
 		return nil
 	}
+	var defaults []*rbacRole
 	for _, b := range bindings {
 		var hs []holder
 		for _, s := range b.subjects {
@@ -208,6 +226,10 @@ func (a *auditor) rbac(set *manifest.Set) {
 		}
 		a.bindingFindings(b, hs, find)
 		r := find(b.roleRef.Kind, b.namespace, b.roleRef.Name)
+		if r == nil && b.roleRef.Kind == "ClusterRole" && (b.roleRef.Name == "admin" || b.roleRef.Name == "edit") {
+			r = &rbacRole{obj: b.obj, id: objectID("ClusterRole", "", b.roleRef.Name), name: b.roleRef.Name, rules: defaultEditRules, defaultBy: b}
+			defaults = append(defaults, r)
+		}
 		if r == nil {
 			continue
 		}
@@ -216,7 +238,7 @@ func (a *auditor) rbac(set *manifest.Set) {
 			holders[p] = append(holders[p], hs...)
 		}
 	}
-	for _, r := range roles {
+	for _, r := range append(roles, defaults...) {
 		a.roleFindings(r, holders[r])
 	}
 }
@@ -361,7 +383,11 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 		// those of its parts, which are reported themselves.
 		return
 	}
-	if systemName(r.name) && !slices.ContainsFunc(hs, holder.broad) {
+	name, obj := r.name, r.id
+	if r.defaultBy != nil {
+		name, obj = r.defaultBy.name, r.defaultBy.id
+	}
+	if systemName(name) && !slices.ContainsFunc(hs, holder.broad) {
 		return
 	}
 	for i, rule := range r.rules {
@@ -370,6 +396,10 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 		}
 		line := r.obj.Line("rules[" + strconv.Itoa(i) + "]")
 		at := fmt.Sprintf("%s (rule %d)", r.id, i+1)
+		if r.defaultBy != nil {
+			line = r.obj.Line("roleRef.name")
+			at = fmt.Sprintf("%s, bound by %s (Kubernetes' default role, not in the input),", r.id, obj)
+		}
 		report := func(rule string, base finding.Severity, grant, why, fix string) {
 			sev := base
 			for _, h := range hs {
@@ -379,7 +409,7 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 			if len(hs) > 0 {
 				who = "held by " + holderList(hs)
 			}
-			a.report(rule, sev, r.obj.Source.File, line, r.id, fmt.Sprintf("%s grants %s: %s; %s", at, grant, why, who), fix)
+			a.report(rule, sev, r.obj.Source.File, line, obj, fmt.Sprintf("%s grants %s: %s; %s", at, grant, why, who), fix)
 		}
 		if fullWildcard(rule) {
 			report(ruleRBACWildcard, finding.High, "every verb on every resource of every API group",

@@ -103,6 +103,9 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.High, "#r", "shop/Role/debug", []string{"pods/exec, pods/attach", apiID, "shop/RoleBinding/debug in namespace shop"}}}},
 		{name: "ClusterRole bound by a RoleBinding holds in the namespace", doc: apiWorkload + clusterRole("exec", "- {apiGroups: [''], resources: ['*/exec'], verbs: [get]} #r\n") + rb("exec", "ClusterRole", "exec", saAPI, ""),
 			want: []want{{finding.High, "#r", "ClusterRole/exec", []string{"get on pods/exec", "in namespace shop", apiID}}}},
+		{name: "Kubernetes' default edit role bound to a workload", doc: apiWorkload + rb("editors", "ClusterRole", "edit", saAPI, " #ref"),
+			want: []want{{finding.High, "#ref", "shop/RoleBinding/editors", []string{"ClusterRole/edit, bound by shop/RoleBinding/editors (Kubernetes' default role", apiID}}}},
+		{name: "a declared edit role is read as declared", doc: apiWorkload + clusterRole("edit", "- {apiGroups: [''], resources: [configmaps], verbs: [update]}\n") + rb("editors", "ClusterRole", "edit", saAPI, "")},
 		{name: "pods/log is quiet", doc: role("logs", "- {apiGroups: [''], resources: [pods, pods/log], verbs: [get, list]}\n")},
 	},
 	"rbac/read-secrets": {
@@ -151,6 +154,8 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.High, "#r", "shop/Role/np", []string{"patch on networkpolicies", "system:serviceaccounts:shop"}}}},
 		{name: "delete Istio policies", doc: clusterRole("mesh", "- {apiGroups: [security.istio.io], resources: [authorizationpolicies, peerauthentications], verbs: [delete]} #r\n"),
 			want: []want{{finding.Medium, "#r", "ClusterRole/mesh", []string{"authorizationpolicies, peerauthentications"}}}},
+		{name: "Kubernetes' default admin role", doc: rb("admins", "ClusterRole", "admin", alice, " #ref"),
+			want: []want{{finding.Medium, "#ref", "shop/RoleBinding/admins", []string{"networkpolicies", "User alice"}}}},
 		{name: "reading policies is quiet", doc: clusterRole("np-view", "- {apiGroups: [networking.k8s.io, security.istio.io], resources: [networkpolicies, authorizationpolicies], verbs: [get, list, watch]}\n")},
 	},
 }

@@ -57,6 +57,7 @@ type rbacBinding struct {
 	id        string
 	name      string
 	namespace string // "" for a ClusterRoleBinding
+	labels    map[string]string
 	roleRef   rbacv1.RoleRef
 	subjects  []rbacv1.Subject
 }
@@ -138,10 +139,15 @@ func raise(s finding.Severity) finding.Severity {
 	return min(finding.Critical, s+1)
 }
 
-// systemName reports whether a role or binding is one of Kubernetes' own
-// defaults (system:*), kept quiet unless bound to a broad group.
-func systemName(name string) bool {
-	return strings.HasPrefix(name, "system:")
+// bootstrapLabel marks the roles and bindings the API server creates.
+const bootstrapLabel = "kubernetes.io/bootstrapping"
+
+// builtin reports whether a role or binding is one of Kubernetes' own
+// defaults: named system:*, or labelled kubernetes.io/bootstrapping:
+// rbac-defaults (cluster-admin, admin, edit, view and their bindings in a
+// dump of a cluster).
+func builtin(name string, labels map[string]string) bool {
+	return strings.HasPrefix(name, "system:") || labels[bootstrapLabel] == "rbac-defaults"
 }
 
 func (a *auditor) rbac(set *manifest.Set) {
@@ -154,9 +160,9 @@ func (a *auditor) rbac(set *manifest.Set) {
 		case *rbacv1.ClusterRole:
 			roles = append(roles, &rbacRole{obj: o, id: objectID("ClusterRole", "", v.Name), name: v.Name, labels: v.Labels, rules: v.Rules, aggregate: v.AggregationRule})
 		case *rbacv1.RoleBinding:
-			bindings = append(bindings, &rbacBinding{obj: o, id: objectID("RoleBinding", v.Namespace, v.Name), name: v.Name, namespace: v.Namespace, roleRef: v.RoleRef, subjects: v.Subjects})
+			bindings = append(bindings, &rbacBinding{obj: o, id: objectID("RoleBinding", v.Namespace, v.Name), name: v.Name, namespace: v.Namespace, labels: v.Labels, roleRef: v.RoleRef, subjects: v.Subjects})
 		case *rbacv1.ClusterRoleBinding:
-			bindings = append(bindings, &rbacBinding{obj: o, id: objectID("ClusterRoleBinding", "", v.Name), name: v.Name, roleRef: v.RoleRef, subjects: v.Subjects})
+			bindings = append(bindings, &rbacBinding{obj: o, id: objectID("ClusterRoleBinding", "", v.Name), name: v.Name, labels: v.Labels, roleRef: v.RoleRef, subjects: v.Subjects})
 		}
 	}
 	if len(roles) == 0 && len(bindings) == 0 {
@@ -272,7 +278,7 @@ func (a *auditor) bindingFindings(b *rbacBinding, hs []holder, find func(kind, n
 		return
 	}
 	broad := slices.ContainsFunc(hs, holder.broad)
-	if systemName(b.name) && !broad {
+	if builtin(b.name, b.labels) && !broad {
 		return
 	}
 	if !slices.ContainsFunc(hs, func(h holder) bool { return h.subject.Kind != rbacv1.GroupKind || h.subject.Name != "system:masters" }) {
@@ -383,11 +389,15 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 		// those of its parts, which are reported themselves.
 		return
 	}
-	name, obj := r.name, r.id
+	obj := r.id
 	if r.defaultBy != nil {
-		name, obj = r.defaultBy.name, r.defaultBy.id
+		obj = r.defaultBy.id
 	}
-	if systemName(name) && !slices.ContainsFunc(hs, holder.broad) {
+	// Kubernetes' own roles are quiet unless a binding of the input's own,
+	// or one to a broad group, grants them.
+	if (r.defaultBy != nil || builtin(r.name, r.labels)) && !slices.ContainsFunc(hs, func(h holder) bool {
+		return h.broad() || !builtin(h.binding.name, h.binding.labels)
+	}) {
 		return
 	}
 	for i, rule := range r.rules {

@@ -95,6 +95,10 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.High, "#r", "ClusterRole/root", []string{"every verb on every resource"}}}},
 		{name: "an aggregated ClusterRole's own rules are the controller's", doc: "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\n" +
 			"aggregationRule:\n  clusterRoleSelectors: [{matchLabels: {example.com/agg: 'true'}}]\nrules:\n- {apiGroups: [''], resources: [configmaps], verbs: ['*']}\n"},
+		{name: "the default cluster-admin ClusterRole of a dump is quiet", doc: "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n" +
+			"metadata: {name: cluster-admin, labels: {kubernetes.io/bootstrapping: rbac-defaults}}\nrules:\n- {apiGroups: ['*'], resources: ['*'], verbs: ['*']}\n" +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: cluster-admin, labels: {kubernetes.io/bootstrapping: rbac-defaults}}\n" +
+			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: " + masters + "\n"},
 		{name: "get on configmaps is quiet", doc: role("cfg", "- {apiGroups: [''], resources: [configmaps], verbs: [get, list]}\n")},
 		{name: "nonResourceURLs are not resources", doc: clusterRole("health", "- {nonResourceURLs: ['*'], verbs: [get]}\n")},
 	},
@@ -105,6 +109,12 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.High, "#r", "ClusterRole/exec", []string{"get on pods/exec", "in namespace shop", apiID}}}},
 		{name: "Kubernetes' default edit role bound to a workload", doc: apiWorkload + rb("editors", "ClusterRole", "edit", saAPI, " #ref"),
 			want: []want{{finding.High, "#ref", "shop/RoleBinding/editors", []string{"ClusterRole/edit, bound by shop/RoleBinding/editors (Kubernetes' default role", apiID}}}},
+		{name: "a system role held through the input's own binding is reported", doc: apiWorkload +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: edit, labels: {kubernetes.io/bootstrapping: rbac-defaults}}\n" +
+			"aggregationRule:\n  clusterRoleSelectors: [{matchLabels: {rbac.authorization.k8s.io/aggregate-to-edit: 'true'}}]\n" +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: 'system:aggregate-to-edit', labels: {rbac.authorization.k8s.io/aggregate-to-edit: 'true'}}\n" +
+			"rules:\n- {apiGroups: [''], resources: [pods/exec], verbs: [create]} #r\n" + rb("editors", "ClusterRole", "edit", saAPI, ""),
+			want: []want{{finding.High, "#r", "ClusterRole/system:aggregate-to-edit", []string{apiID, "shop/RoleBinding/editors"}}}},
 		{name: "a declared edit role is read as declared", doc: apiWorkload + clusterRole("edit", "- {apiGroups: [''], resources: [configmaps], verbs: [update]}\n") + rb("editors", "ClusterRole", "edit", saAPI, "")},
 		{name: "pods/log is quiet", doc: role("logs", "- {apiGroups: [''], resources: [pods, pods/log], verbs: [get, list]}\n")},
 	},

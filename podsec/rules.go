@@ -392,7 +392,7 @@ var Rules = []finding.Rule{
 		Rationale: "cluster-admin may do anything: read every Secret, run any pod on any node, change RBAC itself. Critical when a subject is a workload of the input " +
 			"(its ServiceAccount; whoever compromises the pod owns the cluster) or a broad group (system:authenticated, system:unauthenticated, system:serviceaccounts[:<namespace>]); " +
 			"high for other users, groups and ServiceAccounts, and for a RoleBinding, which limits it to one namespace (but all of that namespace), unless it binds system:authenticated or system:unauthenticated. " +
-			"Kubernetes' own bindings (named system:*), and bindings whose only subject is the group system:masters (which bypasses RBAC anyway, as the default cluster-admin binding does), " +
+			"Kubernetes' own bindings (named system:* or labelled kubernetes.io/bootstrapping: rbac-defaults), and bindings whose only subject is the group system:masters (which bypasses RBAC anyway, as the default cluster-admin binding does), " +
 			"are quiet unless they bind a broad group. The finding points at the binding's roleRef.",
 		Fix:         "Bind a role that lists the verbs and resources the subjects need; keep cluster-admin for break-glass human accounts.",
 		Equivalents: []string{"KSV-0111", "kube-linter:cluster-admin-role-binding", "polaris:clusterrolebindingClusterAdmin", "polaris:rolebindingClusterAdminClusterRole", "polaris:rolebindingClusterAdminRole"},

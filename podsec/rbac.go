@@ -265,7 +265,7 @@ func (a *auditor) bindingFindings(b *rbacBinding, hs []holder, find func(kind, n
 		if r == nil {
 			return
 		}
-		rules := r.rules
+		rules := slices.Clone(r.rules)
 		for _, p := range r.parts {
 			rules = append(rules, p.rules...)
 		}

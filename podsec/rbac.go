@@ -68,8 +68,10 @@ type holder struct {
 	subject rbacv1.Subject
 	// scope is the namespace the right holds in, "" for the whole cluster.
 	scope string
-	// workloads are the input's workloads that run as a ServiceAccount subject.
-	workloads []string
+	// workloads are the input's workloads that run as a ServiceAccount
+	// subject with a token of it mounted; tokenless those that mount none,
+	// which cannot use its rights (named, but they raise no severity).
+	workloads, tokenless []string
 }
 
 // broad groups: every ServiceAccount, every authenticated user, anyone.
@@ -99,6 +101,9 @@ func (h holder) String() string {
 		b.WriteString("ServiceAccount " + h.subject.Namespace + "/" + h.subject.Name)
 		if len(h.workloads) > 0 {
 			b.WriteString(")")
+		}
+		if len(h.tokenless) > 0 {
+			b.WriteString(" (" + strings.Join(h.tokenless, ", ") + " runs as it with no token mounted, so cannot use it)")
 		}
 	default:
 		b.WriteString(h.subject.Kind + " " + h.subject.Name)
@@ -187,13 +192,17 @@ func (a *auditor) rbac(set *manifest.Set) {
 		}
 	}
 	// Workloads by the ServiceAccount they run as.
-	bySA := map[string][]string{}
+	bySA, tokenless := map[string][]string{}, map[string][]string{}
 	for _, w := range set.Workloads {
 		if w == nil || w.Template == nil {
 			continue
 		}
 		key := w.Namespace + "/" + serviceAccount(&w.Template.Spec)
-		bySA[key] = append(bySA[key], w.ID())
+		if _, ok := a.tokenMounted(w, &w.Template.Spec); ok {
+			bySA[key] = append(bySA[key], w.ID())
+		} else {
+			tokenless[key] = append(tokenless[key], w.ID())
+		}
 	}
 	// Holders of each role, through the bindings that reference it or an
 	// aggregated ClusterRole that collects it.
@@ -227,6 +236,7 @@ func (a *auditor) rbac(set *manifest.Set) {
 					h.subject.Namespace = b.namespace
 				}
 				h.workloads = bySA[h.subject.Namespace+"/"+s.Name]
+				h.tokenless = tokenless[h.subject.Namespace+"/"+s.Name]
 			}
 			hs = append(hs, h)
 		}

@@ -1,6 +1,8 @@
 package podsec_test
 
 import (
+	"strings"
+
 	"github.com/wardsec/ward/finding"
 )
 
@@ -75,6 +77,9 @@ var rbacSuites = map[string][]testCase{
 	"rbac/cluster-admin-binding": {
 		{name: "cluster-admin to a workload's ServiceAccount", doc: apiWorkload + crb("api-admin", "cluster-admin", saAPI, " #ref"),
 			want: []want{{finding.Critical, "#ref", "ClusterRoleBinding/api-admin", []string{"cluster-admin", "whole cluster", apiID, "ServiceAccount shop/api"}}}},
+		{name: "a workload without a token does not make it critical", doc: strings.Replace(apiWorkload, "serviceAccountName: api", "serviceAccountName: api\n      automountServiceAccountToken: false", 1) +
+			crb("api-admin", "cluster-admin", saAPI, " #ref"),
+			want: []want{{finding.High, "#ref", "ClusterRoleBinding/api-admin", []string{"ServiceAccount shop/api (" + apiID + " runs as it with no token mounted, so cannot use it)"}}}},
 		{name: "cluster-admin to system:authenticated", doc: crb("everyone", "cluster-admin", authed, " #ref"),
 			want: []want{{finding.Critical, "#ref", "ClusterRoleBinding/everyone", []string{"Group system:authenticated"}}}},
 		{name: "cluster-admin to a user", doc: crb("alice", "cluster-admin", alice, " #ref"),

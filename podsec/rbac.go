@@ -174,7 +174,10 @@ func (a *auditor) rbac(set *manifest.Set) {
 		return
 	}
 	// Aggregated ClusterRoles collect the rules of the ClusterRoles whose
-	// labels one of their selectors matches.
+	// labels one of their selectors matches, aggregated ones included (the
+	// default admin collects edit, which collects system:aggregate-to-edit):
+	// parts are the plain ClusterRoles reached.
+	direct := map[*rbacRole][]*rbacRole{}
 	for _, r := range roles {
 		if r.aggregate == nil || r.namespace != "" {
 			continue
@@ -185,10 +188,26 @@ func (a *auditor) rbac(set *manifest.Set) {
 				continue
 			}
 			for _, p := range roles {
-				if p != r && p.namespace == "" && p.aggregate == nil && s.Matches(labels.Set(p.labels)) && !slices.Contains(r.parts, p) {
-					r.parts = append(r.parts, p)
+				if p != r && p.namespace == "" && s.Matches(labels.Set(p.labels)) && !slices.Contains(direct[r], p) {
+					direct[r] = append(direct[r], p)
 				}
 			}
+		}
+	}
+	for _, r := range roles {
+		seen := map[*rbacRole]bool{r: true}
+		queue := slices.Clone(direct[r])
+		for len(queue) > 0 {
+			p := queue[0]
+			queue = queue[1:]
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			if p.aggregate == nil {
+				r.parts = append(r.parts, p)
+			}
+			queue = append(queue, direct[p]...)
 		}
 	}
 	// Workloads by the ServiceAccount they run as.

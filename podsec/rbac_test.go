@@ -134,6 +134,12 @@ var rbacSuites = map[string][]testCase{
 			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: part, labels: {example.com/aggregate-to-monitoring: 'true'}}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [watch]} #r\n" +
 			crb("monitoring", "monitoring", saAPI, ""),
 			want: []want{{finding.Critical, "#r", "ClusterRole/part", []string{apiID, "ClusterRoleBinding/monitoring"}}}},
+		{name: "aggregation through an aggregated ClusterRole", doc: apiWorkload +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: top}\naggregationRule:\n  clusterRoleSelectors: [{matchLabels: {to-top: 'true'}}]\n" +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: middle, labels: {to-top: 'true'}}\naggregationRule:\n  clusterRoleSelectors: [{matchLabels: {to-middle: 'true'}}]\n" +
+			"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: leaf, labels: {to-middle: 'true'}}\nrules:\n- {apiGroups: [''], resources: [secrets], verbs: [get]} #r\n" +
+			rb("top", "ClusterRole", "top", saAPI, ""),
+			want: []want{{finding.High, "#r", "ClusterRole/leaf", []string{apiID, "shop/RoleBinding/top"}}}},
 		{name: "system role to system:unauthenticated is critical", doc: clusterRole("system:leaky", "- {apiGroups: [''], resources: [secrets], verbs: [get]} #r\n") + crb("system:leaky", "system:leaky", unauth, ""),
 			want: []want{{finding.Critical, "#r", "ClusterRole/system:leaky", []string{"system:unauthenticated"}}}},
 		{name: "system role to kube-system is quiet", doc: clusterRole("system:controller:x", "- {apiGroups: [''], resources: [secrets], verbs: [get, list, watch]}\n") +

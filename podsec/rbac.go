@@ -338,8 +338,10 @@ func (a *auditor) bindingFindings(b *rbacBinding, hs []holder, find func(kind, n
 // holderList names up to five holders.
 func holderList(hs []holder) string {
 	names := make([]string, 0, len(hs))
+	seen := make(map[string]bool, len(hs))
 	for _, h := range hs {
-		if s := h.String(); !slices.Contains(names, s) {
+		if s := h.String(); !seen[s] {
+			seen[s] = true
 			names = append(names, s)
 		}
 	}

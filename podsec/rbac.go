@@ -335,18 +335,26 @@ func (a *auditor) bindingFindings(b *rbacBinding, hs []holder, find func(kind, n
 		fmt.Sprintf("bind %s to a role with only the verbs and resources its subjects need, or remove the subjects that do not need it", b.id))
 }
 
-// holderList names up to five holders.
+// holderList names up to five holders, and counts the others.
 func holderList(hs []holder) string {
-	names := make([]string, 0, len(hs))
-	seen := make(map[string]bool, len(hs))
+	type key struct {
+		b                   *rbacBinding
+		kind, ns, name, api string
+	}
+	names := make([]string, 0, min(5, len(hs)))
+	seen := make(map[key]bool, len(hs))
 	for _, h := range hs {
-		if s := h.String(); !seen[s] {
-			seen[s] = true
-			names = append(names, s)
+		k := key{h.binding, h.subject.Kind, h.subject.Namespace, h.subject.Name, h.subject.APIGroup}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if len(names) < 5 {
+			names = append(names, h.String())
 		}
 	}
-	if len(names) > 5 {
-		return strings.Join(names[:5], "; ") + fmt.Sprintf("; and %d more", len(names)-5)
+	if more := len(seen) - len(names); more > 0 {
+		return strings.Join(names, "; ") + fmt.Sprintf("; and %d more", more)
 	}
 	return strings.Join(names, "; ")
 }
@@ -431,6 +439,10 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 	}) {
 		return
 	}
+	who := "no binding of the input grants it"
+	if len(hs) > 0 {
+		who = "held by " + holderList(hs)
+	}
 	for i, rule := range r.rules {
 		if len(rule.Resources) == 0 {
 			continue // nonResourceURLs
@@ -445,10 +457,6 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 			sev := base
 			for _, h := range hs {
 				sev = max(sev, holderSeverity(base, h))
-			}
-			who := "no binding of the input grants it"
-			if len(hs) > 0 {
-				who = "held by " + holderList(hs)
 			}
 			a.report(rule, sev, r.obj.Source.File, line, obj, fmt.Sprintf("%s grants %s: %s; %s", at, grant, why, who), fix)
 		}

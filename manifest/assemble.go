@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -48,7 +49,7 @@ func FromObjects(defaultNamespace string, objs ...any) (*Set, error) {
 			errs = append(errs, fieldErrors(src, objectName(kind, meta(o), defaultNamespace), fes, nil)...)
 			continue
 		}
-		if kind != "Namespace" && meta(o).GetNamespace() == "" {
+		if !clusterScoped(kind) && meta(o).GetNamespace() == "" {
 			o = shallowCopy(o)
 		}
 		in = append(in, object{obj: o, kind: kind, src: src})
@@ -87,7 +88,7 @@ func fieldErrors(src Source, name string, fes []FieldError, lines func(string) i
 // "namespace/Kind" while it has no name.
 func objectName(kind string, m metav1.Object, defaultNamespace string) string {
 	ns := ""
-	if kind != "Namespace" {
+	if !clusterScoped(kind) {
 		ns = m.GetNamespace()
 		if ns == "" {
 			ns = defaultNamespace
@@ -130,7 +131,7 @@ func (s *Set) WithWorkloads(w *Set) *Set {
 
 // objectRef identifies an assembled object (its namespace is set).
 func objectRef(o object) Ref {
-	if o.kind == "Namespace" {
+	if clusterScoped(o.kind) {
 		return Ref{Kind: o.kind, Name: meta(o.obj).GetName()}
 	}
 	m := meta(o.obj)
@@ -149,11 +150,11 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	for i := range objs {
 		o := &objs[i]
 		m := meta(o.obj)
-		if o.kind != "Namespace" && m.GetNamespace() == "" {
+		if !clusterScoped(o.kind) && m.GetNamespace() == "" {
 			m.SetNamespace(defaultNamespace)
 		}
 		ref := Ref{Kind: o.kind, Namespace: m.GetNamespace(), Name: m.GetName()}
-		if o.kind == "Namespace" {
+		if clusterScoped(o.kind) {
 			ref.Namespace = ""
 		}
 		if first, dup := seen[ref]; dup {
@@ -188,6 +189,11 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			// Kept in Objects, for the audit of service account tokens.
 		case *networkingv1.Ingress:
 			// Kept in Objects, for the audit of Ingresses.
+		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+			// Cluster-scoped; kept in Objects for the RBAC audit.
+			continue
+		case *rbacv1.Role, *rbacv1.RoleBinding:
+			// Kept in Objects, for the RBAC audit.
 		default:
 			workloads = append(workloads, i)
 		}

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	sigsjson "sigs.k8s.io/json"
 
 	"go.yaml.in/yaml/v3"
@@ -194,7 +195,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// in force. Custom resources of the same name live in other groups.
 		m := mapGet(n, "metadata")
 		ref := Ref{Kind: kind, Name: scalar(mapGet(m, "name"))}
-		if kind != "Namespace" {
+		if !clusterScoped(kind) {
 			ref.Namespace = cmp.Or(scalar(mapGet(m, "namespace")), d.defaultNamespace)
 		}
 		out.errs = append(out.errs, &Error{File: d.file, Line: mapGet(n, "apiVersion").Line + base, Object: strings.Clone(ref.String()),
@@ -211,7 +212,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	name := func() string {
 		md := mapGet(n, "metadata")
 		m := Ref{Kind: kind, Name: scalar(mapGet(md, "name"))}
-		if kind != "Namespace" {
+		if !clusterScoped(kind) {
 			if m.Namespace = scalar(mapGet(md, "namespace")); m.Namespace == "" {
 				m.Namespace = d.defaultNamespace
 			}
@@ -259,8 +260,8 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		o.lines = fieldLines(n, base, true)
 	} else if d.fieldLines {
 		switch obj.(type) {
-		case *corev1.Service, *networkingv1.Ingress:
-			// For the findings of the exposure audit.
+		case *corev1.Service, *networkingv1.Ingress, *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding:
+			// For the findings of the exposure and RBAC audits.
 			o.lines = fieldLines(n, base, false)
 		default:
 			if _, tp := podTemplate(obj); tp != "" {

@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wardsec/ward/istio"
@@ -62,6 +63,18 @@ func known(apiVersion, kind string) any {
 			// removed in Kubernetes 1.22) stay skipped.
 			return new(networkingv1.Ingress)
 		}
+	case "rbac.authorization.k8s.io/v1":
+		// Kept in Set.Objects for the RBAC audit.
+		switch kind {
+		case "Role":
+			return new(rbacv1.Role)
+		case "ClusterRole":
+			return new(rbacv1.ClusterRole)
+		case "RoleBinding":
+			return new(rbacv1.RoleBinding)
+		case "ClusterRoleBinding":
+			return new(rbacv1.ClusterRoleBinding)
+		}
 	case "security.istio.io/v1", "security.istio.io/v1beta1":
 		switch kind {
 		case "PeerAuthentication":
@@ -86,6 +99,11 @@ func servedAs(kind string) string {
 		return "networking.k8s.io/v1"
 	}
 	return ""
+}
+
+// clusterScoped reports whether objects of kind live outside namespaces.
+func clusterScoped(kind string) bool {
+	return kind == "Namespace" || kind == "ClusterRole" || kind == "ClusterRoleBinding"
 }
 
 // builtinGroup reports whether apiVersion is in a group of the Kubernetes
@@ -125,6 +143,14 @@ func kindOf(obj any) string {
 		return "NetworkPolicy"
 	case *networkingv1.Ingress:
 		return "Ingress"
+	case *rbacv1.Role:
+		return "Role"
+	case *rbacv1.ClusterRole:
+		return "ClusterRole"
+	case *rbacv1.RoleBinding:
+		return "RoleBinding"
+	case *rbacv1.ClusterRoleBinding:
+		return "ClusterRoleBinding"
 	case *peerAuthentication:
 		return "PeerAuthentication"
 	case *authorizationPolicy:
@@ -174,6 +200,18 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *networkingv1.Ingress:
+		c := *o
+		return &c
+	case *rbacv1.Role:
+		c := *o
+		return &c
+	case *rbacv1.ClusterRole:
+		c := *o
+		return &c
+	case *rbacv1.RoleBinding:
+		c := *o
+		return &c
+	case *rbacv1.ClusterRoleBinding:
 		c := *o
 		return &c
 	case *peerAuthentication:

@@ -26,6 +26,14 @@
 // judge how Services and networking.k8s.io/v1 Ingresses expose workloads:
 // externalIPs, load balancers open to every address, Ingresses without
 // TLS, and ingress-nginx snippet and authentication-lifting annotations.
+// Rules under rbac/ judge the Roles, ClusterRoles and their bindings
+// (rbac.authorization.k8s.io/v1): cluster-admin bound to subjects,
+// wildcards, exec and attach, reading Secrets, impersonation, escalate
+// and bind, creating workloads, nodes/proxy, and editing NetworkPolicies
+// or Istio policies. A finding points at the rule that grants the right
+// and names who holds it: the bindings are resolved to their subjects and
+// ServiceAccounts to the workloads that run as them, through aggregated
+// ClusterRoles and RoleBindings to ClusterRoles.
 // Container rules apply to
 // init and ephemeral containers too, except the limits rule: ephemeral
 // containers cannot have limits. Ward has no hostPort rule of its own:

@@ -576,7 +576,8 @@ func TestRegistry(t *testing.T) {
 				}
 				exception := f.Rule == "pod/image-not-pinned" && tc.opts.DigestSeverity != finding.Info ||
 					f.Rule == "exposure/lb-no-source-ranges" && f.Severity == finding.Low && strings.Contains(f.Message, "the load balancer is internal") ||
-					strings.HasPrefix(f.Rule, "pss/") && f.Severity == finding.High && strings.Contains(f.Message, "also fails baseline check")
+					strings.HasPrefix(f.Rule, "pss/") && f.Severity == finding.High && strings.Contains(f.Message, "also fails baseline check") ||
+					strings.HasPrefix(f.Rule, "rbac/") // by the holders, resourceNames and wildcards
 				if f.Severity != r.Severity && !exception {
 					t.Errorf("%s finding has severity %s, registry says %s", f.Rule, f.Severity, r.Severity)
 				}
@@ -607,7 +608,7 @@ func TestRegistry(t *testing.T) {
 			if !checks[r.ID] {
 				t.Errorf("rule %s is not a check of the library", r.ID)
 			}
-		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"):
+		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"), strings.HasPrefix(r.ID, "rbac/"):
 			if !emitted[r.ID] {
 				t.Errorf("rule %s is never emitted by the test inputs", r.ID)
 			}
@@ -617,7 +618,7 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("rule %s needs a positive and a negative case (positive %v, negative %v)", r.ID, positive, negative)
 			}
 		default:
-			t.Errorf("rule %s is neither pss/, pod/ nor exposure/", r.ID)
+			t.Errorf("rule %s is neither pss/, pod/, exposure/ nor rbac/", r.ID)
 		}
 	}
 }

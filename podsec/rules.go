@@ -24,6 +24,16 @@ const (
 	ruleIngressNoTLS    = "exposure/ingress-no-tls"
 	ruleNginxSnippet    = "exposure/ingress-nginx-snippet"
 	ruleNginxAuthBypass = "exposure/ingress-nginx-auth-bypass"
+
+	ruleClusterAdmin    = "rbac/cluster-admin-binding"
+	ruleRBACWildcard    = "rbac/wildcard"
+	ruleRBACExec        = "rbac/pods-exec"
+	ruleRBACSecrets     = "rbac/read-secrets"
+	ruleRBACImpersonate = "rbac/impersonate"
+	ruleRBACEscalate    = "rbac/escalate-bind"
+	ruleRBACWorkloads   = "rbac/create-workloads"
+	ruleRBACNodesProxy  = "rbac/nodes-proxy"
+	ruleRBACPolicyEdit  = "rbac/edit-network-policies"
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -389,6 +399,84 @@ var Rules = []finding.Rule{
 			"Each quietly removes a control that reviewers of the rest of the configuration assume is there.",
 		Fix:         "Remove the annotation (the defaults are global auth on, satisfy: all, verify-client on), or give the paths an authentication of their own.",
 		Equivalents: []string{"KCV-0093"},
+	},
+	{
+		ID:       ruleClusterAdmin,
+		Severity: finding.Critical,
+		Summary:  "A RoleBinding or ClusterRoleBinding grants cluster-admin, or a role of the input with a rule of \"*\" verbs on \"*\" resources in \"*\" API groups, to subjects.",
+		Rationale: "cluster-admin may do anything: read every Secret, run any pod on any node, change RBAC itself. Critical when a subject is a workload of the input " +
+			"(its ServiceAccount; whoever compromises the pod owns the cluster) or a broad group (system:authenticated, system:unauthenticated, system:serviceaccounts[:<namespace>]); " +
+			"high for other users, groups and ServiceAccounts, and for a RoleBinding, which limits it to one namespace (but all of that namespace), unless it binds system:authenticated or system:unauthenticated. " +
+			"Kubernetes' own bindings (named system:* or labelled kubernetes.io/bootstrapping: rbac-defaults), and bindings whose only subject is the group system:masters (which bypasses RBAC anyway, as the default cluster-admin binding does), " +
+			"are quiet unless they bind a broad group. The finding points at the binding's roleRef.",
+		Fix:         "Bind a role that lists the verbs and resources the subjects need; keep cluster-admin for break-glass human accounts.",
+		Equivalents: []string{"KSV-0111", "kube-linter:cluster-admin-role-binding", "polaris:clusterrolebindingClusterAdmin", "polaris:rolebindingClusterAdminClusterRole", "polaris:rolebindingClusterAdminRole"},
+	},
+	{
+		ID:       ruleRBACWildcard,
+		Severity: finding.Medium,
+		Summary:  "A rule of a Role or ClusterRole uses \"*\" in verbs, resources or apiGroups (high when all three are \"*\").",
+		Rationale: "A wildcard grants every present and future verb, resource or API group, custom resources included; \"*\" on \"*\" in \"*\" is cluster-admin within the role's scope. " +
+			"A rule that is \"*\" in all three is reported by this rule only, not also by each rbac/ rule below.",
+		Fix:         "List the verbs, resources and API groups the subjects need.",
+		Equivalents: []string{"KSV-0044", "KSV-0045", "KSV-0046", "kube-linter:wildcard-in-rules"},
+	},
+	{
+		ID:          ruleRBACExec,
+		Severity:    finding.High,
+		Summary:     "A rule grants create (or get, which WebSocket clients use) on pods/exec or pods/attach.",
+		Rationale:   "Exec and attach run commands in every pod in scope, with its ServiceAccount token, mounted Secrets and network position.",
+		Fix:         "Remove pods/exec and pods/attach; use a separate, short-lived role for debugging.",
+		Equivalents: []string{"KSV-0053", "KSV-0054", "polaris:clusterrolePodExecAttach", "polaris:clusterrolebindingPodExecAttach", "polaris:rolePodExecAttach", "polaris:rolebindingClusterRolePodExecAttach", "polaris:rolebindingRolePodExecAttach"},
+	},
+	{
+		ID:       ruleRBACSecrets,
+		Severity: finding.High,
+		Summary:  "A rule grants get, list or watch on secrets (low when resourceNames limits it to named Secrets).",
+		Rationale: "Reading Secrets gives away other ServiceAccounts' tokens, TLS keys and passwords; list and watch return their contents too. " +
+			"A rule limited by resourceNames reads only the Secrets it names, which is how an application should be given its own Secret: low.",
+		Fix:         "Grant get on the named Secrets (resourceNames), or mount the Secrets into the pods that need them.",
+		Equivalents: []string{"KSV-0041", "kube-linter:access-to-secrets"},
+	},
+	{
+		ID:          ruleRBACImpersonate,
+		Severity:    finding.High,
+		Summary:     "A rule grants impersonate on users, groups, serviceaccounts, userextras or uids.",
+		Rationale:   "Impersonation acts as another identity, with all of its rights: it is a path to every right of the cluster.",
+		Fix:         "Remove impersonate.",
+		Equivalents: []string{"KSV-0043"},
+	},
+	{
+		ID:        ruleRBACEscalate,
+		Severity:  finding.High,
+		Summary:   "A rule grants escalate or bind on roles or clusterroles.",
+		Rationale: "escalate lets a subject write roles with rights it does not hold; bind lets it bind any role, cluster-admin included. Both bypass RBAC's escalation check.",
+		Fix:       "Remove escalate and bind; let cluster administrators manage roles and bindings.",
+	},
+	{
+		ID:       ruleRBACWorkloads,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create on pods or on controllers of pods (deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs, replicationcontrollers).",
+		Rationale: "A pod it creates may run as any ServiceAccount of its namespace and mount any of its Secrets: the subject gains all of them (privilege by proxy), " +
+			"and, where admission allows, host access.",
+		Fix:         "Let a deployment pipeline create workloads; running workloads rarely need to.",
+		Equivalents: []string{"KSV-0048", "kube-linter:access-to-create-pods"},
+	},
+	{
+		ID:          ruleRBACNodesProxy,
+		Severity:    finding.High,
+		Summary:     "A rule grants get or create on nodes/proxy.",
+		Rationale:   "nodes/proxy reaches the kubelet API of every node, which runs commands in any pod on it, outside the API server's audit log and admission control.",
+		Fix:         "Remove nodes/proxy; read node metrics through the metrics API.",
+		Equivalents: []string{"KSV-0047"},
+	},
+	{
+		ID:       ruleRBACPolicyEdit,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on NetworkPolicies, Istio AuthorizationPolicies or PeerAuthentications.",
+		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
+			"No peer auditor has this check.",
+		Fix: "Let only the pipeline that applies the reviewed policies change them.",
 	},
 }
 

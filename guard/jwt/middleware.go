@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"github.com/wardsec/ward/internal/reqstate"
 )
 
 // Middleware authenticates HTTP requests by the bearer token of their
@@ -84,7 +86,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			unauthorized(w, err)
 			return
 		}
-		if c != nil {
+		if c != nil && !reqstate.Set(r.Context(), contextKey{}, c) {
 			r = r.WithContext(NewContext(r.Context(), c))
 		}
 		next.ServeHTTP(w, r)

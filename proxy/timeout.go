@@ -118,16 +118,17 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 			ctx, cancel = context.WithTimeout(ctx, total)
 			defer cancel()
 		}
-		out := r
+		var flag *slowBody
 		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			flag := &slowBody{}
+			flag = &slowBody{}
 			ctx = context.WithValue(ctx, slowBodyKey{}, flag)
-			r2 := *r
-			r2.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
-			out = &r2
 		}
+		out := r
 		if ctx != r.Context() {
-			out = out.WithContext(ctx)
+			out = r.WithContext(ctx) // one copy of the request, for both
+		}
+		if flag != nil {
+			out.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
 		}
 		next.ServeHTTP(w, out)
 	})

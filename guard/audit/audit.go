@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardsec/ward/internal/reqstate"
 )
 
 // Decisions.
@@ -149,7 +151,8 @@ func New(w io.Writer, reg prometheus.Registerer) (*Logger, error) {
 type recorder struct {
 	http.ResponseWriter
 	status int
-	st     state // the request's verdict, in the same allocation
+	st     state            // the request's verdict, in the same allocation
+	ctx    reqstate.Context // the request's context, with st (same allocation)
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -209,7 +212,11 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w}
 		rec.st.id = id
 		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &rec.st)))
+		// One request state for the later middlewares' values too
+		// (client IP, JWT claims): one copy of the request, not one each.
+		rec.ctx.Init(r.Context())
+		reqstate.Set(&rec.ctx, ctxKey{}, &rec.st)
+		next.ServeHTTP(rec, r.WithContext(&rec.ctx))
 		end := l.now()
 		elapsed := end.Sub(start)
 		rec.st.mu.Lock()

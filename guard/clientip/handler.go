@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/wardsec/ward/internal/reqstate"
 )
 
 type contextKey struct{}
@@ -74,7 +76,9 @@ func isSpoofable(name string) bool {
 
 // Handler returns middleware that resolves the client address of each
 // request, stores it in the request's context (see [FromContext]) and calls
-// next with a copy of the request; the caller's request is never modified.
+// next with a copy of the request; the caller's request is never modified,
+// except that a request state ([reqstate.Context], the audit log's) in its
+// context receives the address in place instead of a copy.
 //
 // When the peer is not trusted, the copy also loses every header that only
 // a trusted proxy may set (X-Forwarded-For, Forwarded, X-Real-IP,
@@ -100,8 +104,15 @@ func (r *Resolver) Handler(next http.Handler) http.Handler {
 // prepare returns the copy of req that Handler passes on.
 func (r *Resolver) prepare(req *http.Request) *http.Request {
 	peerTrusted := r.Trusted(PeerAddr(req))
-	out := req.WithContext(NewContext(req.Context(), r.ClientIP(req)))
+	a := r.ClientIP(req)
+	out := req
+	if !reqstate.Set(req.Context(), contextKey{}, a) {
+		out = req.WithContext(NewContext(req.Context(), a))
+	}
 	if !peerTrusted && needsScrub(req.Header) {
+		if out == req {
+			out = req.WithContext(req.Context()) // a shallow copy, as before
+		}
 		out.Header = scrub(req.Header)
 	}
 	return out

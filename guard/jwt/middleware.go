@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"github.com/wardsec/ward/internal/reqstate"
 )
 
 // Middleware authenticates HTTP requests by the bearer token of their
@@ -72,7 +74,9 @@ func (m *Middleware) Authenticate(r *http.Request) (*Claims, error) {
 
 // Handler returns a handler that serves requests passing Check with next,
 // on a copy of the request whose context carries the claims (see
-// FromContext), and refuses the others with the deny handler.
+// FromContext), or with the claims set in place in the request state of
+// its context (reqstate.Context, the audit log's) when it has one, and
+// refuses the others with the deny handler.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := m.Authenticate(r)
@@ -84,7 +88,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			unauthorized(w, err)
 			return
 		}
-		if c != nil {
+		if c != nil && !reqstate.Set(r.Context(), contextKey{}, c) {
 			r = r.WithContext(NewContext(r.Context(), c))
 		}
 		next.ServeHTTP(w, r)

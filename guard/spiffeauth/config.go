@@ -14,6 +14,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/internal/reqstate"
 )
 
 // verify returns a VerifyConnection callback that verifies the peer's SVID
@@ -85,11 +86,13 @@ func FromContext(ctx context.Context) (spiffeid.ID, bool) {
 }
 
 // Handler stores the peer's SPIFFE ID in the request context for next
-// (FromContext), on a copy of the request. Requests without one pass
-// unchanged: enforcement is the TLS configuration's job.
+// (FromContext), on a copy of the request, or in place in the request
+// state of its context (reqstate.Context, the audit log's) when it has
+// one. Requests without one pass unchanged: enforcement is the TLS
+// configuration's job.
 func Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := PeerID(r); ok {
+		if id, ok := PeerID(r); ok && !reqstate.Set(r.Context(), ctxKey{}, id) {
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		}
 		next.ServeHTTP(w, r)

@@ -281,7 +281,8 @@ type Audit struct {
 	BufferBytes int `yaml:"bufferBytes"`
 	// WhenFull is "drop" (default: the record is dropped and counted in
 	// ward_audit_dropped_total) or "refuse" (requests get 503 while the
-	// output is stalled or the buffer over half full).
+	// output is stalled or the buffer over half full, and until it has
+	// caught up).
 	WhenFull string `yaml:"whenFull"`
 }
 

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -566,6 +568,33 @@ func stalledPipe(t *testing.T) *os.File {
 	return w
 }
 
+// fullPipe is a stalledPipe already full: the first write to it blocks
+// (an output that stalled before the proxy started; an empty pipe would
+// take its first 64 KiB).
+func fullPipe(t *testing.T) *os.File {
+	t.Helper()
+	w := stalledPipe(t)
+	rc, err := w.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		for {
+			if _, werr = syscall.Write(int(fd), chunk); werr != nil { // #nosec G115 -- a file descriptor
+				return true
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(werr, syscall.EAGAIN) {
+		t.Fatalf("filling the pipe: %v, want EAGAIN (a non-blocking pipe)", werr)
+	}
+	return w
+}
+
 // TestAttackStalledAuditSink (hole 6): with the audit output on an unread
 // pipe, requests used to hang after a few hundred, readiness stayed green
 // and SIGTERM did not exit. Now every request passes (records are dropped
@@ -617,7 +646,7 @@ func TestAttackStalledAuditSink(t *testing.T) {
 // requests that cannot be recorded get 503 and never reach the upstream.
 func TestAttackStalledAuditSinkRefuse(t *testing.T) {
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), auditOut: stalledPipe(t), grace: time.Second,
+	h := startWith(t, setup{upstream: u.URL(), auditOut: fullPipe(t), grace: time.Second,
 		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
 		extra:   "audit: {bufferBytes: 65536, whenFull: refuse}\n"})
 	c := h.keepAliveClient("web")

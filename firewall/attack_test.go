@@ -145,6 +145,55 @@ func measure(a, b *atomic.Int64) (int64, int64) {
 	return a.Load() - a0, b.Load() - b0
 }
 
+// streamTCP keeps c busy both ways: it writes a byte every 20 ms and
+// counts in got what it reads, until c fails or closes.
+func streamTCP(c net.Conn, got *atomic.Int64) {
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := c.Read(buf)
+			got.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+}
+
+// serveStream listens on the container's 8080 and streams with every
+// connection (streamTCP), counting what it receives in got.
+func (l *attackLab) serveStream(t *testing.T, got *atomic.Int64) {
+	t.Helper()
+	if err := inNetns(t, l.ctr, func() error {
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(l.ctrIP, 8080).String())
+		if err != nil {
+			return err
+		}
+		l.keep(ln)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				l.keep(c)
+				streamTCP(c, got)
+			}
+		}()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAttackUDPResurrectionThroughProxy: a UDP flow through docker-proxy
 // (a relay like docker-proxy's UDP proxy: a listener on the published
 // port, one connected socket onward per client, the container's replies
@@ -368,53 +417,9 @@ func errIsClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
 // same connection is ended.
 func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
 	l := newAttackLab(t, 84)
-	own := testenv.OwnCgroup(t)
-	path := own.Dir[len("/sys/fs/cgroup"):]
-	if len(path) > 0 && path[0] == '/' {
-		path = path[1:]
-	}
-	proxy := &firewall.UserlandProxy{UID: 4242, Cgroup: firewall.Cgroup{Path: path, Level: own.Level, ID: own.ID}}
+	proxy := &firewall.UserlandProxy{UID: 4242, Cgroup: proxyCgroup(t, testenv.OwnCgroup(t))}
 	var webGot, clientGot atomic.Int64
-	stream := func(c net.Conn, got *atomic.Int64) {
-		go func() {
-			buf := make([]byte, 512)
-			for {
-				n, err := c.Read(buf)
-				got.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			for {
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
-	if err := inNetns(t, l.ctr, func() error {
-		ln, err := net.Listen("tcp", l.ctrIP.String()+":8080")
-		if err != nil {
-			return err
-		}
-		l.keep(ln)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				l.keep(c)
-				stream(c, &webGot)
-			}
-		}()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l.serveStream(t, &webGot)
 	run := func(up *firewall.UserlandProxy) (toWeb, toClient int64, ended int) {
 		t.Helper()
 		inv := l.inventory(portset.TCP, up)
@@ -432,7 +437,7 @@ func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
 		}
 		defer c.Close()
 		w0, c0 := webGot.Load(), clientGot.Load()
-		stream(c, &clientGot)
+		streamTCP(c, &clientGot)
 		time.Sleep(500 * time.Millisecond)
 		if webGot.Load() == w0 || clientGot.Load() == c0 {
 			t.Fatalf("the open policy: nothing streams")
@@ -742,46 +747,7 @@ func TestAttackTCPContainerClientTightening(t *testing.T) {
 	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080}]}]`)
 	closed := webPolicy(t, inv, `[]`)
 	var webGot, clientGot atomic.Int64
-	stream := func(c net.Conn, got *atomic.Int64) {
-		go func() {
-			buf := make([]byte, 512)
-			for {
-				n, err := c.Read(buf)
-				got.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			for {
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
-	if err := inNetns(t, l.ctr, func() error {
-		ln, err := net.Listen("tcp", l.ctrIP.String()+":8080")
-		if err != nil {
-			return err
-		}
-		l.keep(ln)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				l.keep(c)
-				stream(c, &webGot)
-			}
-		}()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l.serveStream(t, &webGot)
 	if err := inNetns(t, l.host, func() error {
 		ln, err := net.Listen("tcp", "0.0.0.0:18080")
 		if err != nil {
@@ -823,7 +789,7 @@ func TestAttackTCPContainerClientTightening(t *testing.T) {
 		t.Fatalf("the open policy: %v", err)
 	}
 	defer c.Close()
-	stream(c, &clientGot)
+	streamTCP(c, &clientGot)
 	time.Sleep(500 * time.Millisecond)
 	if webGot.Load() == 0 || clientGot.Load() == 0 {
 		t.Fatal("the open policy: nothing streams")

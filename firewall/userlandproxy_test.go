@@ -157,52 +157,13 @@ func TestPublishedPortTightening(t *testing.T) {
 	l := newAttackLab(t, 79)
 	inv := l.inventory(portset.TCP, ownProxy(t))
 	open, closed := webPolicy(t, inv, `[{from: [{ipBlock: {cidr: 127.0.0.0/8}}], ports: [{port: 8080}]}]`), webPolicy(t, inv, `[]`)
-	host, ctr := l.host, l.ctr
+	host := l.host
 
 	// web streams a byte every 20 ms and counts what it receives; so
 	// does the client; the relay copies both ways.
 	var webGot, clientGot atomic.Int64
-	stream := func(c net.Conn, got *atomic.Int64) {
-		go func() {
-			buf := make([]byte, 512)
-			for {
-				n, err := c.Read(buf)
-				got.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			for {
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
 	keep := l.keep
-	if err := inNetns(t, ctr, func() error {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(l.ctrIP, 8080).String())
-		if err != nil {
-			return err
-		}
-		keep(ln)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				keep(c)
-				stream(c, &webGot)
-			}
-		}()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	l.serveStream(t, &webGot)
 	if err := inNetns(t, host, func() error {
 		ln, err := net.Listen("tcp", "127.0.0.1:18080")
 		if err != nil {
@@ -250,7 +211,7 @@ func TestPublishedPortTightening(t *testing.T) {
 		}
 		defer c.Close()
 		w0, c0 := webGot.Load(), clientGot.Load()
-		stream(c, &clientGot)
+		streamTCP(c, &clientGot)
 		// Both ends receive (within 10 s: the race detector and a busy
 		// machine slow the relay's start).
 		for deadline := time.Now().Add(10 * time.Second); (webGot.Load() == w0 || clientGot.Load() == c0) && time.Now().Before(deadline); {

@@ -194,6 +194,46 @@ func (l *attackLab) serveStream(t *testing.T, got *atomic.Int64) {
 	}
 }
 
+// withClient adds a "client container" namespace on a second bridge-like
+// link of the host (10.<n>.1.2, the host 10.<n>.1.1, as docker-proxy's
+// gateway), and returns it with an inventory where web publishes 18080 for
+// proto, docker-proxy is the test process, and the client is container
+// cli (no policy of its own).
+func (l *attackLab) withClient(t *testing.T, proto portset.Protocol) (string, *firewall.Inventory) {
+	t.Helper()
+	n := l.hostIP.As4()[1]
+	cli := fmt.Sprintf("ward-attack-%d-%d-cli", os.Getpid(), n)
+	sh(t, "ip", "netns", "add", cli)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", cli).Run() })
+	sh(t, "ip", "-n", l.host, "link", "add", "veth-cli", "type", "veth", "peer", "name", "eth0", "netns", cli)
+	gw := netip.AddrFrom4([4]byte{10, n, 1, 1})
+	for _, c := range [][]string{
+		{l.host, "addr", "add", gw.String() + "/24", "dev", "veth-cli"}, {l.host, "link", "set", "veth-cli", "up"},
+		{cli, "addr", "add", gw.Next().String() + "/24", "dev", "eth0"}, {cli, "link", "set", "lo", "up"}, {cli, "link", "set", "eth0", "up"},
+	} {
+		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
+	}
+	l.local = func(a netip.Addr) bool { return a.IsLoopback() || a == l.hostIP || a == gw }
+	inv := l.inventory(proto, ownProxy(t))
+	inv.Networks = append(inv.Networks, &firewall.Network{Name: "clinet", Subnets: []netip.Prefix{netip.PrefixFrom(gw, 24).Masked()}})
+	inv.Containers = append(inv.Containers, &firewall.Container{Name: "cli", Namespace: "default", Labels: map[string]string{"app": "cli"},
+		IPs: []netip.Addr{gw.Next()}})
+	return cli, inv
+}
+
+// waitStreaming waits until both counters have grown (within 10 s: the
+// race detector and a busy machine slow a relay's start) and fails t
+// when they have not.
+func waitStreaming(t *testing.T, a, b *atomic.Int64, a0, b0 int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); (a.Load() == a0 || b.Load() == b0) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.Load() == a0 || b.Load() == b0 {
+		t.Fatalf("the open policy: nothing streams (%d and %d bytes)", a.Load()-a0, b.Load()-b0)
+	}
+}
+
 // TestAttackUDPResurrectionThroughProxy: a UDP flow through docker-proxy
 // (a relay like docker-proxy's UDP proxy: a listener on the published
 // port, one connected socket onward per client, the container's replies
@@ -364,10 +404,7 @@ func udpResurrection(t *testing.T, l *attackLab, inv *firewall.Inventory, open, 
 			}
 		}()
 		w0, c0 := webGot.Load(), clientGot.Load()
-		time.Sleep(500 * time.Millisecond)
-		if webGot.Load() == w0 || clientGot.Load() == c0 {
-			t.Fatalf("the open policy: nothing streams (web got %d, the client %d)", webGot.Load()-w0, clientGot.Load()-c0)
-		}
+		waitStreaming(t, &webGot, &clientGot, w0, c0)
 		if silent {
 			webSends.Store(false)
 			time.Sleep(100 * time.Millisecond)
@@ -438,10 +475,7 @@ func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
 		defer c.Close()
 		w0, c0 := webGot.Load(), clientGot.Load()
 		streamTCP(c, &clientGot)
-		time.Sleep(500 * time.Millisecond)
-		if webGot.Load() == w0 || clientGot.Load() == c0 {
-			t.Fatalf("the open policy: nothing streams")
-		}
+		waitStreaming(t, &webGot, &clientGot, w0, c0)
 		ended = l.tighten(t, inv, closed)
 		toWeb, toClient = measure(&webGot, &clientGot)
 		return toWeb, toClient, ended
@@ -697,23 +731,7 @@ func (l *attackLab) dump(t *testing.T, when string) {
 // default), the server sends.
 func TestAttackUDPResurrectionContainerClient(t *testing.T) {
 	l := newAttackLab(t, 87)
-	cli := fmt.Sprintf("ward-attack-%d-87-cli", os.Getpid())
-	sh(t, "ip", "netns", "add", cli)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", cli).Run() })
-	sh(t, "ip", "-n", l.host, "link", "add", "veth-cli", "type", "veth", "peer", "name", "eth0", "netns", cli)
-	for _, c := range [][]string{
-		{l.host, "addr", "add", "10.87.1.1/24", "dev", "veth-cli"}, {l.host, "link", "set", "veth-cli", "up"},
-		{cli, "addr", "add", "10.87.1.2/24", "dev", "eth0"}, {cli, "link", "set", "lo", "up"}, {cli, "link", "set", "eth0", "up"},
-	} {
-		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
-	}
-	l.local = func(a netip.Addr) bool {
-		return a.IsLoopback() || a == l.hostIP || a == netip.MustParseAddr("10.87.1.1")
-	}
-	inv := l.inventory(portset.UDP, ownProxy(t))
-	inv.Networks = append(inv.Networks, &firewall.Network{Name: "clinet", Subnets: []netip.Prefix{netip.MustParsePrefix("10.87.1.0/24")}})
-	inv.Containers = append(inv.Containers, &firewall.Container{Name: "cli", Namespace: "default", Labels: map[string]string{"app": "cli"},
-		IPs: []netip.Addr{netip.MustParseAddr("10.87.1.2")}})
+	cli, inv := l.withClient(t, portset.UDP)
 	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080, protocol: UDP}]}]`)
 	closed := webPolicy(t, inv, `[]`)
 	udpResurrection(t, l, inv, open, closed, "0.0.0.0:18080", cli, "10.87.1.1:18080")
@@ -727,23 +745,7 @@ func TestAttackUDPResurrectionContainerClient(t *testing.T) {
 // streams. This test passes: TCP holds where UDP does not.
 func TestAttackTCPContainerClientTightening(t *testing.T) {
 	l := newAttackLab(t, 88)
-	cli := fmt.Sprintf("ward-attack-%d-88-cli", os.Getpid())
-	sh(t, "ip", "netns", "add", cli)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", cli).Run() })
-	sh(t, "ip", "-n", l.host, "link", "add", "veth-cli", "type", "veth", "peer", "name", "eth0", "netns", cli)
-	for _, c := range [][]string{
-		{l.host, "addr", "add", "10.88.1.1/24", "dev", "veth-cli"}, {l.host, "link", "set", "veth-cli", "up"},
-		{cli, "addr", "add", "10.88.1.2/24", "dev", "eth0"}, {cli, "link", "set", "lo", "up"}, {cli, "link", "set", "eth0", "up"},
-	} {
-		sh(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
-	}
-	l.local = func(a netip.Addr) bool {
-		return a.IsLoopback() || a == l.hostIP || a == netip.MustParseAddr("10.88.1.1")
-	}
-	inv := l.inventory(portset.TCP, ownProxy(t))
-	inv.Networks = append(inv.Networks, &firewall.Network{Name: "clinet", Subnets: []netip.Prefix{netip.MustParsePrefix("10.88.1.0/24")}})
-	inv.Containers = append(inv.Containers, &firewall.Container{Name: "cli", Namespace: "default", Labels: map[string]string{"app": "cli"},
-		IPs: []netip.Addr{netip.MustParseAddr("10.88.1.2")}})
+	cli, inv := l.withClient(t, portset.TCP)
 	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080}]}]`)
 	closed := webPolicy(t, inv, `[]`)
 	var webGot, clientGot atomic.Int64
@@ -790,10 +792,7 @@ func TestAttackTCPContainerClientTightening(t *testing.T) {
 	}
 	defer c.Close()
 	streamTCP(c, &clientGot)
-	time.Sleep(500 * time.Millisecond)
-	if webGot.Load() == 0 || clientGot.Load() == 0 {
-		t.Fatal("the open policy: nothing streams")
-	}
+	waitStreaming(t, &webGot, &clientGot, 0, 0)
 	ended := l.tighten(t, inv, closed)
 	toWeb, toClient := measure(&webGot, &clientGot)
 	if toWeb != 0 || toClient != 0 {

@@ -212,14 +212,7 @@ func TestPublishedPortTightening(t *testing.T) {
 		defer c.Close()
 		w0, c0 := webGot.Load(), clientGot.Load()
 		streamTCP(c, &clientGot)
-		// Both ends receive (within 10 s: the race detector and a busy
-		// machine slow the relay's start).
-		for deadline := time.Now().Add(10 * time.Second); (webGot.Load() == w0 || clientGot.Load() == c0) && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if webGot.Load() == w0 || clientGot.Load() == c0 {
-			t.Fatalf("the open policy: nothing streams (web got %d, the client %d)", webGot.Load()-w0, clientGot.Load()-c0)
-		}
+		waitStreaming(t, &webGot, &clientGot, w0, c0)
 		rs := compile(t, closed, firewall.Options{})
 		if edit != nil {
 			edit(rs)

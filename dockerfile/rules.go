@@ -19,6 +19,7 @@ const (
 	ruleBadSuppression   = "dockerfile/bad-suppression"
 	ruleRunSudo          = "dockerfile/run-sudo"
 	ruleExposeSSH        = "dockerfile/expose-ssh"
+	ruleUnpinnedPackage  = "dockerfile/unpinned-package"
 	ruleCopySecretFile   = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 )
 
@@ -200,6 +201,25 @@ var Rules = []finding.Rule{
 			"without a TTY.",
 		Fix:         "Drop sudo: put `USER root` before the step and `USER <uid>` after it, or do the work in a builder stage.",
 		Equivalents: []string{"DL3004"},
+	},
+	{
+		ID:       ruleUnpinnedPackage,
+		Severity: finding.Low,
+		Summary:  "A RUN installs packages without pinning their versions (apt-get, apk, pip, npm, gem, yum, dnf, zypper, go install).",
+		Rationale: "An unpinned install takes whatever version the repository serves at build time: a rebuild of a reviewed Dockerfile ships different code, " +
+			"and a compromised or hijacked release (a typosquatted or taken-over PyPI or npm package) enters the image silently. " +
+			"The RUN is parsed as the shell would (mvdan.cc/sh): every command of it is judged, after sudo. Pinned is `pkg=1.2` (apt-get, apk, zypper; " +
+			"also `~` and `<`, `>` for apk and zypper), `pkg==1.2` or `pkg @ url` (pip), `pkg@1.2` (npm; not `@latest`), `-v` or `pkg:1.2` (gem), " +
+			"`pkg-1.2` (yum, dnf), `@v1.2` (go install; without a version it builds the one go.mod requires, `@latest` and branches are unpinned). " +
+			"Local files, paths and URLs are accepted, and so are installs from a requirements or constraints file (pip -r, -c, --require-hashes) or " +
+			"from a lock file (npm install without package names, npm ci), whose pinning is the file's. Words the shell expands at run time " +
+			"(`$PKGS`) and scripts that do not parse are not judged. Pinning distribution packages has a cost (mirrors drop old versions): " +
+			"a base image pinned by digest with a snapshot mirror is the alternative, and the finding can be suppressed with that reason.",
+		Fix: "Pin each package: `apt-get install -y curl=8.5.0-2ubuntu10.6`, `apk add curl=8.12.1-r0`, `pip install requests==2.32.3` (better: " +
+			"`pip install --require-hashes -r requirements.txt`), `npm ci` with a lock file, `go install golang.org/x/tools/cmd/goimports@v0.30.0`.",
+		Equivalents: []string{"DL3008", "DL3013", "DL3016", "DL3018", "DL3028", "DL3033", "DL3037", "DL3041", "DL3062",
+			"kics:dockerfile/apt_get_install_pin_version_not_defined", "kics:dockerfile/npm_install_without_pinned_version",
+			"kics:dockerfile/unpinned_package_version_in_apk_add", "kics:dockerfile/unpinned_package_version_in_pip_install"},
 	},
 	{
 		ID:       ruleBadSuppression,

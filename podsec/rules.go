@@ -17,7 +17,8 @@ const (
 	ruleImageNotPinned    = "pod/image-not-pinned"
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
-	ruleSecretInEnv       = "pod/secret-in-env" // #nosec G101 -- a rule id, not a credential
+	ruleSecretInEnv       = "pod/secret-in-env"  // #nosec G101 -- a rule id, not a credential
+	ruleSecretEnvRef      = "pod/secret-env-ref" // #nosec G101 -- a rule id, not a credential
 
 	ruleExternalIPs     = "exposure/service-external-ips"
 	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
@@ -34,6 +35,10 @@ const (
 	ruleRBACWorkloads   = "rbac/create-workloads"
 	ruleRBACNodesProxy  = "rbac/nodes-proxy"
 	ruleRBACPolicyEdit  = "rbac/edit-network-policies"
+	ruleRBACPortForward = "rbac/port-forward"
+	ruleRBACConfigMaps  = "rbac/write-configmaps"
+	ruleRBACWebhooks    = "rbac/manage-webhooks"
+	ruleRBACWriteRBAC   = "rbac/write-rbac"
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -297,7 +302,18 @@ var Rules = []finding.Rule{
 			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
 			"templates, changeme and the like. The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
-		Equivalents: []string{"KSV-0109", "kics:Secrets Used as Environment Variables"},
+		Equivalents: []string{"kube-linter:env-var-secret", "polaris:sensitiveContainerEnvVar"},
+	},
+	{
+		ID:       ruleSecretEnvRef,
+		Severity: finding.Info,
+		Summary:  "A container reads a Secret into its environment (env valueFrom.secretKeyRef, or envFrom secretRef).",
+		Rationale: "Environment variables are inherited by every child process, readable in /proc/<pid>/environ by processes of the same user, " +
+			"and printed by crash reports, debug endpoints and frameworks that log their configuration; a mounted Secret file is read only by the program " +
+			"that opens it, and is updated in place when the Secret changes. Info: the value is not in the manifest (pod/secret-in-env reports that), " +
+			"and many programs only read configuration from the environment.",
+		Fix:         "Mount the Secret as a volume (`secret: {secretName: <name>}`) and point the program at the file (`DB_PASSWORD_FILE=/run/secrets/db/password`).",
+		Equivalents: []string{"kics:k8s/secrets_as_environment_variables", "kube-linter:read-secret-from-env-var"},
 	},
 	{
 		ID:       ruleImageLatest,
@@ -477,6 +493,43 @@ var Rules = []finding.Rule{
 		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
 			"No peer auditor has this check.",
 		Fix: "Let only the pipeline that applies the reviewed policies change them.",
+	},
+	{
+		ID:       ruleRBACPortForward,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create (or get, which WebSocket clients use) on pods/portforward.",
+		Rationale: "Port forwarding opens a tunnel from the subject to any port of any pod in scope through the API server and the kubelet, which enter the pod's " +
+			"network namespace directly: NetworkPolicies, which filter traffic between pods, do not see it, so every isolation Ward checks is bypassed for that subject.",
+		Fix:         "Remove pods/portforward; reach services through their reviewed ingress, or grant it in a separate, short-lived role for debugging.",
+		Equivalents: []string{"kics:k8s/rbac_roles_with_portforwarding_permissions"},
+	},
+	{
+		ID:       ruleRBACConfigMaps,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on configmaps (high when it names the EKS aws-auth ConfigMap or any ConfigMap in kube-system).",
+		Rationale: "ConfigMaps configure the workloads that read them: a subject that writes them changes what those programs do (a proxy's upstreams, an app's endpoints and feature flags). " +
+			"In kube-system they configure the cluster itself (CoreDNS's Corefile redirects every name; kube-proxy's configuration), and on EKS the aws-auth ConfigMap maps cloud identities " +
+			"to Kubernetes groups, system:masters included: writing it is cluster-admin. A rule limited by resourceNames to other ConfigMaps is reported too (low), since the named ones are still rewritten.",
+		Fix:         "Let the deployment pipeline write ConfigMaps; give running workloads get on the ConfigMaps they read (resourceNames).",
+		Equivalents: []string{"KSV-0049"},
+	},
+	{
+		ID:       ruleRBACWebhooks,
+		Severity: finding.High,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on mutatingwebhookconfigurations or validatingwebhookconfigurations.",
+		Rationale: "An admission webhook receives every object the API server admits, Secrets included, and a mutating one may rewrite them: add a container to every pod, " +
+			"change its image or ServiceAccount. Deleting or editing a validating webhook removes a policy engine's checks. Either is a path to the whole cluster.",
+		Fix:         "Let only the cluster's administrators and the operators that own their webhook (cert-manager, a policy engine) manage webhook configurations.",
+		Equivalents: []string{"KSV-0114"},
+	},
+	{
+		ID:       ruleRBACWriteRBAC,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on roles, clusterroles, rolebindings or clusterrolebindings.",
+		Rationale: "RBAC's escalation check limits what such a subject can grant to the rights it holds itself (escalate and bind lift that limit: rbac/escalate-bind), " +
+			"but it can hand all of them to any user, group or ServiceAccount, outside the cluster included, and delete the bindings other teams rely on. " +
+			"Namespace administrators (the default admin role) have it within their namespace; a workload rarely needs it.",
+		Fix: "Let the pipeline that applies reviewed RBAC manifests write roles and bindings; remove the right from workloads' ServiceAccounts.",
 	},
 }
 

@@ -206,6 +206,7 @@ var table = []Check{
 	eq(Hadolint, "DL3006", "image without tag", "df-no-tag", "dockerfile/latest-tag"),
 	eq(Hadolint, "DL3007", "image tag latest", "df-latest", "dockerfile/latest-tag"),
 	eq(Hadolint, "DL3008", "apt-get install without versions", "df-unpinned-apt", "dockerfile/unpinned-package"),
+	eq(Hadolint, "DL3020", "ADD instead of COPY for files", "df-add", "dockerfile/add-instead-of-copy"),
 	left(Hadolint, "DL3011", "EXPOSE port out of range", Correctness, "The build refuses a port outside 0-65535."),
 	eq(Hadolint, "DL3013", "pip install without versions", "df-unpinned-pip", "dockerfile/unpinned-package"),
 	eq(Hadolint, "DL3016", "npm install without versions", "df-unpinned-npm", "dockerfile/unpinned-package"),

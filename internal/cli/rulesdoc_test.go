@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/peers"
 )
 
 const rulesDoc = "../../docs/rules.md"
@@ -36,8 +37,10 @@ Every finding names a rule id (` + "`family/name`" + `), a severity (info, low, 
 high, critical), the file and line to look at, the object concerned, a message
 and a fix. Rule ids are stable: suppressions, CI gates and SARIF consumers rely
 on them. A finding may be more or less severe than its rule when the rule says
-so. "Equivalents" are the ids of the same check in kube-linter, Trivy (KSV, DS),
-hadolint (DL), KICS or Docker's build checks, when one exists.
+so. "Equivalents" are the ids of the same check in kube-linter, Polaris,
+Trivy (KSV, KCV, DS), hadolint (DL), KICS or Docker's build checks, when one
+exists; [Migrating from other auditors](#migrating-from-other-auditors) lists
+every security check of those tools with what Ward does about it.
 
 ## Suppressing findings
 
@@ -59,7 +62,9 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   optional ` + "`path`" + ` (a file glob) and ` + "`object`" + ` (a pattern), and a required ` + "`reason`" + `.
   This is how a "missing X" finding that no line can carry is silenced. An
   entry that matches nothing is reported as ` + "`input/stale-ignore`" + ` (info). See
-  [ward-yaml.md](ward-yaml.md).
+  [ward-yaml.md](ward-yaml.md). ` + "`rule`" + ` may also be a check id of kube-linter, Polaris,
+  Trivy, hadolint, KICS or Docker's build checks, so an ignore list carries over: see
+  [Migrating from other auditors](#migrating-from-other-auditors).
 
 `
 
@@ -88,7 +93,88 @@ func renderRulesDoc() string {
 		}
 		b.WriteString("\n")
 	}
+	renderPeers(&b)
 	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+const peersIntro = `## Migrating from other auditors
+
+Every security check of kube-linter, Polaris, Trivy (KSV, KCV and DS checks),
+hadolint, KICS (Kubernetes, Dockerfile and Compose queries) and Docker's build
+checks, with the Ward rules that cover it (the table is package ` + "`peers`" + `).
+A check is **covered** when Ward has rules that flag what it flags; **covered
+differently** when Ward flags more, less, or judges by other semantics (the
+table says how, and why Ward judges as it does); **left** to the peer when Ward
+has no rule for it (style, not about security, correctness, obsolete, or an
+object Ward does not read). Rules marked *(pending)* are being added.
+
+In ward.yaml, an ` + "`ignore`" + ` entry's ` + "`rule`" + ` may be one of these ids, written as
+the tool writes it: Trivy's ` + "`KSV-0014`" + `, ` + "`KSV014`" + ` or ` + "`AVD-KSV-0014`" + ` (also DS and
+KCV, with or without ` + "`trivy:`" + `), hadolint's ` + "`DL3002`" + `, a KICS query's UUID or
+` + "`kics:<platform>/<query>`" + `; names that any tool could use take the tool as prefix:
+` + "`kube-linter:run-as-non-root`" + `, ` + "`polaris:hostIPCSet`" + `, ` + "`docker:SecretsUsedInArgOrEnv`" + `.
+A covered id silences exactly the Ward rules listed for it; an id covered
+differently silences its rules too, with a warning saying what it maps to; an
+id left to the peer silences nothing, with a warning. Any other id that is not
+a Ward rule, nor a pattern matching one, stops the run (exit 2) with the
+entry's file and line.
+`
+
+// renderPeers writes the migration tables, one section per peer.
+func renderPeers(b *strings.Builder) {
+	b.WriteString("\n" + peersIntro)
+	checks := peers.Checks()
+	rulesOf := func(c peers.Check) string {
+		var rs []string
+		for _, r := range c.Rules {
+			if peers.IsPending(r) {
+				rs = append(rs, "`"+r+"` *(pending)*")
+			} else {
+				rs = append(rs, fmt.Sprintf("[`%s`](#%s)", r, anchor(r)))
+			}
+		}
+		return strings.Join(rs, ", ")
+	}
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	id := func(c peers.Check) string {
+		if c.UUID != "" {
+			return fmt.Sprintf("`%s` (`%s`)", c.ID, c.UUID)
+		}
+		return "`" + c.ID + "`"
+	}
+	for _, p := range peers.All {
+		var cov, diff, left []peers.Check
+		for _, c := range checks {
+			switch {
+			case c.Peer != p:
+			case c.Relation == peers.Equivalent:
+				cov = append(cov, c)
+			case c.Relation == peers.Left:
+				left = append(left, c)
+			default:
+				diff = append(diff, c)
+			}
+		}
+		fmt.Fprintf(b, "\n### %s\n\n%d security checks: %d covered, %d covered differently, %d left to %s.\n", p.Title(), len(cov)+len(diff)+len(left), len(cov), len(diff), len(left), p.Title())
+		if len(cov) > 0 {
+			b.WriteString("\n**Covered.**\n\n| Check | What it flags | Ward |\n|---|---|---|\n")
+			for _, c := range cov {
+				fmt.Fprintf(b, "| %s | %s | %s |\n", id(c), cell(c.Title), rulesOf(c))
+			}
+		}
+		if len(diff) > 0 {
+			b.WriteString("\n**Covered differently.**\n\n| Check | What it flags | Ward | How and why |\n|---|---|---|---|\n")
+			for _, c := range diff {
+				fmt.Fprintf(b, "| %s | %s | %s | %s: %s |\n", id(c), cell(c.Title), rulesOf(c), c.Relation, cell(c.Why))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(b, "\n**Left to %s.**\n\n| Check | What it flags | Why |\n|---|---|---|\n", p.Title())
+			for _, c := range left {
+				fmt.Fprintf(b, "| %s | %s | %s: %s |\n", id(c), cell(c.Title), c.Left, cell(c.Why))
+			}
+		}
+	}
 }
 
 // TestRulesDoc keeps docs/rules.md in step with the registries: every rule

@@ -18,7 +18,7 @@ func kics(c Check, uuid string) Check { c.UUID = uuid; return c }
 
 // Reasons shared by several rows.
 const (
-	whyEveryHostPath  = "Ward (the Pod Security Standards' check) flags every hostPath volume, whatever the path and read-only or not: any host path is a way out of the container, and the message names the path."
+	whyEveryHostPath  = "Ward (the Pod Security Standards' check) flags every hostPath volume, whatever the path and read-only or not: any host path is a way out of the container, and the message names the path. At the restricted level (the default) the standards report it as pss/restrictedVolumes, which also flags other volume types outside the restricted set."
 	whyCPULimit       = "Ward requires a CPU request or a CPU limit, not both: CPU is compressible, so a container with a request and no limit only takes CPU nobody else has requested, and cannot starve its neighbours; a limit alone sets the request to it (Kubernetes defaults the request to the limit)."
 	whyMemoryRequest  = "Ward requires the memory limit; Kubernetes sets the request to the limit when only the limit is given, so a container with a limit always has a request."
 	whyCapsRestricted = "Ward (the restricted Pod Security Standard) flags any added capability except NET_BIND_SERVICE, which the standard allows so that a non-root process can bind ports below 1024; and, at --pss-level baseline, the capabilities outside the runtime's default set."
@@ -47,7 +47,7 @@ var table = []Check{
 	eq(KubeLinter, "kube-linter:dangling-networkpolicypeer-podselector", "NetworkPolicy peer selects no pod", "netpol-peer-matches-nothing", "netpol/peer-matches-nothing"),
 	left(KubeLinter, "kube-linter:dangling-service", "Service selects no pod", Correctness, "A Service that selects no pod routes nowhere: a deployment mistake, not an exposure."),
 	eq(KubeLinter, "kube-linter:default-service-account", "pod uses the default ServiceAccount", "default-sa", "pod/default-service-account"),
-	rel(Broader, KubeLinter, "kube-linter:docker-sock", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, KubeLinter, "kube-linter:docker-sock", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	eq(KubeLinter, "kube-linter:drop-net-raw-capability", "NET_RAW not dropped", "net-raw", "pod/net-raw-not-dropped"),
 	eq(KubeLinter, "kube-linter:env-var-secret", "secret in an environment variable's value", "secret-in-env", "pod/secret-in-env"),
 	rel(Different, KubeLinter, "kube-linter:exposed-services", "NodePort or LoadBalancer Service", "exposed-nodeport", whyExposedType, "pod/exposed-unisolated", "exposure/lb-no-source-ranges"),
@@ -65,14 +65,14 @@ var table = []Check{
 	eq(KubeLinter, "kube-linter:read-secret-from-env-var", "Secret read into an environment variable", "secret-env-ref", "pod/secret-env-ref"),
 	eq(KubeLinter, "kube-linter:run-as-non-root", "runs as root", "run-as-root", "pss/runAsNonRoot", "pss/runAsUser"),
 	left(KubeLinter, "kube-linter:scc-deny-privileged-container", "OpenShift SCC allows privileged containers", NotRead, "SecurityContextConstraints are OpenShift admission configuration, which Ward does not read; it judges the pods themselves (pss/privileged)."),
-	rel(Broader, KubeLinter, "kube-linter:sensitive-host-mounts", "sensitive host directory mounted", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, KubeLinter, "kube-linter:sensitive-host-mounts", "sensitive host directory mounted", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	rel(Broader, KubeLinter, "kube-linter:ssh-port", "container port 22", "", "Ward flags every container port below 1024, 22 included.", "pod/privileged-port"),
 	eq(KubeLinter, "kube-linter:unsafe-proc-mount", "procMount Unmasked", "proc-mount", "pss/procMount", "pss/procMount_restricted"),
 	eq(KubeLinter, "kube-linter:unsafe-sysctls", "unsafe sysctl", "sysctls", "pss/sysctls"),
 	eq(KubeLinter, "kube-linter:unset-cpu-requirements", "no CPU request or limit", "no-cpu", "pod/no-resource-limits"),
 	eq(KubeLinter, "kube-linter:unset-memory-requirements", "no memory limit", "no-memory", "pod/no-resource-limits"),
 	eq(KubeLinter, "kube-linter:wildcard-in-rules", "RBAC: wildcard in a rule", "rbac-wildcard", "rbac/wildcard"),
-	rel(Broader, KubeLinter, "kube-linter:writable-host-mount", "hostPath mounted writable", "host-path-writable", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, KubeLinter, "kube-linter:writable-host-mount", "hostPath mounted writable", "host-path-writable", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 
 	// Polaris (https://polaris.docs.fairwinds.com/checks/security/)
 	eq(Polaris, "polaris:automountServiceAccountToken", "ServiceAccount token mounted", "automount", "pod/automount-sa-token"),
@@ -85,7 +85,7 @@ var table = []Check{
 	eq(Polaris, "polaris:hostIPCSet", "hostIPC", "host-ipc", "pss/hostNamespaces"),
 	eq(Polaris, "polaris:hostNetworkSet", "hostNetwork", "host-network", "pss/hostNamespaces", "netpol/host-network"),
 	eq(Polaris, "polaris:hostPIDSet", "hostPID", "host-pid", "pss/hostNamespaces"),
-	eq(Polaris, "polaris:hostPathSet", "hostPath volume", "host-path-etc", "pss/hostPathVolumes"),
+	rel(Broader, Polaris, "polaris:hostPathSet", "hostPath volume", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	eq(Polaris, "polaris:hostPortSet", "hostPort", "host-port", "pss/hostPorts"),
 	eq(Polaris, "polaris:hostProcess", "Windows HostProcess", "host-process", "pss/windowsHostProcess"),
 	rel(Broader, Polaris, "polaris:insecureCapabilities", "insecure capabilities kept", "caps-no-drop", "Ward (the restricted Pod Security Standard) wants the literal drop: [ALL]; Polaris also accepts dropping its list of insecure capabilities one by one. pod/net-raw-not-dropped flags NET_RAW kept in any case.", "pss/capabilities_restricted", "pod/net-raw-not-dropped"),
@@ -124,7 +124,7 @@ var table = []Check{
 	eq(Trivy, "KSV-0003", "capabilities: ALL not dropped", "caps-no-drop", "pss/capabilities_restricted"),
 	rel(Broader, Trivy, "KSV-0004", "capabilities: none dropped", "caps-no-drop", "Ward (the restricted Pod Security Standard) requires drop: [ALL]; Trivy accepts dropping any one capability.", "pss/capabilities_restricted"),
 	rel(Broader, Trivy, "KSV-0005", "SYS_ADMIN added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_ADMIN included.", "pss/capabilities_baseline"),
-	rel(Broader, Trivy, "KSV-0006", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, Trivy, "KSV-0006", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	left(Trivy, "KSV-0007", "hostAliases (manages /etc/hosts)", NotSecurity, "hostAliases adds entries to the pod's own /etc/hosts: it changes what the pod itself resolves, which the manifest's author decides anyway; it affects no other pod."),
 	eq(Trivy, "KSV-0008", "hostIPC", "host-ipc", "pss/hostNamespaces"),
 	eq(Trivy, "KSV-0009", "hostNetwork", "host-network", "pss/hostNamespaces", "netpol/host-network"),
@@ -140,7 +140,7 @@ var table = []Check{
 	left(Trivy, "KSV-0020", "runs with UID <= 10000", NotSecurity, whyLowUID),
 	left(Trivy, "KSV-0021", "runs with GID <= 10000", NotSecurity, whyLowUID),
 	rel(Different, Trivy, "KSV-0022", "specific capabilities added", "caps-add-chown", whyCapsRestricted, "pss/capabilities_restricted"),
-	eq(Trivy, "KSV-0023", "hostPath volume", "host-path-etc", "pss/hostPathVolumes"),
+	rel(Broader, Trivy, "KSV-0023", "hostPath volume", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	eq(Trivy, "KSV-0024", "hostPort", "host-port", "pss/hostPorts"),
 	eq(Trivy, "KSV-0025", "SELinux custom options", "selinux", "pss/seLinuxOptions"),
 	eq(Trivy, "KSV-0026", "unsafe sysctl", "sysctls", "pss/sysctls"),
@@ -194,7 +194,7 @@ var table = []Check{
 	rel(Different, Trivy, "KSV-0118", "default security context", "no-security-context", whyNoSecContext, "pss/runAsNonRoot", "pss/allowPrivilegeEscalation", "pss/seccompProfile_restricted", "pss/capabilities_restricted", "pod/writable-root-fs"),
 	rel(Broader, Trivy, "KSV-0119", "NET_RAW added", "net-raw", "Ward also flags NET_RAW kept by not dropping it (the runtime's default set includes it).", "pod/net-raw-not-dropped"),
 	rel(Broader, Trivy, "KSV-0120", "SYS_MODULE added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_MODULE included.", "pss/capabilities_baseline"),
-	rel(Broader, Trivy, "KSV-0121", "disallowed hostPath volumes", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, Trivy, "KSV-0121", "disallowed hostPath volumes", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	rel(Different, Trivy, "KSV-0122", "RBAC: binding to anonymous users", "rbac-authenticated", whyRBACGroupBind, "rbac/read-secrets", "rbac/cluster-admin-binding", "rbac/wildcard", "rbac/pods-exec"),
 	left(Trivy, "KSV-0123", "RBAC: binding to system:masters", NotSecurity, "Members of system:masters bypass RBAC whatever is bound to them: a binding to the group adds nothing, and Ward reports the group's members nowhere it can see."),
 	eq(Trivy, "KSV-0125", "image from an untrusted registry", "", "pod/untrusted-registry"),
@@ -262,7 +262,7 @@ var table = []Check{
 	rel(Broader, KICS, "kics:k8s/containers_with_sys_admin_capabilities", "SYS_ADMIN added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_ADMIN included.", "pss/capabilities_baseline"),
 	rel(Different, KICS, "kics:k8s/cpu_limits_not_set", "CPU limit not set", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
 	rel(Different, KICS, "kics:k8s/cpu_requests_not_set", "CPU request not set", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
-	rel(Broader, KICS, "kics:k8s/docker_daemon_socket_is_exposed_to_containers", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, KICS, "kics:k8s/docker_daemon_socket_is_exposed_to_containers", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	left(KICS, "kics:k8s/image_pull_policy_of_container_is_not_always", "imagePullPolicy not Always", NotSecurity, whyPullPolicy),
 	eq(KICS, "kics:k8s/image_without_digest", "image without digest", "image-no-digest", "pod/image-not-pinned"),
 	left(KICS, "kics:k8s/ingress_controller_exposes_workload", "Ingress exposes a workload", NotSecurity, "Exposing a workload is what an Ingress is for; Ward judges how it does it: without TLS (exposure/ingress-no-tls) or with risky ingress-nginx annotations (exposure/ingress-nginx-*)."),
@@ -273,7 +273,7 @@ var table = []Check{
 	eq(KICS, "kics:k8s/net_raw_capabilities_not_being_dropped", "NET_RAW not dropped", "net-raw", "pod/net-raw-not-dropped"),
 	eq(KICS, "kics:k8s/network_policy_is_not_targeting_any_pod", "NetworkPolicy selects no pod", "netpol-selects-nothing", "netpol/policy-selects-nothing"),
 	rel(Broader, KICS, "kics:k8s/no_drop_capabilities_for_containers", "no capability dropped", "caps-no-drop", "Ward (the restricted Pod Security Standard) requires drop: [ALL]; KICS accepts dropping any one.", "pss/capabilities_restricted"),
-	rel(Broader, KICS, "kics:k8s/non_kube_system_pod_with_host_mount", "hostPath outside kube-system", "host-path-etc", whyEveryHostPath+" kube-system pods included.", "pss/hostPathVolumes"),
+	rel(Broader, KICS, "kics:k8s/non_kube_system_pod_with_host_mount", "hostPath outside kube-system", "host-path-etc", whyEveryHostPath+" kube-system pods included.", "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	eq(KICS, "kics:k8s/pod_misconfigured_network_policy", "pod without a NetworkPolicy", "workload-unprotected", "netpol/workload-unprotected", "netpol/ignored-rules", "netpol/no-default-deny-ingress", "netpol/no-default-deny-egress"),
 	rel(Different, KICS, "kics:k8s/pod_or_container_without_security_context", "no securityContext", "no-security-context", whyNoSecContext, "pss/runAsNonRoot", "pss/allowPrivilegeEscalation", "pss/seccompProfile_restricted", "pss/capabilities_restricted", "pod/writable-root-fs"),
 	eq(KICS, "kics:k8s/privilege_escalation_allowed", "allowPrivilegeEscalation", "allow-priv-esc", "pss/allowPrivilegeEscalation"),
@@ -305,7 +305,7 @@ var table = []Check{
 	left(KICS, "kics:k8s/using_unrecommended_namespace", "workload in default or kube-system", NotSecurity, whyNamespace),
 	left(KICS, "kics:k8s/volume_mount_with_os_directory_write_permissions", "writable volume over /bin, /etc, ...", NotSecurity, "A volume mounted over the container's own /bin or /etc changes only that container's files; what reaches the host is a hostPath volume (pss/hostPathVolumes)."),
 	eq(KICS, "kics:k8s/workload_host_port_not_specified", "hostPort", "host-port", "pss/hostPorts"),
-	rel(Broader, KICS, "kics:k8s/workload_mounting_with_sensitive_os_directory", "sensitive host directory mounted", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes"),
+	rel(Broader, KICS, "kics:k8s/workload_mounting_with_sensitive_os_directory", "sensitive host directory mounted", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 
 	// Docker build checks (https://docs.docker.com/reference/build-checks/)
 	eq(Docker, "docker:SecretsUsedInArgOrEnv", "secret in ARG or ENV", "df-secret-env", "dockerfile/secret-in-env"),

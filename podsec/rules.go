@@ -96,12 +96,11 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"KSV-0008", "KSV-0009", "KSV-0010", "kics:k8s/shared_host_ipc_namespace", "kics:k8s/shared_host_network_namespace", "kics:k8s/shared_host_pid_namespace", "kube-linter:host-ipc", "kube-linter:host-network", "kube-linter:host-pid", "polaris:hostIPCSet", "polaris:hostNetworkSet", "polaris:hostPIDSet"},
 	},
 	{
-		ID:          pssPrefix + "hostPathVolumes",
-		Severity:    baselineSeverity,
-		Summary:     "A pod mounts a hostPath volume.",
-		Rationale:   "A hostPath volume exposes the node's file system to the container: a socket, credentials or a writable system directory is a direct path to the node.",
-		Fix:         "Replace the hostPath volume with an emptyDir, a persistentVolumeClaim, a configMap or a secret.",
-		Equivalents: []string{"KSV-0023", "polaris:hostPathSet"},
+		ID:        pssPrefix + "hostPathVolumes",
+		Severity:  baselineSeverity,
+		Summary:   "A pod mounts a hostPath volume.",
+		Rationale: "A hostPath volume exposes the node's file system to the container: a socket, credentials or a writable system directory is a direct path to the node.",
+		Fix:       "Replace the hostPath volume with an emptyDir, a persistentVolumeClaim, a configMap or a secret.",
 	},
 	{
 		ID:       pssPrefix + "hostPorts",

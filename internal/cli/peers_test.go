@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +54,98 @@ func TestPeersTable(t *testing.T) {
 			if strings.TrimSpace(e) != e || e == "" {
 				t.Errorf("%s: equivalent %q is not a canonical id", id, e)
 			}
+		}
+	}
+}
+
+const aliasPod = `apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: ops}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: app
+    image: registry.example/agent:1.0
+    resources: {limits: {cpu: 100m, memory: 64Mi}}
+    volumeMounts: [{name: logs, mountPath: /var/log/host}]
+  volumes:
+  - name: logs
+    hostPath: {path: /var/log}
+`
+
+// TestCheckPeerIgnores: ward.yaml ignores written with peer ids. An
+// equivalent id silences exactly its rules, one covered differently
+// silences its rules with a warning, one left to the peer silences nothing
+// with a warning and is not stale; unknown ids stop the run with exit 2
+// and the entry's file and line.
+func TestCheckPeerIgnores(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pod.yaml", aliasPod)
+	write("ward.yaml", `ignore:
+  - rule: KSV014
+    reason: moved from Trivy
+  - rule: AVD-KSV-0006
+    reason: the log shipper reads host logs
+  - rule: DL3066
+    reason: moved from hadolint
+`)
+	out, stderr, code := run(t, "", "check", dir, "-o", "json", "--show-suppressed", "--fail-on", "critical")
+	if code != ExitOK && code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	by := map[string]string{}
+	for _, f := range checkOutput(t, out).Findings {
+		s := ""
+		if f.Suppressed != nil {
+			s = f.Suppressed.Reason
+		}
+		if _, ok := by[f.Rule]; !ok || s == "" {
+			by[f.Rule] = s
+		}
+		if f.Rule == "input/stale-ignore" {
+			t.Errorf("stale ignore reported: %s (line %d)", f.Message, f.Line)
+		}
+	}
+	for rule, want := range map[string]string{
+		"pod/writable-root-fs":  "moved from Trivy",
+		"pss/restrictedVolumes": "the log shipper reads host logs",
+		"pss/runAsNonRoot":      "", // not named by any entry
+	} {
+		got, ok := by[rule]
+		if !ok {
+			t.Errorf("no %s finding: %v", rule, by)
+		} else if got != want {
+			t.Errorf("%s suppressed with %q, want %q", rule, got, want)
+		}
+	}
+	cfg := filepath.Join(dir, "ward.yaml")
+	for _, want := range []string{
+		cfg + ":4: ignore of AVD-KSV-0006 (Trivy (KSV, KCV, DS): docker.sock mounted) suppresses pss/hostPathVolumes, pss/restrictedVolumes, which Ward covers differently (broader)",
+		cfg + ":6: ignore of DL3066 (hadolint (DL): USER by name, not number) suppresses nothing: Ward leaves this check to hadolint (DL) (correctness",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "KSV014") {
+		t.Errorf("an equivalent id warned: %s", stderr)
+	}
+
+	for _, tc := range []struct{ rule, want string }{
+		{"run-as-non-root", `:3: ignore: unknown rule "run-as-non-root": not a rule of Ward, nor a check of kube-linter, Polaris, Trivy, hadolint, KICS or Docker that docs/rules.md maps; did you mean kube-linter:run-as-non-root?`},
+		{"KSV-9999", `:3: ignore: unknown rule "KSV-9999"`},
+		{"nope/*", `:3: ignore: pattern "nope/*" matches no rule of Ward`},
+	} {
+		write("ward.yaml", "# migrated\nignore:\n  - rule: "+tc.rule+"\n    reason: r\n")
+		out, stderr, code := run(t, "", "check", dir)
+		if code != ExitError || out != "" || !strings.Contains(stderr, cfg+tc.want) {
+			t.Errorf("rule %s: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.rule, code, out, stderr, ExitError, cfg+tc.want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ func kics(c Check, uuid string) Check { c.UUID = uuid; return c }
 // Reasons shared by several rows.
 const (
 	whyEveryHostPath  = "Ward (the Pod Security Standards' check) flags every hostPath volume, whatever the path and read-only or not: any host path is a way out of the container, and the message names the path. At the restricted level (the default) the standards report it as pss/restrictedVolumes, which also flags other volume types outside the restricted set."
+	whyCapsAdded      = "Ward flags every added capability outside the runtime's default set (pss/capabilities_baseline), and at the restricted level (the default) every added capability but NET_BIND_SERVICE (pss/capabilities_restricted, which replaces the baseline check there)."
 	whyCPULimit       = "Ward requires a CPU request or a CPU limit, not both: CPU is compressible, so a container with a request and no limit only takes CPU nobody else has requested, and cannot starve its neighbours; a limit alone sets the request to it (Kubernetes defaults the request to the limit)."
 	whyMemoryRequest  = "Ward requires the memory limit; Kubernetes sets the request to the limit when only the limit is given, so a container with a limit always has a request."
 	whyCapsRestricted = "Ward (the restricted Pod Security Standard) flags any added capability except NET_BIND_SERVICE, which the standard allows so that a non-root process can bind ports below 1024; and, at --pss-level baseline, the capabilities outside the runtime's default set."
@@ -81,7 +82,7 @@ var table = []Check{
 	eq(Polaris, "polaris:clusterrolebindingPodExecAttach", "RBAC: ClusterRoleBinding to a role that allows exec or attach", "rbac-exec", "rbac/pods-exec"),
 	rel(Different, Polaris, "polaris:cpuLimitsMissing", "no CPU limit", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
 	rel(Different, Polaris, "polaris:cpuRequestsMissing", "no CPU request", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
-	eq(Polaris, "polaris:dangerousCapabilities", "dangerous capability added", "caps-sys-admin", "pss/capabilities_baseline"),
+	rel(Broader, Polaris, "polaris:dangerousCapabilities", "dangerous capability added", "caps-sys-admin", whyCapsAdded, "pss/capabilities_baseline", "pss/capabilities_restricted"),
 	eq(Polaris, "polaris:hostIPCSet", "hostIPC", "host-ipc", "pss/hostNamespaces"),
 	eq(Polaris, "polaris:hostNetworkSet", "hostNetwork", "host-network", "pss/hostNamespaces", "netpol/host-network"),
 	eq(Polaris, "polaris:hostPIDSet", "hostPID", "host-pid", "pss/hostNamespaces"),
@@ -123,7 +124,7 @@ var table = []Check{
 	eq(Trivy, "KSV-0002", "AppArmor profile disabled", "apparmor-unconfined", "pss/appArmorProfile"),
 	eq(Trivy, "KSV-0003", "capabilities: ALL not dropped", "caps-no-drop", "pss/capabilities_restricted"),
 	rel(Broader, Trivy, "KSV-0004", "capabilities: none dropped", "caps-no-drop", "Ward (the restricted Pod Security Standard) requires drop: [ALL]; Trivy accepts dropping any one capability.", "pss/capabilities_restricted"),
-	rel(Broader, Trivy, "KSV-0005", "SYS_ADMIN added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_ADMIN included.", "pss/capabilities_baseline"),
+	rel(Broader, Trivy, "KSV-0005", "SYS_ADMIN added", "caps-sys-admin", whyCapsAdded, "pss/capabilities_baseline", "pss/capabilities_restricted"),
 	rel(Broader, Trivy, "KSV-0006", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	left(Trivy, "KSV-0007", "hostAliases (manages /etc/hosts)", NotSecurity, "hostAliases adds entries to the pod's own /etc/hosts: it changes what the pod itself resolves, which the manifest's author decides anyway; it affects no other pod."),
 	eq(Trivy, "KSV-0008", "hostIPC", "host-ipc", "pss/hostNamespaces"),
@@ -193,7 +194,7 @@ var table = []Check{
 	eq(Trivy, "KSV-0117", "binds a privileged port", "", "pod/privileged-port"),
 	rel(Different, Trivy, "KSV-0118", "default security context", "no-security-context", whyNoSecContext, "pss/runAsNonRoot", "pss/allowPrivilegeEscalation", "pss/seccompProfile_restricted", "pss/capabilities_restricted", "pod/writable-root-fs"),
 	rel(Broader, Trivy, "KSV-0119", "NET_RAW added", "net-raw", "Ward also flags NET_RAW kept by not dropping it (the runtime's default set includes it).", "pod/net-raw-not-dropped"),
-	rel(Broader, Trivy, "KSV-0120", "SYS_MODULE added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_MODULE included.", "pss/capabilities_baseline"),
+	rel(Broader, Trivy, "KSV-0120", "SYS_MODULE added", "caps-sys-admin", whyCapsAdded, "pss/capabilities_baseline", "pss/capabilities_restricted"),
 	rel(Broader, Trivy, "KSV-0121", "disallowed hostPath volumes", "host-path-etc", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),
 	rel(Different, Trivy, "KSV-0122", "RBAC: binding to anonymous users", "rbac-authenticated", whyRBACGroupBind, "rbac/read-secrets", "rbac/cluster-admin-binding", "rbac/wildcard", "rbac/pods-exec"),
 	left(Trivy, "KSV-0123", "RBAC: binding to system:masters", NotSecurity, "Members of system:masters bypass RBAC whatever is bound to them: a binding to the group adds nothing, and Ward reports the group's members nowhere it can see."),
@@ -259,7 +260,7 @@ var table = []Check{
 	left(KICS, "kics:k8s/containers_run_with_low_uid", "runAsUser below 10000", NotSecurity, whyLowUID),
 	eq(KICS, "kics:k8s/containers_running_as_root", "runs as root", "run-as-root", "pss/runAsNonRoot", "pss/runAsUser"),
 	rel(Different, KICS, "kics:k8s/containers_with_added_capabilities", "capabilities added", "caps-add-chown", whyCapsRestricted, "pss/capabilities_restricted"),
-	rel(Broader, KICS, "kics:k8s/containers_with_sys_admin_capabilities", "SYS_ADMIN added", "caps-sys-admin", "Ward flags every capability outside the runtime's default set, SYS_ADMIN included.", "pss/capabilities_baseline"),
+	rel(Broader, KICS, "kics:k8s/containers_with_sys_admin_capabilities", "SYS_ADMIN added", "caps-sys-admin", whyCapsAdded, "pss/capabilities_baseline", "pss/capabilities_restricted"),
 	rel(Different, KICS, "kics:k8s/cpu_limits_not_set", "CPU limit not set", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
 	rel(Different, KICS, "kics:k8s/cpu_requests_not_set", "CPU request not set", "no-cpu", whyCPULimit, "pod/no-resource-limits"),
 	rel(Broader, KICS, "kics:k8s/docker_daemon_socket_is_exposed_to_containers", "docker.sock mounted", "docker-sock", whyEveryHostPath, "pss/hostPathVolumes", "pss/restrictedVolumes"),

@@ -84,7 +84,6 @@ var Rules = []finding.Rule{
 			"its network stack or other processes. Baseline allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, " +
 			"NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT.",
 		Fix:         "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
-		Equivalents: []string{"polaris:dangerousCapabilities"},
 	},
 	{
 		ID:       pssPrefix + "hostNamespaces",

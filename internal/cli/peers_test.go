@@ -149,3 +149,78 @@ func TestCheckPeerIgnores(t *testing.T) {
 		}
 	}
 }
+
+// TestPeersCoverage runs `ward check` on the positive and negative
+// fixture of every covered row of the peers table (peers/testdata/<fixture>/):
+// the positive must raise one of the row's Ward rules, the negative none.
+// Rows mapped to pending rules are skipped until those rules exist. The
+// fixtures are the project's own, written from the Kubernetes, Docker and
+// Compose documentation.
+func TestPeersCoverage(t *testing.T) {
+	const dir = "peers/testdata"
+	type result struct {
+		rules map[string]bool
+		all   []string
+	}
+	cache := map[string]result{}
+	check := func(t *testing.T, file string) result {
+		t.Helper()
+		if r, ok := cache[file]; ok {
+			return r
+		}
+		out, stderr, code := run(t, "", "check", file, "-o", "json", "--fail-on", "critical")
+		if code == ExitError {
+			t.Fatalf("ward check %s: exit %d: %s", file, code, stderr)
+		}
+		r := result{rules: map[string]bool{}}
+		for _, f := range checkOutput(t, out).Findings {
+			if f.Rule == "input/unreadable" || f.Rule == "input/invalid" {
+				t.Errorf("%s: %s", file, f.Message)
+			}
+			r.rules[f.Rule] = true
+			r.all = append(r.all, f.Rule)
+		}
+		cache[file] = r
+		return r
+	}
+	find := func(t *testing.T, fixture, kind string) string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(root, dir, fixture, kind+".*"))
+		if len(m) != 1 {
+			t.Fatalf("fixture %s: want one %s file, found %v", fixture, kind, m)
+		}
+		rel, _ := filepath.Rel(root, m[0])
+		return rel
+	}
+	used := map[string]bool{}
+	for _, c := range peers.Checks() {
+		if !c.Relation.Covered() || slices.ContainsFunc(c.Rules, peers.IsPending) {
+			continue
+		}
+		t.Run(c.ID, func(t *testing.T) {
+			if c.Fixture == "" {
+				t.Fatalf("%s is %s but has no fixture", c.ID, c.Relation)
+			}
+			used[c.Fixture] = true
+			pos := check(t, find(t, c.Fixture, "positive"))
+			if !slices.ContainsFunc(c.Rules, func(r string) bool { return pos.rules[r] }) {
+				t.Errorf("positive fixture %s raises none of %v; it raises %v", c.Fixture, c.Rules, pos.all)
+			}
+			neg := check(t, find(t, c.Fixture, "negative"))
+			for _, r := range c.Rules {
+				if neg.rules[r] {
+					t.Errorf("negative fixture %s raises %s", c.Fixture, r)
+				}
+			}
+		})
+	}
+	entries, err := os.ReadDir(filepath.Join(root, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !used[e.Name()] {
+			t.Errorf("fixture %s belongs to no covered row", e.Name())
+		}
+	}
+}

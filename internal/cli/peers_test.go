@@ -194,14 +194,17 @@ func TestPeersCoverage(t *testing.T) {
 	}
 	used := map[string]bool{}
 	for _, c := range peers.Checks() {
-		if !c.Relation.Covered() || slices.ContainsFunc(c.Rules, peers.IsPending) {
+		if !c.Relation.Covered() {
 			continue
+		}
+		used[c.Fixture] = true
+		if slices.ContainsFunc(c.Rules, peers.IsPending) {
+			continue // the rule is added on another branch; its fixture waits
 		}
 		t.Run(c.ID, func(t *testing.T) {
 			if c.Fixture == "" {
 				t.Fatalf("%s is %s but has no fixture", c.ID, c.Relation)
 			}
-			used[c.Fixture] = true
 			pos := check(t, find(t, c.Fixture, "positive"))
 			if !slices.ContainsFunc(c.Rules, func(r string) bool { return pos.rules[r] }) {
 				t.Errorf("positive fixture %s raises none of %v; it raises %v", c.Fixture, c.Rules, pos.all)

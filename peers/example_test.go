@@ -14,7 +14,7 @@ func Example() {
 	fmt.Println(peers.Suggest("run-as-non-root"))
 	// Output:
 	// KSV-0014 equivalent [pod/writable-root-fs] false
-	// KSV-0006 broader [pss/hostPathVolumes] true
+	// KSV-0006 broader [pss/hostPathVolumes pss/restrictedVolumes] true
 	// kube-linter:run-as-non-root equivalent [pss/runAsNonRoot pss/runAsUser] false
 	// DL3066 left [] true
 	// [kube-linter:run-as-non-root]

@@ -32,7 +32,6 @@ const (
 	whyLowUID         = "Not a Pod Security Standards requirement: a non-root UID (pss/runAsNonRoot, pss/runAsUser) is what confines the process; a UID above 10000 only matters after an escape without user namespaces, and would flag most images' own users (65532, 1000, 999)."
 	whyPullPolicy     = "Not about the workload's security: the guarantee that only holders of pull credentials use a private image comes from the AlwaysPullImages admission plugin, a cluster setting; what makes the image the reviewed one is a digest (pod/image-not-pinned)."
 	whyNamespace      = "Namespace placement is cluster policy: add-ons legitimately run in kube-system and default is a namespace like any other; what a workload can do there comes from its ServiceAccount's rights (rbac/*) and its isolation (netpol/*), which Ward judges."
-	whySecretsWrite   = "Ward flags reading Secrets (get, list, watch), which gives away their contents; writing them without reading (create, update, delete) is left to the peer."
 	whyRunSecrets     = "Ward judges secrets where they are declared as values: Dockerfile ENV and ARG, Compose environment, container env; it does not scan RUN command lines or free text, where KICS's generic patterns are noisier."
 )
 
@@ -187,7 +186,7 @@ var table = []Check{
 	left(Trivy, "KSV-0110", "workload in the default namespace", NotSecurity, whyNamespace),
 	eq(Trivy, "KSV-0111", "RBAC: cluster-admin bound", "rbac-cluster-admin", "rbac/cluster-admin-binding"),
 	rel(Broader, Trivy, "KSV-0112", "RBAC: Role manages all resources of its namespace", "rbac-wildcard", "Ward flags \"*\" in ClusterRoles too.", "rbac/wildcard"),
-	rel(Narrower, Trivy, "KSV-0113", "RBAC: Role manages Secrets", "rbac-read-secrets", whySecretsWrite, "rbac/read-secrets"),
+	rel(Broader, Trivy, "KSV-0113", "RBAC: Role manages Secrets", "rbac-write-secrets", "Ward flags reading (rbac/read-secrets) and writing (rbac/write-secrets) Secrets in ClusterRoles too.", "rbac/read-secrets", "rbac/write-secrets"),
 	eq(Trivy, "KSV-0114", "RBAC: manage admission webhooks", "rbac-webhooks", "rbac/manage-webhooks"),
 	rel(Broader, Trivy, "KSV-0115", "RBAC: manage the EKS aws-auth ConfigMap", "rbac-configmaps", "Ward flags writes to every ConfigMap, and rates the aws-auth one high.", "rbac/write-configmaps"),
 	eq(Trivy, "KSV-0116", "root primary or supplementary GID", "root-group", "pod/root-group"),

@@ -497,6 +497,14 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 			report(ruleRBACSecrets, sev, strings.Join(grantedVerbs(rule, []string{"get", "list", "watch"}), ", ")+" on secrets", why,
 				"grant get on the named Secrets only (resourceNames), or mount them into the pods that need them")
 		}
+		if res := grants(rule, []string{"create", "update", "patch", "delete", "deletecollection"}, secretsRes); len(res) > 0 {
+			sev, why := finding.Medium, "it replaces the Secrets workloads trust (TLS keys, passwords) and can have ServiceAccount tokens minted into new ones"
+			if len(rule.ResourceNames) > 0 {
+				sev, why = finding.Low, "limited by resourceNames to "+strings.Join(rule.ResourceNames, ", ")+", it rewrites those Secrets only"
+			}
+			report(ruleRBACWriteSecret, sev, strings.Join(grantedVerbs(rule, []string{"create", "update", "patch", "delete", "deletecollection"}), ", ")+" on secrets", why,
+				"let the pipeline or a secret operator write Secrets; limit an application's own writes with resourceNames")
+		}
 		if res := grants(rule, []string{"impersonate"}, identityRes); len(res) > 0 {
 			report(ruleRBACImpersonate, finding.High, "impersonate on "+strings.Join(res, ", "),
 				"it acts as other users, groups or ServiceAccounts, with all of their rights", "remove impersonate from the role")

@@ -196,6 +196,13 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.High, "#r", "ClusterRole/hooks", []string{"create, update on mutatingwebhookconfigurations"}}}},
 		{name: "reading webhooks is quiet", doc: clusterRole("hooks-view", "- {apiGroups: [admissionregistration.k8s.io], resources: [validatingwebhookconfigurations], verbs: [get, list]}\n")},
 	},
+	"rbac/write-secrets": {
+		{name: "create and update Secrets", doc: role("sec", "- {apiGroups: [''], resources: [secrets], verbs: [create, update]} #r\n"),
+			want: []want{{finding.Medium, "#r", "shop/Role/sec", []string{"create, update on secrets", "tokens minted"}}}},
+		{name: "one named Secret", doc: role("own", "- {apiGroups: [''], resources: [secrets], resourceNames: [web-session], verbs: [update]} #r\n"),
+			want: []want{{finding.Low, "#r", "shop/Role/own", []string{"web-session"}}}},
+		{name: "reading Secrets is another rule", doc: role("sec-read", "- {apiGroups: [''], resources: [secrets], verbs: [get]}\n")},
+	},
 	"rbac/write-rbac": {
 		{name: "create RoleBindings", doc: role("binder", "- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create, delete]} #r\n"),
 			want: []want{{finding.Medium, "#r", "shop/Role/binder", []string{"create, delete on rolebindings"}}}},

@@ -39,6 +39,7 @@ const (
 	ruleRBACConfigMaps  = "rbac/write-configmaps"
 	ruleRBACWebhooks    = "rbac/manage-webhooks"
 	ruleRBACWriteRBAC   = "rbac/write-rbac"
+	ruleRBACWriteSecret = "rbac/write-secrets" // #nosec G101 -- a rule id, not a credential
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -83,7 +84,7 @@ var Rules = []finding.Rule{
 		Rationale: "Capabilities such as SYS_ADMIN, NET_ADMIN, SYS_PTRACE or SYS_MODULE give a container most of root's power over the node, " +
 			"its network stack or other processes. Baseline allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, " +
 			"NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT.",
-		Fix:         "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
+		Fix: "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
 	},
 	{
 		ID:       pssPrefix + "hostNamespaces",
@@ -519,6 +520,15 @@ var Rules = []finding.Rule{
 			"change its image or ServiceAccount. Deleting or editing a validating webhook removes a policy engine's checks. Either is a path to the whole cluster.",
 		Fix:         "Let only the cluster's administrators and the operators that own their webhook (cert-manager, a policy engine) manage webhook configurations.",
 		Equivalents: []string{"KSV-0114"},
+	},
+	{
+		ID:       ruleRBACWriteSecret,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on secrets (low when resourceNames limits it to named Secrets).",
+		Rationale: "Workloads trust the Secrets they mount: a subject that rewrites them swaps an Ingress's TLS key (and serves its host), a database password or a webhook's CA. " +
+			"Creating a Secret of type kubernetes.io/service-account-token makes the token controller fill it with a token of any ServiceAccount of the namespace, " +
+			"which a pod the subject can start then mounts. Reading Secrets is rbac/read-secrets.",
+		Fix: "Let the pipeline or the secret operator (External Secrets, Sealed Secrets) write Secrets; limit an application's own writes with resourceNames.",
 	},
 	{
 		ID:       ruleRBACWriteRBAC,

@@ -32,7 +32,7 @@ const (
 	whyLowUID         = "Not a Pod Security Standards requirement: a non-root UID (pss/runAsNonRoot, pss/runAsUser) is what confines the process; a UID above 10000 only matters after an escape without user namespaces, and would flag most images' own users (65532, 1000, 999)."
 	whyPullPolicy     = "Not about the workload's security: the guarantee that only holders of pull credentials use a private image comes from the AlwaysPullImages admission plugin, a cluster setting; what makes the image the reviewed one is a digest (pod/image-not-pinned)."
 	whyNamespace      = "Namespace placement is cluster policy: add-ons legitimately run in kube-system and default is a namespace like any other; what a workload can do there comes from its ServiceAccount's rights (rbac/*) and its isolation (netpol/*), which Ward judges."
-	whyRunSecrets     = "Ward judges secrets where they are declared as values: Dockerfile ENV and ARG, Compose environment, container env; it does not scan RUN command lines or free text, where KICS's generic patterns are noisier."
+	whyRunSecrets     = "Ward judges secrets where they are declared as values: Dockerfile ENV and ARG, Compose environment, container env; it does not scan RUN command lines or free text, where KICS's generic patterns are noisier." // #nosec G101 -- documentation text, not a credential
 )
 
 // table is the inventory. Add a row for every security check of a peer

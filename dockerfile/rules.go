@@ -217,7 +217,7 @@ var Rules = []finding.Rule{
 			"a base image pinned by digest with a snapshot mirror is the alternative, and the finding can be suppressed with that reason.",
 		Fix: "Pin each package: `apt-get install -y curl=8.5.0-2ubuntu10.6`, `apk add curl=8.12.1-r0`, `pip install requests==2.32.3` (better: " +
 			"`pip install --require-hashes -r requirements.txt`), `npm ci` with a lock file, `go install golang.org/x/tools/cmd/goimports@v0.30.0`.",
-		Equivalents: []string{"DL3008", "DL3013", "DL3016", "DL3018", "DL3028", "DL3033", "DL3037", "DL3041", "DL3062", "kics:dockerfile/apt_get_install_pin_version_not_defined", "kics:dockerfile/npm_install_without_pinned_version", "kics:dockerfile/unpinned_package_version_in_apk_add", "kics:dockerfile/unpinned_package_version_in_pip_install"},
+		Equivalents: []string{"DL3008", "DL3013", "DL3016", "DL3018", "DL3028", "DL3033", "DL3037", "DL3041", "DL3062", "kics:dockerfile/apt_get_install_pin_version_not_defined", "kics:dockerfile/gem_install_without_version", "kics:dockerfile/npm_install_without_pinned_version", "kics:dockerfile/unpinned_package_version_in_apk_add", "kics:dockerfile/unpinned_package_version_in_pip_install", "kics:dockerfile/yum_install_without_version", "kics:dockerfile/zypper_install_without_version"},
 	},
 	{
 		ID:       ruleBadSuppression,

@@ -49,6 +49,7 @@ var defaultEditRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"", "apps", "batch"}, Resources: []string{"pods", "replicationcontrollers", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs"},
 		Verbs: []string{"create", "update", "patch", "delete"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"create", "update", "patch", "delete", "deletecollection"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "update", "patch", "delete", "deletecollection"}},
 }
 
 // rbacBinding is a RoleBinding or ClusterRoleBinding of the input.

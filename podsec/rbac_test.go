@@ -189,6 +189,8 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.Medium, "#r", "shop/Role/cfg", []string{"patch on configmaps"}}}},
 		{name: "update the aws-auth ConfigMap", doc: clusterRole("iam", "- {apiGroups: [''], resources: [configmaps], resourceNames: [aws-auth], verbs: [update]} #r\n"),
 			want: []want{{finding.High, "#r", "ClusterRole/iam", []string{"aws-auth", "system:masters"}}}},
+		{name: "Kubernetes' default edit role", doc: rb("editors", "ClusterRole", "edit", alice, " #ref"),
+			want: []want{{finding.Medium, "#ref", "shop/RoleBinding/editors", []string{"on configmaps", "User alice"}}}},
 		{name: "reading ConfigMaps is quiet", doc: role("cfg-view", "- {apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}\n")},
 	},
 	"rbac/manage-webhooks": {

@@ -66,7 +66,7 @@ func Resolve(igs []Ignore, known []string) ([]Ignore, []Warning, error) {
 		name := fmt.Sprintf("%s (%s: %s)", ig.Rule, c.Peer.Title(), c.Title)
 		switch {
 		case c.Relation == peers.Left:
-			warns = append(warns, Warning{ig.File, ig.Line, fmt.Sprintf("ignore of %s suppresses nothing: Ward leaves this check to %s (%s: %s)", name, c.Peer.Title(), c.Left, c.Why)})
+			warns = append(warns, Warning{ig.File, ig.Line, fmt.Sprintf("ignore of %s suppresses nothing: Ward leaves this check to %s (%s). %s", name, c.Peer.Title(), c.Left, c.Why)})
 			continue
 		case len(rules) == 0:
 			warns = append(warns, Warning{ig.File, ig.Line, fmt.Sprintf("ignore of %s suppresses nothing: the rule it maps to (%s) is not in this version of Ward", name, strings.Join(c.Rules, ", "))})

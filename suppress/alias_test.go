@@ -28,7 +28,7 @@ func TestResolve(t *testing.T) {
 		{rule: "kube-linter:run-as-non-root", rules: []string{"pss/runAsNonRoot", "pss/runAsUser"}, kept: true},
 		{rule: "DL3002", rules: []string{"dockerfile/user-root"}, kept: true},
 		{rule: "KSV-0023", rules: []string{"pss/hostPathVolumes", "pss/restrictedVolumes"}, kept: true, warn: "which Ward covers differently (broader): Ward (the Pod Security Standards' check) flags every hostPath volume"},
-		{rule: "DL4006", warn: "ward.yaml:7: ignore of DL4006 (hadolint (DL): no pipefail before a RUN with a pipe) suppresses nothing: Ward leaves this check to hadolint (DL) (correctness: "},
+		{rule: "DL4006", warn: "ward.yaml:7: ignore of DL4006 (hadolint (DL): no pipefail before a RUN with a pipe) suppresses nothing: Ward leaves this check to hadolint (DL) (correctness). A failing command"},
 		{rule: "KSV-0117", warn: "suppresses nothing: the rule it maps to (pod/privileged-port) is not in this version of Ward"},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {

@@ -127,7 +127,7 @@ func TestCheckPeerIgnores(t *testing.T) {
 	cfg := filepath.Join(dir, "ward.yaml")
 	for _, want := range []string{
 		cfg + ":4: ignore of AVD-KSV-0006 (Trivy (KSV, KCV, DS): docker.sock mounted) suppresses pss/hostPathVolumes, pss/restrictedVolumes, which Ward covers differently (broader)",
-		cfg + ":6: ignore of DL3066 (hadolint (DL): USER by name, not number) suppresses nothing: Ward leaves this check to hadolint (DL) (correctness",
+		cfg + ":6: ignore of DL3066 (hadolint (DL): USER by name, not number) suppresses nothing: Ward leaves this check to hadolint (DL) (correctness). The kubelet refuses",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)

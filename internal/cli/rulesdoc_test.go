@@ -120,6 +120,14 @@ a Ward rule, nor a pattern matching one, stops the run (exit 2) with the
 entry's file and line.
 `
 
+// sentence capitalises s's first letter.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // renderPeers writes the migration tables, one section per peer.
 func renderPeers(b *strings.Builder) {
 	b.WriteString("\n" + peersIntro)
@@ -165,13 +173,13 @@ func renderPeers(b *strings.Builder) {
 		if len(diff) > 0 {
 			b.WriteString("\n**Covered differently.**\n\n| Check | What it flags | Ward | How and why |\n|---|---|---|---|\n")
 			for _, c := range diff {
-				fmt.Fprintf(b, "| %s | %s | %s | %s: %s |\n", id(c), cell(c.Title), rulesOf(c), c.Relation, cell(c.Why))
+				fmt.Fprintf(b, "| %s | %s | %s | %s. %s |\n", id(c), cell(c.Title), rulesOf(c), sentence(string(c.Relation)), cell(c.Why))
 			}
 		}
 		if len(left) > 0 {
 			fmt.Fprintf(b, "\n**Left to %s.**\n\n| Check | What it flags | Why |\n|---|---|---|\n", p.Title())
 			for _, c := range left {
-				fmt.Fprintf(b, "| %s | %s | %s: %s |\n", id(c), cell(c.Title), c.Left, cell(c.Why))
+				fmt.Fprintf(b, "| %s | %s | %s. %s |\n", id(c), cell(c.Title), sentence(string(c.Left)), cell(c.Why))
 			}
 		}
 	}

@@ -100,13 +100,13 @@ var ErrLost = errors.New("nflog: receive buffer overrun, log messages lost")
 
 // Conn reads one nflog group.
 type Conn struct {
-	c       *netlink.Conn
-	group   uint16
-	pending []Packet
+	c        *netlink.Conn
+	group    uint16
+	pending  []Packet
 	lost     atomic.Uint64
 	overruns atomic.Uint64
-	lastSeq uint32
-	seqSeen bool
+	lastSeq  uint32
+	seqSeen  bool
 }
 
 // Open binds the group and starts copying packets to the returned Conn.

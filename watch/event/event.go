@@ -106,9 +106,17 @@ func (e *Event) Failed() bool {
 		return true
 	case e.Kind == ConnEnd && e.ReplyPackets == 0 && e.Packets > 0:
 		return true
+	case e.Kind == ConnEnd && e.Reason == ReasonNotEstablished:
+		return true
 	}
 	return false
 }
+
+// ReasonNotEstablished is the Reason of a ConnEnd whose connection never
+// got an answer in kind: a TCP connection that never completed its
+// handshake (refused with a reset, or unanswered), or another protocol's
+// flow that saw no reply (conntrack's view, counters or not).
+const ReasonNotEstablished = "not established"
 
 // When returns the event's time as a time.Time in UTC.
 func (e *Event) When() time.Time { return time.Unix(0, e.Time).UTC() }

@@ -27,8 +27,12 @@ type Options struct {
 	Engine *netpol.Engine
 	// Clock bounds forged event times (nil: event time only).
 	Clock event.Clock
-	// Alerts receives one JSON line per alert report.
+	// Alerts receives one JSON line per alert report (one text line with
+	// Text).
 	Alerts io.Writer
+	// Text writes alert reports for people: time, severity, detector,
+	// state, summary and incident ID.
+	Text bool
 	// Problem, when set, is told of each problem as it happens.
 	Problem func(event.Problem)
 	// Registerer, when set, receives the pipeline's metrics.
@@ -95,7 +99,13 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	if p.werr != nil || p.opts.Alerts == nil {
 		return
 	}
-	b, err := json.Marshal(a)
+	var b []byte
+	var err error
+	if p.opts.Text {
+		b = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count)
+	} else {
+		b, err = json.Marshal(a)
+	}
 	if err == nil {
 		_, err = p.opts.Alerts.Write(append(b, '\n'))
 	}

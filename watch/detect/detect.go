@@ -47,14 +47,55 @@ type portKey struct {
 
 type scanPorts struct {
 	start   int64
-	ports   []uint32
+	ports   smallSet[uint32]
 	alerted bool
 }
 
 type scanHosts struct {
 	start   int64
-	hosts   []ip16
+	hosts   smallSet[ip16]
 	alerted bool
+}
+
+// smallSet is a set of distinct values, the first few held inline: most
+// keys of a scan table see one or two values, and a million keys must not
+// mean a million allocations for the collector to scan.
+type smallSet[T comparable] struct {
+	inl  [2]T
+	n    int32
+	more []T
+}
+
+func (s *smallSet[T]) len() int { return int(s.n) }
+
+func (s *smallSet[T]) reset() {
+	*s = smallSet[T]{more: s.more[:0]}
+}
+
+// add adds v unless present or the set holds max values (then every
+// value counts as new: the count only grows past the threshold). It
+// reports whether v was new.
+func (s *smallSet[T]) add(v T, max int) bool {
+	for i := 0; i < int(s.n) && i < len(s.inl); i++ {
+		if s.inl[i] == v {
+			return false
+		}
+	}
+	for _, x := range s.more {
+		if x == v {
+			return false
+		}
+	}
+	switch {
+	case int(s.n) >= max:
+		return true
+	case int(s.n) < len(s.inl):
+		s.inl[s.n] = v
+	default:
+		s.more = append(s.more, v)
+	}
+	s.n++
+	return true
 }
 
 type flood struct {
@@ -62,7 +103,6 @@ type flood struct {
 	count   uint64
 	extra   uint64 // packets after the alert, reported when the window ends
 	alerted bool
-	sample  event.Event
 }
 
 // Detectors runs every enabled detector over observations. It is not
@@ -298,60 +338,47 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	s, dd := key16(src), key16(dst)
 	if st := d.ports.get(pairKey{s, dd}); st != nil {
 		if t-st.start >= win || st.start == 0 {
-			*st = scanPorts{start: t, ports: st.ports[:0]}
+			st.ports.reset()
+			st.start, st.alerted = t, false
 		}
-		if added(&st.ports, pp, 4*cfg.DistinctPorts) && len(st.ports) >= cfg.DistinctPorts {
+		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(len(st.ports))
+				st.alerted, n = true, uint64(st.ports.len())
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", src, len(st.ports), dst, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", src, st.ports.len(), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
-				observed:  map[string]any{"distinctPorts": len(st.ports), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
+				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
 				sample:    e,
 			})
 		}
 	}
 	if st := d.hosts.get(portKey{s, pp}); st != nil {
 		if t-st.start >= win || st.start == 0 {
-			*st = scanHosts{start: t, hosts: st.hosts[:0]}
+			st.hosts.reset()
+			st.start, st.alerted = t, false
 		}
-		if added(&st.hosts, dd, 4*cfg.DistinctHosts) && len(st.hosts) >= cfg.DistinctHosts {
+		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(len(st.hosts))
+				st.alerted, n = true, uint64(st.hosts.len())
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: peer(src, sw, sr), dst: Peer{Group: group, Identity: "many"},
-				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", src, len(st.hosts), group, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", src, st.hosts.len(), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
-				observed:  map[string]any{"distinctHosts": len(st.hosts), "lastHost": dst.String()},
+				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
 				sample:    e,
 			})
 		}
 	}
-}
-
-// added adds v to the set *s unless present or the set holds max values
-// (then every value counts as new: the count only grows past the
-// threshold). It reports whether v was new.
-func added[T comparable](s *[]T, v T, max int) bool {
-	for _, x := range *s {
-		if x == v {
-			return false
-		}
-	}
-	if len(*s) < max {
-		*s = append(*s, v)
-	}
-	return true
 }
 
 func (d *Detectors) floodWindow(i int) time.Duration {
@@ -386,12 +413,11 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 		st.extra += w
 	case st.count >= d.floodLimit[i]:
 		st.alerted = true
-		st.sample = *e
-		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, st.count, st, t)
+		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, st.count, st, t, e)
 	}
 }
 
-func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n uint64, st *flood, t int64) {
+func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n uint64, st *flood, t int64, sample *event.Event) {
 	name, cfg, what := SYNFloodName, d.cfg.SYNFlood, "SYNs"
 	if i == 1 {
 		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
@@ -404,7 +430,7 @@ func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Reso
 		count:     n,
 		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
 		observed:  map[string]any{"packets": st.count, "windowStart": time.Unix(0, st.start).UTC().Format(time.RFC3339Nano)},
-		sample:    &st.sample,
+		sample:    sample,
 	})
 }
 
@@ -419,7 +445,7 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	t := st.start + int64(d.floodWindow(i))
 	n := st.extra
 	st.extra = 0
-	d.floodEvidence(i, nil, identity.Unknown, nil, identity.Unknown, src, dst, n, st, min(t, d.now))
+	d.floodEvidence(i, nil, identity.Unknown, nil, identity.Unknown, src, dst, n, st, min(t, d.now), nil)
 }
 
 func (d *Detectors) egress(o *Observation, t int64) {

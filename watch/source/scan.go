@@ -119,21 +119,34 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+	b := s.b
+	i := s.i
+	for i < len(b) && plain[b[i]] {
+		i++
+	}
+	s.i = i
+	if i < len(b) {
+		switch c := b[i]; {
 		case c == '"':
 			s.i++
-			return s.b[start : s.i-1], nil
+			return b[start:i], nil
 		case c == '\\':
 			return s.strEscaped(start)
-		case c < 0x20:
+		default:
 			return nil, s.errf("control character in string")
 		}
-		s.i++
 	}
 	return nil, s.errf("unterminated string (truncated record?)")
 }
+
+// plain marks the bytes a string holds as they are: not the quote, the
+// backslash or a control character.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
 	out := len(s.scratch)

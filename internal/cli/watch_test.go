@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWatch runs `ward watch` over the committed capture: exit codes,
+// outputs and errors as a user meets them.
+func TestWatch(t *testing.T) {
+	scenario, err := os.ReadFile(filepath.Join(root, "watch", "testdata", "scenario.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(scenario)), "\n")
+	clean := strings.Join(append(lines[:111:111], lines[112:]...), "\n") + "\n" // without the truncated line
+	benign := strings.Join(lines[:90], "\n") + "\n"                             // web, api and db talking as allowed
+	man := []string{"--manifests", "watch/testdata/shop.yaml", "--config", "watch/testdata/watch.yaml"}
+	for _, tc := range []struct {
+		name       string
+		stdin      string
+		args       []string
+		code       int
+		stdout     []string // substrings, in order
+		stderr     []string
+		stdoutNone bool
+	}{
+		{"alerts from stdin, exit 1", clean, append([]string{"watch", "--hubble", "-"}, man...), 1,
+			[]string{`"detector":"port-scan"`, `"detector":"policy-violation"`, `"detector":"unexpected-egress"`},
+			[]string{"ward: watch: 113 events", "alerts map[policy-violation:1 port-scan:1 unexpected-egress:1]"}, false},
+		{"benign traffic, exit 0", benign, append([]string{"watch", "--hubble", "-", "-o", "text"}, man...), 0,
+			nil, []string{"ward: watch: 90 events (60 judged by the policies", "alerts map[]"}, true},
+		{"a bad line: reported at file:line, exit 2", "", append([]string{"watch", "--hubble", "watch/testdata/scenario.jsonl"}, man...), 2,
+			[]string{`"detector":"policy-violation"`},
+			[]string{"ward: warning: watch/testdata/scenario.jsonl:112: column 90: unexpected end of line", "ward: 1 bad records: the input was not read whole"}, false},
+		{"no events: never a clean result", "", append([]string{"watch", "--hubble", "-"}, man...), 2,
+			nil, []string{"no event in the input"}, true},
+		{"no input", "", []string{"watch"}, 2, nil, []string{"watch needs an input"}, true},
+		{"missing file", "", []string{"watch", "--hubble", "watch/testdata/none.jsonl"}, 2, nil, []string{"watch/testdata/none.jsonl: open"}, true},
+		{"bad config: file and line", "", []string{"watch", "--hubble", "-", "--config", "internal/cli/testdata/watch-bad.yaml"}, 2,
+			nil, []string{"internal/cli/testdata/watch-bad.yaml:3: synFlood.pps: must be at least 1, not 0"}, true},
+		{"follow needs files", "", []string{"watch", "--hubble", "-", "--follow"}, 2, nil, []string{"--follow needs files"}, true},
+		{"stdin twice", "", []string{"watch", "--hubble", "-", "--proxy-audit", "-"}, 2, nil, []string{"standard input (-) given twice"}, true},
+		{"bad output format", "", []string{"watch", "--hubble", "-", "-o", "yaml"}, 2, nil, []string{"unknown output format"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, tc.stdin, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, tc.code, stderr)
+			}
+			if tc.stdoutNone && stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			checkOrdered(t, "stdout", stdout, tc.stdout)
+			checkOrdered(t, "stderr", stderr, tc.stderr)
+		})
+	}
+}
+
+func checkOrdered(t *testing.T, name, got string, want []string) {
+	t.Helper()
+	rest := got
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("%s lacks %q (in order):\n%s", name, w, got)
+			return
+		}
+		rest = rest[i+len(w):]
+	}
+}

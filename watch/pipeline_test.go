@@ -1,0 +1,127 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/watch/detect"
+	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/identity"
+	"github.com/wardsec/ward/watch/source"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func setup(t testing.TB) (detect.Config, *identity.Table, *netpol.Engine) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/watch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := detect.ParseConfig("testdata/watch.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, "testdata/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, identity.FromManifests(set, cfg.ClusterCIDRs...), eng
+}
+
+// TestScenario replays a Hubble capture (benign traffic, a port scan, a
+// forbidden connection, an unexpected egress, a truncated line) and
+// compares the alert reports with testdata/scenario.golden.jsonl.
+func TestScenario(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	var alerts bytes.Buffer
+	var problems []string
+	reg := prometheus.NewRegistry()
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng, Alerts: &alerts, Registerer: reg,
+		Clock:   event.NewManualClock(time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)),
+		Problem: func(pr event.Problem) { problems = append(problems, pr.Err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()}
+	sum, err := Run(context.Background(), p, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/scenario.golden.jsonl"
+	if *update {
+		if err := os.WriteFile(golden, alerts.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), alerts.String()); d != "" {
+		t.Errorf("alerts differ from %s (-want +got; -update to accept):\n%s", golden, d)
+	}
+	wantProblems := []string{"testdata/scenario.jsonl:112: column 90: unexpected end of line (truncated record?)"}
+	if d := cmp.Diff(wantProblems, problems); d != "" {
+		t.Errorf("problems: %s", d)
+	}
+	wantSum := map[string]uint64{detect.PortScanName: 1, detect.ViolationName: 1, detect.EgressName: 1}
+	if d := cmp.Diff(wantSum, sum.Alerts); d != "" || sum.Events != 113 || sum.BadRecords != 1 {
+		t.Errorf("summary %+v: %s", sum, d)
+	}
+	// Every report is a JSON object naming its incident, and each
+	// incident closes once.
+	closed := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(alerts.String()), "\n") {
+		var a struct{ ID, State string }
+		if err := json.Unmarshal([]byte(l), &a); err != nil || a.ID == "" {
+			t.Fatalf("bad report %q: %v", l, err)
+		}
+		if a.State == detect.Closed {
+			closed[a.ID]++
+		}
+	}
+	if len(closed) != 3 {
+		t.Errorf("closed incidents %v", closed)
+	}
+	if got := testutil.ToFloat64(p.metrics.events.WithLabelValues("hubble")); got != 113 {
+		t.Errorf("ward_watch_events_total = %v", got)
+	}
+	if got := testutil.ToFloat64(p.metrics.bad.WithLabelValues("hubble:testdata/scenario.jsonl")); got != 1 {
+		t.Errorf("ward_watch_bad_records_total = %v", got)
+	}
+}
+
+// failWriter fails every write: alerts that cannot be written stop the
+// run instead of vanishing.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestAlertWriteFailureStops(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng, Alerts: failWriter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()}
+	if _, err := Run(context.Background(), p, src); err == nil || !strings.Contains(err.Error(), "writing alerts") {
+		t.Errorf("Run = %v, want the write error", err)
+	}
+}

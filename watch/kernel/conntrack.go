@@ -49,6 +49,9 @@ type Conntrack struct {
 	NoAccounting bool
 	// ReadBuffer is the socket's receive buffer (DefaultReadBuffer if 0).
 	ReadBuffer int
+	// NoKeepTracking does not add Run's table that keeps connection
+	// tracking on (see Run).
+	NoKeepTracking bool
 
 	// ready, when set, is closed once the socket listens (tests).
 	ready chan struct{}
@@ -64,7 +67,21 @@ func (c *Conntrack) Name() string {
 
 // Run delivers events until ctx is done (then it returns ctx.Err()) or
 // the sink fails.
+//
+// The kernel tracks connections in a namespace only while something there
+// uses connection tracking (Docker's NAT, ward fw's ruleset): deleting
+// ward fw's table on a host without Docker would blind the source exactly
+// when enforcement is gone. So Run adds a table of its own
+// (`table inet ward_watch_<pid>`, one counting rule on new connections)
+// that keeps tracking on while it runs, and deletes it when it returns.
 func (c *Conntrack) Run(ctx context.Context, sink event.Sink) error {
+	if !c.NoKeepTracking {
+		undo, err := keepTracking(c.NetNS)
+		if err != nil {
+			return fmt.Errorf("%s: keep connection tracking on: %w", c.Name(), err)
+		}
+		defer undo()
+	}
 	if !c.NoAccounting {
 		for _, s := range []string{"net/netfilter/nf_conntrack_acct", "net/netfilter/nf_conntrack_timestamp"} {
 			if err := sysctl(c.NetNS, s, "1"); err != nil {

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"os"
 	"runtime"
 	"strconv"
@@ -124,4 +127,37 @@ func forceReadBuffer(rc syscall.RawConn, n int) error {
 		return err
 	}
 	return serr
+}
+
+// keepTracking adds a table whose only rule matches a connection-tracking
+// state, which makes the kernel track the namespace's connections for as
+// long as the table exists; undo deletes it.
+func keepTracking(fd int) (undo func(), err error) {
+	var opts []nftables.ConnOption
+	if fd != 0 {
+		opts = append(opts, nftables.WithNetNSFd(fd))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	tab := &nftables.Table{Family: nftables.TableFamilyINet, Name: "ward_watch_" + strconv.Itoa(os.Getpid())}
+	c.AddTable(tab)
+	pol := nftables.ChainPolicyAccept
+	ch := c.AddChain(&nftables.Chain{Name: "track", Table: tab, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter, Policy: &pol})
+	c.AddRule(&nftables.Rule{Table: tab, Chain: ch, Exprs: []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+		&expr.Counter{},
+	}})
+	if err := c.Flush(); err != nil {
+		return nil, err
+	}
+	return func() {
+		c.DelTable(tab)
+		_ = c.Flush()
+	}, nil
 }

@@ -125,3 +125,28 @@ func TestAlertWriteFailureStops(t *testing.T) {
 		t.Errorf("Run = %v, want the write error", err)
 	}
 }
+
+// TestTwoSources: sources deliver from their own goroutines; the
+// pipeline serialises them and counts each.
+func TestTwoSources(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	var audit strings.Builder
+	for i := range 50 {
+		audit.WriteString(`{"time":"2026-12-06T07:00:` + twoDigits(i%60) + `Z","level":"INFO","msg":"decision","decision":"deny","rule":"authz/shop/deny-admin","method":"GET","path":"/admin","status":403,"latency":1,"request_id":"r` + twoDigits(i) + `","client_ip":"10.244.1.5"}` + "\n")
+	}
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), p,
+		&source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()},
+		&source.Lines{Label: "proxy-audit", Path: "audit.log", In: strings.NewReader(audit.String()), Decoder: &source.ProxyAudit{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BySource["hubble"] != 113 || sum.BySource["proxy"] != 50 || sum.Events != 163 {
+		t.Errorf("by source %v, events %d", sum.BySource, sum.Events)
+	}
+}
+
+func twoDigits(i int) string { return string([]byte{byte('0' + i/10%10), byte('0' + i%10)}) }

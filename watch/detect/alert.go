@@ -133,7 +133,7 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 		}
 		a = &Alert{Detector: ev.detector, Severity: ev.severity, Source: ev.src, Dest: ev.dst, first: t, last: t, key: k}
 		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(t))
+		binary.BigEndian.PutUint64(b[:], uint64(t)) // #nosec G115 -- the bit pattern is hashed; its sign does not matter
 		h := xxhash.New()
 		_, _ = h.WriteString(k.detector + "\x00" + k.src + "\x00" + k.dst + "\x00")
 		_, _ = h.Write(b[:])

@@ -344,7 +344,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.ports.len())
+				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
@@ -365,7 +365,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.hosts.len())
+				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			d.inc.add(t, &evidence{

@@ -144,6 +144,11 @@ bad records, events the producer reports lost, or no event read at all
 						fmt.Fprintln(e.stderr, "ward: warning: further bad records are counted, not shown")
 					}
 				}}
+			if follow {
+				// A quiet followed file still lets time pass: incidents
+				// close and windows expire.
+				opts.Quiet = time.Second
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if metricsAddr != "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -37,6 +38,11 @@ type Options struct {
 	Problem func(event.Problem)
 	// Registerer, when set, receives the pipeline's metrics.
 	Registerer prometheus.Registerer
+	// Quiet, when set (with Clock), is how often Run lets detector time
+	// pass while the input is quiet (followed files), so that incidents
+	// close and windows expire without new events: the detectors' time
+	// is the last event's time plus the Clock time elapsed since it came.
+	Quiet time.Duration
 }
 
 // Summary is what a run read and raised.
@@ -69,6 +75,8 @@ type Pipeline struct {
 	sum     Summary
 	werr    error
 	metrics *metrics
+	// lastWall is the Clock's time when the last batch arrived.
+	lastWall time.Time
 }
 
 // New returns a pipeline.
@@ -141,6 +149,9 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		p.obs = append(p.obs, o)
 	}
 	p.det.Observe(p.obs)
+	if p.opts.Clock != nil {
+		p.lastWall = p.opts.Clock.Now()
+	}
 	p.sum.Events += uint64(len(batch))
 	if len(batch) > 0 {
 		p.sum.BySource[batch[0].Origin.String()] += uint64(len(batch))
@@ -172,6 +183,22 @@ func (p *Pipeline) Problem(pr event.Problem) {
 	}
 }
 
+// Tick lets detector time pass while the input is quiet: the last event's
+// time plus the Clock time elapsed since it arrived. Without a Clock, or
+// before any event, it does nothing.
+func (p *Pipeline) Tick() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.opts.Clock == nil || p.lastWall.IsZero() {
+		return p.werr
+	}
+	if elapsed := p.opts.Clock.Now().Sub(p.lastWall); elapsed > 0 {
+		p.det.AdvanceTo(p.det.Now().Add(elapsed))
+		p.lastWall = p.opts.Clock.Now()
+	}
+	return p.werr
+}
+
 // Close reports what is pending and closes every incident.
 func (p *Pipeline) Close() error {
 	p.mu.Lock()
@@ -200,6 +227,24 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 	defer cancel()
 	errs := make([]error, len(sources))
 	var wg sync.WaitGroup
+	done := make(chan struct{})
+	if p.opts.Quiet > 0 && p.opts.Clock != nil {
+		go func() {
+			t := time.NewTicker(p.opts.Quiet)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if err := p.Tick(); err != nil {
+						cancel()
+					}
+				}
+			}
+		}()
+	}
+	defer close(done)
 	for i, s := range sources {
 		wg.Add(1)
 		go func() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -123,5 +124,71 @@ func TestAlertWriteFailureStops(t *testing.T) {
 	src := &source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()}
 	if _, err := Run(context.Background(), p, src); err == nil || !strings.Contains(err.Error(), "writing alerts") {
 		t.Errorf("Run = %v, want the write error", err)
+	}
+}
+
+// TestTwoSources: sources deliver from their own goroutines; the
+// pipeline serialises them and counts each.
+func TestTwoSources(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	var audit strings.Builder
+	for i := range 50 {
+		audit.WriteString(`{"time":"2026-12-06T07:00:` + twoDigits(i%60) + `Z","level":"INFO","msg":"decision","decision":"deny","rule":"authz/shop/deny-admin","method":"GET","path":"/admin","status":403,"latency":1,"request_id":"r` + twoDigits(i) + `","client_ip":"10.244.1.5"}` + "\n")
+	}
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), p,
+		&source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()},
+		&source.Lines{Label: "proxy-audit", Path: "audit.log", In: strings.NewReader(audit.String()), Decoder: &source.ProxyAudit{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BySource["hubble"] != 113 || sum.BySource["proxy"] != 50 || sum.Events != 163 {
+		t.Errorf("by source %v, events %d", sum.BySource, sum.Events)
+	}
+}
+
+func twoDigits(i int) string { return string([]byte{byte('0' + i/10%10), byte('0' + i%10)}) }
+
+// TestQuietInputClosesIncidents: on a followed input that goes quiet,
+// clock time passes for the detectors: the incident closes without a new
+// event.
+func TestQuietInputClosesIncidents(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	clock := event.NewManualClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	var alerts bytes.Buffer
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng, Clock: clock, Alerts: &alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := event.Event{Time: time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano(), Kind: event.Flow, Proto: event.TCP, Flags: event.SYN,
+		Verdict: event.Forwarded, Src: netip.MustParseAddr("10.244.1.5"), Dst: netip.MustParseAddr("10.244.0.30"), DstPort: 5432}
+	if err := p.Deliver([]event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	states := func() string {
+		var s []string
+		for _, l := range strings.Split(strings.TrimSpace(alerts.String()), "\n") {
+			var a struct{ State string }
+			_ = json.Unmarshal([]byte(l), &a)
+			s = append(s, a.State)
+		}
+		return strings.Join(s, " ")
+	}
+	clock.Advance(9 * time.Minute)
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(); got != "open" {
+		t.Fatalf("after 9 quiet minutes: %q, want the incident still open", got)
+	}
+	clock.Advance(2 * time.Minute)
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(); got != "open closed" {
+		t.Fatalf("after 11 quiet minutes: %q, want it closed (incidents.idle 10m)", got)
 	}
 }

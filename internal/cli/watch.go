@@ -52,8 +52,8 @@ evidence doubles, one when it closes. Bad input lines are reported on
 standard error with their file and line, and counted.
 
 Exit codes: 0 nothing raised, 1 alerts raised, 2 usage or input error,
-bad records, or no event read at all (never a clean result from input
-Ward did not read).`,
+bad records, events the producer reports lost, or no event read at all
+(never a clean result from input Ward did not read).`,
 		Example: `  ward watch --hubble flows.json --manifests cluster-dump/ --config watch.yaml
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
   ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464`,
@@ -144,6 +144,11 @@ Ward did not read).`,
 						fmt.Fprintln(e.stderr, "ward: warning: further bad records are counted, not shown")
 					}
 				}}
+			if follow {
+				// A quiet followed file still lets time pass: incidents
+				// close and windows expire.
+				opts.Quiet = time.Second
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if metricsAddr != "" {
@@ -170,6 +175,8 @@ Ward did not read).`,
 				return fail(ExitError, err)
 			case sum.BadRecords > 0:
 				return fail(ExitError, fmt.Errorf("%d bad records: the input was not read whole", sum.BadRecords))
+			case sum.Lost > 0:
+				return fail(ExitError, fmt.Errorf("the producers lost %d events: they were never judged", sum.Lost))
 			case sum.Events == 0:
 				return fail(ExitError, errors.New("no event in the input: nothing was judged"))
 			}

@@ -37,6 +37,8 @@ func TestWatch(t *testing.T) {
 			[]string{"ward: warning: watch/testdata/scenario.jsonl:112: column 90: unexpected end of line", "ward: 1 bad records: the input was not read whole"}, false},
 		{"no events: never a clean result", "", append([]string{"watch", "--hubble", "-"}, man...), 2,
 			nil, []string{"no event in the input"}, true},
+		{"producer lost events: not clean", benign + `{"lost_events":{"source":"PERF_EVENT_RING_BUFFER","num_events_lost":"12"}}` + "\n", append([]string{"watch", "--hubble", "-"}, man...), 2,
+			nil, []string{"ward: warning: -:91: the producer reports 12 events lost", "the producers lost 12 events"}, true},
 		{"no input", "", []string{"watch"}, 2, nil, []string{"watch needs an input"}, true},
 		{"missing file", "", []string{"watch", "--hubble", "watch/testdata/none.jsonl"}, 2, nil, []string{"watch/testdata/none.jsonl: open"}, true},
 		{"bad config: file and line", "", []string{"watch", "--hubble", "-", "--config", "internal/cli/testdata/watch-bad.yaml"}, 2,

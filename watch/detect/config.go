@@ -213,6 +213,9 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	if c.Limits.MaxTracked > 1<<30 {
+		return &fieldError{"limits.maxTracked", fmt.Sprintf("at most %d", 1<<30)}
+	}
 	if c.PortScan.DistinctPorts > 1000 || c.PortScan.DistinctHosts > 1000 {
 		return &fieldError{"portScan", "distinctPorts and distinctHosts are at most 1000 (each is remembered per key)"}
 	}

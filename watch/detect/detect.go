@@ -203,13 +203,7 @@ func (d *Detectors) observe(o *Observation) {
 		t = d.clockNow
 		d.stats.Clamped++
 	}
-	if t > d.now {
-		d.now = t
-		d.inc.advance(t)
-		if t-d.swept >= int64(d.sweepEvery()) {
-			d.sweep()
-		}
-	}
+	d.advance(t)
 	if d.cfg.PortScan.Enabled && e.Failed() {
 		d.portScan(o, t)
 	}
@@ -229,6 +223,27 @@ func (d *Detectors) observe(o *Observation) {
 		d.policy(o, t)
 	}
 }
+
+func (d *Detectors) advance(t int64) {
+	if t <= d.now {
+		return
+	}
+	d.now = t
+	d.inc.advance(t)
+	if t-d.swept >= int64(d.sweepEvery()) {
+		d.sweep()
+	}
+}
+
+// Now is the detectors' time: the latest event time seen (clamped), or
+// the latest AdvanceTo.
+func (d *Detectors) Now() time.Time { return time.Unix(0, d.now).UTC() }
+
+// AdvanceTo moves the detectors' time to t when no event has: windows
+// expire and idle incidents close as if time had passed in the stream.
+// A live pipeline calls it when its input is quiet; an earlier t does
+// nothing.
+func (d *Detectors) AdvanceTo(t time.Time) { d.advance(t.UnixNano()) }
 
 // opening reports an event that opens a connection (or is a datagram
 // from its sender): what policies judge.
@@ -344,7 +359,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.ports.len())
+				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
@@ -365,7 +380,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.hosts.len())
+				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			d.inc.add(t, &evidence{

@@ -31,7 +31,7 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 	if err != nil {
 		return &srcpos.Error{File: l.Path, Err: err}
 	}
-	defer func() { f.Close() }()
+	defer func() { _ = f.Close() }() // read only: closing cannot lose data
 	fi, err := f.Stat()
 	if err != nil {
 		return &srcpos.Error{File: l.Path, Err: err}
@@ -90,10 +90,10 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 			}
 			nfi, err := nf.Stat()
 			if err != nil {
-				nf.Close()
+				_ = nf.Close() // read only
 				continue
 			}
-			f.Close()
+			_ = f.Close() // read only, read to its end
 			f, fi = nf, nfi
 			lr = &lineReader{br: bufio.NewReaderSize(f, bufSize)}
 		case st.Size() < lr.offset:

@@ -29,8 +29,6 @@ type scanner struct {
 // flow records nest 5 deep).
 const maxDepth = 64
 
-var errSyntax = errors.New("invalid JSON")
-
 func (s *scanner) reset(b []byte) {
 	s.b, s.i, s.scratch = b, 0, s.scratch[:0]
 }

@@ -36,11 +36,14 @@ func watchCmd(e *env) *cobra.Command {
 	var config, out, proxyAddr, metricsAddr string
 	var follow bool
 	var maxLine int
+	host := &watchHostFlags{}
 	c := &cobra.Command{
-		Use:   "watch --hubble FILE|- [--follow] [--manifests PATH] [--config watch.yaml]",
+		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
-		Long: `Read flow records (Hubble flow exports, ward proxy audit records), resolve
-every address to the workload that owned it at that time, and raise alerts:
+		Long: `Read flow records (Hubble flow exports, ward proxy audit records) or,
+on a host, the kernel's connection tracking and ward fw's logged drops
+(--conntrack, --nflog N, as root, until interrupted), resolve every
+address to the workload that owned it at that time, and raise alerts:
 flows the NetworkPolicies deny that got through (critical: enforcement is
 broken or bypassed), policy drops of flows they allow (stale rules),
 egress outside every policy ipBlock, port scans, SYN and ICMP floods.
@@ -56,15 +59,22 @@ bad records, events the producer reports lost, or no event read at all
 (never a clean result from input Ward did not read).`,
 		Example: `  ward watch --hubble flows.json --manifests cluster-dump/ --config watch.yaml
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
-  ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464`,
+  ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464
+  ward fw run --docker --log-group 41 policies/ &   # then, on the same Docker host:
+  ward watch --conntrack --nflog 41 --docker --manifests policies/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := outputFlag(out, "json", "text"); err != nil {
 				return err
 			}
-			if len(hubble)+len(audit) == 0 {
-				return fail(ExitError, errors.New("watch needs an input: --hubble or --proxy-audit"))
+			if len(hubble)+len(audit) == 0 && !host.live() {
+				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --conntrack or --nflog"))
 			}
+			kernelSources, closeNS, err := host.sources()
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer closeNS()
 			cfg := detect.Default()
 			if config != "" {
 				data, err := readInput(config, e.maxInput)
@@ -91,8 +101,14 @@ bad records, events the producer reports lost, or no event read at all
 			}
 			table := identity.NewTable(cfg.ClusterCIDRs...)
 			var eng *netpol.Engine
-			if len(manifests) > 0 {
-				set, err := e.load(manifests)
+			if len(manifests) > 0 || host.containers() {
+				var set *manifest.Set
+				var err error
+				if host.containers() {
+					set, err = host.model(cmd.Context(), e, manifests)
+				} else {
+					set, err = e.load(manifests)
+				}
 				if err != nil {
 					return err
 				}
@@ -106,7 +122,7 @@ bad records, events the producer reports lost, or no event read at all
 			} else {
 				fmt.Fprintln(e.stderr, "ward: warning: no --manifests: no identities, no policy judgement, every egress is unexpected")
 			}
-			var sources []event.Source
+			sources := kernelSources
 			stdinUsed := false
 			add := func(label, path string, dec source.Decoder) error {
 				l := &source.Lines{Label: label, Path: path, Follow: follow, MaxLine: maxLine, Decoder: dec}
@@ -201,6 +217,7 @@ bad records, events the producer reports lost, or no event read at all
 	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.IntVar(&maxLine, "max-line", source.DefaultMaxLine, "longest input line in bytes; longer ones are reported and skipped")
+	host.register(f)
 	return c
 }
 

@@ -101,4 +101,3 @@ func (k *watchHostFlags) model(ctx context.Context, e *env, paths []string) (*ma
 	}
 	return set, nil
 }
-

@@ -34,6 +34,9 @@ type Options struct {
 	// Text writes alert reports for people: time, severity, detector,
 	// state, summary and incident ID.
 	Text bool
+	// JSONAlerts, when set, also receives every alert report as one JSON
+	// line, whatever Text says (a webhook.Sender).
+	JSONAlerts io.Writer
 	// Problem, when set, is told of each problem as it happens.
 	Problem func(event.Problem)
 	// Registerer, when set, receives the pipeline's metrics.
@@ -103,6 +106,13 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	}
 	if p.metrics != nil {
 		p.metrics.alerts.WithLabelValues(a.Detector, a.Severity, a.State).Inc()
+	}
+	if p.opts.JSONAlerts != nil {
+		// Its own writer (a webhook sender) never blocks and counts its
+		// own failures.
+		if b, err := json.Marshal(a); err == nil {
+			_, _ = p.opts.JSONAlerts.Write(append(b, '\n'))
+		}
 	}
 	if p.werr != nil || p.opts.Alerts == nil {
 		return

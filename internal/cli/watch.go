@@ -37,6 +37,7 @@ func watchCmd(e *env) *cobra.Command {
 	var follow bool
 	var maxLine int
 	host := &watchHostFlags{}
+	var webhookURL, webhookSecret string
 	c := &cobra.Command{
 		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
@@ -176,11 +177,31 @@ bad records, events the producer reports lost, or no event read at all
 				}
 				defer shutdown()
 			}
+			hook, err := webhookSender(webhookURL, webhookSecret, func(err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintf(e.stderr, "ward: warning: %v\n", err)
+			})
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if hook != nil {
+				opts.JSONAlerts = hook
+			}
 			p, err := watch.New(opts)
 			if err != nil {
 				return fail(ExitError, err)
 			}
 			sum, err := watch.Run(ctx, p, sources...)
+			if hook != nil {
+				hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				st := hook.Close(hctx)
+				cancel()
+				fmt.Fprintf(e.stderr, "ward: watch: webhook: %d alert reports delivered, %d dropped (%d requests, %d retries)\n", st.Delivered, st.Dropped, st.Attempts, st.Retries)
+				if st.Dropped > 0 && err == nil {
+					err = fmt.Errorf("webhook: %d alert reports were not delivered", st.Dropped)
+				}
+			}
 			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d of unknown identity), %d bad records, %d lost by producers, alerts %v\n",
 				sum.Events, sum.Judged, sum.Unjudged, sum.BadRecords, sum.Lost, sum.Alerts)
 			var pe *srcpos.Error
@@ -218,6 +239,8 @@ bad records, events the producer reports lost, or no event read at all
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.IntVar(&maxLine, "max-line", source.DefaultMaxLine, "longest input line in bytes; longer ones are reported and skipped")
 	host.register(f)
+	f.StringVar(&webhookURL, "webhook", "", "also POST alert reports to this https URL (JSON arrays, retried with backoff); an Authorization header comes from $WARD_WEBHOOK_AUTHORIZATION, never a flag")
+	f.StringVar(&webhookSecret, "webhook-secret", "", "file holding the key that signs each webhook body (X-Ward-Signature: sha256=HMAC)")
 	return c
 }
 

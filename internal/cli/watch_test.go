@@ -1,9 +1,18 @@
 package cli
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -71,5 +80,86 @@ func checkOrdered(t *testing.T, name, got string, want []string) {
 			return
 		}
 		rest = rest[i+len(w):]
+	}
+}
+
+// TestWatchWebhook: --webhook receives every alert report stdout shows,
+// as JSON even when stdout is text, signed with the key of
+// --webhook-secret and with $WARD_WEBHOOK_AUTHORIZATION; an endpoint that
+// refuses them makes the run exit 2 (alerts that were not delivered).
+func TestWatchWebhook(t *testing.T) {
+	scenario, err := os.ReadFile(filepath.Join(root, "watch", "testdata", "scenario.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(scenario)), "\n")
+	clean := strings.Join(append(lines[:111:111], lines[112:]...), "\n") + "\n"
+	secret := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(secret, []byte("k3y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WARD_WEBHOOK_AUTHORIZATION", "Bearer t0ken")
+	var mu sync.Mutex
+	var got []map[string]any
+	refuse := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m := hmac.New(sha256.New, []byte("k3y"))
+		m.Write(body)
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		if r.Header.Get("X-Ward-Signature") != "sha256="+hex.EncodeToString(m.Sum(nil)) || r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, "bad signature or token", http.StatusUnauthorized)
+			return
+		}
+		var alerts []map[string]any
+		if err := json.Unmarshal(body, &alerts); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got = append(got, alerts...)
+	}))
+	defer srv.Close()
+	args := []string{"watch", "--hubble", "-", "--manifests", "watch/testdata/shop.yaml", "--config", "watch/testdata/watch.yaml", "--webhook", srv.URL, "--webhook-secret", secret}
+	stdout, stderr, code := run(t, clean, args...)
+	if code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	reports := strings.Count(strings.TrimSpace(stdout), "\n") + 1
+	mu.Lock()
+	if len(got) != reports {
+		t.Errorf("webhook got %d alert reports, stdout has %d", len(got), reports)
+	}
+	seen := map[string]bool{}
+	for _, a := range got {
+		seen[fmt.Sprint(a["detector"])] = true
+	}
+	mu.Unlock()
+	for _, d := range []string{"port-scan", "policy-violation", "unexpected-egress"} {
+		if !seen[d] {
+			t.Errorf("webhook did not get the %s alert", d)
+		}
+	}
+	if !strings.Contains(stderr, fmt.Sprintf("webhook: %d alert reports delivered, 0 dropped", reports)) {
+		t.Errorf("stderr: %s", stderr)
+	}
+	// Text on stdout, JSON to the webhook.
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	stdout, _, _ = run(t, clean, append(args, "-o", "text")...)
+	mu.Lock()
+	if strings.HasPrefix(stdout, "{") || len(got) == 0 {
+		t.Errorf("-o text: stdout %.60q..., webhook got %d", stdout, len(got))
+	}
+	refuse = true
+	mu.Unlock()
+	_, stderr, code = run(t, clean, args...)
+	if code != ExitError || !strings.Contains(stderr, "alert reports were not delivered") || strings.Contains(stderr, "t0ken") {
+		t.Errorf("refused: exit %d, stderr %s", code, stderr)
 	}
 }

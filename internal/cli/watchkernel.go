@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wardsec/ward/watch/webhook"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,4 +103,30 @@ func (k *watchHostFlags) model(ctx context.Context, e *env, paths []string) (*ma
 		return nil, fail(ExitError, err)
 	}
 	return set, nil
+}
+
+// webhookSender starts the --webhook sender (nil without the flag). The
+// secret comes from a file and the Authorization header from the
+// environment: neither may sit in the command line, which ps shows.
+func webhookSender(url, secretFile string, onError func(error)) (*webhook.Sender, error) {
+	if url == "" {
+		if secretFile != "" {
+			return nil, errors.New("--webhook-secret needs --webhook")
+		}
+		return nil, nil
+	}
+	cfg := webhook.Config{URL: url, OnError: onError}
+	if secretFile != "" {
+		b, err := os.ReadFile(secretFile) // #nosec G304 -- a file the operator names
+		if err != nil {
+			return nil, fmt.Errorf("--webhook-secret: %w", err)
+		}
+		if cfg.Secret = bytes.TrimSpace(b); len(cfg.Secret) == 0 {
+			return nil, fmt.Errorf("--webhook-secret %s: empty", secretFile)
+		}
+	}
+	if a := os.Getenv("WARD_WEBHOOK_AUTHORIZATION"); a != "" {
+		cfg.Header = http.Header{"Authorization": {a}}
+	}
+	return webhook.New(cfg)
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,4 +202,26 @@ func caseVariantKey(line []byte) bool {
 		}
 	}
 	return strings.ContainsRune(s, '\\') // an escaped key may spell one
+}
+
+// TestSpecial checks the eight-byte test against the byte test on every
+// special byte at every position, among ordinary and UTF-8 bytes.
+func TestSpecial(t *testing.T) {
+	fill := []byte("a\xc3\xa9~ \x7f\x80\xff")
+	for pos := range 8 {
+		for c := range 256 {
+			var w [8]byte
+			for i := range w {
+				w[i] = fill[(i+pos)%len(fill)]
+			}
+			w[pos] = byte(c)
+			want := false
+			for _, b := range w {
+				want = want || !plain[b]
+			}
+			if got := special(binary.LittleEndian.Uint64(w[:])) != 0; got != want {
+				t.Fatalf("%q: special %v, want %v", w, got, want)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -119,6 +120,15 @@ func (s *scanner) str() ([]byte, error) {
 	start := s.i
 	b := s.b
 	i := s.i
+	// Eight bytes at a time while none is special (SWAR: a byte below
+	// 0x20, a quote or a backslash sets its high bit in the mask).
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if special(x) != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(b) && plain[b[i]] {
 		i++
 	}
@@ -135,6 +145,23 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 	return nil, s.errf("unterminated string (truncated record?)")
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special is non-zero when some byte of x is a control character, '"'
+// or '\\' (the classic "has a byte less than n" and "has a zero byte"
+// tests, exact for the question "is there one").
+func special(x uint64) uint64 {
+	ctl := (x - lsb*0x20) &^ x // some byte below 0x20
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	quote := (q - lsb) &^ q // some byte of x is '"' (a zero byte of q)
+	back := (bs - lsb) &^ bs
+	return (ctl | quote | back) & msb
 }
 
 // plain marks the bytes a string holds as they are: not the quote, the

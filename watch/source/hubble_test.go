@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -222,6 +223,18 @@ func TestSpecial(t *testing.T) {
 			if got := special(binary.LittleEndian.Uint64(w[:])) != 0; got != want {
 				t.Fatalf("%q: special %v, want %v", w, got, want)
 			}
+		}
+	}
+}
+
+// TestNumberLen checks the number grammar against encoding/json.
+func TestNumberLen(t *testing.T) {
+	for _, n := range []string{"0", "-0", "1", "-12", "10", "1.5", "0.0", "1e5", "1E+5", "1e-05", "-0.5e3", "123456789012345678901234567890",
+		"01", "-", "1.", ".5", "1e", "1e+", "+1", "1.2.3", "--1", "0x10", "1_000", "NaN", "1ee5", "00", "-01"} {
+		want := json.Valid([]byte(n))
+		got := numberLen([]byte(n)) == len(n)
+		if got != want {
+			t.Errorf("%q: number %v, encoding/json says %v", n, got, want)
 		}
 	}
 }

@@ -2,10 +2,8 @@ package source
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -353,16 +351,11 @@ func (s *scanner) skipDepth(depth int) error {
 		_, err := s.bool()
 		return err
 	case c == '-' || '0' <= c && c <= '9':
-		start := s.i
-		for s.i < len(s.b) && isNumberByte(s.b[s.i]) {
-			s.i++
-		}
-		// Validate the number as JSON does (strconv's syntax is close
-		// enough once leading '+', hex and underscores are excluded,
-		// which isNumberByte does).
-		if _, err := strconv.ParseFloat(unsafeString(s.b[start:s.i]), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		n := numberLen(s.b[s.i:])
+		if n == 0 {
 			return s.errf("bad number")
 		}
+		s.i += n
 		return nil
 	case c == 0:
 		return s.errf("unexpected end of line (truncated record?)")
@@ -370,8 +363,47 @@ func (s *scanner) skipDepth(depth int) error {
 	return s.errf("unexpected %q", s.b[s.i])
 }
 
-func isNumberByte(c byte) bool {
-	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+// numberLen is the length of the JSON number b starts with (RFC 8259:
+// -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), 0 when b does not
+// start with one or one runs into a letter, digit or sign.
+func numberLen(b []byte) int {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return 0
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-' || '0' <= b[i] && b[i] <= '9') {
+		return 0 // "01", "1.2.3", "1e5e5"
+	}
+	return i
 }
 
 // end checks that nothing but white space follows the value.

@@ -238,3 +238,17 @@ func TestNumberLen(t *testing.T) {
 		}
 	}
 }
+
+// TestHubbleMappedAddresses: an IPv4-mapped address is the IPv4 address.
+func TestHubbleMappedAddresses(t *testing.T) {
+	line := []byte(`{"flow":{"time":"2026-12-06T07:00:00Z","verdict":"FORWARDED","IP":{"source":"::ffff:10.0.0.1","destination":"::ffff:203.0.113.9"},"l4":{"TCP":{"destination_port":443,"flags":{"SYN":true}}}}}`)
+	for _, dec := range []Decoder{NewHubble(), HubbleReference{}} {
+		var e event.Event
+		if _, _, err := dec.Decode(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Src.String() != "10.0.0.1" || e.Dst.String() != "203.0.113.9" {
+			t.Errorf("%T: %s > %s, want the IPv4 addresses", dec, e.Src, e.Dst)
+		}
+	}
+}

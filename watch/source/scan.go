@@ -429,7 +429,9 @@ func parseAddr(b []byte) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("bad address %q", b)
 	}
-	return a, nil
+	// An IPv4 address written IPv4-mapped is the IPv4 address: the
+	// inventory, the policies' ipBlocks and the windows know it so.
+	return a.Unmap(), nil
 }
 
 // parseTime reads RFC 3339 time, by hand for the UTC form every exporter

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestWatch runs `ward watch` over the committed capture: exit codes,
@@ -161,5 +164,97 @@ func TestWatchWebhook(t *testing.T) {
 	_, stderr, code = run(t, clean, args...)
 	if code != ExitError || !strings.Contains(stderr, "alert reports were not delivered") || strings.Contains(stderr, "t0ken") {
 		t.Errorf("refused: exit %d, stderr %s", code, stderr)
+	}
+}
+
+// lockedBuffer is written by the command while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestWatchFollow follows a file through a rename rotation: the scan's
+// first half is in the old file, its second in the new one; the alert
+// comes while the command runs, and interrupting it ends the run with
+// exit 1.
+func TestWatchFollow(t *testing.T) {
+	t.Chdir(root)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flows.jsonl")
+	line := func(port int) string {
+		return fmt.Sprintf(`{"flow":{"time":"2026-12-06T07:00:%02dZ","verdict":"DROPPED","IP":{"source":"10.244.1.5","destination":"10.244.0.30"},"l4":{"TCP":{"source_port":50000,"destination_port":%d,"flags":{"SYN":true}}},"drop_reason_desc":"POLICY_DENIED"}}`+"\n", port, 1000+port)
+	}
+	var first strings.Builder
+	for p := range 8 {
+		first.WriteString(line(p))
+	}
+	if err := os.WriteFile(path, []byte(first.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"watch", "--hubble", path, "--follow", "--manifests", "watch/testdata/shop.yaml", "--config", "watch/testdata/watch.yaml"},
+			strings.NewReader(""), &stdout, &stderr)
+	}()
+	waitOpen(t, path) // rotate only once the follower holds the first file
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	var second strings.Builder
+	for p := 8; p < 16; p++ {
+		second.WriteString(line(p))
+	}
+	if err := os.WriteFile(path, []byte(second.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stdout.String(), `"state":"open"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no alert while following; stdout %q stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 1 {
+		t.Errorf("exit %d, want 1; stderr %s", code, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, `"detector":"port-scan"`) || !strings.Contains(out, `"state":"closed"`) || !strings.Contains(out, `"count":16`) {
+		t.Errorf("stdout %s", out)
+	}
+	checkOrdered(t, "stderr", stderr.String(), []string{"ward: watch: 16 events"})
+}
+
+// waitOpen waits until this process holds path open (the follower's
+// file), through /proc/self/fd.
+func waitOpen(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == path {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never opened", path)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -275,7 +275,7 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 
 // Detectors lists the detectors an alert can name, sorted.
 func Detectors() []string {
-	d := []string{detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName, detect.EgressName, detect.ViolationName, detect.StaleRuleName, detect.SaturatedName}
+	d := []string{detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName, detect.EgressName, detect.ViolationName, detect.StaleRuleName, detect.NewListenerName, detect.NewPeerName, detect.SaturatedName}
 	sort.Strings(d)
 	return d
 }

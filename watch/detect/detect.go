@@ -124,6 +124,7 @@ type Detectors struct {
 	untracked  uint64
 	stats      Stats
 	floodLimit [2]uint64
+	base       *baseline
 }
 
 // New returns detectors with cfg's thresholds; engine (nil: no policy
@@ -140,6 +141,7 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		hosts:   newTable[portKey, scanHosts](cfg.Limits.MaxTracked),
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		base:    newBaseline(),
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
 	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
@@ -216,6 +218,9 @@ func (d *Detectors) observe(o *Observation) {
 	if !opening(e) {
 		return
 	}
+	if d.cfg.Baseline.Enabled {
+		d.observeBaseline(o, t)
+	}
 	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes == identity.Resolved && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
@@ -286,7 +291,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.base.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -306,7 +311,7 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
 	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s

@@ -465,7 +465,7 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 
 func (d *Detectors) egress(o *Observation, t int64) {
 	e := o.E
-	if d.known.Contains(e.Dst) {
+	if d.known.Contains(e.Dst.Unmap()) {
 		return
 	}
 	bits := 24

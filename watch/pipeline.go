@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"time"
 
@@ -268,11 +267,4 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 		err = cerr
 	}
 	return p.Summary(), err
-}
-
-// Detectors lists the detectors an alert can name, sorted.
-func Detectors() []string {
-	d := []string{detect.AssertionName, detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName, detect.EgressName, detect.ViolationName, detect.StaleRuleName, detect.SaturatedName}
-	sort.Strings(d)
-	return d
 }

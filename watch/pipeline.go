@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/watch/detect"
 	"github.com/wardsec/ward/watch/event"
@@ -26,6 +26,9 @@ type Options struct {
 	// Engine judges flows against the NetworkPolicies (nil: no policy
 	// detectors).
 	Engine *netpol.Engine
+	// Assertions (ward.yaml), when set, judge observed flows too (needs
+	// Engine).
+	Assertions *assertion.Config
 	// Clock bounds forged event times (nil: event time only).
 	Clock event.Clock
 	// Alerts receives one JSON line per alert report (one text line with
@@ -96,6 +99,9 @@ func New(opts Options) (*Pipeline, error) {
 		p.metrics = m
 	}
 	p.det = detect.New(opts.Config, opts.Engine, opts.Clock, p.emit)
+	if opts.Assertions != nil {
+		p.det.CheckAssertions(opts.Assertions.File, opts.Assertions.Assertions)
+	}
 	return p, nil
 }
 
@@ -271,11 +277,4 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 		err = cerr
 	}
 	return p.Summary(), err
-}
-
-// Detectors lists the detectors an alert can name, sorted.
-func Detectors() []string {
-	d := []string{detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName, detect.EgressName, detect.ViolationName, detect.StaleRuleName, detect.NewListenerName, detect.NewPeerName, detect.SaturatedName}
-	sort.Strings(d)
-	return d
 }

@@ -192,3 +192,60 @@ func TestQuietInputClosesIncidents(t *testing.T) {
 		t.Fatalf("after 11 quiet minutes: %q, want it closed (incidents.idle 10m)", got)
 	}
 }
+
+// TestPodNamesWithoutIPs: manifests from git carry no pod IP; Hubble's
+// own namespace and pod names then give the identities, and the engine
+// still judges.
+func TestPodNamesWithoutIPs(t *testing.T) {
+	set, err := manifest.Parse(manifest.Options{}, "git.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: db:1}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-nobody, namespace: shop}
+spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := detect.Default()
+	cfg.ClusterCIDRs = detect.Prefixes{netip.MustParsePrefix("10.244.0.0/16")}
+	var alerts bytes.Buffer
+	p, err := New(Options{Config: cfg, Table: identity.FromManifests(set, cfg.ClusterCIDRs...), Engine: eng, Alerts: &alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"flow":{"time":"2026-12-06T07:00:00Z","verdict":"FORWARDED","IP":{"source":"10.244.3.3","destination":"10.244.4.4"},"l4":{"TCP":{"source_port":40000,"destination_port":5432,"flags":{"SYN":true}}},"source":{"namespace":"shop","pod_name":"web-7d4b9c-x2x9q"},"destination":{"namespace":"shop","pod_name":"db-0"}}}
+{"flow":{"time":"2026-12-06T07:00:01Z","verdict":"FORWARDED","IP":{"source":"10.244.3.3","destination":"10.244.5.5"},"l4":{"TCP":{"source_port":40001,"destination_port":5432,"flags":{"SYN":true}}}}}
+`
+	sum, err := Run(context.Background(), p, &source.Lines{Label: "hubble", Path: "-", In: strings.NewReader(lines), Decoder: source.NewHubble()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Alerts[detect.ViolationName] != 1 || sum.Judged != 1 || sum.Unjudged != 1 {
+		t.Errorf("summary %+v: want one violation judged through the pod names (the nameless flow is unknown: counted unjudged)", sum)
+	}
+	if !strings.Contains(alerts.String(), `"workload":"shop/StatefulSet/db"`) || !strings.Contains(alerts.String(), `"workload":"shop/Deployment/web"`) {
+		t.Errorf("alerts %s", alerts.String())
+	}
+}

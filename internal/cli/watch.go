@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/srcpos"
@@ -33,7 +34,7 @@ const maxShownProblems = 100
 
 func watchCmd(e *env) *cobra.Command {
 	var hubble, audit, manifests, clusterCIDRs []string
-	var config, out, proxyAddr, metricsAddr string
+	var config, out, proxyAddr, metricsAddr, assertions string
 	var follow bool
 	var maxLine int
 	host := &watchHostFlags{}
@@ -47,7 +48,8 @@ on a host, the kernel's connection tracking and ward fw's logged drops
 address to the workload that owned it at that time, and raise alerts:
 flows the NetworkPolicies deny that got through (critical: enforcement is
 broken or bypassed), policy drops of flows they allow (stale rules),
-egress outside every policy ipBlock, port scans, SYN and ICMP floods.
+egress outside every policy ipBlock, flows against ward.yaml's assertions
+(--assertions), port scans, SYN and ICMP floods.
 docs/watch.md describes every detector, its threshold and its known misses.
 
 Alerts are JSON lines on standard output (-o json, the default) or text
@@ -123,6 +125,16 @@ bad records, events the producer reports lost, or no event read at all
 			} else {
 				fmt.Fprintln(e.stderr, "ward: warning: no --manifests: no identities, no policy judgement, every egress is unexpected")
 			}
+			var asserts *assertion.Config
+			if assertions != "" {
+				if eng == nil {
+					return fail(ExitError, errors.New("--assertions needs --manifests: assertions judge flows with the policies' workloads"))
+				}
+				var err error
+				if asserts, err = assertion.ReadFile(assertions, e.maxInput); err != nil {
+					return fail(ExitError, err)
+				}
+			}
 			sources := kernelSources
 			stdinUsed := false
 			add := func(label, path string, dec source.Decoder) error {
@@ -151,7 +163,7 @@ bad records, events the producer reports lost, or no event read at all
 			}
 			var shown int
 			var mu sync.Mutex
-			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
+			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Assertions: asserts, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
 				Problem: func(p event.Problem) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -234,6 +246,7 @@ bad records, events the producer reports lost, or no event read at all
 	f.BoolVar(&follow, "follow", false, "keep reading the files as they grow, across rotation (rename or copytruncate), until interrupted")
 	f.StringArrayVar(&manifests, "manifests", nil, "Kubernetes manifests or a cluster dump (Pods with status.podIP give identities over time) (repeatable)")
 	f.StringVar(&config, "config", "", "detector thresholds (YAML; see docs/watch.md)")
+	f.StringVar(&assertions, "assertions", "", "ward.yaml whose assertions observed flows must also keep (needs --manifests)")
 	f.StringArrayVar(&clusterCIDRs, "cluster-cidr", nil, "pod or Service address range: its unclaimed addresses are unknown workloads, not the internet (repeatable; adds to clusterCIDRs)")
 	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")

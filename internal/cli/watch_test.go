@@ -29,6 +29,10 @@ func TestWatch(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(scenario)), "\n")
 	clean := strings.Join(append(lines[:111:111], lines[112:]...), "\n") + "\n" // without the truncated line
 	benign := strings.Join(lines[:90], "\n") + "\n"                             // web, api and db talking as allowed
+	proxyAudit := `{"time":"2026-12-06T07:00:00Z","level":"INFO","msg":"decision","decision":"deny","rule":"authz/shop/deny-admin","method":"GET","path":"/admin","status":403,"latency":1,"request_id":"a","client_ip":"10.244.1.5"}
+{"time":"2026-12-06T07:00:01Z","level":"INFO","msg":"decision","decision":"allow","rule":"authz/shop/allow","method":"GET","path":"/","status":200,"latency":1,"request_id":"b","client_ip":"10.244.1.5"}
+{"time":"2026-12-06T07:00:02Z","level":"INFO","msg":"decision","decision":"allow","rule":"authz/shop/allow","method":"GET","path":"/","status":200,"latency":1,"request_id":"c","client_ip":"10.244.1.6"}
+`
 	man := []string{"--manifests", "watch/testdata/shop.yaml", "--config", "watch/testdata/watch.yaml"}
 	for _, tc := range []struct {
 		name       string
@@ -51,6 +55,15 @@ func TestWatch(t *testing.T) {
 			nil, []string{"no event in the input"}, true},
 		{"producer lost events: not clean", benign + `{"lost_events":{"source":"PERF_EVENT_RING_BUFFER","num_events_lost":"12"}}` + "\n", append([]string{"watch", "--hubble", "-"}, man...), 2,
 			nil, []string{"ward: warning: -:91: the producer reports 12 events lost", "the producers lost 12 events"}, true},
+		{"proxy audit records from stdin: read, nothing raised", proxyAudit,
+			[]string{"watch", "--proxy-audit", "-", "--proxy-addr", "10.244.0.20:8443", "-o", "text"}, 0,
+			nil, []string{"ward: warning: no --manifests", "ward: watch: 3 events"}, true},
+		{"bad --proxy-addr", "", []string{"watch", "--proxy-audit", "-", "--proxy-addr", "10.244.0.20"}, 2, nil, []string{"--proxy-addr"}, true},
+		{"assertions judge observed flows", clean, append([]string{"watch", "--hubble", "-", "--assertions", "watch/detect/testdata/ward.yaml"}, man...), 1,
+			[]string{`"detector":"assertion-violated"`, `the database is never reached from dev`},
+			[]string{"assertion-violated:1"}, false},
+		{"assertions need manifests", "", []string{"watch", "--hubble", "-", "--assertions", "watch/detect/testdata/ward.yaml"}, 2, nil, []string{"--assertions needs --manifests"}, true},
+		{"bad assertions file", "", append([]string{"watch", "--hubble", "-", "--assertions", "watch/testdata/watch.yaml"}, man...), 2, nil, []string{"watch/testdata/watch.yaml:"}, true},
 		{"no input", "", []string{"watch"}, 2, nil, []string{"watch needs an input"}, true},
 		{"missing file", "", []string{"watch", "--hubble", "watch/testdata/none.jsonl"}, 2, nil, []string{"watch/testdata/none.jsonl: open"}, true},
 		{"bad config: file and line", "", []string{"watch", "--hubble", "-", "--config", "internal/cli/testdata/watch-bad.yaml"}, 2,

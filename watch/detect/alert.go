@@ -26,6 +26,7 @@ const (
 	ViolationName = "policy-violation"
 	StaleRuleName = "policy-stale-drop"
 	SaturatedName = "detector-saturated"
+	AssertionName = "assertion-violated"
 )
 
 // Severities.

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
@@ -125,6 +128,16 @@ type Detectors struct {
 	stats      Stats
 	floodLimit [2]uint64
 	base       *baseline
+	assertions []*assertion.Assertion
+	assertFile string
+}
+
+// CheckAssertions makes observed flows answer to ward.yaml's assertions
+// (read from file): a flow that got through where an assertion says
+// deny, or was dropped by policy where one says allow, raises
+// assertion-violated, whatever the policies say.
+func (d *Detectors) CheckAssertions(file string, as []*assertion.Assertion) {
+	d.assertFile, d.assertions = file, as
 }
 
 // New returns detectors with cfg's thresholds; engine (nil: no policy
@@ -470,7 +483,7 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 
 func (d *Detectors) egress(o *Observation, t int64) {
 	e := o.E
-	if d.known.Contains(e.Dst) {
+	if d.known.Contains(e.Dst.Unmap()) {
 		return
 	}
 	bits := 24
@@ -568,6 +581,9 @@ func (d *Detectors) policy(o *Observation, t int64) {
 		ok2 = allowed.IsAll()
 		q = portset.All
 	}
+	if len(d.assertions) > 0 {
+		d.checkAssertions(o, t, passed, q)
+	}
 	switch {
 	case passed && !ok2:
 		d.inc.add(t, &evidence{
@@ -604,4 +620,46 @@ func dropBy(e *event.Event) string {
 		return e.Rule
 	}
 	return e.Reason
+}
+
+// selects reports whether an assertion side covers an end of a flow.
+func selects(s assertion.Selector, a netip.Addr, w *identity.Workload, r identity.Resolution) bool {
+	if s.CIDR.IsValid() {
+		return r == identity.External && s.CIDR.Contains(a)
+	}
+	if r != identity.Resolved {
+		return false
+	}
+	if s.Namespace != "" && w.Namespace != s.Namespace {
+		return false
+	}
+	return s.Labels == nil || s.Labels.Matches(labels.Set(w.Labels))
+}
+
+func (d *Detectors) checkAssertions(o *Observation, t int64, passed bool, q portset.Set) {
+	e := o.E
+	for _, a := range d.assertions {
+		if (a.Expect == assertion.Deny) != passed {
+			continue // a deny answers to flows that passed, an allow to drops
+		}
+		if !a.Ports.Empty() && (q.IsAll() || a.Ports.Intersect(q).Empty()) {
+			continue // another port, or a protocol without ports
+		}
+		if !selects(a.From, e.Src, o.Src, o.SrcRes) || !selects(a.To, e.Dst, o.Dst, o.DstRes) {
+			continue
+		}
+		sev, what := Critical, "got through"
+		if a.Expect == assertion.Allow {
+			sev, what = Medium, "was dropped by policy"
+		}
+		d.inc.add(t, &evidence{
+			detector: AssertionName, severity: sev,
+			src: peer(e.Src, o.Src, o.SrcRes), dst: peer(e.Dst, o.Dst, o.DstRes),
+			summary:   fmt.Sprintf("%s to %s on %s %s, against assertion %q (%s:%d, expect %s)", e.Src, e.Dst, portLabel(e), what, a.Name, d.assertFile, a.Line, a.Expect),
+			count:     1,
+			threshold: map[string]any{"assertion": a.Name, "file": d.assertFile, "line": a.Line, "expect": string(a.Expect)},
+			observed:  map[string]any{"verdict": e.Verdict.String(), "port": portLabel(e)},
+			sample:    e,
+		})
+	}
 }

@@ -24,10 +24,9 @@ type refDetect struct {
 }
 
 type refWindow struct {
-	start   int64
-	seen    map[string]bool
-	count   int
-	alerted bool
+	start int64
+	seen  map[string]bool
+	count int
 }
 
 func (r *refDetect) window(m map[string]*refWindow, k string, t int64, length time.Duration) *refWindow {

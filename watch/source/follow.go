@@ -42,7 +42,7 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 	drain := func() error {
 		for i := 0; ; i++ {
 			if i&1023 == 1023 && ctx.Err() != nil {
-				return nil
+				return r.flush()
 			}
 			line, long, err := lr.next(max)
 			if errors.Is(err, io.EOF) {
@@ -64,6 +64,9 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 		}
 		select {
 		case <-ctx.Done():
+			if err := r.flush(); err != nil {
+				return err
+			}
 			return ctx.Err()
 		case <-t.C:
 		}

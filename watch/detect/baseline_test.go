@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,14 @@ func TestBaseline(t *testing.T) {
 			t.Errorf("got %q, untracked %d: a full baseline must be counted and alerted", got, d.Stats().Untracked)
 		}
 	})
+}
+
+func TestBaselineConfig(t *testing.T) {
+	c, err := ParseConfig("w.yaml", []byte("baseline: {learn: 30m, newPeer: false}\n"))
+	if err != nil || c.Baseline.Learn != 30*time.Minute || c.Baseline.NewPeer || !c.Baseline.NewListener || !c.Baseline.Enabled {
+		t.Errorf("%+v, %v", c.Baseline, err)
+	}
+	if _, err := ParseConfig("w.yaml", []byte("portScan: {}\nbaseline: {learn: 0s}\n")); err == nil || !strings.Contains(err.Error(), "w.yaml:2") {
+		t.Errorf("a zero learning window: %v", err)
+	}
 }

@@ -95,7 +95,7 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	var bridge *bridgeObjects
 	if len(rs.Bindings) > 0 {
 		var err error
-		if bridge, err = translateBridge(rs.Bindings, rs.Unbound); err != nil {
+		if bridge, err = translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup); err != nil {
 			return fmt.Errorf("firewall: apply: bridge table: %w", err)
 		}
 	}
@@ -737,7 +737,12 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			rate := uint64(r.LogRate) // #nosec G115 -- LogRate > 0
 			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: 5})
 		}
-		add(&expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.LogPrefix)})
+		l := &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.LogPrefix)}
+		if r.LogGroup != 0 {
+			l.Key |= 1 << unix.NFTA_LOG_GROUP
+			l.Group = r.LogGroup
+		}
+		add(l)
 	}
 	if r.Counter {
 		add(&expr.Counter{})

@@ -2,6 +2,7 @@ package firewall_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -200,6 +201,8 @@ func TestApplyGoldens(t *testing.T) {
 		{"xyz", "testdata/xyz-inventory.yaml", []string{"testdata/xyz-policies.yaml"}, firewall.Options{}},
 		{"xyz-allow-unclassified", "testdata/xyz-inventory.yaml", []string{"testdata/xyz-policies.yaml"},
 			firewall.Options{AllowUnclassified: true, LogRate: -1}},
+		// Drops logged to nflog group 7, where ward watch reads them.
+		{"xyz-log-group", "testdata/xyz-inventory.yaml", []string{"testdata/xyz-policies.yaml"}, firewall.Options{LogGroup: 7, LogRate: 50}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := compile(t, load(t, tc.inventory, tc.policies...), tc.opts)
@@ -208,6 +211,12 @@ func TestApplyGoldens(t *testing.T) {
 			}
 			if diff := cmp.Diff(rs.String(), n.listing(t)); diff != "" {
 				t.Errorf("nft list differs from Ruleset.String (-want +got):\n%s", diff)
+			}
+			if err := firewall.Verify(n.conn, rs); err != nil {
+				t.Errorf("Verify after Apply: %v", err)
+			}
+			if g := tc.opts.LogGroup; g != 0 && !strings.Contains(n.listing(t), fmt.Sprintf(`log prefix "ward-drop unclassified " group %d`, g)) {
+				t.Errorf("no drop logged to group %d:\n%s", g, n.listing(t))
 			}
 		})
 	}

@@ -40,7 +40,7 @@ func ifname(name string) ([]byte, error) {
 // translateBridge builds the bridge table of bindings (see
 // Ruleset.BridgeString), the same expressions nft makes of its text, so
 // that `nft list table bridge ward` prints BridgeString back.
-func translateBridge(bindings []Binding, unbound bool) (*bridgeObjects, error) {
+func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridgeObjects, error) {
 	t := bridgeTable()
 	policy := nftables.ChainPolicyAccept
 	pre := &nftables.Chain{
@@ -122,6 +122,11 @@ func translateBridge(bindings []Binding, unbound bool) (*bridgeObjects, error) {
 	src := func(reg uint32, off, n uint32) *expr.Payload {
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n}
 	}
+	spoofLog := &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(SpoofLogPrefix)}
+	if logGroup != 0 {
+		spoofLog.Key |= 1 << unix.NFTA_LOG_GROUP
+		spoofLog.Group = logGroup
+	}
 	fe80 := netip.MustParseAddr("fe80::").As16()
 	var zero16 [16]byte
 	rules := [][]expr.Any{
@@ -134,8 +139,7 @@ func translateBridge(bindings []Binding, unbound bool) (*bridgeObjects, error) {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: fe80[:]}, accept),
 		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: zero16[:]}, accept),
 		append(etherType(unix.ETH_P_IPV6), iifname, src(r2, 8, 16), lookup(v6, false), accept),
-		{&expr.Limit{Type: expr.LimitTypePkts, Rate: spoofLogRateSec, Unit: expr.LimitTimeSecond, Burst: 5},
-			&expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(SpoofLogPrefix)}},
+		{&expr.Limit{Type: expr.LimitTypePkts, Rate: spoofLogRateSec, Unit: expr.LimitTimeSecond, Burst: 5}, spoofLog},
 		{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
 	}
 	if !unbound {
@@ -282,7 +286,7 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	case len(rs.Bindings) == 0:
 		return []string{"- table " + BridgeFamily + " " + TableName}, nil
 	}
-	want, err := translateBridge(rs.Bindings, rs.Unbound)
+	want, err := translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup)
 	if err != nil {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	// means DefaultLogRate, a negative value turns logging off. Drops are
 	// counted either way.
 	LogRate int
+	// LogGroup, when not 0, sends the logged drops to this nflog group
+	// (1-65535) instead of the kernel log, for `ward watch` to read.
+	LogGroup int
 }
 
 // DefaultLogRate is the default of Options.LogRate.
@@ -102,9 +105,12 @@ var ndTypes = []string{
 // It fails when one address belongs to two workloads, since no rule could
 // tell them apart.
 func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error) {
-	rate := opts.LogRate
-	if rate == 0 {
-		rate = DefaultLogRate
+	if opts.LogGroup < 0 || opts.LogGroup > 65535 {
+		return nil, fmt.Errorf("log group %d: want 1-65535, or 0 for the kernel log", opts.LogGroup)
+	}
+	lg := logOpts{rate: opts.LogRate, group: uint16(opts.LogGroup)} // #nosec G115 -- checked above
+	if lg.rate == 0 {
+		lg.rate = DefaultLogRate
 	}
 	sum := eng.Summarize(netpol.Filter{})
 	classes := eng.Classes()
@@ -223,6 +229,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	// ingress chain (see GroupMark).
 	rs.Bindings = bindings(inv)
 	rs.Unbound = opts.NoBind && len(rs.Bindings) > 0
+	rs.SpoofLogGroup = lg.group
 	if len(rs.Bindings) > 0 {
 		classOf := map[netip.Addr]int{}
 		for i, c := range classes {
@@ -259,10 +266,10 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	}
 	rs.Self = selfAddrs(inv)
 	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)...)
-	publishedRules(rs, eng, inv, classes, addrs, unclassified, rate)
+	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)
 	userlandProxyRules(rs, inv)
 	if !unclassified.Empty() {
-		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", rate)})
+		rs.Chains = append(rs.Chains, &Chain{Name: ChainUnclassified, Rules: dropRules("unclassified", lg)})
 	}
 	for _, info := range sum.Classes {
 		i := index[info.ID]
@@ -270,10 +277,10 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			continue
 		}
 		if info.EgressIsolated {
-			rs.Chains = append(rs.Chains, grantChain(sets, EgressChain(info.ID), "egress "+info.ID, info.Egress, true, rate))
+			rs.Chains = append(rs.Chains, grantChain(sets, EgressChain(info.ID), "egress "+info.ID, info.Egress, true, lg))
 		}
 		if info.IngressIsolated {
-			rs.Chains = append(rs.Chains, grantChain(sets, IngressChain(info.ID), "ingress "+info.ID, info.Ingress, false, rate))
+			rs.Chains = append(rs.Chains, grantChain(sets, IngressChain(info.ID), "ingress "+info.ID, info.Ingress, false, lg))
 		}
 	}
 	return rs, nil
@@ -397,7 +404,7 @@ const ChainUserlandProxy = "userland_proxy"
 // sends from a published port may not pick a connection up again: TCP
 // segments conntrack does not know are dropped, a new UDP or SCTP flow
 // reaches only the sources allowed to connect to the port.
-func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, unclassified ipset.Set, rate int) {
+func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*netpol.Class, addrs []ipset.Set, unclassified ipset.Set, lg logOpts) {
 	if inv == nil {
 		return
 	}
@@ -485,7 +492,7 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 		if k.proto != portset.TCP {
 			pickUps = append(pickUps, Rule{L4: port(true), Counter: true, Verdict: Verdict{Kind: Drop}})
 		}
-		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), rate)...)
+		c.Rules = append(c.Rules, dropRules(fmt.Sprintf("published %d/%s", k.port, k.proto), lg)...)
 		rs.Chains = append(rs.Chains, c)
 		jumps = append(jumps, Rule{L4: port(false), Verdict: Verdict{Kind: Jump, Chain: chain}})
 		loJumps = append(loJumps, Rule{Oif: "lo", L4: port(false), Verdict: Verdict{Kind: Jump, Chain: chain}})
@@ -565,7 +572,7 @@ var lastIPv6 = netip.AddrFrom16([16]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf
 // next stage decides), then the logged, counted drop. Egress grants match
 // the destination address, ingress grants the source. sets holds the
 // names of the sets made.
-func grantChain(sets map[string]bool, name, what string, grants []netpol.Grant, egress bool, rate int) *Chain {
+func grantChain(sets map[string]bool, name, what string, grants []netpol.Grant, egress bool, lg logOpts) *Chain {
 	c := &Chain{Name: name}
 	for _, g := range grants {
 		for _, f := range Families {
@@ -582,17 +589,24 @@ func grantChain(sets map[string]bool, name, what string, grants []netpol.Grant, 
 			}
 		}
 	}
-	c.Rules = append(c.Rules, dropRules(what, rate)...)
+	c.Rules = append(c.Rules, dropRules(what, lg)...)
 	return c
+}
+
+// logOpts is how drops are logged: at most rate a second each chain (none
+// when rate < 0), to the kernel log, or to nflog group when not 0.
+type logOpts struct {
+	rate  int
+	group uint16
 }
 
 // dropRules log (rate-limited, unless rate < 0) and count a drop. The
 // limit is a match, so logging is a rule of its own: the drop must not
 // depend on it.
-func dropRules(what string, rate int) []Rule {
+func dropRules(what string, lg logOpts) []Rule {
 	var out []Rule
-	if rate > 0 {
-		out = append(out, Rule{LogRate: rate, LogPrefix: LogPrefix + what + " "})
+	if lg.rate > 0 {
+		out = append(out, Rule{LogRate: lg.rate, LogPrefix: LogPrefix + what + " ", LogGroup: lg.group})
 	}
 	return append(out, Rule{Counter: true, Verdict: Verdict{Kind: Drop}})
 }

@@ -308,3 +308,12 @@ func BenchmarkCompile(b *testing.B) {
 	b.ReportMetric(float64(rs.Stats().Rules), "rules")
 	b.ReportMetric(float64(rs.Stats().Elements), "elements")
 }
+
+func TestCompileRejectsLogGroup(t *testing.T) {
+	m := load(t, "testdata/xyz-inventory.yaml", "testdata/xyz-policies.yaml")
+	for _, g := range []int{-1, 65536} {
+		if _, err := firewall.Compile(m.eng, m.inv, firewall.Options{LogGroup: g}); err == nil {
+			t.Errorf("log group %d accepted", g)
+		}
+	}
+}

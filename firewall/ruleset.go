@@ -95,6 +95,9 @@ type Ruleset struct {
 	// without binding them to addresses: no prerouting chain, no address
 	// sets (Options.NoBind).
 	Unbound bool
+	// SpoofLogGroup, when not 0, logs the bridge table's spoofed frames
+	// to this nflog group instead of the kernel log (Options.LogGroup).
+	SpoofLogGroup uint16
 }
 
 // Binding is a bridge port (the host side of a container's veth) and the
@@ -214,7 +217,10 @@ type Rule struct {
 	// a rule that logs has no verdict).
 	LogRate   int
 	LogPrefix string
-	Counter   bool
+	// LogGroup, when not 0, logs to this nflog group instead of the
+	// kernel log.
+	LogGroup uint16
+	Counter  bool
 	// CtMarkSet, when set, sets the connection's mark (ct mark set).
 	CtMarkSet *uint32
 	Verdict   Verdict
@@ -503,7 +509,7 @@ func (r *Ruleset) BridgeString() string {
 			"ip6 saddr fe80::/10 accept",
 			"ip6 saddr :: accept",
 			"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
-			fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix),
+			fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix) + logGroupText(r.SpoofLogGroup),
 			"counter drop",
 		}
 		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
@@ -699,6 +705,9 @@ func (r Rule) String() string {
 			parts = append(parts, "limit rate "+strconv.Itoa(r.LogRate)+"/second")
 		}
 		parts = append(parts, "log prefix "+strconv.Quote(r.LogPrefix))
+		if r.LogGroup != 0 {
+			parts[len(parts)-1] += logGroupText(r.LogGroup)
+		}
 	}
 	if r.Counter {
 		parts = append(parts, "counter")
@@ -759,4 +768,12 @@ func anonSet(vals []string) string {
 		return vals[0]
 	}
 	return "{ " + strings.Join(vals, ", ") + " }"
+}
+
+// logGroupText is how nft lists a log statement's nflog group.
+func logGroupText(g uint16) string {
+	if g == 0 {
+		return ""
+	}
+	return " group " + strconv.Itoa(int(g))
 }

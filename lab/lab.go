@@ -520,3 +520,18 @@ func (l *Lab) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// RouterNS is the router namespace's file descriptor, where the ruleset
+// is and where connection tracking sees every flow between hosts (for
+// ward watch's kernel sources).
+func (l *Lab) RouterNS() int { return int(l.router) }
+
+// InHost runs f on a thread in host id's namespace ("namespace/name"):
+// sockets f opens stay there after it returns.
+func (l *Lab) InHost(id string, f func() error) error {
+	h, ok := l.hosts[id]
+	if !ok {
+		return fmt.Errorf("lab: no host %s", id)
+	}
+	return h.worker.do(f)
+}

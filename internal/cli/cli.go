@@ -163,6 +163,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		certCmd(e),
 		fwCmd(e),
 		labCmd(e),
+		watchCmd(e),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print Ward's version (as ward --version)",

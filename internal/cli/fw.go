@@ -37,6 +37,8 @@ type fwFlags struct {
 	enableBrNetfilter bool
 	noFlush           bool
 	noBind            bool
+	logRate           int
+	logGroup          int
 	// quarantine: a container of the Docker Engine that Ward cannot
 	// classify is quarantined instead of failing the inventory ("fw
 	// run" only: the other commands refuse such input).
@@ -63,6 +65,8 @@ left as it was.`,
 	pf.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
 	pf.BoolVar(&f.allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
 	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing check of every frame's source, which costs some throughput); VLAN-tagged frames to the ports are still dropped and broadcasts still judged")
+	pf.IntVar(&f.logRate, "log-rate", firewall.DefaultLogRate, "drops each dropping chain logs a second at most (a negative value: none; drops are counted either way)")
+	pf.IntVar(&f.logGroup, "log-group", 0, "log drops to this nflog group (1-65535), where `ward watch --nflog N` reads them, instead of the kernel log")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
@@ -280,7 +284,7 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind})
+	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind, LogRate: f.logRate, LogGroup: f.logGroup})
 }
 
 func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts firewall.Options) (*plan, error) {

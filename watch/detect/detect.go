@@ -1,0 +1,665 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
+	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/identity"
+)
+
+// Observation is an event with its endpoints resolved.
+type Observation struct {
+	E              *event.Event
+	Src, Dst       *identity.Workload
+	SrcRes, DstRes identity.Resolution
+}
+
+// Stats counts what the detectors saw.
+type Stats struct {
+	Events uint64
+	// Judged counts flows checked against the policy engine; Unjudged
+	// those that could not be (an end of unknown identity, or known only
+	// to an inventory the engine does not model).
+	Judged, Unjudged uint64
+	// Clamped counts events dated beyond the clock's MaxSkew.
+	Clamped uint64
+	// Untracked counts new keys refused by full window tables.
+	Untracked uint64
+	// Tracked is the keys held in window tables now.
+	Tracked int
+	// DroppedEvidence counts evidence refused because MaxIncidents were
+	// open.
+	DroppedEvidence uint64
+}
+
+type pairKey struct{ src, dst ip16 }
+
+type portKey struct {
+	src  ip16
+	port uint32 // proto<<16 | port
+}
+
+type scanPorts struct {
+	start   int64
+	ports   smallSet[uint32]
+	alerted bool
+}
+
+type scanHosts struct {
+	start   int64
+	hosts   smallSet[ip16]
+	alerted bool
+}
+
+// smallSet is a set of distinct values, the first few held inline: most
+// keys of a scan table see one or two values, and a million keys must not
+// mean a million allocations for the collector to scan.
+type smallSet[T comparable] struct {
+	inl  [2]T
+	n    int32
+	more []T
+}
+
+func (s *smallSet[T]) len() int { return int(s.n) }
+
+func (s *smallSet[T]) reset() {
+	*s = smallSet[T]{more: s.more[:0]}
+}
+
+// add adds v unless present or the set holds max values (then every
+// value counts as new: the count only grows past the threshold). It
+// reports whether v was new.
+func (s *smallSet[T]) add(v T, max int) bool {
+	for i := 0; i < int(s.n) && i < len(s.inl); i++ {
+		if s.inl[i] == v {
+			return false
+		}
+	}
+	for _, x := range s.more {
+		if x == v {
+			return false
+		}
+	}
+	switch {
+	case int(s.n) >= max:
+		return true
+	case int(s.n) < len(s.inl):
+		s.inl[s.n] = v
+	default:
+		s.more = append(s.more, v)
+	}
+	s.n++
+	return true
+}
+
+type flood struct {
+	start   int64
+	count   uint64
+	extra   uint64 // packets after the alert, reported when the window ends
+	alerted bool
+}
+
+// Detectors runs every enabled detector over observations. It is not
+// safe for concurrent use: one pipeline feeds it.
+type Detectors struct {
+	cfg    Config
+	clock  event.Clock
+	engine *netpol.Engine
+	inc    *incidentSet
+
+	known      ipset.Set // policy ipBlocks and egress.allow
+	allowed    map[[2]*netpol.Endpoint]portset.Set
+	ports      *table[pairKey, scanPorts]
+	hosts      *table[portKey, scanHosts]
+	syn, icmp  *table[pairKey, flood]
+	now        int64
+	clockNow   int64
+	swept      int64
+	untracked  uint64
+	stats      Stats
+	floodLimit [2]uint64
+	base       *baseline
+	assertions []*assertion.Assertion
+	assertFile string
+}
+
+// CheckAssertions makes observed flows answer to ward.yaml's assertions
+// (read from file): a flow that got through where an assertion says
+// deny, or was dropped by policy where one says allow, raises
+// assertion-violated, whatever the policies say.
+func (d *Detectors) CheckAssertions(file string, as []*assertion.Assertion) {
+	d.assertFile, d.assertions = file, as
+}
+
+// New returns detectors with cfg's thresholds; engine (nil: no policy
+// detectors and no ipBlocks for egress) judges flows, emit receives each
+// alert report (synchronously: render it before returning, the Alert
+// changes as the incident grows), clock (nil: event time only) bounds
+// forged timestamps.
+func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)) *Detectors {
+	d := &Detectors{
+		cfg: cfg, clock: clock, engine: engine,
+		inc:     newIncidents(cfg.Incidents, cfg.Limits.MaxIncidents, emit),
+		allowed: map[[2]*netpol.Endpoint]portset.Set{},
+		ports:   newTable[pairKey, scanPorts](cfg.Limits.MaxTracked),
+		hosts:   newTable[portKey, scanHosts](cfg.Limits.MaxTracked),
+		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		base:    newBaseline(),
+	}
+	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
+	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
+	var known []ipset.Range
+	for _, p := range cfg.Egress.Allow {
+		known = append(known, ipset.FromPrefix(p))
+	}
+	d.known = ipset.Of(known...)
+	if engine != nil {
+		d.known = d.known.Union(policyBlocks(engine))
+	}
+	return d
+}
+
+// policyBlocks is every address some egress ipBlock admits: cidr minus
+// except, over every policy.
+func policyBlocks(e *netpol.Engine) ipset.Set {
+	var s ipset.Set
+	for _, p := range e.Set().Policies {
+		for _, r := range p.Spec.Egress {
+			for _, peer := range r.To {
+				b := peer.IPBlock
+				if b == nil {
+					continue
+				}
+				c, err := netip.ParsePrefix(b.CIDR)
+				if err != nil {
+					continue // the loader rejected it already
+				}
+				blk := ipset.Of(ipset.FromPrefix(c.Masked()))
+				for _, ex := range b.Except {
+					if x, err := netip.ParsePrefix(ex); err == nil {
+						blk = blk.Subtract(ipset.Of(ipset.FromPrefix(x.Masked())))
+					}
+				}
+				s = s.Union(blk)
+			}
+		}
+	}
+	return s
+}
+
+// Observe judges a batch of observations.
+func (d *Detectors) Observe(obs []Observation) {
+	if d.clock != nil {
+		d.clockNow = d.clock.Now().UnixNano()
+	}
+	for i := range obs {
+		d.observe(&obs[i])
+	}
+}
+
+func (d *Detectors) observe(o *Observation) {
+	e := o.E
+	d.stats.Events++
+	if !e.Src.IsValid() || !e.Dst.IsValid() {
+		return
+	}
+	t := e.Time
+	if d.clock != nil && t > d.clockNow+int64(d.cfg.Limits.MaxSkew) {
+		t = d.clockNow
+		d.stats.Clamped++
+	}
+	d.advance(t)
+	if d.cfg.PortScan.Enabled && e.Failed() {
+		d.portScan(o, t)
+	}
+	if d.cfg.SYNFlood.Enabled && e.Proto == event.TCP && (e.Kind == event.Flow && e.Flags.IsSYN() && !e.Reply || e.Kind == event.ConnNew) {
+		d.flood(0, o, t)
+	}
+	if d.cfg.ICMPFlood.Enabled && e.Proto.IsICMP() && (e.Kind == event.Flow || e.Kind == event.ConnNew) {
+		d.flood(1, o, t)
+	}
+	if !opening(e) {
+		return
+	}
+	if d.cfg.Baseline.Enabled {
+		d.observeBaseline(o, t)
+	}
+	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes == identity.Resolved && e.Verdict.Passed() {
+		d.egress(o, t)
+	}
+	if d.cfg.Policy.Enabled && d.engine != nil {
+		d.policy(o, t)
+	}
+}
+
+func (d *Detectors) advance(t int64) {
+	if t <= d.now {
+		return
+	}
+	d.now = t
+	d.inc.advance(t)
+	if t-d.swept >= int64(d.sweepEvery()) {
+		d.sweep()
+	}
+}
+
+// Now is the detectors' time: the latest event time seen (clamped), or
+// the latest AdvanceTo.
+func (d *Detectors) Now() time.Time { return time.Unix(0, d.now).UTC() }
+
+// AdvanceTo moves the detectors' time to t when no event has: windows
+// expire and idle incidents close as if time had passed in the stream.
+// A live pipeline calls it when its input is quiet; an earlier t does
+// nothing.
+func (d *Detectors) AdvanceTo(t time.Time) { d.advance(t.UnixNano()) }
+
+// opening reports an event that opens a connection (or is a datagram
+// from its sender): what policies judge.
+func opening(e *event.Event) bool {
+	switch e.Kind {
+	case event.ConnNew:
+		return true
+	case event.Flow:
+		if e.Reply {
+			return false
+		}
+		if e.Proto == event.TCP {
+			return e.Flags.IsSYN()
+		}
+		return e.Proto != event.ProtoUnknown
+	}
+	return false
+}
+
+func (d *Detectors) sweepEvery() time.Duration {
+	return min(d.cfg.SYNFlood.Window, d.cfg.ICMPFlood.Window, d.cfg.PortScan.Window)
+}
+
+// sweep forgets expired windows, reporting flood packets counted after
+// an alert, and reports tables that refused keys.
+func (d *Detectors) sweep() {
+	now := d.now
+	d.swept = now
+	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
+	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.start >= ps })
+	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.start >= hs })
+	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
+		w := int64(d.floodWindow(i))
+		tb.sweep(func(k *pairKey, v *flood) bool {
+			if now-v.start < w {
+				return false
+			}
+			d.flushFlood(i, k, v)
+			return true
+		})
+	}
+	var untracked uint64
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.base.untracked} {
+		untracked += n
+	}
+	if untracked > d.untracked {
+		d.inc.add(now, &evidence{
+			detector: SaturatedName, severity: High,
+			src:       Peer{Group: "detector window tables", Identity: "ward"},
+			dst:       Peer{Group: "limits.maxTracked", Identity: "ward"},
+			summary:   fmt.Sprintf("window tables full (limits.maxTracked %d): %d new keys not tracked; detections for them are missed", d.cfg.Limits.MaxTracked, untracked),
+			count:     untracked - d.untracked,
+			threshold: map[string]any{"maxTracked": d.cfg.Limits.MaxTracked},
+			observed:  map[string]any{"untracked": untracked},
+		})
+		d.untracked = untracked
+	}
+}
+
+// Stats returns the counters.
+func (d *Detectors) Stats() Stats {
+	s := d.stats
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len()
+	s.DroppedEvidence = d.inc.Dropped
+	return s
+}
+
+// OpenIncidents is the number of incidents open.
+func (d *Detectors) OpenIncidents() int { return d.inc.Open() }
+
+// Reported counts alert reports by state (open, update, closed).
+func (d *Detectors) Reported() map[string]uint64 { return d.inc.Reported }
+
+// Close ends the input: pending flood counts are reported and every open
+// incident is closed.
+func (d *Detectors) Close() {
+	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
+		tb.sweep(func(k *pairKey, v *flood) bool { d.flushFlood(i, k, v); return true })
+	}
+	d.inc.closeAll()
+}
+
+// scanner returns who made a failed attempt: a refusal (RST in reply)
+// travels from the target back to the scanner.
+func scanner(o *Observation) (src, dst netip.Addr, srcW *identity.Workload, srcR identity.Resolution, dstW *identity.Workload, dstR identity.Resolution) {
+	e := o.E
+	if e.Reply {
+		return e.Dst, e.Src, o.Dst, o.DstRes, o.Src, o.SrcRes
+	}
+	return e.Src, e.Dst, o.Src, o.SrcRes, o.Dst, o.DstRes
+}
+
+func (d *Detectors) portScan(o *Observation, t int64) {
+	e := o.E
+	src, dst, sw, sr, dw, dr := scanner(o)
+	port := e.DstPort
+	if e.Reply {
+		port = e.SrcPort
+	}
+	if e.Proto.IsICMP() {
+		return // no ports: ICMP sweeps are the ICMP flood's and a host scan's business
+	}
+	pp := uint32(e.Proto)<<16 | uint32(port)
+	cfg := d.cfg.PortScan
+	win := int64(cfg.Window)
+	s, dd := key16(src), key16(dst)
+	if st := d.ports.get(pairKey{s, dd}); st != nil {
+		if t-st.start >= win || st.start == 0 {
+			st.ports.reset()
+			st.start, st.alerted = t, false
+		}
+		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
+			n := uint64(1)
+			if !st.alerted {
+				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
+			}
+			d.inc.add(t, &evidence{
+				detector: PortScanName, severity: High,
+				src: peer(src, sw, sr), dst: peer(dst, dw, dr),
+				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", src, st.ports.len(), dst, cfg.Window),
+				count:     n,
+				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
+				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
+				sample:    e,
+			})
+		}
+	}
+	if st := d.hosts.get(portKey{s, pp}); st != nil {
+		if t-st.start >= win || st.start == 0 {
+			st.hosts.reset()
+			st.start, st.alerted = t, false
+		}
+		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
+			n := uint64(1)
+			if !st.alerted {
+				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
+			}
+			group := fmt.Sprintf("port %d/%s", port, e.Proto)
+			d.inc.add(t, &evidence{
+				detector: PortScanName, severity: High,
+				src: peer(src, sw, sr), dst: Peer{Group: group, Identity: "many"},
+				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", src, st.hosts.len(), group, cfg.Window),
+				count:     n,
+				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
+				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
+				sample:    e,
+			})
+		}
+	}
+}
+
+func (d *Detectors) floodWindow(i int) time.Duration {
+	if i == 0 {
+		return d.cfg.SYNFlood.Window
+	}
+	return d.cfg.ICMPFlood.Window
+}
+
+func (d *Detectors) flood(i int, o *Observation, t int64) {
+	e := o.E
+	tb := d.syn
+	if i == 1 {
+		tb = d.icmp
+	}
+	k := pairKey{key16(e.Src), key16(e.Dst)}
+	st := tb.get(k)
+	if st == nil {
+		return
+	}
+	w := e.Weight()
+	if e.Kind == event.ConnNew {
+		w = 1
+	}
+	if t-st.start >= int64(d.floodWindow(i)) || st.start == 0 {
+		d.flushFlood(i, &k, st)
+		*st = flood{start: t}
+	}
+	st.count += w
+	switch {
+	case st.alerted:
+		st.extra += w
+	case st.count >= d.floodLimit[i]:
+		st.alerted = true
+		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, st.count, st, t, e)
+	}
+}
+
+func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n uint64, st *flood, t int64, sample *event.Event) {
+	name, cfg, what := SYNFloodName, d.cfg.SYNFlood, "SYNs"
+	if i == 1 {
+		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
+	}
+	elapsed := time.Duration(t - st.start)
+	d.inc.add(t, &evidence{
+		detector: name, severity: High,
+		src: peer(src, sw, sr), dst: peer(dst, dw, dr),
+		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, st.count, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
+		count:     n,
+		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
+		observed:  map[string]any{"packets": st.count, "windowStart": time.Unix(0, st.start).UTC().Format(time.RFC3339Nano)},
+		sample:    sample,
+	})
+}
+
+// flushFlood reports packets counted after an alert in a window that
+// ends. Identity is not known any more: the incident keeps the one it
+// opened with (the key is by address).
+func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
+	if !st.alerted || st.extra == 0 {
+		return
+	}
+	src, dst := k.src.addr(), k.dst.addr()
+	t := st.start + int64(d.floodWindow(i))
+	n := st.extra
+	st.extra = 0
+	d.floodEvidence(i, nil, identity.Unknown, nil, identity.Unknown, src, dst, n, st, min(t, d.now), nil)
+}
+
+func (d *Detectors) egress(o *Observation, t int64) {
+	e := o.E
+	if d.known.Contains(e.Dst.Unmap()) {
+		return
+	}
+	bits := 24
+	if e.Dst.Is6() {
+		bits = 64
+	}
+	group, _ := e.Dst.Prefix(bits)
+	d.inc.add(t, &evidence{
+		detector: EgressName, severity: Medium,
+		src: peer(e.Src, o.Src, o.SrcRes), dst: Peer{Address: e.Dst.String(), Identity: "external", Group: group.String()},
+		summary:  fmt.Sprintf("%s reached %s, outside every NetworkPolicy ipBlock and egress.allow", o.Src.ID(), event.Endpoint(e.Dst, e.DstPort)),
+		count:    1,
+		observed: map[string]any{"lastDestination": event.Endpoint(e.Dst, e.DstPort), "proto": e.Proto.String()},
+		sample:   e,
+	})
+}
+
+// endpoint is the engine's endpoint for an address of resolution r.
+func (d *Detectors) endpoint(a netip.Addr, w *identity.Workload, r identity.Resolution) *netpol.Endpoint {
+	switch r {
+	case identity.External:
+		ep := d.engine.EndpointOfIP(a)
+		if ep != nil && !ep.IsExternal() {
+			return nil // the engine knows it as a pod IP the identity table does not: do not guess
+		}
+		return ep
+	case identity.Resolved:
+		if w.W == nil {
+			return nil
+		}
+		eps := d.engine.EndpointsOf(w.W)
+		if len(eps) == 1 {
+			return eps[0]
+		}
+		for _, ep := range eps {
+			for _, ip := range ep.IPs {
+				if ip == a.Unmap() {
+					return ep
+				}
+			}
+		}
+		if len(eps) > 0 {
+			return eps[0]
+		}
+	}
+	return nil
+}
+
+const maxAllowedCache = 1 << 20
+
+func (d *Detectors) policy(o *Observation, t int64) {
+	e := o.E
+	passed := e.Verdict.Passed()
+	policyDrop := e.Verdict == event.Dropped && (e.Origin == event.OriginNFLog || strings.Contains(e.Reason, "POLICY"))
+	if !passed && !(policyDrop && d.cfg.Policy.Drops) {
+		return
+	}
+	if e.Kind == event.Request || e.Src == e.Dst {
+		return // the proxy's own decision; a pod talking to itself
+	}
+	if o.SrcRes == identity.External && o.DstRes == identity.External {
+		return
+	}
+	src := d.endpoint(e.Src, o.Src, o.SrcRes)
+	dst := d.endpoint(e.Dst, o.Dst, o.DstRes)
+	if src == nil || dst == nil {
+		d.stats.Unjudged++
+		return
+	}
+	d.stats.Judged++
+	k := [2]*netpol.Endpoint{src, dst}
+	allowed, ok := d.allowed[k]
+	if !ok {
+		allowed = d.engine.Allowed(src, dst)
+		if len(d.allowed) < maxAllowedCache {
+			d.allowed[k] = allowed
+		}
+	}
+	var ok2 bool
+	var q portset.Set
+	switch e.Proto {
+	case event.TCP, event.UDP, event.SCTP:
+		p := portset.TCP
+		switch e.Proto {
+		case event.UDP:
+			p = portset.UDP
+		case event.SCTP:
+			p = portset.SCTP
+		}
+		ok2 = allowed.Contains(p, e.DstPort)
+		q = portset.Port(p, e.DstPort)
+	default:
+		// NetworkPolicy ports name TCP, UDP and SCTP only: other
+		// protocols pass only where a rule allows every port.
+		ok2 = allowed.IsAll()
+		q = portset.All
+	}
+	if len(d.assertions) > 0 {
+		d.checkAssertions(o, t, passed, q)
+	}
+	switch {
+	case passed && !ok2:
+		d.inc.add(t, &evidence{
+			detector: ViolationName, severity: Critical,
+			src: peer(e.Src, o.Src, o.SrcRes), dst: peer(e.Dst, o.Dst, o.DstRes),
+			summary:  fmt.Sprintf("%s reached %s on %s: the NetworkPolicies deny it (enforcement is broken or bypassed)", src.ID, dst.ID, portLabel(e)),
+			count:    1,
+			observed: map[string]any{"verdict": e.Verdict.String(), "port": portLabel(e), "allowedPorts": allowed.String()},
+			sample:   e,
+			explain:  func() *netpol.Explanation { return d.engine.Explain(src, dst, q) },
+		})
+	case !passed && ok2:
+		d.inc.add(t, &evidence{
+			detector: StaleRuleName, severity: Medium,
+			src: peer(e.Src, o.Src, o.SrcRes), dst: peer(e.Dst, o.Dst, o.DstRes),
+			summary:  fmt.Sprintf("%s to %s on %s was dropped by policy (%s), but the NetworkPolicies allow it: stale or broken rules", src.ID, dst.ID, portLabel(e), dropBy(e)),
+			count:    1,
+			observed: map[string]any{"verdict": e.Verdict.String(), "reason": dropBy(e), "port": portLabel(e), "allowedPorts": allowed.String()},
+			sample:   e,
+			explain:  func() *netpol.Explanation { return d.engine.Explain(src, dst, q) },
+		})
+	}
+}
+
+func portLabel(e *event.Event) string {
+	if e.Proto.IsICMP() || e.Proto == event.ProtoUnknown {
+		return e.Proto.String()
+	}
+	return fmt.Sprintf("%d/%s", e.DstPort, e.Proto)
+}
+
+func dropBy(e *event.Event) string {
+	if e.Rule != "" {
+		return e.Rule
+	}
+	return e.Reason
+}
+
+// selects reports whether an assertion side covers an end of a flow.
+func selects(s assertion.Selector, a netip.Addr, w *identity.Workload, r identity.Resolution) bool {
+	if s.CIDR.IsValid() {
+		return r == identity.External && s.CIDR.Contains(a)
+	}
+	if r != identity.Resolved {
+		return false
+	}
+	if s.Namespace != "" && w.Namespace != s.Namespace {
+		return false
+	}
+	return s.Labels == nil || s.Labels.Matches(labels.Set(w.Labels))
+}
+
+func (d *Detectors) checkAssertions(o *Observation, t int64, passed bool, q portset.Set) {
+	e := o.E
+	for _, a := range d.assertions {
+		if (a.Expect == assertion.Deny) != passed {
+			continue // a deny answers to flows that passed, an allow to drops
+		}
+		if !a.Ports.Empty() && (q.IsAll() || a.Ports.Intersect(q).Empty()) {
+			continue // another port, or a protocol without ports
+		}
+		if !selects(a.From, e.Src, o.Src, o.SrcRes) || !selects(a.To, e.Dst, o.Dst, o.DstRes) {
+			continue
+		}
+		sev, what := Critical, "got through"
+		if a.Expect == assertion.Allow {
+			sev, what = Medium, "was dropped by policy"
+		}
+		d.inc.add(t, &evidence{
+			detector: AssertionName, severity: sev,
+			src: peer(e.Src, o.Src, o.SrcRes), dst: peer(e.Dst, o.Dst, o.DstRes),
+			summary:   fmt.Sprintf("%s to %s on %s %s, against assertion %q (%s:%d, expect %s)", e.Src, e.Dst, portLabel(e), what, a.Name, d.assertFile, a.Line, a.Expect),
+			count:     1,
+			threshold: map[string]any{"assertion": a.Name, "file": d.assertFile, "line": a.Line, "expect": string(a.Expect)},
+			observed:  map[string]any{"verdict": e.Verdict.String(), "port": portLabel(e)},
+			sample:    e,
+		})
+	}
+}

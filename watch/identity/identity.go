@@ -1,0 +1,328 @@
+package identity
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// Workload is who owned an address.
+type Workload struct {
+	Namespace string
+	Name      string
+	Kind      string
+	Labels    map[string]string
+	// Pod is the Pod object's name when the claim came from one.
+	Pod string
+	// W is the manifest workload (for the policy engine), nil when the
+	// claim came from elsewhere.
+	W *manifest.Workload
+}
+
+// ID is "namespace/Kind/name", as the policy engine names workloads.
+func (w *Workload) ID() string { return w.Namespace + "/" + w.Kind + "/" + w.Name }
+
+// Resolution is what an address is at a time.
+type Resolution uint8
+
+// Resolutions.
+const (
+	// External: not a cluster address.
+	External Resolution = iota
+	// Resolved: owned by a workload at that time.
+	Resolved
+	// Unknown: a cluster address whose owner at that time is not known
+	// (before its first claim, between claims, or claimed twice at once).
+	Unknown
+)
+
+var resolutionNames = [...]string{"external", "resolved", "unknown"}
+
+func (r Resolution) String() string {
+	if int(r) < len(resolutionNames) {
+		return resolutionNames[r]
+	}
+	return "invalid"
+}
+
+// Open is the end of a claim that has not ended.
+const Open = math.MaxInt64
+
+// Claim says that Who owned Addr from From until To (Unix nanoseconds,
+// To exclusive; math.MinInt64 for "since before anything was observed",
+// Open for "still").
+type Claim struct {
+	Addr     netip.Addr
+	From, To int64
+	Who      *Workload
+}
+
+type span struct {
+	from, to int64
+	who      *Workload // nil: two claims start at once (ambiguous)
+}
+
+// Table resolves addresses. Build it with Add (or FromManifests), then
+// query it; queries are safe for concurrent use once building is done,
+// except ByPod, which caches.
+type Table struct {
+	spans   map[netip.Addr][]span
+	cluster []netip.Prefix
+	pods    map[[2]string]*Workload // namespace, pod name
+	byNS    map[string][]*Workload
+	cache   map[[2]string]*Workload
+}
+
+// NewTable returns an empty table; cluster lists the cluster's address
+// ranges (pod CIDRs), whose unclaimed addresses are Unknown, not External.
+func NewTable(cluster ...netip.Prefix) *Table {
+	return &Table{spans: map[netip.Addr][]span{}, cluster: cluster, pods: map[[2]string]*Workload{},
+		byNS: map[string][]*Workload{}, cache: map[[2]string]*Workload{}}
+}
+
+// Add records a claim. Claims on one address may come in any order.
+func (t *Table) Add(c Claim) {
+	a := c.Addr.Unmap()
+	ss := t.spans[a]
+	i, found := slices.BinarySearchFunc(ss, c.From, func(s span, from int64) int {
+		switch {
+		case s.from < from:
+			return -1
+		case s.from > from:
+			return 1
+		}
+		return 0
+	})
+	if found {
+		if ss[i].who != c.Who {
+			ss[i].who = nil // two owners at once: say so, pick neither
+		}
+		if c.To > ss[i].to {
+			ss[i].to = c.To
+		}
+		return
+	}
+	t.spans[a] = slices.Insert(ss, i, span{from: c.From, to: c.To, who: c.Who})
+	if c.Who != nil && c.Who.Pod != "" {
+		t.pods[[2]string{c.Who.Namespace, c.Who.Pod}] = c.Who
+	}
+}
+
+// Resolve returns the owner of a at time at (Unix nanoseconds).
+func (t *Table) Resolve(a netip.Addr, at int64) (*Workload, Resolution) {
+	ss, ok := t.spans[a]
+	if !ok && a.Is4In6() {
+		a = a.Unmap()
+		ss, ok = t.spans[a]
+	}
+	if !ok {
+		if t.inCluster(a) {
+			return nil, Unknown
+		}
+		return nil, External
+	}
+	// The last claim started at or before at; it ends at its own end or
+	// where the next claim starts.
+	i := len(ss) - 1
+	for i >= 0 && ss[i].from > at {
+		i--
+	}
+	if i < 0 {
+		return nil, Unknown
+	}
+	end := ss[i].to
+	if i+1 < len(ss) && ss[i+1].from < end {
+		end = ss[i+1].from
+	}
+	if at >= end || ss[i].who == nil {
+		return nil, Unknown
+	}
+	return ss[i].who, Resolved
+}
+
+func (t *Table) inCluster(a netip.Addr) bool {
+	for _, p := range t.cluster {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Addresses is the number of addresses with claims.
+func (t *Table) Addresses() int { return len(t.spans) }
+
+// maxPodCache bounds ByPod's cache: names come from the event stream.
+const maxPodCache = 1 << 16
+
+// ByPod returns the workload of the pod a flow source names (Hubble's
+// namespace and pod_name): the Pod object of that name when the
+// manifests have it, else the workload in that namespace whose name,
+// followed by "-", is the longest prefix of the pod's name (the names
+// Deployments, StatefulSets, DaemonSets and Jobs give their pods). It is
+// a fallback for addresses the table cannot resolve, never a way to
+// override a resolved address: a flow source's names are only as good as
+// the source.
+func (t *Table) ByPod(namespace, pod string) *Workload {
+	if pod == "" {
+		return nil
+	}
+	k := [2]string{namespace, pod}
+	if w, ok := t.pods[k]; ok {
+		return w
+	}
+	if w, ok := t.cache[k]; ok {
+		return w
+	}
+	var best *Workload
+	for _, w := range t.byNS[namespace] {
+		if strings.HasPrefix(pod, w.Name+"-") && (best == nil || len(w.Name) > len(best.Name)) {
+			best = w
+		}
+	}
+	if len(t.cache) < maxPodCache {
+		t.cache[k] = best
+	}
+	return best
+}
+
+// FromManifests builds a table from the workloads of set: a claim for
+// every pod IP of every Pod object, from the pod's start (status.startTime,
+// else its creationTimestamp, else since ever) to its end (the last
+// container's finishedAt once the pod Succeeded or Failed, else open).
+// Workloads whose IPs are known but whose Pod objects are not (a set built
+// in code) claim their IPs since ever.
+func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
+	t := NewTable(cluster...)
+	wl := map[*manifest.Workload]*Workload{}
+	byIP := map[netip.Addr][]*manifest.Workload{}
+	for _, mw := range set.Workloads {
+		w := &Workload{Namespace: mw.Namespace, Name: mw.Name, Kind: mw.Kind, Labels: mw.Labels, W: mw}
+		if mw.Kind == "Pod" {
+			w.Pod = mw.Name
+		}
+		wl[mw] = w
+		t.byNS[mw.Namespace] = append(t.byNS[mw.Namespace], w)
+		for _, a := range mw.IPs {
+			byIP[a] = append(byIP[a], mw)
+		}
+	}
+	claimed := map[*manifest.Workload]bool{}
+	for _, o := range set.Objects {
+		pod, ok := o.Obj.(*corev1.Pod)
+		if !ok {
+			continue
+		}
+		from, to := podInterval(pod)
+		for _, a := range podIPs(pod) {
+			mw := owner(pod, byIP[a])
+			if mw == nil {
+				continue
+			}
+			w := wl[mw]
+			if w.Pod != pod.Name {
+				// One Workload per pod, sharing the manifest workload.
+				c := *w
+				c.Pod = pod.Name
+				w = &c
+			}
+			claimed[mw] = true
+			t.Add(Claim{Addr: a, From: from, To: to, Who: w})
+		}
+		if mw := ownerByName(pod, set.Workloads); mw != nil {
+			if _, ok := t.pods[[2]string{pod.Namespace, pod.Name}]; !ok {
+				c := *wl[mw]
+				c.Pod = pod.Name
+				t.pods[[2]string{pod.Namespace, pod.Name}] = &c
+			}
+		}
+	}
+	for _, mw := range set.Workloads {
+		if claimed[mw] {
+			continue
+		}
+		for _, a := range mw.IPs {
+			t.Add(Claim{Addr: a, From: math.MinInt64, To: Open, Who: wl[mw]})
+		}
+	}
+	return t
+}
+
+func podIPs(pod *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(out, a.Unmap()) {
+			out = append(out, a.Unmap())
+		}
+	}
+	if pod.Status.PodIP != "" {
+		add(pod.Status.PodIP)
+	}
+	for _, ip := range pod.Status.PodIPs {
+		add(ip.IP)
+	}
+	return out
+}
+
+// podInterval is when the pod held its IPs.
+func podInterval(pod *corev1.Pod) (from, to int64) {
+	from, to = math.MinInt64, Open
+	switch {
+	case pod.Status.StartTime != nil && !pod.Status.StartTime.IsZero():
+		from = pod.Status.StartTime.UnixNano()
+	case !pod.CreationTimestamp.IsZero():
+		from = pod.CreationTimestamp.UnixNano()
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		var last time.Time
+		for _, cs := range pod.Status.ContainerStatuses {
+			if term := cs.State.Terminated; term != nil && term.FinishedAt.After(last) {
+				last = term.FinishedAt.Time
+			}
+		}
+		if !last.IsZero() {
+			to = last.UnixNano()
+			if to < from {
+				to = from
+			}
+		}
+	}
+	return from, to
+}
+
+// owner picks, among the workloads holding the pod's IP, the one the pod
+// belongs to: the Pod itself, the only candidate, or the one its owner
+// references name.
+func owner(pod *corev1.Pod, cands []*manifest.Workload) *manifest.Workload {
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	return ownerByName(pod, cands)
+}
+
+func ownerByName(pod *corev1.Pod, ws []*manifest.Workload) *manifest.Workload {
+	var best *manifest.Workload
+	for _, w := range ws {
+		if w.Namespace != pod.Namespace {
+			continue
+		}
+		if w.Kind == "Pod" && w.Name == pod.Name {
+			return w
+		}
+		for _, ref := range pod.OwnerReferences {
+			// A ReplicaSet "web-7d4b9c" belongs to Deployment "web".
+			if ref.Name == w.Name || strings.HasPrefix(ref.Name, w.Name+"-") && ref.Kind == "ReplicaSet" && w.Kind == "Deployment" {
+				if best == nil || len(w.Name) > len(best.Name) {
+					best = w
+				}
+			}
+		}
+	}
+	return best
+}

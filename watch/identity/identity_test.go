@@ -1,0 +1,112 @@
+package identity
+
+import (
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+func at(s string) int64 {
+	t, err := time.Parse(time.RFC3339, "2026-12-06T"+s+"Z")
+	if err != nil {
+		panic(err)
+	}
+	return t.UnixNano()
+}
+
+func load(t *testing.T) *Table {
+	t.Helper()
+	set, err := manifest.Load(manifest.Options{}, "testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
+}
+
+// TestResolveOverTime: an address reused by a new workload is the new
+// one's only from when its pod started; before, the old one's until it
+// finished; in between, nobody's.
+func TestResolveOverTime(t *testing.T) {
+	tab := load(t)
+	for _, tc := range []struct {
+		addr, time string
+		want       string
+		res        Resolution
+	}{
+		{"10.244.0.5", "07:30:00", "shop/Deployment/web", Resolved},
+		{"fd00::5", "07:30:00", "shop/Deployment/web", Resolved},
+		{"::ffff:10.244.0.5", "07:30:00", "shop/Deployment/web", Resolved},
+		{"10.244.0.5", "06:59:59", "", Unknown}, // before its pod started
+		{"10.244.0.9", "06:05:00", "shop/Job/migrate", Resolved},
+		{"10.244.0.9", "06:20:00", "", Unknown}, // the job finished, db-0 not yet started
+		{"10.244.0.9", "06:30:00", "shop/StatefulSet/db", Resolved},
+		{"10.244.0.9", "09:00:00", "shop/StatefulSet/db", Resolved},
+		{"10.244.7.7", "07:00:00", "", Unknown}, // in the pod range, never claimed
+		{"203.0.113.9", "07:00:00", "", External},
+	} {
+		w, res := tab.Resolve(netip.MustParseAddr(tc.addr), at(tc.time))
+		got := ""
+		if w != nil {
+			got = w.ID()
+		}
+		if got != tc.want || res != tc.res {
+			t.Errorf("%s at %s: %q %s, want %q %s", tc.addr, tc.time, got, res, tc.want, tc.res)
+		}
+	}
+	w, _ := tab.Resolve(netip.MustParseAddr("10.244.0.5"), at("07:30:00"))
+	if w.Pod != "web-5d9c7b-x2x9q" || w.Labels["app"] != "web" || w.W == nil {
+		t.Errorf("resolved workload %+v lacks its pod, labels or manifest workload", w)
+	}
+}
+
+func TestClaimsAnyOrder(t *testing.T) {
+	a := netip.MustParseAddr("10.0.0.1")
+	old, nw := &Workload{Namespace: "a", Name: "old", Kind: "Pod"}, &Workload{Namespace: "b", Name: "new", Kind: "Pod"}
+	for _, order := range [][]Claim{
+		{{a, 100, Open, old}, {a, 200, Open, nw}},
+		{{a, 200, Open, nw}, {a, 100, Open, old}},
+	} {
+		tab := NewTable()
+		for _, c := range order {
+			tab.Add(c)
+		}
+		for _, tc := range []struct {
+			at   int64
+			want *Workload
+		}{{99, nil}, {100, old}, {199, old}, {200, nw}, {math.MaxInt64 - 1, nw}} {
+			if w, _ := tab.Resolve(a, tc.at); w != tc.want {
+				t.Errorf("at %d: %v, want %v", tc.at, w, tc.want)
+			}
+		}
+	}
+	// Two owners from the same instant: neither is believed.
+	tab := NewTable()
+	tab.Add(Claim{a, 100, Open, old})
+	tab.Add(Claim{a, 100, Open, nw})
+	if w, res := tab.Resolve(a, 150); w != nil || res != Unknown {
+		t.Errorf("ambiguous claim resolved to %v %s", w, res)
+	}
+}
+
+func TestByPod(t *testing.T) {
+	tab := load(t)
+	for _, tc := range []struct{ ns, pod, want string }{
+		{"shop", "web-5d9c7b-x2x9q", "shop/Deployment/web"},
+		{"shop", "web-5d9c7b-zzzzz", "shop/Deployment/web"}, // a pod not in the dump
+		{"shop", "db-1", "shop/StatefulSet/db"},
+		{"other", "web-5d9c7b-x2x9q", ""},
+		{"shop", "webby", ""},
+		{"shop", "", ""},
+	} {
+		got := ""
+		if w := tab.ByPod(tc.ns, tc.pod); w != nil {
+			got = w.ID()
+		}
+		if got != tc.want {
+			t.Errorf("ByPod(%s, %s) = %q, want %q", tc.ns, tc.pod, got, tc.want)
+		}
+	}
+}

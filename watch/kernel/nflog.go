@@ -1,0 +1,144 @@
+package kernel
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/nflog"
+	"github.com/wardsec/ward/watch/event"
+)
+
+// NFLog is a Source of the packets `ward fw --log-group N` drops: each
+// logged packet becomes a Flow event with Verdict Dropped and Rule naming
+// the chain that dropped it ("ingress c3", "egress c1", "unclassified",
+// "published 8080/tcp", "spoof"). Packets logged by other rules to the
+// same group become events too, with their prefix as the Rule.
+//
+// ward fw logs at most --log-rate drops a second per chain (10 by
+// default): above that rate, drops are counted in the ruleset's counters
+// but not logged, so they reach no Source. Every logged packet the kernel
+// could not deliver to this reader is counted and reported as a Problem
+// with Lost set. It needs CAP_NET_ADMIN.
+type NFLog struct {
+	// Group is the nflog group (ward fw --log-group).
+	Group uint16
+	// NetNS is the network namespace's file descriptor (0: the caller's).
+	NetNS int
+	// Node names the host in events.
+	Node string
+	// ReadBuffer is the socket's receive buffer (DefaultReadBuffer if 0).
+	ReadBuffer int
+
+	// ready, when set, is closed once the group is bound (tests).
+	ready chan struct{}
+}
+
+// Name returns "nflog:" and the group (and the node).
+func (n *NFLog) Name() string {
+	s := fmt.Sprintf("nflog:%d", n.Group)
+	if n.Node != "" {
+		s += "@" + n.Node
+	}
+	return s
+}
+
+// Run delivers events until ctx is done (then it returns ctx.Err()) or
+// the sink fails.
+func (n *NFLog) Run(ctx context.Context, sink event.Sink) error {
+	size := n.ReadBuffer
+	if size <= 0 {
+		size = DefaultReadBuffer
+	}
+	c, err := nflog.Open(nflog.Config{Group: n.Group, NetNS: n.NetNS, ReadBuffer: size})
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if n.ready != nil {
+		close(n.ready)
+	}
+	in := event.NewInterner(4096, 256)
+	batch := make([]event.Event, 0, event.BatchSize)
+	var reported uint64
+	for {
+		ps, err := c.Receive()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.Is(err, nflog.ErrLost) {
+			return fmt.Errorf("%s: %w", n.Name(), err)
+		}
+		batch = batch[:0]
+		for i := range ps {
+			var e event.Event
+			if n.decode(&ps[i], &e, in) {
+				batch = append(batch, e)
+			}
+		}
+		// The sequence numbers say how many were lost, once the next
+		// packet arrives.
+		if lost := c.Lost(); lost > reported {
+			sink.Problem(event.Problem{Source: n.Name(), Err: errors.New("nflog: logged packets lost (receive buffer overrun)"), Lost: lost - reported})
+			reported = lost
+		}
+		if len(batch) > 0 {
+			if err := sink.Deliver(batch); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) bool {
+	h, err := nflog.ParseHeaders(p.Payload)
+	if err != nil {
+		return false
+	}
+	*e = event.Event{
+		Time:     event.Nanos(p.Time),
+		Origin:   event.OriginNFLog,
+		Kind:     event.Flow,
+		Verdict:  event.Dropped,
+		Src:      h.Src.Unmap(),
+		Dst:      h.Dst.Unmap(),
+		SrcPort:  h.SrcPort,
+		DstPort:  h.DstPort,
+		Proto:    event.Proto(h.Proto),
+		Flags:    event.TCPFlags(h.TCPFlags),
+		ICMPType: h.ICMPType,
+		ICMPCode: h.ICMPCode,
+		Packets:  1,
+		Node:     n.Node,
+		Reason:   "policy denied",
+	}
+	if h.Length > 0 {
+		e.Bytes = uint64(h.Length)
+	}
+	e.Rule = in.Intern([]byte(RuleOfPrefix(p.Prefix)))
+	var b [16]byte
+	binary.BigEndian.PutUint16(b[:], n.Group)
+	binary.BigEndian.PutUint32(b[2:], p.Seq)
+	binary.BigEndian.PutUint64(b[6:], uint64(e.Time)) // #nosec G115 -- bits for a hash
+	e.ID = event.ID(event.OriginNFLog, append(b[:14], n.Node...))
+	return true
+}
+
+// RuleOfPrefix names the ward fw chain a log prefix comes from
+// ("ward-drop ingress c3 " -> "ingress c3", "ward-spoof " -> "spoof"); any
+// other prefix is returned trimmed.
+func RuleOfPrefix(prefix string) string {
+	switch {
+	case strings.HasPrefix(prefix, firewall.LogPrefix):
+		return strings.TrimSpace(strings.TrimPrefix(prefix, firewall.LogPrefix))
+	case prefix == firewall.SpoofLogPrefix:
+		return "spoof"
+	}
+	return strings.TrimSpace(prefix)
+}

@@ -146,7 +146,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
-	var workloads []int // indexes into objs
+	var workloads []int       // indexes into objs
+	var refRollouts []*object // Rollouts with a workloadRef instead of a template
 	for i := range objs {
 		o := &objs[i]
 		m := meta(o.obj)
@@ -194,6 +195,14 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		case *rbacv1.Role, *rbacv1.RoleBinding:
 			// Kept in Objects, for the RBAC audit.
+		case *Rollout:
+			if v.templateFromRef() {
+				// Its pods run the referenced Deployment's template: that
+				// Deployment models and audits them.
+				refRollouts = append(refRollouts, o)
+			} else {
+				workloads = append(workloads, i)
+			}
 		default:
 			workloads = append(workloads, i)
 		}
@@ -203,6 +212,15 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	}
 
 	s.Workloads = fold(objs, workloads, &s.PodIPsKnown)
+	for _, o := range refRollouts {
+		r := o.obj.(*Rollout)
+		ref := r.Spec.WorkloadRef
+		if _, ok := seen[Ref{Kind: ref.Kind, Namespace: r.Namespace, Name: ref.Name}]; ok && ref.Kind == "Deployment" {
+			continue
+		}
+		s.Skipped = append(s.Skipped, Skipped{Source: o.src, Kind: o.kind, APIVersion: r.APIVersion, Namespace: r.Namespace, Name: r.Name,
+			Reason: fmt.Sprintf("Rollout takes its pod template from %s %s (workloadRef), which the input does not hold: its pods are not audited or modelled", ref.Kind, ref.Name)})
+	}
 
 	for name, n := range namespaces {
 		if n == nil {
@@ -246,7 +264,11 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 		if !ok {
 			return -1
 		}
-		if q, ok := owners[ownerKey{m.GetNamespace(), ref.Kind, ref.Name}]; ok {
+		kind := ref.Kind
+		if kind == "Service" && strings.HasPrefix(ref.APIVersion, "serving.knative.dev/") {
+			kind = KnativeServiceKind
+		}
+		if q, ok := owners[ownerKey{m.GetNamespace(), kind, ref.Name}]; ok {
 			uid := meta(objs[idx[q]].obj).GetUID()
 			if ref.UID == "" || uid == "" || ref.UID == uid {
 				return q
@@ -371,6 +393,12 @@ func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
 func newWorkload(o *object) *Workload {
 	m := meta(o.obj)
 	t, specPath := podTemplate(o.obj)
+	switch v := o.obj.(type) {
+	case *KnativeService:
+		t = knativeTemplate(t, v.Name, true)
+	case *KnativeConfiguration:
+		t = knativeTemplate(t, v.Name, false)
+	}
 	w := &Workload{
 		Namespace:    m.GetNamespace(),
 		Name:         m.GetName(),

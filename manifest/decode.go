@@ -208,6 +208,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
 		return
 	}
+	// The kind Ward names the object by: the same as written but for a
+	// Knative Service (KnativeServiceKind).
+	kind = kindOf(obj)
 
 	name := func() string {
 		md := mapGet(n, "metadata")

@@ -1,0 +1,120 @@
+package manifest
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestLoadOtherWorkloadKinds checks that OpenShift DeploymentConfigs,
+// Knative Services and Configurations and Argo Rollouts become workloads
+// with their pod template's labels, ports and field lines, like a
+// Deployment; that a Rollout with a workloadRef is left to its
+// Deployment; and that one whose Deployment is missing is reported as
+// skipped.
+func TestLoadOtherWorkloadKinds(t *testing.T) {
+	path := filepath.Join("testdata", "workload-kinds.yaml")
+	s, err := Load(Options{FieldLines: true}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type wl struct {
+		ID     string
+		Labels map[string]string
+		Ports  []Port
+		Line   int // of the first container's image
+	}
+	var got []wl
+	for _, w := range s.Workloads {
+		got = append(got, wl{w.ID(), w.Labels, w.Ports, w.TemplateLine("spec.containers[0].image")})
+	}
+	want := []wl{
+		{"apps/DeploymentConfig/legacy", map[string]string{"app": "legacy"},
+			[]Port{{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, Container: "app"}}, 18},
+		{"serverless/Service.serving.knative.dev/hello",
+			map[string]string{"tier": "fn", KnativeServiceLabel: "hello", KnativeConfigurationLabel: "hello"},
+			[]Port{{Name: "http1", Port: 8080, Protocol: corev1.ProtocolTCP}}, 33},
+		{"serverless/Configuration/worker", map[string]string{KnativeConfigurationLabel: "worker"},
+			[]Port{{Port: 9090, Protocol: corev1.ProtocolTCP}}, 44},
+		{"shop/Rollout/canary", map[string]string{"app": "canary"},
+			[]Port{{Name: "grpc", Port: 9000, Protocol: corev1.ProtocolTCP, Container: "api"}}, 62},
+		{"shop/Deployment/checkout", map[string]string{"app": "checkout"}, nil, 83},
+	}
+	// Workloads are sorted by namespace, then name.
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("workloads (-want +got):\n%s", diff)
+	}
+	if len(s.Skipped) != 1 || s.Skipped[0].Name != "elsewhere" || s.Skipped[0].Source.Line != 85 ||
+		!strings.Contains(s.Skipped[0].Reason, "Deployment not-in-input (workloadRef)") {
+		t.Errorf("skipped = %+v, want the Rollout elsewhere, whose Deployment is not in the input", s.Skipped)
+	}
+	// The decoded object keeps the template as written: Knative's labels
+	// are added to the workload only.
+	for _, o := range s.Objects {
+		if ks, ok := o.Obj.(*KnativeService); ok && len(ks.Spec.Template.Labels) != 1 {
+			t.Errorf("Knative Service object labels changed: %v", ks.Spec.Template.Labels)
+		}
+	}
+}
+
+// TestOtherWorkloadKindsOwnership checks that ownerReferences to the new
+// kinds fold instance pods into them, a Knative owner by its API group.
+func TestOtherWorkloadKindsOwnership(t *testing.T) {
+	doc := `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary, namespace: shop, uid: r1}
+spec:
+  selector: {matchLabels: {app: canary}}
+  template:
+    metadata: {labels: {app: canary}}
+    spec: {containers: [{name: api, image: api:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: canary-6d4-x
+  namespace: shop
+  labels: {app: canary}
+  ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: canary, uid: r1, controller: true}]
+spec: {containers: [{name: api, image: api:1}]}
+status: {podIP: 10.0.0.7}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: hello, namespace: fn}
+spec: {template: {spec: {containers: [{image: hello:1}]}}}
+---
+apiVersion: serving.knative.dev/v1
+kind: Configuration
+metadata:
+  name: hello
+  namespace: fn
+  ownerReferences: [{apiVersion: serving.knative.dev/v1, kind: Service, name: hello, controller: true}]
+spec: {template: {spec: {containers: [{image: hello:1}]}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello, namespace: fn}
+spec: {type: ExternalName, externalName: kourier.kourier-system.svc.cluster.local}
+`
+	s, err := Load(Options{Stdin: strings.NewReader(doc)}, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, w := range s.Workloads {
+		ids = append(ids, w.ID())
+	}
+	if diff := cmp.Diff([]string{"fn/Service.serving.knative.dev/hello", "shop/Rollout/canary"}, ids); diff != "" {
+		t.Fatalf("workloads (-want +got):\n%s", diff)
+	}
+	if w := s.Workloads[1]; w.Instances != 1 || len(w.IPs) != 1 || w.IPs[0].String() != "10.0.0.7" {
+		t.Errorf("Rollout instances %d, IPs %v: want the owned pod folded in", w.Instances, w.IPs)
+	}
+	if len(s.Services) != 1 || s.Services[0].Name != "hello" {
+		t.Errorf("services = %+v: the core Service named like the Knative Service must load too", s.Services)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -456,16 +455,8 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 // a command separator.
 var sudoRun = regexp.MustCompile(`(?:^|[;&|(]|&&|\|\|)\s*sudo(?:\s|$)`)
 
-// secretNames and secretSuffixes are what COPY and ADD sources holding
-// secrets are named (compared in lower case, by base name, or by the end
-// of the path for the two-part ones).
-var (
-	secretNames = []string{"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".env", ".npmrc", ".pypirc", ".netrc",
-		".git-credentials", ".dockercfg", "credentials.json", "kubeconfig"}
-	secretSuffixes = []string{".pem", ".key", ".p12", ".pfx", ".jks", "/.docker/config.json", "/.aws/credentials"}
-)
-
-// secretSources are the sources, among srcs, named like secrets.
+// secretSources are the sources, among srcs, named like secrets
+// (secretscan.FileName).
 func secretSources(srcs []string, line int) []secretFile {
 	var out []secretFile
 	for _, src := range srcs {
@@ -473,10 +464,7 @@ func secretSources(srcs []string, line int) []secretFile {
 		if _, remote := remoteHost(src); remote {
 			continue
 		}
-		lower := strings.ToLower(path.Clean("/" + src))
-		base := path.Base(lower)
-		if slices.Contains(secretNames, base) || strings.HasPrefix(base, ".env.") ||
-			slices.ContainsFunc(secretSuffixes, func(s string) bool { return strings.HasSuffix(lower, s) }) {
+		if secretscan.FileName(src) {
 			out = append(out, secretFile{line: line, src: src})
 		}
 	}

@@ -188,6 +188,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			// Kept in Objects, as istio types, for the mesh audit.
 		case *corev1.ServiceAccount:
 			// Kept in Objects, for the audit of service account tokens.
+		case *corev1.ConfigMap:
+			// Kept in Objects, for the audit of secrets in ConfigMaps.
 		case *networkingv1.Ingress:
 			// Kept in Objects, for the audit of Ingresses.
 		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:

@@ -30,6 +30,9 @@ func known(apiVersion, kind string) any {
 			return new(corev1.ReplicationController)
 		case "ServiceAccount":
 			return new(corev1.ServiceAccount)
+		case "ConfigMap":
+			// Kept in Set.Objects for the audit of secrets in ConfigMaps.
+			return new(corev1.ConfigMap)
 		}
 	case "apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1":
 		switch kind {
@@ -106,7 +109,7 @@ func known(apiVersion, kind string) any {
 // servedAs returns the apiVersion that serves a kind Ward models, or "".
 func servedAs(kind string) string {
 	switch kind {
-	case "Namespace", "Pod", "Service", "ReplicationController", "ServiceAccount":
+	case "Namespace", "Pod", "Service", "ReplicationController", "ServiceAccount", "ConfigMap":
 		return "v1"
 	case "Deployment", "DaemonSet", "ReplicaSet", "StatefulSet":
 		return "apps/v1"
@@ -144,6 +147,8 @@ func kindOf(obj any) string {
 		return "ReplicationController"
 	case *corev1.ServiceAccount:
 		return "ServiceAccount"
+	case *corev1.ConfigMap:
+		return "ConfigMap"
 	case *appsv1.Deployment:
 		return "Deployment"
 	case *appsv1.StatefulSet:
@@ -201,6 +206,9 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *corev1.ServiceAccount:
+		c := *o
+		return &c
+	case *corev1.ConfigMap:
 		c := *o
 		return &c
 	case *appsv1.Deployment:

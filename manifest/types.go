@@ -250,7 +250,7 @@ type Object struct {
 	Kind   string
 	Source Source
 	// Lines maps field paths ("spec.externalIPs") to lines, for
-	// Services, Ingresses, RBAC objects and objects with a pod template loaded with
+	// Services, Ingresses, RBAC objects, ConfigMaps and objects with a pod template loaded with
 	// Options.FieldLines, and for NetworkPolicies; nil otherwise. Use Line.
 	Lines map[string]int
 }

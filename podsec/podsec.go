@@ -34,8 +34,9 @@ type Options struct {
 
 // Audit checks the pod template of every workload of set against the Pod
 // Security Standards and Ward's own hardening rules, and the NodePort and
-// LoadBalancer Services of set against ingress isolation, and its RBAC
-// roles and bindings for dangerous rights and who holds them. It returns the
+// LoadBalancer Services of set against ingress isolation, its RBAC
+// roles and bindings for dangerous rights and who holds them, and its
+// ConfigMaps for secrets. It returns the
 // findings sorted with finding.Sort. The set is not modified.
 //
 // The error is non-nil only for invalid options: a Level or Version that
@@ -63,6 +64,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 	}
 	a.exposure(set)
 	a.rbac(set)
+	a.configMaps(set)
 	if opts.IngressIsolated != nil {
 		a.exposed(set)
 	}

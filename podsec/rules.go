@@ -19,6 +19,8 @@ const (
 	ruleExposedUnisolated = "pod/exposed-unisolated"
 	ruleSecretInEnv       = "pod/secret-in-env" // #nosec G101 -- a rule id, not a credential
 
+	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
+
 	ruleExternalIPs     = "exposure/service-external-ips"
 	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
 	ruleIngressNoTLS    = "exposure/ingress-no-tls"
@@ -290,14 +292,14 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A container's environment holds a secret written in the manifest: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
 		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
-			"a commit. A name suggests a secret when one of its words is key, token, secret, password, passphrase, credential or auth, no word is public, " +
+			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, no word is public, " +
 			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
 			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
 			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
 			"templates, changeme and the like. The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
-		Equivalents: []string{"KSV-0109", "kics:Secrets Used as Environment Variables"},
+		Equivalents: []string{"kics:Secrets Used as Environment Variables"},
 	},
 	{
 		ID:       ruleImageLatest,
@@ -477,6 +479,21 @@ var Rules = []finding.Rule{
 		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
 			"No peer auditor has this check.",
 		Fix: "Let only the pipeline that applies the reviewed policies change them.",
+	},
+	{
+		ID:       ruleConfigMapSecret,
+		Severity: finding.High,
+		Summary:  "A ConfigMap holds a secret: a key named like one with a literal value, a value that looks like a credential, or a configuration file with such an assignment in it.",
+		Rationale: "ConfigMaps are not Secrets: they are not encrypted at rest when Secrets are, RBAC roles grant reading them widely (the built-in view role " +
+			"does, for Secrets it does not), and they are printed in full by `kubectl describe`. In data, a single-line value is judged like pod/secret-in-env " +
+			"judges an environment variable (its key's name, its value's form); a multi-line value is a configuration file (properties, .env, INI, YAML, " +
+			"JSON) whose lines `key=value` or `key: value` are judged the same way, PEM certificate bodies skipped. binaryData is judged by its key " +
+			"(a private key or keystore file name: id_rsa, *.key, *.p12, *.pfx, *.jks, *.keystore; not *.pem, *.crt or trust stores, which hold " +
+			"certificates) and by its content when that is text. Quiet: placeholders (changeme, `<...>`, `{{ ... }}`, `${VAR}` references), " +
+			"references to a secret store (vault:, ref+..., AWS Secrets Manager and SSM ARNs, sm://, ENC(...)), flags and small numbers " +
+			"(password_min_length: 12), checksums, digests and UUIDs. The message names the key and the line, never the value.",
+		Fix:         "Move the value into a Secret (mounted as a file or referenced with secretKeyRef) or an external secret store, and rotate the exposed one.",
+		Equivalents: []string{"KSV-0109", "KSV-01010", "polaris:sensitiveConfigmapContent"},
 	},
 }
 

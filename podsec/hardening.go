@@ -28,7 +28,11 @@ func (a *auditor) hardening(w *manifest.Workload) {
 			a.netRaw(w, c)
 		}
 		a.image(w, c)
+		a.untrustedRegistry(w, c)
 		a.secretEnv(w, c)
+		if !windows {
+			a.privilegedPorts(w, spec, c)
+		}
 		if c.kind != "ephemeral container" {
 			a.limits(w, spec, c)
 		}

@@ -18,6 +18,8 @@ const (
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
 	ruleSecretInEnv       = "pod/secret-in-env" // #nosec G101 -- a rule id, not a credential
+	ruleUntrustedRegistry = "pod/untrusted-registry"
+	rulePrivilegedPort    = "pod/privileged-port"
 
 	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
 
@@ -333,6 +335,31 @@ var Rules = []finding.Rule{
 			"Pod-level resources (spec.resources) cover its containers. Ephemeral containers cannot have resources and are not checked.",
 		Fix:         "Set `resources.limits.memory` and `resources.requests.cpu` on every container and init container.",
 		Equivalents: []string{"KSV-0011", "KSV-0018", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements", "polaris:cpuLimitsMissing", "polaris:memoryLimitsMissing"},
+	},
+	{
+		ID:       ruleUntrustedRegistry,
+		Severity: finding.Medium,
+		Summary:  "A container image comes from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
+		Rationale: "Images pulled from anywhere bypass the scanning, signing and mirroring a team applies to its own registries, and a typo or a " +
+			"look-alike name pulls an attacker's image. References are normalised as the container runtime does (nginx is " +
+			"docker.io/library/nginx, myorg/app is docker.io/myorg/app) and matched by registry host and whole path segments: " +
+			"ghcr.io/myorg trusts ghcr.io/myorg/app, not ghcr.io/myorganisation/app. Init and ephemeral containers are checked too. " +
+			"Without a list the rule is silent: Ward does not guess which registries a team trusts.",
+		Fix:         "Pull the image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted`.",
+		Equivalents: []string{"KSV-0125", "KSV-0032", "KSV-0033", "KSV-0034", "KSV-0035"},
+	},
+	{
+		ID:       rulePrivilegedPort,
+		Severity: finding.Low,
+		Summary:  "A container port is below 1024 (a privileged port).",
+		Rationale: "Binding a port below 1024 takes root or the NET_BIND_SERVICE capability, so a container declaring one usually runs as root or keeps " +
+			"a capability the restricted level asks to drop. Recent runtimes (Docker, containerd 2 and CRI-O by default) lower " +
+			"net.ipv4.ip_unprivileged_port_start to 0 in the pod's network namespace, which makes the port bindable without privilege; Ward " +
+			"cannot see the runtime, so it reports the port (low), except where the pod itself sets the sysctl " +
+			"net.ipv4.ip_unprivileged_port_start at or below the port. Windows pods are not checked. Published ports of the node " +
+			"(hostPort) are pss/hostPorts.",
+		Fix:         "Listen on a port of 1024 or above and let the Service map the well-known port (`port: 80, targetPort: 8080`).",
+		Equivalents: []string{"KSV-0117", "kube-linter:privileged-ports"},
 	},
 	{
 		ID:       ruleExposedUnisolated,

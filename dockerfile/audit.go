@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 	"github.com/wardsec/ward/internal/secretscan"
 	"github.com/wardsec/ward/srcpos"
 )
@@ -36,6 +37,10 @@ type Options struct {
 	// zero value is finding.Info, so leaving it unset keeps the rule's
 	// default.
 	DigestSeverity finding.Severity
+	// TrustedRegistries are ward.yaml's audit.registries.trusted (see
+	// registry.Parse); when empty, dockerfile/untrusted-registry is not
+	// run. An invalid entry makes Audit return an error.
+	TrustedRegistries []string
 }
 
 // ErrUnknownTarget is wrapped by the error Audit returns when
@@ -53,6 +58,10 @@ type ParseError = srcpos.Error
 func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	if opts.DigestSeverity < finding.Info || opts.DigestSeverity > finding.Critical {
 		return nil, fmt.Errorf("dockerfile: invalid DigestSeverity %v", opts.DigestSeverity)
+	}
+	trusted, err := registry.Parse(opts.TrustedRegistries)
+	if err != nil {
+		return nil, fmt.Errorf("dockerfile: trusted registries: %w", err)
 	}
 	p, err := parse(file, src)
 	if err != nil {
@@ -73,6 +82,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 		argsB:    map[string]string{},
 		byName:   map[string]int{},
 		shelless: normalizeNames(opts.Shellless),
+		trusted:  trusted,
 	}
 	a.globalArgs(p.metaArgs)
 	for i := range p.stages {
@@ -160,6 +170,7 @@ type auditor struct {
 	opts     Options
 	lex      *shell.Lex
 	shelless []string
+	trusted  registry.Trusted
 	// argsA are the global ARGs that have a value; argsB the same with
 	// unknown standing for values that are not known.
 	argsA, argsB map[string]string
@@ -317,6 +328,7 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
 		a.from(st, s.BaseName)
+		a.registry(st.line, st.object(), "FROM "+s.BaseName, s.BaseName, st.image)
 	}
 	for _, cmd := range s.Commands {
 		line := lineOf(cmd.Location())
@@ -352,6 +364,14 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		case *instructions.CopyCommand:
 			if j, ok := a.stageRef(c.From, i); ok {
 				st.copies = append(st.copies, j)
+			} else if c.From != "" {
+				// COPY --from=<image> pulls that image.
+				v, _ := a.expand(c.From, st.env)
+				m, _, err := a.lex.ProcessWord(c.From, vars{m: st.env, marked: true})
+				if err != nil {
+					m = unknown
+				}
+				a.registry(line, st.object(), "COPY --from="+c.From, c.From, newImageRef(v, m))
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 		case *instructions.AddCommand:
@@ -391,6 +411,33 @@ func (a *auditor) from(st *stage, raw string) {
 	}
 	a.report(ruleBaseNotPinned, a.opts.DigestSeverity, st.line, st.object(),
 		shown+" is not pinned by digest", fixOf(ruleBaseNotPinned))
+}
+
+// registry reports an image that Options.TrustedRegistries does not
+// cover: the image of a FROM that names no stage, or of COPY --from. The
+// empty image scratch is not pulled; an image whose name a build argument
+// without value makes up is not judged.
+func (a *auditor) registry(line int, object, instr, raw string, img imageRef) {
+	if !a.trusted.Configured() || !img.nameKnown || img.scratch() {
+		return
+	}
+	shown := instr
+	if raw != img.ref {
+		shown = fmt.Sprintf("%s (%s)", instr, img.ref) // the expanded reference
+	}
+	name, ok, err := a.trusted.Check(img.ref)
+	switch {
+	case ok:
+		return
+	case err != nil:
+		a.report(ruleUntrustedRegistry, finding.Medium, line, object,
+			fmt.Sprintf("%s is not a valid image reference (%v), so its registry cannot be checked against the trusted registries (%s)", shown, err, a.trusted),
+			fixOf(ruleUntrustedRegistry))
+	default:
+		a.report(ruleUntrustedRegistry, finding.Medium, line, object,
+			fmt.Sprintf("%s pulls %s, which is not among the trusted registries (%s)", shown, name, a.trusted),
+			fixOf(ruleUntrustedRegistry))
+	}
 }
 
 // stageRef resolves COPY --from: the name or index of an earlier stage.

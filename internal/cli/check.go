@@ -129,7 +129,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if cfg.DigestSeverity != nil {
 		digest = *cfg.DigestSeverity
 	}
-	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
+	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 
 	in := scanInputs(args, e.maxInput, &e.chart)
 	set, loadErr := e.loadWith(in, true)
@@ -186,7 +186,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	e.log.Debug("audited manifests", "findings", len(fs), "elapsed", time.Since(start))
 
 	start = time.Now()
-	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest}
+	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 	for _, p := range in.dockerfiles {
 		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
@@ -209,7 +209,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set})
+		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):

@@ -22,12 +22,12 @@ func (a *auditor) untrustedRegistry(w *manifest.Workload, c containerRef) {
 	if ok {
 		return
 	}
-	why := fmt.Sprintf("comes from %s, which is not among the trusted registries (%s)", name, a.trusted)
+	msg := fmt.Sprintf("%s of %s uses image %q (%s), a repository none of the trusted registries (%s) covers", c.name(), w.ID(), ref, name, a.trusted)
 	if err != nil {
-		why = fmt.Sprintf("is not a valid image reference (%v), so its registry cannot be checked against the trusted registries (%s)", err, a.trusted)
+		msg = fmt.Sprintf("%s of %s uses image %q, which is not a valid image reference (%v), so its registry cannot be checked against the trusted registries (%s)",
+			c.name(), w.ID(), ref, err, a.trusted)
 	}
-	a.report(ruleUntrustedRegistry, finding.Medium, w.Source.File, w.TemplateLine(c.path+".image"), w.ID(),
-		fmt.Sprintf("%s of %s uses image %q, which %s", c.name(), w.ID(), ref, why),
+	a.report(ruleUntrustedRegistry, finding.Medium, w.Source.File, w.TemplateLine(c.path+".image"), w.ID(), msg,
 		fmt.Sprintf("pull the image of %s from a trusted registry (mirror it there), or add its registry to audit.registries.trusted in ward.yaml", c.name()))
 }
 

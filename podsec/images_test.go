@@ -21,7 +21,7 @@ func init() {
 	img := "image: registry.example/app:1.0@" + sha
 	suites["pod/untrusted-registry"] = []testCase{
 		{"an image from an unlisted registry", replace(img, "image: quay.io/someone/app:1.0@"+sha), trusted,
-			[]want{{finding.Medium, "#img", dep, []string{`container "app"`, "quay.io/someone/app", "not among the trusted registries (registry.example, ghcr.io/shop, docker.io/library)"}}}},
+			[]want{{finding.Medium, "#img", dep, []string{`container "app"`, "quay.io/someone/app", "none of the trusted registries (registry.example, ghcr.io/shop, docker.io/library) covers"}}}},
 		{"a Docker Hub image outside library", replace(img, "image: bitnami/redis:7.2@"+sha), trusted,
 			[]want{{finding.Medium, "#img", dep, []string{"docker.io/bitnami/redis"}}}},
 		{"a prefix is matched by whole segments", replace(img, "image: ghcr.io/shopping/app:1@"+sha), trusted,

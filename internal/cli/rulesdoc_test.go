@@ -47,7 +47,7 @@ are counted in the summary, listed with ` + "`--show-suppressed`" + `, and writt
 SARIF as suppressions (code scanning shows them as dismissed, with the reason).
 
 - **Kubernetes objects**: an annotation ` + "`ignore.ward.dev/<rule-id>: \"<reason>\"`" + ` on the
-  workload, its pod template, a Service, an Ingress, a NetworkPolicy or a Namespace. The
+  workload, its pod template, a Service, an Ingress, a NetworkPolicy, a ConfigMap or a Namespace. The
   API server does not accept ` + "`/`" + ` in an annotation name, so write the rule id's
   ` + "`/`" + ` as ` + "`.`" + `: ` + "`ignore.ward.dev/pod.writable-root-fs: \"tmpfs at /tmp only\"`" + `.
   An annotation without a reason is itself a finding (` + "`input/bad-suppression`" + `).

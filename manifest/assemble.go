@@ -278,12 +278,21 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 			return -1
 		}
 		// kubectl dumps often leave out ReplicaSets: find the Deployment
-		// the ReplicaSet name was derived from ("<deployment>-<hash>").
-		if ref.Kind == "ReplicaSet" {
-			if cut := strings.LastIndexByte(ref.Name, '-'); cut > 0 && cut < len(ref.Name)-1 {
-				if q, ok := owners[ownerKey{m.GetNamespace(), "Deployment", ref.Name[:cut]}]; ok {
+		// or Argo Rollout the ReplicaSet name was derived from
+		// ("<deployment>-<hash>"), or the OpenShift DeploymentConfig of a
+		// ReplicationController ("<deploymentconfig>-<version>").
+		var parents []string
+		switch ref.Kind {
+		case "ReplicaSet":
+			parents = []string{"Deployment", "Rollout"}
+		case "ReplicationController":
+			parents = []string{"DeploymentConfig"}
+		}
+		if cut := strings.LastIndexByte(ref.Name, '-'); len(parents) > 0 && cut > 0 && cut < len(ref.Name)-1 {
+			for _, kind := range parents {
+				if q, ok := owners[ownerKey{m.GetNamespace(), kind, ref.Name[:cut]}]; ok {
 					t, _ := podTemplate(o.obj)
-					if selects(objs[idx[q]].obj.(*appsv1.Deployment), t.Labels) {
+					if selects(objs[idx[q]].obj, t.Labels) {
 						return q
 					}
 				}
@@ -376,13 +385,27 @@ func controllerRef(refs []metav1.OwnerReference) (metav1.OwnerReference, bool) {
 	return metav1.OwnerReference{}, false
 }
 
-// selects reports whether a Deployment's selector matches pod labels. A
-// Deployment without selector (older apiVersions) selects its template's
+// selects reports whether the selector of a Deployment, Rollout or
+// DeploymentConfig matches pod labels. One without selector (older
+// apiVersions of Deployment; DeploymentConfig) selects its template's
 // labels.
-func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
-	sel := d.Spec.Selector
+func selects(owner any, podLabels map[string]string) bool {
+	var sel *metav1.LabelSelector
+	switch d := owner.(type) {
+	case *appsv1.Deployment:
+		sel = d.Spec.Selector
+	case *Rollout:
+		sel = d.Spec.Selector
+	case *DeploymentConfig:
+		if len(d.Spec.Selector) > 0 {
+			sel = &metav1.LabelSelector{MatchLabels: d.Spec.Selector}
+		}
+	default:
+		return false
+	}
 	if sel == nil {
-		sel = &metav1.LabelSelector{MatchLabels: d.Spec.Template.Labels}
+		t, _ := podTemplate(owner)
+		sel = &metav1.LabelSelector{MatchLabels: t.Labels}
 	}
 	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
 		return false

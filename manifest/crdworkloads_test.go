@@ -118,3 +118,54 @@ spec: {type: ExternalName, externalName: kourier.kourier-system.svc.cluster.loca
 		t.Errorf("services = %+v: the core Service named like the Knative Service must load too", s.Services)
 	}
 }
+
+// TestOtherWorkloadKindsDump checks that pods of a dump without their
+// ReplicaSets or ReplicationControllers are folded into the Rollout or
+// DeploymentConfig their owner's name derives from, when its selector
+// matches them, as for Deployments.
+func TestOtherWorkloadKindsDump(t *testing.T) {
+	pod := func(name, owner, ownerName, app string) string {
+		return `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ` + name + `
+  namespace: shop
+  labels: {app: ` + app + `}
+  ownerReferences: [{apiVersion: v1, kind: ` + owner + `, name: ` + ownerName + `, controller: true}]
+spec: {containers: [{name: c, image: i:1}]}
+`
+	}
+	doc := `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary, namespace: shop}
+spec:
+  selector: {matchLabels: {app: canary}}
+  template:
+    metadata: {labels: {app: canary}}
+    spec: {containers: [{name: c, image: i:1}]}
+---
+apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata: {name: legacy, namespace: shop}
+spec:
+  selector: {app: legacy}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec: {containers: [{name: c, image: i:1}]}
+` + pod("canary-5f8d9c-abcde", "ReplicaSet", "canary-5f8d9c", "canary") +
+		pod("legacy-3-xyz12", "ReplicationController", "legacy-3", "legacy") +
+		pod("stray-1-aaaaa", "ReplicationController", "legacy-4", "other")
+	s, err := Load(Options{Stdin: strings.NewReader(doc)}, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, w := range s.Workloads {
+		got[w.ID()] = w.Instances
+	}
+	want := map[string]int{"shop/Rollout/canary": 1, "shop/DeploymentConfig/legacy": 1, "shop/Pod/stray-1-aaaaa": 0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("workloads and their instances (-want +got):\n%s", diff)
+	}
+}

@@ -100,7 +100,8 @@ func (r *Rollout) templateFromRef() bool {
 
 // knativeTemplate returns the pod template of a Knative Service or
 // Configuration named name: spec.template with the labels Knative adds to
-// the revision pods where the template does not set them itself.
+// the revision pods where the template does not set them itself, and the
+// name it gives an unnamed only container.
 func knativeTemplate(t *corev1.PodTemplateSpec, name string, service bool) *corev1.PodTemplateSpec {
 	c := *t
 	c.Labels = make(map[string]string, len(t.Labels)+2)
@@ -112,6 +113,12 @@ func knativeTemplate(t *corev1.PodTemplateSpec, name string, service bool) *core
 	}
 	if _, ok := c.Labels[KnativeServiceLabel]; !ok && service {
 		c.Labels[KnativeServiceLabel] = name
+	}
+	// Knative names a revision's only container user-container when the
+	// template leaves its name out.
+	if cs := c.Spec.Containers; len(cs) == 1 && cs[0].Name == "" {
+		c.Spec.Containers = []corev1.Container{cs[0]}
+		c.Spec.Containers[0].Name = "user-container"
 	}
 	return &c
 }

@@ -169,3 +169,23 @@ spec:
 		t.Errorf("workloads and their instances (-want +got):\n%s", diff)
 	}
 }
+
+// TestTypeErrorsWithholdSecrets checks that a wrongly typed value where
+// secrets live (ConfigMap data, environment values, secret-named fields)
+// is not echoed in the error, while other type errors still show theirs.
+func TestTypeErrorsWithholdSecrets(t *testing.T) {
+	tests := []struct {
+		doc, want, secret string
+	}{
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  PIN: 802214\n", "data.PIN: expected a string, got a number (value withheld)", "802214"},
+		{"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    env: [{name: DB_PASSWORD, value: 90210377}]\n",
+			"spec.containers[0].env[0].value: expected a string, got a number (value withheld)", "90210377"},
+		{"apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {tier: 3}}\nspec: {containers: [{name: c, image: i}]}\n", "got number 3", ""},
+	}
+	for _, tt := range tests {
+		_, err := Load(Options{Stdin: strings.NewReader(tt.doc)}, "-")
+		if err == nil || !strings.Contains(err.Error(), tt.want) || tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("error %v: want one containing %q and not the value", err, tt.want)
+		}
+	}
+}

@@ -22,9 +22,11 @@ import (
 const memoryFile = "<memory>"
 
 // FromObjects builds a Set from typed objects: pointers to corev1.Namespace,
-// Pod, Service and ReplicationController, appsv1.Deployment, StatefulSet,
-// DaemonSet and ReplicaSet, batchv1.Job and CronJob, and
-// networkingv1.NetworkPolicy. Object i gets the Source {"<memory>", i+1}.
+// Pod, Service, ReplicationController, ServiceAccount and ConfigMap,
+// appsv1.Deployment, StatefulSet, DaemonSet and ReplicaSet, batchv1.Job and
+// CronJob, networkingv1.NetworkPolicy and Ingress, the rbacv1 roles and
+// bindings, and this package's DeploymentConfig, KnativeService,
+// KnativeConfiguration and Rollout. Object i gets the Source {"<memory>", i+1}.
 // Objects without a namespace go to defaultNamespace ("" means "default");
 // such objects are copied before the namespace is set, so the caller's
 // values are never changed.

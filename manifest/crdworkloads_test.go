@@ -189,3 +189,26 @@ func TestTypeErrorsWithholdSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestFromObjectsOtherKinds checks that FromObjects takes the new kinds
+// and does not change the caller's Knative template.
+func TestFromObjectsOtherKinds(t *testing.T) {
+	tmpl := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Image: "fn:1"}}}}
+	ks := &KnativeService{Spec: KnativeSpec{Template: tmpl}}
+	ks.Name = "fn"
+	r := &Rollout{Spec: RolloutSpec{Template: tmpl}}
+	r.Name, r.Namespace = "canary", "shop"
+	s, err := FromObjects("apps", ks, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Workloads) != 2 || s.Workloads[0].ID() != "apps/Service.serving.knative.dev/fn" || s.Workloads[1].ID() != "shop/Rollout/canary" {
+		t.Fatalf("workloads %v", s.Workloads)
+	}
+	if ks.Namespace != "" || ks.Spec.Template.Labels != nil || ks.Spec.Template.Spec.Containers[0].Name != "" {
+		t.Errorf("the caller's KnativeService was changed: %+v", ks)
+	}
+	if got := s.Workloads[0].Template.Spec.Containers[0].Name; got != "user-container" {
+		t.Errorf("container name %q, want user-container", got)
+	}
+}

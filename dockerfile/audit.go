@@ -361,6 +361,21 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			st.health = true
 		case *instructions.RunCommand:
 			a.run(st, c, line)
+			for _, m := range instructions.GetMounts(c) {
+				if m.From == "" {
+					continue
+				}
+				if _, ok := a.stageRef(m.From, i); ok {
+					continue // a stage, not an image
+				}
+				// RUN --mount=from=<image> pulls that image.
+				v, _ := a.expand(m.From, st.env)
+				mk, _, err := a.lex.ProcessWord(m.From, vars{m: st.env, marked: true})
+				if err != nil {
+					mk = unknown
+				}
+				a.registry(line, st.object(), "RUN --mount=from="+m.From, m.From, newImageRef(v, mk))
+			}
 		case *instructions.CopyCommand:
 			if j, ok := a.stageRef(c.From, i); ok {
 				st.copies = append(st.copies, j)

@@ -30,11 +30,16 @@ USER 1000
 COPY --from=docker.io/someone/tools:1 /bin/tool /bin/tool
 USER 1000
 `, want: []want{{finding.Medium, "COPY --from", "stage 0", []string{"COPY --from=docker.io/someone/tools:1 pulls docker.io/someone/tools"}}}},
+		{name: "RUN --mount from an image", opts: trustedOpts, src: `FROM registry.example.com/base:1
+RUN --mount=type=bind,from=ghcr.io/someone/certs:1,source=/certs,target=/mnt cp /mnt/ca.pem /etc/ssl/
+USER 1000
+`, want: []want{{finding.Medium, "RUN --mount", "stage 0", []string{"RUN --mount=from=ghcr.io/someone/certs:1 pulls ghcr.io/someone/certs"}}}},
 		{name: "trusted images, stage names, scratch and COPY --from a stage", opts: trustedOpts, src: `FROM golang:1.23 AS build
-RUN go build -o /app .
+RUN --mount=type=cache,target=/root/.cache/go-build go build -o /app .
 FROM registry.example.com/base/static:1 AS base
 FROM base AS runtime-base
 FROM ghcr.io/myorg/sub/tools:2 AS tools
+RUN --mount=from=build,source=/app,target=/mnt --mount=from=0,source=/etc,target=/e true
 FROM scratch
 COPY --from=build /app /app
 COPY --from=tools /bin/x /bin/x

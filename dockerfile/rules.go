@@ -195,10 +195,10 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleUntrustedRegistry,
 		Severity: finding.Medium,
-		Summary:  "A FROM or COPY --from pulls an image from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
+		Summary:  "A FROM, COPY --from or RUN --mount=from= pulls an image from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
 		Rationale: "A base image is code that runs in every build and ships in the image; pulled from anywhere it bypasses the scanning and " +
 			"signing of the team's own registries. Every stage is judged, build stages too: a builder's image runs the build. Stage names " +
-			"(FROM builder, COPY --from=build) and scratch pull nothing and are not judged; a name a build argument without value makes up is " +
+			"(FROM builder, COPY --from=build, RUN --mount=from=build) and scratch pull nothing and are not judged; a name a build argument without value makes up is " +
 			"not judged either. References are normalised as Docker does (golang is docker.io/library/golang) and matched by registry host " +
 			"and whole path segments. Without a list the rule is silent.",
 		Fix:         "Pull the base image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted` in ward.yaml.",

@@ -34,7 +34,9 @@ USER 1000
 RUN --mount=type=bind,from=ghcr.io/someone/certs:1,source=/certs,target=/mnt cp /mnt/ca.pem /etc/ssl/
 USER 1000
 `, want: []want{{finding.Medium, "RUN --mount", "stage 0", []string{"RUN --mount=from=ghcr.io/someone/certs:1 pulls ghcr.io/someone/certs"}}}},
-		{name: "trusted images, stage names, scratch and COPY --from a stage", opts: trustedOpts, src: `FROM golang:1.23 AS build
+		// Without Docker Hub in the list: a stage name taken for an image
+		// would be docker.io/library/<name>, untrusted.
+		{name: "trusted images, stage names, scratch and COPY --from a stage", opts: dockerfile.Options{TrustedRegistries: []string{"registry.example.com", "ghcr.io/myorg"}}, src: `FROM registry.example.com/golang:1.23 AS build
 RUN --mount=type=cache,target=/root/.cache/go-build go build -o /app .
 FROM registry.example.com/base/static:1 AS base
 FROM base AS runtime-base

@@ -517,7 +517,8 @@ var Rules = []finding.Rule{
 			"JSON) whose lines `key=value` or `key: value` are judged the same way, PEM certificate bodies skipped. binaryData is judged by its key " +
 			"(a private key or keystore file name: id_rsa, *.key, *.p12, *.pfx, *.jks, *.keystore; not *.pem, *.crt or trust stores, which hold " +
 			"certificates) and by its content when that is text. Quiet: placeholders (changeme, `<...>`, `{{ ... }}`, `${VAR}` references), " +
-			"references to a secret store (vault:, ref+..., AWS Secrets Manager and SSM ARNs, sm://, ENC(...)), flags and small numbers " +
+			"references to a secret store or to a secret another program reads (vault:, ref+..., AWS Secrets Manager and SSM ARNs, sm://, ENC(...), " +
+			"Argo CD's `$name:key`, Grafana's `$__file{...}`, absolute file paths), flags and small numbers " +
 			"(password_min_length: 12), checksums, digests and UUIDs. The message names the key and the line, never the value.",
 		Fix:         "Move the value into a Secret (mounted as a file or referenced with secretKeyRef) or an external secret store, and rotate the exposed one.",
 		Equivalents: []string{"KSV-0109", "KSV-01010", "polaris:sensitiveConfigmapContent"},

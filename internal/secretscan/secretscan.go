@@ -157,8 +157,11 @@ var placeholders = []string{"changeme", "change-me", "change_me", "changeit", "r
 	"secret", "password", "xxx", "xxxx", "todo", "tbd", "example", "dummy", "none", "null", "redacted"}
 
 // Placeholder reports whether v stands for a secret rather than holds
-// one: empty, a reference to another variable ($(VAR), ${VAR}, $VAR), a
-// template (<...>, {{ ... }}) or a well-known filler such as changeme.
+// one: empty, a reference to another variable ($(VAR), ${VAR}, $VAR) or to
+// a secret another program resolves (Argo CD's $name:key, Grafana's
+// $__file{...}, a secret store: vault:..., ref+..., ARNs), an absolute file
+// path, a template (<...>, {{ ... }}) or a well-known filler such as
+// changeme.
 func Placeholder(v string) bool {
 	t := strings.TrimSpace(v)
 	lower := strings.ToLower(t)
@@ -172,6 +175,8 @@ func Placeholder(v string) bool {
 	case slices.Contains(placeholders, lower), strings.Trim(lower, "x*.") == "":
 		return true
 	case slices.ContainsFunc(storePrefixes, func(p string) bool { return strings.HasPrefix(lower, p) }) && !strings.ContainsAny(t, " \t\n"):
+		return true
+	case secretRef.MatchString(t), filePath.MatchString(t):
 		return true
 	}
 	return false
@@ -282,6 +287,15 @@ func structured(v string) bool {
 	}
 	return strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[")
 }
+
+// secretRef is a reference another program resolves: Argo CD's
+// `$secret-name:key` and `$dex.github.clientSecret` (keys of
+// argocd-secret), Grafana's `$__file{path}`, `$__env{VAR}` and
+// `$__vault{...}`.
+var secretRef = regexp.MustCompile(`^(?:\$[A-Za-z_][A-Za-z0-9_.:-]*|\$__(?:file|env|vault)\{[^}]*\})$`)
+
+// filePath is an absolute file path: the secret is in that file.
+var filePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
 
 // reference is a value that only names other variables.
 var reference = regexp.MustCompile(`^(?:\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*)+$`)

@@ -71,6 +71,9 @@ func TestStoreReferences(t *testing.T) {
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf": true, "sm://project/db-password": true,
 		"ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)": true, "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/db)": true,
 		"vault: not a reference": false, "arn:aws:iam::123456789012:role/app": false,
+		"$dex.github.clientSecret": true, "$argocd-oidc:clientSecret": true, "$__file{/etc/secrets/admin}": true, "$__env{GF_PW}": true,
+		"/run/secrets/db_password": true, "/etc/ssl/private/tls.key": true,
+		"$2y$10$abcdefghijklmnopqrstuv": false, "/not a path": false, "pa/ss": false,
 	} {
 		if got := Placeholder(v); got != want {
 			t.Errorf("Placeholder(%q) = %v, want %v", v, got, want)

@@ -299,7 +299,8 @@ var Rules = []finding.Rule{
 			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
 			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
-			"templates, changeme and the like. The message names the variable, never its value.",
+			"templates, changeme and the like, absolute file paths (/run/secrets/db) and references to a secret store (vault:..., ref+..., ARNs). " +
+			"The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
 		Equivalents: []string{"kics:Secrets Used as Environment Variables"},
 	},

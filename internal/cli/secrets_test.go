@@ -124,3 +124,57 @@ func leaks(t *testing.T, where, text string) {
 		}
 	}
 }
+
+// TestCheckTrustedRegistries: ward.yaml's audit.registries.trusted reaches
+// the pod, Dockerfile and Compose audits; without it they are silent.
+func TestCheckTrustedRegistries(t *testing.T) {
+	const dir = "internal/cli/testdata/secrets"
+	got := func(args ...string) map[string]bool {
+		out, errOut, code := run(t, "", append([]string{"check", "-o", "json"}, args...)...)
+		if code == ExitError {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		m := map[string]bool{}
+		for _, f := range checkOutput(t, out).Findings {
+			if strings.HasSuffix(f.Rule, "/untrusted-registry") {
+				m[f.Rule+" "+filepath.Base(f.File)+" "+f.Object] = true
+			}
+		}
+		return m
+	}
+	want := map[string]bool{
+		// ghcr.io/other/web: not registry.example.com nor docker.io/library.
+		"pod/untrusted-registry workloads.yaml shop/Rollout/web": true,
+		// FROM quay.io/someone/static:1; golang:1.23 is an official image.
+		"dockerfile/untrusted-registry Dockerfile stage 1": true,
+		// bitnami/redis is docker.io/bitnami/redis; postgres is official.
+		"compose/untrusted-registry compose.yaml service cache": true,
+	}
+	if diff := cmpMaps(want, got(dir)); diff != "" {
+		t.Errorf("with the fixture's ward.yaml: %s", diff)
+	}
+	// Another ward.yaml without a list: the rules are silent.
+	empty := filepath.Join(t.TempDir(), "ward.yaml")
+	if err := os.WriteFile(empty, []byte("audit: {digest: info}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if m := got(dir, "--config", empty); len(m) != 0 {
+		t.Errorf("without a trusted list: %v", m)
+	}
+}
+
+// cmpMaps describes how got differs from want, or returns "".
+func cmpMaps(want, got map[string]bool) string {
+	var b strings.Builder
+	for k := range want {
+		if !got[k] {
+			b.WriteString("missing " + k + "; ")
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			b.WriteString("unexpected " + k + "; ")
+		}
+	}
+	return b.String()
+}

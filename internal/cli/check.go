@@ -75,7 +75,8 @@ func checkCmd(e *env) *cobra.Command {
 		Short: "Audit manifests, Dockerfiles and Compose files and check assertions: the CI gate",
 		Long: `Check everything in PATH: NetworkPolicy lint and the assertions of
 ward.yaml (in PATH, or --config); the hardening audit of pod templates
-(Pod Security Standards and Ward's own rules), Istio mesh settings,
+(Pod Security Standards and Ward's own rules), Services, Ingresses, RBAC,
+secrets in ConfigMaps, Istio mesh settings,
 Dockerfiles (Dockerfile, Containerfile, *.Dockerfile) and Compose files
 (by name or content). Directories with a Chart.yaml are rendered as Helm
 charts, offline (--values, --set, --release-name, -n, --kube-version as

@@ -29,7 +29,7 @@ var describingWords = []string{
 	"type", "mode", "method", "enabled", "disabled", "version", "length", "size",
 	"checksum", "sha", "sha1", "sha256", "sha512", "md5", "hash",
 	"domain", "server", "endpoint", "provider", "realm", "scope", "issuer", "audience",
-	"header", "timeout", "ttl", "algorithm",
+	"header", "timeout", "ttl", "algorithm", "ref", "arn", "location",
 }
 
 // Name reports whether a variable name suggests a secret: one of

@@ -57,6 +57,7 @@ func TestPlaceholder(t *testing.T) {
 func TestSecretNameCamelCase(t *testing.T) {
 	for name, want := range map[string]bool{
 		"dbPassword": true, "apiKey": true, "clientSecret": true, "_authToken": true, "oauth2Token": true,
+		"JWT_SECRET_REF": false, "dbPasswordArn": false, "token_location": false,
 		"publicKey": false, "sshKeyPath": false, "tokenEndpoint": false, "keyboardLayout": false, "MONKEY": false,
 	} {
 		if got := Name(name); got != want {

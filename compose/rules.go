@@ -44,10 +44,8 @@ var Rules = []finding.Rule{
 		Rationale: "A privileged container gets every capability, all host devices, and no seccomp, AppArmor or SELinux confinement; " +
 			"root in it is root on the host (mount the host disk, load a kernel module, write to /sys). " +
 			"It is critical because no further mistake is needed to escape the container.",
-		Fix: "Remove `privileged: true`; add only the capabilities (`cap_add`) and devices (`devices`) the service really needs.",
-		Equivalents: []string{
-			"kics:ae5b6871-7f45-42e0-bb4c-ab300c4d2026", "KSV-0017", "kube-linter:privileged-container",
-		},
+		Fix:         "Remove `privileged: true`; add only the capabilities (`cap_add`) and devices (`devices`) the service really needs.",
+		Equivalents: []string{"kics:dockerCompose/privileged_containers_enabled"},
 	},
 	{
 		ID:       ruleHostNetwork,
@@ -56,10 +54,8 @@ var Rules = []finding.Rule{
 		Rationale: "On the host network the container can bind any host port, reach services that listen only on the host's loopback " +
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
 			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it.",
-		Fix: "Remove `network_mode: host`; attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
-		Equivalents: []string{
-			"kics:071a71ff-f868-47a4-ac0b-3c59e4ab5443", "KSV-0009", "kube-linter:host-network",
-		},
+		Fix:         "Remove `network_mode: host`; attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
+		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
 	{
 		ID:       ruleHostPID,
@@ -68,7 +64,7 @@ var Rules = []finding.Rule{
 		Rationale: "The container sees every process on the host, their command lines and environments (often carrying secrets), " +
 			"and as root can signal them; with SYS_PTRACE it can inject code into them.",
 		Fix:         "Remove `pid: host`. To debug another container, share only its namespace (`pid: service:<name>`).",
-		Equivalents: []string{"kics:4f31dd9f-2cc3-4751-9b53-67e4af83dac0", "KSV-0010", "kube-linter:host-pid"},
+		Equivalents: []string{"kics:dockerCompose/host_namespace_is_shared"},
 	},
 	{
 		ID:       ruleHostIPC,
@@ -77,7 +73,7 @@ var Rules = []finding.Rule{
 		Rationale: "The container can read and write the host's System V shared memory and semaphores and POSIX message queues, " +
 			"which other processes on the host use to exchange data.",
 		Fix:         "Remove `ipc: host`; use `ipc: shareable` on one service and `ipc: service:<name>` on the others that need to share memory.",
-		Equivalents: []string{"kics:baa3890f-bed7-46f5-ab8f-1da8fc91c729", "KSV-0008", "kube-linter:host-ipc"},
+		Equivalents: []string{"kics:dockerCompose/shared_host_ipc_namespace"},
 	},
 	{
 		ID:       ruleSecretInEnvironment,
@@ -87,8 +83,7 @@ var Rules = []finding.Rule{
 			"before interpolation: `${DB_PASSWORD}` (the value comes from the shell or an .env file) is a reference, not a secret, and so are " +
 			"empty values and placeholders such as changeme. Names and values are judged as for pod/secret-in-env; the message names the " +
 			"variable, never its value.",
-		Fix:         "Use Compose secrets (`secrets: [db_password]`, read from /run/secrets/db_password) or `${VAR}` interpolation from an .env file kept out of Git, and rotate the exposed value.",
-		Equivalents: []string{"KICS:Passwords And Secrets"},
+		Fix: "Use Compose secrets (`secrets: [db_password]`, read from /run/secrets/db_password) or `${VAR}` interpolation from an .env file kept out of Git, and rotate the exposed value.",
 	},
 	{
 		ID:       ruleHostUserns,
@@ -97,7 +92,8 @@ var Rules = []finding.Rule{
 		Rationale: "With userns-remap set in daemon.json, root in a container is an unprivileged uid on the host, so an escape lands without privileges. " +
 			"userns_mode: host runs the service in the host's user namespace instead: its root is the host's root. " +
 			"Without userns-remap the setting changes nothing, but it keeps the service from ever benefiting from it.",
-		Fix: "Remove `userns_mode: host`. If the service needs host uids for a bind mount, chown the mounted files to the remapped uid instead.",
+		Fix:         "Remove `userns_mode: host`. If the service needs host uids for a bind mount, chown the mounted files to the remapped uid instead.",
+		Equivalents: []string{"kics:dockerCompose/shared_host_user_namespace"},
 	},
 	{
 		ID:       ruleHostCgroup,
@@ -106,7 +102,8 @@ var Rules = []finding.Rule{
 		Rationale: "In the host's cgroup namespace the container sees the host's whole cgroup tree, the paths (and so the ids) of every other container, " +
 			"and with a writable cgroup filesystem (privileged, or CAP_SYS_ADMIN) it can move processes and change limits outside its own group; " +
 			"cgroup v1's release_agent is a known escape from there. The default on cgroup v2 hosts is private.",
-		Fix: "Remove `cgroup: host` (or set `cgroup: private`).",
+		Fix:         "Remove `cgroup: host` (or set `cgroup: private`).",
+		Equivalents: []string{"kics:dockerCompose/cgroup_not_default"},
 	},
 	{
 		ID:       ruleDangerousCapability,
@@ -120,7 +117,7 @@ var Rules = []finding.Rule{
 			"Capabilities may be written with or without the CAP_ prefix, in any case.",
 		Fix: "Remove the capability from `cap_add`. If the service truly needs it, start from `cap_drop: [ALL]` and add back only that capability, " +
 			"then suppress this finding with the reason.",
-		Equivalents: []string{"kics:ce76b7d0-9e77-464d-b86f-c5c48e03e22d", "KSV-0005", "KSV-0022"},
+		Equivalents: []string{"kics:dockerCompose/container_capabilities_unrestricted"},
 	},
 	{
 		ID:       ruleSensitiveMount,
@@ -135,7 +132,7 @@ var Rules = []finding.Rule{
 			"Files such as /etc/localtime are not reported. Only bind mounts with an absolute host path are judged; named volumes and paths relative to the project are not.",
 		Fix: "Remove the bind mount. A service that needs the Docker API should reach a socket proxy that allows only the calls it needs (for instance tecnativa/docker-socket-proxy); " +
 			"a service that needs a file of the host should mount just that file, read-only.",
-		Equivalents: []string{"KSV-0006", "kube-linter:docker-sock", "kube-linter:sensitive-host-mounts"},
+		Equivalents: []string{"kics:dockerCompose/docker_socket_mounted_in_container", "kics:dockerCompose/volume_has_sensitive_host_directory"},
 	},
 	{
 		ID:       ruleNoCapDropAll,
@@ -145,7 +142,7 @@ var Rules = []finding.Rule{
 			"most services need none of them. Dropping ALL and adding back the few needed (usually NET_BIND_SERVICE, or nothing) " +
 			"removes what an attacker in the container would use next.",
 		Fix:         "Add `cap_drop: [ALL]` to the service, and `cap_add: [NET_BIND_SERVICE]` only if it binds a port below 1024 as a non-root user.",
-		Equivalents: []string{"kics:ce76b7d0-9e77-464d-b86f-c5c48e03e22d", "KSV-0003"},
+		Equivalents: []string{"kics:dockerCompose/container_capabilities_unrestricted"},
 	},
 	{
 		ID:       ruleWritableRootFS,
@@ -153,8 +150,7 @@ var Rules = []finding.Rule{
 		Summary:  "A service's root filesystem is writable (read_only is not true).",
 		Rationale: "A writable root filesystem lets an attacker drop tools, modify binaries and configuration, and persist until the container is recreated. " +
 			"A read-only one also makes what the service writes explicit. Low, because many images need adjustments (tmpfs mounts) before they run read-only.",
-		Fix:         "Set `read_only: true` and mount writable paths explicitly: `tmpfs: [/tmp, /run]` and named volumes for data.",
-		Equivalents: []string{"KSV-0014", "kube-linter:no-read-only-root-fs"},
+		Fix: "Set `read_only: true` and mount writable paths explicitly: `tmpfs: [/tmp, /run]` and named volumes for data.",
 	},
 	{
 		ID:       ruleUserRoot,
@@ -162,8 +158,7 @@ var Rules = []finding.Rule{
 		Summary:  "A service runs as root (user: root, 0 or 0:<group>).",
 		Rationale: "Root in the container is root on the host unless user namespaces are enabled: any escape (a kernel bug, a mounted socket, " +
 			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen.",
-		Fix:         "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), and make the files the service writes owned by it.",
-		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root"},
+		Fix: "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), and make the files the service writes owned by it.",
 	},
 	{
 		ID:       ruleNoUser,
@@ -171,8 +166,7 @@ var Rules = []finding.Rule{
 		Summary:  "A service does not set user, so it runs as the image's USER, which is root unless the image says otherwise.",
 		Rationale: "Most images, databases included, start as root. The Compose file alone cannot tell: the image may set a non-root USER, " +
 			"in which case this finding can be suppressed with that reason. Setting user in the Compose file makes the choice visible and reviewable.",
-		Fix:         "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), or suppress with the reason if the image's USER is non-root.",
-		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root"},
+		Fix: "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), or suppress with the reason if the image's USER is non-root.",
 	},
 	{
 		ID:       ruleUnconfined,
@@ -182,7 +176,7 @@ var Rules = []finding.Rule{
 			"its AppArmor and SELinux profiles stop writes to /proc and /sys and access to host files; systempaths=unconfined unmasks /proc paths such as /proc/kcore. " +
 			"Disabling them removes a layer that has stopped real escapes.",
 		Fix:         "Remove the option. If a system call is missing, write a seccomp profile that allows just it (`security_opt: [\"seccomp=./seccomp.json\"]`).",
-		Equivalents: []string{"kics:404fde2c-bc4b-4371-9747-7054132ac953", "KSV-0104", "KSV-0002"},
+		Equivalents: []string{"kics:dockerCompose/default_seccomp_profile_disabled"},
 	},
 	{
 		ID:       ruleNoNewPrivileges,
@@ -191,7 +185,7 @@ var Rules = []finding.Rule{
 		Rationale: "Without it a process in the container can gain privileges through setuid and setgid binaries or file capabilities (su, sudo, ping on some images), " +
 			"turning a non-root foothold into root. no-new-privileges costs nothing for services that do not rely on setuid programs.",
 		Fix:         "Add `security_opt: [\"no-new-privileges:true\"]` to the service (or set it for the daemon with `\"no-new-privileges\": true` in daemon.json).",
-		Equivalents: []string{"kics:27fcc7d6-c49b-46e0-98f1-6c082a6a2750", "KSV-0001", "kube-linter:privilege-escalation-container"},
+		Equivalents: []string{"kics:dockerCompose/no_new_privileges_not_set"},
 	},
 	{
 		ID:       ruleDatastoreNetwork,
@@ -216,7 +210,7 @@ var Rules = []finding.Rule{
 			"Data stores often run without authentication in development setups that end up on shared or public hosts.",
 		Fix: "Remove the ports entry and let clients reach the data store over a Compose network; for access from the host only, " +
 			"bind it to loopback: `ports: [\"127.0.0.1:5432:5432\"]`.",
-		Equivalents: []string{"kics:451d79dc-0588-476a-ad03-3c7f0320abb3"},
+		Equivalents: []string{"kics:dockerCompose/container_traffic_not_bound_to_host_interface"},
 	},
 	{
 		ID:       rulePortPublished,
@@ -230,6 +224,7 @@ var Rules = []finding.Rule{
 			"(compose/host-network) or data stores (compose/datastore-port-published). One finding per ports entry: a range such as \"7000-7001:7000-7001\" is one.",
 		Fix: "Bind the port to the address it is meant for: `ports: [\"127.0.0.1:8080:8080\"]` for the host only, or a specific interface's address; " +
 			"or drop the ports entry and let other services reach it over a Compose network.",
+		Equivalents: []string{"kics:dockerCompose/container_traffic_not_bound_to_host_interface"},
 	},
 	{
 		ID:       rulePrivilegedHostPort,
@@ -239,7 +234,7 @@ var Rules = []finding.Rule{
 			"Docker binds published ports as root, so any user allowed to run Compose can put a container there, in front of or instead of the host's service. " +
 			"80 and 443 are reported as info: a web front end is the usual case. Reported whatever the host address, since the host's port is taken either way.",
 		Fix:         "Publish a host port of 1024 or more (`\"8080:80\"`), and let a reverse proxy or a firewall redirect the well-known port if clients need it.",
-		Equivalents: []string{"kube-linter:privileged-ports"},
+		Equivalents: []string{"kics:dockerCompose/privileged_ports_mapped_in_container"},
 	},
 	{
 		ID:       ruleUntrustedRegistry,
@@ -260,7 +255,7 @@ var Rules = []finding.Rule{
 			"and every process id (a fork bomb stops the host from starting anything). That is a denial of service against every other service on the host, " +
 			"by a bug or by an attacker who controls one container. The finding names the limits that are missing; a CPU limit may be cpus, cpu_quota or deploy.resources.limits.cpus.",
 		Fix:         "Set the three limits on the service: `mem_limit: 512m`, `cpus: 1.0`, `pids_limit: 200` (or `deploy: {resources: {limits: {memory: 512M, cpus: \"1.0\", pids: 200}}}`).",
-		Equivalents: []string{"KSV-0011", "KSV-0018", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements"},
+		Equivalents: []string{"kics:dockerCompose/cpus_not_limited", "kics:dockerCompose/memory_not_limited", "kics:dockerCompose/pids_limit_not_set"},
 	},
 	{
 		ID:       ruleEmbeddedDNS,

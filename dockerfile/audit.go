@@ -498,6 +498,15 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	if sudoRun.MatchString(text) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
+	for _, u := range runInstalls(c) {
+		names := u.names
+		more := ""
+		if len(names) > 5 {
+			names, more = names[:5], fmt.Sprintf(" and %d more", len(u.names)-5)
+		}
+		a.report(ruleUnpinnedPackage, finding.Low, line, st.object(),
+			fmt.Sprintf("%s installs %s%s without a version: a rebuild gets whatever the repository serves then", u.manager, strings.Join(names, ", "), more), fixOf(ruleUnpinnedPackage))
+	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
 	}

@@ -472,6 +472,25 @@ RUN apt-get install -y sudo
 RUN echo pseudo-random > /tmp/x && ./sudoku
 `},
 	},
+	"dockerfile/unpinned-package": {
+		{name: "apt-get and pip in one RUN", src: `FROM debian:12
+RUN apt-get update && apt-get install -y --no-install-recommends curl \
+    && pip install flask==3.0.3 gunicorn
+`, want: []want{{finding.Low, "RUN apt-get update", "stage 0", []string{"apt-get install installs curl", "without a version"}},
+			{finding.Low, "RUN apt-get update", "stage 0", []string{"pip install installs gunicorn"}}}},
+		{name: "in a heredoc", src: `FROM alpine:3.20
+RUN <<EOF
+apk add --no-cache jq
+EOF
+`, want: []want{{finding.Low, "RUN <<EOF", "", []string{"apk add installs jq"}}}},
+		{name: "pinned, from a lock file or a requirements file", src: `FROM python:3.12
+RUN apt-get install -y curl=7.88.1-10 && pip install --require-hashes -r requirements.txt && npm ci
+`},
+		{name: "expanded at run time", src: `FROM debian:12
+ARG PKGS
+RUN apt-get install -y $PKGS
+`},
+	},
 	"dockerfile/expose-ssh": {
 		{name: "EXPOSE 22", src: `FROM debian:12
 EXPOSE 22

@@ -19,6 +19,7 @@ const (
 	ruleBadSuppression    = "dockerfile/bad-suppression"
 	ruleRunSudo           = "dockerfile/run-sudo"
 	ruleExposeSSH         = "dockerfile/expose-ssh"
+	ruleUnpinnedPackage   = "dockerfile/unpinned-package"
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
 )
@@ -40,7 +41,7 @@ var Rules = []finding.Rule{
 		Fix: "End the final stage with a non-root user: `USER 65532:65532` (distroless `nonroot`), or create one " +
 			"(`RUN addgroup -S app && adduser -S -G app -u 10001 app` then `USER 10001`). " +
 			"Do root-only work (package installs, chown) before the USER line, or in a builder stage.",
-		Equivalents: []string{"DL3002", "DS-0002"},
+		Equivalents: []string{"DL3002", "DS-0002", "kics:dockerfile/last_user_is_root", "kics:dockerfile/missing_user_instruction"},
 	},
 	{
 		ID:       ruleUserMissing,
@@ -54,7 +55,7 @@ var Rules = []finding.Rule{
 			"with a file-level `# ward:ignore dockerfile/user-missing <reason>` comment.",
 		Fix: "Add `USER <uid>:<gid>` with a UID of 1000 or more at the end of the final stage (`USER 65532:65532` on distroless or scratch), " +
 			"or base the image on a non-root variant such as `gcr.io/distroless/static-debian12:nonroot`.",
-		Equivalents: []string{"DS-0002"},
+		Equivalents: []string{"DS-0002", "kics:dockerfile/missing_user_instruction"},
 	},
 	{
 		ID:       ruleSecretInEnv,
@@ -74,7 +75,7 @@ var Rules = []finding.Rule{
 		Fix: "Pass build-time secrets with a secret mount (`RUN --mount=type=secret,id=npm_token,env=NPM_TOKEN npm ci`, " +
 			"built with `--secret id=npm_token,env=NPM_TOKEN`), and runtime secrets from the orchestrator (Kubernetes Secrets, mounted files). " +
 			"Rotate any secret that was committed or pushed in an image.",
-		Equivalents: []string{"DS-0031", "SecretsUsedInArgOrEnv"},
+		Equivalents: []string{"DL3064", "DS-0031", "docker:SecretsUsedInArgOrEnv"},
 	},
 	{
 		ID:       ruleNoMultiStage,
@@ -136,7 +137,7 @@ var Rules = []finding.Rule{
 			"stages; build arguments in FROM are expanded with the defaults of the ARGs before the first FROM. A reference with a digest is pinned " +
 			"and passes. Not reported when a build argument without a default leaves the reference unknown.",
 		Fix:         "Name a version: `FROM alpine:3.20`, `FROM golang:1.27-bookworm`, and better also pin its digest (see dockerfile/base-not-pinned).",
-		Equivalents: []string{"DL3006", "DL3007", "DS-0001"},
+		Equivalents: []string{"DL3006", "DL3007", "DS-0001", "kics:dockerfile/image_version_not_explicit", "kics:dockerfile/image_version_using_latest"},
 	},
 	{
 		ID:       ruleAddInsteadOfCopy,
@@ -146,7 +147,7 @@ var Rules = []finding.Rule{
 			"later renamed to an archive is unpacked by surprise. An ADD is not reported when a source may be an archive ADD unpacks " +
 			"(.tar, .tgz, .tbz2, .txz, .tzst, or compressed: .gz, .bz2, .xz, .zst), or holds a build argument.",
 		Fix:         "Replace `ADD <src> <dest>` with `COPY <src> <dest>`.",
-		Equivalents: []string{"DL3020", "DS-0005"},
+		Equivalents: []string{"DL3020", "DS-0005", "kics:dockerfile/add_instead_of_copy"},
 	},
 	{
 		ID:       ruleBaseNotPinned,
@@ -181,7 +182,7 @@ var Rules = []finding.Rule{
 			"Public certificates (*.crt) are not secrets.",
 		Fix: "Use a build secret (`RUN --mount=type=secret,id=npmrc,target=/root/.npmrc npm ci`) or copy the file into a builder stage only, " +
 			"and give the running container its secrets at run time (a mounted Secret, environment from a secret store). Add the file to .dockerignore.",
-		Equivalents: []string{"DS-0030"},
+		Equivalents: []string{"DS-0031"},
 	},
 	{
 		ID:       ruleExposeSSH,
@@ -190,7 +191,7 @@ var Rules = []finding.Rule{
 		Rationale: "An SSH server in a container is a second way in, with its own keys and passwords to leak, that bypasses the orchestrator's " +
 			"exec and audit. Containers are entered with `docker exec` or `kubectl exec`, which the platform authenticates and logs.",
 		Fix:         "Remove the SSH server and EXPOSE 22; use `docker exec` or `kubectl exec` (or an ephemeral debug container) to get a shell.",
-		Equivalents: []string{"DS-0004"},
+		Equivalents: []string{"DS-0004", "kics:dockerfile/exposing_port_22"},
 	},
 	{
 		ID:       ruleUntrustedRegistry,
@@ -212,7 +213,24 @@ var Rules = []finding.Rule{
 			"sudo in an image means the image ships sudo and a sudoers entry, a path from the running user to root, and it behaves unpredictably " +
 			"without a TTY.",
 		Fix:         "Drop sudo: put `USER root` before the step and `USER <uid>` after it, or do the work in a builder stage.",
-		Equivalents: []string{"DL3004"},
+		Equivalents: []string{"DL3004", "DS-0010", "kics:dockerfile/run_using_sudo"},
+	},
+	{
+		ID:       ruleUnpinnedPackage,
+		Severity: finding.Low,
+		Summary:  "A RUN installs packages without pinning their versions (apt-get, apk, pip, npm, gem, yum, dnf, zypper, go install).",
+		Rationale: "An unpinned install takes whatever version the repository serves at build time: a rebuild of a reviewed Dockerfile ships different code, " +
+			"and a compromised or hijacked release (a typosquatted or taken-over PyPI or npm package) enters the image silently. " +
+			"The RUN is parsed as the shell would (mvdan.cc/sh): every command of it is judged, after sudo. Pinned is `pkg=1.2` (apt-get, apk, zypper; " +
+			"also `~` and `<`, `>` for apk and zypper), `pkg==1.2` or `pkg @ url` (pip), `pkg@1.2` (npm; not `@latest`), `-v` or `pkg:1.2` (gem), " +
+			"`pkg-1.2` (yum, dnf), `@v1.2` (go install; without a version it builds the one go.mod requires, `@latest` and branches are unpinned). " +
+			"Local files, paths and URLs are accepted, and so are installs from a requirements or constraints file (pip -r, -c, --require-hashes) or " +
+			"from a lock file (npm install without package names, npm ci), whose pinning is the file's. Words the shell expands at run time " +
+			"(`$PKGS`) and scripts that do not parse are not judged. Pinning distribution packages has a cost (mirrors drop old versions): " +
+			"a base image pinned by digest with a snapshot mirror is the alternative, and the finding can be suppressed with that reason.",
+		Fix: "Pin each package: `apt-get install -y curl=8.5.0-2ubuntu10.6`, `apk add curl=8.12.1-r0`, `pip install requests==2.32.3` (better: " +
+			"`pip install --require-hashes -r requirements.txt`), `npm ci` with a lock file, `go install golang.org/x/tools/cmd/goimports@v0.30.0`.",
+		Equivalents: []string{"DL3008", "DL3013", "DL3016", "DL3018", "DL3028", "DL3033", "DL3037", "DL3041", "DL3062", "kics:dockerfile/apt_get_install_pin_version_not_defined", "kics:dockerfile/gem_install_without_version", "kics:dockerfile/npm_install_without_pinned_version", "kics:dockerfile/unpinned_package_version_in_apk_add", "kics:dockerfile/unpinned_package_version_in_pip_install", "kics:dockerfile/yum_install_without_version", "kics:dockerfile/zypper_install_without_version"},
 	},
 	{
 		ID:       ruleBadSuppression,

@@ -40,6 +40,7 @@ var Rules = []Rule{
 			"Namespaces whose only workloads use hostNetwork are not reported: NetworkPolicy does not protect them (see netpol/host-network).",
 		Fix: "Add `{kind: NetworkPolicy, metadata: {name: default-deny-ingress, namespace: <ns>}, spec: {podSelector: {}, policyTypes: [Ingress]}}`, " +
 			"then allow the flows each workload needs with narrower policies.",
+		Equivalents: []string{"kics:k8s/pod_misconfigured_network_policy", "kube-linter:non-isolated-pod"},
 	},
 	{
 		ID:       ruleNoDefaultDenyEgress,
@@ -51,6 +52,7 @@ var Rules = []Rule{
 			"(no to and no ports). A default deny that still allows DNS counts.",
 		Fix: "Add `{kind: NetworkPolicy, metadata: {name: default-deny-egress, namespace: <ns>}, spec: {podSelector: {}, policyTypes: [Egress], " +
 			"egress: [{ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]}]}}`, then allow the destinations each workload needs.",
+		Equivalents: []string{"kics:k8s/pod_misconfigured_network_policy"},
 	},
 	{
 		ID:       ruleWorkloadUnprotected,
@@ -61,6 +63,7 @@ var Rules = []Rule{
 			"namespaces without any get netpol/no-default-deny-ingress instead. The message says whether egress is open too. hostNetwork workloads are reported by netpol/host-network.",
 		Fix: "Select the workload with a policy that isolates ingress, such as a namespace default deny (`podSelector: {}`, `policyTypes: [Ingress]`) " +
 			"plus a policy allowing its clients.",
+		Equivalents: []string{"kics:k8s/pod_misconfigured_network_policy", "kube-linter:non-isolated-pod"},
 	},
 	{
 		ID:       rulePolicySelectsNothing,
@@ -72,6 +75,7 @@ var Rules = []Rule{
 			"the pods their operator creates are not in the input: the finding is then info and says so.",
 		Fix: "Make spec.podSelector match the pod template labels of the workload it is meant for (`kubectl get pods -n <ns> --show-labels`), " +
 			"or move the policy to that workload's namespace, or delete it.",
+		Equivalents: []string{"kics:k8s/network_policy_is_not_targeting_any_pod", "kube-linter:dangling-networkpolicy"},
 	},
 	{
 		ID:       rulePeerMatchesNothing,
@@ -84,6 +88,7 @@ var Rules = []Rule{
 			"When the peer's namespace holds custom resources, the pods their operator creates are not in the input: the finding is then info and says so.",
 		Fix: "Fix the selector labels so they match the peer's pod template labels and its namespace's labels; " +
 			"remember that a podSelector without namespaceSelector only selects pods in the policy's own namespace.",
+		Equivalents: []string{"kube-linter:dangling-networkpolicypeer-podselector"},
 	},
 	{
 		ID:       ruleNamedPortUnresolved,
@@ -134,7 +139,8 @@ var Rules = []Rule{
 		Summary:  "A policy has ingress or egress rules for a direction its policyTypes leave out, so the API ignores them.",
 		Rationale: "With an explicit policyTypes, rules of an unlisted direction neither allow nor restrict anything. The author usually meant them to apply, " +
 			"and the pods are left unrestricted in that direction.",
-		Fix: "Add the direction to spec.policyTypes (`policyTypes: [Ingress, Egress]`), or delete the ignored section.",
+		Fix:         "Add the direction to spec.policyTypes (`policyTypes: [Ingress, Egress]`), or delete the ignored section.",
+		Equivalents: []string{"kics:k8s/pod_misconfigured_network_policy"},
 	},
 	{
 		ID:       ruleAllowAll,
@@ -152,7 +158,8 @@ var Rules = []Rule{
 		Summary:  "A workload uses hostNetwork, so NetworkPolicy does not protect it.",
 		Rationale: "Pods on the host network share the node's network namespace and address. Most CNIs do not apply NetworkPolicy to them and selectors " +
 			"do not match their traffic; behaviour is implementation-defined. Ward treats them as unprotected in both directions.",
-		Fix: "Drop `hostNetwork: true` unless the workload really needs the node's network (CNI agents, node exporters); protect those with host firewall rules.",
+		Fix:         "Drop `hostNetwork: true` unless the workload really needs the node's network (CNI agents, node exporters); protect those with host firewall rules.",
+		Equivalents: []string{"KSV-0009", "kics:k8s/shared_host_network_namespace", "kube-linter:host-network", "polaris:hostNetworkSet"},
 	},
 	{
 		ID:       rulePodIPsUnknown,

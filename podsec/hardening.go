@@ -30,6 +30,7 @@ func (a *auditor) hardening(w *manifest.Workload) {
 		a.image(w, c)
 		a.untrustedRegistry(w, c)
 		a.secretEnv(w, c)
+		a.secretEnvRef(w, c)
 		if !windows {
 			a.privilegedPorts(w, spec, c)
 		}
@@ -236,6 +237,26 @@ func (a *auditor) secretEnv(w *manifest.Workload, c containerRef) {
 		a.report(ruleSecretInEnv, finding.High, w.Source.File, w.TemplateLine(fmt.Sprintf("%s.env[%d].value", c.path, i)), w.ID(),
 			fmt.Sprintf("%s of %s: environment variable %s: %s, readable by anyone who can read the workload", c.name(), w.ID(), name, why),
 			fmt.Sprintf("move the value of %s into a Secret and reference it with valueFrom.secretKeyRef, then rotate it", name))
+	}
+}
+
+// secretEnvRef reports Secrets read into a container's environment
+// (ruleSecretEnvRef): env valueFrom.secretKeyRef and envFrom secretRef.
+func (a *auditor) secretEnvRef(w *manifest.Workload, c containerRef) {
+	fix := "mount the Secret as a volume and let the program read the file (`volumes: [{name: creds, secret: {secretName: <name>}}]`)"
+	for i, e := range c.c.Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			continue
+		}
+		a.report(ruleSecretEnvRef, finding.Info, w.Source.File, w.TemplateLine(fmt.Sprintf("%s.env[%d].valueFrom", c.path, i)), w.ID(),
+			fmt.Sprintf("%s of %s: environment variable %s takes key %s of Secret %s: every process of the container inherits it", c.name(), w.ID(), e.Name, e.ValueFrom.SecretKeyRef.Key, e.ValueFrom.SecretKeyRef.Name), fix)
+	}
+	for i, e := range c.c.EnvFrom {
+		if e.SecretRef == nil {
+			continue
+		}
+		a.report(ruleSecretEnvRef, finding.Info, w.Source.File, w.TemplateLine(fmt.Sprintf("%s.envFrom[%d].secretRef", c.path, i)), w.ID(),
+			fmt.Sprintf("%s of %s: envFrom puts every key of Secret %s into its environment: every process of the container inherits them", c.name(), w.ID(), e.SecretRef.Name), fix)
 	}
 }
 

@@ -249,6 +249,11 @@ spec:
 		{"placeholders and references", withEnv("- {name: DB_PASSWORD, value: changeme}\n        - {name: API_TOKEN, value: \"$(TOKEN_FROM_FILE)\"}\n        - {name: AUTH_SECRET, value: \"\"}"), podsec.Options{}, nil},
 		{"names that describe a secret, checksums, digests and ids", withEnv("- {name: SSH_KEY_PATH, value: /run/secrets/key}\n        - {name: AWS_ACCESS_KEY_ID_FILE, value: /run/aws}\n        - {name: IMAGE_DIGEST, value: \"" + sha + "\"}\n        - {name: REQUEST_ID, value: 3f2b9c4e-8d7a-4b1e-9f6c-2a5d8e7b1c0f}\n        - {name: GPG_KEY, value: 4ED778F539E3634C779C87C6D7062848A1AB005C}"), podsec.Options{}, nil},
 	},
+	"pod/secret-env-ref": {
+		{"secretKeyRef", withEnv("- name: DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: db, key: password}} #env"), podsec.Options{},
+			[]want{{finding.Info, "#env", dep, []string{"DB_PASSWORD", "key password of Secret db"}}}},
+		{"a ConfigMap and a field are not Secrets", withEnv("- name: MODE\n          valueFrom: {configMapKeyRef: {name: cfg, key: mode}}\n        - name: NODE\n          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}"), podsec.Options{}, nil},
+	},
 	"pod/image-latest": {
 		{"no tag", replace("image: registry.example/app:1.0@"+sha, "image: nginx"), podsec.Options{},
 			[]want{{finding.Medium, "#img", dep, []string{`uses image "nginx" with no tag, which means latest`}}}},

@@ -49,6 +49,7 @@ var defaultEditRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"", "apps", "batch"}, Resources: []string{"pods", "replicationcontrollers", "deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs"},
 		Verbs: []string{"create", "update", "patch", "delete"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"create", "update", "patch", "delete", "deletecollection"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "update", "patch", "delete", "deletecollection"}},
 }
 
 // rbacBinding is a RoleBinding or ClusterRoleBinding of the input.
@@ -372,6 +373,11 @@ var (
 	workloadRes = []resourceRef{{"", "pods"}, {"", "replicationcontrollers"}, {"apps", "deployments"}, {"apps", "daemonsets"},
 		{"apps", "statefulsets"}, {"apps", "replicasets"}, {"batch", "jobs"}, {"batch", "cronjobs"},
 		{"extensions", "deployments"}, {"extensions", "daemonsets"}, {"extensions", "replicasets"}}
+	portForward = []resourceRef{{"", "pods/portforward"}}
+	configMaps  = []resourceRef{{"", "configmaps"}}
+	webhookRes  = []resourceRef{{"admissionregistration.k8s.io", "mutatingwebhookconfigurations"}, {"admissionregistration.k8s.io", "validatingwebhookconfigurations"}}
+	rbacRes     = []resourceRef{{"rbac.authorization.k8s.io", "roles"}, {"rbac.authorization.k8s.io", "clusterroles"},
+		{"rbac.authorization.k8s.io", "rolebindings"}, {"rbac.authorization.k8s.io", "clusterrolebindings"}}
 	policyRes = []resourceRef{{"networking.k8s.io", "networkpolicies"}, {"extensions", "networkpolicies"},
 		{"security.istio.io", "authorizationpolicies"}, {"security.istio.io", "peerauthentications"}}
 )
@@ -492,6 +498,14 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 			report(ruleRBACSecrets, sev, strings.Join(grantedVerbs(rule, []string{"get", "list", "watch"}), ", ")+" on secrets", why,
 				"grant get on the named Secrets only (resourceNames), or mount them into the pods that need them")
 		}
+		if res := grants(rule, []string{"create", "update", "patch", "delete", "deletecollection"}, secretsRes); len(res) > 0 {
+			sev, why := finding.Medium, "it replaces the Secrets workloads trust (TLS keys, passwords) and can have ServiceAccount tokens minted into new ones"
+			if len(rule.ResourceNames) > 0 {
+				sev, why = finding.Low, "limited by resourceNames to "+strings.Join(rule.ResourceNames, ", ")+", it rewrites those Secrets only"
+			}
+			report(ruleRBACWriteSecret, sev, strings.Join(grantedVerbs(rule, []string{"create", "update", "patch", "delete", "deletecollection"}), ", ")+" on secrets", why,
+				"let the pipeline or a secret operator write Secrets; limit an application's own writes with resourceNames")
+		}
 		if res := grants(rule, []string{"impersonate"}, identityRes); len(res) > 0 {
 			report(ruleRBACImpersonate, finding.High, "impersonate on "+strings.Join(res, ", "),
 				"it acts as other users, groups or ServiceAccounts, with all of their rights", "remove impersonate from the role")
@@ -516,6 +530,34 @@ func (a *auditor) roleFindings(r *rbacRole, hs []holder) {
 			report(ruleRBACPolicyEdit, finding.Medium, strings.Join(grantedVerbs(rule, edit), ", ")+" on "+strings.Join(res, ", "),
 				"it can change or remove the policies that keep pods apart, undoing every reachability assertion of ward.yaml",
 				"let only the pipeline that applies the reviewed policies change them")
+		}
+		if res := grants(rule, []string{"create", "get"}, portForward); len(res) > 0 {
+			report(ruleRBACPortForward, finding.Medium, strings.Join(grantedVerbs(rule, []string{"create", "get"}), ", ")+" on pods/portforward",
+				"it tunnels to any port of every pod in scope through the kubelet, which NetworkPolicies do not filter",
+				"remove pods/portforward; grant it in a separate, short-lived role for debugging")
+		}
+		if res := grants(rule, edit, configMaps); len(res) > 0 {
+			sev, why := finding.Medium, "it rewrites the configuration of every workload in scope that reads a ConfigMap"
+			switch {
+			case slices.Contains(rule.ResourceNames, "aws-auth"):
+				sev, why = finding.High, "it rewrites aws-auth, which maps cloud identities to Kubernetes groups, system:masters included: cluster-admin on EKS"
+			case r.namespace == "kube-system" || len(rule.ResourceNames) == 0 && r.namespace == "" && slices.ContainsFunc(hs, func(h holder) bool { return h.scope == "" || h.scope == "kube-system" }):
+				sev, why = finding.High, "it rewrites the ConfigMaps of kube-system, which configure the cluster itself (CoreDNS, kube-proxy, aws-auth)"
+			case len(rule.ResourceNames) > 0:
+				sev, why = finding.Low, "limited by resourceNames to "+strings.Join(rule.ResourceNames, ", ")+", it rewrites those ConfigMaps"
+			}
+			report(ruleRBACConfigMaps, sev, strings.Join(grantedVerbs(rule, edit), ", ")+" on configmaps", why,
+				"let the deployment pipeline write ConfigMaps; grant running workloads get on the ones they read")
+		}
+		if res := grants(rule, edit, webhookRes); len(res) > 0 {
+			report(ruleRBACWebhooks, finding.High, strings.Join(grantedVerbs(rule, edit), ", ")+" on "+strings.Join(res, ", "),
+				"an admission webhook sees, and a mutating one rewrites, every object the API server admits, Secrets and pods included",
+				"let only cluster administrators and the operator that owns the webhook manage webhook configurations")
+		}
+		if res := grants(rule, edit, rbacRes); len(res) > 0 {
+			report(ruleRBACWriteRBAC, finding.Medium, strings.Join(grantedVerbs(rule, edit), ", ")+" on "+strings.Join(res, ", "),
+				"it hands every right it holds to any subject and removes the bindings others rely on",
+				"let the pipeline that applies reviewed RBAC manifests write roles and bindings")
 		}
 	}
 }

@@ -179,4 +179,35 @@ var rbacSuites = map[string][]testCase{
 			want: []want{{finding.Medium, "#ref", "shop/RoleBinding/admins", []string{"networkpolicies", "User alice"}}}},
 		{name: "reading policies is quiet", doc: clusterRole("np-view", "- {apiGroups: [networking.k8s.io, security.istio.io], resources: [networkpolicies, authorizationpolicies], verbs: [get, list, watch]}\n")},
 	},
+	"rbac/port-forward": {
+		{name: "create pods/portforward", doc: role("debug", "- {apiGroups: [''], resources: [pods/portforward], verbs: [create]} #r\n"),
+			want: []want{{finding.Medium, "#r", "shop/Role/debug", []string{"create on pods/portforward", "NetworkPolicies do not filter"}}}},
+		{name: "listing pods is quiet", doc: role("view", "- {apiGroups: [''], resources: [pods, pods/log], verbs: [get, list]}\n")},
+	},
+	"rbac/write-configmaps": {
+		{name: "patch ConfigMaps in a namespace", doc: role("cfg", "- {apiGroups: [''], resources: [configmaps], verbs: [get, patch]} #r\n"),
+			want: []want{{finding.Medium, "#r", "shop/Role/cfg", []string{"patch on configmaps"}}}},
+		{name: "update the aws-auth ConfigMap", doc: clusterRole("iam", "- {apiGroups: [''], resources: [configmaps], resourceNames: [aws-auth], verbs: [update]} #r\n"),
+			want: []want{{finding.High, "#r", "ClusterRole/iam", []string{"aws-auth", "system:masters"}}}},
+		{name: "Kubernetes' default edit role", doc: rb("editors", "ClusterRole", "edit", alice, " #ref"),
+			want: []want{{finding.Medium, "#ref", "shop/RoleBinding/editors", []string{"on configmaps", "User alice"}}}},
+		{name: "reading ConfigMaps is quiet", doc: role("cfg-view", "- {apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}\n")},
+	},
+	"rbac/manage-webhooks": {
+		{name: "create mutating webhooks", doc: clusterRole("hooks", "- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [create, update]} #r\n"),
+			want: []want{{finding.High, "#r", "ClusterRole/hooks", []string{"create, update on mutatingwebhookconfigurations"}}}},
+		{name: "reading webhooks is quiet", doc: clusterRole("hooks-view", "- {apiGroups: [admissionregistration.k8s.io], resources: [validatingwebhookconfigurations], verbs: [get, list]}\n")},
+	},
+	"rbac/write-secrets": {
+		{name: "create and update Secrets", doc: role("sec", "- {apiGroups: [''], resources: [secrets], verbs: [create, update]} #r\n"),
+			want: []want{{finding.Medium, "#r", "shop/Role/sec", []string{"create, update on secrets", "tokens minted"}}}},
+		{name: "one named Secret", doc: role("own", "- {apiGroups: [''], resources: [secrets], resourceNames: [web-session], verbs: [update]} #r\n"),
+			want: []want{{finding.Low, "#r", "shop/Role/own", []string{"web-session"}}}},
+		{name: "reading Secrets is another rule", doc: role("sec-read", "- {apiGroups: [''], resources: [secrets], verbs: [get]}\n")},
+	},
+	"rbac/write-rbac": {
+		{name: "create RoleBindings", doc: role("binder", "- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create, delete]} #r\n"),
+			want: []want{{finding.Medium, "#r", "shop/Role/binder", []string{"create, delete on rolebindings"}}}},
+		{name: "reading roles is quiet", doc: role("rbac-view", "- {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings], verbs: [get, list]}\n")},
+	},
 }

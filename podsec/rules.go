@@ -17,7 +17,8 @@ const (
 	ruleImageNotPinned    = "pod/image-not-pinned"
 	ruleNoLimits          = "pod/no-resource-limits"
 	ruleExposedUnisolated = "pod/exposed-unisolated"
-	ruleSecretInEnv       = "pod/secret-in-env" // #nosec G101 -- a rule id, not a credential
+	ruleSecretInEnv       = "pod/secret-in-env"  // #nosec G101 -- a rule id, not a credential
+	ruleSecretEnvRef      = "pod/secret-env-ref" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "pod/untrusted-registry"
 	rulePrivilegedPort    = "pod/privileged-port"
 
@@ -38,6 +39,11 @@ const (
 	ruleRBACWorkloads   = "rbac/create-workloads"
 	ruleRBACNodesProxy  = "rbac/nodes-proxy"
 	ruleRBACPolicyEdit  = "rbac/edit-network-policies"
+	ruleRBACPortForward = "rbac/port-forward"
+	ruleRBACConfigMaps  = "rbac/write-configmaps"
+	ruleRBACWebhooks    = "rbac/manage-webhooks"
+	ruleRBACWriteRBAC   = "rbac/write-rbac"
+	ruleRBACWriteSecret = "rbac/write-secrets" // #nosec G101 -- a rule id, not a credential
 )
 
 // Severities of Pod Security Standards findings: a check of the baseline
@@ -82,8 +88,7 @@ var Rules = []finding.Rule{
 		Rationale: "Capabilities such as SYS_ADMIN, NET_ADMIN, SYS_PTRACE or SYS_MODULE give a container most of root's power over the node, " +
 			"its network stack or other processes. Baseline allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, " +
 			"NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT.",
-		Fix:         "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
-		Equivalents: []string{"KSV-0022", "polaris:dangerousCapabilities"},
+		Fix: "Remove the capability from `securityContext.capabilities.add`; grant the workload the narrow permission it needs another way.",
 	},
 	{
 		ID:       pssPrefix + "hostNamespaces",
@@ -91,17 +96,15 @@ var Rules = []finding.Rule{
 		Summary:  "A pod shares the node's network, PID or IPC namespace (hostNetwork, hostPID or hostIPC).",
 		Rationale: "With hostNetwork the pod uses the node's interfaces and address: NetworkPolicy does not protect it and it reaches services " +
 			"listening on the node. With hostPID it sees, signals and may trace the node's processes; with hostIPC it shares their memory segments.",
-		Fix: "Remove `hostNetwork: true`, `hostPID: true` and `hostIPC: true` unless the workload is a node agent that needs them.",
-		Equivalents: []string{"KSV-0008", "KSV-0009", "KSV-0010", "kube-linter:host-ipc", "kube-linter:host-network", "kube-linter:host-pid",
-			"polaris:hostIPCSet", "polaris:hostNetworkSet", "polaris:hostPIDSet"},
+		Fix:         "Remove `hostNetwork: true`, `hostPID: true` and `hostIPC: true` unless the workload is a node agent that needs them.",
+		Equivalents: []string{"KSV-0008", "KSV-0009", "KSV-0010", "kics:k8s/shared_host_ipc_namespace", "kics:k8s/shared_host_network_namespace", "kics:k8s/shared_host_pid_namespace", "kube-linter:host-ipc", "kube-linter:host-network", "kube-linter:host-pid", "polaris:hostIPCSet", "polaris:hostNetworkSet", "polaris:hostPIDSet"},
 	},
 	{
-		ID:          pssPrefix + "hostPathVolumes",
-		Severity:    baselineSeverity,
-		Summary:     "A pod mounts a hostPath volume.",
-		Rationale:   "A hostPath volume exposes the node's file system to the container: a socket, credentials or a writable system directory is a direct path to the node.",
-		Fix:         "Replace the hostPath volume with an emptyDir, a persistentVolumeClaim, a configMap or a secret.",
-		Equivalents: []string{"KSV-0023"},
+		ID:        pssPrefix + "hostPathVolumes",
+		Severity:  baselineSeverity,
+		Summary:   "A pod mounts a hostPath volume.",
+		Rationale: "A hostPath volume exposes the node's file system to the container: a socket, credentials or a writable system directory is a direct path to the node.",
+		Fix:       "Replace the hostPath volume with an emptyDir, a persistentVolumeClaim, a configMap or a secret.",
 	},
 	{
 		ID:       pssPrefix + "hostPorts",
@@ -110,7 +113,7 @@ var Rules = []finding.Rule{
 		Rationale: "A hostPort publishes the container on the node's own address, outside the Services and ingress that reviewers look at, " +
 			"and to every client that can reach the node. Ward has no separate hostPort rule: this check runs at both levels.",
 		Fix:         "Remove `hostPort` and expose the port through a Service.",
-		Equivalents: []string{"KSV-0024", "polaris:hostPortSet"},
+		Equivalents: []string{"KSV-0024", "kics:k8s/workload_host_port_not_specified", "polaris:hostPortSet"},
 	},
 	{
 		ID:       pssPrefix + "hostProbesAndHostLifecycle",
@@ -126,7 +129,7 @@ var Rules = []finding.Rule{
 		Summary:     "A container runs privileged.",
 		Rationale:   "A privileged container has every capability and access to the node's devices: it is root on the node.",
 		Fix:         "Remove `securityContext.privileged: true`; add only the capabilities the container needs.",
-		Equivalents: []string{"KSV-0017", "kube-linter:privileged-container", "polaris:runAsPrivileged"},
+		Equivalents: []string{"KSV-0017", "kics:k8s/container_is_privileged", "kube-linter:privileged-container", "polaris:runAsPrivileged"},
 	},
 	{
 		ID:       pssPrefix + "procMount",
@@ -135,7 +138,7 @@ var Rules = []finding.Rule{
 		Rationale: "The runtime masks parts of /proc that leak host information or allow host changes. From v1.35 baseline allows other " +
 			"procMount values in pods with `hostUsers: false`.",
 		Fix:         "Remove `securityContext.procMount` or set it to Default.",
-		Equivalents: []string{"KSV-0027", "kube-linter:unsafe-proc-mount"},
+		Equivalents: []string{"KSV-0027", "kics:k8s/container_runs_unmasked", "kube-linter:unsafe-proc-mount", "polaris:procMount"},
 	},
 	{
 		ID:          pssPrefix + "seLinuxOptions",
@@ -153,7 +156,7 @@ var Rules = []finding.Rule{
 			"A pod-level Unconfined is reported even when every container sets its own RuntimeDefault or Localhost profile, " +
 			"which the kubelet applies instead: the library, and so admission, rejects the pod-level value; the message then says so.",
 		Fix:         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod.",
-		Equivalents: []string{"KSV-0104"},
+		Equivalents: []string{"KSV-0104", "kics:k8s/seccomp_profile_is_not_configured"},
 	},
 	{
 		ID:       pssPrefix + "sysctls",
@@ -163,7 +166,7 @@ var Rules = []finding.Rule{
 			"A safe sysctl written with slashes (net/ipv4/ip_local_port_range) is reported: the kubelet and the kernel read it as the dotted name, " +
 			"but the library, and so admission, compares the names as written; the message then says so.",
 		Fix:         "Remove the sysctl from `spec.securityContext.sysctls`, or tune it on the node.",
-		Equivalents: []string{"KSV-0026", "kube-linter:unsafe-sysctls"},
+		Equivalents: []string{"KSV-0026", "kics:k8s/cluster_allows_unsafe_sysctls", "kube-linter:unsafe-sysctls"},
 	},
 	{
 		ID:          pssPrefix + "windowsHostProcess",
@@ -171,7 +174,7 @@ var Rules = []finding.Rule{
 		Summary:     "A Windows pod or container runs as a HostProcess container.",
 		Rationale:   "A HostProcess container runs directly on the Windows node with the node's privileges.",
 		Fix:         "Remove `securityContext.windowsOptions.hostProcess: true`.",
-		Equivalents: []string{"KSV-0103"},
+		Equivalents: []string{"KSV-0103", "polaris:hostProcess"},
 	},
 	{
 		ID:       pssPrefix + "allowPrivilegeEscalation",
@@ -180,7 +183,7 @@ var Rules = []finding.Rule{
 		Rationale: "Unless it is false, a process can gain privileges through setuid binaries or file capabilities (no_new_privs is unset). " +
 			"From v1.25 Windows pods (`spec.os.name: windows`) are exempt.",
 		Fix:         "Set `securityContext.allowPrivilegeEscalation: false` on every container.",
-		Equivalents: []string{"KSV-0001", "kube-linter:privilege-escalation-container", "polaris:privilegeEscalationAllowed"},
+		Equivalents: []string{"KSV-0001", "kics:k8s/privilege_escalation_allowed", "kube-linter:privilege-escalation-container", "polaris:privilegeEscalationAllowed"},
 	},
 	{
 		ID:       pssPrefix + "capabilities_restricted",
@@ -198,7 +201,7 @@ var Rules = []finding.Rule{
 		Summary:     "A container unmasks /proc (procMount other than Default), even in a user namespace.",
 		Rationale:   "From v1.35 the restricted level keeps forbidding unmasked /proc in pods with `hostUsers: false`, which baseline allows. Replaces pss/procMount." + restrictedNote,
 		Fix:         "Remove `securityContext.procMount` or set it to Default.",
-		Equivalents: []string{"KSV-0027", "kube-linter:unsafe-proc-mount"},
+		Equivalents: []string{"KSV-0027", "kics:k8s/container_runs_unmasked", "kube-linter:unsafe-proc-mount", "polaris:procMount"},
 	},
 	{
 		ID:       pssPrefix + "restrictedVolumes",
@@ -216,7 +219,7 @@ var Rules = []finding.Rule{
 		Rationale: "Without runAsNonRoot the kubelet starts containers whose image runs as UID 0, and root in a container is one kernel bug " +
 			"or mount away from root on the node. From v1.35 pods with `hostUsers: false` are exempt.",
 		Fix:         "Set `spec.securityContext.runAsNonRoot: true` and a non-zero `runAsUser`, and build images with a non-root USER.",
-		Equivalents: []string{"KSV-0012", "kube-linter:run-as-non-root", "polaris:runAsRootAllowed"},
+		Equivalents: []string{"KSV-0012", "kics:k8s/containers_running_as_root", "kube-linter:run-as-non-root", "polaris:runAsRootAllowed"},
 	},
 	{
 		ID:          pssPrefix + "runAsUser",
@@ -224,7 +227,7 @@ var Rules = []finding.Rule{
 		Summary:     "A pod or container sets runAsUser: 0.",
 		Rationale:   "UID 0 is root; runAsNonRoot alone does not stop an explicit runAsUser: 0 on a container. From v1.35 pods with `hostUsers: false` are exempt.",
 		Fix:         "Set `runAsUser` to a non-zero UID, such as 10001, or remove it and rely on the image's non-root USER.",
-		Equivalents: []string{"KSV-0105"},
+		Equivalents: []string{"KSV-0105", "kics:k8s/containers_running_as_root", "kube-linter:run-as-non-root", "polaris:runAsRootAllowed"},
 	},
 	{
 		ID:       pssPrefix + "seccompProfile_restricted",
@@ -234,7 +237,7 @@ var Rules = []finding.Rule{
 			"A pod-level Unconfined fails even when every container overrides it; the message then says so. " +
 			"Replaces pss/seccompProfile_baseline at the restricted level." + restrictedNote,
 		Fix:         "Set `spec.securityContext.seccompProfile: {type: RuntimeDefault}`.",
-		Equivalents: []string{"KSV-0030"},
+		Equivalents: []string{"KSV-0030", "KSV-0104", "kics:k8s/seccomp_profile_is_not_configured"},
 	},
 	{
 		ID:       ruleWritableRootFS,
@@ -243,7 +246,7 @@ var Rules = []finding.Rule{
 		Rationale: "An attacker who gets code execution can then replace binaries and libraries, plant tools and persist until the container restarts. " +
 			"Init and ephemeral containers are checked too. Pods with `spec.os.name: windows` are not: the field does not apply there.",
 		Fix:         "Set `securityContext.readOnlyRootFilesystem: true` and mount an emptyDir at each path the container writes to (/tmp, caches).",
-		Equivalents: []string{"KSV-0014", "kube-linter:no-read-only-root-fs", "polaris:notReadOnlyRootFilesystem"},
+		Equivalents: []string{"KSV-0014", "kics:k8s/root_container_not_mounted_as_read_only", "kube-linter:no-read-only-root-fs", "polaris:notReadOnlyRootFilesystem"},
 	},
 	{
 		ID:       ruleRootGroup,
@@ -252,7 +255,7 @@ var Rules = []finding.Rule{
 		Rationale: "Group root owns many files in images and on nodes; a process in it can read or change them, and fsGroup: 0 makes " +
 			"volumes group-owned by root. Only explicit values are reported: when runAsGroup is unset, the image decides. Windows pods are not checked.",
 		Fix:         "Use a non-zero GID in `runAsGroup` and `fsGroup` (such as 10001) and remove 0 from `supplementalGroups`.",
-		Equivalents: []string{"KSV-0029"},
+		Equivalents: []string{"KSV-0029", "KSV-0116"},
 	},
 	{
 		ID:       ruleAutomountSA,
@@ -263,7 +266,7 @@ var Rules = []finding.Rule{
 			"applies if the input holds that ServiceAccount.",
 		Fix: "Set `automountServiceAccountToken: false` in the pod spec; workloads that call the API mount a projected serviceAccountToken " +
 			"volume in the container that needs it.",
-		Equivalents: []string{"KSV-0036", "polaris:automountServiceAccountToken"},
+		Equivalents: []string{"kics:k8s/service_account_token_automount_not_disabled", "polaris:automountServiceAccountToken"},
 	},
 	{
 		ID:       ruleDefaultSA,
@@ -287,7 +290,7 @@ var Rules = []finding.Rule{
 			"The baseline level allows it and restricted reports it only as part of drop ALL, so Ward reports it at both levels. " +
 			"Capability names are compared case-insensitively, with or without the CAP_ prefix. Windows pods are not checked.",
 		Fix:         "Set `securityContext.capabilities.drop: [ALL]` (or at least NET_RAW) and do not add NET_RAW back.",
-		Equivalents: []string{"kube-linter:drop-net-raw-capability"},
+		Equivalents: []string{"kics:k8s/net_raw_capabilities_not_being_dropped", "kube-linter:drop-net-raw-capability"},
 	},
 	{
 		ID:       ruleSecretInEnv,
@@ -302,7 +305,18 @@ var Rules = []finding.Rule{
 			"templates, changeme and the like, absolute file paths (/run/secrets/db) and references to a secret store (vault:..., ref+..., ARNs). " +
 			"The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
-		Equivalents: []string{"kics:Secrets Used as Environment Variables"},
+		Equivalents: []string{"kube-linter:env-var-secret", "polaris:sensitiveContainerEnvVar"},
+	},
+	{
+		ID:       ruleSecretEnvRef,
+		Severity: finding.Info,
+		Summary:  "A container reads a Secret into its environment (env valueFrom.secretKeyRef, or envFrom secretRef).",
+		Rationale: "Environment variables are inherited by every child process, readable in /proc/<pid>/environ by processes of the same user, " +
+			"and printed by crash reports, debug endpoints and frameworks that log their configuration; a mounted Secret file is read only by the program " +
+			"that opens it, and is updated in place when the Secret changes. Info: the value is not in the manifest (pod/secret-in-env reports that), " +
+			"and many programs only read configuration from the environment.",
+		Fix:         "Mount the Secret as a volume (`secret: {secretName: <name>}`) and point the program at the file (`DB_PASSWORD_FILE=/run/secrets/db/password`).",
+		Equivalents: []string{"kics:k8s/secrets_as_environment_variables", "kube-linter:read-secret-from-env-var"},
 	},
 	{
 		ID:       ruleImageLatest,
@@ -313,7 +327,7 @@ var Rules = []finding.Rule{
 			"A malformed digest (sha256 with other than 64 lower-case hex digits, sha512 with other than 128) pins nothing and makes the kubelet " +
 			"refuse the image (InvalidImageName): the message names it and what is wrong with it.",
 		Fix:         "Use an immutable version tag or, better, a digest: `image: registry/app:1.4.2@sha256:<digest>`.",
-		Equivalents: []string{"KSV-0013", "kube-linter:latest-tag", "polaris:tagNotSpecified"},
+		Equivalents: []string{"KSV-0013", "kics:k8s/invalid_image", "kube-linter:latest-tag", "polaris:tagNotSpecified"},
 	},
 	{
 		ID:       ruleImageNotPinned,
@@ -325,6 +339,7 @@ var Rules = []finding.Rule{
 			"with the digest and what is wrong with it.",
 		Fix: "Append the digest: `image: registry/app:1.4.2@sha256:<digest>` (`crane digest` or `docker buildx imagetools inspect` print it); " +
 			"let a bot such as Renovate keep it current.",
+		Equivalents: []string{"kics:k8s/image_without_digest"},
 	},
 	{
 		ID:       ruleNoLimits,
@@ -335,7 +350,7 @@ var Rules = []finding.Rule{
 			"other pods' share (a CPU limit is accepted too, but throttles even on an idle node). " +
 			"Pod-level resources (spec.resources) cover its containers. Ephemeral containers cannot have resources and are not checked.",
 		Fix:         "Set `resources.limits.memory` and `resources.requests.cpu` on every container and init container.",
-		Equivalents: []string{"KSV-0011", "KSV-0018", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements", "polaris:cpuLimitsMissing", "polaris:memoryLimitsMissing"},
+		Equivalents: []string{"KSV-0018", "kics:k8s/memory_limits_not_defined", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements", "polaris:memoryLimitsMissing"},
 	},
 	{
 		ID:       ruleUntrustedRegistry,
@@ -347,7 +362,7 @@ var Rules = []finding.Rule{
 			"ghcr.io/myorg trusts ghcr.io/myorg/app, not ghcr.io/myorganisation/app. Init and ephemeral containers are checked too. " +
 			"Without a list the rule is silent: Ward does not guess which registries a team trusts.",
 		Fix:         "Pull the image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted`.",
-		Equivalents: []string{"KSV-0125", "KSV-0032", "KSV-0033", "KSV-0034", "KSV-0035"},
+		Equivalents: []string{"KSV-0125"},
 	},
 	{
 		ID:       rulePrivilegedPort,
@@ -372,7 +387,6 @@ var Rules = []finding.Rule{
 			"port (`ingress: [{}]`) does not count as isolating. Runs only when the caller knows the policies (Options.IngressIsolated).",
 		Fix: "Select the workloads with a NetworkPolicy that isolates ingress and allows only the expected sources (the load balancer's or clients' " +
 			"ipBlocks, the ingress controller's pods), or make the Service ClusterIP behind an ingress controller.",
-		Equivalents: []string{"kube-linter:exposed-services", "kube-linter:non-isolated-pod"},
 	},
 	{
 		ID:       ruleExternalIPs,
@@ -440,7 +454,7 @@ var Rules = []finding.Rule{
 			"Kubernetes' own bindings (named system:* or labelled kubernetes.io/bootstrapping: rbac-defaults), and bindings whose only subject is the group system:masters (which bypasses RBAC anyway, as the default cluster-admin binding does), " +
 			"are quiet unless they bind a broad group. The finding points at the binding's roleRef.",
 		Fix:         "Bind a role that lists the verbs and resources the subjects need; keep cluster-admin for break-glass human accounts.",
-		Equivalents: []string{"KSV-0111", "kube-linter:cluster-admin-role-binding", "polaris:clusterrolebindingClusterAdmin", "polaris:rolebindingClusterAdminClusterRole", "polaris:rolebindingClusterAdminRole"},
+		Equivalents: []string{"KSV-0111", "kics:k8s/cluster_admin_role_binding_with_super_user_permissions", "kube-linter:cluster-admin-role-binding", "polaris:clusterrolebindingClusterAdmin", "polaris:rolebindingClusterAdminClusterRole", "polaris:rolebindingClusterAdminRole"},
 	},
 	{
 		ID:       ruleRBACWildcard,
@@ -449,7 +463,7 @@ var Rules = []finding.Rule{
 		Rationale: "A wildcard grants every present and future verb, resource or API group, custom resources included; \"*\" on \"*\" in \"*\" is cluster-admin within the role's scope. " +
 			"A rule that is \"*\" in all three is reported by this rule only, not also by each rbac/ rule below.",
 		Fix:         "List the verbs, resources and API groups the subjects need.",
-		Equivalents: []string{"KSV-0044", "KSV-0045", "KSV-0046", "kube-linter:wildcard-in-rules"},
+		Equivalents: []string{"KSV-0044", "KSV-0045", "KSV-0046", "KSV-0050", "kics:k8s/rbac_wildcard_in_rule", "kube-linter:wildcard-in-rules"},
 	},
 	{
 		ID:          ruleRBACExec,
@@ -457,7 +471,7 @@ var Rules = []finding.Rule{
 		Summary:     "A rule grants create (or get, which WebSocket clients use) on pods/exec or pods/attach.",
 		Rationale:   "Exec and attach run commands in every pod in scope, with its ServiceAccount token, mounted Secrets and network position.",
 		Fix:         "Remove pods/exec and pods/attach; use a separate, short-lived role for debugging.",
-		Equivalents: []string{"KSV-0053", "KSV-0054", "polaris:clusterrolePodExecAttach", "polaris:clusterrolebindingPodExecAttach", "polaris:rolePodExecAttach", "polaris:rolebindingClusterRolePodExecAttach", "polaris:rolebindingRolePodExecAttach"},
+		Equivalents: []string{"KSV-0053", "KSV-0054", "kics:k8s/rbac_roles_with_attach_permission", "polaris:clusterrolePodExecAttach", "polaris:clusterrolebindingPodExecAttach", "polaris:rolePodExecAttach", "polaris:rolebindingClusterRolePodExecAttach", "polaris:rolebindingRolePodExecAttach"},
 	},
 	{
 		ID:       ruleRBACSecrets,
@@ -466,7 +480,7 @@ var Rules = []finding.Rule{
 		Rationale: "Reading Secrets gives away other ServiceAccounts' tokens, TLS keys and passwords; list and watch return their contents too. " +
 			"A rule limited by resourceNames reads only the Secrets it names, which is how an application should be given its own Secret: low.",
 		Fix:         "Grant get on the named Secrets (resourceNames), or mount the Secrets into the pods that need them.",
-		Equivalents: []string{"KSV-0041", "kube-linter:access-to-secrets"},
+		Equivalents: []string{"KSV-0041", "kics:k8s/rbac_roles_with_read_secrets_permissions", "kube-linter:access-to-secrets"},
 	},
 	{
 		ID:          ruleRBACImpersonate,
@@ -474,14 +488,15 @@ var Rules = []finding.Rule{
 		Summary:     "A rule grants impersonate on users, groups, serviceaccounts, userextras or uids.",
 		Rationale:   "Impersonation acts as another identity, with all of its rights: it is a path to every right of the cluster.",
 		Fix:         "Remove impersonate.",
-		Equivalents: []string{"KSV-0043"},
+		Equivalents: []string{"KSV-0043", "kics:k8s/rbac_roles_with_impersonate_permission"},
 	},
 	{
-		ID:        ruleRBACEscalate,
-		Severity:  finding.High,
-		Summary:   "A rule grants escalate or bind on roles or clusterroles.",
-		Rationale: "escalate lets a subject write roles with rights it does not hold; bind lets it bind any role, cluster-admin included. Both bypass RBAC's escalation check.",
-		Fix:       "Remove escalate and bind; let cluster administrators manage roles and bindings.",
+		ID:          ruleRBACEscalate,
+		Severity:    finding.High,
+		Summary:     "A rule grants escalate or bind on roles or clusterroles.",
+		Rationale:   "escalate lets a subject write roles with rights it does not hold; bind lets it bind any role, cluster-admin included. Both bypass RBAC's escalation check.",
+		Fix:         "Remove escalate and bind; let cluster administrators manage roles and bindings.",
+		Equivalents: []string{"KSV-0050", "kics:k8s/rbac_roles_allow_privilege_escalation"},
 	},
 	{
 		ID:       ruleRBACWorkloads,
@@ -523,6 +538,52 @@ var Rules = []finding.Rule{
 			"(password_min_length: 12), checksums, digests and UUIDs. The message names the key and the line, never the value.",
 		Fix:         "Move the value into a Secret (mounted as a file or referenced with secretKeyRef) or an external secret store, and rotate the exposed one.",
 		Equivalents: []string{"KSV-0109", "KSV-01010", "polaris:sensitiveConfigmapContent"},
+	},
+	{
+		ID:       ruleRBACPortForward,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create (or get, which WebSocket clients use) on pods/portforward.",
+		Rationale: "Port forwarding opens a tunnel from the subject to any port of any pod in scope through the API server and the kubelet, which enter the pod's " +
+			"network namespace directly: NetworkPolicies, which filter traffic between pods, do not see it, so every isolation Ward checks is bypassed for that subject.",
+		Fix:         "Remove pods/portforward; reach services through their reviewed ingress, or grant it in a separate, short-lived role for debugging.",
+		Equivalents: []string{"kics:k8s/rbac_roles_with_portforwarding_permissions"},
+	},
+	{
+		ID:       ruleRBACConfigMaps,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on configmaps (high when it names the EKS aws-auth ConfigMap or any ConfigMap in kube-system).",
+		Rationale: "ConfigMaps configure the workloads that read them: a subject that writes them changes what those programs do (a proxy's upstreams, an app's endpoints and feature flags). " +
+			"In kube-system they configure the cluster itself (CoreDNS's Corefile redirects every name; kube-proxy's configuration), and on EKS the aws-auth ConfigMap maps cloud identities " +
+			"to Kubernetes groups, system:masters included: writing it is cluster-admin. A rule limited by resourceNames to other ConfigMaps is reported too (low), since the named ones are still rewritten.",
+		Fix:         "Let the deployment pipeline write ConfigMaps; give running workloads get on the ConfigMaps they read (resourceNames).",
+		Equivalents: []string{"KSV-0049"},
+	},
+	{
+		ID:       ruleRBACWebhooks,
+		Severity: finding.High,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on mutatingwebhookconfigurations or validatingwebhookconfigurations.",
+		Rationale: "An admission webhook receives every object the API server admits, Secrets included, and a mutating one may rewrite them: add a container to every pod, " +
+			"change its image or ServiceAccount. Deleting or editing a validating webhook removes a policy engine's checks. Either is a path to the whole cluster.",
+		Fix:         "Let only the cluster's administrators and the operators that own their webhook (cert-manager, a policy engine) manage webhook configurations.",
+		Equivalents: []string{"KSV-0114"},
+	},
+	{
+		ID:       ruleRBACWriteSecret,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on secrets (low when resourceNames limits it to named Secrets).",
+		Rationale: "Workloads trust the Secrets they mount: a subject that rewrites them swaps an Ingress's TLS key (and serves its host), a database password or a webhook's CA. " +
+			"Creating a Secret of type kubernetes.io/service-account-token makes the token controller fill it with a token of any ServiceAccount of the namespace, " +
+			"which a pod the subject can start then mounts. Reading Secrets is rbac/read-secrets.",
+		Fix: "Let the pipeline or the secret operator (External Secrets, Sealed Secrets) write Secrets; limit an application's own writes with resourceNames.",
+	},
+	{
+		ID:       ruleRBACWriteRBAC,
+		Severity: finding.Medium,
+		Summary:  "A rule grants create, update, patch, delete or deletecollection on roles, clusterroles, rolebindings or clusterrolebindings.",
+		Rationale: "RBAC's escalation check limits what such a subject can grant to the rights it holds itself (escalate and bind lift that limit: rbac/escalate-bind), " +
+			"but it can hand all of them to any user, group or ServiceAccount, outside the cluster included, and delete the bindings other teams rely on. " +
+			"Namespace administrators (the default admin role) have it within their namespace; a workload rarely needs it.",
+		Fix: "Let the pipeline that applies reviewed RBAC manifests write roles and bindings; remove the right from workloads' ServiceAccounts.",
 	},
 }
 

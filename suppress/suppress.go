@@ -50,6 +50,10 @@ type Ignore struct {
 	// File and Line locate the entry in ward.yaml.
 	File string
 	Line int
+	// Rules, set by Resolve when Rule is a peer auditor's check id (such
+	// as KSV-0014), are the Ward rules the entry silences instead of
+	// those Rule matches as a pattern.
+	Rules []string
 }
 
 // Validate checks the entry's fields: a rule and a reason, and globs that
@@ -69,7 +73,11 @@ func (ig *Ignore) Validate() error {
 
 // Matches reports whether the entry silences f.
 func (ig *Ignore) Matches(f finding.Finding) bool {
-	return wildcard(ig.Rule, f.Rule) &&
+	ruleOK := wildcard(ig.Rule, f.Rule)
+	if ig.Rules != nil {
+		ruleOK = slices.Contains(ig.Rules, f.Rule)
+	}
+	return ruleOK &&
 		(ig.Object == "" || wildcard(ig.Object, f.Object)) &&
 		(ig.Path == "" || matchPath(ig.Path, f.File))
 }

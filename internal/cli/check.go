@@ -126,6 +126,17 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			return err
 		}
 	}
+	ids := make([]string, 0, 128)
+	for _, r := range allRules() {
+		ids = append(ids, r.ID)
+	}
+	ignores, warns, err := suppress.Resolve(cfg.Ignores, ids)
+	if err != nil {
+		return fail(ExitError, err)
+	}
+	for _, w := range warns {
+		fmt.Fprintf(e.stderr, "ward: warning: %s\n", w)
+	}
 	digest := finding.Info
 	if cfg.DigestSeverity != nil {
 		digest = *cfg.DigestSeverity
@@ -228,7 +239,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			inputErrors++
 		}
 	}
-	fs, stale := suppress.Apply(fs, set, cfg.Ignores)
+	fs, stale := suppress.Apply(fs, set, ignores)
 	for _, ig := range stale {
 		fs = append(fs, finding.Finding{Rule: ruleStaleIgnore, Severity: finding.Info, File: ig.File, Line: ig.Line,
 			Message: fmt.Sprintf("ignore of %s matches no finding", ig.Rule), Fix: inputRules[2].Fix})

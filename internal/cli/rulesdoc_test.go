@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/peers"
 )
 
 const rulesDoc = "../../docs/rules.md"
@@ -20,7 +21,7 @@ var families = []struct{ prefix, title, intro string }{
 	{"pss/", "Pod Security Standards", "Every check of the official Pod Security Standards library (`k8s.io/pod-security-admission`), run one by one on each pod template at `--pss-level` (default restricted) and `--pss-version` (default latest). The id is the library's own check id."},
 	{"pod/", "Pod hardening beyond PSS", "Ward's own checks of pod templates and Services, for what the Pod Security Standards leave out. Pod templates are those of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs, OpenShift DeploymentConfigs, Knative Services and Configurations and Argo Rollouts ([usage.md](usage.md)); the pss/ checks read the same ones."},
 	{"exposure/", "Services and Ingresses", "How Services and Ingresses expose workloads outside the cluster: external IPs, load balancers, TLS and ingress-nginx annotations (networking.k8s.io/v1 Ingresses; the older apiVersions, removed in Kubernetes 1.22, are not read)."},
-	{"rbac/", "RBAC", "Roles, ClusterRoles, RoleBindings and ClusterRoleBindings (rbac.authorization.k8s.io/v1). A finding about a right points at the rule of the role that grants it (one finding per rule and right) and names who holds it through the input's bindings: users, groups, and the workloads that run as a bound ServiceAccount (`spec.serviceAccountName`, else `default`); a workload that mounts no token of it is named but cannot use the rights, so it raises no severity. A RoleBinding to a ClusterRole grants its rules in the binding's namespace only. An aggregated ClusterRole (`aggregationRule`) collects the rules of the ClusterRoles its selectors match, through other aggregated ClusterRoles too (admin collects edit); its own `rules`, which the controller fills, are not read, and its holders are named at the rules of its parts. The severity is the rule's, raised by the holders: `system:unauthenticated` makes any right below critical, `system:authenticated` at least high and one level up, `system:serviceaccounts` and `system:serviceaccounts:<namespace>` one level up, and so does a workload of the input holding it in the whole cluster (through a ClusterRoleBinding). Kubernetes' own roles and bindings (named `system:*` or labelled `kubernetes.io/bootstrapping: rbac-defaults`, as in a dump of a cluster) are quiet unless one of those groups, or a binding that is not Kubernetes' own, grants them. Roles that the input binds but does not declare are not known and not judged, except Kubernetes' defaults cluster-admin, admin and edit (admin and edit: reading and writing Secrets, exec and attach, impersonating ServiceAccounts, creating workloads, editing NetworkPolicies), whose findings point at the binding's roleRef; rules on `nonResourceURLs` are not judged."},
+	{"rbac/", "RBAC", "Roles, ClusterRoles, RoleBindings and ClusterRoleBindings (rbac.authorization.k8s.io/v1). A finding about a right points at the rule of the role that grants it (one finding per rule and right) and names who holds it through the input's bindings: users, groups, and the workloads that run as a bound ServiceAccount (`spec.serviceAccountName`, else `default`); a workload that mounts no token of it is named but cannot use the rights, so it raises no severity. A RoleBinding to a ClusterRole grants its rules in the binding's namespace only. An aggregated ClusterRole (`aggregationRule`) collects the rules of the ClusterRoles its selectors match, through other aggregated ClusterRoles too (admin collects edit); its own `rules`, which the controller fills, are not read, and its holders are named at the rules of its parts. The severity is the rule's, raised by the holders: `system:unauthenticated` makes any right below critical, `system:authenticated` at least high and one level up, `system:serviceaccounts` and `system:serviceaccounts:<namespace>` one level up, and so does a workload of the input holding it in the whole cluster (through a ClusterRoleBinding). Kubernetes' own roles and bindings (named `system:*` or labelled `kubernetes.io/bootstrapping: rbac-defaults`, as in a dump of a cluster) are quiet unless one of those groups, or a binding that is not Kubernetes' own, grants them. Roles that the input binds but does not declare are not known and not judged, except Kubernetes' defaults cluster-admin, admin and edit (admin and edit: reading and writing Secrets, writing ConfigMaps, exec and attach, impersonating ServiceAccounts, creating workloads, editing NetworkPolicies), whose findings point at the binding's roleRef; rules on `nonResourceURLs` are not judged."},
 	{"configmap/", "ConfigMaps", "ConfigMaps (v1) checked for secrets that belong in a Secret. The message names the key, and the line inside a configuration file, never the value."},
 	{"mesh/", "Istio mesh", "Run when the input has Istio security objects or namespaces labelled for sidecar injection."},
 	{"dockerfile/", "Dockerfiles", "Files named `Dockerfile`, `Containerfile`, `*.Dockerfile` or `Dockerfile.*`. The final stage (or `--target`) is judged for what runs; builder stages only for what leaks (secrets)."},
@@ -37,8 +38,10 @@ Every finding names a rule id (` + "`family/name`" + `), a severity (info, low, 
 high, critical), the file and line to look at, the object concerned, a message
 and a fix. Rule ids are stable: suppressions, CI gates and SARIF consumers rely
 on them. A finding may be more or less severe than its rule when the rule says
-so. "Equivalents" are the ids of the same check in kube-linter, Trivy (KSV, DS),
-hadolint (DL), KICS or Docker's build checks, when one exists.
+so. "Equivalents" are the ids of the same check in kube-linter, Polaris,
+Trivy (KSV, KCV, DS), hadolint (DL), KICS or Docker's build checks, when one
+exists; [Migrating from other auditors](#migrating-from-other-auditors) lists
+every security check of those tools with what Ward does about it.
 
 ## Suppressing findings
 
@@ -60,7 +63,9 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   optional ` + "`path`" + ` (a file glob) and ` + "`object`" + ` (a pattern), and a required ` + "`reason`" + `.
   This is how a "missing X" finding that no line can carry is silenced. An
   entry that matches nothing is reported as ` + "`input/stale-ignore`" + ` (info). See
-  [ward-yaml.md](ward-yaml.md).
+  [ward-yaml.md](ward-yaml.md). ` + "`rule`" + ` may also be a check id of kube-linter, Polaris,
+  Trivy, hadolint, KICS or Docker's build checks, so an ignore list carries over: see
+  [Migrating from other auditors](#migrating-from-other-auditors).
 
 `
 
@@ -89,7 +94,92 @@ func renderRulesDoc() string {
 		}
 		b.WriteString("\n")
 	}
+	renderPeers(&b)
 	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+const peersIntro = `## Migrating from other auditors
+
+Every security check of kube-linter, Polaris, Trivy (KSV, KCV and DS checks),
+hadolint, KICS (Kubernetes, Dockerfile and Compose queries) and Docker's build
+checks, with the Ward rules that cover it (the table is package ` + "`peers`" + `).
+A check is **covered** when Ward has rules that flag what it flags; **covered
+differently** when Ward flags more, less, or judges by other semantics (the
+table says how, and why Ward judges as it does); **left** to the peer when Ward
+has no rule for it (style, not about security, correctness, obsolete, or an
+object Ward does not read).
+
+In ward.yaml, an ` + "`ignore`" + ` entry's ` + "`rule`" + ` may be one of these ids, written as
+the tool writes it: Trivy's ` + "`KSV-0014`" + `, ` + "`KSV014`" + ` or ` + "`AVD-KSV-0014`" + ` (also DS and
+KCV, with or without ` + "`trivy:`" + `), hadolint's ` + "`DL3002`" + `, a KICS query's UUID or
+` + "`kics:<platform>/<query>`" + `; names that any tool could use take the tool as prefix:
+` + "`kube-linter:run-as-non-root`" + `, ` + "`polaris:hostIPCSet`" + `, ` + "`docker:SecretsUsedInArgOrEnv`" + `.
+A covered id silences exactly the Ward rules listed for it; an id covered
+differently silences its rules too, with a warning saying what it maps to; an
+id left to the peer silences nothing, with a warning. Any other id that is not
+a Ward rule, nor a pattern matching one, stops the run (exit 2) with the
+entry's file and line.
+`
+
+// sentence capitalises s's first letter.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// renderPeers writes the migration tables, one section per peer.
+func renderPeers(b *strings.Builder) {
+	b.WriteString("\n" + peersIntro)
+	checks := peers.Checks()
+	rulesOf := func(c peers.Check) string {
+		var rs []string
+		for _, r := range c.Rules {
+			rs = append(rs, fmt.Sprintf("[`%s`](#%s)", r, anchor(r)))
+		}
+		return strings.Join(rs, ", ")
+	}
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	id := func(c peers.Check) string {
+		if c.UUID != "" {
+			return fmt.Sprintf("`%s` (`%s`)", c.ID, c.UUID)
+		}
+		return "`" + c.ID + "`"
+	}
+	for _, p := range peers.All {
+		var cov, diff, left []peers.Check
+		for _, c := range checks {
+			switch {
+			case c.Peer != p:
+			case c.Relation == peers.Equivalent:
+				cov = append(cov, c)
+			case c.Relation == peers.Left:
+				left = append(left, c)
+			default:
+				diff = append(diff, c)
+			}
+		}
+		fmt.Fprintf(b, "\n### %s\n\n%d security checks: %d covered, %d covered differently, %d left to %s.\n", p.Title(), len(cov)+len(diff)+len(left), len(cov), len(diff), len(left), p.Title())
+		if len(cov) > 0 {
+			b.WriteString("\n**Covered.**\n\n| Check | What it flags | Ward |\n|---|---|---|\n")
+			for _, c := range cov {
+				fmt.Fprintf(b, "| %s | %s | %s |\n", id(c), cell(c.Title), rulesOf(c))
+			}
+		}
+		if len(diff) > 0 {
+			b.WriteString("\n**Covered differently.**\n\n| Check | What it flags | Ward | How and why |\n|---|---|---|---|\n")
+			for _, c := range diff {
+				fmt.Fprintf(b, "| %s | %s | %s | %s. %s |\n", id(c), cell(c.Title), rulesOf(c), sentence(string(c.Relation)), cell(c.Why))
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(b, "\n**Left to %s.**\n\n| Check | What it flags | Why |\n|---|---|---|\n", p.Title())
+			for _, c := range left {
+				fmt.Fprintf(b, "| %s | %s | %s. %s |\n", id(c), cell(c.Title), sentence(string(c.Left)), cell(c.Why))
+			}
+		}
+	}
 }
 
 // TestRulesDoc keeps docs/rules.md in step with the registries: every rule

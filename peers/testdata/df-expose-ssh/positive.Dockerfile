@@ -1,0 +1,7 @@
+# syntax=docker/dockerfile:1
+FROM alpine:3.20.3
+COPY web /app/web
+EXPOSE 22
+HEALTHCHECK CMD ["/app/web", "healthcheck"]
+USER 10001:10001
+ENTRYPOINT ["/app/web"]

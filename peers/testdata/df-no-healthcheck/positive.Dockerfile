@@ -1,0 +1,5 @@
+# syntax=docker/dockerfile:1
+FROM alpine:3.20.3
+COPY web /app/web
+USER 10001:10001
+ENTRYPOINT ["/app/web"]

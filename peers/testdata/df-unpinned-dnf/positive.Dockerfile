@@ -1,0 +1,6 @@
+# syntax=docker/dockerfile:1
+FROM fedora:40
+RUN dnf install -y nginx && dnf clean all
+HEALTHCHECK CMD ["/app/web", "healthcheck"]
+USER 10001:10001
+ENTRYPOINT ["/app/web"]

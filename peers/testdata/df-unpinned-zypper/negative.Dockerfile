@@ -1,0 +1,6 @@
+# syntax=docker/dockerfile:1
+FROM opensuse/leap:15.6
+RUN zypper --non-interactive install curl=8.6.0
+HEALTHCHECK CMD ["/app/web", "healthcheck"]
+USER 10001:10001
+ENTRYPOINT ["/app/web"]

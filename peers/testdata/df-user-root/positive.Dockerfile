@@ -1,0 +1,6 @@
+# syntax=docker/dockerfile:1
+FROM alpine:3.20.3
+COPY web /app/web
+HEALTHCHECK CMD ["/app/web", "healthcheck"]
+USER root
+ENTRYPOINT ["/app/web"]

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/portset"
@@ -34,6 +35,10 @@ type Config struct {
 	// DigestSeverity is the severity of findings about images not pinned
 	// by digest; nil means the default (info).
 	DigestSeverity *finding.Severity
+	// TrustedRegistries are audit.registries.trusted: registry hosts and
+	// repository prefixes images may come from. Empty: the untrusted-
+	// registry rules do not run. Every entry has been validated.
+	TrustedRegistries []string
 }
 
 // Assertion is one expectation.
@@ -98,8 +103,11 @@ type rawConfig struct {
 	Assertions []yaml.Node `yaml:"assertions"`
 	Ignore     []yaml.Node `yaml:"ignore"`
 	Audit      struct {
-		Shellless []string  `yaml:"shellless"`
-		Digest    yaml.Node `yaml:"digest"`
+		Shellless  []string  `yaml:"shellless"`
+		Digest     yaml.Node `yaml:"digest"`
+		Registries struct {
+			Trusted []yaml.Node `yaml:"trusted"`
+		} `yaml:"registries"`
 	} `yaml:"audit"`
 }
 
@@ -166,6 +174,16 @@ func Parse(name string, data []byte) (*Config, error) {
 			return nil, &Error{File: name, Line: d.Line, Err: fmt.Errorf("audit.digest: %w", err)}
 		}
 		cfg.DigestSeverity = &sev
+	}
+	for i := range raw.Audit.Registries.Trusted {
+		n := &raw.Audit.Registries.Trusted[i]
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+			return nil, &Error{File: name, Line: n.Line, Err: errors.New("audit.registries.trusted: want a registry host or repository prefix, such as ghcr.io/myorg")}
+		}
+		if _, err := registry.Parse([]string{n.Value}); err != nil {
+			return nil, &Error{File: name, Line: n.Line, Err: fmt.Errorf("audit.registries.trusted: %q: %w", n.Value, errors.Unwrap(err))}
+		}
+		cfg.TrustedRegistries = append(cfg.TrustedRegistries, n.Value)
 	}
 	return cfg, nil
 }

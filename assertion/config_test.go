@@ -21,6 +21,10 @@ ignore:
 audit:
   shellless: [registry.example.com/base/static]
   digest: low
+  registries:
+    trusted:
+      - registry.example.com
+      - ghcr.io/myorg
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +35,9 @@ audit:
 	if len(cfg.Shellless) != 1 || cfg.DigestSeverity == nil || *cfg.DigestSeverity != finding.Low {
 		t.Errorf("audit settings: %v %v", cfg.Shellless, cfg.DigestSeverity)
 	}
+	if strings.Join(cfg.TrustedRegistries, ",") != "registry.example.com,ghcr.io/myorg" {
+		t.Errorf("TrustedRegistries = %v", cfg.TrustedRegistries)
+	}
 }
 
 func TestParseAuditErrors(t *testing.T) {
@@ -40,6 +47,10 @@ func TestParseAuditErrors(t *testing.T) {
 		{"ignore:\n  - rule: x\n    reason: y\n    pth: z\n", "ward.yaml:4: field pth not found"},
 		{"ignore:\n  - rule: x\n    path: '[a'\n    reason: y\n", "ward.yaml:2: ignore of x: bad path pattern"},
 		{"audit:\n  digest: severe\n", "ward.yaml:2: audit.digest: finding: unknown severity"},
+		{"audit:\n  registries:\n    trusted:\n      - ghcr.io/ok\n      - myorg\n", "ward.yaml:5: audit.registries.trusted: \"myorg\": \"myorg\" is not a registry host"},
+		{"audit:\n  registries:\n    trusted:\n      - {host: x}\n", "ward.yaml:4: audit.registries.trusted: want a registry host"},
+		{"audit:\n  registries:\n    trusted: [ghcr.io/x:1.0]\n", "ward.yaml:3: audit.registries.trusted: \"ghcr.io/x:1.0\": a registry or repository prefix has no tag"},
+		{"audit:\n  registries:\n    trustd: [ghcr.io]\n", "ward.yaml:3: field trustd not found"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("ward.yaml", []byte(tt.doc))

@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 )
 
 // audit holds one run of the checks over a loaded project.
@@ -16,6 +17,7 @@ type audit struct {
 	file     string
 	pos      *positions
 	project  *types.Project
+	trusted  registry.Trusted
 	findings []finding.Finding
 }
 
@@ -38,6 +40,7 @@ func (a *audit) run() {
 		a.sensitiveMounts(name, s)
 		a.resourceLimits(name, s)
 		a.privilegedHostPorts(name, s)
+		a.untrustedRegistry(name, s)
 		if image, ok := datastore(s.Image); ok {
 			a.datastoreNetworks(name, image, s)
 			a.datastorePorts(name, image, s)
@@ -353,4 +356,24 @@ func portName(p types.ServicePortConfig) string {
 		proto = "tcp"
 	}
 	return fmt.Sprintf("%d/%s", p.Target, proto)
+}
+
+// untrustedRegistry reports a service image that the trusted registries
+// do not cover. A service with build: names the image it builds, not one
+// it pulls (the Dockerfile's FROM is judged instead).
+func (a *audit) untrustedRegistry(name string, s types.ServiceConfig) {
+	if !a.trusted.Configured() || s.Build != nil || strings.TrimSpace(s.Image) == "" {
+		return
+	}
+	line := a.pos.keyLine(name, "image")
+	repo, ok, err := a.trusted.Check(s.Image)
+	switch {
+	case ok:
+	case err != nil:
+		a.report(ruleUntrustedRegistry, finding.Medium, name, line,
+			"image %q is not a valid image reference (%v; a variable without a value?), so its registry cannot be checked against the trusted registries (%s)", s.Image, err, a.trusted)
+	default:
+		a.report(ruleUntrustedRegistry, finding.Medium, name, line,
+			"image %q comes from %s, which is not among the trusted registries (%s)", s.Image, repo, a.trusted)
+	}
 }

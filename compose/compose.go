@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/srcpos"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// containers: compose/embedded-dns-bypasses-policy runs when it holds
 	// any. Only its Policies and Namespaces are read.
 	Policies *manifest.Set
+	// TrustedRegistries are ward.yaml's audit.registries.trusted (see
+	// registry.Parse); when empty, compose/untrusted-registry is not run.
+	// An invalid entry makes Audit return an error.
+	TrustedRegistries []string
 }
 
 // ParseError reports a file that is not YAML, not a Compose file, or not
@@ -50,6 +55,10 @@ type ParseError = srcpos.Error
 // Suppressed set. A file that does not parse or is not valid Compose
 // returns a *ParseError and no findings.
 func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
+	trusted, err := registry.Parse(opts.TrustedRegistries)
+	if err != nil {
+		return nil, fmt.Errorf("compose: trusted registries: %w", err)
+	}
 	pos, perr := parsePositions(src)
 	if perr != nil {
 		perr.File = file
@@ -59,7 +68,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &audit{file: file, pos: pos, project: project}
+	a := &audit{file: file, pos: pos, project: project, trusted: trusted}
 	a.run()
 	if err := a.embeddedDNS(opts.Policies); err != nil {
 		return nil, err

@@ -572,6 +572,13 @@ func TestEveryRuleTested(t *testing.T) {
 			neg[ruleEmbeddedDNS] = true
 		}
 	}
+	for _, tc := range registryCases {
+		if len(tc.want) > 0 {
+			pos[ruleUntrustedRegistry] = true
+		} else {
+			neg[ruleUntrustedRegistry] = true
+		}
+	}
 	for _, r := range Rules {
 		if !pos[r.ID] || !neg[r.ID] {
 			t.Errorf("rule %s: positive case %v, negative case %v", r.ID, pos[r.ID], neg[r.ID])
@@ -643,7 +650,11 @@ services:
     volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
     environment: {POSTGRES_PASSWORD: hunter2-Prod}
 `
-	fs := auditSrc(t, src)
+	// A trusted list without Docker Hub, for compose/untrusted-registry.
+	fs, err := Audit("compose.yaml", []byte(src), Options{TrustedRegistries: []string{"registry.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rules := map[string]bool{}
 	for _, f := range fs {
 		rules[f.Rule] = true

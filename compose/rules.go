@@ -27,6 +27,7 @@ const (
 	ruleNoResourceLimits    = "compose/no-resource-limits"
 	rulePortPublished       = "compose/port-published"
 	rulePrivilegedHostPort  = "compose/privileged-host-port"
+	ruleUntrustedRegistry   = "compose/untrusted-registry"
 )
 
 // Rules is every rule Audit can report, in documentation order. A
@@ -234,6 +235,17 @@ var Rules = []finding.Rule{
 			"80 and 443 are reported as info: a web front end is the usual case. Reported whatever the host address, since the host's port is taken either way.",
 		Fix:         "Publish a host port of 1024 or more (`\"8080:80\"`), and let a reverse proxy or a firewall redirect the well-known port if clients need it.",
 		Equivalents: []string{"kics:dockerCompose/privileged_ports_mapped_in_container"},
+	},
+	{
+		ID:       ruleUntrustedRegistry,
+		Severity: finding.Medium,
+		Summary:  "A service's image comes from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
+		Rationale: "Images pulled from anywhere bypass the scanning and signing of the team's own registries, and a look-alike name pulls an " +
+			"attacker's image. References are normalised as Docker does (redis is docker.io/library/redis) and matched by registry host and whole " +
+			"path segments. A service with `build:` is not judged: its image: names what it builds, and the Dockerfile's FROM is judged by " +
+			"dockerfile/untrusted-registry. An image that is not a valid reference after interpolation (a variable without a value or default) is " +
+			"reported, since its registry cannot be known. Without a list the rule is silent.",
+		Fix: "Pull the image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted` in ward.yaml.",
 	},
 	{
 		ID:       ruleNoResourceLimits,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 	"github.com/wardsec/ward/internal/secretscan"
 	"github.com/wardsec/ward/srcpos"
 )
@@ -37,6 +37,10 @@ type Options struct {
 	// zero value is finding.Info, so leaving it unset keeps the rule's
 	// default.
 	DigestSeverity finding.Severity
+	// TrustedRegistries are ward.yaml's audit.registries.trusted (see
+	// registry.Parse); when empty, dockerfile/untrusted-registry is not
+	// run. An invalid entry makes Audit return an error.
+	TrustedRegistries []string
 }
 
 // ErrUnknownTarget is wrapped by the error Audit returns when
@@ -54,6 +58,10 @@ type ParseError = srcpos.Error
 func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	if opts.DigestSeverity < finding.Info || opts.DigestSeverity > finding.Critical {
 		return nil, fmt.Errorf("dockerfile: invalid DigestSeverity %v", opts.DigestSeverity)
+	}
+	trusted, err := registry.Parse(opts.TrustedRegistries)
+	if err != nil {
+		return nil, fmt.Errorf("dockerfile: trusted registries: %w", err)
 	}
 	p, err := parse(file, src)
 	if err != nil {
@@ -74,6 +82,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 		argsB:    map[string]string{},
 		byName:   map[string]int{},
 		shelless: normalizeNames(opts.Shellless),
+		trusted:  trusted,
 	}
 	a.globalArgs(p.metaArgs)
 	for i := range p.stages {
@@ -161,6 +170,7 @@ type auditor struct {
 	opts     Options
 	lex      *shell.Lex
 	shelless []string
+	trusted  registry.Trusted
 	// argsA are the global ARGs that have a value; argsB the same with
 	// unknown standing for values that are not known.
 	argsA, argsB map[string]string
@@ -318,6 +328,7 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
 		a.from(st, s.BaseName)
+		a.registry(st.line, st.object(), "FROM "+s.BaseName, s.BaseName, st.image)
 	}
 	for _, cmd := range s.Commands {
 		line := lineOf(cmd.Location())
@@ -350,9 +361,32 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			st.health = true
 		case *instructions.RunCommand:
 			a.run(st, c, line)
+			for _, m := range instructions.GetMounts(c) {
+				if m.From == "" {
+					continue
+				}
+				if _, ok := a.stageRef(m.From, i); ok {
+					continue // a stage, not an image
+				}
+				// RUN --mount=from=<image> pulls that image.
+				v, _ := a.expand(m.From, st.env)
+				mk, _, err := a.lex.ProcessWord(m.From, vars{m: st.env, marked: true})
+				if err != nil {
+					mk = unknown
+				}
+				a.registry(line, st.object(), "RUN --mount=from="+m.From, m.From, newImageRef(v, mk))
+			}
 		case *instructions.CopyCommand:
 			if j, ok := a.stageRef(c.From, i); ok {
 				st.copies = append(st.copies, j)
+			} else if c.From != "" {
+				// COPY --from=<image> pulls that image.
+				v, _ := a.expand(c.From, st.env)
+				m, _, err := a.lex.ProcessWord(c.From, vars{m: st.env, marked: true})
+				if err != nil {
+					m = unknown
+				}
+				a.registry(line, st.object(), "COPY --from="+c.From, c.From, newImageRef(v, m))
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 		case *instructions.AddCommand:
@@ -392,6 +426,33 @@ func (a *auditor) from(st *stage, raw string) {
 	}
 	a.report(ruleBaseNotPinned, a.opts.DigestSeverity, st.line, st.object(),
 		shown+" is not pinned by digest", fixOf(ruleBaseNotPinned))
+}
+
+// registry reports an image that Options.TrustedRegistries does not
+// cover: the image of a FROM that names no stage, or of COPY --from. The
+// empty image scratch is not pulled; an image whose name a build argument
+// without value makes up is not judged.
+func (a *auditor) registry(line int, object, instr, raw string, img imageRef) {
+	if !a.trusted.Configured() || !img.nameKnown || img.scratch() {
+		return
+	}
+	shown := instr
+	if raw != img.ref {
+		shown = fmt.Sprintf("%s (%s)", instr, img.ref) // the expanded reference
+	}
+	name, ok, err := a.trusted.Check(img.ref)
+	switch {
+	case ok:
+		return
+	case err != nil:
+		a.report(ruleUntrustedRegistry, finding.Medium, line, object,
+			fmt.Sprintf("%s is not a valid image reference (%v), so its registry cannot be checked against the trusted registries (%s)", shown, err, a.trusted),
+			fixOf(ruleUntrustedRegistry))
+	default:
+		a.report(ruleUntrustedRegistry, finding.Medium, line, object,
+			fmt.Sprintf("%s pulls %s, which is not among the trusted registries (%s)", shown, name, a.trusted),
+			fixOf(ruleUntrustedRegistry))
+	}
 }
 
 // stageRef resolves COPY --from: the name or index of an earlier stage.
@@ -465,16 +526,8 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 // a command separator.
 var sudoRun = regexp.MustCompile(`(?:^|[;&|(]|&&|\|\|)\s*sudo(?:\s|$)`)
 
-// secretNames and secretSuffixes are what COPY and ADD sources holding
-// secrets are named (compared in lower case, by base name, or by the end
-// of the path for the two-part ones).
-var (
-	secretNames = []string{"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".env", ".npmrc", ".pypirc", ".netrc",
-		".git-credentials", ".dockercfg", "credentials.json", "kubeconfig"}
-	secretSuffixes = []string{".pem", ".key", ".p12", ".pfx", ".jks", "/.docker/config.json", "/.aws/credentials"}
-)
-
-// secretSources are the sources, among srcs, named like secrets.
+// secretSources are the sources, among srcs, named like secrets
+// (secretscan.FileName).
 func secretSources(srcs []string, line int) []secretFile {
 	var out []secretFile
 	for _, src := range srcs {
@@ -482,10 +535,7 @@ func secretSources(srcs []string, line int) []secretFile {
 		if _, remote := remoteHost(src); remote {
 			continue
 		}
-		lower := strings.ToLower(path.Clean("/" + src))
-		base := path.Base(lower)
-		if slices.Contains(secretNames, base) || strings.HasPrefix(base, ".env.") ||
-			slices.ContainsFunc(secretSuffixes, func(s string) bool { return strings.HasSuffix(lower, s) }) {
+		if secretscan.FileName(src) {
 			out = append(out, secretFile{line: line, src: src})
 		}
 	}

@@ -5,22 +5,23 @@ import "github.com/wardsec/ward/finding"
 // Rule ids. They are a contract: reports, suppressions and CI gates refer
 // to them.
 const (
-	ruleUserRoot         = "dockerfile/user-root"
-	ruleUserMissing      = "dockerfile/user-missing"
-	ruleSecretInEnv      = "dockerfile/secret-in-env" // #nosec G101 -- a rule id, not a credential
-	ruleNoMultiStage     = "dockerfile/no-multi-stage"
-	ruleFinalHasShell    = "dockerfile/final-has-shell"
-	ruleGoCgoEnabled     = "dockerfile/go-cgo-enabled"
-	ruleAddRemote        = "dockerfile/add-remote"
-	ruleLatestTag        = "dockerfile/latest-tag"
-	ruleAddInsteadOfCopy = "dockerfile/add-instead-of-copy"
-	ruleBaseNotPinned    = "dockerfile/base-not-pinned"
-	ruleNoHealthcheck    = "dockerfile/no-healthcheck"
-	ruleBadSuppression   = "dockerfile/bad-suppression"
-	ruleRunSudo          = "dockerfile/run-sudo"
-	ruleExposeSSH        = "dockerfile/expose-ssh"
-	ruleUnpinnedPackage  = "dockerfile/unpinned-package"
-	ruleCopySecretFile   = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
+	ruleUserRoot          = "dockerfile/user-root"
+	ruleUserMissing       = "dockerfile/user-missing"
+	ruleSecretInEnv       = "dockerfile/secret-in-env" // #nosec G101 -- a rule id, not a credential
+	ruleNoMultiStage      = "dockerfile/no-multi-stage"
+	ruleFinalHasShell     = "dockerfile/final-has-shell"
+	ruleGoCgoEnabled      = "dockerfile/go-cgo-enabled"
+	ruleAddRemote         = "dockerfile/add-remote"
+	ruleLatestTag         = "dockerfile/latest-tag"
+	ruleAddInsteadOfCopy  = "dockerfile/add-instead-of-copy"
+	ruleBaseNotPinned     = "dockerfile/base-not-pinned"
+	ruleNoHealthcheck     = "dockerfile/no-healthcheck"
+	ruleBadSuppression    = "dockerfile/bad-suppression"
+	ruleRunSudo           = "dockerfile/run-sudo"
+	ruleExposeSSH         = "dockerfile/expose-ssh"
+	ruleUnpinnedPackage   = "dockerfile/unpinned-package"
+	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
+	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
 )
 
 // Rules is every rule Audit can report, in documentation order.
@@ -191,6 +192,18 @@ var Rules = []finding.Rule{
 			"exec and audit. Containers are entered with `docker exec` or `kubectl exec`, which the platform authenticates and logs.",
 		Fix:         "Remove the SSH server and EXPOSE 22; use `docker exec` or `kubectl exec` (or an ephemeral debug container) to get a shell.",
 		Equivalents: []string{"DS-0004", "kics:dockerfile/exposing_port_22"},
+	},
+	{
+		ID:       ruleUntrustedRegistry,
+		Severity: finding.Medium,
+		Summary:  "A FROM, COPY --from or RUN --mount=from= pulls an image from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
+		Rationale: "A base image is code that runs in every build and ships in the image; pulled from anywhere it bypasses the scanning and " +
+			"signing of the team's own registries. Every stage is judged, build stages too: a builder's image runs the build. Stage names " +
+			"(FROM builder, COPY --from=build, RUN --mount=from=build) and scratch pull nothing and are not judged; a name a build argument without value makes up is " +
+			"not judged either. References are normalised as Docker does (golang is docker.io/library/golang) and matched by registry host " +
+			"and whole path segments. Without a list the rule is silent.",
+		Fix:         "Pull the base image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted` in ward.yaml.",
+		Equivalents: []string{"DL3026"},
 	},
 	{
 		ID:       ruleRunSudo,

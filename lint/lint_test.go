@@ -494,9 +494,9 @@ spec: {}
 	"input/skipped": {
 		{"one finding per file", docs(podWeb, `replicaCount: 2 #values
 `, `apiVersion: v1
-kind: ConfigMap
+kind: Secret
 metadata: {name: cfg}
-`), []want{{finding.Info, "#values", "", []string{"2 documents skipped:", "v1 ConfigMap is not modeled (1)"}}}},
+`), []want{{finding.Info, "#values", "", []string{"2 documents skipped:", "v1 Secret is not modeled (1)"}}}},
 		{"nothing skipped", podWeb, nil},
 	},
 }

@@ -22,9 +22,11 @@ import (
 const memoryFile = "<memory>"
 
 // FromObjects builds a Set from typed objects: pointers to corev1.Namespace,
-// Pod, Service and ReplicationController, appsv1.Deployment, StatefulSet,
-// DaemonSet and ReplicaSet, batchv1.Job and CronJob, and
-// networkingv1.NetworkPolicy. Object i gets the Source {"<memory>", i+1}.
+// Pod, Service, ReplicationController, ServiceAccount and ConfigMap,
+// appsv1.Deployment, StatefulSet, DaemonSet and ReplicaSet, batchv1.Job and
+// CronJob, networkingv1.NetworkPolicy and Ingress, the rbacv1 roles and
+// bindings, and this package's DeploymentConfig, KnativeService,
+// KnativeConfiguration and Rollout. Object i gets the Source {"<memory>", i+1}.
 // Objects without a namespace go to defaultNamespace ("" means "default");
 // such objects are copied before the namespace is set, so the caller's
 // values are never changed.
@@ -146,7 +148,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
-	var workloads []int // indexes into objs
+	var workloads []int       // indexes into objs
+	var refRollouts []*object // Rollouts with a workloadRef instead of a template
 	for i := range objs {
 		o := &objs[i]
 		m := meta(o.obj)
@@ -187,6 +190,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			// Kept in Objects, as istio types, for the mesh audit.
 		case *corev1.ServiceAccount:
 			// Kept in Objects, for the audit of service account tokens.
+		case *corev1.ConfigMap:
+			// Kept in Objects, for the audit of secrets in ConfigMaps.
 		case *networkingv1.Ingress:
 			// Kept in Objects, for the audit of Ingresses.
 		case *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
@@ -194,6 +199,14 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		case *rbacv1.Role, *rbacv1.RoleBinding:
 			// Kept in Objects, for the RBAC audit.
+		case *Rollout:
+			if v.templateFromRef() {
+				// Its pods run the referenced Deployment's template: that
+				// Deployment models and audits them.
+				refRollouts = append(refRollouts, o)
+			} else {
+				workloads = append(workloads, i)
+			}
 		default:
 			workloads = append(workloads, i)
 		}
@@ -203,6 +216,15 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	}
 
 	s.Workloads = fold(objs, workloads, &s.PodIPsKnown)
+	for _, o := range refRollouts {
+		r := o.obj.(*Rollout)
+		ref := r.Spec.WorkloadRef
+		if _, ok := seen[Ref{Kind: ref.Kind, Namespace: r.Namespace, Name: ref.Name}]; ok && ref.Kind == "Deployment" {
+			continue
+		}
+		s.Skipped = append(s.Skipped, Skipped{Source: o.src, Kind: o.kind, APIVersion: r.APIVersion, Namespace: r.Namespace, Name: r.Name,
+			Reason: fmt.Sprintf("Rollout takes its pod template from %s %s (workloadRef), which the input does not hold: its pods are not audited or modelled", ref.Kind, ref.Name)})
+	}
 
 	for name, n := range namespaces {
 		if n == nil {
@@ -246,7 +268,11 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 		if !ok {
 			return -1
 		}
-		if q, ok := owners[ownerKey{m.GetNamespace(), ref.Kind, ref.Name}]; ok {
+		kind := ref.Kind
+		if kind == "Service" && strings.HasPrefix(ref.APIVersion, "serving.knative.dev/") {
+			kind = KnativeServiceKind
+		}
+		if q, ok := owners[ownerKey{m.GetNamespace(), kind, ref.Name}]; ok {
 			uid := meta(objs[idx[q]].obj).GetUID()
 			if ref.UID == "" || uid == "" || ref.UID == uid {
 				return q
@@ -254,12 +280,21 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 			return -1
 		}
 		// kubectl dumps often leave out ReplicaSets: find the Deployment
-		// the ReplicaSet name was derived from ("<deployment>-<hash>").
-		if ref.Kind == "ReplicaSet" {
-			if cut := strings.LastIndexByte(ref.Name, '-'); cut > 0 && cut < len(ref.Name)-1 {
-				if q, ok := owners[ownerKey{m.GetNamespace(), "Deployment", ref.Name[:cut]}]; ok {
+		// or Argo Rollout the ReplicaSet name was derived from
+		// ("<deployment>-<hash>"), or the OpenShift DeploymentConfig of a
+		// ReplicationController ("<deploymentconfig>-<version>").
+		var parents []string
+		switch ref.Kind {
+		case "ReplicaSet":
+			parents = []string{"Deployment", "Rollout"}
+		case "ReplicationController":
+			parents = []string{"DeploymentConfig"}
+		}
+		if cut := strings.LastIndexByte(ref.Name, '-'); len(parents) > 0 && cut > 0 && cut < len(ref.Name)-1 {
+			for _, kind := range parents {
+				if q, ok := owners[ownerKey{m.GetNamespace(), kind, ref.Name[:cut]}]; ok {
 					t, _ := podTemplate(o.obj)
-					if selects(objs[idx[q]].obj.(*appsv1.Deployment), t.Labels) {
+					if selects(objs[idx[q]].obj, t.Labels) {
 						return q
 					}
 				}
@@ -352,13 +387,27 @@ func controllerRef(refs []metav1.OwnerReference) (metav1.OwnerReference, bool) {
 	return metav1.OwnerReference{}, false
 }
 
-// selects reports whether a Deployment's selector matches pod labels. A
-// Deployment without selector (older apiVersions) selects its template's
+// selects reports whether the selector of a Deployment, Rollout or
+// DeploymentConfig matches pod labels. One without selector (older
+// apiVersions of Deployment; DeploymentConfig) selects its template's
 // labels.
-func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
-	sel := d.Spec.Selector
+func selects(owner any, podLabels map[string]string) bool {
+	var sel *metav1.LabelSelector
+	switch d := owner.(type) {
+	case *appsv1.Deployment:
+		sel = d.Spec.Selector
+	case *Rollout:
+		sel = d.Spec.Selector
+	case *DeploymentConfig:
+		if len(d.Spec.Selector) > 0 {
+			sel = &metav1.LabelSelector{MatchLabels: d.Spec.Selector}
+		}
+	default:
+		return false
+	}
 	if sel == nil {
-		sel = &metav1.LabelSelector{MatchLabels: d.Spec.Template.Labels}
+		t, _ := podTemplate(owner)
+		sel = &metav1.LabelSelector{MatchLabels: t.Labels}
 	}
 	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
 		return false
@@ -371,6 +420,12 @@ func selects(d *appsv1.Deployment, podLabels map[string]string) bool {
 func newWorkload(o *object) *Workload {
 	m := meta(o.obj)
 	t, specPath := podTemplate(o.obj)
+	switch v := o.obj.(type) {
+	case *KnativeService:
+		t = knativeTemplate(t, v.Name, true)
+	case *KnativeConfiguration:
+		t = knativeTemplate(t, v.Name, false)
+	}
 	w := &Workload{
 		Namespace:    m.GetNamespace(),
 		Name:         m.GetName(),

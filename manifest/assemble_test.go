@@ -270,7 +270,7 @@ func TestFromObjectsErrors(t *testing.T) {
 		{"invalid policy", bad, ErrInvalid, "shop/NetworkPolicy/bad"},
 		{"no name", &appsv1.Deployment{}, ErrInvalid, "default/Deployment"},
 		{"duplicate", deployment("shop", "web", nil), ErrDuplicate, "shop/Deployment/web"},
-		{"unsupported type", &corev1.ConfigMap{}, ErrInvalid, ""},
+		{"unsupported type", &corev1.Secret{}, ErrInvalid, ""},
 		{"nil pointer", nilPod, ErrInvalid, ""},
 	}
 	for _, tt := range tests {

@@ -208,6 +208,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
 		return
 	}
+	// The kind Ward names the object by: the same as written but for a
+	// Knative Service (KnativeServiceKind).
+	kind = kindOf(obj)
 
 	name := func() string {
 		md := mapGet(n, "metadata")
@@ -260,8 +263,8 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		o.lines = fieldLines(n, base, true)
 	} else if d.fieldLines {
 		switch obj.(type) {
-		case *corev1.Service, *networkingv1.Ingress, *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding:
-			// For the findings of the exposure and RBAC audits.
+		case *corev1.Service, *networkingv1.Ingress, *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ConfigMap:
+			// For the findings of the exposure, RBAC and ConfigMap audits.
 			o.lines = fieldLines(n, base, false)
 		default:
 			if _, tp := podTemplate(obj); tp != "" {

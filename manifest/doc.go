@@ -8,7 +8,9 @@
 // parallel into the official k8s.io/api types. Workloads are pod templates:
 // Pods in the input that belong to a Deployment, StatefulSet, Job and so on
 // (through their ownerReferences) are folded into it and contribute their
-// IPs. Policy kinds Ward cannot evaluate yet (Calico, Cilium,
+// IPs. OpenShift DeploymentConfigs, Knative Services and Configurations and
+// Argo Rollouts are workloads too, decoded into this package's minimal
+// types (DeploymentConfig, KnativeService, ...). Policy kinds Ward cannot evaluate yet (Calico, Cilium,
 // AdminNetworkPolicy, Istio) are listed in Set.Unsupported, and documents
 // that are not Kubernetes objects in Set.Skipped.
 //

@@ -14,6 +14,9 @@ import (
 // items gives the same result as decoding them whole.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nbinaryData: {k: aGk=}\n"))
+	f.Add([]byte("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {workloadRef: {kind: Deployment, name: d}}\n"))
+	f.Add([]byte("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: s}\nspec: {template: {spec: {containers: [{image: i, ports: [{containerPort: 8080}]}]}}}\n"))
 	// Lone CRs are line breaks too: an error may be on line 3 here.
 	f.Add([]byte("a: 1\r---\rb: [\r"))
 	recoverPanics = false

@@ -30,6 +30,9 @@ func known(apiVersion, kind string) any {
 			return new(corev1.ReplicationController)
 		case "ServiceAccount":
 			return new(corev1.ServiceAccount)
+		case "ConfigMap":
+			// Kept in Set.Objects for the audit of secrets in ConfigMaps.
+			return new(corev1.ConfigMap)
 		}
 	case "apps/v1", "apps/v1beta1", "apps/v1beta2", "extensions/v1beta1":
 		switch kind {
@@ -75,6 +78,23 @@ func known(apiVersion, kind string) any {
 		case "ClusterRoleBinding":
 			return new(rbacv1.ClusterRoleBinding)
 		}
+	case "apps.openshift.io/v1":
+		if kind == "DeploymentConfig" {
+			return new(DeploymentConfig)
+		}
+	case "serving.knative.dev/v1", "serving.knative.dev/v1beta1":
+		// v1beta1 has the v1 shape; v1alpha1 (removed in Knative 0.19)
+		// nests the template differently and stays skipped.
+		switch kind {
+		case "Service":
+			return new(KnativeService)
+		case "Configuration":
+			return new(KnativeConfiguration)
+		}
+	case "argoproj.io/v1alpha1":
+		if kind == "Rollout" {
+			return new(Rollout)
+		}
 	case "security.istio.io/v1", "security.istio.io/v1beta1":
 		switch kind {
 		case "PeerAuthentication":
@@ -89,7 +109,7 @@ func known(apiVersion, kind string) any {
 // servedAs returns the apiVersion that serves a kind Ward models, or "".
 func servedAs(kind string) string {
 	switch kind {
-	case "Namespace", "Pod", "Service", "ReplicationController", "ServiceAccount":
+	case "Namespace", "Pod", "Service", "ReplicationController", "ServiceAccount", "ConfigMap":
 		return "v1"
 	case "Deployment", "DaemonSet", "ReplicaSet", "StatefulSet":
 		return "apps/v1"
@@ -127,6 +147,8 @@ func kindOf(obj any) string {
 		return "ReplicationController"
 	case *corev1.ServiceAccount:
 		return "ServiceAccount"
+	case *corev1.ConfigMap:
+		return "ConfigMap"
 	case *appsv1.Deployment:
 		return "Deployment"
 	case *appsv1.StatefulSet:
@@ -151,6 +173,14 @@ func kindOf(obj any) string {
 		return "RoleBinding"
 	case *rbacv1.ClusterRoleBinding:
 		return "ClusterRoleBinding"
+	case *DeploymentConfig:
+		return "DeploymentConfig"
+	case *KnativeService:
+		return KnativeServiceKind
+	case *KnativeConfiguration:
+		return "Configuration"
+	case *Rollout:
+		return "Rollout"
 	case *peerAuthentication:
 		return "PeerAuthentication"
 	case *authorizationPolicy:
@@ -178,6 +208,9 @@ func shallowCopy(obj any) any {
 	case *corev1.ServiceAccount:
 		c := *o
 		return &c
+	case *corev1.ConfigMap:
+		c := *o
+		return &c
 	case *appsv1.Deployment:
 		c := *o
 		return &c
@@ -212,6 +245,18 @@ func shallowCopy(obj any) any {
 		c := *o
 		return &c
 	case *rbacv1.ClusterRoleBinding:
+		c := *o
+		return &c
+	case *DeploymentConfig:
+		c := *o
+		return &c
+	case *KnativeService:
+		c := *o
+		return &c
+	case *KnativeConfiguration:
+		c := *o
+		return &c
+	case *Rollout:
 		c := *o
 		return &c
 	case *peerAuthentication:
@@ -282,6 +327,17 @@ func podTemplate(obj any) (*corev1.PodTemplateSpec, string) {
 		return &o.Spec.Template, "spec.template.spec"
 	case *batchv1.CronJob:
 		return &o.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template.spec"
+	case *DeploymentConfig:
+		if o.Spec.Template == nil {
+			return &corev1.PodTemplateSpec{}, "spec.template.spec"
+		}
+		return o.Spec.Template, "spec.template.spec"
+	case *KnativeService:
+		return &o.Spec.Template, "spec.template.spec"
+	case *KnativeConfiguration:
+		return &o.Spec.Template, "spec.template.spec"
+	case *Rollout:
+		return &o.Spec.Template, "spec.template.spec"
 	}
 	return nil, ""
 }

@@ -320,7 +320,7 @@ func (l *loader) finish() (*Set, error) {
 		}
 	}
 	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
-	s.Skipped, s.Unsupported, s.Warnings = skipped, unsupported, l.warnings
+	s.Skipped, s.Unsupported, s.Warnings = append(skipped, s.Skipped...), unsupported, l.warnings
 	s.KubernetesObjects = l.seen
 	return s, errors.Join(append(errs, capErrors(aerrs)...)...)
 }

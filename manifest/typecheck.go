@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/internal/secretscan"
 )
 
 // A typeMismatch is the first node whose JSON form does not fit the Go
@@ -35,7 +37,20 @@ func (d *decoder) check(n *yaml.Node, t reflect.Type, path string) *typeMismatch
 		return nil // null leaves any field alone
 	}
 	mismatch := func(want string) *typeMismatch {
-		return &typeMismatch{node: n, path: path, msg: "expected " + want + ", got " + describe(n)}
+		got := describe(n)
+		if n.Kind == yaml.ScalarNode && mayHoldSecret(path) {
+			// The value may be a secret written unquoted (a numeric
+			// password): never echo it.
+			switch jsonKind(n) {
+			case 'b':
+				got = "a boolean (value withheld)"
+			case 'n':
+				got = "a number (value withheld)"
+			default:
+				got = "a string (value withheld)"
+			}
+		}
+		return &typeMismatch{node: n, path: path, msg: "expected " + want + ", got " + got}
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		d.buf = d.buf[:0]
@@ -134,6 +149,15 @@ func join(path, key string) string {
 }
 
 // describe names what a node holds, for messages.
+// mayHoldSecret reports whether a field path is one whose values may be
+// secrets: ConfigMap data, environment values, or a field whose name
+// suggests a secret.
+func mayHoldSecret(path string) bool {
+	last := path[strings.LastIndexAny(path, ".]")+1:]
+	return strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "binaryData.") || strings.HasPrefix(path, "stringData.") ||
+		strings.Contains(path, ".env[") || secretscan.Name(last)
+}
+
 func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:

@@ -53,7 +53,8 @@ type Port struct {
 
 // Workload is a set of pods that share one pod template: a Deployment,
 // StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job or CronJob,
-// or a bare Pod. Pods in the input whose ownerReferences lead to a workload
+// an OpenShift DeploymentConfig, a Knative Service (Kind
+// KnativeServiceKind) or Configuration, an Argo Rollout, or a bare Pod. Pods in the input whose ownerReferences lead to a workload
 // in the input are its instances: they add their IPs to it and are not
 // workloads of their own.
 type Workload struct {
@@ -250,7 +251,7 @@ type Object struct {
 	Kind   string
 	Source Source
 	// Lines maps field paths ("spec.externalIPs") to lines, for
-	// Services, Ingresses, RBAC objects and objects with a pod template loaded with
+	// Services, Ingresses, RBAC objects, ConfigMaps and objects with a pod template loaded with
 	// Options.FieldLines, and for NetworkPolicies; nil otherwise. Use Line.
 	Lines map[string]int
 }

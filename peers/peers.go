@@ -196,18 +196,3 @@ func Equivalents(rule string) []string {
 	slices.Sort(out)
 	return out
 }
-
-// Pending lists Ward rule ids that the table maps peer checks to and that
-// another branch adds (configmap, untrusted registries, privileged ports).
-// The registry test tolerates their absence until it is merged; then this
-// list is removed.
-var Pending = []string{
-	"configmap/secret-in-data",
-	"pod/untrusted-registry",
-	"compose/untrusted-registry",
-	"dockerfile/untrusted-registry",
-	"pod/privileged-port",
-}
-
-// IsPending reports whether rule is in Pending.
-func IsPending(rule string) bool { return slices.Contains(Pending, rule) }

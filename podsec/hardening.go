@@ -28,8 +28,12 @@ func (a *auditor) hardening(w *manifest.Workload) {
 			a.netRaw(w, c)
 		}
 		a.image(w, c)
+		a.untrustedRegistry(w, c)
 		a.secretEnv(w, c)
 		a.secretEnvRef(w, c)
+		if !windows {
+			a.privilegedPorts(w, spec, c)
+		}
 		if c.kind != "ephemeral container" {
 			a.limits(w, spec, c)
 		}

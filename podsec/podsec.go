@@ -7,6 +7,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/internal/registry"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -30,16 +31,22 @@ type Options struct {
 	// outside address in on every port). When nil,
 	// pod/exposed-unisolated is not run.
 	IngressIsolated func(w *manifest.Workload) bool
+	// TrustedRegistries are ward.yaml's audit.registries.trusted: registry
+	// hosts and repository prefixes (registry.Parse). When empty,
+	// pod/untrusted-registry is not run.
+	TrustedRegistries []string
 }
 
 // Audit checks the pod template of every workload of set against the Pod
 // Security Standards and Ward's own hardening rules, and the NodePort and
-// LoadBalancer Services of set against ingress isolation, and its RBAC
-// roles and bindings for dangerous rights and who holds them. It returns the
+// LoadBalancer Services of set against ingress isolation, its RBAC
+// roles and bindings for dangerous rights and who holds them, and its
+// ConfigMaps for secrets. It returns the
 // findings sorted with finding.Sort. The set is not modified.
 //
 // The error is non-nil only for invalid options: a Level or Version that
-// does not parse, or the privileged level, which has no checks.
+// does not parse, the privileged level, which has no checks, or an invalid
+// TrustedRegistries entry.
 func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 	a, err := newAuditor(opts)
 	if err != nil {
@@ -63,6 +70,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 	}
 	a.exposure(set)
 	a.rbac(set)
+	a.configMaps(set)
 	if opts.IngressIsolated != nil {
 		a.exposed(set)
 	}
@@ -76,6 +84,8 @@ type auditor struct {
 	requested, version api.Version
 	checks             []pssCheck
 	out                []finding.Finding
+	// trusted are the parsed Options.TrustedRegistries.
+	trusted registry.Trusted
 	// accounts are the input's ServiceAccounts by namespace/name.
 	accounts map[string]*corev1.ServiceAccount
 }
@@ -97,7 +107,11 @@ func newAuditor(opts Options) (*auditor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("podsec: invalid Pod Security Standards version %q: %w", opts.Version, err)
 	}
-	a := &auditor{opts: opts, requested: version}
+	trusted, err := registry.Parse(opts.TrustedRegistries)
+	if err != nil {
+		return nil, fmt.Errorf("podsec: trusted registries: %w", err)
+	}
+	a := &auditor{opts: opts, requested: version, trusted: trusted}
 	a.version, a.checks = selectChecks(defaultChecks(), api.LevelVersion{Level: level, Version: version})
 	return a, nil
 }

@@ -613,7 +613,7 @@ func TestRegistry(t *testing.T) {
 			if !checks[r.ID] {
 				t.Errorf("rule %s is not a check of the library", r.ID)
 			}
-		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"), strings.HasPrefix(r.ID, "rbac/"):
+		case strings.HasPrefix(r.ID, "pod/"), strings.HasPrefix(r.ID, "exposure/"), strings.HasPrefix(r.ID, "rbac/"), strings.HasPrefix(r.ID, "configmap/"):
 			if !emitted[r.ID] {
 				t.Errorf("rule %s is never emitted by the test inputs", r.ID)
 			}
@@ -623,7 +623,7 @@ func TestRegistry(t *testing.T) {
 				t.Errorf("rule %s needs a positive and a negative case (positive %v, negative %v)", r.ID, positive, negative)
 			}
 		default:
-			t.Errorf("rule %s is neither pss/, pod/, exposure/ nor rbac/", r.ID)
+			t.Errorf("rule %s is neither pss/, pod/, exposure/, rbac/ nor configmap/", r.ID)
 		}
 	}
 }

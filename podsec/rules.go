@@ -19,6 +19,10 @@ const (
 	ruleExposedUnisolated = "pod/exposed-unisolated"
 	ruleSecretInEnv       = "pod/secret-in-env"  // #nosec G101 -- a rule id, not a credential
 	ruleSecretEnvRef      = "pod/secret-env-ref" // #nosec G101 -- a rule id, not a credential
+	ruleUntrustedRegistry = "pod/untrusted-registry"
+	rulePrivilegedPort    = "pod/privileged-port"
+
+	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
 
 	ruleExternalIPs     = "exposure/service-external-ips"
 	ruleLBSourceRanges  = "exposure/lb-no-source-ranges"
@@ -293,12 +297,13 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A container's environment holds a secret written in the manifest: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
 		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
-			"a commit. A name suggests a secret when one of its words is key, token, secret, password, passphrase, credential or auth, no word is public, " +
+			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, no word is public, " +
 			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
 			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
 			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
-			"templates, changeme and the like. The message names the variable, never its value.",
+			"templates, changeme and the like, absolute file paths (/run/secrets/db) and references to a secret store (vault:..., ref+..., ARNs). " +
+			"The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
 		Equivalents: []string{"kube-linter:env-var-secret", "polaris:sensitiveContainerEnvVar"},
 	},
@@ -346,6 +351,31 @@ var Rules = []finding.Rule{
 			"Pod-level resources (spec.resources) cover its containers. Ephemeral containers cannot have resources and are not checked.",
 		Fix:         "Set `resources.limits.memory` and `resources.requests.cpu` on every container and init container.",
 		Equivalents: []string{"KSV-0018", "kics:k8s/memory_limits_not_defined", "kube-linter:unset-cpu-requirements", "kube-linter:unset-memory-requirements", "polaris:memoryLimitsMissing"},
+	},
+	{
+		ID:       ruleUntrustedRegistry,
+		Severity: finding.Medium,
+		Summary:  "A container image comes from a registry that ward.yaml's audit.registries.trusted does not list. Runs only when that list is set.",
+		Rationale: "Images pulled from anywhere bypass the scanning, signing and mirroring a team applies to its own registries, and a typo or a " +
+			"look-alike name pulls an attacker's image. References are normalised as the container runtime does (nginx is " +
+			"docker.io/library/nginx, myorg/app is docker.io/myorg/app) and matched by registry host and whole path segments: " +
+			"ghcr.io/myorg trusts ghcr.io/myorg/app, not ghcr.io/myorganisation/app. Init and ephemeral containers are checked too. " +
+			"Without a list the rule is silent: Ward does not guess which registries a team trusts.",
+		Fix:         "Pull the image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted`.",
+		Equivalents: []string{"KSV-0125"},
+	},
+	{
+		ID:       rulePrivilegedPort,
+		Severity: finding.Low,
+		Summary:  "A container port is below 1024 (a privileged port).",
+		Rationale: "Binding a port below 1024 takes root or the NET_BIND_SERVICE capability, so a container declaring one usually runs as root or keeps " +
+			"a capability the restricted level asks to drop. Recent runtimes (Docker, containerd 2 and CRI-O by default) lower " +
+			"net.ipv4.ip_unprivileged_port_start to 0 in the pod's network namespace, which makes the port bindable without privilege; Ward " +
+			"cannot see the runtime, so it reports the port (low), except where the pod itself sets the sysctl " +
+			"net.ipv4.ip_unprivileged_port_start at or below the port. Windows pods are not checked. Published ports of the node " +
+			"(hostPort) are pss/hostPorts.",
+		Fix:         "Listen on a port of 1024 or above and let the Service map the well-known port (`port: 80, targetPort: 8080`).",
+		Equivalents: []string{"KSV-0117", "kube-linter:privileged-ports"},
 	},
 	{
 		ID:       ruleExposedUnisolated,
@@ -492,6 +522,22 @@ var Rules = []finding.Rule{
 		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
 			"No peer auditor has this check.",
 		Fix: "Let only the pipeline that applies the reviewed policies change them.",
+	},
+	{
+		ID:       ruleConfigMapSecret,
+		Severity: finding.High,
+		Summary:  "A ConfigMap holds a secret: a key named like one with a literal value, a value that looks like a credential, or a configuration file with such an assignment in it.",
+		Rationale: "ConfigMaps are not Secrets: they are not encrypted at rest when Secrets are, RBAC roles grant reading them widely (the built-in view role " +
+			"does, for Secrets it does not), and they are printed in full by `kubectl describe`. In data, a single-line value is judged like pod/secret-in-env " +
+			"judges an environment variable (its key's name, its value's form); a multi-line value is a configuration file (properties, .env, INI, YAML, " +
+			"JSON) whose lines `key=value` or `key: value` are judged the same way, PEM certificate bodies skipped. binaryData is judged by its key " +
+			"(a private key or keystore file name: id_rsa, *.key, *.p12, *.pfx, *.jks, *.keystore; not *.pem, *.crt or trust stores, which hold " +
+			"certificates) and by its content when that is text. Quiet: placeholders (changeme, `<...>`, `{{ ... }}`, `${VAR}` references), " +
+			"references to a secret store or to a secret another program reads (vault:, ref+..., AWS Secrets Manager and SSM ARNs, sm://, ENC(...), " +
+			"Argo CD's `$name:key`, Grafana's `$__file{...}`, absolute file paths), flags and small numbers " +
+			"(password_min_length: 12), checksums, digests and UUIDs. The message names the key and the line, never the value.",
+		Fix:         "Move the value into a Secret (mounted as a file or referenced with secretKeyRef) or an external secret store, and rotate the exposed one.",
+		Equivalents: []string{"KSV-0109", "KSV-01010", "polaris:sensitiveConfigmapContent"},
 	},
 	{
 		ID:       ruleRBACPortForward,

@@ -31,9 +31,6 @@ func (w Warning) String() string { return srcpos.At(w.File, w.Line, "%s", w.Msg)
 //   - one that Ward leaves to the peer silences nothing: the entry is
 //     dropped, with a warning, rather than reported as stale;
 //   - anything else is an error naming the entry's file and line.
-//
-// Rules not yet registered but listed in peers.Pending count as unknown
-// here: an entry cannot silence what Ward does not report.
 func Resolve(igs []Ignore, known []string) ([]Ignore, []Warning, error) {
 	var out []Ignore
 	var warns []Warning

@@ -6,8 +6,8 @@
 //   - an annotation on a Kubernetes object,
 //     ignore.ward.dev/<rule-id>: "<reason>" (the rule id's "/" may be
 //     written as "." so that the annotation name is valid for the API
-//     server), on the workload object, its pod template, a Service, a
-//     NetworkPolicy or a Namespace;
+//     server), on the workload object, its pod template, a Service, an
+//     Ingress, a NetworkPolicy, a ConfigMap or a Namespace;
 //   - a comment in a Dockerfile or Compose file,
 //     # ward:ignore <rule-id> <reason>, which the dockerfile and compose
 //     packages handle themselves;

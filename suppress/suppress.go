@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/wardsec/ward/finding"
@@ -164,8 +165,11 @@ func annotated(set *manifest.Set) map[string][]map[string]string {
 		add(p.Namespace+"/NetworkPolicy/"+p.Name, p.Annotations)
 	}
 	for _, o := range set.Objects {
-		if ing, ok := o.Obj.(*networkingv1.Ingress); ok {
-			add(manifest.Ref{Kind: "Ingress", Namespace: ing.Namespace, Name: ing.Name}.String(), ing.Annotations)
+		switch v := o.Obj.(type) {
+		case *networkingv1.Ingress:
+			add(manifest.Ref{Kind: "Ingress", Namespace: v.Namespace, Name: v.Name}.String(), v.Annotations)
+		case *corev1.ConfigMap:
+			add(manifest.Ref{Kind: "ConfigMap", Namespace: v.Namespace, Name: v.Name}.String(), v.Annotations)
 		}
 	}
 	for _, n := range set.Namespaces {

@@ -177,3 +177,46 @@ spec:
 		t.Errorf("other rule or other Ingress suppressed: %+v, %+v", got[1].Suppressed, got[2].Suppressed)
 	}
 }
+
+// TestApplyConfigMap checks that a ConfigMap's annotation suppresses its
+// findings, and that a Knative Service is suppressed by its own name.
+func TestApplyConfigMap(t *testing.T) {
+	doc := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: demo
+  namespace: shop
+  annotations:
+    ignore.ward.dev/configmap.secret-in-data: "documentation example: the password is published on purpose"
+data: {DEMO_PASSWORD: not-a-real-one}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: fn
+  namespace: shop
+  annotations:
+    ignore.ward.dev/pod.image-latest: "a preview build"
+spec: {template: {spec: {containers: [{image: fn}]}}}
+`
+	set, err := manifest.Load(manifest.Options{Stdin: strings.NewReader(doc)}, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := []finding.Finding{
+		{Rule: "configmap/secret-in-data", Severity: finding.High, Object: "shop/ConfigMap/demo", File: "-", Line: 8},
+		{Rule: "configmap/secret-in-data", Severity: finding.High, Object: "shop/ConfigMap/other", File: "-", Line: 8},
+		{Rule: "pod/image-latest", Severity: finding.Medium, Object: "shop/Service.serving.knative.dev/fn", File: "-", Line: 18},
+		{Rule: "pod/image-latest", Severity: finding.Medium, Object: "shop/Service/fn", File: "-", Line: 18},
+	}
+	got, _ := Apply(fs, set, nil)
+	if s := got[0].Suppressed; s == nil || s.By != "annotation" {
+		t.Errorf("secret-in-data of shop/ConfigMap/demo: suppression %+v, want the annotation's", s)
+	}
+	if s := got[2].Suppressed; s == nil || s.Reason != "a preview build" {
+		t.Errorf("image-latest of the Knative Service: suppression %+v, want the annotation's", s)
+	}
+	if got[1].Suppressed != nil || got[3].Suppressed != nil {
+		t.Errorf("another ConfigMap or the core Service suppressed: %+v, %+v", got[1].Suppressed, got[3].Suppressed)
+	}
+}

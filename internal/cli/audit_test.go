@@ -225,6 +225,9 @@ func TestCheckHelmOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The chart's ConfigMap is audited now; a Secret is still skipped, and
+	// the skipped-document finding keeps its template too.
+	data = append(data, "---\n# Source: shop/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: shop-tls, namespace: shop}\n"...)
 	out, _, _ := run(t, string(data), "check", "-", "-o", "json")
 	origins := map[string]string{}
 	for _, f := range checkOutput(t, out).Findings {
@@ -233,7 +236,7 @@ func TestCheckHelmOrigin(t *testing.T) {
 	for key, want := range map[string]string{
 		"pss/runAsNonRoot shop/Deployment/web":         "shop/templates/deployment.yaml",
 		"netpol/no-default-deny-egress Namespace/shop": "shop/templates/namespace.yaml",
-		"input/skipped ": "shop/templates/configmap.yaml",
+		"input/skipped ": "shop/templates/secret.yaml",
 	} {
 		if origins[key] != want {
 			t.Errorf("%s: origin %q, want %q (all: %v)", key, origins[key], want, origins)

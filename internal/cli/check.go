@@ -75,7 +75,8 @@ func checkCmd(e *env) *cobra.Command {
 		Short: "Audit manifests, Dockerfiles and Compose files and check assertions: the CI gate",
 		Long: `Check everything in PATH: NetworkPolicy lint and the assertions of
 ward.yaml (in PATH, or --config); the hardening audit of pod templates
-(Pod Security Standards and Ward's own rules), Istio mesh settings,
+(Pod Security Standards and Ward's own rules), Services, Ingresses, RBAC,
+secrets in ConfigMaps, Istio mesh settings,
 Dockerfiles (Dockerfile, Containerfile, *.Dockerfile) and Compose files
 (by name or content). Directories with a Chart.yaml are rendered as Helm
 charts, offline (--values, --set, --release-name, -n, --kube-version as
@@ -140,7 +141,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if cfg.DigestSeverity != nil {
 		digest = *cfg.DigestSeverity
 	}
-	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest}
+	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 
 	in := scanInputs(args, e.maxInput, &e.chart)
 	set, loadErr := e.loadWith(in, true)
@@ -197,7 +198,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	e.log.Debug("audited manifests", "findings", len(fs), "elapsed", time.Since(start))
 
 	start = time.Now()
-	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest}
+	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 	for _, p := range in.dockerfiles {
 		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
@@ -220,7 +221,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set})
+		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):

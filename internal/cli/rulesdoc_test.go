@@ -19,9 +19,10 @@ var families = []struct{ prefix, title, intro string }{
 	{"netpol/", "NetworkPolicy lint", "Checks of the NetworkPolicies against the workloads they protect. [netpol-rules.md](netpol-rules.md) shows an example input and Ward's output for each."},
 	{"assert/", "Assertions", "The reachability assertions of `ward.yaml` ([ward-yaml.md](ward-yaml.md))."},
 	{"pss/", "Pod Security Standards", "Every check of the official Pod Security Standards library (`k8s.io/pod-security-admission`), run one by one on each pod template at `--pss-level` (default restricted) and `--pss-version` (default latest). The id is the library's own check id."},
-	{"pod/", "Pod hardening beyond PSS", "Ward's own checks of pod templates and Services, for what the Pod Security Standards leave out."},
+	{"pod/", "Pod hardening beyond PSS", "Ward's own checks of pod templates and Services, for what the Pod Security Standards leave out. Pod templates are those of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs, OpenShift DeploymentConfigs, Knative Services and Configurations and Argo Rollouts ([usage.md](usage.md)); the pss/ checks read the same ones."},
 	{"exposure/", "Services and Ingresses", "How Services and Ingresses expose workloads outside the cluster: external IPs, load balancers, TLS and ingress-nginx annotations (networking.k8s.io/v1 Ingresses; the older apiVersions, removed in Kubernetes 1.22, are not read)."},
 	{"rbac/", "RBAC", "Roles, ClusterRoles, RoleBindings and ClusterRoleBindings (rbac.authorization.k8s.io/v1). A finding about a right points at the rule of the role that grants it (one finding per rule and right) and names who holds it through the input's bindings: users, groups, and the workloads that run as a bound ServiceAccount (`spec.serviceAccountName`, else `default`); a workload that mounts no token of it is named but cannot use the rights, so it raises no severity. A RoleBinding to a ClusterRole grants its rules in the binding's namespace only. An aggregated ClusterRole (`aggregationRule`) collects the rules of the ClusterRoles its selectors match, through other aggregated ClusterRoles too (admin collects edit); its own `rules`, which the controller fills, are not read, and its holders are named at the rules of its parts. The severity is the rule's, raised by the holders: `system:unauthenticated` makes any right below critical, `system:authenticated` at least high and one level up, `system:serviceaccounts` and `system:serviceaccounts:<namespace>` one level up, and so does a workload of the input holding it in the whole cluster (through a ClusterRoleBinding). Kubernetes' own roles and bindings (named `system:*` or labelled `kubernetes.io/bootstrapping: rbac-defaults`, as in a dump of a cluster) are quiet unless one of those groups, or a binding that is not Kubernetes' own, grants them. Roles that the input binds but does not declare are not known and not judged, except Kubernetes' defaults cluster-admin, admin and edit (admin and edit: reading and writing Secrets, writing ConfigMaps, exec and attach, impersonating ServiceAccounts, creating workloads, editing NetworkPolicies), whose findings point at the binding's roleRef; rules on `nonResourceURLs` are not judged."},
+	{"configmap/", "ConfigMaps", "ConfigMaps (v1) checked for secrets that belong in a Secret. The message names the key, and the line inside a configuration file, never the value."},
 	{"mesh/", "Istio mesh", "Run when the input has Istio security objects or namespaces labelled for sidecar injection."},
 	{"dockerfile/", "Dockerfiles", "Files named `Dockerfile`, `Containerfile`, `*.Dockerfile` or `Dockerfile.*`. The final stage (or `--target`) is judged for what runs; builder stages only for what leaks (secrets)."},
 	{"compose/", "Compose files", "`compose.yaml`, `docker-compose.yml` and their variants, or any YAML file whose content is a Compose file."},
@@ -49,7 +50,7 @@ are counted in the summary, listed with ` + "`--show-suppressed`" + `, and writt
 SARIF as suppressions (code scanning shows them as dismissed, with the reason).
 
 - **Kubernetes objects**: an annotation ` + "`ignore.ward.dev/<rule-id>: \"<reason>\"`" + ` on the
-  workload, its pod template, a Service, an Ingress, a NetworkPolicy or a Namespace. The
+  workload, its pod template, a Service, an Ingress, a NetworkPolicy, a ConfigMap or a Namespace. The
   API server does not accept ` + "`/`" + ` in an annotation name, so write the rule id's
   ` + "`/`" + ` as ` + "`.`" + `: ` + "`ignore.ward.dev/pod.writable-root-fs: \"tmpfs at /tmp only\"`" + `.
   An annotation without a reason is itself a finding (` + "`input/bad-suppression`" + `).
@@ -106,7 +107,7 @@ A check is **covered** when Ward has rules that flag what it flags; **covered
 differently** when Ward flags more, less, or judges by other semantics (the
 table says how, and why Ward judges as it does); **left** to the peer when Ward
 has no rule for it (style, not about security, correctness, obsolete, or an
-object Ward does not read). Rules marked *(pending)* are being added.
+object Ward does not read).
 
 In ward.yaml, an ` + "`ignore`" + ` entry's ` + "`rule`" + ` may be one of these ids, written as
 the tool writes it: Trivy's ` + "`KSV-0014`" + `, ` + "`KSV014`" + ` or ` + "`AVD-KSV-0014`" + ` (also DS and
@@ -135,11 +136,7 @@ func renderPeers(b *strings.Builder) {
 	rulesOf := func(c peers.Check) string {
 		var rs []string
 		for _, r := range c.Rules {
-			if peers.IsPending(r) {
-				rs = append(rs, "`"+r+"` *(pending)*")
-			} else {
-				rs = append(rs, fmt.Sprintf("[`%s`](#%s)", r, anchor(r)))
-			}
+			rs = append(rs, fmt.Sprintf("[`%s`](#%s)", r, anchor(r)))
 		}
 		return strings.Join(rs, ", ")
 	}

@@ -9,7 +9,7 @@ import (
 func Example() {
 	for _, kv := range [][2]string{
 		{"DB_PASSWORD", "hunter2-Prod"},
-		{"SSH_KEY_PATH", "/run/secrets/key"},
+		{"SSH_KEY_PATH", "/run/secrets/key"}, // a file path locates a secret
 		{"UPSTREAM", "postgres://app:s3cret@db/shop"},
 		{"API_TOKEN", "$(TOKEN_FROM_FILE)"},
 	} {
@@ -27,7 +27,7 @@ func Example() {
 	}
 	// Output:
 	// DB_PASSWORD is named like a secret
-	// SSH_KEY_PATH holds no secret
+	// SSH_KEY_PATH holds a placeholder
 	// UPSTREAM holds a URL with a password
 	// API_TOKEN holds a placeholder
 }

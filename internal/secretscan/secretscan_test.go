@@ -53,3 +53,90 @@ func TestPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretNameCamelCase(t *testing.T) {
+	for name, want := range map[string]bool{
+		"dbPassword": true, "apiKey": true, "clientSecret": true, "_authToken": true, "oauth2Token": true,
+		"JWT_SECRET_REF": false, "dbPasswordArn": false, "token_location": false,
+		"publicKey": false, "sshKeyPath": false, "tokenEndpoint": false, "keyboardLayout": false, "MONKEY": false,
+	} {
+		if got := Name(name); got != want {
+			t.Errorf("Name(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestStoreReferences(t *testing.T) {
+	for v, want := range map[string]bool{
+		"vault:secret/data/db#password": true, "ref+vault://secret/db#/password": true,
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf": true, "sm://project/db-password": true,
+		"ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)": true, "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/db)": true,
+		"vault: not a reference": false, "arn:aws:iam::123456789012:role/app": false,
+		"$dex.github.clientSecret": true, "$argocd-oidc:clientSecret": true, "$__file{/etc/secrets/admin}": true, "$__env{GF_PW}": true,
+		"/run/secrets/db_password": true, "/etc/ssl/private/tls.key": true,
+		"$2y$10$abcdefghijklmnopqrstuv": false, "/not a path": false, "pa/ss": false,
+	} {
+		if got := Placeholder(v); got != want {
+			t.Errorf("Placeholder(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestFileName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"id_rsa": true, "/root/.ssh/id_ed25519": true, "tls.key": true, "keystore.P12": true, ".env.production": true,
+		"home/.docker/config.json": true, "config.json": false, "tls.crt": false, "app.properties": false, "environment": false,
+	} {
+		if got := FileName(name); got != want {
+			t.Errorf("FileName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestAssignments(t *testing.T) {
+	text := strings.Join([]string{
+		"# database",                                        // 1: comment
+		"db.url=jdbc:postgresql://db:5432/app",              // 2: not a secret name
+		"db.password=Pr0d-Passw0rd!",                        // 3: secret name, literal
+		"db.passwordFile=/run/secrets/db",                   // 4: describes the secret
+		"api_key = \"${API_KEY}\"",                          // 5: a reference
+		"token_enabled: true",                               // 6: a flag
+		"password_min_length=12",                            // 7: a number... whose last word describes
+		"jwt.secret: ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)", // 8: encrypted
+		"export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq3KeyExampl", // 9
+		"upstream: https://svc:hunter22@backend.internal/",                        // 10: URL with a password
+		"ca: |",                         // 11: a nested block
+		"  -----BEGIN CERTIFICATE-----", // 12
+		"  MIIBszCCAVmgAwIBAgIUQk2tH8cQxJ7vR9zYp3LwK5mN0aIwCgYIKoZIzj0EAwIw", // 13: PEM body
+		"  -----END CERTIFICATE-----",                                        // 14
+		"key: |",                                                             // 15
+		"  -----BEGIN EC PRIVATE KEY-----",                                   // 16: a private key
+		"  MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5nG2GcJ0eUq0JoAoGCCqGSM49", // 17
+		"  -----END EC PRIVATE KEY-----",                                     // 18
+		`  "clientSecret": "changeme",`,                                      // 19: placeholder
+		`  "clientSecret": "Xy7-local-Secret",`,                              // 20: camelCase secret name
+	}, "\n")
+	got := Assignments(text)
+	want := []Assignment{
+		{Line: 3, Key: "db.password", What: "its name suggests a secret"},
+		{Line: 9, Key: "AWS_SECRET_ACCESS_KEY", What: "its name suggests a secret"},
+		{Line: 10, Key: "upstream", What: "a URL with a password"},
+		{Line: 16, Key: "", What: "a private key"},
+		{Line: 20, Key: "clientSecret", What: "its name suggests a secret"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Assignments = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("assignment %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, a := range got {
+		for _, secret := range []string{"Pr0d-Passw0rd!", "wJalrXUtnFEMI", "hunter22", "Xy7-local-Secret", "MHcCAQEE"} {
+			if strings.Contains(a.Key+a.What, secret) {
+				t.Errorf("assignment %+v holds part of a value", a)
+			}
+		}
+	}
+}

@@ -42,6 +42,13 @@ type Options struct {
 	JSONAlerts io.Writer
 	// Problem, when set, is told of each problem as it happens.
 	Problem func(event.Problem)
+	// Observer, when set, sees every batch of resolved events after the
+	// detectors (the live view), under the pipeline's lock: it must not
+	// keep the slice.
+	Observer func([]detect.Observation)
+	// OnAlert, when set, hears of each alert report (the live view),
+	// synchronously: the Alert changes as the incident grows.
+	OnAlert func(*detect.Alert)
 	// Registerer, when set, receives the pipeline's metrics.
 	Registerer prometheus.Registerer
 	// Quiet, when set (with Clock), is how often Run lets detector time
@@ -113,6 +120,9 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	if p.metrics != nil {
 		p.metrics.alerts.WithLabelValues(a.Detector, a.Severity, a.State).Inc()
 	}
+	if p.opts.OnAlert != nil {
+		p.opts.OnAlert(a)
+	}
 	if p.opts.JSONAlerts != nil {
 		// Its own writer (a webhook sender) never blocks and counts its
 		// own failures.
@@ -165,6 +175,9 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		p.obs = append(p.obs, o)
 	}
 	p.det.Observe(p.obs)
+	if p.opts.Observer != nil {
+		p.opts.Observer(p.obs)
+	}
 	if p.opts.Clock != nil {
 		p.lastWall = p.opts.Clock.Now()
 	}

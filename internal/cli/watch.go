@@ -25,6 +25,7 @@ import (
 	"github.com/wardsec/ward/watch/detect"
 	"github.com/wardsec/ward/watch/event"
 	"github.com/wardsec/ward/watch/identity"
+	"github.com/wardsec/ward/watch/live"
 	"github.com/wardsec/ward/watch/source"
 )
 
@@ -39,6 +40,7 @@ func watchCmd(e *env) *cobra.Command {
 	var maxLine int
 	host := &watchHostFlags{}
 	var webhookURL, webhookSecret string
+	var liveView bool
 	c := &cobra.Command{
 		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
@@ -200,11 +202,37 @@ bad records, events the producer reports lost, or no event read at all
 			if hook != nil {
 				opts.JSONAlerts = hook
 			}
+			// On a terminal, unless -o says otherwise, people get the live
+			// view; alert reports then go only to the view (and --webhook).
+			showLive := liveView || (!cmd.Flags().Changed("output") && isTerminal(e.stdout))
+			var view *live.View
+			if showLive {
+				view = live.New(time.Now())
+				opts.Alerts, opts.Observer, opts.OnAlert = nil, view.Observe, view.Alert
+			}
 			p, err := watch.New(opts)
 			if err != nil {
 				return fail(ExitError, err)
 			}
+			var viewDone chan error
+			stopView := func() {}
+			if view != nil {
+				vctx, cancel := context.WithCancel(ctx)
+				viewDone, stopView = make(chan error, 1), cancel
+				go func() {
+					viewDone <- view.Run(vctx, e.stdout, time.Second, time.Now, func() live.Status {
+						s := p.Summary()
+						return live.Status{Events: s.Events, Judged: s.Judged, Unjudged: s.Unjudged, Lost: s.Lost, BadRecords: s.BadRecords}
+					})
+				}()
+			}
 			sum, err := watch.Run(ctx, p, sources...)
+			if view != nil {
+				stopView()
+				if verr := <-viewDone; verr != nil && err == nil {
+					err = fmt.Errorf("live view: %w", verr)
+				}
+			}
 			if hook != nil {
 				hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				st := hook.Close(hctx)
@@ -248,7 +276,8 @@ bad records, events the producer reports lost, or no event read at all
 	f.StringVar(&config, "config", "", "detector thresholds (YAML; see docs/watch.md)")
 	f.StringVar(&assertions, "assertions", "", "ward.yaml whose assertions observed flows must also keep (needs --manifests)")
 	f.StringArrayVar(&clusterCIDRs, "cluster-cidr", nil, "pod or Service address range: its unclaimed addresses are unknown workloads, not the internet (repeatable; adds to clusterCIDRs)")
-	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text")
+	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text; on a terminal, without -o, the live view")
+	f.BoolVar(&liveView, "live", false, "show the live view (top talkers, drops, recent alerts, redrawn every second) even when standard output is not a terminal")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.IntVar(&maxLine, "max-line", source.DefaultMaxLine, "longest input line in bytes; longer ones are reported and skipped")
 	host.register(f)

@@ -271,3 +271,29 @@ func waitOpen(t *testing.T, path string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWatchLive: --live draws the view (cleared and redrawn in place)
+// instead of JSON lines; the last frame shows the run's alerts and top
+// talkers; the exit code is the same.
+func TestWatchLive(t *testing.T) {
+	scenario, err := os.ReadFile(filepath.Join(root, "watch", "testdata", "scenario.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(scenario)), "\n")
+	clean := strings.Join(append(lines[:111:111], lines[112:]...), "\n") + "\n"
+	stdout, stderr, code := run(t, clean, "watch", "--hubble", "-", "--manifests", "watch/testdata/shop.yaml", "--config", "watch/testdata/watch.yaml", "--live")
+	if code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	frames := strings.Split(stdout, "\x1b[H\x1b[2J")
+	last := frames[len(frames)-1]
+	if len(frames) < 2 || strings.Contains(stdout, `{"id":`) {
+		t.Fatalf("not a live view:\n%s", stdout)
+	}
+	for _, want := range []string{"events 113", "TOP TALKERS", "shop/Pod/web-1 -> shop/Pod/api-1 8080/TCP", "DROPS", "RECENT ALERTS", "policy-violation", "port-scan"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last frame lacks %q:\n%s", want, last)
+		}
+	}
+}

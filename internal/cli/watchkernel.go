@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/wardsec/ward/watch/webhook"
+	"golang.org/x/term"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,4 +131,10 @@ func webhookSender(url, secretFile string, onError func(error)) (*webhook.Sender
 		cfg.Header = http.Header{"Authorization": {a}}
 	}
 	return webhook.New(cfg)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) // #nosec G115 -- a file descriptor fits an int
 }

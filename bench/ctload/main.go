@@ -145,8 +145,14 @@ func run(rate int, dur time.Duration, buf int) error {
 	cancel()
 	<-done
 	news, lost := s.news.Load(), s.lost.Load()
-	fmt.Printf("sent %d flows in %v (%.0f/s), delivered %d ConnNew, lost %d (%.4f%%), unaccounted %d\n",
-		sent, took.Round(time.Millisecond), float64(sent)/took.Seconds(), news, lost, 100*float64(lost)/float64(max(sent, 1)), int64(sent)-int64(news)-int64(lost))
+	// Unaccounted: started but neither delivered nor reported lost
+	// (negative: counted twice).
+	unaccounted := fmt.Sprint(sent - news - lost)
+	if news+lost > sent {
+		unaccounted = fmt.Sprint("-", news+lost-sent)
+	}
+	fmt.Printf("sent %d flows in %v (%.0f/s), delivered %d ConnNew, lost %d (%.4f%%), unaccounted %s\n",
+		sent, took.Round(time.Millisecond), float64(sent)/took.Seconds(), news, lost, 100*float64(lost)/float64(max(sent, 1)), unaccounted)
 	if serr != nil {
 		fmt.Println("send errors, last:", serr)
 	}

@@ -75,6 +75,8 @@ type Summary struct {
 	Clamped uint64 `json:"clamped"`
 	// Untracked counts keys the full window tables refused.
 	Untracked uint64 `json:"untracked"`
+	// Reloads counts the inventories read again while running (Reload).
+	Reloads uint64 `json:"reloads,omitempty"`
 	// BySource counts events per source.
 	BySource map[string]uint64 `json:"bySource"`
 }
@@ -146,6 +148,18 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	if err != nil {
 		p.werr = fmt.Errorf("writing alerts: %w", err)
 	}
+}
+
+// Reload makes the pipeline resolve events from at on with table (an
+// inventory read again) and judge them with engine; events before at keep
+// the owners their addresses had then.
+func (p *Pipeline) Reload(at time.Time, table *identity.Table, engine *netpol.Engine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Table = p.opts.Table.Replace(at.UnixNano(), table)
+	p.opts.Engine = engine
+	p.det.SetEngine(engine)
+	p.sum.Reloads++
 }
 
 // Deliver implements event.Sink.

@@ -226,6 +226,11 @@ bad records, events the producer reports lost, or no event read at all
 					})
 				}()
 			}
+			if host.docker && host.live() {
+				// Containers come and go while ward watch runs: read the
+				// inventory again on the Docker Engine's events.
+				go host.followDocker(ctx, e, manifests, cfg.ClusterCIDRs, p)
+			}
 			sum, err := watch.Run(ctx, p, sources...)
 			if view != nil {
 				stopView()

@@ -23,6 +23,11 @@ services:
     command: ["8080/tcp"]
     labels: {app: client, ward.dev/ports: "http=8080/TCP"}
     networks: [net]
+  late:
+    image: IMAGE
+    command: ["8081/tcp"]
+    labels: {app: late, ward.dev/ports: "http=8081/TCP"}
+    networks: [net]
   db:
     image: IMAGE
     command: ["5432/tcp"]
@@ -49,7 +54,8 @@ spec:
 // connection tracking. A flow the policy forbids is dropped (no alert);
 // once someone deletes ward's table, the same flow gets through and ward
 // watch raises a critical policy-violation, and nothing else about these
-// containers.
+// containers. A container started after ward watch (late) is known by
+// name when it does the same: ward watch follows the Docker Engine.
 func TestWatchDocker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -71,6 +77,8 @@ func TestWatchDocker(t *testing.T) {
 	dc := testenv.ComposeUp(t, e.project, fill.Replace(watchDockerCompose))
 	client := e.inspect("client", strings.TrimSpace(e.cmd("docker-compose", append(dc, "ps", "-q", "client")...)))
 	db := e.inspect("db", strings.TrimSpace(e.cmd("docker-compose", append(dc, "ps", "-q", "db")...)))
+	lateID := strings.TrimSpace(e.cmd("docker-compose", append(dc, "ps", "-q", "late")...))
+	e.cmd("docker-compose", append(dc, "stop", "-t", "1", "late")...) // started again once ward watch runs
 	dbAddr, ok := db.anyAddr(false)
 	if !ok {
 		t.Fatal("db has no IPv4 address")
@@ -103,25 +111,29 @@ func TestWatchDocker(t *testing.T) {
 	}()
 	time.Sleep(time.Second) // the sources bind their groups
 
-	probe := func() bool {
+	probe := func(from string) bool {
 		// The probe client exits 1 when a target is closed.
-		out, _ := cmdErr(ctx, e.dir, "docker", "exec", client.name, "/server", "probe", "1s", netip.AddrPortFrom(dbAddr, 5432).String()+"/tcp")
+		out, _ := cmdErr(ctx, e.dir, "docker", "exec", from, "/server", "probe", "1s", netip.AddrPortFrom(dbAddr, 5432).String()+"/tcp")
 		if !strings.Contains(out, " open") && !strings.Contains(out, " closed") {
 			t.Fatalf("probe: %s", out)
 		}
 		return strings.Contains(out, " open")
 	}
-	if probe() {
+	if probe(client.name) {
 		t.Fatal("client reached db:5432 with ward's table loaded")
 	}
+	e.cmd("docker-compose", append(dc, "start", "late")...)
+	late := e.inspect("late", lateID)
+	lateAddr, _ := late.anyAddr(false)
+	time.Sleep(2 * time.Second) // ward watch reads the inventory again
 	// Someone deletes ward's tables.
 	e.cmd("nft", "delete", "table", "inet", "ward")
 	_, _ = cmdErr(ctx, e.dir, "nft", "delete", "table", "bridge", "ward")
-	if !probe() {
-		t.Fatal("client did not reach db:5432 once ward's table was gone (Docker alone allows it)")
+	if !probe(client.name) || !probe(late.name) {
+		t.Fatal("client or late did not reach db:5432 once ward's table was gone (Docker alone allows it)")
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(alerts.String(), `"policy-violation"`) && time.Now().Before(deadline) {
+	for strings.Count(alerts.String(), `"policy-violation"`) < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
@@ -135,8 +147,9 @@ func TestWatchDocker(t *testing.T) {
 		t.Errorf("ward watch: exit %d, want %d (alerts raised): %s", code, ExitFindings, errOut.String())
 	}
 	// Every alert about these containers: the violation, from client to db.
-	ours := map[string]bool{clientAddr.String(): true, dbAddr.String(): true}
+	ours := map[string]bool{clientAddr.String(): true, dbAddr.String(): true, lateAddr.String(): true}
 	var violations int
+	fromLate := false
 	for _, line := range strings.Split(strings.TrimSpace(alerts.String()), "\n") {
 		var a struct {
 			Detector string `json:"detector"`
@@ -150,14 +163,22 @@ func TestWatchDocker(t *testing.T) {
 		if !ours[a.Source.Address] && !ours[a.Dest.Address] {
 			continue // the host's own traffic
 		}
-		if a.Detector != "policy-violation" || a.Severity != "critical" || a.Source.Address != clientAddr.String() || a.Dest.Address != dbAddr.String() {
+		if a.Detector != "policy-violation" || a.Severity != "critical" || a.Dest.Address != dbAddr.String() ||
+			(a.Source.Address != clientAddr.String() && a.Source.Address != lateAddr.String()) {
 			t.Errorf("unexpected alert: %s", line)
 			continue
+		}
+		if a.Source.Address == lateAddr.String() {
+			// Known by name: the inventory was read again.
+			if !strings.Contains(a.Source.Workload, "late") {
+				t.Errorf("late's violation does not name it: %s", line)
+			}
+			fromLate = true
 		}
 		violations++
 	}
 	t.Logf("%d alerts about client and db, all policy-violations; ward watch said: %s", violations, strings.TrimSpace(errOut.String()))
-	if violations == 0 {
-		t.Errorf("no policy-violation from client to db; alerts:\n%s\nstderr:\n%s", alerts.String(), errOut.String())
+	if violations == 0 || !fromLate {
+		t.Errorf("no policy-violation from client and from late to db; alerts:\n%s\nstderr:\n%s", alerts.String(), errOut.String())
 	}
 }

@@ -5,13 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wardsec/ward/watch"
+	"github.com/wardsec/ward/watch/identity"
 	"github.com/wardsec/ward/watch/webhook"
 	"golang.org/x/term"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -137,4 +141,61 @@ func webhookSender(url, secretFile string, onError func(error)) (*webhook.Sender
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd())) // #nosec G115 -- a file descriptor fits an int
+}
+
+// followDocker reads the Docker inventory again after the Docker
+// Engine's container and network events (debounced) and hands the new
+// identities and engine to the pipeline, until ctx ends. A failure keeps
+// the previous ones, with a warning.
+func (k *watchHostFlags) followDocker(ctx context.Context, e *env, policies []string, cluster []netip.Prefix, p *watch.Pipeline) {
+	triggers := make(chan trigger, 64)
+	go func() {
+		_ = watchDocker(ctx, e, k.dockerHost, &deaths{}, func(t trigger) {
+			select {
+			case triggers <- t:
+			default: // a reload is pending anyway
+			}
+		})
+	}()
+	const debounce = 300 * time.Millisecond
+	for {
+		var t trigger
+		select {
+		case <-ctx.Done():
+			return
+		case t = <-triggers:
+		}
+		at := t.at
+		if at.IsZero() {
+			at = time.Now()
+		}
+		// Let a burst of events settle into one reload.
+		timer := time.NewTimer(debounce)
+	drain:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case t2 := <-triggers:
+				if !t2.at.IsZero() && t2.at.Before(at) {
+					at = t2.at
+				}
+			case <-timer.C:
+				break drain
+			}
+		}
+		set, err := k.model(ctx, e, policies)
+		if err != nil {
+			e.log.Warn("ward watch: inventory not read again; identities unchanged", "trigger", t.reason, "err", err)
+			continue
+		}
+		eng, err := e.compile(set)
+		if err != nil {
+			e.log.Warn("ward watch: inventory not compiled; identities unchanged", "trigger", t.reason, "err", err)
+			continue
+		}
+		p.Reload(at, identity.FromManifests(set, cluster...), eng)
+		e.log.Info("ward watch: identities read again", "trigger", t.reason, "workloads", len(set.Workloads))
+	}
 }

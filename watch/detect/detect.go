@@ -158,15 +158,23 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
 	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
+	d.SetEngine(engine)
+	return d
+}
+
+// SetEngine makes the detectors judge with engine from now on (the
+// policies or the inventory changed while ward watch runs).
+func (d *Detectors) SetEngine(engine *netpol.Engine) {
+	d.engine = engine
+	d.allowed = map[[2]*netpol.Endpoint]portset.Set{}
 	var known []ipset.Range
-	for _, p := range cfg.Egress.Allow {
+	for _, p := range d.cfg.Egress.Allow {
 		known = append(known, ipset.FromPrefix(p))
 	}
 	d.known = ipset.Of(known...)
 	if engine != nil {
 		d.known = d.known.Union(policyBlocks(engine))
 	}
-	return d
 }
 
 // policyBlocks is every address some egress ipBlock admits: cidr minus

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -325,4 +326,50 @@ func ownerByName(pod *corev1.Pod, ws []*manifest.Workload) *manifest.Workload {
 		}
 	}
 	return best
+}
+
+// Replace returns a table that answers as t before at and as next from
+// at (Unix nanoseconds): when the inventory changes while ward watch runs
+// (a container started, stopped, or given another container's address),
+// an event is resolved by the owner its address had at its own time. The
+// claims of t are cut at at; those of next start at at at the earliest.
+// Pod names (ByPod) and the cluster ranges are next's.
+func (t *Table) Replace(at int64, next *Table) *Table {
+	out := NewTable(next.cluster...)
+	for a, ss := range t.spans {
+		for _, s := range ss {
+			if s.from >= at {
+				continue
+			}
+			s.to = min(s.to, at)
+			out.spans[a] = append(out.spans[a], s)
+		}
+	}
+	for a, ss := range next.spans {
+		for _, s := range ss {
+			if s.to <= at {
+				continue
+			}
+			s.from = max(s.from, at)
+			out.spans[a] = append(out.spans[a], s)
+		}
+	}
+	for _, ss := range out.spans {
+		slices.SortStableFunc(ss, func(x, y span) int { return cmpInt64(x.from, y.from) })
+	}
+	maps.Copy(out.pods, next.pods)
+	for ns, ws := range next.byNS {
+		out.byNS[ns] = ws
+	}
+	return out
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

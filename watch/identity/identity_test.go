@@ -110,3 +110,48 @@ func TestByPod(t *testing.T) {
 		}
 	}
 }
+
+// TestReplace: an inventory read again at 08:00 (a container stopped, one
+// started on its address, one moved) answers as the old one before 08:00
+// and as the new one after.
+func TestReplace(t *testing.T) {
+	a, b, c := netip.MustParseAddr("172.18.0.2"), netip.MustParseAddr("172.18.0.3"), netip.MustParseAddr("172.18.0.4")
+	web := &Workload{Namespace: "p", Kind: "Pod", Name: "web"}
+	db := &Workload{Namespace: "p", Kind: "Pod", Name: "db"}
+	web2 := &Workload{Namespace: "p", Kind: "Pod", Name: "web"} // the same container, read again
+	rogue := &Workload{Namespace: "p", Kind: "Pod", Name: "rogue"}
+	old := NewTable(netip.MustParsePrefix("172.18.0.0/16"))
+	old.Add(Claim{Addr: a, From: math.MinInt64, To: Open, Who: web})
+	old.Add(Claim{Addr: b, From: math.MinInt64, To: Open, Who: db})
+	next := NewTable(netip.MustParsePrefix("172.18.0.0/16"))
+	next.Add(Claim{Addr: a, From: math.MinInt64, To: Open, Who: web2})
+	next.Add(Claim{Addr: b, From: math.MinInt64, To: Open, Who: rogue}) // db stopped, rogue got its address
+	next.Add(Claim{Addr: c, From: math.MinInt64, To: Open, Who: db})    // db restarted elsewhere
+	tab := old.Replace(at("08:00:00"), next)
+	for _, tc := range []struct {
+		addr netip.Addr
+		time string
+		want *Workload
+		res  Resolution
+	}{
+		{a, "07:59:59", web, Resolved},
+		{a, "08:00:00", web2, Resolved},
+		{b, "07:00:00", db, Resolved},
+		{b, "08:00:01", rogue, Resolved},
+		{c, "07:59:59", nil, Unknown}, // nobody's before the new inventory
+		{c, "08:30:00", db, Resolved},
+	} {
+		w, res := tab.Resolve(tc.addr, at(tc.time))
+		if w != tc.want || res != tc.res {
+			t.Errorf("%s at %s: %v %s, want %v %s", tc.addr, tc.time, w, res, tc.want, tc.res)
+		}
+	}
+	// Replacing again keeps the history.
+	tab = tab.Replace(at("09:00:00"), NewTable(netip.MustParsePrefix("172.18.0.0/16")))
+	if w, _ := tab.Resolve(b, at("08:30:00")); w != rogue {
+		t.Errorf("after a second replace, 172.18.0.3 at 08:30 is %v, want rogue", w)
+	}
+	if _, res := tab.Resolve(b, at("09:30:00")); res != Unknown {
+		t.Errorf("after every container left: %s", res)
+	}
+}

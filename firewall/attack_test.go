@@ -6,6 +6,7 @@ package firewall_test
 // while the hole it shows is open.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -138,29 +139,53 @@ func (l *attackLab) tighten(t *testing.T, inv *firewall.Inventory, closed *model
 }
 
 // measure returns how much each counter grew from 1 s to 2.5 s from now.
-func measure(a, b *atomic.Int64) (int64, int64) {
+func measure(a, b *streamCount) (int64, int64) {
+	// A stream's records sent from 1 s after the tightening on: a byte
+	// accepted before it but read late (the reader starved on a loaded
+	// machine) is not a byte that got through.
+	since := time.Now().Add(time.Second).UnixNano()
+	a.since.Store(since)
+	b.since.Store(since)
 	time.Sleep(time.Second)
 	a0, b0 := a.Load(), b.Load()
 	time.Sleep(1500 * time.Millisecond)
 	return a.Load() - a0, b.Load() - b0
 }
 
-// streamTCP keeps c busy both ways: it writes a byte every 20 ms and
-// counts in got what it reads, until c fails or closes.
-func streamTCP(c net.Conn, got *atomic.Int64) {
+// streamCount counts the bytes a stream received. streamTCP's records
+// carry their send time, and those sent before since are not counted
+// (measure); other streams add their bytes directly.
+type streamCount struct {
+	atomic.Int64
+	since atomic.Int64 // Unix nanoseconds; 0: count every record
+}
+
+// streamTCP keeps c busy both ways: it writes an 8-byte record (its send
+// time) every 20 ms and counts in got the bytes of the records it reads,
+// until c fails or closes.
+func streamTCP(c net.Conn, got *streamCount) {
 	go func() {
 		buf := make([]byte, 512)
+		var pending []byte
 		for {
 			n, err := c.Read(buf)
-			got.Add(int64(n))
+			pending = append(pending, buf[:n]...)
+			for len(pending) >= 8 {
+				if sent := int64(binary.BigEndian.Uint64(pending)); sent >= got.since.Load() { // #nosec G115 -- a time stamp
+					got.Add(8)
+				}
+				pending = pending[8:]
+			}
 			if err != nil {
 				return
 			}
 		}
 	}()
 	go func() {
+		rec := make([]byte, 8)
 		for {
-			if _, err := c.Write([]byte{'x'}); err != nil {
+			binary.BigEndian.PutUint64(rec, uint64(time.Now().UnixNano())) // #nosec G115 -- a time stamp
+			if _, err := c.Write(rec); err != nil {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -170,7 +195,7 @@ func streamTCP(c net.Conn, got *atomic.Int64) {
 
 // serveStream listens on the container's 8080 and streams with every
 // connection (streamTCP), counting what it receives in got.
-func (l *attackLab) serveStream(t *testing.T, got *atomic.Int64) {
+func (l *attackLab) serveStream(t *testing.T, got *streamCount) {
 	t.Helper()
 	if err := inNetns(t, l.ctr, func() error {
 		ln, err := net.Listen("tcp", netip.AddrPortFrom(l.ctrIP, 8080).String())
@@ -224,7 +249,7 @@ func (l *attackLab) withClient(t *testing.T, proto portset.Protocol) (string, *f
 // waitStreaming waits until both counters have grown (within 10 s: the
 // race detector and a busy machine slow a relay's start) and fails t
 // when they have not.
-func waitStreaming(t *testing.T, a, b *atomic.Int64, a0, b0 int64) {
+func waitStreaming(t *testing.T, a, b *streamCount, a0, b0 int64) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); (a.Load() == a0 || b.Load() == b0) && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -285,7 +310,7 @@ func udpResurrection(t *testing.T, l *attackLab, inv *firewall.Inventory, open, 
 
 	// web: counts what it receives; sends a byte every 20 ms to its last
 	// peer while webSends.
-	var webGot, clientGot atomic.Int64
+	var webGot, clientGot streamCount
 	var webSends atomic.Bool
 	webSends.Store(true)
 	if err := inNetns(t, l.ctr, func() error {
@@ -455,7 +480,7 @@ func errIsClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
 func TestAttackHostConnectionKeptAsRelayed(t *testing.T) {
 	l := newAttackLab(t, 84)
 	proxy := &firewall.UserlandProxy{UID: 4242, Cgroup: proxyCgroup(t, testenv.OwnCgroup(t))}
-	var webGot, clientGot atomic.Int64
+	var webGot, clientGot streamCount
 	l.serveStream(t, &webGot)
 	run := func(up *firewall.UserlandProxy) (toWeb, toClient int64, ended int) {
 		t.Helper()
@@ -748,7 +773,7 @@ func TestAttackTCPContainerClientTightening(t *testing.T) {
 	cli, inv := l.withClient(t, portset.TCP)
 	open := webPolicy(t, inv, `[{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: 8080}]}]`)
 	closed := webPolicy(t, inv, `[]`)
-	var webGot, clientGot atomic.Int64
+	var webGot, clientGot streamCount
 	l.serveStream(t, &webGot)
 	if err := inNetns(t, l.host, func() error {
 		ln, err := net.Listen("tcp", "0.0.0.0:18080")

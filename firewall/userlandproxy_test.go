@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -161,7 +160,7 @@ func TestPublishedPortTightening(t *testing.T) {
 
 	// web streams a byte every 20 ms and counts what it receives; so
 	// does the client; the relay copies both ways.
-	var webGot, clientGot atomic.Int64
+	var webGot, clientGot streamCount
 	keep := l.keep
 	l.serveStream(t, &webGot)
 	if err := inNetns(t, host, func() error {

@@ -36,6 +36,7 @@ func watchCmd(e *env) *cobra.Command {
 	var config, out, proxyAddr, metricsAddr string
 	var follow bool
 	var maxLine int
+	var fl watchFleetFlags
 	c := &cobra.Command{
 		Use:   "watch --hubble FILE|- [--follow] [--manifests PATH] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
@@ -56,14 +57,16 @@ bad records, or no event read at all (never a clean result from input
 Ward did not read).`,
 		Example: `  ward watch --hubble flows.json --manifests cluster-dump/ --config watch.yaml
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
-  ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464`,
+  ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464
+  ward watch --hubble flows.json --follow --publish tls://nats:4222 --nats-ca ca.pem --nats-creds host.creds
+  ward watch --from tls://nats:4222 --durable detectors --nats-ca ca.pem --nats-creds det.creds --manifests k8s/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := outputFlag(out, "json", "text"); err != nil {
 				return err
 			}
-			if len(hubble)+len(audit) == 0 {
-				return fail(ExitError, errors.New("watch needs an input: --hubble or --proxy-audit"))
+			if len(hubble)+len(audit) == 0 && !fl.active() {
+				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit or --from"))
 			}
 			cfg := detect.Default()
 			if config != "" {
@@ -103,7 +106,7 @@ Ward did not read).`,
 				if !set.PodIPsKnown {
 					fmt.Fprintln(e.stderr, "ward: warning: the manifests hold no pod IP (status.podIP): addresses resolve only through the flow source's pod names")
 				}
-			} else {
+			} else if fl.publish == "" {
 				fmt.Fprintln(e.stderr, "ward: warning: no --manifests: no identities, no policy judgement, every egress is unexpected")
 			}
 			var sources []event.Source
@@ -132,6 +135,15 @@ Ward did not read).`,
 					return fail(ExitError, err)
 				}
 			}
+			// Fleet mode (watchfleet.go): the sources go to NATS, or NATS is one.
+			if fl.publish != "" {
+				return fl.publishSources(cmd.Context(), e, sources)
+			}
+			closeFleet, err := fl.addSource(cmd.Context(), e, &sources)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer closeFleet()
 			var shown int
 			var mu sync.Mutex
 			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
@@ -194,6 +206,7 @@ Ward did not read).`,
 	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.IntVar(&maxLine, "max-line", source.DefaultMaxLine, "longest input line in bytes; longer ones are reported and skipped")
+	fl.register(f)
 	return c
 }
 

@@ -283,3 +283,25 @@ func token(s string) string {
 	}
 	return string(b)
 }
+
+// Publish runs every source into p until they all end or ctx is done (a
+// source's failure stops the others) and returns the sources' errors;
+// cancellation is no error. p stays open.
+func Publish(ctx context.Context, p *Publisher, sources ...event.Source) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(sources))
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx, p); err != nil && !errors.Is(err, context.Canceled) {
+				errs[i] = fmt.Errorf("%s: %w", s.Name(), err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -188,25 +188,45 @@ func (c *Consumer) Run(ctx context.Context, sink event.Sink) error {
 	batch := make([]event.Event, 0, c.opts.Batch)
 	ids := make([]uint64, 0, c.opts.Batch)
 	var deliver, settle []jetstream.Msg
+	inBatch := map[uint64]struct{}{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		fctx, cancel := context.WithTimeout(ctx, c.opts.MaxWait)
-		mb, err := c.cons.Fetch(c.opts.Batch, jetstream.FetchContext(fctx))
+		// The server ends the pull at MaxWait with a status the client
+		// reads (no message in flight is dropped at a client-side
+		// deadline); cancellation is watched here.
+		mb, err := c.cons.Fetch(c.opts.Batch, jetstream.FetchMaxWait(c.opts.MaxWait))
 		if err != nil {
-			cancel()
 			if ctx.Err() != nil {
 				return ctx.Err()
-			}
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-				continue
 			}
 			return fmt.Errorf("%s: fetching: %w", c.name, err)
 		}
 		batch, ids, deliver, settle = batch[:0], ids[:0], deliver[:0], settle[:0]
-		inBatch := map[uint64]struct{}{}
-		for m := range mb.Messages() {
+		clear(inBatch)
+		in := mb.Messages()
+	receive:
+		for {
+			var m jetstream.Msg
+			var ok bool
+			select {
+			case m, ok = <-in:
+				if !ok {
+					break receive
+				}
+			case <-ctx.Done():
+				// Hand back what was received and not delivered, for
+				// another consumer of the group at once; duplicates are
+				// done with.
+				for _, m := range deliver {
+					_ = m.Nak()
+				}
+				for _, m := range settle {
+					_ = m.Ack()
+				}
+				return ctx.Err()
+			}
 			c.msgs.Add(1)
 			md, mdErr := m.Metadata()
 			if mdErr == nil && md.NumDelivered > 1 {
@@ -238,7 +258,6 @@ func (c *Consumer) Run(ctx context.Context, sink event.Sink) error {
 			}
 			deliver = append(deliver, m)
 		}
-		cancel()
 		ferr := mb.Error()
 		if len(batch) > 0 {
 			if err := sink.Deliver(batch); err != nil {
@@ -260,7 +279,7 @@ func (c *Consumer) Run(ctx context.Context, sink event.Sink) error {
 				}
 			}
 		}
-		if ferr != nil && !errors.Is(ferr, context.DeadlineExceeded) && !errors.Is(ferr, nats.ErrTimeout) && ctx.Err() == nil {
+		if ferr != nil && !errors.Is(ferr, nats.ErrTimeout) && ctx.Err() == nil {
 			return fmt.Errorf("%s: fetching: %w", c.name, ferr)
 		}
 	}

@@ -279,7 +279,7 @@ func (r *reader) bytes() []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n > MaxString || n > uint64(len(r.b)-r.off) {
+	if n > MaxString || n > uint64(len(r.b)-r.off) { // #nosec G115 -- off never passes len(b): the difference is not negative
 		r.fail("string")
 		return nil
 	}

@@ -708,3 +708,48 @@ func TestSubjectToken(t *testing.T) {
 		}
 	}
 }
+
+// TestPublisherRetries: the server goes away while a batch is being
+// published and comes back; the publisher retries with backoff until
+// every event is stored, once (a publication that reached the server
+// before its acknowledgement was lost is a duplicate the server drops).
+func TestPublisherRetries(t *testing.T) {
+	srv := testenv.NATSServer(t, "")
+	ctx := context.Background()
+	nc := connect(t, ConnOptions{URL: srv.URL})
+	pub, err := NewPublisher(ctx, nc, PublisherOptions{AckTimeout: 300 * time.Millisecond, Attempts: 30, Backoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := synthetic(600, "h")
+	deliver(t, pub, evs[:100])
+	srv.Stop()
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 100; i < len(evs) && err == nil; i += 100 {
+			err = pub.Deliver(evs[i : i+100])
+		}
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	srv.Start()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := pub.Stats()
+	// An event whose first publication reached the server while its
+	// acknowledgement timed out is acknowledged as a duplicate on retry.
+	if st.Retries == 0 || st.Failed != 0 || st.Stored+st.Duplicates != uint64(len(evs)) {
+		t.Errorf("stats %+v: want retries, every event stored or already there, none failed", st)
+	}
+	t.Logf("%+v", st)
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(ctx, DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != uint64(len(evs)) {
+		t.Errorf("stream holds %d events, want %d", n, len(evs))
+	}
+}

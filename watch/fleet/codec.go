@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/wardsec/ward/watch/event"
 )
@@ -18,14 +19,13 @@ const Version = 1
 // nothing (its sources bound their lines), the decoder refuses longer.
 const MaxString = 64 << 10
 
-// The largest values the enumerations take (Decode refuses beyond).
-const (
-	maxOrigin    = event.OriginNFLog
-	maxKind      = event.Request
-	maxVerdict   = event.Translated
-	maxDirection = event.Egress
-	maxFlags     = event.NS<<1 - 1
-)
+// maxFlags is every TCP flag event knows.
+const maxFlags = event.NS<<1 - 1
+
+// named reports whether an enumeration value has a name in package event
+// (whose String gives "invalid-N" to others): Decode refuses the rest, and
+// a value added there is accepted here with no change.
+func named(s fmt.Stringer) bool { return !strings.HasPrefix(s.String(), "invalid-") }
 
 // address tags.
 const (
@@ -155,13 +155,13 @@ func (d *Decoder) Decode(b []byte, e *event.Event) error {
 	switch {
 	case flags > uint64(maxFlags):
 		return fmt.Errorf("TCP flags %#x out of range", flags)
-	case e.Origin > maxOrigin:
+	case !named(e.Origin):
 		return fmt.Errorf("origin %d out of range", e.Origin)
-	case e.Kind > maxKind:
+	case !named(e.Kind):
 		return fmt.Errorf("kind %d out of range", e.Kind)
-	case e.Verdict > maxVerdict:
+	case !named(e.Verdict):
 		return fmt.Errorf("verdict %d out of range", e.Verdict)
-	case e.Direction > maxDirection:
+	case !named(e.Direction):
 		return fmt.Errorf("direction %d out of range", e.Direction)
 	case reply > 1:
 		return fmt.Errorf("reply flag %d is not 0 or 1", reply)

@@ -753,3 +753,43 @@ func TestPublisherRetries(t *testing.T) {
 		t.Errorf("stream holds %d events, want %d", n, len(evs))
 	}
 }
+
+// TestConsumerSurvivesServerRestart: a detector keeps consuming across a
+// restart of the server (the client reconnects; the stream and the
+// durable consumer are on disk).
+func TestConsumerSurvivesServerRestart(t *testing.T) {
+	srv := testenv.NATSServer(t, "")
+	ctx := context.Background()
+	nc := connect(t, ConnOptions{URL: srv.URL})
+	pub, err := NewPublisher(ctx, nc, PublisherOptions{AckTimeout: 500 * time.Millisecond, Attempts: 30, MaxBackoff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewConsumer(ctx, connect(t, ConnOptions{URL: srv.URL}), ConsumerOptions{Durable: "d", MaxWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	stop := run(c, &rec)
+	evs := synthetic(400, "h")
+	deliver(t, pub, evs[:200])
+	eventually(t, 30*time.Second, "the first events consumed", func() bool { return rec.len() == 200 })
+	srv.Stop()
+	time.Sleep(500 * time.Millisecond)
+	srv.Start()
+	deliver(t, pub, evs[200:])
+	eventually(t, 60*time.Second, "the events published after the restart consumed", func() bool { return rec.len() >= 400 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	for _, e := range rec.events {
+		if seen[e.ID] {
+			t.Errorf("event %x delivered twice", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	if len(seen) != len(evs) {
+		t.Errorf("%d distinct events consumed, %d published", len(seen), len(evs))
+	}
+}

@@ -765,7 +765,8 @@ func TestConsumerSurvivesServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewConsumer(ctx, connect(t, ConnOptions{URL: srv.URL}), ConsumerOptions{Durable: "d", MaxWait: 200 * time.Millisecond})
+	c, err := NewConsumer(ctx, connect(t, ConnOptions{URL: srv.URL}), ConsumerOptions{Durable: "d", MaxWait: 200 * time.Millisecond,
+		AckWait: 2 * time.Second}) // a pull answered as the server died is delivered again after the ack wait
 	if err != nil {
 		t.Fatal(err)
 	}

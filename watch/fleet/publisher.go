@@ -73,7 +73,6 @@ type Publisher struct {
 	close  sync.Once
 
 	mu       sync.Mutex // serialises Deliver
-	buf      []byte
 	msgs     []*nats.Msg
 	futures  []jetstream.PubAckFuture
 	subjects map[string]string
@@ -180,16 +179,18 @@ func (p *Publisher) Deliver(batch []event.Event) error {
 	}
 	p.events.Add(uint64(len(batch)))
 	// One buffer for the batch's encodings: the messages point into it.
-	p.buf = p.buf[:0]
+	// It is never reused: the client may still resend a message of this
+	// batch after Deliver returned (its own retry on no responders).
+	buf := make([]byte, 0, len(batch)*96)
 	ends := make([]int, 0, len(batch))
 	for i := range batch {
-		p.buf = Append(p.buf, &batch[i])
-		ends = append(ends, len(p.buf))
+		buf = Append(buf, &batch[i])
+		ends = append(ends, len(buf))
 	}
 	p.msgs = p.msgs[:0]
 	start := 0
 	for i := range batch {
-		m := &nats.Msg{Subject: p.subject(batch[i].Node), Data: p.buf[start:ends[i]:ends[i]], Header: nats.Header{}}
+		m := &nats.Msg{Subject: p.subject(batch[i].Node), Data: buf[start:ends[i]:ends[i]], Header: nats.Header{}}
 		if id := batch[i].ID; id != 0 {
 			m.Header.Set(jetstream.MsgIDHeader, msgID(id))
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -792,5 +793,79 @@ func TestConsumerSurvivesServerRestart(t *testing.T) {
 	}
 	if len(seen) != len(evs) {
 		t.Errorf("%d distinct events consumed, %d published", len(seen), len(evs))
+	}
+}
+
+// TestCreds: a server in operator mode (accounts and users as signed
+// JWTs) admits a user by its credentials file; a user of an account the
+// server does not know is refused.
+func TestCreds(t *testing.T) {
+	dir := t.TempDir()
+	mustKP := func(kp nkeys.KeyPair, err error) nkeys.KeyPair {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
+	pubOf := func(kp nkeys.KeyPair) string {
+		t.Helper()
+		p, err := kp.PublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	encode := func(c interface {
+		Encode(nkeys.KeyPair) (string, error)
+	}, signer nkeys.KeyPair) string {
+		t.Helper()
+		s, err := c.Encode(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	op := mustKP(nkeys.CreateOperator())
+	oc := jwt.NewOperatorClaims(pubOf(op))
+	oc.Name = "ward-test"
+	account := func(name string, js bool) (nkeys.KeyPair, string) {
+		kp := mustKP(nkeys.CreateAccount())
+		ac := jwt.NewAccountClaims(pubOf(kp))
+		ac.Name = name
+		if js {
+			ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+		}
+		return kp, encode(ac, op)
+	}
+	sys, sysJWT := account("SYS", false)
+	acc, accJWT := account("WARD", true)
+	creds := func(name string, account nkeys.KeyPair) string {
+		u := mustKP(nkeys.CreateUser())
+		uc := jwt.NewUserClaims(pubOf(u))
+		uc.Name = name
+		uc.IssuerAccount = pubOf(account)
+		seed, err := u.Seed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := jwt.FormatUserConfig(encode(uc, account), seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name+".creds")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	srv := testenv.NATSServer(t, fmt.Sprintf("operator: %q\nsystem_account: %q\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
+		encode(oc, op), pubOf(sys), pubOf(sys), sysJWT, pubOf(acc), accJWT))
+	roundTrip(t, connect(t, ConnOptions{URL: srv.URL, CredsFile: creds("detector", acc)}))
+
+	stranger := mustKP(nkeys.CreateAccount()) // an account the server does not know
+	bad := creds("stranger", stranger)
+	if _, err := Connect(ConnOptions{URL: srv.URL, CredsFile: bad}); err == nil || !strings.Contains(err.Error(), "the server refused the credentials in "+bad) {
+		t.Errorf("a user of an unknown account: %v", err)
 	}
 }

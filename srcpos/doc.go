@@ -1,7 +1,8 @@
 // Package srcpos is the one error type every Ward loader returns for bad
 // input: the file and line at fault (manifests, kustomizations, Helm
 // charts, Compose files, Dockerfiles, ward.yaml, the proxy's
-// configuration, AuthorizationPolicies), so that callers and tools read
+// configuration, AuthorizationPolicies, `ward watch`'s configuration and
+// input records), so that callers and tools read
 // every input error the same way (errors.As with *srcpos.Error) and users
 // see every one as file:line: message.
 //

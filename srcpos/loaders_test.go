@@ -1,7 +1,9 @@
 package srcpos_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wardsec/ward/assertion"
@@ -11,7 +13,20 @@ import (
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/proxy"
 	"github.com/wardsec/ward/srcpos"
+	"github.com/wardsec/ward/watch/detect"
+	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/source"
 )
+
+// problems keeps the first problem a source reports.
+type problems struct{ first error }
+
+func (p *problems) Deliver([]event.Event) error { return nil }
+func (p *problems) Problem(pr event.Problem) {
+	if p.first == nil {
+		p.first = pr.Err
+	}
+}
 
 // TestLoaders: every loader reports bad input as a *srcpos.Error naming
 // the file and the line at fault.
@@ -41,6 +56,18 @@ func TestLoaders(t *testing.T) {
 			_, err := compose.Audit("compose.yaml", []byte("services:\n  web:\n    image: x\n  - bad\n"), compose.Options{})
 			return err
 		}, 0},
+		{"watch config", func() error {
+			_, err := detect.ParseConfig("watch.yaml", []byte("portScan:\n  distinctPorts: 0\n"))
+			return err
+		}, 2},
+		{"hubble line", func() error {
+			var c problems
+			l := &source.Lines{Label: "hubble", Path: "flows.json", In: strings.NewReader("{}\n{\"flow\":\n"), Decoder: source.NewHubble()}
+			if err := l.Run(context.Background(), &c); err != nil {
+				return err
+			}
+			return c.first
+		}, 2},
 		{"dockerfile", func() error {
 			_, err := dockerfile.Audit("Dockerfile", []byte("RUN true\n"), dockerfile.Options{})
 			return err

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/watch/detect"
 	"github.com/wardsec/ward/watch/event"
@@ -25,6 +26,9 @@ type Options struct {
 	// Engine judges flows against the NetworkPolicies (nil: no policy
 	// detectors).
 	Engine *netpol.Engine
+	// Assertions (ward.yaml), when set, judge observed flows too (needs
+	// Engine).
+	Assertions *assertion.Config
 	// Clock bounds forged event times (nil: event time only).
 	Clock event.Clock
 	// Alerts receives one JSON line per alert report (one text line with
@@ -33,10 +37,18 @@ type Options struct {
 	// Text writes alert reports for people: time, severity, detector,
 	// state, summary and incident ID.
 	Text bool
+	// JSONAlerts, when set, also receives every alert report as one JSON
+	// line, whatever Text says (a webhook.Sender).
+	JSONAlerts io.Writer
 	// Problem, when set, is told of each problem as it happens.
 	Problem func(event.Problem)
 	// Registerer, when set, receives the pipeline's metrics.
 	Registerer prometheus.Registerer
+	// Quiet, when set (with Clock), is how often Run lets detector time
+	// pass while the input is quiet (followed files), so that incidents
+	// close and windows expire without new events: the detectors' time
+	// is the last event's time plus the Clock time elapsed since it came.
+	Quiet time.Duration
 }
 
 // Summary is what a run read and raised.
@@ -69,6 +81,8 @@ type Pipeline struct {
 	sum     Summary
 	werr    error
 	metrics *metrics
+	// lastWall is the Clock's time when the last batch arrived.
+	lastWall time.Time
 }
 
 // New returns a pipeline.
@@ -85,6 +99,9 @@ func New(opts Options) (*Pipeline, error) {
 		p.metrics = m
 	}
 	p.det = detect.New(opts.Config, opts.Engine, opts.Clock, p.emit)
+	if opts.Assertions != nil {
+		p.det.CheckAssertions(opts.Assertions.File, opts.Assertions.Assertions)
+	}
 	return p, nil
 }
 
@@ -95,6 +112,13 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	}
 	if p.metrics != nil {
 		p.metrics.alerts.WithLabelValues(a.Detector, a.Severity, a.State).Inc()
+	}
+	if p.opts.JSONAlerts != nil {
+		// Its own writer (a webhook sender) never blocks and counts its
+		// own failures.
+		if b, err := json.Marshal(a); err == nil {
+			_, _ = p.opts.JSONAlerts.Write(append(b, '\n'))
+		}
 	}
 	if p.werr != nil || p.opts.Alerts == nil {
 		return
@@ -141,6 +165,9 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		p.obs = append(p.obs, o)
 	}
 	p.det.Observe(p.obs)
+	if p.opts.Clock != nil {
+		p.lastWall = p.opts.Clock.Now()
+	}
 	p.sum.Events += uint64(len(batch))
 	if len(batch) > 0 {
 		p.sum.BySource[batch[0].Origin.String()] += uint64(len(batch))
@@ -172,6 +199,22 @@ func (p *Pipeline) Problem(pr event.Problem) {
 	}
 }
 
+// Tick lets detector time pass while the input is quiet: the last event's
+// time plus the Clock time elapsed since it arrived. Without a Clock, or
+// before any event, it does nothing.
+func (p *Pipeline) Tick() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.opts.Clock == nil || p.lastWall.IsZero() {
+		return p.werr
+	}
+	if elapsed := p.opts.Clock.Now().Sub(p.lastWall); elapsed > 0 {
+		p.det.AdvanceTo(p.det.Now().Add(elapsed))
+		p.lastWall = p.opts.Clock.Now()
+	}
+	return p.werr
+}
+
 // Close reports what is pending and closes every incident.
 func (p *Pipeline) Close() error {
 	p.mu.Lock()
@@ -200,6 +243,24 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 	defer cancel()
 	errs := make([]error, len(sources))
 	var wg sync.WaitGroup
+	done := make(chan struct{})
+	if p.opts.Quiet > 0 && p.opts.Clock != nil {
+		go func() {
+			t := time.NewTicker(p.opts.Quiet)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if err := p.Tick(); err != nil {
+						cancel()
+					}
+				}
+			}
+		}()
+	}
+	defer close(done)
 	for i, s := range sources {
 		wg.Add(1)
 		go func() {
@@ -216,11 +277,4 @@ func Run(ctx context.Context, p *Pipeline, sources ...event.Source) (Summary, er
 		err = cerr
 	}
 	return p.Summary(), err
-}
-
-// Detectors lists the detectors an alert can name, sorted.
-func Detectors() []string {
-	d := []string{detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName, detect.EgressName, detect.ViolationName, detect.StaleRuleName, detect.SaturatedName}
-	sort.Strings(d)
-	return d
 }

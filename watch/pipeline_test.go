@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -123,5 +124,128 @@ func TestAlertWriteFailureStops(t *testing.T) {
 	src := &source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()}
 	if _, err := Run(context.Background(), p, src); err == nil || !strings.Contains(err.Error(), "writing alerts") {
 		t.Errorf("Run = %v, want the write error", err)
+	}
+}
+
+// TestTwoSources: sources deliver from their own goroutines; the
+// pipeline serialises them and counts each.
+func TestTwoSources(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	var audit strings.Builder
+	for i := range 50 {
+		audit.WriteString(`{"time":"2026-12-06T07:00:` + twoDigits(i%60) + `Z","level":"INFO","msg":"decision","decision":"deny","rule":"authz/shop/deny-admin","method":"GET","path":"/admin","status":403,"latency":1,"request_id":"r` + twoDigits(i) + `","client_ip":"10.244.1.5"}` + "\n")
+	}
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), p,
+		&source.Lines{Label: "hubble", Path: "testdata/scenario.jsonl", Decoder: source.NewHubble()},
+		&source.Lines{Label: "proxy-audit", Path: "audit.log", In: strings.NewReader(audit.String()), Decoder: &source.ProxyAudit{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BySource["hubble"] != 113 || sum.BySource["proxy"] != 50 || sum.Events != 163 {
+		t.Errorf("by source %v, events %d", sum.BySource, sum.Events)
+	}
+}
+
+func twoDigits(i int) string { return string([]byte{byte('0' + i/10%10), byte('0' + i%10)}) }
+
+// TestQuietInputClosesIncidents: on a followed input that goes quiet,
+// clock time passes for the detectors: the incident closes without a new
+// event.
+func TestQuietInputClosesIncidents(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	clock := event.NewManualClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	var alerts bytes.Buffer
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng, Clock: clock, Alerts: &alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := event.Event{Time: time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano(), Kind: event.Flow, Proto: event.TCP, Flags: event.SYN,
+		Verdict: event.Forwarded, Src: netip.MustParseAddr("10.244.1.5"), Dst: netip.MustParseAddr("10.244.0.30"), DstPort: 5432}
+	if err := p.Deliver([]event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	states := func() string {
+		var s []string
+		for _, l := range strings.Split(strings.TrimSpace(alerts.String()), "\n") {
+			var a struct{ State string }
+			_ = json.Unmarshal([]byte(l), &a)
+			s = append(s, a.State)
+		}
+		return strings.Join(s, " ")
+	}
+	clock.Advance(9 * time.Minute)
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(); got != "open" {
+		t.Fatalf("after 9 quiet minutes: %q, want the incident still open", got)
+	}
+	clock.Advance(2 * time.Minute)
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(); got != "open closed" {
+		t.Fatalf("after 11 quiet minutes: %q, want it closed (incidents.idle 10m)", got)
+	}
+}
+
+// TestPodNamesWithoutIPs: manifests from git carry no pod IP; Hubble's
+// own namespace and pod names then give the identities, and the engine
+// still judges.
+func TestPodNamesWithoutIPs(t *testing.T) {
+	set, err := manifest.Parse(manifest.Options{}, "git.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: db:1}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-nobody, namespace: shop}
+spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := detect.Default()
+	cfg.ClusterCIDRs = detect.Prefixes{netip.MustParsePrefix("10.244.0.0/16")}
+	var alerts bytes.Buffer
+	p, err := New(Options{Config: cfg, Table: identity.FromManifests(set, cfg.ClusterCIDRs...), Engine: eng, Alerts: &alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"flow":{"time":"2026-12-06T07:00:00Z","verdict":"FORWARDED","IP":{"source":"10.244.3.3","destination":"10.244.4.4"},"l4":{"TCP":{"source_port":40000,"destination_port":5432,"flags":{"SYN":true}}},"source":{"namespace":"shop","pod_name":"web-7d4b9c-x2x9q"},"destination":{"namespace":"shop","pod_name":"db-0"}}}
+{"flow":{"time":"2026-12-06T07:00:01Z","verdict":"FORWARDED","IP":{"source":"10.244.3.3","destination":"10.244.5.5"},"l4":{"TCP":{"source_port":40001,"destination_port":5432,"flags":{"SYN":true}}}}}
+`
+	sum, err := Run(context.Background(), p, &source.Lines{Label: "hubble", Path: "-", In: strings.NewReader(lines), Decoder: source.NewHubble()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Alerts[detect.ViolationName] != 1 || sum.Judged != 1 || sum.Unjudged != 1 {
+		t.Errorf("summary %+v: want one violation judged through the pod names (the nameless flow is unknown: counted unjudged)", sum)
+	}
+	if !strings.Contains(alerts.String(), `"workload":"shop/StatefulSet/db"`) || !strings.Contains(alerts.String(), `"workload":"shop/Deployment/web"`) {
+		t.Errorf("alerts %s", alerts.String())
 	}
 }

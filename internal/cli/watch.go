@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/srcpos"
@@ -33,18 +34,23 @@ const maxShownProblems = 100
 
 func watchCmd(e *env) *cobra.Command {
 	var hubble, audit, manifests, clusterCIDRs []string
-	var config, out, proxyAddr, metricsAddr string
+	var config, out, proxyAddr, metricsAddr, assertions string
 	var follow bool
 	var maxLine int
+	host := &watchHostFlags{}
+	var webhookURL, webhookSecret string
 	var fl watchFleetFlags
 	c := &cobra.Command{
-		Use:   "watch --hubble FILE|- [--follow] [--manifests PATH] [--config watch.yaml]",
+		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
-		Long: `Read flow records (Hubble flow exports, ward proxy audit records), resolve
-every address to the workload that owned it at that time, and raise alerts:
+		Long: `Read flow records (Hubble flow exports, ward proxy audit records) or,
+on a host, the kernel's connection tracking and ward fw's logged drops
+(--conntrack, --nflog N, as root, until interrupted), resolve every
+address to the workload that owned it at that time, and raise alerts:
 flows the NetworkPolicies deny that got through (critical: enforcement is
 broken or bypassed), policy drops of flows they allow (stale rules),
-egress outside every policy ipBlock, port scans, SYN and ICMP floods.
+egress outside every policy ipBlock, flows against ward.yaml's assertions
+(--assertions), port scans, SYN and ICMP floods.
 docs/watch.md describes every detector, its threshold and its known misses.
 
 Alerts are JSON lines on standard output (-o json, the default) or text
@@ -53,21 +59,28 @@ evidence doubles, one when it closes. Bad input lines are reported on
 standard error with their file and line, and counted.
 
 Exit codes: 0 nothing raised, 1 alerts raised, 2 usage or input error,
-bad records, or no event read at all (never a clean result from input
-Ward did not read).`,
+bad records, events the producer reports lost, or no event read at all
+(never a clean result from input Ward did not read).`,
 		Example: `  ward watch --hubble flows.json --manifests cluster-dump/ --config watch.yaml
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
   ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464
-  ward watch --hubble flows.json --follow --publish tls://nats:4222 --nats-ca ca.pem --nats-creds host.creds
+  ward fw run --docker --log-group 41 policies/ &   # then, on the same Docker host:
+  ward watch --conntrack --nflog 41 --docker --manifests policies/
+  ward watch --conntrack --publish tls://nats:4222 --nats-ca ca.pem --nats-creds host.creds
   ward watch --from tls://nats:4222 --durable detectors --nats-ca ca.pem --nats-creds det.creds --manifests k8s/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := outputFlag(out, "json", "text"); err != nil {
 				return err
 			}
-			if len(hubble)+len(audit) == 0 && !fl.active() {
-				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit or --from"))
+			if len(hubble)+len(audit) == 0 && !host.live() && !fl.active() {
+				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --conntrack, --nflog or --from"))
 			}
+			kernelSources, closeNS, err := host.sources()
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer closeNS()
 			cfg := detect.Default()
 			if config != "" {
 				data, err := readInput(config, e.maxInput)
@@ -94,8 +107,14 @@ Ward did not read).`,
 			}
 			table := identity.NewTable(cfg.ClusterCIDRs...)
 			var eng *netpol.Engine
-			if len(manifests) > 0 {
-				set, err := e.load(manifests)
+			if len(manifests) > 0 || host.containers() {
+				var set *manifest.Set
+				var err error
+				if host.containers() {
+					set, err = host.model(cmd.Context(), e, manifests)
+				} else {
+					set, err = e.load(manifests)
+				}
 				if err != nil {
 					return err
 				}
@@ -109,7 +128,17 @@ Ward did not read).`,
 			} else if fl.publish == "" {
 				fmt.Fprintln(e.stderr, "ward: warning: no --manifests: no identities, no policy judgement, every egress is unexpected")
 			}
-			var sources []event.Source
+			var asserts *assertion.Config
+			if assertions != "" {
+				if eng == nil {
+					return fail(ExitError, errors.New("--assertions needs --manifests: assertions judge flows with the policies' workloads"))
+				}
+				var err error
+				if asserts, err = assertion.ReadFile(assertions, e.maxInput); err != nil {
+					return fail(ExitError, err)
+				}
+			}
+			sources := kernelSources
 			stdinUsed := false
 			add := func(label, path string, dec source.Decoder) error {
 				l := &source.Lines{Label: label, Path: path, Follow: follow, MaxLine: maxLine, Decoder: dec}
@@ -146,7 +175,7 @@ Ward did not read).`,
 			defer closeFleet()
 			var shown int
 			var mu sync.Mutex
-			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
+			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Assertions: asserts, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
 				Problem: func(p event.Problem) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -156,6 +185,11 @@ Ward did not read).`,
 						fmt.Fprintln(e.stderr, "ward: warning: further bad records are counted, not shown")
 					}
 				}}
+			if follow || fl.active() {
+				// A quiet followed file (or NATS stream) still lets time
+				// pass: incidents close and windows expire.
+				opts.Quiet = time.Second
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if metricsAddr != "" {
@@ -167,11 +201,31 @@ Ward did not read).`,
 				}
 				defer shutdown()
 			}
+			hook, err := webhookSender(webhookURL, webhookSecret, func(err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintf(e.stderr, "ward: warning: %v\n", err)
+			})
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if hook != nil {
+				opts.JSONAlerts = hook
+			}
 			p, err := watch.New(opts)
 			if err != nil {
 				return fail(ExitError, err)
 			}
 			sum, err := watch.Run(ctx, p, sources...)
+			if hook != nil {
+				hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				st := hook.Close(hctx)
+				cancel()
+				fmt.Fprintf(e.stderr, "ward: watch: webhook: %d alert reports delivered, %d dropped (%d requests, %d retries)\n", st.Delivered, st.Dropped, st.Attempts, st.Retries)
+				if st.Dropped > 0 && err == nil {
+					err = fmt.Errorf("webhook: %d alert reports were not delivered", st.Dropped)
+				}
+			}
 			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d of unknown identity), %d bad records, %d lost by producers, alerts %v\n",
 				sum.Events, sum.Judged, sum.Unjudged, sum.BadRecords, sum.Lost, sum.Alerts)
 			var pe *srcpos.Error
@@ -182,6 +236,8 @@ Ward did not read).`,
 				return fail(ExitError, err)
 			case sum.BadRecords > 0:
 				return fail(ExitError, fmt.Errorf("%d bad records: the input was not read whole", sum.BadRecords))
+			case sum.Lost > 0:
+				return fail(ExitError, fmt.Errorf("the producers lost %d events: they were never judged", sum.Lost))
 			case sum.Events == 0:
 				return fail(ExitError, errors.New("no event in the input: nothing was judged"))
 			}
@@ -202,10 +258,14 @@ Ward did not read).`,
 	f.BoolVar(&follow, "follow", false, "keep reading the files as they grow, across rotation (rename or copytruncate), until interrupted")
 	f.StringArrayVar(&manifests, "manifests", nil, "Kubernetes manifests or a cluster dump (Pods with status.podIP give identities over time) (repeatable)")
 	f.StringVar(&config, "config", "", "detector thresholds (YAML; see docs/watch.md)")
+	f.StringVar(&assertions, "assertions", "", "ward.yaml whose assertions observed flows must also keep (needs --manifests)")
 	f.StringArrayVar(&clusterCIDRs, "cluster-cidr", nil, "pod or Service address range: its unclaimed addresses are unknown workloads, not the internet (repeatable; adds to clusterCIDRs)")
 	f.StringVarP(&out, "output", "o", "json", "alert format: json (JSON lines) or text")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	f.IntVar(&maxLine, "max-line", source.DefaultMaxLine, "longest input line in bytes; longer ones are reported and skipped")
+	host.register(f)
+	f.StringVar(&webhookURL, "webhook", "", "also POST alert reports to this https URL (JSON arrays, retried with backoff); an Authorization header comes from $WARD_WEBHOOK_AUTHORIZATION, never a flag")
+	f.StringVar(&webhookSecret, "webhook-secret", "", "file holding the key that signs each webhook body (X-Ward-Signature: sha256=HMAC)")
 	fl.register(f)
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ const (
 	ViolationName = "policy-violation"
 	StaleRuleName = "policy-stale-drop"
 	SaturatedName = "detector-saturated"
+	AssertionName = "assertion-violated"
 )
 
 // Severities.
@@ -89,12 +91,14 @@ type incKey struct {
 
 // incidentSet groups evidence into alerts and reports them.
 type incidentSet struct {
-	cfg   Incidents
-	max   int
-	emit  func(*Alert)
-	open  map[incKey]*Alert
-	now   int64
-	sweep int64
+	cfg  Incidents
+	max  int
+	emit func(*Alert)
+	open map[incKey]*Alert
+	now  int64
+	// due is no later than the earliest time an open incident must close
+	// (it may be earlier: incidents that grew close later).
+	due int64
 	// Dropped counts evidence refused because MaxIncidents were open.
 	Dropped uint64
 	// Reported counts alert reports by state.
@@ -133,7 +137,7 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 		}
 		a = &Alert{Detector: ev.detector, Severity: ev.severity, Source: ev.src, Dest: ev.dst, first: t, last: t, key: k}
 		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], uint64(t))
+		binary.BigEndian.PutUint64(b[:], uint64(t)) // #nosec G115 -- the bit pattern is hashed; its sign does not matter
 		h := xxhash.New()
 		_, _ = h.WriteString(k.detector + "\x00" + k.src + "\x00" + k.dst + "\x00")
 		_, _ = h.Write(b[:])
@@ -142,6 +146,11 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 			a.Explanation = ev.explain()
 		}
 		in.open[k] = a
+		if len(in.open) == 1 {
+			in.due = in.deadline(a)
+		} else {
+			in.due = min(in.due, in.deadline(a))
+		}
 	}
 	if t > a.last {
 		a.last = t
@@ -183,15 +192,22 @@ func (in *incidentSet) advance(now int64) {
 		return
 	}
 	in.now = now
-	if now-in.sweep < int64(in.cfg.Idle)/4 {
+	if len(in.open) == 0 || now < in.due {
 		return
 	}
-	in.sweep = now
+	in.due = math.MaxInt64
 	for _, a := range in.sortedOpen() {
-		if now-a.last >= int64(in.cfg.Idle) || now-a.first >= int64(in.cfg.MaxDuration) {
+		if d := in.deadline(a); now >= d {
 			in.close(a)
+		} else {
+			in.due = min(in.due, d)
 		}
 	}
+}
+
+// deadline is when a closes unless new evidence comes.
+func (in *incidentSet) deadline(a *Alert) int64 {
+	return min(a.last+int64(in.cfg.Idle), a.first+int64(in.cfg.MaxDuration))
 }
 
 // closeAll closes every open incident (end of input).

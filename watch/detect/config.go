@@ -27,6 +27,7 @@ type Config struct {
 	ICMPFlood Flood     `yaml:"icmpFlood"`
 	Egress    Egress    `yaml:"egress"`
 	Policy    Policy    `yaml:"policy"`
+	Baseline  Baseline  `yaml:"baseline"`
 	Incidents Incidents `yaml:"incidents"`
 	Limits    Limits    `yaml:"limits"`
 	// ClusterCIDRs are the pod address ranges: an unclaimed address in
@@ -118,6 +119,7 @@ func Default() Config {
 		ICMPFlood: Flood{Enabled: true, Window: 5 * time.Second, PPS: 100},
 		Egress:    Egress{Enabled: true},
 		Policy:    Policy{Enabled: true, Drops: true},
+		Baseline:  Baseline{Enabled: true, Learn: time.Hour, NewListener: true, NewPeer: true},
 		Incidents: Incidents{Idle: 10 * time.Minute, MaxDuration: time.Hour, Samples: 5},
 		Limits:    Limits{MaxTracked: 1 << 21, MaxIncidents: 10000, MaxSkew: 5 * time.Minute},
 	}
@@ -202,6 +204,7 @@ func (c *Config) validate() error {
 		pos("synFlood.pps", c.SYNFlood.PPS),
 		dur("icmpFlood.window", c.ICMPFlood.Window),
 		pos("icmpFlood.pps", c.ICMPFlood.PPS),
+		dur("baseline.learn", c.Baseline.Learn),
 		dur("incidents.idle", c.Incidents.Idle),
 		dur("incidents.maxDuration", c.Incidents.MaxDuration),
 		pos("incidents.samples", c.Incidents.Samples),
@@ -212,6 +215,9 @@ func (c *Config) validate() error {
 		if err != nil {
 			return err
 		}
+	}
+	if c.Limits.MaxTracked > 1<<30 {
+		return &fieldError{"limits.maxTracked", fmt.Sprintf("at most %d", 1<<30)}
 	}
 	if c.PortScan.DistinctPorts > 1000 || c.PortScan.DistinctHosts > 1000 {
 		return &fieldError{"portScan", "distinctPorts and distinctHosts are at most 1000 (each is remembered per key)"}

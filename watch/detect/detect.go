@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
@@ -124,6 +127,17 @@ type Detectors struct {
 	untracked  uint64
 	stats      Stats
 	floodLimit [2]uint64
+	base       *baseline
+	assertions []*assertion.Assertion
+	assertFile string
+}
+
+// CheckAssertions makes observed flows answer to ward.yaml's assertions
+// (read from file): a flow that got through where an assertion says
+// deny, or was dropped by policy where one says allow, raises
+// assertion-violated, whatever the policies say.
+func (d *Detectors) CheckAssertions(file string, as []*assertion.Assertion) {
+	d.assertFile, d.assertions = file, as
 }
 
 // New returns detectors with cfg's thresholds; engine (nil: no policy
@@ -140,6 +154,7 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		hosts:   newTable[portKey, scanHosts](cfg.Limits.MaxTracked),
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		base:    newBaseline(),
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
 	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
@@ -203,13 +218,7 @@ func (d *Detectors) observe(o *Observation) {
 		t = d.clockNow
 		d.stats.Clamped++
 	}
-	if t > d.now {
-		d.now = t
-		d.inc.advance(t)
-		if t-d.swept >= int64(d.sweepEvery()) {
-			d.sweep()
-		}
-	}
+	d.advance(t)
 	if d.cfg.PortScan.Enabled && e.Failed() {
 		d.portScan(o, t)
 	}
@@ -222,6 +231,9 @@ func (d *Detectors) observe(o *Observation) {
 	if !opening(e) {
 		return
 	}
+	if d.cfg.Baseline.Enabled {
+		d.observeBaseline(o, t)
+	}
 	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes == identity.Resolved && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
@@ -229,6 +241,27 @@ func (d *Detectors) observe(o *Observation) {
 		d.policy(o, t)
 	}
 }
+
+func (d *Detectors) advance(t int64) {
+	if t <= d.now {
+		return
+	}
+	d.now = t
+	d.inc.advance(t)
+	if t-d.swept >= int64(d.sweepEvery()) {
+		d.sweep()
+	}
+}
+
+// Now is the detectors' time: the latest event time seen (clamped), or
+// the latest AdvanceTo.
+func (d *Detectors) Now() time.Time { return time.Unix(0, d.now).UTC() }
+
+// AdvanceTo moves the detectors' time to t when no event has: windows
+// expire and idle incidents close as if time had passed in the stream.
+// A live pipeline calls it when its input is quiet; an earlier t does
+// nothing.
+func (d *Detectors) AdvanceTo(t time.Time) { d.advance(t.UnixNano()) }
 
 // opening reports an event that opens a connection (or is a datagram
 // from its sender): what policies judge.
@@ -271,7 +304,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.base.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -291,7 +324,7 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
 	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
@@ -344,7 +377,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.ports.len())
+				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
@@ -365,7 +398,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
-				st.alerted, n = true, uint64(st.hosts.len())
+				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			d.inc.add(t, &evidence{
@@ -450,7 +483,7 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 
 func (d *Detectors) egress(o *Observation, t int64) {
 	e := o.E
-	if d.known.Contains(e.Dst) {
+	if d.known.Contains(e.Dst.Unmap()) {
 		return
 	}
 	bits := 24
@@ -548,6 +581,9 @@ func (d *Detectors) policy(o *Observation, t int64) {
 		ok2 = allowed.IsAll()
 		q = portset.All
 	}
+	if len(d.assertions) > 0 {
+		d.checkAssertions(o, t, passed, q)
+	}
 	switch {
 	case passed && !ok2:
 		d.inc.add(t, &evidence{
@@ -584,4 +620,46 @@ func dropBy(e *event.Event) string {
 		return e.Rule
 	}
 	return e.Reason
+}
+
+// selects reports whether an assertion side covers an end of a flow.
+func selects(s assertion.Selector, a netip.Addr, w *identity.Workload, r identity.Resolution) bool {
+	if s.CIDR.IsValid() {
+		return r == identity.External && s.CIDR.Contains(a)
+	}
+	if r != identity.Resolved {
+		return false
+	}
+	if s.Namespace != "" && w.Namespace != s.Namespace {
+		return false
+	}
+	return s.Labels == nil || s.Labels.Matches(labels.Set(w.Labels))
+}
+
+func (d *Detectors) checkAssertions(o *Observation, t int64, passed bool, q portset.Set) {
+	e := o.E
+	for _, a := range d.assertions {
+		if (a.Expect == assertion.Deny) != passed {
+			continue // a deny answers to flows that passed, an allow to drops
+		}
+		if !a.Ports.Empty() && (q.IsAll() || a.Ports.Intersect(q).Empty()) {
+			continue // another port, or a protocol without ports
+		}
+		if !selects(a.From, e.Src, o.Src, o.SrcRes) || !selects(a.To, e.Dst, o.Dst, o.DstRes) {
+			continue
+		}
+		sev, what := Critical, "got through"
+		if a.Expect == assertion.Allow {
+			sev, what = Medium, "was dropped by policy"
+		}
+		d.inc.add(t, &evidence{
+			detector: AssertionName, severity: sev,
+			src: peer(e.Src, o.Src, o.SrcRes), dst: peer(e.Dst, o.Dst, o.DstRes),
+			summary:   fmt.Sprintf("%s to %s on %s %s, against assertion %q (%s:%d, expect %s)", e.Src, e.Dst, portLabel(e), what, a.Name, d.assertFile, a.Line, a.Expect),
+			count:     1,
+			threshold: map[string]any{"assertion": a.Name, "file": d.assertFile, "line": a.Line, "expect": string(a.Expect)},
+			observed:  map[string]any{"verdict": e.Verdict.String(), "port": portLabel(e)},
+			sample:    e,
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/watch/event"
@@ -48,6 +49,11 @@ func dropped(e event.Event) event.Event { e.Reason = "POLICY_DENIED"; return e }
 // incident's last report: "detector src > dst count", sorted.
 func run(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []event.Event) ([]string, map[string][]*Alert, *Detectors) {
 	t.Helper()
+	return runWith(t, fx, cfg, clock, evs, nil)
+}
+
+func runWith(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []event.Event, setup func(*Detectors)) ([]string, map[string][]*Alert, *Detectors) {
+	t.Helper()
 	reports := map[string][]*Alert{}
 	d := New(cfg, fx.engine, clock, func(a *Alert) {
 		if _, err := json.Marshal(a); err != nil {
@@ -57,6 +63,9 @@ func run(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []event.Ev
 		c.Samples = slices.Clone(a.Samples)
 		reports[a.ID] = append(reports[a.ID], &c)
 	})
+	if setup != nil {
+		setup(d)
+	}
 	obs := make([]Observation, len(evs))
 	for i := range evs {
 		e := &evs[i]
@@ -283,5 +292,44 @@ func TestParseConfig(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q...", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestAssertions: ward.yaml's intents judge observed flows too.
+func TestAssertions(t *testing.T) {
+	fx := loadShop(t)
+	cfg, err := assertion.ReadFile("testdata/ward.yaml", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const web, api, db, tool = "10.244.0.10", "10.244.0.20", "10.244.0.30", "10.244.1.5"
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want []string
+	}{
+		{"deny assertion broken", []event.Event{ev(0, tool, db, 5432, event.TCP, event.Forwarded, event.SYN)},
+			[]string{"assertion-violated dev/Pod/tool > shop/Pod/db-0 1", "policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
+		{"deny assertion, another port", []event.Event{ev(0, tool, db, 22, event.TCP, event.Forwarded, event.SYN)},
+			[]string{"policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
+		{"deny assertion, ICMP is no port of it", []event.Event{ev(0, tool, db, 0, event.ICMP, event.Forwarded, 0)},
+			[]string{"policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
+		{"allow assertion, flow dropped by policy", []event.Event{dropped(ev(0, web, api, 8080, event.TCP, event.Dropped, event.SYN))},
+			[]string{"assertion-violated shop/Pod/web-1 > shop/Pod/api-1 1", "policy-stale-drop shop/Pod/web-1 > shop/Pod/api-1 1"}},
+		{"allow assertion kept", []event.Event{ev(0, web, api, 8080, event.TCP, event.Forwarded, event.SYN)}, nil},
+		{"deny assertion to a CIDR", []event.Event{ev(0, web, "198.51.100.7", 443, event.TCP, event.Forwarded, event.SYN)},
+			[]string{"assertion-violated shop/Pod/web-1 > 198.51.100.7 1", "policy-violation shop/Pod/web-1 > 198.51.100.7 1", "unexpected-egress shop/Pod/web-1 > 198.51.100.0/24 1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reports, _ := runWith(t, fx, Default(), nil, slices.Clone(tc.evs), func(d *Detectors) { d.CheckAssertions("testdata/ward.yaml", cfg.Assertions) })
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			for _, rs := range reports {
+				if a := rs[0]; a.Detector == AssertionName && !strings.Contains(a.Summary, "testdata/ward.yaml:") {
+					t.Errorf("summary %q does not name the assertion's file and line", a.Summary)
+				}
+			}
+		})
 	}
 }

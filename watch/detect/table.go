@@ -49,7 +49,7 @@ func (t *table[K, V]) get(k K) *V {
 		t.free = t.free[:n-1]
 		t.ents[i] = entry[K, V]{key: k, used: true}
 	} else {
-		i = int32(len(t.ents))
+		i = int32(len(t.ents)) // #nosec G115 -- at most limits.maxTracked entries, validated to fit
 		t.ents = append(t.ents, entry[K, V]{key: k, used: true})
 	}
 	t.idx[k] = i

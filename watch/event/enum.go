@@ -1,6 +1,9 @@
 package event
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Origin is the kind of source an event came from.
 type Origin uint8
@@ -16,7 +19,7 @@ const (
 
 var originNames = [...]string{"unknown", "hubble", "proxy", "conntrack", "nflog"}
 
-func (o Origin) String() string { return enumName(originNames[:], int(o)) }
+func (o Origin) String() string { return enumName(originNames[:], uint8(o)) }
 
 // Kind is what an event reports.
 type Kind uint8
@@ -35,7 +38,7 @@ const (
 
 var kindNames = [...]string{"flow", "conn-new", "conn-update", "conn-end", "request"}
 
-func (k Kind) String() string { return enumName(kindNames[:], int(k)) }
+func (k Kind) String() string { return enumName(kindNames[:], uint8(k)) }
 
 // Verdict is what the observer did with the traffic.
 type Verdict uint8
@@ -54,7 +57,7 @@ const (
 
 var verdictNames = [...]string{"UNKNOWN", "FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED"}
 
-func (v Verdict) String() string { return enumName(verdictNames[:], int(v)) }
+func (v Verdict) String() string { return enumName(verdictNames[:], uint8(v)) }
 
 // Passed reports whether traffic with this verdict reached its
 // destination (or would have, for Audit).
@@ -123,7 +126,7 @@ const (
 
 var directionNames = [...]string{"unknown", "ingress", "egress"}
 
-func (d Direction) String() string { return enumName(directionNames[:], int(d)) }
+func (d Direction) String() string { return enumName(directionNames[:], uint8(d)) }
 
 // TCPFlags is a set of TCP flags.
 type TCPFlags uint16
@@ -170,9 +173,9 @@ func (f TCPFlags) String() string {
 // IsSYN reports a connection-opening segment: SYN without ACK.
 func (f TCPFlags) IsSYN() bool { return f&(SYN|ACK) == SYN }
 
-func enumName(names []string, i int) string {
-	if i >= 0 && i < len(names) {
+func enumName(names []string, i uint8) string {
+	if int(i) < len(names) {
 		return names[i]
 	}
-	return "invalid-" + portString(uint16(i))
+	return "invalid-" + strconv.Itoa(int(i))
 }

@@ -31,7 +31,7 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 	if err != nil {
 		return &srcpos.Error{File: l.Path, Err: err}
 	}
-	defer func() { f.Close() }()
+	defer func() { _ = f.Close() }() // read only: closing cannot lose data
 	fi, err := f.Stat()
 	if err != nil {
 		return &srcpos.Error{File: l.Path, Err: err}
@@ -42,7 +42,7 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 	drain := func() error {
 		for i := 0; ; i++ {
 			if i&1023 == 1023 && ctx.Err() != nil {
-				return nil
+				return r.flush()
 			}
 			line, long, err := lr.next(max)
 			if errors.Is(err, io.EOF) {
@@ -64,6 +64,9 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 		}
 		select {
 		case <-ctx.Done():
+			if err := r.flush(); err != nil {
+				return err
+			}
 			return ctx.Err()
 		case <-t.C:
 		}
@@ -90,10 +93,10 @@ func (l *Lines) follow(ctx context.Context, r *run) error {
 			}
 			nfi, err := nf.Stat()
 			if err != nil {
-				nf.Close()
+				_ = nf.Close() // read only
 				continue
 			}
-			f.Close()
+			_ = f.Close() // read only, read to its end
 			f, fi = nf, nfi
 			lr = &lineReader{br: bufio.NewReaderSize(f, bufSize)}
 		case st.Size() < lr.offset:

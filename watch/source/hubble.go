@@ -318,11 +318,11 @@ func (h *Hubble) l4(e *event.Event) error {
 				switch string(k) {
 				case "type":
 					v, err := s.uint(math.MaxUint8, false)
-					e.ICMPType = uint8(v)
+					e.ICMPType = uint8(v) // #nosec G115 -- s.uint rejects values over MaxUint8
 					return err
 				case "code":
 					v, err := s.uint(math.MaxUint8, false)
-					e.ICMPCode = uint8(v)
+					e.ICMPCode = uint8(v) // #nosec G115 -- s.uint rejects values over MaxUint8
 					return err
 				}
 				return s.skip()
@@ -336,11 +336,11 @@ func (h *Hubble) ports(k []byte, e *event.Event) error {
 	switch string(k) {
 	case "source_port":
 		v, err := h.s.uint(math.MaxUint16, false)
-		e.SrcPort = uint16(v)
+		e.SrcPort = uint16(v) // #nosec G115 -- s.uint rejects values over MaxUint16
 		return err
 	case "destination_port":
 		v, err := h.s.uint(math.MaxUint16, false)
-		e.DstPort = uint16(v)
+		e.DstPort = uint16(v) // #nosec G115 -- s.uint rejects values over MaxUint16
 		return err
 	}
 	return h.s.skip()

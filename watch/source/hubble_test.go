@@ -3,6 +3,8 @@ package source
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,4 +203,52 @@ func caseVariantKey(line []byte) bool {
 		}
 	}
 	return strings.ContainsRune(s, '\\') // an escaped key may spell one
+}
+
+// TestSpecial checks the eight-byte test against the byte test on every
+// special byte at every position, among ordinary and UTF-8 bytes.
+func TestSpecial(t *testing.T) {
+	fill := []byte("a\xc3\xa9~ \x7f\x80\xff")
+	for pos := range 8 {
+		for c := range 256 {
+			var w [8]byte
+			for i := range w {
+				w[i] = fill[(i+pos)%len(fill)]
+			}
+			w[pos] = byte(c)
+			want := false
+			for _, b := range w {
+				want = want || !plain[b]
+			}
+			if got := special(binary.LittleEndian.Uint64(w[:])) != 0; got != want {
+				t.Fatalf("%q: special %v, want %v", w, got, want)
+			}
+		}
+	}
+}
+
+// TestNumberLen checks the number grammar against encoding/json.
+func TestNumberLen(t *testing.T) {
+	for _, n := range []string{"0", "-0", "1", "-12", "10", "1.5", "0.0", "1e5", "1E+5", "1e-05", "-0.5e3", "123456789012345678901234567890",
+		"01", "-", "1.", ".5", "1e", "1e+", "+1", "1.2.3", "--1", "0x10", "1_000", "NaN", "1ee5", "00", "-01"} {
+		want := json.Valid([]byte(n))
+		got := numberLen([]byte(n)) == len(n)
+		if got != want {
+			t.Errorf("%q: number %v, encoding/json says %v", n, got, want)
+		}
+	}
+}
+
+// TestHubbleMappedAddresses: an IPv4-mapped address is the IPv4 address.
+func TestHubbleMappedAddresses(t *testing.T) {
+	line := []byte(`{"flow":{"time":"2026-12-06T07:00:00Z","verdict":"FORWARDED","IP":{"source":"::ffff:10.0.0.1","destination":"::ffff:203.0.113.9"},"l4":{"TCP":{"destination_port":443,"flags":{"SYN":true}}}}}`)
+	for _, dec := range []Decoder{NewHubble(), HubbleReference{}} {
+		var e event.Event
+		if _, _, err := dec.Decode(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Src.String() != "10.0.0.1" || e.Dst.String() != "203.0.113.9" {
+			t.Errorf("%T: %s > %s, want the IPv4 addresses", dec, e.Src, e.Dst)
+		}
+	}
 }

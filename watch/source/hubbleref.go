@@ -60,6 +60,7 @@ func (rec *HubbleRecord) Event(line []byte, e *event.Event) error {
 	if e.Dst, err = netip.ParseAddr(f.IP.Destination); err != nil {
 		return fmt.Errorf("bad address %q", f.IP.Destination)
 	}
+	e.Src, e.Dst = e.Src.Unmap(), e.Dst.Unmap()
 	e.Origin, e.Kind = event.OriginHubble, event.Flow
 	if f.Verdict != "" {
 		v, ok := event.ParseVerdict(f.Verdict)

@@ -1,10 +1,9 @@
 package source
 
 import (
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -28,8 +27,6 @@ type scanner struct {
 // maxDepth bounds nesting in skipped values (encoding/json allows 10000;
 // flow records nest 5 deep).
 const maxDepth = 64
-
-var errSyntax = errors.New("invalid JSON")
 
 func (s *scanner) reset(b []byte) {
 	s.b, s.i, s.scratch = b, 0, s.scratch[:0]
@@ -121,6 +118,15 @@ func (s *scanner) str() ([]byte, error) {
 	start := s.i
 	b := s.b
 	i := s.i
+	// Eight bytes at a time while none is special (SWAR: a byte below
+	// 0x20, a quote or a backslash sets its high bit in the mask).
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if special(x) != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(b) && plain[b[i]] {
 		i++
 	}
@@ -137,6 +143,23 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 	return nil, s.errf("unterminated string (truncated record?)")
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special is non-zero when some byte of x is a control character, '"'
+// or '\\' (the classic "has a byte less than n" and "has a zero byte"
+// tests, exact for the question "is there one").
+func special(x uint64) uint64 {
+	ctl := (x - lsb*0x20) &^ x // some byte below 0x20
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	quote := (q - lsb) &^ q // some byte of x is '"' (a zero byte of q)
+	back := (bs - lsb) &^ bs
+	return (ctl | quote | back) & msb
 }
 
 // plain marks the bytes a string holds as they are: not the quote, the
@@ -328,16 +351,11 @@ func (s *scanner) skipDepth(depth int) error {
 		_, err := s.bool()
 		return err
 	case c == '-' || '0' <= c && c <= '9':
-		start := s.i
-		for s.i < len(s.b) && isNumberByte(s.b[s.i]) {
-			s.i++
-		}
-		// Validate the number as JSON does (strconv's syntax is close
-		// enough once leading '+', hex and underscores are excluded,
-		// which isNumberByte does).
-		if _, err := strconv.ParseFloat(unsafeString(s.b[start:s.i]), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		n := numberLen(s.b[s.i:])
+		if n == 0 {
 			return s.errf("bad number")
 		}
+		s.i += n
 		return nil
 	case c == 0:
 		return s.errf("unexpected end of line (truncated record?)")
@@ -345,8 +363,47 @@ func (s *scanner) skipDepth(depth int) error {
 	return s.errf("unexpected %q", s.b[s.i])
 }
 
-func isNumberByte(c byte) bool {
-	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+// numberLen is the length of the JSON number b starts with (RFC 8259:
+// -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), 0 when b does not
+// start with one or one runs into a letter, digit or sign.
+func numberLen(b []byte) int {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return 0
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] == '+' || b[i] == '-' || '0' <= b[i] && b[i] <= '9') {
+		return 0 // "01", "1.2.3", "1e5e5"
+	}
+	return i
 }
 
 // end checks that nothing but white space follows the value.
@@ -372,7 +429,9 @@ func parseAddr(b []byte) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("bad address %q", b)
 	}
-	return a, nil
+	// An IPv4 address written IPv4-mapped is the IPv4 address: the
+	// inventory, the policies' ipBlocks and the windows know it so.
+	return a.Unmap(), nil
 }
 
 // parseTime reads RFC 3339 time, by hand for the UTC form every exporter

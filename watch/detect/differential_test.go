@@ -1,0 +1,162 @@
+package detect
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardsec/ward/watch/event"
+)
+
+// refDetect is a plain reference of the port-scan and SYN-flood windows:
+// ordinary maps of every key ever seen, nothing swept, nothing reused.
+// It shares no code with the bounded tables, their sweeps and free lists.
+type refDetect struct {
+	cfg    Config
+	opened map[string]int64 // "detector src > dst" -> first alert time
+	ports  map[string]*refWindow
+	hosts  map[string]*refWindow
+	syn    map[string]*refWindow
+}
+
+type refWindow struct {
+	start int64
+	seen  map[string]bool
+	count int
+}
+
+func (r *refDetect) window(m map[string]*refWindow, k string, t int64, length time.Duration) *refWindow {
+	w := m[k]
+	if w == nil || t-w.start >= int64(length) {
+		w = &refWindow{start: t, seen: map[string]bool{}}
+		m[k] = w
+	}
+	return w
+}
+
+func (r *refDetect) open(name string, t int64) {
+	if _, ok := r.opened[name]; !ok {
+		r.opened[name] = t
+	}
+}
+
+func (r *refDetect) observe(e *event.Event) {
+	if e.Failed() {
+		scanner, target, port := e.Src, e.Dst, e.DstPort
+		if e.Reply {
+			scanner, target, port = e.Dst, e.Src, e.SrcPort
+		}
+		pp := fmt.Sprintf("%d/%s", port, e.Proto)
+		w := r.window(r.ports, scanner.String()+">"+target.String(), e.Time, r.cfg.PortScan.Window)
+		w.seen[pp] = true
+		if len(w.seen) >= r.cfg.PortScan.DistinctPorts {
+			r.open(fmt.Sprintf("port-scan %s > %s", scanner, target), e.Time)
+		}
+		w = r.window(r.hosts, scanner.String()+">"+pp, e.Time, r.cfg.PortScan.Window)
+		w.seen[target.String()] = true
+		if len(w.seen) >= r.cfg.PortScan.DistinctHosts {
+			r.open(fmt.Sprintf("port-scan %s > port %s", scanner, pp), e.Time)
+		}
+	}
+	if e.Proto == event.TCP && e.Flags.IsSYN() && !e.Reply {
+		w := r.window(r.syn, e.Src.String()+">"+e.Dst.String(), e.Time, r.cfg.SYNFlood.Window)
+		w.count++
+		if float64(w.count) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
+			r.open(fmt.Sprintf("syn-flood %s > %s", e.Src, e.Dst), e.Time)
+		}
+	}
+}
+
+// TestWindowsDifferential: on random streams over few addresses (so keys
+// collide, windows expire, sweeps run and freed slots are reused), the
+// detectors open the incidents the reference does, at the same times.
+func TestWindowsDifferential(t *testing.T) {
+	cfg := Default()
+	cfg.PortScan = PortScan{Enabled: true, Window: 30 * time.Second, DistinctPorts: 3, DistinctHosts: 3}
+	cfg.SYNFlood = Flood{Enabled: true, Window: 2 * time.Second, PPS: 2}
+	cfg.ICMPFlood.Enabled, cfg.Egress.Enabled, cfg.Policy.Enabled = false, false, false
+	cfg.Incidents = Incidents{Idle: 24 * time.Hour, MaxDuration: 24 * time.Hour, Samples: 1}
+	addrs := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"),
+		netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2"), netip.MustParseAddr("192.0.2.9")}
+	for seed := range uint64(30) {
+		r := rand.New(rand.NewPCG(seed, 15))
+		got := map[string]int64{}
+		d := New(cfg, nil, nil, func(a *Alert) {
+			if a.State != Opened {
+				return
+			}
+			dst := a.Dest.Group
+			if dst == "" {
+				dst = a.Dest.Address
+			}
+			got[fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Address, dst)] = a.first
+		})
+		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refWindow{}}
+		tm := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano()
+		var obs []Observation
+		for range 3000 {
+			tm += int64(r.IntN(300)) * int64(time.Millisecond)
+			e := &event.Event{Time: tm, Kind: event.Flow, Proto: event.TCP,
+				Src: addrs[r.IntN(len(addrs))], Dst: addrs[r.IntN(len(addrs))],
+				SrcPort: uint16(40000 + r.IntN(3)), DstPort: uint16(20 + r.IntN(6))}
+			switch r.IntN(4) {
+			case 0:
+				e.Flags, e.Verdict = event.SYN, event.Dropped
+			case 1:
+				e.Flags, e.Verdict = event.SYN, event.Forwarded
+			case 2:
+				e.Flags, e.Verdict, e.Reply = event.RST|event.ACK, event.Forwarded, true
+			default:
+				e.Flags, e.Verdict = event.ACK, event.Forwarded
+			}
+			if e.Src == e.Dst {
+				continue
+			}
+			ref.observe(e)
+			obs = append(obs, Observation{E: e})
+			if len(obs) == 7 { // odd batch sizes
+				d.Observe(obs)
+				obs = obs[:0]
+			}
+		}
+		d.Observe(obs)
+		if len(ref.opened) < 5 {
+			t.Fatalf("seed %d: the reference opened only %d incidents: the stream tests little", seed, len(ref.opened))
+		}
+		if !maps2Equal(got, ref.opened) {
+			t.Fatalf("seed %d: detectors and reference disagree:\n%s", seed, diffOpened(got, ref.opened))
+		}
+	}
+}
+
+func maps2Equal(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func diffOpened(got, want map[string]int64) string {
+	var out []string
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			out = append(out, fmt.Sprintf("reference %s at %d, detectors %d (present %v)", k, v, g, ok))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			out = append(out, "detectors only: "+k)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}

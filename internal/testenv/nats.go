@@ -50,11 +50,18 @@ func NATSServer(t testing.TB, config string) *NATS {
 			t.Fatal(err)
 		}
 	}
-	s.Port = freePort(t)
-	s.URL = "nats://127.0.0.1:" + strconv.Itoa(s.Port)
-	s.Start()
 	t.Cleanup(s.Stop)
-	return s
+	// The free port may be taken by another process before the server
+	// binds it: try a few.
+	for range 3 {
+		s.Port = freePort(t)
+		s.URL = "nats://127.0.0.1:" + strconv.Itoa(s.Port)
+		if err = s.start(); err == nil {
+			return s
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // freePort returns a loopback TCP port nobody listens on now.
@@ -72,6 +79,12 @@ func freePort(t testing.TB) int {
 // waits until it accepts connections.
 func (s *NATS) Start() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *NATS) start() error {
 	args := []string{"-js", "-sd", filepath.Join(s.Dir, "js"), "-a", "127.0.0.1", "-p", strconv.Itoa(s.Port)}
 	if s.conf != "" {
 		args = append([]string{"-c", s.conf}, args...)
@@ -81,7 +94,7 @@ func (s *NATS) Start() {
 	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting nats-server: %v", err)
+		return fmt.Errorf("starting nats-server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- s.cmd.Wait() }()
@@ -93,13 +106,17 @@ func (s *NATS) Start() {
 		if err == nil {
 			_ = c.Close()
 			go func() { <-exited }()
-			return
+			return nil
 		}
 		select {
 		case err := <-exited:
-			s.t.Fatalf("nats-server exited: %v\n%s", err, s.log.String())
+			s.cmd = nil
+			return fmt.Errorf("nats-server exited: %v\n%s", err, s.log.String())
 		case <-ctx.Done():
-			s.t.Fatalf("nats-server did not listen on port %d in 20s:\n%s", s.Port, s.log.String())
+			_ = s.cmd.Process.Kill()
+			<-exited
+			s.cmd = nil
+			return fmt.Errorf("nats-server did not listen on port %d in 20s:\n%s", s.Port, s.log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -41,6 +41,7 @@ func watchCmd(e *env) *cobra.Command {
 	host := &watchHostFlags{}
 	var webhookURL, webhookSecret string
 	var liveView bool
+	var fl watchFleetFlags
 	c := &cobra.Command{
 		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
@@ -66,14 +67,16 @@ bad records, events the producer reports lost, or no event read at all
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
   ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464
   ward fw run --docker --log-group 41 policies/ &   # then, on the same Docker host:
-  ward watch --conntrack --nflog 41 --docker --manifests policies/`,
+  ward watch --conntrack --nflog 41 --docker --manifests policies/
+  ward watch --conntrack --publish tls://nats:4222 --nats-ca ca.pem --nats-creds host.creds
+  ward watch --from tls://nats:4222 --durable detectors --nats-ca ca.pem --nats-creds det.creds --manifests k8s/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := outputFlag(out, "json", "text"); err != nil {
 				return err
 			}
-			if len(hubble)+len(audit) == 0 && !host.live() {
-				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --conntrack or --nflog"))
+			if len(hubble)+len(audit) == 0 && !host.live() && !fl.active() {
+				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --conntrack, --nflog or --from"))
 			}
 			kernelSources, closeNS, err := host.sources()
 			if err != nil {
@@ -124,7 +127,7 @@ bad records, events the producer reports lost, or no event read at all
 				if !set.PodIPsKnown {
 					fmt.Fprintln(e.stderr, "ward: warning: the manifests hold no pod IP (status.podIP): addresses resolve only through the flow source's pod names")
 				}
-			} else {
+			} else if fl.publish == "" {
 				fmt.Fprintln(e.stderr, "ward: warning: no --manifests: no identities, no policy judgement, every egress is unexpected")
 			}
 			var asserts *assertion.Config
@@ -163,6 +166,15 @@ bad records, events the producer reports lost, or no event read at all
 					return fail(ExitError, err)
 				}
 			}
+			// Fleet mode (watchfleet.go): the sources go to NATS, or NATS is one.
+			if fl.publish != "" {
+				return fl.publishSources(cmd.Context(), e, sources)
+			}
+			closeFleet, err := fl.addSource(cmd.Context(), e, &sources)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer closeFleet()
 			var shown int
 			var mu sync.Mutex
 			opts := watch.Options{Config: cfg, Table: table, Engine: eng, Assertions: asserts, Clock: event.SystemClock{}, Alerts: e.stdout, Text: out == "text",
@@ -175,9 +187,9 @@ bad records, events the producer reports lost, or no event read at all
 						fmt.Fprintln(e.stderr, "ward: warning: further bad records are counted, not shown")
 					}
 				}}
-			if follow {
-				// A quiet followed file still lets time pass: incidents
-				// close and windows expire.
+			if follow || fl.active() {
+				// A quiet followed file (or NATS stream) still lets time
+				// pass: incidents close and windows expire.
 				opts.Quiet = time.Second
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -288,6 +300,7 @@ bad records, events the producer reports lost, or no event read at all
 	host.register(f)
 	f.StringVar(&webhookURL, "webhook", "", "also POST alert reports to this https URL (JSON arrays, retried with backoff); an Authorization header comes from $WARD_WEBHOOK_AUTHORIZATION, never a flag")
 	f.StringVar(&webhookSecret, "webhook-secret", "", "file holding the key that signs each webhook body (X-Ward-Signature: sha256=HMAC)")
+	fl.register(f)
 	return c
 }
 

@@ -66,6 +66,7 @@ type object struct {
 	kind  string
 	src   Source
 	lines map[string]int // field lines: policies, and workloads with Options.FieldLines
+	slim  *slimRef       // set for a Pod decoded slim: where to decode it whole
 }
 
 // fieldErrors turns FieldErrors of one object into *Errors, with the line of
@@ -146,7 +147,8 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
-	var workloads []int // indexes into objs
+	var workloads []int            // indexes into objs
+	at := make([]int32, len(objs)) // position in s.objects of each object kept
 	for i := range objs {
 		o := &objs[i]
 		m := meta(o.obj)
@@ -163,6 +165,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		}
 		seen[ref] = o.src
+		at[i] = int32(len(s.objects)) // #nosec G115 -- objects counted from input, far below 2^31
 		s.objects = append(s.objects, *o)
 		obj := o.obj
 		switch v := obj.(type) {
@@ -202,7 +205,13 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 		}
 	}
 
-	s.Workloads = fold(objs, workloads, &s.PodIPsKnown)
+	var whole []int // slim Pods decoded again whole
+	s.Workloads, whole, errs = fold(objs, workloads, &s.PodIPsKnown, errs)
+	for _, i := range whole {
+		o := objs[i]
+		s.objects[at[i]] = o
+		s.Objects[at[i]].Obj, s.Objects[at[i]].Lines = o.obj, o.lines
+	}
 
 	for name, n := range namespaces {
 		if n == nil {
@@ -230,8 +239,10 @@ type ownerKey struct{ namespace, kind, name string }
 // fold turns the workload objects objs[idx...] into Workloads. An object
 // whose owner chain leads to other workload objects in the input is not a
 // workload of its own; a Pod among them becomes an instance of the top-most
-// owner.
-func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
+// owner. A slim Pod (see slimRef) that is a workload of its own is first
+// decoded whole: it replaces objs[i], and i is in whole. Errors doing so
+// are appended to errs.
+func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, whole []int, _ []error) {
 	owners := make(map[ownerKey]int) // position in idx of each possible owner
 	for p, i := range idx {
 		if objs[i].kind != "Pod" {
@@ -307,6 +318,15 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 		}
 	}
 
+	for p, i := range idx {
+		if root[p] == p && objs[i].slim != nil {
+			whole = append(whole, i)
+		}
+	}
+	if len(whole) > 0 {
+		errs = append(errs, wholePods(objs, whole)...)
+	}
+
 	byPos := make(map[int]*Workload)
 	var out []*Workload
 	for p, i := range idx {
@@ -336,7 +356,7 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 			w.IPs = slices.Compact(w.IPs)
 		}
 	}
-	return out
+	return out, whole, errs
 }
 
 // controllerRef returns the controller owner reference, or else the first.

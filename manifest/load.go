@@ -174,7 +174,7 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		if err != nil {
 			return
 		}
-		if reread {
+		if reread && slimDecode {
 			f.reread = &rereadable{name: name, size: len(data), hash: maphash.Bytes(rereadSeed, data),
 				limit: l.opts.MaxFileSize, defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
 		}

@@ -40,6 +40,10 @@ var (
 	slimStatus    = []string{"phase", "hostIP", "hostIPs", "podIP", "podIPs"}
 )
 
+// slimDecode turns slim decoding on; the differential test turns it off
+// to compare with the full decode.
+var slimDecode = true
+
 // A slimRef says where the slim Pod of an object was read, to decode it
 // again whole.
 type slimRef struct {

@@ -77,12 +77,13 @@ type decoder struct {
 	// reread, when set, is the file being decoded, which can be read
 	// again: owned Pods are then decoded slim (see slimRef).
 	reread *rereadable
-	unit   *unit // the unit being decoded
+	// unitDoc and unitIdx are the doc and idx of the unit being decoded.
+	unitDoc, unitIdx int
 }
 
 // decode decodes one unit of the document that starts with origin.
 func (d *decoder) decode(u unit, origin string, out *decoded) {
-	d.unit = &u
+	d.unitDoc, d.unitIdx = u.doc, u.idx
 	doc, err := parseDocument(u.text)
 	if err != nil {
 		if u.mode != wholeDocument {
@@ -239,7 +240,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	if ti, pod := slimInfo(obj); d.reread != nil && ti != nil && owned(n) && d.fits(n, ti, true) {
 		d.appendSlim(n, pod)
 		if sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj) == nil {
-			slim = &slimRef{file: d.reread, doc: d.unit.doc, unit: d.unit.idx, obj: len(out.objs)}
+			slim = &slimRef{file: d.reread, doc: d.unitDoc, unit: d.unitIdx, obj: len(out.objs)}
 		} else {
 			obj = known(apiVersion, kind) // never expected: fits says it decodes
 			d.buf = d.buf[:0]

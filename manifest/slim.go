@@ -459,8 +459,8 @@ type rereadable struct {
 // rereadSeed seeds the hashes of rereadable files.
 var rereadSeed = maphash.MakeSeed()
 
-// ErrChanged: a file changed while Ward was reading it (it had to read
-// the file twice).
+// errChanged: a file changed between the two reads Ward made of it (the
+// second decodes slim objects whole); it comes with ErrRead.
 var errChanged = errors.New("file changed while being read")
 
 // wholePods replaces the slim Pods objs[i], for i in idx, by their whole

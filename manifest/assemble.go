@@ -333,6 +333,12 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		if root[p] != p {
 			continue
 		}
+		if objs[i].slim != nil {
+			// Its file could not be read again (an error above): its pod
+			// template is unknown, so it is no workload, and neither its
+			// instances.
+			continue
+		}
 		w := newWorkload(&objs[i])
 		byPos[p] = w
 		out = append(out, w)
@@ -340,7 +346,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	for p, i := range idx {
 		w := byPos[root[p]]
 		pod, isPod := objs[i].obj.(*corev1.Pod)
-		if !isPod {
+		if !isPod || w == nil {
 			continue
 		}
 		if root[p] != p {

@@ -104,3 +104,50 @@ status:
 		})
 	}
 }
+
+// TestWholePodsFail checks that a slim Pod that must be decoded whole,
+// from a file that is gone by then, is an error and no workload (its pod
+// template is unknown), not a workload with a slim template.
+func TestWholePodsFail(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pods.yaml")
+	text := `apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1-abcde
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: rs-uid, controller: true}]
+spec:
+  containers: [{name: web, image: web:1}]
+status:
+  podIP: 10.0.0.5
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Decode the file alone, then assemble after it is gone.
+	l := newLoader(Options{})
+	l.run(func(emit emitFunc) {
+		data, err := ReadFile(path, 0)
+		emit(path, data, err, true)
+	})
+	var objs []object
+	for _, f := range l.files {
+		for _, o := range f.out {
+			objs = append(objs, o.objs...)
+		}
+	}
+	if len(objs) != 1 || objs[0].slim == nil {
+		t.Fatalf("objects %+v, want one slim Pod", objs)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	s, errs := assemble("default", objs)
+	if len(errs) != 1 || !errors.Is(errs[0], ErrRead) {
+		t.Fatalf("errors %v, want one ErrRead", errs)
+	}
+	if len(s.Workloads) != 0 {
+		t.Errorf("workloads %+v, want none", s.Workloads)
+	}
+}

@@ -45,6 +45,11 @@ type linter struct {
 	// by labels, which no selector can tell apart: selectors are matched
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
+	// named indexes, by container port name and protocol, the workloads
+	// with such a port (named) and the label groups with one (namedGroups):
+	// a named port is resolved by looking only at them.
+	named       map[portName][]*manifest.Workload
+	namedGroups map[portName][]nsGroup
 	// custom names the custom resources of the input by namespace ("" for
 	// those that name none): operators may create pods from them.
 	custom map[string][]string
@@ -56,6 +61,15 @@ type linter struct {
 type labelGroup struct {
 	labels    labels.Set
 	workloads []*manifest.Workload
+}
+
+// portName is a container port's name and protocol ("TCP", ...).
+type portName struct{ name, proto string }
+
+// nsGroup is a label group with its namespace.
+type nsGroup struct {
+	ns string
+	g  *labelGroup
 }
 
 // policy is a manifest policy with what the checks ask of it repeatedly.
@@ -104,6 +118,27 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		g.workloads = append(g.workloads, w)
 	}
 	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
+	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName][]nsGroup{}
+	for _, w := range set.Workloads {
+		for _, cp := range w.Ports {
+			if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !slices.Contains(l.named[k], w) {
+				l.named[k] = append(l.named[k], w)
+			}
+		}
+	}
+	for _, ns := range l.nsNames {
+		for _, g := range l.groups[ns] {
+			seen := map[portName]bool{}
+			for _, w := range g.workloads {
+				for _, cp := range w.Ports {
+					if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !seen[k] {
+						seen[k] = true
+						l.namedGroups[k] = append(l.namedGroups[k], nsGroup{ns, g})
+					}
+				}
+			}
+		}
+	}
 	for _, mp := range set.Policies {
 		sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/wardsec/ward/internal/refeval"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/portset"
 )
 
 // seeds is the number of random clusters each random test tries.
@@ -91,6 +92,50 @@ func TestRunRandom(t *testing.T) {
 		for _, f := range Run(set, eng) {
 			if _, ok := Lookup(f.Rule); !ok || f.Object == "" || f.Message == "" || f.Fix == "" {
 				t.Fatalf("seed %d: bad finding %+v", seed, f)
+			}
+		}
+	}
+}
+
+// TestResolvesFast checks resolvesFast, which looks a named port up in the
+// index of named ports, against matching the rule's destinations (the
+// label groups, every workload for ipBlocks) and reading their ports, on
+// random clusters: for every rule, every port name of the cluster and
+// every protocol, and a name no workload has.
+func TestResolvesFast(t *testing.T) {
+	for seed := range seeds() {
+		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 3)))
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		eng, err := netpol.Compile(set)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		l := newLinter(set, eng)
+		names := []string{"no-such-port"}
+		for _, w := range set.Workloads {
+			for _, cp := range w.Ports {
+				if cp.Name != "" && !slices.Contains(names, cp.Name) {
+					names = append(names, cp.Name)
+				}
+			}
+		}
+		for _, p := range l.pols {
+			for _, d := range directions {
+				for _, r := range p.rules(d) {
+					dests, _, wantOK := l.destinations(r, true)
+					for _, name := range names {
+						for _, proto := range portset.Protocols {
+							want, _ := resolves(dests, name, proto)
+							got, ok := l.resolvesFast(r, name, proto)
+							if ok != wantOK || ok && got != want {
+								t.Fatalf("seed %d: %s %s rule %d, port %s/%s: resolvesFast says %v (ok %v), the destinations %v (ok %v)",
+									seed, p.obj, d, r.index, name, proto, got, ok, want, wantOK)
+							}
+						}
+					}
+				}
 			}
 		}
 	}

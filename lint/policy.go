@@ -212,14 +212,14 @@ func (l *linter) namedPorts(r rule) {
 		return
 	}
 	p := r.pol
-	fast, _, ok := l.destinations(r, true)
-	if !ok {
-		return
-	}
 	for _, k := range named {
 		port := &r.ports[k]
 		name, proto := port.Port.StrVal, protocol(port)
-		if resolved, _ := resolves(fast, name, proto); resolved {
+		resolved, ok := l.resolvesFast(r, name, proto)
+		if !ok {
+			return
+		}
+		if resolved {
 			continue
 		}
 		// The label groups found no destination resolving it; ask the
@@ -240,6 +240,67 @@ func (l *linter) namedPorts(r rule) {
 				r.portPath(k), p.obj, name, proto, list(why, 3)),
 			fmt.Sprintf("in %s use the destination's containerPort name with its protocol (ports: [{port: <name>, protocol: <TCP|UDP|SCTP>}]) or a port number", r.portPath(k)))
 	}
+}
+
+// resolvesFast reports whether a workload that destinations(r, true)
+// gives has a container port named name with protocol proto, looking only
+// at the workloads and label groups with such a port. ok is false when
+// destinations says the destinations are unknowable.
+func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (resolved, ok bool) {
+	k := portName{name, proto.String()}
+	inGroups := func(nsOK func(ns string) bool, sel labels.Selector) bool {
+		for _, ng := range l.namedGroups[k] {
+			if nsOK(ng.ns) && sel.Matches(ng.g.labels) {
+				return true
+			}
+		}
+		return false
+	}
+	if r.dir == netpol.Ingress {
+		return inGroups(func(ns string) bool { return ns == r.pol.Namespace }, r.pol.sel), true
+	}
+	if len(r.peers) == 0 {
+		return len(l.named[k]) > 0, true
+	}
+	for _, peer := range r.peers {
+		if peer.IPBlock != nil && !l.set.PodIPsKnown {
+			return false, false
+		}
+	}
+	for _, peer := range r.peers {
+		if peer.IPBlock != nil {
+			block, err := blockSet(peer.IPBlock)
+			if err != nil {
+				continue
+			}
+			for _, w := range l.named[k] {
+				if slices.ContainsFunc(w.IPs, block.Contains) {
+					return true, true
+				}
+			}
+			continue
+		}
+		podSel := labels.Everything()
+		if peer.PodSelector != nil {
+			s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+			if err != nil {
+				continue
+			}
+			podSel = s
+		}
+		nsOK := func(ns string) bool { return ns == r.pol.Namespace }
+		if peer.NamespaceSelector != nil {
+			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+			if err != nil {
+				continue
+			}
+			nsOK = func(ns string) bool { return nsSel.Matches(l.nsLabels[ns]) }
+		}
+		if inGroups(nsOK, podSel) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // resolves reports whether some workload of dests has a container port

@@ -101,13 +101,12 @@ func (l *linter) egressWithoutDNS(w *manifest.Workload, hasDNS map[*netpol.Class
 // classReachesDNS reports whether members of c may connect to 53/UDP or
 // 53/TCP on some endpoint in or outside the cluster.
 func (l *linter) classReachesDNS(c *netpol.Class) bool {
-	for _, d := range l.eng.Classes() {
-		a := l.eng.ClassAllowed(c, d)
-		if a.Contains(portset.UDP, 53) || a.Contains(portset.TCP, 53) {
-			return true
-		}
-	}
-	return false
+	found := false
+	l.eng.ClassDestinations(c, func(_ *netpol.Class, a portset.Set) bool {
+		found = a.Contains(portset.UDP, 53) || a.Contains(portset.TCP, 53)
+		return !found
+	})
+	return found
 }
 
 // dnsRule reports whether an egress rule isolating w allows DNS to

@@ -68,6 +68,7 @@ type object struct {
 	kind  string
 	src   Source
 	lines map[string]int // field lines: policies, and workloads with Options.FieldLines
+	slim  *slimRef       // set for a Pod decoded slim: where to decode it whole
 }
 
 // fieldErrors turns FieldErrors of one object into *Errors, with the line of
@@ -148,8 +149,9 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
-	var workloads []int       // indexes into objs
-	var refRollouts []*object // Rollouts with a workloadRef instead of a template
+	var workloads []int            // indexes into objs
+	var refRollouts []*object      // Rollouts with a workloadRef instead of a template
+	at := make([]int32, len(objs)) // position in s.objects of each object kept
 	for i := range objs {
 		o := &objs[i]
 		m := meta(o.obj)
@@ -166,6 +168,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			continue
 		}
 		seen[ref] = o.src
+		at[i] = int32(len(s.objects)) // #nosec G115 -- objects counted from input, far below 2^31
 		s.objects = append(s.objects, *o)
 		obj := o.obj
 		switch v := obj.(type) {
@@ -215,7 +218,13 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 		}
 	}
 
-	s.Workloads = fold(objs, workloads, &s.PodIPsKnown)
+	var whole []int // slim Pods decoded again whole
+	s.Workloads, whole, errs = fold(objs, workloads, &s.PodIPsKnown, errs)
+	for _, i := range whole {
+		o := objs[i]
+		s.objects[at[i]] = o
+		s.Objects[at[i]].Obj, s.Objects[at[i]].Lines = o.obj, o.lines
+	}
 	for _, o := range refRollouts {
 		r := o.obj.(*Rollout)
 		ref := r.Spec.WorkloadRef
@@ -252,8 +261,10 @@ type ownerKey struct{ namespace, kind, name string }
 // fold turns the workload objects objs[idx...] into Workloads. An object
 // whose owner chain leads to other workload objects in the input is not a
 // workload of its own; a Pod among them becomes an instance of the top-most
-// owner.
-func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
+// owner. A slim Pod (see slimRef) that is a workload of its own is first
+// decoded whole: it replaces objs[i], and i is in whole. Errors doing so
+// are appended to errs.
+func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, whole []int, _ []error) {
 	owners := make(map[ownerKey]int) // position in idx of each possible owner
 	for p, i := range idx {
 		if objs[i].kind != "Pod" {
@@ -342,10 +353,25 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 		}
 	}
 
+	for p, i := range idx {
+		if root[p] == p && objs[i].slim != nil {
+			whole = append(whole, i)
+		}
+	}
+	if len(whole) > 0 {
+		errs = append(errs, wholePods(objs, whole)...)
+	}
+
 	byPos := make(map[int]*Workload)
 	var out []*Workload
 	for p, i := range idx {
 		if root[p] != p {
+			continue
+		}
+		if objs[i].slim != nil {
+			// Its file could not be read again (an error above): its pod
+			// template is unknown, so it is no workload, and neither its
+			// instances.
 			continue
 		}
 		w := newWorkload(&objs[i])
@@ -355,7 +381,7 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 	for p, i := range idx {
 		w := byPos[root[p]]
 		pod, isPod := objs[i].obj.(*corev1.Pod)
-		if !isPod {
+		if !isPod || w == nil {
 			continue
 		}
 		if root[p] != p {
@@ -371,7 +397,7 @@ func fold(objs []object, idx []int, ipsKnown *bool) []*Workload {
 			w.IPs = slices.Compact(w.IPs)
 		}
 	}
-	return out
+	return out, whole, errs
 }
 
 // controllerRef returns the controller owner reference, or else the first.

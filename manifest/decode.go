@@ -27,6 +27,9 @@ type unit struct {
 	line int // file line of text's first line
 	mode unitMode
 	list typeMeta // for an item: what its List gives items without their own
+	// doc and idx locate the unit in its file for slimRef: the index of
+	// its document and its own in the document (-1: the whole document).
+	doc, idx int
 }
 
 // typeMeta is an apiVersion and a kind. The items of a typed List, such as
@@ -70,10 +73,17 @@ type decoder struct {
 	defaultNamespace string
 	fieldLines       bool   // Options.FieldLines
 	buf              []byte // JSON of the object being decoded
+	scratch          []byte // JSON of a scalar, for fits
+	// reread, when set, is the file being decoded, which can be read
+	// again: owned Pods are then decoded slim (see slimRef).
+	reread *rereadable
+	// unitDoc and unitIdx are the doc and idx of the unit being decoded.
+	unitDoc, unitIdx int
 }
 
 // decode decodes one unit of the document that starts with origin.
 func (d *decoder) decode(u unit, origin string, out *decoded) {
+	d.unitDoc, d.unitIdx = u.doc, u.idx
 	doc, err := parseDocument(u.text)
 	if err != nil {
 		if u.mode != wholeDocument {
@@ -229,11 +239,22 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.errs = append(out.errs, &Error{File: d.file, Line: line, Object: name(), Err: err})
 	}
 	d.buf = d.buf[:0]
-	if ne := d.appendJSON(n, true); ne != nil {
+	var slim *slimRef
+	if ti, pod := slimInfo(obj); d.reread != nil && ti != nil && owned(n) && d.fits(n, ti, true) {
+		d.appendSlim(n, pod)
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj) == nil {
+			slim = &slimRef{file: d.reread, doc: d.unitDoc, unit: d.unitIdx, obj: len(out.objs)}
+		} else {
+			obj = known(apiVersion, kind) // never expected: fits says it decodes
+			d.buf = d.buf[:0]
+		}
+	}
+	if slim != nil {
+		// decoded
+	} else if ne := d.appendJSON(n, true); ne != nil {
 		fail(ne.node.Line+base, fmt.Errorf("%w: %s", ErrSyntax, ne.message(base)))
 		return
-	}
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj); err != nil {
+	} else if err := sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj); err != nil {
 		if bad := typeCheck(n, obj); bad != nil {
 			fail(bad.node.Line+base, fmt.Errorf("%w: %s: %s", ErrType, bad.path, bad.msg))
 		} else {
@@ -258,8 +279,18 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			return
 		}
 	}
-	o := object{obj: obj, kind: kind, src: src}
-	if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
+	// kind is a substring of the parsed document: keeping it would keep
+	// the whole document's text (and, with the fast parser, its nodes).
+	if k := kindOf(obj); k == kind {
+		kind = k
+	} else {
+		kind = strings.Clone(kind)
+	}
+	o := object{obj: obj, kind: kind, src: src, slim: slim}
+	if slim != nil {
+		// No field lines: a slim Pod that becomes a workload is decoded
+		// again, whole, with them.
+	} else if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
 		o.lines = fieldLines(n, base, true)
 	} else if d.fieldLines {
 		switch obj.(type) {

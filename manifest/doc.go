@@ -8,9 +8,14 @@
 // parallel into the official k8s.io/api types. Workloads are pod templates:
 // Pods in the input that belong to a Deployment, StatefulSet, Job and so on
 // (through their ownerReferences) are folded into it and contribute their
-// IPs. OpenShift DeploymentConfigs, Knative Services and Configurations and
-// Argo Rollouts are workloads too, decoded into this package's minimal
-// types (DeploymentConfig, KnativeService, ...). Policy kinds Ward cannot evaluate yet (Calico, Cilium,
+// IPs. Such Pods (and ReplicaSets) with owner references are checked field
+// by field like any object but decoded slim, without most of their spec
+// and status, which cluster dumps hold by the hundred thousand: one whose
+// owner turns out to be absent is a workload of its own and is decoded
+// again, whole, from its file (see Set.Objects). OpenShift
+// DeploymentConfigs, Knative Services and Configurations and Argo Rollouts
+// are workloads too, decoded into this package's minimal types
+// (DeploymentConfig, KnativeService, ...). Policy kinds Ward cannot evaluate yet (Calico, Cilium,
 // AdminNetworkPolicy, Istio) are listed in Set.Unsupported, and documents
 // that are not Kubernetes objects in Set.Skipped.
 //

@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -53,12 +54,12 @@ const DefaultMaxFileSize int64 = 2 << 30
 // check the error; `ward check` keeps the Set and reports the errors.
 func Load(opts Options, paths ...string) (*Set, error) {
 	l := newLoader(opts)
-	l.run(func(emit func(name string, data []byte, err error)) {
+	l.run(func(emit emitFunc) {
 		for _, p := range paths {
 			l.readPath(p, emit)
 		}
 		for _, r := range opts.Rendered {
-			emit(r.Name, r.Data, nil)
+			emit(r.Name, r.Data, nil, false)
 		}
 	})
 	return l.finish()
@@ -95,7 +96,7 @@ const OriginAnnotation = "config.kubernetes.io/origin"
 // Parse loads one file held in memory; name is used in Sources and errors.
 func Parse(opts Options, name string, data []byte) (*Set, error) {
 	l := newLoader(opts)
-	l.run(func(emit func(name string, data []byte, err error)) { emit(name, data, nil) })
+	l.run(func(emit emitFunc) { emit(name, data, nil, false) })
 	return l.finish()
 }
 
@@ -114,17 +115,19 @@ type loader struct {
 // skipped documents: a file of a million broken documents is read in
 // bounded memory.
 type loadedFile struct {
-	name  string
-	err   error        // the file could not be read
-	docs  []*loadedDoc // nil once collected
-	next  int          // the first document not collected
-	out   []decoded    // the results of collected documents, in order
-	errs  int          // errors met, reported or not
-	skips int          // skipped documents met, reported or not
+	name   string
+	reread *rereadable  // nil unless the file can be read again
+	err    error        // the file could not be read
+	docs   []*loadedDoc // nil once collected
+	next   int          // the first document not collected
+	out    []decoded    // the results of collected documents, in order
+	errs   int          // errors met, reported or not
+	skips  int          // skipped documents met, reported or not
 }
 
 type loadedDoc struct {
 	document
+	index   int // in the file
 	units   []unit
 	out     []decoded    // one per unit
 	pending atomic.Int32 // units not decoded yet
@@ -144,8 +147,12 @@ func newLoader(opts Options) *loader {
 	return &loader{opts: opts}
 }
 
+// An emitFunc hands the loader a file read (or that could not be read);
+// reread says it is a regular file that can be read again.
+type emitFunc func(name string, data []byte, err error, reread bool)
+
 // run calls produce, which emits files in input order, and decodes them.
-func (l *loader) run(produce func(emit func(name string, data []byte, err error))) {
+func (l *loader) run(produce func(emit emitFunc)) {
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make(chan job, 64*workers)
 	var wg sync.WaitGroup
@@ -153,12 +160,12 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 		wg.Go(func() {
 			d := decoder{defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
 			for j := range jobs {
-				d.file = j.file.name
+				d.file, d.reread = j.file.name, j.file.reread
 				j.doc.decodeUnit(&d, j.unit)
 			}
 		})
 	}
-	produce(func(name string, data []byte, err error) {
+	produce(func(name string, data []byte, err error, reread bool) {
 		if n := len(l.files); n > 0 {
 			l.collect(l.files[n-1])
 		}
@@ -167,25 +174,18 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 		if err != nil {
 			return
 		}
+		if reread && slimDecode {
+			f.reread = &rereadable{name: name, size: len(data), hash: maphash.Bytes(rereadSeed, data),
+				limit: l.opts.MaxFileSize, defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
+		}
 		data, err = normalize(data)
 		if err != nil {
 			f.err = &Error{File: name, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
 			return
 		}
-		add := func(doc document) {
-			ld := &loadedDoc{document: doc}
-			if s, ok := splitList(doc.text); ok {
-				ld.units = append(ld.units, unit{text: s.header, line: doc.line, mode: listHeader})
-				mode := yamlItem
-				if s.json {
-					mode = jsonItem
-				}
-				for i, it := range s.items {
-					ld.units = append(ld.units, unit{text: it, line: doc.line + s.itemLines[i] - 1, mode: mode, list: itemType(s.apiVersion, s.kind)})
-				}
-			} else {
-				ld.units = []unit{{text: doc.text, line: doc.line}}
-			}
+		eachDocument(data, l.renderedOrigin(name), func(doc document) {
+			ld := &loadedDoc{document: doc, index: len(f.docs)}
+			ld.units = docUnits(doc, ld.index)
 			ld.out = make([]decoded, len(ld.units))
 			ld.pending.Store(int32(len(ld.units))) // #nosec G115 -- a document has far fewer than 2^31 units
 			f.docs = append(f.docs, ld)
@@ -193,20 +193,7 @@ func (l *loader) run(produce func(emit func(name string, data []byte, err error)
 				jobs <- job{file: f, doc: ld, unit: i}
 			}
 			l.collect(f)
-		}
-		origin := l.renderedOrigin(name)
-		for _, doc := range splitDocuments(data) {
-			if doc.origin == "" {
-				doc.origin = origin
-			}
-			if stream, ok := splitJSONStream(doc); ok {
-				for _, d := range stream {
-					add(d)
-				}
-				continue
-			}
-			add(doc)
-		}
+		})
 	})
 	close(jobs)
 	wg.Wait()
@@ -249,7 +236,7 @@ func (ld *loadedDoc) decodeUnit(d *decoder, i int) {
 	for _, o := range ld.out {
 		if o.retry {
 			ld.out = []decoded{{}}
-			ld.decodeSafely(d, unit{text: ld.text, line: ld.line}, &ld.out[0])
+			ld.decodeSafely(d, unit{text: ld.text, line: ld.line, doc: ld.index, idx: -1}, &ld.out[0])
 			break
 		}
 	}
@@ -366,14 +353,14 @@ func tooManyErrors(file string, n int) *Error {
 // file itself (a named pipe or a device too: the user named it), or the
 // manifests in a directory tree (see Walk), where other files than regular
 // ones are left out with a warning.
-func (l *loader) readPath(path string, emit func(string, []byte, error)) {
+func (l *loader) readPath(path string, emit emitFunc) {
 	if path == "-" {
 		r := l.opts.Stdin
 		if r == nil {
 			r = os.Stdin
 		}
 		data, err := ReadAll(r, l.opts.MaxFileSize)
-		emit("-", data, err)
+		emit("-", data, err, false)
 		return
 	}
 	err := Walk(path, func(p string, info fs.FileInfo, err error) error {
@@ -384,11 +371,11 @@ func (l *loader) readPath(path string, emit func(string, []byte, error)) {
 		case err != nil && p != path && errors.Is(err, fs.ErrNotExist) && !manifestFile(p):
 			return nil // a dangling link to what would not be read anyway
 		case err != nil:
-			emit(p, nil, err)
+			emit(p, nil, err, false)
 			return nil
 		case p == path && !info.IsDir():
 			data, err := ReadFile(p, l.opts.MaxFileSize)
-			emit(p, data, err)
+			emit(p, data, err, info.Mode().IsRegular())
 			return nil
 		case info.IsDir():
 			return nil
@@ -403,11 +390,11 @@ func (l *loader) readPath(path string, emit func(string, []byte, error)) {
 			return nil
 		}
 		data, err := ReadFile(p, l.opts.MaxFileSize)
-		emit(p, data, err)
+		emit(p, data, err, true)
 		return nil
 	})
 	if err != nil {
-		emit(path, nil, err)
+		emit(path, nil, err, false)
 	}
 }
 

@@ -231,7 +231,15 @@ type Set struct {
 	// (ErrWalkedTwice); they are not input errors.
 	Warnings []*Error
 	// Objects are all the typed objects of known kinds, in input order, for
-	// the audits that need more than the network model.
+	// the audits that need more than the network model. Pods and
+	// ReplicaSets with owner references that were folded into a workload
+	// of the input, read from a regular file, are decoded slim (cluster
+	// dumps hold many): their metadata (managedFields excepted, as for
+	// every object), their status, except a Pod's (of which phase,
+	// hostIP(s) and podIP(s) are kept), and of their pod spec only
+	// hostNetwork, nodeName and the name and ports of each container and
+	// init container. Their Lines are nil. Every field was checked all the
+	// same: input errors are those of a full decode.
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
 	PodIPsKnown bool

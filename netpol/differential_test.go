@@ -168,6 +168,9 @@ func check(defaultNS string, objs []any, sample int) (string, error) {
 	if msg := c.connections(); msg != "" {
 		return c.describe(msg), nil
 	}
+	if msg := c.destinations(); msg != "" {
+		return c.describe(msg), nil
+	}
 	if msg := c.summary(); msg != "" {
 		return c.describe(msg), nil
 	}
@@ -491,6 +494,40 @@ func (c *checker) connections() string {
 			got, ok := listed[key{src, dst}]
 			if !got.Equal(want) || ok == want.Empty() {
 				return fmt.Sprintf("Connections lists %s -> %s with %s (listed: %v), Allowed says %s", src.ID, dst.ID, got, ok, want)
+			}
+		}
+	}
+	return ""
+}
+
+// destinations checks that ClassDestinations lists, for every class, in
+// class order, exactly the classes with a non-empty ClassAllowed from it,
+// with the same ports, and stops when told to.
+func (c *checker) destinations() string {
+	classes := c.eng.Classes()
+	for _, src := range classes {
+		var got []*netpol.Class
+		c.eng.ClassDestinations(src, func(dst *netpol.Class, allowed portset.Set) bool {
+			if want := c.eng.ClassAllowed(src, dst); !allowed.Equal(want) {
+				got = append(got, nil)
+			}
+			got = append(got, dst)
+			return true
+		})
+		var want []*netpol.Class
+		for _, dst := range classes {
+			if !c.eng.ClassAllowed(src, dst).Empty() {
+				want = append(want, dst)
+			}
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Sprintf("ClassDestinations of class %s lists %d classes, ClassAllowed has %d (or ports differ)", netpol.ClassID(src), len(got), len(want))
+		}
+		if len(want) > 1 {
+			n := 0
+			c.eng.ClassDestinations(src, func(*netpol.Class, portset.Set) bool { n++; return false })
+			if n != 1 {
+				return fmt.Sprintf("ClassDestinations went on after fn returned false (%d calls)", n)
 			}
 		}
 	}

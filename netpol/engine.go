@@ -608,46 +608,7 @@ func (e *Engine) ClassConnections(fn func(src, dst *Class, allowed portset.Set) 
 	stamp := make([]int32, len(e.classes))
 	var cands []int32
 	for _, s := range e.classes {
-		cands = cands[:0]
-		mark := int32(s.ID) + 1 // #nosec G115 -- ids count input objects, far below 2^31
-		add := func(list []int32) {
-			for _, d := range list {
-				if stamp[d] != mark {
-					stamp[d] = mark
-					cands = append(cands, d)
-				}
-			}
-		}
-		byIngress := func() {
-			add(e.openIn)
-			for _, p := range s.peers {
-				add(e.inByPeer[p])
-			}
-		}
-		egOpen := !s.iso[Egress]
-		egSize := 0
-		for _, r := range s.rules[Egress] {
-			if r.all {
-				egOpen = true
-			}
-			for _, p := range r.peers {
-				egSize += len(e.peerClasses[p.id])
-			}
-		}
-		inSize := len(e.openIn)
-		for _, p := range s.peers {
-			inSize += len(e.inByPeer[p])
-		}
-		if egOpen || inSize <= egSize {
-			byIngress()
-		} else {
-			for _, r := range s.rules[Egress] {
-				for _, p := range r.peers {
-					add(e.peerClasses[p.id])
-				}
-			}
-		}
-		slices.Sort(cands)
+		cands = e.candidates(s, stamp, cands[:0])
 		for _, d := range cands {
 			p := e.ClassAllowed(s, e.classes[d])
 			if p.Empty() {
@@ -658,6 +619,75 @@ func (e *Engine) ClassConnections(fn func(src, dst *Class, allowed portset.Set) 
 			}
 		}
 	}
+}
+
+// ClassDestinations calls fn for every class that members of s may
+// connect to on some port, in class order, until fn returns false: the
+// pairs ClassConnections gives for the source s, walking only its
+// candidate destinations.
+func (e *Engine) ClassDestinations(s *Class, fn func(dst *Class, allowed portset.Set) bool) {
+	cands := e.candidates(s, nil, nil)
+	for _, d := range cands {
+		p := e.ClassAllowed(s, e.classes[d])
+		if p.Empty() {
+			continue
+		}
+		if !fn(e.classes[d], p) {
+			return
+		}
+	}
+}
+
+// candidates appends to cands, sorted and without repeats, the ids of the
+// classes s may reach: those its egress rules match, or those open for
+// ingress or whose ingress rules match it, whichever list is shorter.
+// stamp, when not nil, has one entry per class, none equal to s.ID+1;
+// without it repeats are removed by sorting.
+func (e *Engine) candidates(s *Class, stamp []int32, cands []int32) []int32 {
+	mark := int32(s.ID) + 1 // #nosec G115 -- ids count input objects, far below 2^31
+	add := func(list []int32) {
+		if stamp == nil {
+			cands = append(cands, list...)
+			return
+		}
+		for _, d := range list {
+			if stamp[d] != mark {
+				stamp[d] = mark
+				cands = append(cands, d)
+			}
+		}
+	}
+	egOpen := !s.iso[Egress]
+	egSize := 0
+	for _, r := range s.rules[Egress] {
+		if r.all {
+			egOpen = true
+		}
+		for _, p := range r.peers {
+			egSize += len(e.peerClasses[p.id])
+		}
+	}
+	inSize := len(e.openIn)
+	for _, p := range s.peers {
+		inSize += len(e.inByPeer[p])
+	}
+	if egOpen || inSize <= egSize {
+		add(e.openIn)
+		for _, p := range s.peers {
+			add(e.inByPeer[p])
+		}
+	} else {
+		for _, r := range s.rules[Egress] {
+			for _, p := range r.peers {
+				add(e.peerClasses[p.id])
+			}
+		}
+	}
+	slices.Sort(cands)
+	if stamp == nil {
+		cands = slices.Compact(cands)
+	}
+	return cands
 }
 
 // Connections calls fn for every ordered pair of endpoints with some port

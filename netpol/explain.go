@@ -233,6 +233,29 @@ func fmtLabels(l map[string]string) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
+// peerMatches is the verdict of peerMatch without its reason, which costs
+// more than the verdict (PeerMatches asks about every endpoint).
+func (e *Engine) peerMatches(p *peer, remote *Endpoint) bool {
+	if p.kind == peerIPBlock {
+		return (remote.IsExternal() || len(remote.IPs) > 0) && slices.Contains(remote.ipPeers, p.id)
+	}
+	if remote.IsExternal() || remote.Workload.HostNetwork {
+		return false
+	}
+	w := remote.Workload
+	switch p.kind {
+	case peerPods:
+		if w.Namespace != p.ns {
+			return false
+		}
+	case peerNamespace:
+		if !p.nsSel.Matches(e.nsLabels[w.Namespace]) {
+			return false
+		}
+	}
+	return p.podSel.Matches(labels.Set(w.Labels))
+}
+
 func (e *Engine) peerMatch(pol *policy, p *peer, remote *Endpoint) (bool, string) {
 	if p.kind == peerIPBlock {
 		if remote.IsExternal() {
@@ -326,7 +349,7 @@ func (e *Engine) PeerMatches(pol *manifest.Policy, d Direction, i, j int) (eps [
 		if ep.IsExternal() || ep.Workload.HostNetwork {
 			continue
 		}
-		if m, _ := e.peerMatch(cp, p, ep); m {
+		if e.peerMatches(p, ep) {
 			eps = append(eps, ep)
 		}
 	}

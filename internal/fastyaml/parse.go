@@ -1,6 +1,7 @@
 package fastyaml
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"strings"
@@ -87,9 +88,34 @@ func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
 			doc, err = nil, ErrUnsupported
 		}
 	}()
+	if skipManaged {
+		lines -= managedLines(data)
+	}
 	p.init(data, lines, ascii)
 	p.skipManaged = skipManaged
 	return p.document(), nil
+}
+
+// managedLines estimates how many lines of data a top-level object's
+// metadata.managedFields takes, as kubectl prints it ("  managedFields:"
+// then lines indented deeper, or "  - " items), so that the node slab is
+// sized for the lines that are built: in cluster dumps managedFields is
+// often half of a Pod. Only the slab's size depends on it.
+func managedLines(data []byte) int {
+	const key = "\n  managedFields:\n"
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for rest := data[i+len(key):]; len(rest) > 3 && rest[0] == ' ' && rest[1] == ' ' && (rest[2] == ' ' || rest[2] == '-'); n++ {
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 {
+			break
+		}
+		rest = rest[j+1:]
+	}
+	return n
 }
 
 // stackPool holds the parsers' stacks of children (see parser.stack).

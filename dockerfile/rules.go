@@ -91,7 +91,7 @@ var Rules = []finding.Rule{
 			"words that look like credentials (private key headers, AWS access key ids, GitHub, GitLab, Slack, Stripe, npm and Google tokens, JWTs, long random strings); " +
 			"credentials in URLs (`https://user:password@host`, `https://x-access-token:<token>@github.com`); and password options: `curl -u user:password`, " +
 			"`--password=`, `--token`, `--api-key` and other options named so, `-p<password>` of the MySQL and MariaDB clients, `-p` of `docker login` (podman, helm, ...) and of sshpass, " +
-			"`htpasswd -b`, `echo user:password | chpasswd`, `npm config set //registry/:_authToken <token>`, and Authorization headers of curl and wget. " +
+			"`htpasswd -b`, `echo user:password | chpasswd` (or a here-string), `npm config set //registry/:_authToken <token>`, and Authorization headers of curl and wget. " +
 			"Not reported: values the shell expands (`$TOKEN`, `${TOKEN}`, `$(cat /run/secrets/token)`), so secret mounts and build arguments passed through stay quiet; " +
 			"placeholders (`changeme`, `<password>`, `xxx`); digests written with their algorithm (`sha256:...`, `sha512-...`); hex checksums and UUIDs; scripts that do not parse. " +
 			"Findings say what the secret looks like and where it stands, never its value.",

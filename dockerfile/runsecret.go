@@ -30,7 +30,7 @@ const expanded = "\x00"
 // an exec-form RUN is one command, or the script of `sh -c`.
 func runSecrets(c *instructions.RunCommand) []runSecret {
 	if !c.PrependShell {
-		if len(c.CmdLine) >= 3 && isShell(c.CmdLine[0]) && c.CmdLine[1] == "-c" {
+		if len(c.CmdLine) >= 3 && isShell(c.CmdLine[0]) && shellCommandOpt(c.CmdLine[1]) {
 			return scriptSecrets(c.CmdLine[2])
 		}
 		words := make([]string, len(c.CmdLine))
@@ -57,6 +57,12 @@ func runSecrets(c *instructions.RunCommand) []runSecret {
 	return scriptSecrets(strings.Join(c.CmdLine, " "))
 }
 
+// shellCommandOpt reports whether a shell option cluster ends with c, so
+// that the next argument is the script: -c, -ec, -lc, -euxc.
+func shellCommandOpt(opt string) bool {
+	return len(opt) >= 2 && opt[0] == '-' && opt[len(opt)-1] == 'c' && strings.Trim(opt[1:], "abefhklmnprtuvxBCEHPc") == ""
+}
+
 // isShell reports whether a command (or a shebang's interpreter) is a
 // POSIX shell or bash.
 func isShell(cmd string) bool {
@@ -81,7 +87,7 @@ func scriptSecrets(script string) []runSecret {
 			return textSecrets(script, "in a script of another language")
 		}
 	}
-	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "")
+	f, err := parseScript(script)
 	if err != nil {
 		return nil
 	}
@@ -107,6 +113,9 @@ func scriptSecrets(script string) []runSecret {
 			}
 		case *syntax.Stmt:
 			for _, r := range n.Redirs {
+				if r.Op == syntax.WordHdoc && r.Word != nil {
+					out = append(out, hereStringSecrets(n, wordText(r.Word))...)
+				}
 				if r.Hdoc == nil {
 					continue
 				}
@@ -568,6 +577,35 @@ func pipeSecrets(b *syntax.BinaryCmd) []runSecret {
 				return []runSecret{runSecret("a literal password piped to " + tool)}
 			}
 		}
+	}
+	return nil
+}
+
+// hereStringSecrets judges `chpasswd <<< user:password` and `passwd
+// --stdin user <<< password`.
+func hereStringSecrets(st *syntax.Stmt, text string) []runSecret {
+	call, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return nil
+	}
+	words := callWords(call)
+	if len(words) == 0 {
+		return nil
+	}
+	tool := base(words[0])
+	pass := text
+	switch {
+	case tool == "chpasswd":
+		var found bool
+		if _, pass, found = strings.Cut(text, ":"); !found {
+			return nil
+		}
+	case tool == "passwd" && slices.Contains(words, "--stdin"):
+	default:
+		return nil
+	}
+	if literalSecret(strings.TrimSpace(pass)) {
+		return []runSecret{runSecret("a literal password in a here-string of " + tool)}
 	}
 	return nil
 }

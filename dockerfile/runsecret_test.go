@@ -95,12 +95,14 @@ func init() {
 			"RUN htpasswd -cbB /etc/nginx/.htpasswd admin " + runPass + "\n" +
 			"RUN echo 'root:" + runPass2 + "' | chpasswd\n" +
 			`RUN printf 'app:` + runPass + `\n' | sudo chpasswd` + "\n" +
-			"RUN echo " + runPass2 + " | passwd --stdin app\nUSER 1000\n",
+			"RUN echo " + runPass2 + " | passwd --stdin app\n" +
+			"RUN chpasswd <<< 'app:" + runPass + "'\nUSER 1000\n",
 			want: []want{
 				{high, "RUN htpasswd", "", []string{"a literal password in the password argument of htpasswd -b"}},
 				{high, "RUN echo 'root", "", []string{"a literal password piped to chpasswd"}},
 				{high, "RUN printf", "", []string{"piped to chpasswd"}},
 				{high, "passwd --stdin", "", []string{"a literal password piped to passwd"}},
+				{high, "RUN chpasswd", "", []string{"a literal password in a here-string of chpasswd"}},
 			}},
 		{name: "npm registry token", src: "FROM node:22\n" +
 			"RUN npm config set //registry.npmjs.org/:_authToken " + npmToken + "\n" +
@@ -132,10 +134,12 @@ func init() {
 			want: []want{{high, "RUN <<EOF", "", []string{"in a script of another language"}}}},
 		{name: "exec form and sh -c", src: "FROM alpine:3.20\n" +
 			`RUN ["sh", "-c", "wget --password=` + runPass + ` https://files.example.com/a"]` + "\n" +
-			`RUN ["/usr/bin/curl", "-u", "admin:` + runPass2 + `", "https://example.com"]` + "\nUSER 1000\n",
+			`RUN ["/usr/bin/curl", "-u", "admin:` + runPass2 + `", "https://example.com"]` + "\n" +
+			`RUN ["/bin/bash", "-euxc", "export DB_PASSWORD=` + runPass + `"]` + "\nUSER 1000\n",
 			want: []want{
 				{high, `RUN ["sh"`, "", []string{"--password option of wget"}},
 				{high, `RUN ["/usr/bin/curl"`, "", []string{"-u option of curl"}},
+				{high, `RUN ["/bin/bash"`, "", []string{"exported as DB_PASSWORD"}},
 			}},
 		{name: "continued lines", src: "FROM alpine:3.20\n" +
 			"RUN apk add --no-cache curl=8.12.1-r0 \\\n && curl -u admin:" + runPass + " \\\n      https://example.com/a -o /a\nUSER 1000\n",
@@ -150,6 +154,7 @@ func init() {
 			`RUN mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -e 'select 1'` + "\n" +
 			`RUN ./install.sh --password "$PW" --token=$(cat /run/secrets/t)` + "\n" +
 			`RUN echo "root:$ROOT_PW" | chpasswd` + "\n" +
+			`RUN chpasswd <<< "app:${APP_PW}"` + "\n" +
 			`RUN htpasswd -cb /etc/nginx/.htpasswd admin "$ADMIN_PW"` + "\n" +
 			`RUN npm config set //registry.npmjs.org/:_authToken "${NPM_TOKEN}"` + "\n" +
 			`RUN curl -H "Authorization: Bearer $API_TOKEN" https://api.example.com` + "\nUSER 1000\n"},

@@ -198,11 +198,14 @@ func assignment(name, value, decl string) []runSecret {
 		shown = "a variable"
 	}
 	how := "assigned to " + shown
-	if decl != "" {
-		how = decl + "ed as " + shown // exported as, declared as
-		if strings.HasSuffix(decl, "e") {
-			how = decl + "d as " + shown
-		}
+	switch decl {
+	case "":
+	case "export":
+		how = "exported as " + shown
+	case "local", "readonly":
+		how = "declared " + decl + " as " + shown
+	default: // declare, typeset, nameref
+		how = "declared as " + shown
 	}
 	if what := valueSecret(value, true); what != "" {
 		return []runSecret{runSecret(what + " " + how)}

@@ -31,10 +31,13 @@ func init() {
 			"RUN export DB_PASSWORD=" + runPass + " && ./migrate\nUSER 1000\n",
 			want: []want{{high, "RUN export", "stage 0", []string{"a literal value exported as DB_PASSWORD, a name that suggests a secret"}}}},
 		{name: "assignment on its own and declare", src: "FROM alpine:3.20\n" +
-			"RUN API_KEY=" + runPass + "; declare -x SECRET_TOKEN=" + runPass2 + "; ./run\nUSER 1000\n",
+			"RUN API_KEY=" + runPass + "; declare -x SECRET_TOKEN=" + runPass2 + "; ./run\n" +
+			"RUN f() { local AUTH_TOKEN=" + runPass + "; }; readonly ROOT_PASSWORD=" + runPass2 + "\nUSER 1000\n",
 			want: []want{
 				{high, "RUN API_KEY", "", []string{"assigned to API_KEY"}},
 				{high, "RUN API_KEY", "", []string{"declared as SECRET_TOKEN"}},
+				{high, "RUN f()", "", []string{"declared local as AUTH_TOKEN"}},
+				{high, "RUN f()", "", []string{"declared readonly as ROOT_PASSWORD"}},
 			}},
 		{name: "client password variables", src: "FROM postgres:17\n" +
 			"RUN PGPASSWORD=" + runPass + " psql -h db -c 'select 1'\n" +

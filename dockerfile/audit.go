@@ -507,6 +507,10 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleUnpinnedPackage, finding.Low, line, st.object(),
 			fmt.Sprintf("%s installs %s%s without a version: a rebuild gets whatever the repository serves then", u.manager, strings.Join(names, ", "), more), fixOf(ruleUnpinnedPackage))
 	}
+	for _, s := range runSecrets(c) {
+		a.report(ruleSecretInRun, finding.High, line, st.object(),
+			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
+	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
 	}

@@ -21,6 +21,8 @@ func FuzzAudit(f *testing.F) {
 	f.Add("ARG A=${B:-x}\nFROM ${A}:${C}@${D}\nCOPY --from=${A} / /\n")
 	f.Add("FROM a AS b\nFROM b AS c\nFROM c\nUSER ${X:?err}\n")
 	f.Add("# check=error=true\nFROM scratch\n# check=skip=all\nRUN x\n# ward:ignore\n")
+	f.Add("FROM a\nRUN <<A bash <<B\nexport TOKEN=x1\nA\ncurl -u u:p -H 'Authorization: x' https://u:p@h <<<$(echo 'r:p' | chpasswd)\nB\n")
+	f.Add("FROM a\nRUN [\"sh\", \"-c\", \"sudo -u env PGPASSWORD=p htpasswd -b\"]\nRUN env -- sudo --user= npm config set :_auth\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		fs, err := dockerfile.Audit(testFile, []byte(src), dockerfile.Options{Shellless: []string{"x"}})
 		if err != nil {

@@ -42,7 +42,7 @@ func runInstalls(c *instructions.RunCommand) []unpinned {
 // parse, and words that are not literal (variables, command
 // substitutions), are not judged: Ward does not guess.
 func unpinnedInstalls(script string) []unpinned {
-	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "")
+	f, err := parseScript(script)
 	if err != nil {
 		return nil
 	}
@@ -62,6 +62,13 @@ func unpinnedInstalls(script string) []unpinned {
 		return true
 	})
 	return out
+}
+
+// parseScript parses the shell script of a RUN as bash, the superset of
+// the POSIX shell that RUN's default /bin/sh runs. dockerfile/unpinned-package
+// and dockerfile/secret-in-run read RUN lines through it.
+func parseScript(script string) (*syntax.File, error) {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "")
 }
 
 // literal returns the value of a word made only of literal text and

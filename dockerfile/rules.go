@@ -22,6 +22,7 @@ const (
 	ruleUnpinnedPackage   = "dockerfile/unpinned-package"
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
+	ruleSecretInRun       = "dockerfile/secret-in-run" // #nosec G101 -- a rule id, not a credential
 )
 
 // Rules is every rule Audit can report, in documentation order.
@@ -76,6 +77,27 @@ var Rules = []finding.Rule{
 			"built with `--secret id=npm_token,env=NPM_TOKEN`), and runtime secrets from the orchestrator (Kubernetes Secrets, mounted files). " +
 			"Rotate any secret that was committed or pushed in an image.",
 		Equivalents: []string{"DL3064", "DS-0031", "docker:SecretsUsedInArgOrEnv"},
+	},
+	{
+		ID:       ruleSecretInRun,
+		Severity: finding.High,
+		Summary:  "A RUN writes a secret literally: a password option, credentials in a URL, a secret-named variable's value, or a credential-shaped word.",
+		Rationale: "The image history (`docker history --no-trunc`) keeps every RUN command line, and build logs, CI output and BuildKit's cache and provenance show them: " +
+			"a secret written in a RUN is readable by anyone who can pull the image or read the build, in build stages too. " +
+			"The RUN is parsed as the shell would (mvdan.cc/sh), as BuildKit runs it: a heredoc that is the whole command is the script, here-documents fed to " +
+			"a command are judged as configuration text (by their secret-named keys and credential-shaped values), a heredoc script with the shebang of " +
+			"another language likewise. Reported: assignments and environment prefixes (`TOKEN=... cmd`, `export DB_PASSWORD=...`, `env PGPASSWORD=... psql`) " +
+			"whose name suggests a secret (as for dockerfile/secret-in-env, plus PGPASSWORD, MYSQL_PWD and SSHPASS) and whose value is literal; " +
+			"words that look like credentials (private key headers, AWS access key ids, GitHub, GitLab, Slack, Stripe, npm and Google tokens, JWTs, long random strings); " +
+			"credentials in URLs (`https://user:password@host`, `https://x-access-token:<token>@github.com`); and password options: `curl -u user:password`, " +
+			"`--password=`, `--token`, `--api-key` and other options named so, `-p<password>` of the MySQL and MariaDB clients, `-p` of `docker login` (podman, helm, ...) and of sshpass, " +
+			"`htpasswd -b`, `echo user:password | chpasswd` (or a here-string), `npm config set //registry/:_authToken <token>`, and Authorization headers of curl and wget. " +
+			"Not reported: values the shell expands (`$TOKEN`, `${TOKEN}`, `$(cat /run/secrets/token)`), so secret mounts and build arguments passed through stay quiet; " +
+			"placeholders (`changeme`, `<password>`, `xxx`); digests written with their algorithm (`sha256:...`, `sha512-...`); hex checksums and UUIDs; scripts that do not parse. " +
+			"Findings say what the secret looks like and where it stands, never its value.",
+		Fix: "Pass the secret with a secret mount: `RUN --mount=type=secret,id=token,env=TOKEN git clone https://x-access-token:$TOKEN@github.com/org/repo`, " +
+			"built with `--secret id=token,env=TOKEN`; or mount a credentials file (`--mount=type=secret,id=npmrc,target=/root/.npmrc`). " +
+			"Rotate any secret that was committed or pushed in an image.",
 	},
 	{
 		ID:       ruleNoMultiStage,

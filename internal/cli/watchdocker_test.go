@@ -177,7 +177,7 @@ func TestWatchDocker(t *testing.T) {
 		}
 		violations++
 	}
-	t.Logf("%d alerts about client and db, all policy-violations; ward watch said: %s", violations, strings.TrimSpace(errOut.String()))
+	t.Logf("%d alerts about client, late and db, all policy-violations; ward watch said: %s", violations, strings.TrimSpace(errOut.String()))
 	if violations == 0 || !fromLate {
 		t.Errorf("no policy-violation from client and from late to db; alerts:\n%s\nstderr:\n%s", alerts.String(), errOut.String())
 	}

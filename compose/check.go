@@ -37,6 +37,7 @@ func (a *audit) run() {
 		a.securityOpt(name, s)
 		a.moreNamespaces(name, s)
 		a.secretEnvironment(name)
+		a.secretCommand(name)
 		a.sensitiveMounts(name, s)
 		a.resourceLimits(name, s)
 		a.privilegedHostPorts(name, s)

@@ -454,6 +454,26 @@ volumes:
       - DB_PASSWORD=${DB_PASSWORD:-}
 `, nil},
 
+	// compose/secret-in-command
+	{"a password option in a list command and mysql -p in a string entrypoint", ruleSecretInCommand, `services:
+  app:
+    image: example/app:1
+    command: ["--db-host=db", "--db-password=Pr0d-Passw0rd!x"]
+  init:
+    image: mysql:8
+    entrypoint: sh -c "mysql -h db -uroot -pR00tPassw0rd! shop < /init.sql"
+`, []hit{{4, finding.High}, {7, finding.High}}},
+	{"references, files and placeholders", ruleSecretInCommand, `services:
+  app:
+    image: example/app:1
+    command: ["--db-password=${DB_PASSWORD}", "--token-file=/run/secrets/token", "--password=changeme"]
+  init:
+    image: mysql:8
+    entrypoint: sh -c 'mysql -h db -uroot -p"$$MYSQL_ROOT_PASSWORD" shop'
+    environment:
+      MYSQL_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD}
+`, nil},
+
 	// compose/host-userns
 	{"userns_mode host", ruleHostUserns, `services:
   web:
@@ -649,6 +669,7 @@ services:
     cgroup: host
     volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
     environment: {POSTGRES_PASSWORD: hunter2-Prod}
+    command: ["postgres", "--password=Pr0d-Passw0rd!x"]
 `
 	// A trusted list without Docker Hub, for compose/untrusted-registry.
 	fs, err := Audit("compose.yaml", []byte(src), Options{TrustedRegistries: []string{"registry.example.com"}})

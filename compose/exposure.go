@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"github.com/wardsec/ward/internal/cmdsecret"
 	"path"
 	"slices"
 	"strconv"
@@ -247,6 +248,36 @@ func (a *audit) secretEnvironment(name string) {
 		for _, it := range v.Content {
 			if key, value, ok := strings.Cut(it.Value, "="); ok && it.Kind == yaml.ScalarNode {
 				check(key, value, it.Line)
+			}
+		}
+	}
+}
+
+// secretCommand reports secrets written in the service's command and
+// entrypoint (compose/secret-in-command), from the file as written. It
+// never writes a value anywhere.
+func (a *audit) secretCommand(name string) {
+	for _, key := range []string{"entrypoint", "command"} {
+		_, v := a.pos.field(name, key)
+		if v == nil {
+			continue
+		}
+		var found []cmdsecret.Secret
+		switch v.Kind {
+		case yaml.ScalarNode:
+			found = cmdsecret.Script(v.Value)
+		case yaml.SequenceNode:
+			var argv []string
+			for _, it := range v.Content {
+				argv = append(argv, it.Value)
+			}
+			found = cmdsecret.Argv(argv)
+		}
+		seen := map[cmdsecret.Secret]bool{}
+		for _, s := range found {
+			if !seen[s] {
+				seen[s] = true
+				a.report(ruleSecretInCommand, finding.High, name, v.Line, "the %s of %s holds %s, readable in the Compose file, `docker inspect` and the host's process list", key, name, s)
 			}
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	ruleBadSuppression      = "compose/bad-suppression"
 	ruleHostUserns          = "compose/host-userns"
 	ruleSecretInEnvironment = "compose/secret-in-environment" // #nosec G101 -- a rule id, not a credential
+	ruleSecretInCommand     = "compose/secret-in-command"     // #nosec G101 -- a rule id, not a credential
 	ruleHostCgroup          = "compose/host-cgroup"
 	ruleSensitiveMount      = "compose/sensitive-mount"
 	ruleNoResourceLimits    = "compose/no-resource-limits"
@@ -84,6 +85,15 @@ var Rules = []finding.Rule{
 			"empty values and placeholders such as changeme. Names and values are judged as for pod/secret-in-env; the message names the " +
 			"variable, never its value.",
 		Fix: "Use Compose secrets (`secrets: [db_password]`, read from /run/secrets/db_password) or `${VAR}` interpolation from an .env file kept out of Git, and rotate the exposed value.",
+	},
+	{
+		ID:       ruleSecretInCommand,
+		Severity: finding.High,
+		Summary:  "A service's command or entrypoint holds a secret written in the Compose file: a password option (--password=..., mysql -p..., curl -u user:pass), credentials in a URL, a credential-shaped word, or an assignment with a secret-like name in a `sh -c` script.",
+		Rationale: "Compose files live in Git, and command lines in `docker inspect` and in /proc/<pid>/cmdline, which `ps` on the host shows. Judged on the file as written, " +
+			"before interpolation: `${DB_PASSWORD}` is a reference, not a secret; placeholders and file paths are not reported. A string command is read as a shell " +
+			"line, a list as the arguments. The message says what was found and where, never the value.",
+		Fix: "Use Compose secrets (`secrets: [db_password]`, read from /run/secrets/db_password) and have the command read the file, or `${VAR}` interpolation from an .env file kept out of Git; rotate the exposed value.",
 	},
 	{
 		ID:       ruleHostUserns,

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"github.com/wardsec/ward/internal/cmdsecret"
 	"regexp"
 	"slices"
 	"strings"
@@ -42,7 +43,7 @@ func runInstalls(c *instructions.RunCommand) []unpinned {
 // parse, and words that are not literal (variables, command
 // substitutions), are not judged: Ward does not guess.
 func unpinnedInstalls(script string) []unpinned {
-	f, err := parseScript(script)
+	f, err := cmdsecret.Parse(script)
 	if err != nil {
 		return nil
 	}
@@ -62,13 +63,6 @@ func unpinnedInstalls(script string) []unpinned {
 		return true
 	})
 	return out
-}
-
-// parseScript parses the shell script of a RUN as bash, the superset of
-// the POSIX shell that RUN's default /bin/sh runs. dockerfile/unpinned-package
-// and dockerfile/secret-in-run read RUN lines through it.
-func parseScript(script string) (*syntax.File, error) {
-	return syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(script), "")
 }
 
 // literal returns the value of a word made only of literal text and

@@ -1,6 +1,10 @@
 package dockerfile
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/wardsec/ward/internal/cmdsecret"
+)
 
 // benchScript is a typical install-and-build RUN, without secrets.
 const benchScript = `set -eux; apt-get update && apt-get install -y --no-install-recommends ca-certificates=20240203 curl=8.5.0-2 git=1:2.43.0-1 \
@@ -12,7 +16,7 @@ const benchScript = `set -eux; apt-get update && apt-get install -y --no-install
  && rm -rf /var/lib/apt/lists/*`
 
 // BenchmarkRunScript compares dockerfile/secret-in-run's reading of a RUN
-// (scriptSecrets) with dockerfile/unpinned-package's (unpinnedInstalls),
+// (cmdsecret.Script) with dockerfile/unpinned-package's (unpinnedInstalls),
 // the baseline: both parse the script with mvdan.cc/sh and walk it.
 func BenchmarkRunScript(b *testing.B) {
 	b.Run("unpinned-baseline", func(b *testing.B) {
@@ -22,7 +26,7 @@ func BenchmarkRunScript(b *testing.B) {
 	})
 	b.Run("secrets", func(b *testing.B) {
 		for b.Loop() {
-			if s := scriptSecrets(benchScript); len(s) != 0 {
+			if s := cmdsecret.Script(benchScript); len(s) != 0 {
 				b.Fatalf("secrets in the benchmark script: %v", s)
 			}
 		}

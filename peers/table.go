@@ -32,7 +32,7 @@ const (
 	whyLowUID         = "Not a Pod Security Standards requirement: a non-root UID (pss/runAsNonRoot, pss/runAsUser) is what confines the process; a UID above 10000 only matters after an escape without user namespaces, and would flag most images' own users (65532, 1000, 999)."
 	whyPullPolicy     = "Not about the workload's security: the guarantee that only holders of pull credentials use a private image comes from the AlwaysPullImages admission plugin, a cluster setting; what makes the image the reviewed one is a digest (pod/image-not-pinned)."
 	whyNamespace      = "Namespace placement is cluster policy: add-ons legitimately run in kube-system and default is a namespace like any other; what a workload can do there comes from its ServiceAccount's rights (rbac/*) and its isolation (netpol/*), which Ward judges."
-	whyGenericSecrets = "Ward judges secrets in Dockerfile ENV, ARG and RUN command lines (heredocs included), Compose environment, container env and ConfigMap data; KICS also matches its generic patterns on every other line of every file (container command and args, annotations, Compose command, custom resources), which Ward does not scan." // #nosec G101 -- documentation text, not a credential
+	whyGenericSecrets = "Ward judges secrets in Dockerfile ENV, ARG and RUN command lines (heredocs included), container env, command and args, Compose environment, command and entrypoint, and ConfigMap data; KICS also matches its generic patterns on every other line of every file (annotations, labels, custom resources' fields), free text where such patterns are noisy, which Ward does not scan." // #nosec G101 -- documentation text, not a credential
 )
 
 // table is the inventory. Add a row for every security check of a peer
@@ -222,7 +222,7 @@ var table = []Check{
 	left(Hadolint, "DL4006", "no pipefail before a RUN with a pipe", Correctness, "A failing command before a pipe goes unnoticed at build time: a build reliability problem, not an exposure of the image."),
 
 	// KICS (https://docs.kics.io/latest/queries/all-queries/)
-	kics(rel(Narrower, KICS, "kics:common/passwords_and_secrets", "passwords and secrets in any file", "df-secret-run", whyGenericSecrets, "dockerfile/secret-in-env", "dockerfile/secret-in-run", "compose/secret-in-environment", "pod/secret-in-env", "configmap/secret-in-data"), "a88baa34-e2ad-44ea-ad6f-8cac87bc7c71"),
+	kics(rel(Narrower, KICS, "kics:common/passwords_and_secrets", "passwords and secrets in any file", "df-secret-run", whyGenericSecrets, "dockerfile/secret-in-env", "dockerfile/secret-in-run", "compose/secret-in-environment", "compose/secret-in-command", "pod/secret-in-env", "pod/secret-in-args", "configmap/secret-in-data"), "a88baa34-e2ad-44ea-ad6f-8cac87bc7c71"),
 	kics(eq(KICS, "kics:dockerCompose/cgroup_not_default", "cgroup: host", "compose-cgroup", "compose/host-cgroup"), "4d9f44c6-2f4a-4317-9bb5-267adbea0232"),
 	kics(eq(KICS, "kics:dockerCompose/container_capabilities_unrestricted", "capabilities not restricted", "compose-caps", "compose/no-cap-drop-all", "compose/dangerous-capability"), "ce76b7d0-9e77-464d-b86f-c5c48e03e22d"),
 	kics(eq(KICS, "kics:dockerCompose/container_traffic_not_bound_to_host_interface", "published port not bound to a host interface", "compose-port", "compose/port-published", "compose/datastore-port-published"), "451d79dc-0588-476a-ad03-3c7f0320abb3"),

@@ -2,6 +2,8 @@ package podsec
 
 import (
 	"fmt"
+	"github.com/wardsec/ward/internal/cmdsecret"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +32,7 @@ func (a *auditor) hardening(w *manifest.Workload) {
 		a.image(w, c)
 		a.untrustedRegistry(w, c)
 		a.secretEnv(w, c)
+		a.secretArgs(w, c)
 		a.secretEnvRef(w, c)
 		if !windows {
 			a.privilegedPorts(w, spec, c)
@@ -237,6 +240,30 @@ func (a *auditor) secretEnv(w *manifest.Workload, c containerRef) {
 		a.report(ruleSecretInEnv, finding.High, w.Source.File, w.TemplateLine(fmt.Sprintf("%s.env[%d].value", c.path, i)), w.ID(),
 			fmt.Sprintf("%s of %s: environment variable %s: %s, readable by anyone who can read the workload", c.name(), w.ID(), name, why),
 			fmt.Sprintf("move the value of %s into a Secret and reference it with valueFrom.secretKeyRef, then rotate it", name))
+	}
+}
+
+// secretArgs reports secrets written in a container's command and args
+// (ruleSecretInArgs), at the line of args (else command). It never writes
+// a value anywhere.
+func (a *auditor) secretArgs(w *manifest.Workload, c containerRef) {
+	argv := append(slices.Clone(c.c.Command), c.c.Args...)
+	if len(argv) == 0 {
+		return
+	}
+	field := ".command"
+	if len(c.c.Args) > 0 && len(cmdsecret.Argv(c.c.Command)) == 0 {
+		field = ".args"
+	}
+	seen := map[cmdsecret.Secret]bool{}
+	for _, s := range cmdsecret.Argv(argv) {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		a.report(ruleSecretInArgs, finding.High, w.Source.File, w.TemplateLine(c.path+field), w.ID(),
+			fmt.Sprintf("%s of %s: its command line holds %s, readable in the manifest and by every process that can read /proc/<pid>/cmdline", c.name(), w.ID(), s),
+			"pass the secret from a Secret through the environment or a mounted file, have the command read it from there, and rotate it")
 	}
 }
 

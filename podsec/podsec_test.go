@@ -124,6 +124,10 @@ func with(kv ...string) string {
 
 // withEnv returns hardened with the app container's env: lines, each
 // indented as a list item under env.
+func withArgs(line string) string {
+	return replace("        image: registry.example/app:1.0@"+sha+" #img\n", "        image: registry.example/app:1.0@"+sha+" #img\n        "+line+"\n")
+}
+
 func withEnv(lines string) string {
 	return replace("        image: registry.example/app:1.0@"+sha+" #img\n", "        image: registry.example/app:1.0@"+sha+" #img\n        env:\n        "+lines+"\n")
 }
@@ -248,6 +252,17 @@ spec:
 		{"from a Secret", withEnv("- name: DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: db, key: password}}"), podsec.Options{}, nil},
 		{"placeholders and references", withEnv("- {name: DB_PASSWORD, value: changeme}\n        - {name: API_TOKEN, value: \"$(TOKEN_FROM_FILE)\"}\n        - {name: AUTH_SECRET, value: \"\"}"), podsec.Options{}, nil},
 		{"names that describe a secret, checksums, digests and ids", withEnv("- {name: SSH_KEY_PATH, value: /run/secrets/key}\n        - {name: AWS_ACCESS_KEY_ID_FILE, value: /run/aws}\n        - {name: IMAGE_DIGEST, value: \"" + sha + "\"}\n        - {name: REQUEST_ID, value: 3f2b9c4e-8d7a-4b1e-9f6c-2a5d8e7b1c0f}\n        - {name: GPG_KEY, value: 4ED778F539E3634C779C87C6D7062848A1AB005C}"), podsec.Options{}, nil},
+	},
+	"pod/secret-in-args": {
+		{"a password option in args", withArgs(`args: ["--db-host=db", "--db-password=Pr0d-Passw0rd!x"] #args`), podsec.Options{},
+			[]want{{finding.High, "#args", dep, []string{`container "app"`, "command line holds", "password"}}}},
+		{"mysql -p in a sh -c script", withArgs(`command: ["sh", "-c", "mysql -h db -uroot -pR00tPassw0rd! shop < /init.sql"] #args`), podsec.Options{},
+			[]want{{finding.High, "#args", dep, []string{"-p option of mysql"}}}},
+		{"a token in a clone URL", withArgs(`args: ["clone", "https://x-access-token:ghp_0123456789abcdefghijABCDEFGHIJ012345@github.com/org/repo.git"] #args`), podsec.Options{},
+			[]want{{finding.High, "#args", dep, []string{"URL"}}}},
+		{"references Kubernetes expands, files and placeholders", withArgs(`args: ["--db-password=$(DB_PASSWORD)", "--token-file=/run/secrets/token", "--password=changeme"]`), podsec.Options{}, nil},
+		{"a shell reference", withArgs(`command: ["sh", "-c", "exec /app --db-password=\"$DB_PASSWORD\""]`), podsec.Options{}, nil},
+		{"ordinary flags", withArgs(`args: ["--port=8080", "--config=/etc/app.yaml", "--log-level=debug"]`), podsec.Options{}, nil},
 	},
 	"pod/secret-env-ref": {
 		{"secretKeyRef", withEnv("- name: DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: db, key: password}} #env"), podsec.Options{},

@@ -19,6 +19,7 @@ const (
 	ruleExposedUnisolated = "pod/exposed-unisolated"
 	ruleSecretInEnv       = "pod/secret-in-env"  // #nosec G101 -- a rule id, not a credential
 	ruleSecretEnvRef      = "pod/secret-env-ref" // #nosec G101 -- a rule id, not a credential
+	ruleSecretInArgs      = "pod/secret-in-args" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "pod/untrusted-registry"
 	rulePrivilegedPort    = "pod/privileged-port"
 
@@ -306,6 +307,16 @@ var Rules = []finding.Rule{
 			"The message names the variable, never its value.",
 		Fix:         "Keep the value in a Secret and reference it: `valueFrom: {secretKeyRef: {name: db, key: password}}` (or mount it as a file), and rotate the exposed one.",
 		Equivalents: []string{"kube-linter:env-var-secret", "polaris:sensitiveContainerEnvVar"},
+	},
+	{
+		ID:       ruleSecretInArgs,
+		Severity: finding.High,
+		Summary:  "A container's command or args hold a secret written in the manifest: a password option (--password=..., mysql -p..., curl -u user:pass), credentials in a URL, a credential-shaped word, or an assignment with a secret-like name in a `sh -c` script.",
+		Rationale: "Command lines are in the manifest (Git, CI logs, `kubectl get -o yaml`) and, at run time, in /proc/<pid>/cmdline, which every process of the " +
+			"pod and `ps` on the node can read. References Kubernetes expands from the environment (`$(DB_PASSWORD)`), shell references in `sh -c` scripts " +
+			"(`$DB_PASSWORD`), placeholders and file paths (--password-file=/run/secrets/db) are not reported. The message says what was found and where, never the value.",
+		Fix:         "Pass the secret through the environment from a Secret (`valueFrom.secretKeyRef`) or a mounted file, and have the command read it (`--password-file`, `$(DB_PASSWORD)`); rotate the exposed one.",
+		Equivalents: nil,
 	},
 	{
 		ID:       ruleSecretEnvRef,

@@ -17,7 +17,7 @@ var fixtureSecrets = []string{
 	"eG94Yi0xMTExLTIyMjItU2VjcmV0QmluYXJ5VG9rZW4=", "xoxb-1111-2222-SecretBinaryToken",
 	"Pg-Secret-Kangaroo-19", "Repl-Secret-Emu-23",
 	"npm_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78", "Dock3r-Api-Key-Platypus-5", "AKIAZ7Q3K9P2L8M4N6B1",
-	"ghp_R8nW4kT2yB6vM1cX9zL3qP7sD0fH5jA8uE2o", "Mysql-P4ss-Numbat-31", "Curl-P4ss-Bilby-88",
+	"ghp_R8nW4kT2yB6vM1cX9zL3qP7sD0fH5jA8uE2o", "Mysql-P4ss-Numbat-31", "Curl-P4ss-Bilby-88", "Args-P4ss-Dingo-64", "Cmd-P4ss-Wallaby-56",
 }
 
 // TestNoSecretWritten runs ward over inputs holding known secrets (pod
@@ -69,7 +69,7 @@ func TestNoSecretWritten(t *testing.T) {
 		if args[1] == "check" && args[len(args)-1] != "baseline" {
 			// The run must have judged the secrets, or the test proves
 			// nothing.
-			for _, rule := range []string{"pod/secret-in-env", "configmap/secret-in-data", "compose/secret-in-environment", "dockerfile/secret-in-env", "dockerfile/secret-in-run"} {
+			for _, rule := range []string{"pod/secret-in-env", "configmap/secret-in-data", "compose/secret-in-environment", "dockerfile/secret-in-env", "dockerfile/secret-in-run", "pod/secret-in-args", "compose/secret-in-command"} {
 				if !strings.Contains(out, rule) {
 					t.Errorf("ward %s: no %s finding", strings.Join(args, " "), rule)
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -255,6 +256,9 @@ func (p *Pipeline) Summary() Summary {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.sum
+	// The maps are the pipeline's: the caller gets copies it may read
+	// while the pipeline goes on (the live view, tests).
+	s.Alerts, s.BySource = maps.Clone(p.sum.Alerts), maps.Clone(p.sum.BySource)
 	st := p.det.Stats()
 	s.Judged, s.Unjudged, s.Clamped, s.Untracked = st.Judged, st.Unjudged, st.Clamped, st.Untracked
 	if p.metrics != nil {

@@ -249,3 +249,38 @@ spec: {podSelector: {matchLabels: {app: db}}, policyTypes: [Ingress]}
 		t.Errorf("alerts %s", alerts.String())
 	}
 }
+
+// TestSummaryWhileRunning: Summary may be read while events flow (the
+// live view does, every second); under -race this fails if it hands out
+// the pipeline's own maps.
+func TestSummaryWhileRunning(t *testing.T) {
+	cfg, tab, eng := setup(t)
+	p, err := New(Options{Config: cfg, Table: tab, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			e := event.Event{Time: time.Date(2026, 12, 6, 8, 0, i, 0, time.UTC).UnixNano(), Origin: event.OriginHubble, Kind: event.Flow,
+				Verdict: event.Forwarded, Src: netip.MustParseAddr("10.244.1.5"), Dst: netip.MustParseAddr("10.244.0.30"), DstPort: uint16(5000 + i), Proto: event.TCP, Flags: event.SYN}
+			_ = p.Deliver([]event.Event{e})
+		}
+	}()
+	for {
+		s := p.Summary()
+		for range s.Alerts {
+		}
+		for range s.BySource {
+		}
+		select {
+		case <-done:
+			if s := p.Summary(); s.Events != 200 || len(s.Alerts) == 0 {
+				t.Errorf("summary %+v", s)
+			}
+			return
+		default:
+		}
+	}
+}

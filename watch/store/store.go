@@ -622,3 +622,18 @@ func (s *Store) Close() (Stats, error) {
 	}
 	return s.Stats(), err
 }
+
+// DefaultPath is where ward watch keeps its store unless told otherwise:
+// $XDG_STATE_HOME/ward/watch.db, else ~/.local/state/ward/watch.db (the
+// XDG base directory specification's state directory: data that should
+// outlive a restart but is not worth a backup).
+func DefaultPath() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) { // a relative one is invalid: ignored, as the specification says
+		return filepath.Join(d, "ward", "watch.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no default store (%w): give --store PATH, or --store none", err)
+	}
+	return filepath.Join(home, ".local", "state", "ward", "watch.db"), nil
+}

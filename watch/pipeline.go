@@ -139,26 +139,30 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	if p.opts.OnAlert != nil {
 		p.opts.OnAlert(a)
 	}
+	// The report's JSON, made once for whoever wants it.
+	var js []byte
+	var jerr error
+	if p.opts.Store != nil || p.opts.JSONAlerts != nil || (p.opts.Alerts != nil && !p.opts.Text) {
+		js, jerr = json.Marshal(a)
+	}
 	if p.opts.Store != nil {
 		// Queued, never waited for.
-		p.opts.Store.Alert(a)
+		p.opts.Store.Alert(a, js)
 	}
-	if p.opts.JSONAlerts != nil {
+	if p.opts.JSONAlerts != nil && jerr == nil {
 		// Its own writer (a webhook sender) never blocks and counts its
 		// own failures.
-		if b, err := json.Marshal(a); err == nil {
-			_, _ = p.opts.JSONAlerts.Write(append(b, '\n'))
-		}
+		_, _ = p.opts.JSONAlerts.Write(append(js[:len(js):len(js)], '\n'))
 	}
 	if p.werr != nil || p.opts.Alerts == nil {
 		return
 	}
 	var b []byte
-	var err error
+	err := jerr
 	if p.opts.Text {
-		b = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count)
+		b, err = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count), nil
 	} else {
-		b, err = json.Marshal(a)
+		b = js
 	}
 	if err == nil {
 		_, err = p.opts.Alerts.Write(append(b, '\n'))

@@ -21,7 +21,7 @@ func Example() {
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	s.Alert(&detect.Alert{ID: "3f2a", Detector: detect.PortScanName, Severity: detect.High, State: detect.Opened,
-		Summary: "dev/Pod/tool probed 15 ports of shop/Pod/db-0", First: now, Last: now, Count: 15})
+		Summary: "dev/Pod/tool probed 15 ports of shop/Pod/db-0", First: now, Last: now, Count: 15}, nil)
 	st, _ := s.Close()
 	fmt.Println("written:", st.Reports)
 

@@ -270,15 +270,18 @@ func notOurs(err error) error {
 }
 
 // Alert queues one alert report (copied: the Alert changes as the
-// incident grows). It never blocks: with the queue full, the report is
-// dropped and counted.
-func (s *Store) Alert(a *detect.Alert) {
+// incident grows); report is its JSON when the caller made it already
+// (nil: made here, and not kept by the caller after). It never blocks:
+// with the queue full, the report is dropped and counted.
+func (s *Store) Alert(a *detect.Alert, report []byte) {
 	first, _ := time.Parse(time.RFC3339Nano, a.First)
 	last, _ := time.Parse(time.RFC3339Nano, a.Last)
-	report, err := json.Marshal(a)
-	if err != nil {
-		s.count(func(st *Stats) { st.Dropped++ })
-		return
+	if report == nil {
+		var err error
+		if report, err = json.Marshal(a); err != nil {
+			s.count(func(st *Stats) { st.Dropped++ })
+			return
+		}
 	}
 	s.enqueue(item{alert: &Alert{
 		ID: a.ID, Detector: a.Detector, Severity: a.Severity, State: a.State, Summary: a.Summary,

@@ -58,11 +58,11 @@ func TestAlerts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "ward", "watch.db")
 	now := func() time.Time { return t0.Add(time.Hour) }
 	s := open(t, path, Config{Now: now})
-	s.Alert(report("a", "port-scan", detect.Opened, t0.Add(1*time.Minute), 15))
-	s.Alert(report("b", "new-peer", detect.Opened, t0.Add(2*time.Minute), 1))
-	s.Alert(report("a", "port-scan", detect.Updated, t0.Add(3*time.Minute), 30))
-	s.Alert(report("c", "syn-flood", detect.Opened, t0.Add(4*time.Minute), 500))
-	s.Alert(report("a", "port-scan", detect.Closed, t0.Add(5*time.Minute), 31))
+	s.Alert(report("a", "port-scan", detect.Opened, t0.Add(1*time.Minute), 15), nil)
+	s.Alert(report("b", "new-peer", detect.Opened, t0.Add(2*time.Minute), 1), nil)
+	s.Alert(report("a", "port-scan", detect.Updated, t0.Add(3*time.Minute), 30), nil)
+	s.Alert(report("c", "syn-flood", detect.Opened, t0.Add(4*time.Minute), 500), nil)
+	s.Alert(report("a", "port-scan", detect.Closed, t0.Add(5*time.Minute), 31), nil)
 	if st := closeStore(t, s); st.Reports != 5 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -164,7 +164,7 @@ func TestRetention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "watch.db")
 	s := open(t, path, Config{Now: func() time.Time { return t0 }})
 	for i, age := range []time.Duration{0, 24 * time.Hour, 29 * 24 * time.Hour, 31 * 24 * time.Hour, 90 * 24 * time.Hour} {
-		s.Alert(report(fmt.Sprint(i), "port-scan", detect.Closed, t0.Add(-age), 1))
+		s.Alert(report(fmt.Sprint(i), "port-scan", detect.Closed, t0.Add(-age), 1), nil)
 	}
 	s.Learned(detect.BaselineSnapshot{Start: t0.Add(-90 * 24 * time.Hour), Listeners: []detect.ListenerKey{{Workload: "w", Proto: event.TCP, Port: 1}}})
 	closeStore(t, s)
@@ -304,7 +304,7 @@ func TestConcurrentReader(t *testing.T) {
 		}
 	}()
 	for i := range n {
-		w.Alert(report(fmt.Sprint(i), "port-scan", detect.Opened, t0.Add(time.Duration(i)*time.Second), 1))
+		w.Alert(report(fmt.Sprint(i), "port-scan", detect.Opened, t0.Add(time.Duration(i)*time.Second), 1), nil)
 	}
 	st := closeStore(t, w)
 	close(stop)
@@ -339,7 +339,7 @@ func TestStalledWriter(t *testing.T) {
 	}
 	const n = 100
 	for i := range n {
-		s.Alert(report(fmt.Sprint(i), "port-scan", detect.Opened, t0, 1))
+		s.Alert(report(fmt.Sprint(i), "port-scan", detect.Opened, t0, 1), nil)
 	}
 	s.Learned(detect.BaselineSnapshot{Start: t0})
 	st := s.Stats()

@@ -564,7 +564,7 @@ func (s *Store) prune() error {
 	}
 	n, err := r.RowsAffected()
 	if err == nil && n > 0 {
-		s.count(func(st *Stats) { st.Pruned += uint64(n) })
+		s.count(func(st *Stats) { st.Pruned += uint64(n) }) // #nosec G115 -- n > 0, checked just above
 	}
 	return err
 }

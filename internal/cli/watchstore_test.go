@@ -55,6 +55,8 @@ func TestWatchStore(t *testing.T) {
 		{"watch: not a store", clean, watch("--store", bad), 2, nil, []string{bad + ": not a ward watch store, or a corrupt one"}, 0},
 		{"watch: --store none", clean, watch("--store", "none"), 1, nil, nil, -1},
 		{"watch: a bad --retention", clean, watch("--store", db, "--retention", "-1h"), 2, nil, []string{"--retention -1h0m0s: must be positive"}, 0},
+		{"watch: --store with --publish", clean, []string{"watch", "--hubble", "-", "--publish", "nats://127.0.0.1:1", "--store", db}, 2, nil,
+			[]string{"--store needs the detectors here"}, 0},
 		{"alerts: a bad output format", "", []string{"watch", "alerts", "--store", db, "-o", "yaml"}, 2, nil, []string{"unknown output format"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,11 +33,13 @@ import (
 
 // slimSpec and slimStatus are the fields of an instance Pod's spec and
 // status that a slim decode keeps: what folding (IPs), checkObject (the
-// containers' ports) and the users of Set.Objects read.
+// containers' ports) and the users of Set.Objects read, ward watch's
+// identities over time among them (when a pod started, when its
+// containers finished: watch/identity).
 var (
 	slimSpec      = []string{"hostNetwork", "nodeName", "containers", "initContainers"}
 	slimContainer = []string{"name", "ports"}
-	slimStatus    = []string{"phase", "hostIP", "hostIPs", "podIP", "podIPs"}
+	slimStatus    = []string{"phase", "hostIP", "hostIPs", "podIP", "podIPs", "startTime", "containerStatuses"}
 )
 
 // slimDecode turns slim decoding on; the differential test turns it off

@@ -182,7 +182,8 @@ func reduce(obj any) any {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta, Spec: spec(o.Spec), Status: corev1.PodStatus{
-			Phase: o.Status.Phase, HostIP: o.Status.HostIP, HostIPs: o.Status.HostIPs, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}}
+			Phase: o.Status.Phase, HostIP: o.Status.HostIP, HostIPs: o.Status.HostIPs, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs,
+			StartTime: o.Status.StartTime, ContainerStatuses: o.Status.ContainerStatuses}}
 	case *appsv1.ReplicaSet:
 		c := *o
 		c.Spec.Template.Spec = spec(o.Spec.Template.Spec)

@@ -120,7 +120,9 @@ bad records, events the producer reports lost, or no event read at all
 				var set *manifest.Set
 				var err error
 				if host.containers() {
-					set, err = host.model(cmd.Context(), e, manifests)
+					var subnets []netip.Prefix
+					set, subnets, err = host.model(cmd.Context(), e, manifests)
+					cfg.ClusterCIDRs = append(cfg.ClusterCIDRs, subnets...)
 				} else {
 					set, err = e.load(manifests)
 				}
@@ -262,10 +264,11 @@ bad records, events the producer reports lost, or no event read at all
 					})
 				}()
 			}
-			if host.docker && host.live() {
+			if host.containers() && host.live() {
 				// Containers come and go while ward watch runs: read the
-				// inventory again on the Docker Engine's events.
-				go host.followDocker(ctx, e, manifests, cfg.ClusterCIDRs, p)
+				// inventory again on the Docker Engine's events, or when
+				// the inventory or a policy file changes.
+				go host.follow(ctx, e, manifests, cfg.ClusterCIDRs, p)
 			}
 			sum, err := watch.Run(ctx, p, sources...)
 			if view != nil {

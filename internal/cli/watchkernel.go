@@ -10,10 +10,12 @@ import (
 	"github.com/wardsec/ward/watch/webhook"
 	"golang.org/x/term"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,23 +94,28 @@ func (k *watchHostFlags) sources() (srcs []event.Source, done func(), err error)
 // model returns the policies of paths applied to the host's containers,
 // as ward fw models them: workloads with the containers' addresses, which
 // give the identities.
-func (k *watchHostFlags) model(ctx context.Context, e *env, paths []string) (*manifest.Set, error) {
+//
+// subnets are the host's networks: an address there that no container
+// holds is an unknown container, not the internet.
+func (k *watchHostFlags) model(ctx context.Context, e *env, paths []string) (set *manifest.Set, subnets []netip.Prefix, err error) {
 	f := &fwFlags{inventory: k.inventory, docker: k.docker, dockerHost: k.dockerHost}
 	inv, err := f.loadInventory(ctx, e)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var policies *manifest.Set
 	if len(paths) > 0 {
 		if policies, err = e.load(paths); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	set, err := inv.Set(policies)
-	if err != nil {
-		return nil, fail(ExitError, err)
+	if set, err = inv.Set(policies); err != nil {
+		return nil, nil, fail(ExitError, err)
 	}
-	return set, nil
+	for _, n := range inv.Networks {
+		subnets = append(subnets, n.Subnets...)
+	}
+	return set, subnets, nil
 }
 
 // webhookSender starts the --webhook sender (nil without the flag). The
@@ -143,20 +150,25 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd())) // #nosec G115 -- a file descriptor fits an int
 }
 
-// followDocker reads the Docker inventory again after the Docker
-// Engine's container and network events (debounced) and hands the new
-// identities and engine to the pipeline, until ctx ends. A failure keeps
-// the previous ones, with a warning.
-func (k *watchHostFlags) followDocker(ctx context.Context, e *env, policies []string, cluster []netip.Prefix, p *watch.Pipeline) {
+// follow reads the host's containers (and the policies) again while
+// ward watch runs, until ctx ends: with --docker after the Docker
+// Engine's container and network events, with --inventory when the file
+// or a policy file changes. Each change is handed to the pipeline from
+// the time it happened; a failed read keeps the previous identities, with
+// a warning.
+func (k *watchHostFlags) follow(ctx context.Context, e *env, policies []string, cluster []netip.Prefix, p *watch.Pipeline) {
 	triggers := make(chan trigger, 64)
-	go func() {
-		_ = watchDocker(ctx, e, k.dockerHost, &deaths{}, func(t trigger) {
-			select {
-			case triggers <- t:
-			default: // a reload is pending anyway
-			}
-		})
-	}()
+	send := func(t trigger) {
+		select {
+		case triggers <- t:
+		default: // a reload is pending anyway
+		}
+	}
+	if k.docker {
+		go func() { _ = watchDocker(ctx, e, k.dockerHost, &deaths{}, send) }()
+	} else {
+		go watchFiles(ctx, append([]string{k.inventory}, policies...), time.Second, send)
+	}
 	const debounce = 300 * time.Millisecond
 	for {
 		var t trigger
@@ -185,7 +197,7 @@ func (k *watchHostFlags) followDocker(ctx context.Context, e *env, policies []st
 				break drain
 			}
 		}
-		set, err := k.model(ctx, e, policies)
+		set, subnets, err := k.model(ctx, e, policies)
 		if err != nil {
 			e.log.Warn("ward watch: inventory not read again; identities unchanged", "trigger", t.reason, "err", err)
 			continue
@@ -195,7 +207,60 @@ func (k *watchHostFlags) followDocker(ctx context.Context, e *env, policies []st
 			e.log.Warn("ward watch: inventory not compiled; identities unchanged", "trigger", t.reason, "err", err)
 			continue
 		}
-		p.Reload(at, identity.FromManifests(set, cluster...), eng)
+		p.Reload(at, identity.FromManifests(set, append(slices.Clone(cluster), subnets...)...), eng)
 		e.log.Info("ward watch: identities read again", "trigger", t.reason, "workloads", len(set.Workloads))
+	}
+}
+
+// watchFiles sends a trigger when the regular files under paths change
+// (name, size or modification time), once two looks every apart agree,
+// so that a file written in steps is read whole. It stops with ctx.
+func watchFiles(ctx context.Context, paths []string, every time.Duration, send func(trigger)) {
+	sig := func() string {
+		var b strings.Builder
+		for _, root := range paths {
+			_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					fmt.Fprintf(&b, "%s: %v\n", p, err)
+					return nil
+				}
+				if d.Type().IsRegular() {
+					if fi, err := d.Info(); err == nil {
+						fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+					}
+				}
+				return nil
+			})
+		}
+		return b.String()
+	}
+	last := sig()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := sig()
+		if now == last {
+			continue
+		}
+		// Changed: wait until it stays the same for one look.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			again := sig()
+			if again == now {
+				break
+			}
+			now = again
+		}
+		last = now
+		send(trigger{reason: "a file changed"})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/wardsec/ward/watch/detect"
 	"github.com/wardsec/ward/watch/event"
 	"github.com/wardsec/ward/watch/identity"
+	"github.com/wardsec/ward/watch/store"
 )
 
 // Options configure a Pipeline.
@@ -57,6 +58,11 @@ type Options struct {
 	// close and windows expire without new events: the detectors' time
 	// is the last event's time plus the Clock time elapsed since it came.
 	Quiet time.Duration
+	// Store, when set, keeps every alert report and the learned baseline:
+	// New takes up the baseline it holds, what the baseline learns is
+	// queued to it as it is learned, and Close queues the rest (the
+	// caller closes the store after the pipeline).
+	Store *store.Store
 }
 
 // Summary is what a run read and raised.
@@ -109,6 +115,14 @@ func New(opts Options) (*Pipeline, error) {
 		p.metrics = m
 	}
 	p.det = detect.New(opts.Config, opts.Engine, opts.Clock, p.emit)
+	if opts.Store != nil {
+		snap, err := opts.Store.Baseline()
+		if err != nil {
+			return nil, err
+		}
+		p.det.RestoreBaseline(snap)
+		p.det.TrackBaseline()
+	}
 	if opts.Assertions != nil {
 		p.det.CheckAssertions(opts.Assertions.File, opts.Assertions.Assertions)
 	}
@@ -126,22 +140,30 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	if p.opts.OnAlert != nil {
 		p.opts.OnAlert(a)
 	}
-	if p.opts.JSONAlerts != nil {
+	// The report's JSON, made once for whoever wants it.
+	var js []byte
+	var jerr error
+	if p.opts.Store != nil || p.opts.JSONAlerts != nil || (p.opts.Alerts != nil && !p.opts.Text) {
+		js, jerr = json.Marshal(a)
+	}
+	if p.opts.Store != nil {
+		// Queued, never waited for.
+		p.opts.Store.Alert(a, js)
+	}
+	if p.opts.JSONAlerts != nil && jerr == nil {
 		// Its own writer (a webhook sender) never blocks and counts its
 		// own failures.
-		if b, err := json.Marshal(a); err == nil {
-			_, _ = p.opts.JSONAlerts.Write(append(b, '\n'))
-		}
+		_, _ = p.opts.JSONAlerts.Write(append(js[:len(js):len(js)], '\n'))
 	}
 	if p.werr != nil || p.opts.Alerts == nil {
 		return
 	}
 	var b []byte
-	var err error
+	err := jerr
 	if p.opts.Text {
-		b = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count)
+		b, err = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count), nil
 	} else {
-		b, err = json.Marshal(a)
+		b = js
 	}
 	if err == nil {
 		_, err = p.opts.Alerts.Write(append(b, '\n'))
@@ -190,6 +212,9 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		p.obs = append(p.obs, o)
 	}
 	p.det.Observe(p.obs)
+	if p.opts.Store != nil {
+		p.opts.Store.Learned(p.det.BaselineChanges())
+	}
 	if p.opts.Observer != nil {
 		p.opts.Observer(p.obs)
 	}
@@ -248,6 +273,15 @@ func (p *Pipeline) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.det.Close()
+	if s := p.opts.Store; s != nil {
+		s.Learned(p.det.BaselineChanges())
+		if s.BaselineDropped() {
+			// Changes were dropped on the way: the whole baseline, now.
+			if err := s.SaveBaseline(p.det.Baseline()); err != nil && p.werr == nil {
+				p.werr = err
+			}
+		}
+	}
 	return p.werr
 }
 

@@ -42,6 +42,7 @@ func watchCmd(e *env) *cobra.Command {
 	var webhookURL, webhookSecret string
 	var liveView bool
 	var fl watchFleetFlags
+	var sf watchStoreFlags
 	c := &cobra.Command{
 		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
 		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
@@ -59,6 +60,12 @@ Alerts are JSON lines on standard output (-o json, the default) or text
 lines (-o text): one report when an incident opens, one each time its
 evidence doubles, one when it closes. Bad input lines are reported on
 standard error with their file and line, and counted.
+
+A live or followed watch (--conntrack, --nflog, --follow, --from) keeps
+every alert report and the learned baseline in a store (--store), so a
+restarted watch goes on from what it learned; replays of files and
+standard input keep nothing unless --store is given. ward watch alerts
+lists the stored incidents.
 
 Exit codes: 0 nothing raised, 1 alerts raised, 2 usage or input error,
 bad records, events the producer reports lost, or no event read at all
@@ -170,6 +177,9 @@ bad records, events the producer reports lost, or no event read at all
 			}
 			// Fleet mode (watchfleet.go): the sources go to NATS, or NATS is one.
 			if fl.publish != "" {
+				if sf.given() {
+					return fail(ExitError, errors.New("--store needs the detectors here: with --publish they run where the events go"))
+				}
 				return fl.publishSources(cmd.Context(), e, sources)
 			}
 			closeFleet, err := fl.addSource(cmd.Context(), e, &sources)
@@ -189,6 +199,20 @@ bad records, events the producer reports lost, or no event read at all
 						fmt.Fprintln(e.stderr, "ward: warning: further bad records are counted, not shown")
 					}
 				}}
+			// A long-running watch keeps its alerts and baseline (by
+			// default); a replay keeps them only where --store says.
+			st, err := sf.open(follow || host.live() || fl.active(), func(err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintf(e.stderr, "ward: warning: %v\n", err)
+			})
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			if st != nil {
+				defer func() { _, _ = st.Close() }()
+				opts.Store = st
+			}
 			if follow || fl.active() {
 				// A quiet followed file (or NATS stream) still lets time
 				// pass: incidents close and windows expire.
@@ -253,6 +277,11 @@ bad records, events the producer reports lost, or no event read at all
 					err = fmt.Errorf("live view: %w", verr)
 				}
 			}
+			if st != nil {
+				if serr := closeStore(st, e.stderr); serr != nil && err == nil {
+					err = serr
+				}
+			}
 			if hook != nil {
 				hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				st := hook.Close(hctx)
@@ -304,6 +333,8 @@ bad records, events the producer reports lost, or no event read at all
 	f.StringVar(&webhookURL, "webhook", "", "also POST alert reports to this https URL (JSON arrays, retried with backoff); an Authorization header comes from $WARD_WEBHOOK_AUTHORIZATION, never a flag")
 	f.StringVar(&webhookSecret, "webhook-secret", "", "file holding the key that signs each webhook body (X-Ward-Signature: sha256=HMAC)")
 	fl.register(f)
+	sf.register(f)
+	c.AddCommand(watchAlertsCmd(e))
 	return c
 }
 

@@ -31,28 +31,110 @@ const (
 	NewPeerName     = "new-peer"
 )
 
-type listenerKey struct {
-	dst   string // a workload ID
-	proto event.Proto
-	port  uint16
+// ListenerKey is a learned listener: a workload (its ID), a protocol and
+// a port (0 for ICMP).
+type ListenerKey struct {
+	Workload string
+	Proto    event.Proto
+	Port     uint16
 }
 
-type peerKey struct {
-	src, dst string // workload IDs, or "external 203.0.113.0/24"
-	proto    event.Proto
-	port     uint16
+// PeerKey is a learned conversation: a source and a destination (workload
+// IDs, or "external 203.0.113.0/24"), a protocol and a port.
+type PeerKey struct {
+	Src, Dst string
+	Proto    event.Proto
+	Port     uint16
+}
+
+// BaselineSnapshot is learned baseline state, to keep it across runs: the
+// time learning started (zero before the first event) and the listeners
+// and peers learned. Baseline returns it whole; BaselineChanges returns
+// what was learned since its last call.
+type BaselineSnapshot struct {
+	Start     time.Time
+	Listeners []ListenerKey
+	Peers     []PeerKey
+}
+
+// Empty reports whether the snapshot holds nothing.
+func (s *BaselineSnapshot) Empty() bool {
+	return s.Start.IsZero() && len(s.Listeners) == 0 && len(s.Peers) == 0
 }
 
 // baseline is the learned state.
 type baseline struct {
 	start     int64 // the first event's time; 0 before it
-	listeners map[listenerKey]struct{}
-	peers     map[peerKey]struct{}
+	listeners map[ListenerKey]struct{}
+	peers     map[PeerKey]struct{}
 	untracked uint64
+	// track, when set, records changes for BaselineChanges.
+	track   bool
+	changed BaselineSnapshot
 }
 
 func newBaseline() *baseline {
-	return &baseline{listeners: map[listenerKey]struct{}{}, peers: map[peerKey]struct{}{}}
+	return &baseline{listeners: map[ListenerKey]struct{}{}, peers: map[PeerKey]struct{}{}}
+}
+
+// Baseline returns the learned baseline whole (keys in no set order).
+func (d *Detectors) Baseline() BaselineSnapshot {
+	b := d.base
+	s := BaselineSnapshot{Listeners: make([]ListenerKey, 0, len(b.listeners)), Peers: make([]PeerKey, 0, len(b.peers))}
+	if b.start != 0 {
+		s.Start = time.Unix(0, b.start).UTC()
+	}
+	for k := range b.listeners {
+		s.Listeners = append(s.Listeners, k)
+	}
+	for k := range b.peers {
+		s.Peers = append(s.Peers, k)
+	}
+	return s
+}
+
+// RestoreBaseline takes up a baseline learned before (by an earlier run):
+// learning goes on from its start, not from this run's first event, and
+// what it holds is neither learned again nor alerted. Keys beyond
+// limits.maxTracked are left out and counted as untracked. Call it before
+// the first Observe.
+func (d *Detectors) RestoreBaseline(s BaselineSnapshot) {
+	b := d.base
+	if !s.Start.IsZero() && (b.start == 0 || s.Start.UnixNano() < b.start) {
+		b.start = s.Start.UnixNano()
+	}
+	for _, k := range s.Listeners {
+		if _, ok := b.listeners[k]; !ok {
+			if !d.remember(len(b.listeners)) {
+				b.untracked++
+				continue
+			}
+			b.listeners[k] = struct{}{}
+		}
+	}
+	for _, k := range s.Peers {
+		if _, ok := b.peers[k]; !ok {
+			if !d.remember(len(b.peers)) {
+				b.untracked++
+				continue
+			}
+			b.peers[k] = struct{}{}
+		}
+	}
+}
+
+// TrackBaseline makes the detectors record what the baseline learns, for
+// BaselineChanges (a store keeping it across runs).
+func (d *Detectors) TrackBaseline() { d.base.track = true }
+
+// BaselineChanges returns what the baseline learned since the last call
+// (with TrackBaseline): the start when it was set, and the new keys. It
+// returns an empty snapshot when nothing changed.
+func (d *Detectors) BaselineChanges() BaselineSnapshot {
+	b := d.base
+	c := b.changed
+	b.changed = BaselineSnapshot{}
+	return c
 }
 
 // endName names one end for the baseline: its workload, else its
@@ -78,6 +160,9 @@ func endName(a netip.Addr, w *identity.Workload, r identity.Resolution) string {
 func (b *baseline) learning(t int64, learn time.Duration) bool {
 	if b.start == 0 {
 		b.start = t
+		if b.track {
+			b.changed.Start = time.Unix(0, t).UTC()
+		}
 	}
 	return t-b.start < int64(learn)
 }
@@ -98,12 +183,15 @@ func (d *Detectors) observeBaseline(o *Observation, t int64) {
 		port = 0
 	}
 	if cfg.NewListener && o.DstRes == identity.Resolved && dst != "" {
-		k := listenerKey{dst, e.Proto, port}
+		k := ListenerKey{dst, e.Proto, port}
 		if _, ok := b.listeners[k]; !ok {
 			if !d.remember(len(b.listeners)) {
 				b.untracked++
 			} else {
 				b.listeners[k] = struct{}{}
+				if b.track {
+					b.changed.Listeners = append(b.changed.Listeners, k)
+				}
 				if !learning {
 					d.inc.add(t, &evidence{
 						detector: NewListenerName, severity: Low,
@@ -119,12 +207,15 @@ func (d *Detectors) observeBaseline(o *Observation, t int64) {
 		}
 	}
 	if cfg.NewPeer && src != "" && dst != "" {
-		k := peerKey{src, dst, e.Proto, port}
+		k := PeerKey{src, dst, e.Proto, port}
 		if _, ok := b.peers[k]; !ok {
 			if !d.remember(len(b.peers)) {
 				b.untracked++
 			} else {
 				b.peers[k] = struct{}{}
+				if b.track {
+					b.changed.Peers = append(b.changed.Peers, k)
+				}
 				if !learning {
 					d.inc.add(t, &evidence{
 						detector: NewPeerName, severity: Low,

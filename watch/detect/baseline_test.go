@@ -83,3 +83,61 @@ func TestBaselineConfig(t *testing.T) {
 		t.Errorf("a zero learning window: %v", err)
 	}
 }
+
+// TestBaselineRestore: a baseline learned in one run and restored into
+// the next (Baseline, or the changes BaselineChanges reported, then
+// RestoreBaseline) judges the later events as one continuous run does.
+func TestBaselineRestore(t *testing.T) {
+	fx := loadShop(t)
+	const web, api, db, tool = "10.244.0.10", "10.244.0.20", "10.244.0.30", "10.244.1.5"
+	syn := func(at time.Duration, src, dst string, port uint16) event.Event {
+		return ev(at, src, dst, port, event.TCP, event.Forwarded, event.SYN)
+	}
+	cfg := Default()
+	cfg.Egress.Enabled, cfg.Policy.Enabled = false, false
+	first := []event.Event{syn(0, web, api, 8080), syn(10*time.Minute, api, db, 5432)}
+	for _, tc := range []struct {
+		name   string
+		later  []event.Event
+		raises int
+	}{
+		{"learned: nothing", []event.Event{syn(2*time.Hour, web, api, 8080), syn(2*time.Hour, api, db, 5432)}, 0},
+		{"new: new-listener and new-peer", []event.Event{syn(2*time.Hour, api, db, 6379), syn(2*time.Hour, tool, db, 5432)}, 3},
+		{"still learning at the restart: learned", []event.Event{syn(30*time.Minute, tool, db, 5432), syn(2*time.Hour, tool, db, 5432)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, _, _ := run(t, fx, cfg, nil, append(slices.Clone(first), tc.later...))
+			if len(want) != tc.raises {
+				t.Fatalf("one run raised %q, want %d alerts", want, tc.raises)
+			}
+			for _, how := range []string{"whole", "changes"} {
+				var snap BaselineSnapshot
+				_, _, d1 := runWith(t, fx, cfg, nil, slices.Clone(first), func(d *Detectors) { d.TrackBaseline() })
+				if how == "whole" {
+					snap = d1.Baseline()
+				} else {
+					snap = d1.BaselineChanges()
+					if again := d1.BaselineChanges(); !again.Empty() {
+						t.Errorf("changes reported twice: %+v", again)
+					}
+				}
+				if snap.Start.IsZero() || len(snap.Listeners) != 2 || len(snap.Peers) != 2 {
+					t.Fatalf("%s: snapshot %+v", how, snap)
+				}
+				got, _, _ := runWith(t, fx, cfg, nil, slices.Clone(tc.later), func(d *Detectors) { d.RestoreBaseline(snap) })
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: restored run got %q, one run %q", how, got, want)
+				}
+			}
+		})
+	}
+	t.Run("bounded", func(t *testing.T) {
+		c := cfg
+		c.Limits.MaxTracked = 1
+		_, _, d1 := run(t, fx, cfg, nil, slices.Clone(first))
+		_, _, d2 := runWith(t, fx, c, nil, nil, func(d *Detectors) { d.RestoreBaseline(d1.Baseline()) })
+		if s := d2.Baseline(); len(s.Listeners) != 1 || len(s.Peers) != 1 || d2.Stats().Untracked != 2 {
+			t.Errorf("got %+v, untracked %d", s, d2.Stats().Untracked)
+		}
+	})
+}

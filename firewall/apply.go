@@ -735,7 +735,7 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		if r.LogRate > 0 {
 			// nft's default burst is 5 packets, which it does not print.
 			rate := uint64(r.LogRate) // #nosec G115 -- LogRate > 0
-			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: 5})
+			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: uint32(logBurst(r.LogRate))}) // #nosec G115 -- LogRate > 0
 		}
 		l := &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.LogPrefix)}
 		if r.LogGroup != 0 {

@@ -230,7 +230,7 @@ func TestLogRate(t *testing.T) {
 		rate int
 		want string // the first rule of chain in_c5
 	}{
-		{0, `limit rate 10/second log prefix "ward-drop ingress c5 "`},
+		{0, `limit rate 10/second burst 10 packets log prefix "ward-drop ingress c5 "`},
 		{3, `limit rate 3/second log prefix "ward-drop ingress c5 "`},
 		{-1, "counter drop"},
 	} {

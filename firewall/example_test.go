@@ -75,7 +75,7 @@ spec:
 	// 	}
 	// 	chain in_c1 {
 	// 		ip saddr @g1_v4 tcp dport 5432 return
-	// 		limit rate 10/second log prefix "ward-drop ingress c1 "
+	// 		limit rate 10/second burst 10 packets log prefix "ward-drop ingress c1 "
 	// 		counter drop
 	// 	}
 	// {Sets:3 Maps:4 Chains:5 Rules:31 Elements:9 Bindings:0}

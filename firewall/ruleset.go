@@ -702,7 +702,11 @@ func (r Rule) String() string {
 	}
 	if r.LogPrefix != "" {
 		if r.LogRate > 0 {
-			parts = append(parts, "limit rate "+strconv.Itoa(r.LogRate)+"/second")
+			l := "limit rate " + strconv.Itoa(r.LogRate) + "/second"
+			if b := logBurst(r.LogRate); b != 5 {
+				l += " burst " + strconv.Itoa(b) + " packets" // nft leaves its default, 5, out
+			}
+			parts = append(parts, l)
 		}
 		parts = append(parts, "log prefix "+strconv.Quote(r.LogPrefix))
 		if r.LogGroup != 0 {
@@ -777,3 +781,9 @@ func logGroupText(g uint16) string {
 	}
 	return " group " + strconv.Itoa(int(g))
 }
+
+// logBurst is the burst of a drop-log rule logging rate packets a second:
+// a second's worth, at least nft's default of 5, so that a burst of drops
+// (a scanner's SYNs to twenty ports at once) is logged whole up to the
+// rate, not cut at 5.
+func logBurst(rate int) int { return max(rate, 5) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -122,6 +123,35 @@ func TestWatchDocker(t *testing.T) {
 	if probe(client.name) {
 		t.Fatal("client reached db:5432 with ward's table loaded")
 	}
+	// A port scan of db, which ward fw drops (and logs).
+	scan := []string{"exec", client.name, "/server", "probe", "300ms"}
+	for port := 1000; port < 1020; port++ {
+		scan = append(scan, netip.AddrPortFrom(dbAddr, uint16(port)).String()+"/tcp") // #nosec G115 -- test ports
+	}
+	if out, _ := cmdErr(ctx, e.dir, "docker", scan...); strings.Contains(out, " open") {
+		t.Fatalf("the scan reached db through ward's table:\n%s", out)
+	}
+	// An egress no policy names: the host's own address outside Docker's
+	// networks, which client's open egress and Docker let it reach.
+	hostAddr := outsideAddr(t)
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(hostAddr, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("hello from the host\n")) // the probe wants a line
+			_ = c.Close()
+		}
+	}()
+	if out, _ := cmdErr(ctx, e.dir, "docker", "exec", client.name, "/server", "probe", "2s", ln.Addr().String()+"/tcp"); !strings.Contains(out, " open") {
+		t.Fatalf("client did not reach the host at %s: %s", ln.Addr(), out)
+	}
 	e.cmd("docker-compose", append(dc, "start", "late")...)
 	late := e.inspect("late", lateID)
 	lateAddr, _ := late.anyAddr(false)
@@ -133,7 +163,7 @@ func TestWatchDocker(t *testing.T) {
 		t.Fatal("client or late did not reach db:5432 once ward's table was gone (Docker alone allows it)")
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for strings.Count(alerts.String(), `"policy-violation"`) < 2 && time.Now().Before(deadline) {
+	for (strings.Count(alerts.String(), `"policy-violation"`) < 2 || !strings.Contains(alerts.String(), `"port-scan"`) || !strings.Contains(alerts.String(), `"unexpected-egress"`)) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
@@ -146,10 +176,11 @@ func TestWatchDocker(t *testing.T) {
 	if code != ExitFindings {
 		t.Errorf("ward watch: exit %d, want %d (alerts raised): %s", code, ExitFindings, errOut.String())
 	}
-	// Every alert about these containers: the violation, from client to db.
+	// Every alert about these containers: the violations from client and
+	// late to db, client's scan of db, client's egress to the host.
 	ours := map[string]bool{clientAddr.String(): true, dbAddr.String(): true, lateAddr.String(): true}
 	var violations int
-	fromLate := false
+	fromLate, scanned, egress := false, false, false
 	for _, line := range strings.Split(strings.TrimSpace(alerts.String()), "\n") {
 		var a struct {
 			Detector string `json:"detector"`
@@ -163,22 +194,54 @@ func TestWatchDocker(t *testing.T) {
 		if !ours[a.Source.Address] && !ours[a.Dest.Address] {
 			continue // the host's own traffic
 		}
-		if a.Detector != "policy-violation" || a.Severity != "critical" || a.Dest.Address != dbAddr.String() ||
-			(a.Source.Address != clientAddr.String() && a.Source.Address != lateAddr.String()) {
-			t.Errorf("unexpected alert: %s", line)
-			continue
-		}
-		if a.Source.Address == lateAddr.String() {
-			// Known by name: the inventory was read again.
-			if !strings.Contains(a.Source.Workload, "late") {
-				t.Errorf("late's violation does not name it: %s", line)
+		switch {
+		case a.Detector == "port-scan" && a.Source.Address == clientAddr.String():
+			scanned = true
+		case a.Detector == "unexpected-egress" && a.Source.Address == clientAddr.String() && a.Dest.Address == hostAddr.String():
+			egress = true
+		case a.Detector == "policy-violation" && a.Severity == "critical" && a.Dest.Address == dbAddr.String() &&
+			(a.Source.Address == clientAddr.String() || a.Source.Address == lateAddr.String()):
+			if a.Source.Address == lateAddr.String() {
+				// Known by name: the inventory was read again.
+				if !strings.Contains(a.Source.Workload, "late") {
+					t.Errorf("late's violation does not name it: %s", line)
+				}
+				fromLate = true
 			}
-			fromLate = true
+			violations++
+		default:
+			t.Errorf("unexpected alert: %s", line)
 		}
-		violations++
 	}
-	t.Logf("%d alerts about client, late and db, all policy-violations; ward watch said: %s", violations, strings.TrimSpace(errOut.String()))
+	if !scanned || !egress {
+		t.Errorf("port scan alerted %v, egress alerted %v; alerts:\n%s", scanned, egress, alerts.String())
+	}
+	t.Logf("%d policy-violation reports from client and late, a port scan and an egress; ward watch said: %s", violations, strings.TrimSpace(errOut.String()))
 	if violations == 0 || !fromLate {
 		t.Errorf("no policy-violation from client and from late to db; alerts:\n%s\nstderr:\n%s", alerts.String(), errOut.String())
 	}
+}
+
+// outsideAddr is one of the host's IPv4 addresses outside Docker's
+// networks (not on a bridge, a veth or lo).
+func outsideAddr(t *testing.T) netip.Addr {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0 ||
+			strings.HasPrefix(i.Name, "br-") || strings.HasPrefix(i.Name, "docker") || strings.HasPrefix(i.Name, "veth") {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && p.Addr().IsGlobalUnicast() {
+				return p.Addr()
+			}
+		}
+	}
+	t.Fatal("the host has no IPv4 address outside Docker's networks to play the internet")
+	return netip.Addr{}
 }

@@ -733,9 +733,11 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	}
 	if r.LogPrefix != "" {
 		if r.LogRate > 0 {
-			// nft's default burst is 5 packets, which it does not print.
-			rate := uint64(r.LogRate) // #nosec G115 -- LogRate > 0
-			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: uint32(logBurst(r.LogRate))}) // #nosec G115 -- LogRate > 0
+			// A second's worth of burst (logBurst); nft does not print
+			// its default, 5.
+			rate := uint64(r.LogRate)            // #nosec G115 -- LogRate > 0
+			burst := uint32(logBurst(r.LogRate)) // #nosec G115 -- LogRate > 0, an int of a flag
+			add(&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Unit: expr.LimitTimeSecond, Burst: burst})
 		}
 		l := &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.LogPrefix)}
 		if r.LogGroup != 0 {

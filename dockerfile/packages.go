@@ -55,7 +55,7 @@ func unpinnedInstalls(script string) []unpinned {
 		}
 		words := make([]string, 0, len(call.Args))
 		for _, w := range call.Args {
-			words = append(words, literal(w)) // "" for a non-literal word
+			words = append(words, cmdsecret.Literal(w)) // "" for a non-literal word
 		}
 		if u, ok := judgeInstall(words); ok {
 			out = append(out, u)
@@ -63,31 +63,6 @@ func unpinnedInstalls(script string) []unpinned {
 		return true
 	})
 	return out
-}
-
-// literal returns the value of a word made only of literal text and
-// quotes, or "" when any part is expanded at run time.
-func literal(w *syntax.Word) string {
-	var b strings.Builder
-	for _, p := range w.Parts {
-		switch p := p.(type) {
-		case *syntax.Lit:
-			b.WriteString(p.Value)
-		case *syntax.SglQuoted:
-			b.WriteString(p.Value)
-		case *syntax.DblQuoted:
-			for _, q := range p.Parts {
-				l, ok := q.(*syntax.Lit)
-				if !ok {
-					return ""
-				}
-				b.WriteString(l.Value)
-			}
-		default:
-			return ""
-		}
-	}
-	return b.String()
 }
 
 // installCmd describes how one package manager's install command reads.

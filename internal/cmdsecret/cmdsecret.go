@@ -141,6 +141,16 @@ func textSecrets(text, where string) []Secret {
 	return out
 }
 
+// Literal returns the value of a word made only of literal text and
+// quotes, or "" when any part is expanded at run time (what
+// dockerfile/unpinned-package judges).
+func Literal(w *syntax.Word) string {
+	if t := wordText(w); !strings.Contains(t, expanded) {
+		return t
+	}
+	return ""
+}
+
 // wordText is the text of a shell word after quote removal, with every
 // part the shell expands replaced by expanded.
 func wordText(w *syntax.Word) string {

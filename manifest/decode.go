@@ -241,15 +241,25 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	d.buf = d.buf[:0]
 	var slim *slimRef
 	if ti, pod := slimInfo(obj); d.reread != nil && ti != nil && owned(n) && d.fits(n, ti, true) {
-		d.appendSlim(n, pod)
-		if sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj) == nil {
+		ok := fillDecode && d.fillSlim(n, obj, pod)
+		if !ok {
+			obj = known(apiVersion, kind) // never expected: fits says it decodes
+			d.appendSlim(n, pod)
+			ok = sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj) == nil
+		}
+		if ok {
 			slim = &slimRef{file: d.reread, doc: d.unitDoc, unit: d.unitIdx, obj: len(out.objs)}
 		} else {
 			obj = known(apiVersion, kind) // never expected: fits says it decodes
 			d.buf = d.buf[:0]
 		}
 	}
-	if slim != nil {
+	filled := slim == nil && fillDecode && d.fillObject(n, obj)
+	if !filled && slim == nil {
+		obj = known(apiVersion, kind) // fill may have written part of it
+		d.buf = d.buf[:0]
+	}
+	if slim != nil || filled {
 		// decoded
 	} else if ne := d.appendJSON(n, true); ne != nil {
 		fail(ne.node.Line+base, fmt.Errorf("%w: %s", ErrSyntax, ne.message(base)))

@@ -69,10 +69,11 @@ var replicaSetInfo = sync.OnceValue(func() *typeInfo {
 type typeInfo struct {
 	kind        reflect.Kind
 	typ         reflect.Type
-	unmarshaler bool                 // *T implements json.Unmarshaler
-	opaque      bool                 // decoded in a way fits does not model
-	elem        *typeInfo            // pointer, slice, array, map
-	fields      map[string]*typeInfo // struct, by JSON name
+	unmarshaler bool                  // *T implements json.Unmarshaler
+	opaque      bool                  // decoded in a way fits does not model
+	stringOpt   bool                  // a struct with a `json:",string"` field (fill does not model it)
+	elem        *typeInfo             // pointer, slice, array, map
+	fields      map[string]*fieldInfo // struct, by JSON name
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -108,9 +109,11 @@ func newTypeInfo(t reflect.Type, seen map[reflect.Type]*typeInfo) *typeInfo {
 		}
 		ti.elem = newTypeInfo(t.Elem(), seen)
 	case reflect.Struct:
-		ti.fields = map[string]*typeInfo{}
+		ti.fields = map[string]*fieldInfo{}
+		ti.stringOpt = stringOption(t)
+		index := jsonFieldIndexes(t)
 		for name, ft := range jsonFields(t) {
-			ti.fields[name] = newTypeInfo(ft, seen)
+			ti.fields[name] = &fieldInfo{ti: newTypeInfo(ft, seen), index: index[name]}
 		}
 	case reflect.Complex64, reflect.Complex128, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Uintptr:
 		ti.opaque = true
@@ -208,12 +211,12 @@ func (d *decoder) fits(n *yaml.Node, ti *typeInfo, top bool) bool {
 					continue // unknown fields are dropped
 				}
 				if top && c[i].Value == "metadata" && c[i+1].Kind == yaml.MappingNode {
-					if !d.fitsMetadata(c[i+1], ft) {
+					if !d.fitsMetadata(c[i+1], ft.ti) {
 						return false
 					}
 					continue
 				}
-				if !d.fits(c[i+1], ft, false) {
+				if !d.fits(c[i+1], ft.ti, false) {
 					return false
 				}
 			}

@@ -111,6 +111,45 @@ func maybeCompose(src []byte) bool {
 	return bytes.HasPrefix(src, []byte("services:")) || bytes.Contains(src, []byte("\nservices:"))
 }
 
+// fileMaybeCompose is maybeCompose on the file at path, of the given
+// size, read through a small buffer: a cluster dump of gigabytes is read
+// whole once, by the loader, not twice. Files over maxSize are not
+// Compose files (the loader reports them too large).
+func fileMaybeCompose(path string, size, maxSize int64) bool {
+	if maxSize <= 0 {
+		maxSize = manifest.DefaultMaxFileSize
+	}
+	if size > maxSize {
+		return false
+	}
+	f, err := os.Open(path) // #nosec G304 -- reading the inputs the user named is the point
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const key = "\nservices:"
+	// buf keeps the last len(key)-1 bytes of the previous chunk in front,
+	// so that a key across two reads is found; it starts with a newline
+	// so that the key on the first line is found too.
+	buf := make([]byte, 64<<10)
+	buf[0] = '\n'
+	kept := 1
+	for read := int64(0); read <= maxSize; {
+		n, err := f.Read(buf[kept:])
+		read += int64(n)
+		if bytes.Contains(buf[:kept+n], []byte(key)) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		keep := min(len(key)-1, kept+n)
+		copy(buf, buf[kept+n-keep:kept+n])
+		kept = keep
+	}
+	return false
+}
+
 func isYAML(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
@@ -141,9 +180,10 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		if st, err := os.Stat(path); !isCompose && err == nil && st.Mode().IsRegular() {
 			// Only regular files are looked into: a named pipe read here
 			// would be empty for the loader.
-			src, err := manifest.ReadFile(path, maxSize)
-			if err == nil && maybeCompose(src) {
-				isCompose = compose.IsCompose(name, src)
+			if fileMaybeCompose(path, st.Size(), maxSize) {
+				if src, err := manifest.ReadFile(path, maxSize); err == nil {
+					isCompose = compose.IsCompose(name, src)
+				}
 			}
 		}
 		switch {

@@ -71,9 +71,10 @@ type decoded struct {
 type decoder struct {
 	file             string
 	defaultNamespace string
-	fieldLines       bool   // Options.FieldLines
-	buf              []byte // JSON of the object being decoded
-	scratch          []byte // JSON of a scalar, for fits
+	fieldLines       bool              // Options.FieldLines
+	buf              []byte            // JSON of the object being decoded
+	scratch          []byte            // JSON of a scalar, for fits
+	strs             map[string]string // short strings already decoded (str)
 	// reread, when set, is the file being decoded, which can be read
 	// again: owned Pods are then decoded slim (see slimRef).
 	reread *rereadable
@@ -275,6 +276,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	if cap(d.buf) > 1<<20 {
 		d.buf = nil // do not keep a huge buffer for small objects
 	}
+	dropLastApplied(obj)
 	if fes := checkObject(obj); len(fes) > 0 {
 		lines := fieldLines(n, base, false)
 		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {

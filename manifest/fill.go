@@ -178,7 +178,7 @@ func (d *decoder) fill(n *yaml.Node, ti *typeInfo, v reflect.Value, top bool) bo
 				if !d.fill(c[i+1], ti.elem, e, false) {
 					return false
 				}
-				k := reflect.ValueOf(strings.Clone(c[i].Value))
+				k := reflect.ValueOf(d.str(c[i].Value))
 				if k.Type() != kt {
 					k = k.Convert(kt)
 				}
@@ -322,7 +322,7 @@ func (d *decoder) fillScalar(n *yaml.Node, ti *typeInfo, v reflect.Value) bool {
 		if k != 's' || !utf8.ValidString(n.Value) {
 			return false
 		}
-		v.SetString(strings.Clone(n.Value))
+		v.SetString(d.str(n.Value))
 		return true
 	case reflect.Bool:
 		if k != 'b' {
@@ -433,4 +433,56 @@ func (d *decoder) fillPodSpec(n *yaml.Node, ti *typeInfo, v reflect.Value) bool 
 		v.Set(s)
 		return true
 	})
+}
+
+// Strings.
+//
+// A cluster dump repeats the same short strings in every object: label
+// keys and values, container and port names, protocols, images,
+// namespaces. The decoded objects share one copy of each (per decoding
+// goroutine) instead of a copy per use, which saves a good part of a large
+// dump's memory; strings are immutable, so sharing is invisible. Long
+// strings and the table's overflow are copied as before: the copy never
+// pins the parser's buffer.
+
+const (
+	internMax     = 64      // longer strings are copied, not shared
+	internEntries = 1 << 16 // strings shared per decoder, at most
+)
+
+// str returns s (a substring of the parser's buffer) as a string of its
+// own, shared with earlier equal strings when short.
+func (d *decoder) str(s string) string {
+	if len(s) > internMax {
+		return strings.Clone(s)
+	}
+	if c, ok := d.strs[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	if d.strs == nil {
+		d.strs = make(map[string]string, 1024)
+	}
+	if len(d.strs) < internEntries {
+		d.strs[c] = c
+	}
+	return c
+}
+
+// LastAppliedAnnotation is the annotation in which `kubectl apply` keeps
+// the object as last applied, as JSON.
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// dropLastApplied empties the value of obj's LastAppliedAnnotation,
+// keeping the key: it is a copy of the object, as large as the rest of
+// its metadata and spec together in a cluster dump, and nothing in Ward
+// reads it (what the object declares is read from the object itself).
+func dropLastApplied(obj any) {
+	m := meta(obj)
+	if m == nil {
+		return
+	}
+	if a := m.GetAnnotations(); a[LastAppliedAnnotation] != "" {
+		a[LastAppliedAnnotation] = ""
+	}
 }

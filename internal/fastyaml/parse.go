@@ -727,6 +727,14 @@ func (p *parser) value() *yaml.Node {
 // plain makes the plain scalar src[start:end].
 func (p *parser) plain(start, end int) *yaml.Node {
 	v := p.src[start:end]
+	if p.discard {
+		// Only what fails matters of a scalar that is not built: the
+		// merge key, which this parser leaves to yaml.v3.
+		if v == "<<" {
+			fail()
+		}
+		return p.node(yaml.ScalarNode, strTag, p.line, 0)
+	}
 	tag := resolve(v)
 	if tag == "" {
 		fail()

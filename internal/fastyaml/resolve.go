@@ -80,16 +80,24 @@ func resolve(s string) string {
 				return strTag
 			}
 		}
-		if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
-			return intTag
-		}
-		if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
-			return intTag
+		// No integer syntax has a '.': an IP address or a version skips
+		// the integer parses (and the errors they allocate).
+		dot := strings.IndexByte(plain, '.') >= 0
+		if !dot {
+			if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
+				return intTag
+			}
+			if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
+				return intTag
+			}
 		}
 		if yamlStyleFloat(plain) {
 			if _, err := strconv.ParseFloat(plain, 64); err == nil {
 				return floatTag
 			}
+		}
+		if dot {
+			return strTag
 		}
 		if rest, ok := strings.CutPrefix(plain, "0b"); ok {
 			if _, err := strconv.ParseInt(rest, 2, 64); err == nil {

@@ -75,6 +75,7 @@ type decoder struct {
 	buf              []byte            // JSON of the object being decoded
 	scratch          []byte            // JSON of a scalar, for fits
 	strs             map[string]string // short strings already decoded (str)
+	arena            fastyaml.Arena    // the nodes of the document being decoded
 	// reread, when set, is the file being decoded, which can be read
 	// again: owned Pods are then decoded slim (see slimRef).
 	reread *rereadable
@@ -85,7 +86,7 @@ type decoder struct {
 // decode decodes one unit of the document that starts with origin.
 func (d *decoder) decode(u unit, origin string, out *decoded) {
 	d.unitDoc, d.unitIdx = u.doc, u.idx
-	doc, err := parseDocument(u.text)
+	doc, err := d.parseDocument(u.text)
 	if err != nil {
 		if u.mode != wholeDocument {
 			out.retry = true
@@ -145,8 +146,12 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 // writes the error messages. internal/fastyaml is fuzzed against yaml.v3.
 // The fast path checks metadata.managedFields but does not build it (a
 // null in the tree): appendMetadata leaves it out anyway.
-func parseDocument(text []byte) (*yaml.Node, error) {
-	if doc, err := fastyaml.ParseObject(text); err == nil {
+//
+// The fast path's trees live in the decoder's arena: each is dead once
+// the next document is parsed, and its strings are the text's bytes, so
+// whatever the decoder keeps it copies (str, strings.Clone).
+func (d *decoder) parseDocument(text []byte) (*yaml.Node, error) {
+	if doc, err := fastyaml.ParseObjectIn(&d.arena, text); err == nil {
 		return doc, nil
 	}
 	doc := new(yaml.Node)

@@ -49,7 +49,8 @@ func fillCases(name string, data []byte) []fillCase {
 		return nil
 	}
 	eachDocument(data, "", func(doc document) {
-		root, err := parseDocument(doc.text)
+		var d decoder // an arena of its own: the cases keep their trees
+		root, err := d.parseDocument(doc.text)
 		if err != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 			return
 		}

@@ -1,7 +1,9 @@
 package fastyaml
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"strings"
 	"testing"
 
@@ -59,7 +61,55 @@ func objectDifferential(t testing.TB, data []byte) bool {
 	if err := diffNodes(got, want); err != nil {
 		t.Fatalf("ParseObject(%q) differs from yaml.v3 without managedFields: %v\ngot:\n%s\nwant:\n%s", data, err, dumpNode(got), dumpNode(want))
 	}
+	// The same in an arena reused by every document of the tests: the
+	// last tree's memory is cleared and refilled.
+	arenaMu.Lock()
+	defer arenaMu.Unlock()
+	cp := append([]byte(nil), data...)
+	inArena, err := ParseObjectIn(&testArena, cp)
+	if err != nil {
+		t.Fatalf("ParseObjectIn(%q): %v, ParseObject accepted it", data, err)
+	}
+	if err := diffNodes(inArena, want); err != nil {
+		t.Fatalf("ParseObjectIn(%q) differs from yaml.v3 without managedFields: %v\ngot:\n%s\nwant:\n%s", data, err, dumpNode(inArena), dumpNode(want))
+	}
 	return true
+}
+
+// testArena is the arena of every ParseObjectIn of the tests, so that
+// each parse reuses what the previous one left.
+var (
+	arenaMu   sync.Mutex
+	testArena Arena
+)
+
+// TestArenaReuse: trees parsed one after another in one arena, with
+// documents of growing and shrinking size, refused documents and huge
+// ones in between, are each what ParseObject gives.
+func TestArenaReuse(t *testing.T) {
+	docs := synthDocs(t, synth.Config{Seed: 4, Pods: 60, Policies: 20, Dump: true})
+	var big strings.Builder
+	for i := range 40000 {
+		fmt.Fprintf(&big, "k%d: v\n", i)
+	}
+	docs = append(docs, []byte("a: &x 1\nb: *x\n"), []byte(big.String()), []byte("key: [unclosed\n"), docs[0], docs[1])
+	var a Arena
+	for i, d := range docs {
+		want, werr := ParseObject(d)
+		got, err := ParseObjectIn(&a, d)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("document %d: ParseObjectIn error %v, ParseObject error %v", i, err, werr)
+		}
+		if err != nil {
+			continue
+		}
+		if err := diffNodes(got, want); err != nil {
+			t.Fatalf("document %d: ParseObjectIn differs from ParseObject: %v", i, err)
+		}
+	}
+	if len(a.nodes) > arenaMax {
+		t.Errorf("the arena kept %d nodes, more than %d", len(a.nodes), arenaMax)
+	}
 }
 
 func TestParseObjectSynth(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -44,7 +45,7 @@ type unsupported struct{}
 // decoded. Parse neither keeps nor modifies data. It is safe for
 // concurrent use.
 func Parse(data []byte) (doc *yaml.Node, err error) {
-	return parse(data, false)
+	return parse(data, false, nil)
 }
 
 // ParseObject is Parse for a Kubernetes object, or a sequence of them,
@@ -56,10 +57,40 @@ func Parse(data []byte) (doc *yaml.Node, err error) {
 // scalar at the line and column of the collection. Everything else is as
 // Parse gives it.
 func ParseObject(data []byte) (doc *yaml.Node, err error) {
-	return parse(data, true)
+	return parse(data, true, nil)
 }
 
-func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
+// An Arena is memory for the nodes of one parsed document at a time,
+// reused by the next: a caller that parses documents one after another
+// and drops each tree before parsing the next (a loader decoding a
+// cluster dump) then allocates almost nothing per document, where each
+// tree used to be garbage for the collector. The zero Arena is ready to
+// use; an Arena is not safe for concurrent use.
+type Arena struct {
+	nodes []yaml.Node
+	ptrs  []*yaml.Node
+	// dirtyNodes and dirtyPtrs are the prefixes the last tree used,
+	// cleared before reuse so that no string of it stays reachable.
+	dirtyNodes, dirtyPtrs int
+}
+
+// arenaMax bounds the nodes an Arena keeps between documents: a huge
+// document gets memory of its own, not kept after it.
+const arenaMax = 1 << 20
+
+// ParseObjectIn is ParseObject with the nodes in a, and without copying
+// data: the tree is valid until the next call with a, and its strings are
+// substrings of data, which must not be modified while the tree or any
+// string taken from it without copying is in use. Callers keep what they
+// need of the tree by copying it (strings.Clone).
+func ParseObjectIn(a *Arena, data []byte) (doc *yaml.Node, err error) {
+	clear(a.nodes[:a.dirtyNodes])
+	clear(a.ptrs[:a.dirtyPtrs])
+	a.dirtyNodes, a.dirtyPtrs = 0, 0
+	return parse(data, true, a)
+}
+
+func parse(data []byte, skipManaged bool, a *Arena) (doc *yaml.Node, err error) {
 	lines, ascii, ok := scan(data)
 	if !ok {
 		return nil, ErrUnsupported
@@ -79,6 +110,14 @@ func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
 		clear(p.stack[:p.stackTop])
 		*sp = p.stack[:0]
 		stackPool.Put(sp)
+		if a != nil {
+			// What this tree used of the arena's memory (all of it when
+			// it went on to memory of its own).
+			a.dirtyNodes, a.dirtyPtrs = len(a.nodes), len(a.ptrs)
+			if p.inArena {
+				a.dirtyNodes, a.dirtyPtrs = p.nslab, p.nptrs
+			}
+		}
 		if r != nil {
 			if _, ok := r.(unsupported); !ok && strict {
 				panic(r)
@@ -91,7 +130,7 @@ func parse(data []byte, skipManaged bool) (doc *yaml.Node, err error) {
 	if skipManaged {
 		lines -= managedLines(data)
 	}
-	p.init(data, lines, ascii)
+	p.init(data, lines, ascii, a)
 	p.skipManaged = skipManaged
 	return p.document(), nil
 }
@@ -217,17 +256,36 @@ type parser struct {
 	metaDepth   int
 	discard     bool
 	scratch     yaml.Node
+
+	// inArena says slab and ptrs are still the Arena's (the tree has not
+	// gone on to memory of its own).
+	inArena bool
 }
 
-func (p *parser) init(data []byte, lines int, ascii bool) {
-	p.src = string(data)
+func (p *parser) init(data []byte, lines int, ascii bool, a *Arena) {
 	p.ascii = ascii
 	// Manifests have two nodes per line on average (a key and a scalar,
 	// or a key and a collection): slightly more avoids a second slab.
 	n := 2*lines + lines/8 + 8
+	p.chunk = max(32, lines/4)
+	if a == nil {
+		p.src = string(data)
+		p.slab = make([]yaml.Node, n)
+		p.ptrs = make([]*yaml.Node, n)
+		return
+	}
+	// The caller keeps data unchanged while the tree is in use
+	// (ParseObjectIn), so the strings may share its bytes.
+	p.src = unsafe.String(unsafe.SliceData(data), len(data)) // #nosec G103 -- data is not modified while the tree lives (ParseObjectIn's contract)
+	if len(a.nodes) < n && n <= arenaMax {
+		a.nodes, a.ptrs = make([]yaml.Node, n), make([]*yaml.Node, n)
+	}
+	if len(a.nodes) >= n {
+		p.slab, p.ptrs, p.inArena = a.nodes, a.ptrs, true
+		return
+	}
 	p.slab = make([]yaml.Node, n)
 	p.ptrs = make([]*yaml.Node, n)
-	p.chunk = max(32, lines/4)
 }
 
 func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
@@ -237,7 +295,7 @@ func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
 		return n
 	}
 	if p.nslab == len(p.slab) {
-		p.slab, p.nslab = make([]yaml.Node, p.chunk), 0
+		p.slab, p.nslab, p.inArena = make([]yaml.Node, p.chunk), 0, false
 	}
 	n := &p.slab[p.nslab]
 	p.nslab++
@@ -255,7 +313,7 @@ func (p *parser) content(n *yaml.Node, base int) {
 	kids := p.stack[base:]
 	if k := len(kids); k > 0 {
 		if len(p.ptrs)-p.nptrs < k {
-			p.ptrs, p.nptrs = make([]*yaml.Node, max(p.chunk, k)), 0
+			p.ptrs, p.nptrs, p.inArena = make([]*yaml.Node, max(p.chunk, k)), 0, false
 		}
 		c := p.ptrs[p.nptrs : p.nptrs+k : p.nptrs+k]
 		p.nptrs += k

@@ -3,8 +3,8 @@ package fastyaml
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wardsec/ward/internal/synth"

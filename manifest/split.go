@@ -75,15 +75,14 @@ func lonelyCR(data []byte) bool {
 // document per value. It returns false for any other document, which is
 // then read as it is (and reported by the parser when it is broken).
 func splitJSONStream(doc document) ([]document, bool) {
-	if !mayBeStream(doc.text) {
-		return nil, false
-	}
 	sc := jsonScanner{data: doc.text, line: 1}
 	if first, _, ok := bytes.Cut(doc.text, []byte("\n")); ok && marker(first, "---") && len(bytes.TrimSpace(first[3:])) == 0 {
 		sc.off, sc.line = len(first)+1, 2
 	}
 	sc.space()
-	if c := sc.peek(); c != '{' && c != '[' {
+	// A YAML document does not start with a brace: most stop here, before
+	// mayBeStream reads the whole text.
+	if c := sc.peek(); c != '{' && c != '[' || !mayBeStream(doc.text) {
 		return nil, false
 	}
 	var docs []document

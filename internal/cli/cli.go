@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/helmchart"
+	"github.com/wardsec/ward/internal/gcbudget"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
@@ -196,13 +196,10 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 
 // Main is the entry point of cmd/ward.
 func Main() {
-	// Loading allocates many short-lived parse trees; with the default
-	// GOGC=100 the collector takes a third of the CPU. Twice the headroom
-	// costs about a third more peak memory and saves about 15% of the time.
-	// GOGC in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
+	// GOGC=200 while the heap is small, a budget that follows the live
+	// heap on large inputs (see gcbudget); GOGC or GOMEMLIMIT in the
+	// environment still win.
+	gcbudget.Start()
 	os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -5,7 +5,13 @@
 // Load reads files, directories and standard input: multi-document YAML,
 // JSON, `kind: List` dumps from `kubectl get -o yaml`, and `helm template`
 // output, whose `# Source:` comments are kept. Documents are decoded in
-// parallel into the official k8s.io/api types. Workloads are pod templates:
+// parallel into the official k8s.io/api types, straight from the parsed
+// YAML nodes with encoding/json's rules (the JSON decode the API server's
+// tooling uses stays the reference, and the path for anything the direct
+// decode is not sure of). Each decoding goroutine parses into an arena it
+// reuses and shares one copy of each short string between the objects it
+// decodes. The value of kubectl's last-applied-configuration annotation is
+// not kept (its key is): it is a copy of the object. Workloads are pod templates:
 // Pods in the input that belong to a Deployment, StatefulSet, Job and so on
 // (through their ownerReferences) are folded into it and contribute their
 // IPs. Such Pods (and ReplicaSets) with owner references are checked field

@@ -48,6 +48,11 @@
 // A document of nothing but comments and blank lines yields the zero
 // Node, as yaml.Unmarshal leaves it.
 //
+// ParseObject leaves out metadata.managedFields (checked, not built), and
+// ParseObjectIn parses into an Arena that the next document reuses, its
+// strings sharing the caller's bytes: for loaders that take what they need
+// from a tree before parsing the next one.
+//
 // Comments are dropped: HeadComment, LineComment and FootComment are
 // always empty, and Ward does not read them. Otherwise the trees are
 // equal, which the package's tests check by differential testing against

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"iter"
 	"maps"
-	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -24,37 +23,31 @@ import (
 // to their 1-based lines. It is immutable and safe for concurrent use; its
 // zero value holds no path.
 //
-// It is a tree mirroring the object's YAML nesting, in one array in
-// document order, and the keys of its mappings in one string (or, for the
-// field names of the Kubernetes API, in one string all share): a path is
-// not stored, it is found by walking down the tree. Every path of the
-// object is found, whatever its keys hold (dots, brackets, duplicates).
+// It is a tree mirroring the object's YAML nesting, encoded in one string:
+// a path is not stored, it is found by walking down the tree. Every path
+// of the object is found, whatever its keys hold (dots, brackets,
+// duplicates).
+//
+// The string holds the length of the keys section as a uvarint, the keys
+// section (the keys of the object's mappings that are not field names of
+// the Kubernetes API, commonKeys, each preceded by its length as a
+// uvarint), then the nodes. A node is a mapping key or a sequence item:
+// its segment (a uvarint: the segment kind in the low two bits, then the
+// item index or the key's number or offset, see key), its line as a varint
+// difference from the line of its previous sibling (of its parent for the
+// first), the length in bytes of its children as a uvarint, and its
+// children, the nodes of its value. Nodes are in document order.
 type Lines struct {
-	t *lineTable // nil for none
-}
-
-// A lineTable is the tree of a Lines.
-type lineTable struct {
-	nodes []lineNode
-	keys  string // the keys of the mapping nodes, each preceded by its length as a uvarint
-	wide  []int  // nil, or the line of each node when one does not fit an int32
-}
-
-// A lineNode is a mapping key or a sequence item, followed in Lines.nodes
-// by the nodes of its value.
-type lineNode struct {
-	line int32
-	end  int32  // index of the first node after this node's subtree
-	ref  uint32 // segment kind (segMask bits); the rest: item index, or key offset (see key)
+	s string
 }
 
 // Segment kinds: what a node appends to the path of its parent.
 const (
-	segItem   = 0 << 30 // "[i]", i the rest of ref
-	segDotKey = 1 << 30 // "." and the key
-	segKey    = 2 << 30 // the key alone (a key of the top mapping)
-	segMask   = 3 << 30
-	refMax    = 1<<30 - 1
+	segItem   = 0 // "[i]"
+	segDotKey = 1 // "." and the key
+	segKey    = 2 // the key alone (a key of the top mapping)
+	segBits   = 2
+	segMask   = 1<<segBits - 1
 )
 
 // Get returns the line of the field at path, as in Workload.Lines. When a
@@ -62,77 +55,107 @@ const (
 // that of its first occurrence, as for the same path written as a
 // sequence item, that of its last.
 func (l Lines) Get(path string) (int, bool) {
-	if l.t == nil {
-		return 0, false
-	}
-	i := l.t.index(path)
-	if i < 0 {
-		return 0, false
-	}
-	return l.t.line(i), true
+	m := l.lookup(path)
+	return m.line, m.at >= 0
 }
 
-// line returns the line of node i.
-func (l *lineTable) line(i int) int {
-	if l.wide != nil {
-		return l.wide[i]
-	}
-	return int(l.nodes[i].line)
-}
-
-// index returns the index of the node whose line path has, or -1.
-func (l *lineTable) index(path string) int {
-	m := match{best: -1}
-	l.find(0, len(l.nodes), path, &m)
-	return m.best
-}
-
-// match is the node found so far for a path, and whether it is a
-// sequence item.
+// match is the node found for a path: its offset in Lines.s (-1 for
+// none), its line, and whether it is a sequence item.
 type match struct {
-	best int
-	item bool
+	at, line int
+	item     bool
 }
 
-// find looks for the rest r of a path among the nodes [from, to) (siblings
-// and their subtrees), trying every sibling whose segment starts r.
-func (l *lineTable) find(from, to int, r string, m *match) {
-	for i := from; i < to; i = int(l.nodes[i].end) {
-		rest, ok := l.cut(i, r)
-		if !ok {
-			continue
+// lookup finds the node of path.
+func (l Lines) lookup(path string) match {
+	m := match{at: -1}
+	if from, ok := l.nodes(); ok {
+		l.find(commonKeys().list, from, len(l.s), 0, path, &m)
+	}
+	return m
+}
+
+// nodes returns the offset of the first node.
+func (l Lines) nodes() (int, bool) {
+	if l.s == "" {
+		return 0, false
+	}
+	n, at := uvarint(l.s, 0)
+	return at + int(n), true // #nosec G115 -- the builder wrote len(keys)
+}
+
+// lineNode is a decoded node.
+type lineNode struct {
+	ref  uint64 // segment kind and index or key offset
+	line int
+	kids int // offset of its first child
+	next int // offset of the first node after its subtree
+}
+
+// node decodes the node at offset at, whose previous sibling (or parent)
+// is at line prev.
+func (l Lines) node(at, prev int) lineNode {
+	var n lineNode
+	n.ref, at = uvarint(l.s, at)
+	d, at := uvarint(l.s, at)
+	n.line = prev + int(d>>1^-(d&1)) // #nosec G115 -- zigzag: wraps as the encoder did
+	size, at := uvarint(l.s, at)
+	n.kids, n.next = at, at+int(size) // #nosec G115 -- the builder wrote it
+	return n
+}
+
+// uvarint decodes the uvarint at offset at of s, which the builder wrote,
+// and returns it with the offset after it.
+func uvarint(s string, at int) (uint64, int) {
+	var v uint64
+	for shift := 0; at < len(s); shift += 7 {
+		c := s[at]
+		at++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
 		}
-		if rest == "" {
-			// The map the tree replaces kept the first line written for a
-			// path by a mapping key and the last by a sequence item, in
-			// document order.
-			item := l.nodes[i].ref&segMask == segItem
-			switch {
-			case item && (!m.item || i > m.best):
-				m.best, m.item = i, true
-			case !item && !m.item && (m.best < 0 || i < m.best):
-				m.best = i
+	}
+	return v, at
+}
+
+// find looks for the rest r of a path among the sibling nodes in
+// [from, to) of l.s, whose previous sibling (or parent) is at line prev,
+// and their subtrees, trying every sibling whose segment starts r.
+func (l Lines) find(common []string, from, to, prev int, r string, m *match) {
+	for at := from; at < to; {
+		n := l.node(at, prev)
+		if rest, ok := l.cut(common, n.ref, r); ok {
+			if rest == "" {
+				// The map the tree replaces kept the first line written
+				// for a path by a mapping key and the last by a sequence
+				// item, in document order. Below this node, only keys
+				// that add nothing to the path (empty keys of the top
+				// mapping) could match too, and those come later.
+				item := n.ref&segMask == segItem
+				switch {
+				case item && (!m.item || at > m.at):
+					*m = match{at: at, line: n.line, item: true}
+				case !item && !m.item && (m.at < 0 || at < m.at):
+					*m = match{at: at, line: n.line}
+				}
+			} else if n.next > n.kids {
+				l.find(common, n.kids, n.next, n.line, rest, m)
 			}
-			// Below it, only keys that add nothing to the path (empty keys
-			// of the top mapping) could match too, and those come later.
-			continue
 		}
-		if end := int(l.nodes[i].end); end > i+1 {
-			l.find(i+1, end, rest, m)
-		}
+		prev, at = n.line, n.next
 	}
 }
 
-// cut returns r without the segment of node i, if r starts with it.
-func (l *lineTable) cut(i int, r string) (string, bool) {
-	ref := l.nodes[i].ref
+// cut returns r without the segment of a node, ref, if r starts with it.
+func (l Lines) cut(common []string, ref uint64, r string) (string, bool) {
 	switch ref & segMask {
 	case segItem:
 		if len(r) < 3 || r[0] != '[' {
 			return "", false
 		}
 		var b [24]byte
-		s := strconv.AppendUint(b[:0], uint64(ref&refMax), 10)
+		s := strconv.AppendUint(b[:0], ref>>segBits, 10)
 		if len(r) < len(s)+2 || r[1:1+len(s)] != string(s) || r[1+len(s)] != ']' {
 			return "", false
 		}
@@ -143,29 +166,29 @@ func (l *lineTable) cut(i int, r string) (string, bool) {
 		}
 		r = r[1:]
 	}
-	k := l.key(ref)
+	k := l.key(common, ref)
 	if len(r) < len(k) || r[:len(k)] != k {
 		return "", false
 	}
 	return r[len(k):], true
 }
 
-// key returns the key of a mapping node's ref: its offset is in
-// commonKeys, or past it in l.keys.
-func (l *lineTable) key(ref uint32) string {
-	keys := commonKeys().text
-	off := int(ref & refMax)
-	if off >= len(keys) {
-		keys, off = l.keys, off-len(keys)
+// key returns the key of a mapping node's ref: the key numbered so in
+// common, or past them, the key at that offset in the keys section of l.
+func (l Lines) key(common []string, ref uint64) string {
+	id := ref >> segBits
+	if id < uint64(len(common)) {
+		return common[id]
 	}
-	n, w := binary.Uvarint([]byte(keys[off:min(off+binary.MaxVarintLen64, len(keys))]))
-	return keys[off+w : off+w+int(n)]
+	n, at := uvarint(l.s, 0)
+	keys := l.s[at : at+int(n)]                        // #nosec G115 -- the builder wrote it
+	n, at = uvarint(keys, int(id-uint64(len(common)))) // #nosec G115 -- an offset the builder wrote
+	return keys[at : at+int(n)]                        // #nosec G115 -- a length the builder wrote
 }
 
-// keyTable is a set of keys in one string, each preceded by its length as
-// a uvarint, and the offset of each.
+// keyTable is a list of keys and the number of each.
 type keyTable struct {
-	text string
+	list []string
 	at   map[string]uint32
 }
 
@@ -209,14 +232,10 @@ var commonKeys = sync.OnceValue(func() keyTable {
 	} {
 		walk(reflect.TypeOf(v))
 	}
-	var b []byte
-	kt := keyTable{at: make(map[string]uint32, len(names))}
-	for _, k := range slices.Sorted(maps.Keys(names)) {
-		kt.at[k] = uint32(len(b)) // #nosec G115 -- a few kilobytes
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
+	kt := keyTable{list: slices.Sorted(maps.Keys(names)), at: make(map[string]uint32, len(names))}
+	for i, k := range kt.list {
+		kt.at[k] = uint32(i) // #nosec G115 -- a few thousand
 	}
-	kt.text = string(b)
 	return kt
 })
 
@@ -224,43 +243,42 @@ var commonKeys = sync.OnceValue(func() keyTable {
 // path once (with the line Get returns).
 func (l Lines) All() iter.Seq2[string, int] {
 	return func(yield func(string, int) bool) {
-		if l.t != nil {
-			l.t.all(yield)
+		from, ok := l.nodes()
+		if !ok {
+			return
 		}
-	}
-}
-
-// all yields every path of l with its line, as Lines.All.
-func (l *lineTable) all(yield func(string, int) bool) {
-	var path []byte
-	var walk func(from, to int) bool
-	walk = func(from, to int) bool {
-		for i := from; i < to; i = int(l.nodes[i].end) {
-			mark := len(path)
-			ref := l.nodes[i].ref
-			switch ref & segMask {
-			case segItem:
-				path = append(path, '[')
-				path = strconv.AppendUint(path, uint64(ref&refMax), 10)
-				path = append(path, ']')
-			case segDotKey:
-				path = append(path, '.')
-				path = append(path, l.key(ref)...)
-			default:
-				path = append(path, l.key(ref)...)
+		common := commonKeys().list
+		var path []byte
+		var walk func(from, to, prev int) bool
+		walk = func(from, to, prev int) bool {
+			for at := from; at < to; {
+				n := l.node(at, prev)
+				mark := len(path)
+				switch n.ref & segMask {
+				case segItem:
+					path = append(path, '[')
+					path = strconv.AppendUint(path, n.ref>>segBits, 10)
+					path = append(path, ']')
+				case segDotKey:
+					path = append(path, '.')
+					path = append(path, l.key(common, n.ref)...)
+				default:
+					path = append(path, l.key(common, n.ref)...)
+				}
+				p := string(path)
+				if l.lookup(p).at == at && !yield(p, n.line) {
+					return false
+				}
+				if !walk(n.kids, n.next, n.line) {
+					return false
+				}
+				path = path[:mark]
+				prev, at = n.line, n.next
 			}
-			p := string(path)
-			if l.index(p) == i && !yield(p, l.line(i)) {
-				return false
-			}
-			if !walk(i+1, int(l.nodes[i].end)) {
-				return false
-			}
-			path = path[:mark]
+			return true
 		}
-		return true
+		walk(from, len(l.s), 0)
 	}
-	walk(0, len(l.nodes))
 }
 
 // Len returns the number of paths of l.
@@ -272,68 +290,118 @@ func (l Lines) Len() int {
 	return n
 }
 
-// remap replaces every line of l with f(line). Only the loader calls it,
-// before l is shared.
-func (l Lines) remap(f func(int) int) {
-	if l.t != nil {
-		l.t.remap(f)
+// remap replaces every line of l with f(line). Only the loader calls it.
+func (l *Lines) remap(f func(int) int) {
+	from, ok := l.nodes()
+	if !ok {
+		return
 	}
-}
-
-// remap is Lines.remap.
-func (l *lineTable) remap(f func(int) int) {
-	for i := range l.nodes {
-		v := f(l.line(i))
-		if l.wide == nil && v >= math.MinInt32 && v <= math.MaxInt32 {
-			l.nodes[i].line = int32(v)
-			continue
+	var b linesBuilder
+	var walk func(from, to, prev int)
+	walk = func(from, to, prev int) {
+		for at := from; at < to; {
+			n := l.node(at, prev)
+			i := len(b.nodes)
+			b.nodes = append(b.nodes, buildNode{ref: n.ref, line: f(n.line)})
+			walk(n.kids, n.next, n.line)
+			b.nodes[i].end = len(b.nodes)
+			prev, at = n.line, n.next
 		}
-		if l.wide == nil {
-			l.wide = make([]int, len(l.nodes))
-			for j := range l.nodes {
-				l.wide[j] = int(l.nodes[j].line)
-			}
-		}
-		l.wide[i] = v
 	}
+	walk(from, len(l.s), 0)
+	k, at := uvarint(l.s, 0)
+	b.keys = append(b.keys, l.s[at:at+int(k)]...) // #nosec G115 -- the builder wrote it
+	*l = b.encode()
 }
 
 // linesBuilder builds Lines from an object's YAML node. A decoder keeps
 // one, for its scratch buffers.
 type linesBuilder struct {
-	nodes  []lineNode
+	nodes  []buildNode
 	keys   []byte
-	wide   []int // the lines, once one does not fit an int32
+	buf    []byte
 	path   []byte
 	base   int
 	policy bool
 	common keyTable
-	over   bool // too large for a Lines: give up
+}
+
+// A buildNode is a node of the tree being built: see Lines.
+type buildNode struct {
+	ref  uint64
+	line int
+	end  int // index of the first node after its subtree
+	size int // length of its children's encoding
 }
 
 // fieldLines returns the lines of the field paths of an object, n, whose
 // first line is base+1: every path when all, else the ones findings about
 // a policy point at (its name, namespace and spec).
 func (b *linesBuilder) fieldLines(n *yaml.Node, base int, policy bool) Lines {
-	b.nodes, b.keys, b.wide, b.path = b.nodes[:0], b.keys[:0], nil, b.path[:0]
-	b.base, b.policy, b.over = base, policy, false
+	b.nodes, b.keys, b.path = b.nodes[:0], b.keys[:0], b.path[:0]
+	b.base, b.policy = base, policy
 	if b.common.at == nil {
 		b.common = commonKeys()
 	}
 	b.walk(n)
-	if b.over || len(b.nodes) == 0 {
+	l := b.encode()
+	if cap(b.nodes) > 1<<16 || cap(b.keys) > 1<<20 || cap(b.buf) > 1<<20 {
+		b.nodes, b.keys, b.buf = nil, nil, nil // do not keep huge buffers for small objects
+	}
+	return l
+}
+
+// encode returns the Lines of b.nodes and b.keys.
+func (b *linesBuilder) encode() Lines {
+	if len(b.nodes) == 0 {
 		return Lines{}
 	}
-	l := &lineTable{nodes: make([]lineNode, len(b.nodes)), keys: string(b.keys)}
-	copy(l.nodes, b.nodes)
-	if b.wide != nil {
-		l.wide = append([]int(nil), b.wide...)
+	b.size(0, len(b.nodes), 0)
+	b.buf = binary.AppendUvarint(b.buf[:0], uint64(len(b.keys)))
+	b.buf = append(b.buf, b.keys...)
+	b.emit(0, len(b.nodes), 0)
+	return Lines{string(b.buf)}
+}
+
+// size sets the size of the nodes [from, to), siblings whose previous
+// sibling (or parent) is at line prev, and their subtrees, and returns the
+// length of their encoding.
+func (b *linesBuilder) size(from, to, prev int) int {
+	total := 0
+	for i := from; i < to; i = b.nodes[i].end {
+		n := &b.nodes[i]
+		n.size = b.size(i+1, n.end, n.line)
+		total += uvarintLen(n.ref) + uvarintLen(zigzag(n.line-prev)) + uvarintLen(uint64(n.size)) + n.size // #nosec G115 -- a length
+		prev = n.line
 	}
-	if cap(b.nodes) > 1<<16 || cap(b.keys) > 1<<20 {
-		b.nodes, b.keys = nil, nil // do not keep huge buffers for small objects
+	return total
+}
+
+// emit appends the encoding of the nodes [from, to) to b.buf (see size).
+func (b *linesBuilder) emit(from, to, prev int) {
+	for i := from; i < to; i = b.nodes[i].end {
+		n := b.nodes[i]
+		b.buf = binary.AppendUvarint(b.buf, n.ref)
+		b.buf = binary.AppendUvarint(b.buf, zigzag(n.line-prev))
+		b.buf = binary.AppendUvarint(b.buf, uint64(n.size)) // #nosec G115 -- a length
+		b.emit(i+1, n.end, n.line)
+		prev = n.line
 	}
-	b.wide = nil
-	return Lines{l}
+}
+
+// zigzag encodes d as binary.AppendVarint does; it wraps around for lines
+// far apart, and so does the decoder's sum.
+func zigzag(d int) uint64 {
+	return uint64(d<<1) ^ uint64(d>>63) // #nosec G115 -- zigzag encoding
+}
+
+// uvarintLen returns the length of the uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // walk adds the nodes of the fields under n, in the order and with the
@@ -352,69 +420,36 @@ func (b *linesBuilder) walk(n *yaml.Node) {
 				continue
 			}
 			mark := len(b.path)
-			seg := uint32(segKey)
+			seg := uint64(segKey)
 			if !top {
 				b.path = append(b.path, '.')
 				seg = segDotKey
 			}
 			b.path = append(b.path, k.Value...)
 			off, common := b.common.at[k.Value]
+			ref := uint64(off)
 			if !common {
-				if len(b.common.text)+len(b.keys) > refMax {
-					b.over = true
-					return
-				}
-				off = uint32(len(b.common.text) + len(b.keys)) // #nosec G115 -- checked just above
+				ref = uint64(len(b.common.list) + len(b.keys)) // #nosec G115 -- a length
 				b.keys = binary.AppendUvarint(b.keys, uint64(len(k.Value)))
 				b.keys = append(b.keys, k.Value...)
 			}
-			at := b.add(k.Line, seg|off)
+			at := len(b.nodes)
+			b.nodes = append(b.nodes, buildNode{ref: ref<<segBits | seg, line: k.Line + b.base})
 			b.walk(n.Content[i+1])
-			b.close(at)
+			b.nodes[at].end = len(b.nodes)
 			b.path = b.path[:mark]
 		}
 	case yaml.SequenceNode:
 		for i, e := range n.Content {
-			if i > refMax {
-				b.over = true
-				return
-			}
 			mark := len(b.path)
 			b.path = append(b.path, '[')
 			b.path = strconv.AppendInt(b.path, int64(i), 10)
 			b.path = append(b.path, ']')
-			at := b.add(e.Line, segItem|uint32(i))
+			at := len(b.nodes)
+			b.nodes = append(b.nodes, buildNode{ref: uint64(i)<<segBits | segItem, line: e.Line + b.base}) // #nosec G115 -- an index
 			b.walk(e)
-			b.close(at)
+			b.nodes[at].end = len(b.nodes)
 			b.path = b.path[:mark]
 		}
-	}
-}
-
-// add appends a node at line (of the document) and returns its index.
-func (b *linesBuilder) add(line int, ref uint32) int {
-	at := len(b.nodes)
-	if at >= math.MaxInt32 {
-		b.over = true
-		return at
-	}
-	line += b.base
-	if b.wide == nil && (line < math.MinInt32 || line > math.MaxInt32) {
-		b.wide = make([]int, at, at+1)
-		for j := range b.nodes {
-			b.wide[j] = int(b.nodes[j].line)
-		}
-	}
-	b.nodes = append(b.nodes, lineNode{line: int32(line), ref: ref}) // #nosec G115 -- wide holds the line when it does not fit
-	if b.wide != nil {
-		b.wide = append(b.wide, line)
-	}
-	return at
-}
-
-// close ends the subtree of node at.
-func (b *linesBuilder) close(at int) {
-	if at < len(b.nodes) {
-		b.nodes[at].end = int32(len(b.nodes)) // #nosec G115 -- add stops at MaxInt32 nodes
 	}
 }

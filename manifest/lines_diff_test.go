@@ -317,3 +317,19 @@ func BenchmarkLines(b *testing.B) {
 		}
 	})
 }
+
+// FuzzLines checks Lines against the map it replaces on any document.
+func FuzzLines(f *testing.F) {
+	for _, doc := range oddLines {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<12 {
+			return
+		}
+		var b linesBuilder
+		for i, n := range documents(t, data) {
+			checkLines(t, &b, "fuzz#"+strconv.Itoa(i), n, 3, i%2 == 1)
+		}
+	})
+}

@@ -86,7 +86,7 @@ func (l Lines) nodes() (int, bool) {
 
 // lineNode is a decoded node.
 type lineNode struct {
-	ref  uint64 // segment kind and index or key offset
+	ref  uint64 // segment kind, then item index or key number (see key)
 	line int
 	kids int // offset of its first child
 	next int // offset of the first node after its subtree

@@ -67,8 +67,8 @@ type object struct {
 	obj   any
 	kind  string
 	src   Source
-	lines map[string]int // field lines: policies, and workloads with Options.FieldLines
-	slim  *slimRef       // set for a Pod decoded slim: where to decode it whole
+	lines Lines    // field lines: policies, and workloads with Options.FieldLines
+	slim  *slimRef // set for a Pod decoded slim: where to decode it whole
 }
 
 // fieldErrors turns FieldErrors of one object into *Errors, with the line of

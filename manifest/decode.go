@@ -81,6 +81,7 @@ type decoder struct {
 	reread *rereadable
 	// unitDoc and unitIdx are the doc and idx of the unit being decoded.
 	unitDoc, unitIdx int
+	lines            linesBuilder
 }
 
 // decode decodes one unit of the document that starts with origin.
@@ -283,10 +284,10 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	}
 	dropLastApplied(obj)
 	if fes := checkObject(obj); len(fes) > 0 {
-		lines := fieldLines(n, base, false)
+		lines := d.lines.fieldLines(n, base, false)
 		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {
 			for ; path != ""; path = parentPath(path) {
-				if l, ok := lines[path]; ok {
+				if l, ok := lines.Get(path); ok {
 					return l
 				}
 			}
@@ -308,15 +309,15 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// No field lines: a slim Pod that becomes a workload is decoded
 		// again, whole, with them.
 	} else if _, ok := obj.(*networkingv1.NetworkPolicy); ok {
-		o.lines = fieldLines(n, base, true)
+		o.lines = d.lines.fieldLines(n, base, true)
 	} else if d.fieldLines {
 		switch obj.(type) {
 		case *corev1.Service, *networkingv1.Ingress, *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *corev1.ConfigMap:
 			// For the findings of the exposure, RBAC and ConfigMap audits.
-			o.lines = fieldLines(n, base, false)
+			o.lines = d.lines.fieldLines(n, base, false)
 		default:
 			if _, tp := podTemplate(obj); tp != "" {
-				o.lines = fieldLines(n, base, false)
+				o.lines = d.lines.fieldLines(n, base, false)
 			}
 		}
 	}
@@ -769,52 +770,4 @@ func appendJSONString(buf []byte, s string) []byte {
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
-}
-
-// fieldLines maps the field paths of an object to their file lines: every
-// path when all, else the ones findings about a policy point at (its name,
-// namespace and spec).
-func fieldLines(n *yaml.Node, base int, policy bool) map[string]int {
-	lines := make(map[string]int, 32)
-	path := make([]byte, 0, 128)
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		switch n.Kind {
-		case yaml.MappingNode:
-			top, inMetadata := len(path) == 0, string(path) == "metadata"
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				switch {
-				case !policy:
-				case top && k.Value != "spec" && k.Value != "metadata":
-					continue
-				case inMetadata && k.Value != "name" && k.Value != "namespace":
-					continue
-				}
-				mark := len(path)
-				if !top {
-					path = append(path, '.')
-				}
-				path = append(path, k.Value...)
-				p := string(path)
-				if _, dup := lines[p]; !dup {
-					lines[p] = k.Line + base
-				}
-				walk(n.Content[i+1])
-				path = path[:mark]
-			}
-		case yaml.SequenceNode:
-			for i, e := range n.Content {
-				mark := len(path)
-				path = append(path, '[')
-				path = strconv.AppendInt(path, int64(i), 10)
-				path = append(path, ']')
-				lines[string(path)] = e.Line + base
-				walk(e)
-				path = path[:mark]
-			}
-		}
-	}
-	walk(n)
-	return lines
 }

@@ -453,9 +453,7 @@ func (d *decoded) remap(lines func(int) int) {
 	for i := range d.objs {
 		o := &d.objs[i]
 		o.src.Line = at(o.src.Line)
-		for k, v := range o.lines {
-			o.lines[k] = at(v)
-		}
+		o.lines.remap(at)
 	}
 	for i := range d.skipped {
 		d.skipped[i].Source.Line = at(d.skipped[i].Source.Line)
@@ -509,7 +507,7 @@ func relocate(o *object, dir string, files map[string]map[string]int) {
 		files[file] = index
 	}
 	o.src = Source{File: file, Line: index[o.kind+"\x00"+m.GetName()], Origin: o.src.File}
-	o.lines = nil
+	o.lines = Lines{}
 }
 
 // objectLines indexes lines, a file of YAML documents, by kind and

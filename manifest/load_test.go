@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"github.com/wardsec/ward/istio"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,7 +225,7 @@ func TestLoadHelm(t *testing.T) {
 		"spec.ingress[0].ports[1].endPort":                                                  100,
 		"spec.ingress[0].ports[1].protocol":                                                 101,
 	}
-	if diff := cmp.Diff(wantLines, p.Lines); diff != "" {
+	if diff := cmp.Diff(wantLines, maps.Collect(p.Lines.All())); diff != "" {
 		t.Errorf("policy lines (-want +got):\n%s", diff)
 	}
 	if got := p.Line("spec.ingress[0].ports[1].endPort"); got != 100 {
@@ -582,7 +583,7 @@ func TestRenderedOriginAndLines(t *testing.T) {
 		if w.Source != want {
 			t.Errorf("workload %d: source %+v, want %+v", i, w.Source, want)
 		}
-		for p, l := range w.Lines {
+		for p, l := range w.Lines.All() {
 			if l <= 1000 {
 				t.Errorf("workload %d: field %s at line %d, not mapped", i, p, l)
 			}

@@ -80,9 +80,9 @@ type Workload struct {
 	// template's are in Template).
 	Annotations map[string]string
 	// Lines maps field paths of the workload object, such as
-	// "spec.template.spec.containers[0].image", to their lines; nil unless
-	// loaded with Options.FieldLines.
-	Lines map[string]int
+	// "spec.template.spec.containers[0].image", to their lines; empty
+	// unless loaded with Options.FieldLines.
+	Lines Lines
 
 	templatePath string // "spec.template", "" for a Pod
 }
@@ -92,7 +92,7 @@ type Workload struct {
 // the object's own line.
 func (w *Workload) Line(path string) int {
 	for path != "" {
-		if l, ok := w.Lines[path]; ok {
+		if l, ok := w.Lines.Get(path); ok {
 			return l
 		}
 		path = parentPath(path)
@@ -138,15 +138,15 @@ type Policy struct {
 	Source Source
 	// Lines maps a field path such as "spec.ingress[0].from[1].ipBlock.cidr"
 	// to its 1-based line, for findings that point inside the policy. It may
-	// be nil (policies built in code); use Line.
-	Lines map[string]int
+	// be empty (policies built in code); use Line.
+	Lines Lines
 }
 
 // Line returns the line of the field at path, or of the nearest enclosing
 // field that has one, or the policy's own line.
 func (p *Policy) Line(path string) int {
 	for path != "" {
-		if l, ok := p.Lines[path]; ok {
+		if l, ok := p.Lines.Get(path); ok {
 			return l
 		}
 		path = parentPath(path)
@@ -238,7 +238,7 @@ type Set struct {
 	// every object), their status, except a Pod's (of which phase,
 	// hostIP(s) and podIP(s) are kept), and of their pod spec only
 	// hostNetwork, nodeName and the name and ports of each container and
-	// init container. Their Lines are nil. Every field was checked all the
+	// init container. Their Lines are empty. Every field was checked all the
 	// same: input errors are those of a full decode.
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
@@ -260,15 +260,15 @@ type Object struct {
 	Source Source
 	// Lines maps field paths ("spec.externalIPs") to lines, for
 	// Services, Ingresses, RBAC objects, ConfigMaps and objects with a pod template loaded with
-	// Options.FieldLines, and for NetworkPolicies; nil otherwise. Use Line.
-	Lines map[string]int
+	// Options.FieldLines, and for NetworkPolicies; empty otherwise. Use Line.
+	Lines Lines
 }
 
 // Line returns the line of the field at path, or of the nearest enclosing
 // field that has one, or the object's own line.
 func (o Object) Line(path string) int {
 	for p := path; p != ""; p = parentPath(p) {
-		if l, ok := o.Lines[p]; ok {
+		if l, ok := o.Lines.Get(p); ok {
 			return l
 		}
 	}

@@ -135,7 +135,8 @@ func documents(t *testing.T, data []byte) []*yaml.Node {
 	t.Helper()
 	var docs []*yaml.Node
 	for _, text := range bytes.Split(data, []byte("\n---")) {
-		doc, err := parseDocument(text)
+		var d decoder // an arena of its own: the trees are kept
+		doc, err := d.parseDocument(text)
 		if err != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 			continue
 		}

@@ -45,11 +45,18 @@ type linter struct {
 	// by labels, which no selector can tell apart: selectors are matched
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
+	// index finds the groups a selector may match.
+	index *groupIndex
+	// nsMatch memoizes, by selector string, the sorted names of the
+	// namespaces a namespaceSelector matches.
+	nsMatch map[string][]string
 	// named indexes, by container port name and protocol, the workloads
-	// with such a port (named) and the label groups with one (namedGroups):
-	// a named port is resolved by looking only at them.
+	// with such a port (named) and, by namespace, the label groups with
+	// one (namedGroups): a named port is resolved by looking only at them.
 	named       map[portName][]*manifest.Workload
-	namedGroups map[portName][]nsGroup
+	namedGroups map[portName]map[string][]*labelGroup
+	// names53 are the names of container ports numbered 53.
+	names53 map[string]bool
 	// custom names the custom resources of the input by namespace ("" for
 	// those that name none): operators may create pods from them.
 	custom map[string][]string
@@ -65,12 +72,6 @@ type labelGroup struct {
 
 // portName is a container port's name and protocol ("TCP", ...).
 type portName struct{ name, proto string }
-
-// nsGroup is a label group with its namespace.
-type nsGroup struct {
-	ns string
-	g  *labelGroup
-}
 
 // policy is a manifest policy with what the checks ask of it repeatedly.
 type policy struct {
@@ -118,11 +119,17 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		g.workloads = append(g.workloads, w)
 	}
 	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
-	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName][]nsGroup{}
+	l.index = newGroupIndex(l.groups)
+	l.nsMatch = map[string][]string{}
+	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName]map[string][]*labelGroup{}
+	l.names53 = map[string]bool{}
 	for _, w := range set.Workloads {
 		for _, cp := range w.Ports {
 			if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !slices.Contains(l.named[k], w) {
 				l.named[k] = append(l.named[k], w)
+			}
+			if cp.Name != "" && cp.Port == 53 {
+				l.names53[cp.Name] = true
 			}
 		}
 	}
@@ -133,7 +140,10 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 				for _, cp := range w.Ports {
 					if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !seen[k] {
 						seen[k] = true
-						l.namedGroups[k] = append(l.namedGroups[k], nsGroup{ns, g})
+						if l.namedGroups[k] == nil {
+							l.namedGroups[k] = map[string][]*labelGroup{}
+						}
+						l.namedGroups[k][ns] = append(l.namedGroups[k][ns], g)
 					}
 				}
 			}
@@ -248,8 +258,28 @@ func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
 // matchPods returns the non-hostNetwork workloads of namespace ns that sel
 // matches, in groups of equal labels; with first, only the first group.
 func (l *linter) matchPods(ns string, sel labels.Selector, first bool) []*manifest.Workload {
+	gs := l.groups[ns]
+	cand, ok := l.index.candidates(ns, sel)
+	if !ok {
+		return matchGroups(gs, sel, first)
+	}
 	var out []*manifest.Workload
-	for _, g := range l.groups[ns] {
+	for _, i := range cand {
+		if g := gs[i]; sel.Matches(g.labels) {
+			out = append(out, g.workloads...)
+			if first {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// matchGroups returns the workloads of the groups gs that sel matches, in
+// order; with first, only the first group.
+func matchGroups(gs []*labelGroup, sel labels.Selector, first bool) []*manifest.Workload {
+	var out []*manifest.Workload
+	for _, g := range gs {
 		if sel.Matches(g.labels) {
 			out = append(out, g.workloads...)
 			if first {
@@ -283,10 +313,7 @@ func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first 
 		return nil
 	}
 	var out []*manifest.Workload
-	for _, ns := range l.nsNames {
-		if !nsSel.Matches(l.nsLabels[ns]) {
-			continue
-		}
+	for _, ns := range l.namespacesMatching(nsSel) {
 		out = append(out, l.matchPods(ns, podSel, first)...)
 		if first && len(out) > 0 {
 			break
@@ -295,7 +322,23 @@ func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first 
 	return out
 }
 
-// report appends a finding of rule id with its default severity.
+// namespacesMatching returns the sorted names of the namespaces sel
+// matches.
+func (l *linter) namespacesMatching(sel labels.Selector) []string {
+	key := sel.String()
+	if names, ok := l.nsMatch[key]; ok {
+		return names
+	}
+	var names []string
+	for _, ns := range l.nsNames {
+		if sel.Matches(l.nsLabels[ns]) {
+			names = append(names, ns)
+		}
+	}
+	l.nsMatch[key] = names
+	return names
+}
+
 // operatorNote says, for a selector that matches no workload in the
 // namespaces nss, that custom resources there may create pods it matches,
 // which the input does not show; "" when the input has none there.
@@ -330,6 +373,7 @@ func noteSeverity(id, note string) finding.Severity {
 	return r.Severity
 }
 
+// report appends a finding of rule id with its default severity.
 func (l *linter) report(id, file string, line int, object, msg, fix string) {
 	r, _ := Lookup(id)
 	l.reportSev(id, r.Severity, file, line, object, msg, fix)

@@ -153,12 +153,7 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 			if err != nil || l.mayMatchOutside(nsSel) {
 				continue
 			}
-			var names []string
-			for _, n := range l.nsNames {
-				if nsSel.Matches(l.nsLabels[n]) {
-					names = append(names, n)
-				}
-			}
+			names := l.namespacesMatching(nsSel)
 			if len(names) == 0 {
 				msg = fmt.Sprintf("namespaceSelector %s matches no namespace (namespaces in the input: %s; undeclared ones carry only the %s label)",
 					selectorString(peer.NamespaceSelector), list(l.nsNames, 5), manifest.MetadataNameLabel)
@@ -248,16 +243,17 @@ func (l *linter) namedPorts(r rule) {
 // destinations says the destinations are unknowable.
 func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (resolved, ok bool) {
 	k := portName{name, proto.String()}
-	inGroups := func(nsOK func(ns string) bool, sel labels.Selector) bool {
-		for _, ng := range l.namedGroups[k] {
-			if nsOK(ng.ns) && sel.Matches(ng.g.labels) {
+	inGroups := func(nss []string, sel labels.Selector) bool {
+		for _, ns := range nss {
+			if slices.ContainsFunc(l.namedGroups[k][ns], func(g *labelGroup) bool { return sel.Matches(g.labels) }) {
 				return true
 			}
 		}
 		return false
 	}
+	own := []string{r.pol.Namespace}
 	if r.dir == netpol.Ingress {
-		return inGroups(func(ns string) bool { return ns == r.pol.Namespace }, r.pol.sel), true
+		return inGroups(own, r.pol.sel), true
 	}
 	if len(r.peers) == 0 {
 		return len(l.named[k]) > 0, true
@@ -288,15 +284,15 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 			}
 			podSel = s
 		}
-		nsOK := func(ns string) bool { return ns == r.pol.Namespace }
+		nss := own
 		if peer.NamespaceSelector != nil {
 			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
 			if err != nil {
 				continue
 			}
-			nsOK = func(ns string) bool { return nsSel.Matches(l.nsLabels[ns]) }
+			nss = l.namespacesMatching(nsSel)
 		}
-		if inGroups(nsOK, podSel) {
+		if inGroups(nss, podSel) {
 			return true, true
 		}
 	}

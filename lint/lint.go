@@ -33,6 +33,8 @@ func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
 type linter struct {
 	set  *manifest.Set
 	eng  *netpol.Engine
+	// position is the index of each workload in set.Workloads.
+	position map[*manifest.Workload]int
 	pols []*policy
 	// polsByNS are the policies of each namespace, in input order.
 	polsByNS map[string][]*policy
@@ -79,6 +81,10 @@ type policy struct {
 	obj      string // "ns/NetworkPolicy/name"
 	sel      labels.Selector
 	isolates [2]bool // by netpol.Direction
+	// selKey is the canonical form of the podSelector; peerKeys[d][i][j]
+	// the peerKey of peer j of rule i of direction d.
+	selKey   string
+	peerKeys [2][][]string
 }
 
 func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
@@ -100,8 +106,10 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		ls[manifest.MetadataNameLabel] = ns.Name
 		l.nsLabels[ns.Name] = ls
 	}
+	l.position = make(map[*manifest.Workload]int, len(set.Workloads))
 	byKey := map[string]*labelGroup{}
-	for _, w := range set.Workloads {
+	for i, w := range set.Workloads {
+		l.position[w] = i
 		if _, ok := l.nsLabels[w.Namespace]; !ok {
 			l.nsLabels[w.Namespace] = labels.Set{manifest.MetadataNameLabel: w.Namespace}
 		}
@@ -161,6 +169,8 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 			obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
 			sel:      sel,
 			isolates: isolates(&mp.Spec),
+			selKey:   canonical(&mp.Spec.PodSelector),
+			peerKeys: peerKeys(&mp.Spec),
 		}
 		l.pols = append(l.pols, p)
 		l.polsByNS[mp.Namespace] = append(l.polsByNS[mp.Namespace], p)
@@ -186,6 +196,26 @@ func isolates(spec *networkingv1.NetworkPolicySpec) [2]bool {
 	return iso
 }
 
+// peerKeys returns the peerKey of every peer of spec's rules, by
+// direction, rule and peer.
+func peerKeys(spec *networkingv1.NetworkPolicySpec) [2][][]string {
+	var keys [2][][]string
+	keysOf := func(peers []networkingv1.NetworkPolicyPeer) []string {
+		ks := make([]string, len(peers))
+		for j, peer := range peers {
+			ks[j] = peerKey(peer)
+		}
+		return ks
+	}
+	for _, r := range spec.Ingress {
+		keys[netpol.Ingress] = append(keys[netpol.Ingress], keysOf(r.From))
+	}
+	for _, r := range spec.Egress {
+		keys[netpol.Egress] = append(keys[netpol.Egress], keysOf(r.To))
+	}
+	return keys
+}
+
 // rule is one ingress or egress rule of a policy, direction-neutral.
 type rule struct {
 	pol   *policy
@@ -193,6 +223,8 @@ type rule struct {
 	index int
 	peers []networkingv1.NetworkPolicyPeer
 	ports []networkingv1.NetworkPolicyPort
+	// peerKeys are the peerKeys of peers.
+	peerKeys []string
 }
 
 // rules returns the rules of direction d that take effect: none when the
@@ -204,12 +236,12 @@ func (p *policy) rules(d netpol.Direction) []rule {
 	var out []rule
 	if d == netpol.Ingress {
 		for i, r := range p.Spec.Ingress {
-			out = append(out, rule{p, d, i, r.From, r.Ports})
+			out = append(out, rule{p, d, i, r.From, r.Ports, p.peerKeys[d][i]})
 		}
 		return out
 	}
 	for i, r := range p.Spec.Egress {
-		out = append(out, rule{p, d, i, r.To, r.Ports})
+		out = append(out, rule{p, d, i, r.To, r.Ports, p.peerKeys[d][i]})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,8 +91,7 @@ func (l *linter) ignoredRules(p *policy) {
 }
 
 func (l *linter) selectsNothing(p *policy) {
-	// The label groups answer fast; the engine confirms a finding.
-	if len(l.matchPods(p.Namespace, p.sel, true)) > 0 || len(l.eng.Selected(p.Policy)) > 0 {
+	if len(l.matchPods(p.Namespace, p.sel, true)) > 0 {
 		return
 	}
 	var inNS, host []string
@@ -135,7 +135,7 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 			continue
 		}
 		// Peers repeat across policies (DNS, monitoring): match each once.
-		key := peerKey(peer)
+		key := r.peerKeys[j]
 		if peer.NamespaceSelector == nil {
 			key += "|" + p.Namespace
 		}
@@ -217,9 +217,9 @@ func (l *linter) namedPorts(r rule) {
 		if resolved {
 			continue
 		}
-		// The label groups found no destination resolving it; ask the
-		// engine which workloads the rule reaches, and explain.
-		dests, external, _ := l.destinations(r, false)
+		// The index found no destination resolving it; list the
+		// workloads the rule reaches, and explain.
+		dests, external, _ := l.destinations(r)
 		if len(dests) == 0 && !external {
 			continue // reported as a policy or peer that selects nothing
 		}
@@ -237,8 +237,7 @@ func (l *linter) namedPorts(r rule) {
 	}
 }
 
-// resolvesFast reports whether a workload that destinations(r, true)
-// gives has a container port named name with protocol proto, looking only
+// resolvesFast reports whether a workload that destinations(r) gives has a container port named name with protocol proto, looking only
 // at the workloads and label groups with such a port. ok is false when
 // destinations says the destinations are unknowable.
 func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (resolved, ok bool) {
@@ -325,11 +324,11 @@ func resolves(dests []*manifest.Workload, name string, proto portset.Protocol) (
 
 // destinations returns the workloads r can reach (ingress: the workloads
 // its policy selects; egress: those its peers match, all of them without
-// peers) and whether addresses outside the cluster are among them. ok is
-// false when that is unknowable: an egress ipBlock peer without pod IPs.
-// With fast, selectors are matched against the label groups; else the
-// engine answers.
-func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, external, ok bool) {
+// peers), in the order the engine lists their endpoints (input order, peer
+// by peer), and whether addresses outside the cluster are among them. ok
+// is false when that is unknowable: an egress ipBlock peer without pod
+// IPs. Selectors are matched against the label groups.
+func (l *linter) destinations(r rule) (dests []*manifest.Workload, external, ok bool) {
 	seen := map[*manifest.Workload]bool{}
 	add := func(ws ...*manifest.Workload) {
 		for _, w := range ws {
@@ -339,31 +338,15 @@ func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, ex
 			}
 		}
 	}
-	addEndpoints := func(eps []*netpol.Endpoint) {
-		for _, ep := range eps {
-			if ep.Workload != nil {
-				add(ep.Workload)
-			}
-		}
-	}
 	if r.dir == netpol.Ingress {
-		if fast {
-			return l.matchPods(r.pol.Namespace, r.pol.sel, false), false, true
-		}
-		addEndpoints(l.eng.Selected(r.pol.Policy))
-		return dests, false, true
+		return l.inputOrder(l.matchPods(r.pol.Namespace, r.pol.sel, false)), false, true
 	}
 	if len(r.peers) == 0 {
 		return l.set.Workloads, true, true
 	}
-	for j, peer := range r.peers {
+	for _, peer := range r.peers {
 		if peer.IPBlock == nil {
-			if fast {
-				add(l.peerPods(r.pol, peer, false)...)
-			} else {
-				eps, _ := l.eng.PeerMatches(r.pol.Policy, r.dir, r.index, j)
-				addEndpoints(eps)
-			}
+			add(l.inputOrder(l.peerPods(r.pol, peer, false))...)
 			continue
 		}
 		if !l.set.PodIPsKnown {
@@ -381,6 +364,12 @@ func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, ex
 		}
 	}
 	return dests, external, true
+}
+
+// inputOrder sorts ws, workloads of the input, in input order.
+func (l *linter) inputOrder(ws []*manifest.Workload) []*manifest.Workload {
+	slices.SortFunc(ws, func(a, b *manifest.Workload) int { return cmp.Compare(l.position[a], l.position[b]) })
+	return ws
 }
 
 // blockSet returns the addresses of an ipBlock: cidr minus excepts.
@@ -413,11 +402,11 @@ func (l *linter) shadowed() {
 	var order []string
 	for _, p := range l.pols {
 		for _, d := range directions {
-			key := p.Namespace + "\x00" + canonical(&p.Spec.PodSelector) + "\x00" + d.String()
+			key := p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
 			for _, r := range p.rules(d) {
 				cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
-				for _, peer := range r.peers {
-					cr.peers[peerKey(peer)] = true
+				for _, k := range r.peerKeys {
+					cr.peers[k] = true
 				}
 				if groups[key] == nil {
 					order = append(order, key)

@@ -31,11 +31,11 @@ func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
 // linter holds what the checks share: the input, the engine, and each
 // policy's selector and isolated directions computed once.
 type linter struct {
-	set  *manifest.Set
-	eng  *netpol.Engine
+	set *manifest.Set
+	eng *netpol.Engine
 	// position is the index of each workload in set.Workloads.
 	position map[*manifest.Workload]int
-	pols []*policy
+	pols     []*policy
 	// polsByNS are the policies of each namespace, in input order.
 	polsByNS map[string][]*policy
 	// nsLabels are the labels of every namespace the engine knows:

@@ -48,10 +48,8 @@ type linter struct {
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
 	// index finds the groups a selector may match.
-	index *groupIndex
-	// nsMatch memoizes, by selector string, the sorted names of the
-	// namespaces a namespaceSelector matches.
-	nsMatch map[string][]string
+	index groupIndex
+	memo  *memos
 	// named indexes, by container port name and protocol, the workloads
 	// with such a port (named) and, by namespace, the label groups with
 	// one (namedGroups): a named port is resolved by looking only at them.
@@ -106,9 +104,25 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		ls[manifest.MetadataNameLabel] = ns.Name
 		l.nsLabels[ns.Name] = ls
 	}
-	l.position = make(map[*manifest.Workload]int, len(set.Workloads))
+	l.groupWorkloads()
+	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
+	l.index = newGroupIndex(l.nsNames, l.groups)
+	l.memo = newMemos()
+	l.indexNamedPorts()
+	l.pols = make([]*policy, len(set.Policies))
+	forEach(len(set.Policies), func(i int) { l.pols[i] = newPolicy(set.Policies[i]) })
+	for _, p := range l.pols {
+		l.polsByNS[p.Namespace] = append(l.polsByNS[p.Namespace], p)
+	}
+	return l
+}
+
+// groupWorkloads numbers the workloads (position), adds the namespaces
+// they live in to nsLabels, and groups them by labels (groups).
+func (l *linter) groupWorkloads() {
+	l.position = make(map[*manifest.Workload]int, len(l.set.Workloads))
 	byKey := map[string]*labelGroup{}
-	for i, w := range set.Workloads {
+	for i, w := range l.set.Workloads {
 		l.position[w] = i
 		if _, ok := l.nsLabels[w.Namespace]; !ok {
 			l.nsLabels[w.Namespace] = labels.Set{manifest.MetadataNameLabel: w.Namespace}
@@ -126,17 +140,23 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		}
 		g.workloads = append(g.workloads, w)
 	}
-	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
-	l.index = newGroupIndex(l.groups)
-	l.nsMatch = map[string][]string{}
+}
+
+// indexNamedPorts fills named, namedGroups and names53.
+func (l *linter) indexNamedPorts() {
 	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName]map[string][]*labelGroup{}
 	l.names53 = map[string]bool{}
-	for _, w := range set.Workloads {
+	for _, w := range l.set.Workloads {
 		for _, cp := range w.Ports {
-			if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !slices.Contains(l.named[k], w) {
-				l.named[k] = append(l.named[k], w)
+			if cp.Name == "" {
+				continue
 			}
-			if cp.Name != "" && cp.Port == 53 {
+			k := portName{cp.Name, string(cp.Protocol)}
+			// w's ports are indexed together: w is last if already in.
+			if ws := l.named[k]; len(ws) == 0 || ws[len(ws)-1] != w {
+				l.named[k] = append(ws, w)
+			}
+			if cp.Port == 53 {
 				l.names53[cp.Name] = true
 			}
 		}
@@ -157,25 +177,25 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 			}
 		}
 	}
-	for _, mp := range set.Policies {
-		sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
-		if err != nil {
-			// Loaded policies are valid; one built in code that is not
-			// has failed netpol.Compile already.
-			sel = labels.Nothing()
-		}
-		p := &policy{
-			Policy:   mp,
-			obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
-			sel:      sel,
-			isolates: isolates(&mp.Spec),
-			selKey:   canonical(&mp.Spec.PodSelector),
-			peerKeys: peerKeys(&mp.Spec),
-		}
-		l.pols = append(l.pols, p)
-		l.polsByNS[mp.Namespace] = append(l.polsByNS[mp.Namespace], p)
+}
+
+// newPolicy compiles what the checks ask of mp repeatedly.
+func newPolicy(mp *manifest.Policy) *policy {
+	p := &policy{
+		Policy:   mp,
+		obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
+		isolates: isolates(&mp.Spec),
+		peerKeys: peerKeys(&mp.Spec),
 	}
-	return l
+	sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
+	if err != nil {
+		// Loaded policies are valid; one built in code that is not
+		// has failed netpol.Compile already.
+		p.sel, p.selKey = labels.Nothing(), invalidKey(&mp.Spec.PodSelector)
+		return p
+	}
+	p.sel, p.selKey = sel, selectorKey(sel)
+	return p
 }
 
 // isolates applies the API's policyTypes defaulting: Ingress always, Egress
@@ -358,7 +378,7 @@ func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first 
 // matches.
 func (l *linter) namespacesMatching(sel labels.Selector) []string {
 	key := sel.String()
-	if names, ok := l.nsMatch[key]; ok {
+	if names, ok := l.memo.nsMatch[key]; ok {
 		return names
 	}
 	var names []string
@@ -367,7 +387,7 @@ func (l *linter) namespacesMatching(sel labels.Selector) []string {
 			names = append(names, ns)
 		}
 	}
-	l.nsMatch[key] = names
+	l.memo.nsMatch[key] = names
 	return names
 }
 

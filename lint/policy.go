@@ -25,21 +25,21 @@ var directions = []netpol.Direction{netpol.Ingress, netpol.Egress}
 // alone would otherwise report every policy.
 func (l *linter) policies() {
 	withWorkloads := len(l.set.Workloads) > 0
-	matches := map[string]bool{}
-	for _, p := range l.pols {
-		l.ignoredRules(p)
-		l.allowAll(p)
+	l.checkAll(len(l.pols), func(c *linter, i int) {
+		p := c.pols[i]
+		c.ignoredRules(p)
+		c.allowAll(p)
 		if !withWorkloads {
-			continue
+			return
 		}
-		l.selectsNothing(p)
+		c.selectsNothing(p)
 		for _, d := range directions {
 			for _, r := range p.rules(d) {
-				l.peersMatchNothing(r, matches)
-				l.namedPorts(r)
+				c.peersMatchNothing(r)
+				c.namedPorts(r)
 			}
 		}
-	}
+	})
 	l.shadowed()
 }
 
@@ -128,7 +128,7 @@ func labelString(m map[string]string) string {
 
 // peersMatchNothing reports the selector peers of r that match no
 // workload, or whose namespaceSelector matches no namespace.
-func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
+func (l *linter) peersMatchNothing(r rule) {
 	p := r.pol
 	for j, peer := range r.peers {
 		if peer.IPBlock != nil {
@@ -139,10 +139,10 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 		if peer.NamespaceSelector == nil {
 			key += "|" + p.Namespace
 		}
-		m, ok := matches[key]
+		m, ok := l.memo.peerMatches[key]
 		if !ok {
 			m = len(l.peerPods(p, peer, true)) > 0
-			matches[key] = m
+			l.memo.peerMatches[key] = m
 		}
 		if m {
 			continue
@@ -489,8 +489,16 @@ func canonical(ls *metav1.LabelSelector) string {
 	}
 	s, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil {
-		return "invalid:" + ls.String()
+		return invalidKey(ls)
 	}
+	return selectorKey(s)
+}
+
+// invalidKey is canonical for a selector that does not convert.
+func invalidKey(ls *metav1.LabelSelector) string { return "invalid:" + ls.String() }
+
+// selectorKey is canonical for the converted selector s.
+func selectorKey(s labels.Selector) string {
 	reqs, _ := s.Requirements()
 	parts := make([]string, len(reqs))
 	for i, r := range reqs {

@@ -21,18 +21,18 @@ func (l *linter) workloads() {
 	for _, p := range l.pols {
 		hasPolicy[p.Namespace] = true
 	}
-	dns := map[*netpol.Class]bool{}
-	for _, w := range l.set.Workloads {
+	l.checkAll(len(l.set.Workloads), func(c *linter, i int) {
+		w := c.set.Workloads[i]
 		if w.HostNetwork {
-			l.hostNetwork(w)
-			continue
+			c.hostNetwork(w)
+			return
 		}
 		if hasPolicy[w.Namespace] {
-			l.unprotected(w)
+			c.unprotected(w)
 		}
-		l.egressWithoutDNS(w, dns)
-		l.datastoreOpen(w)
-	}
+		c.egressWithoutDNS(w)
+		c.datastoreOpen(w)
+	})
 }
 
 func (l *linter) hostNetwork(w *manifest.Workload) {
@@ -66,8 +66,8 @@ func (l *linter) unprotected(w *manifest.Workload) {
 }
 
 // egressWithoutDNS reports w when it is isolated for egress and may reach
-// port 53 over UDP or TCP nowhere. hasDNS caches the verdict per class.
-func (l *linter) egressWithoutDNS(w *manifest.Workload, hasDNS map[*netpol.Class]bool) {
+// port 53 over UDP or TCP nowhere. The verdict is memoized per class.
+func (l *linter) egressWithoutDNS(w *manifest.Workload) {
 	missing := false
 	rules := dnsUnread
 	for _, ep := range l.eng.EndpointsOf(w) {
@@ -75,7 +75,7 @@ func (l *linter) egressWithoutDNS(w *manifest.Workload, hasDNS map[*netpol.Class
 		if !c.Isolated(netpol.Egress) {
 			continue
 		}
-		ok, seen := hasDNS[c]
+		ok, seen := l.memo.hasDNS[c]
 		if !seen {
 			// Members of a class are selected by the same policies, so
 			// w's rules stand for the class. Reading the rules is
@@ -85,7 +85,7 @@ func (l *linter) egressWithoutDNS(w *manifest.Workload, hasDNS map[*netpol.Class
 				rules = l.egressRulesDNS(w)
 			}
 			ok = rules == dnsAllowed || (rules == dnsAskEngine && l.classReachesDNS(c))
-			hasDNS[c] = ok
+			l.memo.hasDNS[c] = ok
 		}
 		if !ok {
 			missing = true

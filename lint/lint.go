@@ -79,10 +79,10 @@ type policy struct {
 	obj      string // "ns/NetworkPolicy/name"
 	sel      labels.Selector
 	isolates [2]bool // by netpol.Direction
-	// selKey is the canonical form of the podSelector; peerKeys[d][i][j]
-	// the peerKey of peer j of rule i of direction d.
-	selKey   string
-	peerKeys [2][][]string
+	// selKey is the canonical form of the podSelector; peers[d][i][j]
+	// is peer j of rule i of direction d compiled.
+	selKey string
+	peers  [2][][]peerSelectors
 }
 
 func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
@@ -185,7 +185,7 @@ func newPolicy(mp *manifest.Policy) *policy {
 		Policy:   mp,
 		obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
 		isolates: isolates(&mp.Spec),
-		peerKeys: peerKeys(&mp.Spec),
+		peers:    compilePeers(&mp.Spec),
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
 	if err != nil {
@@ -216,24 +216,69 @@ func isolates(spec *networkingv1.NetworkPolicySpec) [2]bool {
 	return iso
 }
 
-// peerKeys returns the peerKey of every peer of spec's rules, by
-// direction, rule and peer.
-func peerKeys(spec *networkingv1.NetworkPolicySpec) [2][][]string {
-	var keys [2][][]string
-	keysOf := func(peers []networkingv1.NetworkPolicyPeer) []string {
-		ks := make([]string, len(peers))
+// peerSelectors is a peer with its selectors converted once.
+type peerSelectors struct {
+	// key is the peer's peerKey.
+	key string
+	// pod is the podSelector, Everything without one; nil for ipBlocks
+	// and when it does not convert.
+	pod labels.Selector
+	// inNamespaces says the peer has a namespaceSelector, ns; ns is nil
+	// when it does not convert.
+	inNamespaces bool
+	ns           labels.Selector
+}
+
+// compilePeers compiles every peer of spec's rules, by direction, rule and
+// peer.
+func compilePeers(spec *networkingv1.NetworkPolicySpec) [2][][]peerSelectors {
+	var out [2][][]peerSelectors
+	compile := func(peers []networkingv1.NetworkPolicyPeer) []peerSelectors {
+		ps := make([]peerSelectors, len(peers))
 		for j, peer := range peers {
-			ks[j] = peerKey(peer)
+			ps[j] = compilePeer(peer)
 		}
-		return ks
+		return ps
 	}
 	for _, r := range spec.Ingress {
-		keys[netpol.Ingress] = append(keys[netpol.Ingress], keysOf(r.From))
+		out[netpol.Ingress] = append(out[netpol.Ingress], compile(r.From))
 	}
 	for _, r := range spec.Egress {
-		keys[netpol.Egress] = append(keys[netpol.Egress], keysOf(r.To))
+		out[netpol.Egress] = append(out[netpol.Egress], compile(r.To))
 	}
-	return keys
+	return out
+}
+
+// compilePeer converts peer's selectors and computes its peerKey from
+// them (peerKey would convert them again).
+func compilePeer(peer networkingv1.NetworkPolicyPeer) peerSelectors {
+	if peer.IPBlock != nil {
+		return peerSelectors{key: peerKey(peer)}
+	}
+	ps := peerSelectors{pod: labels.Everything()}
+	podKey := ""
+	if peer.PodSelector != nil {
+		ps.pod, podKey = convert(peer.PodSelector)
+	}
+	if peer.NamespaceSelector == nil {
+		ps.key = "pod|" + podKey
+		return ps
+	}
+	var nsKey string
+	ps.inNamespaces = true
+	ps.ns, nsKey = convert(peer.NamespaceSelector)
+	ps.key = "ns|" + nsKey + "|" + podKey
+	return ps
+}
+
+// convert returns ls as a selector, nil when it does not convert, and its
+// canonical form.
+func convert(ls *metav1.LabelSelector) (labels.Selector, string) {
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		return nil, invalidKey(ls)
+	}
+	return s, selectorKey(s)
 }
 
 // rule is one ingress or egress rule of a policy, direction-neutral.
@@ -243,8 +288,8 @@ type rule struct {
 	index int
 	peers []networkingv1.NetworkPolicyPeer
 	ports []networkingv1.NetworkPolicyPort
-	// peerKeys are the peerKeys of peers.
-	peerKeys []string
+	// sels are the compiled peers.
+	sels []peerSelectors
 }
 
 // rules returns the rules of direction d that take effect: none when the
@@ -256,12 +301,12 @@ func (p *policy) rules(d netpol.Direction) []rule {
 	var out []rule
 	if d == netpol.Ingress {
 		for i, r := range p.Spec.Ingress {
-			out = append(out, rule{p, d, i, r.From, r.Ports, p.peerKeys[d][i]})
+			out = append(out, rule{p, d, i, r.From, r.Ports, p.peers[d][i]})
 		}
 		return out
 	}
 	for i, r := range p.Spec.Egress {
-		out = append(out, rule{p, d, i, r.To, r.Ports, p.peerKeys[d][i]})
+		out = append(out, rule{p, d, i, r.To, r.Ports, p.peers[d][i]})
 	}
 	return out
 }
@@ -344,29 +389,21 @@ func matchGroups(gs []*labelGroup, sel labels.Selector, first bool) []*manifest.
 
 // peerPods returns the non-hostNetwork workloads a podSelector or
 // namespaceSelector peer of p matches; with first, stops at the first
-// group that matches. ipBlock peers match none.
-func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first bool) []*manifest.Workload {
-	if peer.IPBlock != nil {
+// group that matches. ipBlock peers and those whose selectors do not
+// convert match none.
+func (l *linter) peerPods(p *policy, peer peerSelectors, first bool) []*manifest.Workload {
+	if peer.pod == nil {
 		return nil
 	}
-	podSel := labels.Everything()
-	if peer.PodSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
-		if err != nil {
-			return nil
-		}
-		podSel = s
+	if !peer.inNamespaces {
+		return l.matchPods(p.Namespace, peer.pod, first)
 	}
-	if peer.NamespaceSelector == nil {
-		return l.matchPods(p.Namespace, podSel, first)
-	}
-	nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
-	if err != nil {
+	if peer.ns == nil {
 		return nil
 	}
 	var out []*manifest.Workload
-	for _, ns := range l.namespacesMatching(nsSel) {
-		out = append(out, l.matchPods(ns, podSel, first)...)
+	for _, ns := range l.namespacesMatching(peer.ns) {
+		out = append(out, l.matchPods(ns, peer.pod, first)...)
 		if first && len(out) > 0 {
 			break
 		}

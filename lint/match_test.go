@@ -26,7 +26,8 @@ func seeds() uint64 {
 
 // TestMatchesEngine checks that the label groups Run matches selectors
 // against agree with the engine on random clusters: the workloads a
-// policy selects, and the workloads each selector peer matches.
+// policy selects, and the workloads each selector peer matches; and that
+// compiled peers have the key peerKey gives.
 func TestMatchesEngine(t *testing.T) {
 	ids := func(ws []*manifest.Workload) []string {
 		out := make([]string, 0, len(ws))
@@ -61,15 +62,18 @@ func TestMatchesEngine(t *testing.T) {
 			for _, d := range directions {
 				for _, r := range p.rules(d) {
 					for j, peer := range r.peers {
+						if key := peerKey(peer); r.sels[j].key != key {
+							t.Errorf("seed %d: %s %s: compiled key %q, peerKey %q", seed, p.obj, r.peerPath(j), r.sels[j].key, key)
+						}
 						eps, ok := eng.PeerMatches(p.Policy, d, r.index, j)
 						if !ok {
 							continue
 						}
-						got, want := ids(l.peerPods(p, peer, false)), epIDs(eps)
+						got, want := ids(l.peerPods(p, r.sels[j], false)), epIDs(eps)
 						if !slices.Equal(got, want) {
 							t.Errorf("seed %d: %s %s matches %v, engine says %v", seed, p.obj, r.peerPath(j), got, want)
 						}
-						if first := l.peerPods(p, peer, true); (len(first) > 0) != (len(want) > 0) {
+						if first := l.peerPods(p, r.sels[j], true); (len(first) > 0) != (len(want) > 0) {
 							t.Errorf("seed %d: %s %s: first match %v, engine says %v", seed, p.obj, r.peerPath(j), ids(first), want)
 						}
 					}

@@ -135,13 +135,13 @@ func (l *linter) peersMatchNothing(r rule) {
 			continue
 		}
 		// Peers repeat across policies (DNS, monitoring): match each once.
-		key := r.peerKeys[j]
+		key := r.sels[j].key
 		if peer.NamespaceSelector == nil {
 			key += "|" + p.Namespace
 		}
 		m, ok := l.memo.peerMatches[key]
 		if !ok {
-			m = len(l.peerPods(p, peer, true)) > 0
+			m = len(l.peerPods(p, r.sels[j], true)) > 0
 			l.memo.peerMatches[key] = m
 		}
 		if m {
@@ -262,7 +262,7 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 			return false, false
 		}
 	}
-	for _, peer := range r.peers {
+	for j, peer := range r.peers {
 		if peer.IPBlock != nil {
 			block, err := blockSet(peer.IPBlock)
 			if err != nil {
@@ -275,23 +275,15 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 			}
 			continue
 		}
-		podSel := labels.Everything()
-		if peer.PodSelector != nil {
-			s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
-			if err != nil {
-				continue
-			}
-			podSel = s
+		ps := r.sels[j]
+		if ps.pod == nil || (ps.inNamespaces && ps.ns == nil) {
+			continue
 		}
 		nss := own
-		if peer.NamespaceSelector != nil {
-			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
-			if err != nil {
-				continue
-			}
-			nss = l.namespacesMatching(nsSel)
+		if ps.inNamespaces {
+			nss = l.namespacesMatching(ps.ns)
 		}
-		if inGroups(nss, podSel) {
+		if inGroups(nss, ps.pod) {
 			return true, true
 		}
 	}
@@ -344,9 +336,9 @@ func (l *linter) destinations(r rule) (dests []*manifest.Workload, external, ok 
 	if len(r.peers) == 0 {
 		return l.set.Workloads, true, true
 	}
-	for _, peer := range r.peers {
+	for j, peer := range r.peers {
 		if peer.IPBlock == nil {
-			add(l.inputOrder(l.peerPods(r.pol, peer, false))...)
+			add(l.inputOrder(l.peerPods(r.pol, r.sels[j], false))...)
 			continue
 		}
 		if !l.set.PodIPsKnown {
@@ -405,8 +397,8 @@ func (l *linter) shadowed() {
 			key := p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
 			for _, r := range p.rules(d) {
 				cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
-				for _, k := range r.peerKeys {
-					cr.peers[k] = true
+				for _, ps := range r.sels {
+					cr.peers[ps.key] = true
 				}
 				if groups[key] == nil {
 					order = append(order, key)

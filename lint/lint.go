@@ -47,6 +47,11 @@ type linter struct {
 	// by labels, which no selector can tell apart: selectors are matched
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
+	// byNS are the workloads of each namespace, hostNetwork or not, in
+	// input order.
+	byNS map[string][]*manifest.Workload
+	// groupOf is the label group of each non-hostNetwork workload.
+	groupOf map[*manifest.Workload]*labelGroup
 	// index finds the groups a selector may match.
 	index groupIndex
 	memo  *memos
@@ -110,20 +115,28 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 	l.memo = newMemos()
 	l.indexNamedPorts()
 	l.pols = make([]*policy, len(set.Policies))
-	forEach(len(set.Policies), func(i int) { l.pols[i] = newPolicy(set.Policies[i]) })
+	parallel(len(set.Policies), newCompiler, func(c *compiler, _, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			l.pols[i] = c.policy(set.Policies[i])
+		}
+	})
 	for _, p := range l.pols {
 		l.polsByNS[p.Namespace] = append(l.polsByNS[p.Namespace], p)
 	}
 	return l
 }
 
-// groupWorkloads numbers the workloads (position), adds the namespaces
-// they live in to nsLabels, and groups them by labels (groups).
+// groupWorkloads numbers the workloads (position), lists them by
+// namespace (byNS), adds the namespaces they live in to nsLabels, and
+// groups them by labels (groups, groupOf).
 func (l *linter) groupWorkloads() {
 	l.position = make(map[*manifest.Workload]int, len(l.set.Workloads))
+	l.groupOf = make(map[*manifest.Workload]*labelGroup, len(l.set.Workloads))
+	l.byNS = map[string][]*manifest.Workload{}
 	byKey := map[string]*labelGroup{}
 	for i, w := range l.set.Workloads {
 		l.position[w] = i
+		l.byNS[w.Namespace] = append(l.byNS[w.Namespace], w)
 		if _, ok := l.nsLabels[w.Namespace]; !ok {
 			l.nsLabels[w.Namespace] = labels.Set{manifest.MetadataNameLabel: w.Namespace}
 		}
@@ -139,6 +152,7 @@ func (l *linter) groupWorkloads() {
 			l.groups[w.Namespace] = append(l.groups[w.Namespace], g)
 		}
 		g.workloads = append(g.workloads, w)
+		l.groupOf[w] = g
 	}
 }
 
@@ -179,25 +193,6 @@ func (l *linter) indexNamedPorts() {
 	}
 }
 
-// newPolicy compiles what the checks ask of mp repeatedly.
-func newPolicy(mp *manifest.Policy) *policy {
-	p := &policy{
-		Policy:   mp,
-		obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
-		isolates: isolates(&mp.Spec),
-		peers:    compilePeers(&mp.Spec),
-	}
-	sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
-	if err != nil {
-		// Loaded policies are valid; one built in code that is not
-		// has failed netpol.Compile already.
-		p.sel, p.selKey = labels.Nothing(), invalidKey(&mp.Spec.PodSelector)
-		return p
-	}
-	p.sel, p.selKey = sel, selectorKey(sel)
-	return p
-}
-
 // isolates applies the API's policyTypes defaulting: Ingress always, Egress
 // only when the spec has egress rules.
 func isolates(spec *networkingv1.NetworkPolicySpec) [2]bool {
@@ -214,71 +209,6 @@ func isolates(spec *networkingv1.NetworkPolicySpec) [2]bool {
 		}
 	}
 	return iso
-}
-
-// peerSelectors is a peer with its selectors converted once.
-type peerSelectors struct {
-	// key is the peer's peerKey.
-	key string
-	// pod is the podSelector, Everything without one; nil for ipBlocks
-	// and when it does not convert.
-	pod labels.Selector
-	// inNamespaces says the peer has a namespaceSelector, ns; ns is nil
-	// when it does not convert.
-	inNamespaces bool
-	ns           labels.Selector
-}
-
-// compilePeers compiles every peer of spec's rules, by direction, rule and
-// peer.
-func compilePeers(spec *networkingv1.NetworkPolicySpec) [2][][]peerSelectors {
-	var out [2][][]peerSelectors
-	compile := func(peers []networkingv1.NetworkPolicyPeer) []peerSelectors {
-		ps := make([]peerSelectors, len(peers))
-		for j, peer := range peers {
-			ps[j] = compilePeer(peer)
-		}
-		return ps
-	}
-	for _, r := range spec.Ingress {
-		out[netpol.Ingress] = append(out[netpol.Ingress], compile(r.From))
-	}
-	for _, r := range spec.Egress {
-		out[netpol.Egress] = append(out[netpol.Egress], compile(r.To))
-	}
-	return out
-}
-
-// compilePeer converts peer's selectors and computes its peerKey from
-// them (peerKey would convert them again).
-func compilePeer(peer networkingv1.NetworkPolicyPeer) peerSelectors {
-	if peer.IPBlock != nil {
-		return peerSelectors{key: peerKey(peer)}
-	}
-	ps := peerSelectors{pod: labels.Everything()}
-	podKey := ""
-	if peer.PodSelector != nil {
-		ps.pod, podKey = convert(peer.PodSelector)
-	}
-	if peer.NamespaceSelector == nil {
-		ps.key = "pod|" + podKey
-		return ps
-	}
-	var nsKey string
-	ps.inNamespaces = true
-	ps.ns, nsKey = convert(peer.NamespaceSelector)
-	ps.key = "ns|" + nsKey + "|" + podKey
-	return ps
-}
-
-// convert returns ls as a selector, nil when it does not convert, and its
-// canonical form.
-func convert(ls *metav1.LabelSelector) (labels.Selector, string) {
-	s, err := metav1.LabelSelectorAsSelector(ls)
-	if err != nil {
-		return nil, invalidKey(ls)
-	}
-	return s, selectorKey(s)
 }
 
 // rule is one ingress or egress rule of a policy, direction-neutral.
@@ -341,8 +271,30 @@ func (p *policy) selects(w *manifest.Workload) bool {
 	return p.Namespace == w.Namespace && p.sel.Matches(labels.Set(w.Labels))
 }
 
-// isolating returns the policies that select w and isolate direction d.
+// isolating returns the policies that select w and isolate direction d,
+// memoized per label group.
 func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
+	g := l.groupOf[w]
+	if g == nil {
+		return l.isolatingNow(w, d)
+	}
+	k := groupDirection{g, d}
+	pols, ok := l.memo.isolating[k]
+	if !ok {
+		pols = l.isolatingNow(w, d)
+		l.memo.isolating[k] = pols
+	}
+	return pols
+}
+
+// groupDirection is a label group and a direction.
+type groupDirection struct {
+	g *labelGroup
+	d netpol.Direction
+}
+
+// isolatingNow is isolating without the memo.
+func (l *linter) isolatingNow(w *manifest.Workload, d netpol.Direction) []*policy {
 	var out []*policy
 	for _, p := range l.polsByNS[w.Namespace] {
 		if p.isolates[d] && p.selects(w) {

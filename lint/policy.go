@@ -95,10 +95,7 @@ func (l *linter) selectsNothing(p *policy) {
 		return
 	}
 	var inNS, host []string
-	for _, w := range l.set.Workloads {
-		if w.Namespace != p.Namespace {
-			continue
-		}
+	for _, w := range l.byNS[p.Namespace] {
 		if w.HostNetwork {
 			if p.selects(w) {
 				host = append(host, w.ID())
@@ -385,21 +382,20 @@ func blockSet(b *networkingv1.IPBlock) (ipset.Set, error) {
 // direction, within a policy or across policies of one namespace with the
 // same podSelector.
 func (l *linter) shadowed() {
-	type cmpRule struct {
-		rule
-		peers map[string]bool // peer keys; empty: every peer
-		ports portsSpec
-	}
+	byPolicy := make([][2][]*cmpRule, len(l.pols))
+	forEach(len(l.pols), func(i int) {
+		for _, d := range directions {
+			for _, r := range l.pols[i].rules(d) {
+				byPolicy[i][d] = append(byPolicy[i][d], newCmpRule(r))
+			}
+		}
+	})
 	groups := map[string][]*cmpRule{}
 	var order []string
-	for _, p := range l.pols {
+	for i, p := range l.pols {
 		for _, d := range directions {
 			key := p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
-			for _, r := range p.rules(d) {
-				cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
-				for _, ps := range r.sels {
-					cr.peers[ps.key] = true
-				}
+			for _, cr := range byPolicy[i][d] {
 				if groups[key] == nil {
 					order = append(order, key)
 				}
@@ -407,31 +403,48 @@ func (l *linter) shadowed() {
 			}
 		}
 	}
-	covers := func(a, b *cmpRule) bool {
-		if len(a.peers) > 0 {
-			if len(b.peers) == 0 {
-				return false
-			}
-			for k := range b.peers {
-				if !a.peers[k] {
-					return false
-				}
-			}
-		}
-		return a.ports.covers(b.ports)
-	}
-	for _, key := range order {
-		rs := groups[key]
+	l.checkAll(len(order), func(c *linter, i int) {
+		rs := groups[order[i]]
 		for bi, b := range rs {
 			for ai, a := range rs {
-				if ai == bi || !covers(a, b) || (covers(b, a) && ai > bi) {
+				if ai == bi || !a.covers(b) || (b.covers(a) && ai > bi) {
 					continue
 				}
-				l.reportShadowed(b.rule, a.rule, len(a.peers) == 0, a.ports.all)
+				c.reportShadowed(b.rule, a.rule, len(a.peers) == 0, a.ports.all)
 				break
 			}
 		}
+	})
+}
+
+// cmpRule is a rule as shadowed compares it.
+type cmpRule struct {
+	rule
+	peers map[string]bool // peer keys; empty: every peer
+	ports portsSpec
+}
+
+func newCmpRule(r rule) *cmpRule {
+	cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
+	for _, ps := range r.sels {
+		cr.peers[ps.key] = true
 	}
+	return cr
+}
+
+// covers reports whether a allows every peer and port b does.
+func (a *cmpRule) covers(b *cmpRule) bool {
+	if len(a.peers) > 0 {
+		if len(b.peers) == 0 {
+			return false
+		}
+		for k := range b.peers {
+			if !a.peers[k] {
+				return false
+			}
+		}
+	}
+	return a.ports.covers(b.ports)
 }
 
 func (l *linter) reportShadowed(b, a rule, anyPeer, anyPort bool) {

@@ -2,7 +2,6 @@ package lint
 
 import (
 	"encoding/binary"
-	"maps"
 	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -111,7 +110,7 @@ func (c *compiler) blockKey(peer networkingv1.NetworkPolicyPeer) string {
 	for _, e := range peer.IPBlock.Except {
 		text = appendString(text, e)
 	}
-	key, ok := c.blocks[string(text)]
+	key, ok := c.blocks[string(text)] // no copy of text to look up
 	if !ok {
 		key = peerKey(peer)
 		c.blocks[string(text)] = key
@@ -123,10 +122,10 @@ func (c *compiler) blockKey(peer networkingv1.NetworkPolicyPeer) string {
 // canonical form.
 func (c *compiler) convert(ls *metav1.LabelSelector) (labels.Selector, string) {
 	text := selectorText(ls)
-	cv, ok := c.selectors[text]
+	cv, ok := c.selectors[string(text)] // no copy of text to look up
 	if !ok {
 		cv.sel, cv.key = convert(ls)
-		c.selectors[text] = cv
+		c.selectors[string(text)] = cv
 	}
 	return cv.sel, cv.key
 }
@@ -143,9 +142,15 @@ func convert(ls *metav1.LabelSelector) (labels.Selector, string) {
 // selectorText encodes ls, which must not be nil, unambiguously: equal
 // texts are equal selectors (the same matchLabels and expressions in the
 // same order).
-func selectorText(ls *metav1.LabelSelector) string {
-	b := binary.AppendUvarint(nil, uint64(len(ls.MatchLabels)))
-	for _, k := range slices.Sorted(maps.Keys(ls.MatchLabels)) {
+func selectorText(ls *metav1.LabelSelector) []byte {
+	b := make([]byte, 0, 64)
+	b = binary.AppendUvarint(b, uint64(len(ls.MatchLabels)))
+	keys := make([]string, 0, 8)
+	for k := range ls.MatchLabels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		b = appendString(b, k)
 		b = appendString(b, ls.MatchLabels[k])
 	}
@@ -157,7 +162,7 @@ func selectorText(ls *metav1.LabelSelector) string {
 			b = appendString(b, v)
 		}
 	}
-	return string(b)
+	return b
 }
 
 // appendString appends s to b after its length.

@@ -50,8 +50,10 @@ type linter struct {
 	// byNS are the workloads of each namespace, hostNetwork or not, in
 	// input order.
 	byNS map[string][]*manifest.Workload
-	// groupOf is the label group of each non-hostNetwork workload.
-	groupOf map[*manifest.Workload]*labelGroup
+	// groupOf is the label group of each non-hostNetwork workload;
+	// selecting the policies that select each group, in input order.
+	groupOf   map[*manifest.Workload]*labelGroup
+	selecting map[*labelGroup][]*policy
 	// index finds the groups a selector may match.
 	index groupIndex
 	memo  *memos
@@ -123,7 +125,24 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 	for _, p := range l.pols {
 		l.polsByNS[p.Namespace] = append(l.polsByNS[p.Namespace], p)
 	}
+	l.indexSelecting()
 	return l
+}
+
+// indexSelecting fills selecting, matching each policy's podSelector
+// against the label groups of its namespace through the index.
+func (l *linter) indexSelecting() {
+	selected := make([][]*labelGroup, len(l.pols))
+	forEach(len(l.pols), func(i int) {
+		p := l.pols[i]
+		selected[i] = l.matchGroups(p.Namespace, p.sel, false)
+	})
+	l.selecting = map[*labelGroup][]*policy{}
+	for i, gs := range selected {
+		for _, g := range gs {
+			l.selecting[g] = append(l.selecting[g], l.pols[i])
+		}
+	}
 }
 
 // groupWorkloads numbers the workloads (position), lists them by
@@ -272,31 +291,14 @@ func (p *policy) selects(w *manifest.Workload) bool {
 }
 
 // isolating returns the policies that select w and isolate direction d,
-// memoized per label group.
+// in input order.
 func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
-	g := l.groupOf[w]
-	if g == nil {
-		return l.isolatingNow(w, d)
+	pols := l.polsByNS[w.Namespace]
+	if g := l.groupOf[w]; g != nil {
+		pols = l.selecting[g]
 	}
-	k := groupDirection{g, d}
-	pols, ok := l.memo.isolating[k]
-	if !ok {
-		pols = l.isolatingNow(w, d)
-		l.memo.isolating[k] = pols
-	}
-	return pols
-}
-
-// groupDirection is a label group and a direction.
-type groupDirection struct {
-	g *labelGroup
-	d netpol.Direction
-}
-
-// isolatingNow is isolating without the memo.
-func (l *linter) isolatingNow(w *manifest.Workload, d netpol.Direction) []*policy {
 	var out []*policy
-	for _, p := range l.polsByNS[w.Namespace] {
+	for _, p := range pols {
 		if p.isolates[d] && p.selects(w) {
 			out = append(out, p)
 		}
@@ -307,33 +309,36 @@ func (l *linter) isolatingNow(w *manifest.Workload, d netpol.Direction) []*polic
 // matchPods returns the non-hostNetwork workloads of namespace ns that sel
 // matches, in groups of equal labels; with first, only the first group.
 func (l *linter) matchPods(ns string, sel labels.Selector, first bool) []*manifest.Workload {
-	gs := l.groups[ns]
-	cand, ok := l.index.candidates(ns, sel)
-	if !ok {
-		return matchGroups(gs, sel, first)
-	}
 	var out []*manifest.Workload
-	for _, i := range cand {
-		if g := gs[i]; sel.Matches(g.labels) {
-			out = append(out, g.workloads...)
-			if first {
-				break
-			}
-		}
+	for _, g := range l.matchGroups(ns, sel, first) {
+		out = append(out, g.workloads...)
 	}
 	return out
 }
 
-// matchGroups returns the workloads of the groups gs that sel matches, in
-// order; with first, only the first group.
-func matchGroups(gs []*labelGroup, sel labels.Selector, first bool) []*manifest.Workload {
-	var out []*manifest.Workload
-	for _, g := range gs {
+// matchGroups returns the label groups of namespace ns that sel matches,
+// in order; with first, only the first one. The index gives the
+// candidates.
+func (l *linter) matchGroups(ns string, sel labels.Selector, first bool) []*labelGroup {
+	gs := l.groups[ns]
+	var out []*labelGroup
+	match := func(g *labelGroup) bool {
 		if sel.Matches(g.labels) {
-			out = append(out, g.workloads...)
-			if first {
+			out = append(out, g)
+		}
+		return first && len(out) > 0
+	}
+	if cand, ok := l.index.candidates(ns, sel); ok {
+		for _, i := range cand {
+			if match(gs[i]) {
 				break
 			}
+		}
+		return out
+	}
+	for _, g := range gs {
+		if match(g) {
+			break
 		}
 	}
 	return out

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/wardsec/ward/internal/refeval"
 	"github.com/wardsec/ward/internal/synth"
@@ -283,5 +285,36 @@ func TestEgressRulesDNS(t *testing.T) {
 	}
 	if never == 0 {
 		t.Fatal("no endpoint isolated for egress whose rules allow no DNS: the test tests nothing")
+	}
+}
+
+// TestIsolatingIndex checks isolating, which looks the policies selecting
+// a workload up by label group, against testing every policy of the
+// workload's namespace on random clusters.
+func TestIsolatingIndex(t *testing.T) {
+	for seed := range seeds() {
+		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 6)))
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		eng, err := netpol.Compile(set)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		l := newLinter(set, eng)
+		for _, w := range set.Workloads {
+			for _, d := range directions {
+				var want []*policy
+				for _, p := range l.pols {
+					sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+					if err == nil && p.isolates[d] && p.Namespace == w.Namespace && sel.Matches(labels.Set(w.Labels)) {
+						want = append(want, p)
+					}
+				}
+				if got := l.isolating(w, d); !slices.Equal(got, want) {
+					t.Fatalf("seed %d: %s %s: isolating gives %d policies, want %d", seed, w.ID(), d, len(got), len(want))
+				}
+			}
+		}
 	}
 }

@@ -59,13 +59,10 @@ type memos struct {
 	peerMatches map[string]bool
 	// hasDNS is, by class, whether its members may reach DNS.
 	hasDNS map[*netpol.Class]bool
-	// isolating is linter.isolating's.
-	isolating map[groupDirection][]*policy
 }
 
 func newMemos() *memos {
-	return &memos{nsMatch: map[string][]string{}, peerMatches: map[string]bool{}, hasDNS: map[*netpol.Class]bool{},
-		isolating: map[groupDirection][]*policy{}}
+	return &memos{nsMatch: map[string][]string{}, peerMatches: map[string]bool{}, hasDNS: map[*netpol.Class]bool{}}
 }
 
 // checkAll calls check(c, i) for every i in [0, n), where c is a copy of

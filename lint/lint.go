@@ -75,6 +75,8 @@ type linter struct {
 type labelGroup struct {
 	labels    labels.Set
 	workloads []*manifest.Workload
+	// named are the names and protocols of the workloads' named ports.
+	named map[portName]bool
 }
 
 // portName is a container port's name and protocol ("TCP", ...).
@@ -90,6 +92,8 @@ type policy struct {
 	// is peer j of rule i of direction d compiled.
 	selKey string
 	peers  [2][][]peerSelectors
+	// selected are the label groups sel matches in the namespace.
+	selected []*labelGroup
 }
 
 func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
@@ -129,18 +133,17 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 	return l
 }
 
-// indexSelecting fills selecting, matching each policy's podSelector
-// against the label groups of its namespace through the index.
+// indexSelecting fills each policy's selected groups and selecting,
+// matching podSelectors against the label groups through the index.
 func (l *linter) indexSelecting() {
-	selected := make([][]*labelGroup, len(l.pols))
 	forEach(len(l.pols), func(i int) {
 		p := l.pols[i]
-		selected[i] = l.matchGroups(p.Namespace, p.sel, false)
+		p.selected = l.matchGroups(p.Namespace, p.sel, false)
 	})
 	l.selecting = map[*labelGroup][]*policy{}
-	for i, gs := range selected {
-		for _, g := range gs {
-			l.selecting[g] = append(l.selecting[g], l.pols[i])
+	for _, p := range l.pols {
+		for _, g := range p.selected {
+			l.selecting[g] = append(l.selecting[g], p)
 		}
 	}
 }
@@ -197,6 +200,7 @@ func (l *linter) indexNamedPorts() {
 	for _, ns := range l.nsNames {
 		for _, g := range l.groups[ns] {
 			seen := map[portName]bool{}
+			g.named = seen
 			for _, w := range g.workloads {
 				for _, cp := range w.Ports {
 					if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !seen[k] {

@@ -239,18 +239,19 @@ func (l *linter) namedPorts(r rule) {
 // destinations says the destinations are unknowable.
 func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (resolved, ok bool) {
 	k := portName{name, proto.String()}
+	hasPort := func(g *labelGroup) bool { return g.named[k] }
+	if r.dir == netpol.Ingress {
+		return slices.ContainsFunc(r.pol.selected, hasPort), true
+	}
 	inGroups := func(nss []string, sel labels.Selector) bool {
 		for _, ns := range nss {
-			if slices.ContainsFunc(l.namedGroups[k][ns], func(g *labelGroup) bool { return sel.Matches(g.labels) }) {
+			if l.namedGroupMatches(k, ns, sel) {
 				return true
 			}
 		}
 		return false
 	}
 	own := []string{r.pol.Namespace}
-	if r.dir == netpol.Ingress {
-		return inGroups(own, r.pol.sel), true
-	}
 	if len(r.peers) == 0 {
 		return len(l.named[k]) > 0, true
 	}
@@ -285,6 +286,21 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 		}
 	}
 	return false, true
+}
+
+// namedGroupMatches reports whether sel matches a label group of
+// namespace ns with a named port k, testing the groups with such a port
+// or, when fewer, the index's candidates.
+func (l *linter) namedGroupMatches(k portName, ns string, sel labels.Selector) bool {
+	named := l.namedGroups[k][ns]
+	if len(named) == 0 {
+		return false
+	}
+	if cand, ok := l.index.candidates(ns, sel); ok && len(cand) < len(named) {
+		gs := l.groups[ns]
+		return slices.ContainsFunc(cand, func(i int32) bool { return gs[i].named[k] && sel.Matches(gs[i].labels) })
+	}
+	return slices.ContainsFunc(named, func(g *labelGroup) bool { return sel.Matches(g.labels) })
 }
 
 // resolves reports whether some workload of dests has a container port

@@ -47,6 +47,7 @@ func (c *compiler) policy(mp *manifest.Policy) *policy {
 		sel = labels.Nothing()
 	}
 	p.sel, p.selKey = sel, key
+	p.effective = p.effectiveRules()
 	return p
 }
 

@@ -63,7 +63,7 @@ func (ix groupIndex) candidates(ns string, sel labels.Selector) (cand []int32, o
 		var list []int32
 		switch r.Operator() {
 		case selection.Equals, selection.DoubleEquals, selection.In:
-			vals := r.Values().UnsortedList()
+			vals := r.ValuesUnsorted()
 			if len(vals) == 1 {
 				list = nx.byKV[keyValue{r.Key(), vals[0]}]
 				break
@@ -71,7 +71,8 @@ func (ix groupIndex) candidates(ns string, sel labels.Selector) (cand []int32, o
 			for _, v := range vals {
 				list = append(list, nx.byKV[keyValue{r.Key(), v}]...)
 			}
-			slices.Sort(list) // a group has one value per key: no repeats
+			slices.Sort(list)
+			list = slices.Compact(list) // values may repeat
 		case selection.Exists:
 			list = nx.byK[r.Key()]
 		default:

@@ -92,6 +92,8 @@ type policy struct {
 	// is peer j of rule i of direction d compiled.
 	selKey string
 	peers  [2][][]peerSelectors
+	// effective are the rules that take effect, by direction.
+	effective [2][]rule
 	// selected are the label groups sel matches in the namespace.
 	selected []*labelGroup
 }
@@ -246,20 +248,22 @@ type rule struct {
 }
 
 // rules returns the rules of direction d that take effect: none when the
-// policy does not isolate d (the API ignores them).
-func (p *policy) rules(d netpol.Direction) []rule {
-	if !p.isolates[d] {
-		return nil
-	}
-	var out []rule
-	if d == netpol.Ingress {
+// policy does not isolate d (the API ignores them). Callers must not
+// change the slice.
+func (p *policy) rules(d netpol.Direction) []rule { return p.effective[d] }
+
+// effectiveRules lists the rules of p that take effect, by direction.
+func (p *policy) effectiveRules() [2][]rule {
+	var out [2][]rule
+	if p.isolates[netpol.Ingress] {
 		for i, r := range p.Spec.Ingress {
-			out = append(out, rule{p, d, i, r.From, r.Ports, p.peers[d][i]})
+			out[netpol.Ingress] = append(out[netpol.Ingress], rule{p, netpol.Ingress, i, r.From, r.Ports, p.peers[netpol.Ingress][i]})
 		}
-		return out
 	}
-	for i, r := range p.Spec.Egress {
-		out = append(out, rule{p, d, i, r.To, r.Ports, p.peers[d][i]})
+	if p.isolates[netpol.Egress] {
+		for i, r := range p.Spec.Egress {
+			out[netpol.Egress] = append(out[netpol.Egress], rule{p, netpol.Egress, i, r.To, r.Ports, p.peers[netpol.Egress][i]})
+		}
 	}
 	return out
 }

@@ -157,6 +157,11 @@ func (l *linter) groupWorkloads() {
 	l.position = make(map[*manifest.Workload]int, len(l.set.Workloads))
 	l.groupOf = make(map[*manifest.Workload]*labelGroup, len(l.set.Workloads))
 	l.byNS = map[string][]*manifest.Workload{}
+	keys := make([]string, len(l.set.Workloads))
+	forEach(len(keys), func(i int) {
+		w := l.set.Workloads[i]
+		keys[i] = w.Namespace + "\x00" + labels.Set(w.Labels).String()
+	})
 	byKey := map[string]*labelGroup{}
 	for i, w := range l.set.Workloads {
 		l.position[w] = i
@@ -167,12 +172,10 @@ func (l *linter) groupWorkloads() {
 		if w.HostNetwork {
 			continue
 		}
-		ls := labels.Set(w.Labels)
-		key := w.Namespace + "\x00" + ls.String()
-		g := byKey[key]
+		g := byKey[keys[i]]
 		if g == nil {
-			g = &labelGroup{labels: ls}
-			byKey[key] = g
+			g = &labelGroup{labels: labels.Set(w.Labels)}
+			byKey[keys[i]] = g
 			l.groups[w.Namespace] = append(l.groups[w.Namespace], g)
 		}
 		g.workloads = append(g.workloads, w)

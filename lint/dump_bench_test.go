@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/lint"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
@@ -42,7 +43,7 @@ func BenchmarkRunDump(b *testing.B) {
 }
 
 // writeFindings writes fs to path as JSON lines.
-func writeFindings[T any](b *testing.B, path string, fs []T) {
+func writeFindings(b *testing.B, path string, fs []finding.Finding) {
 	b.Helper()
 	f, err := os.Create(path) // #nosec G304 -- a path the developer running the benchmark names
 	if err != nil {

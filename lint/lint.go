@@ -28,8 +28,10 @@ func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
 	return finding.Sort(l.out)
 }
 
-// linter holds what the checks share: the input, the engine, and each
-// policy's selector and isolated directions computed once.
+// linter holds what the checks share: the input, the engine, each
+// policy's selectors, rules and isolated directions computed once, and
+// indexes of the workloads. The checks only read it, but for out and memo
+// (see checkAll).
 type linter struct {
 	set *manifest.Set
 	eng *netpol.Engine
@@ -56,7 +58,9 @@ type linter struct {
 	selecting map[*labelGroup][]*policy
 	// index finds the groups a selector may match.
 	index groupIndex
-	memo  *memos
+	// memo is what the checks remember: each goroutine of checkAll has
+	// its own.
+	memo *memos
 	// named indexes, by container port name and protocol, the workloads
 	// with such a port (named) and, by namespace, the label groups with
 	// one (namedGroups): a named port is resolved by looking only at them.

@@ -20,12 +20,16 @@ import (
 // Run checks the NetworkPolicies and workloads of set, which eng must have
 // been compiled from, and returns the findings sorted with finding.Sort.
 func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
-	l := newLinter(set, eng)
+	return finding.Sort(newLinter(set, eng).run())
+}
+
+// run runs every check and returns the findings in the order found.
+func (l *linter) run() []finding.Finding {
 	l.input()
 	l.namespaces()
 	l.workloads()
 	l.policies()
-	return finding.Sort(l.out)
+	return l.out
 }
 
 // linter holds what the checks share: the input, the engine, each

@@ -398,25 +398,35 @@ func blockSet(b *networkingv1.IPBlock) (ipset.Set, error) {
 // direction, within a policy or across policies of one namespace with the
 // same podSelector.
 func (l *linter) shadowed() {
-	byPolicy := make([][2][]*cmpRule, len(l.pols))
+	// The rules of each policy by direction, and the key of the group
+	// they join.
+	type policyRules struct {
+		key   string
+		rules []*cmpRule
+	}
+	byPolicy := make([][2]policyRules, len(l.pols))
 	forEach(len(l.pols), func(i int) {
+		p := l.pols[i]
 		for _, d := range directions {
-			for _, r := range l.pols[i].rules(d) {
-				byPolicy[i][d] = append(byPolicy[i][d], newCmpRule(r))
+			for _, r := range p.rules(d) {
+				byPolicy[i][d].rules = append(byPolicy[i][d].rules, newCmpRule(r))
+			}
+			if len(byPolicy[i][d].rules) > 0 {
+				byPolicy[i][d].key = p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
 			}
 		}
 	})
 	groups := map[string][]*cmpRule{}
 	var order []string
-	for i, p := range l.pols {
-		for _, d := range directions {
-			key := p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
-			for _, cr := range byPolicy[i][d] {
-				if groups[key] == nil {
-					order = append(order, key)
-				}
-				groups[key] = append(groups[key], cr)
+	for i := range l.pols {
+		for _, pr := range byPolicy[i] {
+			if len(pr.rules) == 0 {
+				continue
 			}
+			if groups[pr.key] == nil {
+				order = append(order, pr.key)
+			}
+			groups[pr.key] = append(groups[pr.key], pr.rules...)
 		}
 	}
 	l.checkAll(len(order), func(c *linter, i int) {

@@ -20,20 +20,28 @@ import (
 // Run checks the NetworkPolicies and workloads of set, which eng must have
 // been compiled from, and returns the findings sorted with finding.Sort.
 func Run(set *manifest.Set, eng *netpol.Engine) []finding.Finding {
-	l := newLinter(set, eng)
+	return finding.Sort(newLinter(set, eng).run())
+}
+
+// run runs every check and returns the findings in the order found.
+func (l *linter) run() []finding.Finding {
 	l.input()
 	l.namespaces()
 	l.workloads()
 	l.policies()
-	return finding.Sort(l.out)
+	return l.out
 }
 
-// linter holds what the checks share: the input, the engine, and each
-// policy's selector and isolated directions computed once.
+// linter holds what the checks share: the input, the engine, each
+// policy's selectors, rules and isolated directions computed once, and
+// indexes of the workloads. The checks only read it, but for out and memo
+// (see checkAll).
 type linter struct {
-	set  *manifest.Set
-	eng  *netpol.Engine
-	pols []*policy
+	set *manifest.Set
+	eng *netpol.Engine
+	// position is the index of each workload in set.Workloads.
+	position map[*manifest.Workload]int
+	pols     []*policy
 	// polsByNS are the policies of each namespace, in input order.
 	polsByNS map[string][]*policy
 	// nsLabels are the labels of every namespace the engine knows:
@@ -45,11 +53,25 @@ type linter struct {
 	// by labels, which no selector can tell apart: selectors are matched
 	// once per group, not once per workload.
 	groups map[string][]*labelGroup
+	// byNS are the workloads of each namespace, hostNetwork or not, in
+	// input order.
+	byNS map[string][]*manifest.Workload
+	// groupOf is the label group of each non-hostNetwork workload;
+	// selecting the policies that select each group, in input order.
+	groupOf   map[*manifest.Workload]*labelGroup
+	selecting map[*labelGroup][]*policy
+	// index finds the groups a selector may match.
+	index groupIndex
+	// memo is what the checks remember: each goroutine of checkAll has
+	// its own.
+	memo *memos
 	// named indexes, by container port name and protocol, the workloads
-	// with such a port (named) and the label groups with one (namedGroups):
-	// a named port is resolved by looking only at them.
+	// with such a port (named) and, by namespace, the label groups with
+	// one (namedGroups): a named port is resolved by looking only at them.
 	named       map[portName][]*manifest.Workload
-	namedGroups map[portName][]nsGroup
+	namedGroups map[portName]map[string][]*labelGroup
+	// names53 are the names of container ports numbered 53.
+	names53 map[string]bool
 	// custom names the custom resources of the input by namespace ("" for
 	// those that name none): operators may create pods from them.
 	custom map[string][]string
@@ -61,16 +83,12 @@ type linter struct {
 type labelGroup struct {
 	labels    labels.Set
 	workloads []*manifest.Workload
+	// named are the names and protocols of the workloads' named ports.
+	named map[portName]bool
 }
 
 // portName is a container port's name and protocol ("TCP", ...).
 type portName struct{ name, proto string }
-
-// nsGroup is a label group with its namespace.
-type nsGroup struct {
-	ns string
-	g  *labelGroup
-}
 
 // policy is a manifest policy with what the checks ask of it repeatedly.
 type policy struct {
@@ -78,6 +96,14 @@ type policy struct {
 	obj      string // "ns/NetworkPolicy/name"
 	sel      labels.Selector
 	isolates [2]bool // by netpol.Direction
+	// selKey is the canonical form of the podSelector; peers[d][i][j]
+	// is peer j of rule i of direction d compiled.
+	selKey string
+	peers  [2][][]peerSelectors
+	// effective are the rules that take effect, by direction.
+	effective [2][]rule
+	// selected are the label groups sel matches in the namespace.
+	selected []*labelGroup
 }
 
 func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
@@ -99,63 +125,108 @@ func newLinter(set *manifest.Set, eng *netpol.Engine) *linter {
 		ls[manifest.MetadataNameLabel] = ns.Name
 		l.nsLabels[ns.Name] = ls
 	}
+	l.groupWorkloads()
+	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
+	l.index = newGroupIndex(l.nsNames, l.groups)
+	l.memo = newMemos()
+	l.indexNamedPorts()
+	l.pols = make([]*policy, len(set.Policies))
+	parallel(len(set.Policies), newCompiler, func(c *compiler, _, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			l.pols[i] = c.policy(set.Policies[i])
+		}
+	})
+	for _, p := range l.pols {
+		l.polsByNS[p.Namespace] = append(l.polsByNS[p.Namespace], p)
+	}
+	l.indexSelecting()
+	return l
+}
+
+// indexSelecting fills each policy's selected groups and selecting,
+// matching podSelectors against the label groups through the index.
+func (l *linter) indexSelecting() {
+	forEach(len(l.pols), func(i int) {
+		p := l.pols[i]
+		p.selected = l.matchGroups(p.Namespace, p.sel, false)
+	})
+	l.selecting = map[*labelGroup][]*policy{}
+	for _, p := range l.pols {
+		for _, g := range p.selected {
+			l.selecting[g] = append(l.selecting[g], p)
+		}
+	}
+}
+
+// groupWorkloads numbers the workloads (position), lists them by
+// namespace (byNS), adds the namespaces they live in to nsLabels, and
+// groups them by labels (groups, groupOf).
+func (l *linter) groupWorkloads() {
+	l.position = make(map[*manifest.Workload]int, len(l.set.Workloads))
+	l.groupOf = make(map[*manifest.Workload]*labelGroup, len(l.set.Workloads))
+	l.byNS = map[string][]*manifest.Workload{}
+	keys := make([]string, len(l.set.Workloads))
+	forEach(len(keys), func(i int) {
+		w := l.set.Workloads[i]
+		keys[i] = w.Namespace + "\x00" + labels.Set(w.Labels).String()
+	})
 	byKey := map[string]*labelGroup{}
-	for _, w := range set.Workloads {
+	for i, w := range l.set.Workloads {
+		l.position[w] = i
+		l.byNS[w.Namespace] = append(l.byNS[w.Namespace], w)
 		if _, ok := l.nsLabels[w.Namespace]; !ok {
 			l.nsLabels[w.Namespace] = labels.Set{manifest.MetadataNameLabel: w.Namespace}
 		}
 		if w.HostNetwork {
 			continue
 		}
-		ls := labels.Set(w.Labels)
-		key := w.Namespace + "\x00" + ls.String()
-		g := byKey[key]
+		g := byKey[keys[i]]
 		if g == nil {
-			g = &labelGroup{labels: ls}
-			byKey[key] = g
+			g = &labelGroup{labels: labels.Set(w.Labels)}
+			byKey[keys[i]] = g
 			l.groups[w.Namespace] = append(l.groups[w.Namespace], g)
 		}
 		g.workloads = append(g.workloads, w)
+		l.groupOf[w] = g
 	}
-	l.nsNames = slices.Sorted(maps.Keys(l.nsLabels))
-	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName][]nsGroup{}
-	for _, w := range set.Workloads {
+}
+
+// indexNamedPorts fills named, namedGroups and names53.
+func (l *linter) indexNamedPorts() {
+	l.named, l.namedGroups = map[portName][]*manifest.Workload{}, map[portName]map[string][]*labelGroup{}
+	l.names53 = map[string]bool{}
+	for _, w := range l.set.Workloads {
 		for _, cp := range w.Ports {
-			if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !slices.Contains(l.named[k], w) {
-				l.named[k] = append(l.named[k], w)
+			if cp.Name == "" {
+				continue
+			}
+			k := portName{cp.Name, string(cp.Protocol)}
+			// w's ports are indexed together: w is last if already in.
+			if ws := l.named[k]; len(ws) == 0 || ws[len(ws)-1] != w {
+				l.named[k] = append(ws, w)
+			}
+			if cp.Port == 53 {
+				l.names53[cp.Name] = true
 			}
 		}
 	}
 	for _, ns := range l.nsNames {
 		for _, g := range l.groups[ns] {
 			seen := map[portName]bool{}
+			g.named = seen
 			for _, w := range g.workloads {
 				for _, cp := range w.Ports {
 					if k := (portName{cp.Name, string(cp.Protocol)}); cp.Name != "" && !seen[k] {
 						seen[k] = true
-						l.namedGroups[k] = append(l.namedGroups[k], nsGroup{ns, g})
+						if l.namedGroups[k] == nil {
+							l.namedGroups[k] = map[string][]*labelGroup{}
+						}
+						l.namedGroups[k][ns] = append(l.namedGroups[k][ns], g)
 					}
 				}
 			}
 		}
 	}
-	for _, mp := range set.Policies {
-		sel, err := metav1.LabelSelectorAsSelector(&mp.Spec.PodSelector)
-		if err != nil {
-			// Loaded policies are valid; one built in code that is not
-			// has failed netpol.Compile already.
-			sel = labels.Nothing()
-		}
-		p := &policy{
-			Policy:   mp,
-			obj:      mp.Namespace + "/NetworkPolicy/" + mp.Name,
-			sel:      sel,
-			isolates: isolates(&mp.Spec),
-		}
-		l.pols = append(l.pols, p)
-		l.polsByNS[mp.Namespace] = append(l.polsByNS[mp.Namespace], p)
-	}
-	return l
 }
 
 // isolates applies the API's policyTypes defaulting: Ingress always, Egress
@@ -183,23 +254,27 @@ type rule struct {
 	index int
 	peers []networkingv1.NetworkPolicyPeer
 	ports []networkingv1.NetworkPolicyPort
+	// sels are the compiled peers.
+	sels []peerSelectors
 }
 
 // rules returns the rules of direction d that take effect: none when the
-// policy does not isolate d (the API ignores them).
-func (p *policy) rules(d netpol.Direction) []rule {
-	if !p.isolates[d] {
-		return nil
-	}
-	var out []rule
-	if d == netpol.Ingress {
+// policy does not isolate d (the API ignores them). Callers must not
+// change the slice.
+func (p *policy) rules(d netpol.Direction) []rule { return p.effective[d] }
+
+// effectiveRules lists the rules of p that take effect, by direction.
+func (p *policy) effectiveRules() [2][]rule {
+	var out [2][]rule
+	if p.isolates[netpol.Ingress] {
 		for i, r := range p.Spec.Ingress {
-			out = append(out, rule{p, d, i, r.From, r.Ports})
+			out[netpol.Ingress] = append(out[netpol.Ingress], rule{p, netpol.Ingress, i, r.From, r.Ports, p.peers[netpol.Ingress][i]})
 		}
-		return out
 	}
-	for i, r := range p.Spec.Egress {
-		out = append(out, rule{p, d, i, r.To, r.Ports})
+	if p.isolates[netpol.Egress] {
+		for i, r := range p.Spec.Egress {
+			out[netpol.Egress] = append(out[netpol.Egress], rule{p, netpol.Egress, i, r.To, r.Ports, p.peers[netpol.Egress][i]})
+		}
 	}
 	return out
 }
@@ -234,10 +309,15 @@ func (p *policy) selects(w *manifest.Workload) bool {
 	return p.Namespace == w.Namespace && p.sel.Matches(labels.Set(w.Labels))
 }
 
-// isolating returns the policies that select w and isolate direction d.
+// isolating returns the policies that select w and isolate direction d,
+// in input order.
 func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
+	pols := l.polsByNS[w.Namespace]
+	if g := l.groupOf[w]; g != nil {
+		pols = l.selecting[g]
+	}
 	var out []*policy
-	for _, p := range l.polsByNS[w.Namespace] {
+	for _, p := range pols {
 		if p.isolates[d] && p.selects(w) {
 			out = append(out, p)
 		}
@@ -249,12 +329,35 @@ func (l *linter) isolating(w *manifest.Workload, d netpol.Direction) []*policy {
 // matches, in groups of equal labels; with first, only the first group.
 func (l *linter) matchPods(ns string, sel labels.Selector, first bool) []*manifest.Workload {
 	var out []*manifest.Workload
-	for _, g := range l.groups[ns] {
+	for _, g := range l.matchGroups(ns, sel, first) {
+		out = append(out, g.workloads...)
+	}
+	return out
+}
+
+// matchGroups returns the label groups of namespace ns that sel matches,
+// in order; with first, only the first one. The index gives the
+// candidates.
+func (l *linter) matchGroups(ns string, sel labels.Selector, first bool) []*labelGroup {
+	gs := l.groups[ns]
+	var out []*labelGroup
+	match := func(g *labelGroup) bool {
 		if sel.Matches(g.labels) {
-			out = append(out, g.workloads...)
-			if first {
+			out = append(out, g)
+		}
+		return first && len(out) > 0
+	}
+	if cand, ok := l.index.candidates(ns, sel); ok {
+		for _, i := range cand {
+			if match(gs[i]) {
 				break
 			}
+		}
+		return out
+	}
+	for _, g := range gs {
+		if match(g) {
+			break
 		}
 	}
 	return out
@@ -262,32 +365,21 @@ func (l *linter) matchPods(ns string, sel labels.Selector, first bool) []*manife
 
 // peerPods returns the non-hostNetwork workloads a podSelector or
 // namespaceSelector peer of p matches; with first, stops at the first
-// group that matches. ipBlock peers match none.
-func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first bool) []*manifest.Workload {
-	if peer.IPBlock != nil {
+// group that matches. ipBlock peers and those whose selectors do not
+// convert match none.
+func (l *linter) peerPods(p *policy, peer peerSelectors, first bool) []*manifest.Workload {
+	if peer.pod == nil {
 		return nil
 	}
-	podSel := labels.Everything()
-	if peer.PodSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
-		if err != nil {
-			return nil
-		}
-		podSel = s
+	if !peer.inNamespaces {
+		return l.matchPods(p.Namespace, peer.pod, first)
 	}
-	if peer.NamespaceSelector == nil {
-		return l.matchPods(p.Namespace, podSel, first)
-	}
-	nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
-	if err != nil {
+	if peer.ns == nil {
 		return nil
 	}
 	var out []*manifest.Workload
-	for _, ns := range l.nsNames {
-		if !nsSel.Matches(l.nsLabels[ns]) {
-			continue
-		}
-		out = append(out, l.matchPods(ns, podSel, first)...)
+	for _, ns := range l.namespacesMatching(peer.ns) {
+		out = append(out, l.matchPods(ns, peer.pod, first)...)
 		if first && len(out) > 0 {
 			break
 		}
@@ -295,7 +387,23 @@ func (l *linter) peerPods(p *policy, peer networkingv1.NetworkPolicyPeer, first 
 	return out
 }
 
-// report appends a finding of rule id with its default severity.
+// namespacesMatching returns the sorted names of the namespaces sel
+// matches.
+func (l *linter) namespacesMatching(sel labels.Selector) []string {
+	key := sel.String()
+	if names, ok := l.memo.nsMatch[key]; ok {
+		return names
+	}
+	var names []string
+	for _, ns := range l.nsNames {
+		if sel.Matches(l.nsLabels[ns]) {
+			names = append(names, ns)
+		}
+	}
+	l.memo.nsMatch[key] = names
+	return names
+}
+
 // operatorNote says, for a selector that matches no workload in the
 // namespaces nss, that custom resources there may create pods it matches,
 // which the input does not show; "" when the input has none there.
@@ -330,6 +438,7 @@ func noteSeverity(id, note string) finding.Severity {
 	return r.Severity
 }
 
+// report appends a finding of rule id with its default severity.
 func (l *linter) report(id, file string, line int, object, msg, fix string) {
 	r, _ := Lookup(id)
 	l.reportSev(id, r.Severity, file, line, object, msg, fix)

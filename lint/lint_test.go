@@ -299,6 +299,34 @@ status: {podIP: 10.1.0.5}
   - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
     ports: [{port: 53, protocol: TCP}]
 `)), nil},
+		{"DNS in a port range to an address", docs(podWeb, policy("np", `  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
+    ports: [{port: 50, endPort: 60, protocol: UDP}]
+`)), nil},
+		{"every UDP port to an address", docs(podWeb, policy("np", `  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
+    ports: [{protocol: UDP}]
+`)), nil},
+		{"every port to an address", docs(podWeb, policy("np", `  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
+`)), nil},
+		{"a port range without 53 to an address", docs(podWeb, policy("np", `  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
+    ports: [{port: 54, endPort: 60, protocol: UDP}]
+`)), []want{{finding.Medium, "#web", "shop/Pod/web", nil}}},
+		{"a named DNS port to an address", docs(podWeb, `apiVersion: v1
+kind: Pod
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec: {containers: [{name: c, image: i, ports: [{containerPort: 53, protocol: UDP, name: domain}]}]}
+`, policy("np", `  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.96.0.10/32}}]
+    ports: [{port: domain, protocol: UDP}]
+`)), []want{{finding.Medium, "#web", "shop/Pod/web", nil}}},
 		{"DNS to a workload in the input", docs(podWeb, `apiVersion: v1
 kind: Pod
 metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}

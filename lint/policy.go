@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,21 +25,21 @@ var directions = []netpol.Direction{netpol.Ingress, netpol.Egress}
 // alone would otherwise report every policy.
 func (l *linter) policies() {
 	withWorkloads := len(l.set.Workloads) > 0
-	matches := map[string]bool{}
-	for _, p := range l.pols {
-		l.ignoredRules(p)
-		l.allowAll(p)
+	l.checkAll(len(l.pols), func(c *linter, i int) {
+		p := c.pols[i]
+		c.ignoredRules(p)
+		c.allowAll(p)
 		if !withWorkloads {
-			continue
+			return
 		}
-		l.selectsNothing(p)
+		c.selectsNothing(p)
 		for _, d := range directions {
 			for _, r := range p.rules(d) {
-				l.peersMatchNothing(r, matches)
-				l.namedPorts(r)
+				c.peersMatchNothing(r)
+				c.namedPorts(r)
 			}
 		}
-	}
+	})
 	l.shadowed()
 }
 
@@ -90,15 +91,11 @@ func (l *linter) ignoredRules(p *policy) {
 }
 
 func (l *linter) selectsNothing(p *policy) {
-	// The label groups answer fast; the engine confirms a finding.
-	if len(l.matchPods(p.Namespace, p.sel, true)) > 0 || len(l.eng.Selected(p.Policy)) > 0 {
+	if len(l.matchPods(p.Namespace, p.sel, true)) > 0 {
 		return
 	}
 	var inNS, host []string
-	for _, w := range l.set.Workloads {
-		if w.Namespace != p.Namespace {
-			continue
-		}
+	for _, w := range l.byNS[p.Namespace] {
 		if w.HostNetwork {
 			if p.selects(w) {
 				host = append(host, w.ID())
@@ -128,21 +125,21 @@ func labelString(m map[string]string) string {
 
 // peersMatchNothing reports the selector peers of r that match no
 // workload, or whose namespaceSelector matches no namespace.
-func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
+func (l *linter) peersMatchNothing(r rule) {
 	p := r.pol
 	for j, peer := range r.peers {
 		if peer.IPBlock != nil {
 			continue
 		}
 		// Peers repeat across policies (DNS, monitoring): match each once.
-		key := peerKey(peer)
+		key := r.sels[j].key
 		if peer.NamespaceSelector == nil {
 			key += "|" + p.Namespace
 		}
-		m, ok := matches[key]
+		m, ok := l.memo.peerMatches[key]
 		if !ok {
-			m = len(l.peerPods(p, peer, true)) > 0
-			matches[key] = m
+			m = len(l.peerPods(p, r.sels[j], true)) > 0
+			l.memo.peerMatches[key] = m
 		}
 		if m {
 			continue
@@ -153,12 +150,7 @@ func (l *linter) peersMatchNothing(r rule, matches map[string]bool) {
 			if err != nil || l.mayMatchOutside(nsSel) {
 				continue
 			}
-			var names []string
-			for _, n := range l.nsNames {
-				if nsSel.Matches(l.nsLabels[n]) {
-					names = append(names, n)
-				}
-			}
+			names := l.namespacesMatching(nsSel)
 			if len(names) == 0 {
 				msg = fmt.Sprintf("namespaceSelector %s matches no namespace (namespaces in the input: %s; undeclared ones carry only the %s label)",
 					selectorString(peer.NamespaceSelector), list(l.nsNames, 5), manifest.MetadataNameLabel)
@@ -222,9 +214,9 @@ func (l *linter) namedPorts(r rule) {
 		if resolved {
 			continue
 		}
-		// The label groups found no destination resolving it; ask the
-		// engine which workloads the rule reaches, and explain.
-		dests, external, _ := l.destinations(r, false)
+		// The index found no destination resolving it; list the
+		// workloads the rule reaches, and explain.
+		dests, external, _ := l.destinations(r)
 		if len(dests) == 0 && !external {
 			continue // reported as a policy or peer that selects nothing
 		}
@@ -242,23 +234,24 @@ func (l *linter) namedPorts(r rule) {
 	}
 }
 
-// resolvesFast reports whether a workload that destinations(r, true)
-// gives has a container port named name with protocol proto, looking only
+// resolvesFast reports whether a workload that destinations(r) gives has a container port named name with protocol proto, looking only
 // at the workloads and label groups with such a port. ok is false when
 // destinations says the destinations are unknowable.
 func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (resolved, ok bool) {
 	k := portName{name, proto.String()}
-	inGroups := func(nsOK func(ns string) bool, sel labels.Selector) bool {
-		for _, ng := range l.namedGroups[k] {
-			if nsOK(ng.ns) && sel.Matches(ng.g.labels) {
+	hasPort := func(g *labelGroup) bool { return g.named[k] }
+	if r.dir == netpol.Ingress {
+		return slices.ContainsFunc(r.pol.selected, hasPort), true
+	}
+	inGroups := func(nss []string, sel labels.Selector) bool {
+		for _, ns := range nss {
+			if l.namedGroupMatches(k, ns, sel) {
 				return true
 			}
 		}
 		return false
 	}
-	if r.dir == netpol.Ingress {
-		return inGroups(func(ns string) bool { return ns == r.pol.Namespace }, r.pol.sel), true
-	}
+	own := []string{r.pol.Namespace}
 	if len(r.peers) == 0 {
 		return len(l.named[k]) > 0, true
 	}
@@ -267,7 +260,7 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 			return false, false
 		}
 	}
-	for _, peer := range r.peers {
+	for j, peer := range r.peers {
 		if peer.IPBlock != nil {
 			block, err := blockSet(peer.IPBlock)
 			if err != nil {
@@ -280,27 +273,34 @@ func (l *linter) resolvesFast(r rule, name string, proto portset.Protocol) (reso
 			}
 			continue
 		}
-		podSel := labels.Everything()
-		if peer.PodSelector != nil {
-			s, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
-			if err != nil {
-				continue
-			}
-			podSel = s
+		ps := r.sels[j]
+		if ps.pod == nil || (ps.inNamespaces && ps.ns == nil) {
+			continue
 		}
-		nsOK := func(ns string) bool { return ns == r.pol.Namespace }
-		if peer.NamespaceSelector != nil {
-			nsSel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
-			if err != nil {
-				continue
-			}
-			nsOK = func(ns string) bool { return nsSel.Matches(l.nsLabels[ns]) }
+		nss := own
+		if ps.inNamespaces {
+			nss = l.namespacesMatching(ps.ns)
 		}
-		if inGroups(nsOK, podSel) {
+		if inGroups(nss, ps.pod) {
 			return true, true
 		}
 	}
 	return false, true
+}
+
+// namedGroupMatches reports whether sel matches a label group of
+// namespace ns with a named port k, testing the groups with such a port
+// or, when fewer, the index's candidates.
+func (l *linter) namedGroupMatches(k portName, ns string, sel labels.Selector) bool {
+	named := l.namedGroups[k][ns]
+	if len(named) == 0 {
+		return false
+	}
+	if cand, ok := l.index.candidates(ns, sel); ok && len(cand) < len(named) {
+		gs := l.groups[ns]
+		return slices.ContainsFunc(cand, func(i int32) bool { return gs[i].named[k] && sel.Matches(gs[i].labels) })
+	}
+	return slices.ContainsFunc(named, func(g *labelGroup) bool { return sel.Matches(g.labels) })
 }
 
 // resolves reports whether some workload of dests has a container port
@@ -329,11 +329,11 @@ func resolves(dests []*manifest.Workload, name string, proto portset.Protocol) (
 
 // destinations returns the workloads r can reach (ingress: the workloads
 // its policy selects; egress: those its peers match, all of them without
-// peers) and whether addresses outside the cluster are among them. ok is
-// false when that is unknowable: an egress ipBlock peer without pod IPs.
-// With fast, selectors are matched against the label groups; else the
-// engine answers.
-func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, external, ok bool) {
+// peers), in the order the engine lists their endpoints (input order, peer
+// by peer), and whether addresses outside the cluster are among them. ok
+// is false when that is unknowable: an egress ipBlock peer without pod
+// IPs. Selectors are matched against the label groups.
+func (l *linter) destinations(r rule) (dests []*manifest.Workload, external, ok bool) {
 	seen := map[*manifest.Workload]bool{}
 	add := func(ws ...*manifest.Workload) {
 		for _, w := range ws {
@@ -343,31 +343,15 @@ func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, ex
 			}
 		}
 	}
-	addEndpoints := func(eps []*netpol.Endpoint) {
-		for _, ep := range eps {
-			if ep.Workload != nil {
-				add(ep.Workload)
-			}
-		}
-	}
 	if r.dir == netpol.Ingress {
-		if fast {
-			return l.matchPods(r.pol.Namespace, r.pol.sel, false), false, true
-		}
-		addEndpoints(l.eng.Selected(r.pol.Policy))
-		return dests, false, true
+		return l.inputOrder(l.matchPods(r.pol.Namespace, r.pol.sel, false)), false, true
 	}
 	if len(r.peers) == 0 {
 		return l.set.Workloads, true, true
 	}
 	for j, peer := range r.peers {
 		if peer.IPBlock == nil {
-			if fast {
-				add(l.peerPods(r.pol, peer, false)...)
-			} else {
-				eps, _ := l.eng.PeerMatches(r.pol.Policy, r.dir, r.index, j)
-				addEndpoints(eps)
-			}
+			add(l.inputOrder(l.peerPods(r.pol, r.sels[j], false))...)
 			continue
 		}
 		if !l.set.PodIPsKnown {
@@ -385,6 +369,12 @@ func (l *linter) destinations(r rule, fast bool) (dests []*manifest.Workload, ex
 		}
 	}
 	return dests, external, true
+}
+
+// inputOrder sorts ws, workloads of the input, in input order.
+func (l *linter) inputOrder(ws []*manifest.Workload) []*manifest.Workload {
+	slices.SortFunc(ws, func(a, b *manifest.Workload) int { return cmp.Compare(l.position[a], l.position[b]) })
+	return ws
 }
 
 // blockSet returns the addresses of an ipBlock: cidr minus excepts.
@@ -408,53 +398,79 @@ func blockSet(b *networkingv1.IPBlock) (ipset.Set, error) {
 // direction, within a policy or across policies of one namespace with the
 // same podSelector.
 func (l *linter) shadowed() {
-	type cmpRule struct {
-		rule
-		peers map[string]bool // peer keys; empty: every peer
-		ports portsSpec
+	// The rules of each policy by direction, and the key of the group
+	// they join.
+	type policyRules struct {
+		key   string
+		rules []*cmpRule
 	}
+	byPolicy := make([][2]policyRules, len(l.pols))
+	forEach(len(l.pols), func(i int) {
+		p := l.pols[i]
+		for _, d := range directions {
+			for _, r := range p.rules(d) {
+				byPolicy[i][d].rules = append(byPolicy[i][d].rules, newCmpRule(r))
+			}
+			if len(byPolicy[i][d].rules) > 0 {
+				byPolicy[i][d].key = p.Namespace + "\x00" + p.selKey + "\x00" + d.String()
+			}
+		}
+	})
 	groups := map[string][]*cmpRule{}
 	var order []string
-	for _, p := range l.pols {
-		for _, d := range directions {
-			key := p.Namespace + "\x00" + canonical(&p.Spec.PodSelector) + "\x00" + d.String()
-			for _, r := range p.rules(d) {
-				cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
-				for _, peer := range r.peers {
-					cr.peers[peerKey(peer)] = true
-				}
-				if groups[key] == nil {
-					order = append(order, key)
-				}
-				groups[key] = append(groups[key], cr)
+	for i := range l.pols {
+		for _, pr := range byPolicy[i] {
+			if len(pr.rules) == 0 {
+				continue
 			}
+			if groups[pr.key] == nil {
+				order = append(order, pr.key)
+			}
+			groups[pr.key] = append(groups[pr.key], pr.rules...)
 		}
 	}
-	covers := func(a, b *cmpRule) bool {
-		if len(a.peers) > 0 {
-			if len(b.peers) == 0 {
-				return false
-			}
-			for k := range b.peers {
-				if !a.peers[k] {
-					return false
-				}
-			}
-		}
-		return a.ports.covers(b.ports)
-	}
-	for _, key := range order {
-		rs := groups[key]
+	l.checkAll(len(order), func(c *linter, i int) {
+		rs := groups[order[i]]
 		for bi, b := range rs {
 			for ai, a := range rs {
-				if ai == bi || !covers(a, b) || (covers(b, a) && ai > bi) {
+				if ai == bi || !a.covers(b) || (b.covers(a) && ai > bi) {
 					continue
 				}
-				l.reportShadowed(b.rule, a.rule, len(a.peers) == 0, a.ports.all)
+				c.reportShadowed(b.rule, a.rule, len(a.peers) == 0, a.ports.all)
 				break
 			}
 		}
+	})
+}
+
+// cmpRule is a rule as shadowed compares it.
+type cmpRule struct {
+	rule
+	peers map[string]bool // peer keys; empty: every peer
+	ports portsSpec
+}
+
+func newCmpRule(r rule) *cmpRule {
+	cr := &cmpRule{rule: r, peers: map[string]bool{}, ports: compilePorts(r.ports)}
+	for _, ps := range r.sels {
+		cr.peers[ps.key] = true
 	}
+	return cr
+}
+
+// covers reports whether a allows every peer and port b does.
+func (a *cmpRule) covers(b *cmpRule) bool {
+	if len(a.peers) > 0 {
+		if len(b.peers) == 0 {
+			return false
+		}
+		for k := range b.peers {
+			if !a.peers[k] {
+				return false
+			}
+		}
+	}
+	return a.ports.covers(b.ports)
 }
 
 func (l *linter) reportShadowed(b, a rule, anyPeer, anyPort bool) {
@@ -504,8 +520,16 @@ func canonical(ls *metav1.LabelSelector) string {
 	}
 	s, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil {
-		return "invalid:" + ls.String()
+		return invalidKey(ls)
 	}
+	return selectorKey(s)
+}
+
+// invalidKey is canonical for a selector that does not convert.
+func invalidKey(ls *metav1.LabelSelector) string { return "invalid:" + ls.String() }
+
+// selectorKey is canonical for the converted selector s.
+func selectorKey(s labels.Selector) string {
 	reqs, _ := s.Requirements()
 	parts := make([]string, len(reqs))
 	for i, r := range reqs {

@@ -2,7 +2,11 @@ package lint
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
@@ -17,18 +21,18 @@ func (l *linter) workloads() {
 	for _, p := range l.pols {
 		hasPolicy[p.Namespace] = true
 	}
-	dns := map[*netpol.Class]bool{}
-	for _, w := range l.set.Workloads {
+	l.checkAll(len(l.set.Workloads), func(c *linter, i int) {
+		w := c.set.Workloads[i]
 		if w.HostNetwork {
-			l.hostNetwork(w)
-			continue
+			c.hostNetwork(w)
+			return
 		}
 		if hasPolicy[w.Namespace] {
-			l.unprotected(w)
+			c.unprotected(w)
 		}
-		l.egressWithoutDNS(w, dns)
-		l.datastoreOpen(w)
-	}
+		c.egressWithoutDNS(w)
+		c.datastoreOpen(w)
+	})
 }
 
 func (l *linter) hostNetwork(w *manifest.Workload) {
@@ -62,21 +66,26 @@ func (l *linter) unprotected(w *manifest.Workload) {
 }
 
 // egressWithoutDNS reports w when it is isolated for egress and may reach
-// port 53 over UDP or TCP nowhere. hasDNS caches the verdict per class.
-func (l *linter) egressWithoutDNS(w *manifest.Workload, hasDNS map[*netpol.Class]bool) {
+// port 53 over UDP or TCP nowhere. The verdict is memoized per class.
+func (l *linter) egressWithoutDNS(w *manifest.Workload) {
 	missing := false
+	rules := dnsUnread
 	for _, ep := range l.eng.EndpointsOf(w) {
 		c := ep.Class()
 		if !c.Isolated(netpol.Egress) {
 			continue
 		}
-		ok, seen := hasDNS[c]
+		ok, seen := l.memo.hasDNS[c]
 		if !seen {
 			// Members of a class are selected by the same policies, so
 			// w's rules stand for the class. Reading the rules is
-			// cheap; the engine is asked only when they find no DNS.
-			ok = l.dnsRule(w) || l.classReachesDNS(c)
-			hasDNS[c] = ok
+			// cheap; the engine is asked only when they can allow DNS
+			// but do not plainly.
+			if rules == dnsUnread {
+				rules = l.egressRulesDNS(w)
+			}
+			ok = rules == dnsAllowed || (rules == dnsAskEngine && l.classReachesDNS(c))
+			l.memo.hasDNS[c] = ok
 		}
 		if !ok {
 			missing = true
@@ -107,6 +116,59 @@ func (l *linter) classReachesDNS(c *netpol.Class) bool {
 		return !found
 	})
 	return found
+}
+
+// dnsVerdict is what the egress rules isolating a workload say about DNS.
+type dnsVerdict int
+
+const (
+	dnsUnread    dnsVerdict = iota // not read yet
+	dnsAllowed                     // a rule allows it (dnsRule)
+	dnsNever                       // no rule can allow 53/UDP or 53/TCP to anything
+	dnsAskEngine                   // only the engine can tell
+)
+
+// egressRulesDNS reads the egress rules isolating w for DNS.
+func (l *linter) egressRulesDNS(w *manifest.Workload) dnsVerdict {
+	switch {
+	case l.dnsRule(w):
+		return dnsAllowed
+	case !l.mayAllowDNS(w):
+		return dnsNever
+	}
+	return dnsAskEngine
+}
+
+// mayAllowDNS reports whether an egress rule isolating w may allow port
+// 53 on some destination: one without ports, with a port of any number or
+// protocol, with a range holding 53 (over any protocol), or with a named
+// port that some container port numbered 53 carries. When it is false,
+// the engine allows w's pods 53/UDP and 53/TCP nowhere, for the ports the
+// engine allows a class on are among those its egress rules give.
+func (l *linter) mayAllowDNS(w *manifest.Workload) bool {
+	for _, p := range l.isolating(w, netpol.Egress) {
+		for _, r := range p.rules(netpol.Egress) {
+			if len(r.ports) == 0 || slices.ContainsFunc(r.ports, l.mayBe53) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mayBe53 reports whether a NetworkPolicy port may stand for port 53.
+func (l *linter) mayBe53(port networkingv1.NetworkPolicyPort) bool {
+	switch {
+	case port.Port == nil:
+		return true
+	case port.Port.Type == intstr.String:
+		return l.names53[port.Port.StrVal]
+	}
+	hi := port.Port.IntVal
+	if port.EndPort != nil {
+		hi = *port.EndPort
+	}
+	return port.Port.IntVal <= 53 && 53 <= hi
 }
 
 // dnsRule reports whether an egress rule isolating w allows DNS to

@@ -1,6 +1,7 @@
 package synth_test
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 
@@ -68,6 +69,19 @@ func TestRealisticDumpLoad(t *testing.T) {
 		return set
 	}
 	real, bare := load(false), load(true)
+	// The generator writes the annotation as kubectl does; the loader
+	// keeps its key, not its value (a copy of the object).
+	c, err := synth.Generate(synth.Config{Seed: 5, Pods: 500, Policies: 200, Dump: true, ObjectsPerFile: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for _, f := range c.Files {
+		written += bytes.Count(f.Data, []byte("kubectl.kubernetes.io/last-applied-configuration: |\n      {\"apiVersion\":"))
+	}
+	if written < len(real.Workloads) {
+		t.Errorf("the dump has %d last-applied-configuration annotations with an object, want one per workload at least (%d)", written, len(real.Workloads))
+	}
 	if len(real.Workloads) != len(bare.Workloads) || len(real.Policies) != len(bare.Policies) ||
 		len(real.Services) != len(bare.Services) || len(real.Namespaces) != len(bare.Namespaces) {
 		t.Fatalf("loaded %d/%d/%d/%d workloads, policies, services, namespaces; bare %d/%d/%d/%d",
@@ -77,8 +91,8 @@ func TestRealisticDumpLoad(t *testing.T) {
 	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 	for i, w := range real.Workloads {
 		b := bare.Workloads[i]
-		if w.Annotations[lastApplied] == "" {
-			t.Errorf("%s/%s: no last-applied-configuration", w.Namespace, w.Name)
+		if v, ok := w.Annotations[lastApplied]; !ok || v != "" {
+			t.Errorf("%s/%s: last-applied-configuration %q (present %v), want its key with an empty value", w.Namespace, w.Name, v, ok)
 		}
 		delete(w.Annotations, lastApplied)
 		if len(w.Annotations) == 0 && b.Annotations == nil {

@@ -57,9 +57,10 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 	return ti.(*typeInfo)
 }
 
-// jsonFieldIndexes is jsonFields with each field's index: the same names,
-// found in the same order (the first field of a name wins), with the path
-// of field indexes that reaches it through embedded structs.
+// jsonFieldIndexes maps the JSON names of a struct's fields to the path of
+// field indexes that reaches each, the fields of embedded structs without
+// a name inlined, as encoding/json does (the first field of a name wins).
+// jsonFields is its answer with the fields' types.
 func jsonFieldIndexes(t reflect.Type) map[string][]int {
 	m := map[string][]int{}
 	var add func(t reflect.Type, at []int)

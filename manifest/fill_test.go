@@ -246,8 +246,8 @@ func mutate(rng *rand.Rand, n *yaml.Node) {
 	}
 }
 
-// TestFieldIndexes: jsonFieldIndexes finds the fields jsonFields finds,
-// and each index leads to a field of that type, for every kind Ward
+// TestFieldIndexes: each index jsonFieldIndexes gives leads to a field of
+// the type jsonFields gives, through every struct type of the kinds Ward
 // decodes.
 func TestFieldIndexes(t *testing.T) {
 	seen := map[reflect.Type]bool{}

@@ -184,37 +184,9 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		return m.(map[string]reflect.Type)
 	}
 	m := make(map[string]reflect.Type)
-	var add func(t reflect.Type)
-	add = func(t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, _, _ := strings.Cut(tag, ",")
-			if f.Anonymous && name == "" {
-				ft := f.Type
-				if ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if ft.Kind() == reflect.Struct {
-					add(ft)
-					continue
-				}
-			}
-			if !f.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			if _, ok := m[name]; !ok {
-				m[name] = f.Type
-			}
-		}
+	for name, index := range jsonFieldIndexes(t) {
+		m[name] = t.FieldByIndex(index).Type
 	}
-	add(t)
 	fieldCache.Store(t, m)
 	return m
 }

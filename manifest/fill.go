@@ -117,18 +117,23 @@ func stringOption(t reflect.Type) bool {
 }
 
 // field returns the field of struct v at index, allocating the embedded
-// struct pointers on the way as encoding/json does.
-func field(v reflect.Value, index []int) reflect.Value {
+// struct pointers on the way as encoding/json does; false where it cannot
+// (a nil pointer to an unexported embedded struct, which encoding/json
+// refuses too).
+func field(v reflect.Value, index []int) (reflect.Value, bool) {
 	for i, x := range index {
 		if i > 0 && v.Kind() == reflect.Pointer {
 			if v.IsNil() {
+				if !v.CanSet() {
+					return reflect.Value{}, false
+				}
 				v.Set(reflect.New(v.Type().Elem()))
 			}
 			v = v.Elem()
 		}
 		v = v.Field(x)
 	}
-	return v
+	return v, v.CanSet()
 }
 
 // fillObject decodes object n into obj, a pointer to a new typed object,
@@ -241,7 +246,10 @@ func (d *decoder) fillFields(n *yaml.Node, ti *typeInfo, v reflect.Value, keep [
 			}
 			continue
 		}
-		fv := field(v, f.index)
+		fv, ok := field(v, f.index)
+		if !ok {
+			return false
+		}
 		var ok2 bool
 		switch {
 		case value != nil:
@@ -276,7 +284,8 @@ func (d *decoder) fillMetadata(n *yaml.Node, ti *typeInfo, v reflect.Value) bool
 			}
 			continue
 		}
-		if !d.fill(c[i+1], f.ti, field(v, f.index), false) {
+		fv, ok := field(v, f.index)
+		if !ok || !d.fill(c[i+1], f.ti, fv, false) {
 			return false
 		}
 	}

@@ -285,3 +285,37 @@ func TestFieldIndexes(t *testing.T) {
 		check(reflect.TypeOf(obj))
 	}
 }
+
+// TestFillUnsettable: a field fill cannot set (behind a nil pointer to an
+// unexported embedded struct) makes it give up, not panic; fields of an
+// unexported embedded struct value are set as encoding/json sets them.
+func TestFillUnsettable(t *testing.T) {
+	type inner struct {
+		A string `json:"a"`
+	}
+	type withPtr struct {
+		*inner
+		B string `json:"b"`
+	}
+	type withValue struct {
+		inner
+		B string `json:"b"`
+	}
+	var d decoder
+	n, err := d.parseDocument([]byte("a: x\nb: y\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p withPtr
+	if d.fill(n.Content[0], typeInfoOf(reflect.TypeFor[withPtr]()), reflect.ValueOf(&p).Elem(), false) {
+		t.Errorf("fill set a field behind a nil unexported embedded pointer: %+v", p)
+	}
+	var v withValue
+	if !d.fill(n.Content[0], typeInfoOf(reflect.TypeFor[withValue]()), reflect.ValueOf(&v).Elem(), false) || v.A != "x" || v.B != "y" {
+		t.Errorf("fill of an unexported embedded struct value: %+v", v)
+	}
+	var want withValue
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts([]byte(`{"a":"x","b":"y"}`), &want); err != nil || want != v {
+		t.Errorf("encoding/json gives %+v (%v), fill %+v", want, err, v)
+	}
+}

@@ -34,6 +34,11 @@ type Options struct {
 	// it. It costs time and memory on large cluster dumps, so only the
 	// audit asks for it.
 	FieldLines bool
+	// Progress, when set, is called after each input is read (a file,
+	// standard input, a rendered manifest), with the number read so far
+	// and their bytes, on the goroutine that reads them: for a progress
+	// display on long loads. It must return quickly.
+	Progress func(inputs int, bytes int64)
 	// MaxFileSize limits the size of each input (a file, standard input,
 	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
 	// (ErrTooLarge), never read past the limit, so memory stays bounded.
@@ -107,7 +112,8 @@ type loader struct {
 	opts     Options
 	files    []*loadedFile
 	warnings []*Error
-	seen     int // decoded.seen of the documents collected
+	seen     int   // decoded.seen of the documents collected
+	read     int64 // bytes of the inputs read (Options.Progress)
 }
 
 // A loadedFile collects its documents' results in order as soon as they
@@ -171,6 +177,10 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		}
 		f := &loadedFile{name: name, err: err}
 		l.files = append(l.files, f)
+		l.read += int64(len(data))
+		if l.opts.Progress != nil {
+			l.opts.Progress(len(l.files), l.read)
+		}
 		if err != nil {
 			return
 		}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"github.com/wardsec/ward/istio"
 	"maps"
 	"os"
@@ -625,5 +626,30 @@ kind: 'Service'`, "\n")
 	}
 	if got["Deployment\x00missing"] != 0 {
 		t.Error("a missing object has a line")
+	}
+}
+
+// TestLoadProgress: Options.Progress is called once per input read, with
+// the count and the bytes read so far, ending at every file and byte.
+func TestLoadProgress(t *testing.T) {
+	dir := t.TempDir()
+	var total int64
+	for i, doc := range []string{"kind: Namespace\napiVersion: v1\nmetadata: {name: a}\n", "kind: Namespace\napiVersion: v1\nmetadata: {name: b}\n", "not: [a, manifest\n"} {
+		name := filepath.Join(dir, fmt.Sprintf("f%d.yaml", i))
+		if err := os.WriteFile(name, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(doc))
+	}
+	var calls []int
+	var last int64
+	_, _ = Load(Options{Progress: func(n int, b int64) {
+		if b < last {
+			t.Errorf("bytes went back from %d to %d", last, b)
+		}
+		calls, last = append(calls, n), b
+	}}, dir)
+	if fmt.Sprint(calls) != "[1 2 3]" || last != total {
+		t.Errorf("progress calls %v ending at %d bytes, want [1 2 3] and %d", calls, last, total)
 	}
 }

@@ -282,7 +282,13 @@ func noManifests(paths []string, what string) error {
 // templates.
 func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 	start := time.Now()
+	var progress func(int, int64)
+	p := newLoadProgress(e.stderr)
+	if p != nil {
+		progress = p.update
+	}
 	set, err := manifest.Load(manifest.Options{
+		Progress:         progress,
 		DefaultNamespace: e.namespace,
 		Stdin:            e.stdin,
 		// ward.yaml holds assertions; Compose files, Dockerfiles and
@@ -292,6 +298,9 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		FieldLines:  lines,
 		MaxFileSize: e.maxInput,
 	}, in.manifests...)
+	if p != nil {
+		p.done() // before anything else is written
+	}
 	if set != nil {
 		for _, w := range set.Warnings {
 			fmt.Fprintf(e.stderr, "ward: warning: %v\n", w)

@@ -39,7 +39,23 @@ import (
 // children, the nodes of its value. Nodes are in document order.
 type Lines struct {
 	s string
+	// big, for an object with many fields (a long s), holds the map of
+	// every path, built on the first lookup: a lookup walks the siblings
+	// along the path, so the findings of a ConfigMap of 50,000 keys would
+	// otherwise take time quadratic in its keys.
+	big *linesMap
 }
+
+// linesMap is Lines.big.
+type linesMap struct {
+	once sync.Once
+	m    map[string]int
+}
+
+// bigLines is the length of Lines.s from which lookups go through a map
+// (a variable for the differential tests, which set it to 0 and to the
+// maximum to test both ways).
+var bigLines = 4096
 
 // Segment kinds: what a node appends to the path of its parent.
 const (
@@ -55,6 +71,11 @@ const (
 // that of its first occurrence, as for the same path written as a
 // sequence item, that of its last.
 func (l Lines) Get(path string) (int, bool) {
+	if l.big != nil {
+		l.big.once.Do(func() { l.big.m = l.lineMap() })
+		line, ok := l.big.m[path]
+		return line, ok
+	}
 	m := l.lookup(path)
 	return m.line, m.at >= 0
 }
@@ -243,51 +264,72 @@ var commonKeys = sync.OnceValue(func() keyTable {
 // path once (with the line Get returns).
 func (l Lines) All() iter.Seq2[string, int] {
 	return func(yield func(string, int) bool) {
-		from, ok := l.nodes()
-		if !ok {
-			return
-		}
-		common := commonKeys().list
-		var path []byte
-		var walk func(from, to, prev int) bool
-		walk = func(from, to, prev int) bool {
-			for at := from; at < to; {
-				n := l.node(at, prev)
-				mark := len(path)
-				switch n.ref & segMask {
-				case segItem:
-					path = append(path, '[')
-					path = strconv.AppendUint(path, n.ref>>segBits, 10)
-					path = append(path, ']')
-				case segDotKey:
-					path = append(path, '.')
-					path = append(path, l.key(common, n.ref)...)
-				default:
-					path = append(path, l.key(common, n.ref)...)
-				}
-				p := string(path)
-				if l.lookup(p).at == at && !yield(p, n.line) {
-					return false
-				}
-				if !walk(n.kids, n.next, n.line) {
-					return false
-				}
-				path = path[:mark]
-				prev, at = n.line, n.next
+		m := l.lineMap()
+		l.each(func(path []byte, _ int, _ bool) bool {
+			line, ok := m[string(path)]
+			if !ok {
+				return true // yielded already
 			}
-			return true
-		}
-		walk(from, len(l.s), 0)
+			delete(m, string(path))
+			return yield(string(path), line)
+		})
 	}
 }
 
 // Len returns the number of paths of l.
 func (l Lines) Len() int {
-	n := 0
-	for range l.All() {
-		n++
+	return len(l.lineMap())
+}
+
+// lineMap returns every path of l with the line Get gives it, in one
+// walk, by the rule of the map Lines replaced: in document order, a
+// mapping key's path keeps its first line, a sequence item's takes its
+// own.
+func (l Lines) lineMap() map[string]int {
+	m := map[string]int{}
+	l.each(func(path []byte, line int, item bool) bool {
+		if _, ok := m[string(path)]; item || !ok {
+			m[string(path)] = line
+		}
+		return true
+	})
+	return m
+}
+
+// each calls fn for every node of l in document order, with its path, its
+// line and whether it is a sequence item, until fn returns false.
+func (l Lines) each(fn func(path []byte, line int, item bool) bool) {
+	from, ok := l.nodes()
+	if !ok {
+		return
 	}
-	return n
+	common := commonKeys().list
+	var path []byte
+	var walk func(from, to, prev int) bool
+	walk = func(from, to, prev int) bool {
+		for at := from; at < to; {
+			n := l.node(at, prev)
+			mark := len(path)
+			switch n.ref & segMask {
+			case segItem:
+				path = append(path, '[')
+				path = strconv.AppendUint(path, n.ref>>segBits, 10)
+				path = append(path, ']')
+			case segDotKey:
+				path = append(path, '.')
+				path = append(path, l.key(common, n.ref)...)
+			default:
+				path = append(path, l.key(common, n.ref)...)
+			}
+			if !fn(path, n.line, n.ref&segMask == segItem) || !walk(n.kids, n.next, n.line) {
+				return false
+			}
+			path = path[:mark]
+			prev, at = n.line, n.next
+		}
+		return true
+	}
+	walk(from, len(l.s), 0)
 }
 
 // remap replaces every line of l with f(line). Only the loader calls it.
@@ -360,7 +402,11 @@ func (b *linesBuilder) encode() Lines {
 	b.buf = binary.AppendUvarint(b.buf[:0], uint64(len(b.keys)))
 	b.buf = append(b.buf, b.keys...)
 	b.emit(0, len(b.nodes), 0)
-	return Lines{string(b.buf)}
+	l := Lines{s: string(b.buf)}
+	if len(l.s) >= bigLines {
+		l.big = new(linesMap)
+	}
+	return l
 }
 
 // size sets the size of the nodes [from, to), siblings whose previous

@@ -74,7 +74,18 @@ func refLine(lines map[string]int, path string) int {
 func checkLines(t *testing.T, b *linesBuilder, name string, n *yaml.Node, base int, policy bool) {
 	t.Helper()
 	want := refFieldLines(n, base, policy)
-	got := b.fieldLines(n, base, policy)
+	built := b.fieldLines(n, base, policy)
+	// Both ways of looking up: walking the tree, and the map of a large
+	// object (Lines.big), whatever the object's size.
+	walked, mapped := built, built
+	walked.big, mapped.big = nil, new(linesMap)
+	for _, got := range []Lines{walked, mapped} {
+		checkLinesOf(t, got, name, want)
+	}
+}
+
+func checkLinesOf(t *testing.T, got Lines, name string, want map[string]int) {
+	t.Helper()
 	for p, l := range want {
 		if g, ok := got.Get(p); !ok || g != l {
 			t.Errorf("%s: Get(%q) = %d, %v; want %d", name, p, g, ok, l)
@@ -333,4 +344,33 @@ func FuzzLines(f *testing.F) {
 			checkLines(t, &b, "fuzz#"+strconv.Itoa(i), n, 3, i%2 == 1)
 		}
 	})
+}
+
+// TestLinesWide: an object with tens of thousands of fields at one level
+// (a ConfigMap's data) is looked up through its map, every key at its
+// line, and nothing more is built for small objects.
+func TestLinesWide(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString("kind: ConfigMap\ndata:\n")
+	const keys = 30000
+	for i := range keys {
+		fmt.Fprintf(&doc, "  key_%d: v\n", i)
+	}
+	var b linesBuilder
+	l := b.fieldLines(documents(t, []byte(doc.String()))[0], 0, false)
+	if l.big == nil {
+		t.Fatalf("a %d-byte Lines without its map", len(l.s))
+	}
+	for i := range keys {
+		if got, ok := l.Get(fmt.Sprintf("data.key_%d", i)); !ok || got != 3+i {
+			t.Fatalf("data.key_%d at %d, %v; want %d", i, got, ok, 3+i)
+		}
+	}
+	if _, ok := l.Get("data.key_30000"); ok {
+		t.Error("a key that is not there found")
+	}
+	small := b.fieldLines(documents(t, []byte("kind: ConfigMap\ndata:\n  a: b\n"))[0], 0, false)
+	if small.big != nil {
+		t.Error("a map for a small object")
+	}
 }

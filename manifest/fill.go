@@ -340,39 +340,14 @@ func (d *decoder) fillScalar(n *yaml.Node, ti *typeInfo, v reflect.Value) bool {
 		}
 		v.SetBool(n.Value[0] == 't' || n.Value[0] == 'T')
 		return true
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		if k != 'n' {
 			return false
 		}
 		s, _ := number(n)
-		x, err := strconv.ParseInt(s, 10, ti.typ.Bits())
-		if err != nil {
-			return false
-		}
-		v.SetInt(x)
-		return true
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if k != 'n' {
-			return false
-		}
-		s, _ := number(n)
-		x, err := strconv.ParseUint(s, 10, ti.typ.Bits())
-		if err != nil {
-			return false
-		}
-		v.SetUint(x)
-		return true
-	case reflect.Float32, reflect.Float64:
-		if k != 'n' {
-			return false
-		}
-		s, _ := number(n)
-		x, err := strconv.ParseFloat(s, ti.typ.Bits())
-		if err != nil {
-			return false
-		}
-		v.SetFloat(x)
-		return true
+		return setNumber(v, s)
 	}
 	return false
 }
@@ -495,4 +470,32 @@ func dropLastApplied(obj any) {
 	if a := m.GetAnnotations(); a[LastAppliedAnnotation] != "" {
 		a[LastAppliedAnnotation] = ""
 	}
+}
+
+// setNumber sets v, of a numeric kind, to the JSON number s as the JSON
+// decoder would, or returns false where it would fail (a fraction for an
+// integer, a value out of range).
+func setNumber(v reflect.Value, s string) bool {
+	bits := v.Type().Bits()
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		x, err := strconv.ParseInt(s, 10, bits)
+		if err != nil {
+			return false
+		}
+		v.SetInt(x)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		x, err := strconv.ParseUint(s, 10, bits)
+		if err != nil {
+			return false
+		}
+		v.SetUint(x)
+	default:
+		x, err := strconv.ParseFloat(s, bits)
+		if err != nil {
+			return false
+		}
+		v.SetFloat(x)
+	}
+	return true
 }

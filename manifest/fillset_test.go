@@ -1,0 +1,124 @@
+package manifest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// parseBothWays parses data with fill and with the reference decode and
+// reports how the Sets or errors differ ("" when they do not).
+func parseBothWays(name string, data []byte) string {
+	defer func(old bool) { fillDecode = old }(fillDecode)
+	var sets [2]*Set
+	var errs [2]string
+	for i, fill := range []bool{true, false} {
+		fillDecode = fill
+		s, err := Parse(Options{FieldLines: true}, name, slices.Clone(data))
+		sets[i] = s
+		errs[i] = fmt.Sprint(err)
+	}
+	if errs[0] != errs[1] {
+		return fmt.Sprintf("errors differ:\nfill: %s\nreference: %s", errs[0], errs[1])
+	}
+	if !reflect.DeepEqual(sets[0], sets[1]) {
+		for i := range min(len(sets[0].Objects), len(sets[1].Objects)) {
+			if a, b := sets[0].Objects[i], sets[1].Objects[i]; !reflect.DeepEqual(a, b) {
+				return fmt.Sprintf("object %d differs:\nfill: %+v\nreference: %+v", i, a, b)
+			}
+		}
+		return "Sets differ"
+	}
+	return ""
+}
+
+// TestFillSetDifferential holds whole Sets and errors parsed with fill to
+// those of the reference decode, on the fixtures, generated dumps, edge
+// cases and their random mutations.
+func TestFillSetDifferential(t *testing.T) {
+	inputs := aliasInputs(t)
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range inputs {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, name := range names {
+		data := inputs[name]
+		if d := parseBothWays(name, data); d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+		if len(data) > 64<<10 {
+			continue
+		}
+		for i := range 20 {
+			m := mutateBytes(r, data)
+			if d := parseBothWays(name, m); d != "" {
+				t.Errorf("%s mutation %d: %s\ninput:\n%s", name, i, d, m)
+				break
+			}
+		}
+	}
+}
+
+// mutateBytes returns a copy of data with a few lines changed at random.
+func mutateBytes(r *rand.Rand, data []byte) []byte {
+	vals := []string{"~", "null", `""`, "0", "-0", "1e400", ".nan", "0x10", "0o17", "017", "yes", "True", "!!str 1", "!!int 1",
+		"!!float 1", "!!binary aGk=", "[]", "{}", "[1, 2]", "{a: b}", `"\xff"`, "99999999999999999999999", "1.0", "+1", `"80"`, "http",
+		"1Ki", "500m", "2024-01-01T00:00:00Z", `"\u0000"`, "&a x", "*a", "'x'", "-1", "65536", "true", "false"}
+	lines := splitLines(data)
+	for range 1 + r.IntN(3) {
+		if len(lines) == 0 {
+			break
+		}
+		i := r.IntN(len(lines))
+		l := lines[i]
+		switch r.IntN(6) {
+		case 0, 1, 2:
+			if c := indexByte(l, ':'); c >= 0 {
+				lines[i] = l[:c] + ": " + vals[r.IntN(len(vals))]
+			}
+		case 3:
+			lines = slices.Insert(lines, i, l)
+		case 4:
+			lines = slices.Delete(lines, i, i+1)
+		case 5:
+			j := r.IntN(len(lines))
+			lines = slices.Insert(lines, j, l)
+		}
+	}
+	var out []byte
+	for _, l := range lines {
+		out = append(out, l...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+func splitLines(data []byte) []string {
+	var out []string
+	start := 0
+	for i, c := range data {
+		if c == '\n' {
+			out = append(out, string(data[start:i]))
+			start = i + 1
+		}
+	}
+	if start < len(data) {
+		out = append(out, string(data[start:]))
+	}
+	return out
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -2,6 +2,9 @@ package manifest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -9,14 +12,32 @@ import (
 )
 
 // parseBothWays parses data with fill and with the reference decode and
-// reports how the Sets or errors differ ("" when they do not).
-func parseBothWays(name string, data []byte) string {
+// reports how the Sets or errors differ ("" when they do not). With file
+// set, data is loaded from that regular file, so that owned Pods are
+// decoded slim.
+func parseBothWays(name string, data []byte, file string) string {
 	defer func(old bool) { fillDecode = old }(fillDecode)
 	var sets [2]*Set
 	var errs [2]string
 	for i, fill := range []bool{true, false} {
 		fillDecode = fill
-		s, err := Parse(Options{FieldLines: true}, name, slices.Clone(data))
+		var s *Set
+		var err error
+		if file == "" {
+			s, err = Parse(Options{FieldLines: true}, name, slices.Clone(data))
+		} else {
+			if err := os.WriteFile(file, data, 0o600); err != nil {
+				return err.Error()
+			}
+			l := newLoader(Options{FieldLines: true})
+			l.run(func(emit emitFunc) { emit(file, slices.Clone(data), nil, true) })
+			s, err = l.finish()
+			for _, o := range s.objects {
+				if o.slim != nil {
+					o.slim.file = nil // the same file read the same way
+				}
+			}
+		}
 		sets[i] = s
 		errs[i] = fmt.Sprint(err)
 	}
@@ -38,6 +59,10 @@ func parseBothWays(name string, data []byte) string {
 // those of the reference decode, on the fixtures, generated dumps, edge
 // cases and their random mutations.
 func TestFillSetDifferential(t *testing.T) {
+	mutations := 20
+	if v, err := strconv.Atoi(os.Getenv("WARD_FILL_MUTATIONS")); err == nil {
+		mutations = v
+	}
 	inputs := aliasInputs(t)
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range inputs {
@@ -47,17 +72,20 @@ func TestFillSetDifferential(t *testing.T) {
 		}
 	})
 	r := rand.New(rand.NewPCG(1, 2))
+	file := filepath.Join(t.TempDir(), "input.yaml")
 	for _, name := range names {
 		data := inputs[name]
-		if d := parseBothWays(name, data); d != "" {
-			t.Errorf("%s: %s", name, d)
+		for _, f := range []string{"", file} {
+			if d := parseBothWays(name, data, f); d != "" {
+				t.Errorf("%s (file %q): %s", name, f, d)
+			}
 		}
 		if len(data) > 64<<10 {
 			continue
 		}
-		for i := range 20 {
+		for i := range mutations {
 			m := mutateBytes(r, data)
-			if d := parseBothWays(name, m); d != "" {
+			if d := parseBothWays(name, m, file); d != "" {
 				t.Errorf("%s mutation %d: %s\ninput:\n%s", name, i, d, m)
 				break
 			}

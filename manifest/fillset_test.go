@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -105,7 +106,7 @@ func mutateBytes(r *rand.Rand, data []byte) []byte {
 		}
 		i := r.IntN(len(lines))
 		l := lines[i]
-		switch r.IntN(6) {
+		switch r.IntN(9) {
 		case 0, 1, 2:
 			if c := indexByte(l, ':'); c >= 0 {
 				lines[i] = l[:c] + ": " + vals[r.IntN(len(vals))]
@@ -117,6 +118,17 @@ func mutateBytes(r *rand.Rand, data []byte) []byte {
 		case 5:
 			j := r.IntN(len(lines))
 			lines = slices.Insert(lines, j, l)
+		case 6:
+			lines[i] = " " + l
+		case 7:
+			p := r.IntN(len(l) + 1)
+			lines[i] = l[:p] + []string{"{", "}", "[", "]", ",", "&b ", "*b", `"`, "'", "#", "\t", "\xff", "? ", "- ", ": "}[r.IntN(15)] + l[p:]
+		case 8:
+			if c := indexByte(l, ':'); c >= 0 {
+				k := []string{"metadata", "spec", "labels", "annotations", "template", "containers", "ports", "name", "items", "kind", "apiVersion", "hostNetwork", "securityContext", "resources", "namespace", "selector", "matchLabels", "<<"}
+				lead := len(l) - len(strings.TrimLeft(l, " -"))
+				lines[i] = l[:lead] + k[r.IntN(len(k))] + l[c:]
+			}
 		}
 	}
 	var out []byte

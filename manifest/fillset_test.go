@@ -162,3 +162,19 @@ func indexByte(s string, c byte) int {
 	}
 	return -1
 }
+
+// FuzzFillSet is TestFillSetDifferential on any input: the Set and errors
+// with fill are those of the reference decode.
+func FuzzFillSet(f *testing.F) {
+	for _, doc := range aliasEdgeCases {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		if d := parseBothWays("fuzz.yaml", data, ""); d != "" {
+			t.Error(d)
+		}
+	})
+}

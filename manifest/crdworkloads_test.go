@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -210,5 +211,26 @@ func TestFromObjectsOtherKinds(t *testing.T) {
 	}
 	if got := s.Workloads[0].Template.Spec.Containers[0].Name; got != "user-container" {
 		t.Errorf("container name %q, want user-container", got)
+	}
+}
+
+// TestOtherWorkloadKindsTypeError checks that a type error in a Knative
+// Service, which the direct decode leaves to the reference decode, is
+// reported at its field like in any other kind, not as an internal error
+// (the reference decoded into the kind Ward names it by, which is not a
+// kind of its apiVersion).
+func TestOtherWorkloadKindsTypeError(t *testing.T) {
+	for _, kind := range []string{"Service", "Configuration"} {
+		doc := "apiVersion: serving.knative.dev/v1\nkind: " + kind + "\nmetadata: {name: hello, namespace: serverless}\n" +
+			"spec:\n  template:\n    spec:\n      containers:\n      - image: nginx\n        ports: [{containerPort: \"x\"}]\n"
+		_, err := Parse(Options{}, "kn.yaml", []byte(doc))
+		errs := joined(err)
+		if len(errs) != 1 {
+			t.Fatalf("%s: errors %v, want one", kind, errs)
+		}
+		var e *Error
+		if !errors.As(errs[0], &e) || e.Line != 9 || !errors.Is(e, ErrType) || !strings.Contains(e.Error(), "containerPort") || !strings.Contains(e.Object, "hello") {
+			t.Errorf("%s: error %v, want a type error at line 9 for containerPort of hello", kind, errs[0])
+		}
 	}
 }

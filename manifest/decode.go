@@ -226,7 +226,10 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	// The kind Ward names the object by: the same as written but for a
-	// Knative Service (KnativeServiceKind).
+	// Knative Service (KnativeServiceKind). fresh is a new object of the
+	// kind as written, for the decodes that start again.
+	written := kind
+	fresh := func() any { return known(apiVersion, written) }
 	kind = kindOf(obj)
 
 	name := func() string {
@@ -250,20 +253,20 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	if ti, pod := slimInfo(obj); d.reread != nil && ti != nil && owned(n) && d.fits(n, ti, true) {
 		ok := fillDecode && d.fillSlim(n, obj, pod)
 		if !ok {
-			obj = known(apiVersion, kind) // never expected: fits says it decodes
+			obj = fresh() // never expected: fits says it decodes
 			d.appendSlim(n, pod)
 			ok = sigsjson.UnmarshalCaseSensitivePreserveInts(d.buf, obj) == nil
 		}
 		if ok {
 			slim = &slimRef{file: d.reread, doc: d.unitDoc, unit: d.unitIdx, obj: len(out.objs)}
 		} else {
-			obj = known(apiVersion, kind) // never expected: fits says it decodes
+			obj = fresh() // never expected: fits says it decodes
 			d.buf = d.buf[:0]
 		}
 	}
 	filled := slim == nil && fillDecode && d.fillObject(n, obj)
 	if !filled && slim == nil {
-		obj = known(apiVersion, kind) // fill may have written part of it
+		obj = fresh() // fill may have written part of it
 		d.buf = d.buf[:0]
 	}
 	if slim != nil || filled {

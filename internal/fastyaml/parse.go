@@ -74,9 +74,9 @@ type Arena struct {
 	dirtyNodes, dirtyPtrs int
 }
 
-// arenaMax bounds the nodes an Arena keeps between documents: a huge
-// document gets memory of its own, not kept after it.
-const arenaMax = 1 << 20
+// arenaMax bounds the nodes an Arena keeps between documents (about
+// 10 MB): a huge document gets memory of its own, not kept after it.
+const arenaMax = 1 << 16
 
 // ParseObjectIn is ParseObject with the nodes in a, and without copying
 // data: the tree is valid until the next call with a, and its strings are

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // Defaults of Start.
@@ -48,7 +48,9 @@ func Start() (stop func()) {
 func start(base uint64, ratio float64) func() {
 	prevPercent := debug.SetGCPercent(GCPercent)
 	prevLimit := debug.SetMemoryLimit(Limit(0, base, ratio))
-	var stopped atomic.Bool
+	// mu orders the updates with stop: none after it.
+	var mu sync.Mutex
+	stopped := false
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var arm func()
 	arm = func() {
@@ -56,7 +58,9 @@ func start(base uint64, ratio float64) func() {
 		// has found it unreachable, that is after a collection.
 		s := new([16]byte)
 		runtime.AddCleanup(s, func(struct{}) {
-			if stopped.Load() {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
 				return
 			}
 			metrics.Read(sample)
@@ -68,9 +72,12 @@ func start(base uint64, ratio float64) func() {
 	}
 	arm()
 	return func() {
-		if stopped.Swap(true) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
 			return
 		}
+		stopped = true
 		debug.SetGCPercent(prevPercent)
 		debug.SetMemoryLimit(prevLimit)
 	}

@@ -47,14 +47,7 @@ func TestMatchesEngine(t *testing.T) {
 		return ids(ws)
 	}
 	for seed := range seeds() {
-		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 1)))
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		eng, err := netpol.Compile(set)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+		set, eng := randomCluster(t, seed, 1)
 		l := newLinter(set, eng)
 		for _, p := range l.pols {
 			got, want := ids(l.matchPods(p.Namespace, p.sel, false)), epIDs(eng.Selected(p.Policy))
@@ -92,14 +85,7 @@ func TestMatchesEngine(t *testing.T) {
 // and every finding must name a registered rule and an object.
 func TestRunRandom(t *testing.T) {
 	for seed := range seeds() {
-		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 2)))
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		eng, err := netpol.Compile(set)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+		set, eng := randomCluster(t, seed, 2)
 		for _, f := range Run(set, eng) {
 			if _, ok := Lookup(f.Rule); !ok || f.Object == "" || f.Message == "" || f.Fix == "" {
 				t.Fatalf("seed %d: bad finding %+v", seed, f)
@@ -115,14 +101,7 @@ func TestRunRandom(t *testing.T) {
 // every protocol, and a name no workload has.
 func TestResolvesFast(t *testing.T) {
 	for seed := range seeds() {
-		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 3)))
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		eng, err := netpol.Compile(set)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+		set, eng := randomCluster(t, seed, 3)
 		l := newLinter(set, eng)
 		names := []string{"no-such-port"}
 		for _, w := range set.Workloads {
@@ -207,14 +186,7 @@ func inIPBlock(b *networkingv1.IPBlock, ip netip.Addr) bool {
 // same workloads in the same order.
 func TestDestinationsEngine(t *testing.T) {
 	for seed := range seeds() {
-		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 4)))
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		eng, err := netpol.Compile(set)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+		set, eng := randomCluster(t, seed, 4)
 		l := newLinter(set, eng)
 		for _, p := range l.pols {
 			for _, d := range directions {
@@ -293,14 +265,7 @@ func TestEgressRulesDNS(t *testing.T) {
 // workload's namespace on random clusters.
 func TestIsolatingIndex(t *testing.T) {
 	for seed := range seeds() {
-		set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, 6)))
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		eng, err := netpol.Compile(set)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
+		set, eng := randomCluster(t, seed, 6)
 		l := newLinter(set, eng)
 		for _, w := range set.Workloads {
 			for _, d := range directions {
@@ -317,4 +282,19 @@ func TestIsolatingIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomCluster is the random cluster of seed in stream (each test its
+// own), compiled.
+func randomCluster(t *testing.T, seed, stream uint64) (*manifest.Set, *netpol.Engine) {
+	t.Helper()
+	set, err := refeval.RandomSet(rand.New(rand.NewPCG(seed, stream)))
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	return set, eng
 }

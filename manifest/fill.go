@@ -155,6 +155,16 @@ func (d *decoder) fill(n *yaml.Node, ti *typeInfo, v reflect.Value, top bool) bo
 	if ti.opaque {
 		return false
 	}
+	if ti.kind == reflect.Pointer {
+		if n.Kind == yaml.ScalarNode && jsonKind(n) == '0' {
+			v.SetZero() // null sets a pointer to nil
+			return true
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(ti.typ.Elem()))
+		}
+		return d.fill(n, ti.elem, v.Elem(), top)
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		return d.fillScalar(n, ti, v)
@@ -163,11 +173,6 @@ func (d *decoder) fill(n *yaml.Node, ti *typeInfo, v reflect.Value, top bool) bo
 			return false
 		}
 		switch ti.kind {
-		case reflect.Pointer:
-			if v.IsNil() {
-				v.Set(reflect.New(ti.typ.Elem()))
-			}
-			return d.fill(n, ti.elem, v.Elem(), top)
 		case reflect.Interface:
 			return d.fillJSON(n, ti, v)
 		case reflect.Map:
@@ -200,11 +205,6 @@ func (d *decoder) fill(n *yaml.Node, ti *typeInfo, v reflect.Value, top bool) bo
 			return false
 		}
 		switch ti.kind {
-		case reflect.Pointer:
-			if v.IsNil() {
-				v.Set(reflect.New(ti.typ.Elem()))
-			}
-			return d.fill(n, ti.elem, v.Elem(), false)
 		case reflect.Interface:
 			return d.fillJSON(n, ti, v)
 		case reflect.Slice:
@@ -315,17 +315,12 @@ func (d *decoder) fillScalar(n *yaml.Node, ti *typeInfo, v reflect.Value) bool {
 	k := jsonKind(n)
 	if k == '0' {
 		switch ti.kind {
-		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		case reflect.Map, reflect.Slice, reflect.Interface:
 			v.SetZero()
 		}
 		return true // null leaves any other value alone
 	}
 	switch ti.kind {
-	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(ti.typ.Elem()))
-		}
-		return d.fill(n, ti.elem, v.Elem(), false)
 	case reflect.Interface:
 		return d.fillJSON(n, ti, v)
 	case reflect.String:

@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// maybeCompose is the test on a whole content that fileMaybeCompose
+// replaced: the reference.
+func maybeCompose(src []byte) bool {
+	return bytes.HasPrefix(src, []byte("services:")) || bytes.Contains(src, []byte("\nservices:"))
+}
 
 // TestFileMaybeCompose holds the buffered scan of a file to maybeCompose
 // on its whole content: the key at the start, at every offset around the

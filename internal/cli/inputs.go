@@ -105,16 +105,12 @@ func (in *inputs) render(ks []found) {
 	}
 }
 
-// maybeCompose is a cheap test run before compose.IsCompose reads a YAML
-// file's content: a Compose file has a top-level services key.
-func maybeCompose(src []byte) bool {
-	return bytes.HasPrefix(src, []byte("services:")) || bytes.Contains(src, []byte("\nservices:"))
-}
-
-// fileMaybeCompose is maybeCompose on the file at path, of the given
-// size, read through a small buffer: a cluster dump of gigabytes is read
-// whole once, by the loader, not twice. Files over maxSize are not
-// Compose files (the loader reports them too large).
+// fileMaybeCompose is a cheap test run before compose.IsCompose reads a
+// YAML file's content: a Compose file has a top-level services key, so
+// "services:" starts a line of it. The file at path, of the given size, is
+// read through a small buffer: a cluster dump of gigabytes is read whole
+// once, by the loader, not twice. Files over maxSize are not Compose files
+// (the loader reports them too large).
 func fileMaybeCompose(path string, size, maxSize int64) bool {
 	if maxSize <= 0 {
 		maxSize = manifest.DefaultMaxFileSize

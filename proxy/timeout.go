@@ -14,17 +14,27 @@ import (
 // moved in either direction for idle: the stream idle timeout of an
 // exchange and of an upgraded (WebSocket) connection, which the route
 // timeout exempts. A connection idle in the pool closes the same way.
+//
+// The read deadline armed is last+idle as of when it was set, so never
+// later than the timeout requires (last only grows); it is set again only
+// once it has fallen idle/2 behind, or has fired while bytes still moved,
+// instead of on every read: setting a deadline moves a runtime timer, and
+// a read per response made that a measurable share of the proxy's cost.
 type idleConn struct {
 	net.Conn
-	idle time.Duration
-	last atomic.Int64 // unix nanoseconds of the last byte moved
+	idle  time.Duration
+	last  atomic.Int64 // unix nanoseconds of the last byte moved
+	armed atomic.Int64 // the read deadline set, unix nanoseconds; 0: none
 }
 
 func (c *idleConn) touch() { c.last.Store(time.Now().UnixNano()) }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	for {
-		_ = c.Conn.SetReadDeadline(time.Unix(0, c.last.Load()).Add(c.idle))
+		if want := c.last.Load() + int64(c.idle); c.armed.Load() == 0 || want-c.armed.Load() > int64(c.idle/2) {
+			_ = c.Conn.SetReadDeadline(time.Unix(0, want))
+			c.armed.Store(want)
+		}
 		n, err := c.Conn.Read(p)
 		if n > 0 {
 			c.touch()
@@ -32,10 +42,23 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		var ne net.Error
 		if err != nil && n == 0 && errors.As(err, &ne) && ne.Timeout() &&
 			time.Since(time.Unix(0, c.last.Load())) < c.idle {
-			continue // the other direction moved meanwhile
+			c.armed.Store(0) // fired early: the other direction moved meanwhile
+			continue
 		}
 		return n, err
 	}
+}
+
+// SetReadDeadline and SetDeadline (a TLS handshake's, say) replace the
+// deadline armed: the next Read arms the idle one again.
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	c.armed.Store(0)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *idleConn) SetDeadline(t time.Time) error {
+	c.armed.Store(0)
+	return c.Conn.SetDeadline(t)
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -262,4 +263,56 @@ func status(resp string) int {
 	var code int
 	_, _ = fmt.Sscanf(resp, "HTTP/1.1 %d", &code)
 	return code
+}
+
+// TestIdleConnDeadline holds the upstream idle timeout to its meaning
+// although the deadline is not set on every read: a connection that
+// carries a byte more often than the timeout is never cut, one that
+// stops is cut once idle (not later), and a deadline cleared from outside
+// does not disable it.
+func TestIdleConnDeadline(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	client, server := net.Pipe()
+	defer server.Close()
+	ic := &idleConn{Conn: client, idle: idle}
+	ic.touch()
+	defer ic.Close()
+	go func() {
+		for range 12 { // 12 bytes 60 ms apart: 720 ms, more than twice idle
+			if _, err := server.Write([]byte{'x'}); err != nil {
+				return
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+	}()
+	buf := make([]byte, 1)
+	for i := range 12 {
+		if _, err := ic.Read(buf); err != nil {
+			t.Fatalf("read %d of a busy connection: %v", i, err)
+		}
+	}
+	// Silence: the read fails with a timeout, idle after the last byte.
+	last := time.Now()
+	_, err := ic.Read(buf)
+	waited := time.Since(last)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read of an idle connection: %v, want a timeout", err)
+	}
+	if waited < idle-20*time.Millisecond || waited > idle+time.Second {
+		t.Fatalf("idle connection cut after %v, want about %v", waited, idle)
+	}
+	// A deadline cleared by someone else is armed again by the next read.
+	ic.touch()
+	_ = ic.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() { _, err := ic.Read(buf); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("read after the deadline was cleared: %v, want a timeout", err)
+		}
+	case <-time.After(idle + 2*time.Second):
+		t.Fatal("clearing the read deadline disabled the idle timeout")
+	}
 }

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,20 +47,22 @@ import (
 )
 
 func main() {
-	gen := flag.Bool("generate", false, "be the load generator (used by the parent)")
-	target := flag.String("url", "", "with -generate: the URL to load")
+	gen := flag.Bool("generate", false, "be the load generator (used by the parent): read \"URL DURATION\" lines on stdin, answer each with a result")
 	conns := flag.Int("c", 32, "connections")
 	dur := flag.Duration("d", 3*time.Second, "duration of each measurement")
-	rounds := flag.Int("rounds", 5, "interleaved rounds")
+	rounds := flag.Int("rounds", 5, "interleaved rounds (pairs of measurements, the order alternating)")
 	token := flag.String("token", "", "with -generate: bearer token")
 	caFile := flag.String("ca", "", "with -generate: CA certificate")
 	pin := flag.String("pin", "", "run the generator under `taskset -c CPUS`")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the servers during ward's first round to `PATH` (and of the bare proxy's to PATH.bare)")
 	bareTimeouts := flag.Bool("bare-timeouts", false, "give the bare proxy's server ward's read, write and idle timeouts (harden.DefaultTimeouts) besides the read-header timeout both have")
+	together := flag.Bool("together", false, "run the two proxies at once, each in its own process on the same core, under the same load, and compare their CPU time per request: the machine's drift hits both alike")
+	serveKind := flag.String("server", "", "be one server (bare or ward) of -together, with the files in -dir (used by the parent)")
+	serveDir := flag.String("dir", "", "with -server: the run's directory")
 	leaveOut := flag.String("without", "", "comma-separated checks to leave out of ward's configuration: authz, jwt, allow, ratelimit, audit")
 	flag.Parse()
 	if *gen {
-		if err := generate(*target, *caFile, *token, *conns, *dur); err != nil {
+		if err := generate(*caFile, *token, *conns); err != nil {
 			fmt.Fprintln(os.Stderr, "proxyload:", err)
 			os.Exit(1)
 		}
@@ -71,7 +75,18 @@ func main() {
 			without[w] = true
 		}
 	}
-	if err := run(*conns, *dur, *rounds, *pin); err != nil {
+	if *serveKind != "" {
+		if err := serveOne(*serveKind, *serveDir); err != nil {
+			fmt.Fprintln(os.Stderr, "proxyload:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	runf := run
+	if *together {
+		runf = runTogether
+	}
+	if err := runf(*conns, *dur, *rounds, *pin); err != nil {
 		fmt.Fprintln(os.Stderr, "proxyload:", err)
 		os.Exit(1)
 	}
@@ -119,27 +134,69 @@ type result struct {
 	N   int           `json:"n"`
 }
 
-// generate loads url with conns keep-alive connections for d and prints a
-// result as JSON.
-func generate(target, caFile, token string, conns int, d time.Duration) error {
+// generate answers each line "DURATION URL..." on stdin by loading each
+// URL at once with conns keep-alive connections for DURATION, and writes
+// their results as a JSON array on a line. Each URL keeps its connections from one measurement to the
+// next, so that measurements are short and can be interleaved finely:
+// this machine's speed drifts within seconds, and both proxies must see
+// the same drift.
+func generate(caFile, token string, conns int) error {
 	pem, err := os.ReadFile(caFile) // #nosec G304 -- the parent's own file
 	if err != nil {
 		return err
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
+	clients := map[string][]*http.Client{}
+	in := bufio.NewScanner(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) < 2 {
+			return fmt.Errorf("bad command %q: want a duration, then URLs", in.Text())
+		}
+		d, err := time.ParseDuration(f[0])
+		if err != nil {
+			return fmt.Errorf("bad command %q: %w", in.Text(), err)
+		}
+		rs := make([]result, len(f)-1)
+		errs := make([]error, len(f)-1)
+		var wg sync.WaitGroup
+		for i, target := range f[1:] {
+			cs := clients[target]
+			if cs == nil {
+				for range conns {
+					cs = append(cs, &http.Client{Transport: &http.Transport{
+						TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
+						MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
+					}})
+				}
+				clients[target] = cs
+			}
+			wg.Go(func() { rs[i], errs[i] = loadOnce(cs, target, token, d) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		if err := out.Encode(rs); err != nil {
+			return err
+		}
+	}
+	return in.Err()
+}
+
+// loadOnce loads target through each of clients, one request at a time
+// each, for d.
+func loadOnce(clients []*http.Client, target, token string, d time.Duration) (result, error) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	total := 0
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
 	var firstErr error
-	for range conns {
+	for _, c := range clients {
 		wg.Go(func() {
-			c := &http.Client{Transport: &http.Transport{
-				TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12},
-				MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1,
-			}}
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				req, _ := http.NewRequest("GET", target, nil)
@@ -170,7 +227,7 @@ func generate(target, caFile, token string, conns int, d time.Duration) error {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return firstErr
+		return result{}, firstErr
 	}
 	slices.Sort(lat)
 	r := result{RPS: float64(total) / d.Seconds(), N: total}
@@ -178,86 +235,11 @@ func generate(target, caFile, token string, conns int, d time.Duration) error {
 		r.P50 = lat[len(lat)/2]
 		r.P99 = lat[len(lat)*99/100]
 	}
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return r, nil
 }
 
-func run(conns int, dur time.Duration, rounds int, pin string) error {
-	dir, err := os.MkdirTemp("", "proxyload")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	_, certPEM, keyPEM, err := tlsconf.NewSelfSigned("localhost")
-	if err != nil {
-		return err
-	}
-	for name, data := range map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return err
-		}
-	}
-	// The upstream: a fixed ~100-byte body.
-	body := []byte(strings.Repeat("x", 100))
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = up.Serve(upLn) }()
-	upURL := "http://" + upLn.Addr().String()
-
-	// The bare reverse proxy, same TLS.
-	target, _ := url.Parse(upURL)
-	kp, err := tlsconf.LoadKeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
-	if err != nil {
-		return err
-	}
-	// The same BufferPool and transport settings as ward's
-	// (proxy.buildUpstream), so that the ratio measures the checks and not
-	// the tuning.
-	bare := &httputil.ReverseProxy{
-		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		BufferPool: bufferPool{},
-		Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 15 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-	}
-	bareLn, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Server(tlsconf.Intermediate, kp.GetCertificate))
-	if err != nil {
-		return err
-	}
-	bareSrv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
-	if hardenedBare {
-		bareSrv = harden.Server("", bare, harden.Timeouts{}, nil)
-	}
-	go func() { _ = bareSrv.Serve(bareLn) }()
-
-	// ward proxy with every check: allowlist, JWT (cached), five
-	// policies, rate limit, and the audit log written to a file.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
-	if err != nil {
-		return err
-	}
-	token, err := josejwt.Signed(signer).Claims(map[string]any{"iss": "https://id.example.com", "sub": "load", "aud": "api",
-		"groups": []string{"users"}, "exp": time.Now().Add(time.Hour).Unix()}).Serialize()
-	if err != nil {
-		return err
-	}
-	files := map[string]string{
-		"jwks.json": string(jwks),
-		"policies.yaml": `apiVersion: security.istio.io/v1
+// policiesYAML are the five policies of ward's configuration.
+const policiesYAML = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny-admin, namespace: foo}
 spec: {action: DENY, rules: [{to: [{operation: {paths: ["/admin*", "/debug/*"]}}]}]}
@@ -285,73 +267,218 @@ spec:
   - from: [{source: {requestPrincipals: ["https://id.example.com/*"]}}]
     to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
     when: [{key: "request.auth.claims[groups]", values: ["users"]}]
-`,
-		"proxy.yaml": proxyConfig(upURL),
+`
+
+// setup writes the run's files into dir (the TLS key pair, the JWKS and
+// the policies) and returns the token the load sends and the certificate.
+func setup(dir string) (token string, certPEM []byte, err error) {
+	_, certPEM, keyPEM, err := tlsconf.NewSelfSigned("localhost")
+	if err != nil {
+		return "", nil, err
 	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			return err
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", nil, err
+	}
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		return "", nil, err
+	}
+	token, err = josejwt.Signed(signer).Claims(map[string]any{"iss": "https://id.example.com", "sub": "load", "aud": "api",
+		"groups": []string{"users"}, "exp": time.Now().Add(time.Hour).Unix()}).Serialize()
+	if err != nil {
+		return "", nil, err
+	}
+	for name, data := range map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM, "jwks.json": jwks, "policies.yaml": []byte(policiesYAML)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return "", nil, err
 		}
+	}
+	return token, certPEM, nil
+}
+
+// startUpstream starts the upstream, a fixed ~100-byte body, and returns
+// its URL.
+func startUpstream() (string, error) {
+	body := []byte(strings.Repeat("x", 100))
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = up.Serve(upLn) }()
+	return "http://" + upLn.Addr().String(), nil
+}
+
+// startBare starts the bare reverse proxy to upURL, with the same TLS,
+// and returns its address.
+func startBare(dir, upURL string) (string, error) {
+	target, _ := url.Parse(upURL)
+	kp, err := tlsconf.LoadKeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		return "", err
+	}
+	// The same BufferPool and transport settings as ward's
+	// (proxy.buildUpstream), so that the ratio measures the checks and not
+	// the tuning.
+	bare := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		BufferPool: bufferPool{},
+		Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 15 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+	}
+	bareLn, err := tls.Listen("tcp", "127.0.0.1:0", tlsconf.Server(tlsconf.Intermediate, kp.GetCertificate))
+	if err != nil {
+		return "", err
+	}
+	bareSrv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
+	if hardenedBare {
+		bareSrv = harden.Server("", bare, harden.Timeouts{}, nil)
+	}
+	go func() { _ = bareSrv.Serve(bareLn) }()
+	return bareLn.Addr().String(), nil
+}
+
+// startWard starts ward's proxy to upURL with every check (allowlist, JWT
+// cached, five policies, rate limit, the audit log written to a file)
+// until ctx ends, and returns its address.
+func startWard(ctx context.Context, dir, upURL string) (string, error) {
+	if err := os.WriteFile(filepath.Join(dir, "proxy.yaml"), []byte(proxyConfig(upURL)), 0o600); err != nil {
+		return "", err
 	}
 	auditFile, err := os.Create(filepath.Join(dir, "audit.log")) // #nosec G304 -- in this run's own temporary directory
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer auditFile.Close()
 	var auditOut io.Writer = auditFile
 	if without["audit"] {
 		auditOut = io.Discard
 	}
 	srv, err := proxy.NewServer(filepath.Join(dir, "proxy.yaml"), slog.New(slog.DiscardHandler), auditOut)
 	if err != nil {
-		return err
+		_ = auditFile.Close()
+		return "", err
 	}
 	wardLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = auditFile.Close()
+		return "", err
+	}
+	go func() {
+		_ = srv.Serve(ctx, wardLn, nil, time.Second)
+		_ = auditFile.Close()
+	}()
+	return wardLn.Addr().String(), nil
+}
+
+func run(conns int, dur time.Duration, rounds int, pin string) error {
+	dir, err := os.MkdirTemp("", "proxyload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	token, certPEM, err := setup(dir)
+	if err != nil {
+		return err
+	}
+	upURL, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	bareAddr, err := startBare(dir, upURL)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = srv.Serve(ctx, wardLn, nil, time.Second) }()
+	wardAddr, err := startWard(ctx, dir, upURL)
+	if err != nil {
+		return err
+	}
 
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	load := func(u string) (result, error) {
-		args := []string{"-generate", "-url", u, "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns), "-d", dur.String()}
-		cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
-		if pin != "" {
-			cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
-		}
-		cmd.Stderr = os.Stderr
+	// One generator for the whole run, fed a measurement at a time.
+	args := []string{"-generate", "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns)}
+	cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
+	if pin != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
+	}
+	cmd.Stderr = os.Stderr
+	genIn, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	genOut, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = genIn.Close(); _ = cmd.Wait() }()
+	results := bufio.NewScanner(genOut)
+	measure := func(u string, d time.Duration) (result, error) {
 		cpu0, sys0 := cpuTime()
-		out, err := cmd.Output()
-		cpu1, sys1 := cpuTime()
-		cpu, sys := cpu1-cpu0, sys1-sys0
-		if err != nil {
+		if _, err := fmt.Fprintf(genIn, "%s %s\n", d, u); err != nil {
 			return result{}, fmt.Errorf("generator: %w", err)
 		}
-		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return r, err
+		if !results.Scan() {
+			return result{}, fmt.Errorf("generator stopped: %v", results.Err())
 		}
+		cpu1, sys1 := cpuTime()
+		cpu, sys := cpu1-cpu0, sys1-sys0
+		var rs []result
+		if err := json.Unmarshal(results.Bytes(), &rs); err != nil || len(rs) != 1 {
+			return result{}, fmt.Errorf("generator: %q: %v", results.Bytes(), err)
+		}
+		r := rs[0]
 		if r.N > 0 {
 			r.CPU = cpu / time.Duration(r.N)
 			r.Sys = sys / time.Duration(r.N)
 		}
 		return r, nil
 	}
-	bareURL := "https://" + bareLn.Addr().String() + "/api/items"
-	wardURL := "https://" + wardLn.Addr().String() + "/api/items"
+	load := func(u string) (result, error) { return measure(u, dur) }
+	bareURL := "https://" + bareAddr + "/api/items"
+	wardURL := "https://" + wardAddr + "/api/items"
 	var ratios, cpuRatios []float64
 	var bareRes, wardRes []result
-	for i := range rounds {
-		var b, w result
-		if err := profiled(i == 0, profile+".bare", func() (err error) { b, err = load(bareURL); return err }); err != nil {
+	// Warm-up: connections and handshakes, not measured.
+	for _, u := range []string{bareURL, wardURL} {
+		if _, err := measure(u, 300*time.Millisecond); err != nil {
 			return err
 		}
-		if err := profiled(i == 0, profile, func() (err error) { w, err = load(wardURL); return err }); err != nil {
+	}
+	for i := range rounds {
+		var b, w result
+		bareRound := func() error {
+			return profiled(i == 0, profile+".bare", func() (err error) { b, err = load(bareURL); return err })
+		}
+		wardRound := func() error {
+			return profiled(i == 0, profile, func() (err error) { w, err = load(wardURL); return err })
+		}
+		// The order alternates, so that a drift of the machine's speed
+		// within a round favours neither.
+		first, second := bareRound, wardRound
+		if i%2 == 1 {
+			first, second = wardRound, bareRound
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
 			return err
 		}
 		bareRes, wardRes = append(bareRes, b), append(wardRes, w)
@@ -388,7 +515,7 @@ spec:
 	pool.AppendCertsFromPEM(certPEM)
 	n, start := 0, time.Now()
 	for time.Since(start) < 2*time.Second {
-		c, err := tls.Dial("tcp", wardLn.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS13})
+		c, err := tls.Dial("tcp", wardAddr, &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS13})
 		if err != nil {
 			return err
 		}
@@ -439,4 +566,193 @@ func (bufferPool) Put(b []byte) {
 		b = b[:cap(b)]
 		buffers.Put(&b)
 	}
+}
+
+// serveOne is one server of -together: the upstream and the proxy of kind
+// (bare or ward) in this process. It writes the proxy's address on a line,
+// then answers each line "cpu" on stdin with this process's CPU time so
+// far in nanoseconds, until stdin closes.
+func serveOne(kind, dir string) error {
+	upURL, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	var addr string
+	switch kind {
+	case "bare":
+		addr, err = startBare(dir, upURL)
+	case "ward":
+		addr, err = startWard(context.Background(), dir, upURL)
+	default:
+		err = fmt.Errorf("-server %q: want bare or ward", kind)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Println(addr)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		cpu, _ := cpuTime()
+		fmt.Println(int64(cpu))
+	}
+	return in.Err()
+}
+
+// child is a server process of -together.
+type child struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startChild(self, kind, dir string) (*child, string, error) {
+	cmd := exec.Command(self, "-server", kind, "-dir", dir) // #nosec G204 -- this program itself
+	if len(without) > 0 {
+		var w []string
+		for k := range without {
+			w = append(w, k)
+		}
+		cmd.Args = append(cmd.Args, "-without", strings.Join(w, ","))
+	}
+	if hardenedBare {
+		cmd.Args = append(cmd.Args, "-bare-timeouts")
+	}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	if !c.out.Scan() {
+		c.stop()
+		return nil, "", fmt.Errorf("%s server did not start", kind)
+	}
+	return c, c.out.Text(), nil
+}
+
+func (c *child) cpu() (time.Duration, error) {
+	if _, err := io.WriteString(c.in, "cpu\n"); err != nil {
+		return 0, err
+	}
+	if !c.out.Scan() {
+		return 0, fmt.Errorf("server stopped: %v", c.out.Err())
+	}
+	var ns int64
+	_, err := fmt.Sscan(c.out.Text(), &ns)
+	return time.Duration(ns), err
+}
+
+func (c *child) stop() { _ = c.in.Close(); _ = c.cmd.Wait() }
+
+// runTogether runs the bare proxy and ward's, each with its own upstream
+// in its own process (both on this process's CPUs: run it under taskset
+// with GOMAXPROCS=1, as the single-process mode), loads both at once from
+// one generator, and compares their CPU time per request, round by
+// round. Throughput is not compared here (the two share the core); the
+// CPU time per request is what sets the throughput of a proxy alone on a
+// core, measured under the same conditions for both at every instant.
+func runTogether(conns int, dur time.Duration, rounds int, pin string) error {
+	dir, err := os.MkdirTemp("", "proxyload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	token, _, err := setup(dir)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bare, bareAddr, err := startChild(self, "bare", dir)
+	if err != nil {
+		return err
+	}
+	defer bare.stop()
+	ward, wardAddr, err := startChild(self, "ward", dir)
+	if err != nil {
+		return err
+	}
+	defer ward.stop()
+	args := []string{"-generate", "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns)}
+	cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
+	if pin != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
+	}
+	cmd.Stderr = os.Stderr
+	genIn, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	genOut, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = genIn.Close(); _ = cmd.Wait() }()
+	results := bufio.NewScanner(genOut)
+	bareURL, wardURL := "https://"+bareAddr+"/api/items", "https://"+wardAddr+"/api/items"
+	round := func(d time.Duration) (b, w result, err error) {
+		b0, err := bare.cpu()
+		if err != nil {
+			return b, w, err
+		}
+		w0, err := ward.cpu()
+		if err != nil {
+			return b, w, err
+		}
+		if _, err := fmt.Fprintf(genIn, "%s %s %s\n", d, bareURL, wardURL); err != nil {
+			return b, w, err
+		}
+		if !results.Scan() {
+			return b, w, fmt.Errorf("generator stopped: %v", results.Err())
+		}
+		b1, err := bare.cpu()
+		if err != nil {
+			return b, w, err
+		}
+		w1, err := ward.cpu()
+		if err != nil {
+			return b, w, err
+		}
+		var rs []result
+		if err := json.Unmarshal(results.Bytes(), &rs); err != nil || len(rs) != 2 {
+			return b, w, fmt.Errorf("generator: %q: %v", results.Bytes(), err)
+		}
+		b, w = rs[0], rs[1]
+		if b.N == 0 || w.N == 0 {
+			return b, w, errors.New("no request served")
+		}
+		b.CPU, w.CPU = (b1-b0)/time.Duration(b.N), (w1-w0)/time.Duration(w.N)
+		return b, w, nil
+	}
+	if _, _, err := round(300 * time.Millisecond); err != nil { // warm-up
+		return err
+	}
+	var ratios []float64
+	for i := range rounds {
+		b, w, err := round(dur)
+		if err != nil {
+			return err
+		}
+		r := float64(b.CPU) / float64(w.CPU)
+		ratios = append(ratios, r)
+		fmt.Printf("round %d: bare %d req, cpu %v/req, p99 %v | ward %d req, cpu %v/req, p99 %v | bare/ward CPU per request %.2f\n",
+			i+1, b.N, b.CPU.Round(100*time.Nanosecond), b.P99, w.N, w.CPU.Round(100*time.Nanosecond), w.P99, r)
+	}
+	sorted := slices.Clone(ratios)
+	sort.Float64s(sorted)
+	fmt.Printf("together, %d rounds of %v, %d connections to each: CPU time per request bare/ward median %.2f (spread %.2f-%.2f)\n",
+		rounds, dur, conns, sorted[len(sorted)/2], sorted[0], sorted[len(sorted)-1])
+	return nil
 }

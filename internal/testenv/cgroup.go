@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Cgroup2Root returns where the cgroup2 file system is mounted
@@ -49,8 +51,22 @@ func NewCgroup(t testing.TB, rel string) Cgroup {
 		t.Fatalf("making cgroup: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := os.Remove(dir); err != nil {
-			t.Errorf("removing cgroup %s: %v", dir, err)
+		// A process killed by the test leaves the cgroup only once it has
+		// exited, which takes a moment on a loaded machine: kill what is
+		// left (cgroup.kill, Linux 5.14) and wait for it to empty.
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0o600)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.Remove(dir)
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+				procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+				t.Errorf("removing cgroup %s: %v (processes left: %q)", dir, err, strings.Fields(string(procs)))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
 	f, err := os.Open(dir) // #nosec G304 -- the test's own cgroup

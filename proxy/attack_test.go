@@ -1178,3 +1178,84 @@ func TestAttackUpstreamConnectStalls(t *testing.T) {
 		t.Errorf("stalled TLS handshake upstream: %d after %v, want 504 within 2 s", status(resp), time.Since(start))
 	}
 }
+
+// denyAdminOnly denies /admin and below and allows everything else: a
+// request that reaches the upstream's /admin got around the policy.
+const denyAdminOnly = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin", "/admin/*"]}}]}]
+`
+
+// TestAttackAmbiguousPath: paths that the policy matched as one resource
+// and an upstream resolves to another are refused with 400 and never
+// forwarded. "/admin;x" passed a DENY of /admin and Tomcat, Jetty and
+// Spring strip ";x" before routing; "/api/..;/admin" passed an ALLOW of
+// /api/* and climbs to /admin there. Encoded control characters, double
+// encoding and overlong UTF-8 get the same treatment; ordinary escapes,
+// valid or Latin-1 non-ASCII and a lone "%25" still pass.
+func TestAttackAmbiguousPath(t *testing.T) {
+	u := newRawUpstream(t)
+	denyOnly := startWith(t, setup{upstream: u.URL(), policies: denyAdminOnly})
+	h := startWith(t, setup{upstream: u.URL()}) // ALLOW GET /api/*, DENY /admin
+	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
+	tests := []struct {
+		h      *harness
+		target string
+		want   int
+		line   string // request line the upstream receives; "" for none
+	}{
+		{denyOnly, "/admin;x", 400, ""},
+		{denyOnly, "/admin;", 400, ""},
+		{denyOnly, "/admin;jsessionid=1/users", 400, ""},
+		{denyOnly, "/admin%3Bx", 400, ""},
+		{denyOnly, "/admin%3bx", 400, ""},
+		{h, "/api/..;/admin", 400, ""},
+		{h, "/api/.;/items", 400, ""},
+		{h, "/api/..;x=1/admin", 400, ""},
+		{h, "https://api/api/..;/admin", 400, ""},
+		{denyOnly, "/admin%00", 400, ""},
+		{denyOnly, "/admin%00.png", 400, ""},
+		{denyOnly, "/x%0d%0aX-Injected:%201", 400, ""},
+		{denyOnly, "/x%7F", 400, ""},
+		{denyOnly, "/%2561dmin", 400, ""},
+		{h, "/api/%252e%252e/admin", 400, ""},
+		{h, "/api/%252F..%252Fadmin", 400, ""},
+		{h, "/api/%C0%AE%C0%AE/admin", 400, ""},
+		{h, "/api/%c0%af../admin", 400, ""},
+		{h, "/api/%E0%80%AF", 400, ""},
+		{h, "/api/%F0%80%80%AF", 400, ""},
+		// Without authorization the path rules hold all the same.
+		{noAuthz, "/api/..;/admin", 400, ""},
+		{noAuthz, "/admin%00", 400, ""},
+		// What stays allowed.
+		{h, "/api/caf%C3%A9", 200, "GET /api/caf%C3%A9 HTTP/1.1"},
+		{h, "/api/%E0%A4%B9", 200, "GET /api/%E0%A4%B9 HTTP/1.1"}, // U+0939, E0 then A4: not overlong
+		{h, "/api/%F0%9F%98%80", 200, "GET /api/%F0%9F%98%80 HTTP/1.1"},
+		{h, "/api/%E9t%E9", 200, "GET /api/%E9t%E9 HTTP/1.1"}, // Latin-1
+		{h, "/api/100%25", 200, "GET /api/100%25 HTTP/1.1"},
+		{h, "/api/100%25off", 200, "GET /api/100%25off HTTP/1.1"},
+		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},
+		{h, "/api/items?a=%00&b=%25", 200, "GET /api/items?a=%00&b=%25 HTTP/1.1"}, // the query is forwarded as sent
+		{denyOnly, "/administrator", 200, "GET /administrator HTTP/1.1"},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
+		if status(resp) != tt.want {
+			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
+		}
+		switch {
+		case tt.line == "" && len(got) > 0:
+			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
+		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
+			var lines []string
+			for _, g := range got {
+				lines = append(lines, requestLine(g))
+			}
+			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
+		}
+	}
+}

@@ -1259,3 +1259,24 @@ func TestAttackAmbiguousPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackClientCertHeaders (hole 3): headers that carry a client
+// certificate a TLS-terminating proxy verified never come from the
+// client: RFC 9440's Client-Cert and Client-Cert-Chain (section 4: the
+// proxy must remove them) and Tomcat SSLValve's ssl_client_cert, in any
+// spelling. An upstream reading them took the client's word for its
+// certificate.
+func TestAttackClientCertHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	const forged = ":MIIBforgedcertificate:"
+	for _, name := range []string{"Client-Cert", "client-cert-chain", "Client_Cert", "SSL_CLIENT_CERT", "Ssl-Client-Cert"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", name, forged)
+		if status(resp) != 200 || len(got) != 1 {
+			t.Fatalf("%s: status %d, upstream received %d requests", name, status(resp), len(got))
+		}
+		if strings.Contains(got[0], forged) {
+			t.Errorf("the upstream received the client's %s:\n%s", name, got[0])
+		}
+	}
+}

@@ -29,6 +29,14 @@ var identityHeaders = []string{
 	"x-http-method-override",
 	"x-http-method",
 	"x-method-override",
+	// A client certificate the proxy verified, as a TLS-terminating
+	// proxy conveys it: RFC 9440's Client-Cert and Client-Cert-Chain
+	// (which such a proxy must remove from clients' requests, section 4)
+	// and the ssl_client_cert that Tomcat's SSLValve and Keycloak's
+	// reverse-proxy certificate lookup read by default.
+	"client-cert",
+	"client-cert-chain",
+	"ssl-client-cert",
 }
 
 // headerKey is the form header names are compared in: lower case, '_'

@@ -1280,3 +1280,48 @@ func TestAttackClientCertHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackUnderscoreHeaders: a header name with '_' is removed before
+// any check. "X_Debug" passed a DENY on request.headers[x-debug], and Rack
+// (Puma), older Gunicorn and PHP's FastCGI hand it to the application as
+// the HTTP_X_DEBUG that X-Debug becomes.
+func TestAttackUnderscoreHeaders(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-debug, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-debug]", values: ["*"]}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	tests := []struct {
+		name string
+		want int
+	}{
+		{"X-Debug", 403},
+		{"X_Debug", 200},
+		{"x_DEBUG", 200},
+		{"X-Debug_", 200},
+		{"X_Other", 200},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", tt.name, "1")
+		if status(resp) != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, status(resp), tt.want)
+		}
+		for _, g := range got {
+			head, _, _ := strings.Cut(g, "\r\n\r\n")
+			for _, line := range strings.Split(head, "\r\n")[1:] {
+				if name, _, _ := strings.Cut(line, ":"); strings.Contains(name, "_") {
+					t.Errorf("%s: the upstream received header %q", tt.name, line)
+				}
+			}
+		}
+	}
+	// Other headers pass as sent.
+	if _, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Other", "v"); len(got) != 1 || !slices.Equal(header(got[0], "X-Other"), []string{"v"}) {
+		t.Errorf("X-Other: the upstream received %q", got)
+	}
+}

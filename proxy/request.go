@@ -78,14 +78,20 @@ func (p *Proxy) requestRules() requestRules {
 	return rr
 }
 
-// stripped reports whether a client's header name is removed. It is
-// called for every header of every request, so it does not allocate for
-// names up to 128 bytes (headerKey, in a buffer on the stack).
+// stripped reports whether a client's header name is removed: a stripped
+// name, an X-Envoy-* one, or any name with '_'. Policies and checks see
+// "X_Debug" as its own header, but CGI-style gateways (Rack and Puma,
+// older Gunicorn, PHP's FastCGI) turn it into the HTTP_X_DEBUG that
+// X-Debug becomes, so a DENY on X-Debug would not see what the upstream
+// reads; nginx drops such names by default (underscores_in_headers off),
+// and so does the proxy. It is called for every header of every request,
+// so it does not allocate for names up to 128 bytes (headerKey, in a
+// buffer on the stack).
 func (rr requestRules) stripped(name string) bool {
 	var buf [128]byte
 	slow := func() bool {
 		k := headerKey(name)
-		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-")
+		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-") || strings.Contains(name, "_")
 	}
 	if len(name) > len(buf) {
 		return slow()
@@ -98,7 +104,7 @@ func (rr requestRules) stripped(name string) bool {
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case c == '_':
-			c = '-'
+			return true
 		}
 		buf[i] = c
 	}
@@ -193,7 +199,8 @@ func unhexPair(h, l byte) byte {
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
 //     reduced to its path and query;
-//   - identity headers a client could forge are removed;
+//   - identity headers a client could forge, and header names with '_',
+//     are removed;
 //   - an Upgrade offering a protocol not allowed is removed, so that no
 //     tunnel the checks cannot see opens (RFC 9110 7.8 lets a server
 //     ignore an Upgrade).

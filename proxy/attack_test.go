@@ -1325,3 +1325,43 @@ spec:
 		t.Errorf("X-Other: the upstream received %q", got)
 	}
 }
+
+// TestAttackNoHost: a request without a host (HTTP/1.0 without Host) is
+// refused. It was checked with an empty host (no hosts rule, no host
+// route applies) and forwarded with the upstream URL's own host, which
+// picks the upstream's default virtual host.
+func TestAttackNoHost(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	tests := []struct {
+		req  string
+		want int
+		host string // Host the upstream receives; "" for no request
+	}{
+		{"GET /api/items HTTP/1.0\r\nX-Client: a\r\n\r\n", 400, ""},
+		{"GET /api/items HTTP/1.0\r\nX-Client: b\r\nHost: api\r\n\r\n", 200, "api"},
+		{"GET http://api/api/items HTTP/1.0\r\nX-Client: c\r\n\r\n", 200, "api"},
+	}
+	for _, tt := range tests {
+		before := len(u.requests())
+		resp := h.raw(t, "web", tt.req)
+		got := u.requests()[before:]
+		line, _, _ := strings.Cut(tt.req, "\r\n")
+		if code := statusAny(resp); code != tt.want {
+			t.Errorf("%s: status %d, want %d", line, code, tt.want)
+		}
+		switch {
+		case tt.host == "" && len(got) > 0:
+			t.Errorf("%s: the upstream received %q", line, got)
+		case tt.host != "" && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.host})):
+			t.Errorf("%s: the upstream received %q, want Host %s", line, got, tt.host)
+		}
+	}
+}
+
+// statusAny returns the status code of a raw HTTP/1.x response.
+func statusAny(resp string) int {
+	var minor, code int
+	_, _ = fmt.Sscanf(resp, "HTTP/1.%d %d", &minor, &code)
+	return code
+}

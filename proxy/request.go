@@ -191,6 +191,7 @@ func unhexPair(h, l byte) byte {
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it); CONNECT: 405;
+//   - a request without a host (HTTP/1.0 without Host): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
 //     backslash, dot segment, bad escape) or that an upstream could read
 //     otherwise (ambiguousPath: path parameters, encoded control
@@ -215,6 +216,13 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		if strings.ToUpper(r.Method) != r.Method {
 			deny(w, r, http.StatusBadRequest, "request", "method is not upper case", "bad request")
+			return
+		}
+		if r.Host == "" {
+			// HTTP/1.0 without Host, HTTP/2 without :authority: the
+			// checks would see no host and the upstream the host of
+			// its own URL (Go's transport fills it in).
+			deny(w, r, http.StatusBadRequest, "request", "no Host", "bad request")
 			return
 		}
 		if r.URL.Opaque != "" || r.URL.User != nil {

@@ -1365,3 +1365,60 @@ func statusAny(resp string) int {
 	_, _ = fmt.Sscanf(resp, "HTTP/1.%d %d", &minor, &code)
 	return code
 }
+
+// TestAttackHostAmbiguous: a Host that is not host[:port] is refused.
+// "admin.example.com:80:80" passed a DENY of hosts admin.example.com (and
+// would take a route's catch-all) while nginx reads the host up to the
+// first colon and serves admin.example.com; "admin.example.com.." is
+// refused by nginx and Apache but passed the DENY here.
+func TestAttackHostAmbiguous(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin-host, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example.com"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"admin.example.com", 403},
+		{"ADMIN.Example.com.", 403},
+		{"admin.example.com:8443", 403},
+		{"admin.example.com:", 403},
+		{"admin.example.com:80:80", 400},
+		{"admin.example.com:80x", 400},
+		{"admin.example.com..", 400},
+		{".admin.example.com", 400},
+		{"admin..example.com", 400},
+		{"admin.example.com:80@other", 400},
+		{"admin.example.com,other", 400},
+		{"[::1]:8443:1", 400},
+		{"[::1", 400},
+		{"api", 200},
+		{"api.example.com:8443", 200},
+		{"api.example.com.", 200},
+		{"10.0.0.1:80", 200},
+		{"[::1]:8443", 200},
+		{"[::1]", 200},
+		{"my_service:8080", 200},
+	}
+	for _, tt := range tests {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: "+tt.host+"\r\nConnection: close\r\n\r\n")
+		got := u.requests()[before:]
+		if status(resp) != tt.want {
+			t.Errorf("Host %s: status %d, want %d", tt.host, status(resp), tt.want)
+		}
+		switch {
+		case tt.want != 200 && len(got) > 0:
+			t.Errorf("Host %s: the upstream received %q", tt.host, got)
+		case tt.want == 200 && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.host})):
+			t.Errorf("Host %s: the upstream received %q", tt.host, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -112,6 +113,58 @@ func (rr requestRules) stripped(name string) bool {
 	return rr.strip[string(k)] || len(k) >= len("x-envoy-") && string(k[:len("x-envoy-")]) == "x-envoy-"
 }
 
+// validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a
+// form every reader splits alike: a name or IPv4 address of letters,
+// digits, "-", "_", "~" and "." (no empty label; one trailing dot), or an
+// IPv6 address in brackets, then optionally ":" and digits. Routes and
+// policies compare the part before the port; nginx, for one, takes the
+// host up to the first colon whatever follows, so "admin.example.com:1:2"
+// must not be a host of its own here.
+func validHost(h string) bool {
+	name := h
+	port := ""
+	if strings.HasPrefix(h, "[") {
+		i := strings.IndexByte(h, ']')
+		if i < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:i]); err != nil {
+			return false
+		}
+		rest := h[i+1:]
+		if rest == "" {
+			return true
+		}
+		if rest[0] != ':' {
+			return false
+		}
+		name, port = "", rest[1:]
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i+1:]
+		if name == "" {
+			return false
+		}
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	if name == "" {
+		return true // an IPv6 literal, checked above
+	}
+	if name[0] == '.' || strings.Contains(name, "..") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
 // Errors of ambiguousPath.
 var (
 	errPathParameter = errors.New("path parameter (;) in path")
@@ -191,7 +244,8 @@ func unhexPair(h, l byte) byte {
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it); CONNECT: 405;
-//   - a request without a host (HTTP/1.0 without Host): 400;
+//   - a request without a host (HTTP/1.0 without Host), or with one that
+//     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
 //     backslash, dot segment, bad escape) or that an upstream could read
 //     otherwise (ambiguousPath: path parameters, encoded control
@@ -223,6 +277,10 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			// checks would see no host and the upstream the host of
 			// its own URL (Go's transport fills it in).
 			deny(w, r, http.StatusBadRequest, "request", "no Host", "bad request")
+			return
+		}
+		if !validHost(r.Host) {
+			deny(w, r, http.StatusBadRequest, "request", "malformed Host", "bad request")
 			return
 		}
 		if r.URL.Opaque != "" || r.URL.User != nil {

@@ -1178,3 +1178,247 @@ func TestAttackUpstreamConnectStalls(t *testing.T) {
 		t.Errorf("stalled TLS handshake upstream: %d after %v, want 504 within 2 s", status(resp), time.Since(start))
 	}
 }
+
+// denyAdminOnly denies /admin and below and allows everything else: a
+// request that reaches the upstream's /admin got around the policy.
+const denyAdminOnly = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin", "/admin/*"]}}]}]
+`
+
+// TestAttackAmbiguousPath: paths that the policy matched as one resource
+// and an upstream resolves to another are refused with 400 and never
+// forwarded. "/admin;x" passed a DENY of /admin and Tomcat, Jetty and
+// Spring strip ";x" before routing; "/api/..;/admin" passed an ALLOW of
+// /api/* and climbs to /admin there. Encoded control characters, double
+// encoding and overlong UTF-8 get the same treatment; ordinary escapes,
+// valid or Latin-1 non-ASCII and a lone "%25" still pass.
+func TestAttackAmbiguousPath(t *testing.T) {
+	u := newRawUpstream(t)
+	denyOnly := startWith(t, setup{upstream: u.URL(), policies: denyAdminOnly})
+	h := startWith(t, setup{upstream: u.URL()}) // ALLOW GET /api/*, DENY /admin
+	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
+	tests := []struct {
+		h      *harness
+		target string
+		want   int
+		line   string // request line the upstream receives; "" for none
+	}{
+		{denyOnly, "/admin;x", 400, ""},
+		{denyOnly, "/admin;", 400, ""},
+		{denyOnly, "/admin;jsessionid=1/users", 400, ""},
+		{denyOnly, "/admin%3Bx", 400, ""},
+		{denyOnly, "/admin%3bx", 400, ""},
+		{h, "/api/..;/admin", 400, ""},
+		{h, "/api/.;/items", 400, ""},
+		{h, "/api/..;x=1/admin", 400, ""},
+		{h, "https://api/api/..;/admin", 400, ""},
+		{denyOnly, "/admin%00", 400, ""},
+		{denyOnly, "/admin%00.png", 400, ""},
+		{denyOnly, "/x%0d%0aX-Injected:%201", 400, ""},
+		{denyOnly, "/x%7F", 400, ""},
+		{denyOnly, "/%2561dmin", 400, ""},
+		{h, "/api/%252e%252e/admin", 400, ""},
+		{h, "/api/%252F..%252Fadmin", 400, ""},
+		{h, "/api/%C0%AE%C0%AE/admin", 400, ""},
+		{h, "/api/%c0%af../admin", 400, ""},
+		{h, "/api/%E0%80%AF", 400, ""},
+		{h, "/api/%F0%80%80%AF", 400, ""},
+		// Without authorization the path rules hold all the same.
+		{noAuthz, "/api/..;/admin", 400, ""},
+		{noAuthz, "/admin%00", 400, ""},
+		// What stays allowed.
+		{h, "/api/caf%C3%A9", 200, "GET /api/caf%C3%A9 HTTP/1.1"},
+		{h, "/api/%E0%A4%B9", 200, "GET /api/%E0%A4%B9 HTTP/1.1"}, // U+0939, E0 then A4: not overlong
+		{h, "/api/%F0%9F%98%80", 200, "GET /api/%F0%9F%98%80 HTTP/1.1"},
+		{h, "/api/%E9t%E9", 200, "GET /api/%E9t%E9 HTTP/1.1"}, // Latin-1
+		{h, "/api/100%25", 200, "GET /api/100%25 HTTP/1.1"},
+		{h, "/api/100%25off", 200, "GET /api/100%25off HTTP/1.1"},
+		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},
+		{h, "/api/items?a=%00&b=%25", 200, "GET /api/items?a=%00&b=%25 HTTP/1.1"}, // the query is forwarded as sent
+		{denyOnly, "/administrator", 200, "GET /administrator HTTP/1.1"},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
+		if status(resp) != tt.want {
+			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
+		}
+		switch {
+		case tt.line == "" && len(got) > 0:
+			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
+		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
+			var lines []string
+			for _, g := range got {
+				lines = append(lines, requestLine(g))
+			}
+			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
+		}
+	}
+}
+
+// TestAttackClientCertHeaders (hole 3): headers that carry a client
+// certificate a TLS-terminating proxy verified never come from the
+// client: RFC 9440's Client-Cert and Client-Cert-Chain (section 4: the
+// proxy must remove them) and Tomcat SSLValve's ssl_client_cert, in any
+// spelling. An upstream reading them took the client's word for its
+// certificate.
+func TestAttackClientCertHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	const forged = ":MIIBforgedcertificate:"
+	for _, name := range []string{"Client-Cert", "client-cert-chain", "Client_Cert", "SSL_CLIENT_CERT", "Ssl-Client-Cert"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", name, forged)
+		if status(resp) != 200 || len(got) != 1 {
+			t.Fatalf("%s: status %d, upstream received %d requests", name, status(resp), len(got))
+		}
+		if strings.Contains(got[0], forged) {
+			t.Errorf("the upstream received the client's %s:\n%s", name, got[0])
+		}
+	}
+}
+
+// TestAttackUnderscoreHeaders: a header name with '_' is removed before
+// any check. "X_Debug" passed a DENY on request.headers[x-debug], and Rack
+// (Puma), older Gunicorn and PHP's FastCGI hand it to the application as
+// the HTTP_X_DEBUG that X-Debug becomes.
+func TestAttackUnderscoreHeaders(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-debug, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-debug]", values: ["*"]}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	tests := []struct {
+		name string
+		want int
+	}{
+		{"X-Debug", 403},
+		{"X_Debug", 200},
+		{"x_DEBUG", 200},
+		{"X-Debug_", 200},
+		{"X_Other", 200},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", tt.name, "1")
+		if status(resp) != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, status(resp), tt.want)
+		}
+		for _, g := range got {
+			head, _, _ := strings.Cut(g, "\r\n\r\n")
+			for _, line := range strings.Split(head, "\r\n")[1:] {
+				if name, _, _ := strings.Cut(line, ":"); strings.Contains(name, "_") {
+					t.Errorf("%s: the upstream received header %q", tt.name, line)
+				}
+			}
+		}
+	}
+	// Other headers pass as sent.
+	if _, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Other", "v"); len(got) != 1 || !slices.Equal(header(got[0], "X-Other"), []string{"v"}) {
+		t.Errorf("X-Other: the upstream received %q", got)
+	}
+}
+
+// TestAttackNoHost: a request without a host (HTTP/1.0 without Host) is
+// refused. It was checked with an empty host (no hosts rule, no host
+// route applies) and forwarded with the upstream URL's own host, which
+// picks the upstream's default virtual host.
+func TestAttackNoHost(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	tests := []struct {
+		req  string
+		want int
+		host string // Host the upstream receives; "" for no request
+	}{
+		{"GET /api/items HTTP/1.0\r\nX-Client: a\r\n\r\n", 400, ""},
+		{"GET /api/items HTTP/1.0\r\nX-Client: b\r\nHost: api\r\n\r\n", 200, "api"},
+		{"GET http://api/api/items HTTP/1.0\r\nX-Client: c\r\n\r\n", 200, "api"},
+	}
+	for _, tt := range tests {
+		before := len(u.requests())
+		resp := h.raw(t, "web", tt.req)
+		got := u.requests()[before:]
+		line, _, _ := strings.Cut(tt.req, "\r\n")
+		if code := statusAny(resp); code != tt.want {
+			t.Errorf("%s: status %d, want %d", line, code, tt.want)
+		}
+		switch {
+		case tt.host == "" && len(got) > 0:
+			t.Errorf("%s: the upstream received %q", line, got)
+		case tt.host != "" && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.host})):
+			t.Errorf("%s: the upstream received %q, want Host %s", line, got, tt.host)
+		}
+	}
+}
+
+// statusAny returns the status code of a raw HTTP/1.x response.
+func statusAny(resp string) int {
+	var minor, code int
+	_, _ = fmt.Sscanf(resp, "HTTP/1.%d %d", &minor, &code)
+	return code
+}
+
+// TestAttackHostAmbiguous: a Host that is not host[:port] is refused.
+// "admin.example.com:80:80" passed a DENY of hosts admin.example.com (and
+// would take a route's catch-all) while nginx reads the host up to the
+// first colon and serves admin.example.com; "admin.example.com.." is
+// refused by nginx and Apache but passed the DENY here.
+func TestAttackHostAmbiguous(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin-host, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example.com"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"admin.example.com", 403},
+		{"ADMIN.Example.com.", 403},
+		{"admin.example.com:8443", 403},
+		{"admin.example.com:", 403},
+		{"admin.example.com:80:80", 400},
+		{"admin.example.com:80x", 400},
+		{"admin.example.com..", 400},
+		{".admin.example.com", 400},
+		{"admin..example.com", 400},
+		{"admin.example.com:80@other", 400},
+		{"admin.example.com,other", 400},
+		{"[::1]:8443:1", 400},
+		{"[::1", 400},
+		{"api", 200},
+		{"api.example.com:8443", 200},
+		{"api.example.com.", 200},
+		{"10.0.0.1:80", 200},
+		{"[::1]:8443", 200},
+		{"[::1]", 200},
+		{"my_service:8080", 200},
+	}
+	for _, tt := range tests {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: "+tt.host+"\r\nConnection: close\r\n\r\n")
+		got := u.requests()[before:]
+		if status(resp) != tt.want {
+			t.Errorf("Host %s: status %d, want %d", tt.host, status(resp), tt.want)
+		}
+		switch {
+		case tt.want != 200 && len(got) > 0:
+			t.Errorf("Host %s: the upstream received %q", tt.host, got)
+		case tt.want == 200 && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.host})):
+			t.Errorf("Host %s: the upstream received %q", tt.host, got)
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +30,14 @@ var identityHeaders = []string{
 	"x-http-method-override",
 	"x-http-method",
 	"x-method-override",
+	// A client certificate the proxy verified, as a TLS-terminating
+	// proxy conveys it: RFC 9440's Client-Cert and Client-Cert-Chain
+	// (which such a proxy must remove from clients' requests, section 4)
+	// and the ssl_client_cert that Tomcat's SSLValve and Keycloak's
+	// reverse-proxy certificate lookup read by default.
+	"client-cert",
+	"client-cert-chain",
+	"ssl-client-cert",
 }
 
 // headerKey is the form header names are compared in: lower case, '_'
@@ -69,14 +79,20 @@ func (p *Proxy) requestRules() requestRules {
 	return rr
 }
 
-// stripped reports whether a client's header name is removed. It is
-// called for every header of every request, so it does not allocate for
-// names up to 128 bytes (headerKey, in a buffer on the stack).
+// stripped reports whether a client's header name is removed: a stripped
+// name, an X-Envoy-* one, or any name with '_'. Policies and checks see
+// "X_Debug" as its own header, but CGI-style gateways (Rack and Puma,
+// older Gunicorn, PHP's FastCGI) turn it into the HTTP_X_DEBUG that
+// X-Debug becomes, so a DENY on X-Debug would not see what the upstream
+// reads; nginx drops such names by default (underscores_in_headers off),
+// and so does the proxy. It is called for every header of every request,
+// so it does not allocate for names up to 128 bytes (headerKey, in a
+// buffer on the stack).
 func (rr requestRules) stripped(name string) bool {
 	var buf [128]byte
 	slow := func() bool {
 		k := headerKey(name)
-		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-")
+		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-") || strings.Contains(name, "_")
 	}
 	if len(name) > len(buf) {
 		return slow()
@@ -89,12 +105,137 @@ func (rr requestRules) stripped(name string) bool {
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case c == '_':
-			c = '-'
+			return true
 		}
 		buf[i] = c
 	}
 	k := buf[:len(name)]
 	return rr.strip[string(k)] || len(k) >= len("x-envoy-") && string(k[:len("x-envoy-")]) == "x-envoy-"
+}
+
+// validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a
+// form every reader splits alike: a name or IPv4 address of letters,
+// digits, "-", "_", "~" and "." (no empty label; one trailing dot), or an
+// IPv6 address in brackets, then optionally ":" and digits. Routes and
+// policies compare the part before the port; nginx, for one, takes the
+// host up to the first colon whatever follows, so "admin.example.com:1:2"
+// must not be a host of its own here.
+func validHost(h string) bool {
+	name := h
+	port := ""
+	if strings.HasPrefix(h, "[") {
+		i := strings.IndexByte(h, ']')
+		if i < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:i]); err != nil {
+			return false
+		}
+		rest := h[i+1:]
+		if rest == "" {
+			return true
+		}
+		if rest[0] != ':' {
+			return false
+		}
+		name, port = "", rest[1:]
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i+1:]
+		if name == "" {
+			return false
+		}
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	if name == "" {
+		return true // an IPv6 literal, checked above
+	}
+	if name[0] == '.' || strings.Contains(name, "..") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// Errors of ambiguousPath.
+var (
+	errPathParameter = errors.New("path parameter (;) in path")
+	errEncodedCtl    = errors.New("encoded control character in path")
+	errDoubleEncoded = errors.New("double-encoded escape (%25XX) in path")
+	errOverlongUTF8  = errors.New("overlong UTF-8 encoding in path")
+)
+
+// ambiguousPath refuses a normalized path (authz.Normalize's output:
+// escapes upper case, raw bytes outside pchar already escaped) that an
+// upstream could resolve to another resource than the one the checks
+// matched, as Spring Security's StrictHttpFirewall does:
+//
+//   - ";" or "%3B": path parameters, which Tomcat, Jetty and Spring strip
+//     before routing, so "/admin;x" is "/admin" there and "/api/..;/admin"
+//     climbs to "/admin";
+//   - an encoded control character ("%00", "%0D%0A", "%7F"), which C
+//     code truncates at and which splits lines in logs and redirects;
+//   - "%25" before two hex digits: an escape that an upstream decoding
+//     twice (or a second proxy) turns into "%2F", "%2E" or "%61";
+//   - overlong UTF-8 ("%C0%AE" for ".", "%E0%80%AF" for "/"), which
+//     lenient decoders read as the ASCII character.
+func ambiguousPath(p string) error {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case ';':
+			return errPathParameter
+		case '%':
+			if i+2 >= len(p) {
+				return authz.ErrMalformedPath
+			}
+			b := unhexPair(p[i+1], p[i+2])
+			next := -1 // the byte of a following escape, if any
+			if i+5 < len(p) && p[i+3] == '%' {
+				next = int(unhexPair(p[i+4], p[i+5]))
+			}
+			switch {
+			case b == ';':
+				return errPathParameter
+			case b < 0x20 || b == 0x7f:
+				return errEncodedCtl
+			case b == '%' && i+4 < len(p) && isHexDigit(p[i+3]) && isHexDigit(p[i+4]):
+				return errDoubleEncoded
+			case b == 0xc0 || b == 0xc1,
+				b == 0xe0 && next >= 0x80 && next < 0xa0,
+				b == 0xf0 && next >= 0x80 && next < 0x90:
+				return errOverlongUTF8
+			}
+			i += 2
+		}
+	}
+	return nil
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unhexPair decodes the escape "%hl"; the digits are valid (Normalize
+// checked them).
+func unhexPair(h, l byte) byte {
+	d := func(c byte) byte {
+		switch {
+		case c <= '9':
+			return c - '0'
+		case c >= 'a':
+			return c - 'a' + 10
+		}
+		return c - 'A' + 10
+	}
+	return d(h)<<4 | d(l)
 }
 
 // withCanonicalRequest makes the request that every later check sees the
@@ -103,13 +244,18 @@ func (rr requestRules) stripped(name string) bool {
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it); CONNECT: 405;
+//   - a request without a host (HTTP/1.0 without Host), or with one that
+//     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
-//     backslash, dot segment, bad escape): 400;
+//     backslash, dot segment, bad escape) or that an upstream could read
+//     otherwise (ambiguousPath: path parameters, encoded control
+//     characters, double encoding, overlong UTF-8): 400;
 //   - otherwise the path is replaced by its normalized form (slashes
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
 //     reduced to its path and query;
-//   - identity headers a client could forge are removed;
+//   - identity headers a client could forge, and header names with '_',
+//     are removed;
 //   - an Upgrade offering a protocol not allowed is removed, so that no
 //     tunnel the checks cannot see opens (RFC 9110 7.8 lets a server
 //     ignore an Upgrade).
@@ -126,6 +272,17 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			deny(w, r, http.StatusBadRequest, "request", "method is not upper case", "bad request")
 			return
 		}
+		if r.Host == "" {
+			// HTTP/1.0 without Host, HTTP/2 without :authority: the
+			// checks would see no host and the upstream the host of
+			// its own URL (Go's transport fills it in).
+			deny(w, r, http.StatusBadRequest, "request", "no Host", "bad request")
+			return
+		}
+		if !validHost(r.Host) {
+			deny(w, r, http.StatusBadRequest, "request", "malformed Host", "bad request")
+			return
+		}
 		if r.URL.Opaque != "" || r.URL.User != nil {
 			deny(w, r, http.StatusBadRequest, "request", "malformed request target", "bad request")
 			return
@@ -137,6 +294,9 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		norm, err := authz.Normalize(escaped)
 		if err == nil && norm == "*" {
 			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself
+		}
+		if err == nil {
+			err = ambiguousPath(norm)
 		}
 		if err != nil {
 			deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")

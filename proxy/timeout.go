@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardsec/ward/guard/audit"
 )
 
 // idleConn is an upstream connection that fails a read once no byte has
@@ -136,10 +138,18 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upgrade := r.Header.Get("Upgrade") != ""
 		ctx := r.Context()
+		completed := false
 		if total > 0 && !upgrade {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, total)
 			defer cancel()
+			// A response cut off mid-body by the route timeout unwinds
+			// with http.ErrAbortHandler; its audit record says why.
+			defer func() {
+				if !completed && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+					audit.Set(ctx, audit.Verdict{Outcome: "upstream timeout"})
+				}
+			}()
 		}
 		var flag *slowBody
 		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -154,6 +164,7 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 			out.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
 		}
 		next.ServeHTTP(w, out)
+		completed = true
 	})
 }
 

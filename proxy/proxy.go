@@ -593,8 +593,17 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	dryRun := false
 	for _, w := range eng.Warnings() {
 		p.warnings = append(p.warnings, w.String())
+		dryRun = dryRun || strings.HasPrefix(w.Message, authz.DryRunAnnotation)
+	}
+	if len(eng.Policies()) == 0 && !dryRun {
+		// Policies all for another namespace or workload (another
+		// workload's file swapped in) would allow every request, as an
+		// empty file would.
+		return nil, &Error{File: p.cfg.Path(a.Policies[0]), Err: fmt.Errorf("no AuthorizationPolicy in %s applies to workload %s %v (write `authorization: none` in the configuration to run without authorization)",
+			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

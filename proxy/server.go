@@ -286,6 +286,8 @@ func dropsSection(old, cfg *Config) error {
 	switch {
 	case old.TLS != nil && cfg.TLS == nil:
 		return &Error{File: cfg.file, Err: errors.New("the tls section is gone; TLS is turned off only by a restart")}
+	case old.TLS != nil && old.TLS.SPIFFE != nil && cfg.TLS.SPIFFE == nil:
+		return &Error{File: cfg.file, Err: errors.New("tls.spiffe is gone; mutual TLS (the peer's SPIFFE ID) is turned off only by a restart")}
 	case old.Authorization != nil && cfg.Authorization == nil && !cfg.Off("authorization"):
 		return &Error{File: cfg.file, Err: errors.New("the authorization section is gone (write `authorization: none` to run without)")}
 	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
@@ -297,6 +299,11 @@ func dropsSection(old, cfg *Config) error {
 		for _, r := range cfg.Routes {
 			if r.Name == o.Name && o.Authorization != nil && r.Authorization == nil && cfg.Authorization == nil {
 				return &Error{File: cfg.file, Err: fmt.Errorf("route %s lost its authorization section, and there is no top-level one", r.Name)}
+			}
+			// Its jwt section only says whether a token is required:
+			// lost, the top-level setting would apply instead.
+			if r.Name == o.Name && o.JWT != nil && o.JWT.Required && r.JWT == nil && (cfg.JWT == nil || !cfg.JWT.Required) && !cfg.Off("jwt") {
+				return &Error{File: cfg.file, Err: fmt.Errorf("route %s lost its jwt section (write `jwt: {required: false}` in it to stop requiring a token)", r.Name)}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"log/slog"
 	"net/http"
@@ -165,3 +166,49 @@ upstream: {url: "http://127.0.0.1:8080"}
 	}
 }
 
+// TestAttackUpgradeHeaderEscapesTimeout: the route timeout exempted any
+// request carrying an Upgrade header, though only a 101 answer makes a
+// tunnel: "Upgrade: websocket" on a request the upstream answers as a
+// plain HTTP exchange (with or without "Connection: Upgrade") ran with
+// no route timeout, holding an upstream connection up to the idle
+// timeout. The route timeout holds until the upstream switches
+// protocols; a real WebSocket (TestAttackWebSocketTimeouts) is exempt.
+func TestAttackUpgradeHeaderEscapesTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/headers" {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+		}
+		select { // the answer (or the rest of it) never comes
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(upstream.Close)
+	h := startWith(t, setup{upstream: upstream.URL, replace: []string{"upstream:\n  url: ", "upstream:\n  timeout: 500ms\n  url: "}})
+	for _, tt := range []struct{ path, hdr string }{
+		{"/api/never", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"},
+		{"/api/never", "Upgrade: websocket\r\n"},
+		{"/api/headers", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"},
+	} {
+		conn := h.dial(t, "web")
+		start := time.Now()
+		_ = conn.SetDeadline(start.Add(4 * time.Second))
+		if _, err := io.WriteString(conn, "GET "+tt.path+" HTTP/1.1\r\nHost: api\r\nX-Client: "+tt.hdr[:9]+tt.path+"\r\n"+tt.hdr+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		// Until the proxy has answered in full, or cut the answer off.
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+			_, err = io.Copy(io.Discard, resp.Body)
+		}
+		conn.Close()
+		if d := time.Since(start); d > 2*time.Second || code == http.StatusSwitchingProtocols {
+			t.Errorf("%s with %q: status %d, still open after %v (%v); the route timeout is 500ms", tt.path, tt.hdr, code, d, err)
+		}
+	}
+}

@@ -127,7 +127,8 @@ type Upstream struct {
 	// once the request is sent (15 s).
 	ResponseHeaderTimeout *Duration `yaml:"responseHeaderTimeout"`
 	// Timeout bounds the whole exchange, as Envoy's route timeout (15 s).
-	// Upgraded connections (WebSocket) are exempt: they have IdleTimeout.
+	// Upgraded connections (WebSocket) are exempt once the upstream has
+	// switched protocols (101): they have IdleTimeout.
 	Timeout *Duration `yaml:"timeout"`
 	// IdleTimeout closes an exchange or an upgraded connection with no
 	// byte in either direction for this long (5 min, Envoy's

@@ -353,7 +353,8 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				delete(h, "Authorization")
 			}
 		},
-		Transport: tr,
+		Transport:      tr,
+		ModifyResponse: switchedProtocols,
 		// FlushInterval 0: ReverseProxy flushes streaming responses
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
@@ -363,12 +364,14 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)
 				return
-			case errors.Is(r.Context().Err(), context.Canceled):
+			case errors.Is(r.Context().Err(), context.Canceled) && !routeTimedOut(r.Context()):
 				// The client hung up: nginx's 499, not an upstream error.
+				// (The route timeout of an upgrade request not yet
+				// switched cancels its context too.)
 				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
 				w.WriteHeader(statusClientClosed)
 				return
-			case isTimeoutErr(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+			case isTimeoutErr(err) || routeTimedOut(r.Context()):
 				log.Warn("upstream timeout", "method", r.Method, "path", r.URL.Path, "err", err)
 				audit.Set(r.Context(), audit.Verdict{Outcome: "upstream timeout"})
 				http.Error(w, "gateway timeout", http.StatusGatewayTimeout)

@@ -131,22 +131,33 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// withUpstreamTimeouts bounds an exchange with the route timeout (not an
-// upgrade: it has the idle timeout instead) and the request body with
-// the minimum rate.
+// withUpstreamTimeouts bounds an exchange with the route timeout and the
+// request body with the minimum rate. An upgrade (WebSocket) has the
+// route timeout until the upstream switches protocols (upgraded, see
+// switchedProtocols), then the idle timeout only: a request that merely
+// carries an Upgrade header, answered as a plain exchange, is bounded
+// like any other.
 func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		upgrade := r.Header.Get("Upgrade") != ""
 		ctx := r.Context()
 		completed := false
-		if total > 0 && !upgrade {
+		if total > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, total)
+			var ut *upgradeTimer
+			if r.Header.Get("Upgrade") == "" {
+				ctx, cancel = context.WithTimeout(ctx, total)
+			} else {
+				ctx, cancel = context.WithCancel(ctx)
+				ut = &upgradeTimer{}
+				ut.t = time.AfterFunc(total, func() { ut.fired.Store(true); cancel() })
+				defer ut.t.Stop()
+				ctx = context.WithValue(ctx, upgradeTimerKey{}, ut)
+			}
 			defer cancel()
 			// A response cut off mid-body by the route timeout unwinds
 			// with http.ErrAbortHandler; its audit record says why.
 			defer func() {
-				if !completed && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+				if !completed && routeTimedOut(ctx) && r.Context().Err() == nil {
 					audit.Set(ctx, audit.Verdict{Outcome: "upstream timeout"})
 				}
 			}()
@@ -166,6 +177,36 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 		next.ServeHTTP(w, out)
 		completed = true
 	})
+}
+
+// upgradeTimer is the route timeout of an upgrade request, stopped when
+// the upstream switches protocols.
+type upgradeTimer struct {
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+type upgradeTimerKey struct{}
+
+// switchedProtocols is the upstream's ModifyResponse: a 101 answer to an
+// upgrade request stops its route timeout (the tunnel has the idle
+// timeout only).
+func switchedProtocols(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols && res.Request != nil {
+		if ut, ok := res.Request.Context().Value(upgradeTimerKey{}).(*upgradeTimer); ok {
+			ut.t.Stop()
+		}
+	}
+	return nil
+}
+
+// routeTimedOut reports whether the route timeout of ctx's exchange has
+// passed.
+func routeTimedOut(ctx context.Context) bool {
+	if ut, ok := ctx.Value(upgradeTimerKey{}).(*upgradeTimer); ok && ut.fired.Load() {
+		return true
+	}
+	return errors.Is(ctx.Err(), context.DeadlineExceeded)
 }
 
 // bodyTooSlow reports whether r's body was cut for being too slow.

@@ -166,8 +166,10 @@ func (s *Server) Reload() error {
 	}
 	old := s.cur.Swap(p)
 	s.audit.SetTrustRequestID(p.TrustedPeer)
-	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
-		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
+	ot, nt := old.cfg.Timeouts, p.cfg.Timeouts
+	ot.MaxConnectionAge, nt.MaxConnectionAge = 0, 0 // read per request
+	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit || ot != nt {
+		s.log.Warn("listen, admin, audit, listener timeouts and TLS on/off changes take effect at restart")
 	}
 	s.reloads.Inc()
 	s.log.Info("configuration reloaded", "file", s.path)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,6 +210,95 @@ func TestAttackUpgradeHeaderEscapesTimeout(t *testing.T) {
 		conn.Close()
 		if d := time.Since(start); d > 2*time.Second || code == http.StatusSwitchingProtocols {
 			t.Errorf("%s with %q: status %d, still open after %v (%v); the route timeout is 500ms", tt.path, tt.hdr, code, d, err)
+		}
+	}
+}
+
+// TestAttackExpiredSVIDKeepsConnection: SPIFFE revokes a workload by not
+// renewing its short-lived SVID, but a connection kept alive (or a
+// WebSocket tunnel) went on being served after the SVID had expired,
+// for as long as the client kept it busy. A request on it is refused
+// and the connection closed; a tunnel is closed.
+func TestAttackExpiredSVIDKeepsConnection(t *testing.T) {
+	t.Cleanup(func() { peerClockAhead.Store(0) })
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	send := func() int {
+		if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: expired\r\n\r\n"); err != nil {
+			return 0
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(); got != 200 {
+		t.Fatalf("before expiry: %d", got)
+	}
+	tunnel := h.dial(t, "web")
+	defer tunnel.Close()
+	if _, err := io.WriteString(tunnel, "GET /api/ws HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Client: expired-ws\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := tunnel.Read(buf); status(string(buf[:n])) != 101 {
+		t.Fatalf("upgrade: %q", buf[:n])
+	}
+	before := len(u.requests())
+	peerClockAhead.Store(int64(2 * time.Hour)) // the SVIDs live 1 h
+	if got := send(); got != 403 {
+		t.Errorf("after the SVID expired: %d, want 403", got)
+	}
+	if got := len(u.requests()); got != before {
+		t.Errorf("a request of an expired peer reached the upstream")
+	}
+	_ = tunnel.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := tunnel.Read(buf); isTimeout(err) {
+		t.Error("the tunnel of an expired peer is still open after 3 s")
+	}
+}
+
+// TestAttackReloadResetsRateLimit: every reload (any watched file that
+// changes: a policies or JWKS file) built new rate limiters, handing
+// every client a fresh burst. Counts carry over a reload that leaves the
+// rateLimit settings as they were, at the top level and in routes.
+func TestAttackReloadResetsRateLimit(t *testing.T) {
+	for _, tt := range []struct{ name, extra, from, to string }{
+		{"top level", "", `rate: 1, burst: 2, key: "header:X-Client"`, `rate: 0.001, burst: 2, key: "header:X-Tenant"`},
+		{"route", "routes:\n  - name: api\n    match: {prefix: /api/}\n    rateLimit: {rate: 0.001, burst: 2, key: \"header:X-Tenant\"}\n", "", ""},
+	} {
+		u := newRawUpstream(t)
+		su := setup{upstream: u.URL(), extra: tt.extra}
+		if tt.from != "" {
+			su.replace = []string{tt.from, tt.to}
+		}
+		h := startWith(t, su)
+		get := func() int {
+			resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "one")
+			return status(resp)
+		}
+		for i := range 2 {
+			if got := get(); got != 200 {
+				t.Fatalf("%s: request %d: %d", tt.name, i, got)
+			}
+		}
+		if got := get(); got != 429 {
+			t.Fatalf("%s: over the burst: %d", tt.name, got)
+		}
+		cfgPath := filepath.Join(h.dir, "proxy.yaml")
+		data, _ := os.ReadFile(cfgPath)
+		writeFile(t, cfgPath, []byte(strings.Replace(string(data), "maxBodyBytes: 1024", "maxBodyBytes: 2048", 1)))
+		if err := h.srv.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(); got != 429 {
+			t.Errorf("%s: after a reload that kept the rate limit: %d, want 429", tt.name, got)
 		}
 	}
 }

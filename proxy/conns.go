@@ -114,8 +114,10 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	return n
 }
 
-// reapOld closes idle connections older than maxAge() every 100 ms
-// until ctx ends; busy ones close after their response (ServeHTTP).
+// reapOld closes idle connections older than maxAge(), and tunnels whose
+// peer certificate has expired, every 100 ms until ctx ends; busy
+// connections close after their response (ServeHTTP), those of an
+// expired peer at their next request.
 func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -126,17 +128,27 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
 		case <-t.C:
 		}
 		limit := maxAge()
-		if limit <= 0 {
-			continue
-		}
 		var old []net.Conn
 		s.mu.Lock()
 		for c, ci := range s.conns {
-			if ci.state == http.StateIdle && time.Since(ci.start) > limit {
+			if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
 				old = append(old, c)
 			}
 		}
+		// A tunnel (WebSocket) gets no further request to be refused
+		// on: it is closed once its peer's certificate has expired.
+		var tunnels []*tls.Conn
+		for c := range s.tunnels {
+			if tc, ok := c.(*tls.Conn); ok {
+				tunnels = append(tunnels, tc)
+			}
+		}
 		s.mu.Unlock()
+		for _, tc := range tunnels {
+			if cs := tc.ConnectionState(); peerExpired(&cs) {
+				old = append(old, tc)
+			}
+		}
 		for _, c := range old {
 			_ = c.Close()
 		}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -50,6 +51,19 @@ type Proxy struct {
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
+	// limiters are the local rate limiters, by route name ("" at the
+	// top level), shared with the routes' Proxies; prev are those of the
+	// proxy this one replaces, kept where the settings did not change.
+	limiters map[string]*localLimiter
+	prev     map[string]*localLimiter
+	route    string // the route whose checks this Proxy builds
+}
+
+// localLimiter is an in-process rate limiter and the settings it was
+// built with.
+type localLimiter struct {
+	cfg   RateLimit
+	check func(*http.Request) error
 }
 
 // Options are what a Proxy needs beyond its configuration.
@@ -60,6 +74,10 @@ type Options struct {
 	// discards them. A server keeps one across reloads, so that its
 	// metrics stay registered once.
 	Audit *audit.Logger
+	// Previous is the proxy this one replaces (a reload): its rate
+	// limiters' counts carry over where their settings are unchanged, so
+	// that a reload does not hand every client a fresh burst.
+	Previous *Proxy
 }
 
 // New builds a proxy from cfg. It fails, changing nothing, when a file
@@ -76,7 +94,10 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		}
 		opts.Audit = a
 	}
-	p := &Proxy{cfg: cfg}
+	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}}
+	if opts.Previous != nil {
+		p.prev = opts.Previous.limiters
+	}
 	defer func() {
 		if err != nil {
 			_ = p.Close()
@@ -91,7 +112,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	// limits, headers, audit, recovery.
 	var h http.Handler
 	if len(cfg.Routes) == 0 {
-		h, err = p.checks(cfg, opts.Log)
+		h, err = p.checks(cfg, "", opts.Log)
 	} else {
 		h, err = p.withRoutes(opts.Log)
 	}
@@ -118,6 +139,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			if !ok || peerOK(id) != nil {
 				w.Header().Set("Connection", "close")
 				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
+				return
+			}
+			// SPIFFE revokes by letting short-lived SVIDs expire: a
+			// connection kept alive past its peer's SVID must not
+			// outlive it.
+			if peerExpired(r.TLS) {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate expired since the handshake", "forbidden")
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -170,6 +199,28 @@ func (p *Proxy) admits(cs tls.ConnectionState) bool {
 	}
 	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
 	return err == nil && p.peerOK(id) == nil
+}
+
+// peerClockAhead moves the clock peer certificates are checked with
+// ahead, in nanoseconds (for tests).
+var peerClockAhead atomic.Int64
+
+func peerNow() time.Time { return time.Now().Add(time.Duration(peerClockAhead.Load())) }
+
+// peerExpired reports whether a certificate of the TLS peer's chain has
+// expired (the handshake checked them; a kept-alive connection outlives
+// that).
+func peerExpired(cs *tls.ConnectionState) bool {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	now := peerNow()
+	for _, c := range cs.PeerCertificates {
+		if now.After(c.NotAfter) {
+			return true
+		}
+	}
+	return false
 }
 
 // Ready reports whether the proxy can decide requests: JWT keys fetched.
@@ -665,12 +716,17 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 			return nil, err
 		}
 		check = l.Check
+	} else if old, ok := p.prev[p.route]; ok && old.cfg == *rl {
+		check = old.check // a reload: the counts go on
 	} else {
 		l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key, DryRun: rl.DryRun, OnLimit: onLimit})
 		if err != nil {
 			return nil, err
 		}
 		check = l.Check
+	}
+	if rl.Redis == "" && p.limiters != nil {
+		p.limiters[p.route] = &localLimiter{cfg: *rl, check: check}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := check(r)

@@ -120,7 +120,7 @@ func (s *Server) build() (*Proxy, error) {
 		return nil, err
 	}
 	s.stamps = statFiles(watchedFiles(cfg))
-	p, err := New(cfg, Options{Log: s.log, Audit: s.audit})
+	p, err := New(cfg, Options{Log: s.log, Audit: s.audit, Previous: s.cur.Load()})
 	if err != nil {
 		return nil, err
 	}

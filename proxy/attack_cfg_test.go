@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/wardsec/ward/guard/spiffeauth"
 )
 
 // TestAttackAbortedResponseUnrecorded: a response cut off after its
@@ -300,5 +305,93 @@ func TestAttackReloadResetsRateLimit(t *testing.T) {
 		if got := get(); got != 429 {
 			t.Errorf("%s: after a reload that kept the rate limit: %d, want 429", tt.name, got)
 		}
+	}
+}
+
+// TestAttackLimitsRecordedAndDefaulted: the size limits refused requests
+// (413, 414) under an audit record saying "allow", "no rule applied"; a
+// chunked body over the limit was recorded as an upstream error; and the
+// documented defaults (10 MiB bodies, 8 KiB URLs; "0: the default") were
+// never applied: without `limits` any size went through.
+func TestAttackLimitsRecordedAndDefaulted(t *testing.T) {
+	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1)
+	for _, tt := range []struct {
+		name, limits, req string
+		want              int
+	}{
+		{"declared body", "limits: {maxBodyBytes: 1024}", "POST /api/up HTTP/1.1\r\nHost: api\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n", 413},
+		{"default body", "", "POST /api/up HTTP/1.1\r\nHost: api\r\nContent-Length: 20000000\r\nConnection: close\r\n\r\n", 413},
+		{"default URL", "", "GET /api/" + strings.Repeat("a", 9000) + " HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n", 414},
+		{"chunked body", "limits: {maxBodyBytes: 1024}", "POST /api/up HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n" + strings.Repeat("x", 2048) + "\r\n0\r\n\r\n", 413},
+	} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, replace: []string{"limits: {maxBodyBytes: 1024}", tt.limits}})
+		resp := h.raw(t, "web", tt.req)
+		if got := status(resp); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if log := h.audit.String(); !strings.Contains(log, `"decision":"deny"`) || !strings.Contains(log, `"rule":"limits"`) || strings.Contains(log, "upstream error") {
+			t.Errorf("%s: audit record:\n%.400s", tt.name, log)
+		}
+	}
+}
+
+// TestAttackRemovedCAKeepsConnection: a trust bundle rotated to drop a
+// CA (a compromised one, say) stopped new handshakes with its SVIDs,
+// but connections already open, and their WebSocket tunnels, went on
+// being served. A request on such a connection is refused and the
+// connection closed; a tunnel is closed.
+func TestAttackRemovedCAKeepsConnection(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	send := func() int {
+		if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: "+fmt.Sprint(time.Now().UnixNano())+"\r\n\r\n"); err != nil {
+			return 0
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(); got != 200 {
+		t.Fatalf("before the rotation: %d", got)
+	}
+	tunnel := h.dial(t, "web")
+	defer tunnel.Close()
+	if _, err := io.WriteString(tunnel, "GET /api/ws HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Client: ca-ws\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := tunnel.Read(buf); status(string(buf[:n])) != 101 {
+		t.Fatalf("upgrade: %q", buf[:n])
+	}
+	ca, err := spiffeauth.NewDevCA(spiffeid.RequireTrustDomainFromString("example.org"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ca.Bundle().Marshal()
+	writeFile(t, filepath.Join(h.dir, "bundle.pem"), b) // the old CA is gone
+	deadline := time.Now().Add(5 * time.Second)
+	got := 200
+	for got == 200 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond) // the bundle file is polled every second
+		got = send()
+	}
+	if got != 403 {
+		t.Errorf("after the CA was removed from the bundle: %d, want 403", got)
+	}
+	_ = tunnel.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := tunnel.Read(buf); isTimeout(err) {
+		t.Error("the tunnel of a peer whose CA was removed is still open after 3 s")
 	}
 }

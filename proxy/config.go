@@ -617,13 +617,26 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// validateLimits refuses negative limits (0 means the default).
+// Size limit defaults (docs/proxy.md).
+const (
+	defaultMaxBodyBytes = 10 << 20
+	defaultMaxURLBytes  = 8192
+)
+
+// validateLimits refuses negative limits and puts the defaults in place
+// of 0.
 func (c *Config) validateLimits(path string, l *Limits) error {
 	switch {
 	case l.MaxBodyBytes < 0:
 		return c.errorf(path+".maxBodyBytes", "%s.maxBodyBytes must not be negative (0: the default)", path)
 	case l.MaxURLBytes < 0:
 		return c.errorf(path+".maxURLBytes", "%s.maxURLBytes must not be negative (0: the default)", path)
+	}
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if l.MaxURLBytes == 0 {
+		l.MaxURLBytes = defaultMaxURLBytes
 	}
 	return nil
 }

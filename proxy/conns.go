@@ -17,7 +17,7 @@ type connSet struct {
 	conns map[net.Conn]*connInfo
 	// tunnels are connections hijacked for an upgrade (WebSocket) that
 	// a handler is still relaying; http.Server no longer tracks them.
-	tunnels map[net.Conn]bool
+	tunnels map[net.Conn]*peerState
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -29,9 +29,9 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	}
 	s.mu.Lock()
 	if s.tunnels == nil {
-		s.tunnels = map[net.Conn]bool{}
+		s.tunnels = map[net.Conn]*peerState{}
 	}
-	s.tunnels[c] = true
+	s.tunnels[c] = peerStateOf(r.Context())
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -47,9 +47,10 @@ type connInfo struct {
 
 type connKey struct{}
 
-// connContext stores the connection in its requests' context.
+// connContext stores the connection, and its peerState, in its requests'
+// context.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return context.WithValue(context.WithValue(ctx, connKey{}, c), peerStateKey{}, &peerState{})
 }
 
 // track is the http.Server's ConnState hook.
@@ -115,10 +116,11 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 }
 
 // reapOld closes idle connections older than maxAge(), and tunnels whose
-// peer certificate has expired, every 100 ms until ctx ends; busy
+// peer certificate has expired or no longer verifies against cur()'s
+// trust bundle, every 100 ms until ctx ends; busy
 // connections close after their response (ServeHTTP), those of an
 // expired peer at their next request.
-func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
+func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur func() *Proxy) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -137,16 +139,21 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
 		}
 		// A tunnel (WebSocket) gets no further request to be refused
 		// on: it is closed once its peer's certificate has expired.
-		var tunnels []*tls.Conn
-		for c := range s.tunnels {
+		type tunnel struct {
+			c  *tls.Conn
+			st *peerState
+		}
+		var tunnels []tunnel
+		for c, st := range s.tunnels {
 			if tc, ok := c.(*tls.Conn); ok {
-				tunnels = append(tunnels, tc)
+				tunnels = append(tunnels, tunnel{tc, st})
 			}
 		}
 		s.mu.Unlock()
-		for _, tc := range tunnels {
-			if cs := tc.ConnectionState(); peerExpired(&cs) {
-				old = append(old, tc)
+		p := cur()
+		for _, t := range tunnels {
+			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
+				old = append(old, t.c)
 			}
 		}
 		for _, c := range old {

@@ -48,6 +48,7 @@ type Proxy struct {
 	verifier *jwt.Verifier
 	self     x509svid.Source       // the listener's SVID, for X-Forwarded-Client-Cert
 	peerOK   spiffeauth.Authorizer // the listener's admitted peer IDs; nil without SPIFFE
+	bundles  x509bundle.Source     // the listener's trust bundles; nil without SPIFFE
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
@@ -149,6 +150,12 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate expired since the handshake", "forbidden")
 				return
 			}
+			// Nor a trust bundle that no longer holds its CA.
+			if !p.chainTrusted(r.TLS, peerStateOf(r.Context())) {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate no longer verifies against the trust bundle", "forbidden")
+				return
+			}
 			next.ServeHTTP(w, r)
 		}))
 	}
@@ -157,7 +164,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	}
 	h = p.withCanonicalRequest(h)
 	if len(cfg.Routes) == 0 {
-		h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+		h = withLimits(cfg.Limits, h)
 	}
 	h = harden.Headers(h)
 	// A client's own X-Request-Id is kept only from a trusted proxy. A
@@ -221,6 +228,56 @@ func peerExpired(cs *tls.ConnectionState) bool {
 		}
 	}
 	return false
+}
+
+// peerState caches, per client connection, whether its peer's chain
+// verifies against a trust bundle (by identity: a rotated bundle is a new
+// one), so that a chain is verified again only when the bundle changes.
+type peerState struct {
+	mu     sync.Mutex
+	bundle *x509bundle.Bundle
+	ok     bool
+}
+
+type peerStateKey struct{}
+
+// peerStateOf returns the peerState of ctx's connection, nil without one.
+func peerStateOf(ctx context.Context) *peerState {
+	st, _ := ctx.Value(peerStateKey{}).(*peerState)
+	return st
+}
+
+// chainTrusted reports whether the TLS peer's certificate chain verifies
+// against the listener's current trust bundle (the handshake verified it
+// against the bundle of its time). Always true without SPIFFE; st (may be
+// nil: verify every time) caches the answer per bundle.
+func (p *Proxy) chainTrusted(cs *tls.ConnectionState, st *peerState) bool {
+	if p.bundles == nil {
+		return true
+	}
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
+	if err != nil {
+		return false
+	}
+	b, err := p.bundles.GetX509BundleForTrustDomain(id.TrustDomain())
+	if err != nil {
+		return false
+	}
+	if st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.bundle == b {
+			return st.ok
+		}
+	}
+	_, _, err = x509svid.Verify(cs.PeerCertificates, b)
+	if st != nil {
+		st.bundle, st.ok = b, err == nil
+	}
+	return err == nil
 }
 
 // Ready reports whether the proxy can decide requests: JWT keys fetched.
@@ -296,7 +353,7 @@ func (p *Proxy) buildTLS() error {
 			return fmt.Errorf("tls.spiffe: %w", err)
 		}
 		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
-		p.self, p.peerOK = src, authz
+		p.self, p.peerOK, p.bundles = src, authz, src
 		return nil
 	}
 	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))
@@ -410,7 +467,12 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var tooLarge *http.MaxBytesError
 			switch {
+			case errors.As(err, &tooLarge):
+				// A body without Content-Length (chunked) over the limit.
+				deny(w, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)
@@ -474,6 +536,21 @@ func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler 
 		}
 		defer done()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withLimits applies the size limits (harden.Limits), recording its
+// refusals as denials.
+func withLimits(l Limits, next http.Handler) http.Handler {
+	h := harden.Limits(l.MaxBodyBytes, l.MaxURLBytes, next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case l.MaxURLBytes > 0 && len(r.RequestURI) > l.MaxURLBytes:
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("URL over %d bytes", l.MaxURLBytes)})
+		case l.MaxBodyBytes > 0 && r.ContentLength > l.MaxBodyBytes:
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("request body over %d bytes", l.MaxBodyBytes)})
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

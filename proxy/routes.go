@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/guard/audit"
-	"github.com/wardsec/ward/guard/harden"
 )
 
 // checks builds, for configuration c (the top-level one, or that of the
@@ -95,7 +94,7 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
 		rt := &route{name: r.Name, host: strings.ToLower(r.Match.Host), path: r.Match.Path, prefix: r.Match.Prefix,
-			handler: harden.Limits(c.Limits.MaxBodyBytes, c.Limits.MaxURLBytes, h)}
+			handler: withLimits(c.Limits, h)}
 		for _, earlier := range routes {
 			if earlier.covers(rt) {
 				p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: route %s can never match: route %s before it matches all its requests",

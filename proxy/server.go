@@ -252,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
-	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) })
+	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) }, s.cur.Load)
 	var err error
 	select {
 	case <-ctx.Done():

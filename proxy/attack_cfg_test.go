@@ -395,3 +395,20 @@ func TestAttackRemovedCAKeepsConnection(t *testing.T) {
 		t.Error("the tunnel of a peer whose CA was removed is still open after 3 s")
 	}
 }
+
+// TestAttackClaimHeaderOverwrites: jwt.outputClaimToHeaders accepted any
+// header name, so a token claim (which some identity providers let users
+// edit) could replace X-Forwarded-For, X-Forwarded-Client-Cert or
+// X-Request-Id, which the proxy sets for the upstream. Such names are a
+// configuration error.
+func TestAttackClaimHeaderOverwrites(t *testing.T) {
+	const doc = "upstream: {url: 'http://a:1'}\njwt:\n  issuers: [{issuer: https://id, algorithms: [ES256], jwksFile: j.json}]\n  outputClaimToHeaders: [{header: %s, claim: name}]\n"
+	for _, h := range []string{"X-Forwarded-For", "x-forwarded-client-cert", "X_Request_Id", "Transfer-Encoding"} {
+		if _, err := ParseConfig("p.yaml", []byte(fmt.Sprintf(doc, h))); err == nil || !strings.Contains(err.Error(), "p.yaml:4") {
+			t.Errorf("%s: %v, want an error at line 4", h, err)
+		}
+	}
+	if _, err := ParseConfig("p.yaml", []byte(fmt.Sprintf(doc, "X-Jwt-Name"))); err != nil {
+		t.Errorf("X-Jwt-Name: %v", err)
+	}
+}

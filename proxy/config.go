@@ -585,6 +585,11 @@ func (c *Config) validate() error {
 			if !validHeaderName(ch.Header) || ch.Claim == "" {
 				return c.errorf(p, "%s needs a header name and a claim", p)
 			}
+			if slices.Contains(proxySetHeaders, headerKey(ch.Header)) {
+				// A claim (some identity providers let users edit theirs)
+				// would replace what the proxy vouches for, or the framing.
+				return c.errorf(p+".header", "%s.header %s is set by the proxy itself or frames the request: name another header", p, ch.Header)
+			}
 		}
 	}
 	if h := c.Headers; h != nil {
@@ -759,6 +764,14 @@ func (c *Config) validateWAF(path string, w *WAF) error {
 		}
 	}
 	return nil
+}
+
+// proxySetHeaders are request headers the proxy sets itself or that
+// frame or route the request: a claim may not be copied into them.
+var proxySetHeaders = []string{
+	"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
+	"x-forwarded-client-cert", "authorization", "host", "content-length", "transfer-encoding",
+	"connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection",
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110 5.6.2).

@@ -127,7 +127,8 @@ type Upstream struct {
 	// once the request is sent (15 s).
 	ResponseHeaderTimeout *Duration `yaml:"responseHeaderTimeout"`
 	// Timeout bounds the whole exchange, as Envoy's route timeout (15 s).
-	// Upgraded connections (WebSocket) are exempt: they have IdleTimeout.
+	// Upgraded connections (WebSocket) are exempt once the upstream has
+	// switched protocols (101): they have IdleTimeout.
 	Timeout *Duration `yaml:"timeout"`
 	// IdleTimeout closes an exchange or an upgraded connection with no
 	// byte in either direction for this long (5 min, Envoy's
@@ -584,6 +585,11 @@ func (c *Config) validate() error {
 			if !validHeaderName(ch.Header) || ch.Claim == "" {
 				return c.errorf(p, "%s needs a header name and a claim", p)
 			}
+			if slices.Contains(proxySetHeaders, headerKey(ch.Header)) {
+				// A claim (some identity providers let users edit theirs)
+				// would replace what the proxy vouches for, or the framing.
+				return c.errorf(p+".header", "%s.header %s is set by the proxy itself or frames the request: name another header", p, ch.Header)
+			}
 		}
 	}
 	if h := c.Headers; h != nil {
@@ -616,13 +622,26 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// validateLimits refuses negative limits (0 means the default).
+// Size limit defaults (docs/proxy.md).
+const (
+	defaultMaxBodyBytes = 10 << 20
+	defaultMaxURLBytes  = 8192
+)
+
+// validateLimits refuses negative limits and puts the defaults in place
+// of 0.
 func (c *Config) validateLimits(path string, l *Limits) error {
 	switch {
 	case l.MaxBodyBytes < 0:
 		return c.errorf(path+".maxBodyBytes", "%s.maxBodyBytes must not be negative (0: the default)", path)
 	case l.MaxURLBytes < 0:
 		return c.errorf(path+".maxURLBytes", "%s.maxURLBytes must not be negative (0: the default)", path)
+	}
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if l.MaxURLBytes == 0 {
+		l.MaxURLBytes = defaultMaxURLBytes
 	}
 	return nil
 }
@@ -745,6 +764,14 @@ func (c *Config) validateWAF(path string, w *WAF) error {
 		}
 	}
 	return nil
+}
+
+// proxySetHeaders are request headers the proxy sets itself or that
+// frame or route the request: a claim may not be copied into them.
+var proxySetHeaders = []string{
+	"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
+	"x-forwarded-client-cert", "authorization", "host", "content-length", "transfer-encoding",
+	"connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection",
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110 5.6.2).

@@ -17,7 +17,7 @@ type connSet struct {
 	conns map[net.Conn]*connInfo
 	// tunnels are connections hijacked for an upgrade (WebSocket) that
 	// a handler is still relaying; http.Server no longer tracks them.
-	tunnels map[net.Conn]bool
+	tunnels map[net.Conn]*peerState
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -29,9 +29,9 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	}
 	s.mu.Lock()
 	if s.tunnels == nil {
-		s.tunnels = map[net.Conn]bool{}
+		s.tunnels = map[net.Conn]*peerState{}
 	}
-	s.tunnels[c] = true
+	s.tunnels[c] = peerStateOf(r.Context())
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -47,9 +47,10 @@ type connInfo struct {
 
 type connKey struct{}
 
-// connContext stores the connection in its requests' context.
+// connContext stores the connection, and its peerState, in its requests'
+// context.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return context.WithValue(context.WithValue(ctx, connKey{}, c), peerStateKey{}, &peerState{})
 }
 
 // track is the http.Server's ConnState hook.
@@ -114,9 +115,12 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	return n
 }
 
-// reapOld closes idle connections older than maxAge() every 100 ms
-// until ctx ends; busy ones close after their response (ServeHTTP).
-func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
+// reapOld closes idle connections older than maxAge(), and tunnels whose
+// peer certificate has expired or no longer verifies against cur()'s
+// trust bundle, every 100 ms until ctx ends; busy
+// connections close after their response (ServeHTTP), those of an
+// expired peer at their next request.
+func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur func() *Proxy) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -126,17 +130,32 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration) {
 		case <-t.C:
 		}
 		limit := maxAge()
-		if limit <= 0 {
-			continue
-		}
 		var old []net.Conn
 		s.mu.Lock()
 		for c, ci := range s.conns {
-			if ci.state == http.StateIdle && time.Since(ci.start) > limit {
+			if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
 				old = append(old, c)
 			}
 		}
+		// A tunnel (WebSocket) gets no further request to be refused
+		// on: it is closed once its peer's certificate has expired.
+		type tunnel struct {
+			c  *tls.Conn
+			st *peerState
+		}
+		var tunnels []tunnel
+		for c, st := range s.tunnels {
+			if tc, ok := c.(*tls.Conn); ok {
+				tunnels = append(tunnels, tunnel{tc, st})
+			}
+		}
 		s.mu.Unlock()
+		p := cur()
+		for _, t := range tunnels {
+			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
+				old = append(old, t.c)
+			}
+		}
 		for _, c := range old {
 			_ = c.Close()
 		}

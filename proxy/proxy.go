@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -47,9 +48,23 @@ type Proxy struct {
 	verifier *jwt.Verifier
 	self     x509svid.Source       // the listener's SVID, for X-Forwarded-Client-Cert
 	peerOK   spiffeauth.Authorizer // the listener's admitted peer IDs; nil without SPIFFE
+	bundles  x509bundle.Source     // the listener's trust bundles; nil without SPIFFE
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
+	// limiters are the local rate limiters, by route name ("" at the
+	// top level), shared with the routes' Proxies; prev are those of the
+	// proxy this one replaces, kept where the settings did not change.
+	limiters map[string]*localLimiter
+	prev     map[string]*localLimiter
+	route    string // the route whose checks this Proxy builds
+}
+
+// localLimiter is an in-process rate limiter and the settings it was
+// built with.
+type localLimiter struct {
+	cfg   RateLimit
+	check func(*http.Request) error
 }
 
 // Options are what a Proxy needs beyond its configuration.
@@ -60,6 +75,10 @@ type Options struct {
 	// discards them. A server keeps one across reloads, so that its
 	// metrics stay registered once.
 	Audit *audit.Logger
+	// Previous is the proxy this one replaces (a reload): its rate
+	// limiters' counts carry over where their settings are unchanged, so
+	// that a reload does not hand every client a fresh burst.
+	Previous *Proxy
 }
 
 // New builds a proxy from cfg. It fails, changing nothing, when a file
@@ -76,7 +95,10 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		}
 		opts.Audit = a
 	}
-	p := &Proxy{cfg: cfg}
+	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}}
+	if opts.Previous != nil {
+		p.prev = opts.Previous.limiters
+	}
 	defer func() {
 		if err != nil {
 			_ = p.Close()
@@ -91,7 +113,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	// limits, headers, audit, recovery.
 	var h http.Handler
 	if len(cfg.Routes) == 0 {
-		h, err = p.checks(cfg, opts.Log)
+		h, err = p.checks(cfg, "", opts.Log)
 	} else {
 		h, err = p.withRoutes(opts.Log)
 	}
@@ -120,6 +142,20 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
 				return
 			}
+			// SPIFFE revokes by letting short-lived SVIDs expire: a
+			// connection kept alive past its peer's SVID must not
+			// outlive it.
+			if peerExpired(r.TLS) {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate expired since the handshake", "forbidden")
+				return
+			}
+			// Nor a trust bundle that no longer holds its CA.
+			if !p.chainTrusted(r.TLS, peerStateOf(r.Context())) {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate no longer verifies against the trust bundle", "forbidden")
+				return
+			}
 			next.ServeHTTP(w, r)
 		}))
 	}
@@ -128,7 +164,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	}
 	h = p.withCanonicalRequest(h)
 	if len(cfg.Routes) == 0 {
-		h = harden.Limits(cfg.Limits.MaxBodyBytes, cfg.Limits.MaxURLBytes, h)
+		h = withLimits(cfg.Limits, h)
 	}
 	h = harden.Headers(h)
 	// A client's own X-Request-Id is kept only from a trusted proxy. A
@@ -170,6 +206,78 @@ func (p *Proxy) admits(cs tls.ConnectionState) bool {
 	}
 	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
 	return err == nil && p.peerOK(id) == nil
+}
+
+// peerClockAhead moves the clock peer certificates are checked with
+// ahead, in nanoseconds (for tests).
+var peerClockAhead atomic.Int64
+
+func peerNow() time.Time { return time.Now().Add(time.Duration(peerClockAhead.Load())) }
+
+// peerExpired reports whether a certificate of the TLS peer's chain has
+// expired (the handshake checked them; a kept-alive connection outlives
+// that).
+func peerExpired(cs *tls.ConnectionState) bool {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	now := peerNow()
+	for _, c := range cs.PeerCertificates {
+		if now.After(c.NotAfter) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerState caches, per client connection, whether its peer's chain
+// verifies against a trust bundle (by identity: a rotated bundle is a new
+// one), so that a chain is verified again only when the bundle changes.
+type peerState struct {
+	mu     sync.Mutex
+	bundle *x509bundle.Bundle
+	ok     bool
+}
+
+type peerStateKey struct{}
+
+// peerStateOf returns the peerState of ctx's connection, nil without one.
+func peerStateOf(ctx context.Context) *peerState {
+	st, _ := ctx.Value(peerStateKey{}).(*peerState)
+	return st
+}
+
+// chainTrusted reports whether the TLS peer's certificate chain verifies
+// against the listener's current trust bundle (the handshake verified it
+// against the bundle of its time). Always true without SPIFFE; st (may be
+// nil: verify every time) caches the answer per bundle.
+func (p *Proxy) chainTrusted(cs *tls.ConnectionState, st *peerState) bool {
+	if p.bundles == nil {
+		return true
+	}
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	id, err := x509svid.IDFromCert(cs.PeerCertificates[0])
+	if err != nil {
+		return false
+	}
+	b, err := p.bundles.GetX509BundleForTrustDomain(id.TrustDomain())
+	if err != nil {
+		return false
+	}
+	if st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.bundle == b {
+			return st.ok
+		}
+	}
+	_, _, err = x509svid.Verify(cs.PeerCertificates, b)
+	if st != nil {
+		st.bundle, st.ok = b, err == nil
+	}
+	return err == nil
 }
 
 // Ready reports whether the proxy can decide requests: JWT keys fetched.
@@ -245,7 +353,7 @@ func (p *Proxy) buildTLS() error {
 			return fmt.Errorf("tls.spiffe: %w", err)
 		}
 		p.tls = spiffeauth.ServerConfig(prof, src, src, authz)
-		p.self, p.peerOK = src, authz
+		p.self, p.peerOK, p.bundles = src, authz, src
 		return nil
 	}
 	kp, err := tlsconf.LoadKeyPair(p.cfg.Path(t.Cert), p.cfg.Path(t.Key))
@@ -353,22 +461,30 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				delete(h, "Authorization")
 			}
 		},
-		Transport: tr,
+		Transport:      tr,
+		ModifyResponse: switchedProtocols,
 		// FlushInterval 0: ReverseProxy flushes streaming responses
 		// (server-sent events, unknown length) at once by itself; flushing
 		// every write would cost a TLS record and a syscall per write.
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var tooLarge *http.MaxBytesError
 			switch {
+			case errors.As(err, &tooLarge):
+				// A body without Content-Length (chunked) over the limit.
+				deny(w, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)
 				return
-			case errors.Is(r.Context().Err(), context.Canceled):
+			case errors.Is(r.Context().Err(), context.Canceled) && !routeTimedOut(r.Context()):
 				// The client hung up: nginx's 499, not an upstream error.
+				// (The route timeout of an upgrade request not yet
+				// switched cancels its context too.)
 				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
 				w.WriteHeader(statusClientClosed)
 				return
-			case isTimeoutErr(err) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+			case isTimeoutErr(err) || routeTimedOut(r.Context()):
 				log.Warn("upstream timeout", "method", r.Method, "path", r.URL.Path, "err", err)
 				audit.Set(r.Context(), audit.Verdict{Outcome: "upstream timeout"})
 				http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
@@ -420,6 +536,21 @@ func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler 
 		}
 		defer done()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withLimits applies the size limits (harden.Limits), recording its
+// refusals as denials.
+func withLimits(l Limits, next http.Handler) http.Handler {
+	h := harden.Limits(l.MaxBodyBytes, l.MaxURLBytes, next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case l.MaxURLBytes > 0 && len(r.RequestURI) > l.MaxURLBytes:
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("URL over %d bytes", l.MaxURLBytes)})
+		case l.MaxBodyBytes > 0 && r.ContentLength > l.MaxBodyBytes:
+			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("request body over %d bytes", l.MaxBodyBytes)})
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -593,8 +724,17 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	dryRun := false
 	for _, w := range eng.Warnings() {
 		p.warnings = append(p.warnings, w.String())
+		dryRun = dryRun || strings.HasPrefix(w.Message, authz.DryRunAnnotation)
+	}
+	if len(eng.Policies()) == 0 && !dryRun {
+		// Policies all for another namespace or workload (another
+		// workload's file swapped in) would allow every request, as an
+		// empty file would.
+		return nil, &Error{File: p.cfg.Path(a.Policies[0]), Err: fmt.Errorf("no AuthorizationPolicy in %s applies to workload %s %v (write `authorization: none` in the configuration to run without authorization)",
+			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -653,12 +793,17 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 			return nil, err
 		}
 		check = l.Check
+	} else if old, ok := p.prev[p.route]; ok && old.cfg == *rl {
+		check = old.check // a reload: the counts go on
 	} else {
 		l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key, DryRun: rl.DryRun, OnLimit: onLimit})
 		if err != nil {
 			return nil, err
 		}
 		check = l.Check
+	}
+	if rl.Redis == "" && p.limiters != nil {
+		p.limiters[p.route] = &localLimiter{cfg: *rl, check: check}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := check(r)

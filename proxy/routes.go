@@ -8,14 +8,13 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/guard/audit"
-	"github.com/wardsec/ward/guard/harden"
 )
 
-// checks builds, for configuration c (the top-level one, or a route's),
-// the checks that may differ per route in front of c's upstream: JWT,
-// authorization, rate limit, WAF.
-func (p *Proxy) checks(c *Config, log *slog.Logger) (_ http.Handler, err error) {
-	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self}
+// checks builds, for configuration c (the top-level one, or that of the
+// route named route), the checks that may differ per route in front of
+// c's upstream: JWT, authorization, rate limit, WAF.
+func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handler, err error) {
+	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, route: route}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
 		p.warnings = append(p.warnings, q.warnings...)
@@ -90,12 +89,12 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 	for i := range p.cfg.Routes {
 		r := &p.cfg.Routes[i]
 		c := p.cfg.forRoute(r)
-		h, err := p.checks(c, log)
+		h, err := p.checks(c, r.Name, log)
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
 		rt := &route{name: r.Name, host: strings.ToLower(r.Match.Host), path: r.Match.Path, prefix: r.Match.Prefix,
-			handler: harden.Limits(c.Limits.MaxBodyBytes, c.Limits.MaxURLBytes, h)}
+			handler: withLimits(c.Limits, h)}
 		for _, earlier := range routes {
 			if earlier.covers(rt) {
 				p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: route %s can never match: route %s before it matches all its requests",

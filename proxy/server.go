@@ -120,7 +120,7 @@ func (s *Server) build() (*Proxy, error) {
 		return nil, err
 	}
 	s.stamps = statFiles(watchedFiles(cfg))
-	p, err := New(cfg, Options{Log: s.log, Audit: s.audit})
+	p, err := New(cfg, Options{Log: s.log, Audit: s.audit, Previous: s.cur.Load()})
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +166,10 @@ func (s *Server) Reload() error {
 	}
 	old := s.cur.Swap(p)
 	s.audit.SetTrustRequestID(p.TrustedPeer)
-	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit {
-		s.log.Warn("listen, admin, audit and TLS on/off changes take effect at restart")
+	ot, nt := old.cfg.Timeouts, p.cfg.Timeouts
+	ot.MaxConnectionAge, nt.MaxConnectionAge = 0, 0 // read per request
+	if old.cfg.Listen != p.cfg.Listen || old.cfg.Admin != p.cfg.Admin || (old.tls == nil) != (p.tls == nil) || old.cfg.Audit != p.cfg.Audit || ot != nt {
+		s.log.Warn("listen, admin, audit, listener timeouts and TLS on/off changes take effect at restart")
 	}
 	s.reloads.Inc()
 	s.log.Info("configuration reloaded", "file", s.path)
@@ -250,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		servers = append(servers, admin)
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
-	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) })
+	go s.conns.reapOld(ctx, func() time.Duration { return time.Duration(s.Config().Timeouts.MaxConnectionAge) }, s.cur.Load)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -286,6 +288,8 @@ func dropsSection(old, cfg *Config) error {
 	switch {
 	case old.TLS != nil && cfg.TLS == nil:
 		return &Error{File: cfg.file, Err: errors.New("the tls section is gone; TLS is turned off only by a restart")}
+	case old.TLS != nil && old.TLS.SPIFFE != nil && cfg.TLS.SPIFFE == nil:
+		return &Error{File: cfg.file, Err: errors.New("tls.spiffe is gone; mutual TLS (the peer's SPIFFE ID) is turned off only by a restart")}
 	case old.Authorization != nil && cfg.Authorization == nil && !cfg.Off("authorization"):
 		return &Error{File: cfg.file, Err: errors.New("the authorization section is gone (write `authorization: none` to run without)")}
 	case old.JWT != nil && cfg.JWT == nil && !cfg.Off("jwt"):
@@ -297,6 +301,11 @@ func dropsSection(old, cfg *Config) error {
 		for _, r := range cfg.Routes {
 			if r.Name == o.Name && o.Authorization != nil && r.Authorization == nil && cfg.Authorization == nil {
 				return &Error{File: cfg.file, Err: fmt.Errorf("route %s lost its authorization section, and there is no top-level one", r.Name)}
+			}
+			// Its jwt section only says whether a token is required:
+			// lost, the top-level setting would apply instead.
+			if r.Name == o.Name && o.JWT != nil && o.JWT.Required && r.JWT == nil && (cfg.JWT == nil || !cfg.JWT.Required) && !cfg.Off("jwt") {
+				return &Error{File: cfg.file, Err: fmt.Errorf("route %s lost its jwt section (write `jwt: {required: false}` in it to stop requiring a token)", r.Name)}
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardsec/ward/guard/audit"
 )
 
 // idleConn is an upstream connection that fails a read once no byte has
@@ -129,17 +131,36 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// withUpstreamTimeouts bounds an exchange with the route timeout (not an
-// upgrade: it has the idle timeout instead) and the request body with
-// the minimum rate.
+// withUpstreamTimeouts bounds an exchange with the route timeout and the
+// request body with the minimum rate. An upgrade (WebSocket) has the
+// route timeout until the upstream switches protocols (upgraded, see
+// switchedProtocols), then the idle timeout only: a request that merely
+// carries an Upgrade header, answered as a plain exchange, is bounded
+// like any other.
 func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		upgrade := r.Header.Get("Upgrade") != ""
 		ctx := r.Context()
-		if total > 0 && !upgrade {
+		completed := false
+		if total > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, total)
+			var ut *upgradeTimer
+			if r.Header.Get("Upgrade") == "" {
+				ctx, cancel = context.WithTimeout(ctx, total)
+			} else {
+				ctx, cancel = context.WithCancel(ctx)
+				ut = &upgradeTimer{}
+				ut.t = time.AfterFunc(total, func() { ut.fired.Store(true); cancel() })
+				defer ut.t.Stop()
+				ctx = context.WithValue(ctx, upgradeTimerKey{}, ut)
+			}
 			defer cancel()
+			// A response cut off mid-body by the route timeout unwinds
+			// with http.ErrAbortHandler; its audit record says why.
+			defer func() {
+				if !completed && routeTimedOut(ctx) && r.Context().Err() == nil {
+					audit.Set(ctx, audit.Verdict{Outcome: "upstream timeout"})
+				}
+			}()
 		}
 		var flag *slowBody
 		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -154,7 +175,38 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 			out.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
 		}
 		next.ServeHTTP(w, out)
+		completed = true
 	})
+}
+
+// upgradeTimer is the route timeout of an upgrade request, stopped when
+// the upstream switches protocols.
+type upgradeTimer struct {
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+type upgradeTimerKey struct{}
+
+// switchedProtocols is the upstream's ModifyResponse: a 101 answer to an
+// upgrade request stops its route timeout (the tunnel has the idle
+// timeout only).
+func switchedProtocols(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols && res.Request != nil {
+		if ut, ok := res.Request.Context().Value(upgradeTimerKey{}).(*upgradeTimer); ok {
+			ut.t.Stop()
+		}
+	}
+	return nil
+}
+
+// routeTimedOut reports whether the route timeout of ctx's exchange has
+// passed.
+func routeTimedOut(ctx context.Context) bool {
+	if ut, ok := ctx.Value(upgradeTimerKey{}).(*upgradeTimer); ok && ut.fired.Load() {
+		return true
+	}
+	return errors.Is(ctx.Err(), context.DeadlineExceeded)
 }
 
 // bodyTooSlow reports whether r's body was cut for being too slow.

@@ -223,22 +223,52 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 		// (client IP, JWT claims): one copy of the request, not one each.
 		rec.ctx.Init(r.Context())
 		reqstate.Set(&rec.ctx, ctxKey{}, &rec.st)
+		// A handler that panics (net/http's ReverseProxy does, with
+		// http.ErrAbortHandler, when a response is cut off mid-body: the
+		// client hung up, the upstream stalled or failed) is recorded
+		// too, as it unwinds: a client must not be able to leave no
+		// record by resetting its connection.
+		completed := false
+		defer func() {
+			if !completed {
+				l.finish(rec, r, start, true)
+			}
+		}()
 		next.ServeHTTP(rec, r.WithContext(&rec.ctx))
-		end := l.now()
-		elapsed := end.Sub(start)
-		rec.st.mu.Lock()
-		v := rec.st.v
-		rec.st.mu.Unlock()
-		if v.Decision == "" {
-			v.Decision, v.Reason = Allow, "no rule applied"
-		}
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		l.write(end, &v, r, rec.status, elapsed, id)
-		l.counter(v.Decision, v.Rule).Inc()
-		l.observer(v.Decision).Observe(elapsed.Seconds())
+		completed = true
+		l.finish(rec, r, start, false)
 	})
+}
+
+// outcomeAborted is the outcome of a request whose handler did not
+// return (it panicked) and which set no outcome of its own.
+const outcomeAborted = "response aborted"
+
+// finish writes the record of a request and counts it; aborted says its
+// handler panicked.
+func (l *Logger) finish(rec *recorder, r *http.Request, start time.Time, aborted bool) {
+	end := l.now()
+	elapsed := end.Sub(start)
+	rec.st.mu.Lock()
+	v := rec.st.v
+	rec.st.mu.Unlock()
+	if v.Decision == "" {
+		v.Decision, v.Reason = Allow, "no rule applied"
+	}
+	if aborted && v.Outcome == "" {
+		v.Outcome = outcomeAborted
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+		if aborted {
+			// Nothing was sent; a recovering handler outside
+			// answers 500, or the connection is dropped.
+			rec.status = http.StatusInternalServerError
+		}
+	}
+	l.write(end, &v, r, rec.status, elapsed, rec.st.id)
+	l.counter(v.Decision, v.Rule).Inc()
+	l.observer(v.Decision).Observe(elapsed.Seconds())
 }
 
 func (l *Logger) counter(decision, rule string) prometheus.Counter {

@@ -199,3 +199,43 @@ func TestRecordMatchesSlog(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackPanicRecorded: a handler that panics (ReverseProxy's
+// http.ErrAbortHandler for a response cut off mid-body) still leaves its
+// record, with the status sent and outcome "response aborted", and the
+// panic goes on.
+func TestAttackPanicRecorded(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		header bool
+		status string
+	}{
+		{"after headers", true, `"status":200`},
+		{"before headers", false, `"status":500`},
+	} {
+		var buf bytes.Buffer
+		l, err := New(&buf, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			Set(r.Context(), Verdict{Decision: Allow, Rule: "authz/x"})
+			if tt.header {
+				w.WriteHeader(http.StatusOK)
+			}
+			panic(http.ErrAbortHandler)
+		}))
+		func() {
+			defer func() {
+				if v := recover(); v != http.ErrAbortHandler {
+					t.Errorf("%s: panic %v, want it passed on", tt.name, v)
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/dl", nil))
+		}()
+		rec := buf.String()
+		if strings.Count(rec, "\n") != 1 || !strings.Contains(rec, tt.status) || !strings.Contains(rec, `"outcome":"response aborted"`) || !strings.Contains(rec, `"rule":"authz/x"`) {
+			t.Errorf("%s: record %q", tt.name, rec)
+		}
+	}
+}

@@ -412,3 +412,33 @@ func TestAttackClaimHeaderOverwrites(t *testing.T) {
 		t.Errorf("X-Jwt-Name: %v", err)
 	}
 }
+
+// TestAttackRoutesMultiplyRateLimit: a top-level rate limit that routes
+// inherit was counted per route, so a client spreading its requests over
+// the routes got the rate once per route. Routes inheriting it share one
+// set of counts; a route with a rate limit of its own keeps its own.
+func TestAttackRoutesMultiplyRateLimit(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, `rateLimit: {rate: 0.001, burst: 2, key: "header:X-Tenant"}`},
+		extra: `routes:
+  - name: items
+    match: {prefix: /api/items}
+  - name: orders
+    match: {prefix: /api/orders}
+  - name: own
+    match: {prefix: /api/own}
+    rateLimit: {rate: 0.001, burst: 1, key: "header:X-Tenant"}
+`})
+	get := func(path string) int {
+		resp, _ := sendRaw(t, h, u, "web", "GET", path, "X-Tenant", "t1")
+		return status(resp)
+	}
+	var codes []int
+	for _, p := range []string{"/api/items", "/api/orders", "/api/items", "/api/orders", "/api/own", "/api/own"} {
+		codes = append(codes, get(p))
+	}
+	if got, want := fmt.Sprint(codes), "[200 200 429 429 200 429]"; got != want {
+		t.Errorf("statuses %s, want %s (burst 2 shared by the routes inheriting the limit; 1 for the route with its own)", got, want)
+	}
+}

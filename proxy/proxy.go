@@ -793,6 +793,8 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 			return nil, err
 		}
 		check = l.Check
+	} else if cur, ok := p.limiters[p.route]; ok && cur.cfg == *rl {
+		check = cur.check // another route inheriting the top-level limit: the same counts
 	} else if old, ok := p.prev[p.route]; ok && old.cfg == *rl {
 		check = old.check // a reload: the counts go on
 	} else {

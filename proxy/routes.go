@@ -14,7 +14,14 @@ import (
 // route named route), the checks that may differ per route in front of
 // c's upstream: JWT, authorization, rate limit, WAF.
 func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handler, err error) {
-	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, route: route}
+	// A rate limit a route inherits from the top level is one limiter for
+	// every such route: counted per route, a client spreading its
+	// requests over N routes would get N times the rate.
+	limiter := route
+	if route != "" && c.RateLimit != nil && c.RateLimit == p.cfg.RateLimit {
+		limiter = ""
+	}
+	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, route: limiter}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
 		p.warnings = append(p.warnings, q.warnings...)

@@ -1422,3 +1422,52 @@ spec:
 		}
 	}
 }
+
+// TestAttackMethodOverrideQuery: "POST /api/items?_method=DELETE" passed
+// a DENY of DELETE, and Laravel (Symfony) runs its DELETE handler for it,
+// as for the X-HTTP-Method-Override header the proxy strips. A query
+// naming the parameter, under any spelling PHP reads as "_method", is
+// refused; other parameters are forwarded as sent.
+func TestAttackMethodOverrideQuery(t *testing.T) {
+	const denyDelete = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {methods: ["DELETE"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: denyDelete})
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"_method=DELETE", 400},
+		{"a=1&_method=DELETE", 400},
+		{"_METHOD=delete", 400},
+		{"%5Fmethod=DELETE", 400},
+		{"%5fmethod=DELETE", 400},
+		{"%20_method=DELETE", 400},
+		{"+_method=DELETE", 400},
+		{".method=DELETE", 400},
+		{"[method=DELETE", 400},
+		{"_method", 400},
+		{"%zz=1&_method=DELETE", 400},
+		{"method=DELETE", 200},
+		{"x_method=DELETE", 200},
+		{"_methods=DELETE", 200},
+		{"page=2&sort=_method", 200},
+	} {
+		resp, got := sendRaw(t, h, u, "web", "POST", "/api/items?"+tt.query, "Content-Length", "0")
+		if code := status(resp); code != tt.want {
+			t.Errorf("POST /api/items?%s: %d, want %d", tt.query, code, tt.want)
+		}
+		if tt.want != 200 && len(got) != 0 {
+			t.Errorf("POST /api/items?%s reached the upstream: %q", tt.query, got)
+		}
+		if tt.want == 200 && (len(got) != 1 || !strings.HasPrefix(got[0], "POST /api/items?"+tt.query+" HTTP/1.1")) {
+			t.Errorf("POST /api/items?%s: the upstream got %q, want the query as sent", tt.query, got)
+		}
+	}
+}

@@ -137,7 +137,7 @@ func TestAttackReloadDropsIdentityCheck(t *testing.T) {
 	const routed = `upstream: {url: "http://127.0.0.1:8080"}
 jwt:
   required: false
-  issuers: [{issuer: "https://id", algorithms: [ES256], jwksFile: jwks.json}]
+  issuers: [{issuer: "https://id", anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]
 routes:
   - name: admin
     match: {prefix: /admin}
@@ -402,7 +402,7 @@ func TestAttackRemovedCAKeepsConnection(t *testing.T) {
 // X-Request-Id, which the proxy sets for the upstream. Such names are a
 // configuration error.
 func TestAttackClaimHeaderOverwrites(t *testing.T) {
-	const doc = "upstream: {url: 'http://a:1'}\njwt:\n  issuers: [{issuer: https://id, algorithms: [ES256], jwksFile: j.json}]\n  outputClaimToHeaders: [{header: %s, claim: name}]\n"
+	const doc = "upstream: {url: 'http://a:1'}\njwt:\n  issuers: [{issuer: https://id, anyAudience: true, algorithms: [ES256], jwksFile: j.json}]\n  outputClaimToHeaders: [{header: %s, claim: name}]\n"
 	for _, h := range []string{"X-Forwarded-For", "x-forwarded-client-cert", "X_Request_Id", "Transfer-Encoding"} {
 		if _, err := ParseConfig("p.yaml", []byte(fmt.Sprintf(doc, h))); err == nil || !strings.Contains(err.Error(), "p.yaml:4") {
 			t.Errorf("%s: %v, want an error at line 4", h, err)
@@ -440,5 +440,40 @@ func TestAttackRoutesMultiplyRateLimit(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(codes), "[200 200 429 429 200 429]"; got != want {
 		t.Errorf("statuses %s, want %s (burst 2 shared by the routes inheriting the limit; 1 for the route with its own)", got, want)
+	}
+}
+
+// TestAttackTokenForOtherService: an issuer without audiences accepted a
+// token minted for another service of the same issuer (Istio's default).
+// Audiences are now required (anyAudience: true says Istio's behaviour
+// explicitly), and a token for another audience gets 401.
+func TestAttackTokenForOtherService(t *testing.T) {
+	iss := newJWTIssuer(t) // its tokens are for audience "shop"
+	for _, tt := range []struct {
+		issuer string
+		want   int
+	}{
+		{"audiences: [orders]", 401},
+		{"audiences: [shop]", 200},
+		{"audiences: [orders, shop]", 200},
+		{"anyAudience: true", 200},
+	} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+			extra: "jwt: {required: true, issuers: [{issuer: https://id.test, " + tt.issuer + ", algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice"))
+		if code := status(resp); code != tt.want {
+			t.Errorf("%s, a token for shop: %d, want %d", tt.issuer, code, tt.want)
+		}
+		if tt.want != 200 && len(got) != 0 {
+			t.Errorf("%s: a refused token reached the upstream", tt.issuer)
+		}
+	}
+	// Without either, the configuration does not load.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\njwt:\n  issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: j.json}]\n"))
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "audiences is required") {
+		t.Errorf("an issuer without audiences: %v, want an error", err)
 	}
 }

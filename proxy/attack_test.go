@@ -325,7 +325,7 @@ func TestAttackRateLimitAnonymous(t *testing.T) {
 	u := newRawUpstream(t)
 	iss := newJWTIssuer(t)
 	h := startWith(t, setup{upstream: u.URL(),
-		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
 		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: subject}"},
 		files:   map[string][]byte{"jwks.json": iss.jwks}})
 	count := func(xff string, n int, hdr ...string) int {
@@ -369,7 +369,7 @@ func TestAttackJWKSDowngrade(t *testing.T) {
 	}{{"/direct", 200}, {"/redirect", 401}} {
 		u := newRawUpstream(t)
 		h := startWith(t, setup{upstream: u.URL(),
-			extra: "jwt: {required: true, issuers: [{issuer: https://id.test, algorithms: [ES256], jwksURL: '" + secure.URL + tt.path + "', jwksCA: jwks-ca.pem}]}\n",
+			extra: "jwt: {required: true, issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksURL: '" + secure.URL + tt.path + "', jwksCA: jwks-ca.pem}]}\n",
 			files: map[string][]byte{"jwks-ca.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw})}})
 		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice"))
 		if status(resp) != tt.want || (tt.want != 200) != (len(got) == 0) {
@@ -1028,7 +1028,7 @@ func TestAttackJWTClaimHeaders(t *testing.T) {
 	u := newRawUpstream(t)
 	iss := newJWTIssuer(t)
 	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
-		extra: "jwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}, {header: X-Jwt-Iss, claim: iss}]}\n"})
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}, {header: X-Jwt-Iss, claim: iss}]}\n"})
 	_, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Jwt-Sub", "admin", "X_Jwt_Iss", "https://evil.test")
 	if len(got) != 1 || len(header(got[0], "X-Jwt-Sub")) != 0 || len(header(got[0], "X_Jwt_Iss")) != 0 || len(header(got[0], "X-Jwt-Iss")) != 0 {
 		t.Errorf("anonymous request: the upstream received %q", got)

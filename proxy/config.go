@@ -187,11 +187,15 @@ type ClaimToHeader struct {
 
 // Issuer is one token issuer.
 type Issuer struct {
-	Issuer     string   `yaml:"issuer"`
-	Audiences  []string `yaml:"audiences"`
-	Algorithms []string `yaml:"algorithms"`
-	JWKSURL    string   `yaml:"jwksURL"`
-	JWKSFile   string   `yaml:"jwksFile"`
+	Issuer    string   `yaml:"issuer"`
+	Audiences []string `yaml:"audiences"`
+	// AnyAudience accepts a token meant for any service (Istio's
+	// behaviour without audiences); without it, Audiences is required,
+	// so that a token minted for another service is not replayed here.
+	AnyAudience bool     `yaml:"anyAudience"`
+	Algorithms  []string `yaml:"algorithms"`
+	JWKSURL     string   `yaml:"jwksURL"`
+	JWKSFile    string   `yaml:"jwksFile"`
 	// JWKSCA is a PEM file of the CAs that sign the JWKS server's
 	// certificate (the system's roots when empty).
 	JWKSCA string `yaml:"jwksCA"`
@@ -574,6 +578,10 @@ func (c *Config) validate() error {
 				return c.errorf(p, "%s.issuer is required", p)
 			case len(is.Algorithms) == 0:
 				return c.errorf(p, "%s.algorithms is required (such as [ES256]): a token's own alg header is never trusted", p)
+			case len(is.Audiences) == 0 && !is.AnyAudience:
+				return c.errorf(p, "%s.audiences is required (the services a token must be meant for), or anyAudience: true to accept a token meant for any service (Istio's behaviour without audiences)", p)
+			case len(is.Audiences) > 0 && is.AnyAudience:
+				return c.errorf(p, "%s sets both audiences and anyAudience", p)
 			case (is.JWKSURL == "") == (is.JWKSFile == ""):
 				return c.errorf(p, "%s needs exactly one of jwksURL and jwksFile", p)
 			case is.JWKSCA != "" && !strings.HasPrefix(is.JWKSURL, "https://"):

@@ -68,6 +68,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\nallow:\n  - 10.0.0.0/8\n  - 10.1.2.3/8\n", "p.yaml:4: allow[1]: \"10.1.2.3/8\" has host bits set"},
 		{"upstream: {url: http://x}\ndeny: [bogus]\n", "p.yaml:2: deny[0]: \"bogus\" is not an address or CIDR"},
 		{"upstream: {url: http://x}\njwt:\n  issuers:\n    - issuer: https://id\n      jwksURL: https://id/jwks\n", "p.yaml:4: jwt.issuers[0].algorithms is required"},
+		// A token minted for another service must not pass here unless
+		// the configuration says so.
+		{"upstream: {url: http://x}\njwt:\n  issuers:\n    - issuer: https://id\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n", "p.yaml:4: jwt.issuers[0].audiences is required"},
+		{"upstream: {url: http://x}\njwt:\n  issuers:\n    - issuer: https://id\n      audiences: [a]\n      anyAudience: true\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n", "p.yaml:4: jwt.issuers[0] sets both audiences and anyAudience"},
 		{"upstream: {url: http://x}\nrateLimit:\n  rate: 10\n  burst: 10\n  key: cookie\n", "p.yaml:5: rateLimit.key \"cookie\""},
 		{"upstream: {url: http://x}\nauthorization: {policies: [a.yaml]}\n", "p.yaml:1: workload.namespace is required"},
 		{"upstream: {url: http://x}\ntimeouts: {read: soon}\n", "p.yaml:2:"},

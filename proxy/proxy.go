@@ -640,7 +640,7 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			algs = append(algs, jose.SignatureAlgorithm(a))
 		}
 		issuers = append(issuers, jwt.Issuer{
-			Issuer: is.Issuer, Audiences: is.Audiences, AnyAudience: len(is.Audiences) == 0,
+			Issuer: is.Issuer, Audiences: is.Audiences, AnyAudience: is.AnyAudience,
 			Algorithms: algs, JWKSURL: is.JWKSURL, KeysFile: p.cfg.Path(is.JWKSFile),
 		})
 	}

@@ -142,7 +142,7 @@ func TestRoutesJWTAndRateLimit(t *testing.T) {
 	iss := newJWTIssuer(t)
 	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
 		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"},
-		extra: `jwt: {issuers: [{issuer: https://id.test, algorithms: [ES256], jwksFile: jwks.json}]}
+		extra: `jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}
 routes:
   - name: private
     match: {prefix: /api/private/}

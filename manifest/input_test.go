@@ -474,3 +474,36 @@ spec: {podSelector: {}, ingress: [{}]}
 		t.Errorf("the inputs changed")
 	}
 }
+
+// TestLoadEmptyPaths: Load names the paths and rendered streams that held
+// no Kubernetes object and gave no error, whatever the other paths held.
+func TestLoadEmptyPaths(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"ns.yaml":           nsYAML("a"),
+		"empty.yaml":        "",
+		"comments.yaml":     "# only\n---\n",
+		"values/v.yaml":     "replicas: 3\n",
+		"docs/README.md":    "# hi\n",
+		"bad.yaml":          "a: [b\n",
+		"mixed/ns.yaml":     nsYAML("b"),
+		"mixed/values.yaml": "replicas: 3\n",
+	})
+	paths := []string{"ns.yaml", "empty.yaml", "comments.yaml", "values", "docs", "bad.yaml", "mixed", "-"}
+	for i, p := range paths {
+		if p != "-" {
+			paths[i] = filepath.Join(dir, p)
+		}
+	}
+	set, _ := Load(Options{Stdin: strings.NewReader(""), Rendered: []Rendered{
+		{Name: "full", Data: []byte(nsYAML("c"))},
+		{Name: "none", Data: []byte("# nothing rendered\n")},
+	}}, paths...)
+	want := []string{paths[1], paths[2], paths[3], paths[4], "-"}
+	if diff := cmp.Diff(want, set.EmptyPaths); diff != "" {
+		t.Errorf("EmptyPaths (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"none"}, set.EmptyRendered); diff != "" {
+		t.Errorf("EmptyRendered (-want +got):\n%s", diff)
+	}
+}

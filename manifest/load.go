@@ -60,14 +60,34 @@ const DefaultMaxFileSize int64 = 2 << 30
 func Load(opts Options, paths ...string) (*Set, error) {
 	l := newLoader(opts)
 	l.run(func(emit emitFunc) {
-		for _, p := range paths {
+		for i, p := range paths {
+			l.input = i
 			l.readPath(p, emit)
 		}
-		for _, r := range opts.Rendered {
+		for j, r := range opts.Rendered {
+			l.input = len(paths) + j
 			emit(r.Name, r.Data, nil, false)
 		}
 	})
-	return l.finish()
+	s, err := l.finish()
+	// The inputs that gave nothing: no Kubernetes object and no error.
+	gave := make([]bool, len(paths)+len(opts.Rendered))
+	for _, f := range l.files {
+		if f.seen > 0 || f.err != nil || f.errs > 0 {
+			gave[f.input] = true
+		}
+	}
+	for i, p := range paths {
+		if !gave[i] {
+			s.EmptyPaths = append(s.EmptyPaths, p)
+		}
+	}
+	for j, r := range opts.Rendered {
+		if !gave[len(paths)+j] {
+			s.EmptyRendered = append(s.EmptyRendered, r.Name)
+		}
+	}
+	return s, err
 }
 
 // Rendered is a manifest stream produced in memory, such as `kustomize
@@ -114,6 +134,7 @@ type loader struct {
 	warnings []*Error
 	seen     int   // decoded.seen of the documents collected
 	read     int64 // bytes of the inputs read (Options.Progress)
+	input    int   // the index of the input being read: a path, then a Rendered
 }
 
 // A loadedFile collects its documents' results in order as soon as they
@@ -129,6 +150,8 @@ type loadedFile struct {
 	out    []decoded    // the results of collected documents, in order
 	errs   int          // errors met, reported or not
 	skips  int          // skipped documents met, reported or not
+	input  int          // loader.input when it was read
+	seen   int          // decoded.seen of its documents collected
 }
 
 type loadedDoc struct {
@@ -175,7 +198,7 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		if n := len(l.files); n > 0 {
 			l.collect(l.files[n-1])
 		}
-		f := &loadedFile{name: name, err: err}
+		f := &loadedFile{name: name, err: err, input: l.input}
 		l.files = append(l.files, f)
 		l.read += int64(len(data))
 		if l.opts.Progress != nil {
@@ -219,6 +242,7 @@ func (l *loader) collect(f *loadedFile) {
 	for ; f.next < len(f.docs) && f.docs[f.next].done.Load(); f.next++ {
 		for _, o := range f.docs[f.next].out {
 			l.seen += o.seen
+			f.seen += o.seen
 			keep := max(0, MaxErrorsPerFile-f.errs)
 			f.errs += len(o.errs)
 			o.errs = o.errs[:min(keep, len(o.errs)):min(keep, len(o.errs))]

@@ -248,6 +248,15 @@ type Set struct {
 	// not and whether they are valid or not: 0 means the input held no
 	// manifest at all, which callers must not report as a clean result.
 	KubernetesObjects int
+	// EmptyPaths are the paths given to Load (files, directories, "-")
+	// that held no Kubernetes object and gave no error: an empty file or
+	// standard input, a directory of none, or of files Load does not read.
+	// Callers must not pass them silently, even when other paths held
+	// objects.
+	EmptyPaths []string
+	// EmptyRendered are the names of the Options.Rendered streams that
+	// held no Kubernetes object and gave no error.
+	EmptyRendered []string
 
 	objects []object // what the Set was assembled from, for WithWorkloads
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,6 +154,10 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
 		return fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
 	}
+	// One path of several that gave nothing, such as the empty output of a
+	// failed render on standard input, is an input error too: never a
+	// clean result about what was not read.
+	fs = append(fs, emptyPaths(args, set, in, path)...)
 	set, joined, err := e.joinWorkloads(set, args)
 	if err != nil {
 		return err
@@ -276,6 +282,49 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		return fail(ExitFindings, nil)
 	}
 	return nil
+}
+
+// emptyPaths are the input/unreadable findings of the paths given (args)
+// that gave nothing to check: a file, standard input or directory in which
+// the manifest loader found no Kubernetes object (set.EmptyPaths) and that
+// holds nothing else check reads either (a Dockerfile, a Compose file, a
+// chart or kustomization, the ward.yaml used as config, an input error),
+// or a chart or kustomization that rendered no object.
+func emptyPaths(args []string, set *manifest.Set, in *inputs, config string) []finding.Finding {
+	empty := map[string]bool{}
+	for _, p := range slices.Concat(set.EmptyPaths, set.EmptyRendered) {
+		empty[p] = true
+	}
+	var out []finding.Finding
+	for _, p := range args {
+		if gave, ok := in.from[filepath.Clean(p)]; ok {
+			if slices.ContainsFunc(gave, func(g string) bool { return !empty[g] }) {
+				continue
+			}
+		} else {
+			if !slices.Contains(set.EmptyPaths, p) {
+				continue
+			}
+			held := p != "-" && slices.ContainsFunc(slices.Concat(in.dockerfiles, in.composes, in.kustomized, in.charts, []string{config}), func(q string) bool {
+				return q != "" && within(q, p)
+			})
+			held = held || slices.ContainsFunc(in.unreadable, func(f finding.Finding) bool { return within(f.File, p) })
+			if held {
+				continue
+			}
+		}
+		out = append(out, unreadable(p, 0, noManifests([]string{p}, "no Kubernetes object, Dockerfile, Compose file or ward.yaml")))
+	}
+	return out
+}
+
+// within reports whether path is dir or lies under it.
+func within(path, dir string) bool {
+	path, dir = filepath.Clean(path), filepath.Clean(dir)
+	if path == dir || dir == "." && !filepath.IsAbs(path) && !strings.HasPrefix(path, "..") {
+		return true
+	}
+	return strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 }
 
 // addOrigins sets the Origin of findings inside objects rendered from a

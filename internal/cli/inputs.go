@@ -34,6 +34,10 @@ type inputs struct {
 	rendered []manifest.Rendered
 	// unreadable are paths that could not be read or rendered.
 	unreadable []finding.Finding
+	// from maps each chart and kustomization directory rendered without
+	// error to what it gave the loader: rendered streams' names, or the
+	// resource files of a kustomization read directly (emptyPaths).
+	from map[string][]string
 }
 
 // skip reports whether the manifest loader must leave path alone.
@@ -97,10 +101,13 @@ func (in *inputs) render(ks []found) {
 		case err != nil:
 			in.unreadable = append(in.unreadable, kustomizeFindings(err)...)
 		case res.Data != nil:
-			in.rendered = append(in.rendered, manifest.Rendered{Name: d + " (kustomize build)", Dir: d, Data: res.Data})
+			name := d + " (kustomize build)"
+			in.rendered = append(in.rendered, manifest.Rendered{Name: name, Dir: d, Data: res.Data})
+			in.from[d] = []string{name}
 		default:
 			// Only resources listed: read as written, no kustomize run.
 			in.manifests = append(in.manifests, res.Files...)
+			in.from[d] = slices.Clone(res.Files)
 		}
 	}
 }
@@ -158,7 +165,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {

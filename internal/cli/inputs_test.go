@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -535,5 +536,87 @@ spec:
 		if found != tt.exposed {
 			t.Errorf("%s: pod/exposed-unisolated reported: %v, want %v (stderr %s)", tt.name, found, tt.exposed, errOut)
 		}
+	}
+}
+
+// TestNoManifestsInOnePath: one path of several that gives nothing to
+// check is an input error at that path, as it is alone (before: the other
+// paths' findings, exit 0 or 1, as if it had been read). Empty standard
+// input is what `ward check deploy/ - < <(failed render)` gets.
+func TestNoManifestsInOnePath(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"docs/README.md":                  "# Deploying\n",
+		"values/values.yaml":              "replicas: 3\n",
+		"empty.yaml":                      "",
+		"comments.yaml":                   "# nothing\n---\n---\n",
+		"off/Chart.yaml":                  "apiVersion: v2\nname: off\nversion: 0.1.0\n",
+		"off/templates/pod.yaml":          "{{- if .Values.on }}\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n{{- end }}\n",
+		"nothing/kustomization.yaml":      "resources: []\n",
+		"onlydocker/Dockerfile":           "FROM scratch\nUSER 65532\n",
+		"onlycompose/compose.yaml":        "services:\n  web:\n    image: nginx\n",
+		"kust/kustomization.yaml":         "resources: [pod.yaml]\n",
+		"kust/pod.yaml":                   "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
+		"withdoc/README.md":               "# Deploying\n",
+		"withdoc/sub/pod.yaml":            "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: c, image: nginx}]}\n",
+		"withdoc/sub/comments-only.yaml":  "# nothing\n",
+		"emptydir/.keep/placeholder.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: hidden}\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path, stdin string
+		empty       bool
+	}{
+		{path: "emptydir", empty: true}, // its only file is in a hidden directory
+		{path: "docs", empty: true},
+		{path: "docs/README.md", empty: true},
+		{path: "values", empty: true},
+		{path: "empty.yaml", empty: true},
+		{path: "comments.yaml", empty: true},
+		{path: "off", empty: true},
+		{path: "nothing", empty: true},
+		{path: "-", stdin: "", empty: true},
+		{path: "-", stdin: "# helm template failed\n", empty: true},
+		{path: "onlydocker"},
+		{path: "onlycompose"},
+		{path: "kust"},
+		{path: "withdoc"},
+		{path: "-", stdin: "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec: {containers: [{name: c, image: nginx}]}\n"},
+	} {
+		t.Run(tc.path+" "+tc.stdin, func(t *testing.T) {
+			p := tc.path
+			if p != "-" {
+				p = filepath.Join(dir, p)
+			}
+			out, errOut, code := run(t, tc.stdin, "check", "examples/shop", p, "-o", "json")
+			var res struct {
+				Findings []struct{ Rule, File, Message string }
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("%v: %s", err, errOut)
+			}
+			found := false
+			for _, f := range res.Findings {
+				if f.Rule == ruleUnreadable && f.File == p && strings.Contains(f.Message, "no manifests found in "+p) {
+					found = true
+				}
+			}
+			if found != tc.empty {
+				t.Errorf("input/unreadable \"no manifests found in %s\": %v, want %v; findings %+v", p, found, tc.empty, res.Findings)
+			}
+			if tc.empty && code != ExitError {
+				t.Errorf("exit %d, want %d", code, ExitError)
+			}
+			if !tc.empty && code == ExitError {
+				t.Errorf("exit %d: %s", code, errOut)
+			}
+		})
 	}
 }

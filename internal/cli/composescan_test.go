@@ -12,7 +12,20 @@ import (
 // maybeCompose is the test on a whole content that fileMaybeCompose
 // replaced: the reference.
 func maybeCompose(src []byte) bool {
-	return bytes.HasPrefix(src, []byte("services:")) || bytes.Contains(src, []byte("\nservices:"))
+	if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) || bytes.HasPrefix(src, []byte{0xFE, 0xFF}) {
+		return true // UTF-16
+	}
+	for _, key := range []string{"services:", "\ufeffservices:"} {
+		if bytes.HasPrefix(src, []byte(key)) {
+			return true
+		}
+		for _, lb := range []string{"\n", "\r"} {
+			if bytes.Contains(src, []byte(lb+key)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestFileMaybeCompose holds the buffered scan of a file to maybeCompose
@@ -30,10 +43,11 @@ func TestFileMaybeCompose(t *testing.T) {
 		return b.String()[:n]
 	}
 	var contents []string
-	contents = append(contents, "", "services:\n  web: {}\n", "\nservices:", " services:", "service:", filler(200000))
+	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000))
 	for _, at := range []int{1, 100, 64<<10 - 11, 64<<10 - 10, 64<<10 - 9, 64<<10 - 5, 64<<10 - 1, 64 << 10, 64<<10 + 3, 128<<10 - 12, 128<<10 - 3, 200000} {
 		contents = append(contents, filler(at)+"\nservices:\n"+filler(1000))
 		contents = append(contents, filler(at)+"\nservices"+filler(1000)) // no colon
+		contents = append(contents, filler(at)+"\rservices:\n"+filler(1000), filler(at)+"\n\ufeffservices:\n"+filler(1000))
 	}
 	for i := 0; i < 200; i++ {
 		contents = append(contents, filler(rng.IntN(300000)))
@@ -52,5 +66,50 @@ func TestFileMaybeCompose(t *testing.T) {
 	}
 	if fileMaybeCompose(filepath.Join(dir, "missing.yaml"), 0, 0) {
 		t.Error("a missing file passes for Compose")
+	}
+}
+
+// TestComposeByContentEncodings: a Compose file found by its content is
+// one in every encoding the loader reads (before: with a byte order mark,
+// in UTF-16 or with \r line breaks, it passed for a document that is not
+// a Kubernetes object, input/skipped, and its services went unchecked).
+func TestComposeByContentEncodings(t *testing.T) {
+	const text = "name: shop\nservices:\n  web:\n    image: nginx\n    privileged: true\n"
+	utf16 := func(le bool) string {
+		b := []byte{0xFE, 0xFF}
+		if le {
+			b = []byte{0xFF, 0xFE}
+		}
+		for _, r := range text {
+			if le {
+				b = append(b, byte(r), 0)
+			} else {
+				b = append(b, 0, byte(r))
+			}
+		}
+		return string(b)
+	}
+	for _, tc := range []struct{ name, src string }{
+		{"plain", text},
+		{"utf-8 bom", "\ufeff" + text},
+		{"utf-8 bom, services first", "\ufeff" + strings.TrimPrefix(text, "name: shop\n")},
+		{"crlf", strings.ReplaceAll(text, "\n", "\r\n")},
+		{"cr", strings.ReplaceAll(text, "\n", "\r")},
+		{"utf-16le", utf16(true)},
+		{"utf-16be", utf16(false)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.yaml")
+			if err := os.WriteFile(path, []byte(tc.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{dir, path} {
+				out, errOut, code := run(t, "", "check", p)
+				if code != ExitFindings || !strings.Contains(out, "compose/privileged") {
+					t.Errorf("check %s: exit %d, want %d and compose/privileged:\n%s%s", p, code, ExitFindings, out, errOut)
+				}
+			}
+		})
 	}
 }

@@ -114,10 +114,13 @@ func (in *inputs) render(ks []found) {
 
 // fileMaybeCompose is a cheap test run before compose.IsCompose reads a
 // YAML file's content: a Compose file has a top-level services key, so
-// "services:" starts a line of it. The file at path, of the given size, is
-// read through a small buffer: a cluster dump of gigabytes is read whole
-// once, by the loader, not twice. Files over maxSize are not Compose files
-// (the loader reports them too large).
+// "services:" starts a line of it (after \n or a lone \r, or a byte order
+// mark that may start any line). UTF-16 text (with its byte order mark,
+// as the loader reads it) always passes the test, for IsCompose to decide.
+// The file at path, of the given size, is read through a small buffer: a
+// cluster dump of gigabytes is read whole once, by the loader, not twice.
+// Files over maxSize are not Compose files (the loader reports them too
+// large).
 func fileMaybeCompose(path string, size, maxSize int64) bool {
 	if maxSize <= 0 {
 		maxSize = manifest.DefaultMaxFileSize
@@ -130,8 +133,9 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 		return false
 	}
 	defer f.Close()
-	const key = "\nservices:"
-	// buf keeps the last len(key)-1 bytes of the previous chunk in front,
+	keys := [][]byte{[]byte("\nservices:"), []byte("\rservices:"), []byte("\n\ufeffservices:")}
+	const longest = len("\n\ufeffservices:")
+	// buf keeps the last longest-1 bytes of the previous chunk in front,
 	// so that a key across two reads is found; it starts with a newline
 	// so that the key on the first line is found too.
 	buf := make([]byte, 64<<10)
@@ -139,14 +143,19 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 	kept := 1
 	for read := int64(0); read <= maxSize; {
 		n, err := f.Read(buf[kept:])
-		read += int64(n)
-		if bytes.Contains(buf[:kept+n], []byte(key)) {
+		if read == 0 && n >= 2 && (buf[1] == 0xFF && buf[2] == 0xFE || buf[1] == 0xFE && buf[2] == 0xFF) {
 			return true
+		}
+		read += int64(n)
+		for _, key := range keys {
+			if bytes.Contains(buf[:kept+n], key) {
+				return true
+			}
 		}
 		if err != nil {
 			return false
 		}
-		keep := min(len(key)-1, kept+n)
+		keep := min(longest-1, kept+n)
 		copy(buf, buf[kept+n-keep:kept+n])
 		kept = keep
 	}

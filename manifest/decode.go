@@ -3,7 +3,9 @@ package manifest
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -155,11 +157,27 @@ func (d *decoder) parseDocument(text []byte) (*yaml.Node, error) {
 	if doc, err := fastyaml.ParseObjectIn(&d.arena, text); err == nil {
 		return doc, nil
 	}
+	// yaml.Unmarshal would read the root value and drop what follows it
+	// in the document (`{...} garbage`, a JSON line with more after it):
+	// the decoder is asked for the rest, which must be nothing, so that
+	// the parser reports it.
 	doc := new(yaml.Node)
-	if err := yaml.Unmarshal(text, doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	if err := dec.Decode(doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return doc, nil // no value: an empty document
+		}
 		return nil, err
 	}
-	return doc, nil
+	var rest yaml.Node
+	switch err := dec.Decode(&rest); {
+	case errors.Is(err, io.EOF):
+		return doc, nil
+	case err != nil:
+		return nil, err
+	default: // documents are cut at "---" and "...": not expected
+		return nil, fmt.Errorf("yaml: line %d: more than one document", rest.Line)
+	}
 }
 
 // object decodes the object in mapping n, or the items of a List.

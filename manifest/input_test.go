@@ -507,3 +507,47 @@ func TestLoadEmptyPaths(t *testing.T) {
 		t.Errorf("EmptyRendered (-want +got):\n%s", diff)
 	}
 }
+
+// TestParseTrailingContent: text after a document's root value (JSON with
+// trailing garbage, a JSON line with more after it, YAML after a flow
+// mapping) is a syntax error at its line, never dropped: yaml.v3's
+// Unmarshal reads the first value and ignores the rest (before: the
+// privileged Pod below was lost, no error, exit 0).
+func TestParseTrailingContent(t *testing.T) {
+	ns := `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ok"}}`
+	pod := `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}`
+	tests := []struct {
+		name  string
+		input string
+		line  int
+	}{
+		{"json then a word", ns + " garbage", 1},
+		{"json then a bracket", ns + " ]", 1},
+		{"json lines, garbage after the second", ns + "\n" + pod + " xx\n", 2},
+		{"json then yaml", ns + "\nkind: Pod\n", 2},
+		{"flow sequence then yaml", "[1]\nb: 2\n", 2},
+		{"flow mapping then a sequence", "{a: 1}\n- x\n", 2},
+		{"string then yaml", "\"s\"\nb: 1\n", 2},
+		{"yaml, then a flow mapping at the top", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n{b: 1}\n", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.input))
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.line || !errors.Is(err, ErrSyntax) {
+				t.Fatalf("error %v, want an ErrSyntax *Error at line %d", err, tt.line)
+			}
+			for _, o := range s.Objects {
+				if o.Kind == "Pod" {
+					t.Errorf("the Pod of a document that does not parse was kept")
+				}
+			}
+		})
+	}
+	// What parses stays as it was: a JSON stream, a document ended by "...".
+	for _, in := range []string{ns + "\n" + pod + "\n", ns + "\n...\n", "# c\n" + ns + " # c\n"} {
+		if _, err := Parse(Options{}, "in.yaml", []byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}

@@ -304,7 +304,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		d.buf = nil // do not keep a huge buffer for small objects
 	}
 	dropLastApplied(obj)
-	if fes := checkObject(obj); len(fes) > 0 {
+	if fes := checkInput(obj); len(fes) > 0 {
 		lines := d.lines.fieldLines(n, base, false)
 		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {
 			for ; path != ""; path = parentPath(path) {

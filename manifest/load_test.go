@@ -532,6 +532,7 @@ spec:
     spec:
       template:
         metadata: {labels: {app: cron}}
+        spec: {containers: [{name: c}]}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -283,6 +283,35 @@ func checkObject(obj any) []FieldError {
 	return v.errs
 }
 
+// checkInput is checkObject for an object read from input, which must
+// also have what every real object has: a pod template (where the API
+// requires one) with at least one container. Without, it is what a
+// misspelt template or containers key leaves, since unknown fields are
+// dropped: never a workload audited clean. (FromObjects builds objects
+// from other sources, such as firewall inventories, that may have none.)
+func checkInput(obj any) []FieldError {
+	fes := checkObject(obj)
+	if t, spec := podTemplate(obj); t != nil && len(t.Spec.Containers) == 0 && templateRequired(obj) {
+		fes = append(fes, FieldError{spec + ".containers", "required: a pod has at least one container (is the template or containers key misspelt?)"})
+	}
+	return fes
+}
+
+// templateRequired reports whether the API requires obj's pod template:
+// a ReplicationController's and a DeploymentConfig's may be absent, and a
+// Rollout with a workloadRef has none.
+func templateRequired(obj any) bool {
+	switch o := obj.(type) {
+	case *corev1.ReplicationController:
+		return o.Spec.Template != nil
+	case *DeploymentConfig:
+		return o.Spec.Template != nil
+	case *Rollout:
+		return o.Spec.WorkloadRef == nil
+	}
+	return true
+}
+
 func (v *validator) containers(list string, cs []corev1.Container) {
 	for i, c := range cs {
 		for j, p := range c.Ports {

@@ -107,3 +107,40 @@ func TestValidatePolicy(t *testing.T) {
 		t.Errorf("policy without name: got %v", got)
 	}
 }
+
+// TestValidateNoContainers: a pod template without containers is refused
+// by the API server; it is what a misspelt template or containers key
+// leaves (unknown fields are dropped), so it is an input error at the
+// template, never a workload audited clean. Templates that may be absent
+// (a ReplicationController's or DeploymentConfig's pointer, a Rollout's
+// with workloadRef) are not.
+func TestValidateNoContainers(t *testing.T) {
+	const priv = "      - {name: c, image: nginx, securityContext: {privileged: true}}\n"
+	tests := []struct {
+		name, doc string
+		path      string // "" when valid
+	}{
+		{"deployment, templat", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: d}}\n  templat:\n    spec:\n      containers:\n" + priv, "spec.template.spec.containers"},
+		{"deployment, container", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      container:\n" + priv, "spec.template.spec.containers"},
+		{"pod, empty list", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n", "spec.containers"},
+		{"pod, only init containers", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: i, image: busybox}]}\n", "spec.containers"},
+		{"cronjob", "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '* * * * *'\n  jobTemplate: {spec: {templat: {}}}\n", "spec.jobTemplate.spec.template.spec.containers"},
+		{"rollout, template", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {template: {spec: {}}}\n", "spec.template.spec.containers"},
+		{"rollout, workloadRef", "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {workloadRef: {apiVersion: apps/v1, kind: Deployment, name: d}}\n", ""},
+		{"replicationcontroller, no template", "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc}\nspec: {replicas: 0}\n", ""},
+		{"deploymentconfig, no template", "apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata: {name: dc}\nspec: {replicas: 0}\n", ""},
+		{"pod", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(Options{}, "in.yaml", []byte(tt.doc))
+			var fe FieldError
+			switch {
+			case tt.path == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tt.path != "" && (!errors.As(err, &fe) || fe.Path != tt.path):
+				t.Errorf("error %v, want a FieldError at %s", err, tt.path)
+			}
+		})
+	}
+}

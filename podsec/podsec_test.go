@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/wardsec/ward/finding"
@@ -686,11 +688,20 @@ func TestOddInput(t *testing.T) {
 	if _, err := podsec.Audit(set, podsec.Options{IngressIsolated: open}); err != nil {
 		t.Fatal(err)
 	}
+	// Workloads without containers: the loader refuses them (input/invalid),
+	// other sources of objects may not.
+	empty, err := manifest.FromObjects("default", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []string{"baseline", "restricted"} {
+		if _, err := podsec.Audit(empty, podsec.Options{Level: level, IngressIsolated: open}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	docs := []string{
 		"",
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n",
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {}}\n",
 		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{}], initContainers: [{securityContext: {}}], volumes: [{}]}}}}}\n",
 		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: '@', securityContext: {capabilities: {}, seLinuxOptions: {}, seccompProfile: {}, windowsOptions: {}}, livenessProbe: {}, lifecycle: {}}], securityContext: {sysctls: [{}], supplementalGroups: []}}\n",
 		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {'': ''}}\nspec: {containers: [{name: c, image: ':', ports: [{hostPort: 1, containerPort: 1}]}], hostNetwork: true, hostPID: true}\n",

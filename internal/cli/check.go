@@ -146,6 +146,15 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 
 	in := scanInputs(args, e.maxInput, &e.chart)
+	for _, c := range in.configs {
+		if path == "" || filepath.Clean(c) != filepath.Clean(path) {
+			used := "none is: no PATH given is a directory holding one"
+			if path != "" {
+				used = "the assertions, ignores and settings are those of " + path
+			}
+			fmt.Fprintf(e.stderr, "ward: warning: %s is not read: %s (one ward.yaml per run: a directory given as PATH, or --config)\n", c, used)
+		}
+	}
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}

@@ -34,6 +34,9 @@ type inputs struct {
 	rendered []manifest.Rendered
 	// unreadable are paths that could not be read or rendered.
 	unreadable []finding.Finding
+	// configs are the files named ward.yaml given or met walking the
+	// paths: one at most is read (configPath), the others are announced.
+	configs []string
 	// from maps each chart and kustomization directory rendered without
 	// error to what it gave the loader: rendered streams' names, or the
 	// resource files of a kustomization read directly (emptyPaths).
@@ -181,6 +184,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.dockerfiles = append(in.dockerfiles, path)
 			in.notManifest[path] = true
 			return
+		}
+		if name == "ward.yaml" {
+			in.configs = append(in.configs, path)
 		}
 		if !isYAML(name) || name == "ward.yaml" {
 			if explicit {

@@ -620,3 +620,50 @@ func TestNoManifestsInOnePath(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadWardYAML: a ward.yaml that check does not read (one in a
+// subdirectory, in a second PATH, named as a file, or beside --config) is
+// said on stderr; before, its assertions were dropped in silence.
+func TestUnreadWardYAML(t *testing.T) {
+	dir := t.TempDir()
+	const assertion = "assertions:\n  - name: n\n    from: {namespace: a}\n    to: {namespace: b}\n    expect: deny\n"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: nginx}]}\n"
+	for name, text := range map[string]string{
+		"a/ward.yaml": assertion, "a/pod.yaml": pod, "a/sub/ward.yaml": assertion,
+		"b/ward.yaml": assertion, "b/pod.yaml": pod,
+		"c.yaml": assertion,
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, tc := range []struct {
+		args         []string
+		unread, used string
+	}{
+		{[]string{a}, "a/sub/ward.yaml", "a/ward.yaml"},
+		{[]string{a, b}, "b/ward.yaml", "a/ward.yaml"},
+		{[]string{b, a}, "a/ward.yaml", "b/ward.yaml"},
+		{[]string{b, "--config", filepath.Join(dir, "c.yaml")}, "b/ward.yaml", "c.yaml"},
+		{[]string{filepath.Join(b, "pod.yaml"), filepath.Join(b, "ward.yaml")}, "b/ward.yaml", ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut, _ := run(t, "", append([]string{"check"}, tc.args...)...)
+			want := "ward: warning: " + filepath.Join(dir, tc.unread) + " is not read: "
+			if tc.used != "" {
+				want += "the assertions, ignores and settings are those of " + filepath.Join(dir, tc.used)
+			}
+			if !strings.Contains(errOut, want) {
+				t.Errorf("stderr = %q, want %q", errOut, want)
+			}
+			if tc.used != "" && strings.Contains(errOut, filepath.Join(dir, tc.used)+" is not read") {
+				t.Errorf("stderr = %q: the ward.yaml used is said unread", errOut)
+			}
+		})
+	}
+}

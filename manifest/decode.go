@@ -201,11 +201,21 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	out.seen++
-	if items := mapGet(n, "items"); strings.HasSuffix(kind, "List") && items != nil && depth < 8 &&
-		(items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
+	items := mapGet(n, "items")
+	if strings.HasSuffix(kind, "List") && items != nil && (items.Kind == yaml.SequenceNode || items.ShortTag() == "!!null") {
+		if depth >= maxListDepth {
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: %s %s nested in more than %d Lists: its items are not read", ErrSyntax, apiVersion, kind, maxListDepth)})
+			return
+		}
 		for _, item := range items.Content {
 			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
 		}
+		return
+	}
+	if apiVersion == "v1" && kind == "List" {
+		// What kubectl reads the objects of: never a document skipped with
+		// its items unread.
+		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: v1 List without a list of items: items %s", ErrType, missingOr(items))})
 		return
 	}
 	if is, namespaced := unsupported(apiVersion, kind); is {
@@ -359,6 +369,23 @@ func auditable(obj any, fes []FieldError) bool {
 		}
 	}
 	return true
+}
+
+// maxListDepth is how deep Lists nest in Lists, at most, for their items
+// to be read.
+const maxListDepth = 8
+
+// missingOr describes n, a value of the wrong type, or its absence.
+func missingOr(n *yaml.Node) string {
+	switch {
+	case n == nil:
+		return "missing"
+	case n.Kind == yaml.MappingNode:
+		return "is a mapping"
+	case n.Kind == yaml.ScalarNode:
+		return "is a scalar"
+	}
+	return "is not a list"
 }
 
 // mapGet returns the value of key in mapping n, or nil.

@@ -551,3 +551,49 @@ func TestParseTrailingContent(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadListsNotRead: a List whose items Load does not read (nested too
+// deep, or a v1 List whose items are missing, misspelt or not a list) is an
+// input error at the List, never a skipped document (before: input/skipped
+// "v1 List is not modeled", and the Pod inside was lost).
+func TestLoadListsNotRead(t *testing.T) {
+	pod := `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}`
+	nested := func(n int) string {
+		s := pod
+		for range n {
+			s = `{"apiVersion": "v1", "kind": "List", "items": [` + s + `]}`
+		}
+		return s
+	}
+	tests := []struct {
+		name, doc string
+		bad       bool
+	}{
+		{"nested 8 deep", nested(8), false},
+		{"nested 9 deep", nested(9), true},
+		{"nested 12 deep", nested(12), true},
+		{"items a mapping", `{"apiVersion": "v1", "kind": "List", "items": {"a": ` + pod + `}}`, true},
+		{"items misspelt", `{"apiVersion": "v1", "kind": "List", "item": [` + pod + `]}`, true},
+		{"items a string", "apiVersion: v1\nkind: List\nitems: pods\n", true},
+		{"items empty", "apiVersion: v1\nkind: List\nitems: []\n", false},
+		{"items null", "apiVersion: v1\nkind: List\nitems:\n", false},
+		{"a CRD kind ending in List", "apiVersion: example.com/v1\nkind: AllowList\nmetadata: {name: a}\nspec: {items: {a: 1}}\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.doc))
+			if got := err != nil; got != tt.bad {
+				t.Fatalf("error %v, want one: %v", err, tt.bad)
+			}
+			if tt.bad {
+				var e *Error
+				if !errors.As(err, &e) || e.Line != 1 {
+					t.Errorf("error %v, want an *Error at line 1", err)
+				}
+			}
+			if !tt.bad && strings.Contains(tt.doc, `"Pod"`) && len(s.Workloads) != 1 {
+				t.Errorf("%d workloads, want the Pod", len(s.Workloads))
+			}
+		})
+	}
+}

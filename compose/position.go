@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -446,4 +448,48 @@ func (p *positions) portItems(service string, n int) (items, lines []int) {
 		items[i], lines[i] = i, fallback
 	}
 	return items, lines
+}
+
+// NotRead lists what a Compose file names that Audit does not read, each
+// as "LINE: what": the files of its include entries, and the other files
+// services extend (their inherited settings go unchecked). A file that
+// does not parse gives nothing (Audit reports it).
+func NotRead(src []byte) []string {
+	p, err := parsePositions(src)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, doc := range p.docs {
+		k, v := lookup(doc, "include", 0)
+		if v = resolve(v); k != nil && v != nil && v.Kind == yaml.SequenceNode {
+			for _, it := range v.Content {
+				it = resolve(it)
+				name := it
+				if it != nil && it.Kind == yaml.MappingNode {
+					_, name = lookup(it, "path", 0)
+				}
+				what := "an include entry"
+				if name = resolve(name); name != nil && name.Kind == yaml.ScalarNode {
+					what = "include " + name.Value
+				}
+				if it != nil {
+					out = append(out, fmt.Sprintf("%d: %s is not read: check that file too", it.Line, what))
+				}
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(p.services))
+	for _, s := range names {
+		for _, d := range p.services[s] {
+			k, v := lookup(d.val, "extends", 0)
+			if v = resolve(v); k == nil || v == nil || v.Kind != yaml.MappingNode {
+				continue
+			}
+			if _, f := lookup(v, "file", 0); resolve(f) != nil {
+				out = append(out, fmt.Sprintf("%d: service %s extends a service of %s, which is not read: what it inherits is not checked", k.Line, s, resolve(f).Value))
+			}
+		}
+	}
+	return out
 }

@@ -236,6 +236,9 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
+		for _, w := range compose.NotRead(src) {
+			fmt.Fprintf(e.stderr, "ward: warning: %s:%s\n", p, w)
+		}
 		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries})
 		var pe *compose.ParseError
 		switch {

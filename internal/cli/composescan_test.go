@@ -113,3 +113,24 @@ func TestComposeByContentEncodings(t *testing.T) {
 		})
 	}
 }
+
+// TestComposeNotRead: check says on stderr which files a Compose file
+// names that it does not read (before: nothing, and a service extending a
+// privileged one of another file passed clean).
+func TestComposeNotRead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	src := "include:\n  - other.yaml\nservices:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "", "check", path)
+	for _, want := range []string{
+		"ward: warning: " + path + ":2: include other.yaml is not read",
+		"ward: warning: " + path + ":6: service web extends a service of base.yml, which is not read",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr = %q, want %q", errOut, want)
+		}
+	}
+}

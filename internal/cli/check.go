@@ -307,6 +307,10 @@ func emptyPaths(args []string, set *manifest.Set, in *inputs, config string) []f
 	for _, p := range slices.Concat(set.EmptyPaths, set.EmptyRendered) {
 		empty[p] = true
 	}
+	emptyArgs := map[string]int{} // a path given twice ("- -") may give once
+	for _, p := range set.EmptyPaths {
+		emptyArgs[p]++
+	}
 	var out []finding.Finding
 	for _, p := range args {
 		if gave, ok := in.from[filepath.Clean(p)]; ok {
@@ -314,9 +318,10 @@ func emptyPaths(args []string, set *manifest.Set, in *inputs, config string) []f
 				continue
 			}
 		} else {
-			if !slices.Contains(set.EmptyPaths, p) {
+			if emptyArgs[p] == 0 {
 				continue
 			}
+			emptyArgs[p]--
 			held := p != "-" && slices.ContainsFunc(slices.Concat(in.dockerfiles, in.composes, in.kustomized, in.charts, []string{config}), func(q string) bool {
 				return q != "" && within(q, p)
 			})

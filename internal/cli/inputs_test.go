@@ -667,3 +667,19 @@ func TestUnreadWardYAML(t *testing.T) {
 		})
 	}
 }
+
+// TestStdinTwice: "-" given twice reads standard input once; the second,
+// empty, is one input error, not one per "-".
+func TestStdinTwice(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec: {containers: [{name: c, image: nginx}]}\n"
+	out, errOut, code := run(t, pod, "check", "-", "-", "-o", "json")
+	var res struct {
+		Summary struct{ InputErrors int }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, errOut)
+	}
+	if code != ExitError || res.Summary.InputErrors != 1 {
+		t.Errorf("exit %d, %d input errors; want %d, 1", code, res.Summary.InputErrors, ExitError)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -405,48 +406,23 @@ func run(conns int, dur time.Duration, rounds int, pin string) error {
 		return err
 	}
 
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	// One generator for the whole run, fed a measurement at a time.
-	args := []string{"-generate", "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns)}
-	cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
-	if pin != "" {
-		cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
-	}
-	cmd.Stderr = os.Stderr
-	genIn, err := cmd.StdinPipe()
+	gen, err := startGenerator(dir, token, conns, pin)
 	if err != nil {
 		return err
 	}
-	genOut, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = genIn.Close(); _ = cmd.Wait() }()
-	results := bufio.NewScanner(genOut)
+	defer gen.stop()
 	measure := func(u string, d time.Duration) (result, error) {
 		cpu0, sys0 := cpuTime()
-		if _, err := fmt.Fprintf(genIn, "%s %s\n", d, u); err != nil {
-			return result{}, fmt.Errorf("generator: %w", err)
-		}
-		if !results.Scan() {
-			return result{}, fmt.Errorf("generator stopped: %v", results.Err())
+		rs, err := gen.load(d, u)
+		if err != nil {
+			return result{}, err
 		}
 		cpu1, sys1 := cpuTime()
-		cpu, sys := cpu1-cpu0, sys1-sys0
-		var rs []result
-		if err := json.Unmarshal(results.Bytes(), &rs); err != nil || len(rs) != 1 {
-			return result{}, fmt.Errorf("generator: %q: %v", results.Bytes(), err)
-		}
 		r := rs[0]
 		if r.N > 0 {
-			r.CPU = cpu / time.Duration(r.N)
-			r.Sys = sys / time.Duration(r.N)
+			r.CPU = (cpu1 - cpu0) / time.Duration(r.N)
+			r.Sys = (sys1 - sys0) / time.Duration(r.N)
 		}
 		return r, nil
 	}
@@ -598,58 +574,112 @@ func serveOne(kind, dir string) error {
 	return in.Err()
 }
 
-// child is a server process of -together.
-type child struct {
+// proc is a child process of this program that answers a line on its
+// standard input with a line on its standard output: a server of
+// -together, or the load generator.
+type proc struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Scanner
 }
 
-func startChild(self, kind, dir string) (*child, string, error) {
-	cmd := exec.Command(self, "-server", kind, "-dir", dir) // #nosec G204 -- this program itself
-	if len(without) > 0 {
-		var w []string
-		for k := range without {
-			w = append(w, k)
-		}
-		cmd.Args = append(cmd.Args, "-without", strings.Join(w, ","))
+// startProc starts this program with args, under taskset -c pin when pin
+// is set.
+func startProc(pin string, args ...string) (*proc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
 	}
-	if hardenedBare {
-		cmd.Args = append(cmd.Args, "-bare-timeouts")
+	cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
+	if pin != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
 	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	if !c.out.Scan() {
-		c.stop()
-		return nil, "", fmt.Errorf("%s server did not start", kind)
-	}
-	return c, c.out.Text(), nil
+	return &proc{cmd: cmd, in: in, out: bufio.NewScanner(out)}, nil
 }
 
-func (c *child) cpu() (time.Duration, error) {
-	if _, err := io.WriteString(c.in, "cpu\n"); err != nil {
+// line reads the process's next line.
+func (p *proc) line() (string, error) {
+	if !p.out.Scan() {
+		return "", fmt.Errorf("%s stopped: %v", filepath.Base(p.cmd.Path), p.out.Err())
+	}
+	return p.out.Text(), nil
+}
+
+// ask writes a line and reads the answer.
+func (p *proc) ask(line string) (string, error) {
+	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+		return "", err
+	}
+	return p.line()
+}
+
+func (p *proc) stop() { _ = p.in.Close(); _ = p.cmd.Wait() }
+
+// startServer starts a server of -together (kind bare or ward) and
+// returns it with its address.
+func startServer(kind, dir string) (*proc, string, error) {
+	args := []string{"-server", kind, "-dir", dir}
+	if len(without) > 0 {
+		args = append(args, "-without", strings.Join(slices.Sorted(maps.Keys(without)), ","))
+	}
+	if hardenedBare {
+		args = append(args, "-bare-timeouts")
+	}
+	p, err := startProc("", args...)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := p.line()
+	if err != nil {
+		p.stop()
+		return nil, "", fmt.Errorf("%s server did not start: %w", kind, err)
+	}
+	return p, addr, nil
+}
+
+// cpu is a server's CPU time so far.
+func cpu(p *proc) (time.Duration, error) {
+	a, err := p.ask("cpu")
+	if err != nil {
 		return 0, err
 	}
-	if !c.out.Scan() {
-		return 0, fmt.Errorf("server stopped: %v", c.out.Err())
-	}
 	var ns int64
-	_, err := fmt.Sscan(c.out.Text(), &ns)
+	_, err = fmt.Sscan(a, &ns)
 	return time.Duration(ns), err
 }
 
-func (c *child) stop() { _ = c.in.Close(); _ = c.cmd.Wait() }
+// generator is the load generator (-generate).
+type generator struct{ *proc }
+
+func startGenerator(dir, token string, conns int, pin string) (generator, error) {
+	p, err := startProc(pin, "-generate", "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns))
+	return generator{p}, err
+}
+
+// load loads each of urls at once for d and returns their results.
+func (g generator) load(d time.Duration, urls ...string) ([]result, error) {
+	a, err := g.ask(d.String() + " " + strings.Join(urls, " "))
+	if err != nil {
+		return nil, fmt.Errorf("generator: %w", err)
+	}
+	var rs []result
+	if err := json.Unmarshal([]byte(a), &rs); err != nil || len(rs) != len(urls) {
+		return nil, fmt.Errorf("generator: %q: %v", a, err)
+	}
+	return rs, nil
+}
 
 // runTogether runs the bare proxy and ward's, each with its own upstream
 // in its own process (both on this process's CPUs: run it under taskset
@@ -668,66 +698,42 @@ func runTogether(conns int, dur time.Duration, rounds int, pin string) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	bare, bareAddr, err := startChild(self, "bare", dir)
+	bare, bareAddr, err := startServer("bare", dir)
 	if err != nil {
 		return err
 	}
 	defer bare.stop()
-	ward, wardAddr, err := startChild(self, "ward", dir)
+	ward, wardAddr, err := startServer("ward", dir)
 	if err != nil {
 		return err
 	}
 	defer ward.stop()
-	args := []string{"-generate", "-ca", filepath.Join(dir, "tls.crt"), "-token", token, "-c", fmt.Sprint(conns)}
-	cmd := exec.Command(self, args...) // #nosec G204 -- this program itself
-	if pin != "" {
-		cmd = exec.Command("taskset", append([]string{"-c", pin, self}, args...)...) // #nosec G204 -- this program itself
-	}
-	cmd.Stderr = os.Stderr
-	genIn, err := cmd.StdinPipe()
+	gen, err := startGenerator(dir, token, conns, pin)
 	if err != nil {
 		return err
 	}
-	genOut, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = genIn.Close(); _ = cmd.Wait() }()
-	results := bufio.NewScanner(genOut)
+	defer gen.stop()
 	bareURL, wardURL := "https://"+bareAddr+"/api/items", "https://"+wardAddr+"/api/items"
 	round := func(d time.Duration) (b, w result, err error) {
-		b0, err := bare.cpu()
+		b0, err := cpu(bare)
 		if err != nil {
 			return b, w, err
 		}
-		w0, err := ward.cpu()
+		w0, err := cpu(ward)
 		if err != nil {
 			return b, w, err
 		}
-		if _, err := fmt.Fprintf(genIn, "%s %s %s\n", d, bareURL, wardURL); err != nil {
-			return b, w, err
-		}
-		if !results.Scan() {
-			return b, w, fmt.Errorf("generator stopped: %v", results.Err())
-		}
-		b1, err := bare.cpu()
+		rs, err := gen.load(d, bareURL, wardURL)
 		if err != nil {
 			return b, w, err
 		}
-		w1, err := ward.cpu()
+		b1, err := cpu(bare)
 		if err != nil {
 			return b, w, err
 		}
-		var rs []result
-		if err := json.Unmarshal(results.Bytes(), &rs); err != nil || len(rs) != 2 {
-			return b, w, fmt.Errorf("generator: %q: %v", results.Bytes(), err)
+		w1, err := cpu(ward)
+		if err != nil {
+			return b, w, err
 		}
 		b, w = rs[0], rs[1]
 		if b.N == 0 || w.N == 0 {

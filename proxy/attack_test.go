@@ -58,12 +58,7 @@ func TestAttackPathForwardedAsChecked(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL()})
 	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
-	tests := []struct {
-		h      *harness
-		target string
-		want   int
-		line   string // request line the upstream receives; "" for none
-	}{
+	tests := []targetCase{
 		{h, "//api/admin", 200, "GET /api/admin HTTP/1.1"},
 		{h, "//api//items", 200, "GET /api/items HTTP/1.1"},
 		{h, "/api///items?q=%2F//x", 200, "GET /api/items?q=%2F//x HTTP/1.1"},
@@ -91,22 +86,7 @@ func TestAttackPathForwardedAsChecked(t *testing.T) {
 		{noAuthz, `/api\admin`, 400, ""},
 		{noAuthz, "/api/%2e%2e/admin", 400, ""},
 	}
-	for _, tt := range tests {
-		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
-		if status(resp) != tt.want {
-			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
-		}
-		switch {
-		case tt.line == "" && len(got) > 0:
-			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
-		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
-			var lines []string
-			for _, g := range got {
-				lines = append(lines, requestLine(g))
-			}
-			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
-		}
-	}
+	checkTargets(t, u, tests)
 }
 
 // TestAttackLowerCaseMethod (hole 2): "delete" passed a DENY of DELETE and
@@ -1202,12 +1182,7 @@ func TestAttackAmbiguousPath(t *testing.T) {
 	denyOnly := startWith(t, setup{upstream: u.URL(), policies: denyAdminOnly})
 	h := startWith(t, setup{upstream: u.URL()}) // ALLOW GET /api/*, DENY /admin
 	noAuthz := startWith(t, setup{upstream: u.URL(), replace: []string{"authorization:\n  policies: [policies.yaml]\n", ""}})
-	tests := []struct {
-		h      *harness
-		target string
-		want   int
-		line   string // request line the upstream receives; "" for none
-	}{
+	tests := []targetCase{
 		{denyOnly, "/admin;x", 400, ""},
 		{denyOnly, "/admin;", 400, ""},
 		{denyOnly, "/admin;jsessionid=1/users", 400, ""},
@@ -1242,22 +1217,7 @@ func TestAttackAmbiguousPath(t *testing.T) {
 		{h, "/api/items?a=%00&b=%25", 200, "GET /api/items?a=%00&b=%25 HTTP/1.1"}, // the query is forwarded as sent
 		{denyOnly, "/administrator", 200, "GET /administrator HTTP/1.1"},
 	}
-	for _, tt := range tests {
-		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
-		if status(resp) != tt.want {
-			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
-		}
-		switch {
-		case tt.line == "" && len(got) > 0:
-			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
-		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
-			var lines []string
-			for _, g := range got {
-				lines = append(lines, requestLine(g))
-			}
-			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
-		}
-	}
+	checkTargets(t, u, tests)
 }
 
 // TestAttackClientCertHeaders (hole 3): headers that carry a client
@@ -1468,6 +1428,37 @@ spec:
 		}
 		if tt.want == 200 && (len(got) != 1 || !strings.HasPrefix(got[0], "POST /api/items?"+tt.query+" HTTP/1.1")) {
 			t.Errorf("POST /api/items?%s: the upstream got %q, want the query as sent", tt.query, got)
+		}
+	}
+}
+
+// targetCase is a GET of target through h, the status it gets, and the
+// request line the upstream receives ("" for none).
+type targetCase struct {
+	h      *harness
+	target string
+	want   int
+	line   string
+}
+
+// checkTargets sends each case's GET and checks its status and what the
+// upstream u received.
+func checkTargets(t *testing.T, u *rawUpstream, tests []targetCase) {
+	t.Helper()
+	for _, tt := range tests {
+		resp, got := sendRaw(t, tt.h, u, "web", "GET", tt.target)
+		if status(resp) != tt.want {
+			t.Errorf("GET %s: status %d, want %d", tt.target, status(resp), tt.want)
+		}
+		switch {
+		case tt.line == "" && len(got) > 0:
+			t.Errorf("GET %s: the upstream received %q, want nothing", tt.target, got)
+		case tt.line != "" && (len(got) != 1 || requestLine(got[0]) != tt.line):
+			var lines []string
+			for _, g := range got {
+				lines = append(lines, requestLine(g))
+			}
+			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
 		}
 	}
 }

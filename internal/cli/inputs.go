@@ -136,11 +136,14 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 		return false
 	}
 	defer f.Close()
-	keys := [][]byte{[]byte("\nservices:"), []byte("\rservices:"), []byte("\n\ufeffservices:")}
+	// One scan for the key, then a look at what precedes each match: a
+	// dump of gigabytes is searched once, not once per line break.
+	key := []byte("services:")
 	const longest = len("\n\ufeffservices:")
 	// buf keeps the last longest-1 bytes of the previous chunk in front,
-	// so that a key across two reads is found; it starts with a newline
-	// so that the key on the first line is found too.
+	// so that a key across two reads is found with what precedes it; it
+	// starts with a newline so that the key on the first line is found
+	// too.
 	buf := make([]byte, 64<<10)
 	buf[0] = '\n'
 	kept := 1
@@ -150,10 +153,17 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 			return true
 		}
 		read += int64(n)
-		for _, key := range keys {
-			if bytes.Contains(buf[:kept+n], key) {
+		data := buf[:kept+n]
+		for off := 0; ; {
+			i := bytes.Index(data[off:], key)
+			if i < 0 {
+				break
+			}
+			i += off
+			if i > 0 && (data[i-1] == '\n' || data[i-1] == '\r') || i >= 4 && data[i-4] == '\n' && string(data[i-3:i]) == "\ufeff" {
 				return true
 			}
+			off = i + 1
 		}
 		if err != nil {
 			return false

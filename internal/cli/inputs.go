@@ -160,7 +160,8 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 				break
 			}
 			i += off
-			if i > 0 && (data[i-1] == '\n' || data[i-1] == '\r') || i >= 4 && data[i-4] == '\n' && string(data[i-3:i]) == "\ufeff" {
+			if before := data[:i]; bytes.HasSuffix(before, []byte("\n")) || bytes.HasSuffix(before, []byte("\r")) ||
+				bytes.HasSuffix(before, []byte("\n\ufeff")) {
 				return true
 			}
 			off = i + 1

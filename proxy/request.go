@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -165,60 +164,6 @@ func validHost(h string) bool {
 	return true
 }
 
-// Errors of ambiguousPath.
-var (
-	errPathParameter = errors.New("path parameter (;) in path")
-	errEncodedCtl    = errors.New("encoded control character in path")
-	errDoubleEncoded = errors.New("double-encoded escape (%25XX) in path")
-	errOverlongUTF8  = errors.New("overlong UTF-8 encoding in path")
-)
-
-// ambiguousPath refuses a normalized path (authz.Normalize's output:
-// escapes upper case, raw bytes outside pchar already escaped) that an
-// upstream could resolve to another resource than the one the checks
-// matched, as Spring Security's StrictHttpFirewall does:
-//
-//   - ";" or "%3B": path parameters, which Tomcat, Jetty and Spring strip
-//     before routing, so "/admin;x" is "/admin" there and "/api/..;/admin"
-//     climbs to "/admin";
-//   - an encoded control character ("%00", "%0D%0A", "%7F"), which C
-//     code truncates at and which splits lines in logs and redirects;
-//   - "%25" before two hex digits: an escape that an upstream decoding
-//     twice (or a second proxy) turns into "%2F", "%2E" or "%61";
-//   - overlong UTF-8 ("%C0%AE" for ".", "%E0%80%AF" for "/"), which
-//     lenient decoders read as the ASCII character.
-func ambiguousPath(p string) error {
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case ';':
-			return errPathParameter
-		case '%':
-			if i+2 >= len(p) {
-				return authz.ErrMalformedPath
-			}
-			b := unhexPair(p[i+1], p[i+2])
-			next := -1 // the byte of a following escape, if any
-			if i+5 < len(p) && p[i+3] == '%' {
-				next = int(unhexPair(p[i+4], p[i+5]))
-			}
-			switch {
-			case b == ';':
-				return errPathParameter
-			case b < 0x20 || b == 0x7f:
-				return errEncodedCtl
-			case b == '%' && i+4 < len(p) && isHexDigit(p[i+3]) && isHexDigit(p[i+4]):
-				return errDoubleEncoded
-			case b == 0xc0 || b == 0xc1,
-				b == 0xe0 && next >= 0x80 && next < 0xa0,
-				b == 0xf0 && next >= 0x80 && next < 0x90:
-				return errOverlongUTF8
-			}
-			i += 2
-		}
-	}
-	return nil
-}
-
 // methodOverrideQuery reports whether a raw query has a parameter that a
 // framework reads as the request's method: "_method" (Symfony and
 // Laravel for a POST; Rails and Rack from a form body, which the proxy
@@ -226,9 +171,6 @@ func ambiguousPath(p string) error {
 // under the names PHP turns into it (it drops leading spaces and reads
 // ' ', '.' and '[' in a name as '_': " method", ".method").
 func methodOverrideQuery(q string) bool {
-	if q == "" {
-		return false
-	}
 	for q != "" {
 		var kv string
 		kv, q, _ = strings.Cut(q, "&")
@@ -248,32 +190,13 @@ func methodOverrideQuery(q string) bool {
 			continue
 		}
 		switch k[0] {
-		case '_', ' ', '.', '[':
+		case '_', '.', '[':
 			if strings.EqualFold(k[1:], "method") {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func isHexDigit(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// unhexPair decodes the escape "%hl"; the digits are valid (Normalize
-// checked them).
-func unhexPair(h, l byte) byte {
-	d := func(c byte) byte {
-		switch {
-		case c <= '9':
-			return c - '0'
-		case c >= 'a':
-			return c - 'a' + 10
-		}
-		return c - 'A' + 10
-	}
-	return d(h)<<4 | d(l)
 }
 
 // withCanonicalRequest makes the request that every later check sees the
@@ -286,7 +209,7 @@ func unhexPair(h, l byte) byte {
 //     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
 //     backslash, dot segment, bad escape) or that an upstream could read
-//     otherwise (ambiguousPath: path parameters, encoded control
+//     otherwise (authz.Ambiguous: path parameters, encoded control
 //     characters, double encoding, overlong UTF-8): 400;
 //   - otherwise the path is replaced by its normalized form (slashes
 //     merged, unreserved escapes decoded), which is what is checked and
@@ -334,7 +257,7 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself
 		}
 		if err == nil {
-			err = ambiguousPath(norm)
+			err = authz.Ambiguous(norm)
 		}
 		if err != nil {
 			deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")

@@ -201,3 +201,57 @@ func canonicalEscapes(s string) string {
 	}
 	return b.String()
 }
+
+// Errors of Ambiguous.
+var (
+	errPathParameter = errors.New("path parameter (;) in path")
+	errEncodedCtl    = errors.New("encoded control character in path")
+	errDoubleEncoded = errors.New("double-encoded escape (%25XX) in path")
+	errOverlongUTF8  = errors.New("overlong UTF-8 encoding in path")
+)
+
+// Ambiguous refuses a normalized path ([Normalize]'s output:
+// escapes upper case, raw bytes outside pchar already escaped) that an
+// upstream could resolve to another resource than the one the checks
+// matched, as Spring Security's StrictHttpFirewall does:
+//
+//   - ";" or "%3B": path parameters, which Tomcat, Jetty and Spring strip
+//     before routing, so "/admin;x" is "/admin" there and "/api/..;/admin"
+//     climbs to "/admin";
+//   - an encoded control character ("%00", "%0D%0A", "%7F"), which C
+//     code truncates at and which splits lines in logs and redirects;
+//   - "%25" before two hex digits: an escape that an upstream decoding
+//     twice (or a second proxy) turns into "%2F", "%2E" or "%61";
+//   - overlong UTF-8 ("%C0%AE" for ".", "%E0%80%AF" for "/"), which
+//     lenient decoders read as the ASCII character.
+func Ambiguous(p string) error {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case ';':
+			return errPathParameter
+		case '%':
+			if i+2 >= len(p) {
+				return ErrMalformedPath
+			}
+			b := unhex(p[i+1])<<4 | unhex(p[i+2])
+			next := -1 // the byte of a following escape, if any
+			if i+5 < len(p) && p[i+3] == '%' {
+				next = int(unhex(p[i+4])<<4 | unhex(p[i+5]))
+			}
+			switch {
+			case b == ';':
+				return errPathParameter
+			case b < 0x20 || b == 0x7f:
+				return errEncodedCtl
+			case b == '%' && i+4 < len(p) && isHex(p[i+3]) && isHex(p[i+4]):
+				return errDoubleEncoded
+			case b == 0xc0 || b == 0xc1,
+				b == 0xe0 && next >= 0x80 && next < 0xa0,
+				b == 0xf0 && next >= 0x80 && next < 0x90:
+				return errOverlongUTF8
+			}
+			i += 2
+		}
+	}
+	return nil
+}

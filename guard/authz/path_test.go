@@ -118,3 +118,28 @@ func FuzzLoad(f *testing.F) {
 		e.Decide(req())
 	})
 }
+
+func TestAmbiguous(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want error
+	}{
+		{"/api/items", nil},
+		{"/api/50%25off", nil},
+		{"/caf%C3%A9", nil},
+		{"/admin;x", errPathParameter},
+		{"/admin%3Bx", errPathParameter},
+		{"/admin%00", errEncodedCtl},
+		{"/x%0D%0A", errEncodedCtl},
+		{"/x%7F", errEncodedCtl},
+		{"/%2561dmin", errDoubleEncoded},
+		{"/%C0%AE", errOverlongUTF8},
+		{"/%E0%80%AF", errOverlongUTF8},
+		{"/%F0%80%80%AF", errOverlongUTF8},
+		{"/x%2", ErrMalformedPath},
+	} {
+		if err := Ambiguous(tt.path); !errors.Is(err, tt.want) {
+			t.Errorf("Ambiguous(%q) = %v, want %v", tt.path, err, tt.want)
+		}
+	}
+}

@@ -389,6 +389,19 @@ func TestAttackRoutesMultiplyRateLimit(t *testing.T) {
 	if got, want := fmt.Sprint(codes), "[200 200 429 429 200 429]"; got != want {
 		t.Errorf("statuses %s, want %s (burst 2 shared by the routes inheriting the limit; 1 for the route with its own)", got, want)
 	}
+	// A reload that keeps the settings keeps the shared counts: neither
+	// route gets a fresh burst.
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), "maxBodyBytes: 1024", "maxBodyBytes: 2048", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/api/items", "/api/orders", "/api/own"} {
+		if got := get(p); got != 429 {
+			t.Errorf("after a reload keeping the limits, %s: %d, want 429", p, got)
+		}
+	}
 }
 
 // TestAttackTokenForOtherService: an issuer without audiences accepted a

@@ -460,6 +460,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				// upstream gets the verified identity, not the token.
 				delete(h, "Authorization")
 			}
+			if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
+				// The body the upstream reads is the one scanned for
+				// method overrides, after the WAF's replay if any.
+				if kind, boundary, err := formBody(h); err != nil {
+					pr.Out.Body = failedBody{pr.Out.Body, err} // refused by withCanonicalRequest already
+				} else if kind != notForm {
+					pr.Out.Body = newOverrideScanner(pr.Out.Body, kind, boundary)
+				}
+			}
 		},
 		Transport:      tr,
 		ModifyResponse: switchedProtocols,
@@ -472,6 +481,9 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.As(err, &tooLarge):
 				// A body without Content-Length (chunked) over the limit.
 				deny(w, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+				return
+			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
+				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
 				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})

@@ -165,16 +165,19 @@ func validHost(h string) bool {
 }
 
 // methodOverrideQuery reports whether a raw query has a parameter that a
-// framework reads as the request's method: "_method" (Symfony and
-// Laravel for a POST; Rails and Rack from a form body, which the proxy
-// does not read: see docs/proxy.md), in any case, escaped or not, and
-// under the names PHP turns into it (it drops leading spaces and reads
-// ' ', '.' and '[' in a name as '_': " method", ".method").
+// framework reads as the request's method (overrideKey: "_method" as
+// Symfony and Laravel read it from the query of a POST), escaped or not;
+// parameters are split at '&' and at ';', which some parsers also split
+// at. Rails and Rack read it from a form body: see overrideScanner.
 func methodOverrideQuery(q string) bool {
 	for q != "" {
-		var kv string
-		kv, q, _ = strings.Cut(q, "&")
-		k, _, _ := strings.Cut(kv, "=")
+		var k string
+		if i := strings.IndexAny(q, "&;"); i >= 0 {
+			k, q = q[:i], q[i+1:]
+		} else {
+			k, q = q, ""
+		}
+		k, _, _ = strings.Cut(k, "=")
 		if len(k) < len("method") {
 			continue
 		}
@@ -185,15 +188,8 @@ func methodOverrideQuery(q string) bool {
 			}
 			k = u
 		}
-		k = strings.TrimLeft(k, " ")
-		if len(k) != len("_method") {
-			continue
-		}
-		switch k[0] {
-		case '_', '.', '[':
-			if strings.EqualFold(k[1:], "method") {
-				return true
-			}
+		if overrideKey(k) {
+			return true
 		}
 	}
 	return false
@@ -269,6 +265,15 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			// query of a POST), as with X-HTTP-Method-Override.
 			deny(w, r, http.StatusBadRequest, "request", "method override parameter (_method) in query", "bad request")
 			return
+		}
+		if hasBody(r) {
+			// Form bodies are read for method overrides as they are
+			// forwarded (overrideScanner); one whose type readers
+			// would disagree on is refused here.
+			if _, _, err := formBody(r.Header); err != nil {
+				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
+				return
+			}
 		}
 		out := r
 		if norm != escaped || r.URL.Scheme != "" || r.URL.Host != "" || r.URL.RawPath != "" && r.URL.RawPath != norm {

@@ -1,0 +1,409 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Method overrides in form bodies.
+//
+// Rails (Rack::MethodOverride, on by default), Laravel and Symfony run a
+// POST as the method its form field "_method" names: a policy that denies
+// DELETE sees a POST, the upstream deletes. The proxy strips the override
+// headers and refuses the query parameter (methodOverrideQuery); for
+// bodies, it reads each form body the upstream receives as it forwards it
+// (overrideScanner) and cuts the request off at the first field that a
+// framework would read as "_method", before the field's value has left
+// the proxy: the upstream never holds a complete request carrying it, so
+// it cannot act on it, and the client gets 400.
+//
+// Which bodies are form bodies is decided as Rack decides it, widened
+// where other readers are wider (formBody): application/x-www-form-urlencoded,
+// multipart/* with its boundary, and a body without Content-Type (Rack
+// parses a POST without one as a form). Other types (JSON, XML, text)
+// are forwarded unread; see docs/proxy.md.
+//
+// This is written here rather than with mime/multipart and net/url's
+// parsers, which read a whole body (or part) before answering: the check
+// has to decide on the bytes in the order they are forwarded, in bounded
+// memory, without holding back a body the upstream may be streaming.
+
+// errMethodOverrideBody is the error the upstream's transport gets from a
+// form body with a method override field; the ErrorHandler answers it
+// with 400.
+var errMethodOverrideBody = errors.New("method override field (_method) in form body")
+
+// errFormBodyUnreadable is the error for a form body the check cannot
+// follow: a multipart part's header block over maxPartHeader bytes.
+var errFormBodyUnreadable = errors.New("multipart part header over 16 KiB")
+
+// errFormType is the error for a Content-Type whose body readers could
+// disagree on: repeated, or multipart without one boundary.
+var errFormType = errors.New("ambiguous Content-Type")
+
+// maxPartHeader bounds the header block of one multipart part.
+const maxPartHeader = 16 << 10
+
+// overrideKey reports whether a form field or query parameter name,
+// decoded, is one a framework reads as the method: "_method" in any case,
+// after leading spaces (PHP drops them), with '.' or '[' for '_' (PHP
+// reads them as '_'), up to a NUL (where PHP's C strings end) or an
+// array suffix ("_method[]", which Rack and Symfony ignore today; refused
+// all the same).
+func overrideKey(k string) bool {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		k = k[:i]
+	}
+	k = strings.TrimLeft(k, " ")
+	if i := strings.IndexByte(k, '['); i > 0 {
+		k = k[:i]
+	}
+	if len(k) != len("_method") {
+		return false
+	}
+	switch k[0] {
+	case '_', '.', '[':
+		return strings.EqualFold(k[1:], "method")
+	}
+	return false
+}
+
+// formKind is how a request body is read for method overrides.
+type formKind int
+
+const (
+	notForm formKind = iota
+	urlencodedForm
+	multipartForm
+)
+
+// formBody returns how r's body is read for method overrides, and the
+// multipart boundary. A Content-Type the check cannot read the same way
+// as every upstream (repeated, or multipart without one boundary) is an
+// error: the request is refused.
+func formBody(h http.Header) (formKind, string, error) {
+	cts := h["Content-Type"]
+	switch len(cts) {
+	case 0:
+		return urlencodedForm, "", nil // Rack reads a POST without Content-Type as a form
+	case 1:
+	default:
+		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
+	}
+	// The media type as Rack takes it: up to the first ';' or ',',
+	// trimmed, in lower case.
+	mt := cts[0]
+	if i := strings.IndexAny(mt, ";,"); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch {
+	case mt == "" || mt == "application/x-www-form-urlencoded":
+		return urlencodedForm, "", nil
+	case strings.HasPrefix(mt, "multipart/"):
+		_, params, err := mime.ParseMediaType(cts[0])
+		if err != nil || params["boundary"] == "" {
+			return notForm, "", fmt.Errorf("%w: multipart without a readable boundary", errFormType)
+		}
+		return multipartForm, params["boundary"], nil
+	}
+	return notForm, "", nil
+}
+
+// hasBody reports whether r has a body to forward (ReverseProxy sends
+// none when ContentLength is 0).
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
+// failedBody is a body the upstream must not get: reading it fails.
+type failedBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b failedBody) Read([]byte) (int, error) { return 0, b.err }
+
+// overrideScanner passes a form body through, reading each field name as
+// it goes by, and fails with errMethodOverrideBody (or
+// errFormBodyUnreadable) at the first field that overrideKey accepts,
+// without returning the bytes of the read it found it in. The field's
+// value follows its name, so it never leaves the proxy.
+type overrideScanner struct {
+	io.ReadCloser
+	kind formKind
+	err  error
+
+	// urlencoded: the name being read, decoded.
+	inValue bool   // after '=', until the next separator
+	key     []byte // decoded, at most len("_method") bytes after leading spaces
+	rest    bool   // the bytes of the name still to come do not matter
+	long    bool   // the name is longer than any override name
+	pct     int    // bytes of a %XX escape seen (0: none)
+	hex     byte
+
+	// multipart
+	delim    []byte // "--" + boundary
+	lineHead []byte // the start of the current line, up to len(delim) bytes
+	atStart  bool   // at the start of a line
+	inHeader bool   // in a part's header block
+	header   []byte // the header block so far
+}
+
+func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string) *overrideScanner {
+	s := &overrideScanner{ReadCloser: body, kind: kind, atStart: true}
+	if kind == multipartForm {
+		s.delim = []byte("--" + boundary)
+	}
+	return s
+}
+
+func (s *overrideScanner) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.ReadCloser.Read(p)
+	if n > 0 {
+		if s.kind == multipartForm {
+			s.multipart(p[:n])
+		} else {
+			s.urlencoded(p[:n])
+		}
+	}
+	if err == io.EOF && s.err == nil {
+		// The field being read ends with the body.
+		if s.kind == urlencodedForm {
+			s.endKey()
+		} else if s.inHeader {
+			s.partHeader()
+		}
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	return n, err
+}
+
+// urlencoded reads b as the next bytes of an urlencoded body: names up to
+// '=' or a separator ('&', and ';', which some parsers also split on),
+// decoded as url.QueryUnescape decodes them.
+func (s *overrideScanner) urlencoded(b []byte) {
+	semi := -1 // the index of the next ';' at or after i, len(b) for none; -1: not looked for
+	for i := 0; i < len(b); i++ {
+		if s.inValue {
+			// Values are not read: skip to the next separator ('&'
+			// and ';' looked for apart, with IndexByte's vector code;
+			// ';' is rare, so its index is kept).
+			if semi < i {
+				semi = len(b)
+				if j := bytes.IndexByte(b[i:], ';'); j >= 0 {
+					semi = i + j
+				}
+			}
+			next := semi
+			if j := bytes.IndexByte(b[i:semi], '&'); j >= 0 {
+				next = i + j
+			}
+			if next == len(b) {
+				return
+			}
+			i = next
+		}
+		c := b[i]
+		if (s.long || s.rest) && s.pct == 0 && c != '=' && c != '&' && c != ';' && c != '%' {
+			continue // the rest of a name that is decided (escapes are still checked)
+		}
+		switch {
+		case c == '&' || c == ';':
+			s.endKey()
+			s.inValue = false
+		case s.inValue:
+		case c == '=':
+			s.endKey()
+			s.inValue = true
+		case s.pct > 0:
+			if !isHex(c) {
+				s.err = errMethodOverrideBody // undecodable: refuse rather than guess, as in the query
+			} else if s.pct == 1 {
+				s.hex, s.pct = unhex(c)<<4, 2
+			} else {
+				s.pct = 0
+				s.keyByte(s.hex | unhex(c))
+			}
+		case c == '%':
+			s.pct = 1
+		case c == '+':
+			s.keyByte(' ')
+		default:
+			s.keyByte(c)
+		}
+		if s.err != nil {
+			return
+		}
+	}
+}
+
+// keyByte adds a decoded byte to the name being read, as overrideKey
+// reads names: leading spaces dropped, the name cut at a NUL or a '['
+// after its first byte.
+func (s *overrideScanner) keyByte(c byte) {
+	switch {
+	case s.rest || s.long || c == ' ' && len(s.key) == 0:
+	case c == 0 || c == '[' && len(s.key) > 0:
+		s.rest = true
+	case len(s.key) == len("_method"):
+		s.long = true
+	default:
+		s.key = append(s.key, c)
+	}
+}
+
+// endKey decides on the name read, if any, and starts the next one.
+func (s *overrideScanner) endKey() {
+	if s.inValue {
+		return
+	}
+	if s.pct != 0 || !s.long && len(s.key) == len("_method") && overrideKey(string(s.key)) {
+		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
+	}
+	s.key, s.rest, s.long, s.pct = s.key[:0], false, false, 0
+}
+
+// multipart reads b as the next bytes of a multipart body. A line that
+// starts with the delimiter opens a part, whose header block (up to an
+// empty line) is read for the field name. Lines end at '\n' (with or
+// without '\r' before it, as Go's and PHP's parsers read them; none of
+// Rack, PHP, Go or busboy ends a line at a lone '\r'); the closing
+// delimiter does not stop the reading.
+func (s *overrideScanner) multipart(b []byte) {
+	for len(b) > 0 {
+		if s.inHeader {
+			i := bytes.IndexByte(b, '\n')
+			line := b
+			if i >= 0 {
+				line = b[:i+1]
+			}
+			if len(s.header)+len(line) > maxPartHeader {
+				s.err = errFormBodyUnreadable
+				return
+			}
+			s.header = append(s.header, line...)
+			b = b[len(line):]
+			if i >= 0 && headerBlockDone(s.header) {
+				s.partHeader()
+				if s.err != nil {
+					return
+				}
+				s.inHeader, s.atStart = false, true
+			}
+			continue
+		}
+		if s.atStart {
+			// Collect the start of the line until it can be compared
+			// with the delimiter.
+			take := min(len(s.delim)-len(s.lineHead), len(b))
+			if i := bytes.IndexByte(b[:take], '\n'); i >= 0 {
+				s.lineHead = s.lineHead[:0] // a short line: not a delimiter
+				b = b[i+1:]
+				continue
+			}
+			s.lineHead = append(s.lineHead, b[:take]...)
+			b = b[take:]
+			if len(s.lineHead) < len(s.delim) {
+				return // the rest of the line start is in the next read
+			}
+			s.atStart = false
+			if bytes.Equal(s.lineHead, s.delim) {
+				// The rest of the delimiter line ("--" for the closing
+				// one, or padding) is the first line of the header
+				// block.
+				s.inHeader, s.header = true, s.header[:0]
+			}
+			s.lineHead = s.lineHead[:0]
+			continue
+		}
+		// In a data line: skip to its end.
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return
+		}
+		b = b[i+1:]
+		s.atStart = true
+	}
+}
+
+// headerBlockDone reports whether h, a part's header block whose first
+// line is the rest of the delimiter line, is complete: it ends with an
+// empty line, or it is the closing delimiter's line.
+func headerBlockDone(h []byte) bool {
+	return bytes.HasPrefix(h, []byte("--")) ||
+		bytes.HasSuffix(h, []byte("\n\n")) || bytes.HasSuffix(h, []byte("\n\r\n"))
+}
+
+// partHeader reads a part's header block for its field name: every
+// Content-Disposition line, continuation lines unfolded, the rest of the
+// delimiter line included (read by no parser as a header, but cheap to
+// doubt).
+func (s *overrideScanner) partHeader() {
+	var lines []string
+	for _, l := range strings.Split(string(s.header), "\n") {
+		l = strings.TrimRight(l, "\r")
+		if l != "" && (l[0] == ' ' || l[0] == '\t') && len(lines) > 0 {
+			lines[len(lines)-1] += " " + strings.TrimSpace(l)
+			continue
+		}
+		lines = append(lines, l)
+	}
+	for _, l := range lines {
+		name, value, ok := strings.Cut(l, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Disposition") && dispositionOverride(value) {
+			s.err = errMethodOverrideBody
+			return
+		}
+	}
+}
+
+// dispositionOverride reports whether a Content-Disposition value names a
+// method override field: its name (or RFC 2231 name*) parameter as
+// mime.ParseMediaType reads it, also percent-decoded. A value
+// ParseMediaType cannot read is taken for one when it mentions "method"
+// at all: another parser may find a name in it.
+func dispositionOverride(v string) bool {
+	_, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return strings.Contains(strings.ToLower(v), "method")
+	}
+	name := params["name"]
+	if overrideKey(name) {
+		return true
+	}
+	if strings.ContainsAny(name, "%+") {
+		u, err := url.QueryUnescape(name)
+		if err != nil {
+			return strings.Contains(strings.ToLower(name), "method")
+		}
+		return overrideKey(u)
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

@@ -1,0 +1,346 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// scan reads body through an overrideScanner in reads of the sizes
+// chunks gives (cycled; nil: the whole body at once) and returns the
+// bytes it passed and its error.
+func scan(kind formKind, boundary, body string, chunks []int) (string, error) {
+	var r io.Reader = strings.NewReader(body)
+	if chunks != nil {
+		r = &chunkReader{data: []byte(body), sizes: chunks}
+	}
+	s := newOverrideScanner(io.NopCloser(r), kind, boundary)
+	var out bytes.Buffer
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		out.Write(buf[:n])
+		if err == io.EOF {
+			return out.String(), nil
+		}
+		if err != nil {
+			return out.String(), err
+		}
+	}
+}
+
+// chunkReader returns data in reads of the sizes given, cycled.
+type chunkReader struct {
+	data  []byte
+	sizes []int
+	i     int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(c.sizes[c.i%len(c.sizes)], len(p), len(c.data))
+	c.i++
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func TestOverrideScannerURLEncoded(t *testing.T) {
+	for _, tt := range []struct {
+		body     string
+		override bool
+	}{
+		{"_method=DELETE", true},
+		{"a=1&_method=DELETE", true},
+		{"a=1;_method=DELETE", true},
+		{"_METHOD=delete", true},
+		{"%5Fmethod=DELETE", true},
+		{"%5f%6D%65%74%68%6f%64=DELETE", true},
+		{"+_method=DELETE", true},
+		{"%20%20_method=DELETE", true},
+		{".method=DELETE", true},
+		{"[method=DELETE", true},
+		{"_method[]=DELETE", true},
+		{"_method%00x=DELETE", true},
+		{"_method", true},
+		{"a=1&_method", true},
+		{"%zz=1", true},  // undecodable name
+		{"a%2=1", true},  // cut escape
+		{"a=%zz", false}, // values are not read
+		{"method=DELETE", false},
+		{"x_method=DELETE", false},
+		{"payment_method=card", false},
+		{"_methods=DELETE", false},
+		{"page=2&sort=_method", false},
+		{"q=a%26_method%3DDELETE", false}, // an escaped '&' is part of the value
+		{"name=" + strings.Repeat("x", 100000) + "&ok=1", false},
+		{"", false},
+	} {
+		for _, chunks := range [][]int{nil, {1}, {2}, {3, 5}, {7}} {
+			got, err := scan(urlencodedForm, "", tt.body, chunks)
+			if (err != nil) != tt.override {
+				t.Errorf("%.40q in reads of %v: error %v, want override %v", tt.body, chunks, err, tt.override)
+			}
+			if err == nil && got != tt.body {
+				t.Errorf("%.40q in reads of %v: passed %.40q", tt.body, chunks, got)
+			}
+			if err != nil && strings.Contains(got, "DELETE") {
+				t.Errorf("%.40q in reads of %v: the value got through: %q", tt.body, chunks, got)
+			}
+		}
+	}
+}
+
+// multipartBody writes fields (name, value pairs) with mime/multipart's
+// writer and returns the body and its boundary.
+func multipartBody(t *testing.T, fields ...string) (string, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for i := 0; i+1 < len(fields); i += 2 {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fields[i])
+		p, err := w.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(p, fields[i+1])
+	}
+	_ = w.Close()
+	return b.String(), w.Boundary()
+}
+
+func TestOverrideScannerMultipart(t *testing.T) {
+	for _, tt := range []struct {
+		disposition string
+		override    bool
+	}{
+		{`form-data; name="_method"`, true},
+		{`form-data; name=_method`, true},
+		{`form-data; NAME="_METHOD"`, true},
+		{`form-data; name="%5Fmethod"`, true},
+		{`form-data; name*=UTF-8''%5Fmethod`, true},
+		{`form-data; name=".method"`, true},
+		{`form-data; name="_method[]"`, true},
+		{`form-data; name="_method"; name="x"`, true}, // unreadable (repeated), mentions method
+		{`form-data; name="a"; filename="x.txt"`, false},
+		{`form-data; name="payment_method"`, false},
+		{`form-data; name="_methods"`, false},
+		{`form-data; name="x"; filename="_method"`, false},
+	} {
+		body, boundary := multipartBody(t, `form-data; name="a"`, "1", tt.disposition, "DELETE", `form-data; name="b"`, "2")
+		for _, chunks := range [][]int{nil, {1}, {2}, {3, 5}, {13}} {
+			got, err := scan(multipartForm, boundary, body, chunks)
+			if (err != nil) != tt.override {
+				t.Errorf("%s in reads of %v: error %v, want override %v", tt.disposition, chunks, err, tt.override)
+			}
+			if err == nil && got != body {
+				t.Errorf("%s in reads of %v: passed %q", tt.disposition, chunks, got)
+			}
+			if err != nil && strings.Contains(got, "DELETE") {
+				t.Errorf("%s in reads of %v: the value got through: %q", tt.disposition, chunks, got)
+			}
+		}
+	}
+}
+
+// TestOverrideScannerMultipartForms: the delimiter and header forms other
+// parsers accept (LF line ends, folded headers, padding after the
+// delimiter, a preamble, parts after the closing delimiter) do not hide
+// a field.
+func TestOverrideScannerMultipartForms(t *testing.T) {
+	const b = "XyZ"
+	for _, tt := range []struct {
+		name     string
+		body     string
+		override bool
+	}{
+		{"crlf", "--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--\r\n", true},
+		{"lf", "--XyZ\nContent-Disposition: form-data; name=\"_method\"\n\nDELETE\n--XyZ--\n", true},
+		{"preamble", "preamble line\r\n--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"padding", "--XyZ  \r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"folded", "--XyZ\r\nContent-Disposition: form-data;\r\n name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"header case", "--XyZ\r\ncontent-DISPOSITION : form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"second header", "--XyZ\r\nContent-Type: text/plain\r\nContent-Disposition: form-data; name=_method\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"after close", "--XyZ--\r\n--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"cut off", "--XyZ\r\nContent-Disposition: form-data; name=\"_method\"", true},
+		{"header over 16 KiB", "--XyZ\r\nX-Pad: " + strings.Repeat("p", 17<<10) + "\r\n\r\nDELETE", true},
+		{"delimiter in data", "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx --XyZ name=\"_method\"\r\n--XyZ--", false},
+		{"longer boundary", "--XyZW\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ--", false},
+		{"big file", "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + strings.Repeat("_method\r\n", 20000) + "\r\n--XyZ--", false},
+	} {
+		for _, chunks := range [][]int{nil, {1}, {4}, {3, 7}} {
+			got, err := scan(multipartForm, b, tt.body, chunks)
+			if (err != nil) != tt.override {
+				t.Errorf("%s in reads of %v: error %v, want override %v", tt.name, chunks, err, tt.override)
+			}
+			if err != nil && strings.Contains(got, "DELETE") {
+				t.Errorf("%s in reads of %v: the value got through", tt.name, chunks)
+			}
+		}
+	}
+}
+
+// TestOverrideScannerDifferential compares the streaming scanner, fed in
+// random reads, with a reference that shares no code with it: the whole
+// body split and decoded with net/url (urlencoded), or parsed with
+// mime/multipart (multipart), on random forms of realistic field names.
+func TestOverrideScannerDifferential(t *testing.T) {
+	names := []string{"_method", "_METHOD", "%5Fmethod", "method", "payment_method", "id", "user[name]",
+		"authenticity_token", " _method", ".method", "[method", "_methodx", "commit", "a+b", "%41", "_method[]", "utf8"}
+	values := []string{"DELETE", "1", "", "a=b", "%26", "x;y", "caf%C3%A9", "+"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	reference := func(body string) bool {
+		for _, kv := range strings.FieldsFunc(body, func(r rune) bool { return r == '&' || r == ';' }) {
+			k, _, _ := strings.Cut(kv, "=")
+			u, err := url.QueryUnescape(k)
+			if err != nil {
+				return true
+			}
+			if i := strings.IndexByte(u, 0); i >= 0 {
+				u = u[:i]
+			}
+			u = strings.TrimLeft(u, " ")
+			if i := strings.IndexByte(u, '['); i > 0 {
+				u = u[:i]
+			}
+			if len(u) == 7 && strings.Contains("_.[", u[:1]) && strings.EqualFold(u[1:], "method") {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 3000; i++ {
+		var fields []string
+		for range rng.IntN(6) {
+			fields = append(fields, names[rng.IntN(len(names))]+"="+values[rng.IntN(len(values))])
+		}
+		body := strings.Join(fields, "&")
+		chunks := []int{1 + rng.IntN(9), 1 + rng.IntN(30)}
+		_, err := scan(urlencodedForm, "", body, chunks)
+		if want := reference(body); (err != nil) != want {
+			t.Fatalf("urlencoded %q in reads of %v: error %v, reference says override %v", body, chunks, err, want)
+		}
+	}
+	mpReference := func(body, boundary string) bool {
+		r := multipart.NewReader(strings.NewReader(body), boundary)
+		for {
+			p, err := r.NextPart()
+			if err != nil {
+				return false
+			}
+			if reference(url.QueryEscape(p.FormName())) {
+				return true
+			}
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		var fields []string
+		for range rng.IntN(5) {
+			n, _ := url.QueryUnescape(names[rng.IntN(len(names))])
+			fields = append(fields, `form-data; name="`+n+`"`, values[rng.IntN(len(values))])
+		}
+		body, boundary := multipartBody(t, fields...)
+		chunks := []int{1 + rng.IntN(9), 1 + rng.IntN(60)}
+		_, err := scan(multipartForm, boundary, body, chunks)
+		if want := mpReference(body, boundary); (err != nil) != want {
+			t.Fatalf("multipart %q in reads of %v: error %v, reference says override %v", body, chunks, err, want)
+		}
+	}
+}
+
+func TestFormBody(t *testing.T) {
+	for _, tt := range []struct {
+		ct       []string
+		kind     formKind
+		boundary string
+		err      bool
+	}{
+		{nil, urlencodedForm, "", false},
+		{[]string{"application/x-www-form-urlencoded"}, urlencodedForm, "", false},
+		{[]string{"Application/X-WWW-Form-URLEncoded; charset=utf-8"}, urlencodedForm, "", false},
+		{[]string{"application/x-www-form-urlencoded, text/plain"}, urlencodedForm, "", false},
+		{[]string{"application/x-www-form-urlencoded; bad"}, urlencodedForm, "", false},
+		{[]string{""}, urlencodedForm, "", false},
+		{[]string{"multipart/form-data; boundary=abc"}, multipartForm, "abc", false},
+		{[]string{`Multipart/Mixed; boundary="a b"`}, multipartForm, "a b", false},
+		{[]string{"multipart/form-data"}, notForm, "", true},
+		{[]string{"multipart/form-data; boundary=a; boundary=b"}, notForm, "", true},
+		{[]string{"application/json"}, notForm, "", false},
+		{[]string{"text/plain", "application/x-www-form-urlencoded"}, notForm, "", true},
+	} {
+		kind, boundary, err := formBody(http.Header{"Content-Type": tt.ct})
+		if tt.ct == nil {
+			kind, boundary, err = formBody(http.Header{})
+		}
+		if kind != tt.kind || boundary != tt.boundary || (err != nil) != tt.err {
+			t.Errorf("%q: %v %q %v, want %v %q error %v", tt.ct, kind, boundary, err, tt.kind, tt.boundary, tt.err)
+		}
+		if err != nil && !errors.Is(err, errFormType) {
+			t.Errorf("%q: error %v is not errFormType", tt.ct, err)
+		}
+	}
+}
+
+// The scanner passes a body's read errors through.
+func TestOverrideScannerReadError(t *testing.T) {
+	boom := errors.New("boom")
+	s := newOverrideScanner(io.NopCloser(iotest.ErrReader(boom)), urlencodedForm, "")
+	if _, err := s.Read(make([]byte, 8)); !errors.Is(err, boom) {
+		t.Fatalf("error %v, want %v", err, boom)
+	}
+}
+
+// BenchmarkOverrideScanner: a 10 KiB form and a 1 MiB upload read
+// through the scanner, against the same bodies copied as they are.
+func BenchmarkOverrideScanner(b *testing.B) {
+	var form strings.Builder
+	for i := 0; form.Len() < 10<<10; i++ {
+		form.WriteString("post%5Bbody%5D=Lorem+ipsum+dolor+sit+amet%2C+consectetur&post%5Btags%5D%5B%5D=go&")
+	}
+	var upload bytes.Buffer
+	w := multipart.NewWriter(&upload)
+	_ = w.WriteField("authenticity_token", "qmXyZ0rLhZ2sBvQ8kJxN4Wm1pR7tUe9aYc3oVb6dFg")
+	fw, _ := w.CreateFormFile("photo", "IMG_2041.jpg")
+	photo := make([]byte, 1<<20) // compressed image data: as good as random
+	_, _ = rand.NewChaCha8([32]byte{7}).Read(photo)
+	_, _ = fw.Write(photo)
+	_ = w.Close()
+	buf := make([]byte, 32<<10)
+	for _, tt := range []struct {
+		name, body, boundary string
+		kind                 formKind
+	}{
+		{"form-10KiB", form.String(), "", urlencodedForm},
+		{"upload-1MiB", upload.String(), w.Boundary(), multipartForm},
+	} {
+		for _, scanned := range []bool{false, true} {
+			name := tt.name + "/copy"
+			if scanned {
+				name = tt.name + "/scanned"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(int64(len(tt.body)))
+				for b.Loop() {
+					var r io.ReadCloser = io.NopCloser(strings.NewReader(tt.body))
+					if scanned {
+						r = newOverrideScanner(r, tt.kind, tt.boundary)
+					}
+					if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

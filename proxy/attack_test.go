@@ -1434,8 +1434,9 @@ spec:
 
 // TestAttackMethodOverrideBody: "POST /posts/1" with the form field
 // _method=DELETE passed a DENY of DELETE, and Rails (Rack::MethodOverride,
-// on by default), Laravel and Symfony run their DELETE action for it. The
-// proxy reads form bodies as it forwards them and cuts the request off at
+// on by default), Laravel and Symfony run their DELETE action for it;
+// Laravel also for {"_method": "DELETE"} in a JSON body. The proxy reads
+// form and JSON bodies as it forwards them and cuts the request off at
 // such a field, before its value leaves: the upstream never gets a whole
 // request carrying it, and the client gets 400. Other bodies reach the
 // upstream byte for byte.
@@ -1482,7 +1483,10 @@ spec:
 		{"multipart no boundary", "multipart/form-data", mp("_method"), false, 0, 400},
 		{"form legit", form, "payment_method=card&sort=_method&q=a%26_method%3DDELETE", false, 0, 200},
 		{"multipart legit", multi, mp("payment_method"), false, 0, 200},
-		{"json", "application/json", `{"_method":"DELETE"}`, false, 0, 200}, // not a form: see docs/proxy.md
+		{"json", "application/json", `{"title":"x","_method":"DELETE"}`, false, 0, 400},
+		{"json escaped", "application/vnd.api+json", `{"\u005fmethod":"DELETE"}`, false, 0, 400},
+		{"json legit", "application/json", `{"payment_method":"card","note":"_method"}`, false, 0, 200},
+		{"text", "text/plain", `_method=DELETE`, false, 0, 200}, // no framework reads a form from it
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before, abortedBefore := len(u.requests()), u.abortedBodies()

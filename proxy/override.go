@@ -81,6 +81,7 @@ const (
 	notForm formKind = iota
 	urlencodedForm
 	multipartForm
+	jsonForm
 )
 
 // formBody returns how r's body is read for method overrides, and the
@@ -96,13 +97,14 @@ func formBody(h http.Header) (formKind, string, error) {
 	default:
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
-	// The media type as Rack takes it: up to the first ';' or ',',
-	// trimmed, in lower case.
-	mt := cts[0]
-	if i := strings.IndexAny(mt, ";,"); i >= 0 {
+	// The media type up to the first ';' or ',' (Rack) or ' ' (PHP,
+	// which reads "application/x-www-form-urlencoded foo" as a form), in
+	// lower case.
+	ct := strings.ToLower(strings.TrimSpace(cts[0]))
+	mt := ct
+	if i := strings.IndexAny(mt, ";, \t"); i >= 0 {
 		mt = mt[:i]
 	}
-	mt = strings.ToLower(strings.TrimSpace(mt))
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
 		return urlencodedForm, "", nil
@@ -112,6 +114,9 @@ func formBody(h http.Header) (formKind, string, error) {
 			return notForm, "", fmt.Errorf("%w: multipart without a readable boundary", errFormType)
 		}
 		return multipartForm, params["boundary"], nil
+	case strings.Contains(ct, "/json") || strings.Contains(ct, "+json"):
+		// Laravel's isJson: anywhere in the header's value.
+		return jsonForm, "", nil
 	}
 	return notForm, "", nil
 }
@@ -154,6 +159,8 @@ type overrideScanner struct {
 	atStart  bool   // at the start of a line
 	inHeader bool   // in a part's header block
 	header   []byte // the header block so far
+
+	js jsonState
 }
 
 func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string) *overrideScanner {
@@ -170,9 +177,12 @@ func (s *overrideScanner) Read(p []byte) (int, error) {
 	}
 	n, err := s.ReadCloser.Read(p)
 	if n > 0 {
-		if s.kind == multipartForm {
+		switch s.kind {
+		case multipartForm:
 			s.multipart(p[:n])
-		} else {
+		case jsonForm:
+			s.json(p[:n])
+		default:
 			s.urlencoded(p[:n])
 		}
 	}

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
@@ -220,7 +222,7 @@ func TestOverrideScannerDifferential(t *testing.T) {
 		}
 		return false
 	}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 10000; i++ {
 		var fields []string
 		for range rng.IntN(6) {
 			fields = append(fields, names[rng.IntN(len(names))]+"="+values[rng.IntN(len(values))])
@@ -276,7 +278,11 @@ func TestFormBody(t *testing.T) {
 		{[]string{`Multipart/Mixed; boundary="a b"`}, multipartForm, "a b", false},
 		{[]string{"multipart/form-data"}, notForm, "", true},
 		{[]string{"multipart/form-data; boundary=a; boundary=b"}, notForm, "", true},
-		{[]string{"application/json"}, notForm, "", false},
+		{[]string{"application/json"}, jsonForm, "", false},
+		{[]string{"application/vnd.api+json; charset=utf-8"}, jsonForm, "", false},
+		{[]string{"text/plain; x=/json"}, jsonForm, "", false}, // Laravel looks anywhere
+		{[]string{"application/x-www-form-urlencoded foo"}, urlencodedForm, "", false}, // PHP cuts at ' '
+		{[]string{"text/plain"}, notForm, "", false},
 		{[]string{"text/plain", "application/x-www-form-urlencoded"}, notForm, "", true},
 	} {
 		kind, boundary, err := formBody(http.Header{"Content-Type": tt.ct})
@@ -301,7 +307,8 @@ func TestOverrideScannerReadError(t *testing.T) {
 	}
 }
 
-// BenchmarkOverrideScanner: a 10 KiB form and a 1 MiB upload read
+// BenchmarkOverrideScanner: a 10 KiB form, a 1 MiB upload and 10 KiB
+// JSON documents read
 // through the scanner, against the same bodies copied as they are.
 func BenchmarkOverrideScanner(b *testing.B) {
 	var form strings.Builder
@@ -316,6 +323,20 @@ func BenchmarkOverrideScanner(b *testing.B) {
 	_, _ = rand.NewChaCha8([32]byte{7}).Read(photo)
 	_, _ = fw.Write(photo)
 	_ = w.Close()
+	// A JSON:API document of orders, with an escape in every record
+	// (a note quoting a name) or in none.
+	orders := func(note string) string {
+		var doc strings.Builder
+		doc.WriteString(`{"data":[`)
+		for i := 0; doc.Len() < 10<<10; i++ {
+			if i > 0 {
+				doc.WriteString(",")
+			}
+			fmt.Fprintf(&doc, `{"id":%d,"type":"orders","attributes":{"status":"shipped","total":"129.90","currency":"EUR","note":%q,"items":[{"sku":"A-%d","qty":2}]}}`, 1000+i, note, i)
+		}
+		doc.WriteString(`]}`)
+		return doc.String()
+	}
 	buf := make([]byte, 32<<10)
 	for _, tt := range []struct {
 		name, body, boundary string
@@ -323,6 +344,8 @@ func BenchmarkOverrideScanner(b *testing.B) {
 	}{
 		{"form-10KiB", form.String(), "", urlencodedForm},
 		{"upload-1MiB", upload.String(), w.Boundary(), multipartForm},
+		{"json-10KiB", orders("Leave at the door"), "", jsonForm},
+		{"json-escapes-10KiB", orders(`Leave at "B"`), "", jsonForm},
 	} {
 		for _, scanned := range []bool{false, true} {
 			name := tt.name + "/copy"
@@ -341,6 +364,138 @@ func BenchmarkOverrideScanner(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+func TestOverrideScannerJSON(t *testing.T) {
+	for _, tt := range []struct {
+		body     string
+		override bool
+	}{
+		{`{"_method":"DELETE"}`, true},
+		{`{"id": 1, "_method" : "DELETE"}`, true},
+		{"{\"id\":1,\n  \"_method\"\t:\r\n\"DELETE\"}", true},
+		{"{\"_method\"\r\n :\"DELETE\"}", true},
+		{`{"\u005fmethod":"DELETE"}`, true},
+		{`{"\u005Fmeth\u006fd":"DELETE"}`, true},
+		{`{"_METHOD":"DELETE"}`, false}, // PHP's array keys are case-sensitive
+		{`{".method":"DELETE"}`, false}, // JSON names are not mangled as form names
+		{`{"post":{"_method":"DELETE"}}`, true},
+		{`[{"a":1},{"_method":"DELETE"}]`, true},
+		{`{"long":"` + strings.Repeat(`x\"y`, 5000) + `","_method":"DELETE"}`, true},
+		{`{"a":"\\","_method":"DELETE"}`, true}, // an escaped backslash ends before the quote
+		{`{"payment_method":"card"}`, false},
+		{`{"sort":"_method"}`, false},
+		{`["_method", "DELETE"]`, false},
+		{`{"a":"_method","b":1}`, false},
+		{`{"_method_":"DELETE"}`, false},
+		{`{" _method":"DELETE"}`, false},
+		{`{"a":"\"_method\":1"}`, false}, // inside a string
+		{`{"_m\u00e9thod":"DELETE"}`, false},
+		{`{"emoji":"\ud83d\ude00","n":-1.5e3,"t":true,"z":null}`, false},
+		{``, false},
+	} {
+		for _, chunks := range [][]int{nil, {1}, {2}, {3, 5}, {7}} {
+			got, err := scan(jsonForm, "", tt.body, chunks)
+			if (err != nil) != tt.override {
+				t.Errorf("%.60s in reads of %v: error %v, want override %v", tt.body, chunks, err, tt.override)
+			}
+			if err == nil && got != tt.body {
+				t.Errorf("%.60s in reads of %v: passed %.60q", tt.body, chunks, got)
+			}
+			if err != nil && strings.Contains(got, "DELETE") {
+				t.Errorf("%.60s in reads of %v: the value got through: %q", tt.body, chunks, got)
+			}
+		}
+	}
+}
+
+// TestOverrideScannerJSONDifferential compares the scanner, in random
+// reads, with encoding/json's decoding of random documents whose keys are
+// escaped at random.
+func TestOverrideScannerJSONDifferential(t *testing.T) {
+	names := []string{"_method", "_METHOD", "method", "payment_method", "id", "_methods", ".method", "title", "a\"b", "é", "_meth\\od"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	escapeKey := func(k string) string {
+		var b strings.Builder
+		b.WriteByte('"')
+		for _, r := range k {
+			switch {
+			case r == '"' || r == '\\':
+				b.WriteString(`\` + string(r))
+			case rng.IntN(3) == 0:
+				fmt.Fprintf(&b, `\u%04x`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteByte('"')
+		return b.String()
+	}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		switch n := rng.IntN(6); {
+		case depth > 3 || n == 0:
+			return []string{`1`, `"DELETE"`, `"_method"`, `null`, `"x\"y\\"`, `true`}[rng.IntN(6)]
+		case n == 1:
+			var els []string
+			for range rng.IntN(4) {
+				els = append(els, gen(depth+1))
+			}
+			return "[" + strings.Join(els, ", ") + "]"
+		default:
+			var fields []string
+			seen := map[string]bool{} // no repeated keys: encoding/json keeps the last, the scanner refuses any
+			for range rng.IntN(4) {
+				name := names[rng.IntN(len(names))]
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				fields = append(fields, escapeKey(name)+[]string{":", " : ", ":\n ", "\r\n\t:"}[rng.IntN(4)]+gen(depth+1))
+			}
+			return "{" + strings.Join(fields, ",") + "}"
+		}
+	}
+	var hasOverride func(v any) bool
+	hasOverride = func(v any) bool {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if k == "_method" || hasOverride(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if hasOverride(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for i := 0; i < 10000; i++ {
+		doc := gen(0)
+		chunks := []int{1 + rng.IntN(9), 1 + rng.IntN(40)}
+		if i%10 == 0 {
+			// Large documents in large reads: the windows of 512 bytes
+			// and their seams.
+			var docs []string
+			for range 40 {
+				docs = append(docs, gen(0))
+			}
+			doc = "[" + strings.Join(docs, ",") + "]"
+			chunks = []int{300 + rng.IntN(2000), 1 + rng.IntN(700)}
+		}
+		var v any
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatalf("generated %s: %v", doc, err)
+		}
+		_, err := scan(jsonForm, "", doc, chunks)
+		if want := hasOverride(v); (err != nil) != want {
+			t.Fatalf("%s in reads of %v: error %v, encoding/json finds an override: %v", doc, chunks, err, want)
 		}
 	}
 }

@@ -1554,6 +1554,32 @@ spec:
 	}
 }
 
+// TestAttackRequestTrailers: request trailers arrive after every check
+// has run, so headers the proxy strips or sets (XFCC, method overrides,
+// Authorization) must not reach the upstream as trailer fields, which
+// some servers merge into the header section. They do not today
+// (ReverseProxy's outbound request carries a copy of the trailer map
+// made before the body is read); this pins it.
+func TestAttackRequestTrailers(t *testing.T) {
+	u := newRawUpstream(t)
+	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	resp := h.raw(t, "web", "POST /api/x HTTP/1.1\r\nHost: api\r\nX-Client: trailers\r\nContent-Type: text/plain\r\n"+
+		"Transfer-Encoding: chunked\r\nTrailer: X-Forwarded-Client-Cert, X-Http-Method-Override, Authorization\r\nConnection: close\r\n\r\n"+
+		"3\r\nabc\r\n0\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://example.org/ns/shop/sa/admin\r\n"+
+		"X-Http-Method-Override: DELETE\r\nAuthorization: Bearer forged\r\n\r\n")
+	if status(resp) != 200 {
+		t.Fatalf("status %d: %.200q", status(resp), resp)
+	}
+	got := u.requests()
+	if len(got) != 1 {
+		t.Fatalf("the upstream got %d requests", len(got))
+	}
+	if !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") || strings.Contains(got[0], "sa/admin") || strings.Contains(got[0], "forged") || strings.Contains(got[0], "DELETE") {
+		t.Errorf("trailer fields reached the upstream: %q", got[0])
+	}
+}
+
 // targetCase is a GET of target through h, the status it gets, and the
 // request line the upstream receives ("" for none).
 type targetCase struct {

@@ -1580,6 +1580,31 @@ func TestAttackRequestTrailers(t *testing.T) {
 	}
 }
 
+// TestAttackOriginalRequestHeaders: headers that describe the original
+// request's client, host or scheme to an upstream (X-Original-Host,
+// X-Host, X-Url-Scheme, Front-End-Https, any X-Forwarded-* beyond the
+// listed ones) reached it from an untrusted client, which could make an
+// application see another host or https where the proxy saw neither.
+func TestAttackOriginalRequestHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	spoofed := []string{"X-Original-Host", "admin.internal", "X-Host", "admin.internal", "X-Url-Scheme", "https",
+		"Front-End-Https", "on", "X-Original-Proto", "https", "X-Forwarded-Path", "/admin", "X-Forwarded-Anything", "x",
+		"X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9;host=admin.internal"}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/x", append(spoofed, "X-Kept", "yes")...)
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("status %d, upstream got %d requests", status(resp), len(got))
+	}
+	for i := 0; i < len(spoofed); i += 2 {
+		if v := header(got[0], spoofed[i]); len(v) != 0 {
+			t.Errorf("%s reached the upstream: %q", spoofed[i], v)
+		}
+	}
+	if v := header(got[0], "X-Kept"); len(v) != 1 {
+		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
+	}
+}
+
 // targetCase is a GET of target through h, the status it gets, and the
 // request line the upstream receives ("" for none).
 type targetCase struct {

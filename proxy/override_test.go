@@ -280,7 +280,7 @@ func TestFormBody(t *testing.T) {
 		{[]string{"multipart/form-data; boundary=a; boundary=b"}, notForm, "", true},
 		{[]string{"application/json"}, jsonForm, "", false},
 		{[]string{"application/vnd.api+json; charset=utf-8"}, jsonForm, "", false},
-		{[]string{"text/plain; x=/json"}, jsonForm, "", false}, // Laravel looks anywhere
+		{[]string{"text/plain; x=/json"}, jsonForm, "", false},                         // Laravel looks anywhere
 		{[]string{"application/x-www-form-urlencoded foo"}, urlencodedForm, "", false}, // PHP cuts at ' '
 		{[]string{"text/plain"}, notForm, "", false},
 		{[]string{"text/plain", "application/x-www-form-urlencoded"}, notForm, "", true},

@@ -50,17 +50,31 @@ var spoofable = map[string]bool{
 	"true-client-ip":           true,
 	"cf-connecting-ip":         true,
 	"fastly-client-ip":         true,
+	// The original request's host, scheme and path as other proxies
+	// pass them on: ASP.NET's forwarded headers middleware and Azure
+	// keep the original Host in X-Original-Host; Rack reads
+	// X-Url-Scheme... as the scheme where it reads X-Forwarded-Proto,
+	// Microsoft's Front-End-Https says "https".
+	"x-original-host":  true,
+	"x-host":           true,
+	"x-forwarded-path": true,
+	"x-url-scheme":     true,
+	"front-end-https":  true,
+	"x-original-proto": true,
 }
 
 // isSpoofable reports whether the header name (any case, '_' or '-')
-// names a header that only a trusted proxy may set. CGI-style gateways
-// turn X_Forwarded_For into the same variable as X-Forwarded-For, so the
+// names a header that only a trusted proxy may set: one listed, or any
+// X-Forwarded-* (the family describes the original request; software
+// reads more of it than any list holds). CGI-style gateways turn
+// X_Forwarded_For into the same variable as X-Forwarded-For, so the
 // underscore spelling counts too.
 func isSpoofable(name string) bool {
-	if len(name) > len("x-original-forwarded-for") {
-		return false
+	const prefix = "x-forwarded-"
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return len(name) > len(prefix) && strings.EqualFold(strings.ReplaceAll(name[:len(prefix)], "_", "-"), prefix)
 	}
-	var buf [len("x-original-forwarded-for")]byte
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
@@ -71,7 +85,11 @@ func isSpoofable(name string) bool {
 		}
 		buf[i] = c
 	}
-	return spoofable[string(buf[:len(name)])] // no allocation for a map lookup
+	k := buf[:len(name)]
+	if len(k) > len(prefix) && string(k[:len(prefix)]) == prefix {
+		return true
+	}
+	return spoofable[string(k)] // no allocation for a map lookup
 }
 
 // Handler returns middleware that resolves the client address of each

@@ -223,15 +223,22 @@ func TestHandlerReverseProxyOverTCP(t *testing.T) {
 
 func TestIsSpoofable(t *testing.T) {
 	for name, want := range map[string]bool{
-		"X-Forwarded-For":           true,
-		"x_forwarded_for":           true,
-		"X-FORWARDED-PROTO":         true,
-		"X-Original-Forwarded-For":  true,
-		"x-original-forwarded-fory": false,
-		"Forwarded":                 true,
-		"X-Forwarded":               false,
-		"Accept":                    false,
-		"":                          false,
+		"X-Forwarded-For":                        true,
+		"x_forwarded_for":                        true,
+		"X-FORWARDED-PROTO":                      true,
+		"X-Original-Forwarded-For":               true,
+		"x-original-forwarded-fory":              false,
+		"X-Forwarded-Anything":                   true,
+		"x_forwarded_" + strings.Repeat("x", 80): true,
+		"X-Forwarded-":                           false,
+		"X-Forwardedx":                           false,
+		"Forwarded":                              true,
+		"X-Original-Host":                        true,
+		"X-Url-Scheme":                           true,
+		"front_end_https":                        true,
+		"X-Forwarded":                            false,
+		"Accept":                                 false,
+		"":                                       false,
 	} {
 		if got := isSpoofable(name); got != want {
 			t.Errorf("isSpoofable(%q) = %v, want %v", name, got, want)

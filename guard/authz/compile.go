@@ -318,7 +318,7 @@ func describe(action, name string, i int, r *rule, f, t int) string {
 // compilePolicy checks p like Istio's validation webhook (and ward's own
 // limits) and compiles it. name is "namespace/name" for messages.
 func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*PolicyError, []string) {
-	c := &compiler{name: name}
+	c := &compiler{name: name, action: p.Action()}
 	for _, fe := range p.Validate() {
 		c.invalid(fe.Path, fe.Msg)
 	}
@@ -387,6 +387,7 @@ func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*Polic
 
 type compiler struct {
 	name     string
+	action   string
 	problems []*PolicyError
 	warnings []string
 }
@@ -582,6 +583,16 @@ func (c *compiler) operation(path string, o *istio.Operation) []criterion {
 			if m != strings.ToUpper(m) {
 				c.warn(path, fmt.Sprintf("method %q is not upper case: methods are case-sensitive", m))
 			}
+		}
+		// Methods match exactly (Istio), but net/http's ServeMux,
+		// Rails, Express and most frameworks answer HEAD with the GET
+		// handler: a DENY of GET alone, or an ALLOW of every method but
+		// GET, lets the GET handler run for HEAD.
+		switch {
+		case c.action == istio.ActionDeny && slices.Contains(o.Methods, "GET") && !slices.Contains(o.Methods, "HEAD"):
+			c.warn(path+".methods", "GET is denied but not HEAD, which most frameworks answer with the GET handler: list HEAD too")
+		case c.action == istio.ActionAllow && slices.Contains(o.NotMethods, "GET") && !slices.Contains(o.NotMethods, "HEAD"):
+			c.warn(path+".notMethods", "GET is excluded but not HEAD, which most frameworks answer with the GET handler: list HEAD too")
 		}
 		out = append(out, cr)
 	}

@@ -681,6 +681,45 @@ spec:
 	}
 }
 
+// TestWarningsHeadNotCovered: a DENY of GET alone, or an ALLOW of every
+// method but GET, leaves HEAD to the GET handler of most frameworks.
+func TestWarningsHeadNotCovered(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-get, namespace: foo}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {methods: ["GET"], paths: ["/export"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-both, namespace: foo}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {methods: ["GET", "HEAD"], paths: ["/export2"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-but-get, namespace: foo}
+spec:
+  rules: [{to: [{operation: {notMethods: ["GET"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-get, namespace: foo}
+spec:
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+`)
+	want := []Warning{
+		{"foo/allow-but-get", `spec.rules[0].to[0].operation.notMethods: GET is excluded but not HEAD, which most frameworks answer with the GET handler: list HEAD too`},
+		{"foo/deny-get", `spec.rules[0].to[0].operation.methods: GET is denied but not HEAD, which most frameworks answer with the GET handler: list HEAD too`},
+	}
+	if diff := cmp.Diff(want, e.Warnings()); diff != "" {
+		t.Errorf("Warnings() (-want +got):\n%s", diff)
+	}
+}
+
 func TestRequestFromHTTPConnection(t *testing.T) {
 	r, err := http.NewRequest("GET", "/x", nil)
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	RuleWeakMode        = "mesh/mtls-weak-mode"
 	RuleNoAuthzBaseline = "mesh/no-authz-baseline"
 	RuleAllowAll        = "mesh/authz-allow-all"
+	RuleHeadNotDenied   = "mesh/authz-head-not-denied"
 )
 
 // Rules is every rule Audit can report.
@@ -50,6 +51,14 @@ var Rules = []finding.Rule{
 		Summary:   "An ALLOW AuthorizationPolicy has an empty rule, which matches every request.",
 		Rationale: "A rule without from, to and when matches everything: the policy allows all requests to the workloads it selects and defeats an allow-nothing baseline.",
 		Fix:       "Give the rule a from (principals or namespaces) and a to (methods, paths, ports), or remove it.",
+	},
+	{
+		ID:       RuleHeadNotDenied,
+		Severity: finding.Medium,
+		Summary:  "A DENY AuthorizationPolicy denies GET but not HEAD (or an ALLOW policy excludes GET but not HEAD with notMethods).",
+		Rationale: "Istio matches methods exactly, but Go's net/http ServeMux, Rails, Express, Django and most frameworks answer HEAD by running " +
+			"the GET handler: its side effects happen and its response headers are sent, so the GET that the policy meant to stop runs as HEAD.",
+		Fix: "List HEAD beside GET in methods (or notMethods), or write the policy as an ALLOW list of what is permitted.",
 	},
 }
 
@@ -147,6 +156,19 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 			a.obj.Spec.TargetRef != nil || len(a.obj.Spec.TargetRefs) > 0
 		if a.obj.AllowsNothing() && !selects {
 			baseline[a.obj.Namespace] = true
+		}
+		for i, r := range a.obj.Spec.Rules {
+			for j, to := range r.To {
+				o := to.Operation
+				switch {
+				case a.obj.Action() == istio.ActionDeny && slices.Contains(o.Methods, "GET") && !slices.Contains(o.Methods, "HEAD"):
+					report(RuleHeadNotDenied, finding.Medium, a.src, obj,
+						fmt.Sprintf("%s rule %d to %d denies GET but not HEAD, which most frameworks answer with the GET handler", obj, i, j), Rules[4].Fix)
+				case a.obj.Action() == istio.ActionAllow && slices.Contains(o.NotMethods, "GET") && !slices.Contains(o.NotMethods, "HEAD"):
+					report(RuleHeadNotDenied, finding.Medium, a.src, obj,
+						fmt.Sprintf("%s rule %d to %d allows every method but GET, HEAD included, which most frameworks answer with the GET handler", obj, i, j), Rules[4].Fix)
+				}
+			}
 		}
 		if a.obj.Action() != istio.ActionAllow {
 			continue

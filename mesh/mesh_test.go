@@ -108,6 +108,30 @@ spec:
 			"mesh/no-authz-baseline medium Namespace/shop:1",
 			"mesh/authz-allow-all high shop/AuthorizationPolicy/web:19",
 		}},
+		{"DENY of GET without HEAD; ALLOW of all but GET", nsShop + meshStrict + meshAllowNothing + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-export, namespace: shop}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {methods: ["POST"]}}, {operation: {methods: ["GET"], paths: ["/export*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-export-head, namespace: shop}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {methods: ["GET", "HEAD"], paths: ["/export*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: writes, namespace: shop}
+spec:
+  rules: [{from: [{source: {namespaces: ["shop"]}}], to: [{operation: {notMethods: ["GET"]}}]}]
+`, []string{
+			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/no-export:24",
+			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/writes:38",
+		}},
 		{"DENY with empty rule is not allow-all", nsShop + meshStrict + meshAllowNothing + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

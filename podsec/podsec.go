@@ -37,8 +37,9 @@ type Options struct {
 	TrustedRegistries []string
 }
 
-// Audit checks the pod template of every workload of set against the Pod
-// Security Standards and Ward's own hardening rules, and the NodePort and
+// Audit checks the pod template of every workload of set, and the spec of
+// every Pod of set.DeviatingPods, against the Pod Security Standards and
+// Ward's own hardening rules, and the NodePort and
 // LoadBalancer Services of set against ingress isolation, its RBAC
 // roles and bindings for dangerous rights and who holds them, and its
 // ConfigMaps for secrets. It returns the
@@ -65,6 +66,14 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 		if w == nil || w.Template == nil {
 			continue
 		}
+		a.pss(w)
+		a.hardening(w)
+	}
+	for _, w := range set.DeviatingPods {
+		if w == nil || w.Template == nil || w.Deviation == nil {
+			continue
+		}
+		a.deviation(w)
 		a.pss(w)
 		a.hardening(w)
 	}
@@ -129,4 +138,18 @@ func (a *auditor) report(rule string, sev finding.Severity, file string, line in
 func LatestVersion() string {
 	v, _ := selectChecks(defaultChecks(), api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()})
 	return v.String()
+}
+
+// deviation reports a Pod folded into a workload whose spec is not the
+// workload's template: the findings that follow name it.
+func (a *auditor) deviation(w *manifest.Workload) {
+	d := w.Deviation
+	also := ""
+	if d.Pods > 1 {
+		also = fmt.Sprintf(" (and %d other Pods of %s with the same spec, audited as this one)", d.Pods-1, d.Owner)
+	}
+	a.report(ruleDeviatesTemplate, finding.Medium, w.Source.File, w.Source.Line, w.ID(),
+		fmt.Sprintf("%s%s is folded into %s (%s) through its ownerReferences, but its spec differs from that workload's pod template "+
+			"beyond what the API server and admission add: it is audited on its own spec", w.ID(), also, d.Owner, d.OwnerSource),
+		"find out what created or changed the Pod (kubectl debug, a mutating webhook, a Pod made by hand) and delete it, or audit what the webhook adds")
 }

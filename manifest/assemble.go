@@ -146,7 +146,7 @@ func objectRef(o object) Ref {
 // namespaces, drops duplicates, folds owned objects into their top-most
 // owner and creates the namespaces objects live in.
 func assemble(defaultNamespace string, objs []object) (*Set, []error) {
-	s := &Set{Objects: make([]Object, 0, len(objs))}
+	s := &Set{Objects: make([]Object, 0, len(objs)), objects: make([]object, 0, len(objs))}
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
@@ -363,14 +363,40 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			whole = append(whole, i)
 		}
 	}
-	variants := deviating(objs, idx, root)
-	for _, v := range variants {
+	vs := &variants{objs: objs, byKey: map[variantKey]*variant{}, templates: map[int]specPrint{}}
+	var later [][2]int // Pods to compare once their owner is decoded whole
+	for p, i := range idx {
+		if r := root[p]; r != p && objs[i].kind == "Pod" && !vs.add(i, idx[r]) {
+			later = append(later, [2]int{i, idx[r]})
+		}
+	}
+	for _, v := range vs.list {
 		if objs[v.first].slim != nil {
 			whole = append(whole, v.first)
 		}
 	}
 	if len(whole) > 0 {
 		errs = append(errs, wholePods(objs, whole)...)
+	}
+	if len(later) > 0 {
+		// Rare: a slim owner (a ReplicaSet without its Deployment) whose
+		// ServiceAccount tells whether its Pods' token volume is its own.
+		n := len(vs.list)
+		for _, l := range later {
+			if objs[l[1]].slim == nil {
+				vs.add(l[0], l[1])
+			}
+		}
+		var again []int
+		for _, v := range vs.list[n:] {
+			if objs[v.first].slim != nil {
+				again = append(again, v.first)
+			}
+		}
+		if len(again) > 0 {
+			errs = append(errs, wholePods(objs, again)...)
+			whole = append(whole, again...)
+		}
 	}
 
 	byPos := make(map[int]*Workload)
@@ -408,7 +434,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			w.IPs = slices.Compact(w.IPs)
 		}
 	}
-	for _, v := range variants {
+	for _, v := range vs.list {
 		o := &objs[v.first]
 		if o.slim != nil || objs[v.owner].slim != nil {
 			continue // not read again: an error above

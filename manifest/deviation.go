@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/json"
 	"hash/maphash"
 	"math/bits"
@@ -36,7 +37,8 @@ import (
 //   - nodeName, hostname and subdomain (StatefulSet and indexed Job pods),
 //     priority, priorityClassName and preemptionPolicy (Priority
 //     admission), enableServiceLinks (defaulted in Pods only), affinity
-//     (the DaemonSet controller pins each pod to its node);
+//     (the DaemonSet controller pins each pod to its node), overhead
+//     (RuntimeClass admission);
 //   - the tolerations node.kubernetes.io/<condition> with operator Exists
 //     that DefaultTolerationSeconds and the DaemonSet controller add;
 //   - the kube-api-access-* volume of ServiceAccount admission, only in
@@ -58,16 +60,22 @@ import (
 // seeded per process, so input cannot be written to collide with a
 // template.
 
-// A specPrint is the hash of a pod spec as the audits see it.
+// A specPrint is the hash of a pod spec as the audits see it. It is kept
+// small: every object has one.
 type specPrint struct {
 	hash  uint64
-	known bool // computed; unknown for objects built in memory
-	token bool // the spec has the standard kube-api-access volume (left out of hash)
-	// Of a workload object's template: the ServiceAccount its pods run
-	// as and its automountServiceAccountToken (0 unset, 1 true, -1 false).
-	account   string
-	automount int8
+	flags uint8
 }
+
+const (
+	printKnown         uint8 = 1 << iota // computed; not for objects built in memory
+	printToken                           // the spec has the standard kube-api-access volume (left out of the hash)
+	printAutomount                       // the spec sets automountServiceAccountToken
+	printAutomountTrue                   // to true
+)
+
+func (p specPrint) known() bool { return p.flags&printKnown != 0 }
+func (p specPrint) token() bool { return p.flags&printToken != 0 }
 
 var (
 	printSeed = maphash.MakeSeed()
@@ -138,8 +146,9 @@ func (p *printer) node(n *yaml.Node) uint64 {
 	return tagBad
 }
 
-// ignoredSpec are the pod spec fields a print leaves out.
-var ignoredSpec = []string{"nodeName", "hostname", "subdomain", "priority", "priorityClassName", "preemptionPolicy", "enableServiceLinks", "affinity"}
+// ignoredSpec are the pod spec fields a print leaves out. No audit rule
+// reads them; one that comes to must take its field out of this list.
+var ignoredSpec = []string{"nodeName", "hostname", "subdomain", "priority", "priorityClassName", "preemptionPolicy", "enableServiceLinks", "affinity", "overhead"}
 
 // podPrint returns the print of a pod: its metadata mapping md and spec
 // mapping spec (either may be nil).
@@ -185,12 +194,15 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 		sum += entry("spec", p.node(spec))
 	}
 	sum += entry("serviceAccountName", strHash(sa))
-	var automount int8
+	flags := printKnown
+	if p.token {
+		flags |= printToken
+	}
 	switch scalar(mapGet(spec, "automountServiceAccountToken")) {
 	case "true":
-		automount = 1
+		flags |= printAutomount | printAutomountTrue
 	case "false":
-		automount = -1
+		flags |= printAutomount
 	}
 	if ann := mapGet(md, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
 		var as uint64
@@ -206,7 +218,7 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 	if p.alias {
 		h = rand.Uint64() // #nosec G404 -- not a secret: a print equal to no other, so the Pod deviates
 	}
-	return specPrint{hash: h, known: true, token: p.token, account: sa, automount: automount}
+	return specPrint{hash: h, flags: flags}
 }
 
 // auditedAnnotation reports whether an audit reads pod annotation k: the
@@ -454,13 +466,7 @@ func printObject(n *yaml.Node, obj any) specPrint {
 	if isPod {
 		p.podName = pod.Name
 	}
-	sp := p.podPrint(md, spec)
-	if isPod {
-		sp.account = "" // what an instance Pod runs as is in its hash
-	} else {
-		sp.account = strings.Clone(sp.account) // not the parsed text's
-	}
-	return sp
+	return p.podPrint(md, spec)
 }
 
 // typedPrint is printObject for an object built in memory, through its
@@ -505,22 +511,23 @@ func typedPrint(obj any) specPrint {
 // printOf returns the print of o, computing it from its typed object when
 // it was not decoded from YAML. A slim Pod always has its print.
 func printOf(o *object) specPrint {
-	if !o.print.known && o.slim == nil {
+	if !o.print.known() && o.slim == nil {
 		o.print = typedPrint(o.obj)
 	}
 	return o.print
 }
 
-// automounts reports whether the pods of a template of print t, in
-// namespace ns, get a ServiceAccount token automounted: its
+// automounts reports whether the pods of template t, of print tp, in
+// namespace ns get a ServiceAccount token automounted: its
 // automountServiceAccountToken, else its ServiceAccount's in the input,
 // else true. ServiceAccount admission adds the kube-api-access volume
 // only then.
-func automounts(t specPrint, ns string, accounts map[string]*corev1.ServiceAccount) bool {
-	if t.automount != 0 {
-		return t.automount > 0
+func automounts(tp specPrint, t *corev1.PodTemplateSpec, ns string, accounts map[string]*corev1.ServiceAccount) bool {
+	if tp.flags&printAutomount != 0 {
+		return tp.flags&printAutomountTrue != 0
 	}
-	if sa := accounts[ns+"/"+t.account]; sa != nil && sa.AutomountServiceAccountToken != nil {
+	name := cmp.Or(t.Spec.ServiceAccountName, t.Spec.DeprecatedServiceAccount, "default")
+	if sa := accounts[ns+"/"+name]; sa != nil && sa.AutomountServiceAccountToken != nil {
 		return *sa.AutomountServiceAccountToken
 	}
 	return true
@@ -534,57 +541,63 @@ type variant struct {
 	pods  int
 }
 
-// deviating returns the variants of the instance Pods objs[idx[p]] whose
-// top-most owner objs[idx[root[p]]] has another template, in input order.
-func deviating(objs []object, idx, root []int) []*variant {
-	type key struct {
-		owner int
-		hash  uint64
-		own   int // the Pod's index when its print is unknown, else -1
+// variants finds the instance Pods objs[idx[p]] whose top-most owner
+// objs[idx[root[p]]] has another template, in input order.
+type variants struct {
+	objs      []object
+	list      []*variant
+	byKey     map[variantKey]*variant
+	templates map[int]specPrint
+	accounts  map[string]*corev1.ServiceAccount
+}
+
+type variantKey struct {
+	owner int
+	hash  uint64
+	own   int // the Pod's index when its print is unknown, else -1
+}
+
+// add compares instance Pod objs[i] with the template of objs[o]. It
+// reports false, and does nothing, when that needs the ServiceAccount of
+// a template that is slim: ask again once it is decoded whole.
+func (vs *variants) add(i, o int) bool {
+	objs := vs.objs
+	t, ok := vs.templates[o]
+	if !ok {
+		t = printOf(&objs[o])
+		vs.templates[o] = t
 	}
-	var out []*variant
-	byKey := map[key]*variant{}
-	templates := map[int]specPrint{}
-	var accounts map[string]*corev1.ServiceAccount
-	for p, i := range idx {
-		r := root[p]
-		if r == p || objs[i].kind != "Pod" {
-			continue
+	pp := printOf(&objs[i])
+	if pp.known() && t.known() && pp.hash == t.hash {
+		if !pp.token() {
+			return true
 		}
-		o := idx[r]
-		t, ok := templates[o]
-		if !ok {
-			t = printOf(&objs[o])
-			templates[o] = t
+		if t.flags&printAutomount == 0 && objs[o].slim != nil {
+			return false // its serviceAccountName is not decoded
 		}
-		pp := printOf(&objs[i])
-		if pp.known && t.known && pp.hash == t.hash {
-			if !pp.token {
-				continue
-			}
-			if accounts == nil {
-				accounts = map[string]*corev1.ServiceAccount{}
-				for _, x := range objs {
-					if sa, ok := x.obj.(*corev1.ServiceAccount); ok {
-						accounts[sa.Namespace+"/"+sa.Name] = sa
-					}
+		if vs.accounts == nil {
+			vs.accounts = map[string]*corev1.ServiceAccount{}
+			for _, x := range objs {
+				if sa, ok := x.obj.(*corev1.ServiceAccount); ok {
+					vs.accounts[sa.Namespace+"/"+sa.Name] = sa
 				}
 			}
-			if automounts(t, meta(objs[o].obj).GetNamespace(), accounts) {
-				continue
-			}
 		}
-		k := key{owner: o, hash: pp.hash, own: -1}
-		if !pp.known {
-			k.own = i
+		tmpl, _ := podTemplate(objs[o].obj)
+		if automounts(t, tmpl, meta(objs[o].obj).GetNamespace(), vs.accounts) {
+			return true
 		}
-		if v := byKey[k]; v != nil {
-			v.pods++
-			continue
-		}
-		v := &variant{first: i, owner: o, pods: 1}
-		byKey[k] = v
-		out = append(out, v)
 	}
-	return out
+	k := variantKey{owner: o, hash: pp.hash, own: -1}
+	if !pp.known() {
+		k.own = i
+	}
+	if v := vs.byKey[k]; v != nil {
+		v.pods++
+		return true
+	}
+	v := &variant{first: i, owner: o, pods: 1}
+	vs.byKey[k] = v
+	vs.list = append(vs.list, v)
+	return true
 }

@@ -387,6 +387,33 @@ func TestFoldedPodDeviation(t *testing.T) {
 	// Two Pods with the same other spec are one variant, audited at the first.
 	two := foldDump + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-aaaaa", "11")) + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))
 	cases = append(cases, tc{"two privileged", two, []string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
+	// The kube-api-access volume is admission's only when the template
+	// automounts a token: here its ServiceAccount says it does not.
+	noAutomount := strings.Replace(foldDump, "      automountServiceAccountToken: true\n", "", 1) + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`
+	tokenPods := func(s string) string {
+		return s + strings.Replace(instancePod("web-7d9c5b8f4-aaaaa", "11"), "  automountServiceAccountToken: true\n", "", 1) +
+			strings.Replace(instancePod("web-7d9c5b8f4-bbbbb", "22"), "  automountServiceAccountToken: true\n", "", 1)
+	}
+	cases = append(cases, tc{"token volume, ServiceAccount without automount", tokenPods(noAutomount),
+		[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
+	cases = append(cases, tc{"token volume, ServiceAccount with automount", tokenPods(strings.Replace(noAutomount, "automountServiceAccountToken: false", "automountServiceAccountToken: true", 1)), nil})
+	// The same with the ReplicaSet, slim, as the owner: the Deployment is
+	// not in the dump.
+	rsOwner := func(s string) string {
+		dep := s[:strings.Index(s, "---\n")]
+		rs := strings.NewReplacer("kind: Deployment\n", "kind: ReplicaSet\n", "\n  name: web\n  namespace: shop\n", "\n  name: web-7d9c5b8f4\n  namespace: shop\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-uid, controller: true}]\n",
+			"  uid: d-uid\n", "  uid: rs-uid\n").Replace(dep)
+		return rs + s[strings.Index(s, "---\napiVersion: v1\nkind: ServiceAccount"):]
+	}
+	cases = append(cases, tc{"token volume, ServiceAccount without automount, ReplicaSet owner", tokenPods(rsOwner(noAutomount)),
+		[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/ReplicaSet/web-7d9c5b8f4 2"}})
+	cases = append(cases, tc{"token volume, ServiceAccount with automount, ReplicaSet owner",
+		tokenPods(rsOwner(strings.Replace(noAutomount, "automountServiceAccountToken: false", "automountServiceAccountToken: true", 1))), nil})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for how, s := range loadDump(t, c.text) {
@@ -403,8 +430,12 @@ func TestFoldedPodDeviation(t *testing.T) {
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("%s: DeviatingPods (-want +got):\n%s", how, diff)
 				}
-				if len(s.Workloads) != 1 || s.Workloads[0].ID() != "shop/Deployment/web" || s.Workloads[0].Instances != 2 || len(s.Workloads[0].IPs) != 2 {
-					t.Errorf("%s: workloads %v, want shop/Deployment/web with its 2 Pods and their IPs", how, s.Workloads)
+				owner := "shop/Deployment/web"
+				if strings.Contains(c.name, "ReplicaSet owner") {
+					owner = "shop/ReplicaSet/web-7d9c5b8f4"
+				}
+				if len(s.Workloads) != 1 || s.Workloads[0].ID() != owner || s.Workloads[0].Instances != 2 || len(s.Workloads[0].IPs) != 2 {
+					t.Errorf("%s: workloads %v, want %s with its 2 Pods and their IPs", how, s.Workloads, owner)
 				}
 			}
 		})

@@ -29,7 +29,9 @@ import (
 // turns out to be a workload of its own (its owner is not in the input)
 // is decoded again, whole, from its file (see rereadSlim), so the Set is
 // the one a full decode gives, but for the spec and status fields the
-// Objects of instance Pods leave out.
+// Objects of instance Pods leave out. What the audits read of an instance
+// Pod's spec is hashed while it is decoded (see deviation.go): a Pod whose
+// spec is not its workload's template is decoded again, whole, as well.
 
 // slimSpec and slimStatus are the fields of an instance Pod's spec and
 // status that a slim decode keeps: what folding (IPs), checkObject (the

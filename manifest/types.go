@@ -266,7 +266,8 @@ type Set struct {
 	// hostIP(s) and podIP(s) are kept), and of their pod spec only
 	// hostNetwork, nodeName and the name and ports of each container and
 	// init container. Their Lines are empty. Every field was checked all the
-	// same: input errors are those of a full decode.
+	// same: input errors are those of a full decode. The Pods of
+	// DeviatingPods are decoded whole.
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
 	PodIPsKnown bool

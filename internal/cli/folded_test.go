@@ -44,7 +44,9 @@ func TestCheckFoldedPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(data), "\n")
-	lineOf := func(s string) int { return slices.IndexFunc(lines, func(l string) bool { return strings.HasSuffix(l, s) }) + 1 }
+	lineOf := func(s string) int {
+		return slices.IndexFunc(lines, func(l string) bool { return strings.HasSuffix(l, s) }) + 1
+	}
 	byPod := map[string][]string{}
 	for _, f := range checkOutput(t, out).Findings {
 		if f.File != dir+"forged.yaml" {

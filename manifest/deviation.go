@@ -49,9 +49,10 @@ import (
 //     ServiceAccount the Pod runs as (unset is default, as admission sets);
 //   - resource requests, compared with the limits copied in where a
 //     request is missing (the API server's defaulting of Pods);
-//   - a StatefulSet's volumeClaimTemplates volume, whose claim is
-//     <volume>-<pod name>, and the JOB_COMPLETION_INDEX variable of an
-//     indexed Job.
+//   - the volumes of a StatefulSet's volumeClaimTemplates (in a Pod, a
+//     persistentVolumeClaim volume whose claim is <volume>-<pod name>;
+//     the audits allow every such volume), and the JOB_COMPLETION_INDEX
+//     variable of an indexed Job.
 //
 // Everything else is compared, in order but for mapping keys and
 // volumes: a field written in another form (0.5 for 500m, an empty
@@ -83,7 +84,6 @@ var (
 	mixB      = maphash.String(printSeed, "b") | 1
 	tagMap    = maphash.String(printSeed, "{}")
 	tagSeq    = maphash.String(printSeed, "[]")
-	tagClaim  = maphash.String(printSeed, "volumeClaimTemplate")
 	tagBad    = maphash.String(printSeed, "alias")
 )
 
@@ -246,15 +246,17 @@ func (p *printer) tolerations(n *yaml.Node) (uint64, bool) {
 }
 
 // volumes hashes a volumes list as a set (the StatefulSet controller puts
-// its claims first), without the standard kube-api-access volume, with a
-// StatefulSet's claims (<volume>-<pod name>) as the volumeClaimTemplates
-// of its template are. The list is not kept when none is left.
+// its claims first), without the standard kube-api-access volume and
+// without the volumes of a StatefulSet's volumeClaimTemplates: in a
+// template those named by its claims (the controller replaces them), in a
+// Pod those of a claim named <volume>-<pod name>. The list is not kept
+// when none is left.
 func (p *printer) volumes(n *yaml.Node) (uint64, bool) {
 	if n.Kind != yaml.SequenceNode {
 		return p.node(n), true
 	}
 	var sum uint64
-	kept := len(p.claims) > 0
+	kept := false
 	for _, v := range n.Content {
 		name := scalar(mapGet(v, "name"))
 		switch {
@@ -263,20 +265,15 @@ func (p *printer) volumes(n *yaml.Node) (uint64, bool) {
 			p.token = true
 			continue
 		case p.claims != nil && contains(p.claims, name):
-			continue // replaced by the claim
+			continue
 		case p.podName != "" && len(v.Content) == 4:
 			pvc := mapGet(v, "persistentVolumeClaim")
 			if pvc != nil && pvc.Kind == yaml.MappingNode && len(pvc.Content) == 2 && scalar(mapGet(pvc, "claimName")) == name+"-"+p.podName {
-				sum += mix(tagClaim, strHash(name))
-				kept = true
 				continue
 			}
 		}
 		sum += p.node(v)
 		kept = true
-	}
-	for _, c := range p.claims {
-		sum += mix(tagClaim, strHash(c))
 	}
 	return mapHash(sum), kept
 }

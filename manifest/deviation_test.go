@@ -441,3 +441,111 @@ automountServiceAccountToken: false
 		})
 	}
 }
+
+// TestFoldedPodControllers: what the StatefulSet, DaemonSet and Job
+// controllers add to their Pods is not a deviation; a change an audit
+// judges beside it is.
+func TestFoldedPodControllers(t *testing.T) {
+	const sts = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop, uid: sts-uid}
+spec:
+  selector: {matchLabels: {app: db}}
+  serviceName: db
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "db:1", volumeMounts: [{name: data, mountPath: /data}]}]
+  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db-0
+  namespace: shop
+  labels: {app: db, apps.kubernetes.io/pod-index: "0", statefulset.kubernetes.io/pod-name: db-0}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, uid: sts-uid, controller: true}]
+spec:
+  containers: [{name: db, image: "db:1", volumeMounts: [{name: data, mountPath: /data}]}]
+  hostname: db-0
+  subdomain: db
+  volumes: [VOLUME]
+`
+	const ds = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop, uid: ds-uid}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "agent:1"}]
+      tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: agent-x2k4q
+  namespace: shop
+  labels: {app: agent, controller-revision-hash: 5d8f7c9b6, pod-template-generation: "1"}
+  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: ds-uid, controller: true}]
+spec:
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [node-1]}]}]}}}
+  containers: [{name: agent, image: "agent:1"EXTRA}]
+  tolerations:
+  - {key: dedicated, operator: Equal, value: infra, effect: NoSchedule}
+  - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute}
+  - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}
+  - {key: node.kubernetes.io/disk-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/memory-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/pid-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/unschedulable, operator: Exists, effect: NoSchedule}
+`
+	const job = `apiVersion: batch/v1
+kind: Job
+metadata: {name: batch, namespace: shop, uid: job-uid}
+spec:
+  completionMode: Indexed
+  template:
+    metadata: {labels: {app: batch}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: work, image: "work:1"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: batch-0-x2k4q
+  namespace: shop
+  labels: {app: batch, batch.kubernetes.io/job-completion-index: "0", job-name: batch}
+  ownerReferences: [{apiVersion: batch/v1, kind: Job, name: batch, uid: job-uid, controller: true}]
+spec:
+  hostname: batch-0
+  restartPolicy: Never
+  containers: [{name: work, image: "work:1", env: [{name: JOB_COMPLETION_INDEX, valueFrom: {fieldRef: {fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}ENV]}]
+`
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"StatefulSet claim", strings.Replace(sts, "VOLUME", "{name: data, persistentVolumeClaim: {claimName: data-db-0}}", 1), nil},
+		{"StatefulSet claim of another Pod", strings.Replace(sts, "VOLUME", "{name: data, persistentVolumeClaim: {claimName: data-db-1}}", 1), []string{"shop/Pod/db-0"}},
+		{"StatefulSet hostPath for the claim", strings.Replace(sts, "VOLUME", "{name: data, hostPath: {path: /}}", 1), []string{"shop/Pod/db-0"}},
+		{"DaemonSet node affinity and tolerations", strings.Replace(ds, "EXTRA", "", 1), nil},
+		{"DaemonSet privileged", strings.Replace(ds, "EXTRA", ", securityContext: {privileged: true}", 1), []string{"shop/Pod/agent-x2k4q"}},
+		{"indexed Job", strings.Replace(job, "ENV", "", 1), nil},
+		{"indexed Job, secret in env", strings.Replace(job, "ENV", ", {name: DB_PASSWORD, value: hunter2hunter2}", 1), []string{"shop/Pod/batch-0-x2k4q"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for how, s := range loadDump(t, tc.text) {
+				var got []string
+				for _, w := range s.DeviatingPods {
+					got = append(got, w.ID())
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s: DeviatingPods (-want +got):\n%s", how, diff)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package podsec
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
@@ -39,7 +40,9 @@ type Options struct {
 
 // Audit checks the pod template of every workload of set, and the spec of
 // every Pod of set.DeviatingPods, against the Pod Security Standards and
-// Ward's own hardening rules, and the NodePort and
+// Ward's own hardening rules (a Pod of DeviatingPods gets
+// pod/deviates-from-template and the findings its workload does not
+// already get), and the NodePort and
 // LoadBalancer Services of set against ingress isolation, its RBAC
 // roles and bindings for dangerous rights and who holds them, and its
 // ConfigMaps for secrets. It returns the
@@ -62,20 +65,42 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 			a.accounts[sa.Namespace+"/"+sa.Name] = sa
 		}
 	}
+	owners := map[string]bool{}
+	for _, w := range set.DeviatingPods {
+		if w != nil && w.Deviation != nil {
+			owners[w.Deviation.Owner] = true
+		}
+	}
+	same := map[string]bool{} // the findings of owners, as sameKey writes them
 	for _, w := range set.Workloads {
 		if w == nil || w.Template == nil {
 			continue
 		}
+		start := len(a.out)
 		a.pss(w)
 		a.hardening(w)
+		if owners[w.ID()] {
+			for _, f := range a.out[start:] {
+				same[sameKey(f, w.ID())] = true
+			}
+		}
 	}
 	for _, w := range set.DeviatingPods {
 		if w == nil || w.Template == nil || w.Deviation == nil {
 			continue
 		}
 		a.deviation(w)
+		start := len(a.out)
 		a.pss(w)
 		a.hardening(w)
+		// What its workload's template has too is reported there.
+		kept := a.out[:start]
+		for _, f := range a.out[start:] {
+			if !same[sameKey(f, w.ID())] {
+				kept = append(kept, f)
+			}
+		}
+		a.out = kept
 	}
 	a.exposure(set)
 	a.rbac(set)
@@ -150,6 +175,13 @@ func (a *auditor) deviation(w *manifest.Workload) {
 	}
 	a.report(ruleDeviatesTemplate, finding.Medium, w.Source.File, w.Source.Line, w.ID(),
 		fmt.Sprintf("%s%s is folded into %s (%s) through its ownerReferences, but its spec differs from that workload's pod template "+
-			"beyond what the API server and admission add: it is audited on its own spec", w.ID(), also, d.Owner, d.OwnerSource),
+			"beyond what the API server and admission add: it is audited on its own spec, and the findings that %s does not already get name it", w.ID(), also, d.Owner, d.OwnerSource, d.Owner),
 		"find out what created or changed the Pod (kubectl debug, a mutating webhook, a Pod made by hand) and delete it, or audit what the webhook adds")
+}
+
+// sameKey identifies a finding about workload id whatever the workload:
+// its rule and its message with id taken out. A Pod of DeviatingPods and
+// the workload it is folded into share the findings of the same key.
+func sameKey(f finding.Finding, id string) string {
+	return f.Rule + "\x00" + strings.ReplaceAll(f.Message, id, "\x00")
 }

@@ -886,3 +886,29 @@ func TestDeviatingPodAudited(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviatingPodSameFindings: what a deviating Pod shares with its
+// workload's template is reported once, on the workload; what only the
+// Pod has names the Pod.
+func TestDeviatingPodSameFindings(t *testing.T) {
+	doc := withInstance("\n  hostNetwork: true #x")
+	for _, ro := range []string{"          readOnlyRootFilesystem: true\n", "      readOnlyRootFilesystem: true\n"} {
+		if !strings.Contains(doc, ro) {
+			t.Fatalf("input lacks %q", ro)
+		}
+		doc = strings.Replace(doc, ro, "", 1)
+	}
+	fs := audit(t, doc, podsec.Options{})
+	var gotF []string
+	for _, f := range fs {
+		gotF = append(gotF, f.Rule+" "+f.Object)
+	}
+	wantF := []string{
+		"pod/writable-root-fs " + dep,
+		"pod/deviates-from-template " + forgedPod,
+		"pss/hostNamespaces " + forgedPod,
+	}
+	if diff := cmp.Diff(wantF, gotF); diff != "" {
+		t.Errorf("findings (-want +got):\n%s\nall findings:\n%s", diff, dump(fs))
+	}
+}

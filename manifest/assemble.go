@@ -265,8 +265,8 @@ type ownerKey struct{ namespace, kind, name string }
 // whose owner chain leads to other workload objects in the input is not a
 // workload of its own; a Pod among them becomes an instance of the top-most
 // owner. An instance Pod whose spec is not that owner's template (see
-// deviating) is audited on its own: the first of each variant is among
-// the Pods returned (deviants). A slim Pod (see slimRef) that is a
+// variants in deviation.go) is audited on its own: the first of each
+// variant is among the Pods returned (deviants). A slim Pod (see slimRef) that is a
 // workload of its own, or a deviant, is first decoded whole: it replaces
 // objs[i], and i is in whole. Errors doing so are appended to errs.
 func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, deviants []*Workload, whole []int, _ []error) {

@@ -67,8 +67,9 @@ type object struct {
 	obj   any
 	kind  string
 	src   Source
-	lines Lines    // field lines: policies, and workloads with Options.FieldLines
-	slim  *slimRef // set for a Pod decoded slim: where to decode it whole
+	lines Lines     // field lines: policies, and workloads with Options.FieldLines
+	slim  *slimRef  // set for a Pod decoded slim: where to decode it whole
+	print specPrint // of an owned Pod's spec, of a workload object's template
 }
 
 // fieldErrors turns FieldErrors of one object into *Errors, with the line of
@@ -145,7 +146,7 @@ func objectRef(o object) Ref {
 // namespaces, drops duplicates, folds owned objects into their top-most
 // owner and creates the namespaces objects live in.
 func assemble(defaultNamespace string, objs []object) (*Set, []error) {
-	s := &Set{Objects: make([]Object, 0, len(objs))}
+	s := &Set{Objects: make([]Object, 0, len(objs)), objects: make([]object, 0, len(objs))}
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
@@ -219,7 +220,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	}
 
 	var whole []int // slim Pods decoded again whole
-	s.Workloads, whole, errs = fold(objs, workloads, &s.PodIPsKnown, errs)
+	s.Workloads, s.DeviatingPods, whole, errs = fold(objs, workloads, &s.PodIPsKnown, errs)
 	for _, i := range whole {
 		o := objs[i]
 		s.objects[at[i]] = o
@@ -242,9 +243,11 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 		s.Namespaces = append(s.Namespaces, n)
 	}
 	slices.SortFunc(s.Namespaces, func(a, b *Namespace) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.Workloads, func(a, b *Workload) int {
+	byID := func(a, b *Workload) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name), strings.Compare(a.Kind, b.Kind))
-	})
+	}
+	slices.SortFunc(s.Workloads, byID)
+	slices.SortFunc(s.DeviatingPods, byID)
 	slices.SortFunc(s.Services, func(a, b *Service) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
@@ -261,10 +264,12 @@ type ownerKey struct{ namespace, kind, name string }
 // fold turns the workload objects objs[idx...] into Workloads. An object
 // whose owner chain leads to other workload objects in the input is not a
 // workload of its own; a Pod among them becomes an instance of the top-most
-// owner. A slim Pod (see slimRef) that is a workload of its own is first
-// decoded whole: it replaces objs[i], and i is in whole. Errors doing so
-// are appended to errs.
-func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, whole []int, _ []error) {
+// owner. An instance Pod whose spec is not that owner's template (see
+// variants in deviation.go) is audited on its own: the first of each
+// variant is among the Pods returned (deviants). A slim Pod (see slimRef) that is a
+// workload of its own, or a deviant, is first decoded whole: it replaces
+// objs[i], and i is in whole. Errors doing so are appended to errs.
+func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, deviants []*Workload, whole []int, _ []error) {
 	owners := make(map[ownerKey]int) // position in idx of each possible owner
 	for p, i := range idx {
 		if objs[i].kind != "Pod" {
@@ -358,8 +363,40 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			whole = append(whole, i)
 		}
 	}
+	vs := &variants{objs: objs, byKey: map[variantKey]*variant{}, templates: map[int]specPrint{}}
+	var later [][2]int // Pods to compare once their owner is decoded whole
+	for p, i := range idx {
+		if r := root[p]; r != p && objs[i].kind == "Pod" && !vs.add(i, idx[r]) {
+			later = append(later, [2]int{i, idx[r]})
+		}
+	}
+	for _, v := range vs.list {
+		if objs[v.first].slim != nil {
+			whole = append(whole, v.first)
+		}
+	}
 	if len(whole) > 0 {
 		errs = append(errs, wholePods(objs, whole)...)
+	}
+	if len(later) > 0 {
+		// Rare: a slim owner (a ReplicaSet without its Deployment) whose
+		// ServiceAccount tells whether its Pods' token volume is its own.
+		n := len(vs.list)
+		for _, l := range later {
+			if objs[l[1]].slim == nil {
+				vs.add(l[0], l[1])
+			}
+		}
+		var again []int
+		for _, v := range vs.list[n:] {
+			if objs[v.first].slim != nil {
+				again = append(again, v.first)
+			}
+		}
+		if len(again) > 0 {
+			errs = append(errs, wholePods(objs, again)...)
+			whole = append(whole, again...)
+		}
 	}
 
 	byPos := make(map[int]*Workload)
@@ -397,7 +434,17 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			w.IPs = slices.Compact(w.IPs)
 		}
 	}
-	return out, whole, errs
+	for _, v := range vs.list {
+		o := &objs[v.first]
+		if o.slim != nil || objs[v.owner].slim != nil {
+			continue // not read again: an error above
+		}
+		w := newWorkload(o)
+		m := meta(objs[v.owner].obj)
+		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
+		deviants = append(deviants, w)
+	}
+	return out, deviants, whole, errs
 }
 
 // controllerRef returns the controller owner reference, or else the first.

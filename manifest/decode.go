@@ -335,7 +335,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	} else {
 		kind = strings.Clone(kind)
 	}
-	o := object{obj: obj, kind: kind, src: src, slim: slim}
+	o := object{obj: obj, kind: kind, src: src, slim: slim, print: printObject(n, obj)}
 	if slim != nil {
 		// No field lines: a slim Pod that becomes a workload is decoded
 		// again, whole, with them.

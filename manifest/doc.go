@@ -18,7 +18,12 @@
 // by field like any object but decoded slim, without most of their spec
 // and status, which cluster dumps hold by the hundred thousand: one whose
 // owner turns out to be absent is a workload of its own and is decoded
-// again, whole, from its file (see Set.Objects). OpenShift
+// again, whole, from its file (see Set.Objects). Owner references are not
+// taken on trust: while decoding, each such Pod's spec is hashed, with what
+// the API server and standard admission add to every Pod left out, and
+// compared with the hash of its workload's template; a Pod that differs is
+// decoded again whole too and listed in Set.DeviatingPods, for the audits
+// to judge its own spec (one Pod per workload and differing spec). OpenShift
 // DeploymentConfigs, Knative Services and Configurations and Argo Rollouts
 // are workloads too, decoded into this package's minimal types
 // (DeploymentConfig, KnativeService, ...). Policy kinds Ward cannot evaluate yet (Calico, Cilium,

@@ -298,9 +298,15 @@ func (ld *loadedDoc) decodeSafely(d *decoder, u unit, out *decoded) {
 func (l *loader) finish() (*Set, error) {
 	files := map[string]map[string]int{} // origin files read, indexed (objectLines)
 	var errs []error
-	var objs []object
 	var skipped []Skipped
 	var unsupported []Unsupported
+	n := 0
+	for _, f := range l.files {
+		for _, o := range f.out {
+			n += len(o.objs)
+		}
+	}
+	objs := make([]object, 0, n) // not grown: a dump has hundreds of thousands
 	for _, f := range l.files {
 		var me *Error
 		if errors.As(f.err, &me) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -29,7 +30,9 @@ import (
 // turns out to be a workload of its own (its owner is not in the input)
 // is decoded again, whole, from its file (see rereadSlim), so the Set is
 // the one a full decode gives, but for the spec and status fields the
-// Objects of instance Pods leave out.
+// Objects of instance Pods leave out. What the audits read of an instance
+// Pod's spec is hashed while it is decoded (see deviation.go): a Pod whose
+// spec is not its workload's template is decoded again, whole, as well.
 
 // slimSpec and slimStatus are the fields of an instance Pod's spec and
 // status that a slim decode keeps: what folding (IPs), checkObject (the
@@ -469,7 +472,8 @@ var rereadSeed = maphash.MakeSeed()
 var errChanged = errors.New("file changed while being read")
 
 // wholePods replaces the slim Pods objs[i], for i in idx, by their whole
-// decode, read again from their files (one read per file). A file that
+// decode, read again from their files (one read per file, files in
+// parallel). A file that
 // can no longer be read, or changed, is an error, and its Pods stay slim.
 // Namespaces set on the slim Pods are kept.
 func wholePods(objs []object, idx []int) []error {
@@ -482,9 +486,26 @@ func wholePods(objs []object, idx []int) []error {
 		}
 		byFile[f] = append(byFile[f], i)
 	}
+	// The files are read in parallel: each Pod is in one file, so each
+	// objs[i] is written by one goroutine.
+	fileErrs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for j := range next {
+				fileErrs[j] = files[j].decodeWhole(objs, byFile[files[j]])
+			}
+		})
+	}
+	for j := range files {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
 	var errs []error
-	for _, f := range files {
-		if err := f.decodeWhole(objs, byFile[f]); err != nil {
+	for _, err := range fileErrs {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -84,7 +84,26 @@ type Workload struct {
 	// unless loaded with Options.FieldLines.
 	Lines Lines
 
+	// Deviation is set on a Pod of Set.DeviatingPods: folded into the
+	// workload Owner, but with a spec other than its template.
+	Deviation *Deviation
+
 	templatePath string // "spec.template", "" for a Pod
+}
+
+// Deviation says why a Pod folded into a workload is audited on its own
+// spec: its spec is not the workload's pod template, once what the API
+// server, controllers and standard admission add to every Pod is left out
+// (see the package documentation).
+type Deviation struct {
+	// Owner is the ID of the workload the Pod is folded into
+	// ("namespace/Kind/name"), found through its ownerReferences.
+	Owner string
+	// OwnerSource is where Owner is declared.
+	OwnerSource Source
+	// Pods counts the Pods folded into Owner with this same spec, this
+	// one, the first in the input, included. Only this one is audited.
+	Pods int
 }
 
 // Line returns the line of the field at path (a path of the workload
@@ -220,12 +239,20 @@ type Unsupported struct {
 // namespaces by name; workloads, services and policies by namespace then
 // name (then kind for workloads).
 type Set struct {
-	Namespaces  []*Namespace
-	Workloads   []*Workload
-	Services    []*Service
-	Policies    []*Policy
-	Skipped     []Skipped
-	Unsupported []Unsupported
+	Namespaces []*Namespace
+	Workloads  []*Workload
+	// DeviatingPods are Pods folded into a workload (instances, counted
+	// in its Instances and IPs) whose spec is not its pod template: for
+	// the audits, which read each as a workload of kind Pod of its own.
+	// Pods of one workload with the same spec are one entry, the first
+	// in the input (Deviation.Pods counts them). They are not in
+	// Workloads: the network model takes a workload's pods as its
+	// template says.
+	DeviatingPods []*Workload
+	Services      []*Service
+	Policies      []*Policy
+	Skipped       []Skipped
+	Unsupported   []Unsupported
 	// Warnings are inputs left out on purpose, such as a named pipe met
 	// in a directory walk (ErrNotRegular) or a symbolic link loop
 	// (ErrWalkedTwice); they are not input errors.
@@ -239,7 +266,8 @@ type Set struct {
 	// hostIP(s) and podIP(s) are kept), and of their pod spec only
 	// hostNetwork, nodeName and the name and ports of each container and
 	// init container. Their Lines are empty. Every field was checked all the
-	// same: input errors are those of a full decode.
+	// same: input errors are those of a full decode. The Pods of
+	// DeviatingPods are decoded whole.
 	Objects []Object
 	// PodIPsKnown is true when at least one pod IP was in the input.
 	PodIPsKnown bool

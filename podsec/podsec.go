@@ -2,6 +2,7 @@ package podsec
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
@@ -37,8 +38,11 @@ type Options struct {
 	TrustedRegistries []string
 }
 
-// Audit checks the pod template of every workload of set against the Pod
-// Security Standards and Ward's own hardening rules, and the NodePort and
+// Audit checks the pod template of every workload of set, and the spec of
+// every Pod of set.DeviatingPods, against the Pod Security Standards and
+// Ward's own hardening rules (a Pod of DeviatingPods gets
+// pod/deviates-from-template and the findings its workload does not
+// already get), and the NodePort and
 // LoadBalancer Services of set against ingress isolation, its RBAC
 // roles and bindings for dangerous rights and who holds them, and its
 // ConfigMaps for secrets. It returns the
@@ -61,12 +65,42 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 			a.accounts[sa.Namespace+"/"+sa.Name] = sa
 		}
 	}
+	owners := map[string]bool{}
+	for _, w := range set.DeviatingPods {
+		if w != nil && w.Deviation != nil {
+			owners[w.Deviation.Owner] = true
+		}
+	}
+	same := map[string]bool{} // the findings of owners, as sameKey writes them
 	for _, w := range set.Workloads {
 		if w == nil || w.Template == nil {
 			continue
 		}
+		start := len(a.out)
 		a.pss(w)
 		a.hardening(w)
+		if owners[w.ID()] {
+			for _, f := range a.out[start:] {
+				same[sameKey(f, w.ID())] = true
+			}
+		}
+	}
+	for _, w := range set.DeviatingPods {
+		if w == nil || w.Template == nil || w.Deviation == nil {
+			continue
+		}
+		a.deviation(w)
+		start := len(a.out)
+		a.pss(w)
+		a.hardening(w)
+		// What its workload's template has too is reported there.
+		kept := a.out[:start]
+		for _, f := range a.out[start:] {
+			if !same[sameKey(f, w.ID())] {
+				kept = append(kept, f)
+			}
+		}
+		a.out = kept
 	}
 	a.exposure(set)
 	a.rbac(set)
@@ -129,4 +163,25 @@ func (a *auditor) report(rule string, sev finding.Severity, file string, line in
 func LatestVersion() string {
 	v, _ := selectChecks(defaultChecks(), api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()})
 	return v.String()
+}
+
+// deviation reports a Pod folded into a workload whose spec is not the
+// workload's template: the findings that follow name it.
+func (a *auditor) deviation(w *manifest.Workload) {
+	d := w.Deviation
+	also := ""
+	if d.Pods > 1 {
+		also = fmt.Sprintf(" (and %d other Pods of %s with the same spec, audited as this one)", d.Pods-1, d.Owner)
+	}
+	a.report(ruleDeviatesTemplate, finding.Medium, w.Source.File, w.Source.Line, w.ID(),
+		fmt.Sprintf("%s%s is folded into %s (%s) through its ownerReferences, but its spec differs from that workload's pod template "+
+			"beyond what the API server and admission add: it is audited on its own spec, and the findings that %s does not already get name it", w.ID(), also, d.Owner, d.OwnerSource, d.Owner),
+		"find out what created or changed the Pod (kubectl debug, a mutating webhook, a Pod made by hand) and delete it, or audit what the webhook adds")
+}
+
+// sameKey identifies a finding about workload id whatever the workload:
+// its rule and its message with id taken out. A Pod of DeviatingPods and
+// the workload it is folded into share the findings of the same key.
+func sameKey(f finding.Finding, id string) string {
+	return f.Rule + "\x00" + strings.ReplaceAll(f.Message, id, "\x00")
 }

@@ -2,6 +2,7 @@ package podsec_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -109,6 +110,8 @@ spec:
 
 const dep = "shop/Deployment/web"
 
+const ruleDeviates = "pod/deviates-from-template"
+
 // with fills the placeholders of hardened: meta (template metadata), pod
 // (pod spec fields), podsc (pod securityContext fields), sc (the app
 // container's securityContext fields) and containers (more containers).
@@ -145,7 +148,50 @@ func replace(old, new string) string {
 
 // suites holds every rule's cases, keyed by rule id. Each suite has
 // positive cases and negative ones (want empty).
+// withInstance returns hardened with an instance Pod of its ReplicaSet
+// (absent: the Pod folds by name): the template's spec as the API server
+// writes it in a Pod, spec lines extra added.
+func withInstance(extra string) string {
+	return with() + `---
+apiVersion: v1 #pod
+kind: Pod
+metadata:
+  name: web-5d8f7c9b6-x2k4q
+  namespace: shop
+  labels: {app: web, pod-template-hash: 5d8f7c9b6}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f7c9b6, uid: rs-uid, controller: true}]
+spec:
+  automountServiceAccountToken: false
+  nodeName: node-1
+  serviceAccountName: default
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+  - name: app
+    image: registry.example/app:1.0@` + sha + `
+    resources:
+      limits: {cpu: 500m, memory: 128Mi}
+      requests: {cpu: 500m, memory: 128Mi}
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      capabilities:
+        drop: [ALL]` + extra + `
+status: {podIP: 10.0.0.7}
+`
+}
+
+const forgedPod = "shop/Pod/web-5d8f7c9b6-x2k4q"
+
 var suites = map[string][]testCase{
+	ruleDeviates: {
+		{"instance Pod as the API server writes it", withInstance(""), podsec.Options{}, nil},
+		{"instance Pod on the host network", withInstance("\n  hostNetwork: true"), podsec.Options{},
+			[]want{{finding.Medium, "#pod", forgedPod, []string{forgedPod + " is folded into shop/Deployment/web (-:1) through its ownerReferences, but its spec differs"}}}},
+		{"instance Pod with an ephemeral container", withInstance("\n  ephemeralContainers: [{name: debugger, image: busybox}]"), podsec.Options{},
+			[]want{{finding.Medium, "#pod", forgedPod, []string{"audited on its own spec"}}}},
+	},
 	"pod/writable-root-fs": {
 		{"unset", replace("          readOnlyRootFilesystem: true\n", ""), podsec.Options{},
 			[]want{{finding.Medium, "#sc", dep, []string{`container "app" of shop/Deployment/web does not set securityContext.readOnlyRootFilesystem`}}}},
@@ -798,5 +844,71 @@ func TestSecretInEnvWithholdsValues(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d pod/secret-in-env findings, want 3", n)
+	}
+}
+
+// TestDeviatingPodAudited: an instance Pod whose spec is not its
+// workload's template is audited on its own spec, its findings naming it
+// at its lines; one as the API server writes it adds no finding.
+func TestDeviatingPodAudited(t *testing.T) {
+	clean := audit(t, with(), podsec.Options{})
+	for _, tc := range []struct {
+		name, extra string
+		rules       []string // findings on the Pod, beside pod/deviates-from-template, at #x
+	}{
+		{"as written by the API server", "", nil},
+		{"privileged", "\n      privileged: true #x", []string{"pss/privileged"}},
+		{"host network", "\n  hostNetwork: true #x", []string{"pss/hostNamespaces"}},
+		{"host PID", "\n  hostPID: true #x", []string{"pss/hostNamespaces"}},
+		{"hostPath", "\n  volumes:\n  - {name: root, hostPath: {path: /}} #x", []string{"pss/restrictedVolumes"}},
+		{"SYS_ADMIN", "\n        add: [SYS_ADMIN] #x", []string{"pss/capabilities_restricted"}},
+		{"root debugger", "\n  ephemeralContainers:\n  - {name: dbg, image: busybox:1.36@" + sha + ", securityContext: {runAsUser: 0, runAsNonRoot: false}} #x",
+			[]string{"pss/allowPrivilegeEscalation", "pss/capabilities_restricted", "pss/runAsNonRoot", "pss/runAsUser"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := withInstance(tc.extra)
+			fs := audit(t, doc, podsec.Options{})
+			var gotF, wantF []string
+			for _, f := range fs {
+				if f.Object == forgedPod && f.Rule != ruleDeviates && !strings.HasPrefix(f.Rule, "pod/") {
+					gotF = append(gotF, f.Rule+" "+strconv.Itoa(f.Line))
+				}
+			}
+			for _, r := range tc.rules {
+				wantF = append(wantF, r+" "+strconv.Itoa(lineOf(t, doc, "#x")))
+			}
+			if diff := cmp.Diff(wantF, gotF); diff != "" {
+				t.Errorf("findings on the Pod (-want +got):\n%s\nall findings:\n%s", diff, dump(fs))
+			}
+			if tc.extra == "" && len(fs) != len(clean) {
+				t.Errorf("%d findings, want %d as without the Pod:\n%s", len(fs), len(clean), dump(fs))
+			}
+		})
+	}
+}
+
+// TestDeviatingPodSameFindings: what a deviating Pod shares with its
+// workload's template is reported once, on the workload; what only the
+// Pod has names the Pod.
+func TestDeviatingPodSameFindings(t *testing.T) {
+	doc := withInstance("\n  hostNetwork: true #x")
+	for _, ro := range []string{"          readOnlyRootFilesystem: true\n", "      readOnlyRootFilesystem: true\n"} {
+		if !strings.Contains(doc, ro) {
+			t.Fatalf("input lacks %q", ro)
+		}
+		doc = strings.Replace(doc, ro, "", 1)
+	}
+	fs := audit(t, doc, podsec.Options{})
+	var gotF []string
+	for _, f := range fs {
+		gotF = append(gotF, f.Rule+" "+f.Object)
+	}
+	wantF := []string{
+		"pod/writable-root-fs " + dep,
+		"pod/deviates-from-template " + forgedPod,
+		"pss/hostNamespaces " + forgedPod,
+	}
+	if diff := cmp.Diff(wantF, gotF); diff != "" {
+		t.Errorf("findings (-want +got):\n%s\nall findings:\n%s", diff, dump(fs))
 	}
 }

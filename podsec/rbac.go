@@ -213,7 +213,7 @@ func (a *auditor) rbac(set *manifest.Set) {
 	}
 	// Workloads by the ServiceAccount they run as.
 	bySA, tokenless := map[string][]string{}, map[string][]string{}
-	for _, w := range set.Workloads {
+	for _, w := range slices.Concat(set.Workloads, set.DeviatingPods) {
 		if w == nil || w.Template == nil {
 			continue
 		}

@@ -22,6 +22,7 @@ const (
 	ruleSecretInArgs      = "pod/secret-in-args" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "pod/untrusted-registry"
 	rulePrivilegedPort    = "pod/privileged-port"
+	ruleDeviatesTemplate  = "pod/deviates-from-template"
 
 	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
 
@@ -387,6 +388,21 @@ var Rules = []finding.Rule{
 			"(hostPort) are pss/hostPorts.",
 		Fix:         "Listen on a port of 1024 or above and let the Service map the well-known port (`port: 80, targetPort: 8080`).",
 		Equivalents: []string{"KSV-0117", "kube-linter:privileged-ports"},
+	},
+	{
+		ID:       ruleDeviatesTemplate,
+		Severity: finding.Medium,
+		Summary:  "A Pod folded into a workload (through its ownerReferences) runs another spec than the workload's pod template.",
+		Rationale: "In a cluster dump each Pod is counted with the workload its ownerReferences lead to, and the workload is audited by its pod " +
+			"template. ownerReferences prove nothing: a Pod created by hand, changed by a mutating webhook or by `kubectl debug` (ephemeral containers) " +
+			"can name a clean workload's ReplicaSet and run privileged, on the host network, with another image. Ward compares each Pod's spec, " +
+			"and the AppArmor and seccomp annotations, with the template, leaving out what the API server, the scheduler, controllers and " +
+			"standard admission add to every Pod (nodeName, the kube-api-access volume and its mounts, the not-ready and unreachable " +
+			"tolerations, priority, requests defaulted from limits, ...; see usage.md). A Pod that differs is audited on its own spec: every " +
+			"other rule runs on it, and the findings its workload does not already get name it, at its file and line. Pods of one workload with the same spec are audited once, at the first in the input. " +
+			"A Pod of the previous revision during a rollout differs too, and is rightly audited: it runs the old template.",
+		Fix: "Find out what changed the Pod (its managedFields name the writer) and delete it if nothing should have; " +
+			"if a mutating webhook adds containers or volumes, audit what it adds, or give the workload the template its Pods really run.",
 	},
 	{
 		ID:       ruleExposedUnisolated,

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestCheckFoldedPods: `ward check` on a dump whose Pods are what the API
+// server writes for their Deployment gives the Deployment's findings and
+// no more; Pods that name its ReplicaSet as their owner but run another
+// spec are audited on their own spec, each finding naming the Pod at its
+// file and line (the line of the field when a rule points at one), and the
+// run fails.
+func TestCheckFoldedPods(t *testing.T) {
+	const dir = "internal/cli/testdata/folded/"
+	key := func(out string) []string {
+		var keys []string
+		for _, f := range checkOutput(t, out).Findings {
+			keys = append(keys, f.Rule+" "+f.Object+" "+strconv.Itoa(f.Line)+" "+f.Message)
+		}
+		return keys
+	}
+	tmplOut, _, _ := run(t, "", "check", dir+"template.yaml", "-o", "json")
+	dumpOut, errOut, code := run(t, "", "check", dir+"dump.yaml", "-o", "json")
+	if code != ExitOK {
+		t.Errorf("dump.yaml: exit %d, want %d; stderr: %s", code, ExitOK, errOut)
+	}
+	if diff := cmp.Diff(key(tmplOut), key(dumpOut)); diff != "" {
+		t.Errorf("dump.yaml has other findings than its Deployment alone (-template +dump):\n%s", diff)
+	}
+
+	out, errOut, code := run(t, "", "check", dir+"forged.yaml", "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("forged.yaml: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	data, err := os.ReadFile(filepath.Join(root, dir, "forged.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	lineOf := func(s string) int {
+		return slices.IndexFunc(lines, func(l string) bool { return strings.HasSuffix(l, s) }) + 1
+	}
+	byPod := map[string][]string{}
+	for _, f := range checkOutput(t, out).Findings {
+		if f.File != dir+"forged.yaml" {
+			t.Errorf("finding in %s, want forged.yaml: %+v", f.File, f)
+		}
+		if name, ok := strings.CutPrefix(f.Object, "shop/Pod/web-7d9c5b8f4-"); ok {
+			byPod[name] = append(byPod[name], f.Rule+" "+strconv.Itoa(f.Line))
+		}
+	}
+	for _, tc := range []struct {
+		pod  string
+		want string // a finding of a rule judging the change, at the marked line
+	}{
+		{"privileged", "pss/privileged"},
+		{"hostnet", "pss/hostNamespaces"},
+		{"hostpid", "pss/hostNamespaces"},
+		{"hostpath", "pss/restrictedVolumes"},
+		{"netadmin", "pss/capabilities_restricted"},
+		{"root", "pss/runAsUser"},
+		{"extra", "pss/capabilities_restricted"},
+		{"ephemeral", "pss/capabilities_restricted"},
+		{"image", ""},
+	} {
+		got := byPod[tc.pod]
+		podLine := lineOf("name: web-7d9c5b8f4-" + tc.pod)
+		for podLine > 0 && lines[podLine-1] != "apiVersion: v1" {
+			podLine--
+		}
+		if !slices.Contains(got, "pod/deviates-from-template "+strconv.Itoa(podLine)) {
+			t.Errorf("Pod %s: no pod/deviates-from-template at line %d: %v", tc.pod, podLine, got)
+		}
+		if tc.want != "" && !slices.Contains(got, tc.want+" "+strconv.Itoa(lineOf("# "+tc.pod))) {
+			t.Errorf("Pod %s: no %s at line %d: %v", tc.pod, tc.want, lineOf("# "+tc.pod), got)
+		}
+	}
+	if got := byPod["clean"]; len(got) > 0 {
+		t.Errorf("the Pod as the API server writes it has findings: %v", got)
+	}
+}

@@ -1,0 +1,600 @@
+package manifest
+
+import (
+	"cmp"
+	"encoding/json"
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Folded Pods that deviate from their workload's template.
+//
+// A Pod folded into a workload (see fold) is audited as that workload's
+// pod template. Its owner references prove nothing: a Pod made by hand,
+// by a mutating webhook or by kubectl debug may name a clean workload's
+// ReplicaSet and run another spec. So every Pod that folds has a print of
+// its spec, computed from its YAML nodes while it is decoded (slim or
+// not), and every workload object a print of its pod template, computed
+// the same way; fold compares the print of each instance Pod with that of
+// its top-most owner's template. A Pod whose print differs deviates: it
+// still belongs to the workload (its IPs, the network model), but its own
+// spec is audited too (Set.DeviatingPods; a slim Pod is decoded again,
+// whole, first). Pods of one workload with the same print are one
+// variant: its first Pod in the input is audited, for all of them.
+//
+// A print is a hash of the spec and of the annotations the Pod Security
+// Standards read (AppArmor and seccomp), normalized to leave out what the
+// API server, the scheduler, controllers and standard admission add to
+// every Pod or set per Pod, none of which an audit rule reads:
+//
+//   - nodeName, hostname and subdomain (StatefulSet and indexed Job pods),
+//     priority, priorityClassName and preemptionPolicy (Priority
+//     admission), enableServiceLinks (defaulted in Pods only), affinity
+//     (the DaemonSet controller pins each pod to its node), overhead
+//     (RuntimeClass admission);
+//   - the tolerations node.kubernetes.io/<condition> with operator Exists
+//     that DefaultTolerationSeconds and the DaemonSet controller add;
+//   - the kube-api-access-* volume of ServiceAccount admission, only in
+//     its exact standard form, and its read-only mount at
+//     /var/run/secrets/kubernetes.io/serviceaccount: fold then checks that
+//     the template does automount a token, else the Pod deviates;
+//   - serviceAccount and serviceAccountName, compared as the
+//     ServiceAccount the Pod runs as (unset is default, as admission sets);
+//   - resource requests, compared with the limits copied in where a
+//     request is missing (the API server's defaulting of Pods);
+//   - the volumes of a StatefulSet's volumeClaimTemplates (in a Pod, a
+//     persistentVolumeClaim volume whose claim is <volume>-<pod name>;
+//     the audits allow every such volume), and the JOB_COMPLETION_INDEX
+//     variable of an indexed Job.
+//
+// Everything else is compared, in order but for mapping keys and
+// volumes: a field written in another form (0.5 for 500m, an empty
+// securityContext for none) makes a Pod deviate. Labels are not compared
+// (controllers add their own; no audit rule reads them). The hash is
+// seeded per process, so input cannot be written to collide with a
+// template.
+
+// A specPrint is the hash of a pod spec as the audits see it. It is kept
+// small: every object has one.
+type specPrint struct {
+	hash  uint64
+	flags uint8
+}
+
+const (
+	printKnown         uint8 = 1 << iota // computed; not for objects built in memory
+	printToken                           // the spec has the standard kube-api-access volume (left out of the hash)
+	printAutomount                       // the spec sets automountServiceAccountToken
+	printAutomountTrue                   // to true
+)
+
+func (p specPrint) known() bool { return p.flags&printKnown != 0 }
+func (p specPrint) token() bool { return p.flags&printToken != 0 }
+
+var (
+	printSeed = maphash.MakeSeed()
+	mixA      = maphash.String(printSeed, "a") | 1
+	mixB      = maphash.String(printSeed, "b") | 1
+	tagMap    = maphash.String(printSeed, "{}")
+	tagSeq    = maphash.String(printSeed, "[]")
+	tagBad    = maphash.String(printSeed, "alias")
+)
+
+// mix combines two hashes, in order.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a^mixA, bits.RotateLeft64(b, 31)^mixB)
+	return hi ^ lo ^ b
+}
+
+func strHash(s string) uint64 { return maphash.String(printSeed, s) }
+
+// entry is the hash of a mapping entry; a mapping's is the sum of its
+// entries', so that key order does not matter.
+func entry(k string, v uint64) uint64 { return mix(strHash(k), v) }
+
+func mapHash(sum uint64) uint64 { return mix(tagMap, sum) }
+
+// isNull reports whether scalar n is null: a field left out.
+func isNull(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	switch n.Value {
+	case "", "~", "null", "Null", "NULL":
+		return n.ShortTag() == "!!null"
+	}
+	return n.Tag == "!!null"
+}
+
+// printer computes a print.
+type printer struct {
+	podName string   // the Pod's name, for its volumeClaimTemplates claims
+	claims  []string // a StatefulSet's volumeClaimTemplates names
+	token   bool
+	alias   bool // met an alias (the loader resolves them first)
+}
+
+// node hashes n as it is.
+func (p *printer) node(n *yaml.Node) uint64 {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return strHash(n.Value)
+	case yaml.MappingNode:
+		var sum uint64
+		c := n.Content
+		for i := 0; i+1 < len(c); i += 2 {
+			if !isNull(c[i+1]) {
+				sum += entry(c[i].Value, p.node(c[i+1]))
+			}
+		}
+		return mapHash(sum)
+	case yaml.SequenceNode:
+		h := tagSeq
+		for _, e := range n.Content {
+			h = mix(h, p.node(e))
+		}
+		return h
+	}
+	p.alias = true // see podPrint
+	return tagBad
+}
+
+// ignoredSpec are the pod spec fields a print leaves out. No audit rule
+// reads them; one that comes to must take its field out of this list.
+var ignoredSpec = []string{"nodeName", "hostname", "subdomain", "priority", "priorityClassName", "preemptionPolicy", "enableServiceLinks", "affinity", "overhead"}
+
+// podPrint returns the print of a pod: its metadata mapping md and spec
+// mapping spec (either may be nil).
+func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
+	var sum uint64
+	sa := "default"
+	if spec != nil && spec.Kind == yaml.MappingNode {
+		c := spec.Content
+		for i := 0; i+1 < len(c); i += 2 {
+			k, v := c[i].Value, c[i+1]
+			if isNull(v) || contains(ignoredSpec, k) {
+				continue
+			}
+			var h uint64
+			kept := true // false: a list left empty, the same as none
+			switch k {
+			case "serviceAccountName":
+				if v.Kind == yaml.ScalarNode && v.Value != "" {
+					sa = v.Value
+				}
+				continue
+			case "serviceAccount":
+				if v.Kind == yaml.ScalarNode && v.Value != "" && scalar(mapGet(spec, "serviceAccountName")) == "" {
+					sa = v.Value
+				}
+				continue
+			case "tolerations":
+				h, kept = p.tolerations(v)
+			case "volumes":
+				h, kept = p.volumes(v)
+			case "containers", "initContainers", "ephemeralContainers":
+				h = p.containers(v)
+			case "resources":
+				h = p.resources(v)
+			default:
+				h = p.node(v)
+			}
+			if kept {
+				sum += entry(k, h)
+			}
+		}
+	} else if spec != nil {
+		sum += entry("spec", p.node(spec))
+	}
+	sum += entry("serviceAccountName", strHash(sa))
+	flags := printKnown
+	if p.token {
+		flags |= printToken
+	}
+	switch scalar(mapGet(spec, "automountServiceAccountToken")) {
+	case "true":
+		flags |= printAutomount | printAutomountTrue
+	case "false":
+		flags |= printAutomount
+	}
+	if ann := mapGet(md, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
+		var as uint64
+		c := ann.Content
+		for i := 0; i+1 < len(c); i += 2 {
+			if auditedAnnotation(c[i].Value) {
+				as += entry(c[i].Value, p.node(c[i+1]))
+			}
+		}
+		sum += entry("annotations", as)
+	}
+	h := mapHash(sum)
+	if p.alias {
+		h = rand.Uint64() // #nosec G404 -- not a secret: a print equal to no other, so the Pod deviates
+	}
+	return specPrint{hash: h, flags: flags}
+}
+
+// auditedAnnotation reports whether an audit reads pod annotation k: the
+// AppArmor and seccomp annotations of the Pod Security Standards.
+func auditedAnnotation(k string) bool {
+	return strings.HasPrefix(k, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix) ||
+		k == corev1.SeccompPodAnnotationKey || strings.HasPrefix(k, corev1.SeccompContainerAnnotationKeyPrefix)
+}
+
+// tolerations hashes a tolerations list without those that admission and
+// the DaemonSet controller add: node.kubernetes.io/<condition>, Exists.
+// The list is not kept when none is left.
+func (p *printer) tolerations(n *yaml.Node) (uint64, bool) {
+	if n.Kind != yaml.SequenceNode {
+		return p.node(n), true
+	}
+	h, kept := tagSeq, false
+	for _, t := range n.Content {
+		if t.Kind == yaml.MappingNode && scalar(mapGet(t, "operator")) == "Exists" && strings.HasPrefix(scalar(mapGet(t, "key")), "node.kubernetes.io/") {
+			continue
+		}
+		h, kept = mix(h, p.node(t)), true
+	}
+	return h, kept
+}
+
+// volumes hashes a volumes list as a set (the StatefulSet controller puts
+// its claims first), without the standard kube-api-access volume and
+// without the volumes of a StatefulSet's volumeClaimTemplates: in a
+// template those named by its claims (the controller replaces them), in a
+// Pod those of a claim named <volume>-<pod name>. The list is not kept
+// when none is left.
+func (p *printer) volumes(n *yaml.Node) (uint64, bool) {
+	if n.Kind != yaml.SequenceNode {
+		return p.node(n), true
+	}
+	var sum uint64
+	kept := false
+	for _, v := range n.Content {
+		name := scalar(mapGet(v, "name"))
+		switch {
+		case v.Kind != yaml.MappingNode:
+		case len(v.Content) == 4 && strings.HasPrefix(name, "kube-api-access-") && apiAccess(mapGet(v, "projected")):
+			p.token = true
+			continue
+		case p.claims != nil && contains(p.claims, name):
+			continue
+		case p.podName != "" && len(v.Content) == 4:
+			pvc := mapGet(v, "persistentVolumeClaim")
+			if pvc != nil && pvc.Kind == yaml.MappingNode && len(pvc.Content) == 2 && scalar(mapGet(pvc, "claimName")) == name+"-"+p.podName {
+				continue
+			}
+		}
+		sum += p.node(v)
+		kept = true
+	}
+	return mapHash(sum), kept
+}
+
+// apiAccessPrint is the print of the projected source of the volume that
+// ServiceAccount admission adds.
+var apiAccessPrint = func() uint64 {
+	var n yaml.Node
+	const text = `defaultMode: 420
+sources:
+- serviceAccountToken: {expirationSeconds: 3607, path: token}
+- configMap: {items: [{key: ca.crt, path: ca.crt}], name: kube-root-ca.crt}
+- downwardAPI: {items: [{fieldRef: {apiVersion: v1, fieldPath: metadata.namespace}, path: namespace}]}
+`
+	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
+		panic(err)
+	}
+	return (&printer{}).node(n.Content[0])
+}()
+
+// apiAccess reports whether projected volume source n is the one
+// ServiceAccount admission adds.
+func apiAccess(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.MappingNode && (&printer{}).node(n) == apiAccessPrint
+}
+
+// serviceAccountPath is where ServiceAccount admission mounts the token.
+const serviceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// containers hashes a list of containers, each without the mount of the
+// kube-api-access volume and an indexed Job's JOB_COMPLETION_INDEX, with
+// its requests defaulted from its limits.
+func (p *printer) containers(n *yaml.Node) uint64 {
+	if n.Kind != yaml.SequenceNode {
+		return p.node(n)
+	}
+	h := tagSeq
+	for _, c := range n.Content {
+		if c.Kind != yaml.MappingNode {
+			h = mix(h, p.node(c))
+			continue
+		}
+		var sum uint64
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			k, v := c.Content[i].Value, c.Content[i+1]
+			if isNull(v) {
+				continue
+			}
+			var vh uint64
+			switch {
+			case k == "resources":
+				vh = p.resources(v)
+			case k == "volumeMounts" && v.Kind == yaml.SequenceNode:
+				vh = tagSeq
+				kept := false
+				for _, m := range v.Content {
+					if m.Kind == yaml.MappingNode && len(m.Content) == 6 && strings.HasPrefix(scalar(mapGet(m, "name")), "kube-api-access-") &&
+						scalar(mapGet(m, "mountPath")) == serviceAccountPath && scalar(mapGet(m, "readOnly")) == "true" {
+						continue
+					}
+					vh, kept = mix(vh, p.node(m)), true
+				}
+				if !kept {
+					continue // none left: the same as none
+				}
+			case k == "env" && v.Kind == yaml.SequenceNode:
+				vh = tagSeq
+				kept := false
+				for _, e := range v.Content {
+					if completionIndex(e) {
+						continue
+					}
+					vh, kept = mix(vh, p.node(e)), true
+				}
+				if !kept {
+					continue
+				}
+			default:
+				vh = p.node(v)
+			}
+			sum += entry(k, vh)
+		}
+		h = mix(h, mapHash(sum))
+	}
+	return h
+}
+
+// completionIndex reports whether env variable e is the one the Job
+// controller adds to the containers of an indexed Job.
+func completionIndex(e *yaml.Node) bool {
+	if e.Kind != yaml.MappingNode || len(e.Content) != 4 || scalar(mapGet(e, "name")) != "JOB_COMPLETION_INDEX" {
+		return false
+	}
+	ref := mapGet(mapGet(e, "valueFrom"), "fieldRef")
+	if ref == nil || ref.Kind != yaml.MappingNode || len(mapGet(e, "valueFrom").Content) != 2 {
+		return false
+	}
+	return scalar(mapGet(ref, "fieldPath")) == "metadata.annotations['"+batchv1.JobCompletionIndexAnnotation+"']"
+}
+
+// resources hashes a resources mapping with each limit copied into the
+// requests that lack it, as the API server defaults Pods.
+func (p *printer) resources(n *yaml.Node) uint64 {
+	if n.Kind != yaml.MappingNode {
+		return p.node(n)
+	}
+	limits, requests := mapGet(n, "limits"), mapGet(n, "requests")
+	if limits != nil && limits.Kind != yaml.MappingNode || requests != nil && !isNull(requests) && requests.Kind != yaml.MappingNode {
+		return p.node(n) // not a valid shape: compared as written
+	}
+	var sum, req uint64
+	has := false
+	c := n.Content
+	for i := 0; i+1 < len(c); i += 2 {
+		k, v := c[i].Value, c[i+1]
+		if isNull(v) {
+			continue
+		}
+		if k == "requests" {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if !isNull(v.Content[j+1]) {
+					req += entry(v.Content[j].Value, p.node(v.Content[j+1]))
+					has = true
+				}
+			}
+			continue
+		}
+		sum += entry(k, p.node(v))
+	}
+	if limits != nil {
+		for j := 0; j+1 < len(limits.Content); j += 2 {
+			k, v := limits.Content[j].Value, limits.Content[j+1]
+			if isNull(v) {
+				continue
+			}
+			if r := mapGet(requests, k); r == nil || isNull(r) {
+				req += entry(k, p.node(v))
+				has = true
+			}
+		}
+	}
+	if has {
+		sum += entry("requests", mapHash(req))
+	}
+	return mapHash(sum)
+}
+
+// templateNode returns the metadata and spec mappings of the pod
+// template of object n of a kind with one (nil, nil for others and for
+// the Knative kinds, whose template Ward rewrites), and the names of a
+// StatefulSet's volumeClaimTemplates.
+func templateNode(n *yaml.Node, obj any) (md, spec *yaml.Node, claims []string, ok bool) {
+	var t *yaml.Node
+	switch obj.(type) {
+	case *corev1.Pod:
+		return mapGet(n, "metadata"), mapGet(n, "spec"), nil, true
+	case *appsv1.Deployment, *appsv1.DaemonSet, *appsv1.ReplicaSet, *batchv1.Job, *corev1.ReplicationController, *DeploymentConfig, *Rollout:
+		t = mapGet(mapGet(n, "spec"), "template")
+	case *appsv1.StatefulSet:
+		t = mapGet(mapGet(n, "spec"), "template")
+		claims = []string{}
+		if vcts := mapGet(mapGet(n, "spec"), "volumeClaimTemplates"); vcts != nil && vcts.Kind == yaml.SequenceNode {
+			for _, v := range vcts.Content {
+				claims = append(claims, scalar(mapGet(mapGet(v, "metadata"), "name")))
+			}
+		}
+	case *batchv1.CronJob:
+		t = mapGet(mapGet(mapGet(mapGet(n, "spec"), "jobTemplate"), "spec"), "template")
+	default:
+		return nil, nil, nil, false
+	}
+	return mapGet(t, "metadata"), mapGet(t, "spec"), claims, true
+}
+
+// printObject returns the print of object n, decoded as obj: for a Pod
+// with owner references its own, for a workload object its template's.
+func printObject(n *yaml.Node, obj any) specPrint {
+	pod, isPod := obj.(*corev1.Pod)
+	if isPod && !owned(n) {
+		return specPrint{}
+	}
+	md, spec, claims, ok := templateNode(n, obj)
+	if !ok {
+		return specPrint{}
+	}
+	p := printer{claims: claims}
+	if isPod {
+		p.podName = pod.Name
+	}
+	return p.podPrint(md, spec)
+}
+
+// typedPrint is printObject for an object built in memory, through its
+// JSON.
+func typedPrint(obj any) specPrint {
+	t, _ := podTemplate(obj)
+	if t == nil {
+		return specPrint{}
+	}
+	switch obj.(type) {
+	case *KnativeService, *KnativeConfiguration:
+		return specPrint{} // never the owner of a Pod: their Deployments are
+	}
+	data, err := json.Marshal(struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations,omitempty"`
+		} `json:"metadata"`
+		Spec *corev1.PodSpec `json:"spec"`
+	}{Metadata: struct {
+		Annotations map[string]string `json:"annotations,omitempty"`
+	}{t.Annotations}, Spec: &t.Spec})
+	if err != nil {
+		return specPrint{}
+	}
+	var n yaml.Node
+	if yaml.Unmarshal(data, &n) != nil || len(n.Content) == 0 {
+		return specPrint{}
+	}
+	p := printer{}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		p.podName = o.Name
+	case *appsv1.StatefulSet:
+		p.claims = []string{}
+		for _, v := range o.Spec.VolumeClaimTemplates {
+			p.claims = append(p.claims, v.Name)
+		}
+	}
+	return p.podPrint(mapGet(n.Content[0], "metadata"), mapGet(n.Content[0], "spec"))
+}
+
+// printOf returns the print of o, computing it from its typed object when
+// it was not decoded from YAML. A slim Pod always has its print.
+func printOf(o *object) specPrint {
+	if !o.print.known() && o.slim == nil {
+		o.print = typedPrint(o.obj)
+	}
+	return o.print
+}
+
+// automounts reports whether the pods of template t, of print tp, in
+// namespace ns get a ServiceAccount token automounted: its
+// automountServiceAccountToken, else its ServiceAccount's in the input,
+// else true. ServiceAccount admission adds the kube-api-access volume
+// only then.
+func automounts(tp specPrint, t *corev1.PodTemplateSpec, ns string, accounts map[string]*corev1.ServiceAccount) bool {
+	if tp.flags&printAutomount != 0 {
+		return tp.flags&printAutomountTrue != 0
+	}
+	name := cmp.Or(t.Spec.ServiceAccountName, t.Spec.DeprecatedServiceAccount, "default")
+	if sa := accounts[ns+"/"+name]; sa != nil && sa.AutomountServiceAccountToken != nil {
+		return *sa.AutomountServiceAccountToken
+	}
+	return true
+}
+
+// A variant is the instance Pods of one workload whose specs have one
+// print, not the template's.
+type variant struct {
+	first int // index in objs of its first Pod
+	owner int // index in objs of the workload object
+	pods  int
+}
+
+// variants finds the instance Pods objs[idx[p]] whose top-most owner
+// objs[idx[root[p]]] has another template, in input order.
+type variants struct {
+	objs      []object
+	list      []*variant
+	byKey     map[variantKey]*variant
+	templates map[int]specPrint
+	accounts  map[string]*corev1.ServiceAccount
+}
+
+type variantKey struct {
+	owner int
+	hash  uint64
+	own   int // the Pod's index when its print is unknown, else -1
+}
+
+// add compares instance Pod objs[i] with the template of objs[o]. It
+// reports false, and does nothing, when that needs the ServiceAccount of
+// a template that is slim: ask again once it is decoded whole.
+func (vs *variants) add(i, o int) bool {
+	objs := vs.objs
+	t, ok := vs.templates[o]
+	if !ok {
+		t = printOf(&objs[o])
+		vs.templates[o] = t
+	}
+	pp := printOf(&objs[i])
+	if pp.known() && t.known() && pp.hash == t.hash {
+		if !pp.token() {
+			return true
+		}
+		if t.flags&printAutomount == 0 && objs[o].slim != nil {
+			return false // its serviceAccountName is not decoded
+		}
+		if vs.accounts == nil {
+			vs.accounts = map[string]*corev1.ServiceAccount{}
+			for _, x := range objs {
+				if sa, ok := x.obj.(*corev1.ServiceAccount); ok {
+					vs.accounts[sa.Namespace+"/"+sa.Name] = sa
+				}
+			}
+		}
+		tmpl, _ := podTemplate(objs[o].obj)
+		if automounts(t, tmpl, meta(objs[o].obj).GetNamespace(), vs.accounts) {
+			return true
+		}
+	}
+	k := variantKey{owner: o, hash: pp.hash, own: -1}
+	if !pp.known() {
+		k.own = i
+	}
+	if v := vs.byKey[k]; v != nil {
+		v.pods++
+		return true
+	}
+	v := &variant{first: i, owner: o, pods: 1}
+	vs.byKey[k] = v
+	vs.list = append(vs.list, v)
+	return true
+}

@@ -1,0 +1,551 @@
+package manifest_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// foldDump is a `kubectl get -o yaml` dump of a hardened Deployment, its
+// ReplicaSet and two of its Pods as the API server writes them: the
+// template's fields defaulted, and in the Pods what the scheduler and
+// standard admission add (nodeName, serviceAccount and
+// serviceAccountName, the kube-api-access volume and its mount, the
+// not-ready and unreachable tolerations, priority, enableServiceLinks,
+// requests defaulted from limits), per-Pod annotations, labels and status.
+const foldDump = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    deployment.kubernetes.io/revision: "1"
+  generation: 1
+  name: web
+  namespace: shop
+  uid: d-uid
+spec:
+  progressDeadlineSeconds: 600
+  replicas: 2
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app: web
+  strategy:
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 25%
+    type: RollingUpdate
+  template:
+    metadata:
+      annotations:
+        prometheus.io/scrape: "true"
+      creationTimestamp: null
+      labels:
+        app: web
+    spec:
+      automountServiceAccountToken: true
+      containers:
+      - image: registry.example.com/web:1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        imagePullPolicy: IfNotPresent
+        name: web
+        ports:
+        - containerPort: 8080
+          name: http
+          protocol: TCP
+        resources:
+          limits:
+            cpu: 500m
+            memory: 256Mi
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop:
+            - ALL
+          readOnlyRootFilesystem: true
+          runAsGroup: 10001
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile:
+          type: RuntimeDefault
+      terminationGracePeriodSeconds: 30
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  labels:
+    app: web
+    pod-template-hash: 7d9c5b8f4
+  name: web-7d9c5b8f4
+  namespace: shop
+  ownerReferences:
+  - apiVersion: apps/v1
+    blockOwnerDeletion: true
+    controller: true
+    kind: Deployment
+    name: web
+    uid: d-uid
+  uid: rs-uid
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+      pod-template-hash: 7d9c5b8f4
+  template:
+    metadata:
+      labels:
+        app: web
+        pod-template-hash: 7d9c5b8f4
+    spec:
+      containers:
+      - image: registry.example.com/web:1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        name: web
+`
+
+// foldPod is an instance Pod of foldDump's Deployment; NAME and the
+// node differ between the two.
+const foldPod = `---
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    cni.projectcalico.org/podIP: 10.1.0.NODE/32
+    prometheus.io/scrape: "true"
+  creationTimestamp: "2026-01-02T03:04:05Z"
+  generateName: web-7d9c5b8f4-
+  labels:
+    app: web
+    pod-template-hash: 7d9c5b8f4
+  name: NAME
+  namespace: shop
+  ownerReferences:
+  - apiVersion: apps/v1
+    blockOwnerDeletion: true
+    controller: true
+    kind: ReplicaSet
+    name: web-7d9c5b8f4
+    uid: rs-uid
+  resourceVersion: "4242"
+  uid: NAME-uid
+spec:
+  automountServiceAccountToken: true
+  containers:
+  - image: registry.example.com/web:1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    imagePullPolicy: IfNotPresent
+    name: web
+    ports:
+    - containerPort: 8080
+      name: http
+      protocol: TCP
+    resources:
+      limits:
+        cpu: 500m
+        memory: 256Mi
+      requests:
+        cpu: 500m
+        memory: 256Mi
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities:
+        drop:
+        - ALL
+      readOnlyRootFilesystem: true
+      runAsGroup: 10001
+    terminationMessagePath: /dev/termination-log
+    terminationMessagePolicy: File
+    volumeMounts:
+    - mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      name: kube-api-access-NODE2x
+      readOnly: true
+  dnsPolicy: ClusterFirst
+  enableServiceLinks: true
+  nodeName: node-NODE
+  preemptionPolicy: PreemptLowerPriority
+  priority: 0
+  restartPolicy: Always
+  schedulerName: default-scheduler
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 10001
+    seccompProfile:
+      type: RuntimeDefault
+  serviceAccount: default
+  serviceAccountName: default
+  terminationGracePeriodSeconds: 30
+  tolerations:
+  - effect: NoExecute
+    key: node.kubernetes.io/not-ready
+    operator: Exists
+    tolerationSeconds: 300
+  - effect: NoExecute
+    key: node.kubernetes.io/unreachable
+    operator: Exists
+    tolerationSeconds: 300
+  volumes:
+  - name: kube-api-access-NODE2x
+    projected:
+      defaultMode: 420
+      sources:
+      - serviceAccountToken:
+          expirationSeconds: 3607
+          path: token
+      - configMap:
+          items:
+          - key: ca.crt
+            path: ca.crt
+          name: kube-root-ca.crt
+      - downwardAPI:
+          items:
+          - fieldRef:
+              apiVersion: v1
+              fieldPath: metadata.namespace
+            path: namespace
+status:
+  hostIP: 192.168.0.NODE
+  phase: Running
+  podIP: 10.1.0.NODE
+  podIPs:
+  - ip: 10.1.0.NODE
+  qosClass: Guaranteed
+`
+
+// instancePod returns foldPod named name on node node.
+func instancePod(name, node string) string {
+	return strings.NewReplacer("NAME", name, "NODE", node).Replace(foldPod)
+}
+
+// edit replaces old, which must occur, by new in s.
+func edit(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q not in the Pod", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// forgedPods are changes to an instance Pod, each of which an audit
+// judges: the Pod is then audited on its own.
+var forgedPods = []struct {
+	name string
+	edit func(t *testing.T, pod string) string
+}{
+	{"privileged", func(t *testing.T, p string) string {
+		return edit(t, p, "      allowPrivilegeEscalation: false\n", "      allowPrivilegeEscalation: false\n      privileged: true\n")
+	}},
+	{"hostNetwork", func(t *testing.T, p string) string {
+		return edit(t, p, "  enableServiceLinks: true\n", "  enableServiceLinks: true\n  hostNetwork: true\n")
+	}},
+	{"hostPID", func(t *testing.T, p string) string {
+		return edit(t, p, "  enableServiceLinks: true\n", "  enableServiceLinks: true\n  hostPID: true\n")
+	}},
+	{"hostPath volume", func(t *testing.T, p string) string {
+		return edit(t, p, "  volumes:\n", "  volumes:\n  - hostPath:\n      path: /\n      type: \"\"\n    name: host\n")
+	}},
+	{"NET_ADMIN added", func(t *testing.T, p string) string {
+		return edit(t, p, "      capabilities:\n", "      capabilities:\n        add:\n        - NET_ADMIN\n")
+	}},
+	{"SYS_ADMIN added", func(t *testing.T, p string) string {
+		return edit(t, p, "      capabilities:\n", "      capabilities:\n        add:\n        - SYS_ADMIN\n")
+	}},
+	{"runs as root", func(t *testing.T, p string) string {
+		return edit(t, p, "    runAsNonRoot: true\n    runAsUser: 10001\n", "    runAsUser: 0\n")
+	}},
+	{"runAsNonRoot dropped", func(t *testing.T, p string) string {
+		return edit(t, p, "    runAsNonRoot: true\n", "")
+	}},
+	{"extra container", func(t *testing.T, p string) string {
+		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: evil.example.com/miner:1\n    name: helper\n  dnsPolicy: ClusterFirst\n")
+	}},
+	{"extra init container", func(t *testing.T, p string) string {
+		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  dnsPolicy: ClusterFirst\n  initContainers:\n  - image: evil.example.com/miner:1\n    name: setup\n")
+	}},
+	{"ephemeral container", func(t *testing.T, p string) string {
+		return edit(t, p, "  enableServiceLinks: true\n", "  enableServiceLinks: true\n  ephemeralContainers:\n  - image: busybox:1.36\n    name: debugger-x2k4\n    stdin: true\n    tty: true\n")
+	}},
+	{"other image", func(t *testing.T, p string) string {
+		return edit(t, p, "  - image: registry.example.com/web:1.4.2@", "  - image: registry.example.com/evil:1.4.2@")
+	}},
+	{"other ServiceAccount", func(t *testing.T, p string) string {
+		return strings.ReplaceAll(p, "serviceAccount: default\n  serviceAccountName: default\n", "serviceAccount: admin\n  serviceAccountName: admin\n")
+	}},
+	{"AppArmor unconfined", func(t *testing.T, p string) string {
+		return edit(t, p, "    prometheus.io/scrape: \"true\"\n", "    container.apparmor.security.beta.kubernetes.io/web: unconfined\n    prometheus.io/scrape: \"true\"\n")
+	}},
+	{"secret in env", func(t *testing.T, p string) string {
+		return edit(t, p, "    imagePullPolicy: IfNotPresent\n", "    env:\n    - name: DB_PASSWORD\n      value: hunter2hunter2\n    imagePullPolicy: IfNotPresent\n")
+	}},
+	{"memory limit removed", func(t *testing.T, p string) string {
+		return edit(t, p, "      limits:\n        cpu: 500m\n        memory: 256Mi\n", "      limits:\n        cpu: 500m\n")
+	}},
+	{"api-access volume widened", func(t *testing.T, p string) string {
+		return edit(t, p, "          expirationSeconds: 3607\n", "          expirationSeconds: 86400\n")
+	}},
+	{"api-access mount writable", func(t *testing.T, p string) string {
+		return edit(t, p, "      name: kube-api-access-222x\n      readOnly: true\n", "      name: kube-api-access-222x\n")
+	}},
+	{"other toleration", func(t *testing.T, p string) string {
+		return edit(t, p, "  tolerations:\n", "  tolerations:\n  - operator: Exists\n")
+	}},
+	{"writable root", func(t *testing.T, p string) string {
+		return edit(t, p, "      readOnlyRootFilesystem: true\n", "      readOnlyRootFilesystem: false\n")
+	}},
+}
+
+// loadDump loads text as a file, whose Pods are decoded slim, and as
+// standard input, decoded whole, and returns both Sets.
+func loadDump(t *testing.T, text string) map[string]*manifest.Set {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dump.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file, err := manifest.Load(manifest.Options{FieldLines: true}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := manifest.Parse(manifest.Options{FieldLines: true}, path, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The objects built in memory: no YAML to print from.
+	var objs []any
+	for _, o := range whole.Objects {
+		objs = append(objs, o.Obj)
+	}
+	mem, err := manifest.FromObjects("", objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]*manifest.Set{"file": file, "parsed": whole, "memory": mem}
+}
+
+// deviants lists the DeviatingPods of s as "id line owner pods".
+func deviants(s *manifest.Set, memory bool) []string {
+	var out []string
+	for _, w := range s.DeviatingPods {
+		line := w.Source.Line
+		if memory {
+			line = 0 // FromObjects numbers objects
+		}
+		out = append(out, strings.Join([]string{w.ID(), strconv.Itoa(line), w.Deviation.Owner, strconv.Itoa(w.Deviation.Pods), w.Template.Spec.Containers[0].Name}, " "))
+	}
+	return out
+}
+
+// podLine returns the line of the document of Pod name in text.
+func podLine(t *testing.T, text, name string) int {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	i := slices.Index(lines, "  name: "+name)
+	for ; i >= 0 && lines[i] != "apiVersion: v1"; i-- {
+	}
+	if i < 0 {
+		t.Fatalf("no Pod %s", name)
+	}
+	return i + 1
+}
+
+// TestFoldedPodDeviation: instance Pods as the API server writes them
+// fold into their Deployment and are not audited apart; a Pod that names
+// the Deployment's ReplicaSet as its owner but runs another spec (each
+// change an audit judges) is in DeviatingPods, at its own file and line,
+// decoded whole, whether read from a file (slim), from standard input or
+// built in memory, and whether the ReplicaSet is in the dump or not
+// (folded by name).
+func TestFoldedPodDeviation(t *testing.T) {
+	clean := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + instancePod("web-7d9c5b8f4-bbbbb", "22")
+	noRS := func(s string) string {
+		start := strings.Index(s, "---\napiVersion: apps/v1\nkind: ReplicaSet")
+		end := strings.Index(s, "---\napiVersion: v1\nkind: Pod")
+		return s[:start] + s[end:]
+	}
+	type tc struct {
+		name, text string
+		want       []string // deviants of a file, "" line replaced
+	}
+	cases := []tc{
+		{"API server output", clean, nil},
+		{"API server output, no ReplicaSet", noRS(clean), nil},
+	}
+	for _, f := range forgedPods {
+		forged := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + f.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))
+		cases = append(cases, tc{f.name, forged, []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})
+		cases = append(cases, tc{f.name + ", no ReplicaSet", noRS(forged), []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})
+	}
+	// Two Pods with the same other spec are one variant, audited at the first.
+	two := foldDump + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-aaaaa", "11")) + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))
+	cases = append(cases, tc{"two privileged", two, []string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
+	// The kube-api-access volume is admission's only when the template
+	// automounts a token: here its ServiceAccount says it does not.
+	noAutomount := strings.Replace(foldDump, "      automountServiceAccountToken: true\n", "", 1) + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+automountServiceAccountToken: false
+`
+	tokenPods := func(s string) string {
+		return s + strings.Replace(instancePod("web-7d9c5b8f4-aaaaa", "11"), "  automountServiceAccountToken: true\n", "", 1) +
+			strings.Replace(instancePod("web-7d9c5b8f4-bbbbb", "22"), "  automountServiceAccountToken: true\n", "", 1)
+	}
+	cases = append(cases, tc{"token volume, ServiceAccount without automount", tokenPods(noAutomount),
+		[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
+	cases = append(cases, tc{"token volume, ServiceAccount with automount", tokenPods(strings.Replace(noAutomount, "automountServiceAccountToken: false", "automountServiceAccountToken: true", 1)), nil})
+	// The same with the ReplicaSet, slim, as the owner: the Deployment is
+	// not in the dump.
+	rsOwner := func(s string) string {
+		dep := s[:strings.Index(s, "---\n")]
+		rs := strings.NewReplacer("kind: Deployment\n", "kind: ReplicaSet\n", "\n  name: web\n  namespace: shop\n", "\n  name: web-7d9c5b8f4\n  namespace: shop\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-uid, controller: true}]\n",
+			"  uid: d-uid\n", "  uid: rs-uid\n").Replace(dep)
+		return rs + s[strings.Index(s, "---\napiVersion: v1\nkind: ServiceAccount"):]
+	}
+	cases = append(cases, tc{"token volume, ServiceAccount without automount, ReplicaSet owner", tokenPods(rsOwner(noAutomount)),
+		[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/ReplicaSet/web-7d9c5b8f4 2"}})
+	cases = append(cases, tc{"token volume, ServiceAccount with automount, ReplicaSet owner",
+		tokenPods(rsOwner(strings.Replace(noAutomount, "automountServiceAccountToken: false", "automountServiceAccountToken: true", 1))), nil})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for how, s := range loadDump(t, c.text) {
+				var want []string
+				for _, w := range c.want {
+					name := strings.Fields(w)[0][len("shop/Pod/"):]
+					line := podLine(t, c.text, name)
+					if how == "memory" {
+						line = 0
+					}
+					want = append(want, strings.Replace(w, "LINE", strconv.Itoa(line), 1)+" web")
+				}
+				got := deviants(s, how == "memory")
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: DeviatingPods (-want +got):\n%s", how, diff)
+				}
+				owner := "shop/Deployment/web"
+				if strings.Contains(c.name, "ReplicaSet owner") {
+					owner = "shop/ReplicaSet/web-7d9c5b8f4"
+				}
+				if len(s.Workloads) != 1 || s.Workloads[0].ID() != owner || s.Workloads[0].Instances != 2 || len(s.Workloads[0].IPs) != 2 {
+					t.Errorf("%s: workloads %v, want %s with its 2 Pods and their IPs", how, s.Workloads, owner)
+				}
+			}
+		})
+	}
+}
+
+// TestFoldedPodControllers: what the StatefulSet, DaemonSet and Job
+// controllers add to their Pods is not a deviation; a change an audit
+// judges beside it is.
+func TestFoldedPodControllers(t *testing.T) {
+	const sts = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop, uid: sts-uid}
+spec:
+  selector: {matchLabels: {app: db}}
+  serviceName: db
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "db:1", volumeMounts: [{name: data, mountPath: /data}]}]
+  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db-0
+  namespace: shop
+  labels: {app: db, apps.kubernetes.io/pod-index: "0", statefulset.kubernetes.io/pod-name: db-0}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, uid: sts-uid, controller: true}]
+spec:
+  containers: [{name: db, image: "db:1", volumeMounts: [{name: data, mountPath: /data}]}]
+  hostname: db-0
+  subdomain: db
+  volumes: [VOLUME]
+`
+	const ds = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop, uid: ds-uid}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "agent:1"}]
+      tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: agent-x2k4q
+  namespace: shop
+  labels: {app: agent, controller-revision-hash: 5d8f7c9b6, pod-template-generation: "1"}
+  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: ds-uid, controller: true}]
+spec:
+  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [node-1]}]}]}}}
+  containers: [{name: agent, image: "agent:1"EXTRA}]
+  tolerations:
+  - {key: dedicated, operator: Equal, value: infra, effect: NoSchedule}
+  - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute}
+  - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute}
+  - {key: node.kubernetes.io/disk-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/memory-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/pid-pressure, operator: Exists, effect: NoSchedule}
+  - {key: node.kubernetes.io/unschedulable, operator: Exists, effect: NoSchedule}
+`
+	const job = `apiVersion: batch/v1
+kind: Job
+metadata: {name: batch, namespace: shop, uid: job-uid}
+spec:
+  completionMode: Indexed
+  template:
+    metadata: {labels: {app: batch}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: work, image: "work:1"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: batch-0-x2k4q
+  namespace: shop
+  labels: {app: batch, batch.kubernetes.io/job-completion-index: "0", job-name: batch}
+  ownerReferences: [{apiVersion: batch/v1, kind: Job, name: batch, uid: job-uid, controller: true}]
+spec:
+  hostname: batch-0
+  restartPolicy: Never
+  containers: [{name: work, image: "work:1", env: [{name: JOB_COMPLETION_INDEX, valueFrom: {fieldRef: {fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}ENV]}]
+`
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"StatefulSet claim", strings.Replace(sts, "VOLUME", "{name: data, persistentVolumeClaim: {claimName: data-db-0}}", 1), nil},
+		{"StatefulSet claim of another Pod", strings.Replace(sts, "VOLUME", "{name: data, persistentVolumeClaim: {claimName: data-db-1}}", 1), []string{"shop/Pod/db-0"}},
+		{"StatefulSet hostPath for the claim", strings.Replace(sts, "VOLUME", "{name: data, hostPath: {path: /}}", 1), []string{"shop/Pod/db-0"}},
+		{"DaemonSet node affinity and tolerations", strings.Replace(ds, "EXTRA", "", 1), nil},
+		{"DaemonSet privileged", strings.Replace(ds, "EXTRA", ", securityContext: {privileged: true}", 1), []string{"shop/Pod/agent-x2k4q"}},
+		{"indexed Job", strings.Replace(job, "ENV", "", 1), nil},
+		{"indexed Job, secret in env", strings.Replace(job, "ENV", ", {name: DB_PASSWORD, value: hunter2hunter2}", 1), []string{"shop/Pod/batch-0-x2k4q"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for how, s := range loadDump(t, tc.text) {
+				var got []string
+				for _, w := range s.DeviatingPods {
+					got = append(got, w.ID())
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s: DeviatingPods (-want +got):\n%s", how, diff)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -55,15 +56,27 @@ const maxPartHeader = 16 << 10
 // after leading spaces (PHP drops them), with '.' or '[' for '_' (PHP
 // reads them as '_'), up to a NUL (where PHP's C strings end) or an
 // array suffix ("_method[]", which Rack and Symfony ignore today; refused
-// all the same).
+// all the same); or, as Rack 2 reads a name (normalize_params matches
+// \A[\[\]]*([^\[\]]+)\]*), "_method" between leading brackets and the
+// next bracket ("[_method]", "]_method]").
 func overrideKey(k string) bool {
 	if i := strings.IndexByte(k, 0); i >= 0 {
 		k = k[:i]
 	}
 	k = strings.TrimLeft(k, " ")
+	rack := strings.TrimLeft(k, "[]")
+	if i := strings.IndexAny(rack, "[]"); i >= 0 {
+		rack = rack[:i]
+	}
 	if i := strings.IndexByte(k, '['); i > 0 {
 		k = k[:i]
 	}
+	return methodName(k) || methodName(rack)
+}
+
+// methodName reports whether k is "_method" in any case, with '.' or '['
+// for '_'.
+func methodName(k string) bool {
 	if len(k) != len("_method") {
 		return false
 	}
@@ -96,24 +109,73 @@ func formBody(h http.Header) (formKind, string, error) {
 	default:
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
-	// The media type as Rack takes it: up to the first ';' or ',',
-	// trimmed, in lower case.
-	mt := cts[0]
-	if i := strings.IndexAny(mt, ";,"); i >= 0 {
+	// The media type as PHP takes it: up to the first ';', ',' or
+	// space, in lower case. Rack's (up to ';' or ',', trimmed) is a form
+	// type only if PHP's is the same.
+	mt := strings.TrimSpace(cts[0])
+	if i := strings.IndexAny(mt, ";, "); i >= 0 {
 		mt = mt[:i]
 	}
-	mt = strings.ToLower(strings.TrimSpace(mt))
+	mt = strings.ToLower(mt)
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
 		return urlencodedForm, "", nil
 	case strings.HasPrefix(mt, "multipart/"):
 		_, params, err := mime.ParseMediaType(cts[0])
-		if err != nil || params["boundary"] == "" {
+		b := params["boundary"]
+		if err != nil || b == "" {
 			return notForm, "", fmt.Errorf("%w: multipart without a readable boundary", errFormType)
 		}
-		return multipartForm, params["boundary"], nil
+		if rack, ok := rackBoundary(cts[0]); !ok || rack != b {
+			// Rack parses a multipart body whose boundary it cannot
+			// find as urlencoded.
+			return notForm, "", fmt.Errorf("%w: multipart boundary read apart", errFormType)
+		}
+		if php, ok := phpBoundary(cts[0]); ok && php != b {
+			return notForm, "", fmt.Errorf("%w: multipart boundary read apart", errFormType)
+		}
+		return multipartForm, b, nil
 	}
 	return notForm, "", nil
+}
+
+// rackMultipart is Rack's Rack::Multipart::MULTIPART, which finds the
+// boundary Rack reads (the last "boundary=" in the type, greedy .*).
+var rackMultipart = regexp.MustCompile(`(?i)\Amultipart/.*boundary="?([^";,]+)"?`)
+
+// rackBoundary returns the boundary Rack reads in a Content-Type.
+func rackBoundary(ct string) (string, bool) {
+	m := rackMultipart.FindStringSubmatch(ct)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// phpBoundary returns the boundary PHP reads in a Content-Type
+// (main/rfc1867.c): after the first "boundary" (matched in case, else in
+// any case) and the next '=', up to the closing '"' of a quoted one, else
+// to ',' or ';'.
+func phpBoundary(ct string) (string, bool) {
+	i := strings.Index(ct, "boundary")
+	if i < 0 {
+		i = strings.Index(strings.ToLower(ct), "boundary")
+	}
+	if i < 0 {
+		return "", false
+	}
+	_, b, ok := strings.Cut(ct[i:], "=")
+	if !ok {
+		return "", false
+	}
+	if rest, quoted := strings.CutPrefix(b, `"`); quoted {
+		b, _, ok = strings.Cut(rest, `"`)
+		return b, ok
+	}
+	if j := strings.IndexAny(b, ",;"); j >= 0 {
+		b = b[:j]
+	}
+	return b, true
 }
 
 // hasBody reports whether r has a body to forward (ReverseProxy sends
@@ -147,6 +209,11 @@ type overrideScanner struct {
 	long    bool   // the name is longer than any override name
 	pct     int    // bytes of a %XX escape seen (0: none)
 	hex     byte
+	// The same name as Rack 2 reads it: after leading spaces and
+	// brackets, up to the next bracket (overrideKey).
+	rkey  []byte
+	rrest bool
+	rlong bool
 
 	// multipart
 	delim    []byte // "--" + boundary
@@ -216,7 +283,7 @@ func (s *overrideScanner) urlencoded(b []byte) {
 			i = next
 		}
 		c := b[i]
-		if (s.long || s.rest) && s.pct == 0 && c != '=' && c != '&' && c != ';' && c != '%' {
+		if (s.long || s.rest) && (s.rlong || s.rrest) && s.pct == 0 && c != '=' && c != '&' && c != ';' && c != '%' {
 			continue // the rest of a name that is decided (escapes are still checked)
 		}
 		switch {
@@ -251,7 +318,8 @@ func (s *overrideScanner) urlencoded(b []byte) {
 
 // keyByte adds a decoded byte to the name being read, as overrideKey
 // reads names: leading spaces dropped, the name cut at a NUL or a '['
-// after its first byte.
+// after its first byte; and as Rack 2 reads them, leading brackets
+// dropped too, the name cut at a bracket.
 func (s *overrideScanner) keyByte(c byte) {
 	switch {
 	case s.rest || s.long || c == ' ' && len(s.key) == 0:
@@ -262,6 +330,15 @@ func (s *overrideScanner) keyByte(c byte) {
 	default:
 		s.key = append(s.key, c)
 	}
+	switch {
+	case s.rrest || s.rlong || (c == ' ' || c == '[' || c == ']') && len(s.rkey) == 0:
+	case c == 0 || c == '[' || c == ']':
+		s.rrest = true
+	case len(s.rkey) == len("_method"):
+		s.rlong = true
+	default:
+		s.rkey = append(s.rkey, c)
+	}
 }
 
 // endKey decides on the name read, if any, and starts the next one.
@@ -269,14 +346,16 @@ func (s *overrideScanner) endKey() {
 	if s.inValue {
 		return
 	}
-	if s.pct != 0 || !s.long && len(s.key) == len("_method") && overrideKey(string(s.key)) {
+	if s.pct != 0 || !s.long && len(s.key) == len("_method") && overrideKey(string(s.key)) ||
+		!s.rlong && len(s.rkey) == len("_method") && overrideKey(string(s.rkey)) {
 		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
 	}
 	s.key, s.rest, s.long, s.pct = s.key[:0], false, false, 0
+	s.rkey, s.rrest, s.rlong = s.rkey[:0], false, false
 }
 
 // multipart reads b as the next bytes of a multipart body. A line that
-// starts with the delimiter opens a part, whose header block (up to an
+// starts with the delimiter (after whitespace) opens a part, whose header block (up to an
 // empty line) is read for the field name. Lines end at '\n' (with or
 // without '\r' before it, as Go's and PHP's parsers read them; none of
 // Rack, PHP, Go or busboy ends a line at a lone '\r'); the closing
@@ -305,6 +384,18 @@ func (s *overrideScanner) multipart(b []byte) {
 			continue
 		}
 		if s.atStart {
+			if len(s.lineHead) == 0 {
+				// Rack 2 compares each line stripped of the
+				// whitespace (and NULs) around it with the
+				// delimiter: leading ones are skipped.
+				i := 0
+				for i < len(b) && strings.IndexByte(" \t\v\f\r\x00", b[i]) >= 0 {
+					i++
+				}
+				if b = b[i:]; len(b) == 0 {
+					return
+				}
+			}
 			// Collect the start of the line until it can be compared
 			// with the delimiter.
 			take := min(len(s.delim)-len(s.lineHead), len(b))
@@ -349,7 +440,8 @@ func headerBlockDone(h []byte) bool {
 // partHeader reads a part's header block for its field name: every
 // Content-Disposition line, continuation lines unfolded, the rest of the
 // delimiter line included (read by no parser as a header, but cheap to
-// doubt).
+// doubt); and the block as the frameworks' looser readers take it
+// (looseNameOverride).
 func (s *overrideScanner) partHeader() {
 	var lines []string
 	for _, l := range strings.Split(string(s.header), "\n") {
@@ -367,6 +459,123 @@ func (s *overrideScanner) partHeader() {
 			return
 		}
 	}
+	if looseNameOverride(s.header) {
+		s.err = errMethodOverrideBody
+	}
+}
+
+// looseNameOverride reports whether a part's header block names a method
+// override as Rack or PHP may read it:
+//   - Rack 2 finds the name with /Content-Disposition:[^:]*;\s*name=(VALUE)/
+//     (2.0: .*\s+name=), anywhere in the block, across lines and inside
+//     other headers or quoted values; Rack 3.1 with its own parameter
+//     reader. Every "name" after the start, a space or ';', then '=',
+//     is taken, its value quoted (with '"' or, as PHP quotes, '\”) or up
+//     to a space, ';' or ','.
+//   - PHP appends a header line without ':' to the line before it, with
+//     nothing between: the block is also read joined so.
+//   - Rack names a part without a name after its Content-ID.
+func looseNameOverride(h []byte) bool {
+	raw := string(h)
+	var joined strings.Builder
+	for i, l := range strings.Split(raw, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if i > 0 && (l == "" || l[0] == ' ' || l[0] == '\t' || !strings.Contains(l, ":")) {
+			joined.WriteString(l)
+			continue
+		}
+		joined.WriteString("\n" + l)
+	}
+	for _, text := range []string{raw, joined.String()} {
+		low := strings.ToLower(text)
+		for i := 0; ; {
+			j := strings.Index(low[i:], "name")
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len("name")
+			if j > 0 && !strings.ContainsRune(" \t\r\n;", rune(low[j-1])) {
+				continue // "filename", "xname"
+			}
+			v := strings.TrimLeft(text[i:], " \t")
+			v, ok := strings.CutPrefix(v, "=")
+			if !ok {
+				continue
+			}
+			if nameValueOverride(strings.TrimLeft(v, " \t")) {
+				return true
+			}
+		}
+		for i := 0; ; {
+			j := strings.Index(low[i:], "content-id:")
+			if j < 0 {
+				break
+			}
+			i += j + len("content-id:")
+			v, _, _ := strings.Cut(text[i:], "\n")
+			if overrideKey(strings.TrimSpace(v)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nameValueOverride reads the value at the start of v, quoted with '"'
+// or '\” or a token, as the readers above may, and reports whether any
+// reading names a method override: as it is, without its backslash
+// escapes, percent-decoded.
+func nameValueOverride(v string) bool {
+	var val string
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		q := v[0]
+		end := len(v)
+		for k := 1; k < len(v); k++ {
+			if v[k] == '\\' {
+				k++
+				continue
+			}
+			if v[k] == q {
+				end = k
+				break
+			}
+		}
+		val = v[1:end]
+	} else {
+		end := strings.IndexAny(v, " \t\r\n;,\"")
+		if end < 0 {
+			end = len(v)
+		}
+		val = v[:end]
+	}
+	for _, n := range []string{val, unbackslash(val)} {
+		if overrideKey(n) {
+			return true
+		}
+		if strings.ContainsAny(n, "%+") {
+			if u, err := url.QueryUnescape(n); err == nil && overrideKey(u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unbackslash drops each backslash and keeps the byte after it, as Rack's
+// dequote and Go's quoted-string reader do.
+func unbackslash(v string) string {
+	if !strings.Contains(v, "\\") {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for k := 0; k < len(v); k++ {
+		if v[k] == '\\' && k+1 < len(v) {
+			k++
+		}
+		b = append(b, v[k])
+	}
+	return string(b)
 }
 
 // dispositionOverride reports whether a Content-Disposition value names a

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -197,7 +198,8 @@ func TestOverrideScannerMultipartForms(t *testing.T) {
 // mime/multipart (multipart), on random forms of realistic field names.
 func TestOverrideScannerDifferential(t *testing.T) {
 	names := []string{"_method", "_METHOD", "%5Fmethod", "method", "payment_method", "id", "user[name]",
-		"authenticity_token", " _method", ".method", "[method", "_methodx", "commit", "a+b", "%41", "_method[]", "utf8"}
+		"authenticity_token", " _method", ".method", "[method", "_methodx", "commit", "a+b", "%41", "_method[]", "utf8",
+		"[_method]", "%5D_method", "post[_method]", "[]", "]]"}
 	values := []string{"DELETE", "1", "", "a=b", "%26", "x;y", "caf%C3%A9", "+"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	reference := func(body string) bool {
@@ -211,6 +213,10 @@ func TestOverrideScannerDifferential(t *testing.T) {
 				u = u[:i]
 			}
 			u = strings.TrimLeft(u, " ")
+			// Rack 2: \A[\[\]]*([^\[\]]+)
+			if m := regexp.MustCompile(`\A[\[\]]*([^\[\]]+)`).FindStringSubmatch(u); m != nil && strings.EqualFold(m[1], "_method") {
+				return true
+			}
 			if i := strings.IndexByte(u, '['); i > 0 {
 				u = u[:i]
 			}
@@ -341,6 +347,84 @@ func BenchmarkOverrideScanner(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestOverrideScannerParserQuirks: names and part forms that Rack 2,
+// Rack 3 or PHP read as "_method" although Go's parsers do not.
+func TestOverrideScannerParserQuirks(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		kind     formKind
+		body     string
+		override bool
+	}{
+		// Rack 2's normalize_params matches \A[\[\]]*([^\[\]]+)\]*: the
+		// brackets around a top-level name are dropped.
+		{"rack 2 brackets", urlencodedForm, "[_method]=DELETE", true},
+		{"rack 2 leading brackets", urlencodedForm, "a=1&[]]_method=DELETE", true},
+		{"rack 2 trailing bracket", urlencodedForm, "_method]=DELETE", true},
+		{"rack 2 escaped brackets", urlencodedForm, "%5B_method%5D=DELETE", true},
+		{"rack 2 multipart brackets", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"[_method]\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"brackets legit", urlencodedForm, "post[method]=x&[id]=1&_methods]=2", false},
+		// PHP quotes parameters with ' as well as ", and its header
+		// reader appends a line without ':' to the header before it.
+		{"php single quotes", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name='_method'\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"php continuation", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=_me\r\nthod\r\n\r\nDELETE\r\n--XyZ--", true},
+		// Rack 2's MULTIPART_CONTENT_DISPOSITION is not anchored to the
+		// header and crosses lines; Rack 2.0's is .*\s+name=.
+		{"rack regex in another header", multipartForm, "--XyZ\r\nX-Note: Content-Disposition: form-data; name=_method\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"rack 2.0 name in a quoted value", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; x=\"y name=_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		// Rack names a part without a name after its Content-ID.
+		{"rack content-id", multipartForm, "--XyZ\r\nContent-ID: _method\r\n\r\nDELETE\r\n--XyZ--", true},
+		// Rack 2's consume_boundary compares each line stripped.
+		{"rack 2 indented delimiter", multipartForm, "  --XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"rack 2 tab delimiter", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1 --XyZ\r\n\t--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"quirks legit", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"_method\"\r\nContent-ID: <part1@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nname=_method\r\n --not the delimiter\r\n--XyZ--", false},
+	} {
+		for _, chunks := range [][]int{nil, {1}, {3, 7}} {
+			got, err := scan(tt.kind, "XyZ", tt.body, chunks)
+			if (err != nil) != tt.override {
+				t.Errorf("%s in reads of %v: error %v, want override %v", tt.name, chunks, err, tt.override)
+			}
+			if err == nil && got != tt.body {
+				t.Errorf("%s in reads of %v: passed %q", tt.name, chunks, got)
+			}
+			if err != nil && strings.Contains(got, "DELETE") {
+				t.Errorf("%s in reads of %v: the value got through", tt.name, chunks)
+			}
+		}
+	}
+}
+
+// TestFormBodyParserQuirks: Content-Types that Rack or PHP read as a form
+// other than Go does. Rack takes the last "boundary=" ([^";,]+) and, when
+// it finds none, parses the body as urlencoded; PHP takes the text after
+// the first "boundary" and the next '=', and ends the media type at a
+// space as well as at ';' and ','.
+func TestFormBodyParserQuirks(t *testing.T) {
+	for _, tt := range []struct {
+		ct   string
+		kind formKind
+		err  bool
+	}{
+		{"application/x-www-form-urlencoded x", urlencodedForm, false}, // PHP: a form
+		{"multipart/form-data x; boundary=B0", notForm, true},
+		{"multipart/form-data; boundary =B0", notForm, true},                 // Rack: no boundary, urlencoded
+		{"multipart/form-data; boundary= B0", notForm, true},                 // Rack and PHP: " B0"
+		{"multipart/form-data; boundary*=UTF-8''B0", notForm, true},          // Rack: no boundary
+		{`multipart/form-data; boundary=B0; x="boundary=B1"`, notForm, true}, // Rack: B1
+		{"multipart/form-data; xboundary=B1; boundary=B0", notForm, true},    // PHP: B1
+		{`multipart/form-data; boundary="B0;x"`, notForm, true},              // Rack: B0
+		{"multipart/form-data; charset=utf-8; boundary=B0", multipartForm, false},
+		{`multipart/form-data; boundary="B0"`, multipartForm, false},
+		{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", multipartForm, false},
+		{"text/plain x", notForm, false},
+	} {
+		kind, _, err := formBody(http.Header{"Content-Type": {tt.ct}})
+		if kind != tt.kind || (err != nil) != tt.err {
+			t.Errorf("%q: %v %v, want %v error %v", tt.ct, kind, err, tt.kind, tt.err)
 		}
 	}
 }

@@ -53,25 +53,23 @@ const maxPartHeader = 16 << 10
 
 // overrideKey reports whether a form field or query parameter name,
 // decoded, is one a framework reads as the method: "_method" in any case,
-// after leading spaces (PHP drops them), with '.' or '[' for '_' (PHP
-// reads them as '_'), up to a NUL (where PHP's C strings end) or an
-// array suffix ("_method[]", which Rack and Symfony ignore today; refused
-// all the same); or, as Rack 2 reads a name (normalize_params matches
-// \A[\[\]]*([^\[\]]+)\]*), "_method" between leading brackets and the
-// next bracket ("[_method]", "]_method]").
+// with '.' for '_' (PHP reads ' ' and '.' in a name as '_'), after
+// leading spaces (PHP drops them) and leading brackets (Rack 2's
+// normalize_params matches \A[\[\]]*([^\[\]]+)\]*: "[_method]" is
+// "_method"), up to a NUL (where PHP's C strings end) or a bracket (an
+// array suffix, "_method[]", which Rack and Symfony ignore today; refused
+// all the same); "[method", which PHP reads as "_method", too.
 func overrideKey(k string) bool {
 	if i := strings.IndexByte(k, 0); i >= 0 {
 		k = k[:i]
 	}
 	k = strings.TrimLeft(k, " ")
-	rack := strings.TrimLeft(k, "[]")
-	if i := strings.IndexAny(rack, "[]"); i >= 0 {
-		rack = rack[:i]
+	name := strings.TrimLeft(k, "[]")
+	lead := k[:len(k)-len(name)]
+	if i := strings.IndexAny(name, "[]"); i >= 0 {
+		name = name[:i]
 	}
-	if i := strings.IndexByte(k, '['); i > 0 {
-		k = k[:i]
-	}
-	return methodName(k) || methodName(rack)
+	return methodName(name) || lead == "[" && methodName("["+name)
 }
 
 // methodName reports whether k is "_method" in any case, with '.' or '['
@@ -204,16 +202,12 @@ type overrideScanner struct {
 
 	// urlencoded: the name being read, decoded.
 	inValue bool   // after '=', until the next separator
-	key     []byte // decoded, at most len("_method") bytes after leading spaces
+	key     []byte // decoded, at most len("_method") bytes after leading spaces and brackets
 	rest    bool   // the bytes of the name still to come do not matter
 	long    bool   // the name is longer than any override name
 	pct     int    // bytes of a %XX escape seen (0: none)
 	hex     byte
-	// The same name as Rack 2 reads it: after leading spaces and
-	// brackets, up to the next bracket (overrideKey).
-	rkey  []byte
-	rrest bool
-	rlong bool
+	lead    int // the leading brackets of the name: 0 none, 1 "[", 2 others
 
 	// multipart
 	delim    []byte // "--" + boundary
@@ -283,7 +277,7 @@ func (s *overrideScanner) urlencoded(b []byte) {
 			i = next
 		}
 		c := b[i]
-		if (s.long || s.rest) && (s.rlong || s.rrest) && s.pct == 0 && c != '=' && c != '&' && c != ';' && c != '%' {
+		if (s.long || s.rest) && s.pct == 0 && c != '=' && c != '&' && c != ';' && c != '%' {
 			continue // the rest of a name that is decided (escapes are still checked)
 		}
 		switch {
@@ -317,27 +311,24 @@ func (s *overrideScanner) urlencoded(b []byte) {
 }
 
 // keyByte adds a decoded byte to the name being read, as overrideKey
-// reads names: leading spaces dropped, the name cut at a NUL or a '['
-// after its first byte; and as Rack 2 reads them, leading brackets
-// dropped too, the name cut at a bracket.
+// reads names: leading spaces dropped, then leading brackets (counted in
+// lead), the name cut at a NUL or a bracket after them.
 func (s *overrideScanner) keyByte(c byte) {
 	switch {
-	case s.rest || s.long || c == ' ' && len(s.key) == 0:
-	case c == 0 || c == '[' && len(s.key) > 0:
+	case s.rest || s.long:
+	case len(s.key) == 0 && c == ' ' && s.lead == 0:
+	case len(s.key) == 0 && (c == '[' || c == ']'):
+		if s.lead == 0 && c == '[' {
+			s.lead = 1
+		} else {
+			s.lead = 2
+		}
+	case c == 0 || c == '[' || c == ']':
 		s.rest = true
 	case len(s.key) == len("_method"):
 		s.long = true
 	default:
 		s.key = append(s.key, c)
-	}
-	switch {
-	case s.rrest || s.rlong || (c == ' ' || c == '[' || c == ']') && len(s.rkey) == 0:
-	case c == 0 || c == '[' || c == ']':
-		s.rrest = true
-	case len(s.rkey) == len("_method"):
-		s.rlong = true
-	default:
-		s.rkey = append(s.rkey, c)
 	}
 }
 
@@ -346,12 +337,10 @@ func (s *overrideScanner) endKey() {
 	if s.inValue {
 		return
 	}
-	if s.pct != 0 || !s.long && len(s.key) == len("_method") && overrideKey(string(s.key)) ||
-		!s.rlong && len(s.rkey) == len("_method") && overrideKey(string(s.rkey)) {
+	if s.pct != 0 || !s.long && len(s.key) >= len("method") && overrideKey([]string{"", "[", "[]"}[s.lead]+string(s.key)) {
 		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
 	}
-	s.key, s.rest, s.long, s.pct = s.key[:0], false, false, 0
-	s.rkey, s.rrest, s.rlong = s.rkey[:0], false, false
+	s.key, s.rest, s.long, s.pct, s.lead = s.key[:0], false, false, 0, 0
 }
 
 // multipart reads b as the next bytes of a multipart body. A line that
@@ -443,21 +432,29 @@ func headerBlockDone(h []byte) bool {
 // doubt); and the block as the frameworks' looser readers take it
 // (looseNameOverride).
 func (s *overrideScanner) partHeader() {
-	var lines []string
-	for _, l := range strings.Split(string(s.header), "\n") {
-		l = strings.TrimRight(l, "\r")
-		if l != "" && (l[0] == ' ' || l[0] == '\t') && len(lines) > 0 {
-			lines[len(lines)-1] += " " + strings.TrimSpace(l)
+	// Unfolded into one buffer, each header read when the next starts
+	// (appending to a string per continuation line was quadratic: 1 s
+	// of CPU for a MiB of folded lines).
+	var line []byte
+	disposition := func() bool {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		return ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Content-Disposition") && dispositionOverride(string(value))
+	}
+	for i, l := range bytes.Split(s.header, []byte("\n")) {
+		l = bytes.TrimRight(l, "\r")
+		if i > 0 && len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+			line = append(append(line, ' '), bytes.TrimSpace(l)...)
 			continue
 		}
-		lines = append(lines, l)
-	}
-	for _, l := range lines {
-		name, value, ok := strings.Cut(l, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Disposition") && dispositionOverride(value) {
+		if disposition() {
 			s.err = errMethodOverrideBody
 			return
 		}
+		line = append(line[:0], l...)
+	}
+	if disposition() {
+		s.err = errMethodOverrideBody
+		return
 	}
 	if looseNameOverride(s.header) {
 		s.err = errMethodOverrideBody

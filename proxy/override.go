@@ -115,6 +115,13 @@ func formBody(h http.Header) (formKind, string, error) {
 		mt = mt[:i]
 	}
 	mt = strings.ToLower(mt)
+	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
+		!(len(ce) == 1 && strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
+		// A server may decode the body before the framework reads it
+		// (Apache's SetInputFilter DEFLATE): the bytes read here are
+		// not the form's.
+		return notForm, "", fmt.Errorf("%w: form body with Content-Encoding", errFormType)
+	}
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
 		return urlencodedForm, "", nil

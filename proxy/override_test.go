@@ -407,26 +407,36 @@ func TestOverrideScannerParserQuirks(t *testing.T) {
 // space as well as at ';' and ','.
 func TestFormBodyParserQuirks(t *testing.T) {
 	for _, tt := range []struct {
-		ct   string
-		kind formKind
-		err  bool
+		ct, ce string
+		kind   formKind
+		err    bool
 	}{
-		{"application/x-www-form-urlencoded x", urlencodedForm, false}, // PHP: a form
-		{"multipart/form-data x; boundary=B0", notForm, true},
-		{"multipart/form-data; boundary =B0", notForm, true},                 // Rack: no boundary, urlencoded
-		{"multipart/form-data; boundary= B0", notForm, true},                 // Rack and PHP: " B0"
-		{"multipart/form-data; boundary*=UTF-8''B0", notForm, true},          // Rack: no boundary
-		{`multipart/form-data; boundary=B0; x="boundary=B1"`, notForm, true}, // Rack: B1
-		{"multipart/form-data; xboundary=B1; boundary=B0", notForm, true},    // PHP: B1
-		{`multipart/form-data; boundary="B0;x"`, notForm, true},              // Rack: B0
-		{"multipart/form-data; charset=utf-8; boundary=B0", multipartForm, false},
-		{`multipart/form-data; boundary="B0"`, multipartForm, false},
-		{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", multipartForm, false},
-		{"text/plain x", notForm, false},
+		// Apache's SetInputFilter DEFLATE inflates a request body before
+		// PHP reads it; the scanner would read the compressed bytes.
+		{"application/x-www-form-urlencoded", "gzip", notForm, true},
+		{"multipart/form-data; boundary=B0", "deflate", notForm, true},
+		{"application/x-www-form-urlencoded", "identity", urlencodedForm, false},
+		{"application/json", "gzip", notForm, false},
+		{"application/x-www-form-urlencoded x", "", urlencodedForm, false}, // PHP: a form
+		{"multipart/form-data x; boundary=B0", "", notForm, true},
+		{"multipart/form-data; boundary =B0", "", notForm, true},                 // Rack: no boundary, urlencoded
+		{"multipart/form-data; boundary= B0", "", notForm, true},                 // Rack and PHP: " B0"
+		{"multipart/form-data; boundary*=UTF-8''B0", "", notForm, true},          // Rack: no boundary
+		{`multipart/form-data; boundary=B0; x="boundary=B1"`, "", notForm, true}, // Rack: B1
+		{"multipart/form-data; xboundary=B1; boundary=B0", "", notForm, true},    // PHP: B1
+		{`multipart/form-data; boundary="B0;x"`, "", notForm, true},              // Rack: B0
+		{"multipart/form-data; charset=utf-8; boundary=B0", "", multipartForm, false},
+		{`multipart/form-data; boundary="B0"`, "", multipartForm, false},
+		{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", "", multipartForm, false},
+		{"text/plain x", "", notForm, false},
 	} {
-		kind, _, err := formBody(http.Header{"Content-Type": {tt.ct}})
+		h := http.Header{"Content-Type": {tt.ct}}
+		if tt.ce != "" {
+			h.Set("Content-Encoding", tt.ce)
+		}
+		kind, _, err := formBody(h)
 		if kind != tt.kind || (err != nil) != tt.err {
-			t.Errorf("%q: %v %v, want %v error %v", tt.ct, kind, err, tt.kind, tt.err)
+			t.Errorf("%q %q: %v %v, want %v error %v", tt.ct, tt.ce, kind, err, tt.kind, tt.err)
 		}
 	}
 }

@@ -41,8 +41,10 @@ import (
 var errMethodOverrideBody = errors.New("method override field (_method) in form body")
 
 // errFormBodyUnreadable is the error for a form body the check cannot
-// follow: a multipart part's header block over maxPartHeader bytes.
-var errFormBodyUnreadable = errors.New("multipart part header over 16 KiB")
+// follow: a multipart part's header block over maxPartHeader bytes, or
+// not ended by CRLF CRLF (Rack reads on to the first "\r\n\r\n" as
+// headers, Go and PHP stop at an empty line ended by a bare LF).
+var errFormBodyUnreadable = errors.New("multipart part header unreadable")
 
 // errFormType is the error for a Content-Type whose body readers could
 // disagree on: repeated, or multipart without one boundary.
@@ -365,13 +367,16 @@ func (s *overrideScanner) multipart(b []byte) {
 				line = b[:i+1]
 			}
 			if len(s.header)+len(line) > maxPartHeader {
-				s.err = errFormBodyUnreadable
+				s.err = fmt.Errorf("%w: over 16 KiB", errFormBodyUnreadable)
 				return
 			}
 			s.header = append(s.header, line...)
 			b = b[len(line):]
 			if i >= 0 && headerBlockDone(s.header) {
 				s.partHeader()
+				if s.err == nil && !bytes.HasPrefix(s.header, []byte("--")) && !bytes.HasSuffix(s.header, []byte("\r\n\r\n")) {
+					s.err = fmt.Errorf("%w: not ended by CRLF CRLF", errFormBodyUnreadable)
+				}
 				if s.err != nil {
 					return
 				}

@@ -383,6 +383,11 @@ func TestOverrideScannerParserQuirks(t *testing.T) {
 		// Rack 2's consume_boundary compares each line stripped.
 		{"rack 2 indented delimiter", multipartForm, "  --XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
 		{"rack 2 tab delimiter", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1 --XyZ\r\n\t--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		// Rack (2 and 3) ends a part's head at "\r\n\r\n" only; Go and
+		// PHP at a bare-LF empty line: Rack reads the next lines as
+		// headers. A head not ended by CRLF CRLF is refused.
+		{"rack head past a bare LF", multipartForm, "--XyZ\r\nContent-Disposition: form-data\n\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"lf only", multipartForm, "--XyZ\nContent-Disposition: form-data; name=\"a\"\n\n1\n--XyZ--\n", true},
 		{"quirks legit", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"_method\"\r\nContent-ID: <part1@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nname=_method\r\n --not the delimiter\r\n--XyZ--", false},
 	} {
 		for _, chunks := range [][]int{nil, {1}, {3, 7}} {

@@ -224,6 +224,8 @@ type overrideScanner struct {
 	atStart  bool   // at the start of a line
 	inHeader bool   // in a part's header block
 	header   []byte // the header block so far
+	core     []byte // a data line's last len(delim) bytes up to its last non-space byte
+	gap      []byte // the spaces after them, up to len(delim) bytes
 }
 
 func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string) *overrideScanner {
@@ -416,6 +418,8 @@ func (s *overrideScanner) multipart(b []byte) {
 				// one, or padding) is the first line of the header
 				// block.
 				s.inHeader, s.header = true, s.header[:0]
+			} else {
+				s.lineEnd(s.lineHead)
 			}
 			s.lineHead = s.lineHead[:0]
 			continue
@@ -423,11 +427,74 @@ func (s *overrideScanner) multipart(b []byte) {
 		// In a data line: skip to its end.
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
+			s.lineEnd(b)
 			return
 		}
+		var ends bool
+		if j := trimRightSpace(b[:i]); j >= len(s.delim) {
+			ends = bytes.HasSuffix(b[:j], s.delim) // the line's end is in this read
+		} else {
+			s.lineEnd(b[:i]) // with its start, in core and gap
+			ends = bytes.HasSuffix(s.core, s.delim)
+		}
+		s.core, s.gap = s.core[:0], s.gap[:0]
 		b = b[i+1:]
 		s.atStart = true
+		if ends {
+			// A line that ends with the delimiter (and spaces): Rack 2
+			// takes the end of each read of the body for the end of a
+			// line, so the delimiter may start a line there (its reads
+			// are 1 MiB, or what the socket gives under Unicorn), and
+			// its body pattern ends a part at "--boundary\r\n"
+			// anywhere. The next line starts a header block.
+			s.atStart, s.inHeader, s.header = false, true, append(s.header[:0], "\r\n"...)
+		}
 	}
+}
+
+// lineEnd follows the end of a data line through seg, its next bytes:
+// core keeps the line's last len(delim) bytes up to its last non-space
+// byte (spaces as Ruby's String#strip takes them), gap the spaces after.
+func (s *overrideScanner) lineEnd(seg []byte) {
+	l := len(s.delim)
+	j := trimRightSpace(seg)
+	if j >= l {
+		s.core = append(s.core[:0], seg[j-l:j]...)
+	} else if j > 0 {
+		s.core = keepLast(append(append(s.core, s.gap...), seg[:j]...), l)
+	}
+	if j > 0 {
+		s.gap = s.gap[:0]
+	}
+	if len(seg)-j >= l {
+		s.gap = append(s.gap[:0], seg[len(seg)-l:]...)
+	} else {
+		s.gap = keepLast(append(s.gap, seg[j:]...), l)
+	}
+}
+
+// trimRightSpace returns the length of b without the spaces at its end,
+// as Ruby's String#strip takes them (and NUL).
+func trimRightSpace(b []byte) int {
+	j := len(b)
+	for j > 0 {
+		switch b[j-1] {
+		case ' ', '\t', '\v', '\f', '\r', 0:
+			j--
+			continue
+		}
+		break
+	}
+	return j
+}
+
+// keepLast returns the last n bytes of b, in b's array.
+func keepLast(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	copy(b, b[len(b)-n:])
+	return b[:n]
 }
 
 // headerBlockDone reports whether h, a part's header block whose first

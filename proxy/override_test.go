@@ -388,6 +388,11 @@ func TestOverrideScannerParserQuirks(t *testing.T) {
 		// headers. A head not ended by CRLF CRLF is refused.
 		{"rack head past a bare LF", multipartForm, "--XyZ\r\nContent-Disposition: form-data\n\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
 		{"lf only", multipartForm, "--XyZ\nContent-Disposition: form-data; name=\"a\"\n\n1\n--XyZ--\n", true},
+		// Rack 2 ends a line at the end of each read of the body (1 MiB,
+		// or what the socket gives under Unicorn): "xx" and
+		// "--XyZ\r\n" in two reads is a delimiter line.
+		{"rack 2 delimiter after a read's end", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\nxx--XyZ \r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"delimiter inside a line", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nxx--XyZ yy\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", false},
 		{"quirks legit", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"_method\"\r\nContent-ID: <part1@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nname=_method\r\n --not the delimiter\r\n--XyZ--", false},
 	} {
 		for _, chunks := range [][]int{nil, {1}, {3, 7}} {

@@ -355,11 +355,13 @@ func (s *overrideScanner) endKey() {
 }
 
 // multipart reads b as the next bytes of a multipart body. A line that
-// starts with the delimiter (after whitespace) opens a part, whose header block (up to an
-// empty line) is read for the field name. Lines end at '\n' (with or
-// without '\r' before it, as Go's and PHP's parsers read them; none of
-// Rack, PHP, Go or busboy ends a line at a lone '\r'); the closing
-// delimiter does not stop the reading.
+// starts with the delimiter (after spaces, which Rack 2 strips), or a
+// line that ends with it (see below), opens a part, whose header block
+// (up to an empty line, which must end in CRLF CRLF) is read for the
+// field name. Lines end at '\n' (with or without '\r' before it, as
+// Go's and PHP's parsers read them; none of Rack, PHP, Go or busboy ends
+// a line at a lone '\r'); the closing delimiter does not stop the
+// reading.
 func (s *overrideScanner) multipart(b []byte) {
 	for len(b) > 0 {
 		if s.inHeader {

@@ -124,6 +124,13 @@ func formBody(h http.Header) (formKind, string, error) {
 		// not the form's.
 		return notForm, "", fmt.Errorf("%w: form body with Content-Encoding", errFormType)
 	}
+	if (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
+		(strings.Contains(cts[0], "/json") || strings.Contains(cts[0], "+json")) {
+		// Laravel reads the body as JSON when the type mentions
+		// "/json" or "+json" anywhere (Request::isJson), and looks
+		// for "_method" there.
+		return notForm, "", fmt.Errorf("%w: form type naming JSON", errFormType)
+	}
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
 		return urlencodedForm, "", nil

@@ -439,6 +439,11 @@ func TestFormBodyParserQuirks(t *testing.T) {
 		{`multipart/form-data; boundary="B0"`, "", multipartForm, false},
 		{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", "", multipartForm, false},
 		{"text/plain x", "", notForm, false},
+		// Laravel reads a body as JSON when its type mentions /json
+		// or +json anywhere.
+		{"application/x-www-form-urlencoded; x=/json", "", notForm, true},
+		{"multipart/form-data; boundary=B0; t=a+json", "", notForm, true},
+		{"application/vnd.api+json", "", notForm, false},
 	} {
 		h := http.Header{"Content-Type": {tt.ct}}
 		if tt.ce != "" {

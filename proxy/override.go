@@ -592,16 +592,21 @@ func looseNameOverride(h []byte) bool {
 				return true
 			}
 		}
-		for i := 0; ; {
-			j := strings.Index(low[i:], "content-id:")
-			if j < 0 {
-				break
+		// A Content-ID's value is the rest of its line: only a line's
+		// last one can name an override (one before it runs into the
+		// next's ':'), and reading each to the end was quadratic.
+		for lineStart := 0; lineStart < len(low); {
+			lineEnd := strings.IndexByte(low[lineStart:], '\n')
+			if lineEnd < 0 {
+				lineEnd = len(low)
+			} else {
+				lineEnd += lineStart
 			}
-			i += j + len("content-id:")
-			v, _, _ := strings.Cut(text[i:], "\n")
-			if overrideKey(strings.TrimSpace(v)) {
+			if j := strings.LastIndex(low[lineStart:lineEnd], "content-id:"); j >= 0 &&
+				overrideKey(strings.TrimSpace(text[lineStart+j+len("content-id:"):lineEnd])) {
 				return true
 			}
+			lineStart = lineEnd + 1
 		}
 	}
 	return false
@@ -628,7 +633,10 @@ func nameValueOverride(v string) bool {
 		}
 		val = v[1:end]
 	} else {
-		end := strings.IndexAny(v, " \t\r\n;,\"")
+		// Up to '=' too, which no override name has: each value then
+		// ends before the next "name=" (reading to the end of a long
+		// line for each was quadratic).
+		end := strings.IndexAny(v, " \t\r\n;,\"=")
 		if end < 0 {
 			end = len(v)
 		}

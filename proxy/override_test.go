@@ -322,7 +322,7 @@ func BenchmarkOverrideScanner(b *testing.B) {
 	_ = w.Close()
 	// Parts whose header blocks are 16 KiB of folded lines: unfolding
 	// them was quadratic (1.4 s for this MiB).
-	folded := strings.Repeat("--XyZ\r\nContent-Disposition: form-data; name=a\n"+strings.Repeat(" x\n", 5400)+"\nv\n", 64)
+	folded := strings.Repeat("--XyZ\r\nContent-Disposition: form-data; name=a\r\n"+strings.Repeat(" x\r\n", 4000)+"\r\nv\r\n", 64)
 	// And of one line of Content-IDs, each read to the line's end
 	// before (0.8 s for this MiB).
 	contentID := strings.Repeat("--XyZ\r\n"+strings.Repeat("Content-ID:", 1400)+"\r\n\r\nv\r\n", 68)

@@ -233,6 +233,8 @@ type overrideScanner struct {
 	header   []byte // the header block so far
 	core     []byte // a data line's last len(delim) bytes up to its last non-space byte
 	gap      []byte // the spaces after them, up to len(delim) bytes
+	seen     bool   // a delimiter has opened a part: the preamble is over
+	pre      []byte // in the preamble, a line's last len(delim)-1 bytes
 }
 
 func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string) *overrideScanner {
@@ -426,15 +428,38 @@ func (s *overrideScanner) multipart(b []byte) {
 				// The rest of the delimiter line ("--" for the closing
 				// one, or padding) is the first line of the header
 				// block.
-				s.inHeader, s.header = true, s.header[:0]
+				s.seen, s.inHeader, s.header = true, true, s.header[:0]
 			} else {
 				s.lineEnd(s.lineHead)
+				if !s.seen {
+					s.pre = append(s.pre[:0], s.lineHead[1:]...)
+				}
 			}
 			s.lineHead = s.lineHead[:0]
 			continue
 		}
 		// In a data line: skip to its end.
 		i := bytes.IndexByte(b, '\n')
+		if !s.seen {
+			// In the preamble, the delimiter is looked for anywhere in
+			// a line: PHP reads a line longer than its buffer (5 KiB)
+			// in pieces, the next of which may start with it.
+			seg := b
+			if i >= 0 {
+				seg = b[:i]
+			}
+			w := append(s.pre, seg...)
+			if k := bytes.Index(w, s.delim); k >= 0 {
+				b = b[k+len(s.delim)-len(s.pre):]
+				s.pre, s.core, s.gap = s.pre[:0], s.core[:0], s.gap[:0]
+				s.seen, s.inHeader, s.header = true, true, s.header[:0]
+				continue
+			}
+			s.pre = keepLast(w, len(s.delim)-1)
+			if i >= 0 {
+				s.pre = s.pre[:0]
+			}
+		}
 		if i < 0 {
 			s.lineEnd(b)
 			return
@@ -456,7 +481,7 @@ func (s *overrideScanner) multipart(b []byte) {
 			// are 1 MiB, or what the socket gives under Unicorn), and
 			// its body pattern ends a part at "--boundary\r\n"
 			// anywhere. The next line starts a header block.
-			s.atStart, s.inHeader, s.header = false, true, append(s.header[:0], "\r\n"...)
+			s.atStart, s.seen, s.inHeader, s.header = false, true, true, append(s.header[:0], "\r\n"...)
 		}
 	}
 }
@@ -554,7 +579,9 @@ func (s *overrideScanner) partHeader() {
 //   - Rack 2 finds the name with /Content-Disposition:[^:]*;\s*name=(VALUE)/
 //     (2.0: .*\s+name=), anywhere in the block, across lines and inside
 //     other headers or quoted values; Rack 3.1 with its own parameter
-//     reader. Every "name" after the start, a space or ';', then '=',
+//     reader; PHP reads the first word of the value as a parameter
+//     too ("Content-Disposition:name=x"). Every "name" after the start,
+//     a space, ';' or ':', then '=',
 //     is taken, its value quoted (with '"' or, as PHP quotes, '\”) or up
 //     to a space, ';' or ','.
 //   - PHP appends a header line without ':' to the line before it, with
@@ -580,7 +607,7 @@ func looseNameOverride(h []byte) bool {
 			}
 			j += i
 			i = j + len("name")
-			if j > 0 && !strings.ContainsRune(" \t\r\n;", rune(low[j-1])) {
+			if j > 0 && !strings.ContainsRune(" \t\r\n;:", rune(low[j-1])) {
 				continue // "filename", "xname"
 			}
 			v := strings.TrimLeft(text[i:], " \t")

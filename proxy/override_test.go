@@ -397,6 +397,13 @@ func TestOverrideScannerParserQuirks(t *testing.T) {
 		// "--XyZ\r\n" in two reads is a delimiter line.
 		{"rack 2 delimiter after a read's end", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\nxx--XyZ \r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
 		{"delimiter inside a line", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nxx--XyZ yy\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", false},
+		// PHP reads a line longer than its 5 KiB buffer in pieces: in
+		// the preamble, a piece may start with the delimiter; in a
+		// header, a piece may be "Content-Disposition:name=_method",
+		// whose first word PHP reads as a parameter.
+		{"php preamble line split", multipartForm, strings.Repeat("x", 5120) + "--XyZ junk\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"php header line split", multipartForm, "--XyZ\r\nX-Pad: " + strings.Repeat("p", 5113) + "Content-Disposition:name=_method\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"preamble legit", multipartForm, "This is a multi-part message in MIME format.\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1 --XyZ junk\r\n--XyZ--", false},
 		{"quirks legit", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"_method\"\r\nContent-ID: <part1@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nname=_method\r\n --not the delimiter\r\n--XyZ--", false},
 	} {
 		for _, chunks := range [][]int{nil, {1}, {3, 7}} {

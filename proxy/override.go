@@ -53,6 +53,11 @@ var errFormType = errors.New("ambiguous Content-Type")
 // maxPartHeader bounds the header block of one multipart part.
 const maxPartHeader = 16 << 10
 
+// maxPartHeaderLine bounds one line of it: PHP reads a line longer than
+// its 5 KiB buffer in pieces, each a header of its own
+// ("name=\"_method" ending a piece is a name PHP reads, Go does not).
+const maxPartHeaderLine = 4 << 10
+
 // overrideKey reports whether a form field or query parameter name,
 // decoded, is one a framework reads as the method: "_method" in any case,
 // with '.' for '_' (PHP reads ' ' and '.' in a name as '_'), after
@@ -231,6 +236,7 @@ type overrideScanner struct {
 	atStart  bool   // at the start of a line
 	inHeader bool   // in a part's header block
 	header   []byte // the header block so far
+	hline    int    // the length of its last line so far
 	core     []byte // a data line's last len(delim) bytes up to its last non-space byte
 	gap      []byte // the spaces after them, up to len(delim) bytes
 	seen     bool   // a delimiter has opened a part: the preamble is over
@@ -385,6 +391,13 @@ func (s *overrideScanner) multipart(b []byte) {
 			}
 			s.header = append(s.header, line...)
 			b = b[len(line):]
+			if s.hline += len(line); s.hline > maxPartHeaderLine {
+				s.err = fmt.Errorf("%w: a line over 4 KiB", errFormBodyUnreadable)
+				return
+			}
+			if i >= 0 {
+				s.hline = 0
+			}
 			if i >= 0 && headerBlockDone(s.header) {
 				s.partHeader()
 				if s.err == nil && !bytes.HasPrefix(s.header, []byte("--")) && !bytes.HasSuffix(s.header, []byte("\r\n\r\n")) {
@@ -428,7 +441,7 @@ func (s *overrideScanner) multipart(b []byte) {
 				// The rest of the delimiter line ("--" for the closing
 				// one, or padding) is the first line of the header
 				// block.
-				s.seen, s.inHeader, s.header = true, true, s.header[:0]
+				s.seen, s.inHeader, s.header, s.hline = true, true, s.header[:0], 0
 			} else {
 				s.lineEnd(s.lineHead)
 				if !s.seen {
@@ -452,7 +465,7 @@ func (s *overrideScanner) multipart(b []byte) {
 			if k := bytes.Index(w, s.delim); k >= 0 {
 				b = b[k+len(s.delim)-len(s.pre):]
 				s.pre, s.core, s.gap = s.pre[:0], s.core[:0], s.gap[:0]
-				s.seen, s.inHeader, s.header = true, true, s.header[:0]
+				s.seen, s.inHeader, s.header, s.hline = true, true, s.header[:0], 0
 				continue
 			}
 			s.pre = keepLast(w, len(s.delim)-1)
@@ -481,7 +494,7 @@ func (s *overrideScanner) multipart(b []byte) {
 			// are 1 MiB, or what the socket gives under Unicorn), and
 			// its body pattern ends a part at "--boundary\r\n"
 			// anywhere. The next line starts a header block.
-			s.atStart, s.seen, s.inHeader, s.header = false, true, true, append(s.header[:0], "\r\n"...)
+			s.atStart, s.seen, s.inHeader, s.header, s.hline = false, true, true, append(s.header[:0], "\r\n"...), 0
 		}
 	}
 }

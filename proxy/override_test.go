@@ -403,6 +403,7 @@ func TestOverrideScannerParserQuirks(t *testing.T) {
 		// whose first word PHP reads as a parameter.
 		{"php preamble line split", multipartForm, strings.Repeat("x", 5120) + "--XyZ junk\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--", true},
 		{"php header line split", multipartForm, "--XyZ\r\nX-Pad: " + strings.Repeat("p", 5113) + "Content-Disposition:name=_method\r\n\r\nDELETE\r\n--XyZ--", true},
+		{"php header line split in a quoted name", multipartForm, "--XyZ\r\nContent-Disposition: form-data; x=\"" + strings.Repeat("p", 5060) + "\"; name=\"_method" + "X: \"\r\n\r\nDELETE\r\n--XyZ--", true},
 		{"preamble legit", multipartForm, "This is a multi-part message in MIME format.\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1 --XyZ junk\r\n--XyZ--", false},
 		{"quirks legit", multipartForm, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"_method\"\r\nContent-ID: <part1@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nname=_method\r\n --not the delimiter\r\n--XyZ--", false},
 	} {

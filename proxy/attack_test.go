@@ -1481,6 +1481,15 @@ spec:
 		{"multipart chunked", multi, mp("_method"), true, 0, 400},
 		{"multipart split in the header", multi, padPart + mp("_method"), false, len(padPart+mp("_method")) - 20, 400},
 		{"multipart no boundary", "multipart/form-data", mp("_method"), false, 0, 400},
+		// Rack finds no boundary in "boundary =B0" and parses the body
+		// as urlencoded; PHP ends the media type at a space.
+		{"multipart boundary rack cannot read", "multipart/form-data; boundary =B0", "_method=delete", false, 0, 400},
+		{"multipart boundary php reads apart", "multipart/form-data; xboundary=B1; boundary=B0", strings.ReplaceAll(mp("_method"), "B0", "B1"), false, 0, 400},
+		{"form php type", "application/x-www-form-urlencoded x", "_method=delete", false, 0, 400},
+		{"form rack 2 brackets", form, "[_method]=delete", false, 0, 400},
+		{"multipart rack 2 indented delimiter", multi, "  " + strings.TrimPrefix(mp("_method"), "--B0\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\nabc\r\n"), false, 0, 400},
+		{"multipart rack content-id", multi, strings.Replace(mp("x"), `Content-Disposition: form-data; name="x"`, "Content-ID: _method", 1), false, 0, 400},
+		{"multipart php single quotes", multi, strings.Replace(mp("x"), `name="x"`, `name='_method'`, 1), false, 0, 400},
 		{"form legit", form, "payment_method=card&sort=_method&q=a%26_method%3DDELETE", false, 0, 200},
 		{"multipart legit", multi, mp("payment_method"), false, 0, 200},
 		{"json", "application/json", `{"title":"x","_method":"DELETE"}`, false, 0, 400},

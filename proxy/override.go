@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -40,8 +41,10 @@ import (
 var errMethodOverrideBody = errors.New("method override field (_method) in form body")
 
 // errFormBodyUnreadable is the error for a form body the check cannot
-// follow: a multipart part's header block over maxPartHeader bytes.
-var errFormBodyUnreadable = errors.New("multipart part header over 16 KiB")
+// follow: a multipart part's header block over maxPartHeader bytes, or
+// not ended by CRLF CRLF (Rack reads on to the first "\r\n\r\n" as
+// headers, Go and PHP stop at an empty line ended by a bare LF).
+var errFormBodyUnreadable = errors.New("multipart part header unreadable")
 
 // errFormType is the error for a Content-Type whose body readers could
 // disagree on: repeated, or multipart without one boundary.
@@ -50,20 +53,35 @@ var errFormType = errors.New("ambiguous Content-Type")
 // maxPartHeader bounds the header block of one multipart part.
 const maxPartHeader = 16 << 10
 
+// maxPartHeaderLine bounds one line of it: PHP reads a line longer than
+// its 5 KiB buffer in pieces, each a header of its own
+// ("name=\"_method" ending a piece is a name PHP reads, Go does not).
+const maxPartHeaderLine = 4 << 10
+
 // overrideKey reports whether a form field or query parameter name,
 // decoded, is one a framework reads as the method: "_method" in any case,
-// after leading spaces (PHP drops them), with '.' or '[' for '_' (PHP
-// reads them as '_'), up to a NUL (where PHP's C strings end) or an
-// array suffix ("_method[]", which Rack and Symfony ignore today; refused
-// all the same).
+// with '.' for '_' (PHP reads ' ' and '.' in a name as '_'), after
+// leading spaces (PHP drops them) and leading brackets (Rack 2's
+// normalize_params matches \A[\[\]]*([^\[\]]+)\]*: "[_method]" is
+// "_method"), up to a NUL (where PHP's C strings end) or a bracket (an
+// array suffix, "_method[]", which Rack and Symfony ignore today; refused
+// all the same); "[method", which PHP reads as "_method", too.
 func overrideKey(k string) bool {
 	if i := strings.IndexByte(k, 0); i >= 0 {
 		k = k[:i]
 	}
 	k = strings.TrimLeft(k, " ")
-	if i := strings.IndexByte(k, '['); i > 0 {
-		k = k[:i]
+	name := strings.TrimLeft(k, "[]")
+	lead := k[:len(k)-len(name)]
+	if i := strings.IndexAny(name, "[]"); i >= 0 {
+		name = name[:i]
 	}
+	return methodName(name) || lead == "[" && methodName("["+name)
+}
+
+// methodName reports whether k is "_method" in any case, with '.' or '['
+// for '_'.
+func methodName(k string) bool {
 	if len(k) != len("_method") {
 		return false
 	}
@@ -97,28 +115,90 @@ func formBody(h http.Header) (formKind, string, error) {
 	default:
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
-	// The media type up to the first ';' or ',' (Rack) or ' ' (PHP,
-	// which reads "application/x-www-form-urlencoded foo" as a form), in
-	// lower case.
-	ct := strings.ToLower(strings.TrimSpace(cts[0]))
-	mt := ct
-	if i := strings.IndexAny(mt, ";, \t"); i >= 0 {
+	// The media type as PHP takes it: up to the first ';', ',' or
+	// space, in lower case. Rack's (up to ';' or ',', trimmed) is a form
+	// type only if PHP's is the same.
+	mt := strings.TrimSpace(cts[0])
+	if i := strings.IndexAny(mt, ";, "); i >= 0 {
 		mt = mt[:i]
+	}
+	mt = strings.ToLower(mt)
+	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
+		!(len(ce) == 1 && strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
+		// A server may decode the body before the framework reads it
+		// (Apache's SetInputFilter DEFLATE): the bytes read here are
+		// not the form's.
+		return notForm, "", fmt.Errorf("%w: form body with Content-Encoding", errFormType)
+	}
+	if (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
+		(strings.Contains(cts[0], "/json") || strings.Contains(cts[0], "+json")) {
+		// Laravel reads the body as JSON when the type mentions
+		// "/json" or "+json" anywhere (Request::isJson), and looks
+		// for "_method" there.
+		return notForm, "", fmt.Errorf("%w: form type naming JSON", errFormType)
 	}
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
 		return urlencodedForm, "", nil
 	case strings.HasPrefix(mt, "multipart/"):
 		_, params, err := mime.ParseMediaType(cts[0])
-		if err != nil || params["boundary"] == "" {
+		b := params["boundary"]
+		if err != nil || b == "" {
 			return notForm, "", fmt.Errorf("%w: multipart without a readable boundary", errFormType)
 		}
-		return multipartForm, params["boundary"], nil
-	case strings.Contains(ct, "/json") || strings.Contains(ct, "+json"):
+		if rack, ok := rackBoundary(cts[0]); !ok || rack != b {
+			// Rack parses a multipart body whose boundary it cannot
+			// find as urlencoded.
+			return notForm, "", fmt.Errorf("%w: multipart boundary read apart", errFormType)
+		}
+		if php, ok := phpBoundary(cts[0]); ok && php != b {
+			return notForm, "", fmt.Errorf("%w: multipart boundary read apart", errFormType)
+		}
+		return multipartForm, b, nil
+	case strings.Contains(strings.ToLower(cts[0]), "/json") || strings.Contains(strings.ToLower(cts[0]), "+json"):
 		// Laravel's isJson: anywhere in the header's value.
 		return jsonForm, "", nil
 	}
 	return notForm, "", nil
+}
+
+// rackMultipart is Rack's Rack::Multipart::MULTIPART, which finds the
+// boundary Rack reads (the last "boundary=" in the type, greedy .*).
+var rackMultipart = regexp.MustCompile(`(?i)\Amultipart/.*boundary="?([^";,]+)"?`)
+
+// rackBoundary returns the boundary Rack reads in a Content-Type.
+func rackBoundary(ct string) (string, bool) {
+	m := rackMultipart.FindStringSubmatch(ct)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// phpBoundary returns the boundary PHP reads in a Content-Type
+// (main/rfc1867.c): after the first "boundary" (matched in case, else in
+// any case) and the next '=', up to the closing '"' of a quoted one, else
+// to ',' or ';'.
+func phpBoundary(ct string) (string, bool) {
+	i := strings.Index(ct, "boundary")
+	if i < 0 {
+		i = strings.Index(strings.ToLower(ct), "boundary")
+	}
+	if i < 0 {
+		return "", false
+	}
+	_, b, ok := strings.Cut(ct[i:], "=")
+	if !ok {
+		return "", false
+	}
+	if rest, quoted := strings.CutPrefix(b, `"`); quoted {
+		b, _, ok = strings.Cut(rest, `"`)
+		return b, ok
+	}
+	if j := strings.IndexAny(b, ",;"); j >= 0 {
+		b = b[:j]
+	}
+	return b, true
 }
 
 // hasBody reports whether r has a body to forward (ReverseProxy sends
@@ -147,11 +227,12 @@ type overrideScanner struct {
 
 	// urlencoded: the name being read, decoded.
 	inValue bool   // after '=', until the next separator
-	key     []byte // decoded, at most len("_method") bytes after leading spaces
+	key     []byte // decoded, at most len("_method") bytes after leading spaces and brackets
 	rest    bool   // the bytes of the name still to come do not matter
 	long    bool   // the name is longer than any override name
 	pct     int    // bytes of a %XX escape seen (0: none)
 	hex     byte
+	lead    int // the leading brackets of the name: 0 none, 1 "[", 2 others
 
 	// multipart
 	delim    []byte // "--" + boundary
@@ -159,6 +240,11 @@ type overrideScanner struct {
 	atStart  bool   // at the start of a line
 	inHeader bool   // in a part's header block
 	header   []byte // the header block so far
+	hline    int    // the length of its last line so far
+	core     []byte // a data line's last len(delim) bytes up to its last non-space byte
+	gap      []byte // the spaces after them, up to len(delim) bytes
+	seen     bool   // a delimiter has opened a part: the preamble is over
+	pre      []byte // in the preamble, a line's last len(delim)-1 bytes
 
 	js jsonState
 }
@@ -260,12 +346,19 @@ func (s *overrideScanner) urlencoded(b []byte) {
 }
 
 // keyByte adds a decoded byte to the name being read, as overrideKey
-// reads names: leading spaces dropped, the name cut at a NUL or a '['
-// after its first byte.
+// reads names: leading spaces dropped, then leading brackets (counted in
+// lead), the name cut at a NUL or a bracket after them.
 func (s *overrideScanner) keyByte(c byte) {
 	switch {
-	case s.rest || s.long || c == ' ' && len(s.key) == 0:
-	case c == 0 || c == '[' && len(s.key) > 0:
+	case s.rest || s.long:
+	case len(s.key) == 0 && c == ' ' && s.lead == 0:
+	case len(s.key) == 0 && (c == '[' || c == ']'):
+		if s.lead == 0 && c == '[' {
+			s.lead = 1
+		} else {
+			s.lead = 2
+		}
+	case c == 0 || c == '[' || c == ']':
 		s.rest = true
 	case len(s.key) == len("_method"):
 		s.long = true
@@ -279,18 +372,20 @@ func (s *overrideScanner) endKey() {
 	if s.inValue {
 		return
 	}
-	if s.pct != 0 || !s.long && len(s.key) == len("_method") && overrideKey(string(s.key)) {
+	if s.pct != 0 || !s.long && len(s.key) >= len("method") && overrideKey([]string{"", "[", "[]"}[s.lead]+string(s.key)) {
 		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
 	}
-	s.key, s.rest, s.long, s.pct = s.key[:0], false, false, 0
+	s.key, s.rest, s.long, s.pct, s.lead = s.key[:0], false, false, 0, 0
 }
 
 // multipart reads b as the next bytes of a multipart body. A line that
-// starts with the delimiter opens a part, whose header block (up to an
-// empty line) is read for the field name. Lines end at '\n' (with or
-// without '\r' before it, as Go's and PHP's parsers read them; none of
-// Rack, PHP, Go or busboy ends a line at a lone '\r'); the closing
-// delimiter does not stop the reading.
+// starts with the delimiter (after spaces, which Rack 2 strips), or a
+// line that ends with it (see below), opens a part, whose header block
+// (up to an empty line, which must end in CRLF CRLF) is read for the
+// field name. Lines end at '\n' (with or without '\r' before it, as
+// Go's and PHP's parsers read them; none of Rack, PHP, Go or busboy ends
+// a line at a lone '\r'); the closing delimiter does not stop the
+// reading.
 func (s *overrideScanner) multipart(b []byte) {
 	for len(b) > 0 {
 		if s.inHeader {
@@ -300,13 +395,23 @@ func (s *overrideScanner) multipart(b []byte) {
 				line = b[:i+1]
 			}
 			if len(s.header)+len(line) > maxPartHeader {
-				s.err = errFormBodyUnreadable
+				s.err = fmt.Errorf("%w: over 16 KiB", errFormBodyUnreadable)
 				return
 			}
 			s.header = append(s.header, line...)
 			b = b[len(line):]
+			if s.hline += len(line); s.hline > maxPartHeaderLine {
+				s.err = fmt.Errorf("%w: a line over 4 KiB", errFormBodyUnreadable)
+				return
+			}
+			if i >= 0 {
+				s.hline = 0
+			}
 			if i >= 0 && headerBlockDone(s.header) {
 				s.partHeader()
+				if s.err == nil && !bytes.HasPrefix(s.header, []byte("--")) && !bytes.HasSuffix(s.header, []byte("\r\n\r\n")) {
+					s.err = fmt.Errorf("%w: not ended by CRLF CRLF", errFormBodyUnreadable)
+				}
 				if s.err != nil {
 					return
 				}
@@ -315,6 +420,18 @@ func (s *overrideScanner) multipart(b []byte) {
 			continue
 		}
 		if s.atStart {
+			if len(s.lineHead) == 0 {
+				// Rack 2 compares each line stripped of the
+				// whitespace (and NULs) around it with the
+				// delimiter: leading ones are skipped.
+				i := 0
+				for i < len(b) && strings.IndexByte(" \t\v\f\r\x00", b[i]) >= 0 {
+					i++
+				}
+				if b = b[i:]; len(b) == 0 {
+					return
+				}
+			}
 			// Collect the start of the line until it can be compared
 			// with the delimiter.
 			take := min(len(s.delim)-len(s.lineHead), len(b))
@@ -333,19 +450,107 @@ func (s *overrideScanner) multipart(b []byte) {
 				// The rest of the delimiter line ("--" for the closing
 				// one, or padding) is the first line of the header
 				// block.
-				s.inHeader, s.header = true, s.header[:0]
+				s.seen, s.inHeader, s.header, s.hline = true, true, s.header[:0], 0
+			} else {
+				s.lineEnd(s.lineHead)
+				if !s.seen {
+					s.pre = append(s.pre[:0], s.lineHead[1:]...)
+				}
 			}
 			s.lineHead = s.lineHead[:0]
 			continue
 		}
 		// In a data line: skip to its end.
 		i := bytes.IndexByte(b, '\n')
+		if !s.seen {
+			// In the preamble, the delimiter is looked for anywhere in
+			// a line: PHP reads a line longer than its buffer (5 KiB)
+			// in pieces, the next of which may start with it.
+			seg := b
+			if i >= 0 {
+				seg = b[:i]
+			}
+			w := append(s.pre, seg...)
+			if k := bytes.Index(w, s.delim); k >= 0 {
+				b = b[k+len(s.delim)-len(s.pre):]
+				s.pre, s.core, s.gap = s.pre[:0], s.core[:0], s.gap[:0]
+				s.seen, s.inHeader, s.header, s.hline = true, true, s.header[:0], 0
+				continue
+			}
+			s.pre = keepLast(w, len(s.delim)-1)
+			if i >= 0 {
+				s.pre = s.pre[:0]
+			}
+		}
 		if i < 0 {
+			s.lineEnd(b)
 			return
 		}
+		var ends bool
+		if j := trimRightSpace(b[:i]); j >= len(s.delim) {
+			ends = bytes.HasSuffix(b[:j], s.delim) // the line's end is in this read
+		} else {
+			s.lineEnd(b[:i]) // with its start, in core and gap
+			ends = bytes.HasSuffix(s.core, s.delim)
+		}
+		s.core, s.gap = s.core[:0], s.gap[:0]
 		b = b[i+1:]
 		s.atStart = true
+		if ends {
+			// A line that ends with the delimiter (and spaces): Rack 2
+			// takes the end of each read of the body for the end of a
+			// line, so the delimiter may start a line there (its reads
+			// are 1 MiB, or what the socket gives under Unicorn), and
+			// its body pattern ends a part at "--boundary\r\n"
+			// anywhere. The next line starts a header block.
+			s.atStart, s.seen, s.inHeader, s.header, s.hline = false, true, true, append(s.header[:0], "\r\n"...), 0
+		}
 	}
+}
+
+// lineEnd follows the end of a data line through seg, its next bytes:
+// core keeps the line's last len(delim) bytes up to its last non-space
+// byte (spaces as Ruby's String#strip takes them), gap the spaces after.
+func (s *overrideScanner) lineEnd(seg []byte) {
+	l := len(s.delim)
+	j := trimRightSpace(seg)
+	if j >= l {
+		s.core = append(s.core[:0], seg[j-l:j]...)
+	} else if j > 0 {
+		s.core = keepLast(append(append(s.core, s.gap...), seg[:j]...), l)
+	}
+	if j > 0 {
+		s.gap = s.gap[:0]
+	}
+	if len(seg)-j >= l {
+		s.gap = append(s.gap[:0], seg[len(seg)-l:]...)
+	} else {
+		s.gap = keepLast(append(s.gap, seg[j:]...), l)
+	}
+}
+
+// trimRightSpace returns the length of b without the spaces at its end,
+// as Ruby's String#strip takes them (and NUL).
+func trimRightSpace(b []byte) int {
+	j := len(b)
+	for j > 0 {
+		switch b[j-1] {
+		case ' ', '\t', '\v', '\f', '\r', 0:
+			j--
+			continue
+		}
+		break
+	}
+	return j
+}
+
+// keepLast returns the last n bytes of b, in b's array.
+func keepLast(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	copy(b, b[len(b)-n:])
+	return b[:n]
 }
 
 // headerBlockDone reports whether h, a part's header block whose first
@@ -359,24 +564,160 @@ func headerBlockDone(h []byte) bool {
 // partHeader reads a part's header block for its field name: every
 // Content-Disposition line, continuation lines unfolded, the rest of the
 // delimiter line included (read by no parser as a header, but cheap to
-// doubt).
+// doubt); and the block as the frameworks' looser readers take it
+// (looseNameOverride).
 func (s *overrideScanner) partHeader() {
-	var lines []string
-	for _, l := range strings.Split(string(s.header), "\n") {
-		l = strings.TrimRight(l, "\r")
-		if l != "" && (l[0] == ' ' || l[0] == '\t') && len(lines) > 0 {
-			lines[len(lines)-1] += " " + strings.TrimSpace(l)
+	// Unfolded into one buffer, each header read when the next starts
+	// (appending to a string per continuation line was quadratic: 1 s
+	// of CPU for a MiB of folded lines).
+	var line []byte
+	disposition := func() bool {
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		return ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Content-Disposition") && dispositionOverride(string(value))
+	}
+	for i, l := range bytes.Split(s.header, []byte("\n")) {
+		l = bytes.TrimRight(l, "\r")
+		if i > 0 && len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
+			line = append(append(line, ' '), bytes.TrimSpace(l)...)
 			continue
 		}
-		lines = append(lines, l)
-	}
-	for _, l := range lines {
-		name, value, ok := strings.Cut(l, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Disposition") && dispositionOverride(value) {
+		if disposition() {
 			s.err = errMethodOverrideBody
 			return
 		}
+		line = append(line[:0], l...)
 	}
+	if disposition() {
+		s.err = errMethodOverrideBody
+		return
+	}
+	if looseNameOverride(s.header) {
+		s.err = errMethodOverrideBody
+	}
+}
+
+// looseNameOverride reports whether a part's header block names a method
+// override as Rack or PHP may read it:
+//   - Rack 2 finds the name with /Content-Disposition:[^:]*;\s*name=(VALUE)/
+//     (2.0: .*\s+name=), anywhere in the block, across lines and inside
+//     other headers or quoted values; Rack 3.1 with its own parameter
+//     reader; PHP reads the first word of the value as a parameter
+//     too ("Content-Disposition:name=x"). Every "name" after the start,
+//     a space, ';' or ':', then '=',
+//     is taken, its value quoted (with '"' or, as PHP quotes, '\”) or up
+//     to a space, ';' or ','.
+//   - PHP appends a header line without ':' to the line before it, with
+//     nothing between: the block is also read joined so.
+//   - Rack names a part without a name after its Content-ID.
+func looseNameOverride(h []byte) bool {
+	raw := string(h)
+	var joined strings.Builder
+	for i, l := range strings.Split(raw, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if i > 0 && (l == "" || l[0] == ' ' || l[0] == '\t' || !strings.Contains(l, ":")) {
+			joined.WriteString(l)
+			continue
+		}
+		joined.WriteString("\n" + l)
+	}
+	for _, text := range []string{raw, joined.String()} {
+		low := strings.ToLower(text)
+		for i := 0; ; {
+			j := strings.Index(low[i:], "name")
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + len("name")
+			if j > 0 && !strings.ContainsRune(" \t\r\n;:", rune(low[j-1])) {
+				continue // "filename", "xname"
+			}
+			v := strings.TrimLeft(text[i:], " \t")
+			v, ok := strings.CutPrefix(v, "=")
+			if !ok {
+				continue
+			}
+			if nameValueOverride(strings.TrimLeft(v, " \t")) {
+				return true
+			}
+		}
+		// A Content-ID's value is the rest of its line: only a line's
+		// last one can name an override (one before it runs into the
+		// next's ':'), and reading each to the end was quadratic.
+		for lineStart := 0; lineStart < len(low); {
+			lineEnd := strings.IndexByte(low[lineStart:], '\n')
+			if lineEnd < 0 {
+				lineEnd = len(low)
+			} else {
+				lineEnd += lineStart
+			}
+			if j := strings.LastIndex(low[lineStart:lineEnd], "content-id:"); j >= 0 &&
+				overrideKey(strings.TrimSpace(text[lineStart+j+len("content-id:"):lineEnd])) {
+				return true
+			}
+			lineStart = lineEnd + 1
+		}
+	}
+	return false
+}
+
+// nameValueOverride reads the value at the start of v, quoted with '"'
+// or '\” or a token, as the readers above may, and reports whether any
+// reading names a method override: as it is, without its backslash
+// escapes, percent-decoded.
+func nameValueOverride(v string) bool {
+	var val string
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		q := v[0]
+		end := len(v)
+		for k := 1; k < len(v); k++ {
+			if v[k] == '\\' {
+				k++
+				continue
+			}
+			if v[k] == q {
+				end = k
+				break
+			}
+		}
+		val = v[1:end]
+	} else {
+		// Up to '=' too, which no override name has: each value then
+		// ends before the next "name=" (reading to the end of a long
+		// line for each was quadratic).
+		end := strings.IndexAny(v, " \t\r\n;,\"=")
+		if end < 0 {
+			end = len(v)
+		}
+		val = v[:end]
+	}
+	for _, n := range []string{val, unbackslash(val)} {
+		if overrideKey(n) {
+			return true
+		}
+		if strings.ContainsAny(n, "%+") {
+			if u, err := url.QueryUnescape(n); err == nil && overrideKey(u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unbackslash drops each backslash and keeps the byte after it, as Rack's
+// dequote and Go's quoted-string reader do.
+func unbackslash(v string) string {
+	if !strings.Contains(v, "\\") {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for k := 0; k < len(v); k++ {
+		if v[k] == '\\' && k+1 < len(v) {
+			k++
+		}
+		b = append(b, v[k])
+	}
+	return string(b)
 }
 
 // dispositionOverride reports whether a Content-Disposition value names a

@@ -298,6 +298,14 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // what the request alone does not carry (the peer's SPIFFE ID, the client
 // address behind trusted proxies, the JWT claims), usually from the
 // request's context.
+//
+// Handler decides on the request as next will see it, so anything that
+// changes what a request means to next must run before Handler, not
+// after: a method override (gorilla/handlers' HTTPMethodOverrideHandler,
+// Echo's MethodOverride) placed after it lets "POST" plus
+// "X-HTTP-Method-Override: DELETE" through a DENY of DELETE. `ward
+// proxy`, which cannot know its upstream's code, refuses such requests
+// instead (docs/proxy.md).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)

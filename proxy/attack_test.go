@@ -1383,13 +1383,9 @@ spec:
 	}
 }
 
-// TestAttackMethodOverrideQuery: "POST /api/items?_method=DELETE" passed
-// a DENY of DELETE, and Laravel (Symfony) runs its DELETE handler for it,
-// as for the X-HTTP-Method-Override header the proxy strips. A query
-// naming the parameter, under any spelling PHP reads as "_method", is
-// refused; other parameters are forwarded as sent.
-func TestAttackMethodOverrideQuery(t *testing.T) {
-	const denyDelete = `apiVersion: security.istio.io/v1
+// denyDelete is a policy that denies DELETE to the api workload: the
+// method overrides' target.
+const denyDelete = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-delete, namespace: shop}
 spec:
@@ -1397,6 +1393,13 @@ spec:
   action: DENY
   rules: [{to: [{operation: {methods: ["DELETE"]}}]}]
 `
+
+// TestAttackMethodOverrideQuery: "POST /api/items?_method=DELETE" passed
+// a DENY of DELETE, and Laravel (Symfony) runs its DELETE handler for it,
+// as for the X-HTTP-Method-Override header the proxy strips. A query
+// naming the parameter, under any spelling PHP reads as "_method", is
+// refused; other parameters are forwarded as sent.
+func TestAttackMethodOverrideQuery(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: denyDelete})
 	for _, tt := range []struct {
@@ -1441,14 +1444,6 @@ spec:
 // request carrying it, and the client gets 400. Other bodies reach the
 // upstream byte for byte.
 func TestAttackMethodOverrideBody(t *testing.T) {
-	const denyDelete = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: no-delete, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  action: DENY
-  rules: [{to: [{operation: {methods: ["DELETE"]}}]}]
-`
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: denyDelete, replace: []string{"limits: {maxBodyBytes: 1024}", "limits: {maxBodyBytes: 1048576}"}})
 	mp := func(name string) string {

@@ -83,6 +83,10 @@ type Template struct {
 	// `# Source:` comment. Line n of Data is what line n of `helm
 	// template --show-only` prints after that comment.
 	Data []byte
+	// CRD is set for a file of a crds/ directory: not a template, its
+	// Data is the file as written, which helm install creates (whatever
+	// its kind) before rendering the templates.
+	CRD bool
 	// lines maps the lines of Data to lines of the template file (see
 	// Line).
 	lines []int
@@ -96,8 +100,10 @@ type Chart struct {
 	Dir string
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
-	// not among them; neither are the CRDs of crds/, which `helm template`
-	// also leaves out by default.
+	// not among them. The files of crds/ (of the chart and of its enabled
+	// subcharts) are, as written (CRD set): `helm template` leaves them
+	// out by default, but `helm install` creates what they hold, whatever
+	// its kind, so a Deployment hidden there is installed too.
 	Templates []Template
 }
 
@@ -191,7 +197,8 @@ func unwrapPath(err error, path string) error {
 // repository says it lives), values files are local, the values schema may
 // not reference other documents, `lookup` returns an empty map and
 // getHostByName an empty string. Hooks are rendered like other templates
-// (`helm template` prints them); CRDs in crds/ are not.
+// (`helm template` prints them); the files of crds/ are returned as
+// written, since `helm install` creates them.
 //
 // Errors are *Error when the faulty file is known. Render never panics.
 func Render(dir string, opts Options) (c *Chart, err error) {
@@ -275,6 +282,17 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		if src, ok := srcs[n]; ok {
 			t.lines = lineMap(src, t.Data)
 		}
+		out.Templates = append(out.Templates, t)
+	}
+	// helm install creates whatever the crds/ files of the chart and of its
+	// enabled subcharts hold, whatever its kind, before the templates
+	// (unless --skip-crds): they are checked as written, never templated.
+	for _, crd := range ch.CRDObjects() {
+		if crd.File == nil || len(bytes.TrimSpace(crd.File.Data)) == 0 {
+			continue
+		}
+		t := Template{Name: crd.Filename, File: res.file(crd.Filename), Data: crd.File.Data, CRD: true}
+		t.lines = lineMap(crd.File.Data, t.Data)
 		out.Templates = append(out.Templates, t)
 	}
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -443,5 +444,69 @@ func TestArchivedSubchart(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("archived subchart not rendered or misnamed: %+v", c.Templates)
+	}
+}
+
+// TestCRDFiles: helm install creates what crds/ holds, whatever its kind
+// (a privileged Deployment there is installed before the templates), so
+// Render returns those files as written, with their lines, for the chart
+// and its enabled subcharts; a subchart disabled by its condition
+// installs nothing.
+func TestCRDFiles(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: x\n    securityContext: {privileged: true}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // Name, File relative to the chart, CRD
+	}{
+		{
+			name: "chart",
+			files: map[string]string{
+				"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"crds/hidden.yaml":  strings.Replace(pod, "%s", "hidden", 1),
+				"crds/empty.yaml":   "\n",
+				"crds/notes.txt":    "not a manifest extension: helm leaves it out\n",
+				"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+			},
+			want: []string{"app/crds/hidden.yaml crds/hidden.yaml true", "app/templates/cm.yaml templates/cm.yaml false"},
+		},
+		{
+			name: "subcharts",
+			files: map[string]string{
+				"Chart.yaml":                        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: web, version: 0.1.0, condition: web.enabled}\n- {name: metrics, version: 0.1.0, condition: metrics.enabled}\n",
+				"values.yaml":                       "web: {enabled: true}\nmetrics: {enabled: false}\n",
+				"templates/cm.yaml":                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+				"charts/web/Chart.yaml":             "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+				"charts/web/crds/sub.yaml":          strings.Replace(pod, "%s", "sub", 1),
+				"charts/metrics/Chart.yaml":         "apiVersion: v2\nname: metrics\nversion: 0.1.0\n",
+				"charts/metrics/crds/disabled.yaml": strings.Replace(pod, "%s", "disabled", 1),
+			},
+			want: []string{"app/charts/web/crds/sub.yaml charts/web/crds/sub.yaml true", "app/templates/cm.yaml templates/cm.yaml false"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := write(t, tt.files)
+			c, err := Render(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tpl := range c.Templates {
+				rel, _ := filepath.Rel(dir, tpl.File)
+				got = append(got, fmt.Sprintf("%s %s %v", tpl.Name, filepath.ToSlash(rel), tpl.CRD))
+				if tpl.CRD {
+					if want := tt.files[filepath.ToSlash(rel)]; string(tpl.Data) != want {
+						t.Errorf("%s: data %q, want the file as written %q", tpl.Name, tpl.Data, want)
+					}
+					if l := tpl.Line(6); l != 6 {
+						t.Errorf("%s: line 6 maps to %d, want 6", tpl.Name, l)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("templates (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -243,11 +243,18 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			classify(p, true)
 			continue
 		}
+		// A kustomization's files are its to read (kustomize decides which
+		// are resources), but the kustomizations and charts below it are
+		// still found: an overlay kept under the directory of another
+		// kustomization that does not build on it is rendered on its own,
+		// as it would be deployed.
+		var under []string
 		if kustomize.IsKustomization(p) {
 			kustomizations = append(kustomizations, found{p, kustomize.Root(p)})
-			continue
+			under = append(under, p)
+		} else {
+			in.manifests = append(in.manifests, p)
 		}
-		in.manifests = append(in.manifests, p)
 		err = manifest.Walk(p, func(path string, info fs.FileInfo, err error) error {
 			if err != nil {
 				return nil // the loader's own walk reports unreadable entries
@@ -259,11 +266,13 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				}
 				if path != p && kustomize.IsKustomization(path) {
 					kustomizations = append(kustomizations, found{path, kustomize.Root(p)})
-					return filepath.SkipDir
+					under = append(under, path)
 				}
 				return nil
 			}
-			if info.Mode().IsRegular() {
+			if info.Mode().IsRegular() && !slices.ContainsFunc(under, func(d string) bool {
+				return strings.HasPrefix(path, d+string(filepath.Separator))
+			}) {
 				classify(path, false)
 			}
 			return nil

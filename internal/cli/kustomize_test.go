@@ -255,3 +255,68 @@ func TestKustomizePlain(t *testing.T) {
 		t.Errorf("ward reach on a plain kustomization: exit %d\n%s", code, reach)
 	}
 }
+
+// TestKustomizeNested: the kustomizations and charts kept under the
+// directory of a kustomization that does not build on them are rendered
+// too, whether that kustomization is the path given or one met walking a
+// tree: an overlay under the root kustomization of a repository that
+// makes the base privileged, or a chart beside it, is deployed on its own
+// and must not pass unread.
+func TestKustomizeNested(t *testing.T) {
+	const privilegedPatch = "patches:\n- target: {kind: Deployment}\n  patch: |-\n    - op: add\n      path: /spec/template/spec/containers/0/securityContext\n      value: {privileged: true}\n"
+	base := map[string]string{
+		"base/kustomization.yaml": "resources:\n- web.yaml\n",
+		"base/web.yaml":           kustomizeDeployment,
+	}
+	tests := []struct {
+		name   string
+		files  map[string]string
+		path   string // given to ward check, under the tree
+		object string // the object that must get pss/privileged
+	}{
+		{
+			name: "overlay under the kustomization given",
+			files: map[string]string{
+				"kustomization.yaml":               "resources:\n- base\n",
+				"overlays/prod/kustomization.yaml": "namespace: prod\nresources:\n- ../../base\n" + privilegedPatch,
+			},
+			path: ".", object: "prod/Deployment/web",
+		},
+		{
+			name: "overlay under a kustomization met walking",
+			files: map[string]string{
+				"app/kustomization.yaml":               "resources:\n- ../base\n",
+				"app/overlays/prod/kustomization.yaml": "namespace: prod\nresources:\n- ../../../base\n" + privilegedPatch,
+			},
+			path: ".", object: "prod/Deployment/web",
+		},
+		{
+			name: "chart under the kustomization given",
+			files: map[string]string{
+				"kustomization.yaml":       "resources:\n- base\n",
+				"chart/Chart.yaml":         "apiVersion: v2\nname: agent\nversion: 0.1.0\n",
+				"chart/templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: agent}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: true}}\n",
+			},
+			path: ".", object: "default/Pod/agent",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, base, "", "")
+			writeTree(t, tree, tt.files, "", "")
+			out, errOut, code := run(t, "", "check", filepath.Join(tree, tt.path), "-o", "json")
+			if code != ExitFindings {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+			}
+			res := checkOutput(t, out)
+			found := false
+			for _, f := range res.Findings {
+				found = found || f.Rule == "pss/privileged" && f.Object == tt.object
+			}
+			if !found || res.Summary.InputErrors != 0 {
+				t.Errorf("pss/privileged on %s: %v, input errors %d; want the finding and no error:\n%s", tt.object, found, res.Summary.InputErrors, out)
+			}
+		})
+	}
+}

@@ -35,6 +35,17 @@ func fileOf(dir string) (string, bool) {
 	return "", false
 }
 
+// fileNames returns the names of the kustomization files dir holds.
+func fileNames(dir string) []string {
+	var out []string
+	for _, n := range FileNames {
+		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // listed is the part of a kustomization that names other kustomizations.
 type listed struct {
 	Resources  []string `yaml:"resources"`

@@ -472,3 +472,52 @@ func TestExpansionBomb(t *testing.T) {
 		t.Error("plain: a base reached through two paths")
 	}
 }
+
+// TestMultipleFiles: a directory with more than one kustomization file is
+// refused, as kustomize refuses it, whether it is the one built or a base:
+// reading only the first would leave the resources the other lists
+// unread, a clean result from input never read.
+func TestMultipleFiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		build string // the directory built
+		file  string // the kustomization the error names
+	}{
+		{
+			name: "built",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- web.yaml\n",
+				"app/kustomization.yml":  "resources:\n- admin.yaml\n",
+			},
+			build: "app", file: "app/kustomization.yaml",
+		},
+		{
+			name: "base",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- ../base\n",
+				"base/kustomization.yml": "resources:\n- web.yaml\n",
+				"base/Kustomization":     "resources:\n- admin.yaml\n",
+			},
+			build: "app", file: "base/kustomization.yml",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, tt.files)
+			for _, d := range []string{"app", "base"} {
+				write(t, root, map[string]string{d + "/web.yaml": deployment("shop", "web"), d + "/admin.yaml": deployment("shop", "admin")})
+			}
+			dir := filepath.Join(root, tt.build)
+			if _, err := krustyBuild(dir, root); err == nil {
+				t.Fatal("kustomize builds the tree: the test no longer shows what kustomize refuses")
+			}
+			res, err := Build(dir, root)
+			var me *manifest.Error
+			if !errors.Is(err, ErrMultiple) || !errors.As(err, &me) || me.File != filepath.Join(root, tt.file) {
+				t.Errorf("Build = %v, %v; want ErrMultiple at %s", res, err, tt.file)
+			}
+		})
+	}
+}

@@ -16,6 +16,11 @@ import (
 // ErrNotLocal is the error of every refused reference (errors.Is).
 var ErrNotLocal = errors.New("ward does not fetch or run anything a kustomization names outside its tree")
 
+// ErrMultiple is the error of a directory holding more than one
+// kustomization file (kustomization.yaml and kustomization.yml, say),
+// which kustomize refuses to build.
+var ErrMultiple = errors.New("multiple kustomization files, which kustomize refuses to build")
+
 // ErrMissing is the error of a reference to nothing on disk.
 var ErrMissing = errors.New("no such file or directory")
 
@@ -159,6 +164,11 @@ func (s *scanner) kustomization(dir string, configs bool) string {
 	file, ok := fileOf(dir)
 	if !ok {
 		return "" // kustomize reports it, from the disk
+	}
+	if names := fileNames(dir); len(names) > 1 {
+		// kustomize refuses to build such a directory; reading one of
+		// them would leave the others unread.
+		s.errs = append(s.errs, &manifest.Error{File: file, Err: fmt.Errorf("%w (%s): keep one", ErrMultiple, strings.Join(names, ", "))})
 	}
 	key, err := filepath.EvalSymlinks(file)
 	if err != nil {

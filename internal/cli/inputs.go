@@ -87,16 +87,44 @@ type found struct{ dir, root string }
 // not their bases) with package kustomize: offline, refusing any
 // non-local reference (input/unreadable at the kustomization's line).
 func (in *inputs) render(ks []found) {
+	refs := map[string][]string{}
+	refsOf := func(d string) []string {
+		r, ok := refs[d]
+		if !ok {
+			r = kustomize.References(d)
+			refs[d] = r
+		}
+		return r
+	}
 	referenced := map[string]bool{}
 	for _, k := range ks {
-		for _, r := range kustomize.References(k.dir) {
+		for _, r := range refsOf(filepath.Clean(k.dir)) {
 			referenced[r] = true
+		}
+	}
+	// A base is left to the kustomizations that build on it only when one
+	// of them is built: kustomizations that only reference each other (a
+	// cycle, which kustomize reports) are built too, not left unread.
+	reached := map[string]bool{}
+	var reach func(d string)
+	reach = func(d string) {
+		if reached[d] {
+			return
+		}
+		reached[d] = true
+		for _, r := range refsOf(d) {
+			reach(r)
+		}
+	}
+	for _, k := range ks {
+		if d := filepath.Clean(k.dir); !referenced[d] {
+			reach(d)
 		}
 	}
 	for _, k := range ks {
 		d := filepath.Clean(k.dir)
 		in.kustomized = append(in.kustomized, d)
-		if referenced[d] {
+		if referenced[d] && reached[d] {
 			continue
 		}
 		res, err := kustomize.Build(d, k.root)

@@ -320,3 +320,48 @@ func TestKustomizeNested(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizeCycle: kustomizations that only reference each other (or
+// themselves) are each some other's base, yet no build reaches them: they
+// are built, and kustomize's cycle error is an input error, never a clean
+// run that read none of them.
+func TestKustomizeCycle(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+	}{
+		{
+			name: "two",
+			files: map[string]string{
+				"a/kustomization.yaml": "resources:\n- web.yaml\n- ../b\n",
+				"b/kustomization.yaml": "resources:\n- ../a\n",
+			},
+		},
+		{
+			name:  "itself",
+			files: map[string]string{"a/kustomization.yaml": "resources:\n- web.yaml\n- .\n"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, tt.files, "", "")
+			writeTree(t, tree, map[string]string{
+				"a/web.yaml":     strings.Replace(kustomizeDeployment, "        image: nginx:1.25\n", "        image: nginx:1.25\n        securityContext:\n          privileged: true\n", 1),
+				"namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+			}, "", "")
+			out, errOut, code := run(t, "", "check", tree, "-o", "json")
+			if code != ExitError {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitError, errOut)
+			}
+			res := checkOutput(t, out)
+			found := false
+			for _, f := range res.Findings {
+				found = found || f.Rule == ruleUnreadable && strings.Contains(f.Message, "cycle detected")
+			}
+			if !found {
+				t.Errorf("no input/unreadable finding naming the cycle:\n%s", out)
+			}
+		})
+	}
+}

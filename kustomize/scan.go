@@ -207,7 +207,7 @@ func (s *scanner) kustomization(dir string, configs bool) string {
 			s.refuse(file, kv[0], k, "", "a transformation of plugin configurations (a kustomization under generators, transformers or validators may only list them)")
 			continue
 		}
-		switch k {
+		switch field(k) {
 		case "resources", "bases", "components":
 			for _, e := range seq(v) {
 				if p, isDir, ok := s.local(file, e, k); ok {
@@ -251,12 +251,12 @@ func (s *scanner) kustomization(dir string, configs bool) string {
 			}
 		case "patches", "patchesJson6902", "replacements":
 			for j, e := range seq(v) {
-				if p := get(e, "path"); p != nil {
+				for _, p := range getAll(e, "path") {
 					s.local(file, p, fmt.Sprintf("%s[%d].path", k, j))
 				}
 			}
 		case "openapi":
-			if p := get(v, "path"); p != nil {
+			for _, p := range getAll(v, "path") {
 				s.local(file, p, "openapi.path")
 			}
 		case "configMapGenerator", "secretGenerator":
@@ -273,12 +273,10 @@ func (s *scanner) kustomization(dir string, configs bool) string {
 // kvSources checks the files, envs and env of a generator's arguments.
 func (s *scanner) kvSources(file string, e *yaml.Node, field string) {
 	for _, key := range []string{"files", "envs", "env"} {
-		v := get(e, key)
-		if v == nil {
-			continue
-		}
-		for _, f := range seq(v) {
-			s.kvFile(file, f, field+"."+key)
+		for _, v := range getAll(e, key) {
+			for _, f := range seq(v) {
+				s.kvFile(file, f, field+"."+key)
+			}
 		}
 	}
 }
@@ -339,21 +337,25 @@ func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
 		}
 	}
 	for _, key := range configFiles[kind.Value] {
-		for _, f := range seq(get(n, key)) {
-			if key == "paths" && inline(f.Value) != nil {
-				continue // an inline patch
+		for _, v := range getAll(n, key) {
+			for _, f := range seq(v) {
+				if key == "paths" && inline(f.Value) != nil {
+					continue // an inline patch
+				}
+				c := *f
+				c.Line = at(f).Line
+				s.kvFile(file, &c, field+" "+kind.Value+"."+key)
 			}
-			c := *f
-			c.Line = at(f).Line
-			s.kvFile(file, &c, field+" "+kind.Value+"."+key)
 		}
 	}
 	if kind.Value == "ReplacementTransformer" {
-		for j, r := range seq(get(n, "replacements")) {
-			if f := get(r, "path"); f != nil {
-				c := *f
-				c.Line = at(f).Line
-				s.local(file, &c, fmt.Sprintf("%s %s.replacements[%d].path", field, kind.Value, j))
+		for _, v := range getAll(n, "replacements") {
+			for j, r := range seq(v) {
+				for _, f := range getAll(r, "path") {
+					c := *f
+					c.Line = at(f).Line
+					s.local(file, &c, fmt.Sprintf("%s %s.replacements[%d].path", field, kind.Value, j))
+				}
 			}
 		}
 	}
@@ -459,14 +461,50 @@ func pairs(n *yaml.Node) [][2]*yaml.Node {
 }
 
 // get returns the value of key in mapping n (merge keys expanded), or nil.
+// Keys match as in getAll; the last one wins.
 func get(n *yaml.Node, key string) *yaml.Node {
 	var v *yaml.Node
-	for _, p := range pairs(n) {
-		if p[0].Value == key && (v == nil || p[1] != nil) {
-			v = p[1]
+	for _, p := range getAll(n, key) {
+		if v == nil || p != nil {
+			v = p
 		}
 	}
 	return v
+}
+
+// getAll returns the values of every key of mapping n (merge keys
+// expanded) that kustomize would read as key. kustomize decodes
+// kustomizations and builtin configurations with encoding/json (through
+// sigs.k8s.io/yaml), which matches a field name to a key case folded, as
+// strings.EqualFold does: "Path", "PATH" or "paths" with a long s (U+017F)
+// are all read as "path". Every one is returned, whichever would win.
+func getAll(n *yaml.Node, key string) []*yaml.Node {
+	var out []*yaml.Node
+	for _, p := range pairs(n) {
+		if strings.EqualFold(p[0].Value, key) {
+			out = append(out, p[1])
+		}
+	}
+	return out
+}
+
+// kustomizationKeys are the fields of a kustomization the scan checks.
+var kustomizationKeys = []string{
+	"resources", "bases", "components", "generators", "transformers", "validators",
+	"crds", "configurations", "patchesStrategicMerge", "patches", "patchesJson6902",
+	"replacements", "openapi", "configMapGenerator", "secretGenerator",
+	"helmCharts", "helmGlobals", "helmChartInflationGenerator",
+}
+
+// field returns the field of kustomizationKeys that kustomize reads key
+// as (see getAll), or key.
+func field(key string) string {
+	for _, k := range kustomizationKeys {
+		if strings.EqualFold(key, k) {
+			return k
+		}
+	}
+	return key
 }
 
 // inline returns the YAML documents of an entry that is an inline

@@ -163,6 +163,14 @@ func TestKustomizeOffline(t *testing.T) {
 		{name: "URL behind an alias", kust: "metadata:\n  name: &u HTTP/pod.yaml\nresources:\n- deployment.yaml\n- *u\n", field: "resources", line: 2},
 		{name: "list behind an alias", kust: "metadata:\n  annotations:\n    a: &l [HTTP/pod.yaml]\nresources: *l\n", field: "resources", line: 3},
 		{name: "path behind a merge key", kust: "metadata:\n  annotations: &m {path: HTTP/p.yaml}\nresources:\n- deployment.yaml\npatches:\n- <<: *m\n", field: "patches[0].path", line: 2},
+		// kustomize decodes with encoding/json, which matches keys case
+		// folded: each of these is fetched as written above.
+		{name: "Resources capitalised", kust: "Resources:\n- deployment.yaml\n- HTTP/pod.yaml\n", field: "Resources", line: 3},
+		{name: "resources with a long s", kust: "re\u017fources:\n- ssh://git@TCP/org/repo.git\n", field: "re\u017fources", line: 2},
+		{name: "BASES", kust: "BASES:\n- github.com/org/repo/deploy\n", field: "BASES", line: 2},
+		{name: "patches Path", kust: "resources:\n- deployment.yaml\nPatches:\n- path: deployment.yaml\n  Path: HTTP/patch.yaml\n", field: "Patches[0].path", line: 5},
+		{name: "openapi PATH", kust: "resources:\n- deployment.yaml\nOpenAPI:\n  PATH: HTTP/schema.json\n", field: "openapi.path", line: 4},
+		{name: "configMapGenerator Files", kust: "ConfigMapGenerator:\n- name: c\n  Files:\n  - HTTP/app.conf\n", field: "ConfigMapGenerator[0].files", line: 4},
 		{name: "missing local path", kust: "resources:\n- deployment.yaml\n- nothere\n", field: "resources", line: 3},
 		{name: "absolute path outside", kust: "resources:\n- OUTSIDE/deployment.yaml\n", field: "resources", line: 2},
 		{name: "dotdot outside", kust: "resources:\n- ../outside/deployment.yaml\n", field: "resources", line: 2},

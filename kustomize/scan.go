@@ -322,7 +322,14 @@ func (s *scanner) config(file string, line int, field string, n *yaml.Node) {
 		}
 		return x
 	}
+	// kustomize finds the kind by its exact key; the configuration is
+	// decoded case folded: every key that either reads must be a builtin.
 	kind := get(n, "kind")
+	for _, k := range getAll(n, "kind") {
+		if !builtins[k.Value] {
+			kind = k
+		}
+	}
 	if kind == nil || !builtins[kind.Value] {
 		k := ""
 		if kind != nil {

@@ -171,6 +171,8 @@ func TestKustomizeOffline(t *testing.T) {
 		{name: "patches Path", kust: "resources:\n- deployment.yaml\nPatches:\n- path: deployment.yaml\n  Path: HTTP/patch.yaml\n", field: "Patches[0].path", line: 5},
 		{name: "openapi PATH", kust: "resources:\n- deployment.yaml\nOpenAPI:\n  PATH: HTTP/schema.json\n", field: "openapi.path", line: 4},
 		{name: "configMapGenerator Files", kust: "ConfigMapGenerator:\n- name: c\n  Files:\n  - HTTP/app.conf\n", field: "ConfigMapGenerator[0].files", line: 4},
+		{name: "inline transformer Path", kust: "resources:\n- deployment.yaml\ntransformers:\n- |\n  apiVersion: builtin\n  kind: PatchTransformer\n  metadata: {name: p}\n  Path: HTTP/patch.yaml\n", field: "transformers PatchTransformer.path", line: 8},
+		{name: "inline helm generator beside a Kind", kust: "generators:\n- |\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  Kind: ConfigMapGenerator\n  metadata: {name: h}\n  repo: HTTP/charts\n", field: "generators", line: 3},
 		{name: "missing local path", kust: "resources:\n- deployment.yaml\n- nothere\n", field: "resources", line: 3},
 		{name: "absolute path outside", kust: "resources:\n- OUTSIDE/deployment.yaml\n", field: "resources", line: 2},
 		{name: "dotdot outside", kust: "resources:\n- ../outside/deployment.yaml\n", field: "resources", line: 2},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -68,6 +69,22 @@ func References(dir string) []string {
 	var k listed
 	if yaml.Unmarshal(data, &k) != nil {
 		return nil
+	}
+	// kustomize matches keys case folded and, of two spellings of one
+	// field ("resources", "reſources"), reads one only: a base named by
+	// the other would be left to a build that never reads it. Such a
+	// kustomization builds on nothing here: its bases are built on their
+	// own too.
+	var top map[string]any
+	if yaml.Unmarshal(data, &top) != nil {
+		return nil
+	}
+	for key := range top {
+		for _, f := range []string{"resources", "bases", "components"} {
+			if key != f && strings.EqualFold(key, f) {
+				return nil
+			}
+		}
 	}
 	var out []string
 	for _, r := range slices.Concat(k.Resources, k.Bases, k.Components) {

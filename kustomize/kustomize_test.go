@@ -521,3 +521,41 @@ func TestMultipleFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestReferencesSpelling: kustomize reads one of two spellings of a field
+// that fold to the same name ("resources" and "reſources"): a base named
+// only by the other is not built through the kustomization, so
+// References names no base for it and the base is built on its own.
+func TestReferencesSpelling(t *testing.T) {
+	tests := []struct {
+		name string
+		kust string
+		want []string
+	}{
+		{name: "resources", kust: "resources:\n- base\n- web.yaml\n", want: []string{"base"}},
+		{name: "bases and components", kust: "bases:\n- base\ncomponents:\n- comp\n", want: []string{"base", "comp"}},
+		{name: "long s beside resources", kust: "resources:\n- base\nre\u017fources:\n- web.yaml\n"},
+		{name: "capitalised", kust: "Resources:\n- base\n"},
+		{name: "BASES", kust: "resources:\n- web.yaml\nBASES:\n- base\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, map[string]string{
+				"kustomization.yaml":      tt.kust,
+				"web.yaml":                deployment("shop", "web"),
+				"base/kustomization.yaml": "resources:\n- web.yaml\n",
+				"base/web.yaml":           deployment("shop", "base"),
+				"comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+			})
+			var got []string
+			for _, r := range References(root) {
+				rel, _ := filepath.Rel(root, r)
+				got = append(got, rel)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("References (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

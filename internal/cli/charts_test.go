@@ -175,3 +175,80 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestHelmChartOtherFiles: below a chart, outside templates/, charts/ and
+// crds/, a kustomization or another chart is rendered (it is deployed on
+// its own), and a file holding Kubernetes objects, which helm does not
+// install, is announced on stderr as not read; values files are not.
+func TestHelmChartOtherFiles(t *testing.T) {
+	const privileged = "apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: true}}\n"
+	chart := map[string]string{
+		"app/Chart.yaml":          "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"app/values.yaml":         "replicas: 1\n",
+		"app/values-prod.yaml":    "replicas: 3\n",
+		"app/templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n",
+		"app/templates/note.yaml": "# kind: Pod\n",
+	}
+	tests := []struct {
+		name   string
+		files  map[string]string
+		path   string // given to ward check, in the tree
+		object string // the object that must get pss/privileged, or ""
+		warn   string // what stderr must say, or ""
+	}{
+		{
+			name:  "manifest beside the templates",
+			files: map[string]string{"app/extra/pod.yaml": strings.Replace(privileged, "%s", "extra", 1)},
+			path:  "app", warn: "app/extra/pod.yaml: not read: it holds Kubernetes objects but lies in the Helm chart",
+		},
+		{
+			name:  "manifest beside the templates, tree walked",
+			files: map[string]string{"app/extra/pod.json": `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}`},
+			path:  ".", warn: "app/extra/pod.json: not read",
+		},
+		{
+			name: "kustomization below the chart",
+			files: map[string]string{
+				"app/deploy/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/deploy/pod.yaml":           strings.Replace(privileged, "%s", "kustomized", 1),
+			},
+			path: "app", object: "default/Pod/kustomized",
+		},
+		{
+			name: "chart below the chart",
+			files: map[string]string{
+				"app/examples/agent/Chart.yaml":         "apiVersion: v2\nname: agent\nversion: 0.1.0\n",
+				"app/examples/agent/templates/pod.yaml": strings.Replace(privileged, "%s", "agent", 1),
+			},
+			path: ".", object: "default/Pod/agent",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, chart, "", "")
+			writeTree(t, tree, tt.files, "", "")
+			out, errOut, code := run(t, "", "check", filepath.Join(tree, tt.path), "-o", "json")
+			res := checkOutput(t, out)
+			if res.Summary.InputErrors != 0 {
+				t.Errorf("input errors %d, want 0:\n%s", res.Summary.InputErrors, out)
+			}
+			if tt.warn != "" && !strings.Contains(errOut, "ward: warning: "+filepath.Join(tree, tt.warn)) {
+				t.Errorf("stderr = %q, want a warning %q", errOut, tt.warn)
+			}
+			if tt.warn == "" && strings.Contains(errOut, "not read") || strings.Contains(errOut, "values") {
+				t.Errorf("stderr = %q: a warning about a file without objects", errOut)
+			}
+			if tt.object == "" {
+				return
+			}
+			found := false
+			for _, f := range res.Findings {
+				found = found || f.Rule == "pss/privileged" && f.Object == tt.object
+			}
+			if !found || code != ExitFindings {
+				t.Errorf("exit %d, pss/privileged on %s: %v; want exit %d and the finding:\n%s", code, tt.object, found, ExitFindings, out)
+			}
+		})
+	}
+}

@@ -282,6 +282,9 @@ func noManifests(paths []string, what string) error {
 // templates.
 func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 	start := time.Now()
+	for _, w := range in.warnings {
+		fmt.Fprintf(e.stderr, "ward: warning: %s\n", w)
+	}
 	var progress func(int, int64)
 	p := newLoadProgress(e.stderr)
 	if p != nil {

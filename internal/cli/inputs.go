@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -34,6 +36,8 @@ type inputs struct {
 	rendered []manifest.Rendered
 	// unreadable are paths that could not be read or rendered.
 	unreadable []finding.Finding
+	// warnings are what the walk left out on purpose, said on stderr.
+	warnings []string
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
@@ -204,6 +208,30 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 	return false
 }
 
+// objectKeys finds apiVersion and kind keys at the top of a YAML
+// document, or anywhere in JSON.
+var objectKeys = [2]*regexp.Regexp{
+	regexp.MustCompile(`(?m)^(?:\x{feff})?apiVersion:|"apiVersion"\s*:`),
+	regexp.MustCompile(`(?m)^(?:\x{feff})?kind:|"kind"\s*:`),
+}
+
+// looksLikeObjects is a cheap test of a file the walk leaves out: a YAML
+// or JSON file of at most maxSize bytes with top-level apiVersion and
+// kind keys (a values file has neither).
+func looksLikeObjects(path string, size, maxSize int64) bool {
+	if maxSize <= 0 {
+		maxSize = manifest.DefaultMaxFileSize
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); !isYAML(path) && ext != ".json" || size > maxSize {
+		return false
+	}
+	data, err := os.ReadFile(path) // #nosec G304 -- a file of the tree the user named
+	if err != nil {
+		return false
+	}
+	return objectKeys[0].Match(data) && objectKeys[1].Match(data)
+}
+
 func isYAML(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
@@ -258,11 +286,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			continue
 		}
 		st, err := os.Stat(p)
-		if err == nil && st.IsDir() && helmchart.IsChart(p) {
-			in.renderChart(p, chart)
-			continue
-		}
-		if c, ok := inChart(p); ok {
+		isChart := err == nil && st.IsDir() && helmchart.IsChart(p)
+		if c, ok := inChart(p); ok && !isChart {
 			in.unreadable = append(in.unreadable, chartPart(p, c))
 			continue
 		}
@@ -272,36 +297,66 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			continue
 		}
 		// A kustomization's files are its to read (kustomize decides which
-		// are resources), but the kustomizations and charts below it are
+		// are resources), a chart's are helm's (it installs templates/ and
+		// crds/ only), but the kustomizations and charts below them are
 		// still found: an overlay kept under the directory of another
 		// kustomization that does not build on it is rendered on its own,
-		// as it would be deployed.
-		var under []string
-		if kustomize.IsKustomization(p) {
+		// as it would be deployed. owners are those directories, the
+		// innermost last.
+		type owner struct {
+			dir   string
+			chart bool
+		}
+		var owners []owner
+		switch {
+		case isChart:
+			in.renderChart(p, chart)
+			owners = append(owners, owner{p, true})
+		case kustomize.IsKustomization(p):
 			kustomizations = append(kustomizations, found{p, kustomize.Root(p)})
-			under = append(under, p)
-		} else {
+			owners = append(owners, owner{p, false})
+		default:
 			in.manifests = append(in.manifests, p)
+		}
+		ownerOf := func(path string) (owner, bool) {
+			for i := len(owners) - 1; i >= 0; i-- {
+				if strings.HasPrefix(path, owners[i].dir+string(filepath.Separator)) {
+					return owners[i], true
+				}
+			}
+			return owner{}, false
 		}
 		err = manifest.Walk(p, func(path string, info fs.FileInfo, err error) error {
 			if err != nil {
 				return nil // the loader's own walk reports unreadable entries
 			}
 			if info.IsDir() {
+				if o, ok := ownerOf(path); ok && o.chart && filepath.Dir(path) == o.dir {
+					switch filepath.Base(path) {
+					case "templates", "charts", "crds":
+						return filepath.SkipDir // the chart's, rendered
+					}
+				}
 				if path != p && helmchart.IsChart(path) {
 					in.renderChart(path, chart)
-					return filepath.SkipDir
+					owners = append(owners, owner{path, true})
+					return nil
 				}
 				if path != p && kustomize.IsKustomization(path) {
 					kustomizations = append(kustomizations, found{path, kustomize.Root(p)})
-					under = append(under, path)
+					owners = append(owners, owner{path, false})
 				}
 				return nil
 			}
-			if info.Mode().IsRegular() && !slices.ContainsFunc(under, func(d string) bool {
-				return strings.HasPrefix(path, d+string(filepath.Separator))
-			}) {
+			if !info.Mode().IsRegular() {
+				return nil
+			}
+			o, ok := ownerOf(path)
+			switch {
+			case !ok:
 				classify(path, false)
+			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
+				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))
 			}
 			return nil
 		})

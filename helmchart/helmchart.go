@@ -198,7 +198,9 @@ func unwrapPath(err error, path string) error {
 // not reference other documents, `lookup` returns an empty map and
 // getHostByName an empty string. Hooks are rendered like other templates
 // (`helm template` prints them); the files of crds/ are returned as
-// written, since `helm install` creates them.
+// written, since `helm install` creates them, and the API versions their
+// CustomResourceDefinitions serve are in .Capabilities.APIVersions, as
+// helm install asks the cluster again once it has created them.
 //
 // Errors are *Error when the faulty file is known. Render never panics.
 func Render(dir string, opts Options) (c *Chart, err error) {
@@ -238,6 +240,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
 		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart dependencies: %w", err)}
 	}
+	// helm install creates the CRDs of crds/ first and asks the cluster
+	// for its API versions again: templates see them in
+	// .Capabilities.APIVersions, and one gated on them is installed.
+	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch)) // a copy: caps shares the defaults' slice
 	name := opts.ReleaseName
 	if name == "" {
 		name = DefaultReleaseName
@@ -297,6 +303,52 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	}
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// crdVersions returns the API versions the CustomResourceDefinitions of
+// the crds/ files of c and of its enabled subcharts serve, as helm's
+// capabilities name them after a cluster serves them: "group/version"
+// and "group/version/Kind".
+func crdVersions(c *chart.Chart) []string {
+	var out []string
+	for _, crd := range c.CRDObjects() {
+		if crd.File == nil {
+			continue
+		}
+		for _, doc := range strings.Split(string(crd.File.Data), "\n---") {
+			var d struct {
+				Kind string `json:"kind"`
+				Spec struct {
+					Group   string `json:"group"`
+					Version string `json:"version"`
+					Names   struct {
+						Kind string `json:"kind"`
+					} `json:"names"`
+					Versions []struct {
+						Name string `json:"name"`
+					} `json:"versions"`
+				} `json:"spec"`
+			}
+			if yaml.Unmarshal([]byte(doc), &d) != nil || d.Kind != "CustomResourceDefinition" || d.Spec.Group == "" {
+				continue
+			}
+			versions := []string{d.Spec.Version}
+			for _, v := range d.Spec.Versions {
+				versions = append(versions, v.Name)
+			}
+			for _, v := range versions {
+				if v == "" {
+					continue
+				}
+				gv := d.Spec.Group + "/" + v
+				out = append(out, gv)
+				if d.Spec.Names.Kind != "" {
+					out = append(out, gv+"/"+d.Spec.Names.Kind)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // sources maps helm's names of the templates of c and its dependencies to

@@ -510,3 +510,41 @@ func TestCRDFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCRDCapabilities: helm install creates the CRDs of crds/ and asks
+// the cluster for its API versions again before rendering, so a template
+// gated on .Capabilities.APIVersions.Has for one of them is installed:
+// Render serves the versions of the chart's and its enabled subcharts'
+// CRDs, and no others.
+func TestCRDCapabilities(t *testing.T) {
+	const crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.%[1]s}\nspec:\n  group: %[1]s\n  names: {kind: Foo, plural: foos}\n  scope: Namespaced\n  versions:\n  - {name: v1alpha1, served: true, storage: false}\n  - {name: v1, served: true, storage: true}\n"
+	gate := func(v string) string {
+		return "{{- if .Capabilities.APIVersions.Has \"" + v + "\" }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + strings.NewReplacer("/", "-", ".", "-").Replace(strings.ToLower(v)) + "}\n{{- end }}\n"
+	}
+	files := map[string]string{
+		"Chart.yaml":                 "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: metrics, version: 0.1.0, condition: metrics.enabled}\n",
+		"values.yaml":                "metrics: {enabled: false}\n",
+		"crds/foo.yaml":              "# a comment first\n" + fmt.Sprintf(crd, "evil.example"),
+		"charts/metrics/Chart.yaml":  "apiVersion: v2\nname: metrics\nversion: 0.1.0\n",
+		"charts/metrics/crds/x.yaml": fmt.Sprintf(crd, "metrics.example"),
+		"templates/gv.yaml":          gate("evil.example/v1"),
+		"templates/gvk.yaml":         gate("evil.example/v1/Foo"),
+		"templates/alpha.yaml":       gate("evil.example/v1alpha1/Foo"),
+		"templates/other.yaml":       gate("other.example/v1"),
+		"templates/disabled.yaml":    gate("metrics.example/v1"),
+	}
+	c, err := Render(write(t, files), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tpl := range c.Templates {
+		if !tpl.CRD {
+			got = append(got, tpl.Name)
+		}
+	}
+	want := []string{"app/templates/alpha.yaml", "app/templates/gv.yaml", "app/templates/gvk.yaml"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rendered templates (-want +got):\n%s", diff)
+	}
+}

@@ -53,6 +53,11 @@ type Options struct {
 	// Set and SetString are helm's --set and --set-string, parsed by
 	// helm's strvals and applied after the files, --set first.
 	Set, SetString []string
+	// APIVersions are added to .Capabilities.APIVersions, as helm's
+	// --api-versions: "group/version" or "group/version/Kind" that the
+	// cluster serves, besides the built-in ones and those of the chart's
+	// own CRDs.
+	APIVersions []string
 	// MaxFileSize limits the size of each values file; 0 means
 	// manifest.DefaultMaxFileSize.
 	MaxFileSize int64
@@ -98,6 +103,12 @@ type Chart struct {
 	Name string
 	// Dir is the chart directory.
 	Dir string
+	// Unknown names the templates that rendered nothing although they ask
+	// the cluster (lookup, always empty offline) or its API versions
+	// (.Capabilities.APIVersions, which hold only the built-in ones, those
+	// of the chart's CRDs and Options.APIVersions): installed on a real
+	// cluster, they may well render objects that were never checked.
+	Unknown []string
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -243,7 +254,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// helm install creates the CRDs of crds/ first and asks the cluster
 	// for its API versions again: templates see them in
 	// .Capabilities.APIVersions, and one gated on them is installed.
-	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch)) // a copy: caps shares the defaults' slice
+	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch), opts.APIVersions) // a copy: caps shares the defaults' slice
 	name := opts.ReleaseName
 	if name == "" {
 		name = DefaultReleaseName
@@ -281,7 +292,13 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	srcs := map[string][]byte{}
 	sources(ch, srcs)
 	for n, text := range files {
-		if path.Base(n) == "NOTES.txt" || len(bytes.TrimSpace([]byte(text))) == 0 {
+		if path.Base(n) == "NOTES.txt" {
+			continue
+		}
+		if len(bytes.TrimSpace([]byte(text))) == 0 {
+			if src := srcs[n]; !strings.HasPrefix(path.Base(n), "_") && askCluster.Match(src) {
+				out.Unknown = append(out.Unknown, n)
+			}
 			continue
 		}
 		t := Template{Name: n, File: res.file(n), Data: []byte(text)}
@@ -302,6 +319,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		out.Templates = append(out.Templates, t)
 	}
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
+	slices.Sort(out.Unknown)
 	return out, nil
 }
 
@@ -350,6 +368,10 @@ func crdVersions(c *chart.Chart) []string {
 	}
 	return out
 }
+
+// askCluster finds what, in a template, depends on the cluster it is
+// installed in: lookup, or its API versions.
+var askCluster = regexp.MustCompile(`\blookup\b|\.Capabilities\.APIVersions\b`)
 
 // sources maps helm's names of the templates of c and its dependencies to
 // their source text.

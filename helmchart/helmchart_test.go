@@ -548,3 +548,48 @@ func TestCRDCapabilities(t *testing.T) {
 		t.Errorf("rendered templates (-want +got):\n%s", diff)
 	}
 }
+
+// TestUnknown: a template that renders nothing although it asks the
+// cluster (lookup, .Capabilities.APIVersions) is named in Unknown, since
+// on a real cluster it may render objects; one that renders nothing for
+// its values is not, nor is a partial. Options.APIVersions are served.
+func TestUnknown(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+	tests := []struct {
+		name     string
+		template string
+		opts     Options
+		rendered bool
+		unknown  bool
+	}{
+		{name: "api versions", template: "{{- if .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" }}\n" + cm + "{{- end }}\n", unknown: true},
+		{name: "api versions given", template: "{{- if .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" }}\n" + cm + "{{- end }}\n",
+			opts: Options{APIVersions: []string{"monitoring.coreos.com/v1"}}, rendered: true},
+		{name: "lookup", template: "{{- if lookup \"v1\" \"Namespace\" \"\" \"prod\" }}\n" + cm + "{{- end }}\n", unknown: true},
+		{name: "lookup rendering", template: "{{- if not (lookup \"v1\" \"Namespace\" \"\" \"prod\") }}\n" + cm + "{{- end }}\n", rendered: true},
+		{name: "values", template: "{{- if .Values.enabled }}\n" + cm + "{{- end }}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := write(t, map[string]string{
+				"Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml":      tt.template,
+				"templates/_lookup.tpl": "{{- define \"app.ns\" }}{{ lookup \"v1\" \"Namespace\" \"\" \"prod\" }}{{ end }}\n",
+			})
+			c, err := Render(dir, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(c.Templates) == 1; got != tt.rendered {
+				t.Errorf("rendered %v, want %v", got, tt.rendered)
+			}
+			var want []string
+			if tt.unknown {
+				want = []string{"app/templates/x.yaml"}
+			}
+			if diff := cmp.Diff(want, c.Unknown); diff != "" {
+				t.Errorf("Unknown (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,7 @@ func (e *env) addChartFlags(c *cobra.Command) {
 	f.StringArrayVar(&e.chart.Set, "set", nil, "Helm charts: set a value, as helm's --set: key1=val1,key2=val2 (repeatable)")
 	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
 	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
+	f.StringSliceVar(&e.chart.APIVersions, "api-versions", nil, "Helm charts: API versions the cluster serves, for .Capabilities.APIVersions, as helm's --api-versions (repeatable, or comma-separated)")
 	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities; check's --pss-version when it names one, else this")
 }
 
@@ -62,6 +64,9 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 		}
 		in.unreadable = append(in.unreadable, f)
 		return
+	}
+	for _, n := range c.Unknown {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s rendered nothing, but it asks the cluster (lookup, or .Capabilities.APIVersions): installed, it may render objects that are not checked here; give the cluster's API versions with --api-versions, or check `helm template` output made against the cluster", dir, n))
 	}
 	in.from[dir] = []string{}
 	for _, t := range c.Templates {

@@ -252,3 +252,45 @@ func TestHelmChartOtherFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmChartAskCluster: a template gated on the cluster's API versions
+// renders nothing offline, which is said on stderr; --api-versions serves
+// the version, and the template's privileged pod is checked.
+func TestHelmChartAskCluster(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n",
+		"templates/pod.yaml": "{{- if .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" }}\n" +
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: exporter}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: true}}\n{{- end }}\n",
+	}, "", "")
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		warn  bool
+		found bool
+	}{
+		{name: "offline", code: ExitOK, warn: true},
+		{name: "api versions given", args: []string{"--api-versions", "monitoring.coreos.com/v1"}, code: ExitFindings, found: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, "", append([]string{"check", dir, "-o", "json"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.code, errOut)
+			}
+			want := "ward: warning: " + dir + ": the template app/templates/pod.yaml rendered nothing, but it asks the cluster"
+			if got := strings.Contains(errOut, want); got != tt.warn {
+				t.Errorf("stderr = %q; warning %q: %v, want %v", errOut, want, got, tt.warn)
+			}
+			found := false
+			for _, f := range checkOutput(t, out).Findings {
+				found = found || f.Rule == "pss/privileged" && f.Object == "default/Pod/exporter"
+			}
+			if found != tt.found {
+				t.Errorf("pss/privileged on default/Pod/exporter: %v, want %v:\n%s", found, tt.found, out)
+			}
+		})
+	}
+}

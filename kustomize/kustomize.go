@@ -133,6 +133,11 @@ type Result struct {
 	// Data is the output of a kustomize build otherwise, every object
 	// with kustomize's config.kubernetes.io/origin annotation.
 	Data []byte
+	// Named are the local files the kustomizations of the tree name
+	// (resources, patches, generator sources, ...), joined to the
+	// directory of the kustomization naming them: what a build may read
+	// besides the kustomization files.
+	Named []string
 }
 
 // Build renders the kustomization in dir, offline: it first checks the
@@ -140,17 +145,18 @@ type Result struct {
 // reference is refused. root bounds what the tree may reach (see Root).
 // Errors are *manifest.Error values (errors.Join of them).
 func Build(dir, root string) (Result, error) {
-	if err := Check(dir, root); err != nil {
+	named, err := check(dir, root)
+	if err != nil {
 		return Result{}, err
 	}
 	if files, ok := plainFiles(dir); ok {
-		return Result{Files: files}, nil
+		return Result{Files: files, Named: named}, nil
 	}
 	data, err := krustyBuild(dir, root)
 	if err != nil {
 		return Result{}, &manifest.Error{File: dir, Err: fmt.Errorf("kustomize build: %w", err)}
 	}
-	return Result{Data: data}, nil
+	return Result{Data: data, Named: named}, nil
 }
 
 // krustyBuild runs kustomize's build on dir with plugins, Helm and

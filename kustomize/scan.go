@@ -87,10 +87,18 @@ func isRemote(ref string) string {
 // missing (kustomize would try it as a repository), Helm charts, and
 // plugins that are not kustomize builtins. Nothing is run or fetched.
 func Check(dir, root string) error {
+	_, err := check(dir, root)
+	return err
+}
+
+// check is Check, and returns the local files the tree's kustomizations
+// name (resources, patches, generator sources...), as joined to their
+// kustomization's directory.
+func check(dir, root string) ([]string, error) {
 	s := &scanner{seen: map[string]bool{}, children: map[string][]string{}}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return &manifest.Error{File: root, Err: err}
+		return nil, &manifest.Error{File: root, Err: err}
 	}
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
@@ -101,12 +109,14 @@ func Check(dir, root string) error {
 		file, _ := fileOf(dir)
 		s.errs = append(s.errs, &manifest.Error{File: file, Err: fmt.Errorf("%w: over %d kustomizations to build, counting each base once per path that reaches it", ErrTooMany, maxBuilds)})
 	}
-	return errors.Join(s.errs...)
+	return s.files, errors.Join(s.errs...)
 }
 
 type scanner struct {
-	root string // absolute, symlinks resolved
-	seen map[string]bool
+	// files are the local files the kustomizations name.
+	files []string
+	root  string // absolute, symlinks resolved
+	seen  map[string]bool
 	// children are the kustomizations each one (by key) lists.
 	children map[string][]string
 	errs     []error
@@ -409,6 +419,9 @@ func (s *scanner) local(file string, n *yaml.Node, field string) (string, bool, 
 	if err != nil {
 		s.refuse(file, n, field, ref, "unreadable: "+err.Error())
 		return "", false, false
+	}
+	if !st.IsDir() {
+		s.files = append(s.files, p)
 	}
 	return p, st.IsDir(), true
 }

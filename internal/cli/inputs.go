@@ -38,6 +38,13 @@ type inputs struct {
 	unreadable []finding.Finding
 	// warnings are what the walk left out on purpose, said on stderr.
 	warnings []string
+	// named are the files (absolute) the kustomizations built name, and
+	// unnamed the files with Kubernetes objects met in a kustomization's
+	// directory: those not named are announced as not read, unless a
+	// kustomization failed (kustomizeFailed) and could not say.
+	named           map[string]bool
+	unnamed         []string
+	kustomizeFailed bool
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
@@ -132,9 +139,15 @@ func (in *inputs) render(ks []found) {
 			continue
 		}
 		res, err := kustomize.Build(d, k.root)
+		for _, f := range res.Named {
+			if abs, err := filepath.Abs(f); err == nil {
+				in.named[abs] = true
+			}
+		}
 		switch {
 		case err != nil:
 			in.unreadable = append(in.unreadable, kustomizeFindings(err)...)
+			in.kustomizeFailed = true
 		case res.Data != nil:
 			name := d + " (kustomize build)"
 			in.rendered = append(in.rendered, manifest.Rendered{Name: name, Dir: d, Data: res.Data})
@@ -244,7 +257,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}}
+	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {
@@ -357,6 +370,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				classify(path, false)
 			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
 				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))
+			case !o.chart && !slices.Contains(kustomize.FileNames, info.Name()) && looksLikeObjects(path, info.Size(), maxSize):
+				in.unnamed = append(in.unnamed, path)
 			}
 			return nil
 		})
@@ -365,5 +380,12 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 	}
 	in.render(kustomizations)
+	for _, f := range in.unnamed {
+		abs, err := filepath.Abs(f)
+		if in.kustomizeFailed || err != nil || in.named[abs] {
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the directory of a kustomization and no kustomization names it, so kustomize does not deploy it; list it under resources, or give it as PATH to check it", f))
+	}
 	return in
 }

@@ -375,3 +375,66 @@ func TestKustomizeCycle(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizeUnnamed: a file with Kubernetes objects in the directory of
+// a kustomization that no kustomization names is not deployed by
+// kustomize and not read: it is announced on stderr. Files named as
+// resources, patches (which look like objects) or through an overlay's
+// base are not; neither are files without objects.
+func TestKustomizeUnnamed(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: stray}\nspec: {containers: [{name: c, image: x}]}\n"
+	patch := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {minReadySeconds: 5}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		warn  []string // files announced, relative to the tree
+	}{
+		{
+			name: "unlisted sibling",
+			files: map[string]string{
+				"kustomization.yaml": "resources:\n- web.yaml\n",
+				"web.yaml":           kustomizeDeployment,
+				"stray.yaml":         pod,
+				"notes.yaml":         "owner: team-a\n",
+			},
+			warn: []string{"stray.yaml"},
+		},
+		{
+			name: "unlisted in a subdirectory",
+			files: map[string]string{
+				"kustomization.yaml": "resources:\n- web.yaml\n",
+				"web.yaml":           kustomizeDeployment,
+				"old/stray.json":     `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray"}}`,
+			},
+			warn: []string{"old/stray.json"},
+		},
+		{
+			name: "patch and base named",
+			files: map[string]string{
+				"kustomization.yaml":      "resources:\n- base\npatches:\n- path: patch.yaml\n",
+				"patch.yaml":              patch,
+				"base/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- web.yaml\n",
+				"base/web.yaml":           kustomizeDeployment,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, tt.files, "", "")
+			_, errOut, code := run(t, "", "check", tree, "-o", "json")
+			if code == ExitError {
+				t.Fatalf("exit %d; stderr: %s", code, errOut)
+			}
+			var got []string
+			for _, l := range strings.Split(errOut, "\n") {
+				if f, ok := strings.CutPrefix(l, "ward: warning: "+tree+string(filepath.Separator)); ok && strings.Contains(f, ": not read: ") {
+					got = append(got, filepath.ToSlash(f[:strings.Index(f, ": not read: ")]))
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.warn, ",") {
+				t.Errorf("files announced as not read: %q, want %q; stderr:\n%s", got, tt.warn, errOut)
+			}
+		})
+	}
+}

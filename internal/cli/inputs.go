@@ -221,6 +221,50 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 	return false
 }
 
+// hiddenLimit bounds the entries hiddenDirs looks at in each hidden
+// directory: a cache of thousands of files is not read through.
+const hiddenLimit = 2000
+
+// hiddenDirs announces the hidden directories of dir (the walk skips
+// them, as kubectl does not) that hold a Helm chart, a kustomization or a
+// file with Kubernetes objects (werf keeps its chart in .helm/, for
+// example). .git is not looked into.
+func (in *inputs) hiddenDirs(dir string, maxSize int64) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		h := filepath.Join(dir, e.Name())
+		if !strings.HasPrefix(e.Name(), ".") || e.Name() == ".git" {
+			continue
+		}
+		if st, err := os.Stat(h); err != nil || !st.IsDir() {
+			continue
+		}
+		what, seen := "", 0
+		_ = filepath.WalkDir(h, func(path string, d fs.DirEntry, err error) error {
+			if seen++; err != nil || seen > hiddenLimit || what != "" {
+				return filepath.SkipAll
+			}
+			switch {
+			case d.IsDir() && helmchart.IsChart(path):
+				what = "a Helm chart (" + path + ")"
+			case d.IsDir() && kustomize.IsKustomization(path):
+				what = "a kustomization (" + path + ")"
+			case d.Type().IsRegular():
+				if info, err := d.Info(); err == nil && looksLikeObjects(path, info.Size(), maxSize) {
+					what = "Kubernetes objects (" + path + ")"
+				}
+			}
+			return nil
+		})
+		if what != "" {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))
+		}
+	}
+}
+
 // objectKeys finds apiVersion and kind keys at the top of a YAML
 // document, or anywhere in JSON.
 var objectKeys = [2]*regexp.Regexp{
@@ -358,6 +402,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				if path != p && kustomize.IsKustomization(path) {
 					kustomizations = append(kustomizations, found{path, kustomize.Root(p)})
 					owners = append(owners, owner{path, false})
+				}
+				if _, owned := ownerOf(path + string(filepath.Separator)); !owned && !kustomize.IsKustomization(path) {
+					in.hiddenDirs(path, maxSize)
 				}
 				return nil
 			}

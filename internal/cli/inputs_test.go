@@ -683,3 +683,37 @@ func TestStdinTwice(t *testing.T) {
 		t.Errorf("exit %d, %d input errors; want %d, 1", code, res.Summary.InputErrors, ExitError)
 	}
 }
+
+// TestHiddenDirs: the walk skips hidden directories; one that holds
+// Kubernetes objects, a chart or a kustomization is announced on stderr as
+// not read (werf keeps its chart in .helm/), others (.github, .git) are not.
+func TestHiddenDirs(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		warn  string // the hidden directory announced, relative to the tree, or ""
+		holds string
+	}{
+		{name: "objects", files: map[string]string{".deploy/prod/pod.yaml": pod}, warn: ".deploy", holds: "Kubernetes objects"},
+		{name: "chart", files: map[string]string{".helm/Chart.yaml": "apiVersion: v2\nname: w\nversion: 0.1.0\n", ".helm/templates/pod.yaml": pod}, warn: ".helm", holds: "a Helm chart"},
+		{name: "kustomization", files: map[string]string{".k8s/kustomization.yaml": "resources: [pod.yaml]\n", ".k8s/pod.yaml": pod}, warn: ".k8s", holds: "a kustomization"},
+		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},
+		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, map[string]string{"pod.yaml": pod}, "", "")
+			writeTree(t, tree, tt.files, "", "")
+			_, errOut, code := run(t, "", "check", tree)
+			if code == ExitError {
+				t.Fatalf("exit %d; stderr: %s", code, errOut)
+			}
+			got := strings.Contains(errOut, "a hidden directory")
+			if want := "ward: warning: " + filepath.Join(tree, tt.warn) + ": not read: a hidden directory, which the walk skips, holds " + tt.holds; got != (tt.warn != "") || tt.warn != "" && !strings.Contains(errOut, want) {
+				t.Errorf("stderr = %q, want a warning %q: %v", errOut, want, tt.warn != "")
+			}
+		})
+	}
+}

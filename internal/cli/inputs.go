@@ -226,7 +226,7 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 const hiddenLimit = 2000
 
 // hiddenDirs announces the hidden directories of dir (the walk skips
-// them, as kubectl does not) that hold a Helm chart, a kustomization or a
+// them) that hold a Helm chart, a kustomization or a
 // file with Kubernetes objects (werf keeps its chart in .helm/, for
 // example). .git is not looked into.
 func (in *inputs) hiddenDirs(dir string, maxSize int64) {

@@ -36,6 +36,19 @@ func (s *overrideScanner) json(b []byte) {
 		// What a window cannot skip is settled byte by byte first: the
 		// rest of a short string, an escape, a name waiting for ':'.
 		for len(b) > 0 && s.err == nil && (j.inString && !j.long || j.esc != 0 || j.pending) {
+			if j.pending {
+				// The spaces before its ':' at once (a MiB of them
+				// took 7 ms a byte at a time).
+				k := 0
+				for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r' || b[k] == '\n') {
+					k++
+				}
+				if k > 0 {
+					j.keepTail(b[:k])
+					b = b[k:]
+					continue
+				}
+			}
 			s.jsonBytes(b[:1])
 			j.keepTail(b[:1])
 			b = b[1:]

@@ -358,6 +358,11 @@ func BenchmarkOverrideScanner(b *testing.B) {
 		{"content-id-headers-1MiB", contentID, "XyZ", multipartForm},
 		{"json-10KiB", orders("Leave at the door"), "", jsonForm},
 		{"json-escapes-10KiB", orders(`Leave at "B"`), "", jsonForm},
+		// The slowest JSON found: a name "_method" waiting for a ':'
+		// across a MiB of spaces (read byte by byte), and a MiB of
+		// escapes.
+		{"json-pending-spaces-1MiB", `["_method"` + strings.Repeat(" ", 1<<20) + `]`, "", jsonForm},
+		{"json-backslashes-1MiB", `["` + strings.Repeat(`\\`, 1<<18) + `"]`, "", jsonForm},
 	} {
 		for _, scanned := range []bool{false, true} {
 			name := tt.name + "/copy"

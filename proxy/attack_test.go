@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -1490,6 +1491,9 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		{"json", "application/json", `{"title":"x","_method":"DELETE"}`, false, 0, 400},
 		{"json escaped", "application/vnd.api+json", `{"\u005fmethod":"DELETE"}`, false, 0, 400},
 		{"json legit", "application/json", `{"payment_method":"card","note":"_method"}`, false, 0, 200},
+		// A decompressing server or middleware would read what the
+		// scanner cannot: {"_method":"DELETE"}, gzipped.
+		{"json gzipped", "application/json\r\nContent-Encoding: gzip", gzipped(`{"_method":"DELETE"}`), false, 0, 400},
 		{"text", "text/plain", `_method=DELETE`, false, 0, 200}, // no framework reads a form from it
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1607,6 +1611,15 @@ func TestAttackOriginalRequestHeaders(t *testing.T) {
 	if v := header(got[0], "X-Kept"); len(v) != 1 {
 		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
 	}
+}
+
+// gzipped returns s compressed with gzip.
+func gzipped(s string) string {
+	var b strings.Builder
+	z := gzip.NewWriter(&b)
+	_, _ = z.Write([]byte(s))
+	_ = z.Close()
+	return b.String()
 }
 
 // targetCase is a GET of target through h, the status it gets, and the

@@ -123,12 +123,15 @@ func formBody(h http.Header) (formKind, string, error) {
 		mt = mt[:i]
 	}
 	mt = strings.ToLower(mt)
-	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
+	lct := strings.ToLower(cts[0])
+	isJSON := strings.Contains(lct, "/json") || strings.Contains(lct, "+json") // Laravel's isJson: anywhere in the value
+	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/") || isJSON) &&
 		!(len(ce) == 1 && strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
 		// A server may decode the body before the framework reads it
-		// (Apache's SetInputFilter DEFLATE): the bytes read here are
-		// not the form's.
-		return notForm, "", fmt.Errorf("%w: form body with Content-Encoding", errFormType)
+		// (Apache's SetInputFilter DEFLATE, a decompressing
+		// middleware): the bytes read here are not the form's or the
+		// JSON document's.
+		return notForm, "", fmt.Errorf("%w: form or JSON body with Content-Encoding", errFormType)
 	}
 	if (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")) &&
 		(strings.Contains(cts[0], "/json") || strings.Contains(cts[0], "+json")) {
@@ -155,8 +158,7 @@ func formBody(h http.Header) (formKind, string, error) {
 			return notForm, "", fmt.Errorf("%w: multipart boundary read apart", errFormType)
 		}
 		return multipartForm, b, nil
-	case strings.Contains(strings.ToLower(cts[0]), "/json") || strings.Contains(strings.ToLower(cts[0]), "+json"):
-		// Laravel's isJson: anywhere in the header's value.
+	case isJSON:
 		return jsonForm, "", nil
 	}
 	return notForm, "", nil

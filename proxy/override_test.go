@@ -466,7 +466,10 @@ func TestFormBodyParserQuirks(t *testing.T) {
 		{"application/x-www-form-urlencoded", "gzip", notForm, true},
 		{"multipart/form-data; boundary=B0", "deflate", notForm, true},
 		{"application/x-www-form-urlencoded", "identity", urlencodedForm, false},
-		{"application/json", "gzip", jsonForm, false},
+		{"application/json", "gzip", notForm, true},
+		{"application/vnd.api+json", "br", notForm, true},
+		{"application/json", "identity", jsonForm, false},
+		{"application/octet-stream", "gzip", notForm, false},               // no framework reads _method from it
 		{"application/x-www-form-urlencoded x", "", urlencodedForm, false}, // PHP: a form
 		{"multipart/form-data x; boundary=B0", "", notForm, true},
 		{"multipart/form-data; boundary =B0", "", notForm, true},                 // Rack: no boundary, urlencoded

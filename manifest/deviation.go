@@ -29,8 +29,8 @@ import (
 // whole, first). Pods of one workload with the same print are one
 // variant: its first Pod in the input is audited, for all of them.
 //
-// A print is a hash of the spec and of the annotations the Pod Security
-// Standards read (AppArmor and seccomp), normalized to leave out what the
+// A print is a hash of the spec, of the labels and of the annotations
+// the Pod Security Standards read (AppArmor and seccomp), normalized to leave out what the
 // API server, the scheduler, controllers and standard admission add to
 // every Pod or set per Pod, none of which an audit rule reads:
 //
@@ -56,8 +56,10 @@ import (
 //
 // Everything else is compared, in order but for mapping keys and
 // volumes: a field written in another form (0.5 for 500m, an empty
-// securityContext for none) makes a Pod deviate. Labels are not compared
-// (controllers add their own; no audit rule reads them). The hash is
+// securityContext for none) makes a Pod deviate. Labels are compared but
+// for those controllers add (controllerLabels): Services and
+// NetworkPolicies select Pods by label, and a folded Pod is modelled with
+// its template's. The hash is
 // seeded per process, so input cannot be written to collide with a
 // template.
 
@@ -204,6 +206,20 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 	case "false":
 		flags |= printAutomount
 	}
+	if lab := mapGet(md, "labels"); lab != nil && !isNull(lab) {
+		if lab.Kind != yaml.MappingNode {
+			sum += entry("labels", p.node(lab)) // not a valid shape: compared as written
+		} else {
+			var ls uint64
+			c := lab.Content
+			for i := 0; i+1 < len(c); i += 2 {
+				if !isNull(c[i+1]) && !contains(controllerLabels, c[i].Value) {
+					ls += entry(c[i].Value, p.node(c[i+1]))
+				}
+			}
+			sum += entry("labels", ls)
+		}
+	}
 	if ann := mapGet(md, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
 		var as uint64
 		c := ann.Content
@@ -219,6 +235,22 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 		h = rand.Uint64() // #nosec G404 -- not a secret: a print equal to no other, so the Pod deviates
 	}
 	return specPrint{hash: h, flags: flags}
+}
+
+// controllerLabels are the pod labels that controllers add to the Pods
+// they make (or to a Job's template): a print leaves them out. Every other
+// label is compared: Services and NetworkPolicies select Pods by their
+// labels, and a folded Pod is modelled with its template's.
+var controllerLabels = []string{
+	appsv1.DefaultDeploymentUniqueLabelKey,                                                 // pod-template-hash
+	appsv1.ControllerRevisionHashLabelKey,                                                  // controller-revision-hash
+	"pod-template-generation",                                                              // DaemonSet
+	appsv1.StatefulSetPodNameLabel,                                                         // statefulset.kubernetes.io/pod-name
+	appsv1.PodIndexLabel,                                                                   // apps.kubernetes.io/pod-index
+	batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, // also a label
+	"controller-uid", "job-name", // the Job controller's unprefixed labels
+	"rollouts-pod-template-hash",                                            // Argo Rollouts
+	"deployment", "deploymentconfig", "openshift.io/deployment-config.name", // OpenShift DeploymentConfig
 }
 
 // auditedAnnotation reports whether an audit reads pod annotation k: the
@@ -479,12 +511,14 @@ func typedPrint(obj any) specPrint {
 	}
 	data, err := json.Marshal(struct {
 		Metadata struct {
+			Labels      map[string]string `json:"labels,omitempty"`
 			Annotations map[string]string `json:"annotations,omitempty"`
 		} `json:"metadata"`
 		Spec *corev1.PodSpec `json:"spec"`
 	}{Metadata: struct {
+		Labels      map[string]string `json:"labels,omitempty"`
 		Annotations map[string]string `json:"annotations,omitempty"`
-	}{t.Annotations}, Spec: &t.Spec})
+	}{t.Labels, t.Annotations}, Spec: &t.Spec})
 	if err != nil {
 		return specPrint{}
 	}

@@ -295,6 +295,12 @@ var forgedPods = []struct {
 	{"api-access mount writable", func(t *testing.T, p string) string {
 		return edit(t, p, "      name: kube-api-access-222x\n      readOnly: true\n", "      name: kube-api-access-222x\n")
 	}},
+	// Services and NetworkPolicies select Pods by label: one that a
+	// NodePort Service selects, or no isolating policy does, is not the
+	// template's.
+	{"label added", func(t *testing.T, p string) string {
+		return edit(t, p, "    app: web\n", "    app: web\n    expose: nodeport\n")
+	}},
 	{"other toleration", func(t *testing.T, p string) string {
 		return edit(t, p, "  tolerations:\n", "  tolerations:\n  - operator: Exists\n")
 	}},
@@ -383,6 +389,12 @@ func TestFoldedPodDeviation(t *testing.T) {
 		forged := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + f.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))
 		cases = append(cases, tc{f.name, forged, []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})
 		cases = append(cases, tc{f.name + ", no ReplicaSet", noRS(forged), []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})
+	}
+	// A Pod whose labels the Deployment's selector does not match is its
+	// own workload without its ReplicaSet, and deviates with it.
+	for _, l := range []struct{ name, to string }{{"label changed", "    app: debug\n"}, {"label removed", ""}} {
+		forged := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"), "    app: web\n", l.to)
+		cases = append(cases, tc{l.name, forged, []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})
 	}
 	// Two Pods with the same other spec are one variant, audited at the first.
 	two := foldDump + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-aaaaa", "11")) + forgedPods[0].edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))

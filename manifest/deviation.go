@@ -200,11 +200,12 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 	if p.token {
 		flags |= printToken
 	}
-	switch scalar(mapGet(spec, "automountServiceAccountToken")) {
-	case "true":
-		flags |= printAutomount | printAutomountTrue
-	case "false":
+	// As the typed decode reads it: True and FALSE are booleans too.
+	if a := mapGet(spec, "automountServiceAccountToken"); a != nil && a.Kind == yaml.ScalarNode && jsonKind(a) == 'b' {
 		flags |= printAutomount
+		if a.Value[0] == 't' || a.Value[0] == 'T' {
+			flags |= printAutomountTrue
+		}
 	}
 	if lab := mapGet(md, "labels"); lab != nil && !isNull(lab) {
 		if lab.Kind != yaml.MappingNode {

@@ -414,6 +414,16 @@ automountServiceAccountToken: false
 	cases = append(cases, tc{"token volume, ServiceAccount without automount", tokenPods(noAutomount),
 		[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
 	cases = append(cases, tc{"token volume, ServiceAccount with automount", tokenPods(strings.Replace(noAutomount, "automountServiceAccountToken: false", "automountServiceAccountToken: true", 1)), nil})
+	// automountServiceAccountToken spelled False is false, as the typed
+	// decode reads it: the token volume is not admission's.
+	for _, f := range []string{"False", "FALSE", "!!bool false"} {
+		spelled := func(s string) string {
+			return strings.ReplaceAll(s, "automountServiceAccountToken: true\n", "automountServiceAccountToken: "+f+"\n")
+		}
+		cases = append(cases, tc{"token volume, automountServiceAccountToken: " + f,
+			spelled(foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + instancePod("web-7d9c5b8f4-bbbbb", "22")),
+			[]string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
+	}
 	// The same with the ReplicaSet, slim, as the owner: the Deployment is
 	// not in the dump.
 	rsOwner := func(s string) string {

@@ -212,24 +212,33 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 			sum += entry("labels", p.node(lab)) // not a valid shape: compared as written
 		} else {
 			var ls uint64
+			kept := false // none left: the same as none
 			c := lab.Content
 			for i := 0; i+1 < len(c); i += 2 {
-				if !isNull(c[i+1]) && !contains(controllerLabels, c[i].Value) {
+				// A null value is kept: the typed map has the key, with "".
+				if !contains(controllerLabels, c[i].Value) {
 					ls += entry(c[i].Value, p.node(c[i+1]))
+					kept = true
 				}
 			}
-			sum += entry("labels", ls)
+			if kept {
+				sum += entry("labels", ls)
+			}
 		}
 	}
 	if ann := mapGet(md, "annotations"); ann != nil && ann.Kind == yaml.MappingNode {
 		var as uint64
+		kept := false // none left: the same as none
 		c := ann.Content
 		for i := 0; i+1 < len(c); i += 2 {
 			if auditedAnnotation(c[i].Value) {
 				as += entry(c[i].Value, p.node(c[i+1]))
+				kept = true
 			}
 		}
-		sum += entry("annotations", as)
+		if kept {
+			sum += entry("annotations", as)
+		}
 	}
 	h := mapHash(sum)
 	if p.alias {

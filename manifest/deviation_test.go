@@ -385,6 +385,11 @@ func TestFoldedPodDeviation(t *testing.T) {
 		{"API server output", clean, nil},
 		{"API server output, no ReplicaSet", noRS(clean), nil},
 	}
+	// Annotations no audit reads (a CNI's) are the same as none when the
+	// template has none.
+	noAnn := strings.NewReplacer("        prometheus.io/scrape: \"true\"\n", "", "    prometheus.io/scrape: \"true\"\n", "").Replace
+	cases = append(cases, tc{"template without annotations", noAnn(foldDump) +
+		noAnn(instancePod("web-7d9c5b8f4-aaaaa", "11")) + noAnn(instancePod("web-7d9c5b8f4-bbbbb", "22")), nil})
 	for _, f := range forgedPods {
 		forged := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + f.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22"))
 		cases = append(cases, tc{f.name, forged, []string{"shop/Pod/web-7d9c5b8f4-bbbbb LINE shop/Deployment/web 1"}})

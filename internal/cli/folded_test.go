@@ -69,6 +69,7 @@ func TestCheckFoldedPods(t *testing.T) {
 		{"extra", "pss/capabilities_restricted"},
 		{"ephemeral", "pss/capabilities_restricted"},
 		{"image", ""},
+		{"relabel", ""}, // a Service or NetworkPolicy may select it, not its template
 	} {
 		got := byPod[tc.pod]
 		podLine := lineOf("name: web-7d9c5b8f4-" + tc.pod)

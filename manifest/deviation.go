@@ -252,15 +252,15 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 // label is compared: Services and NetworkPolicies select Pods by their
 // labels, and a folded Pod is modelled with its template's.
 var controllerLabels = []string{
-	appsv1.DefaultDeploymentUniqueLabelKey,                                                 // pod-template-hash
-	appsv1.ControllerRevisionHashLabelKey,                                                  // controller-revision-hash
-	"pod-template-generation",                                                              // DaemonSet
-	appsv1.StatefulSetPodNameLabel,                                                         // statefulset.kubernetes.io/pod-name
-	appsv1.PodIndexLabel,                                                                   // apps.kubernetes.io/pod-index
-	batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, // also a label
-	"controller-uid", "job-name", // the Job controller's unprefixed labels
-	"rollouts-pod-template-hash",                                            // Argo Rollouts
-	"deployment", "deploymentconfig", "openshift.io/deployment-config.name", // OpenShift DeploymentConfig
+	appsv1.DefaultDeploymentUniqueLabelKey, // pod-template-hash
+	appsv1.ControllerRevisionHashLabelKey,  // controller-revision-hash
+	"pod-template-generation",              // DaemonSet
+	appsv1.StatefulSetPodNameLabel,         // statefulset.kubernetes.io/pod-name
+	appsv1.PodIndexLabel,                   // apps.kubernetes.io/pod-index
+	// The Job controller's, prefixed and not.
+	batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, "controller-uid", "job-name",
+	"rollouts-pod-template-hash",     // Argo Rollouts
+	"deployment", "deploymentconfig", // OpenShift DeploymentConfig
 }
 
 // auditedAnnotation reports whether an audit reads pod annotation k: the

@@ -366,8 +366,18 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	vs := &variants{objs: objs, byKey: map[variantKey]*variant{}, templates: map[int]specPrint{}}
 	var later [][2]int // Pods to compare once their owner is decoded whole
 	for p, i := range idx {
-		if r := root[p]; r != p && objs[i].kind == "Pod" && !vs.add(i, idx[r]) {
-			later = append(later, [2]int{i, idx[r]})
+		r := root[p]
+		switch {
+		case r == p:
+		case objs[i].kind == "Pod":
+			if !vs.add(i, idx[r]) {
+				later = append(later, [2]int{i, idx[r]})
+			}
+		case running(objs[i].obj):
+			// A ReplicaSet or Job that makes Pods, folded into its
+			// owner: its template must be that owner's too, else its
+			// Pods (the dump may have none yet) run another spec.
+			vs.add(i, idx[r])
 		}
 	}
 	for _, v := range vs.list {

@@ -574,6 +574,28 @@ func automounts(tp specPrint, t *corev1.PodTemplateSpec, ns string, accounts map
 	return true
 }
 
+// running reports whether obj, a workload object folded into its owner
+// (see fold), makes Pods now or will: a ReplicaSet or ReplicationController
+// with replicas (an old revision of a Deployment has none), a Job that has
+// not finished. Its template is compared with its owner's as an instance
+// Pod's spec is.
+func running(obj any) bool {
+	switch o := obj.(type) {
+	case *appsv1.ReplicaSet:
+		return o.Spec.Replicas == nil || *o.Spec.Replicas > 0 || o.Status.Replicas > 0
+	case *corev1.ReplicationController:
+		return o.Spec.Replicas == nil || *o.Spec.Replicas > 0 || o.Status.Replicas > 0
+	case *batchv1.Job:
+		for _, c := range o.Status.Conditions {
+			if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // A variant is the instance Pods of one workload whose specs have one
 // print, not the template's.
 type variant struct {
@@ -630,8 +652,8 @@ func (vs *variants) add(i, o int) bool {
 		}
 	}
 	k := variantKey{owner: o, hash: pp.hash, own: -1}
-	if !pp.known() {
-		k.own = i
+	if !pp.known() || objs[i].kind != "Pod" {
+		k.own = i // a ReplicaSet or Job is a variant of its own
 	}
 	if v := vs.byKey[k]; v != nil {
 		v.pods++

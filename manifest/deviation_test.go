@@ -105,13 +105,44 @@ spec:
       pod-template-hash: 7d9c5b8f4
   template:
     metadata:
+      annotations:
+        prometheus.io/scrape: "true"
+      creationTimestamp: null
       labels:
         app: web
         pod-template-hash: 7d9c5b8f4
     spec:
+      automountServiceAccountToken: true
       containers:
       - image: registry.example.com/web:1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        imagePullPolicy: IfNotPresent
         name: web
+        ports:
+        - containerPort: 8080
+          name: http
+          protocol: TCP
+        resources:
+          limits:
+            cpu: 500m
+            memory: 256Mi
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop:
+            - ALL
+          readOnlyRootFilesystem: true
+          runAsGroup: 10001
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        seccompProfile:
+          type: RuntimeDefault
+      terminationGracePeriodSeconds: 30
 `
 
 // foldPod is an instance Pod of foldDump's Deployment; NAME and the
@@ -406,7 +437,7 @@ func TestFoldedPodDeviation(t *testing.T) {
 	cases = append(cases, tc{"two privileged", two, []string{"shop/Pod/web-7d9c5b8f4-aaaaa LINE shop/Deployment/web 2"}})
 	// The kube-api-access volume is admission's only when the template
 	// automounts a token: here its ServiceAccount says it does not.
-	noAutomount := strings.Replace(foldDump, "      automountServiceAccountToken: true\n", "", 1) + `---
+	noAutomount := strings.ReplaceAll(foldDump, "      automountServiceAccountToken: true\n", "") + `---
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: default, namespace: shop}
@@ -571,6 +602,92 @@ spec:
 				}
 				if diff := cmp.Diff(tc.want, got); diff != "" {
 					t.Errorf("%s: DeviatingPods (-want +got):\n%s", how, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestFoldedTemplateDeviation checks that a ReplicaSet or Job folded into
+// its owner, which makes Pods, has its owner's template, else is audited
+// on its own: the dump may hold none of its Pods yet.
+func TestFoldedTemplateDeviation(t *testing.T) {
+	const deploy = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, uid: d-uid}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "web:1"}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-abc
+  namespace: shop
+  uid: rs-uid
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d-uid, controller: true}]
+spec:
+  REPLICAS
+  selector: {matchLabels: {app: web, pod-template-hash: abc}}
+  template:
+    metadata: {labels: {app: web, pod-template-hash: abc}}
+    spec:
+      containers: [{name: web, image: "web:1"SC}]
+`
+	const cron = `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup, namespace: shop, uid: cj-uid}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: backup, image: "backup:1"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: backup-29000000
+  namespace: shop
+  uid: job-uid
+  ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: backup, uid: cj-uid, controller: true}]
+spec:
+  template:
+    metadata: {labels: {batch.kubernetes.io/controller-uid: job-uid, batch.kubernetes.io/job-name: backup-29000000, controller-uid: job-uid, job-name: backup-29000000}}
+    spec:
+      restartPolicy: OnFailure
+      containers: [{name: backup, image: "backup:1"SC}]
+STATUS`
+	const priv = ", securityContext: {privileged: true}"
+	for _, c := range []struct {
+		name, text string
+		want       string // the deviating object, or ""
+	}{
+		{"ReplicaSet of the template", strings.NewReplacer("REPLICAS", "replicas: 2", "SC", "").Replace(deploy), ""},
+		{"ReplicaSet privileged", strings.NewReplacer("REPLICAS", "replicas: 2", "SC", priv).Replace(deploy), "shop/ReplicaSet/web-abc"},
+		{"ReplicaSet privileged, replicas defaulted", strings.NewReplacer("REPLICAS", "", "SC", priv).Replace(deploy), "shop/ReplicaSet/web-abc"},
+		{"ReplicaSet privileged, an old revision", strings.NewReplacer("REPLICAS", "replicas: 0", "SC", priv).Replace(deploy), ""},
+		{"Job of the template", strings.NewReplacer("SC", "", "STATUS", "").Replace(cron), ""},
+		{"Job privileged", strings.NewReplacer("SC", priv, "STATUS", "").Replace(cron), "shop/Job/backup-29000000"},
+		{"Job privileged, finished", strings.NewReplacer("SC", priv, "STATUS", "status: {conditions: [{type: Complete, status: \"True\"}]}\n").Replace(cron), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for how, s := range loadDump(t, c.text) {
+				var got []string
+				for _, w := range s.DeviatingPods {
+					got = append(got, w.ID())
+				}
+				var want []string
+				if c.want != "" {
+					want = []string{c.want}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: DeviatingPods %v, want %v", how, got, want)
 				}
 			}
 		})

@@ -247,7 +247,10 @@ type Set struct {
 	// Pods of one workload with the same spec are one entry, the first
 	// in the input (Deviation.Pods counts them). They are not in
 	// Workloads: the network model takes a workload's pods as its
-	// template says.
+	// template says. A ReplicaSet, ReplicationController or Job folded
+	// into its owner that makes Pods (it has replicas, or has not
+	// finished) and whose template is not its owner's is here too, of
+	// its own kind: the input may hold none of its Pods yet.
 	DeviatingPods []*Workload
 	Services      []*Service
 	Policies      []*Policy

@@ -369,15 +369,13 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		r := root[p]
 		switch {
 		case r == p:
-		case objs[i].kind == "Pod":
+		case objs[i].kind == "Pod" || running(objs[i].obj):
+			// A ReplicaSet or Job that makes Pods, folded into its
+			// owner, must have that owner's template too, else its
+			// Pods (the dump may hold none yet) run another spec.
 			if !vs.add(i, idx[r]) {
 				later = append(later, [2]int{i, idx[r]})
 			}
-		case running(objs[i].obj):
-			// A ReplicaSet or Job that makes Pods, folded into its
-			// owner: its template must be that owner's too, else its
-			// Pods (the dump may have none yet) run another spec.
-			vs.add(i, idx[r])
 		}
 	}
 	for _, v := range vs.list {

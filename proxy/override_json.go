@@ -21,8 +21,6 @@ type jsonState struct {
 	key      []byte
 	long     bool // the string is longer than any override name
 	pending  bool // a string "_method" ended; a ':' next makes it a key
-	tail     [6]byte
-	tailLen  int
 }
 
 // jsonOverride is the name Laravel reads (Symfony's ParameterBag is
@@ -44,13 +42,11 @@ func (s *overrideScanner) json(b []byte) {
 					k++
 				}
 				if k > 0 {
-					j.keepTail(b[:k])
 					b = b[k:]
 					continue
 				}
 			}
 			s.jsonBytes(b[:1])
-			j.keepTail(b[:1])
 			b = b[1:]
 		}
 		if len(b) == 0 || s.err != nil {
@@ -171,25 +167,18 @@ func (s *overrideScanner) jsonBytes(b []byte) {
 	}
 }
 
-// clean reports whether b cannot hold an override name, nor complete one
-// begun before it, and if so takes it as read: without escapes, without
-// "_method" in it or across the end of the previous bytes, with no
-// name pending and no escape or name being read. Only whether the bytes
-// end inside a string is kept (the parity of its quotes). Most JSON
-// bodies are read this way, at the speed of a few vectorized searches.
+// clean reports whether b cannot hold an override name, and if so takes
+// it as read: without escapes, without "_method" in it, with no name
+// pending and no escape or short string being read (json settles those
+// byte by byte first, so no name begun before b can end in it; a long
+// string cannot be one). Only whether the bytes end inside a string is
+// kept (the parity of its quotes), and the first bytes of a string left
+// open. Most JSON bodies are read this way, at the speed of a few
+// vectorized searches.
 func (j *jsonState) clean(b []byte) bool {
-	defer j.keepTail(b)
 	if j.pending || j.esc != 0 || j.inString && !j.long ||
 		bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, jsonOverride) {
 		return false
-	}
-	if j.tailLen > 0 {
-		var seam [2 * 6]byte
-		n := copy(seam[:], j.tail[:j.tailLen])
-		n += copy(seam[n:], b[:min(6, len(b))])
-		if bytes.Contains(seam[:n], jsonOverride) {
-			return false
-		}
 	}
 	quotes := bytes.Count(b, []byte{'"'})
 	if quotes%2 == 1 {
@@ -204,17 +193,6 @@ func (j *jsonState) clean(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// keepTail keeps the last bytes of b, for clean's search across reads.
-func (j *jsonState) keepTail(b []byte) {
-	if len(b) >= len(j.tail) {
-		j.tailLen = copy(j.tail[:], b[len(b)-len(j.tail):])
-		return
-	}
-	keep := min(j.tailLen, len(j.tail)-len(b))
-	copy(j.tail[:], j.tail[j.tailLen-keep:j.tailLen])
-	j.tailLen = keep + copy(j.tail[keep:], b)
 }
 
 // keyByte adds a decoded byte to the string being read, up to the length

@@ -268,7 +268,10 @@ type ownerKey struct{ namespace, kind, name string }
 // variants in deviation.go) is audited on its own: the first of each
 // variant is among the Pods returned (deviants). A slim Pod (see slimRef) that is a
 // workload of its own, or a deviant, is first decoded whole: it replaces
-// objs[i], and i is in whole. Errors doing so are appended to errs.
+// objs[i], and i is in whole. Errors doing so are appended to errs. A
+// variant that the network model would see otherwise than its owner's
+// template (modelledApart) is a workload of its own too, with its Pods'
+// IPs: it is among the Workloads returned as well as the deviants.
 func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, deviants []*Workload, whole []int, _ []error) {
 	owners := make(map[ownerKey]int) // position in idx of each possible owner
 	for p, i := range idx {
@@ -423,13 +426,38 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		byPos[p] = w
 		out = append(out, w)
 	}
+	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
+	var read *portNames
+	for _, v := range vs.list {
+		o := &objs[v.first]
+		if o.slim != nil || objs[v.owner].slim != nil {
+			continue // not read again: an error above
+		}
+		w := newWorkload(o)
+		m := meta(objs[v.owner].obj)
+		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
+		deviants = append(deviants, w)
+		if read == nil {
+			read = namedPortsRead(objs)
+		}
+		if modelledApart(w, newWorkload(&objs[v.owner]), read) {
+			w.Deviation.Modelled = true
+			apart[v] = w
+			out = append(out, w)
+		}
+	}
 	for p, i := range idx {
 		w := byPos[root[p]]
 		pod, isPod := objs[i].obj.(*corev1.Pod)
 		if !isPod || w == nil {
 			continue
 		}
-		if root[p] != p {
+		if v := vs.of[i]; v != nil && apart[v] != nil {
+			w = apart[v]
+			if i != v.first {
+				w.Instances++
+			}
+		} else if root[p] != p {
 			w.Instances++
 		}
 		if addPodIPs(w, pod) {
@@ -441,16 +469,6 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			slices.SortFunc(w.IPs, netip.Addr.Compare)
 			w.IPs = slices.Compact(w.IPs)
 		}
-	}
-	for _, v := range vs.list {
-		o := &objs[v.first]
-		if o.slim != nil || objs[v.owner].slim != nil {
-			continue // not read again: an error above
-		}
-		w := newWorkload(o)
-		m := meta(objs[v.owner].obj)
-		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
-		deviants = append(deviants, w)
 	}
 	return out, deviants, whole, errs
 }

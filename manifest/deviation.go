@@ -6,12 +6,15 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Folded Pods that deviate from their workload's template.
@@ -612,6 +615,7 @@ type variants struct {
 	byKey     map[variantKey]*variant
 	templates map[int]specPrint
 	accounts  map[string]*corev1.ServiceAccount
+	of        map[int]*variant // the variant of each deviating object, by index in objs
 }
 
 type variantKey struct {
@@ -655,12 +659,111 @@ func (vs *variants) add(i, o int) bool {
 	if !pp.known() || objs[i].kind != "Pod" {
 		k.own = i // a ReplicaSet or Job is a variant of its own
 	}
-	if v := vs.byKey[k]; v != nil {
+	v := vs.byKey[k]
+	if v != nil {
 		v.pods++
+	} else {
+		v = &variant{first: i, owner: o, pods: 1}
+		vs.byKey[k] = v
+		vs.list = append(vs.list, v)
+	}
+	if vs.of == nil {
+		vs.of = map[int]*variant{}
+	}
+	vs.of[i] = v
+	return true
+}
+
+// A deviating Pod modelled apart.
+//
+// The network model takes a workload's Pods as its template says: their
+// labels (what Services and NetworkPolicies select), their host network
+// and their named ports. A variant whose Pods differ from their owner's
+// template in any of these is a workload of its own in the model
+// (Deviation.Modelled), with its Pods' IPs, so that a Pod relabelled to be
+// selected by a NodePort Service, or to leave a NetworkPolicy's selector,
+// is judged as what it is. Left out of this comparison, as they change
+// nothing the model reads:
+//
+//   - the labels controllers add (controllerLabels) and those service-mesh
+//     injectors add to every Pod they inject (meshLabels): else every
+//     injected Pod of a mesh would be modelled apart from its workload;
+//   - named ports no NetworkPolicy port and no Service targetPort names
+//     (a sidecar's ports): only names are looked up in a workload's
+//     ports, a port number is taken as it is written.
+
+// meshLabels are the pod labels Istio's and Linkerd's injectors add to the
+// Pods they inject.
+var meshLabels = []string{
+	"security.istio.io/tlsMode", "service.istio.io/canonical-name", "service.istio.io/canonical-revision",
+	"linkerd.io/control-plane-ns", "linkerd.io/workload-ns", "linkerd.io/proxy-deployment", "linkerd.io/proxy-replicaset",
+	"linkerd.io/proxy-statefulset", "linkerd.io/proxy-daemonset", "linkerd.io/proxy-job", "linkerd.io/proxy-cronjob",
+	"linkerd.io/proxy-replicationcontroller", "linkerd.io/proxy-pod",
+}
+
+// portNames are the port names the input's NetworkPolicies and Services
+// refer to.
+type portNames map[string]bool
+
+// namedPortsRead collects the port names of the NetworkPolicies' rules and
+// the Services' targetPorts in objs.
+func namedPortsRead(objs []object) *portNames {
+	read := portNames{}
+	named := func(p *intstr.IntOrString) {
+		if p != nil && p.Type == intstr.String {
+			read[p.StrVal] = true
+		}
+	}
+	for _, o := range objs {
+		switch v := o.obj.(type) {
+		case *networkingv1.NetworkPolicy:
+			for _, r := range v.Spec.Ingress {
+				for _, p := range r.Ports {
+					named(p.Port)
+				}
+			}
+			for _, r := range v.Spec.Egress {
+				for _, p := range r.Ports {
+					named(p.Port)
+				}
+			}
+		case *corev1.Service:
+			for _, p := range v.Spec.Ports {
+				named(&p.TargetPort)
+			}
+		}
+	}
+	return &read
+}
+
+// modelledApart reports whether the network model would see the Pods of
+// deviating workload w otherwise than those of its owner's template t.
+func modelledApart(w, t *Workload, read *portNames) bool {
+	if w.HostNetwork != t.HostNetwork {
 		return true
 	}
-	v := &variant{first: i, owner: o, pods: 1}
-	vs.byKey[k] = v
-	vs.list = append(vs.list, v)
-	return true
+	seen := func(k string) bool { return contains(controllerLabels, k) || contains(meshLabels, k) }
+	for k, v := range w.Labels {
+		if tv, ok := t.Labels[k]; (!ok || tv != v) && !seen(k) {
+			return true
+		}
+	}
+	for k := range t.Labels {
+		if _, ok := w.Labels[k]; !ok && !seen(k) {
+			return true
+		}
+	}
+	ports := func(w *Workload) []Port {
+		var out []Port
+		for _, p := range w.Ports {
+			if p.Name != "" && (*read)[p.Name] {
+				out = append(out, Port{Name: p.Name, Port: p.Port, Protocol: p.Protocol})
+			}
+		}
+		slices.SortFunc(out, func(a, b Port) int {
+			return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
+		})
+		return out
+	}
+	return !slices.Equal(ports(w), ports(t))
 }

@@ -1,6 +1,7 @@
 package manifest_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -492,8 +493,23 @@ automountServiceAccountToken: false
 				if strings.Contains(c.name, "ReplicaSet owner") {
 					owner = "shop/ReplicaSet/web-7d9c5b8f4"
 				}
+				// A Pod whose labels or host network differ is modelled
+				// as a workload of its own, with its IP.
+				if apart := strings.HasPrefix(c.name, "label ") || strings.HasPrefix(c.name, "hostNetwork"); apart {
+					if len(s.Workloads) != 2 || s.Workloads[0].ID() != owner || s.Workloads[0].Instances != 1 || fmt.Sprint(s.Workloads[0].IPs) != "[10.1.0.11]" ||
+						s.Workloads[1].ID() != "shop/Pod/web-7d9c5b8f4-bbbbb" || s.Workloads[1].Instances != 0 || fmt.Sprint(s.Workloads[1].IPs) != "[10.1.0.22]" ||
+						s.Workloads[1].Deviation == nil || !s.Workloads[1].Deviation.Modelled || s.Workloads[1] != s.DeviatingPods[0] {
+						t.Errorf("%s: workloads %v, want %s with Pod aaaaa and its IP, then Pod bbbbb modelled apart with its IP", how, workloadList(s), owner)
+					}
+					return
+				}
 				if len(s.Workloads) != 1 || s.Workloads[0].ID() != owner || s.Workloads[0].Instances != 2 || len(s.Workloads[0].IPs) != 2 {
-					t.Errorf("%s: workloads %v, want %s with its 2 Pods and their IPs", how, s.Workloads, owner)
+					t.Errorf("%s: workloads %v, want %s with its 2 Pods and their IPs", how, workloadList(s), owner)
+				}
+				for _, d := range s.DeviatingPods {
+					if d.Deviation.Modelled {
+						t.Errorf("%s: %s modelled apart; its labels, host network and named ports are its template's", how, d.ID())
+					}
 				}
 			}
 		})
@@ -688,6 +704,95 @@ STATUS`
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: DeviatingPods %v, want %v", how, got, want)
+				}
+			}
+		})
+	}
+}
+
+// workloadList describes the workloads of s for a test's message.
+func workloadList(s *manifest.Set) []string {
+	var out []string
+	for _, w := range s.Workloads {
+		out = append(out, fmt.Sprintf("%s (%d instances, IPs %v)", w.ID(), w.Instances, w.IPs))
+	}
+	return out
+}
+
+// TestFoldedPodModelledApart: a deviating Pod is a workload of its own in
+// the network model exactly when the model would see it otherwise than
+// its template: labels other than those controllers and mesh injectors
+// add, host network, or a port under a name a NetworkPolicy or a Service
+// looks up. A sidecar's ports and labels keep it in its workload.
+func TestFoldedPodModelledApart(t *testing.T) {
+	const svc = `---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+`
+	const pol = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{ports: [{port: http}]}]
+`
+	renumber := func(t *testing.T, p string) string {
+		return edit(t, p, "    - containerPort: 8080\n      name: http\n", "    - containerPort: 9090\n      name: http\n")
+	}
+	sidecar := func(t *testing.T, p string) string {
+		p = edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    security.istio.io/tlsMode: istio\n    service.istio.io/canonical-name: web\n")
+		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n    ports:\n    - containerPort: 15090\n      name: http-envoy-prom\n      protocol: TCP\n  dnsPolicy: ClusterFirst\n")
+	}
+	for _, c := range []struct {
+		name  string
+		extra string // objects after the Pods
+		edit  func(*testing.T, string) string
+		apart bool
+	}{
+		{"named port renumbered, a Service targets it", svc, renumber, true},
+		{"named port renumbered, a NetworkPolicy names it", pol, renumber, true},
+		{"named port renumbered, nothing names it", "", renumber, false},
+		{"unnamed port added", svc + pol, func(t *testing.T, p string) string {
+			return edit(t, p, "      name: http\n      protocol: TCP\n", "      name: http\n      protocol: TCP\n    - containerPort: 9999\n")
+		}, false},
+		{"named port added, a Service targets it", svc, func(t *testing.T, p string) string {
+			return edit(t, renumber(t, p), "    - containerPort: 9090\n      name: http\n", "    - containerPort: 8080\n      name: web\n    - containerPort: 9090\n      name: http\n")
+		}, true},
+		{"sidecar injected", svc + pol, sidecar, false},
+		{"sidecar injected and relabelled", svc + pol, func(t *testing.T, p string) string {
+			return edit(t, sidecar(t, p), "    app: web\n", "    app: web\n    tier: admin\n")
+		}, true},
+		{"label value changed", "", func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
+		{"controller label changed", "", func(t *testing.T, p string) string {
+			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			for how, s := range loadDump(t, text) {
+				if how == "memory" {
+					continue // objects built in memory have no print: they never deviate
+				}
+				if c.name == "controller label changed" {
+					if len(s.DeviatingPods) != 0 || len(s.Workloads) != 1 {
+						t.Errorf("%s: deviants %v, workloads %v; want the Deployment alone", how, deviants(s, false), workloadList(s))
+					}
+					continue
+				}
+				if len(s.DeviatingPods) != 1 || s.DeviatingPods[0].Deviation.Modelled != c.apart {
+					t.Fatalf("%s: deviants %v, want Pod bbbbb, modelled apart %v", how, deviants(s, false), c.apart)
+				}
+				want := []string{"shop/Deployment/web (2 instances, IPs [10.1.0.11 10.1.0.22])"}
+				if c.apart {
+					want = []string{"shop/Deployment/web (1 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}
+				}
+				if diff := cmp.Diff(want, workloadList(s)); diff != "" {
+					t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
 				}
 			}
 		})

@@ -104,6 +104,13 @@ type Deviation struct {
 	// Pods counts the Pods folded into Owner with this same spec, this
 	// one, the first in the input, included. Only this one is audited.
 	Pods int
+	// Modelled is true when these Pods' labels, host network or named
+	// ports differ from Owner's template as the network model reads them
+	// (see the package documentation): the Pod is then in Set.Workloads
+	// too, as a workload of its own that holds these Pods' IPs, and
+	// Owner does not. Audits that read both lists skip the Workloads
+	// entries with a Deviation, which they audit as deviating Pods.
+	Modelled bool
 }
 
 // Line returns the line of the field at path (a path of the workload
@@ -247,7 +254,9 @@ type Set struct {
 	// Pods of one workload with the same spec are one entry, the first
 	// in the input (Deviation.Pods counts them). They are not in
 	// Workloads: the network model takes a workload's pods as its
-	// template says. A ReplicaSet, ReplicationController or Job folded
+	// template says, except those whose labels, host network or named
+	// ports differ from it (Deviation.Modelled), which are in Workloads
+	// too, with their Deviation. A ReplicaSet, ReplicationController or Job folded
 	// into its owner that makes Pods (it has replicas, or has not
 	// finished) and whose template is not its owner's is here too, of
 	// its own kind: the input may hold none of its Pods yet.

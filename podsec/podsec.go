@@ -73,8 +73,8 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 	}
 	same := map[string]bool{} // the findings of owners, as sameKey writes them
 	for _, w := range set.Workloads {
-		if w == nil || w.Template == nil {
-			continue
+		if w == nil || w.Template == nil || w.Deviation != nil {
+			continue // a deviating Pod modelled apart: audited below
 		}
 		start := len(a.out)
 		a.pss(w)

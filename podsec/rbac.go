@@ -213,9 +213,9 @@ func (a *auditor) rbac(set *manifest.Set) {
 	}
 	// Workloads by the ServiceAccount they run as.
 	bySA, tokenless := map[string][]string{}, map[string][]string{}
-	for _, w := range slices.Concat(set.Workloads, set.DeviatingPods) {
-		if w == nil || w.Template == nil {
-			continue
+	for i, w := range slices.Concat(set.Workloads, set.DeviatingPods) {
+		if w == nil || w.Template == nil || (i < len(set.Workloads) && w.Deviation != nil) {
+			continue // a deviating Pod modelled apart is in both lists
 		}
 		key := w.Namespace + "/" + serviceAccount(&w.Template.Spec)
 		if _, ok := a.tokenMounted(w, &w.Template.Spec); ok {

@@ -86,4 +86,24 @@ func TestCheckFoldedPods(t *testing.T) {
 	if got := byPod["clean"]; len(got) > 0 {
 		t.Errorf("the Pod as the API server writes it has findings: %v", got)
 	}
+
+	// A Pod relabelled out of its workload's NetworkPolicy and into a
+	// NodePort Service is modelled as what its labels say: exposed and
+	// not isolated, which fails the gate at the default --fail-on=high.
+	out, errOut, code = run(t, "", "check", dir+"relabelled.yaml", "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("relabelled.yaml: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	exposed := false
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Rule == "pod/exposed-unisolated" && f.Object == "shop/Service/debug" && strings.Contains(f.Message, "shop/Pod/web-7d9c5b8f4-bbbbb") {
+			exposed = true
+		}
+		if f.Object == "shop/Deployment/web" && strings.HasPrefix(f.Rule, "pod/exposed") {
+			t.Errorf("the Deployment, isolated, is reported exposed: %+v", f)
+		}
+	}
+	if !exposed {
+		t.Errorf("relabelled.yaml: no pod/exposed-unisolated for the relabelled Pod behind Service debug:\n%s", out)
+	}
 }

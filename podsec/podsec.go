@@ -173,9 +173,13 @@ func (a *auditor) deviation(w *manifest.Workload) {
 	if d.Pods > 1 {
 		also = fmt.Sprintf(" (and %d other Pods of %s with the same spec, audited as this one)", d.Pods-1, d.Owner)
 	}
+	model := ""
+	if d.Modelled {
+		model = "; its labels, host network or named ports differ too, so the network model takes it as a workload of its own"
+	}
 	a.report(ruleDeviatesTemplate, finding.Medium, w.Source.File, w.Source.Line, w.ID(),
 		fmt.Sprintf("%s%s is folded into %s (%s) through its ownerReferences, but its spec differs from that workload's pod template "+
-			"beyond what the API server and admission add: it is audited on its own spec, and the findings that %s does not already get name it", w.ID(), also, d.Owner, d.OwnerSource, d.Owner),
+			"beyond what the API server and admission add: it is audited on its own spec, and the findings that %s does not already get name it%s", w.ID(), also, d.Owner, d.OwnerSource, d.Owner, model),
 		"find out what created or changed the Pod (kubectl debug, a mutating webhook, a Pod made by hand) and delete it, or audit what the webhook adds")
 }
 

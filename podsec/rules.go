@@ -400,7 +400,9 @@ var Rules = []finding.Rule{
 			"standard admission add to every Pod (nodeName, the kube-api-access volume and its mounts, the not-ready and unreachable " +
 			"tolerations, priority, requests defaulted from limits, ...; see usage.md). A Pod that differs is audited on its own spec: every " +
 			"other rule runs on it, and the findings its workload does not already get name it, at its file and line. Pods of one workload with the same spec are audited once, at the first in the input. " +
-			"A Pod of the previous revision during a rollout differs too, and is rightly audited: it runs the old template.",
+			"A Pod of the previous revision during a rollout differs too, and is rightly audited: it runs the old template. " +
+			"A Pod whose labels, host network or named ports differ from the template's is also a workload of its own in the network model, " +
+			"so that Services, NetworkPolicies, reachability and assertions judge it by its own labels.",
 		Fix: "Find out what changed the Pod (its managedFields name the writer) and delete it if nothing should have; " +
 			"if a mutating webhook adds containers or volumes, audit what it adds, or give the workload the template its Pods really run.",
 	},

@@ -68,6 +68,11 @@ type Finding struct {
 	// says (helm template's "# Source:" comments), such as
 	// "shop/templates/deployment.yaml".
 	Origin string `json:"origin,omitempty"`
+	// Environments, when set, are the environments the finding holds in,
+	// when the input is checked as several (kustomize overlays or charts
+	// that emit the same objects: each is checked as a cluster of its
+	// own) and it does not hold in all of them: their directories.
+	Environments []string `json:"environments,omitempty"`
 	// Suppressed is set when a suppression silenced the finding: it is
 	// then counted and listed on request, but never fails a run.
 	Suppressed *Suppression `json:"suppressed,omitempty"`

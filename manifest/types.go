@@ -339,3 +339,15 @@ func (s *Set) Namespace(name string) *Namespace {
 // the error concerns the whole file. It is srcpos.Error, the one position
 // error of every Ward loader.
 type Error = srcpos.Error
+
+// Ref returns what names o in findings and errors.
+func (o Object) Ref() Ref {
+	m := meta(o.Obj)
+	if m == nil {
+		return Ref{Kind: o.Kind}
+	}
+	if clusterScoped(o.Kind) {
+		return Ref{Kind: o.Kind, Name: m.GetName()}
+	}
+	return Ref{Kind: o.Kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+}

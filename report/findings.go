@@ -99,6 +99,9 @@ func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 		if f.Origin != "" {
 			ew.printf("  (from %s)", f.Origin)
 		}
+		if len(f.Environments) > 0 {
+			ew.printf("  [in %s]", strings.Join(f.Environments, ", "))
+		}
 		ew.printf("\n")
 		for _, l := range strings.Split(f.Message, "\n") {
 			ew.printf("                  %s\n", l)

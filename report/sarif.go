@@ -218,6 +218,9 @@ func SARIF(w io.Writer, findings []finding.Finding, opts SARIFOptions) error {
 		if f.Object != "" {
 			text = f.Object + ": " + text
 		}
+		if len(f.Environments) > 0 {
+			text += "\nIn: " + strings.Join(f.Environments, ", ")
+		}
 		if f.Fix != "" {
 			text += "\nFix: " + f.Fix
 		}

@@ -155,13 +155,95 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			fmt.Fprintf(e.stderr, "ward: warning: %s is not read: %s (one ward.yaml per run: a directory given as PATH, or --config)\n", c, used)
 		}
 	}
+	envs := e.environments(in)
+	if len(envs) > 1 {
+		fmt.Fprintf(e.stderr, "ward: %d kustomizations or charts emit the same objects: each is checked as an environment of its own, with the input that none of them emits (%s); findings that do not hold in all name theirs\n",
+			len(envs), environmentNames(envs))
+	}
+	var (
+		fss    = make([][]finding.Finding, len(envs))
+		staleN = map[string]int{} // environments in which an ignore entry matched nothing
+		stale  []suppress.Ignore
+		objs   = map[string]bool{} // the objects checked, and those skipped, in any environment
+		skips  = map[string]bool{}
+	)
+	for i, env := range envs {
+		fs, set, st, err := e.checkEnvironment(env.in, args, path, cfg, fl, podOpts, ignores)
+		if err != nil {
+			return err
+		}
+		fss[i] = fs
+		for _, ig := range st {
+			k := fmt.Sprintf("%s:%d", ig.File, ig.Line)
+			if staleN[k]++; staleN[k] == len(envs) {
+				stale = append(stale, ig)
+			}
+		}
+		for _, o := range set.Objects {
+			objs[o.Source.String()+" "+o.Ref().String()] = true
+		}
+		for _, o := range set.Skipped {
+			skips[o.Source.String()+" "+o.Kind+" "+o.Namespace+"/"+o.Name] = true
+		}
+	}
+	fs := mergeEnvironments(envs, fss)
+	for _, ig := range stale {
+		fs = append(fs, finding.Finding{Rule: ruleStaleIgnore, Severity: finding.Info, File: ig.File, Line: ig.Line,
+			Message: fmt.Sprintf("ignore of %s matches no finding", ig.Rule), Fix: inputRules[2].Fix})
+	}
+
+	inputErrors := 0
+	for _, f := range fs {
+		if f.Rule == ruleUnreadable || f.Rule == ruleInvalid {
+			inputErrors++
+		}
+	}
+	fs = finding.Sort(fs)
+	summary := finding.Summarize(fs)
+	res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
+		Summary: summary, FailOn: min.String(),
+		Failed: finding.AtLeast(fs, min), Objects: len(objs),
+		Files:   len(in.dockerfiles) + len(in.composes),
+		Skipped: len(skips), InputErrors: inputErrors,
+	}}
+	res.Summary.Score = report.Score(res.Summary)
+
+	switch fl.out {
+	case "sarif":
+		fallback := args[0]
+		err = report.SARIF(e.stdout, fs, report.SARIFOptions{Version: Version, Rules: allRules(), Fallback: fallback})
+	case "json":
+		res.Findings = visible(fs, fl.showSuppressed)
+		err = report.JSON(e.stdout, res)
+	default:
+		res.Findings = visible(fs, fl.showSuppressed)
+		err = report.FindingsText(e.stdout, res, report.TextOptions{Color: e.color()})
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case inputErrors > 0:
+		return fail(ExitError, nil)
+	case res.Summary.Failed:
+		return fail(ExitFindings, nil)
+	}
+	return nil
+}
+
+// checkEnvironment loads and checks the input of one environment (see
+// environments.go): the findings, with suppressions applied and origins
+// set, the Set checked, and the ignore entries that matched nothing.
+func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *assertion.Config, fl *checkFlags, podOpts podsec.Options,
+	ignores []suppress.Ignore) ([]finding.Finding, *manifest.Set, []suppress.Ignore, error) {
+	digest := podOpts.DigestSeverity
 	set, loadErr := e.loadWith(in, true)
 	if set == nil {
 		set = &manifest.Set{}
 	}
-	fs := append(in.unreadable, inputFindings(loadErr)...)
+	fs := append(slices.Clone(in.unreadable), inputFindings(loadErr)...)
 	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
-		return fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
+		return nil, nil, nil, fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
 	}
 	// One path of several that gave nothing, such as the empty output of a
 	// failed render on standard input, is an input error too: never a
@@ -169,11 +251,11 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	fs = append(fs, emptyPaths(args, set, in, path)...)
 	set, joined, err := e.joinWorkloads(set, args)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	eng, err := e.compile(set)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	start := time.Now()
 	fs = append(fs, lint.Run(set, eng)...)
@@ -204,7 +286,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	pfs, err := podsec.Audit(set, podOpts)
 	if err != nil { // invalid --pss-level or --pss-version; nothing printed yet
-		return fail(ExitError, err)
+		return nil, nil, nil, fail(ExitError, err)
 	}
 	fs = append(fs, pfs...)
 	fs = append(fs, mesh.Audit(set, mesh.Options{})...)
@@ -226,7 +308,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		case errors.As(err, &pe):
 			fs = append(fs, unreadable(p, pe.Line, pe.Err))
 		case err != nil:
-			return fail(ExitError, err) // a usage error: --target names no stage
+			return nil, nil, nil, fail(ExitError, err) // a usage error: --target names no stage
 		}
 		fs = append(fs, dfs...)
 	}
@@ -251,49 +333,9 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	}
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(in.composes), "elapsed", time.Since(start))
 
-	inputErrors := 0
-	for _, f := range fs {
-		if f.Rule == ruleUnreadable || f.Rule == ruleInvalid {
-			inputErrors++
-		}
-	}
 	fs, stale := suppress.Apply(fs, set, ignores)
-	for _, ig := range stale {
-		fs = append(fs, finding.Finding{Rule: ruleStaleIgnore, Severity: finding.Info, File: ig.File, Line: ig.Line,
-			Message: fmt.Sprintf("ignore of %s matches no finding", ig.Rule), Fix: inputRules[2].Fix})
-	}
 	addOrigins(fs, set)
-	fs = finding.Sort(fs)
-	summary := finding.Summarize(fs)
-	res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
-		Summary: summary, FailOn: min.String(),
-		Failed: finding.AtLeast(fs, min), Objects: len(set.Objects),
-		Files:   len(in.dockerfiles) + len(in.composes),
-		Skipped: len(set.Skipped), InputErrors: inputErrors,
-	}}
-	res.Summary.Score = report.Score(res.Summary)
-
-	switch fl.out {
-	case "sarif":
-		fallback := args[0]
-		err = report.SARIF(e.stdout, fs, report.SARIFOptions{Version: Version, Rules: allRules(), Fallback: fallback})
-	case "json":
-		res.Findings = visible(fs, fl.showSuppressed)
-		err = report.JSON(e.stdout, res)
-	default:
-		res.Findings = visible(fs, fl.showSuppressed)
-		err = report.FindingsText(e.stdout, res, report.TextOptions{Color: e.color()})
-	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case inputErrors > 0:
-		return fail(ExitError, nil)
-	case res.Summary.Failed:
-		return fail(ExitFindings, nil)
-	}
-	return nil
+	return fs, set, stale, nil
 }
 
 // emptyPaths are the input/unreadable findings of the paths given (args)

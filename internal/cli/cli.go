@@ -211,6 +211,9 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 	if len(in.unreadable) > 0 {
 		return nil, fail(ExitError, errors.New(in.unreadable[0].Location()+": "+in.unreadable[0].Message))
 	}
+	if envs := e.environments(in); len(envs) > 1 {
+		return nil, fail(ExitError, fmt.Errorf("%s emit the same objects: each is a cluster of its own (an environment); give one of them (ward check checks each)", environmentNames(envs)))
+	}
 	set, err := e.loadWith(in, false)
 	if err != nil {
 		return nil, fail(ExitError, err)

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// environmentTree is a repository with one application in two overlays
+// of one base (staging and prod, both in namespace shop), a NetworkPolicy
+// file beside them that both clusters get, and a ward.yaml whose
+// assertion prod breaks (it lets every pod reach the database).
+var environmentTree = map[string]string{
+	"app/base/kustomization.yaml": "resources: [deployment.yaml, db.yaml]\n",
+	"app/base/deployment.yaml":    kustomizeDeployment,
+	"app/base/db.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:16"}]}
+`,
+	"app/overlays/staging/kustomization.yaml": "namespace: shop\nresources: [../../base]\n",
+	"app/overlays/prod/kustomization.yaml":    "namespace: shop\nresources: [../../base, open-db.yaml]\npatches: [{path: privileged.yaml}]\n",
+	"app/overlays/prod/privileged.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      containers: [{name: web, securityContext: {privileged: true}}]
+`,
+	"app/overlays/prod/open-db.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: open-db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{}]
+`,
+	"app/policies/deny.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`,
+	"app/ward.yaml": `assertions:
+  - name: web never reaches db
+    from: {namespace: shop, selector: {app: web}}
+    to: {namespace: shop, selector: {app: db}}
+    expect: deny
+`,
+}
+
+// TestCheckEnvironments: kustomizations that emit the same objects are
+// environments, each checked as one cluster with the input they share;
+// what holds in all is reported once, what holds in some names them; a
+// plain manifest that an overlay emits too is still a duplicate.
+func TestCheckEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, environmentTree, "", "")
+	app := filepath.Join(dir, "app")
+	prod, staging := filepath.Join(app, "overlays", "prod"), filepath.Join(app, "overlays", "staging")
+
+	out, errOut, code := run(t, "", "check", app, "-o", "json")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d (prod's privileged container); stderr: %s\n%s", code, ExitFindings, errOut, out)
+	}
+	if !strings.Contains(errOut, "2 kustomizations or charts emit the same objects") || !strings.Contains(errOut, prod+", "+staging) {
+		t.Errorf("stderr does not announce the two environments: %s", errOut)
+	}
+	res := checkOutput(t, out)
+	envsOf := map[string][]string{} // rule object -> environments
+	for _, f := range res.Findings {
+		if f.Rule == ruleInvalid || f.Rule == ruleUnreadable {
+			t.Errorf("input error: %+v", f)
+		}
+		envsOf[f.Rule+" "+f.Object] = f.Environments
+	}
+	for _, c := range []struct {
+		key  string
+		want []string // nil: in both, so named in neither
+	}{
+		{"pss/privileged shop/Deployment/web", []string{prod}},
+		{"assert/failed web never reaches db", []string{prod}},
+		{"netpol/allow-all shop/NetworkPolicy/open-db", []string{prod}},
+		{"pod/image-not-pinned shop/Deployment/db", nil},
+		{"pss/runAsNonRoot shop/Deployment/db", nil},
+	} {
+		got, ok := envsOf[c.key]
+		if !ok {
+			t.Errorf("no finding %s; findings: %v", c.key, keys(envsOf))
+			continue
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: environments %v, want %v", c.key, got, c.want)
+		}
+	}
+	if res.Summary.InputErrors != 0 {
+		t.Errorf("input errors: %d", res.Summary.InputErrors)
+	}
+
+	// The text report names the environment of a finding.
+	text, _, _ := run(t, "", "check", app)
+	if !regexp.MustCompile(`(?m)^  HIGH .* pss/privileged  shop/Deployment/web .*\[in ` + regexp.QuoteMeta(prod) + `\]$`).MatchString(text) {
+		t.Errorf("text report does not name the environment:\n%s", text)
+	}
+
+	// Staging alone is clean of prod's findings, and one environment.
+	out, errOut, _ = run(t, "", "check", staging, filepath.Join(app, "policies"), "--config", filepath.Join(app, "ward.yaml"), "-o", "json")
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Rule == "pss/privileged" || f.Rule == "assert/failed" || len(f.Environments) > 0 {
+			t.Errorf("staging alone: %+v", f)
+		}
+	}
+	if strings.Contains(errOut, "environment") {
+		t.Errorf("staging alone announced environments: %s", errOut)
+	}
+
+	// Commands that answer about one cluster ask for one environment.
+	_, errOut, code = run(t, "", "reach", app)
+	if code != ExitError || !strings.Contains(errOut, prod+", "+staging+" emit the same objects") {
+		t.Errorf("ward reach on two environments: exit %d, want %d naming them; stderr: %s", code, ExitError, errOut)
+	}
+
+	// A plain manifest that an overlay emits too is one cluster's input
+	// twice: a duplicate object, as before.
+	writeTree(t, dir, map[string]string{"app/policies/web.yaml": kustomizeDeployment}, "", "")
+	out, _, code = run(t, "", "check", app, "-o", "json")
+	if code != ExitError || !strings.Contains(out, "duplicate object") {
+		t.Errorf("plain manifest and overlays emitting shop/Deployment/web: exit %d, want %d with a duplicate object:\n%s", code, ExitError, out)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

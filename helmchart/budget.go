@@ -3,6 +3,7 @@ package helmchart
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,34 +24,56 @@ import (
 // produces. Helm's engine renders each template into a strings.Builder of
 // its own and offers no hook on it (no writer, no size option; the
 // context is only used by lookup), so the output cannot be cut off where
-// it is written. Instead the render is metered from inside:
+// it is written. Instead the render is metered from inside, by calls
+// inserted in the chart's templates (in memory: the files are untouched):
 //
-//   - every range body and every define body of the chart's templates
-//     starts with an inserted call, {{wardTick N}}, N being the literal
-//     text the body writes each time it runs (its own and that of its
-//     if/with/else branches; nested ranges count for themselves) plus
-//     one. The insertion is made on the line of the body, so helm's error
-//     lines and Ward's line map stay right, and it keeps the body's
-//     whitespace trimming, so the output is unchanged;
+//   - every range body and every define body starts with {{wardTick N}},
+//     N being the literal text the body writes each time it runs (its
+//     own and that of its if/with/else branches; nested ranges count for
+//     themselves) plus one;
+//   - every action that prints ends its pipeline with | wardOut, which
+//     counts the printed size of the value and passes it on unchanged;
 //   - the functions that make a large value in one call (repeat, until,
 //     untilStep, seq, indent, nindent) are wrapped to charge their result
 //     before computing it.
 //
-// The render stops at the first call that takes the total past the limit:
-// a template looping a hundred million times over literal text fails
-// after the limit, not after gigabytes. What the meter does not see (the
-// size of values printed in a loop, the output of tpl on a string) is
-// caught by the exact check of the rendered text when the render ends:
-// memory is then bounded by the amount of looping the meter allows times
-// the largest value printed, not by the limit itself.
+// The insertions are made on the lines they meter, so helm's error lines
+// and Ward's line map stay right, and keep the whitespace trimming around
+// them, so the output is unchanged (TestMeterKeepsOutput compares it with
+// helm's unmetered render). The render stops at the first call that
+// takes the count past meterFactor times the limit: a template looping a
+// hundred million times fails after a few times the limit, not after
+// gigabytes. The rendered text is then held to the limit exactly. What
+// the meter does not see is what tpl renders from a string before it
+// returns (metered only once returned) and the memory of values made by
+// functions other than those wrapped.
 
-// tickFunc is the name of the metering function inserted in templates.
-const tickFunc = "wardTick"
+// tickFunc and outFunc are the names of the metering functions inserted
+// in templates.
+const (
+	tickFunc = "wardTick"
+	outFunc  = "wardOut"
+)
+
+// meterFactor is how many times the limit the meter lets a render count.
+// The meter counts text as it is made, so the same bytes may count more
+// than once (a define's text when it runs, again where include's result
+// is printed, again through nindent): a chart whose output is within the
+// limit must not be refused for that. The output is held to the limit
+// itself, exactly, when the render ends.
+const meterFactor = 4
 
 // budget meters one chart's render against the size limit.
 type budget struct {
 	limit, used int64
-	exceeded    bool
+	// allowed is what the meter lets the render count: meterFactor
+	// times limit.
+	allowed  int64
+	exceeded bool
+}
+
+func newBudget(limit int64) *budget {
+	return &budget{limit: limit, allowed: min(limit, math.MaxInt64/meterFactor) * meterFactor}
 }
 
 // errBudget is what a metered call returns once the limit is passed.
@@ -58,7 +81,7 @@ var errBudget = errors.New("ward's size limit reached")
 
 // charge adds n bytes to the render; past the limit it fails, for good.
 func (b *budget) charge(n int64) error {
-	if n < 0 || b.exceeded || n > b.limit-b.used {
+	if n < 0 || b.exceeded || n > b.allowed-b.used {
 		b.exceeded = true
 		return errBudget
 	}
@@ -91,8 +114,15 @@ func (b *budget) funcs() template.FuncMap {
 	}
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
+		// The value an action prints, passed on unchanged: its printed
+		// size is counted without making the text.
+		outFunc: func(v any) (any, error) {
+			var c counter
+			_, _ = fmt.Fprint(&c, v)
+			return v, b.charge(int64(c))
+		},
 		"repeat": func(count int, str string) (string, error) {
-			if count > 0 && int64(len(str)) > 0 && int64(count) > b.limit/int64(len(str)) {
+			if count > 0 && int64(len(str)) > 0 && int64(count) > b.allowed/int64(len(str)) {
 				return "", b.charge(-1)
 			}
 			if err := b.charge(int64(max(count, 0)) * int64(len(str))); err != nil {
@@ -102,7 +132,7 @@ func (b *budget) funcs() template.FuncMap {
 		},
 		"until": func(count int) ([]int, error) {
 			n := int64(max(count, -count))
-			if n > b.limit/8 {
+			if n > b.allowed/8 {
 				return nil, b.charge(-1)
 			}
 			if err := b.charge(8 * n); err != nil {
@@ -112,7 +142,7 @@ func (b *budget) funcs() template.FuncMap {
 		},
 		"untilStep": func(start, stop, step int) ([]int, error) {
 			n := steps(start, stop, step)
-			if n > b.limit/8 {
+			if n > b.allowed/8 {
 				return nil, b.charge(-1)
 			}
 			if err := b.charge(8 * n); err != nil {
@@ -130,7 +160,7 @@ func (b *budget) funcs() template.FuncMap {
 			case 3:
 				n = steps(params[0], params[1], params[2])
 			}
-			if n > b.limit/2 {
+			if n > b.allowed/2 {
 				return "", b.charge(-1)
 			}
 			if err := b.charge(2 * n); err != nil {
@@ -153,11 +183,19 @@ func (b *budget) funcs() template.FuncMap {
 	}
 }
 
+// counter counts the bytes written to it.
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) {
+	*c += counter(len(p))
+	return len(p), nil
+}
+
 // chargeIndent charges what indent and nindent make: v with spaces in
 // front of each of its lines.
 func (b *budget) chargeIndent(spaces int, v string) error {
 	lines := int64(strings.Count(v, "\n")) + 2
-	if spaces > 0 && int64(spaces) > (b.limit-int64(len(v)))/lines {
+	if spaces > 0 && int64(spaces) > (b.allowed-int64(len(v)))/lines {
 		return b.charge(-1)
 	}
 	return b.charge(int64(max(spaces, 0))*lines + int64(len(v)))
@@ -186,6 +224,8 @@ func metered(name, src string) string {
 	if _, err := t.Parse(src, "", "", trees); err != nil {
 		return src
 	}
+	// A tick (cost >= 0) at the start of a body, or an out (cost -1) at
+	// the end of an action that prints.
 	type tick struct {
 		pos  int
 		cost int64
@@ -201,6 +241,10 @@ func metered(name, src string) string {
 			switch n := n.(type) {
 			case *parse.TextNode:
 				cost += int64(len(n.Text))
+			case *parse.ActionNode:
+				if n.Pipe != nil && len(n.Pipe.Decl) == 0 {
+					ticks = append(ticks, tick{actionEnd(src, int(n.Pos)), -1})
+				}
 			case *parse.IfNode:
 				cost += scope(n.List) + scope(n.ElseList)
 			case *parse.WithNode:
@@ -228,6 +272,10 @@ func metered(name, src string) string {
 		if k.pos < 0 || k.pos > len(src) {
 			return src
 		}
+		if k.cost < 0 {
+			src = src[:k.pos] + " | " + outFunc + src[k.pos:]
+			continue
+		}
 		// Before an action that trims the space in front of it, the
 		// tick trims that space instead, as the action would have.
 		trim := ""
@@ -238,6 +286,34 @@ func metered(name, src string) string {
 		src = src[:k.pos] + fmt.Sprintf("{{%s%s %d}}", trim, tickFunc, k.cost) + src[k.pos:]
 	}
 	return src
+}
+
+// actionEnd returns the offset of the end of the action whose pipeline
+// starts at pos in src: its right delimiter, or the space of its trim
+// marker (" -}}"). Delimiters inside quoted strings, raw strings and
+// character constants do not count. -1 when there is none.
+func actionEnd(src string, pos int) int {
+	for i := pos; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '"' || c == '\'':
+			for i++; i < len(src) && src[i] != c; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case c == '`':
+			j := strings.IndexByte(src[i+1:], '`')
+			if j < 0 {
+				return -1
+			}
+			i += j + 1
+		case strings.HasPrefix(src[i:], "}}"):
+			return i
+		case (c == ' ' || c == '\t' || c == '\r' || c == '\n') && strings.HasPrefix(src[i+1:], "-}}"):
+			return i
+		}
+	}
+	return -1
 }
 
 // checkFiles fails for the first file under dir that the chart loader

@@ -24,9 +24,9 @@ const chartYAML = "apiVersion: v2\nname: big\nversion: 0.1.0\n"
 
 // TestSizeLimit: a chart whose files or rendered output pass
 // Options.MaxFileSize is an error matching manifest.ErrTooLarge, at the
-// file (or the template and the line of the loop) at fault; the metered
-// ones stop near the limit rather than after writing the whole output
-// (16 MiB or more here, 256 times the limit).
+// file (or the template and the line of the loop or action) at fault;
+// the metered ones stop near the limit rather than after writing the
+// whole output (16 MiB or more here, 256 times the limit).
 func TestSizeLimit(t *testing.T) {
 	l100 := "l: [" + strings.TrimSuffix(strings.Repeat("0,", 100), ",") + "]\n"
 	big := strings.Repeat("# padding line of a template file\n", 2500) // 85 KiB
@@ -56,11 +56,11 @@ func TestSizeLimit(t *testing.T) {
 		{"include in a loop", map[string]string{
 			"templates/_helpers.tpl": "{{- define \"big.block\" }}\n" + strings.Repeat("# a line of the block\n", 50) + "{{- end }}\n",
 			"templates/cm.yaml":      "data:\n{{- range until 20000 }}\n{{ include \"big.block\" $ }}\n{{- end }}\n",
-		}, "templates/cm.yaml", 2, true}, // helm names the loop the include is in
+		}, "templates/cm.yaml", 3, true}, // helm names the include
 		{"value printed in a loop", map[string]string{
 			"values.yaml":       "s: " + strings.Repeat("a", 1024) + "\n",
-			"templates/cm.yaml": "data:\n{{- range until 200 }}\n  {{ $.Values.s }}\n{{- end }}\n",
-		}, "templates/cm.yaml", 0, false},
+			"templates/cm.yaml": "data:\n{{- range until 20000 }}\n  {{ $.Values.s }}\n{{- end }}\n",
+		}, "templates/cm.yaml", 3, true},
 		{"output over several templates", map[string]string{
 			"templates/a.yaml": "a: |\n" + strings.Repeat("  # forty bytes of text in the template\n", 1000),
 			"templates/b.yaml": "b: |\n" + strings.Repeat("  # forty bytes of text in the template\n", 1000),
@@ -123,7 +123,7 @@ func TestSizeLimitNormal(t *testing.T) {
 func TestMeterKeepsOutput(t *testing.T) {
 	dir := write(t, map[string]string{
 		"Chart.yaml":  chartYAML,
-		"values.yaml": "l: [a, b]\nm: {x: 1, y: 2}\n",
+		"values.yaml": "l: [a, b]\nm: {x: 1, y: 2}\nn: 3\nf: 2.5\nb: false\nz: null\n",
 		"templates/_helpers.tpl": "{{- define \"big.labels\" -}}\napp: big\n{{- end }}\n" +
 			"{{ define \"big.spaced\" }}  spaced: {{ . }}  {{ end }}\n" +
 			"{{- define \"big.trimmed\" }}\n  {{- /* c */ -}}\n  t: 1\n{{- end }}\n",
@@ -134,7 +134,14 @@ func TestMeterKeepsOutput(t *testing.T) {
 			"{{ range .Values.l }}{{/* c */}}z{{ else }}none{{ end }}\n" +
 			"{{ range .Values.none }}x{{ else }}  empty{{ end }}\n" +
 			"{{- range .Values.l }}\n\n   {{- include \"big.spaced\" . }}{{ include \"big.trimmed\" . }}\n{{ end -}}\n" +
-			"  s: {{ repeat 3 \"ab\" }}{{ until 3 }}{{ untilStep 0 6 2 }}{{ seq 3 }}{{ indent 2 \"i\" }}\n",
+			"  s: {{ repeat 3 \"ab\" }}{{ until 3 }}{{ untilStep 0 6 2 }}{{ seq 3 }}{{ indent 2 \"i\" }}\n" +
+			// Printed values of every kind, and delimiters in strings:
+			// the | wardOut appended to each action must change nothing.
+			"  v: {{ .Values.missing }}|{{ .Values.l }}|{{ .Values.m }}|{{ .Values.n }}|{{ .Values.f }}|{{ .Values.b }}|{{ .Values.z }}\n" +
+			"  w: {{ 1.5 }} {{ true }} {{ .Values.z | default \"d\" }} {{ .Release.Name -}} {{- \"a}}b\" }} {{ \"}}\" | quote }} {{ '}' }} {{ `x}}y -}}` }}\n" +
+			"{{- $x := 1 }}{{ $x = 2 }}{{ $x }}{{ $y := \"}}\" }}{{ $y -}}\n" +
+			"  ml: {{ list\n  1\n  2 }} {{ \"q\\\"}}\" }} {{ printf \"%v\" .Values.m\t-}}\n" +
+			"  t: {{ toYaml .Values.m | nindent 4 }}{{ template \"big.spaced\" 3 }}{{ (tpl \"{{ range .l }}{{ . }}{{ end }}\" .Values) }}\n",
 	})
 	c, err := Render(dir, Options{})
 	if err != nil {

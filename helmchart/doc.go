@@ -44,7 +44,7 @@
 // Options.MaxFileSize (ward's --max-input-size) bounds a chart's memory:
 // a file of the chart larger than it is an error naming the file, and
 // rendering is metered as it runs (budget.go), stopping at the template
-// and line of a loop that would write past the limit; the rendered text
-// is checked against it when the render ends. Such errors match
+// and line of a loop or action that takes it past a few times the limit;
+// the rendered text is held to the limit exactly when the render ends. Such errors match
 // manifest.ErrTooLarge.
 package helmchart

@@ -296,7 +296,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	srcs := map[string][]byte{}
 	sources(ch, srcs)
 	meter(ch)
-	b := &budget{limit: limit}
+	b := newBudget(limit)
 	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)
 	if err != nil {

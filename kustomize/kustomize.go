@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -208,24 +210,32 @@ func krustyBuild(dir, root string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The output is measured object by object, as ResMap.AsYaml joins
-	// them, before any of it is copied into one buffer.
-	var total int64
+	return output(m, dir, limit)
+}
+
+// output writes m as ResMap.AsYaml does, object by object, and stops at
+// the object that takes it past limit: an error naming the kustomization
+// file of dir and the object.
+func output(m resmap.ResMap, dir string, limit int64) ([]byte, error) {
+	var out bytes.Buffer
 	for i, r := range m.Resources() {
 		y, err := r.AsYAML()
 		if err != nil {
 			return nil, err
 		}
-		if total += int64(len(y)); i > 0 {
-			total += int64(len("---\n"))
+		sep := ""
+		if i > 0 {
+			sep = "---\n"
 		}
-		if total > limit {
+		if int64(out.Len()+len(sep)+len(y)) > limit {
 			file, _ := fileOf(dir)
 			return nil, &manifest.Error{File: file, Object: r.CurId().String(),
 				Err: fmt.Errorf("%w: kustomize build: the output is larger than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(limit))}
 		}
+		out.WriteString(sep)
+		out.Write(y)
 	}
-	return m.AsYaml()
+	return out.Bytes(), nil
 }
 
 // readBudget is what kustomize read in one build: every read of a file

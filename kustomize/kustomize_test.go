@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/api/krusty"
 
 	"github.com/wardsec/ward/manifest"
 )
@@ -634,5 +635,34 @@ func TestSizeLimit(t *testing.T) {
 		if res, err := Build(root, root, limit); err != nil || len(res.Files)+len(res.Data) == 0 {
 			t.Errorf("%s: %v, %+v", name, err, res)
 		}
+	}
+}
+
+// TestOutput: output writes what ResMap.AsYaml writes, within the limit.
+func TestOutput(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{"kustomization.yaml": "namespace: shop\nresources: [d.yaml, p.yaml]\n",
+		"d.yaml": deployment("a", "web"), "p.yaml": policy})
+	fs, err := newRootedFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := output(m, root, int64(len(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("output differs from AsYaml (-want +got):\n%s", diff)
+	}
+	if _, err := output(m, root, int64(len(want))-1); !errors.Is(err, manifest.ErrTooLarge) {
+		t.Errorf("one byte under: %v, want manifest.ErrTooLarge", err)
 	}
 }

@@ -117,6 +117,9 @@ func (b *budget) funcs() template.FuncMap {
 		// The value an action prints, passed on unchanged: its printed
 		// size is counted without making the text.
 		outFunc: func(v any) (any, error) {
+			if s, ok := v.(string); ok { // most values: no formatting
+				return v, b.charge(int64(len(s)))
+			}
 			var c counter
 			_, _ = fmt.Fprint(&c, v)
 			return v, b.charge(int64(c))

@@ -204,8 +204,8 @@ func (b *budget) chargeIndent(spaces int, v string) error {
 	return b.charge(int64(max(spaces, 0))*lines + int64(len(v)))
 }
 
-// meter inserts the ticks (see above) in the templates of c and of its
-// dependencies. A template that does not parse is left as it is: helm
+// meter inserts the metering calls (see above) in the templates of c and
+// of its dependencies. A template that does not parse is left as it is: helm
 // reports its error.
 func meter(c *chart.Chart) {
 	for _, t := range c.Templates {
@@ -219,7 +219,8 @@ func meter(c *chart.Chart) {
 }
 
 // metered returns src with a tick at the start of each range and define
-// body.
+// body, and | wardOut at the end of each action that prints; src as it is
+// when it does not parse or an action's end is not found.
 func metered(name, src string) string {
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
@@ -275,6 +276,8 @@ func metered(name, src string) string {
 		if k.pos < 0 || k.pos > len(src) {
 			return src
 		}
+	}
+	for _, k := range ticks {
 		if k.cost < 0 {
 			src = src[:k.pos] + " | " + outFunc + src[k.pos:]
 			continue

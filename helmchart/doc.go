@@ -40,4 +40,11 @@
 // included, with helm's message), Chart.yaml for missing dependencies,
 // an incompatible kubeVersion or a library chart, the values file or
 // values.schema.json. Render never panics and has no effect on disk.
+//
+// Options.MaxFileSize (ward's --max-input-size) bounds a chart's memory:
+// a file of the chart larger than it is an error naming the file, and
+// rendering is metered as it runs (budget.go), stopping at the template
+// and line of a loop or action that takes it past a few times the limit;
+// the rendered text is held to the limit exactly when the render ends. Such errors match
+// manifest.ErrTooLarge.
 package helmchart

@@ -58,8 +58,10 @@ type Options struct {
 	// cluster serves, besides the built-in ones and those of the chart's
 	// own CRDs.
 	APIVersions []string
-	// MaxFileSize limits the size of each values file; 0 means
-	// manifest.DefaultMaxFileSize.
+	// MaxFileSize limits the size of each values file and of each file
+	// of the chart, and the size of the chart's rendered output; 0 means
+	// manifest.DefaultMaxFileSize. Past it, Render fails with an error
+	// matching manifest.ErrTooLarge that names the file or template.
 	MaxFileSize int64
 }
 
@@ -225,6 +227,13 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if err != nil {
 		return nil, err
 	}
+	limit := opts.MaxFileSize
+	if limit <= 0 {
+		limit = manifest.DefaultMaxFileSize
+	}
+	if err := checkFiles(dir, limit); err != nil {
+		return nil, err
+	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
 		return nil, loadError(err, dir)
@@ -282,15 +291,27 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if err := validateSchemas(ch, coalesced, dir); err != nil {
 		return nil, err
 	}
-	var e engine.Engine // no cluster: lookup returns empty, no DNS
-	files, err := e.RenderWithContext(context.Background(), ch, top)
-	if err != nil {
-		return nil, renderError(err, ch.Name(), dir)
-	}
-	out := &Chart{Name: ch.Name(), Dir: dir}
-	res := newResolver(dir, ch.Name())
+	// The sources as written, for the line maps: the render sees them
+	// metered (budget.go).
 	srcs := map[string][]byte{}
 	sources(ch, srcs)
+	meter(ch)
+	b := newBudget(limit)
+	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
+	files, err := e.RenderWithContext(context.Background(), ch, top)
+	if err != nil {
+		err = renderError(err, ch.Name(), dir)
+		var re *Error
+		if b.exceeded && errors.As(err, &re) {
+			re.Err = b.tooLarge() // at the template and line helm names
+		}
+		return nil, err
+	}
+	res := newResolver(dir, ch.Name())
+	if err := checkOutput(files, res, limit); err != nil {
+		return nil, err
+	}
+	out := &Chart{Name: ch.Name(), Dir: dir}
 	for n, text := range files {
 		if path.Base(n) == "NOTES.txt" {
 			continue

@@ -35,7 +35,7 @@ func BenchmarkPlainVsKrusty(b *testing.B) {
 	var plain, krusty time.Duration
 	for b.Loop() {
 		start := time.Now()
-		res, err := Build(dir, root)
+		res, err := Build(dir, root, 0)
 		if err != nil || res.Files == nil {
 			b.Fatalf("Build: %v (want the plain path)", err)
 		}
@@ -44,7 +44,7 @@ func BenchmarkPlainVsKrusty(b *testing.B) {
 		}
 		plain += time.Since(start)
 		start = time.Now()
-		data, err := krustyBuild(dir, root)
+		data, err := krustyBuild(dir, root, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,4 +25,16 @@
 //     (a differential test checks it against krusty) and Ward's loader
 //     is much faster than kustomize, whose resource map is quadratic in
 //     the number of objects.
+//
+// Build takes a size limit (ward's --max-input-size) that bounds its
+// memory as it bounds Ward's loader: a file of the tree larger than the
+// limit is an error naming it, never read past the limit; kustomize may
+// read no more than the limit in all, a base counted each time it is
+// loaded (an overlay of many overlays of one base reads it many times);
+// and a build whose output passes the limit is an error naming the
+// kustomization file and the object that passes it, measured object by
+// object before the output is written out. krusty offers no hook inside
+// a build, so what kustomize makes in memory from what it has read (a
+// patch or a replacement copying a value many times) is only seen in its
+// output, once built.
 package kustomize

@@ -25,7 +25,7 @@ func ExampleBuild() {
 
 	// A remote resource is refused before anything runs, at its line.
 	write("kustomization.yaml", "resources:\n- pod.yaml\n- https://example.com/app.yaml\n")
-	_, err = kustomize.Build(dir, dir)
+	_, err = kustomize.Build(dir, dir, 0)
 	var me *manifest.Error
 	if errors.As(err, &me) {
 		fmt.Println(filepath.Base(me.File), me.Line, errors.Is(err, kustomize.ErrNotLocal))
@@ -34,12 +34,12 @@ func ExampleBuild() {
 
 	// Resources only: Ward's loader reads the files, kustomize does not run.
 	write("kustomization.yaml", "resources:\n- pod.yaml\n")
-	res, err := kustomize.Build(dir, dir)
+	res, err := kustomize.Build(dir, dir, 0)
 	fmt.Println(len(res.Files), filepath.Base(res.Files[0]), res.Data == nil, err)
 
 	// A transformation: kustomize builds, offline.
 	write("kustomization.yaml", "resources:\n- pod.yaml\nnamespace: shop\n")
-	res, err = kustomize.Build(dir, dir)
+	res, err = kustomize.Build(dir, dir, 0)
 	set, _ := manifest.Parse(manifest.Options{}, "build", res.Data)
 	fmt.Println(res.Files == nil, set.Workloads[0].Namespace+"/"+set.Workloads[0].Name, err)
 	// Output:

@@ -28,6 +28,6 @@ func FuzzCheck(f *testing.F) {
 			t.Fatal(err)
 		}
 		_ = Check(dir, dir)
-		_, _ = plainFiles(dir)
+		_, _ = plainFiles(dir, 0)
 	})
 }

@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -57,14 +59,16 @@ type listed struct {
 // References returns the local directories the kustomization in dir
 // builds on (its resources, bases and components that are directories):
 // a kustomization another one references is a base, not built on its own.
-func References(dir string) []string {
+// A kustomization file larger than limit (0: manifest.DefaultMaxFileSize)
+// is not read: it references nothing, and Build reports it.
+func References(dir string, limit int64) []string {
 	file, ok := fileOf(dir)
 	if !ok {
 		return nil
 	}
-	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the paths the user named
+	data, err := manifest.ReadFile(file, limit)
 	if err != nil {
-		return nil
+		return nil // Build reports it
 	}
 	var k listed
 	if yaml.Unmarshal(data, &k) != nil {
@@ -143,17 +147,34 @@ type Result struct {
 // Build renders the kustomization in dir, offline: it first checks the
 // tree (Check) and refuses anything non-local, so nothing runs when any
 // reference is refused. root bounds what the tree may reach (see Root).
+//
+// limit (0: manifest.DefaultMaxFileSize, ward's --max-input-size) bounds
+// memory: no file of the tree larger than it is read (an error naming
+// the file), kustomize may read no more than it in all (a base counted
+// each time kustomize loads it), and a build whose output passes it is
+// an error naming the kustomization file and the object that passes it,
+// found before the output is written out. What kustomize makes in memory
+// from what it read (a patch copying a value many times) is beyond
+// Ward's reach: krusty has no hook inside its build.
+//
 // Errors are *manifest.Error values (errors.Join of them).
-func Build(dir, root string) (Result, error) {
-	named, err := check(dir, root)
+func Build(dir, root string, limit int64) (Result, error) {
+	if limit <= 0 {
+		limit = manifest.DefaultMaxFileSize
+	}
+	named, err := check(dir, root, limit)
 	if err != nil {
 		return Result{}, err
 	}
-	if files, ok := plainFiles(dir); ok {
+	if files, ok := plainFiles(dir, limit); ok {
 		return Result{Files: files, Named: named}, nil
 	}
-	data, err := krustyBuild(dir, root)
+	data, err := krustyBuild(dir, root, limit)
 	if err != nil {
+		var me *manifest.Error
+		if errors.As(err, &me) {
+			return Result{}, err
+		}
 		return Result{}, &manifest.Error{File: dir, Err: fmt.Errorf("kustomize build: %w", err)}
 	}
 	return Result{Data: data, Named: named}, nil
@@ -161,12 +182,17 @@ func Build(dir, root string) (Result, error) {
 
 // krustyBuild runs kustomize's build on dir with plugins, Helm and
 // exec disabled, through a read-only file system rooted at root that
-// adds origin annotations to every kustomization.
-func krustyBuild(dir, root string) ([]byte, error) {
+// adds origin annotations to every kustomization, under limit (see
+// Build).
+func krustyBuild(dir, root string, limit int64) ([]byte, error) {
 	fs, err := newRootedFS(root)
 	if err != nil {
 		return nil, err
 	}
+	if limit <= 0 {
+		limit = manifest.DefaultMaxFileSize
+	}
+	fs.limit, fs.read = limit, &readBudget{}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig() // builtins only; Helm disabled (HelmConfig.Enabled false)
@@ -178,10 +204,47 @@ func krustyBuild(dir, root string) ([]byte, error) {
 		return nil, err
 	}
 	m, err := krusty.MakeKustomizer(opts).Run(fs, abs)
+	if fs.read.err != nil {
+		return nil, fs.read.err // whatever kustomize made of it
+	}
 	if err != nil {
 		return nil, err
 	}
-	return m.AsYaml()
+	return output(m, dir, limit)
+}
+
+// output writes m as ResMap.AsYaml does, object by object, and stops at
+// the object that takes it past limit: an error naming the kustomization
+// file of dir and the object.
+func output(m resmap.ResMap, dir string, limit int64) ([]byte, error) {
+	var out bytes.Buffer
+	for i, r := range m.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		sep := ""
+		if i > 0 {
+			sep = "---\n"
+		}
+		if int64(out.Len()+len(sep)+len(y)) > limit {
+			file, _ := fileOf(dir)
+			return nil, &manifest.Error{File: file, Object: r.CurId().String(),
+				Err: fmt.Errorf("%w: kustomize build: the output is larger than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(limit))}
+		}
+		out.WriteString(sep)
+		out.Write(y)
+	}
+	return out.Bytes(), nil
+}
+
+// readBudget is what kustomize read in one build: every read of a file
+// counts, a base loaded twice is read twice.
+type readBudget struct {
+	total int64
+	// err is the first read refused for the size limit: it names the
+	// file, which kustomize's own error may not.
+	err error
 }
 
 // errOutside is the error of the rooted file system for a path outside
@@ -198,6 +261,10 @@ var errReadOnly = errors.New("read-only: ward does not let kustomize write")
 type rootedFS struct {
 	filesys.FileSystem
 	root string // absolute, symlinks resolved
+	// limit bounds each file and, through read, all that one build reads
+	// (see Build); 0 leaves reads unbounded.
+	limit int64
+	read  *readBudget
 }
 
 func newRootedFS(root string) (rootedFS, error) {
@@ -282,11 +349,35 @@ func (r rootedFS) ReadFile(path string) ([]byte, error) {
 	if !r.inside(path) {
 		return nil, fmt.Errorf("%s: %w", path, errOutside)
 	}
-	data, err := r.FileSystem.ReadFile(path)
+	data, err := r.readFile(path)
 	if err != nil || !slices.Contains(FileNames, filepath.Base(path)) {
 		return data, err
 	}
 	return withOriginAnnotations(data)
+}
+
+// readFile reads path under the limit: a file larger than it, or one
+// that takes what kustomize read in this build past it, is refused.
+func (r rootedFS) readFile(path string) ([]byte, error) {
+	if r.limit <= 0 {
+		return r.FileSystem.ReadFile(path)
+	}
+	if r.read.err != nil {
+		return nil, r.read.err
+	}
+	data, err := manifest.ReadFile(path, r.limit)
+	switch {
+	case errors.Is(err, manifest.ErrTooLarge):
+		r.read.err = &manifest.Error{File: path, Err: fmt.Errorf("%w: %w", manifest.ErrRead, err)}
+		return nil, r.read.err
+	case err != nil:
+		return nil, err
+	}
+	if r.read.total += int64(len(data)); r.read.total > r.limit {
+		r.read.err = &manifest.Error{File: path, Err: fmt.Errorf("%w: kustomize build: the files it reads (each base as many times as it is loaded) add up to more than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(r.limit))}
+		return nil, r.read.err
+	}
+	return data, nil
 }
 
 // withOriginAnnotations adds originAnnotations to a kustomization's

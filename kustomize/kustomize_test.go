@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/api/krusty"
 
 	"github.com/wardsec/ward/manifest"
 )
@@ -158,11 +159,11 @@ func TestPlainMatchesKrusty(t *testing.T) {
 			if c.dir == "" {
 				dir = root
 			}
-			fast, err := Build(dir, root)
+			fast, err := Build(dir, root, 0)
 			if err != nil || fast.Data != nil {
 				t.Fatalf("Build: %v, data %t: want the plain path", err, fast.Data != nil)
 			}
-			data, err := krustyBuild(dir, root)
+			data, err := krustyBuild(dir, root, 0)
 			if err != nil {
 				t.Fatalf("krusty: %v", err)
 			}
@@ -210,7 +211,7 @@ func TestPlainOnlyWithoutTransformations(t *testing.T) {
 				}
 				files[map[string]string{"top": "kustomization.yaml", "base": "base/kustomization.yaml"}[where]] += extra + "\n"
 				write(t, root, files)
-				if files, ok := plainFiles(root); ok {
+				if files, ok := plainFiles(root, 0); ok {
 					t.Errorf("plain (%v): %q must be built by kustomize", files, extra)
 				}
 			})
@@ -302,7 +303,7 @@ transformers:
 		"overlays/prod/app.conf":   "a=b\n",
 		"overlays/prod/app.env":    "A=B\n",
 	})
-	res, err := Build(filepath.Join(root, "overlays", "prod"), root)
+	res, err := Build(filepath.Join(root, "overlays", "prod"), root, 0)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -420,11 +421,11 @@ func TestPlainMatchesKrustyRandom(t *testing.T) {
 			}
 			tree("", 0)
 			write(t, root, files)
-			fast, err := Build(root, root)
+			fast, err := Build(root, root, 0)
 			if err != nil || fast.Data != nil {
 				t.Fatalf("Build: %v, data %t: want the plain path", err, fast.Data != nil)
 			}
-			data, err := krustyBuild(root, root)
+			data, err := krustyBuild(root, root, 0)
 			if err != nil {
 				t.Fatalf("krusty: %v", err)
 			}
@@ -468,7 +469,7 @@ func TestExpansionBomb(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Check still running after 10 s")
 	}
-	if _, ok := plainFiles(root); ok {
+	if _, ok := plainFiles(root, 0); ok {
 		t.Error("plain: a base reached through two paths")
 	}
 }
@@ -510,10 +511,10 @@ func TestMultipleFiles(t *testing.T) {
 				write(t, root, map[string]string{d + "/web.yaml": deployment("shop", "web"), d + "/admin.yaml": deployment("shop", "admin")})
 			}
 			dir := filepath.Join(root, tt.build)
-			if _, err := krustyBuild(dir, root); err == nil {
+			if _, err := krustyBuild(dir, root, 0); err == nil {
 				t.Fatal("kustomize builds the tree: the test no longer shows what kustomize refuses")
 			}
-			res, err := Build(dir, root)
+			res, err := Build(dir, root, 0)
 			var me *manifest.Error
 			if !errors.Is(err, ErrMultiple) || !errors.As(err, &me) || me.File != filepath.Join(root, tt.file) {
 				t.Errorf("Build = %v, %v; want ErrMultiple at %s", res, err, tt.file)
@@ -549,7 +550,7 @@ func TestReferencesSpelling(t *testing.T) {
 				"comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
 			})
 			var got []string
-			for _, r := range References(root) {
+			for _, r := range References(root, 0) {
 				rel, _ := filepath.Rel(root, r)
 				got = append(got, rel)
 			}
@@ -557,5 +558,111 @@ func TestReferencesSpelling(t *testing.T) {
 				t.Errorf("References (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSizeLimit: Build under a size limit (64 KiB here) refuses, with a
+// *manifest.Error matching manifest.ErrTooLarge, any file of the tree
+// larger than it (named), a build that reads more than it in all (a base
+// counted once per load), and a build whose output passes it (named by the
+// kustomization file and the object that passes it). Within the limit,
+// kustomizations build as before.
+func TestSizeLimit(t *testing.T) {
+	const limit = 64 << 10
+	big := strings.Repeat("# a comment line of padding\n", 2500) // 70 KiB
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  a: \"1\"\n"
+	}
+	var cms []string
+	many := map[string]string{}
+	for i := range 20 {
+		n := fmt.Sprintf("cm%d.yaml", i)
+		cms = append(cms, n)
+		many[n] = cm(fmt.Sprintf("cm%d", i))
+	}
+	// Ten overlays of one 10 KiB base: 100 KiB read, 10 KiB on disk.
+	loads := map[string]string{"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml": cm("c") + "  pad: \"" + strings.Repeat("x", 10<<10) + "\"\n"}
+	var mids []string
+	for i := range 10 {
+		d := fmt.Sprintf("mid%d", i)
+		mids = append(mids, d)
+		loads[d+"/kustomization.yaml"] = fmt.Sprintf("namePrefix: p%d-\nresources: [../base]\n", i)
+	}
+	loads["kustomization.yaml"] = "resources: [" + strings.Join(mids, ", ") + "]\n"
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string
+		file   string // the file named
+		object string
+	}{
+		{"kustomization file", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n" + big, "cm.yaml": cm("c")}, "kustomization.yaml", ""},
+		{"resource file", map[string]string{"kustomization.yaml": "namespace: shop\nresources: [cm.yaml]\n", "cm.yaml": cm("c") + big}, "cm.yaml", ""},
+		{"patch file", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\npatches:\n- path: patch.yaml\n", "cm.yaml": cm("c"), "patch.yaml": cm("c") + big}, "patch.yaml", ""},
+		{"generator source", map[string]string{"kustomization.yaml": "configMapGenerator:\n- name: g\n  files: [big.txt]\n", "big.txt": big}, "big.txt", ""},
+		{"base loaded ten times", loads, "base/cm.yaml", ""},
+		{"output", func() map[string]string {
+			m := map[string]string{"kustomization.yaml": "commonAnnotations:\n  pad: \"" + strings.Repeat("x", 5<<10) + "\"\nresources: [" + strings.Join(cms, ", ") + "]\n"}
+			for k, v := range many {
+				m[k] = v
+			}
+			return m
+		}(), "kustomization.yaml", "ConfigMap.v1.[noGrp]/cm12.[noNs]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, tc.files)
+			_, err := Build(root, root, limit)
+			var me *manifest.Error
+			if !errors.As(err, &me) || !errors.Is(err, manifest.ErrTooLarge) {
+				t.Fatalf("Build: %v; want a *manifest.Error matching manifest.ErrTooLarge", err)
+			}
+			if want := filepath.Join(root, filepath.FromSlash(tc.file)); me.File != want || me.Object != tc.object {
+				t.Errorf("error at %s (object %q), want %s (object %q): %v", me.File, me.Object, want, tc.object, err)
+			}
+			if !strings.Contains(err.Error(), "64 KiB") {
+				t.Errorf("error %q does not give the limit", err)
+			}
+		})
+	}
+	// Within the limit: the same trees build, plain or through kustomize.
+	for name, files := range map[string]map[string]string{
+		"plain":       {"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": cm("c")},
+		"transformed": {"kustomization.yaml": "namespace: shop\nresources: [cm.yaml]\npatches:\n- path: patch.yaml\n", "cm.yaml": cm("c"), "patch.yaml": cm("c")},
+	} {
+		root := t.TempDir()
+		write(t, root, files)
+		if res, err := Build(root, root, limit); err != nil || len(res.Files)+len(res.Data) == 0 {
+			t.Errorf("%s: %v, %+v", name, err, res)
+		}
+	}
+}
+
+// TestOutput: output writes what ResMap.AsYaml writes, within the limit.
+func TestOutput(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{"kustomization.yaml": "namespace: shop\nresources: [d.yaml, p.yaml]\n",
+		"d.yaml": deployment("a", "web"), "p.yaml": policy})
+	fs, err := newRootedFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := output(m, root, int64(len(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("output differs from AsYaml (-want +got):\n%s", diff)
+	}
+	if _, err := output(m, root, int64(len(want))-1); !errors.Is(err, manifest.ErrTooLarge) {
+		t.Errorf("one byte under: %v, want manifest.ErrTooLarge", err)
 	}
 }

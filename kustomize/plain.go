@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardsec/ward/manifest"
 )
 
 // plainKeys are the only keys of a kustomization that transforms nothing:
@@ -18,11 +20,13 @@ var plainKeys = map[string]bool{"apiVersion": true, "kind": true, "metadata": tr
 // directory holding such a kustomization). Then a kustomize build
 // outputs the objects of these files as they are written, and Ward's
 // loader reads them directly. ok is false otherwise: kustomize builds.
-func plainFiles(dir string) (files []string, ok bool) {
-	return plain(dir, map[string]bool{})
+// Kustomization files larger than limit are not read: kustomize builds,
+// and refuses them.
+func plainFiles(dir string, limit int64) (files []string, ok bool) {
+	return plain(dir, limit, map[string]bool{})
 }
 
-func plain(dir string, visited map[string]bool) ([]string, bool) {
+func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 	file, ok := fileOf(dir)
 	if !ok {
 		return nil, false
@@ -35,7 +39,7 @@ func plain(dir string, visited map[string]bool) ([]string, bool) {
 		return nil, false
 	}
 	visited[abs] = true
-	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization of the tree the user named, checked by Check
+	data, err := manifest.ReadFile(file, limit)
 	if err != nil {
 		return nil, false
 	}
@@ -73,7 +77,7 @@ func plain(dir string, visited map[string]bool) ([]string, bool) {
 				case err != nil:
 					return nil, false
 				case st.IsDir():
-					sub, ok := plain(p, visited)
+					sub, ok := plain(p, limit, visited)
 					if !ok {
 						return nil, false
 					}

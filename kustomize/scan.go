@@ -86,16 +86,18 @@ func isRemote(ref string) string {
 // directory outside root (absolute, through .., or through a symlink) or
 // missing (kustomize would try it as a repository), Helm charts, and
 // plugins that are not kustomize builtins. Nothing is run or fetched.
+// A file it reads larger than manifest.DefaultMaxFileSize is an error too
+// (Build takes the limit).
 func Check(dir, root string) error {
-	_, err := check(dir, root)
+	_, err := check(dir, root, manifest.DefaultMaxFileSize)
 	return err
 }
 
 // check is Check, and returns the local files the tree's kustomizations
 // name (resources, patches, generator sources...), as joined to their
-// kustomization's directory.
-func check(dir, root string) ([]string, error) {
-	s := &scanner{seen: map[string]bool{}, children: map[string][]string{}}
+// kustomization's directory. Files larger than limit are errors, unread.
+func check(dir, root string, limit int64) ([]string, error) {
+	s := &scanner{seen: map[string]bool{}, children: map[string][]string{}, limit: limit}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, &manifest.Error{File: root, Err: err}
@@ -116,10 +118,24 @@ type scanner struct {
 	// files are the local files the kustomizations name.
 	files []string
 	root  string // absolute, symlinks resolved
+	limit int64  // of each file read
 	seen  map[string]bool
 	// children are the kustomizations each one (by key) lists.
 	children map[string][]string
 	errs     []error
+}
+
+// read reads a file of the tree under the size limit; the error is a
+// *manifest.Error naming it.
+func (s *scanner) read(file string) ([]byte, error) {
+	data, err := manifest.ReadFile(file, s.limit)
+	switch {
+	case errors.Is(err, manifest.ErrTooLarge):
+		return nil, &manifest.Error{File: file, Err: fmt.Errorf("%w: %w", manifest.ErrRead, err)}
+	case err != nil:
+		return nil, &manifest.Error{File: file, Err: err}
+	}
+	return data, nil
 }
 
 func (s *scanner) refuse(file string, n *yaml.Node, field, value, why string) {
@@ -196,9 +212,9 @@ func (s *scanner) kustomization(dir string, configs bool) string {
 		return key
 	}
 	s.seen[key] = true
-	data, err := os.ReadFile(file) // #nosec G304 -- a kustomization in the tree the user named
+	data, err := s.read(file)
 	if err != nil {
-		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		s.errs = append(s.errs, err)
 		return key
 	}
 	var doc yaml.Node
@@ -305,9 +321,9 @@ func (s *scanner) kvFile(file string, f *yaml.Node, field string) {
 // configFile checks a file of plugin configurations (under generators,
 // transformers or validators).
 func (s *scanner) configFile(file string) {
-	data, err := os.ReadFile(file) // #nosec G304 -- a file of the tree the user named, checked to be inside its root
+	data, err := s.read(file)
 	if err != nil {
-		s.errs = append(s.errs, &manifest.Error{File: file, Err: err})
+		s.errs = append(s.errs, err)
 		return
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))

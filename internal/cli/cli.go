@@ -129,7 +129,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&e.namespace, "namespace", "n", "default", "namespace given to objects that name none (not a filter, unlike kubectl's -n)")
 	e.addChartFlags(root)
-	root.PersistentFlags().StringVar(&maxInput, "max-input-size", maxInput, "largest input file (manifest, stdin, ward.yaml, inventory) Ward reads, such as 512MiB")
+	root.PersistentFlags().StringVar(&maxInput, "max-input-size", maxInput, "largest input file (manifest, stdin, ward.yaml, inventory, a file of a chart or kustomization) Ward reads, and largest output of a chart or kustomization it renders, such as 512MiB")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "log progress and timings to stderr")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")

@@ -96,13 +96,14 @@ type found struct{ dir, root string }
 
 // render builds the kustomizations that no other one builds on (overlays,
 // not their bases) with package kustomize: offline, refusing any
-// non-local reference (input/unreadable at the kustomization's line).
-func (in *inputs) render(ks []found) {
+// non-local reference (input/unreadable at the kustomization's line), and
+// under maxSize (--max-input-size).
+func (in *inputs) render(ks []found, maxSize int64) {
 	refs := map[string][]string{}
 	refsOf := func(d string) []string {
 		r, ok := refs[d]
 		if !ok {
-			r = kustomize.References(d)
+			r = kustomize.References(d, maxSize)
 			refs[d] = r
 		}
 		return r
@@ -138,7 +139,7 @@ func (in *inputs) render(ks []found) {
 		if referenced[d] && reached[d] {
 			continue
 		}
-		res, err := kustomize.Build(d, k.root)
+		res, err := kustomize.Build(d, k.root, maxSize)
 		for _, f := range res.Named {
 			if abs, err := filepath.Abs(f); err == nil {
 				in.named[abs] = true
@@ -426,7 +427,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: p, Message: err.Error()})
 		}
 	}
-	in.render(kustomizations)
+	in.render(kustomizations, maxSize)
 	for _, f := range in.unnamed {
 		abs, err := filepath.Abs(f)
 		if in.kustomizeFailed || err != nil || in.named[abs] {

@@ -97,6 +97,57 @@ func TestInputSizeLimit(t *testing.T) {
 	}
 }
 
+// TestRenderSizeLimit: Helm charts and kustomizations are bounded by
+// --max-input-size too: a file of theirs over it, or rendered output over
+// it, is an input error (exit 2) naming the file, the template (and the
+// line of its loop) or the kustomization; within it they are checked.
+func TestRenderSizeLimit(t *testing.T) {
+	const limit = "--max-input-size=64KiB"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers: [{name: c, image: nginx}]\n"
+	big := strings.Repeat("# a comment line of padding\n", 2500) // 70 KiB
+	chart := "apiVersion: v2\nname: big\nversion: 0.1.0\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string // after the directory
+		want  string   // in the output, after the directory
+		msg   string   // in the output too
+		code  int
+	}{
+		{"chart loop", map[string]string{"Chart.yaml": chart,
+			"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  x: |\n{{- range until 1000000 }}\n    0123456789abcdef\n{{- end }}\n"},
+			nil, "/templates/cm.yaml\n  HIGH         7  input/unreadable", "rendering the chart writes more than 64 KiB", ExitError},
+		{"chart values file", map[string]string{"Chart.yaml": chart, "values.yaml": big, "templates/pod.yaml": pod},
+			nil, "/values.yaml", "input larger than the size limit of 64 KiB", ExitError},
+		{"chart in reach", map[string]string{"Chart.yaml": chart, "templates/pod.yaml": pod + "  # {{ repeat 10000000 \"x\" }}\n"},
+			nil, "/templates/pod.yaml:7: helm template: input larger than the size limit", "64 KiB", ExitError},
+		{"kustomization resource", map[string]string{"kustomization.yaml": "namespace: shop\nresources: [pod.yaml]\n", "pod.yaml": pod + big},
+			nil, "/pod.yaml", "input larger than the size limit of 64 KiB", ExitError},
+		{"kustomization output", map[string]string{"kustomization.yaml": "namespace: shop\ncommonAnnotations:\n  pad: \"" + strings.Repeat("x", 40<<10) + "\"\nresources: [pod.yaml, pod2.yaml]\n",
+			"pod.yaml": pod, "pod2.yaml": strings.Replace(pod, "web", "api", 1)},
+			nil, "/kustomization.yaml", "kustomize build: the output is larger than 64 KiB", ExitError},
+		{"chart within the limit", map[string]string{"Chart.yaml": chart, "templates/pod.yaml": pod}, []string{"--fail-on", "critical"}, "", "", 0},
+		{"kustomization within the limit", map[string]string{"kustomization.yaml": "namespace: shop\nresources: [pod.yaml]\n", "pod.yaml": pod}, []string{"--fail-on", "critical"}, "", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tt.files, "", "")
+			cmd := "check"
+			if strings.HasSuffix(tt.name, "in reach") {
+				cmd = "reach"
+			}
+			out, errOut, code := run(t, "", append([]string{cmd, dir, limit}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stdout %q\nstderr %q", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(out+errOut, dir+tt.want) || !strings.Contains(out+errOut, tt.msg) {
+				t.Errorf("output %q\nstderr %q\nwant %q and %q", out, errOut, dir+tt.want, tt.msg)
+			}
+		})
+	}
+}
+
 // TestParseSize checks the --max-input-size forms.
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "64M": 64 << 20, "2GiB": 2 << 30, "1 TB": 1 << 40, "10b": 10} {

@@ -1,0 +1,395 @@
+package helmchart
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"text/template/parse"
+
+	"github.com/Masterminds/sprig/v3"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/ignore"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// The size limit (Options.MaxFileSize, ward's --max-input-size) bounds a
+// chart twice: each file the chart loader would read, and what rendering
+// produces. Helm's engine renders each template into a strings.Builder of
+// its own and offers no hook on it (no writer, no size option; the
+// context is only used by lookup), so the output cannot be cut off where
+// it is written. Instead the render is metered from inside, by calls
+// inserted in the chart's templates (in memory: the files are untouched):
+//
+//   - every range body and every define body starts with {{wardTick N}},
+//     N being the literal text the body writes each time it runs (its
+//     own and that of its if/with/else branches; nested ranges count for
+//     themselves) plus one;
+//   - every action that prints ends its pipeline with | wardOut, which
+//     counts the printed size of the value and passes it on unchanged;
+//   - the functions that make a large value in one call (repeat, until,
+//     untilStep, seq, indent, nindent) are wrapped to charge their result
+//     before computing it.
+//
+// The insertions are made on the lines they meter, so helm's error lines
+// and Ward's line map stay right, and keep the whitespace trimming around
+// them, so the output is unchanged (TestMeterKeepsOutput compares it with
+// helm's unmetered render). The render stops at the first call that
+// takes the count past meterFactor times the limit: a template looping a
+// hundred million times fails after a few times the limit, not after
+// gigabytes. The rendered text is then held to the limit exactly. What
+// the meter does not see is what tpl renders from a string before it
+// returns (metered only once returned) and the memory of values made by
+// functions other than those wrapped.
+
+// tickFunc and outFunc are the names of the metering functions inserted
+// in templates.
+const (
+	tickFunc = "wardTick"
+	outFunc  = "wardOut"
+)
+
+// meterFactor is how many times the limit the meter lets a render count.
+// The meter counts text as it is made, so the same bytes may count more
+// than once (a define's text when it runs, again where include's result
+// is printed, again through nindent): a chart whose output is within the
+// limit must not be refused for that. The output is held to the limit
+// itself, exactly, when the render ends.
+const meterFactor = 4
+
+// budget meters one chart's render against the size limit.
+type budget struct {
+	limit, used int64
+	// allowed is what the meter lets the render count: meterFactor
+	// times limit.
+	allowed  int64
+	exceeded bool
+}
+
+func newBudget(limit int64) *budget {
+	return &budget{limit: limit, allowed: min(limit, math.MaxInt64/meterFactor) * meterFactor}
+}
+
+// errBudget is what a metered call returns once the limit is passed.
+var errBudget = errors.New("ward's size limit reached")
+
+// charge adds n bytes to the render; past the limit it fails, for good.
+func (b *budget) charge(n int64) error {
+	if n < 0 || b.exceeded || n > b.allowed-b.used {
+		b.exceeded = true
+		return errBudget
+	}
+	b.used += n
+	return nil
+}
+
+// tooLarge is the error of a chart whose rendering passes the limit.
+func (b *budget) tooLarge() error {
+	return fmt.Errorf("%w: rendering the chart writes more than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(b.limit))
+}
+
+// funcs are the template functions that meter the render: the tick, and
+// sprig's functions that can make a large value in one call, charged
+// their result size before they run.
+func (b *budget) funcs() template.FuncMap {
+	s := sprig.TxtFuncMap()
+	repeat := s["repeat"].(func(int, string) string)
+	until := s["until"].(func(int) []int)
+	untilStep := s["untilStep"].(func(int, int, int) []int)
+	seq := s["seq"].(func(...int) string)
+	indent := s["indent"].(func(int, string) string)
+	nindent := s["nindent"].(func(int, string) string)
+	// An int is 8 bytes in a list, a number of seq at least 2 ("1 ").
+	steps := func(start, stop, step int) int64 {
+		if step == 0 || (stop-start)/step < 0 {
+			return 0
+		}
+		return int64((stop-start)/step) + 1
+	}
+	return template.FuncMap{
+		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
+		// The value an action prints, passed on unchanged: its printed
+		// size is counted without making the text.
+		outFunc: func(v any) (any, error) {
+			if s, ok := v.(string); ok { // most values: no formatting
+				return v, b.charge(int64(len(s)))
+			}
+			var c counter
+			_, _ = fmt.Fprint(&c, v)
+			return v, b.charge(int64(c))
+		},
+		"repeat": func(count int, str string) (string, error) {
+			if count > 0 && int64(len(str)) > 0 && int64(count) > b.allowed/int64(len(str)) {
+				return "", b.charge(-1)
+			}
+			if err := b.charge(int64(max(count, 0)) * int64(len(str))); err != nil {
+				return "", err
+			}
+			return repeat(count, str), nil
+		},
+		"until": func(count int) ([]int, error) {
+			n := int64(max(count, -count))
+			if n > b.allowed/8 {
+				return nil, b.charge(-1)
+			}
+			if err := b.charge(8 * n); err != nil {
+				return nil, err
+			}
+			return until(count), nil
+		},
+		"untilStep": func(start, stop, step int) ([]int, error) {
+			n := steps(start, stop, step)
+			if n > b.allowed/8 {
+				return nil, b.charge(-1)
+			}
+			if err := b.charge(8 * n); err != nil {
+				return nil, err
+			}
+			return untilStep(start, stop, step), nil
+		},
+		"seq": func(params ...int) (string, error) {
+			var n int64
+			switch len(params) {
+			case 1:
+				n = steps(1, params[0], 1) + steps(1, params[0], -1)
+			case 2:
+				n = steps(params[0], params[1], 1) + steps(params[0], params[1], -1)
+			case 3:
+				n = steps(params[0], params[1], params[2])
+			}
+			if n > b.allowed/2 {
+				return "", b.charge(-1)
+			}
+			if err := b.charge(2 * n); err != nil {
+				return "", err
+			}
+			return seq(params...), nil
+		},
+		"indent": func(spaces int, v string) (string, error) {
+			if err := b.chargeIndent(spaces, v); err != nil {
+				return "", err
+			}
+			return indent(spaces, v), nil
+		},
+		"nindent": func(spaces int, v string) (string, error) {
+			if err := b.chargeIndent(spaces, v); err != nil {
+				return "", err
+			}
+			return nindent(spaces, v), nil
+		},
+	}
+}
+
+// counter counts the bytes written to it.
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) {
+	*c += counter(len(p))
+	return len(p), nil
+}
+
+// chargeIndent charges what indent and nindent make: v with spaces in
+// front of each of its lines.
+func (b *budget) chargeIndent(spaces int, v string) error {
+	lines := int64(strings.Count(v, "\n")) + 2
+	if spaces > 0 && int64(spaces) > (b.allowed-int64(len(v)))/lines {
+		return b.charge(-1)
+	}
+	return b.charge(int64(max(spaces, 0))*lines + int64(len(v)))
+}
+
+// meter inserts the metering calls (see above) in the templates of c and
+// of its dependencies. A template that does not parse is left as it is: helm
+// reports its error.
+func meter(c *chart.Chart) {
+	for _, t := range c.Templates {
+		if t != nil {
+			t.Data = []byte(metered(path.Join(c.ChartFullPath(), t.Name), string(t.Data)))
+		}
+	}
+	for _, d := range c.Dependencies() {
+		meter(d)
+	}
+}
+
+// metered returns src with a tick at the start of each range and define
+// body, and | wardOut at the end of each action that prints; src as it is
+// when it does not parse or an action's end is not found.
+func metered(name, src string) string {
+	t := parse.New(name)
+	t.Mode = parse.SkipFuncCheck
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(src, "", "", trees); err != nil {
+		return src
+	}
+	// A tick (cost >= 0) at the start of a body, or an out (cost -1) at
+	// the end of an action that prints.
+	type tick struct {
+		pos  int
+		cost int64
+	}
+	var ticks []tick
+	var scope func(l *parse.ListNode) int64
+	scope = func(l *parse.ListNode) int64 {
+		var cost int64
+		if l == nil {
+			return 0
+		}
+		for _, n := range l.Nodes {
+			switch n := n.(type) {
+			case *parse.TextNode:
+				cost += int64(len(n.Text))
+			case *parse.ActionNode:
+				if n.Pipe != nil && len(n.Pipe.Decl) == 0 {
+					ticks = append(ticks, tick{actionEnd(src, int(n.Pos)), -1})
+				}
+			case *parse.IfNode:
+				cost += scope(n.List) + scope(n.ElseList)
+			case *parse.WithNode:
+				cost += scope(n.List) + scope(n.ElseList)
+			case *parse.RangeNode:
+				ticks = append(ticks, tick{int(n.List.Pos), scope(n.List) + 1})
+				cost += scope(n.ElseList)
+			}
+		}
+		return cost
+	}
+	for n, tr := range trees {
+		if tr == nil || tr.Root == nil {
+			continue
+		}
+		cost := scope(tr.Root)
+		if n != name { // a define body: runs once per include or template call
+			ticks = append(ticks, tick{int(tr.Root.Pos), cost + 1})
+		}
+		// The template's own body runs once: its literal text is
+		// checked with the output.
+	}
+	sort.Slice(ticks, func(i, j int) bool { return ticks[i].pos > ticks[j].pos })
+	for _, k := range ticks {
+		if k.pos < 0 || k.pos > len(src) {
+			return src
+		}
+	}
+	for _, k := range ticks {
+		if k.cost < 0 {
+			src = src[:k.pos] + " | " + outFunc + src[k.pos:]
+			continue
+		}
+		// Before an action that trims the space in front of it, the
+		// tick trims that space instead, as the action would have.
+		trim := ""
+		if strings.HasPrefix(src[k.pos:], "{{- ") || strings.HasPrefix(src[k.pos:], "{{-\t") ||
+			strings.HasPrefix(src[k.pos:], "{{-\n") || strings.HasPrefix(src[k.pos:], "{{-\r") {
+			trim = "- "
+		}
+		src = src[:k.pos] + fmt.Sprintf("{{%s%s %d}}", trim, tickFunc, k.cost) + src[k.pos:]
+	}
+	return src
+}
+
+// actionEnd returns the offset of the end of the action whose pipeline
+// starts at pos in src: its right delimiter, or the space of its trim
+// marker (" -}}"). Delimiters inside quoted strings, raw strings and
+// character constants do not count. -1 when there is none.
+func actionEnd(src string, pos int) int {
+	for i := pos; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '"' || c == '\'':
+			for i++; i < len(src) && src[i] != c; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case c == '`':
+			j := strings.IndexByte(src[i+1:], '`')
+			if j < 0 {
+				return -1
+			}
+			i += j + 1
+		case strings.HasPrefix(src[i:], "}}"):
+			return i
+		case (c == ' ' || c == '\t' || c == '\r' || c == '\n') && strings.HasPrefix(src[i+1:], "-}}"):
+			return i
+		}
+	}
+	return -1
+}
+
+// checkFiles fails for the first file under dir that the chart loader
+// would read (helm's .helmignore rules and defaults applied) and that is
+// larger than limit, naming it. It only looks at sizes: helm's loader
+// reads the files, itself bounded by a total it sets for a chart.
+func checkFiles(dir string, limit int64) error {
+	top, err := filepath.Abs(dir)
+	if err != nil {
+		return nil // the loader reports it
+	}
+	rules := ignore.Empty()
+	if r, err := ignore.ParseFile(filepath.Join(top, ignore.HelmIgnore)); err == nil {
+		rules = r
+	}
+	rules.AddDefaults()
+	seen := map[string]bool{}
+	var walk func(abs, shown string) error
+	walk = func(abs, shown string) error {
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil || seen[real] {
+			return nil
+		}
+		seen[real] = true
+		ents, err := os.ReadDir(abs)
+		if err != nil {
+			return nil
+		}
+		for _, e := range ents {
+			p, s := filepath.Join(abs, e.Name()), filepath.Join(shown, e.Name())
+			fi, err := os.Stat(p) // through symlinks, as helm's loader
+			if err != nil {
+				continue
+			}
+			rel, err := filepath.Rel(top, p)
+			if err != nil {
+				continue
+			}
+			if rules.Ignore(filepath.ToSlash(rel), fi) {
+				continue
+			}
+			switch {
+			case fi.IsDir():
+				if err := walk(p, s); err != nil {
+					return err
+				}
+			case fi.Mode().IsRegular() && fi.Size() > limit:
+				return &Error{File: s, Err: fmt.Errorf("%w: %w of %s", manifest.ErrRead, manifest.ErrTooLarge, manifest.FormatSize(limit))}
+			}
+		}
+		return nil
+	}
+	return walk(top, dir)
+}
+
+// checkOutput fails when the rendered templates, in helm's name order,
+// pass limit together, naming the template that passes it: before Ward
+// copies any of them.
+func checkOutput(files map[string]string, res resolver, limit int64) error {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var total int64
+	for _, n := range names {
+		total += int64(len(files[n]))
+		if total > limit {
+			return &Error{File: res.file(n), Err: fmt.Errorf("%w: the chart's rendered output is larger than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(limit))}
+		}
+	}
+	return nil
+}

@@ -181,6 +181,9 @@ func Findings(file string, rs []Result) []finding.Finding {
 		fmt.Fprintf(&b, "assertion %q failed: %s", r.Name, r.Reason)
 		for _, v := range r.Violations {
 			fmt.Fprintf(&b, "\n  %s -> %s: %s", v.From, v.To, v.Ports)
+			if q := v.Explanation.Port; q != "" && q != v.Ports.String() {
+				fmt.Fprintf(&b, " (explained for %s)", q)
+			}
 			for _, line := range Trace(v.Explanation) {
 				b.WriteString("\n    " + line)
 			}
@@ -223,7 +226,7 @@ func Trace(x *netpol.Explanation) []string {
 		out = append(out, fmt.Sprintf("%s of %s %s (isolated by %d %s)", s.Direction, s.Endpoint, verdict, len(s.Policies), policies))
 		for _, p := range s.Policies {
 			if len(p.Rules) == 0 {
-				out = append(out, fmt.Sprintf("  %s (%s:%d): no %s rules", p.Policy, p.File, p.Line, s.Direction))
+				out = append(out, fmt.Sprintf("  %s (%s): no %s rules", p.Policy, location(p.File, p.Line), s.Direction))
 			}
 			for _, r := range p.Rules {
 				mark := "-"
@@ -234,9 +237,18 @@ func Trace(x *netpol.Explanation) []string {
 				if !r.PeerMatches {
 					detail = r.Peer
 				}
-				out = append(out, fmt.Sprintf("  %s %s rule %d (%s:%d): %s", mark, p.Policy, r.Index, p.File, r.Line, detail))
+				out = append(out, fmt.Sprintf("  %s %s rule %d (%s): %s", mark, p.Policy, r.Index, location(p.File, r.Line), detail))
 			}
 		}
 	}
 	return out
+}
+
+// location is file:line, or file when the line is unknown (an object
+// rendered by kustomize from a file it names).
+func location(file string, line int) string {
+	if line <= 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
 }

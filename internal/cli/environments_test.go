@@ -98,6 +98,13 @@ func TestCheckEnvironments(t *testing.T) {
 			t.Errorf("%s: environments %v, want %v", c.key, got, c.want)
 		}
 	}
+	// The assertion's trace says which port it explains, and where the
+	// rule is (kustomize gives the file of a resource, not its line).
+	for _, f := range res.Findings {
+		if f.Rule == "assert/failed" && (!strings.Contains(f.Message, ": all (explained for 1/TCP)") || strings.Contains(f.Message, ".yaml:0)")) {
+			t.Errorf("assertion message:\n%s", f.Message)
+		}
+	}
 	if res.Summary.InputErrors != 0 {
 		t.Errorf("input errors: %d", res.Summary.InputErrors)
 	}

@@ -427,7 +427,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		out = append(out, w)
 	}
 	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
-	var read *portNames
+	var read *modelReads
 	for _, v := range vs.list {
 		o := &objs[v.first]
 		if o.slim != nil || objs[v.owner].slim != nil {
@@ -438,7 +438,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
 		deviants = append(deviants, w)
 		if read == nil {
-			read = namedPortsRead(objs)
+			read = readByModel(objs)
 		}
 		if modelledApart(w, newWorkload(&objs[v.owner]), read) {
 			w.Deviation.Modelled = true
@@ -537,7 +537,17 @@ func newWorkload(o *object) *Workload {
 		Lines:        o.lines,
 		templatePath: strings.TrimSuffix(strings.TrimSuffix(specPath, "spec"), "."),
 	}
-	for _, c := range t.Spec.Containers {
+	// The ports of native sidecars (init containers that restart Always)
+	// too, after the containers': they run beside them and serve
+	// traffic, and a Service's named targetPort is looked up in them
+	// last (FindPort).
+	containers := t.Spec.Containers
+	for _, c := range t.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			containers = append(slices.Clip(containers), c)
+		}
+	}
+	for _, c := range containers {
 		for _, p := range c.Ports {
 			proto := p.Protocol
 			if proto == "" {

@@ -14,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -687,10 +688,18 @@ func (vs *variants) add(i, o int) bool {
 //
 //   - the labels controllers add (controllerLabels) and those service-mesh
 //     injectors add to every Pod they inject (meshLabels): else every
-//     injected Pod of a mesh would be modelled apart from its workload;
+//     injected Pod of a mesh would be modelled apart from its workload. A
+//     mesh label whose key a selector in the input reads (a NetworkPolicy,
+//     a Service, an Istio policy) is compared all the same: the model
+//     would not select the injected Pods by it. (Not so a controller
+//     label: it is not in the print, so the Pods of one variant may hold
+//     different values of it, such as a StatefulSet's pod-name.)
 //   - named ports no NetworkPolicy port and no Service targetPort names
 //     (a sidecar's ports): only names are looked up in a workload's
-//     ports, a port number is taken as it is written.
+//     ports, a port number is taken as it is written. Those named are
+//     compared in order: a Service's targetPort is the first port of its
+//     name and protocol (FindPort), and names may repeat across
+//     containers.
 
 // meshLabels are the pod labels Istio's and Linkerd's injectors add to the
 // Pods they inject.
@@ -701,48 +710,88 @@ var meshLabels = []string{
 	"linkerd.io/proxy-replicationcontroller", "linkerd.io/proxy-pod",
 }
 
-// portNames are the port names the input's NetworkPolicies and Services
-// refer to.
-type portNames map[string]bool
+// modelReads are what the input's selectors and port references read of
+// Pods: the port names of the NetworkPolicies' rules and the Services'
+// targetPorts, and the label keys of the NetworkPolicies' pod selectors,
+// the Services' selectors and the Istio policies' workload selectors.
+type modelReads struct {
+	ports, labels map[string]bool
+}
 
-// namedPortsRead collects the port names of the NetworkPolicies' rules and
-// the Services' targetPorts in objs.
-func namedPortsRead(objs []object) *portNames {
-	read := portNames{}
+// readByModel collects what the selectors and port references of objs
+// read (see modelReads).
+func readByModel(objs []object) *modelReads {
+	read := &modelReads{ports: map[string]bool{}, labels: map[string]bool{}}
 	named := func(p *intstr.IntOrString) {
 		if p != nil && p.Type == intstr.String {
-			read[p.StrVal] = true
+			read.ports[p.StrVal] = true
+		}
+	}
+	keys := func(s *metav1.LabelSelector) {
+		if s == nil {
+			return
+		}
+		for k := range s.MatchLabels {
+			read.labels[k] = true
+		}
+		for _, e := range s.MatchExpressions {
+			read.labels[e.Key] = true
+		}
+	}
+	peers := func(ps []networkingv1.NetworkPolicyPeer) {
+		for _, p := range ps {
+			keys(p.PodSelector)
 		}
 	}
 	for _, o := range objs {
 		switch v := o.obj.(type) {
 		case *networkingv1.NetworkPolicy:
+			keys(&v.Spec.PodSelector)
 			for _, r := range v.Spec.Ingress {
+				peers(r.From)
 				for _, p := range r.Ports {
 					named(p.Port)
 				}
 			}
 			for _, r := range v.Spec.Egress {
+				peers(r.To)
 				for _, p := range r.Ports {
 					named(p.Port)
 				}
 			}
 		case *corev1.Service:
+			for k := range v.Spec.Selector {
+				read.labels[k] = true
+			}
 			for _, p := range v.Spec.Ports {
 				named(&p.TargetPort)
 			}
+		case *peerAuthentication:
+			if v.Spec.Selector != nil {
+				for k := range v.Spec.Selector.MatchLabels {
+					read.labels[k] = true
+				}
+			}
+		case *authorizationPolicy:
+			if v.Spec.Selector != nil {
+				for k := range v.Spec.Selector.MatchLabels {
+					read.labels[k] = true
+				}
+			}
 		}
 	}
-	return &read
+	return read
 }
 
 // modelledApart reports whether the network model would see the Pods of
 // deviating workload w otherwise than those of its owner's template t.
-func modelledApart(w, t *Workload, read *portNames) bool {
+func modelledApart(w, t *Workload, read *modelReads) bool {
 	if w.HostNetwork != t.HostNetwork {
 		return true
 	}
-	seen := func(k string) bool { return contains(controllerLabels, k) || contains(meshLabels, k) }
+	seen := func(k string) bool {
+		return contains(controllerLabels, k) || contains(meshLabels, k) && !read.labels[k]
+	}
 	for k, v := range w.Labels {
 		if tv, ok := t.Labels[k]; (!ok || tv != v) && !seen(k) {
 			return true
@@ -753,16 +802,15 @@ func modelledApart(w, t *Workload, read *portNames) bool {
 			return true
 		}
 	}
+	// In order, not sorted: the first of a name is the one a Service
+	// targets.
 	ports := func(w *Workload) []Port {
 		var out []Port
 		for _, p := range w.Ports {
-			if p.Name != "" && (*read)[p.Name] {
+			if p.Name != "" && read.ports[p.Name] {
 				out = append(out, Port{Name: p.Name, Port: p.Port, Protocol: p.Protocol})
 			}
 		}
-		slices.SortFunc(out, func(a, b Port) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
-		})
 		return out
 	}
 	return !slices.Equal(ports(w), ports(t))

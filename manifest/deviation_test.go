@@ -748,32 +748,94 @@ spec:
 		p = edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    security.istio.io/tlsMode: istio\n    service.istio.io/canonical-name: web\n")
 		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n    ports:\n    - containerPort: 15090\n      name: http-envoy-prom\n      protocol: TCP\n  dnsPolicy: ClusterFirst\n")
 	}
+	// A NetworkPolicy that reads a label Istio's injector adds: the
+	// injected Pods are not the template's to it.
+	const meshPol = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector:
+    matchLabels: {app: web}
+    matchExpressions: [{key: security.istio.io/tlsMode, operator: DoesNotExist}]
+  ingress: [{ports: [{port: http}]}]
+`
+	const metricsSvc = `---
+apiVersion: v1
+kind: Service
+metadata: {name: metrics, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 9100, targetPort: metrics}]
+`
+	// nativeSidecar adds an init container that restarts Always, with a
+	// port named name.
+	nativeSidecar := func(name string) func(*testing.T, string) string {
+		return func(t *testing.T, p string) string {
+			return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  initContainers:\n  - image: registry.example.com/exporter:1\n    name: exporter\n    restartPolicy: Always\n"+
+				"    ports:\n    - containerPort: 9100\n      name: "+name+"\n      protocol: TCP\n  dnsPolicy: ClusterFirst\n")
+		}
+	}
+	// admin, a second container with a port named http too, in the
+	// template and every Pod (after web); first in Pod bbbbb.
+	const admin = "- image: registry.example.com/admin:1\n  name: admin\n  ports:\n  - containerPort: 9090\n    name: http\n    protocol: TCP\n"
+	withAdmin := func(text string) string {
+		var b strings.Builder
+		for line := range strings.Lines(text) {
+			if indent, ok := strings.CutSuffix(line, "dnsPolicy: ClusterFirst\n"); ok && strings.TrimSpace(indent) == "" {
+				for a := range strings.Lines(admin) {
+					b.WriteString(indent + a)
+				}
+			}
+			b.WriteString(line)
+		}
+		return b.String()
+	}
+	adminFirst := func(t *testing.T, p string) string {
+		inPod := withAdmin("  dnsPolicy: ClusterFirst\n")
+		inPod = strings.TrimSuffix(inPod, "  dnsPolicy: ClusterFirst\n")
+		return edit(t, edit(t, p, inPod, ""), "  containers:\n", "  containers:\n"+inPod)
+	}
 	for _, c := range []struct {
 		name  string
-		extra string // objects after the Pods
+		extra string              // objects after the Pods
+		all   func(string) string // applied to the template and both Pods first
 		edit  func(*testing.T, string) string
 		apart bool
 	}{
-		{"named port renumbered, a Service targets it", svc, renumber, true},
-		{"named port renumbered, a NetworkPolicy names it", pol, renumber, true},
-		{"named port renumbered, nothing names it", "", renumber, false},
-		{"unnamed port added", svc + pol, func(t *testing.T, p string) string {
+		// Reads a mesh label: the injected Pod leaves its selector.
+		{"sidecar injected, a NetworkPolicy reads its mesh label", svc + meshPol, nil, sidecar, true},
+		// A native sidecar serves its ports: the Service reaches it.
+		{"native sidecar's named port, a Service targets it", metricsSvc, nil, nativeSidecar("metrics"), true},
+		{"native sidecar's named port, nothing names it", svc + pol, nil, nativeSidecar("metrics"), false},
+		// The first port named http is admin's in Pod bbbbb: the Service
+		// targets 9090 there, 8080 in the template.
+		{"containers reordered, a Service targets their port name", svc, withAdmin, adminFirst, true},
+		{"containers reordered, nothing names their ports", "", withAdmin, adminFirst, false},
+		{"named port renumbered, a Service targets it", svc, nil, renumber, true},
+		{"named port renumbered, a NetworkPolicy names it", pol, nil, renumber, true},
+		{"named port renumbered, nothing names it", "", nil, renumber, false},
+		{"unnamed port added", svc + pol, nil, func(t *testing.T, p string) string {
 			return edit(t, p, "      name: http\n      protocol: TCP\n", "      name: http\n      protocol: TCP\n    - containerPort: 9999\n")
 		}, false},
-		{"named port added, a Service targets it", svc, func(t *testing.T, p string) string {
+		{"named port added, a Service targets it", svc, nil, func(t *testing.T, p string) string {
 			return edit(t, renumber(t, p), "    - containerPort: 9090\n      name: http\n", "    - containerPort: 8080\n      name: web\n    - containerPort: 9090\n      name: http\n")
 		}, true},
-		{"sidecar injected", svc + pol, sidecar, false},
-		{"sidecar injected and relabelled", svc + pol, func(t *testing.T, p string) string {
+		{"sidecar injected", svc + pol, nil, sidecar, false},
+		{"sidecar injected and relabelled", svc + pol, nil, func(t *testing.T, p string) string {
 			return edit(t, sidecar(t, p), "    app: web\n", "    app: web\n    tier: admin\n")
 		}, true},
-		{"label value changed", "", func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
-		{"controller label changed", "", func(t *testing.T, p string) string {
+		{"label value changed", "", nil, func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
+		{"controller label changed", "", nil, func(t *testing.T, p string) string {
 			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
 		}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			dump, a, b := foldDump, instancePod("web-7d9c5b8f4-aaaaa", "11"), instancePod("web-7d9c5b8f4-bbbbb", "22")
+			if c.all != nil {
+				dump, a, b = c.all(dump), c.all(a), c.all(b)
+			}
+			text := dump + a + c.edit(t, b) + c.extra
 			for how, s := range loadDump(t, text) {
 				if how == "memory" {
 					continue // objects built in memory have no print: they never deviate

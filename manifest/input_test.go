@@ -433,6 +433,7 @@ kind: Pod
 metadata:
   name: web-1
   namespace: shop
+  labels: {app: web} # its template's: a Pod relabelled would be a workload of its own
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: x, controller: true}]
 spec: {containers: [{name: web, image: web:1}]}
 status: {podIP: 10.0.0.1}
@@ -460,7 +461,7 @@ spec: {podSelector: {}, ingress: [{}]}
 	for _, o := range m.Objects {
 		got = append(got, o.Kind+" "+o.Source.String())
 	}
-	want := []string{"Namespace policies.yaml:1", "NetworkPolicy policies.yaml:5", "Deployment workloads.yaml:5", "Pod workloads.yaml:13", "Service workloads.yaml:22"}
+	want := []string{"Namespace policies.yaml:1", "NetworkPolicy policies.yaml:5", "Deployment workloads.yaml:5", "Pod workloads.yaml:13", "Service workloads.yaml:23"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}

@@ -440,7 +440,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		if read == nil {
 			read = readByModel(objs)
 		}
-		if modelledApart(w, newWorkload(&objs[v.owner]), read) {
+		if modelledApart(w, newWorkload(&objs[v.owner]), addedLabels(o.obj), read) {
 			w.Deviation.Modelled = true
 			apart[v] = w
 			out = append(out, w)

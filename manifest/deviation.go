@@ -61,9 +61,9 @@ import (
 // Everything else is compared, in order but for mapping keys and
 // volumes: a field written in another form (0.5 for 500m, an empty
 // securityContext for none) makes a Pod deviate. Labels are compared but
-// for those controllers add (controllerLabels): Services and
-// NetworkPolicies select Pods by label, and a folded Pod is modelled with
-// its template's. The hash is
+// for those the Pod's own controller adds (controllerLabels): Services
+// and NetworkPolicies select Pods by label, and a folded Pod is modelled
+// with its template's. The hash is
 // seeded per process, so input cannot be written to collide with a
 // template.
 
@@ -123,6 +123,7 @@ func isNull(n *yaml.Node) bool {
 type printer struct {
 	podName string   // the Pod's name, for its volumeClaimTemplates claims
 	claims  []string // a StatefulSet's volumeClaimTemplates names
+	added   []string // the labels the Pods' controller adds (addedLabels), left out
 	token   bool
 	alias   bool // met an alias (the loader resolves them first)
 }
@@ -220,7 +221,7 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 			c := lab.Content
 			for i := 0; i+1 < len(c); i += 2 {
 				// A null value is kept: the typed map has the key, with "".
-				if !contains(controllerLabels, c[i].Value) {
+				if !contains(p.added, c[i].Value) {
 					ls += entry(c[i].Value, p.node(c[i+1]))
 					kept = true
 				}
@@ -252,19 +253,51 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 }
 
 // controllerLabels are the pod labels that controllers add to the Pods
-// they make (or to a Job's template): a print leaves them out. Every other
-// label is compared: Services and NetworkPolicies select Pods by their
-// labels, and a folded Pod is modelled with its template's.
-var controllerLabels = []string{
-	appsv1.DefaultDeploymentUniqueLabelKey, // pod-template-hash
-	appsv1.ControllerRevisionHashLabelKey,  // controller-revision-hash
-	"pod-template-generation",              // DaemonSet
-	appsv1.StatefulSetPodNameLabel,         // statefulset.kubernetes.io/pod-name
-	appsv1.PodIndexLabel,                   // apps.kubernetes.io/pod-index
+// they make (or to a Job's template), by the kind of the controller: a
+// print leaves out those of the Pod's own controller (addedLabels). Every
+// other label is compared, these under another controller too (a
+// Deployment's Pod labelled deployment: x, as only a DeploymentConfig's
+// ReplicationController labels its Pods, is not its template's):
+// Services and NetworkPolicies select Pods by their labels, and a folded
+// Pod is modelled with its template's.
+var controllerLabels = map[string][]string{
+	"ReplicaSet": {
+		appsv1.DefaultDeploymentUniqueLabelKey, // pod-template-hash
+		"rollouts-pod-template-hash",           // Argo Rollouts
+	},
+	"StatefulSet": {
+		appsv1.ControllerRevisionHashLabelKey, // controller-revision-hash
+		appsv1.StatefulSetPodNameLabel,        // statefulset.kubernetes.io/pod-name
+		appsv1.PodIndexLabel,                  // apps.kubernetes.io/pod-index
+	},
+	"DaemonSet": {appsv1.ControllerRevisionHashLabelKey, "pod-template-generation"},
 	// The Job controller's, prefixed and not.
-	batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, "controller-uid", "job-name",
-	"rollouts-pod-template-hash",     // Argo Rollouts
-	"deployment", "deploymentconfig", // OpenShift DeploymentConfig
+	"Job": {batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, "controller-uid", "job-name"},
+	// OpenShift DeploymentConfig's.
+	"ReplicationController": {"deployment", "deploymentconfig"},
+}
+
+// addedLabels returns the labels (controllerLabels) that the controller
+// of Pod obj adds to it, or for a workload object the controller of its
+// Pods: a Deployment's are those of its ReplicaSets.
+func addedLabels(obj any) []string {
+	kind := ""
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		ref, _ := controllerRef(o.OwnerReferences)
+		kind = ref.Kind
+	case *appsv1.Deployment, *Rollout, *appsv1.ReplicaSet:
+		kind = "ReplicaSet"
+	case *appsv1.StatefulSet:
+		kind = "StatefulSet"
+	case *appsv1.DaemonSet:
+		kind = "DaemonSet"
+	case *batchv1.Job, *batchv1.CronJob:
+		kind = "Job"
+	case *corev1.ReplicationController, *DeploymentConfig:
+		kind = "ReplicationController"
+	}
+	return controllerLabels[kind]
 }
 
 // auditedAnnotation reports whether an audit reads pod annotation k: the
@@ -505,7 +538,7 @@ func printObject(n *yaml.Node, obj any) specPrint {
 	if !ok {
 		return specPrint{}
 	}
-	p := printer{claims: claims}
+	p := printer{claims: claims, added: addedLabels(obj)}
 	if isPod {
 		p.podName = pod.Name
 	}
@@ -540,7 +573,7 @@ func typedPrint(obj any) specPrint {
 	if yaml.Unmarshal(data, &n) != nil || len(n.Content) == 0 {
 		return specPrint{}
 	}
-	p := printer{}
+	p := printer{added: addedLabels(obj)}
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		p.podName = o.Name
@@ -686,7 +719,7 @@ func (vs *variants) add(i, o int) bool {
 // is judged as what it is. Left out of this comparison, as they change
 // nothing the model reads:
 //
-//   - the labels controllers add (controllerLabels) and those service-mesh
+//   - the labels a Pod's controller adds (addedLabels) and those service-mesh
 //     injectors add to every Pod they inject (meshLabels): else every
 //     injected Pod of a mesh would be modelled apart from its workload. A
 //     mesh label whose key a selector in the input reads (a NetworkPolicy,
@@ -702,9 +735,10 @@ func (vs *variants) add(i, o int) bool {
 //     containers.
 
 // meshLabels are the pod labels Istio's and Linkerd's injectors add to the
-// Pods they inject.
+// Pods they inject (Istio's networking.istio.io/tunnel when its proxies
+// speak HBONE).
 var meshLabels = []string{
-	"security.istio.io/tlsMode", "service.istio.io/canonical-name", "service.istio.io/canonical-revision",
+	"security.istio.io/tlsMode", "service.istio.io/canonical-name", "service.istio.io/canonical-revision", "networking.istio.io/tunnel",
 	"linkerd.io/control-plane-ns", "linkerd.io/workload-ns", "linkerd.io/proxy-deployment", "linkerd.io/proxy-replicaset",
 	"linkerd.io/proxy-statefulset", "linkerd.io/proxy-daemonset", "linkerd.io/proxy-job", "linkerd.io/proxy-cronjob",
 	"linkerd.io/proxy-replicationcontroller", "linkerd.io/proxy-pod",
@@ -784,13 +818,14 @@ func readByModel(objs []object) *modelReads {
 }
 
 // modelledApart reports whether the network model would see the Pods of
-// deviating workload w otherwise than those of its owner's template t.
-func modelledApart(w, t *Workload, read *modelReads) bool {
+// deviating workload w otherwise than those of its owner's template t;
+// added are the labels their controller adds to them (addedLabels).
+func modelledApart(w, t *Workload, added []string, read *modelReads) bool {
 	if w.HostNetwork != t.HostNetwork {
 		return true
 	}
 	seen := func(k string) bool {
-		return contains(controllerLabels, k) || contains(meshLabels, k) && !read.labels[k]
+		return contains(added, k) || contains(meshLabels, k) && !read.labels[k]
 	}
 	for k, v := range w.Labels {
 		if tv, ok := t.Labels[k]; (!ok || tv != v) && !seen(k) {

@@ -822,10 +822,18 @@ spec:
 			return edit(t, renumber(t, p), "    - containerPort: 9090\n      name: http\n", "    - containerPort: 8080\n      name: web\n    - containerPort: 9090\n      name: http\n")
 		}, true},
 		{"sidecar injected", svc + pol, nil, sidecar, false},
+		{"sidecar injected, HBONE", svc + pol, nil, func(t *testing.T, p string) string {
+			return edit(t, sidecar(t, p), "    security.istio.io/tlsMode: istio\n", "    networking.istio.io/tunnel: http\n    security.istio.io/tlsMode: istio\n")
+		}, false},
 		{"sidecar injected and relabelled", svc + pol, nil, func(t *testing.T, p string) string {
 			return edit(t, sidecar(t, p), "    app: web\n", "    app: web\n    tier: admin\n")
 		}, true},
 		{"label value changed", "", nil, func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
+		// Only a DeploymentConfig's ReplicationController labels its Pods
+		// deployment: a ReplicaSet's Pod with it is not its template's.
+		{"another controller's label added", "", nil, func(t *testing.T, p string) string {
+			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    deployment: web-debug\n")
+		}, true},
 		{"controller label changed", "", nil, func(t *testing.T, p string) string {
 			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
 		}, false},

@@ -428,6 +428,9 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	}
 	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
 	var read *modelReads
+	if len(idx) > len(out) { // instances: the model may read their labels
+		read = readByModel(objs)
+	}
 	for _, v := range vs.list {
 		o := &objs[v.first]
 		if o.slim != nil || objs[v.owner].slim != nil {
@@ -446,6 +449,29 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 			out = append(out, w)
 		}
 	}
+	// The labels its controller adds to a Pod (addedLabels) are not its
+	// template's, nor in its print: when a selector reads one (a Service
+	// Argo Rollouts points at one revision by rollouts-pod-template-hash,
+	// a StatefulSet Pod's own Service by pod-name), the Pods that have it
+	// are a workload of their own too, one per owner, variant and values
+	// of those labels, with their labels and the template's ports.
+	var ctlRead []string
+	if read != nil {
+		for _, ks := range controllerLabels {
+			for _, k := range ks {
+				if read.labels[k] && !slices.Contains(ctlRead, k) {
+					ctlRead = append(ctlRead, k)
+				}
+			}
+		}
+		slices.Sort(ctlRead)
+	}
+	type splitKey struct {
+		owner  int
+		v      *variant
+		values string
+	}
+	split := map[splitKey]*Workload{}
 	for p, i := range idx {
 		w := byPos[root[p]]
 		pod, isPod := objs[i].obj.(*corev1.Pod)
@@ -458,7 +484,23 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 				w.Instances++
 			}
 		} else if root[p] != p {
-			w.Instances++
+			if k := splitValues(pod, ctlRead); k != "" {
+				key := splitKey{root[p], vs.of[i], k}
+				if sw := split[key]; sw != nil {
+					w = sw
+					w.Instances++
+				} else {
+					sw = newWorkload(&objs[i])
+					sw.Ports = w.Ports // a slim Pod's containers keep only their ports, not what makes a sidecar
+					m := meta(objs[idx[root[p]]].obj)
+					sw.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[idx[root[p]]].kind + "/" + m.GetName(), OwnerSource: objs[idx[root[p]]].src, Modelled: true, Split: true}
+					split[key] = sw
+					out = append(out, sw)
+					w = sw
+				}
+			} else {
+				w.Instances++
+			}
 		}
 		if addPodIPs(w, pod) {
 			*ipsKnown = true
@@ -471,6 +513,22 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		}
 	}
 	return out, deviants, whole, errs
+}
+
+// splitValues returns the values of the labels keys (sorted) that Pod
+// pod's controller adds to it (addedLabels), as one string, "" for none.
+func splitValues(pod *corev1.Pod, keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	added := addedLabels(pod)
+	var b strings.Builder
+	for _, k := range keys {
+		if v, ok := pod.Labels[k]; ok && slices.Contains(added, k) {
+			b.WriteString(k + "=" + v + "\x00")
+		}
+	}
+	return b.String()
 }
 
 // controllerRef returns the controller owner reference, or else the first.

@@ -868,3 +868,56 @@ spec:
 		})
 	}
 }
+
+// TestFoldedPodSplit: a label that a Pod's controller adds (not in its
+// template, nor in its print) makes the Pods that have it a workload of
+// their own in the network model when a selector reads it, one per value:
+// Argo Rollouts points its Services at one revision by such a label, and
+// a StatefulSet Pod's own Service selects its pod-name. They are not
+// deviating Pods.
+func TestFoldedPodSplit(t *testing.T) {
+	svc := func(sel string) string {
+		return "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: " + sel + "\n  ports: [{port: 80, targetPort: http}]\n"
+	}
+	rehash := func(t *testing.T, p string) string {
+		return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
+	}
+	inject := func(t *testing.T, p string) string {
+		p = edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    security.istio.io/tlsMode: istio\n")
+		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n  dnsPolicy: ClusterFirst\n")
+	}
+	same := func(_ *testing.T, p string) string { return p }
+	for _, c := range []struct {
+		name     string
+		extra    string
+		edit     func(*testing.T, string) string // of Pod bbbbb
+		want     []string
+		deviants int
+	}{
+		{"nothing reads pod-template-hash", svc("{app: web}"), same,
+			[]string{"shop/Deployment/web (2 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), same,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (1 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash, two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), rehash,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash, one Pod injected", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), inject,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			for how, s := range loadDump(t, text) {
+				if diff := cmp.Diff(c.want, workloadList(s)); diff != "" {
+					t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
+				}
+				if len(s.DeviatingPods) != c.deviants {
+					t.Errorf("%s: deviants %v, want %d", how, deviants(s, how == "memory"), c.deviants)
+				}
+				for _, w := range s.Workloads {
+					if w.Kind == "Pod" && (w.Deviation == nil || !w.Deviation.Split || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1) {
+						t.Errorf("%s: %s: deviation %+v, ports %v; want split from shop/Deployment/web, with its port http", how, w.ID(), w.Deviation, w.Ports)
+					}
+				}
+			}
+		})
+	}
+}

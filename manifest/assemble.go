@@ -492,6 +492,10 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 				} else {
 					sw = newWorkload(&objs[i])
 					sw.Ports = w.Ports // a slim Pod's containers keep only their ports, not what makes a sidecar
+					// Its owner's: they run its template, so what is
+					// suppressed on it is on them (its own are its
+					// Template's).
+					sw.Annotations = w.Annotations
 					m := meta(objs[idx[root[p]]].obj)
 					sw.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[idx[root[p]]].kind + "/" + m.GetName(), OwnerSource: objs[idx[root[p]]].src, Modelled: true, Split: true}
 					split[key] = sw

@@ -913,8 +913,10 @@ func TestFoldedPodSplit(t *testing.T) {
 					t.Errorf("%s: deviants %v, want %d", how, deviants(s, how == "memory"), c.deviants)
 				}
 				for _, w := range s.Workloads {
-					if w.Kind == "Pod" && (w.Deviation == nil || !w.Deviation.Split || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1) {
-						t.Errorf("%s: %s: deviation %+v, ports %v; want split from shop/Deployment/web, with its port http", how, w.ID(), w.Deviation, w.Ports)
+					if w.Kind == "Pod" && (w.Deviation == nil || !w.Deviation.Split || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1 ||
+						w.Annotations["deployment.kubernetes.io/revision"] != "1") {
+						t.Errorf("%s: %s: deviation %+v, ports %v, annotations %v; want split from shop/Deployment/web, with its port http and its annotations (its suppressions)",
+							how, w.ID(), w.Deviation, w.Ports, w.Annotations)
 					}
 				}
 			}

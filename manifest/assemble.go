@@ -478,32 +478,37 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		if !isPod || w == nil {
 			continue
 		}
-		if v := vs.of[i]; v != nil && apart[v] != nil {
+		v := vs.of[i]
+		if v != nil && apart[v] == nil {
+			v = nil // modelled as its owner's template, as a Pod of it is
+		}
+		if v != nil {
 			w = apart[v]
-			if i != v.first {
+		}
+		if root[p] != p && (v == nil || i != v.first) {
+			// The values of the read labels its controller added, beside
+			// those of the workload that models it: a deviating Pod
+			// modelled apart is modelled with the first of its variant's.
+			added := addedLabels(pod)
+			k := splitValues(pod.Labels, added, ctlRead)
+			model := splitValues(w.Labels, added, ctlRead)
+			switch key := (splitKey{root[p], vs.of[i], k}); {
+			case k == model:
 				w.Instances++
-			}
-		} else if root[p] != p {
-			if k := splitValues(pod, ctlRead); k != "" {
-				key := splitKey{root[p], vs.of[i], k}
-				if sw := split[key]; sw != nil {
-					w = sw
-					w.Instances++
-				} else {
-					sw = newWorkload(&objs[i])
-					sw.Ports = w.Ports // a slim Pod's containers keep only their ports, not what makes a sidecar
-					// Its owner's: they run its template, so what is
-					// suppressed on it is on them (its own are its
-					// Template's).
-					sw.Annotations = w.Annotations
-					m := meta(objs[idx[root[p]]].obj)
-					sw.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[idx[root[p]]].kind + "/" + m.GetName(), OwnerSource: objs[idx[root[p]]].src, Modelled: true, Split: true}
-					split[key] = sw
-					out = append(out, sw)
-					w = sw
-				}
-			} else {
+			case split[key] != nil:
+				w = split[key]
 				w.Instances++
+			default:
+				sw := newWorkload(&objs[i])
+				sw.Ports = w.Ports // a slim Pod's containers keep only their ports, not what makes a sidecar
+				// Those of what models it (its owner's for a Pod of the
+				// template): what is suppressed on that is on it.
+				sw.Annotations = w.Annotations
+				m := meta(objs[idx[root[p]]].obj)
+				sw.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[idx[root[p]]].kind + "/" + m.GetName(), OwnerSource: objs[idx[root[p]]].src, Modelled: true, Split: true}
+				split[key] = sw
+				out = append(out, sw)
+				w = sw
 			}
 		}
 		if addPodIPs(w, pod) {
@@ -519,16 +524,13 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	return out, deviants, whole, errs
 }
 
-// splitValues returns the values of the labels keys (sorted) that Pod
-// pod's controller adds to it (addedLabels), as one string, "" for none.
-func splitValues(pod *corev1.Pod, keys []string) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	added := addedLabels(pod)
+// splitValues returns the values in labels of the keys (sorted) that are
+// among added, a Pod's controller's labels (addedLabels), as one string,
+// "" for none.
+func splitValues(labels map[string]string, added, keys []string) string {
 	var b strings.Builder
 	for _, k := range keys {
-		if v, ok := pod.Labels[k]; ok && slices.Contains(added, k) {
+		if v, ok := labels[k]; ok && slices.Contains(added, k) {
 			b.WriteString(k + "=" + v + "\x00")
 		}
 	}

@@ -887,24 +887,36 @@ func TestFoldedPodSplit(t *testing.T) {
 		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n  dnsPolicy: ClusterFirst\n")
 	}
 	same := func(_ *testing.T, p string) string { return p }
+	relabel := func(t *testing.T, p string) string {
+		return edit(t, p, "    app: web\n", "    app: web\n    tier: admin\n")
+	}
 	for _, c := range []struct {
 		name     string
 		extra    string
 		edit     func(*testing.T, string) string // of Pod bbbbb
+		third    bool                            // Pod ccccc too: bbbbb relabelled, rehashed
 		want     []string
 		deviants int
 	}{
-		{"nothing reads pod-template-hash", svc("{app: web}"), same,
+		{"nothing reads pod-template-hash", svc("{app: web}"), same, false,
 			[]string{"shop/Deployment/web (2 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
-		{"a Service reads pod-template-hash", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), same,
+		{"a Service reads pod-template-hash", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), same, false,
 			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (1 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
-		{"a Service reads pod-template-hash, two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), rehash,
+		{"a Service reads pod-template-hash, two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), rehash, false,
 			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 0},
-		{"a Service reads pod-template-hash, one Pod injected", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), inject,
+		{"a Service reads pod-template-hash, one Pod injected", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), inject, false,
 			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 1},
+		// A variant modelled apart is modelled with its first Pod's labels:
+		// a later one with another pod-template-hash is split from it.
+		{"a Service reads pod-template-hash, a relabelled variant with two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), relabel, true,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])",
+				"shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])", "shop/Pod/web-7d9c5b8f4-ccccc (0 instances, IPs [10.1.0.33])"}, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			if c.third {
+				text += rehash(t, relabel(t, instancePod("web-7d9c5b8f4-ccccc", "33")))
+			}
 			for how, s := range loadDump(t, text) {
 				if diff := cmp.Diff(c.want, workloadList(s)); diff != "" {
 					t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
@@ -913,13 +925,67 @@ func TestFoldedPodSplit(t *testing.T) {
 					t.Errorf("%s: deviants %v, want %d", how, deviants(s, how == "memory"), c.deviants)
 				}
 				for _, w := range s.Workloads {
-					if w.Kind == "Pod" && (w.Deviation == nil || !w.Deviation.Split || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1 ||
-						w.Annotations["deployment.kubernetes.io/revision"] != "1") {
-						t.Errorf("%s: %s: deviation %+v, ports %v, annotations %v; want split from shop/Deployment/web, with its port http and its annotations (its suppressions)",
-							how, w.ID(), w.Deviation, w.Ports, w.Annotations)
+					if w.Kind != "Pod" {
+						continue
+					}
+					if w.Deviation == nil || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1 {
+						t.Errorf("%s: %s: deviation %+v, ports %v; want modelled apart from shop/Deployment/web, with its port http", how, w.ID(), w.Deviation, w.Ports)
+						continue
+					}
+					if c.third && w.Name != "web-7d9c5b8f4-aaaaa" {
+						// The variant modelled apart, and the Pod split from
+						// it, with its annotations.
+						if w.Deviation.Split != (w.Name == "web-7d9c5b8f4-ccccc") || w.Annotations["cni.projectcalico.org/podIP"] != "10.1.0.22/32" {
+							t.Errorf("%s: %s: deviation %+v, annotations %v; want Pod bbbbb's", how, w.ID(), w.Deviation, w.Annotations)
+						}
+						continue
+					}
+					if !w.Deviation.Split || w.Annotations["deployment.kubernetes.io/revision"] != "1" {
+						t.Errorf("%s: %s: deviation %+v, annotations %v; want split, with its owner's annotations (its suppressions)", how, w.ID(), w.Deviation, w.Annotations)
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestFoldedPodSplitTemplateLabel: a Job's template carries the labels
+// its controller adds to its Pods; a Pod with the template's values is
+// its template's, even when a selector reads them.
+func TestFoldedPodSplitTemplateLabel(t *testing.T) {
+	const text = `apiVersion: batch/v1
+kind: Job
+metadata: {name: backup, namespace: ops, uid: job-uid}
+spec:
+  template:
+    metadata:
+      labels: {app: backup, job-name: backup, controller-uid: job-uid, batch.kubernetes.io/job-name: backup, batch.kubernetes.io/controller-uid: job-uid}
+    spec:
+      restartPolicy: Never
+      containers: [{name: backup, image: backup:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: backup-x7k2p
+  namespace: ops
+  labels: {app: backup, job-name: backup, controller-uid: job-uid, batch.kubernetes.io/job-name: backup, batch.kubernetes.io/controller-uid: job-uid}
+  ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: job-uid, controller: true}]
+spec:
+  restartPolicy: Never
+  containers: [{name: backup, image: backup:1}]
+status: {podIP: 10.3.0.7}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backup, namespace: ops}
+spec:
+  podSelector: {matchLabels: {job-name: backup}}
+  policyTypes: [Egress]
+`
+	for how, s := range loadDump(t, text) {
+		if diff := cmp.Diff([]string{"ops/Job/backup (1 instances, IPs [10.3.0.7])"}, workloadList(s)); diff != "" {
+			t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
+		}
 	}
 }

@@ -112,8 +112,10 @@ type Deviation struct {
 	// entries with a Deviation, which they audit as deviating Pods.
 	Modelled bool
 	// Split is true for the Pods whose controller adds them a label a
-	// selector in the input reads (see fold): they are a workload of their
-	// own in the network model, and in Set.Workloads only, not in
+	// selector in the input reads, with another value than the workload
+	// that would model them has (their template, or the first Pod of
+	// their variant modelled apart; see fold): they are a workload of
+	// their own in the network model, and in Set.Workloads only, not in
 	// Set.DeviatingPods, as their spec is not audited on its own (Pods
 	// counts nothing; Modelled is true).
 	Split bool

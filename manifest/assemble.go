@@ -454,7 +454,8 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	// Argo Rollouts points at one revision by rollouts-pod-template-hash,
 	// a StatefulSet Pod's own Service by pod-name), the Pods that have it
 	// are a workload of their own too, one per owner, variant and values
-	// of those labels, with their labels and the template's ports.
+	// of those labels, with their labels and the ports of what models
+	// them (the template, or their variant modelled apart).
 	var ctlRead []string
 	if read != nil {
 		for _, ks := range controllerLabels {

@@ -2,8 +2,8 @@ package lint
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
-	"slices"
 	"testing"
 
 	"github.com/wardsec/ward/finding"
@@ -45,7 +45,7 @@ func TestRunParallel(t *testing.T) {
 				t.Fatalf("%s: no findings: the test tests nothing", name)
 			}
 			for i := 1; i < len(runs); i++ {
-				if !slices.Equal(runs[0], runs[i]) {
+				if !reflect.DeepEqual(runs[0], runs[i]) {
 					t.Fatalf("%s: %d findings on one goroutine, %d on several, or in another order", name, len(runs[0]), len(runs[i]))
 				}
 			}

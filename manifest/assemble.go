@@ -427,7 +427,10 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		out = append(out, w)
 	}
 	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
-	var read *portNames
+	var read *modelReads
+	if len(idx) > len(out) { // instances: the model may read their labels
+		read = readByModel(objs)
+	}
 	for _, v := range vs.list {
 		o := &objs[v.first]
 		if o.slim != nil || objs[v.owner].slim != nil {
@@ -438,27 +441,76 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
 		deviants = append(deviants, w)
 		if read == nil {
-			read = namedPortsRead(objs)
+			read = readByModel(objs)
 		}
-		if modelledApart(w, newWorkload(&objs[v.owner]), read) {
+		if modelledApart(w, newWorkload(&objs[v.owner]), addedLabels(o.obj), read) {
 			w.Deviation.Modelled = true
 			apart[v] = w
 			out = append(out, w)
 		}
 	}
+	// The labels its controller adds to a Pod (addedLabels) are not its
+	// template's, nor in its print: when a selector reads one (a Service
+	// Argo Rollouts points at one revision by rollouts-pod-template-hash,
+	// a StatefulSet Pod's own Service by pod-name), the Pods that have it
+	// are a workload of their own too, one per owner, variant and values
+	// of those labels, with their labels and the ports of what models
+	// them (the template, or their variant modelled apart).
+	var ctlRead []string
+	if read != nil {
+		for _, ks := range controllerLabels {
+			for _, k := range ks {
+				if read.labels[k] && !slices.Contains(ctlRead, k) {
+					ctlRead = append(ctlRead, k)
+				}
+			}
+		}
+		slices.Sort(ctlRead)
+	}
+	type splitKey struct {
+		owner  int
+		v      *variant
+		values string
+	}
+	split := map[splitKey]*Workload{}
 	for p, i := range idx {
 		w := byPos[root[p]]
 		pod, isPod := objs[i].obj.(*corev1.Pod)
 		if !isPod || w == nil {
 			continue
 		}
-		if v := vs.of[i]; v != nil && apart[v] != nil {
+		v := vs.of[i]
+		if v != nil && apart[v] == nil {
+			v = nil // modelled as its owner's template, as a Pod of it is
+		}
+		if v != nil {
 			w = apart[v]
-			if i != v.first {
+		}
+		if root[p] != p && (v == nil || i != v.first) {
+			// The values of the read labels its controller added, beside
+			// those of the workload that models it: a deviating Pod
+			// modelled apart is modelled with the first of its variant's.
+			added := addedLabels(pod)
+			k := splitValues(pod.Labels, added, ctlRead)
+			model := splitValues(w.Labels, added, ctlRead)
+			switch key := (splitKey{root[p], vs.of[i], k}); {
+			case k == model:
 				w.Instances++
+			case split[key] != nil:
+				w = split[key]
+				w.Instances++
+			default:
+				sw := newWorkload(&objs[i])
+				sw.Ports = w.Ports // a slim Pod's containers keep only their ports, not what makes a sidecar
+				// Those of what models it (its owner's for a Pod of the
+				// template): what is suppressed on that is on it.
+				sw.Annotations = w.Annotations
+				m := meta(objs[idx[root[p]]].obj)
+				sw.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[idx[root[p]]].kind + "/" + m.GetName(), OwnerSource: objs[idx[root[p]]].src, Modelled: true, Split: true}
+				split[key] = sw
+				out = append(out, sw)
+				w = sw
 			}
-		} else if root[p] != p {
-			w.Instances++
 		}
 		if addPodIPs(w, pod) {
 			*ipsKnown = true
@@ -471,6 +523,19 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		}
 	}
 	return out, deviants, whole, errs
+}
+
+// splitValues returns the values in labels of the keys (sorted) that are
+// among added, a Pod's controller's labels (addedLabels), as one string,
+// "" for none.
+func splitValues(labels map[string]string, added, keys []string) string {
+	var b strings.Builder
+	for _, k := range keys {
+		if v, ok := labels[k]; ok && slices.Contains(added, k) {
+			b.WriteString(k + "=" + v + "\x00")
+		}
+	}
+	return b.String()
 }
 
 // controllerRef returns the controller owner reference, or else the first.
@@ -537,7 +602,17 @@ func newWorkload(o *object) *Workload {
 		Lines:        o.lines,
 		templatePath: strings.TrimSuffix(strings.TrimSuffix(specPath, "spec"), "."),
 	}
-	for _, c := range t.Spec.Containers {
+	// The ports of native sidecars (init containers that restart Always)
+	// too, after the containers': they run beside them and serve
+	// traffic, and a Service's named targetPort is looked up in them
+	// last (FindPort).
+	containers := t.Spec.Containers
+	for _, c := range t.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			containers = append(slices.Clip(containers), c)
+		}
+	}
+	for _, c := range containers {
 		for _, p := range c.Ports {
 			proto := p.Protocol
 			if proto == "" {

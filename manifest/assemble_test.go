@@ -188,8 +188,14 @@ func TestFromObjectsModel(t *testing.T) {
 	web := map[string]string{"app": "web"}
 	d := deployment("shop", "web", web)
 	d.Spec.Template.Spec = corev1.PodSpec{
-		HostNetwork:    true,
-		InitContainers: []corev1.Container{{Name: "init", Ports: []corev1.ContainerPort{{ContainerPort: 1}}}},
+		HostNetwork: true,
+		// A native sidecar's ports are the workload's (after the
+		// containers', as FindPort looks them up); an init container's are
+		// not.
+		InitContainers: []corev1.Container{
+			{Name: "proxy", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways), Ports: []corev1.ContainerPort{{Name: "proxy", ContainerPort: 15001}}},
+			{Name: "init", Ports: []corev1.ContainerPort{{ContainerPort: 1}}},
+		},
 		Containers: []corev1.Container{
 			{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {ContainerPort: 53, Protocol: corev1.ProtocolUDP}}},
 			{Name: "metrics", Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9090}}},
@@ -224,6 +230,7 @@ func TestFromObjectsModel(t *testing.T) {
 		{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, Container: "app"},
 		{Port: 53, Protocol: corev1.ProtocolUDP, Container: "app"},
 		{Name: "metrics", Port: 9090, Protocol: corev1.ProtocolTCP, Container: "metrics"},
+		{Name: "proxy", Port: 15001, Protocol: corev1.ProtocolTCP, Container: "proxy"},
 	}
 	if diff := cmp.Diff(wantPorts, w.Ports); diff != "" {
 		t.Errorf("ports (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -60,9 +61,9 @@ import (
 // Everything else is compared, in order but for mapping keys and
 // volumes: a field written in another form (0.5 for 500m, an empty
 // securityContext for none) makes a Pod deviate. Labels are compared but
-// for those controllers add (controllerLabels): Services and
-// NetworkPolicies select Pods by label, and a folded Pod is modelled with
-// its template's. The hash is
+// for those the Pod's own controller adds (controllerLabels): Services
+// and NetworkPolicies select Pods by label, and a folded Pod is modelled
+// with its template's. The hash is
 // seeded per process, so input cannot be written to collide with a
 // template.
 
@@ -122,6 +123,7 @@ func isNull(n *yaml.Node) bool {
 type printer struct {
 	podName string   // the Pod's name, for its volumeClaimTemplates claims
 	claims  []string // a StatefulSet's volumeClaimTemplates names
+	added   []string // the labels the Pods' controller adds (addedLabels), left out
 	token   bool
 	alias   bool // met an alias (the loader resolves them first)
 }
@@ -219,7 +221,7 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 			c := lab.Content
 			for i := 0; i+1 < len(c); i += 2 {
 				// A null value is kept: the typed map has the key, with "".
-				if !contains(controllerLabels, c[i].Value) {
+				if !contains(p.added, c[i].Value) {
 					ls += entry(c[i].Value, p.node(c[i+1]))
 					kept = true
 				}
@@ -251,19 +253,51 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 }
 
 // controllerLabels are the pod labels that controllers add to the Pods
-// they make (or to a Job's template): a print leaves them out. Every other
-// label is compared: Services and NetworkPolicies select Pods by their
-// labels, and a folded Pod is modelled with its template's.
-var controllerLabels = []string{
-	appsv1.DefaultDeploymentUniqueLabelKey, // pod-template-hash
-	appsv1.ControllerRevisionHashLabelKey,  // controller-revision-hash
-	"pod-template-generation",              // DaemonSet
-	appsv1.StatefulSetPodNameLabel,         // statefulset.kubernetes.io/pod-name
-	appsv1.PodIndexLabel,                   // apps.kubernetes.io/pod-index
+// they make (or to a Job's template), by the kind of the controller: a
+// print leaves out those of the Pod's own controller (addedLabels). Every
+// other label is compared, these under another controller too (a
+// Deployment's Pod labelled deployment: x, as only a DeploymentConfig's
+// ReplicationController labels its Pods, is not its template's):
+// Services and NetworkPolicies select Pods by their labels, and a folded
+// Pod is modelled with its template's.
+var controllerLabels = map[string][]string{
+	"ReplicaSet": {
+		appsv1.DefaultDeploymentUniqueLabelKey, // pod-template-hash
+		"rollouts-pod-template-hash",           // Argo Rollouts
+	},
+	"StatefulSet": {
+		appsv1.ControllerRevisionHashLabelKey, // controller-revision-hash
+		appsv1.StatefulSetPodNameLabel,        // statefulset.kubernetes.io/pod-name
+		appsv1.PodIndexLabel,                  // apps.kubernetes.io/pod-index
+	},
+	"DaemonSet": {appsv1.ControllerRevisionHashLabelKey, "pod-template-generation"},
 	// The Job controller's, prefixed and not.
-	batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, "controller-uid", "job-name",
-	"rollouts-pod-template-hash",     // Argo Rollouts
-	"deployment", "deploymentconfig", // OpenShift DeploymentConfig
+	"Job": {batchv1.ControllerUidLabel, batchv1.JobNameLabel, batchv1.JobCompletionIndexAnnotation, "controller-uid", "job-name"},
+	// OpenShift DeploymentConfig's.
+	"ReplicationController": {"deployment", "deploymentconfig"},
+}
+
+// addedLabels returns the labels (controllerLabels) that the controller
+// of Pod obj adds to it, or for a workload object the controller of its
+// Pods: a Deployment's are those of its ReplicaSets.
+func addedLabels(obj any) []string {
+	kind := ""
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		ref, _ := controllerRef(o.OwnerReferences)
+		kind = ref.Kind
+	case *appsv1.Deployment, *Rollout, *appsv1.ReplicaSet:
+		kind = "ReplicaSet"
+	case *appsv1.StatefulSet:
+		kind = "StatefulSet"
+	case *appsv1.DaemonSet:
+		kind = "DaemonSet"
+	case *batchv1.Job, *batchv1.CronJob:
+		kind = "Job"
+	case *corev1.ReplicationController, *DeploymentConfig:
+		kind = "ReplicationController"
+	}
+	return controllerLabels[kind]
 }
 
 // auditedAnnotation reports whether an audit reads pod annotation k: the
@@ -504,7 +538,7 @@ func printObject(n *yaml.Node, obj any) specPrint {
 	if !ok {
 		return specPrint{}
 	}
-	p := printer{claims: claims}
+	p := printer{claims: claims, added: addedLabels(obj)}
 	if isPod {
 		p.podName = pod.Name
 	}
@@ -539,7 +573,7 @@ func typedPrint(obj any) specPrint {
 	if yaml.Unmarshal(data, &n) != nil || len(n.Content) == 0 {
 		return specPrint{}
 	}
-	p := printer{}
+	p := printer{added: addedLabels(obj)}
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		p.podName = o.Name
@@ -685,64 +719,114 @@ func (vs *variants) add(i, o int) bool {
 // is judged as what it is. Left out of this comparison, as they change
 // nothing the model reads:
 //
-//   - the labels controllers add (controllerLabels) and those service-mesh
+//   - the labels a Pod's controller adds (addedLabels) and those service-mesh
 //     injectors add to every Pod they inject (meshLabels): else every
-//     injected Pod of a mesh would be modelled apart from its workload;
+//     injected Pod of a mesh would be modelled apart from its workload. A
+//     mesh label whose key a selector in the input reads (a NetworkPolicy,
+//     a Service, an Istio policy) is compared all the same: the model
+//     would not select the injected Pods by it. (Not so a controller
+//     label: it is not in the print, so the Pods of one variant may hold
+//     different values of it, such as a StatefulSet's pod-name.)
 //   - named ports no NetworkPolicy port and no Service targetPort names
 //     (a sidecar's ports): only names are looked up in a workload's
-//     ports, a port number is taken as it is written.
+//     ports, a port number is taken as it is written. Those named are
+//     compared in order: a Service's targetPort is the first port of its
+//     name and protocol (FindPort), and names may repeat across
+//     containers.
 
 // meshLabels are the pod labels Istio's and Linkerd's injectors add to the
-// Pods they inject.
+// Pods they inject (Istio's networking.istio.io/tunnel when its proxies
+// speak HBONE).
 var meshLabels = []string{
-	"security.istio.io/tlsMode", "service.istio.io/canonical-name", "service.istio.io/canonical-revision",
+	"security.istio.io/tlsMode", "service.istio.io/canonical-name", "service.istio.io/canonical-revision", "networking.istio.io/tunnel",
 	"linkerd.io/control-plane-ns", "linkerd.io/workload-ns", "linkerd.io/proxy-deployment", "linkerd.io/proxy-replicaset",
 	"linkerd.io/proxy-statefulset", "linkerd.io/proxy-daemonset", "linkerd.io/proxy-job", "linkerd.io/proxy-cronjob",
 	"linkerd.io/proxy-replicationcontroller", "linkerd.io/proxy-pod",
 }
 
-// portNames are the port names the input's NetworkPolicies and Services
-// refer to.
-type portNames map[string]bool
+// modelReads are what the input's selectors and port references read of
+// Pods: the port names of the NetworkPolicies' rules and the Services'
+// targetPorts, and the label keys of the NetworkPolicies' pod selectors,
+// the Services' selectors and the Istio policies' workload selectors.
+type modelReads struct {
+	ports, labels map[string]bool
+}
 
-// namedPortsRead collects the port names of the NetworkPolicies' rules and
-// the Services' targetPorts in objs.
-func namedPortsRead(objs []object) *portNames {
-	read := portNames{}
+// readByModel collects what the selectors and port references of objs
+// read (see modelReads).
+func readByModel(objs []object) *modelReads {
+	read := &modelReads{ports: map[string]bool{}, labels: map[string]bool{}}
 	named := func(p *intstr.IntOrString) {
 		if p != nil && p.Type == intstr.String {
-			read[p.StrVal] = true
+			read.ports[p.StrVal] = true
+		}
+	}
+	keys := func(s *metav1.LabelSelector) {
+		if s == nil {
+			return
+		}
+		for k := range s.MatchLabels {
+			read.labels[k] = true
+		}
+		for _, e := range s.MatchExpressions {
+			read.labels[e.Key] = true
+		}
+	}
+	peers := func(ps []networkingv1.NetworkPolicyPeer) {
+		for _, p := range ps {
+			keys(p.PodSelector)
 		}
 	}
 	for _, o := range objs {
 		switch v := o.obj.(type) {
 		case *networkingv1.NetworkPolicy:
+			keys(&v.Spec.PodSelector)
 			for _, r := range v.Spec.Ingress {
+				peers(r.From)
 				for _, p := range r.Ports {
 					named(p.Port)
 				}
 			}
 			for _, r := range v.Spec.Egress {
+				peers(r.To)
 				for _, p := range r.Ports {
 					named(p.Port)
 				}
 			}
 		case *corev1.Service:
+			for k := range v.Spec.Selector {
+				read.labels[k] = true
+			}
 			for _, p := range v.Spec.Ports {
 				named(&p.TargetPort)
 			}
+		case *peerAuthentication:
+			if v.Spec.Selector != nil {
+				for k := range v.Spec.Selector.MatchLabels {
+					read.labels[k] = true
+				}
+			}
+		case *authorizationPolicy:
+			if v.Spec.Selector != nil {
+				for k := range v.Spec.Selector.MatchLabels {
+					read.labels[k] = true
+				}
+			}
 		}
 	}
-	return &read
+	return read
 }
 
 // modelledApart reports whether the network model would see the Pods of
-// deviating workload w otherwise than those of its owner's template t.
-func modelledApart(w, t *Workload, read *portNames) bool {
+// deviating workload w otherwise than those of its owner's template t;
+// added are the labels their controller adds to them (addedLabels).
+func modelledApart(w, t *Workload, added []string, read *modelReads) bool {
 	if w.HostNetwork != t.HostNetwork {
 		return true
 	}
-	seen := func(k string) bool { return contains(controllerLabels, k) || contains(meshLabels, k) }
+	seen := func(k string) bool {
+		return contains(added, k) || contains(meshLabels, k) && !read.labels[k]
+	}
 	for k, v := range w.Labels {
 		if tv, ok := t.Labels[k]; (!ok || tv != v) && !seen(k) {
 			return true
@@ -753,16 +837,15 @@ func modelledApart(w, t *Workload, read *portNames) bool {
 			return true
 		}
 	}
+	// In order, not sorted: the first of a name is the one a Service
+	// targets.
 	ports := func(w *Workload) []Port {
 		var out []Port
 		for _, p := range w.Ports {
-			if p.Name != "" && (*read)[p.Name] {
+			if p.Name != "" && read.ports[p.Name] {
 				out = append(out, Port{Name: p.Name, Port: p.Port, Protocol: p.Protocol})
 			}
 		}
-		slices.SortFunc(out, func(a, b Port) int {
-			return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
-		})
 		return out
 	}
 	return !slices.Equal(ports(w), ports(t))

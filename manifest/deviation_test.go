@@ -748,32 +748,102 @@ spec:
 		p = edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    security.istio.io/tlsMode: istio\n    service.istio.io/canonical-name: web\n")
 		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n    ports:\n    - containerPort: 15090\n      name: http-envoy-prom\n      protocol: TCP\n  dnsPolicy: ClusterFirst\n")
 	}
+	// A NetworkPolicy that reads a label Istio's injector adds: the
+	// injected Pods are not the template's to it.
+	const meshPol = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector:
+    matchLabels: {app: web}
+    matchExpressions: [{key: security.istio.io/tlsMode, operator: DoesNotExist}]
+  ingress: [{ports: [{port: http}]}]
+`
+	const metricsSvc = `---
+apiVersion: v1
+kind: Service
+metadata: {name: metrics, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 9100, targetPort: metrics}]
+`
+	// nativeSidecar adds an init container that restarts Always, with a
+	// port named name.
+	nativeSidecar := func(name string) func(*testing.T, string) string {
+		return func(t *testing.T, p string) string {
+			return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  initContainers:\n  - image: registry.example.com/exporter:1\n    name: exporter\n    restartPolicy: Always\n"+
+				"    ports:\n    - containerPort: 9100\n      name: "+name+"\n      protocol: TCP\n  dnsPolicy: ClusterFirst\n")
+		}
+	}
+	// admin, a second container with a port named http too, in the
+	// template and every Pod (after web); first in Pod bbbbb.
+	const admin = "- image: registry.example.com/admin:1\n  name: admin\n  ports:\n  - containerPort: 9090\n    name: http\n    protocol: TCP\n"
+	withAdmin := func(text string) string {
+		var b strings.Builder
+		for line := range strings.Lines(text) {
+			if indent, ok := strings.CutSuffix(line, "dnsPolicy: ClusterFirst\n"); ok && strings.TrimSpace(indent) == "" {
+				for a := range strings.Lines(admin) {
+					b.WriteString(indent + a)
+				}
+			}
+			b.WriteString(line)
+		}
+		return b.String()
+	}
+	adminFirst := func(t *testing.T, p string) string {
+		inPod := withAdmin("  dnsPolicy: ClusterFirst\n")
+		inPod = strings.TrimSuffix(inPod, "  dnsPolicy: ClusterFirst\n")
+		return edit(t, edit(t, p, inPod, ""), "  containers:\n", "  containers:\n"+inPod)
+	}
 	for _, c := range []struct {
 		name  string
-		extra string // objects after the Pods
+		extra string              // objects after the Pods
+		all   func(string) string // applied to the template and both Pods first
 		edit  func(*testing.T, string) string
 		apart bool
 	}{
-		{"named port renumbered, a Service targets it", svc, renumber, true},
-		{"named port renumbered, a NetworkPolicy names it", pol, renumber, true},
-		{"named port renumbered, nothing names it", "", renumber, false},
-		{"unnamed port added", svc + pol, func(t *testing.T, p string) string {
+		// Reads a mesh label: the injected Pod leaves its selector.
+		{"sidecar injected, a NetworkPolicy reads its mesh label", svc + meshPol, nil, sidecar, true},
+		// A native sidecar serves its ports: the Service reaches it.
+		{"native sidecar's named port, a Service targets it", metricsSvc, nil, nativeSidecar("metrics"), true},
+		{"native sidecar's named port, nothing names it", svc + pol, nil, nativeSidecar("metrics"), false},
+		// The first port named http is admin's in Pod bbbbb: the Service
+		// targets 9090 there, 8080 in the template.
+		{"containers reordered, a Service targets their port name", svc, withAdmin, adminFirst, true},
+		{"containers reordered, nothing names their ports", "", withAdmin, adminFirst, false},
+		{"named port renumbered, a Service targets it", svc, nil, renumber, true},
+		{"named port renumbered, a NetworkPolicy names it", pol, nil, renumber, true},
+		{"named port renumbered, nothing names it", "", nil, renumber, false},
+		{"unnamed port added", svc + pol, nil, func(t *testing.T, p string) string {
 			return edit(t, p, "      name: http\n      protocol: TCP\n", "      name: http\n      protocol: TCP\n    - containerPort: 9999\n")
 		}, false},
-		{"named port added, a Service targets it", svc, func(t *testing.T, p string) string {
+		{"named port added, a Service targets it", svc, nil, func(t *testing.T, p string) string {
 			return edit(t, renumber(t, p), "    - containerPort: 9090\n      name: http\n", "    - containerPort: 8080\n      name: web\n    - containerPort: 9090\n      name: http\n")
 		}, true},
-		{"sidecar injected", svc + pol, sidecar, false},
-		{"sidecar injected and relabelled", svc + pol, func(t *testing.T, p string) string {
+		{"sidecar injected", svc + pol, nil, sidecar, false},
+		{"sidecar injected, HBONE", svc + pol, nil, func(t *testing.T, p string) string {
+			return edit(t, sidecar(t, p), "    security.istio.io/tlsMode: istio\n", "    networking.istio.io/tunnel: http\n    security.istio.io/tlsMode: istio\n")
+		}, false},
+		{"sidecar injected and relabelled", svc + pol, nil, func(t *testing.T, p string) string {
 			return edit(t, sidecar(t, p), "    app: web\n", "    app: web\n    tier: admin\n")
 		}, true},
-		{"label value changed", "", func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
-		{"controller label changed", "", func(t *testing.T, p string) string {
+		{"label value changed", "", nil, func(t *testing.T, p string) string { return edit(t, p, "    app: web\n", "    app: web2\n") }, true},
+		// Only a DeploymentConfig's ReplicationController labels its Pods
+		// deployment: a ReplicaSet's Pod with it is not its template's.
+		{"another controller's label added", "", nil, func(t *testing.T, p string) string {
+			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    deployment: web-debug\n")
+		}, true},
+		{"controller label changed", "", nil, func(t *testing.T, p string) string {
 			return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
 		}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			dump, a, b := foldDump, instancePod("web-7d9c5b8f4-aaaaa", "11"), instancePod("web-7d9c5b8f4-bbbbb", "22")
+			if c.all != nil {
+				dump, a, b = c.all(dump), c.all(a), c.all(b)
+			}
+			text := dump + a + c.edit(t, b) + c.extra
 			for how, s := range loadDump(t, text) {
 				if how == "memory" {
 					continue // objects built in memory have no print: they never deviate
@@ -796,5 +866,126 @@ spec:
 				}
 			}
 		})
+	}
+}
+
+// TestFoldedPodSplit: a label that a Pod's controller adds (not in its
+// template, nor in its print) makes the Pods that have it a workload of
+// their own in the network model when a selector reads it, one per value:
+// Argo Rollouts points its Services at one revision by such a label, and
+// a StatefulSet Pod's own Service selects its pod-name. They are not
+// deviating Pods.
+func TestFoldedPodSplit(t *testing.T) {
+	svc := func(sel string) string {
+		return "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: " + sel + "\n  ports: [{port: 80, targetPort: http}]\n"
+	}
+	rehash := func(t *testing.T, p string) string {
+		return edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 5f6b7c8d9\n")
+	}
+	inject := func(t *testing.T, p string) string {
+		p = edit(t, p, "    pod-template-hash: 7d9c5b8f4\n", "    pod-template-hash: 7d9c5b8f4\n    security.istio.io/tlsMode: istio\n")
+		return edit(t, p, "  dnsPolicy: ClusterFirst\n", "  - image: docker.io/istio/proxyv2:1.27.0\n    name: istio-proxy\n  dnsPolicy: ClusterFirst\n")
+	}
+	same := func(_ *testing.T, p string) string { return p }
+	relabel := func(t *testing.T, p string) string {
+		return edit(t, p, "    app: web\n", "    app: web\n    tier: admin\n")
+	}
+	for _, c := range []struct {
+		name     string
+		extra    string
+		edit     func(*testing.T, string) string // of Pod bbbbb
+		third    bool                            // Pod ccccc too: bbbbb relabelled, rehashed
+		want     []string
+		deviants int
+	}{
+		{"nothing reads pod-template-hash", svc("{app: web}"), same, false,
+			[]string{"shop/Deployment/web (2 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), same, false,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (1 instances, IPs [10.1.0.11 10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash, two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), rehash, false,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 0},
+		{"a Service reads pod-template-hash, one Pod injected", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), inject, false,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])", "shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])"}, 1},
+		// A variant modelled apart is modelled with its first Pod's labels:
+		// a later one with another pod-template-hash is split from it.
+		{"a Service reads pod-template-hash, a relabelled variant with two values", svc("{app: web, pod-template-hash: 7d9c5b8f4}"), relabel, true,
+			[]string{"shop/Deployment/web (0 instances, IPs [])", "shop/Pod/web-7d9c5b8f4-aaaaa (0 instances, IPs [10.1.0.11])",
+				"shop/Pod/web-7d9c5b8f4-bbbbb (0 instances, IPs [10.1.0.22])", "shop/Pod/web-7d9c5b8f4-ccccc (0 instances, IPs [10.1.0.33])"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := foldDump + instancePod("web-7d9c5b8f4-aaaaa", "11") + c.edit(t, instancePod("web-7d9c5b8f4-bbbbb", "22")) + c.extra
+			if c.third {
+				text += rehash(t, relabel(t, instancePod("web-7d9c5b8f4-ccccc", "33")))
+			}
+			for how, s := range loadDump(t, text) {
+				if diff := cmp.Diff(c.want, workloadList(s)); diff != "" {
+					t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
+				}
+				if len(s.DeviatingPods) != c.deviants {
+					t.Errorf("%s: deviants %v, want %d", how, deviants(s, how == "memory"), c.deviants)
+				}
+				for _, w := range s.Workloads {
+					if w.Kind != "Pod" {
+						continue
+					}
+					if w.Deviation == nil || !w.Deviation.Modelled || w.Deviation.Owner != "shop/Deployment/web" || len(w.Ports) != 1 {
+						t.Errorf("%s: %s: deviation %+v, ports %v; want modelled apart from shop/Deployment/web, with its port http", how, w.ID(), w.Deviation, w.Ports)
+						continue
+					}
+					if c.third && w.Name != "web-7d9c5b8f4-aaaaa" {
+						// The variant modelled apart, and the Pod split from
+						// it, with its annotations.
+						if w.Deviation.Split != (w.Name == "web-7d9c5b8f4-ccccc") || w.Annotations["cni.projectcalico.org/podIP"] != "10.1.0.22/32" {
+							t.Errorf("%s: %s: deviation %+v, annotations %v; want Pod bbbbb's", how, w.ID(), w.Deviation, w.Annotations)
+						}
+						continue
+					}
+					if !w.Deviation.Split || w.Annotations["deployment.kubernetes.io/revision"] != "1" {
+						t.Errorf("%s: %s: deviation %+v, annotations %v; want split, with its owner's annotations (its suppressions)", how, w.ID(), w.Deviation, w.Annotations)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestFoldedPodSplitTemplateLabel: a Job's template carries the labels
+// its controller adds to its Pods; a Pod with the template's values is
+// its template's, even when a selector reads them.
+func TestFoldedPodSplitTemplateLabel(t *testing.T) {
+	const text = `apiVersion: batch/v1
+kind: Job
+metadata: {name: backup, namespace: ops, uid: job-uid}
+spec:
+  template:
+    metadata:
+      labels: {app: backup, job-name: backup, controller-uid: job-uid, batch.kubernetes.io/job-name: backup, batch.kubernetes.io/controller-uid: job-uid}
+    spec:
+      restartPolicy: Never
+      containers: [{name: backup, image: backup:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: backup-x7k2p
+  namespace: ops
+  labels: {app: backup, job-name: backup, controller-uid: job-uid, batch.kubernetes.io/job-name: backup, batch.kubernetes.io/controller-uid: job-uid}
+  ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup, uid: job-uid, controller: true}]
+spec:
+  restartPolicy: Never
+  containers: [{name: backup, image: backup:1}]
+status: {podIP: 10.3.0.7}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backup, namespace: ops}
+spec:
+  podSelector: {matchLabels: {job-name: backup}}
+  policyTypes: [Egress]
+`
+	for how, s := range loadDump(t, text) {
+		if diff := cmp.Diff([]string{"ops/Job/backup (1 instances, IPs [10.3.0.7])"}, workloadList(s)); diff != "" {
+			t.Errorf("%s: workloads (-want +got):\n%s", how, diff)
+		}
 	}
 }

@@ -433,7 +433,7 @@ kind: Pod
 metadata:
   name: web-1
   namespace: shop
-  labels: {app: web}
+  labels: {app: web} # its template's: a Pod relabelled would be a workload of its own
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: x, controller: true}]
 spec: {containers: [{name: web, image: web:1}]}
 status: {podIP: 10.0.0.1}

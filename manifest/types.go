@@ -111,6 +111,14 @@ type Deviation struct {
 	// Owner does not. Audits that read both lists skip the Workloads
 	// entries with a Deviation, which they audit as deviating Pods.
 	Modelled bool
+	// Split is true for the Pods whose controller adds them a label a
+	// selector in the input reads, with another value than the workload
+	// that would model them has (their template, or the first Pod of
+	// their variant modelled apart; see fold): they are a workload of
+	// their own in the network model, and in Set.Workloads only, not in
+	// Set.DeviatingPods, as their spec is not audited on its own (Pods
+	// counts nothing; Modelled is true).
+	Split bool
 }
 
 // Line returns the line of the field at path (a path of the workload
@@ -247,7 +255,12 @@ type Unsupported struct {
 // name (then kind for workloads).
 type Set struct {
 	Namespaces []*Namespace
-	Workloads  []*Workload
+	// Workloads are the workloads of the network model. The Pods folded
+	// into one whose controller adds them a label a selector in the input
+	// reads (Deviation.Split) are one of their own here, of kind Pod, one
+	// per value of that label; so are the deviating Pods modelled apart
+	// (Deviation.Modelled).
+	Workloads []*Workload
 	// DeviatingPods are Pods folded into a workload (instances, counted
 	// in its Instances and IPs) whose spec is not its pod template: for
 	// the audits, which read each as a workload of kind Pod of its own.

@@ -106,4 +106,20 @@ func TestCheckFoldedPods(t *testing.T) {
 	if !exposed {
 		t.Errorf("relabelled.yaml: no pod/exposed-unisolated for the relabelled Pod behind Service debug:\n%s", out)
 	}
+
+	// A Service that selects a StatefulSet Pod by the label its controller
+	// adds (not in the template) publishes that Pod, and fails the gate.
+	out, errOut, code = run(t, "", "check", dir+"perpod.yaml", "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("perpod.yaml: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	exposed = false
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Rule == "pod/exposed-unisolated" && f.Object == "data/Service/kafka-0-external" && strings.Contains(f.Message, "data/Pod/kafka-0") {
+			exposed = true
+		}
+	}
+	if !exposed {
+		t.Errorf("perpod.yaml: no pod/exposed-unisolated for Pod kafka-0 behind its own Service:\n%s", out)
+	}
 }

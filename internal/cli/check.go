@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,7 +169,21 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		objs   = map[string]bool{} // the objects checked, and those skipped, in any environment
 		skips  = map[string]bool{}
 	)
+	var stdin []byte // standard input, read once for all environments
+	if len(envs) > 1 && slices.Contains(in.manifests, "-") {
+		limit := e.maxInput
+		if limit <= 0 {
+			limit = manifest.DefaultMaxFileSize
+		}
+		// One byte past the limit, for the loader to say it is too large.
+		if stdin, err = io.ReadAll(io.LimitReader(e.stdin, limit+1)); err != nil {
+			return fail(ExitError, fmt.Errorf("reading standard input: %w", err))
+		}
+	}
 	for i, env := range envs {
+		if stdin != nil {
+			e.stdin = bytes.NewReader(stdin)
+		}
 		fs, set, st, err := e.checkEnvironment(env.in, args, path, cfg, fl, podOpts, ignores)
 		if err != nil {
 			return err
@@ -319,7 +335,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			continue
 		}
 		for _, w := range compose.NotRead(src) {
-			fmt.Fprintf(e.stderr, "ward: warning: %s:%s\n", p, w)
+			e.warn("%s:%s", p, w)
 		}
 		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries})
 		var pe *compose.ParseError

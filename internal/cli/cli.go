@@ -70,6 +70,22 @@ type env struct {
 	evaluates bool
 	// chart is how Helm charts in the input are rendered (charts.go).
 	chart helmchart.Options
+	// warned are the warnings written: a check of several environments
+	// loads what they share once per environment, and says it once.
+	warned map[string]bool
+}
+
+// warn writes a warning on standard error, once per run.
+func (e *env) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if e.warned[msg] {
+		return
+	}
+	if e.warned == nil {
+		e.warned = map[string]bool{}
+	}
+	e.warned[msg] = true
+	fmt.Fprintf(e.stderr, "ward: warning: %s\n", msg)
 }
 
 // addWorkloadsFlag gives c the --workloads flag; c warns when its input
@@ -268,7 +284,7 @@ func (e *env) joinWorkloads(set *manifest.Set, paths []string) (*manifest.Set, m
 		if len(e.workloads) > 0 {
 			where += " and --workloads " + strings.Join(e.workloads, ", ")
 		}
-		fmt.Fprintf(e.stderr, "ward: warning: %s holds no workloads: policies select nothing, so the results below say little; give the workloads' manifests too, or --workloads PATH\n", where)
+		e.warn("%s holds no workloads: policies select nothing, so the results below say little; give the workloads' manifests too, or --workloads PATH", where)
 	}
 	return set, joined, nil
 }
@@ -286,7 +302,7 @@ func noManifests(paths []string, what string) error {
 func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 	start := time.Now()
 	for _, w := range in.warnings {
-		fmt.Fprintf(e.stderr, "ward: warning: %s\n", w)
+		e.warn("%s", w)
 	}
 	var progress func(int, int64)
 	p := newLoadProgress(e.stderr)
@@ -309,7 +325,7 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 	}
 	if set != nil {
 		for _, w := range set.Warnings {
-			fmt.Fprintf(e.stderr, "ward: warning: %v\n", w)
+			e.warn("%v", w)
 		}
 		e.log.Debug("loaded", "workloads", len(set.Workloads), "policies", len(set.Policies),
 			"namespaces", len(set.Namespaces), "skipped", len(set.Skipped), "kustomizations", len(in.rendered), "elapsed", time.Since(start))

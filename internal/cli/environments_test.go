@@ -126,6 +126,30 @@ func TestCheckEnvironments(t *testing.T) {
 		t.Errorf("staging alone announced environments: %s", errOut)
 	}
 
+	// Standard input is read once and checked in every environment; a
+	// warning about what they share is said once.
+	writeTree(t, dir, map[string]string{"app/overlays/staging/stray.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray}\n"}, "", "")
+	const piped = "apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: tools}\nspec: {hostNetwork: true, containers: [{name: c, image: busybox}]}\n"
+	out, errOut, code = run(t, piped, "check", "-", app, "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("standard input and two environments: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	piped1 := false
+	for _, f := range checkOutput(t, out).Findings {
+		if f.Rule == ruleInvalid || f.Rule == ruleUnreadable {
+			t.Errorf("standard input and two environments: input error %+v", f)
+		}
+		if f.Rule == "pss/hostNamespaces" && f.Object == "tools/Pod/debug" {
+			piped1 = len(f.Environments) == 0
+		}
+	}
+	if !piped1 {
+		t.Errorf("the piped Pod's pss/hostNamespaces is missing or not in both environments:\n%s", out)
+	}
+	if n := strings.Count(errOut, "stray.yaml"); n != 1 {
+		t.Errorf("the warning about stray.yaml is said %d times, want once:\n%s", n, errOut)
+	}
+
 	// Commands that answer about one cluster ask for one environment.
 	_, errOut, code = run(t, "", "reach", app)
 	if code != ExitError || !strings.Contains(errOut, prod+", "+staging+" emit the same objects") {

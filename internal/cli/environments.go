@@ -22,7 +22,10 @@ import (
 // cluster; the findings of all environments are merged, and a finding that
 // does not hold in every environment names those it holds in. An object
 // of a plain manifest file that a kustomization or a chart emits too is
-// still a duplicate (an input error): it is one cluster's input twice.
+// still a duplicate (an input error): it is one cluster's input twice; so
+// is a cluster-scoped object (a Namespace, a ClusterRole) that two
+// kustomizations or charts emit and no namespaced object makes
+// environments of (see environments).
 //
 // What is given up: the environments are not combined with one another,
 // so two applications with overlays each (app1/overlays/prod and
@@ -63,8 +66,15 @@ func (e *env) environments(in *inputs) []environment {
 		}
 		seen := map[manifest.Ref]bool{}
 		for _, o := range set.Objects {
+			// Only namespaced objects make environments. Unrelated
+			// kustomizations and charts often each emit the Namespace (or
+			// a ClusterRole) they share: counted, they would be checked
+			// apart, never as the one cluster they are (a policy of one
+			// that opens the other's database unseen). Left out, such a
+			// shared object stays a duplicate-object input error, as it
+			// was; overlays of one application share namespaced objects.
 			ref := o.Ref()
-			if !seen[ref] {
+			if ref.Namespace != "" && !seen[ref] {
 				seen[ref] = true
 				emits[ref] = append(emits[ref], i)
 			}

@@ -173,3 +173,67 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// environmentCases are trees that `ward check` must not pass on: what
+// one cluster holds is never split into environments that each look
+// clean.
+var environmentCases = []struct {
+	name string
+	tree map[string]string
+	// code is the exit of `ward check` on the tree with --fail-on
+	// critical; out must occur in its JSON output.
+	code int
+	out  string
+}{{
+	// Two kustomizations of one namespace each emit its Namespace: the
+	// application's overlays, and another one whose policy opens the
+	// database to every address. They are one cluster (a Namespace is
+	// not an environment's): checked apart, each looked clean.
+	name: "shared Namespace",
+	tree: map[string]string{
+		"base/kustomization.yaml": "resources: [ns.yaml, db.yaml]\n",
+		"base/ns.yaml":            "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+		"base/db.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:16", ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`,
+		"overlays/prod/kustomization.yaml":    "namespace: shop\nresources: [../../base]\n",
+		"overlays/staging/kustomization.yaml": "namespace: shop\nresources: [../../base]\n",
+		"metrics/kustomization.yaml":          "namespace: shop\nresources: [ns.yaml, open.yaml]\n",
+		"metrics/ns.yaml":                     "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+		"metrics/open.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: metrics}
+spec:
+  podSelector: {}
+  ingress: [{}]
+`,
+	},
+	code: ExitError,
+	out:  "duplicate object",
+}}
+
+// TestCheckEnvironmentsCases: input that one cluster holds is checked as
+// one, not as environments that each pass.
+func TestCheckEnvironmentsCases(t *testing.T) {
+	for _, c := range environmentCases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, c.tree, "", "")
+			out, errOut, code := run(t, "", "check", dir, "--fail-on", "critical", "-o", "json")
+			if code != c.code || !strings.Contains(out, c.out) {
+				t.Errorf("exit %d, want %d with %q; stderr: %s\n%s", code, c.code, c.out, errOut, out)
+			}
+		})
+	}
+}

@@ -142,6 +142,15 @@ func fingerprint(f finding.Finding, uri string) string {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
+	// The environments a finding holds in, when not all: the same finding
+	// suppressed in one environment and not in another is two results,
+	// and code scanning takes results of one fingerprint as one alert,
+	// which the suppressed one would close. Findings of every environment
+	// (and of input without environments) keep their fingerprint.
+	for _, env := range f.Environments {
+		h.Write([]byte("env " + env))
+		h.Write([]byte{0})
+	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -235,5 +237,49 @@ func TestCheckEnvironmentsCases(t *testing.T) {
 				t.Errorf("exit %d, want %d with %q; stderr: %s\n%s", code, c.code, c.out, errOut, out)
 			}
 		})
+	}
+}
+
+// TestCheckEnvironmentsSARIFFingerprints: a finding suppressed in one
+// environment (an annotation staging's patch adds) and not in another is
+// two SARIF results with fingerprints of their own: code scanning takes
+// results of one fingerprint as one alert, which the suppressed result
+// would close, hiding prod's.
+func TestCheckEnvironmentsSARIFFingerprints(t *testing.T) {
+	tree := maps.Clone(environmentTree)
+	tree["app/overlays/staging/kustomization.yaml"] = "namespace: shop\nresources: [../../base]\npatches: [{path: ignore.yaml}]\n"
+	tree["app/overlays/staging/ignore.yaml"] = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop, annotations: {ignore.ward.dev/pod.image-not-pinned: "staging pulls by tag"}}
+`
+	dir := t.TempDir()
+	writeTree(t, dir, tree, "", "")
+	out, errOut, _ := run(t, "", "check", filepath.Join(dir, "app"), "-o", "sarif")
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				RuleID              string            `json:"ruleId"`
+				PartialFingerprints map[string]string `json:"partialFingerprints"`
+				Suppressions        []any             `json:"suppressions"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil || len(log.Runs) != 1 {
+		t.Fatalf("%v; stderr: %s\n%s", err, errOut, out)
+	}
+	seen := map[string]bool{}
+	suppressed := 0
+	for _, r := range log.Runs[0].Results {
+		fp := r.PartialFingerprints["wardFinding/v1"]
+		if seen[fp] {
+			t.Errorf("%s: two results with fingerprint %s", r.RuleID, fp)
+		}
+		seen[fp] = true
+		if r.RuleID == "pod/image-not-pinned" && len(r.Suppressions) > 0 {
+			suppressed++
+		}
+	}
+	if suppressed != 1 {
+		t.Errorf("%d suppressed pod/image-not-pinned results, want 1 (staging's)", suppressed)
 	}
 }

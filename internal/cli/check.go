@@ -169,8 +169,10 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		objs   = map[string]bool{} // the objects checked, and those skipped, in any environment
 		skips  = map[string]bool{}
 	)
-	var stdin []byte // standard input, read once for all environments
-	if len(envs) > 1 && slices.Contains(in.manifests, "-") {
+	// Standard input, read once for all environments: as PATH or as
+	// --workloads (joinWorkloads loads it in each environment too).
+	var stdin []byte
+	if len(envs) > 1 && (slices.Contains(in.manifests, "-") || slices.Contains(e.workloads, "-")) {
 		limit := e.maxInput
 		if limit <= 0 {
 			limit = manifest.DefaultMaxFileSize

@@ -283,3 +283,44 @@ metadata: {name: db, namespace: shop, annotations: {ignore.ward.dev/pod.image-no
 		t.Errorf("%d suppressed pod/image-not-pinned results, want 1 (staging's)", suppressed)
 	}
 }
+
+// TestCheckEnvironmentsStdin: standard input, as PATH or --workloads, is
+// part of every environment, though it can be read only once: no
+// environment finds it empty, and the default-deny policy given on it
+// isolates the database in staging too.
+func TestCheckEnvironmentsStdin(t *testing.T) {
+	deny := environmentTree["app/policies/deny.yaml"]
+	for _, c := range []struct {
+		name, stdin string
+		args        []string // after "check" and the app directory
+		drop        string   // a file of environmentTree left out
+	}{
+		{name: "PATH", stdin: deny, args: []string{"-"}, drop: "app/policies/deny.yaml"},
+		{name: "--workloads", stdin: strings.ReplaceAll(kustomizeDeployment, "web", "extra"), args: []string{"--workloads", "-"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tree := maps.Clone(environmentTree)
+			delete(tree, c.drop)
+			dir := t.TempDir()
+			writeTree(t, dir, tree, "", "")
+			app := filepath.Join(dir, "app")
+			prod := filepath.Join(app, "overlays", "prod")
+			out, errOut, code := run(t, c.stdin, slices.Concat([]string{"check", app}, c.args, []string{"-o", "json"})...)
+			if code != ExitFindings {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+			}
+			res := checkOutput(t, out)
+			if res.Summary.InputErrors != 0 {
+				t.Errorf("%d input errors", res.Summary.InputErrors)
+			}
+			for _, f := range res.Findings {
+				switch {
+				case f.Rule == ruleUnreadable || f.Rule == ruleInvalid:
+					t.Errorf("input error: %+v", f)
+				case f.Rule == "assert/failed" && !slices.Equal(f.Environments, []string{prod}):
+					t.Errorf("assertion failed in %v, want %s only (staging's database is isolated)", f.Environments, prod)
+				}
+			}
+		})
+	}
+}

@@ -116,13 +116,17 @@ func mergeEnvironments(envs []environment, fss [][]finding.Finding) []finding.Fi
 	if len(envs) == 1 {
 		return fss[0]
 	}
+	// The severity is part of a finding: one graver in some environments
+	// is not the same finding, and kept once as in all it would carry the
+	// severity of the first environment, which --fail-on may pass.
 	type key struct {
 		rule, file, object, message, origin string
 		line                                int
+		severity                            finding.Severity
 		suppressed                          bool
 	}
 	keyOf := func(f finding.Finding) key {
-		return key{f.Rule, f.File, f.Object, f.Message, f.Origin, f.Line, f.Suppressed != nil}
+		return key{f.Rule, f.File, f.Object, f.Message, f.Origin, f.Line, f.Severity, f.Suppressed != nil}
 	}
 	in := map[key][]string{}
 	var order []finding.Finding

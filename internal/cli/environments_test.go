@@ -2,12 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardsec/ward/finding"
 )
 
 // environmentTree is a repository with one application in two overlays
@@ -320,6 +323,36 @@ func TestCheckEnvironmentsStdin(t *testing.T) {
 				case f.Rule == "assert/failed" && !slices.Equal(f.Environments, []string{prod}):
 					t.Errorf("assertion failed in %v, want %s only (staging's database is isolated)", f.Environments, prod)
 				}
+			}
+		})
+	}
+}
+
+// TestCheckEnvironmentsMerge: findings are merged across environments
+// only when they are the same, severity included: kept once as holding in
+// all, a finding graver in prod would carry staging's severity, which
+// --fail-on may pass.
+func TestCheckEnvironmentsMerge(t *testing.T) {
+	envs := []environment{{name: "prod"}, {name: "staging"}}
+	f := finding.Finding{Rule: "pod/x", File: "base/web.yaml", Line: 3, Object: "shop/Deployment/web", Message: "m"}
+	at := func(sev finding.Severity) finding.Finding { g := f; g.Severity = sev; return g }
+	for _, c := range []struct {
+		name string
+		fss  [][]finding.Finding
+		want []string // severity [environments] of each finding merged
+	}{
+		{"same in both", [][]finding.Finding{{at(finding.High)}, {at(finding.High)}}, []string{"high []"}},
+		{"graver in prod", [][]finding.Finding{{at(finding.Critical)}, {at(finding.High)}}, []string{"critical [prod]", "high [staging]"}},
+		{"graver in staging", [][]finding.Finding{{at(finding.Low)}, {at(finding.High)}}, []string{"low [prod]", "high [staging]"}},
+		{"twice in one", [][]finding.Finding{{at(finding.High), at(finding.High)}, {}}, []string{"high [prod]"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, m := range mergeEnvironments(envs, c.fss) {
+				got = append(got, fmt.Sprintf("%s %v", m.Severity, m.Environments))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("merged %v, want %v", got, c.want)
 			}
 		})
 	}

@@ -16,16 +16,16 @@ import (
 // chart rendered per cluster. Each renders the same objects, and one
 // cluster never holds both: modelled together they are duplicate objects.
 // So when kustomizations or charts that `ward check` renders emit the same
-// object (kind, namespace and name), each of them is an environment of its
+// workload (kind, namespace and name), each of them is an environment of its
 // own: it is checked with the rest of the input that collides with none
 // of them (plain manifests, other kustomizations and charts), as one
 // cluster; the findings of all environments are merged, and a finding that
 // does not hold in every environment names those it holds in. An object
 // of a plain manifest file that a kustomization or a chart emits too is
 // still a duplicate (an input error): it is one cluster's input twice; so
-// is a cluster-scoped object (a Namespace, a ClusterRole) that two
-// kustomizations or charts emit and no namespaced object makes
-// environments of (see environments).
+// is any other object (a Namespace, a policy) that two kustomizations or
+// charts emit when no workload they share makes environments of them
+// (see environments).
 //
 // What is given up: the environments are not combined with one another,
 // so two applications with overlays each (app1/overlays/prod and
@@ -40,7 +40,7 @@ type environment struct {
 }
 
 // environments returns the environments of in: in itself when no two
-// kustomizations or charts it renders emit the same object.
+// kustomizations or charts it renders emit the same workload.
 func (e *env) environments(in *inputs) []environment {
 	// The rendered streams by directory: a chart renders one stream per
 	// template, a kustomization one.
@@ -56,7 +56,7 @@ func (e *env) environments(in *inputs) []environment {
 	if len(dirs) < 2 {
 		return whole
 	}
-	// The objects each directory emits, read on their own (errors are
+	// The workloads each directory emits, read on their own (errors are
 	// reported by the load of each environment).
 	emits := map[manifest.Ref][]int{}
 	for i, d := range dirs {
@@ -64,17 +64,17 @@ func (e *env) environments(in *inputs) []environment {
 		if set == nil {
 			continue
 		}
+		// Only workloads make environments: overlays of one application
+		// each emit its workloads, while unrelated kustomizations and
+		// charts often emit the same Namespace, ClusterRole or policy
+		// (a component each includes). Counted, those would be checked
+		// apart, never as the one cluster they are: a policy of one that
+		// opens the other's database would go unseen. Left out, such a
+		// shared object stays a duplicate-object input error, as it was.
 		seen := map[manifest.Ref]bool{}
-		for _, o := range set.Objects {
-			// Only namespaced objects make environments. Unrelated
-			// kustomizations and charts often each emit the Namespace (or
-			// a ClusterRole) they share: counted, they would be checked
-			// apart, never as the one cluster they are (a policy of one
-			// that opens the other's database unseen). Left out, such a
-			// shared object stays a duplicate-object input error, as it
-			// was; overlays of one application share namespaced objects.
-			ref := o.Ref()
-			if ref.Namespace != "" && !seen[ref] {
+		for _, w := range set.Workloads {
+			ref := manifest.Ref{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+			if !seen[ref] {
 				seen[ref] = true
 				emits[ref] = append(emits[ref], i)
 			}

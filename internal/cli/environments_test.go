@@ -226,6 +226,40 @@ spec:
 	},
 	code: ExitError,
 	out:  "duplicate object",
+}, {
+	// Two applications of one namespace include the same component, a
+	// default-deny policy; the second's policy opens every pod of the
+	// namespace, the first's database among them. They share no
+	// workload: one cluster, not environments.
+	name: "shared component policy",
+	tree: map[string]string{
+		"components/deny/kustomization.yaml": "resources: [deny.yaml]\n",
+		"components/deny/deny.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`,
+		"db/kustomization.yaml": "namespace: shop\nresources: [../components/deny, db.yaml]\n",
+		"db/db.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:16", ports: [{containerPort: 5432}]}]}
+`,
+		"metrics/kustomization.yaml": "namespace: shop\nresources: [../components/deny, open.yaml]\n",
+		"metrics/open.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: metrics}
+spec:
+  podSelector: {}
+  ingress: [{}]
+`,
+	},
+	code: ExitError,
+	out:  "duplicate object",
 }}
 
 // TestCheckEnvironmentsCases: input that one cluster holds is checked as

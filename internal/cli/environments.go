@@ -134,7 +134,7 @@ func mergeEnvironments(envs []environment, fss [][]finding.Finding) []finding.Fi
 		for _, f := range fs {
 			k := keyOf(f)
 			if names := in[k]; len(names) > 0 && names[len(names)-1] == envs[i].name {
-				continue // twice in one environment: kept twice, as it was
+				continue // twice in one environment: named once, kept once
 			}
 			if len(in[k]) == 0 {
 				order = append(order, f)

@@ -134,6 +134,13 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		{iifname, lookup(ports, true), accept},
 		append(etherType(unix.ETH_P_ARP), iifname, src(r2, 14, 4), lookup(v4, false), accept),
 		append(etherType(unix.ETH_P_ARP), src(r1, 14, 4), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 0, 0, 0}}, accept),
+		// A router advertisement from a container, from any source
+		// (a link-local one passes the next rule): the others would
+		// take it for their router and send it their traffic.
+		append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-router-advert"]}},
+			&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}),
 		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16),
 			&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 16, Mask: append([]byte{0xff, 0xc0}, make([]byte, 14)...), Xor: make([]byte, 16)},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: fe80[:]}, accept),
@@ -166,13 +173,23 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
 	}
-	// TCP, UDP and every protocol but ICMPv6 (neighbour discovery) over
-	// link-local IPv6 addresses, which no rule can tell apart, to a bound
-	// port.
+	// TCP, UDP and every protocol but ICMPv6 over link-local IPv6
+	// addresses, which no rule can tell apart, to a bound port; then
+	// every ICMPv6 type but neighbour, router and multicast listener
+	// discovery (ndTypes: 130 to 136, 143), which is all IPv6 needs of a
+	// link: echo requests and errors between link-local addresses would
+	// otherwise reach a container whatever its ingress policies say (the
+	// inet table's maps hold no link-local address).
 	for _, dst := range []bool{false, true} {
 		fwdRules = append(fwdRules, slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}), slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Range{Op: expr.CmpOpNeq, Register: r1, FromData: []byte{ndFirst}, ToData: []byte{ndLast}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{ndMLDv2}},
 			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 		}))
 	}
@@ -206,6 +223,17 @@ func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 		conn.AddRule(r) // lookups name their sets: the kernel finds them in the batch
 	}
 	return nil
+}
+
+// The ICMPv6 types of ndTypes, as the bridge table matches them: the
+// range from ndFirst to ndLast (multicast listener query, report and done,
+// router solicitation and advertisement, neighbour solicitation and
+// advertisement) and ndMLDv2 (TestNDTypeRange checks they agree).
+const ndFirst, ndLast, ndMLDv2 = 130, 136, 143
+
+// icmpv6Type loads an ICMPv6 message's type into reg.
+func icmpv6Type(reg uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1}
 }
 
 // linkLocal is IPv6's link-local prefix.

@@ -468,14 +468,19 @@ const (
 // addresses (an ARP sender likewise; IPv6 link-local and unspecified
 // sources, for neighbour discovery, too), and drops the rest from bound
 // ports, logging at most 10 a second: VLAN-tagged frames (VLAN 0
-// included) from a bound port match no accept and are dropped too.
+// included) from a bound port match no accept and are dropped too. A
+// router advertisement from a bound port is dropped first, whatever its
+// source: a container is never the router of a Docker bridge, and its
+// advertisement would make the others route through it (a default route,
+// a hop limit, an MTU of its choosing) past every address binding.
 // Chain forward drops VLAN-tagged frames bound for a bound port (which
 // br_netfilter would hand to no inet hook unless
-// bridge-nf-filter-vlan-tagged is on), drops packets of every protocol but
-// ICMPv6 to or from a link-local IPv6 address bound for a bound port (no
-// rule can tell containers' link-local addresses apart, so they are
-// denied whatever the policies say; neighbour discovery keeps working),
-// and marks each broadcast or
+// bridge-nf-filter-vlan-tagged is on), drops packets to or from a
+// link-local IPv6 address bound for a bound port but neighbour, router and
+// multicast listener discovery (ICMPv6 types 130 to 136 and 143: no rule
+// can tell containers' link-local addresses apart, so they are denied
+// whatever the policies say, ICMPv6 echo and errors included; neighbour
+// discovery keeps working), and marks each broadcast or
 // multicast packet with its output port's Binding.Mark, so that the inet
 // table judges it by the ingress of the container it reaches.
 func (r *Ruleset) BridgeString() string {
@@ -506,6 +511,7 @@ func (r *Ruleset) BridgeString() string {
 			"iifname != @" + BridgePorts + " accept",
 			"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
 			"arp saddr ip 0.0.0.0 accept",
+			"icmpv6 type nd-router-advert counter drop",
 			"ip6 saddr fe80::/10 accept",
 			"ip6 saddr :: accept",
 			"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
@@ -523,7 +529,9 @@ func (r *Ruleset) BridgeString() string {
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
 		"ip6 saddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+		"ip6 saddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
 		"ip6 daddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+		"ip6 daddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
 		"ip daddr 224.0.0.0/4 oifname vmap @" + BridgeMarks,
 		"ip daddr 255.255.255.255 oifname vmap @" + BridgeMarks,
 		"ip6 daddr ff00::/8 oifname vmap @" + BridgeMarks,

@@ -218,3 +218,120 @@ func TestLinkLocalICMPv6(t *testing.T) {
 			got.echo, got.ns, got.route, want)
 	}
 }
+
+// neighbour returns host id's neighbour cache entry for ip: its MAC
+// address, or "" when there is none.
+func neighbour(t *testing.T, l *lab.Lab, id string, ip netip.Addr) string {
+	t.Helper()
+	var mac string
+	if err := l.InHost(id, func() error {
+		ns, err := netlink.NeighList(0, netlink.FAMILY_V6)
+		for _, n := range ns {
+			if a, ok := netip.AddrFromSlice(n.IP); ok && a == ip {
+				mac = n.HardwareAddr.String()
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("%s: neighbours: %v", id, err)
+	}
+	return mac
+}
+
+// TestNeighbourAdvertSpoof attacks the spoof scenario's IPv6 neighbour
+// cache: once c has resolved b's address, a sends unsolicited neighbour
+// advertisements (override flag), from its own link-local address, to
+// all nodes and to c, claiming b's address for a's MAC address. The
+// bridge table binds sources, not targets: c took them and sent a its
+// packets for b. With the plan's ruleset, c's raw ICMPv6 socket never sees
+// them and c's entry for b keeps b's MAC address, while a's advertisements
+// for its own global and link-local addresses still arrive. Without the
+// bridge table (negative control) the spoofed ones arrive and c's entry
+// for b becomes a's MAC address.
+func TestNeighbourAdvertSpoof(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	l := startLab(t, plan.Hosts)
+	a, b, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/b"), hostEth0(t, l, "spoof/c")
+	a6, b6, c6 := netip.MustParseAddr("fd00:9::1"), netip.MustParseAddr("fd00:9::2"), netip.MustParseAddr("fd00:9::3")
+	sock := icmpv6Socket(t, l, "spoof/c")
+	allNodes := netip.MustParseAddr("ff02::1")
+	allNodesMAC, _ := ethframe.GroupMAC(allNodes)
+	n := 0
+	// advertise sends a's advertisement for target, to all nodes and to
+	// c, and reports whether c's socket saw it.
+	advertise := func(target netip.Addr) bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-na-%d-%d", os.Getpid(), n)
+		opt := append([]byte{200, byte((len(marker) + 2 + 7) / 8)}, marker...)
+		opt = append(opt, make([]byte, int(opt[1])*8-len(opt))...)
+		tg := target.As16()
+		body := slices.Concat([]byte{0x20, 0, 0, 0}, tg[:], []byte{2, 1}, a.mac, opt) // override; target link-layer address: a's
+		for _, to := range []struct {
+			mac net.HardwareAddr
+			ip  netip.Addr
+		}{{allNodesMAC, allNodes}, {c.mac, c.ll}} {
+			f, err := ethframe.ICMPv6(a.mac, to.mac, a.ll, to.ip, 136, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sendRaw(t, l, "spoof/a", a, f)
+		}
+		return received(sock, marker, testTimeout)
+	}
+	// resolve makes c resolve b's address (a datagram to it) and returns
+	// c's entry for it.
+	resolve := func() string {
+		t.Helper()
+		var conn *net.UDPConn
+		if err := l.InHost("spoof/c", func() (err error) {
+			conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c6, 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := conn.WriteToUDPAddrPort([]byte("resolve"), netip.AddrPortFrom(b6, 9)); err != nil {
+				t.Fatal(err)
+			}
+			if mac := neighbour(t, l, "spoof/c", b6); mac != "" {
+				return mac
+			}
+		}
+		t.Fatalf("c did not resolve %s", b6)
+		return ""
+	}
+
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	if mac := resolve(); mac != b.mac.String() {
+		t.Fatalf("c resolved %s to %s, want b's %s", b6, mac, b.mac)
+	}
+	if advertise(b6) {
+		t.Errorf("a's advertisement for b's %s reached c", b6)
+	}
+	if mac := neighbour(t, l, "spoof/c", b6); mac != b.mac.String() {
+		t.Errorf("after a's advertisement, c's entry for %s is %s, want b's %s", b6, mac, b.mac)
+	}
+	for _, own := range []netip.Addr{a6, a.ll} {
+		if !advertise(own) {
+			t.Errorf("a's advertisement for its own %s did not reach c", own)
+		}
+	}
+
+	noBridge := *plan.Ruleset
+	noBridge.Bindings = nil
+	if err := l.Load(&noBridge); err != nil {
+		t.Fatal(err)
+	}
+	if !advertise(b6) {
+		t.Errorf("without the bridge table, a's advertisement for %s did not reach c: the test cannot see the hole", b6)
+	}
+	if mac := neighbour(t, l, "spoof/c", b6); mac != a.mac.String() {
+		t.Errorf("without the bridge table, c's entry for %s is %s, want a's %s (the test cannot see the hole)", b6, mac, a.mac)
+	}
+}

@@ -115,6 +115,12 @@ func TestApply(t *testing.T) {
 	if st.Stats != rs.Stats() {
 		t.Errorf("Status stats = %+v, want %+v", st.Stats, rs.Stats())
 	}
+	// Apply deletes its swap table once Ward's is replaced; Remove
+	// deletes one that an Apply killed half-way left.
+	if tables := n.nft(t, "list", "tables"); strings.Contains(tables, firewall.SwapTableName) {
+		t.Errorf("swap table left after Apply:\n%s", tables)
+	}
+	n.nft(t, "add", "table", "inet", firewall.SwapTableName)
 	if err := firewall.Remove(n.conn); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}

@@ -68,6 +68,8 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 	// told about, and `nft list` would print them byte-swapped).
 	marks := &nftables.Set{Table: t, Name: BridgeMarks, IsMap: true, KeyType: nftables.TypeIFName,
 		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
+	ndMap := &nftables.Set{Table: t, Name: BridgeND, IsMap: true, KeyType: nftables.TypeIFName,
+		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
 	markChains := map[uint32]*nftables.Chain{}
 	for _, b := range bindings {
 		if markChains[b.Mark] != nil {
@@ -81,14 +83,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 		}})
 	}
-	var pe, e4, e6, me []nftables.SetElement
-	for _, b := range bindings {
+	ndJumps, ndcs := ndChains(bindings)
+	var pe, e4, e6, me, ne []nftables.SetElement
+	for i, b := range bindings {
 		name, err := ifname(b.Port)
 		if err != nil {
 			return nil, err
 		}
 		pe = append(pe, nftables.SetElement{Key: name})
 		me = append(me, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: markChain(b.Mark)}})
+		ne = append(ne, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: ndJumps[i]}})
 		for _, a := range b.Addrs {
 			switch {
 			case a.Is4():
@@ -102,9 +106,9 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 			}
 		}
 	}
-	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {marks, me}}
+	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {marks, me}, {ndMap, ne}}
 	if unbound {
-		o.sets = []setElems{{ports, pe}, {marks, me}}
+		o.sets = []setElems{{ports, pe}, {marks, me}} // no nd_ports: nothing looks it up
 	}
 
 	const r1, r2 = 1, 2 // 16-byte registers: an ifname fills r1, the address follows in r2
@@ -134,6 +138,19 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		{iifname, lookup(ports, true), accept},
 		append(etherType(unix.ETH_P_ARP), iifname, src(r2, 14, 4), lookup(v4, false), accept),
 		append(etherType(unix.ETH_P_ARP), src(r1, 14, 4), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 0, 0, 0}}, accept),
+		// A router advertisement from a container, from any source
+		// (a link-local one passes the next rule): the others would
+		// take it for their router and send it their traffic.
+		append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-router-advert"]}},
+			&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}),
+		// A neighbour advertisement, from any source, to its port's
+		// check of the target (ndChains).
+		append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-neighbor-advert"]}},
+			iifname, &expr.Lookup{SourceRegister: r1, SetName: ndMap.Name, IsDestRegSet: true, DestRegister: 0}),
 		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16),
 			&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 16, Mask: append([]byte{0xff, 0xc0}, make([]byte, 14)...), Xor: make([]byte, 16)},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: fe80[:]}, accept),
@@ -146,6 +163,27 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		for _, exprs := range rules {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: pre, Exprs: exprs})
 		}
+	}
+	// The target of an advertisement (16 bytes at offset 8 of the ICMPv6
+	// message): a link-local address, or one of the port's.
+	target := func(n uint32) *expr.Payload {
+		return &expr.Payload{DestRegister: r1, Base: expr.PayloadBaseTransportHeader, Offset: 8, Len: n}
+	}
+	ret := &expr.Verdict{Kind: expr.VerdictReturn}
+	if unbound {
+		ndcs = nil // no prerouting chain, nothing jumps there
+	}
+	for _, nc := range ndcs {
+		c := &nftables.Chain{Name: nc.name, Table: t}
+		o.chains = append(o.chains, c)
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{target(2),
+			&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 2, Mask: []byte{0xff, 0xc0}, Xor: []byte{0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0xfe, 0x80}}, ret}})
+		for _, a := range nc.addrs {
+			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{target(16),
+				&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: a.AsSlice()}, ret}})
+		}
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}})
 	}
 
 	// Chain forward: VLAN-tagged frames to a bound port are dropped;
@@ -166,13 +204,23 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
 	}
-	// TCP, UDP and every protocol but ICMPv6 (neighbour discovery) over
-	// link-local IPv6 addresses, which no rule can tell apart, to a bound
-	// port.
+	// TCP, UDP and every protocol but ICMPv6 over link-local IPv6
+	// addresses, which no rule can tell apart, to a bound port; then
+	// every ICMPv6 type but neighbour, router and multicast listener
+	// discovery (ndTypes: 130 to 136, 143), which is all IPv6 needs of a
+	// link: echo requests and errors between link-local addresses would
+	// otherwise reach a container whatever its ingress policies say (the
+	// inet table's maps hold no link-local address).
 	for _, dst := range []bool{false, true} {
 		fwdRules = append(fwdRules, slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}), slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Range{Op: expr.CmpOpNeq, Register: r1, FromData: []byte{ndFirst}, ToData: []byte{ndLast}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{ndMLDv2}},
 			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 		}))
 	}
@@ -206,6 +254,17 @@ func (o *bridgeObjects) queue(conn *nftables.Conn) error {
 		conn.AddRule(r) // lookups name their sets: the kernel finds them in the batch
 	}
 	return nil
+}
+
+// The ICMPv6 types of ndTypes, as the bridge table matches them: the
+// range from ndFirst to ndLast (multicast listener query, report and done,
+// router solicitation and advertisement, neighbour solicitation and
+// advertisement) and ndMLDv2 (TestNDTypeRange checks they agree).
+const ndFirst, ndLast, ndMLDv2 = 130, 136, 143
+
+// icmpv6Type loads an ICMPv6 message's type into reg.
+func icmpv6Type(reg uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1}
 }
 
 // linkLocal is IPv6's link-local prefix.
@@ -253,6 +312,56 @@ func addrPrefix(reg uint32, p netip.Prefix, dst bool) []expr.Any {
 	}
 }
 
+// ndChain is a chain of the bridge table that lets a neighbour
+// advertisement from a port through only if its target is a link-local
+// address or one of addrs, the port's IPv6 addresses.
+type ndChain struct {
+	name  string
+	addrs []netip.Addr
+}
+
+// ndChainNone is the chain of the ports without an IPv6 address.
+const ndChainNone = "nd_none"
+
+// ndChains returns the chain each binding's neighbour advertisements jump
+// to (nd_<n> for the n-th binding with IPv6 addresses, nd_none for the
+// others) and those chains, nd_none first if any binding uses it, as
+// BridgeString writes them and translateBridge adds them.
+func ndChains(bindings []Binding) (jumps []string, chains []ndChain) {
+	var own []ndChain
+	none := false
+	for _, b := range bindings {
+		var v6 []netip.Addr
+		for _, a := range b.Addrs {
+			if a.Is6() && !a.Is4In6() {
+				v6 = append(v6, a)
+			}
+		}
+		if len(v6) == 0 {
+			none = true
+			jumps = append(jumps, ndChainNone)
+			continue
+		}
+		c := ndChain{name: fmt.Sprintf("nd_%d", len(own)), addrs: v6}
+		own = append(own, c)
+		jumps = append(jumps, c.name)
+	}
+	if none {
+		chains = append(chains, ndChain{name: ndChainNone})
+	}
+	return jumps, append(chains, own...)
+}
+
+// ndElements renders the elements of map nd_ports as nft lists them.
+func ndElements(bindings []Binding) []string {
+	jumps, _ := ndChains(bindings)
+	out := make([]string, len(bindings))
+	for i, b := range bindings {
+		out[i] = strconv.Quote(b.Port) + " : jump " + jumps[i]
+	}
+	return out
+}
+
 // bindingElements renders the bindings' set elements as BridgeString
 // writes them: the ports, and the (port, address) pairs of each family.
 func bindingElements(bindings []Binding) (ports, v4, v6, marks []string) {
@@ -291,7 +400,7 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}
 	ports, v4, v6, marks := bindingElements(rs.Bindings)
-	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks}
+	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings)}
 	var out []string
 	for _, se := range want.sets {
 		name := se.set.Name
@@ -307,7 +416,7 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		var got []string
 		for _, e := range elems {
 			k := decodeBinding(e.Key)
-			if name == BridgeMarks {
+			if name == BridgeMarks || name == BridgeND {
 				v := e.VerdictData
 				if v == nil && len(e.Val) > 0 {
 					if v, err = decodeVerdict(e.Val); err != nil {

@@ -158,7 +158,12 @@
 // Apply loads a Ruleset into the kernel through netlink (no nft binary):
 // in one batch it deletes Ward's table if present and adds the new one,
 // so the kernel switches atomically from the old ruleset to the new, and
-// a batch it rejects changes nothing. The expressions are those nft
+// a batch it rejects changes nothing. Since the kernel's lookups in a
+// batch's new interval maps can miss for a moment after its rules go live
+// (an isolated container's ingress then skipped), the new ruleset is
+// first loaded into a table of its own, SwapTableName, which judges every
+// packet beside the old table while Ward's table is replaced, and is
+// deleted afterwards. The expressions are those nft
 // generates for Ruleset.String, so `nft list table inet ward` prints that
 // text back (with counter values). Remove deletes the table; Status
 // reports whether it is present and what it holds. NewConn makes a

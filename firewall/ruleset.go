@@ -456,6 +456,7 @@ const (
 	BridgeChain     = "prerouting"
 	BridgeForward   = "forward"
 	BridgeMarks     = "port_marks"
+	BridgeND        = "nd_ports"
 	BridgePriority  = -300 // "dstnat": before br_netfilter hands frames to the inet hooks
 	SpoofLogPrefix  = "ward-spoof "
 	spoofLogRateSec = 10
@@ -468,14 +469,27 @@ const (
 // addresses (an ARP sender likewise; IPv6 link-local and unspecified
 // sources, for neighbour discovery, too), and drops the rest from bound
 // ports, logging at most 10 a second: VLAN-tagged frames (VLAN 0
-// included) from a bound port match no accept and are dropped too.
+// included) from a bound port match no accept and are dropped too. A
+// router advertisement from a bound port is dropped first, whatever its
+// source: a container is never the router of a Docker bridge, and its
+// advertisement would make the others route through it (a default route,
+// a hop limit, an MTU of its choosing) past every address binding. A
+// neighbour advertisement from a bound port jumps (map nd_ports) to its
+// port's chain nd_<n>, which drops it unless its target is a link-local
+// address or one of the port's IPv6 addresses (nd_none, of the ports
+// without any, only the former): the source binding does not cover the
+// target, and an advertisement for another container's address, from
+// the sender's own link-local or bound address, would rewrite its
+// neighbours' cache entries for that address to the sender's MAC address
+// and send it their packets.
 // Chain forward drops VLAN-tagged frames bound for a bound port (which
 // br_netfilter would hand to no inet hook unless
-// bridge-nf-filter-vlan-tagged is on), drops packets of every protocol but
-// ICMPv6 to or from a link-local IPv6 address bound for a bound port (no
-// rule can tell containers' link-local addresses apart, so they are
-// denied whatever the policies say; neighbour discovery keeps working),
-// and marks each broadcast or
+// bridge-nf-filter-vlan-tagged is on), drops packets to or from a
+// link-local IPv6 address bound for a bound port but neighbour, router and
+// multicast listener discovery (ICMPv6 types 130 to 136 and 143: no rule
+// can tell containers' link-local addresses apart, so they are denied
+// whatever the policies say, ICMPv6 echo and errors included; neighbour
+// discovery keeps working), and marks each broadcast or
 // multicast packet with its output port's Binding.Mark, so that the inet
 // table judges it by the ingress of the container it reaches.
 func (r *Ruleset) BridgeString() string {
@@ -499,6 +513,15 @@ func (r *Ruleset) BridgeString() string {
 		b.WriteString("\t\telements = { " + strings.Join(marks, ",\n\t\t\t     ") + " }\n")
 	}
 	b.WriteString("\t}\n\n")
+	nd := ndElements(r.Bindings)
+	_, ndc := ndChains(r.Bindings)
+	if !r.Unbound {
+		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeND)
+		if len(nd) > 0 {
+			b.WriteString("\t\telements = { " + strings.Join(nd, ",\n\t\t\t     ") + " }\n")
+		}
+		b.WriteString("\t}\n\n")
+	}
 	var pre []string
 	if !r.Unbound {
 		pre = []string{
@@ -506,6 +529,8 @@ func (r *Ruleset) BridgeString() string {
 			"iifname != @" + BridgePorts + " accept",
 			"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
 			"arp saddr ip 0.0.0.0 accept",
+			"icmpv6 type nd-router-advert counter drop",
+			"icmpv6 type nd-neighbor-advert iifname vmap @" + BridgeND,
 			"ip6 saddr fe80::/10 accept",
 			"ip6 saddr :: accept",
 			"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
@@ -523,7 +548,9 @@ func (r *Ruleset) BridgeString() string {
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
 		"ip6 saddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+		"ip6 saddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
 		"ip6 daddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+		"ip6 daddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
 		"ip daddr 224.0.0.0/4 oifname vmap @" + BridgeMarks,
 		"ip daddr 255.255.255.255 oifname vmap @" + BridgeMarks,
 		"ip6 daddr ff00::/8 oifname vmap @" + BridgeMarks,
@@ -538,6 +565,15 @@ func (r *Ruleset) BridgeString() string {
 		}
 		seen[bd.Mark] = true
 		fmt.Fprintf(&b, "\n\tchain %s {\n\t\tmeta mark set %s\n\t}\n", markChain(bd.Mark), markString(bd.Mark))
+	}
+	if !r.Unbound {
+		for _, c := range ndc {
+			fmt.Fprintf(&b, "\n\tchain %s {\n\t\t@th,64,16 & 0xffc0 == 0xfe80 return\n", c.name)
+			for _, a := range c.addrs {
+				fmt.Fprintf(&b, "\t\t@th,64,128 0x%x return\n", a.AsSlice())
+			}
+			b.WriteString("\t\tcounter drop\n\t}\n")
+		}
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -73,6 +73,41 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 	return slices.Concat(eth, ip, udp), nil
 }
 
+// ICMPv6 builds an Ethernet frame from srcMAC to dstMAC holding an IPv6
+// packet from src to dst (hop limit 255, as neighbour discovery requires
+// of its messages, RFC 4861) with an ICMPv6 message of type typ and code
+// 0 whose body (what follows the checksum, at most 1392 bytes) is body,
+// with a valid checksum: a router advertisement or an echo request a host
+// sends as is, whatever its own stack would allow.
+func ICMPv6(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, typ byte, body []byte) ([]byte, error) {
+	if len(srcMAC) != 6 || len(dstMAC) != 6 {
+		return nil, fmt.Errorf("MAC addresses %s, %s: want 6 bytes each", srcMAC, dstMAC)
+	}
+	if !src.Is6() || !dst.Is6() || src.Is4In6() || dst.Is4In6() {
+		return nil, fmt.Errorf("%s -> %s: want two IPv6 addresses", src, dst)
+	}
+	if len(body) > 1392 {
+		return nil, fmt.Errorf("body of %d bytes: too long", len(body))
+	}
+	msg := slices.Concat([]byte{typ, 0, 0, 0}, body)
+	n := uint16(len(msg)) // #nosec G115 -- at most 1396, checked above
+	s, d := src.As16(), dst.As16()
+	pseudo := append(binary.BigEndian.AppendUint32(slices.Concat(s[:], d[:]), uint32(n)), 0, 0, 0, unix.IPPROTO_ICMPV6)
+	binary.BigEndian.PutUint16(msg[2:4], checksum(slices.Concat(pseudo, msg)))
+	ip := make([]byte, 40)
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:6], n)
+	ip[6] = unix.IPPROTO_ICMPV6
+	ip[7] = 255
+	copy(ip[8:24], s[:])
+	copy(ip[24:40], d[:])
+	eth := make([]byte, 14)
+	copy(eth[0:6], dstMAC)
+	copy(eth[6:12], srcMAC)
+	binary.BigEndian.PutUint16(eth[12:14], unix.ETH_P_IPV6)
+	return slices.Concat(eth, ip, msg), nil
+}
+
 // checksum is the Internet checksum of b (RFC 1071).
 func checksum(b []byte) uint16 {
 	var sum uint32

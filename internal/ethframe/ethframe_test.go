@@ -120,3 +120,53 @@ func TestTagAndGroupMAC(t *testing.T) {
 		t.Error("GroupMAC(10.0.0.255): a unicast address is not a group")
 	}
 }
+
+// TestICMPv6 checks the frames ICMPv6 builds: the layout, hop limit 255
+// (receivers drop neighbour discovery with any other) and a checksum that
+// verifies over the pseudo-header; and the errors.
+func TestICMPv6(t *testing.T) {
+	srcMAC, dstMAC := net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
+	src, dst := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("ff02::1")
+	body := []byte("ward-test body")
+	f, err := ethframe.ICMPv6(srcMAC, dstMAC, src, dst, 134, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) != 14+40+4+len(body) || !bytes.Equal(f[0:6], dstMAC) || !bytes.Equal(f[6:12], srcMAC) || binary.BigEndian.Uint16(f[12:14]) != 0x86dd {
+		t.Fatalf("frame % x", f)
+	}
+	ip, msg := f[14:54], f[54:]
+	if ip[0] != 0x60 || ip[6] != 58 || ip[7] != 255 || int(binary.BigEndian.Uint16(ip[4:6])) != len(msg) ||
+		!bytes.Equal(ip[8:24], src.AsSlice()) || !bytes.Equal(ip[24:40], dst.AsSlice()) {
+		t.Errorf("IPv6 header % x", ip)
+	}
+	if msg[0] != 134 || msg[1] != 0 || !bytes.Equal(msg[4:], body) {
+		t.Errorf("ICMPv6 message % x", msg)
+	}
+	pseudo := slices.Concat(src.AsSlice(), dst.AsSlice(), []byte{0, 0}, ip[4:6], []byte{0, 0, 0, 58})
+	var s uint32
+	for b := slices.Concat(pseudo, msg, []byte{0}[:len(msg)%2]); len(b) >= 2; b = b[2:] {
+		s += uint32(b[0])<<8 | uint32(b[1])
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	if s != 0xffff {
+		t.Errorf("ICMPv6 checksum does not verify (%#x)", s)
+	}
+	for _, c := range []struct {
+		name     string
+		mac      net.HardwareAddr
+		src, dst netip.Addr
+		body     []byte
+	}{
+		{"IPv4", srcMAC, netip.MustParseAddr("10.0.0.1"), dst, body},
+		{"mapped", srcMAC, netip.MustParseAddr("::ffff:10.0.0.1"), dst, body},
+		{"MAC", net.HardwareAddr{1, 2, 3}, src, dst, body},
+		{"long", srcMAC, src, dst, make([]byte, 1393)},
+	} {
+		if _, err := ethframe.ICMPv6(c.mac, dstMAC, c.src, c.dst, 128, c.body); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}

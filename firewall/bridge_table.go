@@ -232,6 +232,28 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		match = append(match, dstPrefix(r1, p)...)
 		fwdRules = append(fwdRules, append(match, setMark...))
 	}
+	if !unbound {
+		// bridgeDestRules: a unicast packet leaving through a bound port
+		// is addressed to one of the port's addresses.
+		for _, f := range []struct {
+			proto uint16
+			off   uint32
+			below []byte // the first group (IPv4) or link-local (IPv6) address
+			set   *nftables.Set
+		}{
+			{unix.ETH_P_IP, 16, []byte{224, 0, 0, 0}, v4},
+			{unix.ETH_P_IPV6, 24, fe80[:], v6},
+		} {
+			n := uint32(len(f.below)) // #nosec G115 -- 4 or 16
+			fwdRules = append(fwdRules, slices.Concat(skbProto(f.proto), []expr.Any{
+				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: n},
+				&expr.Cmp{Op: expr.CmpOpLt, Register: r1, Data: f.below},
+				oifname, lookup(ports, false),
+				oifname, &expr.Payload{DestRegister: r2, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: n},
+				lookup(f.set, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+			}))
+		}
+	}
 	for _, exprs := range fwdRules {
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: fwd, Exprs: exprs})
 	}

@@ -557,6 +557,11 @@ func (r *Ruleset) BridgeString() string {
 	} {
 		b.WriteString("\t\t" + l + "\n")
 	}
+	if !r.Unbound {
+		for _, l := range bridgeDestRules {
+			b.WriteString("\t\t" + l + "\n")
+		}
+	}
 	b.WriteString("\t}\n")
 	seen := map[uint32]bool{}
 	for _, bd := range r.Bindings {
@@ -638,6 +643,22 @@ func (m *MarkMap) elementStrings() []string {
 		out[i] = markString(e.Mark) + " : " + e.Verdict.String()
 	}
 	return out
+}
+
+// bridgeDestRules bind destinations as the prerouting chain binds
+// sources: a unicast packet (below the group addresses, and for IPv6
+// below the link-local ones, which the rules before judge) leaving
+// through a bound port must be addressed to one of the port's addresses.
+// A container that sends frames with another's MAC address as their
+// source (and its own IP address, which its binding admits) moves that
+// MAC address to its own port in the bridge's forwarding database, and
+// the bridge then forwards the other container's unicast traffic to it:
+// these rules drop it there, so it is lost (until the other container
+// sends again) rather than read. They need no MAC address: the bindings
+// know each port's IP addresses.
+var bridgeDestRules = []string{
+	"ip daddr < 224.0.0.0 oifname @" + BridgePorts + " oifname . ip daddr != @" + BridgeAddrs4 + " counter drop",
+	"ip6 daddr < fe80:: oifname @" + BridgePorts + " oifname . ip6 daddr != @" + BridgeAddrs6 + " counter drop",
 }
 
 // SetSelf names the sets of the containers' (address . address) pairs

@@ -17,29 +17,6 @@ import (
 	"github.com/wardsec/ward/lab"
 )
 
-// sendRaw4 sends an IPv4 frame from host id's eth0 through an AF_PACKET
-// socket, bypassing its stack, three times.
-func sendRaw4(t *testing.T, l *lab.Lab, id string, e eth0Of, frame []byte) {
-	t.Helper()
-	if err := l.InHost(id, func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		to := &unix.SockaddrLinklayer{Ifindex: e.index, Protocol: ethframe.Htons(unix.ETH_P_IP), Halen: 6}
-		copy(to.Addr[:], frame[:6])
-		for range 3 {
-			if err := unix.Sendto(fd, frame, 0, to); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("send from %s: %v", id, err)
-	}
-}
-
 // udpAny opens a UDP socket of host id bound to 0.0.0.0:port, which also
 // takes datagrams to the host's broadcast addresses.
 func udpAny(t *testing.T, l *lab.Lab, id string, port uint16) *net.UDPConn {
@@ -108,7 +85,7 @@ func TestSubnetBroadcast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sendRaw4(t, l, "spoof/a", a, f)
+		sendRaw(t, l, "spoof/a", a, f)
 		return got(conn, marker, testTimeout)
 	}
 	subnet := netip.MustParseAddr("10.9.0.255")
@@ -190,7 +167,7 @@ func TestForwardingTableSpoof(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sendRaw4(t, l, "spoof/a", a, f)
+			sendRaw(t, l, "spoof/a", a, f)
 			marker := fmt.Appendf(nil, "ward-fdb-%d-%d", os.Getpid(), n)
 			if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
 				t.Fatal(err)
@@ -211,7 +188,7 @@ func TestForwardingTableSpoof(t *testing.T) {
 			if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
 				t.Fatal(err)
 			}
-			if neighbour4(t, l, "spoof/c", netip.MustParseAddr("10.9.0.2")) == b.mac.String() {
+			if neighbour(t, l, "spoof/c", netip.MustParseAddr("10.9.0.2")) == b.mac.String() {
 				return
 			}
 		}
@@ -235,23 +212,4 @@ func TestForwardingTableSpoof(t *testing.T) {
 	if !intercept() {
 		t.Errorf("without the bridge table, a never saw c's datagram for b: the test cannot see the hole")
 	}
-}
-
-// neighbour4 returns host id's IPv4 neighbour entry for ip: its MAC
-// address, or "" when there is none.
-func neighbour4(t *testing.T, l *lab.Lab, id string, ip netip.Addr) string {
-	t.Helper()
-	var mac string
-	if err := l.InHost(id, func() error {
-		ns, err := netlink.NeighList(0, netlink.FAMILY_V4)
-		for _, n := range ns {
-			if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && len(n.HardwareAddr) == 6 {
-				mac = n.HardwareAddr.String()
-			}
-		}
-		return err
-	}); err != nil {
-		t.Fatalf("%s: neighbours: %v", id, err)
-	}
-	return mac
 }

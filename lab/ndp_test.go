@@ -71,7 +71,8 @@ func sendRaw(t *testing.T, l *lab.Lab, id string, e eth0Of, frame []byte) {
 			return err
 		}
 		defer unix.Close(fd)
-		to := &unix.SockaddrLinklayer{Ifindex: e.index, Protocol: ethframe.Htons(unix.ETH_P_IPV6), Halen: 6}
+		proto := uint16(frame[12])<<8 | uint16(frame[13]) // the frame's EtherType
+		to := &unix.SockaddrLinklayer{Ifindex: e.index, Protocol: ethframe.Htons(proto), Halen: 6}
 		copy(to.Addr[:], frame[:6])
 		for range 3 {
 			if err := unix.Sendto(fd, frame, 0, to); err != nil {
@@ -219,15 +220,19 @@ func TestLinkLocalICMPv6(t *testing.T) {
 	}
 }
 
-// neighbour returns host id's neighbour cache entry for ip: its MAC
-// address, or "" when there is none.
+// neighbour returns host id's neighbour cache entry for ip (IPv4 or
+// IPv6): its MAC address, or "" when there is none.
 func neighbour(t *testing.T, l *lab.Lab, id string, ip netip.Addr) string {
 	t.Helper()
 	var mac string
 	if err := l.InHost(id, func() error {
-		ns, err := netlink.NeighList(0, netlink.FAMILY_V6)
+		family := netlink.FAMILY_V6
+		if ip.Is4() {
+			family = netlink.FAMILY_V4
+		}
+		ns, err := netlink.NeighList(0, family)
 		for _, n := range ns {
-			if a, ok := netip.AddrFromSlice(n.IP); ok && a == ip {
+			if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == ip && len(n.HardwareAddr) == 6 {
 				mac = n.HardwareAddr.String()
 			}
 		}

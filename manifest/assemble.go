@@ -164,8 +164,15 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 			ref.Namespace = ""
 		}
 		if first, dup := seen[ref]; dup {
-			errs = append(errs, &Error{File: o.src.File, Line: o.src.Line, Object: ref.String(),
-				Err: fmt.Errorf("%w: already defined at %s", ErrDuplicate, first)})
+			err := fmt.Errorf("%w: already defined at %s", ErrDuplicate, first)
+			if first.File == o.src.File && (first.Line == o.src.Line || first.Line == 0 || o.src.Line == 0) {
+				// One document read twice (the loader reads a file once):
+				// as written and through a kustomize build, which gives
+				// its file, and its line or none. Overlays of one base,
+				// one of which only lists it.
+				err = fmt.Errorf("%w: %s is read twice, as written and through a kustomize build (kustomizations that build on it, one of them only listing it?); give one of them", ErrDuplicate, first.File)
+			}
+			errs = append(errs, &Error{File: o.src.File, Line: o.src.Line, Object: ref.String(), Err: err})
 			continue
 		}
 		seen[ref] = o.src

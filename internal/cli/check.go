@@ -484,6 +484,9 @@ func inputFindings(err error) []finding.Finding {
 			if me.Object != "" {
 				f.Rule = ruleInvalid
 				f.Fix = inputRules[1].Fix
+				if errors.Is(me.Err, manifest.ErrDuplicate) {
+					f.Fix = "Remove one of the two definitions; for overlays or charts meant for different clusters, give ward check one of them at a time (ward check DIR)."
+				}
 			}
 		}
 		out = append(out, f)

@@ -161,6 +161,25 @@ func TestCheckEnvironments(t *testing.T) {
 		t.Errorf("ward reach on two environments: exit %d, want %d naming them; stderr: %s", code, ExitError, errOut)
 	}
 
+	// An overlay that only lists its base is read as written: with an
+	// overlay that kustomize builds, the base is read twice, which the
+	// error says.
+	plain := t.TempDir()
+	writeTree(t, plain, map[string]string{
+		"base/kustomization.yaml":             "resources: [deployment.yaml]\n",
+		"base/deployment.yaml":                kustomizeDeployment,
+		"overlays/staging/kustomization.yaml": "resources: [../../base]\n",
+		"overlays/prod/kustomization.yaml":    "resources: [../../base]\nimages: [{name: nginx, newTag: \"1.27\"}]\n",
+	}, "", "")
+	out, _, code = run(t, "", "check", plain, "-o", "json")
+	dup := false
+	for _, f := range checkOutput(t, out).Findings {
+		dup = dup || f.Rule == ruleInvalid && strings.Contains(f.Message, "deployment.yaml is read twice, as written and through a kustomize build") && strings.Contains(f.Fix, "one of them at a time")
+	}
+	if code != ExitError || !dup {
+		t.Errorf("an overlay listing its base and one building it: exit %d, want %d with the duplicate explained:\n%s", code, ExitError, out)
+	}
+
 	// A plain manifest that an overlay emits too is one cluster's input
 	// twice: a duplicate object, as before.
 	writeTree(t, dir, map[string]string{"app/policies/web.yaml": kustomizeDeployment}, "", "")

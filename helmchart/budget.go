@@ -29,8 +29,9 @@ import (
 //
 //   - every range body and every define body starts with {{wardTick N}},
 //     N being the literal text the body writes each time it runs (its
-//     own and that of its if/with/else branches; nested ranges count for
-//     themselves) plus one;
+//     own and that of its if/with/else branches, and that of the empty
+//     defines it calls; nested ranges count for themselves) plus one. A
+//     define whose body is only space is left empty (see meter);
 //   - every action that prints ends its pipeline with | wardOut, which
 //     counts the printed size of the value and passes it on unchanged;
 //   - the functions that make a large value in one call (repeat, until,
@@ -207,25 +208,78 @@ func (b *budget) chargeIndent(spaces int, v string) error {
 // meter inserts the metering calls (see above) in the templates of c and
 // of its dependencies. A template that does not parse is left as it is: helm
 // reports its error.
+//
+// A define or block whose body is only space (and comments) gets no tick:
+// text/template never lets such an empty definition replace one of the
+// same name (helm parses all the chart's files into one set), and a tick
+// would make it non-empty, so that a later empty define would win over
+// the real one in Ward's render only. What an empty body writes is
+// charged instead where a template action in a metered body calls it,
+// at the longest of the empty definitions of its name in the chart.
 func meter(c *chart.Chart) {
+	empty := map[string]int64{}
+	walkTemplates(c, func(name, src string) string {
+		for n, cost := range emptyDefines(name, src) {
+			empty[n] = max(empty[n], cost)
+		}
+		return src
+	})
+	walkTemplates(c, func(name, src string) string { return metered(name, src, empty) })
+}
+
+// walkTemplates replaces the source of each template of c and of its
+// dependencies with what f returns for it, given its name in helm's
+// template set.
+func walkTemplates(c *chart.Chart, f func(name, src string) string) {
 	for _, t := range c.Templates {
 		if t != nil {
-			t.Data = []byte(metered(path.Join(c.ChartFullPath(), t.Name), string(t.Data)))
+			t.Data = []byte(f(path.Join(c.ChartFullPath(), t.Name), string(t.Data)))
 		}
 	}
 	for _, d := range c.Dependencies() {
-		meter(d)
+		walkTemplates(d, f)
 	}
 }
 
-// metered returns src with a tick at the start of each range and define
-// body, and | wardOut at the end of each action that prints; src as it is
-// when it does not parse or an action's end is not found.
-func metered(name, src string) string {
+// parseTrees parses src as helm does, the functions aside: the template
+// named name and those it defines, by name. False when it does not parse.
+func parseTrees(name, src string) (map[string]*parse.Tree, bool) {
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
 	trees := map[string]*parse.Tree{}
 	if _, err := t.Parse(src, "", "", trees); err != nil {
+		return nil, false
+	}
+	return trees, true
+}
+
+// emptyDefines returns the defines and blocks of src that text/template
+// holds empty (parse.IsEmptyTree), with the length of the text each
+// writes.
+func emptyDefines(name, src string) map[string]int64 {
+	trees, _ := parseTrees(name, src)
+	empty := map[string]int64{}
+	for n, tr := range trees {
+		if n == name || tr == nil || tr.Root == nil || !parse.IsEmptyTree(tr.Root) {
+			continue
+		}
+		for _, node := range tr.Root.Nodes {
+			if text, ok := node.(*parse.TextNode); ok {
+				empty[n] += int64(len(text.Text))
+			}
+		}
+	}
+	return empty
+}
+
+// metered returns src with a tick at the start of each range and
+// non-empty define body, and | wardOut at the end of each action that
+// prints; src as it is when it does not parse or an action's end is not
+// found. empty is the text length of the chart's empty defines, by name
+// (see meter).
+func metered(name, src string, empty map[string]int64) string {
+	trees, ok := parseTrees(name, src)
+	if !ok {
 		return src
 	}
 	// A tick (cost >= 0) at the start of a body, or an out (cost -1) at
@@ -253,6 +307,8 @@ func metered(name, src string) string {
 				cost += scope(n.List) + scope(n.ElseList)
 			case *parse.WithNode:
 				cost += scope(n.List) + scope(n.ElseList)
+			case *parse.TemplateNode:
+				cost += empty[n.Name] // an empty define, unmetered
 			case *parse.RangeNode:
 				ticks = append(ticks, tick{int(n.List.Pos), scope(n.List) + 1})
 				cost += scope(n.ElseList)
@@ -261,7 +317,7 @@ func metered(name, src string) string {
 		return cost
 	}
 	for n, tr := range trees {
-		if tr == nil || tr.Root == nil {
+		if tr == nil || tr.Root == nil || (n != name && parse.IsEmptyTree(tr.Root)) {
 			continue
 		}
 		cost := scope(tr.Root)

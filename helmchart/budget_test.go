@@ -57,6 +57,12 @@ func TestSizeLimit(t *testing.T) {
 			"templates/_helpers.tpl": "{{- define \"big.block\" }}\n" + strings.Repeat("# a line of the block\n", 50) + "{{- end }}\n",
 			"templates/cm.yaml":      "data:\n{{- range until 20000 }}\n{{ include \"big.block\" $ }}\n{{- end }}\n",
 		}, "templates/cm.yaml", 3, true}, // helm names the include
+		// An empty define (only space) gets no tick of its own (see
+		// meter): the loop that calls it is charged its text.
+		{"empty define in a loop", map[string]string{
+			"templates/_helpers.tpl": "{{- define \"big.blank\" }}" + strings.Repeat(" ", 32<<10) + "{{ end }}\n",
+			"templates/cm.yaml":      "data:\n{{- range until 20000 }}\n{{ template \"big.blank\" }}\n{{- end }}\n",
+		}, "templates/cm.yaml", 2, true},
 		{"value printed in a loop", map[string]string{
 			"values.yaml":       "s: " + strings.Repeat("a", 1024) + "\n",
 			"templates/cm.yaml": "data:\n{{- range until 20000 }}\n  {{ $.Values.s }}\n{{- end }}\n",

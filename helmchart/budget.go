@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"text/template"
@@ -116,13 +117,21 @@ func (b *budget) funcs() template.FuncMap {
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
 		// The value an action prints, passed on unchanged: its printed
-		// size is counted without making the text.
-		outFunc: func(v any) (any, error) {
-			if s, ok := v.(string); ok { // most values: no formatting
-				return v, b.charge(int64(len(s)))
+		// size is counted without making the text. It is taken and
+		// returned as a reflect.Value, which text/template passes as it
+		// is: as an any, a value reached through a pointer would be a
+		// copy, no longer addressable, and text/template would no longer
+		// print it by the String method of its pointer
+		// (.Capabilities.KubeVersion would print as a struct).
+		outFunc: func(v reflect.Value) (reflect.Value, error) {
+			switch {
+			case v.Kind() == reflect.String: // most values: no formatting
+				return v, b.charge(int64(v.Len()))
+			case !v.IsValid() || !v.CanInterface():
+				return v, nil // printed as <no value>, or not at all
 			}
 			var c counter
-			_, _ = fmt.Fprint(&c, v)
+			_, _ = fmt.Fprint(&c, v.Interface())
 			return v, b.charge(int64(c))
 		},
 		"repeat": func(count int, str string) (string, error) {

@@ -152,7 +152,7 @@ func (g *templateGen) str() string {
 func (g *templateGen) value() string {
 	// $.Values, not .Values: dot changes in range and with.
 	vs := []string{"$.Values.s", "$.Values.e", "$.Values.n", "$.Values.f", "$.Values.b", "$.Values.z", "$.Values.l", "$.Values.m",
-		"$.Values.m.z", "$.Values.nested.deep", "$.Values.missing", "$.Values.m.y", "$.Release.Name", "$.Values", "$.Values.nested",
+		"$.Values.m.z", "$.Values.nested.deep", "$.Values.missing", "$.Values.m.y", "$.Release.Name", "$.Values", "$.Values.nested", "$.Capabilities.KubeVersion", "$.Chart.Name",
 		"1", "-2", "0x1F", "2.5", "1e3", "true", "false", g.str(), g.str()}
 	vs = append(vs, g.vars...)
 	return vs[g.r.Intn(len(vs))]
@@ -477,6 +477,30 @@ func TestMeterEmptyDefines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sameRender(t, tc.files, manifest.DefaultMaxFileSize)
+		})
+	}
+}
+
+// TestMeterStringers: a value printed through a pointer to its struct
+// is addressable, and text/template prints it by the String method of
+// its pointer (.Capabilities.KubeVersion prints v1.x.y); passed to a
+// function, it is a copy that has none.
+func TestMeterStringers(t *testing.T) {
+	for _, src := range []string{
+		"{{ .Capabilities.KubeVersion }}",
+		"{{ .Capabilities.KubeVersion -}}",
+		"{{ $.Capabilities.KubeVersion }}",
+		"{{ with .Capabilities }}{{ .KubeVersion }}{{ end }}",
+		"{{ (.Capabilities).KubeVersion }}",
+		"{{ .Capabilities.HelmVersion }}",
+		"{{ .Capabilities.KubeVersion | print }}",
+		"{{ .Capabilities.KubeVersion.Version }}",
+		"{{ .Capabilities.APIVersions }}",
+		"{{ .Release }}{{ .Chart }}{{ .Template }}",
+		"{{ $k := .Capabilities.KubeVersion }}{{ $k }}",
+	} {
+		t.Run(src, func(t *testing.T) {
+			sameRender(t, map[string]string{"cm.yaml": src}, manifest.DefaultMaxFileSize)
 		})
 	}
 }

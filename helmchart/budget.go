@@ -1,6 +1,8 @@
 package helmchart
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -51,11 +53,17 @@ import (
 // functions other than those wrapped.
 
 // tickFunc and outFunc are the names of the metering functions inserted
-// in templates.
-const (
-	tickFunc = "wardTick"
-	outFunc  = "wardOut"
-)
+// in templates. They end with a random part, new in each process: a chart
+// that called them by name (in a template, or in a string given to tpl)
+// would render in Ward when helm, which has no such function, refuses it.
+var tickFunc, outFunc = meterNames()
+
+func meterNames() (tick, out string) {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand: never fails
+	s := hex.EncodeToString(b[:])
+	return "wardTick" + s, "wardOut" + s
+}
 
 // meterFactor is how many times the limit the meter lets a render count.
 // The meter counts text as it is made, so the same bytes may count more

@@ -425,6 +425,10 @@ var meterHostile = []struct {
 	{"tpl", "{{ tpl \"{{ range .Values.l }}{{ . }}{{ end }}\" . }}"},
 	{"trim marker without space", "{{ 3-}}"},
 	{"double trim", "{{ 1 -}}{{- 2 -}}"},
+	// The metering functions are Ward's: helm does not know them.
+	{"chart calls the tick", "{{ wardTick 1 }}"},
+	{"chart calls the out", "{{ wardOut \"x\" }}"},
+	{"tpl calls the out", "{{ tpl \"{{ wardOut 1 }}\" . }}"},
 }
 
 // TestMeterHostile: templates made against the meter render the same

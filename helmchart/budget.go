@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -115,12 +116,13 @@ func (b *budget) funcs() template.FuncMap {
 	seq := s["seq"].(func(...int) string)
 	indent := s["indent"].(func(int, string) string)
 	nindent := s["nindent"].(func(int, string) string)
-	// An int is 8 bytes in a list, a number of seq at least 2 ("1 ").
-	steps := func(start, stop, step int) int64 {
-		if step == 0 || (stop-start)/step < 0 {
-			return 0
+	// An int is 8 bytes in a list; a number of seq as long as the
+	// longer of its ends, and a space.
+	ints := func(n uint64, ok bool) error {
+		if !ok || n > uint64(b.allowed/8) {
+			return b.charge(-1)
 		}
-		return int64((stop-start)/step) + 1
+		return b.charge(int64(8 * n))
 	}
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
@@ -152,39 +154,49 @@ func (b *budget) funcs() template.FuncMap {
 			return repeat(count, str), nil
 		},
 		"until": func(count int) ([]int, error) {
-			n := int64(max(count, -count))
-			if n > b.allowed/8 {
-				return nil, b.charge(-1)
+			step := 1 // as sprig's until
+			if count < 0 {
+				step = -1
 			}
-			if err := b.charge(8 * n); err != nil {
+			if err := ints(untilSteps(0, count, step)); err != nil {
 				return nil, err
 			}
 			return until(count), nil
 		},
 		"untilStep": func(start, stop, step int) ([]int, error) {
-			n := steps(start, stop, step)
-			if n > b.allowed/8 {
-				return nil, b.charge(-1)
-			}
-			if err := b.charge(8 * n); err != nil {
+			if err := ints(untilSteps(start, stop, step)); err != nil {
 				return nil, err
 			}
 			return untilStep(start, stop, step), nil
 		},
 		"seq": func(params ...int) (string, error) {
-			var n int64
+			// The untilStep sprig's seq calls: seq end, seq start end
+			// and seq start step end, counting to end included.
+			var start, stop, step int
 			switch len(params) {
-			case 1:
-				n = steps(1, params[0], 1) + steps(1, params[0], -1)
-			case 2:
-				n = steps(params[0], params[1], 1) + steps(params[0], params[1], -1)
+			case 1, 2:
+				start, stop, step = 1, params[0], 1
+				if len(params) == 2 {
+					start, stop = params[0], params[1]
+				}
+				if stop < start {
+					step = -1
+				}
+				stop += step
 			case 3:
-				n = steps(params[0], params[1], params[2])
+				start, step, stop = params[0], params[1], params[2]
+				inc := 1
+				if stop < start {
+					inc = -1
+				}
+				stop += inc // sprig returns "" before, when step > 0: no steps either
 			}
-			if n > b.allowed/2 {
+			n, ok := untilSteps(start, stop, step)
+			width := uint64(max(len(strconv.Itoa(start)), len(strconv.Itoa(stop))) + 1)
+			if !ok || n > uint64(b.allowed)/width {
 				return "", b.charge(-1)
 			}
-			if err := b.charge(2 * n); err != nil {
+			if err := b.charge(int64(n * width)); err != nil {
 				return "", err
 			}
 			return seq(params...), nil
@@ -202,6 +214,28 @@ func (b *budget) funcs() template.FuncMap {
 			return nindent(spaces, v), nil
 		},
 	}
+}
+
+// untilSteps returns how many numbers sprig's untilStep(start, stop,
+// step) makes: start, start+step, ... short of stop. ok is false when
+// the next number after the last would overflow int: sprig's loop would
+// go on with the wrapped number, past any limit.
+func untilSteps(start, stop, step int) (n uint64, ok bool) {
+	switch {
+	case step > 0 && start < stop:
+		// In uint64, the difference and the last number are exact in
+		// two's complement, whatever the signs.
+		s := uint64(step)
+		n = (uint64(stop)-uint64(start)-1)/s + 1
+		last := int(uint64(start) + (n-1)*s)
+		return n, last <= math.MaxInt-step
+	case step < 0 && start > stop:
+		s := -uint64(step) // |step|, math.MinInt included
+		n = (uint64(start)-uint64(stop)-1)/s + 1
+		last := int(uint64(start) - (n-1)*s)
+		return n, last >= math.MinInt-step
+	}
+	return 0, true // sprig makes none
 }
 
 // counter counts the bytes written to it.

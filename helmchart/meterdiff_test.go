@@ -425,6 +425,12 @@ var meterHostile = []struct {
 	{"tpl", "{{ tpl \"{{ range .Values.l }}{{ . }}{{ end }}\" . }}"},
 	{"trim marker without space", "{{ 3-}}"},
 	{"double trim", "{{ 1 -}}{{- 2 -}}"},
+	// The functions the meter wraps, at their edges.
+	{"wrapped functions", "{{ seq 5 }}|{{ seq -2 }}|{{ seq 3 1 }}|{{ seq 1 0 3 }}|{{ seq 5 -2 1 }}|{{ seq 1 2 3 4 }}|{{ seq }}|" +
+		"{{ until -3 }}{{ until 0 }}{{ untilStep 5 0 -2 }}{{ untilStep 0 5 0 }}|{{ seq 9223372036854775807 }}|{{ seq -9223372036854775808 }}|" +
+		"{{ repeat 0 \"x\" }}{{ indent 0 \"a\\nb\" }}{{ nindent 1 \"\" }}"},
+	{"repeat negative", "{{ repeat -1 \"x\" }}"},
+	{"indent negative", "{{ indent -1 \"x\" }}"},
 	// The metering functions are Ward's: helm does not know them.
 	{"chart calls the tick", "{{ wardTick 1 }}"},
 	{"chart calls the out", "{{ wardOut \"x\" }}"},

@@ -354,7 +354,21 @@ func genChart(seed int64) map[string]string {
 			g.define()
 		}
 	}
-	return map[string]string{"_helpers.tpl": helpers, "cm.yaml": g.b.String()}
+	// Definitions again, of names already defined, in files helm parses
+	// before and after _helpers.tpl (it parses them by name backwards):
+	// an empty one never replaces another.
+	files := map[string]string{"_helpers.tpl": helpers, "cm.yaml": g.b.String()}
+	for _, file := range []string{"_a.tpl", "_z.tpl"} {
+		var over strings.Builder
+		for _, name := range g.defines {
+			if g.r.Intn(3) == 0 {
+				body := g.pick("", " ", "\n  ", "{{/* c */}}", "\n{{- /* c */}}\n", "over", "{{ 1 }}", "{{- range until 2 }}{{ end }}")
+				fmt.Fprintf(&over, "{{ define %q }}%s{{ end }}", name, body)
+			}
+		}
+		files[file] = over.String()
+	}
+	return files
 }
 
 // TestMeterDiffGenerated: random templates render the same metered and

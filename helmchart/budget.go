@@ -44,7 +44,8 @@ import (
 //
 // The insertions are made on the lines they meter, so helm's error lines
 // and Ward's line map stay right, and keep the whitespace trimming around
-// them, so the output is unchanged (TestMeterKeepsOutput compares it with
+// them, so the output is unchanged (TestMeterKeepsOutput, and
+// meterdiff_test.go on random and hostile templates, compare it with
 // helm's unmetered render). The render stops at the first call that
 // takes the count past meterFactor times the limit: a template looping a
 // hundred million times fails after a few times the limit, not after

@@ -432,13 +432,21 @@ var meterHostile = []struct {
 	{"break and continue", "{{ range $i, $v := .Values.l }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $v }}{{ break }}{{ end }}"},
 	{"else with", "{{ with .Values.missing }}{{ . }}{{ else with .Values.m }}{{ .x }}{{ else }}none{{ end }}"},
 	{"range over int", "{{ range 3 }}{{ . }}{{ end }}"},
-	{"missing and nil", "{{ .Values.missing }}|{{ .Values.z }}|{{ .Values.missing.x }}"},
+	{"missing and nil", "{{ .Values.missing }}|{{ .Values.z }}|{{ .Values.m.missing }}|{{ index .Values.m \"none\" }}"},
+	{"missing chained", "{{ .Values.missing.x }}"}, // an error on both sides
 	{"pipeline across lines", "{{ .Values.m\n | toYaml\n | nindent 2\n}}"},
 	{"assignment not printed", "{{ $x := 1 }}{{ $x = 2 }}{{ $x }}"},
 	{"parenthesized assignment", "{{ ($x := 1) }}"},
 	{"tpl", "{{ tpl \"{{ range .Values.l }}{{ . }}{{ end }}\" . }}"},
 	{"trim marker without space", "{{ 3-}}"},
 	{"double trim", "{{ 1 -}}{{- 2 -}}"},
+	{"parentheses across lines", "{{ (print\n\"a)\"\n(quote\n\"}}\")\n) -}}\n x"},
+	{"unicode variable", "{{ $é := \"}}\" }}{{ $é }}{{ range $ü, $ß := .Values.l }}{{ $ü }}{{ $ß -}} {{ end }}"},
+	{"trim around else", "{{ range .Values.missing -}}\n  a\n{{- else -}}\n  b\n{{- end }}{{ range .Values.l -}}\n x \n{{- else -}} y {{- end -}} "},
+	{"range body only a comment", "{{ range .Values.l }}{{/* }} */}}{{ end }}|{{ range .Values.l -}} {{- /* c */ -}} {{- end }}"},
+	{"define body only a comment", "{{ define \"c\" }}{{/* c */}}{{ end }}[{{ include \"c\" . }}]"},
+	{"nested ranges trimmed", "{{- range .Values.l }}\n{{- range $.Values.m.y }}\n  {{- . }}\n{{- end }}\n{{- end }}"},
+	{"tabs and CRs", "a\t\r\n{{-\t.Values.n\t-}}\t\r\nb{{-\r.Values.n\r-}}\r"},
 	// The functions the meter wraps, at their edges.
 	{"wrapped functions", "{{ seq 5 }}|{{ seq -2 }}|{{ seq 3 1 }}|{{ seq 1 0 3 }}|{{ seq 5 -2 1 }}|{{ seq 1 2 3 4 }}|{{ seq }}|" +
 		"{{ until -3 }}{{ until 0 }}{{ untilStep 5 0 -2 }}{{ untilStep 0 5 0 }}|{{ seq 9223372036854775807 }}|{{ seq -9223372036854775808 }}|" +

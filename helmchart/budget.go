@@ -387,7 +387,13 @@ func metered(name, src string, empty map[string]int64) string {
 	}
 	for _, k := range ticks {
 		if k.cost < 0 {
-			src = src[:k.pos] + " | " + outFunc + src[k.pos:]
+			// A pipeline may end with its pipe ({{ x | }} prints x):
+			// a second one would not parse.
+			pipe := " | "
+			if strings.HasSuffix(strings.TrimRight(src[:k.pos], " \t\r\n"), "|") {
+				pipe = " "
+			}
+			src = src[:k.pos] + pipe + outFunc + src[k.pos:]
 			continue
 		}
 		// Before an action that trims the space in front of it, the

@@ -202,6 +202,9 @@ func (g *templateGen) pipeline(depth int) string {
 	for range g.r.Intn(3) {
 		p += g.space() + "|" + g.space() + g.pick("quote", "toString", "toString | upper", "toYaml", "toYaml | nindent 2", "toString | indent 4", "toString | trim", "toJson | b64enc", `default "d"`, "toJson", "squote", "toString | len", "kindOf")
 	}
+	if g.r.Intn(10) == 0 {
+		p += g.space() + "|" // a pipeline may end with its pipe
+	}
 	return p
 }
 
@@ -447,6 +450,9 @@ var meterHostile = []struct {
 	{"define body only a comment", "{{ define \"c\" }}{{/* c */}}{{ end }}[{{ include \"c\" . }}]"},
 	{"nested ranges trimmed", "{{- range .Values.l }}\n{{- range $.Values.m.y }}\n  {{- . }}\n{{- end }}\n{{- end }}"},
 	{"tabs and CRs", "a\t\r\n{{-\t.Values.n\t-}}\t\r\nb{{-\r.Values.n\r-}}\r"},
+	// A pipeline may end with its pipe: {{ x | }} prints x.
+	{"trailing pipe", "{{ .Values.n | }}|{{ .Values.s | quote |\n}}|{{ 1 |\t-}} |{{ (1 | ) }}|{{ '|' }}{{ \"|\" }}{{ `|` }}"},
+	{"trailing pipe found by fuzzing", "000{{ range   $000:=  .Values.m00  }}{{range   $00, $000 0  .A0000000}}{{end}}00{{ end }}{{00|}}"},
 	// The functions the meter wraps, at their edges.
 	{"wrapped functions", "{{ seq 5 }}|{{ seq -2 }}|{{ seq 3 1 }}|{{ seq 1 0 3 }}|{{ seq 5 -2 1 }}|{{ seq 1 2 3 4 }}|{{ seq }}|" +
 		"{{ until -3 }}{{ until 0 }}{{ untilStep 5 0 -2 }}{{ untilStep 0 5 0 }}|{{ seq 9223372036854775807 }}|{{ seq -9223372036854775808 }}|" +

@@ -401,7 +401,7 @@ func FuzzMeterKeepsOutput(f *testing.F) {
 		}
 		// A small limit: helm's unmetered render of what passes it is
 		// not done (it could take gigabytes).
-		sameRender(t, map[string]string{"_helpers.tpl": `{{ define "gen.d0" }}d0 {{ . }}{{ end }}`, "cm.yaml": src}, 1<<20)
+		sameRender(t, map[string]string{"_helpers.tpl": `{{ define "gen.d0" }}d0 {{ . }}{{ end }}`, "cm.yaml": src}, testLimit)
 	})
 }
 
@@ -534,7 +534,9 @@ func TestMeterStringers(t *testing.T) {
 		"{{ .Capabilities.KubeVersion | print }}",
 		"{{ .Capabilities.KubeVersion.Version }}",
 		"{{ .Capabilities.APIVersions }}",
-		"{{ .Release }}{{ .Chart }}{{ .Template }}",
+		"{{ .Release }}{{ .Chart }}{{ .Template }}{{ .Capabilities }}{{ .Files }}",
+		"{{ range $k, $v := .Capabilities }}{{ $v }}{{ end }}",
+		"{{ .Capabilities.KubeVersion | quote }}{{ printf \"%s\" .Capabilities.KubeVersion }}",
 		"{{ $k := .Capabilities.KubeVersion }}{{ $k }}",
 	} {
 		t.Run(src, func(t *testing.T) {

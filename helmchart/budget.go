@@ -1,13 +1,17 @@
 package helmchart
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -29,8 +33,9 @@ import (
 //
 //   - every range body and every define body starts with {{wardTick N}},
 //     N being the literal text the body writes each time it runs (its
-//     own and that of its if/with/else branches; nested ranges count for
-//     themselves) plus one;
+//     own and that of its if/with/else branches, and that of the empty
+//     defines it calls; nested ranges count for themselves) plus one. A
+//     define whose body is only space is left empty (see meter);
 //   - every action that prints ends its pipeline with | wardOut, which
 //     counts the printed size of the value and passes it on unchanged;
 //   - the functions that make a large value in one call (repeat, until,
@@ -39,7 +44,8 @@ import (
 //
 // The insertions are made on the lines they meter, so helm's error lines
 // and Ward's line map stay right, and keep the whitespace trimming around
-// them, so the output is unchanged (TestMeterKeepsOutput compares it with
+// them, so the output is unchanged (TestMeterKeepsOutput, and
+// meterdiff_test.go on random and hostile templates, compare it with
 // helm's unmetered render). The render stops at the first call that
 // takes the count past meterFactor times the limit: a template looping a
 // hundred million times fails after a few times the limit, not after
@@ -49,11 +55,17 @@ import (
 // functions other than those wrapped.
 
 // tickFunc and outFunc are the names of the metering functions inserted
-// in templates.
-const (
-	tickFunc = "wardTick"
-	outFunc  = "wardOut"
-)
+// in templates. They end with a random part, new in each process: a chart
+// that called them by name (in a template, or in a string given to tpl)
+// would render in Ward when helm, which has no such function, refuses it.
+var tickFunc, outFunc = meterNames()
+
+func meterNames() (tick, out string) {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand: never fails
+	s := hex.EncodeToString(b[:])
+	return "wardTick" + s, "wardOut" + s
+}
 
 // meterFactor is how many times the limit the meter lets a render count.
 // The meter counts text as it is made, so the same bytes may count more
@@ -105,23 +117,32 @@ func (b *budget) funcs() template.FuncMap {
 	seq := s["seq"].(func(...int) string)
 	indent := s["indent"].(func(int, string) string)
 	nindent := s["nindent"].(func(int, string) string)
-	// An int is 8 bytes in a list, a number of seq at least 2 ("1 ").
-	steps := func(start, stop, step int) int64 {
-		if step == 0 || (stop-start)/step < 0 {
-			return 0
+	// An int is 8 bytes in a list; a number of seq as long as the
+	// longer of its ends, and a space.
+	ints := func(n uint64, ok bool) error {
+		if !ok || n > uint64(b.allowed/8) {
+			return b.charge(-1)
 		}
-		return int64((stop-start)/step) + 1
+		return b.charge(int64(8 * n))
 	}
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
 		// The value an action prints, passed on unchanged: its printed
-		// size is counted without making the text.
-		outFunc: func(v any) (any, error) {
-			if s, ok := v.(string); ok { // most values: no formatting
-				return v, b.charge(int64(len(s)))
+		// size is counted without making the text. It is taken and
+		// returned as a reflect.Value, which text/template passes as it
+		// is: as an any, a value reached through a pointer would be a
+		// copy, no longer addressable, and text/template would no longer
+		// print it by the String method of its pointer
+		// (.Capabilities.KubeVersion would print as a struct).
+		outFunc: func(v reflect.Value) (reflect.Value, error) {
+			switch {
+			case v.Kind() == reflect.String: // most values: no formatting
+				return v, b.charge(int64(v.Len()))
+			case !v.IsValid() || !v.CanInterface():
+				return v, nil // printed as <no value>, or not at all
 			}
 			var c counter
-			_, _ = fmt.Fprint(&c, v)
+			_, _ = fmt.Fprint(&c, v.Interface())
 			return v, b.charge(int64(c))
 		},
 		"repeat": func(count int, str string) (string, error) {
@@ -134,39 +155,49 @@ func (b *budget) funcs() template.FuncMap {
 			return repeat(count, str), nil
 		},
 		"until": func(count int) ([]int, error) {
-			n := int64(max(count, -count))
-			if n > b.allowed/8 {
-				return nil, b.charge(-1)
+			step := 1 // as sprig's until
+			if count < 0 {
+				step = -1
 			}
-			if err := b.charge(8 * n); err != nil {
+			if err := ints(untilSteps(0, count, step)); err != nil {
 				return nil, err
 			}
 			return until(count), nil
 		},
 		"untilStep": func(start, stop, step int) ([]int, error) {
-			n := steps(start, stop, step)
-			if n > b.allowed/8 {
-				return nil, b.charge(-1)
-			}
-			if err := b.charge(8 * n); err != nil {
+			if err := ints(untilSteps(start, stop, step)); err != nil {
 				return nil, err
 			}
 			return untilStep(start, stop, step), nil
 		},
 		"seq": func(params ...int) (string, error) {
-			var n int64
+			// The untilStep sprig's seq calls: seq end, seq start end
+			// and seq start step end, counting to end included.
+			var start, stop, step int
 			switch len(params) {
-			case 1:
-				n = steps(1, params[0], 1) + steps(1, params[0], -1)
-			case 2:
-				n = steps(params[0], params[1], 1) + steps(params[0], params[1], -1)
+			case 1, 2:
+				start, stop, step = 1, params[0], 1
+				if len(params) == 2 {
+					start, stop = params[0], params[1]
+				}
+				if stop < start {
+					step = -1
+				}
+				stop += step
 			case 3:
-				n = steps(params[0], params[1], params[2])
+				start, step, stop = params[0], params[1], params[2]
+				inc := 1
+				if stop < start {
+					inc = -1
+				}
+				stop += inc // sprig returns "" before, when step > 0: no steps either
 			}
-			if n > b.allowed/2 {
+			n, ok := untilSteps(start, stop, step)
+			width := uint64(max(len(strconv.Itoa(start)), len(strconv.Itoa(stop))) + 1)
+			if !ok || n > uint64(b.allowed)/width {
 				return "", b.charge(-1)
 			}
-			if err := b.charge(2 * n); err != nil {
+			if err := b.charge(int64(n * width)); err != nil {
 				return "", err
 			}
 			return seq(params...), nil
@@ -184,6 +215,28 @@ func (b *budget) funcs() template.FuncMap {
 			return nindent(spaces, v), nil
 		},
 	}
+}
+
+// untilSteps returns how many numbers sprig's untilStep(start, stop,
+// step) makes: start, start+step, ... short of stop. ok is false when
+// the next number after the last would overflow int: sprig's loop would
+// go on with the wrapped number, past any limit.
+func untilSteps(start, stop, step int) (n uint64, ok bool) {
+	switch {
+	case step > 0 && start < stop:
+		// In uint64, the difference and the last number are exact in
+		// two's complement, whatever the signs.
+		s := uint64(step)
+		n = (uint64(stop)-uint64(start)-1)/s + 1
+		last := int(uint64(start) + (n-1)*s)
+		return n, last <= math.MaxInt-step
+	case step < 0 && start > stop:
+		s := -uint64(step) // |step|, math.MinInt included
+		n = (uint64(start)-uint64(stop)-1)/s + 1
+		last := int(uint64(start) - (n-1)*s)
+		return n, last >= math.MinInt-step
+	}
+	return 0, true // sprig makes none
 }
 
 // counter counts the bytes written to it.
@@ -207,25 +260,78 @@ func (b *budget) chargeIndent(spaces int, v string) error {
 // meter inserts the metering calls (see above) in the templates of c and
 // of its dependencies. A template that does not parse is left as it is: helm
 // reports its error.
+//
+// A define or block whose body is only space (and comments) gets no tick:
+// text/template never lets such an empty definition replace one of the
+// same name (helm parses all the chart's files into one set), and a tick
+// would make it non-empty, so that a later empty define would win over
+// the real one in Ward's render only. What an empty body writes is
+// charged instead where a template action in a metered body calls it,
+// at the longest of the empty definitions of its name in the chart.
 func meter(c *chart.Chart) {
+	empty := map[string]int64{}
+	walkTemplates(c, func(name, src string) string {
+		for n, cost := range emptyDefines(name, src) {
+			empty[n] = max(empty[n], cost)
+		}
+		return src
+	})
+	walkTemplates(c, func(name, src string) string { return metered(name, src, empty) })
+}
+
+// walkTemplates replaces the source of each template of c and of its
+// dependencies with what f returns for it, given its name in helm's
+// template set.
+func walkTemplates(c *chart.Chart, f func(name, src string) string) {
 	for _, t := range c.Templates {
 		if t != nil {
-			t.Data = []byte(metered(path.Join(c.ChartFullPath(), t.Name), string(t.Data)))
+			t.Data = []byte(f(path.Join(c.ChartFullPath(), t.Name), string(t.Data)))
 		}
 	}
 	for _, d := range c.Dependencies() {
-		meter(d)
+		walkTemplates(d, f)
 	}
 }
 
-// metered returns src with a tick at the start of each range and define
-// body, and | wardOut at the end of each action that prints; src as it is
-// when it does not parse or an action's end is not found.
-func metered(name, src string) string {
+// parseTrees parses src as helm does, the functions aside: the template
+// named name and those it defines, by name. False when it does not parse.
+func parseTrees(name, src string) (map[string]*parse.Tree, bool) {
 	t := parse.New(name)
 	t.Mode = parse.SkipFuncCheck
 	trees := map[string]*parse.Tree{}
 	if _, err := t.Parse(src, "", "", trees); err != nil {
+		return nil, false
+	}
+	return trees, true
+}
+
+// emptyDefines returns the defines and blocks of src that text/template
+// holds empty (parse.IsEmptyTree), with the length of the text each
+// writes.
+func emptyDefines(name, src string) map[string]int64 {
+	trees, _ := parseTrees(name, src)
+	empty := map[string]int64{}
+	for n, tr := range trees {
+		if n == name || tr == nil || tr.Root == nil || !parse.IsEmptyTree(tr.Root) {
+			continue
+		}
+		for _, node := range tr.Root.Nodes {
+			if text, ok := node.(*parse.TextNode); ok {
+				empty[n] += int64(len(text.Text))
+			}
+		}
+	}
+	return empty
+}
+
+// metered returns src with a tick at the start of each range and
+// non-empty define body, and | wardOut at the end of each action that
+// prints; src as it is when it does not parse or an action's end is not
+// found. empty is the text length of the chart's empty defines, by name
+// (see meter).
+func metered(name, src string, empty map[string]int64) string {
+	trees, ok := parseTrees(name, src)
+	if !ok {
 		return src
 	}
 	// A tick (cost >= 0) at the start of a body, or an out (cost -1) at
@@ -253,6 +359,8 @@ func metered(name, src string) string {
 				cost += scope(n.List) + scope(n.ElseList)
 			case *parse.WithNode:
 				cost += scope(n.List) + scope(n.ElseList)
+			case *parse.TemplateNode:
+				cost += empty[n.Name] // an empty define, unmetered
 			case *parse.RangeNode:
 				ticks = append(ticks, tick{int(n.List.Pos), scope(n.List) + 1})
 				cost += scope(n.ElseList)
@@ -261,7 +369,7 @@ func metered(name, src string) string {
 		return cost
 	}
 	for n, tr := range trees {
-		if tr == nil || tr.Root == nil {
+		if tr == nil || tr.Root == nil || (n != name && parse.IsEmptyTree(tr.Root)) {
 			continue
 		}
 		cost := scope(tr.Root)
@@ -279,7 +387,13 @@ func metered(name, src string) string {
 	}
 	for _, k := range ticks {
 		if k.cost < 0 {
-			src = src[:k.pos] + " | " + outFunc + src[k.pos:]
+			// A pipeline may end with its pipe ({{ x | }} prints x):
+			// a second one would not parse.
+			pipe := " | "
+			if strings.HasSuffix(strings.TrimRight(src[:k.pos], " \t\r\n"), "|") {
+				pipe = " "
+			}
+			src = src[:k.pos] + pipe + outFunc + src[k.pos:]
 			continue
 		}
 		// Before an action that trims the space in front of it, the

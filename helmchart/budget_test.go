@@ -2,11 +2,13 @@ package helmchart
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/Masterminds/sprig/v3"
 	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -50,6 +52,17 @@ func TestSizeLimit(t *testing.T) {
 		{"repeat", map[string]string{
 			"templates/cm.yaml": "data:\n  x: {{ repeat 20000000 \"a\" }}\n",
 		}, "templates/cm.yaml", 2, true},
+		// seq's three arguments are start, step and end.
+		{"seq with a step", map[string]string{
+			"templates/cm.yaml": "data:\n  x: {{ seq 1 1 2000000 }}\n",
+		}, "templates/cm.yaml", 2, true},
+		{"seq down", map[string]string{
+			"templates/cm.yaml": "data:\n  x: {{ seq 2000000 -1 1 }}\n",
+		}, "templates/cm.yaml", 2, true},
+		// sprig's loop would go on past the end, the number wrapped.
+		{"untilStep past the largest int", map[string]string{
+			"templates/cm.yaml": "data:\n  x: {{ untilStep 9223372036854775806 9223372036854775807 2 }}\n",
+		}, "templates/cm.yaml", 2, true},
 		{"indent", map[string]string{
 			"templates/cm.yaml": "data:\n  x: {{ indent 20000000 \"a\" }}\n",
 		}, "templates/cm.yaml", 2, true},
@@ -57,6 +70,12 @@ func TestSizeLimit(t *testing.T) {
 			"templates/_helpers.tpl": "{{- define \"big.block\" }}\n" + strings.Repeat("# a line of the block\n", 50) + "{{- end }}\n",
 			"templates/cm.yaml":      "data:\n{{- range until 20000 }}\n{{ include \"big.block\" $ }}\n{{- end }}\n",
 		}, "templates/cm.yaml", 3, true}, // helm names the include
+		// An empty define (only space) gets no tick of its own (see
+		// meter): the loop that calls it is charged its text.
+		{"empty define in a loop", map[string]string{
+			"templates/_helpers.tpl": "{{- define \"big.blank\" }}" + strings.Repeat(" ", 32<<10) + "{{ end }}\n",
+			"templates/cm.yaml":      "data:\n{{- range until 20000 }}\n{{ template \"big.blank\" }}\n{{- end }}\n",
+		}, "templates/cm.yaml", 2, true},
 		{"value printed in a loop", map[string]string{
 			"values.yaml":       "s: " + strings.Repeat("a", 1024) + "\n",
 			"templates/cm.yaml": "data:\n{{- range until 20000 }}\n  {{ $.Values.s }}\n{{- end }}\n",
@@ -166,5 +185,39 @@ func TestMeterKeepsOutput(t *testing.T) {
 	}
 	if diff := cmp.Diff(want["big/templates/cm.yaml"], string(c.Templates[0].Data)); diff != "" {
 		t.Errorf("metered output differs from helm's (-helm +ward):\n%s", diff)
+	}
+}
+
+// TestUntilSteps: untilSteps counts the numbers sprig's untilStep makes,
+// and refuses the steps after which sprig's loop would not stop.
+func TestUntilSteps(t *testing.T) {
+	untilStep := sprig.TxtFuncMap()["untilStep"].(func(int, int, int) []int)
+	for start := -5; start <= 5; start++ {
+		for stop := -5; stop <= 5; stop++ {
+			for step := -3; step <= 3; step++ {
+				n, ok := untilSteps(start, stop, step)
+				if want := len(untilStep(start, stop, step)); !ok || n != uint64(want) {
+					t.Errorf("untilSteps(%d, %d, %d) = %d, %v; want %d, true", start, stop, step, n, ok, want)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		start, stop, step int
+		n                 uint64
+		ok                bool
+	}{
+		{math.MaxInt - 1, math.MaxInt, 2, 1, false},
+		{math.MaxInt - 2, math.MaxInt, 2, 1, true},
+		{math.MinInt + 1, math.MinInt, -2, 1, false},
+		{math.MinInt, math.MaxInt, 1, math.MaxUint64, true},
+		{math.MaxInt, math.MinInt, -1, math.MaxUint64, true},
+		{0, math.MinInt, math.MinInt, 1, true},
+		{math.MaxInt, math.MinInt, math.MinInt, 2, false}, // MaxInt, -1, then MaxInt again
+		{math.MinInt, math.MaxInt, math.MaxInt, 3, false},
+	} {
+		if n, ok := untilSteps(tc.start, tc.stop, tc.step); n != tc.n || ok != tc.ok {
+			t.Errorf("untilSteps(%d, %d, %d) = %d, %v; want %d, %v", tc.start, tc.stop, tc.step, n, ok, tc.n, tc.ok)
+		}
 	}
 }

@@ -221,3 +221,28 @@ func TestUntilSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderIsHelms: what Render returns is helm's render of the
+// templates as written, not the metered one, which only bounds the work:
+// a metered render that differed (here made to, on purpose) changes
+// nothing in the output.
+func TestRenderIsHelms(t *testing.T) {
+	dir := write(t, map[string]string{
+		"Chart.yaml": chartYAML,
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n" +
+			"{{- range $i, $v := list \"a\" \"b\" }}\n  {{ $v }}: {{ $i | quote }}\n{{- end }}\n",
+	})
+	want, err := Render(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func(string) string) { meteredSource = f }(meteredSource)
+	meteredSource = func(src string) string { return strings.ReplaceAll(src, "data:", "data:\n  injected: \"1\"") }
+	got, err := Render(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Templates) != 1 || string(got.Templates[0].Data) != string(want.Templates[0].Data) || strings.Contains(string(got.Templates[0].Data), "injected") {
+		t.Errorf("with a metered render that differs, Render returned:\n%s\nwant helm's:\n%s", got.Templates[0].Data, want.Templates[0].Data)
+	}
+}

@@ -295,6 +295,14 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// metered (budget.go).
 	srcs := map[string][]byte{}
 	sources(ch, srcs)
+	// The metered render only bounds the work: what is audited is
+	// helm's own render of the templates as written, made once the
+	// metered one has shown that it stays within the limit. The two are
+	// the same text (TestMeterDiffGenerated, FuzzMeterKeepsOutput); were
+	// they ever not, a difference in the metering would cost memory, not
+	// change what Ward checks.
+	written := map[*common.File][]byte{}
+	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
 	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
@@ -308,6 +316,13 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		return nil, err
 	}
 	res := newResolver(dir, ch.Name())
+	if err := checkOutput(files, res, limit); err != nil {
+		return nil, err
+	}
+	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
+	if files, err = (&engine.Engine{}).RenderWithContext(context.Background(), ch, top); err != nil {
+		return nil, renderError(err, ch.Name(), dir)
+	}
 	if err := checkOutput(files, res, limit); err != nil {
 		return nil, err
 	}

@@ -684,6 +684,33 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
 		match(nftables.TypeICMP6Type, vals, vals)
 	}
+	if r.ICMP != 0 {
+		p := byte(unix.IPPROTO_ICMP)
+		switch r.ICMP {
+		case IPv4:
+		case IPv6:
+			p = unix.IPPROTO_ICMPV6
+		default:
+			return out, fmt.Errorf("ICMP of unknown family %v", r.ICMP)
+		}
+		add(meta(expr.MetaKeyL4PROTO), cmpEq([]byte{p}))
+	}
+	if a := r.ForeignError; a.IsValid() {
+		// The source, then the quoted destination: 8 bytes of ICMP
+		// header, then the quoted IP header's destination (at 16 of an
+		// IPv4 header, 24 of an IPv6 one).
+		f := family(a)
+		src, quoted := uint32(12), uint32(24)
+		if f == IPv6 {
+			src, quoted = 8, 32
+		}
+		b := a.AsSlice()
+		n := uint32(len(b)) // #nosec G115 -- 4 or 16
+		nfproto(f)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: src, Len: n}, cmpEq(b),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: quoted, Len: n},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: b})
+	}
 	addr := func(l *Lookup) *expr.Lookup {
 		off, n := uint32(12), uint32(4)
 		if l.Family == IPv6 {

@@ -334,10 +334,11 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 		return Rule{CtState: []string{"established", "related"}, Verdict: Verdict{Kind: Accept}}
 	}
 	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
-	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: []Rule{
+	errChains, errJumps := icmpErrorRules(self)
+	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: append(errJumps(),
 		established(),
-		{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
-	}}
+		Rule{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
+	)}
 	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
 	forward.Rules = append(forward.Rules, nd())
 	for _, f := range Families {
@@ -361,7 +362,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 	// lo's packets are accepted after the mid-stream drops, so that the
 	// host's packets to a port it publishes are judged (publishedRules
 	// goes before lo).
-	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: []Rule{established()}}
+	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: append(errJumps(), established())}
 	input.Rules = append(input.Rules, noPickUp(true, false)...)
 	input.Rules = append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
 	input.Rules = append(input.Rules, stage(MapEgress, false)...)
@@ -377,7 +378,55 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 	}
 	output.Rules = append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
-	return []*Chain{forward, input, output}
+	return append([]*Chain{forward, input, output}, errChains...)
+}
+
+// ChainICMPErrors is the prefix of the chains (suffix _v4 or _v6) that
+// judge the ICMP and ICMPv6 errors containers send (icmpErrorRules).
+const ChainICMPErrors = "icmp_err"
+
+// icmpErrorRules returns the chains that drop an ICMP or ICMPv6 error
+// from a container's address (self) that quotes a packet to another
+// address, and a function returning the rules that jump to them, for the
+// head of the forward and input chains: conntrack marks an error
+// "related" when the header it quotes matches a tracked connection,
+// whoever sends it, so "ct state established,related accept" would let
+// a container (with NET_RAW) forge a port unreachable, a fragmentation
+// needed or another hard error for another pair's connection (or the
+// host's), ending or crippling it though the policies deny it any packet
+// to that end. The legitimate sender of an error is the host that
+// received the quoted packet: a container's own errors quote packets to
+// itself (its kernel sends them from the quoted destination), and those
+// pass; routers (the host's gateway addresses, outside routers) are not
+// containers and are not judged. A container cannot send an error from
+// another's address: the bridge table binds sources to ports. The jumps
+// match related ICMP packets only, so other packets never walk the
+// chains, one rule per address.
+func icmpErrorRules(self []netip.Addr) ([]*Chain, func() []Rule) {
+	var chains []*Chain
+	var jumps []Rule
+	for _, f := range Families {
+		var rules []Rule
+		for _, a := range self {
+			if family(a) == f {
+				rules = append(rules, Rule{ForeignError: a, Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		name := ChainICMPErrors + f.suffix()
+		chains = append(chains, &Chain{Name: name, Rules: rules})
+		jumps = append(jumps, Rule{CtState: []string{"related"}, ICMP: f, Verdict: Verdict{Kind: Jump, Chain: name}})
+	}
+	// Rules own their slices: a caller may edit one ruleset's rules.
+	return chains, func() []Rule {
+		out := slices.Clone(jumps)
+		for i := range out {
+			out[i].CtState = slices.Clone(out[i].CtState)
+		}
+		return out
+	}
 }
 
 // ChainPublished is the prefix of the chains that judge a connection to a

@@ -188,24 +188,34 @@ func TestBaseChains(t *testing.T) {
 		rule string
 	}{
 		{"new packet to an isolated container", firewall.Options{}, packet{hook: "forward", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
-		{"reply of an allowed connection", firewall.Options{}, packet{hook: "forward", ct: "established", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, true, "forward[0]"},
-		{"related ICMP error", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP}, true, "forward[0]"},
-		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[1]"},
-		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[6]"},
+		{"reply of an allowed connection", firewall.Options{}, packet{hook: "forward", ct: "established", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, true, "forward[2]"},
+		{"related ICMP error", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.2.2")}, true, "forward[2]"},
+		// An ICMP error is related to the connection it quotes, whoever
+		// sends it: a container's quotes a packet to itself, a router's
+		// (the host's, an outside one) a packet to someone else. A
+		// container's error about another pair's connection is forged.
+		{"forged ICMP error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "icmp_err_v4[7]"},
+		{"forged ICMPv6 error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr("fd00::1")}, false, "icmp_err_v6[3]"},
+		{"forged ICMP error from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "related", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP, quoted: addr("10.0.0.1")}, false, "icmp_err_v4[7]"},
+		{"ICMP error from a router", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, quoted: addr("192.0.2.9")}, true, "forward[2]"},
+		{"ICMPv6 error from outside", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, quoted: addr("2001:db8::9")}, true, "forward[2]"},
+		{"ICMPv6 error from a container about its own connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr(y1)}, true, "forward[2]"},
+		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[3]"},
+		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[8]"},
 		// A segment that cannot open a connection, such as one of a
 		// connection FlushDenied ended, is not picked up again, whichever
 		// way the policies allow (nf_conntrack_tcp_loose).
-		{"mid-stream segment between containers", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "forward[2]"},
-		{"mid-stream segment from outside to a container", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[3]"},
+		{"mid-stream segment between containers", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "forward[4]"},
+		{"mid-stream segment from outside to a container", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[5]"},
 		{"mid-stream segment between external addresses", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("8.8.8.8"), proto: protoTCP, port: 443}, true, "policy"},
-		{"mid-stream segment from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", noSYN: true, src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, false, "input[2]"},
-		{"invalid packet from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "invalid", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP}, false, "input[1]"},
+		{"mid-stream segment from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", noSYN: true, src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, false, "input[4]"},
+		{"invalid packet from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "invalid", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP}, false, "input[3]"},
 		// Docker DNATs the host's connections to its own address's
 		// published ports in nat output; they still leave through lo.
 		{"host to a published port through its own address", firewall.Options{}, packet{hook: "output", oif: "lo", dnat: true, src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
 		{"host to itself over loopback, outgoing", firewall.Options{}, packet{hook: "output", oif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "output[7]"},
 		{"echo request from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "echo-request"}, false, "eg_c9[5]"},
-		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[5]"},
+		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[7]"},
 		{"host to an isolated container", firewall.Options{}, packet{hook: "output", oif: "br0", src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
 		{"internet to the host", firewall.Options{}, packet{hook: "input", iif: "eth0", src: addr("192.0.2.9"), dst: addr("198.51.100.7"), proto: protoTCP, port: 22}, true, "policy"},
 		{"between two external addresses", firewall.Options{}, packet{hook: "forward", src: addr("192.0.2.9"), dst: addr("8.8.8.8"), proto: protoUDP, port: 53}, true, "policy"},

@@ -63,7 +63,11 @@
 //     other addresses have no element;
 //   - base chain forward (hook forward, priority filter - 10: before
 //     Docker's filter chains, with either of its backends; policy accept):
-//     ct state established,related accept; ct state invalid counter drop;
+//     related ICMP and ICMPv6 packets jump to icmp_err_v4 and
+//     icmp_err_v6, which drop an error from a container's address that
+//     quotes a packet to another address (a forged error about another
+//     pair's connection); ct state established,related accept; ct state
+//     invalid counter drop;
 //     IPv6 neighbour, router and multicast listener discovery accept;
 //     then the egress stage (ip saddr vmap @egress_v4, ip6 saddr vmap
 //     @egress_v6) and the ingress stage (ip daddr vmap @ingress_v4, ip6

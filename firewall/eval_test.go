@@ -44,6 +44,9 @@ type packet struct {
 	port       uint16 // destination port
 	sport      uint16 // source port
 	icmpv6Type string
+	// quoted is, of an ICMP or ICMPv6 error, the destination of the
+	// packet it quotes (the raw bytes a rule's ForeignError reads).
+	quoted netip.Addr
 	// sock is the local socket a packet the host sends comes from, or
 	// nil.
 	sock *sock
@@ -209,6 +212,12 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		return false
 	}
 	if r.TCPNotSYN && (p.proto != protoTCP || !p.noSYN) {
+		return false
+	}
+	if r.ICMP != 0 && p.proto != map[firewall.Family]uint8{firewall.IPv4: protoICMP, firewall.IPv6: protoICMPv6}[r.ICMP] {
+		return false
+	}
+	if a := r.ForeignError; a.IsValid() && (p.src != a || p.quoted == a) {
 		return false
 	}
 	if r.Dst.IsValid() && !r.Dst.Contains(p.dst) {

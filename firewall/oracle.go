@@ -35,7 +35,10 @@ func (h Hook) String() string {
 // accepts a new flow. It states the contract the compiler keeps (tested
 // packet by packet against an interpreter of the compiled ruleset), and
 // it decides which tracked connections a new ruleset no longer allows
-// (FlushDenied).
+// (FlushDenied). Packets conntrack already tracks are not its business:
+// replies, and ICMP errors related to a connection (which the ruleset
+// accepts, but for a container's error quoting a packet to another
+// address: icmpErrorRules; the interpreter's tests model those).
 type Oracle struct {
 	eng          *netpol.Engine
 	unclassified ipset.Set

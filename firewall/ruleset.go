@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"math/big"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -53,6 +54,14 @@ func (f Family) nftType() string {
 		return "ipv6_addr"
 	}
 	return "ipv4_addr"
+}
+
+// icmpName is nft's name of f's ICMP protocol.
+func (f Family) icmpName() string {
+	if f == IPv6 {
+		return "ipv6-icmp"
+	}
+	return "icmp"
 }
 
 // suffix ends the names of sets and maps holding addresses of f.
@@ -189,6 +198,19 @@ type Rule struct {
 	TCPNotSYN bool
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
+	// ICMP, when set, matches the packets of the family's ICMP: ICMP for
+	// IPv4, ICMPv6 for IPv6 (meta l4proto icmp, ipv6-icmp), whichever
+	// the packet's own family.
+	ICMP Family
+	// ForeignError, when valid, matches the packets from this address
+	// that, read as an ICMP or ICMPv6 error, quote a packet to another
+	// address: the destination of the IP header an error quotes (bytes
+	// 24..27 of an ICMP message, 32..47 of an ICMPv6 one, nft's raw
+	// @th,192,32 and @th,256,128) is not ForeignError. The host that
+	// sends an error is the one that received the packet it quotes, so a
+	// container's error quotes a packet to itself; only a router's quotes
+	// a packet to someone else.
+	ForeignError netip.Addr
 	// Dst, when valid, matches packets whose destination is in the
 	// prefix (and of its family).
 	Dst netip.Prefix
@@ -718,6 +740,17 @@ func (r Rule) String() string {
 	}
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))
+	}
+	if r.ICMP != 0 {
+		parts = append(parts, "meta l4proto "+r.ICMP.icmpName())
+	}
+	if a := r.ForeignError; a.IsValid() {
+		f := family(a)
+		off, n := 192, 32
+		if f == IPv6 {
+			off, n = 256, 128
+		}
+		parts = append(parts, fmt.Sprintf("%s saddr %s @th,%d,%d != 0x%s", f.nftProto(), a, off, n, new(big.Int).SetBytes(a.AsSlice()).Text(16)))
 	}
 	if r.Dst.IsValid() {
 		f := IPv4

@@ -1,0 +1,169 @@
+package lab_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/ethframe"
+	"github.com/wardsec/ward/lab"
+)
+
+// icmpChecksum is the Internet checksum of an ICMP message (RFC 1071);
+// the kernel computes ICMPv6 ones itself.
+func icmpChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// portUnreachable is the ICMP (IPv4) or ICMPv6 port unreachable error
+// about the UDP datagram from src to dst: the datagram's IP header and UDP
+// header quoted after the error's own 8 bytes, as a host's stack writes
+// it when nothing listens on dst.
+func portUnreachable(t *testing.T, src, dst netip.AddrPort) []byte {
+	t.Helper()
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	f, err := ethframe.UDP(mac, mac, src, dst, []byte("ward-icmp-err"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := f[14:]
+	if src.Addr().Is4() {
+		msg := slices.Concat([]byte{3, 3, 0, 0, 0, 0, 0, 0}, pkt[:20+8]) // destination unreachable, port
+		binary.BigEndian.PutUint16(msg[2:4], icmpChecksum(msg))
+		return msg
+	}
+	return slices.Concat([]byte{1, 4, 0, 0, 0, 0, 0, 0}, pkt[:40+8]) // destination unreachable, port
+}
+
+// TestForgedICMPError replays, in the spoof scenario, an attack on
+// another pair's connection: b holds a connected UDP socket to c:53 (c
+// admits b there), and a, with a raw socket and its own address, sends b
+// a port unreachable quoting b's datagram to c. Conntrack marks the error
+// related to b's connection whoever sends it, and the forward chain
+// accepts related packets before any policy: b's socket would fail with
+// ECONNREFUSED. Ward's ruleset drops it (icmp_err_v4, icmp_err_v6: a
+// container's errors must quote a packet to itself), while c's own port
+// unreachable about the same datagram, from c's address, still arrives.
+// The negative controls, Ward's ruleset without the jumps to those chains
+// and no ruleset at all, let a's error through. Over IPv4 and IPv6.
+func TestForgedICMPError(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	b, c := hosts["spoof/b"], hosts["spoof/c"]
+	if b == nil || c == nil || hosts["spoof/a"] == nil {
+		t.Fatalf("hosts %v: want spoof/a, spoof/b and spoof/c", plan.Hosts)
+	}
+	addr := func(h *lab.Host, fam int) netip.Addr {
+		for _, x := range h.Addrs {
+			if x.Is4() == (fam == 4) {
+				return x
+			}
+		}
+		t.Fatalf("%s has no IPv%d address", h.ID, fam)
+		return netip.Addr{}
+	}
+	l := startLab(t, plan.Hosts)
+
+	// refused opens b's connected socket to c:53, checks that c's
+	// listener answers it (conntrack then knows the connection), has
+	// host from send b a port unreachable quoting b's datagram (from
+	// its own address: the kernel writes the IP header of a raw socket's
+	// packets), and reports whether b's socket then fails with
+	// ECONNREFUSED.
+	refused := func(t *testing.T, from string, fam int) bool {
+		t.Helper()
+		network := map[int]string{4: "udp4", 6: "udp6"}[fam]
+		var conn *net.UDPConn
+		if err := l.InHost(b.ID, func() (err error) {
+			conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr(c, fam), 53)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		buf := make([]byte, 2048)
+		if _, err := conn.Write([]byte("ward-icmp-err")); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * testTimeout))
+		if _, err := conn.Read(buf); err != nil {
+			t.Fatalf("b's datagram to c:53 (IPv%d) got no answer: %v", fam, err)
+		}
+		local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		msg := portUnreachable(t, netip.AddrPortFrom(addr(b, fam), local.Port()), netip.AddrPortFrom(addr(c, fam), 53))
+		if err := l.InHost(from, func() error {
+			domain, proto := unix.AF_INET6, unix.IPPROTO_ICMPV6
+			var to unix.Sockaddr = &unix.SockaddrInet6{Addr: addr(b, fam).As16()}
+			if fam == 4 {
+				domain, proto = unix.AF_INET, unix.IPPROTO_ICMP
+				to = &unix.SockaddrInet4{Addr: addr(b, fam).As4()}
+			}
+			fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			for range 3 {
+				if err := unix.Sendto(fd, msg, 0, to); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("send from %s: %v", from, err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(3 * testTimeout))
+		_, err := conn.Read(buf)
+		return errors.Is(err, unix.ECONNREFUSED)
+	}
+
+	check := func(t *testing.T, rs *firewall.Ruleset, forged bool) {
+		t.Helper()
+		if err := l.Load(rs); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range []int{4, 6} {
+			if got := refused(t, "spoof/a", fam); got != forged {
+				t.Errorf("IPv%d: a's port unreachable about b's connection to c:53 refused b's socket: %v, want %v", fam, got, forged)
+			}
+			if !refused(t, c.ID, fam) {
+				t.Errorf("IPv%d: c's own port unreachable about b's datagram did not reach b's socket", fam)
+			}
+		}
+	}
+	t.Run("ward", func(t *testing.T) { check(t, plan.Ruleset, false) })
+	// Negative controls: without the jumps to the error chains, and
+	// without Ward's tables, the forged error refuses b's socket: the
+	// test sees the attack.
+	noJumps := func(rules []firewall.Rule) []firewall.Rule {
+		return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.Verdict.Kind == firewall.Jump && r.ICMP != 0 })
+	}
+	rs := withChain(t, plan.Ruleset, firewall.ChainForward, noJumps)
+	if len(rs.Chain(firewall.ChainForward).Rules) != len(plan.Ruleset.Chain(firewall.ChainForward).Rules)-2 {
+		t.Fatalf("forward chain has not two jumps to the ICMP error chains:\n%s", plan.Ruleset)
+	}
+	t.Run("without the error chains", func(t *testing.T) { check(t, rs, true) })
+	t.Run("without Ward", func(t *testing.T) { check(t, &firewall.Ruleset{}, true) })
+}

@@ -24,8 +24,12 @@ const elementsPerMessage = 256
 
 // socketBuffer is the send and receive buffer size NewConn asks for: a
 // batch is sent in one sendmsg, so the send buffer bounds the ruleset
-// (about 200 KiB by default, a few thousand elements).
-const socketBuffer = 64 << 20
+// (about 200 KiB by default, a few thousand elements), and the kernel
+// queues an acknowledgement of every message before google/nftables
+// reads any, so the receive buffer bounds it too: 64 MiB failed with
+// ENOBUFS at 10,000 containers (about 170,000 messages;
+// docs/performance.md).
+const socketBuffer = 256 << 20
 
 // NewConn returns an nftables connection for Apply, Remove and Status,
 // with opts (such as nftables.WithNetNSFd). Its netlink sockets have

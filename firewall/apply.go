@@ -27,7 +27,7 @@ const elementsPerMessage = 256
 // (about 200 KiB by default, a few thousand elements), and the kernel
 // queues an acknowledgement of every message before google/nftables
 // reads any, so the receive buffer bounds it too: 64 MiB failed with
-// ENOBUFS at 10,000 containers (about 170,000 messages;
+// ENOBUFS at 10,000 containers once the ICMP error chains were added (
 // docs/performance.md).
 const socketBuffer = 256 << 20
 

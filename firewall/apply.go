@@ -27,8 +27,8 @@ const elementsPerMessage = 256
 // (about 200 KiB by default, a few thousand elements), and the kernel
 // queues an acknowledgement of every message before google/nftables
 // reads any, so the receive buffer bounds it too: 64 MiB failed with
-// ENOBUFS at 10,000 containers once the ICMP error chains were added (
-// docs/performance.md).
+// ENOBUFS at 10,000 containers once the ICMP error chains were added
+// (docs/performance.md).
 const socketBuffer = 256 << 20
 
 // NewConn returns an nftables connection for Apply, Remove and Status,

@@ -121,10 +121,10 @@ func (b *budget) funcs() template.FuncMap {
 	// An int is 8 bytes in a list; a number of seq as long as the
 	// longer of its ends, and a space.
 	ints := func(n uint64, ok bool) error {
-		if !ok || n > uint64(b.allowed/8) {
+		if !ok || n > uint64(b.allowed/8) { // #nosec G115 -- allowed is positive
 			return b.charge(-1)
 		}
-		return b.charge(int64(8 * n))
+		return b.charge(int64(8 * n)) // #nosec G115 -- n <= allowed/8, checked above
 	}
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
@@ -195,10 +195,10 @@ func (b *budget) funcs() template.FuncMap {
 			}
 			n, ok := untilSteps(start, stop, step)
 			width := uint64(max(len(strconv.Itoa(start)), len(strconv.Itoa(stop))) + 1)
-			if !ok || n > uint64(b.allowed)/width {
+			if !ok || n > uint64(b.allowed)/width { // #nosec G115 -- allowed is positive
 				return "", b.charge(-1)
 			}
-			if err := b.charge(int64(n * width)); err != nil {
+			if err := b.charge(int64(n * width)); err != nil { // #nosec G115 -- n*width <= allowed, checked above
 				return "", err
 			}
 			return seq(params...), nil
@@ -227,14 +227,14 @@ func untilSteps(start, stop, step int) (n uint64, ok bool) {
 	case step > 0 && start < stop:
 		// In uint64, the difference and the last number are exact in
 		// two's complement, whatever the signs.
-		s := uint64(step)
-		n = (uint64(stop)-uint64(start)-1)/s + 1
-		last := int(uint64(start) + (n-1)*s)
+		s := uint64(step)                        // #nosec G115 -- step > 0
+		n = (uint64(stop)-uint64(start)-1)/s + 1 // #nosec G115 -- two's complement on purpose: stop > start, so the difference is exact
+		last := int(uint64(start) + (n-1)*s)     // #nosec G115 -- two's complement on purpose: the last number lies between start and stop
 		return n, last <= math.MaxInt-step
 	case step < 0 && start > stop:
-		s := -uint64(step) // |step|, math.MinInt included
-		n = (uint64(start)-uint64(stop)-1)/s + 1
-		last := int(uint64(start) - (n-1)*s)
+		s := -uint64(step)                       // #nosec G115 -- |step|, math.MinInt included: two's complement on purpose
+		n = (uint64(start)-uint64(stop)-1)/s + 1 // #nosec G115 -- two's complement on purpose: start > stop, so the difference is exact
+		last := int(uint64(start) - (n-1)*s)     // #nosec G115 -- two's complement on purpose: the last number lies between stop and start
 		return n, last >= math.MinInt-step
 	}
 	return 0, true // sprig makes none

@@ -16,22 +16,6 @@ import (
 	"github.com/wardsec/ward/lab"
 )
 
-// icmpChecksum is the Internet checksum of an ICMP message (RFC 1071);
-// the kernel computes ICMPv6 ones itself.
-func icmpChecksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
-
 // portUnreachable is the ICMP (IPv4) or ICMPv6 port unreachable error
 // about the UDP datagram from src to dst: the datagram's IP header and UDP
 // header quoted after the error's own 8 bytes, as a host's stack writes
@@ -46,7 +30,7 @@ func portUnreachable(t *testing.T, src, dst netip.AddrPort) []byte {
 	pkt := f[14:]
 	if src.Addr().Is4() {
 		msg := slices.Concat([]byte{3, 3, 0, 0, 0, 0, 0, 0}, pkt[:20+8]) // destination unreachable, port
-		binary.BigEndian.PutUint16(msg[2:4], icmpChecksum(msg))
+		binary.BigEndian.PutUint16(msg[2:4], ethframe.Checksum(msg))
 		return msg
 	}
 	return slices.Concat([]byte{1, 4, 0, 0, 0, 0, 0, 0}, pkt[:40+8]) // destination unreachable, port

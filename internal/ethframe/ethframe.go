@@ -50,7 +50,7 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 		ip[9] = unix.IPPROTO_UDP
 		copy(ip[12:16], s)
 		copy(ip[16:20], d)
-		binary.BigEndian.PutUint16(ip[10:12], checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:12], Checksum(ip))
 	} else {
 		pseudo = append(binary.BigEndian.AppendUint32(pseudo, uint32(n)), 0, 0, 0, unix.IPPROTO_UDP)
 		ip = make([]byte, 40)
@@ -61,7 +61,7 @@ func UDP(srcMAC, dstMAC net.HardwareAddr, src, dst netip.AddrPort, payload []byt
 		copy(ip[8:24], s)
 		copy(ip[24:40], d)
 	}
-	sum := checksum(slices.Concat(pseudo, udp))
+	sum := Checksum(slices.Concat(pseudo, udp))
 	if sum == 0 {
 		sum = 0xffff // 0 means "no checksum", which IPv6 forbids
 	}
@@ -93,7 +93,7 @@ func ICMPv6(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, typ byte, body
 	n := uint16(len(msg)) // #nosec G115 -- at most 1396, checked above
 	s, d := src.As16(), dst.As16()
 	pseudo := append(binary.BigEndian.AppendUint32(slices.Concat(s[:], d[:]), uint32(n)), 0, 0, 0, unix.IPPROTO_ICMPV6)
-	binary.BigEndian.PutUint16(msg[2:4], checksum(slices.Concat(pseudo, msg)))
+	binary.BigEndian.PutUint16(msg[2:4], Checksum(slices.Concat(pseudo, msg)))
 	ip := make([]byte, 40)
 	ip[0] = 0x60
 	binary.BigEndian.PutUint16(ip[4:6], n)
@@ -108,8 +108,8 @@ func ICMPv6(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, typ byte, body
 	return slices.Concat(eth, ip, msg), nil
 }
 
-// checksum is the Internet checksum of b (RFC 1071).
-func checksum(b []byte) uint16 {
+// Checksum is the Internet checksum of b (RFC 1071).
+func Checksum(b []byte) uint16 {
 	var sum uint32
 	for i := 0; i+1 < len(b); i += 2 {
 		sum += uint32(b[i])<<8 | uint32(b[i+1])

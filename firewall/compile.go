@@ -265,7 +265,9 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		rs.MarkMaps = append(rs.MarkMaps, gm)
 	}
 	rs.Self = selfAddrs(inv)
-	rs.Chains = append(rs.Chains, baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)...)
+	base, errMaps := baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)
+	rs.Chains = append(rs.Chains, base...)
+	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)
 	userlandProxyRules(rs, inv)
 	if !unclassified.Empty() {
@@ -303,7 +305,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 // says whether ports are known: broadcast and multicast packets are then
 // judged by the ingress of the port they leave through (GroupMark), and
 // dropped from managed addresses to ports Ward does not know.
-func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
+func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*Map) {
 	stage := func(m string, dst bool) []Rule {
 		var out []Rule
 		for _, f := range Families {
@@ -334,7 +336,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 		return Rule{CtState: []string{"established", "related"}, Verdict: Verdict{Kind: Accept}}
 	}
 	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
-	errChains, errJumps := icmpErrorRules(self)
+	errChains, errMaps, errJumps := icmpErrorRules(self)
 	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: append(errJumps(),
 		established(),
 		Rule{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
@@ -378,7 +380,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) []*Chain {
 	}
 	output.Rules = append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
-	return append([]*Chain{forward, input, output}, errChains...)
+	return append([]*Chain{forward, input, output}, errChains...), errMaps
 }
 
 // ChainICMPErrors is the prefix of the chains (suffix _v4 or _v6) that
@@ -401,33 +403,53 @@ const ChainICMPErrors = "icmp_err"
 // containers and are not judged. A container cannot send an error from
 // another's address: the bridge table binds sources to ports. The jumps
 // match related ICMP packets only, so other packets never walk the
-// chains, one rule per address.
-func icmpErrorRules(self []netip.Addr) ([]*Chain, func() []Rule) {
+// chains, one rule per address, and an error only the chain of its
+// source's bucket (a map by source address, as the stages').
+func icmpErrorRules(self []netip.Addr) ([]*Chain, []*Map, func() []Rule) {
 	var chains []*Chain
+	var maps []*Map
 	var jumps []Rule
 	for _, f := range Families {
-		var rules []Rule
+		var addrs []netip.Addr // sorted, as self
 		for _, a := range self {
 			if family(a) == f {
-				rules = append(rules, Rule{ForeignError: a, Counter: true, Verdict: Verdict{Kind: Drop}})
+				addrs = append(addrs, a)
 			}
 		}
-		if len(rules) == 0 {
+		if len(addrs) == 0 {
 			continue
 		}
+		// The rules in chains of icmpErrorBucket consecutive addresses,
+		// reached through an interval map by the error's source: an
+		// error walks one chain, whatever the number of containers.
 		name := ChainICMPErrors + f.suffix()
-		chains = append(chains, &Chain{Name: name, Rules: rules})
-		jumps = append(jumps, Rule{CtState: []string{"related"}, ICMP: f, Verdict: Verdict{Kind: Jump, Chain: name}})
+		m := &Map{Name: name, Family: f}
+		for k, chunk := range slices.Collect(slices.Chunk(addrs, icmpErrorBucket)) {
+			c := &Chain{Name: fmt.Sprintf("%s_%d", name, k)}
+			for _, a := range chunk {
+				c.Rules = append(c.Rules, Rule{ForeignError: a, Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+			chains = append(chains, c)
+			m.Elements = append(m.Elements, MapElement{Range: ipset.Range{From: chunk[0], To: chunk[len(chunk)-1]}, Verdict: Verdict{Kind: Jump, Chain: c.Name}})
+		}
+		maps = append(maps, m)
+		jumps = append(jumps, Rule{CtState: []string{"related"}, ICMP: f, VMap: &Lookup{Family: f, Name: name}})
 	}
 	// Rules own their slices: a caller may edit one ruleset's rules.
-	return chains, func() []Rule {
+	return chains, maps, func() []Rule {
 		out := slices.Clone(jumps)
 		for i := range out {
 			out[i].CtState = slices.Clone(out[i].CtState)
+			l := *out[i].VMap
+			out[i].VMap = &l
 		}
 		return out
 	}
 }
+
+// icmpErrorBucket is how many addresses a chain of icmpErrorRules judges:
+// an error walks at most that many rules.
+const icmpErrorBucket = 64
 
 // ChainPublished is the prefix of the chains that judge a connection to a
 // port the host publishes ("pub_1"), and of their sets of allowed sources

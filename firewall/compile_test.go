@@ -194,9 +194,9 @@ func TestBaseChains(t *testing.T) {
 		// sends it: a container's quotes a packet to itself, a router's
 		// (the host's, an outside one) a packet to someone else. A
 		// container's error about another pair's connection is forged.
-		{"forged ICMP error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "icmp_err_v4[7]"},
-		{"forged ICMPv6 error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr("fd00::1")}, false, "icmp_err_v6[3]"},
-		{"forged ICMP error from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "related", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP, quoted: addr("10.0.0.1")}, false, "icmp_err_v4[7]"},
+		{"forged ICMP error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "icmp_err_v4_0[7]"},
+		{"forged ICMPv6 error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr("fd00::1")}, false, "icmp_err_v6_0[3]"},
+		{"forged ICMP error from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "related", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP, quoted: addr("10.0.0.1")}, false, "icmp_err_v4_0[7]"},
 		{"ICMP error from a router", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, quoted: addr("192.0.2.9")}, true, "forward[2]"},
 		{"ICMPv6 error from outside", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, quoted: addr("2001:db8::9")}, true, "forward[2]"},
 		{"ICMPv6 error from a container about its own connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr(y1)}, true, "forward[2]"},

@@ -63,8 +63,9 @@
 //     other addresses have no element;
 //   - base chain forward (hook forward, priority filter - 10: before
 //     Docker's filter chains, with either of its backends; policy accept):
-//     related ICMP and ICMPv6 packets jump to icmp_err_v4 and
-//     icmp_err_v6, which drop an error from a container's address that
+//     related ICMP and ICMPv6 packets go through the maps icmp_err_v4
+//     and icmp_err_v6 (by source address) to chains of 64 container
+//     addresses each, which drop an error from a container's address that
 //     quotes a packet to another address (a forged error about another
 //     pair's connection); ct state established,related accept; ct state
 //     invalid counter drop;

@@ -138,11 +138,12 @@ func TestForgedICMPError(t *testing.T) {
 		}
 	}
 	t.Run("ward", func(t *testing.T) { check(t, plan.Ruleset, false) })
-	// Negative controls: without the jumps to the error chains, and
+	// Negative controls: without the jumps to the error chains (through
+	// their maps by source address), and
 	// without Ward's tables, the forged error refuses b's socket: the
 	// test sees the attack.
 	noJumps := func(rules []firewall.Rule) []firewall.Rule {
-		return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.Verdict.Kind == firewall.Jump && r.ICMP != 0 })
+		return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.VMap != nil && r.ICMP != 0 })
 	}
 	rs := withChain(t, plan.Ruleset, firewall.ChainForward, noJumps)
 	if len(rs.Chain(firewall.ChainForward).Rules) != len(plan.Ruleset.Chain(firewall.ChainForward).Rules)-2 {

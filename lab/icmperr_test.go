@@ -59,15 +59,7 @@ func TestForgedICMPError(t *testing.T) {
 	if b == nil || c == nil || hosts["spoof/a"] == nil {
 		t.Fatalf("hosts %v: want spoof/a, spoof/b and spoof/c", plan.Hosts)
 	}
-	addr := func(h *lab.Host, fam int) netip.Addr {
-		for _, x := range h.Addrs {
-			if x.Is4() == (fam == 4) {
-				return x
-			}
-		}
-		t.Fatalf("%s has no IPv%d address", h.ID, fam)
-		return netip.Addr{}
-	}
+	addr := func(h *lab.Host, fam int) netip.Addr { return hostAddr(t, h, fam) }
 	l := startLab(t, plan.Hosts)
 
 	// refused opens b's connected socket to c:53, checks that c's

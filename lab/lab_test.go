@@ -664,15 +664,7 @@ func TestSpoof(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	addr := func(h *lab.Host, fam int) netip.Addr {
-		for _, x := range h.Addrs {
-			if x.Is4() == (fam == 4) {
-				return x
-			}
-		}
-		t.Fatalf("%s has no IPv%d address", h.ID, fam)
-		return netip.Addr{}
-	}
+	addr := func(h *lab.Host, fam int) netip.Addr { return hostAddr(t, h, fam) }
 	type send struct {
 		name       string
 		from, as   *lab.Host
@@ -738,4 +730,16 @@ func TestSpoof(t *testing.T) {
 		t.Fatal("the bridge table is still loaded without bindings")
 	}
 	t.Run("unbound", func(t *testing.T) { check(t, false) })
+}
+
+// hostAddr returns h's first address of IPv4 (fam 4) or IPv6.
+func hostAddr(t *testing.T, h *lab.Host, fam int) netip.Addr {
+	t.Helper()
+	for _, x := range h.Addrs {
+		if x.Is4() == (fam == 4) {
+			return x
+		}
+	}
+	t.Fatalf("%s has no IPv%d address", h.ID, fam)
+	return netip.Addr{}
 }

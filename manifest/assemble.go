@@ -418,6 +418,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	}
 
 	byPos := make(map[int]*Workload)
+	byObj := make(map[int]*Workload) // the same, by index in objs
 	var out []*Workload
 	for p, i := range idx {
 		if root[p] != p {
@@ -431,6 +432,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		}
 		w := newWorkload(&objs[i])
 		byPos[p] = w
+		byObj[i] = w
 		out = append(out, w)
 	}
 	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
@@ -450,7 +452,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		if read == nil {
 			read = readByModel(objs)
 		}
-		if modelledApart(w, newWorkload(&objs[v.owner]), addedLabels(o.obj), read) {
+		if t := byObj[v.owner]; t != nil && modelledApart(w, t, addedLabels(o.obj), read) {
 			w.Deviation.Modelled = true
 			apart[v] = w
 			out = append(out, w)

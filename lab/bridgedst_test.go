@@ -146,70 +146,75 @@ func TestForwardingTableSpoof(t *testing.T) {
 	plan := planFor(t, "testdata/spoof/spoof.yaml")
 	l := startLab(t, plan.Hosts)
 	a, b, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/b"), hostEth0(t, l, "spoof/c")
-	var conn *net.UDPConn
-	if err := l.InHost("spoof/c", func() (err error) {
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 9, 0, 3)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	bAddr := &net.UDPAddr{IP: net.IPv4(10, 9, 0, 2), Port: 9}
 	sniff := capture(t, l, "spoof/a", a)
 	n := 0
-	// intercept poisons the forwarding database, has c send b a datagram
-	// and reports whether a's interface saw it.
-	intercept := func() bool {
-		t.Helper()
-		for range 5 {
-			n++
-			f, err := ethframe.UDP(b.mac, c.mac, netip.MustParseAddrPort("10.9.0.1:40000"), netip.MustParseAddrPort("10.9.0.3:54"), []byte("poison"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sendRaw(t, l, "spoof/a", a, f)
-			marker := fmt.Appendf(nil, "ward-fdb-%d-%d", os.Getpid(), n)
-			if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 2048)
-			for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
-				if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
-					return true
+	// One family at a time: the destination check binds IPv4 and IPv6
+	// destinations alike.
+	for _, fam := range []struct{ net, c, b string }{{"udp4", "10.9.0.3", "10.9.0.2"}, {"udp6", "fd00:9::3", "fd00:9::2"}} {
+		var conn *net.UDPConn
+		if err := l.InHost("spoof/c", func() (err error) {
+			conn, err = net.ListenUDP(fam.net, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(fam.c), 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		bIP := netip.MustParseAddr(fam.b)
+		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(bIP, 9))
+		// intercept poisons the forwarding database, has c send b a
+		// datagram and reports whether a's interface saw it.
+		intercept := func() bool {
+			t.Helper()
+			for range 5 {
+				n++
+				f, err := ethframe.UDP(b.mac, c.mac, netip.MustParseAddrPort("10.9.0.1:40000"), netip.MustParseAddrPort("10.9.0.3:54"), []byte("poison"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sendRaw(t, l, "spoof/a", a, f)
+				marker := fmt.Appendf(nil, "ward-fdb-%d-%d", os.Getpid(), n)
+				if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 2048)
+				for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+					if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
+						return true
+					}
 				}
 			}
+			return false
 		}
-		return false
-	}
-	resolve := func() {
-		t.Helper()
-		// c learns b's MAC address (and the bridge b's port) first.
-		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
-				t.Fatal(err)
+		resolve := func() {
+			t.Helper()
+			// c learns b's MAC address (and the bridge b's port) first.
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
+					t.Fatal(err)
+				}
+				if neighbour(t, l, "spoof/c", bIP) == b.mac.String() {
+					return
+				}
 			}
-			if neighbour(t, l, "spoof/c", netip.MustParseAddr("10.9.0.2")) == b.mac.String() {
-				return
-			}
+			t.Fatalf("c did not resolve %s to b's %s", bIP, b.mac)
 		}
-		t.Fatalf("c did not resolve 10.9.0.2 to b's %s", b.mac)
-	}
 
-	if err := l.Load(plan.Ruleset); err != nil {
-		t.Fatal(err)
-	}
-	resolve()
-	if intercept() {
-		t.Errorf("with the bridge table, a read c's datagram for b off its interface after claiming b's MAC address")
-	}
+		if err := l.Load(plan.Ruleset); err != nil {
+			t.Fatal(err)
+		}
+		resolve()
+		if intercept() {
+			t.Errorf("%s: with the bridge table, a read c's datagram for b off its interface after claiming b's MAC address", fam.net)
+		}
 
-	noBridge := *plan.Ruleset
-	noBridge.Bindings = nil
-	if err := l.Load(&noBridge); err != nil {
-		t.Fatal(err)
-	}
-	resolve()
-	if !intercept() {
-		t.Errorf("without the bridge table, a never saw c's datagram for b: the test cannot see the hole")
+		noBridge := *plan.Ruleset
+		noBridge.Bindings = nil
+		if err := l.Load(&noBridge); err != nil {
+			t.Fatal(err)
+		}
+		resolve()
+		if !intercept() {
+			t.Errorf("%s: without the bridge table, a never saw c's datagram for b: the test cannot see the hole", fam.net)
+		}
 	}
 }

@@ -19,6 +19,9 @@ import (
 // listed once per finder.
 type bridgePorts struct {
 	byNsid map[int][]string
+	// byBridge are the ports of each bridge of the host, whatever their
+	// kind, by the bridge's name.
+	byBridge map[string][]string
 }
 
 func newBridgePorts() (*bridgePorts, error) {
@@ -26,17 +29,37 @@ func newBridgePorts() (*bridgePorts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list the host's links: %w", err)
 	}
-	bp := &bridgePorts{byNsid: map[int][]string{}}
+	bp := &bridgePorts{byNsid: map[int][]string{}, byBridge: map[string][]string{}}
+	bridges := map[int]string{} // by index
+	for _, l := range links {
+		if l.Type() == "bridge" {
+			bridges[l.Attrs().Index] = l.Attrs().Name
+			bp.byBridge[l.Attrs().Name] = nil
+		}
+	}
 	for _, l := range links {
 		a := l.Attrs()
 		if l.Type() == "veth" && a.MasterIndex != 0 && a.NetNsID >= 0 {
 			bp.byNsid[a.NetNsID] = append(bp.byNsid[a.NetNsID], a.Name)
 		}
+		if br, ok := bridges[a.MasterIndex]; ok && a.MasterIndex != 0 {
+			bp.byBridge[br] = append(bp.byBridge[br], a.Name)
+		}
 	}
 	for _, names := range bp.byNsid {
 		slices.Sort(names)
 	}
+	for _, names := range bp.byBridge {
+		slices.Sort(names)
+	}
 	return bp, nil
+}
+
+// portsOf returns the ports of the bridge named br, and whether the host
+// has such a bridge.
+func (bp *bridgePorts) portsOf(br string) ([]string, bool) {
+	ports, ok := bp.byBridge[br]
+	return ports, ok
 }
 
 // of returns the bridge ports of the container whose sandbox key is key.

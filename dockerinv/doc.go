@@ -56,6 +56,17 @@
 // from the other. What is no one container's fault (the daemon
 // unreachable, two networks of one name) still fails.
 //
+// # Bridge ports
+//
+// On a local daemon, each container's bridge ports (the host side of its
+// veths) become its Interfaces, which the firewall binds to its addresses.
+// Every other port of the managed networks' bridges (a quarantined
+// container's, one whose own ports were not found, one started since the
+// containers were listed) is listed in the inventory's UnknownPorts,
+// which the firewall binds to no address, and reported through
+// Client.OnUnknownPort: a container Ward has not classified cannot forge
+// another's source address.
+//
 // # Events
 //
 // Watch follows the daemon's event stream and reports container start,

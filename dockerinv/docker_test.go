@@ -192,6 +192,8 @@ func TestDockerEngine(t *testing.T) {
 	defer c.Close()
 	var skipped []dockerinv.Skipped
 	c.OnSkip = func(s dockerinv.Skipped) { skipped = append(skipped, s) }
+	var unbound []dockerinv.Skipped
+	c.OnUnbound = func(s dockerinv.Skipped) { unbound = append(unbound, s) }
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	inv, err := c.Inventory(ctx)
@@ -311,6 +313,39 @@ func TestDockerEngine(t *testing.T) {
 	if seen != 5 {
 		t.Errorf("found %d of the project's 5 addressable containers in the inventory", seen)
 	}
+
+	// The networks' bridges are found, and a port on one that leads to
+	// no container (a veth added by hand, as a container's is before
+	// Ward's next sync) is an unknown port, closed by the firewall.
+	for _, s := range unbound {
+		if strings.Contains(s.Name, project) {
+			t.Errorf("OnUnbound: %v", s)
+		}
+	}
+	for _, fc := range inv.Containers {
+		for _, p := range fc.Interfaces {
+			if slices.Contains(inv.UnknownPorts, p) {
+				t.Errorf("%s: its port %s is also an unknown port", fc.ID(), p)
+			}
+		}
+	}
+	frontID := strings.TrimSpace(run(t, dir, "docker", "network", "inspect", "-f", "{{.Id}}", project+"_front"))
+	stray := "wst" + unique
+	run(t, dir, "ip", "link", "add", stray, "type", "veth", "peer", "name", "wsp"+unique)
+	t.Cleanup(func() { _, _ = testenv.Cmd(dir, "ip", "link", "del", stray) })
+	run(t, dir, "ip", "link", "set", stray, "master", "br-"+frontID[:12])
+	var reported []dockerinv.UnknownPort
+	c.OnUnknownPort = func(u dockerinv.UnknownPort) { reported = append(reported, u) }
+	inv2, err := c.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(inv2.UnknownPorts, stray) || !slices.ContainsFunc(reported, func(u dockerinv.UnknownPort) bool {
+		return u.Port == stray && u.Network == project+"_front" && u.Bridge == "br-"+frontID[:12]
+	}) {
+		t.Errorf("a veth on %s's bridge: unknown ports %v, reported %v; want %s among them", project+"_front", inv2.UnknownPorts, reported, stray)
+	}
+	run(t, dir, "ip", "link", "del", stray)
 
 	// Events of a container started beside the project and removed.
 	extra := project + "-extra"

@@ -39,6 +39,11 @@ type Client struct {
 	// it is not protected against spoofing (see firewall.Binding).
 	OnUnbound func(Skipped)
 
+	// OnUnknownPort, when set, is called for each port of a managed
+	// network's bridge that no container of the inventory is bound to
+	// (firewall.Inventory.UnknownPorts): its frames are dropped.
+	OnUnknownPort func(UnknownPort)
+
 	// Quarantine, when set, makes Inventory quarantine each container
 	// whose own data is invalid (a ward.dev/ports label that does not
 	// parse, a ward.dev/namespace that is not a label value, a
@@ -162,7 +167,7 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.bind(inv, ids, ctrs)
+	c.bind(inv, ids, ctrs, managedBridges(inv, nets.Items))
 	c.userlandProxy(inv, ctrs)
 	return inv, nil
 }
@@ -205,15 +210,68 @@ func (c *Client) userlandProxy(inv *firewall.Inventory, ctrs []container.Inspect
 	}
 }
 
-// portFinder returns the bridge ports of a container's network namespace.
+// portFinder returns the bridge ports of a container's network namespace,
+// and the ports of a bridge.
 type portFinder interface {
 	of(sandboxKey string) ([]string, error)
+	// portsOf returns the ports of the bridge named br, and whether the
+	// host has a bridge of that name.
+	portsOf(br string) ([]string, bool)
+}
+
+// managedBridge is the Linux bridge of a network of the inventory.
+type managedBridge struct{ network, bridge string }
+
+// managedBridges returns the bridges of inv's networks, as Docker's bridge
+// driver names them: the network's com.docker.network.bridge.name option
+// (docker0 for the default network), else br- and the first 12
+// characters of its ID.
+func managedBridges(inv *firewall.Inventory, nets []network.Summary) []managedBridge {
+	var out []managedBridge
+	for _, n := range nets {
+		if n.Driver != "bridge" || !slices.ContainsFunc(inv.Networks, func(fn *firewall.Network) bool { return fn.Name == n.Name }) {
+			continue
+		}
+		br := n.Options[optBridgeName]
+		if br == "" {
+			br = "br-" + shortID(n.ID)
+		}
+		out = append(out, managedBridge{network: n.Name, bridge: br})
+	}
+	slices.SortFunc(out, func(a, b managedBridge) int { return cmp.Compare(a.bridge, b.bridge) })
+	return out
+}
+
+// optBridgeName is the option of a Docker bridge network that names its
+// Linux bridge.
+const optBridgeName = "com.docker.network.bridge.name"
+
+// UnknownPort is a port of a managed network's bridge that no container of
+// an inventory is bound to (firewall.Inventory.UnknownPorts).
+type UnknownPort struct {
+	Port, Bridge, Network string
+	// Container names the container the port leads to, when known (a
+	// quarantined one).
+	Container string
+}
+
+func (u UnknownPort) String() string {
+	who := "no container Ward could bind (one started since the inventory was read, one whose own ports were not found, or not a container's)"
+	if u.Container != "" {
+		who = u.Container
+	}
+	return fmt.Sprintf("port %s of bridge %s (network %s), of %s: its frames are dropped", u.Port, u.Bridge, u.Network, who)
 }
 
 // bind sets each container's Interfaces to its bridge ports, so that
 // firewall.Compile binds its addresses to them; a container whose ports
-// cannot be found stays unbound, and OnUnbound says why.
-func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]string, ctrs []container.InspectResponse) {
+// cannot be found stays unbound, and OnUnbound says why. Then every other
+// port of the managed networks' bridges (of a quarantined container, of
+// one whose ports were not found, of one started since the containers
+// were listed) becomes an unknown port of the inventory, bound to no
+// address, and OnUnknownPort says whose it is; a managed network whose
+// bridge the host does not have is reported with OnUnbound.
+func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]string, ctrs []container.InspectResponse, bridges []managedBridge) {
 	find := c.ports
 	if find == nil {
 		find = func() (portFinder, error) { return newBridgePorts() }
@@ -244,6 +302,52 @@ func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]strin
 			c.OnUnbound(Skipped{ID: id, Name: names[id], Reason: err.Error()})
 		}
 	}
+	if len(bridges) == 0 {
+		return
+	}
+	if pf == nil && ferr == nil {
+		pf, ferr = find()
+	}
+	if ferr != nil {
+		if c.OnUnbound != nil {
+			c.OnUnbound(Skipped{Name: "(every container)", Reason: "the ports of the networks' bridges cannot be listed: " + ferr.Error()})
+		}
+		return
+	}
+	// Whose each port is, for the report: quarantined containers'.
+	owner := map[string]string{}
+	bound := map[string]bool{}
+	for _, ct := range inv.Containers {
+		for _, p := range ct.Interfaces {
+			bound[p] = true
+		}
+	}
+	for _, q := range inv.Quarantined {
+		if ports, err := pf.of(sandbox[q.ID]); err == nil {
+			for _, p := range ports {
+				owner[p] = fmt.Sprintf("quarantined container %s (%s)", q.Name, shortID(q.ID))
+			}
+		}
+	}
+	for _, mb := range bridges {
+		ports, ok := pf.portsOf(mb.bridge)
+		if !ok {
+			if c.OnUnbound != nil {
+				c.OnUnbound(Skipped{Name: "(network " + mb.network + ")", Reason: "the host has no bridge " + mb.bridge + ": its ports cannot be listed, and a container Ward has not classified there is not closed"})
+			}
+			continue
+		}
+		for _, p := range ports {
+			if bound[p] || slices.Contains(inv.UnknownPorts, p) {
+				continue
+			}
+			inv.UnknownPorts = append(inv.UnknownPorts, p)
+			if c.OnUnknownPort != nil {
+				c.OnUnknownPort(UnknownPort{Port: p, Bridge: mb.bridge, Network: mb.network, Container: owner[p]})
+			}
+		}
+	}
+	slices.Sort(inv.UnknownPorts)
 }
 
 func (c *Client) skip(s Skipped) {

@@ -264,3 +264,80 @@ func TestInventoryQuarantineGlobal(t *testing.T) {
 		t.Fatalf("Inventory = %v; want a duplicate network error", err)
 	}
 }
+
+// TestInventoryUnknownPorts: every port of a managed network's bridge
+// that no container of the inventory is bound to becomes an unknown port
+// (bound to no address by the firewall), and OnUnknownPort says whose it
+// is: the quarantined container's, or, for that of a container whose own
+// lookup failed and one no listed container leads to (started since),
+// that no container could be bound to it. Ports of
+// bridges Ward does not manage are left alone; a managed network whose
+// bridge the host lacks is reported through OnUnbound. The bridges are
+// named as Docker's bridge driver names them: the network's
+// com.docker.network.bridge.name option (docker0) or br- and its ID's
+// first 12 characters.
+func TestInventoryUnknownPorts(t *testing.T) {
+	_, c, _, _ := startEngine(t, "shop", func(e *engine) error { return e.setLabel(idPlain, dockerinv.LabelPorts, "oops") })
+	c.Quarantine = true
+	port := func(key string) string { return "veth" + key[len(key)-7:] }
+	failed := "/var/run/docker/netns/9032807675d8" // wardrec_api_1's: its own lookup fails
+	dockerinv.SetBridges(c, dockerinv.FakeBridges{
+		Of: func(key string) ([]string, error) {
+			if key == failed {
+				return nil, errors.New("no bridge port of this host leads to it")
+			}
+			return []string{port(key)}, nil
+		},
+		Bridges: map[string][]string{
+			// The default network: wardrec-bridge, and a port of no
+			// container Ward listed.
+			"docker0": {port("/var/run/docker/netns/31418122f9b9"), "veth0new001"},
+			// wardrec_back: the web replicas, the quarantined
+			// wardrec-plain, and wardrec_api_1.
+			"br-ac517e9fb94b": {port("/var/run/docker/netns/fdff1299317c"), port("/var/run/docker/netns/32f73b4252a5"),
+				port("/var/run/docker/netns/43be4eb32a97"), port(failed)},
+			// A bridge Ward does not manage.
+			"virbr0": {"vnet0"},
+			// wardrec_front (br-f7bc830444d7) is missing.
+		},
+	})
+	var unknown []dockerinv.UnknownPort
+	var unbound []dockerinv.Skipped
+	c.OnUnknownPort = func(u dockerinv.UnknownPort) { unknown = append(unknown, u) }
+	c.OnUnbound = func(s dockerinv.Skipped) { unbound = append(unbound, s) }
+	inv, err := c.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{port(failed), port("/var/run/docker/netns/43be4eb32a97"), "veth0new001"}
+	slices.Sort(want)
+	if !slices.Equal(inv.UnknownPorts, want) {
+		t.Errorf("UnknownPorts %v, want %v", inv.UnknownPorts, want)
+	}
+	if err := inv.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	says := map[string]string{}
+	for _, u := range unknown {
+		says[u.Port] = u.String()
+	}
+	for p, w := range map[string]string{
+		port("/var/run/docker/netns/43be4eb32a97"): "of quarantined container wardrec-plain (5fa40cd6a6ed): its frames are dropped",
+		port(failed):  "bridge br-ac517e9fb94b (network wardrec_back), of no container Ward could bind",
+		"veth0new001": "port veth0new001 of bridge docker0 (network bridge), of no container Ward could bind",
+	} {
+		if !strings.Contains(says[p], w) {
+			t.Errorf("OnUnknownPort for %s: %q, want it to say %q", p, says[p], w)
+		}
+	}
+	if len(unknown) != len(want) {
+		t.Errorf("OnUnknownPort calls: %v", unknown)
+	}
+	var missing bool
+	for _, s := range unbound {
+		missing = missing || strings.Contains(s.String(), "network wardrec_front") && strings.Contains(s.Reason, "no bridge br-f7bc830444d7")
+	}
+	if !missing {
+		t.Errorf("OnUnbound calls %v: want one for wardrec_front's missing bridge br-f7bc830444d7", unbound)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +133,44 @@ func TestApply(t *testing.T) {
 	}
 	if present, _, err := firewall.Status(n.conn); err != nil || present {
 		t.Errorf("Status after Remove = %v, %v; want absent", present, err)
+	}
+}
+
+// TestApplyUnknownPorts loads the shop's ruleset with two bridge ports no
+// container is bound to (Inventory.UnknownPorts): nft lists exactly the
+// ruleset's text, in which each is a port bound to no address, jumping to
+// nd_none, with no mark; Verify agrees; and the difference from the shop
+// without them is those ports.
+func TestApplyUnknownPorts(t *testing.T) {
+	n := newNetns(t)
+	m := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	m.inv.UnknownPorts = []string{"veth0b93f4c", "veth7d1e0a2"}
+	rs := compile(t, m, firewall.Options{})
+	text := rs.String()
+	for _, want := range []string{`"veth0b93f4c" : jump nd_none`, `"veth7d1e0a2" : jump nd_none`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ruleset text lacks %q:\n%s", want, rs.BridgeString())
+		}
+	}
+	if strings.Contains(text, `"veth0b93f4c" : jump mark_`) || strings.Contains(text, `"veth0b93f4c" . `) {
+		t.Errorf("an unknown port has a mark or an address:\n%s", rs.BridgeString())
+	}
+	if err := firewall.Apply(n.conn, rs); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(text, n.listing(t)); diff != "" {
+		t.Fatalf("nft list differs from Ruleset.String (-want +got):\n%s", diff)
+	}
+	if err := firewall.Verify(n.conn, rs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	m.inv.UnknownPorts = nil
+	changes := firewall.Changes(compile(t, m, firewall.Options{}), rs)
+	want := []string{`+ set ports element "veth0b93f4c"`, `+ set ports element "veth7d1e0a2"`}
+	for _, w := range want {
+		if !slices.Contains(changes, w) {
+			t.Errorf("Changes without and with the unknown ports: %q, want %q among them", changes, w)
+		}
 	}
 }
 

@@ -72,7 +72,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
 	markChains := map[uint32]*nftables.Chain{}
 	for _, b := range bindings {
-		if markChains[b.Mark] != nil {
+		if b.Mark == 0 || markChains[b.Mark] != nil {
 			continue
 		}
 		c := &nftables.Chain{Name: markChain(b.Mark), Table: t}
@@ -91,7 +91,9 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 			return nil, err
 		}
 		pe = append(pe, nftables.SetElement{Key: name})
-		me = append(me, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: markChain(b.Mark)}})
+		if b.Mark != 0 {
+			me = append(me, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: markChain(b.Mark)}})
+		}
 		ne = append(ne, nftables.SetElement{Key: name, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: ndJumps[i]}})
 		for _, a := range b.Addrs {
 			switch {
@@ -389,7 +391,9 @@ func ndElements(bindings []Binding) []string {
 func bindingElements(bindings []Binding) (ports, v4, v6, marks []string) {
 	for _, b := range bindings {
 		ports = append(ports, strconv.Quote(b.Port))
-		marks = append(marks, strconv.Quote(b.Port)+" : jump "+markChain(b.Mark))
+		if b.Mark != 0 {
+			marks = append(marks, strconv.Quote(b.Port)+" : jump "+markChain(b.Mark))
+		}
 		for _, a := range b.Addrs {
 			e := strconv.Quote(b.Port) + " . " + a.String()
 			if a.Is4() {

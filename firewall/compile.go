@@ -246,10 +246,10 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		gm := &MarkMap{Name: MapGroupIngress, Elements: []MarkElement{{Mark: GroupMark, Verdict: Verdict{Kind: Accept}}}}
 		for i := range rs.Bindings {
 			b := &rs.Bindings[i]
-			b.Mark = GroupMark
 			if len(b.Addrs) == 0 {
-				continue
+				continue // an unknown port: unmarked (Inventory.UnknownPorts)
 			}
+			b.Mark = GroupMark
 			ci, ok := classOf[b.Addrs[0]]
 			if !ok || !classes[ci].Isolated(netpol.Ingress) {
 				continue
@@ -781,6 +781,9 @@ func bindings(inv *Inventory) []Binding {
 			slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
 			out = append(out, Binding{Port: port, Addrs: addrs})
 		}
+	}
+	for _, port := range inv.UnknownPorts {
+		out = append(out, Binding{Port: port})
 	}
 	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.Port, b.Port) })
 	return out

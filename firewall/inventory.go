@@ -35,6 +35,19 @@ type Inventory struct {
 	// Options.AllowUnclassified. An inventory file has none: it is valid
 	// or refused whole.
 	Quarantined []*Quarantined
+	// UnknownPorts are bridge ports of the managed networks' bridges that
+	// no container of the inventory has among its Interfaces: those of
+	// quarantined containers, of containers whose own ports could not be
+	// found, and of containers started since the inventory was read
+	// (package dockerinv lists them from the kernel; an inventory file
+	// has none). Each is bound to no address (Ruleset.Bindings): every
+	// frame it sends is dropped (ARP probes and IPv6 link-local and
+	// unspecified sources aside, which neighbour discovery needs), so it
+	// can claim no other container's address, and no unicast packet
+	// leaves the bridge through it; broadcast and multicast packets to it
+	// are unmarked, dropped from managed addresses as to any port Ward
+	// does not know.
+	UnknownPorts []string
 	// UserlandProxy, when set, identifies the sockets of Docker's
 	// userland proxy (package dockerinv sets it from the running
 	// Engine; an inventory file cannot). See UserlandProxy.

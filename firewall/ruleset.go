@@ -116,7 +116,9 @@ type Binding struct {
 	Addrs []netip.Addr // sorted
 	// Mark is what the bridge table marks broadcast and multicast
 	// frames leaving the port with: GroupMark, or GroupMark plus the
-	// number of the container's class when its ingress is isolated.
+	// number of the container's class when its ingress is isolated; 0
+	// (no mark, as a port Ward does not know) for a port without
+	// addresses (Inventory.UnknownPorts).
 	Mark uint32
 }
 
@@ -585,7 +587,7 @@ func (r *Ruleset) BridgeString() string {
 		}
 	}
 	b.WriteString("\t}\n")
-	seen := map[uint32]bool{}
+	seen := map[uint32]bool{0: true}
 	for _, bd := range r.Bindings {
 		if seen[bd.Mark] {
 			continue

@@ -107,6 +107,23 @@ func (inv *Inventory) Validate() error {
 		}
 	}
 	checkAddresses(inv, ips, 0, fail)
+	ports := map[string]string{} // by port: what it is
+	for _, c := range inv.Containers {
+		for _, name := range c.Interfaces {
+			ports[name] = "the bridge port of container " + c.ID()
+		}
+	}
+	for _, name := range inv.UnknownPorts {
+		if bad := badInterface(name); bad != "" {
+			fail(0, "unknown port", ErrInvalid, "%s", bad)
+			continue
+		}
+		if what, dup := ports[name]; dup {
+			fail(0, "unknown port", ErrDuplicate, "interface %q is already %s", name, what)
+			continue
+		}
+		ports[name] = "an unknown port"
+	}
 	// A quarantined address is dropped: no container may own it too.
 	quarantined := inv.quarantineOwners()
 	for _, ip := range ips {

@@ -50,6 +50,12 @@ func TestValidate(t *testing.T) {
 		}, firewall.ErrDuplicate, `port name "http" used twice`},
 		{"network twice", func(inv *firewall.Inventory) { inv.Networks = append(inv.Networks, inv.Networks[0]) }, firewall.ErrDuplicate, `network "backend" already declared`},
 		{"no networks", func(inv *firewall.Inventory) { inv.Networks = nil }, firewall.ErrInvalid, "no networks"},
+		{"unknown port a container's", func(inv *firewall.Inventory) {
+			inv.Containers[0].Interfaces = []string{"veth1a2b3c4"}
+			inv.UnknownPorts = []string{"veth1a2b3c4"}
+		}, firewall.ErrDuplicate, `unknown port: interface "veth1a2b3c4" is already the bridge port of container shop/api`},
+		{"unknown port twice", func(inv *firewall.Inventory) { inv.UnknownPorts = []string{"veth9", "veth9"} }, firewall.ErrDuplicate, `interface "veth9" is already an unknown port`},
+		{"unknown port name", func(inv *firewall.Inventory) { inv.UnknownPorts = []string{"a/b"} }, firewall.ErrInvalid, `interface "a/b": not an interface name`},
 	} {
 		inv := good()
 		tc.change(inv)

@@ -440,6 +440,7 @@ type applyResult struct {
 	compile, load time.Duration
 	flushed       int
 	bindings      int  // bound bridge ports
+	unknown       int  // of which unknown ports, bound to no address
 	unbound       bool // ports known, not bound to addresses (--no-bind)
 	unchanged     bool
 }
@@ -460,7 +461,11 @@ func (r *applyResult) print(w io.Writer) error {
 			return err
 		}
 	case r.bindings > 0:
-		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings); err != nil {
+		closed := ""
+		if r.unknown > 0 {
+			closed = fmt.Sprintf("; %d ports of no classified container closed", r.unknown)
+		}
+		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing%s)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings-r.unknown, closed); err != nil {
 			return err
 		}
 	}
@@ -471,6 +476,9 @@ func (r *applyResult) print(w io.Writer) error {
 // one batch, reads it back, and ends the tracked connections it denies.
 func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings), unbound: p.rs.Unbound}
+	if p.inv != nil {
+		res.unknown = len(p.inv.UnknownPorts)
+	}
 	err := h.do(func() error {
 		err := firewall.CheckBridgeNetfilter("")
 		if err != nil && o.enableBr {

@@ -23,6 +23,9 @@ func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) 
 	c.OnUnbound = func(s dockerinv.Skipped) {
 		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
 	}
+	c.OnUnknownPort = func(u dockerinv.UnknownPort) {
+		e.log.Warn("bridge port of no classified container: closed (bound to no address)", "port", u.String())
+	}
 	c.OnUserlandProxy = func(n dockerinv.ProxyNote) {
 		if n.Proxy != nil {
 			e.log.Info("published ports: docker-proxy's onward connections are admitted; their clients are judged at the input hook", "proxy", n.String())

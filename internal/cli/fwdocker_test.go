@@ -637,6 +637,7 @@ func probeTable(cases []*fwProbe) string {
 type fwSpoof struct {
 	from, to *fwCtr
 	as       *fwCtr     // whose address on the network is the source
+	forge    netip.Addr // when valid, the source instead of as's
 	net      string     // the network of all three
 	v6       bool       // the family
 	port     uint16     // UDP
@@ -648,7 +649,10 @@ type fwSpoof struct {
 
 func (c *fwSpoof) String() string {
 	who := c.from.short
-	if c.as != c.from {
+	switch {
+	case c.forge.IsValid():
+		who += " as " + c.forge.String()
+	case c.as != c.from:
 		who += " as " + c.as.short
 	}
 	return fmt.Sprintf("%s (%s) -> %s (%s) %d/udp on %s", who, c.src, c.to.short, c.dst, c.port, c.net)
@@ -665,7 +669,11 @@ func (e *fwDockerEnv) spoof(phase string, cases []*fwSpoof) {
 	errs := make([]error, len(cases))
 	for i, c := range cases {
 		var ok1, ok2 bool
-		c.src, ok1 = c.as.on(c.net, c.v6)
+		if c.forge.IsValid() {
+			c.src, ok1 = c.forge, true
+		} else {
+			c.src, ok1 = c.as.on(c.net, c.v6)
+		}
 		c.dst, ok2 = c.to.on(c.net, c.v6)
 		if _, ok3 := c.from.on(c.net, c.v6); !ok1 || !ok2 || !ok3 || c.to.macs[c.net] == "" {
 			e.t.Fatalf("%s: %s, %s and %s are not all on %s", phase, c.from.name, c.as.name, c.to.name, c.net)

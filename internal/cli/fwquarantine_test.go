@@ -63,6 +63,8 @@ spec:
   ingress:
     - from: [{podSelector: {matchLabels: {role: monitor}}}]
       ports: [{port: http}]
+    - from: [{ipBlock: {cidr: 192.0.2.0/24}}, {ipBlock: {cidr: "2001:db8:7::/48"}}]
+      ports: [{port: 5353, protocol: UDP}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -334,6 +336,19 @@ func TestFwDockerQuarantine(t *testing.T) {
 		t.Errorf("chain unclassified's counter went from %d to %d: the quarantined container's packets were not dropped there", drops, now)
 	} else {
 		t.Logf("chain unclassified dropped %d packets of the quarantined container (its counter %d -> %d)", now-drops, drops, now)
+	}
+
+	// Its bridge port is closed: it cannot pass for a client web admits
+	// (an external address: the inet table judges a datagram by its
+	// source), a raw datagram that bypasses its own IP stack included.
+	// Before unknown ports were closed, these reached web.
+	spoofBefore := e.spoofDrops()
+	e.spoof("the quarantined container forging a source web admits", []*fwSpoof{
+		{from: bad, as: bad, forge: netip.MustParseAddr("192.0.2.7"), to: web, net: frontNet, port: 5353, want: false},
+		{from: bad, as: bad, forge: netip.MustParseAddr("2001:db8:7::7"), to: web, net: frontNet, v6: true, port: 5353, want: false},
+	})
+	if now := e.spoofDrops(); now < spoofBefore+2 {
+		t.Errorf("table bridge ward's drop counter went from %d to %d: the quarantined container's forged frames were not dropped there", spoofBefore, now)
 	}
 
 	// ward fw apply keeps refusing it, and leaves the table as it was.

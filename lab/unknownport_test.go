@@ -1,0 +1,178 @@
+package lab_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/firewall"
+	"github.com/wardsec/ward/internal/ethframe"
+	"github.com/wardsec/ward/lab"
+	"github.com/wardsec/ward/netpol"
+)
+
+// TestUnknownPortSpoof attacks from a container Ward has not classified:
+// in the spoof scenario (c admits b on 53/UDP), a is left out of the
+// inventory, as a container started since the last sync, or one Ward
+// quarantined, is; its port is still on the bridge. Its own addresses are
+// then unclassified, dropped both ways by the inet table, but the inet
+// table judges a datagram by its source address: one a sends claiming b's
+// address is judged as b's. With a's port among the inventory's
+// UnknownPorts (what dockerinv lists from the bridges), the bridge table
+// drops every such frame, over IPv4 and IPv6, and counts them; and when a
+// takes b's MAC address (a frame from a link-local source, which the
+// prerouting chain lets through for neighbour discovery, teaches the
+// bridge b's MAC address on a's port), c's datagrams for b never leave
+// through a's port. The negative control is the same inventory without
+// UnknownPorts (how Ward was before): a's forged datagrams reach c, and a
+// reads c's datagrams for b off its interface.
+func TestUnknownPortSpoof(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	set := loadManifests(t, "testdata/spoof/spoof.yaml")
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
+	if a == nil || b == nil || c == nil || len(a.Container.Interfaces) != 1 {
+		t.Fatalf("hosts %v: want spoof/a (with one bridge port), spoof/b and spoof/c", plan.Hosts)
+	}
+	aPort := a.Container.Interfaces[0]
+
+	// The inventory without a, its port unknown (closed) or not (open).
+	without := *plan.Inventory
+	without.Containers = slices.DeleteFunc(slices.Clone(plan.Inventory.Containers), func(ct *firewall.Container) bool { return ct.ID() == a.ID })
+	model, err := without.Set(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile := func(unknown []string) *firewall.Ruleset {
+		t.Helper()
+		inv := without
+		inv.UnknownPorts = unknown
+		rs, err := firewall.Compile(eng, &inv, firewall.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	closed, open := compile([]string{aPort}), compile(nil)
+	if i := slices.IndexFunc(closed.Bindings, func(bd firewall.Binding) bool { return bd.Port == aPort }); i < 0 || len(closed.Bindings[i].Addrs) != 0 || closed.Bindings[i].Mark != 0 {
+		t.Fatalf("bindings %+v: want %s bound to no address, unmarked", closed.Bindings, aPort)
+	}
+
+	l := startLab(t, plan.Hosts)
+	ctx := context.Background()
+	// spoof has a send b's address to c's 53 and reports whether it
+	// arrived.
+	spoof := func(fam int) bool {
+		t.Helper()
+		got, err := l.Spoof(ctx, a, hostAddr(t, b, fam), c, hostAddr(t, c, fam), 53)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, fam := range []int{4, 6} {
+		if err := l.Load(closed); err != nil {
+			t.Fatal(err)
+		}
+		_, d0 := spoofDrops(t, l)
+		if spoof(fam) {
+			t.Errorf("IPv%d: with a's port unknown, a's datagram claiming b's address reached c's 53", fam)
+		}
+		if _, d1 := spoofDrops(t, l); d1 <= d0 {
+			t.Errorf("IPv%d: with a's port unknown, the bridge table's drops went %d -> %d", fam, d0, d1)
+		}
+		if err := l.Load(open); err != nil {
+			t.Fatal(err)
+		}
+		if !spoof(fam) {
+			t.Errorf("IPv%d: without unknown ports, a's datagram claiming b's address did not reach c: the test cannot see the hole", fam)
+		}
+	}
+
+	// a takes b's MAC address, and c sends b datagrams.
+	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	sniff := capture(t, l, a.ID, ae)
+	n := 0
+	for _, fam := range []struct {
+		net  string
+		c, b netip.Addr
+	}{{"udp4", hostAddr(t, c, 4), hostAddr(t, b, 4)}, {"udp6", hostAddr(t, c, 6), hostAddr(t, b, 6)}} {
+		var conn *net.UDPConn
+		if err := l.InHost(c.ID, func() (err error) {
+			conn, err = net.ListenUDP(fam.net, net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.c, 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.b, 9))
+		resolve := func() {
+			t.Helper()
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
+					t.Fatal(err)
+				}
+				if neighbour(t, l, c.ID, fam.b) == be.mac.String() {
+					return
+				}
+			}
+			t.Fatalf("c did not resolve %s to b's %s", fam.b, be.mac)
+		}
+		intercept := func() bool {
+			t.Helper()
+			for range 5 {
+				n++
+				// From a link-local source: the prerouting chain lets it
+				// through from any port, and the bridge learns its
+				// Ethernet source there.
+				f, err := ethframe.UDP(be.mac, ce.mac, netip.AddrPortFrom(ae.ll, 40000), netip.AddrPortFrom(ce.ll, 54), []byte("poison"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sendRaw(t, l, a.ID, ae, f)
+				marker := fmt.Appendf(nil, "ward-unknown-%d-%d", os.Getpid(), n)
+				if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 2048)
+				for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+					if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if err := l.Load(closed); err != nil {
+			t.Fatal(err)
+		}
+		resolve()
+		if intercept() {
+			t.Errorf("%s: with a's port unknown, a read c's datagram for b off its interface after claiming b's MAC address", fam.net)
+		}
+		if err := l.Load(open); err != nil {
+			t.Fatal(err)
+		}
+		resolve()
+		if !intercept() {
+			t.Errorf("%s: without unknown ports, a never saw c's datagram for b: the test cannot see the hole", fam.net)
+		}
+	}
+}

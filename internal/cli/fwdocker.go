@@ -24,7 +24,9 @@ func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) 
 		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
 	}
 	c.OnUnknownPort = func(u dockerinv.UnknownPort) {
-		e.log.Warn("bridge port of no classified container: closed (bound to no address)", "port", u.String())
+		// Each sync reports how many (fwrun); a new container's port is
+		// one until the sync after its start.
+		e.log.Debug("bridge port of no classified container: closed (bound to no address)", "port", u.String())
 	}
 	c.OnUserlandProxy = func(n dockerinv.ProxyNote) {
 		if n.Proxy != nil {

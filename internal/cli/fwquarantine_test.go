@@ -317,8 +317,8 @@ func TestFwDockerQuarantine(t *testing.T) {
 	bad := extra("bad", netip.Addr{}, netip.Addr{}, "oops", "app=monitor", "role=monitor")
 	badID := strings.TrimSpace(e.cmd("docker", "inspect", "--format", "{{.Id}}", bad.name))
 	line := started(d, bad)
-	if !strings.Contains(line, ", 1 quarantined") {
-		t.Fatalf("the sync of %s's start does not count it quarantined: %q", bad.name, line)
+	if !strings.Contains(line, ", 1 quarantined") || !strings.Contains(line, ", 1 bridge port closed") {
+		t.Fatalf("the sync of %s's start does not count it quarantined, its port closed: %q", bad.name, line)
 	}
 	wantQ := fmt.Sprintf(`quarantined: container %s (%s): label ward.dev/ports="oops"`, bad.name, badID[:12])
 	if !strings.Contains(d.out.String(), wantQ) {

@@ -271,6 +271,11 @@ func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 		}
 		attrs = append(attrs, "quarantine", strings.Join(head(names, 20), ", "))
 	}
+	if n := len(p.inv.UnknownPorts); n > 0 {
+		// Bridge ports of no classified container, bound to no address
+		// (quarantined ones, new ones until their start's sync).
+		attrs = append(attrs, "closed ports", strings.Join(head(p.inv.UnknownPorts, 20), ", "))
+	}
 	if !t.at.IsZero() {
 		// The unclassified window: from the container's start to its
 		// rules landing. Until then its traffic was dropped (or, with
@@ -290,6 +295,13 @@ func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 	fmt.Fprintf(d.e.stdout, "synced (%s): %d changes, %d rules, %d elements", t.reason, len(diff), res.stats.Rules, res.stats.Elements)
 	if n := len(p.inv.Quarantined); n > 0 {
 		fmt.Fprintf(d.e.stdout, ", %d quarantined", n)
+	}
+	if n := len(p.inv.UnknownPorts); n > 0 {
+		word := "ports"
+		if n == 1 {
+			word = "port"
+		}
+		fmt.Fprintf(d.e.stdout, ", %d bridge %s closed", n, word)
 	}
 	if !t.at.IsZero() {
 		fmt.Fprintf(d.e.stdout, ", unclassified window %s", window)

@@ -163,41 +163,12 @@ func TestForwardingTableSpoof(t *testing.T) {
 		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(bIP, 9))
 		// intercept poisons the forwarding database, has c send b a
 		// datagram and reports whether a's interface saw it.
-		intercept := func() bool {
-			t.Helper()
-			for range 5 {
-				n++
-				f, err := ethframe.UDP(b.mac, c.mac, netip.MustParseAddrPort("10.9.0.1:40000"), netip.MustParseAddrPort("10.9.0.3:54"), []byte("poison"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				sendRaw(t, l, "spoof/a", a, f)
-				marker := fmt.Appendf(nil, "ward-fdb-%d-%d", os.Getpid(), n)
-				if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
-					t.Fatal(err)
-				}
-				buf := make([]byte, 2048)
-				for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
-					if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
-						return true
-					}
-				}
-			}
-			return false
+		poison, err := ethframe.UDP(b.mac, c.mac, netip.MustParseAddrPort("10.9.0.1:40000"), netip.MustParseAddrPort("10.9.0.3:54"), []byte("poison"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		resolve := func() {
-			t.Helper()
-			// c learns b's MAC address (and the bridge b's port) first.
-			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
-					t.Fatal(err)
-				}
-				if neighbour(t, l, "spoof/c", bIP) == b.mac.String() {
-					return
-				}
-			}
-			t.Fatalf("c did not resolve %s to b's %s", bIP, b.mac)
-		}
+		intercept := func() bool { return interceptFDB(t, l, "spoof/a", a, sniff, poison, conn, bAddr, &n) }
+		resolve := func() { resolveNeighbour(t, l, "spoof/c", conn, bIP, b.mac) }
 
 		if err := l.Load(plan.Ruleset); err != nil {
 			t.Fatal(err)
@@ -217,4 +188,44 @@ func TestForwardingTableSpoof(t *testing.T) {
 			t.Errorf("%s: without the bridge table, a never saw c's datagram for b: the test cannot see the hole", fam.net)
 		}
 	}
+}
+
+// interceptFDB has attacker (whose eth0 is ae, watched by sniff) send
+// poison, a frame with the victim's MAC address as its Ethernet source, so
+// that the bridge learns that address on the attacker's port, then has
+// conn send the victim (to) a datagram, and reports whether the
+// attacker's interface saw it, in 5 tries.
+func interceptFDB(t *testing.T, l *lab.Lab, attacker string, ae eth0Of, sniff int, poison []byte, conn *net.UDPConn, to *net.UDPAddr, n *int) bool {
+	t.Helper()
+	for range 5 {
+		*n++
+		sendRaw(t, l, attacker, ae, poison)
+		marker := fmt.Appendf(nil, "ward-fdb-%d-%d", os.Getpid(), *n)
+		if _, err := conn.WriteToUDP(marker, to); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 2048)
+		for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+			if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolveNeighbour has host id (through conn, one of its sockets) resolve
+// ip to mac, the victim's, so that the bridge knows the victim's port.
+func resolveNeighbour(t *testing.T, l *lab.Lab, id string, conn *net.UDPConn, ip netip.Addr, mac net.HardwareAddr) {
+	t.Helper()
+	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 9))
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := conn.WriteToUDP([]byte("resolve"), to); err != nil {
+			t.Fatal(err)
+		}
+		if neighbour(t, l, id, ip) == mac.String() {
+			return
+		}
+	}
+	t.Fatalf("%s did not resolve %s to %s", id, ip, mac)
 }

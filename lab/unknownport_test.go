@@ -1,17 +1,11 @@
 package lab_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
@@ -123,43 +117,14 @@ func TestUnknownPortSpoof(t *testing.T) {
 		}
 		defer conn.Close()
 		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.b, 9))
-		resolve := func() {
-			t.Helper()
-			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				if _, err := conn.WriteToUDP([]byte("resolve"), bAddr); err != nil {
-					t.Fatal(err)
-				}
-				if neighbour(t, l, c.ID, fam.b) == be.mac.String() {
-					return
-				}
-			}
-			t.Fatalf("c did not resolve %s to b's %s", fam.b, be.mac)
+		// From a link-local source: the prerouting chain lets it through
+		// from any port, and the bridge learns its Ethernet source there.
+		poison, err := ethframe.UDP(be.mac, ce.mac, netip.AddrPortFrom(ae.ll, 40000), netip.AddrPortFrom(ce.ll, 54), []byte("poison"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		intercept := func() bool {
-			t.Helper()
-			for range 5 {
-				n++
-				// From a link-local source: the prerouting chain lets it
-				// through from any port, and the bridge learns its
-				// Ethernet source there.
-				f, err := ethframe.UDP(be.mac, ce.mac, netip.AddrPortFrom(ae.ll, 40000), netip.AddrPortFrom(ce.ll, 54), []byte("poison"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				sendRaw(t, l, a.ID, ae, f)
-				marker := fmt.Appendf(nil, "ward-unknown-%d-%d", os.Getpid(), n)
-				if _, err := conn.WriteToUDP(marker, bAddr); err != nil {
-					t.Fatal(err)
-				}
-				buf := make([]byte, 2048)
-				for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
-					if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
-						return true
-					}
-				}
-			}
-			return false
-		}
+		intercept := func() bool { return interceptFDB(t, l, a.ID, ae, sniff, poison, conn, bAddr, &n) }
+		resolve := func() { resolveNeighbour(t, l, c.ID, conn, fam.b, be.mac) }
 		if err := l.Load(closed); err != nil {
 			t.Fatal(err)
 		}

@@ -51,21 +51,27 @@ import (
 // takes the count past meterFactor times the limit: a template looping a
 // hundred million times fails after a few times the limit, not after
 // gigabytes. The rendered text is then held to the limit exactly. What
-// the meter does not see is what tpl renders from a string before it
-// returns (metered only once returned) and the memory of values made by
-// functions other than those wrapped.
+// the meter does not see is the memory of values made by functions other
+// than those wrapped.
+//
+// tpl renders a string as a template: its first argument is wrapped in a
+// call of wardSrc, which charges the string's length and meters it in the
+// same way before tpl parses it (tpl strings that call tpl are metered in
+// turn when they run), so a loop in a string given to tpl stops near the
+// limit too.
 
-// tickFunc and outFunc are the names of the metering functions inserted
-// in templates. They end with a random part, new in each process: a chart
-// that called them by name (in a template, or in a string given to tpl)
-// would render in Ward when helm, which has no such function, refuses it.
-var tickFunc, outFunc = meterNames()
+// tickFunc, outFunc and srcFunc are the names of the metering functions
+// inserted in templates. They end with a random part, new in each
+// process: a chart that called them by name (in a template, or in a string
+// given to tpl) would render in Ward when helm, which has no such
+// function, refuses it.
+var tickFunc, outFunc, srcFunc = meterNames()
 
-func meterNames() (tick, out string) {
+func meterNames() (tick, out, src string) {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand: never fails
 	s := hex.EncodeToString(b[:])
-	return "wardTick" + s, "wardOut" + s
+	return "wardTick" + s, "wardOut" + s, "wardSrc" + s
 }
 
 // meterFactor is how many times the limit the meter lets a render count.
@@ -128,6 +134,13 @@ func (b *budget) funcs() template.FuncMap {
 	}
 	return template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
+		// The string a tpl call renders, metered as a template file is.
+		srcFunc: func(src string) (string, error) {
+			if err := b.charge(int64(len(src))); err != nil {
+				return "", err
+			}
+			return metered("tpl", src, nil), nil
+		},
 		// The value an action prints, passed on unchanged: its printed
 		// size is counted without making the text. It is taken and
 		// returned as a reflect.Value, which text/template passes as it
@@ -353,13 +366,39 @@ func metered(name, src string, empty map[string]int64) string {
 	if !ok {
 		return src
 	}
-	// A tick (cost >= 0) at the start of a body, or an out (cost -1) at
-	// the end of an action that prints.
+	// A tick (cost >= 0) at the start of a body, an out (cost -1) at
+	// the end of an action that prints, or the start (cost -3) and end
+	// (cost -2) of the string a tpl call renders.
 	type tick struct {
 		pos  int
 		cost int64
 	}
+	const tickOut, tickSrcEnd, tickSrcStart = -1, -2, -3
 	var ticks []tick
+	var pipe func(p *parse.PipeNode)
+	pipe = func(p *parse.PipeNode) {
+		if p == nil {
+			return
+		}
+		for _, c := range p.Cmds {
+			for _, a := range c.Args {
+				switch a := a.(type) {
+				case *parse.PipeNode:
+					pipe(a)
+				case *parse.ChainNode:
+					if inner, ok := a.Node.(*parse.PipeNode); ok {
+						pipe(inner)
+					}
+				}
+			}
+			if id, ok := c.Args[0].(*parse.IdentifierNode); !ok || id.Ident != "tpl" || len(c.Args) < 2 {
+				continue
+			}
+			start := operandStart(src, c.Args[1])
+			end := operandEnd(src, start)
+			ticks = append(ticks, tick{start, tickSrcStart}, tick{end, tickSrcEnd})
+		}
+	}
 	var scope func(l *parse.ListNode) int64
 	scope = func(l *parse.ListNode) int64 {
 		var cost int64
@@ -371,16 +410,21 @@ func metered(name, src string, empty map[string]int64) string {
 			case *parse.TextNode:
 				cost += int64(len(n.Text))
 			case *parse.ActionNode:
+				pipe(n.Pipe)
 				if n.Pipe != nil && len(n.Pipe.Decl) == 0 {
-					ticks = append(ticks, tick{actionEnd(src, int(n.Pos)), -1})
+					ticks = append(ticks, tick{actionEnd(src, int(n.Pos)), tickOut})
 				}
 			case *parse.IfNode:
+				pipe(n.Pipe)
 				cost += scope(n.List) + scope(n.ElseList)
 			case *parse.WithNode:
+				pipe(n.Pipe)
 				cost += scope(n.List) + scope(n.ElseList)
 			case *parse.TemplateNode:
+				pipe(n.Pipe)
 				cost += empty[n.Name] // an empty define, unmetered
 			case *parse.RangeNode:
+				pipe(n.Pipe)
 				ticks = append(ticks, tick{int(n.List.Pos), scope(n.List) + 1})
 				cost += scope(n.ElseList)
 			}
@@ -398,13 +442,30 @@ func metered(name, src string, empty map[string]int64) string {
 		// The template's own body runs once: its literal text is
 		// checked with the output.
 	}
-	sort.Slice(ticks, func(i, j int) bool { return ticks[i].pos > ticks[j].pos })
+	// From the end, so that each offset is still the source's; at one
+	// offset, the out first and the end of a tpl string next, so that
+	// the string's closing parenthesis comes before the out.
+	rank := func(k tick) int64 { return min(-k.cost-1, 3) } // out 0, string end 1, string start 2, tick 3
+	sort.Slice(ticks, func(i, j int) bool {
+		if ticks[i].pos != ticks[j].pos {
+			return ticks[i].pos > ticks[j].pos
+		}
+		return rank(ticks[i]) < rank(ticks[j])
+	})
 	for _, k := range ticks {
 		if k.pos < 0 || k.pos > len(src) {
 			return src
 		}
 	}
 	for _, k := range ticks {
+		switch k.cost {
+		case tickSrcStart:
+			src = src[:k.pos] + "(" + srcFunc + " " + src[k.pos:]
+			continue
+		case tickSrcEnd:
+			src = src[:k.pos] + ")" + src[k.pos:]
+			continue
+		}
 		if k.cost < 0 {
 			// A pipeline may end with its pipe ({{ x | }} prints x):
 			// a second one would not parse.
@@ -425,6 +486,74 @@ func metered(name, src string, empty map[string]int64) string {
 		src = src[:k.pos] + fmt.Sprintf("{{%s%s %d}}", trim, tickFunc, k.cost) + src[k.pos:]
 	}
 	return src
+}
+
+// operandStart returns the offset in src where the operand n starts: a
+// parenthesized pipeline at its parenthesis (parse positions it after),
+// a chain at its operand's start, and a field or variable at its first
+// part (parse positions .a.b at .b).
+func operandStart(src string, n parse.Node) int {
+	switch n := n.(type) {
+	case *parse.ChainNode:
+		return operandStart(src, n.Node)
+	case *parse.PipeNode:
+		i := int(n.Pos) - 1
+		for i >= 0 && i < len(src) && src[i] != '(' {
+			i--
+		}
+		return i
+	case *parse.FieldNode, *parse.VariableNode:
+		i := int(n.Position())
+		for i > 0 && i <= len(src) && isOperandByte(src[i-1]) {
+			i--
+		}
+		return i
+	}
+	return int(n.Position())
+}
+
+// isOperandByte reports whether c can be part of a field or variable
+// operand: .a.b, $x.y.
+func isOperandByte(c byte) bool {
+	return c == '.' || c == '$' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// operandEnd returns the offset of the end of the operand that starts at
+// pos in src: the first space, pipe, comma, closing parenthesis or right
+// delimiter outside parentheses, quoted strings, raw strings and
+// character constants. -1 when there is none.
+func operandEnd(src string, pos int) int {
+	if pos < 0 {
+		return -1
+	}
+	depth := 0
+	for i := pos; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '"' || c == '\'':
+			for i++; i < len(src) && src[i] != c; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case c == '`':
+			j := strings.IndexByte(src[i+1:], '`')
+			if j < 0 {
+				return -1
+			}
+			i += j + 1
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case depth > 0:
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '|' || c == ',' || strings.HasPrefix(src[i:], "}}"):
+			return i
+		}
+	}
+	return -1
 }
 
 // actionEnd returns the offset of the end of the action whose pipeline

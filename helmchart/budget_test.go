@@ -80,6 +80,17 @@ func TestSizeLimit(t *testing.T) {
 			"values.yaml":       "s: " + strings.Repeat("a", 1024) + "\n",
 			"templates/cm.yaml": "data:\n{{- range until 20000 }}\n  {{ $.Values.s }}\n{{- end }}\n",
 		}, "templates/cm.yaml", 3, true},
+		// A string given to tpl is metered as it is rendered: a loop in
+		// it stops near the limit, in a tpl nested in tpl too.
+		{"loop in a tpl string", map[string]string{
+			"values.yaml": l100,
+			"templates/cm.yaml": "data:\n  x: |\n{{ tpl \"{{ range .Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}" +
+				"0123456789abcdef{{ end }}{{ end }}{{ end }}\" . | indent 4 }}\n",
+		}, "templates/cm.yaml", 3, true},
+		{"tpl in a tpl string", map[string]string{
+			"values.yaml": l100 + "inner: \"{{ range .Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}0123456789abcdef{{ end }}{{ end }}{{ end }}\"\n",
+			"templates/cm.yaml": "data:\n  x: |\n{{ $ | tpl (printf \"{{ tpl .Values.inner . }}\") | indent 4 }}\n",
+		}, "templates/cm.yaml", 3, true},
 		{"output over several templates", map[string]string{
 			"templates/a.yaml": "a: |\n" + strings.Repeat("  # forty bytes of text in the template\n", 1000),
 			"templates/b.yaml": "b: |\n" + strings.Repeat("  # forty bytes of text in the template\n", 1000),

@@ -33,6 +33,8 @@ z: null
 l: [a, "b c", 1]
 m: {x: 1, "y": [1, 2], z: {k: v}}
 nested: {deep: {deeper: "-}}"}}
+t: "{{ .Values.s }}-{{ range .Values.l }}{{ . }}{{ end }}"
+tt: "{{ tpl .Values.t . }}"
 `
 
 // renderPair renders the chart made of values and templates (name to
@@ -182,7 +184,15 @@ func (g *templateGen) expr(depth int) string {
 		}
 		return "(toString " + g.expr(depth+1) + ")"
 	case 6:
-		return "(tpl" + sp() + g.pick(`"{{ .Values.s }}"`, `"{{- range .Values.l }} {{ . -}} {{ end }}"`, "`{{ \"}}\" }}`", `"x"`) + sp() + "$)"
+		// The string in every form of operand: a literal, fields, a
+		// variable, a parenthesized pipeline, a chain, piped in.
+		switch g.r.Intn(3) {
+		case 0:
+			return "(tpl" + sp() + g.pick(`"{{ .Values.s }}"`, `"{{- range .Values.l }} {{ . -}} {{ end }}"`, "`{{ \"}}\" }}`", `"x"`) + sp() + "$)"
+		case 1:
+			return "(tpl" + sp() + g.pick(".Values.t", "$.Values.tt", "(printf \"%s\" .Values.t)", "(dict \"v\" .Values.t).v", "(.Values.t)") + sp() + "$)"
+		}
+		return "($" + sp() + "|" + sp() + "tpl" + sp() + g.pick(".Values.t", "$.Values.tt", "(toString .Values.t)") + ")"
 	case 7:
 		return "(repeat 2 (toString " + g.expr(depth+1) + "))"
 	case 8:
@@ -441,6 +451,15 @@ var meterHostile = []struct {
 	{"assignment not printed", "{{ $x := 1 }}{{ $x = 2 }}{{ $x }}"},
 	{"parenthesized assignment", "{{ ($x := 1) }}"},
 	{"tpl", "{{ tpl \"{{ range .Values.l }}{{ . }}{{ end }}\" . }}"},
+	// The string given to tpl, wrapped to be metered, in each form of
+	// operand.
+	{"tpl of fields", "{{ tpl .Values.t . }}|{{ tpl $.Values.t $ }}|{{ tpl .Values.tt . }}|{{ $x := .Values.t }}{{ tpl $x . }}"},
+	{"tpl piped", "{{ . | tpl .Values.t }}|{{ $ | tpl (print .Values.t) | quote }}|{{ $|tpl .Values.t}}|{{ .|tpl .Values.t|}}"},
+	{"tpl of a pipeline and a chain", "{{ tpl (printf \"%s)|\" .Values.t) . }}|{{ tpl ((dict \"v\" .Values.t).v) . }}|{{ tpl (dict \"v\" .Values.t).v . }}"},
+	{"tpl across lines", "{{ tpl\n.Values.t\n. -}}\n|{{ tpl\t`{{ \"}}\" }}`\t. }}"},
+	{"tpl in conditions and ranges", "{{ if tpl .Values.t . }}y{{ end }}{{ range (tpl .Values.t . | list) }}{{ . }}{{ end }}{{ with tpl \"x\" . }}{{ . }}{{ end }}"},
+	{"tpl with one argument", "{{ tpl .Values.t }}"}, // an error on both sides
+	{"tpl of a number", "{{ tpl 1 . }}"},              // an error on both sides
 	{"trim marker without space", "{{ 3-}}"},
 	{"double trim", "{{ 1 -}}{{- 2 -}}"},
 	{"parentheses across lines", "{{ (print\n\"a)\"\n(quote\n\"}}\")\n) -}}\n x"},

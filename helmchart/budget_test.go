@@ -88,7 +88,7 @@ func TestSizeLimit(t *testing.T) {
 				"0123456789abcdef{{ end }}{{ end }}{{ end }}\" . | indent 4 }}\n",
 		}, "templates/cm.yaml", 3, true},
 		{"tpl in a tpl string", map[string]string{
-			"values.yaml": l100 + "inner: \"{{ range .Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}0123456789abcdef{{ end }}{{ end }}{{ end }}\"\n",
+			"values.yaml":       l100 + "inner: \"{{ range .Values.l }}{{ range $.Values.l }}{{ range $.Values.l }}0123456789abcdef{{ end }}{{ end }}{{ end }}\"\n",
 			"templates/cm.yaml": "data:\n  x: |\n{{ $ | tpl (printf \"{{ tpl .Values.inner . }}\") | indent 4 }}\n",
 		}, "templates/cm.yaml", 3, true},
 		{"output over several templates", map[string]string{

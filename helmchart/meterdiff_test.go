@@ -459,7 +459,7 @@ var meterHostile = []struct {
 	{"tpl across lines", "{{ tpl\n.Values.t\n. -}}\n|{{ tpl\t`{{ \"}}\" }}`\t. }}"},
 	{"tpl in conditions and ranges", "{{ if tpl .Values.t . }}y{{ end }}{{ range (tpl .Values.t . | list) }}{{ . }}{{ end }}{{ with tpl \"x\" . }}{{ . }}{{ end }}"},
 	{"tpl with one argument", "{{ tpl .Values.t }}"}, // an error on both sides
-	{"tpl of a number", "{{ tpl 1 . }}"},              // an error on both sides
+	{"tpl of a number", "{{ tpl 1 . }}"},             // an error on both sides
 	{"trim marker without space", "{{ 3-}}"},
 	{"double trim", "{{ 1 -}}{{- 2 -}}"},
 	{"parentheses across lines", "{{ (print\n\"a)\"\n(quote\n\"}}\")\n) -}}\n x"},

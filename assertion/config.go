@@ -396,3 +396,23 @@ func labelSelector(n *yaml.Node) (*metav1.LabelSelector, error) {
 	}
 	return ls, nil
 }
+
+// LabelKeys returns the label keys the assertions' selectors read, sorted,
+// each once: what a model of the workloads must tell Pods apart by
+// (manifest.Options.SelectorKeys).
+func (c *Config) LabelKeys() []string {
+	var keys []string
+	for _, a := range c.Assertions {
+		for _, s := range []Selector{a.From, a.To} {
+			if s.Labels == nil {
+				continue
+			}
+			reqs, _ := s.Labels.Requirements()
+			for _, r := range reqs {
+				keys = append(keys, r.Key())
+			}
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}

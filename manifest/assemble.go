@@ -56,7 +56,7 @@ func FromObjects(defaultNamespace string, objs ...any) (*Set, error) {
 		}
 		in = append(in, object{obj: o, kind: kind, src: src})
 	}
-	s, aerrs := assemble(defaultNamespace, in)
+	s, aerrs := assemble(defaultNamespace, in, nil)
 	s.KubernetesObjects = len(objs)
 	errs = append(errs, aerrs...)
 	return s, errors.Join(errs...)
@@ -128,7 +128,7 @@ func (s *Set) WithWorkloads(w *Set) *Set {
 			objs = append(objs, o)
 		}
 	}
-	m, _ := assemble("", objs) // namespaces are set; no duplicates left
+	m, _ := assemble("", objs, s.selectorKeys) // namespaces are set; no duplicates left
 	m.Skipped, m.Unsupported, m.Warnings, m.KubernetesObjects = s.Skipped, s.Unsupported, s.Warnings, s.KubernetesObjects
 	return m
 }
@@ -145,8 +145,13 @@ func objectRef(o object) Ref {
 // assemble builds the Set from checked objects in input order: it defaults
 // namespaces, drops duplicates, folds owned objects into their top-most
 // owner and creates the namespaces objects live in.
-func assemble(defaultNamespace string, objs []object) (*Set, []error) {
-	s := &Set{Objects: make([]Object, 0, len(objs)), objects: make([]object, 0, len(objs))}
+//
+// selectorKeys are label keys that selectors outside objs read (ward.yaml's
+// assertions, Options.SelectorKeys): a deviating Pod whose value of one
+// differs from its template's is modelled apart, as for the input's own
+// selectors.
+func assemble(defaultNamespace string, objs []object, selectorKeys []string) (*Set, []error) {
+	s := &Set{Objects: make([]Object, 0, len(objs)), objects: make([]object, 0, len(objs)), selectorKeys: selectorKeys}
 	var errs []error
 	seen := make(map[Ref]Source, len(objs))
 	namespaces := make(map[string]*Namespace)
@@ -227,7 +232,7 @@ func assemble(defaultNamespace string, objs []object) (*Set, []error) {
 	}
 
 	var whole []int // slim Pods decoded again whole
-	s.Workloads, s.DeviatingPods, whole, errs = fold(objs, workloads, &s.PodIPsKnown, errs)
+	s.Workloads, s.DeviatingPods, whole, errs = fold(objs, workloads, &s.PodIPsKnown, selectorKeys, errs)
 	for _, i := range whole {
 		o := objs[i]
 		s.objects[at[i]] = o
@@ -279,7 +284,7 @@ type ownerKey struct{ namespace, kind, name string }
 // variant that the network model would see otherwise than its owner's
 // template (modelledApart) is a workload of its own too, with its Pods'
 // IPs: it is among the Workloads returned as well as the deviants.
-func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload, deviants []*Workload, whole []int, _ []error) {
+func fold(objs []object, idx []int, ipsKnown *bool, selectorKeys []string, errs []error) (_ []*Workload, deviants []*Workload, whole []int, _ []error) {
 	owners := make(map[ownerKey]int) // position in idx of each possible owner
 	for p, i := range idx {
 		if objs[i].kind != "Pod" {
@@ -438,7 +443,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 	apart := map[*variant]*Workload{} // the variants modelled as workloads of their own
 	var read *modelReads
 	if len(idx) > len(out) { // instances: the model may read their labels
-		read = readByModel(objs)
+		read = readByModel(objs, selectorKeys)
 	}
 	for _, v := range vs.list {
 		o := &objs[v.first]
@@ -450,7 +455,7 @@ func fold(objs []object, idx []int, ipsKnown *bool, errs []error) (_ []*Workload
 		w.Deviation = &Deviation{Owner: m.GetNamespace() + "/" + objs[v.owner].kind + "/" + m.GetName(), OwnerSource: objs[v.owner].src, Pods: v.pods}
 		deviants = append(deviants, w)
 		if read == nil {
-			read = readByModel(objs)
+			read = readByModel(objs, selectorKeys)
 		}
 		if t := byObj[v.owner]; t != nil && modelledApart(w, t, addedLabels(o.obj), read) {
 			w.Deviation.Modelled = true

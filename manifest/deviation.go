@@ -753,9 +753,13 @@ type modelReads struct {
 }
 
 // readByModel collects what the selectors and port references of objs
-// read (see modelReads).
-func readByModel(objs []object) *modelReads {
+// read (see modelReads), and the label keys that selectors outside them
+// read (extra).
+func readByModel(objs []object, extra []string) *modelReads {
 	read := &modelReads{ports: map[string]bool{}, labels: map[string]bool{}}
+	for _, k := range extra {
+		read.labels[k] = true
+	}
 	named := func(p *intstr.IntOrString) {
 		if p != nil && p.Type == intstr.String {
 			read.ports[p.StrVal] = true

@@ -343,17 +343,21 @@ var forgedPods = []struct {
 
 // loadDump loads text as a file, whose Pods are decoded slim, and as
 // standard input, decoded whole, and returns both Sets.
-func loadDump(t *testing.T, text string) map[string]*manifest.Set {
+func loadDump(t *testing.T, text string) map[string]*manifest.Set { return loadDumpKeys(t, text, nil) }
+
+// loadDumpKeys is loadDump with Options.SelectorKeys keys (not for the
+// objects built in memory).
+func loadDumpKeys(t *testing.T, text string, keys []string) map[string]*manifest.Set {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dump.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	file, err := manifest.Load(manifest.Options{FieldLines: true}, path)
+	file, err := manifest.Load(manifest.Options{FieldLines: true, SelectorKeys: keys}, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole, err := manifest.Parse(manifest.Options{FieldLines: true}, path, []byte(text))
+	whole, err := manifest.Parse(manifest.Options{FieldLines: true, SelectorKeys: keys}, path, []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -805,6 +809,10 @@ spec:
 	}{
 		// Reads a mesh label: the injected Pod leaves its selector.
 		{"sidecar injected, a NetworkPolicy reads its mesh label", svc + meshPol, nil, sidecar, true},
+		// So does an assertion that selects on it (in ward.yaml, not in
+		// the input).
+		{"sidecar injected, an assertion reads its mesh label", svc + pol, nil, sidecar, true},
+		{"sidecar injected, an assertion reads other labels", svc + pol, nil, sidecar, false},
 		// A native sidecar serves its ports: the Service reaches it.
 		{"native sidecar's named port, a Service targets it", metricsSvc, nil, nativeSidecar("metrics"), true},
 		{"native sidecar's named port, nothing names it", svc + pol, nil, nativeSidecar("metrics"), false},
@@ -844,7 +852,12 @@ spec:
 				dump, a, b = c.all(dump), c.all(a), c.all(b)
 			}
 			text := dump + a + c.edit(t, b) + c.extra
-			for how, s := range loadDump(t, text) {
+			// Options.SelectorKeys: what ward.yaml's assertions select on.
+			keys := map[string][]string{
+				"sidecar injected, an assertion reads its mesh label": {"security.istio.io/tlsMode"},
+				"sidecar injected, an assertion reads other labels":   {"app", "tier"},
+			}[c.name]
+			for how, s := range loadDumpKeys(t, text, keys) {
 				if how == "memory" {
 					continue // objects built in memory have no print: they never deviate
 				}

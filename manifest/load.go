@@ -39,6 +39,12 @@ type Options struct {
 	// and their bytes, on the goroutine that reads them: for a progress
 	// display on long loads. It must return quickly.
 	Progress func(inputs int, bytes int64)
+	// SelectorKeys are label keys that selectors outside the input read,
+	// such as those of ward.yaml's assertions: a Pod folded into its
+	// owner whose value of one of them differs from its owner's template
+	// is modelled as a workload of its own (Deviation.Modelled), as for
+	// the keys the input's NetworkPolicies and Services read.
+	SelectorKeys []string
 	// MaxFileSize limits the size of each input (a file, standard input,
 	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
 	// (ErrTooLarge), never read past the limit, so memory stays bounded.
@@ -346,7 +352,7 @@ func (l *loader) finish() (*Set, error) {
 			skipped = append(skipped, Skipped{Source: Source{File: f.name}, Reason: fmt.Sprintf("%d more documents skipped in this file, not shown", f.skips-MaxErrorsPerFile)})
 		}
 	}
-	s, aerrs := assemble(l.opts.DefaultNamespace, objs)
+	s, aerrs := assemble(l.opts.DefaultNamespace, objs, l.opts.SelectorKeys)
 	s.Skipped, s.Unsupported, s.Warnings = append(skipped, s.Skipped...), unsupported, l.warnings
 	s.KubernetesObjects = l.seen
 	return s, errors.Join(append(errs, capErrors(aerrs)...)...)

@@ -143,7 +143,7 @@ status:
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	s, errs := assemble("default", objs)
+	s, errs := assemble("default", objs, nil)
 	if len(errs) != 1 || !errors.Is(errs[0], ErrRead) {
 		t.Fatalf("errors %v, want one ErrRead", errs)
 	}

@@ -312,6 +312,8 @@ type Set struct {
 	EmptyRendered []string
 
 	objects []object // what the Set was assembled from, for WithWorkloads
+	// selectorKeys are Options.SelectorKeys, kept for WithWorkloads.
+	selectorKeys []string
 }
 
 // Object is one decoded object of a known kind with its origin.

@@ -62,6 +62,9 @@ type env struct {
 	log            *slog.Logger
 	// maxInput is --max-input-size: no input file is read past it.
 	maxInput int64
+	// selectorKeys are the label keys ward.yaml's assertions select on
+	// (readConfig), for manifest.Options.SelectorKeys.
+	selectorKeys []string
 	// workloads is --workloads: inputs whose workloads the policies are
 	// evaluated against (reach, diff, assert, check).
 	workloads []string
@@ -315,10 +318,11 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		Stdin:            e.stdin,
 		// ward.yaml holds assertions; Compose files, Dockerfiles and
 		// kustomization directories are read by other means.
-		Skip:        in.skip,
-		Rendered:    in.rendered,
-		FieldLines:  lines,
-		MaxFileSize: e.maxInput,
+		Skip:         in.skip,
+		Rendered:     in.rendered,
+		FieldLines:   lines,
+		SelectorKeys: e.selectorKeys,
+		MaxFileSize:  e.maxInput,
 	}, in.manifests...)
 	if p != nil {
 		p.done() // before anything else is written
@@ -374,6 +378,9 @@ func (e *env) readConfig(path string) (*assertion.Config, error) {
 	if err != nil {
 		return nil, fail(ExitError, err)
 	}
+	// The model must tell Pods apart by what the assertions select on,
+	// as by what the input's selectors do.
+	e.selectorKeys = cfg.LabelKeys()
 	return cfg, nil
 }
 

@@ -60,7 +60,7 @@ func (e *env) environments(in *inputs) []environment {
 	// reported by the load of each environment).
 	emits := map[manifest.Ref][]int{}
 	for i, d := range dirs {
-		set, _ := manifest.Load(manifest.Options{DefaultNamespace: e.namespace, Rendered: byDir[d], MaxFileSize: e.maxInput})
+		set, _ := manifest.Load(manifest.Options{DefaultNamespace: e.namespace, Rendered: byDir[d], MaxFileSize: e.maxInput, SelectorKeys: e.selectorKeys})
 		if set == nil {
 			continue
 		}

@@ -123,3 +123,28 @@ func TestCheckFoldedPods(t *testing.T) {
 		t.Errorf("perpod.yaml: no pod/exposed-unisolated for Pod kafka-0 behind its own Service:\n%s", out)
 	}
 }
+
+// TestAssertFoldedPodSelectors: a Pod folded into its Deployment whose
+// label differs from the template only in a mesh label (which Ward
+// ignores unless a selector reads it) is modelled apart when only
+// ward.yaml's assertion reads that label: the mesh Pod that reaches the
+// database fails the assertion, in ward assert and ward check alike.
+// Before, the assertion saw only the other mesh workload and passed.
+func TestAssertFoldedPodSelectors(t *testing.T) {
+	const dir = "internal/cli/testdata/folded/asserted"
+	out, errOut, code := run(t, "", "assert", dir)
+	if code != ExitFindings || !strings.Contains(out, "FAIL") || !strings.Contains(out, "shop/Pod/web-7d9c5b8f4-bbbbb -> data/Deployment/db") {
+		t.Errorf("ward assert: exit %d, want %d with the injected Pod's pair:\n%s%s", code, ExitFindings, out, errOut)
+	}
+	out, errOut, code = run(t, "", "check", dir, "-o", "json")
+	if code != ExitFindings {
+		t.Errorf("ward check: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	failed := false
+	for _, f := range checkOutput(t, out).Findings {
+		failed = failed || f.Rule == "assert/failed" && strings.Contains(f.Message, "web-7d9c5b8f4-bbbbb")
+	}
+	if !failed {
+		t.Errorf("ward check: no assert/failed naming the injected Pod:\n%s", out)
+	}
+}

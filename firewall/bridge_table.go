@@ -141,7 +141,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		append(etherType(unix.ETH_P_ARP), iifname, src(r2, 14, 4), lookup(v4, false), accept),
 		append(etherType(unix.ETH_P_ARP), src(r1, 14, 4), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 0, 0, 0}}, accept),
 		// A router advertisement from a container, from any source
-		// (a link-local one passes the next rule): the others would
+		// (a link-local one passes the discovery rules below): the others would
 		// take it for their router and send it their traffic.
 		append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
@@ -153,14 +153,39 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
 			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-neighbor-advert"]}},
 			iifname, &expr.Lookup{SourceRegister: r1, SetName: ndMap.Name, IsDestRegSet: true, DestRegister: 0}),
-		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16),
-			&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 16, Mask: append([]byte{0xff, 0xc0}, make([]byte, 14)...), Xor: make([]byte, 16)},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: fe80[:]}, accept),
-		append(etherType(unix.ETH_P_IPV6), src(r1, 8, 16), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: zero16[:]}, accept),
+	}
+	// Link-local and unspecified sources, which no binding holds, carry
+	// neighbour, router and multicast listener discovery only (ndTypes):
+	// anything else from them (a datagram, an ICMPv6 error about another
+	// pair's connection) would be judged by no policy, since the inet
+	// table's sets hold neither, at the host's input hook as well as
+	// between containers.
+	for _, saddr := range []func() []expr.Any{
+		func() []expr.Any {
+			return []expr.Any{src(r1, 8, 16),
+				&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 16, Mask: append([]byte{0xff, 0xc0}, make([]byte, 14)...), Xor: make([]byte, 16)},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: fe80[:]}}
+		},
+		func() []expr.Any {
+			return []expr.Any{src(r1, 8, 16), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: zero16[:]}}
+		},
+	} {
+		for _, typ := range []expr.Any{
+			&expr.Range{Op: expr.CmpOpEq, Register: r1, FromData: []byte{ndFirst}, ToData: []byte{ndLast}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{ndMLDv2}},
+		} {
+			rules = append(rules, slices.Concat(etherType(unix.ETH_P_IPV6), saddr(), []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+				icmpv6Type(r1), typ, accept,
+			}))
+		}
+	}
+	rules = append(rules, [][]expr.Any{
 		append(etherType(unix.ETH_P_IPV6), iifname, src(r2, 8, 16), lookup(v6, false), accept),
 		{&expr.Limit{Type: expr.LimitTypePkts, Rate: spoofLogRateSec, Unit: expr.LimitTimeSecond, Burst: 5}, spoofLog},
 		{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
-	}
+	}...)
 	if !unbound {
 		for _, exprs := range rules {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: pre, Exprs: exprs})

@@ -400,6 +400,42 @@ networks:
       - /var/lib/kubelet/pki:/pki
       - "/sys/fs/cgroup/:/sys/fs/cgroup:ro"
 `, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.High}, {8, finding.High}, {9, finding.Medium}, {10, finding.High}, {11, finding.Critical}, {14, finding.Medium}, {15, finding.High}, {16, finding.Medium}}},
+	{"named volumes that bind a host path, secrets and configs read from one", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - sock:/var/run/docker.sock
+      - type: volume
+        source: hostroot
+        target: /host
+        read_only: true
+      - data:/data
+    secrets:
+      - source: engine
+        target: /var/run/docker.sock
+      - plain
+    configs:
+      - shadow
+volumes:
+  sock:
+    driver_opts: {type: none, o: bind, device: /var/run/docker.sock}
+  hostroot:
+    driver: local
+    driver_opts:
+      type: none
+      o: "rbind,ro"
+      device: /
+  data:
+    driver_opts: {type: nfs, o: "addr=10.0.0.1,rw", device: ":/etc"}
+secrets:
+  engine:
+    file: /var/run/docker.sock
+  plain:
+    file: ./secret.txt
+configs:
+  shadow:
+    file: /etc/shadow
+`, []hit{{5, finding.Critical}, {6, finding.High}, {12, finding.Critical}, {16, finding.Medium}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

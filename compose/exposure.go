@@ -176,39 +176,122 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 // sensitiveMounts reports bind mounts of runtime sockets and sensitive
 // host paths (compose/sensitive-mount). A read-only mount of a path is
 // one step less severe; of a socket it is not, since a socket is written
-// to by connecting.
+// to by connecting. Besides bind mounts, the host paths that reach the
+// container another way are judged: named volumes of the local driver
+// that bind a host path (driver_opts o: bind, device: /path), and the
+// files of secrets and configs, which Compose bind-mounts read-only.
 func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 	for _, v := range s.Volumes {
-		if v.Type != types.VolumeTypeBind {
-			continue
-		}
-		sev, why, ok := sensitiveHostPath(v.Source)
-		if !ok {
-			continue
-		}
-		mode := "writable"
-		if v.ReadOnly {
-			mode = "read-only"
-			if sev == finding.High {
-				sev = finding.Medium
-			} else if why == "the host's root filesystem" {
-				sev = finding.High
+		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
+		switch v.Type {
+		case types.VolumeTypeBind:
+		case types.VolumeTypeVolume:
+			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
+			if !ok {
+				continue
 			}
+			src, readOnly = device, readOnly || ro
+			shown = fmt.Sprintf("volume %s, a bind of %s,", v.Source, device)
+		default:
+			continue
 		}
-		src := v.Source
 		line := a.pos.itemLine(name, "volumes", func(n *yaml.Node) bool {
 			switch n.Kind {
 			case yaml.ScalarNode:
 				host, _, _ := strings.Cut(n.Value, ":")
-				return host == src
+				return host == v.Source
 			case yaml.MappingNode:
 				_, sv := lookup(n, "source", 0)
-				return sv != nil && sv.Value == src
+				return sv != nil && sv.Value == v.Source
 			}
 			return false
 		})
-		a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, src, v.Target, mode, why)
+		a.sensitiveMount(name, line, src, shown, v.Target, readOnly)
 	}
+	// dir is where Compose mounts a secret or config without a target.
+	files := func(key, dir string, refs []types.FileReferenceConfig, defs map[string]types.FileObjectConfig) {
+		for _, r := range refs {
+			def, ok := defs[r.Source]
+			if !ok || def.File == "" || bool(def.External) {
+				continue
+			}
+			target := r.Target
+			if target == "" {
+				target = dir + r.Source
+			}
+			line := a.pos.itemLine(name, key, func(n *yaml.Node) bool {
+				switch n.Kind {
+				case yaml.ScalarNode:
+					return n.Value == r.Source
+				case yaml.MappingNode:
+					_, sv := lookup(n, "source", 0)
+					return sv != nil && sv.Value == r.Source
+				}
+				return false
+			})
+			a.sensitiveMount(name, line, def.File, fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
+		}
+	}
+	secrets := make([]types.FileReferenceConfig, 0, len(s.Secrets))
+	for _, r := range s.Secrets {
+		secrets = append(secrets, types.FileReferenceConfig(r))
+	}
+	secretDefs := make(map[string]types.FileObjectConfig, len(a.project.Secrets))
+	for k, d := range a.project.Secrets {
+		secretDefs[k] = types.FileObjectConfig(d)
+	}
+	files("secrets", "/run/secrets/", secrets, secretDefs)
+	configs := make([]types.FileReferenceConfig, 0, len(s.Configs))
+	for _, r := range s.Configs {
+		configs = append(configs, types.FileReferenceConfig(r))
+	}
+	configDefs := make(map[string]types.FileObjectConfig, len(a.project.Configs))
+	for k, d := range a.project.Configs {
+		configDefs[k] = types.FileObjectConfig(d)
+	}
+	files("configs", "/", configs, configDefs)
+}
+
+// bindVolume reports whether a named volume binds a host path, as the
+// local driver does with driver_opts o: bind (or rbind) and device: the
+// path; ro is true when its options make it read-only.
+func bindVolume(v types.VolumeConfig) (device string, ro, ok bool) {
+	if bool(v.External) || (v.Driver != "" && v.Driver != "local") {
+		return "", false, false
+	}
+	bind := false
+	for _, o := range strings.Split(v.DriverOpts["o"], ",") {
+		switch strings.TrimSpace(o) {
+		case "bind", "rbind":
+			bind = true
+		case "ro":
+			ro = true
+		}
+	}
+	device = v.DriverOpts["device"]
+	if !bind || device == "" {
+		return "", false, false
+	}
+	return device, ro, true
+}
+
+// sensitiveMount reports one host path src mounted at target, shown as
+// shown, if it is sensitive.
+func (a *audit) sensitiveMount(name string, line int, src, shown, target string, readOnly bool) {
+	sev, why, ok := sensitiveHostPath(src)
+	if !ok {
+		return
+	}
+	mode := "writable"
+	if readOnly {
+		mode = "read-only"
+		if sev == finding.High {
+			sev = finding.Medium
+		} else if why == "the host's root filesystem" {
+			sev = finding.High
+		}
+	}
+	a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, shown, target, mode, why)
 }
 
 // secretEnvironment reports the service's environment entries that hold

@@ -139,7 +139,7 @@ var Rules = []finding.Rule{
 			"Other sensitive paths are high when writable and medium when read-only: /proc, /sys, /dev, /boot, /root, /home, /var/lib/docker, /var/lib/kubelet, " +
 			"/etc/kubernetes, /etc/ssh, /etc/docker, /etc/systemd and everything under them, and /etc, /usr, /bin, /sbin, /lib, /var, /var/log, /etc/shadow, /etc/passwd " +
 			"themselves: they hold credentials (shadow, SSH host keys, kubelet and cluster certificates) or let the container change what the host runs. " +
-			"Files such as /etc/localtime are not reported. Only bind mounts with an absolute host path are judged; named volumes and paths relative to the project are not.",
+			"Files such as /etc/localtime are not reported. Only absolute host paths are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not.",
 		Fix: "Remove the bind mount. A service that needs the Docker API should reach a socket proxy that allows only the calls it needs (for instance tecnativa/docker-socket-proxy); " +
 			"a service that needs a file of the host should mount just that file, read-only.",
 		Equivalents: []string{"kics:dockerCompose/docker_socket_mounted_in_container", "kics:dockerCompose/volume_has_sensitive_host_directory"},

@@ -939,3 +939,38 @@ func TestSecretEnvironmentWithholdsValues(t *testing.T) {
 		t.Errorf("%d findings of %s, want 3", n, ruleSecretInEnvironment)
 	}
 }
+
+// TestDotEnv: Options.Environment, the project's .env parsed by DotEnv,
+// is what the file is interpolated with; a .env that does not parse is a
+// ParseError with its line.
+func TestDotEnv(t *testing.T) {
+	env, err := DotEnv(".env", []byte("# settings\nMODE=host\nPRIV=true\nWHO=${MODE:+root}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `services:
+  web:
+    image: nginx
+    privileged: ${PRIV}
+    network_mode: ${MODE}
+    user: ${WHO:-1000}
+`
+	fs, err := Audit("compose.yaml", []byte(src), Options{Environment: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, f := range fs {
+		got[f.Rule] = f.Line
+	}
+	for rule, line := range map[string]int{rulePrivileged: 4, ruleHostNetwork: 5, ruleUserRoot: 6} {
+		if got[rule] != line {
+			t.Errorf("%s at line %d, want %d", rule, got[rule], line)
+		}
+	}
+	_, err = DotEnv("app/.env", []byte("A=1\n\nB C=2\n"))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.File != "app/.env" || pe.Line != 3 {
+		t.Errorf("DotEnv of a bad line: %v, want a ParseError at app/.env:3", err)
+	}
+}

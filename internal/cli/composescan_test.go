@@ -134,3 +134,54 @@ func TestComposeNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeDotEnv: the .env file beside a Compose file, which docker
+// compose reads for interpolation, is read too (before: ${PRIV} and
+// ${NET} interpolated to nothing and a privileged service on the host
+// network, run as root, passed at exit 0); a .env that does not parse is
+// input/unreadable, naming the file and line.
+func TestComposeDotEnv(t *testing.T) {
+	const src = `services:
+  web:
+    image: nginx:1.27
+    user: "${APP_USER:-1000}"
+    privileged: ${PRIV}
+    network_mode: ${NET:-bridge}
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    mem_limit: 64m
+    cpus: 1
+    pids_limit: 100
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(t, "", "check", path); code != ExitOK {
+		t.Fatalf("without .env: exit %d, want %d:\n%s%s", code, ExitOK, out, errOut)
+	}
+	env := filepath.Join(dir, ".env")
+	if err := os.WriteFile(env, []byte("# the production settings\nPRIV=true\nNET=host\nAPP_USER=root\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, path} {
+		out, errOut, code := run(t, "", "check", p)
+		if code != ExitFindings {
+			t.Errorf("check %s with .env: exit %d, want %d:\n%s%s", p, code, ExitFindings, out, errOut)
+		}
+		for _, rule := range []string{"compose/privileged", "compose/host-network", "compose/user-root"} {
+			if !strings.Contains(out, rule) {
+				t.Errorf("check %s with .env: no %s:\n%s%s", p, rule, out, errOut)
+			}
+		}
+	}
+	if err := os.WriteFile(env, []byte("PRIV=true\nNOT A VARIABLE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "check", path)
+	if code != ExitError || !strings.Contains(out, "input/unreadable") || !strings.Contains(out, ".env") {
+		t.Errorf("check with a bad .env: exit %d, want %d and input/unreadable naming .env:\n%s%s", code, ExitError, out, errOut)
+	}
+}

@@ -133,6 +133,19 @@ USER app
 		{name: "named user from the base image", src: `FROM node:22
 USER node
 `},
+		{name: "build argument without value, root by the word's default", src: `FROM alpine:3.20
+ARG RUNAS
+USER ${RUNAS:-root}
+`, want: []want{{finding.High, "USER ${RUNAS:-root}", "stage 0", []string{"USER ${RUNAS:-root} (root)", "unless the build is given --build-arg RUNAS"}}}},
+		{name: "global build argument without value, UID 0 by the word's default", src: `ARG UID
+FROM alpine:3.20
+ARG UID
+USER ${UID:-0}:${GID:-0}
+`, want: []want{{finding.High, "USER ${UID:-0}", "stage 0", []string{"(0:0)", "--build-arg UID"}}}},
+		{name: "build argument without value, a non-root default", src: `FROM alpine:3.20
+ARG RUNAS
+USER ${RUNAS:-1000}
+`},
 		{name: "build argument without default is not judged", src: `FROM alpine:3.20
 ARG UID
 USER ${UID}

@@ -185,3 +185,25 @@ func TestComposeDotEnv(t *testing.T) {
 		t.Errorf("check with a bad .env: exit %d, want %d and input/unreadable naming .env:\n%s%s", code, ExitError, out, errOut)
 	}
 }
+
+// TestComposeOverrideByContent: an override file beside compose.yaml
+// (docker compose -f compose.yaml -f prod.yaml), whose services set no
+// image or build, is a Compose file and is audited (before: it was an
+// input/skipped document, info, and its privileged host-network service
+// passed at exit 0).
+func TestComposeOverrideByContent(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: nginx:1.27\n    user: \"1000\"\n",
+		"prod.yaml":    "services:\n  web:\n    privileged: true\n    network_mode: host\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", dir)
+	if code != ExitFindings || !strings.Contains(out, "prod.yaml") || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+		t.Errorf("check %s: exit %d, want %d and prod.yaml's compose/privileged and compose/host-network:\n%s%s", dir, code, ExitFindings, out, errOut)
+	}
+}

@@ -36,6 +36,7 @@ func (a *audit) run() {
 		a.user(name, s)
 		a.securityOpt(name, s)
 		a.moreNamespaces(name, s)
+		a.hooks(name, s)
 		a.secretEnvironment(name)
 		a.secretCommand(name)
 		a.sensitiveMounts(name, s)

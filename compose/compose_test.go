@@ -974,3 +974,62 @@ func TestDotEnv(t *testing.T) {
 		t.Errorf("DotEnv of a bad line: %v, want a ParseError at app/.env:3", err)
 	}
 }
+
+// TestLifecycleHooks: what lifecycle hooks run is judged like the
+// service (before: a hardened service with a privileged post_start hook
+// run as root, and a pre_start init container that is privileged, on the
+// host's network and mounts the Docker socket, passed clean).
+func TestLifecycleHooks(t *testing.T) {
+	src := `services:
+  web:
+    image: nginx
+    user: "1000"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    post_start:
+      - command: chown -R 1000 /data
+        user: root
+        privileged: true
+    pre_stop:
+      - command: ["sh", "-c", "true"]
+        user: "1000"
+    pre_start:
+      - command: ["sh", "-c", "mount"]
+        privileged: true
+        network_mode: host
+        pid: host
+        user: "0:0"
+        cap_add: [SYS_ADMIN]
+        security_opt: ["apparmor=unconfined"]
+        volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+      - command: migrate
+`
+	type got struct {
+		Rule string
+		Line int
+	}
+	var gs []got
+	for _, f := range auditSrc(t, src) {
+		switch f.Rule {
+		case ruleNoResourceLimits:
+			continue
+		}
+		gs = append(gs, got{f.Rule, f.Line})
+		if !strings.Contains(f.Message, "hook") {
+			t.Errorf("%s: message %q does not name the hook", f.Rule, f.Message)
+		}
+	}
+	want := []got{
+		{ruleUserRoot, 10}, {rulePrivileged, 11},
+		{rulePrivileged, 17}, {ruleHostNetwork, 18}, {ruleHostPID, 19}, {ruleUserRoot, 20}, {ruleDangerousCapability, 21},
+		{ruleUnconfined, 22}, {ruleSensitiveMount, 23},
+	}
+	sortGot := func(s []got) {
+		slices.SortStableFunc(s, func(a, b got) int { return a.Line - b.Line })
+	}
+	sortGot(gs)
+	if diff := cmp.Diff(gs, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s", diff)
+	}
+}

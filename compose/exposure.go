@@ -206,7 +206,7 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 			}
 			return false
 		})
-		a.sensitiveMount(name, line, src, shown, v.Target, readOnly)
+		a.sensitiveMount(name, name, line, src, shown, v.Target, readOnly)
 	}
 	// dir is where Compose mounts a secret or config without a target.
 	files := func(key, dir string, refs []types.FileReferenceConfig, defs map[string]types.FileObjectConfig) {
@@ -229,7 +229,7 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 				}
 				return false
 			})
-			a.sensitiveMount(name, line, def.File, fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
+			a.sensitiveMount(name, name, line, def.File, fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
 		}
 	}
 	secrets := make([]types.FileReferenceConfig, 0, len(s.Secrets))
@@ -275,9 +275,9 @@ func bindVolume(v types.VolumeConfig) (device string, ro, ok bool) {
 	return device, ro, true
 }
 
-// sensitiveMount reports one host path src mounted at target, shown as
-// shown, if it is sensitive.
-func (a *audit) sensitiveMount(name string, line int, src, shown, target string, readOnly bool) {
+// sensitiveMount reports one host path src that who (service name or
+// one of its hooks) mounts at target, shown as shown, if it is sensitive.
+func (a *audit) sensitiveMount(name, who string, line int, src, shown, target string, readOnly bool) {
 	sev, why, ok := sensitiveHostPath(src)
 	if !ok {
 		return
@@ -291,7 +291,7 @@ func (a *audit) sensitiveMount(name string, line int, src, shown, target string,
 			sev = finding.High
 		}
 	}
-	a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, shown, target, mode, why)
+	a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", who, shown, target, mode, why)
 }
 
 // secretEnvironment reports the service's environment entries that hold

@@ -25,7 +25,7 @@ var families = []struct{ prefix, title, intro string }{
 	{"configmap/", "ConfigMaps", "ConfigMaps (v1) checked for secrets that belong in a Secret. The message names the key, and the line inside a configuration file, never the value."},
 	{"mesh/", "Istio mesh", "Run when the input has Istio security objects or namespaces labelled for sidecar injection."},
 	{"dockerfile/", "Dockerfiles", "Files named `Dockerfile`, `Containerfile`, `*.Dockerfile` or `Dockerfile.*`. The final stage (or `--target`) is judged for what runs; builder stages only for what leaks (secrets)."},
-	{"compose/", "Compose files", "`compose.yaml`, `docker-compose.yml` and their variants, or any YAML file whose content is a Compose file. Variables are interpolated as docker compose does from the `.env` file beside the Compose file (a `.env` that does not parse is input/unreadable), never from the environment Ward runs in: a variable set nowhere in the project is empty, and its default applies."},
+	{"compose/", "Compose files", "`compose.yaml`, `docker-compose.yml` and their variants, or any YAML file whose content is a Compose file. Variables are interpolated as docker compose does from the `.env` file beside the Compose file (a `.env` that does not parse is input/unreadable), never from the environment Ward runs in: a variable set nowhere in the project is empty, and its default applies. Lifecycle hooks are judged under the same rules: the `privileged` and `user` of a post_start or pre_stop hook (a command run in the container), and what a pre_start hook, an init container, sets (privileged, host namespaces, dangerous cap_add, user, unconfined security_opt, sensitive mounts)."},
 	{"input/", "Input", "Findings about the input itself."},
 }
 

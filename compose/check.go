@@ -40,6 +40,7 @@ func (a *audit) run() {
 		a.secretEnvironment(name)
 		a.secretCommand(name)
 		a.sensitiveMounts(name, s)
+		a.devices(name, s)
 		a.resourceLimits(name, s)
 		a.privilegedHostPorts(name, s)
 		a.untrustedRegistry(name, s)

@@ -436,6 +436,20 @@ configs:
   shadow:
     file: /etc/shadow
 `, []hit{{5, finding.Critical}, {6, finding.High}, {12, finding.Critical}, {16, finding.Medium}}},
+	{"host disks and memory as devices", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    devices:
+      - /dev/sda:/dev/sda
+      - "/dev/nvme0n1p2:/dev/disk:r"
+      - source: /dev/mem
+        target: /dev/mem
+        permissions: rwm
+      - /dev/mapper/vg-root
+      - /dev/fuse
+      - /dev/dri:/dev/dri
+      - /dev/net/tun
+`, []hit{{5, finding.Critical}, {6, finding.High}, {7, finding.Critical}, {10, finding.Critical}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

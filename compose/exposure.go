@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/wardsec/ward/internal/cmdsecret"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,6 +251,44 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 		configDefs[k] = types.FileObjectConfig(d)
 	}
 	files("configs", "/", configs, configDefs)
+}
+
+// hostDisk matches the host's disks and partitions and its memory
+// devices, given to a container with devices:.
+var hostDisk = regexp.MustCompile(`^/dev/(?:(?:sd|hd|vd|xvd)[a-z]+[0-9]*|nvme[0-9]+(?:n[0-9]+(?:p[0-9]+)?)?|mmcblk[0-9]+(?:p[0-9]+)?|dm-[0-9]+|md[0-9]+|mapper/.+|disk/.+|root|mem|kmem|port)$`)
+
+// devices reports the host disks and memory devices a service is given
+// (compose/sensitive-mount): writable, they let it rewrite the host's
+// filesystems or kernel memory, which is owning the host; read, they let
+// it read every file and secret of the host. Other devices (GPUs, fuse,
+// tun, serial ports) are not reported.
+func (a *audit) devices(name string, s types.ServiceConfig) {
+	for _, d := range s.Devices {
+		src := path.Clean(d.Source)
+		if !hostDisk.MatchString(src) {
+			continue
+		}
+		sev, mode := finding.Critical, "writable"
+		if perms := d.Permissions; perms != "" && !strings.Contains(perms, "w") {
+			sev, mode = finding.High, "read-only"
+		}
+		line := a.pos.itemLine(name, "devices", func(n *yaml.Node) bool {
+			switch n.Kind {
+			case yaml.ScalarNode:
+				host, _, _ := strings.Cut(n.Value, ":")
+				return host == d.Source
+			case yaml.MappingNode:
+				_, sv := lookup(n, "source", 0)
+				return sv != nil && sv.Value == d.Source
+			}
+			return false
+		})
+		what := "a host disk: whoever writes it rewrites the host's filesystems, and whoever reads it reads every file of the host"
+		if strings.HasSuffix(src, "mem") || src == "/dev/port" {
+			what = "the host's memory: whoever writes it rewrites the running kernel"
+		}
+		a.report(ruleSensitiveMount, sev, name, line, "%s is given device %s at %s, %s: %s", name, d.Source, d.Target, mode, what)
+	}
 }
 
 // bindVolume reports whether a named volume binds a host path, as the

@@ -132,14 +132,16 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSensitiveMount,
 		Severity: finding.Critical,
-		Summary:  "A service bind-mounts a container runtime socket (docker.sock: critical) or a sensitive host path (/, /etc, /proc, /sys, /var/run, /root, ...).",
+		Summary:  "A service bind-mounts a container runtime socket (docker.sock: critical) or a sensitive host path (/, /etc, /proc, /sys, /var/run, /root, ...), or is given a host disk or the host's memory as a device.",
 		Rationale: "Whoever can connect to the Docker socket (or containerd's, CRI-O's, Podman's) can start a privileged container with the host's root mounted: " +
 			"mounting it gives the service, and anyone who compromises it, the host. A read-only mount does not help, since a socket is used by connecting to it. " +
 			"The host's /, /run and /var/run (which hold the socket) are critical too. " +
 			"Other sensitive paths are high when writable and medium when read-only: /proc, /sys, /dev, /boot, /root, /home, /var/lib/docker, /var/lib/kubelet, " +
 			"/etc/kubernetes, /etc/ssh, /etc/docker, /etc/systemd and everything under them, and /etc, /usr, /bin, /sbin, /lib, /var, /var/log, /etc/shadow, /etc/passwd " +
 			"themselves: they hold credentials (shadow, SSH host keys, kubelet and cluster certificates) or let the container change what the host runs. " +
-			"Files such as /etc/localtime are not reported. Only absolute host paths are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not.",
+			"Files such as /etc/localtime are not reported. Only absolute host paths are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not. " +
+			"A host disk or partition (/dev/sda, /dev/nvme0n1p1, /dev/mapper/..., /dev/disk/...) or memory device (/dev/mem, /dev/kmem, /dev/port) given with devices: is critical, high when its permissions have no w: " +
+			"writing it rewrites the host's filesystems or kernel, reading it reads every file of the host. Other devices (GPUs, fuse, tun, serial ports) are not reported.",
 		Fix: "Remove the bind mount. A service that needs the Docker API should reach a socket proxy that allows only the calls it needs (for instance tecnativa/docker-socket-proxy); " +
 			"a service that needs a file of the host should mount just that file, read-only.",
 		Equivalents: []string{"kics:dockerCompose/docker_socket_mounted_in_container", "kics:dockerCompose/volume_has_sensitive_host_directory"},

@@ -172,6 +172,10 @@ func securityOpt(opt string) (key, value string) {
 	return strings.ToLower(opt[:i]), strings.TrimSpace(opt[i+1:])
 }
 
+// unconfinedSELinuxTypes are SELinux process types that escape the
+// confinement of container_t.
+var unconfinedSELinuxTypes = map[string]bool{"spc_t": true, "unconfined_t": true, "container_runtime_t": true}
+
 // unconfined reports whether a security_opt entry disables a confinement
 // layer.
 func unconfined(opt string) bool {
@@ -181,7 +185,10 @@ func unconfined(opt string) bool {
 	case "seccomp", "apparmor", "systempaths":
 		return v == "unconfined"
 	case "label":
-		return v == "disable" || v == "disabled"
+		// label=type:spc_t (the "super privileged container" type) and
+		// its like run the container unconfined by SELinux.
+		t, isType := strings.CutPrefix(v, "type:")
+		return v == "disable" || v == "disabled" || isType && unconfinedSELinuxTypes[strings.TrimSpace(t)]
 	}
 	return false
 }

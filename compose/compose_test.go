@@ -203,6 +203,16 @@ services:
       - systempaths=unconfined
       - no-new-privileges:true
 `, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	{"SELinux types that are not confined", ruleUnconfined, `services:
+  web:
+    image: nginx
+    security_opt:
+      - label=type:spc_t
+      - "label:type:unconfined_t"
+      - label=type:container_runtime_t
+      - label=level:s0:c100,c200
+      - label=type:container_t
+`, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}}},
 	{"confined security options", ruleUnconfined, `services:
   web:
     image: nginx

@@ -183,10 +183,11 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleUnconfined,
 		Severity: finding.High,
-		Summary:  "A service disables a confinement layer in security_opt (seccomp:unconfined, apparmor:unconfined, label:disable, systempaths=unconfined).",
+		Summary:  "A service disables a confinement layer in security_opt (seccomp:unconfined, apparmor:unconfined, label:disable or an unconfined SELinux type such as label=type:spc_t, systempaths=unconfined).",
 		Rationale: "Docker's default seccomp profile blocks about 44 system calls used in container escapes and kernel exploits (keyctl, bpf, unshare, mount); " +
 			"its AppArmor and SELinux profiles stop writes to /proc and /sys and access to host files; systempaths=unconfined unmasks /proc paths such as /proc/kcore. " +
-			"Disabling them removes a layer that has stopped real escapes.",
+			"Disabling them removes a layer that has stopped real escapes. " +
+			"The SELinux types spc_t (super privileged container), unconfined_t and container_runtime_t are as good as label:disable.",
 		Fix:         "Remove the option. If a system call is missing, write a seccomp profile that allows just it (`security_opt: [\"seccomp=./seccomp.json\"]`).",
 		Equivalents: []string{"kics:dockerCompose/default_seccomp_profile_disabled"},
 	},

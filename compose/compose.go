@@ -47,7 +47,8 @@ type ParseError = srcpos.Error
 // Audit loads the Compose file text src and returns its findings, sorted
 // with finding.Sort. file is the file's path as findings should show it.
 // Audit reads nothing from disk or from the process environment:
-// variables are interpolated from opts.Environment alone (unset variables
+// variables are interpolated from opts.Environment alone, with HOME "~"
+// unless it sets HOME (unset variables
 // become empty, or false or 0 where Compose wants a boolean or number;
 // defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
 // include are not read, and services that extend a service of another
@@ -98,7 +99,7 @@ func load(file string, pos *positions, src []byte, env map[string]string) (proje
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(file),
 		ConfigFiles: []types.ConfigFile{{Filename: file, Content: pos.blankVersion(src)}},
-		Environment: types.Mapping(maps.Clone(env)),
+		Environment: home(env),
 	}
 	skipExtends := pos.extendsOtherFile()
 	project, err = loader.LoadWithContext(context.Background(), details,
@@ -142,6 +143,20 @@ func dotEnvLine(err error) int {
 		}
 	}
 	return 0
+}
+
+// home is env with HOME set to "~" when env does not set it: Compose
+// takes HOME from the environment it runs in, which is a user's home
+// directory, and ${HOME}/.ssh is judged as ~/.ssh.
+func home(env map[string]string) types.Mapping {
+	m := types.Mapping(maps.Clone(env))
+	if m == nil {
+		m = types.Mapping{}
+	}
+	if _, ok := m["HOME"]; !ok {
+		m["HOME"] = "~"
+	}
+	return m
 }
 
 // substitute interpolates like Compose, but quietly and leniently, since

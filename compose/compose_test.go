@@ -460,6 +460,18 @@ configs:
       - /dev/dri:/dev/dri
       - /dev/net/tun
 `, []hit{{5, finding.Critical}, {6, finding.High}, {7, finding.Critical}, {10, finding.Critical}}},
+	{"the home directory of the user running Compose", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - ~/.ssh:/root/.ssh:ro
+      - ~:/home/me
+      - ${HOME}/.docker:/root/.docker
+      - type: bind
+        source: $HOME/.kube
+        target: /root/.kube
+      - ./data:/data
+`, []hit{{5, finding.Medium}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

@@ -151,11 +151,13 @@ var (
 // sensitiveHostPath classifies the host path of a bind mount: the
 // severity of mounting it writable and why, or ok false.
 func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
-	if !strings.HasPrefix(src, "/") {
+	if !strings.HasPrefix(src, "/") && src != "~" && !strings.HasPrefix(src, "~/") {
 		return 0, "", false // relative to the project, a named volume or a variable
 	}
 	p := path.Clean(src)
 	switch {
+	case p == "~" || strings.HasPrefix(p, "~/"):
+		return finding.High, "the home directory of the user running Compose (~ or $HOME), which holds their SSH keys and their registry, cloud and cluster credentials", true
 	case slices.Contains(runtimeSockets, p) || strings.HasSuffix(p, "/docker.sock"):
 		return finding.Critical, "the container runtime's API socket: whoever can connect to it starts a privileged container and owns the host, read_only or not", true
 	case p == "/":
@@ -182,7 +184,7 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 // that bind a host path (driver_opts o: bind, device: /path), and the
 // files of secrets and configs, which Compose bind-mounts read-only.
 func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
-	for _, v := range s.Volumes {
+	for i, v := range s.Volumes {
 		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
 		switch v.Type {
 		case types.VolumeTypeBind:
@@ -196,7 +198,7 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 		default:
 			continue
 		}
-		line := a.pos.itemLine(name, "volumes", func(n *yaml.Node) bool {
+		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), func(n *yaml.Node) bool {
 			switch n.Kind {
 			case yaml.ScalarNode:
 				host, _, _ := strings.Cut(n.Value, ":")

@@ -15,6 +15,7 @@ import (
 // audit holds one run of the checks over a loaded project.
 type audit struct {
 	file     string
+	dir      string // the file's directory, absolute; "" when unknown
 	pos      *positions
 	project  *types.Project
 	trusted  registry.Trusted

@@ -77,6 +77,9 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 		return nil, err
 	}
 	a := &audit{file: file, pos: pos, project: project, trusted: trusted}
+	if dir, err := filepath.Abs(filepath.Dir(file)); err == nil {
+		a.dir = dir
+	}
 	a.run()
 	if err := a.embeddedDNS(opts.Policies); err != nil {
 		return nil, err

@@ -472,6 +472,17 @@ configs:
         target: /root/.kube
       - ./data:/data
 `, []hit{{5, finding.Medium}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	{"relative paths that climb to the host's root", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - ../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../var/run/docker.sock:/var/run/docker.sock
+      - type: bind
+        source: ./../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../etc
+        target: /host-etc
+      - ../shared:/shared
+      - ./data/../../conf:/conf
+`, []hit{{5, finding.Critical}, {6, finding.High}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

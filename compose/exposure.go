@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/wardsec/ward/internal/cmdsecret"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -188,6 +189,7 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
 		switch v.Type {
 		case types.VolumeTypeBind:
+			src = a.rooted(src)
 		case types.VolumeTypeVolume:
 			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
 			if !ok {
@@ -232,7 +234,7 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 				}
 				return false
 			})
-			a.sensitiveMount(name, name, line, def.File, fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
+			a.sensitiveMount(name, name, line, a.rooted(def.File), fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
 		}
 	}
 	secrets := make([]types.FileReferenceConfig, 0, len(s.Secrets))
@@ -291,6 +293,29 @@ func (a *audit) devices(name string, s types.ServiceConfig) {
 		}
 		a.report(ruleSensitiveMount, sev, name, line, "%s is given device %s at %s, %s: %s", name, d.Source, d.Target, mode, what)
 	}
+}
+
+// rooted is the host path a relative bind source names when it climbs
+// to the host's root from the file's directory
+// (../../../../var/run/docker.sock): that path, absolute. Other sources
+// are returned as they are: a relative path that stays below the root
+// names a directory of the checkout, wherever that is.
+func (a *audit) rooted(src string) string {
+	if src == "" || strings.HasPrefix(src, "/") || strings.HasPrefix(src, "~") || a.dir == "" {
+		return src
+	}
+	rest, up := path.Clean(filepath.ToSlash(src)), 0
+	for rest == ".." || strings.HasPrefix(rest, "../") {
+		rest, up = strings.TrimPrefix(strings.TrimPrefix(rest, ".."), "/"), up+1
+	}
+	depth := 0
+	if d := strings.Trim(filepath.ToSlash(a.dir), "/"); d != "" {
+		depth = strings.Count(d, "/") + 1
+	}
+	if up == 0 || up < depth {
+		return src
+	}
+	return "/" + rest
 }
 
 // bindVolume reports whether a named volume binds a host path, as the

@@ -84,6 +84,7 @@ func (a *audit) preStart(name string, i int, c types.ContainerSpec) {
 		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
 		switch v.Type {
 		case types.VolumeTypeBind:
+			src = a.rooted(src)
 		case types.VolumeTypeVolume:
 			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
 			if !ok {

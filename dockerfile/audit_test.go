@@ -1039,3 +1039,33 @@ func TestIsDockerfile(t *testing.T) {
 		}
 	}
 }
+
+// TestNotRead: a # syntax= directive that names a frontend other than
+// Docker's Dockerfile frontend is reported, with its line: BuildKit hands
+// the file to that image, which may build something else than what the
+// Dockerfile says (before: judged as a Dockerfile without a word).
+func TestNotRead(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{"# syntax=docker/dockerfile:1\nFROM scratch\n", nil},
+		{"#syntax=docker.io/docker/dockerfile:1.7@sha256:0123\nFROM scratch\n", nil},
+		{"# syntax = docker/dockerfile-upstream:master\nFROM scratch\n", nil},
+		{"# check=skip=all\n# syntax=docker.io/docker/dockerfile\nFROM scratch\n", nil},
+		{"FROM scratch\n# syntax=ghcr.io/evil/frontend\n", nil},
+		{"# syntax=ghcr.io/evil/frontend:1\nFROM scratch\nUSER 1000\n", []string{"1: # syntax=ghcr.io/evil/frontend:1"}},
+		{"\ufeff# escape=`\n# syntax=example.com/docker/dockerfile:1\nFROM scratch\n", []string{"2: # syntax=example.com/docker/dockerfile:1"}},
+	} {
+		got := dockerfile.NotRead([]byte(tc.src))
+		if len(got) != len(tc.want) {
+			t.Errorf("NotRead(%q) = %q, want %d warning(s) starting %q", tc.src, got, len(tc.want), tc.want)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], tc.want[i]) {
+				t.Errorf("NotRead(%q)[%d] = %q, want it to start %q", tc.src, i, got[i], tc.want[i])
+			}
+		}
+	}
+}

@@ -320,6 +320,9 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
+		for _, w := range dockerfile.NotRead(src) {
+			e.warn("%s:%s", p, w)
+		}
 		dfs, err := dockerfile.Audit(p, src, dopts)
 		var pe *dockerfile.ParseError
 		switch {

@@ -207,3 +207,17 @@ func TestComposeOverrideByContent(t *testing.T) {
 		t.Errorf("check %s: exit %d, want %d and prod.yaml's compose/privileged and compose/host-network:\n%s%s", dir, code, ExitFindings, out, errOut)
 	}
 }
+
+// TestDockerfileFrontendWarned: check warns of a Dockerfile built by a
+// frontend other than Docker's (# syntax=), which it judges as a plain
+// Dockerfile.
+func TestDockerfileFrontendWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "Dockerfile")
+	if err := os.WriteFile(path, []byte("# syntax=ghcr.io/example/frontend:1\nFROM scratch\nUSER 1000\nHEALTHCHECK CMD [\"/app\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "", "check", path)
+	if want := "ward: warning: " + path + ":1: # syntax=ghcr.io/example/frontend:1"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}

@@ -483,6 +483,16 @@ configs:
       - ../shared:/shared
       - ./data/../../conf:/conf
 `, []hit{{5, finding.Critical}, {6, finding.High}}},
+	{"runtime sockets elsewhere: rootless, k3s, Docker Desktop, BuildKit", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - /run/user/1000/podman/podman.sock:/var/run/docker.sock
+      - /run/k3s/containerd/containerd.sock:/c.sock:ro
+      - /var/run/docker.sock.raw:/d.sock
+      - /run/buildkit/buildkitd.sock:/b.sock
+      - /srv/app/app.sock:/app.sock
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.Critical}, {8, finding.Critical}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

@@ -136,6 +136,13 @@ var runtimeSockets = []string{
 	"/var/run/cri-dockerd.sock", "/run/cri-dockerd.sock",
 }
 
+// runtimeSocketNames are the file names of runtime API sockets wherever
+// they are: rootless Docker and Podman under /run/user/<uid>, k3s's
+// containerd, Docker Desktop's docker.sock.raw, BuildKit's daemon.
+var runtimeSocketNames = []string{
+	"docker.sock", "docker.sock.raw", "containerd.sock", "crio.sock", "podman.sock", "cri-dockerd.sock", "buildkitd.sock",
+}
+
 // sensitiveTrees are host directories whose whole tree is sensitive;
 // sensitiveExact are directories sensitive as a whole only (a file under
 // /etc such as /etc/localtime is not); sensitiveFiles are sensitive
@@ -159,7 +166,7 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 	switch {
 	case p == "~" || strings.HasPrefix(p, "~/"):
 		return finding.High, "the home directory of the user running Compose (~ or $HOME), which holds their SSH keys and their registry, cloud and cluster credentials", true
-	case slices.Contains(runtimeSockets, p) || strings.HasSuffix(p, "/docker.sock"):
+	case slices.Contains(runtimeSockets, p) || slices.Contains(runtimeSocketNames, path.Base(p)):
 		return finding.Critical, "the container runtime's API socket: whoever can connect to it starts a privileged container and owns the host, read_only or not", true
 	case p == "/":
 		return finding.Critical, "the host's root filesystem", true

@@ -1090,3 +1090,36 @@ func TestLifecycleHooks(t *testing.T) {
 		t.Errorf("findings (-got +want):\n%s", diff)
 	}
 }
+
+// TestWatchExec: the exec of a develop.watch sync+exec trigger is a
+// command run in the container like a post_start hook (before: a
+// privileged one run as root passed).
+func TestWatchExec(t *testing.T) {
+	src := `services:
+  web:
+    image: nginx
+    user: "1000"
+    develop:
+      watch:
+        - path: ./src
+          action: sync
+          target: /app
+        - path: ./conf
+          action: sync+exec
+          target: /etc/app
+          exec:
+            command: reload
+            user: root
+            privileged: true
+`
+	var got []hit
+	for _, f := range auditSrc(t, src) {
+		if (f.Rule == rulePrivileged || f.Rule == ruleUserRoot) && strings.Contains(f.Message, "watch") {
+			got = append(got, hit{f.Line, f.Severity})
+		}
+	}
+	want := []hit{{15, finding.High}, {16, finding.Critical}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s", diff)
+	}
+}

@@ -35,6 +35,35 @@ func (a *audit) hooks(name string, s types.ServiceConfig) {
 			}
 		}
 	}
+	if s.Develop != nil {
+		for i, w := range s.Develop.Watch {
+			h := w.Exec
+			where := fmt.Sprintf("the exec of develop.watch trigger %d of %s", i+1, name)
+			line := func(key string) int {
+				_, d := a.pos.field(name, "develop")
+				_, ws := lookup(resolve(d), "watch", 0)
+				if ws = resolve(ws); ws == nil || ws.Kind != yaml.SequenceNode || i >= len(ws.Content) {
+					return a.pos.keyLine(name, "develop")
+				}
+				ek, ev := lookup(resolve(ws.Content[i]), "exec", 0)
+				if ek == nil {
+					return ws.Content[i].Line
+				}
+				if k, _ := lookup(resolve(ev), key, 0); k != nil {
+					return k.Line
+				}
+				return ek.Line
+			}
+			if h.Privileged {
+				a.report(rulePrivileged, finding.Critical, name, line("privileged"),
+					"%s runs privileged: its command gets every capability, outside the container's seccomp and AppArmor confinement", where)
+			}
+			if isRoot(h.User) {
+				a.report(ruleUserRoot, finding.High, name, line("user"),
+					"%s runs as user %s: its command runs as root in the container", where, h.User)
+			}
+		}
+	}
 	for i, h := range s.PreStart {
 		a.preStart(name, i, h.ContainerSpec)
 	}

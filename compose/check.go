@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -146,10 +147,15 @@ func (a *audit) readOnly(name string, s types.ServiceConfig) {
 }
 
 // isRoot reports whether a user: value names uid 0: "root", "0",
-// "root:<group>" or "0:<group>".
+// "root:<group>" or "0:<group>". A number may have a sign ("+0", "-0"):
+// runc reads it with strconv.Atoi.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
-	return u == "root" || (u != "" && strings.Trim(u, "0") == "")
+	if u == "root" {
+		return true
+	}
+	n, err := strconv.Atoi(u)
+	return err == nil && n == 0
 }
 
 func (a *audit) user(name string, s types.ServiceConfig) {

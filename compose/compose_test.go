@@ -167,6 +167,17 @@ services:
     image: nginx
     user: root:staff
 `, []hit{{4, finding.High}, {7, finding.High}, {10, finding.High}, {13, finding.High}}},
+	{"UID 0 with a sign, as runc's strconv.Atoi reads it", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: "+0"
+  b:
+    image: nginx
+    user: "-0:1000"
+  c:
+    image: nginx
+    user: "+10"
+`, []hit{{4, finding.High}, {7, finding.High}}},
 	{"user not root", ruleUserRoot, `services:
   a:
     image: nginx

@@ -785,7 +785,8 @@ func (a *auditor) dependencies(final int) []int {
 }
 
 // isRoot reports whether a USER value makes the container run as root:
-// its user part is "root" or a number equal to 0. The group does not
+// its user part is "root" or a number equal to 0, with or without a sign
+// ("+0", "-0": runc reads it with strconv.Atoi). The group does not
 // matter.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
@@ -793,9 +794,6 @@ func isRoot(user string) bool {
 	if u == "root" {
 		return true
 	}
-	if u == "" || strings.Trim(u, "0123456789") != "" {
-		return false
-	}
-	n, err := strconv.ParseUint(u, 10, 32)
+	n, err := strconv.Atoi(u)
 	return err == nil && n == 0
 }

@@ -85,6 +85,12 @@ USER root:app
 		{name: "zeros are UID 0", src: `FROM alpine:3.20
 USER 000
 `, want: []want{{finding.High, "USER 000", "", nil}}},
+		{name: "UID 0 with a sign, as runc's strconv.Atoi reads it", src: `FROM alpine:3.20
+USER +0:1000
+`, want: []want{{finding.High, "USER +0", "", nil}}},
+		{name: "minus zero", src: `FROM alpine:3.20
+USER -00
+`, want: []want{{finding.High, "USER -00", "", nil}}},
 		{name: "the last USER counts", src: `FROM alpine:3.20
 USER app
 RUN id

@@ -79,6 +79,10 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostNetwork, finding.High, name, a.pos.keyLine(name, "network_mode"),
 			"network_mode: host shares the host's network namespace")
 	}
+	if key := primaryNetwork(s); s.NetworkMode == "" && strings.EqualFold(a.project.Networks[key].Name, "host") {
+		a.report(ruleHostNetwork, finding.High, name, a.pos.networkLine(name, key),
+			"%s joins network %s, which is Docker's host network (name: host): Compose makes it the container's network mode, which shares the host's network namespace as network_mode: host does", name, key)
+	}
 	if strings.EqualFold(s.Pid, "host") {
 		a.report(ruleHostPID, finding.High, name, a.pos.keyLine(name, "pid"),
 			"pid: host shares the host's process namespace")
@@ -87,6 +91,16 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostIPC, finding.Medium, name, a.pos.keyLine(name, "ipc"),
 			"ipc: host shares the host's IPC namespace")
 	}
+}
+
+// primaryNetwork is the key of the network whose engine name Compose
+// makes a service's network mode when it sets no network_mode: its
+// networks' first by priority, else default.
+func primaryNetwork(s types.ServiceConfig) string {
+	if len(s.Networks) > 0 {
+		return s.NetworksByPriority()[0]
+	}
+	return "default"
 }
 
 // dangerousCaps are the capabilities compose/dangerous-capability

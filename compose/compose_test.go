@@ -68,6 +68,30 @@ services:
     image: nginx
     network_mode: host
 `, []hit{{4, finding.High}}},
+	{"the host network joined as an external network", ruleHostNetwork, `services:
+  web:
+    image: nginx
+    networks: [hostnet]
+  api:
+    image: nginx
+  db:
+    image: nginx
+    networks:
+      private: {}
+      hostnet: {priority: 10}
+  cache:
+    image: nginx
+    networks:
+      private: {}
+networks:
+  hostnet:
+    external: true
+    name: host
+  default:
+    external: true
+    name: host
+  private: {}
+`, []hit{{4, finding.High}, {5, finding.High}, {11, finding.High}}},
 	{"network_mode of another service", ruleHostNetwork, `services:
   web:
     image: nginx

@@ -51,11 +51,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleHostNetwork,
 		Severity: finding.High,
-		Summary:  "A service shares the host's network namespace (network_mode: host).",
+		Summary:  "A service shares the host's network namespace (network_mode: host, or its first network is the external network named host).",
 		Rationale: "On the host network the container can bind any host port, reach services that listen only on the host's loopback " +
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
-			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it.",
-		Fix:         "Remove `network_mode: host`; attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
+			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
+			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode.",
+		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
 	{

@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -15,6 +16,7 @@ import (
 // audit holds one run of the checks over a loaded project.
 type audit struct {
 	file     string
+	dir      string // the file's directory, absolute; "" when unknown
 	pos      *positions
 	project  *types.Project
 	trusted  registry.Trusted
@@ -36,9 +38,11 @@ func (a *audit) run() {
 		a.user(name, s)
 		a.securityOpt(name, s)
 		a.moreNamespaces(name, s)
+		a.hooks(name, s)
 		a.secretEnvironment(name)
 		a.secretCommand(name)
 		a.sensitiveMounts(name, s)
+		a.devices(name, s)
 		a.resourceLimits(name, s)
 		a.privilegedHostPorts(name, s)
 		a.untrustedRegistry(name, s)
@@ -75,6 +79,10 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostNetwork, finding.High, name, a.pos.keyLine(name, "network_mode"),
 			"network_mode: host shares the host's network namespace")
 	}
+	if key := primaryNetwork(s); s.NetworkMode == "" && strings.EqualFold(a.project.Networks[key].Name, "host") {
+		a.report(ruleHostNetwork, finding.High, name, a.pos.networkLine(name, key),
+			"%s joins network %s, which is Docker's host network (name: host): Compose makes it the container's network mode, which shares the host's network namespace as network_mode: host does", name, key)
+	}
 	if strings.EqualFold(s.Pid, "host") {
 		a.report(ruleHostPID, finding.High, name, a.pos.keyLine(name, "pid"),
 			"pid: host shares the host's process namespace")
@@ -83,6 +91,16 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostIPC, finding.Medium, name, a.pos.keyLine(name, "ipc"),
 			"ipc: host shares the host's IPC namespace")
 	}
+}
+
+// primaryNetwork is the key of the network whose engine name Compose
+// makes a service's network mode when it sets no network_mode: its
+// networks' first by priority, else default.
+func primaryNetwork(s types.ServiceConfig) string {
+	if len(s.Networks) > 0 {
+		return s.NetworksByPriority()[0]
+	}
+	return "default"
 }
 
 // dangerousCaps are the capabilities compose/dangerous-capability
@@ -143,10 +161,15 @@ func (a *audit) readOnly(name string, s types.ServiceConfig) {
 }
 
 // isRoot reports whether a user: value names uid 0: "root", "0",
-// "root:<group>" or "0:<group>".
+// "root:<group>" or "0:<group>". A number may have a sign ("+0", "-0"):
+// runc reads it with strconv.Atoi.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
-	return u == "root" || (u != "" && strings.Trim(u, "0") == "")
+	if u == "root" {
+		return true
+	}
+	n, err := strconv.Atoi(u)
+	return err == nil && n == 0
 }
 
 func (a *audit) user(name string, s types.ServiceConfig) {
@@ -170,6 +193,10 @@ func securityOpt(opt string) (key, value string) {
 	return strings.ToLower(opt[:i]), strings.TrimSpace(opt[i+1:])
 }
 
+// unconfinedSELinuxTypes are SELinux process types that escape the
+// confinement of container_t.
+var unconfinedSELinuxTypes = map[string]bool{"spc_t": true, "unconfined_t": true, "container_runtime_t": true}
+
 // unconfined reports whether a security_opt entry disables a confinement
 // layer.
 func unconfined(opt string) bool {
@@ -179,7 +206,10 @@ func unconfined(opt string) bool {
 	case "seccomp", "apparmor", "systempaths":
 		return v == "unconfined"
 	case "label":
-		return v == "disable" || v == "disabled"
+		// label=type:spc_t (the "super privileged container" type) and
+		// its like run the container unconfined by SELinux.
+		t, isType := strings.CutPrefix(v, "type:")
+		return v == "disable" || v == "disabled" || isType && unconfinedSELinuxTypes[strings.TrimSpace(t)]
 	}
 	return false
 }

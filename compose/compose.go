@@ -3,10 +3,13 @@ package compose
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
@@ -30,6 +33,10 @@ type Options struct {
 	// registry.Parse); when empty, compose/untrusted-registry is not run.
 	// An invalid entry makes Audit return an error.
 	TrustedRegistries []string
+	// Environment holds the variables interpolated into the file: the
+	// project's .env file (see DotEnv), which docker compose reads from
+	// the file's directory. Variables not in it are unset.
+	Environment map[string]string
 }
 
 // ParseError reports a file that is not YAML, not a Compose file, or not
@@ -40,7 +47,8 @@ type ParseError = srcpos.Error
 // Audit loads the Compose file text src and returns its findings, sorted
 // with finding.Sort. file is the file's path as findings should show it.
 // Audit reads nothing from disk or from the process environment:
-// variables are interpolated from an empty environment (unset variables
+// variables are interpolated from opts.Environment alone, with HOME "~"
+// unless it sets HOME (unset variables
 // become empty, or false or 0 where Compose wants a boolean or number;
 // defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
 // include are not read, and services that extend a service of another
@@ -64,11 +72,14 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 		perr.File = file
 		return nil, perr
 	}
-	project, err := load(file, pos, src)
+	project, err := load(file, pos, src, opts.Environment)
 	if err != nil {
 		return nil, err
 	}
 	a := &audit{file: file, pos: pos, project: project, trusted: trusted}
+	if dir, err := filepath.Abs(filepath.Dir(file)); err == nil {
+		a.dir = dir
+	}
 	a.run()
 	if err := a.embeddedDNS(opts.Policies); err != nil {
 		return nil, err
@@ -80,7 +91,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 }
 
 // load runs compose-go on src, from memory.
-func load(file string, pos *positions, src []byte) (project *types.Project, err error) {
+func load(file string, pos *positions, src []byte, env map[string]string) (project *types.Project, err error) {
 	// compose-go asserts types of the model in places; a panic on
 	// malformed input must not crash Ward.
 	defer func() {
@@ -91,7 +102,7 @@ func load(file string, pos *positions, src []byte) (project *types.Project, err 
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(file),
 		ConfigFiles: []types.ConfigFile{{Filename: file, Content: pos.blankVersion(src)}},
-		Environment: types.Mapping{},
+		Environment: home(env),
 	}
 	skipExtends := pos.extendsOtherFile()
 	project, err = loader.LoadWithContext(context.Background(), details,
@@ -111,6 +122,44 @@ func load(file string, pos *positions, src []byte) (project *types.Project, err 
 		return nil, &ParseError{File: file, Line: errorLine(pos, err), Err: err}
 	}
 	return project, nil
+}
+
+// DotEnv parses src, the text of the .env file named file, as docker
+// compose does, for Options.Environment: its variables may refer to those
+// defined before them, never to the process environment. Text that does
+// not parse gives a *ParseError with its line.
+func DotEnv(file string, src []byte) (map[string]string, error) {
+	env, err := dotenv.UnmarshalBytesWithLookup(src, nil)
+	if err != nil {
+		return nil, &ParseError{File: file, Line: dotEnvLine(err), Err: err}
+	}
+	return env, nil
+}
+
+// dotEnvErrLine finds the "line N" of a dotenv error.
+var dotEnvErrLine = regexp.MustCompile(`\bline (\d+)\b`)
+
+func dotEnvLine(err error) int {
+	if m := dotEnvErrLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+// home is env with HOME set to "~" when env does not set it: Compose
+// takes HOME from the environment it runs in, which is a user's home
+// directory, and ${HOME}/.ssh is judged as ~/.ssh.
+func home(env map[string]string) types.Mapping {
+	m := types.Mapping(maps.Clone(env))
+	if m == nil {
+		m = types.Mapping{}
+	}
+	if _, ok := m["HOME"]; !ok {
+		m["HOME"] = "~"
+	}
+	return m
 }
 
 // substitute interpolates like Compose, but quietly and leniently, since

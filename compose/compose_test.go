@@ -68,6 +68,30 @@ services:
     image: nginx
     network_mode: host
 `, []hit{{4, finding.High}}},
+	{"the host network joined as an external network", ruleHostNetwork, `services:
+  web:
+    image: nginx
+    networks: [hostnet]
+  api:
+    image: nginx
+  db:
+    image: nginx
+    networks:
+      private: {}
+      hostnet: {priority: 10}
+  cache:
+    image: nginx
+    networks:
+      private: {}
+networks:
+  hostnet:
+    external: true
+    name: host
+  default:
+    external: true
+    name: host
+  private: {}
+`, []hit{{4, finding.High}, {5, finding.High}, {11, finding.High}}},
 	{"network_mode of another service", ruleHostNetwork, `services:
   web:
     image: nginx
@@ -167,6 +191,17 @@ services:
     image: nginx
     user: root:staff
 `, []hit{{4, finding.High}, {7, finding.High}, {10, finding.High}, {13, finding.High}}},
+	{"UID 0 with a sign, as runc's strconv.Atoi reads it", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: "+0"
+  b:
+    image: nginx
+    user: "-0:1000"
+  c:
+    image: nginx
+    user: "+10"
+`, []hit{{4, finding.High}, {7, finding.High}}},
 	{"user not root", ruleUserRoot, `services:
   a:
     image: nginx
@@ -203,6 +238,16 @@ services:
       - systempaths=unconfined
       - no-new-privileges:true
 `, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	{"SELinux types that are not confined", ruleUnconfined, `services:
+  web:
+    image: nginx
+    security_opt:
+      - label=type:spc_t
+      - "label:type:unconfined_t"
+      - label=type:container_runtime_t
+      - label=level:s0:c100,c200
+      - label=type:container_t
+`, []hit{{5, finding.High}, {6, finding.High}, {7, finding.High}}},
 	{"confined security options", ruleUnconfined, `services:
   web:
     image: nginx
@@ -400,6 +445,89 @@ networks:
       - /var/lib/kubelet/pki:/pki
       - "/sys/fs/cgroup/:/sys/fs/cgroup:ro"
 `, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.High}, {8, finding.High}, {9, finding.Medium}, {10, finding.High}, {11, finding.Critical}, {14, finding.Medium}, {15, finding.High}, {16, finding.Medium}}},
+	{"named volumes that bind a host path, secrets and configs read from one", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - sock:/var/run/docker.sock
+      - type: volume
+        source: hostroot
+        target: /host
+        read_only: true
+      - data:/data
+    secrets:
+      - source: engine
+        target: /var/run/docker.sock
+      - plain
+    configs:
+      - shadow
+volumes:
+  sock:
+    driver_opts: {type: none, o: bind, device: /var/run/docker.sock}
+  hostroot:
+    driver: local
+    driver_opts:
+      type: none
+      o: "rbind,ro"
+      device: /
+  data:
+    driver_opts: {type: nfs, o: "addr=10.0.0.1,rw", device: ":/etc"}
+secrets:
+  engine:
+    file: /var/run/docker.sock
+  plain:
+    file: ./secret.txt
+configs:
+  shadow:
+    file: /etc/shadow
+`, []hit{{5, finding.Critical}, {6, finding.High}, {12, finding.Critical}, {16, finding.Medium}}},
+	{"host disks and memory as devices", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    devices:
+      - /dev/sda:/dev/sda
+      - "/dev/nvme0n1p2:/dev/disk:r"
+      - source: /dev/mem
+        target: /dev/mem
+        permissions: rwm
+      - /dev/mapper/vg-root
+      - /dev/fuse
+      - /dev/dri:/dev/dri
+      - /dev/net/tun
+`, []hit{{5, finding.Critical}, {6, finding.High}, {7, finding.Critical}, {10, finding.Critical}}},
+	{"the home directory of the user running Compose", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - ~/.ssh:/root/.ssh:ro
+      - ~:/home/me
+      - ${HOME}/.docker:/root/.docker
+      - type: bind
+        source: $HOME/.kube
+        target: /root/.kube
+      - ./data:/data
+`, []hit{{5, finding.Medium}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	{"relative paths that climb to the host's root", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - ../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../var/run/docker.sock:/var/run/docker.sock
+      - type: bind
+        source: ./../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../../etc
+        target: /host-etc
+      - ../shared:/shared
+      - ./data/../../conf:/conf
+`, []hit{{5, finding.Critical}, {6, finding.High}}},
+	{"runtime sockets elsewhere: rootless, k3s, Docker Desktop, BuildKit", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - /run/user/1000/podman/podman.sock:/var/run/docker.sock
+      - /run/k3s/containerd/containerd.sock:/c.sock:ro
+      - /var/run/docker.sock.raw:/d.sock
+      - /run/buildkit/buildkitd.sock:/b.sock
+      - /srv/app/app.sock:/app.sock
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.Critical}, {8, finding.Critical}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx
@@ -901,5 +1029,132 @@ func TestSecretEnvironmentWithholdsValues(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d findings of %s, want 3", n, ruleSecretInEnvironment)
+	}
+}
+
+// TestDotEnv: Options.Environment, the project's .env parsed by DotEnv,
+// is what the file is interpolated with; a .env that does not parse is a
+// ParseError with its line.
+func TestDotEnv(t *testing.T) {
+	env, err := DotEnv(".env", []byte("# settings\nMODE=host\nPRIV=true\nWHO=${MODE:+root}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `services:
+  web:
+    image: nginx
+    privileged: ${PRIV}
+    network_mode: ${MODE}
+    user: ${WHO:-1000}
+`
+	fs, err := Audit("compose.yaml", []byte(src), Options{Environment: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, f := range fs {
+		got[f.Rule] = f.Line
+	}
+	for rule, line := range map[string]int{rulePrivileged: 4, ruleHostNetwork: 5, ruleUserRoot: 6} {
+		if got[rule] != line {
+			t.Errorf("%s at line %d, want %d", rule, got[rule], line)
+		}
+	}
+	_, err = DotEnv("app/.env", []byte("A=1\n\nB C=2\n"))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.File != "app/.env" || pe.Line != 3 {
+		t.Errorf("DotEnv of a bad line: %v, want a ParseError at app/.env:3", err)
+	}
+}
+
+// TestLifecycleHooks: what lifecycle hooks run is judged like the
+// service (before: a hardened service with a privileged post_start hook
+// run as root, and a pre_start init container that is privileged, on the
+// host's network and mounts the Docker socket, passed clean).
+func TestLifecycleHooks(t *testing.T) {
+	src := `services:
+  web:
+    image: nginx
+    user: "1000"
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    post_start:
+      - command: chown -R 1000 /data
+        user: root
+        privileged: true
+    pre_stop:
+      - command: ["sh", "-c", "true"]
+        user: "1000"
+    pre_start:
+      - command: ["sh", "-c", "mount"]
+        privileged: true
+        network_mode: host
+        pid: host
+        user: "0:0"
+        cap_add: [SYS_ADMIN]
+        security_opt: ["apparmor=unconfined"]
+        volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+      - command: migrate
+`
+	type got struct {
+		Rule string
+		Line int
+	}
+	var gs []got
+	for _, f := range auditSrc(t, src) {
+		switch f.Rule {
+		case ruleNoResourceLimits:
+			continue
+		}
+		gs = append(gs, got{f.Rule, f.Line})
+		if !strings.Contains(f.Message, "hook") {
+			t.Errorf("%s: message %q does not name the hook", f.Rule, f.Message)
+		}
+	}
+	want := []got{
+		{ruleUserRoot, 10}, {rulePrivileged, 11},
+		{rulePrivileged, 17}, {ruleHostNetwork, 18}, {ruleHostPID, 19}, {ruleUserRoot, 20}, {ruleDangerousCapability, 21},
+		{ruleUnconfined, 22}, {ruleSensitiveMount, 23},
+	}
+	sortGot := func(s []got) {
+		slices.SortStableFunc(s, func(a, b got) int { return a.Line - b.Line })
+	}
+	sortGot(gs)
+	if diff := cmp.Diff(gs, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s", diff)
+	}
+}
+
+// TestWatchExec: the exec of a develop.watch sync+exec trigger is a
+// command run in the container like a post_start hook (before: a
+// privileged one run as root passed).
+func TestWatchExec(t *testing.T) {
+	src := `services:
+  web:
+    image: nginx
+    user: "1000"
+    develop:
+      watch:
+        - path: ./src
+          action: sync
+          target: /app
+        - path: ./conf
+          action: sync+exec
+          target: /etc/app
+          exec:
+            command: reload
+            user: root
+            privileged: true
+`
+	var got []hit
+	for _, f := range auditSrc(t, src) {
+		if (f.Rule == rulePrivileged || f.Rule == ruleUserRoot) && strings.Contains(f.Message, "watch") {
+			got = append(got, hit{f.Line, f.Severity})
+		}
+	}
+	want := []hit{{15, finding.High}, {16, finding.Critical}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s", diff)
 	}
 }

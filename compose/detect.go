@@ -2,10 +2,13 @@ package compose
 
 import (
 	"bytes"
+	"encoding/json"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/compose-spec/compose-go/v2/schema"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,7 +27,8 @@ var topLevelKeys = map[string]bool{
 // are all Compose top-level keys (so no apiVersion or kind, and no Helm
 // values keys), with a services mapping whose entries are mappings that
 // look like services: none has a non-string image, and at least one has
-// an image string or a build.
+// an image string or a build, or else every one has only keys of a
+// Compose service (an override file: services: {web: {privileged: true}}).
 func IsCompose(name string, src []byte) bool {
 	base := strings.ToLower(path.Base(filepath.ToSlash(name)))
 	ext := path.Ext(base)
@@ -75,7 +79,7 @@ func composeContent(src []byte) bool {
 	if services == nil || services.Kind != yaml.MappingNode {
 		return false
 	}
-	looksLike := false
+	looksLike, overrides := false, true
 	for i := 1; i < len(services.Content); i += 2 {
 		s := resolve(services.Content[i])
 		if s == nil || s.Kind != yaml.MappingNode {
@@ -89,6 +93,49 @@ func composeContent(src []byte) bool {
 		case image != nil || (build != nil && (build.Kind == yaml.ScalarNode || build.Kind == yaml.MappingNode)):
 			looksLike = true
 		}
+		overrides = overrides && onlyServiceKeys(s)
 	}
-	return looksLike
+	return looksLike || (overrides && len(services.Content) > 0)
 }
+
+// onlyServiceKeys reports whether a service mapping has keys and all of
+// them are keys of a Compose service (or x- extensions): the services of
+// an override file (docker compose -f compose.yaml -f prod.yaml) set no
+// image or build, but nothing else either.
+func onlyServiceKeys(s *yaml.Node) bool {
+	keys := serviceKeys()
+	n := 0
+	for i := 0; i+1 < len(s.Content); i += 2 {
+		k := s.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			return false
+		}
+		if k.Value == "<<" {
+			continue // a merge key: what it merges is not looked into
+		}
+		if !keys[k.Value] && !strings.HasPrefix(k.Value, "x-") {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// serviceKeys are the keys of a service in compose-go's Compose schema.
+var serviceKeys = sync.OnceValue(func() map[string]bool {
+	var spec struct {
+		Defs map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"$defs"`
+	}
+	keys := map[string]bool{}
+	if err := json.Unmarshal([]byte(schema.Schema), &spec); err != nil {
+		return keys
+	}
+	for _, def := range []string{"service", "container_spec", "workload_spec"} {
+		for k := range spec.Defs[def].Properties {
+			keys[k] = true
+		}
+	}
+	return keys
+})

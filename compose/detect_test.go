@@ -19,6 +19,11 @@ func TestIsCompose(t *testing.T) {
 		{"other yaml with services", "stack.yaml", service, true},
 		{"build only", "stack.yml", "services:\n  api:\n    build: ./api\n", true},
 		{"build mapping and x- keys", "stack.yml", "x-env: &env {A: 1}\nname: shop\nservices:\n  api:\n    build: {context: ., dockerfile: Dockerfile}\n    environment: *env\nnetworks: {}\n", true},
+		{"override without image or build", "prod.yaml", "services:\n  web:\n    privileged: true\n    network_mode: host\n", true},
+		{"override with x- keys and several services", "ci.yml", "services:\n  web:\n    x-note: debug\n    volumes: [/var/run/docker.sock:/var/run/docker.sock]\n  db:\n    user: root\n", true},
+		{"Helm-like service keys", "values.yaml", "services:\n  api:\n    port: 8080\n    enabled: true\n", false},
+		{"Compose and other service keys", "values.yaml", "services:\n  api:\n    ports: [80]\n    enabled: true\n", false},
+		{"empty service", "x.yaml", "services:\n  web: {}\n", false},
 		{"stdin by content", "-", service, true},
 		{"no name by content", "", service, true},
 		{"not yaml", "compose.json", service, false},
@@ -36,6 +41,16 @@ func TestIsCompose(t *testing.T) {
 	} {
 		if got := IsCompose(tc.file, []byte(tc.src)); got != tc.want {
 			t.Errorf("%s: IsCompose(%q) = %v, want %v", tc.name, tc.file, got, tc.want)
+		}
+	}
+}
+
+// TestServiceKeys: the keys read from compose-go's schema are there.
+func TestServiceKeys(t *testing.T) {
+	keys := serviceKeys()
+	for _, k := range []string{"image", "build", "privileged", "network_mode", "pid", "cap_add", "volumes", "user", "security_opt", "deploy", "extends", "profiles"} {
+		if !keys[k] {
+			t.Errorf("service key %s missing from the schema's (%d keys)", k, len(keys))
 		}
 	}
 }

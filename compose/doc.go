@@ -14,7 +14,11 @@
 // Audit loads a file with compose-go, from memory, so services are seen
 // as Compose sees them (after interpolation, YAML anchors and merge keys,
 // extends within the file, profiles: every service is audited whatever
-// its profiles). compose-go keeps no positions, so Audit parses the same
+// its profiles). What a service's lifecycle hooks set is judged with it:
+// post_start and pre_stop hooks and develop.watch execs run privileged or
+// as root, and pre_start init containers that are privileged, share a
+// host namespace, add a dangerous capability, run as root, are unconfined
+// or mount a sensitive host path. compose-go keeps no positions, so Audit parses the same
 // bytes with yaml.v3 to point each finding at the offending key or list
 // item (services.web.privileged, services.db.ports[0]), or at the
 // service's key when something is missing. Every finding's Object is

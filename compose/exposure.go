@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"github.com/wardsec/ward/internal/cmdsecret"
 	"path"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +136,13 @@ var runtimeSockets = []string{
 	"/var/run/cri-dockerd.sock", "/run/cri-dockerd.sock",
 }
 
+// runtimeSocketNames are the file names of runtime API sockets wherever
+// they are: rootless Docker and Podman under /run/user/<uid>, k3s's
+// containerd, Docker Desktop's docker.sock.raw, BuildKit's daemon.
+var runtimeSocketNames = []string{
+	"docker.sock", "docker.sock.raw", "containerd.sock", "crio.sock", "podman.sock", "cri-dockerd.sock", "buildkitd.sock",
+}
+
 // sensitiveTrees are host directories whose whole tree is sensitive;
 // sensitiveExact are directories sensitive as a whole only (a file under
 // /etc such as /etc/localtime is not); sensitiveFiles are sensitive
@@ -150,12 +159,14 @@ var (
 // sensitiveHostPath classifies the host path of a bind mount: the
 // severity of mounting it writable and why, or ok false.
 func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
-	if !strings.HasPrefix(src, "/") {
+	if !strings.HasPrefix(src, "/") && src != "~" && !strings.HasPrefix(src, "~/") {
 		return 0, "", false // relative to the project, a named volume or a variable
 	}
 	p := path.Clean(src)
 	switch {
-	case slices.Contains(runtimeSockets, p) || strings.HasSuffix(p, "/docker.sock"):
+	case p == "~" || strings.HasPrefix(p, "~/"):
+		return finding.High, "the home directory of the user running Compose (~ or $HOME), which holds their SSH keys and their registry, cloud and cluster credentials", true
+	case slices.Contains(runtimeSockets, p) || slices.Contains(runtimeSocketNames, path.Base(p)):
 		return finding.Critical, "the container runtime's API socket: whoever can connect to it starts a privileged container and owns the host, read_only or not", true
 	case p == "/":
 		return finding.Critical, "the host's root filesystem", true
@@ -176,39 +187,184 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 // sensitiveMounts reports bind mounts of runtime sockets and sensitive
 // host paths (compose/sensitive-mount). A read-only mount of a path is
 // one step less severe; of a socket it is not, since a socket is written
-// to by connecting.
+// to by connecting. Besides bind mounts, the host paths that reach the
+// container another way are judged: named volumes of the local driver
+// that bind a host path (driver_opts o: bind, device: /path), and the
+// files of secrets and configs, which Compose bind-mounts read-only.
 func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
-	for _, v := range s.Volumes {
-		if v.Type != types.VolumeTypeBind {
-			continue
-		}
-		sev, why, ok := sensitiveHostPath(v.Source)
-		if !ok {
-			continue
-		}
-		mode := "writable"
-		if v.ReadOnly {
-			mode = "read-only"
-			if sev == finding.High {
-				sev = finding.Medium
-			} else if why == "the host's root filesystem" {
-				sev = finding.High
+	for i, v := range s.Volumes {
+		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
+		switch v.Type {
+		case types.VolumeTypeBind:
+			src = a.rooted(src)
+		case types.VolumeTypeVolume:
+			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
+			if !ok {
+				continue
 			}
+			src, readOnly = device, readOnly || ro
+			shown = fmt.Sprintf("volume %s, a bind of %s,", v.Source, device)
+		default:
+			continue
 		}
-		src := v.Source
-		line := a.pos.itemLine(name, "volumes", func(n *yaml.Node) bool {
+		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), func(n *yaml.Node) bool {
 			switch n.Kind {
 			case yaml.ScalarNode:
 				host, _, _ := strings.Cut(n.Value, ":")
-				return host == src
+				return host == v.Source
 			case yaml.MappingNode:
 				_, sv := lookup(n, "source", 0)
-				return sv != nil && sv.Value == src
+				return sv != nil && sv.Value == v.Source
 			}
 			return false
 		})
-		a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", name, src, v.Target, mode, why)
+		a.sensitiveMount(name, name, line, src, shown, v.Target, readOnly)
 	}
+	// dir is where Compose mounts a secret or config without a target.
+	files := func(key, dir string, refs []types.FileReferenceConfig, defs map[string]types.FileObjectConfig) {
+		for _, r := range refs {
+			def, ok := defs[r.Source]
+			if !ok || def.File == "" || bool(def.External) {
+				continue
+			}
+			target := r.Target
+			if target == "" {
+				target = dir + r.Source
+			}
+			line := a.pos.itemLine(name, key, func(n *yaml.Node) bool {
+				switch n.Kind {
+				case yaml.ScalarNode:
+					return n.Value == r.Source
+				case yaml.MappingNode:
+					_, sv := lookup(n, "source", 0)
+					return sv != nil && sv.Value == r.Source
+				}
+				return false
+			})
+			a.sensitiveMount(name, name, line, a.rooted(def.File), fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
+		}
+	}
+	secrets := make([]types.FileReferenceConfig, 0, len(s.Secrets))
+	for _, r := range s.Secrets {
+		secrets = append(secrets, types.FileReferenceConfig(r))
+	}
+	secretDefs := make(map[string]types.FileObjectConfig, len(a.project.Secrets))
+	for k, d := range a.project.Secrets {
+		secretDefs[k] = types.FileObjectConfig(d)
+	}
+	files("secrets", "/run/secrets/", secrets, secretDefs)
+	configs := make([]types.FileReferenceConfig, 0, len(s.Configs))
+	for _, r := range s.Configs {
+		configs = append(configs, types.FileReferenceConfig(r))
+	}
+	configDefs := make(map[string]types.FileObjectConfig, len(a.project.Configs))
+	for k, d := range a.project.Configs {
+		configDefs[k] = types.FileObjectConfig(d)
+	}
+	files("configs", "/", configs, configDefs)
+}
+
+// hostDisk matches the host's disks and partitions and its memory
+// devices, given to a container with devices:.
+var hostDisk = regexp.MustCompile(`^/dev/(?:(?:sd|hd|vd|xvd)[a-z]+[0-9]*|nvme[0-9]+(?:n[0-9]+(?:p[0-9]+)?)?|mmcblk[0-9]+(?:p[0-9]+)?|dm-[0-9]+|md[0-9]+|mapper/.+|disk/.+|root|mem|kmem|port)$`)
+
+// devices reports the host disks and memory devices a service is given
+// (compose/sensitive-mount): writable, they let it rewrite the host's
+// filesystems or kernel memory, which is owning the host; read, they let
+// it read every file and secret of the host. Other devices (GPUs, fuse,
+// tun, serial ports) are not reported.
+func (a *audit) devices(name string, s types.ServiceConfig) {
+	for _, d := range s.Devices {
+		src := path.Clean(d.Source)
+		if !hostDisk.MatchString(src) {
+			continue
+		}
+		sev, mode := finding.Critical, "writable"
+		if perms := d.Permissions; perms != "" && !strings.Contains(perms, "w") {
+			sev, mode = finding.High, "read-only"
+		}
+		line := a.pos.itemLine(name, "devices", func(n *yaml.Node) bool {
+			switch n.Kind {
+			case yaml.ScalarNode:
+				host, _, _ := strings.Cut(n.Value, ":")
+				return host == d.Source
+			case yaml.MappingNode:
+				_, sv := lookup(n, "source", 0)
+				return sv != nil && sv.Value == d.Source
+			}
+			return false
+		})
+		what := "a host disk: whoever writes it rewrites the host's filesystems, and whoever reads it reads every file of the host"
+		if strings.HasSuffix(src, "mem") || src == "/dev/port" {
+			what = "the host's memory: whoever writes it rewrites the running kernel"
+		}
+		a.report(ruleSensitiveMount, sev, name, line, "%s is given device %s at %s, %s: %s", name, d.Source, d.Target, mode, what)
+	}
+}
+
+// rooted is the host path a relative bind source names when it climbs
+// to the host's root from the file's directory
+// (../../../../var/run/docker.sock): that path, absolute. Other sources
+// are returned as they are: a relative path that stays below the root
+// names a directory of the checkout, wherever that is.
+func (a *audit) rooted(src string) string {
+	if src == "" || strings.HasPrefix(src, "/") || strings.HasPrefix(src, "~") || a.dir == "" {
+		return src
+	}
+	rest, up := path.Clean(filepath.ToSlash(src)), 0
+	for rest == ".." || strings.HasPrefix(rest, "../") {
+		rest, up = strings.TrimPrefix(strings.TrimPrefix(rest, ".."), "/"), up+1
+	}
+	depth := 0
+	if d := strings.Trim(filepath.ToSlash(a.dir), "/"); d != "" {
+		depth = strings.Count(d, "/") + 1
+	}
+	if up == 0 || up < depth {
+		return src
+	}
+	return "/" + rest
+}
+
+// bindVolume reports whether a named volume binds a host path, as the
+// local driver does with driver_opts o: bind (or rbind) and device: the
+// path; ro is true when its options make it read-only.
+func bindVolume(v types.VolumeConfig) (device string, ro, ok bool) {
+	if bool(v.External) || (v.Driver != "" && v.Driver != "local") {
+		return "", false, false
+	}
+	bind := false
+	for _, o := range strings.Split(v.DriverOpts["o"], ",") {
+		switch strings.TrimSpace(o) {
+		case "bind", "rbind":
+			bind = true
+		case "ro":
+			ro = true
+		}
+	}
+	device = v.DriverOpts["device"]
+	if !bind || device == "" {
+		return "", false, false
+	}
+	return device, ro, true
+}
+
+// sensitiveMount reports one host path src that who (service name or
+// one of its hooks) mounts at target, shown as shown, if it is sensitive.
+func (a *audit) sensitiveMount(name, who string, line int, src, shown, target string, readOnly bool) {
+	sev, why, ok := sensitiveHostPath(src)
+	if !ok {
+		return
+	}
+	mode := "writable"
+	if readOnly {
+		mode = "read-only"
+		if sev == finding.High {
+			sev = finding.Medium
+		} else if why == "the host's root filesystem" {
+			sev = finding.High
+		}
+	}
+	a.report(ruleSensitiveMount, sev, name, line, "%s mounts %s at %s, %s: %s", who, shown, target, mode, why)
 }
 
 // secretEnvironment reports the service's environment entries that hold

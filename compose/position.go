@@ -300,6 +300,19 @@ func (p *positions) itemLine(service, key string, match func(*yaml.Node) bool) i
 	return k.Line
 }
 
+// itemLineAt is itemLine, except that when no item matches and the
+// field has n items (as many as compose-go loaded), the line of item i:
+// an item written with a variable (${HOME}/.ssh) does not match its
+// interpolated value.
+func (p *positions) itemLineAt(service, key string, i, n int, match func(*yaml.Node) bool) int {
+	line := p.itemLine(service, key, match)
+	k, v := p.field(service, key)
+	if k == nil || line != k.Line || v == nil || v.Kind != yaml.SequenceNode || len(v.Content) != n || i >= n {
+		return line
+	}
+	return v.Content[i].Line
+}
+
 // networkLine is the line where a service joins network: an item of its
 // networks list or a key of its networks mapping; else the line of
 // networks, else the service's.

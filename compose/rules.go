@@ -51,11 +51,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleHostNetwork,
 		Severity: finding.High,
-		Summary:  "A service shares the host's network namespace (network_mode: host).",
+		Summary:  "A service shares the host's network namespace (network_mode: host, or its first network is the external network named host).",
 		Rationale: "On the host network the container can bind any host port, reach services that listen only on the host's loopback " +
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
-			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it.",
-		Fix:         "Remove `network_mode: host`; attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
+			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
+			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode.",
+		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
 	{
@@ -132,14 +133,16 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSensitiveMount,
 		Severity: finding.Critical,
-		Summary:  "A service bind-mounts a container runtime socket (docker.sock: critical) or a sensitive host path (/, /etc, /proc, /sys, /var/run, /root, ...).",
+		Summary:  "A service bind-mounts a container runtime socket (docker.sock: critical) or a sensitive host path (/, /etc, /proc, /sys, /var/run, /root, ...), or is given a host disk or the host's memory as a device.",
 		Rationale: "Whoever can connect to the Docker socket (or containerd's, CRI-O's, Podman's) can start a privileged container with the host's root mounted: " +
 			"mounting it gives the service, and anyone who compromises it, the host. A read-only mount does not help, since a socket is used by connecting to it. " +
 			"The host's /, /run and /var/run (which hold the socket) are critical too. " +
 			"Other sensitive paths are high when writable and medium when read-only: /proc, /sys, /dev, /boot, /root, /home, /var/lib/docker, /var/lib/kubelet, " +
 			"/etc/kubernetes, /etc/ssh, /etc/docker, /etc/systemd and everything under them, and /etc, /usr, /bin, /sbin, /lib, /var, /var/log, /etc/shadow, /etc/passwd " +
 			"themselves: they hold credentials (shadow, SSH host keys, kubelet and cluster certificates) or let the container change what the host runs. " +
-			"Files such as /etc/localtime are not reported. Only bind mounts with an absolute host path are judged; named volumes and paths relative to the project are not.",
+			"Files such as /etc/localtime are not reported. The home directory of the user running Compose (`~`, `${HOME}`: SSH keys, registry, cloud and cluster credentials) is high too. Only absolute host paths and the home directory are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not, unless they climb to the host's root (`../../../../var/run/docker.sock`). " +
+			"A host disk or partition (/dev/sda, /dev/nvme0n1p1, /dev/mapper/..., /dev/disk/...) or memory device (/dev/mem, /dev/kmem, /dev/port) given with devices: is critical, high when its permissions have no w: " +
+			"writing it rewrites the host's filesystems or kernel, reading it reads every file of the host. Other devices (GPUs, fuse, tun, serial ports) are not reported.",
 		Fix: "Remove the bind mount. A service that needs the Docker API should reach a socket proxy that allows only the calls it needs (for instance tecnativa/docker-socket-proxy); " +
 			"a service that needs a file of the host should mount just that file, read-only.",
 		Equivalents: []string{"kics:dockerCompose/docker_socket_mounted_in_container", "kics:dockerCompose/volume_has_sensitive_host_directory"},
@@ -181,10 +184,11 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleUnconfined,
 		Severity: finding.High,
-		Summary:  "A service disables a confinement layer in security_opt (seccomp:unconfined, apparmor:unconfined, label:disable, systempaths=unconfined).",
+		Summary:  "A service disables a confinement layer in security_opt (seccomp:unconfined, apparmor:unconfined, label:disable or an unconfined SELinux type such as label=type:spc_t, systempaths=unconfined).",
 		Rationale: "Docker's default seccomp profile blocks about 44 system calls used in container escapes and kernel exploits (keyctl, bpf, unshare, mount); " +
 			"its AppArmor and SELinux profiles stop writes to /proc and /sys and access to host files; systempaths=unconfined unmasks /proc paths such as /proc/kcore. " +
-			"Disabling them removes a layer that has stopped real escapes.",
+			"Disabling them removes a layer that has stopped real escapes. " +
+			"The SELinux types spc_t (super privileged container), unconfined_t and container_runtime_t are as good as label:disable.",
 		Fix:         "Remove the option. If a system call is missing, write a seccomp profile that allows just it (`security_opt: [\"seccomp=./seccomp.json\"]`).",
 		Equivalents: []string{"kics:dockerCompose/default_seccomp_profile_disabled"},
 	},

@@ -232,7 +232,8 @@ const globalObject = "global ARGs"
 type userCmd struct {
 	line, stage int
 	raw, value  string
-	known       bool // false when the value uses a build argument without value
+	known       bool     // false when the value uses a build argument without value
+	unset       []string // those build arguments, sorted, when known is false
 }
 
 type runCmd struct {
@@ -357,6 +358,9 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		case *instructions.UserCommand:
 			v, known := a.expand(c.User, st.env)
 			st.user = &userCmd{line: line, stage: i, raw: c.User, value: v, known: known}
+			if _, unmatched, err := a.lex.ProcessWord(c.User, vars{m: st.env}); err == nil && !known {
+				st.user.unset = slices.Sorted(maps.Keys(unmatched))
+			}
 		case *instructions.HealthCheckCommand:
 			st.health = true
 		case *instructions.RunCommand:
@@ -685,16 +689,26 @@ func (a *auditor) judgeFinal(f *stage) {
 				fmt.Sprintf("%s: the container runs as the default user of %s, which is root unless that image sets another", what, base),
 				fixOf(ruleUserMissing))
 		}
-	case f.user.known && isRoot(f.user.value):
+	case (f.user.known || len(f.user.unset) > 0) && isRoot(f.user.value):
+		// A value that uses build arguments without value is judged as
+		// the build without --build-arg makes it: USER ${UID:-0} is root.
 		u := f.user
 		shown := "USER " + u.raw
 		if u.raw != u.value {
 			shown = fmt.Sprintf("USER %s (%s)", u.raw, u.value)
 		}
-		msg := shown + ": the final image runs as root"
+		runs := "the final image runs as root"
+		if !u.known {
+			args := make([]string, len(u.unset))
+			for i, a := range u.unset {
+				args[i] = "--build-arg " + a
+			}
+			runs += " unless the build is given " + strings.Join(args, " or ")
+		}
+		msg := shown + ": " + runs
 		if u.stage != f.index {
-			msg = fmt.Sprintf("%s in %s, which %s (the final stage) is built on: the final image runs as root",
-				shown, a.stages[u.stage].object(), f.object())
+			msg = fmt.Sprintf("%s in %s, which %s (the final stage) is built on: %s",
+				shown, a.stages[u.stage].object(), f.object(), runs)
 		}
 		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(), msg, fixOf(ruleUserRoot))
 	}
@@ -771,7 +785,8 @@ func (a *auditor) dependencies(final int) []int {
 }
 
 // isRoot reports whether a USER value makes the container run as root:
-// its user part is "root" or a number equal to 0. The group does not
+// its user part is "root" or a number equal to 0, with or without a sign
+// ("+0", "-0": runc reads it with strconv.Atoi). The group does not
 // matter.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
@@ -779,9 +794,6 @@ func isRoot(user string) bool {
 	if u == "root" {
 		return true
 	}
-	if u == "" || strings.Trim(u, "0123456789") != "" {
-		return false
-	}
-	n, err := strconv.ParseUint(u, 10, 32)
+	n, err := strconv.Atoi(u)
 	return err == nil && n == 0
 }

@@ -85,6 +85,12 @@ USER root:app
 		{name: "zeros are UID 0", src: `FROM alpine:3.20
 USER 000
 `, want: []want{{finding.High, "USER 000", "", nil}}},
+		{name: "UID 0 with a sign, as runc's strconv.Atoi reads it", src: `FROM alpine:3.20
+USER +0:1000
+`, want: []want{{finding.High, "USER +0", "", nil}}},
+		{name: "minus zero", src: `FROM alpine:3.20
+USER -00
+`, want: []want{{finding.High, "USER -00", "", nil}}},
 		{name: "the last USER counts", src: `FROM alpine:3.20
 USER app
 RUN id
@@ -132,6 +138,19 @@ USER app
 `},
 		{name: "named user from the base image", src: `FROM node:22
 USER node
+`},
+		{name: "build argument without value, root by the word's default", src: `FROM alpine:3.20
+ARG RUNAS
+USER ${RUNAS:-root}
+`, want: []want{{finding.High, "USER ${RUNAS:-root}", "stage 0", []string{"USER ${RUNAS:-root} (root)", "unless the build is given --build-arg RUNAS"}}}},
+		{name: "global build argument without value, UID 0 by the word's default", src: `ARG UID
+FROM alpine:3.20
+ARG UID
+USER ${UID:-0}:${GID:-0}
+`, want: []want{{finding.High, "USER ${UID:-0}", "stage 0", []string{"(0:0)", "--build-arg UID"}}}},
+		{name: "build argument without value, a non-root default", src: `FROM alpine:3.20
+ARG RUNAS
+USER ${RUNAS:-1000}
 `},
 		{name: "build argument without default is not judged", src: `FROM alpine:3.20
 ARG UID
@@ -1023,6 +1042,36 @@ func TestIsDockerfile(t *testing.T) {
 	} {
 		if got := dockerfile.IsDockerfile(name); got != want {
 			t.Errorf("IsDockerfile(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestNotRead: a # syntax= directive that names a frontend other than
+// Docker's Dockerfile frontend is reported, with its line: BuildKit hands
+// the file to that image, which may build something else than what the
+// Dockerfile says (before: judged as a Dockerfile without a word).
+func TestNotRead(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{"# syntax=docker/dockerfile:1\nFROM scratch\n", nil},
+		{"#syntax=docker.io/docker/dockerfile:1.7@sha256:0123\nFROM scratch\n", nil},
+		{"# syntax = docker/dockerfile-upstream:master\nFROM scratch\n", nil},
+		{"# check=skip=all\n# syntax=docker.io/docker/dockerfile\nFROM scratch\n", nil},
+		{"FROM scratch\n# syntax=ghcr.io/evil/frontend\n", nil},
+		{"# syntax=ghcr.io/evil/frontend:1\nFROM scratch\nUSER 1000\n", []string{"1: # syntax=ghcr.io/evil/frontend:1"}},
+		{"\ufeff# escape=`\n# syntax=example.com/docker/dockerfile:1\nFROM scratch\n", []string{"2: # syntax=example.com/docker/dockerfile:1"}},
+	} {
+		got := dockerfile.NotRead([]byte(tc.src))
+		if len(got) != len(tc.want) {
+			t.Errorf("NotRead(%q) = %q, want %d warning(s) starting %q", tc.src, got, len(tc.want), tc.want)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], tc.want[i]) {
+				t.Errorf("NotRead(%q)[%d] = %q, want it to start %q", tc.src, i, got[i], tc.want[i])
+			}
 		}
 	}
 }

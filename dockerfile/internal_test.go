@@ -25,8 +25,11 @@ func TestSplitRef(t *testing.T) {
 func TestIsRoot(t *testing.T) {
 	for user, want := range map[string]bool{
 		"root": true, "0": true, "0:0": true, "root:root": true, "00": true, " 0 ": true, "0:1000": true,
+		// runc (moby/sys/user's parseNumeric) reads a UID with strconv.Atoi,
+		// which takes a sign: +0 and -0 are UID 0.
+		"+0": true, "-0": true, "-00:1000": true, "+1000": false, "-1": false,
 		"1000": false, "1000:0": false, "app": false, "Root": false, "": false, ":0": false,
-		"-0": false, "99999999999999999999": false, "0x0": false, "nonroot": false,
+		"99999999999999999999": false, "0x0": false, "nonroot": false,
 	} {
 		if got := isRoot(user); got != want {
 			t.Errorf("isRoot(%q) = %v, want %v", user, got, want)

@@ -320,6 +320,9 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			fs = append(fs, unreadable(p, 0, err))
 			continue
 		}
+		for _, w := range dockerfile.NotRead(src) {
+			e.warn("%s:%s", p, w)
+		}
 		dfs, err := dockerfile.Audit(p, src, dopts)
 		var pe *dockerfile.ParseError
 		switch {
@@ -330,6 +333,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		}
 		fs = append(fs, dfs...)
 	}
+	dotEnvs := dotEnvCache{}
 	for _, p := range in.composes {
 		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
@@ -339,7 +343,12 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		for _, w := range compose.NotRead(src) {
 			e.warn("%s:%s", p, w)
 		}
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries})
+		env, ok, bad := dotEnvs.of(p, e.maxInput)
+		if !ok {
+			fs = append(fs, bad...)
+			continue
+		}
+		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
@@ -354,6 +363,58 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	fs, stale := suppress.Apply(fs, set, ignores)
 	addOrigins(fs, set)
 	return fs, set, stale, nil
+}
+
+// dotEnvCache holds the .env files of Compose files' directories, read
+// once each.
+type dotEnvCache map[string]*dotEnvResult
+
+type dotEnvResult struct {
+	env      map[string]string
+	bad      *finding.Finding // the .env cannot be read or parsed
+	reported bool
+}
+
+// of returns the variables of the .env file beside the Compose file p,
+// which docker compose interpolates into it (nil when there is none).
+// ok is false when that .env cannot be read or parsed: bad is then its
+// input/unreadable finding, the first time only. A .env unread would
+// leave ${PRIVILEGED} empty where Compose sets it.
+func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok bool, bad []finding.Finding) {
+	path := filepath.Join(filepath.Dir(p), ".env")
+	r, seen := c[path]
+	if !seen {
+		r = &dotEnvResult{}
+		c[path] = r
+		st, err := os.Stat(path)
+		switch {
+		case err == nil && st.Mode().IsRegular():
+			var src []byte
+			src, err = manifest.ReadFile(path, maxInput)
+			if err == nil {
+				r.env, err = compose.DotEnv(path, src)
+			}
+		case errors.Is(err, os.ErrNotExist):
+			err = nil
+		}
+		var pe *compose.ParseError
+		switch {
+		case errors.As(err, &pe):
+			f := unreadable(path, pe.Line, pe.Err)
+			r.bad = &f
+		case err != nil:
+			f := unreadable(path, 0, err)
+			r.bad = &f
+		}
+	}
+	if r.bad == nil {
+		return r.env, true, nil
+	}
+	if r.reported {
+		return nil, false, nil
+	}
+	r.reported = true
+	return nil, false, []finding.Finding{*r.bad}
 }
 
 // emptyPaths are the input/unreadable findings of the paths given (args)

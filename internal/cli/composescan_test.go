@@ -134,3 +134,90 @@ func TestComposeNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeDotEnv: the .env file beside a Compose file, which docker
+// compose reads for interpolation, is read too (before: ${PRIV} and
+// ${NET} interpolated to nothing and a privileged service on the host
+// network, run as root, passed at exit 0); a .env that does not parse is
+// input/unreadable, naming the file and line.
+func TestComposeDotEnv(t *testing.T) {
+	const src = `services:
+  web:
+    image: nginx:1.27
+    user: "${APP_USER:-1000}"
+    privileged: ${PRIV}
+    network_mode: ${NET:-bridge}
+    read_only: true
+    cap_drop: [ALL]
+    security_opt: ["no-new-privileges:true"]
+    mem_limit: 64m
+    cpus: 1
+    pids_limit: 100
+`
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(t, "", "check", path); code != ExitOK {
+		t.Fatalf("without .env: exit %d, want %d:\n%s%s", code, ExitOK, out, errOut)
+	}
+	env := filepath.Join(dir, ".env")
+	if err := os.WriteFile(env, []byte("# the production settings\nPRIV=true\nNET=host\nAPP_USER=root\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, path} {
+		out, errOut, code := run(t, "", "check", p)
+		if code != ExitFindings {
+			t.Errorf("check %s with .env: exit %d, want %d:\n%s%s", p, code, ExitFindings, out, errOut)
+		}
+		for _, rule := range []string{"compose/privileged", "compose/host-network", "compose/user-root"} {
+			if !strings.Contains(out, rule) {
+				t.Errorf("check %s with .env: no %s:\n%s%s", p, rule, out, errOut)
+			}
+		}
+	}
+	if err := os.WriteFile(env, []byte("PRIV=true\nNOT A VARIABLE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "check", path)
+	if code != ExitError || !strings.Contains(out, "input/unreadable") || !strings.Contains(out, ".env") {
+		t.Errorf("check with a bad .env: exit %d, want %d and input/unreadable naming .env:\n%s%s", code, ExitError, out, errOut)
+	}
+}
+
+// TestComposeOverrideByContent: an override file beside compose.yaml
+// (docker compose -f compose.yaml -f prod.yaml), whose services set no
+// image or build, is a Compose file and is audited (before: it was an
+// input/skipped document, info, and its privileged host-network service
+// passed at exit 0).
+func TestComposeOverrideByContent(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: nginx:1.27\n    user: \"1000\"\n",
+		"prod.yaml":    "services:\n  web:\n    privileged: true\n    network_mode: host\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", dir)
+	if code != ExitFindings || !strings.Contains(out, "prod.yaml") || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+		t.Errorf("check %s: exit %d, want %d and prod.yaml's compose/privileged and compose/host-network:\n%s%s", dir, code, ExitFindings, out, errOut)
+	}
+}
+
+// TestDockerfileFrontendWarned: check warns of a Dockerfile built by a
+// frontend other than Docker's (# syntax=), which it judges as a plain
+// Dockerfile.
+func TestDockerfileFrontendWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "Dockerfile")
+	if err := os.WriteFile(path, []byte("# syntax=ghcr.io/example/frontend:1\nFROM scratch\nUSER 1000\nHEALTHCHECK CMD [\"/app\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "", "check", path)
+	if want := "ward: warning: " + path + ":1: # syntax=ghcr.io/example/frontend:1"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}

@@ -192,19 +192,33 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 // that bind a host path (driver_opts o: bind, device: /path), and the
 // files of secrets and configs, which Compose bind-mounts read-only.
 func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
+	a.sensitiveVolumes(name, s)
+	a.sensitiveFiles(name, s)
+}
+
+// hostSource returns the host path a volume of a service mounts, whether
+// it is read-only, and how findings show it: a bind mount's source
+// (resolved against the project), or the device of a named volume of the
+// local driver that binds one; false for other volumes.
+func (a *audit) hostSource(v types.ServiceVolumeConfig) (src string, readOnly bool, shown string, ok bool) {
+	switch v.Type {
+	case types.VolumeTypeBind:
+		return a.rooted(v.Source), v.ReadOnly, v.Source, true
+	case types.VolumeTypeVolume:
+		device, ro, ok := bindVolume(a.project.Volumes[v.Source])
+		if !ok {
+			return "", false, "", false
+		}
+		return device, v.ReadOnly || ro, fmt.Sprintf("volume %s, a bind of %s,", v.Source, device), true
+	}
+	return "", false, "", false
+}
+
+// sensitiveVolumes judges the host paths a service's volumes mount.
+func (a *audit) sensitiveVolumes(name string, s types.ServiceConfig) {
 	for i, v := range s.Volumes {
-		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
-		switch v.Type {
-		case types.VolumeTypeBind:
-			src = a.rooted(src)
-		case types.VolumeTypeVolume:
-			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
-			if !ok {
-				continue
-			}
-			src, readOnly = device, readOnly || ro
-			shown = fmt.Sprintf("volume %s, a bind of %s,", v.Source, device)
-		default:
+		src, readOnly, shown, ok := a.hostSource(v)
+		if !ok {
 			continue
 		}
 		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), func(n *yaml.Node) bool {
@@ -220,6 +234,10 @@ func (a *audit) sensitiveMounts(name string, s types.ServiceConfig) {
 		})
 		a.sensitiveMount(name, name, line, src, shown, v.Target, readOnly)
 	}
+}
+
+// sensitiveFiles judges the files of a service's secrets and configs.
+func (a *audit) sensitiveFiles(name string, s types.ServiceConfig) {
 	// dir is where Compose mounts a secret or config without a target.
 	files := func(key, dir string, refs []types.FileReferenceConfig, defs map[string]types.FileObjectConfig) {
 		for _, r := range refs {

@@ -110,18 +110,8 @@ func (a *audit) preStart(name string, i int, c types.ContainerSpec) {
 		}
 	}
 	for _, v := range c.Volumes {
-		src, readOnly, shown := v.Source, v.ReadOnly, v.Source
-		switch v.Type {
-		case types.VolumeTypeBind:
-			src = a.rooted(src)
-		case types.VolumeTypeVolume:
-			device, ro, ok := bindVolume(a.project.Volumes[v.Source])
-			if !ok {
-				continue
-			}
-			src, readOnly = device, readOnly || ro
-			shown = fmt.Sprintf("volume %s, a bind of %s,", v.Source, device)
-		default:
+		src, readOnly, shown, ok := a.hostSource(v)
+		if !ok {
 			continue
 		}
 		a.sensitiveMount(name, where, line("volumes"), src, shown, v.Target, readOnly)

@@ -529,18 +529,10 @@ func operandEnd(src string, pos int) int {
 	depth := 0
 	for i := pos; i < len(src); i++ {
 		switch c := src[i]; {
-		case c == '"' || c == '\'':
-			for i++; i < len(src) && src[i] != c; i++ {
-				if src[i] == '\\' {
-					i++
-				}
-			}
-		case c == '`':
-			j := strings.IndexByte(src[i+1:], '`')
-			if j < 0 {
+		case c == '"' || c == '\'' || c == '`':
+			if i = skipQuoted(src, i); i < 0 {
 				return -1
 			}
-			i += j + 1
 		case c == '(':
 			depth++
 		case c == ')':
@@ -556,6 +548,27 @@ func operandEnd(src string, pos int) int {
 	return -1
 }
 
+// skipQuoted returns the offset of the end of the quoted string, raw
+// string or character constant that starts at i in src: its closing
+// quote, or len(src) when an interpreted one is not closed; -1 for a raw
+// string not closed.
+func skipQuoted(src string, i int) int {
+	c := src[i]
+	if c == '`' {
+		j := strings.IndexByte(src[i+1:], '`')
+		if j < 0 {
+			return -1
+		}
+		return i + j + 1
+	}
+	for i++; i < len(src) && src[i] != c; i++ {
+		if src[i] == '\\' {
+			i++
+		}
+	}
+	return i
+}
+
 // actionEnd returns the offset of the end of the action whose pipeline
 // starts at pos in src: its right delimiter, or the space of its trim
 // marker (" -}}"). Delimiters inside quoted strings, raw strings and
@@ -563,18 +576,10 @@ func operandEnd(src string, pos int) int {
 func actionEnd(src string, pos int) int {
 	for i := pos; i < len(src); i++ {
 		switch c := src[i]; {
-		case c == '"' || c == '\'':
-			for i++; i < len(src) && src[i] != c; i++ {
-				if src[i] == '\\' {
-					i++
-				}
-			}
-		case c == '`':
-			j := strings.IndexByte(src[i+1:], '`')
-			if j < 0 {
+		case c == '"' || c == '\'' || c == '`':
+			if i = skipQuoted(src, i); i < 0 {
 				return -1
 			}
-			i += j + 1
 		case strings.HasPrefix(src[i:], "}}"):
 			return i
 		case (c == ' ' || c == '\t' || c == '\r' || c == '\n') && strings.HasPrefix(src[i+1:], "-}}"):

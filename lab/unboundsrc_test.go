@@ -18,7 +18,6 @@ import (
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
 	"github.com/wardsec/ward/lab"
-	"github.com/wardsec/ward/netpol"
 )
 
 // inRouter runs f on a thread in l's router namespace (sockets it opens
@@ -88,32 +87,9 @@ func icmpv6Code(t *testing.T, srcMAC, dstMAC net.HardwareAddr, src, dst netip.Ad
 func TestUnboundSources(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	set := loadManifests(t, "testdata/spoof/spoof.yaml")
-	plan := planFor(t, "testdata/spoof/spoof.yaml")
-	hosts := map[string]*lab.Host{}
-	for _, h := range plan.Hosts {
-		hosts[h.ID] = h
-	}
-	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
-	if a == nil || b == nil || c == nil || len(a.Container.Interfaces) != 1 {
-		t.Fatalf("hosts %v: want spoof/a (with one bridge port), spoof/b and spoof/c", plan.Hosts)
-	}
 	// The inventory without a, its port unknown (TestUnknownPortSpoof).
-	without := *plan.Inventory
-	without.Containers = slices.DeleteFunc(slices.Clone(plan.Inventory.Containers), func(ct *firewall.Container) bool { return ct.ID() == a.ID })
-	without.UnknownPorts = []string{a.Container.Interfaces[0]}
-	model, err := without.Set(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := netpol.Compile(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed, err := firewall.Compile(eng, &without, firewall.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, a, b, c, compile := spoofWithout(t)
+	closed := compile(a.Container.Interfaces)
 
 	l := startLab(t, plan.Hosts)
 	ae, be := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID)

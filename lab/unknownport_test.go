@@ -31,39 +31,8 @@ import (
 func TestUnknownPortSpoof(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
-	set := loadManifests(t, "testdata/spoof/spoof.yaml")
-	plan := planFor(t, "testdata/spoof/spoof.yaml")
-	hosts := map[string]*lab.Host{}
-	for _, h := range plan.Hosts {
-		hosts[h.ID] = h
-	}
-	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
-	if a == nil || b == nil || c == nil || len(a.Container.Interfaces) != 1 {
-		t.Fatalf("hosts %v: want spoof/a (with one bridge port), spoof/b and spoof/c", plan.Hosts)
-	}
+	plan, a, b, c, compile := spoofWithout(t)
 	aPort := a.Container.Interfaces[0]
-
-	// The inventory without a, its port unknown (closed) or not (open).
-	without := *plan.Inventory
-	without.Containers = slices.DeleteFunc(slices.Clone(plan.Inventory.Containers), func(ct *firewall.Container) bool { return ct.ID() == a.ID })
-	model, err := without.Set(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := netpol.Compile(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compile := func(unknown []string) *firewall.Ruleset {
-		t.Helper()
-		inv := without
-		inv.UnknownPorts = unknown
-		rs, err := firewall.Compile(eng, &inv, firewall.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rs
-	}
 	closed, open := compile([]string{aPort}), compile(nil)
 	if i := slices.IndexFunc(closed.Bindings, func(bd firewall.Binding) bool { return bd.Port == aPort }); i < 0 || len(closed.Bindings[i].Addrs) != 0 || closed.Bindings[i].Mark != 0 {
 		t.Fatalf("bindings %+v: want %s bound to no address, unmarked", closed.Bindings, aPort)
@@ -139,5 +108,42 @@ func TestUnknownPortSpoof(t *testing.T) {
 		if !intercept() {
 			t.Errorf("%s: without unknown ports, a never saw c's datagram for b: the test cannot see the hole", fam.net)
 		}
+	}
+}
+
+// spoofWithout returns the plan of the spoof scenario, its hosts a, b
+// and c, and a compiler of rulesets for its inventory without a (a
+// container Ward has not classified), with the unknown ports given.
+func spoofWithout(t *testing.T) (plan *lab.Plan, a, b, c *lab.Host, compile func(unknown []string) *firewall.Ruleset) {
+	t.Helper()
+	set := loadManifests(t, "testdata/spoof/spoof.yaml")
+	plan = planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	a, b, c = hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
+	if a == nil || b == nil || c == nil || len(a.Container.Interfaces) != 1 {
+		t.Fatalf("hosts %v: want spoof/a (with one bridge port), spoof/b and spoof/c", plan.Hosts)
+	}
+	without := *plan.Inventory
+	without.Containers = slices.DeleteFunc(slices.Clone(plan.Inventory.Containers), func(ct *firewall.Container) bool { return ct.ID() == a.ID })
+	model, err := without.Set(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, a, b, c, func(unknown []string) *firewall.Ruleset {
+		t.Helper()
+		inv := without
+		inv.UnknownPorts = unknown
+		rs, err := firewall.Compile(eng, &inv, firewall.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
 	}
 }

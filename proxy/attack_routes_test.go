@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nobody is a policy no request passes: its route refuses everything.
+const nobody = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: nobody, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{from: [{source: {principals: ["example.org/ns/shop/sa/nobody"]}}]}]
+`
+
+// anyGet is a policy every GET passes.
+const anyGet = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: any-get, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+`
+
+// TestAttackRouteMatchForms: a route's match written in a form requests
+// are never compared in (a host with a trailing dot or as a bracketed
+// IPv6 address the request names with a port; a path with a non-ASCII
+// character, a lower-case or an unreserved escape) never matched, and its
+// requests went to the next route that did: a closed route behind a
+// catch-all was open. Such matches are now compared in the requests'
+// form; a match no request can take (a host with a port, a path with
+// "//", "?" or a dot segment) is refused.
+func TestAttackRouteMatchForms(t *testing.T) {
+	for _, tt := range []struct {
+		match      string // the closed route's match
+		host, path string // a request it must refuse
+	}{
+		{`{host: "admin.example.com.", prefix: /}`, "admin.example.com", "/x"},
+		{`{host: "ADMIN.example.com.", prefix: /}`, "admin.example.com.:8443", "/x"},
+		{`{host: "[::1]", prefix: /}`, "[::1]:8443", "/x"},
+		{`{host: "[::1]", prefix: /}`, "[::1]", "/x"},
+		{`{prefix: "/café/"}`, "api", "/caf%C3%A9/x"},
+		{`{prefix: "/caf%c3%a9/"}`, "api", "/caf%C3%A9/x"},
+		{`{prefix: "/%7eadmin/"}`, "api", "/~admin/x"},
+		{`{path: "/%7eadmin"}`, "api", "/%7Eadmin"},
+	} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(),
+			files: map[string][]byte{"nobody.yaml": []byte(nobody), "any.yaml": []byte(anyGet)},
+			extra: "routes:\n  - name: closed\n    match: " + tt.match + "\n    authorization: {policies: [nobody.yaml]}\n" +
+				"  - name: open\n    match: {prefix: /}\n    authorization: {policies: [any.yaml]}\n"})
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET "+tt.path+" HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: a\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
+			t.Errorf("match %s, GET %s Host %s: %d, the upstream received %q; want the closed route's 403", tt.match, tt.path, tt.host, status(resp), got)
+		}
+	}
+	for _, match := range []string{
+		`{host: "admin.example.com:8443", prefix: /}`,
+		`{host: "::1", prefix: /}`,
+		`{host: "*.example.com:443", prefix: /}`,
+		`{prefix: "/api//admin/"}`,
+		`{prefix: "/api/../admin/"}`,
+		`{path: "/login?next=/admin"}`,
+		`{prefix: "/api/%2F"}`,
+		`{prefix: "/api/%zz"}`,
+	} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: "+match+"\n"))
+		if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "routes[0].match") {
+			t.Errorf("match %s: %v, want an error: no request can match it", match, err)
+		}
+	}
+}
+
+// TestAttackWAFPathForms: waf.paths written with a non-ASCII character
+// or an escape in another case than requests are compared in never
+// matched, and the WAF skipped the requests it was meant for.
+func TestAttackWAFPathForms(t *testing.T) {
+	for _, p := range []string{"/café/", "/caf%c3%a9/"} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), policies: anyGet, extra: "waf: {paths: [\"" + p + "\"]}\n"})
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /caf%C3%A9/x?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: api\r\nX-Client: a\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
+			t.Errorf("waf.paths [%s]: %d, the upstream received %q; want the WAF's 403", p, status(resp), got)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nwaf: {paths: [\"/api//x\"]}\n"))
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "waf.paths[0]") {
+		t.Errorf("waf.paths [/api//x]: %v, want an error", err)
+	}
+}

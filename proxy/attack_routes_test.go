@@ -94,3 +94,33 @@ func TestAttackWAFPathForms(t *testing.T) {
 		t.Errorf("waf.paths [/api//x]: %v, want an error", err)
 	}
 }
+
+// TestAttackQueryToken: the proxy reads bearer tokens from the
+// Authorization header only, and forwarded one in the query
+// (?access_token=, where Envoy's jwt_authn, and so Istio, also looks by
+// default, and which ASP.NET, SignalR and Spring can read) unverified: a
+// token the proxy refuses in the header (another audience) reached the
+// upstream, which the proxy's authorization had let in as anonymous. With
+// jwt set, a query naming access_token is refused.
+func TestAttackQueryToken(t *testing.T) {
+	iss := newJWTIssuer(t) // its tokens are for audience "shop"
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyGet, files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, audiences: [orders], algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	tok := iss.token(t, "alice")
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 401 || len(got) != 0 {
+		t.Fatalf("the token in the header: %d, upstream received %d requests; want 401", status(resp), len(got))
+	}
+	for _, q := range []string{"access_token=" + tok, "a=1&access_token=" + tok, "a=1;access_token=" + tok,
+		"Access_Token=" + tok, "access%5Ftoken=" + tok, "access_token"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+q)
+		if status(resp) != 400 || len(got) != 0 {
+			t.Errorf("GET /api/items?%.40s: %d, the upstream received %q; want 400", q, status(resp), got)
+		}
+	}
+	for _, q := range []string{"token=x", "my_access_token=x", "q=access_token"} {
+		if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+q); status(resp) != 200 || len(got) != 1 {
+			t.Errorf("GET /api/items?%s: %d, want 200", q, status(resp))
+		}
+	}
+}

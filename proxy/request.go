@@ -170,6 +170,35 @@ func validHost(h string) bool {
 // parameters are split at '&' and at ';', which some parsers also split
 // at. Rails and Rack read it from a form body: see overrideScanner.
 func methodOverrideQuery(q string) bool {
+	return queryKey(q, len("method"), overrideKey)
+}
+
+// tokenQuery reports whether a raw query has an access_token parameter
+// (RFC 6750 2.3), in any case, escaped or not, or as PHP reads it
+// ("access.token", " access_token", "access_token[]"). Envoy's jwt_authn
+// reads a token there by default, and ASP.NET (SignalR), Spring and
+// others can; the proxy verifies the Authorization header only.
+func tokenQuery(q string) bool {
+	return queryKey(q, len("access_token"), func(k string) bool {
+		if i := strings.IndexByte(k, 0); i >= 0 {
+			k = k[:i]
+		}
+		k = strings.TrimLeft(k, " ")
+		if i := strings.IndexByte(k, '['); i >= 0 {
+			k = k[:i]
+		}
+		if len(k) != len("access_token") || !strings.ContainsRune("_. ", rune(k[6])) {
+			return false
+		}
+		return strings.EqualFold(k[:6], "access") && strings.EqualFold(k[7:], "token")
+	})
+}
+
+// queryKey reports whether a raw query has a parameter whose name, of at
+// least minLen bytes once unescaped, satisfies is; parameters are split
+// at '&' and at ';', which some parsers also split at. A name that does
+// not unescape counts: refuse rather than guess.
+func queryKey(q string, minLen int, is func(string) bool) bool {
 	for q != "" {
 		var k string
 		if i := strings.IndexAny(q, "&;"); i >= 0 {
@@ -178,7 +207,7 @@ func methodOverrideQuery(q string) bool {
 			k, q = q, ""
 		}
 		k, _, _ = strings.Cut(k, "=")
-		if len(k) < len("method") {
+		if len(k) < minLen {
 			continue
 		}
 		if strings.ContainsAny(k, "%+") {
@@ -188,7 +217,7 @@ func methodOverrideQuery(q string) bool {
 			}
 			k = u
 		}
-		if overrideKey(k) {
+		if is(k) {
 			return true
 		}
 	}

@@ -124,3 +124,34 @@ func TestAttackQueryToken(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackConnectionDropsCheckedHeader: a header the client names in
+// Connection is removed by the forwarding step (RFC 9110 7.6.1), after
+// the checks saw it: an ALLOW on X-Tenant: a let the request in, and the
+// upstream got no X-Tenant (its default tenant). Nominated headers are
+// now removed before the checks, which see what the upstream gets.
+func TestAttackConnectionDropsCheckedHeader(t *testing.T) {
+	const tenantA = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tenant-a, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{when: [{key: "request.headers[X-Tenant]", values: ["a"]}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: tenantA})
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a"); status(resp) != 200 || len(got) != 1 || len(header(got[0], "X-Tenant")) != 1 {
+		t.Fatalf("X-Tenant: a: %d, upstream %q; want it forwarded", status(resp), got)
+	}
+	for _, conn := range []string{"X-Tenant", "keep-alive, x-tenant", "X-Other,X-TENANT"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a", "Connection", conn)
+		for _, req := range got {
+			if len(header(req, "X-Tenant")) == 0 {
+				t.Errorf("Connection: %s: %d, the upstream received the request without the X-Tenant the policy allowed", conn, status(resp))
+			}
+		}
+		if status(resp) != 403 {
+			t.Errorf("Connection: %s: %d, want 403 (the checks see no X-Tenant, as the upstream)", conn, status(resp))
+		}
+	}
+}

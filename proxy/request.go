@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -328,10 +329,38 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 	})
 }
 
-// filterHeaders returns h without stripped headers and without an Upgrade
-// that offers a protocol not allowed (with its Connection tokens and
-// HTTP2-Settings), or h itself when nothing is removed.
+// nominated returns the names of the headers h's Connection header
+// nominates, as the forwarding step deletes them (RFC 9110 7.6.1;
+// ReverseProxy's removeHopByHopHeaders: h.Del of each token), but Upgrade
+// and TE, which it sets again itself, and the forwarding headers a trusted
+// proxy's client address is read from (the upstream gets the resolved
+// address in an X-Forwarded-For of the proxy's own); nil when there are
+// none.
+func nominated(h http.Header) map[string]bool {
+	var m map[string]bool
+	for _, line := range h["Connection"] {
+		for tok := range strings.SplitSeq(line, ",") {
+			switch t := textproto.CanonicalMIMEHeaderKey(textproto.TrimString(tok)); t {
+			case "", "Upgrade", "Te", "X-Forwarded-For", "Forwarded":
+			default:
+				if m == nil {
+					m = map[string]bool{}
+				}
+				m[t] = true
+			}
+		}
+	}
+	return m
+}
+
+// filterHeaders returns h without stripped headers, without the headers
+// its Connection header nominates (the forwarding step would remove them
+// after the checks saw them: an ALLOW on X-Tenant: a, and an upstream
+// without X-Tenant) and without an Upgrade that offers a protocol not
+// allowed (with its Connection tokens and HTTP2-Settings), or h itself
+// when nothing is removed.
 func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
+	nom := nominated(h)
 	dropUpgrade := false
 	if ups := h.Values("Upgrade"); len(ups) > 0 {
 		for _, line := range ups {
@@ -343,7 +372,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 			}
 		}
 	}
-	if !dropUpgrade {
+	if !dropUpgrade && nom == nil {
 		found := false
 		for name := range h {
 			if rr.stripped(name) {
@@ -357,7 +386,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 	}
 	out := make(http.Header, len(h))
 	for name, vs := range h {
-		if rr.stripped(name) {
+		if rr.stripped(name) || nom[name] {
 			continue
 		}
 		if dropUpgrade {

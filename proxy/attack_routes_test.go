@@ -155,3 +155,30 @@ spec:
 		}
 	}
 }
+
+// TestAttackUpstreamURLPath: an upstream URL with a path or a query was
+// accepted, and every request was forwarded under it ("/x" as
+// "/internal/x", "?a=1" with "tenant=a&" before it): the upstream got
+// another path than the one the policies decided on, although paths are
+// documented as forwarded unchanged (an Envoy cluster has no path; a
+// rewrite is explicit). Such URLs are refused.
+func TestAttackUpstreamURLPath(t *testing.T) {
+	for _, url := range []string{"http://127.0.0.1:8080/internal", "http://127.0.0.1:8080/internal/", "http://127.0.0.1:8080/?tenant=a",
+		"http://127.0.0.1:8080?tenant=a", "http://127.0.0.1:8080#x", "http://u:p@127.0.0.1:8080"} {
+		for _, cfg := range []string{"upstream: {url: '" + url + "'}\n",
+			"upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: {prefix: /}\n    upstream: {url: '" + url + "'}\n"} {
+			path := filepath.Join(t.TempDir(), "p.yaml")
+			writeFile(t, path, []byte(cfg))
+			if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "upstream.url") {
+				t.Errorf("%s: %v, want an error", strings.ReplaceAll(cfg, "\n", " "), err)
+			}
+		}
+	}
+	for _, url := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://[::1]:8443"} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: '"+url+"'}\n"))
+		if _, err := LoadConfig(path); err != nil {
+			t.Errorf("%s: %v", url, err)
+		}
+	}
+}

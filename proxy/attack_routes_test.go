@@ -143,6 +143,19 @@ spec:
 	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a"); status(resp) != 200 || len(got) != 1 || len(header(got[0], "X-Tenant")) != 1 {
 		t.Fatalf("X-Tenant: a: %d, upstream %q; want it forwarded", status(resp), got)
 	}
+	// Proxy-Authorization is removed by forwarding whatever Connection says.
+	const proxyAuth = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: proxy-auth, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{when: [{key: "request.headers[Proxy-Authorization]", values: ["*"]}]}]
+`
+	u2 := newRawUpstream(t)
+	h2 := startWith(t, setup{upstream: u2.URL(), policies: proxyAuth})
+	if resp, got := sendRaw(t, h2, u2, "web", "GET", "/api/items", "Proxy-Authorization", "Basic eDp5"); status(resp) != 403 || len(got) != 0 {
+		t.Errorf("an ALLOW on Proxy-Authorization, which the upstream never gets: %d, upstream received %q; want 403", status(resp), got)
+	}
 	for _, conn := range []string{"X-Tenant", "keep-alive, x-tenant", "X-Other,X-TENANT"} {
 		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a", "Connection", conn)
 		for _, req := range got {

@@ -338,6 +338,16 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 // none.
 func nominated(h http.Header) map[string]bool {
 	var m map[string]bool
+	// And the hop-by-hop headers forwarding always removes, but those it
+	// sets again (Te, Upgrade) and those net/http keeps out of the map.
+	for _, name := range []string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization"} {
+		if _, ok := h[name]; ok {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[name] = true
+		}
+	}
 	for _, line := range h["Connection"] {
 		for tok := range strings.SplitSeq(line, ",") {
 			switch t := textproto.CanonicalMIMEHeaderKey(textproto.TrimString(tok)); t {

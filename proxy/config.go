@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/wardsec/ward/guard/authz"
 	"github.com/wardsec/ward/srcpos"
 )
 
@@ -656,8 +657,12 @@ func (c *Config) validateLimits(path string, l *Limits) error {
 
 func (c *Config) validateRoutes() error {
 	names := map[string]bool{}
-	for i, r := range c.Routes {
+	for i := range c.Routes {
+		r := &c.Routes[i]
 		p := fmt.Sprintf("routes[%d]", i)
+		if err := c.canonicalMatch(p+".match", &r.Match); err != nil {
+			return err
+		}
 		m := r.Match
 		switch {
 		case r.Name == "":
@@ -770,8 +775,65 @@ func (c *Config) validateWAF(path string, w *WAF) error {
 		if !strings.HasPrefix(p, "/") {
 			return c.errorf(fmt.Sprintf("%s.paths[%d]", path, i), "%s.paths[%d] %q must start with /", path, i, p)
 		}
+		n, err := canonicalPath(p)
+		if err != nil {
+			return c.errorf(fmt.Sprintf("%s.paths[%d]", path, i), "%s.paths[%d] %q never matches a request: %v", path, i, p, err)
+		}
+		w.Paths[i] = n
 	}
 	return nil
+}
+
+// canonicalMatch puts a route's match in the form requests are compared
+// in (routeHost, canonicalPath), or refuses one no request can take: a
+// match in another form would never match, and its requests would go to
+// the next route that does, with that route's checks.
+func (c *Config) canonicalMatch(path string, m *RouteMatch) error {
+	if m.Host != "" {
+		name := strings.TrimPrefix(m.Host, "*.")
+		if !validHost(name) || routeHost(name) != strings.ToLower(strings.TrimSuffix(name, ".")) {
+			return c.errorf(path+".host", "%s.host %q: a host name or [IPv6] address, without a port (ports are ignored)", path, m.Host)
+		}
+		m.Host = m.Host[:len(m.Host)-len(name)] + routeHost(name)
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"path", &m.Path}, {"prefix", &m.Prefix}} {
+		if !strings.HasPrefix(*f.v, "/") {
+			continue // required and checked by validateRoutes
+		}
+		n, err := canonicalPath(*f.v)
+		if err != nil {
+			return c.errorf(path+"."+f.name, "%s.%s %q never matches a request: %v", path, f.name, *f.v, err)
+		}
+		*f.v = n
+	}
+	return nil
+}
+
+// canonicalPath returns a path (or prefix) from the configuration in the
+// form request paths are compared in (authz.Normalize: unreserved escapes
+// decoded, others upper-cased, other bytes escaped), or an error when no
+// request path has it: one with a query or fragment, "//", a dot segment,
+// an encoded slash or a form the canonical-request step refuses.
+func canonicalPath(p string) (string, error) {
+	if strings.ContainsAny(p, "?#") {
+		return "", errors.New("request paths are compared without query or fragment")
+	}
+	n, err := authz.Normalize(p)
+	if err == nil {
+		err = authz.Ambiguous(n)
+	}
+	if err != nil {
+		return "", fmt.Errorf("such paths are refused (%w)", err)
+	}
+	a, errA := url.PathUnescape(n)
+	b, errB := url.PathUnescape(p)
+	if errA != nil || errB != nil || a != b {
+		return "", fmt.Errorf("request paths are compared as %q", n)
+	}
+	return n, nil
 }
 
 // proxySetHeaders are request headers the proxy sets itself or that
@@ -804,6 +866,11 @@ func (c *Config) validateUpstream(path string, up *Upstream) error {
 		return c.errorf(path, "%s.url is required", path)
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		return c.errorf(path+".url", "%s.url %q must be an http:// or https:// URL with a host", path, up.URL)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || u.Opaque != "":
+		// The upstream would get another path or query than the one the
+		// checks decided on ("/x" as "/base/x"): paths are forwarded
+		// unchanged, as to an Envoy cluster, which has no path.
+		return c.errorf(path+".url", "%s.url %q: scheme, host and port only (no path, query or user; paths are forwarded unchanged)", path, up.URL)
 	case u.Scheme == "http" && (up.CA != "" || up.SPIFFE != nil):
 		return c.errorf(path+".url", "%s TLS settings need an https:// URL", path)
 	case up.MinBodyRate != nil && *up.MinBodyRate < 0:

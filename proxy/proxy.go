@@ -706,7 +706,18 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	return m.Handler(record), nil
+	h := m.Handler(record)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tokenQuery(r.URL.RawQuery) {
+			// A token there would reach the upstream unverified (Envoy
+			// would have verified it), past an authorization that saw
+			// an anonymous request.
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+			deny(w, r, http.StatusBadRequest, "jwt", "bearer token in the query (access_token): only the Authorization header is verified", "bad request")
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
 }
 
 func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -170,6 +171,35 @@ func validHost(h string) bool {
 // parameters are split at '&' and at ';', which some parsers also split
 // at. Rails and Rack read it from a form body: see overrideScanner.
 func methodOverrideQuery(q string) bool {
+	return queryKey(q, len("method"), overrideKey)
+}
+
+// tokenQuery reports whether a raw query has an access_token parameter
+// (RFC 6750 2.3), in any case, escaped or not, or as PHP reads it
+// ("access.token", " access_token", "access_token[]"). Envoy's jwt_authn
+// reads a token there by default, and ASP.NET (SignalR), Spring and
+// others can; the proxy verifies the Authorization header only.
+func tokenQuery(q string) bool {
+	return queryKey(q, len("access_token"), func(k string) bool {
+		if i := strings.IndexByte(k, 0); i >= 0 {
+			k = k[:i]
+		}
+		k = strings.TrimLeft(k, " ")
+		if i := strings.IndexByte(k, '['); i >= 0 {
+			k = k[:i]
+		}
+		if len(k) != len("access_token") || !strings.ContainsRune("_. ", rune(k[6])) {
+			return false
+		}
+		return strings.EqualFold(k[:6], "access") && strings.EqualFold(k[7:], "token")
+	})
+}
+
+// queryKey reports whether a raw query has a parameter whose name, of at
+// least minLen bytes once unescaped, satisfies is; parameters are split
+// at '&' and at ';', which some parsers also split at. A name that does
+// not unescape counts: refuse rather than guess.
+func queryKey(q string, minLen int, is func(string) bool) bool {
 	for q != "" {
 		var k string
 		if i := strings.IndexAny(q, "&;"); i >= 0 {
@@ -178,7 +208,7 @@ func methodOverrideQuery(q string) bool {
 			k, q = q, ""
 		}
 		k, _, _ = strings.Cut(k, "=")
-		if len(k) < len("method") {
+		if len(k) < minLen {
 			continue
 		}
 		if strings.ContainsAny(k, "%+") {
@@ -188,7 +218,7 @@ func methodOverrideQuery(q string) bool {
 			}
 			k = u
 		}
-		if overrideKey(k) {
+		if is(k) {
 			return true
 		}
 	}
@@ -299,10 +329,48 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 	})
 }
 
-// filterHeaders returns h without stripped headers and without an Upgrade
-// that offers a protocol not allowed (with its Connection tokens and
-// HTTP2-Settings), or h itself when nothing is removed.
+// nominated returns the names of the headers h's Connection header
+// nominates, as the forwarding step deletes them (RFC 9110 7.6.1;
+// ReverseProxy's removeHopByHopHeaders: h.Del of each token), but Upgrade
+// and TE, which it sets again itself, and the forwarding headers a trusted
+// proxy's client address is read from (the upstream gets the resolved
+// address in an X-Forwarded-For of the proxy's own); nil when there are
+// none.
+func nominated(h http.Header) map[string]bool {
+	var m map[string]bool
+	// And the hop-by-hop headers forwarding always removes, but those it
+	// sets again (Te, Upgrade) and those net/http keeps out of the map.
+	for _, name := range []string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization"} {
+		if _, ok := h[name]; ok {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[name] = true
+		}
+	}
+	for _, line := range h["Connection"] {
+		for tok := range strings.SplitSeq(line, ",") {
+			switch t := textproto.CanonicalMIMEHeaderKey(textproto.TrimString(tok)); t {
+			case "", "Upgrade", "Te", "X-Forwarded-For", "Forwarded":
+			default:
+				if m == nil {
+					m = map[string]bool{}
+				}
+				m[t] = true
+			}
+		}
+	}
+	return m
+}
+
+// filterHeaders returns h without stripped headers, without the headers
+// its Connection header nominates (the forwarding step would remove them
+// after the checks saw them: an ALLOW on X-Tenant: a, and an upstream
+// without X-Tenant) and without an Upgrade that offers a protocol not
+// allowed (with its Connection tokens and HTTP2-Settings), or h itself
+// when nothing is removed.
 func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
+	nom := nominated(h)
 	dropUpgrade := false
 	if ups := h.Values("Upgrade"); len(ups) > 0 {
 		for _, line := range ups {
@@ -314,7 +382,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 			}
 		}
 	}
-	if !dropUpgrade {
+	if !dropUpgrade && nom == nil {
 		found := false
 		for name := range h {
 			if rr.stripped(name) {
@@ -328,7 +396,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 	}
 	out := make(http.Header, len(h))
 	for name, vs := range h {
-		if rr.stripped(name) {
+		if rr.stripped(name) || nom[name] {
 			continue
 		}
 		if dropUpgrade {

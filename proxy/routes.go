@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -46,6 +45,21 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handle
 		return nil, err
 	}
 	return q.withJWT(h)
+}
+
+// routeHost is a host as routes compare it: lower case, without its
+// port and one trailing dot; an IPv6 address keeps its brackets, with or
+// without a port ("[::1]:8443" is "[::1]"), as a route's match.host
+// names it. h is host[:port] (validHost).
+func routeHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[:i+1]
+		}
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 // route is a compiled Route.
@@ -100,7 +114,7 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
-		rt := &route{name: r.Name, host: strings.ToLower(r.Match.Host), path: r.Match.Path, prefix: r.Match.Prefix,
+		rt := &route{name: r.Name, host: strings.ToLower(r.Match.Host), path: r.Match.Path, prefix: r.Match.Prefix, // canonical: canonicalMatch
 			handler: withLimits(c.Limits, h)}
 		for _, earlier := range routes {
 			if earlier.covers(rt) {
@@ -112,11 +126,7 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 		routes = append(routes, rt)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		host := routeHost(r.Host)
 		path := r.URL.EscapedPath()
 		for _, rt := range routes {
 			if rt.matches(host, path) {

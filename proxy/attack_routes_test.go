@@ -1,0 +1,197 @@
+package proxy
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nobody is a policy no request passes: its route refuses everything.
+const nobody = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: nobody, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{from: [{source: {principals: ["example.org/ns/shop/sa/nobody"]}}]}]
+`
+
+// anyGet is a policy every GET passes.
+const anyGet = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: any-get, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+`
+
+// TestAttackRouteMatchForms: a route's match written in a form requests
+// are never compared in (a host with a trailing dot or as a bracketed
+// IPv6 address the request names with a port; a path with a non-ASCII
+// character, a lower-case or an unreserved escape) never matched, and its
+// requests went to the next route that did: a closed route behind a
+// catch-all was open. Such matches are now compared in the requests'
+// form; a match no request can take (a host with a port, a path with
+// "//", "?" or a dot segment) is refused.
+func TestAttackRouteMatchForms(t *testing.T) {
+	for _, tt := range []struct {
+		match      string // the closed route's match
+		host, path string // a request it must refuse
+	}{
+		{`{host: "admin.example.com.", prefix: /}`, "admin.example.com", "/x"},
+		{`{host: "ADMIN.example.com.", prefix: /}`, "admin.example.com.:8443", "/x"},
+		{`{host: "[::1]", prefix: /}`, "[::1]:8443", "/x"},
+		{`{host: "[::1]", prefix: /}`, "[::1]", "/x"},
+		{`{prefix: "/café/"}`, "api", "/caf%C3%A9/x"},
+		{`{prefix: "/caf%c3%a9/"}`, "api", "/caf%C3%A9/x"},
+		{`{prefix: "/%7eadmin/"}`, "api", "/~admin/x"},
+		{`{path: "/%7eadmin"}`, "api", "/%7Eadmin"},
+	} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(),
+			files: map[string][]byte{"nobody.yaml": []byte(nobody), "any.yaml": []byte(anyGet)},
+			extra: "routes:\n  - name: closed\n    match: " + tt.match + "\n    authorization: {policies: [nobody.yaml]}\n" +
+				"  - name: open\n    match: {prefix: /}\n    authorization: {policies: [any.yaml]}\n"})
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET "+tt.path+" HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: a\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
+			t.Errorf("match %s, GET %s Host %s: %d, the upstream received %q; want the closed route's 403", tt.match, tt.path, tt.host, status(resp), got)
+		}
+	}
+	for _, match := range []string{
+		`{host: "admin.example.com:8443", prefix: /}`,
+		`{host: "::1", prefix: /}`,
+		`{host: "*.example.com:443", prefix: /}`,
+		`{prefix: "/api//admin/"}`,
+		`{prefix: "/api/../admin/"}`,
+		`{path: "/login?next=/admin"}`,
+		`{prefix: "/api/%2F"}`,
+		`{prefix: "/api/%zz"}`,
+	} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: "+match+"\n"))
+		if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "routes[0].match") {
+			t.Errorf("match %s: %v, want an error: no request can match it", match, err)
+		}
+	}
+}
+
+// TestAttackWAFPathForms: waf.paths written with a non-ASCII character
+// or an escape in another case than requests are compared in never
+// matched, and the WAF skipped the requests it was meant for.
+func TestAttackWAFPathForms(t *testing.T) {
+	for _, p := range []string{"/café/", "/caf%c3%a9/"} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), policies: anyGet, extra: "waf: {paths: [\"" + p + "\"]}\n"})
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /caf%C3%A9/x?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: api\r\nX-Client: a\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
+			t.Errorf("waf.paths [%s]: %d, the upstream received %q; want the WAF's 403", p, status(resp), got)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nwaf: {paths: [\"/api//x\"]}\n"))
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "waf.paths[0]") {
+		t.Errorf("waf.paths [/api//x]: %v, want an error", err)
+	}
+}
+
+// TestAttackQueryToken: the proxy reads bearer tokens from the
+// Authorization header only, and forwarded one in the query
+// (?access_token=, where Envoy's jwt_authn, and so Istio, also looks by
+// default, and which ASP.NET, SignalR and Spring can read) unverified: a
+// token the proxy refuses in the header (another audience) reached the
+// upstream, which the proxy's authorization had let in as anonymous. With
+// jwt set, a query naming access_token is refused.
+func TestAttackQueryToken(t *testing.T) {
+	iss := newJWTIssuer(t) // its tokens are for audience "shop"
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyGet, files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, audiences: [orders], algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	tok := iss.token(t, "alice")
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 401 || len(got) != 0 {
+		t.Fatalf("the token in the header: %d, upstream received %d requests; want 401", status(resp), len(got))
+	}
+	for _, q := range []string{"access_token=" + tok, "a=1&access_token=" + tok, "a=1;access_token=" + tok,
+		"Access_Token=" + tok, "access%5Ftoken=" + tok, "access_token"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+q)
+		if status(resp) != 400 || len(got) != 0 {
+			t.Errorf("GET /api/items?%.40s: %d, the upstream received %q; want 400", q, status(resp), got)
+		}
+	}
+	for _, q := range []string{"token=x", "my_access_token=x", "q=access_token"} {
+		if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+q); status(resp) != 200 || len(got) != 1 {
+			t.Errorf("GET /api/items?%s: %d, want 200", q, status(resp))
+		}
+	}
+}
+
+// TestAttackConnectionDropsCheckedHeader: a header the client names in
+// Connection is removed by the forwarding step (RFC 9110 7.6.1), after
+// the checks saw it: an ALLOW on X-Tenant: a let the request in, and the
+// upstream got no X-Tenant (its default tenant). Nominated headers are
+// now removed before the checks, which see what the upstream gets.
+func TestAttackConnectionDropsCheckedHeader(t *testing.T) {
+	const tenantA = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tenant-a, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{when: [{key: "request.headers[X-Tenant]", values: ["a"]}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: tenantA})
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a"); status(resp) != 200 || len(got) != 1 || len(header(got[0], "X-Tenant")) != 1 {
+		t.Fatalf("X-Tenant: a: %d, upstream %q; want it forwarded", status(resp), got)
+	}
+	// Proxy-Authorization is removed by forwarding whatever Connection says.
+	const proxyAuth = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: proxy-auth, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{when: [{key: "request.headers[Proxy-Authorization]", values: ["*"]}]}]
+`
+	u2 := newRawUpstream(t)
+	h2 := startWith(t, setup{upstream: u2.URL(), policies: proxyAuth})
+	if resp, got := sendRaw(t, h2, u2, "web", "GET", "/api/items", "Proxy-Authorization", "Basic eDp5"); status(resp) != 403 || len(got) != 0 {
+		t.Errorf("an ALLOW on Proxy-Authorization, which the upstream never gets: %d, upstream received %q; want 403", status(resp), got)
+	}
+	for _, conn := range []string{"X-Tenant", "keep-alive, x-tenant", "X-Other,X-TENANT"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Tenant", "a", "Connection", conn)
+		for _, req := range got {
+			if len(header(req, "X-Tenant")) == 0 {
+				t.Errorf("Connection: %s: %d, the upstream received the request without the X-Tenant the policy allowed", conn, status(resp))
+			}
+		}
+		if status(resp) != 403 {
+			t.Errorf("Connection: %s: %d, want 403 (the checks see no X-Tenant, as the upstream)", conn, status(resp))
+		}
+	}
+}
+
+// TestAttackUpstreamURLPath: an upstream URL with a path or a query was
+// accepted, and every request was forwarded under it ("/x" as
+// "/internal/x", "?a=1" with "tenant=a&" before it): the upstream got
+// another path than the one the policies decided on, although paths are
+// documented as forwarded unchanged (an Envoy cluster has no path; a
+// rewrite is explicit). Such URLs are refused.
+func TestAttackUpstreamURLPath(t *testing.T) {
+	for _, url := range []string{"http://127.0.0.1:8080/internal", "http://127.0.0.1:8080/internal/", "http://127.0.0.1:8080/?tenant=a",
+		"http://127.0.0.1:8080?tenant=a", "http://127.0.0.1:8080#x", "http://u:p@127.0.0.1:8080"} {
+		for _, cfg := range []string{"upstream: {url: '" + url + "'}\n",
+			"upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: {prefix: /}\n    upstream: {url: '" + url + "'}\n"} {
+			path := filepath.Join(t.TempDir(), "p.yaml")
+			writeFile(t, path, []byte(cfg))
+			if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "upstream.url") {
+				t.Errorf("%s: %v, want an error", strings.ReplaceAll(cfg, "\n", " "), err)
+			}
+		}
+	}
+	for _, url := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://[::1]:8443"} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: '"+url+"'}\n"))
+		if _, err := LoadConfig(path); err != nil {
+			t.Errorf("%s: %v", url, err)
+		}
+	}
+}

@@ -161,6 +161,13 @@ func (in *inputs) render(ks []found, maxSize int64) {
 	}
 }
 
+// composeContent reports whether the YAML file at path, named name, is a
+// Compose file by its content (compose.IsCompose).
+func composeContent(path, name string, maxSize int64) bool {
+	src, err := manifest.ReadFile(path, maxSize)
+	return err == nil && compose.IsCompose(name, src)
+}
+
 // fileMaybeCompose is a cheap test run before compose.IsCompose reads a
 // YAML file's content: a Compose file has a top-level services key, so
 // "services:" starts a line of it (after \n or a lone \r, or a byte order
@@ -227,9 +234,9 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 const hiddenLimit = 2000
 
 // hiddenDirs announces the hidden directories of dir (the walk skips
-// them) that hold a Helm chart, a kustomization or a
-// file with Kubernetes objects (werf keeps its chart in .helm/, for
-// example). .git is not looked into.
+// them) that hold a Helm chart, a kustomization, a file with Kubernetes
+// objects (werf keeps its chart in .helm/, for example), a Compose file
+// or a Dockerfile (.devcontainer/ holds both). .git is not looked into.
 func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -253,8 +260,15 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				what = "a Helm chart (" + path + ")"
 			case d.IsDir() && kustomize.IsKustomization(path):
 				what = "a kustomization (" + path + ")"
+			case d.Type().IsRegular() && dockerfile.IsDockerfile(d.Name()):
+				what = "a Dockerfile (" + path + ")"
 			case d.Type().IsRegular():
-				if info, err := d.Info(); err == nil && looksLikeObjects(path, info.Size(), maxSize) {
+				info, err := d.Info()
+				switch {
+				case err != nil:
+				case isYAML(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
+					what = "a Compose file (" + path + ")"
+				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
 				}
 			}
@@ -323,11 +337,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		if st, err := os.Stat(path); !isCompose && err == nil && st.Mode().IsRegular() {
 			// Only regular files are looked into: a named pipe read here
 			// would be empty for the loader.
-			if fileMaybeCompose(path, st.Size(), maxSize) {
-				if src, err := manifest.ReadFile(path, maxSize); err == nil {
-					isCompose = compose.IsCompose(name, src)
-				}
-			}
+			isCompose = fileMaybeCompose(path, st.Size(), maxSize) && composeContent(path, name, maxSize)
 		}
 		switch {
 		case isCompose:

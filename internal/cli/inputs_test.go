@@ -736,8 +736,10 @@ func TestStdinTwice(t *testing.T) {
 }
 
 // TestHiddenDirs: the walk skips hidden directories; one that holds
-// Kubernetes objects, a chart or a kustomization is announced on stderr as
-// not read (werf keeps its chart in .helm/), others (.github, .git) are not.
+// Kubernetes objects, a chart, a kustomization, a Compose file or a
+// Dockerfile is announced on stderr as not read (werf keeps its chart in
+// .helm/, dev containers their Compose file and Dockerfile in
+// .devcontainer/), others (.github, .git) are not.
 func TestHiddenDirs(t *testing.T) {
 	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n"
 	tests := []struct {
@@ -749,6 +751,9 @@ func TestHiddenDirs(t *testing.T) {
 		{name: "objects", files: map[string]string{".deploy/prod/pod.yaml": pod}, warn: ".deploy", holds: "Kubernetes objects"},
 		{name: "chart", files: map[string]string{".helm/Chart.yaml": "apiVersion: v2\nname: w\nversion: 0.1.0\n", ".helm/templates/pod.yaml": pod}, warn: ".helm", holds: "a Helm chart"},
 		{name: "kustomization", files: map[string]string{".k8s/kustomization.yaml": "resources: [pod.yaml]\n", ".k8s/pod.yaml": pod}, warn: ".k8s", holds: "a kustomization"},
+		{name: "compose", files: map[string]string{".devcontainer/docker-compose.yml": "services:\n  app: {image: x, privileged: true}\n"}, warn: ".devcontainer", holds: "a Compose file"},
+		{name: "compose by content", files: map[string]string{".ops/prod.yaml": "services:\n  app: {privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
+		{name: "dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\nUSER root\n"}, warn: ".devcontainer", holds: "a Dockerfile"},
 		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},
 		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
 	}

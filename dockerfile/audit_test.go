@@ -1039,6 +1039,17 @@ func TestIsDockerfile(t *testing.T) {
 		".dockerignore":               false,
 		"dockerfile/rules.go":         false,
 		"Dockerfile/notes.md":         false,
+		"Dockerfile-prod":             true,
+		"Dockerfile_dev":              true,
+		"containerfile-arm64":         true,
+		"Dockerfile-":                 false,
+		"Dockerfile.md":               false,
+		"Dockerfile.README.txt":       false,
+		"Dockerfile.orig":             false,
+		"Dockerfile-build.sh":         false,
+		"Dockerfile.dev.yaml":         false,
+		"Dockerfile.prod":             true,
+		"Dockerfile.alpine":           true,
 	} {
 		if got := dockerfile.IsDockerfile(name); got != want {
 			t.Errorf("IsDockerfile(%q) = %v, want %v", name, got, want)

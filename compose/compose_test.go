@@ -495,6 +495,20 @@ configs:
       - /dev/dri:/dev/dri
       - /dev/net/tun
 `, []hit{{5, finding.Critical}, {6, finding.High}, {7, finding.Critical}, {10, finding.Critical}}},
+	// With mknod, which Docker grants by default, a device cgroup rule
+	// is as good as the device.
+	{"device cgroup rules that open the host's disks or memory", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    device_cgroup_rules:
+      - "a *:* rwm"
+      - "b 8:* rmw"
+      - "b *:* r"
+      - "c 1:1 rw"
+      - "c 189:* rmw"
+      - "c 10:200 rwm"
+      - "b 8:* m"
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.High}, {8, finding.Critical}}},
 	{"the home directory of the user running Compose", ruleSensitiveMount, `services:
   agent:
     image: example/agent

@@ -318,6 +318,40 @@ func (a *audit) devices(name string, s types.ServiceConfig) {
 		}
 		a.report(ruleSensitiveMount, sev, name, line, "%s is given device %s at %s, %s: %s", name, d.Source, d.Target, mode, what)
 	}
+	for _, r := range s.DeviceCgroupRules {
+		what, access, ok := hostDeviceRule(r)
+		if !ok {
+			continue
+		}
+		sev, mode := finding.Critical, "writable"
+		if !strings.Contains(access, "w") {
+			sev, mode = finding.High, "read-only"
+		}
+		line := a.pos.itemLine(name, "device_cgroup_rules", func(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Value == r })
+		a.report(ruleSensitiveMount, sev, name, line, "%s has device_cgroup_rules %q: %s, %s, which a container creates with mknod (a capability Docker grants by default) and opens", name, r, what, mode)
+	}
+}
+
+// hostDeviceRule reports whether a device cgroup rule ("TYPE MAJOR:MINOR
+// ACCESS", as docker run --device-cgroup-rule takes it) lets a container
+// read or write the host's disks or memory: every device (type a), every
+// block device (type b, disks and partitions), or the memory devices
+// (character major 1: mem, kmem, port), what it opens and how.
+func hostDeviceRule(rule string) (what, access string, ok bool) {
+	f := strings.Fields(rule)
+	if len(f) != 3 || !strings.ContainsAny(f[2], "rw") {
+		return "", "", false
+	}
+	major, minor, _ := strings.Cut(f[1], ":")
+	switch {
+	case f[0] == "a":
+		return "every device of the host, its disks and memory included", f[2], true
+	case f[0] == "b":
+		return "the host's block devices (disks and partitions)", f[2], true
+	case f[0] == "c" && major == "1" && (minor == "*" || minor == "1" || minor == "2" || minor == "4"):
+		return "the host's memory devices (mem, kmem, port)", f[2], true
+	}
+	return "", "", false
 }
 
 // rooted is the host path a relative bind source names when it climbs

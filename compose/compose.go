@@ -81,6 +81,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 		a.dir = dir
 	}
 	a.run()
+	a.inlineDockerfiles(opts.TrustedRegistries)
 	if err := a.embeddedDNS(opts.Policies); err != nil {
 		return nil, err
 	}

@@ -412,6 +412,29 @@ func (p *positions) pathLine(path []string) int {
 	return line
 }
 
+// pathNode returns the key and value nodes of a dotted path of mapping
+// keys (services, NAME, build, dockerfile_inline), or nils.
+func (p *positions) pathNode(path []string) (k, v *yaml.Node) {
+	for _, root := range p.docs {
+		n, key := root, (*yaml.Node)(nil)
+		for _, part := range path {
+			if n = resolve(n); n == nil || n.Kind != yaml.MappingNode {
+				n = nil
+				break
+			}
+			key, n = lookup(n, part, 0)
+			if key == nil {
+				n = nil
+				break
+			}
+		}
+		if n != nil {
+			k, v = key, n
+		}
+	}
+	return k, v
+}
+
 // networkDeclared reports whether a top-level networks mapping declares
 // network.
 func (p *positions) networkDeclared(network string) bool {

@@ -25,10 +25,13 @@ const (
 	ruleSecretInCommand     = "compose/secret-in-command"     // #nosec G101 -- a rule id, not a credential
 	ruleHostCgroup          = "compose/host-cgroup"
 	ruleSensitiveMount      = "compose/sensitive-mount"
-	ruleNoResourceLimits    = "compose/no-resource-limits"
-	rulePortPublished       = "compose/port-published"
-	rulePrivilegedHostPort  = "compose/privileged-host-port"
-	ruleUntrustedRegistry   = "compose/untrusted-registry"
+	// ruleInlineUnreadable is ward check's rule of inputs that do not
+	// parse: an inline Dockerfile is an input of its own.
+	ruleInlineUnreadable   = "input/unreadable"
+	ruleNoResourceLimits   = "compose/no-resource-limits"
+	rulePortPublished      = "compose/port-published"
+	rulePrivilegedHostPort = "compose/privileged-host-port"
+	ruleUntrustedRegistry  = "compose/untrusted-registry"
 )
 
 // Rules is every rule Audit can report, in documentation order. A

@@ -37,6 +37,22 @@ type Options struct {
 	// project's .env file (see DotEnv), which docker compose reads from
 	// the file's directory. Variables not in it are unset.
 	Environment map[string]string
+	// OnBuild, when set, is called for each service that builds its image
+	// from a Dockerfile on disk (build: without dockerfile_inline, from a
+	// local context), with the Dockerfile's path and the stage it builds:
+	// for the caller to audit that Dockerfile as the service builds it.
+	OnBuild func(Build)
+}
+
+// Build is a service's build from a Dockerfile on disk (Options.OnBuild).
+type Build struct {
+	Service string
+	// Dockerfile is the path of the Dockerfile: build.dockerfile (default
+	// Dockerfile) in build.context (default the file's directory),
+	// relative paths joined to the Compose file's directory.
+	Dockerfile string
+	Target     string // build.target: the stage built, "" for the last
+	Line       int    // of the service's build key
 }
 
 // ParseError reports a file that is not YAML, not a Compose file, or not
@@ -82,6 +98,9 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	}
 	a.run()
 	a.inlineDockerfiles(opts.TrustedRegistries)
+	if opts.OnBuild != nil {
+		a.builds(opts.OnBuild)
+	}
 	if err := a.embeddedDNS(opts.Policies); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -59,5 +61,40 @@ func (a *audit) inlineDockerfiles(trusted []string) {
 			f.Object = where + " " + f.Object
 			a.findings = append(a.findings, f)
 		}
+	}
+}
+
+// builds calls on for each service that builds from a Dockerfile in a
+// local context (see Options.OnBuild). Remote contexts (URLs, git
+// repositories) are not followed.
+func (a *audit) builds(on func(Build)) {
+	names := make([]string, 0, len(a.project.Services))
+	for name := range a.project.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		b := a.project.Services[name].Build
+		if b == nil || b.DockerfileInline != "" {
+			continue
+		}
+		ctx := b.Context
+		if ctx == "" {
+			ctx = "."
+		}
+		if strings.Contains(ctx, "://") || strings.HasPrefix(ctx, "git@") || strings.HasPrefix(ctx, "github.com/") {
+			continue
+		}
+		if !filepath.IsAbs(ctx) {
+			ctx = filepath.Join(filepath.Dir(a.file), ctx)
+		}
+		df := b.Dockerfile
+		if df == "" {
+			df = "Dockerfile"
+		}
+		if !filepath.IsAbs(df) {
+			df = filepath.Join(ctx, df)
+		}
+		on(Build{Service: name, Dockerfile: df, Target: b.Target, Line: a.pos.keyLine(name, "build")})
 	}
 }

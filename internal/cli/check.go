@@ -314,7 +314,11 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 
 	start = time.Now()
 	dopts := dockerfile.Options{Target: fl.target, Shellless: cfg.Shellless, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
+	audited := map[string]bool{} // the Dockerfiles audited, by absolute path
 	for _, p := range in.dockerfiles {
+		if abs, err := filepath.Abs(p); err == nil {
+			audited[abs] = true
+		}
 		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
@@ -333,6 +337,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		}
 		fs = append(fs, dfs...)
 	}
+	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
 	for _, p := range in.composes {
 		src, err := manifest.ReadFile(p, e.maxInput)
@@ -348,7 +353,8 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			fs = append(fs, bad...)
 			continue
 		}
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env})
+		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: p, Build: b}) }
+		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
@@ -358,6 +364,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		}
 		fs = append(fs, cfs...)
 	}
+	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(in.composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
@@ -551,6 +558,64 @@ func inputFindings(err error) []finding.Finding {
 			}
 		}
 		out = append(out, f)
+	}
+	return out
+}
+
+// composeBuild is a service of Compose file file that builds its image
+// from a Dockerfile on disk.
+type composeBuild struct {
+	file string
+	compose.Build
+}
+
+// auditBuilds audits the Dockerfiles Compose services build from as they
+// build them: one not among the inputs (audited holds those, by absolute
+// path) is read and audited, and one built at a build.target stage is
+// audited at that stage, so that a service's image is never judged by a
+// stage it does not build, nor not at all. Findings already in have (the
+// Dockerfile given too, its last stage built) are not repeated. A
+// Dockerfile that does not exist is left to docker compose to report.
+func (e *env) auditBuilds(builds []composeBuild, audited map[string]bool, dopts dockerfile.Options, have []finding.Finding) []finding.Finding {
+	type key struct{ rule, file, object, message string }
+	seen := map[key]bool{}
+	for _, f := range have {
+		seen[key{f.Rule, f.File, f.Object, f.Message}] = true
+	}
+	done := map[[2]string]bool{}
+	var out []finding.Finding
+	for _, b := range builds {
+		abs, err := filepath.Abs(b.Dockerfile)
+		if err != nil || done[[2]string{abs, b.Target}] || audited[abs] && b.Target == "" {
+			continue
+		}
+		done[[2]string{abs, b.Target}] = true
+		if st, err := os.Stat(abs); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		src, err := manifest.ReadFile(b.Dockerfile, e.maxInput)
+		if err != nil {
+			out = append(out, unreadable(b.Dockerfile, 0, err))
+			continue
+		}
+		opts := dopts
+		opts.Target = b.Target
+		dfs, err := dockerfile.Audit(b.Dockerfile, src, opts)
+		var pe *dockerfile.ParseError
+		switch {
+		case errors.As(err, &pe):
+			out = append(out, unreadable(b.Dockerfile, pe.Line, pe.Err))
+			continue
+		case err != nil: // build.target names no stage: docker compose fails to build it too
+			out = append(out, unreadable(b.file, b.Line, fmt.Errorf("service %s: build.target %q: %w", b.Service, b.Target, err)))
+			continue
+		}
+		for _, f := range dfs {
+			if k := (key{f.Rule, f.File, f.Object, f.Message}); !seen[k] {
+				seen[k] = true
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -219,5 +221,41 @@ func TestDockerfileFrontendWarned(t *testing.T) {
 	_, errOut, _ := run(t, "", "check", path)
 	if want := "ward: warning: " + path + ":1: # syntax=ghcr.io/example/frontend:1"; !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}
+
+// TestComposeBuildsDockerfile: a Compose service that builds its image
+// from a Dockerfile gets that Dockerfile audited as it builds it: one not
+// among the paths given is read, and its build.target stage is judged,
+// not its last (a root debug stage behind a non-root final one passed).
+// A Dockerfile given too and built at its last stage is not reported
+// twice.
+func TestComposeBuildsDockerfile(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: example/web:1\n    user: \"10001\"\n    build:\n      context: ./app\n      dockerfile: prod.df\n      target: debug\n" +
+			"  api:\n    image: example/api:1\n    user: \"10001\"\n    build: ./api\n",
+		"app/prod.df":    "FROM debian:12 AS debug\nUSER root\n\nFROM gcr.io/distroless/static-debian12:nonroot\nUSER 65532\n",
+		"api/Dockerfile": "FROM debian:12\nUSER 0\n",
+	}, "", "")
+	keys := func(out string) []string {
+		var ks []string
+		for _, f := range checkOutput(t, out).Findings {
+			if f.Rule == "dockerfile/user-root" {
+				ks = append(ks, f.File+":"+strconv.Itoa(f.Line))
+			}
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	out, errOut, code := run(t, "", "check", filepath.Join(dir, "compose.yaml"), "-o", "json")
+	want := []string{filepath.Join(dir, "api", "Dockerfile") + ":2", filepath.Join(dir, "app", "prod.df") + ":2"}
+	if got := keys(out); code != ExitFindings || !slices.Equal(got, want) {
+		t.Errorf("compose.yaml alone: exit %d, dockerfile/user-root at %v, want exit %d and %v; stderr: %s", code, got, ExitFindings, want, errOut)
+	}
+	// Given too: api's Dockerfile once.
+	out, errOut, code = run(t, "", "check", filepath.Join(dir, "compose.yaml"), filepath.Join(dir, "api", "Dockerfile"), "-o", "json")
+	if got := keys(out); code != ExitFindings || !slices.Equal(got, want) {
+		t.Errorf("with api/Dockerfile: exit %d, dockerfile/user-root at %v, want exit %d and %v; stderr: %s", code, got, ExitFindings, want, errOut)
 	}
 }

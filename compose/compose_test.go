@@ -639,6 +639,18 @@ volumes:
     cgroup: private
 `, nil},
 
+	// compose/host-uts
+	{"uts host", ruleHostUTS, `services:
+  web:
+    image: nginx
+    uts: host
+`, []hit{{4, finding.Low}}},
+	{"uts private", ruleHostUTS, `services:
+  web:
+    image: nginx
+    hostname: web
+`, nil},
+
 	// compose/no-resource-limits
 	{"no limits, or some", ruleNoResourceLimits, `services:
   web:
@@ -809,6 +821,7 @@ services:
     ports: ["5432:5432"]
     userns_mode: host
     cgroup: host
+    uts: host
     volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
     environment: {POSTGRES_PASSWORD: hunter2-Prod}
     command: ["postgres", "--password=Pr0d-Passw0rd!x"]

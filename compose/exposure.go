@@ -501,6 +501,10 @@ func (a *audit) moreNamespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostCgroup, finding.Medium, name, a.pos.keyLine(name, "cgroup"),
 			"cgroup: host shares the host's cgroup namespace: %s sees the host's cgroup tree and the paths of every other container", name)
 	}
+	if strings.EqualFold(s.Uts, "host") {
+		a.report(ruleHostUTS, finding.Low, name, a.pos.keyLine(name, "uts"),
+			"uts: host shares the host's UTS namespace: %s reads the host's hostname, and with CAP_SYS_ADMIN sets it for the whole host", name)
+	}
 }
 
 // resourceLimits reports a service without a memory, CPU or pids limit

@@ -24,6 +24,7 @@ const (
 	ruleSecretInEnvironment = "compose/secret-in-environment" // #nosec G101 -- a rule id, not a credential
 	ruleSecretInCommand     = "compose/secret-in-command"     // #nosec G101 -- a rule id, not a credential
 	ruleHostCgroup          = "compose/host-cgroup"
+	ruleHostUTS             = "compose/host-uts"
 	ruleSensitiveMount      = "compose/sensitive-mount"
 	// ruleInlineUnreadable is ward check's rule of inputs that do not
 	// parse: an inline Dockerfile is an input of its own.
@@ -118,6 +119,14 @@ var Rules = []finding.Rule{
 			"cgroup v1's release_agent is a known escape from there. The default on cgroup v2 hosts is private.",
 		Fix:         "Remove `cgroup: host` (or set `cgroup: private`).",
 		Equivalents: []string{"kics:dockerCompose/cgroup_not_default"},
+	},
+	{
+		ID:       ruleHostUTS,
+		Severity: finding.Low,
+		Summary:  "A service shares the host's UTS namespace (uts: host).",
+		Rationale: "In the host's UTS namespace the container reads the host's hostname and NIS domain name, and with CAP_SYS_ADMIN " +
+			"(privileged, or added) sets them for the whole host, which logs, certificates and cluster software identify it by.",
+		Fix: "Remove `uts: host`; set `hostname:` if the service needs a name of its own.",
 	},
 	{
 		ID:       ruleDangerousCapability,

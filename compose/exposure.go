@@ -221,18 +221,24 @@ func (a *audit) sensitiveVolumes(name string, s types.ServiceConfig) {
 		if !ok {
 			continue
 		}
-		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), func(n *yaml.Node) bool {
-			switch n.Kind {
-			case yaml.ScalarNode:
-				host, _, _ := strings.Cut(n.Value, ":")
-				return host == v.Source
-			case yaml.MappingNode:
-				_, sv := lookup(n, "source", 0)
-				return sv != nil && sv.Value == v.Source
-			}
-			return false
-		})
+		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), sourceItem(v.Source))
 		a.sensitiveMount(name, name, line, src, shown, v.Target, readOnly)
+	}
+}
+
+// sourceItem matches the item of a volumes or devices list whose host
+// side is source: "SOURCE:TARGET[:MODE]" or a mapping with source:.
+func sourceItem(source string) func(*yaml.Node) bool {
+	return func(n *yaml.Node) bool {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			host, _, _ := strings.Cut(n.Value, ":")
+			return host == source
+		case yaml.MappingNode:
+			_, sv := lookup(n, "source", 0)
+			return sv != nil && sv.Value == source
+		}
+		return false
 	}
 }
 
@@ -301,17 +307,7 @@ func (a *audit) devices(name string, s types.ServiceConfig) {
 		if perms := d.Permissions; perms != "" && !strings.Contains(perms, "w") {
 			sev, mode = finding.High, "read-only"
 		}
-		line := a.pos.itemLine(name, "devices", func(n *yaml.Node) bool {
-			switch n.Kind {
-			case yaml.ScalarNode:
-				host, _, _ := strings.Cut(n.Value, ":")
-				return host == d.Source
-			case yaml.MappingNode:
-				_, sv := lookup(n, "source", 0)
-				return sv != nil && sv.Value == d.Source
-			}
-			return false
-		})
+		line := a.pos.itemLine(name, "devices", sourceItem(d.Source))
 		what := "a host disk: whoever writes it rewrites the host's filesystems, and whoever reads it reads every file of the host"
 		if strings.HasSuffix(src, "mem") || src == "/dev/port" {
 			what = "the host's memory: whoever writes it rewrites the running kernel"

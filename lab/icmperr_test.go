@@ -70,49 +70,29 @@ func TestForgedICMPError(t *testing.T) {
 	// ECONNREFUSED.
 	refused := func(t *testing.T, from string, fam int) bool {
 		t.Helper()
-		network := map[int]string{4: "udp4", 6: "udp6"}[fam]
-		var conn *net.UDPConn
-		if err := l.InHost(b.ID, func() (err error) {
-			conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr(c, fam), 53)))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		buf := make([]byte, 2048)
-		if _, err := conn.Write([]byte("ward-icmp-err")); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(5 * testTimeout))
-		if _, err := conn.Read(buf); err != nil {
-			t.Fatalf("b's datagram to c:53 (IPv%d) got no answer: %v", fam, err)
-		}
-		local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		msg := portUnreachable(t, netip.AddrPortFrom(addr(b, fam), local.Port()), netip.AddrPortFrom(addr(c, fam), 53))
-		if err := l.InHost(from, func() error {
-			domain, proto := unix.AF_INET6, unix.IPPROTO_ICMPV6
-			var to unix.Sockaddr = &unix.SockaddrInet6{Addr: addr(b, fam).As16()}
-			if fam == 4 {
-				domain, proto = unix.AF_INET, unix.IPPROTO_ICMP
-				to = &unix.SockaddrInet4{Addr: addr(b, fam).As4()}
-			}
-			fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(fd)
-			for range 3 {
-				if err := unix.Sendto(fd, msg, 0, to); err != nil {
+		return refusedAfter(t, l, b.ID, addr(b, fam), addr(c, fam), func(msg []byte) {
+			if err := l.InHost(from, func() error {
+				domain, proto := unix.AF_INET6, unix.IPPROTO_ICMPV6
+				var to unix.Sockaddr = &unix.SockaddrInet6{Addr: addr(b, fam).As16()}
+				if fam == 4 {
+					domain, proto = unix.AF_INET, unix.IPPROTO_ICMP
+					to = &unix.SockaddrInet4{Addr: addr(b, fam).As4()}
+				}
+				fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+				if err != nil {
 					return err
 				}
+				defer unix.Close(fd)
+				for range 3 {
+					if err := unix.Sendto(fd, msg, 0, to); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("send from %s: %v", from, err)
 			}
-			return nil
-		}); err != nil {
-			t.Fatalf("send from %s: %v", from, err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(3 * testTimeout))
-		_, err := conn.Read(buf)
-		return errors.Is(err, unix.ECONNREFUSED)
+		})
 	}
 
 	check := func(t *testing.T, rs *firewall.Ruleset, forged bool) {
@@ -143,4 +123,38 @@ func TestForgedICMPError(t *testing.T) {
 	}
 	t.Run("without the error chains", func(t *testing.T) { check(t, rs, true) })
 	t.Run("without Ward", func(t *testing.T) { check(t, &firewall.Ruleset{}, true) })
+}
+
+// refusedAfter opens host id's connected UDP socket from bAddr's family to
+// cAddr:53, checks that c's listener answers it (conntrack then knows the
+// connection), has send deliver a port unreachable quoting the socket's
+// datagram (the ICMP message, without IP header), and reports whether the
+// socket then fails with ECONNREFUSED.
+func refusedAfter(t *testing.T, l *lab.Lab, id string, bAddr, cAddr netip.Addr, send func(msg []byte)) bool {
+	t.Helper()
+	network := "udp6"
+	if bAddr.Is4() {
+		network = "udp4"
+	}
+	var conn *net.UDPConn
+	if err := l.InHost(id, func() (err error) {
+		conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(cAddr, 53)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 2048)
+	if _, err := conn.Write([]byte("ward-icmp-err")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * testTimeout))
+	if _, err := conn.Read(buf); err != nil {
+		t.Fatalf("%s's datagram to %s:53 got no answer: %v", id, cAddr, err)
+	}
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	send(portUnreachable(t, netip.AddrPortFrom(bAddr, local.Port()), netip.AddrPortFrom(cAddr, 53)))
+	_ = conn.SetReadDeadline(time.Now().Add(3 * testTimeout))
+	_, err := conn.Read(buf)
+	return errors.Is(err, unix.ECONNREFUSED)
 }

@@ -155,28 +155,9 @@ func TestUnboundSources(t *testing.T) {
 	// then fails with ECONNREFUSED.
 	refused := func() bool {
 		t.Helper()
-		var conn *net.UDPConn
-		if err := l.InHost(b.ID, func() (err error) {
-			conn, err = net.DialUDP("udp6", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(c6, 53)))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		buf := make([]byte, 2048)
-		if _, err := conn.Write([]byte("ward-icmp-err")); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(5 * testTimeout))
-		if _, err := conn.Read(buf); err != nil {
-			t.Fatalf("b's datagram to c:53 got no answer: %v", err)
-		}
-		local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		msg := portUnreachable(t, netip.AddrPortFrom(b6, local.Port()), netip.AddrPortFrom(c6, 53))
-		sendRaw(t, l, a.ID, ae, icmpv6Code(t, ae.mac, be.mac, unspec, b6, msg[0], msg[1], msg[4:]))
-		_ = conn.SetReadDeadline(time.Now().Add(3 * testTimeout))
-		_, err := conn.Read(buf)
-		return errors.Is(err, unix.ECONNREFUSED)
+		return refusedAfter(t, l, b.ID, b6, c6, func(msg []byte) {
+			sendRaw(t, l, a.ID, ae, icmpv6Code(t, ae.mac, be.mac, unspec, b6, msg[0], msg[1], msg[4:]))
+		})
 	}
 	// solicit has a send all nodes a neighbour solicitation from src
 	// and reports whether b's stack took it.

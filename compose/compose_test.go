@@ -712,16 +712,23 @@ func auditSrc(t *testing.T, src string) []finding.Finding {
 	return fs
 }
 
+// hitsOf audits src and returns the lines and severities of the findings
+// of rule.
+func hitsOf(t *testing.T, src, rule string) []hit {
+	t.Helper()
+	var got []hit
+	for _, f := range auditSrc(t, src) {
+		if f.Rule == rule {
+			got = append(got, hit{f.Line, f.Severity})
+		}
+	}
+	return got
+}
+
 func TestRules(t *testing.T) {
 	for _, tc := range ruleCases {
 		t.Run(tc.rule+"/"+tc.name, func(t *testing.T) {
-			var got []hit
-			for _, f := range auditSrc(t, tc.src) {
-				if f.Rule == tc.rule {
-					got = append(got, hit{f.Line, f.Severity})
-				}
-			}
-			if diff := cmp.Diff(got, tc.want); diff != "" {
+			if diff := cmp.Diff(hitsOf(t, tc.src, tc.rule), tc.want); diff != "" {
 				t.Errorf("findings of %s (-got +want):\n%s", tc.rule, diff)
 			}
 		})

@@ -268,24 +268,28 @@ func (a *audit) sensitiveFiles(name string, s types.ServiceConfig) {
 			a.sensitiveMount(name, name, line, a.rooted(def.File), fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
 		}
 	}
-	secrets := make([]types.FileReferenceConfig, 0, len(s.Secrets))
-	for _, r := range s.Secrets {
-		secrets = append(secrets, types.FileReferenceConfig(r))
+	files("secrets", "/run/secrets/", fileRefs(s.Secrets), fileDefs(a.project.Secrets))
+	files("configs", "/", fileRefs(s.Configs), fileDefs(a.project.Configs))
+}
+
+// fileRefs converts a service's secret or config references to their
+// common type.
+func fileRefs[R types.ServiceSecretConfig | types.ServiceConfigObjConfig](refs []R) []types.FileReferenceConfig {
+	out := make([]types.FileReferenceConfig, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, types.FileReferenceConfig(r))
 	}
-	secretDefs := make(map[string]types.FileObjectConfig, len(a.project.Secrets))
-	for k, d := range a.project.Secrets {
-		secretDefs[k] = types.FileObjectConfig(d)
+	return out
+}
+
+// fileDefs converts a project's secret or config definitions to their
+// common type.
+func fileDefs[D ~map[string]C, C types.SecretConfig | types.ConfigObjConfig](defs D) map[string]types.FileObjectConfig {
+	out := make(map[string]types.FileObjectConfig, len(defs))
+	for k, d := range defs {
+		out[k] = types.FileObjectConfig(d)
 	}
-	files("secrets", "/run/secrets/", secrets, secretDefs)
-	configs := make([]types.FileReferenceConfig, 0, len(s.Configs))
-	for _, r := range s.Configs {
-		configs = append(configs, types.FileReferenceConfig(r))
-	}
-	configDefs := make(map[string]types.FileObjectConfig, len(a.project.Configs))
-	for k, d := range a.project.Configs {
-		configDefs[k] = types.FileObjectConfig(d)
-	}
-	files("configs", "/", configs, configDefs)
+	return out
 }
 
 // hostDisk matches the host's disks and partitions and its memory

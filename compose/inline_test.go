@@ -63,13 +63,7 @@ func TestInlineDockerfile(t *testing.T) {
 `, ruleInlineUnreadable, []hit{{6, finding.High}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []hit
-			for _, f := range auditSrc(t, tc.src) {
-				if f.Rule == tc.rule {
-					got = append(got, hit{f.Line, f.Severity})
-				}
-			}
-			if diff := cmp.Diff(got, tc.want); diff != "" {
+			if diff := cmp.Diff(hitsOf(t, tc.src, tc.rule), tc.want); diff != "" {
 				t.Errorf("findings of %s (-got +want):\n%s", tc.rule, diff)
 			}
 		})

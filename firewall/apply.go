@@ -75,6 +75,54 @@ func table() *nftables.Table {
 	return &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
 }
 
+// arpTable is Ward's ARP table (Ruleset.ARPString) as google/nftables
+// names it.
+func arpTable() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyARP, Name: TableName}
+}
+
+// translateARP builds the ARP table of rs, or returns nil when rs closes
+// no bridge's ports (Ruleset.Bridges).
+func translateARP(rs *Ruleset) (*builder, error) {
+	if !rs.closed() {
+		return nil, nil
+	}
+	b := &builder{table: arpTable(), byName: map[string]*nftables.Chain{}}
+	policy := nftables.ChainPolicyAccept
+	// The ARP family's input hook is NF_ARP_IN, 0, not the inet
+	// families' NF_INET_LOCAL_IN that nftables.ChainHookInput names.
+	ch := &nftables.Chain{Name: ARPChain, Table: b.table, Hooknum: nftables.ChainHookRef(0),
+		Priority: nftables.ChainPriorityFilter, Type: nftables.ChainTypeFilter, Policy: &policy}
+	b.chains, b.byName[ARPChain] = []*nftables.Chain{ch}, ch
+	se, err := bridgesSet(b.table, rs.Bridges)
+	if err != nil {
+		return nil, err
+	}
+	b.sets = append(b.sets, se)
+	rr, err := b.rule(ch, rs.unboundRule())
+	if err != nil {
+		return nil, err
+	}
+	b.rules = append(b.rules, rr)
+	return b, nil
+}
+
+// bridgesSet is set bridges (Ruleset.Bridges) of table t: a hash of
+// interface names, which are strings in host byte order (said so, nft
+// lists them as names).
+func bridgesSet(t *nftables.Table, bridges []string) (setElems, error) {
+	set := &nftables.Set{Table: t, Name: SetBridges, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	elems := make([]nftables.SetElement, len(bridges))
+	for i, n := range bridges {
+		key, err := ifname(n)
+		if err != nil {
+			return setElems{}, fmt.Errorf("set %s: %w", SetBridges, err)
+		}
+		elems[i] = nftables.SetElement{Key: key}
+	}
+	return setElems{set, elems}, nil
+}
+
 // SwapTableName names the table that holds the new ruleset while Apply
 // replaces Ward's table (see Apply); it exists only during an Apply, or
 // after one that failed half-way, until the next Apply or Remove.
@@ -130,9 +178,13 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	var bridge *bridgeObjects
 	if len(rs.Bindings) > 0 {
 		var err error
-		if bridge, err = translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup); err != nil {
+		if bridge, err = translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup, rs.closed()); err != nil {
 			return fmt.Errorf("firewall: apply: bridge table: %w", err)
 		}
+	}
+	arp, err := translateARP(rs)
+	if err != nil {
+		return fmt.Errorf("firewall: apply: arp table: %w", err)
 	}
 	// The swap table first, in a batch of its own (see above).
 	if err := swap.queue(conn); err != nil {
@@ -154,6 +206,16 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 		if err := bridge.queue(conn); err != nil {
 			return fmt.Errorf("firewall: apply: bridge table: %w", err)
 		}
+	}
+	// The ARP table likewise (Ruleset.Bridges).
+	if arp != nil {
+		if err := arp.queue(conn); err != nil {
+			return fmt.Errorf("firewall: apply: arp table: %w", err)
+		}
+	} else {
+		at := arpTable()
+		conn.AddTable(at)
+		conn.DelTable(at)
 	}
 	if err := conn.Flush(); err != nil {
 		return errors.Join(fmt.Errorf("firewall: apply table %s %s: %w", TableFamily, TableName, err), deleteSwap(conn))
@@ -218,11 +280,12 @@ func queueSet(conn *nftables.Conn, s setElems) error {
 	return nil
 }
 
-// Remove deletes Ward's tables (inet ward and, if present, bridge ward)
+// Remove deletes Ward's tables (inet ward and, if present, bridge ward and
+// arp ward)
 // with everything in them, in one batch. Ward adds nothing to other
 // tables, so nothing of Ward remains.
 func Remove(conn *nftables.Conn) error {
-	for _, t := range []*nftables.Table{table(), swapTable(), bridgeTable()} {
+	for _, t := range []*nftables.Table{table(), swapTable(), bridgeTable(), arpTable()} {
 		conn.AddTable(t)
 		conn.DelTable(t)
 	}
@@ -344,9 +407,10 @@ type anonSetRef struct {
 }
 
 var hooks = map[string]*nftables.ChainHook{
-	"forward": nftables.ChainHookForward,
-	"input":   nftables.ChainHookInput,
-	"output":  nftables.ChainHookOutput,
+	"prerouting": nftables.ChainHookPrerouting,
+	"forward":    nftables.ChainHookForward,
+	"input":      nftables.ChainHookInput,
+	"output":     nftables.ChainHookOutput,
 }
 
 func (b *builder) translate(rs *Ruleset) error {
@@ -419,6 +483,13 @@ func (b *builder) translate(rs *Ruleset) error {
 			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(e.Mark), VerdictData: v})
 		}
 		b.sets = append(b.sets, setElems{set, elems})
+	}
+	if len(rs.Bridges) > 0 {
+		se, err := bridgesSet(b.table, rs.Bridges)
+		if err != nil {
+			return err
+		}
+		b.sets = append(b.sets, se)
 	}
 	for _, f := range Families {
 		var elems []nftables.SetElement
@@ -642,6 +713,15 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			return out, fmt.Errorf("interface %q: only \"lo\" is supported", iface.name)
 		}
 		add(meta(iface.key), cmpEq(binaryutil.NativeEndian.PutUint32(1)))
+	}
+	if r.IifBridges {
+		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges})
+	}
+	if m := r.MarkNe; m != nil {
+		add(meta(expr.MetaKeyMARK),
+			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(m.Mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(m.Value)})
 	}
 	if len(r.CtState) > 0 {
 		var mask uint32

@@ -343,7 +343,8 @@ func TestApplyRejects(t *testing.T) {
 		"no proto":       one(firewall.Rule{L4: &firewall.L4{}}),
 		"ports":          one(firewall.Rule{L4: &firewall.L4{Protocols: []portset.Protocol{portset.TCP}, Ports: []firewall.PortRange{{90, 80}}}}),
 		"jump":           one(firewall.Rule{Verdict: firewall.Verdict{Kind: firewall.Jump}}),
-		"hook":           {Chains: []*firewall.Chain{{Name: "c", Hook: "prerouting"}}},
+		"hook":           {Chains: []*firewall.Chain{{Name: "c", Hook: "postrouting"}}},
+		"bridge name":    {Bridges: []string{"br/0"}},
 		"family":         {Sets: []*firewall.Set{{Name: "s", Family: firewall.IPv4, Elements: []ipset.Range{{From: v6, To: v6}}}}},
 		"map no verdict": {Maps: []*firewall.Map{{Name: "m", Family: firewall.IPv6, Elements: []firewall.MapElement{{Range: ipset.Range{From: v6, To: v6}}}}}},
 	} {

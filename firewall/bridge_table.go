@@ -40,7 +40,7 @@ func ifname(name string) ([]byte, error) {
 // translateBridge builds the bridge table of bindings (see
 // Ruleset.BridgeString), the same expressions nft makes of its text, so
 // that `nft list table bridge ward` prints BridgeString back.
-func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridgeObjects, error) {
+func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed bool) (*bridgeObjects, error) {
 	t := bridgeTable()
 	policy := nftables.ChainPolicyAccept
 	pre := &nftables.Chain{
@@ -135,9 +135,22 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 	}
 	fe80 := netip.MustParseAddr("fe80::").As16()
 	var zero16 [16]byte
+	// Ruleset.Bridges: every frame from a bound port carries BoundMark.
+	var markBound []expr.Any
+	if closed {
+		markBound = []expr.Any{
+			&expr.Immediate{Register: r1, Data: binaryutil.NativeEndian.PutUint32(BoundMark)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: r1},
+		}
+	}
 	rules := [][]expr.Any{
-		append(etherType(unix.ETH_P_IP), iifname, src(r2, 12, 4), lookup(v4, false), accept),
+		slices.Concat(etherType(unix.ETH_P_IP), []expr.Any{iifname, src(r2, 12, 4), lookup(v4, false)}, markBound, []expr.Any{accept}),
 		{iifname, lookup(ports, true), accept},
+	}
+	if closed {
+		rules = append(rules, markBound)
+	}
+	rules = append(rules, [][]expr.Any{
 		append(etherType(unix.ETH_P_ARP), iifname, src(r2, 14, 4), lookup(v4, false), accept),
 		append(etherType(unix.ETH_P_ARP), src(r1, 14, 4), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 0, 0, 0}}, accept),
 		// A router advertisement from a container, from any source
@@ -153,7 +166,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
 			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-neighbor-advert"]}},
 			iifname, &expr.Lookup{SourceRegister: r1, SetName: ndMap.Name, IsDestRegSet: true, DestRegister: 0}),
-	}
+	}...)
 	// Link-local and unspecified sources, which no binding holds, carry
 	// neighbour, router and multicast listener discovery only (ndTypes):
 	// anything else from them (a datagram, an ICMPv6 error about another
@@ -227,6 +240,19 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 		&expr.Lookup{SourceRegister: r1, SetName: marks.Name, IsDestRegSet: true, DestRegister: 0},
 	}
 	var fwdRules [][]expr.Any
+	boundMark := func(op expr.CmpOp) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: r1},
+			&expr.Bitwise{SourceRegister: r1, DestRegister: r1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(BoundMarkMask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: op, Register: r1, Data: binaryutil.NativeEndian.PutUint32(BoundMark)},
+		}
+	}
+	if closed {
+		// A frame to a bound port from a port not bound: from a port of
+		// the same bridge attached since the last sync.
+		fwdRules = append(fwdRules, slices.Concat([]expr.Any{oifname, lookup(ports, false)}, boundMark(expr.CmpOpNeq),
+			[]expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
+	}
 	for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
@@ -280,6 +306,11 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16) (*bridge
 				lookup(f.set, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 			}))
 		}
+	}
+	if closed {
+		// A frame from a bound port to a port not bound (the same bridge's).
+		fwdRules = append(fwdRules, slices.Concat(boundMark(expr.CmpOpEq),
+			[]expr.Any{oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
 	}
 	for _, exprs := range fwdRules {
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: fwd, Exprs: exprs})
@@ -446,7 +477,7 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	case len(rs.Bindings) == 0:
 		return []string{"- table " + BridgeFamily + " " + TableName}, nil
 	}
-	want, err := translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup)
+	want, err := translateBridge(rs.Bindings, rs.Unbound, rs.SpoofLogGroup, rs.closed())
 	if err != nil {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}

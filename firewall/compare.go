@@ -50,16 +50,9 @@ func Changes(prev, next *Ruleset) []string {
 		}
 	}
 	for _, f := range Families {
-		p, n := selfElements(prev.Self, f), selfElements(next.Self, f)
-		switch name := SetSelf + f.suffix(); {
-		case len(p) == 0 && len(n) > 0:
-			add("+ set %s (%d elements)", name, len(n))
-		case len(p) > 0 && len(n) == 0:
-			add("- set %s", name)
-		case len(n) > 0:
-			out = append(out, elementChanges("set", name, p, n)...)
-		}
+		out = append(out, setChanges(SetSelf+f.suffix(), selfElements(prev.Self, f), selfElements(next.Self, f))...)
 	}
+	out = append(out, setChanges(SetBridges, bridgeElements(prev.Bridges), bridgeElements(next.Bridges))...)
 	for _, c := range next.Chains {
 		old := prev.Chain(c.Name)
 		if old == nil {
@@ -89,5 +82,27 @@ func Changes(prev, next *Ruleset) []string {
 		out = append(out, elementChanges("set", BridgeAddrs6, p6, n6)...)
 		out = append(out, elementChanges("map", BridgeMarks, pm, nm)...)
 	}
+	switch {
+	case !prev.closed() && next.closed():
+		add("+ table %s %s (not loaded)", ARPFamily, TableName)
+	case prev.closed() && !next.closed():
+		add("- table %s %s", ARPFamily, TableName)
+	case next.closed():
+		out = append(out, elementChanges("set", SetBridges, bridgeElements(prev.Bridges), bridgeElements(next.Bridges))...)
+	}
 	return out
+}
+
+// setChanges lists how a set of strings, absent when empty, changes from
+// p to n.
+func setChanges(name string, p, n []string) []string {
+	switch {
+	case len(p) == 0 && len(n) > 0:
+		return []string{fmt.Sprintf("+ set %s (%d elements)", name, len(n))}
+	case len(p) > 0 && len(n) == 0:
+		return []string{"- set " + name}
+	case len(n) > 0:
+		return elementChanges("set", name, p, n)
+	}
+	return nil
 }

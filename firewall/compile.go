@@ -45,6 +45,7 @@ const Priority = -10
 
 // The chains every ruleset has, and the one for unclassified addresses.
 const (
+	ChainPrerouting   = "prerouting"
 	ChainForward      = "forward"
 	ChainInput        = "input"
 	ChainOutput       = "output"
@@ -267,6 +268,20 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	rs.Self = selfAddrs(inv)
 	base, errMaps := baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)
 	rs.Chains = append(rs.Chains, base...)
+	if len(rs.Bindings) > 0 && !rs.Unbound {
+		rs.Bridges = inv.bridges()
+	}
+	if rs.closed() {
+		// Ruleset.Bridges: a packet that enters the host, or that
+		// br_netfilter hands to the inet hooks, from a managed bridge's
+		// port that the bridge table did not mark.
+		unbound := rs.unboundRule()
+		log := unbound
+		log.Counter, log.Verdict = false, Verdict{}
+		log.LogRate, log.LogPrefix, log.LogGroup = spoofLogRateSec, SpoofLogPrefix, lg.group
+		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityRaw, Rules: []Rule{log, unbound}}
+		rs.Chains = slices.Insert(rs.Chains, 0, pre)
+	}
 	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)
 	userlandProxyRules(rs, inv)

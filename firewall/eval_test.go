@@ -84,6 +84,7 @@ type interp struct {
 	maps     map[string]*firewall.Map
 	markMaps map[string]*firewall.MarkMap
 	chains   map[string]*firewall.Chain
+	bridges  []string
 }
 
 func newInterp(rs *firewall.Ruleset) *interp {
@@ -91,6 +92,7 @@ func newInterp(rs *firewall.Ruleset) *interp {
 	for _, m := range rs.MarkMaps {
 		in.markMaps[m.Name] = m
 	}
+	in.bridges = rs.Bridges
 	in.self = map[netip.Addr]bool{}
 	for _, a := range rs.Self {
 		in.self[a] = true
@@ -199,6 +201,12 @@ func addrOf(l *firewall.Lookup, p packet) (netip.Addr, bool) {
 
 func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if r.Iif != "" && r.Iif != p.iif || r.Oif != "" && r.Oif != p.oif {
+		return false
+	}
+	if r.IifBridges && !slices.Contains(in.bridges, p.iif) {
+		return false
+	}
+	if m := r.MarkNe; m != nil && p.mark&m.Mask == m.Value {
 		return false
 	}
 	ct := p.ct

@@ -147,7 +147,28 @@ type Network struct {
 	// Internal records that the network has no route out (Docker's
 	// --internal). Docker enforces it; Ward's rules do not depend on it.
 	Internal bool
-	Line     int
+	// Bridge names the network's Linux bridge (Docker's br-<id>, docker0,
+	// or its com.docker.network.bridge.name), when every port of it that
+	// belongs to a container of the inventory is among the containers'
+	// Interfaces or UnknownPorts: Ward then closes every other port of it,
+	// one attached since, too (Ruleset.Bridges). Networks may share one.
+	Bridge string
+	Line   int
+}
+
+// bridges returns the networks' bridges, sorted, each once.
+func (inv *Inventory) bridges() []string {
+	if inv == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range inv.Networks {
+		if n.Bridge != "" {
+			out = append(out, n.Bridge)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Errors of inventories, for errors.Is. Every error LoadInventory and
@@ -345,10 +366,17 @@ func (p *parser) network(n *yaml.Node) {
 	net := &Network{Line: n.Line}
 	object := "network"
 	var subnets *yaml.Node
-	ok := p.fields(n, "network", object, []string{"name", "subnets", "internal"}, func(key string, v *yaml.Node) {
+	ok := p.fields(n, "network", object, []string{"name", "subnets", "internal", "bridge"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			net.Name, _ = p.str(v, "name", object)
+		case "bridge":
+			if name, ok := p.str(v, "bridge", object); ok {
+				if bad := badInterface(name); bad != "" {
+					p.fail(v.Line, object, ErrInvalid, "bridge: %s", bad)
+				}
+				net.Bridge = name
+			}
 		case "subnets":
 			subnets = v
 		case "internal":

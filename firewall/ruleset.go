@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"math/big"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -107,7 +108,35 @@ type Ruleset struct {
 	// SpoofLogGroup, when not 0, logs the bridge table's spoofed frames
 	// to this nflog group instead of the kernel log (Options.LogGroup).
 	SpoofLogGroup uint16
+	// Bridges are the managed networks' Linux bridges (sorted), when
+	// the inventory names them (Network.Bridge) and the ruleset binds
+	// ports: every port of them that is not among Bindings is closed,
+	// including one attached since the inventory was read, before any
+	// sync lists it. The bridge table marks every frame from a bound port
+	// with BoundMark (chain prerouting) and drops a frame it forwards to
+	// a bound port without that mark, or from a bound port to a port not
+	// bound (chain forward); the inet table's chain prerouting drops a
+	// packet that enters the host through one of Bridges without it, and
+	// table arp ward an ARP packet likewise (ARPString), so that a port
+	// Ward has not bound can neither forge sources towards the
+	// containers or the host nor teach the host's neighbour cache
+	// another container's address.
+	Bridges []string
 }
+
+// PriorityRaw is the priority of the inet table's chain prerouting,
+// relative to filter (Chain.Priority): nft's "raw", before conntrack and
+// Docker's destination NAT see the packet.
+const PriorityRaw = -300
+
+// BoundMark is the packet mark the bridge table sets on every frame that
+// enters a bridge from a bound port (Ruleset.Bridges), compared under
+// BoundMarkMask so that other software's low bits do not hide it. The high
+// half spells "WS" (Ward, source checked).
+const (
+	BoundMark     uint32 = 0x57530000
+	BoundMarkMask uint32 = 0xffff0000
+)
 
 // Binding is a bridge port (the host side of a container's veth) and the
 // addresses frames from it may carry.
@@ -188,6 +217,13 @@ type Chain struct {
 // verdict to apply. Matches are tested in field order.
 type Rule struct {
 	Iif, Oif string // the packet's input or output interface ("lo")
+	// IifBridges matches packets whose input interface is one of the
+	// ruleset's Bridges (iifname @bridges): for a packet a bridge hands
+	// to the host or to br_netfilter, the bridge's name.
+	IifBridges bool
+	// MarkNe, when set, matches packets whose mark, masked, differs from
+	// its value (meta mark & Mask != Value).
+	MarkNe *MarkMatch
 	// CtState matches the packet's conntrack state, any of these
 	// ("established", "related", "invalid", "new", "untracked").
 	CtState []string
@@ -249,6 +285,9 @@ type Rule struct {
 	CtMarkSet *uint32
 	Verdict   Verdict
 }
+
+// MarkMatch is a packet mark compared under a mask.
+type MarkMatch struct{ Mask, Value uint32 }
 
 // ProxyConnMark is the conntrack mark of the connections the
 // userland_proxy chain admits (it spells "WDPX"): FlushDenied keeps those
@@ -390,6 +429,10 @@ func (r *Ruleset) Stats() Stats {
 			s.Elements += n
 		}
 	}
+	if len(r.Bridges) > 0 {
+		s.Sets++
+		s.Elements += len(r.Bridges)
+	}
 	for _, m := range r.MarkMaps {
 		s.Elements += len(m.Elements)
 	}
@@ -441,6 +484,10 @@ func (r *Ruleset) String() string {
 		writeElementsN(&b, m.elementStrings(), 5)
 		b.WriteString("\t}\n")
 	}
+	if len(r.Bridges) > 0 {
+		sep()
+		b.WriteString(r.bridgesSet())
+	}
 	for _, f := range Families {
 		elems := selfElements(r.Self, f)
 		if len(elems) == 0 {
@@ -468,7 +515,57 @@ func (r *Ruleset) String() string {
 	if len(r.Bindings) > 0 {
 		b.WriteString(r.BridgeString())
 	}
+	if r.closed() {
+		b.WriteString(r.ARPString())
+	}
 	return b.String()
+}
+
+// closed reports whether the ruleset closes the ports of Bridges that it
+// does not bind (Ruleset.Bridges).
+func (r *Ruleset) closed() bool { return len(r.Bridges) > 0 && len(r.Bindings) > 0 && !r.Unbound }
+
+// SetBridges names the set of Ruleset.Bridges, in the inet and the ARP
+// table.
+const SetBridges = "bridges"
+
+// bridgeElements renders the elements of set bridges as nft lists them.
+func bridgeElements(bridges []string) []string {
+	q := make([]string, len(bridges))
+	for i, n := range bridges {
+		q[i] = strconv.Quote(n)
+	}
+	return q
+}
+
+// bridgesSet renders set bridges as nft lists it.
+func (r *Ruleset) bridgesSet() string {
+	q := bridgeElements(r.Bridges)
+	return fmt.Sprintf("\tset %s {\n\t\ttype ifname\n\t\telements = { %s }\n\t}\n", SetBridges, strings.Join(q, ",\n\t\t\t     "))
+}
+
+// ARPFamily and ARPChain name Ward's ARP table and its one chain.
+const (
+	ARPFamily = "arp"
+	ARPChain  = "input"
+)
+
+// unboundRule drops a packet that entered through one of the managed
+// bridges from a port the bridge table did not mark (Ruleset.Bridges).
+func (r *Ruleset) unboundRule() Rule {
+	return Rule{IifBridges: true, MarkNe: &MarkMatch{Mask: BoundMarkMask, Value: BoundMark}, Counter: true, Verdict: Verdict{Kind: Drop}}
+}
+
+// ARPString renders table arp ward, as nft lists it: an ARP packet that
+// reaches the host through a managed bridge from a port Ward has not bound
+// (no BoundMark) is dropped before the host's neighbour cache learns from
+// it. Empty unless the ruleset closes such ports (Ruleset.Bridges).
+func (r *Ruleset) ARPString() string {
+	if !r.closed() {
+		return ""
+	}
+	return fmt.Sprintf("table %s %s {\n%s\n\tchain %s {\n\t\ttype filter hook input priority filter; policy accept;\n\t\t%s\n\t}\n}\n",
+		ARPFamily, TableName, r.bridgesSet(), ARPChain, r.unboundRule())
 }
 
 // The bridge table's names.
@@ -547,10 +644,15 @@ func (r *Ruleset) BridgeString() string {
 		b.WriteString("\t}\n\n")
 	}
 	var pre []string
+	setMark := ""
+	if r.closed() {
+		setMark = "meta mark set " + markString(BoundMark) + " "
+	}
 	if !r.Unbound {
 		pre = []string{
-			"iifname . ip saddr @" + BridgeAddrs4 + " accept",
+			"iifname . ip saddr @" + BridgeAddrs4 + " " + setMark + "accept",
 			"iifname != @" + BridgePorts + " accept",
+			strings.TrimSpace(setMark),
 			"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
 			"arp saddr ip 0.0.0.0 accept",
 			"icmpv6 type nd-router-advert counter drop",
@@ -565,11 +667,17 @@ func (r *Ruleset) BridgeString() string {
 		}
 		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
 		for _, l := range pre {
-			b.WriteString("\t\t" + l + "\n")
+			if l != "" {
+				b.WriteString("\t\t" + l + "\n")
+			}
 		}
 		b.WriteString("\t}\n\n")
 	}
 	fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook forward priority filter; policy accept;\n", BridgeForward)
+	boundMark := maskedMark(BoundMarkMask, BoundMark)
+	if r.closed() {
+		fmt.Fprintf(&b, "\t\toifname @%s meta mark != %s counter drop\n", BridgePorts, boundMark)
+	}
 	for _, l := range []string{
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
@@ -587,6 +695,9 @@ func (r *Ruleset) BridgeString() string {
 		for _, l := range bridgeDestRules {
 			b.WriteString("\t\t" + l + "\n")
 		}
+	}
+	if r.closed() {
+		fmt.Fprintf(&b, "\t\tmeta mark %s oifname != @%s counter drop\n", boundMark, BridgePorts)
 	}
 	b.WriteString("\t}\n")
 	seen := map[uint32]bool{0: true}
@@ -705,6 +816,16 @@ func selfElements(addrs []netip.Addr, f Family) []string {
 // markString writes a mark as nft lists it.
 func markString(m uint32) string { return fmt.Sprintf("0x%08x", m) }
 
+// maskedMark renders a mark compared under mask as nft (1.0.6) lists it:
+// a mask of leading ones as a prefix length ("0x57530000/16"), another
+// as "& mask ==".
+func maskedMark(mask, value uint32) string {
+	if ones := bits.LeadingZeros32(^mask); mask<<ones == 0 {
+		return markString(value) + "/" + strconv.Itoa(ones)
+	}
+	return "& " + markString(mask) + " == " + markString(value)
+}
+
 // rangeString writes r as nft lists interval elements: an address, a
 // prefix, or from-to.
 func rangeString(r ipset.Range) string {
@@ -715,6 +836,16 @@ func rangeString(r ipset.Range) string {
 }
 
 func priority(p int) string {
+	if p >= PriorityRaw-10 && p <= PriorityRaw+10 {
+		// nft names a priority by the standard one within 10 of it.
+		switch d := p - PriorityRaw; {
+		case d < 0:
+			return "raw - " + strconv.Itoa(-d)
+		case d > 0:
+			return "raw + " + strconv.Itoa(d)
+		}
+		return "raw"
+	}
 	switch {
 	case p < 0:
 		return "filter - " + strconv.Itoa(-p)
@@ -732,6 +863,12 @@ func (r Rule) String() string {
 	}
 	if r.Oif != "" {
 		parts = append(parts, "oif "+strconv.Quote(r.Oif))
+	}
+	if r.IifBridges {
+		parts = append(parts, "iifname @"+SetBridges)
+	}
+	if m := r.MarkNe; m != nil {
+		parts = append(parts, "meta mark != "+maskedMark(m.Mask, m.Value))
 	}
 	if len(r.CtState) > 0 {
 		parts = append(parts, "ct state "+strings.Join(r.CtState, ","))

@@ -47,6 +47,11 @@ func (inv *Inventory) Validate() error {
 				fail(n.Line, object, ErrBadAddress, "invalid subnet %s", s)
 			}
 		}
+		if n.Bridge != "" {
+			if bad := badInterface(n.Bridge); bad != "" {
+				fail(n.Line, object, ErrInvalid, "bridge: %s", bad)
+			}
+		}
 	}
 	containers := map[string]*Container{}
 	var ips []ipNode
@@ -111,6 +116,11 @@ func (inv *Inventory) Validate() error {
 	for _, c := range inv.Containers {
 		for _, name := range c.Interfaces {
 			ports[name] = "the bridge port of container " + c.ID()
+		}
+	}
+	for _, n := range inv.Networks {
+		if what, dup := ports[n.Bridge]; dup && n.Bridge != "" {
+			fail(n.Line, "network "+n.Name, ErrDuplicate, "bridge %q is already %s", n.Bridge, what)
 		}
 	}
 	for _, name := range inv.UnknownPorts {

@@ -158,6 +158,22 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		slices.Sort(want)
 		out = append(out, elementChanges("set", name, got, want)...)
 	}
+	if len(rs.Bridges) > 0 {
+		seen[SetBridges] = true
+		planned := bridgeElements(rs.Bridges)
+		switch s := liveSets[SetBridges]; {
+		case s == nil:
+			add("+ set %s (%d elements)", SetBridges, len(planned))
+		case s.IsMap || s.Interval || s.KeyType.Name != nftables.TypeIFName.Name:
+			add("~ set %s: type or flags differ", SetBridges)
+		default:
+			got, err := ifnameElements(conn, s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, elementChanges("set", SetBridges, got, planned)...)
+		}
+	}
 	for _, s := range live.sets {
 		if !seen[s.Name] {
 			kind := "set"
@@ -202,7 +218,65 @@ func Diff(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, bridge...), nil
+	arp, err := diffARP(conn, rs)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(out, bridge, arp), nil
+}
+
+// ifnameElements lists the elements of a set of interface names, sorted,
+// as bridgeElements renders them.
+func ifnameElements(conn *nftables.Conn, s *nftables.Set) ([]string, error) {
+	elems, err := conn.GetSetElements(s)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: diff: elements of %s: %w", s.Name, err)
+	}
+	got := make([]string, len(elems))
+	for i, e := range elems {
+		got[i] = decodeBinding(e.Key)
+	}
+	slices.Sort(got)
+	return got, nil
+}
+
+// diffARP lists how the live ARP table differs from rs's (Ruleset.Bridges),
+// as Diff does for the inet table.
+func diffARP(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
+	live, err := findTable(conn, nftables.TableFamilyARP)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case live == nil && !rs.closed():
+		return nil, nil
+	case live == nil:
+		return []string{"+ table " + ARPFamily + " " + TableName + " (not loaded)"}, nil
+	case !rs.closed():
+		return []string{"- table " + ARPFamily + " " + TableName}, nil
+	}
+	want, err := translateARP(rs)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: diff: %w", err)
+	}
+	var out []string
+	if s, err := conn.GetSetByName(live, SetBridges); err != nil {
+		out = append(out, "+ set "+SetBridges+" (arp table)")
+	} else {
+		got, err := ifnameElements(conn, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, elementChanges("set", SetBridges, got, bridgeElements(rs.Bridges))...)
+	}
+	got, err := conn.GetRules(live, &nftables.Chain{Name: ARPChain, Table: live})
+	switch {
+	case err != nil:
+		out = append(out, "+ chain "+ARPChain+" (arp table)")
+	case len(got) != 1 || !sameExprs(want.rules[0].rule.Exprs, got[0].Exprs):
+		out = append(out, "~ chain "+ARPChain+" differs (arp table)")
+	}
+	return out, nil
 }
 
 // elementChanges lists the elements of want that had lacks ("+ ") and

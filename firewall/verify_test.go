@@ -35,6 +35,10 @@ func TestVerify(t *testing.T) {
 		{"chain flushed", [][]string{{"flush", "chain", "inet", "ward", "forward"}}, "+ chain forward rule 3: ct state established,related accept"},
 		{"rule replaced", [][]string{{"flush", "chain", "inet", "ward", "forward"}, {"add", "rule", "inet", "ward", "forward", "ct", "state", "established,related", "drop"}}, "~ chain forward rule 1 differs"},
 		{"table deleted", [][]string{{"delete", "table", "inet", "ward"}}, "not loaded"},
+		{"bridge removed", [][]string{{"delete", "element", "inet", "ward", firewall.SetBridges, `{ "` + rs.Bridges[0] + `" }`}}, "+ set bridges element \"" + rs.Bridges[0] + "\""},
+		{"arp table deleted", [][]string{{"delete", "table", "arp", "ward"}}, "+ table arp ward (not loaded)"},
+		{"arp rule replaced", [][]string{{"flush", "chain", "arp", "ward", "input"}, {"add", "rule", "arp", "ward", "input", "counter"}}, "~ chain input differs (arp table)"},
+		{"arp bridge removed", [][]string{{"delete", "element", "arp", "ward", firewall.SetBridges, `{ "` + rs.Bridges[0] + `" }`}}, "+ set bridges element"},
 	} {
 		if err := firewall.Apply(n.conn, rs); err != nil {
 			t.Fatal(err)
@@ -83,8 +87,11 @@ func TestChanges(t *testing.T) {
 	if d := firewall.Changes(oldRS, oldRS); len(d) != 0 {
 		t.Errorf("Changes of a ruleset with itself: %q", d)
 	}
-	if st, d := oldRS.Stats(), firewall.Changes(nil, oldRS); len(d) != st.Sets+st.Maps+st.Chains+1 {
-		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain, and the bridge table", len(d))
+	if len(oldRS.Bridges) == 0 {
+		t.Fatal("the shop's ruleset closes no bridge: the ARP table goes untested")
+	}
+	if st, d := oldRS.Stats(), firewall.Changes(nil, oldRS); len(d) != st.Sets+st.Maps+st.Chains+2 {
+		t.Errorf("Changes from nothing: %d lines, want one per set, map and chain, and the bridge and ARP tables: %q", len(d), d)
 	}
 	changes := firewall.Changes(oldRS, newRS)
 	if !slices.ContainsFunc(changes, func(l string) bool { return strings.Contains(l, "element 10.20.2.77") }) {

@@ -13,34 +13,42 @@ var counterValues = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 func BlankCounters(s string) string { return counterValues.ReplaceAllString(s, "counter") }
 
 // WardListing is how nft lists Ward's tables (inet ward, then bridge
-// ward when present), counters blanked and bridge elements sorted, to be
-// compared with firewall.Ruleset.String; "" when Ward's table is absent.
-// nft runs nft with its arguments where the tables are (a test's
-// namespace) and returns its output.
+// ward and arp ward when present), counters blanked and the elements of
+// hash sets sorted, to be compared with firewall.Ruleset.String; "" when
+// Ward's table is absent. nft runs nft with its arguments where the
+// tables are (a test's namespace) and returns its output.
 func WardListing(nft func(args ...string) string) string {
 	tables := nft("list", "tables")
 	if !strings.Contains(tables, "table inet ward") {
 		return ""
 	}
 	out := nft("list", "table", "inet", "ward")
-	if strings.Contains(tables, "table bridge ward") {
-		out += nft("list", "table", "bridge", "ward")
+	for _, family := range []string{"bridge", "arp"} {
+		if strings.Contains(tables, "table "+family+" ward") {
+			out += nft("list", "table", family, "ward")
+		}
 	}
-	return SortBridgeElements(BlankCounters(out))
+	return SortHashElements(BlankCounters(out))
 }
 
-// SortBridgeElements sorts, in an `nft list` output, the element lists of the bridge table, which
-// the kernel keeps in hash sets and lists in no fixed order, as
-// firewall.Ruleset.String writes them (sorted): tests compare listings
-// with it.
-func SortBridgeElements(s string) string {
-	i := strings.Index(s, "table bridge ward {")
-	if i < 0 {
-		return s
-	}
-	lines := strings.Split(s[i:], "\n")
+// SortHashElements sorts, in an `nft list` output of Ward's tables, the
+// element lists of the sets the kernel keeps as hashes and lists in no
+// fixed order (every set of tables bridge ward and arp ward, set bridges
+// of the inet table), as firewall.Ruleset.String writes them (sorted):
+// tests compare listings with it.
+func SortHashElements(s string) string {
+	lines := strings.Split(s, "\n")
+	var table, block string
 	for j := 0; j < len(lines); j++ {
-		if !strings.HasPrefix(lines[j], "\t\telements = { ") {
+		switch l := lines[j]; {
+		case strings.HasPrefix(l, "table "):
+			table, block = l, ""
+		case strings.HasPrefix(l, "\tset ") || strings.HasPrefix(l, "\tmap ") || strings.HasPrefix(l, "\tchain "):
+			block = l
+		}
+		hashed := table == "table bridge ward {" || table == "table arp ward {" ||
+			table == "table inet ward {" && block == "\tset bridges {"
+		if !hashed || !strings.HasPrefix(lines[j], "\t\telements = { ") {
 			continue
 		}
 		k := j
@@ -65,5 +73,5 @@ func SortBridgeElements(s string) string {
 		}
 		j = k
 	}
-	return s[:i] + strings.Join(lines, "\n")
+	return strings.Join(lines, "\n")
 }

@@ -269,8 +269,10 @@ func (u UnknownPort) String() string {
 // port of the managed networks' bridges (of a quarantined container, of
 // one whose ports were not found, of one started since the containers
 // were listed) becomes an unknown port of the inventory, bound to no
-// address, and OnUnknownPort says whose it is; a managed network whose
-// bridge the host does not have is reported with OnUnbound.
+// address, and OnUnknownPort says whose it is; and each network whose
+// bridge's ports were listed names that bridge (Network.Bridge), so that
+// a port attached after the listing is closed too. A managed network
+// whose bridge the host does not have is reported with OnUnbound.
 func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]string, ctrs []container.InspectResponse, bridges []managedBridge) {
 	find := c.ports
 	if find == nil {
@@ -336,6 +338,13 @@ func (c *Client) bind(inv *firewall.Inventory, ids map[*firewall.Container]strin
 				c.OnUnbound(Skipped{Name: "(network " + mb.network + ")", Reason: "the host has no bridge " + mb.bridge + ": its ports cannot be listed, and a container Ward has not classified there is not closed"})
 			}
 			continue
+		}
+		// Every port of the bridge is listed: Ward may close the ones
+		// that appear after (firewall.Ruleset.Bridges).
+		for _, n := range inv.Networks {
+			if n.Name == mb.network {
+				n.Bridge = mb.bridge
+			}
 		}
 		for _, p := range ports {
 			if bound[p] || slices.Contains(inv.UnknownPorts, p) {

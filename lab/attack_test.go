@@ -139,8 +139,7 @@ func TestAttackNegativeControl(t *testing.T) {
 		t.Errorf("group rules removed: %d mismatches, want %d\n%s", len(got), len(want), attackText(outs))
 	}
 
-	noBridge := *plan.Ruleset
-	noBridge.Bindings = nil
+	noBridge := *withoutBridgeTable(plan.Ruleset)
 	outs = attack(t, l, plan, &noBridge)
 	for _, o := range outs {
 		switch o.Kind {

@@ -178,8 +178,7 @@ func TestForwardingTableSpoof(t *testing.T) {
 			t.Errorf("%s: with the bridge table, a read c's datagram for b off its interface after claiming b's MAC address", fam.net)
 		}
 
-		noBridge := *plan.Ruleset
-		noBridge.Bindings = nil
+		noBridge := *withoutBridgeTable(plan.Ruleset)
 		if err := l.Load(&noBridge); err != nil {
 			t.Fatal(err)
 		}

@@ -516,6 +516,16 @@ func TestCleanup(t *testing.T) {
 
 // spoofDrops returns whether the router of l holds Ward's bridge table
 // and, if so, the packets its drop counter counted.
+// withoutBridgeTable returns a copy of rs as Ward loads it where no port
+// can be bound: no bindings, so no bridge table, and no bridge closed
+// (Ruleset.Bridges, with the inet table's chain prerouting).
+func withoutBridgeTable(rs *firewall.Ruleset) *firewall.Ruleset {
+	out := *rs
+	out.Bindings, out.Bridges = nil, nil
+	out.Chains = slices.DeleteFunc(slices.Clone(rs.Chains), func(c *firewall.Chain) bool { return c.Name == firewall.ChainPrerouting })
+	return &out
+}
+
 func spoofDrops(t *testing.T, l *lab.Lab) (present bool, drops uint64) {
 	t.Helper()
 	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
@@ -721,8 +731,7 @@ func TestSpoof(t *testing.T) {
 		t.Errorf("bridge drop counter %d -> %d: no spoofed frame dropped", before, after)
 	}
 
-	unbound := *plan.Ruleset
-	unbound.Bindings = nil
+	unbound := *withoutBridgeTable(plan.Ruleset)
 	if err := l.Load(&unbound); err != nil {
 		t.Fatal(err)
 	}

@@ -209,8 +209,7 @@ func TestLinkLocalICMPv6(t *testing.T) {
 			got.echo, got.ns, got.route, want)
 	}
 
-	noBridge := *plan.Ruleset
-	noBridge.Bindings = nil
+	noBridge := *withoutBridgeTable(plan.Ruleset)
 	if err := l.Load(&noBridge); err != nil {
 		t.Fatal(err)
 	}
@@ -328,8 +327,7 @@ func TestNeighbourAdvertSpoof(t *testing.T) {
 		}
 	}
 
-	noBridge := *plan.Ruleset
-	noBridge.Bindings = nil
+	noBridge := *withoutBridgeTable(plan.Ruleset)
 	if err := l.Load(&noBridge); err != nil {
 		t.Fatal(err)
 	}

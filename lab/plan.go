@@ -130,11 +130,21 @@ func isHost(c *firewall.Container) bool { return !c.HostNetwork && len(c.IPs) > 
 // portName is the bridge port, in the router, of the lab's host i.
 func portName(i int) string { return fmt.Sprintf("h%d", i) }
 
+// bridgeName is the lab's bridge, in the router.
+const bridgeName = "br0"
+
 // bound returns a copy of inv whose test hosts, in order, have their lab
 // bridge port (portName) as their only interface, and the other
-// containers none.
+// containers none, and whose networks are the lab's bridge: its ports
+// that no host is bound to are closed (firewall.Ruleset.Bridges).
 func bound(inv *firewall.Inventory) *firewall.Inventory {
 	out := *inv
+	out.Networks = make([]*firewall.Network, len(inv.Networks))
+	for i, n := range inv.Networks {
+		nn := *n
+		nn.Bridge = bridgeName
+		out.Networks[i] = &nn
+	}
 	out.Containers = make([]*firewall.Container, len(inv.Containers))
 	n := 0
 	for i, c := range inv.Containers {

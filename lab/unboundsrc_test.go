@@ -89,7 +89,7 @@ func TestUnboundSources(t *testing.T) {
 	t.Parallel()
 	// The inventory without a, its port unknown (TestUnknownPortSpoof).
 	plan, a, b, c, compile := spoofWithout(t)
-	closed := compile(a.Container.Interfaces)
+	closed := compile(a.Container.Interfaces, false)
 
 	l := startLab(t, plan.Hosts)
 	ae, be := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID)

@@ -33,7 +33,8 @@ func TestUnknownPortSpoof(t *testing.T) {
 	t.Parallel()
 	plan, a, b, c, compile := spoofWithout(t)
 	aPort := a.Container.Interfaces[0]
-	closed, open := compile([]string{aPort}), compile(nil)
+	// Without the bridge named (Ruleset.Bridges), the unknown ports alone.
+	closed, open := compile([]string{aPort}, false), compile(nil, false)
 	if i := slices.IndexFunc(closed.Bindings, func(bd firewall.Binding) bool { return bd.Port == aPort }); i < 0 || len(closed.Bindings[i].Addrs) != 0 || closed.Bindings[i].Mark != 0 {
 		t.Fatalf("bindings %+v: want %s bound to no address, unmarked", closed.Bindings, aPort)
 	}
@@ -113,8 +114,9 @@ func TestUnknownPortSpoof(t *testing.T) {
 
 // spoofWithout returns the plan of the spoof scenario, its hosts a, b
 // and c, and a compiler of rulesets for its inventory without a (a
-// container Ward has not classified), with the unknown ports given.
-func spoofWithout(t *testing.T) (plan *lab.Plan, a, b, c *lab.Host, compile func(unknown []string) *firewall.Ruleset) {
+// container Ward has not classified), with the unknown ports given, and
+// with the lab's bridge named as the networks' (Network.Bridge) or not.
+func spoofWithout(t *testing.T) (plan *lab.Plan, a, b, c *lab.Host, compile func(unknown []string, bridge bool) *firewall.Ruleset) {
 	t.Helper()
 	set := loadManifests(t, "testdata/spoof/spoof.yaml")
 	plan = planFor(t, "testdata/spoof/spoof.yaml")
@@ -136,10 +138,21 @@ func spoofWithout(t *testing.T) (plan *lab.Plan, a, b, c *lab.Host, compile func
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan, a, b, c, func(unknown []string) *firewall.Ruleset {
+	return plan, a, b, c, func(unknown []string, bridge bool) *firewall.Ruleset {
 		t.Helper()
 		inv := without
 		inv.UnknownPorts = unknown
+		inv.Networks = nil
+		for _, n := range without.Networks {
+			if n.Bridge == "" {
+				t.Fatalf("network %s: the plan names no bridge", n.Name)
+			}
+			nn := *n
+			if !bridge {
+				nn.Bridge = ""
+			}
+			inv.Networks = append(inv.Networks, &nn)
+		}
 		rs, err := firewall.Compile(eng, &inv, firewall.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -324,7 +324,7 @@ func (e *fwDockerEnv) ruleset() (docker, ward string) {
 	var d, w strings.Builder
 	in := false
 	for _, l := range strings.SplitAfter(testenv.BlankCounters(string(out)), "\n") {
-		if l == "table inet ward {\n" || l == "table bridge ward {\n" {
+		if l == "table inet ward {\n" || l == "table bridge ward {\n" || l == "table arp ward {\n" {
 			in = true
 		}
 		if in {
@@ -893,7 +893,7 @@ func TestFwDocker(t *testing.T) {
 		if code := Run(context.Background(), []string{"fw", "remove", "--lock", e.lock}, strings.NewReader(""), &out, &errOut); code != ExitOK {
 			t.Errorf("cleanup: ward fw remove: exit %d: %s%s", code, out.String(), errOut.String())
 		}
-		if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "table inet ward") || strings.Contains(string(out), "table bridge ward") { // #nosec G204 -- fixed command
+		if out, err := exec.Command("nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "table inet ward") || strings.Contains(string(out), "table bridge ward") || strings.Contains(string(out), "table arp ward") { // #nosec G204 -- fixed command
 			t.Errorf("cleanup: a table of Ward's is still loaded in the machine's namespace (%v); remove it with: ward fw remove", err)
 		}
 	})

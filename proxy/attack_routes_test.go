@@ -195,3 +195,67 @@ func TestAttackUpstreamURLPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackRouteEnumeration: a request no route matched got 404 before
+// any check, where a routed one without credentials got 401 or 403, so an
+// anonymous client could list which paths exist. A request no route
+// matches now goes through the top-level checks first (as Istio's
+// RequestAuthentication and AuthorizationPolicy apply before routing):
+// without credentials it gets what a routed request gets; with them, 404.
+func TestAttackRouteEnumeration(t *testing.T) {
+	iss := newJWTIssuer(t)
+	const jwtRequired = "jwt: {required: true, issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n"
+	const routes = "routes:\n  - name: api\n    match: {prefix: /api/}\n  - name: health\n    match: {path: /healthz}\n"
+	bearer := []string{"Authorization", "Bearer " + iss.token(t, "alice")}
+	for _, tt := range []struct {
+		name     string
+		policies string // top-level; "" for none
+		extra    string
+		who      string
+		hdr      []string
+		routed   int // GET /api/items
+		unrouted int // GET /internal/x, GET /api (no route has it)
+	}{
+		{"jwt anonymous", "", jwtRequired, "web", nil, 401, 401},
+		{"jwt bad token", "", jwtRequired, "web", []string{"Authorization", "Bearer x.y.z"}, 401, 401},
+		{"jwt authenticated", "", jwtRequired, "web", bearer, 200, 404},
+		{"authorization denied", nobody, "", "web", nil, 403, 403},
+		{"authorization allowed", anyGet, "", "web", nil, 200, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newRawUpstream(t)
+			su := setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks}, extra: tt.extra + routes}
+			if tt.policies == "" {
+				su.replace = []string{"authorization:\n  policies: [policies.yaml]\n", "authorization: none\n"}
+			} else {
+				su.policies = tt.policies
+			}
+			su.replace = append(su.replace, `rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}")
+			h := startWith(t, su)
+			if resp, got := sendRaw(t, h, u, tt.who, "GET", "/api/items", tt.hdr...); status(resp) != tt.routed || (tt.routed == 200) != (len(got) == 1) {
+				t.Fatalf("GET /api/items: %d, the upstream received %d requests; want %d", status(resp), len(got), tt.routed)
+			}
+			for _, path := range []string{"/internal/x", "/api", "/healthz/x"} {
+				if resp, got := sendRaw(t, h, u, tt.who, "GET", path, tt.hdr...); status(resp) != tt.unrouted || len(got) != 0 {
+					t.Errorf("GET %s (no route): %d, the upstream received %q; want %d, as a routed request", path, status(resp), got, tt.unrouted)
+				}
+			}
+			if err := h.srv.auditBuf.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			seen := false
+			for _, line := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
+				if !strings.Contains(line, `"path":"/internal/x"`) {
+					continue
+				}
+				seen = true
+				if strings.Contains(line, `"route":`) {
+					t.Errorf("an unrouted request's audit record names a route: %s", line)
+				}
+			}
+			if !seen {
+				t.Errorf("no audit record for GET /internal/x:\n%s", h.audit.String())
+			}
+		})
+	}
+}

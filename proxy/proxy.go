@@ -113,7 +113,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	// limits, headers, audit, recovery.
 	var h http.Handler
 	if len(cfg.Routes) == 0 {
-		h, err = p.checks(cfg, "", opts.Log)
+		h, err = p.checks(cfg, "", opts.Log, nil)
 	} else {
 		h, err = p.withRoutes(opts.Log)
 	}

@@ -415,7 +415,7 @@ func (s *overrideScanner) endKey() {
 	switch {
 	case s.pct != 0 || !s.long && len(s.key) >= len("method") && overrideKey([]string{"", "[", "[]"}[s.lead]+string(s.key)):
 		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
-	case s.tokens && !s.long && tokenKey(string(s.key)):
+	case s.tokens && !s.long && len(s.key) == len("access_token") && tokenKey(string(s.key)):
 		// Leading brackets dropped, as Rack 2 drops them.
 		s.err = errTokenBody
 	}

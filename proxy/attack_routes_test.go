@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nobody is a policy no request passes: its route refuses everything.
@@ -192,6 +195,215 @@ func TestAttackUpstreamURLPath(t *testing.T) {
 		writeFile(t, path, []byte("upstream: {url: '"+url+"'}\n"))
 		if _, err := LoadConfig(path); err != nil {
 			t.Errorf("%s: %v", url, err)
+		}
+	}
+}
+
+// TestAttackRouteEnumeration: a request no route matched got 404 before
+// any check, where a routed one without credentials got 401 or 403, so an
+// anonymous client could list which paths exist. A request no route
+// matches now goes through the top-level checks first (as Istio's
+// RequestAuthentication and AuthorizationPolicy apply before routing):
+// without credentials it gets what a routed request gets; with them, 404.
+func TestAttackRouteEnumeration(t *testing.T) {
+	iss := newJWTIssuer(t)
+	const jwtRequired = "jwt: {required: true, issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n"
+	const routes = "routes:\n  - name: api\n    match: {prefix: /api/}\n  - name: health\n    match: {path: /healthz}\n"
+	bearer := []string{"Authorization", "Bearer " + iss.token(t, "alice")}
+	for _, tt := range []struct {
+		name     string
+		policies string // top-level; "" for none
+		extra    string
+		who      string
+		hdr      []string
+		routed   int // GET /api/items
+		unrouted int // GET /internal/x, GET /api (no route has it)
+	}{
+		{"jwt anonymous", "", jwtRequired, "web", nil, 401, 401},
+		{"jwt bad token", "", jwtRequired, "web", []string{"Authorization", "Bearer x.y.z"}, 401, 401},
+		{"jwt authenticated", "", jwtRequired, "web", bearer, 200, 404},
+		{"authorization denied", nobody, "", "web", nil, 403, 403},
+		{"authorization allowed", anyGet, "", "web", nil, 200, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newRawUpstream(t)
+			su := setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks}, extra: tt.extra + routes}
+			if tt.policies == "" {
+				su.replace = []string{"authorization:\n  policies: [policies.yaml]\n", "authorization: none\n"}
+			} else {
+				su.policies = tt.policies
+			}
+			su.replace = append(su.replace, `rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}")
+			h := startWith(t, su)
+			if resp, got := sendRaw(t, h, u, tt.who, "GET", "/api/items", tt.hdr...); status(resp) != tt.routed || (tt.routed == 200) != (len(got) == 1) {
+				t.Fatalf("GET /api/items: %d, the upstream received %d requests; want %d", status(resp), len(got), tt.routed)
+			}
+			for _, path := range []string{"/internal/x", "/api", "/healthz/x"} {
+				if resp, got := sendRaw(t, h, u, tt.who, "GET", path, tt.hdr...); status(resp) != tt.unrouted || len(got) != 0 {
+					t.Errorf("GET %s (no route): %d, the upstream received %q; want %d, as a routed request", path, status(resp), got, tt.unrouted)
+				}
+			}
+			if err := h.srv.auditBuf.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			seen := false
+			for _, line := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
+				if !strings.Contains(line, `"path":"/internal/x"`) {
+					continue
+				}
+				seen = true
+				if strings.Contains(line, `"route":`) {
+					t.Errorf("an unrouted request's audit record names a route: %s", line)
+				}
+			}
+			if !seen {
+				t.Errorf("no audit record for GET /internal/x:\n%s", h.audit.String())
+			}
+		})
+	}
+}
+
+// anyRequest is a policy every request passes.
+const anyRequest = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: any, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{}]
+`
+
+// TestAttackBodyToken: RFC 6750 2.2 lets a client send its bearer token
+// as a form body field access_token, which Spring Security
+// (allowFormEncodedBodyParameter), Doorkeeper and Rack's OAuth2
+// middlewares read; the proxy verified the Authorization header only and
+// forwarded such a body whole, so the upstream acted on a token the proxy
+// never verified (here, one for another audience, which the proxy refuses
+// in the header). With jwt set, a form body naming access_token is now
+// cut off before the field's value leaves the proxy, and answered 400.
+func TestAttackBodyToken(t *testing.T) {
+	iss := newJWTIssuer(t) // its tokens are for audience "shop"
+	const jwtOrders = "jwt: {issuers: [{issuer: https://id.test, audiences: [orders], algorithms: [ES256], jwksFile: jwks.json}]}\n"
+	const routes = "routes:\n  - name: api\n    match: {prefix: /}\n"
+	tok := iss.token(t, "alice")
+	mp := func(name string) string {
+		return "--B0\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nabc\r\n" +
+			"--B0\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + tok + "\r\n--B0--\r\n"
+	}
+	form, multi := "application/x-www-form-urlencoded", "multipart/form-data; boundary=B0"
+	pad := "pad=" + strings.Repeat("p", 64<<10)
+	for _, su := range []struct {
+		name, extra string
+		jwt         bool
+	}{
+		{"jwt", jwtOrders, true},
+		{"jwt route", jwtOrders + routes, true},
+		{"no jwt", "", false},
+	} {
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), policies: anyRequest, files: map[string][]byte{"jwks.json": iss.jwks}, extra: su.extra,
+			replace: []string{"limits: {maxBodyBytes: 1024}", "limits: {maxBodyBytes: 1048576}",
+				`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 1000, burst: 1000}"}})
+		if su.jwt {
+			if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 401 || len(got) != 0 {
+				t.Fatalf("%s: the token in the header: %d, upstream received %d requests; want 401", su.name, status(resp), len(got))
+			}
+		}
+		for _, tt := range []struct {
+			name, ctype, body string
+			chunked           bool
+			split             int // write the body in two parts, the second after a pause, cut here
+			token             bool
+		}{
+			{"form", form, "title=abc&access_token=" + tok, false, 0, true},
+			{"form first", form, "access_token=" + tok, false, 0, true},
+			{"form escaped", form, "access%5Ftoken=" + tok, false, 0, true},
+			{"form escaped letters", form, "%61ccess_token=" + tok, false, 0, true},
+			{"form case", form, "Access_Token=" + tok, false, 0, true},
+			{"form php name", form, "access.token=" + tok, false, 0, true},
+			{"form semicolon", form, "a=1;access_token=" + tok, false, 0, true},
+			{"form no content type", "", "access_token=" + tok, false, 0, true},
+			{"form charset", "application/x-www-form-urlencoded; charset=UTF-8", "access_token=" + tok, false, 0, true},
+			{"form chunked", form, "a=1&access_token=" + tok, true, 0, true},
+			// The first part is over the transport's write buffer, so
+			// that it reaches the upstream before the rest is sent.
+			{"form split in the name", form, pad + "&access_to" + "ken=" + tok, false, len(pad + "&access_to"), true},
+			{"multipart", multi, mp("access_token"), false, 0, true},
+			{"multipart rfc 2231", multi, strings.Replace(mp("x"), `name="x"`, `name*=UTF-8''access%5Ftoken`, 1), false, 0, true},
+			{"multipart chunked", multi, mp("access_token"), true, 0, true},
+			{"form legit", form, "authenticity_token=abc&token_type=bearer&q=access_token%3Dx", false, 0, false},
+			{"multipart legit", multi, mp("refresh_token"), false, 0, false},
+			// JSON bodies are not read for tokens (docs/proxy.md).
+			{"json", "application/json", `{"access_token":"` + tok + `"}`, false, 0, false},
+		} {
+			t.Run(su.name+"/"+tt.name, func(t *testing.T) {
+				want := 200
+				if tt.token && su.jwt {
+					want = 400
+				}
+				before, abortedBefore := len(u.requests()), u.abortedBodies()
+				head := "POST /api/items HTTP/1.1\r\nHost: api\r\nConnection: close\r\nX-Client: " + tt.name + "\r\n"
+				if tt.ctype != "" {
+					head += "Content-Type: " + tt.ctype + "\r\n"
+				}
+				body := tt.body
+				if tt.chunked {
+					head += "Transfer-Encoding: chunked\r\n"
+					body = fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+				} else {
+					head += fmt.Sprintf("Content-Length: %d\r\n", len(body))
+				}
+				conn := h.dial(t, "web")
+				defer conn.Close()
+				first, second := head+"\r\n"+body, ""
+				if tt.split > 0 {
+					first, second = head+"\r\n"+body[:tt.split], body[tt.split:]
+				}
+				if _, err := io.WriteString(conn, first); err != nil {
+					t.Fatal(err)
+				}
+				if second != "" {
+					time.Sleep(200 * time.Millisecond) // the first part is forwarded meanwhile
+					if _, err := io.WriteString(conn, second); err != nil {
+						raw, _ := io.ReadAll(conn)
+						t.Fatalf("%v; %q", err, raw)
+					}
+				}
+				raw, _ := io.ReadAll(conn)
+				resp := string(raw)
+				if got := status(resp); got != want {
+					t.Fatalf("status %d, want %d: %.200q", got, want, resp)
+				}
+				got := u.requests()[before:]
+				if want != 200 {
+					if len(got) != 0 {
+						t.Errorf("the upstream got a whole request: %q", got)
+					}
+					if !strings.Contains(resp, `Bearer error="invalid_request"`) {
+						t.Errorf("no WWW-Authenticate invalid_request: %.300q", resp)
+					}
+					if tt.split > 0 {
+						for deadline := time.Now().Add(5 * time.Second); u.abortedBodies() == abortedBefore && time.Now().Before(deadline); {
+							time.Sleep(10 * time.Millisecond)
+						}
+						if u.abortedBodies() == abortedBefore {
+							t.Errorf("the upstream got no part of the body: the split case tests nothing")
+						}
+					}
+					return
+				}
+				if len(got) != 1 {
+					t.Fatalf("the upstream got %d requests, want 1", len(got))
+				}
+				if _, b, _ := strings.Cut(got[0], "\r\n\r\n"); b != body {
+					t.Errorf("the upstream got the body %.100q, want %.100q", b, body)
+				}
+			})
+		}
+		if err := h.srv.auditBuf.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if log := h.audit.String(); su.jwt && (!strings.Contains(log, `"reason":"bearer token field (access_token) in form body: only the Authorization header is verified","rule":"jwt"`) || strings.Contains(log, "upstream error")) {
+			t.Errorf("%s: audit records:\n%s", su.name, log)
 		}
 	}
 }

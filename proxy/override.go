@@ -30,6 +30,17 @@ import (
 // parses a POST without one as a form). Other types (JSON, XML, text)
 // are forwarded unread; see docs/proxy.md.
 //
+// Bearer tokens in form bodies.
+//
+// RFC 6750 2.2 lets a client send its token as a form body parameter
+// access_token, and Spring Security (allowFormEncodedBodyParameter),
+// Rack's OAuth2 middlewares, Doorkeeper and others read it there: the
+// proxy would verify the Authorization header's token (or none) while the
+// upstream acts on the identity of the body's. With jwt set, the scanner
+// also refuses, the same way, a form field that tokenKey accepts
+// (errTokenBody), under every spelling the override names are looked for
+// in (escaped, PHP's mangling, brackets, multipart's looser readers).
+//
 // This is written here rather than with mime/multipart and net/url's
 // parsers, which read a whole body (or part) before answering: the check
 // has to decide on the bytes in the order they are forwarded, in bounded
@@ -39,6 +50,11 @@ import (
 // form body with a method override field; the ErrorHandler answers it
 // with 400.
 var errMethodOverrideBody = errors.New("method override field (_method) in form body")
+
+// errTokenBody is the error for a form body with a bearer token field
+// (access_token) on a route with jwt; the ErrorHandler answers it with
+// 400.
+var errTokenBody = errors.New("bearer token field (access_token) in form body: only the Authorization header is verified")
 
 // errFormBodyUnreadable is the error for a form body the check cannot
 // follow: a multipart part's header block over maxPartHeader bytes, or
@@ -91,6 +107,20 @@ func methodName(k string) bool {
 	}
 	return false
 }
+
+// fieldName is a form field name the scanner refuses: is accepts it
+// (decoded), hint is the word whose mention in a Content-Disposition no
+// parser reads makes it suspect, err is the scanner's error for it.
+type fieldName struct {
+	is   func(string) bool
+	hint string
+	err  error
+}
+
+var (
+	methodField = fieldName{overrideKey, "method", errMethodOverrideBody}
+	tokenField  = fieldName{tokenKey, "token", errTokenBody}
+)
 
 // formKind is how a request body is read for method overrides.
 type formKind int
@@ -219,19 +249,22 @@ func (b failedBody) Read([]byte) (int, error) { return 0, b.err }
 
 // overrideScanner passes a form body through, reading each field name as
 // it goes by, and fails with errMethodOverrideBody (or
-// errFormBodyUnreadable) at the first field that overrideKey accepts,
-// without returning the bytes of the read it found it in. The field's
-// value follows its name, so it never leaves the proxy.
+// errFormBodyUnreadable) at the first field that overrideKey accepts, or
+// with errTokenBody at the first that tokenKey accepts when tokens is
+// set, without returning the bytes of the read it found it in. The
+// field's value follows its name, so it never leaves the proxy.
 type overrideScanner struct {
 	io.ReadCloser
-	kind formKind
-	err  error
+	kind   formKind
+	err    error
+	tokens bool // refuse access_token fields too (forms, not JSON)
+	maxKey int  // the longest name refused, after leading spaces and brackets
 
 	// urlencoded: the name being read, decoded.
 	inValue bool   // after '=', until the next separator
-	key     []byte // decoded, at most len("_method") bytes after leading spaces and brackets
+	key     []byte // decoded, at most maxKey bytes after leading spaces and brackets
 	rest    bool   // the bytes of the name still to come do not matter
-	long    bool   // the name is longer than any override name
+	long    bool   // the name is longer than any name refused
 	pct     int    // bytes of a %XX escape seen (0: none)
 	hex     byte
 	lead    int // the leading brackets of the name: 0 none, 1 "[", 2 others
@@ -251,8 +284,13 @@ type overrideScanner struct {
 	js jsonState
 }
 
-func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string) *overrideScanner {
-	s := &overrideScanner{ReadCloser: body, kind: kind, atStart: true}
+// newOverrideScanner returns a scanner of body, a form body of kind
+// (with its multipart boundary); tokens: refuse access_token fields too.
+func newOverrideScanner(body io.ReadCloser, kind formKind, boundary string, tokens bool) *overrideScanner {
+	s := &overrideScanner{ReadCloser: body, kind: kind, atStart: true, tokens: tokens, maxKey: len("_method")}
+	if tokens {
+		s.maxKey = len("access_token")
+	}
 	if kind == multipartForm {
 		s.delim = []byte("--" + boundary)
 	}
@@ -362,7 +400,7 @@ func (s *overrideScanner) keyByte(c byte) {
 		}
 	case c == 0 || c == '[' || c == ']':
 		s.rest = true
-	case len(s.key) == len("_method"):
+	case len(s.key) == s.maxKey:
 		s.long = true
 	default:
 		s.key = append(s.key, c)
@@ -374,8 +412,12 @@ func (s *overrideScanner) endKey() {
 	if s.inValue {
 		return
 	}
-	if s.pct != 0 || !s.long && len(s.key) >= len("method") && overrideKey([]string{"", "[", "[]"}[s.lead]+string(s.key)) {
+	switch {
+	case s.pct != 0 || !s.long && len(s.key) >= len("method") && overrideKey([]string{"", "[", "[]"}[s.lead]+string(s.key)):
 		s.err = errMethodOverrideBody // an override, or a name ending in a cut escape
+	case s.tokens && !s.long && len(s.key) == len("access_token") && tokenKey(string(s.key)):
+		// Leading brackets dropped, as Rack 2 drops them.
+		s.err = errTokenBody
 	}
 	s.key, s.rest, s.long, s.pct, s.lead = s.key[:0], false, false, 0, 0
 }
@@ -569,13 +611,21 @@ func headerBlockDone(h []byte) bool {
 // doubt); and the block as the frameworks' looser readers take it
 // (looseNameOverride).
 func (s *overrideScanner) partHeader() {
+	s.partHeaderFor(methodField)
+	if s.err == nil && s.tokens {
+		s.partHeaderFor(tokenField)
+	}
+}
+
+// partHeaderFor reads a part's header block for a field named f.
+func (s *overrideScanner) partHeaderFor(f fieldName) {
 	// Unfolded into one buffer, each header read when the next starts
 	// (appending to a string per continuation line was quadratic: 1 s
 	// of CPU for a MiB of folded lines).
 	var line []byte
 	disposition := func() bool {
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		return ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Content-Disposition") && dispositionOverride(string(value))
+		return ok && strings.EqualFold(string(bytes.TrimSpace(name)), "Content-Disposition") && dispositionOverride(string(value), f)
 	}
 	for i, l := range bytes.Split(s.header, []byte("\n")) {
 		l = bytes.TrimRight(l, "\r")
@@ -584,22 +634,22 @@ func (s *overrideScanner) partHeader() {
 			continue
 		}
 		if disposition() {
-			s.err = errMethodOverrideBody
+			s.err = f.err
 			return
 		}
 		line = append(line[:0], l...)
 	}
 	if disposition() {
-		s.err = errMethodOverrideBody
+		s.err = f.err
 		return
 	}
-	if looseNameOverride(s.header) {
-		s.err = errMethodOverrideBody
+	if looseNameOverride(s.header, f) {
+		s.err = f.err
 	}
 }
 
-// looseNameOverride reports whether a part's header block names a method
-// override as Rack or PHP may read it:
+// looseNameOverride reports whether a part's header block names field f
+// (a method override, say) as Rack or PHP may read it:
 //   - Rack 2 finds the name with /Content-Disposition:[^:]*;\s*name=(VALUE)/
 //     (2.0: .*\s+name=), anywhere in the block, across lines and inside
 //     other headers or quoted values; Rack 3.1 with its own parameter
@@ -611,7 +661,7 @@ func (s *overrideScanner) partHeader() {
 //   - PHP appends a header line without ':' to the line before it, with
 //     nothing between: the block is also read joined so.
 //   - Rack names a part without a name after its Content-ID.
-func looseNameOverride(h []byte) bool {
+func looseNameOverride(h []byte, f fieldName) bool {
 	raw := string(h)
 	var joined strings.Builder
 	for i, l := range strings.Split(raw, "\n") {
@@ -639,7 +689,7 @@ func looseNameOverride(h []byte) bool {
 			if !ok {
 				continue
 			}
-			if nameValueOverride(strings.TrimLeft(v, " \t")) {
+			if nameValueOverride(strings.TrimLeft(v, " \t"), f) {
 				return true
 			}
 		}
@@ -654,7 +704,7 @@ func looseNameOverride(h []byte) bool {
 				lineEnd += lineStart
 			}
 			if j := strings.LastIndex(low[lineStart:lineEnd], "content-id:"); j >= 0 &&
-				overrideKey(strings.TrimSpace(text[lineStart+j+len("content-id:"):lineEnd])) {
+				f.is(strings.TrimSpace(text[lineStart+j+len("content-id:"):lineEnd])) {
 				return true
 			}
 			lineStart = lineEnd + 1
@@ -665,9 +715,9 @@ func looseNameOverride(h []byte) bool {
 
 // nameValueOverride reads the value at the start of v, quoted with '"'
 // or '\” or a token, as the readers above may, and reports whether any
-// reading names a method override: as it is, without its backslash
-// escapes, percent-decoded.
-func nameValueOverride(v string) bool {
+// reading names field f: as it is, without its backslash escapes,
+// percent-decoded.
+func nameValueOverride(v string, f fieldName) bool {
 	var val string
 	if v != "" && (v[0] == '"' || v[0] == '\'') {
 		q := v[0]
@@ -694,11 +744,11 @@ func nameValueOverride(v string) bool {
 		val = v[:end]
 	}
 	for _, n := range []string{val, unbackslash(val)} {
-		if overrideKey(n) {
+		if f.is(n) {
 			return true
 		}
 		if strings.ContainsAny(n, "%+") {
-			if u, err := url.QueryUnescape(n); err == nil && overrideKey(u) {
+			if u, err := url.QueryUnescape(n); err == nil && f.is(u) {
 				return true
 			}
 		}
@@ -722,26 +772,26 @@ func unbackslash(v string) string {
 	return string(b)
 }
 
-// dispositionOverride reports whether a Content-Disposition value names a
-// method override field: its name (or RFC 2231 name*) parameter as
-// mime.ParseMediaType reads it, also percent-decoded. A value
-// ParseMediaType cannot read is taken for one when it mentions "method"
-// at all: another parser may find a name in it.
-func dispositionOverride(v string) bool {
+// dispositionOverride reports whether a Content-Disposition value names
+// field f (a method override, say): its name (or RFC 2231 name*)
+// parameter as mime.ParseMediaType reads it, also percent-decoded. A
+// value ParseMediaType cannot read is taken for one when it mentions
+// f.hint ("method") at all: another parser may find a name in it.
+func dispositionOverride(v string, f fieldName) bool {
 	_, params, err := mime.ParseMediaType(v)
 	if err != nil {
-		return strings.Contains(strings.ToLower(v), "method")
+		return strings.Contains(strings.ToLower(v), f.hint)
 	}
 	name := params["name"]
-	if overrideKey(name) {
+	if f.is(name) {
 		return true
 	}
 	if strings.ContainsAny(name, "%+") {
 		u, err := url.QueryUnescape(name)
 		if err != nil {
-			return strings.Contains(strings.ToLower(name), "method")
+			return strings.Contains(strings.ToLower(name), f.hint)
 		}
-		return overrideKey(u)
+		return f.is(u)
 	}
 	return false
 }

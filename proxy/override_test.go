@@ -21,11 +21,17 @@ import (
 // chunks gives (cycled; nil: the whole body at once) and returns the
 // bytes it passed and its error.
 func scan(kind formKind, boundary, body string, chunks []int) (string, error) {
+	return scanWith(kind, boundary, body, chunks, false)
+}
+
+// scanWith is scan with access_token fields refused too when tokens is
+// set.
+func scanWith(kind formKind, boundary, body string, chunks []int, tokens bool) (string, error) {
 	var r io.Reader = strings.NewReader(body)
 	if chunks != nil {
 		r = &chunkReader{data: []byte(body), sizes: chunks}
 	}
-	s := newOverrideScanner(io.NopCloser(r), kind, boundary)
+	s := newOverrideScanner(io.NopCloser(r), kind, boundary, tokens)
 	var out bytes.Buffer
 	buf := make([]byte, 64<<10)
 	for {
@@ -101,6 +107,89 @@ func TestOverrideScannerURLEncoded(t *testing.T) {
 				t.Errorf("%.40q in reads of %v: the value got through: %q", tt.body, chunks, got)
 			}
 		}
+	}
+}
+
+// TestOverrideScannerTokens: with tokens set, an access_token field is
+// refused in urlencoded and multipart bodies under the spellings readers
+// accept, before its value is passed; without, it is passed; method
+// overrides are refused either way.
+func TestOverrideScannerTokens(t *testing.T) {
+	const secret = "SECRETTOKEN"
+	for _, tt := range []struct {
+		body string
+		err  error // with tokens; nil: passed
+	}{
+		{"access_token=" + secret, errTokenBody},
+		{"a=1&access_token=" + secret, errTokenBody},
+		{"a=1;access_token=" + secret, errTokenBody},
+		{"Access_Token=" + secret, errTokenBody},
+		{"access%5Ftoken=" + secret, errTokenBody},
+		{"%61ccess_token=" + secret, errTokenBody},
+		{"access.token=" + secret, errTokenBody},
+		{"access+token=" + secret, errTokenBody},
+		{"+access_token=" + secret, errTokenBody},
+		{"access_token[]=" + secret, errTokenBody},
+		{"[access_token]=" + secret, errTokenBody}, // Rack 2 drops leading brackets
+		{"access_token%00x=" + secret, errTokenBody},
+		{"access_token", errTokenBody},
+		{"_method=DELETE&access_token=" + secret, errMethodOverrideBody},
+		{"token=x", nil},
+		{"my_access_token=x", nil},
+		{"access_tokens=x", nil},
+		{"q=access_token%3D" + secret, nil}, // in a value
+		{"authenticity_token=x&payment_method=card", nil},
+	} {
+		for _, chunks := range [][]int{nil, {1}, {2}, {3, 5}, {7}} {
+			got, err := scanWith(urlencodedForm, "", tt.body, chunks, true)
+			if !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Errorf("%.40q in reads of %v: error %v, want %v", tt.body, chunks, err, tt.err)
+			}
+			if err == nil && got != tt.body {
+				t.Errorf("%.40q in reads of %v: passed %.40q", tt.body, chunks, got)
+			}
+			if err != nil && strings.Contains(got, secret) {
+				t.Errorf("%.40q in reads of %v: the token got through: %q", tt.body, chunks, got)
+			}
+			if got, err := scanWith(urlencodedForm, "", tt.body, chunks, false); tt.err == errTokenBody && (err != nil || got != tt.body) {
+				t.Errorf("%.40q in reads of %v without tokens: %v, passed %.40q; want it passed", tt.body, chunks, err, got)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		disposition string
+		refused     bool
+	}{
+		{`form-data; name="access_token"`, true},
+		{`form-data; name=access_token`, true},
+		{`form-data; NAME="ACCESS_TOKEN"`, true},
+		{`form-data; name="access%5Ftoken"`, true},
+		{`form-data; name*=UTF-8''access%5Ftoken`, true},
+		{`form-data; name="access.token"`, true},
+		{`form-data; name="access_token[]"`, true},
+		{`form-data; name='access_token'`, true}, // PHP's quotes
+		{`form-data; name="access_token"; name="x"`, true},
+		{`form-data; name="authenticity_token"`, false},
+		{`form-data; name="x"; filename="access_token"`, false},
+	} {
+		body, boundary := multipartBody(t, `form-data; name="a"`, "1", tt.disposition, secret, `form-data; name="b"`, "2")
+		for _, chunks := range [][]int{nil, {1}, {3, 5}, {13}} {
+			got, err := scanWith(multipartForm, boundary, body, chunks, true)
+			if (err != nil) != tt.refused || err != nil && !errors.Is(err, errTokenBody) {
+				t.Errorf("%s in reads of %v: error %v, want refused %v", tt.disposition, chunks, err, tt.refused)
+			}
+			if err == nil && got != body {
+				t.Errorf("%s in reads of %v: passed %q", tt.disposition, chunks, got)
+			}
+			if err != nil && strings.Contains(got, secret) {
+				t.Errorf("%s in reads of %v: the token got through: %q", tt.disposition, chunks, got)
+			}
+		}
+	}
+	body, boundary := multipartBody(t, `form-data; name="x"`, "1")
+	body = strings.Replace(body, `Content-Disposition: form-data; name="x"`, "Content-ID: access_token", 1)
+	if _, err := scanWith(multipartForm, boundary, body, nil, true); !errors.Is(err, errTokenBody) {
+		t.Errorf("Content-ID: access_token (Rack's name for a part without one): %v, want refused", err)
 	}
 }
 
@@ -304,7 +393,7 @@ func TestFormBody(t *testing.T) {
 // The scanner passes a body's read errors through.
 func TestOverrideScannerReadError(t *testing.T) {
 	boom := errors.New("boom")
-	s := newOverrideScanner(io.NopCloser(iotest.ErrReader(boom)), urlencodedForm, "")
+	s := newOverrideScanner(io.NopCloser(iotest.ErrReader(boom)), urlencodedForm, "", false)
 	if _, err := s.Read(make([]byte, 8)); !errors.Is(err, boom) {
 		t.Fatalf("error %v, want %v", err, boom)
 	}
@@ -374,7 +463,7 @@ func BenchmarkOverrideScanner(b *testing.B) {
 				for b.Loop() {
 					var r io.ReadCloser = io.NopCloser(strings.NewReader(tt.body))
 					if scanned {
-						r = newOverrideScanner(r, tt.kind, tt.boundary)
+						r = newOverrideScanner(r, tt.kind, tt.boundary, false)
 					}
 					if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil {
 						b.Fatal(err)

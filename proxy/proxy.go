@@ -113,7 +113,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	// limits, headers, audit, recovery.
 	var h http.Handler
 	if len(cfg.Routes) == 0 {
-		h, err = p.checks(cfg, "", opts.Log)
+		h, err = p.checks(cfg, "", opts.Log, nil)
 	} else {
 		h, err = p.withRoutes(opts.Log)
 	}
@@ -462,11 +462,12 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			}
 			if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
 				// The body the upstream reads is the one scanned for
-				// method overrides, after the WAF's replay if any.
+				// method overrides (and, with jwt, bearer tokens),
+				// after the WAF's replay if any.
 				if kind, boundary, err := formBody(h); err != nil {
 					pr.Out.Body = failedBody{pr.Out.Body, err} // refused by withCanonicalRequest already
 				} else if kind != notForm {
-					pr.Out.Body = newOverrideScanner(pr.Out.Body, kind, boundary)
+					pr.Out.Body = newOverrideScanner(pr.Out.Body, kind, boundary, strip && kind != jsonForm)
 				}
 			}
 		},
@@ -481,6 +482,11 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.As(err, &tooLarge):
 				// A body without Content-Length (chunked) over the limit.
 				deny(w, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+				return
+			case errors.Is(err, errTokenBody):
+				// As a token in the query (withJWT).
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+				deny(w, r, http.StatusBadRequest, "jwt", err.Error(), "bad request")
 				return
 			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
 				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")

@@ -180,19 +180,24 @@ func methodOverrideQuery(q string) bool {
 // reads a token there by default, and ASP.NET (SignalR), Spring and
 // others can; the proxy verifies the Authorization header only.
 func tokenQuery(q string) bool {
-	return queryKey(q, len("access_token"), func(k string) bool {
-		if i := strings.IndexByte(k, 0); i >= 0 {
-			k = k[:i]
-		}
-		k = strings.TrimLeft(k, " ")
-		if i := strings.IndexByte(k, '['); i >= 0 {
-			k = k[:i]
-		}
-		if len(k) != len("access_token") || !strings.ContainsRune("_. ", rune(k[6])) {
-			return false
-		}
-		return strings.EqualFold(k[:6], "access") && strings.EqualFold(k[7:], "token")
-	})
+	return queryKey(q, len("access_token"), tokenKey)
+}
+
+// tokenKey reports whether a parameter or form field name, decoded, is
+// access_token: in any case, after leading spaces, up to a NUL or '[',
+// with '.' or ' ' for '_' (as PHP reads names).
+func tokenKey(k string) bool {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		k = k[:i]
+	}
+	k = strings.TrimLeft(k, " ")
+	if i := strings.IndexByte(k, '['); i >= 0 {
+		k = k[:i]
+	}
+	if len(k) != len("access_token") || !strings.ContainsRune("_. ", rune(k[6])) {
+		return false
+	}
+	return strings.EqualFold(k[:6], "access") && strings.EqualFold(k[7:], "token")
 }
 
 // queryKey reports whether a raw query has a parameter whose name, of at

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/wardsec/ward/guard/audit"
@@ -11,8 +12,11 @@ import (
 
 // checks builds, for configuration c (the top-level one, or that of the
 // route named route), the checks that may differ per route in front of
-// c's upstream: JWT, authorization, rate limit, WAF.
-func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handler, err error) {
+// c's upstream: JWT, authorization, rate limit, WAF. With end set, the
+// checks are built in front of end instead, without upstream or WAF
+// (there is nothing for the WAF to protect): what a request no route
+// matches goes through before its 404.
+func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handler) (_ http.Handler, err error) {
 	// A rate limit a route inherits from the top level is one limiter for
 	// every such route: counted per route, a client spreading its
 	// requests over N routes would get N times the rate.
@@ -23,7 +27,14 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handle
 	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, route: limiter}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
-		p.warnings = append(p.warnings, q.warnings...)
+		for _, w := range q.warnings {
+			// Routes inheriting the top-level policies, and the
+			// unrouted requests' checks, compile them each: one
+			// warning is enough.
+			if !slices.Contains(p.warnings, w) {
+				p.warnings = append(p.warnings, w)
+			}
+		}
 		if p.verifier == nil {
 			p.verifier = q.verifier
 		}
@@ -31,12 +42,14 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger) (_ http.Handle
 			p.upstream = q.upstream
 		}
 	}()
-	h, err := q.buildUpstream(log)
-	if err != nil {
-		return nil, err
-	}
-	if h, err = q.withWAF(h); err != nil {
-		return nil, err
+	h := end
+	if h == nil {
+		if h, err = q.buildUpstream(log); err != nil {
+			return nil, err
+		}
+		if h, err = q.withWAF(h); err != nil {
+			return nil, err
+		}
 	}
 	if h, err = q.withRateLimit(h); err != nil {
 		return nil, err
@@ -103,14 +116,21 @@ func (rt *route) covers(b *route) bool {
 
 // withRoutes dispatches each request to the first route that matches its
 // host and (normalized) path, in file order, with the route's own
-// checks, size limits and upstream; no route: 404. The path is forwarded
-// unchanged.
+// checks, size limits and upstream. The path is forwarded unchanged.
+//
+// A request no route matches goes through the top-level checks (JWT,
+// authorization, rate limit; the size limits) before its 404, as Istio's
+// RequestAuthentication and AuthorizationPolicy apply at the workload
+// before routing and Envoy's jwt_authn filter runs before its router: a
+// 404 before them would tell an anonymous client which paths exist,
+// where a routed request without credentials gets 401 or 403. Its audit
+// record names no route.
 func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 	routes := make([]*route, 0, len(p.cfg.Routes))
 	for i := range p.cfg.Routes {
 		r := &p.cfg.Routes[i]
 		c := p.cfg.forRoute(r)
-		h, err := p.checks(c, r.Name, log)
+		h, err := p.checks(c, r.Name, log, nil)
 		if err != nil {
 			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
@@ -125,6 +145,13 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 		}
 		routes = append(routes, rt)
 	}
+	notFound, err := p.checks(p.cfg, "", log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deny(w, r, http.StatusNotFound, "route", "no route matches", "not found")
+	}))
+	if err != nil {
+		return nil, err
+	}
+	notFound = withLimits(p.cfg.Limits, notFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := routeHost(r.Host)
 		path := r.URL.EscapedPath()
@@ -135,6 +162,6 @@ func (p *Proxy) withRoutes(log *slog.Logger) (http.Handler, error) {
 				return
 			}
 		}
-		deny(w, r, http.StatusNotFound, "route", "no route matches", "not found")
+		notFound.ServeHTTP(w, r)
 	}), nil
 }

@@ -439,9 +439,10 @@ type applyResult struct {
 	stats         firewall.Stats
 	compile, load time.Duration
 	flushed       int
-	bindings      int  // bound bridge ports
-	unknown       int  // of which unknown ports, bound to no address
-	unbound       bool // ports known, not bound to addresses (--no-bind)
+	bindings      int      // bound bridge ports
+	unknown       int      // of which unknown ports, bound to no address
+	unbound       bool     // ports known, not bound to addresses (--no-bind)
+	bridges       []string // whose other ports are closed (firewall.Ruleset.Bridges)
 	unchanged     bool
 }
 
@@ -465,6 +466,9 @@ func (r *applyResult) print(w io.Writer) error {
 		if r.unknown > 0 {
 			closed = fmt.Sprintf("; %d ports of no classified container closed", r.unknown)
 		}
+		if n := len(r.bridges); n > 0 {
+			closed += fmt.Sprintf("; any other port of %s closed", strings.Join(head(r.bridges, 5), ", "))
+		}
 		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing%s)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings-r.unknown, closed); err != nil {
 			return err
 		}
@@ -475,7 +479,7 @@ func (r *applyResult) print(w io.Writer) error {
 // apply checks that bridged traffic meets netfilter, loads p's ruleset in
 // one batch, reads it back, and ends the tracked connections it denies.
 func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
-	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings), unbound: p.rs.Unbound}
+	res := &applyResult{stats: p.rs.Stats(), compile: p.took, bindings: len(p.rs.Bindings), unbound: p.rs.Unbound, bridges: p.rs.Bridges}
 	if p.inv != nil {
 		res.unknown = len(p.inv.UnknownPorts)
 	}

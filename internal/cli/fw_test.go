@@ -91,6 +91,9 @@ func TestFwApplyStatusRemove(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(out, "applied table inet ward:") {
 		t.Fatalf("apply: exit %d, %q, %s", code, out, errOut)
 	}
+	if closed := "any other port of br-3c51f0a2e7d4, br-8e02b6d1c9f3, br-b7a4e2c05d18, br-f19d3a6c4b20 closed"; !strings.Contains(out, closed) {
+		t.Errorf("apply does not say the inventory's bridges are closed (%q): %q", closed, out)
+	}
 	if got := n.listing(t); got != want {
 		t.Fatalf("after apply, nft lists a different table:\n%s", got)
 	}
@@ -117,7 +120,7 @@ func TestFwApplyStatusRemove(t *testing.T) {
 	// them dropped, broadcasts marked) without binding addresses.
 	out, errOut, code = run(t, "", n.args("fw", "apply", shopPolicies, "--inventory", shopInventory, "--no-bind")...)
 	if l := n.listing(t); code != ExitOK || !strings.Contains(out, "not bound to addresses") ||
-		strings.Contains(l, "addrs_v4") || strings.Contains(l, "hook prerouting") || !strings.Contains(l, "ether type 8021q oifname @ports counter") {
+		strings.Contains(l, "addrs_v4") || strings.Contains(l, "hook prerouting") || strings.Contains(l, "table arp ward") || !strings.Contains(l, "ether type 8021q oifname @ports counter") {
 		t.Errorf("apply --no-bind: exit %d, %q, %s; want the bridge table's ports without address bindings:\n%s", code, out, errOut, l)
 	}
 

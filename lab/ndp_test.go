@@ -223,8 +223,18 @@ func TestLinkLocalICMPv6(t *testing.T) {
 // IPv6): its MAC address, or "" when there is none.
 func neighbour(t *testing.T, l *lab.Lab, id string, ip netip.Addr) string {
 	t.Helper()
+	return neighbourIn(t, func(f func() error) {
+		if err := l.InHost(id, f); err != nil {
+			t.Fatalf("%s: neighbours: %v", id, err)
+		}
+	}, ip)
+}
+
+// neighbourIn is neighbour in the namespace where in runs its function.
+func neighbourIn(t *testing.T, in func(func() error), ip netip.Addr) string {
+	t.Helper()
 	var mac string
-	if err := l.InHost(id, func() error {
+	in(func() error {
 		family := netlink.FAMILY_V6
 		if ip.Is4() {
 			family = netlink.FAMILY_V4
@@ -236,9 +246,7 @@ func neighbour(t *testing.T, l *lab.Lab, id string, ip netip.Addr) string {
 			}
 		}
 		return err
-	}); err != nil {
-		t.Fatalf("%s: neighbours: %v", id, err)
-	}
+	})
 	return mac
 }
 

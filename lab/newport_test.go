@@ -50,7 +50,7 @@ func TestNewPortWindow(t *testing.T) {
 	}
 
 	l := startLab(t, plan.Hosts)
-	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	ae, be := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID)
 	b4, b6 := hostAddr(t, b, 4), hostAddr(t, b, 6)
 	r4, r6 := netip.MustParseAddr("10.9.0.254"), netip.MustParseAddr("fd00:9::fe")
 
@@ -99,22 +99,7 @@ func TestNewPortWindow(t *testing.T) {
 	// host's entry for b then names a's MAC address.
 	poisoned := func(ip netip.Addr) bool {
 		t.Helper()
-		hostNeighbour := func() (mac string) {
-			inRouter(t, l, func() error {
-				family := netlink.FAMILY_V6
-				if ip.Is4() {
-					family = netlink.FAMILY_V4
-				}
-				ns, err := netlink.NeighList(0, family)
-				for _, nb := range ns {
-					if a, ok := netip.AddrFromSlice(nb.IP); ok && a.Unmap() == ip && len(nb.HardwareAddr) == 6 {
-						mac = nb.HardwareAddr.String()
-					}
-				}
-				return err
-			})
-			return mac
-		}
+		hostNeighbour := func() string { return neighbourIn(t, func(f func() error) { inRouter(t, l, f) }, ip) }
 		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 9))
 		for deadline := time.Now().Add(2 * time.Second); hostNeighbour() != be.mac.String(); time.Sleep(20 * time.Millisecond) {
 			if _, err := router.WriteToUDP([]byte("resolve"), to); err != nil {
@@ -167,28 +152,8 @@ func TestNewPortWindow(t *testing.T) {
 	}
 	// a takes b's MAC address in the bridge's forwarding database, and c
 	// sends b datagrams (TestUnknownPortSpoof).
-	sniff := capture(t, l, a.ID, ae)
-	for _, fam := range []struct {
-		net  string
-		c, b netip.Addr
-	}{{"udp4", hostAddr(t, c, 4), b4}, {"udp6", hostAddr(t, c, 6), b6}} {
-		var conn *net.UDPConn
-		if err := l.InHost(c.ID, func() (err error) {
-			conn, err = net.ListenUDP(fam.net, net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.c, 0)))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.b, 9))
-		poison, err := ethframe.UDP(be.mac, ce.mac, netip.AddrPortFrom(ae.ll, 40000), netip.AddrPortFrom(ce.ll, 54), []byte("poison"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		attempts = append(attempts, attempt{"a reading c's " + fam.net + " datagrams for b after taking b's MAC address", func() bool {
-			resolveNeighbour(t, l, c.ID, conn, fam.b, be.mac)
-			return interceptFDB(t, l, a.ID, ae, sniff, poison, conn, bAddr, &n)
-		}})
+	for _, ic := range interceptions(t, l, a, b, c) {
+		attempts = append(attempts, attempt{"a reading c's " + ic.net + " datagrams for b after taking b's MAC address", ic.f})
 	}
 
 	for _, tc := range []struct {

@@ -71,9 +71,40 @@ func TestUnknownPortSpoof(t *testing.T) {
 	}
 
 	// a takes b's MAC address, and c sends b datagrams.
+	for _, ic := range interceptions(t, l, a, b, c) {
+		if err := l.Load(closed); err != nil {
+			t.Fatal(err)
+		}
+		if ic.f() {
+			t.Errorf("%s: with a's port unknown, a read c's datagram for b off its interface after claiming b's MAC address", ic.net)
+		}
+		if err := l.Load(open); err != nil {
+			t.Fatal(err)
+		}
+		if !ic.f() {
+			t.Errorf("%s: without unknown ports, a never saw c's datagram for b: the test cannot see the hole", ic.net)
+		}
+	}
+}
+
+// interception is an attempt of a's to read c's datagrams for b.
+type interception struct {
+	net string // udp4 or udp6
+	f   func() bool
+}
+
+// interceptions returns, for each family, an attempt that has c resolve
+// b's address, then a take b's MAC address over in the bridge's
+// forwarding database (a frame from a's link-local source, which the
+// prerouting chain lets through from any port, with b's MAC address as
+// its Ethernet source) and c send b datagrams, and reports whether a saw
+// one off its interface.
+func interceptions(t *testing.T, l *lab.Lab, a, b, c *lab.Host) []interception {
+	t.Helper()
 	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
 	sniff := capture(t, l, a.ID, ae)
 	n := 0
+	var out []interception
 	for _, fam := range []struct {
 		net  string
 		c, b netip.Addr
@@ -85,31 +116,18 @@ func TestUnknownPortSpoof(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		t.Cleanup(func() { _ = conn.Close() })
 		bAddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.b, 9))
-		// From a link-local source: the prerouting chain lets it through
-		// from any port, and the bridge learns its Ethernet source there.
 		poison, err := ethframe.UDP(be.mac, ce.mac, netip.AddrPortFrom(ae.ll, 40000), netip.AddrPortFrom(ce.ll, 54), []byte("poison"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		intercept := func() bool { return interceptFDB(t, l, a.ID, ae, sniff, poison, conn, bAddr, &n) }
-		resolve := func() { resolveNeighbour(t, l, c.ID, conn, fam.b, be.mac) }
-		if err := l.Load(closed); err != nil {
-			t.Fatal(err)
-		}
-		resolve()
-		if intercept() {
-			t.Errorf("%s: with a's port unknown, a read c's datagram for b off its interface after claiming b's MAC address", fam.net)
-		}
-		if err := l.Load(open); err != nil {
-			t.Fatal(err)
-		}
-		resolve()
-		if !intercept() {
-			t.Errorf("%s: without unknown ports, a never saw c's datagram for b: the test cannot see the hole", fam.net)
-		}
+		out = append(out, interception{fam.net, func() bool {
+			resolveNeighbour(t, l, c.ID, conn, fam.b, be.mac)
+			return interceptFDB(t, l, a.ID, ae, sniff, poison, conn, bAddr, &n)
+		}})
 	}
+	return out
 }
 
 // spoofWithout returns the plan of the spoof scenario, its hosts a, b

@@ -1451,9 +1451,6 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		return "--B0\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\nabc\r\n" +
 			"--B0\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\nDELETE\r\n--B0--\r\n"
 	}
-	chunked := func(body string) string {
-		return fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
-	}
 	form, multi := "application/x-www-form-urlencoded", "multipart/form-data; boundary=B0"
 	pad := "pad=" + strings.Repeat("p", 64<<10)
 	padPart := "--B0\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n" + strings.Repeat("p", 64<<10) + "\r\n"
@@ -1497,61 +1494,7 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		{"text", "text/plain", `_method=DELETE`, false, 0, 200}, // no framework reads a form from it
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			before, abortedBefore := len(u.requests()), u.abortedBodies()
-			head := "POST /posts/1 HTTP/1.1\r\nHost: api\r\nConnection: close\r\nX-Client: " + tt.name + "\r\n"
-			if tt.ctype != "" {
-				head += "Content-Type: " + tt.ctype + "\r\n"
-			}
-			body := tt.body
-			if tt.chunked {
-				head += "Transfer-Encoding: chunked\r\n"
-				body = chunked(body)
-			} else {
-				head += fmt.Sprintf("Content-Length: %d\r\n", len(body))
-			}
-			conn := h.dial(t, "web")
-			defer conn.Close()
-			first, second := head+"\r\n"+body, ""
-			if tt.split > 0 {
-				first, second = head+"\r\n"+body[:tt.split], body[tt.split:]
-			}
-			if _, err := io.WriteString(conn, first); err != nil {
-				t.Fatal(err)
-			}
-			if second != "" {
-				time.Sleep(200 * time.Millisecond) // the first part is forwarded meanwhile
-				if _, err := io.WriteString(conn, second); err != nil {
-					raw, _ := io.ReadAll(conn)
-					t.Fatalf("%v; %q; upstream %q", err, raw, u.requests()[before:])
-				}
-			}
-			raw, _ := io.ReadAll(conn)
-			resp := string(raw)
-			if got := status(resp); got != tt.want {
-				t.Fatalf("status %d, want %d: %.200q", got, tt.want, resp)
-			}
-			got := u.requests()[before:]
-			if tt.want != 200 {
-				if len(got) != 0 {
-					t.Errorf("the upstream got a whole request: %q", got)
-				}
-				if tt.split > 0 {
-					// The upstream notices the cut-off body on its own time.
-					for deadline := time.Now().Add(5 * time.Second); u.abortedBodies() == abortedBefore && time.Now().Before(deadline); {
-						time.Sleep(10 * time.Millisecond)
-					}
-					if u.abortedBodies() == abortedBefore {
-						t.Errorf("the upstream got no part of the body: the split case tests nothing")
-					}
-				}
-				return
-			}
-			if len(got) != 1 {
-				t.Fatalf("the upstream got %d requests, want 1", len(got))
-			}
-			if _, b, _ := strings.Cut(got[0], "\r\n\r\n"); b != body {
-				t.Errorf("the upstream got the body %q, want %q", b, body)
-			}
+			postBody(t, h, u, rawPost{path: "/posts/1", client: tt.name, ctype: tt.ctype, body: tt.body, chunked: tt.chunked, split: tt.split}, tt.want)
 		})
 	}
 	if err := h.srv.auditBuf.Flush(); err != nil {
@@ -1651,4 +1594,78 @@ func checkTargets(t *testing.T, u *rawUpstream, tests []targetCase) {
 			t.Errorf("GET %s: the upstream received %q, want %q", tt.target, lines, tt.line)
 		}
 	}
+}
+
+// rawPost is a POST with a body, sent raw to the proxy: with a length or
+// chunked, in one write or in two (the second after a pause, the body cut
+// at split).
+type rawPost struct {
+	path, client, ctype, body string
+	chunked                   bool
+	split                     int
+}
+
+// postBody sends p to h as client web and checks the status, want, and
+// what the upstream u received: with 200, exactly one request, carrying
+// the body unchanged; otherwise no whole request (and, for a split body,
+// that its first part reached the upstream and was cut off there, or the
+// case tests nothing). It returns the response.
+func postBody(t *testing.T, h *harness, u *rawUpstream, p rawPost, want int) string {
+	t.Helper()
+	before, abortedBefore := len(u.requests()), u.abortedBodies()
+	head := "POST " + p.path + " HTTP/1.1\r\nHost: api\r\nConnection: close\r\nX-Client: " + p.client + "\r\n"
+	if p.ctype != "" {
+		head += "Content-Type: " + p.ctype + "\r\n"
+	}
+	body := p.body
+	if p.chunked {
+		head += "Transfer-Encoding: chunked\r\n"
+		body = fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	} else {
+		head += fmt.Sprintf("Content-Length: %d\r\n", len(body))
+	}
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	first, second := head+"\r\n"+body, ""
+	if p.split > 0 {
+		first, second = head+"\r\n"+body[:p.split], body[p.split:]
+	}
+	if _, err := io.WriteString(conn, first); err != nil {
+		t.Fatal(err)
+	}
+	if second != "" {
+		time.Sleep(200 * time.Millisecond) // the first part is forwarded meanwhile
+		if _, err := io.WriteString(conn, second); err != nil {
+			raw, _ := io.ReadAll(conn)
+			t.Fatalf("%v; %q; upstream %q", err, raw, u.requests()[before:])
+		}
+	}
+	raw, _ := io.ReadAll(conn)
+	resp := string(raw)
+	if got := status(resp); got != want {
+		t.Fatalf("status %d, want %d: %.200q", got, want, resp)
+	}
+	got := u.requests()[before:]
+	if want != 200 {
+		if len(got) != 0 {
+			t.Errorf("the upstream got a whole request: %q", got)
+		}
+		if p.split > 0 {
+			// The upstream notices the cut-off body on its own time.
+			for deadline := time.Now().Add(5 * time.Second); u.abortedBodies() == abortedBefore && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if u.abortedBodies() == abortedBefore {
+				t.Errorf("the upstream got no part of the body: the split case tests nothing")
+			}
+		}
+		return resp
+	}
+	if len(got) != 1 {
+		t.Fatalf("the upstream got %d requests, want 1", len(got))
+	}
+	if _, b, _ := strings.Cut(got[0], "\r\n\r\n"); b != body {
+		t.Errorf("the upstream got the body %.100q, want %.100q", b, body)
+	}
+	return resp
 }

@@ -212,7 +212,7 @@ func (l *Lab) build(ctx context.Context, hosts []*Host) error {
 		return fmt.Errorf("lab: netlink in the router namespace: %w", err)
 	}
 	off := false
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName}, MulticastSnooping: &off}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}, MulticastSnooping: &off}
 	if err := l.routerNL.LinkAdd(br); err != nil {
 		return fmt.Errorf("lab: add bridge: %w", err)
 	}

@@ -130,8 +130,9 @@ func isHost(c *firewall.Container) bool { return !c.HostNetwork && len(c.IPs) > 
 // portName is the bridge port, in the router, of the lab's host i.
 func portName(i int) string { return fmt.Sprintf("h%d", i) }
 
-// bridgeName is the lab's bridge, in the router.
-const bridgeName = "br0"
+// BridgeName is the lab's bridge, in the router: every network of a
+// plan's inventory names it (firewall.Network.Bridge).
+const BridgeName = "br0"
 
 // bound returns a copy of inv whose test hosts, in order, have their lab
 // bridge port (portName) as their only interface, and the other
@@ -142,7 +143,7 @@ func bound(inv *firewall.Inventory) *firewall.Inventory {
 	out.Networks = make([]*firewall.Network, len(inv.Networks))
 	for i, n := range inv.Networks {
 		nn := *n
-		nn.Bridge = bridgeName
+		nn.Bridge = BridgeName
 		out.Networks[i] = &nn
 	}
 	out.Containers = make([]*firewall.Container, len(inv.Containers))

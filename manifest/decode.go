@@ -212,6 +212,33 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 		return
 	}
+	if items != nil && !strings.HasSuffix(kind, "List") {
+		// kubectl and helm decode any object with a top-level items
+		// field as a List (apimachinery's unstructured decoder), whatever
+		// its kind: they apply its items and never the object itself.
+		if items.Kind != yaml.SequenceNode && items.ShortTag() != "!!null" {
+			line := items.Line
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i+1] == items {
+					line = n.Content[i].Line // the key's
+				}
+			}
+			out.errs = append(out.errs, &Error{File: d.file, Line: line + base, Err: fmt.Errorf("%w: %s %s has a top-level items field that is not a list: kubectl reads an object with items as a List, and fails on it", ErrType, apiVersion, kind)})
+			return
+		}
+		md := mapGet(n, "metadata")
+		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind),
+			Reason:     fmt.Sprintf("%s %s has a top-level items field: kubectl and helm read it as a List and apply its items, never the %s itself", apiVersion, kind, kind),
+			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
+		if depth >= maxListDepth {
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: %s %s nested in more than %d Lists: its items are not read", ErrSyntax, apiVersion, kind, maxListDepth)})
+			return
+		}
+		for _, item := range items.Content {
+			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
+		}
+		return
+	}
 	if apiVersion == "v1" && kind == "List" {
 		// What kubectl reads the objects of: never a document skipped with
 		// its items unread.

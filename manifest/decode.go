@@ -212,10 +212,18 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 		return
 	}
-	if items != nil && !strings.HasSuffix(kind, "List") {
+	if apiVersion == "v1" && kind == "List" {
+		// What kubectl reads the objects of: never a document skipped with
+		// its items unread.
+		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: v1 List without a list of items: items %s", ErrType, missingOr(items))})
+		return
+	}
+	if items != nil {
 		// kubectl and helm decode any object with a top-level items
 		// field as a List (apimachinery's unstructured decoder), whatever
-		// its kind: they apply its items and never the object itself.
+		// its kind: they apply its items and never the object itself, and
+		// fail on items that are not a list (a List kind's list of items
+		// was read above).
 		if items.Kind != yaml.SequenceNode && items.ShortTag() != "!!null" {
 			line := items.Line
 			for i := 0; i+1 < len(n.Content); i += 2 {
@@ -237,12 +245,6 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		for _, item := range items.Content {
 			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
 		}
-		return
-	}
-	if apiVersion == "v1" && kind == "List" {
-		// What kubectl reads the objects of: never a document skipped with
-		// its items unread.
-		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: v1 List without a list of items: items %s", ErrType, missingOr(items))})
 		return
 	}
 	if is, namespaced := unsupported(apiVersion, kind); is {

@@ -192,6 +192,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.skipped = append(out.skipped, Skipped{Source: src, Reason: "not a Kubernetes object: not a mapping"})
 		return
 	}
+	// kubectl keeps the last of keys written twice: a second kind, or a
+	// List's second items, is what it applies. Checked here for every
+	// object, Lists and kinds Ward does not model included, before the
+	// first apiVersion, kind and items are read.
+	if ne := duplicateKey(n); ne != nil {
+		out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
+		return
+	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
 	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
 		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)

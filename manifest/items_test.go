@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -109,4 +110,45 @@ func nameOf(o Object) string {
 		return m.GetName()
 	}
 	return fmt.Sprintf("%T", o.Obj)
+}
+
+// TestParseDuplicateTopLevelKeys: kubectl converts YAML and JSON with
+// duplicate keys without complaint and keeps the last value, so a List
+// whose second items key holds a Pod, or an object whose second kind is
+// Pod, applies that Pod. Ward read the first and passed: every object
+// (a List included) with a top-level key written twice is an input error
+// at the second, as a duplicate key inside an object already is.
+func TestParseDuplicateTopLevelKeys(t *testing.T) {
+	const pod = "{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {hostNetwork: true, containers: [{name: c, image: x}]}}"
+	tests := []struct {
+		name  string
+		input string
+		line  int
+	}{
+		{"items of a List", "apiVersion: v1\nkind: List\nitems: []\nitems:\n- " + pod + "\n", 4},
+		{"items of a JSON List", `{"apiVersion": "v1", "kind": "List", "items": [],` + "\n" + `"items": [` + pod + "]}\n", 2},
+		{"kind", "apiVersion: v1\nkind: Foo\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\nkind: Pod\n", 5},
+		{"apiVersion", "apiVersion: example.com/v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\napiVersion: v1\n", 5},
+		{"kind of a List item", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Foo\n  metadata: {name: p}\n  spec: {hostNetwork: true, containers: [{name: c, image: x}]}\n  kind: Pod\n", 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// kubectl reads it, taking the last value.
+			js, err := yaml.YAMLToJSON([]byte(tt.input))
+			if err != nil {
+				t.Fatalf("kubectl rejects it: %v", err)
+			}
+			if !strings.Contains(string(js), `"Pod"`) || !strings.Contains(string(js), `"hostNetwork":true`) {
+				t.Fatalf("kubectl does not read the Pod: %s", js)
+			}
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.input))
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.line || !errors.Is(err, ErrSyntax) {
+				t.Errorf("error %v, want a syntax error at line %d", err, tt.line)
+			}
+			if len(s.Objects) != 0 || len(s.Skipped) != 0 {
+				t.Errorf("read %+v, skipped %+v: want nothing", s.Objects, s.Skipped)
+			}
+		})
+	}
 }

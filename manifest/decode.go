@@ -286,8 +286,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	}
 	if obj == nil {
 		md := mapGet(n, "metadata")
-		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
-			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
+		sk := Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
+			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
+		if !builtinGroup(apiVersion) {
+			if sk.PodSpecs = embeddedPodSpecs(n); len(sk.PodSpecs) > 0 {
+				sk.Reason = fmt.Sprintf("%s %s is not modeled, and the pod specs it carries are not audited", apiVersion, kind)
+			}
+		}
+		out.skipped = append(out.skipped, sk)
 		return
 	}
 	// The kind Ward names the object by: the same as written but for a

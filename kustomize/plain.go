@@ -3,6 +3,7 @@ package kustomize
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"go.yaml.in/yaml/v3"
 
@@ -83,6 +84,9 @@ func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 					}
 					*files = append(*files, sub...)
 				case st.Mode().IsRegular():
+					if yaml11Scalars(p, limit) {
+						return nil, false
+					}
 					*files = append(*files, p)
 				default:
 					return nil, false
@@ -91,4 +95,19 @@ func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 		}
 	}
 	return append(resources, bases...), true
+}
+
+// yaml11Bools finds, roughly, a plain scalar that YAML 1.1 reads as a
+// boolean and YAML 1.2 as a string (yes, on, n...).
+var yaml11Bools = regexp.MustCompile(`(?m)(?:^|[\s\[{,])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)[ \t]*(?:$|[#,\]}\r])`)
+
+// yaml11Scalars reports whether the resource file at path may hold such a
+// scalar, or cannot be read. Ward's loader reads them as kubectl does,
+// the YAML 1.1 way (env value: yes is the boolean true, which a string
+// field refuses); kustomize reads them as strings and writes them quoted
+// ("yes"), which is what its build applies. Such a tree is built, so that
+// Ward reads kustomize's output.
+func yaml11Scalars(path string, limit int64) bool {
+	data, err := manifest.ReadFile(path, limit)
+	return err != nil || yaml11Bools.Match(data)
 }

@@ -749,12 +749,48 @@ func jsonKind(n *yaml.Node) byte {
 		if n.Value == "true" || n.Value == "True" || n.Value == "TRUE" || n.Value == "false" || n.Value == "False" || n.Value == "FALSE" {
 			return 'b'
 		}
+		if _, ok := yaml11Bool(n.Value); ok {
+			return 'b'
+		}
+	case "!!str":
+		if n.Style == 0 {
+			if _, ok := yaml11Bool(n.Value); ok {
+				return 'b' // kubectl's YAML 1.1: yes, on, n...
+			}
+		}
 	case "!!int", "!!float":
 		if _, ok := number(n); ok {
 			return 'n'
 		}
 	}
 	return 's'
+}
+
+// yaml11Bool reports whether s is one of the plain scalars that YAML 1.1
+// reads as booleans and YAML 1.2 (yaml.v3) as strings, and which. kubectl
+// and helm convert YAML to JSON with sigs.k8s.io/yaml, which follows YAML
+// 1.1: an env value: yes is the boolean true there, which the API server
+// refuses in a string field, and hostNetwork: on is true. Ward reads
+// them as kubectl does.
+func yaml11Bool(s string) (value, ok bool) {
+	if len(s) > 3 {
+		return false, false
+	}
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
+}
+
+// boolValue is the value of a scalar whose jsonKind is 'b'.
+func boolValue(n *yaml.Node) bool {
+	if v, ok := yaml11Bool(n.Value); ok {
+		return v
+	}
+	return n.Value[0] == 't' || n.Value[0] == 'T'
 }
 
 // number returns the JSON text of a numeric scalar.
@@ -811,7 +847,7 @@ func appendScalar(buf []byte, n *yaml.Node) []byte {
 	case '0':
 		return append(buf, "null"...)
 	case 'b':
-		return strconv.AppendBool(buf, n.Value[0] == 't' || n.Value[0] == 'T')
+		return strconv.AppendBool(buf, boolValue(n))
 	case 'n':
 		s, _ := number(n)
 		return append(buf, s...)

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"cmp"
 	"errors"
 	"fmt"
@@ -542,9 +543,10 @@ func (e *nodeError) message(base int) string {
 	return e.msg
 }
 
-// needsResolve reports whether text may hold aliases or merge keys.
+// needsResolve reports whether text may hold aliases, merge keys or
+// !!binary scalars.
 func needsResolve(text []byte) bool {
-	return bytes.IndexByte(text, '*') >= 0 || bytes.Contains(text, []byte("<<")) || bytes.Contains(text, []byte("!!merge"))
+	return bytes.IndexByte(text, '*') >= 0 || bytes.Contains(text, []byte("<<")) || bytes.Contains(text, []byte("!!merge")) || bytes.Contains(text, []byte("binary"))
 }
 
 // resolveNode returns n with aliases expanded and merge keys ("<<")
@@ -588,6 +590,19 @@ func resolveNode(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *n
 		return &c, nil
 	case yaml.MappingNode:
 		return resolveMapping(n, budget, active)
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!binary" {
+			return n, nil
+		}
+		// kubectl and helm (sigs.k8s.io/yaml) decode a !!binary scalar
+		// to the string of its bytes: label: !!binary d2Vi is "web".
+		b, err := base64.StdEncoding.DecodeString(n.Value)
+		if err != nil {
+			return nil, &nodeError{node: n, msg: "!!binary value contains invalid base64 data"}
+		}
+		c := *n
+		c.Value, c.Tag, c.Style = string(b), "!!str", yaml.DoubleQuotedStyle
+		return &c, nil
 	}
 	return n, nil
 }

@@ -79,3 +79,38 @@ func TestParseYAML11Booleans(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBinaryTag: kubectl and helm decode a !!binary scalar to the
+// string of its bytes, so a policy's podSelector app: !!binary d2Vi
+// selects the pods labelled app: web; Ward read "d2Vi". Invalid base64 is
+// an error for both.
+func TestParseBinaryTag(t *testing.T) {
+	tests := []struct {
+		name, value string
+		errLine     int
+	}{
+		{"label", "!!binary d2Vi", 0},
+		{"long tag", "!<tag:yaml.org,2002:binary> d2Vi", 0},
+		{"not base64", "!!binary d2V*", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: p\nspec:\n  podSelector:\n    matchLabels: {app: " + tt.value + "}\n")
+			_, kerr := yaml.YAMLToJSON(in)
+			s, err := Parse(Options{}, "in.yaml", in)
+			if tt.errLine != 0 {
+				var e *Error
+				if kerr == nil || !errors.As(err, &e) || e.Line != tt.errLine {
+					t.Errorf("error %v (kubectl: %v), want one at line %d", err, kerr, tt.errLine)
+				}
+				return
+			}
+			if err != nil || kerr != nil {
+				t.Fatal(err, kerr)
+			}
+			if got := s.Policies[0].Spec.PodSelector.MatchLabels["app"]; got != "web" {
+				t.Errorf("app %q, want web as kubectl reads it", got)
+			}
+		})
+	}
+}

@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,4 +78,80 @@ func TestCheckReadsAsApplied(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnreadSources: a directory walk passed over a packaged Helm chart
+// (what helm install takes) and Jsonnet (what Argo CD and Tanka
+// evaluate) in silence, and the check passed on the rest; each is now
+// named on stderr as not read. A chart archive given as PATH is an input
+// error that says what it is, not a YAML syntax error.
+func TestUnreadSources(t *testing.T) {
+	const policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n"
+	chart := t.TempDir()
+	writeTree(t, chart, map[string]string{
+		"app/Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"app/templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\n",
+	}, "", "")
+	archive := packChart(t, filepath.Join(chart, "app"))
+
+	tree := t.TempDir()
+	writeTree(t, tree, map[string]string{"policy.yaml": policy, "app.jsonnet": "{apiVersion: 'v1', kind: 'Pod'}\n", "logs.tar.gz": ""}, "", "")
+	if err := os.WriteFile(filepath.Join(tree, "app-0.1.0.tgz"), archive, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "", "check", tree)
+	if code != ExitOK {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		filepath.Join(tree, "app.jsonnet") + ": not read: Jsonnet",
+		filepath.Join(tree, "app-0.1.0.tgz") + ": not read: a packaged Helm chart",
+	} {
+		if !strings.Contains(errOut, "ward: warning: "+want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "logs.tar.gz") {
+		t.Errorf("an archive that is not a chart is named:\n%s", errOut)
+	}
+
+	out, _, code := run(t, "", "check", filepath.Join(tree, "app-0.1.0.tgz"))
+	if code != ExitError || !strings.Contains(out, "a packaged Helm chart") {
+		t.Errorf("exit %d, want %d naming the archive:\n%s", code, ExitError, out)
+	}
+}
+
+// packChart returns dir packed as helm package packs it: a gzipped tar
+// whose top directory is the chart's.
+func packChart(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	base := filepath.Dir(dir)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p) // #nosec G304 -- a test file
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(base, p)
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -698,3 +698,29 @@ func TestPlainYAML11Scalars(t *testing.T) {
 		t.Errorf("env %q, label %q: want the strings kustomize applies", got, w.Labels["app"])
 	}
 }
+
+// TestPlainLocalConfig: kustomize leaves out of its build an object
+// annotated config.kubernetes.io/local-config, so a default-deny policy
+// so annotated is never applied; the plain path read it as written and
+// counted it. Such a tree is built.
+func TestPlainLocalConfig(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"kustomization.yaml": "resources:\n- all.yaml\n",
+		"all.yaml":           strings.Replace(policy, "metadata:\n", "metadata:\n  annotations: {config.kubernetes.io/local-config: \"true\"}\n", 1) + "---\n" + deployment("shop", "web"),
+	})
+	r, err := Build(root, root, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Data == nil {
+		t.Fatal("the plain path read the files as written: want kustomize's build")
+	}
+	s, err := manifest.Parse(manifest.Options{}, "out.yaml", r.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Policies) != 0 || len(s.Workloads) != 1 {
+		t.Errorf("policies %d, workloads %d: want the Deployment only, as kustomize builds", len(s.Policies), len(s.Workloads))
+	}
+}

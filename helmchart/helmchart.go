@@ -331,7 +331,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
 	for n, text := range files {
-		if path.Base(n) == "NOTES.txt" {
+		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
 		}
 		if len(bytes.TrimSpace([]byte(text))) == 0 {

@@ -111,3 +111,28 @@ func TestHelmDocumentSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestNotesSuffix: helm install leaves out of what it installs every
+// rendered file whose name ends in NOTES.txt (action.renderResources),
+// not only templates/NOTES.txt: Ward read templates/UPGRADE-NOTES.txt as
+// manifests, failing the check on its prose or auditing what helm never
+// installs.
+func TestNotesSuffix(t *testing.T) {
+	dir := write(t, map[string]string{
+		"Chart.yaml":                  "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/NOTES.txt":         "Thanks for installing.\n",
+		"templates/UPGRADE-NOTES.txt": "Upgrading: {{ .Release.Name }} moves: to a new: layout\n",
+		"templates/cm.yaml":           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+	})
+	c, err := Render(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tpl := range c.Templates {
+		got = append(got, tpl.Name)
+	}
+	if diff := cmp.Diff([]string{"app/templates/cm.yaml"}, got); diff != "" {
+		t.Errorf("templates (-want +got):\n%s", diff)
+	}
+}

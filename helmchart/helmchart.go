@@ -87,8 +87,11 @@ type Template struct {
 	// path inside it: "shop/charts/redis-1.0.0.tgz/templates/service.yaml".
 	File string
 	// Data is the rendered text: the YAML documents, without helm's
-	// `# Source:` comment. Line n of Data is what line n of `helm
-	// template --show-only` prints after that comment.
+	// `# Source:` comment, cut into documents where helm cuts them: a
+	// line that starts with "---" and holds more ("---apiVersion: v1")
+	// is written as a marker line and the rest (helmDocuments). Line n of
+	// Data is otherwise what line n of `helm template --show-only` prints
+	// after that comment.
 	Data []byte
 	// CRD is set for a file of a crds/ directory: not a template, its
 	// Data is the file as written, which helm install creates (whatever
@@ -328,7 +331,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
 	for n, text := range files {
-		if path.Base(n) == "NOTES.txt" {
+		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
 		}
 		if len(bytes.TrimSpace([]byte(text))) == 0 {
@@ -337,7 +340,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			}
 			continue
 		}
-		t := Template{Name: n, File: res.file(n), Data: []byte(text)}
+		t := Template{Name: n, File: res.file(n), Data: []byte(helmDocuments(text))}
 		if src, ok := srcs[n]; ok {
 			t.lines = lineMap(src, t.Data)
 		}

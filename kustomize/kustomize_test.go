@@ -666,3 +666,61 @@ func TestOutput(t *testing.T) {
 		t.Errorf("one byte under: %v, want manifest.ErrTooLarge", err)
 	}
 }
+
+// TestPlainYAML11Scalars: kustomize reads an unquoted yes or on as a
+// string and writes it quoted, where Ward's loader reads it as kubectl
+// does, as a boolean (an env value: yes is refused by the API server when
+// applied with kubectl -f). A tree whose resources hold one is built, so
+// that what Ward reads is what kustomize applies: the env value and the
+// label are strings, and hostNetwork: on is the string "on", refused.
+func TestPlainYAML11Scalars(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"kustomization.yaml": "resources:\n- pod.yaml\n",
+		"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: on}\nspec:\n  containers:\n  - name: c\n    image: x\n    env: [{name: E, value: yes}]\n",
+	})
+	r, err := Build(root, root, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Data == nil {
+		t.Fatal("the plain path read the files as written: want kustomize's build")
+	}
+	s, err := manifest.Parse(manifest.Options{}, "out.yaml", r.Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.Data)
+	}
+	if len(s.Workloads) != 1 {
+		t.Fatalf("workloads %+v", s.Workloads)
+	}
+	w := s.Workloads[0]
+	if got := w.Template.Spec.Containers[0].Env[0].Value; got != "yes" || w.Labels["app"] != "on" {
+		t.Errorf("env %q, label %q: want the strings kustomize applies", got, w.Labels["app"])
+	}
+}
+
+// TestPlainLocalConfig: kustomize leaves out of its build an object
+// annotated config.kubernetes.io/local-config, so a default-deny policy
+// so annotated is never applied; the plain path read it as written and
+// counted it. Such a tree is built.
+func TestPlainLocalConfig(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"kustomization.yaml": "resources:\n- all.yaml\n",
+		"all.yaml":           strings.Replace(policy, "metadata:\n", "metadata:\n  annotations: {config.kubernetes.io/local-config: \"true\"}\n", 1) + "---\n" + deployment("shop", "web"),
+	})
+	r, err := Build(root, root, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Data == nil {
+		t.Fatal("the plain path read the files as written: want kustomize's build")
+	}
+	s, err := manifest.Parse(manifest.Options{}, "out.yaml", r.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Policies) != 0 || len(s.Workloads) != 1 {
+		t.Errorf("policies %d, workloads %d: want the Deployment only, as kustomize builds", len(s.Policies), len(s.Workloads))
+	}
+}

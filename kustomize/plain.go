@@ -1,8 +1,10 @@
 package kustomize
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"go.yaml.in/yaml/v3"
 
@@ -83,6 +85,9 @@ func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 					}
 					*files = append(*files, sub...)
 				case st.Mode().IsRegular():
+					if builtDifferently(p, limit) {
+						return nil, false
+					}
 					*files = append(*files, p)
 				default:
 					return nil, false
@@ -91,4 +96,26 @@ func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 		}
 	}
 	return append(resources, bases...), true
+}
+
+// yaml11Bools finds, roughly, a plain scalar that YAML 1.1 reads as a
+// boolean and YAML 1.2 as a string (yes, on, n...).
+var yaml11Bools = regexp.MustCompile(`(?m)(?:^|[\s\[{,])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)[ \t]*(?:$|[#,\]}\r])`)
+
+// localConfig is the annotation that makes kustomize leave an object out
+// of its build: it configures the build, it is not applied.
+var localConfig = []byte("config.kubernetes.io/local-config")
+
+// builtDifferently reports whether kustomize's build may output the
+// resource file at path otherwise than as written, or the file cannot be
+// read; such a tree is built, so that Ward reads what kustomize applies:
+//
+//   - an object annotated config.kubernetes.io/local-config is left out
+//     (a NetworkPolicy so annotated is never applied);
+//   - an unquoted yes, on, n... is read as a string and written quoted,
+//     where Ward's loader reads it as kubectl does, the YAML 1.1 way (env
+//     value: yes is the boolean true, which a string field refuses).
+func builtDifferently(path string, limit int64) bool {
+	data, err := manifest.ReadFile(path, limit)
+	return err != nil || bytes.Contains(data, localConfig) || yaml11Bools.Match(data)
 }

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -192,6 +193,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.skipped = append(out.skipped, Skipped{Source: src, Reason: "not a Kubernetes object: not a mapping"})
 		return
 	}
+	// kubectl keeps the last of keys written twice: a second kind, or a
+	// List's second items, is what it applies. Checked here for every
+	// object, Lists and kinds Ward does not model included, before the
+	// first apiVersion, kind and items are read.
+	if ne := duplicateKey(n); ne != nil {
+		out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
+		return
+	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
 	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
 		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
@@ -216,6 +225,35 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// What kubectl reads the objects of: never a document skipped with
 		// its items unread.
 		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: v1 List without a list of items: items %s", ErrType, missingOr(items))})
+		return
+	}
+	if items != nil {
+		// kubectl and helm decode any object with a top-level items
+		// field as a List (apimachinery's unstructured decoder), whatever
+		// its kind: they apply its items and never the object itself, and
+		// fail on items that are not a list (a List kind's list of items
+		// was read above).
+		if items.Kind != yaml.SequenceNode && items.ShortTag() != "!!null" {
+			line := items.Line
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i+1] == items {
+					line = n.Content[i].Line // the key's
+				}
+			}
+			out.errs = append(out.errs, &Error{File: d.file, Line: line + base, Err: fmt.Errorf("%w: %s %s has a top-level items field that is not a list: kubectl reads an object with items as a List, and fails on it", ErrType, apiVersion, kind)})
+			return
+		}
+		md := mapGet(n, "metadata")
+		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind),
+			Reason:     fmt.Sprintf("%s %s has a top-level items field: kubectl and helm read it as a List and apply its items, never the %s itself", apiVersion, kind, kind),
+			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
+		if depth >= maxListDepth {
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: %s %s nested in more than %d Lists: its items are not read", ErrSyntax, apiVersion, kind, maxListDepth)})
+			return
+		}
+		for _, item := range items.Content {
+			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
+		}
 		return
 	}
 	if is, namespaced := unsupported(apiVersion, kind); is {
@@ -249,8 +287,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	}
 	if obj == nil {
 		md := mapGet(n, "metadata")
-		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
-			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))})
+		sk := Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
+			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
+		if !builtinGroup(apiVersion) {
+			if sk.PodSpecs = embeddedPodSpecs(n); len(sk.PodSpecs) > 0 {
+				sk.Reason = fmt.Sprintf("%s %s is not modeled, and the pod specs it carries are not audited", apiVersion, kind)
+			}
+		}
+		out.skipped = append(out.skipped, sk)
 		return
 	}
 	// The kind Ward names the object by: the same as written but for a
@@ -499,9 +543,10 @@ func (e *nodeError) message(base int) string {
 	return e.msg
 }
 
-// needsResolve reports whether text may hold aliases or merge keys.
+// needsResolve reports whether text may hold aliases, merge keys or
+// !!binary scalars.
 func needsResolve(text []byte) bool {
-	return bytes.IndexByte(text, '*') >= 0 || bytes.Contains(text, []byte("<<")) || bytes.Contains(text, []byte("!!merge"))
+	return bytes.IndexByte(text, '*') >= 0 || bytes.Contains(text, []byte("<<")) || bytes.Contains(text, []byte("!!merge")) || bytes.Contains(text, []byte("binary"))
 }
 
 // resolveNode returns n with aliases expanded and merge keys ("<<")
@@ -545,6 +590,19 @@ func resolveNode(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *n
 		return &c, nil
 	case yaml.MappingNode:
 		return resolveMapping(n, budget, active)
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!binary" {
+			return n, nil
+		}
+		// kubectl and helm (sigs.k8s.io/yaml) decode a !!binary scalar
+		// to the string of its bytes: label: !!binary d2Vi is "web".
+		b, err := base64.StdEncoding.DecodeString(n.Value)
+		if err != nil {
+			return nil, &nodeError{node: n, msg: "!!binary value contains invalid base64 data"}
+		}
+		c := *n
+		c.Value, c.Tag, c.Style = string(b), "!!str", yaml.DoubleQuotedStyle
+		return &c, nil
 	}
 	return n, nil
 }
@@ -706,12 +764,48 @@ func jsonKind(n *yaml.Node) byte {
 		if n.Value == "true" || n.Value == "True" || n.Value == "TRUE" || n.Value == "false" || n.Value == "False" || n.Value == "FALSE" {
 			return 'b'
 		}
+		if _, ok := yaml11Bool(n.Value); ok {
+			return 'b'
+		}
+	case "!!str":
+		if n.Style == 0 {
+			if _, ok := yaml11Bool(n.Value); ok {
+				return 'b' // kubectl's YAML 1.1: yes, on, n...
+			}
+		}
 	case "!!int", "!!float":
 		if _, ok := number(n); ok {
 			return 'n'
 		}
 	}
 	return 's'
+}
+
+// yaml11Bool reports whether s is one of the plain scalars that YAML 1.1
+// reads as booleans and YAML 1.2 (yaml.v3) as strings, and which. kubectl
+// and helm convert YAML to JSON with sigs.k8s.io/yaml, which follows YAML
+// 1.1: an env value: yes is the boolean true there, which the API server
+// refuses in a string field, and hostNetwork: on is true. Ward reads
+// them as kubectl does.
+func yaml11Bool(s string) (value, ok bool) {
+	if len(s) > 3 {
+		return false, false
+	}
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
+}
+
+// boolValue is the value of a scalar whose jsonKind is 'b'.
+func boolValue(n *yaml.Node) bool {
+	if v, ok := yaml11Bool(n.Value); ok {
+		return v
+	}
+	return n.Value[0] == 't' || n.Value[0] == 'T'
 }
 
 // number returns the JSON text of a numeric scalar.
@@ -768,7 +862,7 @@ func appendScalar(buf []byte, n *yaml.Node) []byte {
 	case '0':
 		return append(buf, "null"...)
 	case 'b':
-		return strconv.AppendBool(buf, n.Value[0] == 't' || n.Value[0] == 'T')
+		return strconv.AppendBool(buf, boolValue(n))
 	case 'n':
 		s, _ := number(n)
 		return append(buf, s...)

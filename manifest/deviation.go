@@ -208,7 +208,7 @@ func (p *printer) podPrint(md, spec *yaml.Node) specPrint {
 	// As the typed decode reads it: True and FALSE are booleans too.
 	if a := mapGet(spec, "automountServiceAccountToken"); a != nil && a.Kind == yaml.ScalarNode && jsonKind(a) == 'b' {
 		flags |= printAutomount
-		if a.Value[0] == 't' || a.Value[0] == 'T' {
+		if boolValue(a) {
 			flags |= printAutomountTrue
 		}
 	}

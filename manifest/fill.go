@@ -333,7 +333,7 @@ func (d *decoder) fillScalar(n *yaml.Node, ti *typeInfo, v reflect.Value) bool {
 		if k != 'b' {
 			return false
 		}
-		v.SetBool(n.Value[0] == 't' || n.Value[0] == 'T')
+		v.SetBool(boolValue(n))
 		return true
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,

@@ -302,7 +302,7 @@ func TestFillUnsettable(t *testing.T) {
 		B string `json:"b"`
 	}
 	var d decoder
-	n, err := d.parseDocument([]byte("a: x\nb: y\n"))
+	n, err := d.parseDocument([]byte("a: x\nb: w\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,11 +311,11 @@ func TestFillUnsettable(t *testing.T) {
 		t.Errorf("fill set a field behind a nil unexported embedded pointer: %+v", p)
 	}
 	var v withValue
-	if !d.fill(n.Content[0], typeInfoOf(reflect.TypeFor[withValue]()), reflect.ValueOf(&v).Elem(), false) || v.A != "x" || v.B != "y" {
+	if !d.fill(n.Content[0], typeInfoOf(reflect.TypeFor[withValue]()), reflect.ValueOf(&v).Elem(), false) || v.A != "x" || v.B != "w" {
 		t.Errorf("fill of an unexported embedded struct value: %+v", v)
 	}
 	var want withValue
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts([]byte(`{"a":"x","b":"y"}`), &want); err != nil || want != v {
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts([]byte(`{"a":"x","b":"w"}`), &want); err != nil || want != v {
 		t.Errorf("encoding/json gives %+v (%v), fill %+v", want, err, v)
 	}
 }

@@ -448,7 +448,7 @@ func TestParseDocuments(t *testing.T) {
 		{"empty", "", nil},
 		{"null document", "~\n---\nnull\n", nil},
 		{"nested list", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - " + strings.ReplaceAll(ns("a"), "\n", "\n    ") + "\n", []int{7}},
-		{"anchors and merge keys", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: &l {x: y}\n  annotations:\n    <<: *l\n    z: w\n", []int{1}},
+		{"anchors and merge keys", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: &l {x: v}\n  annotations:\n    <<: *l\n    z: w\n", []int{1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

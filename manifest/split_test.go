@@ -90,7 +90,7 @@ func TestSplitListFallback(t *testing.T) {
 		lines []int
 		err   int // line of the error, 0 for none
 	}{
-		{"alias across items", "apiVersion: v1\nkind: List\nitems:\n" + ns + "a\n      labels: &l {x: y}\n" + ns + "b\n      labels: *l\n", []int{4, 9}, 0},
+		{"alias across items", "apiVersion: v1\nkind: List\nitems:\n" + ns + "a\n      labels: &l {x: v}\n" + ns + "b\n      labels: *l\n", []int{4, 9}, 0},
 		{"syntax error in an item", "apiVersion: v1\nkind: List\nitems:\n" + ns + "a\n" + ns + "b\n       bad: indent\n", nil, 12},
 		{"syntax error in the header", "apiVersion: v1\nkind: List\nmetadata: {\nitems:\n" + ns + "a\n", nil, 5},
 	}

@@ -167,6 +167,9 @@ func describe(n *yaml.Node) string {
 	}
 	switch jsonKind(n) {
 	case 'b':
+		if _, ok := yaml11Bool(n.Value); ok {
+			return "boolean " + n.Value + " (YAML 1.1, as kubectl reads it: quote it for a string)"
+		}
 		return "boolean " + n.Value
 	case 'n':
 		return "number " + n.Value

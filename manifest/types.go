@@ -225,6 +225,11 @@ type Skipped struct {
 	// does not model (custom resources among them); Namespace is as
 	// written, "" when the object names none.
 	APIVersion, Namespace, Name string
+	// PodSpecs are the field paths of the pod specs a custom resource
+	// carries for the pods its operator creates ("spec.jobTargetRef.
+	// template.spec" of a KEDA ScaledJob, "spec.templates[0].container"
+	// of an Argo Workflow): those pods are not audited.
+	PodSpecs []string
 }
 
 // CustomResource reports whether s is an object of a custom resource kind:

@@ -203,6 +203,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		for _, o := range set.Skipped {
 			skips[o.Source.String()+" "+o.Kind+" "+o.Namespace+"/"+o.Name] = true
 		}
+		e.warnPodSpecs(set)
 	}
 	fs := mergeEnvironments(envs, fss)
 	for _, ig := range stale {

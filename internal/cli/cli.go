@@ -250,7 +250,25 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		}
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
+	e.warnPodSpecs(set)
 	return set, nil
+}
+
+// warnPodSpecs announces, once each, the custom resources of set that
+// carry pod specs Ward does not audit: the pods their operators create
+// (privileged, on the host network...) are not checked.
+func (e *env) warnPodSpecs(set *manifest.Set) {
+	for _, s := range set.Skipped {
+		if len(s.PodSpecs) == 0 {
+			continue
+		}
+		name := s.Name
+		if s.Namespace != "" {
+			name = s.Namespace + "/" + s.Name
+		}
+		e.warn("%s: %s %s (%s) carries pod specs that Ward does not audit (%s): the pods its operator creates are not checked; review them by hand, or check those pods (kubectl get pods -o yaml)",
+			s.Source, s.Kind, name, s.APIVersion, strings.Join(s.PodSpecs, ", "))
+	}
 }
 
 // joinWorkloads adds the workloads of --workloads to set, and warns when

@@ -280,6 +280,18 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 	}
 }
 
+// unreadSource announces a file of a directory walk that deploys
+// Kubernetes objects in a form Ward does not read: a packaged Helm chart
+// (helm install takes it), or Jsonnet (Argo CD and Tanka evaluate it).
+func (in *inputs) unreadSource(path string) {
+	switch {
+	case strings.HasSuffix(path, ".jsonnet"):
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: Jsonnet, which Argo CD and Tanka evaluate into Kubernetes objects, is not evaluated by ward; check its output (jsonnet %s | ward check -)", path, path))
+	case helmchart.IsArchive(path):
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a packaged Helm chart, which helm install takes, is not rendered by ward; unpack it (tar xzf %s) and give the chart directory as PATH", path, path))
+	}
+}
+
 // objectKeys finds apiVersion and kind keys at the top of a YAML
 // document, or anywhere in JSON.
 var objectKeys = [2]*regexp.Regexp{
@@ -326,6 +338,15 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 		if name == "ward.yaml" {
 			in.configs = append(in.configs, path)
+		}
+		if !explicit {
+			in.unreadSource(path)
+		} else if helmchart.IsArchive(path) {
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: path,
+				Message: "a packaged Helm chart: ward renders chart directories, not archives",
+				Fix:     "unpack it (tar xzf " + path + ") and give the chart directory, with the --values and --set helm install takes"})
+			in.notManifest[path] = true
+			return
 		}
 		if !isYAML(name) || name == "ward.yaml" {
 			if explicit {

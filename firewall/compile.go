@@ -46,6 +46,7 @@ const Priority = -10
 // The chains every ruleset has, and the one for unclassified addresses.
 const (
 	ChainPrerouting   = "prerouting"
+	ChainUnboundPort  = "unbound_port"
 	ChainForward      = "forward"
 	ChainInput        = "input"
 	ChainOutput       = "output"
@@ -275,12 +276,16 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		// Ruleset.Bridges: a packet that enters the host, or that
 		// br_netfilter hands to the inet hooks, from a managed bridge's
 		// port that the bridge table did not mark.
-		unbound := rs.unboundRule()
-		log := unbound
-		log.Counter, log.Verdict = false, Verdict{}
-		log.LogRate, log.LogPrefix, log.LogGroup = spoofLogRateSec, SpoofLogPrefix, lg.group
-		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityRaw, Rules: []Rule{log, unbound}}
-		rs.Chains = slices.Insert(rs.Chains, 0, pre)
+		// One rule, one lookup for every packet; the log and the drop in
+		// a chain of their own.
+		jump := rs.unboundRule()
+		jump.Counter, jump.Verdict = false, Verdict{Kind: Jump, Chain: ChainUnboundPort}
+		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityRaw, Rules: []Rule{jump}}
+		drop := &Chain{Name: ChainUnboundPort, Rules: []Rule{
+			{LogRate: spoofLogRateSec, LogPrefix: SpoofLogPrefix, LogGroup: lg.group},
+			{Counter: true, Verdict: Verdict{Kind: Drop}},
+		}}
+		rs.Chains = slices.Insert(rs.Chains, 0, pre, drop)
 	}
 	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)

@@ -280,7 +280,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		// a chain of their own.
 		jump := rs.unboundRule()
 		jump.Counter, jump.Verdict = false, Verdict{Kind: Jump, Chain: ChainUnboundPort}
-		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityRaw, Rules: []Rule{jump}}
+		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityPrerouting, Rules: []Rule{jump}}
 		drop := &Chain{Name: ChainUnboundPort, Rules: []Rule{
 			{LogRate: spoofLogRateSec, LogPrefix: SpoofLogPrefix, LogGroup: lg.group},
 			{Counter: true, Verdict: Verdict{Kind: Drop}},

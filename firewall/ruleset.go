@@ -124,10 +124,19 @@ type Ruleset struct {
 	Bridges []string
 }
 
-// PriorityRaw is the priority of the inet table's chain prerouting,
-// relative to filter (Chain.Priority): nft's "raw", before conntrack and
-// Docker's destination NAT see the packet.
+// PriorityRaw is nft's "raw" priority, relative to filter
+// (Chain.Priority): before conntrack and Docker's destination NAT see a
+// packet.
 const PriorityRaw = -300
+
+// PriorityPrerouting is the priority of the inet table's chain
+// prerouting (Ruleset.Bridges), relative to filter: -450, before
+// conntrack's defragmentation (-400) as well, so that the chain sees each
+// fragment as it enters. A reassembled packet carries the mark of its
+// first fragment: judged after reassembly, a fragment from a port not
+// bound, joined to a first fragment from a bound port, would pass as
+// bound (TestNewPortFragments).
+const PriorityPrerouting = -450
 
 // BoundMark is the packet mark the bridge table sets on every frame that
 // enters a bridge from a bound port (Ruleset.Bridges), compared under
@@ -847,6 +856,8 @@ func priority(p int) string {
 		return "raw"
 	}
 	switch {
+	case p < -10 || p > 10:
+		return strconv.Itoa(p) // nft's number, named by no standard priority near it
 	case p < 0:
 		return "filter - " + strconv.Itoa(-p)
 	case p > 0:

@@ -1,0 +1,200 @@
+package lab_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/internal/ethframe"
+	"github.com/wardsec/ward/lab"
+)
+
+// fragment splits frame, an Ethernet frame holding an IPv4 or IPv6
+// packet without options or extension headers (ethframe.UDP), into two
+// frames holding fragments of it with identification id: the head, with
+// the first at bytes of the packet's payload (a multiple of 8), and the
+// tail, with the rest. The tail's Ethernet source and destination are
+// tailSrc and tailDst: another port's frame.
+func fragment(t *testing.T, frame []byte, at int, id uint32, tailSrc, tailDst net.HardwareAddr) (head, tail []byte) {
+	t.Helper()
+	if at%8 != 0 {
+		t.Fatalf("fragment at %d: not a multiple of 8", at)
+	}
+	eth := frame[:14]
+	tailEth := slices.Concat(tailDst, tailSrc, eth[12:14])
+	if binary.BigEndian.Uint16(eth[12:14]) == unix.ETH_P_IP {
+		ip, payload := frame[14:34], frame[34:]
+		if at >= len(payload) {
+			t.Fatalf("fragment at %d of %d bytes", at, len(payload))
+		}
+		v4 := func(data []byte, off int, more bool) []byte {
+			h := slices.Clone(ip)
+			binary.BigEndian.PutUint16(h[2:4], uint16(20+len(data))) // #nosec G115 -- a test frame
+			binary.BigEndian.PutUint16(h[4:6], uint16(id))           // #nosec G115 -- the low half
+			flags := uint16(off / 8)                                 // #nosec G115 -- a test frame
+			if more {
+				flags |= 0x2000
+			}
+			binary.BigEndian.PutUint16(h[6:8], flags)
+			h[10], h[11] = 0, 0
+			binary.BigEndian.PutUint16(h[10:12], ethframe.Checksum(h))
+			return slices.Concat(h, data)
+		}
+		return slices.Concat(eth, v4(payload[:at], 0, true)), slices.Concat(tailEth, v4(payload[at:], at, false))
+	}
+	ip, payload := frame[14:54], frame[54:]
+	if at >= len(payload) {
+		t.Fatalf("fragment at %d of %d bytes", at, len(payload))
+	}
+	v6 := func(data []byte, off int, more bool) []byte {
+		h := slices.Clone(ip)
+		next := h[6]
+		h[6] = unix.IPPROTO_FRAGMENT
+		binary.BigEndian.PutUint16(h[4:6], uint16(8+len(data))) // #nosec G115 -- a test frame
+		fh := make([]byte, 8)
+		fh[0] = next
+		m := uint16(off) // #nosec G115 -- a test frame; the low 3 bits are 0
+		if more {
+			m |= 1
+		}
+		binary.BigEndian.PutUint16(fh[2:4], m)
+		binary.BigEndian.PutUint32(fh[4:8], id)
+		return slices.Concat(h, fh, data)
+	}
+	return slices.Concat(eth, v6(payload[:at], 0, true)), slices.Concat(tailEth, v6(payload[at:], at, false))
+}
+
+// TestNewPortFragments attacks the closed bridge with fragments from a
+// port attached since the last sync: the kernel reassembles IPv4 and IPv6
+// fragments (conntrack's defragmentation, priority -400 of the prerouting
+// hook, for the host and, through br_netfilter, for bridged packets)
+// before the inet table's chain prerouting sees the packet, and the
+// reassembled packet carries the metadata, packet mark included, of its
+// first fragment. So a fragment from the new port a, whose frame the
+// bridge table did not mark, joined to a first fragment from b's bound
+// port (marked), gets b's mark: a completes a datagram that b began, in
+// b's name, to the host and to c (which admits b on 53/UDP), and the
+// mark lies about where part of it came from. The chain prerouting must
+// see each fragment as it enters, before reassembly.
+//
+// The controls: both fragments from b arrive (legitimate fragmented
+// traffic keeps flowing, and the test sees reassembly); a's fragment
+// alone never does.
+func TestNewPortFragments(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan, a, b, c, compile := spoofWithout(t)
+	closed := compile(nil, true)
+	l := startLab(t, plan.Hosts)
+	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	brMAC, router := hostOnBridge(t, l)
+	if err := l.Load(closed); err != nil {
+		t.Fatal(err)
+	}
+	sniffC := capture(t, l, c.ID, ce)
+	r4, r6 := netip.MustParseAddr("10.9.0.254"), netip.MustParseAddr("fd00:9::fe")
+
+	n := 0
+	// send has b send the first fragment of a datagram from b to dst
+	// (the host's address through brMAC, or c's through c's MAC address),
+	// and tailFrom the rest, and reports whether the datagram arrived:
+	// at the host's socket, or on c's interface.
+	send := func(dst netip.Addr, toC, headFromB bool, tailFrom eth0Of, tailID string) bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-frag-%d-%d-", os.Getpid(), n)
+		// 64 bytes before the marker: the marker is in the tail.
+		payload := slices.Concat(bytes.Repeat([]byte{'.'}, 64), marker, bytes.Repeat([]byte{'x'}, 32))
+		dstMAC, port := brMAC, uint16(9)
+		if toC {
+			dstMAC, port = ce.mac, 53
+		}
+		src := hostAddr(t, b, 4)
+		if dst.Is6() {
+			src = hostAddr(t, b, 6)
+		}
+		f, err := ethframe.UDP(be.mac, dstMAC, netip.AddrPortFrom(src, 40000), netip.AddrPortFrom(dst, port), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, tail := fragment(t, f, 48, uint32(0x5700+n), tailFrom.mac, dstMAC) // #nosec G115 -- a small counter
+		if headFromB {
+			sendRaw(t, l, b.ID, be, head)
+		}
+		sendRaw(t, l, tailID, tailFrom, tail)
+		if !toC {
+			return got(router, marker, testTimeout)
+		}
+		buf := make([]byte, 4096)
+		for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+			if k, _, err := unix.Recvfrom(sniffC, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		what      string
+		dst       netip.Addr
+		toC       bool
+		headFromB bool
+		tail      eth0Of
+		tailID    string
+		want      bool
+	}{
+		{"b's fragments to the host (IPv4)", r4, false, true, be, b.ID, true},
+		{"b's fragments to the host (IPv6)", r6, false, true, be, b.ID, true},
+		{"b's fragments to c:53 (IPv4)", hostAddr(t, c, 4), true, true, be, b.ID, true},
+		{"b's fragments to c:53 (IPv6)", hostAddr(t, c, 6), true, true, be, b.ID, true},
+		{"a's fragment alone to the host (IPv4)", r4, false, false, ae, a.ID, false},
+		{"a's fragment alone to c:53 (IPv4)", hostAddr(t, c, 4), true, false, ae, a.ID, false},
+		{"a's fragment after b's to the host (IPv4)", r4, false, true, ae, a.ID, false},
+		{"a's fragment after b's to the host (IPv6)", r6, false, true, ae, a.ID, false},
+		{"a's fragment after b's to c:53 (IPv4)", hostAddr(t, c, 4), true, true, ae, a.ID, false},
+		{"a's fragment after b's to c:53 (IPv6)", hostAddr(t, c, 6), true, true, ae, a.ID, false},
+	} {
+		if got := send(tc.dst, tc.toC, tc.headFromB, tc.tail, tc.tailID); got != tc.want {
+			t.Errorf("bridge closed: %s: arrived %v, want %v", tc.what, got, tc.want)
+		}
+	}
+}
+
+// hostOnBridge gives the host (the lab's router namespace) the
+// addresses 10.9.0.254/24 and fd00:9::fe/64 on the bridge and a UDP socket
+// on port 9 of every address, and returns the bridge's MAC address and
+// that socket.
+func hostOnBridge(t *testing.T, l *lab.Lab) (net.HardwareAddr, *net.UDPConn) {
+	t.Helper()
+	var brMAC net.HardwareAddr
+	var router *net.UDPConn
+	inRouter(t, l, func() error {
+		br, err := netlink.LinkByName("br0")
+		if err != nil {
+			return err
+		}
+		brMAC = br.Attrs().HardwareAddr
+		for _, p := range []string{"10.9.0.254/24", "fd00:9::fe/64"} {
+			addr, err := netlink.ParseAddr(p)
+			if err != nil {
+				return err
+			}
+			addr.Flags = unix.IFA_F_NODAD
+			if err := netlink.AddrAdd(br, addr); err != nil {
+				return err
+			}
+		}
+		router, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6zero, Port: 9})
+		return err
+	})
+	t.Cleanup(func() { _ = router.Close() })
+	return brMAC, router
+}

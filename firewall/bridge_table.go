@@ -21,7 +21,7 @@ func bridgeTable() *nftables.Table {
 // bridgeObjects is the bridge table of a ruleset's bindings, translated.
 type bridgeObjects struct {
 	table  *nftables.Table
-	chains []*nftables.Chain // prerouting, forward
+	chains []*nftables.Chain // prerouting, forward, output, then the chains they jump to
 	sets   []setElems
 	rules  []*nftables.Rule
 }
@@ -54,7 +54,12 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		Name: BridgeForward, Table: t, Hooknum: nftables.ChainHookForward,
 		Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
 	}
-	o := &bridgeObjects{table: t, chains: []*nftables.Chain{pre, fwd}}
+	// Priority filter (-200), as chain forward.
+	out := &nftables.Chain{
+		Name: BridgeOutput, Table: t, Hooknum: nftables.ChainHookOutput,
+		Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
+	}
+	o := &bridgeObjects{table: t, chains: []*nftables.Chain{pre, fwd, out}}
 	if unbound {
 		o.chains = []*nftables.Chain{fwd}
 	}
@@ -108,7 +113,17 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			}
 		}
 	}
-	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {marks, me}, {ndMap, ne}}
+	bound4 := &nftables.Set{Table: t, Name: BridgeBound4, KeyType: nftables.TypeIPAddr}
+	bound6 := &nftables.Set{Table: t, Name: BridgeBound6, KeyType: nftables.TypeIP6Addr}
+	var b4e, b6e []nftables.SetElement
+	a4, a6 := boundAddrs(bindings)
+	for _, a := range a4 {
+		b4e = append(b4e, nftables.SetElement{Key: a.AsSlice()})
+	}
+	for _, a := range a6 {
+		b6e = append(b6e, nftables.SetElement{Key: a.AsSlice()})
+	}
+	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {bound4, b4e}, {bound6, b6e}, {marks, me}, {ndMap, ne}}
 	if unbound {
 		o.sets = []setElems{{ports, pe}, {marks, me}} // no nd_ports: nothing looks it up
 	}
@@ -285,9 +300,10 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		match = append(match, dstPrefix(r1, p)...)
 		fwdRules = append(fwdRules, append(match, setMark...))
 	}
+	// bridgeDestRules: a unicast packet leaving through a bound port is
+	// addressed to one of the port's addresses.
+	var destRules [][]expr.Any
 	if !unbound {
-		// bridgeDestRules: a unicast packet leaving through a bound port
-		// is addressed to one of the port's addresses.
 		for _, f := range []struct {
 			proto uint16
 			off   uint32
@@ -298,7 +314,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			{unix.ETH_P_IPV6, 24, fe80[:], v6},
 		} {
 			n := uint32(len(f.below)) // #nosec G115 -- 4 or 16
-			fwdRules = append(fwdRules, slices.Concat(skbProto(f.proto), []expr.Any{
+			destRules = append(destRules, slices.Concat(skbProto(f.proto), []expr.Any{
 				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: n},
 				&expr.Cmp{Op: expr.CmpOpLt, Register: r1, Data: f.below},
 				oifname, lookup(ports, false),
@@ -307,6 +323,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			}))
 		}
 	}
+	fwdRules = append(fwdRules, destRules...)
 	if closed {
 		// A frame from a bound port to a port not bound (the same bridge's).
 		fwdRules = append(fwdRules, slices.Concat(boundMark(expr.CmpOpEq),
@@ -314,6 +331,26 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	}
 	for _, exprs := range fwdRules {
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: fwd, Exprs: exprs})
+	}
+	if !unbound {
+		// Chain output (bridgeOutputRules): the host's own frames, to a
+		// bound port addressed to another's address, or to a port not
+		// bound addressed to a bound address.
+		outRules := slices.Clone(destRules)
+		for _, f := range []struct {
+			proto uint16
+			off   uint32
+			n     uint32
+			set   *nftables.Set
+		}{{unix.ETH_P_IP, 16, 4, bound4}, {unix.ETH_P_IPV6, 24, 16, bound6}} {
+			outRules = append(outRules, slices.Concat(skbProto(f.proto), []expr.Any{
+				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: f.n},
+				lookup(f.set, false), oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+			}))
+		}
+		for _, exprs := range outRules {
+			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: out, Exprs: exprs})
+		}
 	}
 	return o, nil
 }
@@ -482,7 +519,9 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}
 	ports, v4, v6, marks := bindingElements(rs.Bindings)
-	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings)}
+	a4, a6 := boundAddrs(rs.Bindings)
+	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings),
+		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6)}
 	var out []string
 	for _, se := range want.sets {
 		name := se.set.Name
@@ -498,6 +537,9 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 		var got []string
 		for _, e := range elems {
 			k := decodeBinding(e.Key)
+			if a, ok := netip.AddrFromSlice(e.Key); ok && (name == BridgeBound4 || name == BridgeBound6) {
+				k = a.String()
+			}
 			if name == BridgeMarks || name == BridgeND {
 				v := e.VerdictData
 				if v == nil && len(e.Val) > 0 {
@@ -550,4 +592,13 @@ func decodeBinding(key []byte) string {
 		return name + " . " + a.String()
 	}
 	return name
+}
+
+// addrStrings renders addresses as nft lists them.
+func addrStrings(addrs []netip.Addr) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -587,6 +588,9 @@ const (
 	BridgeForward   = "forward"
 	BridgeMarks     = "port_marks"
 	BridgeND        = "nd_ports"
+	BridgeBound4    = "bound_v4"
+	BridgeBound6    = "bound_v6"
+	BridgeOutput    = "output"
 	BridgePriority  = -300 // "dstnat": before br_netfilter hands frames to the inet hooks
 	SpoofLogPrefix  = "ward-spoof "
 	spoofLogRateSec = 10
@@ -622,6 +626,9 @@ const (
 // discovery keeps working), and marks each broadcast or
 // multicast packet with its output port's Binding.Mark, so that the inet
 // table judges it by the ingress of the container it reaches.
+// Chain output judges the frames the host sends through a bridge
+// (bridgeOutputRules), with sets bound_v4 and bound_v6 of every binding's
+// addresses.
 func (r *Ruleset) BridgeString() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table %s %s {\n", BridgeFamily, TableName)
@@ -637,6 +644,20 @@ func (r *Ruleset) BridgeString() string {
 	if !r.Unbound {
 		set(BridgeAddrs4, "ifname . ipv4_addr", v4)
 		set(BridgeAddrs6, "ifname . ipv6_addr", v6)
+		b4, b6 := boundAddrs(r.Bindings)
+		for _, bs := range []struct {
+			name string
+			f    Family
+			a    []netip.Addr
+		}{{BridgeBound4, IPv4, b4}, {BridgeBound6, IPv6, b6}} {
+			fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", bs.name, bs.f.nftType())
+			elems := make([]string, len(bs.a))
+			for i, a := range bs.a {
+				elems[i] = a.String()
+			}
+			writeElements(&b, elems, bs.f)
+			b.WriteString("\t}\n\n")
+		}
 	}
 	fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeMarks)
 	if len(marks) > 0 {
@@ -709,6 +730,13 @@ func (r *Ruleset) BridgeString() string {
 		fmt.Fprintf(&b, "\t\tmeta mark %s oifname != @%s counter drop\n", boundMark, BridgePorts)
 	}
 	b.WriteString("\t}\n")
+	if !r.Unbound {
+		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype filter hook output priority filter; policy accept;\n", BridgeOutput)
+		for _, l := range slices.Concat(bridgeDestRules, bridgeOutputRules) {
+			b.WriteString("\t\t" + l + "\n")
+		}
+		b.WriteString("\t}\n")
+	}
 	seen := map[uint32]bool{0: true}
 	for _, bd := range r.Bindings {
 		if seen[bd.Mark] {
@@ -805,6 +833,40 @@ func (m *MarkMap) elementStrings() []string {
 var bridgeDestRules = []string{
 	"ip daddr < 224.0.0.0 oifname @" + BridgePorts + " oifname . ip daddr != @" + BridgeAddrs4 + " counter drop",
 	"ip6 daddr < fe80:: oifname @" + BridgePorts + " oifname . ip6 daddr != @" + BridgeAddrs6 + " counter drop",
+}
+
+// bridgeOutputRules follow bridgeDestRules in the bridge table's chain
+// output, which judges the frames the host itself sends through a bridge
+// (its own packets, and those it routes: a published port's, after
+// destination NAT), which chain forward never sees: the bridge sends them
+// by its forwarding database too, where any port can take over a
+// container's MAC address (a bound one with a frame from its own address,
+// a port not bound, attached since the last sync, with any frame the inet
+// table never sees, such as ARP). A unicast packet to a bound port must
+// be addressed to one of its addresses (bridgeDestRules), and one
+// addressed to a bound address must leave through a bound port
+// (bound_v4, bound_v6: every binding's addresses), so that the host's
+// traffic for a container reaches no other port (TestHostTrafficFDB).
+var bridgeOutputRules = []string{
+	"ip daddr @" + BridgeBound4 + " oifname != @" + BridgePorts + " counter drop",
+	"ip6 daddr @" + BridgeBound6 + " oifname != @" + BridgePorts + " counter drop",
+}
+
+// boundAddrs returns the bindings' addresses of each family, sorted,
+// each once: sets bound_v4 and bound_v6.
+func boundAddrs(bindings []Binding) (v4, v6 []netip.Addr) {
+	for _, b := range bindings {
+		for _, a := range b.Addrs {
+			if a.Is4() {
+				v4 = append(v4, a)
+			} else if a.Is6() && !a.Is4In6() {
+				v6 = append(v6, a)
+			}
+		}
+	}
+	slices.SortFunc(v4, netip.Addr.Compare)
+	slices.SortFunc(v6, netip.Addr.Compare)
+	return slices.Compact(v4), slices.Compact(v6)
 }
 
 // SetSelf names the sets of the containers' (address . address) pairs

@@ -198,3 +198,139 @@ func hostOnBridge(t *testing.T, l *lab.Lab) (net.HardwareAddr, *net.UDPConn) {
 	t.Cleanup(func() { _ = router.Close() })
 	return brMAC, router
 }
+
+// TestHostTrafficFDB attacks the host's own traffic to a container, and
+// what it routes to one (a published port's, through destination NAT),
+// by the bridge's forwarding database: the attacker sends a frame with
+// b's MAC address as its Ethernet source, the bridge learns that address
+// on the attacker's port before any filter, and the host's next packet
+// for b leaves through the bridge to the attacker's port. The bridge
+// table's destination check (chain forward) and the closing of ports not
+// bound (Ruleset.Bridges) judge frames the bridge forwards between its
+// ports; a frame the host sends through the bridge takes its output hook.
+// Attacked from a port attached since the last sync (a, left out of the
+// inventory) and from a bound container (c, whose frame carries its own
+// address, which its binding admits), over IPv4 and IPv6: neither may
+// read the host's datagram for b.
+func TestHostTrafficFDB(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan, a, b, c, compile := spoofWithout(t)
+	closed := compile(nil, true)
+	l := startLab(t, plan.Hosts)
+	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	_, router := hostOnBridge(t, l)
+	n := 0
+	for _, at := range []struct {
+		who  string
+		host *lab.Host
+		e    eth0Of
+	}{{"a, a port attached since the last sync", a, ae}, {"c, a bound container", c, ce}} {
+		rs := closed
+		if at.host == c {
+			rs = plan.Ruleset // every port bound, c's included
+		}
+		if err := l.Load(rs); err != nil {
+			t.Fatal(err)
+		}
+		sniff := capture(t, l, at.host.ID, at.e)
+		for _, fam := range []int{4, 6} {
+			bIP := hostAddr(t, b, fam)
+			to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(bIP, 9))
+			// The host resolves b's address to b's MAC address.
+			for deadline := time.Now().Add(2 * time.Second); routerNeighbour(t, l, bIP) != be.mac.String(); time.Sleep(20 * time.Millisecond) {
+				if _, err := router.WriteToUDP([]byte("resolve"), to); err != nil {
+					t.Fatal(err)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the host did not resolve %s to b's %s", bIP, be.mac)
+				}
+			}
+			// The host's datagram reaches b (the output chain lets the
+			// host's traffic through to the port it is bound to).
+			var bConn *net.UDPConn
+			if err := l.InHost(b.ID, func() (err error) {
+				bConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(bIP, 9)))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// b speaks first: the bridge learns b's MAC address back on
+			// b's port, which the last attack took over (its traffic is
+			// lost till then: the denial of service that remains).
+			rAddr := netip.MustParseAddr("10.9.0.254")
+			if fam == 6 {
+				rAddr = netip.MustParseAddr("fd00:9::fe")
+			}
+			if _, err := bConn.WriteToUDP([]byte("hello"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(rAddr, 9))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			n++
+			marker := fmt.Appendf(nil, "ward-host-to-b-%d-%d", os.Getpid(), n)
+			if _, err := router.WriteToUDP(marker, to); err != nil {
+				t.Fatal(err)
+			}
+			if !got(bConn, marker, 2*time.Second) {
+				t.Errorf("IPv%d: the host's datagram to b did not arrive", fam)
+			}
+			_ = bConn.Close()
+			// The attacker's frame: b's MAC address, the attacker's own
+			// IP address (to c, or from c to a).
+			dst, dstMAC := hostAddr(t, c, fam), ce.mac
+			if at.host == c {
+				dst, dstMAC = hostAddr(t, a, fam), ae.mac
+			}
+			udp, err := ethframe.UDP(be.mac, dstMAC, netip.AddrPortFrom(hostAddr(t, at.host, fam), 40000), netip.AddrPortFrom(dst, 54), []byte("poison"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Or a frame of no protocol the inet table sees (IEEE's
+			// local experimental EtherType), which br_netfilter hands to
+			// no inet hook: the bridge learns its source all the same.
+			other := make([]byte, 60)
+			copy(other, dstMAC)
+			copy(other[6:], be.mac)
+			binary.BigEndian.PutUint16(other[12:], 0x88b5)
+			read := false
+			for range 5 {
+				n++
+				sendRaw(t, l, at.host.ID, at.e, udp)
+				sendRaw(t, l, at.host.ID, at.e, other)
+				marker := fmt.Appendf(nil, "ward-host-fdb-%d-%d", os.Getpid(), n)
+				if _, err := router.WriteToUDP(marker, to); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 2048)
+				for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline) && !read; {
+					if k, _, err := unix.Recvfrom(sniff, buf, 0); err == nil && bytes.Contains(buf[:k], marker) {
+						read = true
+					}
+				}
+			}
+			if read {
+				t.Errorf("IPv%d: %s read the host's datagram for b after claiming b's MAC address", fam, at.who)
+			}
+		}
+	}
+}
+
+// routerNeighbour is the MAC address of the host's (the router
+// namespace's) neighbour cache entry for ip, or "".
+func routerNeighbour(t *testing.T, l *lab.Lab, ip netip.Addr) (mac string) {
+	t.Helper()
+	inRouter(t, l, func() error {
+		family := netlink.FAMILY_V6
+		if ip.Is4() {
+			family = netlink.FAMILY_V4
+		}
+		ns, err := netlink.NeighList(0, family)
+		for _, nb := range ns {
+			if a, ok := netip.AddrFromSlice(nb.IP); ok && a.Unmap() == ip && len(nb.HardwareAddr) == 6 {
+				mac = nb.HardwareAddr.String()
+			}
+		}
+		return err
+	})
+	return mac
+}

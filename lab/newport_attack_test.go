@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
 	"github.com/wardsec/ward/lab"
 )
@@ -333,4 +334,172 @@ func routerNeighbour(t *testing.T, l *lab.Lab, ip netip.Addr) (mac string) {
 		return err
 	})
 	return mac
+}
+
+// sendRawMarked is sendRaw with the sending socket's mark (SO_MARK) set
+// to mark: the frame leaves a's namespace with that packet mark.
+func sendRawMarked(t *testing.T, l *lab.Lab, id string, e eth0Of, frame []byte, mark int) {
+	t.Helper()
+	if err := l.InHost(id, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, mark); err != nil {
+			return err
+		}
+		to := &unix.SockaddrLinklayer{Ifindex: e.index, Protocol: ethframe.Htons(binary.BigEndian.Uint16(frame[12:14])), Halen: 6}
+		copy(to.Addr[:], frame[:6])
+		for range 3 {
+			if err := unix.Sendto(fd, frame, 0, to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("send from %s: %v", id, err)
+	}
+}
+
+// TestNewPortHeld replays the attacks on the closed bridge that it
+// holds against, from a port attached since the last sync (a, left out of
+// the inventory), each with the same attack on the bridge not named as
+// the negative control, where it succeeds:
+//   - a's frames sent with the bound mark already set (SO_MARK
+//     0x57530000), claiming b's address, to the host and to c:53: the mark
+//     does not cross the veth into the host's namespace;
+//   - a's ARP reply, unicast to c and broadcast, and a's neighbour
+//     advertisement (override), to c and to all nodes, claiming b's
+//     address for a's MAC address in c's neighbour cache;
+//   - a's priority-tagged (VLAN 0) datagram claiming b's address to the
+//     host, which takes it as untagged (to a container, the bridge table
+//     drops tagged frames whether the bridge is closed or not).
+func TestNewPortHeld(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan, a, b, c, compile := spoofWithout(t)
+	closed, open := compile(nil, true), compile(nil, false)
+	l := startLab(t, plan.Hosts)
+	ae, be, ce := hostEth0(t, l, a.ID), hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	brMAC, router := hostOnBridge(t, l)
+	sniffC := capture(t, l, c.ID, ce)
+	b4, b6, c4, c6 := hostAddr(t, b, 4), hostAddr(t, b, 6), hostAddr(t, c, 4), hostAddr(t, c, 6)
+	r4 := netip.MustParseAddr("10.9.0.254")
+	n := 0
+	marker := func() []byte {
+		n++
+		return fmt.Appendf(nil, "ward-held-%d-%d", os.Getpid(), n)
+	}
+	seen := func(fd int, m []byte) bool {
+		buf := make([]byte, 4096)
+		for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+			if k, _, err := unix.Recvfrom(fd, buf, 0); err == nil && bytes.Contains(buf[:k], m) {
+				return true
+			}
+		}
+		return false
+	}
+	udp := func(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, port uint16, m []byte) []byte {
+		f, err := ethframe.UDP(srcMAC, dstMAC, netip.AddrPortFrom(src, 40000), netip.AddrPortFrom(dst, port), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	// cPoisoned has c resolve b's address, a send f, and reports whether
+	// c's entry for b then names a's MAC address.
+	var cConn4, cConn6 *net.UDPConn
+	for _, p := range []struct {
+		conn **net.UDPConn
+		ip   netip.Addr
+	}{{&cConn4, c4}, {&cConn6, c6}} {
+		if err := l.InHost(c.ID, func() (err error) {
+			*p.conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, 0)))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer (*p.conn).Close()
+	}
+	cPoisoned := func(ip netip.Addr, f []byte) bool {
+		conn := cConn4
+		if ip.Is6() {
+			conn = cConn6
+		}
+		// Forget an earlier attack's entry first.
+		if err := l.InHost(c.ID, func() error {
+			ns, err := netlink.NeighList(0, netlink.FAMILY_ALL)
+			for _, nb := range ns {
+				if x, ok := netip.AddrFromSlice(nb.IP); ok && x.Unmap() == ip {
+					_ = netlink.NeighDel(&nb)
+				}
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		resolveNeighbour(t, l, c.ID, conn, ip, be.mac)
+		time.Sleep(1100 * time.Millisecond) // the neighbour entry's locktime
+		sendRaw(t, l, a.ID, ae, f)
+		time.Sleep(testTimeout)
+		return neighbour(t, l, c.ID, ip) == ae.mac.String()
+	}
+	na := func(dstMAC net.HardwareAddr, dst netip.Addr) []byte {
+		body := slices.Concat([]byte{0x20, 0, 0, 0}, b6.AsSlice(), []byte{2, 1}, ae.mac)
+		f, err := ethframe.ICMPv6(ae.mac, dstMAC, ae.ll, dst, 136, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	allNodes := net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}
+	tagged := func(f []byte) []byte {
+		g, err := ethframe.Tag(f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	attempts := []struct {
+		what string
+		f    func() bool
+	}{
+		{"a's marked frame claiming b's address to the host", func() bool {
+			m := marker()
+			sendRawMarked(t, l, a.ID, ae, udp(ae.mac, brMAC, b4, r4, 9, m), int(firewall.BoundMark))
+			return got(router, m, testTimeout)
+		}},
+		{"a's marked frame claiming b's address to c:53", func() bool {
+			m := marker()
+			sendRawMarked(t, l, a.ID, ae, udp(ae.mac, ce.mac, b4, c4, 53, m), int(firewall.BoundMark))
+			return seen(sniffC, m)
+		}},
+		{"a's priority-tagged frame claiming b's address to the host", func() bool {
+			m := marker()
+			sendRaw(t, l, a.ID, ae, tagged(udp(ae.mac, brMAC, b4, r4, 9, m)))
+			return got(router, m, testTimeout)
+		}},
+		{"a's ARP reply to c claiming b's address", func() bool { return cPoisoned(b4, arpReply(ae.mac, ce.mac, b4, c4)) }},
+		{"a's broadcast ARP reply claiming b's address", func() bool { return cPoisoned(b4, arpReply(ae.mac, bcast, b4, c4)) }},
+		{"a's neighbour advertisement to c claiming b's address", func() bool { return cPoisoned(b6, na(ce.mac, c6)) }},
+		{"a's neighbour advertisement to all nodes claiming b's address", func() bool {
+			return cPoisoned(b6, na(allNodes, netip.MustParseAddr("ff02::1")))
+		}},
+	}
+	for _, tc := range []struct {
+		name string
+		rs   *firewall.Ruleset
+		want bool
+	}{{"bridge closed", closed, false}, {"without the bridge named", open, true}} {
+		if err := l.Load(tc.rs); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range attempts {
+			if got := at.f(); got != tc.want {
+				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)
+			}
+		}
+	}
 }

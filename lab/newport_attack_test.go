@@ -212,7 +212,8 @@ func hostOnBridge(t *testing.T, l *lab.Lab) (net.HardwareAddr, *net.UDPConn) {
 // Attacked from a port attached since the last sync (a, left out of the
 // inventory) and from a bound container (c, whose frame carries its own
 // address, which its binding admits), over IPv4 and IPv6: neither may
-// read the host's datagram for b.
+// read the host's datagram for b, while b's datagrams to the host and the
+// host's to b flow.
 func TestHostTrafficFDB(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
@@ -263,10 +264,14 @@ func TestHostTrafficFDB(t *testing.T) {
 			if fam == 6 {
 				rAddr = netip.MustParseAddr("fd00:9::fe")
 			}
-			if _, err := bConn.WriteToUDP([]byte("hello"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(rAddr, 9))); err != nil {
+			n++
+			hello := fmt.Appendf(nil, "ward-b-to-host-%d-%d", os.Getpid(), n)
+			if _, err := bConn.WriteToUDP(hello, net.UDPAddrFromAddrPort(netip.AddrPortFrom(rAddr, 9))); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(50 * time.Millisecond)
+			if !got(router, hello, 2*time.Second) {
+				t.Errorf("IPv%d: b's datagram to the host did not arrive", fam)
+			}
 			n++
 			marker := fmt.Appendf(nil, "ward-host-to-b-%d-%d", os.Getpid(), n)
 			if _, err := router.WriteToUDP(marker, to); err != nil {
@@ -499,6 +504,64 @@ func TestNewPortHeld(t *testing.T) {
 		for _, at := range attempts {
 			if got := at.f(); got != tc.want {
 				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestRoutedThroughHost checks that the closed bridge keeps the traffic
+// the host routes between its containers: b sends c a datagram on 53/UDP
+// (which c admits from b) through the host, as a container sends one to
+// another network's (to the bridge's MAC address, the host's gateway
+// address's), over IPv4 and IPv6. It enters the host marked, and the host
+// sends it into the bridge again, through the bridge table's chain output
+// (the destination is c's, through c's port). The control: with the
+// host not forwarding, it never arrives, so it is the routed one that does.
+func TestRoutedThroughHost(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan, _, b, c, compile := spoofWithout(t)
+	l := startLab(t, plan.Hosts)
+	be, ce := hostEth0(t, l, b.ID), hostEth0(t, l, c.ID)
+	brMAC, _ := hostOnBridge(t, l)
+	if err := l.Load(compile(nil, true)); err != nil {
+		t.Fatal(err)
+	}
+	sniffC := capture(t, l, c.ID, ce)
+	forwarding := func(on bool) {
+		v := []byte("0\n")
+		if on {
+			v = []byte("1\n")
+		}
+		inRouter(t, l, func() error {
+			for _, p := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+				if err := os.WriteFile(p, v, 0o644); err != nil { // #nosec G306 -- a sysctl of the lab's router namespace
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	n := 0
+	for _, on := range []bool{true, false} {
+		forwarding(on)
+		for _, fam := range []int{4, 6} {
+			n++
+			m := fmt.Appendf(nil, "ward-routed-%d-%d", os.Getpid(), n)
+			f, err := ethframe.UDP(be.mac, brMAC, netip.AddrPortFrom(hostAddr(t, b, fam), 40000), netip.AddrPortFrom(hostAddr(t, c, fam), 53), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sendRaw(t, l, b.ID, be, f)
+			arrived := false
+			buf := make([]byte, 4096)
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !arrived; {
+				if k, _, err := unix.Recvfrom(sniffC, buf, 0); err == nil && bytes.Contains(buf[:k], m) {
+					arrived = true
+				}
+			}
+			if arrived != on {
+				t.Errorf("IPv%d, the host forwarding %v: b's datagram to c:53 through the host arrived %v, want %v", fam, on, arrived, on)
 			}
 		}
 	}

@@ -178,7 +178,7 @@ func hostOnBridge(t *testing.T, l *lab.Lab) (net.HardwareAddr, *net.UDPConn) {
 	var brMAC net.HardwareAddr
 	var router *net.UDPConn
 	inRouter(t, l, func() error {
-		br, err := netlink.LinkByName("br0")
+		br, err := netlink.LinkByName(lab.BridgeName)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func TestHostTrafficFDB(t *testing.T) {
 			bIP := hostAddr(t, b, fam)
 			to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(bIP, 9))
 			// The host resolves b's address to b's MAC address.
-			for deadline := time.Now().Add(2 * time.Second); routerNeighbour(t, l, bIP) != be.mac.String(); time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(2 * time.Second); neighbourIn(t, func(f func() error) { inRouter(t, l, f) }, bIP) != be.mac.String(); time.Sleep(20 * time.Millisecond) {
 				if _, err := router.WriteToUDP([]byte("resolve"), to); err != nil {
 					t.Fatal(err)
 				}
@@ -319,26 +319,6 @@ func TestHostTrafficFDB(t *testing.T) {
 			}
 		}
 	}
-}
-
-// routerNeighbour is the MAC address of the host's (the router
-// namespace's) neighbour cache entry for ip, or "".
-func routerNeighbour(t *testing.T, l *lab.Lab, ip netip.Addr) (mac string) {
-	t.Helper()
-	inRouter(t, l, func() error {
-		family := netlink.FAMILY_V6
-		if ip.Is4() {
-			family = netlink.FAMILY_V4
-		}
-		ns, err := netlink.NeighList(0, family)
-		for _, nb := range ns {
-			if a, ok := netip.AddrFromSlice(nb.IP); ok && a.Unmap() == ip && len(nb.HardwareAddr) == 6 {
-				mac = nb.HardwareAddr.String()
-			}
-		}
-		return err
-	})
-	return mac
 }
 
 // sendRawMarked is sendRaw with the sending socket's mark (SO_MARK) set

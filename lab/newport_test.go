@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
@@ -56,28 +55,7 @@ func TestNewPortWindow(t *testing.T) {
 
 	// The host: addresses on the bridge, a UDP socket on port 9, and the
 	// bridge's MAC address.
-	var brMAC net.HardwareAddr
-	var router *net.UDPConn
-	inRouter(t, l, func() error {
-		br, err := netlink.LinkByName("br0")
-		if err != nil {
-			return err
-		}
-		brMAC = br.Attrs().HardwareAddr
-		for _, p := range []string{"10.9.0.254/24", "fd00:9::fe/64"} {
-			addr, err := netlink.ParseAddr(p)
-			if err != nil {
-				return err
-			}
-			addr.Flags = unix.IFA_F_NODAD
-			if err := netlink.AddrAdd(br, addr); err != nil {
-				return err
-			}
-		}
-		router, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv6zero, Port: 9})
-		return err
-	})
-	t.Cleanup(func() { _ = router.Close() })
+	brMAC, router := hostOnBridge(t, l)
 
 	n := 0
 	// toHost has a send the host a datagram from src and reports

@@ -1507,27 +1507,46 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 
 // TestAttackRequestTrailers: request trailers arrive after every check
 // has run, so headers the proxy strips or sets (XFCC, method overrides,
-// Authorization) must not reach the upstream as trailer fields, which
-// some servers merge into the header section. They do not today
-// (ReverseProxy's outbound request carries a copy of the trailer map
-// made before the body is read); this pins it.
+// Authorization) or that a policy matches must not reach the upstream as
+// trailer fields, which some servers merge into the header section.
+// Without a WAF they never did (ReverseProxy's outbound request carries a
+// copy of the trailer map made before the body is read); with one, the
+// WAF read the body to its end before that copy was made, and every
+// declared trailer field was forwarded: a forged XFCC of another
+// workload, a method override, a bearer token and a tenant header that
+// the DENY below never saw. No trailer field is forwarded now.
 func TestAttackRequestTrailers(t *testing.T) {
 	u := newRawUpstream(t)
-	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1)
-	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
-	resp := h.raw(t, "web", "POST /api/x HTTP/1.1\r\nHost: api\r\nX-Client: trailers\r\nContent-Type: text/plain\r\n"+
-		"Transfer-Encoding: chunked\r\nTrailer: X-Forwarded-Client-Cert, X-Http-Method-Override, Authorization\r\nConnection: close\r\n\r\n"+
-		"3\r\nabc\r\n0\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://example.org/ns/shop/sa/admin\r\n"+
-		"X-Http-Method-Override: DELETE\r\nAuthorization: Bearer forged\r\n\r\n")
-	if status(resp) != 200 {
-		t.Fatalf("status %d: %.200q", status(resp), resp)
-	}
-	got := u.requests()
-	if len(got) != 1 {
-		t.Fatalf("the upstream got %d requests", len(got))
-	}
-	if !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") || strings.Contains(got[0], "sa/admin") || strings.Contains(got[0], "forged") || strings.Contains(got[0], "DELETE") {
-		t.Errorf("trailer fields reached the upstream: %q", got[0])
+	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1) + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[X-Tenant]
+      values: ["other"]
+`
+	for _, extra := range []string{"", "waf: {mode: block}\n", "waf: {mode: detect}\n"} {
+		h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: extra})
+		before := len(u.requests())
+		resp := h.raw(t, "web", "POST /api/x HTTP/1.1\r\nHost: api\r\nX-Client: trailers\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
+			"Transfer-Encoding: chunked\r\nTrailer: X-Forwarded-Client-Cert, X-Http-Method-Override, Authorization, X-Tenant\r\nConnection: close\r\n\r\n"+
+			"3\r\na=b\r\n0\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://example.org/ns/shop/sa/admin\r\n"+
+			"X-Http-Method-Override: DELETE\r\nAuthorization: Bearer forged\r\nX-Tenant: other\r\n\r\n")
+		if status(resp) != 200 {
+			t.Fatalf("%q: status %d: %.200q", extra, status(resp), resp)
+		}
+		got := u.requests()[before:]
+		if len(got) != 1 {
+			t.Fatalf("%q: the upstream got %d requests", extra, len(got))
+		}
+		if !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") || strings.Contains(got[0], "sa/admin") || strings.Contains(got[0], "forged") ||
+			strings.Contains(got[0], "DELETE") || strings.Contains(got[0], "other") || len(header(got[0], "Trailer")) != 0 {
+			t.Errorf("%q: trailer fields reached the upstream: %q", extra, got[0])
+		}
 	}
 }
 

@@ -418,6 +418,13 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
+			// Request trailers arrive after every check has run: no
+			// policy, identity-header rule or WAF saw them, and some
+			// servers merge them into the header section. None is
+			// forwarded. (The outbound request's trailer map is a copy
+			// of the inbound one: a check that read the body to its end
+			// first, as the WAF does, had filled it in.)
+			pr.Out.Trailer = nil
 			// The client address as resolved behind trusted proxies;
 			// Rewrite has already removed the inbound X-Forwarded-*. An
 			// unknown client (a Unix socket peer) gets none: never the

@@ -1554,13 +1554,16 @@ spec:
 // request's client, host or scheme to an upstream (X-Original-Host,
 // X-Host, X-Url-Scheme, Front-End-Https, any X-Forwarded-* beyond the
 // listed ones) reached it from an untrusted client, which could make an
-// application see another host or https where the proxy saw neither.
+// application see another host or https where the proxy saw neither;
+// so did Client-IP, X-Forwarded and Forwarded-For, which common PHP
+// code, Rails and django-ipware read as the client's address.
 func TestAttackOriginalRequestHeaders(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL()})
 	spoofed := []string{"X-Original-Host", "admin.internal", "X-Host", "admin.internal", "X-Url-Scheme", "https",
 		"Front-End-Https", "on", "X-Original-Proto", "https", "X-Forwarded-Path", "/admin", "X-Forwarded-Anything", "x",
-		"X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9;host=admin.internal"}
+		"X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9;host=admin.internal",
+		"Client-IP", "10.9.9.9", "X-Forwarded", "for=10.9.9.9", "Forwarded-For", "10.9.9.9", "Client_IP", "10.9.9.9"}
 	resp, got := sendRaw(t, h, u, "web", "GET", "/api/x", append(spoofed, "X-Kept", "yes")...)
 	if status(resp) != 200 || len(got) != 1 {
 		t.Fatalf("status %d, upstream got %d requests", status(resp), len(got))

@@ -1479,6 +1479,12 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		{"multipart boundary rack cannot read", "multipart/form-data; boundary =B0", "_method=delete", false, 0, 400},
 		{"multipart boundary php reads apart", "multipart/form-data; xboundary=B1; boundary=B0", strings.ReplaceAll(mp("_method"), "B0", "B1"), false, 0, 400},
 		{"form php type", "application/x-www-form-urlencoded x", "_method=delete", false, 0, 400},
+		// Rack trims the tab off the media type and reads a form; PHP
+		// does not, and the scanner, which followed PHP, let it pass.
+		{"form rack tab", "application/x-www-form-urlencoded\t; charset=UTF-8", "_method=delete", false, 0, 400},
+		{"multipart rack tab", "multipart/form-data\t; boundary=B0", mp("_method"), false, 0, 400},
+		{"form rack tab comma", "application/x-www-form-urlencoded\t,text/plain", "_method=delete", false, 0, 400},
+		{"text tab", "text/plain\t; charset=UTF-8", "_method=delete", false, 0, 200},
 		{"form rack 2 brackets", form, "[_method]=delete", false, 0, 400},
 		{"multipart rack 2 indented delimiter", multi, "  " + strings.TrimPrefix(mp("_method"), "--B0\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\nabc\r\n"), false, 0, 400},
 		{"multipart rack content-id", multi, strings.Replace(mp("x"), `Content-Disposition: form-data; name="x"`, "Content-ID: _method", 1), false, 0, 400},

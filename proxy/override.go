@@ -146,13 +146,23 @@ func formBody(h http.Header) (formKind, string, error) {
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
 	// The media type as PHP takes it: up to the first ';', ',' or
-	// space, in lower case. Rack's (up to ';' or ',', trimmed) is a form
-	// type only if PHP's is the same.
+	// space, in lower case. Rack's (below) must be the same where
+	// either is a form type.
 	mt := strings.TrimSpace(cts[0])
 	if i := strings.IndexAny(mt, ";, "); i >= 0 {
 		mt = mt[:i]
 	}
 	mt = strings.ToLower(mt)
+	// Rack's is the type up to ';' or ',' with white space around it
+	// trimmed (split(/\s*[;,]\s*/)), tabs included: it reads
+	// "application/x-www-form-urlencoded\t; charset=utf-8" as a form,
+	// where PHP, which cuts at a space only, reads no form at all.
+	rackMT, _, _ := strings.Cut(cts[0], ";")
+	rackMT, _, _ = strings.Cut(rackMT, ",")
+	rackMT = strings.ToLower(strings.Trim(rackMT, " \t\r\n\f\v"))
+	if rackMT != mt && (isFormType(mt) || isFormType(rackMT)) {
+		return notForm, "", fmt.Errorf("%w: media type read apart", errFormType)
+	}
 	lct := strings.ToLower(cts[0])
 	isJSON := strings.Contains(lct, "/json") || strings.Contains(lct, "+json") // Laravel's isJson: anywhere in the value
 	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/") || isJSON) &&
@@ -192,6 +202,12 @@ func formBody(h http.Header) (formKind, string, error) {
 		return jsonForm, "", nil
 	}
 	return notForm, "", nil
+}
+
+// isFormType reports whether a media type (lower case, without
+// parameters) is one frameworks parse a form from.
+func isFormType(mt string) bool {
+	return mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")
 }
 
 // rackMultipart is Rack's Rack::Multipart::MULTIPART, which finds the

@@ -1485,6 +1485,13 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		{"multipart rack tab", "multipart/form-data\t; boundary=B0", mp("_method"), false, 0, 400},
 		{"form rack tab comma", "application/x-www-form-urlencoded\t,text/plain", "_method=delete", false, 0, 400},
 		{"text tab", "text/plain\t; charset=UTF-8", "_method=delete", false, 0, 200},
+		// Tomcat decodes a form in the charset its type names, and
+		// Spring's HiddenHttpMethodFilter reads _method from it.
+		{"form utf-16", "application/x-www-form-urlencoded; charset=UTF-16BE", utf16be("_method") + "=" + utf16be("DELETE"), false, 0, 400},
+		{"form ebcdic", "application/x-www-form-urlencoded; charset=\"IBM037\"", "\x6d\x94\x85\xa3\x88\x96\x84=\xc4\xc5\xd3\xc5\xe3\xc5", false, 0, 400},
+		{"multipart utf-32", "multipart/form-data; boundary=B0; charset=utf-32", mp("x"), false, 0, 400},
+		{"form latin-1", "application/x-www-form-urlencoded; charset=ISO-8859-1", "a=%E9", false, 0, 200},
+		{"form windows-1252", "application/x-www-form-urlencoded;charset=windows-1252", "a=b", false, 0, 200},
 		{"form rack 2 brackets", form, "[_method]=delete", false, 0, 400},
 		{"multipart rack 2 indented delimiter", multi, "  " + strings.TrimPrefix(mp("_method"), "--B0\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\nabc\r\n"), false, 0, 400},
 		{"multipart rack content-id", multi, strings.Replace(mp("x"), `Content-Disposition: form-data; name="x"`, "Content-ID: _method", 1), false, 0, 400},
@@ -1625,6 +1632,16 @@ func TestAttackOriginalRequestHeaders(t *testing.T) {
 	if v := header(got[0], "X-Kept"); len(v) != 1 {
 		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
 	}
+}
+
+// utf16be returns the ASCII string s in UTF-16BE.
+func utf16be(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(0)
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // gzipped returns s compressed with gzip.

@@ -1331,7 +1331,9 @@ func statusAny(resp string) int {
 // "admin.example.com:80:80" passed a DENY of hosts admin.example.com (and
 // would take a route's catch-all) while nginx reads the host up to the
 // first colon and serves admin.example.com; "admin.example.com.." is
-// refused by nginx and Apache but passed the DENY here.
+// refused by nginx and Apache but passed the DENY here. An IPv6 address
+// with a zone, "[fe80::1%25eth0]", passed a DENY of hosts [fe80::1], and
+// Go's transport forwarded it as Host [fe80::1].
 func TestAttackHostAmbiguous(t *testing.T) {
 	const pols = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -1339,7 +1341,7 @@ metadata: {name: no-admin-host, namespace: shop}
 spec:
   selector: {matchLabels: {app: api}}
   action: DENY
-  rules: [{to: [{operation: {hosts: ["admin.example.com"]}}]}]
+  rules: [{to: [{operation: {hosts: ["admin.example.com", "[fe80::1]"]}}]}]
 `
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: pols})
@@ -1360,6 +1362,11 @@ spec:
 		{"admin.example.com,other", 400},
 		{"[::1]:8443:1", 400},
 		{"[::1", 400},
+		{"[fe80::1]", 403},
+		{"[FE80::1]:443", 403},
+		// A zone: Go's transport forwarded the Host as [fe80::1].
+		{"[fe80::1%25eth0]", 400},
+		{"[fe80::1%eth0]:80", 400},
 		{"api", 200},
 		{"api.example.com:8443", 200},
 		{"api.example.com.", 200},

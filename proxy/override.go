@@ -146,8 +146,8 @@ func formBody(h http.Header) (formKind, string, error) {
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
 	// The media type as PHP takes it: up to the first ';', ',' or
-	// space, in lower case. Rack's (below) must be the same where
-	// either is a form type.
+	// space, in lower case; or Rack's (below) where only Rack's is a
+	// form type.
 	mt := strings.TrimSpace(cts[0])
 	if i := strings.IndexAny(mt, ";, "); i >= 0 {
 		mt = mt[:i]
@@ -156,12 +156,13 @@ func formBody(h http.Header) (formKind, string, error) {
 	// Rack's is the type up to ';' or ',' with white space around it
 	// trimmed (split(/\s*[;,]\s*/)), tabs included: it reads
 	// "application/x-www-form-urlencoded\t; charset=utf-8" as a form,
-	// where PHP, which cuts at a space only, reads no form at all.
+	// where PHP, which cuts at a space only, reads no form at all. The
+	// body is read as the form one of them parses.
 	rackMT, _, _ := strings.Cut(cts[0], ";")
 	rackMT, _, _ = strings.Cut(rackMT, ",")
 	rackMT = strings.ToLower(strings.Trim(rackMT, " \t\r\n\f\v"))
-	if rackMT != mt && (isFormType(mt) || isFormType(rackMT)) {
-		return notForm, "", fmt.Errorf("%w: media type read apart", errFormType)
+	if !isFormType(mt) && isFormType(rackMT) {
+		mt = rackMT
 	}
 	lct := strings.ToLower(cts[0])
 	isJSON := strings.Contains(lct, "/json") || strings.Contains(lct, "+json") // Laravel's isJson: anywhere in the value

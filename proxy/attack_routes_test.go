@@ -77,7 +77,8 @@ func TestAttackRouteMatchForms(t *testing.T) {
 
 // TestAttackWAFPathForms: waf.paths written with a non-ASCII character
 // or an escape in another case than requests are compared in never
-// matched, and the WAF skipped the requests it was meant for.
+// matched, and the WAF skipped the requests it was meant for; so did
+// requests whose path differs from a waf.paths prefix in case only.
 func TestAttackWAFPathForms(t *testing.T) {
 	for _, p := range []string{"/café/", "/caf%c3%a9/"} {
 		u := newRawUpstream(t)
@@ -87,6 +88,19 @@ func TestAttackWAFPathForms(t *testing.T) {
 		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
 			t.Errorf("waf.paths [%s]: %d, the upstream received %q; want the WAF's 403", p, status(resp), got)
 		}
+	}
+	// Paths in another case: ASP.NET Core and IIS route /API/x and
+	// /%41pi/x to the handler of /api/x; the WAF skipped them.
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyGet, extra: "waf: {paths: [/api/]}\n"})
+	for _, target := range []string{"/api/x", "/API/x", "/Api/x", "/%41pi/x", "/aPI/x"} {
+		resp, got := sendRaw(t, h, u, "web", "GET", target+"?id=1'%20or%20'1'='1")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Errorf("waf.paths [/api/], GET %s: %d, the upstream received %q; want the WAF's 403", target, status(resp), got)
+		}
+	}
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/apix?id=1'%20or%20'1'='1"); status(resp) != 200 || len(got) != 1 {
+		t.Errorf("waf.paths [/api/], GET /apix: %d, want 200 uninspected (else this test proves nothing)", status(resp))
 	}
 	path := filepath.Join(t.TempDir(), "p.yaml")
 	writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nwaf: {paths: [\"/api//x\"]}\n"))

@@ -1331,7 +1331,9 @@ func statusAny(resp string) int {
 // "admin.example.com:80:80" passed a DENY of hosts admin.example.com (and
 // would take a route's catch-all) while nginx reads the host up to the
 // first colon and serves admin.example.com; "admin.example.com.." is
-// refused by nginx and Apache but passed the DENY here.
+// refused by nginx and Apache but passed the DENY here. An IPv6 address
+// with a zone, "[fe80::1%25eth0]", passed a DENY of hosts [fe80::1], and
+// Go's transport forwarded it as Host [fe80::1].
 func TestAttackHostAmbiguous(t *testing.T) {
 	const pols = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -1339,7 +1341,7 @@ metadata: {name: no-admin-host, namespace: shop}
 spec:
   selector: {matchLabels: {app: api}}
   action: DENY
-  rules: [{to: [{operation: {hosts: ["admin.example.com"]}}]}]
+  rules: [{to: [{operation: {hosts: ["admin.example.com", "[fe80::1]"]}}]}]
 `
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: pols})
@@ -1360,6 +1362,11 @@ spec:
 		{"admin.example.com,other", 400},
 		{"[::1]:8443:1", 400},
 		{"[::1", 400},
+		{"[fe80::1]", 403},
+		{"[FE80::1]:443", 403},
+		// A zone: Go's transport forwarded the Host as [fe80::1].
+		{"[fe80::1%25eth0]", 400},
+		{"[fe80::1%eth0]:80", 400},
 		{"api", 200},
 		{"api.example.com:8443", 200},
 		{"api.example.com.", 200},
@@ -1479,6 +1486,19 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 		{"multipart boundary rack cannot read", "multipart/form-data; boundary =B0", "_method=delete", false, 0, 400},
 		{"multipart boundary php reads apart", "multipart/form-data; xboundary=B1; boundary=B0", strings.ReplaceAll(mp("_method"), "B0", "B1"), false, 0, 400},
 		{"form php type", "application/x-www-form-urlencoded x", "_method=delete", false, 0, 400},
+		// Rack trims the tab off the media type and reads a form; PHP
+		// does not, and the scanner, which followed PHP, let it pass.
+		{"form rack tab", "application/x-www-form-urlencoded\t; charset=UTF-8", "_method=delete", false, 0, 400},
+		{"multipart rack tab", "multipart/form-data\t; boundary=B0", mp("_method"), false, 0, 400},
+		{"form rack tab comma", "application/x-www-form-urlencoded\t,text/plain", "_method=delete", false, 0, 400},
+		{"text tab", "text/plain\t; charset=UTF-8", "_method=delete", false, 0, 200},
+		// Tomcat decodes a form in the charset its type names, and
+		// Spring's HiddenHttpMethodFilter reads _method from it.
+		{"form utf-16", "application/x-www-form-urlencoded; charset=UTF-16BE", utf16be("_method") + "=" + utf16be("DELETE"), false, 0, 400},
+		{"form ebcdic", "application/x-www-form-urlencoded; charset=\"IBM037\"", "\x6d\x94\x85\xa3\x88\x96\x84=\xc4\xc5\xd3\xc5\xe3\xc5", false, 0, 400},
+		{"multipart utf-32", "multipart/form-data; boundary=B0; charset=utf-32", mp("x"), false, 0, 400},
+		{"form latin-1", "application/x-www-form-urlencoded; charset=ISO-8859-1", "a=%E9", false, 0, 200},
+		{"form windows-1252", "application/x-www-form-urlencoded;charset=windows-1252", "a=b", false, 0, 200},
 		{"form rack 2 brackets", form, "[_method]=delete", false, 0, 400},
 		{"multipart rack 2 indented delimiter", multi, "  " + strings.TrimPrefix(mp("_method"), "--B0\r\nContent-Disposition: form-data; name=\"authenticity_token\"\r\n\r\nabc\r\n"), false, 0, 400},
 		{"multipart rack content-id", multi, strings.Replace(mp("x"), `Content-Disposition: form-data; name="x"`, "Content-ID: _method", 1), false, 0, 400},
@@ -1507,27 +1527,89 @@ func TestAttackMethodOverrideBody(t *testing.T) {
 
 // TestAttackRequestTrailers: request trailers arrive after every check
 // has run, so headers the proxy strips or sets (XFCC, method overrides,
-// Authorization) must not reach the upstream as trailer fields, which
-// some servers merge into the header section. They do not today
-// (ReverseProxy's outbound request carries a copy of the trailer map
-// made before the body is read); this pins it.
+// Authorization) or that a policy matches must not reach the upstream as
+// trailer fields, which some servers merge into the header section.
+// Without a WAF they never did (ReverseProxy's outbound request carries a
+// copy of the trailer map made before the body is read); with one, the
+// WAF read the body to its end before that copy was made, and every
+// declared trailer field was forwarded: a forged XFCC of another
+// workload, a method override, a bearer token and a tenant header that
+// the DENY below never saw. No trailer field is forwarded now.
 func TestAttackRequestTrailers(t *testing.T) {
 	u := newRawUpstream(t)
-	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1)
-	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
-	resp := h.raw(t, "web", "POST /api/x HTTP/1.1\r\nHost: api\r\nX-Client: trailers\r\nContent-Type: text/plain\r\n"+
-		"Transfer-Encoding: chunked\r\nTrailer: X-Forwarded-Client-Cert, X-Http-Method-Override, Authorization\r\nConnection: close\r\n\r\n"+
-		"3\r\nabc\r\n0\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://example.org/ns/shop/sa/admin\r\n"+
-		"X-Http-Method-Override: DELETE\r\nAuthorization: Bearer forged\r\n\r\n")
-	if status(resp) != 200 {
-		t.Fatalf("status %d: %.200q", status(resp), resp)
+	anyMethod := strings.Replace(policies, `methods: ["GET"], `, "", 1) + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[X-Tenant]
+      values: ["other"]
+`
+	forged := http.Header{"X-Forwarded-Client-Cert": {"By=x;URI=spiffe://example.org/ns/shop/sa/admin"},
+		"X-Http-Method-Override": {"DELETE"}, "Authorization": {"Bearer forged"}, "X-Tenant": {"other"}}
+	// overHTTP1 sends the trailers as chunked HTTP/1.1 does, overHTTP2 in
+	// a HEADERS frame after the DATA.
+	overHTTP1 := func(h *harness) int {
+		req := "POST /api/x HTTP/1.1\r\nHost: api\r\nX-Client: trailers\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+			"Transfer-Encoding: chunked\r\nTrailer: X-Forwarded-Client-Cert, X-Http-Method-Override, Authorization, X-Tenant\r\nConnection: close\r\n\r\n" +
+			"3\r\na=b\r\n0\r\n"
+		for k, v := range forged {
+			req += k + ": " + v[0] + "\r\n"
+		}
+		return status(h.raw(t, "web", req+"\r\n"))
 	}
-	got := u.requests()
-	if len(got) != 1 {
-		t.Fatalf("the upstream got %d requests", len(got))
+	overHTTP2 := func(h *harness) int {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("POST", h.url+"/api/x", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// Go's HTTP/2 server refuses the stream for an Authorization
+		// trailer (httpguts.ValidTrailerHeader); HTTP/1.1 takes it.
+		fields := forged.Clone()
+		delete(fields, "Authorization")
+		req.Trailer = http.Header{}
+		for k := range fields {
+			req.Trailer[k] = nil
+		}
+		go func() {
+			_, _ = io.WriteString(pw, "a=b")
+			for k, v := range fields {
+				req.Trailer[k] = v
+			}
+			_ = pw.Close()
+		}()
+		resp, err := h.client("web").Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("the client spoke %s, want HTTP/2", resp.Proto)
+		}
+		return resp.StatusCode
 	}
-	if !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") || strings.Contains(got[0], "sa/admin") || strings.Contains(got[0], "forged") || strings.Contains(got[0], "DELETE") {
-		t.Errorf("trailer fields reached the upstream: %q", got[0])
+	for _, extra := range []string{"", "waf: {mode: block}\n", "waf: {mode: detect}\n"} {
+		h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: extra})
+		for name, send := range map[string]func(*harness) int{"HTTP/1.1": overHTTP1, "HTTP/2": overHTTP2} {
+			before := len(u.requests())
+			if code := send(h); code != 200 {
+				t.Fatalf("%s, %q: status %d", name, extra, code)
+			}
+			got := u.requests()[before:]
+			if len(got) != 1 {
+				t.Fatalf("%s, %q: the upstream got %d requests: %q", name, extra, len(got), got)
+			}
+			if !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") || strings.Contains(got[0], "sa/admin") || strings.Contains(got[0], "forged") ||
+				strings.Contains(got[0], "DELETE") || strings.Contains(got[0], "other") || len(header(got[0], "Trailer")) != 0 {
+				t.Errorf("%s, %q: trailer fields reached the upstream: %q", name, extra, got[0])
+			}
+		}
 	}
 }
 
@@ -1535,13 +1617,16 @@ func TestAttackRequestTrailers(t *testing.T) {
 // request's client, host or scheme to an upstream (X-Original-Host,
 // X-Host, X-Url-Scheme, Front-End-Https, any X-Forwarded-* beyond the
 // listed ones) reached it from an untrusted client, which could make an
-// application see another host or https where the proxy saw neither.
+// application see another host or https where the proxy saw neither;
+// so did Client-IP, X-Forwarded and Forwarded-For, which common PHP
+// code, Rails and django-ipware read as the client's address.
 func TestAttackOriginalRequestHeaders(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL()})
 	spoofed := []string{"X-Original-Host", "admin.internal", "X-Host", "admin.internal", "X-Url-Scheme", "https",
 		"Front-End-Https", "on", "X-Original-Proto", "https", "X-Forwarded-Path", "/admin", "X-Forwarded-Anything", "x",
-		"X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9;host=admin.internal"}
+		"X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9;host=admin.internal",
+		"Client-IP", "10.9.9.9", "X-Forwarded", "for=10.9.9.9", "Forwarded-For", "10.9.9.9", "Client_IP", "10.9.9.9"}
 	resp, got := sendRaw(t, h, u, "web", "GET", "/api/x", append(spoofed, "X-Kept", "yes")...)
 	if status(resp) != 200 || len(got) != 1 {
 		t.Fatalf("status %d, upstream got %d requests", status(resp), len(got))
@@ -1554,6 +1639,16 @@ func TestAttackOriginalRequestHeaders(t *testing.T) {
 	if v := header(got[0], "X-Kept"); len(v) != 1 {
 		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
 	}
+}
+
+// utf16be returns the ASCII string s in UTF-16BE.
+func utf16be(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(0)
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // gzipped returns s compressed with gzip.

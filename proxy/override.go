@@ -146,13 +146,24 @@ func formBody(h http.Header) (formKind, string, error) {
 		return notForm, "", fmt.Errorf("%w: repeated", errFormType)
 	}
 	// The media type as PHP takes it: up to the first ';', ',' or
-	// space, in lower case. Rack's (up to ';' or ',', trimmed) is a form
-	// type only if PHP's is the same.
+	// space, in lower case; or Rack's (below) where only Rack's is a
+	// form type.
 	mt := strings.TrimSpace(cts[0])
 	if i := strings.IndexAny(mt, ";, "); i >= 0 {
 		mt = mt[:i]
 	}
 	mt = strings.ToLower(mt)
+	// Rack's is the type up to ';' or ',' with white space around it
+	// trimmed (split(/\s*[;,]\s*/)), tabs included: it reads
+	// "application/x-www-form-urlencoded\t; charset=utf-8" as a form,
+	// where PHP, which cuts at a space only, reads no form at all. The
+	// body is read as the form one of them parses.
+	rackMT, _, _ := strings.Cut(cts[0], ";")
+	rackMT, _, _ = strings.Cut(rackMT, ",")
+	rackMT = strings.ToLower(strings.Trim(rackMT, " \t\r\n\f\v"))
+	if !isFormType(mt) && isFormType(rackMT) {
+		mt = rackMT
+	}
 	lct := strings.ToLower(cts[0])
 	isJSON := strings.Contains(lct, "/json") || strings.Contains(lct, "+json") // Laravel's isJson: anywhere in the value
 	if ce := h.Values("Content-Encoding"); len(ce) > 0 && (mt == "" || mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/") || isJSON) &&
@@ -169,6 +180,13 @@ func formBody(h http.Header) (formKind, string, error) {
 		// "/json" or "+json" anywhere (Request::isJson), and looks
 		// for "_method" there.
 		return notForm, "", fmt.Errorf("%w: form type naming JSON", errFormType)
+	}
+	if (mt == "" || isFormType(mt)) && !asciiCharsets(lct) {
+		// Tomcat (so Spring's access_token and _method) decodes form
+		// field names and values in the charset the type names:
+		// "access_token" in UTF-16 or EBCDIC bytes is no name the
+		// scanner knows.
+		return notForm, "", fmt.Errorf("%w: form charset not ASCII-compatible", errFormType)
 	}
 	switch {
 	case mt == "" || mt == "application/x-www-form-urlencoded":
@@ -192,6 +210,42 @@ func formBody(h http.Header) (formKind, string, error) {
 		return jsonForm, "", nil
 	}
 	return notForm, "", nil
+}
+
+// asciiCharset matches the charsets in which ASCII text is its ASCII
+// bytes and every other character is bytes over 0x7F: UTF-8, ASCII, the
+// ISO 8859 and Windows code pages (CRS's
+// allowed_request_content_type_charset is a subset).
+var asciiCharset = regexp.MustCompile(`\A(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|(windows|cp)-?125\d)\z`)
+
+// asciiCharsets reports whether every charset parameter of a lower-case
+// Content-Type names an ASCII-compatible charset (asciiCharset); it
+// reads "charset" anywhere, as a server might, quoted or not, so that
+// no reader finds one the scanner did not see.
+func asciiCharsets(ct string) bool {
+	for rest := ct; ; {
+		i := strings.Index(rest, "charset")
+		if i < 0 {
+			return true
+		}
+		rest = strings.TrimLeft(rest[i+len("charset"):], " \t")
+		if !strings.HasPrefix(rest, "=") {
+			continue
+		}
+		v := strings.TrimLeft(rest[1:], " \t")
+		if j := strings.IndexAny(v, ";, \t"); j >= 0 {
+			v = v[:j]
+		}
+		if !asciiCharset.MatchString(strings.Trim(v, `"'`)) {
+			return false
+		}
+	}
+}
+
+// isFormType reports whether a media type (lower case, without
+// parameters) is one frameworks parse a form from.
+func isFormType(mt string) bool {
+	return mt == "application/x-www-form-urlencoded" || strings.HasPrefix(mt, "multipart/")
 }
 
 // rackMultipart is Rack's Rack::Multipart::MULTIPART, which finds the

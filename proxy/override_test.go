@@ -571,6 +571,17 @@ func TestFormBodyParserQuirks(t *testing.T) {
 		{`multipart/form-data; boundary="B0"`, "", multipartForm, false},
 		{"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", "", multipartForm, false},
 		{"text/plain x", "", notForm, false},
+		// Rack trims a tab around the type; PHP does not.
+		{"application/x-www-form-urlencoded\t; charset=utf-8", "", urlencodedForm, false},
+		{"application/x-www-form-urlencoded\t, text/plain", "", urlencodedForm, false},
+		{"text/plain\t; charset=utf-8", "", notForm, false},
+		// Tomcat decodes names in the form's charset.
+		{"application/x-www-form-urlencoded; charset=UTF-16", "", notForm, true},
+		{"application/x-www-form-urlencoded; Charset = \"utf-32le\"", "", notForm, true},
+		{"multipart/form-data; boundary=B0; charset=ibm037", "", notForm, true},
+		{"application/x-www-form-urlencoded; charset=iso-8859-15", "", urlencodedForm, false},
+		{"application/x-www-form-urlencoded; charset=utf8", "", urlencodedForm, false},
+		{"text/plain; charset=utf-16", "", notForm, false},
 		// Laravel reads a body as JSON when its type mentions /json
 		// or +json anywhere.
 		{"application/x-www-form-urlencoded; x=/json", "", notForm, true},

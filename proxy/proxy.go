@@ -418,6 +418,13 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
+			// Request trailers arrive after every check has run: no
+			// policy, identity-header rule or WAF saw them, and some
+			// servers merge them into the header section. None is
+			// forwarded. (The outbound request's trailer map is a copy
+			// of the inbound one: a check that read the body to its end
+			// first, as the WAF does, had filled it in.)
+			pr.Out.Trailer = nil
 			// The client address as resolved behind trusted proxies;
 			// Rewrite has already removed the inbound X-Forwarded-*. An
 			// unknown client (a Unix socket peer) gets none: never the
@@ -873,7 +880,7 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 			return true
 		}
 		for _, prefix := range c.Paths {
-			if strings.HasPrefix(path, prefix) {
+			if hasPrefixFold(path, prefix) {
 				return true
 			}
 		}
@@ -904,6 +911,31 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		}
 		next.ServeHTTP(rw, r2)
 	}), nil
+}
+
+// hasPrefixFold reports whether path begins with prefix, ASCII letters
+// compared in any case. The WAF inspects "/API/" under waf.paths [/api/]:
+// ASP.NET Core and IIS route paths case-insensitively, and Spring before
+// 6 could, so a case-sensitive prefix let an attack skip the WAF on its
+// way to the very handler the prefix names. Inspecting a request more
+// than asked costs time, never safety.
+func hasPrefixFold(path, prefix string) bool {
+	if len(path) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		a, b := path[i], prefix[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // keyFunc returns the rate limit key of the configuration: the client IP

@@ -116,7 +116,8 @@ func (rr requestRules) stripped(name string) bool {
 // validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a
 // form every reader splits alike: a name or IPv4 address of letters,
 // digits, "-", "_", "~" and "." (no empty label; one trailing dot), or an
-// IPv6 address in brackets, then optionally ":" and digits. Routes and
+// IPv6 address in brackets (without a zone), then optionally ":" and
+// digits. Routes and
 // policies compare the part before the port; nginx, for one, takes the
 // host up to the first colon whatever follows, so "admin.example.com:1:2"
 // must not be a host of its own here.
@@ -128,7 +129,11 @@ func validHost(h string) bool {
 		if i < 0 {
 			return false
 		}
-		if _, err := netip.ParseAddr(h[1:i]); err != nil {
+		// No zone ("[fe80::1%25eth0]"): it has no meaning in a Host,
+		// and Go's transport drops it from the Host it sends, so the
+		// upstream got "[fe80::1]", which a route or hosts rule of that
+		// address would have matched.
+		if a, err := netip.ParseAddr(h[1:i]); err != nil || a.Zone() != "" {
 			return false
 		}
 		rest := h[i+1:]

@@ -602,6 +602,16 @@ func (c *compiler) operation(path string, o *istio.Operation) []criterion {
 		out = append(out, cr)
 	}
 	if cr, ok := c.patterns(path, attrHost, o.Hosts, o.NotHosts, "hosts", "notHosts"); ok {
+		// A value with a port matches only a Host with one (Istio's
+		// "example.com:*" included); clients send most Hosts without
+		// one, so a DENY of it alone, or an ALLOW of every host but it,
+		// leaves the host without a port to the upstream.
+		switch {
+		case c.action == istio.ActionDeny:
+			c.warnPortOnly(path+".hosts", o.Hosts, "denied")
+		case c.action == istio.ActionAllow:
+			c.warnPortOnly(path+".notHosts", o.NotHosts, "excluded")
+		}
 		for _, ps := range [][]pattern{cr.in, cr.notIn} {
 			for i := range ps {
 				ps[i].s = strings.ToLower(ps[i].s)
@@ -614,6 +624,21 @@ func (c *compiler) operation(path string, o *istio.Operation) []criterion {
 		c.invalid(path, "must not be empty")
 	}
 	return out
+}
+
+// warnPortOnly warns about each host value of values with a port whose
+// host name is not listed without one.
+func (c *compiler) warnPortOnly(path string, values []string, verb string) {
+	for _, v := range values {
+		lv := strings.ToLower(strings.TrimSuffix(v, "*"))
+		if !hasPort(lv) {
+			continue
+		}
+		name := lv[:strings.LastIndexByte(lv, ':')]
+		if !slices.ContainsFunc(values, func(w string) bool { return strings.EqualFold(w, name) }) {
+			c.warn(path, fmt.Sprintf("%q is %s only with a port in the Host header, which most clients leave out: list %q too", v, verb, name))
+		}
+	}
 }
 
 // hasPort reports whether a hosts value names a port, like "a.com:8080"

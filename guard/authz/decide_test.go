@@ -720,6 +720,41 @@ spec:
 	}
 }
 
+// TestWarningsHostPortOnly: a hosts value with a port ("example.com:*",
+// as Istio's documentation writes it, or "example.com:443") matches only
+// a Host header with a port: a DENY of it alone let "Host: example.com"
+// through to the upstream's virtual host of that name.
+func TestWarningsHostPortOnly(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-port-only, namespace: foo}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example.com:*", "[::1]:8443", "Other.example.com:443", "other.example.com"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-but-port, namespace: foo}
+spec:
+  rules: [{to: [{operation: {notHosts: ["admin.example.com:*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-port, namespace: foo}
+spec:
+  rules: [{to: [{operation: {hosts: ["api.example.com:*"]}}]}]
+`)
+	want := []Warning{
+		{"foo/allow-but-port", `spec.rules[0].to[0].operation.notHosts: "admin.example.com:*" is excluded only with a port in the Host header, which most clients leave out: list "admin.example.com" too`},
+		{"foo/deny-port-only", `spec.rules[0].to[0].operation.hosts: "admin.example.com:*" is denied only with a port in the Host header, which most clients leave out: list "admin.example.com" too`},
+		{"foo/deny-port-only", `spec.rules[0].to[0].operation.hosts: "[::1]:8443" is denied only with a port in the Host header, which most clients leave out: list "[::1]" too`},
+	}
+	if diff := cmp.Diff(want, e.Warnings()); diff != "" {
+		t.Errorf("Warnings() (-want +got):\n%s", diff)
+	}
+}
+
 func TestRequestFromHTTPConnection(t *testing.T) {
 	r, err := http.NewRequest("GET", "/x", nil)
 	if err != nil {

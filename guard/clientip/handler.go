@@ -50,6 +50,14 @@ var spoofable = map[string]bool{
 	"true-client-ip":           true,
 	"cf-connecting-ip":         true,
 	"fastly-client-ip":         true,
+	// Client addresses too: the client-address code common in PHP
+	// applications reads Client-IP before X-Forwarded-For, Rails'
+	// RemoteIp reads it beside X-Forwarded-For, and django-ipware reads
+	// all three when X-Forwarded-For holds no public address (a client
+	// inside the cluster).
+	"client-ip":     true,
+	"x-forwarded":   true,
+	"forwarded-for": true,
 	// The original request's host, scheme and path as other proxies
 	// pass them on: ASP.NET's forwarded headers middleware and Azure
 	// keep the original Host in X-Original-Host; Rack reads

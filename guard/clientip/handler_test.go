@@ -236,7 +236,12 @@ func TestIsSpoofable(t *testing.T) {
 		"X-Original-Host":                        true,
 		"X-Url-Scheme":                           true,
 		"front_end_https":                        true,
-		"X-Forwarded":                            false,
+		"X-Forwarded":                            true, // django-ipware's HTTP_X_FORWARDED
+		"Client-IP":                              true,
+		"client_ip":                              true,
+		"Forwarded-For":                          true,
+		"X-Forwarded-Fo":                         true, // the X-Forwarded-* family
+		"Client-IPs":                             false,
 		"Accept":                                 false,
 		"":                                       false,
 	} {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,6 +137,21 @@ func TestAttackQueryToken(t *testing.T) {
 		if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+q); status(resp) != 200 || len(got) != 1 {
 			t.Errorf("GET /api/items?%s: %d, want 200", q, status(resp))
 		}
+	}
+	// Kubernetes' WebSocket clients send the token as a subprotocol
+	// (base64url.bearer.authorization.k8s.io.<token>), which its API
+	// server, and servers written like it, read.
+	enc := base64.RawURLEncoding.EncodeToString([]byte(tok))
+	for _, v := range []string{"base64url.bearer.authorization.k8s.io." + enc,
+		"v4.channel.k8s.io, base64url.bearer.authorization.k8s.io." + enc,
+		"v4.channel.k8s.io,Base64URL.Bearer.Authorization.K8s.IO." + enc} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Sec-WebSocket-Protocol", v)
+		if status(resp) != 400 || len(got) != 0 {
+			t.Errorf("Sec-WebSocket-Protocol: %.60s: %d, the upstream received %q; want 400", v, status(resp), got)
+		}
+	}
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Sec-WebSocket-Protocol", "v4.channel.k8s.io, graphql-ws"); status(resp) != 200 || len(got) != 1 {
+		t.Errorf("Sec-WebSocket-Protocol without a token: %d, want 200", status(resp))
 	}
 }
 

@@ -729,6 +729,13 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			deny(w, r, http.StatusBadRequest, "jwt", "bearer token in the query (access_token): only the Authorization header is verified", "bad request")
 			return
 		}
+		if tokenSubprotocol(r.Header) {
+			// Kubernetes' API server, and servers written like it, read
+			// a WebSocket client's token there.
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+			deny(w, r, http.StatusBadRequest, "jwt", "bearer token in Sec-WebSocket-Protocol: only the Authorization header is verified", "bad request")
+			return
+		}
 		h.ServeHTTP(w, r)
 	}), nil
 }

@@ -205,6 +205,26 @@ func tokenKey(k string) bool {
 	return strings.EqualFold(k[:6], "access") && strings.EqualFold(k[7:], "token")
 }
 
+// subprotocolToken is how a WebSocket client that cannot set headers
+// (a browser) offers a bearer token to the Kubernetes API server: as a
+// subprotocol, base64url.bearer.authorization.k8s.io.<token>.
+const subprotocolToken = "base64url.bearer.authorization.k8s.io."
+
+// tokenSubprotocol reports whether a request offers a bearer token as a
+// WebSocket subprotocol (subprotocolToken, in any case, in any of its
+// Sec-WebSocket-Protocol fields and list members).
+func tokenSubprotocol(h http.Header) bool {
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			if len(p) >= len(subprotocolToken) && strings.EqualFold(p[:len(subprotocolToken)], subprotocolToken) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // queryKey reports whether a raw query has a parameter whose name, of at
 // least minLen bytes once unescaped, satisfies is; parameters are split
 // at '&' and at ';', which some parsers also split at. A name that does

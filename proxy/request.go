@@ -208,7 +208,7 @@ func tokenKey(k string) bool {
 // subprotocolToken is how a WebSocket client that cannot set headers
 // (a browser) offers a bearer token to the Kubernetes API server: as a
 // subprotocol, base64url.bearer.authorization.k8s.io.<token>.
-const subprotocolToken = "base64url.bearer.authorization.k8s.io."
+const subprotocolToken = "base64url.bearer.authorization.k8s.io." // #nosec G101 -- the name of a subprotocol, not a credential
 
 // tokenSubprotocol reports whether a request offers a bearer token as a
 // WebSocket subprotocol (subprotocolToken, in any case, in any of its

@@ -447,10 +447,7 @@ func TestNewPortHeld(t *testing.T) {
 		}
 		return g
 	}
-	attempts := []struct {
-		what string
-		f    func() bool
-	}{
+	attempts := []attempt{
 		{"a's marked frame claiming b's address to the host", func() bool {
 			m := marker()
 			sendRawMarked(t, l, a.ID, ae, udp(ae.mac, brMAC, b4, r4, 9, m), int(firewall.BoundMark))
@@ -473,20 +470,7 @@ func TestNewPortHeld(t *testing.T) {
 			return cPoisoned(b6, na(allNodes, netip.MustParseAddr("ff02::1")))
 		}},
 	}
-	for _, tc := range []struct {
-		name string
-		rs   *firewall.Ruleset
-		want bool
-	}{{"bridge closed", closed, false}, {"without the bridge named", open, true}} {
-		if err := l.Load(tc.rs); err != nil {
-			t.Fatal(err)
-		}
-		for _, at := range attempts {
-			if got := at.f(); got != tc.want {
-				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)
-			}
-		}
-	}
+	closedOpen(t, l, closed, open, attempts)
 }
 
 // TestRoutedThroughHost checks that the closed bridge keeps the traffic

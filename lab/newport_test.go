@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
+	"github.com/wardsec/ward/lab"
 )
 
 // TestNewPortWindow attacks from a port Ward has not heard of at all: in
@@ -104,10 +105,6 @@ func TestNewPortWindow(t *testing.T) {
 		time.Sleep(testTimeout)
 		return hostNeighbour() == ae.mac.String()
 	}
-	type attempt struct {
-		what string
-		f    func() bool
-	}
 	attempts := []attempt{
 		{"a's datagram to c:53 claiming b's IPv4 address", func() bool {
 			ok, err := l.Spoof(t.Context(), a, b4, c, hostAddr(t, c, 4), 53)
@@ -134,20 +131,7 @@ func TestNewPortWindow(t *testing.T) {
 		attempts = append(attempts, attempt{"a reading c's " + ic.net + " datagrams for b after taking b's MAC address", ic.f})
 	}
 
-	for _, tc := range []struct {
-		name string
-		rs   *firewall.Ruleset
-		want bool
-	}{{"bridge closed", closed, false}, {"without the bridge named", open, true}} {
-		if err := l.Load(tc.rs); err != nil {
-			t.Fatal(err)
-		}
-		for _, at := range attempts {
-			if got := at.f(); got != tc.want {
-				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)
-			}
-		}
-	}
+	closedOpen(t, l, closed, open, attempts)
 	// With the bridge closed, b's own traffic to the host still flows.
 	if err := l.Load(closed); err != nil {
 		t.Fatal(err)
@@ -185,4 +169,32 @@ func arpReply(srcMAC, dstMAC net.HardwareAddr, ip, target netip.Addr) []byte {
 	copy(f[32:], dstMAC)
 	copy(f[38:], target.AsSlice())
 	return f
+}
+
+// attempt is an attack, and whether it succeeded.
+type attempt struct {
+	what string
+	f    func() bool
+}
+
+// closedOpen loads closed (the bridge named) and makes each attempt,
+// which must fail, then open (the negative control: the same inventory
+// without the bridge named) and makes them again, which must succeed, or
+// the test cannot see the hole.
+func closedOpen(t *testing.T, l *lab.Lab, closed, open *firewall.Ruleset, attempts []attempt) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		rs   *firewall.Ruleset
+		want bool
+	}{{"bridge closed", closed, false}, {"without the bridge named", open, true}} {
+		if err := l.Load(tc.rs); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range attempts {
+			if got := at.f(); got != tc.want {
+				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)
+			}
+		}
+	}
 }

@@ -176,10 +176,6 @@ func TestUnboundSources(t *testing.T) {
 		return received(bICMP, target.AsSlice(), testTimeout)
 	}
 
-	type attempt struct {
-		what string
-		f    func() bool
-	}
 	check := func(t *testing.T, rs *firewall.Ruleset, attacks []attempt, want bool) {
 		t.Helper()
 		if err := l.Load(rs); err != nil {

@@ -679,6 +679,20 @@ func TestPlainYAML11Scalars(t *testing.T) {
 		"kustomization.yaml": "resources:\n- pod.yaml\n",
 		"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: on}\nspec:\n  containers:\n  - name: c\n    image: x\n    env: [{name: E, value: yes}]\n",
 	})
+	s := built(t, root)
+	if len(s.Workloads) != 1 {
+		t.Fatalf("workloads %+v", s.Workloads)
+	}
+	w := s.Workloads[0]
+	if got := w.Template.Spec.Containers[0].Env[0].Value; got != "yes" || w.Labels["app"] != "on" {
+		t.Errorf("env %q, label %q: want the strings kustomize applies", got, w.Labels["app"])
+	}
+}
+
+// built builds the kustomization at root, which must take kustomize's
+// build rather than the plain path, and parses its output.
+func built(t *testing.T, root string) *manifest.Set {
+	t.Helper()
 	r, err := Build(root, root, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -690,13 +704,7 @@ func TestPlainYAML11Scalars(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, r.Data)
 	}
-	if len(s.Workloads) != 1 {
-		t.Fatalf("workloads %+v", s.Workloads)
-	}
-	w := s.Workloads[0]
-	if got := w.Template.Spec.Containers[0].Env[0].Value; got != "yes" || w.Labels["app"] != "on" {
-		t.Errorf("env %q, label %q: want the strings kustomize applies", got, w.Labels["app"])
-	}
+	return s
 }
 
 // TestPlainLocalConfig: kustomize leaves out of its build an object
@@ -709,17 +717,7 @@ func TestPlainLocalConfig(t *testing.T) {
 		"kustomization.yaml": "resources:\n- all.yaml\n",
 		"all.yaml":           strings.Replace(policy, "metadata:\n", "metadata:\n  annotations: {config.kubernetes.io/local-config: \"true\"}\n", 1) + "---\n" + deployment("shop", "web"),
 	})
-	r, err := Build(root, root, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Data == nil {
-		t.Fatal("the plain path read the files as written: want kustomize's build")
-	}
-	s, err := manifest.Parse(manifest.Options{}, "out.yaml", r.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := built(t, root)
 	if len(s.Policies) != 0 || len(s.Workloads) != 1 {
 		t.Errorf("policies %d, workloads %d: want the Deployment only, as kustomize builds", len(s.Policies), len(s.Workloads))
 	}

@@ -150,6 +150,11 @@ func TestAttackQueryToken(t *testing.T) {
 			t.Errorf("Sec-WebSocket-Protocol: %.60s: %d, the upstream received %q; want 400", v, status(resp), got)
 		}
 	}
+	// The token in a second Sec-WebSocket-Protocol field, after a tab.
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Sec-WebSocket-Protocol", "v4.channel.k8s.io",
+		"Sec-WebSocket-Protocol", "\tbase64url.bearer.authorization.k8s.io."+enc); status(resp) != 400 || len(got) != 0 {
+		t.Errorf("the token in a second Sec-WebSocket-Protocol field: %d, the upstream received %q; want 400", status(resp), got)
+	}
 	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Sec-WebSocket-Protocol", "v4.channel.k8s.io, graphql-ws"); status(resp) != 200 || len(got) != 1 {
 		t.Errorf("Sec-WebSocket-Protocol without a token: %d, want 200", status(resp))
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -358,6 +359,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		d.buf = nil // do not keep a huge buffer for small objects
 	}
 	dropLastApplied(obj)
+	if strictKind(obj) {
+		if unknown := unknownFields(n, reflect.TypeOf(obj).Elem()); len(unknown) > 0 {
+			for _, u := range unknown {
+				out.errs = append(out.errs, &Error{File: d.file, Line: u.line + base, Object: name(), Err: unknownFieldError(kind, u)})
+			}
+			return
+		}
+	}
 	if fes := checkInput(obj); len(fes) > 0 {
 		lines := d.lines.fieldLines(n, base, false)
 		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {

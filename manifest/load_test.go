@@ -533,16 +533,10 @@ spec:
       template:
         metadata: {labels: {app: cron}}
         spec: {containers: [{name: c}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p}
-spec:
-  podselector: {matchLabels: {app: old}}
 `
 	s, err := Parse(Options{}, "in.yaml", []byte(in))
 	if err != nil {
-		t.Fatalf("unknown fields must not be errors: %v", err)
+		t.Fatalf("unknown fields of workloads must not be errors: %v", err)
 	}
 	var ids []string
 	for _, w := range s.Workloads {
@@ -553,9 +547,6 @@ spec:
 	}
 	if s.Workloads[1].HostNetwork {
 		t.Errorf("field names are case-sensitive, as in the API server: hostnetwork is not hostNetwork")
-	}
-	if sel := s.Policies[0].Spec.PodSelector; len(sel.MatchLabels) != 0 {
-		t.Errorf("podselector (lower case) must be ignored, got selector %v", sel)
 	}
 }
 

@@ -46,6 +46,14 @@ func TestCheckReadsAsApplied(t *testing.T) {
 		{name: "pod spec in a custom resource",
 			files: map[string]string{"sj.yaml": "apiVersion: keda.sh/v1alpha1\nkind: ScaledJob\nmetadata: {name: sj}\nspec:\n  jobTargetRef:\n    template:\n      spec:\n        containers: [{name: c, image: x, securityContext: {privileged: true}}]\n"},
 			code:  ExitOK, stderr: "sj.yaml:1: ScaledJob sj (keda.sh/v1alpha1) carries pod specs that Ward does not audit (spec.jobTargetRef.template.spec)"},
+		// kubectl apply refuses a policy with a misspelt field; read
+		// without it, this one was a deny-all that isolated the pod.
+		{name: "misspelt NetworkPolicy field",
+			files: map[string]string{"pod.yaml": pod, "np.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingres:\n  - {}\n"},
+			code:  ExitError, rule: "input/invalid", at: "np.yaml:7"},
+		{name: "misspelt Istio operation field",
+			files: map[string]string{"ap.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ap}\nspec:\n  rules:\n  - to: [{operation: {methods: [GET], path: [/public/*]}}]\n"},
+			code:  ExitError, rule: "input/invalid", at: "ap.yaml:6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

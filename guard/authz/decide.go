@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -299,6 +300,18 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // address behind trusted proxies, the JWT claims), usually from the
 // request's context.
 //
+// Handler decides on the request as a Go router behind it will route it,
+// and refuses what it cannot decide that way:
+//
+//   - a path with an empty segment ("//") gets 400: Decide merges the
+//     slashes, but next receives the request unchanged, and routers that
+//     do not merge them (http.ServeMux for CONNECT, chi, gorilla/mux with
+//     SkipClean) route "/api//admin" to "/api/{tenant}/admin", a path
+//     that Decide never saw ("/api/admin");
+//   - a HEAD request is decided as HEAD and as GET, and passes only if
+//     both are allowed: http.ServeMux (and chi's GetHead) run the GET
+//     handler for HEAD, so a DENY of GET would otherwise not stop it.
+//
 // Handler decides on the request as next will see it, so anything that
 // changes what a request means to next must run before Handler, not
 // after: a method override (gorilla/handlers' HTTPMethodOverrideHandler,
@@ -312,7 +325,7 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		if enrich != nil {
 			enrich(r, q)
 		}
-		d := e.Decide(q)
+		d := e.decideRouted(q)
 		switch {
 		case d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -322,4 +335,32 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// ErrEmptySegment is an empty path segment ("//"), which Handler refuses
+// because next sees the path unmerged (Decide merges it).
+var ErrEmptySegment = errors.New("empty path segment (//) in path")
+
+// decideRouted is Decide for a request that is then passed on unchanged
+// to a Go router: a path with "//" is rejected rather than merged, and
+// HEAD must also be allowed as GET, the handler http.ServeMux runs for it.
+func (e *Engine) decideRouted(q *Request) Decision {
+	p := q.Path
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if strings.Contains(p, "//") {
+		return Decision{Reason: "path rejected: empty path segment (//) in path", Rule: -1, PathError: ErrEmptySegment}
+	}
+	d := e.Decide(q)
+	if !d.Allowed || q.Method != http.MethodHead {
+		return d
+	}
+	g := *q
+	g.Method = http.MethodGet
+	if dg := e.Decide(&g); !dg.Allowed {
+		dg.Reason = "HEAD decided as GET: " + dg.Reason
+		return dg
+	}
+	return d
 }

@@ -1,0 +1,154 @@
+package authz_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardsec/ward/guard/authz"
+)
+
+// ranLog records which application handlers ran.
+type ranLog struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+func (l *ranLog) handler(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.ran = append(l.ran, name)
+		l.mu.Unlock()
+	}
+}
+
+func (l *ranLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ran := l.ran
+	l.ran = nil
+	return ran
+}
+
+// engineFor compiles one policy document for a workload in namespace shop.
+func engineFor(t *testing.T, doc string) *authz.Engine {
+	t.Helper()
+	ps, err := authz.Load("policy.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := authz.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// sendRaw writes a request as raw bytes, so that no client library cleans
+// its request line, and returns the response status code.
+func sendRaw(t *testing.T, addr, raw string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%q: %v", raw, err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestHandlerServeMuxHEADRunsGET: http.ServeMux runs a "GET /x" handler
+// for HEAD /x, so a DENY of GET must stop HEAD too, or the denied handler
+// runs (its side effects and headers reach the client).
+func TestHandlerServeMuxHEADRunsGET(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-export, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["GET"], paths: ["/export"]}
+`)
+	var log ranLog
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /export", log.handler("export"))
+	mux.HandleFunc("GET /items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		raw  string
+		code int
+		ran  string
+	}{
+		{"GET /export HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusForbidden, ""},
+		{"HEAD /export HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusForbidden, ""},
+		{"HEAD /items HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusOK, "items"},
+	} {
+		code := sendRaw(t, addr, tc.raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("%q: got %d, handlers %q; want %d, handler %q", tc.raw, code, ran, tc.code, tc.ran)
+		}
+	}
+}
+
+// TestHandlerEmptySegmentRefused: Decide merges "//", but the router
+// behind Handler sees the path as sent. http.ServeMux does not clean
+// CONNECT paths and routes "CONNECT /api//admin" to "/api/{tenant}/admin"
+// (chi does the same for GET), while Decide saw "/api/admin", which a
+// DENY of "/api/{*}/admin" does not match.
+func TestHandlerEmptySegmentRefused(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin", "/files/secret/*"]}
+`)
+	var log ranLog
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/{tenant}/admin", log.handler("tenant-admin"))
+	mux.HandleFunc("/files/{rest...}", log.handler("files"))
+	mux.HandleFunc("/", log.handler("root"))
+	srv := httptest.NewServer(e.Handler(nil, mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, raw := range []string{
+		"CONNECT /api//admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"GET /api//admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"CONNECT /files//secret/x HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"CONNECT //api/t/admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+	} {
+		code := sendRaw(t, addr, raw)
+		if ran := log.take(); len(ran) > 0 || code != http.StatusBadRequest {
+			t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+		}
+	}
+	// A tenant's own path still reaches its handler.
+	raw := "GET /api/t/items HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "root" {
+		t.Errorf("%q: got %d, handlers %q; want 200 from root", raw, code, ran)
+	}
+}

@@ -83,6 +83,10 @@ type Engine struct {
 	deny, allow, audit []*policy
 	selected           []string
 	warnings           []Warning
+	// hostRules is set when a DENY or ALLOW policy matches hosts or
+	// notHosts, which compare the Host case-insensitively and without a
+	// trailing dot (see Handler).
+	hostRules bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -178,8 +182,25 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	slices.SortFunc(e.allow, byName)
 	slices.SortFunc(e.audit, byName)
 	slices.Sort(e.selected)
+	e.hostRules = usesHosts(e.deny) || usesHosts(e.allow)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
+}
+
+// usesHosts reports whether a rule of ps has a hosts or notHosts criterion.
+func usesHosts(ps []*policy) bool {
+	for _, p := range ps {
+		for i := range p.rules {
+			for _, cs := range p.rules[i].to {
+				for j := range cs {
+					if cs[j].attr == attrHost {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Policies returns the "namespace/name" of the policies that apply to the

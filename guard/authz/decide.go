@@ -308,6 +308,11 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     do not merge them (http.ServeMux for CONNECT, chi, gorilla/mux with
 //     SkipClean) route "/api//admin" to "/api/{tenant}/admin", a path
 //     that Decide never saw ("/api/admin");
+//   - when a policy matches hosts or notHosts, a Host with an upper-case
+//     letter or a trailing dot gets 400: Decide compares hosts
+//     case-insensitively and without the dot, but http.ServeMux and
+//     gorilla/mux compare host patterns exactly, so "PUBLIC.example.com"
+//     passed as the public host and was served by the host-less patterns;
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
@@ -325,9 +330,9 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		if enrich != nil {
 			enrich(r, q)
 		}
-		d := e.decideRouted(q)
+		d, err := e.decideRouted(q)
 		switch {
-		case d.PathError != nil:
+		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		case !d.Allowed:
 			http.Error(w, "RBAC: access denied", http.StatusForbidden)
@@ -337,30 +342,66 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 	})
 }
 
-// ErrEmptySegment is an empty path segment ("//"), which Handler refuses
-// because next sees the path unmerged (Decide merges it).
-var ErrEmptySegment = errors.New("empty path segment (//) in path")
+// Errors of Handler, which refuses these requests with 400 where Decide
+// would decide on another reading of the request than a Go router's.
+var (
+	// ErrEmptySegment is an empty path segment ("//"): Decide merges the
+	// slashes, the router behind Handler sees them as sent.
+	ErrEmptySegment = errors.New("empty path segment (//) in path")
+	// ErrHostCase is a Host with an upper-case letter or a trailing dot
+	// when a policy matches hosts: Decide compares hosts
+	// case-insensitively and without the dot, http.ServeMux's host
+	// patterns exactly.
+	ErrHostCase = errors.New("host with upper-case letters or a trailing dot")
+)
 
 // decideRouted is Decide for a request that is then passed on unchanged
-// to a Go router: a path with "//" is rejected rather than merged, and
-// HEAD must also be allowed as GET, the handler http.ServeMux runs for it.
-func (e *Engine) decideRouted(q *Request) Decision {
+// to a Go router. It returns an error, for a 400, for a path with "//"
+// (rather than merging it) and, when policies match hosts, for a Host
+// that is not lower case or ends with a dot; and HEAD must also be
+// allowed as GET, the handler http.ServeMux runs for it.
+func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	p := q.Path
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		p = p[:i]
 	}
 	if strings.Contains(p, "//") {
-		return Decision{Reason: "path rejected: empty path segment (//) in path", Rule: -1, PathError: ErrEmptySegment}
+		return Decision{Reason: "path rejected: " + ErrEmptySegment.Error(), Rule: -1}, ErrEmptySegment
+	}
+	if e.hostRules && !lowerHost(q.Host) {
+		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
 	}
 	d := e.Decide(q)
 	if !d.Allowed || q.Method != http.MethodHead {
-		return d
+		return d, nil
 	}
 	g := *q
 	g.Method = http.MethodGet
 	if dg := e.Decide(&g); !dg.Allowed {
 		dg.Reason = "HEAD decided as GET: " + dg.Reason
-		return dg
+		return dg, nil
 	}
-	return d
+	return d, nil
+}
+
+// lowerHost reports whether the host name of a Host header (before any
+// port) has no upper-case letter and no trailing dot, so that comparing
+// it exactly, as http.ServeMux and gorilla/mux do, and as hostName does
+// agree.
+func lowerHost(host string) bool {
+	name := host
+	if !strings.HasPrefix(host, "[") {
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+			name = host[:i]
+		}
+	}
+	if strings.HasSuffix(name, ".") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if 'A' <= name[i] && name[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
 }

@@ -65,13 +65,15 @@
 //     resolved.
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds two checks that Decide (and `ward proxy`,
+// application's router, adds three checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
-// slashes, so "/api//admin" reaches "/api/{tenant}/admin"; and a HEAD
-// request must be allowed as GET too, since http.ServeMux runs the GET
-// handler for it.
+// slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
+// match hosts, a Host with an upper-case letter or a trailing dot is
+// refused with 400, since http.ServeMux's host patterns compare exactly
+// and would route it to the host-less patterns; and a HEAD request must
+// be allowed as GET too, since http.ServeMux runs the GET handler for it.
 //
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)

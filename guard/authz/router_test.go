@@ -152,3 +152,54 @@ spec:
 		t.Errorf("%q: got %d, handlers %q; want 200 from root", raw, code, ran)
 	}
 }
+
+// TestHandlerServeMuxHostCase: hosts rules compare the Host
+// case-insensitively and without a trailing dot, http.ServeMux's host
+// patterns exactly. "PUBLIC.example.com" was allowed as the public host
+// and then served by the mux's host-less patterns, here the internal
+// application that only principals may reach.
+func TestHandlerServeMuxHostCase(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public-site, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {hosts: ["public.example.com"]}
+  - from:
+    - source: {principals: ["cluster.local/ns/shop/sa/admin"]}
+`)
+	var log ranLog
+	mux := http.NewServeMux()
+	mux.HandleFunc("public.example.com/", log.handler("public"))
+	mux.HandleFunc("/", log.handler("internal"))
+	srv := httptest.NewServer(e.Handler(nil, mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"public.example.com", http.StatusOK, "public"},
+		{"public.example.com:80", http.StatusOK, "public"},
+		{"internal.example.com", http.StatusForbidden, ""},
+		{"PUBLIC.example.com", http.StatusBadRequest, ""},
+		{"public.example.com.", http.StatusBadRequest, ""},
+		{"Public.Example.Com.:80", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
+		}
+	}
+	// Absolute-form targets set the Host net/http routes by.
+	raw := "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
+		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+	}
+}

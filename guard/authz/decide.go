@@ -312,7 +312,9 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     letter or a trailing dot gets 400: Decide compares hosts
 //     case-insensitively and without the dot, but http.ServeMux and
 //     gorilla/mux compare host patterns exactly, so "PUBLIC.example.com"
-//     passed as the public host and was served by the host-less patterns;
+//     passed as the public host and was served by the host-less patterns
+//     (ServeMux does not strip the port of a CONNECT request's Host, so
+//     CONNECT with a port in the Host gets 400 too);
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
@@ -348,11 +350,12 @@ var (
 	// ErrEmptySegment is an empty path segment ("//"): Decide merges the
 	// slashes, the router behind Handler sees them as sent.
 	ErrEmptySegment = errors.New("empty path segment (//) in path")
-	// ErrHostCase is a Host with an upper-case letter or a trailing dot
-	// when a policy matches hosts: Decide compares hosts
-	// case-insensitively and without the dot, http.ServeMux's host
-	// patterns exactly.
-	ErrHostCase = errors.New("host with upper-case letters or a trailing dot")
+	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
+	// or a CONNECT request's Host with a port, when a policy matches
+	// hosts: Decide compares hosts case-insensitively, without the dot
+	// and the port, http.ServeMux's host patterns exactly (and with the
+	// port for CONNECT).
+	ErrHostCase = errors.New("host with upper-case letters, a trailing dot or (CONNECT) a port")
 )
 
 // decideRouted is Decide for a request that is then passed on unchanged
@@ -368,7 +371,7 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	if strings.Contains(p, "//") {
 		return Decision{Reason: "path rejected: " + ErrEmptySegment.Error(), Rule: -1}, ErrEmptySegment
 	}
-	if e.hostRules && !lowerHost(q.Host) {
+	if e.hostRules && !exactHost(q.Host, q.Method != http.MethodConnect) {
 		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
 	}
 	d := e.Decide(q)
@@ -384,14 +387,17 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	return d, nil
 }
 
-// lowerHost reports whether the host name of a Host header (before any
-// port) has no upper-case letter and no trailing dot, so that comparing
-// it exactly, as http.ServeMux and gorilla/mux do, and as hostName does
-// agree.
-func lowerHost(host string) bool {
+// exactHost reports whether the host name of a Host header has no
+// upper-case letter and no trailing dot, and no port unless portOK, so
+// that comparing it exactly, as http.ServeMux and gorilla/mux do, and as
+// hostName does agree. ServeMux strips the port, except for CONNECT.
+func exactHost(host string, portOK bool) bool {
 	name := host
-	if !strings.HasPrefix(host, "[") {
-		if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
+		if !portOK {
+			return false
+		}
+		if strings.IndexByte(host, ':') == i {
 			name = host[:i]
 		}
 	}

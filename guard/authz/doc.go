@@ -70,9 +70,10 @@
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
 // slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
-// match hosts, a Host with an upper-case letter or a trailing dot is
-// refused with 400, since http.ServeMux's host patterns compare exactly
-// and would route it to the host-less patterns; and a HEAD request must
+// match hosts, a Host with an upper-case letter or a trailing dot (or,
+// for CONNECT, a port) is refused with 400, since http.ServeMux's host
+// patterns compare exactly and would route it to the host-less patterns;
+// and a HEAD request must
 // be allowed as GET too, since http.ServeMux runs the GET handler for it.
 //
 // Policies are selected as Istio selects them for a sidecar: a policy in

@@ -197,8 +197,17 @@ spec:
 			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
 		}
 	}
+	// ServeMux matches a CONNECT request's Host with its port.
+	raw := "CONNECT /orders HTTP/1.1\r\nHost: public.example.com:443\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
+		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+	}
+	raw = "CONNECT /orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "public" {
+		t.Errorf("%q: got %d, handlers %q; want 200 from public", raw, code, ran)
+	}
 	// Absolute-form targets set the Host net/http routes by.
-	raw := "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
+	raw = "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
 	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
 		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
 	}

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/mux"
+
 	"github.com/wardsec/ward/guard/authz"
 )
 
@@ -86,10 +89,10 @@ spec:
     - operation: {methods: ["GET"], paths: ["/export"]}
 `)
 	var log ranLog
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /export", log.handler("export"))
-	mux.HandleFunc("GET /items", log.handler("items"))
-	srv := httptest.NewServer(e.Handler(nil, mux))
+	sm := http.NewServeMux()
+	sm.HandleFunc("GET /export", log.handler("export"))
+	sm.HandleFunc("GET /items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 
@@ -127,11 +130,11 @@ spec:
     - operation: {paths: ["/api/{*}/admin", "/files/secret/*"]}
 `)
 	var log ranLog
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/{tenant}/admin", log.handler("tenant-admin"))
-	mux.HandleFunc("/files/{rest...}", log.handler("files"))
-	mux.HandleFunc("/", log.handler("root"))
-	srv := httptest.NewServer(e.Handler(nil, mux))
+	sm := http.NewServeMux()
+	sm.HandleFunc("/api/{tenant}/admin", log.handler("tenant-admin"))
+	sm.HandleFunc("/files/{rest...}", log.handler("files"))
+	sm.HandleFunc("/", log.handler("root"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 
@@ -171,10 +174,10 @@ spec:
     - source: {principals: ["cluster.local/ns/shop/sa/admin"]}
 `)
 	var log ranLog
-	mux := http.NewServeMux()
-	mux.HandleFunc("public.example.com/", log.handler("public"))
-	mux.HandleFunc("/", log.handler("internal"))
-	srv := httptest.NewServer(e.Handler(nil, mux))
+	sm := http.NewServeMux()
+	sm.HandleFunc("public.example.com/", log.handler("public"))
+	sm.HandleFunc("/", log.handler("internal"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 
@@ -210,5 +213,85 @@ spec:
 	raw = "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
 	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
 		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+	}
+}
+
+// TestHandlerChiEmptySegment: chi never merges slashes and matches an
+// empty {tenant}, so "GET /api//admin" ran "/api/{tenant}/admin" while
+// Decide saw "/api/admin", which the DENY of "/api/{*}/admin" does not
+// cover.
+func TestHandlerChiEmptySegment(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin"]}
+`)
+	var log ranLog
+	r := chi.NewRouter()
+	r.Get("/api/{tenant}/admin", log.handler("tenant-admin"))
+	r.Get("/api/{tenant}/items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		path string
+		code int
+		ran  string
+	}{
+		{"/api//admin", http.StatusBadRequest, ""},
+		{"/api/t/admin", http.StatusForbidden, ""},
+		{"/api/t/items", http.StatusOK, "items"},
+	} {
+		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("%s: got %d, handlers %q; want %d, handler %q", tc.path, code, ran, tc.code, tc.ran)
+		}
+	}
+}
+
+// TestHandlerGorillaHostCase: gorilla/mux's Host matcher is exact, so
+// "PUBLIC.example.com", which the hosts rule allows, fell through to the
+// routes without a host.
+func TestHandlerGorillaHostCase(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public-site, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {hosts: ["public.example.com"]}
+`)
+	var log ranLog
+	r := mux.NewRouter()
+	r.Host("public.example.com").HandlerFunc(log.handler("public"))
+	r.PathPrefix("/").HandlerFunc(log.handler("internal"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"public.example.com", http.StatusOK, "public"},
+		{"PUBLIC.EXAMPLE.COM", http.StatusBadRequest, ""},
+		{"public.example.com.", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
+		}
 	}
 }

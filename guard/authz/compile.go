@@ -87,6 +87,11 @@ type Engine struct {
 	// notHosts, which compare the Host case-insensitively and without a
 	// trailing dot (see Handler).
 	hostRules bool
+	// tokenRules and peerRules are set when a DENY or ALLOW policy reads
+	// the verified JWT (request principals, claims, audiences,
+	// presenter) or the peer's SPIFFE ID (principals, namespaces), which
+	// Handler's enrich function must fill in.
+	tokenRules, peerRules bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -182,21 +187,29 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	slices.SortFunc(e.allow, byName)
 	slices.SortFunc(e.audit, byName)
 	slices.Sort(e.selected)
-	e.hostRules = usesHosts(e.deny) || usesHosts(e.allow)
+	uses := func(attrs ...attr) bool { return usesAttr(e.deny, attrs) || usesAttr(e.allow, attrs) }
+	e.hostRules = uses(attrHost)
+	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
+	e.peerRules = uses(attrPrincipal, attrNamespace)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }
 
-// usesHosts reports whether a rule of ps has a hosts or notHosts criterion.
-func usesHosts(ps []*policy) bool {
+// usesAttr reports whether a rule of ps has a criterion on one of attrs.
+func usesAttr(ps []*policy, attrs []attr) bool {
+	in := func(cs []criterion) bool {
+		for i := range cs {
+			if slices.Contains(attrs, cs[i].attr) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, p := range ps {
 		for i := range p.rules {
-			for _, cs := range p.rules[i].to {
-				for j := range cs {
-					if cs[j].attr == attrHost {
-						return true
-					}
-				}
+			r := &p.rules[i]
+			if in(r.when) || slices.ContainsFunc(r.from, in) || slices.ContainsFunc(r.to, in) {
+				return true
 			}
 		}
 	}

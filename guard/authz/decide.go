@@ -319,6 +319,18 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
 //
+// The identity middlewares must run before Handler too (guard.Chain
+// lists them first), and enrich must copy what they established: with
+// jwt's Handler after it, a request with a token reached Decide as
+// anonymous, which a DENY of some request principals or claims does not
+// match, and then passed the JWT check. So when policies read the JWT
+// (request principals, claims, audiences, presenter) and a request
+// carries a Bearer token but enrich set no RequestPrincipal, or when
+// policies read the peer's SPIFFE ID (principals, namespaces) and the
+// peer presented a certificate with a spiffe:// URI but enrich set no
+// SourcePrincipal, Handler answers 500: it cannot decide on an identity
+// it was not given.
+//
 // Handler decides on the request as next will see it, so anything that
 // changes what a request means to next must run before Handler, not
 // after: a method override (gorilla/handlers' HTTPMethodOverrideHandler,
@@ -331,6 +343,10 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		q := RequestFromHTTP(r)
 		if enrich != nil {
 			enrich(r, q)
+		}
+		if err := e.identitiesMissing(r, q); err != nil {
+			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
+			return
 		}
 		d, err := e.decideRouted(q)
 		switch {
@@ -357,6 +373,33 @@ var (
 	// port for CONNECT).
 	ErrHostCase = errors.New("host with upper-case letters, a trailing dot or (CONNECT) a port")
 )
+
+// Errors of Handler for identities that policies read and that enrich did
+// not fill in, a middleware order or enrich mistake (a 500).
+var (
+	ErrTokenNotVerified = errors.New("policies read the JWT, the request carries a bearer token, but no request principal was set: put jwt's Handler before authz and copy its claims in enrich")
+	ErrPeerNotVerified  = errors.New("policies read the peer's SPIFFE ID, the peer presented one, but no source principal was set: put spiffeauth's Handler before authz and copy the ID in enrich")
+)
+
+// identitiesMissing reports an identity that the policies read and that r
+// carries but q lacks.
+func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
+	if e.tokenRules && q.RequestPrincipal == "" {
+		for _, v := range r.Header.Values("Authorization") {
+			if i := strings.IndexAny(v, " \t"); i >= 0 && strings.EqualFold(v[:i], "Bearer") || strings.EqualFold(v, "Bearer") {
+				return ErrTokenNotVerified
+			}
+		}
+	}
+	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		for _, u := range r.TLS.PeerCertificates[0].URIs {
+			if strings.EqualFold(u.Scheme, "spiffe") {
+				return ErrPeerNotVerified
+			}
+		}
+	}
+	return nil
+}
 
 // decideRouted is Decide for a request that is then passed on unchanged
 // to a Go router. It returns an error, for a 400, for a path with "//"

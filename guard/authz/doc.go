@@ -75,6 +75,11 @@
 // patterns compare exactly and would route it to the host-less patterns;
 // and a HEAD request must
 // be allowed as GET too, since http.ServeMux runs the GET handler for it.
+// It also answers 500 when the policies read an identity that the request
+// carries but that its enrich function did not set (a bearer token
+// without a RequestPrincipal, a SPIFFE peer certificate without a
+// SourcePrincipal): the jwt or spiffeauth middleware ran after authz, or
+// not at all, and the request would be decided as anonymous.
 //
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)

@@ -59,6 +59,12 @@ func sendRaw(t *testing.T, addr, raw string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sendRawConn(t, c, raw)
+}
+
+// sendRawConn is sendRaw on an open connection, which it closes.
+func sendRawConn(t *testing.T, c net.Conn, raw string) int {
+	t.Helper()
 	defer func() { _ = c.Close() }()
 	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)

@@ -92,6 +92,9 @@ type Engine struct {
 	// presenter) or the peer's SPIFFE ID (principals, namespaces), which
 	// Handler's enrich function must fill in.
 	tokenRules, peerRules bool
+	// remoteRules is set when a DENY or ALLOW policy reads the client
+	// address behind trusted proxies (remoteIpBlocks, remote.ip).
+	remoteRules bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -191,6 +194,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.hostRules = uses(attrHost)
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
 	e.peerRules = uses(attrPrincipal, attrNamespace)
+	e.remoteRules = uses(attrRemoteIP)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }

@@ -319,6 +319,14 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
 //
+// When policies read the client address (remoteIpBlocks, remote.ip) and
+// enrich sets RemoteIP to the invalid address, as clientip.FromContext
+// returns for a client it could not read behind a trusted proxy (an
+// unparseable or obfuscated forwarding header, such as a Forwarded value
+// whose open quote swallows the hop the proxy appended), Handler answers
+// 400: Decide would otherwise use SourceIP, the trusted proxy's own
+// address, which an internal-only remoteIpBlocks allows.
+//
 // The identity middlewares must run before Handler too (guard.Chain
 // lists them first), and enrich must copy what they established: with
 // jwt's Handler after it, a request with a token reached Decide as
@@ -346,6 +354,13 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		}
 		if err := e.identitiesMissing(r, q); err != nil {
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
+			return
+		}
+		if e.remoteRules && !q.RemoteIP.IsValid() && q.SourceIP.IsValid() {
+			// RequestFromHTTP set RemoteIP to the peer: enrich cleared
+			// it, for a client that clientip could not read behind a
+			// trusted proxy. Decide would take the proxy for the client.
+			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
 		d, err := e.decideRouted(q)

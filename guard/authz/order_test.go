@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/wardsec/ward/guard"
 	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/guard/jwt"
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
@@ -161,6 +163,55 @@ spec:
 		srv.Close()
 		if ran := log.take(); code != tc.code || len(ran) > 0 {
 			t.Errorf("%s: got %d, handlers %q; want %d and no handler", tc.name, code, ran, tc.code)
+		}
+	}
+}
+
+// TestHandlerUnknownClientNotTheProxy: a client behind a trusted proxy
+// that writes Forwarded opens a quote that swallows the hop the proxy
+// appends, so clientip reports the client unknown (the invalid address).
+// Decide replaced it with the peer, the proxy itself, which the
+// internal-only remoteIpBlocks allows.
+func TestHandlerUnknownClientNotTheProxy(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: internal-only, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {remoteIpBlocks: ["127.0.0.0/8"]}
+`)
+	res, err := clientip.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, clientip.WithHeaders(clientip.Forwarded))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrich := func(r *http.Request, q *authz.Request) {
+		if a, ok := clientip.FromContext(r.Context()); ok {
+			q.RemoteIP = a
+		}
+	}
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", log.handler("internal"))
+	srv := httptest.NewServer(guard.Chain(res.Handler, func(next http.Handler) http.Handler { return e.Handler(enrich, next) })(sm))
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		forwarded string // as the trusted proxy (the test client, 127.0.0.1) sends it
+		code      int
+		ran       string
+	}{
+		{"for=127.0.0.9", http.StatusOK, "internal"},
+		{"for=198.51.100.7", http.StatusForbidden, ""},
+		{`for="x, for=198.51.100.7`, http.StatusBadRequest, ""},
+		{"for=_hidden, for=unknown", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nForwarded: " + tc.forwarded + "\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, srv.Listener.Addr().String(), raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("Forwarded %q: got %d, handlers %q; want %d, handler %q", tc.forwarded, code, ran, tc.code, tc.ran)
 		}
 	}
 }

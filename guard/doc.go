@@ -24,6 +24,16 @@
 //   - clientip and ipallow: the real client address behind trusted proxies,
 //     and CIDR allow and deny lists with an allocation-free lookup.
 //
+// Order matters: in Chain(a, b), b sees what a established, and nothing
+// checks that a ran. List clientip's Resolver.Handler first (without it,
+// ipallow and ratelimit keys judge the peer address, which behind a proxy
+// is the proxy's), then the identity middlewares, spiffeauth and jwt, then
+// ipallow, ratelimit and authz; anything that changes what a request means
+// to the application (a method override, a path rewrite such as chi's
+// StripSlashes) goes before authz too. authz's Handler refuses, with 500,
+// a request carrying a bearer token or a SPIFFE certificate that a policy
+// reads but that no middleware before it verified.
+//
 // The library imports nothing from Kubernetes, buildkit or nftables (a test
 // enforces it), so that a service importing it stays light.
 package guard

@@ -6,6 +6,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
@@ -1348,32 +1349,33 @@ spec:
 	tests := []struct {
 		host string
 		want int
+		fwd  string // the Host forwarded, when not host
 	}{
-		{"admin.example.com", 403},
-		{"ADMIN.Example.com.", 403},
-		{"admin.example.com:8443", 403},
-		{"admin.example.com:", 403},
-		{"admin.example.com:80:80", 400},
-		{"admin.example.com:80x", 400},
-		{"admin.example.com..", 400},
-		{".admin.example.com", 400},
-		{"admin..example.com", 400},
-		{"admin.example.com:80@other", 400},
-		{"admin.example.com,other", 400},
-		{"[::1]:8443:1", 400},
-		{"[::1", 400},
-		{"[fe80::1]", 403},
-		{"[FE80::1]:443", 403},
+		{"admin.example.com", 403, ""},
+		{"ADMIN.Example.com.", 403, ""},
+		{"admin.example.com:8443", 403, ""},
+		{"admin.example.com:", 403, ""},
+		{"admin.example.com:80:80", 400, ""},
+		{"admin.example.com:80x", 400, ""},
+		{"admin.example.com..", 400, ""},
+		{".admin.example.com", 400, ""},
+		{"admin..example.com", 400, ""},
+		{"admin.example.com:80@other", 400, ""},
+		{"admin.example.com,other", 400, ""},
+		{"[::1]:8443:1", 400, ""},
+		{"[::1", 400, ""},
+		{"[fe80::1]", 403, ""},
+		{"[FE80::1]:443", 403, ""},
 		// A zone: Go's transport forwarded the Host as [fe80::1].
-		{"[fe80::1%25eth0]", 400},
-		{"[fe80::1%eth0]:80", 400},
-		{"api", 200},
-		{"api.example.com:8443", 200},
-		{"api.example.com.", 200},
-		{"10.0.0.1:80", 200},
-		{"[::1]:8443", 200},
-		{"[::1]", 200},
-		{"my_service:8080", 200},
+		{"[fe80::1%25eth0]", 400, ""},
+		{"[fe80::1%eth0]:80", 400, ""},
+		{"api", 200, ""},
+		{"api.example.com:8443", 200, ""},
+		{"api.example.com.", 200, "api.example.com"},
+		{"10.0.0.1:80", 200, ""},
+		{"[::1]:8443", 200, ""},
+		{"[::1]", 200, ""},
+		{"my_service:8080", 200, ""},
 	}
 	for _, tt := range tests {
 		before := len(u.requests())
@@ -1385,8 +1387,40 @@ spec:
 		switch {
 		case tt.want != 200 && len(got) > 0:
 			t.Errorf("Host %s: the upstream received %q", tt.host, got)
-		case tt.want == 200 && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.host})):
+		case tt.want == 200 && (len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{cmp.Or(tt.fwd, tt.host)})):
 			t.Errorf("Host %s: the upstream received %q", tt.host, got)
+		}
+	}
+}
+
+// TestAttackHostCaseForwarded: hosts rules fold case and ignore a trailing
+// dot, as Istio documents, but the Host was forwarded as sent, and an
+// upstream whose router compares host names exactly (http.ServeMux's
+// "public.example.com/" patterns, gorilla/mux's Host) served
+// "PUBLIC.example.com" from its host-less routes: the internal application
+// that the ALLOW of the public host was meant to keep out. The Host is
+// now forwarded as the rule compared it.
+func TestAttackHostCaseForwarded(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public-host-only, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {hosts: ["public.example.com"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct{ host, fwd string }{
+		{"public.example.com", "public.example.com"},
+		{"PUBLIC.example.com", "public.example.com"},
+		{"public.example.com.", "public.example.com"},
+		{"Public.Example.COM.:8443", "public.example.com:8443"},
+	} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: case-"+tt.host+"\r\nConnection: close\r\n\r\n")
+		got := u.requests()[before:]
+		if status(resp) != 200 || len(got) != 1 || !slices.Equal(header(got[0], "Host"), []string{tt.fwd}) {
+			t.Errorf("Host %s: status %d, the upstream received %q; want Host %s", tt.host, status(resp), got, tt.fwd)
 		}
 	}
 }

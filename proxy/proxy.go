@@ -417,7 +417,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		BufferPool: bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host
+			pr.Out.Host = forwardedHost(pr.In.Host)
 			// Request trailers arrive after every check has run: no
 			// policy, identity-header rule or WAF saw them, and some
 			// servers merge them into the header section. None is

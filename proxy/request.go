@@ -170,6 +170,24 @@ func validHost(h string) bool {
 	return true
 }
 
+// forwardedHost returns a Host that validHost accepted in the form hosts
+// rules compared it in: the name in lower case and without its trailing
+// dot, the port kept. Policies fold case and ignore the dot; an upstream
+// whose router compares host names exactly (http.ServeMux, gorilla/mux)
+// served "PUBLIC.example.com" and "public.example.com." from its
+// host-less routes, not from the public host's that the rule allowed.
+func forwardedHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		return strings.ToLower(h) // an IPv6 literal: hex digits only
+	}
+	name, port, hasPort := strings.Cut(h, ":")
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if hasPort {
+		return name + ":" + port
+	}
+	return name
+}
+
 // methodOverrideQuery reports whether a raw query has a parameter that a
 // framework reads as the request's method (overrideKey: "_method" as
 // Symfony and Laravel read it from the query of a POST), escaped or not;

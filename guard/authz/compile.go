@@ -83,6 +83,18 @@ type Engine struct {
 	deny, allow, audit []*policy
 	selected           []string
 	warnings           []Warning
+	// hostRules is set when a DENY or ALLOW policy matches hosts or
+	// notHosts, which compare the Host case-insensitively and without a
+	// trailing dot (see Handler).
+	hostRules bool
+	// tokenRules and peerRules are set when a DENY or ALLOW policy reads
+	// the verified JWT (request principals, claims, audiences,
+	// presenter) or the peer's SPIFFE ID (principals, namespaces), which
+	// Handler's enrich function must fill in.
+	tokenRules, peerRules bool
+	// remoteRules is set when a DENY or ALLOW policy reads the client
+	// address behind trusted proxies (remoteIpBlocks, remote.ip).
+	remoteRules bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -178,8 +190,34 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	slices.SortFunc(e.allow, byName)
 	slices.SortFunc(e.audit, byName)
 	slices.Sort(e.selected)
+	uses := func(attrs ...attr) bool { return usesAttr(e.deny, attrs) || usesAttr(e.allow, attrs) }
+	e.hostRules = uses(attrHost)
+	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
+	e.peerRules = uses(attrPrincipal, attrNamespace)
+	e.remoteRules = uses(attrRemoteIP)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
+}
+
+// usesAttr reports whether a rule of ps has a criterion on one of attrs.
+func usesAttr(ps []*policy, attrs []attr) bool {
+	in := func(cs []criterion) bool {
+		for i := range cs {
+			if slices.Contains(attrs, cs[i].attr) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range ps {
+		for i := range p.rules {
+			r := &p.rules[i]
+			if in(r.when) || slices.ContainsFunc(r.from, in) || slices.ContainsFunc(r.to, in) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Policies returns the "namespace/name" of the policies that apply to the

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -299,6 +300,45 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // address behind trusted proxies, the JWT claims), usually from the
 // request's context.
 //
+// Handler decides on the request as a Go router behind it will route it,
+// and refuses what it cannot decide that way:
+//
+//   - a path with an empty segment ("//") gets 400: Decide merges the
+//     slashes, but next receives the request unchanged, and routers that
+//     do not merge them (http.ServeMux for CONNECT, chi, gorilla/mux with
+//     SkipClean) route "/api//admin" to "/api/{tenant}/admin", a path
+//     that Decide never saw ("/api/admin");
+//   - when a policy matches hosts or notHosts, a Host with an upper-case
+//     letter or a trailing dot gets 400: Decide compares hosts
+//     case-insensitively and without the dot, but http.ServeMux and
+//     gorilla/mux compare host patterns exactly, so "PUBLIC.example.com"
+//     passed as the public host and was served by the host-less patterns
+//     (ServeMux does not strip the port of a CONNECT request's Host, so
+//     CONNECT with a port in the Host gets 400 too);
+//   - a HEAD request is decided as HEAD and as GET, and passes only if
+//     both are allowed: http.ServeMux (and chi's GetHead) run the GET
+//     handler for HEAD, so a DENY of GET would otherwise not stop it.
+//
+// When policies read the client address (remoteIpBlocks, remote.ip) and
+// enrich sets RemoteIP to the invalid address, as clientip.FromContext
+// returns for a client it could not read behind a trusted proxy (an
+// unparseable or obfuscated forwarding header, such as a Forwarded value
+// whose open quote swallows the hop the proxy appended), Handler answers
+// 400: Decide would otherwise use SourceIP, the trusted proxy's own
+// address, which an internal-only remoteIpBlocks allows.
+//
+// The identity middlewares must run before Handler too (guard.Chain
+// lists them first), and enrich must copy what they established: with
+// jwt's Handler after it, a request with a token reached Decide as
+// anonymous, which a DENY of some request principals or claims does not
+// match, and then passed the JWT check. So when policies read the JWT
+// (request principals, claims, audiences, presenter) and a request
+// carries a Bearer token but enrich set no RequestPrincipal, or when
+// policies read the peer's SPIFFE ID (principals, namespaces) and the
+// peer presented a certificate with a spiffe:// URI but enrich set no
+// SourcePrincipal, Handler answers 500: it cannot decide on an identity
+// it was not given.
+//
 // Handler decides on the request as next will see it, so anything that
 // changes what a request means to next must run before Handler, not
 // after: a method override (gorilla/handlers' HTTPMethodOverrideHandler,
@@ -312,9 +352,20 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		if enrich != nil {
 			enrich(r, q)
 		}
-		d := e.Decide(q)
+		if err := e.identitiesMissing(r, q); err != nil {
+			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
+			return
+		}
+		if e.remoteRules && !q.RemoteIP.IsValid() && q.SourceIP.IsValid() {
+			// RequestFromHTTP set RemoteIP to the peer: enrich cleared
+			// it, for a client that clientip could not read behind a
+			// trusted proxy. Decide would take the proxy for the client.
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		d, err := e.decideRouted(q)
 		switch {
-		case d.PathError != nil:
+		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		case !d.Allowed:
 			http.Error(w, "RBAC: access denied", http.StatusForbidden)
@@ -322,4 +373,99 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// Errors of Handler, which refuses these requests with 400 where Decide
+// would decide on another reading of the request than a Go router's.
+var (
+	// ErrEmptySegment is an empty path segment ("//"): Decide merges the
+	// slashes, the router behind Handler sees them as sent.
+	ErrEmptySegment = errors.New("empty path segment (//) in path")
+	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
+	// or a CONNECT request's Host with a port, when a policy matches
+	// hosts: Decide compares hosts case-insensitively, without the dot
+	// and the port, http.ServeMux's host patterns exactly (and with the
+	// port for CONNECT).
+	ErrHostCase = errors.New("host with upper-case letters, a trailing dot or (CONNECT) a port")
+)
+
+// Errors of Handler for identities that policies read and that enrich did
+// not fill in, a middleware order or enrich mistake (a 500).
+var (
+	ErrTokenNotVerified = errors.New("policies read the JWT, the request carries a bearer token, but no request principal was set: put jwt's Handler before authz and copy its claims in enrich")
+	ErrPeerNotVerified  = errors.New("policies read the peer's SPIFFE ID, the peer presented one, but no source principal was set: put spiffeauth's Handler before authz and copy the ID in enrich")
+)
+
+// identitiesMissing reports an identity that the policies read and that r
+// carries but q lacks.
+func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
+	if e.tokenRules && q.RequestPrincipal == "" {
+		for _, v := range r.Header.Values("Authorization") {
+			if i := strings.IndexAny(v, " \t"); i >= 0 && strings.EqualFold(v[:i], "Bearer") || strings.EqualFold(v, "Bearer") {
+				return ErrTokenNotVerified
+			}
+		}
+	}
+	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		for _, u := range r.TLS.PeerCertificates[0].URIs {
+			if strings.EqualFold(u.Scheme, "spiffe") {
+				return ErrPeerNotVerified
+			}
+		}
+	}
+	return nil
+}
+
+// decideRouted is Decide for a request that is then passed on unchanged
+// to a Go router. It returns an error, for a 400, for a path with "//"
+// (rather than merging it) and, when policies match hosts, for a Host
+// that is not lower case or ends with a dot; and HEAD must also be
+// allowed as GET, the handler http.ServeMux runs for it.
+func (e *Engine) decideRouted(q *Request) (Decision, error) {
+	p := q.Path
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if strings.Contains(p, "//") {
+		return Decision{Reason: "path rejected: " + ErrEmptySegment.Error(), Rule: -1}, ErrEmptySegment
+	}
+	if e.hostRules && !exactHost(q.Host, q.Method != http.MethodConnect) {
+		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
+	}
+	d := e.Decide(q)
+	if !d.Allowed || q.Method != http.MethodHead {
+		return d, nil
+	}
+	g := *q
+	g.Method = http.MethodGet
+	if dg := e.Decide(&g); !dg.Allowed {
+		dg.Reason = "HEAD decided as GET: " + dg.Reason
+		return dg, nil
+	}
+	return d, nil
+}
+
+// exactHost reports whether the host name of a Host header has no
+// upper-case letter and no trailing dot, and no port unless portOK, so
+// that comparing it exactly, as http.ServeMux and gorilla/mux do, and as
+// hostName does agree. ServeMux strips the port, except for CONNECT.
+func exactHost(host string, portOK bool) bool {
+	name := host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
+		if !portOK {
+			return false
+		}
+		if strings.IndexByte(host, ':') == i {
+			name = host[:i]
+		}
+	}
+	if strings.HasSuffix(name, ".") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if 'A' <= name[i] && name[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
 }

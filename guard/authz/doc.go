@@ -64,6 +64,27 @@
 //     segment is denied outright, whatever the policies, rather than
 //     resolved.
 //
+// Engine.Handler, which passes the request on unchanged to the
+// application's router, adds three checks that Decide (and `ward proxy`,
+// which forwards the normalised path) does not make: a path with an empty
+// segment ("//") is refused with 400 instead of merged, since
+// http.ServeMux leaves CONNECT paths as sent and chi never merges
+// slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
+// match hosts, a Host with an upper-case letter or a trailing dot (or,
+// for CONNECT, a port) is refused with 400, since http.ServeMux's host
+// patterns compare exactly and would route it to the host-less patterns;
+// and a HEAD request must
+// be allowed as GET too, since http.ServeMux runs the GET handler for it.
+// It also answers 500 when the policies read an identity that the request
+// carries but that its enrich function did not set (a bearer token
+// without a RequestPrincipal, a SPIFFE peer certificate without a
+// SourcePrincipal): the jwt or spiffeauth middleware ran after authz, or
+// not at all, and the request would be decided as anonymous. And when
+// policies read remote.ip or remoteIpBlocks, it answers 400 when enrich
+// sets RemoteIP to the invalid address (clientip's "unknown", which a
+// client can cause behind a proxy that appends to Forwarded by opening a
+// quote): Decide would use SourceIP, the trusted proxy's own address.
+//
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)
 // applies to every workload, or with a selector to those whose labels it

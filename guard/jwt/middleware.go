@@ -22,7 +22,9 @@ import (
 // one Authorization header, or with a bearer token that fails
 // verification, never passes. The token is read from the header only,
 // never from the URL query (RFC 6750 section 2.3 discourages it: URLs are
-// logged); other schemes (Basic, ...) count as no bearer token. The
+// logged); other schemes (Basic, ...) count as no bearer token, but a
+// "Bearer" scheme followed by a tab or other non-token text is refused,
+// never taken as anonymous. The
 // Authorization header is passed on to next unchanged: a proxy that must
 // not forward the token removes it itself.
 type Middleware struct {
@@ -128,11 +130,19 @@ func (m *Middleware) bearerToken(r *http.Request) (token string, present bool, e
 	default:
 		return "", true, fmt.Errorf("%w: more than one Authorization header", ErrMalformed)
 	}
-	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	// The scheme ends at a space or a tab: "Bearer<TAB>token" is a
+	// malformed bearer credential, not another scheme, since an
+	// application splitting the header at any white space (strings.Fields)
+	// would read its unverified token.
+	v := values[0]
+	i := strings.IndexAny(v, " \t")
+	if i < 0 {
+		i = len(v)
+	}
+	if !strings.EqualFold(v[:i], "Bearer") {
 		return "", false, nil
 	}
-	token = strings.Trim(rest, " ")
+	token = strings.Trim(v[i:], " ")
 	if len(token) > m.v.maxTokenSize {
 		return "", true, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, m.v.maxTokenSize)
 	}

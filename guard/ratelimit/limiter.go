@@ -177,6 +177,12 @@ func Refuse(w http.ResponseWriter, err error) int {
 }
 
 // ByHeader keys requests by a header's value (empty: a shared bucket).
+// The value is the client's word unless something in front vouches for
+// it: a client that sends a new value with every request gets a full
+// bucket every time and is never limited. Key by a header only when a
+// proxy before the limiter sets or verifies it; otherwise key by a
+// verified identity (a SPIFFE ID, a JWT subject) or the client address
+// that clientip resolved.
 func ByHeader(name string) KeyFunc {
 	return func(r *http.Request) string { return r.Header.Get(name) }
 }

@@ -1,0 +1,303 @@
+package authz_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/mux"
+
+	"github.com/wardsec/ward/guard/authz"
+)
+
+// ranLog records which application handlers ran.
+type ranLog struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+func (l *ranLog) handler(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.ran = append(l.ran, name)
+		l.mu.Unlock()
+	}
+}
+
+func (l *ranLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ran := l.ran
+	l.ran = nil
+	return ran
+}
+
+// engineFor compiles one policy document for a workload in namespace shop.
+func engineFor(t *testing.T, doc string) *authz.Engine {
+	t.Helper()
+	ps, err := authz.Load("policy.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := authz.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// sendRaw writes a request as raw bytes, so that no client library cleans
+// its request line, and returns the response status code.
+func sendRaw(t *testing.T, addr, raw string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sendRawConn(t, c, raw)
+}
+
+// sendRawConn is sendRaw on an open connection, which it closes.
+func sendRawConn(t *testing.T, c net.Conn, raw string) int {
+	t.Helper()
+	defer func() { _ = c.Close() }()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%q: %v", raw, err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestHandlerServeMuxHEADRunsGET: http.ServeMux runs a "GET /x" handler
+// for HEAD /x, so a DENY of GET must stop HEAD too, or the denied handler
+// runs (its side effects and headers reach the client).
+func TestHandlerServeMuxHEADRunsGET(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-export, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["GET"], paths: ["/export"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("GET /export", log.handler("export"))
+	sm.HandleFunc("GET /items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		raw  string
+		code int
+		ran  string
+	}{
+		{"GET /export HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusForbidden, ""},
+		{"HEAD /export HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusForbidden, ""},
+		{"HEAD /items HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusOK, "items"},
+	} {
+		code := sendRaw(t, addr, tc.raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("%q: got %d, handlers %q; want %d, handler %q", tc.raw, code, ran, tc.code, tc.ran)
+		}
+	}
+}
+
+// TestHandlerEmptySegmentRefused: Decide merges "//", but the router
+// behind Handler sees the path as sent. http.ServeMux does not clean
+// CONNECT paths and routes "CONNECT /api//admin" to "/api/{tenant}/admin"
+// (chi does the same for GET), while Decide saw "/api/admin", which a
+// DENY of "/api/{*}/admin" does not match.
+func TestHandlerEmptySegmentRefused(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin", "/files/secret/*"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/api/{tenant}/admin", log.handler("tenant-admin"))
+	sm.HandleFunc("/files/{rest...}", log.handler("files"))
+	sm.HandleFunc("/", log.handler("root"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, raw := range []string{
+		"CONNECT /api//admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"GET /api//admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"CONNECT /files//secret/x HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+		"CONNECT //api/t/admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
+	} {
+		code := sendRaw(t, addr, raw)
+		if ran := log.take(); len(ran) > 0 || code != http.StatusBadRequest {
+			t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+		}
+	}
+	// A tenant's own path still reaches its handler.
+	raw := "GET /api/t/items HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "root" {
+		t.Errorf("%q: got %d, handlers %q; want 200 from root", raw, code, ran)
+	}
+}
+
+// TestHandlerServeMuxHostCase: hosts rules compare the Host
+// case-insensitively and without a trailing dot, http.ServeMux's host
+// patterns exactly. "PUBLIC.example.com" was allowed as the public host
+// and then served by the mux's host-less patterns, here the internal
+// application that only principals may reach.
+func TestHandlerServeMuxHostCase(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public-site, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {hosts: ["public.example.com"]}
+  - from:
+    - source: {principals: ["cluster.local/ns/shop/sa/admin"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("public.example.com/", log.handler("public"))
+	sm.HandleFunc("/", log.handler("internal"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"public.example.com", http.StatusOK, "public"},
+		{"public.example.com:80", http.StatusOK, "public"},
+		{"internal.example.com", http.StatusForbidden, ""},
+		{"PUBLIC.example.com", http.StatusBadRequest, ""},
+		{"public.example.com.", http.StatusBadRequest, ""},
+		{"Public.Example.Com.:80", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
+		}
+	}
+	// ServeMux matches a CONNECT request's Host with its port.
+	raw := "CONNECT /orders HTTP/1.1\r\nHost: public.example.com:443\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
+		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+	}
+	raw = "CONNECT /orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "public" {
+		t.Errorf("%q: got %d, handlers %q; want 200 from public", raw, code, ran)
+	}
+	// Absolute-form targets set the Host net/http routes by.
+	raw = "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
+	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
+		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
+	}
+}
+
+// TestHandlerChiEmptySegment: chi never merges slashes and matches an
+// empty {tenant}, so "GET /api//admin" ran "/api/{tenant}/admin" while
+// Decide saw "/api/admin", which the DENY of "/api/{*}/admin" does not
+// cover.
+func TestHandlerChiEmptySegment(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin"]}
+`)
+	var log ranLog
+	r := chi.NewRouter()
+	r.Get("/api/{tenant}/admin", log.handler("tenant-admin"))
+	r.Get("/api/{tenant}/items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		path string
+		code int
+		ran  string
+	}{
+		{"/api//admin", http.StatusBadRequest, ""},
+		{"/api/t/admin", http.StatusForbidden, ""},
+		{"/api/t/items", http.StatusOK, "items"},
+	} {
+		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("%s: got %d, handlers %q; want %d, handler %q", tc.path, code, ran, tc.code, tc.ran)
+		}
+	}
+}
+
+// TestHandlerGorillaHostCase: gorilla/mux's Host matcher is exact, so
+// "PUBLIC.example.com", which the hosts rule allows, fell through to the
+// routes without a host.
+func TestHandlerGorillaHostCase(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: public-site, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {hosts: ["public.example.com"]}
+`)
+	var log ranLog
+	r := mux.NewRouter()
+	r.Host("public.example.com").HandlerFunc(log.handler("public"))
+	r.PathPrefix("/").HandlerFunc(log.handler("internal"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"public.example.com", http.StatusOK, "public"},
+		{"PUBLIC.EXAMPLE.COM", http.StatusBadRequest, ""},
+		{"public.example.com.", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		ran := log.take()
+		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
+			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
+		}
+	}
+}

@@ -177,6 +177,13 @@ func validHost(h string) bool {
 // served "PUBLIC.example.com" and "public.example.com." from its
 // host-less routes, not from the public host's that the rule allowed.
 func forwardedHost(h string) string {
+	name := h
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasPrefix(h, "[") {
+		name = h[:i]
+	}
+	if !strings.HasSuffix(name, ".") && strings.ToLower(h) == h {
+		return h // the common case, without an allocation
+	}
 	if strings.HasPrefix(h, "[") {
 		return strings.ToLower(h) // an IPv6 literal: hex digits only
 	}

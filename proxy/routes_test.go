@@ -186,3 +186,26 @@ routes:
 		t.Errorf("api route after the limited one ran out: %d", code)
 	}
 }
+
+// TestForwardedHost: the Host forwarded is the one hosts rules compared,
+// and one already in that form is passed as it is.
+func TestForwardedHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"api.example.com":       "api.example.com",
+		"api.example.com:8443":  "api.example.com:8443",
+		"API.Example.com":       "api.example.com",
+		"api.example.com.":      "api.example.com",
+		"api.example.com.:8443": "api.example.com:8443",
+		"10.0.0.1":              "10.0.0.1",
+		"10.0.0.1:80":           "10.0.0.1:80",
+		"[FE80::1]:80":          "[fe80::1]:80",
+		"[::1]":                 "[::1]",
+	} {
+		if got := forwardedHost(in); got != want {
+			t.Errorf("forwardedHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = forwardedHost("api.example.com:8443") }); n != 0 {
+		t.Errorf("%v allocations for a Host already in form", n)
+	}
+}

@@ -109,10 +109,14 @@ type SPIFFE struct {
 }
 
 // Headers configures the request headers the proxy removes before any
-// check: identity headers a client could forge (see identityHeaders) are
-// always removed; Strip adds more.
+// check: identity headers a client could forge (see identityHeaders and
+// authProxyHeaders) are always removed; Strip adds more. Keep names
+// auth-proxy headers (authProxyHeaders) that a trusted proxy in front
+// (clientIP.trustedProxies) sets itself and the upstream needs: they are
+// kept from trusted peers, and still removed from every other one.
 type Headers struct {
 	Strip []string `yaml:"strip"`
+	Keep  []string `yaml:"keep"`
 }
 
 // Upstream is the service behind the proxy.
@@ -605,6 +609,22 @@ func (c *Config) validate() error {
 		for i, name := range h.Strip {
 			if !validHeaderName(name) {
 				return c.errorf(fmt.Sprintf("headers.strip[%d]", i), "headers.strip[%d] %q is not a header name", i, name)
+			}
+		}
+		for i, name := range h.Keep {
+			p := fmt.Sprintf("headers.keep[%d]", i)
+			k := headerKey(name)
+			switch {
+			case !validHeaderName(name) || strings.Contains(name, "_"):
+				return c.errorf(p, "%s %q is not a header name (without '_')", p, name)
+			case !authProxyHeader(k) || slices.Contains(identityHeaders, k):
+				return c.errorf(p, "%s %s: only the auth-proxy identity headers removed by default can be kept (Remote-User, X-Forwarded-User, X-Auth-Request-*, ...; see docs/proxy.md)", p, name)
+			case slices.ContainsFunc(h.Strip, func(s string) bool { return headerKey(s) == k }):
+				return c.errorf(p, "%s %s is also in headers.strip", p, name)
+			case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return headerKey(ch.Header) == k }):
+				return c.errorf(p, "%s %s is set from a JWT claim (jwt.outputClaimToHeaders): it cannot come from a client too", p, name)
+			case c.ClientIP == nil || len(c.ClientIP.TrustedProxies) == 0:
+				return c.errorf(p, "%s %s: headers are kept from trusted proxies only, and clientIP.trustedProxies names none", p, name)
 			}
 		}
 	}

@@ -526,7 +526,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	if u.MinBodyRate != nil {
 		minRate = *u.MinBodyRate
 	}
-	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
+	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, withHintsKept(rp)), nil
 }
 
 // X-Forwarded-Proto's values. Shared by every request: a full slice, so

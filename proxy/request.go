@@ -347,7 +347,8 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 //
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
-//     frameworks run their DELETE handler for it); CONNECT: 405;
+//     frameworks run their DELETE handler for it), or that is not a
+//     token (HTTP/2 lets GE"T through): 400; CONNECT: 405;
 //   - a request without a host (HTTP/1.0 without Host), or with one that
 //     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
@@ -374,6 +375,14 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		if strings.ToUpper(r.Method) != r.Method {
 			deny(w, r, http.StatusBadRequest, "request", "method is not upper case", "bad request")
+			return
+		}
+		if !validHeaderName(r.Method) {
+			// HTTP/2 lets any bytes but controls through in :method
+			// (GE"T, G{}): the checks ran on a method the upstream's
+			// transport then refused, and the record said "upstream
+			// error" (502) for a request that never left.
+			deny(w, r, http.StatusBadRequest, "request", "method is not a token", "bad request")
 			return
 		}
 		if r.Host == "" {

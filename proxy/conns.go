@@ -17,7 +17,15 @@ type connSet struct {
 	conns map[net.Conn]*connInfo
 	// tunnels are connections hijacked for an upgrade (WebSocket) that
 	// a handler is still relaying; http.Server no longer tracks them.
-	tunnels map[net.Conn]*peerState
+	tunnels map[net.Conn]*tunnelInfo
+}
+
+// tunnelInfo is what a reload needs to know of a tunnel: its peer's
+// state and the request that opened it (without its body), to be
+// checked again.
+type tunnelInfo struct {
+	st  *peerState
+	req *http.Request
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -27,11 +35,13 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	if !ok {
 		return func() {}
 	}
+	req := r.Clone(r.Context())
+	req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
 	s.mu.Lock()
 	if s.tunnels == nil {
-		s.tunnels = map[net.Conn]*peerState{}
+		s.tunnels = map[net.Conn]*tunnelInfo{}
 	}
-	s.tunnels[c] = peerStateOf(r.Context())
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -115,6 +125,39 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	return n
 }
 
+// closeRefused closes the tunnels whose opening request p's checks
+// refuse (admitsAgain), and returns how many it closed. When p cannot
+// decide yet (its JWT keys could not be fetched), it closes none and
+// returns the error: every tunnel carrying a token would be refused.
+func (s *connSet) closeRefused(p *Proxy) (int, error) {
+	type tunnel struct {
+		c   net.Conn
+		req *http.Request
+	}
+	s.mu.Lock()
+	var open []tunnel
+	for c, ti := range s.tunnels {
+		open = append(open, tunnel{c, ti.req})
+	}
+	s.mu.Unlock()
+	if len(open) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
+	defer cancel()
+	if err := p.Ready(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range open {
+		if !p.admitsAgain(t.req) {
+			_ = t.c.Close()
+			n++
+		}
+	}
+	return n, nil
+}
+
 // reapOld closes idle connections older than maxAge(), and tunnels whose
 // peer certificate has expired or no longer verifies against cur()'s
 // trust bundle, every 100 ms until ctx ends; busy
@@ -144,9 +187,9 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			st *peerState
 		}
 		var tunnels []tunnel
-		for c, st := range s.tunnels {
+		for c, ti := range s.tunnels {
 			if tc, ok := c.(*tls.Conn); ok {
-				tunnels = append(tunnels, tunnel{tc, st})
+				tunnels = append(tunnels, tunnel{tc, ti.st})
 			}
 		}
 		s.mu.Unlock()

@@ -146,7 +146,8 @@ func (s *Server) Config() *Config { return s.cur.Load().cfg }
 // Reload reads the configuration again. When it does not load, the
 // running configuration stays and the error (with file and line) is
 // returned and logged. Requests in flight finish on the configuration
-// they started with.
+// they started with; the requests of open tunnels (WebSocket) are
+// checked again, and the tunnels the new configuration refuses closed.
 func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,6 +176,11 @@ func (s *Server) Reload() error {
 	s.log.Info("configuration reloaded", "file", s.path)
 	if n := s.conns.closeRevoked(p); n > 0 {
 		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
+	}
+	if n, err := s.conns.closeRefused(p); err != nil {
+		s.log.Warn("open tunnels not checked again: the new configuration cannot decide yet", "err", err)
+	} else if n > 0 {
+		s.log.Info("closed tunnels whose request the configuration now refuses", "tunnels", n)
 	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.

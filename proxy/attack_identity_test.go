@@ -131,3 +131,32 @@ func TestParseConfigHeadersKeep(t *testing.T) {
 		t.Errorf("keep of auth-proxy headers: %v", err)
 	}
 }
+
+// TestParseConfigRateLimitRemovedHeader: a rate limit keyed by a header
+// the proxy removes before the checks would put every client in one
+// bucket (the key is always empty): a Kong in front keyed by
+// X-Consumer-ID, a claim header the proxy sets only for the upstream.
+// It is an error, unless headers.keep keeps the auth proxy's header.
+func TestParseConfigRateLimitRemovedHeader(t *testing.T) {
+	const base = "upstream: {url: http://x}\nclientIP: {trustedProxies: [10.0.0.0/8]}\n"
+	for _, tt := range []struct{ doc, want string }{
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n", `p.yaml:3: rateLimit.key "header:X-Consumer-ID": X-Consumer-ID is removed`},
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Spiffe-Id\"}\n", `rateLimit.key "header:X-Spiffe-Id": X-Spiffe-Id is removed`},
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X_Tenant\"}\n", `X_Tenant is removed`},
+		{base + "headers: {strip: [x-tenant]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n", `X-Tenant is removed`},
+		{base + "jwt:\n  issuers:\n    - issuer: https://id\n      audiences: [a]\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n  outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}]\nrateLimit: {rate: 1, burst: 1, key: \"header:x-jwt-sub\"}\n", `x-jwt-sub is removed`},
+		{base + "routes:\n  - name: r\n    match: {prefix: /}\n    rateLimit: {rate: 1, burst: 1, key: \"header:Remote-User\"}\n", `routes[0].rateLimit.key "header:Remote-User"`},
+	} {
+		if _, err := ParseConfig("p.yaml", []byte(tt.doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+	for _, doc := range []string{
+		base + "headers: {keep: [X-Consumer-ID]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n",
+		base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n",
+	} {
+		if _, err := ParseConfig("p.yaml", []byte(doc)); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}

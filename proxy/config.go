@@ -771,10 +771,33 @@ func (c *Config) validateRateLimit(path string, rl *RateLimit) error {
 	switch k := rl.Key; {
 	case k == "", k == "ip", k == "principal", k == "subject":
 	case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
+		if name := k[len("header:"):]; c.removedHeader(name) {
+			// Every request would have the same (empty) key: one
+			// bucket for all clients.
+			return c.errorf(path+".key", "%s.key %q: %s is removed from every request before the checks (an identity header, headers.strip, or a JWT claim header the proxy sets after them); to key by an auth proxy's header, name it in headers.keep", path, k, name)
+		}
 	default:
 		return c.errorf(path+".key", "%s.key %q: want ip, principal, subject or header:NAME", path, k)
 	}
 	return nil
+}
+
+// removedHeader reports whether the header name is removed from every
+// request (from untrusted peers at least) before the checks see it.
+func (c *Config) removedHeader(name string) bool {
+	k := headerKey(name)
+	same := func(s string) bool { return headerKey(s) == k }
+	switch {
+	case strings.Contains(name, "_"), strings.HasPrefix(k, "x-envoy-"), slices.Contains(identityHeaders, k):
+		return true
+	case c.Headers != nil && slices.ContainsFunc(c.Headers.Strip, same):
+		return true
+	case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return same(ch.Header) }):
+		return true
+	case authProxyHeader(k):
+		return c.Headers == nil || !slices.ContainsFunc(c.Headers.Keep, same)
+	}
+	return false
 }
 
 func (c *Config) validateWAF(path string, w *WAF) error {

@@ -32,9 +32,12 @@ type hintsWriter struct {
 func (w *hintsWriter) Header() http.Header {
 	h := w.ResponseWriter.Header()
 	if w.base == nil {
-		w.base = h.Clone()
-		if w.base == nil {
-			w.base = http.Header{}
+		// A shallow copy: adding to a header appends to its slice,
+		// never writes over the values it holds, and clearing the map
+		// leaves the slices alone.
+		w.base = make(http.Header, len(h))
+		for k, vs := range h {
+			w.base[k] = vs
 		}
 	}
 	return h

@@ -23,6 +23,10 @@ var authProxyForgeries = []string{
 	"X-Pomerium-Claim-Email", "X-Goog-Authenticated-User-Email",
 	"X-Amzn-Oidc-Identity", "X-MS-CLIENT-PRINCIPAL-NAME",
 	"Cf-Access-Authenticated-User-Email", "x-auth-username",
+	"X-SSL-Client-Cert", "X-SSL-Client-Verify", "X-SSL-Client-S-DN",
+	"X-Client-Verify", "X-Client-DN", "X-ARR-ClientCert",
+	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
+	"X-Amzn-Mtls-Clientcert",
 }
 
 // sendForged sends GET /api/items as web with every name in names set to

@@ -72,17 +72,27 @@ var authProxyHeaders = []string{
 	// Pomerium, Google IAP, Cloudflare Access.
 	"x-pomerium-jwt-assertion", "x-goog-iap-jwt-assertion",
 	"cf-access-jwt-assertion", "cf-access-authenticated-user-email",
+	// Client certificates a TLS-terminating proxy verified: nginx's
+	// and HAProxy's customary X-Client-Verify and X-Client-DN, Azure
+	// App Service's X-ARR-ClientCert.
+	"x-client-verify", "x-client-dn", "x-arr-clientcert",
 }
 
 // authProxyPrefixes are families of such headers, removed as the names
 // above: Kubernetes' X-Remote-Group and X-Remote-Extra-*, oauth2-proxy's
 // X-Auth-Request-*, Kong's X-Consumer-*, Authentik's X-Authentik-*,
 // Pomerium's claim headers, Google IAP's, AWS ALB's X-Amzn-Oidc-* and
-// Azure App Service's X-MS-Client-Principal* and X-MS-Token-*.
+// Azure App Service's X-MS-Client-Principal* and X-MS-Token-*, and the
+// client-certificate headers of TLS-terminating proxies.
 var authProxyPrefixes = []string{
 	"x-remote-", "x-auth-request-", "x-consumer-", "x-authentik-",
 	"x-pomerium-claim-", "x-goog-authenticated-", "x-amzn-oidc-",
 	"x-ms-client-principal", "x-ms-token-",
+	// Client certificates: nginx's and HAProxy's X-SSL-Client-*
+	// (Cert, Verify, S-DN...), Traefik's X-Forwarded-Tls-Client-Cert
+	// and -Info (an X-Forwarded-* a trusted peer's removal spared),
+	// AWS ALB's X-Amzn-Mtls-*.
+	"x-ssl-client-", "x-forwarded-tls-client-cert", "x-amzn-mtls-",
 }
 
 // authProxyHeader reports whether k (headerKey form) is one of

@@ -204,3 +204,31 @@ func TestAttackHTTP2ResetMidBody(t *testing.T) {
 		t.Errorf("audit records, want two 499s (client closed):\n%s", log)
 	}
 }
+
+// TestAttackHTTP2ContinuationFlood: a header block that never ends
+// (HEADERS without END_HEADERS, then CONTINUATION frames without end,
+// CVE-2023-45288) is cut off: the connection is closed long before 80 MB
+// of frames are read, and nothing reaches the upstream.
+func TestAttackHTTP2ContinuationFlood(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	c := h.dialH2(t, "web")
+	_ = c.c.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(":method", "GET", ":scheme", "https", ":authority", "api", ":path", "/api/items")}); err != nil {
+		t.Fatal(err)
+	}
+	chunk := hpackBlock("x-pad", strings.Repeat("a", 4000))
+	const frames = 20000
+	sent := 0
+	for ; sent < frames; sent++ {
+		if err := c.fr.WriteContinuation(1, false, chunk); err != nil {
+			break
+		}
+	}
+	if sent == frames {
+		t.Errorf("the proxy read %d CONTINUATION frames (%d MB) of one header block", frames, frames*len(chunk)>>20)
+	}
+	if got := u.requests(); len(got) != 0 {
+		t.Errorf("the upstream received %q", got)
+	}
+}

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +89,107 @@ spec:
 	resp, _ := sendRaw(t, h, u, "web", "GET", "/api/ws")
 	if status(resp) != 403 {
 		t.Errorf("GET /api/ws after the reload: %d, want 403", status(resp))
+	}
+}
+
+// TestAttackReloadStricterPolicyStream: a response streamed on a route
+// without a timeout (server-sent events) went on after a reload whose
+// policies deny its request, for as long as the upstream kept writing; a
+// request the upstream had not answered yet went on too. Long requests
+// (no route timeout, or one over a minute) are checked again on a
+// reload: the denied stream is cut off and recorded as "refused after
+// reload", the unanswered request gets 403 (rule reload), and a stream
+// still allowed goes on.
+func TestAttackReloadStricterPolicyStream(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/hang" {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		for {
+			if _, err := io.WriteString(w, "data: tick\n\n"); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	h := startWith(t, setup{upstream: up.URL, replace: []string{"\nworkload:", "\n  timeout: 0s\nworkload:"}})
+	stream := func(path string) (*bufio.Reader, net.Conn) {
+		conn := h.dial(t, "web")
+		t.Cleanup(func() { conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: api\r\nX-Client: "+path+"\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		return bufio.NewReader(conn), conn
+	}
+	denied, _ := stream("/api/events")
+	kept, _ := stream("/api/feed")
+	hangs, _ := stream("/api/hang")
+	for _, br := range []*bufio.Reader{denied, kept} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		if line, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("first event: %q %v", line, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // /api/hang reaches the upstream
+
+	stricter := policies + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-events, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/api/events", "/api/hang"]}}]}]
+`
+	if err := os.WriteFile(filepath.Join(h.dir, "policies.yaml"), []byte(stricter), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// The denied stream ends: its reads run out within a few events.
+	ended := false
+	for i := 0; i < 200; i++ {
+		if _, err := denied.ReadString('\n'); err != nil {
+			ended = true
+			break
+		}
+	}
+	if !ended {
+		t.Error("the stream of a request the new policies deny goes on after the reload")
+	}
+	if resp, err := http.ReadResponse(hangs, nil); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the unanswered request of a denied path: %v %v, want 403", resp, err)
+	}
+	// The allowed one goes on.
+	for i := 0; i < 10; i++ {
+		if line, err := kept.ReadString('\n'); err != nil {
+			t.Fatalf("the stream of an allowed request after the reload: %q %v", line, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(h.audit.String(), `"outcome":"refused after reload"`) && time.Now().Before(deadline) {
+		_ = h.srv.auditBuf.Flush()
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := h.audit.String()
+	if !strings.Contains(log, `"path":"/api/events","status":200`) || !strings.Contains(log, `"outcome":"refused after reload"`) {
+		t.Errorf("audit: no record of the stream the reload ended:\n%s", log)
+	}
+	if !strings.Contains(log, `"rule":"reload"`) || !strings.Contains(log, `"path":"/api/hang","status":403`) {
+		t.Errorf("audit: no record of the request the reload refused:\n%s", log)
 	}
 }

@@ -500,6 +500,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
 				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
 				return
+			case refusedOnReload(r.Context()):
+				// Before the upstream answered (connSet.closeRefused).
+				deny(w, r, http.StatusForbidden, "reload", "refused by the configuration reloaded while in flight", "forbidden")
+				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)

@@ -178,9 +178,9 @@ func (s *Server) Reload() error {
 		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
 	}
 	if n, err := s.conns.closeRefused(p); err != nil {
-		s.log.Warn("open tunnels not checked again: the new configuration cannot decide yet", "err", err)
+		s.log.Warn("open tunnels and long requests not checked again: the new configuration cannot decide yet", "err", err)
 	} else if n > 0 {
-		s.log.Info("closed tunnels whose request the configuration now refuses", "tunnels", n)
+		s.log.Info("closed tunnels and long requests the configuration now refuses", "requests", n)
 	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.
@@ -249,7 +249,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
 	srv.ConnState = s.conns.track
-	srv.ConnContext = connContext
+	srv.ConnContext = s.conns.connContext
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

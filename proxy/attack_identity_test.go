@@ -18,7 +18,7 @@ var authProxyForgeries = []string{
 	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups",
 	"X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
 	"X-Authenticated-Userid", "X-Consumer-Username", "X-Consumer-ID",
-	"X-Userinfo", "X-Id-Token", "X-Access-Token", "X-WEBAUTH-USER",
+	"X-Userinfo", "X-Id-Token", "X-WEBAUTH-USER",
 	"X-Remote-Group", "X-Remote-Extra-Scopes", "X-Authentik-Username",
 	"X-Pomerium-Claim-Email", "X-Goog-Authenticated-User-Email",
 	"X-Amzn-Oidc-Identity", "X-MS-CLIENT-PRINCIPAL-NAME",

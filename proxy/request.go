@@ -60,13 +60,17 @@ var authProxyHeaders = []string{
 	// ForwardAuth examples.
 	"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups",
 	"x-forwarded-preferred-username", "x-forwarded-access-token",
-	// Kong (key-auth, jwt, oauth2, acl plugins) and kong-oidc.
+	// Kong (key-auth, jwt, oauth2, acl plugins) and kong-oidc (not its
+	// X-Access-Token: clients send a header of that name to many APIs
+	// as their credential, which the upstream verifies, as X-Auth-Token
+	// below; headers.strip removes it where kong-oidc is in front).
 	"x-authenticated-userid", "x-authenticated-scope", "x-authenticated-groups",
 	"x-anonymous-consumer", "x-credential-identifier", "x-credential-username",
-	"x-userinfo", "x-id-token", "x-access-token",
+	"x-userinfo", "x-id-token",
 	// Grafana's auth proxy (header_name default).
 	"x-webauth-user",
-	// Keycloak Gatekeeper / Louketo.
+	// Keycloak Gatekeeper / Louketo (not X-Auth-Token, which clients
+	// send to OpenStack and other APIs).
 	"x-auth-userid", "x-auth-username", "x-auth-email", "x-auth-roles",
 	"x-auth-groups", "x-auth-subject",
 	// Pomerium, Google IAP, Cloudflare Access.

@@ -109,10 +109,14 @@ type SPIFFE struct {
 }
 
 // Headers configures the request headers the proxy removes before any
-// check: identity headers a client could forge (see identityHeaders) are
-// always removed; Strip adds more.
+// check: identity headers a client could forge (see identityHeaders and
+// authProxyHeaders) are always removed; Strip adds more. Keep names
+// auth-proxy headers (authProxyHeaders) that a trusted proxy in front
+// (clientIP.trustedProxies) sets itself and the upstream needs: they are
+// kept from trusted peers, and still removed from every other one.
 type Headers struct {
 	Strip []string `yaml:"strip"`
+	Keep  []string `yaml:"keep"`
 }
 
 // Upstream is the service behind the proxy.
@@ -607,6 +611,22 @@ func (c *Config) validate() error {
 				return c.errorf(fmt.Sprintf("headers.strip[%d]", i), "headers.strip[%d] %q is not a header name", i, name)
 			}
 		}
+		for i, name := range h.Keep {
+			p := fmt.Sprintf("headers.keep[%d]", i)
+			k := headerKey(name)
+			switch {
+			case !validHeaderName(name) || strings.Contains(name, "_"):
+				return c.errorf(p, "%s %q is not a header name (without '_')", p, name)
+			case !authProxyHeader(k) || slices.Contains(identityHeaders, k):
+				return c.errorf(p, "%s %s: only the auth-proxy identity headers removed by default can be kept (Remote-User, X-Forwarded-User, X-Auth-Request-*, ...; see docs/proxy.md)", p, name)
+			case slices.ContainsFunc(h.Strip, func(s string) bool { return headerKey(s) == k }):
+				return c.errorf(p, "%s %s is also in headers.strip", p, name)
+			case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return headerKey(ch.Header) == k }):
+				return c.errorf(p, "%s %s is set from a JWT claim (jwt.outputClaimToHeaders): it cannot come from a client too", p, name)
+			case c.ClientIP == nil || len(c.ClientIP.TrustedProxies) == 0:
+				return c.errorf(p, "%s %s: headers are kept from trusted proxies only, and clientIP.trustedProxies names none", p, name)
+			}
+		}
 	}
 	for i, u := range c.Upgrades {
 		if !validHeaderName(u) || (u == "none" && len(c.Upgrades) > 1) {
@@ -751,10 +771,33 @@ func (c *Config) validateRateLimit(path string, rl *RateLimit) error {
 	switch k := rl.Key; {
 	case k == "", k == "ip", k == "principal", k == "subject":
 	case strings.HasPrefix(k, "header:") && len(k) > len("header:"):
+		if name := k[len("header:"):]; c.removedHeader(name) {
+			// Every request would have the same (empty) key: one
+			// bucket for all clients.
+			return c.errorf(path+".key", "%s.key %q: %s is removed from every request before the checks (an identity header, headers.strip, or a JWT claim header the proxy sets after them); to key by an auth proxy's header, name it in headers.keep", path, k, name)
+		}
 	default:
 		return c.errorf(path+".key", "%s.key %q: want ip, principal, subject or header:NAME", path, k)
 	}
 	return nil
+}
+
+// removedHeader reports whether the header name is removed from every
+// request (from untrusted peers at least) before the checks see it.
+func (c *Config) removedHeader(name string) bool {
+	k := headerKey(name)
+	same := func(s string) bool { return headerKey(s) == k }
+	switch {
+	case strings.Contains(name, "_"), strings.HasPrefix(k, "x-envoy-"), slices.Contains(identityHeaders, k):
+		return true
+	case c.Headers != nil && slices.ContainsFunc(c.Headers.Strip, same):
+		return true
+	case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return same(ch.Header) }):
+		return true
+	case authProxyHeader(k):
+		return c.Headers == nil || !slices.ContainsFunc(c.Headers.Keep, same)
+	}
+	return false
 }
 
 func (c *Config) validateWAF(path string, w *WAF) error {

@@ -17,7 +17,45 @@ type connSet struct {
 	conns map[net.Conn]*connInfo
 	// tunnels are connections hijacked for an upgrade (WebSocket) that
 	// a handler is still relaying; http.Server no longer tracks them.
-	tunnels map[net.Conn]*peerState
+	tunnels map[net.Conn]*tunnelInfo
+	// streams are long requests in flight (see longRequest): a
+	// response streamed for as long as the route lets it.
+	streams map[*streamInfo]struct{}
+}
+
+// streamInfo is a long request in flight: the request as the upstream
+// step got it, and how to end it.
+type streamInfo struct {
+	req    *http.Request
+	cancel func()
+}
+
+// stream records r, a long request in flight, until the returned
+// function is called; cancel ends it.
+func (s *connSet) stream(r *http.Request, cancel func()) func() {
+	si := &streamInfo{req: r, cancel: cancel}
+	s.mu.Lock()
+	if s.streams == nil {
+		s.streams = map[*streamInfo]struct{}{}
+	}
+	s.streams[si] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.streams, si)
+		s.mu.Unlock()
+	}
+}
+
+// connSetKey is the context key of the connSet a connection belongs to.
+type connSetKey struct{}
+
+// tunnelInfo is what a reload needs to know of a tunnel: its peer's
+// state and the request that opened it (without its body), to be
+// checked again.
+type tunnelInfo struct {
+	st  *peerState
+	req *http.Request
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -27,11 +65,13 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	if !ok {
 		return func() {}
 	}
+	req := r.Clone(r.Context())
+	req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
 	s.mu.Lock()
 	if s.tunnels == nil {
-		s.tunnels = map[net.Conn]*peerState{}
+		s.tunnels = map[net.Conn]*tunnelInfo{}
 	}
-	s.tunnels[c] = peerStateOf(r.Context())
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -47,10 +87,15 @@ type connInfo struct {
 
 type connKey struct{}
 
-// connContext stores the connection, and its peerState, in its requests'
-// context.
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(context.WithValue(ctx, connKey{}, c), peerStateKey{}, &peerState{})
+// connContext stores the connection, its peerState and s in its
+// requests' context.
+func (s *connSet) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(connOnly(ctx, c, &peerState{}), connSetKey{}, s)
+}
+
+// connOnly returns ctx with the connection c and its peer state.
+func connOnly(ctx context.Context, c net.Conn, st *peerState) context.Context {
+	return context.WithValue(context.WithValue(ctx, connKey{}, c), peerStateKey{}, st)
 }
 
 // track is the http.Server's ConnState hook.
@@ -115,6 +160,52 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	return n
 }
 
+// closeRefused closes the tunnels, and ends the long requests in flight,
+// whose request p's checks refuse (admitsAgain), and returns how many it
+// closed. When p cannot
+// decide yet (its JWT keys could not be fetched), it closes none and
+// returns the error: every tunnel carrying a token would be refused.
+func (s *connSet) closeRefused(p *Proxy) (int, error) {
+	type tunnel struct {
+		close func()
+		req   *http.Request
+	}
+	s.mu.Lock()
+	var open []tunnel
+	for c, ti := range s.tunnels {
+		open = append(open, tunnel{func() { _ = c.Close() }, ti.req})
+	}
+	for si := range s.streams {
+		// The request as the upstream step got it, with a context of
+		// its connection only: not the one its audit record is filed
+		// under.
+		ctx := context.Background()
+		if c, ok := si.req.Context().Value(connKey{}).(net.Conn); ok {
+			ctx = connOnly(ctx, c, peerStateOf(si.req.Context()))
+		}
+		req := si.req.Clone(ctx)
+		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
+		open = append(open, tunnel{si.cancel, req})
+	}
+	s.mu.Unlock()
+	if len(open) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
+	defer cancel()
+	if err := p.Ready(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range open {
+		if !p.admitsAgain(t.req) {
+			t.close()
+			n++
+		}
+	}
+	return n, nil
+}
+
 // reapOld closes idle connections older than maxAge(), and tunnels whose
 // peer certificate has expired or no longer verifies against cur()'s
 // trust bundle, every 100 ms until ctx ends; busy
@@ -144,9 +235,9 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			st *peerState
 		}
 		var tunnels []tunnel
-		for c, st := range s.tunnels {
+		for c, ti := range s.tunnels {
 			if tc, ok := c.(*tls.Conn); ok {
-				tunnels = append(tunnels, tunnel{tc, st})
+				tunnels = append(tunnels, tunnel{tc, ti.st})
 			}
 		}
 		s.mu.Unlock()

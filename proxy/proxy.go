@@ -44,7 +44,8 @@ type Proxy struct {
 	cfg      *Config
 	upstream *httputil.ReverseProxy
 	handler  http.Handler
-	tls      *tls.Config // nil: plain HTTP
+	checked  http.Handler // the checks and upstream without the audit record: re-checks of tunnels (admitsAgain)
+	tls      *tls.Config  // nil: plain HTTP
 	verifier *jwt.Verifier
 	self     x509svid.Source       // the listener's SVID, for X-Forwarded-Client-Cert
 	peerOK   spiffeauth.Authorizer // the listener's admitted peer IDs; nil without SPIFFE
@@ -166,6 +167,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	if len(cfg.Routes) == 0 {
 		h = withLimits(cfg.Limits, h)
 	}
+	p.checked = h
 	h = harden.Headers(h)
 	// A client's own X-Request-Id is kept only from a trusted proxy. A
 	// shared logger (a Server's) is told when this proxy goes live, not
@@ -498,6 +500,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
 				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
 				return
+			case refusedOnReload(r.Context()):
+				// Before the upstream answered (connSet.closeRefused).
+				deny(w, r, http.StatusForbidden, "reload", "refused by the configuration reloaded while in flight", "forbidden")
+				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)
@@ -526,7 +532,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	if u.MinBodyRate != nil {
 		minRate = *u.MinBodyRate
 	}
-	return withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, rp), nil
+	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, withHintsKept(rp))), nil
 }
 
 // X-Forwarded-Proto's values. Shared by every request: a full slice, so
@@ -552,6 +558,10 @@ func (rn *ruleNames) name(policy string) string {
 // (Gradient2) with 503, each recorded as a denial by rule "concurrency".
 func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rechecking(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		done, err := cl.Acquire()
 		if err != nil {
 			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "concurrency",
@@ -851,6 +861,10 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 		p.limiters[p.route] = &localLimiter{cfg: *rl, check: check}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rechecking(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		err := check(r)
 		if err == nil {
 			next.ServeHTTP(w, r)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -40,6 +41,78 @@ var identityHeaders = []string{
 	"ssl-client-cert",
 }
 
+// authProxyHeaders are the identity headers that authenticating proxies
+// set for the application behind them, and that the application (or a
+// framework's "auth proxy" mode) takes as the signed-in user: a client
+// that sends them names its own user. The proxy vouches for none of
+// them, so they are removed from every request, a trusted proxy's too
+// (a load balancer in clientIP.trustedProxies appends to
+// X-Forwarded-For but passes a client's other headers on), unless
+// headers.keep names one, which is then kept from trusted proxies only.
+// As oauth2-proxy strips the headers it would set (skip-auth-strip-
+// headers, on by default) and Kubernetes' request-header authenticator
+// and Dex remove X-Remote-* before trusting them.
+var authProxyHeaders = []string{
+	// Authelia, Authentik (its Authelia-compatible headers), Caddy's
+	// forward_auth examples.
+	"remote-user", "remote-groups", "remote-email", "remote-name",
+	// oauth2-proxy (pass-user-headers, pass-access-token), Traefik's
+	// ForwardAuth examples.
+	"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups",
+	"x-forwarded-preferred-username", "x-forwarded-access-token",
+	// Kong (key-auth, jwt, oauth2, acl plugins) and kong-oidc (not its
+	// X-Access-Token: clients send a header of that name to many APIs
+	// as their credential, which the upstream verifies, as X-Auth-Token
+	// below; headers.strip removes it where kong-oidc is in front).
+	"x-authenticated-userid", "x-authenticated-scope", "x-authenticated-groups",
+	"x-anonymous-consumer", "x-credential-identifier", "x-credential-username",
+	"x-userinfo", "x-id-token",
+	// Grafana's auth proxy (header_name default).
+	"x-webauth-user",
+	// Keycloak Gatekeeper / Louketo (not X-Auth-Token, which clients
+	// send to OpenStack and other APIs).
+	"x-auth-userid", "x-auth-username", "x-auth-email", "x-auth-roles",
+	"x-auth-groups", "x-auth-subject",
+	// Pomerium, Google IAP, Cloudflare Access.
+	"x-pomerium-jwt-assertion", "x-goog-iap-jwt-assertion",
+	"cf-access-jwt-assertion", "cf-access-authenticated-user-email",
+	// Client certificates a TLS-terminating proxy verified: nginx's
+	// and HAProxy's customary X-Client-Verify and X-Client-DN, Azure
+	// App Service's X-ARR-ClientCert.
+	"x-client-verify", "x-client-dn", "x-arr-clientcert",
+}
+
+// authProxyPrefixes are families of such headers, removed as the names
+// above: Kubernetes' X-Remote-Group and X-Remote-Extra-*, oauth2-proxy's
+// X-Auth-Request-*, Kong's X-Consumer-*, Authentik's X-Authentik-*,
+// Pomerium's claim headers, Google IAP's, AWS ALB's X-Amzn-Oidc-* and
+// Azure App Service's X-MS-Client-Principal* and X-MS-Token-*, and the
+// client-certificate headers of TLS-terminating proxies.
+var authProxyPrefixes = []string{
+	"x-remote-", "x-auth-request-", "x-consumer-", "x-authentik-",
+	"x-pomerium-claim-", "x-goog-authenticated-", "x-amzn-oidc-",
+	"x-ms-client-principal", "x-ms-token-",
+	// Client certificates: nginx's and HAProxy's X-SSL-Client-*
+	// (Cert, Verify, S-DN...), Traefik's X-Forwarded-Tls-Client-Cert
+	// and -Info (an X-Forwarded-* a trusted peer's removal spared),
+	// AWS ALB's X-Amzn-Mtls-*.
+	"x-ssl-client-", "x-forwarded-tls-client-cert", "x-amzn-mtls-",
+}
+
+// authProxyHeader reports whether k (headerKey form) is one of
+// authProxyHeaders or in a family of authProxyPrefixes.
+func authProxyHeader(k string) bool {
+	if slices.Contains(authProxyHeaders, k) {
+		return true
+	}
+	for _, p := range authProxyPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // headerKey is the form header names are compared in: lower case, '_'
 // as '-'.
 func headerKey(name string) string {
@@ -49,6 +122,7 @@ func headerKey(name string) string {
 // requestRules is what the canonical-request step enforces.
 type requestRules struct {
 	strip    map[string]bool // headerKey form
+	keep     map[string]bool // headerKey form: auth-proxy headers kept from trusted peers; nil for none
 	upgrades map[string]bool // lower case protocol names
 }
 
@@ -57,9 +131,18 @@ func (p *Proxy) requestRules() requestRules {
 	for _, h := range identityHeaders {
 		rr.strip[h] = true
 	}
+	for _, h := range authProxyHeaders {
+		rr.strip[h] = true
+	}
 	if p.cfg.Headers != nil {
 		for _, h := range p.cfg.Headers.Strip {
 			rr.strip[headerKey(h)] = true
+		}
+		for _, h := range p.cfg.Headers.Keep {
+			if rr.keep == nil {
+				rr.keep = map[string]bool{}
+			}
+			rr.keep[headerKey(h)] = true
 		}
 	}
 	if p.cfg.JWT != nil {
@@ -80,7 +163,9 @@ func (p *Proxy) requestRules() requestRules {
 }
 
 // stripped reports whether a client's header name is removed: a stripped
-// name, an X-Envoy-* one, or any name with '_'. Policies and checks see
+// name, an X-Envoy-* one, one of an auth-proxy family
+// (authProxyPrefixes), or any name with '_', but a name headers.keep
+// keeps when the peer is trusted. Policies and checks see
 // "X_Debug" as its own header, but CGI-style gateways (Rack and Puma,
 // older Gunicorn, PHP's FastCGI) turn it into the HTTP_X_DEBUG that
 // X-Debug becomes, so a DENY on X-Debug would not see what the upstream
@@ -88,20 +173,20 @@ func (p *Proxy) requestRules() requestRules {
 // and so does the proxy. It is called for every header of every request,
 // so it does not allocate for names up to 128 bytes (headerKey, in a
 // buffer on the stack).
-func (rr requestRules) stripped(name string) bool {
+func (rr requestRules) stripped(name string, trusted bool) bool {
 	var buf [128]byte
-	slow := func() bool {
-		k := headerKey(name)
-		return rr.strip[k] || strings.HasPrefix(k, "x-envoy-") || strings.Contains(name, "_")
-	}
 	if len(name) > len(buf) {
-		return slow()
+		if strings.Contains(name, "_") {
+			return true
+		}
+		return rr.strippedKey([]byte(headerKey(name)), trusted)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
 		case c >= utf8.RuneSelf:
-			return slow() // strings.ToLower's Unicode rules (net/http refuses such names anyway)
+			// strings.ToLower's Unicode rules (net/http refuses such names anyway)
+			return strings.Contains(name, "_") || rr.strippedKey([]byte(headerKey(name)), trusted)
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case c == '_':
@@ -109,8 +194,24 @@ func (rr requestRules) stripped(name string) bool {
 		}
 		buf[i] = c
 	}
-	k := buf[:len(name)]
-	return rr.strip[string(k)] || len(k) >= len("x-envoy-") && string(k[:len("x-envoy-")]) == "x-envoy-"
+	return rr.strippedKey(buf[:len(name)], trusted)
+}
+
+// strippedKey is stripped for a name in headerKey form without '_'. It
+// takes bytes so that its map lookups and comparisons do not allocate.
+func (rr requestRules) strippedKey(k []byte, trusted bool) bool {
+	if trusted && rr.keep[string(k)] {
+		return false
+	}
+	if rr.strip[string(k)] || len(k) >= len("x-envoy-") && string(k[:len("x-envoy-")]) == "x-envoy-" {
+		return true
+	}
+	for _, p := range authProxyPrefixes {
+		if len(k) >= len(p) && string(k[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a
@@ -285,7 +386,8 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 //
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
-//     frameworks run their DELETE handler for it); CONNECT: 405;
+//     frameworks run their DELETE handler for it), or that is not a
+//     token (HTTP/2 lets GE"T through): 400; CONNECT: 405;
 //   - a request without a host (HTTP/1.0 without Host), or with one that
 //     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
@@ -312,6 +414,14 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		if strings.ToUpper(r.Method) != r.Method {
 			deny(w, r, http.StatusBadRequest, "request", "method is not upper case", "bad request")
+			return
+		}
+		if !validHeaderName(r.Method) {
+			// HTTP/2 lets any bytes but controls through in :method
+			// (GE"T, G{}): the checks ran on a method the upstream's
+			// transport then refused, and the record said "upstream
+			// error" (502) for a request that never left.
+			deny(w, r, http.StatusBadRequest, "request", "method is not a token", "bad request")
 			return
 		}
 		if r.Host == "" {
@@ -373,7 +483,10 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			r2.RequestURI = u.RequestURI()
 			out = &r2
 		}
-		if hdr, changed := rr.filterHeaders(out.Header); changed {
+		// A trusted proxy's own auth-proxy headers are kept when
+		// headers.keep names them.
+		trusted := rr.keep != nil && p.TrustedPeer(r)
+		if hdr, changed := rr.filterHeaders(out.Header, trusted); changed {
 			if out == r {
 				r2 := *r
 				out = &r2
@@ -424,7 +537,7 @@ func nominated(h http.Header) map[string]bool {
 // without X-Tenant) and without an Upgrade that offers a protocol not
 // allowed (with its Connection tokens and HTTP2-Settings), or h itself
 // when nothing is removed.
-func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
+func (rr requestRules) filterHeaders(h http.Header, trusted bool) (http.Header, bool) {
 	nom := nominated(h)
 	dropUpgrade := false
 	if ups := h.Values("Upgrade"); len(ups) > 0 {
@@ -440,7 +553,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 	if !dropUpgrade && nom == nil {
 		found := false
 		for name := range h {
-			if rr.stripped(name) {
+			if rr.stripped(name, trusted) {
 				found = true
 				break
 			}
@@ -451,7 +564,7 @@ func (rr requestRules) filterHeaders(h http.Header) (http.Header, bool) {
 	}
 	out := make(http.Header, len(h))
 	for name, vs := range h {
-		if rr.stripped(name) || nom[name] {
+		if rr.stripped(name, trusted) || nom[name] {
 			continue
 		}
 		if dropUpgrade {

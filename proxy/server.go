@@ -146,7 +146,8 @@ func (s *Server) Config() *Config { return s.cur.Load().cfg }
 // Reload reads the configuration again. When it does not load, the
 // running configuration stays and the error (with file and line) is
 // returned and logged. Requests in flight finish on the configuration
-// they started with.
+// they started with; the requests of open tunnels (WebSocket) are
+// checked again, and the tunnels the new configuration refuses closed.
 func (s *Server) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,6 +176,11 @@ func (s *Server) Reload() error {
 	s.log.Info("configuration reloaded", "file", s.path)
 	if n := s.conns.closeRevoked(p); n > 0 {
 		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
+	}
+	if n, err := s.conns.closeRefused(p); err != nil {
+		s.log.Warn("open tunnels and long requests not checked again: the new configuration cannot decide yet", "err", err)
+	} else if n > 0 {
+		s.log.Info("closed tunnels and long requests the configuration now refuses", "requests", n)
 	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.
@@ -243,7 +249,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
 	srv.ConnState = s.conns.track
-	srv.ConnContext = connContext
+	srv.ConnContext = s.conns.connContext
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

@@ -137,6 +137,25 @@ func (b *rateBody) Read(p []byte) (int, error) {
 // switchedProtocols), then the idle timeout only: a request that merely
 // carries an Upgrade header, answered as a plain exchange, is bounded
 // like any other.
+// longRequest is the route timeout past which a request in flight is
+// checked again on a reload (with none, too): shorter ones finish on the
+// configuration they started with.
+const longRequest = time.Minute
+
+// outcomeRefusedOnReload is the audit outcome of a long request a reload
+// ended.
+const outcomeRefusedOnReload = "refused after reload"
+
+// refusedOnReloadKey marks the context of a long request; its value, an
+// *atomic.Bool, is set when a reload refused it and ended it.
+type refusedOnReloadKey struct{}
+
+// refusedOnReload reports whether a reload ended r's exchange.
+func refusedOnReload(ctx context.Context) bool {
+	f, ok := ctx.Value(refusedOnReloadKey{}).(*atomic.Bool)
+	return ok && f.Load()
+}
+
 func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -161,6 +180,23 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 					audit.Set(ctx, audit.Verdict{Outcome: "upstream timeout"})
 				}
 			}()
+		}
+		if (total <= 0 || total > longRequest) && r.Header.Get("Upgrade") == "" {
+			// A request that may stream for long (server-sent events
+			// on a route without a timeout) is checked again on a
+			// reload, as tunnels are (tracked by the server).
+			if set, ok := ctx.Value(connSetKey{}).(*connSet); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+				refused := &atomic.Bool{}
+				ctx = context.WithValue(ctx, refusedOnReloadKey{}, refused)
+				defer set.stream(r, func() {
+					refused.Store(true)
+					audit.Set(ctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
+					cancel()
+				})()
+			}
 		}
 		var flag *slowBody
 		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {

@@ -30,6 +30,7 @@ type rawUpstream struct {
 	delay    time.Duration // before answering
 	closed   int           // connections the proxy closed before the answer
 	aborted  int           // requests whose body was cut off
+	heads    int           // request heads read (whole requests or not)
 	sem      chan struct{} // capacity: requests served at once
 	service  time.Duration // time to serve a request
 	answered chan struct{}
@@ -91,6 +92,14 @@ func (u *rawUpstream) abortedBodies() int {
 	return u.aborted
 }
 
+// headsRead returns the number of request heads read so far, whether
+// their bodies came whole or not.
+func (u *rawUpstream) headsRead() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.heads
+}
+
 // requests returns the raw requests received so far.
 func (u *rawUpstream) requests() []string {
 	u.mu.Lock()
@@ -143,6 +152,9 @@ func (u *rawUpstream) serve(c net.Conn) {
 				return
 			}
 			if line == "\r\n" {
+				u.mu.Lock()
+				u.heads++
+				u.mu.Unlock()
 				break
 			}
 			if n == 0 {
@@ -160,17 +172,25 @@ func (u *rawUpstream) serve(c net.Conn) {
 			}
 		}
 		if chunked {
+			abort := func() {
+				u.mu.Lock()
+				u.aborted++
+				u.mu.Unlock()
+			}
 			for {
 				line, err := br.ReadString('\n')
 				raw.WriteString(line)
 				if err != nil {
+					abort()
 					return
 				}
 				size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(line, ";", 2)[0]), 16, 64)
 				if err != nil {
+					abort()
 					return
 				}
 				if _, err := io.CopyN(&raw, br, size+2); err != nil {
+					abort()
 					return
 				}
 				if size == 0 {

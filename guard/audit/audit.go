@@ -157,8 +157,12 @@ type recorder struct {
 	ctx    reqstate.Context // the request's context, with st (same allocation)
 }
 
+// WriteHeader records the first final status: an informational response
+// (103 Early Hints, 102 Processing, which ReverseProxy forwards from the
+// upstream) is followed by the real one. 101 is final: the connection
+// switches protocols.
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)

@@ -239,3 +239,33 @@ func TestAttackPanicRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestInformationalStatusNotRecorded: a 1xx before the final response
+// (103 Early Hints, forwarded by a reverse proxy) is not the status
+// recorded; 101 is.
+func TestInformationalStatusNotRecorded(t *testing.T) {
+	for _, tt := range []struct {
+		codes []int
+		want  string
+	}{
+		{[]int{http.StatusEarlyHints, http.StatusForbidden}, `"status":403,`},
+		{[]int{http.StatusProcessing, http.StatusEarlyHints}, `"status":200,`}, // then a body
+		{[]int{http.StatusSwitchingProtocols}, `"status":101,`},
+	} {
+		var out bytes.Buffer
+		l, err := New(&out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, c := range tt.codes {
+				w.WriteHeader(c)
+			}
+			_, _ = w.Write([]byte("x"))
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("%v: record %s, want %s", tt.codes, out.String(), tt.want)
+		}
+	}
+}

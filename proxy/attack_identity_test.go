@@ -1,0 +1,166 @@
+package proxy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// authProxyForgeries are identity headers that authenticating proxies
+// (Authelia, Authentik, oauth2-proxy, Kong, Grafana's auth proxy,
+// Kubernetes' request-header authentication, Pomerium, Google IAP, AWS
+// ALB, Azure App Service, Cloudflare Access) set for the application
+// behind them, each with a value an attacker chose.
+var authProxyForgeries = []string{
+	"Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups",
+	"X-Auth-Request-Preferred-Username", "X-Auth-Request-Access-Token",
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups",
+	"X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
+	"X-Authenticated-Userid", "X-Consumer-Username", "X-Consumer-ID",
+	"X-Userinfo", "X-Id-Token", "X-WEBAUTH-USER",
+	"X-Remote-Group", "X-Remote-Extra-Scopes", "X-Authentik-Username",
+	"X-Pomerium-Claim-Email", "X-Goog-Authenticated-User-Email",
+	"X-Amzn-Oidc-Identity", "X-MS-CLIENT-PRINCIPAL-NAME",
+	"Cf-Access-Authenticated-User-Email", "x-auth-username",
+	"X-SSL-Client-Cert", "X-SSL-Client-Verify", "X-SSL-Client-S-DN",
+	"X-Client-Verify", "X-Client-DN", "X-ARR-ClientCert",
+	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
+	"X-Amzn-Mtls-Clientcert",
+}
+
+// sendForged sends GET /api/items as web with every name in names set to
+// "forged-<name>" and returns what the upstream received.
+func sendForged(t *testing.T, h *harness, u *rawUpstream, names []string) string {
+	t.Helper()
+	var hdr []string
+	for _, n := range names {
+		hdr = append(hdr, n, "forged-"+strings.ToLower(n))
+	}
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", hdr...)
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("GET /api/items: status %d, the upstream received %d requests", status(resp), len(got))
+	}
+	return got[0]
+}
+
+// TestAttackAuthProxyHeaders: identity headers that auth proxies set and
+// frameworks trust (Remote-User, X-Forwarded-User, X-Auth-Request-*,
+// X-Consumer-*, X-WEBAUTH-USER...) reached the upstream as the client
+// sent them, so an upstream written for oauth2-proxy or Authelia in
+// front took "Remote-User: admin" for a signed-in admin. X-Forwarded-User
+// and its kin were removed only from untrusted peers: a trusted load
+// balancer, which appends to X-Forwarded-For but passes a client's other
+// headers on, let them through. They are removed from every peer now,
+// but those headers.keep names, which a trusted peer may send.
+func TestAttackAuthProxyHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	direct := startWith(t, setup{upstream: u.URL()})
+	behindLB := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n"})
+	for name, h := range map[string]*harness{"untrusted peer": direct, "trusted peer": behindLB} {
+		req := sendForged(t, h, u, authProxyForgeries)
+		for _, n := range authProxyForgeries {
+			if v := header(req, n); len(v) > 0 {
+				t.Errorf("%s: the upstream received the client's %s: %q", name, n, v)
+			}
+		}
+		if strings.Contains(req, "forged-") {
+			t.Errorf("%s: a forged header reached the upstream:\n%s", name, req)
+		}
+	}
+
+	// headers.keep: an oauth2-proxy in front (a trusted peer) sets
+	// X-Forwarded-User and Remote-User; they pass from it, and only
+	// from it.
+	const keep = "headers: {keep: [X-Forwarded-User, remote-user]}\n"
+	keepTrusted := startWith(t, setup{upstream: u.URL(), extra: keep + "clientIP: {trustedProxies: [127.0.0.0/8]}\n"})
+	keepOther := startWith(t, setup{upstream: u.URL(), extra: keep + "clientIP: {trustedProxies: [10.0.0.0/8]}\n"})
+	req := sendForged(t, keepTrusted, u, authProxyForgeries)
+	for _, n := range authProxyForgeries {
+		v := header(req, n)
+		kept := n == "X-Forwarded-User" || n == "Remote-User"
+		if kept && !slices.Equal(v, []string{"forged-" + strings.ToLower(n)}) {
+			t.Errorf("keep, trusted peer: %s upstream %q, want the trusted proxy's value", n, v)
+		}
+		if !kept && len(v) > 0 {
+			t.Errorf("keep, trusted peer: the upstream received %s: %q", n, v)
+		}
+	}
+	req = sendForged(t, keepOther, u, authProxyForgeries)
+	if strings.Contains(req, "forged-") {
+		t.Errorf("keep, untrusted peer: a forged header reached the upstream:\n%s", req)
+	}
+}
+
+// TestAuthProxyHeadersPolicy: a policy sees what the upstream gets: a
+// DENY on request.headers[remote-user] never sees a client's Remote-User
+// (removed before any check), and the upstream does not get it either.
+func TestAuthProxyHeadersPolicy(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: users-only, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{when: [{key: "request.headers[remote-user]", values: ["*"]}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Remote-User", "admin")
+	if status(resp) != 403 || len(got) != 0 {
+		t.Errorf("Remote-User: admin from a client: status %d, upstream received %q; want 403 and nothing", status(resp), got)
+	}
+}
+
+// TestParseConfigHeadersKeep: headers.keep keeps only auth-proxy headers,
+// from trusted proxies, and never one the proxy strips or sets itself.
+func TestParseConfigHeadersKeep(t *testing.T) {
+	const base = "upstream: {url: http://x}\nclientIP: {trustedProxies: [10.0.0.0/8]}\n"
+	tests := []struct{ doc, want string }{
+		{"upstream: {url: http://x}\nheaders:\n  keep: [Remote-User]\n", "p.yaml:3: headers.keep[0] Remote-User: headers are kept from trusted proxies only"},
+		{base + "headers:\n  keep: [X-Custom]\n", "p.yaml:4: headers.keep[0] X-Custom: only the auth-proxy identity headers"},
+		{base + "headers:\n  keep: [X-Forwarded-Client-Cert]\n", "p.yaml:4: headers.keep[0] X-Forwarded-Client-Cert: only the auth-proxy"},
+		{base + "headers:\n  keep: [X-Remote-User]\n", "p.yaml:4: headers.keep[0] X-Remote-User: only the auth-proxy"},
+		{base + "headers:\n  keep: [X_Forwarded_User]\n", "p.yaml:4: headers.keep[0] \"X_Forwarded_User\" is not a header name"},
+		{base + "headers:\n  strip: [remote-user]\n  keep: [Remote-User]\n", "p.yaml:5: headers.keep[0] Remote-User is also in headers.strip"},
+		{base + "jwt:\n  issuers:\n    - issuer: https://id\n      audiences: [a]\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n  outputClaimToHeaders: [{header: X-Auth-Request-User, claim: sub}]\nheaders:\n  keep: [x-auth-request-user]\n",
+			"p.yaml:11: headers.keep[0] x-auth-request-user is set from a JWT claim"},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig("p.yaml", []byte(tt.doc))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+	if _, err := ParseConfig("p.yaml", []byte(base+"headers: {keep: [X-Forwarded-User, X-Amzn-Oidc-Data]}\n")); err != nil {
+		t.Errorf("keep of auth-proxy headers: %v", err)
+	}
+}
+
+// TestParseConfigRateLimitRemovedHeader: a rate limit keyed by a header
+// the proxy removes before the checks would put every client in one
+// bucket (the key is always empty): a Kong in front keyed by
+// X-Consumer-ID, a claim header the proxy sets only for the upstream.
+// It is an error, unless headers.keep keeps the auth proxy's header.
+func TestParseConfigRateLimitRemovedHeader(t *testing.T) {
+	const base = "upstream: {url: http://x}\nclientIP: {trustedProxies: [10.0.0.0/8]}\n"
+	for _, tt := range []struct{ doc, want string }{
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n", `p.yaml:3: rateLimit.key "header:X-Consumer-ID": X-Consumer-ID is removed`},
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Spiffe-Id\"}\n", `rateLimit.key "header:X-Spiffe-Id": X-Spiffe-Id is removed`},
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X_Tenant\"}\n", `X_Tenant is removed`},
+		{base + "headers: {strip: [x-tenant]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n", `X-Tenant is removed`},
+		{base + "jwt:\n  issuers:\n    - issuer: https://id\n      audiences: [a]\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n  outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}]\nrateLimit: {rate: 1, burst: 1, key: \"header:x-jwt-sub\"}\n", `x-jwt-sub is removed`},
+		{base + "routes:\n  - name: r\n    match: {prefix: /}\n    rateLimit: {rate: 1, burst: 1, key: \"header:Remote-User\"}\n", `routes[0].rateLimit.key "header:Remote-User"`},
+	} {
+		if _, err := ParseConfig("p.yaml", []byte(tt.doc)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.doc, err, tt.want)
+		}
+	}
+	for _, doc := range []string{
+		base + "headers: {keep: [X-Consumer-ID]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n",
+		base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n",
+	} {
+		if _, err := ParseConfig("p.yaml", []byte(doc)); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// A reload re-checks the requests that opened the tunnels still relayed
+// (WebSocket upgrades): a tunnel is a request in flight for as long as it
+// lasts, and one the new configuration would refuse (a policy that now
+// denies its principal or path, a route gone, a client range denied) is
+// closed, as Envoy drains the connections of a listener whose filters
+// (Istio's RBAC among them) changed.
+
+// recheckKey marks the context of a re-check; its value is a *bool the
+// upstream step sets instead of forwarding.
+type recheckKey struct{}
+
+// rechecking reports whether r is a re-check, which is not counted by
+// the rate limit or the concurrency limit: those govern new requests.
+func rechecking(r *http.Request) bool {
+	_, ok := r.Context().Value(recheckKey{}).(*bool)
+	return ok
+}
+
+// withRecheckStop is the upstream step's guard: a re-check that got this
+// far passed every check, and is never forwarded.
+func withRecheckStop(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if passed, ok := r.Context().Value(recheckKey{}).(*bool); ok {
+			*passed = true
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recheckTimeout bounds a re-check (a JWT key fetch, say); one that does
+// not finish in time refuses.
+const recheckTimeout = 5 * time.Second
+
+// admitsAgain reports whether p's checks pass r, the request that opened
+// a tunnel (as the client sent it, without its body).
+func (p *Proxy) admitsAgain(r *http.Request) (passed bool) {
+	defer func() {
+		if recover() != nil {
+			passed = false
+		}
+	}()
+	ctx, cancel := context.WithTimeout(r.Context(), recheckTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, recheckKey{}, &passed)
+	p.checked.ServeHTTP(discardResponse{}, r.WithContext(ctx))
+	return passed
+}
+
+// discardResponse is the ResponseWriter of a re-check.
+type discardResponse struct{}
+
+func (discardResponse) Header() http.Header         { return http.Header{} }
+func (discardResponse) Write(b []byte) (int, error) { return len(b), nil }
+func (discardResponse) WriteHeader(int)             {}

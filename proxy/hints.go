@@ -14,40 +14,50 @@ import (
 // policies, HSTS or its request id.
 func withHintsKept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&hintsWriter{ResponseWriter: w}, r)
+		hw := &hintsWriter{ResponseWriter: w}
+		hw.take(w.Header())
+		next.ServeHTTP(hw, r)
 	})
 }
 
-// hintsWriter is the ResponseWriter ReverseProxy writes to: it takes a
-// copy of the header map at the first call of Header (before the
-// upstream's headers are added to it) and, after an informational
-// response, puts those values back in front of the final response's own,
-// as they stand when no 1xx came.
+// hintsInline is how many header fields hintsWriter keeps without a map:
+// more than the security headers and the request id.
+const hintsInline = 10
+
+// hintsWriter is the ResponseWriter ReverseProxy writes to: it holds the
+// header fields set before the upstream answered and, after an
+// informational response, puts them back in front of the final
+// response's own, as they stand when no 1xx came. The fields are kept in
+// the writer itself (a map per request cost two allocations on every
+// request, for a response that rarely comes).
 type hintsWriter struct {
 	http.ResponseWriter
-	base   http.Header // the header map before the upstream's headers; nil until Header is called
-	hinted bool        // a 1xx was written and base is not back yet
+	n      int
+	keys   [hintsInline]string
+	vals   [hintsInline][]string
+	more   http.Header // fields past hintsInline
+	hinted bool        // a 1xx was written and the fields are not back yet
 }
 
-func (w *hintsWriter) Header() http.Header {
-	h := w.ResponseWriter.Header()
-	if w.base == nil {
-		// A shallow copy: adding to a header appends to its slice,
-		// never writes over the values it holds, and clearing the map
-		// leaves the slices alone.
-		w.base = make(http.Header, len(h))
-		for k, vs := range h {
-			w.base[k] = vs
+// take keeps a shallow copy of h: adding to a header appends to its
+// slice, never writes over the values it holds, and clearing the map
+// leaves the slices alone.
+func (w *hintsWriter) take(h http.Header) {
+	for k, vs := range h {
+		if w.n < hintsInline {
+			w.keys[w.n], w.vals[w.n] = k, vs
+			w.n++
+			continue
 		}
+		if w.more == nil {
+			w.more = make(http.Header)
+		}
+		w.more[k] = vs
 	}
-	return h
 }
 
 func (w *hintsWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		if w.base == nil {
-			w.Header()
-		}
 		w.hinted = true
 		w.ResponseWriter.WriteHeader(code)
 		return
@@ -61,7 +71,7 @@ func (w *hintsWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// restore puts the values of base back in front of the header map's own
+// restore puts the fields taken back in front of the header map's own
 // after an informational response.
 func (w *hintsWriter) restore() {
 	if !w.hinted {
@@ -69,8 +79,12 @@ func (w *hintsWriter) restore() {
 	}
 	w.hinted = false
 	h := w.ResponseWriter.Header()
-	for k, vs := range w.base {
-		h[k] = append(slices.Clip(vs), h[k]...)
+	put := func(k string, vs []string) { h[k] = append(slices.Clip(vs), h[k]...) }
+	for i := range w.n {
+		put(w.keys[i], w.vals[i])
+	}
+	for k, vs := range w.more {
+		put(k, vs)
 	}
 }
 

@@ -191,9 +191,12 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 				defer cancel()
 				refused := &atomic.Bool{}
 				ctx = context.WithValue(ctx, refusedOnReloadKey{}, refused)
+				// A copy for the closure, which escapes: capturing ctx
+				// itself would move it to the heap for every request.
+				sctx := ctx
 				defer set.stream(r, func() {
 					refused.Store(true)
-					audit.Set(ctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
+					audit.Set(sctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
 					cancel()
 				})()
 			}

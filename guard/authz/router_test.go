@@ -53,6 +53,17 @@ func engineFor(t *testing.T, doc string) *authz.Engine {
 
 // sendRaw writes a request as raw bytes, so that no client library cleans
 // its request line, and returns the response status code.
+// expectRan sends raw to addr and checks the status and the handler
+// that ran: exactly one named ran, or none for "".
+func expectRan(t *testing.T, addr string, log *ranLog, raw string, code int, ran string) {
+	t.Helper()
+	got := sendRaw(t, addr, raw)
+	r := log.take()
+	if got != code || (ran == "") != (len(r) == 0) || ran != "" && (len(r) != 1 || r[0] != ran) {
+		t.Errorf("%q: got %d, handlers %q; want %d, handler %q", raw, got, r, code, ran)
+	}
+}
+
 func sendRaw(t *testing.T, addr, raw string) int {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -150,16 +161,11 @@ spec:
 		"CONNECT /files//secret/x HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
 		"CONNECT //api/t/admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n",
 	} {
-		code := sendRaw(t, addr, raw)
-		if ran := log.take(); len(ran) > 0 || code != http.StatusBadRequest {
-			t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
-		}
+		expectRan(t, addr, &log, raw, http.StatusBadRequest, "")
 	}
 	// A tenant's own path still reaches its handler.
 	raw := "GET /api/t/items HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
-	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "root" {
-		t.Errorf("%q: got %d, handlers %q; want 200 from root", raw, code, ran)
-	}
+	expectRan(t, addr, &log, raw, http.StatusOK, "root")
 }
 
 // TestHandlerServeMuxHostCase: hosts rules compare the Host
@@ -200,26 +206,16 @@ spec:
 		{"Public.Example.Com.:80", http.StatusBadRequest, ""},
 	} {
 		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
-		code := sendRaw(t, addr, raw)
-		ran := log.take()
-		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
-			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
-		}
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 	// ServeMux matches a CONNECT request's Host with its port.
 	raw := "CONNECT /orders HTTP/1.1\r\nHost: public.example.com:443\r\nConnection: close\r\n\r\n"
-	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
-		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
-	}
+	expectRan(t, addr, &log, raw, http.StatusBadRequest, "")
 	raw = "CONNECT /orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
-	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusOK || len(ran) != 1 || ran[0] != "public" {
-		t.Errorf("%q: got %d, handlers %q; want 200 from public", raw, code, ran)
-	}
+	expectRan(t, addr, &log, raw, http.StatusOK, "public")
 	// Absolute-form targets set the Host net/http routes by.
 	raw = "GET http://PUBLIC.example.com/orders HTTP/1.1\r\nHost: public.example.com\r\nConnection: close\r\n\r\n"
-	if code, ran := sendRaw(t, addr, raw), log.take(); code != http.StatusBadRequest || len(ran) > 0 {
-		t.Errorf("%q: got %d, handlers %q; want 400 and no handler", raw, code, ran)
-	}
+	expectRan(t, addr, &log, raw, http.StatusBadRequest, "")
 }
 
 // TestHandlerChiEmptySegment: chi never merges slashes and matches an
@@ -255,11 +251,7 @@ spec:
 		{"/api/t/items", http.StatusOK, "items"},
 	} {
 		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
-		code := sendRaw(t, addr, raw)
-		ran := log.take()
-		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
-			t.Errorf("%s: got %d, handlers %q; want %d, handler %q", tc.path, code, ran, tc.code, tc.ran)
-		}
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
 
@@ -294,10 +286,6 @@ spec:
 		{"public.example.com.", http.StatusBadRequest, ""},
 	} {
 		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
-		code := sendRaw(t, addr, raw)
-		ran := log.take()
-		if code != tc.code || (tc.ran == "") != (len(ran) == 0) || tc.ran != "" && ran[0] != tc.ran {
-			t.Errorf("Host %q: got %d, handlers %q; want %d, handler %q", tc.host, code, ran, tc.code, tc.ran)
-		}
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }

@@ -141,6 +141,16 @@ type Source struct {
 	NotIPBlocks          []string `json:"notIpBlocks,omitempty"`
 	RemoteIPBlocks       []string `json:"remoteIpBlocks,omitempty"`
 	NotRemoteIPBlocks    []string `json:"notRemoteIpBlocks,omitempty"`
+	// ServiceAccounts match the peer certificate's Kubernetes service
+	// account, "<namespace>/<name>" or "<name>" in the policy's
+	// namespace, exactly (no wildcard); not with principals or
+	// namespaces (Istio 1.26).
+	ServiceAccounts    []string `json:"serviceAccounts,omitempty"`
+	NotServiceAccounts []string `json:"notServiceAccounts,omitempty"`
+	// TrustDomains match the peer certificate's trust domain, with
+	// exact, prefix, suffix and presence values.
+	TrustDomains    []string `json:"trustDomains,omitempty"`
+	NotTrustDomains []string `json:"notTrustDomains,omitempty"`
 }
 
 // To is a set of operations.
@@ -231,6 +241,9 @@ func (a *AuthorizationPolicy) Validate() []FieldError {
 		errs = append(errs, FieldError{"spec.action", fmt.Sprintf("unknown action %q (want ALLOW, DENY, AUDIT or CUSTOM)", a.Spec.Action)})
 	}
 	for i, r := range a.Spec.Rules {
+		for j, from := range r.From {
+			errs = append(errs, from.Source.validate(fmt.Sprintf("spec.rules[%d].from[%d].source", i, j))...)
+		}
 		for j, to := range r.To {
 			for field, ports := range map[string][]string{"ports": to.Operation.Ports, "notPorts": to.Operation.NotPorts} {
 				for k, p := range ports {
@@ -247,6 +260,34 @@ func (a *AuthorizationPolicy) Validate() []FieldError {
 		}
 	}
 	slices.SortFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) })
+	return errs
+}
+
+// validate checks the service accounts as Istio's CRD schema does: at
+// most 16 of at most 320 characters each, "<namespace>/<name>" or
+// "<name>" without a wildcard, and not beside principals or namespaces.
+func (s *Source) validate(path string) []FieldError {
+	var errs []FieldError
+	for field, sas := range map[string][]string{"serviceAccounts": s.ServiceAccounts, "notServiceAccounts": s.NotServiceAccounts} {
+		if len(sas) > 16 {
+			errs = append(errs, FieldError{path + "." + field, fmt.Sprintf("%d service accounts: at most 16", len(sas))})
+		}
+		for k, sa := range sas {
+			ns, name, two := strings.Cut(sa, "/")
+			switch {
+			case len(sa) > 320:
+				errs = append(errs, FieldError{fmt.Sprintf("%s.%s[%d]", path, field, k), "longer than 320 characters"})
+			case strings.Contains(sa, "*"):
+				errs = append(errs, FieldError{fmt.Sprintf("%s.%s[%d]", path, field, k), fmt.Sprintf("%q: no wildcard is allowed in a service account", sa)})
+			case sa == "" || two && (ns == "" || name == "" || strings.Contains(name, "/")):
+				errs = append(errs, FieldError{fmt.Sprintf("%s.%s[%d]", path, field, k), fmt.Sprintf("%q is not <namespace>/<name> or <name>", sa)})
+			}
+		}
+	}
+	if (len(s.ServiceAccounts) > 0 || len(s.NotServiceAccounts) > 0) &&
+		(len(s.Principals) > 0 || len(s.NotPrincipals) > 0 || len(s.Namespaces) > 0 || len(s.NotNamespaces) > 0) {
+		errs = append(errs, FieldError{path, "serviceAccounts cannot be set with principals or namespaces"})
+	}
 	return errs
 }
 

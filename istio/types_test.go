@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -29,12 +30,31 @@ func TestValidate(t *testing.T) {
 		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Provider: &Provider{Name: "ext"}}}, "[spec.provider: only a CUSTOM policy names a provider]"},
 		{&AuthorizationPolicy{Spec: AuthorizationPolicySpec{Rules: []Rule{{To: []To{{Operation: Operation{Ports: []string{"80"}, NotPorts: []string{"0"}}}}, When: []Condition{{}}}}}},
 			`[spec.rules[0].to[0].operation.notPorts[0]: port "0" is not a number from 1 to 65535 spec.rules[0].when[0].key: required]`},
+		{src(Source{ServiceAccounts: []string{"sleep", "bar/web"}, NotServiceAccounts: []string{"ops"}, TrustDomains: []string{"*.local"}}), "[]"},
+		{src(Source{ServiceAccounts: []string{"sleep-*"}}), `[spec.rules[0].from[0].source.serviceAccounts[0]: "sleep-*": no wildcard is allowed in a service account]`},
+		{src(Source{NotServiceAccounts: []string{"a/b/c", "/b", "a/", ""}}), `[spec.rules[0].from[0].source.notServiceAccounts[0]: "a/b/c" is not <namespace>/<name> or <name> ` +
+			`spec.rules[0].from[0].source.notServiceAccounts[1]: "/b" is not <namespace>/<name> or <name> ` +
+			`spec.rules[0].from[0].source.notServiceAccounts[2]: "a/" is not <namespace>/<name> or <name> ` +
+			`spec.rules[0].from[0].source.notServiceAccounts[3]: "" is not <namespace>/<name> or <name>]`},
+		{src(Source{ServiceAccounts: []string{"sleep"}, Namespaces: []string{"foo"}}), "[spec.rules[0].from[0].source: serviceAccounts cannot be set with principals or namespaces]"},
+		{src(Source{ServiceAccounts: make([]string, 17)}), ""},
 	}
 	for i, tt := range tests {
+		if tt.want == "" { // only that the count is refused
+			if got := fmt.Sprint(tt.obj.Validate()); !strings.Contains(got, "17 service accounts: at most 16") {
+				t.Errorf("%d: Validate() = %s, want the count refused", i, got)
+			}
+			continue
+		}
 		if got := fmt.Sprint(tt.obj.Validate()); got != tt.want && !(tt.want == "[]" && got == "[]") {
 			t.Errorf("%d: Validate() = %s, want %s", i, got, tt.want)
 		}
 	}
+}
+
+// src is a policy with one rule from s.
+func src(s Source) *AuthorizationPolicy {
+	return &AuthorizationPolicy{Spec: AuthorizationPolicySpec{Rules: []Rule{{From: []From{{Source: s}}}}}}
 }
 
 func TestAllowsNothing(t *testing.T) {

@@ -105,7 +105,7 @@ spec:
   targetRefs: [{kind: Service, group: "", name: web}]
   action: CUSTOM
   provider: {name: ext}
-  rules: [{to: [{operation: {paths: ["/x"], notMethods: [GET]}}], when: [{key: a, notValues: [b]}]}]
+  rules: [{from: [{source: {serviceAccounts: [web, bar/api], trustDomains: [cluster.local]}}], to: [{operation: {paths: ["/x"], notMethods: [GET]}}], when: [{key: a, notValues: [b]}]}]
 status: {validationMessages: []}
 `, nil},
 		{"peer authentication", `apiVersion: security.istio.io/v1

@@ -193,7 +193,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	uses := func(attrs ...attr) bool { return usesAttr(e.deny, attrs) || usesAttr(e.allow, attrs) }
 	e.hostRules = uses(attrHost)
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
-	e.peerRules = uses(attrPrincipal, attrNamespace)
+	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
 	e.remoteRules = uses(attrRemoteIP)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
@@ -356,7 +356,7 @@ func describe(action, name string, i int, r *rule, f, t int) string {
 // compilePolicy checks p like Istio's validation webhook (and ward's own
 // limits) and compiles it. name is "namespace/name" for messages.
 func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*PolicyError, []string) {
-	c := &compiler{name: name, action: p.Action()}
+	c := &compiler{name: name, ns: p.Namespace, action: p.Action()}
 	for _, fe := range p.Validate() {
 		c.invalid(fe.Path, fe.Msg)
 	}
@@ -425,6 +425,7 @@ func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*Polic
 
 type compiler struct {
 	name     string
+	ns       string // the policy's namespace
 	action   string
 	problems []*PolicyError
 	warnings []string
@@ -520,6 +521,26 @@ func (c *compiler) source(path string, s *istio.Source) []criterion {
 		out = append(out, cr)
 	}
 	if cr, ok := c.patterns(path, attrNamespace, s.Namespaces, s.NotNamespaces, "namespaces", "notNamespaces"); ok {
+		out = append(out, cr)
+	}
+	if len(s.ServiceAccounts) > 0 || len(s.NotServiceAccounts) > 0 {
+		cr := criterion{attr: attrServiceAccount, name: field(s.ServiceAccounts, s.NotServiceAccounts, "serviceAccounts", "notServiceAccounts")}
+		c.nonEmpty(path+".serviceAccounts", s.ServiceAccounts)
+		c.nonEmpty(path+".notServiceAccounts", s.NotServiceAccounts)
+		for _, v := range slices.Concat(s.ServiceAccounts, s.NotServiceAccounts) {
+			if !strings.Contains(v, "/") && c.ns == "" {
+				c.invalid(path, fmt.Sprintf("service account %q has no namespace and the policy none to lend it: write <namespace>/%s", v, v))
+			}
+		}
+		for _, v := range s.ServiceAccounts {
+			cr.saIn = append(cr.saIn, serviceAccountRegexp(c.ns, v))
+		}
+		for _, v := range s.NotServiceAccounts {
+			cr.saNotIn = append(cr.saNotIn, serviceAccountRegexp(c.ns, v))
+		}
+		out = append(out, cr)
+	}
+	if cr, ok := c.patterns(path, attrTrustDomain, s.TrustDomains, s.NotTrustDomains, "trustDomains", "notTrustDomains"); ok {
 		out = append(out, cr)
 	}
 	if cr, ok := c.requestPrincipals(path, s.RequestPrincipals, s.NotRequestPrincipals, "requestPrincipals", "notRequestPrincipals"); ok {

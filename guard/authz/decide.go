@@ -194,6 +194,7 @@ type view struct {
 	path          string
 	hostName      string // Host without port and trailing dot
 	namespace     string
+	trustDomain   string
 	iss, sub      string
 	sourceIP      netip.Addr
 	remoteIP      netip.Addr
@@ -212,6 +213,7 @@ func (v *view) init(r *Request) error {
 	if v.namespace == "" {
 		v.namespace = namespaceOf(r.SourcePrincipal)
 	}
+	v.trustDomain, _, _ = strings.Cut(r.SourcePrincipal, "/")
 	v.iss, v.sub = splitRequestPrincipal(r.RequestPrincipal, r.Claims)
 	v.sourceIP = r.SourceIP.WithZone("").Unmap()
 	v.remoteIP = r.RemoteIP.WithZone("").Unmap()

@@ -214,6 +214,43 @@ spec:
 			{"plaintext", req(), false, "DENY foo/httpbin-deny rule 0: from[0] notNamespaces"},
 		})
 	})
+	t.Run("serviceAccounts and trustDomains", func(t *testing.T) {
+		// Istio 1.26's fields: a bare name is in the policy's namespace,
+		// names are literal (a dot is not a wildcard), and a principal
+		// with more segments matches as Istio's regular expression does.
+		e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: sa, namespace: foo}
+spec:
+  rules:
+  - from:
+    - source: {serviceAccounts: ["sleep", "bar/web.v1"], trustDomains: ["cluster.local"]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-sa, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {notServiceAccounts: ["foo/sleep", "bar/web.v1", "bar/ops"]}
+    to:
+    - operation: {paths: ["/admin"]}
+`)
+		runChecks(t, e, []check{
+			{"sleep of foo", req(peer("cluster.local/ns/foo/sa/sleep")), true, "ALLOW foo/sa rule 0: from[0] serviceAccounts, trustDomains"},
+			{"web.v1 of bar", req(peer("cluster.local/ns/bar/sa/web.v1")), true, "ALLOW foo/sa rule 0: from[0] serviceAccounts, trustDomains"},
+			{"extra segments", req(peer("cluster.local/ns/foo/x/sa/sleep/y")), true, "ALLOW foo/sa rule 0: from[0] serviceAccounts, trustDomains"},
+			{"dot is literal", req(peer("cluster.local/ns/bar/sa/webxv1")), false, ReasonNoAllowMatch},
+			{"sleep of bar", req(peer("cluster.local/ns/bar/sa/sleep")), false, ReasonNoAllowMatch},
+			{"name suffix", req(peer("cluster.local/ns/foo/sa/sleepy")), false, ReasonNoAllowMatch},
+			{"other trust domain", req(peer("evil.example/ns/foo/sa/sleep")), false, ReasonNoAllowMatch},
+			{"plaintext", req(), false, ReasonNoAllowMatch},
+			{"admin by sleep", req(path("/admin"), peer("cluster.local/ns/foo/sa/sleep")), true, "ALLOW foo/sa rule 0: from[0] serviceAccounts, trustDomains"},
+			{"admin by web of foo", req(path("/admin"), peer("cluster.local/ns/foo/sa/web.v1")), false, "DENY foo/deny-sa rule 0: from[0] notServiceAccounts; to[0] paths"},
+		})
+	})
 	t.Run("DENY wins over ALLOW", func(t *testing.T) {
 		e := engine(t, `
 apiVersion: security.istio.io/v1

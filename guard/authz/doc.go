@@ -30,6 +30,11 @@
 //     without "spiffe://"; namespaces and source.namespace compare the
 //     namespace of that ID ("<td>/ns/<namespace>/sa/<account>"), so both
 //     need a verified peer certificate;
+//   - serviceAccounts ("<namespace>/<name>", or "<name>" in the policy's
+//     namespace; no wildcard; not beside principals or namespaces) match
+//     the peer's SPIFFE ID as Istio's generated expression does:
+//     "<td>/ns/<namespace>/[...]sa/<name>[/...]", names literal;
+//     trustDomains match the ID's first segment with the usual patterns;
 //   - requestPrincipals and request.auth.principal split values at their
 //     last "/" into issuer and subject patterns, which must both match; an
 //     anonymous request has no request principal and matches no value,

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -155,5 +156,30 @@ func TestCompileErrors(t *testing.T) {
 	want := "policy other/ext: spec.action: CUSTOM needs an external authorizer, which ward does not call\npolicy foo/good: defined twice"
 	if err.Error() != want {
 		t.Errorf("Compile error =\n%v\nwant\n%s", err, want)
+	}
+}
+
+// TestLoadServiceAccountNamespace: a service account without a namespace
+// takes the policy's; a policy without one has none to lend, and the
+// value would match no peer (a DENY that denies nobody).
+func TestLoadServiceAccountNamespace(t *testing.T) {
+	const doc = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p%s}\nspec:\n  action: DENY\n  rules:\n  - from: [{source: {serviceAccounts: [%s]}}]\n"
+	for _, tc := range []struct {
+		ns, sa string
+		ok     bool
+	}{
+		{", namespace: foo", "sleep", true},
+		{"", "foo/sleep", true},
+		{"", "sleep", false},
+		{", namespace: foo", "sleep-*", false},
+	} {
+		_, err := Load("p.yaml", fmt.Appendf(nil, doc, tc.ns, tc.sa))
+		if (err == nil) != tc.ok {
+			t.Errorf("namespace %q, service account %q: error %v, want ok %v", tc.ns, tc.sa, err, tc.ok)
+		}
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.Line != 7) {
+			t.Errorf("service account %q: error %v, want one at line 7", tc.sa, err)
+		}
 	}
 }

@@ -154,6 +154,8 @@ const (
 	attrAudiences                    // request.auth.audiences
 	attrPresenter                    // request.auth.presenter
 	attrSNI                          // connection.sni
+	attrServiceAccount               // source.serviceAccount (serviceAccounts)
+	attrTrustDomain                  // source.trustDomain
 )
 
 // criterion is one field of a source or an operation, or one condition:
@@ -170,6 +172,7 @@ type criterion struct {
 	ipIn, ipNotIn []netip.Prefix
 	portIn        []int
 	portNotIn     []int
+	saIn, saNotIn []*regexp.Regexp // attrServiceAccount: on the principal
 }
 
 func (c *criterion) match(v *view) bool {
@@ -178,6 +181,10 @@ func (c *criterion) match(v *view) bool {
 		return c.matchString(v.r.SourcePrincipal, v.r.SourcePrincipal != "")
 	case attrNamespace:
 		return c.matchString(v.namespace, v.namespace != "")
+	case attrServiceAccount:
+		return matchServiceAccount(c.saIn, c.saNotIn, v.r.SourcePrincipal)
+	case attrTrustDomain:
+		return c.matchString(v.trustDomain, v.trustDomain != "")
 	case attrPresenter:
 		if v.r.Presenter == "" {
 			return c.matchValue(v.r.Claims["azp"])
@@ -213,6 +220,40 @@ func (c *criterion) match(v *view) bool {
 		return c.matchClaim(v)
 	}
 	return false
+}
+
+// matchServiceAccount matches a peer's principal against service
+// accounts: some value must match (when there are values) and no
+// negative value may. An anonymous peer matches no value.
+func matchServiceAccount(in, notIn []*regexp.Regexp, principal string) bool {
+	matches := func(res []*regexp.Regexp) bool {
+		if principal == "" {
+			return false
+		}
+		for _, re := range res {
+			if re.MatchString(principal) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(in) > 0 && !matches(in) {
+		return false
+	}
+	return len(notIn) == 0 || !matches(notIn)
+}
+
+// serviceAccountRegexp is what a serviceAccounts value matches, as Istio
+// builds it for Envoy: a principal (without "spiffe://") of a trust
+// domain, optional segments, "/ns/<namespace>/", optional segments,
+// "sa/<name>", and optional segments; the namespace is policyNamespace
+// when the value has none. The names are literal.
+func serviceAccountRegexp(policyNamespace, value string) *regexp.Regexp {
+	ns, sa, ok := strings.Cut(value, "/")
+	if !ok {
+		ns, sa = policyNamespace, value
+	}
+	return regexp.MustCompile("^.+/ns/" + regexp.QuoteMeta(ns) + "/(.+/|)sa/" + regexp.QuoteMeta(sa) + "(/.+)?$")
 }
 
 func anyMatch(ps []pattern, s string, present bool) bool {

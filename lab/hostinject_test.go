@@ -49,7 +49,9 @@ func routerSend(t *testing.T, l *lab.Lab, dev string, frame []byte) {
 // ingress denies (spoof scenario), is dropped when a sends it from its
 // own port, but the same frame, written by a process of the host's
 // network namespace with a packet socket on the bridge or on c's bridge
-// port, reaches c's socket. Such frames cross no inet hook, and frames
+// port, reaches c's socket; and a datagram claiming b's address, which
+// c admits on 53/UDP, reaches c from the host's raw IP socket, though
+// not from a's port. Such frames cross no inet hook, and frames
 // written on a port cross no bridge hook either: only a netdev egress
 // hook sees them, where conntrack's state cannot be read (the kernel
 // rejects `ct state` in the netdev family) and the mark can be set by the
@@ -105,5 +107,45 @@ func TestHostNamespaceInjection(t *testing.T) {
 		if !send(func(f []byte) { routerSend(t, l, dev, f) }) {
 			t.Errorf("the same frame written on the host's %s did not reach c: is the hole closed? Update docs/firewall.md", dev)
 		}
+	}
+
+	// A raw IP socket of the host sends as b, which c admits on 53/UDP:
+	// the output hook judges c's ingress by the forged source. From a's
+	// port the binding drops the same datagram.
+	hostOnBridge(t, l) // the host's address on the bridge, a route to c
+	fd := capture(t, l, "spoof/c", c)
+	asB := netip.MustParseAddrPort("10.9.0.2:40000")
+	toC53 := netip.AddrPortFrom(dst.Addr(), 53)
+	forged := func(from func(f []byte)) bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-inject-%d-%d", os.Getpid(), n)
+		f, err := ethframe.UDP(a.mac, c.mac, asB, toC53, marker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from(f)
+		return seen(fd, marker, testTimeout)
+	}
+	if forged(func(f []byte) { sendRaw(t, l, "spoof/a", a, f) }) {
+		t.Errorf("a's datagram claiming b's address %s reached c from a's port", asB.Addr())
+	}
+	if !forged(func(f []byte) {
+		inRouter(t, l, func() error {
+			s, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW) // IP_HDRINCL
+			if err != nil {
+				return err
+			}
+			defer unix.Close(s)
+			to := &unix.SockaddrInet4{Addr: toC53.Addr().As4()}
+			for range 3 {
+				if err := unix.Sendto(s, f[14:], 0, to); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}) {
+		t.Errorf("the host's raw IP datagram claiming b's address did not reach c: is the hole closed? Update docs/firewall.md")
 	}
 }

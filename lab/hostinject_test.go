@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -49,9 +50,8 @@ func routerSend(t *testing.T, l *lab.Lab, dev string, frame []byte) {
 // ingress denies (spoof scenario), is dropped when a sends it from its
 // own port, but the same frame, written by a process of the host's
 // network namespace with a packet socket on the bridge or on c's bridge
-// port, reaches c's socket; and a datagram claiming b's address, which
-// c admits on 53/UDP, reaches c from the host's raw IP socket, though
-// not from a's port. Such frames cross no inet hook, and frames
+// port, reaches c's socket (TestHostForgedSource closes the raw IP
+// socket's way). Such frames cross no inet hook, and frames
 // written on a port cross no bridge hook either: only a netdev egress
 // hook sees them, where conntrack's state cannot be read (the kernel
 // rejects `ct state` in the netdev family) and the mark can be set by the
@@ -109,43 +109,76 @@ func TestHostNamespaceInjection(t *testing.T) {
 		}
 	}
 
-	// A raw IP socket of the host sends as b, which c admits on 53/UDP:
-	// the output hook judges c's ingress by the forged source. From a's
-	// port the binding drops the same datagram.
-	hostOnBridge(t, l) // the host's address on the bridge, a route to c
+}
+
+// TestHostForgedSource attacks the spoof scenario (c admits b on 53/UDP)
+// from the host's network namespace with a raw IP socket (IP_HDRINCL,
+// NET_RAW: a `--network host` container's default) that sends a
+// datagram claiming b's address to c:53. The output hook judged c's
+// ingress by that forged source and admitted it; the output chain now
+// drops a packet the host sends from a managed address that is not its
+// own (fib saddr type != local), as the binding drops the same datagram
+// from a's port. Without those rules (negative control) it reaches c.
+func TestHostForgedSource(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	l := startLab(t, plan.Hosts)
+	a, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/c")
+	asB, toC := netip.MustParseAddrPort("10.9.0.2:40000"), netip.MustParseAddrPort("10.9.0.3:53")
+	if !firewall.NewOracle(plan.Engine, plan.Inventory, firewall.Options{}).Allows(firewall.Forward, asB.Addr(), toC.Addr(), portset.UDP, toC.Port()) {
+		t.Fatalf("engine denies b -> c on %d/UDP; the test needs an allowed port", toC.Port())
+	}
+	hostOnBridge(t, l) // the host's address on the bridge: a route to c
 	fd := capture(t, l, "spoof/c", c)
-	asB := netip.MustParseAddrPort("10.9.0.2:40000")
-	toC53 := netip.AddrPortFrom(dst.Addr(), 53)
+	n := 0
 	forged := func(from func(f []byte)) bool {
 		t.Helper()
 		n++
-		marker := fmt.Appendf(nil, "ward-inject-%d-%d", os.Getpid(), n)
-		f, err := ethframe.UDP(a.mac, c.mac, asB, toC53, marker)
+		marker := fmt.Appendf(nil, "ward-forged-%d-%d", os.Getpid(), n)
+		f, err := ethframe.UDP(a.mac, c.mac, asB, toC, marker)
 		if err != nil {
 			t.Fatal(err)
 		}
 		from(f)
 		return seen(fd, marker, testTimeout)
 	}
-	if forged(func(f []byte) { sendRaw(t, l, "spoof/a", a, f) }) {
-		t.Errorf("a's datagram claiming b's address %s reached c from a's port", asB.Addr())
-	}
-	if !forged(func(f []byte) {
+	// rawIP sends the frame's IPv4 packet from the host's raw socket; a
+	// drop in output fails the send (EPERM), which is the attack failing.
+	rawIP := func(f []byte) {
 		inRouter(t, l, func() error {
 			s, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW) // IP_HDRINCL
 			if err != nil {
 				return err
 			}
 			defer unix.Close(s)
-			to := &unix.SockaddrInet4{Addr: toC53.Addr().As4()}
+			to := &unix.SockaddrInet4{Addr: toC.Addr().As4()}
 			for range 3 {
-				if err := unix.Sendto(s, f[14:], 0, to); err != nil {
+				if err := unix.Sendto(s, f[14:], 0, to); err != nil && err != unix.EPERM {
 					return err
 				}
 			}
 			return nil
 		})
-	}) {
-		t.Errorf("the host's raw IP datagram claiming b's address did not reach c: is the hole closed? Update docs/firewall.md")
+	}
+
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	if forged(func(f []byte) { sendRaw(t, l, "spoof/a", a, f) }) {
+		t.Errorf("a's datagram claiming b's address %s reached c from a's port", asB.Addr())
+	}
+	if forged(rawIP) {
+		t.Errorf("the host's raw IP datagram claiming b's address %s reached c", asB.Addr())
+	}
+
+	open := withChain(t, plan.Ruleset, firewall.ChainOutput, func(rules []firewall.Rule) []firewall.Rule {
+		return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.SrcNotLocal })
+	})
+	if err := l.Load(open); err != nil {
+		t.Fatal(err)
+	}
+	if !forged(rawIP) {
+		t.Errorf("without the output chain's forged-source drops, the host's datagram claiming b's address did not reach c: the test cannot see the attack")
 	}
 }

@@ -823,6 +823,10 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		}
 		addr(r.Addr)
 	}
+	if r.SrcNotLocal {
+		add(&expr.Fib{Register: reg, FlagSADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)})
+	}
 	if r.Pair != nil {
 		if err := checkLookup(r.Pair); err != nil {
 			return out, err

@@ -392,7 +392,17 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 	// lo, even after Docker's DNAT (in nat output) has sent it to a
 	// container's published port: such a packet is judged by the
 	// container's ingress before lo's packets are let through.
-	output := &Chain{Name: ChainOutput, Hook: "output", Priority: Priority, Rules: []Rule{established()}}
+	// A packet the host sends from a managed address that is not its own
+	// (a gateway's) is forged: a raw IP socket of the host's namespace
+	// (a --network host container keeps NET_RAW by default) would pass
+	// for a container with it, judged by the receiver's ingress as that
+	// container, or continue that container's tracked flow. The host
+	// routes containers' packets through forward, never through output.
+	output := &Chain{Name: ChainOutput, Hook: "output", Priority: Priority}
+	for _, f := range managed {
+		output.Rules = append(output.Rules, Rule{Addr: &Lookup{Family: f, Name: SetManaged + f.suffix()}, SrcNotLocal: true, Counter: true, Verdict: drop})
+	}
+	output.Rules = append(output.Rules, established())
 	output.Rules = append(output.Rules, noPickUp(true, true)...)
 	for _, r := range stage(MapIngress, true) {
 		r.CtStatus = "dnat"
@@ -597,7 +607,8 @@ func publishedRules(rs *Ruleset, eng *netpol.Engine, inv *Inventory, classes []*
 	lo := slices.IndexFunc(output.Rules, func(r Rule) bool { return r.Oif == "lo" })
 	output.Rules = slices.Insert(output.Rules, lo, loJumps...)
 	// With the mid-stream drops: after established.
-	output.Rules = slices.Insert(output.Rules, 1, pickUps...)
+	est := slices.IndexFunc(output.Rules, func(r Rule) bool { return slices.Contains(r.CtState, "established") })
+	output.Rules = slices.Insert(output.Rules, est+1, pickUps...)
 }
 
 // userlandProxyRules admits, at the output hook, the onward leg of

@@ -213,7 +213,13 @@ func TestBaseChains(t *testing.T) {
 		// Docker DNATs the host's connections to its own address's
 		// published ports in nat output; they still leave through lo.
 		{"host to a published port through its own address", firewall.Options{}, packet{hook: "output", oif: "lo", dnat: true, src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
-		{"host to itself over loopback, outgoing", firewall.Options{}, packet{hook: "output", oif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "output[7]"},
+		{"host to itself over loopback, outgoing", firewall.Options{}, packet{hook: "output", oif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "output[9]"},
+		// The host sends from its own addresses; from a container's, a
+		// raw IP socket forges (lab.TestHostNamespaceInjection), even in
+		// that container's tracked flow.
+		{"host forging a container's address", firewall.Options{}, packet{hook: "output", oif: "br0", foreign: true, src: addr("10.0.2.2"), dst: addr("10.0.1.1"), proto: protoUDP, port: 53}, false, "output[0]"},
+		{"host forging a container's established flow", firewall.Options{}, packet{hook: "output", oif: "br0", foreign: true, ct: "established", src: addr("10.0.2.2"), dst: addr("10.0.1.1"), proto: protoUDP, port: 53}, false, "output[0]"},
+		{"host forging a container's IPv6 address", firewall.Options{}, packet{hook: "output", oif: "br0", foreign: true, src: addr(y1), dst: addr(zc6), proto: protoUDP, port: 53}, false, "output[1]"},
 		{"echo request from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "echo-request"}, false, "eg_c9[5]"},
 		{"host to itself over loopback", firewall.Options{}, packet{hook: "input", iif: "lo", src: addr("10.0.1.254"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, true, "input[7]"},
 		{"host to an isolated container", firewall.Options{}, packet{hook: "output", oif: "br0", src: addr("10.0.0.254"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},

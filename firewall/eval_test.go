@@ -50,6 +50,10 @@ type packet struct {
 	// sock is the local socket a packet the host sends comes from, or
 	// nil.
 	sock *sock
+	// foreign is, of a packet the host sends, that its source is none of
+	// the host's addresses (a raw IP socket's forgery): fib saddr type
+	// != local.
+	foreign bool
 }
 
 // sock is a local socket: its owner and its cgroup v2 with its ancestors,
@@ -205,6 +209,9 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	}
 	if r.IifBridges && !slices.Contains(in.bridges, p.iif) {
 		return false
+	}
+	if r.SrcNotLocal && !p.foreign {
+		return false // modelled where Ward uses it: output, the host's own packets
 	}
 	if m := r.MarkNe; m != nil && p.mark&m.Mask == m.Value {
 		return false

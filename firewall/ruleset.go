@@ -265,6 +265,10 @@ type Rule struct {
 	// Addr matches when the packet's source or destination address is in
 	// a named set (and the packet is of the set's family).
 	Addr *Lookup
+	// SrcNotLocal matches packets whose source address is not one of the
+	// host's own (fib saddr type != local): in the output hook, a packet
+	// the host sends from another's address, as a raw IP socket can.
+	SrcNotLocal bool
 	// Pair matches when the packet's (source . destination) is in the
 	// named set of address pairs of Pair.Family (Pair.Dst unused).
 	Pair *Lookup
@@ -979,6 +983,9 @@ func (r Rule) String() string {
 	}
 	if r.Addr != nil {
 		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
+	}
+	if r.SrcNotLocal {
+		parts = append(parts, "fib saddr type != local")
 	}
 	if r.Pair != nil {
 		fam := r.Pair.Family.nftProto()

@@ -35,7 +35,9 @@
 // container (no address). A container with no address on a managed
 // network (network none, another container's network stack, only
 // macvlan or overlay networks) is left out of the inventory; OnSkip tells
-// the caller which and why.
+// the caller which and why. A container with addresses on managed and
+// other networks is kept with its managed addresses; OnUnmanaged names
+// the others, on which no policy is enforced.
 //
 // The result passes firewall.Inventory.Validate, the checks of an
 // inventory file: a ward.dev/namespace that is not a valid label value, two

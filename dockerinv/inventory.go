@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -38,6 +39,13 @@ type Client struct {
 	// with the reason: its addresses are then not bound to its ports, and
 	// it is not protected against spoofing (see firewall.Binding).
 	OnUnbound func(Skipped)
+
+	// OnUnmanaged, when set, is called during Inventory for each
+	// container of the inventory that also has addresses on networks
+	// Ward does not manage (macvlan, ipvlan, overlay, a bridge without
+	// subnets): traffic to those addresses never crosses the host's
+	// bridge hooks and no policy is enforced on it.
+	OnUnmanaged func(Unmanaged)
 
 	// OnUnknownPort, when set, is called for each port of a managed
 	// network's bridge that no container of the inventory is bound to
@@ -73,6 +81,58 @@ type Client struct {
 	// them.
 	minBackoff, maxBackoff time.Duration
 	sleep                  func(context.Context, time.Duration) error
+}
+
+// Unmanaged is a container of the inventory with addresses on networks
+// that Ward does not manage: Addrs are "network (driver) address".
+type Unmanaged struct {
+	ID, Name string
+	Addrs    []string
+}
+
+func (u Unmanaged) String() string {
+	return fmt.Sprintf("container %s (%s): no policy is enforced on its addresses on networks Ward does not manage: %s", u.Name, shortID(u.ID), strings.Join(u.Addrs, ", "))
+}
+
+// unmanaged lists the containers of inv (ids: their Docker IDs) with an
+// address on a network that is not among inv's managed networks.
+func unmanaged(inv *firewall.Inventory, ids map[*firewall.Container]string, ctrs []container.InspectResponse, nets []network.Summary) []Unmanaged {
+	kept := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		kept[id] = true
+	}
+	managed := map[string]bool{}
+	for _, n := range inv.Networks {
+		managed[n.Name] = true
+	}
+	driver := map[string]string{}
+	for _, n := range nets {
+		driver[n.ID] = n.Driver
+	}
+	var out []Unmanaged
+	for i := range ctrs {
+		d := &ctrs[i]
+		if !kept[d.ID] || d.NetworkSettings == nil {
+			continue
+		}
+		u := Unmanaged{ID: d.ID, Name: strings.TrimPrefix(d.Name, "/")}
+		for _, name := range slices.Sorted(maps.Keys(d.NetworkSettings.Networks)) {
+			ep := d.NetworkSettings.Networks[name]
+			if ep == nil || managed[name] {
+				continue
+			}
+			for _, a := range []netip.Addr{ep.IPAddress, ep.GlobalIPv6Address} {
+				if a.IsValid() {
+					u.Addrs = append(u.Addrs, fmt.Sprintf("%s (%s) %s", name, cmp.Or(driver[ep.NetworkID], "unknown driver"), a.Unmap()))
+				}
+			}
+		}
+		if len(u.Addrs) > 0 {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b Unmanaged) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Skipped is a running container that an inventory leaves out.
@@ -166,6 +226,11 @@ func (c *Client) Inventory(ctx context.Context) (*firewall.Inventory, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if c.OnUnmanaged != nil {
+		for _, u := range unmanaged(inv, ids, ctrs, nets.Items) {
+			c.OnUnmanaged(u)
+		}
 	}
 	c.bind(inv, ids, ctrs, managedBridges(inv, nets.Items))
 	c.userlandProxy(inv, ctrs)

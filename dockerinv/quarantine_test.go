@@ -351,3 +351,63 @@ func TestInventoryUnknownPorts(t *testing.T) {
 		t.Errorf("OnUnbound calls %v: want one for wardrec_front's missing bridge br-f7bc830444d7", unbound)
 	}
 }
+
+// attach puts container id on a network the recording does not have, of
+// driver, with address ip.
+func (e *engine) attach(id, net, driver, ip string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var nets []map[string]any
+	if err := json.Unmarshal(e.networks, &nets); err != nil {
+		return err
+	}
+	netID := strings.Repeat("ab", 32)
+	nets = append(nets, map[string]any{"Name": net, "Id": netID, "Driver": driver, "Scope": "local",
+		"IPAM": map[string]any{"Driver": "default", "Config": []any{map[string]any{"Subnet": "192.168.77.0/24"}}}})
+	data, err := json.Marshal(nets)
+	if err != nil {
+		return err
+	}
+	e.networks = data
+	var c map[string]any
+	if err := json.Unmarshal(e.inspect[id], &c); err != nil {
+		return err
+	}
+	ns, _ := c["NetworkSettings"].(map[string]any)
+	eps, _ := ns["Networks"].(map[string]any)
+	eps[net] = map[string]any{"NetworkID": netID, "IPAddress": ip, "IPPrefixLen": 24}
+	if data, err = json.Marshal(c); err != nil {
+		return err
+	}
+	e.inspect[id] = data
+	return nil
+}
+
+// TestInventoryUnmanagedNetwork: a container also attached to a macvlan
+// network is enforced on its bridge addresses only (macvlan traffic never
+// crosses the host's bridge); OnUnmanaged says so, with the address that
+// stays open, instead of a clean inventory.
+func TestInventoryUnmanagedNetwork(t *testing.T) {
+	_, c, _, _ := startEngine(t, "shop", func(e *engine) error { return e.attach(idPlain, "lan", "macvlan", "192.168.77.9") })
+	var got []string
+	c.OnUnmanaged = func(u dockerinv.Unmanaged) { got = append(got, u.String()) }
+	inv, err := c.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"container wardrec-plain (5fa40cd6a6ed): no policy is enforced on its addresses on networks Ward does not manage: lan (macvlan) 192.168.77.9"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OnUnmanaged (-want +got):\n%s", diff)
+	}
+	for _, ct := range inv.Containers {
+		if ct.Name == "wardrec-plain" && !slices.Equal(ct.IPs, ips("10.213.2.4")) {
+			t.Errorf("wardrec-plain's IPs = %v, want its bridge address only", ct.IPs)
+		}
+	}
+	// The recording as it is: every address is on a managed network.
+	_, c, _, _ = startEngine(t, "shop", nil)
+	c.OnUnmanaged = func(u dockerinv.Unmanaged) { t.Errorf("unexpected: %s", u) }
+	if _, err := c.Inventory(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -23,6 +23,9 @@ func dockerInventory(ctx context.Context, e *env, host string, quarantine bool) 
 	c.OnUnbound = func(s dockerinv.Skipped) {
 		e.log.Warn("bridge ports unknown: the container's addresses are not bound to them (no anti-spoofing)", "container", s.String())
 	}
+	c.OnUnmanaged = func(u dockerinv.Unmanaged) {
+		e.log.Warn("container reachable past every policy on networks Ward does not manage", "container", u.String())
+	}
 	c.OnUnknownPort = func(u dockerinv.UnknownPort) {
 		// Each sync reports how many (fwrun); a new container's port is
 		// one until the sync after its start.

@@ -87,17 +87,17 @@ func TestSupported(t *testing.T) {
 // refused lists documents fastyaml must refuse: constructs outside its
 // subset, and YAML errors.
 var refused = map[string]string{
-	"anchor":              "a: &x b\nc: *x\n",
-	"alias":               "a: *x\n",
-	"merge":               "a: {b: c}\n<<: {d: e}\n",
-	"merge value":         "a: <<\n",
+	"anchor":      "a: &x b\nc: *x\n",
+	"alias":       "a: *x\n",
+	"merge":       "a: {b: c}\n<<: {d: e}\n",
+	"merge value": "a: <<\n",
 	// Keys that are not strings, or that YAML 1.1 reads as booleans,
 	// are resolved by the caller on yaml.v3's tree as its reader does.
-	"resolve keys":    "1: a\ntrue: b\n~: c\n\"1\": d\n",
-	"yaml 1.1 keys":   "a: b\non: c\n",
-	"flow bool key":   "a: {No: b}\n",
-	"number key":      "a:\n  0x1: b\n",
-	"float flow key":  "a: [{1.5: b}]\n",
+	"resolve keys":        "1: a\ntrue: b\n~: c\n\"1\": d\n",
+	"yaml 1.1 keys":       "a: b\non: c\n",
+	"flow bool key":       "a: {No: b}\n",
+	"number key":          "a:\n  0x1: b\n",
+	"float flow key":      "a: [{1.5: b}]\n",
 	"tag":                 "a: !!str 1\n",
 	"local tag":           "a: !foo b\n",
 	"literal no blank":    "a: |#c\n  x\n",

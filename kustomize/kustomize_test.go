@@ -689,6 +689,34 @@ func TestPlainYAML11Scalars(t *testing.T) {
 	}
 }
 
+// TestPlainYAML11Keys: kustomize keeps an unquoted key on: as the
+// string "on" (and writes it quoted), where Ward's loader reads it as
+// kubectl does, as the key "true". A policy selecting {on: x} and a pod
+// labelled "on": x match after kustomize's build; the plain path read
+// the policy's key as "true" and the pod as unselected, and a pod
+// labelled "true": x as selected. Such a tree is built.
+func TestPlainYAML11Keys(t *testing.T) {
+	for _, key := range []string{"on", "Yes", "n", "1"} {
+		t.Run(key, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, map[string]string{
+				"kustomization.yaml": "resources:\n- pod.yaml\n",
+				"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    " + key + ": x\nspec:\n  containers:\n  - name: c\n    image: x\n",
+			})
+			s := built(t, root)
+			if len(s.Workloads) != 1 {
+				t.Fatalf("workloads %+v", s.Workloads)
+			}
+			if got := s.Workloads[0].Labels; got[key] != "x" {
+				t.Errorf("labels %v: want %s=x, as kustomize applies it", got, key)
+			}
+		})
+	}
+	if yaml11Keys.MatchString("metadata:\n  labels: {app: web}\n  image: x:1\n  ip: 10.0.0.1\n  t: 10:30\n") {
+		t.Error("plain string keys take the build")
+	}
+}
+
 // built builds the kustomization at root, which must take kustomize's
 // build rather than the plain path, and parses its output.
 func built(t *testing.T, root string) *manifest.Set {

@@ -224,6 +224,15 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		}
 		eachDocument(data, l.renderedOrigin(name), func(doc document) {
 			ld := &loadedDoc{document: doc, index: len(f.docs)}
+			if doc.afterEnd > 0 {
+				// Not applied: not read either, but said so.
+				ld.out = []decoded{{errs: []error{&Error{File: name, Line: doc.line, Err: fmt.Errorf(
+					"%w: kubectl and helm do not read this document: it follows the document end marker \"...\" at line %d, and they start a document only at a \"---\" line", ErrSyntax, doc.afterEnd)}}}}
+				ld.done.Store(true)
+				f.docs = append(f.docs, ld)
+				l.collect(f)
+				return
+			}
 			ld.units = docUnits(doc, ld.index)
 			ld.out = make([]decoded, len(ld.units))
 			ld.pending.Store(int32(len(ld.units))) // #nosec G115 -- a document has far fewer than 2^31 units

@@ -131,6 +131,11 @@ type document struct {
 	text   []byte
 	line   int    // file line of text's first line
 	origin string // path from a leading `# Source:` comment
+	// afterEnd is the line of the document end marker ("...") that this
+	// document follows without a "---" line between them: kubectl and
+	// helm cut a stream at "---" lines only and read the first YAML
+	// document of each piece, so they drop this one without a word.
+	afterEnd int
 }
 
 // splitDocuments cuts a YAML stream into documents. Documents with nothing
@@ -171,6 +176,7 @@ func splitDocuments(data []byte) []document {
 		case marker(l, "..."):
 			flush(next)
 			begin(next, line+1)
+			cur.afterEnd = line
 		case !content:
 			t := bytes.TrimSpace(l)
 			switch {

@@ -67,6 +67,11 @@ func TestCheckReadsAsApplied(t *testing.T) {
 		{name: "merge key after the key it overrides",
 			files: map[string]string{"pod.yaml": strings.Replace(pod, "{privileged: true}", "{privileged: false, <<: {privileged: true}}", 1)},
 			code:  ExitFindings, rule: "pss/privileged"},
+		// kubectl starts a document at "---" lines only: the policy after
+		// "..." is dropped, and the pod is not isolated.
+		{name: "document after an end marker",
+			files: map[string]string{"all.yaml": pod + "...\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}}\n"},
+			code:  ExitError, rule: "input/unreadable", at: "all.yaml:10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

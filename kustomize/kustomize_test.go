@@ -147,7 +147,7 @@ func TestPlainMatchesKrusty(t *testing.T) {
 		}},
 		"quoting, numbers and no namespace": {files: map[string]string{
 			"kustomization.yaml": "resources:\n  - \"pods.yaml\"\n",
-			"pods.yaml":          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 'q'\n  annotations: {n: \"0777\", b: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: \"x:1\"\n    args: [\"--port=8080\", '1e3']\n    ports: [{containerPort: 0x1F90}]\n",
+			"pods.yaml":          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 'q'\n  annotations: {num: \"0777\", b: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: \"x:1\"\n    args: [\"--port=8080\", '1e3']\n    ports: [{containerPort: 0x1F90}]\n",
 		}},
 		"empty kustomization": {files: map[string]string{"kustomization.yaml": "resources: []\n"}},
 	}

@@ -224,10 +224,9 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		}
 		eachDocument(data, l.renderedOrigin(name), func(doc document) {
 			ld := &loadedDoc{document: doc, index: len(f.docs)}
-			if doc.afterEnd > 0 {
+			if doc.unread != "" {
 				// Not applied: not read either, but said so.
-				ld.out = []decoded{{errs: []error{&Error{File: name, Line: doc.line, Err: fmt.Errorf(
-					"%w: kubectl and helm do not read this document: it follows the document end marker \"...\" at line %d, and they start a document only at a \"---\" line", ErrSyntax, doc.afterEnd)}}}}
+				ld.out = []decoded{{errs: []error{&Error{File: name, Line: doc.line, Err: fmt.Errorf("%w: %s", ErrSyntax, doc.unread)}}}}
 				ld.done.Store(true)
 				f.docs = append(f.docs, ld)
 				l.collect(f)

@@ -137,14 +137,17 @@ func TestSplitDocuments(t *testing.T) {
 	}
 }
 
-// TestParseAfterEndMarker: kubectl and helm cut a stream at "---" lines
+// TestParseDocumentMarkers: kubectl and helm cut a stream at "---" lines
 // only (apimachinery's YAMLReader) and read the first YAML document of
 // each piece, so a document after a "..." end marker, with no "---" line
 // before it, is dropped without a word. Ward cut at "..." too and read
 // it: a default-deny policy written there isolated pods in Ward's model
 // and nowhere else. It is now an input error at its line; a "..." followed
-// by comments, a directive or a "---" line is fine.
-func TestParseAfterEndMarker(t *testing.T) {
+// by comments, a directive or a "---" line is fine. A "---" line with
+// more than a comment after it (a tag, a flow mapping), which YAML allows,
+// kubectl refuses (invalid Yaml document separator), with the rest of
+// the stream: an input error too.
+func TestParseDocumentMarkers(t *testing.T) {
 	const ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
 	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}}\n"
 	tests := []struct {
@@ -158,6 +161,10 @@ func TestParseAfterEndMarker(t *testing.T) {
 		{"comments after it", ns + "...\n# done\n\n", 0, 1},
 		{"a directive and a separator", ns + "...\n%YAML 1.1\n---\n" + np, 0, 2},
 		{"separator after it", ns + "...\n---\n" + np, 0, 2},
+		// kubectl refuses the stream: -1 objects.
+		{"a tag on the separator line", ns + "--- !!map\n" + np, 4, -1},
+		{"a flow mapping on it", ns + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n", 4, -1},
+		{"a comment on it", ns + "--- # the policy\n" + np, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +178,8 @@ func TestParseAfterEndMarker(t *testing.T) {
 					break
 				}
 				if err != nil {
-					t.Fatal(err)
+					n = -1
+					break
 				}
 				if len(ext.Raw) > 0 && string(ext.Raw) != "null" {
 					n++
@@ -188,7 +196,7 @@ func TestParseAfterEndMarker(t *testing.T) {
 			case tt.errLine != 0 && (!errors.As(err, &e) || e.Line != tt.errLine):
 				t.Fatalf("error %v, want one at line %d", err, tt.errLine)
 			}
-			if got := len(s.Policies); got != tt.objects-1 {
+			if got := len(s.Policies); tt.objects > 0 && got != tt.objects-1 {
 				t.Errorf("%d policies read, kubectl's %d", got, tt.objects-1)
 			}
 		})

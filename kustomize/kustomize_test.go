@@ -717,6 +717,26 @@ func TestPlainYAML11Keys(t *testing.T) {
 	}
 }
 
+// TestPlainMergeKeys: kustomize applies merge keys as yaml.v3 does, the
+// mapping's own keys winning, where Ward's loader applies them in the
+// order of the text, as kubectl does: privileged: true followed by
+// <<: {privileged: false} is privileged after kustomize's build, and was
+// not on the plain path. Such a tree is built.
+func TestPlainMergeKeys(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"kustomization.yaml": "resources:\n- pod.yaml\n",
+		"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: true\n      <<: {privileged: false}\n",
+	})
+	s := built(t, root)
+	if len(s.Workloads) != 1 {
+		t.Fatalf("workloads %+v", s.Workloads)
+	}
+	if p := s.Workloads[0].Template.Spec.Containers[0].SecurityContext.Privileged; p == nil || !*p {
+		t.Errorf("privileged %v: want true, as kustomize applies it", p)
+	}
+}
+
 // built builds the kustomization at root, which must take kustomize's
 // build rather than the plain path, and parses its output.
 func built(t *testing.T, root string) *manifest.Set {

@@ -147,7 +147,7 @@ func TestPlainMatchesKrusty(t *testing.T) {
 		}},
 		"quoting, numbers and no namespace": {files: map[string]string{
 			"kustomization.yaml": "resources:\n  - \"pods.yaml\"\n",
-			"pods.yaml":          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 'q'\n  annotations: {n: \"0777\", b: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: \"x:1\"\n    args: [\"--port=8080\", '1e3']\n    ports: [{containerPort: 0x1F90}]\n",
+			"pods.yaml":          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: 'q'\n  annotations: {num: \"0777\", b: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: \"x:1\"\n    args: [\"--port=8080\", '1e3']\n    ports: [{containerPort: 0x1F90}]\n",
 		}},
 		"empty kustomization": {files: map[string]string{"kustomization.yaml": "resources: []\n"}},
 	}
@@ -686,6 +686,54 @@ func TestPlainYAML11Scalars(t *testing.T) {
 	w := s.Workloads[0]
 	if got := w.Template.Spec.Containers[0].Env[0].Value; got != "yes" || w.Labels["app"] != "on" {
 		t.Errorf("env %q, label %q: want the strings kustomize applies", got, w.Labels["app"])
+	}
+}
+
+// TestPlainYAML11Keys: kustomize keeps an unquoted key on: as the
+// string "on" (and writes it quoted), where Ward's loader reads it as
+// kubectl does, as the key "true". A policy selecting {on: x} and a pod
+// labelled "on": x match after kustomize's build; the plain path read
+// the policy's key as "true" and the pod as unselected, and a pod
+// labelled "true": x as selected. Such a tree is built.
+func TestPlainYAML11Keys(t *testing.T) {
+	for _, key := range []string{"on", "Yes", "n", "1"} {
+		t.Run(key, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, map[string]string{
+				"kustomization.yaml": "resources:\n- pod.yaml\n",
+				"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    " + key + ": x\nspec:\n  containers:\n  - name: c\n    image: x\n",
+			})
+			s := built(t, root)
+			if len(s.Workloads) != 1 {
+				t.Fatalf("workloads %+v", s.Workloads)
+			}
+			if got := s.Workloads[0].Labels; got[key] != "x" {
+				t.Errorf("labels %v: want %s=x, as kustomize applies it", got, key)
+			}
+		})
+	}
+	if yaml11Keys.MatchString("metadata:\n  labels: {app: web}\n  image: x:1\n  ip: 10.0.0.1\n  t: 10:30\n") {
+		t.Error("plain string keys take the build")
+	}
+}
+
+// TestPlainMergeKeys: kustomize applies merge keys as yaml.v3 does, the
+// mapping's own keys winning, where Ward's loader applies them in the
+// order of the text, as kubectl does: privileged: true followed by
+// <<: {privileged: false} is privileged after kustomize's build, and was
+// not on the plain path. Such a tree is built.
+func TestPlainMergeKeys(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"kustomization.yaml": "resources:\n- pod.yaml\n",
+		"pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: true\n      <<: {privileged: false}\n",
+	})
+	s := built(t, root)
+	if len(s.Workloads) != 1 {
+		t.Fatalf("workloads %+v", s.Workloads)
+	}
+	if p := s.Workloads[0].Template.Spec.Containers[0].SecurityContext.Privileged; p == nil || !*p {
+		t.Errorf("privileged %v: want true, as kustomize applies it", p)
 	}
 }
 

@@ -102,6 +102,15 @@ func plain(dir string, limit int64, visited map[string]bool) ([]string, bool) {
 // boolean and YAML 1.2 as a string (yes, on, n...).
 var yaml11Bools = regexp.MustCompile(`(?m)(?:^|[\s\[{,])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)[ \t]*(?:$|[#,\]}\r])`)
 
+// yaml11Keys finds, roughly, a plain mapping key that is not a string
+// to kustomize's reader or that YAML 1.1 reads otherwise: Ward's loader
+// makes on: the key "true" and 0x1: "1", as kubectl does, where kustomize
+// keeps on: as "on" (and writes it quoted) and may refuse a number.
+var yaml11Keys = regexp.MustCompile(`(?m)(?:^|[\s\[{,])(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE|null|Null|NULL|~|[-+.0-9][^\s:,\[\]{}#]*)[ \t]*:(?:[ \t\r]|$)`)
+
+// mergeKey is the YAML merge key, roughly.
+var mergeKey = []byte("<<")
+
 // localConfig is the annotation that makes kustomize leave an object out
 // of its build: it configures the build, it is not applied.
 var localConfig = []byte("config.kubernetes.io/local-config")
@@ -114,8 +123,14 @@ var localConfig = []byte("config.kubernetes.io/local-config")
 //     (a NetworkPolicy so annotated is never applied);
 //   - an unquoted yes, on, n... is read as a string and written quoted,
 //     where Ward's loader reads it as kubectl does, the YAML 1.1 way (env
-//     value: yes is the boolean true, which a string field refuses).
+//     value: yes is the boolean true, which a string field refuses);
+//   - so is such a key (on: x), which Ward's loader makes "true", and a
+//     key that is a number, null or a boolean to YAML;
+//   - merge keys (<<) apply as yaml.v3 applies them, the mapping's own
+//     keys first, where Ward's loader applies them in the order of the
+//     text, as kubectl does: {privileged: true, <<: {privileged: false}}
+//     is privileged after kustomize's build.
 func builtDifferently(path string, limit int64) bool {
 	data, err := manifest.ReadFile(path, limit)
-	return err != nil || bytes.Contains(data, localConfig) || yaml11Bools.Match(data)
+	return err != nil || bytes.Contains(data, localConfig) || yaml11Bools.Match(data) || yaml11Keys.Match(data) || bytes.Contains(data, mergeKey)
 }

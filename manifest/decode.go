@@ -91,7 +91,7 @@ type decoder struct {
 // decode decodes one unit of the document that starts with origin.
 func (d *decoder) decode(u unit, origin string, out *decoded) {
 	d.unitDoc, d.unitIdx = u.doc, u.idx
-	doc, err := d.parseDocument(u.text)
+	doc, fast, err := d.parseDocument(u.text)
 	if err != nil {
 		if u.mode != wholeDocument {
 			out.retry = true
@@ -106,6 +106,16 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 	}
 	root := doc.Content[0]
 	base := u.line - 1
+	if !fast {
+		if ne := yaml11Keys(root); ne != nil {
+			if u.mode != wholeDocument {
+				out.retry = true
+				return
+			}
+			out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
+			return
+		}
+	}
 	if needsResolve(u.text) {
 		budget := 16*len(u.text) + 1024
 		r, ne := resolveNode(root, &budget, nil)
@@ -155,30 +165,30 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 // The fast path's trees live in the decoder's arena: each is dead once
 // the next document is parsed, and its strings are the text's bytes, so
 // whatever the decoder keeps it copies (str, strings.Clone).
-func (d *decoder) parseDocument(text []byte) (*yaml.Node, error) {
+func (d *decoder) parseDocument(text []byte) (doc *yaml.Node, fast bool, err error) {
 	if doc, err := fastyaml.ParseObjectIn(&d.arena, text); err == nil {
-		return doc, nil
+		return doc, true, nil
 	}
 	// yaml.Unmarshal would read the root value and drop what follows it
 	// in the document (`{...} garbage`, a JSON line with more after it):
 	// the decoder is asked for the rest, which must be nothing, so that
 	// the parser reports it.
-	doc := new(yaml.Node)
+	doc = new(yaml.Node)
 	dec := yaml.NewDecoder(bytes.NewReader(text))
 	if err := dec.Decode(doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return doc, nil // no value: an empty document
+			return doc, false, nil // no value: an empty document
 		}
-		return nil, err
+		return nil, false, err
 	}
 	var rest yaml.Node
 	switch err := dec.Decode(&rest); {
 	case errors.Is(err, io.EOF):
-		return doc, nil
+		return doc, false, nil
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	default: // documents are cut at "---" and "...": not expected
-		return nil, fmt.Errorf("yaml: line %d: more than one document", rest.Line)
+		return nil, false, fmt.Errorf("yaml: line %d: more than one document", rest.Line)
 	}
 }
 
@@ -618,7 +628,41 @@ func resolveNode(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *n
 
 func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node, *nodeError) {
 	changed := false
-	var own, merged []*yaml.Node
+	// kubectl and helm read merge keys as yaml.v2 does: in the order of
+	// the text, each key, written or merged, sets its value over what
+	// came before, and the mappings of a merged list are merged from the
+	// last to the first (the first wins). A key written after a merge
+	// overrides the merged value; a merge after a key overrides the key
+	// (privileged: false then <<: {privileged: true} is privileged, where
+	// yaml.v3 keeps the written key). A key written twice stays twice, for
+	// duplicateKey to report.
+	var own []*yaml.Node
+	type entry struct {
+		at     int  // index of the key in own
+		merged bool // last set by a merge
+	}
+	var index map[string]entry // only for a mapping with merge keys
+	set := func(k, v *yaml.Node, byMerge bool) {
+		if index == nil {
+			own = append(own, k, v)
+			return
+		}
+		if e, ok := index[k.Value]; ok && (byMerge || e.merged) {
+			own[e.at], own[e.at+1] = k, v
+			index[k.Value] = entry{e.at, byMerge}
+			return
+		}
+		if _, ok := index[k.Value]; !ok {
+			index[k.Value] = entry{len(own), byMerge}
+		}
+		own = append(own, k, v)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			index = make(map[string]entry, len(n.Content)/2)
+			break
+		}
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		rv, err := resolveNode(v, budget, active)
@@ -641,33 +685,94 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 				if s.Kind != yaml.MappingNode {
 					return nil, &nodeError{node: v, msg: "merge key value must be a mapping or a list of mappings"}
 				}
-				merged = append(merged, s.Content...)
+			}
+			for j := len(sources) - 1; j >= 0; j-- {
+				c := sources[j].Content
+				for m := 0; m+1 < len(c); m += 2 {
+					set(c[m], c[m+1], true)
+				}
 			}
 			continue
 		}
 		if rv != v {
 			changed = true
 		}
-		own = append(own, k, rv)
+		set(k, rv, false)
 	}
 	if !changed {
 		return n, nil
 	}
-	// Keys of the mapping itself win over merged ones, and earlier merged
-	// mappings over later ones.
-	have := make(map[string]bool, len(own)/2)
-	for i := 0; i < len(own); i += 2 {
-		have[own[i].Value] = true
-	}
-	for i := 0; i+1 < len(merged); i += 2 {
-		if k := merged[i]; !have[k.Value] {
-			have[k.Value] = true
-			own = append(own, k, merged[i+1])
-		}
-	}
 	c := *n
 	c.Content = own
 	return &c, nil
+}
+
+// yaml11Keys rewrites the plain mapping keys of the tree at n that are
+// not strings to yaml.v3 (null, booleans, numbers) or that YAML 1.1 reads
+// as booleans into the strings kubectl and helm make of them:
+// sigs.k8s.io/yaml reads YAML 1.1 and writes a boolean key as "true" or
+// "false", an integer in decimal and a float as Go's shortest form, so
+// matchLabels: {on: x} selects the label true=x, not on=x, and 0x1: is
+// "1". A null key, and one that sigs.k8s.io/yaml cannot turn into a
+// string (an integer beyond 64 bits, an infinity), is an error, as kubectl
+// refuses it. Aliases are not followed: their anchors are rewritten where
+// they are defined.
+func yaml11Keys(n *yaml.Node) *nodeError {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := yaml11Keys(c); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Style == 0 {
+				if err := yaml11Key(k); err != nil {
+					return err
+				}
+			}
+			if err := yaml11Keys(n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yaml11Key rewrites the plain scalar key k as sigs.k8s.io/yaml reads it.
+func yaml11Key(k *yaml.Node) *nodeError {
+	var v string
+	switch k.ShortTag() {
+	case "!!str":
+		b, ok := yaml11Bool(k.Value)
+		if !ok {
+			return nil
+		}
+		v = strconv.FormatBool(b)
+	case "!!bool":
+		v = strconv.FormatBool(boolValue(k))
+	case "!!null":
+		return &nodeError{node: k, msg: fmt.Sprintf("mapping key %q is null, which kubectl refuses: quote it for a string", k.Value)}
+	case "!!int", "!!float":
+		s, ok := number(k)
+		if ok && k.ShortTag() == "!!int" {
+			_, err := strconv.ParseInt(s, 10, 64)
+			ok = err == nil
+		} else if ok {
+			f, err := strconv.ParseFloat(s, 64)
+			ok = err == nil
+			s = strconv.FormatFloat(f, 'g', -1, 32)
+		}
+		if !ok {
+			return &nodeError{node: k, msg: fmt.Sprintf("mapping key %q is a number kubectl cannot read as a key: quote it for a string", k.Value)}
+		}
+		v = s
+	default:
+		return nil
+	}
+	k.Value, k.Tag, k.Style = v, "!!str", yaml.DoubleQuotedStyle
+	return nil
 }
 
 // duplicateKey reports the first key defined twice in mapping n.

@@ -50,7 +50,7 @@ func fillCases(name string, data []byte) []fillCase {
 	}
 	eachDocument(data, "", func(doc document) {
 		var d decoder // an arena of its own: the cases keep their trees
-		root, err := d.parseDocument(doc.text)
+		root, _, err := d.parseDocument(doc.text)
 		if err != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 			return
 		}
@@ -302,7 +302,7 @@ func TestFillUnsettable(t *testing.T) {
 		B string `json:"b"`
 	}
 	var d decoder
-	n, err := d.parseDocument([]byte("a: x\nb: w\n"))
+	n, _, err := d.parseDocument([]byte("a: x\nb: w\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func documents(t *testing.T, data []byte) []*yaml.Node {
 	var docs []*yaml.Node
 	for _, text := range bytes.Split(data, []byte("\n---")) {
 		var d decoder // an arena of its own: the trees are kept
-		doc, err := d.parseDocument(text)
+		doc, _, err := d.parseDocument(text)
 		if err != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 			continue
 		}

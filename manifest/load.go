@@ -224,6 +224,14 @@ func (l *loader) run(produce func(emit emitFunc)) {
 		}
 		eachDocument(data, l.renderedOrigin(name), func(doc document) {
 			ld := &loadedDoc{document: doc, index: len(f.docs)}
+			if doc.unread != "" {
+				// Not applied: not read either, but said so.
+				ld.out = []decoded{{errs: []error{&Error{File: name, Line: doc.line, Err: fmt.Errorf("%w: %s", ErrSyntax, doc.unread)}}}}
+				ld.done.Store(true)
+				f.docs = append(f.docs, ld)
+				l.collect(f)
+				return
+			}
 			ld.units = docUnits(doc, ld.index)
 			ld.out = make([]decoded, len(ld.units))
 			ld.pending.Store(int32(len(ld.units))) // #nosec G115 -- a document has far fewer than 2^31 units

@@ -439,8 +439,8 @@ func TestParseDocuments(t *testing.T) {
 	}{
 		{"single", ns("a"), []int{1}},
 		{"separators and empty documents", "---\n---\n# only a comment\n---\n" + ns("a") + "---\n\n" + ns("b") + "---\n", []int{5, 11}},
-		{"document end marker", ns("a") + "...\n" + ns("b") + "...\n", []int{1, 6}},
-		{"content on the marker line", "--- \n" + ns("a") + "--- !!map\n" + ns("b"), []int{2, 6}},
+		{"document end marker", ns("a") + "...\n---\n" + ns("b") + "...\n", []int{1, 7}},
+		{"spaces on the marker line", "--- \n" + ns("a") + "---\t\n" + ns("b"), []int{2, 7}},
 		{"directive", "%YAML 1.1\n---\n" + ns("a"), []int{3}},
 		{"crlf", strings.ReplaceAll("---\n"+ns("a")+"---\n"+ns("b"), "\n", "\r\n"), []int{2, 7}},
 		{"byte order mark", "\ufeff" + ns("a"), []int{1}},

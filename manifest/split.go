@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -131,6 +132,13 @@ type document struct {
 	text   []byte
 	line   int    // file line of text's first line
 	origin string // path from a leading `# Source:` comment
+	// unread says why kubectl would not read the document, which is
+	// then an input error: it follows a document end marker ("...")
+	// without a "---" line between them (kubectl and helm cut a stream
+	// at "---" lines only and read the first YAML document of each piece,
+	// so they drop it without a word), or its "---" line holds more than
+	// a comment (kubectl refuses the stream there).
+	unread string
 }
 
 // splitDocuments cuts a YAML stream into documents. Documents with nothing
@@ -167,10 +175,12 @@ func splitDocuments(data []byte) []document {
 			begin(off, line)
 			if rest := bytes.TrimSpace(l[3:]); len(rest) > 0 && rest[0] != '#' {
 				content = true
+				cur.unread = "kubectl refuses a \"---\" line with more than a comment after it (invalid Yaml document separator): start the document on the next line"
 			}
 		case marker(l, "..."):
 			flush(next)
 			begin(next, line+1)
+			cur.unread = fmt.Sprintf("kubectl and helm do not read this document: it follows the document end marker \"...\" at line %d, and they start a document only at a \"---\" line", line)
 		case !content:
 			t := bytes.TrimSpace(l)
 			switch {

@@ -2,11 +2,14 @@ package manifest
 
 import (
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 func TestSplitList(t *testing.T) {
@@ -131,5 +134,71 @@ func TestSplitDocuments(t *testing.T) {
 	want := []document{{line: 1, origin: "a.yaml"}, {line: 3, origin: "b.yaml"}, {line: 8}, {line: 12}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(document{})); diff != "" {
 		t.Errorf("documents (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseDocumentMarkers: kubectl and helm cut a stream at "---" lines
+// only (apimachinery's YAMLReader) and read the first YAML document of
+// each piece, so a document after a "..." end marker, with no "---" line
+// before it, is dropped without a word. Ward cut at "..." too and read
+// it: a default-deny policy written there isolated pods in Ward's model
+// and nowhere else. It is now an input error at its line; a "..." followed
+// by comments, a directive or a "---" line is fine. A "---" line with
+// more than a comment after it (a tag, a flow mapping), which YAML allows,
+// kubectl refuses (invalid Yaml document separator), with the rest of
+// the stream: an input error too.
+func TestParseDocumentMarkers(t *testing.T) {
+	const ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}}\n"
+	tests := []struct {
+		name    string
+		in      string
+		errLine int // 0: no error
+		objects int // what kubectl reads: the Namespace and the policies
+	}{
+		{"document after the end marker", ns + "...\n" + np, 5, 1},
+		{"then a separated one", ns + "...\n" + np + "---\n" + np, 5, 2},
+		{"comments after it", ns + "...\n# done\n\n", 0, 1},
+		{"a directive and a separator", ns + "...\n%YAML 1.1\n---\n" + np, 0, 2},
+		{"separator after it", ns + "...\n---\n" + np, 0, 2},
+		// kubectl refuses the stream: -1 objects.
+		{"a tag on the separator line", ns + "--- !!map\n" + np, 4, -1},
+		{"a flow mapping on it", ns + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n", 4, -1},
+		{"a comment on it", ns + "--- # the policy\n" + np, 0, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// What kubectl reads.
+			d := k8syaml.NewYAMLOrJSONDecoder(strings.NewReader(tt.in), 4096)
+			n := 0
+			for {
+				var ext runtime.RawExtension
+				err := d.Decode(&ext)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					n = -1
+					break
+				}
+				if len(ext.Raw) > 0 && string(ext.Raw) != "null" {
+					n++
+				}
+			}
+			if n != tt.objects {
+				t.Fatalf("kubectl reads %d objects, the test says %d", n, tt.objects)
+			}
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.in))
+			var e *Error
+			switch {
+			case tt.errLine == 0 && err != nil:
+				t.Fatal(err)
+			case tt.errLine != 0 && (!errors.As(err, &e) || e.Line != tt.errLine):
+				t.Fatalf("error %v, want one at line %d", err, tt.errLine)
+			}
+			if got := len(s.Policies); tt.objects > 0 && got != tt.objects-1 {
+				t.Errorf("%d policies read, kubectl's %d", got, tt.objects-1)
+			}
+		})
 	}
 }

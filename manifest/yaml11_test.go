@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -110,6 +113,135 @@ func TestParseBinaryTag(t *testing.T) {
 			}
 			if got := s.Policies[0].Spec.PodSelector.MatchLabels["app"]; got != "web" {
 				t.Errorf("app %q, want web as kubectl reads it", got)
+			}
+		})
+	}
+}
+
+// TestParseYAML11Keys: sigs.k8s.io/yaml, kubectl's and helm's reader,
+// resolves plain mapping keys as YAML 1.1 does and writes them back as
+// strings: on: and Yes: become "true", 0x1: "1", 1.50: "1.5". Ward kept
+// them as written, so a default-deny policy with matchLabels {on: x}
+// isolated the pods labelled "on": x in Ward's model, while the cluster's
+// policy selects the label true=x and leaves them open. Each case is
+// checked against sigs.k8s.io/yaml; in block and flow style, as the fast
+// parser and yaml.v3 read them.
+func TestParseYAML11Keys(t *testing.T) {
+	tests := []struct {
+		name, labels string
+		errLine      int // an error at this line in block style, 0 for none
+	}{
+		{"on", "on: x", 0},
+		{"Yes", "Yes: x", 0},
+		{"n", "n: x", 0},
+		{"True", "True: x", 0},
+		{"hex", "0x1: x", 0},
+		{"octal", "0o17: x", 0},
+		{"old octal", "017: x", 0},
+		{"underscores", "1_000: x", 0},
+		{"float", "1.50: x", 0},
+		{"exponent", "1e3: x", 0},
+		{"timestamp", "2001-12-14: x", 0},
+		{"quoted", `"on": x`, 0},
+		{"single quoted", `'0x1': x`, 0},
+		{"tagged", "!!str on: x", 0},
+		{"plain strings", "app: x", 0},
+		{"null", "~: x", 6},
+		{"beyond 64 bits, a float", "99999999999999999999: x", 0},
+		{"unsigned 64 bits", "18446744073709551615: x", 6},
+		// kubectl sends one of the two, whichever its map yields last.
+		{"on beside true", `on: x` + "\n    \"true\": z", 7},
+	}
+	for _, tt := range tests {
+		for _, style := range []string{"block", "flow"} {
+			if style == "flow" && strings.Contains(tt.labels, "\n") {
+				continue
+			}
+			t.Run(tt.name+"/"+style, func(t *testing.T) {
+				labels := "\n    " + tt.labels
+				if style == "flow" {
+					labels = " {" + tt.labels + "}"
+				}
+				in := []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:" + labels + "\nspec:\n  containers: [{name: c, image: x}]\n")
+				js, kerr := yaml.YAMLToJSON(in)
+				s, err := Parse(Options{}, "in.yaml", in)
+				if tt.errLine != 0 {
+					line := tt.errLine
+					if style == "flow" {
+						line = 5
+					}
+					var e *Error
+					if !errors.As(err, &e) || e.Line != line {
+						t.Errorf("error %v (kubectl: %v), want one at line %d", err, kerr, line)
+					}
+					if kerr == nil && tt.name != "on beside true" {
+						t.Errorf("kubectl reads it: %s", js)
+					}
+					return
+				}
+				if err != nil || kerr != nil {
+					t.Fatal(err, kerr)
+				}
+				var want corev1.Pod
+				if err := json.Unmarshal(js, &want); err != nil {
+					t.Fatal(err)
+				}
+				if len(s.Workloads) != 1 {
+					t.Fatalf("workloads %+v", s.Workloads)
+				}
+				if got := s.Workloads[0].Labels; !maps.Equal(got, want.Labels) {
+					t.Errorf("labels %v, kubectl's %v", got, want.Labels)
+				}
+			})
+		}
+	}
+}
+
+// TestParseMergeKeyOrder: sigs.k8s.io/yaml reads merge keys as yaml.v2
+// does, in the order of the text: a merge after a key overrides it, a key
+// after a merge overrides the merged value, and of a merged list the first
+// mapping wins. Ward read them as yaml.v3, where the mapping's own keys
+// always win: securityContext {privileged: false, <<: {privileged: true}}
+// passed as unprivileged, and kubectl applies a privileged container. Each
+// case is checked against sigs.k8s.io/yaml.
+func TestParseMergeKeyOrder(t *testing.T) {
+	tests := []struct {
+		name, sc   string
+		privileged bool
+	}{
+		{"merge after the key", "privileged: false\n      <<: {privileged: true}", true},
+		{"key after the merge", "<<: {privileged: true}\n      privileged: false", false},
+		{"two merges", "<<: {privileged: false}\n      <<: {privileged: true}", true},
+		{"merged list, first wins", "<<: [{privileged: true}, {privileged: false}]", true},
+		{"merged list after the key", "privileged: false\n      <<: [{allowPrivilegeEscalation: true}, {privileged: true}]", true},
+		{"nested merge", "privileged: false\n      <<: {<<: {privileged: true}}", true},
+		{"anchor", "privileged: false\n      <<: *on", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: &on {privileged: \"true\"}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      " + tt.sc + "\n")
+			if strings.Contains(tt.sc, "*on") {
+				in = bytes.Replace(in, []byte(`&on {privileged: "true"}`), []byte(`{a: b}`), 1)
+				in = bytes.Replace(in, []byte("spec:\n"), []byte("x-priv: &on {privileged: true}\nspec:\n"), 1)
+			}
+			js, err := yaml.YAMLToJSON(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want corev1.Pod
+			if err := json.Unmarshal(js, &want); err != nil {
+				t.Fatal(err)
+			}
+			if p := want.Spec.Containers[0].SecurityContext.Privileged; p == nil || *p != tt.privileged {
+				t.Fatalf("kubectl reads privileged %v, the test wants %v", p, tt.privileged)
+			}
+			s, err := Parse(Options{}, "in.yaml", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := s.Workloads[0].Template.Spec.Containers[0].SecurityContext.Privileged
+			if p == nil || *p != tt.privileged {
+				t.Errorf("privileged %v, want %v as kubectl reads it", p, tt.privileged)
 			}
 		})
 	}

@@ -54,6 +54,24 @@ func TestCheckReadsAsApplied(t *testing.T) {
 		{name: "misspelt Istio operation field",
 			files: map[string]string{"ap.yaml": "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ap}\nspec:\n  rules:\n  - to: [{operation: {methods: [GET], path: [/public/*]}}]\n"},
 			code:  ExitError, rule: "input/invalid", at: "ap.yaml:6"},
+		// kubectl's YAML 1.1 reader makes the key on: "true": the policy
+		// selects true=x, not the pod labelled "on": x, which the NodePort
+		// Service publishes unisolated.
+		{name: "YAML 1.1 boolean label key",
+			files: map[string]string{"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {\"on\": x}}\nspec:\n  containers: [{name: c, image: x}]\n",
+				"svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {\"on\": x}\n  ports: [{port: 80}]\n",
+				"np.yaml":  "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec:\n  podSelector: {matchLabels: {on: x}}\n  policyTypes: [Ingress]\n"},
+			code: ExitFindings, rule: "pod/exposed-unisolated", at: "svc.yaml:1"},
+		// yaml.v2, kubectl's reader, merges in the order of the text: the
+		// merge after the key wins.
+		{name: "merge key after the key it overrides",
+			files: map[string]string{"pod.yaml": strings.Replace(pod, "{privileged: true}", "{privileged: false, <<: {privileged: true}}", 1)},
+			code:  ExitFindings, rule: "pss/privileged"},
+		// kubectl starts a document at "---" lines only: the policy after
+		// "..." is dropped, and the pod is not isolated.
+		{name: "document after an end marker",
+			files: map[string]string{"all.yaml": pod + "...\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}}\n"},
+			code:  ExitError, rule: "input/unreadable", at: "all.yaml:10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -685,7 +685,7 @@ func (p *parser) mapping(ind int) *yaml.Node {
 			if stop != stopColon {
 				fail()
 			}
-			key = p.plain(start, end)
+			key = p.plainKey(start, end)
 			p.pos = end
 			for src[p.pos] == ' ' {
 				p.pos++
@@ -800,6 +800,49 @@ func (p *parser) plain(start, end int) *yaml.Node {
 	n := p.node(yaml.ScalarNode, tag, p.line, p.col(start))
 	n.Value = v
 	return n
+}
+
+// plainKey makes the plain mapping key src[start:end].
+func (p *parser) plainKey(start, end int) *yaml.Node {
+	n := p.plain(start, end)
+	p.checkKey(n, start, end)
+	return n
+}
+
+// checkKey refuses the plain key n, src[start:end], unless it is a string
+// to every YAML reader: one that resolves to a boolean, number or null,
+// or that YAML 1.1 reads as a boolean (on:, yes:, y:...), is refused.
+// kubectl's YAML 1.1 reader turns such keys into other strings (on: into
+// "true", 0x1: into "1"), and yaml.v3 keeps them as written: the caller
+// resolves them as its reader does, on the fallback's tree. Keys of a
+// discarded collection are checked too, so that ParseObject accepts what
+// Parse accepts.
+func (p *parser) checkKey(n *yaml.Node, start, end int) {
+	v := n.Value
+	if p.discard {
+		// managedFields has a "." key in most mappings: a string, which
+		// resolve would learn from a failed ParseFloat, an allocation.
+		v = p.src[start:end]
+		if v != "." && resolve(v) != strTag {
+			fail()
+		}
+	} else if n.Tag != strTag {
+		fail()
+	}
+	if len(v) <= 3 && yaml11Bool(v) {
+		fail()
+	}
+}
+
+// yaml11Bool reports whether s is a plain scalar that YAML 1.1 reads as
+// a boolean and yaml.v3 as a string.
+func yaml11Bool(s string) bool {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+		"n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return true
+	}
+	return false
 }
 
 // quoted parses the quoted scalar at p.pos, which must end on this line.
@@ -1076,6 +1119,9 @@ func (p *parser) flowScalar(key bool) *yaml.Node {
 			fail()
 		}
 		n = p.plain(start, end)
+		if key {
+			p.checkKey(n, start, end)
+		}
 		p.pos = i
 	}
 	if (src[p.pos] == ':') != key {

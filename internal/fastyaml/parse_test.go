@@ -53,8 +53,8 @@ var supported = map[string]string{
 	"root flow":            "{a: b}\n",
 	"root flow seq":        "[a, b]\n",
 	"indented root":        "  a: b\n  c: d\n",
-	"resolve":              "a: true\nb: False\nc: yes\nd: on\ne: ~\nf: null\ng: 0x1F\nh: 1_000\ni: .inf\nj: -.Inf\nk: .nan\nl: 089\nm: 0o17\nn: 2025-01-01\no: 1e3\np: -1\nq: +1\nr: 0b101\ns: 100m\nt: 1.5\nu: 10.0.0.0/8\nv: 9223372036854775808\nw: 2025-06-01T00:00:00Z\nx: 1.2.3\ny: .5\nz: 0b+11\n",
-	"resolve keys":         "1: a\ntrue: b\n~: c\n\"1\": d\n",
+	"resolve":              "a: true\nb: False\nc: yes\nd: on\ne: ~\nf: null\ng: 0x1F\nh: 1_000\ni: .inf\nj: -.Inf\nk: .nan\nl: 089\nm: 0o17\nnn: 2025-01-01\no: 1e3\np: -1\nq: +1\nr: 0b101\ns: 100m\nt: 1.5\nu: 10.0.0.0/8\nv: 9223372036854775808\nw: 2025-06-01T00:00:00Z\nx: 1.2.3\nyy: .5\nz: 0b+11\n",
+	"quoted keys":          "\"1\": a\n'true': b\n\"on\": c\ng: {\"~\": d, 'y': e}\n",
 	"dash plain":           "args:\n- --port=8080\n- -v\na: -1\n",
 	"spaces before colon":  "a  : b\n\"c\" : d\n",
 	"key after compact":    "- a: 1\n  b:\n- c\n",
@@ -87,10 +87,17 @@ func TestSupported(t *testing.T) {
 // refused lists documents fastyaml must refuse: constructs outside its
 // subset, and YAML errors.
 var refused = map[string]string{
-	"anchor":              "a: &x b\nc: *x\n",
-	"alias":               "a: *x\n",
-	"merge":               "a: {b: c}\n<<: {d: e}\n",
-	"merge value":         "a: <<\n",
+	"anchor":      "a: &x b\nc: *x\n",
+	"alias":       "a: *x\n",
+	"merge":       "a: {b: c}\n<<: {d: e}\n",
+	"merge value": "a: <<\n",
+	// Keys that are not strings, or that YAML 1.1 reads as booleans,
+	// are resolved by the caller on yaml.v3's tree as its reader does.
+	"resolve keys":        "1: a\ntrue: b\n~: c\n\"1\": d\n",
+	"yaml 1.1 keys":       "a: b\non: c\n",
+	"flow bool key":       "a: {No: b}\n",
+	"number key":          "a:\n  0x1: b\n",
+	"float flow key":      "a: [{1.5: b}]\n",
 	"tag":                 "a: !!str 1\n",
 	"local tag":           "a: !foo b\n",
 	"literal no blank":    "a: |#c\n  x\n",

@@ -790,7 +790,15 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
+	readsSNI := policiesReadSNI(policies)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if readsSNI && misdirected(r) {
+			// Domain fronting: a handshake for one name, a request for
+			// another. The policies would judge connection.sni of the
+			// one and the route, hosts and upstream the other.
+			deny(w, r, http.StatusMisdirectedRequest, "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni", "misdirected request")
+			return
+		}
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {
 			q.RemoteIP = ip
@@ -824,6 +832,40 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		audit.Set(r.Context(), audit.Verdict{Decision: audit.Allow, Rule: rule, Reason: d.Reason, Audited: d.Audited})
 		next.ServeHTTP(w, r)
 	}), nil
+}
+
+// policiesReadSNI reports whether a condition of policies reads
+// connection.sni.
+func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
+	for _, p := range policies {
+		for _, r := range p.Spec.Rules {
+			for _, c := range r.When {
+				if strings.EqualFold(strings.TrimSpace(c.Key), "connection.sni") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// misdirected reports whether r came over a TLS connection whose client
+// named a server (SNI) other than r's Host, which is already in the form
+// forwardedHost gives it. A connection without SNI (a client dialling an
+// address) names none.
+func misdirected(r *http.Request) bool {
+	if r.TLS == nil || r.TLS.ServerName == "" {
+		return false
+	}
+	name := r.Host
+	if strings.HasPrefix(name, "[") {
+		if i := strings.IndexByte(name, ']'); i > 0 {
+			name = name[1:i]
+		}
+	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	return !strings.EqualFold(strings.TrimSuffix(name, "."), strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {

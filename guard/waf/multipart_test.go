@@ -1,0 +1,33 @@
+package waf
+
+import "testing"
+
+// TestMultipartHiddenFields: fields PHP reads and Go's multipart reader
+// skips (after the closing delimiter) or takes for files (named by
+// filename* alone) are inspected, in both modes.
+func TestMultipartHiddenFields(t *testing.T) {
+	const xss = "<script>alert(1)</script>"
+	ct := "multipart/form-data; boundary=B"
+	bodies := map[string]string{
+		"after close":     "--B\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nok\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n--B--\r\n",
+		"after close bad": "--B\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nok\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss,
+		"filename* alone": "--B\r\nContent-Disposition: form-data; name=\"c\"; filename*=UTF-8''a.txt\r\n\r\n" + xss + "\r\n--B--\r\n",
+	}
+	block, detect := newWAF(t, Config{}), newWAF(t, Config{Mode: Detect})
+	for name, body := range bodies {
+		q := req{method: "POST", target: "/a", contentType: ct, body: body}
+		if _, d, err := block.Inspect(q.build()); err != nil || !d.Blocked {
+			t.Errorf("%s, block: %+v %v, want blocked", name, d, err)
+		}
+		if name == "after close bad" {
+			continue // unreadable: refused in block mode only
+		}
+		if _, d, err := detect.Inspect(q.build()); err != nil || d.Blocked || d.Score < 5 {
+			t.Errorf("%s, detect: %+v %v, want reported", name, d, err)
+		}
+	}
+	fields, ok := hiddenFields(ct, []byte(bodies["after close"]))
+	if !ok || len(fields) != 1 || fields[0] != (field{"d", xss}) {
+		t.Errorf("hiddenFields: %q %v", fields, ok)
+	}
+}

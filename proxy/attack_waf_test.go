@@ -1,0 +1,45 @@
+package proxy
+
+import (
+	"testing"
+)
+
+// TestAttackWAFMultipartHidden: the WAF reads multipart bodies with Go's
+// mime/multipart, as Coraza does; PHP reads them otherwise, and the
+// fields it read past the WAF reached the application uninspected: a
+// part after the closing delimiter (Go stops there, PHP takes any line
+// starting with the delimiter for a part, even inside the epilogue), and
+// a part named as a file by the RFC 2231 filename* parameter alone (Go
+// decodes it as the file name, and CRS does not inspect files; PHP knows
+// filename only and puts the part in $_POST). Both are now inspected as
+// the fields PHP reads.
+func TestAttackWAFMultipartHidden(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	const xss = "<script>alert(document.cookie)</script>"
+	part := func(disposition, value string) string {
+		return "--B\r\nContent-Disposition: form-data; " + disposition + "\r\n\r\n" + value + "\r\n"
+	}
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"field", part(`name="c"`, xss) + "--B--\r\n", 403},
+		{"after the closing delimiter", part(`name="c"`, "ok") + "--B--\r\n" + part(`name="d"`, xss) + "--B--\r\n", 403},
+		{"after the closing delimiter, mid-line", part(`name="c"`, "ok") + "--B--\r\nbye--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n--B--\r\n", 403},
+		{"filename* alone", part(`name="c"; filename*=UTF-8''a.txt`, xss) + "--B--\r\n", 403},
+		{"FILENAME* alone", part(`name="c"; FILENAME*=utf-8''a.txt`, xss) + "--B--\r\n", 403},
+		// Files stay uninspected, as CRS leaves them, and an epilogue
+		// without a delimiter is nobody's field.
+		{"file", part(`name="c"; filename="a.txt"`, xss) + "--B--\r\n", 200},
+		{"file with filename*", part(`name="c"; filename="a.txt"; filename*=UTF-8''a.txt`, xss) + "--B--\r\n", 200},
+		{"epilogue", part(`name="c"`, "ok") + "--B--\r\nbye " + xss + "\r\n", 200},
+		{"benign", part(`name="c"`, "hello") + part(`name="d"`, "world") + "--B--\r\n", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "mp-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}

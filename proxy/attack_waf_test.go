@@ -43,3 +43,28 @@ func TestAttackWAFMultipartHidden(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFBodyTypes: Coraza reads a body as its Content-Type says,
+// and CRS inspects no XML attribute: a JSON document sent as a form (read
+// as JSON by an application that parses the body whatever its type, as
+// Flask's get_json(force=True) or express.json({type: "*/*"})) became
+// form arguments that split the injection, and an injection in an XML
+// attribute was never looked at. Both are now inspected.
+func TestAttackWAFBodyTypes(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"json as form", "application/x-www-form-urlencoded", `{"id":"1' OR '1'='1"}`, 403},
+		{"xml attribute", "application/xml", `<item id="1' OR '1'='1"/>`, 403},
+		{"benign json as form", "application/x-www-form-urlencoded", `{"name":"lamp"}`, 200},
+		{"benign xml", "application/xml", `<item id="42">lamp</item>`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "bt-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}

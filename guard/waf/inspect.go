@@ -150,11 +150,14 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		}
 		out = withBody(r, body, d.Truncated)
 		// Fields that a server behind the WAF reads, and Coraza's
-		// multipart reader skips or takes for files.
-		hidden, ok := hiddenFields(r.Header.Get("Content-Type"), inspected)
+		// body processors do not give the rules.
+		ct := r.Header.Get("Content-Type")
+		hidden, ok := hiddenFields(ct, inspected)
 		if !ok && w.block {
 			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
 		}
+		hidden = append(hidden, jsonFields(ct, inspected)...)
+		hidden = append(hidden, xmlAttributes(ct, inspected)...)
 		for _, f := range hidden {
 			tx.AddPostRequestArgument(f.name, f.value)
 		}

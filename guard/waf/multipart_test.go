@@ -31,3 +31,28 @@ func TestMultipartHiddenFields(t *testing.T) {
 		t.Errorf("hiddenFields: %q %v", fields, ok)
 	}
 }
+
+// TestRereadBodies: a JSON document under another media type, and XML
+// attributes, are inspected; benign ones pass.
+func TestRereadBodies(t *testing.T) {
+	w := newWAF(t, Config{})
+	tests := []struct {
+		name, ctype, body string
+		blocked           bool
+	}{
+		{"json as form", "application/x-www-form-urlencoded", `{"q":"1' OR '1'='1"}`, true},
+		{"json as form, array", "application/x-www-form-urlencoded", ` [{"q":"1' OR '1'='1"}]`, true},
+		{"json as xml", "application/xml", `{"q":"1' OR '1'='1"}`, true},
+		{"xml attribute", "application/xml", `<item id="1' OR '1'='1"/>`, true},
+		{"soap attribute", "application/soap+xml", `<a><b x="1' OR '1'='1">t</b></a>`, true},
+		{"benign json as form", "application/x-www-form-urlencoded", `{"name":"O'Brien","n":[1,2]}`, false},
+		{"benign xml", "application/xml", `<item id="42" name="lamp">A lamp</item>`, false},
+		{"benign form", "application/x-www-form-urlencoded", `a=1&b=%7Bx%7D`, false},
+	}
+	for _, tt := range tests {
+		q := req{method: "POST", target: "/a", contentType: tt.ctype, body: tt.body}
+		if _, d, err := w.Inspect(q.build()); err != nil || d.Blocked != tt.blocked {
+			t.Errorf("%s: %+v %v, want blocked %v", tt.name, d, err, tt.blocked)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func TestRereadBodies(t *testing.T) {
 	}{
 		{"json as form", "application/x-www-form-urlencoded", `{"q":"1' OR '1'='1"}`, true},
 		{"json as form, array", "application/x-www-form-urlencoded", ` [{"q":"1' OR '1'='1"}]`, true},
+		{"json as form, byte order mark", "application/x-www-form-urlencoded", "\xef\xbb\xbf{\"q\":\"1' OR '1'='1\"}", true},
+		{"json as form, NaN", "application/x-www-form-urlencoded", `{"a":NaN,"q":"1' OR '1'='1"}`, true},
+		{"json as form, escapes", "application/x-www-form-urlencoded", `{"q":"1\u0027 OR \u00271\u0027=\u00271"}`, true},
 		{"json as xml", "application/xml", `{"q":"1' OR '1'='1"}`, true},
 		{"xml attribute", "application/xml", `<item id="1' OR '1'='1"/>`, true},
 		{"soap attribute", "application/soap+xml", `<a><b x="1' OR '1'='1">t</b></a>`, true},
@@ -54,5 +57,11 @@ func TestRereadBodies(t *testing.T) {
 		if _, d, err := w.Inspect(q.build()); err != nil || d.Blocked != tt.blocked {
 			t.Errorf("%s: %+v %v, want blocked %v", tt.name, d, err, tt.blocked)
 		}
+	}
+	// A JSON type Coraza's configuration does not read as JSON, allowed.
+	w = newWAF(t, Config{AllowedContentTypes: []string{"application/x-json"}})
+	q := req{method: "POST", target: "/a", contentType: "application/x-json", body: `{"q":"1' OR '1'='1"}`}
+	if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
+		t.Errorf("application/x-json: %+v %v, want blocked", d, err)
 	}
 }

@@ -6,50 +6,58 @@ import (
 	"encoding/xml"
 	"io"
 	"mime"
-	"strconv"
+	"regexp"
 	"strings"
 )
 
-// jsonFields returns the keys and string values of a body that is a JSON
-// document sent under another media type, as arguments named as Coraza's
-// JSON processor names them ("json.a.b", "json.a.0"). Coraza picks its
-// body processor by Content-Type, and a form-typed body that is JSON
-// became arguments a split SQL injection hid in; an application reading
-// the body as JSON whatever its type (Flask's get_json(force=True),
-// express.json({type: "*/*"})) read the injection whole. Keys are
-// arguments too (their value the key), as ARGS_NAMES holds them.
+// corazaJSON matches the Content-Types (lower case) for which Coraza's
+// recommended configuration (rules 200001 and 200006) reads a body as
+// JSON.
+var corazaJSON = regexp.MustCompile(`^application/(?:json|[a-z0-9.-]+[+]json)`)
+
+// jsonFields returns the string literals (keys and values) of a body
+// that looks like a JSON document (its first byte after white space and
+// a UTF-8 byte order mark is "{" or "[") sent under another media type,
+// as arguments named "json". Coraza picks its body processor by
+// Content-Type, and a form-typed body that is JSON became form arguments
+// that split an SQL injection; an application reading the body as JSON
+// whatever its type (Flask's get_json(force=True), express.json({type:
+// "*/*"})) read the injection whole. The literals are taken as a lenient
+// parser reads them, whether or not the document is valid JSON (Python's
+// json accepts NaN, a byte order mark; others comments).
 func jsonFields(contentType string, body []byte) []field {
-	if mt, _, _ := mime.ParseMediaType(contentType); strings.Contains(mt, "json") {
+	if corazaJSON.MatchString(strings.ToLower(contentType)) {
 		return nil // Coraza's JSON processor reads it
 	}
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') || !json.Valid(trimmed) {
-		return nil
-	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if dec.Decode(&doc) != nil {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
 		return nil
 	}
 	var out []field
-	var walk func(name string, v any)
-	walk = func(name string, v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				out = append(out, field{name: name + "." + k, value: k})
-				walk(name+"."+k, e)
-			}
-		case []any:
-			for i, e := range v {
-				walk(name+"."+strconv.Itoa(i), e)
-			}
-		case string:
-			out = append(out, field{name: name, value: v})
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
 		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(b) {
+			j = len(b) - 1 // unterminated: the rest
+		}
+		lit := b[i : j+1]
+		var v string
+		if json.Unmarshal(lit, &v) != nil {
+			v = string(lit[1:])
+		}
+		out = append(out, field{name: "json", value: v})
+		i = j
 	}
-	walk("json", doc)
 	return out
 }
 

@@ -48,9 +48,10 @@ func (h *harness) dialSNI(t *testing.T, who, sni, proto string) *tls.Conn {
 // rules and the upstream the Host's: web, admitted over
 // public.example.com, sent Host: admin.example.com on that connection
 // (HTTP/1.1), or a stream with :authority admin.example.com on a
-// coalesced HTTP/2 connection, and reached the admin host. With a
-// policy reading connection.sni, a Host other than the SNI is refused
-// with 421 Misdirected Request (a browser retries on a new connection).
+// coalesced HTTP/2 connection, and reached the admin host; or named no
+// server at all. With a policy reading connection.sni, a Host other than
+// the SNI, or a name without SNI, is refused with 421 Misdirected
+// Request (a browser retries on a new connection).
 func TestAttackDomainFronting(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: sniPolicies})
@@ -66,6 +67,13 @@ func TestAttackDomainFronting(t *testing.T) {
 		{"web", "admin.example.com", "admin.example.com", 403},
 		{"api", "admin.example.com", "admin.example.com", 200},
 		{"api", "admin.example.com", "public.example.com", 421},
+		// No SNI (a client dialling an address): a DENY of the admin
+		// name would see none while the admin host is served.
+		{"web", "", "admin.example.com", 421},
+		{"web", "", "public.example.com", 421},
+		{"web", "", "127.0.0.1:8443", 403},
+		{"web", "", "[::1]:8443", 403},
+		{"web", "public.example.com", "[::1]:8443", 421},
 	}
 	for i, tt := range tests {
 		before := len(u.requests())

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -851,21 +852,26 @@ func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
 
 // misdirected reports whether r came over a TLS connection whose client
 // named a server (SNI) other than r's Host, which is already in the form
-// forwardedHost gives it. A connection without SNI (a client dialling an
-// address) names none.
+// forwardedHost gives it, or named none while the Host is a name: a
+// policy on connection.sni then judged no name (a DENY of the admin name
+// did not match) while the route and upstream served the Host's. A
+// client dialling an address sends none, and a Host that is an address.
 func misdirected(r *http.Request) bool {
-	if r.TLS == nil || r.TLS.ServerName == "" {
+	if r.TLS == nil {
 		return false
 	}
 	name := r.Host
 	if strings.HasPrefix(name, "[") {
-		if i := strings.IndexByte(name, ']'); i > 0 {
-			name = name[1:i]
-		}
+		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
 	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
 		name = name[:i]
 	}
-	return !strings.EqualFold(strings.TrimSuffix(name, "."), strings.TrimSuffix(r.TLS.ServerName, "."))
+	name = strings.TrimSuffix(name, ".")
+	if r.TLS.ServerName == "" {
+		_, err := netip.ParseAddr(name)
+		return err != nil
+	}
+	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {

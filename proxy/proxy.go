@@ -882,7 +882,10 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 	key := keyFunc(rl.Key, rl.IPv6Prefix)
 	onLimit := func(r *http.Request, _ string, _ time.Duration) {
 		if rl.DryRun {
-			audit.Set(r.Context(), audit.Verdict{Reason: "rate limit exceeded (dry run)", Rule: "ratelimit"})
+			// Beside the decision, never instead of it: a verdict
+			// without one was dropped, and no record showed the
+			// refusals a dry run is for.
+			audit.Set(r.Context(), audit.Verdict{DryRun: "ratelimit: rate limit exceeded"})
 		}
 	}
 	var check func(*http.Request) error

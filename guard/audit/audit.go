@@ -41,6 +41,10 @@ type Verdict struct {
 	// Outcome says how the request ended when it did not reach an
 	// upstream answer: "client closed", "upstream timeout".
 	Outcome string
+	// DryRun names what a check in dry-run mode would have refused
+	// ("ratelimit: rate limit exceeded"); like WAF, it is kept beside
+	// the rule that decided.
+	DryRun string
 }
 
 type state struct {
@@ -79,6 +83,9 @@ func Set(ctx context.Context, v Verdict) {
 	}
 	if v.Outcome != "" {
 		st.v.Outcome = v.Outcome
+	}
+	if v.DryRun != "" {
+		st.v.DryRun = v.DryRun
 	}
 	if v.Route != "" {
 		st.v.Route = v.Route
@@ -211,7 +218,7 @@ func requestID(r *http.Request, trust *func(*http.Request) bool) string {
 // JSONHandler writes for the message "decision" and these attributes in
 // this order: time, level, msg, decision, reason, rule, principal,
 // method, path, status, latency (nanoseconds), request_id, then
-// client_ip, audited, route, waf and outcome when set. It is encoded
+// client_ip, audited, route, waf, outcome and dry_run when set. It is encoded
 // here, into a reused buffer, because slog's generic path cost as much
 // as the checks (TestRecordMatchesSlog holds the two to the same bytes).
 func (l *Logger) Handler(next http.Handler) http.Handler {
@@ -355,6 +362,9 @@ func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status
 	}
 	if v.Outcome != "" {
 		b = appendString(b, "outcome", v.Outcome)
+	}
+	if v.DryRun != "" {
+		b = appendString(b, "dry_run", v.DryRun)
 	}
 	return append(b, "}\n"...)
 }

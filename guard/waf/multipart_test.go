@@ -58,9 +58,16 @@ func TestRereadBodies(t *testing.T) {
 			t.Errorf("%s: %+v %v, want blocked %v", tt.name, d, err, tt.blocked)
 		}
 	}
+	// Namespace and schema attributes are structure, not data: their URLs
+	// are no remote file inclusion (931130, paranoia level 2).
+	soap := `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://example.com/stock http://example.com/stock.xsd" soap:encodingStyle="http://www.w3.org/2003/05/soap-encoding"><soap:Body><m:GetStockPrice xmlns:m="https://www.example.org/stock"><m:StockName>IBM</m:StockName></m:GetStockPrice></soap:Body></soap:Envelope>`
+	q := req{method: "POST", target: "/a", contentType: "application/soap+xml", body: soap}
+	if _, d, err := newWAF(t, Config{ParanoiaLevel: 2}).Inspect(q.build()); err != nil || d.Blocked {
+		t.Errorf("SOAP envelope at paranoia level 2: %+v %v, want passed", d, err)
+	}
 	// A JSON type Coraza's configuration does not read as JSON, allowed.
 	w = newWAF(t, Config{AllowedContentTypes: []string{"application/x-json"}})
-	q := req{method: "POST", target: "/a", contentType: "application/x-json", body: `{"q":"1' OR '1'='1"}`}
+	q = req{method: "POST", target: "/a", contentType: "application/x-json", body: `{"q":"1' OR '1'='1"}`}
 	if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
 		t.Errorf("application/x-json: %+v %v, want blocked", d, err)
 	}

@@ -81,8 +81,26 @@ func xmlAttributes(contentType string, body []byte) []field {
 		}
 		if se, ok := tok.(xml.StartElement); ok {
 			for _, a := range se.Attr {
-				out = append(out, field{name: "xml." + se.Name.Local + ".@" + a.Name.Local, value: a.Value})
+				if !xmlStructure(a.Name) {
+					out = append(out, field{name: "xml", value: a.Value})
+				}
 			}
 		}
 	}
+}
+
+// xmlStructure reports whether an attribute describes the document, not
+// the data in it: namespace declarations, XML Schema instance attributes
+// (xsi:schemaLocation, xsi:type) and SOAP's encodingStyle, whose URLs
+// CRS would take for remote file inclusions at paranoia level 2.
+func xmlStructure(n xml.Name) bool {
+	switch {
+	case n.Space == "xmlns", n.Space == "" && n.Local == "xmlns":
+		return true
+	case n.Space == "xsi", n.Space == "http://www.w3.org/2001/XMLSchema-instance":
+		return true
+	case n.Local == "encodingStyle":
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -27,7 +28,13 @@ func TestAttackWAFMultipartHidden(t *testing.T) {
 	}{
 		{"field", part(`name="c"`, xss) + "--B--\r\n", 403},
 		{"after the closing delimiter", part(`name="c"`, "ok") + "--B--\r\n" + part(`name="d"`, xss) + "--B--\r\n", 403},
-		{"after the closing delimiter, mid-line", part(`name="c"`, "ok") + "--B--\r\nbye--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n--B--\r\n", 403},
+		// The delimiter where Go reads none and PHP or Rack 2 may:
+		// mid-line, after spaces, in a file, after a bare LF.
+		{"after the closing delimiter, mid-line", part(`name="c"`, "ok") + "--B--\r\nbye--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n--B--\r\n", 400},
+		{"in a file, after spaces", part(`name="f"; filename="a.txt"`, "data\r\n  --B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n"+xss) + "--B--\r\n", 400},
+		{"in a file, after a bare LF", part(`name="f"; filename="a.txt"`, "data\n--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n"+xss) + "--B--\r\n", 400},
+		{"in a file, mid-line", part(`name="f"; filename="a.txt"`, strings.Repeat("x", 100)+"--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n"+xss) + "--B--\r\n", 400},
+		{"in the preamble, mid-line", "junk--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n" + part(`name="c"`, "ok") + "--B--\r\n", 400},
 		{"filename* alone", part(`name="c"; filename*=UTF-8''a.txt`, xss) + "--B--\r\n", 403},
 		{"FILENAME* alone", part(`name="c"; FILENAME*=utf-8''a.txt`, xss) + "--B--\r\n", 403},
 		// Files stay uninspected, as CRS leaves them, and an epilogue

@@ -24,13 +24,18 @@ type field struct{ name, value string }
 //     PHP knows "filename" only and puts the part in $_POST.
 //
 // ok is false when such a part cannot be read (a broken header block
-// after the closing delimiter): refuse the body.
+// after the closing delimiter), or the delimiter appears where Go does
+// not take it for one and PHP or Rack may (strayDelimiter): refuse the
+// body.
 func hiddenFields(contentType string, body []byte) (fields []field, ok bool) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
 		return nil, true // Coraza's own checks refuse what does not parse
 	}
 	delim := []byte("--" + params["boundary"])
+	if strayDelimiter(body, delim) {
+		return nil, false
+	}
 	for seg, rest := 0, body; ; seg++ {
 		end := closeDelimiter(rest, delim)
 		part := rest
@@ -119,4 +124,41 @@ func plainFilename(h textproto.MIMEHeader) bool {
 		}
 	}
 	return false
+}
+
+// strayDelimiter reports whether delim occurs in b other than as a
+// delimiter line Go's reader takes: at the start of b or after a line
+// end, followed by "--" or not, optional spaces and tabs, and a line end
+// (or the end of what was read). Go's reader reads such an occurrence as
+// part of a value or a file, which CRS does not inspect; PHP (which
+// finds delimiters anywhere in a preamble it reads in pieces, and at
+// line ends its buffer makes) and Rack 2 (which strips lines, and ends
+// one at each read) may start a field there that the WAF never saw.
+// Clients choose a boundary their content does not hold: they never
+// send such a body. The line end is the one the first delimiter line
+// has, as Go reads it: CR LF, or a bare LF throughout.
+func strayDelimiter(b, delim []byte) bool {
+	nl := []byte("\r\n")
+	first := true
+	for off := 0; ; {
+		i := bytes.Index(b[off:], delim)
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		rest := bytes.TrimPrefix(b[at+len(delim):], []byte("--"))
+		rest = bytes.TrimLeft(rest, " \t")
+		if first {
+			if bytes.HasPrefix(rest, []byte("\n")) {
+				nl = nl[1:]
+			}
+			first = false
+		}
+		lineStart := at == 0 || bytes.HasSuffix(b[:at], nl)
+		lineEnd := len(rest) == 0 || bytes.HasPrefix(rest, nl) || (len(nl) == 2 && len(rest) == 1 && rest[0] == '\r')
+		if !lineStart || !lineEnd {
+			return true
+		}
+		off = at + len(delim)
+	}
 }

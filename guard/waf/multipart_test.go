@@ -72,3 +72,27 @@ func TestRereadBodies(t *testing.T) {
 		t.Errorf("application/x-json: %+v %v, want blocked", d, err)
 	}
 }
+
+// TestStrayDelimiter: delimiter lines as Go reads them pass, in CR LF or
+// bare LF bodies, with the LWSP Go allows; any other occurrence does not.
+func TestStrayDelimiter(t *testing.T) {
+	d := []byte("--B")
+	tests := []struct {
+		body  string
+		stray bool
+	}{
+		{"--B\r\nx\r\n\r\nv\r\n--B--\r\n", false},
+		{"preamble\r\n--B \t\r\nx\r\n\r\nv\r\n--B--", false},
+		{"--B\nx\n\nv\n--B--\n", false},
+		{"--B\r\nx\r\n\r\nv\r\n--B--\r\nepilogue\r\n", false},
+		{"--B\r\nx\r\n\r\nv\n--B\r\n--B--\r\n", true},
+		{"--B\r\nx\r\n\r\nv --B\r\n--B--\r\n", true},
+		{"--B\r\nx\r\n\r\nv\r\n--Bx\r\n--B--\r\n", true},
+		{"x--B\r\nx\r\n\r\nv\r\n--B--\r\n", true},
+	}
+	for _, tt := range tests {
+		if got := strayDelimiter([]byte(tt.body), d); got != tt.stray {
+			t.Errorf("strayDelimiter(%q) = %v, want %v", tt.body, got, tt.stray)
+		}
+	}
+}

@@ -35,3 +35,33 @@ func TestAttackRateLimitDryRunAudited(t *testing.T) {
 		t.Errorf("%d records of the 2 requests over the limit:\n%s", over, h.audit.String())
 	}
 }
+
+// TestAttackAuditPeerKept: a verified token's principal replaced the
+// SPIFFE ID of the connection in the audit record, so a workload acting
+// with a user's token (a stolen one, say) left no trace of itself: the
+// record keeps the peer beside the token's principal.
+func TestAttackAuditPeerKept(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice")); status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("with a token: %.100q", resp)
+	}
+	if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items"); status(resp) != 200 {
+		t.Fatalf("without a token: %.100q", resp)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(h.audit.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d records, want 2:\n%s", len(lines), h.audit.String())
+	}
+	if l := lines[0]; !strings.Contains(l, `"principal":"https://id.test/alice"`) || !strings.Contains(l, `"peer":"spiffe://example.org/ns/shop/sa/web"`) {
+		t.Errorf("with a token: %s", l)
+	}
+	if l := lines[1]; !strings.Contains(l, `"principal":"spiffe://example.org/ns/shop/sa/web"`) || strings.Contains(l, `"peer"`) {
+		t.Errorf("without a token: %s", l)
+	}
+}

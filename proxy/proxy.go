@@ -134,7 +134,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		h = spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := spiffeauth.FromContext(r.Context())
 			if ok {
-				audit.Set(r.Context(), audit.Verdict{Principal: id.String()})
+				audit.Set(r.Context(), audit.Verdict{Principal: id.String(), Peer: id.String()})
 			}
 			// The handshake admitted the peer under the configuration of
 			// its time; a connection kept alive across a reload is held

@@ -34,9 +34,9 @@ type Verdict struct {
 	// Peer is the verified identity of the connection (a SPIFFE ID),
 	// recorded as "peer" when Principal names another identity (a
 	// token's subject): the record keeps who connected.
-	Peer string
-	ClientIP  netip.Addr
-	Audited   bool // an AUDIT policy matched
+	Peer     string
+	ClientIP netip.Addr
+	Audited  bool // an AUDIT policy matched
 	// WAF lists the WAF rules that matched without blocking; it is kept
 	// beside the rule that decided, never instead of it.
 	WAF string

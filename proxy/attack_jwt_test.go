@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,29 @@ func signRawBytes(t *testing.T, key *ecdsa.PrivateKey, payload []byte, opts *jos
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestAttackRateLimitRotatingTokens (held): with key: subject, tokens
+// that differ (a new jti, iat, audience order) but name one subject
+// share its bucket, whatever the client address they come from.
+func TestAttackRateLimitRotatingTokens(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 2, key: subject}"}})
+	now := time.Now().Unix()
+	passed := 0
+	for i := range 5 {
+		tok := signRaw(t, iss.key, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "aud": []string{"a", "b"}[i%2:], "exp": now + 3600, "iat": now - int64(i), "jti": strconv.Itoa(i)}, nil)
+		resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok, "X-Forwarded-For", "2001:db8:"+string(rune('a'+i))+"::1")
+		if status(resp) == 200 {
+			passed++
+		} else if status(resp) != 429 {
+			t.Errorf("token %d: %.300q", i, resp)
+		}
+	}
+	if passed != 2 {
+		t.Errorf("%d of 5 requests with rotating tokens of one subject passed, want the burst of 2", passed)
+	}
 }

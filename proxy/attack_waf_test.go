@@ -37,6 +37,7 @@ func TestAttackWAFMultipartHidden(t *testing.T) {
 		{"in the preamble, mid-line", "junk--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n" + part(`name="c"`, "ok") + "--B--\r\n", 400},
 		{"filename* alone", part(`name="c"; filename*=UTF-8''a.txt`, xss) + "--B--\r\n", 403},
 		{"FILENAME* alone", part(`name="c"; FILENAME*=utf-8''a.txt`, xss) + "--B--\r\n", 403},
+		{"filename with a space before =", part(`name="c"; filename ="a.txt"`, xss) + "--B--\r\n", 403},
 		// Files stay uninspected, as CRS leaves them, and an epilogue
 		// without a delimiter is nobody's field.
 		{"file", part(`name="c"; filename="a.txt"`, xss) + "--B--\r\n", 200},

@@ -19,9 +19,10 @@ type field struct{ name, value string }
 //
 //   - parts after the closing delimiter: Go stops there, PHP reads any
 //     line that starts with the delimiter as the start of a part;
-//   - parts whose Content-Disposition names a file only with the
-//     RFC 2231 "filename*" parameter: Go decodes it into the file name,
-//     PHP knows "filename" only and puts the part in $_POST.
+//   - parts whose Content-Disposition names a file in a form PHP does
+//     not read (phpFile): only with the RFC 2231 "filename*" parameter,
+//     which Go decodes into the file name, or with a space before the
+//     "=", which Go trims; PHP puts the part in $_POST.
 //
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), or the delimiter appears where Go does
@@ -100,8 +101,7 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			// a later one it never reads.
 			return fields, !all
 		}
-		plain := plainFilename(p.Header)
-		if plain || (!all && p.FileName() == "") {
+		if phpFile(p.Header) || (!all && !mentionsFilename(p.Header)) {
 			continue
 		}
 		v, err := io.ReadAll(p)
@@ -112,15 +112,30 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 	}
 }
 
-// plainFilename reports whether a part's Content-Disposition has a
-// "filename" parameter (not only "filename*"), as PHP looks for it.
-func plainFilename(h textproto.MIMEHeader) bool {
+// phpFile reports whether PHP takes a part for a file: its
+// Content-Disposition has a parameter whose name, from its first
+// non-space character to the "=", is "filename" in any case. Go trims
+// the spaces around the "=" and decodes "filename*" (and Coraza reads
+// further forms): "filename =" and "filename*=" are files to them and
+// fields, uninspected, to PHP.
+func phpFile(h textproto.MIMEHeader) bool {
 	for _, cd := range h.Values("Content-Disposition") {
 		for _, param := range strings.Split(cd, ";") {
-			k, _, found := strings.Cut(param, "=")
-			if found && strings.EqualFold(strings.TrimSpace(k), "filename") {
+			k, _, found := strings.Cut(strings.TrimLeft(param, " \t\r\n"), "=")
+			if found && strings.EqualFold(k, "filename") {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// mentionsFilename reports whether a part's headers mention a file name
+// in any form a reader may take for one.
+func mentionsFilename(h textproto.MIMEHeader) bool {
+	for _, cd := range h.Values("Content-Disposition") {
+		if strings.Contains(strings.ToLower(cd), "filename") {
+			return true
 		}
 	}
 	return false

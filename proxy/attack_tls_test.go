@@ -4,10 +4,14 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardsec/ward/guard/audit"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -173,5 +177,30 @@ spec:
 		if got := u.requests()[before:]; status(string(b)) != 403 || len(got) != 0 {
 			t.Errorf("SNI %s: status %d, the upstream received %q; want 403 and nothing", sni, status(string(b)), got)
 		}
+	}
+}
+
+// TestSNIWithoutTLSWarned: without tls no request has a server name, so
+// a DENY on connection.sni denies nothing: the configuration is warned
+// about.
+func TestSNIWithoutTLSWarned(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "policies.yaml"), []byte(sniPolicies))
+	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("upstream: {url: \"http://127.0.0.1:8080\"}\nworkload: {namespace: shop, labels: {app: api}}\nauthorization: {policies: [policies.yaml]}\n"))
+	cfg, err := LoadConfig(filepath.Join(dir, "proxy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := audit.New(io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Audit: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !slices.ContainsFunc(p.Warnings(), func(w string) bool { return strings.Contains(w, "connection.sni") }) {
+		t.Errorf("no warning about connection.sni without tls: %q", p.Warnings())
 	}
 }

@@ -792,6 +792,9 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	}
 	var rules ruleNames
 	readsSNI := policiesReadSNI(policies)
+	if readsSNI && p.cfg.TLS == nil {
+		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if readsSNI && misdirected(r) {
 			// Domain fronting: a handshake for one name, a request for

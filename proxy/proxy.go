@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -133,7 +134,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		h = spiffeauth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := spiffeauth.FromContext(r.Context())
 			if ok {
-				audit.Set(r.Context(), audit.Verdict{Principal: id.String()})
+				audit.Set(r.Context(), audit.Verdict{Principal: id.String(), Peer: id.String()})
 			}
 			// The handshake admitted the peer under the configuration of
 			// its time; a connection kept alive across a reload is held
@@ -790,7 +791,18 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
+	readsSNI := policiesReadSNI(policies)
+	if readsSNI && p.cfg.TLS == nil {
+		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if readsSNI && misdirected(r) {
+			// Domain fronting: a handshake for one name, a request for
+			// another. The policies would judge connection.sni of the
+			// one and the route, hosts and upstream the other.
+			deny(w, r, http.StatusMisdirectedRequest, "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni", "misdirected request")
+			return
+		}
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {
 			q.RemoteIP = ip
@@ -826,6 +838,45 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	}), nil
 }
 
+// policiesReadSNI reports whether a condition of policies reads
+// connection.sni.
+func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
+	for _, p := range policies {
+		for _, r := range p.Spec.Rules {
+			for _, c := range r.When {
+				if strings.EqualFold(strings.TrimSpace(c.Key), "connection.sni") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// misdirected reports whether r came over a TLS connection whose client
+// named a server (SNI) other than r's Host, which is already in the form
+// forwardedHost gives it, or named none while the Host is a name: a
+// policy on connection.sni then judged no name (a DENY of the admin name
+// did not match) while the route and upstream served the Host's. A
+// client dialling an address sends none, and a Host that is an address.
+func misdirected(r *http.Request) bool {
+	if r.TLS == nil {
+		return false
+	}
+	name := r.Host
+	if strings.HasPrefix(name, "[") {
+		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
+	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimSuffix(name, ".")
+	if r.TLS.ServerName == "" {
+		_, err := netip.ParseAddr(name)
+		return err != nil
+	}
+	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
+}
+
 func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 	rl := p.cfg.RateLimit
 	if rl == nil {
@@ -834,7 +885,10 @@ func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {
 	key := keyFunc(rl.Key, rl.IPv6Prefix)
 	onLimit := func(r *http.Request, _ string, _ time.Duration) {
 		if rl.DryRun {
-			audit.Set(r.Context(), audit.Verdict{Reason: "rate limit exceeded (dry run)", Rule: "ratelimit"})
+			// Beside the decision, never instead of it: a verdict
+			// without one was dropped, and no record showed the
+			// refusals a dry run is for.
+			audit.Set(r.Context(), audit.Verdict{DryRun: "ratelimit: rate limit exceeded"})
 		}
 	}
 	var check func(*http.Request) error

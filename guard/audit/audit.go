@@ -31,8 +31,12 @@ type Verdict struct {
 	Reason    string // why, for people: "policy shop/allow-web rule 0: principal matched"
 	Rule      string // a stable label for metrics: "authz/shop/allow-web", "ratelimit", "ipallow"
 	Principal string // the authenticated identity, when known
-	ClientIP  netip.Addr
-	Audited   bool // an AUDIT policy matched
+	// Peer is the verified identity of the connection (a SPIFFE ID),
+	// recorded as "peer" when Principal names another identity (a
+	// token's subject): the record keeps who connected.
+	Peer     string
+	ClientIP netip.Addr
+	Audited  bool // an AUDIT policy matched
 	// WAF lists the WAF rules that matched without blocking; it is kept
 	// beside the rule that decided, never instead of it.
 	WAF string
@@ -41,6 +45,10 @@ type Verdict struct {
 	// Outcome says how the request ended when it did not reach an
 	// upstream answer: "client closed", "upstream timeout".
 	Outcome string
+	// DryRun names what a check in dry-run mode would have refused
+	// ("ratelimit: rate limit exceeded"); like WAF, it is kept beside
+	// the rule that decided.
+	DryRun string
 }
 
 type state struct {
@@ -70,6 +78,9 @@ func Set(ctx context.Context, v Verdict) {
 	if v.Principal != "" {
 		st.v.Principal = v.Principal
 	}
+	if v.Peer != "" {
+		st.v.Peer = v.Peer
+	}
 	if v.ClientIP.IsValid() {
 		st.v.ClientIP = v.ClientIP
 	}
@@ -79,6 +90,9 @@ func Set(ctx context.Context, v Verdict) {
 	}
 	if v.Outcome != "" {
 		st.v.Outcome = v.Outcome
+	}
+	if v.DryRun != "" {
+		st.v.DryRun = v.DryRun
 	}
 	if v.Route != "" {
 		st.v.Route = v.Route
@@ -211,7 +225,8 @@ func requestID(r *http.Request, trust *func(*http.Request) bool) string {
 // JSONHandler writes for the message "decision" and these attributes in
 // this order: time, level, msg, decision, reason, rule, principal,
 // method, path, status, latency (nanoseconds), request_id, then
-// client_ip, audited, route, waf and outcome when set. It is encoded
+// client_ip, audited, route, waf, outcome, dry_run and peer when set
+// (peer when it is not the principal). It is encoded
 // here, into a reused buffer, because slog's generic path cost as much
 // as the checks (TestRecordMatchesSlog holds the two to the same bytes).
 func (l *Logger) Handler(next http.Handler) http.Handler {
@@ -355,6 +370,12 @@ func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status
 	}
 	if v.Outcome != "" {
 		b = appendString(b, "outcome", v.Outcome)
+	}
+	if v.DryRun != "" {
+		b = appendString(b, "dry_run", v.DryRun)
+	}
+	if v.Peer != "" && v.Peer != v.Principal {
+		b = appendString(b, "peer", v.Peer)
 	}
 	return append(b, "}\n"...)
 }

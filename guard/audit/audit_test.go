@@ -170,6 +170,8 @@ func TestRecordMatchesSlog(t *testing.T) {
 		{Decision: Allow, Reason: "r", ClientIP: netip.MustParseAddr("2001:db8::7"), Audited: true, Route: "api" + odd, WAF: "942100 " + odd, Outcome: "client closed"},
 		{ClientIP: netip.MustParseAddr("fe80::1%eth\"0"), Outcome: odd},
 		{ClientIP: netip.MustParseAddr("::ffff:192.0.2.1")},
+		{Principal: "https://id/" + odd, Peer: "spiffe://td/" + odd, DryRun: "ratelimit: " + odd},
+		{Principal: "spiffe://td/a", Peer: "spiffe://td/a"},
 	} {
 		got := appendRecord(nil, at, &v, "GET", "/p"+odd, 403, 1234567*time.Nanosecond, "id-"+odd)
 		var want bytes.Buffer
@@ -184,7 +186,11 @@ func TestRecordMatchesSlog(t *testing.T) {
 		if v.Audited {
 			attrs = append(attrs, slog.Bool("audited", true))
 		}
-		for _, kv := range [][2]string{{"route", v.Route}, {"waf", v.WAF}, {"outcome", v.Outcome}} {
+		peer := v.Peer
+		if peer == v.Principal {
+			peer = ""
+		}
+		for _, kv := range [][2]string{{"route", v.Route}, {"waf", v.WAF}, {"outcome", v.Outcome}, {"dry_run", v.DryRun}, {"peer", peer}} {
 			if kv[1] != "" {
 				attrs = append(attrs, slog.String(kv[0], kv[1]))
 			}

@@ -823,7 +823,16 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 	case key == "request.auth.presenter":
 		return strs(attrPresenter)
 	case key == "connection.sni":
-		return strs(attrSNI)
+		sc, ok := strs(attrSNI)
+		for _, ps := range [][]pattern{sc.in, sc.notIn} {
+			for i := range ps {
+				ps[i].s = strings.ToLower(ps[i].s)
+				if ps[i].kind == patExact {
+					ps[i].s = strings.TrimSuffix(ps[i].s, ".")
+				}
+			}
+		}
+		return sc, ok
 	case strings.HasPrefix(key, "request.headers"):
 		names, ok := bracketNames(strings.TrimPrefix(key, "request.headers"))
 		if !ok || len(names) != 1 {

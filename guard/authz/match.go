@@ -191,7 +191,10 @@ func (c *criterion) match(v *view) bool {
 		}
 		return c.matchString(v.r.Presenter, true)
 	case attrSNI:
-		return c.matchString(v.r.SNI, v.r.SNI != "")
+		// Server names are DNS names: a handshake for ADMIN.example.com.
+		// is one for admin.example.com, and a DENY of it must see so.
+		sni := strings.TrimSuffix(v.r.SNI, ".")
+		return c.matchStringFold(sni, sni != "")
 	case attrMethod:
 		return c.matchString(v.r.Method, v.r.Method != "")
 	case attrPath:
@@ -270,6 +273,23 @@ func (c *criterion) matchString(s string, present bool) bool {
 		return false
 	}
 	return len(c.notIn) == 0 || !anyMatch(c.notIn, s, present)
+}
+
+// matchStringFold is matchString with ASCII case folding; the patterns
+// are lower case.
+func (c *criterion) matchStringFold(s string, present bool) bool {
+	some := func(ps []pattern) bool {
+		for i := range ps {
+			if ps[i].matchFold(s, present) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.in) > 0 && !some(c.in) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn)
 }
 
 // matchList matches a list attribute: some element must match a value and

@@ -45,6 +45,15 @@
 // query, path or body: Coraza drops arguments beyond that unseen, and
 // filler arguments must not hide an attack.
 //
+// Bodies are also read as servers behind the WAF may read them, where
+// Coraza (Go's readers) does not: multipart parts after the closing
+// delimiter, and parts PHP takes for fields where Go reads a file name
+// (filename* alone, "filename ="), are inspected as arguments; a
+// multipart body holding its delimiter where Go reads none is refused
+// with 400; a body that looks like JSON under another type has its
+// string literals inspected, and XML attribute values (which CRS leaves
+// out) are inspected, namespace and schema attributes aside.
+//
 // Cost. CRS runs hundreds of regular expressions over every argument:
 // expect hundreds of microseconds for a plain GET and tens of milliseconds
 // per KiB of a JSON body with many small fields. Put the WAF after

@@ -149,6 +149,18 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			inspected = body[:w.maxBody]
 		}
 		out = withBody(r, body, d.Truncated)
+		// Fields that a server behind the WAF reads, and Coraza's
+		// body processors do not give the rules.
+		ct := r.Header.Get("Content-Type")
+		hidden, ok := hiddenFields(ct, inspected)
+		if !ok && w.block {
+			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
+		}
+		hidden = append(hidden, jsonFields(ct, inspected)...)
+		hidden = append(hidden, xmlAttributes(ct, inspected)...)
+		for _, f := range hidden {
+			tx.AddPostRequestArgument(f.name, f.value)
+		}
 		if it, _, err := tx.WriteRequestBody(inspected); err != nil {
 			return out, Decision{}, fmt.Errorf("waf: buffering the request body: %w", err)
 		} else if it != nil {

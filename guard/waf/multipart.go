@@ -1,0 +1,179 @@
+package waf
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+)
+
+// field is a form field that Coraza's multipart reader does not hand the
+// rules as one, but that a server behind the WAF reads as one.
+type field struct{ name, value string }
+
+// hiddenFields returns the fields of a multipart body that Coraza, which
+// reads it with Go's mime/multipart, skips or takes for files (whose
+// contents CRS does not inspect), and that PHP reads as fields:
+//
+//   - parts after the closing delimiter: Go stops there, PHP reads any
+//     line that starts with the delimiter as the start of a part;
+//   - parts whose Content-Disposition names a file in a form PHP does
+//     not read (phpFile): only with the RFC 2231 "filename*" parameter,
+//     which Go decodes into the file name, or with a space before the
+//     "=", which Go trims; PHP puts the part in $_POST.
+//
+// ok is false when such a part cannot be read (a broken header block
+// after the closing delimiter), or the delimiter appears where Go does
+// not take it for one and PHP or Rack may (strayDelimiter): refuse the
+// body.
+func hiddenFields(contentType string, body []byte) (fields []field, ok bool) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil, true // Coraza's own checks refuse what does not parse
+	}
+	delim := []byte("--" + params["boundary"])
+	if strayDelimiter(body, delim) {
+		return nil, false
+	}
+	for seg, rest := 0, body; ; seg++ {
+		end := closeDelimiter(rest, delim)
+		part := rest
+		if end >= 0 {
+			part = rest[:end+len(delim)+2] // the closing delimiter ends Go's reader
+		}
+		if seg > 0 {
+			// Go's reader skips the preamble up to the first delimiter.
+			i := bytes.Index(part, delim)
+			if i < 0 {
+				part = nil
+			} else {
+				part = part[i:]
+			}
+		}
+		if part != nil {
+			fs, good := segmentFields(part, params["boundary"], seg > 0)
+			if !good {
+				return nil, false
+			}
+			fields = append(fields, fs...)
+		}
+		if end < 0 {
+			return fields, true
+		}
+		rest = rest[end+len(delim)+2:]
+		if !bytes.Contains(rest, delim) {
+			return fields, true
+		}
+	}
+}
+
+// closeDelimiter returns the offset of the first line of b that starts
+// with the closing delimiter (delim followed by "--"), or -1.
+func closeDelimiter(b, delim []byte) int {
+	closing := append(append([]byte(nil), delim...), '-', '-')
+	for off := 0; ; {
+		i := bytes.Index(b[off:], closing)
+		if i < 0 {
+			return -1
+		}
+		if at := off + i; at == 0 || b[at-1] == '\n' {
+			return at
+		}
+		off += i + 1
+	}
+}
+
+// segmentFields reads the parts of one multipart segment (a body up to
+// its closing delimiter). With all, every part that is no plain file is
+// a hidden field; otherwise only the parts named as files by filename*
+// alone.
+func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool) {
+	r := multipart.NewReader(bytes.NewReader(b), boundary)
+	for {
+		p, err := r.NextRawPart()
+		if err == io.EOF {
+			return fields, true
+		}
+		if err != nil {
+			// Coraza refuses a malformed first segment itself (400);
+			// a later one it never reads.
+			return fields, !all
+		}
+		if phpFile(p.Header) || (!all && !mentionsFilename(p.Header)) {
+			continue
+		}
+		v, err := io.ReadAll(p)
+		if err != nil && all {
+			return nil, false
+		}
+		fields = append(fields, field{name: p.FormName(), value: string(v)})
+	}
+}
+
+// phpFile reports whether PHP takes a part for a file: its
+// Content-Disposition has a parameter whose name, from its first
+// non-space character to the "=", is "filename" in any case. Go trims
+// the spaces around the "=" and decodes "filename*" (and Coraza reads
+// further forms): "filename =" and "filename*=" are files to them and
+// fields, uninspected, to PHP.
+func phpFile(h textproto.MIMEHeader) bool {
+	for _, cd := range h.Values("Content-Disposition") {
+		for _, param := range strings.Split(cd, ";") {
+			k, _, found := strings.Cut(strings.TrimLeft(param, " \t\r\n"), "=")
+			if found && strings.EqualFold(k, "filename") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mentionsFilename reports whether a part's headers mention a file name
+// in any form a reader may take for one.
+func mentionsFilename(h textproto.MIMEHeader) bool {
+	for _, cd := range h.Values("Content-Disposition") {
+		if strings.Contains(strings.ToLower(cd), "filename") {
+			return true
+		}
+	}
+	return false
+}
+
+// strayDelimiter reports whether delim occurs in b other than as a
+// delimiter line Go's reader takes: at the start of b or after a line
+// end, followed by "--" or not, optional spaces and tabs, and a line end
+// (or the end of what was read). Go's reader reads such an occurrence as
+// part of a value or a file, which CRS does not inspect; PHP (which
+// finds delimiters anywhere in a preamble it reads in pieces, and at
+// line ends its buffer makes) and Rack 2 (which strips lines, and ends
+// one at each read) may start a field there that the WAF never saw.
+// Clients choose a boundary their content does not hold: they never
+// send such a body. The line end is the one the first delimiter line
+// has, as Go reads it: CR LF, or a bare LF throughout.
+func strayDelimiter(b, delim []byte) bool {
+	nl := []byte("\r\n")
+	first := true
+	for off := 0; ; {
+		i := bytes.Index(b[off:], delim)
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		rest := bytes.TrimPrefix(b[at+len(delim):], []byte("--"))
+		rest = bytes.TrimLeft(rest, " \t")
+		if first {
+			if bytes.HasPrefix(rest, []byte("\n")) {
+				nl = nl[1:]
+			}
+			first = false
+		}
+		lineStart := at == 0 || bytes.HasSuffix(b[:at], nl)
+		lineEnd := len(rest) == 0 || bytes.HasPrefix(rest, nl) || (len(nl) == 2 && len(rest) == 1 && rest[0] == '\r')
+		if !lineStart || !lineEnd {
+			return true
+		}
+		off = at + len(delim)
+	}
+}

@@ -1,0 +1,98 @@
+package waf
+
+import "testing"
+
+// TestMultipartHiddenFields: fields PHP reads and Go's multipart reader
+// skips (after the closing delimiter) or takes for files (named by
+// filename* alone) are inspected, in both modes.
+func TestMultipartHiddenFields(t *testing.T) {
+	const xss = "<script>alert(1)</script>"
+	ct := "multipart/form-data; boundary=B"
+	bodies := map[string]string{
+		"after close":     "--B\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nok\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss + "\r\n--B--\r\n",
+		"after close bad": "--B\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nok\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"d\"\r\n\r\n" + xss,
+		"filename* alone": "--B\r\nContent-Disposition: form-data; name=\"c\"; filename*=UTF-8''a.txt\r\n\r\n" + xss + "\r\n--B--\r\n",
+	}
+	block, detect := newWAF(t, Config{}), newWAF(t, Config{Mode: Detect})
+	for name, body := range bodies {
+		q := req{method: "POST", target: "/a", contentType: ct, body: body}
+		if _, d, err := block.Inspect(q.build()); err != nil || !d.Blocked {
+			t.Errorf("%s, block: %+v %v, want blocked", name, d, err)
+		}
+		if name == "after close bad" {
+			continue // unreadable: refused in block mode only
+		}
+		if _, d, err := detect.Inspect(q.build()); err != nil || d.Blocked || d.Score < 5 {
+			t.Errorf("%s, detect: %+v %v, want reported", name, d, err)
+		}
+	}
+	fields, ok := hiddenFields(ct, []byte(bodies["after close"]))
+	if !ok || len(fields) != 1 || fields[0] != (field{"d", xss}) {
+		t.Errorf("hiddenFields: %q %v", fields, ok)
+	}
+}
+
+// TestRereadBodies: a JSON document under another media type, and XML
+// attributes, are inspected; benign ones pass.
+func TestRereadBodies(t *testing.T) {
+	w := newWAF(t, Config{})
+	tests := []struct {
+		name, ctype, body string
+		blocked           bool
+	}{
+		{"json as form", "application/x-www-form-urlencoded", `{"q":"1' OR '1'='1"}`, true},
+		{"json as form, array", "application/x-www-form-urlencoded", ` [{"q":"1' OR '1'='1"}]`, true},
+		{"json as form, byte order mark", "application/x-www-form-urlencoded", "\xef\xbb\xbf{\"q\":\"1' OR '1'='1\"}", true},
+		{"json as form, NaN", "application/x-www-form-urlencoded", `{"a":NaN,"q":"1' OR '1'='1"}`, true},
+		{"json as form, escapes", "application/x-www-form-urlencoded", `{"q":"1\u0027 OR \u00271\u0027=\u00271"}`, true},
+		{"json as xml", "application/xml", `{"q":"1' OR '1'='1"}`, true},
+		{"xml attribute", "application/xml", `<item id="1' OR '1'='1"/>`, true},
+		{"soap attribute", "application/soap+xml", `<a><b x="1' OR '1'='1">t</b></a>`, true},
+		{"benign json as form", "application/x-www-form-urlencoded", `{"name":"O'Brien","n":[1,2]}`, false},
+		{"benign xml", "application/xml", `<item id="42" name="lamp">A lamp</item>`, false},
+		{"benign form", "application/x-www-form-urlencoded", `a=1&b=%7Bx%7D`, false},
+	}
+	for _, tt := range tests {
+		q := req{method: "POST", target: "/a", contentType: tt.ctype, body: tt.body}
+		if _, d, err := w.Inspect(q.build()); err != nil || d.Blocked != tt.blocked {
+			t.Errorf("%s: %+v %v, want blocked %v", tt.name, d, err, tt.blocked)
+		}
+	}
+	// Namespace and schema attributes are structure, not data: their URLs
+	// are no remote file inclusion (931130, paranoia level 2).
+	soap := `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://example.com/stock http://example.com/stock.xsd" soap:encodingStyle="http://www.w3.org/2003/05/soap-encoding"><soap:Body><m:GetStockPrice xmlns:m="https://www.example.org/stock"><m:StockName>IBM</m:StockName></m:GetStockPrice></soap:Body></soap:Envelope>`
+	q := req{method: "POST", target: "/a", contentType: "application/soap+xml", body: soap}
+	if _, d, err := newWAF(t, Config{ParanoiaLevel: 2}).Inspect(q.build()); err != nil || d.Blocked {
+		t.Errorf("SOAP envelope at paranoia level 2: %+v %v, want passed", d, err)
+	}
+	// A JSON type Coraza's configuration does not read as JSON, allowed.
+	w = newWAF(t, Config{AllowedContentTypes: []string{"application/x-json"}})
+	q = req{method: "POST", target: "/a", contentType: "application/x-json", body: `{"q":"1' OR '1'='1"}`}
+	if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
+		t.Errorf("application/x-json: %+v %v, want blocked", d, err)
+	}
+}
+
+// TestStrayDelimiter: delimiter lines as Go reads them pass, in CR LF or
+// bare LF bodies, with the LWSP Go allows; any other occurrence does not.
+func TestStrayDelimiter(t *testing.T) {
+	d := []byte("--B")
+	tests := []struct {
+		body  string
+		stray bool
+	}{
+		{"--B\r\nx\r\n\r\nv\r\n--B--\r\n", false},
+		{"preamble\r\n--B \t\r\nx\r\n\r\nv\r\n--B--", false},
+		{"--B\nx\n\nv\n--B--\n", false},
+		{"--B\r\nx\r\n\r\nv\r\n--B--\r\nepilogue\r\n", false},
+		{"--B\r\nx\r\n\r\nv\n--B\r\n--B--\r\n", true},
+		{"--B\r\nx\r\n\r\nv --B\r\n--B--\r\n", true},
+		{"--B\r\nx\r\n\r\nv\r\n--Bx\r\n--B--\r\n", true},
+		{"x--B\r\nx\r\n\r\nv\r\n--B--\r\n", true},
+	}
+	for _, tt := range tests {
+		if got := strayDelimiter([]byte(tt.body), d); got != tt.stray {
+			t.Errorf("strayDelimiter(%q) = %v, want %v", tt.body, got, tt.stray)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAttackRateLimitDryRunAudited: rateLimit.dryRun promises to log the
+// refusals it would make, but its verdict carried no decision and
+// audit.Set dropped it: the records of requests over the limit read as
+// any other, so an operator trying the limit out saw no client over it.
+func TestAttackRateLimitDryRunAudited(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(),
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, `rateLimit: {rate: 0.01, burst: 1, key: "header:X-Dry", dryRun: true}`}})
+	for range 3 {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Dry", "dry")
+		if status(resp) != 200 || len(got) != 1 {
+			t.Fatalf("dry run: status %d, the upstream received %d requests; want 200 and 1", status(resp), len(got))
+		}
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var over int
+	for _, l := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
+		if strings.Contains(l, `"dry_run":"ratelimit: rate limit exceeded"`) {
+			over++
+			if !strings.Contains(l, `"decision":"allow"`) || !strings.Contains(l, `"rule":"authz/`) {
+				t.Errorf("a dry-run record hides the decision that was made: %s", l)
+			}
+		}
+	}
+	if over != 2 {
+		t.Errorf("%d records of the 2 requests over the limit:\n%s", over, h.audit.String())
+	}
+}
+
+// TestAttackAuditPeerKept: a verified token's principal replaced the
+// SPIFFE ID of the connection in the audit record, so a workload acting
+// with a user's token (a stolen one, say) left no trace of itself: the
+// record keeps the peer beside the token's principal.
+func TestAttackAuditPeerKept(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, "alice")); status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("with a token: %.100q", resp)
+	}
+	if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items"); status(resp) != 200 {
+		t.Fatalf("without a token: %.100q", resp)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(h.audit.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d records, want 2:\n%s", len(lines), h.audit.String())
+	}
+	if l := lines[0]; !strings.Contains(l, `"principal":"https://id.test/alice"`) || !strings.Contains(l, `"peer":"spiffe://example.org/ns/shop/sa/web"`) {
+		t.Errorf("with a token: %s", l)
+	}
+	if l := lines[1]; !strings.Contains(l, `"principal":"spiffe://example.org/ns/shop/sa/web"`) || strings.Contains(l, `"peer"`) {
+		t.Errorf("without a token: %s", l)
+	}
+}

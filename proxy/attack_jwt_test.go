@@ -1,0 +1,144 @@
+package proxy
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// signRaw signs payload (claims, marshalled as they are) with key as
+// ES256 under kid, with the extra header fields and options given.
+func signRaw(t *testing.T, key *ecdsa.PrivateKey, kid string, payload map[string]any, opts *jose.SignerOptions) string {
+	t.Helper()
+	if opts == nil {
+		opts = &jose.SignerOptions{}
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := s.Sign(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAttackJWTForms replays forged and ambiguous tokens (all held): keys
+// the token names or carries itself (jwk, jku, x5u, a kid that is a path
+// or SQL), a crit header, a nested JWT, dates as strings or in the
+// future, an audience for another service, alg none, two tokens in one
+// header. Each gets 401, and the upstream nothing.
+func TestAttackJWTForms(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {required: true, issuers: [{issuer: https://id.test, audiences: [shop], algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	evil, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	claims := func(over ...any) map[string]any {
+		c := map[string]any{"iss": "https://id.test", "sub": "alice", "aud": "shop", "exp": now + 3600, "iat": now}
+		for i := 0; i+1 < len(over); i += 2 {
+			if over[i+1] == nil {
+				delete(c, over[i].(string))
+			} else {
+				c[over[i].(string)] = over[i+1]
+			}
+		}
+		return c
+	}
+	good := signRaw(t, iss.key, "k1", claims(), nil)
+	b64 := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name, auth string
+		want       int
+	}{
+		{"valid", "Bearer " + good, 200},
+		{"aud in an array", "Bearer " + signRaw(t, iss.key, "k1", claims("aud", []string{"other", "shop"}), nil), 200},
+		{"embedded jwk", "Bearer " + signRaw(t, evil, "k1", claims(), (&jose.SignerOptions{EmbedJWK: true})), 401},
+		{"jku", "Bearer " + signRaw(t, evil, "k1", claims(), (&jose.SignerOptions{}).WithHeader("jku", "http://127.0.0.1:1/jwks.json")), 401},
+		{"x5u", "Bearer " + signRaw(t, evil, "k1", claims(), (&jose.SignerOptions{}).WithHeader("x5u", "http://127.0.0.1:1/c.pem")), 401},
+		{"kid path", "Bearer " + signRaw(t, evil, "../../../../dev/null", claims(), nil), 401},
+		{"kid sql", "Bearer " + signRaw(t, evil, "x' UNION SELECT 'k1", claims(), nil), 401},
+		{"crit", "Bearer " + signRaw(t, iss.key, "k1", claims(), (&jose.SignerOptions{}).WithHeader("crit", []string{"exp"})), 401},
+		{"exp as a string", "Bearer " + signRaw(t, iss.key, "k1", claims("exp", "99999999999"), nil), 401},
+		{"no exp", "Bearer " + signRaw(t, iss.key, "k1", claims("exp", nil), nil), 401},
+		{"nbf ahead, as a float", "Bearer " + signRaw(t, iss.key, "k1", claims("nbf", float64(now)+3600.5), nil), 401},
+		{"expired by a fraction", "Bearer " + signRaw(t, iss.key, "k1", claims("exp", float64(now)-120.5), nil), 401},
+		{"aud of another service", "Bearer " + signRaw(t, iss.key, "k1", claims("aud", []string{"other"}), nil), 401},
+		{"aud as a number", "Bearer " + signRaw(t, iss.key, "k1", claims("aud", 1), nil), 401},
+		{"nested JWT", "Bearer " + signRawBytes(t, iss.key, []byte(`"`+good+`"`), (&jose.SignerOptions{}).WithContentType("JWT")), 401},
+		{"alg none", "Bearer " + b64([]byte(`{"alg":"none","kid":"k1"}`)) + "." + strings.Split(good, ".")[1] + ".", 401},
+		{"two tokens", "Bearer " + good + ", Bearer " + good, 401},
+		{"two tokens, space", "Bearer " + good + " " + good, 401},
+		{"token in the payload's place", "Bearer " + strings.Split(good, ".")[0] + "." + b64([]byte(`{"iss":"https://id.test","sub":"admin","aud":"shop","exp":99999999999}`)) + "." + strings.Split(good, ".")[2], 401},
+	}
+	for i, tt := range tests {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", tt.auth, "X-Client", "jwt-"+string(rune('a'+i)))
+		if status(resp) != tt.want || (tt.want != 200) != (len(got) == 0) {
+			t.Errorf("%s: status %d, the upstream received %d requests; want %d", tt.name, status(resp), len(got), tt.want)
+		}
+	}
+}
+
+// signRawBytes signs payload bytes as they are with key as ES256 (kid k1).
+func signRawBytes(t *testing.T, key *ecdsa.PrivateKey, payload []byte, opts *jose.SignerOptions) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAttackRateLimitRotatingTokens (held): with key: subject, tokens
+// that differ (a new jti, iat, audience order) but name one subject
+// share its bucket, whatever the client address they come from.
+func TestAttackRateLimitRotatingTokens(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 2, key: subject}"}})
+	now := time.Now().Unix()
+	passed := 0
+	for i := range 5 {
+		tok := signRaw(t, iss.key, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "aud": []string{"a", "b"}[i%2:], "exp": now + 3600, "iat": now - int64(i), "jti": strconv.Itoa(i)}, nil)
+		resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok, "X-Forwarded-For", "2001:db8:"+string(rune('a'+i))+"::1")
+		if status(resp) == 200 {
+			passed++
+		} else if status(resp) != 429 {
+			t.Errorf("token %d: %.300q", i, resp)
+		}
+	}
+	if passed != 2 {
+		t.Errorf("%d of 5 requests with rotating tokens of one subject passed, want the burst of 2", passed)
+	}
+}

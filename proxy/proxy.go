@@ -509,7 +509,11 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
 				http.Error(w, "request timeout", http.StatusRequestTimeout)
 				return
-			case errors.Is(r.Context().Err(), context.Canceled) && !routeTimedOut(r.Context()):
+			case bodyFailed(r) && !routeTimedOut(r.Context()),
+				errors.Is(r.Context().Err(), context.Canceled) && !routeTimedOut(r.Context()):
+				// Reading the client's body failed (a stream reset, more
+				// DATA than its Content-Length): the client's doing, even
+				// when its context is not canceled yet.
 				// The client hung up: nginx's 499, not an upstream error.
 				// (The route timeout of an upgrade request not yet
 				// switched cancels its context too.)

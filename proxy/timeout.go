@@ -93,7 +93,12 @@ var errSlowBody = errors.New("request body slower than the minimum rate")
 
 // slowBody marks, for the error handler, a request whose body was cut
 // for being too slow.
-type slowBody struct{ hit atomic.Bool }
+// slowBody records how reading a request body ended: hit when the
+// minimum rate cut it off, failed when the client's side failed
+// otherwise (an HTTP/2 stream reset, more DATA than its Content-Length,
+// a connection gone), so that the error the transport returns for it is
+// not taken for the upstream's.
+type slowBody struct{ hit, failed atomic.Bool }
 
 type slowBodyKey struct{}
 
@@ -127,6 +132,9 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		b.flag.hit.Store(true)
 		return n, errSlowBody
+	}
+	if err != nil && err != io.EOF {
+		b.flag.failed.Store(true)
 	}
 	return n, err
 }
@@ -249,6 +257,13 @@ func routeTimedOut(ctx context.Context) bool {
 }
 
 // bodyTooSlow reports whether r's body was cut for being too slow.
+// bodyFailed reports whether reading r's body from the client failed
+// (not by the minimum rate).
+func bodyFailed(r *http.Request) bool {
+	f, ok := r.Context().Value(slowBodyKey{}).(*slowBody)
+	return ok && f.failed.Load()
+}
+
 func bodyTooSlow(r *http.Request) bool {
 	f, ok := r.Context().Value(slowBodyKey{}).(*slowBody)
 	return ok && f.hit.Load()

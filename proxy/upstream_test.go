@@ -9,11 +9,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardsec/ward/guard/audit"
 )
 
 // rawUpstream is an HTTP/1.1 upstream on loopback that records the raw
@@ -334,5 +339,55 @@ func TestIdleConnDeadline(t *testing.T) {
 		}
 	case <-time.After(idle + 2*time.Second):
 		t.Fatal("clearing the read deadline disabled the idle timeout")
+	}
+}
+
+// failingBody returns some bytes, then an error that is not io.EOF, as
+// the body of an HTTP/2 request whose stream the client reset, or that
+// carried more DATA than its Content-Length, reads.
+type failingBody struct{ sent bool }
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, "hel"), nil
+	}
+	return 0, errors.New("http2: stream reset by the client")
+}
+
+// TestClientBodyFailureNotUpstreamError: a request whose body the client
+// broke off fails at the transport with the body's error, often before
+// its context is canceled; it is the client's doing (499, "client
+// closed"), never recorded as a 502 upstream error (TestAttackHTTP2Frames
+// saw one under load).
+func TestClientBodyFailureNotUpstreamError(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(upstream.Close)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "proxy.yaml"), []byte("upstream: {url: \""+upstream.URL+"\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(filepath.Join(dir, "proxy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	a, err := audit.New(&out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Audit: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/api/items", &failingBody{})
+	r.ContentLength = 5
+	r.RemoteAddr = "192.0.2.7:41000"
+	w := httptest.NewRecorder()
+	p.Handler().ServeHTTP(w, r)
+	if w.Code != statusClientClosed || strings.Contains(out.String(), "upstream error") || !strings.Contains(out.String(), `"outcome":"client closed"`) {
+		t.Errorf("status %d, record %s; want 499 and outcome client closed", w.Code, out.String())
 	}
 }

@@ -78,9 +78,14 @@ func withIPv6Exts(t *testing.T, frame []byte, exts []ipv6Ext) []byte {
 // protocol or port. Each is a frame c's stack takes: without Ward's
 // ruleset (negative control) every one reaches c's socket; with it none
 // does.
+//
+// It does not run in parallel with the other lab tests: when it did (go
+// test ./lab, under -race), the negative control's IPv6 datagrams with
+// extension headers did not reach c, also without any ruleset, while the
+// IPv4 ones did; alone, every one arrives. The cause is not found yet
+// (kernel state shared between network namespaces is the suspect).
 func TestHeaderEvasion(t *testing.T) {
 	requireLab(t)
-	t.Parallel()
 	plan := planFor(t, "testdata/spoof/spoof.yaml")
 	l := startLab(t, plan.Hosts)
 	a, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/c")

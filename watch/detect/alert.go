@@ -101,6 +101,11 @@ type incidentSet struct {
 	due int64
 	// Dropped counts evidence refused because MaxIncidents were open.
 	Dropped uint64
+	// Evicted counts incidents closed early to make room for a more
+	// severe one.
+	Evicted uint64
+	// bySev counts open incidents by severity rank.
+	bySev [4]int
 	// Reported counts alert reports by state.
 	Reported map[string]uint64
 }
@@ -131,7 +136,9 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 		a = nil
 	}
 	if a == nil {
-		if len(in.open) >= in.max {
+		// detector-saturated may go beyond max (by its two incidents):
+		// the report that evidence is being lost must not be lost.
+		if len(in.open) >= in.max && ev.detector != SaturatedName && !in.evict(rank(ev.severity)) {
 			in.Dropped++
 			return
 		}
@@ -146,6 +153,7 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 			a.Explanation = ev.explain()
 		}
 		in.open[k] = a
+		in.bySev[rank(a.Severity)]++
 		if len(in.open) == 1 {
 			in.due = in.deadline(a)
 		} else {
@@ -183,7 +191,51 @@ func (in *incidentSet) report(a *Alert, state string) {
 
 func (in *incidentSet) close(a *Alert) {
 	delete(in.open, a.key)
+	in.bySev[rank(a.Severity)]--
 	in.report(a, Closed)
+}
+
+// rank orders severities, low first.
+func rank(sev string) int {
+	switch sev {
+	case Critical:
+		return 3
+	case High:
+		return 2
+	case Medium:
+		return 1
+	}
+	return 0
+}
+
+// evict makes room, at MaxIncidents, for an incident of severity rank r:
+// it closes (and reports) the oldest open incident of the lowest
+// severity below r. A flood of cheap low-severity incidents (new peers,
+// egress to many /24s) then cannot keep a critical one from opening; it
+// reports whether it made room.
+func (in *incidentSet) evict(r int) bool {
+	low := -1
+	for i := range r {
+		if in.bySev[i] > 0 {
+			low = i
+			break
+		}
+	}
+	if low < 0 {
+		return false
+	}
+	var victim *Alert
+	for _, a := range in.open {
+		if rank(a.Severity) != low {
+			continue
+		}
+		if victim == nil || a.first < victim.first || a.first == victim.first && a.ID < victim.ID {
+			victim = a
+		}
+	}
+	in.close(victim)
+	in.Evicted++
+	return true
 }
 
 // advance closes incidents idle or too long at time now.

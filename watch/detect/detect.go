@@ -116,20 +116,23 @@ type Detectors struct {
 	engine *netpol.Engine
 	inc    *incidentSet
 
-	known      ipset.Set // policy ipBlocks and egress.allow
-	allowed    map[[2]*netpol.Endpoint]portset.Set
-	ports      *table[pairKey, scanPorts]
-	hosts      *table[portKey, scanHosts]
-	syn, icmp  *table[pairKey, flood]
-	now        int64
-	clockNow   int64
-	swept      int64
-	untracked  uint64
-	stats      Stats
-	floodLimit [2]uint64
-	base       *baseline
-	assertions []*assertion.Assertion
-	assertFile string
+	known     ipset.Set // policy ipBlocks and egress.allow
+	allowed   map[[2]*netpol.Endpoint]portset.Set
+	ports     *table[pairKey, scanPorts]
+	hosts     *table[portKey, scanHosts]
+	syn, icmp *table[pairKey, flood]
+	now       int64
+	clockNow  int64
+	swept     int64
+	untracked uint64
+	// droppedSeen is the evidence dropped at maxIncidents already
+	// reported by detector-saturated.
+	droppedSeen uint64
+	stats       Stats
+	floodLimit  [2]uint64
+	base        *baseline
+	assertions  []*assertion.Assertion
+	assertFile  string
 }
 
 // CheckAssertions makes observed flows answer to ward.yaml's assertions
@@ -327,6 +330,18 @@ func (d *Detectors) sweep() {
 		})
 		d.untracked = untracked
 	}
+	if n := d.inc.Dropped; n > d.droppedSeen {
+		d.inc.add(now, &evidence{
+			detector: SaturatedName, severity: High,
+			src:       Peer{Group: "detector incidents", Identity: "ward"},
+			dst:       Peer{Group: "limits.maxIncidents", Identity: "ward"},
+			summary:   fmt.Sprintf("open incidents at limits.maxIncidents (%d), none less severe to close: %d pieces of evidence not reported", d.cfg.Limits.MaxIncidents, n),
+			count:     n - d.droppedSeen,
+			threshold: map[string]any{"maxIncidents": d.cfg.Limits.MaxIncidents},
+			observed:  map[string]any{"droppedEvidence": n},
+		})
+		d.droppedSeen = d.inc.Dropped
+	}
 }
 
 // Stats returns the counters.
@@ -370,14 +385,24 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	if e.Reply {
 		port = e.SrcPort
 	}
-	if e.Proto.IsICMP() {
-		return // no ports: ICMP sweeps are the ICMP flood's and a host scan's business
-	}
 	pp := uint32(e.Proto)<<16 | uint32(port)
+	icmp := e.Proto.IsICMP()
+	if icmp {
+		// No ports: a failed echo (or timestamp, address mask) request
+		// counts as a probe of a host, as a ping sweep sends them.
+		if !icmpProbe(e) {
+			return
+		}
+		pp = uint32(e.Proto)<<16 | uint32(e.ICMPType)
+	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
 	s, dd := key16(src), key16(dst)
-	if st := d.ports.get(pairKey{s, dd}); st != nil {
+	var st *scanPorts
+	if !icmp {
+		st = d.ports.get(pairKey{s, dd})
+	}
+	if st != nil {
 		if t-st.start >= win || st.start == 0 {
 			st.ports.reset()
 			st.start, st.alerted = t, false
@@ -409,6 +434,9 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
+			if icmp {
+				group = fmt.Sprintf("%s type %d", e.Proto, e.ICMPType)
+			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: peer(src, sw, sr), dst: Peer{Group: group, Identity: "many"},
@@ -420,6 +448,19 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			})
 		}
 	}
+}
+
+// icmpProbe reports an ICMP request a host sweep sends: echo,
+// timestamp, information or address mask (ICMPv6: echo).
+func icmpProbe(e *event.Event) bool {
+	if e.Proto == event.ICMPv6 {
+		return e.ICMPType == 128
+	}
+	switch e.ICMPType {
+	case 8, 13, 15, 17:
+		return true
+	}
+	return false
 }
 
 func (d *Detectors) floodWindow(i int) time.Duration {

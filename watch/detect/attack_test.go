@@ -93,3 +93,48 @@ func TestIncidentFloodCannotMaskCritical(t *testing.T) {
 		t.Errorf("alerts %q, dropped %d: want detector-saturated for the dropped evidence", got, d.Stats().DroppedEvidence)
 	}
 }
+
+// TestScanFromOneSlash64: an external IPv6 scanner that sources every
+// probe from another address of its /64 is counted as one scanner; two
+// /64s are two.
+func TestScanFromOneSlash64(t *testing.T) {
+	fx := loadShop(t)
+	var ports, hosts, split []event.Event
+	for p := range 15 {
+		src := fmt.Sprintf("2001:db8:1:2::%x", p+1)
+		ports = append(ports, ev(time.Duration(p)*time.Second, src, "fd00::10", uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+		// Half the probes from another /64: neither reaches 15.
+		if p%2 == 1 {
+			src = fmt.Sprintf("2001:db8:1:3::%x", p+1)
+		}
+		split = append(split, ev(time.Duration(p)*time.Second, src, "fd00::10", uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+	}
+	for h := range 25 {
+		hosts = append(hosts, ev(time.Duration(h)*time.Second, fmt.Sprintf("2001:db8:1:2:%x::1", h), fmt.Sprintf("fd00::7:%x", h+1), 22, event.TCP, event.Dropped, event.SYN))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"15 ports, 15 addresses", ports, "port-scan 2001:db8:1:2::/64 > shop/Pod/web-1 15"},
+		{"25 hosts, 25 addresses", hosts, "port-scan 2001:db8:1:2::/64 > port 22/TCP 25"},
+		{"two /64s", split, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
+			var got []string
+			for _, rs := range reports {
+				a := rs[len(rs)-1]
+				dst := a.Dest.Group
+				if dst == "" {
+					dst = a.Dest.Workload
+				}
+				got = append(got, fmt.Sprintf("%s %s > %s %d", a.Detector, a.Source.Group, dst, a.Count))
+			}
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

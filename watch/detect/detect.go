@@ -398,6 +398,13 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
 	s, dd := key16(src), key16(dst)
+	who := src.String
+	net, agg := scannerNet(src, sr)
+	if agg {
+		// One external host holds a whole /64: an address a probe
+		// must not buy it a fresh count.
+		s, who = key16(net.Addr()), net.String
+	}
 	var st *scanPorts
 	if !icmp {
 		st = d.ports.get(pairKey{s, dd})
@@ -414,8 +421,8 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", src, st.ports.len(), dst, cfg.Window),
+				src: scanPeer(src, sw, sr, net), dst: peer(dst, dw, dr),
+				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", who(), st.ports.len(), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
@@ -439,8 +446,8 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: peer(src, sw, sr), dst: Peer{Group: group, Identity: "many"},
-				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", src, st.hosts.len(), group, cfg.Window),
+				src: scanPeer(src, sw, sr, net), dst: Peer{Group: group, Identity: "many"},
+				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", who(), st.hosts.len(), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
@@ -448,6 +455,27 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			})
 		}
 	}
+}
+
+// scannerNet is the /64 an external IPv6 scanner is counted by: a host
+// is given a /64 (RFC 6177) and may source each probe from another
+// address of it. Other scanners are counted by address.
+func scannerNet(a netip.Addr, r identity.Resolution) (netip.Prefix, bool) {
+	if r != identity.External || !a.Is6() || a.Is4In6() {
+		return netip.Prefix{}, false
+	}
+	p, err := a.Prefix(64)
+	return p, err == nil
+}
+
+// scanPeer is a scanner as reported: grouped by its /64 when counted by
+// it (net valid).
+func scanPeer(a netip.Addr, w *identity.Workload, r identity.Resolution, net netip.Prefix) Peer {
+	p := peer(a, w, r)
+	if net.IsValid() {
+		p.Group = net.String()
+	}
+	return p
 }
 
 // icmpProbe reports an ICMP request a host sweep sends: echo,

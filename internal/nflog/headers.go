@@ -73,9 +73,12 @@ func ParseHeaders(payload []byte) (Headers, error) {
 		h.Src = netip.AddrFrom16([16]byte(payload[8:24]))
 		h.Dst = netip.AddrFrom16([16]byte(payload[24:40]))
 		next, rest := payload[6], payload[40:]
-		// Extension headers (RFC 8200 4.1), at most a few: a chain
-		// longer than the copy ends the walk.
-		for i := 0; i < 8; i++ {
+		// Extension headers (RFC 8200 4.1), however many: each takes
+		// 8 bytes or more of the copy, whose end ends the walk. (A cap
+		// on their number let a probe behind a long chain pass as
+		// portless traffic of protocol 60.)
+	walk:
+		for {
 			switch next {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
 				if len(rest) < 8 {
@@ -113,7 +116,7 @@ func ParseHeaders(payload []byte) (Headers, error) {
 				next, rest = rest[0], rest[n:]
 				continue
 			}
-			break
+			break walk
 		}
 		h.Proto, l4 = next, rest
 	default:

@@ -122,3 +122,31 @@ func FuzzParseHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestLongExtensionChain: a probe behind more extension headers than a
+// real stack sends is still a TCP SYN to its port, not portless traffic
+// of protocol 60 (which would make every probe of a port scan the same
+// "port").
+func TestLongExtensionChain(t *testing.T) {
+	var chain []byte
+	const n = 12
+	for i := range n {
+		next := byte(60) // destination options
+		if i == n-1 {
+			next = 6
+		}
+		chain = append(chain, next, 0, 1, 4, 0, 0, 0, 0) // PadN
+	}
+	h, err := ParseHeaders(v6(60, append(chain, tcp(40000, 22, TCPSyn)...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Proto != 6 || h.DstPort != 22 || h.TCPFlags != TCPSyn {
+		t.Errorf("headers %+v, want a TCP SYN to port 22", h)
+	}
+	// A chain cut by the copy ends the walk.
+	h, err = ParseHeaders(v6(60, chain[:8*5+3]))
+	if err != nil || h.Proto != 60 || h.DstPort != 0 {
+		t.Errorf("cut chain: %+v, %v", h, err)
+	}
+}

@@ -23,6 +23,10 @@ type Headers struct {
 	// Fragment is set for a non-first fragment: it has no transport
 	// header, so the ports are zero.
 	Fragment bool
+	// Cut is set when the copy ends within IPv6 extension headers: the
+	// transport protocol and ports are not known (Proto is the last
+	// extension header's).
+	Cut bool
 	// Length is the IP packet's total length from its header.
 	Length int
 }
@@ -82,19 +86,19 @@ func ParseHeaders(payload []byte) (Headers, error) {
 			switch next {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				n := 8 + int(rest[1])*8
 				if len(rest) < n {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				next, rest = rest[0], rest[n:]
 				continue
 			case 44: // fragment
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				if binary.BigEndian.Uint16(rest[2:])&0xfff8 != 0 {
@@ -105,12 +109,12 @@ func ParseHeaders(payload []byte) (Headers, error) {
 				continue
 			case 51: // authentication header: length in 4-octet units, minus 2
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				n := (int(rest[1]) + 2) * 4
 				if len(rest) < n {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				next, rest = rest[0], rest[n:]

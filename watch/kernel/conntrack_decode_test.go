@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,23 @@ func TestNFLogBadPacket(t *testing.T) {
 	syn[22], syn[23], syn[33] = 0, 22, 0x02
 	if err := n.decode(&nflog.Packet{Payload: syn, Prefix: "ward-drop ingress c3 ", Seq: 8}, &e, in); err != nil || e.DstPort != 22 || e.Rule != "ingress c3" {
 		t.Errorf("a good packet: %v, %+v", err, e)
+	}
+}
+
+// TestNFLogCutPacket: a drop whose transport header lies beyond the
+// logged copy (an attacker's padding) is still a drop, and is reported.
+func TestNFLogCutPacket(t *testing.T) {
+	n := &NFLog{Group: 41, Node: "host-a"}
+	p := make([]byte, 40+8)
+	p[0], p[6] = 0x60, 60 // IPv6, destination options
+	p[8+15], p[24+15] = 1, 2
+	p[40], p[41] = 6, 255 // next TCP, 2048 bytes of options: beyond the copy
+	var e event.Event
+	err := n.decode(&nflog.Packet{Payload: p, Prefix: "ward-drop ingress c3 ", Seq: 9}, &e, event.NewInterner(16, 16))
+	if !errors.Is(err, errCut) {
+		t.Fatalf("error %v, want errCut", err)
+	}
+	if e.Verdict != event.Dropped || !e.Src.IsValid() || !e.Dst.IsValid() {
+		t.Errorf("event %+v: want the drop delivered", e)
 	}
 }

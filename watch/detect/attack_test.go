@@ -138,3 +138,15 @@ func TestScanFromOneSlash64(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownProtocolUnjudged: a flow that passed with no transport the
+// source names (a tunnel protocol in Hubble) cannot be judged; it is
+// counted unjudged, not silently taken as allowed.
+func TestUnknownProtocolUnjudged(t *testing.T) {
+	fx := loadShop(t)
+	e := ev(0, "10.244.1.5", "10.244.0.30", 0, event.ProtoUnknown, event.Forwarded, 0)
+	_, _, d := run(t, fx, Default(), nil, []event.Event{e})
+	if st := d.Stats(); st.Unjudged != 1 || st.Judged != 0 {
+		t.Errorf("judged %d, unjudged %d: want the flow counted unjudged", st.Judged, st.Unjudged)
+	}
+}

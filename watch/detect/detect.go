@@ -240,6 +240,12 @@ func (d *Detectors) observe(o *Observation) {
 		d.flood(1, o, t)
 	}
 	if !opening(e) {
+		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
+			// A flow of a protocol the source does not name (Hubble
+			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
+			// counted as such, never taken as allowed.
+			d.stats.Unjudged++
+		}
 		return
 	}
 	if d.cfg.Baseline.Enabled {

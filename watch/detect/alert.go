@@ -104,8 +104,10 @@ type incidentSet struct {
 	// Evicted counts incidents closed early to make room for a more
 	// severe one.
 	Evicted uint64
-	// bySev counts open incidents by severity rank.
+	// bySev counts open incidents by severity rank; byAge queues them
+	// (and some closed ones) by severity rank in the order they opened.
 	bySev [4]int
+	byAge [4][]*Alert
 	// Reported counts alert reports by state.
 	Reported map[string]uint64
 }
@@ -154,6 +156,7 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 		}
 		in.open[k] = a
 		in.bySev[rank(a.Severity)]++
+		in.queue(a)
 		if len(in.open) == 1 {
 			in.due = in.deadline(a)
 		} else {
@@ -224,18 +227,39 @@ func (in *incidentSet) evict(r int) bool {
 	if low < 0 {
 		return false
 	}
-	var victim *Alert
-	for _, a := range in.open {
-		if rank(a.Severity) != low {
-			continue
-		}
-		if victim == nil || a.first < victim.first || a.first == victim.first && a.ID < victim.ID {
-			victim = a
+	q := in.byAge[low]
+	for len(q) > 0 {
+		a := q[0]
+		q = q[1:]
+		if in.open[a.key] == a {
+			in.byAge[low] = q
+			in.close(a)
+			in.Evicted++
+			return true
 		}
 	}
-	in.close(victim)
-	in.Evicted++
-	return true
+	in.byAge[low] = q
+	return false
+}
+
+// queue adds a newly opened incident to its severity's queue, in the
+// order incidents open. Closed incidents stay queued until evict passes
+// them or the queue holds twice the open ones (then it is compacted): a
+// queue is bounded by the open incidents, and eviction costs O(1)
+// amortized, however an attacker mixes severities.
+func (in *incidentSet) queue(a *Alert) {
+	r := rank(a.Severity)
+	q := in.byAge[r]
+	if len(q) > 2*in.bySev[r]+64 {
+		live := make([]*Alert, 0, 2*in.bySev[r]+1)
+		for _, x := range q {
+			if in.open[x.key] == x {
+				live = append(live, x)
+			}
+		}
+		q = live
+	}
+	in.byAge[r] = append(q, a)
 }
 
 // advance closes incidents idle or too long at time now.

@@ -150,3 +150,36 @@ func TestUnknownProtocolUnjudged(t *testing.T) {
 		t.Errorf("judged %d, unjudged %d: want the flow counted unjudged", st.Judged, st.Unjudged)
 	}
 }
+
+// TestIncidentEvictionOrder: eviction closes the oldest incident of the
+// lowest severity, and the queues behind it stay bounded by the open
+// incidents however many open and close.
+func TestIncidentEvictionOrder(t *testing.T) {
+	var closed []string
+	in := newIncidents(Incidents{Idle: time.Minute, MaxDuration: time.Hour, Samples: 1}, 5, func(a *Alert) {
+		if a.State == Closed {
+			closed = append(closed, a.Dest.Address)
+		}
+	})
+	at := func(s int) int64 { return t0.Add(time.Duration(s) * time.Second).UnixNano() }
+	add := func(s int, sev, dst string) {
+		in.advance(at(s))
+		in.add(at(s), &evidence{detector: "x", severity: sev, src: Peer{Address: "a"}, dst: Peer{Address: dst}, count: 1})
+	}
+	for i := range 4 {
+		add(i, Low, fmt.Sprintf("low%d", i))
+	}
+	add(4, Medium, "medium")
+	add(5, Critical, "crit1")
+	add(6, High, "high")
+	if fmt.Sprint(closed) != "[low0 low1]" || in.Open() != 5 || in.Dropped != 0 {
+		t.Fatalf("closed %q, open %d, dropped %d: want the oldest lows evicted", closed, in.Open(), in.Dropped)
+	}
+	// Many incidents open and close by idling: the queues stay bounded.
+	for i := range 5000 {
+		add(100+i*120, Low, fmt.Sprintf("churn%d", i))
+	}
+	if n := len(in.byAge[0]); n > 2*in.bySev[0]+65 {
+		t.Errorf("low queue holds %d for %d open", n, in.bySev[0])
+	}
+}

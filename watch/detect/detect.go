@@ -405,11 +405,11 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	win := int64(cfg.Window)
 	s, dd := key16(src), key16(dst)
 	who := src.String
-	net, agg := scannerNet(src, sr)
+	n64, agg := scannerNet(src, sr)
 	if agg {
-		// One external host holds a whole /64: an address a probe
-		// must not buy it a fresh count.
-		s, who = key16(net.Addr()), net.String
+		// One external host holds a whole /64: a fresh address for
+		// each probe must not buy it a fresh count.
+		s, who = key16(n64.Addr()), n64.String
 	}
 	var st *scanPorts
 	if !icmp {
@@ -427,7 +427,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: scanPeer(src, sw, sr, net), dst: peer(dst, dw, dr),
+				src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
 				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", who(), st.ports.len(), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
@@ -452,7 +452,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: scanPeer(src, sw, sr, net), dst: Peer{Group: group, Identity: "many"},
+				src: scanPeer(src, sw, sr, n64), dst: Peer{Group: group, Identity: "many"},
 				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", who(), st.hosts.len(), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
@@ -475,11 +475,11 @@ func scannerNet(a netip.Addr, r identity.Resolution) (netip.Prefix, bool) {
 }
 
 // scanPeer is a scanner as reported: grouped by its /64 when counted by
-// it (net valid).
-func scanPeer(a netip.Addr, w *identity.Workload, r identity.Resolution, net netip.Prefix) Peer {
+// it (n64 valid).
+func scanPeer(a netip.Addr, w *identity.Workload, r identity.Resolution, n64 netip.Prefix) Peer {
 	p := peer(a, w, r)
-	if net.IsValid() {
-		p.Group = net.String()
+	if n64.IsValid() {
+		p.Group = n64.String()
 	}
 	return p
 }

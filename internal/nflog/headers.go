@@ -23,6 +23,10 @@ type Headers struct {
 	// Fragment is set for a non-first fragment: it has no transport
 	// header, so the ports are zero.
 	Fragment bool
+	// Cut is set when the copy ends within IPv6 extension headers: the
+	// transport protocol and ports are not known (Proto is the last
+	// extension header's).
+	Cut bool
 	// Length is the IP packet's total length from its header.
 	Length int
 }
@@ -73,25 +77,28 @@ func ParseHeaders(payload []byte) (Headers, error) {
 		h.Src = netip.AddrFrom16([16]byte(payload[8:24]))
 		h.Dst = netip.AddrFrom16([16]byte(payload[24:40]))
 		next, rest := payload[6], payload[40:]
-		// Extension headers (RFC 8200 4.1), at most a few: a chain
-		// longer than the copy ends the walk.
-		for i := 0; i < 8; i++ {
+		// Extension headers (RFC 8200 4.1), however many: each takes
+		// 8 bytes or more of the copy, whose end ends the walk. (A cap
+		// on their number let a probe behind a long chain pass as
+		// portless traffic of protocol 60.)
+	walk:
+		for {
 			switch next {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				n := 8 + int(rest[1])*8
 				if len(rest) < n {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				next, rest = rest[0], rest[n:]
 				continue
 			case 44: // fragment
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				if binary.BigEndian.Uint16(rest[2:])&0xfff8 != 0 {
@@ -102,18 +109,18 @@ func ParseHeaders(payload []byte) (Headers, error) {
 				continue
 			case 51: // authentication header: length in 4-octet units, minus 2
 				if len(rest) < 8 {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				n := (int(rest[1]) + 2) * 4
 				if len(rest) < n {
-					h.Proto = next
+					h.Proto, h.Cut = next, true
 					return h, nil
 				}
 				next, rest = rest[0], rest[n:]
 				continue
 			}
-			break
+			break walk
 		}
 		h.Proto, l4 = next, rest
 	default:

@@ -94,7 +94,7 @@ func TestParseHeaders(t *testing.T) {
 		{"v6 later fragment", v6(44, concat(fragHdr(6, 100), tcp(9, 10, TCPSyn))), Headers{Src: a6, Dst: b6, Proto: 6, Fragment: true, Length: 68}, false},
 		{"v6 AH then tcp", v6(51, concat(ah, tcp(11, 12, TCPRst))), Headers{Src: a6, Dst: b6, Proto: 6, SrcPort: 11, DstPort: 12, TCPFlags: TCPRst, Length: 76}, false},
 		{"v6 icmpv6", v6(58, []byte{128, 0, 0, 0}), Headers{Src: a6, Dst: b6, Proto: 58, ICMPType: 128, Length: 44}, false},
-		{"v6 option header cut by the copy", v6(0, []byte{6, 4, 0, 0}), Headers{Src: a6, Dst: b6, Proto: 0, Length: 44}, false},
+		{"v6 option header cut by the copy", v6(0, []byte{6, 4, 0, 0}), Headers{Src: a6, Dst: b6, Proto: 0, Cut: true, Length: 44}, false},
 		{"v6 short", v6(6, nil)[:39], Headers{}, true},
 		{"empty", nil, Headers{}, true},
 		{"not IP", []byte{0x20, 0, 0, 0}, Headers{}, true},
@@ -121,4 +121,32 @@ func FuzzParseHeaders(f *testing.F) {
 			t.Fatal("no error and no source address")
 		}
 	})
+}
+
+// TestLongExtensionChain: a probe behind more extension headers than a
+// real stack sends is still a TCP SYN to its port, not portless traffic
+// of protocol 60 (which would make every probe of a port scan the same
+// "port").
+func TestLongExtensionChain(t *testing.T) {
+	var chain []byte
+	const n = 12
+	for i := range n {
+		next := byte(60) // destination options
+		if i == n-1 {
+			next = 6
+		}
+		chain = append(chain, next, 0, 1, 4, 0, 0, 0, 0) // PadN
+	}
+	h, err := ParseHeaders(v6(60, append(chain, tcp(40000, 22, TCPSyn)...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Proto != 6 || h.DstPort != 22 || h.TCPFlags != TCPSyn {
+		t.Errorf("headers %+v, want a TCP SYN to port 22", h)
+	}
+	// A chain cut by the copy ends the walk.
+	h, err = ParseHeaders(v6(60, chain[:8*5+3]))
+	if err != nil || h.Proto != 60 || h.DstPort != 0 || !h.Cut {
+		t.Errorf("cut chain: %+v, %v", h, err)
+	}
 }

@@ -101,6 +101,13 @@ type incidentSet struct {
 	due int64
 	// Dropped counts evidence refused because MaxIncidents were open.
 	Dropped uint64
+	// Evicted counts incidents closed early to make room for a more
+	// severe one.
+	Evicted uint64
+	// bySev counts open incidents by severity rank; byAge queues them
+	// (and some closed ones) by severity rank in the order they opened.
+	bySev [4]int
+	byAge [4][]*Alert
 	// Reported counts alert reports by state.
 	Reported map[string]uint64
 }
@@ -131,7 +138,9 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 		a = nil
 	}
 	if a == nil {
-		if len(in.open) >= in.max {
+		// detector-saturated may go beyond max (by its two incidents):
+		// the report that evidence is being lost must not be lost.
+		if len(in.open) >= in.max && ev.detector != SaturatedName && !in.evict(rank(ev.severity)) {
 			in.Dropped++
 			return
 		}
@@ -146,6 +155,8 @@ func (in *incidentSet) add(t int64, ev *evidence) {
 			a.Explanation = ev.explain()
 		}
 		in.open[k] = a
+		in.bySev[rank(a.Severity)]++
+		in.queue(a)
 		if len(in.open) == 1 {
 			in.due = in.deadline(a)
 		} else {
@@ -183,7 +194,72 @@ func (in *incidentSet) report(a *Alert, state string) {
 
 func (in *incidentSet) close(a *Alert) {
 	delete(in.open, a.key)
+	in.bySev[rank(a.Severity)]--
 	in.report(a, Closed)
+}
+
+// rank orders severities, low first.
+func rank(sev string) int {
+	switch sev {
+	case Critical:
+		return 3
+	case High:
+		return 2
+	case Medium:
+		return 1
+	}
+	return 0
+}
+
+// evict makes room, at MaxIncidents, for an incident of severity rank r:
+// it closes (and reports) the oldest open incident of the lowest
+// severity below r. A flood of cheap low-severity incidents (new peers,
+// egress to many /24s) then cannot keep a critical one from opening; it
+// reports whether it made room.
+func (in *incidentSet) evict(r int) bool {
+	low := -1
+	for i := range r {
+		if in.bySev[i] > 0 {
+			low = i
+			break
+		}
+	}
+	if low < 0 {
+		return false
+	}
+	q := in.byAge[low]
+	for len(q) > 0 {
+		a := q[0]
+		q = q[1:]
+		if in.open[a.key] == a {
+			in.byAge[low] = q
+			in.close(a)
+			in.Evicted++
+			return true
+		}
+	}
+	in.byAge[low] = q
+	return false
+}
+
+// queue adds a newly opened incident to its severity's queue, in the
+// order incidents open. Closed incidents stay queued until evict passes
+// them or the queue holds twice the open ones (then it is compacted): a
+// queue is bounded by the open incidents, and eviction costs O(1)
+// amortized, however an attacker mixes severities.
+func (in *incidentSet) queue(a *Alert) {
+	r := rank(a.Severity)
+	q := in.byAge[r]
+	if len(q) > 2*in.bySev[r]+64 {
+		live := make([]*Alert, 0, 2*in.bySev[r]+1)
+		for _, x := range q {
+			if in.open[x.key] == x {
+				live = append(live, x)
+			}
+		}
+		q = live
+	}
+	in.byAge[r] = append(q, a)
 }
 
 // advance closes incidents idle or too long at time now.

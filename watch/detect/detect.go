@@ -116,20 +116,23 @@ type Detectors struct {
 	engine *netpol.Engine
 	inc    *incidentSet
 
-	known      ipset.Set // policy ipBlocks and egress.allow
-	allowed    map[[2]*netpol.Endpoint]portset.Set
-	ports      *table[pairKey, scanPorts]
-	hosts      *table[portKey, scanHosts]
-	syn, icmp  *table[pairKey, flood]
-	now        int64
-	clockNow   int64
-	swept      int64
-	untracked  uint64
-	stats      Stats
-	floodLimit [2]uint64
-	base       *baseline
-	assertions []*assertion.Assertion
-	assertFile string
+	known     ipset.Set // policy ipBlocks and egress.allow
+	allowed   map[[2]*netpol.Endpoint]portset.Set
+	ports     *table[pairKey, scanPorts]
+	hosts     *table[portKey, scanHosts]
+	syn, icmp *table[pairKey, flood]
+	now       int64
+	clockNow  int64
+	swept     int64
+	untracked uint64
+	// droppedSeen is the evidence dropped at maxIncidents already
+	// reported by detector-saturated.
+	droppedSeen uint64
+	stats       Stats
+	floodLimit  [2]uint64
+	base        *baseline
+	assertions  []*assertion.Assertion
+	assertFile  string
 }
 
 // CheckAssertions makes observed flows answer to ward.yaml's assertions
@@ -237,6 +240,12 @@ func (d *Detectors) observe(o *Observation) {
 		d.flood(1, o, t)
 	}
 	if !opening(e) {
+		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
+			// A flow of a protocol the source does not name (Hubble
+			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
+			// counted as such, never taken as allowed.
+			d.stats.Unjudged++
+		}
 		return
 	}
 	if d.cfg.Baseline.Enabled {
@@ -327,6 +336,18 @@ func (d *Detectors) sweep() {
 		})
 		d.untracked = untracked
 	}
+	if n := d.inc.Dropped; n > d.droppedSeen {
+		d.inc.add(now, &evidence{
+			detector: SaturatedName, severity: High,
+			src:       Peer{Group: "detector incidents", Identity: "ward"},
+			dst:       Peer{Group: "limits.maxIncidents", Identity: "ward"},
+			summary:   fmt.Sprintf("open incidents at limits.maxIncidents (%d), none less severe to close: %d pieces of evidence not reported", d.cfg.Limits.MaxIncidents, n),
+			count:     n - d.droppedSeen,
+			threshold: map[string]any{"maxIncidents": d.cfg.Limits.MaxIncidents},
+			observed:  map[string]any{"droppedEvidence": n},
+		})
+		d.droppedSeen = d.inc.Dropped
+	}
 }
 
 // Stats returns the counters.
@@ -370,14 +391,31 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	if e.Reply {
 		port = e.SrcPort
 	}
-	if e.Proto.IsICMP() {
-		return // no ports: ICMP sweeps are the ICMP flood's and a host scan's business
-	}
 	pp := uint32(e.Proto)<<16 | uint32(port)
+	icmp := e.Proto.IsICMP()
+	if icmp {
+		// No ports: a failed echo (or timestamp, address mask) request
+		// counts as a probe of a host, as a ping sweep sends them.
+		if !icmpProbe(e) {
+			return
+		}
+		pp = uint32(e.Proto)<<16 | uint32(e.ICMPType)
+	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
 	s, dd := key16(src), key16(dst)
-	if st := d.ports.get(pairKey{s, dd}); st != nil {
+	who := src.String
+	n64, agg := scannerNet(src, sr)
+	if agg {
+		// One external host holds a whole /64: a fresh address for
+		// each probe must not buy it a fresh count.
+		s, who = key16(n64.Addr()), n64.String
+	}
+	var st *scanPorts
+	if !icmp {
+		st = d.ports.get(pairKey{s, dd})
+	}
+	if st != nil {
 		if t-st.start >= win || st.start == 0 {
 			st.ports.reset()
 			st.start, st.alerted = t, false
@@ -389,8 +427,8 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", src, st.ports.len(), dst, cfg.Window),
+				src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
+				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", who(), st.ports.len(), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
@@ -409,10 +447,13 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
+			if icmp {
+				group = fmt.Sprintf("%s type %d", e.Proto, e.ICMPType)
+			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
-				src: peer(src, sw, sr), dst: Peer{Group: group, Identity: "many"},
-				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", src, st.hosts.len(), group, cfg.Window),
+				src: scanPeer(src, sw, sr, n64), dst: Peer{Group: group, Identity: "many"},
+				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", who(), st.hosts.len(), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
@@ -420,6 +461,40 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			})
 		}
 	}
+}
+
+// scannerNet is the /64 an external IPv6 scanner is counted by: a host
+// is given a /64 (RFC 6177) and may source each probe from another
+// address of it. Other scanners are counted by address.
+func scannerNet(a netip.Addr, r identity.Resolution) (netip.Prefix, bool) {
+	if r != identity.External || !a.Is6() || a.Is4In6() {
+		return netip.Prefix{}, false
+	}
+	p, err := a.Prefix(64)
+	return p, err == nil
+}
+
+// scanPeer is a scanner as reported: grouped by its /64 when counted by
+// it (n64 valid).
+func scanPeer(a netip.Addr, w *identity.Workload, r identity.Resolution, n64 netip.Prefix) Peer {
+	p := peer(a, w, r)
+	if n64.IsValid() {
+		p.Group = n64.String()
+	}
+	return p
+}
+
+// icmpProbe reports an ICMP request a host sweep sends: echo,
+// timestamp, information or address mask (ICMPv6: echo).
+func icmpProbe(e *event.Event) bool {
+	if e.Proto == event.ICMPv6 {
+		return e.ICMPType == 128
+	}
+	switch e.ICMPType {
+	case 8, 13, 15, 17:
+		return true
+	}
+	return false
 }
 
 func (d *Detectors) floodWindow(i int) time.Duration {

@@ -51,15 +51,20 @@ func (r *refDetect) observe(e *event.Event) {
 			scanner, target, port = e.Dst, e.Src, e.SrcPort
 		}
 		pp := fmt.Sprintf("%d/%s", port, e.Proto)
-		w := r.window(r.ports, scanner.String()+">"+target.String(), e.Time, r.cfg.PortScan.Window)
+		// Every address here is external: IPv6 scanners count by /64.
+		who := scanner.String()
+		if scanner.Is6() {
+			who = netip.PrefixFrom(scanner, 64).Masked().String()
+		}
+		w := r.window(r.ports, who+">"+target.String(), e.Time, r.cfg.PortScan.Window)
 		w.seen[pp] = true
 		if len(w.seen) >= r.cfg.PortScan.DistinctPorts {
-			r.open(fmt.Sprintf("port-scan %s > %s", scanner, target), e.Time)
+			r.open(fmt.Sprintf("port-scan %s > %s", who, target), e.Time)
 		}
-		w = r.window(r.hosts, scanner.String()+">"+pp, e.Time, r.cfg.PortScan.Window)
+		w = r.window(r.hosts, who+">"+pp, e.Time, r.cfg.PortScan.Window)
 		w.seen[target.String()] = true
 		if len(w.seen) >= r.cfg.PortScan.DistinctHosts {
-			r.open(fmt.Sprintf("port-scan %s > port %s", scanner, pp), e.Time)
+			r.open(fmt.Sprintf("port-scan %s > port %s", who, pp), e.Time)
 		}
 	}
 	if e.Proto == event.TCP && e.Flags.IsSYN() && !e.Reply {
@@ -93,7 +98,11 @@ func TestWindowsDifferential(t *testing.T) {
 			if dst == "" {
 				dst = a.Dest.Address
 			}
-			got[fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Address, dst)] = a.first
+			src := a.Source.Group
+			if src == "" {
+				src = a.Source.Address
+			}
+			got[fmt.Sprintf("%s %s > %s", a.Detector, src, dst)] = a.first
 		})
 		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refWindow{}}
 		tm := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano()

@@ -165,8 +165,8 @@ const maxPodCache = 1 << 16
 // ByPod returns the workload of the pod a flow source names (Hubble's
 // namespace and pod_name): the Pod object of that name when the
 // manifests have it, else the workload in that namespace whose name,
-// followed by "-", is the longest prefix of the pod's name (the names
-// Deployments, StatefulSets, DaemonSets and Jobs give their pods). It is
+// followed by "-", is the longest prefix of the pod's name and the rest
+// of it the shape its controller generates (see generated). It is
 // a fallback for addresses the table cannot resolve, never a way to
 // override a resolved address: a flow source's names are only as good as
 // the source.
@@ -183,7 +183,8 @@ func (t *Table) ByPod(namespace, pod string) *Workload {
 	}
 	var best *Workload
 	for _, w := range t.byNS[namespace] {
-		if strings.HasPrefix(pod, w.Name+"-") && (best == nil || len(w.Name) > len(best.Name)) {
+		rest, ok := strings.CutPrefix(pod, w.Name+"-")
+		if ok && generated(w.Kind, rest) && (best == nil || len(w.Name) > len(best.Name)) {
 			best = w
 		}
 	}
@@ -191,6 +192,61 @@ func (t *Table) ByPod(namespace, pod string) *Workload {
 		t.cache[k] = best
 	}
 	return best
+}
+
+// generated reports whether suffix, after a workload's name and "-",
+// has the shape the workload's controller gives its pods' names:
+// Deployment <pod-template-hash>-<5>, StatefulSet an ordinal, DaemonSet,
+// ReplicaSet and ReplicationController <5>, Job [<index>-]<5>, CronJob
+// <time>-<5>, where <5> is five characters of Kubernetes' random
+// alphabet. A pod named after a workload by hand ("web-debug") or another
+// workload's pod ("web-canary-5d9c7b-x2x9q") is not the workload's: its
+// labels, and so its policies, may be anything.
+func generated(kind, suffix string) bool {
+	head, tail, two := strings.Cut(suffix, "-")
+	switch kind {
+	case "StatefulSet":
+		return ordinal(suffix)
+	case "DaemonSet", "ReplicaSet", "ReplicationController":
+		return !two && randomPart(suffix, 5, 5)
+	case "Deployment":
+		return two && randomPart(head, 1, 10) && randomPart(tail, 5, 5)
+	case "Job":
+		return !two && randomPart(suffix, 5, 5) || two && ordinal(head) && randomPart(tail, 5, 5)
+	case "CronJob":
+		// The Job's name is the CronJob's and the scheduled time; the
+		// pod's adds <5>.
+		return two && ordinal(head) && randomPart(tail, 5, 5)
+	}
+	return false
+}
+
+// randomPart reports whether s is lo to hi characters of the alphabet
+// Kubernetes generates names and pod-template hashes from.
+func randomPart(s string, lo, hi int) bool {
+	if len(s) < lo || len(s) > hi {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !strings.ContainsRune("bcdfghjklmnpqrstvwxz2456789", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ordinal reports whether s is a decimal number as Kubernetes writes
+// one (no sign, no leading zero).
+func ordinal(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // FromManifests builds a table from the workloads of set: a claim for

@@ -99,6 +99,14 @@ func TestByPod(t *testing.T) {
 		{"shop", "db-1", "shop/StatefulSet/db"},
 		{"other", "web-5d9c7b-x2x9q", ""},
 		{"shop", "webby", ""},
+		// Named after a workload by hand, or another workload's pod
+		// missing from the dump: not the workload's (its labels, and so
+		// its policies, may be anything).
+		{"shop", "web-debug", ""},
+		{"shop", "web-canary-5d9c7b-x2x9q", ""},
+		{"shop", "web-x2x9q", ""}, // a Deployment's pods have a template hash
+		{"shop", "db-01", ""},
+		{"shop", "db-evil", ""},
 		{"shop", "", ""},
 	} {
 		got := ""

@@ -178,12 +178,13 @@ func (c *Conntrack) Run(ctx context.Context, sink event.Sink) error {
 		}
 		batch = batch[:0]
 		for _, m := range msgs {
-			var ev conntrack.Event
-			if err := ev.Unmarshal(m); err != nil || ev.Flow == nil {
-				continue // an expectation or a message of another kind
-			}
 			var e event.Event
-			if d.decode(&ev, &e) {
+			ok, err := d.message(m, &e)
+			if err != nil {
+				sink.Problem(event.Problem{Source: c.Name(), Err: err})
+				continue
+			}
+			if ok {
 				batch = append(batch, e)
 			}
 		}
@@ -203,6 +204,27 @@ type ctDecoder struct {
 	node  string
 	clock event.Clock
 	idBuf [32]byte
+}
+
+// message decodes one netlink message into e. An expectation is no
+// event (false); a message that does not decode, or a flow without
+// addresses, is an error: a bad record, counted and reported, never
+// dropped silently.
+func (d *ctDecoder) message(m netlink.Message, e *event.Event) (bool, error) {
+	var ev conntrack.Event
+	if err := ev.Unmarshal(m); err != nil {
+		return false, fmt.Errorf("conntrack message (type %#x, %d bytes): %w", uint16(m.Header.Type), len(m.Data), err)
+	}
+	if ev.Flow == nil {
+		return false, nil // an expectation
+	}
+	if o := ev.Flow.TupleOrig.IP; !o.SourceAddress.IsValid() || !o.DestinationAddress.IsValid() {
+		return false, fmt.Errorf("conntrack %s event without source and destination addresses", ev.Type)
+	}
+	if !d.decode(&ev, e) {
+		return false, fmt.Errorf("conntrack event of unknown type %s", ev.Type)
+	}
+	return true, nil
 }
 
 func (d *ctDecoder) decode(ev *conntrack.Event, e *event.Event) bool {

@@ -78,9 +78,13 @@ func (n *NFLog) Run(ctx context.Context, sink event.Sink) error {
 		batch = batch[:0]
 		for i := range ps {
 			var e event.Event
-			if n.decode(&ps[i], &e, in) {
-				batch = append(batch, e)
+			if err := n.decode(&ps[i], &e, in); err != nil {
+				sink.Problem(event.Problem{Source: n.Name(), Err: err})
+				if !errors.Is(err, errCut) {
+					continue
+				}
 			}
+			batch = append(batch, e)
 		}
 		// The sequence numbers say how many were lost, once the next
 		// packet arrives.
@@ -96,10 +100,14 @@ func (n *NFLog) Run(ctx context.Context, sink event.Sink) error {
 	}
 }
 
-func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) bool {
+// decode turns a logged packet into a dropped flow. A packet whose
+// headers do not parse is an error: a bad record, counted and reported,
+// never a drop skipped silently. A packet whose ports are cut off is
+// decoded and errCut.
+func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) error {
 	h, err := nflog.ParseHeaders(p.Payload)
 	if err != nil {
-		return false
+		return fmt.Errorf("packet %d (%d bytes, prefix %q): %w", p.Seq, len(p.Payload), p.Prefix, err)
 	}
 	*e = event.Event{
 		Time:     event.Nanos(p.Time),
@@ -127,8 +135,16 @@ func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) bool
 	binary.BigEndian.PutUint32(b[2:], p.Seq)
 	binary.BigEndian.PutUint64(b[6:], uint64(e.Time)) // #nosec G115 -- bits for a hash
 	e.ID = event.ID(event.OriginNFLog, append(b[:14], n.Node...))
-	return true
+	if h.Cut {
+		return fmt.Errorf("packet %d from %s to %s: %w", p.Seq, e.Src, e.Dst, errCut)
+	}
+	return nil
 }
+
+// errCut: a logged drop whose transport header lies beyond the copy
+// (behind long IPv6 extension headers) is delivered, without ports, and
+// reported: probes padded that way would all look like one port.
+var errCut = errors.New("transport header beyond the logged copy (long IPv6 extension headers): ports unknown")
 
 // RuleOfPrefix names the ward fw chain a log prefix comes from
 // ("ward-drop ingress c3 " -> "ingress c3", "ward-spoof " -> "spoof"); any

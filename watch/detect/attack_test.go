@@ -1,0 +1,185 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardsec/ward/watch/event"
+)
+
+// TestPingSweep: a ping sweep (echo requests to many hosts, dropped or
+// unanswered) is a host scan, as a port sweep is; ICMP other than a
+// request (an error message, a reply) is no probe.
+func TestPingSweep(t *testing.T) {
+	fx := loadShop(t)
+	const scanner = "198.51.100.9"
+	sweep := func(n int, p event.Proto, typ uint8, conntrack bool) []event.Event {
+		var evs []event.Event
+		for h := range n {
+			e := dropped(ev(time.Duration(h)*time.Second, scanner, fmt.Sprintf("10.244.7.%d", h+1), 0, p, event.Dropped, 0))
+			if p == event.ICMPv6 {
+				e.Src, e.Dst = netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr(fmt.Sprintf("fd00::7:%x", h+1))
+			}
+			e.ICMPType = typ
+			if conntrack {
+				// conntrack: an echo that got no reply ends unanswered.
+				e.Origin, e.Kind, e.Verdict, e.Reason = event.OriginConntrack, event.ConnEnd, event.Forwarded, event.ReasonNotEstablished
+				e.Packets = 1
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want []string
+	}{
+		{"echo to 25 hosts, dropped", sweep(25, event.ICMP, 8, false), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
+		{"echo to 25 hosts, unanswered (conntrack)", sweep(25, event.ICMP, 8, true), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
+		{"timestamp requests to 25 hosts", sweep(25, event.ICMP, 13, false), []string{"port-scan 198.51.100.9 > ICMP type 13 25"}},
+		{"ICMPv6 echo to 25 hosts", sweep(25, event.ICMPv6, 128, false), []string{"port-scan 2001:db8::9 > ICMPv6 type 128 25"}},
+		{"echo to 24 hosts is below", sweep(24, event.ICMP, 8, false), nil},
+		{"unreachables to 25 hosts are no probes", sweep(25, event.ICMP, 3, false), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestIncidentFloodCannotMaskCritical: an attacker who opens
+// limits.maxIncidents cheap incidents (egress to many /24s) must not keep
+// a critical policy violation from being reported: the oldest less
+// severe incident is closed (and reported) to make room. Evidence that
+// still finds no room raises detector-saturated.
+func TestIncidentFloodCannotMaskCritical(t *testing.T) {
+	fx := loadShop(t)
+	cfg := Default()
+	cfg.Limits.MaxIncidents = 5
+	var evs []event.Event
+	for i := range 5 {
+		evs = append(evs, ev(time.Duration(i)*time.Second, "10.244.0.20", fmt.Sprintf("198.51.%d.7", 10+i), 443, event.TCP, event.Forwarded, event.SYN))
+	}
+	evs = append(evs, ev(10*time.Second, "10.244.1.5", "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN))
+	got, _, d := run(t, fx, cfg, nil, evs)
+	if !slices.Contains(got, "policy-violation dev/Pod/tool > shop/Pod/db-0 1") {
+		t.Errorf("alerts %q: the policy violation was not reported", got)
+	}
+	if n := len(got); n != 6 {
+		t.Errorf("alerts %q, want the 5 egress incidents and the violation", got)
+	}
+	if d.Stats().DroppedEvidence != 0 {
+		t.Errorf("dropped evidence %d, want 0", d.Stats().DroppedEvidence)
+	}
+
+	// All critical: a sixth critical incident finds no room; that is
+	// reported, not silent.
+	evs = nil
+	for i := range 6 {
+		// web into its ipBlock's except: a violation for each address.
+		evs = append(evs, ev(time.Duration(i)*time.Second, "10.244.0.10", fmt.Sprintf("203.0.113.%d", 200+i), 443, event.TCP, event.Forwarded, event.SYN))
+	}
+	evs = append(evs, ev(10*time.Minute-time.Second, "10.244.0.10", "10.244.0.20", 8080, event.TCP, event.Forwarded, event.SYN))
+	got, _, d = run(t, fx, cfg, nil, evs)
+	if d.Stats().DroppedEvidence == 0 || !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "detector-saturated") }) {
+		t.Errorf("alerts %q, dropped %d: want detector-saturated for the dropped evidence", got, d.Stats().DroppedEvidence)
+	}
+}
+
+// TestScanFromOneSlash64: an external IPv6 scanner that sources every
+// probe from another address of its /64 is counted as one scanner; two
+// /64s are two.
+func TestScanFromOneSlash64(t *testing.T) {
+	fx := loadShop(t)
+	var ports, hosts, split []event.Event
+	for p := range 15 {
+		src := fmt.Sprintf("2001:db8:1:2::%x", p+1)
+		ports = append(ports, ev(time.Duration(p)*time.Second, src, "fd00::10", uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+		// Half the probes from another /64: neither reaches 15.
+		if p%2 == 1 {
+			src = fmt.Sprintf("2001:db8:1:3::%x", p+1)
+		}
+		split = append(split, ev(time.Duration(p)*time.Second, src, "fd00::10", uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+	}
+	for h := range 25 {
+		hosts = append(hosts, ev(time.Duration(h)*time.Second, fmt.Sprintf("2001:db8:1:2:%x::1", h), fmt.Sprintf("fd00::7:%x", h+1), 22, event.TCP, event.Dropped, event.SYN))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"15 ports, 15 addresses", ports, "port-scan 2001:db8:1:2::/64 > shop/Pod/web-1 15"},
+		{"25 hosts, 25 addresses", hosts, "port-scan 2001:db8:1:2::/64 > port 22/TCP 25"},
+		{"two /64s", split, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
+			var got []string
+			for _, rs := range reports {
+				a := rs[len(rs)-1]
+				dst := a.Dest.Group
+				if dst == "" {
+					dst = a.Dest.Workload
+				}
+				got = append(got, fmt.Sprintf("%s %s > %s %d", a.Detector, a.Source.Group, dst, a.Count))
+			}
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}
+
+// TestUnknownProtocolUnjudged: a flow that passed with no transport the
+// source names (a tunnel protocol in Hubble) cannot be judged; it is
+// counted unjudged, not silently taken as allowed.
+func TestUnknownProtocolUnjudged(t *testing.T) {
+	fx := loadShop(t)
+	e := ev(0, "10.244.1.5", "10.244.0.30", 0, event.ProtoUnknown, event.Forwarded, 0)
+	_, _, d := run(t, fx, Default(), nil, []event.Event{e})
+	if st := d.Stats(); st.Unjudged != 1 || st.Judged != 0 {
+		t.Errorf("judged %d, unjudged %d: want the flow counted unjudged", st.Judged, st.Unjudged)
+	}
+}
+
+// TestIncidentEvictionOrder: eviction closes the oldest incident of the
+// lowest severity, and the queues behind it stay bounded by the open
+// incidents however many open and close.
+func TestIncidentEvictionOrder(t *testing.T) {
+	var closed []string
+	in := newIncidents(Incidents{Idle: time.Minute, MaxDuration: time.Hour, Samples: 1}, 5, func(a *Alert) {
+		if a.State == Closed {
+			closed = append(closed, a.Dest.Address)
+		}
+	})
+	at := func(s int) int64 { return t0.Add(time.Duration(s) * time.Second).UnixNano() }
+	add := func(s int, sev, dst string) {
+		in.advance(at(s))
+		in.add(at(s), &evidence{detector: "x", severity: sev, src: Peer{Address: "a"}, dst: Peer{Address: dst}, count: 1})
+	}
+	for i := range 4 {
+		add(i, Low, fmt.Sprintf("low%d", i))
+	}
+	add(4, Medium, "medium")
+	add(5, Critical, "crit1")
+	add(6, High, "high")
+	if fmt.Sprint(closed) != "[low0 low1]" || in.Open() != 5 || in.Dropped != 0 {
+		t.Fatalf("closed %q, open %d, dropped %d: want the oldest lows evicted", closed, in.Open(), in.Dropped)
+	}
+	// Many incidents open and close by idling: the queues stay bounded.
+	for i := range 5000 {
+		add(100+i*120, Low, fmt.Sprintf("churn%d", i))
+	}
+	if n := len(in.byAge[0]); n > 2*in.bySev[0]+65 {
+		t.Errorf("low queue holds %d for %d open", n, in.bySev[0])
+	}
+}

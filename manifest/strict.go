@@ -98,8 +98,8 @@ func unknownFields(n *yaml.Node, t reflect.Type) []unknownField {
 // unknownFieldError is the FieldError of an unknown field of a strict kind.
 func unknownFieldError(kind string, u unknownField) FieldError {
 	known := strings.Join(u.known, ", ")
-	if len(known) > 200 {
-		known = known[:strings.LastIndex(known[:200], ",")] + ", ..."
+	if i := strings.LastIndex(known[:min(len(known), 200)], ","); len(known) > 200 && i > 0 {
+		known = known[:i] + ", ..."
 	}
 	validator := "kubectl apply refuses it (strict field validation)"
 	if kind != "NetworkPolicy" {

@@ -18,26 +18,11 @@ import (
 // ES256 under kid, with the extra header fields and options given.
 func signRaw(t *testing.T, key *ecdsa.PrivateKey, kid string, payload map[string]any, opts *jose.SignerOptions) string {
 	t.Helper()
-	if opts == nil {
-		opts = &jose.SignerOptions{}
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := s.Sign(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return signKid(t, key, kid, b, opts)
 }
 
 // TestAttackJWTForms replays forged and ambiguous tokens (all held): keys
@@ -103,7 +88,16 @@ func TestAttackJWTForms(t *testing.T) {
 // signRawBytes signs payload bytes as they are with key as ES256 (kid k1).
 func signRawBytes(t *testing.T, key *ecdsa.PrivateKey, payload []byte, opts *jose.SignerOptions) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, opts)
+	return signKid(t, key, "k1", payload, opts)
+}
+
+// signKid signs payload bytes as they are with key as ES256 under kid.
+func signKid(t *testing.T, key *ecdsa.PrivateKey, kid string, payload []byte, opts *jose.SignerOptions) string {
+	t.Helper()
+	if opts == nil {
+		opts = &jose.SignerOptions{}
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

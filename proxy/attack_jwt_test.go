@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,5 +135,57 @@ func TestAttackRateLimitRotatingTokens(t *testing.T) {
 	}
 	if passed != 2 {
 		t.Errorf("%d of 5 requests with rotating tokens of one subject passed, want the burst of 2", passed)
+	}
+}
+
+// TestAttackForgedTokenFlood: bearer tokens the JWT check refuses (each
+// one a signature verification) were never rate limited, since the limit
+// ran after the check. A limit keyed by the client address now counts
+// every request before the token is verified; one keyed by the subject,
+// which only a verified token names, charges each refused token to the
+// client's address and refuses that address's next tokens with 429
+// before they are verified. Other clients, and the subject's own valid
+// tokens from elsewhere, are not affected.
+func TestAttackForgedTokenFlood(t *testing.T) {
+	forger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"ip", "subject"} {
+		t.Run(key, func(t *testing.T) {
+			u := newRawUpstream(t)
+			iss := newJWTIssuer(t)
+			h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+				extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+				replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: " + key + "}"}})
+			now := time.Now().Unix()
+			var codes []int
+			for i := range 8 {
+				// A fresh forged token each time: the verified-token
+				// cache never answers for it.
+				tok := signRaw(t, forger, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "exp": now + 3600, "jti": strconv.Itoa(i)}, nil)
+				resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok, "X-Forwarded-For", "192.0.2.7")
+				if len(got) != 0 {
+					t.Fatalf("forged token %d reached the upstream: %q", i, got)
+				}
+				codes = append(codes, status(resp))
+			}
+			if want := []int{401, 401, 401, 429, 429, 429, 429, 429}; !slices.Equal(codes, want) {
+				t.Errorf("forged tokens from one client: %v, want %v", codes, want)
+			}
+			if err := h.srv.auditBuf.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Count(h.audit.String(), `"rule":"ratelimit"`) != 5 {
+				t.Errorf("the refusals are not recorded as the rate limit's: %s", h.audit.String())
+			}
+			good := iss.token(t, "alice")
+			if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+good, "X-Forwarded-For", "192.0.2.8"); status(resp) != 200 {
+				t.Errorf("a valid token from another client: %.200q", resp)
+			}
+			if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "X-Forwarded-For", "192.0.2.9"); status(resp) != 200 {
+				t.Errorf("an anonymous request from another client: %.200q", resp)
+			}
+		})
 	}
 }

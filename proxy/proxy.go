@@ -59,6 +59,10 @@ type Proxy struct {
 	// proxy this one replaces, kept where the settings did not change.
 	limiters map[string]*localLimiter
 	prev     map[string]*localLimiter
+	// failures count, per client address, the requests the JWT check
+	// refused, for a rate limit keyed by subject (see withJWT); by the
+	// limit's settings, shared with the routes' Proxies.
+	failures map[RateLimit]*ratelimit.Limiter
 	route    string // the route whose checks this Proxy builds
 }
 
@@ -97,7 +101,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		}
 		opts.Audit = a
 	}
-	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}}
+	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
 	if opts.Previous != nil {
 		p.prev = opts.Previous.limiters
 	}
@@ -110,7 +114,8 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		return nil, err
 	}
 	// Innermost first: the upstream, WAF (the costliest check runs last),
-	// rate limit, authorization, JWT (these per route, with routes),
+	// rate limit keyed by subject, authorization, JWT, any other rate
+	// limit (these per route, with routes),
 	// concurrency, allowlist, identity, client IP, canonical request,
 	// limits, headers, audit, recovery.
 	var h http.Handler
@@ -718,9 +723,16 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		}
 		p.verifier = v
 	}
+	fail, failKey, err := p.failureGate()
+	if err != nil {
+		return nil, err
+	}
 	m := jwt.NewMiddleware(v)
 	m.SetRequired(j.Required)
 	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail != nil {
+			fail.Allow(failKey(r))
+		}
 		reason := "invalid bearer token"
 		if err := jwt.ErrorFromContext(r.Context()); err != nil {
 			reason = "bearer token: " + err.Error()
@@ -750,6 +762,18 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
 			deny(w, r, http.StatusBadRequest, "jwt", "bearer token in Sec-WebSocket-Protocol: only the Authorization header is verified", "bad request")
 			return
+		}
+		if fail != nil && len(r.Header["Authorization"]) > 0 && !rechecking(r) {
+			key := failKey(r)
+			if limited, wait := fail.Limited(key); limited {
+				if p.cfg.RateLimit.DryRun {
+					audit.Set(r.Context(), audit.Verdict{DryRun: "ratelimit: too many refused bearer tokens from this client"})
+				} else {
+					audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "ratelimit", Reason: "too many refused bearer tokens from this client"})
+					ratelimit.Refuse(w, &ratelimit.LimitError{Key: key, RetryAfter: wait})
+					return
+				}
+			}
 		}
 		h.ServeHTTP(w, r)
 	}), nil
@@ -879,6 +903,44 @@ func misdirected(r *http.Request) bool {
 		return err != nil
 	}
 	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
+}
+
+// limitsFirst reports whether the rate limit is keyed by what is known
+// before the bearer token is verified (the client address, the SPIFFE
+// peer, a header a trusted hop sets; config.go refuses a key on a header
+// the JWT check sets). Such a limit runs before the JWT and
+// authorization checks and counts every request, those they refuse
+// included, as Envoy's local rate limit filter placed ahead of
+// jwt_authn does: run after them, a flood of forged tokens, each costing
+// a signature verification, was never limited.
+func (p *Proxy) limitsFirst() bool {
+	return p.cfg.RateLimit != nil && p.cfg.RateLimit.Key != "subject"
+}
+
+// failureGate returns, for a rate limit keyed by the JWT subject, an
+// in-process limiter of the same rate and burst that counts the requests
+// the JWT check refuses, by client address, and its key. Such a limit
+// can only run after the token is verified; a client address whose
+// tokens keep failing is refused with 429 before the next one is
+// verified, so forged tokens cannot buy signature verifications without
+// limit. Nil for any other limit (limitsFirst).
+func (p *Proxy) failureGate() (*ratelimit.Limiter, ratelimit.KeyFunc, error) {
+	rl := p.cfg.RateLimit
+	if rl == nil || p.limitsFirst() {
+		return nil, nil, nil
+	}
+	key := keyFunc("ip", rl.IPv6Prefix)
+	if l, ok := p.failures[*rl]; ok {
+		return l, key, nil
+	}
+	l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key})
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.failures != nil {
+		p.failures[*rl] = l
+	}
+	return l, key, nil
 }
 
 func (p *Proxy) withRateLimit(next http.Handler) (http.Handler, error) {

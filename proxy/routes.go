@@ -24,7 +24,7 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 	if route != "" && c.RateLimit != nil && c.RateLimit == p.cfg.RateLimit {
 		limiter = ""
 	}
-	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, route: limiter}
+	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, failures: p.failures, route: limiter}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
 		for _, w := range q.warnings {
@@ -51,13 +51,21 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 			return nil, err
 		}
 	}
-	if h, err = q.withRateLimit(h); err != nil {
-		return nil, err
+	if !q.limitsFirst() {
+		if h, err = q.withRateLimit(h); err != nil {
+			return nil, err
+		}
 	}
 	if h, err = q.withAuthz(h); err != nil {
 		return nil, err
 	}
-	return q.withJWT(h)
+	if h, err = q.withJWT(h); err != nil {
+		return nil, err
+	}
+	if q.limitsFirst() {
+		return q.withRateLimit(h)
+	}
+	return h, nil
 }
 
 // routeHost is a host as routes compare it: lower case, without its

@@ -126,6 +126,26 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
+// Limited reports whether key's bucket is empty at the limiter's clock,
+// and how long until it holds a token again, without taking one and
+// without making a bucket for a key it has not seen. It is the gate in
+// front of a costly step that only failures are charged to (Allow): a
+// client whose bearer tokens keep failing verification is refused before
+// the next one is verified.
+func (l *Limiter) Limited(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	e, ok := l.byKey[key]
+	l.mu.Unlock()
+	if !ok {
+		return false, 0
+	}
+	tokens := e.Value.(*entry).lim.TokensAt(l.cfg.Now())
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tokens) / l.cfg.Rate * float64(time.Second))
+}
+
 // Check reports a *LimitError (matching ErrLimited) for a request over its
 // key's rate; in dry-run mode it reports nil but still calls OnLimit.
 func (l *Limiter) Check(r *http.Request) error {

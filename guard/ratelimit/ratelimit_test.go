@@ -44,6 +44,34 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// TestLimited: the gate only reads a bucket: it neither takes a token
+// nor makes a bucket, and it says how long until the next token.
+func TestLimited(t *testing.T) {
+	c := &clock{time.Unix(1e9, 0)}
+	l, err := New(Config{Rate: 2, Burst: 2, Key: ByHeader("X-Key"), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limited, _ := l.Limited("a"); limited || l.Len() != 0 {
+		t.Fatalf("unseen key: limited %v, %d buckets", limited, l.Len())
+	}
+	l.Allow("a")
+	for range 3 {
+		if limited, _ := l.Limited("a"); limited {
+			t.Fatal("one token left, yet limited: Limited took a token")
+		}
+	}
+	l.Allow("a")
+	limited, wait := l.Limited("a")
+	if !limited || wait != 500*time.Millisecond {
+		t.Errorf("empty bucket: limited %v, wait %v; want true, 500ms", limited, wait)
+	}
+	c.advance(500 * time.Millisecond)
+	if limited, _ := l.Limited("a"); limited {
+		t.Error("still limited after the token came back")
+	}
+}
+
 func TestLimiterBounded(t *testing.T) {
 	l, err := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key"), MaxKeys: 10})
 	if err != nil {

@@ -183,3 +183,56 @@ func TestIncidentEvictionOrder(t *testing.T) {
 		t.Errorf("low queue holds %d for %d open", n, in.bySev[0])
 	}
 }
+
+// TestFloodAcrossWindowBoundary: flood windows tumbled from a pair's
+// first packet, which the sender chooses: one packet to start a window,
+// a burst just below the threshold as it ends and another as the next
+// begins put almost twice the threshold into 0.4 s unseen. Counted in
+// sliding slots, the bursts are one flood; a steady rate just below the
+// threshold stays below it however long it lasts.
+func TestFloodAcrossWindowBoundary(t *testing.T) {
+	fx := loadShop(t)
+	const attacker, web = "198.51.100.7", "10.244.0.10"
+	packet := func(at time.Duration, icmp bool) event.Event {
+		if icmp {
+			e := dropped(ev(at, attacker, web, 0, event.ICMP, event.Dropped, 0))
+			e.ICMPType = 8
+			return e
+		}
+		return dropped(ev(at, attacker, web, 443, event.TCP, event.Dropped, event.SYN))
+	}
+	straddle := func(limit int, icmp bool) []event.Event {
+		evs := []event.Event{packet(0, icmp)}
+		for i := range limit - 2 { // the window's first packet and these: one short
+			evs = append(evs, packet(4800*time.Millisecond+time.Duration(i)*200*time.Millisecond/time.Duration(limit), icmp))
+		}
+		for i := range limit - 1 {
+			evs = append(evs, packet(5000*time.Millisecond+time.Duration(i)*200*time.Millisecond/time.Duration(limit), icmp))
+		}
+		return evs
+	}
+	steady := func(pps int, d time.Duration, icmp bool) []event.Event {
+		var evs []event.Event
+		for i := range int(d.Seconds()) * pps {
+			evs = append(evs, packet(time.Duration(i)*time.Second/time.Duration(pps), icmp))
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYN bursts either side of a window boundary", straddle(4000, false), "syn-flood 198.51.100.7 > shop/Pod/web-1 7997"},
+		{"ICMP bursts either side of a window boundary", straddle(500, true), "icmp-flood 198.51.100.7 > shop/Pod/web-1 997"},
+		{"SYNs at 799 pps for 30 s", steady(799, 30*time.Second, false), ""},
+		{"ICMP at 99 pps for 30 s", steady(99, 30*time.Second, true), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

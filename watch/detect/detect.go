@@ -101,11 +101,57 @@ func (s *smallSet[T]) add(v T, max int) bool {
 	return true
 }
 
+// floodSlots is the number of slots a flood window is counted in. A
+// window counted whole from its first packet (tumbling) let a sender
+// that chose when windows begin put almost twice the threshold in a
+// fraction of a second: a burst just before one window ended and another
+// just after. Counted over the last floodSlots slots of window/floodSlots
+// each, it slides: any interval of one window holding twice the
+// threshold, or one of 4/5 of a window holding the threshold, alerts.
+const floodSlots = 5
+
+// flood is one (source, destination) pair's packet count. Slots are
+// numbered from anchor (the pair's first packet, again after a window
+// without one), so that a flood at exactly the threshold from its first
+// packet fills the first window's five slots as a tumbling window would.
 type flood struct {
-	start   int64
-	count   uint64
-	extra   uint64 // packets after the alert, reported when the window ends
+	anchor  int64
+	slot    int64 // the newest slot counted
+	last    int64 // the newest packet's time
+	counts  [floodSlots]uint64
+	since   int64  // the alert's or the last report's time
+	extra   uint64 // packets after the alert, reported a window later
 	alerted bool
+	// The ends as the alert resolved them, so that later reports join
+	// its incident.
+	srcW, dstW *identity.Workload
+	srcR, dstR identity.Resolution
+}
+
+// add counts w packets at t, anchored afresh after a window without
+// any, and returns the packets in the last floodSlots slots and when the
+// oldest of those slots began (at the anchor at the earliest).
+func (f *flood) add(t, window int64, w uint64) (sum uint64, from int64) {
+	slot := window / floodSlots
+	if slot <= 0 {
+		slot = 1
+	}
+	if f.last == 0 || t-f.last >= window {
+		*f = flood{anchor: t}
+	}
+	n := (t - f.anchor) / slot
+	if n < f.slot { // out of order: counted in the newest slot
+		n = f.slot
+	}
+	for s := f.slot + 1; s <= n && s <= f.slot+floodSlots; s++ {
+		f.counts[s%floodSlots] = 0
+	}
+	f.slot, f.last = n, max(f.last, t)
+	f.counts[n%floodSlots] += w
+	for _, c := range f.counts {
+		sum += c
+	}
+	return sum, max(f.anchor, f.anchor+(n-floodSlots+1)*slot)
 }
 
 // Detectors runs every enabled detector over observations. It is not
@@ -313,11 +359,10 @@ func (d *Detectors) sweep() {
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		w := int64(d.floodWindow(i))
 		tb.sweep(func(k *pairKey, v *flood) bool {
-			if now-v.start < w {
-				return false
+			if now-v.since >= w {
+				d.flushFlood(i, k, v) // a flood going on is reported once a window
 			}
-			d.flushFlood(i, k, v)
-			return true
+			return now-v.last >= w
 		})
 	}
 	var untracked uint64
@@ -519,49 +564,56 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	if e.Kind == event.ConnNew {
 		w = 1
 	}
-	if t-st.start >= int64(d.floodWindow(i)) || st.start == 0 {
-		d.flushFlood(i, &k, st)
-		*st = flood{start: t}
+	window := int64(d.floodWindow(i))
+	if st.last != 0 && t-st.last >= window {
+		d.flushFlood(i, &k, st) // the pair's last flood is over
 	}
-	st.count += w
+	sum, from := st.add(t, window, w)
 	switch {
+	case st.alerted && sum < d.floodLimit[i]:
+		// Below the threshold again: this flood is over; a new one
+		// alerts anew.
+		st.extra += w
+		d.flushFlood(i, &k, st)
+		st.alerted = false
 	case st.alerted:
 		st.extra += w
-	case st.count >= d.floodLimit[i]:
-		st.alerted = true
-		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, st.count, st, t, e)
+	case sum >= d.floodLimit[i]:
+		st.alerted, st.since = true, t
+		st.srcW, st.srcR, st.dstW, st.dstR = o.Src, o.SrcRes, o.Dst, o.DstRes
+		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, sum, sum, from, t, e)
 	}
 }
 
-func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n uint64, st *flood, t int64, sample *event.Event) {
+func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n, packets uint64, from, t int64, sample *event.Event) {
 	name, cfg, what := SYNFloodName, d.cfg.SYNFlood, "SYNs"
 	if i == 1 {
 		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
 	}
-	elapsed := time.Duration(t - st.start)
+	elapsed := time.Duration(t - from)
 	d.inc.add(t, &evidence{
 		detector: name, severity: High,
 		src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, st.count, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
+		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
 		count:     n,
 		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
-		observed:  map[string]any{"packets": st.count, "windowStart": time.Unix(0, st.start).UTC().Format(time.RFC3339Nano)},
+		observed:  map[string]any{"packets": packets, "windowStart": time.Unix(0, from).UTC().Format(time.RFC3339Nano)},
 		sample:    sample,
 	})
 }
 
-// flushFlood reports packets counted after an alert in a window that
-// ends. Identity is not known any more: the incident keeps the one it
-// opened with (the key is by address).
+// flushFlood reports the packets counted since a flood's alert or last
+// report, with the ends as the alert resolved them: reported by address
+// alone, they opened an incident of their own beside the alert's.
 func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	if !st.alerted || st.extra == 0 {
 		return
 	}
 	src, dst := k.src.addr(), k.dst.addr()
-	t := st.start + int64(d.floodWindow(i))
-	n := st.extra
-	st.extra = 0
-	d.floodEvidence(i, nil, identity.Unknown, nil, identity.Unknown, src, dst, n, st, min(t, d.now), nil)
+	n, from := st.extra, st.since
+	t := min(max(st.last, from), d.now)
+	st.extra, st.since = 0, t
+	d.floodEvidence(i, st.srcW, st.srcR, st.dstW, st.dstR, src, dst, n, n, from, t, nil)
 }
 
 func (d *Detectors) egress(o *Observation, t int64) {

@@ -12,7 +12,8 @@ import (
 	"github.com/wardsec/ward/watch/event"
 )
 
-// refDetect is a plain reference of the port-scan and SYN-flood windows:
+// refDetect is a plain reference of the port-scan windows and the
+// SYN-flood slots:
 // ordinary maps of every key ever seen, nothing swept, nothing reused.
 // It shares no code with the bounded tables, their sweeps and free lists.
 type refDetect struct {
@@ -20,13 +21,37 @@ type refDetect struct {
 	opened map[string]int64 // "detector src > dst" -> first alert time
 	ports  map[string]*refWindow
 	hosts  map[string]*refWindow
-	syn    map[string]*refWindow
+	syn    map[string]*refFlood
 }
 
 type refWindow struct {
 	start int64
 	seen  map[string]bool
 	count int
+}
+
+// refFlood keeps every packet time of a pair since its anchor (its
+// first packet, again after a window without one).
+type refFlood struct {
+	anchor int64
+	times  []int64
+}
+
+// count adds a packet at t and returns the packets in the five slots of
+// window/5 (numbered from the anchor) that end with t's.
+func (f *refFlood) count(t int64, window time.Duration) int {
+	if len(f.times) == 0 || t-f.times[len(f.times)-1] >= int64(window) {
+		f.anchor, f.times = t, nil
+	}
+	f.times = append(f.times, t)
+	slot := func(x int64) int64 { return (x - f.anchor) / (int64(window) / 5) }
+	n := 0
+	for _, x := range f.times {
+		if slot(x) > slot(t)-5 {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *refDetect) window(m map[string]*refWindow, k string, t int64, length time.Duration) *refWindow {
@@ -68,9 +93,11 @@ func (r *refDetect) observe(e *event.Event) {
 		}
 	}
 	if e.Proto == event.TCP && e.Flags.IsSYN() && !e.Reply {
-		w := r.window(r.syn, e.Src.String()+">"+e.Dst.String(), e.Time, r.cfg.SYNFlood.Window)
-		w.count++
-		if float64(w.count) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
+		k := e.Src.String() + ">" + e.Dst.String()
+		if r.syn[k] == nil {
+			r.syn[k] = &refFlood{}
+		}
+		if float64(r.syn[k].count(e.Time, r.cfg.SYNFlood.Window)) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
 			r.open(fmt.Sprintf("syn-flood %s > %s", e.Src, e.Dst), e.Time)
 		}
 	}
@@ -104,7 +131,7 @@ func TestWindowsDifferential(t *testing.T) {
 			}
 			got[fmt.Sprintf("%s %s > %s", a.Detector, src, dst)] = a.first
 		})
-		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refWindow{}}
+		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refFlood{}}
 		tm := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano()
 		var obs []Observation
 		for range 3000 {

@@ -27,7 +27,6 @@ type refDetect struct {
 type refWindow struct {
 	start int64
 	seen  map[string]bool
-	count int
 }
 
 // refFlood keeps every packet time of a pair since its anchor (its

@@ -151,16 +151,36 @@ func TestWindowsDifferential(t *testing.T) {
 			if e.Src == e.Dst {
 				continue
 			}
-			ref.observe(e)
-			obs = append(obs, Observation{E: e})
-			if len(obs) == 7 { // odd batch sizes
-				d.Observe(obs)
-				obs = obs[:0]
+			n := 1
+			if r.IntN(6) == 0 {
+				// A burst of SYNs on one pair, which may straddle a
+				// slot or the window its first packet began.
+				e.Flags, e.Verdict, e.Reply, n = event.SYN, event.Dropped, false, 2+r.IntN(3)
+			}
+			for i := range n {
+				if i > 0 {
+					c := *e
+					tm += int64(r.IntN(40)) * int64(time.Millisecond)
+					c.Time = tm
+					e = &c
+				}
+				ref.observe(e)
+				obs = append(obs, Observation{E: e})
+				if len(obs) == 7 { // odd batch sizes
+					d.Observe(obs)
+					obs = obs[:0]
+				}
 			}
 		}
 		d.Observe(obs)
-		if len(ref.opened) < 5 {
-			t.Fatalf("seed %d: the reference opened only %d incidents: the stream tests little", seed, len(ref.opened))
+		floods := 0
+		for k := range ref.opened {
+			if strings.HasPrefix(k, "syn-flood ") {
+				floods++
+			}
+		}
+		if len(ref.opened) < 5 || floods < 3 {
+			t.Fatalf("seed %d: the reference opened only %d incidents, %d of them floods: the stream tests little", seed, len(ref.opened), floods)
 		}
 		if !maps2Equal(got, ref.opened) {
 			t.Fatalf("seed %d: detectors and reference disagree:\n%s", seed, diffOpened(got, ref.opened))

@@ -236,3 +236,45 @@ func TestFloodAcrossWindowBoundary(t *testing.T) {
 		})
 	}
 }
+
+// TestScanAcrossWindowBoundary: scan windows tumbled from the scanner's
+// first failed attempt (as Zeek's do): one probe to start a window, 13
+// ports as it ends and 14 as the next begins were 28 ports in two
+// seconds unseen, and so were 24 + 24 hosts. The window slides: ports and
+// hosts count while seen within the last 5 minutes.
+func TestScanAcrossWindowBoundary(t *testing.T) {
+	fx := loadShop(t)
+	const scanner, db = "198.51.100.9", "10.244.0.30"
+	probe := func(at time.Duration, dst string, port int) event.Event {
+		return dropped(ev(at, scanner, dst, uint16(port), event.TCP, event.Dropped, event.SYN))
+	}
+	ports := []event.Event{probe(0, db, 1000)}
+	for p := range 13 {
+		ports = append(ports, probe(299*time.Second+time.Duration(p)*10*time.Millisecond, db, 2000+p))
+	}
+	for p := range 14 {
+		ports = append(ports, probe(300*time.Second+time.Duration(p)*10*time.Millisecond, db, 3000+p))
+	}
+	hosts := []event.Event{probe(0, "10.244.9.1", 22)}
+	for h := range 23 {
+		hosts = append(hosts, probe(299*time.Second+time.Duration(h)*10*time.Millisecond, fmt.Sprintf("10.244.9.%d", h+2), 22))
+	}
+	for h := range 24 {
+		hosts = append(hosts, probe(300*time.Second+time.Duration(h)*10*time.Millisecond, fmt.Sprintf("10.244.8.%d", h+2), 22))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"ports either side of a window boundary", ports, "port-scan 198.51.100.9 > shop/Pod/db-0 27"},
+		{"hosts either side of a window boundary", hosts, "port-scan 198.51.100.9 > port 22/TCP 47"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

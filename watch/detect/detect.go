@@ -49,53 +49,80 @@ type portKey struct {
 }
 
 type scanPorts struct {
-	start   int64
+	last    int64 // the newest attempt
 	ports   smallSet[uint32]
 	alerted bool
 }
 
 type scanHosts struct {
-	start   int64
+	last    int64
 	hosts   smallSet[ip16]
 	alerted bool
 }
 
-// smallSet is a set of distinct values, the first few held inline: most
-// keys of a scan table see one or two values, and a million keys must not
-// mean a million allocations for the collector to scan.
+// smallSet is a set of distinct values with the time each was last seen,
+// the first few held inline: most keys of a scan table see one or two
+// values, and a million keys must not mean a million allocations for the
+// collector to scan. Values not seen within a window leave it, so the
+// window slides: a scan cannot hide by straddling the boundary of a
+// window that its own first probe began (Zeek's tumbling windows miss
+// 14 ports before such a boundary and 14 after it).
 type smallSet[T comparable] struct {
-	inl  [2]T
+	inl  [2]timed[T]
 	n    int32
-	more []T
+	more []timed[T]
+}
+
+type timed[T comparable] struct {
+	v T
+	t int64
 }
 
 func (s *smallSet[T]) len() int { return int(s.n) }
 
-func (s *smallSet[T]) reset() {
-	*s = smallSet[T]{more: s.more[:0]}
+func (s *smallSet[T]) at(i int) *timed[T] {
+	if i < len(s.inl) {
+		return &s.inl[i]
+	}
+	return &s.more[i-len(s.inl)]
 }
 
-// add adds v unless present or the set holds max values (then every
-// value counts as new: the count only grows past the threshold). It
-// reports whether v was new.
-func (s *smallSet[T]) add(v T, max int) bool {
-	for i := 0; i < int(s.n) && i < len(s.inl); i++ {
-		if s.inl[i] == v {
-			return false
+// expire removes the values last seen win or longer before t.
+func (s *smallSet[T]) expire(t, win int64) {
+	k := 0
+	for i := 0; i < int(s.n); i++ {
+		if x := *s.at(i); t-x.t < win {
+			*s.at(k) = x
+			k++
 		}
 	}
-	for _, x := range s.more {
-		if x == v {
+	s.n = int32(k) // #nosec G115 -- at most the set's bound
+	if k > len(s.inl) {
+		s.more = s.more[:k-len(s.inl)]
+	} else {
+		s.more = s.more[:0]
+	}
+}
+
+// add records v as seen at t, first removing the values last seen win
+// or longer before t, and reports whether v was new; the set holds at
+// most bound values (then every value counts as new: the count only grows
+// past the threshold).
+func (s *smallSet[T]) add(v T, t, win int64, bound int) bool {
+	s.expire(t, win)
+	for i := 0; i < int(s.n); i++ {
+		if x := s.at(i); x.v == v {
+			x.t = max(x.t, t)
 			return false
 		}
 	}
 	switch {
-	case int(s.n) >= max:
+	case int(s.n) >= bound:
 		return true
 	case int(s.n) < len(s.inl):
-		s.inl[s.n] = v
+		s.inl[s.n] = timed[T]{v, t}
 	default:
-		s.more = append(s.more, v)
+		s.more = append(s.more, timed[T]{v, t})
 	}
 	s.n++
 	return true
@@ -354,8 +381,8 @@ func (d *Detectors) sweep() {
 	now := d.now
 	d.swept = now
 	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
-	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.start >= ps })
-	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.start >= hs })
+	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
+	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		w := int64(d.floodWindow(i))
 		tb.sweep(func(k *pairKey, v *flood) bool {
@@ -461,11 +488,12 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		st = d.ports.get(pairKey{s, dd})
 	}
 	if st != nil {
-		if t-st.start >= win || st.start == 0 {
-			st.ports.reset()
-			st.start, st.alerted = t, false
+		st.last = max(st.last, t)
+		isNew := st.ports.add(pp, t, win, 4*cfg.DistinctPorts)
+		if st.ports.len() < cfg.DistinctPorts {
+			st.alerted = false // that scan is over; another alerts anew
 		}
-		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
+		if isNew && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
 				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
@@ -482,11 +510,12 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		}
 	}
 	if st := d.hosts.get(portKey{s, pp}); st != nil {
-		if t-st.start >= win || st.start == 0 {
-			st.hosts.reset()
-			st.start, st.alerted = t, false
+		st.last = max(st.last, t)
+		isNew := st.hosts.add(dd, t, win, 4*cfg.DistinctHosts)
+		if st.hosts.len() < cfg.DistinctHosts {
+			st.alerted = false
 		}
-		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
+		if isNew && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
 				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative

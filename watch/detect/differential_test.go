@@ -12,8 +12,8 @@ import (
 	"github.com/wardsec/ward/watch/event"
 )
 
-// refDetect is a plain reference of the port-scan windows and the
-// SYN-flood slots:
+// refDetect is a plain reference of the port-scan sliding windows and
+// the SYN-flood slots:
 // ordinary maps of every key ever seen, nothing swept, nothing reused.
 // It shares no code with the bounded tables, their sweeps and free lists.
 type refDetect struct {
@@ -24,9 +24,22 @@ type refDetect struct {
 	syn    map[string]*refFlood
 }
 
+// refWindow is when each value was last seen.
 type refWindow struct {
-	start int64
-	seen  map[string]bool
+	seen map[string]int64
+}
+
+// count records v at t and returns the values seen within the window
+// that ends at t.
+func (w *refWindow) count(v string, t int64, length time.Duration) int {
+	w.seen[v] = max(w.seen[v], t)
+	n := 0
+	for _, at := range w.seen {
+		if t-at < int64(length) {
+			n++
+		}
+	}
+	return n
 }
 
 // refFlood keeps every packet time of a pair since its anchor (its
@@ -53,13 +66,11 @@ func (f *refFlood) count(t int64, window time.Duration) int {
 	return n
 }
 
-func (r *refDetect) window(m map[string]*refWindow, k string, t int64, length time.Duration) *refWindow {
-	w := m[k]
-	if w == nil || t-w.start >= int64(length) {
-		w = &refWindow{start: t, seen: map[string]bool{}}
-		m[k] = w
+func (r *refDetect) window(m map[string]*refWindow, k string) *refWindow {
+	if m[k] == nil {
+		m[k] = &refWindow{seen: map[string]int64{}}
 	}
-	return w
+	return m[k]
 }
 
 func (r *refDetect) open(name string, t int64) {
@@ -80,14 +91,10 @@ func (r *refDetect) observe(e *event.Event) {
 		if scanner.Is6() {
 			who = netip.PrefixFrom(scanner, 64).Masked().String()
 		}
-		w := r.window(r.ports, who+">"+target.String(), e.Time, r.cfg.PortScan.Window)
-		w.seen[pp] = true
-		if len(w.seen) >= r.cfg.PortScan.DistinctPorts {
+		if r.window(r.ports, who+">"+target.String()).count(pp, e.Time, r.cfg.PortScan.Window) >= r.cfg.PortScan.DistinctPorts {
 			r.open(fmt.Sprintf("port-scan %s > %s", who, target), e.Time)
 		}
-		w = r.window(r.hosts, who+">"+pp, e.Time, r.cfg.PortScan.Window)
-		w.seen[target.String()] = true
-		if len(w.seen) >= r.cfg.PortScan.DistinctHosts {
+		if r.window(r.hosts, who+">"+pp).count(target.String(), e.Time, r.cfg.PortScan.Window) >= r.cfg.PortScan.DistinctHosts {
 			r.open(fmt.Sprintf("port-scan %s > port %s", who, pp), e.Time)
 		}
 	}

@@ -278,3 +278,63 @@ func TestScanAcrossWindowBoundary(t *testing.T) {
 		})
 	}
 }
+
+// TestUDPScanHubble: Hubble reports a UDP probe of a closed port as
+// FORWARDED and the host's answer as an ICMP port unreachable that names
+// no port, so a UDP scan seen through Hubble raised nothing. Each
+// unreachable now fails the latest datagram it may answer: 15 ports
+// answered so are a scan, sent one at a time or five at once; a client
+// retrying one dead port, or unreachables that answer nothing, are not.
+func TestUDPScanHubble(t *testing.T) {
+	fx := loadShop(t)
+	const scanner, target = "198.51.100.9", "10.244.7.1"
+	udp := func(at time.Duration, port int) event.Event {
+		return ev(at, scanner, target, uint16(port), event.UDP, event.Forwarded, 0)
+	}
+	unreachable := func(at time.Duration, v6 bool) event.Event {
+		e := ev(at, target, scanner, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType, e.ICMPCode = 3, 3
+		if v6 {
+			e.Proto, e.ICMPType, e.ICMPCode = event.ICMPv6, 1, 4
+			e.Src, e.Dst = netip.MustParseAddr("fd00::7:1"), netip.MustParseAddr("2001:db8::9")
+		}
+		return e
+	}
+	var oneByOne, allAtOnce, retries, stray, v6 []event.Event
+	for p := range 15 {
+		at := time.Duration(p) * time.Second
+		oneByOne = append(oneByOne, udp(at, 1000+p), unreachable(at+5*time.Millisecond, false))
+		retries = append(retries, udp(at, 53), unreachable(at+5*time.Millisecond, false))
+		stray = append(stray, unreachable(at, false))
+		d := udp(at, 1000+p)
+		d.Src, d.Dst = netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("fd00::7:1")
+		v6 = append(v6, d, unreachable(at+5*time.Millisecond, true))
+	}
+	for g := range 3 { // five probes in flight at a time, as nmap sends them
+		at := time.Duration(g) * time.Second
+		for p := range 5 {
+			allAtOnce = append(allAtOnce, udp(at+time.Duration(p)*time.Millisecond, 1000+5*g+p))
+		}
+		for p := range 5 {
+			allAtOnce = append(allAtOnce, unreachable(at+20*time.Millisecond+time.Duration(p)*time.Millisecond, false))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"15 ports, one at a time", oneByOne, "port-scan 198.51.100.9 > 10.244.7.1 15"},
+		{"15 ports, five at once", allAtOnce, "port-scan 198.51.100.9 > 10.244.7.1 15"},
+		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
+		{"a client retrying one dead port", retries, ""},
+		{"unreachables answering nothing", stray, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

@@ -128,6 +128,98 @@ func (s *smallSet[T]) add(v T, t, win int64, bound int) bool {
 	return true
 }
 
+// udpRecent is how many of a pair's latest UDP datagrams are kept, and
+// udpAnswer how long after one an ICMP port unreachable may answer it
+// (either way: records of two nodes merged may come out of order).
+const (
+	udpRecent = 8
+	udpAnswer = 3 * time.Second
+)
+
+// udpSent is the UDP destination ports a source sent datagrams to on one
+// destination lately, for the ICMP port unreachables that answer them:
+// Hubble reports a UDP probe of a closed port as FORWARDED and the
+// unreachable as an ICMP flow that names no port.
+type udpSent struct {
+	sent [udpRecent]udpDatagram
+	next uint8
+	last int64
+}
+
+type udpDatagram struct {
+	t        int64
+	port     uint16
+	answered bool
+}
+
+// answer marks the latest datagram the unreachable at t may answer and
+// returns its port.
+func (u *udpSent) answer(t int64) (uint16, bool) {
+	best := -1
+	for i := range u.sent {
+		d := &u.sent[i]
+		if d.t == 0 || d.answered || d.t-t > int64(udpAnswer) || t-d.t > int64(udpAnswer) {
+			continue
+		}
+		if best < 0 || d.t > u.sent[best].t {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	u.sent[best].answered = true
+	return u.sent[best].port, true
+}
+
+// record adds a datagram to port at t; a port still awaiting its answer
+// is only dated anew.
+func (u *udpSent) record(port uint16, t int64) {
+	u.last = max(u.last, t)
+	for i := range u.sent {
+		if d := &u.sent[i]; d.t != 0 && d.port == port && !d.answered {
+			d.t = max(d.t, t)
+			return
+		}
+	}
+	u.sent[u.next%udpRecent] = udpDatagram{t: t, port: port}
+	u.next++
+}
+
+// portUnreachable reports an ICMP or ICMPv6 port unreachable.
+func portUnreachable(e *event.Event) bool {
+	return e.Proto == event.ICMP && e.ICMPType == 3 && e.ICMPCode == 3 ||
+		e.Proto == event.ICMPv6 && e.ICMPType == 1 && e.ICMPCode == 4
+}
+
+// udpProbes keeps the UDP datagrams flow records show passing, and turns
+// a port unreachable that answers one into the failed attempt it is.
+// Conntrack sources need none of this: a UDP connection that ends
+// without a reply is failed already.
+func (d *Detectors) udpProbes(o *Observation, t int64) {
+	e := o.E
+	switch {
+	case e.Kind != event.Flow || !e.Verdict.Passed():
+	case e.Proto == event.UDP && !e.Reply:
+		if st := d.udp.get(pairKey{key16(e.Src), key16(e.Dst)}); st != nil {
+			st.record(e.DstPort, t)
+		}
+	case portUnreachable(e):
+		// From the probed host back to the prober.
+		st := d.udp.find(pairKey{key16(e.Dst), key16(e.Src)})
+		if st == nil {
+			return
+		}
+		port, ok := st.answer(t)
+		if !ok {
+			return
+		}
+		probe := &event.Event{Time: e.Time, ID: e.ID, Kind: event.Flow, Origin: e.Origin, Proto: event.UDP,
+			Src: e.Dst, Dst: e.Src, DstPort: port, Verdict: e.Verdict, Reason: "ICMP port unreachable", Node: e.Node}
+		d.portScan(&Observation{E: probe, Src: o.Dst, SrcRes: o.DstRes, Dst: o.Src, DstRes: o.SrcRes}, t)
+	}
+}
+
 // floodSlots is the number of slots a flood window is counted in. A
 // window counted whole from its first packet (tumbling) let a sender
 // that chose when windows begin put almost twice the threshold in a
@@ -194,6 +286,7 @@ type Detectors struct {
 	ports     *table[pairKey, scanPorts]
 	hosts     *table[portKey, scanHosts]
 	syn, icmp *table[pairKey, flood]
+	udp       *table[pairKey, udpSent]
 	now       int64
 	clockNow  int64
 	swept     int64
@@ -230,6 +323,7 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		hosts:   newTable[portKey, scanHosts](cfg.Limits.MaxTracked),
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
 		base:    newBaseline(),
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
@@ -303,8 +397,11 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
-	if d.cfg.PortScan.Enabled && e.Failed() {
-		d.portScan(o, t)
+	if d.cfg.PortScan.Enabled {
+		if e.Failed() {
+			d.portScan(o, t)
+		}
+		d.udpProbes(o, t)
 	}
 	if d.cfg.SYNFlood.Enabled && e.Proto == event.TCP && (e.Kind == event.Flow && e.Flags.IsSYN() && !e.Reply || e.Kind == event.ConnNew) {
 		d.flood(0, o, t)
@@ -383,6 +480,7 @@ func (d *Detectors) sweep() {
 	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
+	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		w := int64(d.floodWindow(i))
 		tb.sweep(func(k *pairKey, v *flood) bool {
@@ -393,7 +491,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.base.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -426,7 +524,7 @@ func (d *Detectors) sweep() {
 func (d *Detectors) Stats() Stats {
 	s := d.stats
 	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len()
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }

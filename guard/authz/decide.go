@@ -320,6 +320,13 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
+//   - when r.URL.RawPath is set and differs from r.URL.EscapedPath(),
+//     the request must be allowed with both paths: http.ServeMux and
+//     gorilla/mux route on EscapedPath, chi on RawPath, and EscapedPath
+//     ignores a RawPath holding a byte net/http would have escaped ("|",
+//     "^", non-ASCII), so "/api/a%2Fb|/admin" was decided as
+//     "/api/a/b%7C/admin" (no encoded slash, four segments) while chi
+//     ran "/api/{tenant}/admin"; decided on RawPath, it gets 400.
 //
 // When policies read the client address (remoteIpBlocks, remote.ip) and
 // enrich sets RemoteIP to the invalid address, as clientip.FromContext
@@ -366,6 +373,13 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			return
 		}
 		d, err := e.decideRouted(q)
+		if raw := r.URL.RawPath; err == nil && d.Allowed && raw != "" && raw != q.Path && r.URL.Opaque == "" {
+			// chi routes on RawPath, which EscapedPath ignores when it
+			// holds a byte net/http would have escaped: decide on it too.
+			rq := *q
+			rq.Path = raw
+			d, err = e.decideRouted(&rq)
+		}
 		switch {
 		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)

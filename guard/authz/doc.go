@@ -70,7 +70,7 @@
 //     resolved.
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds three checks that Decide (and `ward proxy`,
+// application's router, adds four checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
@@ -79,7 +79,12 @@
 // for CONNECT, a port) is refused with 400, since http.ServeMux's host
 // patterns compare exactly and would route it to the host-less patterns;
 // and a HEAD request must
-// be allowed as GET too, since http.ServeMux runs the GET handler for it.
+// be allowed as GET too, since http.ServeMux runs the GET handler for it;
+// and a request whose r.URL.RawPath differs from r.URL.EscapedPath() must
+// be allowed with both, since chi routes on RawPath and EscapedPath
+// ignores a RawPath holding a byte net/http would escape ("|", non-ASCII):
+// "/api/a%2Fb|/admin" was decided as "/api/a/b%7C/admin" and ran chi's
+// "/api/{tenant}/admin" (now 400, for the encoded slash).
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

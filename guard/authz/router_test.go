@@ -289,3 +289,46 @@ spec:
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerChiRawPath: chi routes on r.URL.RawPath when it is set,
+// while Decide saw r.URL.EscapedPath(), which net/http recomputes from
+// the decoded Path when RawPath holds a byte it would have escaped ("|",
+// a non-ASCII byte): "/api/a%2Fb|/admin" was decided as
+// "/api/a/b%7C/admin", which the DENY of "/api/{*}/admin" does not match,
+// and chi ran "/api/{tenant}/admin" with tenant "a%2Fb|".
+func TestHandlerChiRawPath(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin"]}
+`)
+	var log ranLog
+	r := chi.NewRouter()
+	r.Get("/api/{tenant}/admin", log.handler("tenant-admin"))
+	r.Get("/api/{tenant}/items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		path string
+		code int
+		ran  string
+	}{
+		{"/api/a%2Fb|/admin", http.StatusBadRequest, ""},
+		{"/api/a%2Fb\xc3\xa9/admin", http.StatusBadRequest, ""},
+		{"/api/a%2fb^/admin", http.StatusBadRequest, ""},
+		{"/api/t|/admin", http.StatusForbidden, ""},
+		{"/api/t\xc3\xa9/admin", http.StatusForbidden, ""},
+		{"/api/t|/items", http.StatusOK, "items"},
+		{"/api/t%7C/items", http.StatusOK, "items"},
+	} {
+		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}

@@ -45,6 +45,13 @@
 // query, path or body: Coraza drops arguments beyond that unseen, and
 // filler arguments must not hide an attack.
 //
+// Request targets. net/http keeps a raw "#" in the request target as part
+// of the path and parses the query after it ("/#?q=x" has the query q=x),
+// where Coraza would cut the target at "#" as a fragment and never see the
+// query: in Block mode such a request is refused with 400 (no client sends
+// a fragment), in Detect mode the target is inspected as net/http reads
+// it, the "#" escaped.
+//
 // Bodies are also read as servers behind the WAF may read them, where
 // Coraza (Go's readers) does not: multipart parts after the closing
 // delimiter, and parts PHP takes for fields where Go reads a file name

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/corazawaf/coraza/v3/types"
@@ -42,13 +43,14 @@ type Decision struct {
 	Blocked bool
 	// Status is the status a blocked request is answered with: 403 when
 	// the anomaly score reached the threshold, 400 for a body CRS cannot
-	// parse (such as malformed JSON sent as application/json), 413 for a
-	// body longer than MaxBodyBytes. It is 0 when Blocked is false.
+	// parse (such as malformed JSON sent as application/json) and for a
+	// request target with a raw "#", 413 for a body longer than
+	// MaxBodyBytes. It is 0 when Blocked is false.
 	Status int
 	// Score is the inbound anomaly score at the configured paranoia level;
 	// the request is blocked (or in Detect mode would be) when it reaches
 	// the threshold. It is 0 when the request was refused before the rules
-	// ran (an oversized body).
+	// ran (an oversized body, a raw "#" in the target).
 	Score int
 	// Matches are the rules that matched, in evaluation order; in Block
 	// mode the last one is the rule that blocked (949110 for the anomaly
@@ -104,6 +106,17 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	uri := r.RequestURI
 	if uri == "" {
 		uri = r.URL.RequestURI()
+	}
+	if strings.IndexByte(uri, '#') >= 0 {
+		// net/http keeps a raw "#" in the path and parses the query
+		// after it ("/#?q=x" has the query q=x), Coraza cuts the target
+		// at "#" as a fragment and never sees the query: hand it the
+		// target as net/http reads it, and refuse it when blocking (no
+		// client sends a fragment; servers disagree on what it is).
+		if w.block {
+			return r, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
+		}
+		uri = strings.ReplaceAll(uri, "#", "%23")
 	}
 	tx.ProcessURI(uri, r.Method, r.Proto)
 	for k, vs := range r.Header {

@@ -316,7 +316,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     gorilla/mux compare host patterns exactly, so "PUBLIC.example.com"
 //     passed as the public host and was served by the host-less patterns
 //     (ServeMux does not strip the port of a CONNECT request's Host, so
-//     CONNECT with a port in the Host gets 400 too);
+//     CONNECT with a port in the Host gets 400 too), and so does a Host
+//     with more than one colon outside brackets, which gorilla/mux cuts
+//     at the first ("internal.example.com:80:80" is its
+//     "internal.example.com") while Decide compared it whole;
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
@@ -398,11 +401,12 @@ var (
 	// slashes, the router behind Handler sees them as sent.
 	ErrEmptySegment = errors.New("empty path segment (//) in path")
 	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
-	// or a CONNECT request's Host with a port, when a policy matches
+	// more than one colon outside brackets, or a CONNECT request's Host
+	// with a port, when a policy matches
 	// hosts: Decide compares hosts case-insensitively, without the dot
 	// and the port, http.ServeMux's host patterns exactly (and with the
 	// port for CONNECT).
-	ErrHostCase = errors.New("host with upper-case letters, a trailing dot or (CONNECT) a port")
+	ErrHostCase = errors.New("host with upper-case letters, a trailing dot, colons beyond a port or (CONNECT) a port")
 )
 
 // Errors of Handler for identities that policies read and that enrich did
@@ -464,8 +468,25 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 // exactHost reports whether the host name of a Host header has no
 // upper-case letter and no trailing dot, and no port unless portOK, so
 // that comparing it exactly, as http.ServeMux and gorilla/mux do, and as
-// hostName does agree. ServeMux strips the port, except for CONNECT.
+// hostName does agree. ServeMux strips the port, except for CONNECT. A
+// Host with more than one colon outside brackets is refused: gorilla/mux
+// strips everything from the first colon ("a.com:80:80" is "a.com"),
+// hostName keeps such a value whole.
 func exactHost(host string, portOK bool) bool {
+	rest := host // what follows the name: no colon but the port's
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			rest = host[i+1:]
+			if rest != "" && rest[0] != ':' {
+				return false
+			}
+		}
+	}
+	if strings.Count(rest, ":") > 1 {
+		// gorilla/mux cuts at the first colon, hostName only at a
+		// single one: they would not compare the same name.
+		return false
+	}
 	name := host
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
 		if !portOK {

@@ -76,8 +76,10 @@
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
 // slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
 // match hosts, a Host with an upper-case letter or a trailing dot (or,
-// for CONNECT, a port) is refused with 400, since http.ServeMux's host
-// patterns compare exactly and would route it to the host-less patterns;
+// for CONNECT, a port; or more than one colon outside brackets, which
+// gorilla/mux cuts at the first) is refused with 400, since
+// http.ServeMux's and gorilla/mux's host patterns compare exactly and
+// would route it elsewhere than Decide matched;
 // and a HEAD request must
 // be allowed as GET too, since http.ServeMux runs the GET handler for it;
 // and a request whose r.URL.RawPath differs from r.URL.EscapedPath() must

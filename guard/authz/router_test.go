@@ -332,3 +332,44 @@ spec:
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerGorillaHostColons: gorilla/mux cuts a Host at its first
+// colon when its host template has no port, hostName at the last one, and
+// only when it is the only one. "internal.example.com:80:80" escaped the
+// DENY of the internal host (Decide compared the whole value) and gorilla
+// served it as "internal.example.com".
+func TestHandlerGorillaHostColons(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-internal, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {hosts: ["internal.example.com"]}
+`)
+	var log ranLog
+	r := mux.NewRouter()
+	r.Host("internal.example.com").HandlerFunc(log.handler("internal"))
+	r.PathPrefix("/").HandlerFunc(log.handler("public"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"internal.example.com", http.StatusForbidden, ""},
+		{"internal.example.com:8080", http.StatusForbidden, ""},
+		{"internal.example.com:80:80", http.StatusBadRequest, ""},
+		{"internal.example.com::", http.StatusBadRequest, ""},
+		{"public.example.com:8080", http.StatusOK, "public"},
+		{"[::1]:8080", http.StatusOK, "public"},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}

@@ -54,8 +54,10 @@
 //
 // Bodies are also read as servers behind the WAF may read them, where
 // Coraza (Go's readers) does not: multipart parts after the closing
-// delimiter, and parts PHP takes for fields where Go reads a file name
-// (filename* alone, "filename ="), are inspected as arguments; a
+// delimiter, parts PHP takes for fields where Go reads a file name
+// (filename* alone, "filename ="), and parts Go's ParseMultipartForm
+// reads as values where Coraza reads a file name ("filename" with an
+// empty "filename*"), are inspected as arguments; a
 // multipart body holding its delimiter where Go reads none is refused
 // with 400; a body that looks like JSON under another type has its
 // string literals inspected, and XML attribute values (which CRS leaves

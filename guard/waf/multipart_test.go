@@ -103,7 +103,7 @@ func TestStrayDelimiter(t *testing.T) {
 	}
 }
 
-// TestMultipartGoValueNotFile: "filename=\"x\"; filename*=utf-8''" is a
+// TestMultipartGoValueNotFile: "filename=\"x\"; filename*=utf-8”" is a
 // file to Coraza (its plain filename) and PHP, but a value to Go, whose
 // empty decoded filename* wins: r.FormValue returned the script that
 // the WAF had not inspected.

@@ -103,10 +103,10 @@ func TestStrayDelimiter(t *testing.T) {
 	}
 }
 
-// TestMultipartGoValueNotFile: "filename=\"x\"; filename*=utf-8”" is a
-// file to Coraza (its plain filename) and PHP, but a value to Go, whose
-// empty decoded filename* wins: r.FormValue returned the script that
-// the WAF had not inspected.
+// TestMultipartGoValueNotFile: a part with filename="x" and a
+// filename* that decodes to nothing is a file to Coraza (its plain
+// filename) and PHP, but a value to Go, whose empty filename* wins:
+// r.FormValue returned the script that the WAF had not inspected.
 func TestMultipartGoValueNotFile(t *testing.T) {
 	w := newWAF(t, Config{})
 	var mu sync.Mutex

@@ -320,6 +320,11 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     with more than one colon outside brackets, which gorilla/mux cuts
 //     at the first ("internal.example.com:80:80" is its
 //     "internal.example.com") while Decide compared it whole;
+//   - a header that a policy reads (request.headers[...]) sent on more
+//     than one line gets 400: Decide matches the lines joined with ",",
+//     as Envoy does, but handlers read the first (r.Header.Get), so
+//     "X-Tenant: evil" then "X-Tenant: good" was "evil,good" to a DENY
+//     of "evil" and "evil" to the handler;
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
 //     handler for HEAD, so a DENY of GET would otherwise not stop it.
@@ -402,11 +407,16 @@ var (
 	ErrEmptySegment = errors.New("empty path segment (//) in path")
 	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
 	// more than one colon outside brackets, or a CONNECT request's Host
-	// with a port, when a policy matches
-	// hosts: Decide compares hosts case-insensitively, without the dot
-	// and the port, http.ServeMux's host patterns exactly (and with the
-	// port for CONNECT).
+	// with a port, when a policy matches hosts: Decide compares hosts
+	// case-insensitively, without the dot and the port, http.ServeMux's
+	// host patterns exactly (and with the port for CONNECT), gorilla/mux
+	// up to the first colon.
 	ErrHostCase = errors.New("host with upper-case letters, a trailing dot, colons beyond a port or (CONNECT) a port")
+	// ErrRepeatedHeader is a header that a policy reads (request.headers)
+	// sent on more than one line: Decide matches the lines joined with
+	// ",", as Envoy does, handlers read the first (r.Header.Get), so
+	// "X-Tenant: evil" then "X-Tenant: good" escaped a DENY of "evil".
+	ErrRepeatedHeader = errors.New("header that a policy reads sent more than once")
 )
 
 // Errors of Handler for identities that policies read and that enrich did
@@ -451,6 +461,11 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	}
 	if e.hostRules && !exactHost(q.Host, q.Method != http.MethodConnect) {
 		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
+	}
+	for _, h := range e.headerRules {
+		if len(q.Headers[h]) > 1 {
+			return Decision{Reason: "header rejected: " + ErrRepeatedHeader.Error() + ": " + h, Rule: -1}, ErrRepeatedHeader
+		}
 	}
 	d := e.Decide(q)
 	if !d.Allowed || q.Method != http.MethodHead {

@@ -70,7 +70,7 @@
 //     resolved.
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds four checks that Decide (and `ward proxy`,
+// application's router, adds five checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
@@ -79,9 +79,11 @@
 // for CONNECT, a port; or more than one colon outside brackets, which
 // gorilla/mux cuts at the first) is refused with 400, since
 // http.ServeMux's and gorilla/mux's host patterns compare exactly and
-// would route it elsewhere than Decide matched;
-// and a HEAD request must
-// be allowed as GET too, since http.ServeMux runs the GET handler for it;
+// would route it elsewhere than Decide matched; a header that a policy
+// reads (request.headers[...]) sent on more than one line is refused
+// with 400, since Decide matches the lines joined with "," as Envoy does
+// and handlers read the first (r.Header.Get); a HEAD request must be
+// allowed as GET too, since http.ServeMux runs the GET handler for it;
 // and a request whose r.URL.RawPath differs from r.URL.EscapedPath() must
 // be allowed with both, since chi routes on RawPath and EscapedPath
 // ignores a RawPath holding a byte net/http would escape ("|", non-ASCII):

@@ -373,3 +373,55 @@ spec:
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerRepeatedHeader: Decide matches a header sent on several
+// lines as its values joined with "," (as Envoy does), but handlers read
+// the first line (r.Header.Get). "X-Tenant: evil" then "X-Tenant: good"
+// escaped the DENY of tenant "evil" ("evil,good" is not "evil") and the
+// handler served tenant evil.
+func TestHandlerRepeatedHeader(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-evil-tenant, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[x-tenant]
+      values: ["evil"]
+`)
+	var mu sync.Mutex
+	var tenants []string
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tenants = append(tenants, r.Header.Get("X-Tenant"))
+		mu.Unlock()
+	})
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		headers string
+		code    int
+		tenant  string
+	}{
+		{"X-Tenant: evil\r\n", http.StatusForbidden, ""},
+		{"X-Tenant: good\r\n", http.StatusOK, "good"},
+		{"X-Tenant: evil\r\nX-Tenant: good\r\n", http.StatusBadRequest, ""},
+		{"x-tenant: evil\r\nX-TENANT: good\r\n", http.StatusBadRequest, ""},
+		{"X-Other: a\r\nX-Other: b\r\nX-Tenant: good\r\n", http.StatusOK, "good"}, // no policy reads X-Other
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\n" + tc.headers + "Connection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		mu.Lock()
+		got := tenants
+		tenants = nil
+		mu.Unlock()
+		if code != tc.code || (tc.tenant == "") != (len(got) == 0) || tc.tenant != "" && got[0] != tc.tenant {
+			t.Errorf("%q: got %d, handler saw tenants %q; want %d, %q", tc.headers, code, got, tc.code, tc.tenant)
+		}
+	}
+}

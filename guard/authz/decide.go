@@ -320,6 +320,12 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     with more than one colon outside brackets, which gorilla/mux cuts
 //     at the first ("internal.example.com:80:80" is its
 //     "internal.example.com") while Decide compared it whole;
+//   - a path with escapes of characters a segment may hold raw (":",
+//     "@", "!", "+", ...; Normalize keeps them escaped, as Envoy does)
+//     must be allowed with them decoded too: http.ServeMux and
+//     gorilla/mux match "/v1/jobs%3Acancel" as "/v1/jobs:cancel", which
+//     Decide's DENY of "/v1/jobs:cancel" did not see (a policy that
+//     spells such a character escaped denies both forms);
 //   - a header that a policy reads (request.headers[...]) sent on more
 //     than one line gets 400: Decide matches the lines joined with ",",
 //     as Envoy does, but handlers read the first (r.Header.Get), so
@@ -448,9 +454,11 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 
 // decideRouted is Decide for a request that is then passed on unchanged
 // to a Go router. It returns an error, for a 400, for a path with "//"
-// (rather than merging it) and, when policies match hosts, for a Host
-// that is not lower case or ends with a dot; and HEAD must also be
-// allowed as GET, the handler http.ServeMux runs for it.
+// (rather than merging it), when policies match hosts for a Host that is
+// not lower case or ends with a dot, and for a repeated header that
+// policies read; a path with escaped delimiters (":", "@", "!", ...) must
+// also be allowed with them decoded, as routers match it, and HEAD must
+// also be allowed as GET, the handler http.ServeMux runs for it.
 func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	p := q.Path
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
@@ -468,14 +476,26 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 		}
 	}
 	d := e.Decide(q)
+	if d.Allowed {
+		if alt, ok := decodeDelims(q.Path); ok {
+			// ServeMux and gorilla/mux match the decoded segments:
+			// "/v1/jobs%3Acancel" is their "/v1/jobs:cancel".
+			a := *q
+			a.Path = alt
+			if da := e.Decide(&a); !da.Allowed {
+				da.Reason = "path decided decoded: " + da.Reason
+				return da, nil
+			}
+		}
+	}
 	if !d.Allowed || q.Method != http.MethodHead {
 		return d, nil
 	}
 	g := *q
 	g.Method = http.MethodGet
-	if dg := e.Decide(&g); !dg.Allowed {
+	if dg, err := e.decideRouted(&g); err != nil || !dg.Allowed {
 		dg.Reason = "HEAD decided as GET: " + dg.Reason
-		return dg, nil
+		return dg, err
 	}
 	return d, nil
 }
@@ -520,4 +540,34 @@ func exactHost(host string, portOK bool) bool {
 		}
 	}
 	return true
+}
+
+// decodeDelims decodes the escapes in an escaped path of the characters
+// that a path segment may also hold raw (sub-delims, ":" and "@"), which
+// Normalize keeps escaped (as Envoy does) and http.ServeMux and
+// gorilla/mux decode before matching. ok is false when there is none.
+func decodeDelims(p string) (string, bool) {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	var b strings.Builder
+	found := false
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
+			if c := unhex(p[i+1])<<4 | unhex(p[i+2]); pathChar(c) && !unreserved(c) && c != '/' {
+				if !found {
+					b.Grow(len(p))
+					b.WriteString(p[:i])
+					found = true
+				}
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+		}
+		if found {
+			b.WriteByte(p[i])
+		}
+	}
+	return b.String(), found
 }

@@ -70,7 +70,7 @@
 //     resolved.
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds five checks that Decide (and `ward proxy`,
+// application's router, adds six checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
@@ -82,7 +82,10 @@
 // would route it elsewhere than Decide matched; a header that a policy
 // reads (request.headers[...]) sent on more than one line is refused
 // with 400, since Decide matches the lines joined with "," as Envoy does
-// and handlers read the first (r.Header.Get); a HEAD request must be
+// and handlers read the first (r.Header.Get); a path with escaped
+// characters that a segment may hold raw (":", "@", "!", "+", ...) must
+// be allowed with them decoded too, since http.ServeMux and gorilla/mux
+// route "/v1/jobs%3Acancel" as "/v1/jobs:cancel"; a HEAD request must be
 // allowed as GET too, since http.ServeMux runs the GET handler for it;
 // and a request whose r.URL.RawPath differs from r.URL.EscapedPath() must
 // be allowed with both, since chi routes on RawPath and EscapedPath

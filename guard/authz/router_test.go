@@ -425,3 +425,55 @@ spec:
 		}
 	}
 }
+
+// TestHandlerEncodedSubDelims: Normalize keeps escapes of characters a
+// path may hold raw (":", "@", "!", "+", ...), so Decide compared
+// "/v1/jobs%3Acancel" with the DENY of "/v1/jobs:cancel" and let it
+// pass, while http.ServeMux (which unescapes each segment before
+// matching) and gorilla/mux (which routes on the decoded Path) ran the
+// "/v1/jobs:cancel" handler.
+func TestHandlerEncodedSubDelims(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-cancel, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/v1/jobs:cancel", "/users/@admin/*", "/c++"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/v1/jobs:cancel", log.handler("cancel"))
+	sm.HandleFunc("/users/@admin/", log.handler("admin"))
+	sm.HandleFunc("/c++", log.handler("cpp"))
+	sm.HandleFunc("/", log.handler("root"))
+	gr := mux.NewRouter()
+	gr.Path("/v1/jobs:cancel").HandlerFunc(log.handler("cancel"))
+	gr.PathPrefix("/users/@admin/").HandlerFunc(log.handler("admin"))
+	gr.Path("/c++").HandlerFunc(log.handler("cpp"))
+	gr.PathPrefix("/").HandlerFunc(log.handler("root"))
+
+	for name, router := range map[string]http.Handler{"ServeMux": sm, "gorilla": gr} {
+		srv := httptest.NewServer(e.Handler(nil, router))
+		addr := srv.Listener.Addr().String()
+		for _, tc := range []struct {
+			path string
+			code int
+			ran  string
+		}{
+			{"/v1/jobs:cancel", http.StatusForbidden, ""},
+			{"/v1/jobs%3Acancel", http.StatusForbidden, ""},
+			{"/v1/jobs%3acancel", http.StatusForbidden, ""},
+			{"/users/%40admin/x", http.StatusForbidden, ""},
+			{"/c%2B%2b", http.StatusForbidden, ""},
+			{"/c%2B", http.StatusOK, "root"},
+			{"/v1/jobs%3Alist", http.StatusOK, "root"},
+		} {
+			raw := "POST " + tc.path + " HTTP/1.1\r\nHost: shop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+			t.Run(name, func(t *testing.T) { expectRan(t, addr, &log, raw, tc.code, tc.ran) })
+		}
+		srv.Close()
+	}
+}

@@ -34,6 +34,14 @@
 // inspected; responses are not, so CRS's data-leakage rules (95x) never
 // run.
 //
+// Encoded bodies. In Block mode a body with a Content-Encoding other than
+// identity (gzip, br, ...) is refused with 415 before the body rules run,
+// at any threshold: the rules would see compressed bytes, and an
+// application that decompresses request bodies would read a payload that
+// only protocol rules scored (920450 for the restricted header, 920270
+// for a NUL byte: 10 points, under a threshold raised to 15). Detect mode
+// passes it on, with those matches reported.
+//
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while
 // it inspects: budget twice MaxBodyBytes per request in flight. In Block

@@ -356,7 +356,8 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // anonymous, which a DENY of some request principals or claims does not
 // match, and then passed the JWT check. So when policies read the JWT
 // (request principals, claims, audiences, presenter) and a request
-// carries a Bearer token but enrich set no RequestPrincipal, or when
+// carries a Bearer token (its scheme read as jwt reads it, so
+// "Bearer<NBSP>x" counts) but enrich set no RequestPrincipal, or when
 // policies read the peer's SPIFFE ID (principals, namespaces) and the
 // peer presented a certificate with a spiffe:// URI but enrich set no
 // SourcePrincipal, Handler answers 500: it cannot decide on an identity
@@ -437,7 +438,10 @@ var (
 func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 	if e.tokenRules && q.RequestPrincipal == "" {
 		for _, v := range r.Header.Values("Authorization") {
-			if i := strings.IndexAny(v, " \t"); i >= 0 && strings.EqualFold(v[:i], "Bearer") || strings.EqualFold(v, "Bearer") {
+			// The scheme is the token the value starts with, as jwt's
+			// Middleware reads it: "Bearer<NBSP>x" is a bearer
+			// credential, malformed.
+			if strings.EqualFold(v[:schemeLen(v)], "Bearer") {
 				return ErrTokenNotVerified
 			}
 		}
@@ -570,4 +574,16 @@ func decodeDelims(p string) (string, bool) {
 		}
 	}
 	return b.String(), found
+}
+
+// schemeLen is the length of the RFC 9110 token that s starts with: an
+// Authorization header's scheme.
+func schemeLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return i
+		}
+	}
+	return len(s)
 }

@@ -477,3 +477,41 @@ spec:
 		srv.Close()
 	}
 }
+
+// TestHandlerBearerUnicodeSpaceNotVerified: Handler looked for a bearer
+// token with the scheme ending at a space or tab, so
+// "Bearer<NBSP>token", which an application splitting at white space
+// reads as a bearer token, reached Decide as anonymous with no jwt
+// middleware before it.
+func TestHandlerBearerUnicodeSpaceNotVerified(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-contractors, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: request.auth.claims[groups]
+      values: ["contractors"]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", log.handler("app"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		auth string
+		code int
+		ran  string
+	}{
+		{"Bearer abc.def.ghi", http.StatusInternalServerError, ""},
+		{"Bearer\u00a0abc.def.ghi", http.StatusInternalServerError, ""},
+		{"bearer\u3000 abc.def.ghi", http.StatusInternalServerError, ""},
+		{"Basic YWxhZGRpbjpvcGVuc2VzYW1l", http.StatusOK, "app"},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: " + tc.auth + "\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}

@@ -333,7 +333,7 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     of "evil" and "evil" to the handler;
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
-//     handler for HEAD, so a DENY of GET would otherwise not stop it.
+//     handler for HEAD, so a DENY of GET would otherwise not stop it;
 //   - when r.URL.RawPath is set and differs from r.URL.EscapedPath(),
 //     the request must be allowed with both paths: http.ServeMux and
 //     gorilla/mux route on EscapedPath, chi on RawPath, and EscapedPath

@@ -112,3 +112,20 @@ CoreDNS-1.11.1
 		t.Errorf("problem %q, want it at coredns.log:4", got)
 	}
 }
+
+// FuzzCoreDNS: any line is an event, skipped or an error, never a panic;
+// an event always has its client and its query.
+func FuzzCoreDNS(f *testing.F) {
+	for _, l := range readLines(f, "../testdata/coredns.log") {
+		f.Add(l)
+	}
+	f.Add([]byte(`[INFO] [fd00::5]:40000 - 1 "AAAA IN Nope.Example.COM. tcp 40 true 1232" NXDOMAIN qr,rd,ra 120 0.01s "QUERY"`))
+	dec := &CoreDNS{Clock: event.NewManualClock(time.Unix(1, 0))}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var e event.Event
+		emit, lost, err := dec.Decode(line, &e)
+		if lost != 0 || emit && (err != nil || e.DNS == nil || !e.Src.IsValid() || e.Time == 0 || len(e.DNS.Query) > MaxQuery) {
+			t.Fatalf("%q: emit %v lost %d err %v event %+v", line, emit, lost, err, e)
+		}
+	})
+}

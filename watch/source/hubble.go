@@ -196,7 +196,7 @@ func (h *Hubble) finish(e *event.Event, f *hubbleFields) error {
 	}
 	e.Origin = event.OriginHubble
 	e.Kind = event.Flow
-	if f.uuid != nil {
+	if len(f.uuid) > 0 { // "uuid":"" is no uuid (as the reference reads it), not one shared by every such flow
 		e.ID = event.ID(event.OriginHubble, f.uuid)
 	} else {
 		e.ID = event.ID(event.OriginHubble, h.line)

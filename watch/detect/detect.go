@@ -287,6 +287,7 @@ type Detectors struct {
 	hosts     *table[portKey, scanHosts]
 	syn, icmp *table[pairKey, flood]
 	udp       *table[pairKey, udpSent]
+	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
 	swept     int64
@@ -325,6 +326,8 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
 		base:    newBaseline(),
+
+		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
 	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
@@ -388,7 +391,9 @@ func (d *Detectors) Observe(obs []Observation) {
 func (d *Detectors) observe(o *Observation) {
 	e := o.E
 	d.stats.Events++
-	if !e.Src.IsValid() || !e.Dst.IsValid() {
+	// A resolver's log names the client only: DNS queries are judged
+	// without a destination address.
+	if !e.Src.IsValid() || !e.Dst.IsValid() && e.DNS == nil {
 		return
 	}
 	t := e.Time
@@ -397,6 +402,12 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
+	if e.DNS != nil {
+		d.dns(o, t)
+		if !e.Dst.IsValid() {
+			return
+		}
+	}
 	if d.cfg.PortScan.Enabled {
 		if e.Failed() {
 			d.portScan(o, t)
@@ -481,6 +492,8 @@ func (d *Detectors) sweep() {
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	dw := int64(d.cfg.DNSTunnel.Window)
+	d.dnsNames.sweep(func(_ *dnsKey, v *dnsNames) bool { return now-v.last >= dw })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		w := int64(d.floodWindow(i))
 		tb.sweep(func(k *pairKey, v *flood) bool {
@@ -491,7 +504,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -523,8 +536,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }

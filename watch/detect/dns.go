@@ -66,11 +66,51 @@ func (d *Detectors) dnsExempt(name string) bool {
 	return false
 }
 
+// shown is a query name as summaries quote it: at most maxShownName
+// bytes, and every byte that is not printable ASCII escaped as \xNN. A
+// DNS label may hold any byte, and summaries reach terminals and log
+// files as they are (-o text, the live view, chat webhooks): a name
+// carrying a newline or an escape sequence forged alert lines or
+// rewrote the operator's screen.
 func shown(name string) string {
 	if len(name) > maxShownName {
-		return name[:maxShownName] + "..."
+		return Printable(name[:maxShownName]) + "..."
 	}
-	return name
+	return Printable(name)
+}
+
+// Printable returns s with every byte that is not printable ASCII (a
+// control character, DEL, any byte of a non-ASCII character) and every
+// backslash escaped as \xNN, so that text built from names an attacker
+// chose holds no line break, escape sequence or look-alike character,
+// and reads back unambiguously.
+func Printable(s string) string { return escapeBytes(s, true) }
+
+// SafeLine returns s with control characters, DEL and non-ASCII bytes
+// escaped as \xNN, backslashes left alone: for a line built from text
+// that Printable escaped already (a summary), which must still hold no
+// line break or escape sequence whatever a detector put in it.
+func SafeLine(s string) string { return escapeBytes(s, false) }
+
+func escapeBytes(s string, backslash bool) string {
+	bad := func(c byte) bool { return c < 0x20 || c >= 0x7f || backslash && c == '\\' }
+	i := 0
+	for i < len(s) && !bad(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	const hex = "0123456789abcdef"
+	b := append(make([]byte, 0, len(s)+16), s[:i]...)
+	for ; i < len(s); i++ {
+		if c := s[i]; bad(c) {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // dns judges a DNS query: zone transfers, and the shapes of tunnels.

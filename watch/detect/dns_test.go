@@ -198,3 +198,38 @@ func TestDNSConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSNameEscaped: a DNS label may hold any byte. A query name with a
+// line break and a terminal escape sequence forged a second alert line
+// in -o text and could rewrite the operator's screen; summaries escape
+// every byte that is not printable ASCII, and backslashes, so that the
+// name reads back unambiguously.
+func TestDNSNameEscaped(t *testing.T) {
+	fx := loadShop(t)
+	evil := "x\n2026-12-06T07:00:00Z critical policy-violation \x1b[2J\\x0a." + strings.Repeat("a", 80) + ".evil.example"
+	_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), []event.Event{query(0, "10.244.1.5", evil, event.TypeTXT)})
+	n := 0
+	for _, rs := range reports {
+		for _, a := range rs {
+			n++
+			if strings.ContainsFunc(a.Summary, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
+				t.Errorf("summary holds a control or non-ASCII character: %q", a.Summary)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alert for a 170-character name")
+	}
+	for _, tc := range []struct{ in, printable, line string }{
+		{"a.b", "a.b", "a.b"},
+		{"a\nb\x1b[2J\\x", `a\x0ab\x1b[2J\x5cx`, `a\x0ab\x1b[2J\x`},
+		{"é\u2028", `\xc3\xa9\xe2\x80\xa8`, `\xc3\xa9\xe2\x80\xa8`},
+	} {
+		if got := Printable(tc.in); got != tc.printable {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.printable)
+		}
+		if got := SafeLine(tc.in); got != tc.line {
+			t.Errorf("SafeLine(%q) = %q, want %q", tc.in, got, tc.line)
+		}
+	}
+}

@@ -99,6 +99,45 @@ var authProxyPrefixes = []string{
 	"x-ssl-client-", "x-forwarded-tls-client-cert", "x-amzn-mtls-",
 }
 
+// forwardingHeaders tell an upstream the client's address, or the
+// original request's host or scheme, as proxies other than this one
+// write them: guard/clientip removes them from untrusted peers. A
+// trusted load balancer in front appends the client to X-Forwarded-For
+// but passes a client's other headers on, so they are removed from every
+// peer, unless headers.keep names one (a load balancer that sets it
+// itself), as authProxyHeaders: the checks judged the address resolved
+// from X-Forwarded-For and the Host, which the upstream gets in the
+// proxy's own X-Forwarded-For and Host, while chi's RealIP read
+// True-Client-IP, then X-Real-IP, PHP code Client-IP, and ASP.NET the
+// host in X-Original-Host. The X-Forwarded-* family counts too
+// (forwardingHeader), but X-Forwarded-For, which the client address is
+// read from, and X-Forwarded-Host and -Proto, which the forwarding step
+// replaces with the proxy's own.
+var forwardingHeaders = []string{
+	"x-real-ip", "x-client-ip", "x-cluster-client-ip", "true-client-ip",
+	"cf-connecting-ip", "fastly-client-ip", "client-ip", "x-forwarded",
+	"forwarded-for", "x-original-host", "x-host", "x-url-scheme",
+	"front-end-https", "x-original-proto",
+}
+
+// forwardingHeader reports whether k (headerKey form) is one of
+// forwardingHeaders or another X-Forwarded-* than X-Forwarded-For,
+// -Host and -Proto; it does not allocate.
+func forwardingHeader[S ~string | ~[]byte](k S) bool {
+	const fwd = "x-forwarded-"
+	if len(k) > len(fwd) && string(k[:len(fwd)]) == fwd {
+		rest := k[len(fwd):]
+		return string(rest) != "for" && string(rest) != "host" && string(rest) != "proto"
+	}
+	return string(k) == "x-original-forwarded-for" // not an X-Forwarded-*: read by ingress-nginx's users
+}
+
+// keepable reports whether headers.keep may name k (headerKey form): an
+// auth-proxy or forwarding header that a trusted proxy may set itself.
+func keepable(k string) bool {
+	return authProxyHeader(k) || forwardingHeader(k) || slices.Contains(forwardingHeaders, k)
+}
+
 // authProxyHeader reports whether k (headerKey form) is one of
 // authProxyHeaders or in a family of authProxyPrefixes.
 func authProxyHeader(k string) bool {
@@ -132,6 +171,9 @@ func (p *Proxy) requestRules() requestRules {
 		rr.strip[h] = true
 	}
 	for _, h := range authProxyHeaders {
+		rr.strip[h] = true
+	}
+	for _, h := range forwardingHeaders {
 		rr.strip[h] = true
 	}
 	if p.cfg.Headers != nil {
@@ -211,7 +253,7 @@ func (rr requestRules) strippedKey(k []byte, trusted bool) bool {
 			return true
 		}
 	}
-	return false
+	return forwardingHeader(k)
 }
 
 // validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a

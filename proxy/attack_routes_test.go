@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"encoding/base64"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nobody is a policy no request passes: its route refuses everything.
@@ -384,5 +386,43 @@ func TestAttackBodyToken(t *testing.T) {
 		if log := h.audit.String(); su.jwt && (!strings.Contains(log, `"reason":"bearer token field (access_token) in form body: only the Authorization header is verified","rule":"jwt"`) || strings.Contains(log, "upstream error")) {
 			t.Errorf("%s: audit records:\n%s", su.name, log)
 		}
+	}
+}
+
+// TestAttackUpgradeTunnelsRequests: an upgrade to a protocol that
+// carries HTTP requests (h2c; TLS per RFC 2817) opens a
+// tunnel in which every request reaches the upstream unchecked (h2c
+// smuggling: the upstream serves the HTTP/2 streams that follow). With
+// `upgrades: [websocket, h2c]` a request for /admin, which the policies
+// deny, reached the upstream through one. Such names are a
+// configuration error.
+func TestAttackUpgradeTunnelsRequests(t *testing.T) {
+	for _, up := range []string{"h2c", "H2C", "h2", "http", "TLS"} {
+		_, err := ParseConfig("p.yaml", []byte("upstream: {url: http://x}\nupgrades: [websocket, "+up+"]\n"))
+		if err != nil {
+			if !strings.Contains(err.Error(), "p.yaml:2: upgrades[1]") {
+				t.Errorf("upgrades: [websocket, %s]: error %v, want one naming p.yaml:2", up, err)
+			}
+			continue
+		}
+		// Accepted: show what it lets through.
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), extra: "upgrades: [websocket, " + up + "]\n"})
+		conn := h.dial(t, "web")
+		_, _ = io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: "+up+
+			"\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Client: "+up+"\r\n\r\n")
+		buf := make([]byte, 4096)
+		n, _ := conn.Read(buf)
+		// HTTP/2's preface and a HEADERS frame for /admin, which a DENY covers.
+		frame := hpackBlock(":method", "GET", ":scheme", "http", ":authority", "api", ":path", "/admin")
+		hdr := []byte{byte(len(frame) >> 16), byte(len(frame) >> 8), byte(len(frame)), 1, 5, 0, 0, 0, 1}
+		_, _ = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"+string(hdr)+string(frame))
+		time.Sleep(200 * time.Millisecond)
+		conn.Close()
+		t.Errorf("upgrades: [websocket, %s] is accepted: the proxy answered %q and the upstream received, unchecked:\n%q",
+			up, strings.SplitN(string(buf[:n]), "\r\n", 2)[0], u.received())
+	}
+	if _, err := ParseConfig("p.yaml", []byte("upstream: {url: http://x}\nupgrades: [websocket, foo]\n")); err != nil {
+		t.Errorf("upgrades: [websocket, foo]: %v", err)
 	}
 }

@@ -58,6 +58,7 @@ type Config struct {
 	// Upgrades are the Upgrade protocols forwarded (HTTP/1.1 upgrades,
 	// such as WebSocket): [websocket] when empty, [none] for none. A
 	// request offering any other is forwarded without its Upgrade.
+	// Protocols that carry HTTP requests (h2c) are an error.
 	Upgrades []string `yaml:"upgrades"`
 	// Audit configures the audit records' output.
 	Audit    Audit    `yaml:"audit"`
@@ -632,6 +633,13 @@ func (c *Config) validate() error {
 	for i, u := range c.Upgrades {
 		if !validHeaderName(u) || (u == "none" && len(c.Upgrades) > 1) {
 			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %q: want protocol names such as websocket, or [none]", i, u)
+		}
+		switch strings.ToLower(u) {
+		case "h2c", "h2", "http", "tls":
+			// After the 101 the connection carries HTTP requests (h2c's
+			// streams, RFC 2817's TLS) straight to the upstream: none
+			// of them would be checked (h2c smuggling).
+			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %s: the tunnel would carry HTTP requests to the upstream past every check (h2c smuggling)", i, u)
 		}
 	}
 	if a := c.Authorization; a != nil && len(a.Policies) == 0 {

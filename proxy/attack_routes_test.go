@@ -426,3 +426,47 @@ func TestAttackUpgradeTunnelsRequests(t *testing.T) {
 		t.Errorf("upgrades: [websocket, foo]: %v", err)
 	}
 }
+
+// TestAttackEscapedSubDelims: a policy denies a path holding a reserved
+// character that paths carry as data (Google-style custom methods,
+// /v1/users/x:delete; "@", "+", "=", ","...). Escaped, "%3A" for ":",
+// the request passed: the policy compared "/api/users/1%3Adelete" with
+// "/api/users/1:delete", while the upstream's router (Go's ServeMux,
+// Express, Spring, Rails) decodes the escape and ran the handler the
+// policy denied. Such escapes are decoded, in what is checked and what
+// is forwarded, as unreserved ones are; "%3B" (;) and "%2F" (/) are
+// still refused.
+func TestAttackEscapedSubDelims(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/api/users/{*}:delete", "/api/@admin", "/api/a+b", "/api/x=1,2", "/api/it's", "/api/$(x)*!&y"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	checkTargets(t, u, []targetCase{
+		{h, "/api/users/1:delete", 403, ""},
+		{h, "/api/users/1%3Adelete", 403, ""},
+		{h, "/api/users/1%3adelete", 403, ""},
+		{h, "/api/%40admin", 403, ""},
+		{h, "/api/a%2Bb", 403, ""},
+		{h, "/api/x%3D1%2C2", 403, ""},
+		{h, "/api/it%27s", 403, ""},
+		{h, "/api/%24%28x%29%2A%21%26y", 403, ""},
+		{h, "/api/users/1%3Aget", 200, "GET /api/users/1:get HTTP/1.1"},
+		{h, "/api/a%2Bc?q=%3A", 200, "GET /api/a+c?q=%3A HTTP/1.1"},
+		{h, "/api/a%3Bb", 400, ""},
+		{h, "/api/a%2Fb", 400, ""},
+		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},
+	})
+}

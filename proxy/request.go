@@ -430,6 +430,9 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it), or that is not a
 //     token (HTTP/2 lets GE"T through): 400; CONNECT: 405;
+//   - an HTTP/2 header value with leading or trailing white space
+//     (RFC 9113 8.2.1), which the checks compared as it came and the
+//     upstream gets trimmed: 400;
 //   - a request without a host (HTTP/1.0 without Host), or with one that
 //     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
@@ -464,6 +467,13 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			// transport then refused, and the record said "upstream
 			// error" (502) for a request that never left.
 			deny(w, r, http.StatusBadRequest, "request", "method is not a token", "bad request")
+			return
+		}
+		if r.ProtoMajor >= 2 && paddedValue(r.Header) {
+			// RFC 9113 8.2.1: malformed. Go's HTTP/2 server let it
+			// through, the checks compared " admin", and the transport
+			// trims values: the upstream got "admin".
+			deny(w, r, http.StatusBadRequest, "request", "header value with leading or trailing white space", "bad request")
 			return
 		}
 		if r.Host == "" {
@@ -537,6 +547,22 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, out)
 	})
+}
+
+// paddedValue reports whether a value in h starts or ends with white
+// space (space or tab), which an HTTP/2 field value may not (RFC 9113
+// 8.2.1) and an HTTP/1.1 one cannot (RFC 9112 5: the parser trims it).
+// The forwarding step writes values trimmed, so the upstream would get
+// another value than the checks compared. It does not allocate.
+func paddedValue(h http.Header) bool {
+	for _, vs := range h {
+		for _, v := range vs {
+			if v != "" && (v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nominated returns the names of the headers h's Connection header

@@ -439,6 +439,8 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 //     backslash, dot segment, bad escape) or that an upstream could read
 //     otherwise (authz.Ambiguous: path parameters, encoded control
 //     characters, double encoding, overlong UTF-8): 400;
+//   - a query holding '#' (a fragment: the WAF reads the query up to it,
+//     Go and PHP upstreams past it): 400;
 //   - otherwise the path is replaced by its normalized form (slashes
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
@@ -504,6 +506,13 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")
+			return
+		}
+		if strings.IndexByte(r.URL.RawQuery, '#') >= 0 {
+			// A fragment no client sends: Coraza cuts the URI at the
+			// '#' before reading arguments, and Go and PHP upstreams
+			// read the parameters after it ("?x=1#&q=<script>").
+			deny(w, r, http.StatusBadRequest, "request", "fragment (#) in the query", "bad request")
 			return
 		}
 		if methodOverrideQuery(r.URL.RawQuery) {

@@ -102,3 +102,33 @@ func TestAttackWAFQueryFragment(t *testing.T) {
 		{h, "/api/items?q=ok", 200, "GET /api/items?q=ok HTTP/1.1"},
 	})
 }
+
+// TestAttackWAFQuotedCookie: Coraza splits a Cookie header at ';' and
+// inspects each value as written, while Python's readers unquote a
+// quoted value: Django (http.cookies._unquote) and Werkzeug (Flask)
+// decode "\ooo" octal and "\c" escapes, and Werkzeug reads a quoted
+// value across ';'. q="1\047 OR \0471\047=\0471" is 1' OR '1'='1 to the
+// application, and passed the WAF; so did an injection split at a ';'
+// inside quotes. Quoted cookie values are inspected unquoted too.
+func TestAttackWAFQuotedCookie(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "waf: {mode: block}\n"})
+	for _, tt := range []struct {
+		cookie string
+		want   int
+	}{
+		{`q=1' OR '1'='1`, 403},
+		{`q="1\047 OR \0471\047=\0471"`, 403},
+		{`a=b; q="1\047 OR \0471\047=\0471"; c=d`, 403},
+		{`q="1\' OR \'1\'=\'1"`, 403},
+		{`q="<scr\151pt>alert(1)</scr\151pt>"`, 403},
+		{`q="x; union select password from users--"`, 403},
+		{`session="abc\"def"; theme=dark`, 200},
+		{`q="plain"; r="a\054b"`, 200},
+	} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Cookie", tt.cookie)
+		if status(resp) != tt.want || (tt.want == 200) != (len(got) == 1) {
+			t.Errorf("Cookie: %s: status %d, the upstream received %d requests; want %d", tt.cookie, status(resp), len(got), tt.want)
+		}
+	}
+}

@@ -470,3 +470,51 @@ spec:
 		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},
 	})
 }
+
+// TestAbsoluteFormHost (held): an absolute-form target names a host
+// other than the Host header. net/http takes the target's (RFC 9112
+// 3.2.2), and so do the hosts rules and the Host the upstream gets: a
+// DENY of admin.example covers "GET http://admin.example/..." whatever
+// the Host header says, and the header's host is not what is forwarded.
+// Two Host headers are refused (400) by net/http.
+func TestAbsoluteFormHost(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-host, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example"]}}]}]
+---
+` + anyGet
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		target, host string
+		want         int
+		fwdHost      string
+	}{
+		{"http://admin.example/api/items", "api", 403, ""},
+		{"http://ADMIN.example./api/items", "api", 403, ""},
+		{"http://api/api/items", "admin.example", 200, "api"},
+	} {
+		resp := h.raw(t, "web", "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: abs-"+tt.target+"\r\nConnection: close\r\n\r\n")
+		reqs := u.requests()
+		var got []string
+		for _, r := range reqs {
+			if strings.Contains(r, "X-Client: abs-"+tt.target+"\r\n") {
+				got = append(got, r)
+			}
+		}
+		if status(resp) != tt.want || (tt.fwdHost == "") != (len(got) == 0) ||
+			len(got) == 1 && strings.Join(header(got[0], "Host"), ",") != tt.fwdHost {
+			t.Errorf("GET %s, Host %s: status %d, the upstream received %q; want %d, Host %q", tt.target, tt.host, status(resp), got, tt.want, tt.fwdHost)
+		}
+	}
+	// Two Host headers: which one a reader takes is anyone's guess.
+	before := len(u.requests())
+	resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: api\r\nHost: admin.example\r\nConnection: close\r\n\r\n")
+	if status(resp) != 400 || len(u.requests()) != before {
+		t.Errorf("two Host headers: status %d, the upstream received %q", status(resp), u.requests()[before:])
+	}
+}

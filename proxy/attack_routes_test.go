@@ -443,7 +443,7 @@ metadata: {name: deny, namespace: shop}
 spec:
   selector: {matchLabels: {app: api}}
   action: DENY
-  rules: [{to: [{operation: {paths: ["/api/users/{*}:delete", "/api/@admin", "/api/a+b", "/api/x=1,2", "/api/it's", "/api/$(x)*!&y"]}}]}]
+  rules: [{to: [{operation: {paths: ["/api/users/{*}:delete", "/api/@admin", "/api/x=1,2", "/api/it's", "/api/$(x)*!&y"]}}]}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -459,12 +459,13 @@ spec:
 		{h, "/api/users/1%3Adelete", 403, ""},
 		{h, "/api/users/1%3adelete", 403, ""},
 		{h, "/api/%40admin", 403, ""},
-		{h, "/api/a%2Bb", 403, ""},
 		{h, "/api/x%3D1%2C2", 403, ""},
 		{h, "/api/it%27s", 403, ""},
 		{h, "/api/%24%28x%29%2A%21%26y", 403, ""},
 		{h, "/api/users/1%3Aget", 200, "GET /api/users/1:get HTTP/1.1"},
-		{h, "/api/a%2Bc?q=%3A", 200, "GET /api/a+c?q=%3A HTTP/1.1"},
+		{h, "/api/a%2Cc?q=%3A", 200, "GET /api/a,c?q=%3A HTTP/1.1"},
+		// Kept: S3 reads a raw "+" in a path as a space.
+		{h, "/api/a%2bc", 200, "GET /api/a%2Bc HTTP/1.1"},
 		{h, "/api/a%3Bb", 400, ""},
 		{h, "/api/a%2Fb", 400, ""},
 		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},

@@ -29,7 +29,7 @@ var (
 //   - percent-encoded unreserved characters (letters, digits, "-._~") are
 //     decoded and other escapes are upper-cased, so "/%61dmin" is "/admin"
 //     and "%c3%a9" is "%C3%A9" (RFC 3986 section 6.2.2); so are the
-//     sub-delimiters, ":" and "@" but ";" (see decodes), which servers
+//     sub-delimiters, ":" and "@" but ";" and "+" (see decodes), which servers
 //     decode in a path as they do letters: "/users/1%3Adelete" is
 //     "/users/1:delete";
 //   - characters that may not appear raw in a path (space, quotes, "<>",
@@ -166,15 +166,16 @@ func unreserved(c byte) bool {
 }
 
 // decodes reports whether Normalize decodes an escape of c: an unreserved
-// character, or a sub-delimiter, ":" or "@" but ";". Servers decode
-// these in a path before routing as they decode letters (Go's ServeMux,
-// Express, Spring, Rails): a policy on "/users/{*}:delete" or
+// character, or a sub-delimiter, ":" or "@" but ";" and "+". Servers
+// decode these in a path before routing as they decode letters (Go's
+// ServeMux, Express, Spring, Rails): a policy on "/users/{*}:delete" or
 // "/api/@admin" compared with "%3A" or "%40" left as written denied
 // nothing, while the upstream ran the handler it named. ";" stays
 // escaped (and Ambiguous refuses it either way), "/" and "\" are
-// refused.
+// refused, and "%2B" is kept: S3 and servers like it read a raw "+" in a
+// path as a space, so decoding it would change the resource.
 func decodes(c byte) bool {
-	return unreserved(c) || c != ';' && c != '/' && pathChar(c)
+	return unreserved(c) || c != ';' && c != '/' && c != '+' && pathChar(c)
 }
 
 // pathChar reports whether c may appear unencoded in a path segment or as

@@ -238,3 +238,39 @@ func TestAttackForwardingHeadersBehindLB(t *testing.T) {
 		t.Errorf("keep, untrusted peer: a forged header reached the upstream:\n%s", req)
 	}
 }
+
+// TestAttackRepeatedPolicyHeader: a header that a policy reads, sent on
+// two lines, was matched as its lines joined with "," (as Envoy does):
+// "X-Tenant: admin" then "X-Tenant: x" was "admin,x" to a DENY of
+// tenant admin, and the upstream, reading the first line (Go's
+// Header.Get, Express's req.get for most names, Rack), served admin.
+// Such a request is refused with 400, as guard/authz's Handler refuses
+// it; headers no policy reads may still repeat.
+func TestAttackRepeatedPolicyHeader(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
+---
+` + policies
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		hdr  []string
+		want int
+	}{
+		{[]string{"X-Tenant", "admin"}, 403},
+		{[]string{"X-Tenant", "admin", "X-Tenant", "x"}, 400},
+		{[]string{"X-Tenant", "x", "x-tenant", "admin"}, 400},
+		{[]string{"X-Tenant", "x"}, 200},
+		{[]string{"X-Tenant", "x", "X-Other", "1", "X-Other", "2"}, 200},
+	} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", tt.hdr...)
+		if status(resp) != tt.want || (tt.want == 200) != (len(got) == 1) {
+			t.Errorf("%q: status %d, the upstream received %q; want %d", tt.hdr, status(resp), got, tt.want)
+		}
+	}
+}

@@ -848,6 +848,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
+	headersRead := eng.HeadersRead()
 	readsSNI := policiesReadSNI(policies)
 	if readsSNI && p.cfg.TLS == nil {
 		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
@@ -859,6 +860,15 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			// one and the route, hosts and upstream the other.
 			deny(w, r, http.StatusMisdirectedRequest, "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni", "misdirected request")
 			return
+		}
+		for _, name := range headersRead {
+			if len(r.Header[name]) > 1 {
+				// Matched as the lines joined with ",": "admin,x" to a
+				// DENY of admin, "admin" to an upstream reading the
+				// first line.
+				deny(w, r, http.StatusBadRequest, "authz", "header rejected: "+authz.ErrRepeatedHeader.Error()+": "+name, "bad request")
+				return
+			}
 		}
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {

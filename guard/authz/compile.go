@@ -254,6 +254,14 @@ func headersRead(ps ...[]*policy) []string {
 	return slices.Compact(names)
 }
 
+// HeadersRead returns the canonical names of the request headers that
+// the DENY and ALLOW policies read (request.headers[...]), sorted, but
+// Host and pseudo-headers. A caller that forwards the request should
+// refuse one that sends such a header on more than one line, as Handler
+// does (ErrRepeatedHeader): Decide matches the lines joined with ",",
+// upstreams mostly read the first.
+func (e *Engine) HeadersRead() []string { return slices.Clone(e.headerRules) }
+
 // Policies returns the "namespace/name" of the policies that apply to the
 // workload, sorted.
 func (e *Engine) Policies() []string { return slices.Clone(e.selected) }

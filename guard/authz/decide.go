@@ -320,12 +320,13 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     with more than one colon outside brackets, which gorilla/mux cuts
 //     at the first ("internal.example.com:80:80" is its
 //     "internal.example.com") while Decide compared it whole;
-//   - a path with escapes of characters a segment may hold raw (":",
-//     "@", "!", "+", ...; Normalize keeps them escaped, as Envoy does)
-//     must be allowed with them decoded too: http.ServeMux and
-//     gorilla/mux match "/v1/jobs%3Acancel" as "/v1/jobs:cancel", which
-//     Decide's DENY of "/v1/jobs:cancel" did not see (a policy that
-//     spells such a character escaped denies both forms);
+//   - a path with escapes of characters a segment may hold raw must be
+//     allowed with them decoded too: http.ServeMux and gorilla/mux match
+//     "/v1/jobs%2Bcancel" as "/v1/jobs+cancel", which Decide's DENY of
+//     "/v1/jobs+cancel" did not see ("%2B" is the one Normalize keeps,
+//     for S3's sake; it decodes ":", "@", "!", ..., so "/v1/jobs%3Acancel"
+//     is Decide's "/v1/jobs:cancel" already; a policy that spells such a
+//     character escaped denies both forms);
 //   - a header that a policy reads (request.headers[...]) sent on more
 //     than one line gets 400: Decide matches the lines joined with ",",
 //     as Envoy does, but handlers read the first (r.Header.Get), so
@@ -548,8 +549,9 @@ func exactHost(host string, portOK bool) bool {
 
 // decodeDelims decodes the escapes in an escaped path of the characters
 // that a path segment may also hold raw (sub-delims, ":" and "@"), which
-// Normalize keeps escaped (as Envoy does) and http.ServeMux and
-// gorilla/mux decode before matching. ok is false when there is none.
+// http.ServeMux and gorilla/mux decode before matching; Normalize keeps
+// "%2B" (and "%3B", which it refuses) escaped. ok is false when there is
+// none.
 func decodeDelims(p string) (string, bool) {
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		p = p[:i]

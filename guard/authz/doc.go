@@ -64,7 +64,8 @@
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
 //   - paths are normalised before matching (see Normalize): escapes of
-//     unreserved characters are decoded and runs of slashes merged, and a
+//     unreserved characters, sub-delimiters (but ";" and "+"), ":" and "@" are
+//     decoded and runs of slashes merged, and a
 //     path with an encoded slash or backslash, a backslash or a dot
 //     segment is denied outright, whatever the policies, rather than
 //     resolved.

@@ -69,7 +69,9 @@
 // multipart body holding its delimiter where Go reads none is refused
 // with 400; a body that looks like JSON under another type has its
 // string literals inspected, and XML attribute values (which CRS leaves
-// out) are inspected, namespace and schema attributes aside.
+// out) are inspected, namespace and schema attributes aside. Quoted
+// cookie values are inspected as Python applications read them too:
+// unquoted, octal and backslash escapes decoded (Django, Werkzeug).
 //
 // Cost. CRS runs hundreds of regular expressions over every argument:
 // expect hundreds of microseconds for a plain GET and tens of milliseconds

@@ -121,6 +121,13 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		uri = strings.ReplaceAll(uri, "#", "%23")
 	}
 	tx.ProcessURI(uri, r.Method, r.Proto)
+	// Quoted cookie values as Python applications read them (unquoted),
+	// beside Coraza's reading (as written).
+	for _, v := range r.Header["Cookie"] {
+		for _, f := range quotedCookies(v) {
+			tx.AddGetRequestArgument(f.name, f.value)
+		}
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			tx.AddRequestHeader(k, v)

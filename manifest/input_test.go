@@ -91,7 +91,7 @@ func TestLoadSymlinks(t *testing.T) {
 func TestLoadSizeLimit(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.yaml")
-	writeFiles(t, dir, map[string]string{"big.yaml": nsYAML(strings.Repeat("a", 200)), "small.yaml": nsYAML("s")})
+	writeFiles(t, dir, map[string]string{"big.yaml": nsYAML("big") + "# " + strings.Repeat("a", 200) + "\n", "small.yaml": nsYAML("s")})
 	tests := []struct {
 		name  string
 		opts  Options

@@ -317,7 +317,10 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		md := mapGet(n, "metadata")
 		sk := Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
-		if !builtinGroup(apiVersion) {
+		// Custom resources of a *.k8s.io group too (the Spark operator's
+		// sparkoperator.k8s.io): no kind of the API's own that Ward skips
+		// carries a pod spec outside the core group.
+		if group, _, ok := strings.Cut(apiVersion, "/"); ok && strings.Contains(group, ".") {
 			if sk.PodSpecs = embeddedPodSpecs(n); len(sk.PodSpecs) > 0 {
 				sk.Reason = fmt.Sprintf("%s %s is not modeled, and the pod specs it carries are not audited", apiVersion, kind)
 			}

@@ -440,9 +440,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 
 // auditable reports whether an object with field errors fes is still kept,
 // for the audits to read what they can: a workload whose only errors are
-// in its containers' ports or its metadata (name, namespace, labels). Its bad ports are
-// left out of the network model (Workload.Ports); the error is reported
-// all the same.
+// in its containers' ports or its metadata (name, namespace, labels). Its
+// bad ports are left out of the network model (Workload.Ports); the error
+// is reported all the same.
 func auditable(obj any, fes []FieldError) bool {
 	if _, spec := podTemplate(obj); spec == "" {
 		return false

@@ -333,12 +333,12 @@ func checkNames(obj any) []FieldError {
 			v.add("metadata.namespace", fmt.Sprintf("invalid namespace %q: %s", ns, msgs[0]))
 		}
 	}
-	labels := m.GetLabels()
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
+	lbls := m.GetLabels()
+	for _, k := range slices.Sorted(maps.Keys(lbls)) {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
 			v.add("metadata.labels."+k, fmt.Sprintf("invalid label key %q: %s", k, msgs[0]))
-		} else if msgs := validation.IsValidLabelValue(labels[k]); len(msgs) > 0 {
-			v.add("metadata.labels."+k, fmt.Sprintf("invalid label value %q: %s", labels[k], msgs[0]))
+		} else if msgs := validation.IsValidLabelValue(lbls[k]); len(msgs) > 0 {
+			v.add("metadata.labels."+k, fmt.Sprintf("invalid label value %q: %s", lbls[k], msgs[0]))
 		}
 	}
 	// Annotation keys are qualified names in any case; their size is not

@@ -10,6 +10,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -208,6 +209,15 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		if depth > 0 {
 			// kubectl and helm fail on such an item of a List.
 			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: an item of a List that is not a mapping: kubectl fails on it", ErrType)})
+			return
+		}
+		if n.Kind == yaml.SequenceNode && slices.ContainsFunc(n.Content, func(c *yaml.Node) bool {
+			return scalar(mapGet(c, "apiVersion")) != "" && scalar(mapGet(c, "kind")) != ""
+		}) {
+			// Other YAML may be a list (an Ansible playbook), but a
+			// list of objects is meant to be applied: kubectl and helm
+			// fail on it, and apply none of them.
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: a list of objects, which kubectl fails on: write them as documents separated by ---, or as the items of a kind: List", ErrType)})
 			return
 		}
 		out.skipped = append(out.skipped, Skipped{Source: src, Reason: "not a Kubernetes object: not a mapping"})

@@ -17,8 +17,11 @@ const (
 // resource carries for the pods its operator creates, in document order:
 // a mapping with containers or initContainers, a list of containers at
 // least one of which names an image (KEDA's ScaledJob, Kubeflow's jobs,
-// Flink's pod templates...), and a container or script mapping with an
-// image (Argo Workflows' templates). Ward audits none of them.
+// Flink's pod templates...), a container or script mapping with an
+// image (Argo Workflows' templates), any other list of mappings one of
+// which names an image (Tekton's steps and sidecars), and a mapping that
+// looksLikeContainer (a SparkApplication's driver). Ward audits none of
+// them.
 func embeddedPodSpecs(n *yaml.Node) []string {
 	var out []string
 	budget := maxPodSpecNodes
@@ -29,11 +32,19 @@ func embeddedPodSpecs(n *yaml.Node) []string {
 		}
 		switch n.Kind {
 		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if hasImage(c) {
+					// A list of containers under another name:
+					// Tekton's steps and sidecars.
+					out = append(out, path)
+					return
+				}
+			}
 			for i, c := range n.Content {
 				walk(c, path+"["+strconv.Itoa(i)+"]", depth+1)
 			}
 		case yaml.MappingNode:
-			if looksLikePodSpec(n) {
+			if looksLikePodSpec(n) || looksLikeContainer(n) {
 				out = append(out, path)
 				return
 			}
@@ -65,6 +76,25 @@ func looksLikePodSpec(n *yaml.Node) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// looksLikeContainer reports whether mapping n sets what a container or
+// a pod runs with, outside a containers list: a securityContext mapping
+// (the driver and executor of a SparkApplication, a Tekton stepTemplate),
+// or an image beside a container's fields (command, args, env...).
+func looksLikeContainer(n *yaml.Node) bool {
+	if sc := mapGet(n, "securityContext"); sc != nil && sc.Kind == yaml.MappingNode && len(sc.Content) > 0 {
+		return true
+	}
+	if scalar(mapGet(n, "image")) == "" {
+		return false
+	}
+	for _, key := range []string{"command", "args", "env", "envFrom", "volumeMounts", "resources", "ports", "workingDir"} {
+		if mapGet(n, key) != nil {
+			return true
 		}
 	}
 	return false

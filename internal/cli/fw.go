@@ -429,6 +429,40 @@ func (h *host) localAddrs() (func(netip.Addr) bool, error) {
 	return func(a netip.Addr) bool { return own[a.Unmap()] }, nil
 }
 
+// flusher ends the tracked connections a plan's policies deny
+// (firewall.FlushDenied), counting them.
+type flusher struct {
+	ct    *conntrack.Conn
+	o     *firewall.Oracle
+	local func(netip.Addr) bool
+	n     int
+}
+
+// newFlusher returns p's flusher; close it.
+func (h *host) newFlusher(p *plan) (*flusher, error) {
+	local, err := h.localAddrs()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &netlink.Config{}
+	if h.ns != nil {
+		cfg.NetNS = int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
+	}
+	ct, err := conntrack.Dial(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("conntrack is unreachable: %w", err)
+	}
+	return &flusher{ct: ct, o: firewall.NewOracle(p.eng, p.inv, p.opts), local: local}, nil
+}
+
+func (f *flusher) flush() error {
+	n, err := firewall.FlushDenied(f.ct, f.o, f.local)
+	f.n += n
+	return err
+}
+
+func (f *flusher) close() { _ = f.ct.Close() }
+
 type applyOptions struct {
 	enableBr bool
 	flush    bool
@@ -493,8 +527,22 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply refused, nothing changed: %w", err)
 	}
+	// The tracked connections the policies deny are ended before the
+	// ruleset replaces Ward's table (firewall.ApplyFlushing), and those
+	// that started meanwhile once it is loaded and read back.
+	var f *flusher
+	var setupErr, midErr error
+	if o.flush {
+		if f, setupErr = h.newFlusher(p); f != nil {
+			defer f.close()
+		}
+	}
 	start := time.Now()
-	if err := firewall.Apply(h.nft, p.rs); err != nil {
+	if err := firewall.ApplyFlushing(h.nft, p.rs, func() {
+		if f != nil {
+			midErr = f.flush()
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("%w (the previous ruleset, if any, is unchanged)", err)
 	}
 	if err := firewall.Verify(h.nft, p.rs); err != nil {
@@ -504,21 +552,12 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	if !o.flush {
 		return res, nil
 	}
-	local, err := h.localAddrs()
-	if err != nil {
-		return nil, err
+	if setupErr != nil {
+		return nil, fmt.Errorf("ruleset applied, but denied connections were not ended: %w", setupErr)
 	}
-	cfg := &netlink.Config{}
-	if h.ns != nil {
-		cfg.NetNS = int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
-	}
-	ct, err := conntrack.Dial(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("ruleset applied, but conntrack is unreachable, so denied connections were not ended: %w", err)
-	}
-	defer func() { _ = ct.Close() }()
-	res.flushed, err = firewall.FlushDenied(ct, firewall.NewOracle(p.eng, p.inv, p.opts), local)
-	if err != nil {
+	err = f.flush()
+	res.flushed = f.n
+	if err = errors.Join(midErr, err); err != nil {
 		return nil, fmt.Errorf("ruleset applied, but ending denied connections failed: %w", err)
 	}
 	return res, nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ left as it was.`,
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
-	c.AddCommand(fwPlanCmd(e, f), fwApplyCmd(e, f), fwStatusCmd(e, f), fwRemoveCmd(e, f), fwRunCmd(e, f))
+	c.AddCommand(fwPlanCmd(e, f), fwApplyCmd(e, f), fwStatusCmd(e, f), fwRemoveCmd(e, f), fwRunCmd(e, f), fwCloseCmd(e, f))
 	return c
 }
 
@@ -231,6 +232,57 @@ Exit codes: 0 loaded (and up to date), 1 not loaded or out of date.`,
 			return nil
 		},
 	}
+}
+
+func fwCloseCmd(e *env, f *fwFlags) *cobra.Command {
+	bridges := slices.Clone(firewall.DockerBridges)
+	c := &cobra.Command{
+		Use:   "close",
+		Short: "Drop all traffic through Docker's bridges until `ward fw run` applies the policies (at boot)",
+		Long: `Replace Ward's tables with one that drops every packet entering the host
+through a Docker bridge, and every packet the host forwards or sends out
+through one: containers get no traffic at all. No table survives a
+reboot, and Docker restarts containers before ` + "`ward fw run --docker`" + ` can
+read them: run this before Docker starts (deploy/systemd/ward-fw-close.service),
+and the containers stay closed until the daemon's first sync replaces the
+table. The bridges need not exist yet: their names are compared (docker0
+and br-*, Docker's; a name ending in * matches every name it begins).
+
+Refuses (exit 2) when bridged traffic would bypass netfilter, as apply
+does, unless --enable-br-netfilter is given.`,
+		Example: `  ward fw close
+  ward fw close --bridge docker0 --bridge 'br-*' --bridge mybridge`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			unlock, err := f.takeLock(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			h, err := openHost(f.netns)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer h.Close()
+			if err := h.do(func() error {
+				err := firewall.CheckBridgeNetfilter("")
+				if err != nil && f.enableBrNetfilter {
+					return firewall.EnableBridgeNetfilter("")
+				}
+				return err
+			}); err != nil {
+				return fail(ExitError, fmt.Errorf("close refused, nothing changed: %w", err))
+			}
+			if err := firewall.Close(h.nft, bridges); err != nil {
+				return fail(ExitError, err)
+			}
+			_, err = fmt.Fprintf(e.stdout, "closed: table %s %s drops all traffic through %s until policies are applied\n", firewall.TableFamily, firewall.TableName, strings.Join(bridges, ", "))
+			return err
+		},
+	}
+	c.Flags().StringArrayVar(&bridges, "bridge", bridges, "a bridge to close (a name ending in * matches every name it begins)")
+	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
+	return c
 }
 
 func fwRemoveCmd(e *env, f *fwFlags) *cobra.Command {

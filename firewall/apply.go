@@ -732,6 +732,20 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		}
 		add(meta(iface.key), cmpEq(binaryutil.NativeEndian.PutUint32(1)))
 	}
+	if r.IfName != "" {
+		key := expr.MetaKeyIIFNAME
+		if r.IfOut {
+			key = expr.MetaKeyOIFNAME
+		}
+		name, err := ifnamePattern(r.IfName)
+		if err != nil {
+			return out, err
+		}
+		add(meta(key), cmpEq(name))
+		if r.IfNotBridges {
+			add(meta(key), &expr.Lookup{SourceRegister: reg, SetName: SetBridges, Invert: true})
+		}
+	}
 	if r.IifBridges {
 		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges})
 	}

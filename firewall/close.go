@@ -29,18 +29,11 @@ func Close(conn *nftables.Conn, bridges []string) error {
 	}
 	var names [][]byte
 	for _, b := range bridges {
-		prefix, wild := strings.CutSuffix(b, "*")
-		if wild && prefix == "" {
-			return fmt.Errorf("firewall: close: bridge %q: a pattern needs a prefix", b)
+		n, err := ifnamePattern(b)
+		if err != nil {
+			return fmt.Errorf("firewall: close: %w", err)
 		}
-		if bad := badInterface(prefix); bad != "" {
-			return fmt.Errorf("firewall: close: bridge %q: %s", b, bad)
-		}
-		if wild {
-			names = append(names, []byte(prefix)) // compared as a prefix, as nft does "br-*"
-		} else {
-			names = append(names, append([]byte(prefix), 0))
-		}
+		names = append(names, n)
 	}
 	batchMu.Lock()
 	defer batchMu.Unlock()
@@ -78,4 +71,18 @@ func Close(conn *nftables.Conn, bridges []string) error {
 		return fmt.Errorf("firewall: close: %w", err)
 	}
 	return nil
+}
+
+// ifnamePattern is what nft compares an interface name with: the name
+// and its terminating NUL, or, for a name ending in *, the bytes before
+// the * alone (a prefix).
+func ifnamePattern(name string) ([]byte, error) {
+	prefix, wild := strings.CutSuffix(name, "*")
+	if bad := badInterface(prefix); bad != "" {
+		return nil, fmt.Errorf("bridge %q: %s", name, bad)
+	}
+	if wild {
+		return []byte(prefix), nil
+	}
+	return append([]byte(prefix), 0), nil
 }

@@ -40,6 +40,9 @@ type fwFlags struct {
 	noBind            bool
 	logRate           int
 	logGroup          int
+	// otherBridges: firewall.Options.OtherBridges, given or (nil)
+	// Docker's with --docker.
+	otherBridges []string
 	// quarantine: a container of the Docker Engine that Ward cannot
 	// classify is quarantined instead of failing the inventory ("fw
 	// run" only: the other commands refuse such input).
@@ -68,6 +71,7 @@ left as it was.`,
 	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing check of every frame's source, which costs some throughput); VLAN-tagged frames to the ports are still dropped and broadcasts still judged")
 	pf.IntVar(&f.logRate, "log-rate", firewall.DefaultLogRate, "drops each dropping chain logs a second at most (a negative value: none; drops are counted either way)")
 	pf.IntVar(&f.logGroup, "log-group", 0, "log drops to this nflog group (1-65535), where `ward watch --nflog N` reads them, instead of the kernel log")
+	pf.StringSliceVar(&f.otherBridges, "other-bridges", nil, "bridges closed whole while they are no managed network's, such as a network's created since the last sync (a name ending in * matches every name it begins; default with --docker: docker0,br-*; --other-bridges= for none)")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
@@ -336,7 +340,11 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind, LogRate: f.logRate, LogGroup: f.logGroup})
+	other := f.otherBridges
+	if other == nil && f.docker {
+		other = firewall.DockerBridges
+	}
+	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind, LogRate: f.logRate, LogGroup: f.logGroup, OtherBridges: other})
 }
 
 func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts firewall.Options) (*plan, error) {

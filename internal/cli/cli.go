@@ -196,7 +196,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -208,8 +208,17 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		return ee.code
 	}
 	// Anything else from cobra is a usage error: unknown command, wrong
-	// number of arguments.
-	fmt.Fprintf(stderr, "ward: %v\n", err)
+	// number of arguments: say where the usage is, as for a bad flag.
+	msg := strings.TrimRight(err.Error(), "\n")
+	if cmd != nil && !strings.Contains(msg, "--help") {
+		if strings.Contains(msg, "\n") { // cobra's "Did you mean this?" list
+			msg += "\n\n"
+		} else {
+			msg += " "
+		}
+		msg += fmt.Sprintf("(see '%s --help')", cmd.CommandPath())
+	}
+	fmt.Fprintf(stderr, "ward: %s\n", msg)
 	return ExitError
 }
 
@@ -430,5 +439,13 @@ func outputFlag(val string, allowed ...string) error {
 			return nil
 		}
 	}
-	return fail(ExitError, fmt.Errorf("unknown output format %q (want one of %v)", val, allowed))
+	return fail(ExitError, fmt.Errorf("unknown output format %q (want %s)", val, orList(allowed)))
+}
+
+// orList writes "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }

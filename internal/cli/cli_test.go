@@ -164,9 +164,9 @@ func TestUsageErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"unknown command", []string{"frobnicate"}, "unknown command"},
-		{"no path", []string{"reach"}, "requires at least 1 arg"},
-		{"bad output", []string{"reach", shop, "-o", "yaml"}, `unknown output format "yaml"`},
+		{"unknown command", []string{"frobnicate"}, "unknown command \"frobnicate\" for \"ward\" (see 'ward --help')"},
+		{"no path", []string{"reach"}, "requires at least 1 arg(s), only received 0 (see 'ward reach --help')"},
+		{"bad output", []string{"reach", shop, "-o", "yaml"}, `unknown output format "yaml" (want table, json, dot or matrix)`},
 		{"bad port", []string{"reach", shop, "--port", "70000/TCP"}, "--port"},
 		{"bad protocol", []string{"explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "80/ICMP"}, "unknown protocol"},
 		{"unknown from", []string{"explain", shop, "--from", "web/nope", "--to", "api/catalog"}, `--from: "web/nope": no such workload`},
@@ -175,7 +175,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown service", []string{"explain", shop, "--from", "web/frontend", "--to", "svc:api/nope"}, "no such Service"},
 		{"bad fail-on", []string{"check", shop, "--fail-on", "severe"}, "unknown severity"},
 		{"missing file", []string{"reach", "does/not/exist"}, "does/not/exist"},
-		{"diff needs two", []string{"diff", shop}, "accepts 2 arg"},
+		{"diff needs two", []string{"diff", shop}, "accepts 2 arg(s), received 1 (see 'ward diff --help')"},
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
 		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
 	}

@@ -69,6 +69,11 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 			if err != nil {
 				return err
 			}
+			if len(cfg.Assertions) == 0 {
+				// Passing would be a gate that checks nothing (an empty or
+				// truncated file, assertions under a misspelt key).
+				return fail(ExitError, fmt.Errorf("%s holds no assertions: nothing to check (see docs/ward-yaml.md)", path))
+			}
 			eng, err := e.engine(args)
 			if err != nil {
 				return err

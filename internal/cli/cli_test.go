@@ -177,6 +177,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing file", []string{"reach", "does/not/exist"}, "does/not/exist"},
 		{"diff needs two", []string{"diff", shop}, "accepts 2 arg(s), received 1 (see 'ward diff --help')"},
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
+		{"assert with a file of ignores only", []string{"assert", shop, "--expect", "internal/cli/testdata/audit/suppressed/ward.yaml"}, "internal/cli/testdata/audit/suppressed/ward.yaml holds no assertions"},
 		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
 	}
 	for _, tt := range tests {

@@ -179,6 +179,7 @@ func TestUsageErrors(t *testing.T) {
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
 		{"assert with a file of ignores only", []string{"assert", shop, "--expect", "internal/cli/testdata/audit/suppressed/ward.yaml"}, "internal/cli/testdata/audit/suppressed/ward.yaml holds no assertions"},
 		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
+		{"unknown detector", []string{"watch", "alerts", "--store", "none", "--detector", "portscan"}, `--detector "portscan": no such detector (want policy-violation,`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,5 +70,21 @@ func TestCertTTL(t *testing.T) {
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Errorf("--ttl %s: %s was written", ttl, out)
 		}
+	}
+}
+
+// TestDetectorNames: ward watch alerts --detector takes exactly the
+// detectors of docs/watch.md's table.
+func TestDetectorNames(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "watch.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\| (?:critical|high|medium|low)").FindAllSubmatch(doc, -1) {
+		documented = append(documented, string(m[1]))
+	}
+	if !slices.Equal(documented, detectorNames) {
+		t.Errorf("docs/watch.md's detectors %v, --detector takes %v", documented, detectorNames)
 	}
 }

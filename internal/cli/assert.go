@@ -47,7 +47,8 @@ func assertCmd(e *env) *cobra.Command {
 NetworkPolicies in PATH. Each failure shows the explain trace of a failing
 flow. See docs/ward-yaml.md for the format.
 
-Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
+Exit codes: 0 all hold, 1 some fail, 2 usage or input error (a file
+without assertions included: it would pass while checking nothing).`,
 		Example: `  ward assert examples/shop
   ward assert deploy/ --expect policy-tests.yaml -o json`,
 		Args: cobra.MinimumNArgs(1),

@@ -131,5 +131,6 @@ last report first. -o json writes each report as ward watch emitted it
 var detectorNames = []string{
 	detect.ViolationName, detect.StaleRuleName, detect.AssertionName, detect.EgressName,
 	detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName,
-	detect.NewListenerName, detect.NewPeerName, detect.SaturatedName,
+	detect.NewListenerName, detect.NewPeerName, detect.ZoneXferName, detect.TunnelName,
+	detect.SaturatedName,
 }

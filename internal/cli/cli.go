@@ -259,6 +259,13 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		}
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
 	}
+	for _, s := range set.Skipped {
+		// An object whose apiVersion was forgotten: kubectl refuses it, so
+		// it is not in force, but the user meant one (a default deny).
+		if s.Kind != "" && s.Kind != "Kustomization" && strings.Contains(s.Reason, "no apiVersion") {
+			fmt.Fprintf(e.stderr, "ward: warning: %s: %s without apiVersion is not a Kubernetes object (kubectl refuses it): the results below ignore it\n", s.Source, s.Kind)
+		}
+	}
 	e.warnPodSpecs(set)
 	return set, nil
 }

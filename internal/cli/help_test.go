@@ -88,3 +88,19 @@ func TestDetectorNames(t *testing.T) {
 		t.Errorf("docs/watch.md's detectors %v, --detector takes %v", documented, detectorNames)
 	}
 }
+
+// TestNoAPIVersionWarns: reach, explain, diff and assert skipped a
+// NetworkPolicy written without apiVersion without a word (ward check
+// reports it as input/skipped), so a default deny missing that line
+// looked applied to the reader and was silently not modelled.
+func TestNoAPIVersionWarns(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "deny.yaml")
+	if err := os.WriteFile(f, []byte("kind: NetworkPolicy\nmetadata: {name: deny, namespace: web}\nspec: {podSelector: {}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "", "reach", "examples/shop", f)
+	want := "ward: warning: " + f + ":1: NetworkPolicy without apiVersion is not a Kubernetes object"
+	if code != ExitOK || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr %q; want 0 and %q", code, errOut, want)
+	}
+}

@@ -120,6 +120,14 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	if err != nil {
 		return fail(ExitError, fmt.Errorf("--fail-on: %w", err))
 	}
+	// --pss-level and --pss-version before any input is read (a large dump
+	// takes seconds), as the other flags are.
+	if _, err := podsec.Audit(&manifest.Set{}, podsec.Options{Level: fl.pssLevel}); err != nil {
+		return fail(ExitError, fmt.Errorf("--pss-level: %w", err))
+	}
+	if _, err := podsec.Audit(&manifest.Set{}, podsec.Options{Version: fl.pssVersion}); err != nil {
+		return fail(ExitError, fmt.Errorf("--pss-version: %w", err))
+	}
 	path, err := configPath(fl.config, args)
 	if err != nil {
 		return fail(ExitError, err)

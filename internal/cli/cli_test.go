@@ -174,6 +174,8 @@ func TestUsageErrors(t *testing.T) {
 		{"missing to", []string{"explain", shop, "--from", "web/frontend"}, "needs --from and --to"},
 		{"unknown service", []string{"explain", shop, "--from", "web/frontend", "--to", "svc:api/nope"}, "no such Service"},
 		{"bad fail-on", []string{"check", shop, "--fail-on", "severe"}, "unknown severity"},
+		{"bad pss-level, before reading", []string{"check", "does/not/exist", "--pss-level", "privileged"}, `--pss-level: podsec: invalid level "privileged"`},
+		{"bad pss-version, before reading", []string{"check", "does/not/exist", "--pss-version", "v9"}, `--pss-version: podsec: invalid Pod Security Standards version "v9"`},
 		{"missing file", []string{"reach", "does/not/exist"}, "does/not/exist"},
 		{"diff needs two", []string{"diff", shop}, "accepts 2 arg(s), received 1 (see 'ward diff --help')"},
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},

@@ -750,7 +750,7 @@ func TestOddInput(t *testing.T) {
 		"",
 		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{}], initContainers: [{securityContext: {}}], volumes: [{}]}}}}}\n",
 		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: '@', securityContext: {capabilities: {}, seLinuxOptions: {}, seccompProfile: {}, windowsOptions: {}}, livenessProbe: {}, lifecycle: {}}], securityContext: {sysctls: [{}], supplementalGroups: []}}\n",
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {'': ''}}\nspec: {containers: [{name: c, image: ':', ports: [{hostPort: 1, containerPort: 1}]}], hostNetwork: true, hostPID: true}\n",
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {a: ''}}\nspec: {containers: [{name: c, image: ':', ports: [{hostPort: 1, containerPort: 1}]}], hostNetwork: true, hostPID: true}\n",
 	}
 	for _, doc := range docs {
 		for _, level := range []string{"baseline", "restricted"} {

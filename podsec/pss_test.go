@@ -130,7 +130,15 @@ func TestFixtures(t *testing.T) {
 			for _, sub := range []string{"pass", "fail"} {
 				set, err := manifest.Load(manifest.Options{FieldLines: true}, filepath.Join(dir, sub))
 				if err != nil {
-					t.Fatalf("manifest.Load: %v", err)
+					// Some of the package's fixtures name their pods with
+					// an underscore ("base_linux"), which the API server
+					// refuses: Ward reports it (input/invalid) and audits
+					// the pods all the same. Any other error fails.
+					for _, line := range strings.Split(err.Error(), "\n") {
+						if !strings.Contains(line, "metadata.name: invalid name") {
+							t.Fatalf("manifest.Load: %v", err)
+						}
+					}
 				}
 				loaded += len(set.Workloads)
 				fs, err := Audit(set, Options{Level: string(level), Version: version})

@@ -14,7 +14,7 @@ metadata:
   name: web
   namespace: shop
   annotations:
-    ignore.ward.dev/pod/writable-root-fs: "tmpfs at /tmp, nothing else written"
+    ignore.ward.dev/pod.writable-root-fs: "tmpfs at /tmp, nothing else written"
     ignore.ward.dev/pod.no-limits: ""
 spec:
   template:
@@ -42,7 +42,7 @@ func TestApply(t *testing.T) {
 		return finding.Finding{Rule: rule, Severity: finding.Medium, Object: obj, File: file, Line: 3}
 	}
 	fs := []finding.Finding{
-		mk("pod/writable-root-fs", "shop/Deployment/web", "deploy/web.yaml"),          // annotation, "/" form
+		mk("pod/writable-root-fs", "shop/Deployment/web", "deploy/web.yaml"),          // annotation
 		mk("pss/runAsNonRoot", "shop/Deployment/web", "deploy/web.yaml"),              // template annotation, "." form
 		mk("pod/no-limits", "shop/Deployment/web", "deploy/web.yaml"),                 // empty reason: not suppressed
 		mk("netpol/no-default-deny-egress", "Namespace/shop", "deploy/ns.yaml"),       // namespace annotation
@@ -218,5 +218,17 @@ spec: {template: {spec: {containers: [{image: fn}]}}}
 	}
 	if got[1].Suppressed != nil || got[3].Suppressed != nil {
 		t.Errorf("another ConfigMap or the core Service suppressed: %+v, %+v", got[1].Suppressed, got[3].Suppressed)
+	}
+}
+
+// TestSlashFormRefused: the API server refuses an annotation key with a
+// second "/", so the rule id's "/" is written "." (docs/rules.md); such a
+// key is an input error at its line, not a suppression of an object that
+// would never be applied.
+func TestSlashFormRefused(t *testing.T) {
+	doc := strings.Replace(annotatedDoc, "ignore.ward.dev/pod.writable-root-fs", "ignore.ward.dev/pod/writable-root-fs", 1)
+	_, err := manifest.Load(manifest.Options{Stdin: strings.NewReader(doc)}, "-")
+	if err == nil || !strings.Contains(err.Error(), "-:7:") || !strings.Contains(err.Error(), "invalid annotation key") {
+		t.Fatalf("Load: %v; want an invalid annotation key at -:7", err)
 	}
 }

@@ -301,9 +301,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		sk := Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
 		if !builtinGroup(apiVersion) {
-			if sk.PodSpecs = embeddedPodSpecs(n); len(sk.PodSpecs) > 0 {
-				sk.Reason = fmt.Sprintf("%s %s is not modeled, and the pod specs it carries are not audited", apiVersion, kind)
-			}
+			d.embeddedPods(n, base, &sk)
 		}
 		out.skipped = append(out.skipped, sk)
 		return

@@ -43,7 +43,7 @@ type Options struct {
 // Ward's own hardening rules (a Pod of DeviatingPods gets
 // pod/deviates-from-template and the findings its workload does not
 // already get), and of every pod spec of set.Skipped's Pods (see
-// embeddedPods), and the NodePort and
+// embedded), and the NodePort and
 // LoadBalancer Services of set against ingress isolation, its RBAC
 // roles and bindings for dangerous rights and who holds them, and its
 // ConfigMaps for secrets. It returns the
@@ -103,7 +103,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 		}
 		a.out = kept
 	}
-	a.embeddedPods(set)
+	a.embedded(set)
 	a.exposure(set)
 	a.rbac(set)
 	a.configMaps(set)

@@ -185,9 +185,15 @@ func (d *decoder) embeddedPods(n *yaml.Node, base int, sk *Skipped) {
 		sk.PodSpecErrors = append(sk.PodSpecErrors, PodSpecError{Line: sk.Source.Line,
 			Err: fmt.Sprintf("Ward searches custom resources for pod specs down to %d levels and %d nodes, and stopped there: the rest of it is not searched", maxPodSpecDepth, maxPodSpecNodes)})
 	}
-	sk.Reason = fmt.Sprintf("%s %s is not modeled; the pod specs it carries are audited, but left out of the network model", sk.APIVersion, sk.Kind)
-	if len(sk.PodSpecErrors) > 0 {
-		sk.Reason = fmt.Sprintf("%s %s is not modeled, and %d of the pod specs it carries do not decode and are not audited", sk.APIVersion, sk.Kind, len(sk.PodSpecErrors))
+	sk.Reason = fmt.Sprintf("%s %s is not modeled", sk.APIVersion, sk.Kind)
+	if len(sk.Pods) > 0 {
+		sk.Reason += "; the pod specs it carries are audited, but left out of the network model"
+	}
+	if n := len(sk.PodSpecs) - len(sk.Pods); n > 0 {
+		sk.Reason += fmt.Sprintf("; %d of the pod specs it carries do not decode and are not audited", n)
+	}
+	if cut {
+		sk.Reason += "; it was not searched whole for pod specs"
 	}
 }
 

@@ -19,6 +19,9 @@ type podSpecAt struct {
 	// container is set (an Argo-style container or script).
 	node      *yaml.Node
 	container bool
+	// steps is set for a mapping with a list of steps (Tekton's Task
+	// spec): the steps and sidecars are the containers of its pod.
+	steps bool
 	// above are the mappings and sequences that hold node, outermost
 	// first (the custom resource itself first).
 	above []pathNode
@@ -53,22 +56,39 @@ var podLevelFields = []string{"securityContext", "serviceAccountName", "automoun
 type embedding struct {
 	path string // of the pod spec, or of the container
 	meta string // of the pod template's metadata; "" when none
-	// For a container: the custom resource's path of each pod spec
-	// field taken from around it (podLevelFields), and the runs of
-	// volumes, in the order of the pod spec's.
-	container bool
-	fields    map[string]string
-	volumes   []volumeRun
-	// sidecars and initContainers are the paths of the Argo template's
-	// lists of those, which are containers[1:] and initContainers.
-	sidecars, initContainers string
+	// For a pod spec Ward puts together (Argo's container or script,
+	// Tekton's steps): the custom resource's path of each pod spec
+	// field taken from around it (podLevelFields), the runs of
+	// containers and volumes, in the order of the pod spec's, and the
+	// path of the list of init containers.
+	synthetic      bool
+	fields         map[string]string
+	containers     []run
+	volumes        []run
+	initContainers string
 }
 
-// volumeRun is n volumes of the pod spec at path, a list of the custom
-// resource.
-type volumeRun struct {
-	path string
-	n    int
+// run is n items of a list of the pod spec: the items of the list at path
+// in the custom resource, or, when single, the mapping at path.
+type run struct {
+	path   string
+	n      int
+	single bool
+}
+
+// find returns the custom resource's path of item i of the list that runs
+// make up, followed by tail; "" when there is no such item.
+func find(runs []run, i int, tail string) string {
+	for _, r := range runs {
+		if i < r.n {
+			if r.single {
+				return r.path + tail
+			}
+			return r.path + "[" + strconv.Itoa(i) + "]" + tail
+		}
+		i -= r.n
+	}
+	return ""
 }
 
 // crPath returns the path in the custom resource of path, a path of the
@@ -81,7 +101,7 @@ func (e *embedding) crPath(path string) string {
 		}
 		return e.path
 	}
-	if !e.container {
+	if !e.synthetic {
 		return e.path + rest
 	}
 	rest = strings.TrimPrefix(rest, ".")
@@ -90,23 +110,14 @@ func (e *embedding) crPath(path string) string {
 		key = rest[:i]
 	}
 	if i, tail, ok := index(rest, "containers"); ok {
-		switch {
-		case i == 0:
-			return e.path + tail
-		case e.sidecars != "":
-			return e.sidecars + "[" + strconv.Itoa(i-1) + "]" + tail
-		}
-		return e.path
+		return cmp.Or(find(e.containers, i, tail), e.path)
 	}
 	if key == "initContainers" && e.initContainers != "" {
 		return e.initContainers + rest[len(key):]
 	}
 	if i, tail, ok := index(rest, "volumes"); ok {
-		for _, run := range e.volumes {
-			if i < run.n {
-				return run.path + "[" + strconv.Itoa(i) + "]" + tail
-			}
-			i -= run.n
+		if p := find(e.volumes, i, tail); p != "" {
+			return p
 		}
 	}
 	if key == "volumes" && len(e.volumes) > 0 {
@@ -199,10 +210,12 @@ func (d *decoder) embeddedPods(n *yaml.Node, base int, sk *Skipped) {
 
 // decodePodSpec decodes the pod spec at as the pod template of a Workload.
 func (d *decoder) decodePodSpec(at podSpecAt, base int) (*corev1.PodTemplateSpec, *embedding, *PodSpecError) {
-	e := &embedding{path: strings.Clone(at.path), container: at.container}
+	e := &embedding{path: strings.Clone(at.path), synthetic: at.container || at.steps}
 	spec := at.node
 	var meta *yaml.Node
-	if at.container {
+	if at.steps {
+		spec = e.stepsPod(at)
+	} else if at.container {
 		spec = e.around(at)
 		// An Argo template's metadata is its pod's.
 		if k := len(at.above); k > 0 {
@@ -262,7 +275,6 @@ func (d *decoder) decodePodSpec(at podSpecAt, base int) (*corev1.PodTemplateSpec
 // podLevelFields of the Argo template that holds it, else of the workflow
 // spec that lists that template. It records where they come from in e.
 func (e *embedding) around(at podSpecAt) *yaml.Node {
-	key := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 	c := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column}
 	for i := 0; i+1 < len(at.node.Content); i += 2 {
 		if at.node.Content[i].Value != "source" {
@@ -270,7 +282,8 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 		}
 	}
 	spec := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column,
-		Content: []*yaml.Node{key("containers"), {Kind: yaml.SequenceNode, Tag: "!!seq", Line: at.node.Line, Content: []*yaml.Node{c}}}}
+		Content: []*yaml.Node{keyNode("containers"), {Kind: yaml.SequenceNode, Tag: "!!seq", Line: at.node.Line, Content: []*yaml.Node{c}}}}
+	e.containers = []run{{e.path, 1, true}}
 	var holders []pathNode // the Argo template, then the workflow spec
 	if k := len(at.above); k >= 1 && at.above[k-1].node.Kind == yaml.MappingNode {
 		t := at.above[k-1]
@@ -280,10 +293,10 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 		if s := mapGet(t.node, "sidecars"); s != nil && s.Kind == yaml.SequenceNode {
 			list := spec.Content[1]
 			list.Content = append(list.Content, s.Content...)
-			e.sidecars = joinPath(t.path, "sidecars")
+			e.containers = append(e.containers, run{joinPath(t.path, "sidecars"), len(s.Content), false})
 		}
 		if s := mapGet(t.node, "initContainers"); s != nil {
-			spec.Content = append(spec.Content, key("initContainers"), s)
+			spec.Content = append(spec.Content, keyNode("initContainers"), s)
 			e.initContainers = joinPath(t.path, "initContainers")
 		}
 		if k >= 3 && at.above[k-2].node.Kind == yaml.SequenceNode && at.above[k-3].node.Kind == yaml.MappingNode {
@@ -302,17 +315,59 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 				// Both lists are the pod's: the workflow's first.
 				if vols == nil {
 					vols = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: v.Line}
-					spec.Content = append(spec.Content, key(f), vols)
+					spec.Content = append(spec.Content, keyNode(f), vols)
 				}
 				vols.Content = append(append([]*yaml.Node(nil), v.Content...), vols.Content...)
-				e.volumes = append([]volumeRun{{joinPath(h.path, f), len(v.Content)}}, e.volumes...)
+				e.volumes = append([]run{{joinPath(h.path, f), len(v.Content), false}}, e.volumes...)
 				continue
 			}
 			if _, ok := e.fields[f]; ok || (f == "volumes" && vols != nil) {
 				continue // the template's wins
 			}
 			e.fields[f] = joinPath(h.path, f)
-			spec.Content = append(spec.Content, key(f), v)
+			spec.Content = append(spec.Content, keyNode(f), v)
+		}
+	}
+	return spec
+}
+
+// keyNode returns a mapping key.
+func keyNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+// stepsPod returns the pod spec Tekton runs a Task spec's steps in: each
+// step (with the fields of stepTemplate it does not set) and each sidecar
+// is a container, and the spec's volumes are the pod's. It records where
+// they come from in e.
+func (e *embedding) stepsPod(at podSpecAt) *yaml.Node {
+	n := at.node
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line}
+	spec := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: []*yaml.Node{keyNode("containers"), list}}
+	tmpl := mapGet(n, "stepTemplate")
+	if tmpl != nil && tmpl.Kind != yaml.MappingNode {
+		tmpl = nil
+	}
+	steps := mapGet(n, "steps")
+	for _, st := range steps.Content {
+		if st.Kind == yaml.MappingNode && tmpl != nil {
+			c := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: st.Line, Column: st.Column, Content: st.Content[:len(st.Content):len(st.Content)]}
+			for i := 0; i+1 < len(tmpl.Content); i += 2 {
+				if mapGet(st, tmpl.Content[i].Value) == nil {
+					c.Content = append(c.Content, tmpl.Content[i], tmpl.Content[i+1])
+				}
+			}
+			st = c
+		}
+		list.Content = append(list.Content, st)
+	}
+	e.containers = append(e.containers, run{joinPath(at.path, "steps"), len(steps.Content), false})
+	if s := mapGet(n, "sidecars"); s != nil && s.Kind == yaml.SequenceNode {
+		list.Content = append(list.Content, s.Content...)
+		e.containers = append(e.containers, run{joinPath(at.path, "sidecars"), len(s.Content), false})
+	}
+	if v := mapGet(n, "volumes"); v != nil {
+		spec.Content = append(spec.Content, keyNode("volumes"), v)
+		if v.Kind == yaml.SequenceNode {
+			e.volumes = []run{{joinPath(at.path, "volumes"), len(v.Content), false}}
 		}
 	}
 	return spec

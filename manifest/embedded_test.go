@@ -285,3 +285,56 @@ func TestEmbeddedPodSpecsFound(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbeddedTektonSteps: a Tekton Task's steps, with the fields of
+// stepTemplate they do not set, and its sidecars are the containers of
+// its pod, with its volumes.
+func TestEmbeddedTektonSteps(t *testing.T) {
+	const task = `apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: build}
+spec:
+  stepTemplate:
+    securityContext: {privileged: true}
+    env: [{name: A, value: b}]
+  steps:
+  - name: one
+    image: x
+    securityContext: {privileged: false}
+  - name: two
+    image: x
+    script: make
+  sidecars:
+  - name: side
+    image: z
+  volumes:
+  - name: v
+    hostPath: {path: /}
+`
+	s, err := Parse(Options{FieldLines: true}, "task.yaml", []byte(task))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := s.Skipped[0]
+	if len(sk.Pods) != 1 || sk.Pods[0].Embedded != "spec" {
+		t.Fatalf("pod specs %v, pods %d, errors %+v", sk.PodSpecs, len(sk.Pods), sk.PodSpecErrors)
+	}
+	w := sk.Pods[0]
+	cs := w.Template.Spec.Containers
+	if len(cs) != 3 || cs[0].Name != "one" || cs[1].Name != "two" || cs[2].Name != "side" {
+		t.Fatalf("containers %+v", cs)
+	}
+	if *cs[0].SecurityContext.Privileged || !*cs[1].SecurityContext.Privileged || len(cs[1].Env) != 1 || cs[2].SecurityContext != nil {
+		t.Errorf("stepTemplate: %+v", cs)
+	}
+	for path, want := range map[string]int{
+		"spec.containers[0].securityContext.privileged": 11,
+		"spec.containers[1].image":                      13,
+		"spec.containers[2].image":                      17,
+		"spec.volumes[0].hostPath":                      20,
+	} {
+		if got := w.TemplateLine(path); got != want {
+			t.Errorf("TemplateLine(%s) = %d, want %d", path, got, want)
+		}
+	}
+}

@@ -19,7 +19,8 @@ const (
 // or initContainers, a list of containers at least one of which names an
 // image (KEDA's ScaledJob, Kubeflow's jobs, Flink's pod templates...), and
 // a container or script mapping with an image (Argo Workflows' templates,
-// whose init containers go with it). decodePodSpec decodes them for the
+// whose init containers go with it), and a mapping with a list of steps
+// that are containers (Tekton's Task spec). decodePodSpec decodes them for the
 // audits.
 //
 // cut is set when the walk stopped at maxPodSpecDepth or maxPodSpecNodes:
@@ -47,6 +48,11 @@ func findPodSpecs(n *yaml.Node) (out []podSpecAt, cut bool) {
 			// An Argo template's init containers run with its
 			// container or script, in the pod spec of that one.
 			argo := hasImage(mapGet(n, "container")) || hasImage(mapGet(n, "script"))
+			if !argo && !looksLikePodSpec(n) && listsContainers(mapGet(n, "steps")) {
+				// Tekton's Task spec: its steps are containers.
+				out = append(out, podSpecAt{path: path, node: n, steps: true, above: slices.Clone(stack)})
+				return
+			}
 			if looksLikePodSpec(n) && (!argo || listsContainers(mapGet(n, "containers"))) {
 				out = append(out, podSpecAt{path: path, node: n, above: slices.Clone(stack)})
 				for _, key := range []string{"container", "script"} {

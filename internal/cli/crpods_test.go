@@ -28,7 +28,7 @@ func crpodsCheck(t *testing.T, args ...string) (crpodsReport, string, int) {
 	return r, errOut, code
 }
 
-// TestCheckEmbeddedPodSpecs: a KEDA ScaledJob and an Argo Workflow carry
+// TestCheckEmbeddedPodSpecs: a KEDA ScaledJob, an Argo Workflow and a Tekton Task carry
 // the pod specs of the pods their operators create; a privileged root
 // container mounting the host's file system there passed `ward check`
 // (exit 0) with a warning on stderr. Their specs are now audited like any
@@ -36,7 +36,7 @@ func crpodsCheck(t *testing.T, args ...string) (crpodsReport, string, int) {
 // pod spec, at the line of the field in the custom resource's file.
 func TestCheckEmbeddedPodSpecs(t *testing.T) {
 	const dir = "internal/cli/testdata/crpods/bad"
-	sj, wf := filepath.Join(dir, "scaledjob.yaml"), filepath.Join(dir, "workflow.yaml")
+	sj, wf, task := filepath.Join(dir, "scaledjob.yaml"), filepath.Join(dir, "workflow.yaml"), filepath.Join(dir, "task.yaml")
 	r, errOut, code := crpodsCheck(t, dir)
 	if code != ExitFindings {
 		t.Errorf("exit %d, want %d\n%s", code, ExitFindings, errOut)
@@ -54,6 +54,10 @@ func TestCheckEmbeddedPodSpecs(t *testing.T) {
 		{"pss/restrictedVolumes", wf + ":12", "shop/Workflow/wf", "spec.templates[1].container"},
 		{"pss/restrictedVolumes", wf + ":12", "shop/Workflow/wf", "spec.templates[2].script"},
 		{"pod/image-not-pinned", wf + ":28", "shop/Workflow/wf", "spec.templates[2].script"},
+		// Tekton: stepTemplate makes the step privileged.
+		{"pss/privileged", task + ":13", "shop/Task/build", "spec"},
+		{"pss/restrictedVolumes", task + ":18", "shop/Task/build", "spec"},
+		{"pod/image-not-pinned", task + ":14", "shop/Task/build", "spec"},
 	}
 	for _, w := range want {
 		found := false

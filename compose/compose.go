@@ -65,7 +65,8 @@ type ParseError = srcpos.Error
 // Audit reads nothing from disk or from the process environment:
 // variables are interpolated from opts.Environment alone, with HOME "~"
 // unless it sets HOME (unset variables
-// become empty, or false or 0 where Compose wants a boolean or number;
+// become empty, or false or 0 where Compose wants a boolean or number,
+// but true for privileged (lenientCasts);
 // defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
 // include are not read, and services that extend a service of another
 // file are audited without what they would inherit from it.
@@ -236,12 +237,22 @@ func expand(sub string, m template.Mapping) (string, bool, error) {
 // lenientCasts wraps compose-go's casts of interpolated values to
 // booleans and numbers: an empty value, which is what an unset variable
 // gives, becomes false or 0 instead of failing the load.
+//
+// But privileged: docker compose fails on an empty value there, so a
+// variable set nowhere in the project (${PRIV}, ${PRIV:?msg}) must come
+// from the environment compose runs in, whose value Ward cannot know:
+// it is judged true, never the harmless false.
 func lenientCasts(casts map[tree.Path]interpolation.Cast) map[tree.Path]interpolation.Cast {
 	out := make(map[tree.Path]interpolation.Cast, len(casts))
 	for p, cast := range casts {
+		parts := p.Parts()
+		unknownIsTrue := len(parts) > 0 && parts[len(parts)-1] == "privileged"
 		out[p] = func(v string) (any, error) {
 			r, err := cast(v)
 			if err != nil && strings.TrimSpace(v) == "" {
+				if unknownIsTrue {
+					return cast("true")
+				}
 				for _, zero := range []string{"false", "0"} {
 					if r, err := cast(zero); err == nil {
 						return r, nil

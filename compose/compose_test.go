@@ -919,9 +919,11 @@ func TestDatastore(t *testing.T) {
 }
 
 // TestNoDiskNoEnvironment checks that Audit reads no other file and no
-// environment variable, and does not fail on unset variables.
+// environment variable, and does not fail on unset variables. (privileged
+// from a variable set nowhere is judged true, TestUnknownPrivileged: the
+// environment's false is not read.)
 func TestNoDiskNoEnvironment(t *testing.T) {
-	t.Setenv("WARD_TEST_PRIVILEGED", "true")
+	t.Setenv("WARD_TEST_PRIVILEGED", "false")
 	src := `include: [does-not-exist.yaml]
 services:
   web:
@@ -935,10 +937,56 @@ services:
     extends: {file: does-not-exist.yaml, service: base}
     image: nginx
 `
+	privileged := false
 	for _, f := range auditSrc(t, src) {
-		if f.Rule == rulePrivileged {
-			t.Errorf("privileged read from the environment: %+v", f)
-		}
+		privileged = privileged || f.Rule == rulePrivileged
+	}
+	if !privileged {
+		t.Errorf("privileged read from the environment (false), not judged unknown")
+	}
+}
+
+// TestUnknownPrivileged: privileged from a variable set nowhere in the
+// project was judged false (an empty value, cast leniently), and a
+// service that docker compose runs privileged once CI sets PRIV=true
+// passed the gate. docker compose fails on an empty privileged, so the
+// value comes from an environment Ward cannot see: it is judged true. A
+// default, or the .env file, still decides.
+func TestUnknownPrivileged(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		env   map[string]string
+		want  bool
+	}{
+		{"${PRIV}", nil, true},
+		{"${PRIV:?set PRIV}", nil, true},
+		{"${PRIV?set PRIV}", nil, true},
+		{"${PRIV:-}", nil, true},
+		{`"${PRIV}"`, nil, true},
+		{"${PRIV:-false}", nil, false},
+		{"${PRIV}", map[string]string{"PRIV": "false"}, false},
+		{"${PRIV}", map[string]string{"PRIV": "true"}, true},
+		{"false", nil, false},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			src := "services:\n  web:\n    image: nginx\n    privileged: " + tc.value + "\n"
+			fs, err := Audit("compose.yaml", []byte(src), Options{Environment: tc.env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []int
+			for _, f := range fs {
+				if f.Rule == rulePrivileged {
+					lines = append(lines, f.Line)
+				}
+			}
+			if got := len(lines) > 0; got != tc.want {
+				t.Errorf("privileged %v (lines %v), want %v", got, lines, tc.want)
+			}
+			if tc.want && !slices.Contains(lines, 4) {
+				t.Errorf("privileged at lines %v, want line 4", lines)
+			}
+		})
 	}
 }
 

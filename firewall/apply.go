@@ -163,7 +163,22 @@ var batchMu sync.Mutex
 // rs is translated before anything is queued on conn, so that an error in
 // rs leaves conn's pending batch untouched. conn should come from NewConn,
 // whose buffers hold large batches.
-func Apply(conn *nftables.Conn, rs *Ruleset) error {
+func Apply(conn *nftables.Conn, rs *Ruleset) error { return ApplyFlushing(conn, rs, nil) }
+
+// ApplyFlushing is Apply, calling flush (when not nil) once the swap
+// table judges every packet by rs and before Ward's tables are replaced:
+// the moment to end the tracked connections rs denies (FlushDenied). The
+// ruleset accepts a tracked connection's packets without a policy
+// lookup, so a connection ended only once rs is live keeps flowing until
+// then, and where rs opens a port, such as the port of a container that
+// took the address of one that left, the newcomer's packets pass as the
+// old owner's connection's (lab.TestReuseStaleConnection). Ended while
+// both the old table and the swap table judge, such a connection cannot
+// start again before the replacement: a new connection needs both
+// rulesets to allow it, and a port rs binds is still closed by the old
+// bridge table. flush's errors are its own to report: the replacement
+// goes on.
+func ApplyFlushing(conn *nftables.Conn, rs *Ruleset, flush func()) error {
 	batchMu.Lock()
 	defer batchMu.Unlock()
 	t := table()
@@ -192,6 +207,9 @@ func Apply(conn *nftables.Conn, rs *Ruleset) error {
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("firewall: apply table %s %s: %w", TableFamily, SwapTableName, err)
+	}
+	if flush != nil {
+		flush()
 	}
 	if err := b.queue(conn); err != nil {
 		return err
@@ -713,6 +731,20 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			return out, fmt.Errorf("interface %q: only \"lo\" is supported", iface.name)
 		}
 		add(meta(iface.key), cmpEq(binaryutil.NativeEndian.PutUint32(1)))
+	}
+	if r.IfName != "" {
+		key := expr.MetaKeyIIFNAME
+		if r.IfOut {
+			key = expr.MetaKeyOIFNAME
+		}
+		name, err := ifnamePattern(r.IfName)
+		if err != nil {
+			return out, err
+		}
+		add(meta(key), cmpEq(name))
+		if r.IfNotBridges {
+			add(meta(key), &expr.Lookup{SourceRegister: reg, SetName: SetBridges, Invert: true})
+		}
 	}
 	if r.IifBridges {
 		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges})

@@ -386,3 +386,35 @@ func TestApplyLarge(t *testing.T) {
 		t.Errorf("nft list differs from Ruleset.String (-want +got):\n%.2000s", diff)
 	}
 }
+
+// TestApplyOtherBridges loads the shop's ruleset closing the bridges
+// named like Docker's that are not the shop's (Options.OtherBridges): nft
+// lists exactly the compiled text back, its rules first in the base
+// chains, a name ending in * as nft's wildcard, and Verify finds no
+// difference. A name that cannot be an interface's is refused.
+func TestApplyOtherBridges(t *testing.T) {
+	n := newNetns(t)
+	m := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	rs := compile(t, m, firewall.Options{OtherBridges: firewall.DockerBridges})
+	text := rs.String()
+	for _, want := range []string{
+		"policy accept;\n\t\tiifname \"docker0\" iifname != @bridges counter drop\n\t\tiifname \"br-*\" iifname != @bridges counter drop\n",
+		"policy accept;\n\t\toifname \"docker0\" oifname != @bridges counter drop\n\t\toifname \"br-*\" oifname != @bridges counter drop\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ruleset text lacks %q:\n%s", want, text)
+		}
+	}
+	if err := firewall.Apply(n.conn, rs); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(text, n.listing(t)); diff != "" {
+		t.Fatalf("nft list differs from Ruleset.String (-want +got):\n%s", diff)
+	}
+	if err := firewall.Verify(n.conn, rs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	if _, err := firewall.Compile(m.eng, m.inv, firewall.Options{OtherBridges: []string{"br x*"}}); err == nil {
+		t.Error("Compile accepted the bridge name \"br x*\"")
+	}
+}

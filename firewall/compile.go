@@ -33,6 +33,15 @@ type Options struct {
 	// LogGroup, when not 0, sends the logged drops to this nflog group
 	// (1-65535) instead of the kernel log, for `ward watch` to read.
 	LogGroup int
+	// OtherBridges are names of bridges (a name ending in * matches
+	// every name it begins, as DockerBridges' br-*) that, when the
+	// ruleset closes Bridges, it closes whole unless they are among
+	// Bridges: no packet enters the host through one, nor is forwarded
+	// or sent out through one. A bridge Docker creates for a network
+	// made since the inventory was read is no managed network's, so
+	// its containers' addresses are in no managed subnet: without this
+	// they talked past every policy until the next sync.
+	OtherBridges []string
 }
 
 // DefaultLogRate is the default of Options.LogRate.
@@ -109,6 +118,11 @@ var ndTypes = []string{
 func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error) {
 	if opts.LogGroup < 0 || opts.LogGroup > 65535 {
 		return nil, fmt.Errorf("log group %d: want 1-65535, or 0 for the kernel log", opts.LogGroup)
+	}
+	for _, n := range opts.OtherBridges {
+		if _, err := ifnamePattern(n); err != nil {
+			return nil, fmt.Errorf("other bridges: %w", err)
+		}
 	}
 	lg := logOpts{rate: opts.LogRate, group: uint16(opts.LogGroup)} // #nosec G115 -- checked above
 	if lg.rate == 0 {
@@ -286,6 +300,17 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			{Counter: true, Verdict: Verdict{Kind: Drop}},
 		}}
 		rs.Chains = slices.Insert(rs.Chains, 0, pre, drop)
+		for _, hook := range []string{"prerouting", "forward", "output"} {
+			var rules []Rule
+			for _, n := range opts.OtherBridges {
+				rules = append(rules, Rule{IfName: n, IfOut: hook != "prerouting", IfNotBridges: true, Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+			for _, c := range rs.Chains {
+				if c.Hook == hook {
+					c.Rules = slices.Insert(c.Rules, 0, rules...)
+				}
+			}
+		}
 	}
 	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)

@@ -207,6 +207,16 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if r.Iif != "" && r.Iif != p.iif || r.Oif != "" && r.Oif != p.oif {
 		return false
 	}
+	if r.IfName != "" {
+		name := p.iif
+		if r.IfOut {
+			name = p.oif
+		}
+		prefix, wild := strings.CutSuffix(r.IfName, "*")
+		if wild && !strings.HasPrefix(name, prefix) || !wild && name != prefix || r.IfNotBridges && slices.Contains(in.bridges, name) {
+			return false
+		}
+	}
 	if r.IifBridges && !slices.Contains(in.bridges, p.iif) {
 		return false
 	}

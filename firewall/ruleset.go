@@ -231,6 +231,14 @@ type Rule struct {
 	// ruleset's Bridges (iifname @bridges): for a packet a bridge hands
 	// to the host or to br_netfilter, the bridge's name.
 	IifBridges bool
+	// IfName matches the packet's input interface, or with IfOut its
+	// output interface, by name (iifname, oifname): a name ending in *
+	// matches every name it begins.
+	IfName string
+	IfOut  bool
+	// IfNotBridges, with IfName, matches when that interface is none of
+	// the ruleset's Bridges (iifname != @bridges).
+	IfNotBridges bool
 	// MarkNe, when set, matches packets whose mark, masked, differs from
 	// its value (meta mark & Mask != Value).
 	MarkNe *MarkMatch
@@ -940,6 +948,16 @@ func (r Rule) String() string {
 	}
 	if r.Oif != "" {
 		parts = append(parts, "oif "+strconv.Quote(r.Oif))
+	}
+	if r.IfName != "" {
+		k := "iifname"
+		if r.IfOut {
+			k = "oifname"
+		}
+		parts = append(parts, k+" "+strconv.Quote(r.IfName))
+		if r.IfNotBridges {
+			parts = append(parts, k+" != @"+SetBridges)
+		}
 	}
 	if r.IifBridges {
 		parts = append(parts, "iifname @"+SetBridges)

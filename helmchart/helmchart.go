@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -114,6 +115,15 @@ type Chart struct {
 	// of the chart's CRDs and Options.APIVersions): installed on a real
 	// cluster, they may well render objects that were never checked.
 	Unknown []string
+	// Upgrade names the templates that render otherwise on helm upgrade
+	// (.Release.IsUpgrade, IsInstall, Revision) than on install, which is
+	// what Templates hold, as helm template renders them: what they
+	// install on an upgrade is not checked.
+	Upgrade []string
+	// UpgradeErr is why the chart did not render as helm upgrade renders
+	// it, when it reads the release's state: nothing of an upgrade is
+	// checked then.
+	UpgradeErr error
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -304,32 +314,37 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// the same text (TestMeterDiffGenerated, FuzzMeterKeepsOutput); were
 	// they ever not, a difference in the metering would cost memory, not
 	// change what Ward checks.
-	written := map[*common.File][]byte{}
-	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
-	meter(ch)
-	b := newBudget(limit)
-	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
-	files, err := e.RenderWithContext(context.Background(), ch, top)
-	if err != nil {
-		err = renderError(err, ch.Name(), dir)
-		var re *Error
-		if b.exceeded && errors.As(err, &re) {
-			re.Err = b.tooLarge() // at the template and line helm names
-		}
-		return nil, err
-	}
 	res := newResolver(dir, ch.Name())
-	if err := checkOutput(files, res, limit); err != nil {
-		return nil, err
-	}
-	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
-	if files, err = (&engine.Engine{}).RenderWithContext(context.Background(), ch, top); err != nil {
-		return nil, renderError(err, ch.Name(), dir)
-	}
-	if err := checkOutput(files, res, limit); err != nil {
+	files, err := render(ch, top, dir, res, limit)
+	if err != nil {
 		return nil, err
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
+	// helm upgrade renders with .Release.IsUpgrade set, IsInstall unset
+	// and a later Revision: a template that reads them installs, on every
+	// upgrade, what the install render (helm template's) never showed.
+	// Values count too, for tpl.
+	if releaseState.Match(slices.Concat(slices.Collect(maps.Values(srcs))...)) || releaseState.MatchString(fmt.Sprint(coalesced)) {
+		upTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+			Name: name, Namespace: ns, Revision: 2, IsUpgrade: true,
+		}, caps, true)
+		var upFiles map[string]string
+		if err == nil {
+			upFiles, err = render(ch, upTop, dir, res, limit)
+		}
+		switch {
+		case err != nil:
+			// Such as a chart that asks for the current passwords on
+			// upgrade (lookup finds no Secret offline).
+			out.UpgradeErr = err
+		default:
+			for _, n := range slices.Sorted(maps.Keys(upFiles)) {
+				if upFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") {
+					out.Upgrade = append(out.Upgrade, n)
+				}
+			}
+		}
+	}
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -360,6 +375,41 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(out.Unknown)
 	return out, nil
+}
+
+// releaseState finds, in a template, what tells an install from an
+// upgrade.
+var releaseState = regexp.MustCompile(`\b(IsUpgrade|IsInstall|Revision)\b`)
+
+// render renders ch with top as helm does, bounded: the metered render
+// (budget.go) stops a chart that would pass the limit, then helm's own
+// render of the templates as written is what is returned.
+func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64) (map[string]string, error) {
+	written := map[*common.File][]byte{}
+	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
+	meter(ch)
+	b := newBudget(limit)
+	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
+	files, err := e.RenderWithContext(context.Background(), ch, top)
+	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
+	if err != nil {
+		err = renderError(err, ch.Name(), dir)
+		var re *Error
+		if b.exceeded && errors.As(err, &re) {
+			re.Err = b.tooLarge() // at the template and line helm names
+		}
+		return nil, err
+	}
+	if err := checkOutput(files, res, limit); err != nil {
+		return nil, err
+	}
+	if files, err = (&engine.Engine{}).RenderWithContext(context.Background(), ch, top); err != nil {
+		return nil, renderError(err, ch.Name(), dir)
+	}
+	if err := checkOutput(files, res, limit); err != nil {
+		return nil, err
+	}
+	return files, nil
 }
 
 // crdVersions returns the API versions the CustomResourceDefinitions of

@@ -433,20 +433,30 @@ func echo(typ byte, id, seq uint16) []byte {
 	return b
 }
 
-// Apply loads rs in the router as `ward fw apply` does: one atomic batch,
-// then the tracked connections o (the oracle of rs) denies are deleted
-// (firewall.FlushDenied); the others are kept, unlike Load, which forgets
-// every connection. It returns how many connections it ended.
+// Apply loads rs in the router as `ward fw apply` does: the tracked
+// connections o (the oracle of rs) denies are deleted
+// (firewall.FlushDenied) before the batch that makes rs Ward's table
+// and again after it (firewall.ApplyFlushing); the others are kept,
+// unlike Load, which forgets every connection. It returns how many connections it ended.
 func (l *Lab) Apply(rs *firewall.Ruleset, o *firewall.Oracle) (int, error) {
-	if err := firewall.Apply(l.nft, rs); err != nil {
-		return 0, fmt.Errorf("lab: load the ruleset in the router namespace: %w", err)
-	}
 	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(l.router)})
 	if err != nil {
 		return 0, fmt.Errorf("lab: conntrack in the router namespace: %w", err)
 	}
 	defer ct.Close()
-	n, err := firewall.FlushDenied(ct, o, func(netip.Addr) bool { return false })
+	local := func(netip.Addr) bool { return false }
+	var n int
+	var ferr error
+	// Before the replacement (firewall.ApplyFlushing), then once more
+	// after it, as `ward fw apply` does.
+	if err := firewall.ApplyFlushing(l.nft, rs, func() { n, ferr = firewall.FlushDenied(ct, o, local) }); err != nil {
+		return n, fmt.Errorf("lab: load the ruleset in the router namespace: %w", err)
+	}
+	if ferr != nil {
+		return n, fmt.Errorf("lab: %w", ferr)
+	}
+	m, err := firewall.FlushDenied(ct, o, local)
+	n += m
 	if err != nil {
 		return n, fmt.Errorf("lab: %w", err)
 	}

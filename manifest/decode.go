@@ -10,6 +10,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -148,7 +149,11 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 		out.seen++
 		return
 	}
-	d.object(root, base, origin, out, 0, u.list)
+	depth := 0
+	if u.mode == yamlItem || u.mode == jsonItem {
+		depth = 1 // an item cut out of a List
+	}
+	d.object(root, base, origin, out, depth, u.list)
 }
 
 // parseDocument parses the text of one document into a node tree. It is
@@ -201,6 +206,20 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 			return // an empty document
 		}
+		if depth > 0 {
+			// kubectl and helm fail on such an item of a List.
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: an item of a List that is not a mapping: kubectl fails on it", ErrType)})
+			return
+		}
+		if n.Kind == yaml.SequenceNode && slices.ContainsFunc(n.Content, func(c *yaml.Node) bool {
+			return scalar(mapGet(c, "apiVersion")) != "" && scalar(mapGet(c, "kind")) != ""
+		}) {
+			// Other YAML may be a list (an Ansible playbook), but a
+			// list of objects is meant to be applied: kubectl and helm
+			// fail on it, and apply none of them.
+			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: a list of objects, which kubectl fails on: write them as documents separated by ---, or as the items of a kind: List", ErrType)})
+			return
+		}
 		out.skipped = append(out.skipped, Skipped{Source: src, Reason: "not a Kubernetes object: not a mapping"})
 		return
 	}
@@ -215,6 +234,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
 	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
 		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
+	}
+	if (apiVersion == "" || kind == "") && depth > 0 {
+		// A document without them may be any YAML, but an item of a List
+		// is meant as an object: kubectl and helm fail on it ("Object
+		// 'Kind' is missing"), and nothing of it is applied.
+		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line,
+			Err: fmt.Errorf("%w: an item of a List without apiVersion or kind: kubectl fails on it", ErrType)})
+		return
 	}
 	if apiVersion == "" || kind == "" {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
@@ -300,7 +327,10 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		md := mapGet(n, "metadata")
 		sk := Skipped{Source: src, Kind: strings.Clone(kind), Reason: fmt.Sprintf("%s %s is not modeled", apiVersion, kind),
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
-		if !builtinGroup(apiVersion) {
+		// Custom resources of a *.k8s.io group too (the Spark operator's
+		// sparkoperator.k8s.io): no kind of the API's own that Ward skips
+		// carries a pod spec outside the core group.
+		if group, _, ok := strings.Cut(apiVersion, "/"); ok && strings.Contains(group, ".") {
 			d.embeddedPods(n, base, &sk)
 		}
 		out.skipped = append(out.skipped, sk)
@@ -418,13 +448,17 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 
 // auditable reports whether an object with field errors fes is still kept,
 // for the audits to read what they can: a workload whose only errors are
-// in its containers' ports. Its bad ports are left out of the network
-// model (Workload.Ports); the error is reported all the same.
+// in its containers' ports or its metadata (name, namespace, labels). Its
+// bad ports are left out of the network model (Workload.Ports); the error
+// is reported all the same.
 func auditable(obj any, fes []FieldError) bool {
 	if _, spec := podTemplate(obj); spec == "" {
 		return false
 	}
 	for _, fe := range fes {
+		if strings.HasPrefix(fe.Path, "metadata.") && meta(obj).GetName() != "" {
+			continue // named or labelled invalidly, not unnamed
+		}
 		if !strings.Contains(fe.Path, "ontainers[") || !strings.Contains(fe.Path, "].ports[") {
 			return false
 		}

@@ -19,9 +19,12 @@ type podSpecAt struct {
 	// container is set (an Argo-style container or script).
 	node      *yaml.Node
 	container bool
-	// steps is set for a mapping with a list of steps (Tekton's Task
-	// spec): the steps and sidecars are the containers of its pod.
-	steps bool
+	// argo is set for a container or script of an Argo template, whose
+	// init containers and sidecars are in its pod.
+	argo bool
+	// list is set when node is a list of containers under another name
+	// (Tekton's steps and sidecars): the containers of a pod spec.
+	list bool
 	// above are the mappings and sequences that hold node, outermost
 	// first (the custom resource itself first).
 	above []pathNode
@@ -210,11 +213,11 @@ func (d *decoder) embeddedPods(n *yaml.Node, base int, sk *Skipped) {
 
 // decodePodSpec decodes the pod spec at as the pod template of a Workload.
 func (d *decoder) decodePodSpec(at podSpecAt, base int) (*corev1.PodTemplateSpec, *embedding, *PodSpecError) {
-	e := &embedding{path: strings.Clone(at.path), synthetic: at.container || at.steps}
+	e := &embedding{path: strings.Clone(at.path), synthetic: at.container || at.list}
 	spec := at.node
 	var meta *yaml.Node
-	if at.steps {
-		spec = e.stepsPod(at)
+	if at.list {
+		spec = e.listPod(at)
 	} else if at.container {
 		spec = e.around(at)
 		// An Argo template's metadata is its pod's.
@@ -290,12 +293,12 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 		holders = append(holders, t)
 		// The template's sidecars run next to its container, its init
 		// containers before.
-		if s := mapGet(t.node, "sidecars"); s != nil && s.Kind == yaml.SequenceNode {
+		if s := mapGet(t.node, "sidecars"); at.argo && s != nil && s.Kind == yaml.SequenceNode {
 			list := spec.Content[1]
 			list.Content = append(list.Content, s.Content...)
 			e.containers = append(e.containers, run{joinPath(t.path, "sidecars"), len(s.Content), false})
 		}
-		if s := mapGet(t.node, "initContainers"); s != nil {
+		if s := mapGet(t.node, "initContainers"); at.argo && s != nil {
 			spec.Content = append(spec.Content, keyNode("initContainers"), s)
 			e.initContainers = joinPath(t.path, "initContainers")
 		}
@@ -303,6 +306,13 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 			holders = append(holders, at.above[k-3])
 		}
 	}
+	e.podLevel(spec, holders)
+	return spec
+}
+
+// podLevel adds to spec the podLevelFields of holders, the first that has
+// each, and the volumes of all, the last's first.
+func (e *embedding) podLevel(spec *yaml.Node, holders []pathNode) {
 	e.fields = map[string]string{}
 	var vols *yaml.Node
 	for _, f := range podLevelFields {
@@ -328,48 +338,23 @@ func (e *embedding) around(at podSpecAt) *yaml.Node {
 			spec.Content = append(spec.Content, keyNode(f), v)
 		}
 	}
-	return spec
 }
 
 // keyNode returns a mapping key.
 func keyNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 
-// stepsPod returns the pod spec Tekton runs a Task spec's steps in: each
-// step (with the fields of stepTemplate it does not set) and each sidecar
-// is a container, and the spec's volumes are the pod's. It records where
-// they come from in e.
-func (e *embedding) stepsPod(at podSpecAt) *yaml.Node {
-	n := at.node
-	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: n.Line}
-	spec := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: []*yaml.Node{keyNode("containers"), list}}
-	tmpl := mapGet(n, "stepTemplate")
-	if tmpl != nil && tmpl.Kind != yaml.MappingNode {
-		tmpl = nil
+// listPod returns the pod spec of a list of containers under another name
+// (Tekton's steps or sidecars), with the podLevelFields of the mapping
+// that holds it. It records where they come from in e.
+func (e *embedding) listPod(at podSpecAt) *yaml.Node {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: at.node.Line, Content: at.node.Content}
+	spec := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column, Content: []*yaml.Node{keyNode("containers"), list}}
+	e.containers = []run{{e.path, len(at.node.Content), false}}
+	var holders []pathNode
+	if k := len(at.above); k >= 1 && at.above[k-1].node.Kind == yaml.MappingNode {
+		holders = append(holders, at.above[k-1])
 	}
-	steps := mapGet(n, "steps")
-	for _, st := range steps.Content {
-		if st.Kind == yaml.MappingNode && tmpl != nil {
-			c := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: st.Line, Column: st.Column, Content: st.Content[:len(st.Content):len(st.Content)]}
-			for i := 0; i+1 < len(tmpl.Content); i += 2 {
-				if mapGet(st, tmpl.Content[i].Value) == nil {
-					c.Content = append(c.Content, tmpl.Content[i], tmpl.Content[i+1])
-				}
-			}
-			st = c
-		}
-		list.Content = append(list.Content, st)
-	}
-	e.containers = append(e.containers, run{joinPath(at.path, "steps"), len(steps.Content), false})
-	if s := mapGet(n, "sidecars"); s != nil && s.Kind == yaml.SequenceNode {
-		list.Content = append(list.Content, s.Content...)
-		e.containers = append(e.containers, run{joinPath(at.path, "sidecars"), len(s.Content), false})
-	}
-	if v := mapGet(n, "volumes"); v != nil {
-		spec.Content = append(spec.Content, keyNode("volumes"), v)
-		if v.Kind == yaml.SequenceNode {
-			e.volumes = []run{{joinPath(at.path, "volumes"), len(v.Content), false}}
-		}
-	}
+	e.podLevel(spec, holders)
 	return spec
 }
 

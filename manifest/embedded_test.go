@@ -263,6 +263,10 @@ func TestEmbeddedPodSpecsFound(t *testing.T) {
 		{"container without image", "spec:\n  podTemplate:\n    spec:\n      containers:\n      - name: flink-main-container\n        securityContext: {privileged: true}\n", []string{"spec.podTemplate.spec"}, false},
 		// A container next to containers hides neither.
 		{"containers and container", "spec:\n  containers: [{name: c, image: x}]\n  container: {image: y1}\n", []string{"spec", "spec.container"}, false},
+		// A workflow spec's securityContext is its pods': the spec is
+		// not a container, and its templates are still searched.
+		{"Argo workflow securityContext", "spec:\n  securityContext: {runAsNonRoot: true}\n  templates:\n  - container: {image: x1}\n", []string{"spec.templates[0].container"}, false},
+		{"Spark driver", "spec:\n  driver: {cores: 1, securityContext: {privileged: true}}\n", []string{"spec.driver"}, false},
 		{"too deep", deep, nil, true},
 		{"too large", big.String(), nil, true},
 	} {
@@ -286,9 +290,9 @@ func TestEmbeddedPodSpecsFound(t *testing.T) {
 	}
 }
 
-// TestEmbeddedTektonSteps: a Tekton Task's steps, with the fields of
-// stepTemplate they do not set, and its sidecars are the containers of
-// its pod, with its volumes.
+// TestEmbeddedTektonSteps: a Tekton Task's steps and sidecars are each the
+// containers of a pod spec with the Task spec's volumes; its stepTemplate,
+// a container of its own.
 func TestEmbeddedTektonSteps(t *testing.T) {
 	const task = `apiVersion: tekton.dev/v1
 kind: Task
@@ -316,25 +320,39 @@ spec:
 		t.Fatal(err)
 	}
 	sk := s.Skipped[0]
-	if len(sk.Pods) != 1 || sk.Pods[0].Embedded != "spec" {
+	if len(sk.Pods) != 3 {
 		t.Fatalf("pod specs %v, pods %d, errors %+v", sk.PodSpecs, len(sk.Pods), sk.PodSpecErrors)
 	}
-	w := sk.Pods[0]
-	cs := w.Template.Spec.Containers
-	if len(cs) != 3 || cs[0].Name != "one" || cs[1].Name != "two" || cs[2].Name != "side" {
-		t.Fatalf("containers %+v", cs)
+	tmpl, steps, side := sk.Pods[0], sk.Pods[1], sk.Pods[2]
+	if tmpl.Embedded != "spec.stepTemplate" || steps.Embedded != "spec.steps" || side.Embedded != "spec.sidecars" {
+		t.Fatalf("pod specs %v", sk.PodSpecs)
 	}
-	if *cs[0].SecurityContext.Privileged || !*cs[1].SecurityContext.Privileged || len(cs[1].Env) != 1 || cs[2].SecurityContext != nil {
+	if cs := tmpl.Template.Spec.Containers; len(cs) != 1 || !*cs[0].SecurityContext.Privileged || len(cs[0].Env) != 1 {
 		t.Errorf("stepTemplate: %+v", cs)
+	}
+	if cs := steps.Template.Spec.Containers; len(cs) != 2 || cs[0].Name != "one" || cs[1].Name != "two" {
+		t.Errorf("steps: %+v", cs)
+	}
+	for _, w := range sk.Pods {
+		if v := w.Template.Spec.Volumes; len(v) != 1 || v[0].HostPath == nil {
+			t.Errorf("%s: volumes %+v", w.Embedded, v)
+		}
+		if got := w.TemplateLine("spec.volumes[0].hostPath"); got != 20 {
+			t.Errorf("%s: volume at line %d, want 20", w.Embedded, got)
+		}
 	}
 	for path, want := range map[string]int{
 		"spec.containers[0].securityContext.privileged": 11,
 		"spec.containers[1].image":                      13,
-		"spec.containers[2].image":                      17,
-		"spec.volumes[0].hostPath":                      20,
 	} {
-		if got := w.TemplateLine(path); got != want {
+		if got := steps.TemplateLine(path); got != want {
 			t.Errorf("TemplateLine(%s) = %d, want %d", path, got, want)
 		}
+	}
+	if got := tmpl.TemplateLine("spec.containers[0].securityContext.privileged"); got != 6 {
+		t.Errorf("stepTemplate: privileged at %d, want 6", got)
+	}
+	if got := side.TemplateLine("spec.containers[0].image"); got != 17 {
+		t.Errorf("sidecars: image at %d, want 17", got)
 	}
 }

@@ -152,3 +152,56 @@ func TestParseDuplicateTopLevelKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestParseListItemWithoutKind: an item of a List without apiVersion or
+// kind, or that is not a mapping, and a document that is a list of
+// objects, were skipped as "not a Kubernetes object" and the check
+// passed. kubectl and helm fail on it (apimachinery
+// gives the item no kind, "Object 'Kind' is missing"): it is an input
+// error at the item's line, as a typed list's item still takes the
+// list's kind.
+func TestParseListItemWithoutKind(t *testing.T) {
+	tests := []struct {
+		name, input string
+		errLine     int
+	}{
+		{"YAML List", "apiVersion: v1\nkind: List\nitems:\n- metadata: {name: p}\n  spec: {hostPID: true, containers: [{name: c, image: x}]}\n", 4},
+		{"kind without apiVersion", "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  metadata: {name: p}\n  spec: {hostPID: true, containers: [{name: c, image: x}]}\n", 4},
+		{"List in a List", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - metadata: {name: p}\n    spec: {hostPID: true, containers: [{name: c, image: x}]}\n", 7},
+		{"JSON List", `{"apiVersion": "v1", "kind": "List", "items": [` + "\n" + `{"metadata": {"name": "p"}, "spec": {"hostPID": true, "containers": [{"name": "c", "image": "x"}]}}]}` + "\n", 2},
+		{"scalar item", "apiVersion: v1\nkind: List\nitems:\n- pod.yaml\n", 4},
+		// Not a List at all: a document that is a list of objects, which
+		// kubectl fails on too (other lists, such as an Ansible playbook,
+		// are still skipped as not Kubernetes objects).
+		{"list of objects", "- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec: {hostPID: true, containers: [{name: c, image: x}]}\n", 1},
+		{"JSON array of objects", `[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostPID": true, "containers": [{"name": "c", "image": "x"}]}}]` + "\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.input))
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.errLine || !errors.Is(err, ErrType) {
+				t.Errorf("error %v, want a type error at line %d", err, tt.errLine)
+			}
+			if len(s.Skipped) != 0 || len(s.Objects) != 0 {
+				t.Errorf("skipped %+v, objects %+v: want neither", s.Skipped, s.Objects)
+			}
+		})
+	}
+	s, err := Parse(Options{}, "playbook.yaml", []byte("- hosts: all\n  tasks: []\n"))
+	if err != nil || len(s.Skipped) != 1 {
+		t.Errorf("a playbook: error %v, skipped %+v; want it skipped", err, s.Skipped)
+	}
+	// What kubectl makes of the first: an item with no kind.
+	js, err := yaml.YAMLToJSON([]byte(tests[0].input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _, err := unstructured.UnstructuredJSONScheme.Decode(js, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, ok := obj.(*unstructured.UnstructuredList); !ok || len(list.Items) != 1 || list.Items[0].GetKind() != "" {
+		t.Errorf("kubectl reads %#v", obj)
+	}
+}

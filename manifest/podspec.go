@@ -17,11 +17,12 @@ const (
 // findPodSpecs returns the pod specs a custom resource carries for the
 // pods its operator creates, in document order: a mapping with containers
 // or initContainers, a list of containers at least one of which names an
-// image (KEDA's ScaledJob, Kubeflow's jobs, Flink's pod templates...), and
-// a container or script mapping with an image (Argo Workflows' templates,
-// whose init containers go with it), and a mapping with a list of steps
-// that are containers (Tekton's Task spec). decodePodSpec decodes them for the
-// audits.
+// image (KEDA's ScaledJob, Kubeflow's jobs, Flink's pod templates...), a
+// container or script mapping with an image (Argo Workflows' templates,
+// whose init containers and sidecars go with it), any other list of
+// mappings one of which names an image (Tekton's steps and sidecars), and
+// a mapping that looksLikeContainer (a SparkApplication's driver).
+// decodePodSpec decodes them for the audits.
 //
 // cut is set when the walk stopped at maxPodSpecDepth or maxPodSpecNodes:
 // the rest of the object was not searched.
@@ -39,30 +40,37 @@ func findPodSpecs(n *yaml.Node) (out []podSpecAt, cut bool) {
 		}
 		switch n.Kind {
 		case yaml.SequenceNode:
+			if slices.ContainsFunc(n.Content, hasImage) {
+				// A list of containers under another name:
+				// Tekton's steps and sidecars.
+				out = append(out, podSpecAt{path: path, node: n, list: true, above: slices.Clone(stack)})
+				return
+			}
 			stack = append(stack, pathNode{n, path})
 			for i, c := range n.Content {
 				walk(c, path+"["+strconv.Itoa(i)+"]", depth+1)
 			}
 			stack = stack[:len(stack)-1]
 		case yaml.MappingNode:
-			// An Argo template's init containers run with its
-			// container or script, in the pod spec of that one.
+			// An Argo template's init containers and sidecars run with
+			// its container or script, in the pod spec of that one.
 			argo := hasImage(mapGet(n, "container")) || hasImage(mapGet(n, "script"))
-			if !argo && !looksLikePodSpec(n) && listsContainers(mapGet(n, "steps")) {
-				// Tekton's Task spec: its steps are containers.
-				out = append(out, podSpecAt{path: path, node: n, steps: true, above: slices.Clone(stack)})
-				return
-			}
 			if looksLikePodSpec(n) && (!argo || listsContainers(mapGet(n, "containers"))) {
 				out = append(out, podSpecAt{path: path, node: n, above: slices.Clone(stack)})
 				for _, key := range []string{"container", "script"} {
 					if v := mapGet(n, key); hasImage(v) {
-						out = append(out, podSpecAt{path: joinPath(path, key), node: v, container: true,
+						out = append(out, podSpecAt{path: joinPath(path, key), node: v, container: true, argo: true,
 							above: append(slices.Clone(stack), pathNode{n, path})})
 					}
 				}
 				return
 			}
+			alone := !argo && looksLikeContainer(n)
+			if alone && hasImage(n) {
+				out = append(out, podSpecAt{path: path, node: n, container: true, above: slices.Clone(stack)})
+				return
+			}
+			found := len(out)
 			stack = append(stack, pathNode{n, path})
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
@@ -71,12 +79,22 @@ func findPodSpecs(n *yaml.Node) (out []podSpecAt, cut bool) {
 					p = path + "." + k.Value
 				}
 				if (k.Value == "container" || k.Value == "script") && hasImage(v) {
-					out = append(out, podSpecAt{path: p, node: v, container: true, above: slices.Clone(stack)})
+					out = append(out, podSpecAt{path: p, node: v, container: true, argo: true, above: slices.Clone(stack)})
 					continue
+				}
+				if argo && (k.Value == "initContainers" || k.Value == "sidecars") {
+					continue // in the pod spec of the container
 				}
 				walk(v, p, depth+1)
 			}
 			stack = stack[:len(stack)-1]
+			if alone && len(out) == found {
+				// A securityContext with no pod spec below: a
+				// container whose image the operator sets (a Spark
+				// driver). With pod specs below, it is their pod's
+				// (an Argo workflow spec's), read as such.
+				out = append(out, podSpecAt{path: path, node: n, container: true, above: slices.Clone(stack)})
+			}
 		}
 	}
 	walk(n, "", 0)
@@ -107,6 +125,25 @@ func listsContainers(n *yaml.Node) bool {
 			if mapGet(c, f) != nil {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// looksLikeContainer reports whether mapping n sets what a container or
+// a pod runs with, outside a containers list: a securityContext mapping
+// (the driver and executor of a SparkApplication, a Tekton stepTemplate),
+// or an image beside a container's fields (command, args, env...).
+func looksLikeContainer(n *yaml.Node) bool {
+	if sc := mapGet(n, "securityContext"); sc != nil && sc.Kind == yaml.MappingNode && len(sc.Content) > 0 {
+		return true
+	}
+	if scalar(mapGet(n, "image")) == "" {
+		return false
+	}
+	for _, key := range []string{"command", "args", "env", "envFrom", "volumeMounts", "resources", "ports", "workingDir"} {
+		if mapGet(n, key) != nil {
+			return true
 		}
 	}
 	return false

@@ -27,6 +27,21 @@ func TestSkippedPodSpecs(t *testing.T) {
 		{"Argo Workflow templates",
 			"apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  templates:\n  - name: a\n    container: {image: x, securityContext: {privileged: true}}\n  - name: b\n    script: {image: y, source: echo}\n  - name: c\n    steps: [[{name: s, template: a}]]\n",
 			[]string{"spec.templates[0].container", "spec.templates[1].script"}},
+		// Tekton runs each step as a container of the TaskRun's pod;
+		// neither is a containers list, and the check passed in silence.
+		{"Tekton Task steps",
+			"apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  stepTemplate:\n    securityContext: {runAsUser: 0}\n  steps:\n  - name: s\n    image: ubuntu\n    securityContext: {privileged: true}\n  sidecars:\n  - {name: d, image: docker:dind}\n",
+			[]string{"spec.stepTemplate", "spec.steps", "spec.sidecars"}},
+		{"Tekton Pipeline's embedded task",
+			"apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  tasks:\n  - name: build\n    taskSpec:\n      steps: [{name: s, image: ubuntu, script: make}]\n",
+			[]string{"spec.tasks[0].taskSpec.steps"}},
+		{"SparkApplication driver and executor",
+			"apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nmetadata: {name: sp}\nspec:\n  image: spark:3\n  mainApplicationFile: local:///app.jar\n  driver:\n    securityContext: {privileged: true}\n  executor:\n    instances: 2\n    env: [{name: A, value: b}]\n    securityContext: {runAsUser: 0}\n",
+			[]string{"spec.driver", "spec.executor"}},
+		{"an image beside a container's fields",
+			"apiVersion: example.com/v1\nkind: Runner\nmetadata: {name: r}\nspec:\n  image: x\n  command: [sh]\n",
+			[]string{"spec"}},
+		{"an image reference alone", "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\nmetadata: {name: r}\nspec:\n  image: ghcr.io/org/app\n  interval: 5m\n", nil},
 		{"no pod spec", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  containers: 3\n  image: x\n", nil},
 		{"a built-in kind", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t}\ntemplate:\n  spec:\n    containers: [{name: c, image: x}]\n", nil},
 	}

@@ -57,7 +57,8 @@ func TestSplitList(t *testing.T) {
 				t.Errorf("header = %q, want %q", s.header, tt.header)
 			}
 			// Every piece decodes on its own, without falling back to the
-			// whole document.
+			// whole document, and to the same errors (items that are no
+			// objects, or objects without a name).
 			d := decoder{file: "f"}
 			var out decoded
 			mode := yamlItem
@@ -66,10 +67,12 @@ func TestSplitList(t *testing.T) {
 			}
 			d.decode(unit{text: s.header, line: 1, mode: listHeader}, "", &out)
 			for i, it := range s.items {
-				d.decode(unit{text: it, line: s.itemLines[i], mode: mode}, "", &out)
+				d.decode(unit{text: it, line: s.itemLines[i], mode: mode, list: itemType(s.apiVersion, s.kind)}, "", &out)
 			}
-			if out.retry || len(out.errs) > 0 {
-				t.Errorf("pieces did not decode on their own: retry %v, errors %v", out.retry, out.errs)
+			var whole decoded
+			(&decoder{file: "f"}).decode(unit{text: []byte(tt.text), line: 1}, "", &whole)
+			if out.retry || len(out.errs) != len(whole.errs) {
+				t.Errorf("pieces did not decode on their own: retry %v, errors %v; whole: %v", out.retry, out.errs, whole.errs)
 			}
 			// The items and the header together hold all the text.
 			n := len(s.header)

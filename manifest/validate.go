@@ -7,11 +7,15 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/istio"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -290,11 +294,61 @@ func checkObject(obj any) []FieldError {
 // dropped: never a workload audited clean. (FromObjects builds objects
 // from other sources, such as firewall inventories, that may have none.)
 func checkInput(obj any) []FieldError {
-	fes := checkObject(obj)
+	fes := append(checkNames(obj), checkObject(obj)...)
 	if t, spec := podTemplate(obj); t != nil && len(t.Spec.Containers) == 0 && templateRequired(obj) {
 		fes = append(fes, FieldError{spec + ".containers", "required: a pod has at least one container (is the template or containers key misspelt?)"})
 	}
 	return fes
+}
+
+// checkNames checks metadata.name, metadata.namespace, the labels and the
+// annotation keys the way the API server does: a name or namespace it
+// refuses (`name: Deny_All`, `namespace: Prod`), or a label (`tier: "web
+// app"`), means the object is never created, so such a policy is not in
+// force, whatever it says.
+func checkNames(obj any) []FieldError {
+	m := meta(obj)
+	if m == nil {
+		return nil
+	}
+	var v validator
+	if name := m.GetName(); name != "" {
+		var msgs []string
+		switch obj.(type) {
+		case *corev1.Namespace, *corev1.Service:
+			// A Service's name is a DNS label (RFC 1035, or RFC 1123
+			// with RelaxedServiceNameValidation): the laxer of the two.
+			msgs = apivalidation.NameIsDNSLabel(name, false)
+		case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding:
+			msgs = content.IsPathSegmentName(name)
+		default:
+			msgs = apivalidation.NameIsDNSSubdomain(name, false)
+		}
+		if len(msgs) > 0 {
+			v.add("metadata.name", fmt.Sprintf("invalid name %q: %s", name, msgs[0]))
+		}
+	}
+	if ns := m.GetNamespace(); ns != "" && !clusterScoped(kindOf(obj)) {
+		if msgs := apivalidation.ValidateNamespaceName(ns, false); len(msgs) > 0 {
+			v.add("metadata.namespace", fmt.Sprintf("invalid namespace %q: %s", ns, msgs[0]))
+		}
+	}
+	lbls := m.GetLabels()
+	for _, k := range slices.Sorted(maps.Keys(lbls)) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			v.add("metadata.labels."+k, fmt.Sprintf("invalid label key %q: %s", k, msgs[0]))
+		} else if msgs := validation.IsValidLabelValue(lbls[k]); len(msgs) > 0 {
+			v.add("metadata.labels."+k, fmt.Sprintf("invalid label value %q: %s", lbls[k], msgs[0]))
+		}
+	}
+	// Annotation keys are qualified names in any case; their size is not
+	// checked, as a dump's last-applied-configuration is dropped by now.
+	for _, k := range slices.Sorted(maps.Keys(m.GetAnnotations())) {
+		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
+			v.add("metadata.annotations."+k, fmt.Sprintf("invalid annotation key %q: %s", k, msgs[0]))
+		}
+	}
+	return v.errs
 }
 
 // templateRequired reports whether the API requires obj's pod template:

@@ -147,6 +147,8 @@ func TestParseYAML11Keys(t *testing.T) {
 		{"tagged", "!!str on: x", 0},
 		{"plain strings", "app: x", 0},
 		{"null", "~: x", 6},
+		// Read as kubectl reads it, 1e+20, which is no label key the API
+		// server takes (see refused below).
 		{"beyond 64 bits, a float", "99999999999999999999: x", 0},
 		{"unsigned 64 bits", "18446744073709551615: x", 6},
 		// kubectl sends one of the two, whichever its map yields last.
@@ -178,6 +180,13 @@ func TestParseYAML11Keys(t *testing.T) {
 						t.Errorf("kubectl reads it: %s", js)
 					}
 					return
+				}
+				if refused := tt.name == "beyond 64 bits, a float"; refused {
+					var fe FieldError
+					if !errors.As(err, &fe) || fe.Path != "metadata.labels.1e+20" {
+						t.Errorf("error %v, want the label key 1e+20 refused", err)
+					}
+					err = nil
 				}
 				if err != nil || kerr != nil {
 					t.Fatal(err, kerr)

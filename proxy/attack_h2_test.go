@@ -232,3 +232,50 @@ func TestAttackHTTP2ContinuationFlood(t *testing.T) {
 		t.Errorf("the upstream received %q", got)
 	}
 }
+
+// TestAttackHTTP2ValueWhitespace: an HTTP/2 field value may not start or
+// end with white space (RFC 9113 8.2.1), but Go's HTTP/2 server let
+// "x-tenant: \tadmin" through: a DENY of X-Tenant "admin" compared the
+// value with its tab and did not match, and the upstream, which got it
+// over HTTP/1.1, where leading and trailing white space is not part of a
+// value (RFC 9112 5), read "admin". Such a request is refused with 400,
+// before any check; over HTTP/1.1 the value is trimmed for both.
+func TestAttackHTTP2ValueWhitespace(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
+---
+` + policies
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	get := []string{":method", "GET", ":scheme", "https", ":authority", "api", ":path", "/api/items"}
+	for i, tt := range []struct {
+		value, want string
+		forwarded   bool
+	}{
+		{"admin", "403", false},
+		{" admin", "400", false},
+		{"admin ", "400", false},
+		{"\tadmin", "400", false},
+		{"admin\t", "400", false},
+		{"ad min", "200", true},
+		{"public", "200", true},
+	} {
+		c := h.dialH2(t, "web")
+		before := len(u.requests())
+		fields := append(append([]string(nil), get...), "x-tenant", tt.value, "x-client", "ws-"+string(rune('a'+i)))
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(fields...), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		got := c.result(1)
+		_ = c.c.Close()
+		reqs := u.requests()[before:]
+		if got != tt.want || (len(reqs) == 1) != tt.forwarded {
+			t.Errorf("x-tenant %q: %s, the upstream received %q; want %s", tt.value, got, reqs, tt.want)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func TestParseConfigHeadersKeep(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", tt.doc, err, tt.want)
 		}
 	}
-	if _, err := ParseConfig("p.yaml", []byte(base+"headers: {keep: [X-Forwarded-User, X-Amzn-Oidc-Data]}\n")); err != nil {
+	if _, err := ParseConfig("p.yaml", []byte(base+"headers: {keep: [X-Forwarded-User, X-Amzn-Oidc-Data, X-Real-IP, X-Forwarded-Prefix]}\n")); err != nil {
 		t.Errorf("keep of auth-proxy headers: %v", err)
 	}
 }
@@ -147,6 +147,7 @@ func TestParseConfigRateLimitRemovedHeader(t *testing.T) {
 		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n", `p.yaml:3: rateLimit.key "header:X-Consumer-ID": X-Consumer-ID is removed`},
 		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Spiffe-Id\"}\n", `rateLimit.key "header:X-Spiffe-Id": X-Spiffe-Id is removed`},
 		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X_Tenant\"}\n", `X_Tenant is removed`},
+		{base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Real-IP\"}\n", `rateLimit.key "header:X-Real-IP": X-Real-IP is removed`},
 		{base + "headers: {strip: [x-tenant]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n", `X-Tenant is removed`},
 		{base + "jwt:\n  issuers:\n    - issuer: https://id\n      audiences: [a]\n      algorithms: [ES256]\n      jwksURL: https://id/jwks\n  outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}]\nrateLimit: {rate: 1, burst: 1, key: \"header:x-jwt-sub\"}\n", `x-jwt-sub is removed`},
 		{base + "routes:\n  - name: r\n    match: {prefix: /}\n    rateLimit: {rate: 1, burst: 1, key: \"header:Remote-User\"}\n", `routes[0].rateLimit.key "header:Remote-User"`},
@@ -157,10 +158,119 @@ func TestParseConfigRateLimitRemovedHeader(t *testing.T) {
 	}
 	for _, doc := range []string{
 		base + "headers: {keep: [X-Consumer-ID]}\nrateLimit: {rate: 1, burst: 1, key: \"header:X-Consumer-ID\"}\n",
+		base + "headers: {keep: [CF-Connecting-IP]}\nrateLimit: {rate: 1, burst: 1, key: \"header:CF-Connecting-IP\"}\n",
 		base + "rateLimit: {rate: 1, burst: 1, key: \"header:X-Tenant\"}\n",
 	} {
 		if _, err := ParseConfig("p.yaml", []byte(doc)); err != nil {
 			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
+
+// lbForgeries are headers that tell an upstream the client's address,
+// the original host or scheme, each with a value the client chose, as a
+// load balancer that appends to X-Forwarded-For passes them on.
+var lbForgeries = []string{
+	"X-Real-IP", "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP",
+	"CF-Connecting-IP", "Fastly-Client-IP", "Client-IP", "X-Forwarded",
+	"Forwarded-For", "X-Original-Forwarded-For", "X-Original-Host", "X-Host",
+	"X-Url-Scheme", "Front-End-Https", "X-Original-Proto", "X-Forwarded-Ssl",
+	"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Uri",
+}
+
+// TestAttackForwardingHeadersBehindLB: behind a trusted load balancer
+// (clientIP.trustedProxies), which appends the client's address to
+// X-Forwarded-For but passes the client's other headers on, a client's
+// X-Real-IP, True-Client-IP, Client-IP... reached the upstream as sent:
+// the proxy's allow and deny lists, policies and rate limit judged the
+// address it resolved from X-Forwarded-For (and forwarded in its own
+// X-Forwarded-For), while chi's RealIP (True-Client-IP, then X-Real-IP),
+// PHP's customary Client-IP code or django-ipware took the client's
+// word; so did X-Original-Host and X-Host (the host a route or hosts
+// rule did not judge) and the scheme headers beside the proxy's own
+// X-Forwarded-Proto. They were removed from untrusted peers only. They
+// are removed from every peer now, but those headers.keep names, which
+// a trusted peer may send.
+func TestAttackForwardingHeadersBehindLB(t *testing.T) {
+	u := newRawUpstream(t)
+	const lb = "clientIP: {trustedProxies: [127.0.0.0/8]}\n"
+	behindLB := startWith(t, setup{upstream: u.URL(), extra: lb + "deny: [10.9.0.0/16]\n"})
+	send := func(h *harness) string {
+		t.Helper()
+		hdr := []string{"X-Forwarded-For", "203.0.113.9", "X-Kept", "yes"}
+		for _, n := range lbForgeries {
+			hdr = append(hdr, n, "10.9.9.9")
+		}
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", hdr...)
+		if status(resp) != 200 || len(got) != 1 {
+			t.Fatalf("status %d, the upstream received %d requests", status(resp), len(got))
+		}
+		return got[0]
+	}
+	req := send(behindLB)
+	for _, n := range lbForgeries {
+		if v := header(req, n); len(v) > 0 {
+			t.Errorf("trusted peer: the upstream received the client's %s: %q (the proxy resolved 203.0.113.9)", n, v)
+		}
+	}
+	if v := header(req, "X-Forwarded-For"); !slices.Equal(v, []string{"203.0.113.9"}) {
+		t.Errorf("X-Forwarded-For %q, want the resolved client", v)
+	}
+	if v := header(req, "X-Kept"); len(v) != 1 {
+		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
+	}
+
+	// headers.keep: a load balancer that sets X-Real-IP itself.
+	keep := startWith(t, setup{upstream: u.URL(), extra: lb + "headers: {keep: [X-Real-IP, x-forwarded-prefix]}\n"})
+	req = send(keep)
+	for _, n := range lbForgeries {
+		v := header(req, n)
+		kept := n == "X-Real-IP" || n == "X-Forwarded-Prefix"
+		if kept && !slices.Equal(v, []string{"10.9.9.9"}) {
+			t.Errorf("keep, trusted peer: %s upstream %q, want the trusted proxy's value", n, v)
+		}
+		if !kept && len(v) > 0 {
+			t.Errorf("keep, trusted peer: the upstream received %s: %q", n, v)
+		}
+	}
+	keepOther := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [10.0.0.0/8]}\nheaders: {keep: [X-Real-IP]}\n"})
+	if req = send(keepOther); strings.Contains(req, "10.9.9.9") {
+		t.Errorf("keep, untrusted peer: a forged header reached the upstream:\n%s", req)
+	}
+}
+
+// TestAttackRepeatedPolicyHeader: a header that a policy reads, sent on
+// two lines, was matched as its lines joined with "," (as Envoy does):
+// "X-Tenant: admin" then "X-Tenant: x" was "admin,x" to a DENY of
+// tenant admin, and the upstream, reading the first line (Go's
+// Header.Get, Express's req.get for most names, Rack), served admin.
+// Such a request is refused with 400, as guard/authz's Handler refuses
+// it; headers no policy reads may still repeat.
+func TestAttackRepeatedPolicyHeader(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
+---
+` + policies
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		hdr  []string
+		want int
+	}{
+		{[]string{"X-Tenant", "admin"}, 403},
+		{[]string{"X-Tenant", "admin", "X-Tenant", "x"}, 400},
+		{[]string{"X-Tenant", "x", "x-tenant", "admin"}, 400},
+		{[]string{"X-Tenant", "x"}, 200},
+		{[]string{"X-Tenant", "x", "X-Other", "1", "X-Other", "2"}, 200},
+	} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", tt.hdr...)
+		if status(resp) != tt.want || (tt.want == 200) != (len(got) == 1) {
+			t.Errorf("%q: status %d, the upstream received %q; want %d", tt.hdr, status(resp), got, tt.want)
 		}
 	}
 }

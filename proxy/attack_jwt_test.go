@@ -189,3 +189,49 @@ func TestAttackForgedTokenFlood(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackClaimHeaderPadded: a verified token whose sub is " admin"
+// (an identity provider that lets users choose a claim, such as a user
+// name, and keeps its spaces): the policies judged the principal
+// "https://id.test/ admin", which a DENY of https://id.test/admin did not
+// match, and the upstream got X-Jwt-Sub: admin, since the transport
+// writes header values trimmed. A claim for a header that would not
+// reach the upstream as it is (white space at either end, a control
+// character, which made the transport fail: 502) is refused with 401.
+func TestAttackClaimHeaderPadded(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-user, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{from: [{source: {requestPrincipals: ["https://id.test/admin"]}}]}]
+---
+` + policies
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols, files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}]}\n"})
+	for _, tt := range []struct {
+		sub  string
+		want int
+	}{
+		{"admin", 403},
+		{" admin", 401},
+		{"admin ", 401},
+		{"\tadmin", 401},
+		{"ad\x01min", 401},
+		{"al ice", 200},
+	} {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+iss.token(t, tt.sub))
+		if status(resp) != tt.want {
+			t.Errorf("sub %q: status %d, want %d; the upstream received %q", tt.sub, status(resp), tt.want, got)
+		}
+		switch {
+		case tt.want != 200 && len(got) != 0:
+			t.Errorf("sub %q: the upstream received %q", tt.sub, got)
+		case tt.want == 200 && (len(got) != 1 || !strings.Contains(got[0], "\r\nX-Jwt-Sub: "+tt.sub+"\r\n")):
+			t.Errorf("sub %q: the upstream received %q, want the claim as it is", tt.sub, got)
+		}
+	}
+}

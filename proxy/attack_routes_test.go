@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"encoding/base64"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nobody is a policy no request passes: its route refuses everything.
@@ -384,5 +386,136 @@ func TestAttackBodyToken(t *testing.T) {
 		if log := h.audit.String(); su.jwt && (!strings.Contains(log, `"reason":"bearer token field (access_token) in form body: only the Authorization header is verified","rule":"jwt"`) || strings.Contains(log, "upstream error")) {
 			t.Errorf("%s: audit records:\n%s", su.name, log)
 		}
+	}
+}
+
+// TestAttackUpgradeTunnelsRequests: an upgrade to a protocol that
+// carries HTTP requests (h2c; TLS per RFC 2817) opens a
+// tunnel in which every request reaches the upstream unchecked (h2c
+// smuggling: the upstream serves the HTTP/2 streams that follow). With
+// `upgrades: [websocket, h2c]` a request for /admin, which the policies
+// deny, reached the upstream through one. Such names are a
+// configuration error.
+func TestAttackUpgradeTunnelsRequests(t *testing.T) {
+	for _, up := range []string{"h2c", "H2C", "h2", "http", "TLS"} {
+		_, err := ParseConfig("p.yaml", []byte("upstream: {url: http://x}\nupgrades: [websocket, "+up+"]\n"))
+		if err != nil {
+			if !strings.Contains(err.Error(), "p.yaml:2: upgrades[1]") {
+				t.Errorf("upgrades: [websocket, %s]: error %v, want one naming p.yaml:2", up, err)
+			}
+			continue
+		}
+		// Accepted: show what it lets through.
+		u := newRawUpstream(t)
+		h := startWith(t, setup{upstream: u.URL(), extra: "upgrades: [websocket, " + up + "]\n"})
+		conn := h.dial(t, "web")
+		_, _ = io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: "+up+
+			"\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Client: "+up+"\r\n\r\n")
+		buf := make([]byte, 4096)
+		n, _ := conn.Read(buf)
+		// HTTP/2's preface and a HEADERS frame for /admin, which a DENY covers.
+		frame := hpackBlock(":method", "GET", ":scheme", "http", ":authority", "api", ":path", "/admin")
+		hdr := []byte{byte(len(frame) >> 16), byte(len(frame) >> 8), byte(len(frame)), 1, 5, 0, 0, 0, 1}
+		_, _ = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"+string(hdr)+string(frame))
+		time.Sleep(200 * time.Millisecond)
+		conn.Close()
+		t.Errorf("upgrades: [websocket, %s] is accepted: the proxy answered %q and the upstream received, unchecked:\n%q",
+			up, strings.SplitN(string(buf[:n]), "\r\n", 2)[0], u.received())
+	}
+	if _, err := ParseConfig("p.yaml", []byte("upstream: {url: http://x}\nupgrades: [websocket, foo]\n")); err != nil {
+		t.Errorf("upgrades: [websocket, foo]: %v", err)
+	}
+}
+
+// TestAttackEscapedSubDelims: a policy denies a path holding a reserved
+// character that paths carry as data (Google-style custom methods,
+// /v1/users/x:delete; "@", "+", "=", ","...). Escaped, "%3A" for ":",
+// the request passed: the policy compared "/api/users/1%3Adelete" with
+// "/api/users/1:delete", while the upstream's router (Go's ServeMux,
+// Express, Spring, Rails) decodes the escape and ran the handler the
+// policy denied. Such escapes are decoded, in what is checked and what
+// is forwarded, as unreserved ones are; "%3B" (;) and "%2F" (/) are
+// still refused.
+func TestAttackEscapedSubDelims(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/api/users/{*}:delete", "/api/@admin", "/api/x=1,2", "/api/it's", "/api/$(x)*!&y"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	checkTargets(t, u, []targetCase{
+		{h, "/api/users/1:delete", 403, ""},
+		{h, "/api/users/1%3Adelete", 403, ""},
+		{h, "/api/users/1%3adelete", 403, ""},
+		{h, "/api/%40admin", 403, ""},
+		{h, "/api/x%3D1%2C2", 403, ""},
+		{h, "/api/it%27s", 403, ""},
+		{h, "/api/%24%28x%29%2A%21%26y", 403, ""},
+		{h, "/api/users/1%3Aget", 200, "GET /api/users/1:get HTTP/1.1"},
+		{h, "/api/a%2Cc?q=%3A", 200, "GET /api/a,c?q=%3A HTTP/1.1"},
+		// Kept: S3 reads a raw "+" in a path as a space.
+		{h, "/api/a%2bc", 200, "GET /api/a%2Bc HTTP/1.1"},
+		{h, "/api/a%3Bb", 400, ""},
+		{h, "/api/a%2Fb", 400, ""},
+		{h, "/api/a%20b", 200, "GET /api/a%20b HTTP/1.1"},
+	})
+}
+
+// TestAbsoluteFormHost (held): an absolute-form target names a host
+// other than the Host header. net/http takes the target's (RFC 9112
+// 3.2.2), and so do the hosts rules and the Host the upstream gets: a
+// DENY of admin.example covers "GET http://admin.example/..." whatever
+// the Host header says, and the header's host is not what is forwarded.
+// Two Host headers are refused (400) by net/http.
+func TestAbsoluteFormHost(t *testing.T) {
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-host, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example"]}}]}]
+---
+` + anyGet
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	for _, tt := range []struct {
+		target, host string
+		want         int
+		fwdHost      string
+	}{
+		{"http://admin.example/api/items", "api", 403, ""},
+		{"http://ADMIN.example./api/items", "api", 403, ""},
+		{"http://api/api/items", "admin.example", 200, "api"},
+	} {
+		resp := h.raw(t, "web", "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: abs-"+tt.target+"\r\nConnection: close\r\n\r\n")
+		reqs := u.requests()
+		var got []string
+		for _, r := range reqs {
+			if strings.Contains(r, "X-Client: abs-"+tt.target+"\r\n") {
+				got = append(got, r)
+			}
+		}
+		if status(resp) != tt.want || (tt.fwdHost == "") != (len(got) == 0) ||
+			len(got) == 1 && strings.Join(header(got[0], "Host"), ",") != tt.fwdHost {
+			t.Errorf("GET %s, Host %s: status %d, the upstream received %q; want %d, Host %q", tt.target, tt.host, status(resp), got, tt.want, tt.fwdHost)
+		}
+	}
+	// Two Host headers: which one a reader takes is anyone's guess.
+	before := len(u.requests())
+	resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: api\r\nHost: admin.example\r\nConnection: close\r\n\r\n")
+	if status(resp) != 400 || len(u.requests()) != before {
+		t.Errorf("two Host headers: status %d, the upstream received %q", status(resp), u.requests()[before:])
 	}
 }

@@ -58,6 +58,7 @@ type Config struct {
 	// Upgrades are the Upgrade protocols forwarded (HTTP/1.1 upgrades,
 	// such as WebSocket): [websocket] when empty, [none] for none. A
 	// request offering any other is forwarded without its Upgrade.
+	// Protocols that carry HTTP requests (h2c) are an error.
 	Upgrades []string `yaml:"upgrades"`
 	// Audit configures the audit records' output.
 	Audit    Audit    `yaml:"audit"`
@@ -111,7 +112,8 @@ type SPIFFE struct {
 // Headers configures the request headers the proxy removes before any
 // check: identity headers a client could forge (see identityHeaders and
 // authProxyHeaders) are always removed; Strip adds more. Keep names
-// auth-proxy headers (authProxyHeaders) that a trusted proxy in front
+// auth-proxy headers (authProxyHeaders) or forwarding headers
+// (forwardingHeaders: X-Real-IP, X-Forwarded-Prefix, ...) that a trusted proxy in front
 // (clientIP.trustedProxies) sets itself and the upstream needs: they are
 // kept from trusted peers, and still removed from every other one.
 type Headers struct {
@@ -617,8 +619,8 @@ func (c *Config) validate() error {
 			switch {
 			case !validHeaderName(name) || strings.Contains(name, "_"):
 				return c.errorf(p, "%s %q is not a header name (without '_')", p, name)
-			case !authProxyHeader(k) || slices.Contains(identityHeaders, k):
-				return c.errorf(p, "%s %s: only the auth-proxy identity headers removed by default can be kept (Remote-User, X-Forwarded-User, X-Auth-Request-*, ...; see docs/proxy.md)", p, name)
+			case !keepable(k) || slices.Contains(identityHeaders, k):
+				return c.errorf(p, "%s %s: only the auth-proxy identity headers and forwarding headers removed by default can be kept (Remote-User, X-Forwarded-User, X-Auth-Request-*, X-Real-IP, X-Forwarded-Prefix, ...; see docs/proxy.md)", p, name)
 			case slices.ContainsFunc(h.Strip, func(s string) bool { return headerKey(s) == k }):
 				return c.errorf(p, "%s %s is also in headers.strip", p, name)
 			case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return headerKey(ch.Header) == k }):
@@ -631,6 +633,13 @@ func (c *Config) validate() error {
 	for i, u := range c.Upgrades {
 		if !validHeaderName(u) || (u == "none" && len(c.Upgrades) > 1) {
 			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %q: want protocol names such as websocket, or [none]", i, u)
+		}
+		switch strings.ToLower(u) {
+		case "h2c", "h2", "http", "tls":
+			// After the 101 the connection carries HTTP requests (h2c's
+			// streams, RFC 2817's TLS) straight to the upstream: none
+			// of them would be checked (h2c smuggling).
+			return c.errorf(fmt.Sprintf("upgrades[%d]", i), "upgrades[%d] %s: the tunnel would carry HTTP requests to the upstream past every check (h2c smuggling)", i, u)
 		}
 	}
 	if a := c.Authorization; a != nil && len(a.Policies) == 0 {
@@ -794,7 +803,7 @@ func (c *Config) removedHeader(name string) bool {
 		return true
 	case c.JWT != nil && slices.ContainsFunc(c.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool { return same(ch.Header) }):
 		return true
-	case authProxyHeader(k):
+	case keepable(k):
 		return c.Headers == nil || !slices.ContainsFunc(c.Headers.Keep, same)
 	}
 	return false

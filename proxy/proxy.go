@@ -615,6 +615,22 @@ func claimString(v any) (string, bool) {
 	return "", false
 }
 
+// headerValueAsIs reports whether s reaches an upstream unchanged as a
+// header value: no white space at either end (the transport trims it,
+// as HTTP/1.1 parsers do) and no control character but tab (the
+// transport refuses the request).
+func headerValueAsIs(s string) bool {
+	if s != "" && (s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // deny writes a refusal and records it in the audit log.
 func deny(w http.ResponseWriter, r *http.Request, code int, rule, reason, body string) {
 	audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: rule, Reason: reason})
@@ -740,9 +756,22 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		deny(w, r, http.StatusUnauthorized, "jwt", reason, "unauthorized")
 	}))
+	claimHeaders := j.OutputClaimToHeaders
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
 			audit.Set(r.Context(), audit.Verdict{Principal: c.RequestPrincipal()})
+			for _, ch := range claimHeaders {
+				if v, ok := c.Get(ch.Claim); ok {
+					if s, ok := v.(string); ok && !headerValueAsIs(s) {
+						// The transport writes values trimmed: a sub of
+						// " admin" passed a DENY of .../admin and reached
+						// the upstream as X-Jwt-Sub: admin.
+						w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+						deny(w, r, http.StatusUnauthorized, "jwt", "bearer token: claim "+ch.Claim+" cannot be forwarded in "+ch.Header+" as it is (white space at either end, or a control character)", "unauthorized")
+						return
+					}
+				}
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -819,6 +848,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
 	var rules ruleNames
+	headersRead := eng.HeadersRead()
 	readsSNI := policiesReadSNI(policies)
 	if readsSNI && p.cfg.TLS == nil {
 		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
@@ -830,6 +860,15 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			// one and the route, hosts and upstream the other.
 			deny(w, r, http.StatusMisdirectedRequest, "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni", "misdirected request")
 			return
+		}
+		for _, name := range headersRead {
+			if len(r.Header[name]) > 1 {
+				// Matched as the lines joined with ",": "admin,x" to a
+				// DENY of admin, "admin" to an upstream reading the
+				// first line.
+				deny(w, r, http.StatusBadRequest, "authz", "header rejected: "+authz.ErrRepeatedHeader.Error()+": "+name, "bad request")
+				return
+			}
 		}
 		q := authz.RequestFromHTTP(r)
 		if ip, ok := clientip.FromContext(r.Context()); ok {

@@ -99,6 +99,45 @@ var authProxyPrefixes = []string{
 	"x-ssl-client-", "x-forwarded-tls-client-cert", "x-amzn-mtls-",
 }
 
+// forwardingHeaders tell an upstream the client's address, or the
+// original request's host or scheme, as proxies other than this one
+// write them: guard/clientip removes them from untrusted peers. A
+// trusted load balancer in front appends the client to X-Forwarded-For
+// but passes a client's other headers on, so they are removed from every
+// peer, unless headers.keep names one (a load balancer that sets it
+// itself), as authProxyHeaders: the checks judged the address resolved
+// from X-Forwarded-For and the Host, which the upstream gets in the
+// proxy's own X-Forwarded-For and Host, while chi's RealIP read
+// True-Client-IP, then X-Real-IP, PHP code Client-IP, and ASP.NET the
+// host in X-Original-Host. The X-Forwarded-* family counts too
+// (forwardingHeader), but X-Forwarded-For, which the client address is
+// read from, and X-Forwarded-Host and -Proto, which the forwarding step
+// replaces with the proxy's own.
+var forwardingHeaders = []string{
+	"x-real-ip", "x-client-ip", "x-cluster-client-ip", "true-client-ip",
+	"cf-connecting-ip", "fastly-client-ip", "client-ip", "x-forwarded",
+	"forwarded-for", "x-original-host", "x-host", "x-url-scheme",
+	"front-end-https", "x-original-proto",
+}
+
+// forwardingHeader reports whether k (headerKey form) is one of
+// forwardingHeaders or another X-Forwarded-* than X-Forwarded-For,
+// -Host and -Proto; it does not allocate.
+func forwardingHeader[S ~string | ~[]byte](k S) bool {
+	const fwd = "x-forwarded-"
+	if len(k) > len(fwd) && string(k[:len(fwd)]) == fwd {
+		rest := k[len(fwd):]
+		return string(rest) != "for" && string(rest) != "host" && string(rest) != "proto"
+	}
+	return string(k) == "x-original-forwarded-for" // not an X-Forwarded-*: read by ingress-nginx's users
+}
+
+// keepable reports whether headers.keep may name k (headerKey form): an
+// auth-proxy or forwarding header that a trusted proxy may set itself.
+func keepable(k string) bool {
+	return authProxyHeader(k) || forwardingHeader(k) || slices.Contains(forwardingHeaders, k)
+}
+
 // authProxyHeader reports whether k (headerKey form) is one of
 // authProxyHeaders or in a family of authProxyPrefixes.
 func authProxyHeader(k string) bool {
@@ -132,6 +171,9 @@ func (p *Proxy) requestRules() requestRules {
 		rr.strip[h] = true
 	}
 	for _, h := range authProxyHeaders {
+		rr.strip[h] = true
+	}
+	for _, h := range forwardingHeaders {
 		rr.strip[h] = true
 	}
 	if p.cfg.Headers != nil {
@@ -211,7 +253,7 @@ func (rr requestRules) strippedKey(k []byte, trusted bool) bool {
 			return true
 		}
 	}
-	return false
+	return forwardingHeader(k)
 }
 
 // validHost reports whether h is uri-host [":" port] (RFC 9110 7.2) in a
@@ -388,12 +430,17 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it), or that is not a
 //     token (HTTP/2 lets GE"T through): 400; CONNECT: 405;
+//   - an HTTP/2 header value with leading or trailing white space
+//     (RFC 9113 8.2.1), which the checks compared as it came and the
+//     upstream gets trimmed: 400;
 //   - a request without a host (HTTP/1.0 without Host), or with one that
 //     is not host[:port] (validHost): 400;
 //   - a path that authz.Normalize refuses (encoded slash or backslash,
 //     backslash, dot segment, bad escape) or that an upstream could read
 //     otherwise (authz.Ambiguous: path parameters, encoded control
 //     characters, double encoding, overlong UTF-8): 400;
+//   - a query holding '#' (a fragment: the WAF reads the query up to it,
+//     Go and PHP upstreams past it): 400;
 //   - otherwise the path is replaced by its normalized form (slashes
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
@@ -424,6 +471,13 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			deny(w, r, http.StatusBadRequest, "request", "method is not a token", "bad request")
 			return
 		}
+		if r.ProtoMajor >= 2 && paddedValue(r.Header) {
+			// RFC 9113 8.2.1: malformed. Go's HTTP/2 server let it
+			// through, the checks compared " admin", and the transport
+			// trims values: the upstream got "admin".
+			deny(w, r, http.StatusBadRequest, "request", "header value with leading or trailing white space", "bad request")
+			return
+		}
 		if r.Host == "" {
 			// HTTP/1.0 without Host, HTTP/2 without :authority: the
 			// checks would see no host and the upstream the host of
@@ -452,6 +506,13 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			deny(w, r, http.StatusBadRequest, "request", "path refused: "+err.Error(), "bad request")
+			return
+		}
+		if strings.IndexByte(r.URL.RawQuery, '#') >= 0 {
+			// A fragment no client sends: Coraza cuts the URI at the
+			// '#' before reading arguments, and Go and PHP upstreams
+			// read the parameters after it ("?x=1#&q=<script>").
+			deny(w, r, http.StatusBadRequest, "request", "fragment (#) in the query", "bad request")
 			return
 		}
 		if methodOverrideQuery(r.URL.RawQuery) {
@@ -495,6 +556,22 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, out)
 	})
+}
+
+// paddedValue reports whether a value in h starts or ends with white
+// space (space or tab), which an HTTP/2 field value may not (RFC 9113
+// 8.2.1) and an HTTP/1.1 one cannot (RFC 9112 5: the parser trims it).
+// The forwarding step writes values trimmed, so the upstream would get
+// another value than the checks compared. It does not allocate.
+func paddedValue(h http.Header) bool {
+	for _, vs := range h {
+		for _, v := range vs {
+			if v != "" && (v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nominated returns the names of the headers h's Connection header

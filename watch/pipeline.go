@@ -161,7 +161,10 @@ func (p *Pipeline) emit(a *detect.Alert) {
 	var b []byte
 	err := jerr
 	if p.opts.Text {
-		b, err = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, a.Summary, a.ID, a.Count), nil
+		// Summaries quote names the observed traffic chose (detect
+		// escapes them); escaped here again, no detector's text can
+		// break a line.
+		b, err = fmt.Appendf(nil, "%s %-8s %-17s %-6s %s (incident %s, %d)", a.Last, a.Severity, a.Detector, a.State, detect.SafeLine(a.Summary), a.ID, a.Count), nil
 	} else {
 		b = js
 	}

@@ -95,6 +95,10 @@ type Engine struct {
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
+	// headerRules are the canonical names of the request headers that a
+	// DENY or ALLOW policy reads (request.headers[...]), Host and the
+	// pseudo-headers aside: Handler refuses a request that repeats one.
+	headerRules []string
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -195,6 +199,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
 	e.remoteRules = uses(attrRemoteIP)
+	e.headerRules = headersRead(e.deny, e.allow)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }
@@ -219,6 +224,43 @@ func usesAttr(ps []*policy, attrs []attr) bool {
 	}
 	return false
 }
+
+// headersRead returns the sorted canonical names of the headers that
+// rules of ps read, but Host and the pseudo-headers.
+func headersRead(ps ...[]*policy) []string {
+	var names []string
+	add := func(cs []criterion) {
+		for i := range cs {
+			if h := cs[i].header; cs[i].attr == attrHeader && h != "Host" && !strings.HasPrefix(h, ":") {
+				names = append(names, h)
+			}
+		}
+	}
+	for _, pp := range ps {
+		for _, p := range pp {
+			for i := range p.rules {
+				r := &p.rules[i]
+				add(r.when)
+				for _, cs := range r.from {
+					add(cs)
+				}
+				for _, cs := range r.to {
+					add(cs)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// HeadersRead returns the canonical names of the request headers that
+// the DENY and ALLOW policies read (request.headers[...]), sorted, but
+// Host and pseudo-headers. A caller that forwards the request should
+// refuse one that sends such a header on more than one line, as Handler
+// does (ErrRepeatedHeader): Decide matches the lines joined with ",",
+// upstreams mostly read the first.
+func (e *Engine) HeadersRead() []string { return slices.Clone(e.headerRules) }
 
 // Policies returns the "namespace/name" of the policies that apply to the
 // workload, sorted.

@@ -316,10 +316,32 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     gorilla/mux compare host patterns exactly, so "PUBLIC.example.com"
 //     passed as the public host and was served by the host-less patterns
 //     (ServeMux does not strip the port of a CONNECT request's Host, so
-//     CONNECT with a port in the Host gets 400 too);
+//     CONNECT with a port in the Host gets 400 too), and so does a Host
+//     with more than one colon outside brackets, which gorilla/mux cuts
+//     at the first ("internal.example.com:80:80" is its
+//     "internal.example.com") while Decide compared it whole;
+//   - a path with escapes of characters a segment may hold raw must be
+//     allowed with them decoded too: http.ServeMux and gorilla/mux match
+//     "/v1/jobs%2Bcancel" as "/v1/jobs+cancel", which Decide's DENY of
+//     "/v1/jobs+cancel" did not see ("%2B" is the one Normalize keeps,
+//     for S3's sake; it decodes ":", "@", "!", ..., so "/v1/jobs%3Acancel"
+//     is Decide's "/v1/jobs:cancel" already; a policy that spells such a
+//     character escaped denies both forms);
+//   - a header that a policy reads (request.headers[...]) sent on more
+//     than one line gets 400: Decide matches the lines joined with ",",
+//     as Envoy does, but handlers read the first (r.Header.Get), so
+//     "X-Tenant: evil" then "X-Tenant: good" was "evil,good" to a DENY
+//     of "evil" and "evil" to the handler;
 //   - a HEAD request is decided as HEAD and as GET, and passes only if
 //     both are allowed: http.ServeMux (and chi's GetHead) run the GET
-//     handler for HEAD, so a DENY of GET would otherwise not stop it.
+//     handler for HEAD, so a DENY of GET would otherwise not stop it;
+//   - when r.URL.RawPath is set and differs from r.URL.EscapedPath(),
+//     the request must be allowed with both paths: http.ServeMux and
+//     gorilla/mux route on EscapedPath, chi on RawPath, and EscapedPath
+//     ignores a RawPath holding a byte net/http would have escaped ("|",
+//     "^", non-ASCII), so "/api/a%2Fb|/admin" was decided as
+//     "/api/a/b%7C/admin" (no encoded slash, four segments) while chi
+//     ran "/api/{tenant}/admin"; decided on RawPath, it gets 400.
 //
 // When policies read the client address (remoteIpBlocks, remote.ip) and
 // enrich sets RemoteIP to the invalid address, as clientip.FromContext
@@ -335,7 +357,8 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // anonymous, which a DENY of some request principals or claims does not
 // match, and then passed the JWT check. So when policies read the JWT
 // (request principals, claims, audiences, presenter) and a request
-// carries a Bearer token but enrich set no RequestPrincipal, or when
+// carries a Bearer token (its scheme read as jwt reads it, so
+// "Bearer<NBSP>x" counts) but enrich set no RequestPrincipal, or when
 // policies read the peer's SPIFFE ID (principals, namespaces) and the
 // peer presented a certificate with a spiffe:// URI but enrich set no
 // SourcePrincipal, Handler answers 500: it cannot decide on an identity
@@ -366,6 +389,13 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			return
 		}
 		d, err := e.decideRouted(q)
+		if raw := r.URL.RawPath; err == nil && d.Allowed && raw != "" && raw != q.Path && r.URL.Opaque == "" {
+			// chi routes on RawPath, which EscapedPath ignores when it
+			// holds a byte net/http would have escaped: decide on it too.
+			rq := *q
+			rq.Path = raw
+			d, err = e.decideRouted(&rq)
+		}
 		switch {
 		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -384,11 +414,17 @@ var (
 	// slashes, the router behind Handler sees them as sent.
 	ErrEmptySegment = errors.New("empty path segment (//) in path")
 	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
-	// or a CONNECT request's Host with a port, when a policy matches
-	// hosts: Decide compares hosts case-insensitively, without the dot
-	// and the port, http.ServeMux's host patterns exactly (and with the
-	// port for CONNECT).
-	ErrHostCase = errors.New("host with upper-case letters, a trailing dot or (CONNECT) a port")
+	// more than one colon outside brackets, or a CONNECT request's Host
+	// with a port, when a policy matches hosts: Decide compares hosts
+	// case-insensitively, without the dot and the port, http.ServeMux's
+	// host patterns exactly (and with the port for CONNECT), gorilla/mux
+	// up to the first colon.
+	ErrHostCase = errors.New("host with upper-case letters, a trailing dot, colons beyond a port or (CONNECT) a port")
+	// ErrRepeatedHeader is a header that a policy reads (request.headers)
+	// sent on more than one line: Decide matches the lines joined with
+	// ",", as Envoy does, handlers read the first (r.Header.Get), so
+	// "X-Tenant: evil" then "X-Tenant: good" escaped a DENY of "evil".
+	ErrRepeatedHeader = errors.New("header that a policy reads sent more than once")
 )
 
 // Errors of Handler for identities that policies read and that enrich did
@@ -403,7 +439,10 @@ var (
 func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 	if e.tokenRules && q.RequestPrincipal == "" {
 		for _, v := range r.Header.Values("Authorization") {
-			if i := strings.IndexAny(v, " \t"); i >= 0 && strings.EqualFold(v[:i], "Bearer") || strings.EqualFold(v, "Bearer") {
+			// The scheme is the token the value starts with, as jwt's
+			// Middleware reads it: "Bearer<NBSP>x" is a bearer
+			// credential, malformed.
+			if strings.EqualFold(v[:schemeLen(v)], "Bearer") {
 				return ErrTokenNotVerified
 			}
 		}
@@ -420,9 +459,11 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 
 // decideRouted is Decide for a request that is then passed on unchanged
 // to a Go router. It returns an error, for a 400, for a path with "//"
-// (rather than merging it) and, when policies match hosts, for a Host
-// that is not lower case or ends with a dot; and HEAD must also be
-// allowed as GET, the handler http.ServeMux runs for it.
+// (rather than merging it), when policies match hosts for a Host that is
+// not lower case or ends with a dot, and for a repeated header that
+// policies read; a path with escaped delimiters (":", "@", "!", ...) must
+// also be allowed with them decoded, as routers match it, and HEAD must
+// also be allowed as GET, the handler http.ServeMux runs for it.
 func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	p := q.Path
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
@@ -434,15 +475,32 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	if e.hostRules && !exactHost(q.Host, q.Method != http.MethodConnect) {
 		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
 	}
+	for _, h := range e.headerRules {
+		if len(q.Headers[h]) > 1 {
+			return Decision{Reason: "header rejected: " + ErrRepeatedHeader.Error() + ": " + h, Rule: -1}, ErrRepeatedHeader
+		}
+	}
 	d := e.Decide(q)
+	if d.Allowed {
+		if alt, ok := decodeDelims(q.Path); ok {
+			// ServeMux and gorilla/mux match the decoded segments:
+			// "/v1/jobs%3Acancel" is their "/v1/jobs:cancel".
+			a := *q
+			a.Path = alt
+			if da := e.Decide(&a); !da.Allowed {
+				da.Reason = "path decided decoded: " + da.Reason
+				return da, nil
+			}
+		}
+	}
 	if !d.Allowed || q.Method != http.MethodHead {
 		return d, nil
 	}
 	g := *q
 	g.Method = http.MethodGet
-	if dg := e.Decide(&g); !dg.Allowed {
+	if dg, err := e.decideRouted(&g); err != nil || !dg.Allowed {
 		dg.Reason = "HEAD decided as GET: " + dg.Reason
-		return dg, nil
+		return dg, err
 	}
 	return d, nil
 }
@@ -450,8 +508,25 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 // exactHost reports whether the host name of a Host header has no
 // upper-case letter and no trailing dot, and no port unless portOK, so
 // that comparing it exactly, as http.ServeMux and gorilla/mux do, and as
-// hostName does agree. ServeMux strips the port, except for CONNECT.
+// hostName does agree. ServeMux strips the port, except for CONNECT. A
+// Host with more than one colon outside brackets is refused: gorilla/mux
+// strips everything from the first colon ("a.com:80:80" is "a.com"),
+// hostName keeps such a value whole.
 func exactHost(host string, portOK bool) bool {
+	rest := host // what follows the name: no colon but the port's
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			rest = host[i+1:]
+			if rest != "" && rest[0] != ':' {
+				return false
+			}
+		}
+	}
+	if strings.Count(rest, ":") > 1 {
+		// gorilla/mux cuts at the first colon, hostName only at a
+		// single one: they would not compare the same name.
+		return false
+	}
 	name := host
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
 		if !portOK {
@@ -470,4 +545,47 @@ func exactHost(host string, portOK bool) bool {
 		}
 	}
 	return true
+}
+
+// decodeDelims decodes the escapes in an escaped path of the characters
+// that a path segment may also hold raw (sub-delims, ":" and "@"), which
+// http.ServeMux and gorilla/mux decode before matching; Normalize keeps
+// "%2B" (and "%3B", which it refuses) escaped. ok is false when there is
+// none.
+func decodeDelims(p string) (string, bool) {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	var b strings.Builder
+	found := false
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
+			if c := unhex(p[i+1])<<4 | unhex(p[i+2]); pathChar(c) && !unreserved(c) && c != '/' {
+				if !found {
+					b.Grow(len(p))
+					b.WriteString(p[:i])
+					found = true
+				}
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+		}
+		if found {
+			b.WriteByte(p[i])
+		}
+	}
+	return b.String(), found
+}
+
+// schemeLen is the length of the RFC 9110 token that s starts with: an
+// Authorization header's scheme.
+func schemeLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return i
+		}
+	}
+	return len(s)
 }

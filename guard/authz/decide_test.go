@@ -511,6 +511,33 @@ spec:
 		{"/public", req(path("/public")), true, ReasonNoAllowPolicy},
 	})
 
+	// Escaped sub-delimiters, ":" and "@", which servers decode before
+	// routing: a DENY written either way covers both.
+	colon := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-delete
+  namespace: foo
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/users/{*}:delete", "/@admin", "/a%2cb"]
+`)
+	const deniedDelete = "DENY foo/deny-delete rule 0: to[0] paths"
+	runChecks(t, colon, []check{
+		{"/users/1:delete", req(path("/users/1:delete")), false, deniedDelete},
+		{"/users/1%3Adelete", req(path("/users/1%3Adelete")), false, deniedDelete},
+		{"/%40admin", req(path("/%40admin")), false, deniedDelete},
+		{"/a,b", req(path("/a,b")), false, deniedDelete},
+		{"/a%2Cb", req(path("/a%2Cb")), false, deniedDelete},
+		// "%2B" is kept: S3 reads "+" in a path as a space.
+		{"/a%2Bb", req(path("/a%2Bb")), true, ReasonNoAllowPolicy},
+		{"/users/1%3Aget", req(path("/users/1%3Aget")), true, ReasonNoAllowPolicy},
+	})
+
 	allow := engine(t, `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

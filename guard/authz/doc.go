@@ -64,22 +64,35 @@
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
 //   - paths are normalised before matching (see Normalize): escapes of
-//     unreserved characters are decoded and runs of slashes merged, and a
+//     unreserved characters, sub-delimiters (but ";" and "+"), ":" and "@" are
+//     decoded and runs of slashes merged, and a
 //     path with an encoded slash or backslash, a backslash or a dot
 //     segment is denied outright, whatever the policies, rather than
 //     resolved.
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds three checks that Decide (and `ward proxy`,
+// application's router, adds six checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
 // slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
 // match hosts, a Host with an upper-case letter or a trailing dot (or,
-// for CONNECT, a port) is refused with 400, since http.ServeMux's host
-// patterns compare exactly and would route it to the host-less patterns;
-// and a HEAD request must
-// be allowed as GET too, since http.ServeMux runs the GET handler for it.
+// for CONNECT, a port; or more than one colon outside brackets, which
+// gorilla/mux cuts at the first) is refused with 400, since
+// http.ServeMux's and gorilla/mux's host patterns compare exactly and
+// would route it elsewhere than Decide matched; a header that a policy
+// reads (request.headers[...]) sent on more than one line is refused
+// with 400, since Decide matches the lines joined with "," as Envoy does
+// and handlers read the first (r.Header.Get); a path with escaped
+// characters that a segment may hold raw (":", "@", "!", "+", ...) must
+// be allowed with them decoded too, since http.ServeMux and gorilla/mux
+// route "/v1/jobs%3Acancel" as "/v1/jobs:cancel"; a HEAD request must be
+// allowed as GET too, since http.ServeMux runs the GET handler for it;
+// and a request whose r.URL.RawPath differs from r.URL.EscapedPath() must
+// be allowed with both, since chi routes on RawPath and EscapedPath
+// ignores a RawPath holding a byte net/http would escape ("|", non-ASCII):
+// "/api/a%2Fb|/admin" was decided as "/api/a/b%7C/admin" and ran chi's
+// "/api/{tenant}/admin" (now 400, for the encoded slash).
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

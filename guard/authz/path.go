@@ -28,7 +28,10 @@ var (
 //   - the query and fragment, if any, are dropped ("request.url_path");
 //   - percent-encoded unreserved characters (letters, digits, "-._~") are
 //     decoded and other escapes are upper-cased, so "/%61dmin" is "/admin"
-//     and "%c3%a9" is "%C3%A9" (RFC 3986 section 6.2.2);
+//     and "%c3%a9" is "%C3%A9" (RFC 3986 section 6.2.2); so are the
+//     sub-delimiters, ":" and "@" but ";" and "+" (see decodes), which servers
+//     decode in a path as they do letters: "/users/1%3Adelete" is
+//     "/users/1:delete";
 //   - characters that may not appear raw in a path (space, quotes, "<>",
 //     non-ASCII bytes, ...) are percent-encoded;
 //   - runs of slashes are merged: "//admin" is "/admin".
@@ -70,7 +73,7 @@ func Normalize(path string) (string, error) {
 			if b == '/' || b == '\\' {
 				return "", ErrEncodedSlash
 			}
-			if unreserved(b) || path[i+1] >= 'a' || path[i+2] >= 'a' {
+			if decodes(b) || path[i+1] >= 'a' || path[i+2] >= 'a' {
 				clean = false // decoded or upper-cased below
 			}
 			i += 2
@@ -99,7 +102,7 @@ func Normalize(path string) (string, error) {
 			switch {
 			case b == '/' || b == '\\':
 				return "", ErrEncodedSlash
-			case unreserved(b):
+			case decodes(b):
 				out = append(out, b)
 			default:
 				out = append(out, '%', upperHex[b>>4], upperHex[b&15])
@@ -162,6 +165,19 @@ func unreserved(c byte) bool {
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
 
+// decodes reports whether Normalize decodes an escape of c: an unreserved
+// character, or a sub-delimiter, ":" or "@" but ";" and "+". Servers
+// decode these in a path before routing as they decode letters (Go's
+// ServeMux, Express, Spring, Rails): a policy on "/users/{*}:delete" or
+// "/api/@admin" compared with "%3A" or "%40" left as written denied
+// nothing, while the upstream ran the handler it named. ";" stays
+// escaped (and Ambiguous refuses it either way), "/" and "\" are
+// refused, and "%2B" is kept: S3 and servers like it read a raw "+" in a
+// path as a space, so decoding it would change the resource.
+func decodes(c byte) bool {
+	return unreserved(c) || c != ';' && c != '/' && c != '+' && pathChar(c)
+}
+
 // pathChar reports whether c may appear unencoded in a path segment or as
 // its separator: unreserved, sub-delims, ":", "@" and "/" (RFC 3986 pchar).
 func pathChar(c byte) bool {
@@ -175,9 +191,10 @@ func pathChar(c byte) bool {
 	return false
 }
 
-// canonicalEscapes decodes the unreserved escapes of a policy's path
-// pattern and upper-cases the others, so that "/%61dmin" in a policy
-// matches the normalised "/admin". Malformed escapes are kept as written.
+// canonicalEscapes decodes the escapes of a policy's path pattern that
+// Normalize decodes (decodes) and upper-cases the others, so that
+// "/%61dmin" in a policy matches the normalised "/admin". Malformed
+// escapes are kept as written.
 func canonicalEscapes(s string) string {
 	if strings.IndexByte(s, '%') < 0 {
 		return s
@@ -187,7 +204,7 @@ func canonicalEscapes(s string) string {
 		c := s[i]
 		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
 			d := unhex(s[i+1])<<4 | unhex(s[i+2])
-			if unreserved(d) {
+			if decodes(d) {
 				b.WriteByte(d)
 			} else {
 				b.WriteByte('%')

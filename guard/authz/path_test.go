@@ -25,6 +25,13 @@ func TestNormalize(t *testing.T) {
 		{"/a b", "/a%20b", nil},
 		{"/é", "/%C3%A9", nil},
 		{"/a%3Fb", "/a%3Fb", nil},
+		// Sub-delimiters, ":" and "@" are decoded as servers decode
+		// them; ";" is not (Ambiguous refuses it).
+		{"/users/1%3adelete", "/users/1:delete", nil},
+		{"/%40admin/%21%24%26%27%28%29%2A%2C%3D", "/@admin/!$&'()*,=", nil},
+		{"/a%2bb", "/a%2Bb", nil}, // S3 reads a raw "+" as a space
+		{"/a%3bb", "/a%3Bb", nil},
+		{"/a%23b%25%5B%5D%22", "/a%23b%25%5B%5D%22", nil},
 		{"/a/.../b", "/a/.../b", nil},
 		{"/a/.b/c.", "/a/.b/c.", nil},
 		{"/~user/x-y_z;v=1:@!$&'()*+,=", "/~user/x-y_z;v=1:@!$&'()*+,=", nil},

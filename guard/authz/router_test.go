@@ -289,3 +289,229 @@ spec:
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerChiRawPath: chi routes on r.URL.RawPath when it is set,
+// while Decide saw r.URL.EscapedPath(), which net/http recomputes from
+// the decoded Path when RawPath holds a byte it would have escaped ("|",
+// a non-ASCII byte): "/api/a%2Fb|/admin" was decided as
+// "/api/a/b%7C/admin", which the DENY of "/api/{*}/admin" does not match,
+// and chi ran "/api/{tenant}/admin" with tenant "a%2Fb|".
+func TestHandlerChiRawPath(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tenant-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/api/{*}/admin"]}
+`)
+	var log ranLog
+	r := chi.NewRouter()
+	r.Get("/api/{tenant}/admin", log.handler("tenant-admin"))
+	r.Get("/api/{tenant}/items", log.handler("items"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		path string
+		code int
+		ran  string
+	}{
+		{"/api/a%2Fb|/admin", http.StatusBadRequest, ""},
+		{"/api/a%2Fb\xc3\xa9/admin", http.StatusBadRequest, ""},
+		{"/api/a%2fb^/admin", http.StatusBadRequest, ""},
+		{"/api/t|/admin", http.StatusForbidden, ""},
+		{"/api/t\xc3\xa9/admin", http.StatusForbidden, ""},
+		{"/api/t|/items", http.StatusOK, "items"},
+		{"/api/t%7C/items", http.StatusOK, "items"},
+	} {
+		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestHandlerGorillaHostColons: gorilla/mux cuts a Host at its first
+// colon when its host template has no port, hostName at the last one, and
+// only when it is the only one. "internal.example.com:80:80" escaped the
+// DENY of the internal host (Decide compared the whole value) and gorilla
+// served it as "internal.example.com".
+func TestHandlerGorillaHostColons(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-internal, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {hosts: ["internal.example.com"]}
+`)
+	var log ranLog
+	r := mux.NewRouter()
+	r.Host("internal.example.com").HandlerFunc(log.handler("internal"))
+	r.PathPrefix("/").HandlerFunc(log.handler("public"))
+	srv := httptest.NewServer(e.Handler(nil, r))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"internal.example.com", http.StatusForbidden, ""},
+		{"internal.example.com:8080", http.StatusForbidden, ""},
+		{"internal.example.com:80:80", http.StatusBadRequest, ""},
+		{"internal.example.com::", http.StatusBadRequest, ""},
+		{"public.example.com:8080", http.StatusOK, "public"},
+		{"[::1]:8080", http.StatusOK, "public"},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestHandlerRepeatedHeader: Decide matches a header sent on several
+// lines as its values joined with "," (as Envoy does), but handlers read
+// the first line (r.Header.Get). "X-Tenant: evil" then "X-Tenant: good"
+// escaped the DENY of tenant "evil" ("evil,good" is not "evil") and the
+// handler served tenant evil.
+func TestHandlerRepeatedHeader(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-evil-tenant, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[x-tenant]
+      values: ["evil"]
+`)
+	var mu sync.Mutex
+	var tenants []string
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tenants = append(tenants, r.Header.Get("X-Tenant"))
+		mu.Unlock()
+	})
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	for _, tc := range []struct {
+		headers string
+		code    int
+		tenant  string
+	}{
+		{"X-Tenant: evil\r\n", http.StatusForbidden, ""},
+		{"X-Tenant: good\r\n", http.StatusOK, "good"},
+		{"X-Tenant: evil\r\nX-Tenant: good\r\n", http.StatusBadRequest, ""},
+		{"x-tenant: evil\r\nX-TENANT: good\r\n", http.StatusBadRequest, ""},
+		{"X-Other: a\r\nX-Other: b\r\nX-Tenant: good\r\n", http.StatusOK, "good"}, // no policy reads X-Other
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\n" + tc.headers + "Connection: close\r\n\r\n"
+		code := sendRaw(t, addr, raw)
+		mu.Lock()
+		got := tenants
+		tenants = nil
+		mu.Unlock()
+		if code != tc.code || (tc.tenant == "") != (len(got) == 0) || tc.tenant != "" && got[0] != tc.tenant {
+			t.Errorf("%q: got %d, handler saw tenants %q; want %d, %q", tc.headers, code, got, tc.code, tc.tenant)
+		}
+	}
+}
+
+// TestHandlerEncodedSubDelims: Normalize keeps escapes of characters a
+// path may hold raw (":", "@", "!", "+", ...), so Decide compared
+// "/v1/jobs%3Acancel" with the DENY of "/v1/jobs:cancel" and let it
+// pass, while http.ServeMux (which unescapes each segment before
+// matching) and gorilla/mux (which routes on the decoded Path) ran the
+// "/v1/jobs:cancel" handler.
+func TestHandlerEncodedSubDelims(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-cancel, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/v1/jobs:cancel", "/users/@admin/*", "/c++"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/v1/jobs:cancel", log.handler("cancel"))
+	sm.HandleFunc("/users/@admin/", log.handler("admin"))
+	sm.HandleFunc("/c++", log.handler("cpp"))
+	sm.HandleFunc("/", log.handler("root"))
+	gr := mux.NewRouter()
+	gr.Path("/v1/jobs:cancel").HandlerFunc(log.handler("cancel"))
+	gr.PathPrefix("/users/@admin/").HandlerFunc(log.handler("admin"))
+	gr.Path("/c++").HandlerFunc(log.handler("cpp"))
+	gr.PathPrefix("/").HandlerFunc(log.handler("root"))
+
+	for name, router := range map[string]http.Handler{"ServeMux": sm, "gorilla": gr} {
+		srv := httptest.NewServer(e.Handler(nil, router))
+		addr := srv.Listener.Addr().String()
+		for _, tc := range []struct {
+			path string
+			code int
+			ran  string
+		}{
+			{"/v1/jobs:cancel", http.StatusForbidden, ""},
+			{"/v1/jobs%3Acancel", http.StatusForbidden, ""},
+			{"/v1/jobs%3acancel", http.StatusForbidden, ""},
+			{"/users/%40admin/x", http.StatusForbidden, ""},
+			{"/c%2B%2b", http.StatusForbidden, ""},
+			{"/c%2B", http.StatusOK, "root"},
+			{"/v1/jobs%3Alist", http.StatusOK, "root"},
+		} {
+			raw := "POST " + tc.path + " HTTP/1.1\r\nHost: shop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+			t.Run(name, func(t *testing.T) { expectRan(t, addr, &log, raw, tc.code, tc.ran) })
+		}
+		srv.Close()
+	}
+}
+
+// TestHandlerBearerUnicodeSpaceNotVerified: Handler looked for a bearer
+// token with the scheme ending at a space or tab, so
+// "Bearer<NBSP>token", which an application splitting at white space
+// reads as a bearer token, reached Decide as anonymous with no jwt
+// middleware before it.
+func TestHandlerBearerUnicodeSpaceNotVerified(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-contractors, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: request.auth.claims[groups]
+      values: ["contractors"]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", log.handler("app"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		auth string
+		code int
+		ran  string
+	}{
+		{"Bearer abc.def.ghi", http.StatusInternalServerError, ""},
+		{"Bearer\u00a0abc.def.ghi", http.StatusInternalServerError, ""},
+		{"bearer\u3000 abc.def.ghi", http.StatusInternalServerError, ""},
+		{"Basic YWxhZGRpbjpvcGVuc2VzYW1l", http.StatusOK, "app"},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: " + tc.auth + "\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}

@@ -81,5 +81,9 @@
 // anonymous, not an error, unless the Middleware is set to require one; a
 // request with a token that fails verification is always refused. Tokens
 // are read from the Authorization header only, never from the URL query,
-// where they would end up in access logs.
+// where they would end up in access logs. The scheme is the token the
+// header starts with: "Bearer" followed by anything but a space and a
+// token68 (a tab, a Unicode space such as U+00A0, which net/http lets
+// through and strings.Fields splits at) is a malformed bearer credential,
+// refused with 401, never another scheme passed on as anonymous.
 package jwt

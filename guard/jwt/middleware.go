@@ -23,8 +23,8 @@ import (
 // verification, never passes. The token is read from the header only,
 // never from the URL query (RFC 6750 section 2.3 discourages it: URLs are
 // logged); other schemes (Basic, ...) count as no bearer token, but a
-// "Bearer" scheme followed by a tab or other non-token text is refused,
-// never taken as anonymous. The
+// "Bearer" scheme followed by a tab, a Unicode space (U+00A0, ...) or
+// other non-token text is refused, never taken as anonymous. The
 // Authorization header is passed on to next unchanged: a proxy that must
 // not forward the token removes it itself.
 type Middleware struct {
@@ -130,15 +130,14 @@ func (m *Middleware) bearerToken(r *http.Request) (token string, present bool, e
 	default:
 		return "", true, fmt.Errorf("%w: more than one Authorization header", ErrMalformed)
 	}
-	// The scheme ends at a space or a tab: "Bearer<TAB>token" is a
-	// malformed bearer credential, not another scheme, since an
-	// application splitting the header at any white space (strings.Fields)
-	// would read its unverified token.
+	// The scheme is the token (RFC 9110 tchar run) the value starts
+	// with: "Bearer<TAB>token" and "Bearer<NBSP>token" are malformed
+	// bearer credentials, not other schemes, since an application
+	// splitting the header at any white space (strings.Fields, which
+	// knows Unicode spaces; net/http accepts non-ASCII bytes) would read
+	// their unverified token.
 	v := values[0]
-	i := strings.IndexAny(v, " \t")
-	if i < 0 {
-		i = len(v)
-	}
+	i := schemeLen(v)
 	if !strings.EqualFold(v[:i], "Bearer") {
 		return "", false, nil
 	}
@@ -150,6 +149,17 @@ func (m *Middleware) bearerToken(r *http.Request) (token string, present bool, e
 		return "", true, fmt.Errorf("%w: bad Authorization header", ErrMalformed)
 	}
 	return token, true, nil
+}
+
+// schemeLen is the length of the RFC 9110 token that s starts with.
+func schemeLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return i
+		}
+	}
+	return len(s)
 }
 
 // isToken68 reports whether s is an RFC 9110 token68.

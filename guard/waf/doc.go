@@ -34,6 +34,14 @@
 // inspected; responses are not, so CRS's data-leakage rules (95x) never
 // run.
 //
+// Encoded bodies. In Block mode a body with a Content-Encoding other than
+// identity (gzip, br, ...) is refused with 415 before the body rules run,
+// at any threshold: the rules would see compressed bytes, and an
+// application that decompresses request bodies would read a payload that
+// only protocol rules scored (920450 for the restricted header, 920270
+// for a NUL byte: 10 points, under a threshold raised to 15). Detect mode
+// passes it on, with those matches reported.
+//
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while
 // it inspects: budget twice MaxBodyBytes per request in flight. In Block
@@ -45,14 +53,25 @@
 // query, path or body: Coraza drops arguments beyond that unseen, and
 // filler arguments must not hide an attack.
 //
+// Request targets. net/http keeps a raw "#" in the request target as part
+// of the path and parses the query after it ("/#?q=x" has the query q=x),
+// where Coraza would cut the target at "#" as a fragment and never see the
+// query: in Block mode such a request is refused with 400 (no client sends
+// a fragment), in Detect mode the target is inspected as net/http reads
+// it, the "#" escaped.
+//
 // Bodies are also read as servers behind the WAF may read them, where
 // Coraza (Go's readers) does not: multipart parts after the closing
-// delimiter, and parts PHP takes for fields where Go reads a file name
-// (filename* alone, "filename ="), are inspected as arguments; a
+// delimiter, parts PHP takes for fields where Go reads a file name
+// (filename* alone, "filename ="), and parts Go's ParseMultipartForm
+// reads as values where Coraza reads a file name ("filename" with an
+// empty "filename*"), are inspected as arguments; a
 // multipart body holding its delimiter where Go reads none is refused
 // with 400; a body that looks like JSON under another type has its
 // string literals inspected, and XML attribute values (which CRS leaves
-// out) are inspected, namespace and schema attributes aside.
+// out) are inspected, namespace and schema attributes aside. Quoted
+// cookie values are inspected as Python applications read them too:
+// unquoted, octal and backslash escapes decoded (Django, Werkzeug).
 //
 // Cost. CRS runs hundreds of regular expressions over every argument:
 // expect hundreds of microseconds for a plain GET and tens of milliseconds

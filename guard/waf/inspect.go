@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/corazawaf/coraza/v3/types"
@@ -42,13 +43,15 @@ type Decision struct {
 	Blocked bool
 	// Status is the status a blocked request is answered with: 403 when
 	// the anomaly score reached the threshold, 400 for a body CRS cannot
-	// parse (such as malformed JSON sent as application/json), 413 for a
-	// body longer than MaxBodyBytes. It is 0 when Blocked is false.
+	// parse (such as malformed JSON sent as application/json) and for a
+	// request target with a raw "#", 413 for a body longer than
+	// MaxBodyBytes, 415 for a body with a Content-Encoding (gzip, ...).
+	// It is 0 when Blocked is false.
 	Status int
 	// Score is the inbound anomaly score at the configured paranoia level;
 	// the request is blocked (or in Detect mode would be) when it reaches
 	// the threshold. It is 0 when the request was refused before the rules
-	// ran (an oversized body).
+	// ran (an oversized body, a raw "#" in the target).
 	Score int
 	// Matches are the rules that matched, in evaluation order; in Block
 	// mode the last one is the rule that blocked (949110 for the anomaly
@@ -88,7 +91,8 @@ func (w *WAF) Inspect(r *http.Request) (*http.Request, Decision, error) {
 	}
 	if d.Status == http.StatusRequestEntityTooLarge {
 		// Refused by process before the rules saw the body (no rule of
-		// this configuration answers 413): nothing to report.
+		// this configuration answers 413): nothing to report. A 415
+		// comes after the header rules, which are reported.
 		return out, d, nil
 	}
 	tx.ProcessLogging()
@@ -105,7 +109,25 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
+	if strings.IndexByte(uri, '#') >= 0 {
+		// net/http keeps a raw "#" in the path and parses the query
+		// after it ("/#?q=x" has the query q=x), Coraza cuts the target
+		// at "#" as a fragment and never sees the query: hand it the
+		// target as net/http reads it, and refuse it when blocking (no
+		// client sends a fragment; servers disagree on what it is).
+		if w.block {
+			return r, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
+		}
+		uri = strings.ReplaceAll(uri, "#", "%23")
+	}
 	tx.ProcessURI(uri, r.Method, r.Proto)
+	// Quoted cookie values as Python applications read them (unquoted),
+	// beside Coraza's reading (as written).
+	for _, v := range r.Header["Cookie"] {
+		for _, f := range quotedCookies(v) {
+			tx.AddGetRequestArgument(f.name, f.value)
+		}
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			tx.AddRequestHeader(k, v)
@@ -135,6 +157,13 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		if w.block && r.ContentLength > w.maxBody {
 			// Refuse without reading what would not be inspected.
 			return r, Decision{Blocked: true, Status: http.StatusRequestEntityTooLarge}, nil
+		}
+		if w.block && encoded(r.Header) {
+			// Rules would see compressed bytes, the application (with
+			// a decompressing middleware) the payload: only protocol
+			// rules score it (920450, 920270), which a raised threshold
+			// lets pass.
+			return r, Decision{Blocked: true, Status: http.StatusUnsupportedMediaType}, nil
 		}
 		body, err := readBody(r.Body, w.maxBody, r.ContentLength)
 		if err != nil {
@@ -179,6 +208,19 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		return out, d2, nil
 	}
 	return out, d, nil
+}
+
+// encoded reports whether h gives the body a content coding other than
+// identity.
+func encoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // interrupted is the decision for a Coraza interruption, which only
@@ -294,8 +336,8 @@ func withBody(r *http.Request, read []byte, rest bool) *http.Request {
 }
 
 // Handler returns middleware that inspects each request and, in Block
-// mode, answers a blocked one with its Decision.Status (403, 400 or 413)
-// and a fixed body naming only the status: no rule, message or score
+// mode, answers a blocked one with its Decision.Status (403, 400, 413 or
+// 415) and a fixed body naming only the status: no rule, message or score
 // reaches the client. A request whose body cannot be read gets 400 (413
 // when an http.MaxBytesReader cut it off). Other requests go to next,
 // with their body intact. In Detect mode only unreadable bodies are

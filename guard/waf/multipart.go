@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/textproto"
 	"strings"
 )
@@ -23,6 +24,10 @@ type field struct{ name, value string }
 //     not read (phpFile): only with the RFC 2231 "filename*" parameter,
 //     which Go decodes into the file name, or with a space before the
 //     "=", which Go trims; PHP puts the part in $_POST.
+//   - parts Coraza takes for files and Go's Request.ParseMultipartForm
+//     reads as values (no file name once parsed): "filename" with an
+//     empty "filename*", which Go decodes to no name at all while Coraza
+//     keeps the plain one; r.FormValue returns their contents.
 //
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), or the delimiter appears where Go does
@@ -101,10 +106,21 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			// a later one it never reads.
 			return fields, !all
 		}
-		if phpFile(p.Header) || (!all && !mentionsFilename(p.Header)) {
-			continue
+		// Go's Request.ParseMultipartForm reads a named part without a
+		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
+		// none to Go (the empty filename* wins), one to Coraza and PHP.
+		goValue := !all && p.FormName() != "" && p.FileName() == ""
+		switch {
+		case all && phpFile(p.Header):
+			continue // a file to PHP; Go never reads past the close
+		case !all && (!mentionsFilename(p.Header) || phpFile(p.Header) && !goValue):
+			continue // read as Coraza reads it
 		}
-		v, err := io.ReadAll(p)
+		var body io.Reader = p
+		if goValue && strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			body = quotedprintable.NewReader(p) // as Go's NextPart decodes it
+		}
+		v, err := io.ReadAll(body)
 		if err != nil && all {
 			return nil, false
 		}

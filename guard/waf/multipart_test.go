@@ -1,6 +1,12 @@
 package waf
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
 
 // TestMultipartHiddenFields: fields PHP reads and Go's multipart reader
 // skips (after the closing delimiter) or takes for files (named by
@@ -93,6 +99,56 @@ func TestStrayDelimiter(t *testing.T) {
 	for _, tt := range tests {
 		if got := strayDelimiter([]byte(tt.body), d); got != tt.stray {
 			t.Errorf("strayDelimiter(%q) = %v, want %v", tt.body, got, tt.stray)
+		}
+	}
+}
+
+// TestMultipartGoValueNotFile: a part with filename="x" and a
+// filename* that decodes to nothing is a file to Coraza (its plain
+// filename) and PHP, but a value to Go, whose empty filename* wins:
+// r.FormValue returned the script that the WAF had not inspected.
+func TestMultipartGoValueNotFile(t *testing.T) {
+	w := newWAF(t, Config{})
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(w.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.FormValue("q"))
+		mu.Unlock()
+	})))
+	defer srv.Close()
+	for _, tc := range []struct {
+		cd, cte, value string
+		want           int
+	}{
+		{`form-data; name="q"; filename="x"; filename*=utf-8''`, "", "<script>alert(1)</script>", http.StatusForbidden},
+		{`form-data; name="q"; filename="x"; filename*=UTF-8''`, "quoted-printable", "=3Cscript=3Ealert(1)=3C/script=3E", http.StatusForbidden},
+		{`form-data; name="q"; filename="x"; filename*=utf-8''`, "", "lamp", http.StatusOK},
+		{`form-data; name="q"; filename="a.txt"`, "", "<script>alert(1)</script>", http.StatusOK}, // a file: not a value
+	} {
+		body := "--B\r\nContent-Disposition: " + tc.cd + "\r\n"
+		if tc.cte != "" {
+			body += "Content-Transfer-Encoding: " + tc.cte + "\r\n"
+		}
+		body += "\r\n" + tc.value + "\r\n--B--\r\n"
+		r, err := http.NewRequest("POST", srv.URL+"/c", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=B")
+		r.Header.Set("User-Agent", "test")
+		r.Header.Set("Accept", "*/*")
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		mu.Lock()
+		ran := got
+		got = nil
+		mu.Unlock()
+		if resp.StatusCode != tc.want || (tc.want == http.StatusOK) != (len(ran) == 1) {
+			t.Errorf("%s %s: status %d, handler read %q; want %d", tc.cd, tc.cte, resp.StatusCode, ran, tc.want)
 		}
 	}
 }

@@ -72,6 +72,32 @@ func TestCheckReadsAsApplied(t *testing.T) {
 		{name: "document after an end marker",
 			files: map[string]string{"all.yaml": pod + "...\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\nspec: {podSelector: {}}\n"},
 			code:  ExitError, rule: "input/unreadable", at: "all.yaml:10"},
+		// The API server refuses an object whose name or namespace is not
+		// a DNS name, or whose label or annotation key is malformed: this
+		// deny-all is never created, and the NodePort Service publishes
+		// the pod unisolated.
+		{name: "NetworkPolicy with an invalid name",
+			files: map[string]string{"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec:\n  containers: [{name: c, image: x}]\n",
+				"svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80}]\n",
+				"np.yaml":  "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: Deny_All\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"},
+			code: ExitError, rule: "input/invalid", at: "np.yaml:4"},
+		{name: "NetworkPolicy in an invalid namespace",
+			files: map[string]string{"np.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny-all\n  namespace: Shop\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"},
+			code:  ExitError, rule: "input/invalid", at: "np.yaml:5"},
+		{name: "NetworkPolicy with an invalid label",
+			files: map[string]string{"np.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny-all\n  labels:\n    owner: platform team\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"},
+			code:  ExitError, rule: "input/invalid", at: "np.yaml:6"},
+		{name: "NetworkPolicy with an invalid annotation key",
+			files: map[string]string{"np.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny-all\n  annotations:\n    reviewed by: platform\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"},
+			code:  ExitError, rule: "input/invalid", at: "np.yaml:6"},
+		{name: "PeerAuthentication with an invalid name",
+			files: map[string]string{"pa.yaml": "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict_mtls, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n"},
+			code:  ExitError, rule: "input/invalid", at: "pa.yaml:3"},
+		// A workload named invalidly is never created either, but it is
+		// still audited, as a workload with a bad port is.
+		{name: "workload with an invalid name",
+			files: map[string]string{"pod.yaml": strings.Replace(pod, "name: p}", "name: P}", 1)},
+			code:  ExitError, rule: "pss/privileged"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

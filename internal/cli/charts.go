@@ -68,6 +68,12 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	for _, n := range c.Unknown {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s rendered nothing, but it asks the cluster (lookup, or .Capabilities.APIVersions): installed, it may render objects that are not checked here; give the cluster's API versions with --api-versions, or check `helm template` output made against the cluster", dir, n))
 	}
+	for _, n := range c.Upgrade {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
+	}
+	if c.UpgradeErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart reads the release's state (.Release.IsUpgrade, IsInstall or Revision) but does not render as helm upgrade renders it (%v): what it installs on an upgrade is not checked here", dir, c.UpgradeErr))
+	}
 	in.from[dir] = []string{}
 	for _, t := range c.Templates {
 		in.rendered = append(in.rendered, manifest.Rendered{Name: t.File, Dir: dir, Data: t.Data, Origin: t.Name, Lines: t.Line})

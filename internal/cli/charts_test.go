@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -290,6 +291,47 @@ func TestHelmChartAskCluster(t *testing.T) {
 			}
 			if found != tt.found {
 				t.Errorf("pss/privileged on default/Pod/exporter: %v, want %v:\n%s", found, tt.found, out)
+			}
+		})
+	}
+}
+
+// TestHelmChartUpgrade: helm upgrade renders with .Release.IsUpgrade set
+// (IsInstall unset, a later Revision); Ward renders as helm template does,
+// as an install. A pod that turns privileged on every upgrade passed the
+// gate in silence; the template is now named on stderr. A template that
+// reads the release's state but renders the same, or a chart that does
+// not, gets no warning; a chart that fails to render on upgrade (such as
+// one asking for the current passwords, which lookup cannot find
+// offline) is named too.
+func TestHelmChartUpgrade(t *testing.T) {
+	const chartYAML = "apiVersion: v2\nname: app\nversion: 0.1.0\n"
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {rev: \"{{ .Release.Revision }}\"}}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name, template, want string
+	}{
+		{"privileged on upgrade", fmt.Sprintf(pod, "{{ .Release.IsUpgrade }}"), "the template app/templates/pod.yaml renders otherwise on helm upgrade"},
+		{"revision in a label", fmt.Sprintf(pod, "false"), "the template app/templates/pod.yaml renders otherwise on helm upgrade"},
+		{"the same on upgrade", fmt.Sprintf(strings.Replace(pod, "{{ .Release.Revision }}", "{{ if .Release.IsInstall }}1{{ else }}1{{ end }}", 1), "false"), ""},
+		{"fails on upgrade", "{{ if .Release.IsUpgrade }}{{ fail \"give the current password\" }}{{ end }}" + fmt.Sprintf(pod, "false"), "the chart reads the release's state (.Release.IsUpgrade, IsInstall or Revision) but does not render as helm upgrade renders it"},
+		{"no release state", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "1", 1), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]string{"Chart.yaml": chartYAML, "templates/pod.yaml": tt.template}, "", "")
+			_, errOut, code := run(t, "", "check", dir, "-o", "json")
+			if code != ExitOK {
+				t.Errorf("exit %d, want %d (the install renders an unprivileged pod); stderr: %s", code, ExitOK, errOut)
+			}
+			if tt.want == "" {
+				if strings.Contains(errOut, "upgrade") {
+					t.Errorf("stderr = %q: want no warning", errOut)
+				}
+				return
+			}
+			if want := "ward: warning: " + dir + ": " + tt.want; !strings.Contains(errOut, want) {
+				t.Errorf("stderr = %q, want %q", errOut, want)
 			}
 		})
 	}

@@ -141,13 +141,15 @@ func TestComposeNotRead(t *testing.T) {
 // compose reads for interpolation, is read too (before: ${PRIV} and
 // ${NET} interpolated to nothing and a privileged service on the host
 // network, run as root, passed at exit 0); a .env that does not parse is
-// input/unreadable, naming the file and line.
+// input/unreadable, naming the file and line. (${PRIV} has a default:
+// privileged from a variable set nowhere is judged true, see
+// compose.TestUnknownPrivileged.)
 func TestComposeDotEnv(t *testing.T) {
 	const src = `services:
   web:
     image: nginx:1.27
     user: "${APP_USER:-1000}"
-    privileged: ${PRIV}
+    privileged: ${PRIV:-false}
     network_mode: ${NET:-bridge}
     read_only: true
     cap_drop: [ALL]

@@ -54,10 +54,11 @@ func TestCheckEmbeddedPodSpecs(t *testing.T) {
 		{"pss/restrictedVolumes", wf + ":12", "shop/Workflow/wf", "spec.templates[1].container"},
 		{"pss/restrictedVolumes", wf + ":12", "shop/Workflow/wf", "spec.templates[2].script"},
 		{"pod/image-not-pinned", wf + ":28", "shop/Workflow/wf", "spec.templates[2].script"},
-		// Tekton: stepTemplate makes the step privileged.
-		{"pss/privileged", task + ":13", "shop/Task/build", "spec"},
-		{"pss/restrictedVolumes", task + ":18", "shop/Task/build", "spec"},
-		{"pod/image-not-pinned", task + ":14", "shop/Task/build", "spec"},
+		// Tekton: the stepTemplate that makes every step privileged,
+		// and the steps, with the Task's volumes.
+		{"pss/privileged", task + ":11", "shop/Task/build", "spec.stepTemplate"},
+		{"pss/restrictedVolumes", task + ":18", "shop/Task/build", "spec.steps"},
+		{"pod/image-not-pinned", task + ":14", "shop/Task/build", "spec.steps"},
 	}
 	for _, w := range want {
 		found := false

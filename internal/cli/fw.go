@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type fwFlags struct {
 	noBind            bool
 	logRate           int
 	logGroup          int
+	// otherBridges: firewall.Options.OtherBridges, given or (nil)
+	// Docker's with --docker.
+	otherBridges []string
 	// quarantine: a container of the Docker Engine that Ward cannot
 	// classify is quarantined instead of failing the inventory ("fw
 	// run" only: the other commands refuse such input).
@@ -67,10 +71,11 @@ left as it was.`,
 	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing check of every frame's source, which costs some throughput); VLAN-tagged frames to the ports are still dropped and broadcasts still judged")
 	pf.IntVar(&f.logRate, "log-rate", firewall.DefaultLogRate, "drops each dropping chain logs a second at most (a negative value: none; drops are counted either way)")
 	pf.IntVar(&f.logGroup, "log-group", 0, "log drops to this nflog group (1-65535), where `ward watch --nflog N` reads them, instead of the kernel log")
+	pf.StringSliceVar(&f.otherBridges, "other-bridges", nil, "bridges closed whole while they are no managed network's, such as a network's created since the last sync (a name ending in * matches every name it begins; default with --docker: docker0,br-*; --other-bridges= for none)")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 30*time.Second, "how long to wait for another ward fw holding the lock")
-	c.AddCommand(fwPlanCmd(e, f), fwApplyCmd(e, f), fwStatusCmd(e, f), fwRemoveCmd(e, f), fwRunCmd(e, f))
+	c.AddCommand(fwPlanCmd(e, f), fwApplyCmd(e, f), fwStatusCmd(e, f), fwRemoveCmd(e, f), fwRunCmd(e, f), fwCloseCmd(e, f))
 	return c
 }
 
@@ -233,6 +238,57 @@ Exit codes: 0 loaded (and up to date), 1 not loaded or out of date.`,
 	}
 }
 
+func fwCloseCmd(e *env, f *fwFlags) *cobra.Command {
+	bridges := slices.Clone(firewall.DockerBridges)
+	c := &cobra.Command{
+		Use:   "close",
+		Short: "Drop all traffic through Docker's bridges until `ward fw run` applies the policies (at boot)",
+		Long: `Replace Ward's tables with one that drops every packet entering the host
+through a Docker bridge, and every packet the host forwards or sends out
+through one: containers get no traffic at all. No table survives a
+reboot, and Docker restarts containers before ` + "`ward fw run --docker`" + ` can
+read them: run this before Docker starts (deploy/systemd/ward-fw-close.service),
+and the containers stay closed until the daemon's first sync replaces the
+table. The bridges need not exist yet: their names are compared (docker0
+and br-*, Docker's; a name ending in * matches every name it begins).
+
+Refuses (exit 2) when bridged traffic would bypass netfilter, as apply
+does, unless --enable-br-netfilter is given.`,
+		Example: `  ward fw close
+  ward fw close --bridge docker0 --bridge 'br-*' --bridge mybridge`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			unlock, err := f.takeLock(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			h, err := openHost(f.netns)
+			if err != nil {
+				return fail(ExitError, err)
+			}
+			defer h.Close()
+			if err := h.do(func() error {
+				err := firewall.CheckBridgeNetfilter("")
+				if err != nil && f.enableBrNetfilter {
+					return firewall.EnableBridgeNetfilter("")
+				}
+				return err
+			}); err != nil {
+				return fail(ExitError, fmt.Errorf("close refused, nothing changed: %w", err))
+			}
+			if err := firewall.Close(h.nft, bridges); err != nil {
+				return fail(ExitError, err)
+			}
+			_, err = fmt.Fprintf(e.stdout, "closed: table %s %s drops all traffic through %s until policies are applied\n", firewall.TableFamily, firewall.TableName, strings.Join(bridges, ", "))
+			return err
+		},
+	}
+	c.Flags().StringArrayVar(&bridges, "bridge", bridges, "a bridge to close (a name ending in * matches every name it begins)")
+	c.Flags().BoolVar(&f.enableBrNetfilter, "enable-br-netfilter", false, "load br_netfilter and turn on bridge-nf-call-iptables/ip6tables if needed")
+	return c
+}
+
 func fwRemoveCmd(e *env, f *fwFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove",
@@ -284,7 +340,11 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind, LogRate: f.logRate, LogGroup: f.logGroup})
+	other := f.otherBridges
+	if other == nil && f.docker {
+		other = firewall.DockerBridges
+	}
+	return e.compilePlan(inv, policies, firewall.Options{AllowUnclassified: f.allowUnclassified, NoBind: f.noBind, LogRate: f.logRate, LogGroup: f.logGroup, OtherBridges: other})
 }
 
 func (e *env) compilePlan(inv *firewall.Inventory, policies *manifest.Set, opts firewall.Options) (*plan, error) {
@@ -429,6 +489,40 @@ func (h *host) localAddrs() (func(netip.Addr) bool, error) {
 	return func(a netip.Addr) bool { return own[a.Unmap()] }, nil
 }
 
+// flusher ends the tracked connections a plan's policies deny
+// (firewall.FlushDenied), counting them.
+type flusher struct {
+	ct    *conntrack.Conn
+	o     *firewall.Oracle
+	local func(netip.Addr) bool
+	n     int
+}
+
+// newFlusher returns p's flusher; close it.
+func (h *host) newFlusher(p *plan) (*flusher, error) {
+	local, err := h.localAddrs()
+	if err != nil {
+		return nil, err
+	}
+	cfg := &netlink.Config{}
+	if h.ns != nil {
+		cfg.NetNS = int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
+	}
+	ct, err := conntrack.Dial(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("conntrack is unreachable: %w", err)
+	}
+	return &flusher{ct: ct, o: firewall.NewOracle(p.eng, p.inv, p.opts), local: local}, nil
+}
+
+func (f *flusher) flush() error {
+	n, err := firewall.FlushDenied(f.ct, f.o, f.local)
+	f.n += n
+	return err
+}
+
+func (f *flusher) close() { _ = f.ct.Close() }
+
 type applyOptions struct {
 	enableBr bool
 	flush    bool
@@ -493,8 +587,22 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply refused, nothing changed: %w", err)
 	}
+	// The tracked connections the policies deny are ended before the
+	// ruleset replaces Ward's table (firewall.ApplyFlushing), and those
+	// that started meanwhile once it is loaded and read back.
+	var f *flusher
+	var setupErr, midErr error
+	if o.flush {
+		if f, setupErr = h.newFlusher(p); f != nil {
+			defer f.close()
+		}
+	}
 	start := time.Now()
-	if err := firewall.Apply(h.nft, p.rs); err != nil {
+	if err := firewall.ApplyFlushing(h.nft, p.rs, func() {
+		if f != nil {
+			midErr = f.flush()
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("%w (the previous ruleset, if any, is unchanged)", err)
 	}
 	if err := firewall.Verify(h.nft, p.rs); err != nil {
@@ -504,21 +612,12 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 	if !o.flush {
 		return res, nil
 	}
-	local, err := h.localAddrs()
-	if err != nil {
-		return nil, err
+	if setupErr != nil {
+		return nil, fmt.Errorf("ruleset applied, but denied connections were not ended: %w", setupErr)
 	}
-	cfg := &netlink.Config{}
-	if h.ns != nil {
-		cfg.NetNS = int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
-	}
-	ct, err := conntrack.Dial(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("ruleset applied, but conntrack is unreachable, so denied connections were not ended: %w", err)
-	}
-	defer func() { _ = ct.Close() }()
-	res.flushed, err = firewall.FlushDenied(ct, firewall.NewOracle(p.eng, p.inv, p.opts), local)
-	if err != nil {
+	err = f.flush()
+	res.flushed = f.n
+	if err = errors.Join(midErr, err); err != nil {
 		return nil, fmt.Errorf("ruleset applied, but ending denied connections failed: %w", err)
 	}
 	return res, nil

@@ -308,37 +308,39 @@ func TestFwRun(t *testing.T) {
 	}
 }
 
-// TestSystemdUnit: the unit in deploy/systemd passes systemd's own check
-// (with ward built in place of /usr/local/bin/ward) and its sandbox keeps
-// systemd's exposure score low: CAP_NET_ADMIN as the only capability,
-// netlink and unix sockets only, a read-only system.
+// TestSystemdUnit: the units in deploy/systemd pass systemd's own check
+// (with ward built in place of /usr/local/bin/ward) and their sandbox
+// keeps systemd's exposure score low: CAP_NET_ADMIN as the only
+// capability, netlink and unix sockets only, a read-only system.
 func TestSystemdUnit(t *testing.T) {
 	testenv.RequireCommand(t, "systemd-analyze")
 	t.Chdir(root)
-	unit, err := os.ReadFile("deploy/systemd/ward-fw.service")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ward")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ward").CombinedOutput(); err != nil { // #nosec G204 -- fixed command
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	text := strings.ReplaceAll(string(unit), "/usr/local/bin/ward", bin)
-	path := filepath.Join(dir, "ward-fw.service")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"ward-fw.service", "ward-fw-close.service"} {
+		unit, err := os.ReadFile(filepath.Join("deploy/systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(unit), "/usr/local/bin/ward", bin)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 { // #nosec G204 -- the test's own file
+			t.Errorf("%s: systemd-analyze verify: %v\n%s", name, err, out)
+		}
+		out, err := exec.Command("systemd-analyze", "security", "--offline=true", "--threshold=30", path).CombinedOutput() // #nosec G204 -- the test's own file
+		if err != nil {
+			t.Errorf("%s: systemd-analyze security: exposure above 3.0 or error: %v\n%s", name, err, out)
+		}
+		m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("%s: no exposure level in:\n%s", name, out)
+		}
+		t.Logf("%s: systemd exposure level %s (0 best, 10 worst)", name, m[1])
 	}
-	if out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 { // #nosec G204 -- the test's own file
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
-	}
-	out, err := exec.Command("systemd-analyze", "security", "--offline=true", "--threshold=30", path).CombinedOutput() // #nosec G204 -- the test's own file
-	if err != nil {
-		t.Errorf("systemd-analyze security: exposure above 3.0 or error: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no exposure level in:\n%s", out)
-	}
-	t.Logf("systemd exposure level %s (0 best, 10 worst)", m[1])
 }

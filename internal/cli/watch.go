@@ -34,7 +34,7 @@ import (
 const maxShownProblems = 100
 
 func watchCmd(e *env) *cobra.Command {
-	var hubble, audit, manifests, clusterCIDRs []string
+	var hubble, audit, coredns, manifests, clusterCIDRs []string
 	var config, out, proxyAddr, metricsAddr, assertions string
 	var follow bool
 	var maxLine int
@@ -44,16 +44,18 @@ func watchCmd(e *env) *cobra.Command {
 	var fl watchFleetFlags
 	var sf watchStoreFlags
 	c := &cobra.Command{
-		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
-		Short: "Judge observed flows against the policies; detect scans, floods and unexpected egress",
-		Long: `Read flow records (Hubble flow exports, ward proxy audit records) or,
+		Use:   "watch (--hubble FILE|- | --proxy-audit FILE|- | --coredns FILE|- | --conntrack | --nflog N) [--follow] [--manifests PATH] [--docker | --inventory FILE] [--config watch.yaml]",
+		Short: "Judge observed flows against the policies; detect scans, floods, unexpected egress and DNS tunnels",
+		Long: `Read flow records (Hubble flow exports, ward proxy audit records,
+CoreDNS query logs) or,
 on a host, the kernel's connection tracking and ward fw's logged drops
 (--conntrack, --nflog N, as root, until interrupted), resolve every
 address to the workload that owned it at that time, and raise alerts:
 flows the NetworkPolicies deny that got through (critical: enforcement is
 broken or bypassed), policy drops of flows they allow (stale rules),
 egress outside every policy ipBlock, flows against ward.yaml's assertions
-(--assertions), port scans, SYN and ICMP floods.
+(--assertions), port scans, SYN and ICMP floods, DNS zone transfers and
+DNS tunnels.
 docs/watch.md describes every detector, its threshold and its known misses.
 
 Alerts are JSON lines on standard output (-o json, the default) or text
@@ -72,6 +74,7 @@ bad records, events the producer reports lost, or no event read at all
 (never a clean result from input Ward did not read).`,
 		Example: `  ward watch --hubble flows.json --manifests cluster-dump/ --config watch.yaml
   hubble observe -o json --follow | ward watch --hubble - --manifests k8s/
+  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | ward watch --coredns - --manifests k8s/
   ward watch --hubble /var/log/hubble/flows.json --follow --manifests k8s/ --metrics-addr 127.0.0.1:9464
   ward fw run --docker --log-group 41 policies/ &   # then, on the same Docker host:
   ward watch --conntrack --nflog 41 --docker --manifests policies/
@@ -82,8 +85,8 @@ bad records, events the producer reports lost, or no event read at all
 			if err := outputFlag(out, "json", "text"); err != nil {
 				return err
 			}
-			if len(hubble)+len(audit) == 0 && !host.live() && !fl.active() {
-				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --conntrack, --nflog or --from"))
+			if len(hubble)+len(audit)+len(coredns) == 0 && !host.live() && !fl.active() {
+				return fail(ExitError, errors.New("watch needs an input: --hubble, --proxy-audit, --coredns, --conntrack, --nflog or --from"))
 			}
 			kernelSources, closeNS, err := host.sources()
 			if err != nil {
@@ -172,6 +175,11 @@ bad records, events the producer reports lost, or no event read at all
 			}
 			for _, p := range audit {
 				if err := add("proxy-audit", p, &source.ProxyAudit{Proxy: proxy}); err != nil {
+					return fail(ExitError, err)
+				}
+			}
+			for _, p := range coredns {
+				if err := add("coredns", p, &source.CoreDNS{Clock: event.SystemClock{}}); err != nil {
 					return fail(ExitError, err)
 				}
 			}
@@ -319,6 +327,7 @@ bad records, events the producer reports lost, or no event read at all
 	f := c.Flags()
 	f.StringArrayVar(&hubble, "hubble", nil, "Hubble flow export (JSON lines, `hubble observe -o json`) to read; - for standard input (repeatable)")
 	f.StringArrayVar(&audit, "proxy-audit", nil, "ward proxy audit records to read; - for standard input (repeatable)")
+	f.StringArrayVar(&coredns, "coredns", nil, "CoreDNS log plugin lines (its default format; a time prefix from kubectl logs --timestamps or a CRI log file is read) to read; - for standard input (repeatable)")
 	f.StringVar(&proxyAddr, "proxy-addr", "", "the proxy's address (IP:port), the destination of its audited requests")
 	f.BoolVar(&follow, "follow", false, "keep reading the files as they grow, across rotation (rename or copytruncate), until interrupted")
 	f.StringArrayVar(&manifests, "manifests", nil, "Kubernetes manifests or a cluster dump (Pods with status.podIP give identities over time) (repeatable)")

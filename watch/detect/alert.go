@@ -27,6 +27,8 @@ const (
 	StaleRuleName = "policy-stale-drop"
 	SaturatedName = "detector-saturated"
 	AssertionName = "assertion-violated"
+	ZoneXferName  = "dns-zone-transfer"
+	TunnelName    = "dns-tunnel"
 )
 
 // Severities.

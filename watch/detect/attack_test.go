@@ -183,3 +183,158 @@ func TestIncidentEvictionOrder(t *testing.T) {
 		t.Errorf("low queue holds %d for %d open", n, in.bySev[0])
 	}
 }
+
+// TestFloodAcrossWindowBoundary: flood windows tumbled from a pair's
+// first packet, which the sender chooses: one packet to start a window,
+// a burst just below the threshold as it ends and another as the next
+// begins put almost twice the threshold into 0.4 s unseen. Counted in
+// sliding slots, the bursts are one flood; a steady rate just below the
+// threshold stays below it however long it lasts.
+func TestFloodAcrossWindowBoundary(t *testing.T) {
+	fx := loadShop(t)
+	const attacker, web = "198.51.100.7", "10.244.0.10"
+	packet := func(at time.Duration, icmp bool) event.Event {
+		if icmp {
+			e := dropped(ev(at, attacker, web, 0, event.ICMP, event.Dropped, 0))
+			e.ICMPType = 8
+			return e
+		}
+		return dropped(ev(at, attacker, web, 443, event.TCP, event.Dropped, event.SYN))
+	}
+	straddle := func(limit int, icmp bool) []event.Event {
+		evs := []event.Event{packet(0, icmp)}
+		for i := range limit - 2 { // the window's first packet and these: one short
+			evs = append(evs, packet(4800*time.Millisecond+time.Duration(i)*200*time.Millisecond/time.Duration(limit), icmp))
+		}
+		for i := range limit - 1 {
+			evs = append(evs, packet(5000*time.Millisecond+time.Duration(i)*200*time.Millisecond/time.Duration(limit), icmp))
+		}
+		return evs
+	}
+	steady := func(pps int, d time.Duration, icmp bool) []event.Event {
+		var evs []event.Event
+		for i := range int(d.Seconds()) * pps {
+			evs = append(evs, packet(time.Duration(i)*time.Second/time.Duration(pps), icmp))
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYN bursts either side of a window boundary", straddle(4000, false), "syn-flood 198.51.100.7 > shop/Pod/web-1 7997"},
+		{"ICMP bursts either side of a window boundary", straddle(500, true), "icmp-flood 198.51.100.7 > shop/Pod/web-1 997"},
+		{"SYNs at 799 pps for 30 s", steady(799, 30*time.Second, false), ""},
+		{"ICMP at 99 pps for 30 s", steady(99, 30*time.Second, true), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}
+
+// TestScanAcrossWindowBoundary: scan windows tumbled from the scanner's
+// first failed attempt (as Zeek's do): one probe to start a window, 13
+// ports as it ends and 14 as the next begins were 28 ports in two
+// seconds unseen, and so were 24 + 24 hosts. The window slides: ports and
+// hosts count while seen within the last 5 minutes.
+func TestScanAcrossWindowBoundary(t *testing.T) {
+	fx := loadShop(t)
+	const scanner, db = "198.51.100.9", "10.244.0.30"
+	probe := func(at time.Duration, dst string, port int) event.Event {
+		return dropped(ev(at, scanner, dst, uint16(port), event.TCP, event.Dropped, event.SYN))
+	}
+	ports := []event.Event{probe(0, db, 1000)}
+	for p := range 13 {
+		ports = append(ports, probe(299*time.Second+time.Duration(p)*10*time.Millisecond, db, 2000+p))
+	}
+	for p := range 14 {
+		ports = append(ports, probe(300*time.Second+time.Duration(p)*10*time.Millisecond, db, 3000+p))
+	}
+	hosts := []event.Event{probe(0, "10.244.9.1", 22)}
+	for h := range 23 {
+		hosts = append(hosts, probe(299*time.Second+time.Duration(h)*10*time.Millisecond, fmt.Sprintf("10.244.9.%d", h+2), 22))
+	}
+	for h := range 24 {
+		hosts = append(hosts, probe(300*time.Second+time.Duration(h)*10*time.Millisecond, fmt.Sprintf("10.244.8.%d", h+2), 22))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"ports either side of a window boundary", ports, "port-scan 198.51.100.9 > shop/Pod/db-0 27"},
+		{"hosts either side of a window boundary", hosts, "port-scan 198.51.100.9 > port 22/TCP 47"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}
+
+// TestUDPScanHubble: Hubble reports a UDP probe of a closed port as
+// FORWARDED and the host's answer as an ICMP port unreachable that names
+// no port, so a UDP scan seen through Hubble raised nothing. Each
+// unreachable now fails the latest datagram it may answer: 15 ports
+// answered so are a scan, sent one at a time or five at once; a client
+// retrying one dead port, or unreachables that answer nothing, are not.
+func TestUDPScanHubble(t *testing.T) {
+	fx := loadShop(t)
+	const scanner, target = "198.51.100.9", "10.244.7.1"
+	udp := func(at time.Duration, port int) event.Event {
+		return ev(at, scanner, target, uint16(port), event.UDP, event.Forwarded, 0)
+	}
+	unreachable := func(at time.Duration, v6 bool) event.Event {
+		e := ev(at, target, scanner, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType, e.ICMPCode = 3, 3
+		if v6 {
+			e.Proto, e.ICMPType, e.ICMPCode = event.ICMPv6, 1, 4
+			e.Src, e.Dst = netip.MustParseAddr("fd00::7:1"), netip.MustParseAddr("2001:db8::9")
+		}
+		return e
+	}
+	var oneByOne, allAtOnce, retries, stray, v6 []event.Event
+	for p := range 15 {
+		at := time.Duration(p) * time.Second
+		oneByOne = append(oneByOne, udp(at, 1000+p), unreachable(at+5*time.Millisecond, false))
+		retries = append(retries, udp(at, 53), unreachable(at+5*time.Millisecond, false))
+		stray = append(stray, unreachable(at, false))
+		d := udp(at, 1000+p)
+		d.Src, d.Dst = netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("fd00::7:1")
+		v6 = append(v6, d, unreachable(at+5*time.Millisecond, true))
+	}
+	for g := range 3 { // five probes in flight at a time, as nmap sends them
+		at := time.Duration(g) * time.Second
+		for p := range 5 {
+			allAtOnce = append(allAtOnce, udp(at+time.Duration(p)*time.Millisecond, 1000+5*g+p))
+		}
+		for p := range 5 {
+			allAtOnce = append(allAtOnce, unreachable(at+20*time.Millisecond+time.Duration(p)*time.Millisecond, false))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"15 ports, one at a time", oneByOne, "port-scan 198.51.100.9 > 10.244.7.1 15"},
+		{"15 ports, five at once", allAtOnce, "port-scan 198.51.100.9 > 10.244.7.1 15"},
+		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
+		{"a client retrying one dead port", retries, ""},
+		{"unreachables answering nothing", stray, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

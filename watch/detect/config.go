@@ -22,14 +22,17 @@ type Error = srcpos.Error
 // Config holds every threshold. Defaults are the published ones (see
 // docs/watch.md for their sources).
 type Config struct {
-	PortScan  PortScan  `yaml:"portScan"`
-	SYNFlood  Flood     `yaml:"synFlood"`
-	ICMPFlood Flood     `yaml:"icmpFlood"`
-	Egress    Egress    `yaml:"egress"`
-	Policy    Policy    `yaml:"policy"`
-	Baseline  Baseline  `yaml:"baseline"`
-	Incidents Incidents `yaml:"incidents"`
-	Limits    Limits    `yaml:"limits"`
+	PortScan  PortScan `yaml:"portScan"`
+	SYNFlood  Flood    `yaml:"synFlood"`
+	ICMPFlood Flood    `yaml:"icmpFlood"`
+	Egress    Egress   `yaml:"egress"`
+	Policy    Policy   `yaml:"policy"`
+	Baseline  Baseline `yaml:"baseline"`
+	// DNSZoneTransfer and DNSTunnel judge DNS queries (docs/watch.md).
+	DNSZoneTransfer DNSZoneTransfer `yaml:"dnsZoneTransfer"`
+	DNSTunnel       DNSTunnel       `yaml:"dnsTunnel"`
+	Incidents       Incidents       `yaml:"incidents"`
+	Limits          Limits          `yaml:"limits"`
 	// ClusterCIDRs are the pod address ranges: an unclaimed address in
 	// them is an unknown workload, not the internet.
 	ClusterCIDRs Prefixes `yaml:"clusterCIDRs"`
@@ -88,6 +91,26 @@ type Policy struct {
 	Drops bool `yaml:"drops"`
 }
 
+// DNSZoneTransfer flags AXFR and IXFR queries (NeuVector's default).
+type DNSZoneTransfer struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// DNSTunnel flags the shapes of DNS tunnels (the Zeek-based
+// anomalous-dns thresholds): a query name longer than MaxName
+// characters, or more than DistinctNames distinct names under one
+// registered domain from one client within Window. Names under
+// ClusterDomain (search-path expansions included) and under an Exempt
+// domain are not judged.
+type DNSTunnel struct {
+	Enabled       bool          `yaml:"enabled"`
+	Window        time.Duration `yaml:"window"`
+	DistinctNames int           `yaml:"distinctNames"`
+	MaxName       int           `yaml:"maxName"`
+	ClusterDomain string        `yaml:"clusterDomain"`
+	Exempt        []string      `yaml:"exempt"`
+}
+
 // Incidents groups alerts: evidence for the same detector, source and
 // destination group joins the open incident until it has been Idle that
 // long or has lasted MaxDuration.
@@ -114,12 +137,15 @@ type Limits struct {
 // Default returns the published thresholds.
 func Default() Config {
 	return Config{
-		PortScan:  PortScan{Enabled: true, Window: 5 * time.Minute, DistinctPorts: 15, DistinctHosts: 25},
-		SYNFlood:  Flood{Enabled: true, Window: 5 * time.Second, PPS: 800},
-		ICMPFlood: Flood{Enabled: true, Window: 5 * time.Second, PPS: 100},
-		Egress:    Egress{Enabled: true},
-		Policy:    Policy{Enabled: true, Drops: true},
-		Baseline:  Baseline{Enabled: true, Learn: time.Hour, NewListener: true, NewPeer: true},
+		PortScan:        PortScan{Enabled: true, Window: 5 * time.Minute, DistinctPorts: 15, DistinctHosts: 25},
+		SYNFlood:        Flood{Enabled: true, Window: 5 * time.Second, PPS: 800},
+		ICMPFlood:       Flood{Enabled: true, Window: 5 * time.Second, PPS: 100},
+		Egress:          Egress{Enabled: true},
+		Policy:          Policy{Enabled: true, Drops: true},
+		Baseline:        Baseline{Enabled: true, Learn: time.Hour, NewListener: true, NewPeer: true},
+		DNSZoneTransfer: DNSZoneTransfer{Enabled: true},
+		DNSTunnel: DNSTunnel{Enabled: true, Window: time.Hour, DistinctNames: 8, MaxName: 90,
+			ClusterDomain: "cluster.local", Exempt: []string{"in-addr.arpa", "ip6.arpa"}},
 		Incidents: Incidents{Idle: 10 * time.Minute, MaxDuration: time.Hour, Samples: 5},
 		Limits:    Limits{MaxTracked: 1 << 21, MaxIncidents: 10000, MaxSkew: 5 * time.Minute},
 	}
@@ -205,6 +231,9 @@ func (c *Config) validate() error {
 		dur("icmpFlood.window", c.ICMPFlood.Window),
 		pos("icmpFlood.pps", c.ICMPFlood.PPS),
 		dur("baseline.learn", c.Baseline.Learn),
+		dur("dnsTunnel.window", c.DNSTunnel.Window),
+		pos("dnsTunnel.distinctNames", c.DNSTunnel.DistinctNames),
+		pos("dnsTunnel.maxName", c.DNSTunnel.MaxName),
 		dur("incidents.idle", c.Incidents.Idle),
 		dur("incidents.maxDuration", c.Incidents.MaxDuration),
 		pos("incidents.samples", c.Incidents.Samples),
@@ -222,10 +251,37 @@ func (c *Config) validate() error {
 	if c.PortScan.DistinctPorts > 1000 || c.PortScan.DistinctHosts > 1000 {
 		return &fieldError{"portScan", "distinctPorts and distinctHosts are at most 1000 (each is remembered per key)"}
 	}
+	if c.DNSTunnel.DistinctNames > 1000 {
+		return &fieldError{"dnsTunnel.distinctNames", "at most 1000 (each is remembered per client and domain)"}
+	}
+	if c.DNSTunnel.ClusterDomain != "" {
+		d, err := domainName(c.DNSTunnel.ClusterDomain)
+		if err != nil {
+			return &fieldError{"dnsTunnel.clusterDomain", err.Error()}
+		}
+		c.DNSTunnel.ClusterDomain = d
+	}
+	for i, x := range c.DNSTunnel.Exempt {
+		d, err := domainName(x)
+		if err != nil {
+			return &fieldError{"dnsTunnel.exempt", err.Error()}
+		}
+		c.DNSTunnel.Exempt[i] = d
+	}
 	if c.Incidents.Samples > 100 {
 		return &fieldError{"incidents.samples", "at most 100"}
 	}
 	return nil
+}
+
+// domainName is a configured domain as query names are compared with
+// it: lower-case, without a trailing dot.
+func domainName(s string) (string, error) {
+	d := strings.ToLower(strings.TrimSuffix(s, "."))
+	if d == "" || strings.ContainsAny(d, " \t/:*") || strings.Contains(d, "..") || strings.HasPrefix(d, ".") {
+		return "", fmt.Errorf("%q is not a domain name (want cluster.local or example.com)", s)
+	}
+	return d, nil
 }
 
 func fieldLines(n *yaml.Node, path string, out map[string]int) {

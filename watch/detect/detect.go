@@ -49,63 +49,228 @@ type portKey struct {
 }
 
 type scanPorts struct {
-	start   int64
+	last    int64 // the newest attempt
 	ports   smallSet[uint32]
 	alerted bool
 }
 
 type scanHosts struct {
-	start   int64
+	last    int64
 	hosts   smallSet[ip16]
 	alerted bool
 }
 
-// smallSet is a set of distinct values, the first few held inline: most
-// keys of a scan table see one or two values, and a million keys must not
-// mean a million allocations for the collector to scan.
+// smallSet is a set of distinct values with the time each was last seen,
+// the first few held inline: most keys of a scan table see one or two
+// values, and a million keys must not mean a million allocations for the
+// collector to scan. Values not seen within a window leave it, so the
+// window slides: a scan cannot hide by straddling the boundary of a
+// window that its own first probe began (Zeek's tumbling windows miss
+// 14 ports before such a boundary and 14 after it).
 type smallSet[T comparable] struct {
-	inl  [2]T
+	inl  [2]timed[T]
 	n    int32
-	more []T
+	more []timed[T]
+}
+
+type timed[T comparable] struct {
+	v T
+	t int64
 }
 
 func (s *smallSet[T]) len() int { return int(s.n) }
 
-func (s *smallSet[T]) reset() {
-	*s = smallSet[T]{more: s.more[:0]}
+func (s *smallSet[T]) at(i int) *timed[T] {
+	if i < len(s.inl) {
+		return &s.inl[i]
+	}
+	return &s.more[i-len(s.inl)]
 }
 
-// add adds v unless present or the set holds max values (then every
-// value counts as new: the count only grows past the threshold). It
-// reports whether v was new.
-func (s *smallSet[T]) add(v T, max int) bool {
-	for i := 0; i < int(s.n) && i < len(s.inl); i++ {
-		if s.inl[i] == v {
-			return false
+// expire removes the values last seen win or longer before t.
+func (s *smallSet[T]) expire(t, win int64) {
+	k := 0
+	for i := 0; i < int(s.n); i++ {
+		if x := *s.at(i); t-x.t < win {
+			*s.at(k) = x
+			k++
 		}
 	}
-	for _, x := range s.more {
-		if x == v {
+	s.n = int32(k) // #nosec G115 -- at most the set's bound
+	if k > len(s.inl) {
+		s.more = s.more[:k-len(s.inl)]
+	} else {
+		s.more = s.more[:0]
+	}
+}
+
+// add records v as seen at t, first removing the values last seen win
+// or longer before t, and reports whether v was new; the set holds at
+// most bound values (then every value counts as new: the count only grows
+// past the threshold).
+func (s *smallSet[T]) add(v T, t, win int64, bound int) bool {
+	s.expire(t, win)
+	for i := 0; i < int(s.n); i++ {
+		if x := s.at(i); x.v == v {
+			x.t = max(x.t, t)
 			return false
 		}
 	}
 	switch {
-	case int(s.n) >= max:
+	case int(s.n) >= bound:
 		return true
 	case int(s.n) < len(s.inl):
-		s.inl[s.n] = v
+		s.inl[s.n] = timed[T]{v, t}
 	default:
-		s.more = append(s.more, v)
+		s.more = append(s.more, timed[T]{v, t})
 	}
 	s.n++
 	return true
 }
 
+// udpRecent is how many of a pair's latest UDP datagrams are kept, and
+// udpAnswer how long after one an ICMP port unreachable may answer it
+// (either way: records of two nodes merged may come out of order).
+const (
+	udpRecent = 8
+	udpAnswer = 3 * time.Second
+)
+
+// udpSent is the UDP destination ports a source sent datagrams to on one
+// destination lately, for the ICMP port unreachables that answer them:
+// Hubble reports a UDP probe of a closed port as FORWARDED and the
+// unreachable as an ICMP flow that names no port.
+type udpSent struct {
+	sent [udpRecent]udpDatagram
+	next uint8
+	last int64
+}
+
+type udpDatagram struct {
+	t        int64
+	port     uint16
+	answered bool
+}
+
+// answer marks the latest datagram the unreachable at t may answer and
+// returns its port.
+func (u *udpSent) answer(t int64) (uint16, bool) {
+	best := -1
+	for i := range u.sent {
+		d := &u.sent[i]
+		if d.t == 0 || d.answered || d.t-t > int64(udpAnswer) || t-d.t > int64(udpAnswer) {
+			continue
+		}
+		if best < 0 || d.t > u.sent[best].t {
+			best = i
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	u.sent[best].answered = true
+	return u.sent[best].port, true
+}
+
+// record adds a datagram to port at t; a port still awaiting its answer
+// is only dated anew.
+func (u *udpSent) record(port uint16, t int64) {
+	u.last = max(u.last, t)
+	for i := range u.sent {
+		if d := &u.sent[i]; d.t != 0 && d.port == port && !d.answered {
+			d.t = max(d.t, t)
+			return
+		}
+	}
+	u.sent[u.next%udpRecent] = udpDatagram{t: t, port: port}
+	u.next++
+}
+
+// portUnreachable reports an ICMP or ICMPv6 port unreachable.
+func portUnreachable(e *event.Event) bool {
+	return e.Proto == event.ICMP && e.ICMPType == 3 && e.ICMPCode == 3 ||
+		e.Proto == event.ICMPv6 && e.ICMPType == 1 && e.ICMPCode == 4
+}
+
+// udpProbes keeps the UDP datagrams flow records show passing, and turns
+// a port unreachable that answers one into the failed attempt it is.
+// Conntrack sources need none of this: a UDP connection that ends
+// without a reply is failed already.
+func (d *Detectors) udpProbes(o *Observation, t int64) {
+	e := o.E
+	switch {
+	case e.Kind != event.Flow || !e.Verdict.Passed():
+	case e.Proto == event.UDP && !e.Reply:
+		if st := d.udp.get(pairKey{key16(e.Src), key16(e.Dst)}); st != nil {
+			st.record(e.DstPort, t)
+		}
+	case portUnreachable(e):
+		// From the probed host back to the prober.
+		st := d.udp.find(pairKey{key16(e.Dst), key16(e.Src)})
+		if st == nil {
+			return
+		}
+		port, ok := st.answer(t)
+		if !ok {
+			return
+		}
+		probe := &event.Event{Time: e.Time, ID: e.ID, Kind: event.Flow, Origin: e.Origin, Proto: event.UDP,
+			Src: e.Dst, Dst: e.Src, DstPort: port, Verdict: e.Verdict, Reason: "ICMP port unreachable", Node: e.Node}
+		d.portScan(&Observation{E: probe, Src: o.Dst, SrcRes: o.DstRes, Dst: o.Src, DstRes: o.SrcRes}, t)
+	}
+}
+
+// floodSlots is the number of slots a flood window is counted in. A
+// window counted whole from its first packet (tumbling) let a sender
+// that chose when windows begin put almost twice the threshold in a
+// fraction of a second: a burst just before one window ended and another
+// just after. Counted over the last floodSlots slots of window/floodSlots
+// each, it slides: any interval of one window holding twice the
+// threshold, or one of 4/5 of a window holding the threshold, alerts.
+const floodSlots = 5
+
+// flood is one (source, destination) pair's packet count. Slots are
+// numbered from anchor (the pair's first packet, again after a window
+// without one), so that a flood at exactly the threshold from its first
+// packet fills the first window's five slots as a tumbling window would.
 type flood struct {
-	start   int64
-	count   uint64
-	extra   uint64 // packets after the alert, reported when the window ends
+	anchor  int64
+	slot    int64 // the newest slot counted
+	last    int64 // the newest packet's time
+	counts  [floodSlots]uint64
+	since   int64  // the alert's or the last report's time
+	extra   uint64 // packets after the alert, reported a window later
 	alerted bool
+	// The ends as the alert resolved them, so that later reports join
+	// its incident.
+	srcW, dstW *identity.Workload
+	srcR, dstR identity.Resolution
+}
+
+// add counts w packets at t, anchored afresh after a window without
+// any, and returns the packets in the last floodSlots slots and when the
+// oldest of those slots began (at the anchor at the earliest).
+func (f *flood) add(t, window int64, w uint64) (sum uint64, from int64) {
+	slot := window / floodSlots
+	if slot <= 0 {
+		slot = 1
+	}
+	if f.last == 0 || t-f.last >= window {
+		*f = flood{anchor: t}
+	}
+	n := (t - f.anchor) / slot
+	if n < f.slot { // out of order: counted in the newest slot
+		n = f.slot
+	}
+	for s := f.slot + 1; s <= n && s <= f.slot+floodSlots; s++ {
+		f.counts[s%floodSlots] = 0
+	}
+	f.slot, f.last = n, max(f.last, t)
+	f.counts[n%floodSlots] += w
+	for _, c := range f.counts {
+		sum += c
+	}
+	return sum, max(f.anchor, f.anchor+(n-floodSlots+1)*slot)
 }
 
 // Detectors runs every enabled detector over observations. It is not
@@ -121,6 +286,8 @@ type Detectors struct {
 	ports     *table[pairKey, scanPorts]
 	hosts     *table[portKey, scanHosts]
 	syn, icmp *table[pairKey, flood]
+	udp       *table[pairKey, udpSent]
+	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
 	swept     int64
@@ -157,7 +324,10 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		hosts:   newTable[portKey, scanHosts](cfg.Limits.MaxTracked),
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
+		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
 		base:    newBaseline(),
+
+		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
 	}
 	d.floodLimit[0] = uint64(float64(cfg.SYNFlood.PPS) * cfg.SYNFlood.Window.Seconds())
 	d.floodLimit[1] = uint64(float64(cfg.ICMPFlood.PPS) * cfg.ICMPFlood.Window.Seconds())
@@ -221,7 +391,9 @@ func (d *Detectors) Observe(obs []Observation) {
 func (d *Detectors) observe(o *Observation) {
 	e := o.E
 	d.stats.Events++
-	if !e.Src.IsValid() || !e.Dst.IsValid() {
+	// A resolver's log names the client only: DNS queries are judged
+	// without a destination address.
+	if !e.Src.IsValid() || !e.Dst.IsValid() && e.DNS == nil {
 		return
 	}
 	t := e.Time
@@ -230,8 +402,17 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
-	if d.cfg.PortScan.Enabled && e.Failed() {
-		d.portScan(o, t)
+	if e.DNS != nil {
+		d.dns(o, t)
+		if !e.Dst.IsValid() {
+			return
+		}
+	}
+	if d.cfg.PortScan.Enabled {
+		if e.Failed() {
+			d.portScan(o, t)
+		}
+		d.udpProbes(o, t)
 	}
 	if d.cfg.SYNFlood.Enabled && e.Proto == event.TCP && (e.Kind == event.Flow && e.Flags.IsSYN() && !e.Reply || e.Kind == event.ConnNew) {
 		d.flood(0, o, t)
@@ -308,20 +489,22 @@ func (d *Detectors) sweep() {
 	now := d.now
 	d.swept = now
 	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
-	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.start >= ps })
-	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.start >= hs })
+	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
+	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
+	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	dw := int64(d.cfg.DNSTunnel.Window)
+	d.dnsNames.sweep(func(_ *dnsKey, v *dnsNames) bool { return now-v.last >= dw })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		w := int64(d.floodWindow(i))
 		tb.sweep(func(k *pairKey, v *flood) bool {
-			if now-v.start < w {
-				return false
+			if now-v.since >= w {
+				d.flushFlood(i, k, v) // a flood going on is reported once a window
 			}
-			d.flushFlood(i, k, v)
-			return true
+			return now-v.last >= w
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.base.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -353,8 +536,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }
@@ -416,11 +599,12 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		st = d.ports.get(pairKey{s, dd})
 	}
 	if st != nil {
-		if t-st.start >= win || st.start == 0 {
-			st.ports.reset()
-			st.start, st.alerted = t, false
+		st.last = max(st.last, t)
+		isNew := st.ports.add(pp, t, win, 4*cfg.DistinctPorts)
+		if st.ports.len() < cfg.DistinctPorts {
+			st.alerted = false // that scan is over; another alerts anew
 		}
-		if st.ports.add(pp, 4*cfg.DistinctPorts) && st.ports.len() >= cfg.DistinctPorts {
+		if isNew && st.ports.len() >= cfg.DistinctPorts {
 			n := uint64(1)
 			if !st.alerted {
 				st.alerted, n = true, uint64(st.ports.n) // #nosec G115 -- a count, never negative
@@ -437,11 +621,12 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		}
 	}
 	if st := d.hosts.get(portKey{s, pp}); st != nil {
-		if t-st.start >= win || st.start == 0 {
-			st.hosts.reset()
-			st.start, st.alerted = t, false
+		st.last = max(st.last, t)
+		isNew := st.hosts.add(dd, t, win, 4*cfg.DistinctHosts)
+		if st.hosts.len() < cfg.DistinctHosts {
+			st.alerted = false
 		}
-		if st.hosts.add(dd, 4*cfg.DistinctHosts) && st.hosts.len() >= cfg.DistinctHosts {
+		if isNew && st.hosts.len() >= cfg.DistinctHosts {
 			n := uint64(1)
 			if !st.alerted {
 				st.alerted, n = true, uint64(st.hosts.n) // #nosec G115 -- a count, never negative
@@ -519,49 +704,56 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	if e.Kind == event.ConnNew {
 		w = 1
 	}
-	if t-st.start >= int64(d.floodWindow(i)) || st.start == 0 {
-		d.flushFlood(i, &k, st)
-		*st = flood{start: t}
+	window := int64(d.floodWindow(i))
+	if st.last != 0 && t-st.last >= window {
+		d.flushFlood(i, &k, st) // the pair's last flood is over
 	}
-	st.count += w
+	sum, from := st.add(t, window, w)
 	switch {
+	case st.alerted && sum < d.floodLimit[i]:
+		// Below the threshold again: this flood is over; a new one
+		// alerts anew.
+		st.extra += w
+		d.flushFlood(i, &k, st)
+		st.alerted = false
 	case st.alerted:
 		st.extra += w
-	case st.count >= d.floodLimit[i]:
-		st.alerted = true
-		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, st.count, st, t, e)
+	case sum >= d.floodLimit[i]:
+		st.alerted, st.since = true, t
+		st.srcW, st.srcR, st.dstW, st.dstR = o.Src, o.SrcRes, o.Dst, o.DstRes
+		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, sum, sum, from, t, e)
 	}
 }
 
-func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n uint64, st *flood, t int64, sample *event.Event) {
+func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Resolution, dw *identity.Workload, dr identity.Resolution, src, dst netip.Addr, n, packets uint64, from, t int64, sample *event.Event) {
 	name, cfg, what := SYNFloodName, d.cfg.SYNFlood, "SYNs"
 	if i == 1 {
 		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
 	}
-	elapsed := time.Duration(t - st.start)
+	elapsed := time.Duration(t - from)
 	d.inc.add(t, &evidence{
 		detector: name, severity: High,
 		src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, st.count, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
+		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
 		count:     n,
 		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
-		observed:  map[string]any{"packets": st.count, "windowStart": time.Unix(0, st.start).UTC().Format(time.RFC3339Nano)},
+		observed:  map[string]any{"packets": packets, "windowStart": time.Unix(0, from).UTC().Format(time.RFC3339Nano)},
 		sample:    sample,
 	})
 }
 
-// flushFlood reports packets counted after an alert in a window that
-// ends. Identity is not known any more: the incident keeps the one it
-// opened with (the key is by address).
+// flushFlood reports the packets counted since a flood's alert or last
+// report, with the ends as the alert resolved them: reported by address
+// alone, they opened an incident of their own beside the alert's.
 func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	if !st.alerted || st.extra == 0 {
 		return
 	}
 	src, dst := k.src.addr(), k.dst.addr()
-	t := st.start + int64(d.floodWindow(i))
-	n := st.extra
-	st.extra = 0
-	d.floodEvidence(i, nil, identity.Unknown, nil, identity.Unknown, src, dst, n, st, min(t, d.now), nil)
+	n, from := st.extra, st.since
+	t := min(max(st.last, from), d.now)
+	st.extra, st.since = 0, t
+	d.floodEvidence(i, st.srcW, st.srcR, st.dstW, st.dstR, src, dst, n, n, from, t, nil)
 }
 
 func (d *Detectors) egress(o *Observation, t int64) {

@@ -175,7 +175,7 @@ func TestDetectors(t *testing.T) {
 		{"unknown cluster address: not egress, not judged", []event.Event{ev(0, api, "10.99.3.3", 443, event.TCP, event.Forwarded, event.SYN)}, nil},
 		{"port scan: 15 ports", scan15, []string{"port-scan dev/Pod/tool > shop/Pod/db-0 15"}},
 		{"port scan: 14 ports is below", scan14, nil},
-		{"port scan: 15 ports over 6 minutes (tumbling window: a known miss)", slowScan, nil},
+		{"port scan: 15 ports over 6 minutes: no 5 minutes hold 15", slowScan, nil},
 		{"port scan over IPv6", v6scan, []string{"port-scan fd00::99 > shop/Pod/web-1 15"}},
 		{"host sweep: 25 hosts refuse port 22", sweep, []string{"port-scan dev/Pod/tool > port 22/TCP 25"}},
 		{"SYN flood: 800 pps over 5 s", flood, []string{"syn-flood 198.51.100.7 > shop/Pod/web-1 4000"}},

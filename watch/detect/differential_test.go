@@ -12,7 +12,8 @@ import (
 	"github.com/wardsec/ward/watch/event"
 )
 
-// refDetect is a plain reference of the port-scan and SYN-flood windows:
+// refDetect is a plain reference of the port-scan sliding windows and
+// the SYN-flood slots:
 // ordinary maps of every key ever seen, nothing swept, nothing reused.
 // It shares no code with the bounded tables, their sweeps and free lists.
 type refDetect struct {
@@ -20,22 +21,56 @@ type refDetect struct {
 	opened map[string]int64 // "detector src > dst" -> first alert time
 	ports  map[string]*refWindow
 	hosts  map[string]*refWindow
-	syn    map[string]*refWindow
+	syn    map[string]*refFlood
 }
 
+// refWindow is when each value was last seen.
 type refWindow struct {
-	start int64
-	seen  map[string]bool
-	count int
+	seen map[string]int64
 }
 
-func (r *refDetect) window(m map[string]*refWindow, k string, t int64, length time.Duration) *refWindow {
-	w := m[k]
-	if w == nil || t-w.start >= int64(length) {
-		w = &refWindow{start: t, seen: map[string]bool{}}
-		m[k] = w
+// count records v at t and returns the values seen within the window
+// that ends at t.
+func (w *refWindow) count(v string, t int64, length time.Duration) int {
+	w.seen[v] = max(w.seen[v], t)
+	n := 0
+	for _, at := range w.seen {
+		if t-at < int64(length) {
+			n++
+		}
 	}
-	return w
+	return n
+}
+
+// refFlood keeps every packet time of a pair since its anchor (its
+// first packet, again after a window without one).
+type refFlood struct {
+	anchor int64
+	times  []int64
+}
+
+// count adds a packet at t and returns the packets in the five slots of
+// window/5 (numbered from the anchor) that end with t's.
+func (f *refFlood) count(t int64, window time.Duration) int {
+	if len(f.times) == 0 || t-f.times[len(f.times)-1] >= int64(window) {
+		f.anchor, f.times = t, nil
+	}
+	f.times = append(f.times, t)
+	slot := func(x int64) int64 { return (x - f.anchor) / (int64(window) / 5) }
+	n := 0
+	for _, x := range f.times {
+		if slot(x) > slot(t)-5 {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *refDetect) window(m map[string]*refWindow, k string) *refWindow {
+	if m[k] == nil {
+		m[k] = &refWindow{seen: map[string]int64{}}
+	}
+	return m[k]
 }
 
 func (r *refDetect) open(name string, t int64) {
@@ -56,21 +91,19 @@ func (r *refDetect) observe(e *event.Event) {
 		if scanner.Is6() {
 			who = netip.PrefixFrom(scanner, 64).Masked().String()
 		}
-		w := r.window(r.ports, who+">"+target.String(), e.Time, r.cfg.PortScan.Window)
-		w.seen[pp] = true
-		if len(w.seen) >= r.cfg.PortScan.DistinctPorts {
+		if r.window(r.ports, who+">"+target.String()).count(pp, e.Time, r.cfg.PortScan.Window) >= r.cfg.PortScan.DistinctPorts {
 			r.open(fmt.Sprintf("port-scan %s > %s", who, target), e.Time)
 		}
-		w = r.window(r.hosts, who+">"+pp, e.Time, r.cfg.PortScan.Window)
-		w.seen[target.String()] = true
-		if len(w.seen) >= r.cfg.PortScan.DistinctHosts {
+		if r.window(r.hosts, who+">"+pp).count(target.String(), e.Time, r.cfg.PortScan.Window) >= r.cfg.PortScan.DistinctHosts {
 			r.open(fmt.Sprintf("port-scan %s > port %s", who, pp), e.Time)
 		}
 	}
 	if e.Proto == event.TCP && e.Flags.IsSYN() && !e.Reply {
-		w := r.window(r.syn, e.Src.String()+">"+e.Dst.String(), e.Time, r.cfg.SYNFlood.Window)
-		w.count++
-		if float64(w.count) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
+		k := e.Src.String() + ">" + e.Dst.String()
+		if r.syn[k] == nil {
+			r.syn[k] = &refFlood{}
+		}
+		if float64(r.syn[k].count(e.Time, r.cfg.SYNFlood.Window)) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
 			r.open(fmt.Sprintf("syn-flood %s > %s", e.Src, e.Dst), e.Time)
 		}
 	}
@@ -104,7 +137,7 @@ func TestWindowsDifferential(t *testing.T) {
 			}
 			got[fmt.Sprintf("%s %s > %s", a.Detector, src, dst)] = a.first
 		})
-		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refWindow{}}
+		ref := &refDetect{cfg: cfg, opened: map[string]int64{}, ports: map[string]*refWindow{}, hosts: map[string]*refWindow{}, syn: map[string]*refFlood{}}
 		tm := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC).UnixNano()
 		var obs []Observation
 		for range 3000 {
@@ -125,16 +158,36 @@ func TestWindowsDifferential(t *testing.T) {
 			if e.Src == e.Dst {
 				continue
 			}
-			ref.observe(e)
-			obs = append(obs, Observation{E: e})
-			if len(obs) == 7 { // odd batch sizes
-				d.Observe(obs)
-				obs = obs[:0]
+			n := 1
+			if r.IntN(6) == 0 {
+				// A burst of SYNs on one pair, which may straddle a
+				// slot or the window its first packet began.
+				e.Flags, e.Verdict, e.Reply, n = event.SYN, event.Dropped, false, 2+r.IntN(3)
+			}
+			for i := range n {
+				if i > 0 {
+					c := *e
+					tm += int64(r.IntN(40)) * int64(time.Millisecond)
+					c.Time = tm
+					e = &c
+				}
+				ref.observe(e)
+				obs = append(obs, Observation{E: e})
+				if len(obs) == 7 { // odd batch sizes
+					d.Observe(obs)
+					obs = obs[:0]
+				}
 			}
 		}
 		d.Observe(obs)
-		if len(ref.opened) < 5 {
-			t.Fatalf("seed %d: the reference opened only %d incidents: the stream tests little", seed, len(ref.opened))
+		floods := 0
+		for k := range ref.opened {
+			if strings.HasPrefix(k, "syn-flood ") {
+				floods++
+			}
+		}
+		if len(ref.opened) < 5 || floods < 3 {
+			t.Fatalf("seed %d: the reference opened only %d incidents, %d of them floods: the stream tests little", seed, len(ref.opened), floods)
 		}
 		if !maps2Equal(got, ref.opened) {
 			t.Fatalf("seed %d: detectors and reference disagree:\n%s", seed, diffOpened(got, ref.opened))

@@ -33,6 +33,14 @@ func newTable[K comparable, V any](max int) *table[K, V] {
 	return &table[K, V]{idx: map[K]int32{}, max: max}
 }
 
+// find returns the state of k, nil when it has none.
+func (t *table[K, V]) find(k K) *V {
+	if i, ok := t.idx[k]; ok {
+		return &t.ents[i].v
+	}
+	return nil
+}
+
 // get returns the state of k, adding a zero one; nil when the table is
 // full (counted).
 func (t *table[K, V]) get(k K) *V {

@@ -8,7 +8,8 @@
 // source supplies (namespace and pod names hinted by Hubble, node, drop
 // reason, rule) are interned by the source through an Interner, so that
 // decoding a flow allocates nothing. Only L7 requests (proxy audit
-// records, a low-rate input) carry a pointer to an L7 record.
+// records, a low-rate input) carry a pointer to an L7 record, and DNS
+// queries (Hubble's DNS visibility, resolver logs) one to a DNS record.
 //
 // # Delivery
 //
@@ -16,7 +17,7 @@
 // fails. It fills a batch of events it owns (up to BatchSize) and hands it
 // to Sink.Deliver; the slice is reused once Deliver returns, so a sink that
 // keeps an event copies the value (an Event holds no mutable shared
-// state; its L7 record is never changed after delivery). Input the source
+// state; its L7 and DNS records are never changed after delivery). Input the source
 // cannot turn into events, and events it knows it lost, are reported to
 // Sink.Problem and counted, never silently skipped: a bad line is a
 // *srcpos.Error naming the file and line.

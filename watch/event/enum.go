@@ -15,9 +15,10 @@ const (
 	OriginProxy            // `ward proxy` audit records
 	OriginConntrack        // Linux conntrack events
 	OriginNFLog            // packets logged by `ward fw` rules (nflog)
+	OriginCoreDNS          // CoreDNS log plugin lines
 )
 
-var originNames = [...]string{"unknown", "hubble", "proxy", "conntrack", "nflog"}
+var originNames = [...]string{"unknown", "hubble", "proxy", "conntrack", "nflog", "coredns"}
 
 func (o Origin) String() string { return enumName(originNames[:], uint8(o)) }
 
@@ -32,7 +33,8 @@ const (
 	ConnNew
 	ConnUpdate
 	ConnEnd
-	// Request is an L7 request (Event.L7 is set).
+	// Request is an L7 request (Event.L7 is set) or a resolver's record
+	// of a DNS query (Event.DNS is set).
 	Request
 )
 

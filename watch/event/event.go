@@ -69,6 +69,9 @@ type Event struct {
 
 	// L7 is set for Kind Request only.
 	L7 *L7
+	// DNS is set for a DNS query or response: a Hubble flow with DNS
+	// visibility (Kind Flow) or a resolver's log line (Kind Request).
+	DNS *DNS
 }
 
 // L7 is an application-layer request as `ward proxy` records it. No

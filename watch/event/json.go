@@ -33,6 +33,7 @@ type jsonEvent struct {
 	Reason       string `json:"reason,omitempty"`
 	Rule         string `json:"rule,omitempty"`
 	L7           *L7    `json:"l7,omitempty"`
+	DNS          *DNS   `json:"dns,omitempty"`
 }
 
 // MarshalJSON renders the event for people and tools (alert evidence);
@@ -52,6 +53,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Reason:       e.Reason,
 		Rule:         e.Rule,
 		L7:           e.L7,
+		DNS:          e.DNS,
 	}
 	if e.ID != 0 {
 		j.ID = uint64Hex(e.ID)

@@ -38,7 +38,10 @@ const (
 // Append appends the encoding of e to b: the version byte, then every
 // field of event.Event in a fixed order, integers as varints (the ID as 8
 // fixed bytes: it is a hash), addresses as a tag and their bytes, strings
-// as a length and their bytes, L7 as a presence byte and its fields.
+// as a length and their bytes, then a presence byte (bit 0: L7, bit 1:
+// DNS) and the fields of each record present. A consumer older than DNS
+// refuses an event carrying it (presence byte 2 or 3) as a bad record
+// rather than misreading it.
 // A typical conntrack or Hubble event takes 40 to 70 bytes.
 func Append(b []byte, e *event.Event) []byte {
 	b = append(b, Version)
@@ -65,19 +68,41 @@ func Append(b []byte, e *event.Event) []byte {
 	for _, s := range [...]string{e.SrcNamespace, e.SrcName, e.DstNamespace, e.DstName, e.Node, e.Reason, e.Rule} {
 		b = appendString(b, s)
 	}
-	if e.L7 == nil {
-		return append(b, 0)
+	var present byte
+	if e.L7 != nil {
+		present |= hasL7
 	}
-	l := e.L7
-	b = append(b, 1)
-	b = appendString(b, l.Method)
-	b = appendString(b, l.Path)
-	b = binary.AppendVarint(b, int64(l.Status))
-	for _, s := range [...]string{l.Decision, l.Principal, l.RequestID, l.Route, l.WAF} {
-		b = appendString(b, s)
+	if e.DNS != nil {
+		present |= hasDNS
+	}
+	b = append(b, present)
+	if l := e.L7; l != nil {
+		b = appendString(b, l.Method)
+		b = appendString(b, l.Path)
+		b = binary.AppendVarint(b, int64(l.Status))
+		for _, s := range [...]string{l.Decision, l.Principal, l.RequestID, l.Route, l.WAF} {
+			b = appendString(b, s)
+		}
+	}
+	if d := e.DNS; d != nil {
+		var resp byte
+		if d.Response {
+			resp = 1
+		}
+		b = appendString(b, d.Query)
+		b = binary.AppendUvarint(b, uint64(d.QType))
+		b = binary.AppendVarint(b, int64(d.Rcode))
+		b = append(b, resp)
+		b = binary.AppendVarint(b, int64(d.Size))
 	}
 	return b
 }
+
+// The presence byte's bits.
+const (
+	hasL7  = 1
+	hasDNS = 2
+)
 
 func appendAddr(b []byte, a netip.Addr) []byte {
 	switch {
@@ -173,9 +198,11 @@ func (d *Decoder) Decode(b []byte, e *event.Event) error {
 	e.Node = r.str(d)
 	e.Reason = r.str(d)
 	e.Rule = r.str(d)
-	switch l7 := r.byte(); {
-	case r.err != nil:
-	case l7 == 1:
+	present := r.byte()
+	if r.err == nil && present&^(hasL7|hasDNS) != 0 {
+		return fmt.Errorf("presence byte %d has bits other than L7 (1) and DNS (2)", present)
+	}
+	if present&hasL7 != 0 {
 		l := &event.L7{}
 		l.Method = r.str(d)
 		l.Path = r.plain()
@@ -190,8 +217,30 @@ func (d *Decoder) Decode(b []byte, e *event.Event) error {
 		l.Route = r.str(d)
 		l.WAF = r.str(d)
 		e.L7 = l
-	case l7 != 0:
-		return fmt.Errorf("L7 presence byte %d is not 0 or 1", l7)
+	}
+	if present&hasDNS != 0 {
+		q := &event.DNS{}
+		q.Query = r.plain()
+		qtype := r.uvarint()
+		rcode := r.varint()
+		resp := r.byte()
+		size := r.varint()
+		switch {
+		case r.err != nil:
+		case qtype > 0xffff:
+			return fmt.Errorf("DNS type %d out of range", qtype)
+		case rcode < event.RcodeUnknown || rcode > 0xfff:
+			return fmt.Errorf("DNS rcode %d out of range", rcode)
+		case resp > 1:
+			return fmt.Errorf("DNS response flag %d is not 0 or 1", resp)
+		case size < 0 || size > 0xffff:
+			return fmt.Errorf("DNS size %d out of range", size)
+		}
+		q.QType = event.QType(qtype) // #nosec G115 -- checked above
+		q.Rcode = int32(rcode)       // #nosec G115 -- checked above
+		q.Response = resp == 1
+		q.Size = int(size)
+		e.DNS = q
 	}
 	if r.err != nil {
 		return r.err

@@ -29,6 +29,7 @@ func full() event.Event {
 		Node: "node-a", Reason: "POLICY_DENIED", Rule: "ward-fw drop 12",
 		L7: &event.L7{Method: "POST", Path: "/pay/ü", Status: -503, Decision: "deny",
 			Principal: "spiffe://shop/web", RequestID: "r-1", Route: "pay", WAF: "sqli"},
+		DNS: &event.DNS{Query: "aGVsbG8.t.example", QType: event.TypeAXFR, Rcode: 3, Response: true, Size: 512},
 	}
 }
 
@@ -81,6 +82,8 @@ func TestRoundTrip(t *testing.T) {
 		{"port without address", event.Event{PreDNAT: netip.AddrPortFrom(netip.Addr{}, 9)}},
 		{"negative time", event.Event{Time: -5}},
 		{"empty L7", event.Event{Kind: event.Request, L7: &event.L7{}}},
+		{"DNS without L7", event.Event{Kind: event.Request, Origin: event.OriginCoreDNS,
+			DNS: &event.DNS{Query: "api.shop.svc.cluster.local", QType: event.TypeA, Rcode: event.RcodeUnknown}}},
 	} {
 		b := Append(nil, &tc.e)
 		var got event.Event
@@ -111,6 +114,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated ID", "truncated or malformed event ID", good[:12]},
 		{"address tag", "address tag 9 at byte 18", mut(func(b []byte) []byte { b[18] = 9; return b })},
 		{"trailing", "1 bytes after the event", append(bytes.Clone(good), 0)},
+		{"presence bits", "presence byte 4 has bits other than", append(Append(nil, &event.Event{})[:len(Append(nil, &event.Event{}))-1], 4)},
 		{"truncated end", "truncated or malformed", good[:len(good)-1]},
 	} {
 		var e event.Event
@@ -140,6 +144,8 @@ func TestDecodeRanges(t *testing.T) {
 		{"verdict", event.Event{Verdict: 50}, "verdict 50"},
 		{"direction", event.Event{Direction: 3}, "direction 3"},
 		{"flags", event.Event{Flags: 1 << 12}, "TCP flags"},
+		{"DNS rcode", event.Event{DNS: &event.DNS{Rcode: -2}}, "DNS rcode -2"},
+		{"DNS size", event.Event{DNS: &event.DNS{Size: 1 << 16}}, "DNS size 65536"},
 	} {
 		var e event.Event
 		err := NewDecoder().Decode(Append(nil, &tc.e), &e)

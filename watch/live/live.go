@@ -133,7 +133,7 @@ func (v *View) Observe(obs []detect.Observation) {
 func (v *View) Alert(a *detect.Alert) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.alerts = append(v.alerts, alertLine{a.Last, a.Severity, a.Detector, a.State, a.Summary})
+	v.alerts = append(v.alerts, alertLine{a.Last, a.Severity, a.Detector, a.State, detect.SafeLine(a.Summary)})
 	if len(v.alerts) > RecentAlerts {
 		v.alerts = slices.Delete(v.alerts, 0, len(v.alerts)-RecentAlerts)
 	}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -35,6 +36,20 @@ type (
 		NodeName         string          `json:"node_name"`
 		TrafficDirection string          `json:"traffic_direction"`
 		IsReply          *bool           `json:"is_reply"`
+		L7               *HubbleL7       `json:"l7"`
+	}
+	// HubbleL7 is Cilium's Layer7 message: the proxy's record of a
+	// request or response. Ward reads its DNS part.
+	HubbleL7 struct {
+		Type string     `json:"type"`
+		DNS  *HubbleDNS `json:"dns"`
+	}
+	// HubbleDNS is Cilium's DNS message (flow.proto). Ward reads the
+	// query, its types and the response code.
+	HubbleDNS struct {
+		Query  string   `json:"query"`
+		Rcode  uint32   `json:"rcode"`
+		Qtypes []string `json:"qtypes"`
 	}
 	// HubbleIP is the network layer.
 	HubbleIP struct {
@@ -181,7 +196,7 @@ func (h *Hubble) finish(e *event.Event, f *hubbleFields) error {
 	}
 	e.Origin = event.OriginHubble
 	e.Kind = event.Flow
-	if f.uuid != nil {
+	if len(f.uuid) > 0 { // "uuid":"" is no uuid (as the reference reads it), not one shared by every such flow
 		e.ID = event.ID(event.OriginHubble, f.uuid)
 	} else {
 		e.ID = event.ID(event.OriginHubble, h.line)
@@ -252,6 +267,8 @@ func (h *Hubble) flow(e *event.Event, f *hubbleFields) error {
 			})
 		case "l4":
 			return h.l4(e)
+		case "l7":
+			return h.l7(e)
 		case "source":
 			return h.endpoint(&e.SrcNamespace, &e.SrcName)
 		case "destination":
@@ -344,4 +361,126 @@ func (h *Hubble) ports(k []byte, e *event.Event) error {
 		return err
 	}
 	return h.s.skip()
+}
+
+// MaxQuery bounds a DNS query name in a record: a name is at most 255
+// bytes on the wire, 1,020 written with every byte escaped (\DDD).
+// A longer one is a bad record, never allocated.
+const MaxQuery = 1024
+
+// l7 reads Cilium's Layer7 record; only its DNS part makes an event
+// field (a pointer: flows without it allocate nothing).
+func (h *Hubble) l7(e *event.Event) error {
+	s := &h.s
+	var (
+		seen     bool
+		response bool
+		query    []byte
+		qtype    event.QType
+		rcode    uint64
+	)
+	err := s.object(func(k []byte) error {
+		switch string(k) {
+		case "type":
+			v, err := s.str()
+			if err != nil {
+				return err
+			}
+			switch string(v) {
+			case "RESPONSE":
+				response = true
+			case "", "REQUEST", "SAMPLE", "UNKNOWN_L7_TYPE":
+				response = false
+			default:
+				return fmt.Errorf("unknown l7 type %q", v)
+			}
+			return nil
+		case "dns":
+			if s.null() {
+				return nil
+			}
+			seen = true
+			return s.object(func(k []byte) error {
+				switch string(k) {
+				case "query":
+					v, err := s.str()
+					query = v
+					return err
+				case "rcode":
+					v, err := s.uint(math.MaxUint32, false)
+					rcode = v
+					return err
+				case "qtypes":
+					qtype = 0
+					return s.array(func() error {
+						if s.null() {
+							return nil
+						}
+						v, err := s.str()
+						if err != nil {
+							return err
+						}
+						q, _ := event.ParseQType(unsafeString(v))
+						qtype = pickQType(qtype, q)
+						return nil
+					})
+				}
+				return s.skip()
+			})
+		}
+		return s.skip()
+	})
+	if err != nil || !seen {
+		return err
+	}
+	name, err := h.queryName(query)
+	if err != nil {
+		return err
+	}
+	d := &event.DNS{Query: name, QType: qtype, Rcode: event.RcodeUnknown, Response: response}
+	if response {
+		d.Rcode = int32(rcode) // #nosec G115 -- s.uint bounds it by MaxUint32; rcodes are 12 bits: see the check below
+		if rcode > 1<<12-1 {
+			return fmt.Errorf("DNS rcode %d out of range", rcode)
+		}
+	}
+	e.DNS = d
+	return nil
+}
+
+// pickQType keeps the first type a record names, unless a later one is a
+// zone transfer: a message asking for several must not hide an AXFR
+// behind an A.
+func pickQType(have, q event.QType) event.QType {
+	if have == 0 || q.ZoneTransfer() && !have.ZoneTransfer() {
+		return q
+	}
+	return have
+}
+
+// queryName is the query as Event.DNS holds it: ASCII lower-cased,
+// without the trailing dot, copied once.
+func (h *Hubble) queryName(q []byte) (string, error) {
+	if len(q) > MaxQuery {
+		return "", fmt.Errorf("DNS query name longer than %d bytes", MaxQuery)
+	}
+	q = bytes.TrimSuffix(q, []byte{'.'})
+	upper := false
+	for _, c := range q {
+		if 'A' <= c && c <= 'Z' {
+			upper = true
+			break
+		}
+	}
+	if !upper {
+		return string(q), nil
+	}
+	start := len(h.s.scratch)
+	for _, c := range q {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h.s.scratch = append(h.s.scratch, c)
+	}
+	return string(h.s.scratch[start:]), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/wardsec/ward/watch/event"
@@ -134,10 +135,52 @@ func (rec *HubbleRecord) Event(line []byte, e *event.Event) error {
 			return err
 		}
 	}
+	if f.L7 != nil && f.L7.DNS != nil {
+		d, err := f.L7.dnsRecord()
+		if err != nil {
+			return err
+		}
+		e.DNS = d
+	}
 	if f.UUID != "" {
 		e.ID = event.ID(event.OriginHubble, []byte(f.UUID))
 	} else {
 		e.ID = event.ID(event.OriginHubble, line)
 	}
 	return nil
+}
+
+// dnsRecord converts the DNS part of an L7 record.
+func (l *HubbleL7) dnsRecord() (*event.DNS, error) {
+	d := &event.DNS{Rcode: event.RcodeUnknown}
+	switch l.Type {
+	case "RESPONSE":
+		d.Response = true
+	case "", "REQUEST", "SAMPLE", "UNKNOWN_L7_TYPE":
+	default:
+		return nil, fmt.Errorf("unknown l7 type %q", l.Type)
+	}
+	q := l.DNS.Query
+	if len(q) > MaxQuery {
+		return nil, fmt.Errorf("DNS query name longer than %d bytes", MaxQuery)
+	}
+	d.Query = strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimSuffix(q, "."))
+	for i, name := range l.DNS.Qtypes {
+		q, _ := event.ParseQType(name)
+		if i == 0 || d.QType == 0 || q.ZoneTransfer() && !d.QType.ZoneTransfer() {
+			d.QType = q
+		}
+	}
+	if d.Response {
+		if l.DNS.Rcode > 1<<12-1 {
+			return nil, fmt.Errorf("DNS rcode %d out of range", l.DNS.Rcode)
+		}
+		d.Rcode = int32(l.DNS.Rcode) // #nosec G115 -- at most 4095, checked above
+	}
+	return d, nil
 }

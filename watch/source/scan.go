@@ -102,6 +102,35 @@ func (s *scanner) object(field func(key []byte) error) error {
 	}
 }
 
+// array calls elem for each element of an array; elem must consume the
+// value. It accepts null as an empty array.
+func (s *scanner) array(elem func() error) error {
+	if s.null() {
+		return nil
+	}
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if s.peek() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.expect(']')
+		}
+	}
+}
+
 func (s *scanner) null() bool {
 	if s.peek() == 'n' && len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null" {
 		s.i += 4

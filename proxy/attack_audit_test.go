@@ -65,3 +65,42 @@ func TestAttackAuditPeerKept(t *testing.T) {
 		t.Errorf("without a token: %s", l)
 	}
 }
+
+// TestEarlyRefusalRecordsClient: a request refused for its form (a dot
+// segment, a lower-case method) or its size was recorded without its
+// client address, since the address was resolved after those checks: the
+// log did not say who sent malformed requests, and `ward watch
+// --proxy-audit` took each such record for a bad one (exit 2 on the
+// proxy's own log). The address is resolved first now; every record of
+// a client behind the trusted proxy names it.
+func TestEarlyRefusalRecordsClient(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "clientIP: {trustedProxies: [127.0.0.0/8]}\n"})
+	for _, tc := range []struct {
+		method, target string
+		hdr            []string
+		want           int
+	}{
+		{"GET", "/api/../admin", nil, 400},
+		{"delete", "/api/items", nil, 400},
+		{"POST", "/api/items", []string{"Content-Length", "2048"}, 413},
+		{"GET", "/api/items", nil, 200},
+	} {
+		resp, _ := sendRaw(t, h, u, "web", tc.method, tc.target, append([]string{"X-Forwarded-For", "192.0.2.44"}, tc.hdr...)...)
+		if status(resp) != tc.want {
+			t.Errorf("%s %s: %.120q, want %d", tc.method, tc.target, resp, tc.want)
+		}
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(h.audit.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d records, want 4:\n%s", len(lines), h.audit.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `"client_ip":"192.0.2.44"`) {
+			t.Errorf("record without the client: %s", l)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -439,7 +440,7 @@ func yamlErr(name string, err error) error {
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return &Error{File: name, Line: n, Err: errors.New(m[2])}
+		return &Error{File: name, Line: n, Err: errors.New(srcpos.UnknownField(m[2], reflect.TypeFor[Config]()))}
 	}
 	return &Error{File: name, Err: errors.New(msg)}
 }

@@ -116,8 +116,8 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	// Innermost first: the upstream, WAF (the costliest check runs last),
 	// rate limit keyed by subject, authorization, JWT, any other rate
 	// limit (these per route, with routes),
-	// concurrency, allowlist, identity, client IP, canonical request,
-	// limits, headers, audit, recovery.
+	// concurrency, allowlist, identity, canonical request, limits,
+	// client IP, headers, audit, recovery.
 	var h http.Handler
 	if len(cfg.Routes) == 0 {
 		h, err = p.checks(cfg, "", opts.Log, nil)
@@ -166,12 +166,15 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			next.ServeHTTP(w, r)
 		}))
 	}
-	if h, err = p.withClientIP(h); err != nil {
-		return nil, err
-	}
 	h = p.withCanonicalRequest(h)
 	if len(cfg.Routes) == 0 {
 		h = withLimits(cfg.Limits, h)
+	}
+	// The client address first: a request refused for its form or size
+	// is recorded with who sent it (an audit record without a client
+	// could not be judged, nor its sender found).
+	if h, err = p.withClientIP(h); err != nil {
+		return nil, err
 	}
 	p.checked = h
 	h = harden.Headers(h)

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/wardsec/ward/netpol"
@@ -185,7 +186,7 @@ func SummaryText(w io.Writer, s *netpol.Summary) error {
 		if c.External {
 			ew.printf("%s  %d external, reached as the sources' egress allows\n", c.ID, c.Size)
 		} else {
-			ew.printf("%s  %d workloads, isolation: %s\n", c.ID, c.Size, isolation(c.IngressIsolated, c.EgressIsolated))
+			ew.printf("%s  %s, isolation: %s\n", c.ID, plural(c.Size, "workload"), isolation(c.IngressIsolated, c.EgressIsolated))
 		}
 		for i, m := range c.Members {
 			if i == maxShown {
@@ -225,4 +226,13 @@ func isolation(in, eg bool) string {
 		return "egress"
 	}
 	return "none"
+}
+
+// plural writes n and noun, with an s unless n is 1: "1 workload",
+// "3 workloads".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -47,7 +47,8 @@ func assertCmd(e *env) *cobra.Command {
 NetworkPolicies in PATH. Each failure shows the explain trace of a failing
 flow. See docs/ward-yaml.md for the format.
 
-Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
+Exit codes: 0 all hold, 1 some fail, 2 usage or input error (a file
+without assertions included: it would pass while checking nothing).`,
 		Example: `  ward assert examples/shop
   ward assert deploy/ --expect policy-tests.yaml -o json`,
 		Args: cobra.MinimumNArgs(1),
@@ -68,6 +69,11 @@ Exit codes: 0 all hold, 1 some fail, 2 usage or input error.`,
 			cfg, err := e.readConfig(path)
 			if err != nil {
 				return err
+			}
+			if len(cfg.Assertions) == 0 {
+				// Passing would be a gate that checks nothing (an empty or
+				// truncated file, assertions under a misspelt key).
+				return fail(ExitError, fmt.Errorf("%s holds no assertions: nothing to check (see docs/ward-yaml.md)", path))
 			}
 			eng, err := e.engine(args)
 			if err != nil {

@@ -39,7 +39,7 @@ var inputRules = []finding.Rule{
 	{ID: ruleUnreadable, Severity: finding.High,
 		Summary:   "An input file cannot be read or parsed (YAML, JSON, Dockerfile or Compose syntax).",
 		Rationale: "Ward cannot check what it cannot read; the rest of the input is still checked, and the run exits 2 so that CI does not pass on a broken file.",
-		Fix:       "Fix the file so it parses, or leave it out of the paths given to ward."},
+		Fix:       "Correct the path, or fix the file so that it can be read and parses; or leave it out of the paths given to ward."},
 	{ID: ruleInvalid, Severity: finding.High,
 		Summary:   "A Kubernetes object of a kind Ward models is malformed: a wrong field type, an invalid port, selector, CIDR or protocol, or a field a NetworkPolicy or Istio security policy does not define.",
 		Rationale: "The API server would reject the object, so what it was meant to enforce is not in force. Ward reports it and checks everything else.",
@@ -119,6 +119,14 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	min, err := finding.ParseSeverity(fl.failOn)
 	if err != nil {
 		return fail(ExitError, fmt.Errorf("--fail-on: %w", err))
+	}
+	// --pss-level and --pss-version before any input is read (a large dump
+	// takes seconds), as the other flags are.
+	if _, err := podsec.Audit(&manifest.Set{}, podsec.Options{Level: fl.pssLevel}); err != nil {
+		return fail(ExitError, fmt.Errorf("--pss-level: %w", err))
+	}
+	if _, err := podsec.Audit(&manifest.Set{}, podsec.Options{Version: fl.pssVersion}); err != nil {
+		return fail(ExitError, fmt.Errorf("--pss-version: %w", err))
 	}
 	path, err := configPath(fl.config, args)
 	if err != nil {

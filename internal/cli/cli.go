@@ -196,7 +196,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fail(ExitError, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -208,8 +208,17 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		return ee.code
 	}
 	// Anything else from cobra is a usage error: unknown command, wrong
-	// number of arguments.
-	fmt.Fprintf(stderr, "ward: %v\n", err)
+	// number of arguments: say where the usage is, as for a bad flag.
+	msg := strings.TrimRight(err.Error(), "\n")
+	if cmd != nil && !strings.Contains(msg, "--help") {
+		if strings.Contains(msg, "\n") { // cobra's "Did you mean this?" list
+			msg += "\n\n"
+		} else {
+			msg += " "
+		}
+		msg += fmt.Sprintf("(see '%s --help')", cmd.CommandPath())
+	}
+	fmt.Fprintf(stderr, "ward: %s\n", msg)
 	return ExitError
 }
 
@@ -249,6 +258,13 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 			name = u.Namespace + "/" + u.Name
 		}
 		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
+	}
+	for _, s := range set.Skipped {
+		// An object whose apiVersion was forgotten: kubectl refuses it, so
+		// it is not in force, but the user meant one (a default deny).
+		if s.Kind != "" && s.Kind != "Kustomization" && strings.Contains(s.Reason, "no apiVersion") {
+			fmt.Fprintf(e.stderr, "ward: warning: %s: %s without apiVersion is not a Kubernetes object (kubectl refuses it): the results below ignore it\n", s.Source, s.Kind)
+		}
 	}
 	e.warnPodSpecs(set, false)
 	return set, nil
@@ -455,5 +471,13 @@ func outputFlag(val string, allowed ...string) error {
 			return nil
 		}
 	}
-	return fail(ExitError, fmt.Errorf("unknown output format %q (want one of %v)", val, allowed))
+	return fail(ExitError, fmt.Errorf("unknown output format %q (want %s)", val, orList(allowed)))
+}
+
+// orList writes "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }

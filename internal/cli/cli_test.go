@@ -164,9 +164,9 @@ func TestUsageErrors(t *testing.T) {
 		args    []string
 		wantErr string
 	}{
-		{"unknown command", []string{"frobnicate"}, "unknown command"},
-		{"no path", []string{"reach"}, "requires at least 1 arg"},
-		{"bad output", []string{"reach", shop, "-o", "yaml"}, `unknown output format "yaml"`},
+		{"unknown command", []string{"frobnicate"}, "unknown command \"frobnicate\" for \"ward\" (see 'ward --help')"},
+		{"no path", []string{"reach"}, "requires at least 1 arg(s), only received 0 (see 'ward reach --help')"},
+		{"bad output", []string{"reach", shop, "-o", "yaml"}, `unknown output format "yaml" (want table, json, dot or matrix)`},
 		{"bad port", []string{"reach", shop, "--port", "70000/TCP"}, "--port"},
 		{"bad protocol", []string{"explain", shop, "--from", "web/frontend", "--to", "api/catalog", "--port", "80/ICMP"}, "unknown protocol"},
 		{"unknown from", []string{"explain", shop, "--from", "web/nope", "--to", "api/catalog"}, `--from: "web/nope": no such workload`},
@@ -174,10 +174,14 @@ func TestUsageErrors(t *testing.T) {
 		{"missing to", []string{"explain", shop, "--from", "web/frontend"}, "needs --from and --to"},
 		{"unknown service", []string{"explain", shop, "--from", "web/frontend", "--to", "svc:api/nope"}, "no such Service"},
 		{"bad fail-on", []string{"check", shop, "--fail-on", "severe"}, "unknown severity"},
+		{"bad pss-level, before reading", []string{"check", "does/not/exist", "--pss-level", "privileged"}, `--pss-level: podsec: invalid level "privileged"`},
+		{"bad pss-version, before reading", []string{"check", "does/not/exist", "--pss-version", "v9"}, `--pss-version: podsec: invalid Pod Security Standards version "v9"`},
 		{"missing file", []string{"reach", "does/not/exist"}, "does/not/exist"},
-		{"diff needs two", []string{"diff", shop}, "accepts 2 arg"},
+		{"diff needs two", []string{"diff", shop}, "accepts 2 arg(s), received 1 (see 'ward diff --help')"},
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
+		{"assert with a file of ignores only", []string{"assert", shop, "--expect", "internal/cli/testdata/audit/suppressed/ward.yaml"}, "internal/cli/testdata/audit/suppressed/ward.yaml holds no assertions"},
 		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
+		{"unknown detector", []string{"watch", "alerts", "--store", "none", "--detector", "portscan"}, `--detector "portscan": no such detector (want policy-violation,`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,7 +70,7 @@ left as it was.`,
 	pf.BoolVar(&f.allowUnclassified, "allow-unclassified", false, "treat addresses of managed networks that no container owns as external instead of dropping their traffic")
 	pf.BoolVar(&f.noBind, "no-bind", false, "do not bind containers' addresses to their bridge ports (no anti-spoofing check of every frame's source, which costs some throughput); VLAN-tagged frames to the ports are still dropped and broadcasts still judged")
 	pf.IntVar(&f.logRate, "log-rate", firewall.DefaultLogRate, "drops each dropping chain logs a second at most (a negative value: none; drops are counted either way)")
-	pf.IntVar(&f.logGroup, "log-group", 0, "log drops to this nflog group (1-65535), where `ward watch --nflog N` reads them, instead of the kernel log")
+	pf.IntVar(&f.logGroup, "log-group", 0, "log drops to this nflog group (1-65535), where 'ward watch --nflog N' reads them, instead of the kernel log")
 	pf.StringSliceVar(&f.otherBridges, "other-bridges", nil, "bridges closed whole while they are no managed network's, such as a network's created since the last sync (a name ending in * matches every name it begins; default with --docker: docker0,br-*; --other-bridges= for none)")
 	pf.StringVar(&f.netns, "netns", "", "work in this network namespace (a name under /run/netns or a path) instead of the current one")
 	pf.StringVar(&f.lock, "lock", "/run/ward/fw.lock", "lock file serialising the commands that change the ruleset")

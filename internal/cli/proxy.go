@@ -111,6 +111,9 @@ in one run.`,
 			if len(ids) == 0 || out == "" {
 				return fail(ExitError, errors.New("--id and --out are required"))
 			}
+			if ttl <= 0 {
+				return fail(ExitError, fmt.Errorf("--ttl %s: the certificates would be expired when written: give a positive duration, such as 24h", ttl))
+			}
 			var parsed []spiffeid.ID
 			for _, s := range ids {
 				id, err := spiffeid.FromString(s)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -299,8 +302,8 @@ bad records, events the producer reports lost, or no event read at all
 					err = fmt.Errorf("webhook: %d alert reports were not delivered", st.Dropped)
 				}
 			}
-			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d of unknown identity), %d bad records, %d lost by producers, alerts %v\n",
-				sum.Events, sum.Judged, sum.Unjudged, sum.BadRecords, sum.Lost, sum.Alerts)
+			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d of unknown identity), %d bad records, %d lost by producers, %s\n",
+				sum.Events, sum.Judged, sum.Unjudged, sum.BadRecords, sum.Lost, alertCounts(sum.Alerts))
 			var pe *srcpos.Error
 			switch {
 			case errors.As(err, &pe):
@@ -325,7 +328,7 @@ bad records, events the producer reports lost, or no event read at all
 		},
 	}
 	f := c.Flags()
-	f.StringArrayVar(&hubble, "hubble", nil, "Hubble flow export (JSON lines, `hubble observe -o json`) to read; - for standard input (repeatable)")
+	f.StringArrayVar(&hubble, "hubble", nil, "Hubble flow export (JSON lines, as 'hubble observe -o json' writes them) to read; - for standard input (repeatable)")
 	f.StringArrayVar(&audit, "proxy-audit", nil, "ward proxy audit records to read; - for standard input (repeatable)")
 	f.StringArrayVar(&coredns, "coredns", nil, "CoreDNS log plugin lines (its default format; a time prefix from kubectl logs --timestamps or a CRI log file is read) to read; - for standard input (repeatable)")
 	f.StringVar(&proxyAddr, "proxy-addr", "", "the proxy's address (IP:port), the destination of its audited requests")
@@ -376,4 +379,17 @@ func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// alertCounts writes the incidents opened per detector for the summary
+// line, "alerts: new-peer 2, port-scan 1" (by name), or "no alerts".
+func alertCounts(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "no alerts"
+	}
+	var parts []string
+	for _, d := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", d, m[d]))
+	}
+	return "alerts: " + strings.Join(parts, ", ")
 }

@@ -88,6 +88,6 @@ func TestWatchFleet(t *testing.T) {
 		t.Errorf("exit %d, want 1 (alerts raised)\nstderr: %s", code, stderr.String())
 	}
 	checkOrdered(t, "stderr", stderr.String(), []string{
-		"ward: watch: 113 events", "alerts map[policy-violation:1 port-scan:1 unexpected-egress:1]",
+		"ward: watch: 113 events", "alerts: policy-violation 1, port-scan 1, unexpected-egress 1",
 		"ward: watch: from nats:WARD_EVENTS/detectors: 113 messages, 113 events delivered, 0 duplicates dropped, 0 bad messages"})
 }

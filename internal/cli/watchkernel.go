@@ -42,7 +42,7 @@ type watchHostFlags struct {
 func (k *watchHostFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&k.conntrack, "conntrack", false, "read the connections the kernel's connection tracking sees (root; keeps tracking on with a table of its own while it runs)")
 	f.BoolVar(&k.updates, "conntrack-updates", false, "with --conntrack, also read connection state changes")
-	f.IntVar(&k.nflog, "nflog", 0, "read the drops `ward fw --log-group N` logs to nflog group N (root)")
+	f.IntVar(&k.nflog, "nflog", 0, "read the drops 'ward fw --log-group N' logs to nflog group N (root)")
 	f.StringVar(&k.netns, "netns", "", "read --conntrack and --nflog in this network namespace (a name under /run/netns or a path)")
 	f.StringVar(&k.inventory, "inventory", "", "the host's containers, as ward fw reads them (identities; --manifests then gives the policies)")
 	f.BoolVar(&k.docker, "docker", false, "read the host's containers from the Docker Engine (identities; --manifests then gives the policies)")

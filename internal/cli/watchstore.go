@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/wardsec/ward/watch/detect"
 	"github.com/wardsec/ward/watch/store"
 )
 
@@ -83,6 +85,9 @@ last report first. -o json writes each report as ward watch emitted it
 					return fail(ExitError, err)
 				}
 			}
+			if detector != "" && !slices.Contains(detectorNames, detector) {
+				return fail(ExitError, fmt.Errorf("--detector %q: no such detector (want %s)", detector, orList(detectorNames)))
+			}
 			if path == "none" {
 				return fail(ExitError, errors.New("--store none: no store to list"))
 			}
@@ -119,4 +124,13 @@ last report first. -o json writes each report as ward watch emitted it
 	f.StringVar(&detector, "detector", "", "only this detector's incidents (port-scan, new-peer, ...)")
 	f.StringVarP(&out, "output", "o", "text", "format: text, or json (the stored reports, one per line)")
 	return c
+}
+
+// detectorNames are the detectors whose incidents the store holds, in
+// docs/watch.md's order.
+var detectorNames = []string{
+	detect.ViolationName, detect.StaleRuleName, detect.AssertionName, detect.EgressName,
+	detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName,
+	detect.NewListenerName, detect.NewPeerName, detect.ZoneXferName, detect.TunnelName,
+	detect.SaturatedName,
 }

@@ -280,7 +280,7 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("config %+v", c)
 	}
 	for _, tc := range []struct{ in, want string }{
-		{"portScan:\n  distinctPort: 20\n", "watch.yaml:2: field distinctPort not found"},
+		{"portScan:\n  distinctPort: 20\n", "watch.yaml:2: field distinctPort not found (want enabled, window, distinctPorts, distinctHosts)"},
 		{"synFlood:\n  pps: many\n", "watch.yaml:2: cannot unmarshal"},
 		{"synFlood:\n  pps: 0\n", "watch.yaml:2: synFlood.pps: must be at least 1, not 0"},
 		{"icmpFlood:\n  window: -5s\n", "watch.yaml:2: icmpFlood.window: must be a positive duration"},

@@ -2,7 +2,6 @@ package source
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -55,12 +54,14 @@ func (p *ProxyAudit) Decode(line []byte, e *event.Event) (bool, uint64, error) {
 	if err != nil {
 		return false, 0, fmt.Errorf("bad time %q", r.Time)
 	}
-	if r.ClientIP == "" {
-		return false, 0, errors.New("decision record without client_ip")
-	}
-	src, err := netip.ParseAddr(r.ClientIP)
-	if err != nil {
-		return false, 0, fmt.Errorf("bad client_ip %q", r.ClientIP)
+	// No client_ip: the proxy did not know the client (a trusted proxy's
+	// forwarding header that does not parse, a Unix socket peer). The
+	// record is read, and counted, but names no one to judge.
+	var src netip.Addr
+	if r.ClientIP != "" {
+		if src, err = netip.ParseAddr(r.ClientIP); err != nil {
+			return false, 0, fmt.Errorf("bad client_ip %q", r.ClientIP)
+		}
 	}
 	*e = event.Event{
 		Time: t.UnixNano(), Origin: event.OriginProxy, Kind: event.Request, Proto: event.TCP,

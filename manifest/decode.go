@@ -331,9 +331,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// sparkoperator.k8s.io): no kind of the API's own that Ward skips
 		// carries a pod spec outside the core group.
 		if group, _, ok := strings.Cut(apiVersion, "/"); ok && strings.Contains(group, ".") {
-			if sk.PodSpecs = embeddedPodSpecs(n); len(sk.PodSpecs) > 0 {
-				sk.Reason = fmt.Sprintf("%s %s is not modeled, and the pod specs it carries are not audited", apiVersion, kind)
-			}
+			d.embeddedPods(n, base, &sk)
 		}
 		out.skipped = append(out.skipped, sk)
 		return

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -64,7 +65,16 @@ func fuzzParse(t *testing.T, data []byte, min int) []string {
 		out = append(out, fmt.Sprintf("object %s %v", o.Kind, o.Source))
 	}
 	for _, k := range s.Skipped {
+		pods := k.Pods
+		k.Pods = nil
 		out = append(out, fmt.Sprintf("skipped %+v", k))
+		for _, w := range pods {
+			j, err := json.Marshal(w.Template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("pod %s %s %s", w.ID(), w.Embedded, j))
+		}
 	}
 	for _, u := range s.Unsupported {
 		out = append(out, fmt.Sprintf("unsupported %+v", u))

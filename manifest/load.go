@@ -251,7 +251,7 @@ func (l *loader) run(produce func(emit emitFunc)) {
 
 // collect takes the results of f's documents decoded so far, in order up
 // to the first one still decoding, and drops the documents. Errors and
-// skipped documents past MaxErrorsPerFile are only counted.
+// skipped documents past MaxErrorsPerFile are only counted (keepSkipped).
 func (l *loader) collect(f *loadedFile) {
 	for ; f.next < len(f.docs) && f.docs[f.next].done.Load(); f.next++ {
 		for _, o := range f.docs[f.next].out {
@@ -260,9 +260,7 @@ func (l *loader) collect(f *loadedFile) {
 			keep := max(0, MaxErrorsPerFile-f.errs)
 			f.errs += len(o.errs)
 			o.errs = o.errs[:min(keep, len(o.errs)):min(keep, len(o.errs))]
-			keep = max(0, MaxErrorsPerFile-f.skips)
-			f.skips += len(o.skipped)
-			o.skipped = o.skipped[:min(keep, len(o.skipped)):min(keep, len(o.skipped))]
+			o.skipped = f.keepSkipped(o.skipped)
 			if len(o.objs)+len(o.skipped)+len(o.unsupported)+len(o.errs) > 0 {
 				f.out = append(f.out, o)
 			}

@@ -1,53 +1,77 @@
 package manifest
 
 import (
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// maxPodSpecDepth and maxPodSpecNodes bound the walk of embeddedPodSpecs
+// maxPodSpecDepth and maxPodSpecNodes bound the walk of findPodSpecs
 // through one custom resource.
 const (
 	maxPodSpecDepth = 32
 	maxPodSpecNodes = 1 << 16
 )
 
-// embeddedPodSpecs returns the field paths of the pod specs a custom
-// resource carries for the pods its operator creates, in document order:
-// a mapping with containers or initContainers, a list of containers at
-// least one of which names an image (KEDA's ScaledJob, Kubeflow's jobs,
-// Flink's pod templates...), a container or script mapping with an
-// image (Argo Workflows' templates), any other list of mappings one of
-// which names an image (Tekton's steps and sidecars), and a mapping that
-// looksLikeContainer (a SparkApplication's driver). Ward audits none of
-// them.
-func embeddedPodSpecs(n *yaml.Node) []string {
-	var out []string
+// findPodSpecs returns the pod specs a custom resource carries for the
+// pods its operator creates, in document order: a mapping with containers
+// or initContainers, a list of containers at least one of which names an
+// image (KEDA's ScaledJob, Kubeflow's jobs, Flink's pod templates...), a
+// container or script mapping with an image (Argo Workflows' templates,
+// whose init containers and sidecars go with it), any other list of
+// mappings one of which names an image (Tekton's steps and sidecars), and
+// a mapping that looksLikeContainer (a SparkApplication's driver).
+// decodePodSpec decodes them for the audits.
+//
+// cut is set when the walk stopped at maxPodSpecDepth or maxPodSpecNodes:
+// the rest of the object was not searched.
+func findPodSpecs(n *yaml.Node) (out []podSpecAt, cut bool) {
 	budget := maxPodSpecNodes
+	var stack []pathNode // the mappings and sequences above n, outermost first
 	var walk func(n *yaml.Node, path string, depth int)
 	walk = func(n *yaml.Node, path string, depth int) {
-		if budget--; budget < 0 || depth > maxPodSpecDepth || n == nil {
+		if n == nil {
+			return
+		}
+		if budget--; budget < 0 || depth > maxPodSpecDepth {
+			cut = cut || n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode || budget < 0
 			return
 		}
 		switch n.Kind {
 		case yaml.SequenceNode:
-			for _, c := range n.Content {
-				if hasImage(c) {
-					// A list of containers under another name:
-					// Tekton's steps and sidecars.
-					out = append(out, path)
-					return
-				}
+			if slices.ContainsFunc(n.Content, hasImage) {
+				// A list of containers under another name:
+				// Tekton's steps and sidecars.
+				out = append(out, podSpecAt{path: path, node: n, list: true, above: slices.Clone(stack)})
+				return
 			}
+			stack = append(stack, pathNode{n, path})
 			for i, c := range n.Content {
 				walk(c, path+"["+strconv.Itoa(i)+"]", depth+1)
 			}
+			stack = stack[:len(stack)-1]
 		case yaml.MappingNode:
-			if looksLikePodSpec(n) || looksLikeContainer(n) {
-				out = append(out, path)
+			// An Argo template's init containers and sidecars run with
+			// its container or script, in the pod spec of that one.
+			argo := hasImage(mapGet(n, "container")) || hasImage(mapGet(n, "script"))
+			if looksLikePodSpec(n) && (!argo || listsContainers(mapGet(n, "containers"))) {
+				out = append(out, podSpecAt{path: path, node: n, above: slices.Clone(stack)})
+				for _, key := range []string{"container", "script"} {
+					if v := mapGet(n, key); hasImage(v) {
+						out = append(out, podSpecAt{path: joinPath(path, key), node: v, container: true, argo: true,
+							above: append(slices.Clone(stack), pathNode{n, path})})
+					}
+				}
 				return
 			}
+			alone := !argo && looksLikeContainer(n)
+			if alone && hasImage(n) {
+				out = append(out, podSpecAt{path: path, node: n, container: true, above: slices.Clone(stack)})
+				return
+			}
+			found := len(out)
+			stack = append(stack, pathNode{n, path})
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
 				p := k.Value
@@ -55,26 +79,51 @@ func embeddedPodSpecs(n *yaml.Node) []string {
 					p = path + "." + k.Value
 				}
 				if (k.Value == "container" || k.Value == "script") && hasImage(v) {
-					out = append(out, p)
+					out = append(out, podSpecAt{path: p, node: v, container: true, argo: true, above: slices.Clone(stack)})
 					continue
 				}
+				if argo && (k.Value == "initContainers" || k.Value == "sidecars") {
+					continue // in the pod spec of the container
+				}
 				walk(v, p, depth+1)
+			}
+			stack = stack[:len(stack)-1]
+			if alone && len(out) == found {
+				// A securityContext with no pod spec below: a
+				// container whose image the operator sets (a Spark
+				// driver). With pod specs below, it is their pod's
+				// (an Argo workflow spec's), read as such.
+				out = append(out, podSpecAt{path: path, node: n, container: true, above: slices.Clone(stack)})
 			}
 		}
 	}
 	walk(n, "", 0)
-	return out
+	return out, cut
 }
 
 // looksLikePodSpec reports whether mapping n reads as a pod spec: containers or
-// initContainers is a list of containers, one of which names an image.
+// initContainers is a list of containers (listsContainers).
 func looksLikePodSpec(n *yaml.Node) bool {
-	for _, key := range []string{"containers", "initContainers"} {
-		if l := mapGet(n, key); l != nil && l.Kind == yaml.SequenceNode {
-			for _, c := range l.Content {
-				if hasImage(c) {
-					return true
-				}
+	return listsContainers(mapGet(n, "containers")) || listsContainers(mapGet(n, "initContainers"))
+}
+
+// listsContainers reports whether n is a list of containers: one names an
+// image, or has a name and fields of a container (a Flink pod template's
+// flink-main-container, whose image the operator sets).
+func listsContainers(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, c := range n.Content {
+		if hasImage(c) {
+			return true
+		}
+		if c.Kind != yaml.MappingNode || scalar(mapGet(c, "name")) == "" {
+			continue
+		}
+		for _, f := range []string{"securityContext", "command", "args", "env", "envFrom", "volumeMounts", "ports", "resources", "lifecycle"} {
+			if mapGet(c, f) != nil {
+				return true
 			}
 		}
 	}

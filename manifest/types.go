@@ -88,7 +88,14 @@ type Workload struct {
 	// workload Owner, but with a spec other than its template.
 	Deviation *Deviation
 
+	// Embedded is set for the Workloads of Skipped.Pods: the path of the
+	// pod spec in the custom resource (Skipped.PodSpecs), whose kind,
+	// namespace and name the Workload has. TemplateLine reads the paths of
+	// its pod template there.
+	Embedded string
+
 	templatePath string // "spec.template", "" for a Pod
+	embed        *embedding
 }
 
 // Deviation says why a Pod folded into a workload is audited on its own
@@ -142,6 +149,9 @@ func (w *Workload) TemplatePath() string { return w.templatePath }
 // TemplateLine is Line for a path inside the pod template, such as
 // "spec.containers[0].securityContext".
 func (w *Workload) TemplateLine(path string) int {
+	if w.embed != nil {
+		return w.Line(w.embed.crPath(path))
+	}
 	if w.templatePath == "" {
 		return w.Line(path)
 	}
@@ -228,8 +238,22 @@ type Skipped struct {
 	// PodSpecs are the field paths of the pod specs a custom resource
 	// carries for the pods its operator creates ("spec.jobTargetRef.
 	// template.spec" of a KEDA ScaledJob, "spec.templates[0].container"
-	// of an Argo Workflow): those pods are not audited.
+	// of an Argo Workflow).
 	PodSpecs []string
+	// Pods are the pod specs of PodSpecs that decode, for the audits, in
+	// the same order: each is a Workload of the custom resource's kind,
+	// namespace (Options.DefaultNamespace when it names none) and name,
+	// with Embedded set. An Argo-style container or script is a pod spec
+	// of that one container, with the pod-level fields Argo takes from
+	// the template and workflow spec around it (securityContext,
+	// serviceAccountName, automountServiceAccountToken, hostNetwork,
+	// hostPID, hostIPC, volumes). They are not in the network model
+	// (Set.Workloads): the labels the operator gives its pods are
+	// unknown.
+	Pods []*Workload
+	// PodSpecErrors are the pod specs of PodSpecs that do not decode as
+	// Kubernetes pod specs, which are not audited.
+	PodSpecErrors []PodSpecError
 }
 
 // CustomResource reports whether s is an object of a custom resource kind:

@@ -42,7 +42,8 @@ type Options struct {
 // every Pod of set.DeviatingPods, against the Pod Security Standards and
 // Ward's own hardening rules (a Pod of DeviatingPods gets
 // pod/deviates-from-template and the findings its workload does not
-// already get), and the NodePort and
+// already get), and of every pod spec of set.Skipped's Pods (see
+// embedded), and the NodePort and
 // LoadBalancer Services of set against ingress isolation, its RBAC
 // roles and bindings for dangerous rights and who holds them, and its
 // ConfigMaps for secrets. It returns the
@@ -102,6 +103,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 		}
 		a.out = kept
 	}
+	a.embedded(set)
 	a.exposure(set)
 	a.rbac(set)
 	a.configMaps(set)

@@ -213,15 +213,17 @@ func (a *auditor) rbac(set *manifest.Set) {
 	}
 	// Workloads by the ServiceAccount they run as.
 	bySA, tokenless := map[string][]string{}, map[string][]string{}
-	for i, w := range slices.Concat(set.Workloads, set.DeviatingPods) {
+	for i, w := range slices.Concat(set.Workloads, set.DeviatingPods, embeddedPods(set)) {
 		if w == nil || w.Template == nil || (i < len(set.Workloads) && w.Deviation != nil) {
 			continue // a deviating Pod modelled apart is in both lists
 		}
 		key := w.Namespace + "/" + serviceAccount(&w.Template.Spec)
+		m := tokenless
 		if _, ok := a.tokenMounted(w, &w.Template.Spec); ok {
-			bySA[key] = append(bySA[key], w.ID())
-		} else {
-			tokenless[key] = append(tokenless[key], w.ID())
+			m = bySA
+		}
+		if !slices.Contains(m[key], w.ID()) { // the pod specs of one custom resource
+			m[key] = append(m[key], w.ID())
 		}
 	}
 	// Holders of each role, through the bindings that reference it or an

@@ -158,6 +158,13 @@ func annotated(set *manifest.Set) map[string][]map[string]string {
 		}
 		add(w.ID(), w.Annotations, tmpl)
 	}
+	for _, s := range set.Skipped {
+		// The pod specs of a custom resource: its annotations and those
+		// of the pod template around each.
+		for _, w := range s.Pods {
+			add(w.ID(), w.Annotations, w.Template.Annotations)
+		}
+	}
 	for _, s := range set.Services {
 		add(s.Namespace+"/Service/"+s.Name, s.Annotations)
 	}

@@ -45,7 +45,7 @@ func TestCheckReadsAsApplied(t *testing.T) {
 			code:  ExitFindings, rule: "pss/privileged"},
 		{name: "pod spec in a custom resource",
 			files: map[string]string{"sj.yaml": "apiVersion: keda.sh/v1alpha1\nkind: ScaledJob\nmetadata: {name: sj}\nspec:\n  jobTargetRef:\n    template:\n      spec:\n        containers: [{name: c, image: x, securityContext: {privileged: true}}]\n"},
-			code:  ExitOK, stderr: "sj.yaml:1: ScaledJob sj (keda.sh/v1alpha1) carries pod specs that Ward does not audit (spec.jobTargetRef.template.spec)"},
+			code:  ExitFindings, rule: "pss/privileged", at: "sj.yaml:8", stderr: "sj.yaml:1: ScaledJob sj (keda.sh/v1alpha1) carries pod specs (spec.jobTargetRef.template.spec): Ward audits them"},
 		// kubectl apply refuses a policy with a misspelt field; read
 		// without it, this one was a deny-all that isolated the pod.
 		{name: "misspelt NetworkPolicy field",

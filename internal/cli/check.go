@@ -209,9 +209,13 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			objs[o.Source.String()+" "+o.Ref().String()] = true
 		}
 		for _, o := range set.Skipped {
+			if len(o.Pods) > 0 { // its pod specs were audited
+				objs[o.Source.String()+" "+o.Kind+" "+o.Namespace+"/"+o.Name] = true
+				continue
+			}
 			skips[o.Source.String()+" "+o.Kind+" "+o.Namespace+"/"+o.Name] = true
 		}
-		e.warnPodSpecs(set)
+		e.warnPodSpecs(set, true)
 	}
 	fs := mergeEnvironments(envs, fss)
 	for _, ig := range stale {

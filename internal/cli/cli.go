@@ -266,24 +266,49 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 			fmt.Fprintf(e.stderr, "ward: warning: %s: %s without apiVersion is not a Kubernetes object (kubectl refuses it): the results below ignore it\n", s.Source, s.Kind)
 		}
 	}
-	e.warnPodSpecs(set)
+	e.warnPodSpecs(set, false)
 	return set, nil
 }
 
 // warnPodSpecs announces, once each, the custom resources of set that
-// carry pod specs Ward does not audit: the pods their operators create
-// (privileged, on the host network...) are not checked.
-func (e *env) warnPodSpecs(set *manifest.Set) {
+// carry pod specs. `ward check` (audited) audits them, but the pods their
+// operators create are not in the network model; other commands do not
+// audit them. A pod spec that does not decode is not audited: it is
+// named with the reason.
+func (e *env) warnPodSpecs(set *manifest.Set, audited bool) {
 	for _, s := range set.Skipped {
-		if len(s.PodSpecs) == 0 {
+		if len(s.PodSpecs)+len(s.PodSpecErrors) == 0 {
 			continue
 		}
 		name := s.Name
 		if s.Namespace != "" {
 			name = s.Namespace + "/" + s.Name
 		}
-		e.warn("%s: %s %s (%s) carries pod specs that Ward does not audit (%s): the pods its operator creates are not checked; review them by hand, or check those pods (kubectl get pods -o yaml)",
-			s.Source, s.Kind, name, s.APIVersion, strings.Join(s.PodSpecs, ", "))
+		if !audited && len(s.PodSpecs) > 0 {
+			e.warn("%s: %s %s (%s) carries pod specs that this command does not audit (%s): the pods its operator creates are not in the network model; `ward check` audits their specs",
+				s.Source, s.Kind, name, s.APIVersion, strings.Join(s.PodSpecs, ", "))
+			continue
+		}
+		if len(s.Pods) > 0 {
+			paths := make([]string, len(s.Pods))
+			for i, w := range s.Pods {
+				paths[i] = w.Embedded
+			}
+			e.warn("%s: %s %s (%s) carries pod specs (%s): Ward audits them, but the pods its operator creates are not in the network model (their labels are unknown), so reachability results leave them out",
+				s.Source, s.Kind, name, s.APIVersion, strings.Join(paths, ", "))
+		}
+		for _, pe := range s.PodSpecErrors {
+			if pe.Path == "" {
+				e.warn("%s:%d: %s %s (%s) may carry pod specs that Ward does not audit: %s; review it by hand, or check the pods its operator creates (kubectl get pods -o yaml)",
+					s.Source.File, pe.Line, s.Kind, name, s.APIVersion, pe.Err)
+				continue
+			}
+			if !audited {
+				continue
+			}
+			e.warn("%s:%d: %s %s (%s) carries a pod spec that Ward does not audit (%s): it does not decode as a Kubernetes pod spec (%s); the pods its operator creates are not checked; review them by hand, or check those pods (kubectl get pods -o yaml)",
+				s.Source.File, pe.Line, s.Kind, name, s.APIVersion, pe.Path, pe.Err)
+		}
 	}
 }
 

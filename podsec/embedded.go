@@ -1,0 +1,47 @@
+package podsec
+
+import (
+	"strings"
+
+	"github.com/wardsec/ward/manifest"
+)
+
+// embedded audits the pod specs that custom resources carry for the
+// pods their operators create (manifest.Skipped.Pods: KEDA ScaledJob,
+// Argo Workflow templates, Kubeflow jobs...) as the pod template of a
+// workload: the Pod Security Standards and the pod/ rules, with their
+// pod-level fields unset where the spec does not set them, as for any
+// pod template. The findings name the custom resource and, in the
+// message, the path of the pod spec. pod/exposed-unisolated does not
+// apply (the pods are not in the network model, so no Service is known to
+// select them), nor pod/deviates-from-template.
+func (a *auditor) embedded(set *manifest.Set) {
+	for _, w := range embeddedPods(set) {
+		if w == nil || w.Template == nil {
+			continue
+		}
+		start := len(a.out)
+		a.pss(w)
+		a.hardening(w)
+		id := w.ID()
+		at := id + " (pod spec " + w.Embedded + ")"
+		for i := start; i < len(a.out); i++ {
+			if m := a.out[i].Message; strings.Contains(m, id) {
+				a.out[i].Message = strings.Replace(m, id, at, 1)
+			} else {
+				a.out[i].Message = at + ": " + m
+			}
+		}
+	}
+}
+
+// embeddedPods returns the pod specs of the custom resources of set
+// (manifest.Skipped.Pods). The RBAC audit counts them among the workloads
+// that run as a ServiceAccount.
+func embeddedPods(set *manifest.Set) []*manifest.Workload {
+	var out []*manifest.Workload
+	for _, s := range set.Skipped {
+		out = append(out, s.Pods...)
+	}
+	return out
+}

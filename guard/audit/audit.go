@@ -327,6 +327,10 @@ func (l *Logger) write(t time.Time, v *Verdict, r *http.Request, status int, ela
 	}
 }
 
+// maxMethodBytes is the most bytes of a method a record holds; a longer
+// one is cut and marked with "…", which no method (a token) holds.
+const maxMethodBytes = 64
+
 // appendRecord appends a record as slog's JSONHandler would write it.
 // The path is as sent, never the query: it may carry tokens.
 func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status int, elapsed time.Duration, id string) []byte {
@@ -344,7 +348,14 @@ func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status
 	b = appendString(b, "reason", v.Reason)
 	b = appendString(b, "rule", v.Rule)
 	b = appendString(b, "principal", v.Principal)
-	b = appendString(b, "method", method)
+	if len(method) > maxMethodBytes {
+		// A method is any token, as long as the request line allows
+		// (64 KiB): a record per request that size would crowd out the
+		// others (audit.bufferBytes). Its start and length say enough.
+		b = appendString(b, "method", method[:maxMethodBytes]+"…(+"+strconv.Itoa(len(method)-maxMethodBytes)+" bytes)")
+	} else {
+		b = appendString(b, "method", method)
+	}
 	b = appendString(b, "path", path)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)

@@ -538,11 +538,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	minRate := int64(defaultMinBodyRate)
+	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), withHintsKept(rp))), nil
+}
+
+// minBodyRate is upstream.minBodyRate, or its default.
+func minBodyRate(u Upstream) int64 {
 	if u.MinBodyRate != nil {
-		minRate = *u.MinBodyRate
+		return *u.MinBodyRate
 	}
-	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, withHintsKept(rp))), nil
+	return defaultMinBodyRate
 }
 
 // X-Forwarded-Proto's values. Shared by every request: a full slice, so
@@ -1073,7 +1077,21 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		}
 		r2, d, err := w.Inspect(r)
 		if err != nil {
-			deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")
+			// Reading the body failed: said as the upstream step says
+			// it, not as a body the WAF could not parse.
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				deny(rw, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+			case bodyTooSlow(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
+				http.Error(rw, "request timeout", http.StatusRequestTimeout)
+			case bodyFailed(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+				rw.WriteHeader(statusClientClosed)
+			default:
+				deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")
+			}
 			return
 		}
 		var rules []string

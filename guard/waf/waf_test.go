@@ -859,7 +859,7 @@ func TestMessageWithoutRequestData(t *testing.T) {
 	}
 	for raw, want := range map[string]string{
 		`SecRule ARGS "@rx x" "id:1,msg:'It\'s %{MATCHED_VAR}',tag:'a'"`: `It's %{MATCHED_VAR}`,
-		`SecRule ARGS "@rx x" "id:1,tag:'a'"`:                           "",
+		`SecRule ARGS "@rx x" "id:1,tag:'a'"`:                            "",
 	} {
 		if got, _ := msgTemplate(raw); got != want {
 			t.Errorf("msgTemplate(%q) = %q, want %q", raw, got, want)

@@ -35,6 +35,7 @@ import (
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/guard/waf"
+	"github.com/wardsec/ward/internal/reqstate"
 	"github.com/wardsec/ward/istio"
 )
 
@@ -583,9 +584,36 @@ func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler 
 			ratelimit.Shed(w)
 			return
 		}
-		defer done()
+		// The slot is given back when the response headers go out
+		// (hintsWriter), or when the request ends without them.
+		slot := &concurrencySlot{done: done}
+		defer slot.release()
+		if !reqstate.Set(r.Context(), concurrencySlotKey{}, slot) {
+			r = r.WithContext(context.WithValue(r.Context(), concurrencySlotKey{}, slot))
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// concurrencySlot is a request's place under the adaptive concurrency
+// limit. It is given back, and its latency sampled, once the upstream's
+// response headers go out (a 101 for an upgrade), not when the handler
+// returns: a WebSocket tunnel, a stream of server-sent events or a client
+// reading its response slowly held a slot for as long as it lasted, and
+// 20 tunnels (the limit it starts at, which grows only as requests
+// complete) had every other request shed with 503.
+type concurrencySlot struct {
+	done     func()
+	released atomic.Bool
+}
+
+type concurrencySlotKey struct{}
+
+// release gives the slot back, once.
+func (s *concurrencySlot) release() {
+	if s != nil && s.released.CompareAndSwap(false, true) {
+		s.done()
+	}
 }
 
 // withLimits applies the size limits (harden.Limits), recording its

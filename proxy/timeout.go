@@ -259,11 +259,16 @@ type upgradeTimerKey struct{}
 
 // switchedProtocols is the upstream's ModifyResponse: a 101 answer to an
 // upgrade request stops its route timeout (the tunnel has the idle
-// timeout only).
+// timeout only) and gives back its concurrency slot.
 func switchedProtocols(res *http.Response) error {
 	if res.StatusCode == http.StatusSwitchingProtocols && res.Request != nil {
 		if ut, ok := res.Request.Context().Value(upgradeTimerKey{}).(*upgradeTimer); ok {
 			ut.t.Stop()
+		}
+		// ReverseProxy writes the 101 on the hijacked connection, past
+		// hintsWriter: the tunnel gives its concurrency slot back here.
+		if s, ok := res.Request.Context().Value(concurrencySlotKey{}).(*concurrencySlot); ok {
+			s.release()
 		}
 	}
 	return nil

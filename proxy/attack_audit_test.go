@@ -104,3 +104,61 @@ func TestEarlyRefusalRecordsClient(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackAuditRecordHoldsRequestData: the audit record promises no
+// query string or body, and records a few hundred bytes. A client chose
+// what went in, at any length: CRS 921180 (paranoia level 3) expands
+// the name of a repeated parameter into its message, which the record's
+// waf field (reason, when blocking) held lower-cased, so a name from the
+// query (8 KiB) or a form body (the WAF's 128 KiB) was logged whole;
+// and a method is any token as long as the request line (64 KiB), which
+// the record held whole and the upstream received; so was a path, which
+// limits.maxURLBytes refused (414) but the record held whole. Records that size
+// crowd the others out of audit.bufferBytes (dropped, or 503 for every
+// client with whenFull: refuse). Messages now keep their macros
+// unexpanded (but numbers, the anomaly score), methods over 32 bytes are
+// refused, and a record cuts a method at 64 bytes and a path at 8 KiB.
+func TestAttackAuditRecordHoldsRequestData(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: detect, paranoiaLevel: 3}\n",
+		replace: []string{"maxBodyBytes: 1024", "maxBodyBytes: 1048576"}})
+	name := "querysecret" + strings.Repeat("q", 3000)
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?"+name+"=1&"+name+"=2"); status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("repeated query parameter: %.100q", resp)
+	}
+	body := "bodysecret" + strings.Repeat("b", 60000)
+	postBody(t, h, u, rawPost{path: "/api/items", client: "pollute", ctype: "application/x-www-form-urlencoded", body: body + "=1&" + body + "=2"}, 200)
+	method := strings.Repeat("M", 60000)
+	if resp, got := sendRaw(t, h, u, "web", method, "/api/items"); status(resp) != 400 || len(got) != 0 {
+		t.Errorf("a 60000-byte method: status %d, the upstream received %d requests; want 400 and none", status(resp), len(got))
+	}
+	if resp, got := sendRaw(t, h, u, "web", "UPDATEREDIRECTREF", "/api/items"); status(resp) != 200 || len(got) != 1 {
+		t.Errorf("UPDATEREDIRECTREF: status %d, the upstream received %d requests; want 200 and 1", status(resp), len(got))
+	}
+	path := "/api/" + strings.Repeat("p", 60000)
+	if resp, got := sendRaw(t, h, u, "web", "GET", path); status(resp) != 414 || len(got) != 0 {
+		t.Errorf("a 60005-byte path: status %d, the upstream received %d requests; want 414 and none", status(resp), len(got))
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(h.audit.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d records, want 5", len(lines))
+	}
+	if want := `"path":"` + path[:8192] + `…(+51813 bytes)"`; !strings.Contains(lines[4], want) || len(lines[4]) > 8192+512 {
+		t.Errorf("the long path's record: %d bytes: %.300s", len(lines[4]), lines[4])
+	}
+	lines = lines[:4]
+	for i, l := range lines {
+		if len(l) > 1024 || strings.Contains(l, "secret") {
+			t.Errorf("record %d: %d bytes, request data logged: %.300s", i, len(l), l)
+		}
+	}
+	if !strings.Contains(lines[0], "921180 HTTP Parameter Pollution (%{MATCHED_VAR_NAME})") || !strings.Contains(lines[0], "(Total Score: ") {
+		t.Errorf("the WAF's matches are not recorded: %s", lines[0])
+	}
+	if want := `"method":"` + method[:64] + `…(+59936 bytes)"`; !strings.Contains(lines[2], want) || !strings.Contains(lines[2], `"reason":"method longer than 32 bytes"`) {
+		t.Errorf("the long method's record: %.300s", lines[2])
+	}
+}

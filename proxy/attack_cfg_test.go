@@ -474,3 +474,50 @@ func keptAliveAndTunnel(t *testing.T, h *harness) (send func() int, tunnel net.C
 	}
 	return send, tunnel
 }
+
+// TestAttackTunnelsHoldConcurrencySlots: with maxConcurrency, a request
+// held its slot under the adaptive limit until its handler returned, and
+// the limit starts at 20 and grows only as requests complete: 20
+// WebSocket tunnels, which a client keeps open at no cost, or 20 streams
+// of server-sent events had every other request shed with 503, whatever
+// maxConcurrency. A request now gives its slot back with its response's
+// headers (a 101 for a tunnel).
+func TestAttackTunnelsHoldConcurrencySlots(t *testing.T) {
+	const rl = `rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "maxConcurrency: 1000\n", replace: []string{rl, "rateLimit: {rate: 100000, burst: 100000}"}})
+	for i := range 25 {
+		openTunnel(t, h, u, "web", "/api/ws", "t", fmt.Sprintf("hello%d", i))
+	}
+	if resp, got := sendRaw(t, h, u, "web", "GET", "/api/items"); status(resp) != 200 || len(got) != 1 {
+		t.Errorf("beside 25 tunnels: status %d, the upstream received %d requests; want 200 and 1", status(resp), len(got))
+	}
+
+	release := make(chan struct{})
+	defer close(release) // before the cleanups: the streams end first
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/events" {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "data: hello\n\n")
+			w.(http.Flusher).Flush()
+			<-release
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(upstream.Close)
+	h2 := startWith(t, setup{upstream: upstream.URL, extra: "maxConcurrency: 1000\n", replace: []string{rl, "rateLimit: {rate: 100000, burst: 100000}"}})
+	for range 25 {
+		conn := h2.dial(t, "web")
+		t.Cleanup(func() { conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(conn, "GET /api/events HTTP/1.1\r\nHost: api\r\n\r\n")
+		br := bufio.NewReader(conn)
+		if line, _ := br.ReadString('\n'); !strings.Contains(line, " 200 ") {
+			t.Fatalf("event stream: %q", line)
+		}
+	}
+	if code, body := h2.get(t, "web", "/api/items"); code != 200 {
+		t.Errorf("beside 25 event streams: %d %q, want 200", code, body)
+	}
+}

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAttackWAFMultipartHidden: the WAF reads multipart bodies with Go's
@@ -130,5 +133,58 @@ func TestAttackWAFQuotedCookie(t *testing.T) {
 		if status(resp) != tt.want || (tt.want == 200) != (len(got) == 1) {
 			t.Errorf("Cookie: %s: status %d, the upstream received %d requests; want %d", tt.cookie, status(resp), len(got), tt.want)
 		}
+	}
+}
+
+// TestAttackSlowBodyUnderWAF: the WAF reads a body whole before the
+// upstream step, where upstream.minBodyRate was enforced: under the WAF
+// a body sent a byte a second held its request, a goroutine and a
+// concurrency slot for the listener's whole read timeout (30 s, not
+// 5 s), and was then recorded as a body the WAF could not read (400,
+// rule waf); so was a chunked body over limits.maxBodyBytes (not 413,
+// rule limits). The minimum rate now holds for the WAF's read, and its
+// read errors are answered and recorded as the upstream step answers
+// them.
+func TestAttackSlowBodyUnderWAF(t *testing.T) {
+	t.Cleanup(func(d time.Duration) func() { return func() { bodyRateGrace = d } }(bodyRateGrace))
+	bodyRateGrace = 500 * time.Millisecond
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n",
+		replace: []string{"upstream:\n  url: ", "upstream:\n  minBodyRate: 1000\n  url: "}})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(40 * time.Second))
+	_, _ = io.WriteString(conn, "POST /api/upload HTTP/1.1\r\nHost: api\r\nX-Client: slow\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+			if _, err := io.WriteString(conn, "x"); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	b, _ := io.ReadAll(conn)
+	if status(string(b)) != http.StatusRequestTimeout || time.Since(start) > 5*time.Second {
+		t.Errorf("a body at a byte a second under the WAF: %.40q after %v, want 408 within 5 s", b, time.Since(start))
+	}
+	postBody(t, h, u, rawPost{path: "/api/upload", client: "chunked", ctype: "application/octet-stream", body: strings.Repeat("y", 5000), chunked: true}, 413)
+	postBody(t, h, u, rawPost{path: "/api/upload", client: "ok", ctype: "application/x-www-form-urlencoded", body: "comment=hello+world"}, 200)
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(h.audit.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"outcome":"request body too slow"`) || !strings.Contains(lines[0], `"status":408`) ||
+		!strings.Contains(lines[1], `"rule":"limits"`) || !strings.Contains(lines[1], `"status":413`) {
+		t.Errorf("records:\n%s", h.audit.String())
+	}
+	if n := len(u.requests()); n != 1 {
+		t.Errorf("the upstream received %d requests, want 1 (the body at a normal pace)", n)
 	}
 }

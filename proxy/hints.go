@@ -15,6 +15,7 @@ import (
 func withHintsKept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hw := &hintsWriter{ResponseWriter: w}
+		hw.slot, _ = r.Context().Value(concurrencySlotKey{}).(*concurrencySlot)
 		hw.take(w.Header())
 		next.ServeHTTP(hw, r)
 	})
@@ -37,6 +38,9 @@ type hintsWriter struct {
 	vals   [hintsInline][]string
 	more   http.Header // fields past hintsInline
 	hinted bool        // a 1xx was written and the fields are not back yet
+	// slot is the request's place under the concurrency limit, given
+	// back with the final response's headers; nil without the limit.
+	slot *concurrencySlot
 }
 
 // take keeps a shallow copy of h: adding to a header appends to its
@@ -63,11 +67,13 @@ func (w *hintsWriter) WriteHeader(code int) {
 		return
 	}
 	w.restore()
+	w.slot.release()
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *hintsWriter) Write(b []byte) (int, error) {
 	w.restore()
+	w.slot.release()
 	return w.ResponseWriter.Write(b)
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/guard/waf"
+	"github.com/wardsec/ward/internal/reqstate"
 	"github.com/wardsec/ward/istio"
 )
 
@@ -541,11 +542,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	minRate := int64(defaultMinBodyRate)
+	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), withHintsKept(rp))), nil
+}
+
+// minBodyRate is upstream.minBodyRate, or its default.
+func minBodyRate(u Upstream) int64 {
 	if u.MinBodyRate != nil {
-		minRate = *u.MinBodyRate
+		return *u.MinBodyRate
 	}
-	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minRate, withHintsKept(rp))), nil
+	return defaultMinBodyRate
 }
 
 // X-Forwarded-Proto's values. Shared by every request: a full slice, so
@@ -582,9 +587,36 @@ func withConcurrency(cl *ratelimit.Concurrency, next http.Handler) http.Handler 
 			ratelimit.Shed(w)
 			return
 		}
-		defer done()
+		// The slot is given back when the response headers go out
+		// (hintsWriter), or when the request ends without them.
+		slot := &concurrencySlot{done: done}
+		defer slot.release()
+		if !reqstate.Set(r.Context(), concurrencySlotKey{}, slot) {
+			r = r.WithContext(context.WithValue(r.Context(), concurrencySlotKey{}, slot))
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// concurrencySlot is a request's place under the adaptive concurrency
+// limit. It is given back, and its latency sampled, once the upstream's
+// response headers go out (a 101 for an upgrade), not when the handler
+// returns: a WebSocket tunnel, a stream of server-sent events or a client
+// reading its response slowly held a slot for as long as it lasted, and
+// 20 tunnels (the limit it starts at, which grows only as requests
+// complete) had every other request shed with 503.
+type concurrencySlot struct {
+	done     func()
+	released atomic.Bool
+}
+
+type concurrencySlotKey struct{}
+
+// release gives the slot back, once.
+func (s *concurrencySlot) release() {
+	if s != nil && s.released.CompareAndSwap(false, true) {
+		s.done()
+	}
 }
 
 // withLimits applies the size limits (harden.Limits), recording its
@@ -1076,7 +1108,21 @@ func (p *Proxy) withWAF(next http.Handler) (http.Handler, error) {
 		}
 		r2, d, err := w.Inspect(r)
 		if err != nil {
-			deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")
+			// Reading the body failed: said as the upstream step says
+			// it, not as a body the WAF could not parse.
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				deny(rw, r, http.StatusRequestEntityTooLarge, "limits", fmt.Sprintf("request body over %d bytes", tooLarge.Limit), "request body too large")
+			case bodyTooSlow(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
+				http.Error(rw, "request timeout", http.StatusRequestTimeout)
+			case bodyFailed(r):
+				audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+				rw.WriteHeader(statusClientClosed)
+			default:
+				deny(rw, r, http.StatusBadRequest, "waf", "request body unreadable", "bad request")
+			}
 			return
 		}
 		var rules []string

@@ -423,13 +423,18 @@ func queryKey(q string, minLen int, is func(string) bool) bool {
 	return false
 }
 
+// maxMethodBytes is the longest method forwarded: registered methods
+// have at most 17 bytes (UPDATEREDIRECTREF).
+const maxMethodBytes = 32
+
 // withCanonicalRequest makes the request that every later check sees the
 // one the upstream receives, and refuses what cannot be made so:
 //
 //   - a method with a lower-case letter: 400 (methods are case-sensitive
 //     tokens, RFC 9110 9.1; "delete" passed a DENY of DELETE and some
 //     frameworks run their DELETE handler for it), or that is not a
-//     token (HTTP/2 lets GE"T through): 400; CONNECT: 405;
+//     token (HTTP/2 lets GE"T through), or that is over 32 bytes
+//     (maxMethodBytes): 400; CONNECT: 405;
 //   - an HTTP/2 header value with leading or trailing white space
 //     (RFC 9113 8.2.1), which the checks compared as it came and the
 //     upstream gets trimmed: 400;
@@ -469,6 +474,12 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			// transport then refused, and the record said "upstream
 			// error" (502) for a request that never left.
 			deny(w, r, http.StatusBadRequest, "request", "method is not a token", "bad request")
+			return
+		}
+		if len(r.Method) > maxMethodBytes {
+			// A token as long as the request line allows (64 KiB),
+			// past limits.maxURLBytes, reached the upstream.
+			deny(w, r, http.StatusBadRequest, "request", "method longer than 32 bytes", "bad request")
 			return
 		}
 		if r.ProtoMajor >= 2 && paddedValue(r.Header) {

@@ -47,8 +47,13 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 		if h, err = q.buildUpstream(log); err != nil {
 			return nil, err
 		}
-		if h, err = q.withWAF(h); err != nil {
-			return nil, err
+		if c.WAF != nil {
+			// The WAF reads the body before the upstream step: the
+			// minimum rate holds for its read too.
+			if h, err = q.withWAF(h); err != nil {
+				return nil, err
+			}
+			h = withBodyRate(minBodyRate(c.Upstream), h)
 		}
 	}
 	if !q.limitsFirst() {

@@ -210,7 +210,8 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 			}
 		}
 		var flag *slowBody
-		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if minRate > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 && r.Context().Value(slowBodyKey{}) == nil {
+			// (withBodyRate put it in front of the WAF already.)
 			flag = &slowBody{}
 			ctx = context.WithValue(ctx, slowBodyKey{}, flag)
 		}
@@ -226,6 +227,27 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 	})
 }
 
+// withBodyRate enforces the minimum body rate (rateBody) on the body
+// that next reads: the WAF's, which reads a body whole before the
+// upstream step, where the rate is enforced otherwise. Without it a body
+// sent a byte a second held its request (and a concurrency slot) for
+// the listener's whole read timeout, not bodyRateGrace.
+func withBodyRate(minRate int64, next http.Handler) http.Handler {
+	if minRate <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		flag := &slowBody{}
+		out := r.WithContext(context.WithValue(r.Context(), slowBodyKey{}, flag))
+		out.Body = &rateBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: float64(minRate), flag: flag}
+		next.ServeHTTP(w, out)
+	})
+}
+
 // upgradeTimer is the route timeout of an upgrade request, stopped when
 // the upstream switches protocols.
 type upgradeTimer struct {
@@ -237,11 +259,16 @@ type upgradeTimerKey struct{}
 
 // switchedProtocols is the upstream's ModifyResponse: a 101 answer to an
 // upgrade request stops its route timeout (the tunnel has the idle
-// timeout only).
+// timeout only) and gives back its concurrency slot.
 func switchedProtocols(res *http.Response) error {
 	if res.StatusCode == http.StatusSwitchingProtocols && res.Request != nil {
 		if ut, ok := res.Request.Context().Value(upgradeTimerKey{}).(*upgradeTimer); ok {
 			ut.t.Stop()
+		}
+		// ReverseProxy writes the 101 on the hijacked connection, past
+		// hintsWriter: the tunnel gives its concurrency slot back here.
+		if s, ok := res.Request.Context().Value(concurrencySlotKey{}).(*concurrencySlot); ok {
+			s.release()
 		}
 	}
 	return nil

@@ -327,6 +327,22 @@ func (l *Logger) write(t time.Time, v *Verdict, r *http.Request, status int, ela
 	}
 }
 
+// The most bytes of a method and of a path a record holds; a longer one
+// is cut and marked "…(+N bytes)" (no method, a token, holds "…").
+const (
+	maxMethodBytes = 64
+	maxPathBytes   = 8 << 10
+)
+
+// appendCut appends s as appendString does, cut to n bytes and marked
+// when longer.
+func appendCut(b []byte, key, s string, n int) []byte {
+	if len(s) <= n {
+		return appendString(b, key, s)
+	}
+	return appendString(b, key, s[:n]+"…(+"+strconv.Itoa(len(s)-n)+" bytes)")
+}
+
 // appendRecord appends a record as slog's JSONHandler would write it.
 // The path is as sent, never the query: it may carry tokens.
 func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status int, elapsed time.Duration, id string) []byte {
@@ -344,8 +360,12 @@ func appendRecord(b []byte, t time.Time, v *Verdict, method, path string, status
 	b = appendString(b, "reason", v.Reason)
 	b = appendString(b, "rule", v.Rule)
 	b = appendString(b, "principal", v.Principal)
-	b = appendString(b, "method", method)
-	b = appendString(b, "path", path)
+	// A method is any token and a path any length, as long as the
+	// request line allows (64 KiB, refused or not): a record per request
+	// that size would crowd out the others (a buffered writer's
+	// MaxBytes). Their start and length say enough.
+	b = appendCut(b, "method", method, maxMethodBytes)
+	b = appendCut(b, "path", path, maxPathBytes)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, `,"latency":`...)

@@ -275,3 +275,23 @@ func TestInformationalStatusNotRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestLongMethodCut: a method is any token and a path any length, as
+// long as the request line (64 KiB); a record holding one whole crowded
+// the others out of the buffer. They are cut at 64 bytes and 8 KiB and
+// marked with "…".
+func TestLongMethodCut(t *testing.T) {
+	m := strings.Repeat("M", 60000)
+	got := string(appendRecord(nil, time.Unix(0, 0), &Verdict{Decision: Deny}, m, "/p", 400, 0, "id"))
+	if want := `"method":"` + m[:64] + `…(+59936 bytes)"`; !strings.Contains(got, want) || len(got) > 512 {
+		t.Errorf("record of a 60000-byte method: %d bytes: %.300s", len(got), got)
+	}
+	p := "/" + strings.Repeat("p", 60000)
+	got = string(appendRecord(nil, time.Unix(0, 0), &Verdict{Decision: Deny}, "GET", p, 414, 0, "id"))
+	if want := `"path":"` + p[:8192] + `…(+51809 bytes)"`; !strings.Contains(got, want) || len(got) > 8192+512 {
+		t.Errorf("record of a 60001-byte path: %d bytes", len(got))
+	}
+	if got := string(appendRecord(nil, time.Unix(0, 0), &Verdict{}, "PROPFIND", "/p", 200, 0, "id")); !strings.Contains(got, `"method":"PROPFIND"`) {
+		t.Errorf("record: %s", got)
+	}
+}

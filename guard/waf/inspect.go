@@ -24,7 +24,11 @@ const maxMatchData = 100
 type Match struct {
 	RuleID int // CRS rule id, such as 942100 (SQL injection via libinjection)
 	// Message is the rule's message, such as "SQL Injection Attack
-	// Detected via libinjection".
+	// Detected via libinjection". It never holds request data: a
+	// message written with a macro is given as written
+	// ("HTTP Parameter Pollution (%{MATCHED_VAR_NAME})"), since the
+	// expanded one held what the macro named (921180's, a parameter
+	// name, at any length); what matched is in Data.
 	Message string
 	// Data is the rule's log data: what matched and where, such as
 	// "Matched Data: s&sos found within ARGS:id: 1' OR '1'='1". It is cut
@@ -248,7 +252,7 @@ func (w *WAF) collect(tx types.Transaction, r *http.Request, d *Decision) {
 		}
 		d.Matches = append(d.Matches, Match{
 			RuleID:   id,
-			Message:  mr.Message(),
+			Message:  w.message(mr),
 			Data:     truncate(mr.Data(), maxMatchData),
 			Severity: severity(mr.Rule().Severity()),
 		})
@@ -258,6 +262,84 @@ func (w *WAF) collect(tx types.Transaction, r *http.Request, d *Decision) {
 			w.onMatch(r, m)
 		}
 	}
+}
+
+// message returns mr's rule message without request data: a message
+// whose msg macros (%{...}) expanded to anything but numbers (the
+// anomaly score of 949110) is given as written, since the expansion may
+// be a parameter or header name the client chose, at any length (CRS
+// 921180 expands MATCHED_VAR_NAME, "TX:paramcounter_ARGS_NAMES:<name>");
+// one whose template cannot be read from the rule's text is cut to
+// maxMatchData bytes.
+func (w *WAF) message(mr types.MatchedRule) string {
+	m := mr.Message()
+	raw := mr.Rule().Raw()
+	if !strings.Contains(raw, "%{") {
+		return m // no macro anywhere in the rule
+	}
+	id := mr.Rule().ID()
+	var tmpl string
+	if v, ok := w.messages.Load(id); ok {
+		tmpl = v.(string)
+	} else {
+		t, ok := msgTemplate(raw)
+		if !ok {
+			return truncate(m, maxMatchData)
+		}
+		tmpl = t
+		w.messages.Store(id, tmpl)
+	}
+	if numbersOnly(tmpl, m) {
+		return m
+	}
+	return tmpl
+}
+
+// numbersOnly reports whether m is the message template tmpl with each
+// of its macros (%{...}) expanded to at most 20 decimal digits.
+func numbersOnly(tmpl, m string) bool {
+	for tmpl != "" {
+		if strings.HasPrefix(tmpl, "%{") {
+			end := strings.IndexByte(tmpl, '}')
+			if end < 0 {
+				return false
+			}
+			tmpl = tmpl[end+1:]
+			n := 0
+			for n < len(m) && n < 20 && '0' <= m[n] && m[n] <= '9' {
+				n++
+			}
+			m = m[n:]
+			continue
+		}
+		if m == "" || m[0] != tmpl[0] {
+			return false
+		}
+		tmpl, m = tmpl[1:], m[1:]
+	}
+	return m == ""
+}
+
+// msgTemplate returns the value of the first msg action in raw, a rule's
+// text (msg:'...', quotes escaped with a backslash), as written.
+func msgTemplate(raw string) (string, bool) {
+	_, rest, ok := strings.Cut(raw, "msg:'")
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c == '\\' && i+1 < len(rest) && rest[i+1] == '\'':
+			b.WriteByte('\'')
+			i++
+		case c == '\'':
+			return b.String(), true
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", false
 }
 
 // severity names a CRS severity, "" when unset.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
@@ -103,6 +104,9 @@ type WAF struct {
 	block   bool
 	maxBody int64
 	onMatch func(*http.Request, Match)
+	// messages caches, by rule id, the message of a rule whose msg
+	// holds a macro, as written (see message).
+	messages sync.Map
 }
 
 // New compiles the Core Rule Set with cfg. Compiling takes about a tenth of

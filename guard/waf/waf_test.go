@@ -816,3 +816,53 @@ func TestEncodedBodyRefused(t *testing.T) {
 		t.Errorf("detect: %+v %v; want passed with 920450 reported", d, err)
 	}
 }
+
+// TestMessageWithoutRequestData: CRS 921180 (paranoia level 3) names a
+// repeated parameter in its message, which callers log as the rule's
+// message: a client's parameter name of any length reached the log.
+// Messages keep macros that expanded to anything but numbers unexpanded.
+func TestMessageWithoutRequestData(t *testing.T) {
+	w, err := New(Config{Mode: Detect, ParanoiaLevel: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	name := "secret" + strings.Repeat("x", 2000)
+	d, err := w.Check(httptest.NewRequest("GET", "/search?"+name+"=1&"+name+"=2", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, m := range d.Matches {
+		seen = append(seen, fmt.Sprintf("%d %s", m.RuleID, m.Message))
+		if strings.Contains(strings.ToLower(m.Message), "secret") || len(m.Message) > 200 {
+			t.Errorf("rule %d: message holds request data: %.200s", m.RuleID, m.Message)
+		}
+	}
+	if !slices.Contains(seen, "921180 HTTP Parameter Pollution (%{MATCHED_VAR_NAME})") {
+		t.Errorf("matches: %q", seen)
+	}
+	for _, tt := range []struct {
+		tmpl, m string
+		want    bool
+	}{
+		{"Total Score: %{TX.SCORE}", "Total Score: 20", true},
+		{"a %{x} b %{y}", "a 1 b 2", true},
+		{"a %{x} b", "a b b", false},
+		{"(%{MATCHED_VAR_NAME})", "(ARGS:q)", false},
+		{"(%{MATCHED_VAR_NAME})", "()", true},
+		{"x", "x y", false},
+	} {
+		if got := numbersOnly(tt.tmpl, tt.m); got != tt.want {
+			t.Errorf("numbersOnly(%q, %q) = %v", tt.tmpl, tt.m, got)
+		}
+	}
+	for raw, want := range map[string]string{
+		`SecRule ARGS "@rx x" "id:1,msg:'It\'s %{MATCHED_VAR}',tag:'a'"`: `It's %{MATCHED_VAR}`,
+		`SecRule ARGS "@rx x" "id:1,tag:'a'"`:                            "",
+	} {
+		if got, _ := msgTemplate(raw); got != want {
+			t.Errorf("msgTemplate(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

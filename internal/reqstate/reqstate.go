@@ -18,7 +18,7 @@ package reqstate
 import "context"
 
 // slots is how many values one Context holds; Set reports false past it.
-const slots = 4
+const slots = 5
 
 // Context is a context.Context carrying up to four values set in place.
 // Its zero value is not usable: call Init.

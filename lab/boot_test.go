@@ -24,28 +24,8 @@ func TestBootClosed(t *testing.T) {
 	requireLab(t)
 	plan := planFor(t, "testdata/spoof/spoof.yaml")
 	l := startLab(t, plan.Hosts)
-	observe := func() (ran, allowed int) {
-		t.Helper()
-		outs, err := l.Probe(context.Background(), plan.Probes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range outs {
-			switch o.Observed {
-			case lab.Allowed:
-				ran++
-				allowed++
-			case lab.Blocked:
-				ran++
-			}
-		}
-		return ran, allowed
-	}
-	// A probe the engine expects blocked is tried once: let the hosts
-	// settle (IPv6 addresses usable, neighbours resolved) first.
-	for _, h := range plan.Hosts {
-		hostEth0(t, l, h.ID)
-	}
+	observe := func() (int, int) { return connected(t, l, plan) }
+	settle(t, l, plan)
 	for try := 1; ; try++ {
 		ran, allowed := observe()
 		if ran > 0 && allowed == ran {
@@ -69,5 +49,35 @@ func TestBootClosed(t *testing.T) {
 	r := probe(t, l, plan, plan.Ruleset)
 	if c := r.Counts(); c.Mismatched != 0 || c.Ran == 0 {
 		t.Errorf("the plan's ruleset after close: %d of %d probes mismatched:\n%s", c.Mismatched, c.Ran, text(r))
+	}
+}
+
+// connected probes plan's probes and counts those that ran and those that
+// connected.
+func connected(t *testing.T, l *lab.Lab, plan *lab.Plan) (ran, allowed int) {
+	t.Helper()
+	outs, err := l.Probe(context.Background(), plan.Probes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		switch o.Observed {
+		case lab.Allowed:
+			ran++
+			allowed++
+		case lab.Blocked:
+			ran++
+		}
+	}
+	return ran, allowed
+}
+
+// settle waits for the hosts to be usable (IPv6 addresses, neighbours):
+// a negative control that expects every probe to connect tries each
+// once.
+func settle(t *testing.T, l *lab.Lab, plan *lab.Plan) {
+	t.Helper()
+	for _, h := range plan.Hosts {
+		hostEth0(t, l, h.ID)
 	}
 }

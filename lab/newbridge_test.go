@@ -1,12 +1,10 @@
 package lab_test
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 
 	"github.com/wardsec/ward/firewall"
-	"github.com/wardsec/ward/lab"
 	"github.com/wardsec/ward/netpol"
 )
 
@@ -58,26 +56,9 @@ func TestNewBridgeWindow(t *testing.T) {
 		if err := l.Load(rs); err != nil {
 			t.Fatal(err)
 		}
-		outs, err := l.Probe(context.Background(), plan.Probes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range outs {
-			switch o.Observed {
-			case lab.Allowed:
-				ran++
-				allowed++
-			case lab.Blocked:
-				ran++
-			}
-		}
-		return ran, allowed
+		return connected(t, l, plan)
 	}
-	// A probe the engine expects blocked is tried once: let the hosts
-	// settle (IPv6 addresses usable, neighbours resolved) first.
-	for _, h := range plan.Hosts {
-		hostEth0(t, l, h.ID)
-	}
+	settle(t, l, plan)
 	for try := 1; ; try++ {
 		ran, allowed := observe(compile(&before, eng, nil))
 		if ran > 0 && allowed == ran {

@@ -241,17 +241,8 @@ func TestAttackHTTP2ContinuationFlood(t *testing.T) {
 // value (RFC 9112 5), read "admin". Such a request is refused with 400,
 // before any check; over HTTP/1.1 the value is trimmed for both.
 func TestAttackHTTP2ValueWhitespace(t *testing.T) {
-	const pols = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin-tenant, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  action: DENY
-  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
----
-` + policies
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	h := startWith(t, setup{upstream: u.URL(), policies: denyAdminTenant + policies})
 	get := []string{":method", "GET", ":scheme", "https", ":authority", "api", ":path", "/api/items"}
 	for i, tt := range []struct {
 		value, want string

@@ -104,7 +104,7 @@ spec:
   rules: [{when: [{key: "request.headers[remote-user]", values: ["*"]}]}]
 `
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	h := startWith(t, setup{upstream: u.URL(), policies: denyAdminTenant + policies})
 	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Remote-User", "admin")
 	if status(resp) != 403 || len(got) != 0 {
 		t.Errorf("Remote-User: admin from a client: status %d, upstream received %q; want 403 and nothing", status(resp), got)
@@ -239,6 +239,17 @@ func TestAttackForwardingHeadersBehindLB(t *testing.T) {
 	}
 }
 
+// denyAdminTenant denies requests whose X-Tenant header is "admin".
+const denyAdminTenant = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-tenant, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
+---
+`
+
 // TestAttackRepeatedPolicyHeader: a header that a policy reads, sent on
 // two lines, was matched as its lines joined with "," (as Envoy does):
 // "X-Tenant: admin" then "X-Tenant: x" was "admin,x" to a DENY of
@@ -247,17 +258,8 @@ func TestAttackForwardingHeadersBehindLB(t *testing.T) {
 // Such a request is refused with 400, as guard/authz's Handler refuses
 // it; headers no policy reads may still repeat.
 func TestAttackRepeatedPolicyHeader(t *testing.T) {
-	const pols = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin-tenant, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  action: DENY
-  rules: [{when: [{key: "request.headers[x-tenant]", values: ["admin"]}]}]
----
-` + policies
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), policies: pols})
+	h := startWith(t, setup{upstream: u.URL(), policies: denyAdminTenant + policies})
 	for _, tt := range []struct {
 		hdr  []string
 		want int

@@ -218,23 +218,12 @@ func TestFloodAcrossWindowBoundary(t *testing.T) {
 		}
 		return evs
 	}
-	for _, tc := range []struct {
-		name string
-		evs  []event.Event
-		want string
-	}{
+	alertCases(t, fx, []alertCase{
 		{"SYN bursts either side of a window boundary", straddle(4000, false), "syn-flood 198.51.100.7 > shop/Pod/web-1 7997"},
 		{"ICMP bursts either side of a window boundary", straddle(500, true), "icmp-flood 198.51.100.7 > shop/Pod/web-1 997"},
 		{"SYNs at 799 pps for 30 s", steady(799, 30*time.Second, false), ""},
 		{"ICMP at 99 pps for 30 s", steady(99, 30*time.Second, true), ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
-			if strings.Join(got, "\n") != tc.want {
-				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestScanAcrossWindowBoundary: scan windows tumbled from the scanner's
@@ -262,21 +251,10 @@ func TestScanAcrossWindowBoundary(t *testing.T) {
 	for h := range 24 {
 		hosts = append(hosts, probe(300*time.Second+time.Duration(h)*10*time.Millisecond, fmt.Sprintf("10.244.8.%d", h+2), 22))
 	}
-	for _, tc := range []struct {
-		name string
-		evs  []event.Event
-		want string
-	}{
+	alertCases(t, fx, []alertCase{
 		{"ports either side of a window boundary", ports, "port-scan 198.51.100.9 > shop/Pod/db-0 27"},
 		{"hosts either side of a window boundary", hosts, "port-scan 198.51.100.9 > port 22/TCP 47"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
-			if strings.Join(got, "\n") != tc.want {
-				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestUDPScanHubble: Hubble reports a UDP probe of a closed port as
@@ -319,17 +297,26 @@ func TestUDPScanHubble(t *testing.T) {
 			allAtOnce = append(allAtOnce, unreachable(at+20*time.Millisecond+time.Duration(p)*time.Millisecond, false))
 		}
 	}
-	for _, tc := range []struct {
-		name string
-		evs  []event.Event
-		want string
-	}{
+	alertCases(t, fx, []alertCase{
 		{"15 ports, one at a time", oneByOne, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"15 ports, five at once", allAtOnce, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
 		{"a client retrying one dead port", retries, ""},
 		{"unreachables answering nothing", stray, ""},
-	} {
+	})
+}
+
+// alertCase is a stream of events and the alerts it raises, one line
+// each ("detector src > dst count"), "" for none.
+type alertCase struct {
+	name string
+	evs  []event.Event
+	want string
+}
+
+func alertCases(t *testing.T, fx fixture, cases []alertCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
 			if strings.Join(got, "\n") != tc.want {

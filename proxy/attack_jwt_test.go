@@ -235,3 +235,28 @@ spec:
 		}
 	}
 }
+
+// TestAttackForgedTokenFloodIPv6: a client that sends each forged token
+// from another address of its IPv6 /64 is still one client to the
+// refused-token gate (as to the rate limit itself).
+func TestAttackForgedTokenFloodIPv6(t *testing.T) {
+	forger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: subject}"}})
+	now := time.Now().Unix()
+	var codes []int
+	for i := range 6 {
+		tok := signRaw(t, forger, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "exp": now + 3600, "jti": strconv.Itoa(i)}, nil)
+		resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok, "X-Forwarded-For", "2001:db8:7:7::"+strconv.Itoa(i+1))
+		codes = append(codes, status(resp))
+	}
+	if want := []int{401, 401, 401, 429, 429, 429}; !slices.Equal(codes, want) {
+		t.Errorf("forged tokens from one /64: %v, want %v", codes, want)
+	}
+}

@@ -104,7 +104,7 @@ spec:
   rules: [{when: [{key: "request.headers[remote-user]", values: ["*"]}]}]
 `
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), policies: denyAdminTenant + policies})
+	h := startWith(t, setup{upstream: u.URL(), policies: pols})
 	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Remote-User", "admin")
 	if status(resp) != 403 || len(got) != 0 {
 		t.Errorf("Remote-User: admin from a client: status %d, upstream received %q; want 403 and nothing", status(resp), got)

@@ -146,6 +146,10 @@ type Upstream struct {
 	// bytes per second, after a grace of 5 s (1024); 0 turns it off. A
 	// slower client gets 408 and frees its upstream connection.
 	MinBodyRate *int64 `yaml:"minBodyRate"`
+	// MaxResponseHeaderBytes caps the upstream's response header section
+	// (1 MiB; 0: the default): a larger one is an upstream error (502),
+	// not megabytes buffered per request.
+	MaxResponseHeaderBytes int64 `yaml:"maxResponseHeaderBytes"`
 }
 
 // Upstream timeout defaults.
@@ -155,6 +159,9 @@ const (
 	defaultRouteTimeout          = 15 * time.Second
 	defaultIdleTimeout           = 5 * time.Minute
 	defaultMinBodyRate           = 1024
+	// As http.DefaultMaxHeaderBytes for requests; Go's transport would
+	// otherwise read 10 MiB of response headers.
+	defaultMaxResponseHeaderBytes = 1 << 20
 )
 
 // or returns d, or def when d is unset.
@@ -299,10 +306,16 @@ type Audit struct {
 	WhenFull string `yaml:"whenFull"`
 }
 
-// Limits cap request sizes.
+// Limits cap request sizes and refuse bodies on GET, HEAD and TRACE.
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	MaxURLBytes  int   `yaml:"maxURLBytes"`
+	// AllowGetBody forwards GET requests with a body (a search API such
+	// as Elasticsearch's), each on an upstream connection closed after
+	// it. Without it they are refused with 400: an upstream that ignores
+	// a GET's body reads it as a request of its own, which no check saw
+	// (CL.0 request smuggling). HEAD and TRACE bodies are always refused.
+	AllowGetBody bool `yaml:"allowGetBody"`
 }
 
 // Timeouts of the listener.
@@ -928,6 +941,8 @@ func (c *Config) validateUpstream(path string, up *Upstream) error {
 		return c.errorf(path+".url", "%s TLS settings need an https:// URL", path)
 	case up.MinBodyRate != nil && *up.MinBodyRate < 0:
 		return c.errorf(path+".minBodyRate", "%s.minBodyRate must not be negative (0 turns it off)", path)
+	case up.MaxResponseHeaderBytes < 0:
+		return c.errorf(path+".maxResponseHeaderBytes", "%s.maxResponseHeaderBytes must not be negative (0: the default, 1 MiB)", path)
 	}
 	if s := up.SPIFFE; s != nil {
 		files := s.SVID != "" || s.Key != "" || s.Bundle != ""

@@ -85,6 +85,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\n---\n", "p.yaml:3: a second YAML document"},
 		{"upstream: {url: http://x}\nlimits: {maxBodyBytes: -1}\n", "p.yaml:2: limits.maxBodyBytes must not be negative"},
 		{"upstream: {url: http://x}\nlimits:\n  maxURLBytes: -5\n", "p.yaml:3: limits.maxURLBytes must not be negative"},
+		{"upstream:\n  url: http://x\n  maxResponseHeaderBytes: -1\n", "p.yaml:3: upstream.maxResponseHeaderBytes must not be negative"},
+		{"upstream: {url: http://x}\nroutes:\n  - name: a\n    match: {prefix: /}\n    upstream: {url: http://y, maxResponseHeaderBytes: -1}\n", "p.yaml:5: routes[0].upstream.maxResponseHeaderBytes must not be negative"},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig("p.yaml", []byte(tt.doc))

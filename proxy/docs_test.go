@@ -116,6 +116,8 @@ func TestUnknownFieldMessage(t *testing.T) {
 	for _, tt := range []struct{ doc, want string }{
 		{"upstream: {url: http://x}\nratelimit: {rate: 5}\n", "p.yaml:2: field ratelimit not found: did you mean rateLimit?"},
 		{"upstream: {url: http://x}\nrateLimit: {rate: 5, brust: 5}\n", "p.yaml:2: field brust not found (want rate, burst, key, dryRun, redis, ipv6Prefix)"},
+		{"upstream: {url: http://x}\nlimits: {allowGETBody: true}\n", "p.yaml:2: field allowGETBody not found: did you mean allowGetBody?"},
+		{"upstream: {url: http://x}\nroutes:\n  - name: a\n    match: {prefix: /}\n    limits: {allowGetBodies: true}\n", "p.yaml:5: field allowGetBodies not found (want maxBodyBytes, maxURLBytes, allowGetBody)"},
 	} {
 		_, err := ParseConfig("p.yaml", []byte(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "proxy.") {

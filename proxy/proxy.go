@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -383,6 +384,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	}
 	u := p.cfg.Upstream
 	connect := u.ConnectTimeout.or(defaultConnectTimeout)
+	maxHeader := u.MaxResponseHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = defaultMaxResponseHeaderBytes
+	}
 	tr := &http.Transport{
 		// Idle connections to the upstream close with the proxy.
 		Proxy:                 nil, // never an environment proxy: the upstream is local
@@ -394,6 +399,9 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: u.ResponseHeaderTimeout.or(defaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
+		// Past it the exchange fails (502, an upstream error), instead of
+		// Go's default of 10 MiB buffered per request.
+		MaxResponseHeaderBytes: maxHeader,
 	}
 	switch {
 	case u.SPIFFE != nil:
@@ -468,6 +476,14 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 						}
 					}
 				}
+			}
+			if bodilessMethod(pr.In.Method) && hasBody(pr.In) {
+				// A GET body limits.allowGetBody lets through: the upstream
+				// connection closes after this exchange, so that an
+				// upstream reading the body as a request of its own
+				// answers no other client with it. (It may still run it:
+				// hence the default of refusing such requests.)
+				pr.Out.Close = true
 			}
 			proto := protoHTTP
 			if pr.In.TLS != nil {
@@ -619,19 +635,86 @@ func (s *concurrencySlot) release() {
 	}
 }
 
-// withLimits applies the size limits (harden.Limits), recording its
-// refusals as denials.
+// withLimits applies the size limits (harden.Limits) and refuses bodies
+// on GET, HEAD and TRACE (bodyless), recording its refusals as denials.
 func withLimits(l Limits, next http.Handler) http.Handler {
 	h := harden.Limits(l.MaxBodyBytes, l.MaxURLBytes, next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case l.MaxURLBytes > 0 && len(r.RequestURI) > l.MaxURLBytes:
+		if l.MaxURLBytes > 0 && len(r.RequestURI) > l.MaxURLBytes {
 			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("URL over %d bytes", l.MaxURLBytes)})
-		case l.MaxBodyBytes > 0 && r.ContentLength > l.MaxBodyBytes:
+			h.ServeHTTP(w, r)
+			return
+		}
+		if bodilessMethod(r.Method) {
+			var ok bool
+			if r, ok = bodyless(w, r, l.AllowGetBody); !ok {
+				return
+			}
+		}
+		if l.MaxBodyBytes > 0 && r.ContentLength > l.MaxBodyBytes {
 			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("request body over %d bytes", l.MaxBodyBytes)})
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bodilessMethod reports whether requests of method carry no content:
+// GET and HEAD, whose content has no defined semantics and may be
+// ignored (RFC 9110 9.3.1, 9.3.2), and TRACE, which must not have any
+// (9.3.8).
+func bodilessMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodTrace
+}
+
+// bodyless refuses with 400 a GET, HEAD or TRACE request r that has a
+// body, unless allowGET and r is a GET, and returns the request to go on
+// with and whether to go on. An upstream that ignores the body of such
+// a request (a CL.0 bug, common in servers and frameworks) reads it as
+// the next request on its connection: a GET of /admin written in the
+// body of an allowed GET ran unchecked. An HTTP/2 request whose HEADERS
+// frame left the stream open without a content-length (a client may
+// end it with an empty DATA frame) is read for its first byte: empty, it
+// goes on without a body.
+func bodyless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Request, bool) {
+	if r.ContentLength < 0 && len(r.TransferEncoding) == 0 && r.Body != nil && r.Body != http.NoBody {
+		var b [1]byte
+		n, err := io.ReadFull(r.Body, b[:])
+		switch {
+		case n == 0 && errors.Is(err, io.EOF):
+			r2 := r.WithContext(r.Context()) // never the caller's request
+			r2.Body, r2.ContentLength = http.NoBody, 0
+			return r2, true
+		case n == 0:
+			// Reading failed (a reset stream): the client's doing.
+			audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+			w.WriteHeader(statusClientClosed)
+			return nil, false
+		}
+		r2 := r.WithContext(r.Context())
+		r2.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b[:n]), r.Body), r.Body}
+		r = r2
+	} else if !hasBody(r) {
+		return r, true
+	}
+	if allowGET && r.Method == http.MethodGet {
+		return r, true // upstream connection closed after it: see Rewrite
+	}
+	framing := "DATA frames"
+	switch {
+	case len(r.TransferEncoding) > 0:
+		framing = "Transfer-Encoding " + strings.Join(r.TransferEncoding, ", ")
+	case r.ContentLength > 0:
+		framing = fmt.Sprintf("Content-Length %d", r.ContentLength)
+	}
+	why := "limits.allowGetBody forwards GET bodies"
+	if r.Method != http.MethodGet {
+		why = r.Method + " bodies are always refused"
+	}
+	deny(w, r, http.StatusBadRequest, "limits", fmt.Sprintf("%s with a body (%s): an upstream ignoring it would read it as another request (request smuggling); %s", r.Method, framing, why), "bad request")
+	return nil, false
 }
 
 // statusClientClosed is nginx's status for a request whose client closed

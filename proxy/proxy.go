@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -477,7 +476,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 					}
 				}
 			}
-			if bodilessMethod(pr.In.Method) && hasBody(pr.In) {
+			if harden.BodilessMethod(pr.In.Method) && hasBody(pr.In) {
 				// A GET body limits.allowGetBody lets through: the upstream
 				// connection closes after this exchange, so that an
 				// upstream reading the body as a request of its own
@@ -645,7 +644,7 @@ func withLimits(l Limits, next http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if bodilessMethod(r.Method) {
+		if harden.BodilessMethod(r.Method) {
 			var ok bool
 			if r, ok = bodyless(w, r, l.AllowGetBody); !ok {
 				return
@@ -658,63 +657,31 @@ func withLimits(l Limits, next http.Handler) http.Handler {
 	})
 }
 
-// bodilessMethod reports whether requests of method carry no content:
-// GET and HEAD, whose content has no defined semantics and may be
-// ignored (RFC 9110 9.3.1, 9.3.2), and TRACE, which must not have any
-// (9.3.8).
-func bodilessMethod(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodTrace
-}
-
-// bodyless refuses with 400 a GET, HEAD or TRACE request r that has a
-// body, unless allowGET and r is a GET, and returns the request to go on
-// with and whether to go on. An upstream that ignores the body of such
-// a request (a CL.0 bug, common in servers and frameworks) reads it as
-// the next request on its connection: a GET of /admin written in the
-// body of an allowed GET ran unchecked. An HTTP/2 request whose HEADERS
-// frame left the stream open without a content-length (a client may
-// end it with an empty DATA frame) is read for its first byte: empty, it
-// goes on without a body.
+// bodyless refuses with 400 a GET, HEAD or TRACE request r with a body
+// (harden.ReadBodiless), unless allowGET and r is a GET, and returns the
+// request to go on with and whether to go on. An upstream that ignores
+// the body of such a request (a CL.0 bug, common in servers and
+// frameworks) reads it as the next request on its connection: a GET of
+// /admin written in the body of an allowed GET ran unchecked.
 func bodyless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Request, bool) {
-	if r.ContentLength < 0 && len(r.TransferEncoding) == 0 && r.Body != nil && r.Body != http.NoBody {
-		var b [1]byte
-		n, err := io.ReadFull(r.Body, b[:])
-		switch {
-		case n == 0 && errors.Is(err, io.EOF):
-			r2 := r.WithContext(r.Context()) // never the caller's request
-			r2.Body, r2.ContentLength = http.NoBody, 0
-			return r2, true
-		case n == 0:
-			// Reading failed (a reset stream): the client's doing.
-			audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
-			w.WriteHeader(statusClientClosed)
-			return nil, false
-		}
-		r2 := r.WithContext(r.Context())
-		r2.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(b[:n]), r.Body), r.Body}
-		r = r2
-	} else if !hasBody(r) {
-		return r, true
-	}
-	if allowGET && r.Method == http.MethodGet {
-		return r, true // upstream connection closed after it: see Rewrite
-	}
-	framing := "DATA frames"
+	r2, err := harden.ReadBodiless(r, allowGET)
+	var refused *harden.BodyError
 	switch {
-	case len(r.TransferEncoding) > 0:
-		framing = "Transfer-Encoding " + strings.Join(r.TransferEncoding, ", ")
-	case r.ContentLength > 0:
-		framing = fmt.Sprintf("Content-Length %d", r.ContentLength)
+	case errors.As(err, &refused):
+		why := "limits.allowGetBody forwards GET bodies"
+		if r.Method != http.MethodGet {
+			why = r.Method + " bodies are always refused"
+		}
+		deny(w, r, http.StatusBadRequest, "limits", refused.Error()+": an upstream ignoring it would read it as another request (request smuggling); "+why, "bad request")
+		return nil, false
+	case err != nil:
+		// Reading an HTTP/2 body failed (a reset stream): the client's
+		// doing.
+		audit.Set(r.Context(), audit.Verdict{Outcome: "client closed"})
+		w.WriteHeader(statusClientClosed)
+		return nil, false
 	}
-	why := "limits.allowGetBody forwards GET bodies"
-	if r.Method != http.MethodGet {
-		why = r.Method + " bodies are always refused"
-	}
-	deny(w, r, http.StatusBadRequest, "limits", fmt.Sprintf("%s with a body (%s): an upstream ignoring it would read it as another request (request smuggling); %s", r.Method, framing, why), "bad request")
-	return nil, false
+	return r2, true
 }
 
 // statusClientClosed is nginx's status for a request whose client closed

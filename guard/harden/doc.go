@@ -1,7 +1,7 @@
 // Package harden holds the HTTP hardening every service should have and
 // few write: security response headers, request header and body size
-// limits, server timeouts, and panic recovery that never shows internals
-// to the client.
+// limits, no bodies on GET, HEAD and TRACE, server timeouts, and panic
+// recovery that never shows internals to the client.
 //
 // Headers sets Strict-Transport-Security (only on TLS requests, two years
 // as in Mozilla's profiles), X-Content-Type-Options: nosniff,
@@ -12,6 +12,12 @@
 // Server returns an http.Server with read-header, read, write and idle
 // timeouts and a header size cap, so that slow clients (slowloris) are cut
 // off instead of holding goroutines and memory.
+//
+// Bodiless refuses GET, HEAD and TRACE requests with a body, for
+// handlers that forward requests: an upstream that ignores a GET's body
+// reads it as a request of its own, which no middleware saw (CL.0 request
+// smuggling). ReadBodiless is its decision, for callers that answer
+// otherwise.
 //
 // Recover turns a panic into a 500 with a fixed body and logs the panic
 // value and stack to the server's logger only; http.ErrAbortHandler is

@@ -87,10 +87,10 @@ type connInfo struct {
 
 type connKey struct{}
 
-// connContext stores the connection, its peerState and s in its
-// requests' context.
+// connContext stores the connection, its peerState, its streamCount
+// and s in its requests' context.
 func (s *connSet) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(connOnly(ctx, c, &peerState{}), connSetKey{}, s)
+	return context.WithValue(context.WithValue(connOnly(ctx, c, &peerState{}), connSetKey{}, s), streamCountKey{}, &streamCount{})
 }
 
 // connOnly returns ctx with the connection c and its peer state.

@@ -191,6 +191,9 @@ func (s *Server) Reload() error {
 // ServeHTTP serves a request with the current proxy. With audit.whenFull:
 // refuse, a request that could not be recorded gets 503 instead.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 {
+		defer s.noteStream(r, time.Now())
+	}
 	if limit := time.Duration(s.Config().Timeouts.MaxConnectionAge); limit > 0 && s.conns.age(r) > limit {
 		// HTTP/1.1 closes after this response; HTTP/2 sends GOAWAY.
 		w.Header().Set("Connection", "close")
@@ -207,6 +210,69 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.conns.tunnel(r)()
 	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
+}
+
+// HTTP/2 limits of the listener (docs/proxy.md, "HTTP/2 limits"): Go's
+// defaults, but where they are unsafe or were stated nowhere.
+const (
+	// maxH2Streams is SETTINGS_MAX_CONCURRENT_STREAMS: requests in
+	// flight on one connection (Go's default is 250).
+	maxH2Streams = 100
+	// earlyResetStreams and earlyResetLifetime: a connection whose
+	// client reset half of its streams within earlyResetLifetime of
+	// their start, once earlyResetStreams/2 were, is closed (rapid
+	// reset, CVE-2023-44487; Envoy's premature reset defaults).
+	earlyResetStreams  = 500
+	earlyResetLifetime = time.Second
+)
+
+// http2Config is the listener's HTTP/2 configuration. A connection
+// whose writes make no progress for write (the listener's write
+// timeout) is closed: without it a client that stops reading the socket
+// blocked the connection's writer, so that not even the reset of a
+// timed-out stream went out, and held its handlers and their upstream
+// exchanges until the route timeout, and the connection for ever.
+func http2Config(write time.Duration) *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:      maxH2Streams,
+		MaxDecoderHeaderTableSize: 4096,    // HPACK table a client may make the proxy keep
+		MaxReadFrameSize:          1 << 20, // Go's default
+		WriteByteTimeout:          write,
+	}
+}
+
+// streamCount is an HTTP/2 connection's count of the streams it served
+// and of those its client reset early.
+type streamCount struct {
+	streams, early atomic.Int64
+	closed         atomic.Bool
+}
+
+type streamCountKey struct{}
+
+// noteStream counts r's stream, served since start, on its connection,
+// and closes the connection when its client resets most streams as soon
+// as they start (rapid reset): Go bounds the handlers a connection runs
+// at once, not how many it starts, and each raced its reset to the
+// upstream.
+func (s *Server) noteStream(r *http.Request, start time.Time) {
+	sc, ok := r.Context().Value(streamCountKey{}).(*streamCount)
+	if !ok {
+		return
+	}
+	n := sc.streams.Add(1)
+	if r.Context().Err() == nil || time.Since(start) >= earlyResetLifetime {
+		return
+	}
+	early := sc.early.Add(1)
+	if 2*early < max(n, earlyResetStreams) || !sc.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		s.log.Warn("closed an HTTP/2 connection whose client resets its streams as it opens them (rapid reset)",
+			"client", r.RemoteAddr, "streams", n, "reset", early)
+		_ = c.Close()
+	}
 }
 
 // Admin returns the admin handler: /healthz, /readyz and /metrics.
@@ -250,6 +316,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
 	srv.ConnState = s.conns.track
 	srv.ConnContext = s.conns.connContext
+	srv.HTTP2 = http2Config(srv.WriteTimeout)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

@@ -259,8 +259,8 @@ func (rr requestRules) strippedKey(k []byte, trusted bool) bool {
 }
 
 // canonicalHost returns a Host (RFC 9110 7.2: uri-host [":" port]) in
-// the one form that routes, policies, the WAF, the audit record and the
-// upstream all read, or false for a Host that is not in a form every
+// the one form that routes, policies, the WAF and the upstream all read,
+// or false for a Host that is not in a form every
 // reader splits alike (400). The form, as Envoy normalizes a Host
 // (strip_trailing_host_dot, lower case): the name in lower case without
 // its trailing dot, an IPv6 address in its RFC 5952 form, an empty port

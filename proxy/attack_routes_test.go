@@ -788,3 +788,42 @@ spec:
 		t.Errorf("hosts values warned of: %q, want %q (all warnings: %q)", got, want, p.Warnings())
 	}
 }
+
+// TestAttackRateLimitHostField: a rate limit keyed by header:host read
+// the header map, where HTTP/2 keeps a host field beside :authority (and
+// HTTP/1 keeps no Host at all): a client sending a new host field with
+// each request had a new bucket each time, while :authority chose the
+// route and the Host forwarded. The field is discarded before any check,
+// two of them are refused, and header:host keys by the Host.
+func TestAttackRateLimitHostField(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, `rateLimit: {rate: 0.001, burst: 2, key: "header:host"}`}})
+	send := func(fields ...string) (string, []string) {
+		c := h.dialH2(t, "web")
+		before := len(u.requests())
+		f := append([]string{":method", "GET", ":scheme", "https", ":path", "/api/items"}, fields...)
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(f...), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		code := c.result(1)
+		_ = c.c.Close()
+		return code, u.requests()[before:]
+	}
+	var codes []string
+	for i := range 5 {
+		code, got := send(":authority", "api", "host", "h"+strconv.Itoa(i)+".example")
+		codes = append(codes, code)
+		if len(got) == 1 && len(header(got[0], "Host")) != 1 {
+			t.Errorf("the upstream received %q", got)
+		}
+	}
+	if want := []string{"200", "200", "429", "429", "429"}; !slices.Equal(codes, want) {
+		t.Errorf(":authority api with a new host field each time: %q, want %q", codes, want)
+	}
+	if code, got := send(":authority", "other.example"); code != "200" || len(got) != 1 {
+		t.Errorf("another :authority: %s, the upstream received %q; want 200 (its own bucket)", code, got)
+	}
+	if code, got := send("host", "third.example", "host", "api"); code != "400" || len(got) != 0 {
+		t.Errorf("two host fields: %s, the upstream received %q; want 400", code, got)
+	}
+}

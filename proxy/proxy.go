@@ -1255,6 +1255,11 @@ func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
 			}
 			return byIP(r)
 		}
+	case strings.EqualFold(k, "header:host"):
+		// The Host, in canonical form (withCanonicalRequest): net/http
+		// keeps no Host in the header map, so every request had the
+		// empty key.
+		return func(r *http.Request) string { return r.Host }
 	case strings.HasPrefix(k, "header:"):
 		return ratelimit.ByHeader(strings.TrimPrefix(k, "header:"))
 	}

@@ -565,6 +565,14 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			deny(w, r, http.StatusBadRequest, "request", "malformed Host", "bad request")
 			return
 		}
+		// HTTP/2 keeps host fields in the header map (HTTP/1's Host
+		// is moved out); the Host is :authority, or the field when
+		// there is none, and Go's transport forwards no host field.
+		hostFields := len(r.Header["Host"])
+		if hostFields > 1 {
+			deny(w, r, http.StatusBadRequest, "request", "more than one host field", "bad request")
+			return
+		}
 		if r.URL.Opaque != "" || r.URL.User != nil {
 			deny(w, r, http.StatusBadRequest, "request", "malformed request target", "bad request")
 			return
@@ -608,12 +616,20 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			}
 		}
 		out := r
-		if host != r.Host {
+		if host != r.Host || hostFields > 0 {
 			// Checked and forwarded in one form: a hosts rule of
 			// "admin.example.com:*" compared "admin.example.com.:443"
 			// as sent, and the upstream got "admin.example.com:443".
 			r2 := *r
 			r2.Host = host
+			if hostFields > 0 {
+				// Discarded, as Envoy does beside :authority: a rate
+				// limit keyed by it counted a value the client
+				// changed at will, the WAF read a Host the upstream
+				// never saw.
+				r2.Header = r.Header.Clone()
+				delete(r2.Header, "Host")
+			}
 			out = &r2
 		}
 		if norm != escaped || r.URL.Scheme != "" || r.URL.Host != "" || r.URL.RawPath != "" && r.URL.RawPath != norm {

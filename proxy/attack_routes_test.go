@@ -4,9 +4,15 @@ import (
 	"encoding/base64"
 	"io"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/wardsec/ward/guard/audit"
 )
 
 // nobody is a policy no request passes: its route refuses everything.
@@ -517,5 +523,307 @@ spec:
 	resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: api\r\nHost: admin.example\r\nConnection: close\r\n\r\n")
 	if status(resp) != 400 || len(u.requests()) != before {
 		t.Errorf("two Host headers: status %d, the upstream received %q", status(resp), u.requests()[before:])
+	}
+}
+
+// hostRoutes is a configuration with closed routes for an admin name,
+// the loopback addresses and the internal names, before an open
+// catch-all.
+const hostRoutes = "routes:\n" +
+	"  - name: closed\n    match: {host: admin.example.com, prefix: /}\n    authorization: {policies: [nobody.yaml]}\n" +
+	"  - name: closed4\n    match: {host: 127.0.0.1, prefix: /}\n    authorization: {policies: [nobody.yaml]}\n" +
+	"  - name: closed6\n    match: {host: \"[0:0::1]\", prefix: /}\n    authorization: {policies: [nobody.yaml]}\n" +
+	"  - name: internal\n    match: {host: \"*.internal\", prefix: /}\n    authorization: {policies: [nobody.yaml]}\n" +
+	"  - name: open\n    match: {prefix: /}\n    authorization: {policies: [any.yaml]}\n"
+
+// TestAttackHostSpellings: a Host was checked in one spelling and
+// forwarded, or read by the upstream, in another.
+//
+// Hosts rules with a port compared the Host as sent, trailing dot
+// included, while the Host forwarded lost the dot: a DENY of
+// "admin.example.com:*" let "admin.example.com.:443" through, and the
+// upstream got "admin.example.com:443". The Host is now put in one form
+// (canonicalHost) before any check, and that form is forwarded.
+//
+// A name that ends in a number is an IPv4 address to the WHATWG URL
+// parser (Node's `new URL(req.url, "http://" + req.headers.host)`) and to
+// inet_aton: "127.1", "0x7f.1", "2130706433" and "0177.0.0.1" are
+// 127.0.0.1 there, and went past a closed route of 127.0.0.1 to the
+// catch-all; so did "[::1]" to a route written "[0:0::1]", and
+// "[::ffff:127.0.0.1]", 127.0.0.1 to a reader that unmaps. A lax IDNA
+// decoder (Python's "idna" codec, Go's idna without validation) reads
+// "xn--admin-.example.com" as "admin.example.com". They are refused
+// (400), and IPv6 addresses are compared and forwarded in RFC 5952 form.
+func TestAttackHostSpellings(t *testing.T) {
+	const denyPorts = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin-port, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example.com:*", "*.internal:8443"]}}]}]
+---
+` + anyGet
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: denyPorts})
+	for _, tt := range []struct{ target, host string }{
+		{"/api/items", "admin.example.com.:443"},
+		{"/api/items", "ADMIN.Example.COM.:8080"},
+		{"/api/items", "db.internal.:8443"},
+		{"http://admin.example.com.:443/api/items", "api"},
+	} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: dp-"+tt.host+tt.target+"\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != 403 || len(got) != 0 {
+			t.Errorf("DENY of hosts admin.example.com:*, *.internal:8443: GET %s, Host %s: %d, the upstream received %q; want 403",
+				tt.target, tt.host, status(resp), got)
+		}
+	}
+
+	u = newRawUpstream(t)
+	h = startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"nobody.yaml": []byte(nobody), "any.yaml": []byte(anyGet)}, extra: hostRoutes})
+	for _, tt := range []struct {
+		host string
+		want int // 403: the closed route; 400: refused
+	}{
+		{"[::1]", 403},
+		{"[0::1]:443", 403},
+		{"[::0:1]", 403},
+		{"127.1", 400},
+		{"127.0.1", 400},
+		{"0x7f.1", 400},
+		{"0x7f000001", 400},
+		{"2130706433", 400},
+		{"0177.0.0.1", 400},
+		{"127.000.000.001", 400},
+		{"[::ffff:127.0.0.1]", 400},
+		{"[::ffff:7f00:1]:80", 400},
+		{"xn--admin-.example.com", 400},
+		{"XN--ADMIN-.example.com:443", 400},
+		{"db.xn--internal-", 400},
+	} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: "+tt.host+"\r\nX-Client: sp-"+tt.host+"\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != tt.want || len(got) != 0 {
+			t.Errorf("Host %s: %d, the upstream received %q; want %d", tt.host, status(resp), got, tt.want)
+		}
+	}
+}
+
+// TestHostForms (held, and pinned): how each spelling of a host is
+// routed, and the Host and request line the upstream receives, with the
+// closed routes of hostRoutes before an open catch-all. Every spelling of
+// a closed host takes its route; a Host readers could split otherwise is
+// refused; what is forwarded is the host the route was chosen by.
+func TestHostForms(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"nobody.yaml": []byte(nobody), "any.yaml": []byte(anyGet)}, extra: hostRoutes})
+	for i, tt := range []struct {
+		req  string // request line and headers but X-Client and Connection
+		want int
+		fwd  string // Host the upstream receives; "" for no request
+	}{
+		// Case, trailing dot, ports: the closed route.
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: ADMIN.Example.Com", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com.", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:443", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:80", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com.:8443", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: db.INTERNAL.", 403, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: 127.0.0.1:8443", 403, ""},
+		// Ports no reader agrees on, and hosts that are not host[:port].
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:0", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:0443", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:65536", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:99999", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com:443:443", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: [fe80::1%25eth0]", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: %61dmin.example.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin%2eexample.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin.example.com..", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin .example.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: \xc3\xa4dmin.example.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: admin\xe3\x80\x82example.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: \xef\xbd\x81dmin.example.com", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: ", 400, ""},
+		{"GET /api/items HTTP/1.1\r\nHost: api\r\nHost: admin.example.com", 400, ""},
+		{"GET /api/items HTTP/1.0", 400, ""},
+		// Absolute form: the target's host, not the Host header, is
+		// routed and forwarded; userinfo is refused.
+		{"GET http://admin.example.com/api/items HTTP/1.1\r\nHost: api", 403, ""},
+		{"GET http://ADMIN.example.com.:443/api/items HTTP/1.1\r\nHost: api", 403, ""},
+		{"GET http://api/api/items HTTP/1.1\r\nHost: admin.example.com", 200, "api"},
+		{"GET http://user@admin.example.com/api/items HTTP/1.1\r\nHost: api", 400, ""},
+		{"GET http://admin.example.com@api/api/items HTTP/1.1\r\nHost: api", 400, ""},
+		{"GET http://127.1/api/items HTTP/1.1\r\nHost: api", 400, ""},
+		// Forwarded in canonical form.
+		{"GET /api/items HTTP/1.1\r\nHost: API.Example.com.:8443", 200, "api.example.com:8443"},
+		{"GET /api/items HTTP/1.1\r\nHost: api.example.com:", 200, "api.example.com"},
+		{"GET /api/items HTTP/1.1\r\nHost: [2001:DB8:0::1]:443", 200, "[2001:db8::1]:443"},
+		{"GET /api/items HTTP/1.1\r\nHost: 10.0.0.1", 200, "10.0.0.1"},
+		// A punycode name is its own host (its Unicode form is not
+		// ASCII), forwarded as sent.
+		{"GET /api/items HTTP/1.1\r\nHost: xn--dmin-qoa.example.com", 200, "xn--dmin-qoa.example.com"},
+		// The client's forwarding headers choose nothing and are not
+		// forwarded.
+		{"GET /api/items HTTP/1.1\r\nHost: api\r\nX-Forwarded-Host: admin.example.com", 200, "api"},
+		{"GET /api/items HTTP/1.1\r\nHost: api\r\nForwarded: host=admin.example.com", 200, "api"},
+		{"GET /api/items HTTP/1.1\r\nHost: api\r\nX-Original-Host: admin.example.com\r\nX-Host: admin.example.com", 200, "api"},
+	} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", tt.req+"\r\nX-Client: hf-"+strconv.Itoa(i)+"\r\nConnection: close\r\n\r\n")
+		got := u.requests()[before:]
+		line, _, _ := strings.Cut(tt.req, "\r\n")
+		if code := statusAny(resp); code != tt.want {
+			t.Errorf("%q: status %d, want %d", tt.req, code, tt.want)
+		}
+		switch {
+		case tt.fwd == "" && len(got) > 0:
+			t.Errorf("%q: the upstream received %q", tt.req, got)
+		case tt.fwd != "" && len(got) != 1:
+			t.Errorf("%q: the upstream received %q, want one request", tt.req, got)
+		case tt.fwd != "":
+			head, _, _ := strings.Cut(got[0], "\r\n")
+			if hs := header(got[0], "Host"); len(hs) != 1 || hs[0] != tt.fwd || head != "GET /api/items HTTP/1.1" {
+				t.Errorf("%s: the upstream received %q, want GET /api/items with Host %s", line, got[0], tt.fwd)
+			}
+			for _, name := range []string{"X-Forwarded-Host", "Forwarded", "X-Original-Host", "X-Host"} {
+				if v := header(got[0], name); len(v) != 0 {
+					t.Errorf("%s: the upstream received %s: %q", line, name, v)
+				}
+			}
+		}
+	}
+	// HTTP/2: :authority is the host, in the same form; a host field
+	// beside it is not forwarded (Go's transport writes the Host from
+	// :authority).
+	for i, tt := range []struct {
+		fields []string
+		want   string
+		fwd    string
+	}{
+		{[]string{":authority", "ADMIN.Example.com.:443"}, "403", ""},
+		{[]string{":authority", "127.1"}, "400", ""},
+		{[]string{":authority", "[0::1]"}, "403", ""},
+		{[]string{":authority", "api", "host", "admin.example.com"}, "200", "api"},
+		{[]string{"host", "ADMIN.example.com."}, "403", ""},
+		{[]string{":authority", "Api.Example.:8443"}, "200", "api.example:8443"},
+	} {
+		c := h.dialH2(t, "web")
+		before := len(u.requests())
+		fields := []string{":method", "GET", ":scheme", "https", ":path", "/api/items"}
+		if tt.fields[0] == ":authority" {
+			fields = append(fields, tt.fields[:2]...)
+			tt.fields = tt.fields[2:]
+		}
+		fields = append(append(fields, tt.fields...), "x-client", "hf2-"+strconv.Itoa(i))
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(fields...), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		code := c.result(1)
+		_ = c.c.Close()
+		got := u.requests()[before:]
+		if code != tt.want || (tt.fwd == "") != (len(got) == 0) || len(got) == 1 && strings.Join(header(got[0], "Host"), ",") != tt.fwd {
+			t.Errorf("HTTP/2 %q: %s, the upstream received %q; want %s, Host %q", fields, code, got, tt.want, tt.fwd)
+		}
+	}
+}
+
+// TestHostValuesNeverMatch: a route's host no request can take is
+// refused at load, and a policy's hosts or notHosts value that no Host in
+// canonical form matches is warned of: a DENY of "admin.example.com." or
+// "[0:0::1]" denied nothing.
+func TestHostValuesNeverMatch(t *testing.T) {
+	for _, host := range []string{"127.1", "0x7f.1", "[::ffff:10.0.0.1]", "xn--admin-.example.com", "admin.example.com:", "*.127.1"} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: {host: \""+host+"\", prefix: /}\n"))
+		if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "routes[0].match.host") {
+			t.Errorf("match.host %s: %v, want an error: no request can match it", host, err)
+		}
+	}
+	const pols = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["admin.example.com.", "[0:0::1]", "127.1", "a.example:0443", "*.example.com.", "*.example.com.:443", "ok.example", "[::1]:443", "*.ok", "*", "ok*", "Ok.Example"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: elsewhere, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules: [{to: [{operation: {hosts: ["other.example."]}}]}]
+`
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "policies.yaml"), []byte(pols))
+	writeFile(t, filepath.Join(dir, "proxy.yaml"), []byte("upstream: {url: \"http://127.0.0.1:8080\"}\nworkload: {namespace: shop, labels: {app: api}}\nauthorization: {policies: [policies.yaml]}\n"))
+	cfg, err := LoadConfig(filepath.Join(dir, "proxy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := audit.New(io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Audit: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var got []string
+	for _, w := range p.Warnings() {
+		if strings.Contains(w, "never matches: requests are compared with the Host") {
+			_, v, _ := strings.Cut(w, "] ")
+			v, _, _ = strings.Cut(v, " never")
+			got = append(got, v)
+		}
+	}
+	want := []string{`"admin.example.com."`, `"[0:0::1]"`, `"127.1"`, `"a.example:0443"`, `"*.example.com."`, `"*.example.com.:443"`}
+	if !slices.Equal(got, want) {
+		t.Errorf("hosts values warned of: %q, want %q (all warnings: %q)", got, want, p.Warnings())
+	}
+}
+
+// TestAttackRateLimitHostField: a rate limit keyed by header:host read
+// the header map, where HTTP/2 keeps a host field beside :authority (and
+// HTTP/1 keeps no Host at all): a client sending a new host field with
+// each request had a new bucket each time, while :authority chose the
+// route and the Host forwarded. The field is discarded before any check,
+// two of them are refused, and header:host keys by the Host.
+func TestAttackRateLimitHostField(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, `rateLimit: {rate: 0.001, burst: 2, key: "header:host"}`}})
+	send := func(fields ...string) (string, []string) {
+		c := h.dialH2(t, "web")
+		before := len(u.requests())
+		f := append([]string{":method", "GET", ":scheme", "https", ":path", "/api/items"}, fields...)
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(f...), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		code := c.result(1)
+		_ = c.c.Close()
+		return code, u.requests()[before:]
+	}
+	var codes []string
+	for i := range 5 {
+		code, got := send(":authority", "api", "host", "h"+strconv.Itoa(i)+".example")
+		codes = append(codes, code)
+		if len(got) == 1 && len(header(got[0], "Host")) != 1 {
+			t.Errorf("the upstream received %q", got)
+		}
+	}
+	if want := []string{"200", "200", "429", "429", "429"}; !slices.Equal(codes, want) {
+		t.Errorf(":authority api with a new host field each time: %q, want %q", codes, want)
+	}
+	if code, got := send(":authority", "other.example"); code != "200" || len(got) != 1 {
+		t.Errorf("another :authority: %s, the upstream received %q; want 200 (its own bucket)", code, got)
+	}
+	if code, got := send("host", "third.example", "host", "api"); code != "400" || len(got) != 0 {
+		t.Errorf("two host fields: %s, the upstream received %q; want 400", code, got)
 	}
 }

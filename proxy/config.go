@@ -857,10 +857,13 @@ func (c *Config) validateWAF(path string, w *WAF) error {
 func (c *Config) canonicalMatch(path string, m *RouteMatch) error {
 	if m.Host != "" {
 		name := strings.TrimPrefix(m.Host, "*.")
-		if !validHost(name) || routeHost(name) != strings.ToLower(strings.TrimSuffix(name, ".")) {
-			return c.errorf(path+".host", "%s.host %q: a host name or [IPv6] address, without a port (ports are ignored)", path, m.Host)
+		host, ok := canonicalHost(name)
+		if !ok || routeHost(host) != host || strings.HasSuffix(name, ":") {
+			// Not a form a request can take (canonicalHost refuses
+			// "127.1", "[::ffff:10.0.0.1]" or "xn--admin-" with 400).
+			return c.errorf(path+".host", "%s.host %q: a host name, IPv4 address in dotted decimal or [IPv6] address, without a port (ports are ignored)", path, m.Host)
 		}
-		m.Host = m.Host[:len(m.Host)-len(name)] + routeHost(name)
+		m.Host = m.Host[:len(m.Host)-len(name)] + host
 	}
 	for _, f := range []struct {
 		name string

@@ -11,8 +11,10 @@
 // The rule it holds everywhere: the request that is authorized and
 // inspected is byte for byte the one forwarded. A canonical-request step
 // runs before every check: it merges slashes and forwards the merged
-// path, refuses encoded slashes, backslashes, dot segments and
-// lower-case methods with 400, removes identity headers a client could
+// path, puts the Host in one form (lower case, no trailing dot) and
+// forwards that, refuses encoded slashes, backslashes, dot segments,
+// Hosts readers would split or read otherwise and lower-case methods
+// with 400, removes identity headers a client could
 // forge and Upgrade protocols not allowed. The attacks that once got
 // through are kept as tests (attack_test.go) that replay them against an
 // upstream recording the raw bytes it receives.

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -436,7 +437,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		BufferPool: bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.Host = forwardedHost(pr.In.Host)
+			pr.Out.Host = pr.In.Host // canonical: withCanonicalRequest
 			// Request trailers arrive after every check has run: no
 			// policy, identity-header rule or WAF saw them, and some
 			// servers merge them into the header section. None is
@@ -932,6 +933,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		return nil, &Error{File: p.cfg.Path(a.Policies[0]), Err: fmt.Errorf("no AuthorizationPolicy in %s applies to workload %s %v (write `authorization: none` in the configuration to run without authorization)",
 			strings.Join(a.Policies, ", "), p.cfg.Workload.Namespace, p.cfg.Workload.Labels)}
 	}
+	p.warnings = append(p.warnings, hostValueWarnings(policies, eng.Policies())...)
 	var rules ruleNames
 	headersRead := eng.HeadersRead()
 	readsSNI := policiesReadSNI(policies)
@@ -1005,9 +1007,58 @@ func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
 	return false
 }
 
+// hostValueWarnings warns of hosts and notHosts values that no request
+// can match, since requests are compared with their Host in canonical
+// form (canonicalHost): "admin.example.com." (policies compare the Host
+// without its dot), "[0:0::1]", "127.1", "admin.example.com:0443". A
+// DENY of such a value denies nothing.
+func hostValueWarnings(policies []*istio.AuthorizationPolicy, selected []string) []string {
+	var out []string
+	for _, pol := range policies {
+		if !slices.Contains(selected, pol.Namespace+"/"+pol.Name) {
+			continue // for another workload
+		}
+		for i, r := range pol.Spec.Rules {
+			for j, to := range r.To {
+				for _, f := range []struct {
+					name   string
+					values []string
+				}{{"hosts", to.Operation.Hosts}, {"notHosts", to.Operation.NotHosts}} {
+					for k, v := range f.values {
+						if hostValueNeverMatches(v) {
+							out = append(out, fmt.Sprintf("policy %s/%s: spec.rules[%d].to[%d].operation.%s[%d] %q never matches: requests are compared with the Host lower case, without a trailing dot, an IPv6 address in RFC 5952 form, an IPv4 one in dotted decimal and a port without leading zeros, and others are refused (400)",
+								pol.Namespace, pol.Name, i, j, f.name, k, v))
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// hostValueNeverMatches reports whether a hosts value is not in the form
+// canonicalHost gives a request's Host: an exact value other than its
+// canonical form, or a prefix or suffix value whose name ends in a dot.
+func hostValueNeverMatches(v string) bool {
+	lv := strings.ToLower(v)
+	switch {
+	case v == "*":
+		return false
+	case strings.HasPrefix(v, "*"), strings.HasSuffix(v, "*"):
+		name := strings.Trim(lv, "*")
+		if i := strings.LastIndexByte(name, ':'); i >= 0 && !strings.HasSuffix(name, "]") {
+			name = name[:i]
+		}
+		return strings.HasSuffix(name, ".") && strings.HasPrefix(v, "*")
+	}
+	h, ok := canonicalHost(lv)
+	return !ok || h != lv
+}
+
 // misdirected reports whether r came over a TLS connection whose client
 // named a server (SNI) other than r's Host, which is already in the form
-// forwardedHost gives it, or named none while the Host is a name: a
+// canonicalHost gives it, or named none while the Host is a name: a
 // policy on connection.sni then judged no name (a DENY of the admin name
 // did not match) while the route and upstream served the Host's. A
 // client dialling an address sends none, and a Host that is an address.
@@ -1254,6 +1305,11 @@ func keyFunc(k string, v6prefix int) ratelimit.KeyFunc {
 			}
 			return byIP(r)
 		}
+	case strings.EqualFold(k, "header:host"):
+		// The Host, in canonical form (withCanonicalRequest): net/http
+		// keeps no Host in the header map, so every request had the
+		// empty key.
+		return func(r *http.Request) string { return r.Host }
 	case strings.HasPrefix(k, "header:"):
 		return ratelimit.ByHeader(strings.TrimPrefix(k, "header:"))
 	}

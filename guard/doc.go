@@ -17,6 +17,9 @@
 //     options, certificates reloaded from files.
 //   - spiffeauth: mutual TLS with SPIFFE X.509 SVIDs, ID patterns,
 //     authorization that resumed sessions cannot bypass, a development CA.
+//     Its Handler identifies peers that its ServerConfig verified; with
+//     another tls.Config, NewVerifier(bundle).Handler verifies the peer's
+//     chain itself. A client certificate nobody verified is no identity.
 //   - jwt: bearer tokens with fixed algorithms per issuer, JWKS caching
 //     and a bounded cache of verified tokens.
 //   - authz: Istio security.istio.io/v1 AuthorizationPolicy evaluation

@@ -129,7 +129,11 @@ var (
 // Verdicts are cached per peer certificate (the *x509.Certificate of
 // the connection, by a weak pointer: an entry lives no longer than its
 // connection's certificate), so a kept-alive connection pays one
-// signature verification, not one per request. A verdict is verified
+// signature verification, not one per request. The key is the leaf
+// alone: a leaf that chained to the bundle is that SVID whatever
+// intermediates another connection sends with it (crypto/tls shares the
+// parsed certificates of resumed sessions), since a TLS peer proves it
+// holds the leaf's key. A verdict is verified
 // again when the source returns another *x509bundle.Bundle for the
 // peer's trust domain (a rotation: sources such as FileSource and
 // go-spiffe's workloadapi.X509Source return the same pointer until the
@@ -155,10 +159,10 @@ const failedTTL = 10 * time.Second
 
 // verdict is the cached outcome of one peer chain's verification.
 type verdict struct {
-	id      spiffeid.ID        // zero: the leaf has no SPIFFE ID
-	ok      bool               // the chain verified
-	bundle  *x509bundle.Bundle // the bundle it was verified against; nil: none was found
-	expires time.Time          // verify again from then on
+	id      spiffeid.ID          // the verified ID; zero when the chain did not verify
+	td      spiffeid.TrustDomain // the leaf's; zero: the leaf has no SPIFFE ID
+	bundle  *x509bundle.Bundle   // the bundle it was verified against; nil: none was found
+	expires time.Time            // verify again from then on
 }
 
 // NewVerifier returns a Verifier of peers against the bundles of bundle.
@@ -191,16 +195,16 @@ func (v *Verifier) current(d *verdict, now time.Time) bool {
 	if !now.Before(d.expires) {
 		return false
 	}
-	if d.id.IsZero() {
+	if d.td.IsZero() {
 		return true // not an SVID: no bundle will change that
 	}
-	b, err := v.bundle.GetX509BundleForTrustDomain(d.id.TrustDomain())
+	b, err := v.bundle.GetX509BundleForTrustDomain(d.td)
 	return (err == nil && b == d.bundle) || (err != nil && d.bundle == nil)
 }
 
 func (d *verdict) result(err error) (spiffeid.ID, error) {
 	switch {
-	case d.ok:
+	case !d.id.IsZero():
 		return d.id, nil
 	case err != nil:
 		return spiffeid.ID{}, err
@@ -209,9 +213,9 @@ func (d *verdict) result(err error) (spiffeid.ID, error) {
 	}
 }
 
-// verify verifies certs at now. The verdict keeps no error nor
-// certificate: a cached verdict must not hold a client's certificate
-// alive.
+// verify verifies certs at now. The verdict keeps no error (x509's hold
+// the certificate) nor certificate: an entry must not keep its own
+// certificate alive, or it would never be deleted.
 func (v *Verifier) verify(certs []*x509.Certificate, now time.Time) (*verdict, error) {
 	v.verifications.Add(1)
 	d := &verdict{expires: now.Add(failedTTL)}
@@ -219,8 +223,8 @@ func (v *Verifier) verify(certs []*x509.Certificate, now time.Time) (*verdict, e
 	if err != nil {
 		return d, fmt.Errorf("%w: %w", ErrNotVerified, err)
 	}
-	d.id = id
-	b, err := v.bundle.GetX509BundleForTrustDomain(id.TrustDomain())
+	d.td = id.TrustDomain()
+	b, err := v.bundle.GetX509BundleForTrustDomain(d.td)
 	if err != nil {
 		return d, fmt.Errorf("%w: %w", ErrNotVerified, err)
 	}
@@ -229,7 +233,7 @@ func (v *Verifier) verify(certs []*x509.Certificate, now time.Time) (*verdict, e
 	if err != nil {
 		return d, fmt.Errorf("%w: %w", ErrNotVerified, err)
 	}
-	d.ok = true
+	d.id = id
 	d.expires = certs[0].NotAfter
 	for _, c := range chains[0] {
 		if c.NotAfter.Before(d.expires) {

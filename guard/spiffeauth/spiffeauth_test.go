@@ -62,7 +62,7 @@ type fixture struct {
 	server, alice, mallory *x509svid.SVID
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	ca, err := NewDevCA(td, time.Hour)
@@ -405,5 +405,33 @@ func TestPeerIDNeedsVerification(t *testing.T) {
 	f := newFixture(t)
 	if id, ok := PeerID(peerRequest(f.alice)); ok {
 		t.Errorf("PeerID of an unverified certificate: %v", id)
+	}
+}
+
+// BenchmarkPeerID is Handler's per-request cost for a peer ServerConfig
+// verified (a lookup; it replaced a parse of the URI SAN).
+func BenchmarkPeerID(b *testing.B) {
+	f := newFixture(b)
+	markVerified(f.alice.Certificates[0], f.alice.ID)
+	r := peerRequest(f.alice)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := PeerID(r); !ok {
+			b.Fatal("no ID")
+		}
+	}
+}
+
+// BenchmarkVerifierPeerID is a Verifier's per-request cost for a peer
+// it verified before (a cache hit).
+func BenchmarkVerifierPeerID(b *testing.B) {
+	f := newFixture(b)
+	v := NewVerifier(f.ca.Bundle())
+	r := peerRequest(f.alice)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.PeerID(r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

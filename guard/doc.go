@@ -38,7 +38,8 @@
 // to the application (a method override, a path rewrite such as chi's
 // StripSlashes) goes before authz too. authz's Handler refuses, with 500,
 // a request carrying a bearer token or a SPIFFE certificate that a policy
-// reads but that no middleware before it verified.
+// reads but that no middleware before it looked at; a certificate that
+// spiffeauth found unverified is no identity (the request is anonymous).
 //
 // The library imports nothing from Kubernetes, buildkit or nftables (a test
 // enforces it), so that a service importing it stays light.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -433,5 +434,32 @@ func BenchmarkVerifierPeerID(b *testing.B) {
 		if _, err := v.PeerID(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestHandshakeMarkFreed: the record of a verified handshake goes with
+// its certificate, so the table holds only live connections' peers.
+func TestHandshakeMarkFreed(t *testing.T) {
+	f := newFixture(t)
+	k := func() weak.Pointer[x509.Certificate] {
+		s, err := f.ca.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/tmp/sa/y"), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markVerified(s.Certificates[0], s.ID)
+		if _, ok := PeerID(peerRequest(s)); !ok {
+			t.Fatal("a marked certificate has no ID")
+		}
+		return weak.Make(s.Certificates[0])
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, ok := handshakes.Load(k); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mark outlived its certificate")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

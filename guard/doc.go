@@ -17,6 +17,9 @@
 //     options, certificates reloaded from files.
 //   - spiffeauth: mutual TLS with SPIFFE X.509 SVIDs, ID patterns,
 //     authorization that resumed sessions cannot bypass, a development CA.
+//     Its Handler identifies peers that its ServerConfig verified; with
+//     another tls.Config, NewVerifier(bundle).Handler verifies the peer's
+//     chain itself. A client certificate nobody verified is no identity.
 //   - jwt: bearer tokens with fixed algorithms per issuer, JWKS caching
 //     and a bounded cache of verified tokens.
 //   - authz: Istio security.istio.io/v1 AuthorizationPolicy evaluation
@@ -35,7 +38,8 @@
 // to the application (a method override, a path rewrite such as chi's
 // StripSlashes) goes before authz too. authz's Handler refuses, with 500,
 // a request carrying a bearer token or a SPIFFE certificate that a policy
-// reads but that no middleware before it verified.
+// reads but that no middleware before it looked at; a certificate that
+// spiffeauth found unverified is no identity (the request is anonymous).
 //
 // The library imports nothing from Kubernetes, buildkit or nftables (a test
 // enforces it), so that a service importing it stays light.

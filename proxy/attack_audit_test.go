@@ -146,7 +146,7 @@ func TestAttackAuditRecordHoldsRequestData(t *testing.T) {
 	if len(lines) != 5 {
 		t.Fatalf("%d records, want 5", len(lines))
 	}
-	if want := `"path":"` + path[:8192] + `…(+51813 bytes)"`; !strings.Contains(lines[4], want) || len(lines[4]) > 8192+512 {
+	if want := `"path":"` + path[:8192] + `","path_truncated":true,"path_bytes":60005,`; !strings.Contains(lines[4], want) || len(lines[4]) > 8192+512 {
 		t.Errorf("the long path's record: %d bytes: %.300s", len(lines[4]), lines[4])
 	}
 	lines = lines[:4]
@@ -158,7 +158,7 @@ func TestAttackAuditRecordHoldsRequestData(t *testing.T) {
 	if !strings.Contains(lines[0], "921180 HTTP Parameter Pollution (%{MATCHED_VAR_NAME})") || !strings.Contains(lines[0], "(Total Score: ") {
 		t.Errorf("the WAF's matches are not recorded: %s", lines[0])
 	}
-	if want := `"method":"` + method[:64] + `…(+59936 bytes)"`; !strings.Contains(lines[2], want) || !strings.Contains(lines[2], `"reason":"method longer than 32 bytes"`) {
+	if want := `"method":"` + method[:64] + `","method_truncated":true,"method_bytes":60000,`; !strings.Contains(lines[2], want) || !strings.Contains(lines[2], `"reason":"method longer than 32 bytes"`) {
 		t.Errorf("the long method's record: %.300s", lines[2])
 	}
 }

@@ -7,6 +7,7 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -268,5 +269,47 @@ func TestAttackHTTP2ValueWhitespace(t *testing.T) {
 		if got != tt.want || (len(reqs) == 1) != tt.forwarded {
 			t.Errorf("x-tenant %q: %s, the upstream received %q; want %s", tt.value, got, reqs, tt.want)
 		}
+	}
+}
+
+// TestAttackAuditForgedCut: an HTTP/2 :method is any field value, and
+// the audit record marked a cut method with "…(+N bytes)" in its value,
+// so a client sending "DELETE…(+9000 bytes)" left a record that read as
+// a 9006-byte DELETE... method cut by the proxy. A cut is now said by
+// the record's method_truncated and method_bytes, which no value forges.
+func TestAttackAuditForgedCut(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	forged, long := "DELETE…(+9000 bytes)", strings.Repeat("M", 100)
+	for _, m := range []string{forged, long} {
+		c := h.dialH2(t, "web")
+		f := []string{":method", m, ":scheme", "https", ":authority", "api", ":path", "/api/items"}
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hpackBlock(f...), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.result(1); got != "400" {
+			t.Errorf("method %.20q: %s, want 400", m, got)
+		}
+		_ = c.c.Close()
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("record %q: %v", l, err)
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	if r := recs[0]; r["method"] != forged || r["method_truncated"] != nil || r["method_bytes"] != nil {
+		t.Errorf("the forged method's record: method %q, method_truncated %v, method_bytes %v; want it as sent, not cut", r["method"], r["method_truncated"], r["method_bytes"])
+	}
+	if r := recs[1]; r["method"] != long[:64] || r["method_truncated"] != true || r["method_bytes"] != 100.0 {
+		t.Errorf("the long method's record: method %q, method_truncated %v, method_bytes %v; want it cut at 64 of 100 bytes", r["method"], r["method_truncated"], r["method_bytes"])
 	}
 }

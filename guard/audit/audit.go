@@ -224,7 +224,8 @@ func requestID(r *http.Request, trust *func(*http.Request) bool) string {
 // A record is one JSON object on a line, the same bytes as slog's
 // JSONHandler writes for the message "decision" and these attributes in
 // this order: time, level, msg, decision, reason, rule, principal,
-// method, path, status, latency (nanoseconds), request_id, then
+// method (method_truncated and method_bytes when cut), path (the same),
+// status, latency (nanoseconds), request_id, then
 // client_ip, audited, route, waf, outcome, dry_run and peer when set
 // (peer when it is not the principal). It is encoded
 // here, into a reused buffer, because slog's generic path cost as much
@@ -327,20 +328,30 @@ func (l *Logger) write(t time.Time, v *Verdict, r *http.Request, status int, ela
 	}
 }
 
-// The most bytes of a method and of a path a record holds; a longer one
-// is cut and marked "…(+N bytes)" (no method, a token, holds "…").
+// The most bytes of a method and of a path a record holds. A longer one
+// is cut to them and followed by "<key>_truncated":true and
+// "<key>_bytes":<its length>. The value itself carries no mark: an
+// HTTP/2 :method is any field value and a client could send a mark
+// (the record used to append "…(+N bytes)", so "GET…(+9000 bytes)",
+// sent as such, read as a cut method).
 const (
 	maxMethodBytes = 64
 	maxPathBytes   = 8 << 10
 )
 
-// appendCut appends s as appendString does, cut to n bytes and marked
-// when longer.
+// appendCut appends s as appendString does, cut to n bytes and followed
+// by the cut's fields when longer.
 func appendCut(b []byte, key, s string, n int) []byte {
 	if len(s) <= n {
 		return appendString(b, key, s)
 	}
-	return appendString(b, key, s[:n]+"…(+"+strconv.Itoa(len(s)-n)+" bytes)")
+	b = appendString(b, key, s[:n])
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `_truncated":true,"`...)
+	b = append(b, key...)
+	b = append(b, `_bytes":`...)
+	return strconv.AppendInt(b, int64(len(s)), 10)
 }
 
 // appendRecord appends a record as slog's JSONHandler would write it.

@@ -278,20 +278,61 @@ func TestInformationalStatusNotRecorded(t *testing.T) {
 
 // TestLongMethodCut: a method is any token and a path any length, as
 // long as the request line (64 KiB); a record holding one whole crowded
-// the others out of the buffer. They are cut at 64 bytes and 8 KiB and
-// marked with "…".
+// the others out of the buffer. They are cut at 64 bytes and 8 KiB,
+// with fields saying so and how long they were.
 func TestLongMethodCut(t *testing.T) {
 	m := strings.Repeat("M", 60000)
 	got := string(appendRecord(nil, time.Unix(0, 0), &Verdict{Decision: Deny}, m, "/p", 400, 0, "id"))
-	if want := `"method":"` + m[:64] + `…(+59936 bytes)"`; !strings.Contains(got, want) || len(got) > 512 {
+	if want := `"method":"` + m[:64] + `","method_truncated":true,"method_bytes":60000,"path":"/p",`; !strings.Contains(got, want) || len(got) > 512 {
 		t.Errorf("record of a 60000-byte method: %d bytes: %.300s", len(got), got)
 	}
 	p := "/" + strings.Repeat("p", 60000)
 	got = string(appendRecord(nil, time.Unix(0, 0), &Verdict{Decision: Deny}, "GET", p, 414, 0, "id"))
-	if want := `"path":"` + p[:8192] + `…(+51809 bytes)"`; !strings.Contains(got, want) || len(got) > 8192+512 {
+	if want := `"path":"` + p[:8192] + `","path_truncated":true,"path_bytes":60001,"status"`; !strings.Contains(got, want) || len(got) > 8192+512 {
 		t.Errorf("record of a 60001-byte path: %d bytes", len(got))
 	}
-	if got := string(appendRecord(nil, time.Unix(0, 0), &Verdict{}, "PROPFIND", "/p", 200, 0, "id")); !strings.Contains(got, `"method":"PROPFIND"`) {
+	if got := string(appendRecord(nil, time.Unix(0, 0), &Verdict{}, "PROPFIND", "/p", 200, 0, "id")); !strings.Contains(got, `"method":"PROPFIND"`) || strings.Contains(got, "truncated") {
 		t.Errorf("record: %s", got)
+	}
+	// As slog would write the same attributes.
+	var want bytes.Buffer
+	rec := slog.NewRecord(time.Unix(0, 0).UTC(), slog.LevelInfo, "decision", 0)
+	rec.AddAttrs(slog.String("decision", Deny), slog.String("reason", ""), slog.String("rule", ""), slog.String("principal", ""),
+		slog.String("method", m[:64]), slog.Bool("method_truncated", true), slog.Int("method_bytes", 60000),
+		slog.String("path", p[:8192]), slog.Bool("path_truncated", true), slog.Int("path_bytes", 60001),
+		slog.Int("status", 400), slog.Duration("latency", 0), slog.String("request_id", "id"))
+	if err := slog.NewJSONHandler(&want, nil).Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(appendRecord(nil, time.Unix(0, 0).UTC(), &Verdict{Decision: Deny}, m, p, 400, 0, "id")); got != want.String() {
+		t.Errorf("record differs from slog's:\n got %.200s\nwant %.200s", got, want.String())
+	}
+}
+
+// TestCutNotForgeable: an HTTP/2 :method is any field value, so a client
+// could send "GET…(+9000 bytes)", which the record held as sent and a
+// reader took for a 9003-byte method cut at its mark. A cut is now said
+// by fields of the record, which no value can forge.
+func TestCutNotForgeable(t *testing.T) {
+	record := func(method, path string) map[string]any {
+		var v map[string]any
+		if err := json.Unmarshal(appendRecord(nil, time.Unix(0, 0), &Verdict{}, method, path, 400, 0, "id"), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	forged := record("GET…(+9000 bytes)", "/p…(+9000 bytes)")
+	for _, k := range []string{"method", "path"} {
+		if forged[k+"_truncated"] != nil || forged[k+"_bytes"] != nil {
+			t.Errorf("a %s sent with a cut's mark reads as cut: %v, %v", k, forged[k+"_truncated"], forged[k+"_bytes"])
+		}
+	}
+	if forged["method"] != "GET…(+9000 bytes)" {
+		t.Errorf("method %q, want it as sent", forged["method"])
+	}
+	cut := record("GET"+strings.Repeat("x", 9000), "/"+strings.Repeat("p", 9000))
+	if cut["method_truncated"] != true || cut["method_bytes"] != 9003.0 || cut["path_truncated"] != true || cut["path_bytes"] != 9001.0 {
+		t.Errorf("a cut method and path: method_truncated %v, method_bytes %v, path_truncated %v, path_bytes %v",
+			cut["method_truncated"], cut["method_bytes"], cut["path_truncated"], cut["path_bytes"])
 	}
 }

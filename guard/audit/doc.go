@@ -5,7 +5,11 @@
 // allowlists): each records its verdict with Set on the request's context,
 // and Handler writes, when the response is done, one log/slog JSON record
 // with the time, decision, reason, rule, principal, client IP, method,
-// path, status, latency and request id. The record holds no header, no
+// path, status, latency and request id. A method longer than 64 bytes
+// and a path longer than 8 KiB are cut, with method_truncated (or
+// path_truncated) true and method_bytes (path_bytes) the length sent:
+// a cut is never marked in the value, which a client chooses. The
+// record holds no header, no
 // cookie, no query string and no body: tokens and secrets that clients put
 // there never reach the log (a test sends some and greps the log).
 //

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/wardsec/ward/internal/peerctx"
 )
 
 // Request is what authorization looks at: the HTTP request and the
@@ -362,7 +364,8 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // policies read the peer's SPIFFE ID (principals, namespaces) and the
 // peer presented a certificate with a spiffe:// URI but enrich set no
 // SourcePrincipal, Handler answers 500: it cannot decide on an identity
-// it was not given.
+// it was not given. A certificate that spiffeauth's Handler found
+// unverified is no identity: the request is decided as anonymous.
 //
 // Handler decides on the request as next will see it, so anything that
 // changes what a request means to next must run before Handler, not
@@ -447,7 +450,7 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 			}
 		}
 	}
-	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && !peerUnverified(r) {
 		for _, u := range r.TLS.PeerCertificates[0].URIs {
 			if strings.EqualFold(u.Scheme, "spiffe") {
 				return ErrPeerNotVerified
@@ -455,6 +458,14 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 		}
 	}
 	return nil
+}
+
+// peerUnverified reports whether spiffeauth ran and found that the
+// peer's certificate does not verify: the request has no peer identity
+// and is decided as anonymous, not refused as a middleware mistake.
+func peerUnverified(r *http.Request) bool {
+	_, ok := r.Context().Value(peerctx.Key{}).(peerctx.Unverified)
+	return ok
 }
 
 // decideRouted is Decide for a request that is then passed on unchanged

@@ -97,7 +97,9 @@
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a
 // SourcePrincipal): the jwt or spiffeauth middleware ran after authz, or
-// not at all, and the request would be decided as anonymous. And when
+// not at all, and the request would be decided as anonymous. (A peer
+// certificate that spiffeauth's Handler found unverified is no identity:
+// that request is decided as anonymous.) And when
 // policies read remote.ip or remoteIpBlocks, it answers 400 when enrich
 // sets RemoteIP to the invalid address (clientip's "unknown", which a
 // client can cause behind a proxy that appends to Forwarded by opening a

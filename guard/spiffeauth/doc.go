@@ -14,6 +14,21 @@
 // life of its session ticket after being disallowed; a test shows the
 // difference.
 //
+// A peer has an ID (Handler, PeerID, FromContext) only when its
+// certificate chain verified against the trust bundle: during the
+// handshake by ServerConfig, which records the certificate it verified
+// (Handler then looks the ID up, with no verification per request), or
+// by a Verifier, which verifies the chain against a bundle source itself
+// and caches the verdict per connection. The certificate in
+// tls.ConnectionState says nothing of its verification: with a
+// hand-written tls.Config asking for a client certificate without
+// verifying it (ClientAuth RequestClientCert, or RequireAnyClientCert
+// without ServerConfig's VerifyConnection), Handler used to take the ID
+// of a self-signed certificate claiming any ID, which authz's principals
+// then authorized. Such a certificate now gives no ID, and a genuine SVID
+// none either unless a Verifier checks it: with any tls.Config other
+// than ServerConfig's, use NewVerifier(bundle).Handler.
+//
 // FileSource reads an SVID and a bundle from files (what `ward cert` or a
 // SPIRE agent's helper writes) and reloads them when they change. DevCA
 // issues SVIDs for development and tests, without SPIRE.

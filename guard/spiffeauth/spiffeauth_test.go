@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -61,7 +63,7 @@ type fixture struct {
 	server, alice, mallory *x509svid.SVID
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	td := spiffeid.RequireTrustDomainFromString("example.org")
 	ca, err := NewDevCA(td, time.Hour)
@@ -254,3 +256,210 @@ func TestFileSourceReload(t *testing.T) {
 
 var _ x509bundle.Source = (*FileSource)(nil)
 var _ x509svid.Source = (*FileSource)(nil)
+
+// TestHandlerResumedSession: a resumed session's peer (its certificates
+// come from the session ticket, not a new handshake's) is identified.
+func TestHandlerResumedSession(t *testing.T) {
+	f := newFixture(t)
+	anyID := AllowPatterns(MustParsePattern("spiffe://example.org/**"))
+	srv := serve(t, ServerConfig(tlsconf.Intermediate, f.server, f.ca.Bundle(), anyID))
+	client := ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), anyID)
+	client.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true} {
+		got, resumed, err := get(srv, client)
+		if err != nil || got != "spiffe://example.org/ns/shop/sa/web" || resumed != wantResumed {
+			t.Errorf("request %d: %q, resumed=%v, %v", i, got, resumed, err)
+		}
+	}
+}
+
+// countingSource is a bundle source whose bundle a test replaces.
+type countingSource struct {
+	b     atomic.Pointer[x509bundle.Bundle]
+	calls atomic.Int64
+}
+
+func (s *countingSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	s.calls.Add(1)
+	b := s.b.Load()
+	if b == nil || b.TrustDomain() != td {
+		return nil, fmt.Errorf("no bundle for %s", td)
+	}
+	return b, nil
+}
+
+func peerRequest(s *x509svid.SVID) *http.Request {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: s.Certificates}
+	return r
+}
+
+// TestVerifierCache: a peer's chain is verified once, not per request,
+// and again when the bundle rotates or a certificate expires; a refusal
+// is cached too, for a while.
+func TestVerifierCache(t *testing.T) {
+	f := newFixture(t)
+	src := &countingSource{}
+	src.b.Store(f.ca.Bundle())
+	v := NewVerifier(src)
+	now := time.Now()
+	v.now = func() time.Time { return now }
+	verifications := func() int64 { return v.verifications.Load() }
+
+	alice := peerRequest(f.alice)
+	for range 3 {
+		if id, err := v.PeerID(alice); err != nil || id.String() != "spiffe://example.org/ns/shop/sa/web" {
+			t.Fatalf("alice: %v, %v", id, err)
+		}
+	}
+	if n := verifications(); n != 1 {
+		t.Errorf("3 requests of one peer: %d verifications, want 1", n)
+	}
+
+	other, err := NewDevCA(f.ca.TrustDomain, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := other.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/prod/sa/admin"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory := peerRequest(forged)
+	for range 3 {
+		if id, err := v.PeerID(mallory); !errors.Is(err, ErrNotVerified) {
+			t.Fatalf("forged: %v, %v", id, err)
+		}
+	}
+	if n := verifications(); n != 2 {
+		t.Errorf("3 requests of a forged peer: %d verifications in all, want 2", n)
+	}
+
+	// The bundle rotates to the other CA: alice no longer verifies, the
+	// forged certificate does.
+	src.b.Store(other.Bundle())
+	if _, err := v.PeerID(alice); !errors.Is(err, ErrNotVerified) {
+		t.Errorf("alice after the rotation: %v", err)
+	}
+	if _, err := v.PeerID(mallory); err != nil {
+		t.Errorf("the new CA's peer after the rotation: %v", err)
+	}
+	src.b.Store(f.ca.Bundle())
+	if _, err := v.PeerID(alice); err != nil {
+		t.Errorf("alice back: %v", err)
+	}
+	n := verifications()
+	now = f.alice.Certificates[0].NotAfter.Add(time.Second)
+	if _, err := v.PeerID(alice); !errors.Is(err, ErrNotVerified) {
+		t.Errorf("alice past NotAfter: %v", err)
+	}
+	if verifications() != n+1 {
+		t.Error("an expired verdict was not verified again")
+	}
+
+	if _, err := v.PeerID(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, ErrNoPeerCertificate) {
+		t.Errorf("no TLS: %v", err)
+	}
+}
+
+// TestVerifierBounded: past its bound the cache takes no new entries
+// (peers are verified per request, correctly), and entries go with their
+// certificates.
+func TestVerifierBounded(t *testing.T) {
+	f := newFixture(t)
+	v := NewVerifier(f.ca.Bundle())
+	v.max = 2
+	for _, s := range []*x509svid.SVID{f.server, f.alice, f.mallory, f.mallory} {
+		if _, err := v.PeerID(peerRequest(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.n.Load(); n != 2 {
+		t.Errorf("%d entries, want 2", n)
+	}
+	if n := v.verifications.Load(); n != 4 {
+		t.Errorf("%d verifications, want 4 (the third peer is not cached)", n)
+	}
+
+	// A certificate that is garbage takes its entry with it.
+	v = NewVerifier(f.ca.Bundle())
+	func() {
+		s, err := f.ca.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/tmp/sa/x"), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.PeerID(peerRequest(s)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); v.n.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries left after the certificate was collected", v.n.Load())
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPeerIDNeedsVerification: a certificate that no ServerConfig
+// verified has no ID, though it is an SVID of the trust domain.
+func TestPeerIDNeedsVerification(t *testing.T) {
+	f := newFixture(t)
+	if id, ok := PeerID(peerRequest(f.alice)); ok {
+		t.Errorf("PeerID of an unverified certificate: %v", id)
+	}
+}
+
+// BenchmarkPeerID is Handler's per-request cost for a peer ServerConfig
+// verified (a lookup; it replaced a parse of the URI SAN).
+func BenchmarkPeerID(b *testing.B) {
+	f := newFixture(b)
+	markVerified(f.alice.Certificates[0], f.alice.ID)
+	r := peerRequest(f.alice)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := PeerID(r); !ok {
+			b.Fatal("no ID")
+		}
+	}
+}
+
+// BenchmarkVerifierPeerID is a Verifier's per-request cost for a peer
+// it verified before (a cache hit).
+func BenchmarkVerifierPeerID(b *testing.B) {
+	f := newFixture(b)
+	v := NewVerifier(f.ca.Bundle())
+	r := peerRequest(f.alice)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.PeerID(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestHandshakeMarkFreed: the record of a verified handshake goes with
+// its certificate, so the table holds only live connections' peers.
+func TestHandshakeMarkFreed(t *testing.T) {
+	f := newFixture(t)
+	k := func() weak.Pointer[x509.Certificate] {
+		s, err := f.ca.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/tmp/sa/y"), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markVerified(s.Certificates[0], s.ID)
+		if _, ok := PeerID(peerRequest(s)); !ok {
+			t.Fatal("a marked certificate has no ID")
+		}
+		return weak.Make(s.Certificates[0])
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, ok := handshakes.Load(k); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mark outlived its certificate")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}

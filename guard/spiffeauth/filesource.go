@@ -46,7 +46,7 @@ func NewFileSource(certFile, keyFile, bundleFile string) (*FileSource, error) {
 func (s *FileSource) stampAll() ([3]fileStamp, error) {
 	var st [3]fileStamp
 	for i, f := range []string{s.certFile, s.keyFile, s.bundleFile} {
-		fi, err := os.Stat(f)
+		fi, err := os.Stat(f) // #nosec G703 -- the SVID files the caller names (ward proxy: its configuration), never request data
 		if err != nil {
 			return st, err
 		}

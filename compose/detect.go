@@ -22,8 +22,9 @@ var topLevelKeys = map[string]bool{
 // IsCompose reports whether a file is a Compose file. By name: compose.yaml,
 // compose.yml, docker-compose.yaml, docker-compose.yml and their variants
 // (compose.prod.yaml, docker-compose.override.yml, dev.compose.yaml, in
-// any case). Other .yaml and .yml files, and input without a name ("" or
-// "-" for stdin), by content: the first document is a mapping whose keys
+// any case), and the same names ending in .json (JSON is YAML, and
+// docker compose -f reads it). Other .yaml, .yml and .json files, and
+// input without a name ("" or "-" for stdin), by content: the first document is a mapping whose keys
 // are all Compose top-level keys (so no apiVersion or kind, and no Helm
 // values keys), with a services mapping whose entries are mappings that
 // look like services: none has a non-string image, and at least one has
@@ -33,7 +34,7 @@ func IsCompose(name string, src []byte) bool {
 	base := strings.ToLower(path.Base(filepath.ToSlash(name)))
 	ext := path.Ext(base)
 	switch {
-	case ext == ".yaml" || ext == ".yml":
+	case ext == ".yaml" || ext == ".yml" || ext == ".json":
 		if composeName(strings.TrimSuffix(base, ext)) {
 			return true
 		}

@@ -261,3 +261,46 @@ func TestComposeBuildsDockerfile(t *testing.T) {
 		t.Errorf("with api/Dockerfile: exit %d, dockerfile/user-root at %v, want exit %d and %v; stderr: %s", code, got, ExitFindings, want, errOut)
 	}
 }
+
+// TestComposeJSON: a Compose file written in JSON (docker compose -f reads
+// it) is audited, found by name or by content, beside Kubernetes objects
+// or alone, in a directory, a hidden one announced (before: compose.json
+// in a directory passed for a document that is not a Kubernetes object,
+// input/skipped, and a privileged service on the host network exited 0).
+func TestComposeJSON(t *testing.T) {
+	const svc = `{"services": {"web": {"image": "nginx", "privileged": true, "network_mode": "host"}}}`
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+	for _, name := range []string{"compose.json", "docker-compose.override.json", "stack.json"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(svc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte(cm), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{dir, path} {
+				out, errOut, code := run(t, "", "check", p)
+				if code != ExitFindings || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+					t.Errorf("check %s: exit %d, want %d and compose/privileged, compose/host-network:\n%s%s", p, code, ExitFindings, out, errOut)
+				}
+			}
+		})
+	}
+	t.Run("hidden", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, ".dev"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range map[string]string{".dev/stack.json": svc, "cm.yaml": cm} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, errOut, _ := run(t, "", "check", dir)
+		if !strings.Contains(errOut, "a Compose file ("+filepath.Join(dir, ".dev", "stack.json")+")") {
+			t.Errorf("stderr does not name the hidden Compose file:\n%s", errOut)
+		}
+	})
+}

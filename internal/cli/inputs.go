@@ -169,15 +169,17 @@ func composeContent(path, name string, maxSize int64) bool {
 }
 
 // fileMaybeCompose is a cheap test run before compose.IsCompose reads a
-// YAML file's content: a Compose file has a top-level services key, so
-// "services:" starts a line of it (after \n or a lone \r, or a byte order
-// mark that may start any line). UTF-16 text (with its byte order mark,
+// YAML or JSON file's content: a Compose file has a top-level services
+// key, so "services:" starts a line of it (after \n or a lone \r, or a
+// byte order mark that may start any line), or, in JSON (a name ending in
+// .json), "services" is somewhere in it. UTF-16 text (with its byte order mark,
 // as the loader reads it) always passes the test, for IsCompose to decide.
 // The file at path, of the given size, is read through a small buffer: a
 // cluster dump of gigabytes is read whole once, by the loader, not twice.
 // Files over maxSize are not Compose files (the loader reports them too
 // large).
 func fileMaybeCompose(path string, size, maxSize int64) bool {
+	isJSON := strings.EqualFold(filepath.Ext(path), ".json")
 	if maxSize <= 0 {
 		maxSize = manifest.DefaultMaxFileSize
 	}
@@ -192,6 +194,9 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 	// One scan for the key, then a look at what precedes each match: a
 	// dump of gigabytes is searched once, not once per line break.
 	key := []byte("services:")
+	if isJSON {
+		key = []byte(`"services"`)
+	}
 	const longest = len("\n\ufeffservices:")
 	// buf keeps the last longest-1 bytes of the previous chunk in front,
 	// so that a key across two reads is found with what precedes it; it
@@ -213,7 +218,7 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 				break
 			}
 			i += off
-			if before := data[:i]; bytes.HasSuffix(before, []byte("\n")) || bytes.HasSuffix(before, []byte("\r")) ||
+			if before := data[:i]; isJSON || bytes.HasSuffix(before, []byte("\n")) || bytes.HasSuffix(before, []byte("\r")) ||
 				bytes.HasSuffix(before, []byte("\n\ufeff")) {
 				return true
 			}
@@ -266,7 +271,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				info, err := d.Info()
 				switch {
 				case err != nil:
-				case isYAML(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
+				case composeExt(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
@@ -316,6 +321,12 @@ func looksLikeObjects(path string, size, maxSize int64) bool {
 	return objectKeys[0].Match(data) && objectKeys[1].Match(data)
 }
 
+// composeExt reports whether a file's name ends as a Compose file's may:
+// .yaml, .yml or .json.
+func composeExt(name string) bool {
+	return isYAML(name) || strings.EqualFold(filepath.Ext(name), ".json")
+}
+
 func isYAML(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
@@ -348,7 +359,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.notManifest[path] = true
 			return
 		}
-		if !isYAML(name) || name == "ward.yaml" {
+		if !composeExt(name) || name == "ward.yaml" {
 			if explicit {
 				in.manifests = append(in.manifests, path)
 			}

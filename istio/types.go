@@ -219,8 +219,32 @@ func (p *PeerAuthentication) Validate() []FieldError {
 			errs = append(errs, FieldError{path + ".mode", fmt.Sprintf("unknown mode %q", m.Mode)})
 		}
 	}
-	if p.Spec.Selector == nil && len(p.Spec.PortLevelMtls) > 0 {
-		errs = append(errs, FieldError{"spec.portLevelMtls", "requires a workload selector"})
+	// Istio takes a selector without labels for none: the policy is then
+	// namespace- or mesh-wide, and has no port-level modes.
+	if (p.Spec.Selector == nil || len(p.Spec.Selector.MatchLabels) == 0) && len(p.Spec.PortLevelMtls) > 0 {
+		errs = append(errs, FieldError{"spec.portLevelMtls", "requires a workload selector with labels"})
+	}
+	if p.Spec.PortLevelMtls != nil && len(p.Spec.PortLevelMtls) == 0 {
+		errs = append(errs, FieldError{"spec.portLevelMtls", "must have at least one port when set"})
+	}
+	errs = append(errs, p.Spec.Selector.validate()...)
+	return errs
+}
+
+// validate checks a selector's labels as Istio does: no empty key, no
+// wildcard.
+func (s *WorkloadSelector) validate() []FieldError {
+	if s == nil {
+		return nil
+	}
+	var errs []FieldError
+	for _, k := range sortedKeys(s.MatchLabels) {
+		switch v := s.MatchLabels[k]; {
+		case k == "":
+			errs = append(errs, FieldError{"spec.selector.matchLabels", "empty label key"})
+		case strings.Contains(k, "*") || strings.Contains(v, "*"):
+			errs = append(errs, FieldError{"spec.selector.matchLabels." + k, "wildcards are not supported in selectors"})
+		}
 	}
 	return errs
 }
@@ -292,16 +316,7 @@ func (a *AuthorizationPolicy) targets() []FieldError {
 	if set > 1 {
 		errs = append(errs, FieldError{"spec", "only one of selector, targetRef or targetRefs can be set"})
 	}
-	if sel := a.Spec.Selector; sel != nil {
-		for _, k := range sortedKeys(sel.MatchLabels) {
-			switch v := sel.MatchLabels[k]; {
-			case k == "":
-				errs = append(errs, FieldError{"spec.selector.matchLabels", "empty label key"})
-			case strings.Contains(k, "*") || strings.Contains(v, "*"):
-				errs = append(errs, FieldError{"spec.selector.matchLabels." + k, "wildcards are not supported in selectors"})
-			}
-		}
-	}
+	errs = append(errs, a.Spec.Selector.validate()...)
 	if r := a.Spec.TargetRef; r != nil {
 		errs = append(errs, r.validate("spec.targetRef")...)
 	}

@@ -187,3 +187,37 @@ func TestValidateAuthorizationPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatePeerAuthentication: a PeerAuthentication Istio rejects is
+// not in force, so the namespace it was to make STRICT is not: an input
+// error, never read as STRICT (a selector without labels is no selector
+// to Istio, which refuses port-level modes then).
+func TestValidatePeerAuthentication(t *testing.T) {
+	const head = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: shop}\nspec:\n  mtls: {mode: STRICT}\n"
+	tests := []struct {
+		name, spec string
+		want       []string // "line path"
+	}{
+		{"empty selector, port level", "  selector: {matchLabels: {}}\n  portLevelMtls:\n    \"8080\": {mode: DISABLE}\n", []string{"7 spec.portLevelMtls"}},
+		{"empty port level", "  portLevelMtls: {}\n", []string{"6 spec.portLevelMtls"}},
+		{"wildcard selector", "  selector: {matchLabels: {app: \"web*\"}}\n", []string{"6 spec.selector.matchLabels.app"}},
+		{"valid", "  selector: {matchLabels: {app: web}}\n  portLevelMtls:\n    \"8080\": {mode: DISABLE}\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(Options{}, "p.yaml", []byte(head+tt.spec))
+			var got []string
+			for _, e := range joined(err) {
+				var me *Error
+				var fe FieldError
+				if !errors.As(e, &me) || !errors.As(e, &fe) || !errors.Is(e, ErrInvalid) {
+					t.Fatalf("error %v: want an *Error with a FieldError", e)
+				}
+				got = append(got, fmt.Sprintf("%d %s", me.Line, fe.Path))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

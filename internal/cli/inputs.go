@@ -48,6 +48,11 @@ type inputs struct {
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
+	// wardObjects are the files named ward.yaml met walking the paths
+	// that hold Kubernetes objects, not Ward's settings (which have no
+	// apiVersion or kind): kubectl apply -R applies them, so the loader
+	// reads them.
+	wardObjects map[string]bool
 	// from maps each chart and kustomization directory rendered without
 	// error to what it gave the loader: rendered streams' names, or the
 	// resource files of a kustomization read directly (emptyPaths).
@@ -56,7 +61,7 @@ type inputs struct {
 
 // skip reports whether the manifest loader must leave path alone.
 func (in *inputs) skip(path string) bool {
-	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" {
+	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" && !in.wardObjects[path] {
 		return true
 	}
 	for _, d := range slices.Concat(in.kustomized, in.charts) {
@@ -339,7 +344,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {
@@ -348,6 +353,11 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			return
 		}
 		if name == "ward.yaml" {
+			st, err := os.Stat(path)
+			if !explicit && err == nil && st.Mode().IsRegular() && looksLikeObjects(path, st.Size(), maxSize) {
+				in.wardObjects[path] = true
+				return
+			}
 			in.configs = append(in.configs, path)
 		}
 		if !explicit {

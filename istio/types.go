@@ -178,6 +178,18 @@ type Condition struct {
 	NotValues []string `json:"notValues,omitempty"`
 }
 
+// DryRunAnnotation set to true ("true", "1", "t"...: strconv.ParseBool)
+// makes Istio evaluate a policy and log its decision without enforcing
+// it.
+const DryRunAnnotation = "istio.io/dry-run"
+
+// DryRun reports whether the policy is only evaluated, never enforced
+// (DryRunAnnotation).
+func (a *AuthorizationPolicy) DryRun() bool {
+	dry, err := strconv.ParseBool(a.Annotations[DryRunAnnotation])
+	return err == nil && dry
+}
+
 // Action returns the policy's action, ALLOW when it names none.
 func (a *AuthorizationPolicy) Action() string {
 	if a.Spec.Action == "" {

@@ -150,12 +150,17 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 
 	// Allow-nothing baselines and allow-all rules.
 	baseline := map[string]bool{}
+	dryBaseline := map[string]string{} // allow-nothing policies in dry-run, by namespace
 	for _, a := range aps {
 		obj := ref("AuthorizationPolicy", a.obj.Namespace, a.obj.Name)
 		selects := a.obj.Spec.Selector != nil && len(a.obj.Spec.Selector.MatchLabels) > 0 ||
 			a.obj.Spec.TargetRef != nil || len(a.obj.Spec.TargetRefs) > 0
-		if a.obj.AllowsNothing() && !selects {
+		// A dry-run policy is evaluated and logged, never enforced.
+		if a.obj.AllowsNothing() && !selects && !a.obj.DryRun() {
 			baseline[a.obj.Namespace] = true
+		}
+		if a.obj.AllowsNothing() && !selects && a.obj.DryRun() {
+			dryBaseline[a.obj.Namespace] = obj
 		}
 		for i, r := range a.obj.Spec.Rules {
 			for j, to := range r.To {
@@ -210,8 +215,14 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 				fmt.Sprintf("namespace %s accepts plaintext: its mutual TLS mode is %s, from %s", ns, mode, from), Rules[0].Fix)
 		}
 		if !baseline[ns] && !baseline[root] {
+			dry := ""
+			for _, n := range []string{ns, root} {
+				if p := dryBaseline[n]; p != "" {
+					dry += fmt.Sprintf(" (%s is in dry-run, %s, which Istio does not enforce)", p, istio.DryRunAnnotation)
+				}
+			}
 			report(RuleNoAuthzBaseline, finding.Medium, src, obj,
-				fmt.Sprintf("namespace %s has no allow-nothing AuthorizationPolicy (and %s has no mesh-wide one): requests to workloads no ALLOW policy selects are allowed", ns, root),
+				fmt.Sprintf("namespace %s has no allow-nothing AuthorizationPolicy (and %s has no mesh-wide one)%s: requests to workloads no ALLOW policy selects are allowed", ns, root, dry),
 				strings.ReplaceAll(Rules[2].Fix, "NS", ns))
 		}
 	}

@@ -132,6 +132,20 @@ spec:
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/no-export:24",
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/writes:38",
 		}},
+		{"dry-run allow-nothing is no baseline", nsShop + meshStrict + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop, annotations: {istio.io/dry-run: "true"}}
+spec: {}
+`, []string{
+			"mesh/no-authz-baseline medium Namespace/shop:1",
+		}},
+		{"dry-run false is enforced", nsShop + meshStrict + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop, annotations: {istio.io/dry-run: "false"}}
+spec: {}
+`, nil},
 		{"DENY with empty rule is not allow-all", nsShop + meshStrict + meshAllowNothing + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -116,7 +116,8 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 	ref := func(kind, ns, name string) string { return ns + "/" + kind + "/" + name }
 
 	// Modes, explicit weak ones first.
-	meshMode, nsMode := istio.ModeUnset, map[string]string{}
+	var meshModes []string
+	nsModes := map[string][]string{}
 	for _, p := range pas {
 		obj := ref("PeerAuthentication", p.obj.Namespace, p.obj.Name)
 		mode := p.obj.Mode()
@@ -142,11 +143,14 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 		}
 		switch {
 		case p.obj.Namespace == root:
-			meshMode = mode
+			meshModes = append(meshModes, mode)
 		default:
-			nsMode[p.obj.Namespace] = mode
+			nsModes[p.obj.Namespace] = append(nsModes[p.obj.Namespace], mode)
 		}
 	}
+	// Of several mesh-wide or namespace-wide policies Istio applies the
+	// oldest, which the input does not tell: the weakest is taken.
+	meshMode, meshNote := weakest(meshModes)
 
 	// Allow-nothing baselines and allow-all rules.
 	baseline := map[string]bool{}
@@ -203,9 +207,20 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 		if src.File == "" {
 			src = w.Source
 		}
-		mode, from := nsMode[ns], "its PeerAuthentication"
-		if mode == "" || mode == istio.ModeUnset {
-			mode, from = meshMode, "the mesh-wide PeerAuthentication in "+root
+		// A namespace-wide policy that sets no mode inherits the mesh's.
+		var modes []string
+		inherits := len(nsModes[ns]) == 0
+		for _, m := range nsModes[ns] {
+			if m == istio.ModeUnset {
+				inherits = true
+				continue
+			}
+			modes = append(modes, m)
+		}
+		mode, note := weakest(modes)
+		from := "its PeerAuthentication" + note
+		if inherits && (mode == istio.ModeUnset || rank(meshMode) < rank(mode)) {
+			mode, from = meshMode, "the mesh-wide PeerAuthentication in "+root+meshNote
 			if mode == istio.ModeUnset {
 				mode, from = istio.ModePermissive, "no PeerAuthentication (Istio's default)"
 			}
@@ -227,6 +242,38 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 		}
 	}
 	return finding.Sort(out)
+}
+
+// rank orders modes from the weakest: DISABLE, then PERMISSIVE and UNSET
+// (Istio's default is PERMISSIVE), then STRICT.
+func rank(mode string) int {
+	switch mode {
+	case istio.ModeDisable:
+		return 0
+	case istio.ModeStrict:
+		return 2
+	}
+	return 1
+}
+
+// weakest returns the weakest of modes (UNSET when there are none) and,
+// when they differ, a note saying so for messages.
+func weakest(modes []string) (string, string) {
+	if len(modes) == 0 {
+		return istio.ModeUnset, ""
+	}
+	w := modes[0]
+	for _, m := range modes[1:] {
+		if rank(m) < rank(w) {
+			w = m
+		}
+	}
+	for _, m := range modes {
+		if m != w {
+			return w, fmt.Sprintf(" (the weakest of %d at that level: Istio applies the oldest, which the input does not tell)", len(modes))
+		}
+	}
+	return w, ""
 }
 
 func scope(p *istio.PeerAuthentication, root string) string {

@@ -132,6 +132,47 @@ spec:
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/no-export:24",
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/writes:38",
 		}},
+		{"two namespace-wide modes: the weakest", nsShop + meshAllowNothing + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: b-permissive, namespace: shop}
+spec: {mtls: {mode: PERMISSIVE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: a-strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+`, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+			"mesh/mtls-weak-mode medium shop/PeerAuthentication/b-permissive:19",
+		}},
+		{"namespace STRICT and UNSET under a PERMISSIVE mesh: the weakest", nsShop + meshAllowNothing + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: PERMISSIVE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: b-unset, namespace: shop}
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: a-strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+`, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+			"mesh/mtls-weak-mode medium istio-system/PeerAuthentication/default:19",
+		}},
+		{"two mesh-wide modes: the weakest", nsShop + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: other, namespace: istio-system}
+spec: {}
+` + meshStrict + meshAllowNothing, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+		}},
 		{"dry-run allow-nothing is no baseline", nsShop + meshStrict + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

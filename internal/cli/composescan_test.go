@@ -304,3 +304,30 @@ func TestComposeJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestComposeFileEnv: a COMPOSE_FILE in the .env beside a Compose file
+// names files docker compose merges into the project; one that check does
+// not read as a Compose file is said on stderr (before: a privileged
+// override named there, prod.conf, passed in silence).
+func TestComposeFileEnv(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml":   "services:\n  web:\n    image: nginx\n",
+		"ci.compose.yml": "services:\n  web:\n    user: \"1000\"\n",
+		"prod.conf":      "services:\n  web:\n    privileged: true\n",
+		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errOut, _ := run(t, "", "check", dir)
+	if want := "COMPOSE_FILE names prod.conf, which docker compose run in " + dir; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+	for _, read := range []string{"names compose.yaml", "names ci.compose.yml"} {
+		if strings.Contains(errOut, read) {
+			t.Errorf("stderr = %q: a file checked is said unread", errOut)
+		}
+	}
+}

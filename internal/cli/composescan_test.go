@@ -331,3 +331,44 @@ func TestComposeFileEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeInChartOrKustomization: a Dockerfile and a Compose file in
+// the directory of a kustomization or a Helm chart are checked, as docker
+// builds and runs them wherever they lie (before: the walk left every file
+// there to kustomize or helm, which never read them, and a privileged
+// service passed with exit 0 and a score of 100). In a kustomization a
+// Compose file is found by content too; a chart's values file never is.
+func TestComposeInChartOrKustomization(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	const svc = "services:\n  web:\n    image: nginx\n    privileged: true\n"
+	const dockerfile = "FROM nginx:1.27\nUSER root\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+		not   string
+	}{
+		{"kustomization", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": cm, "compose.yaml": svc, "dev.yml": svc, "Dockerfile": dockerfile},
+			[]string{"compose.yaml", "dev.yml", "Dockerfile"}, ""},
+		{"chart", map[string]string{"Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "templates/cm.yaml": cm, "docker-compose.yml": svc, "Dockerfile": dockerfile,
+			"values.yaml": "services:\n  web:\n    image: nginx\n    privileged: true\n"},
+			[]string{"docker-compose.yml", "Dockerfile"}, "values.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tc.files, "", "")
+			out, errOut, code := run(t, "", "check", dir, "-o", "json")
+			if code != ExitFindings {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+			}
+			for _, f := range tc.want {
+				if !strings.Contains(out, `"file": "`+filepath.Join(dir, f)+`"`) {
+					t.Errorf("no finding in %s:\n%s", f, out)
+				}
+			}
+			if tc.not != "" && strings.Contains(out, filepath.Join(dir, tc.not)) {
+				t.Errorf("%s checked as a Compose file:\n%s", tc.not, out)
+			}
+		})
+	}
+}

@@ -239,6 +239,24 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 	return false
 }
 
+// ownedCompose reports whether a file of a chart (chart) or kustomization
+// directory is a Dockerfile or a Compose file, which the chart or
+// kustomization does not read but docker does: by name, or, in a
+// kustomization, by content too (a chart's values files would pass for
+// Compose files by content).
+func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool {
+	name := info.Name()
+	switch {
+	case dockerfile.IsDockerfile(name):
+		return true
+	case !composeExt(name) || name == "ward.yaml":
+		return false
+	case compose.IsCompose(name, nil):
+		return true
+	}
+	return !chart && fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, name, maxSize)
+}
+
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
 // directory: a cache of thousands of files is not read through.
 const hiddenLimit = 2000
@@ -467,6 +485,10 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			o, ok := ownerOf(path)
 			switch {
 			case !ok:
+				classify(path, false)
+			case ownedCompose(path, info, o.chart, maxSize):
+				// Neither helm nor kustomize reads a Dockerfile or a
+				// Compose file; docker does, wherever it lies.
 				classify(path, false)
 			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
 				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))

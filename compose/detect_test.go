@@ -42,6 +42,12 @@ func TestIsCompose(t *testing.T) {
 		{"empty services", "x.yaml", "services: {}\n", false},
 		{"not YAML", "x.yaml", "services: [\n", false},
 		{"empty", "x.yaml", "", false},
+		{"services in a second document", "stack.yaml", "name: shop\n---\n" + service, true},
+		{"services after empty documents", "stack.yaml", "---\n---\n# c\n---\n" + service, true},
+		{"override in a second document", "prod.yaml", "x-a: 1\n---\nservices:\n  web:\n    privileged: true\n", true},
+		{"Kubernetes object after the services", "x.yaml", service + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", true},
+		{"Kubernetes object before the services", "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + service, false},
+		{"Helm-like services in a second document", "values.yaml", "name: x\n---\nservices:\n  api:\n    port: 8080\n    enabled: true\n", false},
 	} {
 		if got := IsCompose(tc.file, []byte(tc.src)); got != tc.want {
 			t.Errorf("%s: IsCompose(%q) = %v, want %v", tc.name, tc.file, got, tc.want)

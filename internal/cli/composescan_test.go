@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,19 +13,18 @@ import (
 )
 
 // maybeCompose is the test on a whole content that fileMaybeCompose
-// replaced: the reference.
-func maybeCompose(src []byte) bool {
+// replaced: the reference. json is a name ending in .json.
+func maybeCompose(src []byte, json bool) bool {
 	if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) || bytes.HasPrefix(src, []byte{0xFE, 0xFF}) {
 		return true // UTF-16
 	}
-	for _, key := range []string{"services:", "\ufeffservices:"} {
-		if bytes.HasPrefix(src, []byte(key)) {
+	if json || flowRoot(src[:min(len(src), 64<<10-1)]) {
+		return regexp.MustCompile(`services["']?\s{0,8}:`).Match(src)
+	}
+	key := regexp.MustCompile(`^(?:\x{feff})?(?:\{[ \t]{0,8})?(?:\?[ \t]{1,8}["']?services|["']?services["']?[ \t]{0,8}:)`)
+	for _, line := range regexp.MustCompile(`[\n\r]`).Split(string(src), -1) {
+		if key.MatchString(line) {
 			return true
-		}
-		for _, lb := range []string{"\n", "\r"} {
-			if bytes.Contains(src, []byte(lb+key)) {
-				return true
-			}
 		}
 	}
 	return false
@@ -40,16 +40,19 @@ func TestFileMaybeCompose(t *testing.T) {
 	filler := func(n int) string {
 		var b strings.Builder
 		for b.Len() < n {
-			b.WriteString([]string{"kind: Pod\n", "  name: x\n", "---\n", "services\n", " services:\n", "xservices:\n"}[rng.IntN(6)])
+			b.WriteString([]string{"kind: Pod\n", "  name: x\n", "---\n", "services\n", " services:\n", "xservices:\n",
+				"\"services\"\n", "{ services\n", "? x\n", "services x:\n", "'services'  \n", "\r", "\t", "{"}[rng.IntN(14)])
 		}
 		return b.String()[:n]
 	}
 	var contents []string
-	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000))
+	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000),
+		"{services: {}}", "\"services\":", "'services' :", "services :", "? services\n: {}", "{ \"services\": {}}", "# c\n---\n{\n  \"services\" :\n {}}", "x: {services: 1}", "- services:", "[services]")
 	for _, at := range []int{1, 100, 64<<10 - 11, 64<<10 - 10, 64<<10 - 9, 64<<10 - 5, 64<<10 - 1, 64 << 10, 64<<10 + 3, 128<<10 - 12, 128<<10 - 3, 200000} {
 		contents = append(contents, filler(at)+"\nservices:\n"+filler(1000))
 		contents = append(contents, filler(at)+"\nservices"+filler(1000)) // no colon
 		contents = append(contents, filler(at)+"\rservices:\n"+filler(1000), filler(at)+"\n\ufeffservices:\n"+filler(1000))
+		contents = append(contents, filler(at)+"\n\"services\"  :\n"+filler(1000), filler(at)+"\n? services\n"+filler(1000), "{"+filler(at)+"services:"+filler(1000))
 	}
 	for i := 0; i < 200; i++ {
 		contents = append(contents, filler(rng.IntN(300000)))
@@ -59,8 +62,15 @@ func TestFileMaybeCompose(t *testing.T) {
 		if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := fileMaybeCompose(path, int64(len(c)), 0), maybeCompose([]byte(c)); got != want {
+		if got, want := fileMaybeCompose(path, int64(len(c)), 0), maybeCompose([]byte(c), false); got != want {
 			t.Errorf("content %d (%d bytes): fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
+		}
+		jpath := filepath.Join(dir, "f.json")
+		if err := os.WriteFile(jpath, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fileMaybeCompose(jpath, int64(len(c)), 0), maybeCompose([]byte(c), true); got != want {
+			t.Errorf("content %d (%d bytes), JSON: fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
 		}
 		if len(c) > 10 && fileMaybeCompose(path, int64(len(c)), int64(len(c)-1)) {
 			t.Errorf("content %d: a file over the size limit passes for Compose", i)
@@ -370,5 +380,27 @@ func TestComposeInChartOrKustomization(t *testing.T) {
 				t.Errorf("%s checked as a Compose file:\n%s", tc.not, out)
 			}
 		})
+	}
+}
+
+// TestComposeByContentForms: a Compose file whose services key is written
+// in another form YAML allows (flow style, quoted, a blank before the
+// colon, an explicit key, JSON in a .yaml file) is found by its content
+// (before: the cheap test before IsCompose looked for "services:" at a
+// line's start only, and the privileged service passed with exit 0).
+func TestComposeByContentForms(t *testing.T) {
+	for _, src := range []string{
+		"{services: {web: {image: nginx, privileged: true}}}\n",
+		"\"services\":\n  web: {image: nginx, privileged: true}\n",
+		"'services' :\n  web: {image: nginx, privileged: true}\n",
+		"? services\n: web: {image: nginx, privileged: true}\n",
+		"# made by a tool\n{\n  \"services\": {\"web\": {\"image\": \"nginx\", \"privileged\": true}}\n}\n",
+	} {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"stack.yaml": src, "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "", "")
+		out, errOut, code := run(t, "", "check", dir)
+		if code != ExitFindings || !strings.Contains(out, "compose/privileged") {
+			t.Errorf("%q: exit %d, want %d and compose/privileged:\n%s%s", src, code, ExitFindings, out, errOut)
+		}
 	}
 }

@@ -166,6 +166,9 @@ func TestValidateAuthorizationPolicy(t *testing.T) {
 		{"condition without values", "  action: DENY\n  rules:\n  - when: [{key: source.ip}]\n", []string{"7 spec.rules[0].when[0]"}},
 		{"unknown condition key", "  action: DENY\n  rules:\n  - when: [{key: source.user, values: [x]}]\n", []string{"7 spec.rules[0].when[0].key"}},
 		{"deny without rules", "  action: DENY\n", []string{"4 spec.rules"}},
+		{"null rule", "  action: DENY\n  rules: [null]\n", []string{"6 spec.rules[0]"}},
+		{"empty rule item", "  action: DENY\n  rules:\n  -\n  - to: [{operation: {ports: [\"22\"]}}]\n", []string{"7 spec.rules[0]"}},
+		{"null principal", "  action: DENY\n  rules: [{from: [{source: {principals: [~]}}]}]\n", []string{"6 spec.rules[0].from[0].source.principals[0]"}},
 		{"custom on identity", "  action: CUSTOM\n  provider: {name: ext}\n  rules: [{from: [{source: {namespaces: [a]}}]}]\n", []string{"7 spec.rules[0].from[0].source.namespaces"}},
 		{"valid", "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]\n  action: DENY\n  rules: [{from: [{source: {notNamespaces: [shop]}}], to: [{operation: {ports: [\"8080\"]}}]}]\n", nil},
 	}

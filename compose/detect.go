@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"path"
 	"path/filepath"
 	"strings"
@@ -22,18 +23,20 @@ var topLevelKeys = map[string]bool{
 // IsCompose reports whether a file is a Compose file. By name: compose.yaml,
 // compose.yml, docker-compose.yaml, docker-compose.yml and their variants
 // (compose.prod.yaml, docker-compose.override.yml, dev.compose.yaml, in
-// any case). Other .yaml and .yml files, and input without a name ("" or
-// "-" for stdin), by content: the first document is a mapping whose keys
-// are all Compose top-level keys (so no apiVersion or kind, and no Helm
-// values keys), with a services mapping whose entries are mappings that
-// look like services: none has a non-string image, and at least one has
+// any case), and the same names ending in .json (JSON is YAML, and
+// docker compose -f reads it). Other .yaml, .yml and .json files, and
+// input without a name ("" or "-" for stdin), by content: its documents
+// (compose-go merges them all; empty ones aside, and up to one that is
+// not, after services) are mappings whose keys are all Compose top-level
+// keys (so no apiVersion or kind, and no Helm values keys), with services
+// mappings whose entries are mappings that look like services: none has a non-string image, and at least one has
 // an image string or a build, or else every one has only keys of a
 // Compose service (an override file: services: {web: {privileged: true}}).
 func IsCompose(name string, src []byte) bool {
 	base := strings.ToLower(path.Base(filepath.ToSlash(name)))
 	ext := path.Ext(base)
 	switch {
-	case ext == ".yaml" || ext == ".yml":
+	case ext == ".yaml" || ext == ".yml" || ext == ".json":
 		if composeName(strings.TrimSuffix(base, ext)) {
 			return true
 		}
@@ -54,48 +57,89 @@ func composeName(stem string) bool {
 	return false
 }
 
-// composeContent reports whether the first document of src looks like a
-// Compose file.
+// composeContent reports whether src looks like a Compose file. Every
+// document counts, as compose-go merges them all: each one that is not
+// empty must be a mapping of Compose top-level keys, and the services of
+// all of them must look like services (a first document holding only
+// name: shop does not hide the services of the next).
 func composeContent(src []byte) bool {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil || len(doc.Content) == 0 {
-		return false
+	var services []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// Audit reports the error of a file whose services came
+			// first.
+			if len(services) > 0 {
+				break
+			}
+			return false
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := resolve(doc.Content[0])
+		if root != nil && root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue // an empty document
+		}
+		if !composeKeys(root) {
+			// Not a Compose document: docker compose refuses the file.
+			// One whose services came first is a Compose file still,
+			// for Audit to report what is wrong with it.
+			if len(services) > 0 {
+				break
+			}
+			return false
+		}
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k := root.Content[i].Value
+			if k == "services" {
+				svc := resolve(root.Content[i+1])
+				if svc == nil || svc.Kind != yaml.MappingNode {
+					return false
+				}
+				services = append(services, svc)
+			}
+		}
 	}
-	root := resolve(doc.Content[0])
+	looksLike, overrides, n := false, true, 0
+	for _, svc := range services {
+		for i := 1; i < len(svc.Content); i += 2 {
+			s := resolve(svc.Content[i])
+			if s == nil || s.Kind != yaml.MappingNode {
+				return false
+			}
+			_, image := lookup(s, "image", 0)
+			_, build := lookup(s, "build", 0)
+			switch {
+			case image != nil && image.Kind != yaml.ScalarNode:
+				return false
+			case image != nil || (build != nil && (build.Kind == yaml.ScalarNode || build.Kind == yaml.MappingNode)):
+				looksLike = true
+			}
+			overrides = overrides && onlyServiceKeys(s)
+			n++
+		}
+	}
+	return looksLike || (overrides && n > 0)
+}
+
+// composeKeys reports whether root is a mapping of Compose top-level keys
+// (and x- extensions).
+func composeKeys(root *yaml.Node) bool {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return false
 	}
-	var services *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k := root.Content[i].Value
-		if !topLevelKeys[k] && !strings.HasPrefix(k, "x-") {
+		if k := root.Content[i].Value; !topLevelKeys[k] && !strings.HasPrefix(k, "x-") {
 			return false
 		}
-		if k == "services" {
-			services = resolve(root.Content[i+1])
-		}
 	}
-	if services == nil || services.Kind != yaml.MappingNode {
-		return false
-	}
-	looksLike, overrides := false, true
-	for i := 1; i < len(services.Content); i += 2 {
-		s := resolve(services.Content[i])
-		if s == nil || s.Kind != yaml.MappingNode {
-			return false
-		}
-		_, image := lookup(s, "image", 0)
-		_, build := lookup(s, "build", 0)
-		switch {
-		case image != nil && image.Kind != yaml.ScalarNode:
-			return false
-		case image != nil || (build != nil && (build.Kind == yaml.ScalarNode || build.Kind == yaml.MappingNode)):
-			looksLike = true
-		}
-		overrides = overrides && onlyServiceKeys(s)
-	}
-	return looksLike || (overrides && len(services.Content) > 0)
+	return true
 }
 
 // onlyServiceKeys reports whether a service mapping has keys and all of

@@ -26,7 +26,11 @@ func TestIsCompose(t *testing.T) {
 		{"empty service", "x.yaml", "services:\n  web: {}\n", false},
 		{"stdin by content", "-", service, true},
 		{"no name by content", "", service, true},
-		{"not yaml", "compose.json", service, false},
+		{"compose.json by name", "compose.json", "", true},
+		{"docker-compose.override.json by name", "docker-compose.override.JSON", "", true},
+		{"other json by content", "stack.json", `{"services": {"web": {"image": "nginx", "privileged": true}}}`, true},
+		{"Kubernetes JSON", "deploy.json", `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}`, false},
+		{"JSON values", "values.json", `{"services": {"api": {"port": 8080, "enabled": true}}}`, false},
 		{"not yaml, not compose by content", "notes.txt", service, false},
 		{"Kubernetes manifest", "deploy.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nservices:\n  web:\n    image: nginx\n", false},
 		{"Kubernetes Deployment", "deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n", false},
@@ -38,6 +42,12 @@ func TestIsCompose(t *testing.T) {
 		{"empty services", "x.yaml", "services: {}\n", false},
 		{"not YAML", "x.yaml", "services: [\n", false},
 		{"empty", "x.yaml", "", false},
+		{"services in a second document", "stack.yaml", "name: shop\n---\n" + service, true},
+		{"services after empty documents", "stack.yaml", "---\n---\n# c\n---\n" + service, true},
+		{"override in a second document", "prod.yaml", "x-a: 1\n---\nservices:\n  web:\n    privileged: true\n", true},
+		{"Kubernetes object after the services", "x.yaml", service + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", true},
+		{"Kubernetes object before the services", "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + service, false},
+		{"Helm-like services in a second document", "values.yaml", "name: x\n---\nservices:\n  api:\n    port: 8080\n    enabled: true\n", false},
 	} {
 		if got := IsCompose(tc.file, []byte(tc.src)); got != tc.want {
 			t.Errorf("%s: IsCompose(%q) = %v, want %v", tc.name, tc.file, got, tc.want)

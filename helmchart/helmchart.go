@@ -124,6 +124,15 @@ type Chart struct {
 	// it, when it reads the release's state: nothing of an upgrade is
 	// checked then.
 	UpgradeErr error
+	// Cluster names the templates that render otherwise on a cluster that
+	// serves the API versions they ask for by name
+	// (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") than
+	// offline, which is what Templates hold: what they install there is
+	// not checked. ClusterVersions are those versions, and ClusterErr why
+	// the chart did not render with them.
+	Cluster         []string
+	ClusterVersions []string
+	ClusterErr      error
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -345,6 +354,33 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			}
 		}
 	}
+	// A template may render a workload only, or another one, where the
+	// cluster serves an API version it asks for by name: rendered again
+	// with them, each template whose output differs is named.
+	if asked := askedVersions(srcs, caps.APIVersions); len(asked) > 0 {
+		clCaps := caps.Copy()
+		clCaps.APIVersions = slices.Concat(caps.APIVersions, asked)
+		clTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+			Name: name, Namespace: ns, Revision: 1, IsInstall: true,
+		}, clCaps, true)
+		var clFiles map[string]string
+		if err == nil {
+			clFiles, err = render(ch, clTop, dir, res, limit)
+		}
+		out.ClusterVersions = asked
+		switch {
+		case err != nil:
+			out.ClusterErr = err
+		default:
+			for _, n := range slices.Sorted(maps.Keys(clFiles)) {
+				// One that renders nothing offline is in Unknown.
+				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
+				if clFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) {
+					out.Cluster = append(out.Cluster, n)
+				}
+			}
+		}
+	}
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -461,6 +497,29 @@ func crdVersions(c *chart.Chart) []string {
 // askCluster finds what, in a template, depends on the cluster it is
 // installed in: lookup, or its API versions.
 var askCluster = regexp.MustCompile(`\blookup\b|\.Capabilities\.APIVersions\b`)
+
+// hasVersion finds the API versions a template asks for by name.
+var hasVersion = regexp.MustCompile(`\.Capabilities\.APIVersions\.Has\s+"([^"]+)"`)
+
+// askedVersions returns, sorted, the API versions the templates of srcs
+// ask .Capabilities.APIVersions for by name that served does not hold.
+func askedVersions(srcs map[string][]byte, served []string) []string {
+	seen := map[string]bool{}
+	for _, v := range served {
+		seen[v] = true
+	}
+	var out []string
+	for _, src := range srcs {
+		for _, m := range hasVersion.FindAllSubmatch(src, -1) {
+			if v := string(m[1]); !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // sources maps helm's names of the templates of c and its dependencies to
 // their source text.

@@ -549,6 +549,51 @@ func TestCRDCapabilities(t *testing.T) {
 	}
 }
 
+// TestCluster: a template that renders otherwise on a cluster serving an
+// API version it asks for by name is named in Cluster, with the versions
+// (before: a pod privileged only where cert-manager.io/v1 is served passed
+// as rendered offline, unprivileged, without a word); one that renders
+// the same, or nothing offline (Unknown's), is not, nor is any when the
+// versions are given.
+func TestCluster(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name     string
+		template string
+		opts     Options
+		cluster  bool
+	}{
+		{name: "value", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`), cluster: true},
+		{name: "branch", template: "{{- if $.Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "true") + "{{- else }}\n" + fmt.Sprintf(pod, "false") + "{{- end }}\n", cluster: true},
+		{name: "given", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`), opts: Options{APIVersions: []string{"cert-manager.io/v1"}}},
+		{name: "built in", template: fmt.Sprintf(pod, `{{ not (.Capabilities.APIVersions.Has "apps/v1") }}`)},
+		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "false")},
+		{name: "nothing offline", template: "{{- if .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml": tt.template,
+			})
+			c, err := Render(dir, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.cluster {
+				want = []string{"app/templates/x.yaml"}
+				if diff := cmp.Diff([]string{"cert-manager.io/v1"}, c.ClusterVersions); diff != "" {
+					t.Errorf("ClusterVersions (-want +got):\n%s", diff)
+				}
+			}
+			if diff := cmp.Diff(want, c.Cluster); diff != "" {
+				t.Errorf("Cluster (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestUnknown: a template that renders nothing although it asks the
 // cluster (lookup, .Capabilities.APIVersions) is named in Unknown, since
 // on a real cluster it may render objects; one that renders nothing for

@@ -178,6 +178,18 @@ type Condition struct {
 	NotValues []string `json:"notValues,omitempty"`
 }
 
+// DryRunAnnotation set to true ("true", "1", "t"...: strconv.ParseBool)
+// makes Istio evaluate a policy and log its decision without enforcing
+// it.
+const DryRunAnnotation = "istio.io/dry-run"
+
+// DryRun reports whether the policy is only evaluated, never enforced
+// (DryRunAnnotation).
+func (a *AuthorizationPolicy) DryRun() bool {
+	dry, err := strconv.ParseBool(a.Annotations[DryRunAnnotation])
+	return err == nil && dry
+}
+
 // Action returns the policy's action, ALLOW when it names none.
 func (a *AuthorizationPolicy) Action() string {
 	if a.Spec.Action == "" {
@@ -219,13 +231,42 @@ func (p *PeerAuthentication) Validate() []FieldError {
 			errs = append(errs, FieldError{path + ".mode", fmt.Sprintf("unknown mode %q", m.Mode)})
 		}
 	}
-	if p.Spec.Selector == nil && len(p.Spec.PortLevelMtls) > 0 {
-		errs = append(errs, FieldError{"spec.portLevelMtls", "requires a workload selector"})
+	// Istio takes a selector without labels for none: the policy is then
+	// namespace- or mesh-wide, and has no port-level modes.
+	if (p.Spec.Selector == nil || len(p.Spec.Selector.MatchLabels) == 0) && len(p.Spec.PortLevelMtls) > 0 {
+		errs = append(errs, FieldError{"spec.portLevelMtls", "requires a workload selector with labels"})
+	}
+	if p.Spec.PortLevelMtls != nil && len(p.Spec.PortLevelMtls) == 0 {
+		errs = append(errs, FieldError{"spec.portLevelMtls", "must have at least one port when set"})
+	}
+	errs = append(errs, p.Spec.Selector.validate()...)
+	return errs
+}
+
+// validate checks a selector's labels as Istio does: no empty key, no
+// wildcard.
+func (s *WorkloadSelector) validate() []FieldError {
+	if s == nil {
+		return nil
+	}
+	var errs []FieldError
+	for _, k := range sortedKeys(s.MatchLabels) {
+		switch v := s.MatchLabels[k]; {
+		case k == "":
+			errs = append(errs, FieldError{"spec.selector.matchLabels", "empty label key"})
+		case strings.Contains(k, "*") || strings.Contains(v, "*"):
+			errs = append(errs, FieldError{"spec.selector.matchLabels." + k, "wildcards are not supported in selectors"})
+		}
 	}
 	return errs
 }
 
-// Validate checks the action and the provider of CUSTOM policies.
+// Validate checks what Istio's validation rejects of the policy as a
+// whole: the action, the provider of CUSTOM policies and what they may
+// match, rules for DENY and CUSTOM, one of selector, targetRef and
+// targetRefs, the selector's labels and the targets' kinds; and, of the
+// rules, ports, condition keys and service accounts. (Package guard/authz
+// checks the rest of the rules.)
 func (a *AuthorizationPolicy) Validate() []FieldError {
 	var errs []FieldError
 	switch a.Spec.Action {
@@ -237,9 +278,14 @@ func (a *AuthorizationPolicy) Validate() []FieldError {
 		if a.Spec.Provider == nil || a.Spec.Provider.Name == "" {
 			errs = append(errs, FieldError{"spec.provider.name", "a CUSTOM policy needs a provider"})
 		}
+		errs = append(errs, a.customRules()...)
 	default:
 		errs = append(errs, FieldError{"spec.action", fmt.Sprintf("unknown action %q (want ALLOW, DENY, AUDIT or CUSTOM)", a.Spec.Action)})
 	}
+	if (a.Spec.Action == ActionDeny || a.Spec.Action == ActionCustom) && len(a.Spec.Rules) == 0 {
+		errs = append(errs, FieldError{"spec.rules", fmt.Sprintf("a %s policy without rules never matches; write `rules: [{}]` to match every request", a.Spec.Action)})
+	}
+	errs = append(errs, a.targets()...)
 	for i, r := range a.Spec.Rules {
 		for j, from := range r.From {
 			errs = append(errs, from.Source.validate(fmt.Sprintf("spec.rules[%d].from[%d].source", i, j))...)
@@ -260,6 +306,91 @@ func (a *AuthorizationPolicy) Validate() []FieldError {
 		}
 	}
 	slices.SortFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Path, b.Path) })
+	return errs
+}
+
+// targets checks the selector, targetRef and targetRefs as Istio does:
+// one of them at most, no empty label key or wildcard in the selector, and
+// targets named, in the policy's namespace, of a kind a policy can bind
+// to.
+func (a *AuthorizationPolicy) targets() []FieldError {
+	var errs []FieldError
+	set := 0
+	if a.Spec.Selector != nil {
+		set++
+	}
+	if a.Spec.TargetRef != nil {
+		set++
+	}
+	if len(a.Spec.TargetRefs) > 0 {
+		set++
+	}
+	if set > 1 {
+		errs = append(errs, FieldError{"spec", "only one of selector, targetRef or targetRefs can be set"})
+	}
+	errs = append(errs, a.Spec.Selector.validate()...)
+	if r := a.Spec.TargetRef; r != nil {
+		errs = append(errs, r.validate("spec.targetRef")...)
+	}
+	for i := range a.Spec.TargetRefs {
+		errs = append(errs, a.Spec.TargetRefs[i].validate(fmt.Sprintf("spec.targetRefs[%d]", i))...)
+	}
+	return errs
+}
+
+// targetKinds are the kinds, by group ("" for the core group), a policy's
+// targetRef may name.
+var targetKinds = map[[2]string]bool{
+	{"", "Service"}: true, {"networking.istio.io", "ServiceEntry"}: true,
+	{"gateway.networking.k8s.io", "Gateway"}: true, {"gateway.networking.k8s.io", "GatewayClass"}: true,
+}
+
+func (r *PolicyTargetReference) validate(path string) []FieldError {
+	var errs []FieldError
+	if r.Name == "" {
+		errs = append(errs, FieldError{path + ".name", "required"})
+	}
+	if r.Namespace != "" {
+		errs = append(errs, FieldError{path + ".namespace", "must not be set: a policy cannot name a target in another namespace"})
+	}
+	group := r.Group
+	if group == "core" {
+		group = ""
+	}
+	if !targetKinds[[2]string{group, r.Kind}] {
+		errs = append(errs, FieldError{path + ".kind", fmt.Sprintf("%s/%s is not a target a policy binds to (Service, networking.istio.io/ServiceEntry, gateway.networking.k8s.io/Gateway or GatewayClass)", r.Group, r.Kind)})
+	}
+	return errs
+}
+
+// customRules reports what a CUSTOM policy's rules cannot match on, as
+// Istio rejects it: the peer's and the request's identity.
+func (a *AuthorizationPolicy) customRules() []FieldError {
+	var errs []FieldError
+	for i, r := range a.Spec.Rules {
+		for j, from := range r.From {
+			s := from.Source
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{
+				{"namespaces", len(s.Namespaces) > 0}, {"notNamespaces", len(s.NotNamespaces) > 0},
+				{"serviceAccounts", len(s.ServiceAccounts) > 0}, {"notServiceAccounts", len(s.NotServiceAccounts) > 0},
+				{"principals", len(s.Principals) > 0}, {"notPrincipals", len(s.NotPrincipals) > 0},
+				{"requestPrincipals", len(s.RequestPrincipals) > 0}, {"notRequestPrincipals", len(s.NotRequestPrincipals) > 0},
+			} {
+				if f.set {
+					errs = append(errs, FieldError{fmt.Sprintf("spec.rules[%d].from[%d].source.%s", i, j, f.name), "not supported with the CUSTOM action"})
+				}
+			}
+		}
+		for j, c := range r.When {
+			switch {
+			case c.Key == "source.namespace", c.Key == "source.serviceAccount", c.Key == "source.principal", strings.HasPrefix(c.Key, "request.auth."):
+				errs = append(errs, FieldError{fmt.Sprintf("spec.rules[%d].when[%d].key", i, j), fmt.Sprintf("%s is not supported with the CUSTOM action", c.Key)})
+			}
+		}
+	}
 	return errs
 }
 

@@ -405,6 +405,16 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			return
 		}
 	}
+	switch obj.(type) {
+	case *peerAuthentication, *authorizationPolicy:
+		if nulls := nullItems(n); len(nulls) > 0 {
+			for _, u := range nulls {
+				out.errs = append(out.errs, &Error{File: d.file, Line: u.line + base, Object: name(),
+					Err: FieldError{Path: u.path, Msg: "a null list item: Istio's validation refuses it (a rule, source or value must not be nil), so the " + kind + " is not in force"}})
+			}
+			return
+		}
+	}
 	if fes := checkInput(obj); len(fes) > 0 {
 		lines := d.lines.fieldLines(n, base, false)
 		out.errs = append(out.errs, fieldErrors(src, name(), fes, func(path string) int {

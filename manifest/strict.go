@@ -108,3 +108,34 @@ func unknownFieldError(kind string, u unknownField) FieldError {
 	return FieldError{Path: u.path, Msg: "unknown field (known here: " + known + "): " + validator +
 		", and where validation is off the API server drops it, so the " + kind + " in force is not the one written (misspelt?)"}
 }
+
+// nullItems returns the items of n's lists, anywhere in it, that are
+// null (~, null, or nothing after "- "). Istio's validation refuses them
+// ("rules: [null]": a rule must not be nil), and its CRD schema types
+// them as objects or strings, while decoding reads one as an empty rule
+// (a DENY of every request) or an empty string: such an Istio object is
+// read neither way.
+func nullItems(n *yaml.Node) []unknownField {
+	var out []unknownField
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch {
+		case n == nil:
+		case n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], join(path, n.Content[i].Value))
+			}
+		case n.Kind == yaml.SequenceNode:
+			for i, e := range n.Content {
+				p := path + "[" + strconv.Itoa(i) + "]"
+				if e.Kind == yaml.ScalarNode && e.ShortTag() == "!!null" {
+					out = append(out, unknownField{path: p, line: e.Line})
+					continue
+				}
+				walk(e, p)
+			}
+		}
+	}
+	walk(n, "")
+	return out
+}

@@ -103,10 +103,18 @@ kind: AuthorizationPolicy
 metadata: {name: api, namespace: shop}
 spec:
   targetRefs: [{kind: Service, group: "", name: web}]
+  action: ALLOW
+  rules: [{from: [{source: {serviceAccounts: [web, bar/api], trustDomains: [cluster.local]}}], to: [{operation: {paths: ["/x"], notMethods: [GET]}}], when: [{key: "request.headers[a]", notValues: [b]}]}]
+status: {validationMessages: []}
+`, nil},
+		{"istio custom clean", `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: gw}
   action: CUSTOM
   provider: {name: ext}
-  rules: [{from: [{source: {serviceAccounts: [web, bar/api], trustDomains: [cluster.local]}}], to: [{operation: {paths: ["/x"], notMethods: [GET]}}], when: [{key: a, notValues: [b]}]}]
-status: {validationMessages: []}
+  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}], to: [{operation: {paths: ["/x"]}}], when: [{key: "request.headers[a]", notValues: [b]}]}]
 `, nil},
 		{"peer authentication", `apiVersion: security.istio.io/v1
 kind: PeerAuthentication

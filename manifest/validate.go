@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wardsec/ward/guard/authz"
 	"github.com/wardsec/ward/ipset"
 	"github.com/wardsec/ward/istio"
 	corev1 "k8s.io/api/core/v1"
@@ -247,7 +248,13 @@ func checkObject(obj any) []FieldError {
 	case *peerAuthentication:
 		return istioErrors(o.Name, o.istio().Validate())
 	case *authorizationPolicy:
-		return istioErrors(o.Name, o.istio().Validate())
+		// Istio's validation of the rules too (guard/authz checks them
+		// as the webhook does): a policy it rejects is not in force.
+		var errs []istio.FieldError
+		for _, pe := range authz.Validate(o.istio()) {
+			errs = append(errs, istio.FieldError{Path: pe.Path, Msg: pe.Msg})
+		}
+		return istioErrors(o.Name, errs)
 	}
 	var v validator
 	m := meta(obj)

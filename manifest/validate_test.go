@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -140,6 +141,85 @@ func TestValidateNoContainers(t *testing.T) {
 				t.Errorf("error %v, want none", err)
 			case tt.path != "" && (!errors.As(err, &fe) || fe.Path != tt.path):
 				t.Errorf("error %v, want a FieldError at %s", err, tt.path)
+			}
+		})
+	}
+}
+
+// TestValidateAuthorizationPolicy: a policy Istio's validation rejects is
+// not in force; it is an input error at the field's line, never read as
+// written (a DENY from an empty source reads as deny-all).
+func TestValidateAuthorizationPolicy(t *testing.T) {
+	const head = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n"
+	tests := []struct {
+		name, spec string
+		want       []string // "line path"
+	}{
+		{"selector and targetRef", "  selector: {matchLabels: {app: web}}\n  targetRef: {kind: Service, group: \"\", name: web}\n  action: DENY\n  rules: [{}]\n", []string{"4 spec"}},
+		{"selector and targetRefs", "  selector: {matchLabels: {app: web}}\n  targetRefs: [{kind: Service, name: web}]\n", []string{"4 spec"}},
+		{"target in another namespace", "  targetRef: {kind: Service, name: web, namespace: other}\n", []string{"5 spec.targetRef.namespace"}},
+		{"empty source", "  action: DENY\n  rules:\n  - from:\n    - source: {}\n", []string{"8 spec.rules[0].from[0].source"}},
+		{"empty operation", "  action: DENY\n  rules:\n  - to: [{operation: {}}]\n", []string{"7 spec.rules[0].to[0].operation"}},
+		{"empty from", "  rules:\n  - from: []\n", []string{"6 spec.rules[0].from"}},
+		{"empty principal", "  action: DENY\n  rules:\n  - from: [{source: {notPrincipals: [\"\"]}}]\n", []string{"7 spec.rules[0].from[0].source.notPrincipals[0]"}},
+		{"bad ipBlock", "  action: DENY\n  rules:\n  - from: [{source: {ipBlocks: [10.0.0.0/33]}}]\n", []string{"7 spec.rules[0].from[0].source.ipBlocks[0]"}},
+		{"condition without values", "  action: DENY\n  rules:\n  - when: [{key: source.ip}]\n", []string{"7 spec.rules[0].when[0]"}},
+		{"unknown condition key", "  action: DENY\n  rules:\n  - when: [{key: source.user, values: [x]}]\n", []string{"7 spec.rules[0].when[0].key"}},
+		{"deny without rules", "  action: DENY\n", []string{"4 spec.rules"}},
+		{"null rule", "  action: DENY\n  rules: [null]\n", []string{"6 spec.rules[0]"}},
+		{"empty rule item", "  action: DENY\n  rules:\n  -\n  - to: [{operation: {ports: [\"22\"]}}]\n", []string{"7 spec.rules[0]"}},
+		{"null principal", "  action: DENY\n  rules: [{from: [{source: {principals: [~]}}]}]\n", []string{"6 spec.rules[0].from[0].source.principals[0]"}},
+		{"custom on identity", "  action: CUSTOM\n  provider: {name: ext}\n  rules: [{from: [{source: {namespaces: [a]}}]}]\n", []string{"7 spec.rules[0].from[0].source.namespaces"}},
+		{"valid", "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]\n  action: DENY\n  rules: [{from: [{source: {notNamespaces: [shop]}}], to: [{operation: {ports: [\"8080\"]}}]}]\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(Options{}, "p.yaml", []byte(head+tt.spec))
+			var got []string
+			for _, e := range joined(err) {
+				var me *Error
+				var fe FieldError
+				if !errors.As(e, &me) || !errors.As(e, &fe) || !errors.Is(e, ErrInvalid) {
+					t.Fatalf("error %v: want an *Error with a FieldError", e)
+				}
+				got = append(got, fmt.Sprintf("%d %s", me.Line, fe.Path))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValidatePeerAuthentication: a PeerAuthentication Istio rejects is
+// not in force, so the namespace it was to make STRICT is not: an input
+// error, never read as STRICT (a selector without labels is no selector
+// to Istio, which refuses port-level modes then).
+func TestValidatePeerAuthentication(t *testing.T) {
+	const head = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: shop}\nspec:\n  mtls: {mode: STRICT}\n"
+	tests := []struct {
+		name, spec string
+		want       []string // "line path"
+	}{
+		{"empty selector, port level", "  selector: {matchLabels: {}}\n  portLevelMtls:\n    \"8080\": {mode: DISABLE}\n", []string{"7 spec.portLevelMtls"}},
+		{"empty port level", "  portLevelMtls: {}\n", []string{"6 spec.portLevelMtls"}},
+		{"wildcard selector", "  selector: {matchLabels: {app: \"web*\"}}\n", []string{"6 spec.selector.matchLabels.app"}},
+		{"valid", "  selector: {matchLabels: {app: web}}\n  portLevelMtls:\n    \"8080\": {mode: DISABLE}\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(Options{}, "p.yaml", []byte(head+tt.spec))
+			var got []string
+			for _, e := range joined(err) {
+				var me *Error
+				var fe FieldError
+				if !errors.As(e, &me) || !errors.As(e, &fe) || !errors.Is(e, ErrInvalid) {
+					t.Fatalf("error %v: want an *Error with a FieldError", e)
+				}
+				got = append(got, fmt.Sprintf("%d %s", me.Line, fe.Path))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
 	}

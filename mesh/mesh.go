@@ -116,7 +116,8 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 	ref := func(kind, ns, name string) string { return ns + "/" + kind + "/" + name }
 
 	// Modes, explicit weak ones first.
-	meshMode, nsMode := istio.ModeUnset, map[string]string{}
+	var meshModes []string
+	nsModes := map[string][]string{}
 	for _, p := range pas {
 		obj := ref("PeerAuthentication", p.obj.Namespace, p.obj.Name)
 		mode := p.obj.Mode()
@@ -142,20 +143,28 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 		}
 		switch {
 		case p.obj.Namespace == root:
-			meshMode = mode
+			meshModes = append(meshModes, mode)
 		default:
-			nsMode[p.obj.Namespace] = mode
+			nsModes[p.obj.Namespace] = append(nsModes[p.obj.Namespace], mode)
 		}
 	}
+	// Of several mesh-wide or namespace-wide policies Istio applies the
+	// oldest, which the input does not tell: the weakest is taken.
+	meshMode, meshNote := weakest(meshModes)
 
 	// Allow-nothing baselines and allow-all rules.
 	baseline := map[string]bool{}
+	dryBaseline := map[string]string{} // allow-nothing policies in dry-run, by namespace
 	for _, a := range aps {
 		obj := ref("AuthorizationPolicy", a.obj.Namespace, a.obj.Name)
 		selects := a.obj.Spec.Selector != nil && len(a.obj.Spec.Selector.MatchLabels) > 0 ||
 			a.obj.Spec.TargetRef != nil || len(a.obj.Spec.TargetRefs) > 0
-		if a.obj.AllowsNothing() && !selects {
+		// A dry-run policy is evaluated and logged, never enforced.
+		if a.obj.AllowsNothing() && !selects && !a.obj.DryRun() {
 			baseline[a.obj.Namespace] = true
+		}
+		if a.obj.AllowsNothing() && !selects && a.obj.DryRun() {
+			dryBaseline[a.obj.Namespace] = obj
 		}
 		for i, r := range a.obj.Spec.Rules {
 			for j, to := range r.To {
@@ -198,9 +207,20 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 		if src.File == "" {
 			src = w.Source
 		}
-		mode, from := nsMode[ns], "its PeerAuthentication"
-		if mode == "" || mode == istio.ModeUnset {
-			mode, from = meshMode, "the mesh-wide PeerAuthentication in "+root
+		// A namespace-wide policy that sets no mode inherits the mesh's.
+		var modes []string
+		inherits := len(nsModes[ns]) == 0
+		for _, m := range nsModes[ns] {
+			if m == istio.ModeUnset {
+				inherits = true
+				continue
+			}
+			modes = append(modes, m)
+		}
+		mode, note := weakest(modes)
+		from := "its PeerAuthentication" + note
+		if inherits && (mode == istio.ModeUnset || rank(meshMode) < rank(mode)) {
+			mode, from = meshMode, "the mesh-wide PeerAuthentication in "+root+meshNote
 			if mode == istio.ModeUnset {
 				mode, from = istio.ModePermissive, "no PeerAuthentication (Istio's default)"
 			}
@@ -210,12 +230,50 @@ func Audit(set *manifest.Set, opts Options) []finding.Finding {
 				fmt.Sprintf("namespace %s accepts plaintext: its mutual TLS mode is %s, from %s", ns, mode, from), Rules[0].Fix)
 		}
 		if !baseline[ns] && !baseline[root] {
+			dry := ""
+			for _, n := range []string{ns, root} {
+				if p := dryBaseline[n]; p != "" {
+					dry += fmt.Sprintf(" (%s is in dry-run, %s, which Istio does not enforce)", p, istio.DryRunAnnotation)
+				}
+			}
 			report(RuleNoAuthzBaseline, finding.Medium, src, obj,
-				fmt.Sprintf("namespace %s has no allow-nothing AuthorizationPolicy (and %s has no mesh-wide one): requests to workloads no ALLOW policy selects are allowed", ns, root),
+				fmt.Sprintf("namespace %s has no allow-nothing AuthorizationPolicy (and %s has no mesh-wide one)%s: requests to workloads no ALLOW policy selects are allowed", ns, root, dry),
 				strings.ReplaceAll(Rules[2].Fix, "NS", ns))
 		}
 	}
 	return finding.Sort(out)
+}
+
+// rank orders modes from the weakest: DISABLE, then PERMISSIVE and UNSET
+// (Istio's default is PERMISSIVE), then STRICT.
+func rank(mode string) int {
+	switch mode {
+	case istio.ModeDisable:
+		return 0
+	case istio.ModeStrict:
+		return 2
+	}
+	return 1
+}
+
+// weakest returns the weakest of modes (UNSET when there are none) and,
+// when they differ, a note saying so for messages.
+func weakest(modes []string) (string, string) {
+	if len(modes) == 0 {
+		return istio.ModeUnset, ""
+	}
+	w := modes[0]
+	for _, m := range modes[1:] {
+		if rank(m) < rank(w) {
+			w = m
+		}
+	}
+	for _, m := range modes {
+		if m != w {
+			return w, fmt.Sprintf(" (the weakest of %d at that level: Istio applies the oldest, which the input does not tell)", len(modes))
+		}
+	}
+	return w, ""
 }
 
 func scope(p *istio.PeerAuthentication, root string) string {

@@ -132,6 +132,61 @@ spec:
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/no-export:24",
 			"mesh/authz-head-not-denied medium shop/AuthorizationPolicy/writes:38",
 		}},
+		{"two namespace-wide modes: the weakest", nsShop + meshAllowNothing + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: b-permissive, namespace: shop}
+spec: {mtls: {mode: PERMISSIVE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: a-strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+`, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+			"mesh/mtls-weak-mode medium shop/PeerAuthentication/b-permissive:19",
+		}},
+		{"namespace STRICT and UNSET under a PERMISSIVE mesh: the weakest", nsShop + meshAllowNothing + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: PERMISSIVE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: b-unset, namespace: shop}
+spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: a-strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+`, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+			"mesh/mtls-weak-mode medium istio-system/PeerAuthentication/default:19",
+		}},
+		{"two mesh-wide modes: the weakest", nsShop + `---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: other, namespace: istio-system}
+spec: {}
+` + meshStrict + meshAllowNothing, []string{
+			"mesh/mtls-not-strict high Namespace/shop:1",
+		}},
+		{"dry-run allow-nothing is no baseline", nsShop + meshStrict + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop, annotations: {istio.io/dry-run: "true"}}
+spec: {}
+`, []string{
+			"mesh/no-authz-baseline medium Namespace/shop:1",
+		}},
+		{"dry-run false is enforced", nsShop + meshStrict + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop, annotations: {istio.io/dry-run: "false"}}
+spec: {}
+`, nil},
 		{"DENY with empty rule is not allow-all", nsShop + meshStrict + meshAllowNothing + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -3,7 +3,6 @@ package authz
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"net/textproto"
 	"regexp"
@@ -395,6 +394,33 @@ func describe(action, name string, i int, r *rule, f, t int) string {
 	return fmt.Sprintf("%s %s rule %d: %s", action, name, i, what)
 }
 
+// Validate reports what Istio's validation rejects in p, as Compile
+// reports it (errors matching ErrInvalid), CUSTOM policies included; not
+// what Compile refuses as unsupported by ward. A policy without a
+// namespace takes default's.
+func Validate(p *istio.AuthorizationPolicy) []*PolicyError {
+	ns := p.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	c := &compiler{name: ns + "/" + p.Name, ns: ns, action: p.Action()}
+	for _, fe := range p.Validate() {
+		c.invalid(fe.Path, fe.Msg)
+	}
+	for i := range p.Spec.Rules {
+		c.rule(fmt.Sprintf("spec.rules[%d]", i), &p.Spec.Rules[i])
+	}
+	var out []*PolicyError
+	seen := map[[2]string]bool{}
+	for _, pr := range c.problems {
+		if k := [2]string{pr.Path, pr.Msg}; errors.Is(pr.Err, ErrInvalid) && !seen[k] {
+			seen[k] = true
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
 // compilePolicy checks p like Istio's validation webhook (and ward's own
 // limits) and compiles it. name is "namespace/name" for messages.
 func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*PolicyError, []string) {
@@ -408,33 +434,6 @@ func compilePolicy(p *istio.AuthorizationPolicy, name string) (*policy, []*Polic
 		return nil, c.problems, nil
 	}
 	spec := &p.Spec
-	set := 0
-	if spec.Selector != nil {
-		set++
-	}
-	if spec.TargetRef != nil {
-		set++
-	}
-	if len(spec.TargetRefs) > 0 {
-		set++
-	}
-	if set > 1 {
-		c.invalid("spec", "only one of selector, targetRef or targetRefs can be set")
-	}
-	if sel := spec.Selector; sel != nil {
-		for _, k := range slices.Sorted(maps.Keys(sel.MatchLabels)) {
-			v := sel.MatchLabels[k]
-			switch {
-			case k == "":
-				c.invalid("spec.selector.matchLabels", "empty label key")
-			case strings.Contains(k, "*") || strings.Contains(v, "*"):
-				c.invalid("spec.selector.matchLabels."+k, "wildcards are not supported in selectors")
-			}
-		}
-	}
-	if action == istio.ActionDeny && len(spec.Rules) == 0 {
-		c.invalid("spec.rules", "a DENY policy without rules never matches; write `rules: [{}]` to deny every request")
-	}
 	cp := &policy{name: name, action: action}
 	for i := range spec.Rules {
 		cp.rules = append(cp.rules, c.rule(fmt.Sprintf("spec.rules[%d]", i), &spec.Rules[i]))

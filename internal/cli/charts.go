@@ -68,6 +68,12 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	for _, n := range c.Unknown {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s rendered nothing, but it asks the cluster (lookup, or .Capabilities.APIVersions): installed, it may render objects that are not checked here; give the cluster's API versions with --api-versions, or check `helm template` output made against the cluster", dir, n))
 	}
+	for _, n := range c.Cluster {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on a cluster that serves %s (.Capabilities.APIVersions.Has) than checked here, where it is rendered without them: what it installs there is not checked; give the cluster's API versions with --api-versions to check that", dir, n, strings.Join(c.ClusterVersions, ", ")))
+	}
+	if c.ClusterErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks whether the cluster serves %s (.Capabilities.APIVersions.Has) but does not render when it does (%v): what it installs on such a cluster is not checked here", dir, strings.Join(c.ClusterVersions, ", "), c.ClusterErr))
+	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
 	}

@@ -296,6 +296,25 @@ func TestHelmChartAskCluster(t *testing.T) {
 	}
 }
 
+// TestHelmChartClusterVersions: a template that asks whether the cluster
+// serves an API version by name renders, offline, as for a cluster that
+// does not; a pod privileged only where cert-manager.io/v1 is served
+// passed the gate in silence. It is now named on stderr, unless the
+// version is given with --api-versions (and then checked as rendered).
+func TestHelmChartClusterVersions(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: {{ .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}}}\n"
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n", "templates/pod.yaml": pod}, "", "")
+	_, errOut, _ := run(t, "", "check", dir, "-o", "json")
+	if want := "ward: warning: " + dir + ": the template app/templates/pod.yaml renders otherwise on a cluster that serves cert-manager.io/v1"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+	out, errOut, code := run(t, "", "check", dir, "-o", "json", "--api-versions", "cert-manager.io/v1")
+	if code != ExitFindings || !strings.Contains(out, "pss/privileged") || strings.Contains(errOut, "renders otherwise") {
+		t.Errorf("with --api-versions: exit %d, want %d, pss/privileged and no warning; stderr: %s", code, ExitFindings, errOut)
+	}
+}
+
 // TestHelmChartUpgrade: helm upgrade renders with .Release.IsUpgrade set
 // (IsInstall unset, a later Revision); Ward renders as helm template does,
 // as an install. A pod that turns privileged on every upgrade passed the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -378,6 +379,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		fs = append(fs, cfs...)
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
+	e.warnComposeFiles(dotEnvs, in.composes)
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(in.composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
@@ -435,6 +437,43 @@ func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok boo
 	}
 	r.reported = true
 	return nil, false, []finding.Finding{*r.bad}
+}
+
+// warnComposeFiles says on stderr which files the COMPOSE_FILE of a .env
+// read (dotEnvs) names that are not among the Compose files audited:
+// docker compose, run in that directory without -f, loads and merges
+// them into the project (a privileged override among them included).
+func (e *env) warnComposeFiles(dotEnvs dotEnvCache, composes []string) {
+	audited := map[string]bool{}
+	for _, c := range composes {
+		if abs, err := filepath.Abs(c); err == nil {
+			audited[abs] = true
+		}
+	}
+	for _, dotEnv := range slices.Sorted(maps.Keys(dotEnvs)) {
+		r := dotEnvs[dotEnv]
+		list := r.env["COMPOSE_FILE"]
+		if r.bad != nil || list == "" {
+			continue
+		}
+		sep := string(os.PathListSeparator)
+		if s := r.env["COMPOSE_PATH_SEPARATOR"]; s != "" {
+			sep = s
+		}
+		for _, f := range strings.Split(list, sep) {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			p := f
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(dotEnv), p)
+			}
+			if abs, err := filepath.Abs(p); err == nil && audited[abs] {
+				continue
+			}
+			e.warn("%s: not read: COMPOSE_FILE names %s, which docker compose run in %s loads and merges into the project, but it is not among the Compose files ward checks; give it as PATH", dotEnv, f, filepath.Dir(dotEnv))
+		}
+	}
 }
 
 // emptyPaths are the input/unreadable findings of the paths given (args)

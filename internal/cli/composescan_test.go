@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,19 +13,18 @@ import (
 )
 
 // maybeCompose is the test on a whole content that fileMaybeCompose
-// replaced: the reference.
-func maybeCompose(src []byte) bool {
+// replaced: the reference. json is a name ending in .json.
+func maybeCompose(src []byte, json bool) bool {
 	if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) || bytes.HasPrefix(src, []byte{0xFE, 0xFF}) {
 		return true // UTF-16
 	}
-	for _, key := range []string{"services:", "\ufeffservices:"} {
-		if bytes.HasPrefix(src, []byte(key)) {
+	if json || flowRoot(src[:min(len(src), 64<<10-1)]) {
+		return regexp.MustCompile(`services["']?\s{0,8}:`).Match(src)
+	}
+	key := regexp.MustCompile(`^(?:\x{feff})?(?:\{[ \t]{0,8})?(?:\?[ \t]{1,8}["']?services|["']?services["']?[ \t]{0,8}:)`)
+	for _, line := range regexp.MustCompile(`[\n\r]`).Split(string(src), -1) {
+		if key.MatchString(line) {
 			return true
-		}
-		for _, lb := range []string{"\n", "\r"} {
-			if bytes.Contains(src, []byte(lb+key)) {
-				return true
-			}
 		}
 	}
 	return false
@@ -40,16 +40,19 @@ func TestFileMaybeCompose(t *testing.T) {
 	filler := func(n int) string {
 		var b strings.Builder
 		for b.Len() < n {
-			b.WriteString([]string{"kind: Pod\n", "  name: x\n", "---\n", "services\n", " services:\n", "xservices:\n"}[rng.IntN(6)])
+			b.WriteString([]string{"kind: Pod\n", "  name: x\n", "---\n", "services\n", " services:\n", "xservices:\n",
+				"\"services\"\n", "{ services\n", "? x\n", "services x:\n", "'services'  \n", "\r", "\t", "{"}[rng.IntN(14)])
 		}
 		return b.String()[:n]
 	}
 	var contents []string
-	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000))
+	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000),
+		"{services: {}}", "\"services\":", "'services' :", "services :", "? services\n: {}", "{ \"services\": {}}", "# c\n---\n{\n  \"services\" :\n {}}", "x: {services: 1}", "- services:", "[services]")
 	for _, at := range []int{1, 100, 64<<10 - 11, 64<<10 - 10, 64<<10 - 9, 64<<10 - 5, 64<<10 - 1, 64 << 10, 64<<10 + 3, 128<<10 - 12, 128<<10 - 3, 200000} {
 		contents = append(contents, filler(at)+"\nservices:\n"+filler(1000))
 		contents = append(contents, filler(at)+"\nservices"+filler(1000)) // no colon
 		contents = append(contents, filler(at)+"\rservices:\n"+filler(1000), filler(at)+"\n\ufeffservices:\n"+filler(1000))
+		contents = append(contents, filler(at)+"\n\"services\"  :\n"+filler(1000), filler(at)+"\n? services\n"+filler(1000), "{"+filler(at)+"services:"+filler(1000))
 	}
 	for i := 0; i < 200; i++ {
 		contents = append(contents, filler(rng.IntN(300000)))
@@ -59,8 +62,15 @@ func TestFileMaybeCompose(t *testing.T) {
 		if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := fileMaybeCompose(path, int64(len(c)), 0), maybeCompose([]byte(c)); got != want {
+		if got, want := fileMaybeCompose(path, int64(len(c)), 0), maybeCompose([]byte(c), false); got != want {
 			t.Errorf("content %d (%d bytes): fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
+		}
+		jpath := filepath.Join(dir, "f.json")
+		if err := os.WriteFile(jpath, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fileMaybeCompose(jpath, int64(len(c)), 0), maybeCompose([]byte(c), true); got != want {
+			t.Errorf("content %d (%d bytes), JSON: fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
 		}
 		if len(c) > 10 && fileMaybeCompose(path, int64(len(c)), int64(len(c)-1)) {
 			t.Errorf("content %d: a file over the size limit passes for Compose", i)
@@ -259,5 +269,138 @@ func TestComposeBuildsDockerfile(t *testing.T) {
 	out, errOut, code = run(t, "", "check", filepath.Join(dir, "compose.yaml"), filepath.Join(dir, "api", "Dockerfile"), "-o", "json")
 	if got := keys(out); code != ExitFindings || !slices.Equal(got, want) {
 		t.Errorf("with api/Dockerfile: exit %d, dockerfile/user-root at %v, want exit %d and %v; stderr: %s", code, got, ExitFindings, want, errOut)
+	}
+}
+
+// TestComposeJSON: a Compose file written in JSON (docker compose -f reads
+// it) is audited, found by name or by content, beside Kubernetes objects
+// or alone, in a directory, a hidden one announced (before: compose.json
+// in a directory passed for a document that is not a Kubernetes object,
+// input/skipped, and a privileged service on the host network exited 0).
+func TestComposeJSON(t *testing.T) {
+	const svc = `{"services": {"web": {"image": "nginx", "privileged": true, "network_mode": "host"}}}`
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+	for _, name := range []string{"compose.json", "docker-compose.override.json", "stack.json"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(svc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte(cm), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{dir, path} {
+				out, errOut, code := run(t, "", "check", p)
+				if code != ExitFindings || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+					t.Errorf("check %s: exit %d, want %d and compose/privileged, compose/host-network:\n%s%s", p, code, ExitFindings, out, errOut)
+				}
+			}
+		})
+	}
+	t.Run("hidden", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, ".dev"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range map[string]string{".dev/stack.json": svc, "cm.yaml": cm} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, errOut, _ := run(t, "", "check", dir)
+		if !strings.Contains(errOut, "a Compose file ("+filepath.Join(dir, ".dev", "stack.json")+")") {
+			t.Errorf("stderr does not name the hidden Compose file:\n%s", errOut)
+		}
+	})
+}
+
+// TestComposeFileEnv: a COMPOSE_FILE in the .env beside a Compose file
+// names files docker compose merges into the project; one that check does
+// not read as a Compose file is said on stderr (before: a privileged
+// override named there, prod.conf, passed in silence).
+func TestComposeFileEnv(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml":   "services:\n  web:\n    image: nginx\n",
+		"ci.compose.yml": "services:\n  web:\n    user: \"1000\"\n",
+		"prod.conf":      "services:\n  web:\n    privileged: true\n",
+		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errOut, _ := run(t, "", "check", dir)
+	if want := "COMPOSE_FILE names prod.conf, which docker compose run in " + dir; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+	for _, read := range []string{"names compose.yaml", "names ci.compose.yml"} {
+		if strings.Contains(errOut, read) {
+			t.Errorf("stderr = %q: a file checked is said unread", errOut)
+		}
+	}
+}
+
+// TestComposeInChartOrKustomization: a Dockerfile and a Compose file in
+// the directory of a kustomization or a Helm chart are checked, as docker
+// builds and runs them wherever they lie (before: the walk left every file
+// there to kustomize or helm, which never read them, and a privileged
+// service passed with exit 0 and a score of 100). In a kustomization a
+// Compose file is found by content too; a chart's values file never is.
+func TestComposeInChartOrKustomization(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	const svc = "services:\n  web:\n    image: nginx\n    privileged: true\n"
+	const dockerfile = "FROM nginx:1.27\nUSER root\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+		not   string
+	}{
+		{"kustomization", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": cm, "compose.yaml": svc, "dev.yml": svc, "Dockerfile": dockerfile},
+			[]string{"compose.yaml", "dev.yml", "Dockerfile"}, ""},
+		{"chart", map[string]string{"Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "templates/cm.yaml": cm, "docker-compose.yml": svc, "Dockerfile": dockerfile,
+			"values.yaml": "services:\n  web:\n    image: nginx\n    privileged: true\n"},
+			[]string{"docker-compose.yml", "Dockerfile"}, "values.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tc.files, "", "")
+			out, errOut, code := run(t, "", "check", dir, "-o", "json")
+			if code != ExitFindings {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+			}
+			for _, f := range tc.want {
+				if !strings.Contains(out, `"file": "`+filepath.Join(dir, f)+`"`) {
+					t.Errorf("no finding in %s:\n%s", f, out)
+				}
+			}
+			if tc.not != "" && strings.Contains(out, filepath.Join(dir, tc.not)) {
+				t.Errorf("%s checked as a Compose file:\n%s", tc.not, out)
+			}
+		})
+	}
+}
+
+// TestComposeByContentForms: a Compose file whose services key is written
+// in another form YAML allows (flow style, quoted, a blank before the
+// colon, an explicit key, JSON in a .yaml file) is found by its content
+// (before: the cheap test before IsCompose looked for "services:" at a
+// line's start only, and the privileged service passed with exit 0).
+func TestComposeByContentForms(t *testing.T) {
+	for _, src := range []string{
+		"{services: {web: {image: nginx, privileged: true}}}\n",
+		"\"services\":\n  web: {image: nginx, privileged: true}\n",
+		"'services' :\n  web: {image: nginx, privileged: true}\n",
+		"? services\n: web: {image: nginx, privileged: true}\n",
+		"# made by a tool\n{\n  \"services\": {\"web\": {\"image\": \"nginx\", \"privileged\": true}}\n}\n",
+	} {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"stack.yaml": src, "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "", "")
+		out, errOut, code := run(t, "", "check", dir)
+		if code != ExitFindings || !strings.Contains(out, "compose/privileged") {
+			t.Errorf("%q: exit %d, want %d and compose/privileged:\n%s%s", src, code, ExitFindings, out, errOut)
+		}
 	}
 }

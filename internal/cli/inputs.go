@@ -48,6 +48,11 @@ type inputs struct {
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
+	// wardObjects are the files named ward.yaml met walking the paths
+	// that hold Kubernetes objects, not Ward's settings (which have no
+	// apiVersion or kind): kubectl apply -R applies them, so the loader
+	// reads them.
+	wardObjects map[string]bool
 	// from maps each chart and kustomization directory rendered without
 	// error to what it gave the loader: rendered streams' names, or the
 	// resource files of a kustomization read directly (emptyPaths).
@@ -56,7 +61,7 @@ type inputs struct {
 
 // skip reports whether the manifest loader must leave path alone.
 func (in *inputs) skip(path string) bool {
-	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" {
+	if in.notManifest[path] || filepath.Base(path) == "ward.yaml" && !in.wardObjects[path] {
 		return true
 	}
 	for _, d := range slices.Concat(in.kustomized, in.charts) {
@@ -169,15 +174,21 @@ func composeContent(path, name string, maxSize int64) bool {
 }
 
 // fileMaybeCompose is a cheap test run before compose.IsCompose reads a
-// YAML file's content: a Compose file has a top-level services key, so
-// "services:" starts a line of it (after \n or a lone \r, or a byte order
-// mark that may start any line). UTF-16 text (with its byte order mark,
-// as the loader reads it) always passes the test, for IsCompose to decide.
+// YAML or JSON file's content: a Compose file has a top-level services
+// key, so "services" starts a line of it (after \n or a lone \r, or a
+// byte order mark that may start any line; in quotes, as an explicit key
+// "? services", or after the "{" of a flow mapping) and a colon follows
+// it on that line (after a closing quote and blanks); in JSON (a name
+// ending in .json), or a file whose first document is a flow mapping
+// ({services: ...}, JSON in a .yaml file), "services" followed by a colon
+// is enough, wherever it is. UTF-16 text (with its byte order mark, as
+// the loader reads it) always passes the test, for IsCompose to decide.
 // The file at path, of the given size, is read through a small buffer: a
 // cluster dump of gigabytes is read whole once, by the loader, not twice.
 // Files over maxSize are not Compose files (the loader reports them too
 // large).
 func fileMaybeCompose(path string, size, maxSize int64) bool {
+	anywhere := strings.EqualFold(filepath.Ext(path), ".json")
 	if maxSize <= 0 {
 		maxSize = manifest.DefaultMaxFileSize
 	}
@@ -189,14 +200,13 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 		return false
 	}
 	defer f.Close()
-	// One scan for the key, then a look at what precedes each match: a
+	// One scan for the key, then a look at what surrounds each match: a
 	// dump of gigabytes is searched once, not once per line break.
-	key := []byte("services:")
-	const longest = len("\n\ufeffservices:")
-	// buf keeps the last longest-1 bytes of the previous chunk in front,
-	// so that a key across two reads is found with what precedes it; it
-	// starts with a newline so that the key on the first line is found
-	// too.
+	// buf keeps the last keepBytes of the previous chunk in front, so
+	// that a key across two reads is found with what precedes and
+	// follows it; it starts with a newline so that the key on the first
+	// line is found too.
+	const keepBytes = 64
 	buf := make([]byte, 64<<10)
 	buf[0] = '\n'
 	kept := 1
@@ -205,28 +215,111 @@ func fileMaybeCompose(path string, size, maxSize int64) bool {
 		if read == 0 && n >= 2 && (buf[1] == 0xFF && buf[2] == 0xFE || buf[1] == 0xFE && buf[2] == 0xFF) {
 			return true
 		}
+		if read == 0 && flowRoot(buf[1:kept+n]) {
+			anywhere = true
+		}
 		read += int64(n)
 		data := buf[:kept+n]
+		eof := err != nil
 		for off := 0; ; {
-			i := bytes.Index(data[off:], key)
+			i := bytes.Index(data[off:], composeKey)
 			if i < 0 {
 				break
 			}
 			i += off
-			if before := data[:i]; bytes.HasSuffix(before, []byte("\n")) || bytes.HasSuffix(before, []byte("\r")) ||
-				bytes.HasSuffix(before, []byte("\n\ufeff")) {
+			if match, more := composeKeyAt(data, i, anywhere, eof); match {
 				return true
+			} else if more {
+				break // looked at again with what follows
 			}
 			off = i + 1
 		}
-		if err != nil {
+		if eof {
 			return false
 		}
-		keep := min(longest-1, kept+n)
+		keep := min(keepBytes, kept+n)
 		copy(buf, buf[kept+n-keep:kept+n])
 		kept = keep
 	}
 	return false
+}
+
+var (
+	composeKey = []byte("services")
+	// keyPrefix is what may precede a top-level services key on its
+	// line, keySuffix what must follow it (anySuffix, anywhere).
+	keyPrefix = regexp.MustCompile(`^(?:\x{feff})?(?:\{[ \t]{0,8})?(\?[ \t]{1,8})?["']?$`)
+	keySuffix = regexp.MustCompile(`^["']?[ \t]{0,8}:`)
+	anySuffix = regexp.MustCompile(`^["']?\s{0,8}:`)
+)
+
+// composeKeyAt reports whether the "services" at data[i:] may be a
+// Compose file's top-level key (see fileMaybeCompose); more, when what
+// follows it is not all in data yet (eof false) and decides.
+func composeKeyAt(data []byte, i int, anywhere, eof bool) (match, more bool) {
+	after := data[i+len(composeKey):]
+	const window = 16
+	if len(after) < window && !eof {
+		return false, true
+	}
+	after = after[:min(window, len(after))]
+	if anywhere {
+		return anySuffix.Match(after), false
+	}
+	start := max(0, i-32)
+	line := data[start:i]
+	j := bytes.LastIndexAny(line, "\n\r")
+	if j < 0 {
+		return false, false // no line break close enough: not at a line's start
+	}
+	m := keyPrefix.FindSubmatchIndex(line[j+1:])
+	switch {
+	case m == nil:
+		return false, false
+	case m[2] >= 0: // "? services": the colon is on a line of its own
+		return true, false
+	}
+	return keySuffix.Match(after), false
+}
+
+// flowRoot reports whether the first document of src (after a byte
+// order mark, blank lines, comments, directives and "---") is a flow
+// mapping.
+func flowRoot(src []byte) bool {
+	src = bytes.TrimPrefix(src, []byte("\ufeff"))
+	for len(src) > 0 {
+		line := src
+		if k := bytes.IndexAny(src, "\n\r"); k >= 0 {
+			line, src = src[:k], src[k+1:]
+		} else {
+			src = nil
+		}
+		t := bytes.TrimLeft(line, " \t")
+		switch {
+		case len(t) == 0, t[0] == '#', t[0] == '%', bytes.HasPrefix(t, []byte("---")) && len(bytes.TrimSpace(t[3:])) == 0:
+			continue
+		}
+		return t[0] == '{'
+	}
+	return false
+}
+
+// ownedCompose reports whether a file of a chart (chart) or kustomization
+// directory is a Dockerfile or a Compose file, which the chart or
+// kustomization does not read but docker does: by name, or, in a
+// kustomization, by content too (a chart's values files would pass for
+// Compose files by content).
+func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool {
+	name := info.Name()
+	switch {
+	case dockerfile.IsDockerfile(name):
+		return true
+	case !composeExt(name) || name == "ward.yaml":
+		return false
+	case compose.IsCompose(name, nil):
+		return true
+	}
+	return !chart && fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, name, maxSize)
 }
 
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
@@ -266,7 +359,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				info, err := d.Info()
 				switch {
 				case err != nil:
-				case isYAML(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
+				case composeExt(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
@@ -316,6 +409,12 @@ func looksLikeObjects(path string, size, maxSize int64) bool {
 	return objectKeys[0].Match(data) && objectKeys[1].Match(data)
 }
 
+// composeExt reports whether a file's name ends as a Compose file's may:
+// .yaml, .yml or .json.
+func composeExt(name string) bool {
+	return isYAML(name) || strings.EqualFold(filepath.Ext(name), ".json")
+}
+
 func isYAML(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml"
@@ -328,7 +427,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {
@@ -337,6 +436,11 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			return
 		}
 		if name == "ward.yaml" {
+			st, err := os.Stat(path)
+			if !explicit && err == nil && st.Mode().IsRegular() && looksLikeObjects(path, st.Size(), maxSize) {
+				in.wardObjects[path] = true
+				return
+			}
 			in.configs = append(in.configs, path)
 		}
 		if !explicit {
@@ -348,7 +452,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.notManifest[path] = true
 			return
 		}
-		if !isYAML(name) || name == "ward.yaml" {
+		if !composeExt(name) || name == "ward.yaml" {
 			if explicit {
 				in.manifests = append(in.manifests, path)
 			}
@@ -446,6 +550,10 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			o, ok := ownerOf(path)
 			switch {
 			case !ok:
+				classify(path, false)
+			case ownedCompose(path, info, o.chart, maxSize):
+				// Neither helm nor kustomize reads a Dockerfile or a
+				// Compose file; docker does, wherever it lies.
 				classify(path, false)
 			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
 				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))

@@ -719,6 +719,34 @@ func TestUnreadWardYAML(t *testing.T) {
 	}
 }
 
+// TestWardYAMLWithObjects: a file named ward.yaml met in a directory
+// that holds Kubernetes objects, not Ward's settings, is read as
+// manifests, as kubectl apply -R applies it (before: it was taken for a
+// second ward.yaml, said unread, and a privileged pod in it passed with
+// exit 0 and a score of 100).
+func TestWardYAMLWithObjects(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"cm.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+		"sub/ward.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx, securityContext: {privileged: true}}]\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", dir)
+	if code != ExitFindings || !strings.Contains(out, "pss/privileged") {
+		t.Errorf("exit %d, want %d and pss/privileged:\n%s%s", code, ExitFindings, out, errOut)
+	}
+	if strings.Contains(errOut, "ward.yaml is not read") {
+		t.Errorf("stderr = %q: the file of objects is said an unread ward.yaml", errOut)
+	}
+}
+
 // TestStdinTwice: "-" given twice reads standard input once; the second,
 // empty, is one input error, not one per "-".
 func TestStdinTwice(t *testing.T) {

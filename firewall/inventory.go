@@ -695,8 +695,9 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 
 // checkAddresses validates container addresses against each other and
 // the networks: no address twice, and every address of a container on a
-// network in one of the declared subnets; and no bridge port or MAC
-// address twice. ips
+// network in one of the declared subnets; and no bridge port twice. A MAC
+// address may be two containers' (Docker lets containers on different
+// networks share one): each binds it to its own ports. ips
 // are the containers' addresses with their lines (0: unknown), line the
 // inventory's.
 func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, object string, kind error, format string, args ...any)) {
@@ -708,16 +709,6 @@ func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, 
 				continue
 			}
 			ifOwner[name] = c
-		}
-	}
-	macOwner := map[string]*Container{}
-	for _, c := range inv.Containers {
-		for _, m := range c.MACs {
-			if prev := macOwner[m.String()]; prev != nil && prev != c {
-				fail(c.Line, "container "+c.ID(), ErrDuplicate, "MAC address %s is already the address of %s", m, prev.ID())
-				continue
-			}
-			macOwner[m.String()] = c
 		}
 	}
 	if len(inv.Networks) == 0 && slices.ContainsFunc(inv.Containers, func(c *Container) bool { return !c.HostNetwork }) {

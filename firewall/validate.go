@@ -17,12 +17,11 @@ import (
 // one from the Docker Engine) with the rules ParseInventory applies to a
 // file: container names, namespaces, label keys and values, port names and
 // numbers, addresses (one per container at least, none twice, each in a
-// declared subnet, none of a quarantined container), MAC addresses (unicast,
-// none twice), and no container or network declared twice. Every
-// problem is a *manifest.Error naming inv.File, the object and its Line
-// when known (0: none), wrapping ErrInvalid, ErrMissingAddress,
-// ErrBadAddress, ErrOutsideNetworks or ErrDuplicate; all are reported,
-// joined.
+// declared subnet, none of a quarantined container), MAC addresses
+// (unicast), and no container or network declared twice. Every problem
+// is a *manifest.Error naming inv.File, the object and its Line when known
+// (0: none), wrapping ErrInvalid, ErrMissingAddress, ErrBadAddress,
+// ErrOutsideNetworks or ErrDuplicate; all are reported, joined.
 func (inv *Inventory) Validate() error {
 	var errs []error
 	fail := func(line int, object string, kind error, format string, args ...any) {

@@ -99,8 +99,12 @@ type Ruleset struct {
 	// that enters a bridge from a bound port must carry one of the port's
 	// addresses as its source (IPv4, ARP, IPv6; IPv6 link-local and
 	// unspecified sources aside), or it is dropped before any other rule
-	// sees it. They are enforced in a second table of Ward's own, table
-	// bridge ward (BridgeString), present only when there are bindings.
+	// sees it; and, when they know its MAC addresses (Binding.MACs), one
+	// of those as its Ethernet source (an ARP packet as its sender
+	// hardware address too), while no other port may send one of them
+	// (bridgeMACRules). They are enforced in a second table of Ward's
+	// own, table bridge ward (BridgeString), present only when there are
+	// bindings.
 	// Sorted by port.
 	Bindings []Binding
 	// Unbound keeps the bridge table's ports (VLAN-tagged frames to them

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -643,7 +644,7 @@ func TestSpoof(t *testing.T) {
 	var want []firewall.Binding
 	for i, h := range plan.Hosts {
 		hosts[h.ID] = h
-		want = append(want, firewall.Binding{Port: fmt.Sprintf("h%d", i), Addrs: h.Addrs})
+		want = append(want, firewall.Binding{Port: fmt.Sprintf("h%d", i), Addrs: h.Addrs, MACs: []net.HardwareAddr{lab.HostMAC(i)}})
 	}
 	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
 	if a == nil || b == nil || c == nil || len(plan.Hosts) != 3 {

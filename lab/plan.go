@@ -83,10 +83,10 @@ type Plan struct {
 // order of the hosts it is given: give it the plan's), so the ruleset is
 // compiled from a copy of inv whose hosts have that port as their only
 // Interfaces (anti-spoofing, Ruleset.Bindings), and one MAC address, their
-// eth0's (the container's first, or the lab's own, HostMAC), as their
-// only MACs: every lab run loads the bridge table too, with Ethernet
-// sources bound, and every probe crosses it. The other containers have
-// neither; inv itself is left as it was.
+// eth0's, as their only MACs: the container's first, unless another host
+// has it, else the lab's own (HostMAC). Every lab run loads the bridge
+// table too, with Ethernet sources bound, and every probe crosses it. The
+// other containers have neither; inv itself is left as it was.
 func NewPlan(policies *manifest.Set, inv *firewall.Inventory) (*Plan, error) {
 	if inv == nil {
 		return nil, fmt.Errorf("lab: no inventory")
@@ -158,15 +158,17 @@ func bound(inv *firewall.Inventory) *firewall.Inventory {
 	}
 	out.Containers = make([]*firewall.Container, len(inv.Containers))
 	n := 0
+	used := map[string]bool{}
 	for i, c := range inv.Containers {
 		cc := *c
 		cc.Interfaces, cc.MACs = nil, nil
 		if isHost(c) {
 			cc.Interfaces = []string{portName(n)}
 			mac := HostMAC(n)
-			if len(c.MACs) > 0 {
-				mac = c.MACs[0]
+			if len(c.MACs) > 0 && !used[c.MACs[0].String()] {
+				mac = c.MACs[0] // one MAC address per eth0 of the bridge
 			}
+			used[mac.String()] = true
 			cc.MACs = []net.HardwareAddr{mac}
 			n++
 		}

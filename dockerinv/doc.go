@@ -61,7 +61,9 @@
 // # Bridge ports
 //
 // On a local daemon, each container's bridge ports (the host side of its
-// veths) become its Interfaces, which the firewall binds to its addresses.
+// veths) become its Interfaces, which the firewall binds to its addresses
+// and to the MAC addresses of its endpoints on managed networks (MACs,
+// from the endpoints' MacAddress).
 // Every other port of the managed networks' bridges (a quarantined
 // container's, one whose own ports were not found, one started since the
 // containers were listed) is listed in the inventory's UnknownPorts,

@@ -128,6 +128,20 @@ func hostPorts(t *testing.T, sandboxKey string) []string {
 	return out
 }
 
+// innerMACs returns the MAC addresses of the veths in the network
+// namespace sandboxKey, sorted.
+func innerMACs(t *testing.T, sandboxKey string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(run(t, "", "nsenter", "--net="+sandboxKey, "ip", "-o", "link", "show", "type", "veth"), "\n") {
+		if _, rest, ok := strings.Cut(l, "link/ether "); ok {
+			out = append(out, strings.Fields(rest)[0])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // TestDockerEngine reads the inventory of a Compose project on the real
 // engine and checks it against `docker inspect`; then follows the events
 // of a container started and removed beside it. It creates its own image,
@@ -288,6 +302,15 @@ func TestDockerEngine(t *testing.T) {
 			// Its bridge ports, one per network, bound to its addresses.
 			if want := hostPorts(t, d.NetworkSettings.SandboxKey); len(want) != len(d.NetworkSettings.Networks) || !slices.Equal(fc.Interfaces, want) {
 				t.Errorf("%s: interfaces %v; its veths' host sides are %v (%d networks)", fc.ID(), fc.Interfaces, want, len(d.NetworkSettings.Networks))
+			}
+			// Its MAC addresses: those of its interfaces, as its own
+			// namespace has them.
+			var got []string
+			for _, m := range fc.MACs {
+				got = append(got, m.String())
+			}
+			if want := innerMACs(t, d.NetworkSettings.SandboxKey); len(want) != len(d.NetworkSettings.Networks) || !slices.Equal(got, want) {
+				t.Errorf("%s: MAC addresses %v; its interfaces have %v (%d networks)", fc.ID(), got, want, len(d.NetworkSettings.Networks))
 			}
 		}
 		if service == "web" && v6 != "" && !slices.ContainsFunc(fc.IPs, func(a netip.Addr) bool { return netip.MustParsePrefix(v6).Contains(a) }) {

@@ -1,11 +1,13 @@
 package dockerinv
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -604,6 +606,7 @@ func mapContainer(source string, d *container.InspectResponse, managed map[strin
 		if len(c.IPs) == 0 {
 			return nil, fmt.Sprintf("no address on a managed (bridge) network (attached to: %s)", attached(d)), nil
 		}
+		c.MACs = macAddresses(d, managed)
 	}
 
 	named, err := ParsePorts(labels[LabelPorts])
@@ -687,6 +690,29 @@ func addresses(d *container.InspectResponse, managed map[string]*firewall.Networ
 		}
 	}
 	return ips
+}
+
+// macAddresses returns the MAC addresses of the container's endpoints on
+// managed networks, sorted, each once: its bridge ports are bound to them
+// (firewall.Container.MACs). An endpoint whose MAC address is missing or
+// cannot be an interface's (a group address) contributes none.
+func macAddresses(d *container.InspectResponse, managed map[string]*firewall.Network) []net.HardwareAddr {
+	if d.NetworkSettings == nil {
+		return nil
+	}
+	var out []net.HardwareAddr
+	for _, ep := range d.NetworkSettings.Networks {
+		if ep == nil || managed[ep.NetworkID] == nil {
+			continue
+		}
+		m := net.HardwareAddr(ep.MacAddress)
+		if len(m) != 6 || m[0]&1 != 0 || bytes.Equal(m, make([]byte, 6)) {
+			continue
+		}
+		out = append(out, slices.Clone(m))
+	}
+	slices.SortFunc(out, func(a, b net.HardwareAddr) int { return bytes.Compare(a, b) })
+	return slices.CompactFunc(out, func(a, b net.HardwareAddr) bool { return bytes.Equal(a, b) })
 }
 
 func attached(d *container.InspectResponse) string {

@@ -3,6 +3,7 @@ package dockerinv_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,22 @@ func ips(s ...string) []netip.Addr {
 	return out
 }
 
+// macs parses MAC addresses.
+func macs(s ...string) []net.HardwareAddr {
+	var out []net.HardwareAddr
+	for _, m := range s {
+		hw, err := net.ParseMAC(m)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, hw)
+	}
+	return out
+}
+
+// TestInventoryRecorded reads the recorded shop: every container's
+// addresses on managed networks, and its endpoints' MAC addresses there
+// (the agent, on the host network, has none).
 func TestInventoryRecorded(t *testing.T) {
 	e, c, socket, _ := startEngine(t, "shop", nil)
 	var skipped []dockerinv.Skipped
@@ -140,13 +157,13 @@ func TestInventoryRecorded(t *testing.T) {
 	}
 	wantCtrs := []*firewall.Container{
 		{Name: "wardrec-bridge", Namespace: "default", Labels: map[string]string{"app": "legacy", "ward.test": "rec"},
-			IPs: ips("172.17.0.2")},
+			IPs: ips("172.17.0.2"), MACs: macs("02:42:ac:11:00:02")},
 		{Name: "wardrec-plain", Namespace: "default", Labels: map[string]string{"app": "plain", "ward.test": "rec"},
-			IPs: ips("10.213.2.4"), Ports: []firewall.Port{{Port: 5000, Protocol: portset.UDP}}},
+			IPs: ips("10.213.2.4"), MACs: macs("02:42:0a:d5:02:04"), Ports: []firewall.Port{{Port: 5000, Protocol: portset.UDP}}},
 		// ward.dev/namespace wins over the project; named ports first,
 		// then the exposed port the label does not name.
 		{Name: "api", Namespace: "payments", Labels: compose("api", "1", map[string]string{"app": "api", "ward.dev/namespace": "payments"}),
-			IPs:   ips("10.213.2.20"),
+			IPs: ips("10.213.2.20"), MACs: macs("02:42:0a:d5:02:14"),
 			Ports: []firewall.Port{tcp("grpc", 9090), {Name: "dns", Port: 53, Protocol: portset.UDP}, tcp("", 7000)}},
 		{Name: "agent", Namespace: "wardrec", Labels: compose("agent", "1", map[string]string{"app": "agent"}), HostNetwork: true},
 		// Two replicas: numbered. Labels that are not Kubernetes labels
@@ -154,9 +171,9 @@ func TestInventoryRecorded(t *testing.T) {
 		// working_dir path, the config hash) are gone. IPv4 and IPv6 on
 		// front, IPv4 on back, by network name.
 		{Name: "web-1", Namespace: "wardrec", Labels: compose("web", "1", map[string]string{"app": "web", "tier": "frontend"}),
-			IPs: ips("10.213.2.2", "10.213.1.2", "fd00:213:1::2"), Ports: []firewall.Port{tcp("http", 8080), tcp("metrics", 9100)}},
+			IPs: ips("10.213.2.2", "10.213.1.2", "fd00:213:1::2"), MACs: macs("02:42:0a:d5:01:02", "02:42:0a:d5:02:02"), Ports: []firewall.Port{tcp("http", 8080), tcp("metrics", 9100)}},
 		{Name: "web-2", Namespace: "wardrec", Labels: compose("web", "2", map[string]string{"app": "web", "tier": "frontend"}),
-			IPs: ips("10.213.2.3", "10.213.1.3", "fd00:213:1::3"), Ports: []firewall.Port{tcp("http", 8080), tcp("metrics", 9100)}},
+			IPs: ips("10.213.2.3", "10.213.1.3", "fd00:213:1::3"), MACs: macs("02:42:0a:d5:01:03", "02:42:0a:d5:02:03"), Ports: []firewall.Port{tcp("http", 8080), tcp("metrics", 9100)}},
 	}
 	if diff := cmp.Diff(wantCtrs, inv.Containers, cmpOpts); diff != "" {
 		t.Errorf("containers (-want +got):\n%s", diff)

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -127,6 +128,37 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	if unbound {
 		o.sets = []setElems{{ports, pe}, {marks, me}} // no nd_ports: nothing looks it up
 	}
+	// Sets macs, mac_ports and bound_macs (bridgeMACRules).
+	macs := &nftables.Set{Table: t, Name: BridgeMACs, KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeEtherAddr)}
+	macPorts := &nftables.Set{Table: t, Name: BridgeMACPorts, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	boundMACs := &nftables.Set{Table: t, Name: BridgeBoundMACs, KeyType: nftables.TypeEtherAddr}
+	bindsMACs := !unbound && slices.ContainsFunc(bindings, func(b Binding) bool { return len(b.MACs) > 0 })
+	if bindsMACs {
+		var mp, mpe, bme []nftables.SetElement
+		var all []net.HardwareAddr
+		for _, b := range bindings {
+			if len(b.MACs) == 0 {
+				continue
+			}
+			name, err := ifname(b.Port)
+			if err != nil {
+				return nil, err
+			}
+			mpe = append(mpe, nftables.SetElement{Key: name})
+			for _, m := range b.MACs {
+				if len(m) != 6 {
+					return nil, fmt.Errorf("binding %s: invalid MAC address %s", b.Port, m)
+				}
+				// A concatenation pads each field to 4 bytes.
+				mp = append(mp, nftables.SetElement{Key: slices.Concat(name, m, []byte{0, 0})})
+				all = append(all, m)
+			}
+		}
+		for _, m := range sortedMACs(all) {
+			bme = append(bme, nftables.SetElement{Key: slices.Clone(m)})
+		}
+		o.sets = append(o.sets, setElems{macs, mp}, setElems{macPorts, mpe}, setElems{boundMACs, bme})
+	}
 
 	const r1, r2 = 1, 2 // 16-byte registers: an ifname fills r1, the address follows in r2
 	etherType := func(t uint16) []expr.Any {
@@ -158,10 +190,25 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: r1},
 		}
 	}
-	rules := [][]expr.Any{
+	var rules [][]expr.Any
+	if bindsMACs {
+		// bridgeMACRules: the Ethernet source (6 bytes at offset 6), an
+		// ARP packet's sender hardware address (at offset 8).
+		spoof := &expr.Verdict{Kind: expr.VerdictJump, Chain: BridgeMACSpoof}
+		ether := func(reg uint32) *expr.Payload {
+			return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6}
+		}
+		rules = append(rules,
+			[]expr.Any{iifname, lookup(macPorts, false), iifname, ether(r2), lookup(macs, true), spoof},
+			[]expr.Any{iifname, lookup(macPorts, true), ether(r1), lookup(boundMACs, false), spoof},
+			append(etherType(unix.ETH_P_ARP), iifname, src(r2, 8, 6), lookup(macs, true), iifname, lookup(macPorts, false), spoof),
+			append(etherType(unix.ETH_P_ARP), src(r1, 8, 6), lookup(boundMACs, false), iifname, lookup(macPorts, true), spoof),
+		)
+	}
+	rules = append(rules, [][]expr.Any{
 		slices.Concat(etherType(unix.ETH_P_IP), []expr.Any{iifname, src(r2, 12, 4), lookup(v4, false)}, markBound, []expr.Any{accept}),
 		{iifname, lookup(ports, true), accept},
-	}
+	}...)
 	if closed {
 		rules = append(rules, markBound)
 	}
@@ -239,6 +286,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 				&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: a.AsSlice()}, ret}})
 		}
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}})
+	}
+	if bindsMACs {
+		c := &nftables.Chain{Name: BridgeMACSpoof, Table: t}
+		o.chains = append(o.chains, c)
+		for _, exprs := range [][]expr.Any{
+			{&expr.Limit{Type: expr.LimitTypePkts, Rate: spoofLogRateSec, Unit: expr.LimitTimeSecond, Burst: 5}, spoofLog},
+			{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
+		} {
+			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: exprs})
+		}
 	}
 
 	// Chain forward: VLAN-tagged frames to a bound port are dropped;
@@ -520,8 +577,9 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	}
 	ports, v4, v6, marks := bindingElements(rs.Bindings)
 	a4, a6 := boundAddrs(rs.Bindings)
+	macPorts, macPairs, boundMACs := macElements(rs.Bindings)
 	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings),
-		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6)}
+		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6), BridgeMACs: macPairs, BridgeMACPorts: macPorts, BridgeBoundMACs: boundMACs}
 	var out []string
 	for _, se := range want.sets {
 		name := se.set.Name
@@ -539,6 +597,9 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 			k := decodeBinding(e.Key)
 			if a, ok := netip.AddrFromSlice(e.Key); ok && (name == BridgeBound4 || name == BridgeBound6) {
 				k = a.String()
+			}
+			if name == BridgeBoundMACs && len(e.Key) >= 6 {
+				k = net.HardwareAddr(e.Key[:6]).String()
 			}
 			if name == BridgeMarks || name == BridgeND {
 				v := e.VerdictData
@@ -582,14 +643,18 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 }
 
 // decodeBinding renders a bridge set element's key: a port, or a port
-// and an address.
+// and an address or a MAC address (6 bytes, padded to 8).
 func decodeBinding(key []byte) string {
 	if len(key) < unix.IFNAMSIZ {
 		return fmt.Sprintf("%x", key)
 	}
 	name := strconv.Quote(strings.TrimRight(string(key[:unix.IFNAMSIZ]), "\x00"))
-	if a, ok := netip.AddrFromSlice(key[unix.IFNAMSIZ:]); ok {
+	rest := key[unix.IFNAMSIZ:]
+	if a, ok := netip.AddrFromSlice(rest); ok {
 		return name + " . " + a.String()
+	}
+	if len(rest) == 6 || len(rest) == 8 {
+		return name + " . " + net.HardwareAddr(rest[:6]).String()
 	}
 	return name
 }

@@ -81,6 +81,10 @@ func Changes(prev, next *Ruleset) []string {
 		out = append(out, elementChanges("set", BridgeAddrs4, p4, n4)...)
 		out = append(out, elementChanges("set", BridgeAddrs6, p6, n6)...)
 		out = append(out, elementChanges("map", BridgeMarks, pm, nm)...)
+		_, pp, pb := macElements(prev.Bindings)
+		_, np, nb := macElements(next.Bindings)
+		out = append(out, setChanges(BridgeMACs, pp, np)...)
+		out = append(out, setChanges(BridgeBoundMACs, pb, nb)...)
 	}
 	switch {
 	case !prev.closed() && next.closed():

@@ -821,8 +821,8 @@ func selfAddrs(inv *Inventory) []netip.Addr {
 	return slices.Compact(out)
 }
 
-// bindings ties each container's bridge ports to its addresses, sorted by
-// port and address (the order nft lists them in).
+// bindings ties each container's bridge ports to its addresses and MAC
+// addresses, sorted by port and address (the order nft lists them in).
 func bindings(inv *Inventory) []Binding {
 	if inv == nil {
 		return nil
@@ -835,7 +835,7 @@ func bindings(inv *Inventory) []Binding {
 		for _, port := range c.Interfaces {
 			addrs := slices.Clone(c.IPs)
 			slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
-			out = append(out, Binding{Port: port, Addrs: addrs})
+			out = append(out, Binding{Port: port, Addrs: addrs, MACs: sortedMACs(c.MACs)})
 		}
 	}
 	for _, port := range inv.UnknownPorts {

@@ -22,11 +22,14 @@
 //	    ports:                     # what named ports resolve to
 //	      - {name: http, port: 8080, protocol: TCP}   # protocol: TCP (default), UDP, SCTP
 //	    hostNetwork: false         # true: uses the host's stack (ips optional)
+//	    interfaces: [veth3f2a1c9]  # optional: its bridge ports, bound to its ips
+//	    macs: ["02:42:0a:14:02:0b"] # optional: its MAC addresses, bound too
 //
 // Decoding is strict and every error is a *manifest.Error with the file and
 // line, wrapping ErrUnknownField, ErrMissingAddress, ErrBadAddress,
 // ErrOutsideNetworks, ErrDuplicate or ErrInvalid: unknown fields, a
-// container without an address, an address that does not parse, an address
+// container without an address, an address or MAC address that does not
+// parse (or a MAC address that is not a unicast EUI-48 one), an address
 // in none of the declared subnets (an IPv6 address where only IPv4 subnets
 // are declared: an address family mismatch), an address or name used
 // twice. Inventory.Set turns each container into a bare Pod with its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -111,6 +112,15 @@ type Container struct {
 	// from them must carry one of IPs as their source (Ruleset.Bindings):
 	// the container cannot claim another's address and permissions.
 	Interfaces []string
+	// MACs are the MAC addresses of the container's interfaces on the
+	// managed networks (Docker's endpoint MacAddress), when known. Each of
+	// Interfaces is then bound to them as to IPs: a frame from the port
+	// must carry one of them as its Ethernet source (an ARP packet as its
+	// sender hardware address too), and a frame carrying one of them must
+	// come from one of the container's ports (Ruleset.Bindings), so that
+	// no port can take the container's MAC address over in the bridge's
+	// forwarding database.
+	MACs []net.HardwareAddr
 	// Published are the container's ports the host publishes (Docker's
 	// -p HOST:CONTAINER). A container on the same bridge reaches them
 	// through the host, where Docker's userland proxy relays the
@@ -439,10 +449,10 @@ type ipNode struct {
 func (p *parser) container(n *yaml.Node) {
 	c := &Container{Line: n.Line}
 	object := "container"
-	var ips, ports, ifaces *yaml.Node
+	var ips, ports, ifaces, macs *yaml.Node
 	var nameLine int
 	var published *yaml.Node
-	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork", "interfaces", "published"}, func(key string, v *yaml.Node) {
+	ok := p.fields(n, "container", object, []string{"name", "namespace", "labels", "ips", "ports", "hostNetwork", "interfaces", "macs", "published"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
 			c.Name, _ = p.str(v, "name", object)
@@ -459,6 +469,8 @@ func (p *parser) container(n *yaml.Node) {
 			c.HostNetwork = p.boolean(v, "hostNetwork", object)
 		case "interfaces":
 			ifaces = v
+		case "macs":
+			macs = v
 		case "published":
 			published = v
 		}
@@ -514,6 +526,20 @@ func (p *parser) container(n *yaml.Node) {
 				return
 			}
 			c.Interfaces = append(c.Interfaces, name)
+		})
+	}
+	if macs != nil {
+		p.seq(macs, "macs", object, func(s *yaml.Node) {
+			text, ok := p.str(s, "mac", object)
+			if !ok {
+				return
+			}
+			mac, bad := parseMAC(text)
+			if bad != "" {
+				p.fail(s.Line, object, ErrBadAddress, "%s", bad)
+				return
+			}
+			c.MACs = append(c.MACs, mac)
 		})
 	}
 	if published != nil {
@@ -669,7 +695,9 @@ func (p *parser) port(c *Container, n *yaml.Node, object string) {
 
 // checkAddresses validates container addresses against each other and
 // the networks: no address twice, and every address of a container on a
-// network in one of the declared subnets; and no bridge port twice. ips
+// network in one of the declared subnets; and no bridge port twice. A MAC
+// address may be two containers' (Docker lets containers on different
+// networks share one): each binds it to its own ports. ips
 // are the containers' addresses with their lines (0: unknown), line the
 // inventory's.
 func checkAddresses(inv *Inventory, ips []ipNode, line int, fail func(line int, object string, kind error, format string, args ...any)) {

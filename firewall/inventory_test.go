@@ -99,6 +99,12 @@ func TestInventoryBadInput(t *testing.T) {
 		{"network without name", "networks:\n  - subnets: [10.0.0.0/24]\n", 2, firewall.ErrInvalid},
 		{"duplicate network", nets + "  - {name: n, subnets: [10.0.1.0/24]}\n", 3, firewall.ErrDuplicate},
 		{"unknown network field", "networks:\n  - name: n\n    subnets: [10.0.0.0/24]\n    driver: bridge\n", 4, firewall.ErrUnknownField},
+		{"bad MAC address", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs:\n      - '02:42:0a:00:00:zz'\n", 7, firewall.ErrBadAddress},
+		{"group MAC address", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs: ['01:00:5e:00:00:01']\n", 6, firewall.ErrBadAddress},
+		{"zero MAC address", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs: ['00:00:00:00:00:00']\n", 6, firewall.ErrBadAddress},
+		{"EUI-64 MAC address", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs: ['02:00:00:00:00:00:00:01']\n", 6, firewall.ErrBadAddress},
+		{"MACs not a list", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs: '02:42:0a:00:00:05'\n", 6, firewall.ErrInvalid},
+		{"one MAC address for two containers is fine, a bad one is not", nets + "containers:\n  - name: a\n    ips: [10.0.0.5]\n    macs: ['02:42:0a:00:00:05']\n  - name: b\n    ips: [10.0.0.6]\n    macs:\n      - '02:42:0A:00:00:05'\n      - '02:42:0a:00:00'\n", 11, firewall.ErrBadAddress},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inv, err := firewall.ParseInventory("bad.yaml", []byte(tc.data))

@@ -1,9 +1,11 @@
 package firewall
 
 import (
+	"bytes"
 	"fmt"
 	"math/big"
 	"math/bits"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -97,8 +99,12 @@ type Ruleset struct {
 	// that enters a bridge from a bound port must carry one of the port's
 	// addresses as its source (IPv4, ARP, IPv6; IPv6 link-local and
 	// unspecified sources aside), or it is dropped before any other rule
-	// sees it. They are enforced in a second table of Ward's own, table
-	// bridge ward (BridgeString), present only when there are bindings.
+	// sees it; and, when they know its MAC addresses (Binding.MACs), one
+	// of those as its Ethernet source (an ARP packet as its sender
+	// hardware address too), while no other port may send one of them
+	// (bridgeMACRules). They are enforced in a second table of Ward's
+	// own, table bridge ward (BridgeString), present only when there are
+	// bindings.
 	// Sorted by port.
 	Bindings []Binding
 	// Unbound keeps the bridge table's ports (VLAN-tagged frames to them
@@ -159,6 +165,11 @@ type Binding struct {
 	// (no mark, as a port Ward does not know) for a port without
 	// addresses (Inventory.UnknownPorts).
 	Mark uint32
+	// MACs are the MAC addresses frames from the port may carry as their
+	// Ethernet source (Container.MACs), sorted; none when unknown, and
+	// then the port's frames may carry any source MAC address but one
+	// bound to another port.
+	MACs []net.HardwareAddr
 }
 
 // GroupMark is the packet mark of a broadcast or multicast frame bound for
@@ -602,6 +613,10 @@ const (
 	BridgeND        = "nd_ports"
 	BridgeBound4    = "bound_v4"
 	BridgeBound6    = "bound_v6"
+	BridgeMACs      = "macs"
+	BridgeMACPorts  = "mac_ports"
+	BridgeBoundMACs = "bound_macs"
+	BridgeMACSpoof  = "mac_spoof"
 	BridgeOutput    = "output"
 	BridgePriority  = -300 // "dstnat": before br_netfilter hands frames to the inet hooks
 	SpoofLogPrefix  = "ward-spoof "
@@ -641,6 +656,11 @@ const (
 // Chain output judges the frames the host sends through a bridge
 // (bridgeOutputRules), with sets bound_v4 and bound_v6 of every binding's
 // addresses.
+// When bindings know MAC addresses (Binding.MACs), chain prerouting first
+// binds Ethernet sources (bridgeMACRules), with sets macs (port . MAC
+// address pairs), mac_ports (the ports with MAC addresses) and bound_macs
+// (every binding's MAC addresses), and chain mac_spoof, which logs like
+// the prerouting chain's last rules and drops.
 func (r *Ruleset) BridgeString() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table %s %s {\n", BridgeFamily, TableName)
@@ -685,13 +705,29 @@ func (r *Ruleset) BridgeString() string {
 		}
 		b.WriteString("\t}\n\n")
 	}
+	macs := r.bindsMACs()
+	if macs {
+		ports, pairs, bound := macElements(r.Bindings)
+		for _, s := range []struct {
+			name, typ string
+			elems     []string
+		}{{BridgeMACs, "ifname . ether_addr", pairs}, {BridgeMACPorts, "ifname", ports}, {BridgeBoundMACs, "ether_addr", bound}} {
+			fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.name, s.typ)
+			writeElementsN(&b, s.elems, 1)
+			b.WriteString("\t}\n\n")
+		}
+	}
 	var pre []string
 	setMark := ""
 	if r.closed() {
 		setMark = "meta mark set " + markString(BoundMark) + " "
 	}
+	spoofLog := fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix) + logGroupText(r.SpoofLogGroup)
+	if macs {
+		pre = slices.Clone(bridgeMACRules)
+	}
 	if !r.Unbound {
-		pre = []string{
+		pre = append(pre, []string{
 			"iifname . ip saddr @" + BridgeAddrs4 + " " + setMark + "accept",
 			"iifname != @" + BridgePorts + " accept",
 			strings.TrimSpace(setMark),
@@ -704,9 +740,9 @@ func (r *Ruleset) BridgeString() string {
 			"ip6 saddr :: icmpv6 type 130-136 accept",
 			"ip6 saddr :: icmpv6 type mld2-listener-report accept",
 			"iifname . ip6 saddr @" + BridgeAddrs6 + " accept",
-			fmt.Sprintf("limit rate %d/second log prefix %q", spoofLogRateSec, SpoofLogPrefix) + logGroupText(r.SpoofLogGroup),
+			spoofLog,
 			"counter drop",
-		}
+		}...)
 		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook prerouting priority dstnat; policy accept;\n", BridgeChain)
 		for _, l := range pre {
 			if l != "" {
@@ -766,8 +802,64 @@ func (r *Ruleset) BridgeString() string {
 			b.WriteString("\t\tcounter drop\n\t}\n")
 		}
 	}
+	if macs {
+		fmt.Fprintf(&b, "\n\tchain %s {\n\t\t%s\n\t\tcounter drop\n\t}\n", BridgeMACSpoof, spoofLog)
+	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// bridgeMACRules open chain prerouting when bindings know MAC addresses:
+// a frame from a port with MAC addresses must carry one of them as its
+// Ethernet source, and an ARP packet from it as its sender hardware
+// address; a frame from any other port must carry none of the bound MAC
+// addresses (a port bound to addresses only, one of no classified
+// container, one attached since the last sync). The bridge learns its
+// forwarding database from every frame's source after its prerouting
+// hooks, whatever the EtherType: without these rules a container (with
+// NET_RAW) that sends frames with another's MAC address as their source
+// takes that address over, and the bridge forwards it the other's unicast
+// traffic (which the destination check, bridgeDestRules, then drops: a
+// denial of service). The ARP rules test the EtherType first: other
+// frames pay one comparison.
+var bridgeMACRules = []string{
+	"iifname @" + BridgeMACPorts + " iifname . ether saddr != @" + BridgeMACs + " jump " + BridgeMACSpoof,
+	"iifname != @" + BridgeMACPorts + " ether saddr @" + BridgeBoundMACs + " jump " + BridgeMACSpoof,
+	"iifname . arp saddr ether != @" + BridgeMACs + " iifname @" + BridgeMACPorts + " jump " + BridgeMACSpoof,
+	"arp saddr ether @" + BridgeBoundMACs + " iifname != @" + BridgeMACPorts + " jump " + BridgeMACSpoof,
+}
+
+// bindsMACs reports whether the bridge table binds MAC addresses: some
+// binding knows its port's, and the ruleset binds sources at all.
+func (r *Ruleset) bindsMACs() bool {
+	return !r.Unbound && slices.ContainsFunc(r.Bindings, func(b Binding) bool { return len(b.MACs) > 0 })
+}
+
+// macElements renders the elements of sets mac_ports, macs and
+// bound_macs as nft lists them.
+func macElements(bindings []Binding) (ports, pairs, bound []string) {
+	var all []net.HardwareAddr
+	for _, b := range bindings {
+		if len(b.MACs) == 0 {
+			continue
+		}
+		ports = append(ports, strconv.Quote(b.Port))
+		for _, m := range b.MACs {
+			pairs = append(pairs, strconv.Quote(b.Port)+" . "+m.String())
+			all = append(all, m)
+		}
+	}
+	for _, m := range sortedMACs(all) {
+		bound = append(bound, m.String())
+	}
+	return ports, pairs, bound
+}
+
+// sortedMACs returns macs sorted, each once.
+func sortedMACs(macs []net.HardwareAddr) []net.HardwareAddr {
+	out := slices.Clone(macs)
+	slices.SortFunc(out, func(a, b net.HardwareAddr) int { return bytes.Compare(a, b) })
+	return slices.CompactFunc(out, func(a, b net.HardwareAddr) bool { return bytes.Equal(a, b) })
 }
 
 // writeElements writes an elements line the way nft (1.0) lists it: two

@@ -1,8 +1,10 @@
 package firewall
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -15,12 +17,11 @@ import (
 // one from the Docker Engine) with the rules ParseInventory applies to a
 // file: container names, namespaces, label keys and values, port names and
 // numbers, addresses (one per container at least, none twice, each in a
-// declared subnet, none of a quarantined container), and no container or
-// network declared twice. Every
-// problem is a *manifest.Error naming inv.File, the object and its Line
-// when known (0: none), wrapping ErrInvalid, ErrMissingAddress,
-// ErrBadAddress, ErrOutsideNetworks or ErrDuplicate; all are reported,
-// joined.
+// declared subnet, none of a quarantined container), MAC addresses
+// (unicast), and no container or network declared twice. Every problem
+// is a *manifest.Error naming inv.File, the object and its Line when known
+// (0: none), wrapping ErrInvalid, ErrMissingAddress, ErrBadAddress,
+// ErrOutsideNetworks or ErrDuplicate; all are reported, joined.
 func (inv *Inventory) Validate() error {
 	var errs []error
 	fail := func(line int, object string, kind error, format string, args ...any) {
@@ -92,6 +93,11 @@ func (inv *Inventory) Validate() error {
 		for _, name := range c.Interfaces {
 			if bad := badInterface(name); bad != "" {
 				fail(c.Line, object, ErrInvalid, "%s", bad)
+			}
+		}
+		for _, m := range c.MACs {
+			if bad := badMAC(m); bad != "" {
+				fail(c.Line, object, ErrBadAddress, "%s", bad)
 			}
 		}
 		names := map[string]bool{}
@@ -187,6 +193,33 @@ func badAddress(a netip.Addr) string {
 	a = a.Unmap()
 	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
 		return fmt.Sprintf("%s cannot be a container's address (unspecified, loopback, multicast or link-local)", a)
+	}
+	return ""
+}
+
+// parseMAC parses a container's MAC address, as an inventory writes it
+// (02:42:0a:14:02:0b), or says why it cannot be one.
+func parseMAC(text string) (net.HardwareAddr, string) {
+	m, err := net.ParseMAC(strings.TrimSpace(text))
+	if err != nil {
+		return nil, fmt.Sprintf("%q is not a MAC address", text)
+	}
+	if bad := badMAC(m); bad != "" {
+		return nil, bad
+	}
+	return m, ""
+}
+
+// badMAC explains why m cannot be a container interface's MAC address:
+// not 6 bytes (EUI-48), a group address, or all zeros.
+func badMAC(m net.HardwareAddr) string {
+	switch {
+	case len(m) != 6:
+		return fmt.Sprintf("MAC address %s: want 6 bytes (EUI-48)", m)
+	case m[0]&1 != 0:
+		return fmt.Sprintf("MAC address %s: a group (multicast) address cannot be an interface's", m)
+	case bytes.Equal(m, make([]byte, 6)):
+		return fmt.Sprintf("MAC address %s cannot be an interface's", m)
 	}
 	return ""
 }

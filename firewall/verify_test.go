@@ -2,6 +2,7 @@ package firewall_test
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -81,6 +82,13 @@ func TestChanges(t *testing.T) {
 		IPs: []netip.Addr{netip.MustParseAddr("10.20.2.77")}, Ports: []firewall.Port{{Name: "http", Port: 8080, Protocol: portset.TCP}},
 	})
 	after.set.Policies = after.set.Policies[1:]
+	// payments' interface has a new MAC address.
+	newMAC, _ := net.ParseMAC("8e:3a:5b:d0:71:c5")
+	for _, c := range after.inv.Containers {
+		if c.Name == "payments" {
+			c.MACs = []net.HardwareAddr{newMAC}
+		}
+	}
 	after = build(t, after.inv, after.set)
 	oldRS, newRS := compile(t, before, firewall.Options{}), compile(t, after, firewall.Options{})
 
@@ -96,6 +104,14 @@ func TestChanges(t *testing.T) {
 	changes := firewall.Changes(oldRS, newRS)
 	if !slices.ContainsFunc(changes, func(l string) bool { return strings.Contains(l, "element 10.20.2.77") }) {
 		t.Errorf("Changes does not show the newcomer's address: %q", changes)
+	}
+	for _, want := range []string{
+		`+ set macs element "veth3f2a1c9" . 8e:3a:5b:d0:71:c5`, `- set macs element "veth3f2a1c9" . 8e:3a:5b:d0:71:c4`,
+		"+ set bound_macs element 8e:3a:5b:d0:71:c5", "- set bound_macs element 8e:3a:5b:d0:71:c4",
+	} {
+		if !slices.Contains(changes, want) {
+			t.Errorf("Changes does not show payments' new MAC address: want %q among %q", want, changes)
+		}
 	}
 
 	n := newNetns(t)

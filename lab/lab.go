@@ -251,7 +251,8 @@ func enableBridgeNetfilter() error {
 }
 
 // addHost makes host i's namespace, its veth (eth0, peer h<i> on the
-// router's bridge: the port NewPlan binds host i's addresses to),
+// router's bridge: the port NewPlan binds host i's addresses to; eth0
+// with the container's first MAC address, when it has one),
 // addresses, routes and listeners.
 func (l *Lab) addHost(i int, h *Host, br *netlink.Bridge) error {
 	port := portName(i)
@@ -263,6 +264,9 @@ func (l *Lab) addHost(i int, h *Host, br *netlink.Bridge) error {
 		LinkAttrs:     netlink.LinkAttrs{Name: port, MasterIndex: br.Index},
 		PeerName:      "eth0",
 		PeerNamespace: netlink.NsFd(hns),
+	}
+	if h.Container != nil && len(h.Container.MACs) > 0 {
+		veth.PeerHardwareAddr = h.Container.MACs[0] // the address NewPlan binds the port to
 	}
 	if err := l.routerNL.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add veth %s: %w", port, err)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -514,8 +515,6 @@ func TestCleanup(t *testing.T) {
 	}
 }
 
-// spoofDrops returns whether the router of l holds Ward's bridge table
-// and, if so, the packets its drop counter counted.
 // withoutBridgeTable returns a copy of rs as Ward loads it where no port
 // can be bound: no bindings, so no bridge table, and no bridge closed
 // (Ruleset.Bridges, with the inet table's chain prerouting).
@@ -526,7 +525,16 @@ func withoutBridgeTable(rs *firewall.Ruleset) *firewall.Ruleset {
 	return &out
 }
 
+// spoofDrops returns whether the router of l holds Ward's bridge table
+// and, if so, the packets its drop counter counted.
 func spoofDrops(t *testing.T, l *lab.Lab) (present bool, drops uint64) {
+	t.Helper()
+	return bridgeDrops(t, l, firewall.BridgeChain)
+}
+
+// bridgeDrops sums the counters of chain of the lab's bridge table, and
+// reports whether the table is there.
+func bridgeDrops(t *testing.T, l *lab.Lab, chain string) (present bool, drops uint64) {
 	t.Helper()
 	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
 	if err != nil {
@@ -545,7 +553,7 @@ func spoofDrops(t *testing.T, l *lab.Lab) (present bool, drops uint64) {
 		if tb.Name != firewall.TableName {
 			continue
 		}
-		rules, err := conn.GetRules(tb, &nftables.Chain{Name: firewall.BridgeChain, Table: tb})
+		rules, err := conn.GetRules(tb, &nftables.Chain{Name: chain, Table: tb})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -636,7 +644,7 @@ func TestSpoof(t *testing.T) {
 	var want []firewall.Binding
 	for i, h := range plan.Hosts {
 		hosts[h.ID] = h
-		want = append(want, firewall.Binding{Port: fmt.Sprintf("h%d", i), Addrs: h.Addrs})
+		want = append(want, firewall.Binding{Port: fmt.Sprintf("h%d", i), Addrs: h.Addrs, MACs: []net.HardwareAddr{lab.HostMAC(i)}})
 	}
 	a, b, c := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
 	if a == nil || b == nil || c == nil || len(plan.Hosts) != 3 {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -81,9 +82,11 @@ type Plan struct {
 // Host i's bridge port in the lab is h<i> (Start names the ports in the
 // order of the hosts it is given: give it the plan's), so the ruleset is
 // compiled from a copy of inv whose hosts have that port as their only
-// Interfaces (anti-spoofing, Ruleset.Bindings): every lab run loads the
-// bridge table too, and every probe crosses it. The other containers
-// have none; inv itself is left as it was.
+// Interfaces (anti-spoofing, Ruleset.Bindings), and one MAC address, their
+// eth0's, as their only MACs: the container's first, unless another host
+// has it, else the lab's own (HostMAC). Every lab run loads the bridge
+// table too, with Ethernet sources bound, and every probe crosses it. The
+// other containers have neither; inv itself is left as it was.
 func NewPlan(policies *manifest.Set, inv *firewall.Inventory) (*Plan, error) {
 	if inv == nil {
 		return nil, fmt.Errorf("lab: no inventory")
@@ -130,6 +133,13 @@ func isHost(c *firewall.Container) bool { return !c.HostNetwork && len(c.IPs) > 
 // portName is the bridge port, in the router, of the lab's host i.
 func portName(i int) string { return fmt.Sprintf("h%d", i) }
 
+// HostMAC is the MAC address of the lab's host i's eth0 when its
+// container has none: 02:77:64:00 ("wd", locally administered) and i+1 in
+// two bytes.
+func HostMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x77, 0x64, 0x00, byte((i + 1) >> 8), byte(i + 1)} // #nosec G115 -- two bytes of the host's number, by design
+}
+
 // BridgeName is the lab's bridge, in the router: every network of a
 // plan's inventory names it (firewall.Network.Bridge).
 const BridgeName = "br0"
@@ -148,11 +158,18 @@ func bound(inv *firewall.Inventory) *firewall.Inventory {
 	}
 	out.Containers = make([]*firewall.Container, len(inv.Containers))
 	n := 0
+	used := map[string]bool{}
 	for i, c := range inv.Containers {
 		cc := *c
-		cc.Interfaces = nil
+		cc.Interfaces, cc.MACs = nil, nil
 		if isHost(c) {
 			cc.Interfaces = []string{portName(n)}
+			mac := HostMAC(n)
+			if len(c.MACs) > 0 && !used[c.MACs[0].String()] {
+				mac = c.MACs[0] // one MAC address per eth0 of the bridge
+			}
+			used[mac.String()] = true
+			cc.MACs = []net.HardwareAddr{mac}
 			n++
 		}
 		out.Containers[i] = &cc

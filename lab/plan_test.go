@@ -3,6 +3,7 @@ package lab_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,40 @@ func TestResultOutput(t *testing.T) {
 	}
 	if len(out.Probes) != 432 || out.Summary.Mismatched != 1 || len(mismatched) != 1 || mismatched[0] != "y/b>x/a:blocked/allowed" {
 		t.Errorf("JSON: %d probes, summary %+v, mismatches %v", len(out.Probes), out.Summary, mismatched)
+	}
+}
+
+// TestPlanMACs checks the MAC addresses NewPlan binds each host's port
+// to: the container's first, unless another host has it, else the lab's
+// own (lab.HostMAC); the inventory itself is left as it was.
+func TestPlanMACs(t *testing.T) {
+	inv, err := firewall.ParseInventory("macs.yaml", []byte(`networks:
+  - {name: n, subnets: [10.0.0.0/24]}
+containers:
+  - {name: a, ips: [10.0.0.1], macs: ["02:42:0a:00:00:01", "02:42:0a:00:00:09"]}
+  - {name: b, ips: [10.0.0.2]}
+  - {name: c, ips: [10.0.0.3], macs: ["02:42:0a:00:00:01"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := lab.NewPlan(nil, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"h0": "02:42:0a:00:00:01", "h1": lab.HostMAC(1).String(), "h2": lab.HostMAC(2).String()}
+	got := map[string]string{}
+	for _, b := range plan.Ruleset.Bindings {
+		var macs []string
+		for _, m := range b.MACs {
+			macs = append(macs, m.String())
+		}
+		got[b.Port] = strings.Join(macs, " ")
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("bound MAC addresses %v, want %v", got, want)
+	}
+	if len(inv.Containers[0].MACs) != 2 || len(inv.Containers[1].MACs) != 0 || len(inv.Containers[0].Interfaces) != 0 {
+		t.Errorf("NewPlan changed the inventory: %+v", inv.Containers)
 	}
 }

@@ -919,6 +919,17 @@ func TestFwDocker(t *testing.T) {
 			t.Fatalf("the loaded table does not hold web's address %s:\n%s", a, ward)
 		}
 	}
+	// And to their MAC addresses, Docker's for each endpoint.
+	if !strings.Contains(ward, "set "+firewall.BridgeMACs+" {") || !strings.Contains(ward, "jump "+firewall.BridgeMACSpoof) {
+		t.Errorf("the bridge table binds no MAC address:\n%s", ward)
+	}
+	for _, c := range ctrs {
+		for n, m := range c.macs {
+			if m == "" || !strings.Contains(ward, m) {
+				t.Errorf("the loaded table does not bind %s's MAC address %q on %s:\n%s", c.short, m, n, ward)
+			}
+		}
+	}
 
 	// Every flow, for real, against the engine.
 	o, inv = e.oracle()

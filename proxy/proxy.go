@@ -477,12 +477,19 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 					}
 				}
 			}
-			if harden.BodilessMethod(pr.In.Method) && hasBody(pr.In) {
-				// A GET body limits.allowGetBody lets through: the upstream
-				// connection closes after this exchange, so that an
-				// upstream reading the body as a request of its own
-				// answers no other client with it. (It may still run it:
-				// hence the default of refusing such requests.)
+			if hasBody(pr.In) && !bodyMethod(pr.In.Method) {
+				// A body on a method whose content has no defined
+				// semantics (a GET body limits.allowGetBody lets
+				// through, an OPTIONS, a DELETE): many upstream
+				// handlers ignore it and read it as the next request on
+				// the connection. The upstream connection closes after
+				// this exchange, so that the response to that request
+				// answers no other client: left in the pool, the
+				// connection gave it to the next request sent on it
+				// (response-queue poisoning). An upstream that honours
+				// Connection: close runs no request after this one. (For
+				// GET it may still have: hence the default of refusing
+				// GET bodies.)
 				pr.Out.Close = true
 			}
 			proto := protoHTTP
@@ -683,6 +690,13 @@ func bodyless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Requ
 		return nil, false
 	}
 	return r2, true
+}
+
+// bodyMethod reports whether requests of method are expected to carry
+// content that the upstream reads (POST, PUT, PATCH): the methods whose
+// bodies do not close the upstream connection after the exchange.
+func bodyMethod(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
 }
 
 // statusClientClosed is nginx's status for a request whose client closed

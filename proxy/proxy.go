@@ -1023,7 +1023,7 @@ func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
 
 // hostValueWarnings warns of hosts and notHosts values that no request
 // can match, since requests are compared with their Host in canonical
-// form (canonicalHost): "admin.example.com." (policies compare the Host
+// form (authz.CanonicalHost): "admin.example.com." (policies compare the Host
 // without its dot), "[0:0::1]", "127.1", "admin.example.com:0443". A
 // DENY of such a value denies nothing.
 func hostValueWarnings(policies []*istio.AuthorizationPolicy, selected []string) []string {
@@ -1052,7 +1052,7 @@ func hostValueWarnings(policies []*istio.AuthorizationPolicy, selected []string)
 }
 
 // hostValueNeverMatches reports whether a hosts value is not in the form
-// canonicalHost gives a request's Host: an exact value other than its
+// authz.CanonicalHost gives a request's Host: an exact value other than its
 // canonical form, or a prefix or suffix value whose name ends in a dot.
 func hostValueNeverMatches(v string) bool {
 	lv := strings.ToLower(v)
@@ -1066,13 +1066,13 @@ func hostValueNeverMatches(v string) bool {
 		}
 		return strings.HasSuffix(name, ".") && strings.HasPrefix(v, "*")
 	}
-	h, ok := canonicalHost(lv)
+	h, ok := authz.CanonicalHost(lv)
 	return !ok || h != lv
 }
 
 // misdirected reports whether r came over a TLS connection whose client
 // named a server (SNI) other than r's Host, which is already in the form
-// canonicalHost gives it, or named none while the Host is a name: a
+// authz.CanonicalHost gives it, or named none while the Host is a name: a
 // policy on connection.sni then judged no name (a DENY of the admin name
 // did not match) while the route and upstream served the Host's. A
 // client dialling an address sends none, and a Host that is an address.

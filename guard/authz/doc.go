@@ -76,9 +76,11 @@
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
 // slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
-// match hosts, a Host with an upper-case letter or a trailing dot (or,
-// for CONNECT, a port; or more than one colon outside brackets, which
-// gorilla/mux cuts at the first) is refused with 400, since
+// match hosts, a Host not in CanonicalHost's form (an upper-case letter,
+// a trailing dot, a name in brackets, which net.SplitHostPort unwraps
+// for ServeMux, more than one colon outside brackets, which gorilla/mux
+// cuts at the first, ...; or, for CONNECT, a port) is refused with 400,
+// since
 // http.ServeMux's and gorilla/mux's host patterns compare exactly and
 // would route it elsewhere than Decide matched; a header that a policy
 // reads (request.headers[...]) sent on more than one line is refused

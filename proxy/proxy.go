@@ -143,15 +143,8 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			if ok {
 				audit.Set(r.Context(), audit.Verdict{Principal: id.String(), Peer: id.String()})
 			}
-			// The handshake admitted the peer under the configuration of
-			// its time; a connection kept alive across a reload is held
-			// to the current one.
-			if !ok || peerOK(id) != nil {
-				w.Header().Set("Connection", "close")
-				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
-				return
-			}
-			// SPIFFE revokes by letting short-lived SVIDs expire: a
+			// (Checked first: spiffeauth gives such a peer no ID, and
+			// the record says why.) SPIFFE revokes by letting short-lived SVIDs expire: a
 			// connection kept alive past its peer's SVID must not
 			// outlive it.
 			if peerExpired(r.TLS) {
@@ -163,6 +156,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			if !p.chainTrusted(r.TLS, peerStateOf(r.Context())) {
 				w.Header().Set("Connection", "close")
 				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate no longer verifies against the trust bundle", "forbidden")
+				return
+			}
+			// The handshake admitted the peer under the configuration of
+			// its time; a connection kept alive across a reload is held
+			// to the current one.
+			if !ok || peerOK(id) != nil {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -63,6 +63,9 @@
 //     "Example.com:443". Istio compares the whole header, which is why
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
+//     Decide compares the Host as given: a caller that forwards the
+//     request puts it in one form first (CanonicalHost, as `ward proxy`
+//     does), or refuses it; Handler refuses any other form (below).
 //   - paths are normalised before matching (see Normalize): escapes of
 //     unreserved characters, sub-delimiters (but ";" and "+"), ":" and "@" are
 //     decoded and runs of slashes merged, and a

@@ -39,8 +39,9 @@ import (
 //     never match another object even after the certificate's memory is
 //     reused, and an entry is deleted when its certificate is garbage:
 //     the table holds one small entry per live verified certificate.
-//     Handler and PeerID read it: a lookup, no signature check, no
-//     parsing per request.
+//     Handler and PeerID read it: a lookup and a call of the bundle
+//     source, no parsing per request, a signature check only when the
+//     bundle rotated.
 //   - Verifier verifies the peer's chain against a bundle source itself,
 //     for servers whose tls.Config is not a ServerConfig (go-spiffe's
 //     tlsconfig, a hand-written one), and caches the verdict by the same

@@ -543,7 +543,7 @@ const hostRoutes = "routes:\n" +
 // included, while the Host forwarded lost the dot: a DENY of
 // "admin.example.com:*" let "admin.example.com.:443" through, and the
 // upstream got "admin.example.com:443". The Host is now put in one form
-// (canonicalHost) before any check, and that form is forwarded.
+// (authz.CanonicalHost) before any check, and that form is forwarded.
 //
 // A name that ends in a number is an IPv4 address to the WHATWG URL
 // parser (Node's `new URL(req.url, "http://" + req.headers.host)`) and to

@@ -857,9 +857,9 @@ func (c *Config) validateWAF(path string, w *WAF) error {
 func (c *Config) canonicalMatch(path string, m *RouteMatch) error {
 	if m.Host != "" {
 		name := strings.TrimPrefix(m.Host, "*.")
-		host, ok := canonicalHost(name)
+		host, ok := authz.CanonicalHost(name)
 		if !ok || routeHost(host) != host || strings.HasSuffix(name, ":") {
-			// Not a form a request can take (canonicalHost refuses
+			// Not a form a request can take (authz.CanonicalHost refuses
 			// "127.1", "[::ffff:10.0.0.1]" or "xn--admin-" with 400).
 			return c.errorf(path+".host", "%s.host %q: a host name, IPv4 address in dotted decimal or [IPv6] address, without a port (ports are ignored)", path, m.Host)
 		}

@@ -143,15 +143,8 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			if ok {
 				audit.Set(r.Context(), audit.Verdict{Principal: id.String(), Peer: id.String()})
 			}
-			// The handshake admitted the peer under the configuration of
-			// its time; a connection kept alive across a reload is held
-			// to the current one.
-			if !ok || peerOK(id) != nil {
-				w.Header().Set("Connection", "close")
-				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
-				return
-			}
-			// SPIFFE revokes by letting short-lived SVIDs expire: a
+			// (Checked first: spiffeauth gives such a peer no ID, and
+			// the record says why.) SPIFFE revokes by letting short-lived SVIDs expire: a
 			// connection kept alive past its peer's SVID must not
 			// outlive it.
 			if peerExpired(r.TLS) {
@@ -163,6 +156,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			if !p.chainTrusted(r.TLS, peerStateOf(r.Context())) {
 				w.Header().Set("Connection", "close")
 				deny(w, r, http.StatusForbidden, "spiffe", "peer certificate no longer verifies against the trust bundle", "forbidden")
+				return
+			}
+			// The handshake admitted the peer under the configuration of
+			// its time; a connection kept alive across a reload is held
+			// to the current one.
+			if !ok || peerOK(id) != nil {
+				w.Header().Set("Connection", "close")
+				deny(w, r, http.StatusForbidden, "spiffe", "peer SPIFFE ID no longer admitted", "forbidden")
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -477,12 +478,19 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 					}
 				}
 			}
-			if harden.BodilessMethod(pr.In.Method) && hasBody(pr.In) {
-				// A GET body limits.allowGetBody lets through: the upstream
-				// connection closes after this exchange, so that an
-				// upstream reading the body as a request of its own
-				// answers no other client with it. (It may still run it:
-				// hence the default of refusing such requests.)
+			if hasBody(pr.In) && !bodyMethod(pr.In.Method) {
+				// A body on a method whose content has no defined
+				// semantics (a GET body limits.allowGetBody lets
+				// through, an OPTIONS, a DELETE): many upstream
+				// handlers ignore it and read it as the next request on
+				// the connection. The upstream connection closes after
+				// this exchange, so that the response to that request
+				// answers no other client: left in the pool, the
+				// connection gave it to the next request sent on it
+				// (response-queue poisoning). An upstream that honours
+				// Connection: close runs no request after this one. (For
+				// GET it may still have: hence the default of refusing
+				// GET bodies.)
 				pr.Out.Close = true
 			}
 			proto := protoHTTP
@@ -683,6 +691,13 @@ func bodyless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Requ
 		return nil, false
 	}
 	return r2, true
+}
+
+// bodyMethod reports whether requests of method are expected to carry
+// content that the upstream reads (POST, PUT, PATCH): the methods whose
+// bodies do not close the upstream connection after the exchange.
+func bodyMethod(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
 }
 
 // statusClientClosed is nginx's status for a request whose client closed
@@ -1009,7 +1024,7 @@ func policiesReadSNI(policies []*istio.AuthorizationPolicy) bool {
 
 // hostValueWarnings warns of hosts and notHosts values that no request
 // can match, since requests are compared with their Host in canonical
-// form (canonicalHost): "admin.example.com." (policies compare the Host
+// form (authz.CanonicalHost): "admin.example.com." (policies compare the Host
 // without its dot), "[0:0::1]", "127.1", "admin.example.com:0443". A
 // DENY of such a value denies nothing.
 func hostValueWarnings(policies []*istio.AuthorizationPolicy, selected []string) []string {
@@ -1038,7 +1053,7 @@ func hostValueWarnings(policies []*istio.AuthorizationPolicy, selected []string)
 }
 
 // hostValueNeverMatches reports whether a hosts value is not in the form
-// canonicalHost gives a request's Host: an exact value other than its
+// authz.CanonicalHost gives a request's Host: an exact value other than its
 // canonical form, or a prefix or suffix value whose name ends in a dot.
 func hostValueNeverMatches(v string) bool {
 	lv := strings.ToLower(v)
@@ -1052,13 +1067,13 @@ func hostValueNeverMatches(v string) bool {
 		}
 		return strings.HasSuffix(name, ".") && strings.HasPrefix(v, "*")
 	}
-	h, ok := canonicalHost(lv)
+	h, ok := authz.CanonicalHost(lv)
 	return !ok || h != lv
 }
 
 // misdirected reports whether r came over a TLS connection whose client
 // named a server (SNI) other than r's Host, which is already in the form
-// canonicalHost gives it, or named none while the Host is a name: a
+// authz.CanonicalHost gives it, or named none while the Host is a name: a
 // policy on connection.sni then judged no name (a DENY of the admin name
 // did not match) while the route and upstream served the Host's. A
 // client dialling an address sends none, and a Host that is an address.

@@ -76,7 +76,7 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 // routeHost is a host as routes compare it: lower case, without its
 // port and one trailing dot; an IPv6 address keeps its brackets, with or
 // without a port ("[::1]:8443" is "[::1]"), as a route's match.host
-// names it. h is host[:port] in canonicalHost's form.
+// names it. h is host[:port] in authz.CanonicalHost's form.
 func routeHost(h string) string {
 	if strings.HasPrefix(h, "[") {
 		if i := strings.IndexByte(h, ']'); i > 0 {

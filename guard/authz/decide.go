@@ -321,7 +321,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     CONNECT with a port in the Host gets 400 too), and so does a Host
 //     with more than one colon outside brackets, which gorilla/mux cuts
 //     at the first ("internal.example.com:80:80" is its
-//     "internal.example.com") while Decide compared it whole;
+//     "internal.example.com") while Decide compared it whole, and any
+//     other Host not in CanonicalHost's form: ServeMux takes the
+//     brackets off "[admin.example.com]:80" and routed it to the
+//     admin.example.com patterns past a DENY of that host;
 //   - a path with escapes of characters a segment may hold raw must be
 //     allowed with them decoded too: http.ServeMux and gorilla/mux match
 //     "/v1/jobs%2Bcancel" as "/v1/jobs+cancel", which Decide's DENY of
@@ -416,13 +419,16 @@ var (
 	// ErrEmptySegment is an empty path segment ("//"): Decide merges the
 	// slashes, the router behind Handler sees them as sent.
 	ErrEmptySegment = errors.New("empty path segment (//) in path")
-	// ErrHostCase is a Host with an upper-case letter or a trailing dot,
-	// more than one colon outside brackets, or a CONNECT request's Host
-	// with a port, when a policy matches hosts: Decide compares hosts
-	// case-insensitively, without the dot and the port, http.ServeMux's
-	// host patterns exactly (and with the port for CONNECT), gorilla/mux
-	// up to the first colon.
-	ErrHostCase = errors.New("host with upper-case letters, a trailing dot, colons beyond a port or (CONNECT) a port")
+	// ErrHostCase is a Host not in CanonicalHost's form (an upper-case
+	// letter, a trailing dot, more than one colon outside brackets, a
+	// name or IPv4 address in brackets, an IPv6 address not in its RFC
+	// 5952 form, ...), or a CONNECT request's Host with a port, when a
+	// policy matches hosts: Decide compares hosts case-insensitively,
+	// without the dot and the port, http.ServeMux's host patterns
+	// exactly (and with the port for CONNECT) once net.SplitHostPort
+	// took the port and any brackets off, gorilla/mux up to the first
+	// colon.
+	ErrHostCase = errors.New("host not in canonical form (upper-case letters, a trailing dot, brackets, colons beyond a port, ...) or (CONNECT) with a port")
 	// ErrRepeatedHeader is a header that a policy reads (request.headers)
 	// sent on more than one line: Decide matches the lines joined with
 	// ",", as Envoy does, handlers read the first (r.Header.Get), so
@@ -483,7 +489,7 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	if strings.Contains(p, "//") {
 		return Decision{Reason: "path rejected: " + ErrEmptySegment.Error(), Rule: -1}, ErrEmptySegment
 	}
-	if e.hostRules && !exactHost(q.Host, q.Method != http.MethodConnect) {
+	if e.hostRules && !routedHost(q.Host, q.Method != http.MethodConnect) {
 		return Decision{Reason: "host rejected: " + ErrHostCase.Error(), Rule: -1}, ErrHostCase
 	}
 	for _, h := range e.headerRules {
@@ -516,46 +522,23 @@ func (e *Engine) decideRouted(q *Request) (Decision, error) {
 	return d, nil
 }
 
-// exactHost reports whether the host name of a Host header has no
-// upper-case letter and no trailing dot, and no port unless portOK, so
-// that comparing it exactly, as http.ServeMux and gorilla/mux do, and as
-// hostName does agree. ServeMux strips the port, except for CONNECT. A
-// Host with more than one colon outside brackets is refused: gorilla/mux
-// strips everything from the first colon ("a.com:80:80" is "a.com"),
-// hostName keeps such a value whole.
-func exactHost(host string, portOK bool) bool {
-	rest := host // what follows the name: no colon but the port's
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i > 0 {
-			rest = host[i+1:]
-			if rest != "" && rest[0] != ':' {
-				return false
-			}
-		}
+// routedHost reports whether a Host is in CanonicalHost's form, with no
+// port unless portOK, so that comparing it exactly, as http.ServeMux and
+// gorilla/mux do, and as hostName does, agree. ServeMux strips the port,
+// except for CONNECT, with net.SplitHostPort, which also takes the
+// brackets off any name: "[admin.example.com]:80" was ServeMux's
+// "admin.example.com" and hostName's "[admin.example.com]", past a DENY
+// of the first. gorilla/mux strips everything from the first colon
+// ("a.com:80:80" is "a.com"), hostName keeps such a value whole. An
+// empty Host (HTTP/1.0) is routed by host-less patterns only.
+func routedHost(host string, portOK bool) bool {
+	if host == "" {
+		return true
 	}
-	if strings.Count(rest, ":") > 1 {
-		// gorilla/mux cuts at the first colon, hostName only at a
-		// single one: they would not compare the same name.
+	if c, ok := CanonicalHost(host); !ok || c != host {
 		return false
 	}
-	name := host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
-		if !portOK {
-			return false
-		}
-		if strings.IndexByte(host, ':') == i {
-			name = host[:i]
-		}
-	}
-	if strings.HasSuffix(name, ".") {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if 'A' <= name[i] && name[i] <= 'Z' {
-			return false
-		}
-	}
-	return true
+	return portOK || strings.LastIndexByte(host, ':') < strings.LastIndexByte(host, ']')+1
 }
 
 // decodeDelims decodes the escapes in an escaped path of the characters

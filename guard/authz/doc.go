@@ -63,6 +63,9 @@
 //     "Example.com:443". Istio compares the whole header, which is why
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
+//     Decide compares the Host as given: a caller that forwards the
+//     request puts it in one form first (CanonicalHost, as `ward proxy`
+//     does), or refuses it; Handler refuses any other form (below).
 //   - paths are normalised before matching (see Normalize): escapes of
 //     unreserved characters, sub-delimiters (but ";" and "+"), ":" and "@" are
 //     decoded and runs of slashes merged, and a
@@ -76,9 +79,11 @@
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
 // slashes, so "/api//admin" reaches "/api/{tenant}/admin"; when policies
-// match hosts, a Host with an upper-case letter or a trailing dot (or,
-// for CONNECT, a port; or more than one colon outside brackets, which
-// gorilla/mux cuts at the first) is refused with 400, since
+// match hosts, a Host not in CanonicalHost's form (an upper-case letter,
+// a trailing dot, a name in brackets, which net.SplitHostPort unwraps
+// for ServeMux, more than one colon outside brackets, which gorilla/mux
+// cuts at the first, ...; or, for CONNECT, a port) is refused with 400,
+// since
 // http.ServeMux's and gorilla/mux's host patterns compare exactly and
 // would route it elsewhere than Decide matched; a header that a policy
 // reads (request.headers[...]) sent on more than one line is refused

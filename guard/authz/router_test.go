@@ -218,6 +218,61 @@ spec:
 	expectRan(t, addr, &log, raw, http.StatusBadRequest, "")
 }
 
+// TestHandlerServeMuxHostForms: a DENY of a host, in a Go service
+// routing by host with http.ServeMux. ServeMux takes the port off with
+// net.SplitHostPort, which also unwraps any bracketed name:
+// "[admin.example.com]:80" ran the admin.example.com handler while
+// Decide compared "[admin.example.com]" and denied nothing; so did
+// "[127.0.0.1]:80" for a pattern of 127.0.0.1. Every Host not in
+// CanonicalHost's form is refused when a policy matches hosts.
+func TestHandlerServeMuxHostForms(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {hosts: ["admin.example.com", "127.0.0.1", "[::1]"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("admin.example.com/", log.handler("admin"))
+	sm.HandleFunc("127.0.0.1/", log.handler("loopback"))
+	sm.HandleFunc("/", log.handler("app"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		host string
+		code int
+		ran  string
+	}{
+		{"www.example.com", http.StatusOK, "app"},
+		{"www.example.com:8080", http.StatusOK, "app"},
+		{"[2001:db8::1]:80", http.StatusOK, "app"},
+		{"admin.example.com", http.StatusForbidden, ""},
+		{"admin.example.com:443", http.StatusForbidden, ""},
+		{"127.0.0.1:80", http.StatusForbidden, ""},
+		{"[::1]:80", http.StatusForbidden, ""},
+		{"[admin.example.com]:80", http.StatusBadRequest, ""},
+		{"[admin.example.com]:", http.StatusBadRequest, ""},
+		{"[admin.example.com]", http.StatusBadRequest, ""},
+		{"[127.0.0.1]:80", http.StatusBadRequest, ""},
+		{"[0::1]:80", http.StatusBadRequest, ""},
+		{"[::ffff:127.0.0.1]", http.StatusBadRequest, ""},
+		{"admin.example.com:", http.StatusBadRequest, ""},
+		{"admin.example.com:0443", http.StatusBadRequest, ""},
+		{"127.1", http.StatusBadRequest, ""},
+		{"xn--admin-.example.com", http.StatusBadRequest, ""},
+		{"admin.example.com%2e", http.StatusBadRequest, ""},
+	} {
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
 // TestHandlerChiEmptySegment: chi never merges slashes and matches an
 // empty {tenant}, so "GET /api//admin" ran "/api/{tenant}/admin" while
 // Decide saw "/api/admin", which the DENY of "/api/{*}/admin" does not

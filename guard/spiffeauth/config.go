@@ -22,8 +22,18 @@ func verify(bundle x509bundle.Source, authorize Authorizer, mark bool) func(tls.
 			return errors.New("spiffeauth: peer presented no certificate")
 		}
 		// The parsed certificates crypto/tls holds, verified as they are
-		// (x509svid.ParseAndVerify of their Raw would parse them again).
-		id, _, err := x509svid.Verify(cs.PeerCertificates, bundle)
+		// (x509svid.ParseAndVerify of their Raw would parse them again),
+		// against the bundle of the leaf's trust domain taken once, so
+		// that the mark names the bundle that verified them.
+		leafID, err := x509svid.IDFromCert(cs.PeerCertificates[0])
+		if err != nil {
+			return fmt.Errorf("spiffeauth: %w", err)
+		}
+		b, err := bundle.GetX509BundleForTrustDomain(leafID.TrustDomain())
+		if err != nil {
+			return fmt.Errorf("spiffeauth: %w", err)
+		}
+		id, chains, err := x509svid.Verify(cs.PeerCertificates, b)
 		if err != nil {
 			return fmt.Errorf("spiffeauth: %w", err)
 		}
@@ -31,7 +41,7 @@ func verify(bundle x509bundle.Source, authorize Authorizer, mark bool) func(tls.
 			return err
 		}
 		if mark {
-			markVerified(cs.PeerCertificates[0], id)
+			markVerified(cs.PeerCertificates[0], &handshake{id: id, ok: true, source: bundle, bundle: b, expires: chainExpiry(chains)})
 		}
 		return nil
 	}

@@ -19,7 +19,10 @@
 // handshake by ServerConfig, which records the certificate it verified
 // (Handler then looks the ID up, with no verification per request), or
 // by a Verifier, which verifies the chain against a bundle source itself
-// and caches the verdict per connection. The certificate in
+// and caches the verdict per connection. Either ID lasts as long as the
+// verification would hold: on a connection kept alive past its peer's
+// SVID (SPIFFE revokes by letting short-lived SVIDs expire), or past a
+// bundle rotation that dropped its CA, the peer has none. The certificate in
 // tls.ConnectionState says nothing of its verification: with a
 // hand-written tls.Config asking for a client certificate without
 // verifying it (ClientAuth RequestClientCert, or RequireAnyClientCert

@@ -39,37 +39,92 @@ import (
 //     never match another object even after the certificate's memory is
 //     reused, and an entry is deleted when its certificate is garbage:
 //     the table holds one small entry per live verified certificate.
-//     Handler and PeerID read it: a lookup, no signature check, no
-//     parsing per request.
+//     Handler and PeerID read it: a lookup and a call of the bundle
+//     source, no parsing per request, a signature check only when the
+//     bundle rotated.
 //   - Verifier verifies the peer's chain against a bundle source itself,
 //     for servers whose tls.Config is not a ServerConfig (go-spiffe's
 //     tlsconfig, a hand-written one), and caches the verdict by the same
 //     key, so that a kept-alive connection pays one verification.
-var handshakes sync.Map // weak.Pointer[x509.Certificate] -> spiffeid.ID
+//
+// A mark holds for as long as its verification would: a peer whose
+// certificate (or a CA of its chain) has expired since the handshake,
+// or whose trust domain's bundle no longer verifies its chain (a
+// rotation that removed its CA), has no ID on a connection kept alive
+// past that (SPIFFE revokes by letting short-lived SVIDs expire).
+var handshakes sync.Map // weak.Pointer[x509.Certificate] -> *handshake
 
-// markVerified records that the chain of leaf verified as id.
-func markVerified(leaf *x509.Certificate, id spiffeid.ID) {
+// handshake is what a ServerConfig's verification of a leaf established.
+type handshake struct {
+	id      spiffeid.ID        // the leaf's
+	ok      bool               // false: the chain no longer verifies
+	source  x509bundle.Source  // the ServerConfig's
+	bundle  *x509bundle.Bundle // source's bundle of id's trust domain that verified the chain
+	expires time.Time          // the verified chain's first NotAfter
+}
+
+// markVerified records that the chain of leaf verified as h says.
+func markVerified(leaf *x509.Certificate, h *handshake) {
 	k := weak.Make(leaf)
-	if _, loaded := handshakes.LoadOrStore(k, id); !loaded {
+	if _, loaded := handshakes.LoadOrStore(k, h); !loaded {
 		runtime.AddCleanup(leaf, forgetHandshake, k)
 	}
+}
+
+// chainExpiry is the first NotAfter of a verified chain.
+func chainExpiry(chains [][]*x509.Certificate) time.Time {
+	var t time.Time
+	if len(chains) > 0 {
+		for _, c := range chains[0] {
+			if t.IsZero() || c.NotAfter.Before(t) {
+				t = c.NotAfter
+			}
+		}
+	}
+	return t
 }
 
 func forgetHandshake(k weak.Pointer[x509.Certificate]) { handshakes.Delete(k) }
 
 // PeerID returns the SPIFFE ID of the TLS peer of r when a ServerConfig
-// verified its certificate during the handshake. A certificate that no
+// verified its certificate during the handshake, and no certificate of
+// the chain has expired since, and the trust bundle still verifies it
+// (when the ServerConfig's bundle source returns another bundle, the
+// chain is verified again, once per bundle). A certificate that no
 // ServerConfig verified has no ID here, whatever it claims: a server with
 // another tls.Config uses a Verifier.
 func PeerID(r *http.Request) (spiffeid.ID, bool) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return spiffeid.ID{}, false
 	}
-	id, ok := handshakes.Load(weak.Make(r.TLS.PeerCertificates[0]))
+	k := weak.Make(r.TLS.PeerCertificates[0])
+	e, ok := handshakes.Load(k)
 	if !ok {
 		return spiffeid.ID{}, false
 	}
-	return id.(spiffeid.ID), true
+	h := e.(*handshake)
+	if !time.Now().Before(h.expires) {
+		return spiffeid.ID{}, false
+	}
+	b, err := h.source.GetX509BundleForTrustDomain(h.id.TrustDomain())
+	if err != nil {
+		return spiffeid.ID{}, false
+	}
+	if b != h.bundle {
+		// A rotation: verify again, against the new bundle, and keep
+		// the verdict (the certificate, r's, is alive: its cleanup
+		// cannot run meanwhile).
+		n := &handshake{id: h.id, source: h.source, bundle: b, expires: h.expires}
+		if id, chains, err := x509svid.Verify(r.TLS.PeerCertificates, b, x509svid.WithTime(time.Now())); err == nil && id == h.id {
+			n.ok, n.expires = true, chainExpiry(chains)
+		}
+		handshakes.Store(k, n)
+		h = n
+	}
+	if !h.ok {
+		return spiffeid.ID{}, false
+	}
+	return h.id, true
 }
 
 // FromContext returns the verified peer ID that Handler or a Verifier's

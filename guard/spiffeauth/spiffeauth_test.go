@@ -1,6 +1,7 @@
 package spiffeauth
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -413,7 +415,7 @@ func TestPeerIDNeedsVerification(t *testing.T) {
 // verified (a lookup; it replaced a parse of the URI SAN).
 func BenchmarkPeerID(b *testing.B) {
 	f := newFixture(b)
-	markVerified(f.alice.Certificates[0], f.alice.ID)
+	markVerified(f.alice.Certificates[0], testMark(f.alice, f.ca))
 	r := peerRequest(f.alice)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -446,7 +448,7 @@ func TestHandshakeMarkFreed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		markVerified(s.Certificates[0], s.ID)
+		markVerified(s.Certificates[0], testMark(s, f.ca))
 		if _, ok := PeerID(peerRequest(s)); !ok {
 			t.Fatal("a marked certificate has no ID")
 		}
@@ -461,5 +463,73 @@ func TestHandshakeMarkFreed(t *testing.T) {
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testMark is the mark of a handshake that ca's bundle verified s in.
+func testMark(s *x509svid.SVID, ca *DevCA) *handshake {
+	b := ca.Bundle()
+	return &handshake{id: s.ID, ok: true, source: b, bundle: b, expires: s.Certificates[0].NotAfter}
+}
+
+// TestHandlerKeptAliveRevoked: a connection kept alive past its peer's
+// verification keeps no ID. Handler identified the peer of a handshake
+// for as long as the connection lived: after its SVID expired (SPIFFE's
+// revocation) and after the bundle rotated to drop its CA, while a
+// Verifier and new handshakes refused it.
+func TestHandlerKeptAliveRevoked(t *testing.T) {
+	f := newFixture(t)
+	src := &countingSource{}
+	src.b.Store(f.ca.Bundle())
+	anyID := AllowPatterns(MustParsePattern("spiffe://example.org/**"))
+	srv := serve(t, ServerConfig(tlsconf.Intermediate, f.server, src, anyID))
+	// An SVID of 2 s, as short-lived as SPIFFE's get (x509 times are
+	// in seconds).
+	short, err := f.ca.Issue(f.alice.ID, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: ClientConfig(tlsconf.Intermediate, short, f.ca.Bundle(), anyID)}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	n := 0
+	ask := func() string {
+		t.Helper()
+		reused := false
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+		req, err := http.NewRequestWithContext(ctx, "GET", srv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if n++; n > 1 && !reused {
+			t.Fatalf("request %d on a new connection: the test needs the first one kept alive", n)
+		}
+		return string(b)
+	}
+	const alice = "spiffe://example.org/ns/shop/sa/web"
+	if got := ask(); got != alice {
+		t.Fatalf("alice: %q", got)
+	}
+	other, err := NewDevCA(f.ca.TrustDomain, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.b.Store(other.Bundle())
+	if got := ask(); got != "" {
+		t.Errorf("alice after the bundle dropped her CA: %q", got)
+	}
+	src.b.Store(f.ca.Bundle())
+	if got := ask(); got != alice {
+		t.Errorf("alice after her CA came back: %q", got)
+	}
+	time.Sleep(time.Until(short.Certificates[0].NotAfter.Add(time.Second)))
+	if got := ask(); got != "" {
+		t.Errorf("alice past her SVID's NotAfter: %q", got)
 	}
 }

@@ -69,7 +69,8 @@ func chainDrops(t *testing.T, l *lab.Lab, name string) uint64 {
 // until c speaks again. Attacked from a bound port (a's binding admits
 // the frames' IP sources: an IPv4 or IPv6 datagram from a's own address,
 // an ARP request from it, an ARP probe, a neighbour solicitation from
-// ::) and from a port attached since the last sync (a left out of the
+// ::, an EAPOL frame to a reserved group address, which skips the
+// prerouting hook for the input hook) and from a port attached since the last sync (a left out of the
 // inventory, the bridge closed: frames the inet table never sees, an
 // ARP request and a frame of IEEE's local experimental EtherType, which
 // br_netfilter hands to no inet hook). With the ruleset binding MAC
@@ -115,6 +116,13 @@ func TestMACSpoof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An EAPOL frame to 01:80:c2:00:00:03, an IEEE 802.1 reserved group
+	// address: the bridge hands it to its input hook, not prerouting, and
+	// learns its source.
+	eapol := make([]byte, 60)
+	copy(eapol, net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 3})
+	copy(eapol[6:], ce.mac)
+	binary.BigEndian.PutUint16(eapol[12:], 0x888e)
 	type poison struct {
 		what  string
 		frame []byte
@@ -131,6 +139,7 @@ func TestMACSpoof(t *testing.T) {
 			arpRequest,
 			{"an ARP probe", arpFrame(ce.mac, bcast, 1, ae.mac, netip.IPv4Unspecified(), zeroMAC, b4)},
 			{"a neighbour solicitation from ::", ns},
+			{"an EAPOL frame, to a reserved group address", eapol},
 		}},
 		{"a, a port attached since the last sync", compile(nil, true), []poison{
 			arpRequest,

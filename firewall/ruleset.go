@@ -841,8 +841,8 @@ var bridgeMACRules = []string{
 // bypasses the prerouting hook: the bridge hands it to its input hook
 // and then learns its source (br_handle_local_finish), so that a
 // container could move another's MAC address to its port with one such
-// frame (lab.TestMACSpoof). LLDP's 0e reaches no hook at all (see
-// docs/firewall.md).
+// frame (lab.TestMACSpoof). LLDP's 0e (and 00 with STP on) reaches no
+// hook at all (lab.TestMACSpoofLLDP, docs/firewall.md).
 //
 // bindsMACs reports whether the bridge table binds MAC addresses: some
 // binding knows its port's, and the ruleset binds sources at all.

@@ -190,7 +190,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: r1},
 		}
 	}
-	var rules [][]expr.Any
+	var rules, macRules [][]expr.Any
 	if bindsMACs {
 		// bridgeMACRules: the Ethernet source (6 bytes at offset 6), an
 		// ARP packet's sender hardware address (at offset 8).
@@ -198,12 +198,13 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		ether := func(reg uint32) *expr.Payload {
 			return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6}
 		}
-		rules = append(rules,
-			[]expr.Any{iifname, lookup(macPorts, false), iifname, ether(r2), lookup(macs, true), spoof},
+		macRules = [][]expr.Any{
+			{iifname, lookup(macPorts, false), iifname, ether(r2), lookup(macs, true), spoof},
 			[]expr.Any{iifname, lookup(macPorts, true), ether(r1), lookup(boundMACs, false), spoof},
 			append(etherType(unix.ETH_P_ARP), iifname, src(r2, 8, 6), lookup(macs, true), iifname, lookup(macPorts, false), spoof),
 			append(etherType(unix.ETH_P_ARP), src(r1, 8, 6), lookup(boundMACs, false), iifname, lookup(macPorts, true), spoof),
-		)
+		}
+		rules = append(rules, macRules...)
 	}
 	rules = append(rules, [][]expr.Any{
 		slices.Concat(etherType(unix.ETH_P_IP), []expr.Any{iifname, src(r2, 12, 4), lookup(v4, false)}, markBound, []expr.Any{accept}),
@@ -295,6 +296,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 			{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}},
 		} {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: exprs})
+		}
+		// Chain input (BridgeInput): the Ethernet source rules again, for
+		// frames to reserved group addresses, which skip prerouting.
+		in := &nftables.Chain{
+			Name: BridgeInput, Table: t, Hooknum: nftables.ChainHookInput,
+			Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
+		}
+		o.chains = append(o.chains, in)
+		for _, exprs := range macRules[:2] {
+			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: in, Exprs: exprs})
 		}
 	}
 

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
+	"github.com/wardsec/ward/internal/testenv"
 	"github.com/wardsec/ward/lab"
 )
 
@@ -69,7 +72,8 @@ func chainDrops(t *testing.T, l *lab.Lab, name string) uint64 {
 // until c speaks again. Attacked from a bound port (a's binding admits
 // the frames' IP sources: an IPv4 or IPv6 datagram from a's own address,
 // an ARP request from it, an ARP probe, a neighbour solicitation from
-// ::) and from a port attached since the last sync (a left out of the
+// ::, an EAPOL frame to a reserved group address, which skips the
+// prerouting hook for the input hook) and from a port attached since the last sync (a left out of the
 // inventory, the bridge closed: frames the inet table never sees, an
 // ARP request and a frame of IEEE's local experimental EtherType, which
 // br_netfilter hands to no inet hook). With the ruleset binding MAC
@@ -115,6 +119,13 @@ func TestMACSpoof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An EAPOL frame to 01:80:c2:00:00:03, an IEEE 802.1 reserved group
+	// address: the bridge hands it to its input hook, not prerouting, and
+	// learns its source.
+	eapol := make([]byte, 60)
+	copy(eapol, net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 3})
+	copy(eapol[6:], ce.mac)
+	binary.BigEndian.PutUint16(eapol[12:], 0x888e)
 	type poison struct {
 		what  string
 		frame []byte
@@ -131,6 +142,7 @@ func TestMACSpoof(t *testing.T) {
 			arpRequest,
 			{"an ARP probe", arpFrame(ce.mac, bcast, 1, ae.mac, netip.IPv4Unspecified(), zeroMAC, b4)},
 			{"a neighbour solicitation from ::", ns},
+			{"an EAPOL frame, to a reserved group address", eapol},
 		}},
 		{"a, a port attached since the last sync", compile(nil, true), []poison{
 			arpRequest,
@@ -311,5 +323,81 @@ func TestARPSpoof(t *testing.T) {
 	}
 	if !ipClaim() {
 		t.Error("without the bridge table, a's ARP reply claiming b's address left c's entry for it: the test cannot see the hole")
+	}
+}
+
+// TestMACSpoofLLDP is the attack of TestMACSpoof with an LLDP frame (to
+// 01:80:c2:00:00:0e) carrying c's MAC address as its source: the bridge
+// hands such a frame to no netfilter hook and learns its source
+// (br_handle_frame's LLDP case), so the bridge table cannot drop it, and
+// b's datagrams to c go to a's port. The bridge's no_linklocal_learn
+// option (docs/firewall.md, "What stays open") stops that learning: with
+// it b's datagrams keep arriving; without it (the limit, as a negative
+// control) they are lost.
+func TestMACSpoofLLDP(t *testing.T) {
+	requireLab(t)
+	testenv.RequireCommand(t, "ip")
+	testenv.RequireCommand(t, "nsenter")
+	t.Parallel()
+	plan, a, b, c, _ := spoofWithout(t)
+	l := startLab(t, plan.Hosts)
+	ae, ce := hostEth0(t, l, a.ID), hostEth0(t, l, c.ID)
+	sniffC := capture(t, l, c.ID, ce)
+	b4, c4 := hostAddr(t, b, 4), hostAddr(t, c, 4)
+	lldp := make([]byte, 60)
+	copy(lldp, net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 0x0e})
+	copy(lldp[6:], ce.mac)
+	binary.BigEndian.PutUint16(lldp[12:], 0x88cc)
+	var conn *net.UDPConn
+	if err := l.InHost(b.ID, func() (err error) {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(b4, 0)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	// arrives has c speak to b (the bridge learns c's MAC address back),
+	// a send the LLDP frame, b send c a datagram, and reports whether it
+	// reached c's interface.
+	arrives := func(noLearn string) bool {
+		// #nosec G204 -- the lab's own namespace and bridge, a fixed option
+		if out, err := exec.Command("nsenter", "--net="+filepath.Join(lab.NetnsDir, l.Name()+"-r"), "ip", "link", "set", "br0", "type", "bridge", "no_linklocal_learn", noLearn).CombinedOutput(); err != nil {
+			t.Fatalf("ip link set br0 no_linklocal_learn %s: %v: %s", noLearn, err, out)
+		}
+		if err := l.InHost(c.ID, func() error {
+			cc, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(b4, 9)))
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			_, err = cc.Write([]byte("heal"))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		resolveNeighbour(t, l, b.ID, conn, c4, ce.mac)
+		sendRaw(t, l, a.ID, ae, lldp)
+		n++
+		m := fmt.Appendf(nil, "ward-lldp-%d-%d", os.Getpid(), n)
+		if _, err := conn.WriteToUDP(m, net.UDPAddrFromAddrPort(netip.AddrPortFrom(c4, 53))); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); {
+			if k, _, err := unix.Recvfrom(sniffC, buf, 0); err == nil && bytes.Contains(buf[:k], m) {
+				return true
+			}
+		}
+		return false
+	}
+	if !arrives("1") {
+		t.Error("with no_linklocal_learn, after a's LLDP frame with c's MAC address as its source, b's datagram to c did not arrive")
+	}
+	if arrives("0") {
+		t.Error("without no_linklocal_learn, a's LLDP frame with c's MAC address as its source left b's datagram to c arriving: the limit docs/firewall.md states is gone (or the test cannot see it)")
 	}
 }

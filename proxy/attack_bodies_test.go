@@ -380,3 +380,59 @@ func TestAttackHugeResponseHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackOpenStreamGET: an HTTP/2 GET whose HEADERS frame leaves the
+// stream open, followed by nothing. The body check waited for its first
+// byte until the server's read timeout (30 s), holding the handler (100
+// such streams per connection, before the rate and concurrency limits),
+// and then recorded the server's timeout as the client's hang-up (499).
+// It now waits a second: the request goes on without a body, and what the
+// client sends after that is never read, so never forwarded.
+func TestAttackOpenStreamGET(t *testing.T) {
+	u := newCL0Upstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	c := h.dialH2(t, "web")
+	before := len(u.requestLines())
+	const n = 5
+	for i := range n {
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), EndHeaders: true,
+			BlockFragment: hpackBlock(":method", "GET", ":scheme", "https", ":authority", "api", ":path", "/api/items", "x-client", "open-"+strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.c.SetDeadline(time.Now().Add(20 * time.Second)) // under the old 30 s wait: the old code fails here
+	status := map[uint32]string{}
+	for len(status) < n {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("%d of %d open-stream GETs answered: %v", len(status), n, err)
+		}
+		if f, ok := f.(*http2.MetaHeadersFrame); ok {
+			status[f.StreamID] = f.PseudoValue("status")
+		}
+	}
+	for id, s := range status {
+		if s != "200" {
+			t.Errorf("stream %d: %s, want 200 (a GET without a body)", id, s)
+		}
+	}
+	// The body sent once the request went on reaches nobody.
+	for i := range n {
+		_ = c.fr.WriteData(uint32(2*i+1), true, []byte(smuggled))
+	}
+	lines := waitLines(u, before)
+	if len(lines) != n {
+		t.Errorf("the upstream parsed %q, want %d GETs of /api/items alone", lines, n)
+	}
+	for _, l := range lines {
+		if l != "GET /api/items HTTP/1.1" {
+			t.Errorf("the upstream parsed %q", l)
+		}
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(h.audit.String(), `"status":200`) != n || strings.Contains(h.audit.String(), `"status":499`) {
+		t.Errorf("a server-side wait recorded as the client's hang-up: %s", h.audit.String())
+	}
+}

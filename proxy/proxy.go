@@ -673,7 +673,7 @@ func withLimits(l Limits, next http.Handler) http.Handler {
 // frameworks) reads it as the next request on its connection: a GET of
 // /admin written in the body of an allowed GET ran unchecked.
 func bodyless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Request, bool) {
-	r2, err := harden.ReadBodiless(r, allowGET)
+	r2, err := harden.ReadBodiless(w, r, allowGET)
 	var refused *harden.BodyError
 	switch {
 	case errors.As(err, &refused):

@@ -6,8 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 )
+
+// bodilessWait bounds ReadBodiless's wait for the first byte of a
+// request of unknown length (a variable for tests).
+var bodilessWait = time.Second
 
 // BodyError is the refusal of a GET, HEAD or TRACE request with a body.
 type BodyError struct {
@@ -36,7 +42,7 @@ func BodilessMethod(method string) bool {
 // request itself is not exposed: net/http frames bodies on every method.
 func Bodiless(allowGET bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := ReadBodiless(r, allowGET)
+		r2, err := ReadBodiless(w, r, allowGET)
 		if err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
@@ -51,16 +57,33 @@ func Bodiless(allowGET bool, next http.Handler) http.Handler {
 // HEADERS frame left the stream open without a content-length; clients
 // may end it with an empty DATA frame) is read for its first byte: the
 // request returned is then a copy, with no body when it has none, or
-// with the byte put back. r itself is never changed.
-func ReadBodiless(r *http.Request, allowGET bool) (*http.Request, error) {
-	if !BodilessMethod(r.Method) {
+// with the byte put back. r itself is never changed. The wait for that
+// byte is bounded (a second, through w's http.ResponseController): a
+// client that leaves the stream open and sends nothing held the handler
+// until the server's read timeout (30 s), and the error read then was
+// reported as the client's. A stream still silent after the wait goes on
+// as a request without a body; what its client sends later is never
+// read, so never forwarded. w may be nil (no bound). An allowed GET is
+// not read at all.
+func ReadBodiless(w http.ResponseWriter, r *http.Request, allowGET bool) (*http.Request, error) {
+	if !BodilessMethod(r.Method) || allowGET && r.Method == http.MethodGet {
 		return r, nil
 	}
 	if r.ContentLength < 0 && len(r.TransferEncoding) == 0 && r.Body != nil && r.Body != http.NoBody {
+		var rc *http.ResponseController
+		if w != nil {
+			rc = http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(bodilessWait)) != nil {
+				rc = nil // not supported: wait as the server lets it
+			}
+		}
 		var b [1]byte
 		n, err := io.ReadFull(r.Body, b[:])
+		if rc != nil {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		switch {
-		case n == 0 && errors.Is(err, io.EOF):
+		case n == 0 && (errors.Is(err, io.EOF) || rc != nil && errors.Is(err, os.ErrDeadlineExceeded)):
 			r2 := r.WithContext(r.Context())
 			r2.Body, r2.ContentLength = http.NoBody, 0
 			return r2, nil
@@ -74,9 +97,6 @@ func ReadBodiless(r *http.Request, allowGET bool) (*http.Request, error) {
 		}{io.MultiReader(bytes.NewReader(b[:n]), r.Body), r.Body}
 		r = r2
 	} else if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
-		return r, nil
-	}
-	if allowGET && r.Method == http.MethodGet {
 		return r, nil
 	}
 	framing := "DATA frames"

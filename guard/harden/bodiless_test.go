@@ -44,7 +44,7 @@ func TestReadBodiless(t *testing.T) {
 		{"GET DATA allowed", unknown("GET", "hello"), true, "hello"},
 	} {
 		body, cl := tt.r.Body, tt.r.ContentLength
-		r, err := ReadBodiless(tt.r, tt.allowGET)
+		r, err := ReadBodiless(nil, tt.r, tt.allowGET)
 		var be *BodyError
 		switch {
 		case err != nil && (!errors.As(err, &be) || err.Error() != tt.want):
@@ -142,5 +142,42 @@ func TestBodilessSmuggling(t *testing.T) {
 		if code != tt.status || !slices.Equal(got, tt.upgoing) {
 			t.Errorf("%s: status %d, upstream parsed %q; want %d, %q", tt.name, code, got, tt.status, tt.upgoing)
 		}
+	}
+}
+
+// TestBodilessOpenStream: over HTTP/2 a GET whose stream stays open with
+// nothing sent goes on without a body after bodilessWait (it waited for
+// the server's read timeout), and what its client sends afterwards is
+// never handed to the next handler.
+func TestBodilessOpenStream(t *testing.T) {
+	t.Cleanup(func(d time.Duration) func() { return func() { bodilessWait = d } }(bodilessWait))
+	bodilessWait = 200 * time.Millisecond
+	got := make(chan string, 1)
+	srv := httptest.NewUnstartedServer(Bodiless(false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		got <- fmt.Sprintf("%q %v %d", b, err, r.ContentLength)
+	})))
+	srv.EnableHTTP2 = true
+	srv.Config.ReadTimeout = 30 * time.Second
+	srv.StartTLS()
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client()
+	c.Timeout = 10 * time.Second // under the read timeout: without the bound this fails
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP/%d %d, want HTTP/2 200", resp.ProtoMajor, resp.StatusCode)
+	}
+	if g := <-got; g != `"" <nil> 0` {
+		t.Errorf("the next handler read %s, want no body", g)
 	}
 }

@@ -285,6 +285,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	rs.Chains = append(rs.Chains, base...)
 	if len(rs.Bindings) > 0 && !rs.Unbound {
 		rs.Bridges = inv.bridges()
+		rs.NoLinkLocalLearn = inv.macBridges()
 	}
 	if rs.closed() {
 		// Ruleset.Bridges: a packet that enters the host, or that

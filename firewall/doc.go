@@ -176,4 +176,12 @@
 // text back (with counter values). Remove deletes the table; Status
 // reports whether it is present and what it holds. NewConn makes a
 // connection with socket buffers large enough for big rulesets.
+//
+// One thing lies outside the tables: a frame to a link-local group
+// address such as LLDP's 01:80:c2:00:00:0e reaches no netfilter hook of a
+// bridge, yet the bridge learns its source MAC address. The ruleset names
+// the bridges whose ports it binds to MAC addresses
+// (Ruleset.NoLinkLocalLearn), and SetLinkLocalLearning sets their option
+// no_linklocal_learn through rtnetlink; whoever applies the ruleset calls
+// it after Apply.
 package firewall

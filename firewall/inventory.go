@@ -181,6 +181,31 @@ func (inv *Inventory) bridges() []string {
 	return slices.Compact(out)
 }
 
+// macBridges returns the bridges (sorted, each once) of the networks
+// holding an address of a container whose bridge ports are bound to MAC
+// addresses.
+func (inv *Inventory) macBridges() []string {
+	if inv == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range inv.Networks {
+		if n.Bridge == "" {
+			continue
+		}
+		in := func(ip netip.Addr) bool {
+			return slices.ContainsFunc(n.Subnets, func(p netip.Prefix) bool { return p.Contains(ip) })
+		}
+		if slices.ContainsFunc(inv.Containers, func(c *Container) bool {
+			return !c.HostNetwork && len(c.Interfaces) > 0 && len(c.MACs) > 0 && slices.ContainsFunc(c.IPs, in)
+		}) {
+			out = append(out, n.Bridge)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Errors of inventories, for errors.Is. Every error LoadInventory and
 // ParseInventory return is a *manifest.Error with the file and line, wrapping
 // one of these.

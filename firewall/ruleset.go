@@ -129,6 +129,14 @@ type Ruleset struct {
 	// containers or the host nor teach the host's neighbour cache
 	// another container's address.
 	Bridges []string
+	// NoLinkLocalLearn are the bridges of Bridges (sorted) whose
+	// networks hold a container bound to MAC addresses: whoever applies
+	// the ruleset sets their option no_linklocal_learn
+	// (SetLinkLocalLearning), since a frame to 01:80:c2:00:00:0e (LLDP)
+	// reaches no netfilter hook of a bridge, so no rule can drop it, yet
+	// the bridge would learn its source: a port could take another
+	// container's MAC address over with it. Not a part of Ward's tables.
+	NoLinkLocalLearn []string
 }
 
 // PriorityRaw is nft's "raw" priority, relative to filter

@@ -363,14 +363,19 @@ func configureHost(nl *netlink.Handle, h *Host) error {
 }
 
 // Load replaces the router's ruleset with rs (firewall.Apply, one atomic
-// batch) and forgets every tracked connection, so that no verdict of an
-// earlier ruleset carries over.
+// batch), sets the bridge's no_linklocal_learn as `ward fw` does when rs
+// names it (Ruleset.NoLinkLocalLearn) and clears it otherwise, as on a
+// host where Ward never set it, and forgets every tracked connection, so
+// that no verdict of an earlier ruleset carries over.
 func (l *Lab) Load(rs *firewall.Ruleset) error {
 	if rs == nil {
 		return fmt.Errorf("lab: no ruleset to load")
 	}
 	if err := firewall.Apply(l.nft, rs); err != nil {
 		return fmt.Errorf("lab: load the ruleset in the router namespace: %w", err)
+	}
+	if err := firewall.SetLinkLocalLearning(int(l.router), []string{BridgeName}, !slices.Contains(rs.NoLinkLocalLearn, BridgeName)); err != nil {
+		return fmt.Errorf("lab: %w", err)
 	}
 	if err := l.routerNL.ConntrackTableFlush(netlink.ConntrackTable); err != nil {
 		return fmt.Errorf("lab: flush conntrack in the router namespace: %w", err)

@@ -520,7 +520,7 @@ func TestCleanup(t *testing.T) {
 // (Ruleset.Bridges, with the inet table's chain prerouting).
 func withoutBridgeTable(rs *firewall.Ruleset) *firewall.Ruleset {
 	out := *rs
-	out.Bindings, out.Bridges = nil, nil
+	out.Bindings, out.Bridges, out.NoLinkLocalLearn = nil, nil, nil
 	out.Chains = slices.DeleteFunc(slices.Clone(rs.Chains), func(c *firewall.Chain) bool { return c.Name == firewall.ChainPrerouting })
 	return &out
 }

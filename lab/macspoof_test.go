@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,14 +16,15 @@ import (
 
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
-	"github.com/wardsec/ward/internal/testenv"
 	"github.com/wardsec/ward/lab"
 )
 
 // withoutMACs is rs with its bindings' MAC addresses left out: the
-// ruleset of an inventory without macs, which binds IP addresses only.
+// ruleset of an inventory without macs, which binds IP addresses only
+// (and sets no bridge's no_linklocal_learn).
 func withoutMACs(rs *firewall.Ruleset) *firewall.Ruleset {
 	out := *rs
+	out.NoLinkLocalLearn = nil
 	out.Bindings = slices.Clone(rs.Bindings)
 	for i := range out.Bindings {
 		out.Bindings[i].MACs = nil
@@ -330,16 +329,21 @@ func TestARPSpoof(t *testing.T) {
 // 01:80:c2:00:00:0e) carrying c's MAC address as its source: the bridge
 // hands such a frame to no netfilter hook and learns its source
 // (br_handle_frame's LLDP case), so the bridge table cannot drop it, and
-// b's datagrams to c go to a's port. The bridge's no_linklocal_learn
-// option (docs/firewall.md, "What stays open") stops that learning: with
-// it b's datagrams keep arriving; without it (the limit, as a negative
-// control) they are lost.
+// b's datagrams to c would go to a's port. Ward's ruleset names the lab's
+// bridge in Ruleset.NoLinkLocalLearn, and loading it (Lab.Load, as `ward
+// fw` applies) sets the bridge's no_linklocal_learn, which stops that
+// learning: b's datagrams keep arriving. The negative control is the
+// same ruleset without the bridge option (Ward before it set it): they
+// are lost.
 func TestMACSpoofLLDP(t *testing.T) {
 	requireLab(t)
-	testenv.RequireCommand(t, "ip")
-	testenv.RequireCommand(t, "nsenter")
 	t.Parallel()
 	plan, a, b, c, _ := spoofWithout(t)
+	if !slices.Equal(plan.Ruleset.NoLinkLocalLearn, []string{lab.BridgeName}) {
+		t.Fatalf("the ruleset's NoLinkLocalLearn = %v; want the lab's bridge %s", plan.Ruleset.NoLinkLocalLearn, lab.BridgeName)
+	}
+	noOption := *plan.Ruleset
+	noOption.NoLinkLocalLearn = nil
 	l := startLab(t, plan.Hosts)
 	ae, ce := hostEth0(t, l, a.ID), hostEth0(t, l, c.ID)
 	sniffC := capture(t, l, c.ID, ce)
@@ -356,17 +360,13 @@ func TestMACSpoofLLDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := l.Load(plan.Ruleset); err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	// arrives has c speak to b (the bridge learns c's MAC address back),
-	// a send the LLDP frame, b send c a datagram, and reports whether it
-	// reached c's interface.
-	arrives := func(noLearn string) bool {
-		// #nosec G204 -- the lab's own namespace and bridge, a fixed option
-		if out, err := exec.Command("nsenter", "--net="+filepath.Join(lab.NetnsDir, l.Name()+"-r"), "ip", "link", "set", "br0", "type", "bridge", "no_linklocal_learn", noLearn).CombinedOutput(); err != nil {
-			t.Fatalf("ip link set br0 no_linklocal_learn %s: %v: %s", noLearn, err, out)
+	// arrives loads rs, has c speak to b (the bridge learns c's MAC
+	// address back), a send the LLDP frame, b send c a datagram, and
+	// reports whether it reached c's interface.
+	arrives := func(rs *firewall.Ruleset) bool {
+		if err := l.Load(rs); err != nil {
+			t.Fatal(err)
 		}
 		if err := l.InHost(c.ID, func() error {
 			cc, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(b4, 9)))
@@ -394,10 +394,10 @@ func TestMACSpoofLLDP(t *testing.T) {
 		}
 		return false
 	}
-	if !arrives("1") {
-		t.Error("with no_linklocal_learn, after a's LLDP frame with c's MAC address as its source, b's datagram to c did not arrive")
+	if !arrives(plan.Ruleset) {
+		t.Error("with Ward's ruleset loaded, after a's LLDP frame with c's MAC address as its source, b's datagram to c did not arrive: the bridge learned the frame's source")
 	}
-	if arrives("0") {
-		t.Error("without no_linklocal_learn, a's LLDP frame with c's MAC address as its source left b's datagram to c arriving: the limit docs/firewall.md states is gone (or the test cannot see it)")
+	if arrives(&noOption) {
+		t.Error("without no_linklocal_learn, a's LLDP frame with c's MAC address as its source left b's datagram to c arriving: the test cannot see the hole")
 	}
 }

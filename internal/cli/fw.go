@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -85,9 +86,10 @@ func fwPlanCmd(e *env, f *fwFlags) *cobra.Command {
 		Use:   "plan POLICY_PATH... (--docker | --inventory FILE)",
 		Short: "Print the nftables ruleset and its difference to the live one",
 		Long: `Print the ruleset the policies give for the host's containers, in nft
-syntax, without changing anything. When the live table can be read (root),
-its differences to the plan follow as comments: "+" what applying would
-add, "-" what it would remove, "~" what it would change.`,
+syntax, without changing anything. Comments follow (without --diff=false):
+the bridges whose no_linklocal_learn option applying would set, then, when
+the live table can be read (root), the differences to the plan: "+" what
+applying would add, "-" what it would remove, "~" what it would change.`,
 		Example: `  ward fw plan examples/shop --inventory firewall/testdata/shop-inventory.yaml
   ward fw plan policies/ --docker | nft -c -f -`,
 		Args: cobra.MinimumNArgs(1),
@@ -101,6 +103,9 @@ add, "-" what it would remove, "~" what it would change.`,
 			}
 			if !diff {
 				return nil
+			}
+			if err := printLinkLocal(e.stdout, p.rs.NoLinkLocalLearn); err != nil {
+				return err
 			}
 			h, err := openHost(f.netns)
 			if err != nil {
@@ -117,6 +122,17 @@ add, "-" what it would remove, "~" what it would change.`,
 	}
 	c.Flags().BoolVar(&diff, "diff", true, "append the difference to the live ruleset as comments")
 	return c
+}
+
+// printLinkLocal says, as comments, which bridges applying sets
+// no_linklocal_learn on (firewall.Ruleset.NoLinkLocalLearn).
+func printLinkLocal(w io.Writer, bridges []string) error {
+	for _, br := range bridges {
+		if _, err := fmt.Fprintf(w, "# bridge %s: applying sets no_linklocal_learn 1 (no MAC address learning from link-local frames such as LLDP)\n", br); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func printDiff(w io.Writer, d []string) error {
@@ -175,6 +191,7 @@ are serialised by a lock. Applying the same ruleset twice changes nothing.`,
 				return fail(ExitError, err)
 			}
 			res.unchanged = derr == nil && len(d) == 0
+			res.warn(e.log)
 			return res.print(e.stdout)
 		},
 	}
@@ -292,10 +309,12 @@ does, unless --enable-br-netfilter is given.`,
 func fwRemoveCmd(e *env, f *fwFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove",
-		Short: "Delete Ward's table: nothing of Ward remains",
+		Short: "Delete Ward's table: no rule of Ward remains",
 		Long: `Delete table inet ward with its chains, sets and maps in one batch. Ward
 adds nothing to other tables (no jump into Docker's chains), so Docker's
-own behaviour is restored exactly. Removing an absent table succeeds.`,
+own behaviour is restored exactly. Removing an absent table succeeds. The
+bridges' no_linklocal_learn option, which apply sets, stays set: undo it
+with ip link set BRIDGE type bridge no_linklocal_learn 0 (docs/firewall.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			unlock, err := f.takeLock(cmd.Context(), e)
@@ -440,6 +459,15 @@ func openHost(netns string) (*host, error) {
 	return h, nil
 }
 
+// netnsFd is the host's namespace as a file descriptor, 0 for the
+// process's own.
+func (h *host) netnsFd() int {
+	if h.ns == nil {
+		return 0
+	}
+	return int(h.ns.Fd()) // #nosec G115 -- a file descriptor fits an int
+}
+
 func (h *host) Close() {
 	if h.nft != nil {
 		_ = h.nft.CloseLasting()
@@ -538,6 +566,17 @@ type applyResult struct {
 	unbound       bool     // ports known, not bound to addresses (--no-bind)
 	bridges       []string // whose other ports are closed (firewall.Ruleset.Bridges)
 	unchanged     bool
+	// noLearn are the bridges whose no_linklocal_learn was set
+	// (firewall.Ruleset.NoLinkLocalLearn); noLearnErr why some were not.
+	noLearn    []string
+	noLearnErr error
+}
+
+// warn logs, loudly, what the apply left undone beside the ruleset.
+func (r *applyResult) warn(log *slog.Logger) {
+	if r.noLearnErr != nil {
+		log.Warn("bridge option no_linklocal_learn not set (the ruleset is applied): a container with NET_RAW can take another's MAC address over with an LLDP frame; see docs/firewall.md", "err", r.noLearnErr)
+	}
 }
 
 func (r *applyResult) print(w io.Writer) error {
@@ -564,6 +603,11 @@ func (r *applyResult) print(w io.Writer) error {
 			closed += fmt.Sprintf("; any other port of %s closed", strings.Join(head(r.bridges, 5), ", "))
 		}
 		if _, err := fmt.Fprintf(w, "table %s %s: %d addresses bound to %d bridge ports (anti-spoofing%s)\n", firewall.BridgeFamily, firewall.TableName, r.stats.Bindings, r.bindings-r.unknown, closed); err != nil {
+			return err
+		}
+	}
+	if len(r.noLearn) > 0 && r.noLearnErr == nil {
+		if _, err := fmt.Fprintf(w, "bridges %s: no_linklocal_learn 1 (no MAC address learning from link-local frames such as LLDP)\n", strings.Join(head(r.noLearn, 5), ", ")); err != nil {
 			return err
 		}
 	}
@@ -609,6 +653,10 @@ func (h *host) apply(p *plan, o applyOptions) (*applyResult, error) {
 		return nil, fmt.Errorf("%w (the new ruleset is loaded: `ward fw remove` removes it)", err)
 	}
 	res.load = time.Since(start)
+	// Docker recreates a network's bridge with the option off: set at
+	// every apply. A failure leaves the ruleset applied; the callers warn.
+	res.noLearn = p.rs.NoLinkLocalLearn
+	res.noLearnErr = firewall.SetLinkLocalLearning(h.netnsFd(), p.rs.NoLinkLocalLearn, false)
 	if !o.flush {
 		return res, nil
 	}

@@ -911,6 +911,11 @@ func TestFwDocker(t *testing.T) {
 	if !strings.Contains(out, "addresses bound to") {
 		t.Errorf("ward fw apply does not report the bindings: %q", out)
 	}
+	// And its bridges learn no MAC address from link-local frames
+	// (LLDP's), read back by ward.
+	if !strings.Contains(out, "no_linklocal_learn 1") || strings.Contains(errOut, "no_linklocal_learn not set") {
+		t.Errorf("ward fw apply --docker did not set no_linklocal_learn on the managed bridges: %q\n%s", out, errOut)
+	}
 	if dockerNow != dockerBefore {
 		t.Fatalf("ward fw apply changed Docker's ruleset:\nbefore:\n%s\nafter:\n%s", dockerBefore, dockerNow)
 	}

@@ -256,6 +256,7 @@ func (d *daemon) sync(ctx context.Context, t trigger) (err error) {
 	if err != nil {
 		return err
 	}
+	res.warn(d.e.log)
 	d.last = p
 	loaded := time.Now()
 	window := loaded.Sub(t.at).Round(time.Millisecond)

@@ -39,29 +39,7 @@ func newCL0Upstream(t *testing.T) *cl0Upstream {
 		t.Fatal(err)
 	}
 	u := &cl0Upstream{ln: ln}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conns.Delete(c)
-				defer c.Close()
-				u.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
+	serveConns(t, ln, u.serve)
 	return u
 }
 

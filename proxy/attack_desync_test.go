@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -33,29 +32,7 @@ func newDesyncUpstream(t *testing.T, slow time.Duration) *desyncUpstream {
 		t.Fatal(err)
 	}
 	u := &desyncUpstream{ln: ln, slow: slow}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conns.Delete(c)
-				defer c.Close()
-				u.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
+	serveConns(t, ln, u.serve)
 	return u
 }
 

@@ -48,6 +48,14 @@ func newRawUpstream(t *testing.T) *rawUpstream {
 		t.Fatal(err)
 	}
 	u := &rawUpstream{ln: ln, answered: make(chan struct{}, 1000)}
+	serveConns(t, ln, u.serve)
+	return u
+}
+
+// serveConns accepts connections on ln and serves each with serve on its
+// own goroutine until the test ends, when ln and every open connection
+// are closed and the goroutines waited for.
+func serveConns(t *testing.T, ln net.Listener, serve func(net.Conn)) {
 	var wg sync.WaitGroup
 	var conns sync.Map
 	go func() {
@@ -62,7 +70,7 @@ func newRawUpstream(t *testing.T) *rawUpstream {
 				defer wg.Done()
 				defer conns.Delete(c)
 				defer c.Close()
-				u.serve(c)
+				serve(c)
 			}()
 		}
 	}()
@@ -71,7 +79,6 @@ func newRawUpstream(t *testing.T) *rawUpstream {
 		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
 		wg.Wait()
 	})
-	return u
 }
 
 func (u *rawUpstream) URL() string { return "http://" + u.ln.Addr().String() }

@@ -452,26 +452,14 @@ func (e *env) warnComposeFiles(dotEnvs dotEnvCache, composes []string) {
 	}
 	for _, dotEnv := range slices.Sorted(maps.Keys(dotEnvs)) {
 		r := dotEnvs[dotEnv]
-		list := r.env["COMPOSE_FILE"]
-		if r.bad != nil || list == "" {
+		if r.bad != nil {
 			continue
 		}
-		sep := string(os.PathListSeparator)
-		if s := r.env["COMPOSE_PATH_SEPARATOR"]; s != "" {
-			sep = s
-		}
-		for _, f := range strings.Split(list, sep) {
-			if f = strings.TrimSpace(f); f == "" {
+		for _, f := range compose.ListedFiles(filepath.Dir(dotEnv), r.env) {
+			if abs, err := filepath.Abs(f.Path); err == nil && audited[abs] {
 				continue
 			}
-			p := f
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(dotEnv), p)
-			}
-			if abs, err := filepath.Abs(p); err == nil && audited[abs] {
-				continue
-			}
-			e.warn("%s: not read: COMPOSE_FILE names %s, which docker compose run in %s loads and merges into the project, but it is not among the Compose files ward checks; give it as PATH", dotEnv, f, filepath.Dir(dotEnv))
+			e.warn("%s: not read: COMPOSE_FILE names %s, which docker compose run in %s loads and merges into the project, but it is not among the Compose files ward checks; give it as PATH", dotEnv, f.Name, filepath.Dir(dotEnv))
 		}
 	}
 }

@@ -332,3 +332,45 @@ func TestComposeByContentForms(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeKeySpellings: a Compose file whose services key is written
+// in a form the cheap scan does not look for (an anchor or a tag on the
+// key, an escape in it, blanks before its colon, an explicit key on lines
+// of its own, an indented root mapping) went to the manifest loader, which
+// skipped it as YAML that is not Kubernetes': a privileged service on the
+// host's network passed `ward check DIR` as 100/100 (and, given as a file,
+// as an input error only). It is audited as the Compose file it is.
+func TestComposeKeySpellings(t *testing.T) {
+	const svc = "  web:\n    image: nginx:1.27\n    privileged: true\n    network_mode: host\n"
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+	for name, src := range map[string]string{
+		"anchor":   "&a services:\n" + svc,
+		"tag":      "!!str services:\n" + svc,
+		"escape":   `"serv\x69ces":` + "\n" + svc,
+		"unicode":  `"\u0073ervices":` + "\n" + svc,
+		"blanks":   "services          :\n" + svc,
+		"explicit": "?\n  services\n:\n" + svc,
+		"folded":   "? >-\n  services\n:\n" + svc,
+		"indented": "  services:\n    web:\n      image: nginx:1.27\n      privileged: true\n      network_mode: host\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "stack.yaml")
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte(cm), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{dir, path} {
+				out, errOut, code := run(t, "", "check", p)
+				if code != ExitFindings || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+					t.Errorf("check %s: exit %d, want %d and compose/privileged, compose/host-network:\n%s%s", p, code, ExitFindings, out, errOut)
+				}
+				if strings.Contains(out, "input/skipped") {
+					t.Errorf("check %s: the Compose file is also reported skipped:\n%s", p, out)
+				}
+			}
+		})
+	}
+}

@@ -27,6 +27,10 @@ type inputs struct {
 	dockerfiles []string
 	composes    []string
 	notManifest map[string]bool
+	// lateComposes are files the loader read as manifests and skipped
+	// whole that are Compose files after all (lateComposes), by path;
+	// shared by the environments' copies of inputs.
+	lateComposes map[string]bool
 	// kustomized are kustomization directories: their files are rendered
 	// (rendered), never read as manifests.
 	kustomized []string
@@ -288,7 +292,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, lateComposes: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {

@@ -127,3 +127,57 @@ func TestAttackSchemeAndMountHeaders(t *testing.T) {
 		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
 	}
 }
+
+// TestAttackPolicyOnForwardedHeaders: a policy reading a header that the
+// proxy sets for the upstream (a jwt.outputClaimToHeaders header,
+// X-Forwarded-Client-Cert, X-Forwarded-For) was matched against the
+// request as it came, from which the client's own had been removed: a
+// DENY of X-Jwt-Sub admin denied nothing, and the upstream got X-Jwt-Sub:
+// admin. In Envoy the connection manager sets these (and jwt_authn its
+// claim_to_headers) before the RBAC filter runs, so a policy written for
+// Istio sees them; the proxy now matches them as the upstream gets them.
+func TestAttackPolicyOnForwardedHeaders(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	pols := policies
+	for _, c := range []struct{ path, header, value string }{
+		{"/api/sub", "x-jwt-sub", "admin"},
+		{"/api/cert", "x-forwarded-client-cert", "*;URI=spiffe://example.org/ns/shop/sa/web"},
+		{"/api/xff", "x-forwarded-for", "127.0.0.1"},
+	} {
+		pols += `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny` + strings.ReplaceAll(c.path, "/", "-") + `, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["` + c.path + `"]}}], when: [{key: "request.headers[` + c.header + `]", values: ["` + c.value + `"]}]}]
+`
+	}
+	h := startWith(t, setup{upstream: u.URL(), policies: pols, files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Sub, claim: sub}]}\n"})
+	admin, alice := "Bearer "+iss.token(t, "admin"), "Bearer "+iss.token(t, "alice")
+	tests := []struct {
+		path, token string
+		want        int
+	}{
+		{"/api/sub", admin, 403},
+		{"/api/sub", alice, 200},
+		{"/api/cert", alice, 403},
+		{"/api/xff", alice, 403},
+		{"/api/other", admin, 200},
+	}
+	for _, tt := range tests {
+		resp, got := sendRaw(t, h, u, "web", "GET", tt.path, "Authorization", tt.token)
+		if status(resp) != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.path, status(resp), tt.want)
+		}
+		if tt.want == 403 && len(got) != 0 {
+			t.Errorf("%s: the upstream received %q", tt.path, got)
+		}
+		if tt.want == 200 && (len(got) != 1 || len(header(got[0], "X-Jwt-Sub")) != 1) {
+			t.Errorf("%s: the upstream received %q, want one request with X-Jwt-Sub", tt.path, got)
+		}
+	}
+}

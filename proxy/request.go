@@ -461,7 +461,7 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		norm, err := authz.Normalize(escaped)
 		if err == nil && norm == "*" {
-			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself
+			err = authz.ErrMalformedPath // OPTIONS *: no resource to check or forward
 		}
 		if err == nil {
 			err = authz.Ambiguous(norm)

@@ -83,8 +83,8 @@ type Engine struct {
 	selected           []string
 	warnings           []Warning
 	// hostRules is set when a DENY or ALLOW policy matches hosts or
-	// notHosts, which compare the Host case-insensitively and without a
-	// trailing dot (see Handler).
+	// notHosts, or the Host header in a condition, which compare the
+	// Host case-insensitively and without a trailing dot (see Handler).
 	hostRules bool
 	// tokenRules and peerRules are set when a DENY or ALLOW policy reads
 	// the verified JWT (request principals, claims, audiences,
@@ -712,18 +712,24 @@ func (c *compiler) operation(path string, o *istio.Operation) []criterion {
 		case c.action == istio.ActionAllow:
 			c.warnPortOnly(path+".notHosts", o.NotHosts, "excluded")
 		}
-		for _, ps := range [][]pattern{cr.in, cr.notIn} {
-			for i := range ps {
-				ps[i].s = strings.ToLower(ps[i].s)
-				ps[i].withPort = hasPort(ps[i].s)
-			}
-		}
+		hostPatterns(&cr)
 		out = append(out, cr)
 	}
 	if len(out) == 0 {
 		c.invalid(path, "must not be empty")
 	}
 	return out
+}
+
+// hostPatterns makes cr's patterns compare the Host as hosts values do:
+// in lower case, and with the port only when the value names one.
+func hostPatterns(cr *criterion) {
+	for _, ps := range [][]pattern{cr.in, cr.notIn} {
+		for i := range ps {
+			ps[i].s = strings.ToLower(ps[i].s)
+			ps[i].withPort = hasPort(ps[i].s)
+		}
+	}
 }
 
 // warnPortOnly warns about each host value of values with a port whose
@@ -882,6 +888,21 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 		}
 		hc, _ := strs(attrHeader)
 		hc.header = headerKey(names[0])
+		if hc.header == "Host" {
+			// The Host read as a header is the Host that hosts
+			// matches: compared exactly, "admin.example.com:80" and
+			// "[admin.example.com]:80" escaped a DENY of
+			// admin.example.com that http.ServeMux, which takes the
+			// port off, routed to that host's patterns.
+			hc.attr = attrHost
+			hostPatterns(&hc)
+			switch {
+			case c.action == istio.ActionDeny:
+				c.warnPortOnly(path+".values", w.Values, "denied")
+			case c.action == istio.ActionAllow:
+				c.warnPortOnly(path+".notValues", w.NotValues, "excluded")
+			}
+		}
 		return hc, true
 	case strings.HasPrefix(key, "request.auth.claims"):
 		names, ok := bracketNames(strings.TrimPrefix(key, "request.auth.claims"))

@@ -834,3 +834,31 @@ func TestRequestFromHTTPConnection(t *testing.T) {
 		t.Errorf("RequestFromHTTP = %+v", got)
 	}
 }
+
+// TestHostHeaderConditionAsHosts: a condition on the Host header
+// matches as hosts does (Decide is what `ward proxy` runs, and it
+// forwards "admin.example.com:80" to an upstream that routes it as
+// admin.example.com): case-insensitively, and a value without a port
+// whatever port the Host names. Compared exactly, the port escaped a DENY.
+func TestHostHeaderConditionAsHosts(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:authority]", values: ["admin.example.com", "*.internal"]}]
+  - when: [{key: "request.headers[host]", values: ["ops.example.com:9000"]}]
+`)
+	const deny0 = "DENY foo/deny-admin rule 0: when request.headers[:authority]"
+	runChecks(t, e, []check{
+		{"admin", req(host("admin.example.com")), false, deny0},
+		{"admin with a port", req(host("admin.example.com:80")), false, deny0},
+		{"admin upper case", req(host("Admin.Example.com:443")), false, deny0},
+		{"suffix with a port", req(host("db.internal:5432")), false, deny0},
+		{"value with a port", req(host("ops.example.com:9000")), false, "DENY foo/deny-admin rule 1: when request.headers[host]"},
+		{"value with another port", req(host("ops.example.com:9001")), true, ReasonNoAllowPolicy},
+		{"other host", req(host("www.example.com:80")), true, ReasonNoAllowPolicy},
+	})
+}

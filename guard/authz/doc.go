@@ -63,6 +63,11 @@
 //     "Example.com:443". Istio compares the whole header, which is why
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
+//     A condition on the Host header (request.headers[:authority] or
+//     request.headers[host]) matches the same way, and counts as
+//     matching hosts for Handler: compared exactly, as Envoy compares
+//     headers, "admin.example.com:80" escaped a DENY of
+//     "admin.example.com" that http.ServeMux routed to that host.
 //     Decide compares the Host as given: a caller that forwards the
 //     request puts it in one form first (CanonicalHost, as `ward proxy`
 //     does), or refuses it; Handler refuses any other form (below).

@@ -570,3 +570,50 @@ spec:
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerHostHeaderCondition: a DENY of a host written as a
+// condition on the Host header (request.headers[:authority] or [host])
+// rather than as hosts. Compared exactly, "admin.example.com:80" and
+// "[admin.example.com]:80" were no match, and http.ServeMux, which takes
+// the port (and the brackets) off, ran the admin.example.com handler.
+// The condition now matches as hosts does, and Handler refuses a Host
+// not in CanonicalHost's form.
+func TestHandlerHostHeaderCondition(t *testing.T) {
+	for _, key := range []string{"request.headers[:authority]", "request.headers[host]", "request.headers[Host]"} {
+		e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: `+key+`
+      values: ["admin.example.com"]
+`)
+		var log ranLog
+		sm := http.NewServeMux()
+		sm.HandleFunc("admin.example.com/", log.handler("admin"))
+		sm.HandleFunc("/", log.handler("app"))
+		srv := httptest.NewServer(e.Handler(nil, sm))
+		addr := srv.Listener.Addr().String()
+		for _, tc := range []struct {
+			host string
+			code int
+			ran  string
+		}{
+			{"www.example.com", http.StatusOK, "app"},
+			{"www.example.com:8080", http.StatusOK, "app"},
+			{"admin.example.com", http.StatusForbidden, ""},
+			{"admin.example.com:80", http.StatusForbidden, ""},
+			{"admin.example.com:8443", http.StatusForbidden, ""},
+			{"[admin.example.com]:80", http.StatusBadRequest, ""},
+			{"ADMIN.example.com", http.StatusBadRequest, ""},
+			{"admin.example.com.", http.StatusBadRequest, ""},
+		} {
+			raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+			t.Run(key+" "+tc.host, func(t *testing.T) { expectRan(t, addr, &log, raw, tc.code, tc.ran) })
+		}
+		srv.Close()
+	}
+}

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -25,7 +27,9 @@ type Config struct {
 	Burst int
 	// Key selects the bucket.
 	Key KeyFunc
-	// MaxKeys bounds the number of buckets kept (default 65,536).
+	// MaxKeys bounds the number of buckets kept (default 65,536). Keys
+	// longer than 64 bytes are kept as their SHA-256 digest, so that
+	// memory stays bounded whatever a client sends.
 	MaxKeys int
 	// DryRun reports refusals (Decision.Limited, OnLimit) but never refuses.
 	DryRun bool
@@ -93,7 +97,24 @@ func (l *Limiter) Len() int {
 	return l.lru.Len()
 }
 
+// maxKeyLen is the longest key a limiter keeps as it is.
+const maxKeyLen = 64
+
+// storedKey is the form a key is kept in: itself up to maxKeyLen bytes,
+// otherwise "sha256:" and its digest in hex (71 bytes, so that no key
+// kept as it is can equal a digest form). A key is the client's word
+// for ByHeader: kept whole, 65,536 header values of 64 KiB (the limit
+// of harden.Server; net/http's default is 1 MiB) held 4 GiB.
+func storedKey(key string) string {
+	if len(key) <= maxKeyLen {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func (l *Limiter) bucket(key string) *rate.Limiter {
+	key = storedKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.byKey[key]; ok {
@@ -134,7 +155,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 // the next one is verified.
 func (l *Limiter) Limited(key string) (bool, time.Duration) {
 	l.mu.Lock()
-	e, ok := l.byKey[key]
+	e, ok := l.byKey[storedKey(key)]
 	l.mu.Unlock()
 	if !ok {
 		return false, 0

@@ -2,9 +2,12 @@ package ratelimit
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,6 +85,50 @@ func TestLimiterBounded(t *testing.T) {
 	}
 	if n := l.Len(); n != 10 {
 		t.Errorf("%d buckets kept, want 10", n)
+	}
+}
+
+// TestLimiterLongKeysBounded: keys are the client's word with ByHeader,
+// and a limiter kept each whole, so MaxKeys buckets of 64 KiB header
+// values (harden.Server's header cap) held MaxKeys x 64 KiB. Long keys
+// are kept as digests now; they still limit as themselves.
+func TestLimiterLongKeysBounded(t *testing.T) {
+	const n, size = 256, 64 << 10
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key"), MaxKeys: 2 * n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		k := strings.Repeat(strconv.Itoa(i%10), size-8) + fmt.Sprintf("%08d", i)
+		if err := l.Check(req(k)); err != nil {
+			t.Fatalf("key %d: first request refused: %v", i, err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(l)
+	if l.Len() != n {
+		t.Fatalf("%d buckets, want %d", l.Len(), n)
+	}
+	// n keys of 64 KiB are 16 MiB; n digests and buckets are tens of KiB.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Errorf("the limiter holds %d KiB for %d keys of %d KiB", grown>>10, n, size>>10)
+	}
+	long := strings.Repeat("a", size)
+	if err := l.Check(req(long)); err != nil {
+		t.Fatalf("first request with a long key refused: %v", err)
+	}
+	if err := l.Check(req(long)); !errors.Is(err, ErrLimited) {
+		t.Errorf("second request with the same long key: %v, want ErrLimited", err)
+	}
+	if err := l.Check(req(long + "b")); err != nil {
+		t.Errorf("another long key shares a bucket: %v", err)
+	}
+	if limited, _ := l.Limited(long); !limited {
+		t.Error("Limited does not find the long key's bucket")
 	}
 }
 

@@ -600,11 +600,22 @@ func (c *compiler) requestPrincipals(path string, in, notIn []string, inName, no
 	}
 	c.nonEmpty(path+"."+inName, in)
 	c.nonEmpty(path+"."+notName, notIn)
+	// Values that deny or exclude also match the principal whole (see
+	// rpPattern); values that allow, and a DENY's exclusions, keep
+	// Istio's split.
 	for _, v := range in {
-		cr.rpIn = append(cr.rpIn, compileRequestPrincipal(v))
+		p := compileRequestPrincipal(v)
+		if c.action == istio.ActionDeny {
+			p.widen(v)
+		}
+		cr.rpIn = append(cr.rpIn, p)
 	}
 	for _, v := range notIn {
-		cr.rpNotIn = append(cr.rpNotIn, compileRequestPrincipal(v))
+		p := compileRequestPrincipal(v)
+		if c.action == istio.ActionAllow {
+			p.widen(v)
+		}
+		cr.rpNotIn = append(cr.rpNotIn, p)
 	}
 	return cr, true
 }

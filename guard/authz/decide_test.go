@@ -862,3 +862,52 @@ spec:
 		{"other host", req(host("www.example.com:80")), true, ReasonNoAllowPolicy},
 	})
 }
+
+// TestRequestPrincipalSubjectWithSlash: subjects may hold "/" (JWT-SVIDs
+// are "spiffe://td/ns/x/sa/y", GitHub's OIDC tokens "repo:org/repo:ref:
+// ..."), and Istio splits a value at its last "/", so a DENY naming such
+// a token ("<iss>/spiffe://td/.../sa/admin") or its subjects by prefix
+// ("<iss>/repo:org/*") compared the issuer with "<iss>/spiffe://td/...",
+// never matched, and let the token through; so did notRequestPrincipals
+// in an ALLOW. Values that deny (in a DENY) or exclude (notX in an
+// ALLOW) also match "<iss>/<sub>" whole; values that allow (and a
+// DENY's notRequestPrincipals) keep Istio's split, so that they allow
+// no more than in Istio: the deployer below is denied /deploy, as there.
+func TestRequestPrincipalSubjectWithSlash(t *testing.T) {
+	const (
+		oidc  = "https://oidc.example.org"
+		gh    = "https://token.actions.githubusercontent.com"
+		admin = "spiffe://example.org/ns/prod/sa/admin"
+	)
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tokens, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {requestPrincipals: ["`+oidc+`/`+admin+`", "`+gh+`/repo:org/evil:*"]}}]
+  - to: [{operation: {paths: ["/deploy"]}}]
+    from: [{source: {notRequestPrincipals: ["`+gh+`/repo:org/deployer:ref:refs/heads/main"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {requestPrincipals: ["`+oidc+`/*", "`+gh+`/*"], notRequestPrincipals: ["`+oidc+`/spiffe://example.org/ns/test/*"]}}]
+  - from: [{source: {requestPrincipals: ["https://a.example.com/x/*"]}}]
+`)
+	runChecks(t, e, []check{
+		{"JWT-SVID named by a DENY", req(jwt(oidc, admin, nil)), false, "DENY foo/deny-tokens rule 0: from[0] requestPrincipals"},
+		{"JWT-SVID not named", req(jwt(oidc, "spiffe://example.org/ns/prod/sa/web", nil)), true, "ALLOW foo/allow rule 0: from[0] requestPrincipals, notRequestPrincipals"},
+		{"subject prefix denied", req(jwt(gh, "repo:org/evil:ref:refs/heads/main", nil)), false, "DENY foo/deny-tokens rule 0: from[0] requestPrincipals"},
+		{"other repository", req(jwt(gh, "repo:org/app:ref:refs/heads/main", nil)), true, "ALLOW foo/allow rule 0: from[0] requestPrincipals, notRequestPrincipals"},
+		{"deploy by another", req(path("/deploy"), jwt(gh, "repo:org/app:ref:refs/heads/main", nil)), false, "DENY foo/deny-tokens rule 1: from[0] notRequestPrincipals; to[0] paths"},
+		{"excluded by an ALLOW's notRequestPrincipals", req(jwt(oidc, "spiffe://example.org/ns/test/sa/web", nil)), false, ReasonNoAllowMatch},
+		// An allowing value keeps Istio's split: the issuer is compared
+		// whole, "https://a.example.com" is not "https://a.example.com/x".
+		{"allowing value not widened", req(jwt("https://a.example.com", "x/y", nil)), false, ReasonNoAllowMatch},
+		{"allowing value", req(jwt("https://a.example.com/x", "y", nil)), true, "ALLOW foo/allow rule 1: from[0] requestPrincipals"},
+	})
+}

@@ -39,6 +39,11 @@
 //     last "/" into issuer and subject patterns, which must both match; an
 //     anonymous request has no request principal and matches no value,
 //     not even "*", so `requestPrincipals: ["*"]` requires a token;
+//     since subjects may hold "/" (JWT-SVIDs, GitHub's OIDC tokens),
+//     a value of a DENY policy, or of an ALLOW policy's
+//     notRequestPrincipals, also matches "<iss>/<sub>" whole (stricter
+//     than Istio, whose split let a DENY of "<iss>/spiffe://td/ns/x/sa/y"
+//     deny nothing);
 //   - ipBlocks and source.ip compare the peer address, remoteIpBlocks and
 //     remote.ip the client address resolved from trusted proxies' headers
 //     (the peer address when there is none); single IPs and CIDRs;

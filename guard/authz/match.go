@@ -96,7 +96,17 @@ func asciiEqualFold(s, lower string) bool {
 // rpPattern is a request principal value, matched as Istio matches it:
 // the value is split at its last "/" into issuer and subject patterns,
 // which must both match (pilot/pkg/security/authz/model/generator.go).
-type rpPattern struct{ iss, sub pattern }
+//
+// A value that denies (in a DENY policy) or excludes (notRequestPrincipals
+// in an ALLOW policy) is wide: it also matches the principal whole,
+// "<iss>/<sub>", since subjects may hold "/" (JWT-SVIDs, GitHub's
+// "repo:org/name:ref:..."), which the split at the last "/" puts in the
+// issuer, and such a value named a token it never matched.
+type rpPattern struct {
+	iss, sub pattern
+	whole    pattern // wide only
+	wide     bool
+}
 
 func compileRequestPrincipal(v string) rpPattern {
 	present := pattern{kind: patPresent}
@@ -108,31 +118,39 @@ func compileRequestPrincipal(v string) rpPattern {
 	}
 	switch {
 	case v == "*":
-		return rpPattern{present, present}
+		return rpPattern{iss: present, sub: present}
 	case strings.HasPrefix(v, "*"):
 		if !found {
-			return rpPattern{present, pattern{kind: patSuffix, s: v[1:]}}
+			return rpPattern{iss: present, sub: pattern{kind: patSuffix, s: v[1:]}}
 		}
-		p := rpPattern{pattern{kind: patSuffix, s: iss[1:]}, pattern{kind: patExact, s: sub}}
+		p := rpPattern{iss: pattern{kind: patSuffix, s: iss[1:]}, sub: pattern{kind: patExact, s: sub}}
 		if iss == "*" {
 			p.iss = present
 		}
 		return p
 	case strings.HasSuffix(v, "*"):
 		if !found {
-			return rpPattern{pattern{kind: patPrefix, s: v[:len(v)-1]}, present}
+			return rpPattern{iss: pattern{kind: patPrefix, s: v[:len(v)-1]}, sub: present}
 		}
-		p := rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patPrefix, s: sub[:len(sub)-1]}}
+		p := rpPattern{iss: pattern{kind: patExact, s: iss}, sub: pattern{kind: patPrefix, s: sub[:len(sub)-1]}}
 		if sub == "*" {
 			p.sub = present
 		}
 		return p
 	}
-	return rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patExact, s: sub}}
+	return rpPattern{iss: pattern{kind: patExact, s: iss}, sub: pattern{kind: patExact, s: sub}}
 }
 
-func (p *rpPattern) match(iss, sub string) bool {
-	return p.iss.match(iss, iss != "") && p.sub.match(sub, sub != "")
+func (p *rpPattern) match(iss, sub, principal string) bool {
+	if p.iss.match(iss, iss != "") && p.sub.match(sub, sub != "") {
+		return true
+	}
+	return p.wide && iss != "" && p.whole.match(principal, true)
+}
+
+// widen makes p wide (see rpPattern) for the value v it was compiled from.
+func (p *rpPattern) widen(v string) {
+	p.whole, p.wide = compilePattern(v), true
 }
 
 // attr is the request attribute a criterion reads.
@@ -388,7 +406,7 @@ func (c *criterion) matchHost(v *view) bool {
 func (c *criterion) matchRequestPrincipal(v *view) bool {
 	some := func(ps []rpPattern) bool {
 		for i := range ps {
-			if ps[i].match(v.iss, v.sub) {
+			if ps[i].match(v.iss, v.sub, v.r.RequestPrincipal) {
 				return true
 			}
 		}

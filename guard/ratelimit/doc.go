@@ -3,7 +3,9 @@
 //
 // Limiter keeps one token bucket (golang.org/x/time/rate) per key (a
 // SPIFFE ID, a JWT subject, a client IP or a header value, chosen by a
-// KeyFunc) in a map bounded to MaxKeys entries: when full, the least
+// KeyFunc; ByClientIP keys by the address clientip resolved, IPv6
+// clients by their /64, which a client cannot step through for fresh
+// buckets) in a map bounded to MaxKeys entries: when full, the least
 // recently used key is dropped, so a flood of distinct keys costs memory
 // only up to the bound (and each new key starts with a full bucket, which
 // is the trade-off of any bounded limiter). A key longer than 64 bytes is

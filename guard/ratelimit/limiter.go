@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/wardsec/ward/guard/clientip"
 )
 
 // KeyFunc returns the key a request is limited by; "" puts it in a shared
@@ -226,4 +228,37 @@ func Refuse(w http.ResponseWriter, err error) int {
 // that clientip resolved.
 func ByHeader(name string) KeyFunc {
 	return func(r *http.Request) string { return r.Header.Get(name) }
+}
+
+// ByClientIP keys requests by their client address: the one
+// clientip's Resolver.Handler stored in the context, or the peer address
+// of Request.RemoteAddr (without its port) when it did not run. IPv6
+// clients are keyed by their /v6Prefix network (64 when v6Prefix is not
+// 1 to 128), since one host commonly owns a /64: keyed by the whole
+// address, a client stepping through its 2^64 addresses gets a full
+// bucket with every request, and its flood of keys evicts everyone
+// else's buckets. A client that clientip could not read behind a trusted
+// proxy (the invalid address) shares the one bucket "ip:unknown", which
+// is stricter, never looser.
+func ByClientIP(v6Prefix int) KeyFunc {
+	if v6Prefix <= 0 || v6Prefix > 128 {
+		v6Prefix = 64
+	}
+	return func(r *http.Request) string {
+		a, ok := clientip.FromContext(r.Context())
+		if !ok {
+			a = clientip.PeerAddr(r)
+		}
+		if !a.IsValid() {
+			return "ip:unknown"
+		}
+		a = a.Unmap().WithZone("")
+		if a.Is6() {
+			if p, err := a.Prefix(v6Prefix); err == nil {
+				return "ip:" + p.String()
+			}
+		}
+		var buf [64]byte
+		return string(a.AppendTo(append(buf[:0], "ip:"...)))
+	}
 }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardsec/ward/guard/clientip"
 )
 
 type clock struct{ t time.Time }
@@ -251,5 +254,55 @@ func TestConcurrencyAdapts(t *testing.T) {
 	}
 	for _, d := range dones {
 		d()
+	}
+}
+
+// TestByClientIP: the client address as clientip resolved it, IPv6
+// clients by their /64. A library user had only ByHeader and keyed by
+// hand; keyed by the whole IPv6 address (or by RemoteAddr, port
+// included), each request from a new address of one /64 had a full
+// bucket.
+func TestByClientIP(t *testing.T) {
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByClientIP(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(remote string, client *netip.Addr) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if client != nil {
+			r = r.WithContext(clientip.NewContext(r.Context(), *client))
+		}
+		return r
+	}
+	unknown := netip.Addr{}
+	behind := netip.MustParseAddr("198.51.100.7")
+	for _, tc := range []struct {
+		name         string
+		first, again *http.Request
+	}{
+		{"IPv6, one /64", from("[2001:db8:1:2::1]:4000", nil), from("[2001:db8:1:2:ffff::9]:4001", nil)},
+		{"IPv4, another port", from("192.0.2.1:4000", nil), from("192.0.2.1:4001", nil)},
+		{"IPv4-mapped", from("192.0.2.2:4000", nil), from("[::ffff:192.0.2.2]:4001", nil)},
+		{"resolved by clientip", from("10.0.0.1:4000", &behind), from("10.0.0.2:4001", &behind)},
+		{"unknown behind a trusted proxy", from("10.0.0.1:4000", &unknown), from("10.0.0.3:4001", &unknown)},
+	} {
+		if err := l.Check(tc.first); err != nil {
+			t.Errorf("%s: first request refused: %v", tc.name, err)
+		}
+		if err := l.Check(tc.again); !errors.Is(err, ErrLimited) {
+			t.Errorf("%s: second request: %v, want ErrLimited (one bucket)", tc.name, err)
+		}
+	}
+	if err := l.Check(from("[2001:db8:1:3::1]:4000", nil)); err != nil {
+		t.Errorf("another /64 shares a bucket: %v", err)
+	}
+	l48, err := New(Config{Rate: 1, Burst: 1, Key: ByClientIP(48)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l48.Check(from("[2001:db8:1:2::1]:4000", nil))
+	if err := l48.Check(from("[2001:db8:1:3::1]:4000", nil)); !errors.Is(err, ErrLimited) {
+		t.Errorf("/48: %v, want ErrLimited", err)
 	}
 }

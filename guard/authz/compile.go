@@ -899,6 +899,13 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 		}
 		hc, _ := strs(attrHeader)
 		hc.header = headerKey(names[0])
+		if hc.header == ":path" {
+			// Envoy's :path holds the query, which policies match
+			// parameters with; values that deny or exclude see it,
+			// and the path alone (see matchPathHeader).
+			hc.wideIn = c.action == istio.ActionDeny
+			hc.wideNotIn = c.action == istio.ActionAllow
+		}
 		if hc.header == "Host" {
 			// The Host read as a header is the Host that hosts
 			// matches: compared exactly, "admin.example.com:80" and

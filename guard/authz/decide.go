@@ -22,6 +22,10 @@ type Request struct {
 	// Path is the escaped request path as sent (url.URL.EscapedPath), a
 	// query is ignored. Decide normalises it (see Normalize).
 	Path string
+	// Query is the raw query (url.URL.RawQuery), without "?": only
+	// request.headers[:path], which is the path and the query as in
+	// Envoy, reads it. A query in Path is read when Query is empty.
+	Query string
 	// Port is the destination port the request arrived on, 0 if unknown.
 	Port int
 	// Headers are the request headers, with keys in canonical form as
@@ -62,7 +66,7 @@ type Request struct {
 	SNI string
 }
 
-// RequestFromHTTP returns the Request for r with Method, Host, Path, Port,
+// RequestFromHTTP returns the Request for r with Method, Host, Path, Query, Port,
 // Headers, SourceIP, RemoteIP (both the peer address), DestinationIP and
 // SNI filled in. Identity fields, and RemoteIP behind trusted proxies, are
 // for the identity and client-IP middlewares to set. r is not modified;
@@ -79,6 +83,7 @@ func RequestFromHTTP(r *http.Request) *Request {
 		} else {
 			q.Path = r.URL.EscapedPath()
 		}
+		q.Query = r.URL.RawQuery
 	}
 	if q.Path == "" {
 		q.Path = "/"
@@ -194,6 +199,7 @@ func (e *Engine) Decide(r *Request) Decision {
 type view struct {
 	r             *Request
 	path          string
+	query         string // the raw query, for :path
 	hostName      string // Host without port and trailing dot
 	namespace     string
 	trustDomain   string
@@ -210,6 +216,12 @@ func (v *view) init(r *Request) error {
 		return err
 	}
 	v.path = p
+	v.query = r.Query
+	if v.query == "" {
+		if i := strings.IndexByte(r.Path, '?'); i >= 0 {
+			v.query, _, _ = strings.Cut(r.Path[i+1:], "#")
+		}
+	}
 	v.hostName = hostName(r.Host)
 	v.namespace = r.SourceNamespace
 	if v.namespace == "" {

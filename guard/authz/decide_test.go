@@ -676,6 +676,7 @@ func TestRequestFromHTTP(t *testing.T) {
 		Method:   "DELETE",
 		Host:     "shop.example:8443",
 		Path:     "/a%2Fb/c",
+		Query:    "q=1",
 		Headers:  r.Header,
 		SourceIP: netip.MustParseAddr("192.0.2.1"),
 		RemoteIP: netip.MustParseAddr("192.0.2.1"),
@@ -909,5 +910,42 @@ spec:
 		// whole, "https://a.example.com" is not "https://a.example.com/x".
 		{"allowing value not widened", req(jwt("https://a.example.com", "x/y", nil)), false, ReasonNoAllowMatch},
 		{"allowing value", req(jwt("https://a.example.com/x", "y", nil)), true, "ALLOW foo/allow rule 1: from[0] requestPrincipals"},
+	})
+}
+
+// TestPathHeaderQuery: Envoy's :path is the path and the query, and
+// Istio policies match query parameters with request.headers[:path];
+// Decide read :path without the query, so a DENY of "/export?format=csv*"
+// or "*&debug=1" denied nothing. A value that denies (in a DENY) or
+// excludes (notValues in an ALLOW) matches :path with the query and
+// without it (so "*.php" still denies "/x.php?a"); a value that allows
+// matches the path alone (so "*.css" allows no "/admin?x=.css").
+func TestPathHeaderQuery(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["/export?format=csv*", "*&debug=1", "*.php"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["*.css", "/api/*"], notValues: ["/api/internal?*"]}]
+`)
+	const deny = "DENY foo/deny rule 0: when request.headers[:path]"
+	const allow = "ALLOW foo/allow rule 0: when request.headers[:path]"
+	runChecks(t, e, []check{
+		{"query prefix", req(path("/export?format=csv&x=1")), false, deny},
+		{"query suffix", req(path("/api/items?a=b&debug=1")), false, deny},
+		{"path suffix with a query", req(path("/index.php?a=1")), false, deny},
+		{"other query", req(path("/api/export?format=json")), true, allow},
+		{"allowing value reads the path", req(path("/admin?x=.css")), false, ReasonNoAllowMatch},
+		{"allowed", req(path("/static/site.css?v=2")), true, allow},
+		{"excluded with its query", req(path("/api/internal?a=1")), false, ReasonNoAllowMatch},
 	})
 }

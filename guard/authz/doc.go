@@ -51,7 +51,11 @@
 //     of strings (a list matches when an element does);
 //   - request.headers[name] sees several header lines joined with ",",
 //     as Envoy's header matcher does, and "*" matches a header that is
-//     present even if empty;
+//     present even if empty; request.headers[:path] is the normalised
+//     path, and for values that deny (in a DENY) or exclude (notValues
+//     in an ALLOW) also the path with the raw query, Envoy's :path, with
+//     which Istio policies match query parameters (read without it, a
+//     DENY of "/export?format=csv*" denied nothing);
 //   - methods and paths are case-sensitive: a DENY on "/admin" does not
 //     stop "/ADMIN" (Istio's security best practices recommend ALLOW lists
 //     for that reason, or normalising case in front of a case-insensitive

@@ -187,6 +187,12 @@ type criterion struct {
 
 	in, notIn     []pattern
 	rpIn, rpNotIn []rpPattern
+	// wideIn and wideNotIn (request.headers[:path] only) make in or
+	// notIn match the path with its query too, Envoy's :path; set for
+	// the values that deny or exclude, so that both readings count
+	// against the request and neither for it.
+	wideIn, wideNotIn bool
+
 	ipIn, ipNotIn []netip.Prefix
 	portIn        []int
 	portNotIn     []int
@@ -220,6 +226,9 @@ func (c *criterion) match(v *view) bool {
 	case attrHost:
 		return c.matchHost(v)
 	case attrHeader:
+		if c.header == ":path" && v.query != "" {
+			return c.matchPathHeader(v)
+		}
 		s, ok := v.header(c.header)
 		return c.matchString(s, ok)
 	case attrRequestPrincipal:
@@ -291,6 +300,20 @@ func (c *criterion) matchString(s string, present bool) bool {
 		return false
 	}
 	return len(c.notIn) == 0 || !anyMatch(c.notIn, s, present)
+}
+
+// matchPathHeader matches request.headers[:path] of a request with a
+// query: the normalised path, and for wide lists the path and the query
+// too ("/export?format=csv"), as Envoy's :path holds them.
+func (c *criterion) matchPathHeader(v *view) bool {
+	full := v.path + "?" + v.query
+	some := func(ps []pattern, wide bool) bool {
+		return anyMatch(ps, v.path, true) || wide && anyMatch(ps, full, true)
+	}
+	if len(c.in) > 0 && !some(c.in, c.wideIn) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn, c.wideNotIn)
 }
 
 // matchStringFold is matchString with ASCII case folding; the patterns

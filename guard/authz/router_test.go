@@ -617,3 +617,37 @@ spec:
 		srv.Close()
 	}
 }
+
+// TestHandlerPathHeaderQuery: a DENY of a query parameter written on
+// request.headers[:path], as Envoy's :path holds the query. Handler read
+// :path without it and ran the export handler for every format.
+func TestHandlerPathHeaderQuery(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-csv, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["/export?format=csv*"]}]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/export", log.handler("export"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		target string
+		code   int
+		ran    string
+	}{
+		{"/export?format=json", http.StatusOK, "export"},
+		{"/export", http.StatusOK, "export"},
+		{"/export?format=csv", http.StatusForbidden, ""},
+		{"/export?format=csv&all=1", http.StatusForbidden, ""},
+	} {
+		raw := "GET " + tc.target + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}

@@ -46,7 +46,8 @@ type Request struct {
 
 	// SourcePrincipal is the peer's verified SPIFFE ID without the
 	// "spiffe://" scheme, like "cluster.local/ns/shop/sa/web"; empty for
-	// a peer without a verified certificate.
+	// a peer without a verified certificate. An ID with the scheme (what
+	// spiffeid.ID.String returns) is read without it.
 	SourcePrincipal string
 	// SourceNamespace is the peer's namespace; when empty, it is taken
 	// from SourcePrincipal's "/ns/<namespace>/" as Istio does.
@@ -200,6 +201,7 @@ type view struct {
 	r             *Request
 	path          string
 	query         string // the raw query, for :path
+	principal     string // SourcePrincipal without "spiffe://"
 	hostName      string // Host without port and trailing dot
 	namespace     string
 	trustDomain   string
@@ -223,11 +225,18 @@ func (v *view) init(r *Request) error {
 		}
 	}
 	v.hostName = hostName(r.Host)
+	// Policies write principals without the scheme; an enrich function
+	// that copied spiffeid.ID.String() gave it, and a DENY of the
+	// principal or its trust domain matched nothing.
+	v.principal = r.SourcePrincipal
+	if len(v.principal) >= len(spiffeScheme) && strings.EqualFold(v.principal[:len(spiffeScheme)], spiffeScheme) {
+		v.principal = v.principal[len(spiffeScheme):]
+	}
 	v.namespace = r.SourceNamespace
 	if v.namespace == "" {
-		v.namespace = namespaceOf(r.SourcePrincipal)
+		v.namespace = namespaceOf(v.principal)
 	}
-	v.trustDomain, _, _ = strings.Cut(r.SourcePrincipal, "/")
+	v.trustDomain, _, _ = strings.Cut(v.principal, "/")
 	v.iss, v.sub = splitRequestPrincipal(r.RequestPrincipal, r.Claims)
 	v.sourceIP = r.SourceIP.WithZone("").Unmap()
 	v.remoteIP = r.RemoteIP.WithZone("").Unmap()
@@ -237,6 +246,8 @@ func (v *view) init(r *Request) error {
 	v.destinationIP = r.DestinationIP.WithZone("").Unmap()
 	return nil
 }
+
+const spiffeScheme = "spiffe://"
 
 // header returns the value of the named header, several values joined
 // with "," as Envoy's header matcher sees them, and whether it is present.

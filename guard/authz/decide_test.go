@@ -949,3 +949,42 @@ spec:
 		{"excluded with its query", req(path("/api/internal?a=1")), false, ReasonNoAllowMatch},
 	})
 }
+
+// TestSourcePrincipalWithScheme: enrich functions fill SourcePrincipal
+// from spiffeauth's spiffeid.ID, whose String() has "spiffe://" in
+// front; policies write principals without it. Compared as given, a
+// DENY of "cluster.local/ns/evil/sa/x" or of the trust domain never
+// matched "spiffe://cluster.local/ns/evil/sa/x" and let the peer
+// through. Decide takes the ID in either form.
+func TestSourcePrincipalWithScheme(t *testing.T) {
+	deny := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/evil/sa/x"]}}]
+  - from: [{source: {trustDomains: ["partner.example"]}}]
+  - when: [{key: source.principal, values: ["cluster.local/ns/a/sa/root"]}]
+`)
+	runChecks(t, deny, []check{
+		{"principal", req(peer("spiffe://cluster.local/ns/evil/sa/x")), false, "DENY foo/deny rule 0: from[0] principals"},
+		{"trust domain", req(peer("spiffe://partner.example/ns/a/sa/b")), false, "DENY foo/deny rule 1: from[0] trustDomains"},
+		{"source.principal", req(peer("spiffe://cluster.local/ns/a/sa/root")), false, "DENY foo/deny rule 2: when source.principal"},
+		{"other peer", req(peer("spiffe://cluster.local/ns/a/sa/b")), true, ReasonNoAllowPolicy},
+	})
+	allow := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {principals: ["cluster.local/*"]}}]
+`)
+	runChecks(t, allow, []check{
+		{"allowed with the scheme", req(peer("spiffe://cluster.local/ns/a/sa/b")), true, "ALLOW foo/allow rule 0: from[0] principals"},
+		{"allowed without", req(peer("cluster.local/ns/a/sa/b")), true, "ALLOW foo/allow rule 0: from[0] principals"},
+		{"another trust domain", req(peer("spiffe://partner.example/ns/a/sa/b")), false, ReasonNoAllowMatch},
+	})
+}

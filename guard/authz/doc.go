@@ -29,7 +29,10 @@
 //   - principals and source.principal compare the peer's SPIFFE ID
 //     without "spiffe://"; namespaces and source.namespace compare the
 //     namespace of that ID ("<td>/ns/<namespace>/sa/<account>"), so both
-//     need a verified peer certificate;
+//     need a verified peer certificate; Request.SourcePrincipal may also
+//     hold the ID with its scheme, as spiffeid.ID.String gives it (read
+//     as given, a DENY of the principal or of its trust domain matched
+//     nothing);
 //   - serviceAccounts ("<namespace>/<name>", or "<name>" in the policy's
 //     namespace; no wildcard; not beside principals or namespaces) match
 //     the peer's SPIFFE ID as Istio's generated expression does:

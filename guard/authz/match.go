@@ -202,11 +202,11 @@ type criterion struct {
 func (c *criterion) match(v *view) bool {
 	switch c.attr {
 	case attrPrincipal:
-		return c.matchString(v.r.SourcePrincipal, v.r.SourcePrincipal != "")
+		return c.matchString(v.principal, v.principal != "")
 	case attrNamespace:
 		return c.matchString(v.namespace, v.namespace != "")
 	case attrServiceAccount:
-		return matchServiceAccount(c.saIn, c.saNotIn, v.r.SourcePrincipal)
+		return matchServiceAccount(c.saIn, c.saNotIn, v.principal)
 	case attrTrustDomain:
 		return c.matchString(v.trustDomain, v.trustDomain != "")
 	case attrPresenter:

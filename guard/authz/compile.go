@@ -91,6 +91,11 @@ type Engine struct {
 	// presenter) or the peer's SPIFFE ID (principals, namespaces), which
 	// Handler's enrich function must fill in.
 	tokenRules, peerRules bool
+	// claimRules, audienceRules and presenterRules are set when a DENY
+	// or ALLOW policy reads the token's claims, audiences or presenter,
+	// which Decide reads from Request.Claims unless enrich set Audiences
+	// or Presenter.
+	claimRules, audienceRules, presenterRules bool
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
@@ -197,6 +202,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.hostRules = uses(attrHost)
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
+	e.claimRules, e.audienceRules, e.presenterRules = uses(attrClaim), uses(attrAudiences), uses(attrPresenter)
 	e.remoteRules = uses(attrRemoteIP)
 	e.headerRules = headersRead(e.deny, e.allow)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })

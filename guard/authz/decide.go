@@ -390,7 +390,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // policies read the peer's SPIFFE ID (principals, namespaces) and the
 // peer presented a certificate with a spiffe:// URI but enrich set no
 // SourcePrincipal, Handler answers 500: it cannot decide on an identity
-// it was not given. A certificate that spiffeauth's Handler found
+// it was not given. So it does when policies read the token's claims
+// (audiences and presenter included) and enrich set a RequestPrincipal
+// but no Claims: a verified token has claims, and a DENY of a group
+// would otherwise match nothing. A certificate that spiffeauth's Handler found
 // unverified is no identity: the request is decided as anonymous.
 //
 // Handler decides on the request as next will see it, so anything that
@@ -464,6 +467,7 @@ var (
 var (
 	ErrTokenNotVerified = errors.New("policies read the JWT, the request carries a bearer token, but no request principal was set: put jwt's Handler before authz and copy its claims in enrich")
 	ErrPeerNotVerified  = errors.New("policies read the peer's SPIFFE ID, the peer presented one, but no source principal was set: put spiffeauth's Handler before authz and copy the ID in enrich")
+	ErrClaimsNotSet     = errors.New("policies read the token's claims, enrich set a request principal but no claims: copy the claims (jwt's Claims.SharedMap) in enrich")
 )
 
 // identitiesMissing reports an identity that the policies read and that r
@@ -478,6 +482,12 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 				return ErrTokenNotVerified
 			}
 		}
+	}
+	if q.RequestPrincipal != "" && q.Claims == nil &&
+		(e.claimRules || e.audienceRules && q.Audiences == nil || e.presenterRules && q.Presenter == "") {
+		// A verified token always has claims: enrich copied the
+		// principal alone, and a DENY of a claim would match nothing.
+		return ErrClaimsNotSet
 	}
 	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && !peerUnverified(r) {
 		for _, u := range r.TLS.PeerCertificates[0].URIs {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/peerctx"
 )
 
@@ -372,8 +373,13 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     ran "/api/{tenant}/admin"; decided on RawPath, it gets 400.
 //
 // When policies read the client address (remoteIpBlocks, remote.ip) and
-// enrich sets RemoteIP to the invalid address, as clientip.FromContext
-// returns for a client it could not read behind a trusted proxy (an
+// enrich leaves RemoteIP as RequestFromHTTP set it (the peer), Handler
+// takes the address clientip's Handler stored in the context, if it
+// ran, as ipallow's Filter does: decided on the peer, a trusted proxy,
+// an internal-only remoteIpBlocks let in every client behind it. When
+// enrich sets RemoteIP (or clientip stored) the invalid address, as
+// clientip.FromContext returns for a client it could not read behind a
+// trusted proxy (an
 // unparseable or obfuscated forwarding header, such as a Forwarded value
 // whose open quote swallows the hop the proxy appended), Handler answers
 // 400: Decide would otherwise use SourceIP, the trusted proxy's own
@@ -406,8 +412,17 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
+		peer := q.RemoteIP
 		if enrich != nil {
 			enrich(r, q)
+		}
+		if e.remoteRules && q.RemoteIP == peer {
+			// enrich left the peer: use the client address that
+			// clientip's Handler resolved, if it ran, as ipallow does;
+			// the peer is then a trusted proxy.
+			if a, ok := clientip.FromContext(r.Context()); ok {
+				q.RemoteIP = a
+			}
 		}
 		if err := e.identitiesMissing(r, q); err != nil {
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)

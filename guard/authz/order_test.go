@@ -296,3 +296,44 @@ spec:
 		}
 	}
 }
+
+// TestHandlerClientIPWithoutEnrich: clientip's Handler before authz's,
+// with no enrich (or one that copies only identities): ipallow's Filter
+// reads the address clientip resolved by itself, authz's Handler decided
+// remoteIpBlocks on the peer, the trusted proxy, which the internal-only
+// ALLOW let in whoever the client was. Handler now reads clientip's
+// address when enrich left RemoteIP alone.
+func TestHandlerClientIPWithoutEnrich(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: internal-only, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {remoteIpBlocks: ["127.0.0.0/8"]}
+`)
+	res, err := clientip.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", log.handler("internal"))
+	for _, enrich := range []func(*http.Request, *authz.Request){nil, func(*http.Request, *authz.Request) {}} {
+		srv := httptest.NewServer(guard.Chain(res.Handler, func(next http.Handler) http.Handler { return e.Handler(enrich, next) })(sm))
+		for _, tc := range []struct {
+			xff  string // as the trusted proxy (the test client, 127.0.0.1) sends it
+			code int
+			ran  string
+		}{
+			{"127.0.0.9", http.StatusOK, "internal"},
+			{"198.51.100.7", http.StatusForbidden, ""},
+			{"x", http.StatusBadRequest, ""},
+		} {
+			raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For: " + tc.xff + "\r\nConnection: close\r\n\r\n"
+			expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+		}
+		srv.Close()
+	}
+}

@@ -905,6 +905,12 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 		}
 		hc, _ := strs(attrHeader)
 		hc.header = headerKey(names[0])
+		if strings.HasPrefix(hc.header, ":") && hc.header != ":method" && hc.header != ":path" {
+			// net/http keeps no pseudo-header in Header: a DENY of
+			// :scheme "http" would read nothing and deny nothing.
+			c.unsupported(path+".key", fmt.Sprintf("pseudo-header %q is not supported (only :authority, :method and :path)", names[0]))
+			return cr, false
+		}
 		if hc.header == ":path" {
 			// Envoy's :path holds the query, which policies match
 			// parameters with; values that deny or exclude see it,

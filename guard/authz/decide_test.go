@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -987,4 +988,38 @@ spec:
 		{"allowed without", req(peer("cluster.local/ns/a/sa/b")), true, "ALLOW foo/allow rule 0: from[0] principals"},
 		{"another trust domain", req(peer("spiffe://partner.example/ns/a/sa/b")), false, ReasonNoAllowMatch},
 	})
+}
+
+// TestPseudoHeadersRefused: a condition on a pseudo-header Decide does
+// not fill (":scheme", ":protocol", ...) read a header net/http never
+// has, so a DENY of request.headers[:scheme] "http" (plaintext) compiled
+// and denied nothing. Load and Compile refuse them as unsupported; ":authority",
+// ":method" and ":path" are read from the request.
+func TestPseudoHeadersRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{":scheme", false}, {":protocol", false}, {":status", false}, {":Scheme", false},
+		{":authority", true}, {":method", true}, {":path", true}, {"host", true}, {"x-team", true},
+	} {
+		ps, err := Load("test.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[`+tc.name+`]", values: ["http"]}]
+`))
+		if err == nil { // Load checks policies as Compile does
+			_, err = Compile(ps, Workload{Namespace: "foo"})
+		}
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: Compile error %v, want ErrUnsupported", tc.name, err)
+		}
+	}
 }

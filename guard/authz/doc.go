@@ -140,6 +140,9 @@
 // without rules, an empty source or operation, a condition without values,
 // an unknown condition key, bad IPs, ports and path templates, ...) and the
 // condition keys ward does not implement (experimental.envoy.filters.*,
-// request.experimental.inline.headers, source.serviceAccount): enforcing
+// request.experimental.inline.headers, source.serviceAccount, and
+// request.headers of pseudo-headers but :authority, :method and :path,
+// which net/http keeps none of: a DENY of request.headers[:scheme]
+// "http" read nothing and denied nothing): enforcing
 // part of a policy would be worse than refusing to start.
 package authz

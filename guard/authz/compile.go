@@ -911,6 +911,12 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 			c.unsupported(path+".key", fmt.Sprintf("pseudo-header %q is not supported (only :authority, :method and :path)", names[0]))
 			return cr, false
 		}
+		if hc.header == "Transfer-Encoding" || hc.header == "Trailer" {
+			// net/http takes both out of Header once it has framed
+			// the body: a DENY of them would deny nothing.
+			c.unsupported(path+".key", fmt.Sprintf("header %q is not supported: net/http removes it from the request's headers", names[0]))
+			return cr, false
+		}
 		if hc.header == ":path" {
 			// Envoy's :path holds the query, which policies match
 			// parameters with; values that deny or exclude see it,

@@ -143,6 +143,7 @@
 // request.experimental.inline.headers, source.serviceAccount, and
 // request.headers of pseudo-headers but :authority, :method and :path,
 // which net/http keeps none of: a DENY of request.headers[:scheme]
-// "http" read nothing and denied nothing): enforcing
+// "http" read nothing and denied nothing; so are Transfer-Encoding and
+// Trailer, which net/http removes once it has framed the body): enforcing
 // part of a policy would be worse than refusing to start.
 package authz

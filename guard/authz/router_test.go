@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -649,5 +650,36 @@ spec:
 	} {
 		raw := "GET " + tc.target + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestRemovedHeadersRefused: net/http takes Transfer-Encoding and
+// Trailer out of the request's headers once it has framed the body, so
+// a DENY of request.headers[transfer-encoding] (a smuggling guard)
+// compiled and never matched a chunked request. Load refuses both.
+func TestRemovedHeadersRefused(t *testing.T) {
+	var seen http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
+	raw := "POST / HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nConnection: close\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n"
+	sendRaw(t, srv.Listener.Addr().String(), raw)
+	srv.Close()
+	for _, name := range []string{"Transfer-Encoding", "Trailer"} {
+		if _, ok := seen[name]; ok {
+			t.Fatalf("net/http keeps %s in Header now: %v", name, seen)
+		}
+	}
+	for _, key := range []string{"transfer-encoding", "Transfer-Encoding", "trailer"} {
+		_, err := authz.Load("policy.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-chunked, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[`+key+`]", values: ["*"]}]
+`))
+		if !errors.Is(err, authz.ErrUnsupported) {
+			t.Errorf("%s: Load error %v, want ErrUnsupported", key, err)
+		}
 	}
 }

@@ -31,6 +31,11 @@ var (
 	// implement (Envoy metadata conditions, for instance). Refusing it is
 	// safer than enforcing part of it.
 	ErrUnsupported = errors.New("unsupported by ward")
+	// ErrNoneApply is policies of which none applies to the Workload
+	// given (another namespace, selectors of labels it lacks): the
+	// engine would allow every request, which is what a Workload left
+	// out or mistyped gave.
+	ErrNoneApply = errors.New("no policy applies to the workload")
 )
 
 // PolicyError is a policy that ward cannot enforce as written.
@@ -128,7 +133,13 @@ func Compile(policies []*istio.AuthorizationPolicy, w Workload) (*Engine, error)
 //     Istio: it is left out too, with a Warning.
 //
 // Any invalid, CUSTOM or unsupported policy fails the whole compilation,
-// selected or not: errors.Join of *PolicyError.
+// selected or not: errors.Join of *PolicyError. Policies of which none
+// applies to w (none selected, none left out as dry-run) fail it too,
+// with ErrNoneApply: the engine would allow every request, which is
+// what a Workload left out (namespace "default", no labels) gave for
+// policies written for namespace shop. Policies that select some
+// workloads and not w are still left out without a word when another
+// applies.
 func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*Engine, error) {
 	root := o.RootNamespace
 	if root == "" {
@@ -141,6 +152,8 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e := &Engine{}
 	var errs []error
 	seen := map[string]bool{}
+	dryRun := false // a policy applies but is not enforced
+	var elsewhere []string
 	for i, p := range policies {
 		if p == nil {
 			errs = append(errs, &PolicyError{Policy: fmt.Sprintf("#%d", i), Msg: "nil policy", Err: ErrInvalid})
@@ -164,6 +177,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 			continue
 		}
 		if ns != root && ns != wns {
+			elsewhere = append(elsewhere, name)
 			continue
 		}
 		if p.Spec.TargetRef != nil || len(p.Spec.TargetRefs) > 0 {
@@ -171,6 +185,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 			continue
 		}
 		if sel := p.Spec.Selector; sel != nil && !subset(sel.MatchLabels, w.Labels) {
+			elsewhere = append(elsewhere, name+" (selector)")
 			continue
 		}
 		for _, m := range warnings {
@@ -178,6 +193,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 		}
 		if dry, err := strconv.ParseBool(p.Annotations[DryRunAnnotation]); err == nil && dry {
 			e.warnings = append(e.warnings, Warning{name, DryRunAnnotation + " is set: the policy is not enforced"})
+			dryRun = true
 			continue
 		}
 		e.selected = append(e.selected, name)
@@ -192,6 +208,18 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if len(policies) > 0 && len(e.selected) == 0 && !dryRun {
+		labels := make([]string, 0, len(w.Labels))
+		for k, v := range w.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		slices.Sort(labels)
+		if len(elsewhere) > 5 {
+			elsewhere = append(elsewhere[:5], "...")
+		}
+		return nil, fmt.Errorf("authz: %w (namespace %q, labels {%s}): %d policies, none for it: %s",
+			ErrNoneApply, wns, strings.Join(labels, ", "), len(policies), strings.Join(elsewhere, ", "))
 	}
 	byName := func(a, b *policy) int { return strings.Compare(a.name, b.name) }
 	slices.SortFunc(e.deny, byName)

@@ -1023,3 +1023,49 @@ spec:
 		}
 	}
 }
+
+// TestCompileNoneApply: policies written for a workload, compiled with a
+// Workload that none selects (left out: namespace "default", no labels;
+// or its labels forgotten), compiled to an engine without policies,
+// which allows every request: the DENY below never ran. Compile refuses
+// such a set, as `ward proxy` refuses the file.
+func TestCompileNoneApply(t *testing.T) {
+	ps, err := Load("shop.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []Workload{{}, {Namespace: "shop"}, {Namespace: "shop", Labels: map[string]string{"app": "web"}}} {
+		e, err := Compile(ps, w)
+		if !errors.Is(err, ErrNoneApply) {
+			d := "no engine"
+			if e != nil {
+				d = e.Decide(req(path("/admin"))).Reason
+			}
+			t.Errorf("Compile for %+v: error %v (/admin: %s), want ErrNoneApply", w, err, d)
+		}
+	}
+	e, err := Compile(ps, Workload{Namespace: "shop", Labels: map[string]string{"app": "api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Decide(req(path("/admin"))); d.Allowed {
+		t.Errorf("/admin allowed: %s", d.Reason)
+	}
+	// No policies at all is Istio's "allow": nothing was mistaken.
+	if _, err := Compile(nil, Workload{}); err != nil {
+		t.Errorf("Compile(nil): %v", err)
+	}
+	// A dry-run policy that applies is chosen, not mistaken.
+	ps[0].Annotations = map[string]string{DryRunAnnotation: "true"}
+	if _, err := Compile(ps, Workload{Namespace: "shop", Labels: map[string]string{"app": "api"}}); err != nil {
+		t.Errorf("dry run: %v", err)
+	}
+}

@@ -127,6 +127,11 @@
 // client can cause behind a proxy that appends to Forwarded by opening a
 // quote): Decide would use SourceIP, the trusted proxy's own address.
 //
+// Policies of which none applies to the Workload given fail Compile
+// (ErrNoneApply): an engine without policies allows every request, which
+// is what a Workload left out or without its labels gave for policies
+// written for the workload.
+//
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)
 // applies to every workload, or with a selector to those whose labels it

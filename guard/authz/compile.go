@@ -104,6 +104,9 @@ type Engine struct {
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
+	// sniRules is set when a DENY or ALLOW policy reads connection.sni:
+	// Handler refuses a request whose Host is not the server name.
+	sniRules bool
 	// headerRules are the canonical names of the request headers that a
 	// DENY or ALLOW policy reads (request.headers[...]), Host and the
 	// pseudo-headers aside: Handler refuses a request that repeats one.
@@ -232,6 +235,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
 	e.claimRules, e.audienceRules, e.presenterRules = uses(attrClaim), uses(attrAudiences), uses(attrPresenter)
 	e.remoteRules = uses(attrRemoteIP)
+	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil

@@ -372,6 +372,14 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     "/api/a/b%7C/admin" (no encoded slash, four segments) while chi
 //     ran "/api/{tenant}/admin"; decided on RawPath, it gets 400.
 //
+// When policies read connection.sni, a TLS request whose Host is not
+// the handshake's server name gets 421 Misdirected Request, as in `ward
+// proxy`: Decide judges the server name, the router the Host, so a
+// client that shook hands for public.example.com and asked for Host
+// admin.example.com (domain fronting, or a browser's coalesced HTTP/2
+// connection) passed a DENY of the admin SNI into ServeMux's admin
+// patterns.
+//
 // When policies read the client address (remoteIpBlocks, remote.ip) and
 // enrich leaves RemoteIP as RequestFromHTTP set it (the peer), Handler
 // takes the address clientip's Handler stored in the context, if it
@@ -426,6 +434,12 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 		}
 		if err := e.identitiesMissing(r, q); err != nil {
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
+			return
+		}
+		if e.sniRules && misdirected(r) {
+			// Domain fronting: the policies would judge the server
+			// name of the handshake, the router the Host.
+			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
 			return
 		}
 		if e.remoteRules && !q.RemoteIP.IsValid() && q.SourceIP.IsValid() {
@@ -618,6 +632,28 @@ func decodeDelims(p string) (string, bool) {
 		}
 	}
 	return b.String(), found
+}
+
+// misdirected reports whether a TLS request's Host names another server
+// than its handshake's server name (SNI), compared as DNS names (case
+// and a trailing dot aside, without the port); a handshake without a
+// server name fits only a Host that is an IP address.
+func misdirected(r *http.Request) bool {
+	if r.TLS == nil {
+		return false
+	}
+	name := r.Host
+	if strings.HasPrefix(name, "[") {
+		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
+	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimSuffix(name, ".")
+	if r.TLS.ServerName == "" {
+		_, err := netip.ParseAddr(name)
+		return err != nil
+	}
+	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 // schemeLen is the length of the RFC 9110 token that s starts with: an

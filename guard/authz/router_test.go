@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -680,6 +681,54 @@ spec:
 `))
 		if !errors.Is(err, authz.ErrUnsupported) {
 			t.Errorf("%s: Load error %v, want ErrUnsupported", key, err)
+		}
+	}
+}
+
+// TestHandlerSNIFronting: a DENY of connection.sni, in a Go service
+// routing by host with http.ServeMux. A client that shakes hands for
+// public.example.com and then asks for Host admin.example.com on that
+// connection (domain fronting; browsers coalesce HTTP/2 connections so)
+// was decided on the public SNI while ServeMux ran the admin handler.
+// Handler now answers 421 Misdirected Request, as `ward proxy` does,
+// when policies read connection.sni and the Host is not the server name.
+func TestHandlerSNIFronting(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-sni, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: connection.sni, values: ["admin.example.com"]}]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("admin.example.com/", log.handler("admin"))
+	sm.HandleFunc("/", log.handler("public"))
+	srv := httptest.NewTLSServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		sni, host string
+		code      int
+		ran       string
+	}{
+		{"public.example.com", "public.example.com", http.StatusOK, "public"},
+		{"public.example.com", "Public.Example.com.:443", http.StatusOK, "public"},
+		{"admin.example.com", "admin.example.com", http.StatusForbidden, ""},
+		{"public.example.com", "admin.example.com", http.StatusMisdirectedRequest, ""},
+		{"public.example.com", "admin.example.com:443", http.StatusMisdirectedRequest, ""},
+		{"", "admin.example.com", http.StatusMisdirectedRequest, ""},
+	} {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: tc.sni, InsecureSkipVerify: true}) // #nosec G402 -- test server's own certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRawConn(t, c, raw)
+		if r := log.take(); code != tc.code || (tc.ran == "") != (len(r) == 0) || tc.ran != "" && r[0] != tc.ran {
+			t.Errorf("SNI %q, Host %q: got %d, handlers %q; want %d, handler %q", tc.sni, tc.host, code, r, tc.code, tc.ran)
 		}
 	}
 }

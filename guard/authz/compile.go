@@ -518,6 +518,14 @@ func (c *compiler) unsupported(path, msg string) {
 	c.problems = append(c.problems, &PolicyError{Policy: c.name, Path: path, Msg: msg, Err: ErrUnsupported})
 }
 
+// widen sets cr's wide lists: its values that deny (in a DENY policy)
+// or exclude (notX in an ALLOW policy), which may match more readings of
+// the request than Istio's one (see criterion).
+func (c *compiler) widen(cr *criterion) {
+	cr.wideIn = c.action == istio.ActionDeny
+	cr.wideNotIn = c.action == istio.ActionAllow
+}
+
 func (c *compiler) warn(path, msg string) {
 	c.warnings = append(c.warnings, path+": "+msg)
 }
@@ -600,6 +608,7 @@ func (c *compiler) source(path string, s *istio.Source) []criterion {
 		out = append(out, cr)
 	}
 	if cr, ok := c.patterns(path, attrNamespace, s.Namespaces, s.NotNamespaces, "namespaces", "notNamespaces"); ok {
+		c.widen(&cr)
 		out = append(out, cr)
 	}
 	if len(s.ServiceAccounts) > 0 || len(s.NotServiceAccounts) > 0 {
@@ -909,7 +918,9 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 	case key == "source.principal":
 		return strs(attrPrincipal)
 	case key == "source.namespace":
-		return strs(attrNamespace)
+		nc, ok := strs(attrNamespace)
+		c.widen(&nc)
+		return nc, ok
 	case key == "request.auth.principal":
 		rc, _ := c.requestPrincipals(path, w.Values, w.NotValues, "values", "notValues")
 		rc.name = key
@@ -953,8 +964,7 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 			// Envoy's :path holds the query, which policies match
 			// parameters with; values that deny or exclude see it,
 			// and the path alone (see matchPathHeader).
-			hc.wideIn = c.action == istio.ActionDeny
-			hc.wideNotIn = c.action == istio.ActionAllow
+			c.widen(&hc)
 		}
 		if hc.header == "Host" {
 			// The Host read as a header is the Host that hosts

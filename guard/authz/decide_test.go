@@ -1069,3 +1069,43 @@ spec:
 		t.Errorf("dry run: %v", err)
 	}
 }
+
+// TestNamespacesAnyOccurrence: Istio matches namespaces with the regular
+// expression ".*/ns/<namespace>/.*" on the principal, so it denies a
+// peer "example.org/ns/dev/sa/ci/ns/admin/x" (SPIRE registers IDs of any
+// path) a DENY of namespace admin; Decide read the first "/ns/" alone
+// and let it through. Values that deny (in a DENY) or exclude (notX in an
+// ALLOW) match any "/ns/<namespace>/"; values that allow, the first.
+func TestNamespacesAnyOccurrence(t *testing.T) {
+	const odd = "example.org/ns/dev/sa/ci/ns/admin/x"
+	deny := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {namespaces: ["admin"]}}]
+  - when: [{key: source.namespace, values: ["kube-*"]}]
+`)
+	runChecks(t, deny, []check{
+		{"namespaces", req(peer(odd)), false, "DENY foo/deny rule 0: from[0] namespaces"},
+		{"source.namespace", req(peer("example.org/ns/dev/sa/ci/ns/kube-system/x")), false, "DENY foo/deny rule 1: when source.namespace"},
+		{"first namespace", req(peer("example.org/ns/admin/sa/x")), false, "DENY foo/deny rule 0: from[0] namespaces"},
+		{"other", req(peer("example.org/ns/dev/sa/ci")), true, ReasonNoAllowPolicy},
+		{"no slash after", req(peer("example.org/ns/dev/sa/ns/admin")), true, ReasonNoAllowPolicy},
+	})
+	allow := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {namespaces: ["admin", "dev"], notNamespaces: ["quarantine"]}}]
+`)
+	runChecks(t, allow, []check{
+		{"allowing value reads the first", req(peer("example.org/ns/web/sa/x/ns/admin/y")), false, ReasonNoAllowMatch},
+		{"allowed", req(peer("example.org/ns/dev/sa/x")), true, "ALLOW foo/allow rule 0: from[0] namespaces, notNamespaces"},
+		{"excluded by any", req(peer("example.org/ns/dev/sa/x/ns/quarantine/y")), false, ReasonNoAllowMatch},
+	})
+}

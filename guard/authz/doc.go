@@ -29,7 +29,10 @@
 //   - principals and source.principal compare the peer's SPIFFE ID
 //     without "spiffe://"; namespaces and source.namespace compare the
 //     namespace of that ID ("<td>/ns/<namespace>/sa/<account>"), so both
-//     need a verified peer certificate; Request.SourcePrincipal may also
+//     need a verified peer certificate (values that deny, in a DENY, or
+//     exclude, notNamespaces in an ALLOW, match any "/ns/<namespace>/"
+//     of the ID, as Istio's regular expression does; values that allow,
+//     the first); Request.SourcePrincipal may also
 //     hold the ID with its scheme, as spiffeid.ID.String gives it (read
 //     as given, a DENY of the principal or of its trust domain matched
 //     nothing);

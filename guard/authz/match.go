@@ -187,10 +187,12 @@ type criterion struct {
 
 	in, notIn     []pattern
 	rpIn, rpNotIn []rpPattern
-	// wideIn and wideNotIn (request.headers[:path] only) make in or
-	// notIn match the path with its query too, Envoy's :path; set for
-	// the values that deny or exclude, so that both readings count
-	// against the request and neither for it.
+	// wideIn and wideNotIn make in or notIn match more readings of the
+	// request: request.headers[:path] the path with its query too
+	// (Envoy's :path), namespaces any "/ns/<namespace>/" of the
+	// principal (Istio's regular expression ".*/ns/<namespace>/.*").
+	// They are set for the values that deny or exclude, so that every
+	// reading counts against the request and only the plain one for it.
 	wideIn, wideNotIn bool
 
 	ipIn, ipNotIn []netip.Prefix
@@ -204,6 +206,9 @@ func (c *criterion) match(v *view) bool {
 	case attrPrincipal:
 		return c.matchString(v.principal, v.principal != "")
 	case attrNamespace:
+		if (c.wideIn || c.wideNotIn) && v.r.SourceNamespace == "" {
+			return c.matchNamespaces(v)
+		}
 		return c.matchString(v.namespace, v.namespace != "")
 	case attrServiceAccount:
 		return matchServiceAccount(c.saIn, c.saNotIn, v.principal)
@@ -300,6 +305,33 @@ func (c *criterion) matchString(s string, present bool) bool {
 		return false
 	}
 	return len(c.notIn) == 0 || !anyMatch(c.notIn, s, present)
+}
+
+// matchNamespaces matches namespaces against the peer's principal: the
+// namespace of its first "/ns/<namespace>/", and for wide lists that of
+// any, as Istio's ".*/ns/<namespace>/.*" does: a DENY of namespace admin
+// must match "td/ns/dev/sa/ci/ns/admin/x", which Istio denies.
+func (c *criterion) matchNamespaces(v *view) bool {
+	some := func(ps []pattern, wide bool) bool {
+		if anyMatch(ps, v.namespace, v.namespace != "") {
+			return true
+		}
+		for p := v.principal; wide; {
+			i := strings.Index(p, "/ns/")
+			if i < 0 {
+				break
+			}
+			p = p[i+len("/ns/"):]
+			if j := strings.IndexByte(p, '/'); j > 0 && anyMatch(ps, p[:j], true) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.in) > 0 && !some(c.in, c.wideIn) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn, c.wideNotIn)
 }
 
 // matchPathHeader matches request.headers[:path] of a request with a

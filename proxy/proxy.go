@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -1010,7 +1009,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if readsSNI && misdirected(r) {
+		if readsSNI && authz.Misdirected(r) {
 			// Domain fronting: a handshake for one name, a request for
 			// another. The policies would judge connection.sni of the
 			// one and the route, hosts and upstream the other.
@@ -1128,30 +1127,6 @@ func hostValueNeverMatches(v string) bool {
 	}
 	h, ok := authz.CanonicalHost(lv)
 	return !ok || h != lv
-}
-
-// misdirected reports whether r came over a TLS connection whose client
-// named a server (SNI) other than r's Host, which is already in the form
-// authz.CanonicalHost gives it, or named none while the Host is a name: a
-// policy on connection.sni then judged no name (a DENY of the admin name
-// did not match) while the route and upstream served the Host's. A
-// client dialling an address sends none, and a Host that is an address.
-func misdirected(r *http.Request) bool {
-	if r.TLS == nil {
-		return false
-	}
-	name := r.Host
-	if strings.HasPrefix(name, "[") {
-		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
-	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
-		name = name[:i]
-	}
-	name = strings.TrimSuffix(name, ".")
-	if r.TLS.ServerName == "" {
-		_, err := netip.ParseAddr(name)
-		return err != nil
-	}
-	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 // limitsFirst reports whether the rate limit is keyed by what is known

@@ -436,7 +436,7 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
 			return
 		}
-		if e.sniRules && misdirected(r) {
+		if e.sniRules && Misdirected(r) {
 			// Domain fronting: the policies would judge the server
 			// name of the handshake, the router the Host.
 			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
@@ -634,11 +634,11 @@ func decodeDelims(p string) (string, bool) {
 	return b.String(), found
 }
 
-// misdirected reports whether a TLS request's Host names another server
+// Misdirected reports whether a TLS request's Host names another server
 // than its handshake's server name (SNI), compared as DNS names (case
 // and a trailing dot aside, without the port); a handshake without a
 // server name fits only a Host that is an IP address.
-func misdirected(r *http.Request) bool {
+func Misdirected(r *http.Request) bool {
 	if r.TLS == nil {
 		return false
 	}

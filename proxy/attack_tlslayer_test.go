@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"bufio"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestAttackUpstreamOverridesSecurityHeaders: an upstream's response
+// fields of the names of the proxy's security headers were added after
+// the proxy's own, and the client got both: Referrer-Policy: no-referrer
+// then unsafe-url (browsers take the last valid token, so the
+// upstream's won), two Strict-Transport-Security lines (a field with one
+// value: a cache or load balancer in front folds them into
+// "max-age=63072000, max-age=0", which browsers ignore whole, HSTS
+// gone), X-Frame-Options DENY then ALLOWALL, and the audit record's
+// X-Request-Id then one the upstream chose. The proxy's value is the
+// only one now, over HTTP/1.1 and HTTP/2, also after a 103; a
+// Content-Security-Policy from the upstream is kept beside the proxy's
+// (browsers enforce each: it can only restrict more).
+func TestAttackUpstreamOverridesSecurityHeaders(t *testing.T) {
+	own := map[string]string{
+		"Strict-Transport-Security": "max-age=63072000",
+		"Referrer-Policy":           "no-referrer",
+		"X-Frame-Options":           "DENY",
+		"X-Content-Type-Options":    "nosniff",
+	}
+	for _, hint := range []bool{false, true} {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hint {
+				w.Header().Set("Link", "</app.js>; rel=preload; as=script")
+				w.WriteHeader(http.StatusEarlyHints)
+			}
+			w.Header().Set("Strict-Transport-Security", "max-age=0")
+			w.Header().Set("Referrer-Policy", "unsafe-url")
+			w.Header().Set("X-Frame-Options", "ALLOWALL")
+			w.Header().Set("X-Content-Type-Options", "sniff")
+			w.Header().Set("X-Request-Id", "forged-request-id")
+			w.Header().Set("Content-Security-Policy", "script-src 'self'")
+			w.Header().Set("Set-Cookie", "s=1; Secure; HttpOnly")
+			_, _ = w.Write([]byte("ok"))
+		}))
+		t.Cleanup(up.Close)
+		h := startWith(t, setup{upstream: up.URL})
+		check := func(proto string, resp *http.Response) {
+			t.Helper()
+			for name, want := range own {
+				if got := resp.Header.Values(name); !slices.Equal(got, []string{want}) {
+					t.Errorf("%s, 103 first %v: %s %q, want only the proxy's %q", proto, hint, name, got, want)
+				}
+			}
+			if got := resp.Header.Values("Content-Security-Policy"); len(got) != 2 || got[1] != "script-src 'self'" {
+				t.Errorf("%s, 103 first %v: Content-Security-Policy %q, want the proxy's and the upstream's", proto, hint, got)
+			}
+			if got := resp.Header.Values("Set-Cookie"); len(got) != 1 {
+				t.Errorf("%s, 103 first %v: Set-Cookie %q, want the upstream's", proto, hint, got)
+			}
+			ids := resp.Header.Values("X-Request-Id")
+			if len(ids) != 1 || ids[0] == "forged-request-id" {
+				t.Errorf("%s, 103 first %v: X-Request-Id %q, want only the audit record's", proto, hint, ids)
+				return
+			}
+			if err := h.srv.auditBuf.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(h.audit.String(), `"request_id":"`+ids[0]+`"`) {
+				t.Errorf("%s: no audit record with the response's request id %s", proto, ids[0])
+			}
+		}
+
+		raw := h.raw(t, "web", "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: h1\r\nConnection: close\r\n\r\n")
+		br := bufio.NewReader(strings.NewReader(raw))
+		resp, err := http.ReadResponse(br, nil)
+		if err == nil && resp.StatusCode == http.StatusEarlyHints {
+			resp, err = http.ReadResponse(br, nil)
+		}
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("HTTP/1.1: %v %v\n%s", resp, err, raw)
+		}
+		check("HTTP/1.1", resp)
+
+		req, err := http.NewRequest("GET", h.url+"/api/items", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Client", "h2")
+		resp, err = h.client("web").Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+			t.Fatalf("HTTP/2: %s %d", resp.Proto, resp.StatusCode)
+		}
+		check("HTTP/2", resp)
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardsec/ward/guard/authz"
 )
 
 // TestAttackUpstreamOverridesSecurityHeaders: an upstream's response
@@ -96,5 +99,26 @@ func TestAttackUpstreamOverridesSecurityHeaders(t *testing.T) {
 			t.Fatalf("HTTP/2: %s %d", resp.Proto, resp.StatusCode)
 		}
 		check("HTTP/2", resp)
+	}
+}
+
+// TestAttackWildcardAddressRoute: a route's match.host of "*." and an
+// address ("*.10.0.0.1", "*.[::1]") loaded, yet no request can take it:
+// the canonical Host refuses a name under an address ("1.10.0.0.1" ends
+// in a number and is no IPv4 address), so its requests went to the next
+// route, with that route's checks. It is refused at load, as other hosts
+// no request can take are; the address itself, and "*.example.com",
+// load.
+func TestAttackWildcardAddressRoute(t *testing.T) {
+	for host, ok := range map[string]bool{"*.10.0.0.1": false, "*.[::1]": false, "*.[fe80::1]": false, "10.0.0.1": true, "[::1]": true, "*.example.com": true, "*.a1.example": true} {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		writeFile(t, path, []byte("upstream: {url: 'http://a:1'}\nroutes:\n  - name: r\n    match: {host: \""+host+"\", prefix: /}\n"))
+		_, err := LoadConfig(path)
+		if ok != (err == nil) || !ok && !strings.Contains(err.Error(), "routes[0].match.host") {
+			t.Errorf("match.host %s: %v, want loaded %v", host, err, ok)
+		}
+	}
+	if _, ok := authz.CanonicalHost("1.10.0.0.1"); ok {
+		t.Error("a name under an IPv4 address is a canonical Host: the route could match it")
 	}
 }

@@ -2,12 +2,15 @@ package proxy
 
 import (
 	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardsec/ward/guard/authz"
 )
@@ -120,5 +123,44 @@ func TestAttackWildcardAddressRoute(t *testing.T) {
 	}
 	if _, ok := authz.CanonicalHost("1.10.0.0.1"); ok {
 		t.Error("a name under an IPv4 address is a canonical Host: the route could match it")
+	}
+}
+
+// TestAttackUpstreamOverridesSecurityHeadersUpgrade: the same on a 101,
+// which ReverseProxy writes on the hijacked connection: the upstream's
+// Referrer-Policy and X-Request-Id went out after the proxy's.
+func TestAttackUpstreamOverridesSecurityHeadersUpgrade(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveConns(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-Request-Id: forged-request-id\r\nReferrer-Policy: unsafe-url\r\n"+
+			"Strict-Transport-Security: max-age=0\r\nX-Frame-Options: ALLOWALL\r\n\r\n")
+		_, _ = io.Copy(io.Discard, c)
+	})
+	h := startWith(t, setup{upstream: "http://" + ln.Addr().String()})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /api/ws HTTP/1.1\r\nHost: api\r\nX-Client: ws\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	for name, want := range map[string]string{"Strict-Transport-Security": "max-age=63072000", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if got := resp.Header.Values(name); !slices.Equal(got, []string{want}) {
+			t.Errorf("101: %s %q, want only the proxy's %q", name, got, want)
+		}
+	}
+	if ids := resp.Header.Values("X-Request-Id"); len(ids) != 1 || ids[0] == "forged-request-id" {
+		t.Errorf("101: X-Request-Id %q, want only the audit record's", ids)
 	}
 }

@@ -2,17 +2,24 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"golang.org/x/net/http2"
+
 	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/guard/spiffeauth"
 )
 
 // TestAttackUpstreamOverridesSecurityHeaders: an upstream's response
@@ -162,5 +169,115 @@ func TestAttackUpstreamOverridesSecurityHeadersUpgrade(t *testing.T) {
 	}
 	if ids := resp.Header.Values("X-Request-Id"); len(ids) != 1 || ids[0] == "forged-request-id" {
 		t.Errorf("101: X-Request-Id %q, want only the audit record's", ids)
+	}
+}
+
+// TestTLSLayerHeld (held, and pinned): a TLS session resumed after a
+// reload that no longer admits its peer is refused at the handshake
+// (TLS 1.2 and 1.3: Go runs VerifyConnection on resumptions, and the
+// session tickets outlive reloads); an HTTP/2 preface on a connection
+// that negotiated http/1.1 (h2c prior knowledge over TLS) gets 400, an
+// ALPN offering h2c only is refused, and HTTP/1.1 spoken on an h2
+// connection ends it; nothing of these reaches the upstream.
+func TestTLSLayerHeld(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	addr := strings.TrimPrefix(h.url, "https://")
+	get := func(cfg *tls.Config, client string) (string, bool, error) {
+		c, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			return "", false, err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: "+client+"\r\nConnection: close\r\n\r\n"); err != nil {
+			return "", false, err
+		}
+		b, err := io.ReadAll(c)
+		return string(b), c.ConnectionState().DidResume, err
+	}
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	orig, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundlePath := filepath.Join(h.dir, "bundle.pem")
+	other, err := spiffeauth.NewDevCA(spiffeid.RequireTrustDomainFromString("example.org"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherBundle, err := other.Bundle().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		name := tls.VersionName(v)
+		cfg := h.client("web").Transport.(*http.Transport).TLSClientConfig.Clone()
+		cfg.NextProtos, cfg.MaxVersion = []string{"http/1.1"}, v
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		for i := range 2 {
+			resp, resumed, err := get(cfg, name+"-"+strconv.Itoa(i))
+			if err != nil || status(resp) != 200 || resumed != (i == 1) {
+				t.Fatalf("%s, connection %d: %v, resumed %v, %.40q; want 200, resumed the second time", name, i, err, resumed, resp)
+			}
+		}
+		for _, change := range []struct{ what, file, data string }{
+			{"revoking web", cfgPath, strings.Replace(string(orig), `allow: ["spiffe://example.org/ns/shop/**"]`, `allow: ["spiffe://example.org/ns/shop/sa/api"]`, 1)},
+			{"removing the CA", bundlePath, string(otherBundle)},
+		} {
+			before := len(u.requests())
+			saved, err := os.ReadFile(change.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, change.file, []byte(change.data))
+			if err := h.srv.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			if resp, _, err := get(cfg, name+"-"+change.what); err == nil && resp != "" || len(u.requests()) != before {
+				t.Errorf("%s, resumed after the reload %s: %.60q, the upstream received %d requests; want the handshake refused", name, change.what, resp, len(u.requests())-before)
+			}
+			writeFile(t, change.file, saved)
+			if err := h.srv.Reload(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	before := len(u.requests())
+	conn := h.dialSNI(t, "web", "api", "http/1.1")
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(conn); status(string(b)) != 400 {
+		t.Errorf("HTTP/2 preface over http/1.1: %.60q, want 400", b)
+	}
+	conn = h.dialSNI(t, "web", "api", "h2")
+	if _, err := io.WriteString(conn, "GET /api/items HTTP/1.1\r\nHost: api\r\nX-Client: h1-on-h2\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(conn)
+	cfg := h.client("web").Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"h2c"}
+	if c, err := tls.Dial("tcp", addr, cfg); err == nil {
+		_ = c.Close()
+		t.Error("ALPN h2c only: handshake done, want it refused")
+	}
+	plain := startWith(t, setup{upstream: u.URL(), policies: anyRequest,
+		replace: []string{"tls:\n  profile: intermediate\n  spiffe:\n    svid: api.pem\n    key: api-key.pem\n    bundle: bundle.pem\n    allow: [\"spiffe://example.org/ns/shop/**\"]\n", ""}})
+	pc, err := net.Dial("tcp", strings.TrimPrefix(plain.url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_ = pc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(pc, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(pc); status(string(b)) != 400 {
+		t.Errorf("HTTP/2 preface on the plain HTTP listener: %.60q, want 400", b)
+	}
+	if got := u.requests()[before:]; len(got) != 0 {
+		t.Errorf("the upstream received %q", got)
 	}
 }

@@ -858,6 +858,12 @@ func (c *Config) canonicalMatch(path string, m *RouteMatch) error {
 	if m.Host != "" {
 		name := strings.TrimPrefix(m.Host, "*.")
 		host, ok := authz.CanonicalHost(name)
+		// "*.10.0.0.1" and "*.[::1]" would take names under an address,
+		// which the canonical Host refuses ("1.10.0.0.1" is no IPv4
+		// address, and ends in a number): no request.
+		if _, err := netip.ParseAddr(strings.Trim(host, "[]")); ok && name != m.Host && err == nil {
+			return c.errorf(path+".host", "%s.host %q: no request names a host under an address (*. takes subdomains of a name)", path, m.Host)
+		}
 		if !ok || routeHost(host) != host || strings.HasSuffix(name, ":") {
 			// Not a form a request can take (authz.CanonicalHost refuses
 			// "127.1", "[::ffff:10.0.0.1]" or "xn--admin-" with 400).

@@ -749,6 +749,9 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	if r.IifBridges {
 		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges})
 	}
+	if r.IifNotBridges {
+		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges, Invert: true})
+	}
 	if m := r.MarkNe; m != nil {
 		add(meta(expr.MetaKeyMARK),
 			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,

@@ -76,6 +76,12 @@ const (
 // connection Ward ended is never picked up again mid-stream.
 const SetManaged = "managed"
 
+// SetBridged names the sets (suffix _v4 or _v6) of the subnets of the
+// managed networks whose bridges the ruleset closes (Ruleset.Bridges),
+// when they are not all of the managed networks' (set managed then
+// serves): packets from them enter the host through those bridges only.
+const SetBridged = "bridged"
+
 // MapGroupIngress is the mark map that judges broadcast and multicast
 // packets by the ingress of the container port they leave through (see
 // GroupMark): accept for a port whose ingress is open, a goto to its
@@ -296,6 +302,27 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		jump := rs.unboundRule()
 		jump.Counter, jump.Verdict = false, Verdict{Kind: Jump, Chain: ChainUnboundPort}
 		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityPrerouting, Rules: []Rule{jump}}
+		// A packet from an address of a network whose bridge Ward knows
+		// comes in through that bridge, where the bridge table checked
+		// its source; one from such an address that comes in through any
+		// other interface (the host's uplink, a tunnel it decapsulates, a
+		// bridge Ward does not manage) is a forgery that the inet table
+		// would judge as that container's (TestExternalForgedSource).
+		// The host's own packets loop back through lo from its own
+		// addresses, the gateways' among them.
+		bridged := inv.bridgedSubnets()
+		for _, f := range Families {
+			elems := ofFamily(bridged, f)
+			if len(elems) == 0 {
+				continue
+			}
+			name := SetManaged + f.suffix()
+			if !slices.Equal(elems, ofFamily(managed, f)) {
+				name = SetBridged + f.suffix()
+				rs.Sets = append(rs.Sets, &Set{Name: name, Family: f, Elements: elems})
+			}
+			pre.Rules = append(pre.Rules, Rule{IifNotBridges: true, Addr: &Lookup{Family: f, Name: name}, SrcNotLocal: true, Verdict: Verdict{Kind: Jump, Chain: ChainUnboundPort}})
+		}
 		drop := &Chain{Name: ChainUnboundPort, Rules: []Rule{
 			{LogRate: spoofLogRateSec, LogPrefix: SpoofLogPrefix, LogGroup: lg.group},
 			{Counter: true, Verdict: Verdict{Kind: Drop}},

@@ -220,8 +220,11 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if r.IifBridges && !slices.Contains(in.bridges, p.iif) {
 		return false
 	}
+	if r.IifNotBridges && slices.Contains(in.bridges, p.iif) {
+		return false
+	}
 	if r.SrcNotLocal && !p.foreign {
-		return false // modelled where Ward uses it: output, the host's own packets
+		return false // the host's own packets (output) or looped back (prerouting)
 	}
 	if m := r.MarkNe; m != nil && p.mark&m.Mask == m.Value {
 		return false

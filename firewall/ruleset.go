@@ -250,6 +250,11 @@ type Rule struct {
 	// ruleset's Bridges (iifname @bridges): for a packet a bridge hands
 	// to the host or to br_netfilter, the bridge's name.
 	IifBridges bool
+	// IifNotBridges matches packets whose input interface is none of the
+	// ruleset's Bridges (iifname != @bridges): in chain prerouting, a
+	// packet that entered the host through its uplink, a tunnel or a
+	// bridge Ward does not manage.
+	IifNotBridges bool
 	// IfName matches the packet's input interface, or with IfOut its
 	// output interface, by name (iifname, oifname): a name ending in *
 	// matches every name it begins.
@@ -294,7 +299,8 @@ type Rule struct {
 	Addr *Lookup
 	// SrcNotLocal matches packets whose source address is not one of the
 	// host's own (fib saddr type != local): in the output hook, a packet
-	// the host sends from another's address, as a raw IP socket can.
+	// the host sends from another's address, as a raw IP socket can; in
+	// the prerouting hook, a packet that did not loop back from the host.
 	SrcNotLocal bool
 	// Pair matches when the packet's (source . destination) is in the
 	// named set of address pairs of Pair.Family (Pair.Dst unused).
@@ -1076,6 +1082,9 @@ func (r Rule) String() string {
 	}
 	if r.IifBridges {
 		parts = append(parts, "iifname @"+SetBridges)
+	}
+	if r.IifNotBridges {
+		parts = append(parts, "iifname != @"+SetBridges)
 	}
 	if m := r.MarkNe; m != nil {
 		parts = append(parts, "meta mark != "+maskedMark(m.Mask, m.Value))

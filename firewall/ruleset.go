@@ -955,7 +955,11 @@ func (m *MarkMap) elementStrings() []string {
 // bridgeDestRules bind destinations as the prerouting chain binds
 // sources: a unicast packet (below the group addresses, and for IPv6
 // below the link-local ones, which the rules before judge) leaving
-// through a bound port must be addressed to one of the port's addresses.
+// through a bound port must be addressed to one of the port's addresses;
+// one to the unicast addresses above them (IPv4's class E, IPv6's
+// site-local prefix), which no container holds, is dropped: judged by no
+// policy (no ingress map holds them), it reached an isolated container's
+// interface (TestUnownedUnicast).
 // A container that sends frames with another's MAC address as their
 // source (and its own IP address, which its binding admits) moves that
 // MAC address to its own port in the bridge's forwarding database, and
@@ -966,6 +970,8 @@ func (m *MarkMap) elementStrings() []string {
 var bridgeDestRules = []string{
 	"ip daddr < 224.0.0.0 oifname @" + BridgePorts + " oifname . ip daddr != @" + BridgeAddrs4 + " counter drop",
 	"ip6 daddr < fe80:: oifname @" + BridgePorts + " oifname . ip6 daddr != @" + BridgeAddrs6 + " counter drop",
+	"ip daddr 240.0.0.0-255.255.255.254 oifname @" + BridgePorts + " counter drop",
+	"ip6 daddr fec0::/10 oifname @" + BridgePorts + " counter drop",
 }
 
 // bridgeOutputRules follow bridgeDestRules in the bridge table's chain

@@ -803,6 +803,10 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
 		match(nftables.TypeICMP6Type, vals, vals)
 	}
+	if r.HopLimit != 0 {
+		nfproto(IPv6)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}, cmpEq([]byte{r.HopLimit}))
+	}
 	if r.ICMP != 0 {
 		p := byte(unix.IPPROTO_ICMP)
 		switch r.ICMP {

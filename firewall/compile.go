@@ -408,14 +408,33 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 	established := func() Rule {
 		return Rule{CtState: []string{"established", "related"}, Verdict: Verdict{Kind: Accept}}
 	}
-	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
+	// Discovery is link-local: neighbour and router discovery carry hop
+	// limit 255, multicast listener discovery 1 (RFC 4861, RFC 3810),
+	// which no forwarded packet keeps (the host decrements it before its
+	// forward hook); accepted from anyone regardless, an ICMPv6 message
+	// of those types from outside the host, routed to an isolated
+	// container, reached it past its ingress (TestExternalNDTypes).
+	nd := func() []Rule {
+		var link, mld []string
+		for _, t := range ndTypes {
+			if strings.HasPrefix(t, "mld") {
+				mld = append(mld, t)
+			} else {
+				link = append(link, t)
+			}
+		}
+		return []Rule{
+			{ICMPv6Types: link, HopLimit: 255, Verdict: Verdict{Kind: Accept}},
+			{ICMPv6Types: mld, HopLimit: 1, Verdict: Verdict{Kind: Accept}},
+		}
+	}
 	errChains, errMaps, errJumps := icmpErrorRules(self)
 	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: append(errJumps(),
 		established(),
 		Rule{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
 	)}
 	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
-	forward.Rules = append(forward.Rules, nd())
+	forward.Rules = append(forward.Rules, nd()...)
 	for _, f := range Families {
 		if len(selfElements(self, f)) > 0 {
 			forward.Rules = append(forward.Rules, Rule{Pair: &Lookup{Family: f, Name: SetSelf + f.suffix()}, Verdict: Verdict{Kind: Accept}})
@@ -439,7 +458,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 	// goes before lo).
 	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: append(errJumps(), established())}
 	input.Rules = append(input.Rules, noPickUp(true, false)...)
-	input.Rules = append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
+	input.Rules = append(append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}), nd()...)
 	input.Rules = append(input.Rules, stage(MapEgress, false)...)
 	// A packet the host sends to one of its own addresses leaves through
 	// lo, even after Docker's DNAT (in nat output) has sent it to a
@@ -461,7 +480,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 		r.CtStatus = "dnat"
 		output.Rules = append(output.Rules, r)
 	}
-	output.Rules = append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
+	output.Rules = append(append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}), nd()...)
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
 	return append([]*Chain{forward, input, output}, errChains...), errMaps
 }

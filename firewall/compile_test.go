@@ -202,6 +202,11 @@ func TestBaseChains(t *testing.T) {
 		{"ICMPv6 error from a container about its own connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr(y1)}, true, "forward[2]"},
 		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[3]"},
 		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[8]"},
+		{"MLD report from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::16"), proto: protoICMPv6, icmpv6Type: "mld2-listener-report"}, true, "forward[9]"},
+		// Routed, a discovery message has lost its link-local hop limit
+		// (TestExternalNDTypes): the ingress judges it.
+		{"routed neighbour solicitation from outside", firewall.Options{}, packet{hook: "forward", hopLimit: 254, src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, false, "in_c17[3]"},
+		{"routed MLD report from outside", firewall.Options{}, packet{hook: "forward", hopLimit: 63, src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "mld2-listener-report"}, false, "in_c17[3]"},
 		// A segment that cannot open a connection, such as one of a
 		// connection FlushDenied ended, is not picked up again, whichever
 		// way the policies allow (nf_conntrack_tcp_loose).

@@ -278,6 +278,9 @@ type Rule struct {
 	TCPNotSYN bool
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
+	// HopLimit, when not 0, matches IPv6 packets with this hop limit
+	// (ip6 hoplimit).
+	HopLimit uint8
 	// ICMP, when set, matches the packets of the family's ICMP: ICMP for
 	// IPv4, ICMPv6 for IPv6 (meta l4proto icmp, ipv6-icmp), whichever
 	// the packet's own family.
@@ -1106,6 +1109,9 @@ func (r Rule) String() string {
 	}
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))
+	}
+	if r.HopLimit != 0 {
+		parts = append(parts, "ip6 hoplimit "+strconv.Itoa(int(r.HopLimit)))
 	}
 	if r.ICMP != 0 {
 		parts = append(parts, "meta l4proto "+r.ICMP.icmpName())

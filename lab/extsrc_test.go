@@ -190,3 +190,91 @@ func TestExternalForgedSource(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalNDTypes attacks an ingress-isolated container from
+// outside the host with ICMPv6 messages of the neighbour, router and
+// multicast listener discovery types, which Ward's forward chain accepted
+// between any two addresses: a LAN host's neighbour solicitation, router
+// advertisement or MLD report, routed to c's address (c's ingress admits
+// nothing from the LAN), reached c, where a raw ICMPv6 socket read its
+// payload. Discovery is link-local: its messages carry hop limit 255
+// (neighbour and router discovery) or 1 (MLD), which no forwarded packet
+// keeps, and the forward chain now accepts them only so. Negative
+// control: the same rules without the hop limits (as before) let each
+// through; an echo request is dropped by c's ingress either way.
+func TestExternalNDTypes(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	l := startLab(t, plan.Hosts)
+	index, src, dst, _ := uplink(t, l)
+	fd := icmpv6Socket(t, l, "spoof/c")
+	lan, c := netip.MustParseAddr("2001:db8:7::7"), netip.MustParseAddr("fd00:9::3")
+	n := 0
+	send := func(typ byte, timeout time.Duration) bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-extnd-%d-%d", os.Getpid(), n)
+		body := slices.Concat(make([]byte, 4), c.AsSlice(), marker) // reserved, target, then the payload
+		f, err := ethframe.ICMPv6(src, dst, lan, c, typ, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inRouter(t, l, func() error {
+			s, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(s)
+			sa := &unix.SockaddrLinklayer{Ifindex: index, Protocol: ethframe.Htons(unix.ETH_P_IPV6), Halen: 6}
+			copy(sa.Addr[:], dst)
+			for range 3 {
+				if err := unix.Sendto(s, f, 0, sa); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return received(fd, marker, timeout)
+	}
+	discovery := []byte{135, 136, 133, 134, 130, 131, 132, 143}
+	const echo = 128
+
+	// Negative control first (it also has the host resolve c's address).
+	open := plan.Ruleset
+	for _, name := range []string{firewall.ChainForward} {
+		open = withChain(t, open, name, func(rules []firewall.Rule) []firewall.Rule {
+			for i := range rules {
+				rules[i].HopLimit = 0
+			}
+			return rules
+		})
+	}
+	if err := l.Load(open); err != nil {
+		t.Fatal(err)
+	}
+	// The host's first packets for c wait for it to resolve c's address
+	// and may be lost: send until one arrives.
+	for deadline := time.Now().Add(10 * time.Second); !send(discovery[0], 500*time.Millisecond); {
+		if time.Now().After(deadline) {
+			t.Fatal("without the hop limits, no neighbour solicitation from the LAN reached c: the test cannot see the attack")
+		}
+	}
+	for _, typ := range discovery {
+		if !send(typ, 2*time.Second) {
+			t.Errorf("without the hop limits, the LAN's ICMPv6 type %d to c did not arrive: the test cannot see the attack", typ)
+		}
+	}
+	if send(echo, testTimeout) {
+		t.Errorf("without the hop limits, the LAN's echo request reached c")
+	}
+
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range append(discovery, echo) {
+		if send(typ, testTimeout) {
+			t.Errorf("the LAN's ICMPv6 type %d to c (hop limit 255, 254 once forwarded) reached c past its ingress", typ)
+		}
+	}
+}

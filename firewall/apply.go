@@ -834,6 +834,19 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: quoted, Len: n},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: b})
 	}
+	if q := r.QuotedIn; q.IsValid() {
+		off, mask, val := quotedMatch(q)
+		f := IPv4
+		if q.Addr().Is6() {
+			f = IPv6
+		}
+		nfproto(f)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: uint32(off / 8), Len: uint32(len(val))}) // #nosec G115 -- at most 32 and 16
+		if mask != nil {
+			add(&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: uint32(len(val)), Mask: mask, Xor: make([]byte, len(val))}) // #nosec G115 -- at most 16
+		}
+		add(cmpEq(val))
+	}
 	addr := func(l *Lookup) *expr.Lookup {
 		off, n := uint32(12), uint32(4)
 		if l.Family == IPv6 {
@@ -844,7 +857,7 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		}
 		nfproto(l.Family)
 		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
-		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name}
+		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name, Invert: l.Not}
 		add(lk)
 		return lk
 	}

@@ -289,6 +289,44 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	rs.Self = selfAddrs(inv)
 	base, errMaps := baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)
 	rs.Chains = append(rs.Chains, base...)
+	// An ICMP or ICMPv6 error quoting a packet to a container comes from
+	// that container (icmp_err_v4, _v6 judge containers' errors): the
+	// path between two containers, or between the host and one, has no
+	// router but the host, whose errors cross neither forward nor input.
+	// From outside the managed networks, conntrack still marks such an
+	// error related to the connection it quotes: a LAN host refused a
+	// container's connected socket to another (TestExternalICMPError).
+	if inv != nil {
+		var quoted []Rule
+		for _, f := range managedFamilies {
+			var prefixes []netip.Prefix
+			for _, n := range inv.Networks {
+				for _, p := range n.Subnets {
+					if family(p.Addr()) == f && !slices.Contains(prefixes, p.Masked()) {
+						prefixes = append(prefixes, p.Masked())
+					}
+				}
+			}
+			slices.SortFunc(prefixes, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+			for _, p := range prefixes {
+				quoted = append(quoted, Rule{CtState: []string{"related"}, ICMP: f, QuotedIn: p,
+					Addr: &Lookup{Family: f, Name: SetManaged + f.suffix(), Not: true}, Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+		}
+		for _, c := range base {
+			if c.Hook != "forward" && c.Hook != "input" {
+				continue
+			}
+			i := slices.IndexFunc(c.Rules, func(r Rule) bool { return slices.Contains(r.CtState, "established") })
+			for _, q := range quoted {
+				q.CtState = slices.Clone(q.CtState)
+				l := *q.Addr
+				q.Addr = &l
+				c.Rules = slices.Insert(c.Rules, i, q)
+				i++
+			}
+		}
+	}
 	if len(rs.Bindings) > 0 && !rs.Unbound {
 		rs.Bridges = inv.bridges()
 		rs.NoLinkLocalLearn = inv.macBridges()

@@ -266,6 +266,9 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if a := r.ForeignError; a.IsValid() && (p.src != a || p.quoted == a) {
 		return false
 	}
+	if q := r.QuotedIn; q.IsValid() && (!p.quoted.IsValid() || !q.Contains(p.quoted)) {
+		return false
+	}
 	if r.Dst.IsValid() && !r.Dst.Contains(p.dst) {
 		return false
 	}
@@ -281,7 +284,7 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		if s == nil {
 			panic("missing set " + r.Addr.Name)
 		}
-		if !ok || !rangesContain(s.Elements, a) {
+		if !ok || rangesContain(s.Elements, a) == r.Addr.Not {
 			return false
 		}
 	}

@@ -294,6 +294,12 @@ type Rule struct {
 	// container's error quotes a packet to itself; only a router's quotes
 	// a packet to someone else.
 	ForeignError netip.Addr
+	// QuotedIn, when valid, matches the packets that, read as an ICMP or
+	// ICMPv6 error, quote a packet to an address in the prefix (the
+	// bytes ForeignError reads): with Addr, an error from outside the
+	// managed networks about a packet to a container, which no router
+	// sends (TestExternalICMPError).
+	QuotedIn netip.Prefix
 	// Dst, when valid, matches packets whose destination is in the
 	// prefix (and of its family).
 	Dst netip.Prefix
@@ -372,6 +378,8 @@ type Lookup struct {
 	Family Family
 	Dst    bool // destination address; source otherwise
 	Name   string
+	// Not, of Rule.Addr, matches when the address is not in the set.
+	Not bool
 }
 
 // L4 matches a transport protocol and destination port. Ports nil means
@@ -1124,6 +1132,14 @@ func (r Rule) String() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s saddr %s @th,%d,%d != 0x%s", f.nftProto(), a, off, n, new(big.Int).SetBytes(a.AsSlice()).Text(16)))
 	}
+	if q := r.QuotedIn; q.IsValid() {
+		off, mask, val := quotedMatch(q)
+		if mask == nil {
+			parts = append(parts, fmt.Sprintf("@th,%d,%d 0x%s", off, 8*len(val), new(big.Int).SetBytes(val).Text(16)))
+		} else {
+			parts = append(parts, fmt.Sprintf("@th,%d,%d & 0x%s == 0x%s", off, 8*len(val), new(big.Int).SetBytes(mask).Text(16), new(big.Int).SetBytes(val).Text(16)))
+		}
+	}
 	if r.Dst.IsValid() {
 		f := IPv4
 		if r.Dst.Addr().Is6() {
@@ -1136,7 +1152,11 @@ func (r Rule) String() string {
 		parts = append(parts, f.nftProto()+" daddr "+d)
 	}
 	if r.Addr != nil {
-		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
+		op := " @"
+		if r.Addr.Not {
+			op = " != @"
+		}
+		parts = append(parts, r.Addr.field()+op+r.Addr.Name)
 	}
 	if r.SrcNotLocal {
 		parts = append(parts, "fib saddr type != local")
@@ -1252,3 +1272,26 @@ func logGroupText(g uint16) string {
 // (a scanner's SYNs to twenty ports at once) is logged whole up to the
 // rate, not cut at 5.
 func logBurst(rate int) int { return max(rate, 5) }
+
+// quotedMatch returns where an ICMP or ICMPv6 error quotes its packet's
+// destination (bits from the transport header: 192 for IPv4, 256 for
+// IPv6) and the bytes of q's prefix there, as nft loads them: whole
+// bytes, with a mask (nil when the prefix ends on a byte) for the bits of
+// the last one.
+func quotedMatch(q netip.Prefix) (off int, mask, val []byte) {
+	off = 192
+	if q.Addr().Is6() {
+		off = 256
+	}
+	bits := q.Bits()
+	n := (bits + 7) / 8
+	val = q.Masked().Addr().AsSlice()[:n]
+	if bits%8 != 0 {
+		mask = make([]byte, n)
+		for i := range mask {
+			mask[i] = 0xff
+		}
+		mask[n-1] = byte(0xff << (8 - bits%8))
+	}
+	return off, mask, val
+}

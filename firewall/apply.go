@@ -749,6 +749,9 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	if r.IifBridges {
 		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges})
 	}
+	if r.IifNotBridges {
+		add(meta(expr.MetaKeyIIFNAME), &expr.Lookup{SourceRegister: reg, SetName: SetBridges, Invert: true})
+	}
 	if m := r.MarkNe; m != nil {
 		add(meta(expr.MetaKeyMARK),
 			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4,
@@ -800,6 +803,10 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
 		match(nftables.TypeICMP6Type, vals, vals)
 	}
+	if r.HopLimit != 0 {
+		nfproto(IPv6)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 7, Len: 1}, cmpEq([]byte{r.HopLimit}))
+	}
 	if r.ICMP != 0 {
 		p := byte(unix.IPPROTO_ICMP)
 		switch r.ICMP {
@@ -827,6 +834,19 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: quoted, Len: n},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: b})
 	}
+	if q := r.QuotedIn; q.IsValid() {
+		off, mask, val := quotedMatch(q)
+		f := IPv4
+		if q.Addr().Is6() {
+			f = IPv6
+		}
+		nfproto(f)
+		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: uint32(off / 8), Len: uint32(len(val))}) // #nosec G115 -- at most 32 and 16
+		if mask != nil {
+			add(&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: uint32(len(val)), Mask: mask, Xor: make([]byte, len(val))}) // #nosec G115 -- at most 16
+		}
+		add(cmpEq(val))
+	}
 	addr := func(l *Lookup) *expr.Lookup {
 		off, n := uint32(12), uint32(4)
 		if l.Family == IPv6 {
@@ -837,7 +857,7 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		}
 		nfproto(l.Family)
 		add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
-		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name}
+		lk := &expr.Lookup{SourceRegister: reg, SetName: l.Name, Invert: l.Not}
 		add(lk)
 		return lk
 	}

@@ -390,6 +390,17 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 				lookup(f.set, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 			}))
 		}
+		// Unicast addresses above those ranges, which no container holds:
+		// IPv4's class E (240.0.0.0-255.255.255.254) and IPv6's deprecated
+		// site-local prefix (fec0::/10).
+		destRules = append(destRules,
+			slices.Concat(skbProto(unix.ETH_P_IP), []expr.Any{
+				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Range{Op: expr.CmpOpEq, Register: r1, FromData: []byte{240, 0, 0, 0}, ToData: []byte{255, 255, 255, 254}},
+				oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+			}),
+			slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, siteLocal),
+				[]expr.Any{oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
 	}
 	fwdRules = append(fwdRules, destRules...)
 	if closed {
@@ -454,6 +465,10 @@ func icmpv6Type(reg uint32) *expr.Payload {
 
 // linkLocal is IPv6's link-local prefix.
 var linkLocal = netip.MustParsePrefix("fe80::/10")
+
+// siteLocal is IPv6's deprecated site-local prefix (RFC 3879), between
+// the link-local and the multicast ones: no container's address.
+var siteLocal = netip.MustParsePrefix("fec0::/10")
 
 // markChain names the bridge table's chain that marks a packet with m.
 func markChain(m uint32) string { return fmt.Sprintf("mark_%d", m-GroupMark) }

@@ -76,6 +76,12 @@ const (
 // connection Ward ended is never picked up again mid-stream.
 const SetManaged = "managed"
 
+// SetBridged names the sets (suffix _v4 or _v6) of the subnets of the
+// managed networks whose bridges the ruleset closes (Ruleset.Bridges),
+// when they are not all of the managed networks' (set managed then
+// serves): packets from them enter the host through those bridges only.
+const SetBridged = "bridged"
+
 // MapGroupIngress is the mark map that judges broadcast and multicast
 // packets by the ingress of the container port they leave through (see
 // GroupMark): accept for a port whose ingress is open, a goto to its
@@ -283,6 +289,44 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 	rs.Self = selfAddrs(inv)
 	base, errMaps := baseChains(managedFamilies, len(rs.Bindings) > 0, rs.Self)
 	rs.Chains = append(rs.Chains, base...)
+	// An ICMP or ICMPv6 error quoting a packet to a container comes from
+	// that container (icmp_err_v4, _v6 judge containers' errors): the
+	// path between two containers, or between the host and one, has no
+	// router but the host, whose errors cross neither forward nor input.
+	// From outside the managed networks, conntrack still marks such an
+	// error related to the connection it quotes: a LAN host refused a
+	// container's connected socket to another (TestExternalICMPError).
+	if inv != nil {
+		var quoted []Rule
+		for _, f := range managedFamilies {
+			var prefixes []netip.Prefix
+			for _, n := range inv.Networks {
+				for _, p := range n.Subnets {
+					if family(p.Addr()) == f && !slices.Contains(prefixes, p.Masked()) {
+						prefixes = append(prefixes, p.Masked())
+					}
+				}
+			}
+			slices.SortFunc(prefixes, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+			for _, p := range prefixes {
+				quoted = append(quoted, Rule{CtState: []string{"related"}, ICMP: f, QuotedIn: p,
+					Addr: &Lookup{Family: f, Name: SetManaged + f.suffix(), Not: true}, Counter: true, Verdict: Verdict{Kind: Drop}})
+			}
+		}
+		for _, c := range base {
+			if c.Hook != "forward" && c.Hook != "input" {
+				continue
+			}
+			i := slices.IndexFunc(c.Rules, func(r Rule) bool { return slices.Contains(r.CtState, "established") })
+			for _, q := range quoted {
+				q.CtState = slices.Clone(q.CtState)
+				l := *q.Addr
+				q.Addr = &l
+				c.Rules = slices.Insert(c.Rules, i, q)
+				i++
+			}
+		}
+	}
 	if len(rs.Bindings) > 0 && !rs.Unbound {
 		rs.Bridges = inv.bridges()
 		rs.NoLinkLocalLearn = inv.macBridges()
@@ -296,6 +340,27 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		jump := rs.unboundRule()
 		jump.Counter, jump.Verdict = false, Verdict{Kind: Jump, Chain: ChainUnboundPort}
 		pre := &Chain{Name: ChainPrerouting, Hook: "prerouting", Priority: PriorityPrerouting, Rules: []Rule{jump}}
+		// A packet from an address of a network whose bridge Ward knows
+		// comes in through that bridge, where the bridge table checked
+		// its source; one from such an address that comes in through any
+		// other interface (the host's uplink, a tunnel it decapsulates, a
+		// bridge Ward does not manage) is a forgery that the inet table
+		// would judge as that container's (TestExternalForgedSource).
+		// The host's own packets loop back through lo from its own
+		// addresses, the gateways' among them.
+		bridged := inv.bridgedSubnets()
+		for _, f := range Families {
+			elems := ofFamily(bridged, f)
+			if len(elems) == 0 {
+				continue
+			}
+			name := SetManaged + f.suffix()
+			if !slices.Equal(elems, ofFamily(managed, f)) {
+				name = SetBridged + f.suffix()
+				rs.Sets = append(rs.Sets, &Set{Name: name, Family: f, Elements: elems})
+			}
+			pre.Rules = append(pre.Rules, Rule{IifNotBridges: true, Addr: &Lookup{Family: f, Name: name}, SrcNotLocal: true, Verdict: Verdict{Kind: Jump, Chain: ChainUnboundPort}})
+		}
 		drop := &Chain{Name: ChainUnboundPort, Rules: []Rule{
 			{LogRate: spoofLogRateSec, LogPrefix: SpoofLogPrefix, LogGroup: lg.group},
 			{Counter: true, Verdict: Verdict{Kind: Drop}},
@@ -381,14 +446,33 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 	established := func() Rule {
 		return Rule{CtState: []string{"established", "related"}, Verdict: Verdict{Kind: Accept}}
 	}
-	nd := func() Rule { return Rule{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Accept}} }
+	// Discovery is link-local: neighbour and router discovery carry hop
+	// limit 255, multicast listener discovery 1 (RFC 4861, RFC 3810),
+	// which no forwarded packet keeps (the host decrements it before its
+	// forward hook); accepted from anyone regardless, an ICMPv6 message
+	// of those types from outside the host, routed to an isolated
+	// container, reached it past its ingress (TestExternalNDTypes).
+	nd := func() []Rule {
+		var link, mld []string
+		for _, t := range ndTypes {
+			if strings.HasPrefix(t, "mld") {
+				mld = append(mld, t)
+			} else {
+				link = append(link, t)
+			}
+		}
+		return []Rule{
+			{ICMPv6Types: link, HopLimit: 255, Verdict: Verdict{Kind: Accept}},
+			{ICMPv6Types: mld, HopLimit: 1, Verdict: Verdict{Kind: Accept}},
+		}
+	}
 	errChains, errMaps, errJumps := icmpErrorRules(self)
 	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: append(errJumps(),
 		established(),
 		Rule{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
 	)}
 	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
-	forward.Rules = append(forward.Rules, nd())
+	forward.Rules = append(forward.Rules, nd()...)
 	for _, f := range Families {
 		if len(selfElements(self, f)) > 0 {
 			forward.Rules = append(forward.Rules, Rule{Pair: &Lookup{Family: f, Name: SetSelf + f.suffix()}, Verdict: Verdict{Kind: Accept}})
@@ -412,7 +496,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 	// goes before lo).
 	input := &Chain{Name: ChainInput, Hook: "input", Priority: Priority, Rules: append(errJumps(), established())}
 	input.Rules = append(input.Rules, noPickUp(true, false)...)
-	input.Rules = append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
+	input.Rules = append(append(input.Rules, Rule{Iif: "lo", Verdict: Verdict{Kind: Accept}}), nd()...)
 	input.Rules = append(input.Rules, stage(MapEgress, false)...)
 	// A packet the host sends to one of its own addresses leaves through
 	// lo, even after Docker's DNAT (in nat output) has sent it to a
@@ -434,7 +518,7 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 		r.CtStatus = "dnat"
 		output.Rules = append(output.Rules, r)
 	}
-	output.Rules = append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}, nd())
+	output.Rules = append(append(output.Rules, Rule{Oif: "lo", Verdict: Verdict{Kind: Accept}}), nd()...)
 	output.Rules = append(output.Rules, stage(MapIngress, true)...)
 	return append([]*Chain{forward, input, output}, errChains...), errMaps
 }

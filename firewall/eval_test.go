@@ -44,6 +44,10 @@ type packet struct {
 	port       uint16 // destination port
 	sport      uint16 // source port
 	icmpv6Type string
+	// hopLimit is an IPv6 packet's hop limit as the hook sees it (0:
+	// 255 for neighbour and router discovery types, 1 for multicast
+	// listener discovery, 64 otherwise).
+	hopLimit uint8
 	// quoted is, of an ICMP or ICMPv6 error, the destination of the
 	// packet it quotes (the raw bytes a rule's ForeignError reads).
 	quoted netip.Addr
@@ -61,6 +65,20 @@ type packet struct {
 type sock struct {
 	uid     uint32
 	cgroups []uint64
+}
+
+// hops is p's hop limit: hopLimit, or what a genuine message of its
+// ICMPv6 type carries.
+func (p packet) hops() uint8 {
+	switch {
+	case p.hopLimit != 0:
+		return p.hopLimit
+	case strings.HasPrefix(p.icmpv6Type, "mld"):
+		return 1
+	case strings.HasPrefix(p.icmpv6Type, "nd-"):
+		return 255
+	}
+	return 64
 }
 
 func (p packet) String() string {
@@ -220,8 +238,11 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if r.IifBridges && !slices.Contains(in.bridges, p.iif) {
 		return false
 	}
+	if r.IifNotBridges && slices.Contains(in.bridges, p.iif) {
+		return false
+	}
 	if r.SrcNotLocal && !p.foreign {
-		return false // modelled where Ward uses it: output, the host's own packets
+		return false // the host's own packets (output) or looped back (prerouting)
 	}
 	if m := r.MarkNe; m != nil && p.mark&m.Mask == m.Value {
 		return false
@@ -245,10 +266,16 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 	if a := r.ForeignError; a.IsValid() && (p.src != a || p.quoted == a) {
 		return false
 	}
+	if q := r.QuotedIn; q.IsValid() && (!p.quoted.IsValid() || !q.Contains(p.quoted)) {
+		return false
+	}
 	if r.Dst.IsValid() && !r.Dst.Contains(p.dst) {
 		return false
 	}
 	if len(r.ICMPv6Types) > 0 && (p.proto != protoICMPv6 || !slices.Contains(r.ICMPv6Types, p.icmpv6Type)) {
+		return false
+	}
+	if r.HopLimit != 0 && (!p.dst.Is6() || p.hops() != r.HopLimit) {
 		return false
 	}
 	if r.Addr != nil {
@@ -257,7 +284,7 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		if s == nil {
 			panic("missing set " + r.Addr.Name)
 		}
-		if !ok || !rangesContain(s.Elements, a) {
+		if !ok || rangesContain(s.Elements, a) == r.Addr.Not {
 			return false
 		}
 	}

@@ -181,6 +181,21 @@ func (inv *Inventory) bridges() []string {
 	return slices.Compact(out)
 }
 
+// bridgedSubnets returns the subnets of the networks that name their
+// bridge.
+func (inv *Inventory) bridgedSubnets() ipset.Set {
+	var rs []ipset.Range
+	for _, n := range inv.Networks {
+		if n.Bridge == "" {
+			continue
+		}
+		for _, s := range n.Subnets {
+			rs = append(rs, ipset.FromPrefix(s))
+		}
+	}
+	return ipset.Of(rs...)
+}
+
 // macBridges returns the bridges (sorted, each once) of the networks
 // holding an address of a container whose bridge ports are bound to MAC
 // addresses.

@@ -250,6 +250,11 @@ type Rule struct {
 	// ruleset's Bridges (iifname @bridges): for a packet a bridge hands
 	// to the host or to br_netfilter, the bridge's name.
 	IifBridges bool
+	// IifNotBridges matches packets whose input interface is none of the
+	// ruleset's Bridges (iifname != @bridges): in chain prerouting, a
+	// packet that entered the host through its uplink, a tunnel or a
+	// bridge Ward does not manage.
+	IifNotBridges bool
 	// IfName matches the packet's input interface, or with IfOut its
 	// output interface, by name (iifname, oifname): a name ending in *
 	// matches every name it begins.
@@ -273,6 +278,9 @@ type Rule struct {
 	TCPNotSYN bool
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
+	// HopLimit, when not 0, matches IPv6 packets with this hop limit
+	// (ip6 hoplimit).
+	HopLimit uint8
 	// ICMP, when set, matches the packets of the family's ICMP: ICMP for
 	// IPv4, ICMPv6 for IPv6 (meta l4proto icmp, ipv6-icmp), whichever
 	// the packet's own family.
@@ -286,6 +294,12 @@ type Rule struct {
 	// container's error quotes a packet to itself; only a router's quotes
 	// a packet to someone else.
 	ForeignError netip.Addr
+	// QuotedIn, when valid, matches the packets that, read as an ICMP or
+	// ICMPv6 error, quote a packet to an address in the prefix (the
+	// bytes ForeignError reads): with Addr, an error from outside the
+	// managed networks about a packet to a container, which no router
+	// sends (TestExternalICMPError).
+	QuotedIn netip.Prefix
 	// Dst, when valid, matches packets whose destination is in the
 	// prefix (and of its family).
 	Dst netip.Prefix
@@ -294,7 +308,8 @@ type Rule struct {
 	Addr *Lookup
 	// SrcNotLocal matches packets whose source address is not one of the
 	// host's own (fib saddr type != local): in the output hook, a packet
-	// the host sends from another's address, as a raw IP socket can.
+	// the host sends from another's address, as a raw IP socket can; in
+	// the prerouting hook, a packet that did not loop back from the host.
 	SrcNotLocal bool
 	// Pair matches when the packet's (source . destination) is in the
 	// named set of address pairs of Pair.Family (Pair.Dst unused).
@@ -363,6 +378,8 @@ type Lookup struct {
 	Family Family
 	Dst    bool // destination address; source otherwise
 	Name   string
+	// Not, of Rule.Addr, matches when the address is not in the set.
+	Not bool
 }
 
 // L4 matches a transport protocol and destination port. Ports nil means
@@ -949,7 +966,11 @@ func (m *MarkMap) elementStrings() []string {
 // bridgeDestRules bind destinations as the prerouting chain binds
 // sources: a unicast packet (below the group addresses, and for IPv6
 // below the link-local ones, which the rules before judge) leaving
-// through a bound port must be addressed to one of the port's addresses.
+// through a bound port must be addressed to one of the port's addresses;
+// one to the unicast addresses above them (IPv4's class E, IPv6's
+// site-local prefix), which no container holds, is dropped: judged by no
+// policy (no ingress map holds them), it reached an isolated container's
+// interface (TestUnownedUnicast).
 // A container that sends frames with another's MAC address as their
 // source (and its own IP address, which its binding admits) moves that
 // MAC address to its own port in the bridge's forwarding database, and
@@ -960,6 +981,8 @@ func (m *MarkMap) elementStrings() []string {
 var bridgeDestRules = []string{
 	"ip daddr < 224.0.0.0 oifname @" + BridgePorts + " oifname . ip daddr != @" + BridgeAddrs4 + " counter drop",
 	"ip6 daddr < fe80:: oifname @" + BridgePorts + " oifname . ip6 daddr != @" + BridgeAddrs6 + " counter drop",
+	"ip daddr 240.0.0.0-255.255.255.254 oifname @" + BridgePorts + " counter drop",
+	"ip6 daddr fec0::/10 oifname @" + BridgePorts + " counter drop",
 }
 
 // bridgeOutputRules follow bridgeDestRules in the bridge table's chain
@@ -1077,6 +1100,9 @@ func (r Rule) String() string {
 	if r.IifBridges {
 		parts = append(parts, "iifname @"+SetBridges)
 	}
+	if r.IifNotBridges {
+		parts = append(parts, "iifname != @"+SetBridges)
+	}
 	if m := r.MarkNe; m != nil {
 		parts = append(parts, "meta mark != "+maskedMark(m.Mask, m.Value))
 	}
@@ -1092,6 +1118,9 @@ func (r Rule) String() string {
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))
 	}
+	if r.HopLimit != 0 {
+		parts = append(parts, "ip6 hoplimit "+strconv.Itoa(int(r.HopLimit)))
+	}
 	if r.ICMP != 0 {
 		parts = append(parts, "meta l4proto "+r.ICMP.icmpName())
 	}
@@ -1102,6 +1131,14 @@ func (r Rule) String() string {
 			off, n = 256, 128
 		}
 		parts = append(parts, fmt.Sprintf("%s saddr %s @th,%d,%d != 0x%s", f.nftProto(), a, off, n, new(big.Int).SetBytes(a.AsSlice()).Text(16)))
+	}
+	if q := r.QuotedIn; q.IsValid() {
+		off, mask, val := quotedMatch(q)
+		if mask == nil {
+			parts = append(parts, fmt.Sprintf("@th,%d,%d 0x%s", off, 8*len(val), new(big.Int).SetBytes(val).Text(16)))
+		} else {
+			parts = append(parts, fmt.Sprintf("@th,%d,%d & 0x%s == 0x%s", off, 8*len(val), new(big.Int).SetBytes(mask).Text(16), new(big.Int).SetBytes(val).Text(16)))
+		}
 	}
 	if r.Dst.IsValid() {
 		f := IPv4
@@ -1115,7 +1152,11 @@ func (r Rule) String() string {
 		parts = append(parts, f.nftProto()+" daddr "+d)
 	}
 	if r.Addr != nil {
-		parts = append(parts, r.Addr.field()+" @"+r.Addr.Name)
+		op := " @"
+		if r.Addr.Not {
+			op = " != @"
+		}
+		parts = append(parts, r.Addr.field()+op+r.Addr.Name)
 	}
 	if r.SrcNotLocal {
 		parts = append(parts, "fib saddr type != local")
@@ -1231,3 +1272,26 @@ func logGroupText(g uint16) string {
 // (a scanner's SYNs to twenty ports at once) is logged whole up to the
 // rate, not cut at 5.
 func logBurst(rate int) int { return max(rate, 5) }
+
+// quotedMatch returns where an ICMP or ICMPv6 error quotes its packet's
+// destination (bits from the transport header: 192 for IPv4, 256 for
+// IPv6) and the bytes of q's prefix there, as nft loads them: whole
+// bytes, with a mask (nil when the prefix ends on a byte) for the bits of
+// the last one.
+func quotedMatch(q netip.Prefix) (off int, mask, val []byte) {
+	off = 192
+	if q.Addr().Is6() {
+		off = 256
+	}
+	bits := q.Bits()
+	n := (bits + 7) / 8
+	val = q.Masked().Addr().AsSlice()[:n]
+	if bits%8 != 0 {
+		mask = make([]byte, n)
+		for i := range mask {
+			mask[i] = 0xff
+		}
+		mask[n-1] = byte(0xff << (8 - bits%8))
+	}
+	return off, mask, val
+}

@@ -344,3 +344,56 @@ func TestSystemdUnit(t *testing.T) {
 		t.Logf("%s: systemd exposure level %s (0 best, 10 worst)", name, m[1])
 	}
 }
+
+// TestFwRunBrNetfilter: while `ward fw run --enable-br-netfilter` runs,
+// bridge-nf-call-iptables is turned off behind its back (a `sysctl
+// --system`, another tool): bridged traffic then meets no rule of Ward's
+// table, so containers of one bridge talk past every policy. The daemon
+// finds it at its next tamper check and turns the switch back on; without
+// --enable-br-netfilter, it reports the failed sync. Before, nothing
+// happened until the next Docker event or file change.
+func TestFwRunBrNetfilter(t *testing.T) {
+	testenv.RequireCommand(t, "sysctl")
+	testenv.RequireKernel(t, "br_netfilter")
+	const sw = "net.bridge.bridge-nf-call-iptables"
+	for _, enable := range []bool{true, false} {
+		n := newFwNetns(t)
+		t.Chdir(root)
+		n.sh(t, "sysctl", "-w", sw+"=1", "net.bridge.bridge-nf-call-ip6tables=1")
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut testenv.SyncBuffer
+		done := make(chan int)
+		args := []string{"fw", "run", shopPolicies, "--inventory", shopInventory, "--interval", "100ms", "--debounce", "50ms"}
+		if enable {
+			args = append(args, "--enable-br-netfilter")
+		}
+		go func() { done <- Run(ctx, n.args(args...), strings.NewReader(""), &out, &errOut) }()
+		waitFor := func(what string, cond func() bool) {
+			t.Helper()
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if cond() {
+					return
+				}
+			}
+			t.Fatalf("--enable-br-netfilter %v: timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", enable, what, out.String(), errOut.String())
+		}
+		waitFor("the first sync", func() bool { return strings.Count(out.String(), "synced (") >= 1 })
+		n.sh(t, "sysctl", "-w", sw+"=0")
+		if enable {
+			waitFor(sw+" turned back on", func() bool { return strings.TrimSpace(n.sh(t, "sysctl", "-n", sw)) == "1" })
+		} else {
+			waitFor("the bypass reported", func() bool {
+				return strings.Contains(errOut.String(), "sync failed") && strings.Contains(errOut.String(), "bridge-nf-call-iptables is off")
+			})
+		}
+		cancel()
+		select {
+		case code := <-done:
+			if code != ExitOK {
+				t.Errorf("fw run exit %d\n%s", code, errOut.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("fw run did not stop")
+		}
+	}
+}

@@ -34,8 +34,8 @@ func fwRunCmd(e *env, f *fwFlags) *cobra.Command {
 		Short: "Keep the ruleset in sync with containers and policies (daemon)",
 		Long: `Apply the ruleset, then keep it in sync: re-apply when Docker starts,
 stops or reconnects a container (--docker), when a policy or inventory file
-changes, and when Ward's table is deleted or altered behind its back
-(checked every --interval). Each change is logged with its differences. A
+changes, and when Ward's table is deleted or altered, or bridged traffic
+stops meeting netfilter, behind its back (checked every --interval). Each change is logged with its differences. A
 failed sync (an invalid policy, the Docker Engine unreachable) leaves the
 previous ruleset in place and is retried with backoff.
 
@@ -187,7 +187,7 @@ func (d *daemon) run(ctx context.Context) error {
 			if err == nil {
 				continue
 			}
-			d.e.log.Warn("Ward's table was changed behind its back; re-applying", "diff", err)
+			d.e.log.Warn("Ward's table or bridge netfilter was changed behind its back; re-applying", "diff", err)
 			pending = append(pending, trigger{reason: "tampering"})
 		}
 		settle = nil
@@ -349,10 +349,18 @@ func shortID(id string) string {
 }
 
 // checkTamper reports how the live table differs from the last applied
-// ruleset.
+// ruleset, and whether bridged traffic has stopped meeting netfilter
+// (br_netfilter unloaded, a bridge-nf-call switch turned off): containers
+// of one bridge then talk past every rule of the table until the next
+// sync, which a Docker event may not bring for hours. The sync it
+// triggers turns the switches back on with --enable-br-netfilter, and
+// otherwise fails, loudly, until they are.
 func (d *daemon) checkTamper() error {
 	if d.last == nil {
 		return nil
+	}
+	if err := d.h.do(func() error { return firewall.CheckBridgeNetfilter("") }); err != nil {
+		return err
 	}
 	diff, err := firewall.Diff(d.h.nft, d.last.rs)
 	if err != nil {

@@ -417,8 +417,8 @@ func contains(list []string, s string) bool {
 // eachDocument calls add for each document of a file's (normalized) data,
 // in order, the documents of a JSON stream cut apart; origin is the
 // Source.Origin of documents without a `# Source:` comment.
-func eachDocument(data []byte, origin string, add func(document)) {
-	for _, doc := range splitDocuments(data) {
+func eachDocument(data []byte, cuts map[int]cutNote, origin string, add func(document)) {
+	for _, doc := range splitDocuments(data, cuts) {
 		if doc.origin == "" {
 			doc.origin = origin
 		}
@@ -522,7 +522,8 @@ func (f *rereadable) decodeWhole(objs []object, idx []int) error {
 	if len(data) != f.size || maphash.Bytes(rereadSeed, data) != f.hash {
 		return changed
 	}
-	if data, err = normalize(data); err != nil {
+	data, cuts, err := normalize(data)
+	if err != nil {
 		return changed // it normalized the first time
 	}
 	want := map[int]bool{}
@@ -531,7 +532,7 @@ func (f *rereadable) decodeWhole(objs []object, idx []int) error {
 	}
 	docs := map[int]document{}
 	n := 0
-	eachDocument(data, "", func(doc document) {
+	eachDocument(data, cuts, "", func(doc document) {
 		if want[n] {
 			docs[n] = doc
 		}

@@ -202,6 +202,21 @@ networks:
     image: nginx
     user: "+10"
 `, []hit{{4, finding.High}, {7, finding.High}}},
+	{"an empty user part keeps Docker's default user, uid 0", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: ":1000"
+  b:
+    image: nginx
+    post_start:
+      - command: ["true"]
+        user: ":0"
+  c:
+    image: nginx
+    user: "1000"
+    post_start:
+      - command: ["true"]
+`, []hit{{4, finding.High}, {9, finding.High}}},
 	{"user not root", ruleUserRoot, `services:
   a:
     image: nginx

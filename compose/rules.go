@@ -183,7 +183,7 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A service runs as root (user: root, 0 or 0:<group>).",
 		Rationale: "Root in the container is root on the host unless user namespaces are enabled: any escape (a kernel bug, a mounted socket, " +
-			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen.",
+			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen. A user: with an empty user part (`\":1000\"`) is root too: Docker then keeps its default user, uid 0.",
 		Fix: "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), and make the files the service writes owned by it.",
 	},
 	{

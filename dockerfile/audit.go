@@ -694,7 +694,10 @@ func (a *auditor) judgeFinal(f *stage) {
 		// the build without --build-arg makes it: USER ${UID:-0} is root.
 		u := f.user
 		shown := "USER " + u.raw
-		if u.raw != u.value {
+		switch name, _, _ := strings.Cut(u.value, ":"); {
+		case strings.TrimSpace(name) == "":
+			shown = fmt.Sprintf("USER %s (%q: no user, which is uid 0)", u.raw, u.value)
+		case u.raw != u.value:
 			shown = fmt.Sprintf("USER %s (%s)", u.raw, u.value)
 		}
 		runs := "the final image runs as root"
@@ -786,12 +789,15 @@ func (a *auditor) dependencies(final int) []int {
 
 // isRoot reports whether a USER value makes the container run as root:
 // its user part is "root" or a number equal to 0, with or without a sign
-// ("+0", "-0": runc reads it with strconv.Atoi). The group does not
-// matter.
+// ("+0", "-0": runc reads it with strconv.Atoi), or empty: BuildKit
+// writes the expanded value as the image's user, and an empty one
+// (USER $UID with UID unset or empty), or an empty user part (":1000"),
+// starts the container as uid 0, whatever user the base image set. The
+// group does not matter.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
 	u = strings.TrimSpace(u)
-	if u == "root" {
+	if u == "root" || u == "" {
 		return true
 	}
 	n, err := strconv.Atoi(u)

@@ -152,10 +152,23 @@ USER ${UID:-0}:${GID:-0}
 ARG RUNAS
 USER ${RUNAS:-1000}
 `},
-		{name: "build argument without default is not judged", src: `FROM alpine:3.20
+		// BuildKit writes the expanded USER as the image's user: an empty
+		// one starts the container as uid 0, whatever the base image set.
+		{name: "build argument without value or default, then empty", src: `FROM gcr.io/distroless/static:nonroot
 ARG UID
 USER ${UID}
-`},
+`, want: []want{{finding.High, "USER ${UID}", "stage 0", []string{`USER ${UID} ("": no user, which is uid 0)`, "unless the build is given --build-arg UID"}}}},
+		{name: "build argument with an empty value", src: `FROM alpine:3.20
+ARG UID=""
+USER $UID
+`, want: []want{{finding.High, "USER $UID", "stage 0", []string{`("": no user, which is uid 0): the final image runs as root`}}}},
+		{name: "global build argument not declared in the stage", src: `ARG UID=1000
+FROM alpine:3.20
+USER $UID
+`, want: []want{{finding.High, "USER $UID", "stage 0", []string{"no user, which is uid 0"}}}},
+		{name: "an empty user part", src: `FROM alpine:3.20
+USER :1000
+`, want: []want{{finding.High, "USER :1000", "stage 0", []string{`USER :1000 (":1000": no user, which is uid 0)`}}}},
 		{name: "later stage not built by default", src: `FROM alpine:3.20 AS app
 USER 1000
 FROM alpine:3.20 AS debug

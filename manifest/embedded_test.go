@@ -307,6 +307,13 @@ func TestEmbeddedPodSpecsFound(t *testing.T) {
 		// not a container, and its templates are still searched.
 		{"Argo workflow securityContext", "spec:\n  securityContext: {runAsNonRoot: true}\n  templates:\n  - container: {image: x1}\n", []string{"spec.templates[0].container"}, false},
 		{"Spark driver", "spec:\n  driver: {cores: 1, securityContext: {privileged: true}}\n", []string{"spec.driver"}, false},
+		// A Prometheus whose operator sets image and containers: its
+		// host namespaces and hostPath volumes are its pods'.
+		{"host network alone", "spec:\n  replicas: 2\n  hostNetwork: true\n", []string{"spec"}, false},
+		{"host PID alone, YAML 1.1", "spec:\n  hostPID: on\n", []string{"spec"}, false},
+		{"hostPath volume alone", "spec:\n  volumes: [{name: r, hostPath: {path: /}}]\n", []string{"spec"}, false},
+		{"host network off", "spec:\n  hostNetwork: false\n  volumes: [{name: r, emptyDir: {}}]\n", nil, false},
+		{"host network above pod specs", "spec:\n  hostNetwork: true\n  templates:\n  - container: {image: x1}\n", []string{"spec.templates[0].container"}, false},
 		{"too deep", deep, nil, true},
 		{"too large", big.String(), nil, true},
 	} {

@@ -268,10 +268,10 @@ func TestEncodedInput(t *testing.T) {
 		utf16le = append(utf16le, byte(u), byte(u>>8))
 	}
 	for name, in := range map[string]string{
-		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
-		"utf-16 powershell":   string(utf16le),
-		"bom on each":         "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
-		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+		// kubectl breaks lines at "\n" only: "---" lines end with one.
+		"cr only in documents": "---\n" + strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(plain, "---\n"), "\n", "\r"), "\r---\r", "\n---\n"),
+		"utf-16 powershell":    string(utf16le),
+		"bom on each":          "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, errOut, code := run(t, in, "reach", "-", "-o", "json")
@@ -280,6 +280,18 @@ func TestEncodedInput(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("output differs:\n%s", cmp.Diff(want, got))
+			}
+		})
+	}
+	// kubectl does not cut at a "---" line after a lone "\r" or a byte
+	// order mark, and drops or refuses what follows: an input error.
+	for name, in := range map[string]string{
+		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
+		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, errOut, code := run(t, in, "reach", "-", "-o", "json"); code != ExitError || !strings.Contains(errOut, "kubectl and helm do not read this document") {
+				t.Errorf("exit %d: %s, want %d and the document kubectl does not read", code, errOut, ExitError)
 			}
 		})
 	}
@@ -799,5 +811,55 @@ func TestHiddenDirs(t *testing.T) {
 				t.Errorf("stderr = %q, want a warning %q: %v", errOut, want, tt.warn != "")
 			}
 		})
+	}
+}
+
+// TestCheckUnfoundComposeFile: Compose files are found before the loader,
+// by name or by a plain top-level services: key. One whose key is merged
+// in with <<, escaped or tagged, which docker compose -f reads all the
+// same, reached the loader and was skipped (info, exit 0): its privileged
+// service was never audited. It is an input error at its file now.
+func TestCheckUnfoundComposeFile(t *testing.T) {
+	const ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"
+	for name, stack := range map[string]string{
+		"merged":  "x-base: &base\n  services:\n    web: {image: nginx, privileged: true}\n<<: *base\n",
+		"escaped": "\"\\x73ervices\":\n  web: {image: nginx, privileged: true}\n",
+		"tagged":  "!!binary c2VydmljZXM=:\n  web: {image: nginx, privileged: true}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for f, text := range map[string]string{"stack.yaml": stack, "ns.yaml": ns} {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, errOut, code := run(t, "", "check", dir, "-o", "json")
+			if code != ExitError {
+				t.Errorf("exit %d, want %d; stderr %s", code, ExitError, errOut)
+			}
+			found := false
+			for _, f := range checkOutput(t, out).Findings {
+				found = found || f.Rule == "input/unreadable" && f.File == filepath.Join(dir, "stack.yaml") && strings.Contains(f.Message, "Compose file")
+			}
+			if !found {
+				t.Errorf("no input error at stack.yaml:\n%s", out)
+			}
+		})
+	}
+	// A plain Compose file is audited as one, and other YAML with a
+	// services key (no image or build, other top-level keys) is skipped.
+	dir := t.TempDir()
+	for f, text := range map[string]string{
+		"stack.yaml": "services:\n  web: {image: nginx, user: \"1000\"}\n",
+		"app.yaml":   "services:\n  web: {image: nginx}\nsettings: {debug: true}\n",
+		"ns.yaml":    ns,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", dir, "-o", "json", "--fail-on", "critical")
+	if code != ExitOK {
+		t.Errorf("exit %d, want %d; stderr %s\n%s", code, ExitOK, errOut, out)
 	}
 }

@@ -158,6 +158,8 @@ func TestSplitDocuments(t *testing.T) {
 func TestParseDocumentMarkers(t *testing.T) {
 	const ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
 	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}}\n"
+	const nsJSON = `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}`
+	const npJSON = `{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"}, "spec": {"podSelector": {}}}`
 	tests := []struct {
 		name    string
 		in      string
@@ -181,6 +183,14 @@ func TestParseDocumentMarkers(t *testing.T) {
 		{"lone CRs inside documents", strings.Replace(ns, "\n", "\r", 2) + "---\n" + strings.Replace(np, "\n", "\r", 2), 0, 2},
 		{"a byte order mark after the separator", ns + "---\n\ufeff" + np, 0, 2},
 		{"separator after a lone CR and a comment", "# policies\r---\n" + np + "---\n" + ns, 0, 2},
+		// kubectl reads a stream of JSON values whole only at the start
+		// of a file, and then fails on a document after it; of a YAML
+		// document it reads the first value only.
+		{"a JSON stream in a YAML document", ns + "---\n" + npJSON + "\n" + strings.Replace(npJSON, "deny", "deny-2", 1) + "\n", 6, 2},
+		{"a JSON stream after a comment", "# policies\n" + nsJSON + "\n" + npJSON + "\n", 3, 1},
+		{"a JSON stream at the start", nsJSON + "\n" + npJSON + "\n", 0, 2},
+		{"a document after a JSON stream", nsJSON + npJSON + "\n---\n" + np, 2, -1},
+		{"a document after a JSON value", nsJSON + "\n---\n" + np, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

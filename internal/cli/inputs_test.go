@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -796,6 +797,10 @@ func TestHiddenDirs(t *testing.T) {
 		{name: "dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\nUSER root\n"}, warn: ".devcontainer", holds: "a Dockerfile"},
 		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},
 		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
+		// Past hiddenLimit entries a hidden directory is not looked
+		// through: it was passed over without a word, whatever it held.
+		{name: "too many entries", files: manyFiles(".big/", hiddenLimit+1, map[string]string{".big/zz/pod.yaml": pod}), warn: ".big", holds: "more than 2000 entries"},
+		{name: "many entries, objects first", files: manyFiles(".big/", hiddenLimit+1, map[string]string{".big/0/pod.yaml": pod}), warn: ".big", holds: "Kubernetes objects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -812,6 +817,14 @@ func TestHiddenDirs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyFiles returns files with n empty files more under dir.
+func manyFiles(dir string, n int, files map[string]string) map[string]string {
+	for i := range n {
+		files[dir+"f"+strconv.Itoa(i)+".txt"] = ""
+	}
+	return files
 }
 
 // TestCheckUnfoundComposeFile: Compose files are found before the loader,

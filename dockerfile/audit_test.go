@@ -169,6 +169,36 @@ USER $UID
 		{name: "an empty user part", src: `FROM alpine:3.20
 USER :1000
 `, want: []want{{finding.High, "USER :1000", "stage 0", []string{`USER :1000 (":1000": no user, which is uid 0)`}}}},
+		// BuildKit runs the ONBUILD triggers of a stage at the start of a
+		// stage built FROM it (convert.go, resolveStages): they passed.
+		{name: "ONBUILD USER of the stage built on", src: `FROM alpine:3.20 AS base
+USER 1000
+ONBUILD USER root
+FROM base
+CMD ["app"]
+`, want: []want{{finding.High, "ONBUILD USER root", "stage 1", []string{"ONBUILD USER root of stage 0 (base)", "the final image runs as root"}}}},
+		{name: "ONBUILD USER through a chain of stages", src: `FROM alpine:3.20 AS a
+USER 1000
+ONBUILD USER root
+FROM a AS b
+FROM b
+`, want: []want{{finding.High, "ONBUILD USER root", "stage 1 (b)", []string{"which stage 2 (the final stage) is built on"}}}},
+		{name: "ONBUILD USER overridden by the stage built on", src: `FROM alpine:3.20 AS base
+ONBUILD USER root
+FROM base
+USER 1000
+`},
+		{name: "ONBUILD USER of the final stage itself", src: `FROM alpine:3.20
+USER 1000
+ONBUILD USER root
+`},
+		{name: "ONBUILD runs in the stage built on it only", src: `FROM alpine:3.20 AS a
+ONBUILD USER root
+FROM a AS b
+USER 1000
+FROM b AS c
+FROM c
+`},
 		{name: "later stage not built by default", src: `FROM alpine:3.20 AS app
 USER 1000
 FROM alpine:3.20 AS debug

@@ -33,7 +33,7 @@ var Rules = []finding.Rule{
 		Summary:  "The final image runs as root: its last USER is root or UID 0.",
 		Rationale: "A process running as root inside the container is root on the host once it escapes through a kernel or runtime bug, " +
 			"and owns every file of mounted volumes. Only the user the container starts with counts: the last USER of the final stage, " +
-			"or of the stages it is built FROM, since USER carries over through FROM <stage>. " +
+			"or of the stages it is built FROM, since USER carries over through FROM <stage>, and the ONBUILD triggers of the stage it is built FROM, which BuildKit runs at its start (`ONBUILD USER root`). " +
 			"Stages that are only copied from (builders) are never judged: running the build as root is harmless, and flagging it is " +
 			"hadolint DL3002's best-known false positive. A USER is root when its user part is `root`, a number equal to 0 (`0`, `0:0`, `root:app`) or empty; " +
 			"a group of 0 alone is accepted (OpenShift runs arbitrary UIDs in group 0). Any other user passes: a non-zero UID, or a name other than root, " +

@@ -77,7 +77,6 @@ type decoder struct {
 	file             string
 	defaultNamespace string
 	fieldLines       bool              // Options.FieldLines
-	composeUnread    bool              // Options.ComposeUnread
 	buf              []byte            // JSON of the object being decoded
 	scratch          []byte            // JSON of a scalar, for fits
 	strs             map[string]string // short strings already decoded (str)
@@ -245,15 +244,6 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		return
 	}
 	if apiVersion == "" || kind == "" {
-		if d.composeUnread && apiVersion == "" && kind == "" && depth == 0 && composeServices(n) {
-			// Compose files are found before the loader, by name or by
-			// a plain top-level services key: one written otherwise
-			// (merged in with <<, escaped, tagged), or read from
-			// standard input, reaches it, and docker compose runs its
-			// services all the same.
-			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: a Compose file, which Ward audits only when it finds one by name or by a plain top-level services: key in a file (this one's is merged in with <<, escaped or tagged, or it is standard input): it is not audited; write the key plainly, or give the file by its path", ErrSyntax)})
-			return
-		}
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
 		return
 	}
@@ -501,32 +491,6 @@ func missingOr(n *yaml.Node) string {
 		return "is a scalar"
 	}
 	return "is not a list"
-}
-
-// composeTopKeys are the top-level keys of a Compose file (package
-// compose's topLevelKeys; compose imports manifest).
-var composeTopKeys = []string{"version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models"}
-
-// composeServices reports whether mapping n, a document without
-// apiVersion or kind, is a Compose file: it has only Compose's top-level
-// keys (and x- extensions), and its services key holds a service that
-// names an image or a build.
-func composeServices(n *yaml.Node) bool {
-	svc := mapGet(n, "services")
-	if svc == nil || svc.Kind != yaml.MappingNode {
-		return false
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !slices.Contains(composeTopKeys, k) && !strings.HasPrefix(k, "x-") {
-			return false
-		}
-	}
-	for i := 1; i < len(svc.Content); i += 2 {
-		if s := svc.Content[i]; mapGet(s, "image") != nil || mapGet(s, "build") != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // mapGet returns the value of key in mapping n, or nil.

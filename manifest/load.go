@@ -49,12 +49,6 @@ type Options struct {
 	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
 	// (ErrTooLarge), never read past the limit, so memory stays bounded.
 	MaxFileSize int64
-	// ComposeUnread tells the loader that Compose files were set apart
-	// before it (by name, or by a plain top-level services key), to be
-	// audited as such: a document it meets that is a Compose file
-	// (composeServices) was not found as one, and is an error instead
-	// of a skipped document. Without it, such a document is skipped.
-	ComposeUnread bool
 }
 
 // DefaultMaxFileSize is the default of Options.MaxFileSize: 2 GiB.
@@ -199,7 +193,7 @@ func (l *loader) run(produce func(emit emitFunc)) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			d := decoder{defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines, composeUnread: l.opts.ComposeUnread}
+			d := decoder{defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
 			for j := range jobs {
 				d.file, d.reread = j.file.name, j.file.reread
 				j.doc.decodeUnit(&d, j.unit)

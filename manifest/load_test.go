@@ -645,39 +645,3 @@ func TestLoadProgress(t *testing.T) {
 		t.Errorf("progress calls %v ending at %d bytes, want [1 2 3] and %d", calls, last, total)
 	}
 }
-
-// TestLoadComposeUnread: with Options.ComposeUnread (the CLI sets Compose
-// files apart before loading), a document that is a Compose file reached
-// the loader because its services key was not found as written (merged
-// in, escaped, tagged): an error, not a skipped document. Other YAML with
-// a services key stays skipped, and so does a Compose file without the
-// option.
-func TestLoadComposeUnread(t *testing.T) {
-	tests := []struct {
-		name, in string
-		unread   bool
-	}{
-		{"merged", "x-base: &b\n  services:\n    web: {image: nginx, privileged: true}\n<<: *b\n", true},
-		{"escaped", "\"\\x73ervices\":\n  web: {build: .}\n", true},
-		{"tagged", "!!binary c2VydmljZXM=:\n  web: {image: nginx}\n", true},
-		{"other keys", "services:\n  web: {image: nginx}\nsettings: {a: 1}\n", false},
-		{"no image or build", "services:\n  web: {port: 80}\n", false},
-		{"services a list", "services: [postgres]\nimage: x\n", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := Parse(Options{ComposeUnread: true}, "stack.yaml", []byte(tt.in))
-			var e *Error
-			if got := errors.As(err, &e) && e.Line == 1 && strings.Contains(err.Error(), "Compose file"); got != tt.unread {
-				t.Errorf("error %v, want a Compose file error: %v", err, tt.unread)
-			}
-			if tt.unread == (len(s.Skipped) == 1) {
-				t.Errorf("skipped %+v", s.Skipped)
-			}
-			s, err = Parse(Options{}, "stack.yaml", []byte(tt.in))
-			if err != nil || len(s.Skipped) != 1 {
-				t.Errorf("without ComposeUnread: error %v, skipped %+v", err, s.Skipped)
-			}
-		})
-	}
-}

@@ -382,9 +382,6 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		FieldLines:   lines,
 		SelectorKeys: e.selectorKeys,
 		MaxFileSize:  e.maxInput,
-		// scanInputs set the Compose files it found apart: any other
-		// is an input error.
-		ComposeUnread: true,
 	}, in.manifests...)
 	if p != nil {
 		p.done() // before anything else is written

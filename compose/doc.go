@@ -38,5 +38,9 @@
 // Rules is the registry of every rule id Audit can emit, with its default
 // severity, rationale, fix and the ids of the same check in KICS, Trivy and
 // kube-linter. IsCompose tells Compose files from Kubernetes manifests and
-// Helm values files.
+// Helm values files; IsComposeFile does so for a file on disk, scanning it
+// for a top-level services key before reading it whole, so that a tree of
+// large YAML files is not read twice. ListedFiles lists the files that the
+// COMPOSE_FILE variable of a .env file (DotEnv) names, which docker
+// compose merges into the project.
 package compose

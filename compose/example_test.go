@@ -3,6 +3,8 @@ package compose_test
 import (
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 
 	"github.com/wardsec/ward/compose"
 )
@@ -56,4 +58,49 @@ func ExampleIsCompose() {
 	// true
 	// true
 	// false
+}
+
+func ExampleIsComposeFile() {
+	dir, err := os.MkdirTemp("", "compose-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for name, src := range map[string]string{
+		"compose.yaml": "include: [base.yaml]\n",
+		"stack.yaml":   "services:\n  web:\n    image: nginx\n",
+		"values.yaml":  "replicaCount: 2\nservices:\n  api: {port: 80}\n",
+		"deploy.yaml":  "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, name := range []string{"compose.yaml", "stack.yaml", "values.yaml", "deploy.yaml"} {
+		path := filepath.Join(dir, name)
+		st, err := os.Stat(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(name, compose.IsComposeFile(path, st.Size(), 0))
+	}
+	// Output:
+	// compose.yaml true
+	// stack.yaml true
+	// values.yaml false
+	// deploy.yaml false
+}
+
+func ExampleListedFiles() {
+	env, err := compose.DotEnv(".env", []byte("COMPOSE_FILE=compose.yaml,ci/compose.ci.yaml, prod.conf\nCOMPOSE_PATH_SEPARATOR=,\n"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range compose.ListedFiles("app", env) {
+		fmt.Println(f.Name, filepath.ToSlash(f.Path))
+	}
+	// Output:
+	// compose.yaml app/compose.yaml
+	// ci/compose.ci.yaml app/ci/compose.ci.yaml
+	// prod.conf app/prod.conf
 }

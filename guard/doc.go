@@ -40,6 +40,8 @@
 // a request carrying a bearer token or a SPIFFE certificate that a policy
 // reads but that no middleware before it looked at; a certificate that
 // spiffeauth found unverified is no identity (the request is anonymous).
+// authz's Handler reads the client address clientip resolved by itself
+// when its enrich function does not set one, as ipallow does.
 //
 // The library imports nothing from Kubernetes, buildkit or nftables (a test
 // enforces it), so that a service importing it stays light.

@@ -631,8 +631,8 @@ func (c *Config) validate() error {
 			p := fmt.Sprintf("headers.keep[%d]", i)
 			k := headerKey(name)
 			switch {
-			case !validHeaderName(name) || strings.Contains(name, "_"):
-				return c.errorf(p, "%s %q is not a header name (without '_')", p, name)
+			case !plainHeaderName(name):
+				return c.errorf(p, "%s %q is not a header name of letters, digits and '-' (others are removed from every request)", p, name)
 			case !keepable(k) || slices.Contains(identityHeaders, k):
 				return c.errorf(p, "%s %s: only the auth-proxy identity headers and forwarding headers removed by default can be kept (Remote-User, X-Forwarded-User, X-Auth-Request-*, X-Real-IP, X-Forwarded-Prefix, ...; see docs/proxy.md)", p, name)
 			case slices.ContainsFunc(h.Strip, func(s string) bool { return headerKey(s) == k }):
@@ -811,7 +811,7 @@ func (c *Config) removedHeader(name string) bool {
 	k := headerKey(name)
 	same := func(s string) bool { return headerKey(s) == k }
 	switch {
-	case strings.Contains(name, "_"), strings.HasPrefix(k, "x-envoy-"), slices.Contains(identityHeaders, k):
+	case !plainHeaderName(name), strings.HasPrefix(k, "x-envoy-"), slices.Contains(identityHeaders, k):
 		return true
 	case c.Headers != nil && slices.ContainsFunc(c.Headers.Strip, same):
 		return true
@@ -858,6 +858,12 @@ func (c *Config) canonicalMatch(path string, m *RouteMatch) error {
 	if m.Host != "" {
 		name := strings.TrimPrefix(m.Host, "*.")
 		host, ok := authz.CanonicalHost(name)
+		// "*.10.0.0.1" and "*.[::1]" would take names under an address,
+		// which the canonical Host refuses ("1.10.0.0.1" is no IPv4
+		// address, and ends in a number): no request.
+		if _, err := netip.ParseAddr(strings.Trim(host, "[]")); ok && name != m.Host && err == nil {
+			return c.errorf(path+".host", "%s.host %q: no request names a host under an address (*. takes subdomains of a name)", path, m.Host)
+		}
 		if !ok || routeHost(host) != host || strings.HasSuffix(name, ":") {
 			// Not a form a request can take (authz.CanonicalHost refuses
 			// "127.1", "[::ffff:10.0.0.1]" or "xn--admin-" with 400).

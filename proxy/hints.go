@@ -38,6 +38,7 @@ type hintsWriter struct {
 	vals   [hintsInline][]string
 	more   http.Header // fields past hintsInline
 	hinted bool        // a 1xx was written and the fields are not back yet
+	owned  bool        // keepOwn ran
 	// slot is the request's place under the concurrency limit, given
 	// back with the final response's headers; nil without the limit.
 	slot *concurrencySlot
@@ -67,14 +68,50 @@ func (w *hintsWriter) WriteHeader(code int) {
 		return
 	}
 	w.restore()
+	w.keepOwn()
 	w.slot.release()
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *hintsWriter) Write(b []byte) (int, error) {
 	w.restore()
+	w.keepOwn()
 	w.slot.release()
 	return w.ResponseWriter.Write(b)
+}
+
+// ownResponseHeaders are the response fields whose value is the proxy's
+// when it set one: the security headers but Content-Security-Policy
+// (browsers enforce every policy sent, so the upstream's can only add
+// restrictions), and X-Request-Id (the audit record's). ReverseProxy
+// adds the upstream's fields of these names after the proxy's, and the
+// client got both: Referrer-Policy: no-referrer then unsafe-url (a
+// browser takes the last valid token), two Strict-Transport-Security
+// lines (a field with a single value: a cache or load balancer in front
+// folds them into "max-age=63072000, max-age=0", which browsers ignore
+// whole), X-Request-Id of the audit record then one the upstream chose.
+var ownResponseHeaders = [...]string{"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "X-Request-Id"}
+
+// keepOwn gives the fields of ownResponseHeaders that the proxy set
+// before the upstream answered their value again, the upstream's own
+// dropped. It runs with the final response's headers.
+func (w *hintsWriter) keepOwn() {
+	if w.owned {
+		return
+	}
+	w.owned = true
+	h := w.ResponseWriter.Header()
+	keep := func(k string, vs []string) {
+		if slices.Contains(ownResponseHeaders[:], k) && len(h[k]) > len(vs) {
+			h[k] = slices.Clip(vs)
+		}
+	}
+	for i := range w.n {
+		keep(w.keys[i], w.vals[i])
+	}
+	for k, vs := range w.more {
+		keep(k, vs)
+	}
 }
 
 // restore puts the fields taken back in front of the header map's own

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -446,38 +445,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			// of the inbound one: a check that read the body to its end
 			// first, as the WAF does, had filled it in.)
 			pr.Out.Trailer = nil
-			// The client address as resolved behind trusted proxies;
-			// Rewrite has already removed the inbound X-Forwarded-*. An
-			// unknown client (a Unix socket peer) gets none: never the
-			// address of a trusted proxy in its place.
-			// The names are canonical: the map is written directly, as
-			// Header.Set would.
-			h := pr.Out.Header
-			ctx := pr.In.Context()
-			vals := make([]string, 2) // X-Forwarded-For's and X-Request-Id's, each its own full slice
-			if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
-				vals[0] = a.String()
-				h["X-Forwarded-For"] = vals[0:1:1]
-			}
-			// Identity the proxy verified, never the client's word (the
-			// client's own headers of these names were removed before
-			// any check).
-			if pr.In.TLS != nil && len(pr.In.TLS.PeerCertificates) > 0 {
-				pr.Out.Header.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), pr.In.TLS.PeerCertificates[0]))
-			}
-			if id := audit.RequestID(ctx); id != "" {
-				vals[1] = id
-				h["X-Request-Id"] = vals[1:2:2]
-			}
-			if c, ok := jwt.FromContext(ctx); ok {
-				for _, ch := range claimHeaders {
-					if v, ok := c.Get(ch.Claim); ok {
-						if s, ok := claimString(v); ok {
-							pr.Out.Header.Set(ch.Header, s)
-						}
-					}
-				}
-			}
+			p.setForwarded(pr.Out.Header, pr.In, claimHeaders, strip)
 			if hasBody(pr.In) && !bodyMethod(pr.In.Method) {
 				// A body on a method whose content has no defined
 				// semantics (a GET body limits.allowGetBody lets
@@ -493,21 +461,11 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				// GET bodies.)
 				pr.Out.Close = true
 			}
-			proto := protoHTTP
-			if pr.In.TLS != nil {
-				proto = protoHTTPS
-			}
-			h["X-Forwarded-Proto"] = proto[:1:1]
-			if strip {
-				// As Istio's default (forwardOriginalToken: false): the
-				// upstream gets the verified identity, not the token.
-				delete(h, "Authorization")
-			}
 			if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
 				// The body the upstream reads is the one scanned for
 				// method overrides (and, with jwt, bearer tokens),
 				// after the WAF's replay if any.
-				if kind, boundary, err := formBody(h); err != nil {
+				if kind, boundary, err := formBody(pr.Out.Header); err != nil {
 					pr.Out.Body = failedBody{pr.Out.Body, err} // refused by withCanonicalRequest already
 				} else if kind != notForm {
 					pr.Out.Body = newOverrideScanner(pr.Out.Body, kind, boundary, strip && kind != jsonForm)
@@ -703,6 +661,100 @@ func bodyMethod(method string) bool {
 // statusClientClosed is nginx's status for a request whose client closed
 // the connection before the response.
 const statusClientClosed = 499
+
+// setForwarded writes into h, the header of the request forwarded for
+// in, the headers the proxy sets itself: X-Forwarded-For (the client
+// address as resolved behind trusted proxies; an unknown client, a Unix
+// socket peer, gets none: never the address of a trusted proxy in its
+// place), X-Forwarded-Client-Cert, X-Request-Id, the JWT claim headers
+// and X-Forwarded-Proto, and removes Authorization when strip (a JWT
+// section: the upstream gets the verified identity, not the token, as
+// Istio's default forwardOriginalToken: false). The client's own headers
+// of these names were removed before any check, and ReverseProxy removes
+// the inbound X-Forwarded-* before Rewrite. forwardedView gives the
+// checks the same.
+func (p *Proxy) setForwarded(h http.Header, in *http.Request, claimHeaders []ClaimToHeader, strip bool) {
+	// The names are canonical: the map is written directly, as
+	// Header.Set would.
+	ctx := in.Context()
+	vals := make([]string, 2) // X-Forwarded-For's and X-Request-Id's, each its own full slice
+	if a, ok := clientip.FromContext(ctx); ok && a.IsValid() {
+		vals[0] = a.String()
+		h["X-Forwarded-For"] = vals[0:1:1]
+	}
+	// Identity the proxy verified, never the client's word.
+	if in.TLS != nil && len(in.TLS.PeerCertificates) > 0 {
+		h.Set("X-Forwarded-Client-Cert", xfcc(p.selfID(), in.TLS.PeerCertificates[0]))
+	}
+	if id := audit.RequestID(ctx); id != "" {
+		vals[1] = id
+		h["X-Request-Id"] = vals[1:2:2]
+	}
+	if c, ok := jwt.FromContext(ctx); ok {
+		for _, ch := range claimHeaders {
+			if v, ok := c.Get(ch.Claim); ok {
+				if s, ok := claimString(v); ok {
+					h.Set(ch.Header, s)
+				}
+			}
+		}
+	}
+	proto := protoHTTP
+	if in.TLS != nil {
+		proto = protoHTTPS
+	}
+	h["X-Forwarded-Proto"] = proto[:1:1]
+	if strip {
+		delete(h, "Authorization")
+	}
+}
+
+// forwardedHeaders are the request headers whose forwarded value the
+// forwarding step decides (setForwarded, and ReverseProxy's removal of
+// Forwarded and X-Forwarded-Host), in canonical form, besides the JWT
+// claim headers.
+var forwardedHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded",
+	"X-Forwarded-Client-Cert", "X-Request-Id", "Authorization"}
+
+// readsForwarded reports whether headersRead (canonical names, those
+// policies read) holds one whose value the forwarding step decides.
+func (p *Proxy) readsForwarded(headersRead []string) bool {
+	for _, name := range headersRead {
+		if slices.Contains(forwardedHeaders, name) {
+			return true
+		}
+		if p.cfg.JWT != nil && slices.ContainsFunc(p.cfg.JWT.OutputClaimToHeaders, func(ch ClaimToHeader) bool {
+			return http.CanonicalHeaderKey(ch.Header) == name
+		}) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedView returns a copy of r's header as the upstream will
+// receive it, for the headers the forwarding step sets or removes
+// (setForwarded): a policy reading X-Jwt-Sub, X-Forwarded-For or
+// X-Forwarded-Client-Cert matches the value the upstream gets, as in
+// Envoy, whose connection manager sets them (and jwt_authn its
+// claim_to_headers) before the RBAC filter runs. They were matched
+// against the request as it came (the client's own removed): a DENY of
+// X-Jwt-Sub admin denied nothing, and the upstream got X-Jwt-Sub: admin.
+func (p *Proxy) forwardedView(r *http.Request) http.Header {
+	h := r.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	for _, name := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		delete(h, name) // as ReverseProxy does before Rewrite
+	}
+	var claimHeaders []ClaimToHeader
+	if p.cfg.JWT != nil {
+		claimHeaders = p.cfg.JWT.OutputClaimToHeaders
+	}
+	p.setForwarded(h, r, claimHeaders, p.cfg.JWT != nil)
+	return h
+}
 
 // claimString renders a claim value for a header: strings, numbers and
 // booleans; other values (objects, lists) are not copied.
@@ -951,20 +1003,25 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	p.warnings = append(p.warnings, hostValueWarnings(policies, eng.Policies())...)
 	var rules ruleNames
 	headersRead := eng.HeadersRead()
+	viewForwarded := p.readsForwarded(headersRead)
 	readsSNI := policiesReadSNI(policies)
 	if readsSNI && p.cfg.TLS == nil {
 		p.warnings = append(p.warnings, "authorization: a policy reads connection.sni, which is empty without tls: it never matches (a DENY on it denies nothing)")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if readsSNI && misdirected(r) {
+		if readsSNI && authz.Misdirected(r) {
 			// Domain fronting: a handshake for one name, a request for
 			// another. The policies would judge connection.sni of the
 			// one and the route, hosts and upstream the other.
 			deny(w, r, http.StatusMisdirectedRequest, "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni", "misdirected request")
 			return
 		}
+		hdr := r.Header
+		if viewForwarded {
+			hdr = p.forwardedView(r)
+		}
 		for _, name := range headersRead {
-			if len(r.Header[name]) > 1 {
+			if len(hdr[name]) > 1 {
 				// Matched as the lines joined with ",": "admin,x" to a
 				// DENY of admin, "admin" to an upstream reading the
 				// first line.
@@ -973,6 +1030,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 			}
 		}
 		q := authz.RequestFromHTTP(r)
+		q.Headers = hdr
 		if ip, ok := clientip.FromContext(r.Context()); ok {
 			q.RemoteIP = ip
 		}
@@ -1069,30 +1127,6 @@ func hostValueNeverMatches(v string) bool {
 	}
 	h, ok := authz.CanonicalHost(lv)
 	return !ok || h != lv
-}
-
-// misdirected reports whether r came over a TLS connection whose client
-// named a server (SNI) other than r's Host, which is already in the form
-// authz.CanonicalHost gives it, or named none while the Host is a name: a
-// policy on connection.sni then judged no name (a DENY of the admin name
-// did not match) while the route and upstream served the Host's. A
-// client dialling an address sends none, and a Host that is an address.
-func misdirected(r *http.Request) bool {
-	if r.TLS == nil {
-		return false
-	}
-	name := r.Host
-	if strings.HasPrefix(name, "[") {
-		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
-	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
-		name = name[:i]
-	}
-	name = strings.TrimSuffix(name, ".")
-	if r.TLS.ServerName == "" {
-		_, err := netip.ParseAddr(name)
-		return err != nil
-	}
-	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 // limitsFirst reports whether the rate limit is keyed by what is known

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/wardsec/ward/guard/authz"
 )
@@ -117,6 +116,14 @@ var forwardingHeaders = []string{
 	"cf-connecting-ip", "fastly-client-ip", "client-ip", "x-forwarded",
 	"forwarded-for", "x-original-host", "x-host", "x-url-scheme",
 	"front-end-https", "x-original-proto",
+	// The scheme and mount point as nginx configurations for Python
+	// servers pass them: Tornado (xheaders) takes X-Scheme before
+	// X-Forwarded-Proto, Sanic after it, and the ReverseProxied WSGI
+	// middleware copied from Flask's snippets sets the scheme from
+	// X-Scheme and SCRIPT_NAME from X-Script-Name, cutting it off
+	// PATH_INFO: "/api/admin" with "X-Script-Name: /api" is routed as
+	// "/admin", a path no check saw.
+	"x-scheme", "x-script-name",
 }
 
 // forwardingHeader reports whether k (headerKey form) is one of
@@ -205,40 +212,55 @@ func (p *Proxy) requestRules() requestRules {
 
 // stripped reports whether a client's header name is removed: a stripped
 // name, an X-Envoy-* one, one of an auth-proxy family
-// (authProxyPrefixes), or any name with '_', but a name headers.keep
-// keeps when the peer is trusted. Policies and checks see
-// "X_Debug" as its own header, but CGI-style gateways (Rack and Puma,
-// older Gunicorn, PHP's FastCGI) turn it into the HTTP_X_DEBUG that
-// X-Debug becomes, so a DENY on X-Debug would not see what the upstream
-// reads; nginx drops such names by default (underscores_in_headers off),
-// and so does the proxy. It is called for every header of every request,
-// so it does not allocate for names up to 128 bytes (headerKey, in a
-// buffer on the stack).
+// (authProxyPrefixes), or any name with a byte other than a letter, a
+// digit or '-' (plainHeaderName), but a name headers.keep keeps when the
+// peer is trusted. Policies and checks see "X_Debug" and "X.Debug" as
+// headers of their own, but CGI-style gateways (Rack and Puma, older
+// Gunicorn, Caddy's and FrankenPHP's FastCGI) turn '_' into the '_' that
+// '-' becomes, and PHP registers $_SERVER with every '.' (and ' ') of a
+// name as '_', so X_Debug and X.Debug reach PHP as the HTTP_X_DEBUG that
+// X-Debug becomes, and X-Spiffe.Id as HTTP_X_SPIFFE_ID: a DENY on X-Debug,
+// or the removal of X-Spiffe-Id, would not see what the upstream reads.
+// nginx drops such names by default (ignore_invalid_headers on,
+// underscores_in_headers off), and so does the proxy. It is called for
+// every header of every request, so it does not allocate for names up to
+// 128 bytes (lower-cased in a buffer on the stack).
 func (rr requestRules) stripped(name string, trusted bool) bool {
 	var buf [128]byte
 	if len(name) > len(buf) {
-		if strings.Contains(name, "_") {
+		if !plainHeaderName(name) {
 			return true
 		}
-		return rr.strippedKey([]byte(headerKey(name)), trusted)
+		return rr.strippedKey([]byte(strings.ToLower(name)), trusted)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
-		case c >= utf8.RuneSelf:
-			// strings.ToLower's Unicode rules (net/http refuses such names anyway)
-			return strings.Contains(name, "_") || rr.strippedKey([]byte(headerKey(name)), trusted)
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
-		case c == '_':
-			return true
+		default:
+			return true // '_', '.' and the other token characters; net/http refuses the rest
 		}
 		buf[i] = c
 	}
 	return rr.strippedKey(buf[:len(name)], trusted)
 }
 
-// strippedKey is stripped for a name in headerKey form without '_'. It
+// plainHeaderName reports whether name holds only letters, digits and
+// '-', the names nginx forwards by default (ignore_invalid_headers): the
+// proxy removes every other client header (stripped).
+func plainHeaderName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// strippedKey is stripped for a lower-case plainHeaderName. It
 // takes bytes so that its map lookups and comparisons do not allocate.
 func (rr requestRules) strippedKey(k []byte, trusted bool) bool {
 	if trusted && rr.keep[string(k)] {
@@ -370,8 +392,8 @@ const maxMethodBytes = 32
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
 //     reduced to its path and query;
-//   - identity headers a client could forge, and header names with '_',
-//     are removed;
+//   - identity headers a client could forge, and header names with a
+//     byte other than a letter, digit or '-' ('_', '.'), are removed;
 //   - an Upgrade offering a protocol not allowed is removed, so that no
 //     tunnel the checks cannot see opens (RFC 9110 7.8 lets a server
 //     ignore an Upgrade).
@@ -439,7 +461,7 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		norm, err := authz.Normalize(escaped)
 		if err == nil && norm == "*" {
-			err = authz.ErrMalformedPath // OPTIONS * is answered by net/http itself
+			err = authz.ErrMalformedPath // OPTIONS *: no resource to check or forward
 		}
 		if err == nil {
 			err = authz.Ambiguous(norm)

@@ -314,6 +314,11 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener, grace time
 	t := cfg.Timeouts
 	srv := harden.Server("", s, harden.Timeouts{ReadHeader: time.Duration(t.ReadHeader), Read: time.Duration(t.Read),
 		Write: time.Duration(t.Write), Idle: time.Duration(t.Idle)}, s.log)
+	// "OPTIONS *" reaches the checks, which refuse it (400) and record
+	// it: net/http answered it 200 itself, over HTTP/1.1 and HTTP/2,
+	// before any check, with no audit record (also for a client the
+	// allow and deny lists refuse, and with audit.whenFull: refuse).
+	srv.DisableGeneralOptionsHandler = true
 	srv.ConnState = s.conns.track
 	srv.ConnContext = s.conns.connContext
 	srv.HTTP2 = http2Config(srv.WriteTimeout)

@@ -261,6 +261,14 @@ type upgradeTimerKey struct{}
 // upgrade request stops its route timeout (the tunnel has the idle
 // timeout only) and gives back its concurrency slot.
 func switchedProtocols(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// ReverseProxy writes the 101 past hintsWriter's keepOwn: the
+		// upstream's fields of the proxy's own names go here (the proxy
+		// set them all, HSTS but on plain HTTP, where it means nothing).
+		for _, k := range ownResponseHeaders {
+			delete(res.Header, k)
+		}
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols && res.Request != nil {
 		if ut, ok := res.Request.Context().Value(upgradeTimerKey{}).(*upgradeTimer); ok {
 			ut.t.Stop()

@@ -31,6 +31,11 @@ var (
 	// implement (Envoy metadata conditions, for instance). Refusing it is
 	// safer than enforcing part of it.
 	ErrUnsupported = errors.New("unsupported by ward")
+	// ErrNoneApply is policies of which none applies to the Workload
+	// given (another namespace, selectors of labels it lacks): the
+	// engine would allow every request, which is what a Workload left
+	// out or mistyped gave.
+	ErrNoneApply = errors.New("no policy applies to the workload")
 )
 
 // PolicyError is a policy that ward cannot enforce as written.
@@ -83,17 +88,25 @@ type Engine struct {
 	selected           []string
 	warnings           []Warning
 	// hostRules is set when a DENY or ALLOW policy matches hosts or
-	// notHosts, which compare the Host case-insensitively and without a
-	// trailing dot (see Handler).
+	// notHosts, or the Host header in a condition, which compare the
+	// Host case-insensitively and without a trailing dot (see Handler).
 	hostRules bool
 	// tokenRules and peerRules are set when a DENY or ALLOW policy reads
 	// the verified JWT (request principals, claims, audiences,
 	// presenter) or the peer's SPIFFE ID (principals, namespaces), which
 	// Handler's enrich function must fill in.
 	tokenRules, peerRules bool
+	// claimRules, audienceRules and presenterRules are set when a DENY
+	// or ALLOW policy reads the token's claims, audiences or presenter,
+	// which Decide reads from Request.Claims unless enrich set Audiences
+	// or Presenter.
+	claimRules, audienceRules, presenterRules bool
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
+	// sniRules is set when a DENY or ALLOW policy reads connection.sni:
+	// Handler refuses a request whose Host is not the server name.
+	sniRules bool
 	// headerRules are the canonical names of the request headers that a
 	// DENY or ALLOW policy reads (request.headers[...]), Host and the
 	// pseudo-headers aside: Handler refuses a request that repeats one.
@@ -123,7 +136,13 @@ func Compile(policies []*istio.AuthorizationPolicy, w Workload) (*Engine, error)
 //     Istio: it is left out too, with a Warning.
 //
 // Any invalid, CUSTOM or unsupported policy fails the whole compilation,
-// selected or not: errors.Join of *PolicyError.
+// selected or not: errors.Join of *PolicyError. Policies of which none
+// applies to w (none selected, none left out as dry-run) fail it too,
+// with ErrNoneApply: the engine would allow every request, which is
+// what a Workload left out (namespace "default", no labels) gave for
+// policies written for namespace shop. Policies that select some
+// workloads and not w are still left out without a word when another
+// applies.
 func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*Engine, error) {
 	root := o.RootNamespace
 	if root == "" {
@@ -136,6 +155,8 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e := &Engine{}
 	var errs []error
 	seen := map[string]bool{}
+	dryRun := false // a policy applies but is not enforced
+	var elsewhere []string
 	for i, p := range policies {
 		if p == nil {
 			errs = append(errs, &PolicyError{Policy: fmt.Sprintf("#%d", i), Msg: "nil policy", Err: ErrInvalid})
@@ -159,6 +180,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 			continue
 		}
 		if ns != root && ns != wns {
+			elsewhere = append(elsewhere, name)
 			continue
 		}
 		if p.Spec.TargetRef != nil || len(p.Spec.TargetRefs) > 0 {
@@ -166,6 +188,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 			continue
 		}
 		if sel := p.Spec.Selector; sel != nil && !subset(sel.MatchLabels, w.Labels) {
+			elsewhere = append(elsewhere, name+" (selector)")
 			continue
 		}
 		for _, m := range warnings {
@@ -173,6 +196,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 		}
 		if dry, err := strconv.ParseBool(p.Annotations[DryRunAnnotation]); err == nil && dry {
 			e.warnings = append(e.warnings, Warning{name, DryRunAnnotation + " is set: the policy is not enforced"})
+			dryRun = true
 			continue
 		}
 		e.selected = append(e.selected, name)
@@ -188,6 +212,18 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if len(policies) > 0 && len(e.selected) == 0 && !dryRun {
+		labels := make([]string, 0, len(w.Labels))
+		for k, v := range w.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		slices.Sort(labels)
+		if len(elsewhere) > 5 {
+			elsewhere = append(elsewhere[:5], "...")
+		}
+		return nil, fmt.Errorf("authz: %w (namespace %q, labels {%s}): %d policies, none for it: %s",
+			ErrNoneApply, wns, strings.Join(labels, ", "), len(policies), strings.Join(elsewhere, ", "))
+	}
 	byName := func(a, b *policy) int { return strings.Compare(a.name, b.name) }
 	slices.SortFunc(e.deny, byName)
 	slices.SortFunc(e.allow, byName)
@@ -197,7 +233,9 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.hostRules = uses(attrHost)
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
+	e.claimRules, e.audienceRules, e.presenterRules = uses(attrClaim), uses(attrAudiences), uses(attrPresenter)
 	e.remoteRules = uses(attrRemoteIP)
+	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
@@ -480,6 +518,14 @@ func (c *compiler) unsupported(path, msg string) {
 	c.problems = append(c.problems, &PolicyError{Policy: c.name, Path: path, Msg: msg, Err: ErrUnsupported})
 }
 
+// widen sets cr's wide lists: its values that deny (in a DENY policy)
+// or exclude (notX in an ALLOW policy), which may match more readings of
+// the request than Istio's one (see criterion).
+func (c *compiler) widen(cr *criterion) {
+	cr.wideIn = c.action == istio.ActionDeny
+	cr.wideNotIn = c.action == istio.ActionAllow
+}
+
 func (c *compiler) warn(path, msg string) {
 	c.warnings = append(c.warnings, path+": "+msg)
 }
@@ -562,6 +608,7 @@ func (c *compiler) source(path string, s *istio.Source) []criterion {
 		out = append(out, cr)
 	}
 	if cr, ok := c.patterns(path, attrNamespace, s.Namespaces, s.NotNamespaces, "namespaces", "notNamespaces"); ok {
+		c.widen(&cr)
 		out = append(out, cr)
 	}
 	if len(s.ServiceAccounts) > 0 || len(s.NotServiceAccounts) > 0 {
@@ -600,11 +647,22 @@ func (c *compiler) requestPrincipals(path string, in, notIn []string, inName, no
 	}
 	c.nonEmpty(path+"."+inName, in)
 	c.nonEmpty(path+"."+notName, notIn)
+	// Values that deny or exclude also match the principal whole (see
+	// rpPattern); values that allow, and a DENY's exclusions, keep
+	// Istio's split.
 	for _, v := range in {
-		cr.rpIn = append(cr.rpIn, compileRequestPrincipal(v))
+		p := compileRequestPrincipal(v)
+		if c.action == istio.ActionDeny {
+			p.widen(v)
+		}
+		cr.rpIn = append(cr.rpIn, p)
 	}
 	for _, v := range notIn {
-		cr.rpNotIn = append(cr.rpNotIn, compileRequestPrincipal(v))
+		p := compileRequestPrincipal(v)
+		if c.action == istio.ActionAllow {
+			p.widen(v)
+		}
+		cr.rpNotIn = append(cr.rpNotIn, p)
 	}
 	return cr, true
 }
@@ -712,18 +770,24 @@ func (c *compiler) operation(path string, o *istio.Operation) []criterion {
 		case c.action == istio.ActionAllow:
 			c.warnPortOnly(path+".notHosts", o.NotHosts, "excluded")
 		}
-		for _, ps := range [][]pattern{cr.in, cr.notIn} {
-			for i := range ps {
-				ps[i].s = strings.ToLower(ps[i].s)
-				ps[i].withPort = hasPort(ps[i].s)
-			}
-		}
+		hostPatterns(&cr)
 		out = append(out, cr)
 	}
 	if len(out) == 0 {
 		c.invalid(path, "must not be empty")
 	}
 	return out
+}
+
+// hostPatterns makes cr's patterns compare the Host as hosts values do:
+// in lower case, and with the port only when the value names one.
+func hostPatterns(cr *criterion) {
+	for _, ps := range [][]pattern{cr.in, cr.notIn} {
+		for i := range ps {
+			ps[i].s = strings.ToLower(ps[i].s)
+			ps[i].withPort = hasPort(ps[i].s)
+		}
+	}
 }
 
 // warnPortOnly warns about each host value of values with a port whose
@@ -854,7 +918,9 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 	case key == "source.principal":
 		return strs(attrPrincipal)
 	case key == "source.namespace":
-		return strs(attrNamespace)
+		nc, ok := strs(attrNamespace)
+		c.widen(&nc)
+		return nc, ok
 	case key == "request.auth.principal":
 		rc, _ := c.requestPrincipals(path, w.Values, w.NotValues, "values", "notValues")
 		rc.name = key
@@ -882,6 +948,39 @@ func (c *compiler) condition(path string, w *istio.Condition) (criterion, bool) 
 		}
 		hc, _ := strs(attrHeader)
 		hc.header = headerKey(names[0])
+		if strings.HasPrefix(hc.header, ":") && hc.header != ":method" && hc.header != ":path" {
+			// net/http keeps no pseudo-header in Header: a DENY of
+			// :scheme "http" would read nothing and deny nothing.
+			c.unsupported(path+".key", fmt.Sprintf("pseudo-header %q is not supported (only :authority, :method and :path)", names[0]))
+			return cr, false
+		}
+		if hc.header == "Transfer-Encoding" || hc.header == "Trailer" {
+			// net/http takes both out of Header once it has framed
+			// the body: a DENY of them would deny nothing.
+			c.unsupported(path+".key", fmt.Sprintf("header %q is not supported: net/http removes it from the request's headers", names[0]))
+			return cr, false
+		}
+		if hc.header == ":path" {
+			// Envoy's :path holds the query, which policies match
+			// parameters with; values that deny or exclude see it,
+			// and the path alone (see matchPathHeader).
+			c.widen(&hc)
+		}
+		if hc.header == "Host" {
+			// The Host read as a header is the Host that hosts
+			// matches: compared exactly, "admin.example.com:80" and
+			// "[admin.example.com]:80" escaped a DENY of
+			// admin.example.com that http.ServeMux, which takes the
+			// port off, routed to that host's patterns.
+			hc.attr = attrHost
+			hostPatterns(&hc)
+			switch {
+			case c.action == istio.ActionDeny:
+				c.warnPortOnly(path+".values", w.Values, "denied")
+			case c.action == istio.ActionAllow:
+				c.warnPortOnly(path+".notValues", w.NotValues, "excluded")
+			}
+		}
 		return hc, true
 	case strings.HasPrefix(key, "request.auth.claims"):
 		names, ok := bracketNames(strings.TrimPrefix(key, "request.auth.claims"))

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/peerctx"
 )
 
@@ -22,6 +23,10 @@ type Request struct {
 	// Path is the escaped request path as sent (url.URL.EscapedPath), a
 	// query is ignored. Decide normalises it (see Normalize).
 	Path string
+	// Query is the raw query (url.URL.RawQuery), without "?": only
+	// request.headers[:path], which is the path and the query as in
+	// Envoy, reads it. A query in Path is read when Query is empty.
+	Query string
 	// Port is the destination port the request arrived on, 0 if unknown.
 	Port int
 	// Headers are the request headers, with keys in canonical form as
@@ -42,7 +47,8 @@ type Request struct {
 
 	// SourcePrincipal is the peer's verified SPIFFE ID without the
 	// "spiffe://" scheme, like "cluster.local/ns/shop/sa/web"; empty for
-	// a peer without a verified certificate.
+	// a peer without a verified certificate. An ID with the scheme (what
+	// spiffeid.ID.String returns) is read without it.
 	SourcePrincipal string
 	// SourceNamespace is the peer's namespace; when empty, it is taken
 	// from SourcePrincipal's "/ns/<namespace>/" as Istio does.
@@ -62,7 +68,7 @@ type Request struct {
 	SNI string
 }
 
-// RequestFromHTTP returns the Request for r with Method, Host, Path, Port,
+// RequestFromHTTP returns the Request for r with Method, Host, Path, Query, Port,
 // Headers, SourceIP, RemoteIP (both the peer address), DestinationIP and
 // SNI filled in. Identity fields, and RemoteIP behind trusted proxies, are
 // for the identity and client-IP middlewares to set. r is not modified;
@@ -79,6 +85,7 @@ func RequestFromHTTP(r *http.Request) *Request {
 		} else {
 			q.Path = r.URL.EscapedPath()
 		}
+		q.Query = r.URL.RawQuery
 	}
 	if q.Path == "" {
 		q.Path = "/"
@@ -194,6 +201,8 @@ func (e *Engine) Decide(r *Request) Decision {
 type view struct {
 	r             *Request
 	path          string
+	query         string // the raw query, for :path
+	principal     string // SourcePrincipal without "spiffe://"
 	hostName      string // Host without port and trailing dot
 	namespace     string
 	trustDomain   string
@@ -210,12 +219,25 @@ func (v *view) init(r *Request) error {
 		return err
 	}
 	v.path = p
+	v.query = r.Query
+	if v.query == "" {
+		if i := strings.IndexByte(r.Path, '?'); i >= 0 {
+			v.query, _, _ = strings.Cut(r.Path[i+1:], "#")
+		}
+	}
 	v.hostName = hostName(r.Host)
+	// Policies write principals without the scheme; an enrich function
+	// that copied spiffeid.ID.String() gave it, and a DENY of the
+	// principal or its trust domain matched nothing.
+	v.principal = r.SourcePrincipal
+	if len(v.principal) >= len(spiffeScheme) && strings.EqualFold(v.principal[:len(spiffeScheme)], spiffeScheme) {
+		v.principal = v.principal[len(spiffeScheme):]
+	}
 	v.namespace = r.SourceNamespace
 	if v.namespace == "" {
-		v.namespace = namespaceOf(r.SourcePrincipal)
+		v.namespace = namespaceOf(v.principal)
 	}
-	v.trustDomain, _, _ = strings.Cut(r.SourcePrincipal, "/")
+	v.trustDomain, _, _ = strings.Cut(v.principal, "/")
 	v.iss, v.sub = splitRequestPrincipal(r.RequestPrincipal, r.Claims)
 	v.sourceIP = r.SourceIP.WithZone("").Unmap()
 	v.remoteIP = r.RemoteIP.WithZone("").Unmap()
@@ -225,6 +247,8 @@ func (v *view) init(r *Request) error {
 	v.destinationIP = r.DestinationIP.WithZone("").Unmap()
 	return nil
 }
+
+const spiffeScheme = "spiffe://"
 
 // header returns the value of the named header, several values joined
 // with "," as Envoy's header matcher sees them, and whether it is present.
@@ -348,9 +372,22 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 //     "/api/a/b%7C/admin" (no encoded slash, four segments) while chi
 //     ran "/api/{tenant}/admin"; decided on RawPath, it gets 400.
 //
+// When policies read connection.sni, a TLS request whose Host is not
+// the handshake's server name gets 421 Misdirected Request, as in `ward
+// proxy`: Decide judges the server name, the router the Host, so a
+// client that shook hands for public.example.com and asked for Host
+// admin.example.com (domain fronting, or a browser's coalesced HTTP/2
+// connection) passed a DENY of the admin SNI into ServeMux's admin
+// patterns.
+//
 // When policies read the client address (remoteIpBlocks, remote.ip) and
-// enrich sets RemoteIP to the invalid address, as clientip.FromContext
-// returns for a client it could not read behind a trusted proxy (an
+// enrich leaves RemoteIP as RequestFromHTTP set it (the peer), Handler
+// takes the address clientip's Handler stored in the context, if it
+// ran, as ipallow's Filter does: decided on the peer, a trusted proxy,
+// an internal-only remoteIpBlocks let in every client behind it. When
+// enrich sets RemoteIP (or clientip stored) the invalid address, as
+// clientip.FromContext returns for a client it could not read behind a
+// trusted proxy (an
 // unparseable or obfuscated forwarding header, such as a Forwarded value
 // whose open quote swallows the hop the proxy appended), Handler answers
 // 400: Decide would otherwise use SourceIP, the trusted proxy's own
@@ -367,7 +404,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // policies read the peer's SPIFFE ID (principals, namespaces) and the
 // peer presented a certificate with a spiffe:// URI but enrich set no
 // SourcePrincipal, Handler answers 500: it cannot decide on an identity
-// it was not given. A certificate that spiffeauth's Handler found
+// it was not given. So it does when policies read the token's claims
+// (audiences and presenter included) and enrich set a RequestPrincipal
+// but no Claims: a verified token has claims, and a DENY of a group
+// would otherwise match nothing. A certificate that spiffeauth's Handler found
 // unverified is no identity: the request is decided as anonymous.
 //
 // Handler decides on the request as next will see it, so anything that
@@ -380,11 +420,26 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
+		peer := q.RemoteIP
 		if enrich != nil {
 			enrich(r, q)
 		}
+		if e.remoteRules && q.RemoteIP == peer {
+			// enrich left the peer: use the client address that
+			// clientip's Handler resolved, if it ran, as ipallow does;
+			// the peer is then a trusted proxy.
+			if a, ok := clientip.FromContext(r.Context()); ok {
+				q.RemoteIP = a
+			}
+		}
 		if err := e.identitiesMissing(r, q); err != nil {
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
+			return
+		}
+		if e.sniRules && Misdirected(r) {
+			// Domain fronting: the policies would judge the server
+			// name of the handshake, the router the Host.
+			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
 			return
 		}
 		if e.remoteRules && !q.RemoteIP.IsValid() && q.SourceIP.IsValid() {
@@ -441,6 +496,7 @@ var (
 var (
 	ErrTokenNotVerified = errors.New("policies read the JWT, the request carries a bearer token, but no request principal was set: put jwt's Handler before authz and copy its claims in enrich")
 	ErrPeerNotVerified  = errors.New("policies read the peer's SPIFFE ID, the peer presented one, but no source principal was set: put spiffeauth's Handler before authz and copy the ID in enrich")
+	ErrClaimsNotSet     = errors.New("policies read the token's claims, enrich set a request principal but no claims: copy the claims (jwt's Claims.SharedMap) in enrich")
 )
 
 // identitiesMissing reports an identity that the policies read and that r
@@ -455,6 +511,12 @@ func (e *Engine) identitiesMissing(r *http.Request, q *Request) error {
 				return ErrTokenNotVerified
 			}
 		}
+	}
+	if q.RequestPrincipal != "" && q.Claims == nil &&
+		(e.claimRules || e.audienceRules && q.Audiences == nil || e.presenterRules && q.Presenter == "") {
+		// A verified token always has claims: enrich copied the
+		// principal alone, and a DENY of a claim would match nothing.
+		return ErrClaimsNotSet
 	}
 	if e.peerRules && q.SourcePrincipal == "" && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && !peerUnverified(r) {
 		for _, u := range r.TLS.PeerCertificates[0].URIs {
@@ -570,6 +632,28 @@ func decodeDelims(p string) (string, bool) {
 		}
 	}
 	return b.String(), found
+}
+
+// Misdirected reports whether a TLS request's Host names another server
+// than its handshake's server name (SNI), compared as DNS names (case
+// and a trailing dot aside, without the port); a handshake without a
+// server name fits only a Host that is an IP address.
+func Misdirected(r *http.Request) bool {
+	if r.TLS == nil {
+		return false
+	}
+	name := r.Host
+	if strings.HasPrefix(name, "[") {
+		return r.TLS.ServerName != "" // an IPv6 literal: no server name fits
+	} else if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.TrimSuffix(name, ".")
+	if r.TLS.ServerName == "" {
+		_, err := netip.ParseAddr(name)
+		return err != nil
+	}
+	return !strings.EqualFold(name, strings.TrimSuffix(r.TLS.ServerName, "."))
 }
 
 // schemeLen is the length of the RFC 9110 token that s starts with: an

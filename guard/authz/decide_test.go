@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -676,6 +677,7 @@ func TestRequestFromHTTP(t *testing.T) {
 		Method:   "DELETE",
 		Host:     "shop.example:8443",
 		Path:     "/a%2Fb/c",
+		Query:    "q=1",
 		Headers:  r.Header,
 		SourceIP: netip.MustParseAddr("192.0.2.1"),
 		RemoteIP: netip.MustParseAddr("192.0.2.1"),
@@ -833,4 +835,277 @@ func TestRequestFromHTTPConnection(t *testing.T) {
 		got.SourceIP != netip.MustParseAddr("fe80::1") || got.Path != "/x" {
 		t.Errorf("RequestFromHTTP = %+v", got)
 	}
+}
+
+// TestHostHeaderConditionAsHosts: a condition on the Host header
+// matches as hosts does (Decide is what `ward proxy` runs, and it
+// forwards "admin.example.com:80" to an upstream that routes it as
+// admin.example.com): case-insensitively, and a value without a port
+// whatever port the Host names. Compared exactly, the port escaped a DENY.
+func TestHostHeaderConditionAsHosts(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:authority]", values: ["admin.example.com", "*.internal"]}]
+  - when: [{key: "request.headers[host]", values: ["ops.example.com:9000"]}]
+`)
+	const deny0 = "DENY foo/deny-admin rule 0: when request.headers[:authority]"
+	runChecks(t, e, []check{
+		{"admin", req(host("admin.example.com")), false, deny0},
+		{"admin with a port", req(host("admin.example.com:80")), false, deny0},
+		{"admin upper case", req(host("Admin.Example.com:443")), false, deny0},
+		{"suffix with a port", req(host("db.internal:5432")), false, deny0},
+		{"value with a port", req(host("ops.example.com:9000")), false, "DENY foo/deny-admin rule 1: when request.headers[host]"},
+		{"value with another port", req(host("ops.example.com:9001")), true, ReasonNoAllowPolicy},
+		{"other host", req(host("www.example.com:80")), true, ReasonNoAllowPolicy},
+	})
+}
+
+// TestRequestPrincipalSubjectWithSlash: subjects may hold "/" (JWT-SVIDs
+// are "spiffe://td/ns/x/sa/y", GitHub's OIDC tokens "repo:org/repo:ref:
+// ..."), and Istio splits a value at its last "/", so a DENY naming such
+// a token ("<iss>/spiffe://td/.../sa/admin") or its subjects by prefix
+// ("<iss>/repo:org/*") compared the issuer with "<iss>/spiffe://td/...",
+// never matched, and let the token through; so did notRequestPrincipals
+// in an ALLOW. Values that deny (in a DENY) or exclude (notX in an
+// ALLOW) also match "<iss>/<sub>" whole; values that allow (and a
+// DENY's notRequestPrincipals) keep Istio's split, so that they allow
+// no more than in Istio: the deployer below is denied /deploy, as there.
+func TestRequestPrincipalSubjectWithSlash(t *testing.T) {
+	const (
+		oidc  = "https://oidc.example.org"
+		gh    = "https://token.actions.githubusercontent.com"
+		admin = "spiffe://example.org/ns/prod/sa/admin"
+	)
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tokens, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {requestPrincipals: ["`+oidc+`/`+admin+`", "`+gh+`/repo:org/evil:*"]}}]
+  - to: [{operation: {paths: ["/deploy"]}}]
+    from: [{source: {notRequestPrincipals: ["`+gh+`/repo:org/deployer:ref:refs/heads/main"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {requestPrincipals: ["`+oidc+`/*", "`+gh+`/*"], notRequestPrincipals: ["`+oidc+`/spiffe://example.org/ns/test/*"]}}]
+  - from: [{source: {requestPrincipals: ["https://a.example.com/x/*"]}}]
+`)
+	runChecks(t, e, []check{
+		{"JWT-SVID named by a DENY", req(jwt(oidc, admin, nil)), false, "DENY foo/deny-tokens rule 0: from[0] requestPrincipals"},
+		{"JWT-SVID not named", req(jwt(oidc, "spiffe://example.org/ns/prod/sa/web", nil)), true, "ALLOW foo/allow rule 0: from[0] requestPrincipals, notRequestPrincipals"},
+		{"subject prefix denied", req(jwt(gh, "repo:org/evil:ref:refs/heads/main", nil)), false, "DENY foo/deny-tokens rule 0: from[0] requestPrincipals"},
+		{"other repository", req(jwt(gh, "repo:org/app:ref:refs/heads/main", nil)), true, "ALLOW foo/allow rule 0: from[0] requestPrincipals, notRequestPrincipals"},
+		{"deploy by another", req(path("/deploy"), jwt(gh, "repo:org/app:ref:refs/heads/main", nil)), false, "DENY foo/deny-tokens rule 1: from[0] notRequestPrincipals; to[0] paths"},
+		{"excluded by an ALLOW's notRequestPrincipals", req(jwt(oidc, "spiffe://example.org/ns/test/sa/web", nil)), false, ReasonNoAllowMatch},
+		// An allowing value keeps Istio's split: the issuer is compared
+		// whole, "https://a.example.com" is not "https://a.example.com/x".
+		{"allowing value not widened", req(jwt("https://a.example.com", "x/y", nil)), false, ReasonNoAllowMatch},
+		{"allowing value", req(jwt("https://a.example.com/x", "y", nil)), true, "ALLOW foo/allow rule 1: from[0] requestPrincipals"},
+	})
+}
+
+// TestPathHeaderQuery: Envoy's :path is the path and the query, and
+// Istio policies match query parameters with request.headers[:path];
+// Decide read :path without the query, so a DENY of "/export?format=csv*"
+// or "*&debug=1" denied nothing. A value that denies (in a DENY) or
+// excludes (notValues in an ALLOW) matches :path with the query and
+// without it (so "*.php" still denies "/x.php?a"); a value that allows
+// matches the path alone (so "*.css" allows no "/admin?x=.css").
+func TestPathHeaderQuery(t *testing.T) {
+	e := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["/export?format=csv*", "*&debug=1", "*.php"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["*.css", "/api/*"], notValues: ["/api/internal?*"]}]
+`)
+	const deny = "DENY foo/deny rule 0: when request.headers[:path]"
+	const allow = "ALLOW foo/allow rule 0: when request.headers[:path]"
+	runChecks(t, e, []check{
+		{"query prefix", req(path("/export?format=csv&x=1")), false, deny},
+		{"query suffix", req(path("/api/items?a=b&debug=1")), false, deny},
+		{"path suffix with a query", req(path("/index.php?a=1")), false, deny},
+		{"other query", req(path("/api/export?format=json")), true, allow},
+		{"allowing value reads the path", req(path("/admin?x=.css")), false, ReasonNoAllowMatch},
+		{"allowed", req(path("/static/site.css?v=2")), true, allow},
+		{"excluded with its query", req(path("/api/internal?a=1")), false, ReasonNoAllowMatch},
+	})
+}
+
+// TestSourcePrincipalWithScheme: enrich functions fill SourcePrincipal
+// from spiffeauth's spiffeid.ID, whose String() has "spiffe://" in
+// front; policies write principals without it. Compared as given, a
+// DENY of "cluster.local/ns/evil/sa/x" or of the trust domain never
+// matched "spiffe://cluster.local/ns/evil/sa/x" and let the peer
+// through. Decide takes the ID in either form.
+func TestSourcePrincipalWithScheme(t *testing.T) {
+	deny := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/evil/sa/x"]}}]
+  - from: [{source: {trustDomains: ["partner.example"]}}]
+  - when: [{key: source.principal, values: ["cluster.local/ns/a/sa/root"]}]
+`)
+	runChecks(t, deny, []check{
+		{"principal", req(peer("spiffe://cluster.local/ns/evil/sa/x")), false, "DENY foo/deny rule 0: from[0] principals"},
+		{"trust domain", req(peer("spiffe://partner.example/ns/a/sa/b")), false, "DENY foo/deny rule 1: from[0] trustDomains"},
+		{"source.principal", req(peer("spiffe://cluster.local/ns/a/sa/root")), false, "DENY foo/deny rule 2: when source.principal"},
+		{"other peer", req(peer("spiffe://cluster.local/ns/a/sa/b")), true, ReasonNoAllowPolicy},
+	})
+	allow := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {principals: ["cluster.local/*"]}}]
+`)
+	runChecks(t, allow, []check{
+		{"allowed with the scheme", req(peer("spiffe://cluster.local/ns/a/sa/b")), true, "ALLOW foo/allow rule 0: from[0] principals"},
+		{"allowed without", req(peer("cluster.local/ns/a/sa/b")), true, "ALLOW foo/allow rule 0: from[0] principals"},
+		{"another trust domain", req(peer("spiffe://partner.example/ns/a/sa/b")), false, ReasonNoAllowMatch},
+	})
+}
+
+// TestPseudoHeadersRefused: a condition on a pseudo-header Decide does
+// not fill (":scheme", ":protocol", ...) read a header net/http never
+// has, so a DENY of request.headers[:scheme] "http" (plaintext) compiled
+// and denied nothing. Load and Compile refuse them as unsupported; ":authority",
+// ":method" and ":path" are read from the request.
+func TestPseudoHeadersRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{":scheme", false}, {":protocol", false}, {":status", false}, {":Scheme", false},
+		{":authority", true}, {":method", true}, {":path", true}, {"host", true}, {"x-team", true},
+	} {
+		ps, err := Load("test.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[`+tc.name+`]", values: ["http"]}]
+`))
+		if err == nil { // Load checks policies as Compile does
+			_, err = Compile(ps, Workload{Namespace: "foo"})
+		}
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: Compile error %v, want ErrUnsupported", tc.name, err)
+		}
+	}
+}
+
+// TestCompileNoneApply: policies written for a workload, compiled with a
+// Workload that none selects (left out: namespace "default", no labels;
+// or its labels forgotten), compiled to an engine without policies,
+// which allows every request: the DENY below never ran. Compile refuses
+// such a set, as `ward proxy` refuses the file.
+func TestCompileNoneApply(t *testing.T) {
+	ps, err := Load("shop.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []Workload{{}, {Namespace: "shop"}, {Namespace: "shop", Labels: map[string]string{"app": "web"}}} {
+		e, err := Compile(ps, w)
+		if !errors.Is(err, ErrNoneApply) {
+			d := "no engine"
+			if e != nil {
+				d = e.Decide(req(path("/admin"))).Reason
+			}
+			t.Errorf("Compile for %+v: error %v (/admin: %s), want ErrNoneApply", w, err, d)
+		}
+	}
+	e, err := Compile(ps, Workload{Namespace: "shop", Labels: map[string]string{"app": "api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Decide(req(path("/admin"))); d.Allowed {
+		t.Errorf("/admin allowed: %s", d.Reason)
+	}
+	// No policies at all is Istio's "allow": nothing was mistaken.
+	if _, err := Compile(nil, Workload{}); err != nil {
+		t.Errorf("Compile(nil): %v", err)
+	}
+	// A dry-run policy that applies is chosen, not mistaken.
+	ps[0].Annotations = map[string]string{DryRunAnnotation: "true"}
+	if _, err := Compile(ps, Workload{Namespace: "shop", Labels: map[string]string{"app": "api"}}); err != nil {
+		t.Errorf("dry run: %v", err)
+	}
+}
+
+// TestNamespacesAnyOccurrence: Istio matches namespaces with the regular
+// expression ".*/ns/<namespace>/.*" on the principal, so it denies a
+// peer "example.org/ns/dev/sa/ci/ns/admin/x" (SPIRE registers IDs of any
+// path) a DENY of namespace admin; Decide read the first "/ns/" alone
+// and let it through. Values that deny (in a DENY) or exclude (notX in an
+// ALLOW) match any "/ns/<namespace>/"; values that allow, the first.
+func TestNamespacesAnyOccurrence(t *testing.T) {
+	const odd = "example.org/ns/dev/sa/ci/ns/admin/x"
+	deny := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny, namespace: foo}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {namespaces: ["admin"]}}]
+  - when: [{key: source.namespace, values: ["kube-*"]}]
+`)
+	runChecks(t, deny, []check{
+		{"namespaces", req(peer(odd)), false, "DENY foo/deny rule 0: from[0] namespaces"},
+		{"source.namespace", req(peer("example.org/ns/dev/sa/ci/ns/kube-system/x")), false, "DENY foo/deny rule 1: when source.namespace"},
+		{"first namespace", req(peer("example.org/ns/admin/sa/x")), false, "DENY foo/deny rule 0: from[0] namespaces"},
+		{"other", req(peer("example.org/ns/dev/sa/ci")), true, ReasonNoAllowPolicy},
+		{"no slash after", req(peer("example.org/ns/dev/sa/ns/admin")), true, ReasonNoAllowPolicy},
+	})
+	allow := engine(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow, namespace: foo}
+spec:
+  rules:
+  - from: [{source: {namespaces: ["admin", "dev"], notNamespaces: ["quarantine"]}}]
+`)
+	runChecks(t, allow, []check{
+		{"allowing value reads the first", req(peer("example.org/ns/web/sa/x/ns/admin/y")), false, ReasonNoAllowMatch},
+		{"allowed", req(peer("example.org/ns/dev/sa/x")), true, "ALLOW foo/allow rule 0: from[0] namespaces, notNamespaces"},
+		{"excluded by any", req(peer("example.org/ns/dev/sa/x/ns/quarantine/y")), false, ReasonNoAllowMatch},
+	})
 }

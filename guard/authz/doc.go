@@ -29,7 +29,13 @@
 //   - principals and source.principal compare the peer's SPIFFE ID
 //     without "spiffe://"; namespaces and source.namespace compare the
 //     namespace of that ID ("<td>/ns/<namespace>/sa/<account>"), so both
-//     need a verified peer certificate;
+//     need a verified peer certificate (values that deny, in a DENY, or
+//     exclude, notNamespaces in an ALLOW, match any "/ns/<namespace>/"
+//     of the ID, as Istio's regular expression does; values that allow,
+//     the first); Request.SourcePrincipal may also
+//     hold the ID with its scheme, as spiffeid.ID.String gives it (read
+//     as given, a DENY of the principal or of its trust domain matched
+//     nothing);
 //   - serviceAccounts ("<namespace>/<name>", or "<name>" in the policy's
 //     namespace; no wildcard; not beside principals or namespaces) match
 //     the peer's SPIFFE ID as Istio's generated expression does:
@@ -39,6 +45,11 @@
 //     last "/" into issuer and subject patterns, which must both match; an
 //     anonymous request has no request principal and matches no value,
 //     not even "*", so `requestPrincipals: ["*"]` requires a token;
+//     since subjects may hold "/" (JWT-SVIDs, GitHub's OIDC tokens),
+//     a value of a DENY policy, or of an ALLOW policy's
+//     notRequestPrincipals, also matches "<iss>/<sub>" whole (stricter
+//     than Istio, whose split let a DENY of "<iss>/spiffe://td/ns/x/sa/y"
+//     deny nothing);
 //   - ipBlocks and source.ip compare the peer address, remoteIpBlocks and
 //     remote.ip the client address resolved from trusted proxies' headers
 //     (the peer address when there is none); single IPs and CIDRs;
@@ -46,7 +57,11 @@
 //     of strings (a list matches when an element does);
 //   - request.headers[name] sees several header lines joined with ",",
 //     as Envoy's header matcher does, and "*" matches a header that is
-//     present even if empty;
+//     present even if empty; request.headers[:path] is the normalised
+//     path, and for values that deny (in a DENY) or exclude (notValues
+//     in an ALLOW) also the path with the raw query, Envoy's :path, with
+//     which Istio policies match query parameters (read without it, a
+//     DENY of "/export?format=csv*" denied nothing);
 //   - methods and paths are case-sensitive: a DENY on "/admin" does not
 //     stop "/ADMIN" (Istio's security best practices recommend ALLOW lists
 //     for that reason, or normalising case in front of a case-insensitive
@@ -63,6 +78,11 @@
 //     "Example.com:443". Istio compares the whole header, which is why
 //     its best practices ask for "example.com" and "example.com:*"; both
 //     forms work here, and a value with a port compares the whole header.
+//     A condition on the Host header (request.headers[:authority] or
+//     request.headers[host]) matches the same way, and counts as
+//     matching hosts for Handler: compared exactly, as Envoy compares
+//     headers, "admin.example.com:80" escaped a DENY of
+//     "admin.example.com" that http.ServeMux routed to that host.
 //     Decide compares the Host as given: a caller that forwards the
 //     request puts it in one form first (CanonicalHost, as `ward proxy`
 //     does), or refuses it; Handler refuses any other form (below).
@@ -110,6 +130,11 @@
 // client can cause behind a proxy that appends to Forwarded by opening a
 // quote): Decide would use SourceIP, the trusted proxy's own address.
 //
+// Policies of which none applies to the Workload given fail Compile
+// (ErrNoneApply): an engine without policies allows every request, which
+// is what a Workload left out or without its labels gave for policies
+// written for the workload.
+//
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)
 // applies to every workload, or with a selector to those whose labels it
@@ -123,6 +148,10 @@
 // without rules, an empty source or operation, a condition without values,
 // an unknown condition key, bad IPs, ports and path templates, ...) and the
 // condition keys ward does not implement (experimental.envoy.filters.*,
-// request.experimental.inline.headers, source.serviceAccount): enforcing
+// request.experimental.inline.headers, source.serviceAccount, and
+// request.headers of pseudo-headers but :authority, :method and :path,
+// which net/http keeps none of: a DENY of request.headers[:scheme]
+// "http" read nothing and denied nothing; so are Transfer-Encoding and
+// Trailer, which net/http removes once it has framed the body): enforcing
 // part of a policy would be worse than refusing to start.
 package authz

@@ -96,7 +96,17 @@ func asciiEqualFold(s, lower string) bool {
 // rpPattern is a request principal value, matched as Istio matches it:
 // the value is split at its last "/" into issuer and subject patterns,
 // which must both match (pilot/pkg/security/authz/model/generator.go).
-type rpPattern struct{ iss, sub pattern }
+//
+// A value that denies (in a DENY policy) or excludes (notRequestPrincipals
+// in an ALLOW policy) is wide: it also matches the principal whole,
+// "<iss>/<sub>", since subjects may hold "/" (JWT-SVIDs, GitHub's
+// "repo:org/name:ref:..."), which the split at the last "/" puts in the
+// issuer, and such a value named a token it never matched.
+type rpPattern struct {
+	iss, sub pattern
+	whole    pattern // wide only
+	wide     bool
+}
 
 func compileRequestPrincipal(v string) rpPattern {
 	present := pattern{kind: patPresent}
@@ -108,31 +118,39 @@ func compileRequestPrincipal(v string) rpPattern {
 	}
 	switch {
 	case v == "*":
-		return rpPattern{present, present}
+		return rpPattern{iss: present, sub: present}
 	case strings.HasPrefix(v, "*"):
 		if !found {
-			return rpPattern{present, pattern{kind: patSuffix, s: v[1:]}}
+			return rpPattern{iss: present, sub: pattern{kind: patSuffix, s: v[1:]}}
 		}
-		p := rpPattern{pattern{kind: patSuffix, s: iss[1:]}, pattern{kind: patExact, s: sub}}
+		p := rpPattern{iss: pattern{kind: patSuffix, s: iss[1:]}, sub: pattern{kind: patExact, s: sub}}
 		if iss == "*" {
 			p.iss = present
 		}
 		return p
 	case strings.HasSuffix(v, "*"):
 		if !found {
-			return rpPattern{pattern{kind: patPrefix, s: v[:len(v)-1]}, present}
+			return rpPattern{iss: pattern{kind: patPrefix, s: v[:len(v)-1]}, sub: present}
 		}
-		p := rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patPrefix, s: sub[:len(sub)-1]}}
+		p := rpPattern{iss: pattern{kind: patExact, s: iss}, sub: pattern{kind: patPrefix, s: sub[:len(sub)-1]}}
 		if sub == "*" {
 			p.sub = present
 		}
 		return p
 	}
-	return rpPattern{pattern{kind: patExact, s: iss}, pattern{kind: patExact, s: sub}}
+	return rpPattern{iss: pattern{kind: patExact, s: iss}, sub: pattern{kind: patExact, s: sub}}
 }
 
-func (p *rpPattern) match(iss, sub string) bool {
-	return p.iss.match(iss, iss != "") && p.sub.match(sub, sub != "")
+func (p *rpPattern) match(iss, sub, principal string) bool {
+	if p.iss.match(iss, iss != "") && p.sub.match(sub, sub != "") {
+		return true
+	}
+	return p.wide && iss != "" && p.whole.match(principal, true)
+}
+
+// widen makes p wide (see rpPattern) for the value v it was compiled from.
+func (p *rpPattern) widen(v string) {
+	p.whole, p.wide = compilePattern(v), true
 }
 
 // attr is the request attribute a criterion reads.
@@ -169,6 +187,14 @@ type criterion struct {
 
 	in, notIn     []pattern
 	rpIn, rpNotIn []rpPattern
+	// wideIn and wideNotIn make in or notIn match more readings of the
+	// request: request.headers[:path] the path with its query too
+	// (Envoy's :path), namespaces any "/ns/<namespace>/" of the
+	// principal (Istio's regular expression ".*/ns/<namespace>/.*").
+	// They are set for the values that deny or exclude, so that every
+	// reading counts against the request and only the plain one for it.
+	wideIn, wideNotIn bool
+
 	ipIn, ipNotIn []netip.Prefix
 	portIn        []int
 	portNotIn     []int
@@ -178,11 +204,14 @@ type criterion struct {
 func (c *criterion) match(v *view) bool {
 	switch c.attr {
 	case attrPrincipal:
-		return c.matchString(v.r.SourcePrincipal, v.r.SourcePrincipal != "")
+		return c.matchString(v.principal, v.principal != "")
 	case attrNamespace:
+		if (c.wideIn || c.wideNotIn) && v.r.SourceNamespace == "" {
+			return c.matchNamespaces(v)
+		}
 		return c.matchString(v.namespace, v.namespace != "")
 	case attrServiceAccount:
-		return matchServiceAccount(c.saIn, c.saNotIn, v.r.SourcePrincipal)
+		return matchServiceAccount(c.saIn, c.saNotIn, v.principal)
 	case attrTrustDomain:
 		return c.matchString(v.trustDomain, v.trustDomain != "")
 	case attrPresenter:
@@ -202,6 +231,9 @@ func (c *criterion) match(v *view) bool {
 	case attrHost:
 		return c.matchHost(v)
 	case attrHeader:
+		if c.header == ":path" && v.query != "" {
+			return c.matchPathHeader(v)
+		}
 		s, ok := v.header(c.header)
 		return c.matchString(s, ok)
 	case attrRequestPrincipal:
@@ -273,6 +305,47 @@ func (c *criterion) matchString(s string, present bool) bool {
 		return false
 	}
 	return len(c.notIn) == 0 || !anyMatch(c.notIn, s, present)
+}
+
+// matchNamespaces matches namespaces against the peer's principal: the
+// namespace of its first "/ns/<namespace>/", and for wide lists that of
+// any, as Istio's ".*/ns/<namespace>/.*" does: a DENY of namespace admin
+// must match "td/ns/dev/sa/ci/ns/admin/x", which Istio denies.
+func (c *criterion) matchNamespaces(v *view) bool {
+	some := func(ps []pattern, wide bool) bool {
+		if anyMatch(ps, v.namespace, v.namespace != "") {
+			return true
+		}
+		for p := v.principal; wide; {
+			i := strings.Index(p, "/ns/")
+			if i < 0 {
+				break
+			}
+			p = p[i+len("/ns/"):]
+			if j := strings.IndexByte(p, '/'); j > 0 && anyMatch(ps, p[:j], true) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(c.in) > 0 && !some(c.in, c.wideIn) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn, c.wideNotIn)
+}
+
+// matchPathHeader matches request.headers[:path] of a request with a
+// query: the normalised path, and for wide lists the path and the query
+// too ("/export?format=csv"), as Envoy's :path holds them.
+func (c *criterion) matchPathHeader(v *view) bool {
+	full := v.path + "?" + v.query
+	some := func(ps []pattern, wide bool) bool {
+		return anyMatch(ps, v.path, true) || wide && anyMatch(ps, full, true)
+	}
+	if len(c.in) > 0 && !some(c.in, c.wideIn) {
+		return false
+	}
+	return len(c.notIn) == 0 || !some(c.notIn, c.wideNotIn)
 }
 
 // matchStringFold is matchString with ASCII case folding; the patterns
@@ -388,7 +461,7 @@ func (c *criterion) matchHost(v *view) bool {
 func (c *criterion) matchRequestPrincipal(v *view) bool {
 	some := func(ps []rpPattern) bool {
 		for i := range ps {
-			if ps[i].match(v.iss, v.sub) {
+			if ps[i].match(v.iss, v.sub, v.r.RequestPrincipal) {
 				return true
 			}
 		}

@@ -215,3 +215,125 @@ spec:
 		}
 	}
 }
+
+// TestHandlerClaimsNotCopied: an enrich function that copies the
+// token's principal but not its claims (q.RequestPrincipal =
+// c.RequestPrincipal() alone) had a contractor's request decided with no
+// groups claim: the DENY of the contractors group matched nothing and
+// the admin handler ran. Handler now answers 500, as for a token nobody
+// verified.
+func TestHandlerClaimsNotCopied(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-contractors-in-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/admin/*"]}
+    when:
+    - key: request.auth.claims[groups]
+      values: ["contractors"]
+`)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss = "https://idp.example.com"
+	v, err := jwt.New([]jwt.Issuer{{
+		Issuer:     iss,
+		Audiences:  []string{"shop"},
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256},
+		Keys:       &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k0", Algorithm: "ES256", Use: "sig"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k0"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(map[string]any{"iss": iss, "sub": "carol", "aud": "shop", "groups": []string{"contractors"}, "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jm := jwt.NewMiddleware(v)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/admin/", log.handler("admin"))
+	raw := "GET /admin/users HTTP/1.1\r\nHost: shop\r\nAuthorization: Bearer " + token + "\r\nConnection: close\r\n\r\n"
+	for _, tc := range []struct {
+		name   string
+		enrich func(*http.Request, *authz.Request)
+		code   int
+	}{
+		{"claims copied", func(r *http.Request, q *authz.Request) {
+			if c, ok := jwt.FromContext(r.Context()); ok {
+				q.RequestPrincipal, q.Claims = c.RequestPrincipal(), c.SharedMap()
+			}
+		}, http.StatusForbidden},
+		{"principal alone", func(r *http.Request, q *authz.Request) {
+			if c, ok := jwt.FromContext(r.Context()); ok {
+				q.RequestPrincipal = c.RequestPrincipal()
+			}
+		}, http.StatusInternalServerError},
+	} {
+		authzMW := func(next http.Handler) http.Handler { return e.Handler(tc.enrich, next) }
+		srv := httptest.NewServer(guard.Chain(jm.Handler, authzMW)(sm))
+		code := sendRaw(t, srv.Listener.Addr().String(), raw)
+		srv.Close()
+		if ran := log.take(); code != tc.code || len(ran) != 0 {
+			t.Errorf("%s: got %d, handlers %q; want %d and no handler", tc.name, code, ran, tc.code)
+		}
+	}
+}
+
+// TestHandlerClientIPWithoutEnrich: clientip's Handler before authz's,
+// with no enrich (or one that copies only identities): ipallow's Filter
+// reads the address clientip resolved by itself, authz's Handler decided
+// remoteIpBlocks on the peer, the trusted proxy, which the internal-only
+// ALLOW let in whoever the client was. Handler now reads clientip's
+// address when enrich left RemoteIP alone.
+func TestHandlerClientIPWithoutEnrich(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: internal-only, namespace: shop}
+spec:
+  rules:
+  - from:
+    - source: {remoteIpBlocks: ["127.0.0.0/8"]}
+`)
+	res, err := clientip.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/", log.handler("internal"))
+	for _, enrich := range []func(*http.Request, *authz.Request){nil, func(*http.Request, *authz.Request) {}} {
+		srv := httptest.NewServer(guard.Chain(res.Handler, func(next http.Handler) http.Handler { return e.Handler(enrich, next) })(sm))
+		for _, tc := range []struct {
+			xff  string // as the trusted proxy (the test client, 127.0.0.1) sends it
+			code int
+			ran  string
+		}{
+			{"127.0.0.9", http.StatusOK, "internal"},
+			{"198.51.100.7", http.StatusForbidden, ""},
+			{"x", http.StatusBadRequest, ""},
+		} {
+			raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For: " + tc.xff + "\r\nConnection: close\r\n\r\n"
+			expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+		}
+		srv.Close()
+	}
+}

@@ -2,6 +2,8 @@ package authz_test
 
 import (
 	"bufio"
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -568,5 +570,165 @@ spec:
 	} {
 		raw := "GET /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: " + tc.auth + "\r\nConnection: close\r\n\r\n"
 		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestHandlerHostHeaderCondition: a DENY of a host written as a
+// condition on the Host header (request.headers[:authority] or [host])
+// rather than as hosts. Compared exactly, "admin.example.com:80" and
+// "[admin.example.com]:80" were no match, and http.ServeMux, which takes
+// the port (and the brackets) off, ran the admin.example.com handler.
+// The condition now matches as hosts does, and Handler refuses a Host
+// not in CanonicalHost's form.
+func TestHandlerHostHeaderCondition(t *testing.T) {
+	for _, key := range []string{"request.headers[:authority]", "request.headers[host]", "request.headers[Host]"} {
+		e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: `+key+`
+      values: ["admin.example.com"]
+`)
+		var log ranLog
+		sm := http.NewServeMux()
+		sm.HandleFunc("admin.example.com/", log.handler("admin"))
+		sm.HandleFunc("/", log.handler("app"))
+		srv := httptest.NewServer(e.Handler(nil, sm))
+		addr := srv.Listener.Addr().String()
+		for _, tc := range []struct {
+			host string
+			code int
+			ran  string
+		}{
+			{"www.example.com", http.StatusOK, "app"},
+			{"www.example.com:8080", http.StatusOK, "app"},
+			{"admin.example.com", http.StatusForbidden, ""},
+			{"admin.example.com:80", http.StatusForbidden, ""},
+			{"admin.example.com:8443", http.StatusForbidden, ""},
+			{"[admin.example.com]:80", http.StatusBadRequest, ""},
+			{"ADMIN.example.com", http.StatusBadRequest, ""},
+			{"admin.example.com.", http.StatusBadRequest, ""},
+		} {
+			raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+			t.Run(key+" "+tc.host, func(t *testing.T) { expectRan(t, addr, &log, raw, tc.code, tc.ran) })
+		}
+		srv.Close()
+	}
+}
+
+// TestHandlerPathHeaderQuery: a DENY of a query parameter written on
+// request.headers[:path], as Envoy's :path holds the query. Handler read
+// :path without it and ran the export handler for every format.
+func TestHandlerPathHeaderQuery(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-csv, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[:path]", values: ["/export?format=csv*"]}]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/export", log.handler("export"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		target string
+		code   int
+		ran    string
+	}{
+		{"/export?format=json", http.StatusOK, "export"},
+		{"/export", http.StatusOK, "export"},
+		{"/export?format=csv", http.StatusForbidden, ""},
+		{"/export?format=csv&all=1", http.StatusForbidden, ""},
+	} {
+		raw := "GET " + tc.target + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestRemovedHeadersRefused: net/http takes Transfer-Encoding and
+// Trailer out of the request's headers once it has framed the body, so
+// a DENY of request.headers[transfer-encoding] (a smuggling guard)
+// compiled and never matched a chunked request. Load refuses both.
+func TestRemovedHeadersRefused(t *testing.T) {
+	var seen http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
+	raw := "POST / HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nConnection: close\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n"
+	sendRaw(t, srv.Listener.Addr().String(), raw)
+	srv.Close()
+	for _, name := range []string{"Transfer-Encoding", "Trailer"} {
+		if _, ok := seen[name]; ok {
+			t.Fatalf("net/http keeps %s in Header now: %v", name, seen)
+		}
+	}
+	for _, key := range []string{"transfer-encoding", "Transfer-Encoding", "trailer"} {
+		_, err := authz.Load("policy.yaml", []byte(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-chunked, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[`+key+`]", values: ["*"]}]
+`))
+		if !errors.Is(err, authz.ErrUnsupported) {
+			t.Errorf("%s: Load error %v, want ErrUnsupported", key, err)
+		}
+	}
+}
+
+// TestHandlerSNIFronting: a DENY of connection.sni, in a Go service
+// routing by host with http.ServeMux. A client that shakes hands for
+// public.example.com and then asks for Host admin.example.com on that
+// connection (domain fronting; browsers coalesce HTTP/2 connections so)
+// was decided on the public SNI while ServeMux ran the admin handler.
+// Handler now answers 421 Misdirected Request, as `ward proxy` does,
+// when policies read connection.sni and the Host is not the server name.
+func TestHandlerSNIFronting(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-sni, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: connection.sni, values: ["admin.example.com"]}]
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("admin.example.com/", log.handler("admin"))
+	sm.HandleFunc("/", log.handler("public"))
+	srv := httptest.NewTLSServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		sni, host string
+		code      int
+		ran       string
+	}{
+		{"public.example.com", "public.example.com", http.StatusOK, "public"},
+		{"public.example.com", "Public.Example.com.:443", http.StatusOK, "public"},
+		{"admin.example.com", "admin.example.com", http.StatusForbidden, ""},
+		{"public.example.com", "admin.example.com", http.StatusMisdirectedRequest, ""},
+		{"public.example.com", "admin.example.com:443", http.StatusMisdirectedRequest, ""},
+		{"", "admin.example.com", http.StatusMisdirectedRequest, ""},
+	} {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: tc.sni, InsecureSkipVerify: true}) // #nosec G402 -- test server's own certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := "GET /orders HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n"
+		code := sendRawConn(t, c, raw)
+		if r := log.take(); code != tc.code || (tc.ran == "") != (len(r) == 0) || tc.ran != "" && r[0] != tc.ran {
+			t.Errorf("SNI %q, Host %q: got %d, handlers %q; want %d, handler %q", tc.sni, tc.host, code, r, tc.code, tc.ran)
+		}
 	}
 }

@@ -3,10 +3,14 @@
 //
 // Limiter keeps one token bucket (golang.org/x/time/rate) per key (a
 // SPIFFE ID, a JWT subject, a client IP or a header value, chosen by a
-// KeyFunc) in a map bounded to MaxKeys entries: when full, the least
+// KeyFunc; ByClientIP keys by the address clientip resolved, IPv6
+// clients by their /64, which a client cannot step through for fresh
+// buckets) in a map bounded to MaxKeys entries: when full, the least
 // recently used key is dropped, so a flood of distinct keys costs memory
 // only up to the bound (and each new key starts with a full bucket, which
-// is the trade-off of any bounded limiter). A refused request gets 429 with
+// is the trade-off of any bounded limiter). A key longer than 64 bytes is
+// kept as its SHA-256 digest, in memory and in Redis: kept whole, 65,536
+// header values of 64 KiB held 4 GiB. A refused request gets 429 with
 // a Retry-After header in whole seconds. In dry-run mode nothing is refused:
 // the decision is only reported (for rollouts).
 //

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/wardsec/ward/guard/clientip"
 )
 
 // KeyFunc returns the key a request is limited by; "" puts it in a shared
@@ -25,7 +29,9 @@ type Config struct {
 	Burst int
 	// Key selects the bucket.
 	Key KeyFunc
-	// MaxKeys bounds the number of buckets kept (default 65,536).
+	// MaxKeys bounds the number of buckets kept (default 65,536). Keys
+	// longer than 64 bytes are kept as their SHA-256 digest, so that
+	// memory stays bounded whatever a client sends.
 	MaxKeys int
 	// DryRun reports refusals (Decision.Limited, OnLimit) but never refuses.
 	DryRun bool
@@ -93,7 +99,24 @@ func (l *Limiter) Len() int {
 	return l.lru.Len()
 }
 
+// maxKeyLen is the longest key a limiter keeps as it is.
+const maxKeyLen = 64
+
+// storedKey is the form a key is kept in: itself up to maxKeyLen bytes,
+// otherwise "sha256:" and its digest in hex (71 bytes, so that no key
+// kept as it is can equal a digest form). A key is the client's word
+// for ByHeader: kept whole, 65,536 header values of 64 KiB (the limit
+// of harden.Server; net/http's default is 1 MiB) held 4 GiB.
+func storedKey(key string) string {
+	if len(key) <= maxKeyLen {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func (l *Limiter) bucket(key string) *rate.Limiter {
+	key = storedKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.byKey[key]; ok {
@@ -134,7 +157,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 // the next one is verified.
 func (l *Limiter) Limited(key string) (bool, time.Duration) {
 	l.mu.Lock()
-	e, ok := l.byKey[key]
+	e, ok := l.byKey[storedKey(key)]
 	l.mu.Unlock()
 	if !ok {
 		return false, 0
@@ -205,4 +228,37 @@ func Refuse(w http.ResponseWriter, err error) int {
 // that clientip resolved.
 func ByHeader(name string) KeyFunc {
 	return func(r *http.Request) string { return r.Header.Get(name) }
+}
+
+// ByClientIP keys requests by their client address: the one
+// clientip's Resolver.Handler stored in the context, or the peer address
+// of Request.RemoteAddr (without its port) when it did not run. IPv6
+// clients are keyed by their /v6Prefix network (64 when v6Prefix is not
+// 1 to 128), since one host commonly owns a /64: keyed by the whole
+// address, a client stepping through its 2^64 addresses gets a full
+// bucket with every request, and its flood of keys evicts everyone
+// else's buckets. A client that clientip could not read behind a trusted
+// proxy (the invalid address) shares the one bucket "ip:unknown", which
+// is stricter, never looser.
+func ByClientIP(v6Prefix int) KeyFunc {
+	if v6Prefix <= 0 || v6Prefix > 128 {
+		v6Prefix = 64
+	}
+	return func(r *http.Request) string {
+		a, ok := clientip.FromContext(r.Context())
+		if !ok {
+			a = clientip.PeerAddr(r)
+		}
+		if !a.IsValid() {
+			return "ip:unknown"
+		}
+		a = a.Unmap().WithZone("")
+		if a.Is6() {
+			if p, err := a.Prefix(v6Prefix); err == nil {
+				return "ip:" + p.String()
+			}
+		}
+		var buf [64]byte
+		return string(a.AppendTo(append(buf[:0], "ip:"...)))
+	}
 }

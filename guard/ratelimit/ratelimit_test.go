@@ -2,11 +2,17 @@ package ratelimit
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardsec/ward/guard/clientip"
 )
 
 type clock struct{ t time.Time }
@@ -82,6 +88,50 @@ func TestLimiterBounded(t *testing.T) {
 	}
 	if n := l.Len(); n != 10 {
 		t.Errorf("%d buckets kept, want 10", n)
+	}
+}
+
+// TestLimiterLongKeysBounded: keys are the client's word with ByHeader,
+// and a limiter kept each whole, so MaxKeys buckets of 64 KiB header
+// values (harden.Server's header cap) held MaxKeys x 64 KiB. Long keys
+// are kept as digests now; they still limit as themselves.
+func TestLimiterLongKeysBounded(t *testing.T) {
+	const n, size = 256, 64 << 10
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key"), MaxKeys: 2 * n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		k := strings.Repeat(strconv.Itoa(i%10), size-8) + fmt.Sprintf("%08d", i)
+		if err := l.Check(req(k)); err != nil {
+			t.Fatalf("key %d: first request refused: %v", i, err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(l)
+	if l.Len() != n {
+		t.Fatalf("%d buckets, want %d", l.Len(), n)
+	}
+	// n keys of 64 KiB are 16 MiB; n digests and buckets are tens of KiB.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4<<20 {
+		t.Errorf("the limiter holds %d KiB for %d keys of %d KiB", grown>>10, n, size>>10)
+	}
+	long := strings.Repeat("a", size)
+	if err := l.Check(req(long)); err != nil {
+		t.Fatalf("first request with a long key refused: %v", err)
+	}
+	if err := l.Check(req(long)); !errors.Is(err, ErrLimited) {
+		t.Errorf("second request with the same long key: %v, want ErrLimited", err)
+	}
+	if err := l.Check(req(long + "b")); err != nil {
+		t.Errorf("another long key shares a bucket: %v", err)
+	}
+	if limited, _ := l.Limited(long); !limited {
+		t.Error("Limited does not find the long key's bucket")
 	}
 }
 
@@ -204,5 +254,55 @@ func TestConcurrencyAdapts(t *testing.T) {
 	}
 	for _, d := range dones {
 		d()
+	}
+}
+
+// TestByClientIP: the client address as clientip resolved it, IPv6
+// clients by their /64. A library user had only ByHeader and keyed by
+// hand; keyed by the whole IPv6 address (or by RemoteAddr, port
+// included), each request from a new address of one /64 had a full
+// bucket.
+func TestByClientIP(t *testing.T) {
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByClientIP(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(remote string, client *netip.Addr) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if client != nil {
+			r = r.WithContext(clientip.NewContext(r.Context(), *client))
+		}
+		return r
+	}
+	unknown := netip.Addr{}
+	behind := netip.MustParseAddr("198.51.100.7")
+	for _, tc := range []struct {
+		name         string
+		first, again *http.Request
+	}{
+		{"IPv6, one /64", from("[2001:db8:1:2::1]:4000", nil), from("[2001:db8:1:2:ffff::9]:4001", nil)},
+		{"IPv4, another port", from("192.0.2.1:4000", nil), from("192.0.2.1:4001", nil)},
+		{"IPv4-mapped", from("192.0.2.2:4000", nil), from("[::ffff:192.0.2.2]:4001", nil)},
+		{"resolved by clientip", from("10.0.0.1:4000", &behind), from("10.0.0.2:4001", &behind)},
+		{"unknown behind a trusted proxy", from("10.0.0.1:4000", &unknown), from("10.0.0.3:4001", &unknown)},
+	} {
+		if err := l.Check(tc.first); err != nil {
+			t.Errorf("%s: first request refused: %v", tc.name, err)
+		}
+		if err := l.Check(tc.again); !errors.Is(err, ErrLimited) {
+			t.Errorf("%s: second request: %v, want ErrLimited (one bucket)", tc.name, err)
+		}
+	}
+	if err := l.Check(from("[2001:db8:1:3::1]:4000", nil)); err != nil {
+		t.Errorf("another /64 shares a bucket: %v", err)
+	}
+	l48, err := New(Config{Rate: 1, Burst: 1, Key: ByClientIP(48)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l48.Check(from("[2001:db8:1:2::1]:4000", nil))
+	if err := l48.Check(from("[2001:db8:1:3::1]:4000", nil)); !errors.Is(err, ErrLimited) {
+		t.Errorf("/48: %v, want ErrLimited", err)
 	}
 }

@@ -235,7 +235,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	res := &report.CheckResult{Findings: fs, Summary: report.CheckSummary{
 		Summary: summary, FailOn: min.String(),
 		Failed: finding.AtLeast(fs, min), Objects: len(objs),
-		Files:   len(in.dockerfiles) + len(in.composes),
+		Files:   len(in.dockerfiles) + len(in.allComposes()),
 		Skipped: len(skips), InputErrors: inputErrors,
 	}}
 	res.Summary.Score = report.Score(res.Summary)
@@ -273,8 +273,10 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	if set == nil {
 		set = &manifest.Set{}
 	}
+	e.findLateComposes(in, set)
+	composes := in.allComposes()
 	fs := append(slices.Clone(in.unreadable), inputFindings(loadErr)...)
-	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(in.composes) == 0 && path == "" {
+	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(composes) == 0 && path == "" {
 		return nil, nil, nil, fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
 	}
 	// One path of several that gave nothing, such as the empty output of a
@@ -353,7 +355,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
-	for _, p := range in.composes {
+	for _, p := range composes {
 		src, err := manifest.ReadFile(p, e.maxInput)
 		if err != nil {
 			fs = append(fs, unreadable(p, 0, err))
@@ -379,8 +381,8 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		fs = append(fs, cfs...)
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
-	e.warnComposeFiles(dotEnvs, in.composes)
-	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(in.composes), "elapsed", time.Since(start))
+	e.warnComposeFiles(dotEnvs, composes)
+	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
 	addOrigins(fs, set)
@@ -439,6 +441,42 @@ func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok boo
 	return nil, false, []finding.Finding{*r.bad}
 }
 
+// findLateComposes finds the Compose files among the files the loader
+// read as manifests and skipped (documents without apiVersion or kind),
+// adds them to in.lateComposes and drops their skipped documents from
+// set. scanInputs' cheap scan (compose.IsComposeFile) looks for the
+// services key as it is usually written, at the start of a line; a file
+// that writes it otherwise (an anchor or a tag on the key, an escape in
+// it, an indented root mapping, a key split over two lines) went to the
+// loader, which skipped it as YAML that is not Kubernetes': a privileged
+// service in it passed as a clean result. Only skipped files are read
+// again, so a cluster dump is still read once.
+func (e *env) findLateComposes(in *inputs, set *manifest.Set) {
+	files := map[string]bool{}
+	for _, s := range set.Skipped {
+		if s.Source.Origin == "" && s.Source.File != "" && s.Source.File != "-" && s.Kind == "" && s.APIVersion == "" {
+			files[s.Source.File] = true
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(files)) {
+		if in.lateComposes[f] || slices.Contains(in.composes, f) {
+			continue
+		}
+		if src, err := manifest.ReadFile(f, e.maxInput); err == nil && compose.IsCompose(f, src) {
+			in.lateComposes[f] = true
+		}
+	}
+	set.Skipped = slices.DeleteFunc(set.Skipped, func(s manifest.Skipped) bool {
+		return s.Source.Origin == "" && in.lateComposes[s.Source.File]
+	})
+}
+
+// allComposes are the Compose files to audit: those scanInputs found and
+// those the loader skipped (findLateComposes).
+func (in *inputs) allComposes() []string {
+	return slices.Concat(in.composes, slices.Sorted(maps.Keys(in.lateComposes)))
+}
+
 // warnComposeFiles says on stderr which files the COMPOSE_FILE of a .env
 // read (dotEnvs) names that are not among the Compose files audited:
 // docker compose, run in that directory without -f, loads and merges
@@ -452,26 +490,14 @@ func (e *env) warnComposeFiles(dotEnvs dotEnvCache, composes []string) {
 	}
 	for _, dotEnv := range slices.Sorted(maps.Keys(dotEnvs)) {
 		r := dotEnvs[dotEnv]
-		list := r.env["COMPOSE_FILE"]
-		if r.bad != nil || list == "" {
+		if r.bad != nil {
 			continue
 		}
-		sep := string(os.PathListSeparator)
-		if s := r.env["COMPOSE_PATH_SEPARATOR"]; s != "" {
-			sep = s
-		}
-		for _, f := range strings.Split(list, sep) {
-			if f = strings.TrimSpace(f); f == "" {
+		for _, f := range compose.ListedFiles(filepath.Dir(dotEnv), r.env) {
+			if abs, err := filepath.Abs(f.Path); err == nil && audited[abs] {
 				continue
 			}
-			p := f
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(filepath.Dir(dotEnv), p)
-			}
-			if abs, err := filepath.Abs(p); err == nil && audited[abs] {
-				continue
-			}
-			e.warn("%s: not read: COMPOSE_FILE names %s, which docker compose run in %s loads and merges into the project, but it is not among the Compose files ward checks; give it as PATH", dotEnv, f, filepath.Dir(dotEnv))
+			e.warn("%s: not read: COMPOSE_FILE names %s, which docker compose run in %s loads and merges into the project, but it is not among the Compose files ward checks; give it as PATH", dotEnv, f.Name, filepath.Dir(dotEnv))
 		}
 	}
 }
@@ -502,7 +528,7 @@ func emptyPaths(args []string, set *manifest.Set, in *inputs, config string) []f
 				continue
 			}
 			emptyArgs[p]--
-			held := p != "-" && slices.ContainsFunc(slices.Concat(in.dockerfiles, in.composes, in.kustomized, in.charts, []string{config}), func(q string) bool {
+			held := p != "-" && slices.ContainsFunc(slices.Concat(in.dockerfiles, in.allComposes(), in.kustomized, in.charts, []string{config}), func(q string) bool {
 				return q != "" && within(q, p)
 			})
 			held = held || slices.ContainsFunc(in.unreadable, func(f finding.Finding) bool { return within(f.File, p) })

@@ -1,85 +1,13 @@
 package cli
 
 import (
-	"bytes"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// maybeCompose is the test on a whole content that fileMaybeCompose
-// replaced: the reference. json is a name ending in .json.
-func maybeCompose(src []byte, json bool) bool {
-	if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) || bytes.HasPrefix(src, []byte{0xFE, 0xFF}) {
-		return true // UTF-16
-	}
-	if json || flowRoot(src[:min(len(src), 64<<10-1)]) {
-		return regexp.MustCompile(`services["']?\s{0,8}:`).Match(src)
-	}
-	key := regexp.MustCompile(`^(?:\x{feff})?(?:\{[ \t]{0,8})?(?:\?[ \t]{1,8}["']?services|["']?services["']?[ \t]{0,8}:)`)
-	for _, line := range regexp.MustCompile(`[\n\r]`).Split(string(src), -1) {
-		if key.MatchString(line) {
-			return true
-		}
-	}
-	return false
-}
-
-// TestFileMaybeCompose holds the buffered scan of a file to maybeCompose
-// on its whole content: the key at the start, at every offset around the
-// 64 KiB read boundaries, cut by them, absent, indented, and files over
-// the size limit.
-func TestFileMaybeCompose(t *testing.T) {
-	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(5, 6))
-	filler := func(n int) string {
-		var b strings.Builder
-		for b.Len() < n {
-			b.WriteString([]string{"kind: Pod\n", "  name: x\n", "---\n", "services\n", " services:\n", "xservices:\n",
-				"\"services\"\n", "{ services\n", "? x\n", "services x:\n", "'services'  \n", "\r", "\t", "{"}[rng.IntN(14)])
-		}
-		return b.String()[:n]
-	}
-	var contents []string
-	contents = append(contents, "", "services:\n  web: {}\n", "\ufeffservices:", "\xff\xfes\x00", "\xfe\xff\x00s", "\rservices:", "\nservices:", " services:", "service:", filler(200000),
-		"{services: {}}", "\"services\":", "'services' :", "services :", "? services\n: {}", "{ \"services\": {}}", "# c\n---\n{\n  \"services\" :\n {}}", "x: {services: 1}", "- services:", "[services]")
-	for _, at := range []int{1, 100, 64<<10 - 11, 64<<10 - 10, 64<<10 - 9, 64<<10 - 5, 64<<10 - 1, 64 << 10, 64<<10 + 3, 128<<10 - 12, 128<<10 - 3, 200000} {
-		contents = append(contents, filler(at)+"\nservices:\n"+filler(1000))
-		contents = append(contents, filler(at)+"\nservices"+filler(1000)) // no colon
-		contents = append(contents, filler(at)+"\rservices:\n"+filler(1000), filler(at)+"\n\ufeffservices:\n"+filler(1000))
-		contents = append(contents, filler(at)+"\n\"services\"  :\n"+filler(1000), filler(at)+"\n? services\n"+filler(1000), "{"+filler(at)+"services:"+filler(1000))
-	}
-	for i := 0; i < 200; i++ {
-		contents = append(contents, filler(rng.IntN(300000)))
-	}
-	for i, c := range contents {
-		path := filepath.Join(dir, "f.yaml")
-		if err := os.WriteFile(path, []byte(c), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := fileMaybeCompose(path, int64(len(c)), 0), maybeCompose([]byte(c), false); got != want {
-			t.Errorf("content %d (%d bytes): fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
-		}
-		jpath := filepath.Join(dir, "f.json")
-		if err := os.WriteFile(jpath, []byte(c), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if got, want := fileMaybeCompose(jpath, int64(len(c)), 0), maybeCompose([]byte(c), true); got != want {
-			t.Errorf("content %d (%d bytes), JSON: fileMaybeCompose = %v, maybeCompose = %v", i, len(c), got, want)
-		}
-		if len(c) > 10 && fileMaybeCompose(path, int64(len(c)), int64(len(c)-1)) {
-			t.Errorf("content %d: a file over the size limit passes for Compose", i)
-		}
-	}
-	if fileMaybeCompose(filepath.Join(dir, "missing.yaml"), 0, 0) {
-		t.Error("a missing file passes for Compose")
-	}
-}
 
 // TestComposeByContentEncodings: a Compose file found by its content is
 // one in every encoding the loader reads (before: with a byte order mark,
@@ -402,5 +330,47 @@ func TestComposeByContentForms(t *testing.T) {
 		if code != ExitFindings || !strings.Contains(out, "compose/privileged") {
 			t.Errorf("%q: exit %d, want %d and compose/privileged:\n%s%s", src, code, ExitFindings, out, errOut)
 		}
+	}
+}
+
+// TestComposeKeySpellings: a Compose file whose services key is written
+// in a form the cheap scan does not look for (an anchor or a tag on the
+// key, an escape in it, blanks before its colon, an explicit key on lines
+// of its own, an indented root mapping) went to the manifest loader, which
+// skipped it as YAML that is not Kubernetes': a privileged service on the
+// host's network passed `ward check DIR` as 100/100 (and, given as a file,
+// as an input error only). It is audited as the Compose file it is.
+func TestComposeKeySpellings(t *testing.T) {
+	const svc = "  web:\n    image: nginx:1.27\n    privileged: true\n    network_mode: host\n"
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+	for name, src := range map[string]string{
+		"anchor":   "&a services:\n" + svc,
+		"tag":      "!!str services:\n" + svc,
+		"escape":   `"serv\x69ces":` + "\n" + svc,
+		"unicode":  `"\u0073ervices":` + "\n" + svc,
+		"blanks":   "services          :\n" + svc,
+		"explicit": "?\n  services\n:\n" + svc,
+		"folded":   "? >-\n  services\n:\n" + svc,
+		"indented": "  services:\n    web:\n      image: nginx:1.27\n      privileged: true\n      network_mode: host\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "stack.yaml")
+			if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte(cm), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{dir, path} {
+				out, errOut, code := run(t, "", "check", p)
+				if code != ExitFindings || !strings.Contains(out, "compose/privileged") || !strings.Contains(out, "compose/host-network") {
+					t.Errorf("check %s: exit %d, want %d and compose/privileged, compose/host-network:\n%s%s", p, code, ExitFindings, out, errOut)
+				}
+				if strings.Contains(out, "input/skipped") {
+					t.Errorf("check %s: the Compose file is also reported skipped:\n%s", p, out)
+				}
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +27,10 @@ type inputs struct {
 	dockerfiles []string
 	composes    []string
 	notManifest map[string]bool
+	// lateComposes are files the loader read as manifests and skipped
+	// whole that are Compose files after all (lateComposes), by path;
+	// shared by the environments' copies of inputs.
+	lateComposes map[string]bool
 	// kustomized are kustomization directories: their files are rendered
 	// (rendered), never read as manifests.
 	kustomized []string
@@ -166,144 +169,6 @@ func (in *inputs) render(ks []found, maxSize int64) {
 	}
 }
 
-// composeContent reports whether the YAML file at path, named name, is a
-// Compose file by its content (compose.IsCompose).
-func composeContent(path, name string, maxSize int64) bool {
-	src, err := manifest.ReadFile(path, maxSize)
-	return err == nil && compose.IsCompose(name, src)
-}
-
-// fileMaybeCompose is a cheap test run before compose.IsCompose reads a
-// YAML or JSON file's content: a Compose file has a top-level services
-// key, so "services" starts a line of it (after \n or a lone \r, or a
-// byte order mark that may start any line; in quotes, as an explicit key
-// "? services", or after the "{" of a flow mapping) and a colon follows
-// it on that line (after a closing quote and blanks); in JSON (a name
-// ending in .json), or a file whose first document is a flow mapping
-// ({services: ...}, JSON in a .yaml file), "services" followed by a colon
-// is enough, wherever it is. UTF-16 text (with its byte order mark, as
-// the loader reads it) always passes the test, for IsCompose to decide.
-// The file at path, of the given size, is read through a small buffer: a
-// cluster dump of gigabytes is read whole once, by the loader, not twice.
-// Files over maxSize are not Compose files (the loader reports them too
-// large).
-func fileMaybeCompose(path string, size, maxSize int64) bool {
-	anywhere := strings.EqualFold(filepath.Ext(path), ".json")
-	if maxSize <= 0 {
-		maxSize = manifest.DefaultMaxFileSize
-	}
-	if size > maxSize {
-		return false
-	}
-	f, err := os.Open(path) // #nosec G304 -- reading the inputs the user named is the point
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	// One scan for the key, then a look at what surrounds each match: a
-	// dump of gigabytes is searched once, not once per line break.
-	// buf keeps the last keepBytes of the previous chunk in front, so
-	// that a key across two reads is found with what precedes and
-	// follows it; it starts with a newline so that the key on the first
-	// line is found too.
-	const keepBytes = 64
-	buf := make([]byte, 64<<10)
-	buf[0] = '\n'
-	kept := 1
-	for read := int64(0); read <= maxSize; {
-		n, err := f.Read(buf[kept:])
-		if read == 0 && n >= 2 && (buf[1] == 0xFF && buf[2] == 0xFE || buf[1] == 0xFE && buf[2] == 0xFF) {
-			return true
-		}
-		if read == 0 && flowRoot(buf[1:kept+n]) {
-			anywhere = true
-		}
-		read += int64(n)
-		data := buf[:kept+n]
-		eof := err != nil
-		for off := 0; ; {
-			i := bytes.Index(data[off:], composeKey)
-			if i < 0 {
-				break
-			}
-			i += off
-			if match, more := composeKeyAt(data, i, anywhere, eof); match {
-				return true
-			} else if more {
-				break // looked at again with what follows
-			}
-			off = i + 1
-		}
-		if eof {
-			return false
-		}
-		keep := min(keepBytes, kept+n)
-		copy(buf, buf[kept+n-keep:kept+n])
-		kept = keep
-	}
-	return false
-}
-
-var (
-	composeKey = []byte("services")
-	// keyPrefix is what may precede a top-level services key on its
-	// line, keySuffix what must follow it (anySuffix, anywhere).
-	keyPrefix = regexp.MustCompile(`^(?:\x{feff})?(?:\{[ \t]{0,8})?(\?[ \t]{1,8})?["']?$`)
-	keySuffix = regexp.MustCompile(`^["']?[ \t]{0,8}:`)
-	anySuffix = regexp.MustCompile(`^["']?\s{0,8}:`)
-)
-
-// composeKeyAt reports whether the "services" at data[i:] may be a
-// Compose file's top-level key (see fileMaybeCompose); more, when what
-// follows it is not all in data yet (eof false) and decides.
-func composeKeyAt(data []byte, i int, anywhere, eof bool) (match, more bool) {
-	after := data[i+len(composeKey):]
-	const window = 16
-	if len(after) < window && !eof {
-		return false, true
-	}
-	after = after[:min(window, len(after))]
-	if anywhere {
-		return anySuffix.Match(after), false
-	}
-	start := max(0, i-32)
-	line := data[start:i]
-	j := bytes.LastIndexAny(line, "\n\r")
-	if j < 0 {
-		return false, false // no line break close enough: not at a line's start
-	}
-	m := keyPrefix.FindSubmatchIndex(line[j+1:])
-	switch {
-	case m == nil:
-		return false, false
-	case m[2] >= 0: // "? services": the colon is on a line of its own
-		return true, false
-	}
-	return keySuffix.Match(after), false
-}
-
-// flowRoot reports whether the first document of src (after a byte
-// order mark, blank lines, comments, directives and "---") is a flow
-// mapping.
-func flowRoot(src []byte) bool {
-	src = bytes.TrimPrefix(src, []byte("\ufeff"))
-	for len(src) > 0 {
-		line := src
-		if k := bytes.IndexAny(src, "\n\r"); k >= 0 {
-			line, src = src[:k], src[k+1:]
-		} else {
-			src = nil
-		}
-		t := bytes.TrimLeft(line, " \t")
-		switch {
-		case len(t) == 0, t[0] == '#', t[0] == '%', bytes.HasPrefix(t, []byte("---")) && len(bytes.TrimSpace(t[3:])) == 0:
-			continue
-		}
-		return t[0] == '{'
-	}
-	return false
-}
-
 // ownedCompose reports whether a file of a chart (chart) or kustomization
 // directory is a Dockerfile or a Compose file, which the chart or
 // kustomization does not read but docker does: by name, or, in a
@@ -319,7 +184,7 @@ func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool
 	case compose.IsCompose(name, nil):
 		return true
 	}
-	return !chart && fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, name, maxSize)
+	return !chart && compose.IsComposeFile(path, info.Size(), maxSize)
 }
 
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
@@ -359,7 +224,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				info, err := d.Info()
 				switch {
 				case err != nil:
-				case composeExt(d.Name()) && (compose.IsCompose(d.Name(), nil) || fileMaybeCompose(path, info.Size(), maxSize) && composeContent(path, d.Name(), maxSize)):
+				case composeExt(d.Name()) && compose.IsComposeFile(path, info.Size(), maxSize):
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
@@ -431,7 +296,7 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, lateComposes: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
 		if dockerfile.IsDockerfile(name) {
@@ -466,7 +331,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		if st, err := os.Stat(path); !isCompose && err == nil && st.Mode().IsRegular() {
 			// Only regular files are looked into: a named pipe read here
 			// would be empty for the loader.
-			isCompose = fileMaybeCompose(path, st.Size(), maxSize) && composeContent(path, name, maxSize)
+			isCompose = compose.IsComposeFile(path, st.Size(), maxSize)
 		}
 		switch {
 		case isCompose:

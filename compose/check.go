@@ -161,11 +161,14 @@ func (a *audit) readOnly(name string, s types.ServiceConfig) {
 }
 
 // isRoot reports whether a user: value names uid 0: "root", "0",
-// "root:<group>" or "0:<group>". A number may have a sign ("+0", "-0"):
-// runc reads it with strconv.Atoi.
+// "root:<group>", "0:<group>" or ":<group>" (Docker keeps the default
+// user, uid 0, when the user part is empty). A number may have a sign
+// ("+0", "-0"): runc reads it with strconv.Atoi. An empty value names no
+// user.
 func isRoot(user string) bool {
-	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
-	if u == "root" {
+	u, _, colon := strings.Cut(strings.TrimSpace(user), ":")
+	u = strings.TrimSpace(u)
+	if u == "root" || colon && u == "" {
 		return true
 	}
 	n, err := strconv.Atoi(u)

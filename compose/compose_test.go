@@ -202,6 +202,21 @@ networks:
     image: nginx
     user: "+10"
 `, []hit{{4, finding.High}, {7, finding.High}}},
+	{"an empty user part keeps Docker's default user, uid 0", ruleUserRoot, `services:
+  a:
+    image: nginx
+    user: ":1000"
+  b:
+    image: nginx
+    post_start:
+      - command: ["true"]
+        user: ":0"
+  c:
+    image: nginx
+    user: "1000"
+    post_start:
+      - command: ["true"]
+`, []hit{{4, finding.High}, {9, finding.High}}},
 	{"user not root", ruleUserRoot, `services:
   a:
     image: nginx
@@ -521,6 +536,20 @@ configs:
         target: /root/.kube
       - ./data:/data
 `, []hit{{5, finding.Medium}, {6, finding.High}, {7, finding.High}, {8, finding.High}}},
+	// They were not judged at all: path.Clean("~/..") is ".".
+	{"paths that climb out of the home directory", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - ~/../..:/host
+      - ${HOME}/../../var/run:/r
+      - type: bind
+        source: ~/..
+        target: /homes
+      - ~/../../srv/app:/app
+      - ~/a/../b:/b
+      - ~/../:/h
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.High}, {11, finding.High}, {12, finding.High}}},
 	{"relative paths that climb to the host's root", ruleSensitiveMount, `services:
   agent:
     image: example/agent

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"path"
@@ -82,7 +83,7 @@ func composeContent(src []byte) bool {
 		if len(doc.Content) == 0 {
 			continue
 		}
-		root := resolve(doc.Content[0])
+		root := topLevel(resolve(doc.Content[0]), 0)
 		if root != nil && root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue // an empty document
 		}
@@ -126,6 +127,62 @@ func composeContent(src []byte) bool {
 		}
 	}
 	return looksLike || (overrides && n > 0)
+}
+
+// topLevel returns mapping n with its keys as compose-go reads them:
+// merge keys (<<) replaced by the keys they merge in, and !!binary keys
+// decoded (!!binary c2VydmljZXM= is services). A file whose services key
+// came so passed for other YAML, skipped, and docker compose runs its
+// services all the same. Other nodes are returned as they are.
+func topLevel(n *yaml.Node, depth int) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode || depth > maxDepth {
+		return n
+	}
+	var out *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var add []*yaml.Node
+		switch {
+		case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge":
+			v = resolve(v)
+			var from []*yaml.Node
+			switch {
+			case v != nil && v.Kind == yaml.MappingNode:
+				from = []*yaml.Node{v}
+			case v != nil && v.Kind == yaml.SequenceNode:
+				from = v.Content
+			}
+			for _, m := range from {
+				if m = topLevel(resolve(m), depth+1); m != nil && m.Kind == yaml.MappingNode {
+					add = append(add, m.Content...)
+				}
+			}
+		case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!binary":
+			b, err := base64.StdEncoding.DecodeString(k.Value)
+			if err != nil {
+				add = []*yaml.Node{k, v}
+				break
+			}
+			dk := *k
+			dk.Value, dk.Tag = string(b), "!!str"
+			add = []*yaml.Node{&dk, v}
+		default:
+			if out != nil {
+				out.Content = append(out.Content, k, v)
+			}
+			continue
+		}
+		if out == nil {
+			c := *n
+			c.Content = append([]*yaml.Node(nil), n.Content[:i]...)
+			out = &c
+		}
+		out.Content = append(out.Content, add...)
+	}
+	if out == nil {
+		return n
+	}
+	return out
 }
 
 // composeKeys reports whether root is a mapping of Compose top-level keys

@@ -24,6 +24,12 @@ func TestIsCompose(t *testing.T) {
 		{"Helm-like service keys", "values.yaml", "services:\n  api:\n    port: 8080\n    enabled: true\n", false},
 		{"Compose and other service keys", "values.yaml", "services:\n  api:\n    ports: [80]\n    enabled: true\n", false},
 		{"empty service", "x.yaml", "services:\n  web: {}\n", false},
+		// compose-go reads them as services: they passed for other YAML.
+		{"services merged in", "stack.yaml", "x-base: &base\n  services:\n    web: {image: nginx, privileged: true}\n<<: *base\n", true},
+		{"services merged from a list", "stack.yaml", "x-a: &a {name: shop}\nx-b: &b {services: {web: {image: nginx}}}\n<<: [*a, *b]\n", true},
+		{"services key as !!binary", "stack.yaml", "!!binary c2VydmljZXM=:\n  web: {image: nginx, privileged: true}\n", true},
+		{"other key merged in", "values.yaml", "x-base: &base {replicas: 2}\n<<: *base\nservices:\n  web: {image: nginx}\n", false},
+		{"other key as !!binary", "values.yaml", "!!binary cmVwbGljYXM=: 2\nservices:\n  web: {image: nginx}\n", false},
 		{"stdin by content", "-", service, true},
 		{"no name by content", "", service, true},
 		{"compose.json by name", "compose.json", "", true},

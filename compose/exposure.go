@@ -163,6 +163,14 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 		return 0, "", false // relative to the project, a named volume or a variable
 	}
 	p := path.Clean(src)
+	if strings.HasPrefix(src, "~") {
+		// ~/.. climbs out of the home directory: judged from where homes
+		// usually are, /home/<user> (from /root it is higher yet).
+		const home = "/home/user"
+		if q := path.Clean(home + strings.TrimPrefix(src, "~")); q != home && !strings.HasPrefix(q, home+"/") {
+			p = q
+		}
+	}
 	switch {
 	case p == "~" || strings.HasPrefix(p, "~/"):
 		return finding.High, "the home directory of the user running Compose (~ or $HOME), which holds their SSH keys and their registry, cloud and cluster credentials", true

@@ -152,7 +152,7 @@ var Rules = []finding.Rule{
 			"Other sensitive paths are high when writable and medium when read-only: /proc, /sys, /dev, /boot, /root, /home, /var/lib/docker, /var/lib/kubelet, " +
 			"/etc/kubernetes, /etc/ssh, /etc/docker, /etc/systemd and everything under them, and /etc, /usr, /bin, /sbin, /lib, /var, /var/log, /etc/shadow, /etc/passwd " +
 			"themselves: they hold credentials (shadow, SSH host keys, kubelet and cluster certificates) or let the container change what the host runs. " +
-			"Files such as /etc/localtime are not reported. The home directory of the user running Compose (`~`, `${HOME}`: SSH keys, registry, cloud and cluster credentials) is high too. Only absolute host paths and the home directory are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not, unless they climb to the host's root (`../../../../var/run/docker.sock`). " +
+			"Files such as /etc/localtime are not reported. The home directory of the user running Compose (`~`, `${HOME}`: SSH keys, registry, cloud and cluster credentials) is high too, and a path that climbs out of it (`~/..`, `${HOME}/../..`) is judged as if the home directory were `/home/<user>` (`~/../..` is the host's root). Only absolute host paths and the home directory are judged, however they reach the container: bind mounts, named volumes of the local driver that bind a host path (`driver_opts: {type: none, o: bind, device: /var/run/docker.sock}`), and the `file:` of secrets and configs, which Compose bind-mounts read-only; other named volumes and paths relative to the project are not, unless they climb to the host's root (`../../../../var/run/docker.sock`). " +
 			"A host disk or partition (/dev/sda, /dev/nvme0n1p1, /dev/mapper/..., /dev/disk/...) or memory device (/dev/mem, /dev/kmem, /dev/port) given with devices: is critical, high when its permissions have no w: " +
 			"writing it rewrites the host's filesystems or kernel, reading it reads every file of the host. Other devices (GPUs, fuse, tun, serial ports) are not reported. " +
 			"So is a device_cgroup_rules entry that opens every device (a), the block devices (b) or the memory devices (c 1:1, 1:2, 1:4, 1:*) for reading or writing: Docker grants mknod by default, so the container creates the node and opens it.",
@@ -183,7 +183,7 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A service runs as root (user: root, 0 or 0:<group>).",
 		Rationale: "Root in the container is root on the host unless user namespaces are enabled: any escape (a kernel bug, a mounted socket, " +
-			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen.",
+			"a writable host path) gives the attacker the host. Setting user: root also overrides a non-root USER the image may have chosen. A user: with an empty user part (`\":1000\"`) is root too: Docker then keeps its default user, uid 0.",
 		Fix: "Set `user:` to an unprivileged uid and gid (`user: \"10001:10001\"`), and make the files the service writes owned by it.",
 	},
 	{

@@ -208,6 +208,15 @@ type stage struct {
 	copies []int
 	// secretFiles are its COPY and ADD sources named like secrets.
 	secretFiles []secretFile
+	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
+	// of a stage built FROM it.
+	onbuild []trigger
+}
+
+// trigger is the instruction of an ONBUILD, and the line of the ONBUILD.
+type trigger struct {
+	cmd  instructions.Command
+	line int
 }
 
 // secretFile is a COPY or ADD source named like a secret.
@@ -234,6 +243,9 @@ type userCmd struct {
 	raw, value  string
 	known       bool     // false when the value uses a build argument without value
 	unset       []string // those build arguments, sorted, when known is false
+	// onbuild names the stage whose ONBUILD USER this is, at line (it
+	// ran at the start of stage).
+	onbuild string
 }
 
 type runCmd struct {
@@ -331,9 +343,25 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		a.from(st, s.BaseName)
 		a.registry(st.line, st.object(), "FROM "+s.BaseName, s.BaseName, st.image)
 	}
+	cmds := make([]trigger, 0, len(s.Commands))
+	triggers := 0
+	if st.parent >= 0 {
+		triggers = len(a.stages[st.parent].onbuild)
+		// BuildKit runs the ONBUILD triggers of the stage this one is
+		// built FROM first, in this stage (those of an image are
+		// unknown): ONBUILD USER root there is this stage's user.
+		cmds = append(cmds, a.stages[st.parent].onbuild...)
+	}
 	for _, cmd := range s.Commands {
-		line := lineOf(cmd.Location())
+		cmds = append(cmds, trigger{cmd, lineOf(cmd.Location())})
+	}
+	for k, t := range cmds {
+		cmd, line := t.cmd, t.line
 		switch c := cmd.(type) {
+		case *instructions.OnbuildCommand:
+			if tc, ok := parseTrigger(c.Expression); ok {
+				st.onbuild = append(st.onbuild, trigger{tc, line})
+			}
 		case *instructions.ArgCommand:
 			for _, kv := range c.Args {
 				if kv.Value == nil {
@@ -358,6 +386,9 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		case *instructions.UserCommand:
 			v, known := a.expand(c.User, st.env)
 			st.user = &userCmd{line: line, stage: i, raw: c.User, value: v, known: known}
+			if k < triggers {
+				st.user.onbuild = a.stages[st.parent].object()
+			}
 			if _, unmatched, err := a.lex.ProcessWord(c.User, vars{m: st.env}); err == nil && !known {
 				st.user.unset = slices.Sorted(maps.Keys(unmatched))
 			}
@@ -408,6 +439,18 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 	if _, dup := a.byName[st.name]; st.name != "" && !dup {
 		a.byName[st.name] = i // later stages may refer to it
 	}
+}
+
+// parseTrigger parses the instruction of an ONBUILD as BuildKit does
+// when it runs it; false when it does not parse (BuildKit then fails the
+// build).
+func parseTrigger(expr string) (instructions.Command, bool) {
+	ast, err := parser.Parse(strings.NewReader(expr))
+	if err != nil || len(ast.AST.Children) != 1 {
+		return nil, false
+	}
+	cmd, err := instructions.ParseCommand(ast.AST.Children[0])
+	return cmd, err == nil
 }
 
 // from checks the image reference of a FROM that does not name a stage.
@@ -694,7 +737,10 @@ func (a *auditor) judgeFinal(f *stage) {
 		// the build without --build-arg makes it: USER ${UID:-0} is root.
 		u := f.user
 		shown := "USER " + u.raw
-		if u.raw != u.value {
+		switch name, _, _ := strings.Cut(u.value, ":"); {
+		case strings.TrimSpace(name) == "":
+			shown = fmt.Sprintf("USER %s (%q: no user, which is uid 0)", u.raw, u.value)
+		case u.raw != u.value:
 			shown = fmt.Sprintf("USER %s (%s)", u.raw, u.value)
 		}
 		runs := "the final image runs as root"
@@ -704,6 +750,9 @@ func (a *auditor) judgeFinal(f *stage) {
 				args[i] = "--build-arg " + a
 			}
 			runs += " unless the build is given " + strings.Join(args, " or ")
+		}
+		if u.onbuild != "" {
+			shown = fmt.Sprintf("ONBUILD %s of %s (BuildKit runs it at the start of a stage built on it)", shown, u.onbuild)
 		}
 		msg := shown + ": " + runs
 		if u.stage != f.index {
@@ -786,12 +835,15 @@ func (a *auditor) dependencies(final int) []int {
 
 // isRoot reports whether a USER value makes the container run as root:
 // its user part is "root" or a number equal to 0, with or without a sign
-// ("+0", "-0": runc reads it with strconv.Atoi). The group does not
-// matter.
+// ("+0", "-0": runc reads it with strconv.Atoi), or empty: BuildKit
+// writes the expanded value as the image's user, and an empty one
+// (USER $UID with UID unset or empty), or an empty user part (":1000"),
+// starts the container as uid 0, whatever user the base image set. The
+// group does not matter.
 func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
 	u = strings.TrimSpace(u)
-	if u == "root" {
+	if u == "root" || u == "" {
 		return true
 	}
 	n, err := strconv.Atoi(u)

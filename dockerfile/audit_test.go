@@ -152,9 +152,52 @@ USER ${UID:-0}:${GID:-0}
 ARG RUNAS
 USER ${RUNAS:-1000}
 `},
-		{name: "build argument without default is not judged", src: `FROM alpine:3.20
+		// BuildKit writes the expanded USER as the image's user: an empty
+		// one starts the container as uid 0, whatever the base image set.
+		{name: "build argument without value or default, then empty", src: `FROM gcr.io/distroless/static:nonroot
 ARG UID
 USER ${UID}
+`, want: []want{{finding.High, "USER ${UID}", "stage 0", []string{`USER ${UID} ("": no user, which is uid 0)`, "unless the build is given --build-arg UID"}}}},
+		{name: "build argument with an empty value", src: `FROM alpine:3.20
+ARG UID=""
+USER $UID
+`, want: []want{{finding.High, "USER $UID", "stage 0", []string{`("": no user, which is uid 0): the final image runs as root`}}}},
+		{name: "global build argument not declared in the stage", src: `ARG UID=1000
+FROM alpine:3.20
+USER $UID
+`, want: []want{{finding.High, "USER $UID", "stage 0", []string{"no user, which is uid 0"}}}},
+		{name: "an empty user part", src: `FROM alpine:3.20
+USER :1000
+`, want: []want{{finding.High, "USER :1000", "stage 0", []string{`USER :1000 (":1000": no user, which is uid 0)`}}}},
+		// BuildKit runs the ONBUILD triggers of a stage at the start of a
+		// stage built FROM it (convert.go, resolveStages): they passed.
+		{name: "ONBUILD USER of the stage built on", src: `FROM alpine:3.20 AS base
+USER 1000
+ONBUILD USER root
+FROM base
+CMD ["app"]
+`, want: []want{{finding.High, "ONBUILD USER root", "stage 1", []string{"ONBUILD USER root of stage 0 (base)", "the final image runs as root"}}}},
+		{name: "ONBUILD USER through a chain of stages", src: `FROM alpine:3.20 AS a
+USER 1000
+ONBUILD USER root
+FROM a AS b
+FROM b
+`, want: []want{{finding.High, "ONBUILD USER root", "stage 1 (b)", []string{"which stage 2 (the final stage) is built on"}}}},
+		{name: "ONBUILD USER overridden by the stage built on", src: `FROM alpine:3.20 AS base
+ONBUILD USER root
+FROM base
+USER 1000
+`},
+		{name: "ONBUILD USER of the final stage itself", src: `FROM alpine:3.20
+USER 1000
+ONBUILD USER root
+`},
+		{name: "ONBUILD runs in the stage built on it only", src: `FROM alpine:3.20 AS a
+ONBUILD USER root
+FROM a AS b
+USER 1000
+FROM b AS c
+FROM c
 `},
 		{name: "later stage not built by default", src: `FROM alpine:3.20 AS app
 USER 1000

@@ -28,7 +28,10 @@ func TestIsRoot(t *testing.T) {
 		// runc (moby/sys/user's parseNumeric) reads a UID with strconv.Atoi,
 		// which takes a sign: +0 and -0 are UID 0.
 		"+0": true, "-0": true, "-00:1000": true, "+1000": false, "-1": false,
-		"1000": false, "1000:0": false, "app": false, "Root": false, "": false, ":0": false,
+		"1000": false, "1000:0": false, "app": false, "Root": false,
+		// An empty user (USER $UID, UID empty) or user part: the image's
+		// user is then empty, and the container starts as uid 0.
+		"": true, ":0": true, ":1000": true,
 		"99999999999999999999": false, "0x0": false, "nonroot": false,
 	} {
 		if got := isRoot(user); got != want {

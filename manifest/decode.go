@@ -707,6 +707,18 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.AliasNode || k.Kind == yaml.ScalarNode && k.ShortTag() == "!!binary" {
+			// A key is read as a value is: kubectl reads the key
+			// !!binary aG9zdE5ldHdvcms= as hostNetwork, and *k as
+			// the key its anchor names.
+			rk, err := resolveNode(k, budget, active)
+			if err != nil {
+				return nil, err
+			}
+			c := *rk
+			c.Line, c.Column = k.Line, k.Column // errors point at this key
+			k, changed = &c, true
+		}
 		rv, err := resolveNode(v, budget, active)
 		if err != nil {
 			return nil, err

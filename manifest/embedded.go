@@ -3,6 +3,7 @@ package manifest
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -279,15 +280,27 @@ func (d *decoder) decodePodSpec(at podSpecAt, base int) (*corev1.PodTemplateSpec
 // spec that lists that template. It records where they come from in e.
 func (e *embedding) around(at podSpecAt) *yaml.Node {
 	c := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column}
+	// The mapping taken for the container may hold pod fields that a
+	// container does not have (a Prometheus' spec: hostNetwork and
+	// volumes beside its image and securityContext): they are its pod's,
+	// before those from around it. Its securityContext is the container's.
+	own := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column}
 	for i := 0; i+1 < len(at.node.Content); i += 2 {
-		if at.node.Content[i].Value != "source" {
+		switch k := at.node.Content[i].Value; {
+		case k == "source":
+		case k != "securityContext" && slices.Contains(podLevelFields, k):
+			own.Content = append(own.Content, at.node.Content[i], at.node.Content[i+1])
+		default:
 			c.Content = append(c.Content, at.node.Content[i], at.node.Content[i+1])
 		}
 	}
 	spec := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.node.Line, Column: at.node.Column,
 		Content: []*yaml.Node{keyNode("containers"), {Kind: yaml.SequenceNode, Tag: "!!seq", Line: at.node.Line, Content: []*yaml.Node{c}}}}
 	e.containers = []run{{e.path, 1, true}}
-	var holders []pathNode // the Argo template, then the workflow spec
+	var holders []pathNode // the container's own, the Argo template, then the workflow spec
+	if len(own.Content) > 0 {
+		holders = append(holders, pathNode{own, e.path})
+	}
 	if k := len(at.above); k >= 1 && at.above[k-1].node.Kind == yaml.MappingNode {
 		t := at.above[k-1]
 		holders = append(holders, t)

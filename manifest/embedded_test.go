@@ -141,6 +141,46 @@ spec:
 	}
 }
 
+// TestEmbeddedContainerPodFields: a mapping taken for a container (an
+// image beside a securityContext, as in a Prometheus' spec) that also
+// holds pod fields a container does not have gives them to its pod.
+// They were dropped with the container's unknown fields: a Prometheus
+// with hostNetwork: true and a hostPath volume of / passed both.
+func TestEmbeddedContainerPodFields(t *testing.T) {
+	const prom = `apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: k8s, namespace: monitoring}
+spec:
+  hostNetwork: true
+  hostPID: true
+  image: quay.io/prometheus/prometheus:v3.0.0
+  securityContext: {runAsUser: 0}
+  serviceAccountName: prometheus
+  volumes:
+  - {name: root, hostPath: {path: /}}
+`
+	s, err := Parse(Options{FieldLines: true}, "prom.yaml", []byte(prom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Skipped) != 1 || len(s.Skipped[0].Pods) != 1 {
+		t.Fatalf("skipped %+v", s.Skipped)
+	}
+	w := s.Skipped[0].Pods[0]
+	sp := w.Template.Spec
+	if !sp.HostNetwork || !sp.HostPID || sp.ServiceAccountName != "prometheus" || len(sp.Volumes) != 1 || sp.Volumes[0].HostPath == nil {
+		t.Errorf("pod spec: hostNetwork %v, hostPID %v, serviceAccountName %q, volumes %+v", sp.HostNetwork, sp.HostPID, sp.ServiceAccountName, sp.Volumes)
+	}
+	if len(sp.Containers) != 1 || sp.Containers[0].SecurityContext == nil || sp.Containers[0].SecurityContext.RunAsUser == nil || sp.SecurityContext != nil && sp.SecurityContext.RunAsUser != nil {
+		t.Errorf("the securityContext is the container's: %+v, pod %+v", sp.Containers, sp.SecurityContext)
+	}
+	for path, want := range map[string]int{"spec.hostNetwork": 5, "spec.hostPID": 6, "spec.volumes[0].hostPath": 11, "spec.containers[0].image": 7} {
+		if got := w.TemplateLine(path); got != want {
+			t.Errorf("TemplateLine(%s) = %d, want %d", path, got, want)
+		}
+	}
+}
+
 // TestEmbeddedPodSpecErrors: a pod spec that does not decode is not
 // audited, and says why, at the line of the field.
 func TestEmbeddedPodSpecErrors(t *testing.T) {
@@ -267,6 +307,13 @@ func TestEmbeddedPodSpecsFound(t *testing.T) {
 		// not a container, and its templates are still searched.
 		{"Argo workflow securityContext", "spec:\n  securityContext: {runAsNonRoot: true}\n  templates:\n  - container: {image: x1}\n", []string{"spec.templates[0].container"}, false},
 		{"Spark driver", "spec:\n  driver: {cores: 1, securityContext: {privileged: true}}\n", []string{"spec.driver"}, false},
+		// A Prometheus whose operator sets image and containers: its
+		// host namespaces and hostPath volumes are its pods'.
+		{"host network alone", "spec:\n  replicas: 2\n  hostNetwork: true\n", []string{"spec"}, false},
+		{"host PID alone, YAML 1.1", "spec:\n  hostPID: on\n", []string{"spec"}, false},
+		{"hostPath volume alone", "spec:\n  volumes: [{name: r, hostPath: {path: /}}]\n", []string{"spec"}, false},
+		{"host network off", "spec:\n  hostNetwork: false\n  volumes: [{name: r, emptyDir: {}}]\n", nil, false},
+		{"host network above pod specs", "spec:\n  hostNetwork: true\n  templates:\n  - container: {image: x1}\n", []string{"spec.templates[0].container"}, false},
 		{"too deep", deep, nil, true},
 		{"too large", big.String(), nil, true},
 	} {

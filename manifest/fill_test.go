@@ -44,11 +44,11 @@ func fillCases(name string, data []byte) []fillCase {
 			out = append(out, fillCase{name: name, apiVersion: apiVersion, kind: kind, node: n})
 		}
 	}
-	data, err := normalize(data)
+	data, cuts, err := normalize(data)
 	if err != nil {
 		return nil
 	}
-	eachDocument(data, "", func(doc document) {
+	eachDocument(data, cuts, "", func(doc document) {
 		var d decoder // an arena of its own: the cases keep their trees
 		root, _, err := d.parseDocument(doc.text)
 		if err != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 {

@@ -217,12 +217,12 @@ func (l *loader) run(produce func(emit emitFunc)) {
 			f.reread = &rereadable{name: name, size: len(data), hash: maphash.Bytes(rereadSeed, data),
 				limit: l.opts.MaxFileSize, defaultNamespace: l.opts.DefaultNamespace, fieldLines: l.opts.FieldLines}
 		}
-		data, err = normalize(data)
+		data, cuts, err := normalize(data)
 		if err != nil {
 			f.err = &Error{File: name, Err: fmt.Errorf("%w: %w", ErrSyntax, err)}
 			return
 		}
-		eachDocument(data, l.renderedOrigin(name), func(doc document) {
+		eachDocument(data, cuts, l.renderedOrigin(name), func(doc document) {
 			ld := &loadedDoc{document: doc, index: len(f.docs)}
 			if doc.unread != "" {
 				// Not applied: not read either, but said so.

@@ -3,6 +3,7 @@ package manifest
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -133,9 +134,21 @@ func listsContainers(n *yaml.Node) bool {
 // looksLikeContainer reports whether mapping n sets what a container or
 // a pod runs with, outside a containers list: a securityContext mapping
 // (the driver and executor of a SparkApplication, a Tekton stepTemplate),
-// or an image beside a container's fields (command, args, env...).
+// a host namespace (hostNetwork, hostPID or hostIPC true) or a hostPath
+// volume (a Prometheus' spec, whose image and containers the operator
+// sets), or an image beside a container's fields (command, args, env...).
 func looksLikeContainer(n *yaml.Node) bool {
 	if sc := mapGet(n, "securityContext"); sc != nil && sc.Kind == yaml.MappingNode && len(sc.Content) > 0 {
+		return true
+	}
+	for _, key := range []string{"hostNetwork", "hostPID", "hostIPC"} {
+		if v := mapGet(n, key); v != nil && v.Kind == yaml.ScalarNode && slices.Contains([]string{"true", "yes", "y", "on"}, strings.ToLower(v.Value)) {
+			return true
+		}
+	}
+	if vs := mapGet(n, "volumes"); vs != nil && vs.Kind == yaml.SequenceNode && slices.ContainsFunc(vs.Content, func(v *yaml.Node) bool {
+		return v.Kind == yaml.MappingNode && mapGet(v, "hostPath") != nil
+	}) {
 		return true
 	}
 	if scalar(mapGet(n, "image")) == "" {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -417,14 +419,37 @@ func contains(list []string, s string) bool {
 // eachDocument calls add for each document of a file's (normalized) data,
 // in order, the documents of a JSON stream cut apart; origin is the
 // Source.Origin of documents without a `# Source:` comment.
-func eachDocument(data []byte, origin string, add func(document)) {
-	for _, doc := range splitDocuments(data) {
+//
+// kubectl and helm (apimachinery's YAMLOrJSONDecoder) read a stream of
+// JSON values whole only when the file starts with "{": then every value
+// of its first document, and, when that held more than one, nothing after
+// it (they take the file for a JSON stream and fail at the next
+// document). Elsewhere they read the first YAML document of each piece
+// between "---" lines, so of a JSON stream only its first value: the
+// documents they drop or fail on are unread.
+func eachDocument(data []byte, cuts map[int]cutNote, origin string, add func(document)) {
+	jsonFile := bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{"))
+	stopped := 0 // line of the document kubectl fails on, after a JSON stream
+	for i, doc := range splitDocuments(data, cuts) {
 		if doc.origin == "" {
 			doc.origin = origin
 		}
+		if stopped > 0 && doc.unread == "" {
+			doc.unread = fmt.Sprintf("kubectl and helm do not read this document: the file starts with a stream of JSON values (line %d), so they read it as JSON only and fail here", stopped)
+		}
 		if stream, ok := splitJSONStream(doc); ok {
-			for _, d := range stream {
+			for j, d := range stream {
+				switch {
+				case d.unread != "":
+				case stopped > 0:
+					d.unread = doc.unread
+				case j > 0 && !(jsonFile && i == 0):
+					d.unread = "kubectl and helm do not read this JSON value: of a YAML document they read the first value only (a stream of JSON values is read whole only at the start of a file); start a document for it with a \"---\" line"
+				}
 				add(d)
+			}
+			if jsonFile && i == 0 {
+				stopped = doc.line
 			}
 			continue
 		}
@@ -522,7 +547,8 @@ func (f *rereadable) decodeWhole(objs []object, idx []int) error {
 	if len(data) != f.size || maphash.Bytes(rereadSeed, data) != f.hash {
 		return changed
 	}
-	if data, err = normalize(data); err != nil {
+	data, cuts, err := normalize(data)
+	if err != nil {
 		return changed // it normalized the first time
 	}
 	want := map[int]bool{}
@@ -531,7 +557,7 @@ func (f *rereadable) decodeWhole(objs []object, idx []int) error {
 	}
 	docs := map[int]document{}
 	n := 0
-	eachDocument(data, "", func(doc document) {
+	eachDocument(data, cuts, "", func(doc document) {
 		if want[n] {
 			docs[n] = doc
 		}

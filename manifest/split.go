@@ -21,11 +21,13 @@ var errOddUTF16 = errors.New("UTF-16 text with an odd number of bytes")
 // written by classic Mac tools) becomes \n, and byte order marks at the
 // start of any line (YAML allows one before every document) are dropped.
 // Lines keep their numbers. Text that needs none of this is returned as
-// it is, without a copy.
-func normalize(data []byte) ([]byte, error) {
+// it is, without a copy. cuts notes the "---" lines that kubectl does not
+// cut where the normalized text is cut (nil when there are none): see
+// kubectlCuts.
+func normalize(data []byte) (text []byte, cuts map[int]cutNote, err error) {
 	if len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF) {
 		if len(data)%2 != 0 {
-			return nil, errOddUTF16
+			return nil, nil, errOddUTF16
 		}
 		units := make([]uint16, 0, len(data)/2-1)
 		for i := 2; i+1 < len(data); i += 2 {
@@ -41,7 +43,12 @@ func normalize(data []byte) ([]byte, error) {
 		}
 		data = out
 	}
-	if i := bytes.IndexByte(data, '\r'); i >= 0 && lonelyCR(data[i:]) {
+	i := bytes.IndexByte(data, '\r')
+	cr := i >= 0 && lonelyCR(data[i:])
+	if cr || bytes.Contains(data, []byte("\n"+utf8BOM)) {
+		cuts = kubectlCuts(data)
+	}
+	if cr {
 		out := make([]byte, len(data))
 		copy(out, data)
 		for j := i; j < len(out); j++ {
@@ -58,7 +65,88 @@ func normalize(data []byte) ([]byte, error) {
 		}
 		data = out
 	}
-	return data, nil
+	return data, cuts, nil
+}
+
+// A cutNote says why kubectl does not cut a stream at a "---" line as
+// splitDocuments does. kubectl and helm (apimachinery's YAMLReader) break
+// lines at "\n" only, take a line for a separator only when it starts
+// with "---" followed by nothing but white space or a comment, and read
+// the first YAML document of each piece between separators: the YAML
+// parser then breaks lines at a lone "\r" too, but reads no further.
+type cutNote uint8
+
+const (
+	// cutJoined: the "---" line follows a lone "\r", or a byte order mark
+	// starts it, so kubectl does not cut there: what follows is a second
+	// document of the piece before, which kubectl drops without a word.
+	cutJoined cutNote = iota + 1
+	// cutSwallowing: kubectl's line holds the "---" line and, after a lone
+	// "\r", content: kubectl refuses the separator (invalid Yaml document
+	// separator) or, after a comment, drops that content with it.
+	cutSwallowing
+)
+
+// kubectlCuts finds the "---" lines of UTF-8 text (numbered as the
+// normalized text numbers them: a lone "\r" breaks a line) that kubectl
+// does not cut as splitDocuments does. A byte order mark at the start of
+// the text is no matter: kubectl drops it.
+func kubectlCuts(data []byte) map[int]cutNote {
+	var cuts map[int]cutNote
+	note := func(line int, n cutNote) {
+		if cuts == nil {
+			cuts = map[int]cutNote{}
+		}
+		cuts[line] = n
+	}
+	line := 1
+	for off := 0; off < len(data); {
+		// One line of kubectl's: up to "\n", "\r\n" included.
+		end, next := len(data), len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end, next = off+i, off+i+1
+			if end > off && data[end-1] == '\r' {
+				end--
+			}
+		}
+		// Its lines of the normalized text: cut at every lone "\r".
+		start, first, content := line, true, false
+		sep := false // the first one is a "---" line
+		for from := off; ; {
+			to := end
+			if i := bytes.IndexByte(data[from:end], '\r'); i >= 0 {
+				to = from + i
+			}
+			l := data[from:to]
+			t, bom := bytes.CutPrefix(l, []byte(utf8BOM))
+			switch {
+			case first:
+				sep = marker(t, "---")
+				if sep && bom && off > 0 {
+					note(line, cutJoined)
+					sep = false
+				}
+			case marker(t, "---"):
+				note(line, cutJoined)
+			case sep && !content:
+				if t := bytes.TrimSpace(t); len(t) > 0 && t[0] != '#' {
+					content = true
+				}
+			}
+			first = false
+			if to == end {
+				break
+			}
+			from = to + 1
+			line++
+		}
+		if content {
+			note(start, cutSwallowing)
+		}
+		line++
+		off = next
+	}
+	return cuts
 }
 
 // lonelyCR reports whether data holds a \r not followed by \n.
@@ -142,12 +230,18 @@ type document struct {
 }
 
 // splitDocuments cuts a YAML stream into documents. Documents with nothing
-// but comments, blank lines and directives are dropped.
-func splitDocuments(data []byte) []document {
+// but comments, blank lines and directives are dropped. cuts, from
+// normalize, notes the "---" lines kubectl does not cut at: a document
+// that kubectl drops or refuses there is unread.
+func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 	var docs []document
 	var cur document
 	start, content := 0, false
+	// piece: a document with content lies between the last "---" line
+	// kubectl cuts at and this line (kubectl reads only the first).
+	piece := false
 	flush := func(end int) {
+		piece = piece || content
 		if content {
 			cur.text = data[start:end]
 			docs = append(docs, cur)
@@ -173,6 +267,17 @@ func splitDocuments(data []byte) []document {
 		case marker(l, "---"):
 			flush(off)
 			begin(off, line)
+			switch cuts[line] {
+			case cutJoined:
+				if piece {
+					cur.unread = "kubectl and helm do not read this document: they break lines at \"\\n\" only, and its \"---\" line follows a lone \"\\r\" or starts with a byte order mark, so they do not cut the stream there and keep only the document before it; end the lines with \"\\n\""
+				}
+			case cutSwallowing:
+				cur.unread = "kubectl and helm do not read this document: they break lines at \"\\n\" only, so its \"---\" line and what follows it after a lone \"\\r\" are one line to them, which they refuse as a document separator or drop as a comment; end the lines with \"\\n\""
+				piece = false
+			default:
+				piece = false
+			}
 			if rest := bytes.TrimSpace(l[3:]); len(rest) > 0 && rest[0] != '#' {
 				content = true
 				cur.unread = "kubectl refuses a \"---\" line with more than a comment after it (invalid Yaml document separator): start the document on the next line"

@@ -128,7 +128,7 @@ func TestSplitListFallback(t *testing.T) {
 func TestSplitDocuments(t *testing.T) {
 	in := "# Source: a.yaml\nx: 1\n---\n# Source: b.yaml\n# more\ny: 2\n--- # comment\n---\nz: 3\n...\n%YAML 1.1\n---\nw: 4\n----\nv: 5\n"
 	var got []document
-	for _, d := range splitDocuments([]byte(in)) {
+	for _, d := range splitDocuments([]byte(in), nil) {
 		got = append(got, document{text: nil, line: d.line, origin: d.origin})
 		if strings.Contains(string(d.text), "---\n---") {
 			t.Errorf("document holds two markers: %q", d.text)
@@ -149,10 +149,17 @@ func TestSplitDocuments(t *testing.T) {
 // by comments, a directive or a "---" line is fine. A "---" line with
 // more than a comment after it (a tag, a flow mapping), which YAML allows,
 // kubectl refuses (invalid Yaml document separator), with the rest of
-// the stream: an input error too.
+// the stream: an input error too. kubectl breaks lines at "\n" only
+// (its YAML parser then also at a lone "\r"), and Ward cut at "---"
+// lines after a lone "\r" (classic Mac line ends, or one "\r" slipped
+// into a file) or after a byte order mark as well: the policy after
+// "\r---\r" was in force in Ward's model and dropped by kubectl. Such a
+// document is an input error too.
 func TestParseDocumentMarkers(t *testing.T) {
 	const ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
 	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}}\n"
+	const nsJSON = `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}`
+	const npJSON = `{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"}, "spec": {"podSelector": {}}}`
 	tests := []struct {
 		name    string
 		in      string
@@ -168,6 +175,22 @@ func TestParseDocumentMarkers(t *testing.T) {
 		{"a tag on the separator line", ns + "--- !!map\n" + np, 4, -1},
 		{"a flow mapping on it", ns + "--- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n", 4, -1},
 		{"a comment on it", ns + "--- # the policy\n" + np, 0, 2},
+		{"separator after a lone CR", strings.TrimSuffix(ns, "\n") + "\r---\n" + np, 4, 1},
+		{"cr only lines", strings.ReplaceAll(ns+"---\n"+np, "\n", "\r"), 4, 1},
+		{"cr only lines from the first separator", strings.ReplaceAll("---\n"+ns+"---\n"+np, "\n", "\r"), 1, -1},
+		{"separator and document on one kubectl line", ns + "---\r" + np, 4, -1},
+		{"a byte order mark before the separator", ns + "\ufeff---\n" + np, 4, -1},
+		{"lone CRs inside documents", strings.Replace(ns, "\n", "\r", 2) + "---\n" + strings.Replace(np, "\n", "\r", 2), 0, 2},
+		{"a byte order mark after the separator", ns + "---\n\ufeff" + np, 0, 2},
+		{"separator after a lone CR and a comment", "# policies\r---\n" + np + "---\n" + ns, 0, 2},
+		// kubectl reads a stream of JSON values whole only at the start
+		// of a file, and then fails on a document after it; of a YAML
+		// document it reads the first value only.
+		{"a JSON stream in a YAML document", ns + "---\n" + npJSON + "\n" + strings.Replace(npJSON, "deny", "deny-2", 1) + "\n", 6, 2},
+		{"a JSON stream after a comment", "# policies\n" + nsJSON + "\n" + npJSON + "\n", 3, 1},
+		{"a JSON stream at the start", nsJSON + "\n" + npJSON + "\n", 0, 2},
+		{"a document after a JSON stream", nsJSON + npJSON + "\n---\n" + np, 2, -1},
+		{"a document after a JSON value", nsJSON + "\n---\n" + np, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

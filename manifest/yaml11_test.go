@@ -118,6 +118,56 @@ func TestParseBinaryTag(t *testing.T) {
 	}
 }
 
+// TestParseResolvedKeys: sigs.k8s.io/yaml reads a mapping key as it reads
+// a value: a !!binary key is the string of its bytes, an alias key the key
+// its anchor names. Ward kept the base64 text as the key, an unknown field
+// it dropped: spec: {!!binary aG9zdFBJRA==: true} passed, and kubectl
+// applies hostPID: true. Each case is checked against sigs.k8s.io/yaml.
+func TestParseResolvedKeys(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		errLine    int // 0: read as kubectl reads it
+	}{
+		{"binary key", "  !!binary aG9zdFBJRA==: true\n", 0},
+		{"long binary tag", "  !<tag:yaml.org,2002:binary> aG9zdFBJRA==: true\n", 0},
+		{"alias key", "  nodeSelector: {*l : x}\n", 0},
+		{"alias key to a binary anchor", "  nodeSelector: {&b !!binary YXBw : x}\n  tolerations: [{key: *b , operator: Exists}]\n", 0},
+		// kubectl applies the last; a key written twice is an input error.
+		{"binary key beside the key", "  hostNetwork: false\n  !!binary aG9zdE5ldHdvcms=: true\n", 8},
+		{"not base64", "  !!binary aG9zd*: true\n", 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {&l app: web}\nspec:\n" + tt.spec + "  containers: [{name: c, image: x}]\n")
+			js, kerr := yaml.YAMLToJSON(in)
+			s, err := Parse(Options{}, "in.yaml", in)
+			if tt.errLine != 0 {
+				var e *Error
+				if !errors.As(err, &e) || e.Line != tt.errLine {
+					t.Errorf("error %v (kubectl: %v), want one at line %d", err, kerr, tt.errLine)
+				}
+				return
+			}
+			if err != nil || kerr != nil {
+				t.Fatal(err, kerr)
+			}
+			var want corev1.Pod
+			if err := json.Unmarshal(js, &want); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Workloads) != 1 {
+				t.Fatalf("workloads %+v", s.Workloads)
+			}
+			got := s.Workloads[0].Template.Spec
+			if got.HostPID != want.Spec.HostPID || !maps.Equal(got.NodeSelector, want.Spec.NodeSelector) || len(got.Tolerations) != len(want.Spec.Tolerations) ||
+				len(got.Tolerations) > 0 && got.Tolerations[0].Key != want.Spec.Tolerations[0].Key {
+				t.Errorf("hostPID %v, nodeSelector %v, tolerations %v; kubectl's %v, %v, %v", got.HostPID, got.NodeSelector, got.Tolerations,
+					want.Spec.HostPID, want.Spec.NodeSelector, want.Spec.Tolerations)
+			}
+		})
+	}
+}
+
 // TestParseYAML11Keys: sigs.k8s.io/yaml, kubectl's and helm's reader,
 // resolves plain mapping keys as YAML 1.1 does and writes them back as
 // strings: on: and Yes: become "true", 0x1: "1", 1.50: "1.5". Ward kept

@@ -232,6 +232,10 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			}
 			return nil
 		})
+		if what == "" && seen > hiddenLimit {
+			// Not looked through: it may hold anything.
+			what = fmt.Sprintf("more than %d entries, not looked through for Kubernetes objects, charts, kustomizations, Compose files or Dockerfiles", hiddenLimit)
+		}
 		if what != "" {
 			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))
 		}

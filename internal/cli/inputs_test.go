@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,10 +269,10 @@ func TestEncodedInput(t *testing.T) {
 		utf16le = append(utf16le, byte(u), byte(u>>8))
 	}
 	for name, in := range map[string]string{
-		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
-		"utf-16 powershell":   string(utf16le),
-		"bom on each":         "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
-		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+		// kubectl breaks lines at "\n" only: "---" lines end with one.
+		"cr only in documents": "---\n" + strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(plain, "---\n"), "\n", "\r"), "\r---\r", "\n---\n"),
+		"utf-16 powershell":    string(utf16le),
+		"bom on each":          "\ufeff" + strings.ReplaceAll(plain, "---\n", "---\n\ufeff"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, errOut, code := run(t, in, "reach", "-", "-o", "json")
@@ -280,6 +281,18 @@ func TestEncodedInput(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("output differs:\n%s", cmp.Diff(want, got))
+			}
+		})
+	}
+	// kubectl does not cut at a "---" line after a lone "\r" or a byte
+	// order mark, and drops or refuses what follows: an input error.
+	for name, in := range map[string]string{
+		"cr only":             strings.ReplaceAll(plain, "\n", "\r"),
+		"bom before each ---": strings.ReplaceAll(plain, "---\n", "\ufeff---\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, errOut, code := run(t, in, "reach", "-", "-o", "json"); code != ExitError || !strings.Contains(errOut, "kubectl and helm do not read this document") {
+				t.Errorf("exit %d: %s, want %d and the document kubectl does not read", code, errOut, ExitError)
 			}
 		})
 	}
@@ -784,6 +797,10 @@ func TestHiddenDirs(t *testing.T) {
 		{name: "dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\nUSER root\n"}, warn: ".devcontainer", holds: "a Dockerfile"},
 		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},
 		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
+		// Past hiddenLimit entries a hidden directory is not looked
+		// through: it was passed over without a word, whatever it held.
+		{name: "too many entries", files: manyFiles(".big/", hiddenLimit+1, map[string]string{".big/zz/pod.yaml": pod}), warn: ".big", holds: "more than 2000 entries"},
+		{name: "many entries, objects first", files: manyFiles(".big/", hiddenLimit+1, map[string]string{".big/0/pod.yaml": pod}), warn: ".big", holds: "Kubernetes objects"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -800,4 +817,12 @@ func TestHiddenDirs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyFiles returns files with n empty files more under dir.
+func manyFiles(dir string, n int, files map[string]string) map[string]string {
+	for i := range n {
+		files[dir+"f"+strconv.Itoa(i)+".txt"] = ""
+	}
+	return files
 }

@@ -325,3 +325,50 @@ func alertCases(t *testing.T, fx fixture, cases []alertCase) {
 		})
 	}
 }
+
+// TestICMPErrorsAreNotOpenings: Cilium marks a packet of a flow's
+// related traffic (conntrack RELATED: an ICMP error answering a
+// datagram) is_reply false, as its datapath knows no reply but CT_REPLY.
+// Every ICMP record not marked reply was judged as the opening of a
+// connection from the host that answered: a probe of a closed UDP port
+// made the probed pod "reach" the prober, a critical policy-violation
+// against an innocent pod (its ingress isolated or not), and an
+// unexpected-egress to any external prober. Echo and other replies
+// without is_reply (a drop, an exporter that leaves it out) were judged
+// so too. ICMP errors and replies are no openings; requests still are.
+func TestICMPErrorsAreNotOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, api, outside = "10.244.1.5", "10.244.0.10", "10.244.0.20", "198.51.100.9"
+	icmp := func(at time.Duration, src, dst string, typ, code uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType, e.ICMPCode = typ, code
+		return e
+	}
+	icmp6 := func(at time.Duration, src, dst string, typ, code uint8) event.Event {
+		e := icmp(at, src, dst, typ, code)
+		e.Proto = event.ICMPv6
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"a pod's port unreachable to a pod that probed it", []event.Event{
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0), // web-egress allows 53/UDP anywhere
+			icmp(time.Millisecond, tool, web, 3, 3),
+		}, ""},
+		{"a pod's port unreachable to an external prober", []event.Event{
+			ev(0, outside, tool, 9999, event.UDP, event.Forwarded, 0),
+			icmp(time.Millisecond, tool, outside, 3, 3),
+		}, ""},
+		{"time exceeded, fragmentation needed, parameter problem", []event.Event{
+			icmp(0, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+		}, ""},
+		{"echo reply without is_reply", []event.Event{
+			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
+		}, ""},
+		{"ICMPv6 errors and echo reply", []event.Event{
+			icmp6(0, "fd00::1:5", "fd00::10", 1, 4), icmp6(time.Second, "fd00::1:5", "fd00::10", 2, 0),
+			icmp6(2*time.Second, "fd00::1:5", "fd00::10", 129, 0),
+		}, ""},
+		{"an echo request is still judged", []event.Event{icmp(0, tool, web, 8, 0)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
+}

@@ -474,7 +474,28 @@ func opening(e *event.Event) bool {
 		if e.Proto == event.TCP {
 			return e.Flags.IsSYN()
 		}
+		if e.Proto.IsICMP() && icmpAnswer(e) {
+			// Cilium marks a connection's related traffic (an ICMP
+			// error) is_reply false: by its type it opens nothing.
+			return false
+		}
 		return e.Proto != event.ProtoUnknown
+	}
+	return false
+}
+
+// icmpAnswer reports an ICMP message that answers another packet, so
+// never opens a connection: an error (destination unreachable, source
+// quench, redirect, time exceeded, parameter problem; ICMPv6's types
+// below 128) or a reply (echo, timestamp, information, address mask;
+// ICMPv6 echo reply).
+func icmpAnswer(e *event.Event) bool {
+	if e.Proto == event.ICMPv6 {
+		return e.ICMPType < 128 || e.ICMPType == 129
+	}
+	switch e.ICMPType {
+	case 0, 3, 4, 5, 11, 12, 14, 16, 18:
+		return true
 	}
 	return false
 }

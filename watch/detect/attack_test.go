@@ -372,3 +372,50 @@ func TestICMPErrorsAreNotOpenings(t *testing.T) {
 			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
 	})
 }
+
+// TestSummaryCountsBounded: the distinct ports, hosts and names of a
+// key are held up to four times the threshold; beyond, the summary said
+// a scan of 1,000 ports "made failed connections to 60 ports", a sweep
+// of 200 hosts reached "100 hosts", a tunnel of 500 names "32 distinct
+// names". A full set now reads "at least".
+func TestSummaryCountsBounded(t *testing.T) {
+	fx := loadShop(t)
+	const tool, db = "10.244.1.5", "10.244.0.30"
+	var scan, sweep, tunnel, small []event.Event
+	for p := range 1000 {
+		scan = append(scan, ev(time.Duration(p)*time.Millisecond, tool, db, uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+	}
+	for h := range 200 {
+		sweep = append(sweep, ev(time.Duration(h)*time.Millisecond, tool, fmt.Sprintf("10.244.9.%d", h), 22, event.TCP, event.Dropped, event.SYN))
+	}
+	tunnel = names(0, time.Millisecond, tool, "evil.example", 500)
+	small = names(0, time.Millisecond, tool, "evil.example", 20)
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"1000 ports", scan, "made failed connections to at least 60 ports of 10.244.0.30"},
+		{"200 hosts", sweep, "made failed connections to at least 100 hosts on port 22/TCP"},
+		{"500 names", tunnel, "asked for at least 32 distinct names under evil.example"},
+		{"20 names: exact", small, "asked for 20 distinct names under evil.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			found := false
+			for _, rs := range reports {
+				last := rs[len(rs)-1]
+				if last.Detector != PortScanName && last.Detector != TunnelName {
+					continue
+				}
+				found = true
+				if !strings.Contains(last.Summary, tc.want) {
+					t.Errorf("summary %q, want it to say %q", last.Summary, tc.want)
+				}
+			}
+			if !found {
+				t.Error("no alert")
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -633,7 +634,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
-				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", who(), st.ports.len(), dst, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %s ports of %s within %s", who(), atLeast(st.ports.len(), 4*cfg.DistinctPorts), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
@@ -659,7 +660,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: scanPeer(src, sw, sr, n64), dst: Peer{Group: group, Identity: "many"},
-				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", who(), st.hosts.len(), group, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %s hosts on %s within %s", who(), atLeast(st.hosts.len(), 4*cfg.DistinctHosts), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
@@ -667,6 +668,16 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			})
 		}
 	}
+}
+
+// atLeast is a count of distinct values held in a set bounded at bound:
+// a full set stands for that many or more (the values beyond it are not
+// held), and a summary must not claim exactly that many.
+func atLeast(n, bound int) string {
+	if n >= bound {
+		return fmt.Sprintf("at least %d", n)
+	}
+	return strconv.Itoa(n)
 }
 
 // scannerNet is the /64 an external IPv6 scanner is counted by: a host

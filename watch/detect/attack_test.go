@@ -419,3 +419,41 @@ func TestSummaryCountsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestSpoofedSourceNotBlamed: `ward fw` drops (and logs, "ward-spoof ")
+// a packet whose source address is not its container's. Judged as a
+// drop like any other, a container forging api-1's address to probe
+// db-0 made api-1 a port scanner (high), a SYN flooder, and db-0's rules
+// stale for api-1 on 5432 (the policies allow it); blocking on those
+// would block the innocent. Forged packets now raise spoofed-source,
+// grouped by destination, and nothing about the address they claim.
+func TestSpoofedSourceNotBlamed(t *testing.T) {
+	fx := loadShop(t)
+	const api, db, gw = "10.244.0.20", "10.244.0.30", "10.244.0.1"
+	spoof := func(at time.Duration, src string, port uint16) event.Event {
+		e := ev(at, src, db, port, event.TCP, event.Dropped, event.SYN)
+		e.Origin, e.Rule, e.Reason, e.Packets = event.OriginNFLog, event.RuleSpoof, "policy denied", 1
+		return e
+	}
+	var scan, flood []event.Event
+	for p := range 20 {
+		scan = append(scan, spoof(time.Duration(p)*time.Second, api, uint16(5420+p)))
+	}
+	for i := range 5000 {
+		flood = append(flood, spoof(time.Duration(i)*time.Millisecond/2, gw, 5432))
+	}
+	real := ev(0, api, db, 22, event.TCP, event.Dropped, event.SYN)
+	real.Origin, real.Rule, real.Reason = event.OriginNFLog, "ingress c3", "policy denied"
+	alertCases(t, fx, []alertCase{
+		{"a scan forging api-1's address", scan, "spoofed-source forged source > shop/Pod/db-0 20"},
+		{"a SYN flood forging the gateway's address", flood, "spoofed-source forged source > shop/Pod/db-0 5000"},
+		{"a drop by a policy chain is still api-1's", []event.Event{real}, ""},
+	})
+	_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), scan)
+	for _, rs := range reports {
+		a := rs[len(rs)-1]
+		if a.Source.Address != "" || a.Source.Workload != "" || !strings.Contains(a.Summary, "did not send it") {
+			t.Errorf("%s: source %+v, summary %q", a.Detector, a.Source, a.Summary)
+		}
+	}
+}

@@ -403,6 +403,10 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
+	if e.Origin == event.OriginNFLog && e.Rule == event.RuleSpoof {
+		d.spoofed(o, t)
+		return
+	}
 	if e.DNS != nil {
 		d.dns(o, t)
 		if !e.Dst.IsValid() {
@@ -786,6 +790,23 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	t := min(max(st.last, from), d.now)
 	st.extra, st.since = 0, t
 	d.floodEvidence(i, st.srcW, st.srcR, st.dstW, st.dstR, src, dst, n, n, from, t, nil)
+}
+
+// spoofed reports a packet ward fw's anti-spoofing dropped. Its source
+// is forged: judged as that address's own attempt, a container forging
+// another's address (or the gateway's) made it a port scanner, a SYN
+// flooder or a victim of stale rules. The incident groups the forgeries
+// by destination; the address claimed is named as claimed only.
+func (d *Detectors) spoofed(o *Observation, t int64) {
+	e := o.E
+	d.inc.add(t, &evidence{
+		detector: SpoofName, severity: High,
+		src: Peer{Identity: "forged", Group: "forged source"}, dst: peer(e.Dst, o.Dst, o.DstRes),
+		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped by ward fw's anti-spoofing: a container on the bridge forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, e.Src),
+		count:    1,
+		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "rule": e.Rule},
+		sample:   e,
+	})
 }
 
 func (d *Detectors) egress(o *Observation, t int64) {

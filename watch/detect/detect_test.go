@@ -94,6 +94,9 @@ func runWith(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []even
 		if src == "" {
 			src = last.Source.Address
 		}
+		if src == "" {
+			src = last.Source.Group
+		}
 		dst := last.Dest.Group
 		if dst == "" {
 			dst = last.Dest.Workload

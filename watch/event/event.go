@@ -121,6 +121,11 @@ func (e *Event) Failed() bool {
 // flow that saw no reply (conntrack's view, counters or not).
 const ReasonNotEstablished = "not established"
 
+// RuleSpoof is the Rule of a packet `ward fw`'s anti-spoofing dropped
+// (nflog prefix "ward-spoof "): its source address is forged, so it
+// tells nothing of what that address did.
+const RuleSpoof = "spoof"
+
 // When returns the event's time as a time.Time in UTC.
 func (e *Event) When() time.Time { return time.Unix(0, e.Time).UTC() }
 

@@ -421,7 +421,8 @@ func TestSummaryCountsBounded(t *testing.T) {
 }
 
 // TestSpoofedSourceNotBlamed: `ward fw` drops (and logs, "ward-spoof ")
-// a packet whose source address is not its container's. Judged as a
+// a packet whose source address is not its container's; Cilium drops it
+// as INVALID_SOURCE_IP. Judged as a
 // drop like any other, a container forging api-1's address to probe
 // db-0 made api-1 a port scanner (high), a SYN flooder, and db-0's rules
 // stale for api-1 on 5432 (the policies allow it); blocking on those
@@ -442,11 +443,18 @@ func TestSpoofedSourceNotBlamed(t *testing.T) {
 	for i := range 5000 {
 		flood = append(flood, spoof(time.Duration(i)*time.Millisecond/2, gw, 5432))
 	}
+	var hubble []event.Event
+	for p := range 20 {
+		e := ev(time.Duration(p)*time.Second, api, db, uint16(5420+p), event.TCP, event.Dropped, event.SYN)
+		e.Reason = event.ReasonInvalidSourceIP // Cilium's anti-spoofing
+		hubble = append(hubble, e)
+	}
 	real := ev(0, api, db, 22, event.TCP, event.Dropped, event.SYN)
 	real.Origin, real.Rule, real.Reason = event.OriginNFLog, "ingress c3", "policy denied"
 	alertCases(t, fx, []alertCase{
 		{"a scan forging api-1's address", scan, "spoofed-source forged source > shop/Pod/db-0 20"},
 		{"a SYN flood forging the gateway's address", flood, "spoofed-source forged source > shop/Pod/db-0 5000"},
+		{"Cilium's INVALID_SOURCE_IP drops", hubble, "spoofed-source forged source > shop/Pod/db-0 20"},
 		{"a drop by a policy chain is still api-1's", []event.Event{real}, ""},
 	})
 	_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), scan)

@@ -403,7 +403,7 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
-	if e.Origin == event.OriginNFLog && e.Rule == event.RuleSpoof {
+	if e.ForgedSource() {
 		d.spoofed(o, t)
 		return
 	}
@@ -792,7 +792,8 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	d.floodEvidence(i, st.srcW, st.srcR, st.dstW, st.dstR, src, dst, n, n, from, t, nil)
 }
 
-// spoofed reports a packet ward fw's anti-spoofing dropped. Its source
+// spoofed reports a packet dropped for its forged source (ward fw's
+// anti-spoofing, Cilium's INVALID_SOURCE_IP). Its source
 // is forged: judged as that address's own attempt, a container forging
 // another's address (or the gateway's) made it a port scanner, a SYN
 // flooder or a victim of stale rules. The incident groups the forgeries
@@ -802,9 +803,9 @@ func (d *Detectors) spoofed(o *Observation, t int64) {
 	d.inc.add(t, &evidence{
 		detector: SpoofName, severity: High,
 		src: Peer{Identity: "forged", Group: "forged source"}, dst: peer(e.Dst, o.Dst, o.DstRes),
-		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped by ward fw's anti-spoofing: a container on the bridge forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, e.Src),
+		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): another sender forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), e.Src),
 		count:    1,
-		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "rule": e.Rule},
+		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)},
 		sample:   e,
 	})
 }

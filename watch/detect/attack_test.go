@@ -465,3 +465,28 @@ func TestSpoofedSourceNotBlamed(t *testing.T) {
 		}
 	}
 }
+
+// TestDualStackOneClient: a dual-stack pod (web-1: 10.244.0.10 and
+// fd00::10) is one client. Counted by address, it asked for 5 names of
+// a tunnel over IPv4 and 4 over IPv6 (9 under one domain: a tunnel) and
+// swept 13 hosts on port 22 from one address and 12 from the other (25
+// hosts: a sweep), and stayed under both thresholds.
+func TestDualStackOneClient(t *testing.T) {
+	fx := loadShop(t)
+	const v4, v6 = "10.244.0.10", "fd00::10"
+	tunnel := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, v6, "evil.example", 9)[5:]...)
+	var sweep []event.Event
+	for h := range 25 {
+		src, dst := v4, fmt.Sprintf("10.244.9.%d", h)
+		if h%2 == 1 {
+			src, dst = v6, fmt.Sprintf("fd00::9:%d", h)
+		}
+		sweep = append(sweep, ev(time.Duration(h)*time.Second, src, dst, 22, event.TCP, event.Dropped, event.SYN))
+	}
+	other := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, "10.244.1.5", "evil.example", 9)[5:]...)
+	alertCases(t, fx, []alertCase{
+		{"a tunnel over both families", tunnel, "dns-tunnel shop/Pod/web-1 > evil.example 9"},
+		{"a sweep over both families", sweep, "port-scan shop/Pod/web-1 > port 22/TCP 25"},
+		{"two pods are two clients", other, ""},
+	})
+}

@@ -612,7 +612,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
-	s, dd := key16(src), key16(dst)
+	s, dd := endKey(src, sw, sr), endKey(dst, dw, dr)
 	who := src.String
 	n64, agg := scannerNet(src, sr)
 	if agg {

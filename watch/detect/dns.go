@@ -152,7 +152,7 @@ func (d *Detectors) dns(o *Observation, t int64) {
 			sample:    e,
 		})
 	}
-	st := d.dnsNames.get(dnsKey{key16(e.Src), xxhash.Sum64String(dom)})
+	st := d.dnsNames.get(dnsKey{endKey(e.Src, o.Src, o.SrcRes), xxhash.Sum64String(dom)})
 	if st == nil {
 		return
 	}

@@ -39,10 +39,19 @@ func TestPingSweep(t *testing.T) {
 		evs  []event.Event
 		want []string
 	}{
-		{"echo to 25 hosts, dropped", sweep(25, event.ICMP, 8, false), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
-		{"echo to 25 hosts, unanswered (conntrack)", sweep(25, event.ICMP, 8, true), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
-		{"timestamp requests to 25 hosts", sweep(25, event.ICMP, 13, false), []string{"port-scan 198.51.100.9 > ICMP type 13 25"}},
-		{"ICMPv6 echo to 25 hosts", sweep(25, event.ICMPv6, 128, false), []string{"port-scan 2001:db8::9 > ICMPv6 type 128 25"}},
+		{"echo to 25 hosts, dropped", sweep(25, event.ICMP, 8, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"echo to 25 hosts, unanswered (conntrack)", sweep(25, event.ICMP, 8, true), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"timestamp requests to 25 hosts", sweep(25, event.ICMP, 13, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"ICMPv6 echo to 25 hosts", sweep(25, event.ICMPv6, 128, false), []string{"port-scan 2001:db8::9 > ICMPv6 requests 25"}},
+		{"echo and timestamp requests to 25 hosts (nmap -PE -PP)", func() []event.Event {
+			evs := sweep(25, event.ICMP, 8, false)
+			for i := range evs {
+				if i%2 == 1 {
+					evs[i].ICMPType = 13
+				}
+			}
+			return evs
+		}(), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
 		{"echo to 24 hosts is below", sweep(24, event.ICMP, 8, false), nil},
 		{"unreachables to 25 hosts are no probes", sweep(25, event.ICMP, 3, false), nil},
 	} {

@@ -604,11 +604,14 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	icmp := e.Proto.IsICMP()
 	if icmp {
 		// No ports: a failed echo (or timestamp, address mask) request
-		// counts as a probe of a host, as a ping sweep sends them.
+		// counts as a probe of a host, as a ping sweep sends them,
+		// whatever its type: counted by type, a sweep alternating
+		// echo and timestamp requests (nmap -PE -PP) stayed under the
+		// threshold of each.
 		if !icmpProbe(e) {
 			return
 		}
-		pp = uint32(e.Proto)<<16 | uint32(e.ICMPType)
+		pp = uint32(e.Proto) << 16
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
@@ -659,7 +662,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			if icmp {
-				group = fmt.Sprintf("%s type %d", e.Proto, e.ICMPType)
+				group = fmt.Sprintf("%s requests", e.Proto)
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,

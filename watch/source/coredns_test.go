@@ -54,6 +54,7 @@ func TestCoreDNS(t *testing.T) {
 		{"bad duration", strings.Replace("[INFO] "+q, "0.000126s", "fast", 1), "", "bad duration"},
 		{"extra field", "[INFO] " + q + " more", "", "want 4 fields after the question"},
 		{"bad time prefix", "2026-13-06T07:00:00Z [INFO] " + q, "", "bad time"},
+		{"time after 2262", "2263-01-01T00:00:00Z [INFO] " + q, "", "out of range"},
 		{"partial CRI line", "2026-12-06T07:00:00Z stdout P [INFO] " + q, "", "partial CRI log line"},
 		{"bad CRI tag", "2026-12-06T07:00:00Z stdout X [INFO] " + q, "", "neither F nor P"},
 		{"name too long", strings.Replace("[INFO] "+q, "api.shop", strings.Repeat("a", 1100), 1), "", "longer than 1024"},

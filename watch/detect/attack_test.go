@@ -499,3 +499,34 @@ func TestDualStackOneClient(t *testing.T) {
 		{"two pods are two clients", other, ""},
 	})
 }
+
+// TestAbortIsNoRefusal: a refused SYN is answered by RST|ACK, and so is
+// an established connection a server aborts (a close with unread data,
+// SO_LINGER 0: Linux resets with RST|ACK). A client whose connections 25
+// servers accepted and then aborted (a scraper of 25 pods) was a
+// port-scan by host sweep. A reset on a connection whose SYN|ACK was
+// seen is no failed attempt; refusals still are.
+func TestAbortIsNoRefusal(t *testing.T) {
+	fx := loadShop(t)
+	const client = "10.244.1.5"
+	var aborted, refused []event.Event
+	for h := range 25 {
+		srv := fmt.Sprintf("10.99.0.%d", h+1)
+		at := time.Duration(h) * time.Second
+		syn := ev(at, client, srv, 443, event.TCP, event.Forwarded, event.SYN)
+		syn.SrcPort = uint16(41000 + h)
+		synack := ev(at+time.Millisecond, srv, client, uint16(41000+h), event.TCP, event.Forwarded, event.SYN|event.ACK)
+		synack.SrcPort, synack.Reply = 443, true
+		rst := synack
+		rst.Time += int64(30 * time.Second)
+		rst.Flags = event.RST | event.ACK
+		aborted = append(aborted, syn, synack, rst)
+		refuse := rst
+		refuse.Time = synack.Time
+		refused = append(refused, syn, refuse)
+	}
+	alertCases(t, fx, []alertCase{
+		{"25 servers abort established connections", aborted, ""},
+		{"25 servers refuse", refused, "port-scan dev/Pod/tool > port 443/TCP 25"},
+	})
+}

@@ -44,6 +44,28 @@ type Stats struct {
 
 type pairKey struct{ src, dst ip16 }
 
+// connKey is a TCP connection: client and server address and port.
+type connKey struct {
+	client, server ip16
+	cport, sport   uint16
+}
+
+// acceptedFor is how long a connection whose SYN|ACK was seen is
+// remembered, so that its reset by the server is not taken for a
+// refusal; endedFor how long once its FIN or RST was seen (records of
+// one packet from two nodes come apart).
+const (
+	acceptedFor = time.Hour
+	endedFor    = time.Minute
+)
+
+// accepted is a connection whose SYN|ACK was seen: when last, and
+// whether it ended.
+type accepted struct {
+	at    int64
+	ended bool
+}
+
 type portKey struct {
 	src  ip16
 	port uint32 // proto<<16 | port
@@ -187,6 +209,40 @@ func (u *udpSent) record(port uint16, t int64) {
 	u.next++
 }
 
+// acceptance remembers the TCP connections flow records show a server
+// accepting (its SYN|ACK passing) until they end.
+func (d *Detectors) acceptance(e *event.Event, t int64) {
+	if e.Kind != event.Flow || e.Proto != event.TCP || !e.Verdict.Passed() {
+		return
+	}
+	switch {
+	case e.Reply && e.Flags&(event.SYN|event.ACK|event.RST) == event.SYN|event.ACK:
+		k := connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort}
+		if a := d.accepted.get(k); a != nil {
+			*a = accepted{at: max(a.at, t)}
+		}
+	case e.Flags&(event.FIN|event.RST) != 0:
+		k := connKey{client: key16(e.Src), server: key16(e.Dst), cport: e.SrcPort, sport: e.DstPort}
+		if e.Reply {
+			k = connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort}
+		}
+		if a := d.accepted.find(k); a != nil && !a.ended {
+			*a = accepted{at: max(a.at, t), ended: true}
+		}
+	}
+}
+
+// aborted tells a server's reset of a connection it had accepted from a
+// refusal: both are RST|ACK in reply, but only a refused connection
+// never saw the server's SYN|ACK.
+func (d *Detectors) aborted(e *event.Event, t int64) bool {
+	if e.Kind != event.Flow || e.Proto != event.TCP || !e.Reply || e.Flags&event.RST == 0 || !e.Verdict.Passed() {
+		return false
+	}
+	a := d.accepted.find(connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort})
+	return a != nil && t-a.at < int64(acceptedFor)
+}
+
 // portUnreachable reports an ICMP or ICMPv6 port unreachable.
 func portUnreachable(e *event.Event) bool {
 	return e.Proto == event.ICMP && e.ICMPType == 3 && e.ICMPCode == 3 ||
@@ -288,6 +344,9 @@ type Detectors struct {
 	hosts     *table[portKey, scanHosts]
 	syn, icmp *table[pairKey, flood]
 	udp       *table[pairKey, udpSent]
+	// accepted is the TCP connections a server answered with SYN|ACK
+	// lately (the time of the answer).
+	accepted  *table[connKey, accepted]
 	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
@@ -326,7 +385,9 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
-		base:    newBaseline(),
+
+		accepted: newTable[connKey, accepted](cfg.Limits.MaxTracked),
+		base:     newBaseline(),
 
 		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
 	}
@@ -414,7 +475,8 @@ func (d *Detectors) observe(o *Observation) {
 		}
 	}
 	if d.cfg.PortScan.Enabled {
-		if e.Failed() {
+		d.acceptance(e, t)
+		if e.Failed() && !d.aborted(e, t) {
 			d.portScan(o, t)
 		}
 		d.udpProbes(o, t)
@@ -518,6 +580,9 @@ func (d *Detectors) sweep() {
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	d.accepted.sweep(func(_ *connKey, a *accepted) bool {
+		return now-a.at >= int64(acceptedFor) || a.ended && now-a.at >= int64(endedFor)
+	})
 	dw := int64(d.cfg.DNSTunnel.Window)
 	d.dnsNames.sweep(func(_ *dnsKey, v *dnsNames) bool { return now-v.last >= dw })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
@@ -530,7 +595,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -562,8 +627,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }

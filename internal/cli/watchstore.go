@@ -132,5 +132,5 @@ var detectorNames = []string{
 	detect.ViolationName, detect.StaleRuleName, detect.AssertionName, detect.EgressName,
 	detect.PortScanName, detect.SYNFloodName, detect.ICMPFloodName,
 	detect.NewListenerName, detect.NewPeerName, detect.ZoneXferName, detect.TunnelName,
-	detect.SaturatedName,
+	detect.SpoofName, detect.SaturatedName,
 }

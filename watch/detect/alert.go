@@ -29,6 +29,7 @@ const (
 	AssertionName = "assertion-violated"
 	ZoneXferName  = "dns-zone-transfer"
 	TunnelName    = "dns-tunnel"
+	SpoofName     = "spoofed-source"
 )
 
 // Severities.

@@ -39,10 +39,19 @@ func TestPingSweep(t *testing.T) {
 		evs  []event.Event
 		want []string
 	}{
-		{"echo to 25 hosts, dropped", sweep(25, event.ICMP, 8, false), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
-		{"echo to 25 hosts, unanswered (conntrack)", sweep(25, event.ICMP, 8, true), []string{"port-scan 198.51.100.9 > ICMP type 8 25"}},
-		{"timestamp requests to 25 hosts", sweep(25, event.ICMP, 13, false), []string{"port-scan 198.51.100.9 > ICMP type 13 25"}},
-		{"ICMPv6 echo to 25 hosts", sweep(25, event.ICMPv6, 128, false), []string{"port-scan 2001:db8::9 > ICMPv6 type 128 25"}},
+		{"echo to 25 hosts, dropped", sweep(25, event.ICMP, 8, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"echo to 25 hosts, unanswered (conntrack)", sweep(25, event.ICMP, 8, true), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"timestamp requests to 25 hosts", sweep(25, event.ICMP, 13, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"ICMPv6 echo to 25 hosts", sweep(25, event.ICMPv6, 128, false), []string{"port-scan 2001:db8::9 > ICMPv6 requests 25"}},
+		{"echo and timestamp requests to 25 hosts (nmap -PE -PP)", func() []event.Event {
+			evs := sweep(25, event.ICMP, 8, false)
+			for i := range evs {
+				if i%2 == 1 {
+					evs[i].ICMPType = 13
+				}
+			}
+			return evs
+		}(), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
 		{"echo to 24 hosts is below", sweep(24, event.ICMP, 8, false), nil},
 		{"unreachables to 25 hosts are no probes", sweep(25, event.ICMP, 3, false), nil},
 	} {
@@ -324,4 +333,200 @@ func alertCases(t *testing.T, fx fixture, cases []alertCase) {
 			}
 		})
 	}
+}
+
+// TestICMPErrorsAreNotOpenings: Cilium marks a packet of a flow's
+// related traffic (conntrack RELATED: an ICMP error answering a
+// datagram) is_reply false, as its datapath knows no reply but CT_REPLY.
+// Every ICMP record not marked reply was judged as the opening of a
+// connection from the host that answered: a probe of a closed UDP port
+// made the probed pod "reach" the prober, a critical policy-violation
+// against an innocent pod (its ingress isolated or not), and an
+// unexpected-egress to any external prober. Echo and other replies
+// without is_reply (a drop, an exporter that leaves it out) were judged
+// so too. ICMP errors and replies are no openings; requests still are.
+func TestICMPErrorsAreNotOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, api, outside = "10.244.1.5", "10.244.0.10", "10.244.0.20", "198.51.100.9"
+	icmp := func(at time.Duration, src, dst string, typ, code uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType, e.ICMPCode = typ, code
+		return e
+	}
+	icmp6 := func(at time.Duration, src, dst string, typ, code uint8) event.Event {
+		e := icmp(at, src, dst, typ, code)
+		e.Proto = event.ICMPv6
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"a pod's port unreachable to a pod that probed it", []event.Event{
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0), // web-egress allows 53/UDP anywhere
+			icmp(time.Millisecond, tool, web, 3, 3),
+		}, ""},
+		{"a pod's port unreachable to an external prober", []event.Event{
+			ev(0, outside, tool, 9999, event.UDP, event.Forwarded, 0),
+			icmp(time.Millisecond, tool, outside, 3, 3),
+		}, ""},
+		{"time exceeded, fragmentation needed, parameter problem", []event.Event{
+			icmp(0, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+		}, ""},
+		{"echo reply without is_reply", []event.Event{
+			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
+		}, ""},
+		{"ICMPv6 errors and echo reply", []event.Event{
+			icmp6(0, "fd00::1:5", "fd00::10", 1, 4), icmp6(time.Second, "fd00::1:5", "fd00::10", 2, 0),
+			icmp6(2*time.Second, "fd00::1:5", "fd00::10", 129, 0),
+		}, ""},
+		{"an echo request is still judged", []event.Event{icmp(0, tool, web, 8, 0)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
+}
+
+// TestSummaryCountsBounded: the distinct ports, hosts and names of a
+// key are held up to four times the threshold; beyond, the summary said
+// a scan of 1,000 ports "made failed connections to 60 ports", a sweep
+// of 200 hosts reached "100 hosts", a tunnel of 500 names "32 distinct
+// names". A full set now reads "at least".
+func TestSummaryCountsBounded(t *testing.T) {
+	fx := loadShop(t)
+	const tool, db = "10.244.1.5", "10.244.0.30"
+	var scan, sweep, tunnel, small []event.Event
+	for p := range 1000 {
+		scan = append(scan, ev(time.Duration(p)*time.Millisecond, tool, db, uint16(1000+p), event.TCP, event.Dropped, event.SYN))
+	}
+	for h := range 200 {
+		sweep = append(sweep, ev(time.Duration(h)*time.Millisecond, tool, fmt.Sprintf("10.244.9.%d", h), 22, event.TCP, event.Dropped, event.SYN))
+	}
+	tunnel = names(0, time.Millisecond, tool, "evil.example", 500)
+	small = names(0, time.Millisecond, tool, "evil.example", 20)
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"1000 ports", scan, "made failed connections to at least 60 ports of 10.244.0.30"},
+		{"200 hosts", sweep, "made failed connections to at least 100 hosts on port 22/TCP"},
+		{"500 names", tunnel, "asked for at least 32 distinct names under evil.example"},
+		{"20 names: exact", small, "asked for 20 distinct names under evil.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			found := false
+			for _, rs := range reports {
+				last := rs[len(rs)-1]
+				if last.Detector != PortScanName && last.Detector != TunnelName {
+					continue
+				}
+				found = true
+				if !strings.Contains(last.Summary, tc.want) {
+					t.Errorf("summary %q, want it to say %q", last.Summary, tc.want)
+				}
+			}
+			if !found {
+				t.Error("no alert")
+			}
+		})
+	}
+}
+
+// TestSpoofedSourceNotBlamed: `ward fw` drops (and logs, "ward-spoof ")
+// a packet whose source address is not its container's; Cilium drops it
+// as INVALID_SOURCE_IP. Judged as a
+// drop like any other, a container forging api-1's address to probe
+// db-0 made api-1 a port scanner (high), a SYN flooder, and db-0's rules
+// stale for api-1 on 5432 (the policies allow it); blocking on those
+// would block the innocent. Forged packets now raise spoofed-source,
+// grouped by destination, and nothing about the address they claim.
+func TestSpoofedSourceNotBlamed(t *testing.T) {
+	fx := loadShop(t)
+	const api, db, gw = "10.244.0.20", "10.244.0.30", "10.244.0.1"
+	spoof := func(at time.Duration, src string, port uint16) event.Event {
+		e := ev(at, src, db, port, event.TCP, event.Dropped, event.SYN)
+		e.Origin, e.Rule, e.Reason, e.Packets = event.OriginNFLog, event.RuleSpoof, "policy denied", 1
+		return e
+	}
+	var scan, flood []event.Event
+	for p := range 20 {
+		scan = append(scan, spoof(time.Duration(p)*time.Second, api, uint16(5420+p)))
+	}
+	for i := range 5000 {
+		flood = append(flood, spoof(time.Duration(i)*time.Millisecond/2, gw, 5432))
+	}
+	var hubble []event.Event
+	for p := range 20 {
+		e := ev(time.Duration(p)*time.Second, api, db, uint16(5420+p), event.TCP, event.Dropped, event.SYN)
+		e.Reason = event.ReasonInvalidSourceIP // Cilium's anti-spoofing
+		hubble = append(hubble, e)
+	}
+	real := ev(0, api, db, 22, event.TCP, event.Dropped, event.SYN)
+	real.Origin, real.Rule, real.Reason = event.OriginNFLog, "ingress c3", "policy denied"
+	alertCases(t, fx, []alertCase{
+		{"a scan forging api-1's address", scan, "spoofed-source forged source > shop/Pod/db-0 20"},
+		{"a SYN flood forging the gateway's address", flood, "spoofed-source forged source > shop/Pod/db-0 5000"},
+		{"Cilium's INVALID_SOURCE_IP drops", hubble, "spoofed-source forged source > shop/Pod/db-0 20"},
+		{"a drop by a policy chain is still api-1's", []event.Event{real}, ""},
+	})
+	_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), scan)
+	for _, rs := range reports {
+		a := rs[len(rs)-1]
+		if a.Source.Address != "" || a.Source.Workload != "" || !strings.Contains(a.Summary, "did not send it") {
+			t.Errorf("%s: source %+v, summary %q", a.Detector, a.Source, a.Summary)
+		}
+	}
+}
+
+// TestDualStackOneClient: a dual-stack pod (web-1: 10.244.0.10 and
+// fd00::10) is one client. Counted by address, it asked for 5 names of
+// a tunnel over IPv4 and 4 over IPv6 (9 under one domain: a tunnel) and
+// swept 13 hosts on port 22 from one address and 12 from the other (25
+// hosts: a sweep), and stayed under both thresholds.
+func TestDualStackOneClient(t *testing.T) {
+	fx := loadShop(t)
+	const v4, v6 = "10.244.0.10", "fd00::10"
+	tunnel := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, v6, "evil.example", 9)[5:]...)
+	var sweep []event.Event
+	for h := range 25 {
+		src, dst := v4, fmt.Sprintf("10.244.9.%d", h)
+		if h%2 == 1 {
+			src, dst = v6, fmt.Sprintf("fd00::9:%d", h)
+		}
+		sweep = append(sweep, ev(time.Duration(h)*time.Second, src, dst, 22, event.TCP, event.Dropped, event.SYN))
+	}
+	other := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, "10.244.1.5", "evil.example", 9)[5:]...)
+	alertCases(t, fx, []alertCase{
+		{"a tunnel over both families", tunnel, "dns-tunnel shop/Pod/web-1 > evil.example 9"},
+		{"a sweep over both families", sweep, "port-scan shop/Pod/web-1 > port 22/TCP 25"},
+		{"two pods are two clients", other, ""},
+	})
+}
+
+// TestAbortIsNoRefusal: a refused SYN is answered by RST|ACK, and so is
+// an established connection a server aborts (a close with unread data,
+// SO_LINGER 0: Linux resets with RST|ACK). A client whose connections 25
+// servers accepted and then aborted (a scraper of 25 pods) was a
+// port-scan by host sweep. A reset on a connection whose SYN|ACK was
+// seen is no failed attempt; refusals still are.
+func TestAbortIsNoRefusal(t *testing.T) {
+	fx := loadShop(t)
+	const client = "10.244.1.5"
+	var aborted, refused []event.Event
+	for h := range 25 {
+		srv := fmt.Sprintf("10.99.0.%d", h+1)
+		at := time.Duration(h) * time.Second
+		syn := ev(at, client, srv, 443, event.TCP, event.Forwarded, event.SYN)
+		syn.SrcPort = uint16(41000 + h)
+		synack := ev(at+time.Millisecond, srv, client, uint16(41000+h), event.TCP, event.Forwarded, event.SYN|event.ACK)
+		synack.SrcPort, synack.Reply = 443, true
+		rst := synack
+		rst.Time += int64(30 * time.Second)
+		rst.Flags = event.RST | event.ACK
+		aborted = append(aborted, syn, synack, rst)
+		refuse := rst
+		refuse.Time = synack.Time
+		refused = append(refused, syn, refuse)
+	}
+	alertCases(t, fx, []alertCase{
+		{"25 servers abort established connections", aborted, ""},
+		{"25 servers refuse", refused, "port-scan dev/Pod/tool > port 443/TCP 25"},
+	})
 }

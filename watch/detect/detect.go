@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,28 @@ type Stats struct {
 }
 
 type pairKey struct{ src, dst ip16 }
+
+// connKey is a TCP connection: client and server address and port.
+type connKey struct {
+	client, server ip16
+	cport, sport   uint16
+}
+
+// acceptedFor is how long a connection whose SYN|ACK was seen is
+// remembered, so that its reset by the server is not taken for a
+// refusal; endedFor how long once its FIN or RST was seen (records of
+// one packet from two nodes come apart).
+const (
+	acceptedFor = time.Hour
+	endedFor    = time.Minute
+)
+
+// accepted is a connection whose SYN|ACK was seen: when last, and
+// whether it ended.
+type accepted struct {
+	at    int64
+	ended bool
+}
 
 type portKey struct {
 	src  ip16
@@ -186,6 +209,40 @@ func (u *udpSent) record(port uint16, t int64) {
 	u.next++
 }
 
+// acceptance remembers the TCP connections flow records show a server
+// accepting (its SYN|ACK passing) until they end.
+func (d *Detectors) acceptance(e *event.Event, t int64) {
+	if e.Kind != event.Flow || e.Proto != event.TCP || !e.Verdict.Passed() {
+		return
+	}
+	switch {
+	case e.Reply && e.Flags&(event.SYN|event.ACK|event.RST) == event.SYN|event.ACK:
+		k := connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort}
+		if a := d.accepted.get(k); a != nil {
+			*a = accepted{at: max(a.at, t)}
+		}
+	case e.Flags&(event.FIN|event.RST) != 0:
+		k := connKey{client: key16(e.Src), server: key16(e.Dst), cport: e.SrcPort, sport: e.DstPort}
+		if e.Reply {
+			k = connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort}
+		}
+		if a := d.accepted.find(k); a != nil && !a.ended {
+			*a = accepted{at: max(a.at, t), ended: true}
+		}
+	}
+}
+
+// aborted tells a server's reset of a connection it had accepted from a
+// refusal: both are RST|ACK in reply, but only a refused connection
+// never saw the server's SYN|ACK.
+func (d *Detectors) aborted(e *event.Event, t int64) bool {
+	if e.Kind != event.Flow || e.Proto != event.TCP || !e.Reply || e.Flags&event.RST == 0 || !e.Verdict.Passed() {
+		return false
+	}
+	a := d.accepted.find(connKey{client: key16(e.Dst), server: key16(e.Src), cport: e.DstPort, sport: e.SrcPort})
+	return a != nil && t-a.at < int64(acceptedFor)
+}
+
 // portUnreachable reports an ICMP or ICMPv6 port unreachable.
 func portUnreachable(e *event.Event) bool {
 	return e.Proto == event.ICMP && e.ICMPType == 3 && e.ICMPCode == 3 ||
@@ -287,6 +344,9 @@ type Detectors struct {
 	hosts     *table[portKey, scanHosts]
 	syn, icmp *table[pairKey, flood]
 	udp       *table[pairKey, udpSent]
+	// accepted is the TCP connections a server answered with SYN|ACK
+	// lately (the time of the answer).
+	accepted  *table[connKey, accepted]
 	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
@@ -325,7 +385,9 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		syn:     newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		icmp:    newTable[pairKey, flood](cfg.Limits.MaxTracked),
 		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
-		base:    newBaseline(),
+
+		accepted: newTable[connKey, accepted](cfg.Limits.MaxTracked),
+		base:     newBaseline(),
 
 		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
 	}
@@ -402,6 +464,10 @@ func (d *Detectors) observe(o *Observation) {
 		d.stats.Clamped++
 	}
 	d.advance(t)
+	if e.ForgedSource() {
+		d.spoofed(o, t)
+		return
+	}
 	if e.DNS != nil {
 		d.dns(o, t)
 		if !e.Dst.IsValid() {
@@ -409,7 +475,8 @@ func (d *Detectors) observe(o *Observation) {
 		}
 	}
 	if d.cfg.PortScan.Enabled {
-		if e.Failed() {
+		d.acceptance(e, t)
+		if e.Failed() && !d.aborted(e, t) {
 			d.portScan(o, t)
 		}
 		d.udpProbes(o, t)
@@ -474,7 +541,28 @@ func opening(e *event.Event) bool {
 		if e.Proto == event.TCP {
 			return e.Flags.IsSYN()
 		}
+		if e.Proto.IsICMP() && icmpAnswer(e) {
+			// Cilium marks a connection's related traffic (an ICMP
+			// error) is_reply false: by its type it opens nothing.
+			return false
+		}
 		return e.Proto != event.ProtoUnknown
+	}
+	return false
+}
+
+// icmpAnswer reports an ICMP message that answers another packet, so
+// never opens a connection: an error (destination unreachable, source
+// quench, redirect, time exceeded, parameter problem; ICMPv6's types
+// below 128) or a reply (echo, timestamp, information, address mask;
+// ICMPv6 echo reply).
+func icmpAnswer(e *event.Event) bool {
+	if e.Proto == event.ICMPv6 {
+		return e.ICMPType < 128 || e.ICMPType == 129
+	}
+	switch e.ICMPType {
+	case 0, 3, 4, 5, 11, 12, 14, 16, 18:
+		return true
 	}
 	return false
 }
@@ -492,6 +580,9 @@ func (d *Detectors) sweep() {
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	d.accepted.sweep(func(_ *connKey, a *accepted) bool {
+		return now-a.at >= int64(acceptedFor) || a.ended && now-a.at >= int64(endedFor)
+	})
 	dw := int64(d.cfg.DNSTunnel.Window)
 	d.dnsNames.sweep(func(_ *dnsKey, v *dnsNames) bool { return now-v.last >= dw })
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
@@ -504,7 +595,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -536,8 +627,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }
@@ -578,15 +669,18 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	icmp := e.Proto.IsICMP()
 	if icmp {
 		// No ports: a failed echo (or timestamp, address mask) request
-		// counts as a probe of a host, as a ping sweep sends them.
+		// counts as a probe of a host, as a ping sweep sends them,
+		// whatever its type: counted by type, a sweep alternating
+		// echo and timestamp requests (nmap -PE -PP) stayed under the
+		// threshold of each.
 		if !icmpProbe(e) {
 			return
 		}
-		pp = uint32(e.Proto)<<16 | uint32(e.ICMPType)
+		pp = uint32(e.Proto) << 16
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
-	s, dd := key16(src), key16(dst)
+	s, dd := endKey(src, sw, sr), endKey(dst, dw, dr)
 	who := src.String
 	n64, agg := scannerNet(src, sr)
 	if agg {
@@ -612,7 +706,7 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
-				summary:   fmt.Sprintf("%s made failed connections to %d ports of %s within %s", who(), st.ports.len(), dst, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %s ports of %s within %s", who(), atLeast(st.ports.len(), 4*cfg.DistinctPorts), dst, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctPorts": cfg.DistinctPorts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctPorts": st.ports.len(), "lastPort": fmt.Sprintf("%d/%s", port, e.Proto)},
@@ -633,12 +727,12 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			}
 			group := fmt.Sprintf("port %d/%s", port, e.Proto)
 			if icmp {
-				group = fmt.Sprintf("%s type %d", e.Proto, e.ICMPType)
+				group = fmt.Sprintf("%s requests", e.Proto)
 			}
 			d.inc.add(t, &evidence{
 				detector: PortScanName, severity: High,
 				src: scanPeer(src, sw, sr, n64), dst: Peer{Group: group, Identity: "many"},
-				summary:   fmt.Sprintf("%s made failed connections to %d hosts on %s within %s", who(), st.hosts.len(), group, cfg.Window),
+				summary:   fmt.Sprintf("%s made failed connections to %s hosts on %s within %s", who(), atLeast(st.hosts.len(), 4*cfg.DistinctHosts), group, cfg.Window),
 				count:     n,
 				threshold: map[string]any{"distinctHosts": cfg.DistinctHosts, "window": cfg.Window.String()},
 				observed:  map[string]any{"distinctHosts": st.hosts.len(), "lastHost": dst.String()},
@@ -646,6 +740,16 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 			})
 		}
 	}
+}
+
+// atLeast is a count of distinct values held in a set bounded at bound:
+// a full set stands for that many or more (the values beyond it are not
+// held), and a summary must not claim exactly that many.
+func atLeast(n, bound int) string {
+	if n >= bound {
+		return fmt.Sprintf("at least %d", n)
+	}
+	return strconv.Itoa(n)
 }
 
 // scannerNet is the /64 an external IPv6 scanner is counted by: a host
@@ -754,6 +858,24 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 	t := min(max(st.last, from), d.now)
 	st.extra, st.since = 0, t
 	d.floodEvidence(i, st.srcW, st.srcR, st.dstW, st.dstR, src, dst, n, n, from, t, nil)
+}
+
+// spoofed reports a packet dropped for its forged source (ward fw's
+// anti-spoofing, Cilium's INVALID_SOURCE_IP). Its source
+// is forged: judged as that address's own attempt, a container forging
+// another's address (or the gateway's) made it a port scanner, a SYN
+// flooder or a victim of stale rules. The incident groups the forgeries
+// by destination; the address claimed is named as claimed only.
+func (d *Detectors) spoofed(o *Observation, t int64) {
+	e := o.E
+	d.inc.add(t, &evidence{
+		detector: SpoofName, severity: High,
+		src: Peer{Identity: "forged", Group: "forged source"}, dst: peer(e.Dst, o.Dst, o.DstRes),
+		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): another sender forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), e.Src),
+		count:    1,
+		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)},
+		sample:   e,
+	})
 }
 
 func (d *Detectors) egress(o *Observation, t int64) {

@@ -45,6 +45,10 @@ func ev(at time.Duration, src, dst string, dport uint16, p event.Proto, v event.
 
 func dropped(e event.Event) event.Event { e.Reason = "POLICY_DENIED"; return e }
 
+// echo makes an ICMP flow an echo request (type 0, an echo reply, opens
+// nothing).
+func echo(e event.Event) event.Event { e.ICMPType = 8; return e }
+
 // run feeds events through identity and the detectors and returns each
 // incident's last report: "detector src > dst count", sorted.
 func run(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []event.Event) ([]string, map[string][]*Alert, *Detectors) {
@@ -89,6 +93,9 @@ func runWith(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []even
 		src := last.Source.Workload
 		if src == "" {
 			src = last.Source.Address
+		}
+		if src == "" {
+			src = last.Source.Group
 		}
 		dst := last.Dest.Group
 		if dst == "" {
@@ -157,7 +164,7 @@ func TestDetectors(t *testing.T) {
 		}, nil},
 		{"violation: forbidden flow got through", []event.Event{ev(0, tool, db, 5432, event.TCP, event.Forwarded, event.SYN)},
 			[]string{"policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
-		{"violation: ICMP where only ports are allowed", []event.Event{ev(0, web, api, 0, event.ICMP, event.Forwarded, 0)},
+		{"violation: ICMP where only ports are allowed", []event.Event{echo(ev(0, web, api, 0, event.ICMP, event.Forwarded, 0))},
 			[]string{"policy-violation shop/Pod/web-1 > shop/Pod/api-1 1"}},
 		{"stale rule: allowed flow dropped by policy", []event.Event{dropped(ev(0, web, api, 8080, event.TCP, event.Dropped, event.SYN))},
 			[]string{"policy-stale-drop shop/Pod/web-1 > shop/Pod/api-1 1"}},
@@ -312,7 +319,7 @@ func TestAssertions(t *testing.T) {
 			[]string{"assertion-violated dev/Pod/tool > shop/Pod/db-0 1", "policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
 		{"deny assertion, another port", []event.Event{ev(0, tool, db, 22, event.TCP, event.Forwarded, event.SYN)},
 			[]string{"policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
-		{"deny assertion, ICMP is no port of it", []event.Event{ev(0, tool, db, 0, event.ICMP, event.Forwarded, 0)},
+		{"deny assertion, ICMP is no port of it", []event.Event{echo(ev(0, tool, db, 0, event.ICMP, event.Forwarded, 0))},
 			[]string{"policy-violation dev/Pod/tool > shop/Pod/db-0 1"}},
 		{"allow assertion, flow dropped by policy", []event.Event{dropped(ev(0, web, api, 8080, event.TCP, event.Dropped, event.SYN))},
 			[]string{"assertion-violated shop/Pod/web-1 > shop/Pod/api-1 1", "policy-stale-drop shop/Pod/web-1 > shop/Pod/api-1 1"}},

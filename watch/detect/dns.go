@@ -152,7 +152,7 @@ func (d *Detectors) dns(o *Observation, t int64) {
 			sample:    e,
 		})
 	}
-	st := d.dnsNames.get(dnsKey{key16(e.Src), xxhash.Sum64String(dom)})
+	st := d.dnsNames.get(dnsKey{endKey(e.Src, o.Src, o.SrcRes), xxhash.Sum64String(dom)})
 	if st == nil {
 		return
 	}
@@ -171,7 +171,7 @@ func (d *Detectors) dns(o *Observation, t int64) {
 	}
 	d.inc.add(t, &evidence{
 		detector: TunnelName, severity: High, src: src, dst: dst,
-		summary:   fmt.Sprintf("%s asked for %d distinct names under %s within %s (last %s)", src.label(), st.names.len(), dom, cfg.Window, shown(q.Query)),
+		summary:   fmt.Sprintf("%s asked for %s distinct names under %s within %s (last %s)", src.label(), atLeast(st.names.len(), 4*cfg.DistinctNames), dom, cfg.Window, shown(q.Query)),
 		count:     n,
 		threshold: map[string]any{"distinctNames": cfg.DistinctNames, "window": cfg.Window.String()},
 		observed:  map[string]any{"distinctNames": st.names.len(), "lastQuery": shown(q.Query)},

@@ -1,6 +1,13 @@
 package detect
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/wardsec/ward/watch/identity"
+)
 
 // ip16 is an address as a map key: 16 bytes and no pointer, so that
 // tables of millions of keys cost the garbage collector nothing to scan
@@ -10,6 +17,29 @@ type ip16 [16]byte
 func key16(a netip.Addr) ip16 { return a.Unmap().As16() }
 
 func (k ip16) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
+
+// endKey is the key a scan or DNS window counts an end by: a resolved
+// pod by its workload and name, so that a dual-stack pod's IPv4 and IPv6
+// addresses are one client (counted by address, a scan or a tunnel
+// split over both stayed under each threshold); another end (a workload
+// claiming addresses without a pod, which may be several replicas') by
+// its address.
+// The key of a pod lies in 100::/64, the discard-only prefix (RFC
+// 6666), which no flow's address should come from.
+func endKey(a netip.Addr, w *identity.Workload, r identity.Resolution) ip16 {
+	if r != identity.Resolved || w == nil || w.Pod == "" {
+		return key16(a)
+	}
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(w.ID())
+	_, _ = d.WriteString("\x00")
+	_, _ = d.WriteString(w.Pod)
+	var k ip16
+	k[0], k[1] = 0x01, 0x00
+	binary.BigEndian.PutUint64(k[8:], d.Sum64())
+	return k
+}
 
 // table is a bounded map from keys to window states, its values in one
 // slice (an index map and a free list) so that a lookup hashes once and a

@@ -121,6 +121,22 @@ func (e *Event) Failed() bool {
 // flow that saw no reply (conntrack's view, counters or not).
 const ReasonNotEstablished = "not established"
 
+// RuleSpoof is the Rule of a packet `ward fw`'s anti-spoofing dropped
+// (nflog prefix "ward-spoof "): its source address is forged, so it
+// tells nothing of what that address did.
+const RuleSpoof = "spoof"
+
+// ReasonInvalidSourceIP is Cilium's drop reason for a packet whose
+// source address is not its endpoint's (drop_reason_desc).
+const ReasonInvalidSourceIP = "INVALID_SOURCE_IP"
+
+// ForgedSource reports a packet dropped because its source address was
+// forged (`ward fw`'s anti-spoofing, Cilium's INVALID_SOURCE_IP): Src is
+// what the sender claimed, not who sent it.
+func (e *Event) ForgedSource() bool {
+	return e.Verdict == Dropped && (e.Origin == OriginNFLog && e.Rule == RuleSpoof || e.Reason == ReasonInvalidSourceIP)
+}
+
 // When returns the event's time as a time.Time in UTC.
 func (e *Event) When() time.Time { return time.Unix(0, e.Time).UTC() }
 

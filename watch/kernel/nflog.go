@@ -154,7 +154,7 @@ func RuleOfPrefix(prefix string) string {
 	case strings.HasPrefix(prefix, firewall.LogPrefix):
 		return strings.TrimSpace(strings.TrimPrefix(prefix, firewall.LogPrefix))
 	case prefix == firewall.SpoofLogPrefix:
-		return "spoof"
+		return event.RuleSpoof
 	}
 	return strings.TrimSpace(prefix)
 }

@@ -98,9 +98,9 @@ func (c *CoreDNS) query(msg []byte, e *event.Event) error {
 	if !ok {
 		return errors.New(`no quoted question ("{type} {class} {name} ...")`)
 	}
-	q, tail, ok := bytes.Cut(rest, []byte(`" `))
-	if !ok {
-		return errors.New("unterminated quoted question")
+	qf, tail, err := question(rest)
+	if err != nil {
+		return err
 	}
 	hf := bytes.Fields(head)
 	if len(hf) != 3 || string(hf[1]) != "-" {
@@ -113,7 +113,6 @@ func (c *CoreDNS) query(msg []byte, e *event.Event) error {
 	if _, err := strconv.ParseUint(string(hf[2]), 10, 16); err != nil {
 		return fmt.Errorf("bad query id %q", hf[2])
 	}
-	qf := bytes.Fields(q)
 	if len(qf) != 7 {
 		return fmt.Errorf("want 7 fields in the question (type class name proto size do bufsize), found %d", len(qf))
 	}
@@ -168,6 +167,36 @@ func (c *CoreDNS) query(msg []byte, e *event.Event) error {
 	e.Dst, e.DstPort = c.Server.Addr(), c.Server.Port()
 	e.DNS = d
 	return nil
+}
+
+// question splits the quoted question (what follows its opening quote)
+// into its fields, up to its closing quote, and returns what follows
+// that. CoreDNS writes the name as github.com/miekg/dns prints names: a
+// space, quote, backslash (and . ; ( ) @ ') inside a label escaped by a
+// backslash (`x\ y.evil.com.`), other bytes outside printable ASCII as
+// \DDD. An escaped space or quote is part of the name: split there, a
+// name a client chose with a space in it made the line a bad record, and
+// its query escaped the DNS detectors.
+func question(rest []byte) (fields [][]byte, tail []byte, err error) {
+	start := 0
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
+		case '\\':
+			i++ // the escaped byte, whatever it is
+		case ' ', '"':
+			if i > start {
+				fields = append(fields, rest[start:i])
+			}
+			start = i + 1
+			if rest[i] == '"' {
+				if i+1 < len(rest) && rest[i+1] != ' ' {
+					return nil, nil, fmt.Errorf("the quoted question's closing quote is followed by %q, not a space", rest[i+1])
+				}
+				return fields, rest[i+1:], nil
+			}
+		}
+	}
+	return nil, nil, errors.New("unterminated quoted question")
 }
 
 // timePrefix splits an RFC 3339 time and the space after it from the

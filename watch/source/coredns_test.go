@@ -54,6 +54,7 @@ func TestCoreDNS(t *testing.T) {
 		{"bad duration", strings.Replace("[INFO] "+q, "0.000126s", "fast", 1), "", "bad duration"},
 		{"extra field", "[INFO] " + q + " more", "", "want 4 fields after the question"},
 		{"bad time prefix", "2026-13-06T07:00:00Z [INFO] " + q, "", "bad time"},
+		{"time after 2262", "2263-01-01T00:00:00Z [INFO] " + q, "", "out of range"},
 		{"partial CRI line", "2026-12-06T07:00:00Z stdout P [INFO] " + q, "", "partial CRI log line"},
 		{"bad CRI tag", "2026-12-06T07:00:00Z stdout X [INFO] " + q, "", "neither F nor P"},
 		{"name too long", strings.Replace("[INFO] "+q, "api.shop", strings.Repeat("a", 1100), 1), "", "longer than 1024"},
@@ -128,4 +129,42 @@ func FuzzCoreDNS(f *testing.F) {
 			t.Fatalf("%q: emit %v lost %d err %v event %+v", line, emit, lost, err, e)
 		}
 	})
+}
+
+// TestCoreDNSEscapedName: CoreDNS prints a name as github.com/miekg/dns
+// does, a space, quote or backslash inside a label escaped by a
+// backslash. A client that put a space in its labels (`d\ 0.evil.example.`)
+// made every line of its queries a bad record ("want 7 fields in the
+// question"): a tunnel's queries were never judged by dns-tunnel.
+func TestCoreDNSEscapedName(t *testing.T) {
+	const tmpl = `[INFO] 10.244.1.5:40000 - 7 "TXT IN %s udp 60 false 512" NXDOMAIN qr,rd,ra 120 0.001s`
+	for _, tc := range []struct{ name, want string }{
+		{`d\ 0.evil.example.`, `d\ 0.evil.example`},
+		{`a\"\ b.evil.example.`, `a\"\ b.evil.example`},
+		{`a\\\ \".evil.example.`, `a\\\ \".evil.example`},
+		{`a\"\ udp\ 1\ false\ 512\"\ NOERROR.evil.example.`, `a\"\ udp\ 1\ false\ 512\"\ noerror.evil.example`},
+		{`x\032y\.z.evil.example.`, `x\032y\.z.evil.example`},
+	} {
+		dec := &CoreDNS{Clock: event.NewManualClock(time.Unix(1, 0))}
+		var e event.Event
+		line := fmt.Sprintf(tmpl, tc.name)
+		emit, _, err := dec.Decode([]byte(line), &e)
+		if err != nil || !emit {
+			t.Errorf("%s: emit %v, err %v", line, emit, err)
+			continue
+		}
+		if e.DNS.Query != tc.want || e.DNS.QType != event.TypeTXT || e.DNS.Rcode != 3 || e.DNS.Size != 120 {
+			t.Errorf("%s: query %q %s rcode %d size %d, want %q TXT 3 120", line, e.DNS.Query, e.DNS.QType, e.DNS.Rcode, e.DNS.Size, tc.want)
+		}
+	}
+	for _, line := range []string{
+		`[INFO] 10.244.1.5:40000 - 7 "TXT IN d\ 0.evil.example. udp 60 false 512`,     // no closing quote
+		`[INFO] 10.244.1.5:40000 - 7 "TXT IN d\" udp 60 false 512\" NXDOMAIN qr 1 1s`, // the quotes are escaped
+		`[INFO] 10.244.1.5:40000 - 7 "TXT IN d. udp 60 false 512"NXDOMAIN qr 1 1s`,
+	} {
+		var e event.Event
+		if emit, _, err := (&CoreDNS{}).Decode([]byte(line), &e); err == nil || emit {
+			t.Errorf("%s: emit %v, err %v; want a bad record", line, emit, err)
+		}
+	}
 }

@@ -112,6 +112,10 @@ func TestHubbleBad(t *testing.T) {
 		{"no IP", strings.Replace(ok, `"IP"`, `"IQ"`, 1), "without IP"},
 		{"no time", strings.Replace(ok, `"time"`, `"tyme"`, 1), "without a time"},
 		{"bad time", strings.Replace(ok, "12:12:18Z", "25:12:18Z", 1), "bad time"},
+		// Unix nanoseconds end in 2262: such a time wrapped to another.
+		{"time after 2262", strings.Replace(ok, "2023-08-21T12:12:18Z", "9999-12-31T23:59:59Z", 1), "out of range"},
+		{"time before 1678", strings.Replace(ok, "2023-08-21T12:12:18Z", "1000-01-01T00:00:00Z", 1), "out of range"},
+		{"time after 2262, with an offset", strings.Replace(ok, "2023-08-21T12:12:18Z", "2300-01-01T00:00:00+01:00", 1), "out of range"},
 		{"unknown verdict", strings.Replace(ok, "FORWARDED", "ALLOWED", 1), "unknown verdict"},
 		{"port out of range", strings.Replace(ok, `"destination_port":2`, `"destination_port":70000`, 1), "out of range"},
 		{"negative port", strings.Replace(ok, `"destination_port":2`, `"destination_port":-2`, 1), "unsigned"},

@@ -51,6 +51,9 @@ func (rec *HubbleRecord) Event(line []byte, e *event.Event) error {
 	if err != nil {
 		return fmt.Errorf("bad time %q", ts)
 	}
+	if err := inRange(t, ts); err != nil {
+		return err
+	}
 	e.Time = t.UnixNano()
 	if f.IP == nil || f.IP.Source == "" || f.IP.Destination == "" {
 		return errors.New("flow without IP source and destination")

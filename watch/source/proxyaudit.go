@@ -54,6 +54,9 @@ func (p *ProxyAudit) Decode(line []byte, e *event.Event) (bool, uint64, error) {
 	if err != nil {
 		return false, 0, fmt.Errorf("bad time %q", r.Time)
 	}
+	if err := inRange(t, r.Time); err != nil {
+		return false, 0, err
+	}
 	// No client_ip: the proxy did not know the client (a trusted proxy's
 	// forwarding header that does not parse, a Unix socket peer). The
 	// record is read, and counted, but names no one to judge.

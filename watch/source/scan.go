@@ -3,6 +3,7 @@ package source
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 	"unicode/utf16"
@@ -465,20 +466,40 @@ func parseAddr(b []byte) (netip.Addr, error) {
 
 // parseTime reads RFC 3339 time, by hand for the UTC form every exporter
 // writes ("2023-08-21T12:12:18.510175415Z"), else through time.Parse.
+//
+// A time Unix nanoseconds cannot hold (before 1678, after 2262) is bad:
+// UnixNano is undefined there, and such a time wrapped to another one.
 func parseTime(b []byte) (int64, error) {
-	if n, ok := parseUTC(b); ok {
-		return n, nil
+	t, ok := parseUTC(b)
+	if !ok {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, string(b)); err != nil {
+			return 0, fmt.Errorf("bad time %q", b)
+		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
-		return 0, fmt.Errorf("bad time %q", b)
+	if err := inRange(t, b); err != nil {
+		return 0, err
 	}
 	return t.UnixNano(), nil
 }
 
-func parseUTC(b []byte) (int64, bool) {
+// inRange refuses a time Unix nanoseconds cannot hold (b is its text).
+func inRange[S string | []byte](t time.Time, b S) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Errorf("bad time %q: out of range (1678 to 2262)", b)
+	}
+	return nil
+}
+
+// minTime and maxTime bound the times an int64 of Unix nanoseconds holds.
+var (
+	minTime = time.Unix(0, math.MinInt64).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+func parseUTC(b []byte) (time.Time, bool) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
-		return 0, false
+		return time.Time{}, false
 	}
 	num := func(i, n int) (int, bool) {
 		v := 0
@@ -497,24 +518,24 @@ func parseUTC(b []byte) (int64, bool) {
 	mi, ok5 := num(14, 2)
 	sec, ok6 := num(17, 2)
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
-		return 0, false
+		return time.Time{}, false
 	}
 	ns := 0
 	rest := b[19 : len(b)-1]
 	if len(rest) > 0 {
 		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
-			return 0, false
+			return time.Time{}, false
 		}
 		f, ok := num(20, len(rest)-1)
 		if !ok {
-			return 0, false
+			return time.Time{}, false
 		}
 		for range 10 - len(rest) {
 			f *= 10
 		}
 		ns = f
 	}
-	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC).UnixNano(), true
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
 }
 
 func daysIn(y, m int) int {

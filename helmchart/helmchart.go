@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -133,6 +134,14 @@ type Chart struct {
 	Cluster         []string
 	ClusterVersions []string
 	ClusterErr      error
+	// Lookup names the templates that render otherwise when lookup finds
+	// the objects the chart asks for than offline, where it finds
+	// nothing, such as a pod privileged only where a namespace exists:
+	// what they install on a cluster is not checked. The chart is
+	// rendered so when it calls lookup, in a template or in a helper a
+	// template includes; LookupErr is why it did not render then.
+	Lookup    []string
+	LookupErr error
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -324,11 +333,15 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// they ever not, a difference in the metering would cost memory, not
 	// change what Ward checks.
 	res := newResolver(dir, ch.Name())
-	files, err := render(ch, top, dir, res, limit)
+	var looked bool
+	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked))
 	if err != nil {
 		return nil, err
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
+	if looked {
+		out.Lookup, out.LookupErr = lookupDiff(ch, top, dir, res, limit, files, srcs)
+	}
 	// helm upgrade renders with .Release.IsUpgrade set, IsInstall unset
 	// and a later Revision: a template that reads them installs, on every
 	// upgrade, what the install render (helm template's) never showed.
@@ -339,7 +352,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		}, caps, true)
 		var upFiles map[string]string
 		if err == nil {
-			upFiles, err = render(ch, upTop, dir, res, limit)
+			upFiles, err = render(ch, upTop, dir, res, limit, offlineLookup(nil))
 		}
 		switch {
 		case err != nil:
@@ -365,7 +378,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		}, clCaps, true)
 		var clFiles map[string]string
 		if err == nil {
-			clFiles, err = render(ch, clTop, dir, res, limit)
+			clFiles, err = render(ch, clTop, dir, res, limit, offlineLookup(nil))
 		}
 		out.ClusterVersions = asked
 		switch {
@@ -417,15 +430,82 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 // upgrade.
 var releaseState = regexp.MustCompile(`\b(IsUpgrade|IsInstall|Revision)\b`)
 
+// lookupFunc is the signature of helm's lookup: apiVersion, kind,
+// namespace, name.
+type lookupFunc = func(apiVersion, kind, namespace, name string) (map[string]any, error)
+
+// offlineLookup is helm template's lookup: it finds nothing. It sets
+// *called, when called is not nil, once a template calls it.
+func offlineLookup(called *bool) lookupFunc {
+	return func(string, string, string, string) (map[string]any, error) {
+		if called != nil {
+			*called = true
+		}
+		return map[string]any{}, nil
+	}
+}
+
+// foundLookup is a lookup that finds what it is asked for: an object of
+// that kind and name, or a list of one such object when no name is given.
+func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, error) {
+	meta := map[string]any{"name": name}
+	if name == "" {
+		meta["name"] = "found"
+	}
+	if namespace != "" {
+		meta["namespace"] = namespace
+	}
+	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta}
+	if name != "" {
+		return obj, nil
+	}
+	return map[string]any{"apiVersion": apiVersion, "kind": kind + "List", "metadata": map[string]any{}, "items": []any{obj}}, nil
+}
+
+// lookupDiff renders ch again with a lookup that finds every object asked
+// for, and returns the templates that render otherwise than files (the
+// offline render), NOTES.txt and Unknown's aside. A template that renders
+// otherwise on every render (randAlphaNum, uuidv4) is named only when a
+// third, offline render gives files' text again. The error is the found
+// render's.
+func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, files map[string]string, srcs map[string][]byte) ([]string, error) {
+	found, err := render(ch, top, dir, res, limit, foundLookup)
+	if err != nil {
+		return nil, err
+	}
+	var again map[string]string
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(found)) {
+		if found[n] == files[n] || strings.HasSuffix(n, "NOTES.txt") {
+			continue
+		}
+		if len(bytes.TrimSpace([]byte(files[n]))) == 0 && askCluster.Match(srcs[n]) {
+			continue // in Unknown
+		}
+		if again == nil {
+			if again, err = render(ch, top, dir, res, limit, offlineLookup(nil)); err != nil {
+				return nil, err
+			}
+		}
+		if again[n] == files[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 // render renders ch with top as helm does, bounded: the metered render
 // (budget.go) stops a chart that would pass the limit, then helm's own
-// render of the templates as written is what is returned.
-func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64) (map[string]string, error) {
+// render of the templates as written is what is returned. lookup is
+// the templates' lookup.
+func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, lookup lookupFunc) (map[string]string, error) {
 	written := map[*common.File][]byte{}
 	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
-	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
+	funcs := b.funcs()
+	funcs["lookup"] = lookup
+	e := engine.Engine{CustomTemplateFuncs: funcs} // no cluster, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)
 	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
 	if err != nil {
@@ -439,7 +519,8 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	if err := checkOutput(files, res, limit); err != nil {
 		return nil, err
 	}
-	if files, err = (&engine.Engine{}).RenderWithContext(context.Background(), ch, top); err != nil {
+	plain := engine.Engine{CustomTemplateFuncs: template.FuncMap{"lookup": lookup}}
+	if files, err = plain.RenderWithContext(context.Background(), ch, top); err != nil {
 		return nil, renderError(err, ch.Name(), dir)
 	}
 	if err := checkOutput(files, res, limit); err != nil {

@@ -638,3 +638,52 @@ func TestUnknown(t *testing.T) {
 		})
 	}
 }
+
+// TestLookup: a template that renders otherwise when lookup finds what it
+// asks for, directly or through a helper, is named in Lookup (before: a
+// pod privileged only where a namespace exists, or one rendered only
+// then by a helper's lookup, passed as rendered offline without a word);
+// one that renders the same, one in Unknown, and one that only differs
+// from render to render (randAlphaNum) are not; a chart that does not
+// render so is LookupErr.
+func TestLookup(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name     string
+		template string
+		lookup   bool
+		err      bool
+	}{
+		{name: "value", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`), lookup: true},
+		{name: "helper", template: "{{- if include \"app.gate\" . }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n", lookup: true},
+		{name: "list", template: fmt.Sprintf(pod, `{{ if (lookup "v1" "Pod" "" "").items }}true{{ else }}false{{ end }}`), lookup: true},
+		{name: "same output", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false")},
+		{name: "unknown", template: "{{- if lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n"},
+		{name: "random", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
+		{name: "no lookup", template: fmt.Sprintf(pod, "false")},
+		{name: "error", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}{{ fail "found" }}{{ end }}false`), err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := write(t, map[string]string{
+				"Chart.yaml":          "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml":    tt.template,
+				"templates/_gate.tpl": "{{- define \"app.gate\" }}{{ if lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}yes{{ end }}{{ end }}\n",
+			})
+			c, err := Render(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.lookup {
+				want = []string{"app/templates/x.yaml"}
+			}
+			if diff := cmp.Diff(want, c.Lookup); diff != "" {
+				t.Errorf("Lookup (-want +got):\n%s", diff)
+			}
+			if (c.LookupErr != nil) != tt.err {
+				t.Errorf("LookupErr = %v, want error %v", c.LookupErr, tt.err)
+			}
+		})
+	}
+}

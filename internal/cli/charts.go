@@ -74,6 +74,12 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	if c.ClusterErr != nil {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks whether the cluster serves %s (.Capabilities.APIVersions.Has) but does not render when it does (%v): what it installs on such a cluster is not checked here", dir, strings.Join(c.ClusterVersions, ", "), c.ClusterErr))
 	}
+	for _, n := range c.Lookup {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise when lookup finds the objects it asks the cluster for than checked here, where lookup finds nothing: what it installs on a cluster that holds them is not checked; check `helm template` output made against the cluster", dir, n))
+	}
+	if c.LookupErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart calls lookup, which finds nothing offline, but does not render when lookup finds the objects it asks for (%v): what it installs on a cluster that holds them is not checked here", dir, c.LookupErr))
+	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/sprig/v3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -142,6 +143,15 @@ type Chart struct {
 	// template includes; LookupErr is why it did not render then.
 	Lookup    []string
 	LookupErr error
+	// Computed names the templates that render otherwise on a cluster
+	// that serves every API version asked of .Capabilities.APIVersions
+	// than offline, when the chart asks for versions Ward cannot list (a
+	// version computed or taken from values, .Has .Values.api, or the
+	// whole set, has "x" .Capabilities.APIVersions): what they install on
+	// a cluster that serves them is not checked. ComputedErr is why the
+	// chart did not render so.
+	Computed    []string
+	ComputedErr error
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -394,6 +404,31 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			}
 		}
 	}
+	// A template may ask for API versions Ward cannot list: a version
+	// computed or read from values (.Has .Values.api), or the whole set
+	// (has, range). Rendered again on a cluster that serves every version
+	// asked for, each template whose output differs is named.
+	if computedVersions(srcs, fmt.Sprint(coalesced)) {
+		anyTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+			Name: name, Namespace: ns, Revision: 1, IsInstall: true,
+		}, caps, true)
+		var anyFiles map[string]string
+		if err == nil {
+			anyTop["Capabilities"] = &servedAll{Capabilities: caps, APIVersions: allVersions(caps.APIVersions)}
+			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), template.FuncMap{"has": hasAll})
+		}
+		switch {
+		case err != nil:
+			out.ComputedErr = err
+		default:
+			for _, n := range slices.Sorted(maps.Keys(anyFiles)) {
+				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
+				if anyFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) && !slices.Contains(out.Cluster, n) {
+					out.Computed = append(out.Computed, n)
+				}
+			}
+		}
+	}
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -497,14 +532,17 @@ func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, li
 // render renders ch with top as helm does, bounded: the metered render
 // (budget.go) stops a chart that would pass the limit, then helm's own
 // render of the templates as written is what is returned. lookup is
-// the templates' lookup.
-func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, lookup lookupFunc) (map[string]string, error) {
+// the templates' lookup; over, if any, overrides other functions.
+func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, lookup lookupFunc, over ...template.FuncMap) (map[string]string, error) {
 	written := map[*common.File][]byte{}
 	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
 	funcs := b.funcs()
 	funcs["lookup"] = lookup
+	for _, o := range over {
+		maps.Copy(funcs, o)
+	}
 	e := engine.Engine{CustomTemplateFuncs: funcs} // no cluster, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)
 	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
@@ -520,6 +558,9 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 		return nil, err
 	}
 	plain := engine.Engine{CustomTemplateFuncs: template.FuncMap{"lookup": lookup}}
+	for _, o := range over {
+		maps.Copy(plain.CustomTemplateFuncs, o)
+	}
 	if files, err = plain.RenderWithContext(context.Background(), ch, top); err != nil {
 		return nil, renderError(err, ch.Name(), dir)
 	}
@@ -581,6 +622,50 @@ var askCluster = regexp.MustCompile(`\blookup\b|\.Capabilities\.APIVersions\b`)
 
 // hasVersion finds the API versions a template asks for by name.
 var hasVersion = regexp.MustCompile(`\.Capabilities\.APIVersions\.Has\s+"([^"]+)"`)
+
+// apiVersions finds every use of the API versions in a template or in
+// values (for tpl).
+var apiVersions = regexp.MustCompile(`\bAPIVersions\b`)
+
+// computedVersions reports whether the templates of srcs or values ask
+// the API versions otherwise than .Capabilities.APIVersions.Has with a
+// version written out, which askedVersions lists.
+func computedVersions(srcs map[string][]byte, values string) bool {
+	if n := len(apiVersions.FindAllStringIndex(values, -1)); n > 0 && n > len(hasVersion.FindAllStringIndex(values, -1)) {
+		return true
+	}
+	for _, src := range srcs {
+		if n := len(apiVersions.FindAllIndex(src, -1)); n > 0 && n > len(hasVersion.FindAllIndex(src, -1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// allVersions is the API versions of a cluster that serves every version
+// asked for: it holds those of the capabilities, and Has is always true.
+type allVersions common.VersionSet
+
+// Has reports that the cluster serves apiVersion.
+func (allVersions) Has(string) bool { return true }
+
+// hasAll is sprig's has, true for every version of allVersions.
+func hasAll(needle any, haystack any) bool {
+	if _, ok := haystack.(allVersions); ok {
+		return true
+	}
+	return sprigHas(needle, haystack)
+}
+
+// sprigHas is sprig's has.
+var sprigHas = sprig.TxtFuncMap()["has"].(func(any, any) bool)
+
+// servedAll is .Capabilities for a cluster that serves every API version
+// asked for; the rest are the capabilities'.
+type servedAll struct {
+	*common.Capabilities
+	APIVersions allVersions
+}
 
 // askedVersions returns, sorted, the API versions the templates of srcs
 // ask .Capabilities.APIVersions for by name that served does not hold.

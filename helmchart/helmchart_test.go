@@ -687,3 +687,50 @@ func TestLookup(t *testing.T) {
 		})
 	}
 }
+
+// TestComputed: a template that renders otherwise on a cluster serving
+// API versions the chart asks for in a way Ward cannot list (computed,
+// from values, sprig's has over the set) is named in Computed (before: a
+// privileged pod gated so, in a helper or not, passed as rendered offline
+// without a word); one that asks by a version written out (Cluster's),
+// or renders the same, is not.
+func TestComputed(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name     string
+		template string
+		computed bool
+	}{
+		{name: "values", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has .Values.api }}`), computed: true},
+		{name: "helper", template: "{{- if include \"app.has\" . }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n", computed: true},
+		{name: "has", template: fmt.Sprintf(pod, `{{ has .Values.api $.Capabilities.APIVersions }}`), computed: true},
+		{name: "written out", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`)},
+		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"values.yaml":      "api: monitoring.coreos.com/v1\n",
+				"templates/x.yaml": tt.template,
+			}
+			if tt.name == "helper" {
+				files["templates/_has.tpl"] = "{{- define \"app.has\" }}{{ if .Capabilities.APIVersions.Has (printf \"%s/v1\" \"monitoring.coreos.com\") }}yes{{ end }}{{ end }}\n"
+			}
+			c, err := Render(write(t, files), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.computed {
+				want = []string{"app/templates/x.yaml"}
+			}
+			if diff := cmp.Diff(want, c.Computed); diff != "" {
+				t.Errorf("Computed (-want +got):\n%s", diff)
+			}
+			if c.ComputedErr != nil {
+				t.Errorf("ComputedErr = %v", c.ComputedErr)
+			}
+		})
+	}
+}

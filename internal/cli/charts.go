@@ -74,6 +74,12 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	if c.ClusterErr != nil {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks whether the cluster serves %s (.Capabilities.APIVersions.Has) but does not render when it does (%v): what it installs on such a cluster is not checked here", dir, strings.Join(c.ClusterVersions, ", "), c.ClusterErr))
 	}
+	for _, n := range c.Computed {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on a cluster that serves the API versions it asks .Capabilities.APIVersions for (computed or taken from values, so Ward cannot list them) than checked here: what it installs there is not checked; check `helm template` output made against the cluster", dir, n))
+	}
+	if c.ComputedErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks .Capabilities.APIVersions for versions Ward cannot list, but does not render on a cluster that serves them (%v): what it installs there is not checked here", dir, c.ComputedErr))
+	}
 	for _, n := range c.Lookup {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise when lookup finds the objects it asks the cluster for than checked here, where lookup finds nothing: what it installs on a cluster that holds them is not checked; check `helm template` output made against the cluster", dir, n))
 	}

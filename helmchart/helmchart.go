@@ -851,8 +851,8 @@ func (r resolver) file(n string) string {
 }
 
 // subchart finds the subchart named (or aliased) name in dir/charts: a
-// directory whose Chart.yaml names it, or an archive name-VERSION.tgz. It
-// falls back on dir/charts/name.
+// directory or an archive (.tgz) whose Chart.yaml names it, else an
+// archive name-VERSION.tgz. It falls back on dir/charts/name.
 func subchart(dir, name string) (string, bool) {
 	charts := filepath.Join(dir, "charts")
 	real := name
@@ -873,6 +873,13 @@ func subchart(dir, name string) (string, bool) {
 			if err == nil && yaml.Unmarshal(data, &m) == nil && m.Name == real {
 				return p, false
 			}
+		}
+	}
+	// helm loads every .tgz of charts/, whatever its file name: the
+	// name is the one in its Chart.yaml.
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".tgz") && archiveName(filepath.Join(charts, n)) == real {
+			return filepath.Join(charts, n), true
 		}
 	}
 	for _, e := range entries {

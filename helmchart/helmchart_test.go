@@ -385,9 +385,15 @@ func TestIsChart(t *testing.T) {
 }
 
 // TestArchivedSubchart: a subchart packed as charts/NAME-VERSION.tgz (as
-// `helm dependency build` leaves it) is rendered, and its templates are
-// named by the archive's path.
+// `helm dependency build` leaves it), or under any other .tgz name, is
+// rendered, and its templates are named by the archive's path.
 func TestArchivedSubchart(t *testing.T) {
+	for _, renamed := range []bool{false, true} {
+		t.Run(fmt.Sprint("renamed=", renamed), func(t *testing.T) { testArchivedSubchart(t, renamed) })
+	}
+}
+
+func testArchivedSubchart(t *testing.T, renamed bool) {
 	dir := t.TempDir()
 	files := map[string]string{}
 	err := filepath.WalkDir(shop, func(p string, d os.DirEntry, err error) error {
@@ -422,7 +428,14 @@ func TestArchivedSubchart(t *testing.T) {
 	if err := gz.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files["charts/redis-0.2.0.tgz"] = buf.String()
+	// helm loads any .tgz of charts/: the file's name need not be the
+	// chart's (before: its templates were named charts/redis/..., a file
+	// that does not exist).
+	archive := "redis-0.2.0.tgz"
+	if renamed {
+		archive = "vendored.tgz"
+	}
+	files["charts/"+archive] = buf.String()
 	for name, text := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
@@ -439,7 +452,7 @@ func TestArchivedSubchart(t *testing.T) {
 	found := false
 	for _, tpl := range c.Templates {
 		if tpl.Name == "shop/charts/redis/templates/statefulset.yaml" {
-			found = tpl.File == filepath.Join(dir, "charts", "redis-0.2.0.tgz", "templates", "statefulset.yaml")
+			found = tpl.File == filepath.Join(dir, "charts", archive, "templates", "statefulset.yaml")
 		}
 	}
 	if !found {

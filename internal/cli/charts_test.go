@@ -355,3 +355,33 @@ func TestHelmChartUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmChartClusterState: a pod privileged only where lookup finds an
+// object (through a helper), or where the cluster serves an API version
+// the chart computes, passed clean, rendered offline unprivileged; the
+// template is now named on stderr.
+func TestHelmChartClusterState(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name, helper, want string
+	}{
+		{"lookup", `{{ define "app.on" }}{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}{{ end }}`,
+			"the template app/templates/pod.yaml renders otherwise when lookup finds the objects it asks the cluster for"},
+		{"computed version", `{{ define "app.on" }}{{ .Capabilities.APIVersions.Has (printf "%s/v1" "monitoring.coreos.com") }}{{ end }}`,
+			"the template app/templates/pod.yaml renders otherwise on a cluster that serves the API versions it asks .Capabilities.APIVersions for"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]string{
+				"Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_helper.tpl": tt.helper,
+				"templates/pod.yaml":    fmt.Sprintf(pod, `{{ include "app.on" . }}`),
+			}, "", "")
+			_, errOut, _ := run(t, "", "check", dir, "-o", "json")
+			if want := "ward: warning: " + dir + ": " + tt.want; !strings.Contains(errOut, want) {
+				t.Errorf("stderr = %q, want %q", errOut, want)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/helmchart"
+	"github.com/wardsec/ward/kustomize"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -133,4 +134,16 @@ func chartPart(path, chart string) finding.Finding {
 	return finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: path,
 		Message: "part of the Helm chart " + chart + ": its templates are not manifests until rendered",
 		Fix:     "give the chart directory, " + chart + ", to render it (with --values and --set as helm template takes them)"}
+}
+
+// chartKustomization adds the Helm chart dir to the kustomizations when
+// it is a kustomization too: helm (and Argo CD) install the chart, but
+// kubectl apply -k and Flux build the kustomization, so both are checked.
+// given is the path given on the command line that holds dir.
+func (in *inputs) chartKustomization(ks []found, dir, given string) []found {
+	if !kustomize.IsKustomization(dir) {
+		return ks
+	}
+	in.warnings = append(in.warnings, fmt.Sprintf("%s: both a Helm chart and a kustomization: helm and Argo CD install the chart, kubectl apply -k and Flux build the kustomization; both are checked", dir))
+	return append(ks, found{dir, kustomize.Root(given)})
 }

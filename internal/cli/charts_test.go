@@ -215,6 +215,25 @@ func TestHelmChartOtherFiles(t *testing.T) {
 			},
 			path: "app", object: "default/Pod/kustomized",
 		},
+		// A chart that is a kustomization too: kubectl apply -k and Flux
+		// build the kustomization (before: only the chart was rendered,
+		// and the privileged pod it lists passed clean).
+		{
+			name: "chart that is a kustomization",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "kustomized", 1),
+			},
+			path: "app", object: "default/Pod/kustomized", warn: "app: both a Helm chart and a kustomization",
+		},
+		{
+			name: "chart that is a kustomization, tree walked",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "kustomized", 1),
+			},
+			path: ".", object: "default/Pod/kustomized", warn: "app: both a Helm chart and a kustomization",
+		},
 		{
 			name: "chart below the chart",
 			files: map[string]string{

@@ -160,11 +160,11 @@ func (in *inputs) render(ks []found, maxSize int64) {
 		case res.Data != nil:
 			name := d + " (kustomize build)"
 			in.rendered = append(in.rendered, manifest.Rendered{Name: name, Dir: d, Data: res.Data})
-			in.from[d] = []string{name}
+			in.from[d] = append(in.from[d], name) // a chart's too, if d is one
 		default:
 			// Only resources listed: read as written, no kustomize run.
 			in.manifests = append(in.manifests, res.Files...)
-			in.from[d] = slices.Clone(res.Files)
+			in.from[d] = append(slices.Clone(in.from[d]), res.Files...)
 		}
 	}
 }
@@ -370,6 +370,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		case isChart:
 			in.renderChart(p, chart)
 			owners = append(owners, owner{p, true})
+			kustomizations = in.chartKustomization(kustomizations, p, p)
 		case kustomize.IsKustomization(p):
 			kustomizations = append(kustomizations, found{p, kustomize.Root(p)})
 			owners = append(owners, owner{p, false})
@@ -398,6 +399,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				if path != p && helmchart.IsChart(path) {
 					in.renderChart(path, chart)
 					owners = append(owners, owner{path, true})
+					kustomizations = in.chartKustomization(kustomizations, path, p)
 					return nil
 				}
 				if path != p && kustomize.IsKustomization(path) {
@@ -420,6 +422,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				// Neither helm nor kustomize reads a Dockerfile or a
 				// Compose file; docker does, wherever it lies.
 				classify(path, false)
+			case o.chart && kustomize.IsKustomization(o.dir) && !slices.Contains(kustomize.FileNames, info.Name()) && looksLikeObjects(path, info.Size(), maxSize):
+				in.unnamed = append(in.unnamed, path) // the kustomization's, if it names it
 			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
 				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))
 			case !o.chart && !slices.Contains(kustomize.FileNames, info.Name()) && looksLikeObjects(path, info.Size(), maxSize):

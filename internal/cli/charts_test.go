@@ -234,6 +234,17 @@ func TestHelmChartOtherFiles(t *testing.T) {
 			},
 			path: ".", object: "default/Pod/kustomized", warn: "app: both a Helm chart and a kustomization",
 		},
+		// Both emit the same pod: two environments, never one cluster's
+		// duplicate objects.
+		{
+			name: "chart that is a kustomization of the same pod",
+			files: map[string]string{
+				"app/templates/pod.yaml": strings.Replace(privileged, "%s", "same", 1),
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "same", 1),
+			},
+			path: "app", object: "default/Pod/same", warn: "app: both a Helm chart and a kustomization",
+		},
 		{
 			name: "chart below the chart",
 			files: map[string]string{

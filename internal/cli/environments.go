@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/helmchart"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -47,10 +48,16 @@ func (e *env) environments(in *inputs) []environment {
 	var dirs []string
 	byDir := map[string][]manifest.Rendered{}
 	for _, r := range in.rendered {
-		if _, ok := byDir[r.Dir]; !ok {
-			dirs = append(dirs, r.Dir)
+		dir := r.Dir
+		if r.Origin == "" && helmchart.IsChart(dir) {
+			// The kustomization of a chart directory: helm installs
+			// the chart, kubectl apply -k the kustomization, never both.
+			dir += " (kustomization)"
 		}
-		byDir[r.Dir] = append(byDir[r.Dir], r)
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], r)
 	}
 	whole := []environment{{in: in}}
 	if len(dirs) < 2 {

@@ -161,6 +161,19 @@ func (in *inputs) render(ks []found, maxSize int64) {
 			name := d + " (kustomize build)"
 			in.rendered = append(in.rendered, manifest.Rendered{Name: name, Dir: d, Data: res.Data})
 			in.from[d] = append(in.from[d], name) // a chart's too, if d is one
+		case helmchart.IsChart(d):
+			// Only resources listed, of a chart directory: read as
+			// written, as streams of d, an environment apart from the
+			// chart's (environments.go), which it may well duplicate.
+			for _, f := range res.Files {
+				data, err := manifest.ReadFile(f, maxSize)
+				if err != nil {
+					in.unreadable = append(in.unreadable, unreadable(f, 0, err))
+					continue
+				}
+				in.rendered = append(in.rendered, manifest.Rendered{Name: f, Dir: d, Data: data})
+			}
+			in.from[d] = append(slices.Clone(in.from[d]), res.Files...)
 		default:
 			// Only resources listed: read as written, no kustomize run.
 			in.manifests = append(in.manifests, res.Files...)

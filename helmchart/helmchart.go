@@ -415,7 +415,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		var anyFiles map[string]string
 		if err == nil {
 			anyTop["Capabilities"] = &servedAll{Capabilities: caps, APIVersions: allVersions(caps.APIVersions)}
-			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), template.FuncMap{"has": hasAll})
+			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), template.FuncMap{"has": hasAll, "concat": concatAll})
 		}
 		switch {
 		case err != nil:
@@ -657,8 +657,30 @@ func hasAll(needle any, haystack any) bool {
 	return sprigHas(needle, haystack)
 }
 
-// sprigHas is sprig's has.
-var sprigHas = sprig.TxtFuncMap()["has"].(func(any, any) bool)
+// concatAll is sprig's concat, whose result holds every version when a
+// list is allVersions (a helper that adds the versions of values to the
+// cluster's, then asks has, as bitnami's common chart does).
+func concatAll(lists ...any) any {
+	out := sprigConcat(lists...)
+	for _, l := range lists {
+		if _, ok := l.(allVersions); ok {
+			var vs allVersions
+			if items, ok := out.([]any); ok {
+				for _, v := range items {
+					vs = append(vs, fmt.Sprint(v))
+				}
+			}
+			return vs
+		}
+	}
+	return out
+}
+
+// sprigHas and sprigConcat are sprig's has and concat.
+var (
+	sprigHas    = sprig.TxtFuncMap()["has"].(func(any, any) bool)
+	sprigConcat = sprig.TxtFuncMap()["concat"].(func(...any) any)
+)
 
 // servedAll is .Capabilities for a cluster that serves every API version
 // asked for; the rest are the capabilities'.

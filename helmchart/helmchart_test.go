@@ -717,6 +717,7 @@ func TestComputed(t *testing.T) {
 		{name: "values", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has .Values.api }}`), computed: true},
 		{name: "helper", template: "{{- if include \"app.has\" . }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n", computed: true},
 		{name: "has", template: fmt.Sprintf(pod, `{{ has .Values.api $.Capabilities.APIVersions }}`), computed: true},
+		{name: "concat", template: fmt.Sprintf(pod, `{{ has "monitoring.coreos.com/v1" (concat .Capabilities.APIVersions (list "x/v1")) }}`), computed: true},
 		{name: "written out", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`)},
 		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false")},
 	}

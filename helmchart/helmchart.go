@@ -3,6 +3,7 @@ package helmchart
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -140,7 +142,8 @@ type Chart struct {
 	// nothing, such as a pod privileged only where a namespace exists:
 	// what they install on a cluster is not checked. The chart is
 	// rendered so when it calls lookup, in a template or in a helper a
-	// template includes; LookupErr is why it did not render then.
+	// template includes; LookupErr is why it did not render then. A
+	// template that stays random on every render (genCA) is named too.
 	Lookup    []string
 	LookupErr error
 	// Computed names the templates that render otherwise on a cluster
@@ -497,36 +500,57 @@ func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, erro
 	return map[string]any{"apiVersion": apiVersion, "kind": kind + "List", "metadata": map[string]any{}, "items": []any{obj}}, nil
 }
 
-// lookupDiff renders ch again with a lookup that finds every object asked
-// for, and returns the templates that render otherwise than files (the
-// offline render), NOTES.txt and Unknown's aside. A template that renders
-// otherwise on every render (randAlphaNum, uuidv4) is named only when a
-// third, offline render gives files' text again. The error is the found
-// render's.
+// lookupDiff renders ch twice more, once with a lookup that finds every
+// object asked for and once offline, and returns the templates whose
+// output differs, NOTES.txt and Unknown's aside. Both renders make
+// randAlphaNum, uuidv4, now and the like deterministic, so that a
+// template differs by what lookup found only. The error is the first
+// render's that failed.
 func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, files map[string]string, srcs map[string][]byte) ([]string, error) {
-	found, err := render(ch, top, dir, res, limit, foundLookup)
+	off, err := render(ch, top, dir, res, limit, offlineLookup(nil), deterministic())
 	if err != nil {
 		return nil, err
 	}
-	var again map[string]string
+	found, err := render(ch, top, dir, res, limit, foundLookup, deterministic())
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, n := range slices.Sorted(maps.Keys(found)) {
-		if found[n] == files[n] || strings.HasSuffix(n, "NOTES.txt") {
+		if found[n] == off[n] || strings.HasSuffix(n, "NOTES.txt") {
 			continue
 		}
 		if len(bytes.TrimSpace([]byte(files[n]))) == 0 && askCluster.Match(srcs[n]) {
 			continue // in Unknown
 		}
-		if again == nil {
-			if again, err = render(ch, top, dir, res, limit, offlineLookup(nil)); err != nil {
-				return nil, err
-			}
-		}
-		if again[n] == files[n] {
-			out = append(out, n)
-		}
+		out = append(out, n)
 	}
 	return out, nil
+}
+
+// deterministic replaces sprig's random and clock functions with ones
+// that give the same output on every render. A template that stays
+// random (genCA, htpasswd) differs between any two renders.
+func deterministic() template.FuncMap {
+	str := func(n int) (string, error) {
+		if n < 0 || n > 1<<20 {
+			return "", fmt.Errorf("a random string of %d characters", n)
+		}
+		return strings.Repeat("a", n), nil
+	}
+	fixed := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	return template.FuncMap{
+		"randAlphaNum": str, "randAlpha": str, "randNumeric": str, "randAscii": str,
+		"randBytes": func(n int) (string, error) {
+			if n < 0 || n > 1<<20 {
+				return "", fmt.Errorf("%d random bytes", n)
+			}
+			return base64.StdEncoding.EncodeToString(make([]byte, n)), nil
+		},
+		"randInt": func(lo, _ int) int { return lo },
+		"uuidv4":  func() string { return "00000000-0000-4000-8000-000000000000" },
+		"now":     func() time.Time { return fixed },
+	}
 }
 
 // render renders ch with top as helm does, bounded: the metered render

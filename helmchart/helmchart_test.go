@@ -657,8 +657,8 @@ func TestUnknown(t *testing.T) {
 // pod privileged only where a namespace exists, or one rendered only
 // then by a helper's lookup, passed as rendered offline without a word);
 // one that renders the same, one in Unknown, and one that only differs
-// from render to render (randAlphaNum) are not; a chart that does not
-// render so is LookupErr.
+// from render to render (randAlphaNum) are not, though one random and
+// gated on lookup is; a chart that does not render so is LookupErr.
 func TestLookup(t *testing.T) {
 	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
 	tests := []struct {
@@ -673,6 +673,7 @@ func TestLookup(t *testing.T) {
 		{name: "same output", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false")},
 		{name: "unknown", template: "{{- if lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n"},
 		{name: "random", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
+		{name: "random and lookup", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`) + "# {{ randAlphaNum 12 }} {{ uuidv4 }} {{ now }}\n", lookup: true},
 		{name: "no lookup", template: fmt.Sprintf(pod, "false")},
 		{name: "error", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}{{ fail "found" }}{{ end }}false`), err: true},
 	}

@@ -352,8 +352,18 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		return nil, err
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
+	// The offline render with random functions made deterministic, made
+	// once if needed: what the renders on a cluster are compared with.
+	var offDet map[string]string
+	offline := func() (map[string]string, error) {
+		var err error
+		if offDet == nil {
+			offDet, err = render(ch, top, dir, res, limit, offlineLookup(nil), deterministic())
+		}
+		return offDet, err
+	}
 	if looked {
-		out.Lookup, out.LookupErr = lookupDiff(ch, top, dir, res, limit, files, srcs)
+		out.Lookup, out.LookupErr = lookupDiff(ch, top, dir, res, limit, offline, files, srcs)
 	}
 	// helm upgrade renders with .Release.IsUpgrade set, IsInstall unset
 	// and a later Revision: a template that reads them installs, on every
@@ -415,10 +425,13 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		anyTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
 			Name: name, Namespace: ns, Revision: 1, IsInstall: true,
 		}, caps, true)
-		var anyFiles map[string]string
+		var anyFiles, off map[string]string
 		if err == nil {
 			anyTop["Capabilities"] = &servedAll{Capabilities: caps, APIVersions: allVersions(caps.APIVersions)}
-			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), template.FuncMap{"has": hasAll, "concat": concatAll})
+			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), deterministic(), template.FuncMap{"has": hasAll, "concat": concatAll})
+		}
+		if err == nil {
+			off, err = offline()
 		}
 		switch {
 		case err != nil:
@@ -426,7 +439,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		default:
 			for _, n := range slices.Sorted(maps.Keys(anyFiles)) {
 				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
-				if anyFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) && !slices.Contains(out.Cluster, n) {
+				if anyFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) && !slices.Contains(out.Cluster, n) {
 					out.Computed = append(out.Computed, n)
 				}
 			}
@@ -500,14 +513,14 @@ func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, erro
 	return map[string]any{"apiVersion": apiVersion, "kind": kind + "List", "metadata": map[string]any{}, "items": []any{obj}}, nil
 }
 
-// lookupDiff renders ch twice more, once with a lookup that finds every
-// object asked for and once offline, and returns the templates whose
-// output differs, NOTES.txt and Unknown's aside. Both renders make
+// lookupDiff renders ch with a lookup that finds every object asked for
+// and returns the templates whose output differs from the offline
+// render's (offline), NOTES.txt and Unknown's aside. Both renders make
 // randAlphaNum, uuidv4, now and the like deterministic, so that a
 // template differs by what lookup found only. The error is the first
 // render's that failed.
-func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, files map[string]string, srcs map[string][]byte) ([]string, error) {
-	off, err := render(ch, top, dir, res, limit, offlineLookup(nil), deterministic())
+func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, offline func() (map[string]string, error), files map[string]string, srcs map[string][]byte) ([]string, error) {
+	off, err := offline()
 	if err != nil {
 		return nil, err
 	}

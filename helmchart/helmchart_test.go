@@ -721,6 +721,7 @@ func TestComputed(t *testing.T) {
 		{name: "concat", template: fmt.Sprintf(pod, `{{ has "monitoring.coreos.com/v1" (concat .Capabilities.APIVersions (list "x/v1")) }}`), computed: true},
 		{name: "written out", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`)},
 		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false")},
+		{name: "random", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

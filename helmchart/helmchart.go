@@ -369,7 +369,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// and a later Revision: a template that reads them installs, on every
 	// upgrade, what the install render (helm template's) never showed.
 	// Values count too, for tpl.
-	if releaseState.Match(slices.Concat(slices.Collect(maps.Values(srcs))...)) || releaseState.MatchString(fmt.Sprint(coalesced)) {
+	if readsReleaseState(slices.Concat(slices.Collect(maps.Values(srcs))...)) || readsReleaseState([]byte(fmt.Sprint(coalesced))) {
 		upTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
 			Name: name, Namespace: ns, Revision: 2, IsUpgrade: true,
 		}, caps, true)
@@ -480,6 +480,21 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 // releaseState finds, in a template, what tells an install from an
 // upgrade.
 var releaseState = regexp.MustCompile(`\b(IsUpgrade|IsInstall|Revision)\b`)
+
+// release finds .Release, and releaseFixed .Release with a field that is
+// the same on install and upgrade.
+var (
+	release      = regexp.MustCompile(`\.Release\b`)
+	releaseFixed = regexp.MustCompile(`\.Release\.(Name|Namespace|Service)\b`)
+)
+
+// readsReleaseState reports whether src may tell an install from an
+// upgrade: it names IsUpgrade, IsInstall or Revision, or takes .Release
+// otherwise than by a field that is the same on both (printf "%v"
+// .Release, toJson .Release, with .Release).
+func readsReleaseState(src []byte) bool {
+	return releaseState.Match(src) || len(release.FindAllIndex(src, -1)) > len(releaseFixed.FindAllIndex(src, -1))
+}
 
 // lookupFunc is the signature of helm's lookup: apiVersion, kind,
 // namespace, name.

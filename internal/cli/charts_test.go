@@ -364,6 +364,10 @@ func TestHelmChartUpgrade(t *testing.T) {
 		{"the same on upgrade", fmt.Sprintf(strings.Replace(pod, "{{ .Release.Revision }}", "{{ if .Release.IsInstall }}1{{ else }}1{{ end }}", 1), "false"), ""},
 		{"fails on upgrade", "{{ if .Release.IsUpgrade }}{{ fail \"give the current password\" }}{{ end }}" + fmt.Sprintf(pod, "false"), "the chart reads the release's state (.Release.IsUpgrade, IsInstall or Revision) but does not render as helm upgrade renders it"},
 		{"no release state", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "1", 1), ""},
+		// .Release taken whole: no field named, the upgrade told apart all
+		// the same (before: no second render, the gate passed in silence).
+		{"whole release", strings.Replace(fmt.Sprintf(pod, `{{ regexMatch "Upg[a-z]+:true" (printf "%v" .Release) }}`), "{{ .Release.Revision }}", "1", 1), "the template app/templates/pod.yaml renders otherwise on helm upgrade"},
+		{"release name only", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "{{ .Release.Name }}-{{ $.Release.Namespace }}", 1), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -362,6 +362,15 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.unreadable = append(in.unreadable, chartPart(p, c))
 			continue
 		}
+		if err == nil && st.Mode().IsRegular() && slices.Contains(kustomize.FileNames, filepath.Base(p)) {
+			// kustomize builds the directory: the file alone holds no
+			// object that is applied.
+			dir := filepath.Dir(p)
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: p,
+				Message: "a kustomization file: kustomize builds its directory, " + dir + ", and the file on its own holds nothing that is applied",
+				Fix:     "give the directory, " + dir + ", to build the kustomization"})
+			continue
+		}
 		if err != nil || !st.IsDir() {
 			// Missing paths go to the loader, which reports them.
 			classify(p, true)

@@ -20,7 +20,8 @@ import (
 // workload (kind, namespace and name), each of them is an environment of its
 // own: it is checked with the rest of the input that collides with none
 // of them (plain manifests, other kustomizations and charts), as one
-// cluster; the findings of all environments are merged, and a finding that
+// cluster (a chart directory that is a kustomization too is two: the
+// chart, and DIR (kustomization)); the findings of all environments are merged, and a finding that
 // does not hold in every environment names those it holds in. An object
 // of a plain manifest file that a kustomization or a chart emits too is
 // still a duplicate (an input error): it is one cluster's input twice; so

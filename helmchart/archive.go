@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"sigs.k8s.io/yaml"
 )
 
 // archiveScanLimit bounds what IsArchive decompresses, and archiveEntries
@@ -44,4 +47,36 @@ func IsArchive(path string) bool {
 		}
 	}
 	return false
+}
+
+// archiveName returns the name in the Chart.yaml of the packaged chart
+// at path, or "" when it has none (among the entries IsArchive reads).
+func archiveName(path string) string {
+	f, err := os.Open(path) // #nosec G304 -- a subchart of a chart the user named
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return ""
+	}
+	tr := tar.NewReader(io.LimitReader(zr, archiveScanLimit))
+	for range archiveEntries {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		top, rest, ok := strings.Cut(strings.TrimPrefix(h.Name, "./"), "/")
+		if !ok || top == "" || rest != ChartFile {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, archiveScanLimit))
+		var m chart.Metadata
+		if err != nil || yaml.Unmarshal(data, &m) != nil {
+			return ""
+		}
+		return m.Name
+	}
+	return ""
 }

@@ -22,7 +22,10 @@
 //     that loads no other document: a $ref to a URL (or a file) is an
 //     error, never a request;
 //   - `lookup` returns an empty map and getHostByName an empty string, as
-//     in `helm template`: there is no cluster and no DNS;
+//     in `helm template`: there is no cluster and no DNS; a chart that
+//     calls lookup is rendered a second time with a lookup that finds what
+//     it asks for, and the templates that render otherwise are named
+//     (Chart.Lookup);
 //   - a chart whose templates ask .Capabilities.APIVersions.Has for API
 //     versions by name is rendered a second time with them served, and
 //     the templates that render otherwise are named (Chart.Cluster).

@@ -3,6 +3,7 @@ package helmchart
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,7 +16,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
+	"time"
 
+	"github.com/Masterminds/sprig/v3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -133,6 +137,24 @@ type Chart struct {
 	Cluster         []string
 	ClusterVersions []string
 	ClusterErr      error
+	// Lookup names the templates that render otherwise when lookup finds
+	// the objects the chart asks for than offline, where it finds
+	// nothing, such as a pod privileged only where a namespace exists:
+	// what they install on a cluster is not checked. The chart is
+	// rendered so when it calls lookup, in a template or in a helper a
+	// template includes; LookupErr is why it did not render then. A
+	// template that stays random on every render (genCA) is named too.
+	Lookup    []string
+	LookupErr error
+	// Computed names the templates that render otherwise on a cluster
+	// that serves every API version asked of .Capabilities.APIVersions
+	// than offline, when the chart asks for versions Ward cannot list (a
+	// version computed or taken from values, .Has .Values.api, or the
+	// whole set, has "x" .Capabilities.APIVersions): what they install on
+	// a cluster that serves them is not checked. ComputedErr is why the
+	// chart did not render so.
+	Computed    []string
+	ComputedErr error
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -324,22 +346,36 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// they ever not, a difference in the metering would cost memory, not
 	// change what Ward checks.
 	res := newResolver(dir, ch.Name())
-	files, err := render(ch, top, dir, res, limit)
+	var looked bool
+	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked))
 	if err != nil {
 		return nil, err
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
+	// The offline render with random functions made deterministic, made
+	// once if needed: what the renders on a cluster are compared with.
+	var offDet map[string]string
+	offline := func() (map[string]string, error) {
+		var err error
+		if offDet == nil {
+			offDet, err = render(ch, top, dir, res, limit, offlineLookup(nil), deterministic())
+		}
+		return offDet, err
+	}
+	if looked {
+		out.Lookup, out.LookupErr = lookupDiff(ch, top, dir, res, limit, offline, files, srcs)
+	}
 	// helm upgrade renders with .Release.IsUpgrade set, IsInstall unset
 	// and a later Revision: a template that reads them installs, on every
 	// upgrade, what the install render (helm template's) never showed.
 	// Values count too, for tpl.
-	if releaseState.Match(slices.Concat(slices.Collect(maps.Values(srcs))...)) || releaseState.MatchString(fmt.Sprint(coalesced)) {
+	if readsReleaseState(slices.Concat(slices.Collect(maps.Values(srcs))...)) || readsReleaseState([]byte(fmt.Sprint(coalesced))) {
 		upTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
 			Name: name, Namespace: ns, Revision: 2, IsUpgrade: true,
 		}, caps, true)
 		var upFiles map[string]string
 		if err == nil {
-			upFiles, err = render(ch, upTop, dir, res, limit)
+			upFiles, err = render(ch, upTop, dir, res, limit, offlineLookup(nil))
 		}
 		switch {
 		case err != nil:
@@ -365,7 +401,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		}, clCaps, true)
 		var clFiles map[string]string
 		if err == nil {
-			clFiles, err = render(ch, clTop, dir, res, limit)
+			clFiles, err = render(ch, clTop, dir, res, limit, offlineLookup(nil))
 		}
 		out.ClusterVersions = asked
 		switch {
@@ -377,6 +413,34 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
 				if clFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) {
 					out.Cluster = append(out.Cluster, n)
+				}
+			}
+		}
+	}
+	// A template may ask for API versions Ward cannot list: a version
+	// computed or read from values (.Has .Values.api), or the whole set
+	// (has, range). Rendered again on a cluster that serves every version
+	// asked for, each template whose output differs is named.
+	if computedVersions(srcs, fmt.Sprint(coalesced)) {
+		anyTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+			Name: name, Namespace: ns, Revision: 1, IsInstall: true,
+		}, caps, true)
+		var anyFiles, off map[string]string
+		if err == nil {
+			anyTop["Capabilities"] = &servedAll{Capabilities: caps, APIVersions: allVersions(caps.APIVersions)}
+			anyFiles, err = render(ch, anyTop, dir, res, limit, offlineLookup(nil), deterministic(), template.FuncMap{"has": hasAll, "concat": concatAll})
+		}
+		if err == nil {
+			off, err = offline()
+		}
+		switch {
+		case err != nil:
+			out.ComputedErr = err
+		default:
+			for _, n := range slices.Sorted(maps.Keys(anyFiles)) {
+				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
+				if anyFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) && !slices.Contains(out.Cluster, n) {
+					out.Computed = append(out.Computed, n)
 				}
 			}
 		}
@@ -417,15 +481,121 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 // upgrade.
 var releaseState = regexp.MustCompile(`\b(IsUpgrade|IsInstall|Revision)\b`)
 
+// release finds .Release, and releaseFixed .Release with a field that is
+// the same on install and upgrade.
+var (
+	release      = regexp.MustCompile(`\.Release\b`)
+	releaseFixed = regexp.MustCompile(`\.Release\.(Name|Namespace|Service)\b`)
+)
+
+// readsReleaseState reports whether src may tell an install from an
+// upgrade: it names IsUpgrade, IsInstall or Revision, or takes .Release
+// otherwise than by a field that is the same on both (printf "%v"
+// .Release, toJson .Release, with .Release).
+func readsReleaseState(src []byte) bool {
+	return releaseState.Match(src) || len(release.FindAllIndex(src, -1)) > len(releaseFixed.FindAllIndex(src, -1))
+}
+
+// lookupFunc is the signature of helm's lookup: apiVersion, kind,
+// namespace, name.
+type lookupFunc = func(apiVersion, kind, namespace, name string) (map[string]any, error)
+
+// offlineLookup is helm template's lookup: it finds nothing. It sets
+// *called, when called is not nil, once a template calls it.
+func offlineLookup(called *bool) lookupFunc {
+	return func(string, string, string, string) (map[string]any, error) {
+		if called != nil {
+			*called = true
+		}
+		return map[string]any{}, nil
+	}
+}
+
+// foundLookup is a lookup that finds what it is asked for: an object of
+// that kind and name, or a list of one such object when no name is given.
+func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, error) {
+	meta := map[string]any{"name": name}
+	if name == "" {
+		meta["name"] = "found"
+	}
+	if namespace != "" {
+		meta["namespace"] = namespace
+	}
+	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta}
+	if name != "" {
+		return obj, nil
+	}
+	return map[string]any{"apiVersion": apiVersion, "kind": kind + "List", "metadata": map[string]any{}, "items": []any{obj}}, nil
+}
+
+// lookupDiff renders ch with a lookup that finds every object asked for
+// and returns the templates whose output differs from the offline
+// render's (offline), NOTES.txt and Unknown's aside. Both renders make
+// randAlphaNum, uuidv4, now and the like deterministic, so that a
+// template differs by what lookup found only. The error is the first
+// render's that failed.
+func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, offline func() (map[string]string, error), files map[string]string, srcs map[string][]byte) ([]string, error) {
+	off, err := offline()
+	if err != nil {
+		return nil, err
+	}
+	found, err := render(ch, top, dir, res, limit, foundLookup, deterministic())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(found)) {
+		if found[n] == off[n] || strings.HasSuffix(n, "NOTES.txt") {
+			continue
+		}
+		if len(bytes.TrimSpace([]byte(files[n]))) == 0 && askCluster.Match(srcs[n]) {
+			continue // in Unknown
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// deterministic replaces sprig's random and clock functions with ones
+// that give the same output on every render. A template that stays
+// random (genCA, htpasswd) differs between any two renders.
+func deterministic() template.FuncMap {
+	str := func(n int) (string, error) {
+		if n < 0 || n > 1<<20 {
+			return "", fmt.Errorf("a random string of %d characters", n)
+		}
+		return strings.Repeat("a", n), nil
+	}
+	fixed := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	return template.FuncMap{
+		"randAlphaNum": str, "randAlpha": str, "randNumeric": str, "randAscii": str,
+		"randBytes": func(n int) (string, error) {
+			if n < 0 || n > 1<<20 {
+				return "", fmt.Errorf("%d random bytes", n)
+			}
+			return base64.StdEncoding.EncodeToString(make([]byte, n)), nil
+		},
+		"randInt": func(lo, _ int) int { return lo },
+		"uuidv4":  func() string { return "00000000-0000-4000-8000-000000000000" },
+		"now":     func() time.Time { return fixed },
+	}
+}
+
 // render renders ch with top as helm does, bounded: the metered render
 // (budget.go) stops a chart that would pass the limit, then helm's own
-// render of the templates as written is what is returned.
-func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64) (map[string]string, error) {
+// render of the templates as written is what is returned. lookup is
+// the templates' lookup; over, if any, overrides other functions.
+func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit int64, lookup lookupFunc, over ...template.FuncMap) (map[string]string, error) {
 	written := map[*common.File][]byte{}
 	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
-	e := engine.Engine{CustomTemplateFuncs: b.funcs()} // no cluster: lookup returns empty, no DNS
+	funcs := b.funcs()
+	funcs["lookup"] = lookup
+	for _, o := range over {
+		maps.Copy(funcs, o)
+	}
+	e := engine.Engine{CustomTemplateFuncs: funcs} // no cluster, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)
 	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })
 	if err != nil {
@@ -439,7 +609,11 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	if err := checkOutput(files, res, limit); err != nil {
 		return nil, err
 	}
-	if files, err = (&engine.Engine{}).RenderWithContext(context.Background(), ch, top); err != nil {
+	plain := engine.Engine{CustomTemplateFuncs: template.FuncMap{"lookup": lookup}}
+	for _, o := range over {
+		maps.Copy(plain.CustomTemplateFuncs, o)
+	}
+	if files, err = plain.RenderWithContext(context.Background(), ch, top); err != nil {
 		return nil, renderError(err, ch.Name(), dir)
 	}
 	if err := checkOutput(files, res, limit); err != nil {
@@ -500,6 +674,72 @@ var askCluster = regexp.MustCompile(`\blookup\b|\.Capabilities\.APIVersions\b`)
 
 // hasVersion finds the API versions a template asks for by name.
 var hasVersion = regexp.MustCompile(`\.Capabilities\.APIVersions\.Has\s+"([^"]+)"`)
+
+// apiVersions finds every use of the API versions in a template or in
+// values (for tpl).
+var apiVersions = regexp.MustCompile(`\bAPIVersions\b`)
+
+// computedVersions reports whether the templates of srcs or values ask
+// the API versions otherwise than .Capabilities.APIVersions.Has with a
+// version written out, which askedVersions lists.
+func computedVersions(srcs map[string][]byte, values string) bool {
+	if n := len(apiVersions.FindAllStringIndex(values, -1)); n > 0 && n > len(hasVersion.FindAllStringIndex(values, -1)) {
+		return true
+	}
+	for _, src := range srcs {
+		if n := len(apiVersions.FindAllIndex(src, -1)); n > 0 && n > len(hasVersion.FindAllIndex(src, -1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// allVersions is the API versions of a cluster that serves every version
+// asked for: it holds those of the capabilities, and Has is always true.
+type allVersions common.VersionSet
+
+// Has reports that the cluster serves apiVersion.
+func (allVersions) Has(string) bool { return true }
+
+// hasAll is sprig's has, true for every version of allVersions.
+func hasAll(needle any, haystack any) bool {
+	if _, ok := haystack.(allVersions); ok {
+		return true
+	}
+	return sprigHas(needle, haystack)
+}
+
+// concatAll is sprig's concat, whose result holds every version when a
+// list is allVersions (a helper that adds the versions of values to the
+// cluster's, then asks has, as bitnami's common chart does).
+func concatAll(lists ...any) any {
+	out := sprigConcat(lists...)
+	for _, l := range lists {
+		if _, ok := l.(allVersions); ok {
+			var vs allVersions
+			if items, ok := out.([]any); ok {
+				for _, v := range items {
+					vs = append(vs, fmt.Sprint(v))
+				}
+			}
+			return vs
+		}
+	}
+	return out
+}
+
+// sprigHas and sprigConcat are sprig's has and concat.
+var (
+	sprigHas    = sprig.TxtFuncMap()["has"].(func(any, any) bool)
+	sprigConcat = sprig.TxtFuncMap()["concat"].(func(...any) any)
+)
+
+// servedAll is .Capabilities for a cluster that serves every API version
+// asked for; the rest are the capabilities'.
+type servedAll struct {
+	*common.Capabilities
+	APIVersions allVersions
+}
 
 // askedVersions returns, sorted, the API versions the templates of srcs
 // ask .Capabilities.APIVersions for by name that served does not hold.
@@ -685,8 +925,8 @@ func (r resolver) file(n string) string {
 }
 
 // subchart finds the subchart named (or aliased) name in dir/charts: a
-// directory whose Chart.yaml names it, or an archive name-VERSION.tgz. It
-// falls back on dir/charts/name.
+// directory or an archive (.tgz) whose Chart.yaml names it, else an
+// archive name-VERSION.tgz. It falls back on dir/charts/name.
 func subchart(dir, name string) (string, bool) {
 	charts := filepath.Join(dir, "charts")
 	real := name
@@ -707,6 +947,13 @@ func subchart(dir, name string) (string, bool) {
 			if err == nil && yaml.Unmarshal(data, &m) == nil && m.Name == real {
 				return p, false
 			}
+		}
+	}
+	// helm loads every .tgz of charts/, whatever its file name: the
+	// name is the one in its Chart.yaml.
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".tgz") && archiveName(filepath.Join(charts, n)) == real {
+			return filepath.Join(charts, n), true
 		}
 	}
 	for _, e := range entries {

@@ -385,9 +385,15 @@ func TestIsChart(t *testing.T) {
 }
 
 // TestArchivedSubchart: a subchart packed as charts/NAME-VERSION.tgz (as
-// `helm dependency build` leaves it) is rendered, and its templates are
-// named by the archive's path.
+// `helm dependency build` leaves it), or under any other .tgz name, is
+// rendered, and its templates are named by the archive's path.
 func TestArchivedSubchart(t *testing.T) {
+	for _, renamed := range []bool{false, true} {
+		t.Run(fmt.Sprint("renamed=", renamed), func(t *testing.T) { testArchivedSubchart(t, renamed) })
+	}
+}
+
+func testArchivedSubchart(t *testing.T, renamed bool) {
 	dir := t.TempDir()
 	files := map[string]string{}
 	err := filepath.WalkDir(shop, func(p string, d os.DirEntry, err error) error {
@@ -422,7 +428,14 @@ func TestArchivedSubchart(t *testing.T) {
 	if err := gz.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files["charts/redis-0.2.0.tgz"] = buf.String()
+	// helm loads any .tgz of charts/: the file's name need not be the
+	// chart's (before: its templates were named charts/redis/..., a file
+	// that does not exist).
+	archive := "redis-0.2.0.tgz"
+	if renamed {
+		archive = "vendored.tgz"
+	}
+	files["charts/"+archive] = buf.String()
 	for name, text := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
@@ -439,7 +452,7 @@ func TestArchivedSubchart(t *testing.T) {
 	found := false
 	for _, tpl := range c.Templates {
 		if tpl.Name == "shop/charts/redis/templates/statefulset.yaml" {
-			found = tpl.File == filepath.Join(dir, "charts", "redis-0.2.0.tgz", "templates", "statefulset.yaml")
+			found = tpl.File == filepath.Join(dir, "charts", archive, "templates", "statefulset.yaml")
 		}
 	}
 	if !found {
@@ -634,6 +647,105 @@ func TestUnknown(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, c.Unknown); diff != "" {
 				t.Errorf("Unknown (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLookup: a template that renders otherwise when lookup finds what it
+// asks for, directly or through a helper, is named in Lookup (before: a
+// pod privileged only where a namespace exists, or one rendered only
+// then by a helper's lookup, passed as rendered offline without a word);
+// one that renders the same, one in Unknown, and one that only differs
+// from render to render (randAlphaNum) are not, though one random and
+// gated on lookup is; a chart that does not render so is LookupErr.
+func TestLookup(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name     string
+		template string
+		lookup   bool
+		err      bool
+	}{
+		{name: "value", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`), lookup: true},
+		{name: "helper", template: "{{- if include \"app.gate\" . }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n", lookup: true},
+		{name: "list", template: fmt.Sprintf(pod, `{{ if (lookup "v1" "Pod" "" "").items }}true{{ else }}false{{ end }}`), lookup: true},
+		{name: "same output", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false")},
+		{name: "unknown", template: "{{- if lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n"},
+		{name: "random", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
+		{name: "random and lookup", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`) + "# {{ randAlphaNum 12 }} {{ uuidv4 }} {{ now }}\n", lookup: true},
+		{name: "no lookup", template: fmt.Sprintf(pod, "false")},
+		{name: "error", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}{{ fail "found" }}{{ end }}false`), err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := write(t, map[string]string{
+				"Chart.yaml":          "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml":    tt.template,
+				"templates/_gate.tpl": "{{- define \"app.gate\" }}{{ if lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}yes{{ end }}{{ end }}\n",
+			})
+			c, err := Render(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.lookup {
+				want = []string{"app/templates/x.yaml"}
+			}
+			if diff := cmp.Diff(want, c.Lookup); diff != "" {
+				t.Errorf("Lookup (-want +got):\n%s", diff)
+			}
+			if (c.LookupErr != nil) != tt.err {
+				t.Errorf("LookupErr = %v, want error %v", c.LookupErr, tt.err)
+			}
+		})
+	}
+}
+
+// TestComputed: a template that renders otherwise on a cluster serving
+// API versions the chart asks for in a way Ward cannot list (computed,
+// from values, sprig's has over the set) is named in Computed (before: a
+// privileged pod gated so, in a helper or not, passed as rendered offline
+// without a word); one that asks by a version written out (Cluster's),
+// or renders the same, is not.
+func TestComputed(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name     string
+		template string
+		computed bool
+	}{
+		{name: "values", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has .Values.api }}`), computed: true},
+		{name: "helper", template: "{{- if include \"app.has\" . }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n", computed: true},
+		{name: "has", template: fmt.Sprintf(pod, `{{ has .Values.api $.Capabilities.APIVersions }}`), computed: true},
+		{name: "concat", template: fmt.Sprintf(pod, `{{ has "monitoring.coreos.com/v1" (concat .Capabilities.APIVersions (list "x/v1")) }}`), computed: true},
+		{name: "written out", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`)},
+		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false")},
+		{name: "random", template: "{{- $x := .Capabilities.APIVersions.Has .Values.api }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"values.yaml":      "api: monitoring.coreos.com/v1\n",
+				"templates/x.yaml": tt.template,
+			}
+			if tt.name == "helper" {
+				files["templates/_has.tpl"] = "{{- define \"app.has\" }}{{ if .Capabilities.APIVersions.Has (printf \"%s/v1\" \"monitoring.coreos.com\") }}yes{{ end }}{{ end }}\n"
+			}
+			c, err := Render(write(t, files), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.computed {
+				want = []string{"app/templates/x.yaml"}
+			}
+			if diff := cmp.Diff(want, c.Computed); diff != "" {
+				t.Errorf("Computed (-want +got):\n%s", diff)
+			}
+			if c.ComputedErr != nil {
+				t.Errorf("ComputedErr = %v", c.ComputedErr)
 			}
 		})
 	}

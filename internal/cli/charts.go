@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/helmchart"
+	"github.com/wardsec/ward/kustomize"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -74,6 +75,18 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	if c.ClusterErr != nil {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks whether the cluster serves %s (.Capabilities.APIVersions.Has) but does not render when it does (%v): what it installs on such a cluster is not checked here", dir, strings.Join(c.ClusterVersions, ", "), c.ClusterErr))
 	}
+	for _, n := range c.Computed {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on a cluster that serves the API versions it asks .Capabilities.APIVersions for (computed or taken from values, so Ward cannot list them) than checked here: what it installs there is not checked; check `helm template` output made against the cluster", dir, n))
+	}
+	if c.ComputedErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart asks .Capabilities.APIVersions for versions Ward cannot list, but does not render on a cluster that serves them (%v): what it installs there is not checked here", dir, c.ComputedErr))
+	}
+	for _, n := range c.Lookup {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise when lookup finds the objects it asks the cluster for than checked here, where lookup finds nothing: what it installs on a cluster that holds them is not checked; check `helm template` output made against the cluster", dir, n))
+	}
+	if c.LookupErr != nil {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart calls lookup, which finds nothing offline, but does not render when lookup finds the objects it asks for (%v): what it installs on a cluster that holds them is not checked here", dir, c.LookupErr))
+	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
 	}
@@ -121,4 +134,16 @@ func chartPart(path, chart string) finding.Finding {
 	return finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: path,
 		Message: "part of the Helm chart " + chart + ": its templates are not manifests until rendered",
 		Fix:     "give the chart directory, " + chart + ", to render it (with --values and --set as helm template takes them)"}
+}
+
+// chartKustomization adds the Helm chart dir to the kustomizations when
+// it is a kustomization too: helm (and Argo CD) install the chart, but
+// kubectl apply -k and Flux build the kustomization, so both are checked.
+// given is the path given on the command line that holds dir.
+func (in *inputs) chartKustomization(ks []found, dir, given string) []found {
+	if !kustomize.IsKustomization(dir) {
+		return ks
+	}
+	in.warnings = append(in.warnings, fmt.Sprintf("%s: both a Helm chart and a kustomization: helm and Argo CD install the chart, kubectl apply -k and Flux build the kustomization; both are checked", dir))
+	return append(ks, found{dir, kustomize.Root(given)})
 }

@@ -215,6 +215,36 @@ func TestHelmChartOtherFiles(t *testing.T) {
 			},
 			path: "app", object: "default/Pod/kustomized",
 		},
+		// A chart that is a kustomization too: kubectl apply -k and Flux
+		// build the kustomization (before: only the chart was rendered,
+		// and the privileged pod it lists passed clean).
+		{
+			name: "chart that is a kustomization",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "kustomized", 1),
+			},
+			path: "app", object: "default/Pod/kustomized", warn: "app: both a Helm chart and a kustomization",
+		},
+		{
+			name: "chart that is a kustomization, tree walked",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "kustomized", 1),
+			},
+			path: ".", object: "default/Pod/kustomized", warn: "app: both a Helm chart and a kustomization",
+		},
+		// Both emit the same pod: two environments, never one cluster's
+		// duplicate objects.
+		{
+			name: "chart that is a kustomization of the same pod",
+			files: map[string]string{
+				"app/templates/pod.yaml": strings.Replace(privileged, "%s", "same", 1),
+				"app/kustomization.yaml": "resources:\n- pod.yaml\n",
+				"app/pod.yaml":           strings.Replace(privileged, "%s", "same", 1),
+			},
+			path: "app", object: "default/Pod/same", warn: "app: both a Helm chart and a kustomization",
+		},
 		{
 			name: "chart below the chart",
 			files: map[string]string{
@@ -334,6 +364,10 @@ func TestHelmChartUpgrade(t *testing.T) {
 		{"the same on upgrade", fmt.Sprintf(strings.Replace(pod, "{{ .Release.Revision }}", "{{ if .Release.IsInstall }}1{{ else }}1{{ end }}", 1), "false"), ""},
 		{"fails on upgrade", "{{ if .Release.IsUpgrade }}{{ fail \"give the current password\" }}{{ end }}" + fmt.Sprintf(pod, "false"), "the chart reads the release's state (.Release.IsUpgrade, IsInstall or Revision) but does not render as helm upgrade renders it"},
 		{"no release state", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "1", 1), ""},
+		// .Release taken whole: no field named, the upgrade told apart all
+		// the same (before: no second render, the gate passed in silence).
+		{"whole release", strings.Replace(fmt.Sprintf(pod, `{{ regexMatch "Upg[a-z]+:true" (printf "%v" .Release) }}`), "{{ .Release.Revision }}", "1", 1), "the template app/templates/pod.yaml renders otherwise on helm upgrade"},
+		{"release name only", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "{{ .Release.Name }}-{{ $.Release.Namespace }}", 1), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,6 +383,36 @@ func TestHelmChartUpgrade(t *testing.T) {
 				}
 				return
 			}
+			if want := "ward: warning: " + dir + ": " + tt.want; !strings.Contains(errOut, want) {
+				t.Errorf("stderr = %q, want %q", errOut, want)
+			}
+		})
+	}
+}
+
+// TestHelmChartClusterState: a pod privileged only where lookup finds an
+// object (through a helper), or where the cluster serves an API version
+// the chart computes, passed clean, rendered offline unprivileged; the
+// template is now named on stderr.
+func TestHelmChartClusterState(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: x, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name, helper, want string
+	}{
+		{"lookup", `{{ define "app.on" }}{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}{{ end }}`,
+			"the template app/templates/pod.yaml renders otherwise when lookup finds the objects it asks the cluster for"},
+		{"computed version", `{{ define "app.on" }}{{ .Capabilities.APIVersions.Has (printf "%s/v1" "monitoring.coreos.com") }}{{ end }}`,
+			"the template app/templates/pod.yaml renders otherwise on a cluster that serves the API versions it asks .Capabilities.APIVersions for"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]string{
+				"Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_helper.tpl": tt.helper,
+				"templates/pod.yaml":    fmt.Sprintf(pod, `{{ include "app.on" . }}`),
+			}, "", "")
+			_, errOut, _ := run(t, "", "check", dir, "-o", "json")
 			if want := "ward: warning: " + dir + ": " + tt.want; !strings.Contains(errOut, want) {
 				t.Errorf("stderr = %q, want %q", errOut, want)
 			}

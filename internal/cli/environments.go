@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/helmchart"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -19,7 +20,8 @@ import (
 // workload (kind, namespace and name), each of them is an environment of its
 // own: it is checked with the rest of the input that collides with none
 // of them (plain manifests, other kustomizations and charts), as one
-// cluster; the findings of all environments are merged, and a finding that
+// cluster (a chart directory that is a kustomization too is two: the
+// chart, and DIR (kustomization)); the findings of all environments are merged, and a finding that
 // does not hold in every environment names those it holds in. An object
 // of a plain manifest file that a kustomization or a chart emits too is
 // still a duplicate (an input error): it is one cluster's input twice; so
@@ -47,10 +49,16 @@ func (e *env) environments(in *inputs) []environment {
 	var dirs []string
 	byDir := map[string][]manifest.Rendered{}
 	for _, r := range in.rendered {
-		if _, ok := byDir[r.Dir]; !ok {
-			dirs = append(dirs, r.Dir)
+		dir := r.Dir
+		if r.Origin == "" && helmchart.IsChart(dir) {
+			// The kustomization of a chart directory: helm installs
+			// the chart, kubectl apply -k the kustomization, never both.
+			dir += " (kustomization)"
 		}
-		byDir[r.Dir] = append(byDir[r.Dir], r)
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], r)
 	}
 	whole := []environment{{in: in}}
 	if len(dirs) < 2 {

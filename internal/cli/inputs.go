@@ -160,11 +160,24 @@ func (in *inputs) render(ks []found, maxSize int64) {
 		case res.Data != nil:
 			name := d + " (kustomize build)"
 			in.rendered = append(in.rendered, manifest.Rendered{Name: name, Dir: d, Data: res.Data})
-			in.from[d] = []string{name}
+			in.from[d] = append(in.from[d], name) // a chart's too, if d is one
+		case helmchart.IsChart(d):
+			// Only resources listed, of a chart directory: read as
+			// written, as streams of d, an environment apart from the
+			// chart's (environments.go), which it may well duplicate.
+			for _, f := range res.Files {
+				data, err := manifest.ReadFile(f, maxSize)
+				if err != nil {
+					in.unreadable = append(in.unreadable, unreadable(f, 0, err))
+					continue
+				}
+				in.rendered = append(in.rendered, manifest.Rendered{Name: f, Dir: d, Data: data})
+			}
+			in.from[d] = append(slices.Clone(in.from[d]), res.Files...)
 		default:
 			// Only resources listed: read as written, no kustomize run.
 			in.manifests = append(in.manifests, res.Files...)
-			in.from[d] = slices.Clone(res.Files)
+			in.from[d] = append(slices.Clone(in.from[d]), res.Files...)
 		}
 	}
 }
@@ -353,6 +366,15 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.unreadable = append(in.unreadable, chartPart(p, c))
 			continue
 		}
+		if err == nil && st.Mode().IsRegular() && slices.Contains(kustomize.FileNames, filepath.Base(p)) {
+			// kustomize builds the directory: the file alone holds no
+			// object that is applied.
+			dir := filepath.Dir(p)
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: p,
+				Message: "a kustomization file: kustomize builds its directory, " + dir + ", and the file on its own holds nothing that is applied",
+				Fix:     "give the directory, " + dir + ", to build the kustomization"})
+			continue
+		}
 		if err != nil || !st.IsDir() {
 			// Missing paths go to the loader, which reports them.
 			classify(p, true)
@@ -374,6 +396,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		case isChart:
 			in.renderChart(p, chart)
 			owners = append(owners, owner{p, true})
+			kustomizations = in.chartKustomization(kustomizations, p, p)
 		case kustomize.IsKustomization(p):
 			kustomizations = append(kustomizations, found{p, kustomize.Root(p)})
 			owners = append(owners, owner{p, false})
@@ -402,6 +425,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				if path != p && helmchart.IsChart(path) {
 					in.renderChart(path, chart)
 					owners = append(owners, owner{path, true})
+					kustomizations = in.chartKustomization(kustomizations, path, p)
 					return nil
 				}
 				if path != p && kustomize.IsKustomization(path) {
@@ -424,6 +448,8 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				// Neither helm nor kustomize reads a Dockerfile or a
 				// Compose file; docker does, wherever it lies.
 				classify(path, false)
+			case o.chart && kustomize.IsKustomization(o.dir) && !slices.Contains(kustomize.FileNames, info.Name()) && looksLikeObjects(path, info.Size(), maxSize):
+				in.unnamed = append(in.unnamed, path) // the kustomization's, if it names it
 			case o.chart && looksLikeObjects(path, info.Size(), maxSize):
 				in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: it holds Kubernetes objects but lies in the Helm chart %s outside templates/ and crds/, so helm does not install it; give it as PATH to check it", path, o.dir))
 			case !o.chart && !slices.Contains(kustomize.FileNames, info.Name()) && looksLikeObjects(path, info.Size(), maxSize):

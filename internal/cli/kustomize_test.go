@@ -438,3 +438,31 @@ func TestKustomizeUnnamed(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizationFileGiven: a kustomization file given as PATH, with
+// the apiVersion and kind that kustomize edit writes, was read as a
+// manifest holding one unmodelled object: exit 0, score 100, though the
+// directory it builds deploys a host-network pod. It is an input error
+// naming the directory to give, whatever its name.
+func TestKustomizationFileGiven(t *testing.T) {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		t.Run(name, func(t *testing.T) {
+			tree := t.TempDir()
+			writeTree(t, tree, map[string]string{
+				name:       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- web.yaml\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: add, path: /spec/template/spec/hostNetwork, value: true}\n",
+				"web.yaml": kustomizeDeployment,
+			}, "", "")
+			out, errOut, code := run(t, "", "check", filepath.Join(tree, name), "-o", "json")
+			if code != ExitError {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitError, errOut)
+			}
+			found := false
+			for _, f := range checkOutput(t, out).Findings {
+				found = found || f.Rule == ruleUnreadable && f.File == filepath.Join(tree, name) && strings.Contains(f.Fix, tree)
+			}
+			if !found {
+				t.Errorf("no input/unreadable finding at %s naming the directory:\n%s", name, out)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -162,10 +163,13 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 
 // closeRefused closes the tunnels, and ends the long requests in flight,
 // whose request p's checks refuse (admitsAgain), and returns how many it
-// closed. When p cannot
-// decide yet (its JWT keys could not be fetched), it closes none and
-// returns the error: every tunnel carrying a token would be refused.
-func (s *connSet) closeRefused(p *Proxy) (int, error) {
+// closed. A request whose bearer token p cannot verify yet (its issuer's
+// JWT keys could not be fetched) is left open and counted in undecided,
+// with the error: its token would be refused for want of keys, not on
+// its merits. Every other request is decided all the same: one without
+// a token, or refused by a check that needs no keys, used to stay open
+// after any reload made while an issuer's JWKS was unreachable.
+func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	type tunnel struct {
 		close func()
 		req   *http.Request
@@ -189,21 +193,29 @@ func (s *connSet) closeRefused(p *Proxy) (int, error) {
 	}
 	s.mu.Unlock()
 	if len(open) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
+	// Fetch the keys first, so that the re-checks of tokens can be made.
 	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
 	defer cancel()
-	if err := p.Ready(ctx); err != nil {
-		return 0, err
-	}
-	n := 0
+	ready := p.Ready(ctx)
 	for _, t := range open {
-		if !p.admitsAgain(t.req) {
+		switch passed, unsure := p.admitsAgain(t.req); {
+		case passed:
+		case unsure:
+			undecided++
+		default:
 			t.close()
-			n++
+			closed++
 		}
 	}
-	return n, nil
+	if undecided > 0 {
+		err = ready
+		if err == nil {
+			err = errors.New("JWT keys unavailable")
+		}
+	}
+	return closed, undecided, err
 }
 
 // reapOld closes idle connections older than maxAge(), and tunnels whose

@@ -847,11 +847,18 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 	m := jwt.NewMiddleware(v)
 	m.SetRequired(j.Required)
 	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail != nil {
+		err := jwt.ErrorFromContext(r.Context())
+		if rechecking(r) {
+			// A re-check after a reload charges no limit; one that
+			// cannot verify the token for want of keys decides nothing.
+			if errors.Is(err, jwt.ErrKeysUnavailable) {
+				recheckUndecided(r)
+			}
+		} else if fail != nil {
 			fail.Allow(failKey(r))
 		}
 		reason := "invalid bearer token"
-		if err := jwt.ErrorFromContext(r.Context()); err != nil {
+		if err != nil {
 			reason = "bearer token: " + err.Error()
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

@@ -177,10 +177,12 @@ func (s *Server) Reload() error {
 	if n := s.conns.closeRevoked(p); n > 0 {
 		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
 	}
-	if n, err := s.conns.closeRefused(p); err != nil {
-		s.log.Warn("open tunnels and long requests not checked again: the new configuration cannot decide yet", "err", err)
-	} else if n > 0 {
+	n, undecided, err := s.conns.closeRefused(p)
+	if n > 0 {
 		s.log.Info("closed tunnels and long requests the configuration now refuses", "requests", n)
+	}
+	if undecided > 0 {
+		s.log.Warn("open tunnels and long requests with a bearer token left open: their JWT keys cannot be fetched to check them again", "requests", undecided, "err", err)
 	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.

@@ -5,13 +5,18 @@ package proxy
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestAttackReloadTunnelJWKSDown: a reload made while an issuer's JWKS
@@ -71,5 +76,102 @@ spec:
 	}
 	if !strings.Contains(got, "after-token") {
 		t.Error("the tunnel whose token could not be checked for want of keys was closed")
+	}
+}
+
+// TestAttackAuditFIFONoReader: an audit.output that is a FIFO no process
+// reads (its log shipper not started yet, or gone) made `ward proxy`, and
+// `ward proxy --check`, hang at start in open(2), without a word. It is
+// now an error naming the file.
+func TestAttackAuditFIFONoReader(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "audit.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()}) // a directory with a valid configuration
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, append(cfg, "audit: {output: "+fifo+"}\n"...))
+	type result struct {
+		srv *Server
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := NewServer(cfgPath, slog.New(slog.DiscardHandler), io.Discard)
+		done <- result{s, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err == nil {
+			_ = r.srv.Close()
+			t.Fatal("NewServer accepted an audit FIFO without a reader")
+		}
+		if !strings.Contains(r.err.Error(), fifo) || !strings.Contains(r.err.Error(), "reader") {
+			t.Errorf("error %q does not name the FIFO and its missing reader", r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("NewServer (and --check) hang on an audit FIFO without a reader")
+		r, err := os.Open(fifo) // let the open go on
+		if err == nil {
+			defer r.Close()
+		}
+		if res := <-done; res.err == nil {
+			_ = res.srv.Close()
+		}
+	}
+}
+
+// TestAttackAuditFIFOStalledShutdown: with audit.output a FIFO whose
+// reader stopped reading, the flushing goroutine's write waits; shutdown
+// abandons it after the drain timeout, as documented, but then closed the
+// audit file under the lock that write held, and waited for ever: the
+// process never exited on SIGTERM. Shutdown now ends within the drain
+// timeout.
+func TestAttackAuditFIFOStalledShutdown(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "audit.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	// A small pipe fills with a few records.
+	size, err := unix.FcntlInt(reader.Fd(), unix.F_SETPIPE_SZ, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), grace: time.Second, extra: "audit: {output: " + fifo + "}\n"})
+	// Full enough that a few more records do not fit (a write of up
+	// to PIPE_BUF bytes waits until it fits whole).
+	full := func() bool {
+		n, err := unix.IoctlGetInt(int(reader.Fd()), unix.TIOCINQ)
+		return err == nil && n > size-1024
+	}
+	for i := 0; !full(); i++ {
+		if i == 500 {
+			t.Fatal("the audit FIFO did not fill")
+		}
+		sendRaw(t, h, u, "web", "GET", "/api/items")
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The next flush waits on the full pipe.
+	for range 5 {
+		sendRaw(t, h, u, "web", "GET", "/api/items")
+	}
+	time.Sleep(300 * time.Millisecond)
+	h.cancel()
+	select {
+	case <-h.done:
+		h.done <- nil // for the harness's cleanup
+	case <-time.After(15 * time.Second):
+		t.Error("shutdown does not end with the audit FIFO stalled (drain timeout 1 s)")
+		go func() { _, _ = io.Copy(io.Discard, reader) }()
+		<-h.done
+		h.done <- nil
 	}
 }

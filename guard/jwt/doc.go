@@ -79,7 +79,8 @@
 // order. Every hit re-checks "exp" and "nbf" against the current time, and
 // a hit whose issuer's key set has changed since is verified again, so a
 // key removed from the JWKS stops validating cached tokens at the next
-// refresh. The cache saves the signature check and decoding, not the
+// refresh; a hit refreshes stale keys as a miss does (it used not to, and
+// a client presenting one cached token never caused that refresh). The cache saves the signature check and decoding, not the
 // policy.
 //
 // Anonymous requests. As in Istio, a request without a bearer token is

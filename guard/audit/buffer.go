@@ -57,6 +57,7 @@ type BufferedWriter struct {
 	spare   []byte
 
 	wmu     sync.Mutex // serializes writes to w
+	torn    bool       // the output ends in a record cut off by a failed write (wmu)
 	writing atomic.Int64
 	dropped atomic.Uint64
 	errors  atomic.Uint64
@@ -146,11 +147,28 @@ func (b *BufferedWriter) Flush() error {
 	var err error
 	if len(buf) > 0 {
 		b.writing.Store(time.Now().UnixNano())
-		_, err = b.w.Write(buf)
+		if b.torn {
+			// End the record a failed write cut off, so that the next
+			// one starts a line of its own.
+			if _, err = b.w.Write([]byte{'\n'}); err == nil {
+				b.torn = false
+			}
+		}
+		n := 0
+		if err == nil {
+			n, err = b.w.Write(buf)
+		}
 		b.writing.Store(0)
 		if err != nil {
+			// A full disk takes part of a write: the records written
+			// whole are kept, the others lost, the one cut off
+			// among them. The count was of every record in the write,
+			// and the next record was appended to the cut one, so a
+			// reader lost it too without a count.
+			n = min(max(n, 0), len(buf))
 			b.errors.Add(1)
-			b.dropped.Add(uint64(bytes.Count(buf, []byte{'\n'}))) // #nosec G115 -- a count of bytes in a buffer, never negative
+			b.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}))) // #nosec G115 -- a count of bytes in a buffer, never negative
+			b.torn = b.torn || (n > 0 && buf[n-1] != '\n')
 			b.lastErr.Store(&err)
 		} else {
 			b.lastErr.Store(nil)

@@ -6,7 +6,9 @@
 // KeyFunc) in a map bounded to MaxKeys entries: when full, the least
 // recently used key is dropped, so a flood of distinct keys costs memory
 // only up to the bound (and each new key starts with a full bucket, which
-// is the trade-off of any bounded limiter). A refused request gets 429 with
+// is the trade-off of any bounded limiter). A key over 64 bytes is kept
+// as its SHA-256 (here and in Redis), so that the bound is one of bytes
+// too: header values of 64 KiB made 65,536 buckets hold 4 GiB. A refused request gets 429 with
 // a Retry-After header in whole seconds. In dry-run mode nothing is refused:
 // the decision is only reported (for rollouts).
 //

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"container/list"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -93,7 +94,25 @@ func (l *Limiter) Len() int {
 	return l.lru.Len()
 }
 
+// maxKeyBytes bounds the bytes a bucket's key holds: a longer key is
+// kept as its SHA-256. A key is the client's to choose where it comes from
+// a header, up to the 64 KiB of a header section, and a limiter kept
+// MaxKeys of them whole: 65,536 of 64 KiB, 4 GiB, for a sidecar that a
+// few thousand requests could run out of memory.
+const maxKeyBytes = 64
+
+// boundedKey returns key, or "sha256:" and its digest when it is longer
+// than maxKeyBytes.
+func boundedKey(key string) string {
+	if len(key) <= maxKeyBytes {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + string(sum[:])
+}
+
 func (l *Limiter) bucket(key string) *rate.Limiter {
+	key = boundedKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.byKey[key]; ok {
@@ -133,6 +152,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 // client whose bearer tokens keep failing verification is refused before
 // the next one is verified.
 func (l *Limiter) Limited(key string) (bool, time.Duration) {
+	key = boundedKey(key)
 	l.mu.Lock()
 	e, ok := l.byKey[key]
 	l.mu.Unlock()

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -204,5 +206,43 @@ func TestConcurrencyAdapts(t *testing.T) {
 	}
 	for _, d := range dones {
 		d()
+	}
+}
+
+// TestAttackLimiterLongKeys: with a limit keyed by a header, each bucket
+// kept its key whole, and a client sending 64 KiB values made a limiter
+// of 65,536 buckets hold 4 GiB (a few thousand requests were enough to
+// run a sidecar out of memory). Long keys are kept as a digest: the
+// memory is bounded, and each key still has a bucket of its own.
+func TestAttackLimiterLongKeys(t *testing.T) {
+	l, err := New(Config{Rate: 1, Burst: 1, Key: ByHeader("X-Key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := func(i int) string { return strings.Repeat("k", 32<<10) + strconv.Itoa(i) }
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 2000 {
+		l.Allow(long(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if l.Len() != 2000 {
+		t.Fatalf("%d buckets for 2000 keys", l.Len())
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
+		t.Errorf("2000 buckets of 32 KiB keys hold %d MiB", grew>>20)
+	}
+	// Keys that differ only past any prefix are still apart, and one key
+	// is one bucket.
+	if ok, _ := l.Allow(long(1)); ok {
+		t.Error("a long key's second request in its burst of 1 passed: its bucket was not found again")
+	}
+	if ok, _ := l.Allow(long(2000)); !ok {
+		t.Error("a new long key sharing a prefix with others was limited")
+	}
+	if limited, _ := l.Limited(long(1)); !limited {
+		t.Error("Limited does not find a long key's bucket")
 	}
 }

@@ -68,7 +68,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 // error matching ErrUnavailable, or nil with FailOpen.
 func (l *Redis) Check(r *http.Request) error {
 	key := l.cfg.Key(r)
-	res, err := l.lim.Allow(r.Context(), l.cfg.Prefix+key, l.limit)
+	res, err := l.lim.Allow(r.Context(), l.cfg.Prefix+boundedKey(key), l.limit)
 	if err != nil {
 		if l.cfg.FailOpen {
 			return nil

@@ -4,6 +4,8 @@ package proxy
 // output), each replayed against a real upstream on loopback.
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -173,5 +175,115 @@ func TestAttackAuditFIFOStalledShutdown(t *testing.T) {
 		go func() { _, _ = io.Copy(io.Discard, reader) }()
 		<-h.done
 		h.done <- nil
+	}
+}
+
+// k8sVolume lays files out in dir as the kubelet's atomic writer does for
+// a ConfigMap or Secret volume: each file a symlink through ..data to a
+// timestamped directory, an update a new directory and an atomic rename
+// of ..data to it.
+type k8sVolume struct {
+	t   *testing.T
+	dir string
+	n   int
+}
+
+func (v *k8sVolume) update(files map[string][]byte) {
+	t := v.t
+	t.Helper()
+	v.n++
+	ts := fmt.Sprintf("..2026_12_07_11_00_%02d.%d", v.n, v.n)
+	if err := os.Mkdir(filepath.Join(v.dir, ts), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		writeFile(t, filepath.Join(v.dir, ts, name), data)
+	}
+	tmp := filepath.Join(v.dir, "..data_tmp")
+	if err := os.Symlink(ts, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(v.dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(v.dir, name)
+		if fi, err := os.Lstat(link); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAttackReloadConfigSwappedWhileRead: a reload stamped the
+// configuration file after reading it, and its policies before. A
+// ConfigMap update landing in between (both files swapped at once by the
+// kubelet) had its policies applied but not the configuration: the
+// stamps matched the new files, so no later poll saw a change, and a
+// SPIFFE ID the new configuration no longer allows (tls.spiffe.allow)
+// kept being admitted. Every file is now stamped before it is read, and
+// the watcher loads the new configuration.
+func TestAttackReloadConfigSwappedWhileRead(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	vol := &k8sVolume{t: t, dir: h.dir}
+	for _, name := range []string{"proxy.yaml", "policies.yaml"} {
+		if err := os.Remove(filepath.Join(h.dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vol.update(map[string][]byte{"proxy.yaml": cfg, "policies.yaml": []byte(policies)})
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	allowed := func() bool {
+		req, _ := http.NewRequest("GET", h.url+"/api/items", nil)
+		req.Header.Set("X-Client", fmt.Sprint(time.Now().UnixNano())) // the harness's rate limit key
+		resp, err := h.client("web").Do(req)
+		if err != nil {
+			return false // the handshake refused the peer
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !allowed() {
+		t.Fatal("web refused before the update")
+	}
+	revoked := strings.Replace(string(cfg), `allow: ["spiffe://example.org/ns/shop/**"]`, `allow: ["spiffe://example.org/ns/shop/sa/batch"]`, 1)
+	if revoked == string(cfg) {
+		t.Fatal("configuration lacks the allow list")
+	}
+	// The update lands while a reload reads the configuration.
+	defer func(f func(string) (*Config, error)) { loadConfig = f }(loadConfig)
+	loadConfig = func(path string) (*Config, error) {
+		c, err := LoadConfig(path)
+		vol.update(map[string][]byte{"proxy.yaml": []byte(revoked), "policies.yaml": []byte(policies + "---\n# updated\n")})
+		return c, err
+	}
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	loadConfig = LoadConfig
+
+	defer func(d time.Duration) { settleDelay = d }(settleDelay)
+	settleDelay = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		h.srv.Watch(ctx, 50*time.Millisecond)
+	}()
+	defer func() { cancel(); <-watching }()
+	deadline := time.Now().Add(5 * time.Second)
+	for allowed() {
+		if time.Now().After(deadline) {
+			t.Fatal("5 s after the update, the SPIFFE ID its configuration no longer allows is still admitted")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

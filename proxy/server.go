@@ -112,14 +112,25 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 	return s, nil
 }
 
+// loadConfig reads the configuration (a variable for tests).
+var loadConfig = LoadConfig
+
 func (s *Server) build() (*Proxy, error) {
-	stamps := statFiles([]string{s.path})
-	cfg, err := LoadConfig(s.path)
+	// Every file is stamped before it is read: a change made after the
+	// stamp is seen by the next poll. The configuration was stamped
+	// after it was read, and a new version written in between (a
+	// ConfigMap update swapping it and its policies together, say) was
+	// taken as loaded: its policies applied, its own changes (a SPIFFE
+	// ID no longer allowed) never did.
+	before := statFiles([]string{s.path})
+	cfg, err := loadConfig(s.path)
 	if err != nil {
-		s.stamps = stamps // a broken file is not read again until it changes
+		s.stamps = before // a broken file is not read again until it changes
 		return nil, err
 	}
-	s.stamps = statFiles(watchedFiles(cfg))
+	stamps := statFiles(watchedFiles(cfg))
+	stamps[s.path] = before[s.path]
+	s.stamps = stamps
 	p, err := New(cfg, Options{Log: s.log, Audit: s.audit, Previous: s.cur.Load()})
 	if err != nil {
 		return nil, err

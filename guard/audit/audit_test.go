@@ -370,7 +370,9 @@ func (d *fullDisk) Write(p []byte) (int, error) {
 // record too, uncounted. Now the count is of the records not written
 // whole, and the cut one is ended before the next is written.
 func TestAttackAuditDiskFullTornRecord(t *testing.T) {
-	rec := func(i int) []byte { return fmt.Appendf(nil, `{"msg":"decision","n":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", 40)) }
+	rec := func(i int) []byte {
+		return fmt.Appendf(nil, `{"msg":"decision","n":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", 40))
+	}
 	disk := &fullDisk{room: len(rec(0))*2 + 10} // two records and part of a third
 	b := NewBufferedWriterOptions(disk, BufferOptions{Interval: time.Hour})
 	defer b.Close()

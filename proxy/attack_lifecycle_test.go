@@ -287,3 +287,31 @@ func TestAttackReloadConfigSwappedWhileRead(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAttackTunnelOutlivesMaxConnectionAge: timeouts.maxConnectionAge
+// closed idle connections and busy ones after their response, but a
+// WebSocket tunnel (its response was the 101) never: a client kept its
+// connection, and the handshake that admitted it, for as long as it
+// liked past the bound. A tunnel is now closed once its connection is
+// that old.
+func TestAttackTunnelOutlivesMaxConnectionAge(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "timeouts: {maxConnectionAge: 500ms}\n"})
+	conn := openTunnel(t, h, u, "web", "/api/ws", "ws", "hello")
+	start := time.Now()
+	closed := false
+	for i := 0; time.Since(start) < 5*time.Second; i++ {
+		if _, err := fmt.Fprintf(conn, "ping-%d;", i); err != nil {
+			closed = true
+			break
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := conn.Read(make([]byte, 64)); err != nil && !isTimeout(err) {
+			closed = true
+			break
+		}
+	}
+	if !closed {
+		t.Errorf("a busy WebSocket tunnel is still open %v after it opened, with maxConnectionAge 500ms", time.Since(start).Round(time.Second))
+	}
+}

@@ -55,8 +55,9 @@ type connSetKey struct{}
 // state and the request that opened it (without its body), to be
 // checked again.
 type tunnelInfo struct {
-	st  *peerState
-	req *http.Request
+	st    *peerState
+	req   *http.Request
+	start time.Time // of the connection, for maxConnectionAge
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -72,7 +73,11 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	if s.tunnels == nil {
 		s.tunnels = map[net.Conn]*tunnelInfo{}
 	}
-	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req}
+	start := time.Now()
+	if ci, ok := s.conns[c]; ok {
+		start = ci.start
+	}
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -218,9 +223,9 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	return closed, undecided, err
 }
 
-// reapOld closes idle connections older than maxAge(), and tunnels whose
-// peer certificate has expired or no longer verifies against cur()'s
-// trust bundle, every 100 ms until ctx ends; busy
+// reapOld closes idle connections older than maxAge(), and tunnels older
+// than that or whose peer certificate has expired or no longer verifies
+// against cur()'s trust bundle, every 100 ms until ctx ends; busy
 // connections close after their response (ServeHTTP), those of an
 // expired peer at their next request.
 func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur func() *Proxy) {
@@ -248,6 +253,13 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 		}
 		var tunnels []tunnel
 		for c, ti := range s.tunnels {
+			// A tunnel's response was its 101: after it, the
+			// connection is as old as any other. (It was never closed
+			// for its age: a WebSocket outlived maxConnectionAge.)
+			if limit > 0 && time.Since(ti.start) > limit {
+				old = append(old, c)
+				continue
+			}
 			if tc, ok := c.(*tls.Conn); ok {
 				tunnels = append(tunnels, tunnel{tc, ti.st})
 			}

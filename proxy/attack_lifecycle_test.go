@@ -5,6 +5,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -313,5 +316,49 @@ func TestAttackTunnelOutlivesMaxConnectionAge(t *testing.T) {
 	}
 	if !closed {
 		t.Errorf("a busy WebSocket tunnel is still open %v after it opened, with maxConnectionAge 500ms", time.Since(start).Round(time.Second))
+	}
+}
+
+// TestAttackReloadResetsForgedTokenGate: with a limit keyed by subject,
+// the requests whose token the JWT check refuses are charged to their
+// client address (TestAttackForgedTokenFlood). A reload kept the limit's
+// own counts (TestAttackReloadResetsRateLimit) but built that gate anew:
+// every reload (any watched file that changed) gave a client flooding
+// forged tokens a fresh burst of signature verifications. The gate's
+// counts now carry over a reload that keeps the limit's settings.
+func TestAttackReloadResetsForgedTokenGate(t *testing.T) {
+	forger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra:   "clientIP: {trustedProxies: [127.0.0.0/8]}\njwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}]}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 0.01, burst: 3, key: subject}"}})
+	now := time.Now().Unix()
+	forged := func(i int) int {
+		tok := signRaw(t, forger, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "exp": now + 3600, "jti": fmt.Sprint(i)}, nil)
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok, "X-Forwarded-For", "192.0.2.7")
+		if len(got) != 0 {
+			t.Fatalf("forged token %d reached the upstream", i)
+		}
+		return status(resp)
+	}
+	for i := range 4 {
+		if got, want := forged(i), []int{401, 401, 401, 429}[i]; got != want {
+			t.Fatalf("forged token %d: %d, want %d", i, got, want)
+		}
+	}
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), "maxBodyBytes: 1024", "maxBodyBytes: 2048", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 4; i < 7; i++ {
+		if got := forged(i); got != 429 {
+			t.Errorf("forged token %d, after a reload that kept the rate limit: %d, want 429", i, got)
+		}
 	}
 }

@@ -65,7 +65,10 @@ type Proxy struct {
 	// refused, for a rate limit keyed by subject (see withJWT); by the
 	// limit's settings, shared with the routes' Proxies.
 	failures map[RateLimit]*ratelimit.Limiter
-	route    string // the route whose checks this Proxy builds
+	// prevFailures are those of the proxy this one replaces: a reload
+	// that keeps the limit's settings keeps its counts.
+	prevFailures map[RateLimit]*ratelimit.Limiter
+	route        string // the route whose checks this Proxy builds
 }
 
 // localLimiter is an in-process rate limiter and the settings it was
@@ -105,7 +108,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	}
 	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
 	if opts.Previous != nil {
-		p.prev = opts.Previous.limiters
+		p.prev, p.prevFailures = opts.Previous.limiters, opts.Previous.failures
 	}
 	defer func() {
 		if err != nil {
@@ -1130,9 +1133,14 @@ func (p *Proxy) failureGate() (*ratelimit.Limiter, ratelimit.KeyFunc, error) {
 	if l, ok := p.failures[*rl]; ok {
 		return l, key, nil
 	}
-	l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key})
-	if err != nil {
-		return nil, nil, err
+	// A reload goes on with the counts: a fresh gate gave a client
+	// flooding forged tokens a full burst of verifications again.
+	l, ok := p.prevFailures[*rl]
+	if !ok {
+		var err error
+		if l, err = ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key}); err != nil {
+			return nil, nil, err
+		}
 	}
 	if p.failures != nil {
 		p.failures[*rl] = l

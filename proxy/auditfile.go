@@ -38,7 +38,7 @@ func openFileSink(path string) (*fileSink, error) {
 // to a FIFO or pipe then wait in Go's poller, where Close ends them.
 func openAppend(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o600) // #nosec G304 -- the audit file the configuration names
-	if errors.Is(err, syscall.ENXIO) {
+	if st, serr := os.Stat(path); errors.Is(err, syscall.ENXIO) && serr == nil && st.Mode()&os.ModeNamedPipe != 0 {
 		return nil, fmt.Errorf("%w (a FIFO that no process reads: start its reader first)", err)
 	}
 	return f, err

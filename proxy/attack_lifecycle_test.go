@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 // TestAttackReloadTunnelJWKSDown: a reload made while an issuer's JWKS
@@ -360,5 +362,43 @@ func TestAttackReloadResetsForgedTokenGate(t *testing.T) {
 		if got := forged(i); got != 429 {
 			t.Errorf("forged token %d, after a reload that kept the rate limit: %d, want 429", i, got)
 		}
+	}
+}
+
+// TestAttackRotationUnloadableSilent: the listener's SVID, key and trust
+// bundle are re-read when their files change; a rotation whose files do
+// not load keeps the previous ones, so that a half-written file never
+// takes the listener down. But nothing said so: a bundle rotated to
+// remove a compromised CA, written wrong, left that CA trusted with
+// /readyz answering 200 and no log line. /readyz now fails (503, with an
+// ERROR line naming the cause) while the files on disk do not load, and
+// recovers when they do.
+func TestAttackRotationUnloadableSilent(t *testing.T) {
+	u := newRawUpstream(t)
+	var logBuf testenv.SyncBuffer
+	h := startWith(t, setup{upstream: u.URL(), log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if code := adminStatus(t, h, "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before the rotation: %d", code)
+	}
+	bundlePath := filepath.Join(h.dir, "bundle.pem")
+	good, _ := os.ReadFile(bundlePath)
+	writeFile(t, bundlePath, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"))
+	ready := func(want int) bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if adminStatus(t, h, "/readyz") == want {
+				return true
+			}
+		}
+		return false
+	}
+	if !ready(http.StatusServiceUnavailable) {
+		t.Error("/readyz answers 200 while the trust bundle file does not load (the previous bundle is in use)")
+	}
+	if !strings.Contains(logBuf.String(), "not ready") || !strings.Contains(logBuf.String(), "spiffeauth") {
+		t.Errorf("no log line naming the cause:\n%s", logBuf.String())
+	}
+	writeFile(t, bundlePath, append(good, '\n'))
+	if !ready(http.StatusOK) {
+		t.Error("/readyz does not recover once the bundle file loads again")
 	}
 }

@@ -56,6 +56,11 @@ type Proxy struct {
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
+	// files report whether the certificate, key and bundle files still
+	// load (they are re-read when they change, and the last ones that
+	// loaded stay in use when they do not): readiness fails while one
+	// does not.
+	files []func() error
 	// limiters are the local rate limiters, by route name ("" at the
 	// top level), shared with the routes' Proxies; prev are those of the
 	// proxy this one replaces, kept where the settings did not change.
@@ -297,12 +302,17 @@ func (p *Proxy) chainTrusted(cs *tls.ConnectionState, st *peerState) bool {
 	return err == nil
 }
 
-// Ready reports whether the proxy can decide requests: JWT keys fetched.
+// Ready reports whether the proxy can decide requests: its certificate,
+// key and trust bundle files load, and JWT keys were fetched.
 func (p *Proxy) Ready(ctx context.Context) error {
-	if p.verifier != nil {
-		return p.verifier.Refresh(ctx)
+	var errs []error
+	for _, f := range p.files {
+		errs = append(errs, f())
 	}
-	return nil
+	if p.verifier != nil {
+		errs = append(errs, p.verifier.Refresh(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Close releases what New opened (Redis connections).
@@ -342,6 +352,12 @@ func (p *Proxy) spiffeSource(s *SPIFFE) (svidSource, spiffeauth.Authorizer, erro
 		if err != nil {
 			return nil, nil, err
 		}
+		// A rotation whose files do not load kept the previous SVID and
+		// bundle (a CA meant to be removed included) without a word.
+		p.files = append(p.files, func() error {
+			_, _ = fs.GetX509SVID() // re-reads files that changed
+			return fs.Err()
+		})
 		src = fs
 	}
 	var pats []spiffeauth.Pattern
@@ -377,6 +393,10 @@ func (p *Proxy) buildTLS() error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
+	p.files = append(p.files, func() error {
+		kp.Certificate() // re-reads files that changed
+		return kp.Err()
+	})
 	p.tls = tlsconf.Server(prof, kp.GetCertificate)
 	return nil
 }

@@ -41,6 +41,7 @@ type Server struct {
 	sink     *fileSink // nil unless audit.output is a file
 	refuse   bool      // audit.whenFull: refuse
 	refused  prometheus.Counter
+	notReady atomic.Pointer[string] // the last cause /readyz logged
 }
 
 // NewServer loads the configuration at path and builds the proxy; a
@@ -296,9 +297,14 @@ func (s *Server) Admin() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.cur.Load().Ready(ctx); err != nil {
+			msg := err.Error()
+			if prev := s.notReady.Swap(&msg); prev == nil || *prev != msg {
+				s.log.Error("not ready", "err", err) // once per distinct cause
+			}
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		s.notReady.Store(nil)
 		if err := s.auditBuf.Healthy(); err != nil {
 			// Records are being dropped (or requests refused): send
 			// traffic elsewhere until the output keeps up.

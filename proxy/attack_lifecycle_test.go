@@ -402,3 +402,35 @@ func TestAttackRotationUnloadableSilent(t *testing.T) {
 		t.Error("/readyz does not recover once the bundle file loads again")
 	}
 }
+
+// TestAttackTunnelOutlivesToken: a WebSocket tunnel opened with a bearer
+// token was checked once, at the upgrade, and relayed for as long as its
+// client kept it busy, long after the token had expired (only a reload
+// checked it again): a token meant to last minutes bought a connection
+// for good. A tunnel is now closed once its token has expired (with the
+// JWT check's clock skew), as one whose peer's SVID expired is; one
+// opened without a token is not affected.
+func TestAttackTunnelOutlivesToken(t *testing.T) {
+	t.Cleanup(func() { tokenClockAhead.Store(0) })
+	iss := newJWTIssuer(t)
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, audiences: [shop], algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	withToken := openTunnel(t, h, u, "web", "/api/ws", "token", "hello-token", "Authorization", "Bearer "+iss.token(t, "alice")) // expires in 1 h
+	anon := openTunnel(t, h, u, "web", "/api/ws", "anon", "hello-anon")
+	tokenClockAhead.Store(int64(2 * time.Hour))
+	_ = withToken.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := withToken.Read(make([]byte, 64)); isTimeout(err) {
+		t.Error("the tunnel of an expired bearer token is still open")
+	}
+	_, _ = io.WriteString(withToken, "after-token")
+	_, _ = io.WriteString(anon, "after-anon")
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(u.received(), "after-anon") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := u.received(); strings.Contains(got, "after-token") || !strings.Contains(got, "after-anon") {
+		t.Errorf("after the token expired: the token's tunnel relayed %v, the anonymous one %v; want false, true",
+			strings.Contains(got, "after-token"), strings.Contains(got, "after-anon"))
+	}
+}

@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/wardsec/ward/guard/jwt"
 )
 
 // connSet tracks the listener's open connections, so that a reload can
@@ -57,12 +60,37 @@ type connSetKey struct{}
 type tunnelInfo struct {
 	st    *peerState
 	req   *http.Request
-	start time.Time // of the connection, for maxConnectionAge
+	start time.Time     // of the connection, for maxConnectionAge
+	exp   *atomic.Int64 // the expiry of its verified bearer token, in Unix nanoseconds; 0 without one
+}
+
+// tokenExpiryKey is the context key of a tunnel's request: its value is
+// the *atomic.Int64 the JWT check stores the verified token's expiry in.
+type tokenExpiryKey struct{}
+
+// noteTokenExpiry records the expiry of r's verified bearer token for
+// its tunnel, if r opens one (and is not a re-check).
+func noteTokenExpiry(r *http.Request, exp time.Time) {
+	if h, ok := r.Context().Value(tokenExpiryKey{}).(*atomic.Int64); ok && !rechecking(r) {
+		h.Store(exp.UnixNano())
+	}
+}
+
+// tokenClockAhead moves the clock tunnels' bearer tokens are checked
+// with ahead, in nanoseconds (for tests).
+var tokenClockAhead atomic.Int64
+
+// tokenExpired reports whether a tunnel's bearer token (exp, from
+// noteTokenExpiry) has expired, allowing the JWT check's clock skew.
+func tokenExpired(exp *atomic.Int64) bool {
+	e := exp.Load()
+	return e != 0 && time.Now().Add(time.Duration(tokenClockAhead.Load())).After(time.Unix(0, e).Add(jwt.DefaultClockSkew))
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
-// function is called (when the handler relaying it returns).
-func (s *connSet) tunnel(r *http.Request) func() {
+// function is called (when the handler relaying it returns); exp is
+// where the JWT check puts its token's expiry.
+func (s *connSet) tunnel(r *http.Request, exp *atomic.Int64) func() {
 	c, ok := r.Context().Value(connKey{}).(net.Conn)
 	if !ok {
 		return func() {}
@@ -77,7 +105,7 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	if ci, ok := s.conns[c]; ok {
 		start = ci.start
 	}
-	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start}
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start, exp: exp}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -224,8 +252,9 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 }
 
 // reapOld closes idle connections older than maxAge(), and tunnels older
-// than that or whose peer certificate has expired or no longer verifies
-// against cur()'s trust bundle, every 100 ms until ctx ends; busy
+// than that, whose bearer token has expired, or whose peer certificate
+// has expired or no longer verifies against cur()'s trust bundle, every
+// 100 ms until ctx ends; busy
 // connections close after their response (ServeHTTP), those of an
 // expired peer at their next request.
 func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur func() *Proxy) {
@@ -257,6 +286,13 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			// connection is as old as any other. (It was never closed
 			// for its age: a WebSocket outlived maxConnectionAge.)
 			if limit > 0 && time.Since(ti.start) > limit {
+				old = append(old, c)
+				continue
+			}
+			// Nor its bearer token's: the token was verified once, at
+			// the upgrade, and a tunnel relayed for as long as it
+			// lasted on a token that had expired.
+			if tokenExpired(ti.exp) {
 				old = append(old, c)
 				continue
 			}

@@ -891,6 +891,7 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
 			audit.Set(r.Context(), audit.Verdict{Principal: c.RequestPrincipal()})
+			noteTokenExpiry(r, c.Expiry())
 			for _, ch := range claimHeaders {
 				if v, ok := c.Get(ch.Claim); ok {
 					if s, ok := v.(string); ok && !headerValueAsIs(s) {

@@ -408,3 +408,37 @@ func TestAttackAuditDiskFullTornRecord(t *testing.T) {
 		t.Errorf("Dropped() = %d, want 2: the records after the disk had room are all readable", d)
 	}
 }
+
+// TestAttackStalledOutputUnlogged: OnError (the proxy's ERROR line) was
+// called by the flushing goroutine once a write returned; with the
+// output stalled for good (standard output on an unread pipe) that
+// goroutine stayed in the write, and records were dropped without a
+// single line. A stall is now reported while it lasts.
+func TestAttackStalledOutputUnlogged(t *testing.T) {
+	out := blockingWriter{release: make(chan struct{})}
+	defer close(out.release)
+	calls := make(chan string, 10)
+	b := NewBufferedWriterOptions(out, BufferOptions{Interval: time.Millisecond, MaxBytes: 1024, StallAfter: 50 * time.Millisecond,
+		OnError: func(msg string, dropped uint64, err error) { calls <- fmt.Sprint(msg, " ", dropped, " ", err) }})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	}()
+	rec := []byte(strings.Repeat("x", 99) + "\n")
+	for range 100 {
+		_, _ = b.Write(rec)
+		time.Sleep(time.Millisecond)
+	}
+	if b.Dropped() == 0 {
+		t.Fatal("no record dropped with the output stalled")
+	}
+	select {
+	case msg := <-calls:
+		if !strings.Contains(msg, "stalled") {
+			t.Errorf("OnError(%s), want it to say the output stalled", msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("records dropped for 5 s with the output stalled, and OnError never called")
+	}
+}

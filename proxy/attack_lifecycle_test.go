@@ -446,3 +446,33 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 		}
 	}
 }
+
+// TestAttackReloadMovesUpstream: a reload that sends a route's requests
+// to another upstream (the old one decommissioned, or no longer trusted:
+// another URL or CA) re-checked open tunnels against the new policies
+// only, and a tunnel the policies still allowed went on relaying to the
+// old upstream for as long as its client liked. A tunnel is now closed
+// when the reloaded configuration would forward its request elsewhere.
+func TestAttackReloadMovesUpstream(t *testing.T) {
+	oldUp, newUp := newRawUpstream(t), newRawUpstream(t)
+	h := startWith(t, setup{upstream: oldUp.URL()})
+	conn := openTunnel(t, h, oldUp, "web", "/api/ws", "ws", "hello")
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), oldUp.URL(), newUp.URL(), 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(conn, 2*time.Second) {
+		t.Error("a tunnel to the upstream the reloaded configuration no longer forwards to is still open")
+	}
+	_, _ = io.WriteString(conn, "after-reload")
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(oldUp.received(), "after-reload") {
+		t.Error("bytes sent into the tunnel after the reload reached the old upstream")
+	}
+	// New requests go to the new upstream.
+	if resp, got := sendRaw(t, h, newUp, "web", "GET", "/api/items"); status(resp) != 200 || len(got) != 1 {
+		t.Errorf("after the reload: %d, the new upstream received %d", status(resp), len(got))
+	}
+}

@@ -30,14 +30,15 @@ type connSet struct {
 // streamInfo is a long request in flight: the request as the upstream
 // step got it, and how to end it.
 type streamInfo struct {
-	req    *http.Request
-	cancel func()
+	req      *http.Request
+	upstream *string // where it was forwarded (upstreamID)
+	cancel   func()
 }
 
-// stream records r, a long request in flight, until the returned
-// function is called; cancel ends it.
-func (s *connSet) stream(r *http.Request, cancel func()) func() {
-	si := &streamInfo{req: r, cancel: cancel}
+// stream records r, a long request in flight to upstream, until the
+// returned function is called; cancel ends it.
+func (s *connSet) stream(r *http.Request, upstream *string, cancel func()) func() {
+	si := &streamInfo{req: r, upstream: upstream, cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
 		s.streams = map[*streamInfo]struct{}{}
@@ -60,19 +61,34 @@ type connSetKey struct{}
 type tunnelInfo struct {
 	st    *peerState
 	req   *http.Request
-	start time.Time     // of the connection, for maxConnectionAge
-	exp   *atomic.Int64 // the expiry of its verified bearer token, in Unix nanoseconds; 0 without one
+	start time.Time // of the connection, for maxConnectionAge
+	fwd   *forwarded
 }
 
-// tokenExpiryKey is the context key of a tunnel's request: its value is
-// the *atomic.Int64 the JWT check stores the verified token's expiry in.
-type tokenExpiryKey struct{}
+// forwarded is what the checks and the upstream step learn of a tunnel's
+// request as it goes through: its verified bearer token's expiry, and
+// the upstream it was forwarded to. It is in the context of the
+// request that opens a tunnel (forwardedKey).
+type forwarded struct {
+	exp      atomic.Int64 // Unix nanoseconds; 0 without a token
+	upstream atomic.Pointer[string]
+}
+
+type forwardedKey struct{}
 
 // noteTokenExpiry records the expiry of r's verified bearer token for
 // its tunnel, if r opens one (and is not a re-check).
 func noteTokenExpiry(r *http.Request, exp time.Time) {
-	if h, ok := r.Context().Value(tokenExpiryKey{}).(*atomic.Int64); ok && !rechecking(r) {
-		h.Store(exp.UnixNano())
+	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok && !rechecking(r) {
+		f.exp.Store(exp.UnixNano())
+	}
+}
+
+// noteUpstream records the upstream r is forwarded to, if r opens a
+// tunnel.
+func noteUpstream(r *http.Request, upstream *string) {
+	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
+		f.upstream.Store(upstream)
 	}
 }
 
@@ -80,17 +96,17 @@ func noteTokenExpiry(r *http.Request, exp time.Time) {
 // with ahead, in nanoseconds (for tests).
 var tokenClockAhead atomic.Int64
 
-// tokenExpired reports whether a tunnel's bearer token (exp, from
+// tokenExpired reports whether a tunnel's bearer token (from
 // noteTokenExpiry) has expired, allowing the JWT check's clock skew.
-func tokenExpired(exp *atomic.Int64) bool {
-	e := exp.Load()
+func tokenExpired(f *forwarded) bool {
+	e := f.exp.Load()
 	return e != 0 && time.Now().Add(time.Duration(tokenClockAhead.Load())).After(time.Unix(0, e).Add(jwt.DefaultClockSkew))
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
-// function is called (when the handler relaying it returns); exp is
-// where the JWT check puts its token's expiry.
-func (s *connSet) tunnel(r *http.Request, exp *atomic.Int64) func() {
+// function is called (when the handler relaying it returns); fwd is
+// what the checks note of it on the way.
+func (s *connSet) tunnel(r *http.Request, fwd *forwarded) func() {
 	c, ok := r.Context().Value(connKey{}).(net.Conn)
 	if !ok {
 		return func() {}
@@ -105,7 +121,7 @@ func (s *connSet) tunnel(r *http.Request, exp *atomic.Int64) func() {
 	if ci, ok := s.conns[c]; ok {
 		start = ci.start
 	}
-	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start, exp: exp}
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start, fwd: fwd}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -204,13 +220,14 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 // after any reload made while an issuer's JWKS was unreachable.
 func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	type tunnel struct {
-		close func()
-		req   *http.Request
+		close    func()
+		req      *http.Request
+		upstream *string
 	}
 	s.mu.Lock()
 	var open []tunnel
 	for c, ti := range s.tunnels {
-		open = append(open, tunnel{func() { _ = c.Close() }, ti.req})
+		open = append(open, tunnel{func() { _ = c.Close() }, ti.req, ti.fwd.upstream.Load()})
 	}
 	for si := range s.streams {
 		// The request as the upstream step got it, with a context of
@@ -222,7 +239,7 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		}
 		req := si.req.Clone(ctx)
 		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
-		open = append(open, tunnel{si.cancel, req})
+		open = append(open, tunnel{si.cancel, req, si.upstream})
 	}
 	s.mu.Unlock()
 	if len(open) == 0 {
@@ -233,7 +250,7 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	defer cancel()
 	ready := p.Ready(ctx)
 	for _, t := range open {
-		switch passed, unsure := p.admitsAgain(t.req); {
+		switch passed, unsure := p.admitsAgain(t.req, t.upstream); {
 		case passed:
 		case unsure:
 			undecided++
@@ -292,7 +309,7 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			// Nor its bearer token's: the token was verified once, at
 			// the upgrade, and a tunnel relayed for as long as it
 			// lasted on a token that had expired.
-			if tokenExpired(ti.exp) {
+			if tokenExpired(ti.fwd) {
 				old = append(old, c)
 				continue
 			}

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -427,6 +429,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// Go's default of 10 MiB buffered per request.
 		MaxResponseHeaderBytes: maxHeader,
 	}
+	var caPEM []byte
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -441,6 +444,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			if err != nil {
 				return nil, fmt.Errorf("upstream.ca: %w", err)
 			}
+			caPEM = pem
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
 				return nil, fmt.Errorf("upstream.ca: %s holds no PEM certificate", u.CA)
@@ -589,7 +593,23 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), withHintsKept(rp))), nil
+	id := upstreamID(target, u, caPEM)
+	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
+}
+
+// upstreamID names where and how requests are forwarded: the URL, the CA
+// certificates and SPIFFE settings that authenticate the upstream. A
+// tunnel or stream is checked again on a reload against it.
+func upstreamID(target *url.URL, u Upstream, caPEM []byte) *string {
+	id := target.String()
+	if len(caPEM) > 0 {
+		sum := sha256.Sum256(caPEM)
+		id += " ca:" + hex.EncodeToString(sum[:])
+	}
+	if s := u.SPIFFE; s != nil {
+		id += fmt.Sprintf(" spiffe:%q", []string{s.Socket, s.SVID, s.Key, s.Bundle, strings.Join(s.Allow, ",")})
+	}
+	return &id
 }
 
 // minBodyRate is upstream.minBodyRate, or its default.

@@ -23,6 +23,9 @@ type recheckKey struct{}
 // token for want of keys (the issuer's JWKS could not be fetched).
 type recheckState struct {
 	passed, undecided bool
+	// upstream is where the request was forwarded (upstreamID); nil
+	// when unknown.
+	upstream *string
 }
 
 // rechecking reports whether r is a re-check, which is not counted by
@@ -41,13 +44,21 @@ func recheckUndecided(r *http.Request) {
 	}
 }
 
-// withRecheckStop is the upstream step's guard: a re-check that got this
-// far passed every check, and is never forwarded.
-func withRecheckStop(next http.Handler) http.Handler {
+// withRecheckStop is the guard of the upstream step, to the upstream
+// upstreamID names: a re-check that got this far passed every check, and
+// is never forwarded; it passes if the request would still be forwarded
+// where it was. (A tunnel or stream relayed on to an upstream the
+// reloaded configuration no longer sends its requests to, or trusts
+// otherwise, once passed.) A request that opens a tunnel notes where it
+// goes.
+func withRecheckStop(upstream *string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st, ok := r.Context().Value(recheckKey{}).(*recheckState); ok {
-			st.passed = true
+			st.passed = st.upstream == nil || *st.upstream == *upstream
 			return
+		}
+		if r.Header.Get("Upgrade") != "" {
+			noteUpstream(r, upstream)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -58,11 +69,12 @@ func withRecheckStop(next http.Handler) http.Handler {
 const recheckTimeout = 5 * time.Second
 
 // admitsAgain reports whether p's checks pass r, the request that opened
-// a tunnel (as the client sent it, without its body), and, when they do
+// a tunnel (as the client sent it, without its body), and would forward
+// it to upstream (upstreamID; nil: anywhere), and, when they do
 // not, whether that is because a check could not be made (undecided: the
 // JWT keys of the request's token are unavailable) rather than a refusal.
-func (p *Proxy) admitsAgain(r *http.Request) (passed, undecided bool) {
-	st := &recheckState{}
+func (p *Proxy) admitsAgain(r *http.Request, upstream *string) (passed, undecided bool) {
+	st := &recheckState{upstream: upstream}
 	defer func() {
 		if recover() != nil {
 			passed, undecided = false, false

@@ -221,10 +221,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") != "" {
 		// A WebSocket tunnel outlives http.Server's connection tracking;
 		// a reload that revokes its peer must still find it, and its
-		// bearer token's expiry (set by the JWT check) ends it.
-		exp := new(atomic.Int64)
-		r = r.WithContext(context.WithValue(r.Context(), tokenExpiryKey{}, exp))
-		defer s.conns.tunnel(r, exp)()
+		// bearer token's expiry (noted by the JWT check) ends it.
+		fwd := new(forwarded)
+		r = r.WithContext(context.WithValue(r.Context(), forwardedKey{}, fwd))
+		defer s.conns.tunnel(r, fwd)()
 	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }

@@ -399,6 +399,27 @@ func TestAttackRotationUnloadableSilent(t *testing.T) {
 	if !ready(http.StatusOK) {
 		t.Error("/readyz does not recover once the bundle file loads again")
 	}
+
+	// The upstream's own SVID files (upstream.spiffe), read by a route's
+	// checks, were not looked at either.
+	for _, f := range []string{"api.pem", "api-key.pem", "bundle.pem"} {
+		b, _ := os.ReadFile(filepath.Join(h.dir, f))
+		writeFile(t, filepath.Join(h.dir, "up-"+f), b)
+	}
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	cfg, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(cfg), "upstream:\n  url: ",
+		"upstream:\n  spiffe: {svid: up-api.pem, key: up-api-key.pem, bundle: up-bundle.pem, allow: [\"spiffe://example.org/ns/data/sa/db\"]}\n  url: https://127.0.0.1:1 #", 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !ready(http.StatusOK) {
+		t.Fatal("/readyz with upstream.spiffe files that load")
+	}
+	writeFile(t, filepath.Join(h.dir, "up-bundle.pem"), []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"))
+	if !ready(http.StatusServiceUnavailable) {
+		t.Error("/readyz answers 200 while upstream.spiffe's bundle file does not load")
+	}
 }
 
 // TestAttackTunnelOutlivesToken: a WebSocket tunnel opened with a bearer

@@ -146,30 +146,31 @@ func TestAttackAuditFIFOStalledShutdown(t *testing.T) {
 	}
 	defer reader.Close()
 	// A small pipe fills with a few records.
-	size, err := unix.FcntlInt(reader.Fd(), unix.F_SETPIPE_SZ, 4096)
-	if err != nil {
+	if _, err := unix.FcntlInt(reader.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
 		t.Fatal(err)
 	}
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), grace: time.Second, extra: "audit: {output: " + fifo + "}\n"})
-	// Full enough that a few more records do not fit (a write of up
-	// to PIPE_BUF bytes waits until it fits whole).
-	full := func() bool {
-		n, err := unix.IoctlGetInt(int(reader.Fd()), unix.TIOCINQ)
-		return err == nil && n > size-1024
+	// Records until the flushing goroutine waits on the full pipe:
+	// records stay pending past a few flush intervals (100 ms).
+	stuck := func() bool {
+		for range 5 {
+			if h.srv.auditBuf.Pending() == 0 {
+				return false
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return true
 	}
-	for i := 0; !full(); i++ {
+	for i := 0; ; i++ {
 		if i == 500 {
 			t.Fatal("the audit FIFO did not fill")
 		}
 		sendRaw(t, h, u, "web", "GET", "/api/items")
-		time.Sleep(5 * time.Millisecond)
+		if h.srv.auditBuf.Pending() > 0 && stuck() {
+			break
+		}
 	}
-	// The next flush waits on the full pipe.
-	for range 5 {
-		sendRaw(t, h, u, "web", "GET", "/api/items")
-	}
-	time.Sleep(300 * time.Millisecond)
 	h.cancel()
 	select {
 	case <-h.done:

@@ -14,13 +14,18 @@ import (
 )
 
 // openTunnel upgrades a connection of who to a WebSocket tunnel at path
-// and sends hello into it, waiting until the upstream has it.
-func openTunnel(t *testing.T, h *harness, u *rawUpstream, who, path, client, hello string) net.Conn {
+// (with the header fields hdr, name and value pairs) and sends hello
+// into it, waiting until the upstream has it.
+func openTunnel(t *testing.T, h *harness, u *rawUpstream, who, path, client, hello string, hdr ...string) net.Conn {
 	t.Helper()
 	conn := h.dial(t, who)
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Client: "+client+"\r\n\r\n"); err != nil {
+	fields := ""
+	for i := 0; i+1 < len(hdr); i += 2 {
+		fields += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nX-Client: "+client+"\r\n"+fields+"\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4096)

@@ -325,7 +325,8 @@ type Timeouts struct {
 	Write      Duration `yaml:"write"`
 	Idle       Duration `yaml:"idle"`
 	// MaxConnectionAge closes client connections this old: idle ones at
-	// once, busy ones after their current response (off by default).
+	// once, busy ones after their current response, WebSocket tunnels
+	// at once (their response was the 101) (off by default).
 	MaxConnectionAge Duration `yaml:"maxConnectionAge"`
 }
 

@@ -3,10 +3,14 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/wardsec/ward/guard/jwt"
 )
 
 // connSet tracks the listener's open connections, so that a reload can
@@ -26,14 +30,15 @@ type connSet struct {
 // streamInfo is a long request in flight: the request as the upstream
 // step got it, and how to end it.
 type streamInfo struct {
-	req    *http.Request
-	cancel func()
+	req      *http.Request
+	upstream *string // where it was forwarded (upstreamID)
+	cancel   func()
 }
 
-// stream records r, a long request in flight, until the returned
-// function is called; cancel ends it.
-func (s *connSet) stream(r *http.Request, cancel func()) func() {
-	si := &streamInfo{req: r, cancel: cancel}
+// stream records r, a long request in flight to upstream, until the
+// returned function is called; cancel ends it.
+func (s *connSet) stream(r *http.Request, upstream *string, cancel func()) func() {
+	si := &streamInfo{req: r, upstream: upstream, cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
 		s.streams = map[*streamInfo]struct{}{}
@@ -54,13 +59,54 @@ type connSetKey struct{}
 // state and the request that opened it (without its body), to be
 // checked again.
 type tunnelInfo struct {
-	st  *peerState
-	req *http.Request
+	st    *peerState
+	req   *http.Request
+	start time.Time // of the connection, for maxConnectionAge
+	fwd   *forwarded
+}
+
+// forwarded is what the checks and the upstream step learn of a tunnel's
+// request as it goes through: its verified bearer token's expiry, and
+// the upstream it was forwarded to. It is in the context of the
+// request that opens a tunnel (forwardedKey).
+type forwarded struct {
+	exp      atomic.Int64 // Unix nanoseconds; 0 without a token
+	upstream atomic.Pointer[string]
+}
+
+type forwardedKey struct{}
+
+// noteTokenExpiry records the expiry of r's verified bearer token for
+// its tunnel, if r opens one (and is not a re-check).
+func noteTokenExpiry(r *http.Request, exp time.Time) {
+	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok && !rechecking(r) {
+		f.exp.Store(exp.UnixNano())
+	}
+}
+
+// noteUpstream records the upstream r is forwarded to, if r opens a
+// tunnel.
+func noteUpstream(r *http.Request, upstream *string) {
+	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
+		f.upstream.Store(upstream)
+	}
+}
+
+// tokenClockAhead moves the clock tunnels' bearer tokens are checked
+// with ahead, in nanoseconds (for tests).
+var tokenClockAhead atomic.Int64
+
+// tokenExpired reports whether a tunnel's bearer token (from
+// noteTokenExpiry) has expired, allowing the JWT check's clock skew.
+func tokenExpired(f *forwarded) bool {
+	e := f.exp.Load()
+	return e != 0 && time.Now().Add(time.Duration(tokenClockAhead.Load())).After(time.Unix(0, e).Add(jwt.DefaultClockSkew))
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
-// function is called (when the handler relaying it returns).
-func (s *connSet) tunnel(r *http.Request) func() {
+// function is called (when the handler relaying it returns); fwd is
+// what the checks note of it on the way.
+func (s *connSet) tunnel(r *http.Request, fwd *forwarded) func() {
 	c, ok := r.Context().Value(connKey{}).(net.Conn)
 	if !ok {
 		return func() {}
@@ -71,7 +117,11 @@ func (s *connSet) tunnel(r *http.Request) func() {
 	if s.tunnels == nil {
 		s.tunnels = map[net.Conn]*tunnelInfo{}
 	}
-	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req}
+	start := time.Now()
+	if ci, ok := s.conns[c]; ok {
+		start = ci.start
+	}
+	s.tunnels[c] = &tunnelInfo{st: peerStateOf(r.Context()), req: req, start: start, fwd: fwd}
 	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
@@ -162,18 +212,22 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 
 // closeRefused closes the tunnels, and ends the long requests in flight,
 // whose request p's checks refuse (admitsAgain), and returns how many it
-// closed. When p cannot
-// decide yet (its JWT keys could not be fetched), it closes none and
-// returns the error: every tunnel carrying a token would be refused.
-func (s *connSet) closeRefused(p *Proxy) (int, error) {
+// closed. A request whose bearer token p cannot verify yet (its issuer's
+// JWT keys could not be fetched) is left open and counted in undecided,
+// with the error: its token would be refused for want of keys, not on
+// its merits. Every other request is decided all the same: one without
+// a token, or refused by a check that needs no keys, used to stay open
+// after any reload made while an issuer's JWKS was unreachable.
+func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	type tunnel struct {
-		close func()
-		req   *http.Request
+		close    func()
+		req      *http.Request
+		upstream *string
 	}
 	s.mu.Lock()
 	var open []tunnel
 	for c, ti := range s.tunnels {
-		open = append(open, tunnel{func() { _ = c.Close() }, ti.req})
+		open = append(open, tunnel{func() { _ = c.Close() }, ti.req, ti.fwd.upstream.Load()})
 	}
 	for si := range s.streams {
 		// The request as the upstream step got it, with a context of
@@ -185,30 +239,39 @@ func (s *connSet) closeRefused(p *Proxy) (int, error) {
 		}
 		req := si.req.Clone(ctx)
 		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
-		open = append(open, tunnel{si.cancel, req})
+		open = append(open, tunnel{si.cancel, req, si.upstream})
 	}
 	s.mu.Unlock()
 	if len(open) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
+	// Fetch the keys first, so that the re-checks of tokens can be made.
 	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
 	defer cancel()
-	if err := p.Ready(ctx); err != nil {
-		return 0, err
-	}
-	n := 0
+	ready := p.Ready(ctx)
 	for _, t := range open {
-		if !p.admitsAgain(t.req) {
+		switch passed, unsure := p.admitsAgain(t.req, t.upstream); {
+		case passed:
+		case unsure:
+			undecided++
+		default:
 			t.close()
-			n++
+			closed++
 		}
 	}
-	return n, nil
+	if undecided > 0 {
+		err = ready
+		if err == nil {
+			err = errors.New("JWT keys unavailable")
+		}
+	}
+	return closed, undecided, err
 }
 
-// reapOld closes idle connections older than maxAge(), and tunnels whose
-// peer certificate has expired or no longer verifies against cur()'s
-// trust bundle, every 100 ms until ctx ends; busy
+// reapOld closes idle connections older than maxAge(), and tunnels older
+// than that, whose bearer token has expired, or whose peer certificate
+// has expired or no longer verifies against cur()'s trust bundle, every
+// 100 ms until ctx ends; busy
 // connections close after their response (ServeHTTP), those of an
 // expired peer at their next request.
 func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur func() *Proxy) {
@@ -236,6 +299,20 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 		}
 		var tunnels []tunnel
 		for c, ti := range s.tunnels {
+			// A tunnel's response was its 101: after it, the
+			// connection is as old as any other. (It was never closed
+			// for its age: a WebSocket outlived maxConnectionAge.)
+			if limit > 0 && time.Since(ti.start) > limit {
+				old = append(old, c)
+				continue
+			}
+			// Nor its bearer token's: the token was verified once, at
+			// the upgrade, and a tunnel relayed for as long as it
+			// lasted on a token that had expired.
+			if tokenExpired(ti.fwd) {
+				old = append(old, c)
+				continue
+			}
 			if tc, ok := c.(*tls.Conn); ok {
 				tunnels = append(tunnels, tunnel{tc, ti.st})
 			}

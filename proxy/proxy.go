@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +57,11 @@ type Proxy struct {
 	resolver *clientip.Resolver
 	warnings []string
 	closers  []func() error
+	// files report whether the certificate, key and bundle files still
+	// load (they are re-read when they change, and the last ones that
+	// loaded stay in use when they do not): readiness fails while one
+	// does not.
+	files []func() error
 	// limiters are the local rate limiters, by route name ("" at the
 	// top level), shared with the routes' Proxies; prev are those of the
 	// proxy this one replaces, kept where the settings did not change.
@@ -64,7 +71,10 @@ type Proxy struct {
 	// refused, for a rate limit keyed by subject (see withJWT); by the
 	// limit's settings, shared with the routes' Proxies.
 	failures map[RateLimit]*ratelimit.Limiter
-	route    string // the route whose checks this Proxy builds
+	// prevFailures are those of the proxy this one replaces: a reload
+	// that keeps the limit's settings keeps its counts.
+	prevFailures map[RateLimit]*ratelimit.Limiter
+	route        string // the route whose checks this Proxy builds
 }
 
 // localLimiter is an in-process rate limiter and the settings it was
@@ -104,7 +114,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 	}
 	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
 	if opts.Previous != nil {
-		p.prev = opts.Previous.limiters
+		p.prev, p.prevFailures = opts.Previous.limiters, opts.Previous.failures
 	}
 	defer func() {
 		if err != nil {
@@ -293,12 +303,17 @@ func (p *Proxy) chainTrusted(cs *tls.ConnectionState, st *peerState) bool {
 	return err == nil
 }
 
-// Ready reports whether the proxy can decide requests: JWT keys fetched.
+// Ready reports whether the proxy can decide requests: its certificate,
+// key and trust bundle files load, and JWT keys were fetched.
 func (p *Proxy) Ready(ctx context.Context) error {
-	if p.verifier != nil {
-		return p.verifier.Refresh(ctx)
+	var errs []error
+	for _, f := range p.files {
+		errs = append(errs, f())
 	}
-	return nil
+	if p.verifier != nil {
+		errs = append(errs, p.verifier.Refresh(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Close releases what New opened (Redis connections).
@@ -338,6 +353,12 @@ func (p *Proxy) spiffeSource(s *SPIFFE) (svidSource, spiffeauth.Authorizer, erro
 		if err != nil {
 			return nil, nil, err
 		}
+		// A rotation whose files do not load kept the previous SVID and
+		// bundle (a CA meant to be removed included) without a word.
+		p.files = append(p.files, func() error {
+			_, _ = fs.GetX509SVID() // re-reads files that changed
+			return fs.Err()
+		})
 		src = fs
 	}
 	var pats []spiffeauth.Pattern
@@ -373,6 +394,10 @@ func (p *Proxy) buildTLS() error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
+	p.files = append(p.files, func() error {
+		kp.Certificate() // re-reads files that changed
+		return kp.Err()
+	})
 	p.tls = tlsconf.Server(prof, kp.GetCertificate)
 	return nil
 }
@@ -403,6 +428,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// Go's default of 10 MiB buffered per request.
 		MaxResponseHeaderBytes: maxHeader,
 	}
+	var caPEM []byte
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -417,6 +443,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			if err != nil {
 				return nil, fmt.Errorf("upstream.ca: %w", err)
 			}
+			caPEM = pem
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
 				return nil, fmt.Errorf("upstream.ca: %s holds no PEM certificate", u.CA)
@@ -524,7 +551,23 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	return withRecheckStop(withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), withHintsKept(rp))), nil
+	id := upstreamID(target, u, caPEM)
+	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
+}
+
+// upstreamID names where and how requests are forwarded: the URL, the CA
+// certificates and SPIFFE settings that authenticate the upstream. A
+// tunnel or stream is checked again on a reload against it.
+func upstreamID(target *url.URL, u Upstream, caPEM []byte) *string {
+	id := target.String()
+	if len(caPEM) > 0 {
+		sum := sha256.Sum256(caPEM)
+		id += " ca:" + hex.EncodeToString(sum[:])
+	}
+	if s := u.SPIFFE; s != nil {
+		id += fmt.Sprintf(" spiffe:%q", []string{s.Socket, s.SVID, s.Key, s.Bundle, strings.Join(s.Allow, ",")})
+	}
+	return &id
 }
 
 // minBodyRate is upstream.minBodyRate, or its default.
@@ -899,11 +942,18 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 	m := jwt.NewMiddleware(v)
 	m.SetRequired(j.Required)
 	m.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail != nil {
+		err := jwt.ErrorFromContext(r.Context())
+		if rechecking(r) {
+			// A re-check after a reload charges no limit; one that
+			// cannot verify the token for want of keys decides nothing.
+			if errors.Is(err, jwt.ErrKeysUnavailable) {
+				recheckUndecided(r)
+			}
+		} else if fail != nil {
 			fail.Allow(failKey(r))
 		}
 		reason := "invalid bearer token"
-		if err := jwt.ErrorFromContext(r.Context()); err != nil {
+		if err != nil {
 			reason = "bearer token: " + err.Error()
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -913,6 +963,7 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
 			audit.Set(r.Context(), audit.Verdict{Principal: c.RequestPrincipal()})
+			noteTokenExpiry(r, c.Expiry())
 			for _, ch := range claimHeaders {
 				if v, ok := c.Get(ch.Claim); ok {
 					if s, ok := v.(string); ok && !headerValueAsIs(s) {
@@ -1157,9 +1208,14 @@ func (p *Proxy) failureGate() (*ratelimit.Limiter, ratelimit.KeyFunc, error) {
 	if l, ok := p.failures[*rl]; ok {
 		return l, key, nil
 	}
-	l, err := ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key})
-	if err != nil {
-		return nil, nil, err
+	// A reload goes on with the counts: a fresh gate gave a client
+	// flooding forged tokens a full burst of verifications again.
+	l, ok := p.prevFailures[*rl]
+	if !ok {
+		var err error
+		if l, err = ratelimit.New(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst, Key: key}); err != nil {
+			return nil, nil, err
+		}
 	}
 	if p.failures != nil {
 		p.failures[*rl] = l

@@ -13,24 +13,52 @@ import (
 // closed, as Envoy drains the connections of a listener whose filters
 // (Istio's RBAC among them) changed.
 
-// recheckKey marks the context of a re-check; its value is a *bool the
-// upstream step sets instead of forwarding.
+// recheckKey marks the context of a re-check; its value is the
+// *recheckState the checks report to.
 type recheckKey struct{}
+
+// recheckState is what a re-check found: passed is set by the upstream
+// step, which a re-check reaches only when every check passed;
+// undecided by the JWT check when it could not verify the request's
+// token for want of keys (the issuer's JWKS could not be fetched).
+type recheckState struct {
+	passed, undecided bool
+	// upstream is where the request was forwarded (upstreamID); nil
+	// when unknown.
+	upstream *string
+}
 
 // rechecking reports whether r is a re-check, which is not counted by
 // the rate limit or the concurrency limit: those govern new requests.
 func rechecking(r *http.Request) bool {
-	_, ok := r.Context().Value(recheckKey{}).(*bool)
+	_, ok := r.Context().Value(recheckKey{}).(*recheckState)
 	return ok
 }
 
-// withRecheckStop is the upstream step's guard: a re-check that got this
-// far passed every check, and is never forwarded.
-func withRecheckStop(next http.Handler) http.Handler {
+// recheckUndecided marks r's re-check, if it is one, as undecided: a
+// check could not be made (the JWT keys are unavailable), which is not
+// a refusal of the request.
+func recheckUndecided(r *http.Request) {
+	if st, ok := r.Context().Value(recheckKey{}).(*recheckState); ok {
+		st.undecided = true
+	}
+}
+
+// withRecheckStop is the guard of the upstream step, to the upstream
+// upstreamID names: a re-check that got this far passed every check, and
+// is never forwarded; it passes if the request would still be forwarded
+// where it was. (A tunnel or stream relayed on to an upstream the
+// reloaded configuration no longer sends its requests to, or trusts
+// otherwise, once passed.) A request that opens a tunnel notes where it
+// goes.
+func withRecheckStop(upstream *string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if passed, ok := r.Context().Value(recheckKey{}).(*bool); ok {
-			*passed = true
+		if st, ok := r.Context().Value(recheckKey{}).(*recheckState); ok {
+			st.passed = st.upstream == nil || *st.upstream == *upstream
 			return
+		}
+		if r.Header.Get("Upgrade") != "" {
+			noteUpstream(r, upstream)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -41,18 +69,22 @@ func withRecheckStop(next http.Handler) http.Handler {
 const recheckTimeout = 5 * time.Second
 
 // admitsAgain reports whether p's checks pass r, the request that opened
-// a tunnel (as the client sent it, without its body).
-func (p *Proxy) admitsAgain(r *http.Request) (passed bool) {
+// a tunnel (as the client sent it, without its body), and would forward
+// it to upstream (upstreamID; nil: anywhere), and, when they do
+// not, whether that is because a check could not be made (undecided: the
+// JWT keys of the request's token are unavailable) rather than a refusal.
+func (p *Proxy) admitsAgain(r *http.Request, upstream *string) (passed, undecided bool) {
+	st := &recheckState{upstream: upstream}
 	defer func() {
 		if recover() != nil {
-			passed = false
+			passed, undecided = false, false
 		}
 	}()
 	ctx, cancel := context.WithTimeout(r.Context(), recheckTimeout)
 	defer cancel()
-	ctx = context.WithValue(ctx, recheckKey{}, &passed)
+	ctx = context.WithValue(ctx, recheckKey{}, st)
 	p.checked.ServeHTTP(discardResponse{}, r.WithContext(ctx))
-	return passed
+	return st.passed, !st.passed && st.undecided
 }
 
 // discardResponse is the ResponseWriter of a re-check.

@@ -24,9 +24,10 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 	if route != "" && c.RateLimit != nil && c.RateLimit == p.cfg.RateLimit {
 		limiter = ""
 	}
-	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, failures: p.failures, route: limiter}
+	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, failures: p.failures, prevFailures: p.prevFailures, route: limiter}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
+		p.files = append(p.files, q.files...)
 		for _, w := range q.warnings {
 			// Routes inheriting the top-level policies, and the
 			// unrouted requests' checks, compile them each: one

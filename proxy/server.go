@@ -41,6 +41,7 @@ type Server struct {
 	sink     *fileSink // nil unless audit.output is a file
 	refuse   bool      // audit.whenFull: refuse
 	refused  prometheus.Counter
+	notReady atomic.Pointer[string] // the last cause /readyz logged
 }
 
 // NewServer loads the configuration at path and builds the proxy; a
@@ -112,14 +113,25 @@ func NewServer(path string, log *slog.Logger, auditOut io.Writer) (*Server, erro
 	return s, nil
 }
 
+// loadConfig reads the configuration (a variable for tests).
+var loadConfig = LoadConfig
+
 func (s *Server) build() (*Proxy, error) {
-	stamps := statFiles([]string{s.path})
-	cfg, err := LoadConfig(s.path)
+	// Every file is stamped before it is read: a change made after the
+	// stamp is seen by the next poll. The configuration was stamped
+	// after it was read, and a new version written in between (a
+	// ConfigMap update swapping it and its policies together, say) was
+	// taken as loaded: its policies applied, its own changes (a SPIFFE
+	// ID no longer allowed) never did.
+	before := statFiles([]string{s.path})
+	cfg, err := loadConfig(s.path)
 	if err != nil {
-		s.stamps = stamps // a broken file is not read again until it changes
+		s.stamps = before // a broken file is not read again until it changes
 		return nil, err
 	}
-	s.stamps = statFiles(watchedFiles(cfg))
+	stamps := statFiles(watchedFiles(cfg))
+	stamps[s.path] = before[s.path]
+	s.stamps = stamps
 	p, err := New(cfg, Options{Log: s.log, Audit: s.audit, Previous: s.cur.Load()})
 	if err != nil {
 		return nil, err
@@ -177,10 +189,12 @@ func (s *Server) Reload() error {
 	if n := s.conns.closeRevoked(p); n > 0 {
 		s.log.Info("closed connections of peers the configuration no longer admits", "connections", n)
 	}
-	if n, err := s.conns.closeRefused(p); err != nil {
-		s.log.Warn("open tunnels and long requests not checked again: the new configuration cannot decide yet", "err", err)
-	} else if n > 0 {
+	n, undecided, err := s.conns.closeRefused(p)
+	if n > 0 {
 		s.log.Info("closed tunnels and long requests the configuration now refuses", "requests", n)
+	}
+	if undecided > 0 {
+		s.log.Warn("open tunnels and long requests with a bearer token left open: their JWT keys cannot be fetched to check them again", "requests", undecided, "err", err)
 	}
 	// Connections to Redis of the old proxy close once requests using it
 	// are done; a generous delay is enough for that.
@@ -206,8 +220,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("Upgrade") != "" {
 		// A WebSocket tunnel outlives http.Server's connection tracking;
-		// a reload that revokes its peer must still find it.
-		defer s.conns.tunnel(r)()
+		// a reload that revokes its peer must still find it, and its
+		// bearer token's expiry (noted by the JWT check) ends it.
+		fwd := new(forwarded)
+		r = r.WithContext(context.WithValue(r.Context(), forwardedKey{}, fwd))
+		defer s.conns.tunnel(r, fwd)()
 	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
@@ -283,9 +300,14 @@ func (s *Server) Admin() http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.cur.Load().Ready(ctx); err != nil {
+			msg := err.Error()
+			if prev := s.notReady.Swap(&msg); prev == nil || *prev != msg {
+				s.log.Error("not ready", "err", err) // once per distinct cause
+			}
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		s.notReady.Store(nil)
 		if err := s.auditBuf.Healthy(); err != nil {
 			// Records are being dropped (or requests refused): send
 			// traffic elsewhere until the output keeps up.

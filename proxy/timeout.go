@@ -164,7 +164,7 @@ func refusedOnReload(ctx context.Context) bool {
 	return ok && f.Load()
 }
 
-func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler) http.Handler {
+func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		completed := false
@@ -202,7 +202,7 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, next http.Handler)
 				// A copy for the closure, which escapes: capturing ctx
 				// itself would move it to the heap for every request.
 				sctx := ctx
-				defer set.stream(r, func() {
+				defer set.stream(r, upstream, func() {
 					refused.Store(true)
 					audit.Set(sctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
 					cancel()

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,5 +337,108 @@ func TestCutNotForgeable(t *testing.T) {
 	if cut["method_truncated"] != true || cut["method_bytes"] != 9003.0 || cut["path_truncated"] != true || cut["path_bytes"] != 9001.0 {
 		t.Errorf("a cut method and path: method_truncated %v, method_bytes %v, path_truncated %v, path_bytes %v",
 			cut["method_truncated"], cut["method_bytes"], cut["path_truncated"], cut["path_bytes"])
+	}
+}
+
+// fullDisk takes room bytes, then fails every write (ENOSPC) until freed,
+// taking what fits first, as write(2) does on a full file system.
+type fullDisk struct {
+	mu   sync.Mutex
+	out  bytes.Buffer
+	room int // -1: unlimited
+}
+
+func (d *fullDisk) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.room < 0 {
+		return d.out.Write(p)
+	}
+	n := min(len(p), d.room)
+	d.out.Write(p[:n])
+	d.room -= n
+	if n < len(p) {
+		return n, syscall.ENOSPC
+	}
+	return n, nil
+}
+
+// TestAttackAuditDiskFullTornRecord: a write to a full disk takes part of
+// a flush and fails. The records it wrote whole were counted as dropped,
+// and the record it cut off stayed open: once the disk had room again,
+// the next record was appended to it, and a reader of the file lost that
+// record too, uncounted. Now the count is of the records not written
+// whole, and the cut one is ended before the next is written.
+func TestAttackAuditDiskFullTornRecord(t *testing.T) {
+	rec := func(i int) []byte {
+		return fmt.Appendf(nil, `{"msg":"decision","n":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", 40))
+	}
+	disk := &fullDisk{room: len(rec(0))*2 + 10} // two records and part of a third
+	b := NewBufferedWriterOptions(disk, BufferOptions{Interval: time.Hour})
+	defer b.Close()
+	for i := range 4 {
+		_, _ = b.Write(rec(i))
+	}
+	if err := b.Flush(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("flush to a full disk: %v", err)
+	}
+	if d := b.Dropped(); d != 2 {
+		t.Errorf("Dropped() = %d after two of four records were written whole, want 2", d)
+	}
+	disk.mu.Lock()
+	disk.room = -1 // room again
+	disk.mu.Unlock()
+	for i := 4; i < 6; i++ {
+		_, _ = b.Write(rec(i))
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for _, line := range strings.Split(strings.TrimSuffix(disk.out.String(), "\n"), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			got = append(got, m["n"].(float64))
+		}
+	}
+	if want := []float64{0, 1, 4, 5}; !slices.Equal(got, want) {
+		t.Errorf("records a reader gets from the file: %v, want %v\n%s", got, want, disk.out.String())
+	}
+	if d := b.Dropped(); d != 2 {
+		t.Errorf("Dropped() = %d, want 2: the records after the disk had room are all readable", d)
+	}
+}
+
+// TestAttackStalledOutputUnlogged: OnError (the proxy's ERROR line) was
+// called by the flushing goroutine once a write returned; with the
+// output stalled for good (standard output on an unread pipe) that
+// goroutine stayed in the write, and records were dropped without a
+// single line. A stall is now reported while it lasts.
+func TestAttackStalledOutputUnlogged(t *testing.T) {
+	out := blockingWriter{release: make(chan struct{})}
+	defer close(out.release)
+	calls := make(chan string, 10)
+	b := NewBufferedWriterOptions(out, BufferOptions{Interval: time.Millisecond, MaxBytes: 1024, StallAfter: 50 * time.Millisecond,
+		OnError: func(msg string, dropped uint64, err error) { calls <- fmt.Sprint(msg, " ", dropped, " ", err) }})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	}()
+	rec := []byte(strings.Repeat("x", 99) + "\n")
+	for range 100 {
+		_, _ = b.Write(rec)
+		time.Sleep(time.Millisecond)
+	}
+	if b.Dropped() == 0 {
+		t.Fatal("no record dropped with the output stalled")
+	}
+	select {
+	case msg := <-calls:
+		if !strings.Contains(msg, "stalled") {
+			t.Errorf("OnError(%s), want it to say the output stalled", msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("records dropped for 5 s with the output stalled, and OnError never called")
 	}
 }

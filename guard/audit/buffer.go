@@ -29,9 +29,10 @@ type BufferOptions struct {
 	// StallAfter is how long a single write to the output may take before
 	// Healthy reports the output stalled (5 s when 0).
 	StallAfter time.Duration
-	// OnError, when set, is called from the flushing goroutine (never
-	// from a request) when a write to the output fails or records were
-	// dropped since the last call; it is called at most every 10 s.
+	// OnError, when set, is called from the writer's own goroutines
+	// (never from a request) when a write to the output fails or stalls
+	// (takes longer than StallAfter), or records were dropped since the
+	// last call; it is called at most every 10 s.
 	OnError func(msg string, dropped uint64, err error)
 }
 
@@ -57,6 +58,7 @@ type BufferedWriter struct {
 	spare   []byte
 
 	wmu     sync.Mutex // serializes writes to w
+	torn    bool       // the output ends in a record cut off by a failed write (wmu)
 	writing atomic.Int64
 	dropped atomic.Uint64
 	errors  atomic.Uint64
@@ -64,6 +66,8 @@ type BufferedWriter struct {
 	// troubled is set while Healthy has reported trouble and the output
 	// has not caught up since.
 	troubled atomic.Bool
+
+	rmu      sync.Mutex // guards reported and lastLog
 	reported uint64
 	lastLog  time.Time
 
@@ -93,8 +97,34 @@ func NewBufferedWriterOptions(w io.Writer, opts BufferOptions) *BufferedWriter {
 	}
 	b := &BufferedWriter{w: w, opts: opts, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run()
+	if opts.OnError != nil {
+		go b.watch()
+	}
 	return b
 }
+
+// watch reports a stalled output from a goroutine of its own: the
+// flushing one is stuck in the write, and only reported once the write
+// returned, so an output stalled for good (an unread pipe) dropped
+// records without a log line.
+func (b *BufferedWriter) watch() {
+	t := time.NewTicker(b.opts.StallAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		if w := b.writing.Load(); w != 0 && time.Since(time.Unix(0, w)) > b.opts.StallAfter {
+			b.report(errStalled)
+		}
+	}
+}
+
+// errStalled is what a write that takes longer than StallAfter is
+// reported as.
+var errStalled = errors.New("audit: output stalled")
 
 func (b *BufferedWriter) run() {
 	defer close(b.done)
@@ -146,11 +176,28 @@ func (b *BufferedWriter) Flush() error {
 	var err error
 	if len(buf) > 0 {
 		b.writing.Store(time.Now().UnixNano())
-		_, err = b.w.Write(buf)
+		if b.torn {
+			// End the record a failed write cut off, so that the next
+			// one starts a line of its own.
+			if _, err = b.w.Write([]byte{'\n'}); err == nil {
+				b.torn = false
+			}
+		}
+		n := 0
+		if err == nil {
+			n, err = b.w.Write(buf)
+		}
 		b.writing.Store(0)
 		if err != nil {
+			// A full disk takes part of a write: the records written
+			// whole are kept, the others lost, the one cut off
+			// among them. The count was of every record in the write,
+			// and the next record was appended to the cut one, so a
+			// reader lost it too without a count.
+			n = min(max(n, 0), len(buf))
 			b.errors.Add(1)
-			b.dropped.Add(uint64(bytes.Count(buf, []byte{'\n'}))) // #nosec G115 -- a count of bytes in a buffer, never negative
+			b.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}))) // #nosec G115 -- a count of bytes in a buffer, never negative
+			b.torn = b.torn || (n > 0 && buf[n-1] != '\n')
 			b.lastErr.Store(&err)
 		} else {
 			b.lastErr.Store(nil)
@@ -165,18 +212,23 @@ func (b *BufferedWriter) Flush() error {
 	return err
 }
 
-// report calls OnError, at most every 10 s (wmu is held).
+// report calls OnError, at most every 10 s.
 func (b *BufferedWriter) report(err error) {
 	if b.opts.OnError == nil {
 		return
 	}
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
 	d := b.dropped.Load()
 	if (err == nil && d == b.reported) || time.Since(b.lastLog) < 10*time.Second {
 		return
 	}
 	b.lastLog = time.Now()
 	msg := "audit records dropped: the output does not keep up"
-	if err != nil {
+	switch {
+	case errors.Is(err, errStalled):
+		msg = "audit output stalled; records are dropped while it lasts"
+	case err != nil:
 		msg = "audit output failed; records dropped"
 	}
 	b.opts.OnError(msg, d-b.reported, err)

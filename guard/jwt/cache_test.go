@@ -120,3 +120,37 @@ func TestCacheKeyRotation(t *testing.T) {
 		t.Fatalf("cached token of a revoked key: err = %v, want ErrUnknownKey", err)
 	}
 }
+
+// TestAttackCachedTokenNeverRefreshes: a cache hit used the keys in hand
+// without looking at their age, so a client presenting one cached token
+// (a forged one, signed with a key the provider has since withdrawn)
+// never caused a refresh: with no other token to miss the cache, the
+// withdrawn key verified it until JWKSMaxStale (a day). A hit now
+// refreshes stale keys as a miss does.
+func TestAttackCachedTokenNeverRefreshes(t *testing.T) {
+	k := testKeys()
+	srv := newJWKSServer(t, publicSet(k.ec, k.ec2))
+	clock := newClock(t0)
+	v := newVerifier(t, clock, []Issuer{urlIssuer(srv)}, WithHTTPClient(srv.Client()), WithCache(16))
+	tok := sign(t, jose.ES256, k.ec2, "k1", claims(map[string]any{"exp": t0.Add(3 * time.Hour).Unix()}), nil)
+	if _, err := v.Verify(bg, tok); err != nil {
+		t.Fatal(err)
+	}
+	srv.setKeys(t, publicSet(k.ec)) // k1 withdrawn
+	for range 12 {
+		clock.advance(DefaultJWKSRefresh)
+		_, err := v.Verify(bg, tok)
+		if errors.Is(err, ErrUnknownKey) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("at %v: err = %v, want ErrUnknownKey once refreshed", clock.now().Sub(t0), err)
+		}
+	}
+	if _, err := v.Verify(bg, tok); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("an hour after the key was withdrawn, the cached token: err = %v (JWKS fetches: %d), want ErrUnknownKey", err, srv.fetches.Load())
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("JWKS fetches = %d, want 2 (the first, and the refresh of the stale keys)", n)
+	}
+}

@@ -62,9 +62,14 @@
 // with random key ids, or an identity provider that is down, costs the
 // provider at most one request per interval. The price is that a key
 // published less than JWKSMinRefetch after the previous fetch is accepted
-// only once the interval has passed. When a refresh fails the previous keys
-// stay in use up to JWKSMaxStale; after that every token of the issuer
-// fails with ErrKeysUnavailable. Fetches are synchronous: the request that
+// only once the interval has passed. When a refresh fails (the server
+// cannot be reached, answers an error status or something that is not a
+// JWK Set) the previous keys stay in use up to JWKSMaxStale; after that
+// every token of the issuer fails with ErrKeysUnavailable. A JWK Set
+// fetched replaces the keys whatever it holds: one without a usable key
+// (empty, or keys of algorithms the issuer does not accept) is the
+// provider withdrawing its keys, and the issuer's tokens fail with
+// ErrKeysUnavailable until it publishes usable ones. Fetches are synchronous: the request that
 // finds the keys stale waits for them (bounded by the HTTP client's
 // timeout), other requests keep using the current keys meanwhile, and no
 // goroutine outlives a call.
@@ -74,7 +79,8 @@
 // order. Every hit re-checks "exp" and "nbf" against the current time, and
 // a hit whose issuer's key set has changed since is verified again, so a
 // key removed from the JWKS stops validating cached tokens at the next
-// refresh. The cache saves the signature check and decoding, not the
+// refresh; a hit refreshes stale keys as a miss does (it used not to, and
+// a client presenting one cached token never caused that refresh). The cache saves the signature check and decoding, not the
 // policy.
 //
 // Anonymous requests. As in Istio, a request without a bearer token is

@@ -261,9 +261,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// usable returns the set unless it is older than maxStale. Callers hold mu.
+// usable returns the set unless it is older than maxStale or holds no
+// key. Callers hold mu.
 func (r *remoteKeys) usable(now time.Time) *keySet {
-	if r.set == nil || now.Sub(r.fetchedAt) > r.maxStale {
+	if r.set == nil || len(r.set.keys) == 0 || now.Sub(r.fetchedAt) > r.maxStale {
 		return nil
 	}
 	return r.set
@@ -353,18 +354,24 @@ func (r *remoteKeys) fetchAndStore(ctx context.Context, done chan struct{}) (set
 		r.inflight = nil
 		close(done)
 		now := r.now()
-		if fetchErr != nil {
+		if fetchErr != nil && newSet == nil {
 			r.lastErr = fetchErr
 			if set = r.usable(now); set == nil {
 				err = r.unavailable()
 			}
 			return // stale keys beat no keys, up to maxStale
 		}
+		// A set fetched, even one without a usable key: the provider
+		// withdrew the keys it no longer lists. (An empty set was taken
+		// for a failed fetch, and the withdrawn keys kept verifying
+		// tokens for JWKSMaxStale.)
 		if r.set == nil || r.set.digest != newSet.digest {
 			r.set = newSet // a new identity: cached tokens are verified again
 		}
-		r.fetchedAt, r.maxAge, r.lastErr = now, maxAge, nil
-		set = r.set
+		r.fetchedAt, r.maxAge, r.lastErr = now, maxAge, fetchErr
+		if set = r.usable(now); set == nil {
+			err = r.unavailable()
+		}
 	}()
 	newSet, maxAge, fetchErr = r.fetch(ctx)
 	return nil, nil // replaced by the deferred function
@@ -403,32 +410,41 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keySet, time.Duration, error) 
 		return nil, 0, fmt.Errorf("fetching %s: larger than %d bytes", r.url, maxJWKSBytes)
 	}
 	set, err := parseRemoteSet(body, r.iss)
-	if err != nil {
+	if err != nil && set == nil {
 		return nil, 0, fmt.Errorf("fetching %s: %w", r.url, err)
 	}
 	maxAge := r.refresh
 	if s, ok := cacheMaxAge(resp.Header.Get("Cache-Control")); ok && s < maxAge {
 		maxAge = max(s, r.minRefetch)
 	}
-	return set, maxAge, nil
+	if err != nil {
+		err = fmt.Errorf("fetching %s: %w", r.url, err)
+	}
+	return set, maxAge, err
 }
+
+// errNoUsableKeys is a fetched JWK Set without a key the issuer can use:
+// the identity provider's word that the keys it published before are
+// withdrawn, not a failure to reach it.
+var errNoUsableKeys = errors.New("no usable keys")
 
 // parseRemoteSet parses a fetched JWK Set leniently: keys this package
 // cannot or must not use (encryption keys, unknown types, private or
 // symmetric keys, short RSA keys) are skipped, so one odd key does not
-// take the issuer down. At least one usable key is required.
+// take the issuer down. A set with no usable key is returned, empty,
+// with errNoUsableKeys.
 func parseRemoteSet(body []byte, iss *issuer) (*keySet, error) {
 	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
+		Keys *[]json.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err := json.Unmarshal(body, &doc); err != nil || doc.Keys == nil {
 		return nil, errors.New("not a JWK Set")
 	}
-	if len(doc.Keys) > maxJWKSKeys {
+	if len(*doc.Keys) > maxJWKSKeys {
 		return nil, fmt.Errorf("more than %d keys", maxJWKSKeys)
 	}
 	ks := &keySet{digest: sha256.Sum256(body)}
-	for _, raw := range doc.Keys {
+	for _, raw := range *doc.Keys {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(raw); err != nil {
 			continue
@@ -438,7 +454,7 @@ func parseRemoteSet(body []byte, iss *issuer) (*keySet, error) {
 		}
 	}
 	if len(ks.keys) == 0 {
-		return nil, errors.New("no usable keys")
+		return ks, errNoUsableKeys
 	}
 	return ks, nil
 }

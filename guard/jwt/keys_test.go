@@ -250,6 +250,77 @@ func TestJWKSFetchFailures(t *testing.T) {
 	})
 }
 
+// TestAttackJWKSKeysWithdrawn: an identity provider that withdraws its
+// keys (a compromised key pulled, every key gone, or keys rotated to an
+// algorithm this issuer does not accept) publishes a JWK Set without a
+// usable key. That was taken for a failed fetch, and the withdrawn key
+// went on verifying tokens, cached ones included, for JWKSMaxStale (a
+// day by default). A fetched set now replaces the keys whatever it
+// holds: the issuer's tokens fail with ErrKeysUnavailable, Refresh (the
+// proxy's readiness) reports it, and the keys come back when the
+// provider publishes usable ones again. A provider that cannot be
+// reached (500, not a JWK Set) still leaves the last keys in use.
+func TestAttackJWKSKeysWithdrawn(t *testing.T) {
+	k := testKeys()
+	rsaOnly, err := json.Marshal(publicSet(k.rsa))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"empty set":           `{"keys":[]}`,
+		"only unusable keys":  string(rsaOnly), // an ES256 issuer
+		"only encryption key": `{"keys":[{"kty":"EC","use":"enc","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newJWKSServer(t, publicSet(k.ec))
+			clock := newClock(t0)
+			v := newVerifier(t, clock, []Issuer{urlIssuer(srv)}, WithHTTPClient(srv.Client()))
+			tok := sign(t, jose.ES256, k.ec, "k0", claims(map[string]any{"exp": t0.Add(2 * time.Hour).Unix()}), nil)
+			if _, err := v.Verify(bg, tok); err != nil {
+				t.Fatal(err)
+			}
+			srv.mu.Lock()
+			srv.body = []byte(body)
+			srv.mu.Unlock()
+			clock.advance(DefaultJWKSRefresh + time.Second)
+			if _, err := v.Verify(bg, tok); !errors.Is(err, ErrKeysUnavailable) {
+				t.Fatalf("a token of a withdrawn key after the refresh: err = %v, want ErrKeysUnavailable", err)
+			}
+			if err := v.Refresh(bg); err == nil {
+				t.Error("Refresh (readiness) reports no error with the keys withdrawn")
+			}
+			clock.advance(time.Hour)
+			if _, err := v.Verify(bg, tok); !errors.Is(err, ErrKeysUnavailable) {
+				t.Fatalf("an hour later: err = %v, want ErrKeysUnavailable", err)
+			}
+			// The provider publishes a key again.
+			srv.setKeys(t, publicSet(k.ec))
+			clock.advance(DefaultJWKSMinRefetch)
+			if _, err := v.Verify(bg, tok); err != nil {
+				t.Fatalf("after the keys came back: %v", err)
+			}
+		})
+	}
+	t.Run("unreachable keeps the last keys", func(t *testing.T) {
+		for _, body := range []string{"<html>", "{}", `{"keys":null}`} {
+			srv := newJWKSServer(t, publicSet(k.ec))
+			clock := newClock(t0)
+			v := newVerifier(t, clock, []Issuer{urlIssuer(srv)}, WithHTTPClient(srv.Client()))
+			tok := sign(t, jose.ES256, k.ec, "k0", claims(map[string]any{"exp": t0.Add(2 * time.Hour).Unix()}), nil)
+			if _, err := v.Verify(bg, tok); err != nil {
+				t.Fatal(err)
+			}
+			srv.mu.Lock()
+			srv.body = []byte(body)
+			srv.mu.Unlock()
+			clock.advance(DefaultJWKSRefresh + time.Second)
+			if _, err := v.Verify(bg, tok); err != nil {
+				t.Errorf("body %q, not a JWK Set: %v (the last keys stay, up to JWKSMaxStale)", body, err)
+			}
+		}
+	})
+}
+
 func TestJWKSUnchangedKeepsIdentity(t *testing.T) {
 	srv := newJWKSServer(t, publicSet(testKeys().ec))
 	clock := newClock(t0)

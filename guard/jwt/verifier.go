@@ -334,12 +334,17 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if v.cache != nil {
 		hash = tokenHash(token)
 		c, iss, ks, ok := v.cache.get(hash)
-		if ok && iss.keys.current() == ks {
-			if err := v.checkTime(c); err != nil {
-				v.cache.remove(hash)
-				return nil, err
+		// get, not current: a hit refreshes stale keys as a miss does,
+		// or a client presenting one cached token would never cause
+		// the refresh that drops a withdrawn key.
+		if ok {
+			if cur, err := iss.keys.get(ctx, false); err == nil && cur == ks {
+				if err := v.checkTime(c); err != nil {
+					v.cache.remove(hash)
+					return nil, err
+				}
+				return c, nil
 			}
-			return c, nil
 		}
 	}
 

@@ -43,6 +43,14 @@ gracefully.`,
 			if config == "" {
 				return fail(ExitError, errors.New("--config is required"))
 			}
+			// SIGHUP is caught before the (possibly long: a Workload
+			// API's first SVID) start: its default action ends the
+			// process, and a reload asked for then is made once serving.
+			hup := make(chan os.Signal, 1)
+			if !check {
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
+			}
 			srv, err := proxy.NewServer(config, e.log, e.stdout)
 			if err != nil {
 				return fail(ExitError, err)
@@ -65,9 +73,6 @@ gracefully.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
 			go func() {
 				for {
 					select {

@@ -276,6 +276,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	e.findLateComposes(in, set)
 	composes := in.allComposes()
 	fs := append(slices.Clone(in.unreadable), inputFindings(loadErr)...)
+	fs = append(fs, kustomizationObjects(set)...)
 	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(composes) == 0 && path == "" {
 		return nil, nil, nil, fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
 	}
@@ -469,6 +470,29 @@ func (e *env) findLateComposes(in *inputs, set *manifest.Set) {
 	set.Skipped = slices.DeleteFunc(set.Skipped, func(s manifest.Skipped) bool {
 		return s.Source.Origin == "" && in.lateComposes[s.Source.File]
 	})
+}
+
+// kustomizationObjects are the input/unreadable findings of kustomize's
+// own documents (a Kustomization or Component) the loader met among
+// manifests, on standard input or in a file of another name (a
+// kustomization file found by name is built, and one given as PATH is
+// refused in scanInputs), dropped from set's skipped documents: kustomize
+// builds the directory a kustomization file is in, and nobody applies
+// the object itself, so `cat kustomization.yaml | ward check -` passed at
+// 100/100 whatever the directory deploys.
+func kustomizationObjects(set *manifest.Set) []finding.Finding {
+	var out []finding.Finding
+	set.Skipped = slices.DeleteFunc(set.Skipped, func(s manifest.Skipped) bool {
+		group, _, _ := strings.Cut(s.APIVersion, "/")
+		if group != "kustomize.config.k8s.io" || s.Kind != "Kustomization" && s.Kind != "Component" {
+			return false
+		}
+		out = append(out, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: s.Source.File, Line: s.Source.Line, Origin: s.Source.Origin,
+			Message: "a kustomize " + s.Kind + ": kustomize builds the directory of its kustomization file, and the object on its own holds nothing that is applied",
+			Fix:     "give the kustomization's directory as PATH, or check what it builds: kustomize build DIR | ward check -"})
+		return true
+	})
+	return out
 }
 
 // allComposes are the Compose files to audit: those scanInputs found and

@@ -466,3 +466,33 @@ func TestKustomizationFileGiven(t *testing.T) {
 		})
 	}
 }
+
+// TestKustomizationObjectAsManifest: a Kustomization or Component met
+// among manifests (standard input, a file of another name) was skipped as
+// an object Ward does not model: `cat kustomization.yaml | ward check -`
+// passed at 100/100 with exit 0 whatever its directory deploys. It is an
+// input error naming what to give instead.
+func TestKustomizationObjectAsManifest(t *testing.T) {
+	const kust = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- web.yaml\n"
+	const comp = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- path: host.yaml\n"
+	for name, src := range map[string]string{"kustomization": kust, "component": comp} {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, code := run(t, src, "check", "-", "-o", "json")
+			if code != ExitError {
+				t.Errorf("stdin: exit %d, want %d; stderr: %s", code, ExitError, errOut)
+			}
+			found := false
+			for _, f := range checkOutput(t, out).Findings {
+				found = found || f.Rule == ruleUnreadable && strings.Contains(f.Fix, "kustomize build DIR | ward check -")
+			}
+			if !found {
+				t.Errorf("stdin: no input/unreadable finding:\n%s", out)
+			}
+			tree := t.TempDir()
+			writeTree(t, tree, map[string]string{"base.yaml": src, "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}, "", "")
+			if _, errOut, code := run(t, "", "check", tree); code != ExitError {
+				t.Errorf("%s: exit %d, want %d; stderr: %s", tree, code, ExitError, errOut)
+			}
+		})
+	}
+}

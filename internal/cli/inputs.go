@@ -204,6 +204,21 @@ func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool
 // directory: a cache of thousands of files is not read through.
 const hiddenLimit = 2000
 
+// hiddenParseSize bounds the files of hidden directories that are parsed
+// whole to find Compose files whose services key the quick scan of
+// compose.IsComposeFile misses (an anchor, a tag or an escape on it, an
+// indented root): outside hidden directories the loader's skipped files
+// are parsed again for that (findLateComposes), but the walk does not
+// read hidden directories.
+const hiddenParseSize = 1 << 20
+
+// composeByContent reports whether the file at path is a Compose file by
+// its parsed content.
+func composeByContent(path string, maxSize int64) bool {
+	src, err := manifest.ReadFile(path, maxSize)
+	return err == nil && compose.IsCompose(path, src)
+}
+
 // hiddenDirs announces the hidden directories of dir (the walk skips
 // them) that hold a Helm chart, a kustomization, a file with Kubernetes
 // objects (werf keeps its chart in .helm/, for example), a Compose file
@@ -237,7 +252,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				info, err := d.Info()
 				switch {
 				case err != nil:
-				case composeExt(d.Name()) && compose.IsComposeFile(path, info.Size(), maxSize):
+				case composeExt(d.Name()) && (compose.IsComposeFile(path, info.Size(), maxSize) || info.Size() <= hiddenParseSize && composeByContent(path, maxSize)):
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"

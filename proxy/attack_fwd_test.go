@@ -216,3 +216,25 @@ func TestAttackOptionsAsterisk(t *testing.T) {
 		t.Errorf("the upstream received %d requests", n)
 	}
 }
+
+// TestAttackHTTPoxy: a client's Proxy header reached the upstream, and
+// CGI-style gateways (PHP-FPM's getenv, Go's net/http/fcgi users, Python
+// CGI and WSGI servers) present it as the HTTP_PROXY that HTTP client
+// libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and
+// siblings): the upstream's own requests went through the client's
+// server. Go's net/http/cgi skips the header for this reason; the proxy
+// removes it as it removes the forwarding headers.
+func TestAttackHTTPoxy(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/x", "Proxy", "http://attacker.example:8080", "X-Kept", "yes")
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("status %d, the upstream got %d requests", status(resp), len(got))
+	}
+	if v := header(got[0], "Proxy"); len(v) != 0 {
+		t.Errorf("Proxy reached the upstream: %q", v)
+	}
+	if v := header(got[0], "X-Kept"); len(v) != 1 {
+		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
+	}
+}

@@ -37,6 +37,12 @@ var identityHeaders = []string{
 	"client-cert",
 	"client-cert-chain",
 	"ssl-client-cert",
+	// Not an identity: CGI-style gateways (PHP-FPM's getenv, Python
+	// CGI and WSGI servers) present a client's Proxy header as the
+	// HTTP_PROXY that HTTP client libraries take as their outbound proxy
+	// (httpoxy): the upstream's own requests went through the client's
+	// server. Go's net/http/cgi skips it; no client sends it otherwise.
+	"proxy",
 }
 
 // authProxyHeaders are the identity headers that authenticating proxies

@@ -19,13 +19,12 @@ func withHintsKept(next http.Handler) http.Handler {
 		hw.slot, _ = r.Context().Value(concurrencySlotKey{}).(*concurrencySlot)
 		hw.take(w.Header())
 		next.ServeHTTP(hw, r)
-		if hw.trailers {
-			// Trailers ReverseProxy adds after the body, undeclared
-			// (TrailerPrefix), of the proxy's own names: none goes out.
-			h := w.Header()
-			for _, k := range ownResponseTrailers {
-				delete(h, k)
-			}
+		// Trailers that ReverseProxy adds after the body as undeclared
+		// (TrailerPrefix: the upstream sent trailers its header did not
+		// announce) of the proxy's own names: none goes out.
+		h := w.Header()
+		for _, k := range ownResponseTrailers {
+			delete(h, k)
 		}
 	})
 }
@@ -57,9 +56,6 @@ type hintsWriter struct {
 	more   http.Header // fields past hintsInline
 	hinted bool        // a 1xx was written and the fields are not back yet
 	owned  bool        // keepOwn ran
-	// trailers is set when the final response declared trailers: the
-	// upstream had some.
-	trailers bool
 	// slot is the request's place under the concurrency limit, given
 	// back with the final response's headers; nil without the limit.
 	slot *concurrencySlot
@@ -140,7 +136,6 @@ func (w *hintsWriter) keepOwn() {
 		// them to the header map after it): they are not declared, so
 		// that the server does not send them. Undeclared ones are
 		// removed after the upstream step (withHintsKept).
-		w.trailers = true
 		var names []string
 		for _, v := range tr {
 			for _, n := range strings.Split(v, ",") {

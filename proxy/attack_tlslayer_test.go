@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
@@ -327,6 +329,36 @@ func TestAttackUpstreamOwnHeadersInHintsAndTrailers(t *testing.T) {
 		hints := trailerHintsExchange(t, h, path)
 		if hints != 2 {
 			t.Errorf("%s: %d 103 responses, want 2", path, hints)
+		}
+	}
+	// HTTP/2: the same writer.
+	var hints2 [][2][]string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+		hints2 = append(hints2, [2][]string{hdr.Values("Referrer-Policy"), hdr.Values("X-Request-Id")})
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", h.url+"/api/items", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Client", "h2")
+	resp, err := h.client("web").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.ProtoMajor != 2 || len(hints2) != 2 {
+		t.Fatalf("HTTP/2: %s, %d 103 responses", resp.Proto, len(hints2))
+	}
+	for i, hh := range hints2 {
+		if !slices.Equal(hh[0], []string{"no-referrer"}) || len(hh[1]) != 1 || hh[1][0] == "forged-request-id" {
+			t.Errorf("HTTP/2 103 #%d: Referrer-Policy %q, X-Request-Id %q, want only the proxy's", i+1, hh[0], hh[1])
+		}
+	}
+	for _, name := range []string{"X-Request-Id", "Strict-Transport-Security", "Referrer-Policy"} {
+		if got := resp.Trailer.Values(name); len(got) != 0 {
+			t.Errorf("HTTP/2: trailer %s: %q, want none", name, got)
 		}
 	}
 }

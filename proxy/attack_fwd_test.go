@@ -216,3 +216,30 @@ func TestAttackOptionsAsterisk(t *testing.T) {
 		t.Errorf("the upstream received %d requests", n)
 	}
 }
+
+// TestAttackHTTPoxy: a client's Proxy header reached the upstream, and
+// CGI-style gateways (PHP-FPM's getenv, Python
+// CGI and WSGI servers) present it as the HTTP_PROXY that HTTP client
+// libraries take as their outbound proxy (httpoxy, CVE-2016-5385 and
+// siblings): the upstream's own requests went through the client's
+// server. Go's net/http/cgi skips the header for this reason; the proxy
+// removes it from every request (headers.keep cannot keep it). Likewise Next.js's
+// internal X-Middleware-Subrequest, with which a client skipped the
+// middleware that checks sign-in (CVE-2025-29927).
+func TestAttackHTTPoxy(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/x", "Proxy", "http://attacker.example:8080",
+		"X-Middleware-Subrequest", "middleware:middleware:middleware:middleware:middleware", "X-Kept", "yes")
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("status %d, the upstream got %d requests", status(resp), len(got))
+	}
+	for _, name := range []string{"Proxy", "X-Middleware-Subrequest"} {
+		if v := header(got[0], name); len(v) != 0 {
+			t.Errorf("%s reached the upstream: %q", name, v)
+		}
+	}
+	if v := header(got[0], "X-Kept"); len(v) != 1 {
+		t.Errorf("X-Kept: %q, want it forwarded (else this test proves nothing)", v)
+	}
+}

@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
@@ -279,5 +282,129 @@ func TestTLSLayerHeld(t *testing.T) {
 	}
 	if got := u.requests()[before:]; len(got) != 0 {
 		t.Errorf("the upstream received %q", got)
+	}
+}
+
+// TestAttackUpstreamOwnHeadersInHintsAndTrailers: the upstream's fields of
+// the proxy's own names (ownResponseHeaders) still went out where
+// keepOwn does not look. On an informational response, ReverseProxy adds
+// the 1xx's fields to the proxy's: the first 103 carried Referrer-Policy
+// no-referrer then unsafe-url (Chromium applies a 103's Referrer-Policy
+// to the preloads it starts) and two X-Request-Id; a second 103, after
+// ReverseProxy cleared the map, carried the upstream's alone. In
+// trailers, the upstream's X-Request-Id and Strict-Transport-Security
+// followed the body, the audit record's id beside another. A 1xx now
+// carries the proxy's values of those names, and trailers of those names
+// are not forwarded.
+func TestAttackUpstreamOwnHeadersInHintsAndTrailers(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 2 {
+			w.Header().Set("Link", "</app.js>; rel=preload; as=script")
+			w.Header().Set("Referrer-Policy", "unsafe-url")
+			w.Header().Set("X-Request-Id", "forged-request-id")
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		w.Header().Del("Referrer-Policy")
+		w.Header().Del("X-Request-Id")
+		if r.URL.Path == "/api/undeclared" {
+			// Trailers the header section did not announce (a body
+			// past net/http's buffer, so that the response is chunked).
+			_, _ = w.Write(bytes.Repeat([]byte("ok"), 32<<10))
+			for k, v := range map[string]string{"X-Request-Id": "forged-request-id", "Strict-Transport-Security": "max-age=0",
+				"Referrer-Policy": "unsafe-url", "X-Checksum": "abc"} {
+				w.Header().Set(http.TrailerPrefix+k, v)
+			}
+			return
+		}
+		w.Header().Set("Trailer", "X-Request-Id, Strict-Transport-Security, X-Checksum")
+		_, _ = w.Write([]byte("ok"))
+		w.Header().Set("X-Request-Id", "forged-request-id")
+		w.Header().Set("Strict-Transport-Security", "max-age=0")
+		w.Header().Set("X-Checksum", "abc")
+		w.Header().Set(http.TrailerPrefix+"Referrer-Policy", "unsafe-url")
+	}))
+	t.Cleanup(up.Close)
+	h := startWith(t, setup{upstream: up.URL})
+	for _, path := range []string{"/api/items", "/api/undeclared"} {
+		hints := trailerHintsExchange(t, h, path)
+		if hints != 2 {
+			t.Errorf("%s: %d 103 responses, want 2", path, hints)
+		}
+	}
+	// HTTP/2: the same writer.
+	var hints2 [][2][]string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+		hints2 = append(hints2, [2][]string{hdr.Values("Referrer-Policy"), hdr.Values("X-Request-Id")})
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", h.url+"/api/items", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Client", "h2")
+	resp, err := h.client("web").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.ProtoMajor != 2 || len(hints2) != 2 {
+		t.Fatalf("HTTP/2: %s, %d 103 responses", resp.Proto, len(hints2))
+	}
+	for i, hh := range hints2 {
+		if !slices.Equal(hh[0], []string{"no-referrer"}) || len(hh[1]) != 1 || hh[1][0] == "forged-request-id" {
+			t.Errorf("HTTP/2 103 #%d: Referrer-Policy %q, X-Request-Id %q, want only the proxy's", i+1, hh[0], hh[1])
+		}
+	}
+	for _, name := range []string{"X-Request-Id", "Strict-Transport-Security", "Referrer-Policy"} {
+		if got := resp.Trailer.Values(name); len(got) != 0 {
+			t.Errorf("HTTP/2: trailer %s: %q, want none", name, got)
+		}
+	}
+}
+
+func trailerHintsExchange(t *testing.T, h *harness, path string) (hints int) {
+	t.Helper()
+	raw := h.raw(t, "web", "GET "+path+" HTTP/1.1\r\nHost: api\r\nX-Client: h1\r\nConnection: close\r\n\r\n")
+	br := bufio.NewReader(strings.NewReader(raw))
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, raw)
+		}
+		if resp.StatusCode == http.StatusEarlyHints {
+			hints++
+			if got := resp.Header.Values("Referrer-Policy"); !slices.Equal(got, []string{"no-referrer"}) {
+				t.Errorf("103 #%d: Referrer-Policy %q, want only the proxy's", hints, got)
+			}
+			if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] == "forged-request-id" {
+				t.Errorf("103 #%d: X-Request-Id %q, want only the audit record's", hints, got)
+			}
+			if got := resp.Header.Get("Link"); got == "" {
+				t.Errorf("103 #%d: no Link (else this test proves nothing)", hints)
+			}
+			continue
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d\n%s", resp.StatusCode, raw)
+		}
+		if got := resp.Header.Values("Strict-Transport-Security"); !slices.Equal(got, []string{"max-age=63072000"}) {
+			t.Errorf("Strict-Transport-Security %q, want the proxy's in the header section", got)
+		}
+		if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] == "forged-request-id" {
+			t.Errorf("X-Request-Id %q, want the audit record's in the header section", got)
+		}
+		if _, err := io.ReadAll(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"X-Request-Id", "Strict-Transport-Security", "Referrer-Policy"} {
+			if got := resp.Trailer.Values(name); len(got) != 0 {
+				t.Errorf("%s: trailer %s: %q, want none", path, name, got)
+			}
+		}
+		if got := resp.Trailer.Get("X-Checksum"); got != "abc" {
+			t.Errorf("%s: trailer X-Checksum %q, want the upstream's (else this test proves nothing)", path, got)
+		}
+		return hints
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // withHintsKept keeps the response headers set before the upstream
@@ -18,8 +19,24 @@ func withHintsKept(next http.Handler) http.Handler {
 		hw.slot, _ = r.Context().Value(concurrencySlotKey{}).(*concurrencySlot)
 		hw.take(w.Header())
 		next.ServeHTTP(hw, r)
+		// Trailers that ReverseProxy adds after the body as undeclared
+		// (TrailerPrefix: the upstream sent trailers its header did not
+		// announce) of the proxy's own names: none goes out.
+		h := w.Header()
+		for _, k := range ownResponseTrailers {
+			delete(h, k)
+		}
 	})
 }
+
+// ownResponseTrailers are ownResponseHeaders as undeclared trailers
+// (http.TrailerPrefix).
+var ownResponseTrailers = func() (t [len(ownResponseHeaders)]string) {
+	for i, k := range ownResponseHeaders {
+		t[i] = http.TrailerPrefix + k
+	}
+	return t
+}()
 
 // hintsInline is how many header fields hintsWriter keeps without a map:
 // more than the security headers and the request id.
@@ -64,6 +81,7 @@ func (w *hintsWriter) take(h http.Header) {
 func (w *hintsWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.hinted = true
+		w.ownInHints()
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -111,6 +129,51 @@ func (w *hintsWriter) keepOwn() {
 	}
 	for k, vs := range w.more {
 		keep(k, vs)
+	}
+	if tr, ok := h["Trailer"]; ok {
+		// The upstream's trailers of these names would follow the body
+		// (ReverseProxy declares the upstream's trailers, then adds
+		// them to the header map after it): they are not declared, so
+		// that the server does not send them. Undeclared ones are
+		// removed after the upstream step (withHintsKept).
+		var names []string
+		for _, v := range tr {
+			for _, n := range strings.Split(v, ",") {
+				n = http.CanonicalHeaderKey(strings.TrimSpace(n))
+				if n != "" && !slices.Contains(ownResponseHeaders[:], n) {
+					names = append(names, n)
+				}
+			}
+		}
+		if len(names) == 0 {
+			delete(h, "Trailer")
+		} else {
+			h["Trailer"] = []string{strings.Join(names, ", ")}
+		}
+	}
+}
+
+// ownInHints gives an informational response the proxy's values of
+// ownResponseHeaders, the upstream's dropped: ReverseProxy adds a 1xx's
+// fields to the header map (the proxy's, for the first 1xx; for a later
+// one, the map it cleared after the previous), so a 103 carried the
+// upstream's Referrer-Policy (which Chromium applies to the preloads a
+// 103 starts) and X-Request-Id, after the proxy's or alone.
+func (w *hintsWriter) ownInHints() {
+	h := w.ResponseWriter.Header()
+	for _, k := range ownResponseHeaders {
+		delete(h, k)
+	}
+	put := func(k string, vs []string) {
+		if slices.Contains(ownResponseHeaders[:], k) {
+			h[k] = slices.Clip(vs)
+		}
+	}
+	for i := range w.n {
+		put(w.keys[i], w.vals[i])
+	}
+	for k, vs := range w.more {
+		put(k, vs)
 	}
 }
 

@@ -37,6 +37,18 @@ var identityHeaders = []string{
 	"client-cert",
 	"client-cert-chain",
 	"ssl-client-cert",
+	// Not an identity: CGI-style gateways (PHP-FPM's getenv, Python
+	// CGI and WSGI servers) present a client's Proxy header as the
+	// HTTP_PROXY that HTTP client libraries take as their outbound proxy
+	// (httpoxy): the upstream's own requests went through the client's
+	// server. Go's net/http/cgi skips it; no client sends it otherwise.
+	"proxy",
+	// Not an identity either: Next.js takes a request carrying its
+	// internal X-Middleware-Subrequest (naming the middleware, repeated)
+	// as its own subrequest and skips the middleware, where applications
+	// check sign-in (CVE-2025-29927, before 15.2.3, 14.2.25, 13.5.9,
+	// 12.3.5); Vercel and Cloudflare remove it from clients' requests.
+	"x-middleware-subrequest",
 }
 
 // authProxyHeaders are the identity headers that authenticating proxies

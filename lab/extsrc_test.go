@@ -378,7 +378,8 @@ func TestExternalICMPError(t *testing.T) {
 // unclassified addresses allowed the forward chain judged it by c's
 // ingress, which admits the host. A packet from the host's own address
 // comes back to the host through lo only. The host's datagram to itself
-// from that address (through lo) still arrives, and the same forgery
+// from that address (through lo) still arrives, as does one from an
+// address the host gains after the ruleset is loaded, and the same forgery
 // without the exemption's restriction to lo (negative control) reaches c.
 func TestExternalForgedHostSource(t *testing.T) {
 	requireLab(t)
@@ -437,6 +438,27 @@ func TestExternalForgedHostSource(t *testing.T) {
 	}
 	if !udpAnswered(t, router, net.UDPAddrFromAddrPort(netip.AddrPortFrom(self, 9))) {
 		t.Errorf("the host's datagram from %s to itself did not arrive", self)
+	}
+	// An address the host gains after the ruleset is loaded (a DHCP
+	// renumbering, a second gateway address) is its own at once: the
+	// kernel's tables are looked up when each packet passes.
+	for _, p := range []string{"10.9.0.200/32", "fd00:9::c8/128"} {
+		inRouter(t, l, func() error {
+			br, err := netlink.LinkByName(lab.BridgeName)
+			if err != nil {
+				return err
+			}
+			addr, err := netlink.ParseAddr(p)
+			if err != nil {
+				return err
+			}
+			addr.Flags = unix.IFA_F_NODAD
+			return netlink.AddrAdd(br, addr)
+		})
+		later := netip.MustParsePrefix(p).Addr()
+		if !udpAnswered(t, router, net.UDPAddrFromAddrPort(netip.AddrPortFrom(later, 9))) {
+			t.Errorf("the host's datagram from %s, added after the ruleset, to itself did not arrive", later)
+		}
 	}
 
 	open := withChain(t, rs, firewall.ChainPrerouting, func(rules []firewall.Rule) []firewall.Rule {

@@ -471,3 +471,69 @@ func TestExternalForgedHostSource(t *testing.T) {
 		t.Errorf("with the host's addresses exempt whatever the interface, a LAN datagram claiming %s did not reach c: the test cannot see the attack", self)
 	}
 }
+
+// TestExternalICMPv6Error is TestExternalICMPError over IPv6: a LAN
+// host's ICMPv6 port unreachable (destination unreachable, code 4) about
+// b's connection to c, routed to b, must not refuse b's socket (the
+// forward chain's rule comparing the quoted destination, at bytes 32..47
+// of the message, with the managed /64); the negative control without
+// the rules for errors from outside lets it refuse the socket.
+func TestExternalICMPv6Error(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	b, c := hosts["spoof/b"], hosts["spoof/c"]
+	l := startLab(t, plan.Hosts)
+	index, src, dst, _ := uplink(t, l)
+	bA, cA := hostAddr(t, b, 6), hostAddr(t, c, 6)
+	lan := netip.MustParseAddr("2001:db8:7::7")
+	fromLAN := func(msg []byte) {
+		f, err := ethframe.ICMPv6(src, dst, lan, bA, msg[0], msg[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := f[14+40:] // set the code (ICMPv6 builds code 0) and checksum again
+		m[1] = msg[1]
+		m[2], m[3] = 0, 0
+		s, d := lan.As16(), bA.As16()
+		pseudo := append(binary.BigEndian.AppendUint32(slices.Concat(s[:], d[:]), uint32(len(m))), 0, 0, 0, unix.IPPROTO_ICMPV6)
+		binary.BigEndian.PutUint16(m[2:4], ethframe.Checksum(slices.Concat(pseudo, m)))
+		inRouter(t, l, func() error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			sa := &unix.SockaddrLinklayer{Ifindex: index, Protocol: ethframe.Htons(unix.ETH_P_IPV6), Halen: 6}
+			copy(sa.Addr[:], dst)
+			for range 3 {
+				if err := unix.Sendto(fd, f, 0, sa); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	if refusedAfter(t, l, b.ID, bA, cA, fromLAN) {
+		t.Error("a LAN host's ICMPv6 port unreachable about b's connection to c:53 refused b's socket")
+	}
+	open := plan.Ruleset
+	for _, name := range []string{firewall.ChainForward, firewall.ChainInput} {
+		open = withChain(t, open, name, func(rules []firewall.Rule) []firewall.Rule {
+			return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.QuotedIn.IsValid() })
+		})
+	}
+	if err := l.Load(open); err != nil {
+		t.Fatal(err)
+	}
+	if !refusedAfter(t, l, b.ID, bA, cA, fromLAN) {
+		t.Error("without the rules for errors from outside, the LAN's ICMPv6 port unreachable did not refuse b's socket: the test cannot see the attack")
+	}
+}

@@ -720,7 +720,8 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 	for _, iface := range []struct {
 		name string
 		key  expr.MetaKey
-	}{{r.Iif, expr.MetaKeyIIF}, {r.Oif, expr.MetaKeyOIF}} {
+		not  bool
+	}{{r.Iif, expr.MetaKeyIIF, r.IifNot}, {r.Oif, expr.MetaKeyOIF, false}} {
 		if iface.name == "" {
 			continue
 		}
@@ -729,6 +730,10 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 		// (1) in every network namespace.
 		if iface.name != "lo" {
 			return out, fmt.Errorf("interface %q: only \"lo\" is supported", iface.name)
+		}
+		if iface.not {
+			add(meta(iface.key), &expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: binaryutil.NativeEndian.PutUint32(1)})
+			continue
 		}
 		add(meta(iface.key), cmpEq(binaryutil.NativeEndian.PutUint32(1)))
 	}

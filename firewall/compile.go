@@ -347,7 +347,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 		// bridge Ward does not manage) is a forgery that the inet table
 		// would judge as that container's (TestExternalForgedSource).
 		// The host's own packets loop back through lo from its own
-		// addresses, the gateways' among them.
+		// addresses, the gateways' among them, and through lo only.
 		bridged := inv.bridgedSubnets()
 		for _, f := range Families {
 			elems := ofFamily(bridged, f)
@@ -359,7 +359,14 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 				name = SetBridged + f.suffix()
 				rs.Sets = append(rs.Sets, &Set{Name: name, Family: f, Elements: elems})
 			}
-			pre.Rules = append(pre.Rules, Rule{IifNotBridges: true, Addr: &Lookup{Family: f, Name: name}, SrcNotLocal: true, Verdict: Verdict{Kind: Jump, Chain: ChainUnboundPort}})
+			// Not even from the host's own address: IPv4 drops a packet
+			// from a local address through any interface but lo (a
+			// martian), IPv6 does not, and a LAN host's packet from the
+			// gateway's address passed as the host's
+			// (TestExternalForgedHostSource).
+			pre.Rules = append(pre.Rules,
+				Rule{IifNotBridges: true, Iif: "lo", IifNot: true, Addr: &Lookup{Family: f, Name: name}, Verdict: Verdict{Kind: Jump, Chain: ChainUnboundPort}},
+				Rule{Iif: "lo", Addr: &Lookup{Family: f, Name: name}, SrcNotLocal: true, Verdict: Verdict{Kind: Jump, Chain: ChainUnboundPort}})
 		}
 		drop := &Chain{Name: ChainUnboundPort, Rules: []Rule{
 			{LogRate: spoofLogRateSec, LogPrefix: SpoofLogPrefix, LogGroup: lg.group},

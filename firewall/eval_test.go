@@ -222,7 +222,7 @@ func addrOf(l *firewall.Lookup, p packet) (netip.Addr, bool) {
 }
 
 func (in *interp) matches(r *firewall.Rule, p packet) bool {
-	if r.Iif != "" && r.Iif != p.iif || r.Oif != "" && r.Oif != p.oif {
+	if r.Iif != "" && (r.Iif != p.iif) != r.IifNot || r.Oif != "" && r.Oif != p.oif {
 		return false
 	}
 	if r.IfName != "" {

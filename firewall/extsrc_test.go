@@ -34,6 +34,7 @@ func TestExternalSourceRules(t *testing.T) {
 		{"frontend over IPv6 from the uplink", pre("eth0", "fd00:20:1::10", "fd00:20:1::2", 0, true), false},
 		{"orders through its bridge", pre(backend, "10.20.2.10", "10.20.3.10", firewall.BoundMark, true), true},
 		{"the host to itself from its gateway address", pre("lo", "10.20.2.1", "10.20.2.1", 0, false), true},
+		{"the host's gateway address from the uplink", pre("eth0", "fd00:20:1::1", "fd00:20:1::10", 0, false), false},
 		{"an external address from the uplink", pre("eth0", "192.0.2.7", "10.20.1.10", 0, true), true},
 	}
 	in := newInterp(compile(t, m, firewall.Options{}))

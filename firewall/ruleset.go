@@ -246,6 +246,9 @@ type Chain struct {
 // verdict to apply. Matches are tested in field order.
 type Rule struct {
 	Iif, Oif string // the packet's input or output interface ("lo")
+	// IifNot negates Iif: packets whose input interface is not Iif
+	// (iif != "lo").
+	IifNot bool
 	// IifBridges matches packets whose input interface is one of the
 	// ruleset's Bridges (iifname @bridges): for a packet a bridge hands
 	// to the host or to br_netfilter, the bridge's name.
@@ -1081,7 +1084,9 @@ func priority(p int) string {
 // String renders the rule in nft syntax.
 func (r Rule) String() string {
 	var parts []string
-	if r.Iif != "" {
+	if r.Iif != "" && r.IifNot {
+		parts = append(parts, "iif != "+strconv.Quote(r.Iif))
+	} else if r.Iif != "" {
 		parts = append(parts, "iif "+strconv.Quote(r.Iif))
 	}
 	if r.Oif != "" {

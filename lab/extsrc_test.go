@@ -367,3 +367,173 @@ func TestExternalICMPError(t *testing.T) {
 		t.Error("without the rules for errors from outside, the LAN's port unreachable did not refuse b's socket: the test cannot see the attack")
 	}
 }
+
+// TestExternalForgedHostSource attacks chain prerouting's exemption for
+// the host's own addresses: a LAN host sends, through the host's uplink,
+// a datagram from the host's IPv6 address on the bridge (fd00:9::fe, in
+// the managed subnet) to c, which admits the host on 55/UDP. IPv4 drops
+// a packet from a local address entering through any interface but lo
+// (a martian source), IPv6 has no such check: the exemption (fib saddr
+// type local) let the forgery pass as the host's own packet, and with
+// unclassified addresses allowed the forward chain judged it by c's
+// ingress, which admits the host. A packet from the host's own address
+// comes back to the host through lo only. The host's datagram to itself
+// from that address (through lo) still arrives, as does one from an
+// address the host gains after the ruleset is loaded, and the same forgery
+// without the exemption's restriction to lo (negative control) reaches c.
+func TestExternalForgedHostSource(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml", "testdata/spoofhost/admit-host.yaml")
+	rs, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{AllowUnclassified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	c := hosts["spoof/c"]
+	l := startLab(t, plan.Hosts)
+	ce := hostEth0(t, l, c.ID)
+	index, src, dst, router := uplink(t, l)
+	sniff := capture(t, l, c.ID, ce)
+	self := netip.MustParseAddr("fd00:9::fe")
+	toC := netip.AddrPortFrom(hostAddr(t, c, 6), 55)
+	o := firewall.NewOracle(plan.Engine, plan.Inventory, firewall.Options{AllowUnclassified: true})
+	if !o.Allows(firewall.Forward, self, toC.Addr(), portset.UDP, toC.Port()) {
+		t.Fatalf("the engine must admit %s to c:55/UDP", self)
+	}
+	n := 0
+	fromLAN := func() bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-extsrc-host-%d-%d", os.Getpid(), n)
+		f, err := ethframe.UDP(src, dst, netip.AddrPortFrom(self, 40000), toC, marker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inRouter(t, l, func() error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			sa := &unix.SockaddrLinklayer{Ifindex: index, Protocol: ethframe.Htons(ethframe.EtherType(self)), Halen: 6}
+			copy(sa.Addr[:], dst)
+			for range 3 {
+				if err := unix.Sendto(fd, f, 0, sa); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return seen(sniff, marker, testTimeout)
+	}
+	if err := l.Load(rs); err != nil {
+		t.Fatal(err)
+	}
+	if fromLAN() {
+		t.Errorf("a LAN datagram claiming the host's address %s reached c:55", self)
+	}
+	if !udpAnswered(t, router, net.UDPAddrFromAddrPort(netip.AddrPortFrom(self, 9))) {
+		t.Errorf("the host's datagram from %s to itself did not arrive", self)
+	}
+	// An address the host gains after the ruleset is loaded (a DHCP
+	// renumbering, a second gateway address) is its own at once: the
+	// kernel's tables are looked up when each packet passes.
+	for _, p := range []string{"10.9.0.200/32", "fd00:9::c8/128"} {
+		inRouter(t, l, func() error {
+			br, err := netlink.LinkByName(lab.BridgeName)
+			if err != nil {
+				return err
+			}
+			addr, err := netlink.ParseAddr(p)
+			if err != nil {
+				return err
+			}
+			addr.Flags = unix.IFA_F_NODAD
+			return netlink.AddrAdd(br, addr)
+		})
+		later := netip.MustParsePrefix(p).Addr()
+		if !udpAnswered(t, router, net.UDPAddrFromAddrPort(netip.AddrPortFrom(later, 9))) {
+			t.Errorf("the host's datagram from %s, added after the ruleset, to itself did not arrive", later)
+		}
+	}
+
+	open := withChain(t, rs, firewall.ChainPrerouting, func(rules []firewall.Rule) []firewall.Rule {
+		return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.IifNotBridges && !r.SrcNotLocal })
+	})
+	if err := l.Load(open); err != nil {
+		t.Fatal(err)
+	}
+	if !fromLAN() {
+		t.Errorf("with the host's addresses exempt whatever the interface, a LAN datagram claiming %s did not reach c: the test cannot see the attack", self)
+	}
+}
+
+// TestExternalICMPv6Error is TestExternalICMPError over IPv6: a LAN
+// host's ICMPv6 port unreachable (destination unreachable, code 4) about
+// b's connection to c, routed to b, must not refuse b's socket (the
+// forward chain's rule comparing the quoted destination, at bytes 32..47
+// of the message, with the managed /64); the negative control without
+// the rules for errors from outside lets it refuse the socket.
+func TestExternalICMPv6Error(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	b, c := hosts["spoof/b"], hosts["spoof/c"]
+	l := startLab(t, plan.Hosts)
+	index, src, dst, _ := uplink(t, l)
+	bA, cA := hostAddr(t, b, 6), hostAddr(t, c, 6)
+	lan := netip.MustParseAddr("2001:db8:7::7")
+	fromLAN := func(msg []byte) {
+		f, err := ethframe.ICMPv6(src, dst, lan, bA, msg[0], msg[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := f[14+40:] // set the code (ICMPv6 builds code 0) and checksum again
+		m[1] = msg[1]
+		m[2], m[3] = 0, 0
+		s, d := lan.As16(), bA.As16()
+		pseudo := append(binary.BigEndian.AppendUint32(slices.Concat(s[:], d[:]), uint32(len(m))), 0, 0, 0, unix.IPPROTO_ICMPV6)
+		binary.BigEndian.PutUint16(m[2:4], ethframe.Checksum(slices.Concat(pseudo, m)))
+		inRouter(t, l, func() error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			sa := &unix.SockaddrLinklayer{Ifindex: index, Protocol: ethframe.Htons(unix.ETH_P_IPV6), Halen: 6}
+			copy(sa.Addr[:], dst)
+			for range 3 {
+				if err := unix.Sendto(fd, f, 0, sa); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := l.Load(plan.Ruleset); err != nil {
+		t.Fatal(err)
+	}
+	if refusedAfter(t, l, b.ID, bA, cA, fromLAN) {
+		t.Error("a LAN host's ICMPv6 port unreachable about b's connection to c:53 refused b's socket")
+	}
+	open := plan.Ruleset
+	for _, name := range []string{firewall.ChainForward, firewall.ChainInput} {
+		open = withChain(t, open, name, func(rules []firewall.Rule) []firewall.Rule {
+			return slices.DeleteFunc(rules, func(r firewall.Rule) bool { return r.QuotedIn.IsValid() })
+		})
+	}
+	if err := l.Load(open); err != nil {
+		t.Fatal(err)
+	}
+	if !refusedAfter(t, l, b.ID, bA, cA, fromLAN) {
+		t.Error("without the rules for errors from outside, the LAN's ICMPv6 port unreachable did not refuse b's socket: the test cannot see the attack")
+	}
+}

@@ -632,6 +632,7 @@ func TestAttackStalledAuditSinkRefuse(t *testing.T) {
 		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"},
 		extra:   "audit: {bufferBytes: 65536, whenFull: refuse}\n"})
 	c := h.keepAliveClient("web")
+	var header http.Header
 	get := func() int {
 		resp, err := c.Get(h.url + "/api/items")
 		if err != nil {
@@ -639,6 +640,7 @@ func TestAttackStalledAuditSinkRefuse(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		header = resp.Header
 		return resp.StatusCode
 	}
 	refusedAt := -1
@@ -650,6 +652,13 @@ func TestAttackStalledAuditSinkRefuse(t *testing.T) {
 	}
 	if refusedAt < 0 {
 		t.Fatal("3000 requests with the audit output stalled and none refused")
+	}
+	// The refusal carries the security headers every response does (it
+	// went out with Go's nosniff alone).
+	for _, k := range []string{"Strict-Transport-Security", "X-Frame-Options", "Referrer-Policy", "X-Content-Type-Options"} {
+		if header.Get(k) == "" {
+			t.Errorf("the 503 refusal has no %s: %v", k, header)
+		}
 	}
 	before := len(u.requests())
 	for range 20 {

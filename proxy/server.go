@@ -214,8 +214,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.refuse && s.auditBuf.Healthy() != nil {
 		s.refused.Inc()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		auditRefused.ServeHTTP(w, r)
 		return
 	}
 	if r.Header.Get("Upgrade") != "" {
@@ -228,6 +227,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cur.Load().Handler().ServeHTTP(w, r)
 }
+
+// auditRefused answers a request refused because it cannot be recorded
+// (audit.whenFull: refuse) with the security headers every response of
+// the proxy carries: the refusal comes before the proxy's chain, and went
+// out with Go's nosniff alone.
+var auditRefused = harden.Headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+}))
 
 // HTTP/2 limits of the listener (docs/proxy.md, "HTTP/2 limits"): Go's
 // defaults, but where they are unsafe or were stated nowhere.

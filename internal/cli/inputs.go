@@ -48,6 +48,11 @@ type inputs struct {
 	named           map[string]bool
 	unnamed         []string
 	kustomizeFailed bool
+	// unscanned are the YAML and JSON files of a kustomization's
+	// directory that the quick scan did not take for Compose files: those
+	// no kustomization reads are parsed for Compose content once the
+	// kustomizations are built (composesBeside).
+	unscanned []string
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
@@ -200,6 +205,32 @@ func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool
 	return !chart && compose.IsComposeFile(path, info.Size(), maxSize)
 }
 
+// composesBeside adds the Compose files of kustomization directories
+// that the quick scan (compose.IsComposeFile) missed, as one whose
+// services key carries an anchor or is merged in with <<: kustomize does
+// not read them, so the loader never skips them for findLateComposes to
+// find, but docker compose runs them. Files a kustomization reads
+// (resources, patches, generators' files) are left to it.
+func (in *inputs) composesBeside(maxSize int64) {
+	for _, f := range in.unscanned {
+		abs, err := filepath.Abs(f)
+		if err != nil || in.named[abs] || slices.Contains(in.composes, f) {
+			continue
+		}
+		if composeContent(f, maxSize) {
+			in.composes = append(in.composes, f)
+			in.notManifest[f] = true
+		}
+	}
+}
+
+// composeContent reports whether the file at path, of at most maxSize
+// bytes, is a Compose file by its content, parsed (compose.IsCompose).
+func composeContent(path string, maxSize int64) bool {
+	src, err := manifest.ReadFile(path, maxSize)
+	return err == nil && compose.IsCompose(path, src)
+}
+
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
 // directory: a cache of thousands of files is not read through.
 const hiddenLimit = 2000
@@ -241,6 +272,10 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
+				case composeExt(d.Name()) && composeContent(path, maxSize):
+					// One the quick scan misses (an anchored or merged
+					// services key).
+					what = "a Compose file (" + path + ")"
 				}
 			}
 			return nil
@@ -441,6 +476,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				return nil
 			}
 			o, ok := ownerOf(path)
+			if ok && !o.chart && composeExt(info.Name()) && !slices.Contains(kustomize.FileNames, info.Name()) {
+				in.unscanned = append(in.unscanned, path)
+			}
 			switch {
 			case !ok:
 				classify(path, false)
@@ -462,6 +500,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 	}
 	in.render(kustomizations, maxSize)
+	in.composesBeside(maxSize)
 	for _, f := range in.unnamed {
 		abs, err := filepath.Abs(f)
 		if in.kustomizeFailed || err != nil || in.named[abs] {

@@ -533,6 +533,13 @@ func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, erro
 		meta["namespace"] = namespace
 	}
 	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta}
+	if kind == "Secret" || kind == "ConfigMap" {
+		// As the API server returns them, with data: a template that
+		// reads (lookup ...).data.password, the usual way of keeping a
+		// generated password on upgrade, renders instead of failing on
+		// a nil map.
+		obj["data"] = map[string]any{}
+	}
 	if name != "" {
 		return obj, nil
 	}

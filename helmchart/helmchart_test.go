@@ -685,6 +685,10 @@ func TestLookup(t *testing.T) {
 		{name: "random", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
 		{name: "random and lookup", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`) + "# {{ randAlphaNum 12 }} {{ uuidv4 }} {{ now }}\n", lookup: true},
 		{name: "no lookup", template: fmt.Sprintf(pod, "false")},
+		// The usual way of keeping a generated password: it read the
+		// data of an object without any, and the chart was said not to
+		// render when lookup finds the Secret (LookupErr).
+		{name: "secret data", template: "{{- $s := lookup \"v1\" \"Secret\" \"default\" \"pw\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ if $s }}{{ $s.data.password }}{{ index $s.data \"password\" }}{{ end }}\n"},
 		{name: "error", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}{{ fail "found" }}{{ end }}false`), err: true},
 	}
 	for _, tt := range tests {

@@ -217,6 +217,12 @@ func (in *inputs) composesBeside(maxSize int64) {
 		if err != nil || in.named[abs] || slices.Contains(in.composes, f) {
 			continue
 		}
+		if isYAML(f) && slices.Contains(in.unnamed, f) {
+			// Top-level apiVersion and kind keys: Kubernetes objects,
+			// which docker compose refuses (and a dump is not parsed
+			// twice).
+			continue
+		}
 		if composeContent(f, maxSize) {
 			in.composes = append(in.composes, f)
 			in.notManifest[f] = true
@@ -230,6 +236,11 @@ func composeContent(path string, maxSize int64) bool {
 	src, err := manifest.ReadFile(path, maxSize)
 	return err == nil && compose.IsCompose(path, src)
 }
+
+// hiddenParseLimit bounds the files of a hidden directory parsed for a
+// Compose file the quick scan missed: a cache's large JSON files are not
+// parsed whole for a warning.
+const hiddenParseLimit = 4 << 20
 
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
 // directory: a cache of thousands of files is not read through.
@@ -272,7 +283,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
-				case composeExt(d.Name()) && composeContent(path, maxSize):
+				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit && composeContent(path, maxSize):
 					// One the quick scan misses (an anchored or merged
 					// services key).
 					what = "a Compose file (" + path + ")"

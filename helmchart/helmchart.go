@@ -373,9 +373,15 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		upTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
 			Name: name, Namespace: ns, Revision: 2, IsUpgrade: true,
 		}, caps, true)
-		var upFiles map[string]string
+		// Random functions made deterministic, compared with the offline
+		// render made so: a template differs by the release's state only,
+		// not by a randAlphaNum password or a timestamp.
+		var upFiles, off map[string]string
 		if err == nil {
-			upFiles, err = render(ch, upTop, dir, res, limit, offlineLookup(nil))
+			upFiles, err = render(ch, upTop, dir, res, limit, offlineLookup(nil), deterministic())
+		}
+		if err == nil {
+			off, err = offline()
 		}
 		switch {
 		case err != nil:
@@ -384,7 +390,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			out.UpgradeErr = err
 		default:
 			for _, n := range slices.Sorted(maps.Keys(upFiles)) {
-				if upFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") {
+				if upFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") {
 					out.Upgrade = append(out.Upgrade, n)
 				}
 			}
@@ -399,9 +405,14 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		clTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
 			Name: name, Namespace: ns, Revision: 1, IsInstall: true,
 		}, clCaps, true)
-		var clFiles map[string]string
+		var clFiles, off map[string]string
 		if err == nil {
-			clFiles, err = render(ch, clTop, dir, res, limit, offlineLookup(nil))
+			// Random functions deterministic, as in the offline render
+			// compared with: a template differs by the versions only.
+			clFiles, err = render(ch, clTop, dir, res, limit, offlineLookup(nil), deterministic())
+		}
+		if err == nil {
+			off, err = offline()
 		}
 		out.ClusterVersions = asked
 		switch {
@@ -411,7 +422,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			for _, n := range slices.Sorted(maps.Keys(clFiles)) {
 				// One that renders nothing offline is in Unknown.
 				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
-				if clFiles[n] != files[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) {
+				if clFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) {
 					out.Cluster = append(out.Cluster, n)
 				}
 			}
@@ -522,6 +533,13 @@ func foundLookup(apiVersion, kind, namespace, name string) (map[string]any, erro
 		meta["namespace"] = namespace
 	}
 	obj := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta}
+	if kind == "Secret" || kind == "ConfigMap" {
+		// As the API server returns them, with data: a template that
+		// reads (lookup ...).data.password, the usual way of keeping a
+		// generated password on upgrade, renders instead of failing on
+		// a nil map.
+		obj["data"] = map[string]any{}
+	}
 	if name != "" {
 		return obj, nil
 	}

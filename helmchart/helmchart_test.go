@@ -575,6 +575,7 @@ func TestCluster(t *testing.T) {
 		template string
 		opts     Options
 		cluster  bool
+		other    string // templates/y.yaml, if any
 	}{
 		{name: "value", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`), cluster: true},
 		{name: "branch", template: "{{- if $.Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "true") + "{{- else }}\n" + fmt.Sprintf(pod, "false") + "{{- end }}\n", cluster: true},
@@ -582,14 +583,23 @@ func TestCluster(t *testing.T) {
 		{name: "built in", template: fmt.Sprintf(pod, `{{ not (.Capabilities.APIVersions.Has "apps/v1") }}`)},
 		{name: "same output", template: "{{- $x := .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "false")},
 		{name: "nothing offline", template: "{{- if .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n"},
+		// A template that differs from render to render only (a
+		// randAlphaNum password, a timestamp) in a chart that asks for a
+		// version elsewhere was named too: the second render was compared
+		// with the random one.
+		{name: "random", template: fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }} {{ uuidv4 }} {{ now }}\n", other: "{{- if .Capabilities.APIVersions.Has \"cert-manager.io/v1\" }}\n" + strings.ReplaceAll(fmt.Sprintf(pod, "false"), "name: p", "name: q") + "{{- end }}\n"},
+		{name: "random and version", template: fmt.Sprintf(pod, `{{ .Capabilities.APIVersions.Has "cert-manager.io/v1" }}`) + "# {{ randAlphaNum 12 }}\n", cluster: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := write(t, map[string]string{
+			files := map[string]string{
 				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
 				"templates/x.yaml": tt.template,
-			})
-			c, err := Render(dir, tt.opts)
+			}
+			if tt.other != "" {
+				files["templates/y.yaml"] = tt.other
+			}
+			c, err := Render(write(t, files), tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -675,6 +685,10 @@ func TestLookup(t *testing.T) {
 		{name: "random", template: "{{- $x := lookup \"v1\" \"Namespace\" \"\" \"kube-system\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ randAlphaNum 12 }}\n"},
 		{name: "random and lookup", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}true{{ else }}false{{ end }}`) + "# {{ randAlphaNum 12 }} {{ uuidv4 }} {{ now }}\n", lookup: true},
 		{name: "no lookup", template: fmt.Sprintf(pod, "false")},
+		// The usual way of keeping a generated password: it read the
+		// data of an object without any, and the chart was said not to
+		// render when lookup finds the Secret (LookupErr).
+		{name: "secret data", template: "{{- $s := lookup \"v1\" \"Secret\" \"default\" \"pw\" }}\n" + fmt.Sprintf(pod, "false") + "# {{ if $s }}{{ $s.data.password }}{{ index $s.data \"password\" }}{{ end }}\n"},
 		{name: "error", template: fmt.Sprintf(pod, `{{ if lookup "v1" "Namespace" "" "kube-system" }}{{ fail "found" }}{{ end }}false`), err: true},
 	}
 	for _, tt := range tests {

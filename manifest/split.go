@@ -45,7 +45,8 @@ func normalize(data []byte) (text []byte, cuts map[int]cutNote, err error) {
 	}
 	i := bytes.IndexByte(data, '\r')
 	cr := i >= 0 && lonelyCR(data[i:])
-	if cr || bytes.Contains(data, []byte("\n"+utf8BOM)) {
+	nlBOM := lineBOM(data)
+	if cr || nlBOM {
 		cuts = kubectlCuts(data)
 	}
 	if cr {
@@ -58,7 +59,8 @@ func normalize(data []byte) (text []byte, cuts map[int]cutNote, err error) {
 		}
 		data = out
 	}
-	if bytes.HasPrefix(data, []byte(utf8BOM)) || bytes.Contains(data, []byte("\n"+utf8BOM)) {
+	// A "\r" before a byte order mark is a "\n" now.
+	if bytes.HasPrefix(data, []byte(utf8BOM)) || nlBOM || cr && lineBOM(data) {
 		out := make([]byte, 0, len(data))
 		for line := range bytes.Lines(data) {
 			out = append(out, bytes.TrimPrefix(line, []byte(utf8BOM))...)
@@ -66,6 +68,23 @@ func normalize(data []byte) (text []byte, cuts map[int]cutNote, err error) {
 		data = out
 	}
 	return data, cuts, nil
+}
+
+// lineBOM reports whether a byte order mark follows a "\n" in data. It
+// looks for the mark, whose first byte is rare in YAML, and then at the
+// byte before it: looking for "\n" and the mark stops at every line and
+// cost about 2% of loading a cluster dump.
+func lineBOM(data []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(data[off:], []byte(utf8BOM))
+		if i < 0 {
+			return false
+		}
+		if i += off; i > 0 && data[i-1] == '\n' {
+			return true
+		}
+		off = i + 1
+	}
 }
 
 // A cutNote says why kubectl does not cut a stream at a "---" line as

@@ -228,3 +228,24 @@ func TestParseDocumentMarkers(t *testing.T) {
 		})
 	}
 }
+
+// TestLineBOM: lineBOM finds a byte order mark after a "\n" only, past
+// marks elsewhere (the start, mid-line, after a "\r").
+func TestLineBOM(t *testing.T) {
+	for _, tt := range []struct {
+		data string
+		want bool
+	}{
+		{"", false},
+		{utf8BOM + "a: 1\n", false},
+		{"a: 1\n" + utf8BOM + "---\n", true},
+		{"a: 1" + utf8BOM + "\nb: " + utf8BOM + "x\n" + utf8BOM, true},
+		{"a: " + utf8BOM + "1\rb: " + utf8BOM + "\r\n", false},
+		{"\n" + utf8BOM, true},
+		{"a: \xEF\xBB\n\xEF\xBB\xBE", false},
+	} {
+		if got := lineBOM([]byte(tt.data)); got != tt.want {
+			t.Errorf("lineBOM(%q) = %v, want %v", tt.data, got, tt.want)
+		}
+	}
+}

@@ -367,6 +367,9 @@ func TestHelmChartUpgrade(t *testing.T) {
 		// .Release taken whole: no field named, the upgrade told apart all
 		// the same (before: no second render, the gate passed in silence).
 		{"whole release", strings.Replace(fmt.Sprintf(pod, `{{ regexMatch "Upg[a-z]+:true" (printf "%v" .Release) }}`), "{{ .Release.Revision }}", "1", 1), "the template app/templates/pod.yaml renders otherwise on helm upgrade"},
+		// A random password beside: only the state's difference counts
+		// (before: every template with randAlphaNum was named).
+		{"random beside", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "{{ randAlphaNum 8 }}{{ if .Release.IsInstall }}1{{ else }}1{{ end }}", 1), ""},
 		{"release name only", strings.Replace(fmt.Sprintf(pod, "false"), "{{ .Release.Revision }}", "{{ .Release.Name }}-{{ $.Release.Namespace }}", 1), ""},
 	}
 	for _, tt := range tests {

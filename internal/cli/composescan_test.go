@@ -288,6 +288,13 @@ func TestComposeInChartOrKustomization(t *testing.T) {
 	}{
 		{"kustomization", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": cm, "compose.yaml": svc, "dev.yml": svc, "Dockerfile": dockerfile},
 			[]string{"compose.yaml", "dev.yml", "Dockerfile"}, ""},
+		// A services key the quick scan misses (an anchor, merged in with
+		// <<) in a file kustomize does not read: the loader never met the
+		// file either, so findLateComposes could not find it, and the
+		// privileged services passed at 100/100.
+		{"kustomization, key the quick scan misses", map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": cm,
+			"stack.yaml": "&s services:\n  web:\n    image: nginx\n    privileged: true\n", "merged.yml": "x-base: &b\n  services:\n    web: {image: nginx, privileged: true}\n<<: *b\n"},
+			[]string{"stack.yaml", "merged.yml"}, ""},
 		{"chart", map[string]string{"Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n", "templates/cm.yaml": cm, "docker-compose.yml": svc, "Dockerfile": dockerfile,
 			"values.yaml": "services:\n  web:\n    image: nginx\n    privileged: true\n"},
 			[]string{"docker-compose.yml", "Dockerfile"}, "values.yaml"},

@@ -48,6 +48,11 @@ type inputs struct {
 	named           map[string]bool
 	unnamed         []string
 	kustomizeFailed bool
+	// unscanned are the YAML and JSON files of a kustomization's
+	// directory that the quick scan did not take for Compose files: those
+	// no kustomization reads are parsed for Compose content once the
+	// kustomizations are built (composesBeside).
+	unscanned []string
 	// configs are the files named ward.yaml given or met walking the
 	// paths: one at most is read (configPath), the others are announced.
 	configs []string
@@ -200,24 +205,46 @@ func ownedCompose(path string, info fs.FileInfo, chart bool, maxSize int64) bool
 	return !chart && compose.IsComposeFile(path, info.Size(), maxSize)
 }
 
-// hiddenLimit bounds the entries hiddenDirs looks at in each hidden
-// directory: a cache of thousands of files is not read through.
-const hiddenLimit = 2000
+// composesBeside adds the Compose files of kustomization directories
+// that the quick scan (compose.IsComposeFile) missed, as one whose
+// services key carries an anchor or is merged in with <<: kustomize does
+// not read them, so the loader never skips them for findLateComposes to
+// find, but docker compose runs them. Files a kustomization reads
+// (resources, patches, generators' files) are left to it.
+func (in *inputs) composesBeside(maxSize int64) {
+	for _, f := range in.unscanned {
+		abs, err := filepath.Abs(f)
+		if err != nil || in.named[abs] || slices.Contains(in.composes, f) {
+			continue
+		}
+		if isYAML(f) && slices.Contains(in.unnamed, f) {
+			// Top-level apiVersion and kind keys: Kubernetes objects,
+			// which docker compose refuses (and a dump is not parsed
+			// twice).
+			continue
+		}
+		if composeContent(f, maxSize) {
+			in.composes = append(in.composes, f)
+			in.notManifest[f] = true
+		}
+	}
+}
 
-// hiddenParseSize bounds the files of hidden directories that are parsed
-// whole to find Compose files whose services key the quick scan of
-// compose.IsComposeFile misses (an anchor, a tag or an escape on it, an
-// indented root): outside hidden directories the loader's skipped files
-// are parsed again for that (findLateComposes), but the walk does not
-// read hidden directories.
-const hiddenParseSize = 1 << 20
-
-// composeByContent reports whether the file at path is a Compose file by
-// its parsed content.
-func composeByContent(path string, maxSize int64) bool {
+// composeContent reports whether the file at path, of at most maxSize
+// bytes, is a Compose file by its content, parsed (compose.IsCompose).
+func composeContent(path string, maxSize int64) bool {
 	src, err := manifest.ReadFile(path, maxSize)
 	return err == nil && compose.IsCompose(path, src)
 }
+
+// hiddenParseLimit bounds the files of a hidden directory parsed for a
+// Compose file the quick scan missed: a cache's large JSON files are not
+// parsed whole for a warning.
+const hiddenParseLimit = 4 << 20
+
+// hiddenLimit bounds the entries hiddenDirs looks at in each hidden
+// directory: a cache of thousands of files is not read through.
+const hiddenLimit = 2000
 
 // hiddenDirs announces the hidden directories of dir (the walk skips
 // them) that hold a Helm chart, a kustomization, a file with Kubernetes
@@ -252,10 +279,14 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 				info, err := d.Info()
 				switch {
 				case err != nil:
-				case composeExt(d.Name()) && (compose.IsComposeFile(path, info.Size(), maxSize) || info.Size() <= hiddenParseSize && composeByContent(path, maxSize)):
+				case composeExt(d.Name()) && compose.IsComposeFile(path, info.Size(), maxSize):
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
+				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit && composeContent(path, maxSize):
+					// One the quick scan misses (an anchored or merged
+					// services key).
+					what = "a Compose file (" + path + ")"
 				}
 			}
 			return nil
@@ -456,6 +487,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 				return nil
 			}
 			o, ok := ownerOf(path)
+			if ok && !o.chart && composeExt(info.Name()) && !slices.Contains(kustomize.FileNames, info.Name()) {
+				in.unscanned = append(in.unscanned, path)
+			}
 			switch {
 			case !ok:
 				classify(path, false)
@@ -477,6 +511,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 	}
 	in.render(kustomizations, maxSize)
+	in.composesBeside(maxSize)
 	for _, f := range in.unnamed {
 		abs, err := filepath.Abs(f)
 		if in.kustomizeFailed || err != nil || in.named[abs] {

@@ -794,9 +794,10 @@ func TestHiddenDirs(t *testing.T) {
 		{name: "kustomization", files: map[string]string{".k8s/kustomization.yaml": "resources: [pod.yaml]\n", ".k8s/pod.yaml": pod}, warn: ".k8s", holds: "a kustomization"},
 		{name: "compose", files: map[string]string{".devcontainer/docker-compose.yml": "services:\n  app: {image: x, privileged: true}\n"}, warn: ".devcontainer", holds: "a Compose file"},
 		{name: "compose by content", files: map[string]string{".ops/prod.yaml": "services:\n  app: {privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
-		// The quick scan for the services key misses these spellings;
-		// the walk does not read hidden directories, so nothing else did.
-		{name: "compose, anchored key", files: map[string]string{".ops/prod.yaml": "&k services:\n  app: {image: x, privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
+		// The quick scan misses a services key with an anchor or merged
+		// in with <<: such a file was passed over without a word.
+		{name: "compose, anchored key", files: map[string]string{".ops/prod.yaml": "&s services:\n  app: {image: x, privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
+		{name: "compose, merged key", files: map[string]string{".ops/prod.yaml": "x-base: &b\n  services:\n    app: {image: x, privileged: true}\n<<: *b\n"}, warn: ".ops", holds: "a Compose file"},
 		{name: "compose, indented root", files: map[string]string{".ops/prod.yaml": "  services:\n    app: {image: x, privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
 		{name: "dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\nUSER root\n"}, warn: ".devcontainer", holds: "a Dockerfile"},
 		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},

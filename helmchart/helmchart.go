@@ -419,13 +419,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		case err != nil:
 			out.ClusterErr = err
 		default:
-			for _, n := range slices.Sorted(maps.Keys(clFiles)) {
-				// One that renders nothing offline is in Unknown.
-				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
-				if clFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) {
-					out.Cluster = append(out.Cluster, n)
-				}
-			}
+			out.Cluster = differing(clFiles, off, files, srcs)
 		}
 	}
 	// A template may ask for API versions Ward cannot list: a version
@@ -448,9 +442,8 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 		case err != nil:
 			out.ComputedErr = err
 		default:
-			for _, n := range slices.Sorted(maps.Keys(anyFiles)) {
-				blank := len(bytes.TrimSpace([]byte(files[n]))) == 0
-				if anyFiles[n] != off[n] && !strings.HasSuffix(n, "NOTES.txt") && !(blank && askCluster.Match(srcs[n])) && !slices.Contains(out.Cluster, n) {
+			for _, n := range differing(anyFiles, off, files, srcs) {
+				if !slices.Contains(out.Cluster, n) {
 					out.Computed = append(out.Computed, n)
 				}
 			}
@@ -561,9 +554,17 @@ func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, li
 	if err != nil {
 		return nil, err
 	}
+	return differing(found, off, files, srcs), nil
+}
+
+// differing returns, sorted, the templates whose output in got differs
+// from the offline render's (off), but NOTES.txt (helm install drops it)
+// and those in Unknown (rendering nothing offline, files, while asking
+// the cluster).
+func differing(got, off, files map[string]string, srcs map[string][]byte) []string {
 	var out []string
-	for _, n := range slices.Sorted(maps.Keys(found)) {
-		if found[n] == off[n] || strings.HasSuffix(n, "NOTES.txt") {
+	for _, n := range slices.Sorted(maps.Keys(got)) {
+		if got[n] == off[n] || strings.HasSuffix(n, "NOTES.txt") {
 			continue
 		}
 		if len(bytes.TrimSpace([]byte(files[n]))) == 0 && askCluster.Match(srcs[n]) {
@@ -571,7 +572,7 @@ func lookupDiff(ch *chart.Chart, top common.Values, dir string, res resolver, li
 		}
 		out = append(out, n)
 	}
-	return out, nil
+	return out
 }
 
 // deterministic replaces sprig's random and clock functions with ones

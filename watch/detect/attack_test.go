@@ -373,12 +373,48 @@ func TestICMPErrorsAreNotOpenings(t *testing.T) {
 		{"echo reply without is_reply", []event.Event{
 			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
 		}, ""},
-		{"ICMPv6 errors and echo reply", []event.Event{
+		{"ICMPv6 errors", []event.Event{
+			// An echo reply answering no request is judged:
+			// TestUnaskedICMPRepliesAreOpenings.
 			icmp6(0, "fd00::1:5", "fd00::10", 1, 4), icmp6(time.Second, "fd00::1:5", "fd00::10", 2, 0),
-			icmp6(2*time.Second, "fd00::1:5", "fd00::10", 129, 0),
 		}, ""},
 		{"an echo request is still judged", []event.Event{icmp(0, tool, web, 8, 0)},
 			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
+}
+
+// TestUnaskedICMPRepliesAreOpenings: an ICMP reply answering no request
+// is a flow of its own (Cilium's conntrack finds no request for it and
+// judges it new, is_reply false). Exempt by its type, echo replies sent
+// as a sweep (a scan through stateless filters) or carrying a tunnel
+// (ptunnel's replies) got through policies denying ICMP unjudged.
+func TestUnaskedICMPRepliesAreOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, api = "10.244.1.5", "10.244.0.10", "10.244.0.20"
+	icmp := func(at time.Duration, src, dst string, typ uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType = typ
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"an echo reply no request asked for", []event.Event{icmp(0, tool, web, 0)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"a timestamp reply no request asked for", []event.Event{icmp(0, tool, web, 14)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"an echo reply to another pair's request", []event.Event{
+			icmp(0, api, tool, 8), icmp(time.Millisecond, tool, web, 0),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"an echo reply long after the request", []event.Event{
+			icmp(0, api, tool, 8), icmp(10*time.Minute, tool, api, 0),
+		}, "policy-violation dev/Pod/tool > shop/Pod/api-1 1"},
+		{"an ICMPv6 echo reply no request asked for", []event.Event{func() event.Event {
+			e := icmp(0, "fd00::1:5", "fd00::10", 129)
+			e.Proto = event.ICMPv6
+			return e
+		}()}, "policy-violation fd00::1:5 > shop/Pod/web-1 1"},
+		{"an echo reply to a request just before", []event.Event{
+			icmp(0, api, tool, 8), icmp(time.Millisecond, tool, api, 0),
+		}, ""},
 	})
 }
 

@@ -347,6 +347,9 @@ type Detectors struct {
 	// accepted is the TCP connections a server answered with SYN|ACK
 	// lately (the time of the answer).
 	accepted  *table[connKey, accepted]
+	// asked is the ICMP requests (echo, timestamp, ...) that passed
+	// lately, by requester, responder and request type: when last.
+	asked     *table[askKey, int64]
 	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
@@ -387,6 +390,7 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
 
 		accepted: newTable[connKey, accepted](cfg.Limits.MaxTracked),
+		asked:    newTable[askKey, int64](cfg.Limits.MaxTracked),
 		base:     newBaseline(),
 
 		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
@@ -487,7 +491,8 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.ICMPFlood.Enabled && e.Proto.IsICMP() && (e.Kind == event.Flow || e.Kind == event.ConnNew) {
 		d.flood(1, o, t)
 	}
-	if !opening(e) {
+	d.requests(e, t)
+	if !opening(e) && !d.unasked(e, t) {
 		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
 			// A flow of a protocol the source does not name (Hubble
 			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
@@ -555,7 +560,7 @@ func opening(e *event.Event) bool {
 // never opens a connection: an error (destination unreachable, source
 // quench, redirect, time exceeded, parameter problem; ICMPv6's types
 // below 128) or a reply (echo, timestamp, information, address mask;
-// ICMPv6 echo reply).
+// ICMPv6 echo reply). A reply answers only a request (see unasked).
 func icmpAnswer(e *event.Event) bool {
 	if e.Proto == event.ICMPv6 {
 		return e.ICMPType < 128 || e.ICMPType == 129
@@ -565,6 +570,66 @@ func icmpAnswer(e *event.Event) bool {
 		return true
 	}
 	return false
+}
+
+// askedFor is how long after an ICMP request a reply to it is taken for
+// its answer (either way: records of two nodes come apart); Cilium's
+// and Linux's conntrack forget an ICMP flow after 30 s.
+const askedFor = time.Minute
+
+// askKey is an ICMP request: requester, responder and request type.
+type askKey struct {
+	requester, responder ip16
+	proto                event.Proto
+	typ                  uint8
+}
+
+// requestOf is the request type an ICMP reply answers (0 when e is no
+// reply).
+func requestOf(e *event.Event) uint8 {
+	if e.Proto == event.ICMPv6 {
+		if e.ICMPType == 129 {
+			return 128
+		}
+		return 0
+	}
+	switch e.ICMPType {
+	case 0:
+		return 8
+	case 14, 16, 18:
+		return e.ICMPType - 1
+	}
+	return 0
+}
+
+// requests remembers the ICMP requests flow records show passing, for
+// the replies that answer them.
+func (d *Detectors) requests(e *event.Event, t int64) {
+	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply || !e.Verdict.Passed() || !icmpProbe(e) {
+		return
+	}
+	if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), e.Proto, e.ICMPType}); a != nil {
+		*a = max(*a, t)
+	}
+}
+
+// unasked reports an ICMP reply (echo, timestamp, ...) not marked
+// is_reply that answers no request seen from its destination: it opens
+// a flow of its own and is judged. Cilium's conntrack takes a reply
+// without its request for a new flow, policy-checked and reported
+// is_reply false: unexempted, echo replies sent as a sweep (a scan
+// through stateless filters) or carrying a tunnel (ptunnel, icmptunnel)
+// got through policies that deny ICMP unjudged.
+func (d *Detectors) unasked(e *event.Event, t int64) bool {
+	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply {
+		return false
+	}
+	req := requestOf(e)
+	if req == 0 {
+		return false
+	}
+	a := d.asked.find(askKey{key16(e.Dst), key16(e.Src), e.Proto, req})
+	return a == nil || t-*a >= int64(askedFor) || *a-t >= int64(askedFor)
 }
 
 func (d *Detectors) sweepEvery() time.Duration {
@@ -580,6 +645,7 @@ func (d *Detectors) sweep() {
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	d.asked.sweep(func(_ *askKey, a *int64) bool { return now-*a >= int64(askedFor) })
 	d.accepted.sweep(func(_ *connKey, a *accepted) bool {
 		return now-a.at >= int64(acceptedFor) || a.ended && now-a.at >= int64(endedFor)
 	})
@@ -595,7 +661,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked, d.asked.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -627,8 +693,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked + d.asked.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len() + d.asked.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }

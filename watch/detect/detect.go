@@ -346,7 +346,7 @@ type Detectors struct {
 	udp       *table[pairKey, udpSent]
 	// accepted is the TCP connections a server answered with SYN|ACK
 	// lately (the time of the answer).
-	accepted  *table[connKey, accepted]
+	accepted *table[connKey, accepted]
 	// asked is the ICMP requests (echo, timestamp, ...) that passed
 	// lately, by requester, responder and request type: when last.
 	asked     *table[askKey, int64]

@@ -54,6 +54,19 @@ func TestPingSweep(t *testing.T) {
 		}(), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
 		{"echo to 24 hosts is below", sweep(24, event.ICMP, 8, false), nil},
 		{"unreachables to 25 hosts are no probes", sweep(25, event.ICMP, 3, false), nil},
+		// An echo reply sweep maps hosts through stateless filters: a
+		// reply no request asked for is a probe too.
+		{"unasked echo replies to 25 hosts", sweep(25, event.ICMP, 0, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"unasked ICMPv6 echo replies to 25 hosts", sweep(25, event.ICMPv6, 129, false), []string{"port-scan 2001:db8::9 > ICMPv6 requests 25"}},
+		{"echo replies to 25 hosts that asked", func() []event.Event {
+			var evs []event.Event
+			for _, e := range sweep(25, event.ICMP, 0, false) {
+				req := e
+				req.Src, req.Dst, req.ICMPType, req.Verdict, req.Time = e.Dst, e.Src, 8, event.Forwarded, e.Time-int64(time.Millisecond)
+				evs = append(evs, req, e)
+			}
+			return evs
+		}(), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))

@@ -739,7 +739,9 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		// whatever its type: counted by type, a sweep alternating
 		// echo and timestamp requests (nmap -PE -PP) stayed under the
 		// threshold of each.
-		if !icmpProbe(e) {
+		// A reply that answers no request probes a host as well (an
+		// echo reply sweep maps hosts through stateless filters).
+		if !icmpProbe(e) && !d.unasked(e, t) {
 			return
 		}
 		pp = uint32(e.Proto) << 16

@@ -524,6 +524,32 @@ func TestSpoofedSourceNotBlamed(t *testing.T) {
 	}
 }
 
+// TestSpoofedSourceNamesSender: ward fw's log of a forged frame names
+// the bridge port it came in on, the forging container's. It was
+// ignored: every forger of a destination was one "forged source", and the
+// one container behind them went unnamed.
+func TestSpoofedSourceNamesSender(t *testing.T) {
+	fx := loadShop(t)
+	const api, db = "10.244.0.20", "10.244.0.30"
+	spoof := func(at time.Duration, on string) event.Event {
+		e := ev(at, api, db, 5432, event.TCP, event.Dropped, event.SYN)
+		e.Origin, e.Rule, e.Reason, e.Packets = event.OriginNFLog, event.RuleSpoof, event.ReasonSpoofedOn+on, 1
+		return e
+	}
+	evs := []event.Event{spoof(0, "veth1a2b (ifindex 17)"), spoof(time.Second, "veth9f0e (ifindex 23)"), spoof(2*time.Second, "veth1a2b (ifindex 17)")}
+	got, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), evs)
+	want := "spoofed-source interface veth1a2b (ifindex 17) > shop/Pod/db-0 2\nspoofed-source interface veth9f0e (ifindex 23) > shop/Pod/db-0 1"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	for _, rs := range reports {
+		a := rs[len(rs)-1]
+		if a.Source.Address != "" || a.Source.Workload != "" || !strings.Contains(a.Summary, "the sender behind interface veth") {
+			t.Errorf("%s: source %+v, summary %q", a.Detector, a.Source, a.Summary)
+		}
+	}
+}
+
 // TestDualStackOneClient: a dual-stack pod (web-1: 10.244.0.10 and
 // fd00::10) is one client. Counted by address, it asked for 5 names of
 // a tunnel over IPv4 and 4 over IPv6 (9 under one domain: a tunnel) and

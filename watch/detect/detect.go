@@ -934,14 +934,25 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 // another's address (or the gateway's) made it a port scanner, a SYN
 // flooder or a victim of stale rules. The incident groups the forgeries
 // by destination; the address claimed is named as claimed only.
+//
+// When the record names the interface the packet came in on (ward fw's
+// log of a bridge port: the forging container's veth), that interface
+// is the source: the sender is behind it, and incidents are one per
+// sender, not one for every forger of a destination.
 func (d *Detectors) spoofed(o *Observation, t int64) {
 	e := o.E
+	src, sender := Peer{Identity: "forged", Group: "forged source"}, "another sender"
+	obs := map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)}
+	if on := e.SpoofedOn(); on != "" {
+		src.Group, sender = "interface "+on, "the sender behind interface "+on
+		obs["inInterface"] = on
+	}
 	d.inc.add(t, &evidence{
 		detector: SpoofName, severity: High,
-		src: Peer{Identity: "forged", Group: "forged source"}, dst: peer(e.Dst, o.Dst, o.DstRes),
-		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): another sender forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), e.Src),
+		src: src, dst: peer(e.Dst, o.Dst, o.DstRes),
+		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): %s forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), sender, e.Src),
 		count:    1,
-		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)},
+		observed: obs,
 		sample:   e,
 	})
 }

@@ -567,11 +567,24 @@ func TestDualStackOneClient(t *testing.T) {
 		}
 		sweep = append(sweep, ev(time.Duration(h)*time.Second, src, dst, 22, event.TCP, event.Dropped, event.SYN))
 	}
+	// A ping sweep: echo requests over IPv4 to 13 hosts and ICMPv6 echo
+	// requests to 12 others; the two protocols were two groups of hosts.
+	var ping []event.Event
+	for h := range 25 {
+		e := dropped(ev(time.Duration(h)*time.Second, v4, fmt.Sprintf("10.244.9.%d", h), 0, event.ICMP, event.Dropped, 0))
+		e.ICMPType = 8
+		if h%2 == 1 {
+			e.Src, e.Dst = netip.MustParseAddr(v6), netip.MustParseAddr(fmt.Sprintf("fd00::9:%d", h))
+			e.Proto, e.ICMPType = event.ICMPv6, 128
+		}
+		ping = append(ping, e)
+	}
 	other := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, "10.244.1.5", "evil.example", 9)[5:]...)
 	alertCases(t, fx, []alertCase{
 		{"a tunnel over both families", tunnel, "dns-tunnel shop/Pod/web-1 > evil.example 9"},
 		{"a sweep over both families", sweep, "port-scan shop/Pod/web-1 > port 22/TCP 25"},
 		{"two pods are two clients", other, ""},
+		{"a ping sweep over both families", ping, "port-scan shop/Pod/web-1 > ICMP requests 25"},
 	})
 }
 

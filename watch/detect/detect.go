@@ -744,7 +744,10 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		if !icmpProbe(e) && !d.unasked(e, t) {
 			return
 		}
-		pp = uint32(e.Proto) << 16
+		// One group for ICMP and ICMPv6: a dual-stack pod is one
+		// source, and a sweep split over both families stayed under
+		// the threshold of each.
+		pp = uint32(event.ICMP) << 16
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)

@@ -3,12 +3,17 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/identity"
 )
 
 // TestPingSweep: a ping sweep (echo requests to many hosts, dropped or
@@ -617,4 +622,65 @@ func TestAbortIsNoRefusal(t *testing.T) {
 		{"25 servers abort established connections", aborted, ""},
 		{"25 servers refuse", refused, "port-scan dev/Pod/tool > port 443/TCP 25"},
 	})
+}
+
+// TestDualStackFlood: two dual-stack pods are one pair for the flood
+// detectors. Counted by address pair, a SYN flood of 2,500 SYNs over
+// IPv4 and 2,500 over IPv6 in 5 s (the threshold is 4,000) raised
+// nothing.
+func TestDualStackFlood(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "pods.yaml")
+	pod := func(name, v4, v6 string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec: {containers: [{name: c, image: c:1}]}\nstatus: {phase: Running, podIP: %s, podIPs: [{ip: %s}, {ip: %q}]}\n", name, v4, v4, v6)
+	}
+	if err := os.WriteFile(f, []byte(pod("a-1", "10.244.0.10", "fd00::10")+"---\n"+pod("b-1", "10.244.0.11", "fd00::11")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := fixture{eng, identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.99.0.0/16"))}
+	var syns, pings []event.Event
+	for i := range 5000 {
+		at := time.Duration(i) * time.Millisecond
+		src, dst := "10.244.0.10", "10.244.0.11"
+		if i%2 == 1 {
+			src, dst = "fd00::10", "fd00::11"
+		}
+		syns = append(syns, ev(at, src, dst, 443, event.TCP, event.Forwarded, event.SYN))
+		if i < 600 {
+			p := echo(ev(at*8, src, dst, 0, event.ICMP, event.Forwarded, 0))
+			if i%2 == 1 {
+				p.Proto, p.ICMPType = event.ICMPv6, 128
+			}
+			pings = append(pings, p)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYNs over both families", syns, "syn-flood default/Pod/a-1 > default/Pod/b-1"},
+		{"pings over both families", pings, "icmp-flood default/Pod/a-1 > default/Pod/b-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+				t.Fatalf("alerts\n%s\nwant one %s", strings.Join(got, "\n"), tc.want)
+			}
+			for _, rs := range reports {
+				for _, a := range rs {
+					if strings.Contains(a.Summary, "100::") {
+						t.Errorf("summary names a pod's key: %q", a.Summary)
+					}
+				}
+			}
+		})
+	}
 }

@@ -302,6 +302,8 @@ type flood struct {
 	// its incident.
 	srcW, dstW *identity.Workload
 	srcR, dstR identity.Resolution
+	// The addresses of the alert's packet: a pod's key is no address.
+	srcA, dstA ip16
 }
 
 // add counts w packets at t, anchored afresh after a window without
@@ -870,7 +872,9 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	if i == 1 {
 		tb = d.icmp
 	}
-	k := pairKey{key16(e.Src), key16(e.Dst)}
+	// A pod is one end whatever address it uses: a dual-stack pod's
+	// flood split over IPv4 and IPv6 stayed under each pair's threshold.
+	k := pairKey{endKey(e.Src, o.Src, o.SrcRes), endKey(e.Dst, o.Dst, o.DstRes)}
 	st := tb.get(k)
 	if st == nil {
 		return
@@ -896,6 +900,7 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	case sum >= d.floodLimit[i]:
 		st.alerted, st.since = true, t
 		st.srcW, st.srcR, st.dstW, st.dstR = o.Src, o.SrcRes, o.Dst, o.DstRes
+		st.srcA, st.dstA = key16(e.Src), key16(e.Dst)
 		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, sum, sum, from, t, e)
 	}
 }
@@ -920,11 +925,11 @@ func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Reso
 // flushFlood reports the packets counted since a flood's alert or last
 // report, with the ends as the alert resolved them: reported by address
 // alone, they opened an incident of their own beside the alert's.
-func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
+func (d *Detectors) flushFlood(i int, _ *pairKey, st *flood) {
 	if !st.alerted || st.extra == 0 {
 		return
 	}
-	src, dst := k.src.addr(), k.dst.addr()
+	src, dst := st.srcA.addr(), st.dstA.addr()
 	n, from := st.extra, st.since
 	t := min(max(st.last, from), d.now)
 	st.extra, st.since = 0, t

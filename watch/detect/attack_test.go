@@ -684,3 +684,21 @@ func TestDualStackFlood(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsCountUntrackedUDP: keys the UDP datagram table refused at
+// limits.maxTracked raised detector-saturated but were left out of
+// Stats().Untracked, the counter ward watch's metrics report.
+func TestStatsCountUntrackedUDP(t *testing.T) {
+	fx := loadShop(t)
+	cfg := Default()
+	cfg.Limits.MaxTracked = 2
+	cfg.Baseline.Enabled = false
+	var evs []event.Event
+	for h := range 3 {
+		evs = append(evs, ev(time.Duration(h)*time.Millisecond, "10.244.0.10", fmt.Sprintf("198.51.100.%d", h+1), 53, event.UDP, event.Forwarded, 0))
+	}
+	_, _, d := run(t, fx, cfg, event.NewManualClock(t0.Add(time.Hour)), evs)
+	if s := d.Stats(); s.Untracked != 1 {
+		t.Errorf("untracked %d, want 1 (a third pair refused by the UDP table of 2)", s.Untracked)
+	}
+}

@@ -695,7 +695,7 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked + d.asked.untracked
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.udp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked + d.asked.untracked
 	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len() + d.asked.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s

@@ -135,7 +135,7 @@ const ReasonInvalidSourceIP = "INVALID_SOURCE_IP"
 // forged (`ward fw`'s anti-spoofing, Cilium's INVALID_SOURCE_IP): Src is
 // what the sender claimed, not who sent it.
 func (e *Event) ForgedSource() bool {
-	return e.Verdict == Dropped && (e.Origin == OriginNFLog && e.Rule == RuleSpoof || e.Reason == ReasonInvalidSourceIP)
+	return e.Verdict == Dropped && (e.Origin == OriginNFLog && e.Rule == RuleSpoof || e.Origin == OriginHubble && e.Reason == ReasonInvalidSourceIP)
 }
 
 // ReasonSpoofedOn begins the Reason of a packet `ward fw`'s

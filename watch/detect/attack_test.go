@@ -3,12 +3,17 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wardsec/ward/manifest"
+	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/identity"
 )
 
 // TestPingSweep: a ping sweep (echo requests to many hosts, dropped or
@@ -54,6 +59,19 @@ func TestPingSweep(t *testing.T) {
 		}(), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
 		{"echo to 24 hosts is below", sweep(24, event.ICMP, 8, false), nil},
 		{"unreachables to 25 hosts are no probes", sweep(25, event.ICMP, 3, false), nil},
+		// An echo reply sweep maps hosts through stateless filters: a
+		// reply no request asked for is a probe too.
+		{"unasked echo replies to 25 hosts", sweep(25, event.ICMP, 0, false), []string{"port-scan 198.51.100.9 > ICMP requests 25"}},
+		{"unasked ICMPv6 echo replies to 25 hosts", sweep(25, event.ICMPv6, 129, false), []string{"port-scan 2001:db8::9 > ICMPv6 requests 25"}},
+		{"echo replies to 25 hosts that asked", func() []event.Event {
+			var evs []event.Event
+			for _, e := range sweep(25, event.ICMP, 0, false) {
+				req := e
+				req.Src, req.Dst, req.ICMPType, req.Verdict, req.Time = e.Dst, e.Src, 8, event.Forwarded, e.Time-int64(time.Millisecond)
+				evs = append(evs, req, e)
+			}
+			return evs
+		}(), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
@@ -373,12 +391,48 @@ func TestICMPErrorsAreNotOpenings(t *testing.T) {
 		{"echo reply without is_reply", []event.Event{
 			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
 		}, ""},
-		{"ICMPv6 errors and echo reply", []event.Event{
+		{"ICMPv6 errors", []event.Event{
+			// An echo reply answering no request is judged:
+			// TestUnaskedICMPRepliesAreOpenings.
 			icmp6(0, "fd00::1:5", "fd00::10", 1, 4), icmp6(time.Second, "fd00::1:5", "fd00::10", 2, 0),
-			icmp6(2*time.Second, "fd00::1:5", "fd00::10", 129, 0),
 		}, ""},
 		{"an echo request is still judged", []event.Event{icmp(0, tool, web, 8, 0)},
 			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
+}
+
+// TestUnaskedICMPRepliesAreOpenings: an ICMP reply answering no request
+// is a flow of its own (Cilium's conntrack finds no request for it and
+// judges it new, is_reply false). Exempt by its type, echo replies sent
+// as a sweep (a scan through stateless filters) or carrying a tunnel
+// (ptunnel's replies) got through policies denying ICMP unjudged.
+func TestUnaskedICMPRepliesAreOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, api = "10.244.1.5", "10.244.0.10", "10.244.0.20"
+	icmp := func(at time.Duration, src, dst string, typ uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType = typ
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"an echo reply no request asked for", []event.Event{icmp(0, tool, web, 0)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"a timestamp reply no request asked for", []event.Event{icmp(0, tool, web, 14)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"an echo reply to another pair's request", []event.Event{
+			icmp(0, api, tool, 8), icmp(time.Millisecond, tool, web, 0),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"an echo reply long after the request", []event.Event{
+			icmp(0, api, tool, 8), icmp(10*time.Minute, tool, api, 0),
+		}, "policy-violation dev/Pod/tool > shop/Pod/api-1 1"},
+		{"an ICMPv6 echo reply no request asked for", []event.Event{func() event.Event {
+			e := icmp(0, "fd00::1:5", "fd00::10", 129)
+			e.Proto = event.ICMPv6
+			return e
+		}()}, "policy-violation fd00::1:5 > shop/Pod/web-1 1"},
+		{"an echo reply to a request just before", []event.Event{
+			icmp(0, api, tool, 8), icmp(time.Millisecond, tool, api, 0),
+		}, ""},
 	})
 }
 
@@ -475,6 +529,32 @@ func TestSpoofedSourceNotBlamed(t *testing.T) {
 	}
 }
 
+// TestSpoofedSourceNamesSender: ward fw's log of a forged frame names
+// the bridge port it came in on, the forging container's. It was
+// ignored: every forger of a destination was one "forged source", and the
+// one container behind them went unnamed.
+func TestSpoofedSourceNamesSender(t *testing.T) {
+	fx := loadShop(t)
+	const api, db = "10.244.0.20", "10.244.0.30"
+	spoof := func(at time.Duration, on string) event.Event {
+		e := ev(at, api, db, 5432, event.TCP, event.Dropped, event.SYN)
+		e.Origin, e.Rule, e.Reason, e.Packets = event.OriginNFLog, event.RuleSpoof, event.ReasonSpoofedOn+on, 1
+		return e
+	}
+	evs := []event.Event{spoof(0, "veth1a2b (ifindex 17)"), spoof(time.Second, "veth9f0e (ifindex 23)"), spoof(2*time.Second, "veth1a2b (ifindex 17)")}
+	got, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), evs)
+	want := "spoofed-source interface veth1a2b (ifindex 17) > shop/Pod/db-0 2\nspoofed-source interface veth9f0e (ifindex 23) > shop/Pod/db-0 1"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	for _, rs := range reports {
+		a := rs[len(rs)-1]
+		if a.Source.Address != "" || a.Source.Workload != "" || !strings.Contains(a.Summary, "the sender behind interface veth") {
+			t.Errorf("%s: source %+v, summary %q", a.Detector, a.Source, a.Summary)
+		}
+	}
+}
+
 // TestDualStackOneClient: a dual-stack pod (web-1: 10.244.0.10 and
 // fd00::10) is one client. Counted by address, it asked for 5 names of
 // a tunnel over IPv4 and 4 over IPv6 (9 under one domain: a tunnel) and
@@ -492,11 +572,24 @@ func TestDualStackOneClient(t *testing.T) {
 		}
 		sweep = append(sweep, ev(time.Duration(h)*time.Second, src, dst, 22, event.TCP, event.Dropped, event.SYN))
 	}
+	// A ping sweep: echo requests over IPv4 to 13 hosts and ICMPv6 echo
+	// requests to 12 others; the two protocols were two groups of hosts.
+	var ping []event.Event
+	for h := range 25 {
+		e := dropped(ev(time.Duration(h)*time.Second, v4, fmt.Sprintf("10.244.9.%d", h), 0, event.ICMP, event.Dropped, 0))
+		e.ICMPType = 8
+		if h%2 == 1 {
+			e.Src, e.Dst = netip.MustParseAddr(v6), netip.MustParseAddr(fmt.Sprintf("fd00::9:%d", h))
+			e.Proto, e.ICMPType = event.ICMPv6, 128
+		}
+		ping = append(ping, e)
+	}
 	other := append(names(0, time.Second, v4, "evil.example", 5), names(time.Minute, time.Second, "10.244.1.5", "evil.example", 9)[5:]...)
 	alertCases(t, fx, []alertCase{
 		{"a tunnel over both families", tunnel, "dns-tunnel shop/Pod/web-1 > evil.example 9"},
 		{"a sweep over both families", sweep, "port-scan shop/Pod/web-1 > port 22/TCP 25"},
 		{"two pods are two clients", other, ""},
+		{"a ping sweep over both families", ping, "port-scan shop/Pod/web-1 > ICMP requests 25"},
 	})
 }
 
@@ -529,4 +622,83 @@ func TestAbortIsNoRefusal(t *testing.T) {
 		{"25 servers abort established connections", aborted, ""},
 		{"25 servers refuse", refused, "port-scan dev/Pod/tool > port 443/TCP 25"},
 	})
+}
+
+// TestDualStackFlood: two dual-stack pods are one pair for the flood
+// detectors. Counted by address pair, a SYN flood of 2,500 SYNs over
+// IPv4 and 2,500 over IPv6 in 5 s (the threshold is 4,000) raised
+// nothing.
+func TestDualStackFlood(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "pods.yaml")
+	pod := func(name, v4, v6 string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec: {containers: [{name: c, image: c:1}]}\nstatus: {phase: Running, podIP: %s, podIPs: [{ip: %s}, {ip: %q}]}\n", name, v4, v4, v6)
+	}
+	if err := os.WriteFile(f, []byte(pod("a-1", "10.244.0.10", "fd00::10")+"---\n"+pod("b-1", "10.244.0.11", "fd00::11")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := fixture{eng, identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.99.0.0/16"))}
+	var syns, pings []event.Event
+	for i := range 5000 {
+		at := time.Duration(i) * time.Millisecond
+		src, dst := "10.244.0.10", "10.244.0.11"
+		if i%2 == 1 {
+			src, dst = "fd00::10", "fd00::11"
+		}
+		syns = append(syns, ev(at, src, dst, 443, event.TCP, event.Forwarded, event.SYN))
+		if i < 600 {
+			p := echo(ev(at*8, src, dst, 0, event.ICMP, event.Forwarded, 0))
+			if i%2 == 1 {
+				p.Proto, p.ICMPType = event.ICMPv6, 128
+			}
+			pings = append(pings, p)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYNs over both families", syns, "syn-flood default/Pod/a-1 > default/Pod/b-1"},
+		{"pings over both families", pings, "icmp-flood default/Pod/a-1 > default/Pod/b-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+				t.Fatalf("alerts\n%s\nwant one %s", strings.Join(got, "\n"), tc.want)
+			}
+			for _, rs := range reports {
+				for _, a := range rs {
+					if strings.Contains(a.Summary, "100::") {
+						t.Errorf("summary names a pod's key: %q", a.Summary)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestStatsCountUntrackedUDP: keys the UDP datagram table refused at
+// limits.maxTracked raised detector-saturated but were left out of
+// Stats().Untracked, the counter ward watch's metrics report.
+func TestStatsCountUntrackedUDP(t *testing.T) {
+	fx := loadShop(t)
+	cfg := Default()
+	cfg.Limits.MaxTracked = 2
+	cfg.Baseline.Enabled = false
+	var evs []event.Event
+	for h := range 3 {
+		evs = append(evs, ev(time.Duration(h)*time.Millisecond, "10.244.0.10", fmt.Sprintf("198.51.100.%d", h+1), 53, event.UDP, event.Forwarded, 0))
+	}
+	_, _, d := run(t, fx, cfg, event.NewManualClock(t0.Add(time.Hour)), evs)
+	if s := d.Stats(); s.Untracked != 1 {
+		t.Errorf("untracked %d, want 1 (a third pair refused by the UDP table of 2)", s.Untracked)
+	}
 }

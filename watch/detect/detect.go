@@ -302,6 +302,8 @@ type flood struct {
 	// its incident.
 	srcW, dstW *identity.Workload
 	srcR, dstR identity.Resolution
+	// The addresses of the alert's packet: a pod's key is no address.
+	srcA, dstA ip16
 }
 
 // add counts w packets at t, anchored afresh after a window without
@@ -346,7 +348,10 @@ type Detectors struct {
 	udp       *table[pairKey, udpSent]
 	// accepted is the TCP connections a server answered with SYN|ACK
 	// lately (the time of the answer).
-	accepted  *table[connKey, accepted]
+	accepted *table[connKey, accepted]
+	// asked is the ICMP requests (echo, timestamp, ...) that passed
+	// lately, by requester, responder and request type: when last.
+	asked     *table[askKey, int64]
 	dnsNames  *table[dnsKey, dnsNames]
 	now       int64
 	clockNow  int64
@@ -387,6 +392,7 @@ func New(cfg Config, engine *netpol.Engine, clock event.Clock, emit func(*Alert)
 		udp:     newTable[pairKey, udpSent](cfg.Limits.MaxTracked),
 
 		accepted: newTable[connKey, accepted](cfg.Limits.MaxTracked),
+		asked:    newTable[askKey, int64](cfg.Limits.MaxTracked),
 		base:     newBaseline(),
 
 		dnsNames: newTable[dnsKey, dnsNames](cfg.Limits.MaxTracked),
@@ -487,7 +493,8 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.ICMPFlood.Enabled && e.Proto.IsICMP() && (e.Kind == event.Flow || e.Kind == event.ConnNew) {
 		d.flood(1, o, t)
 	}
-	if !opening(e) {
+	d.requests(e, t)
+	if !opening(e) && !d.unasked(e, t) {
 		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
 			// A flow of a protocol the source does not name (Hubble
 			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
@@ -555,7 +562,7 @@ func opening(e *event.Event) bool {
 // never opens a connection: an error (destination unreachable, source
 // quench, redirect, time exceeded, parameter problem; ICMPv6's types
 // below 128) or a reply (echo, timestamp, information, address mask;
-// ICMPv6 echo reply).
+// ICMPv6 echo reply). A reply answers only a request (see unasked).
 func icmpAnswer(e *event.Event) bool {
 	if e.Proto == event.ICMPv6 {
 		return e.ICMPType < 128 || e.ICMPType == 129
@@ -565,6 +572,66 @@ func icmpAnswer(e *event.Event) bool {
 		return true
 	}
 	return false
+}
+
+// askedFor is how long after an ICMP request a reply to it is taken for
+// its answer (either way: records of two nodes come apart); Cilium's
+// and Linux's conntrack forget an ICMP flow after 30 s.
+const askedFor = time.Minute
+
+// askKey is an ICMP request: requester, responder and request type.
+type askKey struct {
+	requester, responder ip16
+	proto                event.Proto
+	typ                  uint8
+}
+
+// requestOf is the request type an ICMP reply answers (0 when e is no
+// reply).
+func requestOf(e *event.Event) uint8 {
+	if e.Proto == event.ICMPv6 {
+		if e.ICMPType == 129 {
+			return 128
+		}
+		return 0
+	}
+	switch e.ICMPType {
+	case 0:
+		return 8
+	case 14, 16, 18:
+		return e.ICMPType - 1
+	}
+	return 0
+}
+
+// requests remembers the ICMP requests flow records show passing, for
+// the replies that answer them.
+func (d *Detectors) requests(e *event.Event, t int64) {
+	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply || !e.Verdict.Passed() || !icmpProbe(e) {
+		return
+	}
+	if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), e.Proto, e.ICMPType}); a != nil {
+		*a = max(*a, t)
+	}
+}
+
+// unasked reports an ICMP reply (echo, timestamp, ...) not marked
+// is_reply that answers no request seen from its destination: it opens
+// a flow of its own and is judged. Cilium's conntrack takes a reply
+// without its request for a new flow, policy-checked and reported
+// is_reply false: unexempted, echo replies sent as a sweep (a scan
+// through stateless filters) or carrying a tunnel (ptunnel, icmptunnel)
+// got through policies that deny ICMP unjudged.
+func (d *Detectors) unasked(e *event.Event, t int64) bool {
+	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply {
+		return false
+	}
+	req := requestOf(e)
+	if req == 0 {
+		return false
+	}
+	a := d.asked.find(askKey{key16(e.Dst), key16(e.Src), e.Proto, req})
+	return a == nil || t-*a >= int64(askedFor) || *a-t >= int64(askedFor)
 }
 
 func (d *Detectors) sweepEvery() time.Duration {
@@ -580,6 +647,7 @@ func (d *Detectors) sweep() {
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
 	d.hosts.sweep(func(_ *portKey, v *scanHosts) bool { return now-v.last >= hs })
 	d.udp.sweep(func(_ *pairKey, v *udpSent) bool { return now-v.last > int64(udpAnswer) })
+	d.asked.sweep(func(_ *askKey, a *int64) bool { return now-*a >= int64(askedFor) })
 	d.accepted.sweep(func(_ *connKey, a *accepted) bool {
 		return now-a.at >= int64(acceptedFor) || a.ended && now-a.at >= int64(endedFor)
 	})
@@ -595,7 +663,7 @@ func (d *Detectors) sweep() {
 		})
 	}
 	var untracked uint64
-	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked} {
+	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked, d.asked.untracked} {
 		untracked += n
 	}
 	if untracked > d.untracked {
@@ -627,8 +695,8 @@ func (d *Detectors) sweep() {
 // Stats returns the counters.
 func (d *Detectors) Stats() Stats {
 	s := d.stats
-	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked
-	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len()
+	s.Untracked = d.ports.untracked + d.hosts.untracked + d.syn.untracked + d.icmp.untracked + d.udp.untracked + d.base.untracked + d.dnsNames.untracked + d.accepted.untracked + d.asked.untracked
+	s.Tracked = d.ports.len() + d.hosts.len() + d.syn.len() + d.icmp.len() + d.udp.len() + d.dnsNames.len() + d.accepted.len() + d.asked.len()
 	s.DroppedEvidence = d.inc.Dropped
 	return s
 }
@@ -673,10 +741,15 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 		// whatever its type: counted by type, a sweep alternating
 		// echo and timestamp requests (nmap -PE -PP) stayed under the
 		// threshold of each.
-		if !icmpProbe(e) {
+		// A reply that answers no request probes a host as well (an
+		// echo reply sweep maps hosts through stateless filters).
+		if !icmpProbe(e) && !d.unasked(e, t) {
 			return
 		}
-		pp = uint32(e.Proto) << 16
+		// One group for ICMP and ICMPv6: a dual-stack pod is one
+		// source, and a sweep split over both families stayed under
+		// the threshold of each.
+		pp = uint32(event.ICMP) << 16
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
@@ -799,7 +872,9 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	if i == 1 {
 		tb = d.icmp
 	}
-	k := pairKey{key16(e.Src), key16(e.Dst)}
+	// A pod is one end whatever address it uses: a dual-stack pod's
+	// flood split over IPv4 and IPv6 stayed under each pair's threshold.
+	k := pairKey{endKey(e.Src, o.Src, o.SrcRes), endKey(e.Dst, o.Dst, o.DstRes)}
 	st := tb.get(k)
 	if st == nil {
 		return
@@ -825,6 +900,7 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	case sum >= d.floodLimit[i]:
 		st.alerted, st.since = true, t
 		st.srcW, st.srcR, st.dstW, st.dstR = o.Src, o.SrcRes, o.Dst, o.DstRes
+		st.srcA, st.dstA = key16(e.Src), key16(e.Dst)
 		d.floodEvidence(i, o.Src, o.SrcRes, o.Dst, o.DstRes, e.Src, e.Dst, sum, sum, from, t, e)
 	}
 }
@@ -849,11 +925,11 @@ func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Reso
 // flushFlood reports the packets counted since a flood's alert or last
 // report, with the ends as the alert resolved them: reported by address
 // alone, they opened an incident of their own beside the alert's.
-func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
+func (d *Detectors) flushFlood(i int, _ *pairKey, st *flood) {
 	if !st.alerted || st.extra == 0 {
 		return
 	}
-	src, dst := k.src.addr(), k.dst.addr()
+	src, dst := st.srcA.addr(), st.dstA.addr()
 	n, from := st.extra, st.since
 	t := min(max(st.last, from), d.now)
 	st.extra, st.since = 0, t
@@ -866,14 +942,25 @@ func (d *Detectors) flushFlood(i int, k *pairKey, st *flood) {
 // another's address (or the gateway's) made it a port scanner, a SYN
 // flooder or a victim of stale rules. The incident groups the forgeries
 // by destination; the address claimed is named as claimed only.
+//
+// When the record names the interface the packet came in on (ward fw's
+// log of a bridge port: the forging container's veth), that interface
+// is the source: the sender is behind it, and incidents are one per
+// sender, not one for every forger of a destination.
 func (d *Detectors) spoofed(o *Observation, t int64) {
 	e := o.E
+	src, sender := Peer{Identity: "forged", Group: "forged source"}, "another sender"
+	obs := map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)}
+	if on := e.SpoofedOn(); on != "" {
+		src.Group, sender = "interface "+on, "the sender behind interface "+on
+		obs["inInterface"] = on
+	}
 	d.inc.add(t, &evidence{
 		detector: SpoofName, severity: High,
-		src: Peer{Identity: "forged", Group: "forged source"}, dst: peer(e.Dst, o.Dst, o.DstRes),
-		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): another sender forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), e.Src),
+		src: src, dst: peer(e.Dst, o.Dst, o.DstRes),
+		summary:  fmt.Sprintf("a packet to %s on %s claiming source %s was dropped as spoofed (%s): %s forged it; %s did not send it", event.Endpoint(e.Dst, e.DstPort), portLabel(e), e.Src, dropBy(e), sender, e.Src),
 		count:    1,
-		observed: map[string]any{"claimedSource": e.Src.String(), "port": portLabel(e), "reason": dropBy(e)},
+		observed: obs,
 		sample:   e,
 	})
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -8,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardsec/ward/watch/event"
+	"github.com/wardsec/ward/watch/identity"
 )
 
 // query is a resolver's record of a query (as the CoreDNS source makes
@@ -231,5 +234,30 @@ func TestDNSNameEscaped(t *testing.T) {
 		if got := SafeLine(tc.in); got != tc.line {
 			t.Errorf("SafeLine(%q) = %q, want %q", tc.in, got, tc.line)
 		}
+	}
+}
+
+// TestPodKeyUnforgeable: a pod is counted by a key in 100::/64 hashed
+// from its name. Unseeded, the key was any sender's to compute: queries
+// from that address (100::/64 is discard-only, not unroutable to a
+// resolver) were counted as web-1's, and web-1's one query made it the
+// tunnel.
+func TestPodKeyUnforgeable(t *testing.T) {
+	fx := loadShop(t)
+	const web = "10.244.0.10"
+	w, r := fx.table.Resolve(netip.MustParseAddr(web), t0.UnixNano())
+	if r != identity.Resolved || w.Pod == "" {
+		t.Fatalf("%s resolves to %+v (%v), want a pod", web, w, r)
+	}
+	var d xxhash.Digest // the key as anyone could compute it
+	d.Reset()
+	_, _ = d.WriteString(w.ID() + "\x00" + w.Pod)
+	var k [16]byte
+	k[0] = 0x01
+	binary.BigEndian.PutUint64(k[8:], d.Sum64())
+	forger := netip.AddrFrom16(k).String()
+	evs := append(names(0, time.Second, forger, "evil.example", 8), query(time.Minute, web, "x8.evil.example", event.TypeA))
+	if got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), evs); len(got) != 0 {
+		t.Errorf("alerts\n%s\nwant none: 8 names from %s, 1 from web-1", strings.Join(got, "\n"), forger)
 	}
 }

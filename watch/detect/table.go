@@ -2,12 +2,16 @@ package detect
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/wardsec/ward/watch/identity"
 )
+
+// podSeed seeds the hash of a pod's key (endKey).
+var podSeed = rand.Uint64() // #nosec G404 -- unpredictable to senders suffices; not a secret of cryptographic strength
 
 // ip16 is an address as a map key: 16 bytes and no pointer, so that
 // tables of millions of keys cost the garbage collector nothing to scan
@@ -25,13 +29,16 @@ func (k ip16) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
 // claiming addresses without a pod, which may be several replicas') by
 // its address.
 // The key of a pod lies in 100::/64, the discard-only prefix (RFC
-// 6666), which no flow's address should come from.
+// 6666), which no flow's address should come from; hashed with a seed
+// of this process's, so that a sender that does use such an address
+// cannot compute a pod's key and share its count (its own queries
+// counted as a pod's: the pod named as the tunnel or the scanner).
 func endKey(a netip.Addr, w *identity.Workload, r identity.Resolution) ip16 {
 	if r != identity.Resolved || w == nil || w.Pod == "" {
 		return key16(a)
 	}
 	var d xxhash.Digest
-	d.Reset()
+	d.ResetWithSeed(podSeed)
 	_, _ = d.WriteString(w.ID())
 	_, _ = d.WriteString("\x00")
 	_, _ = d.WriteString(w.Pod)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +135,26 @@ const ReasonInvalidSourceIP = "INVALID_SOURCE_IP"
 // forged (`ward fw`'s anti-spoofing, Cilium's INVALID_SOURCE_IP): Src is
 // what the sender claimed, not who sent it.
 func (e *Event) ForgedSource() bool {
-	return e.Verdict == Dropped && (e.Origin == OriginNFLog && e.Rule == RuleSpoof || e.Reason == ReasonInvalidSourceIP)
+	return e.Verdict == Dropped && (e.Origin == OriginNFLog && e.Rule == RuleSpoof || e.Origin == OriginHubble && e.Reason == ReasonInvalidSourceIP)
+}
+
+// ReasonSpoofedOn begins the Reason of a packet `ward fw`'s
+// anti-spoofing dropped when the log names the interface (a bridge port:
+// the forging container's veth) it came in on; the interface follows.
+const ReasonSpoofedOn = "forged source, in on "
+
+// SpoofedOn is the interface a forged packet came in on, as its Reason
+// names it ("" when it names none): the real sender's, where Src is
+// only what it claimed.
+func (e *Event) SpoofedOn() string {
+	if !e.ForgedSource() {
+		return ""
+	}
+	s, _ := strings.CutPrefix(e.Reason, ReasonSpoofedOn)
+	if len(s) == len(e.Reason) {
+		return ""
+	}
+	return s
 }
 
 // When returns the event's time as a time.Time in UTC.

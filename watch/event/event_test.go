@@ -109,3 +109,26 @@ func TestManualClock(t *testing.T) {
 		t.Errorf("Now = %v", c.Now())
 	}
 }
+
+// TestForgedSource: only the sources that drop for a forged source say
+// so. A record of another source whose reason read INVALID_SOURCE_IP
+// (a proxy's outcome, a line of any other log) was taken for a forgery:
+// its source named by no detector.
+func TestForgedSource(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    Event
+		want bool
+	}{
+		{"ward fw's anti-spoofing", Event{Origin: OriginNFLog, Verdict: Dropped, Rule: RuleSpoof}, true},
+		{"Cilium's INVALID_SOURCE_IP", Event{Origin: OriginHubble, Verdict: Dropped, Reason: ReasonInvalidSourceIP}, true},
+		{"a proxy's deny with that outcome", Event{Origin: OriginProxy, Kind: Request, Verdict: Dropped, Reason: ReasonInvalidSourceIP}, false},
+		{"conntrack", Event{Origin: OriginConntrack, Verdict: Dropped, Reason: ReasonInvalidSourceIP}, false},
+		{"a policy drop", Event{Origin: OriginNFLog, Verdict: Dropped, Rule: "ingress c3"}, false},
+		{"forwarded", Event{Origin: OriginHubble, Verdict: Forwarded, Reason: ReasonInvalidSourceIP}, false},
+	} {
+		if got := tc.e.ForgedSource(); got != tc.want {
+			t.Errorf("%s: ForgedSource() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

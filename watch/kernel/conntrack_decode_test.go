@@ -83,3 +83,42 @@ func TestNFLogCutPacket(t *testing.T) {
 		t.Errorf("event %+v: want the drop delivered", e)
 	}
 }
+
+// TestNFLogSpoofNamesInterface: a frame ward fw's anti-spoofing dropped
+// claims a source it does not have; the log names the bridge port it
+// came in on, which is the real sender's, and was thrown away: the
+// forger was named by no one.
+func TestNFLogSpoofNamesInterface(t *testing.T) {
+	syn := make([]byte, 40)
+	syn[0], syn[9] = 0x45, 6
+	copy(syn[12:], []byte{10, 244, 0, 20, 10, 244, 0, 30})
+	syn[22], syn[23], syn[33] = 0x15, 0x38, 0x02
+	names := map[int]string{17: "veth1a2b", 3: "br0"}
+	look := func(i int) string { return names[i] }
+	for _, tc := range []struct {
+		name         string
+		n            NFLog
+		p            nflog.Packet
+		want, wantOn string
+	}{
+		{"bridge port", NFLog{lookup: look}, nflog.Packet{Prefix: "ward-spoof ", PhysInDev: 17, InDev: 3},
+			"forged source, in on veth1a2b (ifindex 17)", "veth1a2b (ifindex 17)"},
+		{"input device", NFLog{lookup: look}, nflog.Packet{Prefix: "ward-spoof ", InDev: 17},
+			"forged source, in on veth1a2b (ifindex 17)", "veth1a2b (ifindex 17)"},
+		{"another namespace: index only", NFLog{NetNS: 9, lookup: look}, nflog.Packet{Prefix: "ward-spoof ", InDev: 17},
+			"forged source, in on ifindex 17", "ifindex 17"},
+		{"no interface", NFLog{lookup: look}, nflog.Packet{Prefix: "ward-spoof "}, "policy denied", ""},
+		{"a policy drop is no forgery", NFLog{lookup: look}, nflog.Packet{Prefix: "ward-drop ingress c3 ", InDev: 17}, "policy denied", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e event.Event
+			tc.p.Payload = syn
+			if err := tc.n.decode(&tc.p, &e, event.NewInterner(16, 16)); err != nil {
+				t.Fatal(err)
+			}
+			if e.Reason != tc.want || e.SpoofedOn() != tc.wantOn {
+				t.Errorf("reason %q, spoofed on %q; want %q, %q", e.Reason, e.SpoofedOn(), tc.want, tc.wantOn)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type NFLog struct {
 
 	// ready, when set, is closed once the group is bound (tests).
 	ready chan struct{}
+	// lookup names an interface by index (interfaceName; tests).
+	lookup func(int) string
 }
 
 // Name returns "nflog:" and the group (and the node).
@@ -130,6 +133,17 @@ func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) erro
 		e.Bytes = uint64(h.Length)
 	}
 	e.Rule = in.Intern([]byte(RuleOfPrefix(p.Prefix)))
+	if e.Rule == event.RuleSpoof {
+		// The address is forged: the port the frame came in on names
+		// the sender (a bridge's port, or the packet's input device).
+		dev := p.PhysInDev
+		if dev == 0 {
+			dev = p.InDev
+		}
+		if dev != 0 {
+			e.Reason = in.Intern([]byte(event.ReasonSpoofedOn + n.ifName(dev)))
+		}
+	}
 	var b [16]byte
 	binary.BigEndian.PutUint16(b[:], n.Group)
 	binary.BigEndian.PutUint32(b[2:], p.Seq)
@@ -139,6 +153,32 @@ func (n *NFLog) decode(p *nflog.Packet, e *event.Event, in *event.Interner) erro
 		return fmt.Errorf("packet %d from %s to %s: %w", p.Seq, e.Src, e.Dst, errCut)
 	}
 	return nil
+}
+
+// ifName names interface index i: by its name when the group is read
+// in this process's network namespace (an index of another namespace
+// names another interface here), always with its index.
+func (n *NFLog) ifName(i uint32) string {
+	look := n.lookup
+	if look == nil {
+		look = interfaceName
+	}
+	if n.NetNS == 0 {
+		if name := look(int(i)); name != "" {
+			return fmt.Sprintf("%s (ifindex %d)", name, i)
+		}
+	}
+	return fmt.Sprintf("ifindex %d", i)
+}
+
+// interfaceName is the name of the interface of index i in this
+// process's network namespace, "" if none.
+func interfaceName(i int) string {
+	ifi, err := net.InterfaceByIndex(i)
+	if err != nil {
+		return ""
+	}
+	return ifi.Name
 }
 
 // errCut: a logged drop whose transport header lies beyond the copy

@@ -30,49 +30,7 @@ import (
 // match, and then passed jwt's check: the admin handler ran. Handler now
 // refuses a bearer token that nobody verified before it.
 func TestHandlerJWTAfterAuthz(t *testing.T) {
-	e := engineFor(t, `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: no-contractors-in-admin, namespace: shop}
-spec:
-  action: DENY
-  rules:
-  - to:
-    - operation: {paths: ["/admin/*"]}
-    when:
-    - key: request.auth.claims[groups]
-      values: ["contractors"]
-`)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const iss = "https://idp.example.com"
-	v, err := jwt.New([]jwt.Issuer{{
-		Issuer:     iss,
-		Audiences:  []string{"shop"},
-		Algorithms: []jose.SignatureAlgorithm{jose.ES256},
-		Keys:       &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k0", Algorithm: "ES256", Use: "sig"}}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k0"}}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(map[string]any{"iss": iss, "sub": "carol", "aud": "shop", "groups": []string{"contractors"}, "exp": time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, v, token := contractorSetup(t)
 
 	enrich := func(r *http.Request, q *authz.Request) {
 		if c, ok := jwt.FromContext(r.Context()); ok {
@@ -223,49 +181,7 @@ spec:
 // the admin handler ran. Handler now answers 500, as for a token nobody
 // verified.
 func TestHandlerClaimsNotCopied(t *testing.T) {
-	e := engineFor(t, `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: no-contractors-in-admin, namespace: shop}
-spec:
-  action: DENY
-  rules:
-  - to:
-    - operation: {paths: ["/admin/*"]}
-    when:
-    - key: request.auth.claims[groups]
-      values: ["contractors"]
-`)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const iss = "https://idp.example.com"
-	v, err := jwt.New([]jwt.Issuer{{
-		Issuer:     iss,
-		Audiences:  []string{"shop"},
-		Algorithms: []jose.SignatureAlgorithm{jose.ES256},
-		Keys:       &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k0", Algorithm: "ES256", Use: "sig"}}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k0"}}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(map[string]any{"iss": iss, "sub": "carol", "aud": "shop", "groups": []string{"contractors"}, "exp": time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, v, token := contractorSetup(t)
 	jm := jwt.NewMiddleware(v)
 	var log ranLog
 	sm := http.NewServeMux()
@@ -336,4 +252,55 @@ spec:
 		}
 		srv.Close()
 	}
+}
+
+// contractorSetup returns an engine denying the contractors group the
+// admin paths, a verifier of the issuer idp.example.com and a token it
+// signed for carol in that group.
+func contractorSetup(t *testing.T) (e *authz.Engine, v *jwt.Verifier, token string) {
+	t.Helper()
+	e = engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-contractors-in-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/admin/*"]}
+    when:
+    - key: request.auth.claims[groups]
+      values: ["contractors"]
+`)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const iss = "https://idp.example.com"
+	v, err = jwt.New([]jwt.Issuer{{
+		Issuer:     iss,
+		Audiences:  []string{"shop"},
+		Algorithms: []jose.SignatureAlgorithm{jose.ES256},
+		Keys:       &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k0", Algorithm: "ES256", Use: "sig"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k0"}}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(map[string]any{"iss": iss, "sub": "carol", "aud": "shop", "groups": []string{"contractors"}, "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err = jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, v, token
 }

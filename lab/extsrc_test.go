@@ -291,9 +291,7 @@ func TestExternalNDTypes(t *testing.T) {
 // from outside the managed networks quoting a packet to a container is
 // dropped now, while c's own error about the same datagram still
 // reaches b. Negative control: without those rules, the LAN's error
-// refuses b's socket. IPv4 only: the LAN's ICMPv6 port unreachable did
-// not refuse b's socket in this lab under the old rules either (cause not
-// found), so IPv6 is covered by the same rule but not proven here.
+// refuses b's socket. IPv6: TestExternalICMPv6Error.
 func TestExternalICMPError(t *testing.T) {
 	requireLab(t)
 	t.Parallel()

@@ -239,8 +239,12 @@ func composeContent(path string, maxSize int64) bool {
 
 // hiddenParseLimit bounds the files of a hidden directory parsed for a
 // Compose file the quick scan missed: a cache's large JSON files are not
-// parsed whole for a warning.
+// parsed whole for a warning. hiddenParseBudget bounds the bytes parsed
+// so in one hidden directory: a cache of 2,000 JSON files of a few MiB
+// each is not parsed through either.
 const hiddenParseLimit = 4 << 20
+
+var hiddenParseBudget int64 = 32 << 20 // a variable for tests
 
 // hiddenLimit bounds the entries hiddenDirs looks at in each hidden
 // directory: a cache of thousands of files is not read through.
@@ -263,7 +267,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 		if st, err := os.Stat(h); err != nil || !st.IsDir() {
 			continue
 		}
-		what, seen := "", 0
+		what, seen, budget := "", 0, hiddenParseBudget
 		_ = filepath.WalkDir(h, func(path string, d fs.DirEntry, err error) error {
 			if seen++; err != nil || seen > hiddenLimit || what != "" {
 				return filepath.SkipAll
@@ -283,17 +287,23 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
-				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit && composeContent(path, maxSize):
+				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit:
 					// One the quick scan misses (an anchored or merged
 					// services key).
-					what = "a Compose file (" + path + ")"
+					if budget -= info.Size(); budget >= 0 && composeContent(path, maxSize) {
+						what = "a Compose file (" + path + ")"
+					}
 				}
 			}
 			return nil
 		})
-		if what == "" && seen > hiddenLimit {
+		switch {
+		case what != "":
+		case seen > hiddenLimit:
 			// Not looked through: it may hold anything.
 			what = fmt.Sprintf("more than %d entries, not looked through for Kubernetes objects, charts, kustomizations, Compose files or Dockerfiles", hiddenLimit)
+		case budget < 0:
+			what = fmt.Sprintf("more than %d MiB of YAML and JSON files, not all looked through for Compose files", hiddenParseBudget>>20)
 		}
 		if what != "" {
 			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))

@@ -824,6 +824,28 @@ func TestHiddenDirs(t *testing.T) {
 	}
 }
 
+// TestHiddenDirParseBudget: the files of a hidden directory parsed whole
+// for a Compose file the quick scan misses are bounded in bytes; a
+// directory past the budget, which may hold one among the files not
+// parsed, is named as not all looked through, never passed over in
+// silence.
+func TestHiddenDirParseBudget(t *testing.T) {
+	defer func(b int64) { hiddenParseBudget = b }(hiddenParseBudget)
+	hiddenParseBudget = 64
+	tree := t.TempDir()
+	filler := `{"name": "cache entry", "size": 1234567890, "tags": ["a", "b"]}` + "\n"
+	writeTree(t, tree, map[string]string{
+		"pod.yaml":        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n",
+		".cache/a.json":   filler,
+		".cache/b.json":   filler,
+		".cache/z/x.yaml": "&k services:\n  app: {image: x, privileged: true}\n",
+	}, "", "")
+	_, errOut, _ := run(t, "", "check", tree)
+	if want := filepath.Join(tree, ".cache") + ": not read: a hidden directory, which the walk skips, holds more than"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}
+
 // manyFiles returns files with n empty files more under dir.
 func manyFiles(dir string, n int, files map[string]string) map[string]string {
 	for i := range n {

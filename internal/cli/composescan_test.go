@@ -378,6 +378,17 @@ func TestComposeKeySpellings(t *testing.T) {
 					t.Errorf("check %s: the Compose file is also reported skipped:\n%s", p, out)
 				}
 			}
+			// Given both as a directory and as a file: audited once.
+			out, errOut, _ := run(t, "", "check", dir, path, "-o", "json")
+			n := 0
+			for _, f := range checkOutput(t, out).Findings {
+				if f.Rule == "compose/privileged" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("check DIR FILE: %d compose/privileged findings, want 1; stderr: %s", n, errOut)
+			}
 		})
 	}
 }

@@ -475,7 +475,9 @@ func TestKustomizationFileGiven(t *testing.T) {
 func TestKustomizationObjectAsManifest(t *testing.T) {
 	const kust = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- web.yaml\n"
 	const comp = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- path: host.yaml\n"
-	for name, src := range map[string]string{"kustomization": kust, "component": comp} {
+	list := "apiVersion: v1\nkind: List\nitems:\n- apiVersion: kustomize.config.k8s.io/v1beta1\n  kind: Kustomization\n  resources: [web.yaml]\n"
+	jsonDoc := `{"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["web.yaml"]}` + "\n"
+	for name, src := range map[string]string{"kustomization": kust, "component": comp, "list item": list, "json": jsonDoc} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := run(t, src, "check", "-", "-o", "json")
 			if code != ExitError {

@@ -347,6 +347,11 @@ func configureHost(nl *netlink.Handle, h *Host) error {
 	if err := nl.LinkSetUp(eth); err != nil {
 		return fmt.Errorf("eth0 up: %w", err)
 	}
+	for _, a := range h.Addrs {
+		if err := untilLocal(nl, a); err != nil {
+			return err
+		}
+	}
 	if v4 {
 		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, Scope: netlink.SCOPE_LINK}
 		if err := nl.RouteAdd(r); err != nil {
@@ -360,6 +365,26 @@ func configureHost(nl *netlink.Handle, h *Host) error {
 		}
 	}
 	return nil
+}
+
+// untilLocal waits until the namespace of nl routes a as one of its own
+// addresses. The kernel adds an IPv6 address to its local table from the
+// address configuration's work queue, after the netlink call that added
+// it has returned (even without duplicate address detection); a probe
+// sent to the host before then would be dropped on arrival and read as a
+// verdict of the ruleset.
+func untilLocal(nl *netlink.Handle, a netip.Addr) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		routes, err := nl.RouteGet(a.AsSlice())
+		if err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("address %s is not routed as the host's own after 5s (err %v)", a, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Load replaces the router's ruleset with rs (firewall.Apply, one atomic

@@ -581,8 +581,15 @@ func (c *Config) validate() error {
 		cidrs []string
 	}{{"allow", c.Allow}, {"deny", c.Deny}, {"clientIP.trustedProxies", clientIPTrusted(c.ClientIP)}} {
 		for i, s := range l.cidrs {
-			if _, err := parsePrefix(s); err != nil {
+			p, err := parsePrefix(s)
+			if err != nil {
 				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %v", l.name, i, err)
+			}
+			if l.name == "clientIP.trustedProxies" && (p.Bits() == 0 || p.Addr().Is4In6() && p.Bits() == 96) {
+				// Every peer and every hop trusted: the client writes
+				// the left-most hop, and so chooses its own address
+				// (clientip.New refuses it too).
+				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %q trusts every address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", l.name, i, s)
 			}
 		}
 	}

@@ -67,6 +67,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\ntls: {cert: a}\n", "p.yaml:2: tls needs cert and key, or spiffe"},
 		{"upstream: {url: http://x}\nallow:\n  - 10.0.0.0/8\n  - 10.1.2.3/8\n", "p.yaml:4: allow[1]: \"10.1.2.3/8\" has host bits set"},
 		{"upstream: {url: http://x}\ndeny: [bogus]\n", "p.yaml:2: deny[0]: \"bogus\" is not an address or CIDR"},
+		// Trusting every address lets every client choose its own.
+		{"upstream: {url: http://x}\nclientIP:\n  trustedProxies:\n    - 10.0.0.0/8\n    - 0.0.0.0/0\n", "p.yaml:5: clientIP.trustedProxies[1]: \"0.0.0.0/0\" trusts every address"},
+		{"upstream: {url: http://x}\nclientIP: {trustedProxies: ['::/0']}\n", "p.yaml:2: clientIP.trustedProxies[0]: \"::/0\" trusts every address"},
 		{"upstream: {url: http://x}\njwt:\n  issuers:\n    - issuer: https://id\n      jwksURL: https://id/jwks\n", "p.yaml:4: jwt.issuers[0].algorithms is required"},
 		// A token minted for another service must not pass here unless
 		// the configuration says so.

@@ -64,12 +64,24 @@ func WithHeaders(hs ...Header) Option {
 // With no trusted prefixes every peer is the client and forwarding headers
 // are never read. A prefix written in IPv4-mapped IPv6 form with at least
 // 96 bits is converted to the IPv4 prefix it denotes; host bits are masked.
+// A prefix that covers a whole address family (0.0.0.0/0, ::/0,
+// ::ffff:0.0.0.0/96) is an error wrapping [ErrConfig]: trusting every
+// peer and every hop makes the left-most hop, which the client writes,
+// the client address.
 func New(trusted []netip.Prefix, opts ...Option) (*Resolver, error) {
 	r := &Resolver{headers: []Header{XForwardedFor}}
 	for i, p := range trusted {
 		c, err := canonicalPrefix(p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: trusted prefix %d: %w", ErrConfig, i, err)
+		}
+		if c.Bits() == 0 {
+			// Every peer would be a trusted proxy and every hop too, so
+			// ClientIP returns the left-most hop, the one the client
+			// wrote: any client chooses its own address, past allow
+			// lists and into any rate-limit bucket. nginx tutorials
+			// copy "set_real_ip_from 0.0.0.0/0".
+			return nil, fmt.Errorf("%w: trusted prefix %d (%v) trusts every address, so every client could choose its own address in a forwarding header; list the proxies in front of the service", ErrConfig, i, p)
 		}
 		r.trusted = append(r.trusted, c)
 	}

@@ -28,7 +28,10 @@
 // configured header and never to pass a client's value through unchecked.
 // Trust exactly the proxies in front of the service, never a whole
 // private range "to be safe": a host in a trusted range can claim to be
-// forwarding for any address it likes.
+// forwarding for any address it likes. [New] refuses a prefix that covers
+// a whole family (0.0.0.0/0, ::/0, as nginx tutorials write
+// set_real_ip_from): every peer and every hop would be trusted, and the
+// left-most hop, which the client writes, would be its address.
 //
 // Listing both headers with [WithHeaders] makes the resolver read the first
 // one that is present. Every trusted proxy must then write both, or a client

@@ -2,12 +2,15 @@ package ipallow
 
 import (
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wardsec/ward/guard/clientip"
 )
@@ -164,5 +167,68 @@ func TestCheckAllowedDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("Check: %v allocations per run, want 0", n)
+	}
+}
+
+// spoofOverTCP serves clientip's Handler in front of a Filter that allows
+// 10.0.0.0/8 on a real listener at addr, and returns the status a client
+// on loopback gets when it claims 10.0.0.9 in X-Forwarded-For.
+func spoofOverTCP(t *testing.T, res *clientip.Resolver, addr string) (int, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	f := NewFilter(mustNew(t, prefixes("10.0.0.0/8"), nil))
+	srv := &http.Server{
+		Handler:           res.Handler(f.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "internal") }))),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close() }()
+	req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/admin", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Forwarded-For", "10.0.0.9")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// TestTrustEveryAddressRefused: a trusted prefix that covers a whole
+// family (nginx tutorials copy "set_real_ip_from 0.0.0.0/0") made every
+// peer a trusted proxy and every hop trusted, so the resolver returned the
+// left-most hop, which the client writes: a client on loopback claiming
+// 10.0.0.9 passed an allow list of 10.0.0.0/8 (200). clientip.New now
+// refuses such a prefix.
+func TestTrustEveryAddressRefused(t *testing.T) {
+	for _, tc := range []struct{ prefix, listen string }{
+		{"0.0.0.0/0", "127.0.0.1:0"},
+		{"10.1.2.3/0", "127.0.0.1:0"}, // host bits are masked
+		{"::ffff:0.0.0.0/96", "127.0.0.1:0"},
+		{"::/0", "[::1]:0"},
+	} {
+		t.Run(tc.prefix, func(t *testing.T) {
+			res, err := clientip.New(prefixes("192.0.2.0/24", tc.prefix))
+			if err == nil {
+				status, serr := spoofOverTCP(t, res, tc.listen)
+				t.Fatalf("clientip.New(%s) = nil error; a loopback client claiming 10.0.0.9 got status %d (%v) past an allow list of 10.0.0.0/8", tc.prefix, status, serr)
+			}
+			if !errors.Is(err, clientip.ErrConfig) || !strings.Contains(err.Error(), "trusted prefix 1") {
+				t.Errorf("clientip.New(%s) = %v, want ErrConfig naming trusted prefix 1", tc.prefix, err)
+			}
+		})
+	}
+	// A narrow trust still resolves the client and refuses the spoof.
+	res, err := clientip.New(prefixes("192.0.2.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := spoofOverTCP(t, res, "127.0.0.1:0"); err != nil || status != http.StatusForbidden {
+		t.Errorf("untrusted loopback client claiming 10.0.0.9: status %d (%v), want 403", status, err)
 	}
 }

@@ -31,10 +31,11 @@ var (
 	// implement (Envoy metadata conditions, for instance). Refusing it is
 	// safer than enforcing part of it.
 	ErrUnsupported = errors.New("unsupported by ward")
-	// ErrNoneApply is policies of which none applies to the Workload
-	// given (another namespace, selectors of labels it lacks): the
-	// engine would allow every request, which is what a Workload left
-	// out or mistyped gave.
+	// ErrNoneApply is no policies at all, or policies of which none
+	// applies to the Workload given (another namespace, selectors of
+	// labels it lacks): the engine would allow every request, which is
+	// what an empty policy file, or a Workload left out or mistyped,
+	// gave.
 	ErrNoneApply = errors.New("no policy applies to the workload")
 )
 
@@ -84,6 +85,10 @@ type Options struct {
 // Engine is a compiled, immutable set of the policies that apply to one
 // workload. It is safe for concurrent use.
 type Engine struct {
+	// compiled is set by Compile: the zero Engine, which holds no
+	// policy, denies every request rather than allowing it as an
+	// engine compiled from no ALLOW policy would.
+	compiled           bool
 	deny, allow, audit []*policy
 	selected           []string
 	warnings           []Warning
@@ -136,10 +141,11 @@ func Compile(policies []*istio.AuthorizationPolicy, w Workload) (*Engine, error)
 //     Istio: it is left out too, with a Warning.
 //
 // Any invalid, CUSTOM or unsupported policy fails the whole compilation,
-// selected or not: errors.Join of *PolicyError. Policies of which none
-// applies to w (none selected, none left out as dry-run) fail it too,
-// with ErrNoneApply: the engine would allow every request, which is
-// what a Workload left out (namespace "default", no labels) gave for
+// selected or not: errors.Join of *PolicyError. No policies at all (Load
+// of an empty file, or of one holding other kinds) fail it with
+// ErrNoneApply, and so do policies of which none applies to w (none
+// selected, none left out as dry-run): the engine would allow every
+// request, which is what a Workload left out (namespace "default", no labels) gave for
 // policies written for namespace shop. Policies that select some
 // workloads and not w are still left out without a word when another
 // applies.
@@ -152,7 +158,15 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	if wns == "" {
 		wns = "default"
 	}
-	e := &Engine{}
+	if len(policies) == 0 {
+		// Istio allows every request to a workload no policy
+		// selects, but a service that wraps its handler in an
+		// engine means to authorize: no policies here is an empty or
+		// truncated file, a directory that held none, documents of
+		// another kind, and would allow everything without a word.
+		return nil, fmt.Errorf("authz: %w: no policies given, and an engine without policies allows every request (an empty or truncated file, or documents of other kinds); leave authz out to run without authorization", ErrNoneApply)
+	}
+	e := &Engine{compiled: true}
 	var errs []error
 	seen := map[string]bool{}
 	dryRun := false // a policy applies but is not enforced

@@ -141,6 +141,9 @@ type Decision struct {
 const (
 	ReasonNoAllowPolicy = "no ALLOW policy applies to the workload"
 	ReasonNoAllowMatch  = "no ALLOW policy matched"
+	// ReasonNotCompiled is the denial of the zero Engine, which no
+	// Compile made.
+	ReasonNotCompiled = "engine not compiled (use Compile)"
 )
 
 // pathReason is the Reason of a decision on a path Normalize rejected.
@@ -164,6 +167,9 @@ func pathReason(err error) string {
 //
 // Decide is safe for concurrent use and does not modify r.
 func (e *Engine) Decide(r *Request) Decision {
+	if !e.compiled {
+		return Decision{Reason: ReasonNotCompiled, Rule: -1}
+	}
 	var v view
 	if err := v.init(r); err != nil {
 		return Decision{Reason: pathReason(err), Rule: -1, PathError: err}

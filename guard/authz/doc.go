@@ -130,10 +130,12 @@
 // client can cause behind a proxy that appends to Forwarded by opening a
 // quote): Decide would use SourceIP, the trusted proxy's own address.
 //
-// Policies of which none applies to the Workload given fail Compile
-// (ErrNoneApply): an engine without policies allows every request, which
-// is what a Workload left out or without its labels gave for policies
-// written for the workload.
+// No policies at all, and policies of which none applies to the
+// Workload given, fail Compile (ErrNoneApply): an engine without policies
+// allows every request, which is what an empty or truncated policy file
+// (or one of other kinds) gave, and a Workload left out or without its
+// labels for policies written for the workload. The zero Engine, which
+// no Compile made, denies every request.
 //
 // Policies are selected as Istio selects them for a sidecar: a policy in
 // the root namespace ("istio-system" unless Options says otherwise)

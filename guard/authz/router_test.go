@@ -732,3 +732,47 @@ spec:
 		}
 	}
 }
+
+// TestHandlerNoPoliciesRefused: an engine without policies allows every
+// request (Istio's behaviour for a workload no policy selects). A service
+// that loaded its policies from an empty or truncated file, or from a
+// file of other kinds (its Deployment manifest, a misspelt path to the
+// wrong YAML), compiled without an error and served its admin handler to
+// everyone; `ward proxy` refused such a file itself, the library did not.
+// Compile now fails with ErrNoneApply, and the zero Engine, which no
+// Compile made, denies every request instead of allowing it.
+func TestHandlerNoPoliciesRefused(t *testing.T) {
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("GET /admin", log.handler("admin"))
+	for _, tc := range []struct{ name, doc string }{
+		{"empty file", ""},
+		{"truncated to its separator", "---\n"},
+		{"a Deployment", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop, namespace: shop}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := authz.Load("policy.yaml", []byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := authz.Compile(ps, authz.Workload{Namespace: "shop"})
+			if errors.Is(err, authz.ErrNoneApply) {
+				return
+			}
+			if err != nil {
+				t.Fatalf("Compile: %v, want ErrNoneApply", err)
+			}
+			srv := httptest.NewServer(e.Handler(nil, sm))
+			defer srv.Close()
+			code := sendRaw(t, srv.Listener.Addr().String(), "GET /admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+			t.Errorf("Compile of no policies succeeded; GET /admin: %d, handlers %q", code, log.take())
+		})
+	}
+	var zero authz.Engine
+	srv := httptest.NewServer(zero.Handler(nil, sm))
+	defer srv.Close()
+	expectRan(t, srv.Listener.Addr().String(), &log, "GET /admin HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n", http.StatusForbidden, "")
+	if d := zero.Decide(&authz.Request{Method: "GET", Path: "/admin"}); d.Allowed || d.Reason != authz.ReasonNotCompiled {
+		t.Errorf("zero Engine: %+v, want a denial, %q", d, authz.ReasonNotCompiled)
+	}
+}

@@ -91,7 +91,11 @@
 //     decoded and runs of slashes merged, and a
 //     path with an encoded slash or backslash, a backslash or a dot
 //     segment is denied outright, whatever the policies, rather than
-//     resolved.
+//     resolved. Policy paths are put in the same form: escapes made
+//     canonical, and characters that a request path carries encoded
+//     (non-ASCII letters, space, "|", "[", ...) encoded, so a DENY of
+//     "/café" matches "/caf%C3%A9", which http.ServeMux routes to
+//     "/café" (compared as written, it matched nothing).
 //
 // Engine.Handler, which passes the request on unchanged to the
 // application's router, adds six checks that Decide (and `ward proxy`,

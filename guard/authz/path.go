@@ -193,15 +193,30 @@ func pathChar(c byte) bool {
 
 // canonicalEscapes decodes the escapes of a policy's path pattern that
 // Normalize decodes (decodes) and upper-cases the others, so that
-// "/%61dmin" in a policy matches the normalised "/admin". Malformed
-// escapes are kept as written.
+// "/%61dmin" in a policy matches the normalised "/admin", and encodes
+// the raw bytes that Normalize encodes (non-ASCII, space, "|", "[", ...),
+// so that "/café" matches the normalised "/caf%C3%A9": compared as
+// written, a DENY of "/café" matched no request while http.ServeMux,
+// which matches decoded segments, ran the "/café" handler. Malformed
+// escapes are kept as written, and so are "?", "#" and "\\", which no
+// normalised path holds (Compile warns of them).
 func canonicalEscapes(s string) string {
-	if strings.IndexByte(s, '%') < 0 {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = s[i] != '%' && !encodedInPolicy(s[i])
+	}
+	if clean {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if encodedInPolicy(c) {
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+			continue
+		}
 		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
 			d := unhex(s[i+1])<<4 | unhex(s[i+2])
 			if decodes(d) {
@@ -217,6 +232,14 @@ func canonicalEscapes(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// encodedInPolicy reports whether canonicalEscapes percent-encodes the
+// raw byte c of a policy path, as Normalize encodes it in a request path:
+// a byte that may not appear raw in a path, control characters (which
+// Normalize refuses) and "%?#\\" aside.
+func encodedInPolicy(c byte) bool {
+	return c >= 0x80 || c >= 0x20 && c < 0x7f && !pathChar(c) && strings.IndexByte("%?#\\", c) < 0
 }
 
 // Errors of Ambiguous.

@@ -776,3 +776,55 @@ func TestHandlerNoPoliciesRefused(t *testing.T) {
 		t.Errorf("zero Engine: %+v, want a denial, %q", d, authz.ReasonNotCompiled)
 	}
 }
+
+// TestHandlerPolicyPathRawBytes: a policy path written with characters
+// that a request path carries percent-encoded (non-ASCII letters, "|")
+// was compared as written with the normalised request path, in which
+// Normalize encodes them ("/caf%C3%A9"), so a DENY of "/café" matched no
+// request (Compile only warned) while http.ServeMux, which matches
+// decoded segments, ran the "/café" handler. Such paths are now compiled
+// in the normalised form, as escapes in them already were.
+func TestHandlerPolicyPathRawBytes(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-raw, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/café", "/x|y", "/reports/ünï*", "/api/{*}/naïve"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("/café", log.handler("cafe"))
+	sm.HandleFunc("/x|y", log.handler("pipe"))
+	sm.HandleFunc("/reports/", log.handler("reports"))
+	sm.HandleFunc("/api/{tenant}/naïve", log.handler("naive"))
+	sm.HandleFunc("/", log.handler("root"))
+	srv := httptest.NewServer(e.Handler(nil, sm))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, tc := range []struct {
+		path string
+		code int
+		ran  string
+	}{
+		{"/caf%C3%A9", http.StatusForbidden, ""},
+		{"/caf%c3%a9", http.StatusForbidden, ""},
+		{"/café", http.StatusForbidden, ""}, // raw UTF-8 on the request line
+		{"/x|y", http.StatusForbidden, ""},
+		{"/x%7Cy", http.StatusForbidden, ""},
+		{"/reports/%C3%BCn%C3%AF-2026", http.StatusForbidden, ""},
+		{"/api/t1/na%C3%AFve", http.StatusForbidden, ""},
+		{"/api/t1/naïve", http.StatusForbidden, ""},
+		{"/cafe", http.StatusOK, "root"},
+		{"/reports/2026", http.StatusOK, "reports"},
+	} {
+		raw := "GET " + tc.path + " HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+	for _, w := range e.Warnings() {
+		t.Errorf("warning: %v", w)
+	}
+}

@@ -28,7 +28,10 @@
 //     and CIDR allow and deny lists with an allocation-free lookup.
 //
 // Order matters: in Chain(a, b), b sees what a established, and nothing
-// checks that a ran. List clientip's Resolver.Handler first (without it,
+// checks that a ran. audit's Logger.Handler goes outermost, so that its
+// record holds what each middleware's Handler decided (their refusals,
+// and authz's policy either way). List clientip's Resolver.Handler first
+// among the checks (without it,
 // ipallow and ratelimit keys judge the peer address, which behind a proxy
 // is the proxy's), then the identity middlewares, spiffeauth and jwt, then
 // ipallow, ratelimit and authz. A ratelimit keyed by the client address

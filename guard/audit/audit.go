@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardsec/ward/internal/auditctx"
 	"github.com/wardsec/ward/internal/reqstate"
 )
 
@@ -57,7 +58,15 @@ type state struct {
 	id string
 }
 
-type ctxKey struct{}
+// ctxKey is the key of the request's state, which guard's middlewares
+// record their decisions in through internal/auditctx (they do not
+// import this package).
+type ctxKey = auditctx.Key
+
+// Record is Set of a decision, for guard's middlewares' Handlers.
+func (st *state) Record(decision, rule, reason string, audited bool) {
+	st.set(Verdict{Decision: decision, Rule: rule, Reason: reason, Audited: audited})
+}
 
 // Set records v for the request of ctx: a Deny is never overwritten by a
 // later Allow; empty fields keep earlier values. Without Handler it does
@@ -67,6 +76,10 @@ func Set(ctx context.Context, v Verdict) {
 	if !ok {
 		return
 	}
+	st.set(v)
+}
+
+func (st *state) set(v Verdict) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.v.Decision == Deny && v.Decision != Deny {

@@ -5,11 +5,18 @@
 // allowlists): each records its verdict with Set on the request's context,
 // and Handler writes, when the response is done, one log/slog JSON record
 // with the time, decision, reason, rule, principal, client IP, method,
-// path, status, latency and request id. A method longer than 64 bytes
-// and a path longer than 8 KiB are cut, with method_truncated (or
-// path_truncated) true and method_bytes (path_bytes) the length sent:
-// a cut is never marked in the value, which a client chooses. The
-// record holds no header, no
+// path, status, latency and request id. The Handlers of guard's own
+// middlewares record theirs: a refusal by ipallow ("ipallow"), jwt
+// ("jwt"), ratelimit ("ratelimit", "concurrency"), waf ("waf") or
+// harden.Limits ("limits"), and authz's decision either way
+// ("authz/<namespace>/<name>" of the policy that decided, else "authz");
+// their Check functions and Decide record nothing. A request no
+// middleware decided is recorded as allowed, "no rule applied" (so was,
+// once, every request that guard's Handlers refused). A method longer
+// than 64 bytes and a path longer than 8 KiB are cut, with
+// method_truncated (or path_truncated) true and method_bytes
+// (path_bytes) the length sent: a cut is never marked in the value,
+// which a client chooses. The record holds no header, no
 // cookie, no query string and no body: tokens and secrets that clients put
 // there never reach the log (a test sends some and greps the log).
 //

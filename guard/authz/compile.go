@@ -112,6 +112,9 @@ type Engine struct {
 	// sniRules is set when a DENY or ALLOW policy reads connection.sni:
 	// Handler refuses a request whose Host is not the server name.
 	sniRules bool
+	// ruleNames are the audit log's rule labels of the selected
+	// policies, "authz/<namespace>/<name>", built once.
+	ruleNames map[string]string
 	// headerRules are the canonical names of the request headers that a
 	// DENY or ALLOW policy reads (request.headers[...]), Host and the
 	// pseudo-headers aside: Handler refuses a request that repeats one.
@@ -243,6 +246,10 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	slices.SortFunc(e.allow, byName)
 	slices.SortFunc(e.audit, byName)
 	slices.Sort(e.selected)
+	e.ruleNames = make(map[string]string, len(e.selected))
+	for _, name := range e.selected {
+		e.ruleNames[name] = "authz/" + name
+	}
 	uses := func(attrs ...attr) bool { return usesAttr(e.deny, attrs) || usesAttr(e.allow, attrs) }
 	e.hostRules = uses(attrHost)
 	e.tokenRules = uses(attrRequestPrincipal, attrClaim, attrAudiences, attrPresenter)

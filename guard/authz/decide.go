@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/guard/clientip"
+	"github.com/wardsec/ward/internal/auditctx"
 	"github.com/wardsec/ward/internal/peerctx"
 )
 
@@ -439,12 +440,14 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			}
 		}
 		if err := e.identitiesMissing(r, q); err != nil {
+			auditctx.Deny(r.Context(), "authz", err.Error())
 			http.Error(w, "authorization: identity not established", http.StatusInternalServerError)
 			return
 		}
 		if e.sniRules && Misdirected(r) {
 			// Domain fronting: the policies would judge the server
 			// name of the handshake, the router the Host.
+			auditctx.Deny(r.Context(), "authz", "TLS server name (SNI) is not the Host, and a policy reads connection.sni")
 			http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
 			return
 		}
@@ -452,6 +455,7 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// RequestFromHTTP set RemoteIP to the peer: enrich cleared
 			// it, for a client that clientip could not read behind a
 			// trusted proxy. Decide would take the proxy for the client.
+			auditctx.Deny(r.Context(), "authz", "client address unknown behind a trusted proxy, and a policy reads it")
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
@@ -463,6 +467,11 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rq.Path = raw
 			d, err = e.decideRouted(&rq)
 		}
+		if rec := auditctx.From(r.Context()); rec != nil {
+			// audit's Handler is in front: record the decision, or
+			// every request refused here was logged as allowed.
+			rec.Record(decisionName(d.Allowed && err == nil), e.ruleName(d.Policy), d.Reason, d.Audited)
+		}
 		switch {
 		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -472,6 +481,23 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// decisionName is the audit log's name of a decision.
+func decisionName(allowed bool) string {
+	if allowed {
+		return "allow"
+	}
+	return "deny"
+}
+
+// ruleName is the audit log's rule of a decision by policy ("authz/"
+// and its name, built at Compile), or "authz" when no policy decided.
+func (e *Engine) ruleName(policy string) string {
+	if n, ok := e.ruleNames[policy]; ok {
+		return n
+	}
+	return "authz"
 }
 
 // Errors of Handler, which refuses these requests with 400 where Decide

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // securityHeaders are the headers Headers sets, in canonical form, and
@@ -50,11 +52,13 @@ func Headers(next http.Handler) http.Handler {
 func Limits(maxBody int64, maxURL int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if maxURL > 0 && len(r.RequestURI) > maxURL {
+			auditctx.Deny(r.Context(), "limits", fmt.Sprintf("URL over %d bytes", maxURL))
 			http.Error(w, "URI too long", http.StatusRequestURITooLong)
 			return
 		}
 		if maxBody > 0 {
 			if r.ContentLength > maxBody {
+				auditctx.Deny(r.Context(), "limits", fmt.Sprintf("request body over %d bytes", maxBody))
 				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wardsec/ward/guard/clientip"
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // ErrDenied is wrapped by the errors [Filter.Check] returns.
@@ -76,6 +77,7 @@ func (f *Filter) Check(r *http.Request) error {
 func (f *Filter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f.Check(r); err != nil {
+			auditctx.Deny(r.Context(), "ipallow", err.Error())
 			if h := f.deny.Load(); h != nil {
 				(*h).ServeHTTP(w, r)
 				return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/wardsec/ward/internal/auditctx"
 	"github.com/wardsec/ward/internal/reqstate"
 )
 
@@ -83,6 +84,8 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := m.Authenticate(r)
 		if err != nil {
+			// Errors never hold the token or text taken from it.
+			auditctx.Deny(r.Context(), "jwt", "bearer token: "+err.Error())
 			if h := m.deny.Load(); h != nil {
 				(*h).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), errorKey{}, err)))
 				return

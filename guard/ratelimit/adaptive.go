@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // ErrShed is returned by Concurrency.Acquire when the limit is reached.
@@ -183,6 +185,7 @@ func (c *Concurrency) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		done, err := c.Acquire()
 		if err != nil {
+			auditctx.Deny(r.Context(), "concurrency", "overloaded: concurrency limit reached")
 			Shed(w)
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wardsec/ward/guard/clientip"
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // KeyFunc returns the key a request is limited by; "" puts it in a shared
@@ -195,6 +196,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 func handler(check func(*http.Request) error, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := check(r); err != nil {
+			auditctx.Deny(r.Context(), "ratelimit", err.Error())
 			Refuse(w, err)
 			return
 		}

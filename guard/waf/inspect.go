@@ -14,6 +14,7 @@ import (
 	"github.com/corazawaf/coraza/v3/types"
 
 	"github.com/wardsec/ward/guard/clientip"
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // maxMatchData is the most bytes of Match.Data kept from a rule's log
@@ -433,8 +434,12 @@ func (w *WAF) Handler(next http.Handler) http.Handler {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				status = http.StatusRequestEntityTooLarge
 			}
+			auditctx.Deny(r.Context(), "waf", "request body unreadable")
 			refuse(rw, status)
 		case d.Blocked:
+			if auditctx.From(r.Context()) != nil {
+				auditctx.Deny(r.Context(), "waf", fmt.Sprintf("WAF blocked the request with %d (anomaly score %d)", d.Status, d.Score))
+			}
 			refuse(rw, d.Status)
 		default:
 			next.ServeHTTP(rw, out)

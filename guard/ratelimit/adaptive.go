@@ -75,7 +75,8 @@ type Concurrency struct {
 	winMaxIn int
 }
 
-// NewConcurrency returns a limiter with the defaults filled in.
+// NewConcurrency returns a limiter with the defaults filled in, also for
+// values out of range or NaN.
 func NewConcurrency(cfg ConcurrencyConfig) *Concurrency {
 	if cfg.Min <= 0 {
 		cfg.Min = 4
@@ -88,16 +89,19 @@ func NewConcurrency(cfg ConcurrencyConfig) *Concurrency {
 		cfg.Initial = 20
 	}
 	cfg.Initial = min(max(cfg.Initial, cfg.Min), cfg.Max)
-	if cfg.Smoothing <= 0 || cfg.Smoothing > 1 {
+	// The comparisons are written so that NaN (strconv.ParseFloat's and
+	// YAML's .nan) takes the default: it fails every comparison, and a
+	// NaN limit admitted every request.
+	if !(cfg.Smoothing > 0 && cfg.Smoothing <= 1) {
 		cfg.Smoothing = 0.2
 	}
-	if cfg.Tolerance < 1 {
+	if !(cfg.Tolerance >= 1) {
 		cfg.Tolerance = 1.5
 	}
 	if cfg.LongWindow <= 0 {
 		cfg.LongWindow = 600
 	}
-	if cfg.Queue <= 0 {
+	if !(cfg.Queue > 0) || math.IsInf(cfg.Queue, 1) {
 		cfg.Queue = 4
 	}
 	if cfg.Window <= 0 {
@@ -176,6 +180,9 @@ func (c *Concurrency) update(short float64, inflight int) {
 	gradient := max(0.5, min(1, c.cfg.Tolerance*c.long/short))
 	next := c.limit*gradient + c.cfg.Queue
 	next = c.limit*(1-c.cfg.Smoothing) + next*c.cfg.Smoothing
+	if math.IsNaN(next) {
+		return // never a NaN limit, which Acquire's comparison admits past
+	}
 	c.limit = min(max(next, float64(c.cfg.Min)), float64(c.cfg.Max))
 }
 

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -304,5 +305,64 @@ func TestByClientIP(t *testing.T) {
 	_ = l48.Check(from("[2001:db8:1:2::1]:4000", nil))
 	if err := l48.Check(from("[2001:db8:1:3::1]:4000", nil)); !errors.Is(err, ErrLimited) {
 		t.Errorf("/48: %v, want ErrLimited", err)
+	}
+}
+
+// TestConcurrencyNaNConfig: NewConcurrency replaced out-of-range
+// Smoothing, Tolerance and Queue with defaults, but a NaN (what
+// strconv.ParseFloat and YAML's .nan give for a config value) passed
+// every comparison: the limit became NaN at the first update and
+// Acquire, comparing with it, admitted every request. A NaN now takes
+// the default.
+func TestConcurrencyNaNConfig(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		cfg  ConcurrencyConfig
+	}{
+		{"Smoothing", ConcurrencyConfig{Smoothing: nan}},
+		{"Tolerance", ConcurrencyConfig{Tolerance: nan}},
+		{"Queue", ConcurrencyConfig{Queue: nan}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{time.Unix(1e9, 0)}
+			cfg := tc.cfg
+			cfg.Initial, cfg.Min, cfg.Max, cfg.Window, cfg.Now = 4, 4, 4, 100*time.Millisecond, c.now
+			cl := NewConcurrency(cfg)
+			// Windows at the limit: the limit updates.
+			for range 50 {
+				var dones []func()
+				for range 4 {
+					done, err := cl.Acquire()
+					if err != nil {
+						t.Fatal(err)
+					}
+					dones = append(dones, done)
+				}
+				c.advance(50 * time.Millisecond)
+				for _, d := range dones {
+					d()
+				}
+			}
+			var dones []func()
+			defer func() {
+				for _, d := range dones {
+					d()
+				}
+			}()
+			for {
+				done, err := cl.Acquire()
+				if err != nil {
+					break
+				}
+				dones = append(dones, done)
+				if len(dones) > 100 {
+					t.Fatalf("never shed: %d requests in flight past a Max of 4", len(dones))
+				}
+			}
+			if len(dones) != 4 {
+				t.Errorf("admitted %d in flight, want 4", len(dones))
+			}
+		})
 	}
 }

@@ -39,7 +39,10 @@
 // verification, and a limit after it never counts a flood of forged
 // ones (`ward proxy` orders its checks so). Anything that changes what a request means
 // to the application (a method override, a path rewrite such as chi's
-// StripSlashes) goes before authz too. authz's Handler refuses, with 500,
+// StripSlashes) goes before authz too (authz's Handler decides a POST
+// that names an override method in a header or a "_method" query
+// parameter as that method too, but cannot see a "_method" form field).
+// authz's Handler refuses, with 500,
 // a request carrying a bearer token or a SPIFFE certificate that a policy
 // reads but that no middleware before it looked at; a certificate that
 // spiffeauth found unverified is no identity (the request is anonymous).

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/wardsec/ward/guard/clientip"
@@ -420,10 +421,15 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // Handler decides on the request as next will see it, so anything that
 // changes what a request means to next must run before Handler, not
 // after: a method override (gorilla/handlers' HTTPMethodOverrideHandler,
-// Echo's MethodOverride) placed after it lets "POST" plus
-// "X-HTTP-Method-Override: DELETE" through a DENY of DELETE. `ward
-// proxy`, which cannot know its upstream's code, refuses such requests
-// instead (docs/proxy.md).
+// Echo's MethodOverride) placed after it let "POST" plus
+// "X-HTTP-Method-Override: DELETE" through a DENY of DELETE. So a POST
+// that names another method in X-HTTP-Method-Override, X-HTTP-Method or
+// X-Method-Override, or in the query parameter "_method", must be
+// allowed as that method too (an override before Handler already set
+// it); a "_method" field in a form body, which gorilla's FormValue also
+// reads, Handler cannot see without consuming the body: such an override
+// must run before Handler. `ward proxy`, which cannot know its
+// upstream's code, refuses such requests instead (docs/proxy.md).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -467,6 +473,23 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rq.Path = raw
 			d, err = e.decideRouted(&rq)
 		}
+		if err == nil && d.Allowed {
+			// A method override after Handler (gorilla/handlers'
+			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
+			// as the method it names: decide it as that method too.
+			for _, m := range overrideMethods(r) {
+				if m == q.Method {
+					continue // overridden before Handler already
+				}
+				oq := *q
+				oq.Method = m
+				if od, oerr := e.decideRouted(&oq); oerr != nil || !od.Allowed {
+					od.Reason = "method override decided as " + m + ": " + od.Reason
+					d, err = od, oerr
+					break
+				}
+			}
+		}
 		if rec := auditctx.From(r.Context()); rec != nil {
 			// audit's Handler is in front: record the decision, or
 			// every request refused here was logged as allowed.
@@ -481,6 +504,41 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// overrideHeaders are the headers that method override middlewares read
+// a POST's real method from: X-HTTP-Method-Override (gorilla/handlers,
+// Echo, Rack, Laravel, Express's method-override), X-HTTP-Method
+// (Microsoft's) and X-Method-Override.
+var overrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// overrideMethods returns the methods, upper case, that a method override
+// middleware may run a POST request as: the values of overrideHeaders
+// and of the query parameter "_method" (gorilla/handlers reads it with
+// FormValue, which also reads a form body: that Handler cannot see
+// without consuming the body).
+func overrideMethods(r *http.Request) []string {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	var ms []string
+	for _, h := range overrideHeaders {
+		for _, v := range r.Header[h] {
+			if v = strings.TrimSpace(v); v != "" {
+				ms = append(ms, strings.ToUpper(v))
+			}
+		}
+	}
+	if r.URL != nil && r.URL.RawQuery != "" {
+		// Parse errors aside: FormValue reads the pairs that parse.
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for _, v := range q["_method"] {
+			if v = strings.TrimSpace(v); v != "" {
+				ms = append(ms, strings.ToUpper(v))
+			}
+		}
+	}
+	return ms
 }
 
 // decisionName is the audit log's name of a decision.

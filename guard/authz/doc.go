@@ -98,7 +98,7 @@
 //     "/café" (compared as written, it matched nothing).
 //
 // Engine.Handler, which passes the request on unchanged to the
-// application's router, adds six checks that Decide (and `ward proxy`,
+// application's router, adds seven checks that Decide (and `ward proxy`,
 // which forwards the normalised path) does not make: a path with an empty
 // segment ("//") is refused with 400 instead of merged, since
 // http.ServeMux leaves CONNECT paths as sent and chi never merges
@@ -121,7 +121,12 @@
 // be allowed with both, since chi routes on RawPath and EscapedPath
 // ignores a RawPath holding a byte net/http would escape ("|", non-ASCII):
 // "/api/a%2Fb|/admin" was decided as "/api/a/b%7C/admin" and ran chi's
-// "/api/{tenant}/admin" (now 400, for the encoded slash).
+// "/api/{tenant}/admin" (now 400, for the encoded slash); and a POST that
+// names another method (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, or "_method" in the query) must be allowed as that
+// method too, since a method override middleware after Handler runs it
+// as that method (one that reads a "_method" form field must run before
+// Handler, which does not read bodies).
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

@@ -828,3 +828,70 @@ spec:
 		t.Errorf("warning: %v", w)
 	}
 }
+
+// methodOverride is gorilla/handlers' HTTPMethodOverrideHandler (v1.5),
+// which the module does not depend on: a POST runs as the PUT, PATCH or
+// DELETE that its "_method" form value (query or body) or its
+// X-HTTP-Method-Override header names.
+func methodOverride(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			om := r.FormValue("_method")
+			if om == "" {
+				om = r.Header.Get("X-HTTP-Method-Override")
+			}
+			if om == http.MethodPut || om == http.MethodPatch || om == http.MethodDelete {
+				r.Method = om
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestHandlerMethodOverrideAfterAuthz: a method override middleware
+// wrapped around the router, inside the chain (guard.Chain(...,
+// authz)(override(mux)), the natural place for it), ran "POST" plus
+// "X-HTTP-Method-Override: DELETE" as DELETE past a DENY of DELETE that
+// Handler had decided as POST. Handler now decides a POST that names an
+// override method (header or "_method" in the query) as that method
+// too; the override placed before Handler, as documented, still works.
+func TestHandlerMethodOverrideAfterAuthz(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"], paths: ["/items/*"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("DELETE /items/{id}", log.handler("delete"))
+	sm.HandleFunc("PUT /items/{id}", log.handler("put"))
+	sm.HandleFunc("POST /items/{id}", log.handler("post"))
+	for name, h := range map[string]http.Handler{
+		"override after authz":  e.Handler(nil, methodOverride(sm)),
+		"override before authz": methodOverride(e.Handler(nil, sm)),
+	} {
+		srv := httptest.NewServer(h)
+		addr := srv.Listener.Addr().String()
+		for _, tc := range []struct {
+			target, header string
+			code           int
+			ran            string
+		}{
+			{"/items/1", "X-HTTP-Method-Override: DELETE\r\n", http.StatusForbidden, ""},
+			{"/items/1", "X-HTTP-Method-Override: delete\r\nX-HTTP-Method-Override: DELETE\r\n", http.StatusForbidden, ""},
+			{"/items/1?_method=DELETE", "", http.StatusForbidden, ""},
+			{"/items/1?%5Fmethod=DELETE", "", http.StatusForbidden, ""},
+			{"/items/1", "X-HTTP-Method-Override: PUT\r\n", http.StatusOK, "put"},
+			{"/items/1", "", http.StatusOK, "post"},
+		} {
+			raw := "POST " + tc.target + " HTTP/1.1\r\nHost: shop\r\n" + tc.header + "Content-Length: 0\r\nConnection: close\r\n\r\n"
+			t.Run(name, func(t *testing.T) { expectRan(t, addr, &log, raw, tc.code, tc.ran) })
+		}
+		srv.Close()
+	}
+}

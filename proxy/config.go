@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/srcpos"
 )
 
@@ -351,7 +351,7 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // LoadConfig reads and validates a configuration file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- the configuration the operator named
+	data, err := regfile.Read(path, 0)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}

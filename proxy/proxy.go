@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +36,7 @@ import (
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/guard/waf"
+	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/internal/reqstate"
 	"github.com/wardsec/ward/istio"
 )
@@ -439,7 +439,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	case target.Scheme == "https":
 		c := tlsconf.Client(tlsconf.Intermediate)
 		if u.CA != "" {
-			pem, err := os.ReadFile(p.cfg.Path(u.CA)) // #nosec G304 -- a file the configuration names
+			pem, err := regfile.Read(p.cfg.Path(u.CA), 0)
 			if err != nil {
 				return nil, fmt.Errorf("upstream.ca: %w", err)
 			}
@@ -907,7 +907,7 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		if is.JWKSCA == "" {
 			continue
 		}
-		pem, err := os.ReadFile(p.cfg.Path(is.JWKSCA)) // #nosec G304 -- a file the configuration names
+		pem, err := regfile.Read(p.cfg.Path(is.JWKSCA), 0)
 		if err != nil {
 			return nil, fmt.Errorf("jwt.jwksCA: %w", err)
 		}
@@ -1020,7 +1020,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	var policies []*istio.AuthorizationPolicy
 	for _, f := range a.Policies {
 		path := p.cfg.Path(f)
-		data, err := os.ReadFile(path) // #nosec G304 -- a file the configuration names
+		data, err := regfile.Read(path, 0)
 		if err != nil {
 			return nil, fmt.Errorf("authorization: %w", err)
 		}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // Limits on key sets.
@@ -171,17 +172,14 @@ func usableKey(jwk *jose.JSONWebKey, iss *issuer) (verifyKey, error) {
 
 // readKeysFile reads a JWK Set file of at most maxJWKSBytes.
 func readKeysFile(path string) (*jose.JSONWebKeySet, error) {
-	f, err := os.Open(path) // #nosec G304 -- the operator configured this file
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	data, err := io.ReadAll(io.LimitReader(f, maxJWKSBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxJWKSBytes {
+	// regfile: os.Open of a named pipe waits for a writer, and New
+	// (a proxy's reload) with it.
+	data, err := regfile.Read(path, maxJWKSBytes)
+	if errors.Is(err, regfile.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxJWKSBytes)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {

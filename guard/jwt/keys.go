@@ -198,6 +198,7 @@ func (s staticKeys) current() *keySet                           { return s.set }
 // refresh policy.
 type remoteKeys struct {
 	url        string
+	shown      string // url with its password redacted, for errors: they reach logs and audit records
 	iss        *issuer
 	client     *http.Client
 	refresh    time.Duration
@@ -227,6 +228,7 @@ func newRemoteKeys(cfg *Issuer, iss *issuer, o *options) (*remoteKeys, error) {
 	}
 	r := &remoteKeys{
 		url:        u.String(),
+		shown:      u.Redacted(),
 		iss:        iss,
 		client:     o.client,
 		refresh:    orDefault(cfg.JWKSRefresh, DefaultJWKSRefresh),
@@ -398,25 +400,25 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keySet, time.Duration, error) 
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("fetching %s: status %d", r.url, resp.StatusCode)
+		return nil, 0, fmt.Errorf("fetching %s: status %d", r.shown, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetching %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, 0, fmt.Errorf("fetching %s: larger than %d bytes", r.url, maxJWKSBytes)
+		return nil, 0, fmt.Errorf("fetching %s: larger than %d bytes", r.shown, maxJWKSBytes)
 	}
 	set, err := parseRemoteSet(body, r.iss)
 	if err != nil && set == nil {
-		return nil, 0, fmt.Errorf("fetching %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	maxAge := r.refresh
 	if s, ok := cacheMaxAge(resp.Header.Get("Cache-Control")); ok && s < maxAge {
 		maxAge = max(s, r.minRefetch)
 	}
 	if err != nil {
-		err = fmt.Errorf("fetching %s: %w", r.url, err)
+		err = fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	return set, maxAge, err
 }

@@ -1,8 +1,14 @@
 package proxy
 
 import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 // TestAttackRateLimitDryRunAudited: rateLimit.dryRun promises to log the
@@ -163,5 +169,59 @@ func TestAttackAuditRecordHoldsRequestData(t *testing.T) {
 	}
 	if want := `"method":"` + method[:64] + `","method_truncated":true,"method_bytes":60000,`; !strings.Contains(lines[2], want) || !strings.Contains(lines[2], `"reason":"method longer than 32 bytes"`) {
 		t.Errorf("the long method's record: %.300s", lines[2])
+	}
+}
+
+// TestAttackJWKSCredentialsLogged: an issuer whose JWKS URL carries
+// credentials (`https://ward:PASSWORD@id.example.com/jwks`, which the
+// fetch sends as Basic authentication). Once a fetch failed, its error
+// named the URL as written, and every refused request's audit record
+// (reason "bearer token: ... fetching https://ward:PASSWORD@...") and
+// the warning of the reload that could not check tunnels again held the
+// password. URLs are now written with the password redacted (xxxxx), as
+// net/http's own errors do; the fetch still sends it.
+func TestAttackJWKSCredentialsLogged(t *testing.T) {
+	const password = "s3cret-jwks-pass"
+	iss := newJWTIssuer(t)
+	var up atomic.Bool
+	var auth atomic.Value
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
+		if !up.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(iss.jwks)
+	}))
+	defer idp.Close()
+	u := newRawUpstream(t)
+	var logs testenv.SyncBuffer
+	jwksURL := strings.Replace(idp.URL, "http://", "http://ward:"+password+"@", 1) + "/jwks"
+	h := startWith(t, setup{upstream: u.URL(), log: slog.New(slog.NewTextHandler(&logs, nil)),
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksURL: '" + jwksURL + "'}]}\n"})
+	tok := iss.token(t, "alice")
+	if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 401 {
+		t.Errorf("JWKS down: status %d, want 401", status(resp))
+	}
+	up.Store(true)
+	if err := h.srv.Reload(); err != nil { // a new verifier: no wait for the refetch interval
+		t.Fatal(err)
+	}
+	if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 200 {
+		t.Errorf("JWKS up: status %d, want 200", status(resp))
+	}
+	if got, _ := auth.Load().(string); !strings.HasPrefix(got, "Basic ") {
+		t.Errorf("the JWKS fetch sent Authorization %q, want the URL's credentials", got)
+	}
+	if err := h.srv.auditBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h.audit.String(), "fetching http://ward:xxxxx@") {
+		t.Errorf("the audit record of the refusal does not name the redacted URL:\n%s", h.audit.String())
+	}
+	for name, out := range map[string]string{"audit": h.audit.String(), "log": logs.String()} {
+		if strings.Contains(out, password) {
+			t.Errorf("the %s output holds the JWKS password:\n%s", name, out)
+		}
 	}
 }

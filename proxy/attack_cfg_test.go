@@ -521,3 +521,57 @@ func TestAttackTunnelsHoldConcurrencySlots(t *testing.T) {
 		t.Errorf("beside 25 event streams: %d %q, want 200", code, body)
 	}
 }
+
+// TestAttackPolicyMetadataTypo: a policies file holding the policies of
+// several namespaces (a mesh's, exported), one of which, written for
+// namespace public, allows everyone; its namespace key misspelt
+// (`namepsace: public`). Metadata fields other than name, namespace,
+// labels and annotations were ignored, the policy took the workload's
+// namespace, and allowed every client here. An unknown metadata field
+// is now an error naming its line (as kubectl's strict validation),
+// at start and on reload, and the running policies stay.
+func TestAttackPolicyMetadataTypo(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	batch := func(step string) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "batch", "GET", "/api/items")
+		if status(resp) != 403 || len(got) != 0 {
+			t.Errorf("%s: batch GET /api/items %d, upstream received %d; want 403", step, status(resp), len(got))
+		}
+	}
+	batch("before")
+	// Kubernetes' own metadata, as `kubectl get -o yaml` writes it, loads.
+	exported := policies + `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-all
+  namespace: public
+  uid: 4b0c8a4e-0000-4000-8000-000000000000
+  resourceVersion: "12345"
+  generation: 1
+  creationTimestamp: "2026-01-01T00:00:00Z"
+  managedFields: []
+spec:
+  rules: [{}]
+`
+	writeFile(t, polPath, []byte(exported))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatalf("exported policies: %v", err)
+	}
+	batch("exported policies")
+	typo := strings.Replace(exported, "  namespace: public\n", "  namepsace: public\n", 1)
+	writeFile(t, polPath, []byte(typo))
+	line := strings.Count(typo[:strings.Index(typo, "namepsace")], "\n") + 1
+	err := h.srv.Reload()
+	if want := fmt.Sprintf("policies.yaml:%d:", line); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "namepsace") {
+		t.Errorf("namespace misspelt: reload: %v, want an error at %s", err, want)
+	}
+	batch("namespace misspelt")
+	if s, err := NewServer(cfgPath, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		_ = s.Close()
+		t.Error("namespace misspelt: --check accepts it")
+	}
+}

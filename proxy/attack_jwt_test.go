@@ -260,3 +260,50 @@ func TestAttackForgedTokenFloodIPv6(t *testing.T) {
 		t.Errorf("forged tokens from one /64: %v, want %v", codes, want)
 	}
 }
+
+// TestAttackClaimHeaderNumbers: a numeric claim named in
+// outputClaimToHeaders (a user id) was decoded into a float64 and
+// written with fmt's %v: 12345678 reached the upstream as 1.2345678e+07,
+// and ids past 2^53 were rounded, so that the tokens of two users,
+// 1100000000000000001 and 1100000000000000000 (Snowflake ids, as Twitter
+// and Discord issue), both gave X-Jwt-Uid: 1.1e+18, which JavaScript's
+// Number() and Python's float() read as the second user. An integer
+// below 2^53 (which JSON parsers read exactly) is now forwarded in plain
+// decimal, and any other number refused with 401.
+func TestAttackClaimHeaderNumbers(t *testing.T) {
+	u := newRawUpstream(t)
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: u.URL(), files: map[string][]byte{"jwks.json": iss.jwks},
+		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksFile: jwks.json}], outputClaimToHeaders: [{header: X-Jwt-Uid, claim: uid}]}\n"})
+	now := time.Now().Unix()
+	for _, tt := range []struct {
+		name   string
+		uid    any
+		want   int
+		header string // forwarded when 200
+	}{
+		{"eight digits", 12345678, 200, "12345678"},
+		{"largest exact integer", int64(1)<<53 - 1, 200, "9007199254740991"},
+		{"negative", -42, 200, "-42"},
+		{"integral float", 7.0, 200, "7"},
+		{"boolean", true, 200, "true"},
+		{"string", "1100000000000000001", 200, "1100000000000000001"},
+		{"snowflake id", uint64(1100000000000000001), 401, ""},
+		{"2^53 + 1", int64(1)<<53 + 1, 401, ""},
+		{"fraction", 1.5, 401, ""},
+		{"huge", 1e300, 401, ""},
+	} {
+		tok := signRaw(t, iss.key, "k1", map[string]any{"iss": "https://id.test", "sub": "alice", "exp": now + 3600, "uid": tt.uid}, nil)
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok)
+		if status(resp) != tt.want {
+			t.Errorf("%s: status %d, want %d; the upstream received %q", tt.name, status(resp), tt.want, got)
+			continue
+		}
+		switch {
+		case tt.want != 200 && len(got) != 0:
+			t.Errorf("%s: the upstream received %q", tt.name, got)
+		case tt.want == 200 && (len(got) != 1 || !strings.Contains(got[0], "\r\nX-Jwt-Uid: "+tt.header+"\r\n")):
+			t.Errorf("%s: the upstream received %q, want X-Jwt-Uid: %s", tt.name, got, tt.header)
+		}
+	}
+}

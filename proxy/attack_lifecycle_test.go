@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/internal/testenv"
 )
 
@@ -483,5 +486,122 @@ func TestAttackReloadMovesUpstream(t *testing.T) {
 	// New requests go to the new upstream.
 	if resp, got := sendRaw(t, h, newUp, "web", "GET", "/api/items"); status(resp) != 200 || len(got) != 1 {
 		t.Errorf("after the reload: %d, the new upstream received %d", status(resp), len(got))
+	}
+}
+
+// TestAttackReloadSpecialFiles: a file the configuration names replaced
+// by a named pipe, a symbolic link to /dev/zero or a huge file (a
+// mistaken mount, a ConfigMap key pointed at the wrong thing). The
+// reload read it with os.ReadFile: a named pipe blocked it forever,
+// under the lock every later reload waits for, and the watcher with it,
+// so that no change applied again, a stricter policy written a moment
+// later included; /dev/zero and a huge file were read until memory ran
+// out. Each is now refused at once, naming the file, and the running
+// configuration stays; the next good file applies.
+func TestAttackReloadSpecialFiles(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	defer func(d time.Duration) { settleDelay = d }(settleDelay)
+	settleDelay = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		h.srv.Watch(ctx, 50*time.Millisecond)
+	}()
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	fifo := filepath.Join(h.dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Unblock what still waits to open the pipe (the old code),
+		// then stop the watcher.
+		for range 20 {
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				_ = w.Close()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-watching
+	}()
+	// swap puts a file in path's place by a rename, as a ConfigMap
+	// update does.
+	swap := func(path string, create func(tmp string) error) {
+		t.Helper()
+		tmp := path + ".new"
+		if err := create(tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload := func(what string, want error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- h.srv.Reload() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, want) || !strings.Contains(err.Error(), h.dir) {
+				t.Errorf("%s: reload: %v, want an error naming the file, matching %v", what, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: reload still blocked after 5 s", what)
+		}
+	}
+	apiStatus := func() int {
+		resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items")
+		return status(resp)
+	}
+	if got := apiStatus(); got != 200 {
+		t.Fatalf("GET /api/items before: %d", got)
+	}
+
+	swap(polPath, func(tmp string) error { return os.Link(fifo, tmp) })
+	reload("policies file a named pipe", regfile.ErrNotRegular)
+	time.Sleep(300 * time.Millisecond) // the watcher has seen the pipe
+	stricter := strings.Replace(policies, `paths: ["/api/*", "/admin"]`, `paths: ["/admin"]`, 1)
+	swap(polPath, func(tmp string) error { return os.WriteFile(tmp, []byte(stricter), 0o600) })
+	deadline := time.Now().Add(5 * time.Second)
+	for apiStatus() != 403 {
+		if time.Now().After(deadline) {
+			t.Fatal("a stricter policies file written after a named pipe was not applied within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	swap(polPath, func(tmp string) error {
+		f, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Truncate(regfile.MaxSize + 1) // sparse: costs no disk
+	})
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	reload("policies file of 16 MiB and a byte", regfile.ErrTooLarge)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > regfile.MaxSize/2 {
+		t.Errorf("refusing a huge policies file allocated %d bytes", grew)
+	}
+	swap(polPath, func(tmp string) error { return os.Symlink("/dev/zero", tmp) })
+	reload("policies file a link to /dev/zero", regfile.ErrNotRegular)
+	good, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swap(cfgPath, func(tmp string) error { return os.Symlink("/dev/zero", tmp) })
+	reload("configuration a link to /dev/zero", regfile.ErrNotRegular)
+	if got := apiStatus(); got != 403 {
+		t.Errorf("GET /api/items after the refused reloads: %d, want 403 (the stricter policy stays)", got)
+	}
+	swap(cfgPath, func(tmp string) error { return os.WriteFile(tmp, good, 0o600) })
+	swap(polPath, func(tmp string) error { return os.WriteFile(tmp, []byte(policies), 0o600) })
+	if err := h.srv.Reload(); err != nil {
+		t.Errorf("good files again: %v", err)
 	}
 }

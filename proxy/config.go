@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/srcpos"
 )
 
@@ -351,7 +351,7 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // LoadConfig reads and validates a configuration file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- the configuration the operator named
+	data, err := regfile.Read(path, 0)
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
@@ -944,16 +944,21 @@ func validHeaderName(s string) bool {
 // validateUpstream checks an upstream; path is where it is written.
 func (c *Config) validateUpstream(path string, up *Upstream) error {
 	u, err := url.Parse(up.URL)
+	// Errors reach logs: a password in the URL is not repeated there.
+	shown := "(not a URL)"
+	if err == nil {
+		shown = u.Redacted()
+	}
 	switch {
 	case up.URL == "":
 		return c.errorf(path, "%s.url is required", path)
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		return c.errorf(path+".url", "%s.url %q must be an http:// or https:// URL with a host", path, up.URL)
+		return c.errorf(path+".url", "%s.url %q must be an http:// or https:// URL with a host", path, shown)
 	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || u.Opaque != "":
 		// The upstream would get another path or query than the one the
 		// checks decided on ("/x" as "/base/x"): paths are forwarded
 		// unchanged, as to an Envoy cluster, which has no path.
-		return c.errorf(path+".url", "%s.url %q: scheme, host and port only (no path, query or user; paths are forwarded unchanged)", path, up.URL)
+		return c.errorf(path+".url", "%s.url %q: scheme, host and port only (no path, query or user; paths are forwarded unchanged)", path, shown)
 	case u.Scheme == "http" && (up.CA != "" || up.SPIFFE != nil):
 		return c.errorf(path+".url", "%s TLS settings need an https:// URL", path)
 	case up.MinBodyRate != nil && *up.MinBodyRate < 0:

@@ -63,6 +63,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream: {url: http://x}\nupstreams: {}\n", "p.yaml:2: field upstreams not found"},
 		{"listen: ':1'\n", "p.yaml:1: upstream.url is required"},
 		{"upstream:\n  url: ftp://x\n", "p.yaml:2: upstream.url \"ftp://x\" must be an http:// or https:// URL"},
+		// A password is not repeated in the error, which reaches logs.
+		{"upstream:\n  url: http://ward:s3cret@x\n", "p.yaml:2: upstream.url \"http://ward:xxxxx@x\": scheme, host and port only"},
 		{"upstream: {url: http://x}\ntls:\n  profile: old\n  cert: a\n  key: b\n", "p.yaml:3: tls.profile \"old\""},
 		{"upstream: {url: http://x}\ntls: {cert: a}\n", "p.yaml:2: tls needs cert and key, or spiffe"},
 		{"upstream: {url: http://x}\nallow:\n  - 10.0.0.0/8\n  - 10.1.2.3/8\n", "p.yaml:4: allow[1]: \"10.1.2.3/8\" has host bits set"},

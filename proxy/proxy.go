@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ import (
 	"github.com/wardsec/ward/guard/spiffeauth"
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/guard/waf"
+	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/internal/reqstate"
 	"github.com/wardsec/ward/istio"
 )
@@ -439,7 +441,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	case target.Scheme == "https":
 		c := tlsconf.Client(tlsconf.Intermediate)
 		if u.CA != "" {
-			pem, err := os.ReadFile(p.cfg.Path(u.CA)) // #nosec G304 -- a file the configuration names
+			pem, err := regfile.Read(p.cfg.Path(u.CA), 0)
 			if err != nil {
 				return nil, fmt.Errorf("upstream.ca: %w", err)
 			}
@@ -799,16 +801,48 @@ func (p *Proxy) forwardedView(r *http.Request) http.Header {
 	return h
 }
 
-// claimString renders a claim value for a header: strings, numbers and
-// booleans; other values (objects, lists) are not copied.
-func claimString(v any) (string, bool) {
+// claimString renders a claim value for a header: strings, booleans and
+// integers below 2^53 in plain decimal; other values (objects, lists)
+// are not copied. A value the upstream would not get as the token has
+// it (claimExact) never gets here: withJWT refuses its token.
+func claimString(v any) (s string, ok bool) {
 	switch v := v.(type) {
 	case string:
 		return v, true
-	case bool, float64, int64, int:
-		return fmt.Sprint(v), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
 	}
 	return "", false
+}
+
+// maxExactInt is 2^53: every integer below it in magnitude is a float64
+// exactly, so a JSON integer decoded below it is the token's.
+const maxExactInt = 1 << 53
+
+// claimExact reports whether claimString(v) is the claim as the token
+// has it, to the letter for a string that the transport writes as it is
+// (headerValueAsIs), to the value for a number. A claim decodes into a
+// float64: fmt wrote 12345678 as 1.2345678e+07, and rounded ids past
+// 2^53, so that 1100000000000000001 and 1100000000000000000 both
+// reached the upstream as 1.1e+18, one user's id for another's. Only
+// integers below 2^53 are exact; a fraction may have been rounded too.
+func claimExact(v any) (ok bool, why string) {
+	switch v := v.(type) {
+	case string:
+		if !headerValueAsIs(v) {
+			// The transport writes values trimmed: a sub of " admin"
+			// passed a DENY of .../admin and reached the upstream as
+			// X-Jwt-Sub: admin.
+			return false, "white space at either end, or a control character"
+		}
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) >= maxExactInt {
+			return false, "a number that is not an integer below 2^53, which JSON readers may round"
+		}
+	}
+	return true, ""
 }
 
 // headerValueAsIs reports whether s reaches an upstream unchanged as a
@@ -907,7 +941,7 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 		if is.JWKSCA == "" {
 			continue
 		}
-		pem, err := os.ReadFile(p.cfg.Path(is.JWKSCA)) // #nosec G304 -- a file the configuration names
+		pem, err := regfile.Read(p.cfg.Path(is.JWKSCA), 0)
 		if err != nil {
 			return nil, fmt.Errorf("jwt.jwksCA: %w", err)
 		}
@@ -966,12 +1000,9 @@ func (p *Proxy) withJWT(next http.Handler) (http.Handler, error) {
 			noteTokenExpiry(r, c.Expiry())
 			for _, ch := range claimHeaders {
 				if v, ok := c.Get(ch.Claim); ok {
-					if s, ok := v.(string); ok && !headerValueAsIs(s) {
-						// The transport writes values trimmed: a sub of
-						// " admin" passed a DENY of .../admin and reached
-						// the upstream as X-Jwt-Sub: admin.
+					if ok, why := claimExact(v); !ok {
 						w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-						deny(w, r, http.StatusUnauthorized, "jwt", "bearer token: claim "+ch.Claim+" cannot be forwarded in "+ch.Header+" as it is (white space at either end, or a control character)", "unauthorized")
+						deny(w, r, http.StatusUnauthorized, "jwt", "bearer token: claim "+ch.Claim+" cannot be forwarded in "+ch.Header+" as it is ("+why+")", "unauthorized")
 						return
 					}
 				}
@@ -1020,7 +1051,7 @@ func (p *Proxy) withAuthz(next http.Handler) (http.Handler, error) {
 	var policies []*istio.AuthorizationPolicy
 	for _, f := range a.Policies {
 		path := p.cfg.Path(f)
-		data, err := os.ReadFile(path) // #nosec G304 -- a file the configuration names
+		data, err := regfile.Read(path, 0)
 		if err != nil {
 			return nil, fmt.Errorf("authorization: %w", err)
 		}

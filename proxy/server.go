@@ -21,6 +21,7 @@ import (
 
 	"github.com/wardsec/ward/guard/audit"
 	"github.com/wardsec/ward/guard/harden"
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // Server runs a proxy from a configuration file: the listener, the admin
@@ -481,11 +482,13 @@ func statFiles(paths []string) map[string]fileStamp {
 var settleDelay = time.Second
 
 // readAll returns the contents of the files, "" for one that cannot be
-// read.
+// read (regfile's: a named pipe put in a file's place blocked the
+// watcher forever, and no change applied again; /dev/zero exhausted
+// memory).
 func readAll(paths []string) []string {
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		b, _ := os.ReadFile(p) // #nosec G304 -- files the configuration names
+		b, _ := regfile.Read(p, 0)
 		out[i] = string(b)
 	}
 	return out

@@ -39,6 +39,13 @@ var securityKinds = []string{"AuthorizationPolicy", "PeerAuthentication", "Reque
 // topFields are the fields of an object.
 var topFields = []string{"apiVersion", "kind", "metadata", "spec", "status"}
 
+// metadataFields are the fields of Kubernetes' ObjectMeta: a policy
+// exported with kubectl loads; of them, name, namespace, labels and
+// annotations are read.
+var metadataFields = []string{"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+	"creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+	"ownerReferences", "finalizers", "managedFields"}
+
 const (
 	// maxNodes bounds the nodes a document may expand to through aliases.
 	maxNodes = 1 << 20
@@ -52,7 +59,9 @@ const (
 //
 // Load is strict where a lenient reading would change what a policy
 // matches: unknown fields and values of the wrong type under spec,
-// duplicate keys, and AuthorizationPolicy objects of an unknown
+// metadata fields that Kubernetes' ObjectMeta does not have (a misspelt
+// namespace moved the policy into the workload's), duplicate keys, and
+// AuthorizationPolicy objects of an unknown
 // security.istio.io version are errors. A policy must also pass
 // istio.AuthorizationPolicy.Validate and the checks of Compile (Istio's
 // validation webhook and ward's limits), and CUSTOM policies are refused.
@@ -183,6 +192,15 @@ func (l *loader) policy(n *yaml.Node, apiVersion string) {
 	if meta != nil && meta.Kind == yaml.MappingNode {
 		if k := duplicateKey(meta); k != nil {
 			l.errorf(k.Line, ErrSyntax, "mapping key %q defined twice", k.Value)
+		}
+		for i := 0; i+1 < len(meta.Content); i += 2 {
+			// A misspelt namespace (`namepsace: public`) left the
+			// policy in the workload's namespace: one written to allow
+			// everyone elsewhere allowed everyone here. kubectl's strict
+			// validation refuses it too.
+			if k := meta.Content[i]; !slices.Contains(metadataFields, k.Value) {
+				l.errorf(k.Line, ErrUnknownField, "metadata: unknown field %q (known: %s)", k.Value, strings.Join(metadataFields, ", "))
+			}
 		}
 		for _, key := range []string{"name", "namespace", "labels", "annotations"} {
 			v := get(meta, key)

@@ -81,6 +81,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown top field", head + "sepc:\n  action: DENY\n", 6, ErrUnknownField, `unknown field "sepc"`},
 		{"misspelt kind", "apiVersion: security.istio.io/v1\nkind: AuthorisationPolicy\nmetadata: {name: p}\n", 2, ErrSyntax, `unknown kind "AuthorisationPolicy"`},
 		{"no apiVersion", "kind: AuthorizationPolicy\nmetadata: {name: p}\n", 1, ErrSyntax, "without apiVersion"},
+		{"misspelt namespace", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  namepsace: public\nspec: {rules: [{}]}\n", 5, ErrUnknownField, `metadata: unknown field "namepsace"`},
 		{"label not a string", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  labels:\n    version: 2\n", 6, ErrUnknownField, "metadata.labels.version: want a string"},
 		{"twice", head + "spec: {}\n---\n" + head + "spec: {}\n", 8, ErrSyntax, "defined twice (first at line 1)"},
 		{"alias bomb", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n", 1, ErrSyntax, "too many aliases"},

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // Limits on key sets.
@@ -171,17 +172,14 @@ func usableKey(jwk *jose.JSONWebKey, iss *issuer) (verifyKey, error) {
 
 // readKeysFile reads a JWK Set file of at most maxJWKSBytes.
 func readKeysFile(path string) (*jose.JSONWebKeySet, error) {
-	f, err := os.Open(path) // #nosec G304 -- the operator configured this file
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
-	data, err := io.ReadAll(io.LimitReader(f, maxJWKSBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxJWKSBytes {
+	// regfile: os.Open of a named pipe waits for a writer, and New
+	// (a proxy's reload) with it.
+	data, err := regfile.Read(path, maxJWKSBytes)
+	if errors.Is(err, regfile.ErrTooLarge) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxJWKSBytes)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {
@@ -200,6 +198,7 @@ func (s staticKeys) current() *keySet                           { return s.set }
 // refresh policy.
 type remoteKeys struct {
 	url        string
+	shown      string // url with its password redacted, for errors: they reach logs and audit records
 	iss        *issuer
 	client     *http.Client
 	refresh    time.Duration
@@ -229,6 +228,7 @@ func newRemoteKeys(cfg *Issuer, iss *issuer, o *options) (*remoteKeys, error) {
 	}
 	r := &remoteKeys{
 		url:        u.String(),
+		shown:      u.Redacted(),
 		iss:        iss,
 		client:     o.client,
 		refresh:    orDefault(cfg.JWKSRefresh, DefaultJWKSRefresh),
@@ -400,25 +400,25 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keySet, time.Duration, error) 
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("fetching %s: status %d", r.url, resp.StatusCode)
+		return nil, 0, fmt.Errorf("fetching %s: status %d", r.shown, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("fetching %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, 0, fmt.Errorf("fetching %s: larger than %d bytes", r.url, maxJWKSBytes)
+		return nil, 0, fmt.Errorf("fetching %s: larger than %d bytes", r.shown, maxJWKSBytes)
 	}
 	set, err := parseRemoteSet(body, r.iss)
 	if err != nil && set == nil {
-		return nil, 0, fmt.Errorf("fetching %s: %w", r.url, err)
+		return nil, 0, fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	maxAge := r.refresh
 	if s, ok := cacheMaxAge(resp.Header.Get("Cache-Control")); ok && s < maxAge {
 		maxAge = max(s, r.minRefetch)
 	}
 	if err != nil {
-		err = fmt.Errorf("fetching %s: %w", r.url, err)
+		err = fmt.Errorf("fetching %s: %w", r.shown, err)
 	}
 	return set, maxAge, err
 }

@@ -202,6 +202,38 @@ func TestJWKSCacheControl(t *testing.T) {
 	}
 }
 
+// TestJWKSURLPasswordRedacted: a JWKS URL's password (sent as Basic
+// authentication) appeared in fetch errors, which reach logs and, through
+// Verify's error, audit records. Errors name the URL redacted, whatever
+// failed: a status, a body, the connection (net/http's own error).
+func TestJWKSURLPasswordRedacted(t *testing.T) {
+	const password = "s3cret-jwks-pass"
+	k := testKeys()
+	srv := newJWKSServer(t, publicSet(k.ec))
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tt := range []struct {
+		name, base string
+		status     int
+	}{
+		{"status", srv.URL, http.StatusInternalServerError},
+		{"body", srv.URL, http.StatusOK},
+		{"connection", closed.URL, http.StatusOK},
+	} {
+		name := tt.name
+		srv.mu.Lock()
+		srv.body, srv.status = []byte("<html>"), tt.status
+		srv.mu.Unlock()
+		iss := urlIssuer(srv)
+		iss.JWKSURL = strings.Replace(tt.base, "://", "://ward:"+password+"@", 1) + "/jwks"
+		v := newVerifier(t, newClock(t0), []Issuer{iss}, WithHTTPClient(srv.Client()))
+		_, err := v.Verify(bg, sign(t, jose.ES256, k.ec, "k0", claims(nil), nil))
+		if !errors.Is(err, ErrKeysUnavailable) || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "//ward:") {
+			t.Errorf("%s: %v, want ErrKeysUnavailable naming the URL redacted", name, err)
+		}
+	}
+}
+
 func TestJWKSFetchFailures(t *testing.T) {
 	k := testKeys()
 	for name, body := range map[string]string{

@@ -14,7 +14,8 @@ import (
 )
 
 // Errors returned by Verify and Middleware.Check, each wrapped with more
-// detail (never text taken from the token). Test them with errors.Is.
+// detail (never text taken from the token, and a JWKS URL with its
+// password redacted: the errors reach logs). Test them with errors.Is.
 var (
 	ErrTooLarge        = errors.New("jwt: token too large")
 	ErrMalformed       = errors.New("jwt: malformed token")
@@ -61,7 +62,8 @@ type Issuer struct {
 
 	// JWKSURL is the issuer's JWK Set URL (https, or http on loopback).
 	JWKSURL string
-	// KeysFile is a JWK Set file, read once by New.
+	// KeysFile is a JWK Set file, read once by New: a regular file (or a
+	// link to one; a named pipe would block New) of at most 1 MiB.
 	KeysFile string
 	// Keys is a JWK Set given in code. Only its public keys are used (a
 	// private key is refused); New copies it.
@@ -287,7 +289,7 @@ func compileIssuer(cfg *Issuer, o *options) (*issuer, error) {
 	case cfg.KeysFile != "":
 		set, err := readKeysFile(cfg.KeysFile)
 		if err != nil {
-			return nil, fail("%v", err)
+			return nil, fail("%w", err)
 		}
 		ks, err := newStaticKeySet(set, iss)
 		if err != nil {

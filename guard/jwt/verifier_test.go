@@ -12,10 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 func TestNewRefuses(t *testing.T) {
@@ -530,6 +533,47 @@ func TestKeysFile(t *testing.T) {
 	}
 	if _, err := New([]Issuer{iss}); err == nil {
 		t.Fatal("New with a broken keys file succeeded")
+	}
+}
+
+// TestKeysFileNotRegular: a keys file that is a named pipe blocked New
+// (a proxy's reload, under its lock) in os.Open until someone wrote to
+// it; one linked to /dev/zero was read up to the size limit. Both are
+// refused at once, naming the file.
+func TestKeysFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
+		for range 20 {
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				_ = w.Close()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	zero := filepath.Join(dir, "zero.json")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, zero} {
+		iss := esIssuer()
+		iss.Keys, iss.KeysFile = nil, path
+		done := make(chan error, 1)
+		go func() {
+			_, err := New([]Issuer{iss})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, regfile.ErrNotRegular) || !strings.Contains(err.Error(), path) {
+				t.Errorf("New with keys file %s: %v, want an error naming it", path, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("New with keys file %s still blocked after 5 s", path)
+		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // FileSource is an X.509 SVID and trust bundle read from PEM files (the
@@ -62,10 +64,10 @@ func (s *FileSource) Reload() error {
 	st, err := s.stampAll()
 	if err == nil {
 		var svid *x509svid.SVID
-		svid, err = x509svid.Load(s.certFile, s.keyFile)
+		svid, err = loadSVID(s.certFile, s.keyFile)
 		if err == nil {
 			var b *x509bundle.Bundle
-			b, err = x509bundle.Load(svid.ID.TrustDomain(), s.bundleFile)
+			b, err = loadBundle(svid.ID.TrustDomain(), s.bundleFile)
 			if err == nil {
 				s.svid.Store(svid)
 				s.bundle.Store(b)
@@ -116,4 +118,29 @@ func (s *FileSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509
 		return nil, fmt.Errorf("spiffeauth: no bundle for trust domain %q", td)
 	}
 	return b, nil
+}
+
+// loadSVID is x509svid.Load reading through regfile: the files are read
+// again on every change, in the handshake that noticed it, so a named
+// pipe or /dev/zero put in their place would hang every handshake (the
+// reload holds mu) or exhaust memory.
+func loadSVID(certFile, keyFile string) (*x509svid.SVID, error) {
+	cert, err := regfile.Read(certFile, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read certificate file: %w", err)
+	}
+	key, err := regfile.Read(keyFile, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read key file: %w", err)
+	}
+	return x509svid.Parse(cert, key)
+}
+
+// loadBundle is x509bundle.Load reading through regfile.
+func loadBundle(td spiffeid.TrustDomain, path string) (*x509bundle.Bundle, error) {
+	b, err := regfile.Read(path, 0)
+	if err != nil {
+		return nil, fmt.Errorf("unable to load X.509 bundle file: %w", err)
+	}
+	return x509bundle.Parse(td, b)
 }

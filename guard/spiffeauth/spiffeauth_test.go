@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"weak"
@@ -24,6 +26,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/wardsec/ward/guard/tlsconf"
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 func TestPattern(t *testing.T) {
@@ -253,6 +256,92 @@ func TestFileSourceReload(t *testing.T) {
 	}
 	if _, err := src.GetX509BundleForTrustDomain(spiffeid.RequireTrustDomainFromString("other.org")); err == nil {
 		t.Error("bundle for another trust domain")
+	}
+}
+
+// TestFileSourceSpecialFiles: the files of a FileSource swapped for a
+// named pipe or a link to /dev/zero. The handshake that noticed the
+// change read them with os.ReadFile, holding the source's lock: a pipe
+// hung it and every later handshake for good, /dev/zero ate memory
+// until the process died. They are refused now, as a file that does not
+// parse is: the previous SVID and bundle stay, and Err names the file.
+func TestFileSourceSpecialFiles(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	certFile, keyFile, bundleFile := filepath.Join(dir, "svid.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "bundle.pem")
+	c, k, _ := f.server.Marshal()
+	b, _ := f.ca.Bundle().Marshal()
+	for file, data := range map[string][]byte{certFile: c, keyFile: k, bundleFile: b} {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := NewFileSource(certFile, keyFile, bundleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyID := AllowPatterns(MustParsePattern("spiffe://example.org/**"))
+	srv := serve(t, ServerConfig(tlsconf.Intermediate, src, src, anyID))
+	client := ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), anyID)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
+		for range 20 {
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				_ = w.Close()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, tt := range []struct {
+		name, file string
+		put        func(tmp string) error
+	}{
+		{"bundle a named pipe", bundleFile, func(tmp string) error { return os.Link(fifo, tmp) }},
+		{"key a link to /dev/zero", keyFile, func(tmp string) error { return os.Symlink("/dev/zero", tmp) }},
+	} {
+		old, err := os.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := tt.file + ".new"
+		if err := tt.put(tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, tt.file); err != nil {
+			t.Fatal(err)
+		}
+		src.checked.Store(0) // as if a second had passed
+		done := make(chan error, 1)
+		go func() {
+			got, _, err := get(srv, client)
+			if err == nil && got != "spiffe://example.org/ns/shop/sa/web" {
+				err = fmt.Errorf("peer ID %q", got)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: request: %v", tt.name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: handshake still blocked after 5 s", tt.name)
+		}
+		if err := src.Err(); !errors.Is(err, regfile.ErrNotRegular) || !strings.Contains(err.Error(), tt.file) {
+			t.Errorf("%s: Err() = %v, want one naming the file", tt.name, err)
+		}
+		if err := os.Remove(tt.file); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(tt.file, old, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.Reload(); err != nil {
+			t.Fatalf("%s: the good file again: %v", tt.name, err)
+		}
 	}
 }
 

@@ -15,6 +15,8 @@
 //
 // KeyPair serves a certificate and key from files and picks up new files
 // within a second of them changing (a stat per handshake at most once a
-// second), keeping the previous pair when the new one does not load.
+// second), keeping the previous pair when the new one does not load, or
+// is not a regular file of at most 16 MiB (a named pipe in a file's place
+// hung every handshake; /dev/zero exhausted memory).
 // NewSelfSigned makes an ECDSA P-256 pair for tests and development.
 package tlsconf

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // KeyPair is a certificate and key read from files, reloaded when the
@@ -64,7 +66,7 @@ func (k *KeyPair) Reload() error {
 		k.lastErr = fmt.Errorf("tlsconf: %w", firstErr(err1, err2))
 		return k.lastErr
 	}
-	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	cert, err := loadX509KeyPair(k.certFile, k.keyFile)
 	if err != nil {
 		k.lastErr = fmt.Errorf("tlsconf: %s, %s: %w", k.certFile, k.keyFile, err)
 		return k.lastErr
@@ -156,4 +158,20 @@ func NewSelfSigned(hosts ...string) (tls.Certificate, []byte, []byte, error) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	return cert, certPEM, keyPEM, err
+}
+
+// loadX509KeyPair is tls.LoadX509KeyPair reading through regfile: the
+// files are read again on a change, in the handshake that noticed it, so
+// a named pipe or /dev/zero in their place would hang every handshake
+// (the reload holds mu) or exhaust memory.
+func loadX509KeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := regfile.Read(certFile, 0)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := regfile.Read(keyFile, 0)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(cert, key)
 }

@@ -7,8 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardsec/ward/internal/regfile"
 )
 
 // handshake runs one TLS handshake over loopback TCP and returns the
@@ -147,5 +151,76 @@ func TestKeyPairReload(t *testing.T) {
 	}
 	if _, err := LoadKeyPair(filepath.Join(dir, "missing.crt"), keyFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadKeyPair(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+// TestKeyPairNotRegular: a certificate swapped for a named pipe hung the
+// handshake that noticed the change (os.ReadFile under the pair's
+// lock), and every later one; a key linked to /dev/zero was read until
+// memory ran out. The previous pair stays, and Err names the file.
+func TestKeyPairNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	_, c, k, err := NewSelfSigned("one.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, certFile, c, time.Now().Add(-time.Hour))
+	write(t, keyFile, k, time.Now().Add(-time.Hour))
+	kp, err := LoadKeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
+		for range 20 {
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				_ = w.Close()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, tt := range []struct {
+		file string
+		put  func(tmp string) error
+	}{
+		{certFile, func(tmp string) error { return os.Link(fifo, tmp) }},
+		{keyFile, func(tmp string) error { return os.Symlink("/dev/zero", tmp) }},
+	} {
+		good, err := os.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tt.put(tt.file + ".new"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tt.file+".new", tt.file); err != nil {
+			t.Fatal(err)
+		}
+		kp.checked.Store(0) // as if a second had passed
+		done := make(chan *tls.Certificate, 1)
+		go func() { done <- kp.Certificate() }()
+		select {
+		case got := <-done:
+			leaf, err := x509.ParseCertificate(got.Certificate[0])
+			if err != nil || leaf.DNSNames[0] != "one.test" {
+				t.Errorf("%s swapped: serving %v, %v; want the previous pair", tt.file, leaf, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s swapped: Certificate still blocked after 5 s", tt.file)
+		}
+		if err := kp.Err(); !errors.Is(err, regfile.ErrNotRegular) || !strings.Contains(err.Error(), tt.file) {
+			t.Errorf("%s swapped: Err() = %v, want one naming it", tt.file, err)
+		}
+		if err := os.Remove(tt.file); err != nil {
+			t.Fatal(err)
+		}
+		write(t, tt.file, good, time.Now())
+		if err := kp.Reload(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -17,7 +17,7 @@ func (l *linter) input() {
 		if u.Audited {
 			continue // the mesh audit reports on it
 		}
-		ref := manifest.Ref{Kind: u.Kind, Namespace: u.Namespace, Name: u.Name}
+		ref := manifest.Ref{Kind: manifest.RefKind(u.APIVersion, u.Kind), Namespace: u.Namespace, Name: u.Name}
 		name := u.Name
 		if u.Namespace != "" {
 			name = u.Namespace + "/" + u.Name

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -278,5 +279,56 @@ func TestCheckComposeEmbeddedDNS(t *testing.T) {
 	}
 	if want := []string{dir + "/compose.yaml:8 service worker"}; !slices.Equal(got, want) {
 		t.Errorf("findings %q, want %q; stderr: %s", got, want, errOut)
+	}
+}
+
+// TestSuppressionOtherGroup: an object of another API group than the one
+// Ward models under the same kind name (a custom resource called
+// Deployment, a Calico NetworkPolicy) is named kind.group in findings, so
+// an ignore.ward.dev annotation on either object silences only its own.
+// Both had one name: a Calico policy allowing all ingress passed, its
+// input/unsupported-policy silenced by the Kubernetes policy's annotation.
+func TestSuppressionOtherGroup(t *testing.T) {
+	type want struct {
+		rule, object string
+		line         int
+		suppressed   bool
+	}
+	for _, tc := range []struct {
+		file string
+		code int
+		want []want
+	}{
+		{"custom-deployment.yaml", ExitFindings, []want{
+			{"pss/privileged", "shop/Deployment/web", 15, false},
+			{"pss/privileged", "shop/Deployment.example.com/web", 31, true},
+		}},
+		{"calico-policy.yaml", ExitFindings, []want{
+			{"input/unsupported-policy", "shop/NetworkPolicy.projectcalico.org/p", 15, false},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			out, errOut, code := run(t, "", "check", "internal/cli/testdata/audit/suppress-group/"+tc.file, "-o", "json", "--show-suppressed")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
+			}
+			res := checkOutput(t, out)
+			for _, w := range tc.want {
+				i := slices.IndexFunc(res.Findings, func(f finding.Finding) bool {
+					return f.Rule == w.rule && f.Object == w.object && f.Line == w.line
+				})
+				if i < 0 {
+					var got []string
+					for _, f := range res.Findings {
+						got = append(got, fmt.Sprintf("%s %s:%d", f.Rule, f.Object, f.Line))
+					}
+					t.Errorf("no %s finding on %s at line %d; findings: %s", w.rule, w.object, w.line, strings.Join(got, ", "))
+					continue
+				}
+				if got := res.Findings[i].Suppressed != nil; got != w.suppressed {
+					t.Errorf("%s on %s: suppressed = %v, want %v (%+v)", w.rule, w.object, got, w.suppressed, res.Findings[i].Suppressed)
+				}
+			}
+		})
 	}
 }

@@ -141,6 +141,10 @@ type loader struct {
 	seen     int   // decoded.seen of the documents collected
 	read     int64 // bytes of the inputs read (Options.Progress)
 	input    int   // the index of the input being read: a path, then a Rendered
+	// caseExt holds the files a directory walk read whose extension is
+	// .yaml, .yml or .json in another case (.YAML, .Yml): kubectl apply
+	// -f on the directory skips them (see finish).
+	caseExt map[string]bool
 }
 
 // A loadedFile collects its documents' results in order as soon as they
@@ -334,6 +338,20 @@ func (l *loader) finish() (*Set, error) {
 			errs = append(errs, &Error{File: f.name, Err: fmt.Errorf("%w: %w", ErrRead, err)})
 			continue
 		}
+		if l.caseExt[f.name] && f.seen > 0 {
+			// kubectl's directory walk (cli-runtime's ignoreFile)
+			// compares extensions with ".yaml", ".yml" and ".json"
+			// exactly: a default-deny policy in deny.YAML is never
+			// applied, and read, it was in force in Ward's model only.
+			// Not read either: an error at its first object, as the
+			// file may be applied by name elsewhere.
+			errs = append(errs, &Error{File: f.name, Line: firstObjectLine(f.out), Err: fmt.Errorf(
+				"%w: kubectl reads the files of a directory whose names end in .yaml, .yml or .json, in lower case, and skips this one (%s); "+
+					"rename it to end in %s, or give the file itself as a path (kubectl apply -f FILE reads it)",
+				ErrNotApplied, filepath.Ext(f.name), strings.ToLower(filepath.Ext(f.name)))})
+			f.out = nil
+			continue
+		}
 		dir, rendered := l.renderedDir(f.name)
 		remap := l.renderedLines(f.name)
 		for _, o := range f.out {
@@ -362,6 +380,38 @@ func (l *loader) finish() (*Set, error) {
 	s.Skipped, s.Unsupported, s.Warnings = append(skipped, s.Skipped...), unsupported, l.warnings
 	s.KubernetesObjects = l.seen
 	return s, errors.Join(append(errs, capErrors(aerrs)...)...)
+}
+
+// firstObjectLine is the line of the first Kubernetes object of a file's
+// decoded documents (objects, skipped and unsupported ones, invalid ones),
+// 0 when none has a line.
+func firstObjectLine(out []decoded) int {
+	line := 0
+	first := func(l int) {
+		if l > 0 && (line == 0 || l < line) {
+			line = l
+		}
+	}
+	for _, o := range out {
+		for _, obj := range o.objs {
+			first(obj.src.Line)
+		}
+		for _, s := range o.skipped {
+			if s.Kind != "" {
+				first(s.Source.Line)
+			}
+		}
+		for _, u := range o.unsupported {
+			first(u.Source.Line)
+		}
+		for _, err := range o.errs {
+			var e *Error
+			if errors.As(err, &e) {
+				first(e.Line)
+			}
+		}
+	}
+	return line
 }
 
 // MaxErrorsPerFile is how many errors (and skipped documents) Load reports
@@ -436,6 +486,12 @@ func (l *loader) readPath(path string, emit emitFunc) {
 		}
 		if !manifestFile(p) {
 			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			if l.caseExt == nil {
+				l.caseExt = map[string]bool{}
+			}
+			l.caseExt[p] = true
 		}
 		if !info.Mode().IsRegular() {
 			l.warnings = append(l.warnings, &Error{File: p, Err: fmt.Errorf("%w (%s)", ErrNotRegular, fileType(info.Mode()))})

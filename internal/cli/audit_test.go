@@ -332,3 +332,32 @@ func TestSuppressionOtherGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckTextEscapes: the text report and the warnings on stderr print
+// what the input names (a custom resource's name here) with the
+// characters a terminal acts on escaped: raw, ESC [2K and CR in a name
+// erased the finding's line on the reader's screen, and U+202E reordered
+// it. The exit code is unchanged.
+func TestCheckTextEscapes(t *testing.T) {
+	const file = "internal/cli/testdata/audit/escapes/scaledjob.yaml"
+	out, errOut, code := run(t, "", "check", file)
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d", code, ExitFindings)
+	}
+	const name = `sj\x1b[2K\x0dHIDDEN\u202eevil`
+	for _, tc := range []struct{ stream, text, want string }{
+		{"stdout", out, "shop/ScaledJob/" + name},
+		{"stderr", errOut, "ScaledJob shop/" + name},
+	} {
+		stream, text := tc.stream, tc.text
+		if i := strings.IndexFunc(text, func(r rune) bool { return r == 0x1b || r == '\r' || r == 0x202e }); i >= 0 {
+			t.Errorf("%s holds a raw control character at %d: %q", stream, i, text[max(0, i-40):min(len(text), i+40)])
+		}
+		if !strings.Contains(text, tc.want) {
+			t.Errorf("%s does not name the object as %s:\n%s", stream, tc.want, text)
+		}
+	}
+	if !strings.Contains(out, "pss/privileged") {
+		t.Errorf("the privileged container is not reported:\n%s", out)
+	}
+}

@@ -360,4 +360,16 @@ func TestCheckTextEscapes(t *testing.T) {
 	if !strings.Contains(out, "pss/privileged") {
 		t.Errorf("the privileged container is not reported:\n%s", out)
 	}
+
+	// ward assert prints ward.yaml's assertion names as they are written.
+	out, errOut, code = run(t, "", "assert", "internal/cli/testdata/audit/escapes-assert")
+	if code != ExitFindings {
+		t.Errorf("ward assert: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	if strings.ContainsAny(out, "\r\x1b") {
+		t.Errorf("ward assert output holds a raw control character: %q", out)
+	}
+	if want := `FAIL  internal/cli/testdata/audit/escapes-assert/ward.yaml:4  web never reaches db\x0d\x1b[2KPASS`; !strings.Contains(out, want) {
+		t.Errorf("ward assert output lacks %q:\n%s", want, out)
+	}
 }

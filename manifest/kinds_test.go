@@ -27,3 +27,26 @@ func TestRefKind(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmHook: which Helm hooks are not in the cluster after helm
+// install, or not always.
+func TestHelmHook(t *testing.T) {
+	for _, tc := range []struct {
+		ann    map[string]string
+		absent bool
+	}{
+		{nil, false},
+		{map[string]string{"helm.sh/hook": "pre-install"}, false},
+		{map[string]string{"helm.sh/hook": "post-install, post-upgrade", "helm.sh/hook-delete-policy": "before-hook-creation"}, false},
+		{map[string]string{"helm.sh/hook": "test"}, true},
+		{map[string]string{"helm.sh/hook": "test-success"}, true},
+		{map[string]string{"helm.sh/hook": "pre-upgrade,post-upgrade"}, true},
+		{map[string]string{"helm.sh/hook": "pre-delete"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "before-hook-creation, hook-succeeded"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "hook-failed"}, false},
+	} {
+		if got := helmHook(tc.ann) != ""; got != tc.absent {
+			t.Errorf("helmHook(%v) = %q, want absent %v", tc.ann, helmHook(tc.ann), tc.absent)
+		}
+	}
+}

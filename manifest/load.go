@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // Options configure loading.
@@ -113,6 +116,10 @@ type Rendered struct {
 	// whose document has no `# Source:` comment of its own: the template
 	// of a Helm chart the stream was rendered from.
 	Origin string
+	// Helm is set for the render of a Helm chart's template: an object
+	// with a helm.sh/hook annotation there is a hook, which helm install
+	// creates apart from the release, at its events only (see helmHook).
+	Helm bool
 	// Lines, when set, maps a line of Data to the line reported for it
 	// (objects, their fields, errors), such as the line of the template
 	// that a chart's output comes from. It must return a line >= 1 for
@@ -354,9 +361,13 @@ func (l *loader) finish() (*Set, error) {
 		}
 		dir, rendered := l.renderedDir(f.name)
 		remap := l.renderedLines(f.name)
+		helm := l.renderedHelm(f.name)
 		for _, o := range f.out {
 			if remap != nil {
 				o.remap(remap)
+			}
+			if helm {
+				o.objs, unsupported = l.helmHooks(o.objs, unsupported)
 			}
 			if rendered {
 				for i := range o.objs {
@@ -538,6 +549,66 @@ func (l *loader) renderedDir(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// renderedHelm reports whether the Options.Rendered named name is a Helm
+// chart's render.
+func (l *loader) renderedHelm(name string) bool {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Helm
+		}
+	}
+	return false
+}
+
+// helmHooks moves the NetworkPolicies of objs that are Helm hooks which
+// may not be in the cluster after helm install (helmHook) to unsupported:
+// read as in force, a default deny that helm creates only for helm test
+// isolated every pod in Ward's model alone.
+func (l *loader) helmHooks(objs []object, unsupported []Unsupported) ([]object, []Unsupported) {
+	kept := objs[:0]
+	for _, o := range objs {
+		np, ok := o.obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			kept = append(kept, o)
+			continue
+		}
+		reason := helmHook(np.Annotations)
+		if reason == "" {
+			kept = append(kept, o)
+			continue
+		}
+		unsupported = append(unsupported, Unsupported{Source: o.src, APIVersion: np.APIVersion, Kind: "NetworkPolicy",
+			Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason})
+	}
+	return kept, unsupported
+}
+
+// helmHook says why a Helm chart's object with annotations as is may be
+// absent from the cluster after helm install or upgrade, or "" when it is
+// not a hook or is there from helm install on. Helm creates a hook at its
+// events only (helm.sh/hook: test at helm test, pre-delete at helm
+// uninstall, pre-upgrade not at install), and deletes it as soon as it is
+// ready with helm.sh/hook-delete-policy hook-succeeded, at once for a kind
+// other than Job and Pod. A pre-install or post-install hook that is not
+// so deleted stays (uninstall does not remove hooks either).
+func helmHook(annotations map[string]string) string {
+	hook, ok := annotations["helm.sh/hook"]
+	if !ok {
+		return ""
+	}
+	for p := range strings.SplitSeq(annotations["helm.sh/hook-delete-policy"], ",") {
+		if strings.TrimSpace(p) == "hook-succeeded" {
+			return fmt.Sprintf("it is a Helm hook (%s) that helm deletes once created (hook-delete-policy: hook-succeeded)", hook)
+		}
+	}
+	for e := range strings.SplitSeq(hook, ",") {
+		if e := strings.TrimSpace(e); e == "pre-install" || e == "post-install" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("it is a Helm hook (%s) that helm install does not create", hook)
 }
 
 // renderedLines returns the Lines of the Options.Rendered named name.

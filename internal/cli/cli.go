@@ -258,7 +258,11 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		if u.Namespace != "" {
 			name = u.Namespace + "/" + u.Name
 		}
-		fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.Printable(fmt.Sprintf("%s: %s %s (%s) is not evaluated: the results below ignore it", u.Source, u.Kind, name, u.APIVersion)))
+		why := ""
+		if u.Reason != "" {
+			why = " (" + u.Reason + ")"
+		}
+		fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.Printable(fmt.Sprintf("%s: %s %s (%s) is not evaluated%s: the results below ignore it", u.Source, u.Kind, name, u.APIVersion, why)))
 	}
 	for _, s := range set.Skipped {
 		// An object whose apiVersion was forgotten: kubectl refuses it, so

@@ -17,13 +17,17 @@ func (l *linter) input() {
 		if u.Audited {
 			continue // the mesh audit reports on it
 		}
-		ref := manifest.Ref{Kind: u.Kind, Namespace: u.Namespace, Name: u.Name}
+		ref := manifest.Ref{Kind: manifest.RefKind(u.APIVersion, u.Kind), Namespace: u.Namespace, Name: u.Name}
 		name := u.Name
 		if u.Namespace != "" {
 			name = u.Namespace + "/" + u.Name
 		}
+		why := ""
+		if u.Reason != "" {
+			why = ": " + u.Reason
+		}
 		l.report(ruleUnsupportedPolicy, u.Source.File, u.Source.Line, ref.String(),
-			fmt.Sprintf("%s %s (%s) is not evaluated by Ward: reachability shown ignores it", u.Kind, name, u.APIVersion),
+			fmt.Sprintf("%s %s (%s) is not evaluated by Ward%s: reachability shown ignores it", u.Kind, name, u.APIVersion, why),
 			fmt.Sprintf("review %s %s by hand: it may allow or deny traffic Ward does not show", u.Kind, name))
 	}
 	l.skipped()

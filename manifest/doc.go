@@ -2,7 +2,10 @@
 // workloads, services and NetworkPolicies that Ward analyses, each with the
 // file and line it came from.
 //
-// Load reads files, directories and standard input: multi-document YAML,
+// Load reads files, directories and standard input. In a directory it reads
+// the files kubectl apply -f reads, by extension (.yaml, .yml, .json, in
+// lower case); one ending in another case that holds objects is an
+// ErrNotApplied error, its objects left out. Inputs are multi-document YAML,
 // JSON, `kind: List` dumps from `kubectl get -o yaml`, and `helm template`
 // output, whose `# Source:` comments are kept. Documents are decoded in
 // parallel into the official k8s.io/api types, straight from the parsed

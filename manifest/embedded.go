@@ -190,7 +190,7 @@ func (d *decoder) embeddedPods(n *yaml.Node, base int, sk *Skipped) {
 			continue
 		}
 		sk.Pods = append(sk.Pods, &Workload{
-			Namespace: cmp.Or(sk.Namespace, d.defaultNamespace), Name: sk.Name, Kind: sk.Kind,
+			Namespace: cmp.Or(sk.Namespace, d.defaultNamespace), Name: sk.Name, Kind: RefKind(sk.APIVersion, sk.Kind),
 			Labels: tmpl.Labels, Template: tmpl, Source: sk.Source, Annotations: annotations,
 			Lines: lines, Embedded: e.path, embed: e,
 		})

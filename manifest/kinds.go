@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -104,6 +105,51 @@ func known(apiVersion, kind string) any {
 		}
 	}
 	return nil
+}
+
+// modelledGroups are, for each kind Ward models, the API groups whose
+// objects of that kind it decodes as it (the legacy extensions group
+// included where known decodes it).
+var modelledGroups = map[string][]string{
+	"Namespace": {""}, "Pod": {""}, "Service": {""}, "ReplicationController": {""},
+	"ServiceAccount": {""}, "ConfigMap": {""},
+	"Deployment": {"apps", "extensions"}, "DaemonSet": {"apps", "extensions"},
+	"ReplicaSet": {"apps", "extensions"}, "StatefulSet": {"apps"},
+	"Job": {"batch"}, "CronJob": {"batch"},
+	"NetworkPolicy": {"networking.k8s.io"}, "Ingress": {"networking.k8s.io"},
+	"Role": {"rbac.authorization.k8s.io"}, "ClusterRole": {"rbac.authorization.k8s.io"},
+	"RoleBinding": {"rbac.authorization.k8s.io"}, "ClusterRoleBinding": {"rbac.authorization.k8s.io"},
+	"DeploymentConfig": {"apps.openshift.io"}, "Configuration": {"serving.knative.dev"},
+	"Rollout":            {"argoproj.io"},
+	"PeerAuthentication": {"security.istio.io"}, "AuthorizationPolicy": {"security.istio.io"},
+}
+
+// RefKind is the Kind that findings name an object of apiVersion and kind
+// by (Ref.Kind, Workload.Kind). It is kind itself, but for an object of
+// another API group than the one Ward models under that kind's name (a
+// Calico projectcalico.org NetworkPolicy, a custom resource named
+// Deployment): that is "kind.group", as KnativeServiceKind. Without it
+// the two objects had one name, so an ignore.ward.dev annotation on the
+// one Ward models silenced the other's findings (a Calico policy's
+// input/unsupported-policy), and the reverse.
+func RefKind(apiVersion, kind string) string {
+	groups, ok := modelledGroups[kind]
+	if !ok {
+		return kind
+	}
+	group, _, found := strings.Cut(apiVersion, "/")
+	if !found {
+		group = ""
+	}
+	if slices.Contains(groups, group) {
+		return kind
+	}
+	if group == "" {
+		// A core-group apiVersion ("v1") with a kind of another group
+		// (kind: Deployment, apiVersion: v1): kubectl refuses it.
+		return kind + "." + apiVersion
+	}
+	return kind + "." + group
 }
 
 // servedAs returns the apiVersion that serves a kind Ward models, or "".

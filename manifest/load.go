@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // Options configure loading.
@@ -113,6 +116,10 @@ type Rendered struct {
 	// whose document has no `# Source:` comment of its own: the template
 	// of a Helm chart the stream was rendered from.
 	Origin string
+	// Helm is set for the render of a Helm chart's template: an object
+	// with a helm.sh/hook annotation there is a hook, which helm install
+	// creates apart from the release, at its events only (see helmHook).
+	Helm bool
 	// Lines, when set, maps a line of Data to the line reported for it
 	// (objects, their fields, errors), such as the line of the template
 	// that a chart's output comes from. It must return a line >= 1 for
@@ -141,6 +148,10 @@ type loader struct {
 	seen     int   // decoded.seen of the documents collected
 	read     int64 // bytes of the inputs read (Options.Progress)
 	input    int   // the index of the input being read: a path, then a Rendered
+	// caseExt holds the files a directory walk read whose extension is
+	// .yaml, .yml or .json in another case (.YAML, .Yml): kubectl apply
+	// -f on the directory skips them (see finish).
+	caseExt map[string]bool
 }
 
 // A loadedFile collects its documents' results in order as soon as they
@@ -334,11 +345,29 @@ func (l *loader) finish() (*Set, error) {
 			errs = append(errs, &Error{File: f.name, Err: fmt.Errorf("%w: %w", ErrRead, err)})
 			continue
 		}
+		if l.caseExt[f.name] && f.seen > 0 {
+			// kubectl's directory walk (cli-runtime's ignoreFile)
+			// compares extensions with ".yaml", ".yml" and ".json"
+			// exactly: a default-deny policy in deny.YAML is never
+			// applied, and read, it was in force in Ward's model only.
+			// Not read either: an error at its first object, as the
+			// file may be applied by name elsewhere.
+			errs = append(errs, &Error{File: f.name, Line: firstObjectLine(f.out), Err: fmt.Errorf(
+				"%w: kubectl reads the files of a directory whose names end in .yaml, .yml or .json, in lower case, and skips this one (%s); "+
+					"rename it to end in %s, or give the file itself as a path (kubectl apply -f FILE reads it)",
+				ErrNotApplied, filepath.Ext(f.name), strings.ToLower(filepath.Ext(f.name)))})
+			f.out = nil
+			continue
+		}
 		dir, rendered := l.renderedDir(f.name)
 		remap := l.renderedLines(f.name)
+		helm := l.renderedHelm(f.name)
 		for _, o := range f.out {
 			if remap != nil {
 				o.remap(remap)
+			}
+			if helm {
+				o.objs, unsupported = l.helmHooks(o.objs, unsupported)
 			}
 			if rendered {
 				for i := range o.objs {
@@ -362,6 +391,38 @@ func (l *loader) finish() (*Set, error) {
 	s.Skipped, s.Unsupported, s.Warnings = append(skipped, s.Skipped...), unsupported, l.warnings
 	s.KubernetesObjects = l.seen
 	return s, errors.Join(append(errs, capErrors(aerrs)...)...)
+}
+
+// firstObjectLine is the line of the first Kubernetes object of a file's
+// decoded documents (objects, skipped and unsupported ones, invalid ones),
+// 0 when none has a line.
+func firstObjectLine(out []decoded) int {
+	line := 0
+	first := func(l int) {
+		if l > 0 && (line == 0 || l < line) {
+			line = l
+		}
+	}
+	for _, o := range out {
+		for _, obj := range o.objs {
+			first(obj.src.Line)
+		}
+		for _, s := range o.skipped {
+			if s.Kind != "" {
+				first(s.Source.Line)
+			}
+		}
+		for _, u := range o.unsupported {
+			first(u.Source.Line)
+		}
+		for _, err := range o.errs {
+			var e *Error
+			if errors.As(err, &e) {
+				first(e.Line)
+			}
+		}
+	}
+	return line
 }
 
 // MaxErrorsPerFile is how many errors (and skipped documents) Load reports
@@ -437,6 +498,12 @@ func (l *loader) readPath(path string, emit emitFunc) {
 		if !manifestFile(p) {
 			return nil
 		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			if l.caseExt == nil {
+				l.caseExt = map[string]bool{}
+			}
+			l.caseExt[p] = true
+		}
 		if !info.Mode().IsRegular() {
 			l.warnings = append(l.warnings, &Error{File: p, Err: fmt.Errorf("%w (%s)", ErrNotRegular, fileType(info.Mode()))})
 			return nil
@@ -482,6 +549,66 @@ func (l *loader) renderedDir(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// renderedHelm reports whether the Options.Rendered named name is a Helm
+// chart's render.
+func (l *loader) renderedHelm(name string) bool {
+	for _, r := range l.opts.Rendered {
+		if r.Name == name {
+			return r.Helm
+		}
+	}
+	return false
+}
+
+// helmHooks moves the NetworkPolicies of objs that are Helm hooks which
+// may not be in the cluster after helm install (helmHook) to unsupported:
+// read as in force, a default deny that helm creates only for helm test
+// isolated every pod in Ward's model alone.
+func (l *loader) helmHooks(objs []object, unsupported []Unsupported) ([]object, []Unsupported) {
+	kept := objs[:0]
+	for _, o := range objs {
+		np, ok := o.obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			kept = append(kept, o)
+			continue
+		}
+		reason := helmHook(np.Annotations)
+		if reason == "" {
+			kept = append(kept, o)
+			continue
+		}
+		unsupported = append(unsupported, Unsupported{Source: o.src, APIVersion: np.APIVersion, Kind: "NetworkPolicy",
+			Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason})
+	}
+	return kept, unsupported
+}
+
+// helmHook says why a Helm chart's object with annotations as is may be
+// absent from the cluster after helm install or upgrade, or "" when it is
+// not a hook or is there from helm install on. Helm creates a hook at its
+// events only (helm.sh/hook: test at helm test, pre-delete at helm
+// uninstall, pre-upgrade not at install), and deletes it as soon as it is
+// ready with helm.sh/hook-delete-policy hook-succeeded, at once for a kind
+// other than Job and Pod. A pre-install or post-install hook that is not
+// so deleted stays (uninstall does not remove hooks either).
+func helmHook(annotations map[string]string) string {
+	hook, ok := annotations["helm.sh/hook"]
+	if !ok {
+		return ""
+	}
+	for p := range strings.SplitSeq(annotations["helm.sh/hook-delete-policy"], ",") {
+		if strings.TrimSpace(p) == "hook-succeeded" {
+			return fmt.Sprintf("it is a Helm hook (%s) that helm deletes once created (hook-delete-policy: hook-succeeded)", hook)
+		}
+	}
+	for e := range strings.SplitSeq(hook, ",") {
+		if e := strings.TrimSpace(e); e == "pre-install" || e == "post-install" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("it is a Helm hook (%s) that helm install does not create", hook)
 }
 
 // renderedLines returns the Lines of the Options.Rendered named name.

@@ -400,7 +400,7 @@ func TestLoadPaths(t *testing.T) {
 	files := map[string]string{
 		"b.yaml":            ns("b"),
 		"a/c.yml":           ns("c"),
-		"a/d.JSON":          `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "d"}}`,
+		"a/d.json":          `{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "d"}}`,
 		".git/e.yaml":       ns("e"),
 		"a/.cache/f.yaml":   ns("f"),
 		"notes.txt":         ns("g"),
@@ -424,7 +424,7 @@ func TestLoadPaths(t *testing.T) {
 	for _, o := range s.Objects {
 		got = append(got, meta(o.Obj).GetName()+"@"+strings.TrimPrefix(o.Source.File, dir))
 	}
-	want := []string{"h@/a/.hidden-ok.yaml", "c@/a/c.yml", "d@/a/d.JSON", "b@/b.yaml", "stdin@-", "g@/notes.txt"}
+	want := []string{"h@/a/.hidden-ok.yaml", "c@/a/c.yml", "d@/a/d.json", "b@/b.yaml", "stdin@-", "g@/notes.txt"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("objects in order (-want +got):\n%s", diff)
 	}
@@ -643,5 +643,55 @@ func TestLoadProgress(t *testing.T) {
 	}}, dir)
 	if fmt.Sprint(calls) != "[1 2 3]" || last != total {
 		t.Errorf("progress calls %v ending at %d bytes, want [1 2 3] and %d", calls, last, total)
+	}
+}
+
+// TestLoadExtensionCase: kubectl apply -f DIR reads the files whose names
+// end in .yaml, .yml or .json exactly (cli-runtime's ignoreFile), so a
+// file of a directory ending in .YAML or .Yml that holds objects is an
+// input error at its first object, and its objects are not modelled: a
+// default deny in deny.YAML, never applied, isolated every pod of its
+// namespace in Ward's model. A file given by name is read (kubectl apply
+// -f FILE reads any name), and one holding no object is skipped as before.
+func TestLoadExtensionCase(t *testing.T) {
+	const dir = "testdata/extcase/dir"
+	tests := []struct {
+		name     string
+		paths    []string
+		errs     []string // file:line of each error
+		policies int
+	}{
+		{"directory", []string{dir}, []string{dir + "/deny.YAML:3", dir + "/pods.Yml:4"}, 0},
+		{"files named", []string{dir + "/app.yaml", dir + "/deny.YAML", dir + "/pods.Yml", dir + "/data.JSON"}, nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Load(Options{}, tt.paths...)
+			var got []string
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					var me *Error
+					if !errors.As(e, &me) || !errors.Is(e, ErrNotApplied) {
+						t.Errorf("unexpected error %v", e)
+						continue
+					}
+					got = append(got, fmt.Sprintf("%s:%d", filepath.ToSlash(me.File), me.Line))
+				}
+			} else if err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if diff := cmp.Diff(tt.errs, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if s == nil {
+				t.Fatal("no set")
+			}
+			if len(s.Policies) != tt.policies {
+				t.Errorf("%d policies modelled, want %d", len(s.Policies), tt.policies)
+			}
+			if len(s.Workloads) != 1 {
+				t.Errorf("%d workloads, want the Deployment of app.yaml", len(s.Workloads))
+			}
+		})
 	}
 }

@@ -277,6 +277,9 @@ type Unsupported struct {
 	// an audit of their own (Istio's PeerAuthentication and
 	// AuthorizationPolicy, read by the mesh audit).
 	Audited bool
+	// Reason, when set, says why a policy of a kind Ward evaluates is not
+	// evaluated: a Helm hook that may not be in the cluster.
+	Reason string
 }
 
 // Set is everything Ward models from its input. Slices are sorted:

@@ -44,6 +44,12 @@ var (
 	// ErrTooManyErrors: a file has more errors than MaxErrorsPerFile; the
 	// error counts those not reported.
 	ErrTooManyErrors = errors.New("too many errors")
+	// ErrNotApplied: a file of a directory holds Kubernetes objects, but
+	// kubectl apply -f on that directory skips it: its name ends in
+	// .YAML, .Yml, .JSON or another spelling of .yaml, .yml or .json
+	// that differs in case, and kubectl matches extensions exactly. Its
+	// objects are not read.
+	ErrNotApplied = errors.New("not applied by kubectl apply -f on its directory")
 )
 
 // Kinds of warnings (Set.Warnings): input left out on purpose.

@@ -78,7 +78,7 @@ func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 				ew.printf("\n")
 			}
 			file = f.File
-			name := f.File
+			name := Printable(f.File)
 			if name == "" {
 				name = "(no file)"
 			}
@@ -94,23 +94,23 @@ func FindingsText(w io.Writer, r *CheckResult, opts TextOptions) error {
 		}
 		ew.printf("  %s %5s  %s", sev, line, f.Rule)
 		if f.Object != "" {
-			ew.printf("  %s", f.Object)
+			ew.printf("  %s", Printable(f.Object))
 		}
 		if f.Origin != "" {
-			ew.printf("  (from %s)", f.Origin)
+			ew.printf("  (from %s)", Printable(f.Origin))
 		}
 		if len(f.Environments) > 0 {
-			ew.printf("  [in %s]", strings.Join(f.Environments, ", "))
+			ew.printf("  [in %s]", Printable(strings.Join(f.Environments, ", ")))
 		}
 		ew.printf("\n")
 		for _, l := range strings.Split(f.Message, "\n") {
-			ew.printf("                  %s\n", l)
+			ew.printf("                  %s\n", Printable(l))
 		}
 		if f.Fix != "" {
-			ew.printf("                  fix: %s\n", f.Fix)
+			ew.printf("                  fix: %s\n", Printable(f.Fix))
 		}
 		if s := f.Suppressed; s != nil {
-			ew.printf("                  suppressed by %s: %s\n", s.By, s.Reason)
+			ew.printf("                  suppressed by %s: %s\n", s.By, Printable(s.Reason))
 		}
 	}
 	if len(r.Findings) > 0 {

@@ -81,3 +81,23 @@ func TestCountsOfOne(t *testing.T) {
 		t.Errorf("diff text ends %q, want \"1 change\"", b.String())
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"shop/Deployment/web", "shop/Deployment/web"},
+		{"a\tb é ü 日本", "a\tb é ü 日本"},
+		{"sj\x1b[2K\rHIDDEN", `sj\x1b[2K\x0dHIDDEN`},
+		{"a\nb", `a\x0ab`},
+		{"x\u202eevil\u2066", `x\u202eevil\u2066`},
+		{"del\x7f c1\u0085", `del\x7f c1\u0085`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{"line\u2028sep", `line\u2028sep`},
+	} {
+		if got := Printable(tc.in); got != tc.want {
+			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got, want := PrintableLines("one\x1b\ntwo\r"), "one\\x1b\ntwo\\x0d"; got != want {
+		t.Errorf("PrintableLines = %q, want %q", got, want)
+	}
+}

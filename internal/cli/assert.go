@@ -114,13 +114,15 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 		if !r.Passed {
 			mark = "FAIL"
 		}
-		if _, err := fmt.Fprintf(w, "%s  %s:%d  %s\n", mark, path, r.Line, r.Name); err != nil {
+		// The name is ward.yaml's: raw, "\r\x1b[2KPASS" in it showed a
+		// failed assertion as passed on the screen.
+		if _, err := fmt.Fprintf(w, "%s  %s:%d  %s\n", mark, report.Printable(path), r.Line, report.Printable(r.Name)); err != nil {
 			return err
 		}
 		if r.Passed {
 			continue
 		}
-		fmt.Fprintf(w, "      %s\n", r.Reason)
+		fmt.Fprintf(w, "      %s\n", report.Printable(r.Reason))
 		for _, v := range r.Violations {
 			fmt.Fprintf(w, "      %s -> %s: %s\n", v.From, v.To, v.Ports)
 			for _, line := range assertion.Trace(v.Explanation) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -278,5 +279,97 @@ func TestCheckComposeEmbeddedDNS(t *testing.T) {
 	}
 	if want := []string{dir + "/compose.yaml:8 service worker"}; !slices.Equal(got, want) {
 		t.Errorf("findings %q, want %q; stderr: %s", got, want, errOut)
+	}
+}
+
+// TestSuppressionOtherGroup: an object of another API group than the one
+// Ward models under the same kind name (a custom resource called
+// Deployment, a Calico NetworkPolicy) is named kind.group in findings, so
+// an ignore.ward.dev annotation on either object silences only its own.
+// Both had one name: a Calico policy allowing all ingress passed, its
+// input/unsupported-policy silenced by the Kubernetes policy's annotation.
+func TestSuppressionOtherGroup(t *testing.T) {
+	type want struct {
+		rule, object string
+		line         int
+		suppressed   bool
+	}
+	for _, tc := range []struct {
+		file string
+		code int
+		want []want
+	}{
+		{"custom-deployment.yaml", ExitFindings, []want{
+			{"pss/privileged", "shop/Deployment/web", 15, false},
+			{"pss/privileged", "shop/Deployment.example.com/web", 31, true},
+		}},
+		{"calico-policy.yaml", ExitFindings, []want{
+			{"input/unsupported-policy", "shop/NetworkPolicy.projectcalico.org/p", 15, false},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			out, errOut, code := run(t, "", "check", "internal/cli/testdata/audit/suppress-group/"+tc.file, "-o", "json", "--show-suppressed")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, errOut)
+			}
+			res := checkOutput(t, out)
+			for _, w := range tc.want {
+				i := slices.IndexFunc(res.Findings, func(f finding.Finding) bool {
+					return f.Rule == w.rule && f.Object == w.object && f.Line == w.line
+				})
+				if i < 0 {
+					var got []string
+					for _, f := range res.Findings {
+						got = append(got, fmt.Sprintf("%s %s:%d", f.Rule, f.Object, f.Line))
+					}
+					t.Errorf("no %s finding on %s at line %d; findings: %s", w.rule, w.object, w.line, strings.Join(got, ", "))
+					continue
+				}
+				if got := res.Findings[i].Suppressed != nil; got != w.suppressed {
+					t.Errorf("%s on %s: suppressed = %v, want %v (%+v)", w.rule, w.object, got, w.suppressed, res.Findings[i].Suppressed)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckTextEscapes: the text report and the warnings on stderr print
+// what the input names (a custom resource's name here) with the
+// characters a terminal acts on escaped: raw, ESC [2K and CR in a name
+// erased the finding's line on the reader's screen, and U+202E reordered
+// it. The exit code is unchanged.
+func TestCheckTextEscapes(t *testing.T) {
+	const file = "internal/cli/testdata/audit/escapes/scaledjob.yaml"
+	out, errOut, code := run(t, "", "check", file)
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d", code, ExitFindings)
+	}
+	const name = `sj\x1b[2K\x0dHIDDEN\u202eevil`
+	for _, tc := range []struct{ stream, text, want string }{
+		{"stdout", out, "shop/ScaledJob/" + name},
+		{"stderr", errOut, "ScaledJob shop/" + name},
+	} {
+		stream, text := tc.stream, tc.text
+		if i := strings.IndexFunc(text, func(r rune) bool { return r == 0x1b || r == '\r' || r == 0x202e }); i >= 0 {
+			t.Errorf("%s holds a raw control character at %d: %q", stream, i, text[max(0, i-40):min(len(text), i+40)])
+		}
+		if !strings.Contains(text, tc.want) {
+			t.Errorf("%s does not name the object as %s:\n%s", stream, tc.want, text)
+		}
+	}
+	if !strings.Contains(out, "pss/privileged") {
+		t.Errorf("the privileged container is not reported:\n%s", out)
+	}
+
+	// ward assert prints ward.yaml's assertion names as they are written.
+	out, errOut, code = run(t, "", "assert", "internal/cli/testdata/audit/escapes-assert")
+	if code != ExitFindings {
+		t.Errorf("ward assert: exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
+	}
+	if strings.ContainsAny(out, "\r\x1b") {
+		t.Errorf("ward assert output holds a raw control character: %q", out)
+	}
+	if want := `FAIL  internal/cli/testdata/audit/escapes-assert/ward.yaml:4  web never reaches db\x0d\x1b[2KPASS`; !strings.Contains(out, want) {
+		t.Errorf("ward assert output lacks %q:\n%s", want, out)
 	}
 }

@@ -422,3 +422,54 @@ func TestHelmChartClusterState(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmChartHookPolicies: a NetworkPolicy that is a Helm hook is in the
+// network model only when helm install creates it and leaves it there (a
+// pre-install or post-install hook not deleted on success); any other is
+// input/unsupported-policy, left out of the model. A default deny that
+// helm creates only for helm test isolated every pod in Ward's model.
+func TestHelmChartHookPolicies(t *testing.T) {
+	const chart = "internal/cli/testdata/helm-hooks"
+	for _, tc := range []struct {
+		name     string
+		set      []string
+		modelled bool   // the default deny isolates the pods
+		reason   string // in the input/unsupported-policy message, when not modelled
+	}{
+		{"not a hook", nil, true, ""},
+		{"test hook", []string{"hook=test"}, false, "Helm hook (test) that helm install does not create"},
+		{"upgrade hook", []string{"hook=pre-upgrade"}, false, "Helm hook (pre-upgrade) that helm install does not create"},
+		{"deleted on success", []string{"hook=post-install", "deletePolicy=hook-succeeded"}, false, "helm deletes once created"},
+		{"install hook kept", []string{"hook=pre-install", "deletePolicy=before-hook-creation"}, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"check", chart, "-o", "json"}
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			out, errOut, code := run(t, "", args...)
+			res := checkOutput(t, out)
+			var unsupported, noDeny bool
+			for _, f := range res.Findings {
+				switch {
+				case f.Rule == "input/unsupported-policy" && f.Object == "default/NetworkPolicy/deny-all":
+					unsupported = true
+					if !strings.Contains(f.Message, tc.reason) {
+						t.Errorf("message %q lacks %q", f.Message, tc.reason)
+					}
+				case f.Rule == "netpol/no-default-deny-ingress":
+					noDeny = true
+				}
+			}
+			if unsupported == tc.modelled {
+				t.Errorf("input/unsupported-policy reported: %v, want %v; stderr: %s", unsupported, !tc.modelled, errOut)
+			}
+			if noDeny != !tc.modelled {
+				t.Errorf("netpol/no-default-deny-ingress reported: %v, want %v (the policy is modelled: %v)", noDeny, !tc.modelled, tc.modelled)
+			}
+			if !tc.modelled && code != ExitFindings {
+				t.Errorf("exit %d, want %d: the policy Ward leaves out fails the run", code, ExitFindings)
+			}
+		})
+	}
+}

@@ -148,7 +148,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 		return fail(ExitError, err)
 	}
 	for _, w := range warns {
-		fmt.Fprintf(e.stderr, "ward: warning: %s\n", w)
+		fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.PrintableLines(fmt.Sprint(w)))
 	}
 	digest := finding.Info
 	if cfg.DigestSeverity != nil {
@@ -163,7 +163,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			if path != "" {
 				used = "the assertions, ignores and settings are those of " + path
 			}
-			fmt.Fprintf(e.stderr, "ward: warning: %s is not read: %s (one ward.yaml per run: a directory given as PATH, or --config)\n", c, used)
+			fmt.Fprintf(e.stderr, "ward: warning: %s is not read: %s (one ward.yaml per run: a directory given as PATH, or --config)\n", report.Printable(c), report.Printable(used))
 		}
 	}
 	envs := e.environments(in)

@@ -23,6 +23,7 @@ import (
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
+	"github.com/wardsec/ward/report"
 )
 
 // Exit codes.
@@ -88,7 +89,7 @@ func (e *env) warn(format string, args ...any) {
 		e.warned = map[string]bool{}
 	}
 	e.warned[msg] = true
-	fmt.Fprintf(e.stderr, "ward: warning: %s\n", msg)
+	fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.PrintableLines(msg))
 }
 
 // addWorkloadsFlag gives c the --workloads flag; c warns when its input
@@ -203,7 +204,7 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "ward: %v\n", ee.err)
+			fmt.Fprintf(stderr, "ward: %s\n", report.PrintableLines(ee.err.Error()))
 		}
 		return ee.code
 	}
@@ -257,13 +258,17 @@ func (e *env) load(paths []string) (*manifest.Set, error) {
 		if u.Namespace != "" {
 			name = u.Namespace + "/" + u.Name
 		}
-		fmt.Fprintf(e.stderr, "ward: warning: %s: %s %s (%s) is not evaluated: the results below ignore it\n", u.Source, u.Kind, name, u.APIVersion)
+		why := ""
+		if u.Reason != "" {
+			why = " (" + u.Reason + ")"
+		}
+		fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.Printable(fmt.Sprintf("%s: %s %s (%s) is not evaluated%s: the results below ignore it", u.Source, u.Kind, name, u.APIVersion, why)))
 	}
 	for _, s := range set.Skipped {
 		// An object whose apiVersion was forgotten: kubectl refuses it, so
 		// it is not in force, but the user meant one (a default deny).
 		if s.Kind != "" && s.Kind != "Kustomization" && strings.Contains(s.Reason, "no apiVersion") {
-			fmt.Fprintf(e.stderr, "ward: warning: %s: %s without apiVersion is not a Kubernetes object (kubectl refuses it): the results below ignore it\n", s.Source, s.Kind)
+			fmt.Fprintf(e.stderr, "ward: warning: %s\n", report.Printable(fmt.Sprintf("%s: %s without apiVersion is not a Kubernetes object (kubectl refuses it): the results below ignore it", s.Source, s.Kind)))
 		}
 	}
 	e.warnPodSpecs(set, false)

@@ -54,6 +54,12 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   API server does not accept ` + "`/`" + ` in an annotation name, so write the rule id's
   ` + "`/`" + ` as ` + "`.`" + `: ` + "`ignore.ward.dev/pod.writable-root-fs: \"tmpfs at /tmp only\"`" + `.
   An annotation without a reason is itself a finding (` + "`input/bad-suppression`" + `).
+  An annotation silences the findings of its own object only: an object of
+  another API group than the kind Ward models under that name (a Calico
+  ` + "`projectcalico.org`" + ` NetworkPolicy, a custom resource called Deployment)
+  is named ` + "`kind.group`" + ` in findings (` + "`shop/NetworkPolicy.projectcalico.org/p`" + `),
+  so the annotations of a Kubernetes object of the same namespace, kind
+  name and name do not reach it, nor its annotations the Kubernetes object.
 - **Dockerfiles and Compose files**: a comment ` + "`# ward:ignore <rule-id> <reason>`" + ` on the
   line above the instruction, service or key concerned; before the first
   instruction (Dockerfile) or before ` + "`services:`" + ` (Compose) it applies to the

@@ -1,0 +1,52 @@
+package manifest
+
+import "testing"
+
+// TestRefKind: an object of a kind Ward models, but of another API group,
+// is named kind.group; the modelled groups and unmodelled kinds keep the
+// bare kind.
+func TestRefKind(t *testing.T) {
+	for _, tc := range []struct{ apiVersion, kind, want string }{
+		{"apps/v1", "Deployment", "Deployment"},
+		{"extensions/v1beta1", "Deployment", "Deployment"},
+		{"example.com/v1", "Deployment", "Deployment.example.com"},
+		{"v1", "Pod", "Pod"},
+		{"example.com/v1", "Pod", "Pod.example.com"},
+		{"v1", "Deployment", "Deployment.v1"},
+		{"networking.k8s.io/v1", "NetworkPolicy", "NetworkPolicy"},
+		{"projectcalico.org/v3", "NetworkPolicy", "NetworkPolicy.projectcalico.org"},
+		{"crd.antrea.io/v1beta1", "NetworkPolicy", "NetworkPolicy.crd.antrea.io"},
+		{"extensions/v1beta1", "NetworkPolicy", "NetworkPolicy.extensions"},
+		{"security.istio.io/v1", "AuthorizationPolicy", "AuthorizationPolicy"},
+		{"policy.linkerd.io/v1alpha1", "AuthorizationPolicy", "AuthorizationPolicy.policy.linkerd.io"},
+		{"cilium.io/v2", "CiliumNetworkPolicy", "CiliumNetworkPolicy"},
+		{"keda.sh/v1alpha1", "ScaledJob", "ScaledJob"},
+	} {
+		if got := RefKind(tc.apiVersion, tc.kind); got != tc.want {
+			t.Errorf("RefKind(%q, %q) = %q, want %q", tc.apiVersion, tc.kind, got, tc.want)
+		}
+	}
+}
+
+// TestHelmHook: which Helm hooks are not in the cluster after helm
+// install, or not always.
+func TestHelmHook(t *testing.T) {
+	for _, tc := range []struct {
+		ann    map[string]string
+		absent bool
+	}{
+		{nil, false},
+		{map[string]string{"helm.sh/hook": "pre-install"}, false},
+		{map[string]string{"helm.sh/hook": "post-install, post-upgrade", "helm.sh/hook-delete-policy": "before-hook-creation"}, false},
+		{map[string]string{"helm.sh/hook": "test"}, true},
+		{map[string]string{"helm.sh/hook": "test-success"}, true},
+		{map[string]string{"helm.sh/hook": "pre-upgrade,post-upgrade"}, true},
+		{map[string]string{"helm.sh/hook": "pre-delete"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "before-hook-creation, hook-succeeded"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "hook-failed"}, false},
+	} {
+		if got := helmHook(tc.ann) != ""; got != tc.absent {
+			t.Errorf("helmHook(%v) = %q, want absent %v", tc.ann, helmHook(tc.ann), tc.absent)
+		}
+	}
+}

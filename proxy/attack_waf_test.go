@@ -188,3 +188,42 @@ func TestAttackSlowBodyUnderWAF(t *testing.T) {
 		t.Errorf("the upstream received %d requests, want 1 (the body at a normal pace)", n)
 	}
 }
+
+// TestAttackWAFCharset: the rules read a body's bytes as UTF-8 or Latin
+// text, while body-parser (express.json()) decodes a JSON body in the
+// charset its type names when it starts with "utf-": UTF-7 included,
+// through iconv-lite. CRS checks the charset (920480) in the first
+// parameter spelled "charset" in lower case, so "Charset=utf-7" scored
+// nothing and {"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}, which Express
+// reads as 1' OR '1'='1, reached the upstream; spelled "charset" it
+// scored 5, which a raised threshold let pass. A body in a charset that
+// is not ASCII-compatible is now refused with 415, as a compressed one.
+func TestAttackWAFCharset(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	raised := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const sqli7 = `{"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}`
+	tests := []struct {
+		name  string
+		h     *harness
+		ctype string
+		body  string
+		want  int
+	}{
+		{"Charset=utf-7", h, "application/json; Charset=utf-7", sqli7, 415},
+		{"CHARSET=UTF-7", h, "application/json; CHARSET=UTF-7", sqli7, 415},
+		{"second charset", h, "application/json; charset=utf-8; Charset=utf-7", sqli7, 415},
+		{"charset=utf-7, raised threshold", raised, "application/json; charset=utf-7", sqli7, 415},
+		{"RFC 2231 charset*", raised, "application/json; charset*=utf-8''utf-7", sqli7, 415},
+		{"text/xml in UTF-7", h, "text/xml; Charset=utf-7", "<a>1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1</a>", 415},
+		{"the same in UTF-8", h, "application/json; Charset=utf-8", `{"q":"1' OR '1'='1"}`, 403},
+		{"benign UTF-8", h, "application/json; Charset=UTF-8", `{"q":"lamp"}`, 200},
+		{"benign Latin-1", h, `application/json; charset="ISO-8859-1"`, `{"q":"lamp"}`, 200},
+		{"benign without charset", h, "application/json", `{"q":"lamp"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, tt.h, u, rawPost{path: "/api/items", client: "cs-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}

@@ -40,7 +40,11 @@
 // application that decompresses request bodies would read a payload that
 // only protocol rules scored (920450 for the restricted header, 920270
 // for a NUL byte: 10 points, under a threshold raised to 15). Detect mode
-// passes it on, with those matches reported.
+// passes it on, with those matches reported. So is a body whose
+// Content-Type names a charset that is not ASCII-compatible (UTF-7,
+// UTF-16, EBCDIC...; see [ReadableCharsets]): the rules read the bytes as
+// UTF-8 or Latin text, and CRS's own check (920480) reads only the first
+// parameter spelled "charset" in lower case, scoring 5.
 //
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while

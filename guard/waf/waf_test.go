@@ -866,3 +866,44 @@ func TestMessageWithoutRequestData(t *testing.T) {
 		}
 	}
 }
+
+// TestCharsetRefused: rules read a body's bytes as UTF-8 or Latin text,
+// and CRS checks the charset (920480) in the first parameter spelled
+// "charset" in lower case only: an EBCDIC form ("Charset=IBM037", which
+// Tomcat decodes) or a UTF-7 JSON body ("Charset=utf-7", which
+// express.json() decodes) scored nothing whatever it carried. Block mode
+// now refuses a body in a charset that is not ASCII-compatible with 415,
+// at any threshold, as an encoded one.
+func TestCharsetRefused(t *testing.T) {
+	w := newWAF(t, Config{AnomalyThreshold: 10})
+	// 1' OR '1'='1 as q in IBM037 (EBCDIC).
+	const ebcdic = "\x98\x7e\xf1\x7d\x40\xd6\xd9\x40\x7d\xf1\x7d\x7e\x7d\xf1"
+	const utf7 = `{"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}`
+	for _, tc := range []struct {
+		ctype, body string
+		want        int // 0: passed
+	}{
+		{"application/x-www-form-urlencoded; Charset=IBM037", ebcdic, http.StatusUnsupportedMediaType},
+		{"application/json; Charset=utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=UTF-8; CHARSET=UTF-16LE", `{"q":"x"}`, http.StatusUnsupportedMediaType},
+		{"application/json; charset*=utf-8''utf-7", utf7, http.StatusUnsupportedMediaType},
+		{`application/json; charset="utf\-7"`, utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=utf-8", `{"q":"lamp"}`, 0},
+		{`application/json; Charset="windows-1252"`, `{"q":"lamp"}`, 0},
+		{"application/x-www-form-urlencoded; charset=iso-8859-15", "q=lamp", 0},
+		{"application/json", `{"q":"lamp"}`, 0},
+	} {
+		q := req{method: "POST", target: "/api", contentType: tc.ctype, body: tc.body}
+		_, d, err := w.Inspect(q.build())
+		if err != nil || d.Status != tc.want {
+			t.Errorf("%s: %+v %v; want status %d", tc.ctype, d, err, tc.want)
+		}
+	}
+	// Detect mode passes it on.
+	dw := newWAF(t, Config{Mode: Detect})
+	q := req{method: "POST", target: "/api", contentType: "application/json; Charset=utf-7", body: utf7}
+	if _, d, err := dw.Inspect(q.build()); err != nil || d.Blocked {
+		t.Errorf("detect: %+v %v; want passed", d, err)
+	}
+}

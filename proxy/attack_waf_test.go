@@ -227,3 +227,52 @@ func TestAttackWAFCharset(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFJSONInUTF16: a Django view's json.loads(request.body), or
+// Flask's get_json(force=True), reads a JSON document in UTF-16 or UTF-32
+// whatever the Content-Type, as Python's json.loads detects the encoding
+// from a byte order mark or from where the first bytes are NUL. The WAF
+// read such a document's literals as UTF-8 and found no JSON (a BOM or a
+// NUL first), so the rules saw NUL bytes only: CRS 920270 scored 10, and
+// a UNION SELECT scoring 20 in UTF-8 passed a threshold of 15. The
+// literals are now read as Python decodes them.
+func TestAttackWAFJSONInUTF16(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 15}\n"})
+	const union = `{"q":"1 UNION SELECT password FROM users"}`
+	utf32be := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			b.WriteString("\x00\x00\x00")
+			b.WriteByte(s[i])
+		}
+		return b.String()
+	}
+	utf16le := func(s string) string {
+		be := utf16be(s)
+		var b strings.Builder
+		for i := 0; i+1 < len(be); i += 2 {
+			b.WriteByte(be[i+1])
+			b.WriteByte(be[i])
+		}
+		return b.String()
+	}
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"UTF-8", form, union, 403},
+		{"UTF-32BE", form, utf32be(union), 403},
+		{"UTF-32BE with BOM", form, "\x00\x00\xfe\xff" + utf32be(union), 403},
+		{"UTF-16LE with BOM", form, "\xff\xfe" + utf16le(union), 403},
+		{"UTF-16BE with BOM", form, "\xfe\xff" + utf16be(union), 403},
+		{"UTF-16LE with BOM, as XML", "application/xml", "\xff\xfe" + utf16le(union), 400},
+		{"benign UTF-16LE with BOM", form, "\xff\xfe" + utf16le(`{"q":"lamp"}`), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "u16-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}

@@ -72,7 +72,8 @@
 // empty "filename*"), are inspected as arguments; a
 // multipart body holding its delimiter where Go reads none is refused
 // with 400; a body that looks like JSON under another type has its
-// string literals inspected, and XML attribute values (which CRS leaves
+// string literals inspected (in UTF-16 and UTF-32 too, which Python's
+// json.loads detects without a charset), and XML attribute values (which CRS leaves
 // out) are inspected, namespace and schema attributes aside. Quoted
 // cookie values are inspected as Python applications read them too:
 // unquoted, octal and backslash escapes decoded (Django, Werkzeug).

@@ -907,3 +907,26 @@ func TestCharsetRefused(t *testing.T) {
 		t.Errorf("detect: %+v %v; want passed", d, err)
 	}
 }
+
+// TestPythonJSONText: a JSON document is read in the encoding Python's
+// json.loads detects (json.detect_encoding), which Django and Flask
+// views use whatever the Content-Type.
+func TestPythonJSONText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"\x00\x00\x00{\x00\x00\x00}", "{}"},       // UTF-32BE
+		{"{\x00\x00\x00}\x00\x00\x00", "{}"},       // UTF-32LE
+		{"\x00{\x00}", "{}"},                       // UTF-16BE
+		{"{\x00}\x00", "{}"},                       // UTF-16LE
+		{"\xff\xfe{\x00}\x00", "{}"},               // UTF-16LE BOM
+		{"\xfe\xff\x00{\x00}", "{}"},               // UTF-16BE BOM
+		{"\xff\xfe\x00\x00{\x00\x00\x00", "{"},     // UTF-32LE BOM
+		{"\x00\x00\xfe\xff\x00\x00\x00{", "{"},     // UTF-32BE BOM
+		{"\xff\xfe\x3d\xd8\x00\xde", "\U0001F600"}, // a surrogate pair
+		{`{"q":"x"}`, `{"q":"x"}`},
+		{"{}", "{}"},
+	} {
+		if got := string(pythonJSONText([]byte(tc.in))); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

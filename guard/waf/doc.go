@@ -70,8 +70,9 @@
 // (filename* alone, "filename ="), and parts Go's ParseMultipartForm
 // reads as values where Coraza reads a file name ("filename" with an
 // empty "filename*"), are inspected as arguments; a
-// multipart body holding its delimiter where Go reads none is refused
-// with 400; a body that looks like JSON under another type has its
+// multipart body holding its delimiter where Go reads none, or a part
+// with a Content-Transfer-Encoding (base64, quoted-printable: some
+// readers decode it, others do not), is refused with 400; a body that looks like JSON under another type has its
 // string literals inspected (in UTF-16 and UTF-32 too, which Python's
 // json.loads detects without a charset), and XML attribute values (which CRS leaves
 // out) are inspected, namespace and schema attributes aside. Quoted

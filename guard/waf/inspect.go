@@ -131,7 +131,7 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	// beside Coraza's reading (as written).
 	for _, v := range r.Header["Cookie"] {
 		for _, f := range quotedCookies(v) {
-			tx.AddGetRequestArgument(f.name, f.value)
+			tx.AddGetRequestArgument(argKey(f.name), f.value)
 		}
 	}
 	for k, vs := range r.Header {
@@ -207,7 +207,7 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		}
 		hidden = append(hidden, xf...)
 		for _, f := range hidden {
-			tx.AddPostRequestArgument(f.name, f.value)
+			tx.AddPostRequestArgument(argKey(f.name), f.value)
 		}
 		if it, _, err := tx.WriteRequestBody(inspected); err != nil {
 			return out, Decision{}, fmt.Errorf("waf: buffering the request body: %w", err)
@@ -227,6 +227,23 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		return out, d2, nil
 	}
 	return out, d, nil
+}
+
+// argKey returns name in memory of its own, for an argument added to a
+// transaction. Coraza caches a rule's transformed value of an argument
+// under the address of its key's bytes and its position among the values
+// the rule reads, and positions differ from rule to rule (collections
+// are maps, read in random order, and rules read different ones): the
+// fields added under one string (every "json" literal, every "xml"
+// text) took one another's cached values, so that a rule inspected a
+// benign literal in place of the injection, at random (a UNION SELECT
+// scored 10 to 35 from one request to the next). An empty name, whose
+// address is no one's own, is given as "-".
+func argKey(name string) string {
+	if name == "" {
+		name = "-"
+	}
+	return strings.Clone(name)
 }
 
 // encoded reports whether h gives the body a content coding other than

@@ -964,3 +964,27 @@ func TestXMLFields(t *testing.T) {
 		}
 	}
 }
+
+// TestHiddenFieldsScoredAlike: Coraza caches a rule's transformed value
+// of an argument under the address of its key's bytes and its position
+// among the rule's values, which differ from rule to rule (collections
+// are maps read in random order): the fields added under one name (each
+// "json" literal) took one another's cached values, and one request
+// scored 10 to 35 from one inspection to the next, under a threshold of
+// 15 a third of the time. Each field's key is now its own.
+func TestHiddenFieldsScoredAlike(t *testing.T) {
+	w := newWAF(t, Config{Mode: Detect})
+	q := req{method: "POST", target: "/api", contentType: "application/x-www-form-urlencoded",
+		body: `{"a":"lamp","b":"x","c":"y","q":"1 \u0055NION \u0053ELECT password FROM users"}`}
+	scores := map[int]int{}
+	for range 60 {
+		_, d, err := w.Inspect(q.build())
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores[d.Score]++
+	}
+	if len(scores) != 1 {
+		t.Errorf("one request scored %v (score: times)", scores)
+	}
+}

@@ -188,3 +188,187 @@ func TestAttackSlowBodyUnderWAF(t *testing.T) {
 		t.Errorf("the upstream received %d requests, want 1 (the body at a normal pace)", n)
 	}
 }
+
+// TestAttackWAFCharset: the rules read a body's bytes as UTF-8 or Latin
+// text, while body-parser (express.json()) decodes a JSON body in the
+// charset its type names when it starts with "utf-": UTF-7 included,
+// through iconv-lite. CRS checks the charset (920480) in the first
+// parameter spelled "charset" in lower case, so "Charset=utf-7" scored
+// nothing and {"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}, which Express
+// reads as 1' OR '1'='1, reached the upstream; spelled "charset" it
+// scored 5, which a raised threshold let pass. A body in a charset that
+// is not ASCII-compatible is now refused with 415, as a compressed one,
+// and a multipart part in one with 400.
+func TestAttackWAFCharset(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	raised := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const sqli7 = `{"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}`
+	tests := []struct {
+		name  string
+		h     *harness
+		ctype string
+		body  string
+		want  int
+	}{
+		{"Charset=utf-7", h, "application/json; Charset=utf-7", sqli7, 415},
+		{"CHARSET=UTF-7", h, "application/json; CHARSET=UTF-7", sqli7, 415},
+		{"second charset", h, "application/json; charset=utf-8; Charset=utf-7", sqli7, 415},
+		{"charset=utf-7, raised threshold", raised, "application/json; charset=utf-7", sqli7, 415},
+		{"RFC 2231 charset*", raised, "application/json; charset*=utf-8''utf-7", sqli7, 415},
+		{"text/xml in UTF-7", h, "text/xml; Charset=utf-7", "<a>1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1</a>", 415},
+		// Werkzeug 2 decodes a multipart field in its part's charset;
+		// CRS 922110 scores 5.
+		{"multipart part in UTF-7, raised threshold", raised, "multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1\r\n--B--\r\n", 400},
+		{"multipart part in UTF-8", raised, "multipart/form-data; boundary=B",
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nlamp\r\n--B--\r\n", 200},
+		{"the same in UTF-8", h, "application/json; Charset=utf-8", `{"q":"1' OR '1'='1"}`, 403},
+		{"benign UTF-8", h, "application/json; Charset=UTF-8", `{"q":"lamp"}`, 200},
+		{"benign Latin-1", h, `application/json; charset="ISO-8859-1"`, `{"q":"lamp"}`, 200},
+		{"benign without charset", h, "application/json", `{"q":"lamp"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, tt.h, u, rawPost{path: "/api/items", client: "cs-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFJSONInUTF16: a Django view's json.loads(request.body), or
+// Flask's get_json(force=True), reads a JSON document in UTF-16 or UTF-32
+// whatever the Content-Type, as Python's json.loads detects the encoding
+// from a byte order mark or from where the first bytes are NUL. The WAF
+// read such a document's literals as UTF-8 and found no JSON (a BOM or a
+// NUL first), so the rules saw NUL bytes only: CRS 920270 scored 10, and
+// a UNION SELECT scoring 20 in UTF-8 passed a threshold of 15. The
+// literals are now read as Python decodes them.
+func TestAttackWAFJSONInUTF16(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 15}\n"})
+	const union = `{"q":"1 UNION SELECT password FROM users"}`
+	utf32be := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			b.WriteString("\x00\x00\x00")
+			b.WriteByte(s[i])
+		}
+		return b.String()
+	}
+	utf16le := func(s string) string {
+		be := utf16be(s)
+		var b strings.Builder
+		for i := 0; i+1 < len(be); i += 2 {
+			b.WriteByte(be[i+1])
+			b.WriteByte(be[i])
+		}
+		return b.String()
+	}
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"UTF-8", form, union, 403},
+		{"UTF-32BE", form, utf32be(union), 403},
+		{"UTF-32BE with BOM", form, "\x00\x00\xfe\xff" + utf32be(union), 403},
+		{"UTF-16LE with BOM", form, "\xff\xfe" + utf16le(union), 403},
+		{"UTF-16BE with BOM", form, "\xfe\xff" + utf16be(union), 403},
+		{"UTF-16LE with BOM, as XML", "application/xml", "\xff\xfe" + utf16le(union), 400},
+		{"benign UTF-16LE with BOM", form, "\xff\xfe" + utf16le(`{"q":"lamp"}`), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "u16-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFMultipartTransferEncoding: python-multipart, which reads
+// forms for Starlette and FastAPI, decodes a part's base64 (and
+// quoted-printable) Content-Transfer-Encoding; Go's reader, Coraza's,
+// decodes quoted-printable only and hides its header. A UNION SELECT in
+// base64 was text no rule matched: CRS 922120 (any
+// Content-Transfer-Encoding) scored 5, and with anomalyThreshold 10 the
+// part reached the upstream, where FastAPI's form held the injection. A
+// part with an encoding other than 7bit, 8bit or binary, deprecated by
+// RFC 7578 and sent by no browser, is refused with 400.
+func TestAttackWAFMultipartTransferEncoding(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	part := func(cte, value string) string {
+		if cte != "" {
+			cte = "Content-Transfer-Encoding: " + cte + "\r\n"
+		}
+		return "--B\r\nContent-Disposition: form-data; name=\"q\"\r\n" + cte + "\r\n" + value + "\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"plain", part("", "1 UNION SELECT password FROM users"), 403},
+		{"base64", part("base64", "MSBVTklPTiBTRUxFQ1QgcGFzc3dvcmQgRlJPTSB1c2Vycw=="), 400},
+		{"quoted-printable", part("quoted-printable", "1=20UNION=20SELECT=20password=20FROM=20users"), 400},
+		{"benign 8bit", part("8bit", "lamp"), 200},
+		{"benign", part("", "lamp"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "cte-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFXMLText: Coraza hands the rules each run of an XML body's
+// text apart, as Go's reader splits it at comments, CDATA sections,
+// processing instructions and child elements, and keeps an entity it
+// does not know as "&x;". Java's getTextContent, .NET's InnerText and
+// Python's ElementTree and lxml read an element's text as one string,
+// and expand the entities an internal subset declares: a UNION SELECT
+// split by "<!-- -->" or "<![CDATA[]]>", or declared as an entity,
+// scored nothing at the default threshold and reached the upstream. An
+// element's joined text is now inspected, and a document type
+// declaration other than a bare <!DOCTYPE name> is refused with 400.
+func TestAttackWAFXMLText(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"plain", `<q>1 UNION SELECT password FROM users</q>`, 403},
+		{"split by a comment", `<q>1 UNI<!-- -->ON SELECT password FROM users</q>`, 403},
+		{"split by CDATA", `<q>1 UNI<![CDATA[ON SEL]]>ECT password FROM users</q>`, 403},
+		{"split by a child", `<r><q><a>1 UNI</a><b>ON SELECT password FROM users</b></q></r>`, 403},
+		{"split by a processing instruction", `<q>1 UNI<?x?>ON SELECT password FROM users</q>`, 403},
+		{"internal entity", `<?xml version="1.0"?><!DOCTYPE q [<!ENTITY x "1 UNION SELECT password FROM users">]><q>&x;</q>`, 400},
+		{"external DTD", `<?xml version="1.0"?><!DOCTYPE q SYSTEM "https://attacker.example/q.dtd"><q>&x;</q>`, 400},
+		{"benign", `<!DOCTYPE order><order><item id="42">lamp<!-- red --></item><qty>3</qty></order>`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "xml-" + tt.name, ctype: "application/xml", body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFScoreAtRandom: the WAF inspects what Coraza's readers do
+// not give the rules (JSON literals, XML text) as added arguments, all
+// named "json" or "xml". Coraza caches a rule's transformed value of an
+// argument under the address of its key's bytes and its position among
+// the rule's values, positions that differ from rule to rule: the
+// literals took one another's cached values at random, and a UNION
+// SELECT written with JSON escapes in a form-typed body (which Flask's
+// get_json(force=True) reads) scored 10 to 35, so that with
+// anomalyThreshold 20 about one try in ten reached the upstream. It now
+// scores alike every time.
+func TestAttackWAFScoreAtRandom(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 20}\n",
+		replace: []string{`rateLimit: {rate: 1, burst: 2, key: "header:X-Client"}`, "rateLimit: {rate: 10000, burst: 10000}"}})
+	const body = `{"a":"lamp","b":"x","c":"y","q":"1 \u0055NION \u0053ELECT password FROM users"}`
+	for range 60 {
+		postBody(t, h, u, rawPost{path: "/api/items", client: "rnd", ctype: "application/x-www-form-urlencoded", body: body}, 403)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/wardsec/ward/guard/waf"
 )
 
 // Method overrides in form bodies.
@@ -181,9 +183,10 @@ func formBody(h http.Header) (formKind, string, error) {
 		// for "_method" there.
 		return notForm, "", fmt.Errorf("%w: form type naming JSON", errFormType)
 	}
-	if (mt == "" || isFormType(mt)) && !asciiCharsets(lct) {
+	if (mt == "" || isFormType(mt)) && !waf.ReadableCharsets(cts[:1]) {
 		// Tomcat (so Spring's access_token and _method) decodes form
-		// field names and values in the charset the type names:
+		// field names and values in the charset the type names
+		// (waf.ReadableCharsets: ASCII-compatible ones pass):
 		// "access_token" in UTF-16 or EBCDIC bytes is no name the
 		// scanner knows.
 		return notForm, "", fmt.Errorf("%w: form charset not ASCII-compatible", errFormType)
@@ -210,36 +213,6 @@ func formBody(h http.Header) (formKind, string, error) {
 		return jsonForm, "", nil
 	}
 	return notForm, "", nil
-}
-
-// asciiCharset matches the charsets in which ASCII text is its ASCII
-// bytes and every other character is bytes over 0x7F: UTF-8, ASCII, the
-// ISO 8859 and Windows code pages (CRS's
-// allowed_request_content_type_charset is a subset).
-var asciiCharset = regexp.MustCompile(`\A(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|(windows|cp)-?125\d)\z`)
-
-// asciiCharsets reports whether every charset parameter of a lower-case
-// Content-Type names an ASCII-compatible charset (asciiCharset); it
-// reads "charset" anywhere, as a server might, quoted or not, so that
-// no reader finds one the scanner did not see.
-func asciiCharsets(ct string) bool {
-	for rest := ct; ; {
-		i := strings.Index(rest, "charset")
-		if i < 0 {
-			return true
-		}
-		rest = strings.TrimLeft(rest[i+len("charset"):], " \t")
-		if !strings.HasPrefix(rest, "=") {
-			continue
-		}
-		v := strings.TrimLeft(rest[1:], " \t")
-		if j := strings.IndexAny(v, ";, \t"); j >= 0 {
-			v = v[:j]
-		}
-		if !asciiCharset.MatchString(strings.Trim(v, `"'`)) {
-			return false
-		}
-	}
 }
 
 // isFormType reports whether a media type (lower case, without

@@ -40,7 +40,12 @@
 // application that decompresses request bodies would read a payload that
 // only protocol rules scored (920450 for the restricted header, 920270
 // for a NUL byte: 10 points, under a threshold raised to 15). Detect mode
-// passes it on, with those matches reported.
+// passes it on, with those matches reported. So is a body whose
+// Content-Type names a charset that is not ASCII-compatible (UTF-7,
+// UTF-16, EBCDIC...; see [ReadableCharsets]): the rules read the bytes as
+// UTF-8 or Latin text, and CRS's own check (920480) reads only the first
+// parameter spelled "charset" in lower case, scoring 5; a multipart part
+// in such a charset is refused with 400 (CRS's 922110 scores it 5).
 //
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while
@@ -65,13 +70,21 @@
 // delimiter, parts PHP takes for fields where Go reads a file name
 // (filename* alone, "filename ="), and parts Go's ParseMultipartForm
 // reads as values where Coraza reads a file name ("filename" with an
-// empty "filename*"), are inspected as arguments; a
-// multipart body holding its delimiter where Go reads none is refused
-// with 400; a body that looks like JSON under another type has its
-// string literals inspected, and XML attribute values (which CRS leaves
-// out) are inspected, namespace and schema attributes aside. Quoted
-// cookie values are inspected as Python applications read them too:
-// unquoted, octal and backslash escapes decoded (Django, Werkzeug).
+// empty "filename*"), are inspected as arguments; a multipart body
+// holding its delimiter where Go reads none, or a part with a
+// Content-Transfer-Encoding (base64, quoted-printable: some readers
+// decode it, others do not), is refused with 400; a body that looks like
+// JSON under another type has its string literals inspected (in UTF-16
+// and UTF-32 too, which Python's json.loads detects without a charset);
+// XML attribute values (which CRS leaves out) are inspected, namespace
+// and schema attributes aside, and so is an element's text joined across
+// comments, CDATA sections, processing instructions and child elements,
+// as DOM and ElementTree readers join it (Coraza gives the rules each
+// run apart); an XML document type declaration other than a bare
+// <!DOCTYPE name> (whose entities Java's, Python's and libxml2's parsers
+// expand, Go's does not) is refused with 400. Quoted cookie values are
+// inspected as Python applications read them too: unquoted, octal and
+// backslash escapes decoded (Django, Werkzeug).
 //
 // Cost. CRS runs hundreds of regular expressions over every argument:
 // expect hundreds of microseconds for a plain GET and tens of milliseconds

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -50,7 +51,8 @@ type Decision struct {
 	// the anomaly score reached the threshold, 400 for a body CRS cannot
 	// parse (such as malformed JSON sent as application/json) and for a
 	// request target with a raw "#", 413 for a body longer than
-	// MaxBodyBytes, 415 for a body with a Content-Encoding (gzip, ...).
+	// MaxBodyBytes, 415 for a body with a Content-Encoding (gzip, ...) or
+	// in a charset that is not ASCII-compatible (ReadableCharsets).
 	// It is 0 when Blocked is false.
 	Status int
 	// Score is the inbound anomaly score at the configured paranoia level;
@@ -130,7 +132,7 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	// beside Coraza's reading (as written).
 	for _, v := range r.Header["Cookie"] {
 		for _, f := range quotedCookies(v) {
-			tx.AddGetRequestArgument(f.name, f.value)
+			tx.AddGetRequestArgument(argKey(f.name), f.value)
 		}
 	}
 	for k, vs := range r.Header {
@@ -170,6 +172,15 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			// lets pass.
 			return r, Decision{Blocked: true, Status: http.StatusUnsupportedMediaType}, nil
 		}
+		if w.block && !ReadableCharsets(r.Header.Values("Content-Type")) {
+			// Rules read the body's bytes as UTF-8 or Latin text; in
+			// UTF-7, UTF-16 or EBCDIC the payload is no bytes they
+			// match, and body-parser (express.json()) decodes UTF-7
+			// and UTF-16 JSON, Tomcat EBCDIC forms. CRS's own check
+			// (920480) reads the first parameter spelled "charset" in
+			// lower case only, and scores 5, under a raised threshold.
+			return r, Decision{Blocked: true, Status: http.StatusUnsupportedMediaType}, nil
+		}
 		body, err := readBody(r.Body, w.maxBody, r.ContentLength)
 		if err != nil {
 			return r, Decision{}, fmt.Errorf("waf: reading the request body: %w", err)
@@ -191,9 +202,13 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
 		}
 		hidden = append(hidden, jsonFields(ct, inspected)...)
-		hidden = append(hidden, xmlAttributes(ct, inspected)...)
+		xf, ok := xmlFields(ct, inspected)
+		if !ok && w.block {
+			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
+		}
+		hidden = append(hidden, xf...)
 		for _, f := range hidden {
-			tx.AddPostRequestArgument(f.name, f.value)
+			tx.AddPostRequestArgument(argKey(f.name), f.value)
 		}
 		if it, _, err := tx.WriteRequestBody(inspected); err != nil {
 			return out, Decision{}, fmt.Errorf("waf: buffering the request body: %w", err)
@@ -215,6 +230,23 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	return out, d, nil
 }
 
+// argKey returns name in memory of its own, for an argument added to a
+// transaction. Coraza caches a rule's transformed value of an argument
+// under the address of its key's bytes and its position among the values
+// the rule reads, and positions differ from rule to rule (collections
+// are maps, read in random order, and rules read different ones): the
+// fields added under one string (every "json" literal, every "xml"
+// text) took one another's cached values, so that a rule inspected a
+// benign literal in place of the injection, at random (a UNION SELECT
+// scored 10 to 35 from one request to the next). An empty name, whose
+// address is no one's own, is given as "-".
+func argKey(name string) string {
+	if name == "" {
+		name = "-"
+	}
+	return strings.Clone(name)
+}
+
 // encoded reports whether h gives the body a content coding other than
 // identity.
 func encoded(h http.Header) bool {
@@ -226,6 +258,52 @@ func encoded(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// asciiCharset matches the charsets in which ASCII text is its ASCII
+// bytes and every other character is bytes over 0x7F: UTF-8, ASCII, the
+// ISO 8859 and Windows code pages (CRS's
+// allowed_request_content_type_charset is a subset). The rules see a
+// payload in them as it is.
+var asciiCharset = regexp.MustCompile(`\A(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{1,2}|latin-?1|(windows|cp)-?125\d)\z`)
+
+// ReadableCharsets reports whether every charset parameter of the
+// Content-Type values cts names an ASCII-compatible charset (UTF-8,
+// ASCII, ISO 8859, Windows 125x), in which the rules see an attack as
+// the application does. "charset" is looked for anywhere in a value and
+// in any case, as servers read it (Tomcat finds "charset=" anywhere;
+// Node's content-type package lower-cases parameter names and keeps the
+// last of them), quoted or not; an RFC 2231 "charset*" (which Go's
+// mime.ParseMediaType decodes) is refused, as is a value with an escape.
+// A value without a charset parameter is readable.
+func ReadableCharsets(cts []string) bool {
+	for _, ct := range cts {
+		rest := strings.ToLower(ct)
+		for {
+			i := strings.Index(rest, "charset")
+			if i < 0 {
+				break
+			}
+			rest = strings.TrimLeft(rest[i+len("charset"):], " \t")
+			if strings.HasPrefix(rest, "*") {
+				return false
+			}
+			if !strings.HasPrefix(rest, "=") {
+				continue
+			}
+			v := strings.TrimLeft(rest[1:], " \t")
+			if v != "" && (v[0] == '"' || v[0] == '\'') {
+				v = v[1:]
+			}
+			if j := strings.IndexAny(v, ";,\"' \t"); j >= 0 {
+				v = v[:j]
+			}
+			if v != "" && !asciiCharset.MatchString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // interrupted is the decision for a Coraza interruption, which only

@@ -5,7 +5,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"net/textproto"
 	"strings"
 )
@@ -30,7 +29,10 @@ type field struct{ name, value string }
 //     keeps the plain one; r.FormValue returns their contents.
 //
 // ok is false when such a part cannot be read (a broken header block
-// after the closing delimiter), or the delimiter appears where Go does
+// after the closing delimiter), when a part has a Content-Transfer-
+// Encoding that changes its bytes (transferEncoded) or a charset that is
+// not ASCII-compatible (ReadableCharsets), or the delimiter
+// appears where Go does
 // not take it for one and PHP or Rack may (strayDelimiter): refuse the
 // body.
 func hiddenFields(contentType string, body []byte) (fields []field, ok bool) {
@@ -106,6 +108,12 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			// a later one it never reads.
 			return fields, !all
 		}
+		if transferEncoded(p.Header) || !ReadableCharsets(p.Header.Values("Content-Type")) {
+			// A part in UTF-7 or UTF-16 (which Werkzeug 2 decodes
+			// by the part's charset) is text no rule matches; CRS's
+			// 922110 scores 5, under a raised threshold.
+			return nil, false
+		}
 		// Go's Request.ParseMultipartForm reads a named part without a
 		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
 		// none to Go (the empty filename* wins), one to Coraza and PHP.
@@ -116,16 +124,33 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		case !all && (!mentionsFilename(p.Header) || phpFile(p.Header) && !goValue):
 			continue // read as Coraza reads it
 		}
-		var body io.Reader = p
-		if goValue && strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(p) // as Go's NextPart decodes it
-		}
-		v, err := io.ReadAll(body)
+		v, err := io.ReadAll(p)
 		if err != nil && all {
 			return nil, false
 		}
 		fields = append(fields, field{name: p.FormName(), value: string(v)})
 	}
+}
+
+// transferEncoded reports whether a part has a Content-Transfer-Encoding
+// that changes its bytes (anything but 7bit, 8bit or binary). Readers
+// decode it or not: python-multipart (Starlette's and FastAPI's forms)
+// decodes base64 and quoted-printable, Go's reader (Coraza's)
+// quoted-printable only, PHP, Rack and Werkzeug neither. A base64 part
+// was text no rule matched, scored 5 by CRS 922120 (which Go's reader
+// hides quoted-printable from) under a raised threshold, and an
+// injection to FastAPI; a quoted-printable one was inspected decoded
+// and read raw by PHP. RFC 7578 4.7 deprecates the header and no
+// browser sends it: such a body is refused.
+func transferEncoded(h textproto.MIMEHeader) bool {
+	for _, v := range h.Values("Content-Transfer-Encoding") {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "7bit", "8bit", "binary":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // phpFile reports whether PHP takes a part for a file: its

@@ -2,12 +2,15 @@ package waf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
 	"io"
 	"mime"
 	"regexp"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // corazaJSON matches the Content-Types (lower case) for which Coraza's
@@ -29,7 +32,7 @@ func jsonFields(contentType string, body []byte) []field {
 	if corazaJSON.MatchString(strings.ToLower(contentType)) {
 		return nil // Coraza's JSON processor reads it
 	}
-	b := bytes.TrimLeft(body, " \t\r\n")
+	b := bytes.TrimLeft(pythonJSONText(body), " \t\r\n")
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
@@ -61,32 +64,162 @@ func jsonFields(contentType string, body []byte) []field {
 	return out
 }
 
-// xmlAttributes returns the attribute values of an XML body, read as
-// Coraza's XML processor reads the document. It puts them in
-// XML://@*, which no CRS rule inspects (CRS reads XML:/*, the text), so
-// `<item id="1' OR '1'='1"/>` passed; they are inspected as arguments.
-func xmlAttributes(contentType string, body []byte) []field {
-	if mt, _, _ := mime.ParseMediaType(contentType); !strings.Contains(mt, "xml") {
-		return nil
+// pythonJSONText returns body as UTF-8 text the way Python's json.loads
+// reads bytes (json.detect_encoding): UTF-32 or UTF-16 by their byte order
+// marks, else by where the first four bytes hold NULs, else UTF-8 as is.
+// Django views and Flask's get_json(force=True) hand request.body to it
+// whatever the Content-Type, so a JSON document in UTF-16 or UTF-32 was
+// an injection to them and, to the rules, NUL bytes: CRS 920270 scored
+// 10, under a threshold raised to 15, and no rule saw the payload.
+func pythonJSONText(body []byte) []byte {
+	switch {
+	case bytes.HasPrefix(body, []byte{0, 0, 0xfe, 0xff}):
+		return utf32Text(body[4:], binary.BigEndian)
+	case bytes.HasPrefix(body, []byte{0xff, 0xfe, 0, 0}):
+		return utf32Text(body[4:], binary.LittleEndian)
+	case bytes.HasPrefix(body, []byte{0xfe, 0xff}):
+		return utf16Text(body[2:], binary.BigEndian)
+	case bytes.HasPrefix(body, []byte{0xff, 0xfe}):
+		return utf16Text(body[2:], binary.LittleEndian)
+	case len(body) < 4:
+		return body
+	case body[0] == 0 && body[1] != 0:
+		return utf16Text(body, binary.BigEndian)
+	case body[0] == 0:
+		return utf32Text(body, binary.BigEndian)
+	case body[1] == 0 && (body[2] != 0 || body[3] != 0):
+		return utf16Text(body, binary.LittleEndian)
+	case body[1] == 0:
+		return utf32Text(body, binary.LittleEndian)
+	}
+	return body
+}
+
+// utf16Text decodes UTF-16 in byte order o to UTF-8; a trailing odd
+// byte is dropped, unpaired surrogates become U+FFFD.
+func utf16Text(b []byte, o binary.ByteOrder) []byte {
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = o.Uint16(b[2*i:])
+	}
+	return []byte(string(utf16.Decode(units)))
+}
+
+// utf32Text decodes UTF-32 in byte order o to UTF-8; trailing bytes are
+// dropped, invalid code points become U+FFFD.
+func utf32Text(b []byte, o binary.ByteOrder) []byte {
+	out := make([]byte, 0, len(b)/4)
+	for i := 0; i+4 <= len(b); i += 4 {
+		out = utf8.AppendRune(out, rune(o.Uint32(b[i:]))) // #nosec G115 -- a code point past U+10FFFF becomes U+FFFD
+	}
+	return out
+}
+
+// corazaXML matches the Content-Types (lower case) for which Coraza's
+// recommended configuration (rule 200000) reads a body as XML, and hands
+// the rules each run of text (XML:/*).
+var corazaXML = regexp.MustCompile(`^(?:application(?:/soap\+|/)|text/)xml`)
+
+// xmlFields returns what the rules do not see of an XML body (any type
+// naming "xml") as Coraza's XML processor reads it, but applications do:
+//
+//   - attribute values, which Coraza puts in XML://@*, where no CRS rule
+//     looks (CRS reads XML:/*, the text): `<item id="1' OR '1'='1"/>`
+//     passed;
+//   - the text of an element as DOM and ElementTree readers take it
+//     (Java's getTextContent, .NET's InnerText, lxml and ElementTree's
+//     text and itertext): one string across comments, processing
+//     instructions, CDATA sections and child elements. Coraza hands the
+//     rules each run of text apart, so `1 UNI<!-- -->ON SELECT` or
+//     `1 UNI<![CDATA[]]>ON SELECT` was no injection to them. An
+//     element's text is given when it joins more than one run (and
+//     every text, under a type Coraza does not read as XML).
+//
+// ok is false for a document type declaration other than a bare
+// `<!DOCTYPE name>`, or for text joined past 8 times the body's size (a
+// comb of nested mixed content): an internal subset declares entities
+// that Java's, Python's and libxml2's parsers expand (`<!ENTITY x "1
+// UNION SELECT ...">` then `&x;` scored nothing: Go's reader, Coraza's,
+// keeps "&x;"), an external one loads them. SOAP forbids declarations
+// and APIs send none: refuse the body.
+func xmlFields(contentType string, body []byte) (out []field, ok bool) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if !strings.Contains(mt, "xml") {
+		return nil, true
+	}
+	minRuns := 2
+	if !corazaXML.MatchString(strings.ToLower(contentType)) {
+		minRuns = 1 // the rules see no text of it
 	}
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.Strict = false
 	dec.AutoClose = xml.HTMLAutoClose
 	dec.Entity = xml.HTMLEntity
-	var out []field
+	// text is every run of text in document order: an element's text
+	// is text[start:] when it ends.
+	type open struct{ start, runs int }
+	var text []byte
+	var stack []open
+	budget := 8*len(body) + 4096
+	ok = true
+	end := func() {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		t := text[e.start:]
+		blank := e.runs == 0 // no run or child with more than white space
+		if e.runs >= minRuns {
+			if budget -= len(t); budget < 0 {
+				ok = false
+			} else {
+				out = append(out, field{name: "xml", value: string(t)})
+			}
+		}
+		if len(stack) > 0 && !blank {
+			stack[len(stack)-1].runs++
+		}
+	}
 	for {
 		tok, err := dec.Token()
 		if tok == nil || (err != nil && err != io.EOF) {
-			return out // Coraza refuses a body it cannot parse itself
+			break // Coraza refuses a body it cannot parse itself
 		}
-		if se, ok := tok.(xml.StartElement); ok {
-			for _, a := range se.Attr {
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			for _, a := range tok.Attr {
 				if !xmlStructure(a.Name) {
 					out = append(out, field{name: "xml", value: a.Value})
 				}
 			}
+			stack = append(stack, open{start: len(text)})
+		case xml.EndElement:
+			if len(stack) > 0 {
+				end()
+			}
+		case xml.CharData:
+			if len(stack) > 0 {
+				text = append(text, tok...)
+				if len(bytes.TrimSpace(tok)) > 0 {
+					stack[len(stack)-1].runs++
+				}
+			}
+		case xml.Directive:
+			if !bareDoctype(tok) {
+				ok = false
+			}
 		}
 	}
+	for len(stack) > 0 {
+		end() // unclosed at the end, which Coraza accepts
+	}
+	return out, ok
+}
+
+// bareDoctype reports whether a directive (the text between "<!" and
+// ">") is a document type declaration naming the root element only,
+// without an external identifier or an internal subset.
+func bareDoctype(d xml.Directive) bool {
+	f := strings.Fields(string(d))
+	return len(f) == 2 && f[0] == "DOCTYPE" && !strings.ContainsAny(f[1], "[]\"'")
 }
 
 // xmlStructure reports whether an attribute describes the document, not

@@ -866,3 +866,125 @@ func TestMessageWithoutRequestData(t *testing.T) {
 		}
 	}
 }
+
+// TestCharsetRefused: rules read a body's bytes as UTF-8 or Latin text,
+// and CRS checks the charset (920480) in the first parameter spelled
+// "charset" in lower case only: an EBCDIC form ("Charset=IBM037", which
+// Tomcat decodes) or a UTF-7 JSON body ("Charset=utf-7", which
+// express.json() decodes) scored nothing whatever it carried. Block mode
+// now refuses a body in a charset that is not ASCII-compatible with 415,
+// at any threshold, as an encoded one.
+func TestCharsetRefused(t *testing.T) {
+	w := newWAF(t, Config{AnomalyThreshold: 10})
+	// 1' OR '1'='1 as q in IBM037 (EBCDIC).
+	const ebcdic = "\x98\x7e\xf1\x7d\x40\xd6\xd9\x40\x7d\xf1\x7d\x7e\x7d\xf1"
+	const utf7 = `{"q":"1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"}`
+	for _, tc := range []struct {
+		ctype, body string
+		want        int // 0: passed
+	}{
+		{"application/x-www-form-urlencoded; Charset=IBM037", ebcdic, http.StatusUnsupportedMediaType},
+		{"application/json; Charset=utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=UTF-8; CHARSET=UTF-16LE", `{"q":"x"}`, http.StatusUnsupportedMediaType},
+		{"application/json; charset*=utf-8''utf-7", utf7, http.StatusUnsupportedMediaType},
+		{`application/json; charset="utf\-7"`, utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset=utf-8", `{"q":"lamp"}`, 0},
+		{`application/json; Charset="windows-1252"`, `{"q":"lamp"}`, 0},
+		{"application/x-www-form-urlencoded; charset=iso-8859-15", "q=lamp", 0},
+		{"application/json", `{"q":"lamp"}`, 0},
+	} {
+		q := req{method: "POST", target: "/api", contentType: tc.ctype, body: tc.body}
+		_, d, err := w.Inspect(q.build())
+		if err != nil || d.Status != tc.want {
+			t.Errorf("%s: %+v %v; want status %d", tc.ctype, d, err, tc.want)
+		}
+	}
+	// Detect mode passes it on.
+	dw := newWAF(t, Config{Mode: Detect})
+	q := req{method: "POST", target: "/api", contentType: "application/json; Charset=utf-7", body: utf7}
+	if _, d, err := dw.Inspect(q.build()); err != nil || d.Blocked {
+		t.Errorf("detect: %+v %v; want passed", d, err)
+	}
+}
+
+// TestPythonJSONText: a JSON document is read in the encoding Python's
+// json.loads detects (json.detect_encoding), which Django and Flask
+// views use whatever the Content-Type.
+func TestPythonJSONText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"\x00\x00\x00{\x00\x00\x00}", "{}"},       // UTF-32BE
+		{"{\x00\x00\x00}\x00\x00\x00", "{}"},       // UTF-32LE
+		{"\x00{\x00}", "{}"},                       // UTF-16BE
+		{"{\x00}\x00", "{}"},                       // UTF-16LE
+		{"\xff\xfe{\x00}\x00", "{}"},               // UTF-16LE BOM
+		{"\xfe\xff\x00{\x00}", "{}"},               // UTF-16BE BOM
+		{"\xff\xfe\x00\x00{\x00\x00\x00", "{"},     // UTF-32LE BOM
+		{"\x00\x00\xfe\xff\x00\x00\x00{", "{"},     // UTF-32BE BOM
+		{"\xff\xfe\x3d\xd8\x00\xde", "\U0001F600"}, // a surrogate pair
+		{`{"q":"x"}`, `{"q":"x"}`},
+		{"{}", "{}"},
+	} {
+		if got := string(pythonJSONText([]byte(tc.in))); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestXMLFields: an element's text is given as DOM and ElementTree
+// readers join it, when it joins more than one run; a document type
+// declaration other than a bare one, and joined text past the budget (a
+// comb of nested mixed content), are refused.
+func TestXMLFields(t *testing.T) {
+	comb := strings.Repeat("<a>x", 3000) + strings.Repeat("</a>", 3000)
+	for _, tc := range []struct {
+		ctype, body string
+		want        []string // the texts given
+		ok          bool
+	}{
+		{"application/xml", `<q>a<!-- -->b</q>`, []string{"ab"}, true},
+		{"application/xml", `<q>a<![CDATA[b]]></q>`, []string{"ab"}, true},
+		{"application/xml", `<r><q><a>1</a><b>2</b></q></r>`, []string{"12"}, true},
+		{"application/xml", `<q>one run</q>`, nil, true},                            // Coraza has it
+		{"application/atom+xml", `<q>one run</q>`, []string{"one run"}, true},       // Coraza reads no text of it
+		{"application/xml", `<!DOCTYPE q><q>x</q>`, nil, true},                      // bare
+		{"application/xml", `<!DOCTYPE q [<!ENTITY x "y">]><q>&x;</q>`, nil, false}, // internal subset
+		{"application/xml", `<!DOCTYPE q PUBLIC "-//x" "q.dtd"><q>x</q>`, nil, false},
+		{"application/xml", `<!ENTITY x "y"><q>x</q>`, nil, false},
+		{"application/xml", comb, nil, false},
+		{"application/json", `<q>a<!-- -->b</q>`, nil, true},
+	} {
+		fs, ok := xmlFields(tc.ctype, []byte(tc.body))
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.value)
+		}
+		if ok != tc.ok || (tc.ok && !slices.Equal(got, tc.want)) {
+			t.Errorf("%s %.40q: %q, %v; want %q, %v", tc.ctype, tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestHiddenFieldsScoredAlike: Coraza caches a rule's transformed value
+// of an argument under the address of its key's bytes and its position
+// among the rule's values, which differ from rule to rule (collections
+// are maps read in random order): the fields added under one name (each
+// "json" literal) took one another's cached values, and one request
+// scored 10 to 35 from one inspection to the next, under a threshold of
+// 15 a third of the time. Each field's key is now its own.
+func TestHiddenFieldsScoredAlike(t *testing.T) {
+	w := newWAF(t, Config{Mode: Detect})
+	q := req{method: "POST", target: "/api", contentType: "application/x-www-form-urlencoded",
+		body: `{"a":"lamp","b":"x","c":"y","q":"1 \u0055NION \u0053ELECT password FROM users"}`}
+	scores := map[int]int{}
+	for range 60 {
+		_, d, err := w.Inspect(q.build())
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores[d.Score]++
+	}
+	if len(scores) != 1 {
+		t.Errorf("one request scored %v (score: times)", scores)
+	}
+}

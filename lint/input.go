@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 )
@@ -13,6 +14,24 @@ import (
 // input reports what Ward did not evaluate: unsupported policy kinds,
 // skipped documents, and ipBlocks matched without pod IPs.
 func (l *linter) input() {
+	l.unsupported()
+	l.skipped()
+	l.podIPsUnknown()
+}
+
+// Unevaluated returns the input/unsupported-policy findings of set: the
+// policies in it that may allow or deny traffic and that Ward's
+// reachability ignores. A reachability verdict (an assertion) is only
+// sound for the policies Ward evaluated.
+func Unevaluated(set *manifest.Set) []finding.Finding {
+	l := &linter{set: set}
+	l.unsupported()
+	return finding.Sort(l.out)
+}
+
+// unsupported reports the policies Ward does not evaluate (but the
+// Istio kinds the mesh audit reports on).
+func (l *linter) unsupported() {
 	for _, u := range l.set.Unsupported {
 		if u.Audited {
 			continue // the mesh audit reports on it
@@ -30,8 +49,6 @@ func (l *linter) input() {
 			fmt.Sprintf("%s %s (%s) is not evaluated by Ward%s: reachability shown ignores it", u.Kind, name, u.APIVersion, why),
 			fmt.Sprintf("review %s %s by hand: it may allow or deny traffic Ward does not show", u.Kind, name))
 	}
-	l.skipped()
-	l.podIPsUnknown()
 }
 
 // skipped reports one finding per file with skipped documents, counting

@@ -6,11 +6,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/lint"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/report"
+	"github.com/wardsec/ward/srcpos"
+	"github.com/wardsec/ward/suppress"
 )
 
 // configPath finds ward.yaml: the flag if given, else ward.yaml in the
@@ -48,7 +53,9 @@ NetworkPolicies in PATH. Each failure shows the explain trace of a failing
 flow. See docs/ward-yaml.md for the format.
 
 Exit codes: 0 all hold, 1 some fail, 2 usage or input error (a file
-without assertions included: it would pass while checking nothing).`,
+without assertions included: it would pass while checking nothing; and
+policies Ward does not evaluate, such as Calico's or Cilium's, that
+ward.yaml has not acknowledged: they may allow or deny what is asserted).`,
 		Example: `  ward assert examples/shop
   ward assert deploy/ --expect policy-tests.yaml -o json`,
 		Args: cobra.MinimumNArgs(1),
@@ -75,7 +82,14 @@ without assertions included: it would pass while checking nothing).`,
 				// truncated file, assertions under a misspelt key).
 				return fail(ExitError, fmt.Errorf("%s holds no assertions: nothing to check (see docs/ward-yaml.md)", path))
 			}
-			eng, err := e.engine(args)
+			set, err := e.load(args)
+			if err != nil {
+				return err
+			}
+			if err := undecided(set, cfg); err != nil {
+				return fail(ExitError, err)
+			}
+			eng, err := e.compile(set)
 			if err != nil {
 				return err
 			}
@@ -105,6 +119,51 @@ without assertions included: it would pass while checking nothing).`,
 	c.Flags().StringVar(&config, "config", "", "same as --expect")
 	e.addWorkloadsFlag(c)
 	return c
+}
+
+// undecided refuses to judge assertions while the input holds policies
+// Ward does not evaluate (a Calico or Cilium policy, a Helm test hook)
+// that ward.yaml has not acknowledged: such a policy may allow a flow an
+// assertion forbids, or deny one it requires, so a PASS would be a clean
+// result from input Ward did not read. An ignore entry for
+// input/unsupported-policy (or an ignore.ward.dev annotation on the
+// object) acknowledges one, as it does in ward check.
+func undecided(set *manifest.Set, cfg *assertion.Config) error {
+	fs := lint.Unevaluated(set)
+	if len(fs) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, 128)
+	for _, r := range allRules() {
+		ids = append(ids, r.ID)
+	}
+	ignores, _, err := suppress.Resolve(cfg.Ignores, ids)
+	if err != nil {
+		return err
+	}
+	fs, _ = suppress.Apply(fs, set, ignores)
+	var open []string
+	for _, f := range fs {
+		if f.Suppressed == nil {
+			open = append(open, report.Printable(srcpos.At(f.File, f.Line, "%s", f.Object).Error()))
+		}
+	}
+	n := len(open)
+	if n == 0 {
+		return nil
+	}
+	const most = 5
+	more := ""
+	if n > most {
+		more = fmt.Sprintf(" and %d more", n-most)
+		open = open[:most]
+	}
+	noun := "policies"
+	if n == 1 {
+		noun = "policy"
+	}
+	return fmt.Errorf("the assertions cannot be decided: %d %s that Ward does not evaluate may allow or deny the flows they assert (%s%s); review each and acknowledge it in ward.yaml's ignore (rule: input/unsupported-policy, with a reason) to check the assertions without it (docs/ward-yaml.md)",
+		n, noun, strings.Join(open, "; "), more)
 }
 
 func assertText(e *env, path string, rs []assertion.Result, failed int) error {

@@ -702,3 +702,79 @@ func TestStatsCountUntrackedUDP(t *testing.T) {
 		t.Errorf("untracked %d, want 1 (a third pair refused by the UDP table of 2)", s.Untracked)
 	}
 }
+
+// TestHostNetworkPodsDoNotOwnTheNode: a hostNetwork pod's IP is its
+// node's, shared by the node (kubelet's probes), every hostNetwork pod on
+// it and the external clients a NodePort masquerades. Claimed by the
+// latest such pod to start (kube-proxy here), a kubelet probe of db-0
+// raised a critical policy-violation naming kube-proxy, and a scan that
+// came in through a NodePort was blamed on it.
+func TestHostNetworkPodsDoNotOwnTheNode(t *testing.T) {
+	shop, err := os.ReadFile("testdata/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := func(name, started string) string {
+		return fmt.Sprintf(`---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: %[1]s, namespace: kube-system}
+spec:
+  selector: {matchLabels: {k8s-app: %[1]s}}
+  template:
+    metadata: {labels: {k8s-app: %[1]s}}
+    spec: {hostNetwork: true, containers: [{name: %[1]s, image: %[1]s:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %[1]s-x2x9q
+  namespace: kube-system
+  labels: {k8s-app: %[1]s}
+  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: %[1]s, uid: %[1]s, controller: true}]
+spec: {hostNetwork: true, nodeName: kind-worker, containers: [{name: %[1]s, image: %[1]s:1}]}
+status: {phase: Running, hostIP: 172.18.0.3, podIP: 172.18.0.3, podIPs: [{ip: 172.18.0.3}], startTime: %q}
+`, name, started)
+	}
+	f := filepath.Join(t.TempDir(), "cluster.yaml")
+	doc := string(shop) + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n" +
+		ds("node-exporter", "2026-12-06T06:00:00Z") + ds("kube-proxy", "2026-12-06T06:30:00Z")
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := fixture{eng, identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.99.0.0/16"))}
+	const node = "172.18.0.3"
+	// kubelet's tcpSocket probe of db-0, as Hubble reports it (Cilium
+	// lets the host reach its pods whatever the policies say).
+	probe := ev(0, node, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)
+	var scan []event.Event
+	for p := range 15 {
+		scan = append(scan, dropped(ev(time.Duration(p)*time.Second, node, "10.244.0.30", uint16(1000+p), event.TCP, event.Dropped, event.SYN)))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"kubelet probe", []event.Event{probe}, ""},
+		{"scan through a NodePort", scan, "port-scan " + node + " > shop/Pod/db-0 15"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, d := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+			if tc.name == "kubelet probe" && d.Stats().Unjudged != 1 {
+				t.Errorf("unjudged %d, want 1: the node's flow is not judged as a pod's", d.Stats().Unjudged)
+			}
+		})
+	}
+}

@@ -778,3 +778,45 @@ status: {phase: Running, hostIP: 172.18.0.3, podIP: 172.18.0.3, podIPs: [{ip: 17
 		})
 	}
 }
+
+// TestFloodFromOneSlash64: an external IPv6 host holds a whole /64 and
+// may send each packet from another address of it; the flood detectors
+// count it by its /64, as the port-scan detector does. Counted by
+// address, 4,000 SYNs in 5 s (the threshold), each from a fresh address,
+// were 4,000 pairs of one SYN each, and 500 echo requests so too.
+func TestFloodFromOneSlash64(t *testing.T) {
+	fx := loadShop(t)
+	flood := func(n int, p event.Proto, nets ...string) []event.Event {
+		var evs []event.Event
+		for i := range n {
+			src := fmt.Sprintf("%s::%x:%x", nets[i%len(nets)], i>>16+1, i&0xffff)
+			e := dropped(ev(time.Duration(i)*5*time.Second/time.Duration(n), src, "fd00::10", 443, p, event.Dropped, event.SYN))
+			if p == event.ICMPv6 {
+				e.DstPort, e.Flags, e.ICMPType = 0, 0, 128
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYNs from one /64", flood(4000, event.TCP, "2001:db8:1:2"), "syn-flood 2001:db8:1:2::/64 > shop/Pod/web-1"},
+		{"echo requests from one /64", flood(500, event.ICMPv6, "2001:db8:1:2"), "icmp-flood 2001:db8:1:2::/64 > shop/Pod/web-1"},
+		{"SYNs from two /64s", flood(4000, event.TCP, "2001:db8:1:2", "2001:db8:1:3"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			var got []string
+			for _, rs := range reports {
+				a := rs[len(rs)-1]
+				got = append(got, fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Group, a.Dest.Workload))
+			}
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}

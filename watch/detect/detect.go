@@ -875,6 +875,12 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	// A pod is one end whatever address it uses: a dual-stack pod's
 	// flood split over IPv4 and IPv6 stayed under each pair's threshold.
 	k := pairKey{endKey(e.Src, o.Src, o.SrcRes), endKey(e.Dst, o.Dst, o.DstRes)}
+	if n64, agg := scannerNet(e.Src, o.SrcRes); agg {
+		// An external IPv6 host holds a whole /64 (as for port scans):
+		// a SYN flood sent from a fresh address of it for each packet
+		// was as many pairs of one SYN each, all under the threshold.
+		k.src = key16(n64.Addr())
+	}
 	st := tb.get(k)
 	if st == nil {
 		return
@@ -911,10 +917,15 @@ func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Reso
 		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
 	}
 	elapsed := time.Duration(t - from)
+	n64, _ := scannerNet(src, sr)
+	who := src.String()
+	if n64.IsValid() {
+		who = n64.String()
+	}
 	d.inc.add(t, &evidence{
 		detector: name, severity: High,
-		src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
+		src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
+		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", who, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
 		count:     n,
 		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
 		observed:  map[string]any{"packets": packets, "windowStart": time.Unix(0, from).UTC().Format(time.RFC3339Nano)},

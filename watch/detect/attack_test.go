@@ -287,9 +287,12 @@ func TestScanAcrossWindowBoundary(t *testing.T) {
 // TestUDPScanHubble: Hubble reports a UDP probe of a closed port as
 // FORWARDED and the host's answer as an ICMP port unreachable that names
 // no port, so a UDP scan seen through Hubble raised nothing. Each
-// unreachable now fails the latest datagram it may answer: 15 ports
-// answered so are a scan, sent one at a time or five at once; a client
-// retrying one dead port, or unreachables that answer nothing, are not.
+// unreachable now fails the latest datagram it may answer (of a port
+// none answered yet, if any): 15 ports answered so are a scan, sent one
+// at a time or five at once, or each followed by a datagram to an open
+// port (which took every unreachable when the latest datagram did); a
+// client retrying one dead port, or unreachables that answer nothing,
+// are not.
 func TestUDPScanHubble(t *testing.T) {
 	fx := loadShop(t)
 	const scanner, target = "198.51.100.9", "10.244.7.1"
@@ -305,7 +308,14 @@ func TestUDPScanHubble(t *testing.T) {
 		}
 		return e
 	}
-	var oneByOne, allAtOnce, retries, stray, v6 []event.Event
+	var oneByOne, allAtOnce, retries, stray, v6, decoy []event.Event
+	for p := range 15 {
+		// Each probe followed by a datagram to an open port (DNS,
+		// which draws no unreachable): the unreachable still answers
+		// the probe, but for the first (taken for port 53's).
+		at := time.Duration(p) * time.Second
+		decoy = append(decoy, udp(at, 1000+p), udp(at+time.Millisecond, 53), unreachable(at+5*time.Millisecond, false))
+	}
 	for p := range 15 {
 		at := time.Duration(p) * time.Second
 		oneByOne = append(oneByOne, udp(at, 1000+p), unreachable(at+5*time.Millisecond, false))
@@ -328,6 +338,7 @@ func TestUDPScanHubble(t *testing.T) {
 		{"15 ports, one at a time", oneByOne, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"15 ports, five at once", allAtOnce, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
+		{"each probe followed by a datagram to an open port", decoy, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"a client retrying one dead port", retries, ""},
 		{"unreachables answering nothing", stray, ""},
 	})

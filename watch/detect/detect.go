@@ -127,6 +127,16 @@ func (s *smallSet[T]) expire(t, win int64) {
 	}
 }
 
+// has reports whether v was seen within win before t.
+func (s *smallSet[T]) has(v T, t, win int64) bool {
+	for i := 0; i < int(s.n); i++ {
+		if x := s.at(i); x.v == v {
+			return t-x.t < win
+		}
+	}
+	return false
+}
+
 // add records v as seen at t, first removing the values last seen win
 // or longer before t, and reports whether v was new; the set holds at
 // most bound values (then every value counts as new: the count only grows
@@ -176,16 +186,21 @@ type udpDatagram struct {
 }
 
 // answer marks the latest datagram the unreachable at t may answer and
-// returns its port.
-func (u *udpSent) answer(t int64) (uint16, bool) {
-	best := -1
+// returns its port, preferring a datagram to a port not failed already
+// (refused: counted by the port-scan window). Taking the latest alone, a
+// scanner that sent each probe of a closed port followed by a datagram
+// to an open one (which draws no unreachable) had every unreachable
+// answer the open port: its scan of a thousand ports counted one.
+func (u *udpSent) answer(t int64, refused func(port uint16) bool) (uint16, bool) {
+	best, fresh := -1, false
 	for i := range u.sent {
 		d := &u.sent[i]
 		if d.t == 0 || d.answered || d.t-t > int64(udpAnswer) || t-d.t > int64(udpAnswer) {
 			continue
 		}
-		if best < 0 || d.t > u.sent[best].t {
-			best = i
+		f := !refused(d.port)
+		if best < 0 || f && !fresh || f == fresh && d.t > u.sent[best].t {
+			best, fresh = i, f
 		}
 	}
 	if best < 0 {
@@ -267,7 +282,18 @@ func (d *Detectors) udpProbes(o *Observation, t int64) {
 		if st == nil {
 			return
 		}
-		port, ok := st.answer(t)
+		// The ports the port-scan window holds as failed already for
+		// this prober and host, counted by the keys portScan uses.
+		var failed *scanPorts
+		if n64, agg := scannerNet(e.Dst, o.DstRes); agg {
+			failed = d.ports.find(pairKey{key16(n64.Addr()), endKey(e.Src, o.Src, o.SrcRes)})
+		} else {
+			failed = d.ports.find(pairKey{endKey(e.Dst, o.Dst, o.DstRes), endKey(e.Src, o.Src, o.SrcRes)})
+		}
+		win := int64(d.cfg.PortScan.Window)
+		port, ok := st.answer(t, func(p uint16) bool {
+			return failed != nil && failed.ports.has(uint32(event.UDP)<<16|uint32(p), t, win)
+		})
 		if !ok {
 			return
 		}

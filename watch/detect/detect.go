@@ -532,7 +532,11 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.Baseline.Enabled {
 		d.observeBaseline(o, t)
 	}
-	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes == identity.Resolved && e.Verdict.Passed() {
+	// An unknown source is a cluster address all the same (a pod
+	// created after the manifests were read, a node): the ipBlocks
+	// judge every source alike, and a pod of no known workload reaching
+	// the internet went unreported.
+	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
 	if d.cfg.Policy.Enabled && d.engine != nil {
@@ -1015,11 +1019,20 @@ func (d *Detectors) egress(o *Observation, t int64) {
 	d.inc.add(t, &evidence{
 		detector: EgressName, severity: Medium,
 		src: peer(e.Src, o.Src, o.SrcRes), dst: Peer{Address: e.Dst.String(), Identity: "external", Group: group.String()},
-		summary:  fmt.Sprintf("%s reached %s, outside every NetworkPolicy ipBlock and egress.allow", o.Src.ID(), event.Endpoint(e.Dst, e.DstPort)),
+		summary:  fmt.Sprintf("%s reached %s, outside every NetworkPolicy ipBlock and egress.allow", srcLabel(e.Src, o.Src, o.SrcRes), event.Endpoint(e.Dst, e.DstPort)),
 		count:    1,
 		observed: map[string]any{"lastDestination": event.Endpoint(e.Dst, e.DstPort), "proto": e.Proto.String()},
 		sample:   e,
 	})
+}
+
+// srcLabel names a source in a summary: its workload, else its address
+// and that its owner is unknown.
+func srcLabel(a netip.Addr, w *identity.Workload, r identity.Resolution) string {
+	if r == identity.Resolved && w != nil {
+		return w.ID()
+	}
+	return a.String() + " (unknown workload)"
 }
 
 // endpoint is the engine's endpoint for an address of resolution r.

@@ -840,3 +840,45 @@ func TestFloodFromOneSlash64(t *testing.T) {
 		})
 	}
 }
+
+// TestFastClockKeepsWindows: records dated ahead of the clock, within
+// limits.maxSkew so not clamped (another node's clock running fast, or a
+// fleet publisher forging times), moved the detectors' time ahead, and
+// the sweeps deleted by it every window idle for more than the skew
+// short of its length: such a record every 5 s, dated 4m50s ahead, kept
+// a scan of 15 ports in 140 s (one each 10 s) from ever counting two.
+// Windows expire by the clock.
+func TestFastClockKeepsWindows(t *testing.T) {
+	fx := loadShop(t)
+	clock := event.NewManualClock(t0)
+	var got []string
+	d := New(Default(), fx.engine, clock, func(a *Alert) {
+		if a.State == Opened {
+			got = append(got, fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Address, a.Dest.Workload))
+		}
+	})
+	observe := func(e event.Event, wall time.Duration) {
+		clock.Set(t0.Add(wall))
+		o := Observation{E: &e}
+		o.Src, o.SrcRes = fx.table.Resolve(e.Src, e.Time)
+		o.Dst, o.DstRes = fx.table.Resolve(e.Dst, e.Time)
+		d.Observe([]Observation{o})
+	}
+	const skew = 4*time.Minute + 50*time.Second
+	for p := range 15 {
+		at := time.Duration(p) * 10 * time.Second
+		for _, fast := range []time.Duration{at, at + 5*time.Second} {
+			// web-1 reaching api-1 (allowed), reported by a node whose
+			// clock runs ahead.
+			observe(ev(fast+skew, "10.244.0.10", "10.244.0.20", 8080, event.TCP, event.Forwarded, event.SYN), fast)
+		}
+		observe(dropped(ev(at, "198.51.100.9", "10.244.0.30", uint16(1000+p), event.TCP, event.Dropped, event.SYN)), at)
+	}
+	d.Close()
+	if want := "port-scan 198.51.100.9 > shop/Pod/db-0"; strings.Join(got, "\n") != want {
+		t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	if c := d.Stats().Clamped; c != 0 {
+		t.Errorf("clamped %d, want 0: the records are within limits.maxSkew", c)
+	}
+}

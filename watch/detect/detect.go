@@ -545,14 +545,27 @@ func (d *Detectors) observe(o *Observation) {
 }
 
 func (d *Detectors) advance(t int64) {
-	if t <= d.now {
-		return
+	if t > d.now {
+		d.now = t
+		d.inc.advance(t)
 	}
-	d.now = t
-	d.inc.advance(t)
-	if t-d.swept >= int64(d.sweepEvery()) {
+	if d.sweepNow()-d.swept >= int64(d.sweepEvery()) {
 		d.sweep()
 	}
+}
+
+// sweepNow is the time windows expire by: the detectors' time, but never
+// past the clock's. An event dated ahead of the clock within
+// limits.maxSkew (a node whose clock runs fast, a fleet publisher
+// forging times) moved the detectors' time ahead, and every sweep then
+// deleted each scan window idle for less than the skew short of its
+// length and every flood's: sent every 5 s dated 5 minutes ahead, such
+// events kept every port scan and flood from reaching its threshold.
+func (d *Detectors) sweepNow() int64 {
+	if d.clock != nil && d.clockNow < d.now {
+		return d.clockNow
+	}
+	return d.now
 }
 
 // Now is the detectors' time: the latest event time seen (clamped), or
@@ -563,7 +576,12 @@ func (d *Detectors) Now() time.Time { return time.Unix(0, d.now).UTC() }
 // expire and idle incidents close as if time had passed in the stream.
 // A live pipeline calls it when its input is quiet; an earlier t does
 // nothing.
-func (d *Detectors) AdvanceTo(t time.Time) { d.advance(t.UnixNano()) }
+func (d *Detectors) AdvanceTo(t time.Time) {
+	if d.clock != nil {
+		d.clockNow = d.clock.Now().UnixNano()
+	}
+	d.advance(t.UnixNano())
+}
 
 // opening reports an event that opens a connection (or is a datagram
 // from its sender): what policies judge.
@@ -671,7 +689,7 @@ func (d *Detectors) sweepEvery() time.Duration {
 // sweep forgets expired windows, reporting flood packets counted after
 // an alert, and reports tables that refused keys.
 func (d *Detectors) sweep() {
-	now := d.now
+	now := d.sweepNow()
 	d.swept = now
 	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })

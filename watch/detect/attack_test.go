@@ -71,7 +71,16 @@ func TestPingSweep(t *testing.T) {
 				evs = append(evs, req, e)
 			}
 			return evs
-		}(), nil},
+		}(), func() []string {
+			// No probe; the requests, from cluster addresses no
+			// manifest names to the internet, are unexpected egress.
+			var want []string
+			for h := range 25 {
+				want = append(want, fmt.Sprintf("unexpected-egress 10.244.7.%d > 198.51.100.0/24 1", h+1))
+			}
+			slices.Sort(want)
+			return want
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
@@ -287,9 +296,12 @@ func TestScanAcrossWindowBoundary(t *testing.T) {
 // TestUDPScanHubble: Hubble reports a UDP probe of a closed port as
 // FORWARDED and the host's answer as an ICMP port unreachable that names
 // no port, so a UDP scan seen through Hubble raised nothing. Each
-// unreachable now fails the latest datagram it may answer: 15 ports
-// answered so are a scan, sent one at a time or five at once; a client
-// retrying one dead port, or unreachables that answer nothing, are not.
+// unreachable now fails the latest datagram it may answer (of a port
+// none answered yet, if any): 15 ports answered so are a scan, sent one
+// at a time or five at once, or each followed by a datagram to an open
+// port (which took every unreachable when the latest datagram did); a
+// client retrying one dead port, or unreachables that answer nothing,
+// are not.
 func TestUDPScanHubble(t *testing.T) {
 	fx := loadShop(t)
 	const scanner, target = "198.51.100.9", "10.244.7.1"
@@ -305,7 +317,14 @@ func TestUDPScanHubble(t *testing.T) {
 		}
 		return e
 	}
-	var oneByOne, allAtOnce, retries, stray, v6 []event.Event
+	var oneByOne, allAtOnce, retries, stray, v6, decoy []event.Event
+	for p := range 15 {
+		// Each probe followed by a datagram to an open port (DNS,
+		// which draws no unreachable): the unreachable still answers
+		// the probe, but for the first (taken for port 53's).
+		at := time.Duration(p) * time.Second
+		decoy = append(decoy, udp(at, 1000+p), udp(at+time.Millisecond, 53), unreachable(at+5*time.Millisecond, false))
+	}
 	for p := range 15 {
 		at := time.Duration(p) * time.Second
 		oneByOne = append(oneByOne, udp(at, 1000+p), unreachable(at+5*time.Millisecond, false))
@@ -328,6 +347,7 @@ func TestUDPScanHubble(t *testing.T) {
 		{"15 ports, one at a time", oneByOne, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"15 ports, five at once", allAtOnce, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
+		{"each probe followed by a datagram to an open port", decoy, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"a client retrying one dead port", retries, ""},
 		{"unreachables answering nothing", stray, ""},
 	})
@@ -700,5 +720,165 @@ func TestStatsCountUntrackedUDP(t *testing.T) {
 	_, _, d := run(t, fx, cfg, event.NewManualClock(t0.Add(time.Hour)), evs)
 	if s := d.Stats(); s.Untracked != 1 {
 		t.Errorf("untracked %d, want 1 (a third pair refused by the UDP table of 2)", s.Untracked)
+	}
+}
+
+// TestHostNetworkPodsDoNotOwnTheNode: a hostNetwork pod's IP is its
+// node's, shared by the node (kubelet's probes), every hostNetwork pod on
+// it and the external clients a NodePort masquerades. Claimed by the
+// latest such pod to start (kube-proxy here), a kubelet probe of db-0
+// raised a critical policy-violation naming kube-proxy, and a scan that
+// came in through a NodePort was blamed on it.
+func TestHostNetworkPodsDoNotOwnTheNode(t *testing.T) {
+	shop, err := os.ReadFile("testdata/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := func(name, started string) string {
+		return fmt.Sprintf(`---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: %[1]s, namespace: kube-system}
+spec:
+  selector: {matchLabels: {k8s-app: %[1]s}}
+  template:
+    metadata: {labels: {k8s-app: %[1]s}}
+    spec: {hostNetwork: true, containers: [{name: %[1]s, image: %[1]s:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %[1]s-x2x9q
+  namespace: kube-system
+  labels: {k8s-app: %[1]s}
+  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: %[1]s, uid: %[1]s, controller: true}]
+spec: {hostNetwork: true, nodeName: kind-worker, containers: [{name: %[1]s, image: %[1]s:1}]}
+status: {phase: Running, hostIP: 172.18.0.3, podIP: 172.18.0.3, podIPs: [{ip: 172.18.0.3}], startTime: %q}
+`, name, started)
+	}
+	f := filepath.Join(t.TempDir(), "cluster.yaml")
+	doc := string(shop) + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n" +
+		ds("node-exporter", "2026-12-06T06:00:00Z") + ds("kube-proxy", "2026-12-06T06:30:00Z")
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := fixture{eng, identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.99.0.0/16"))}
+	const node = "172.18.0.3"
+	// kubelet's tcpSocket probe of db-0, as Hubble reports it (Cilium
+	// lets the host reach its pods whatever the policies say).
+	probe := ev(0, node, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)
+	var scan []event.Event
+	for p := range 15 {
+		scan = append(scan, dropped(ev(time.Duration(p)*time.Second, node, "10.244.0.30", uint16(1000+p), event.TCP, event.Dropped, event.SYN)))
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"kubelet probe", []event.Event{probe}, ""},
+		{"scan through a NodePort", scan, "port-scan " + node + " > shop/Pod/db-0 15"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, d := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+			if tc.name == "kubelet probe" && d.Stats().Unjudged != 1 {
+				t.Errorf("unjudged %d, want 1: the node's flow is not judged as a pod's", d.Stats().Unjudged)
+			}
+		})
+	}
+}
+
+// TestFloodFromOneSlash64: an external IPv6 host holds a whole /64 and
+// may send each packet from another address of it; the flood detectors
+// count it by its /64, as the port-scan detector does. Counted by
+// address, 4,000 SYNs in 5 s (the threshold), each from a fresh address,
+// were 4,000 pairs of one SYN each, and 500 echo requests so too.
+func TestFloodFromOneSlash64(t *testing.T) {
+	fx := loadShop(t)
+	flood := func(n int, p event.Proto, nets ...string) []event.Event {
+		var evs []event.Event
+		for i := range n {
+			src := fmt.Sprintf("%s::%x:%x", nets[i%len(nets)], i>>16+1, i&0xffff)
+			e := dropped(ev(time.Duration(i)*5*time.Second/time.Duration(n), src, "fd00::10", 443, p, event.Dropped, event.SYN))
+			if p == event.ICMPv6 {
+				e.DstPort, e.Flags, e.ICMPType = 0, 0, 128
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		want string
+	}{
+		{"SYNs from one /64", flood(4000, event.TCP, "2001:db8:1:2"), "syn-flood 2001:db8:1:2::/64 > shop/Pod/web-1"},
+		{"echo requests from one /64", flood(500, event.ICMPv6, "2001:db8:1:2"), "icmp-flood 2001:db8:1:2::/64 > shop/Pod/web-1"},
+		{"SYNs from two /64s", flood(4000, event.TCP, "2001:db8:1:2", "2001:db8:1:3"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reports, _ := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), tc.evs)
+			var got []string
+			for _, rs := range reports {
+				a := rs[len(rs)-1]
+				got = append(got, fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Group, a.Dest.Workload))
+			}
+			if strings.Join(got, "\n") != tc.want {
+				t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), tc.want)
+			}
+		})
+	}
+}
+
+// TestFastClockKeepsWindows: records dated ahead of the clock, within
+// limits.maxSkew so not clamped (another node's clock running fast, or a
+// fleet publisher forging times), moved the detectors' time ahead, and
+// the sweeps deleted by it every window idle for more than the skew
+// short of its length: such a record every 5 s, dated 4m50s ahead, kept
+// a scan of 15 ports in 140 s (one each 10 s) from ever counting two.
+// Windows expire by the clock.
+func TestFastClockKeepsWindows(t *testing.T) {
+	fx := loadShop(t)
+	clock := event.NewManualClock(t0)
+	var got []string
+	d := New(Default(), fx.engine, clock, func(a *Alert) {
+		if a.State == Opened {
+			got = append(got, fmt.Sprintf("%s %s > %s", a.Detector, a.Source.Address, a.Dest.Workload))
+		}
+	})
+	observe := func(e event.Event, wall time.Duration) {
+		clock.Set(t0.Add(wall))
+		o := Observation{E: &e}
+		o.Src, o.SrcRes = fx.table.Resolve(e.Src, e.Time)
+		o.Dst, o.DstRes = fx.table.Resolve(e.Dst, e.Time)
+		d.Observe([]Observation{o})
+	}
+	const skew = 4*time.Minute + 50*time.Second
+	for p := range 15 {
+		at := time.Duration(p) * 10 * time.Second
+		for _, fast := range []time.Duration{at, at + 5*time.Second} {
+			// web-1 reaching api-1 (allowed), reported by a node whose
+			// clock runs ahead.
+			observe(ev(fast+skew, "10.244.0.10", "10.244.0.20", 8080, event.TCP, event.Forwarded, event.SYN), fast)
+		}
+		observe(dropped(ev(at, "198.51.100.9", "10.244.0.30", uint16(1000+p), event.TCP, event.Dropped, event.SYN)), at)
+	}
+	d.Close()
+	if want := "port-scan 198.51.100.9 > shop/Pod/db-0"; strings.Join(got, "\n") != want {
+		t.Errorf("alerts\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	if c := d.Stats().Clamped; c != 0 {
+		t.Errorf("clamped %d, want 0: the records are within limits.maxSkew", c)
 	}
 }

@@ -127,6 +127,16 @@ func (s *smallSet[T]) expire(t, win int64) {
 	}
 }
 
+// has reports whether v was seen within win before t.
+func (s *smallSet[T]) has(v T, t, win int64) bool {
+	for i := 0; i < int(s.n); i++ {
+		if x := s.at(i); x.v == v {
+			return t-x.t < win
+		}
+	}
+	return false
+}
+
 // add records v as seen at t, first removing the values last seen win
 // or longer before t, and reports whether v was new; the set holds at
 // most bound values (then every value counts as new: the count only grows
@@ -176,16 +186,21 @@ type udpDatagram struct {
 }
 
 // answer marks the latest datagram the unreachable at t may answer and
-// returns its port.
-func (u *udpSent) answer(t int64) (uint16, bool) {
-	best := -1
+// returns its port, preferring a datagram to a port not failed already
+// (refused: counted by the port-scan window). Taking the latest alone, a
+// scanner that sent each probe of a closed port followed by a datagram
+// to an open one (which draws no unreachable) had every unreachable
+// answer the open port: its scan of a thousand ports counted one.
+func (u *udpSent) answer(t int64, refused func(port uint16) bool) (uint16, bool) {
+	best, fresh := -1, false
 	for i := range u.sent {
 		d := &u.sent[i]
 		if d.t == 0 || d.answered || d.t-t > int64(udpAnswer) || t-d.t > int64(udpAnswer) {
 			continue
 		}
-		if best < 0 || d.t > u.sent[best].t {
-			best = i
+		f := !refused(d.port)
+		if best < 0 || f && !fresh || f == fresh && d.t > u.sent[best].t {
+			best, fresh = i, f
 		}
 	}
 	if best < 0 {
@@ -267,7 +282,18 @@ func (d *Detectors) udpProbes(o *Observation, t int64) {
 		if st == nil {
 			return
 		}
-		port, ok := st.answer(t)
+		// The ports the port-scan window holds as failed already for
+		// this prober and host, counted by the keys portScan uses.
+		var failed *scanPorts
+		if n64, agg := scannerNet(e.Dst, o.DstRes); agg {
+			failed = d.ports.find(pairKey{key16(n64.Addr()), endKey(e.Src, o.Src, o.SrcRes)})
+		} else {
+			failed = d.ports.find(pairKey{endKey(e.Dst, o.Dst, o.DstRes), endKey(e.Src, o.Src, o.SrcRes)})
+		}
+		win := int64(d.cfg.PortScan.Window)
+		port, ok := st.answer(t, func(p uint16) bool {
+			return failed != nil && failed.ports.has(uint32(event.UDP)<<16|uint32(p), t, win)
+		})
 		if !ok {
 			return
 		}
@@ -506,7 +532,11 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.Baseline.Enabled {
 		d.observeBaseline(o, t)
 	}
-	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes == identity.Resolved && e.Verdict.Passed() {
+	// An unknown source is a cluster address all the same (a pod
+	// created after the manifests were read, a node): the ipBlocks
+	// judge every source alike, and a pod of no known workload reaching
+	// the internet went unreported.
+	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
 	if d.cfg.Policy.Enabled && d.engine != nil {
@@ -515,14 +545,27 @@ func (d *Detectors) observe(o *Observation) {
 }
 
 func (d *Detectors) advance(t int64) {
-	if t <= d.now {
-		return
+	if t > d.now {
+		d.now = t
+		d.inc.advance(t)
 	}
-	d.now = t
-	d.inc.advance(t)
-	if t-d.swept >= int64(d.sweepEvery()) {
+	if d.sweepNow()-d.swept >= int64(d.sweepEvery()) {
 		d.sweep()
 	}
+}
+
+// sweepNow is the time windows expire by: the detectors' time, but never
+// past the clock's. An event dated ahead of the clock within
+// limits.maxSkew (a node whose clock runs fast, a fleet publisher
+// forging times) moved the detectors' time ahead, and every sweep then
+// deleted each scan window idle for less than the skew short of its
+// length and every flood's: sent every 5 s dated 5 minutes ahead, such
+// events kept every port scan and flood from reaching its threshold.
+func (d *Detectors) sweepNow() int64 {
+	if d.clock != nil && d.clockNow < d.now {
+		return d.clockNow
+	}
+	return d.now
 }
 
 // Now is the detectors' time: the latest event time seen (clamped), or
@@ -533,7 +576,12 @@ func (d *Detectors) Now() time.Time { return time.Unix(0, d.now).UTC() }
 // expire and idle incidents close as if time had passed in the stream.
 // A live pipeline calls it when its input is quiet; an earlier t does
 // nothing.
-func (d *Detectors) AdvanceTo(t time.Time) { d.advance(t.UnixNano()) }
+func (d *Detectors) AdvanceTo(t time.Time) {
+	if d.clock != nil {
+		d.clockNow = d.clock.Now().UnixNano()
+	}
+	d.advance(t.UnixNano())
+}
 
 // opening reports an event that opens a connection (or is a datagram
 // from its sender): what policies judge.
@@ -641,7 +689,7 @@ func (d *Detectors) sweepEvery() time.Duration {
 // sweep forgets expired windows, reporting flood packets counted after
 // an alert, and reports tables that refused keys.
 func (d *Detectors) sweep() {
-	now := d.now
+	now := d.sweepNow()
 	d.swept = now
 	ps, hs := int64(d.cfg.PortScan.Window), int64(d.cfg.PortScan.Window)
 	d.ports.sweep(func(_ *pairKey, v *scanPorts) bool { return now-v.last >= ps })
@@ -875,6 +923,12 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	// A pod is one end whatever address it uses: a dual-stack pod's
 	// flood split over IPv4 and IPv6 stayed under each pair's threshold.
 	k := pairKey{endKey(e.Src, o.Src, o.SrcRes), endKey(e.Dst, o.Dst, o.DstRes)}
+	if n64, agg := scannerNet(e.Src, o.SrcRes); agg {
+		// An external IPv6 host holds a whole /64 (as for port scans):
+		// a SYN flood sent from a fresh address of it for each packet
+		// was as many pairs of one SYN each, all under the threshold.
+		k.src = key16(n64.Addr())
+	}
 	st := tb.get(k)
 	if st == nil {
 		return
@@ -911,10 +965,15 @@ func (d *Detectors) floodEvidence(i int, sw *identity.Workload, sr identity.Reso
 		name, cfg, what = ICMPFloodName, d.cfg.ICMPFlood, "ICMP packets"
 	}
 	elapsed := time.Duration(t - from)
+	n64, _ := scannerNet(src, sr)
+	who := src.String()
+	if n64.IsValid() {
+		who = n64.String()
+	}
 	d.inc.add(t, &evidence{
 		detector: name, severity: High,
-		src: peer(src, sw, sr), dst: peer(dst, dw, dr),
-		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", src, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
+		src: scanPeer(src, sw, sr, n64), dst: peer(dst, dw, dr),
+		summary:   fmt.Sprintf("%s sent %d %s to %s within %s (threshold %d pps over %s)", who, packets, what, dst, max(elapsed, time.Nanosecond).Round(time.Millisecond), cfg.PPS, cfg.Window),
 		count:     n,
 		threshold: map[string]any{"pps": cfg.PPS, "window": cfg.Window.String()},
 		observed:  map[string]any{"packets": packets, "windowStart": time.Unix(0, from).UTC().Format(time.RFC3339Nano)},
@@ -978,11 +1037,20 @@ func (d *Detectors) egress(o *Observation, t int64) {
 	d.inc.add(t, &evidence{
 		detector: EgressName, severity: Medium,
 		src: peer(e.Src, o.Src, o.SrcRes), dst: Peer{Address: e.Dst.String(), Identity: "external", Group: group.String()},
-		summary:  fmt.Sprintf("%s reached %s, outside every NetworkPolicy ipBlock and egress.allow", o.Src.ID(), event.Endpoint(e.Dst, e.DstPort)),
+		summary:  fmt.Sprintf("%s reached %s, outside every NetworkPolicy ipBlock and egress.allow", srcLabel(e.Src, o.Src, o.SrcRes), event.Endpoint(e.Dst, e.DstPort)),
 		count:    1,
 		observed: map[string]any{"lastDestination": event.Endpoint(e.Dst, e.DstPort), "proto": e.Proto.String()},
 		sample:   e,
 	})
+}
+
+// srcLabel names a source in a summary: its workload, else its address
+// and that its owner is unknown.
+func srcLabel(a netip.Addr, w *identity.Workload, r identity.Resolution) string {
+	if r == identity.Resolved && w != nil {
+		return w.ID()
+	}
+	return a.String() + " (unknown workload)"
 }
 
 // endpoint is the engine's endpoint for an address of resolution r.

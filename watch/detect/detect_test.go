@@ -180,6 +180,10 @@ func TestDetectors(t *testing.T) {
 		{"egress into an ipBlock's except", []event.Event{ev(0, web, "203.0.113.200", 443, event.TCP, event.Forwarded, event.SYN)},
 			[]string{"policy-violation shop/Pod/web-1 > 203.0.113.200 1", "unexpected-egress shop/Pod/web-1 > 203.0.113.0/24 1"}},
 		{"unknown cluster address: not egress, not judged", []event.Event{ev(0, api, "10.99.3.3", 443, event.TCP, event.Forwarded, event.SYN)}, nil},
+		// A pod the manifests do not know (created after they were
+		// read) reaching the internet is unexpected egress all the same.
+		{"egress from an unknown cluster address", []event.Event{ev(0, "10.244.3.7", internet, 443, event.TCP, event.Forwarded, event.SYN)},
+			[]string{"unexpected-egress 10.244.3.7 > 198.51.100.0/24 1"}},
 		{"port scan: 15 ports", scan15, []string{"port-scan dev/Pod/tool > shop/Pod/db-0 15"}},
 		{"port scan: 14 ports is below", scan14, nil},
 		{"port scan: 15 ports over 6 minutes: no 5 minutes hold 15", slowScan, nil},

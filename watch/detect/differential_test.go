@@ -99,12 +99,17 @@ func (r *refDetect) observe(e *event.Event) {
 		}
 	}
 	if e.Proto == event.TCP && e.Flags.IsSYN() && !e.Reply {
-		k := e.Src.String() + ">" + e.Dst.String()
+		// IPv6 flooders count by /64 too.
+		who := e.Src.String()
+		if e.Src.Is6() {
+			who = netip.PrefixFrom(e.Src, 64).Masked().String()
+		}
+		k := who + ">" + e.Dst.String()
 		if r.syn[k] == nil {
 			r.syn[k] = &refFlood{}
 		}
 		if float64(r.syn[k].count(e.Time, r.cfg.SYNFlood.Window)) >= float64(r.cfg.SYNFlood.PPS)*r.cfg.SYNFlood.Window.Seconds() {
-			r.open(fmt.Sprintf("syn-flood %s > %s", e.Src, e.Dst), e.Time)
+			r.open(fmt.Sprintf("syn-flood %s > %s", who, e.Dst), e.Time)
 		}
 	}
 }

@@ -14,5 +14,8 @@
 // knows when an address was whose. An address that no claim covers at
 // the event's time is Unknown when it is, or was, a workload's, or lies in
 // a configured cluster range (pod CIDRs), and External otherwise: an
-// unknown pod is never mistaken for the internet.
+// unknown pod is never mistaken for the internet. A hostNetwork pod's
+// IP is its node's, no pod's: while such a pod runs the address resolves
+// to nobody (Unknown), so that the node's traffic is not taken for the
+// pod's.
 package identity

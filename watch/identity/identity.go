@@ -279,6 +279,19 @@ func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
 		from, to := podInterval(pod)
 		for _, a := range podIPs(pod) {
 			mw := owner(pod, byIP[a])
+			if pod.Spec.HostNetwork {
+				// The node's address, shared by the node itself, every
+				// hostNetwork pod on it and the clients a NodePort
+				// masquerades: no pod's. Claimed by the latest such pod
+				// to start, the node's traffic was blamed on it and
+				// judged by its labels (policies never select host
+				// traffic by pod labels). Nobody's while the pod runs.
+				if mw != nil {
+					claimed[mw] = true
+				}
+				t.Add(Claim{Addr: a, From: from, To: to})
+				continue
+			}
 			if mw == nil {
 				continue
 			}

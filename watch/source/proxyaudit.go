@@ -81,10 +81,13 @@ func (p *ProxyAudit) Decode(line []byte, e *event.Event) (bool, uint64, error) {
 	default:
 		return false, 0, fmt.Errorf("unknown decision %q", r.Decision)
 	}
-	if r.RequestID != "" {
-		e.ID = event.ID(event.OriginProxy, []byte(r.RequestID))
-	} else {
-		e.ID = event.ID(event.OriginProxy, line)
-	}
+	// The whole record, not its request_id alone: a client's own
+	// X-Request-Id names its record when it comes through a trusted hop
+	// that passes the header on (and always where guard's audit is not
+	// told whom to trust), and IDs are what the fleet deduplicates (the
+	// stream's Nats-Msg-Id, the consumers' window): every request sent
+	// with one id was one event, the rest dropped as delivered twice.
+	// The same record read twice is still one event.
+	e.ID = event.ID(event.OriginProxy, line)
 	return true, 0, nil
 }

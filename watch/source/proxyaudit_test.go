@@ -49,7 +49,36 @@ func TestProxyAudit(t *testing.T) {
 	if fmt.Sprint(ps) != fmt.Sprint(wantP) {
 		t.Errorf("problems\n%s\nwant\n%s", strings.Join(ps, "\n"), strings.Join(wantP, "\n"))
 	}
-	if evs[0].ID != event.ID(event.OriginProxy, []byte("642485198fcbd67f")) {
-		t.Error("a record's ID is its request id")
+	if first, _, _ := strings.Cut(input, "\n"); evs[0].ID != event.ID(event.OriginProxy, []byte(first)) {
+		t.Error("a record's ID is not its line's (TestProxyAuditIDs)")
+	}
+}
+
+// TestProxyAuditIDs: a client behind a trusted hop that passes
+// X-Request-Id on chooses its records' request_id; event IDs, which the
+// fleet deduplicates, must not follow it. Named by the request_id alone,
+// every request a scanner sent with one id was one event, the others
+// dropped by the stream and the consumers as delivered twice. A record
+// read twice is still one event.
+func TestProxyAuditIDs(t *testing.T) {
+	rec := func(tm, path string) string {
+		return `{"time":"2026-12-06T07:00:0` + tm + `Z","level":"INFO","msg":"decision","decision":"deny","reason":"no rule allows it","rule":"authz/default-deny","method":"GET","path":"` + path + `","status":403,"latency":8433,"request_id":"x","client_ip":"198.51.100.9"}`
+	}
+	input := strings.Join([]string{rec("0.1", "/.env"), rec("0.2", "/.git/config"), rec("0.2", "/.git/config")}, "\n")
+	var c collect
+	l := &Lines{Label: "proxy-audit", Path: "audit.log", In: strings.NewReader(input),
+		Decoder: &ProxyAudit{Proxy: netip.MustParseAddrPort("10.0.0.1:8443")}}
+	if err := l.Run(context.Background(), &c); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := c.snapshot()
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3", len(evs))
+	}
+	if evs[0].ID == evs[1].ID {
+		t.Error("two requests with one client-chosen request_id share an event ID")
+	}
+	if evs[1].ID != evs[2].ID {
+		t.Error("one record read twice has two event IDs")
 	}
 }

@@ -9,7 +9,8 @@ import (
 // authProxyForgeries are identity headers that authenticating proxies
 // (Authelia, Authentik, oauth2-proxy, Kong, Grafana's auth proxy,
 // Kubernetes' request-header authentication, Pomerium, Google IAP, AWS
-// ALB, Azure App Service, Cloudflare Access) set for the application
+// ALB, Azure App Service, Cloudflare Access, Google Cloud Endpoints and
+// API Gateway, WSO2, App Engine) set for the application
 // behind them, each with a value an attacker chose.
 var authProxyForgeries = []string{
 	"Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name",
@@ -27,6 +28,8 @@ var authProxyForgeries = []string{
 	"X-Client-Verify", "X-Client-DN", "X-ARR-ClientCert",
 	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
 	"X-Amzn-Mtls-Clientcert",
+	"X-Endpoint-API-UserInfo", "X-Apigateway-Api-Userinfo", "X-JWT-Assertion",
+	"X-AppEngine-User-Email", "X-AppEngine-User-Is-Admin",
 }
 
 // sendForged sends GET /api/items as web with every name in names set to
@@ -176,6 +179,7 @@ var lbForgeries = []string{
 	"Forwarded-For", "X-Original-Forwarded-For", "X-Original-Host", "X-Host",
 	"X-Url-Scheme", "Front-End-Https", "X-Original-Proto", "X-Forwarded-Ssl",
 	"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Uri",
+	"DO-Connecting-IP", "X-AppEngine-User-IP",
 }
 
 // TestAttackForwardingHeadersBehindLB: behind a trusted load balancer

@@ -90,6 +90,12 @@ var authProxyHeaders = []string{
 	// and HAProxy's customary X-Client-Verify and X-Client-DN, Azure
 	// App Service's X-ARR-ClientCert.
 	"x-client-verify", "x-client-dn", "x-arr-clientcert",
+	// API gateways that verify a JWT and hand its claims on: Google
+	// Cloud Endpoints (ESP, ESPv2: base64 JSON of the claims, which the
+	// documented backend code decodes as the caller) and API Gateway,
+	// WSO2 API Manager (X-JWT-Assertion, the backend JWT it signs;
+	// backends commonly decode it without verifying).
+	"x-endpoint-api-userinfo", "x-apigateway-api-userinfo", "x-jwt-assertion",
 }
 
 // authProxyPrefixes are families of such headers, removed as the names
@@ -107,6 +113,11 @@ var authProxyPrefixes = []string{
 	// and -Info (an X-Forwarded-* a trusted peer's removal spared),
 	// AWS ALB's X-Amzn-Mtls-*.
 	"x-ssl-client-", "x-forwarded-tls-client-cert", "x-amzn-mtls-",
+	// Google App Engine's signed-in user (X-AppEngine-User-Email, -Id,
+	// -Nickname, -Is-Admin) and client address (X-AppEngine-User-IP),
+	// which the App Engine front end sets and applications moved off it
+	// keep reading.
+	"x-appengine-user-",
 }
 
 // forwardingHeaders tell an upstream the client's address, or the
@@ -128,6 +139,9 @@ var forwardingHeaders = []string{
 	"cf-connecting-ip", "fastly-client-ip", "client-ip", "x-forwarded",
 	"forwarded-for", "x-original-host", "x-host", "x-url-scheme",
 	"front-end-https", "x-original-proto",
+	// DigitalOcean App Platform's client address, which request-ip (npm)
+	// and similar libraries read.
+	"do-connecting-ip",
 	// The scheme and mount point as nginx configurations for Python
 	// servers pass them: Tornado (xheaders) takes X-Scheme before
 	// X-Forwarded-Proto, Sanic after it, and the ReverseProxied WSGI

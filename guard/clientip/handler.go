@@ -50,6 +50,8 @@ var spoofable = map[string]bool{
 	"true-client-ip":           true,
 	"cf-connecting-ip":         true,
 	"fastly-client-ip":         true,
+	"do-connecting-ip":         true, // DigitalOcean App Platform; read by request-ip (npm)
+	"x-appengine-user-ip":      true, // Google App Engine's front end
 	// Client addresses too: the client-address code common in PHP
 	// applications reads Client-IP before X-Forwarded-For, Rails'
 	// RemoteIp reads it beside X-Forwarded-For, and django-ipware reads

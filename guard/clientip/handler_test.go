@@ -242,6 +242,8 @@ func TestIsSpoofable(t *testing.T) {
 		"Forwarded-For":                          true,
 		"X-Forwarded-Fo":                         true, // the X-Forwarded-* family
 		"Client-IPs":                             false,
+		"DO-Connecting-IP":                       true,
+		"X-AppEngine-User-IP":                    true,
 		"Accept":                                 false,
 		"":                                       false,
 	} {

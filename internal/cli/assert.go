@@ -133,11 +133,7 @@ func undecided(set *manifest.Set, cfg *assertion.Config) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, 128)
-	for _, r := range allRules() {
-		ids = append(ids, r.ID)
-	}
-	ignores, _, err := suppress.Resolve(cfg.Ignores, ids)
+	ignores, _, err := resolveIgnores(cfg)
 	if err != nil {
 		return err
 	}

@@ -139,11 +139,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 			return err
 		}
 	}
-	ids := make([]string, 0, 128)
-	for _, r := range allRules() {
-		ids = append(ids, r.ID)
-	}
-	ignores, warns, err := suppress.Resolve(cfg.Ignores, ids)
+	ignores, warns, err := resolveIgnores(cfg)
 	if err != nil {
 		return fail(ExitError, err)
 	}
@@ -720,4 +716,14 @@ func (e *env) auditBuilds(builds []composeBuild, audited map[string]bool, dopts 
 		}
 	}
 	return out
+}
+
+// resolveIgnores resolves ward.yaml's ignore entries against Ward's rules
+// (and the peer auditors' check ids, suppress.Resolve).
+func resolveIgnores(cfg *assertion.Config) ([]suppress.Ignore, []suppress.Warning, error) {
+	ids := make([]string, 0, 128)
+	for _, r := range allRules() {
+		ids = append(ids, r.ID)
+	}
+	return suppress.Resolve(cfg.Ignores, ids)
 }

@@ -511,18 +511,11 @@ func TestAttackReloadSpecialFiles(t *testing.T) {
 	}()
 	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
 	fifo := filepath.Join(h.dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	unblock := testenv.FIFO(t, fifo)
 	defer func() {
 		// Unblock what still waits to open the pipe (the old code),
 		// then stop the watcher.
-		for range 20 {
-			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				_ = w.Close()
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		unblock()
 		cancel()
 		<-watching
 	}()

@@ -12,13 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/wardsec/ward/internal/regfile"
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 func TestNewRefuses(t *testing.T) {
@@ -543,17 +543,7 @@ func TestKeysFile(t *testing.T) {
 func TestKeysFileNotRegular(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.json")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
-		for range 20 {
-			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				_ = w.Close()
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	testenv.FIFO(t, fifo) // unblocked at cleanup: the old code waited to open it
 	zero := filepath.Join(dir, "zero.json")
 	if err := os.Symlink("/dev/zero", zero); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 	"weak"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/internal/regfile"
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 func TestPattern(t *testing.T) {
@@ -284,17 +284,7 @@ func TestFileSourceSpecialFiles(t *testing.T) {
 	srv := serve(t, ServerConfig(tlsconf.Intermediate, src, src, anyID))
 	client := ClientConfig(tlsconf.Intermediate, f.alice, f.ca.Bundle(), anyID)
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
-		for range 20 {
-			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				_ = w.Close()
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	testenv.FIFO(t, fifo) // unblocked at cleanup: the old code waited to open it
 	for _, tt := range []struct {
 		name, file string
 		put        func(tmp string) error

@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wardsec/ward/internal/regfile"
+	"github.com/wardsec/ward/internal/testenv"
 )
 
 // handshake runs one TLS handshake over loopback TCP and returns the
@@ -172,17 +172,7 @@ func TestKeyPairNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // unblock what waits to open the pipe (the old code)
-		for range 20 {
-			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				_ = w.Close()
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	testenv.FIFO(t, fifo) // unblocked at cleanup: the old code waited to open it
 	for _, tt := range []struct {
 		file string
 		put  func(tmp string) error

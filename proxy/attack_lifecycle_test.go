@@ -8,10 +8,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -596,5 +601,112 @@ func TestAttackReloadSpecialFiles(t *testing.T) {
 	swap(polPath, func(tmp string) error { return os.WriteFile(tmp, []byte(policies), 0o600) })
 	if err := h.srv.Reload(); err != nil {
 		t.Errorf("good files again: %v", err)
+	}
+}
+
+// testCA is a CA for an https upstream on loopback.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T, name string) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return testCA{cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// newTLSRawUpstream is a rawUpstream serving TLS on 127.0.0.1 with a
+// certificate ca issued; it returns it and its https URL.
+func newTLSRawUpstream(t *testing.T, ca testCA) (*rawUpstream, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "upstream"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln := tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	u := &rawUpstream{ln: tln, answered: make(chan struct{}, 1000)}
+	serveConns(t, tln, u.serve)
+	return u, "https://" + ln.Addr().String()
+}
+
+// TestAttackReloadUpstreamCA: a reload that changed upstream.ca's
+// content closed the upstream's WebSocket tunnels even when CAs were
+// only added: a trust bundle rotation adding the next CA ahead of time
+// closed every tunnel (and taught operators to avoid rotations). A
+// tunnel is now kept when the new CA set holds every CA of the old one;
+// it is closed when a CA it could have been verified with is removed or
+// replaced, as when the upstream moves (TestAttackReloadMovesUpstream).
+func TestAttackReloadUpstreamCA(t *testing.T) {
+	ca1, ca2 := newTestCA(t, "ca-1"), newTestCA(t, "ca-2")
+	both := append(append([]byte{}, ca1.pem...), ca2.pem...)
+	for _, tc := range []struct {
+		name          string
+		before, after []byte
+		kept          bool
+	}{
+		{"CA added", ca1.pem, both, true},
+		{"CA added, order changed", ca1.pem, append(append([]byte{}, ca2.pem...), ca1.pem...), true},
+		{"same CA rewritten", ca1.pem, ca1.pem, true},
+		{"CA removed", both, ca1.pem, false},
+		{"CA replaced", ca1.pem, ca2.pem, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, url := newTLSRawUpstream(t, ca1)
+			h := startWith(t, setup{upstream: url, files: map[string][]byte{"up-ca.pem": tc.before},
+				replace: []string{"upstream:\n  url: ", "upstream:\n  ca: up-ca.pem\n  url: "}})
+			conn := openTunnel(t, h, u, "web", "/api/ws", "ws", "hello")
+			writeFile(t, filepath.Join(h.dir, "up-ca.pem"), tc.after)
+			if err := h.srv.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.kept {
+				_, _ = io.WriteString(conn, "after-reload")
+				for deadline := time.Now().Add(2 * time.Second); !strings.Contains(u.received(), "after-reload") && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if !strings.Contains(u.received(), "after-reload") {
+					t.Error("a reload that kept every CA of upstream.ca closed the tunnel to the upstream")
+				}
+				return
+			}
+			if !closedWithin(conn, 2*time.Second) {
+				t.Error("a tunnel verified with a CA the reload no longer trusts is still open")
+			}
+			_, _ = io.WriteString(conn, "after-reload")
+			time.Sleep(200 * time.Millisecond)
+			if strings.Contains(u.received(), "after-reload") {
+				t.Error("bytes sent into the tunnel after the reload reached the upstream")
+			}
+		})
 	}
 }

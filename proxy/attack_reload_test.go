@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -204,5 +205,80 @@ spec:
 	}
 	if !strings.Contains(log, `"rule":"reload"`) || !strings.Contains(log, `"path":"/api/hang","status":403`) {
 		t.Errorf("audit: no record of the request the reload refused:\n%s", log)
+	}
+}
+
+// TestAttackReloadSameSizeSameMtime: the file watch compared only the
+// modification time and size of the files. A stricter policies file of
+// the same size swapped in with the same modification time (`cp -p`,
+// `tar -x`, `touch -r`, a rename of a prepared file) was never loaded:
+// the proxy went on enforcing the weaker policy (fail open). The watch
+// compares the files' device, inode and change time too now, and the
+// stricter policy is enforced within a few polls.
+func TestAttackReloadSameSizeSameMtime(t *testing.T) {
+	stricter := strings.Replace(policies, `paths: ["/api/*", "/admin"]`, `paths: ["/xyz/*", "/admin"]`, 1)
+	if len(stricter) != len(policies) || stricter == policies {
+		t.Fatal("test setup: the stricter policies must differ and have the same size")
+	}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, path string)
+	}{
+		{"renamed over", func(t *testing.T, path string) {
+			writeFile(t, path+".new", []byte(stricter))
+			if err := os.Chtimes(path+".new", t0, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewritten in place", func(t *testing.T, path string) {
+			writeFile(t, path, []byte(stricter))
+			if err := os.Chtimes(path, t0, t0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newRawUpstream(t)
+			h := startWith(t, setup{upstream: u.URL()})
+			polPath := filepath.Join(h.dir, "policies.yaml")
+			if err := os.Chtimes(polPath, t0, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.srv.Reload(); err != nil { // stamps the file with its mtime t0
+				t.Fatal(err)
+			}
+			defer func(d time.Duration) { settleDelay = d }(settleDelay)
+			settleDelay = 200 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			watching := make(chan struct{})
+			go func() {
+				defer close(watching)
+				h.srv.Watch(ctx, 50*time.Millisecond)
+			}()
+			defer func() { cancel(); <-watching }()
+			apiStatus := func() int {
+				resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items")
+				return status(resp)
+			}
+			if got := apiStatus(); got != 200 {
+				t.Fatalf("GET /api/items under the first policies: %d", got)
+			}
+			time.Sleep(100 * time.Millisecond) // a poll or two see the file unchanged
+			tc.put(t, polPath)
+			if fi, err := os.Stat(polPath); err != nil || fi.Size() != int64(len(policies)) || !fi.ModTime().Equal(t0) {
+				t.Fatalf("test setup: the new file's size and mtime must be the old ones: %v %v", fi, err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for apiStatus() != 403 {
+				if time.Now().After(deadline) {
+					t.Fatal("5 s after a stricter policies file of the same size and mtime replaced the old one, its policy is not enforced")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
 }

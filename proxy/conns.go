@@ -31,13 +31,13 @@ type connSet struct {
 // step got it, and how to end it.
 type streamInfo struct {
 	req      *http.Request
-	upstream *string // where it was forwarded (upstreamID)
+	upstream *upstreamRef // where it was forwarded (upstreamID)
 	cancel   func()
 }
 
 // stream records r, a long request in flight to upstream, until the
 // returned function is called; cancel ends it.
-func (s *connSet) stream(r *http.Request, upstream *string, cancel func()) func() {
+func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func()) func() {
 	si := &streamInfo{req: r, upstream: upstream, cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
@@ -71,7 +71,7 @@ type tunnelInfo struct {
 // request that opens a tunnel (forwardedKey).
 type forwarded struct {
 	exp      atomic.Int64 // Unix nanoseconds; 0 without a token
-	upstream atomic.Pointer[string]
+	upstream atomic.Pointer[upstreamRef]
 }
 
 type forwardedKey struct{}
@@ -86,7 +86,7 @@ func noteTokenExpiry(r *http.Request, exp time.Time) {
 
 // noteUpstream records the upstream r is forwarded to, if r opens a
 // tunnel.
-func noteUpstream(r *http.Request, upstream *string) {
+func noteUpstream(r *http.Request, upstream *upstreamRef) {
 	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
 		f.upstream.Store(upstream)
 	}
@@ -222,7 +222,7 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	type tunnel struct {
 		close    func()
 		req      *http.Request
-		upstream *string
+		upstream *upstreamRef
 	}
 	s.mu.Lock()
 	var open []tunnel

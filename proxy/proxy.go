@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -430,7 +430,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		// Go's default of 10 MiB buffered per request.
 		MaxResponseHeaderBytes: maxHeader,
 	}
-	var caPEM []byte
+	var roots map[[sha256.Size]byte]struct{}
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -441,16 +441,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	case target.Scheme == "https":
 		c := tlsconf.Client(tlsconf.Intermediate)
 		if u.CA != "" {
-			pem, err := regfile.Read(p.cfg.Path(u.CA), 0)
+			caPEM, err := regfile.Read(p.cfg.Path(u.CA), 0)
 			if err != nil {
 				return nil, fmt.Errorf("upstream.ca: %w", err)
 			}
-			caPEM = pem
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
+			pool, fps := caPool(caPEM)
+			if len(fps) == 0 {
 				return nil, fmt.Errorf("upstream.ca: %s holds no PEM certificate", u.CA)
 			}
-			c.RootCAs = pool
+			c.RootCAs, roots = pool, fps
 		}
 		tr.TLSClientConfig = c
 	}
@@ -553,23 +552,76 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.upstream = rp
-	id := upstreamID(target, u, caPEM)
+	id := upstreamID(target, u, roots)
 	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
 }
 
-// upstreamID names where and how requests are forwarded: the URL, the CA
-// certificates and SPIFFE settings that authenticate the upstream. A
-// tunnel or stream is checked again on a reload against it.
-func upstreamID(target *url.URL, u Upstream, caPEM []byte) *string {
+// upstreamRef names where and how requests are forwarded: the URL and
+// SPIFFE settings, and the CA certificates of upstream.ca that verify
+// the upstream. A tunnel or stream is checked again on a reload against
+// it.
+type upstreamRef struct {
+	where string
+	// roots are the SHA-256 sums of the CA certificates of upstream.ca;
+	// nil without one (the system roots, or SPIFFE).
+	roots map[[sha256.Size]byte]struct{}
+}
+
+// upstreamID returns the upstreamRef of requests forwarded to target
+// with u's settings, verified with the CA certificates roots.
+func upstreamID(target *url.URL, u Upstream, roots map[[sha256.Size]byte]struct{}) *upstreamRef {
 	id := target.String()
-	if len(caPEM) > 0 {
-		sum := sha256.Sum256(caPEM)
-		id += " ca:" + hex.EncodeToString(sum[:])
-	}
 	if s := u.SPIFFE; s != nil {
 		id += fmt.Sprintf(" spiffe:%q", []string{s.Socket, s.SVID, s.Key, s.Bundle, strings.Join(s.Allow, ",")})
 	}
-	return &id
+	return &upstreamRef{where: id, roots: roots}
+}
+
+// keeps reports whether a tunnel or stream forwarded to old may go on
+// when requests are now forwarded to r: the same URL and SPIFFE
+// settings, and every CA it could have been verified with still
+// trusted. Any change to upstream.ca closed them, a CA only added
+// included, so that a trust bundle rotation adding the next CA ahead of
+// time closed every WebSocket tunnel to the upstream
+// (TestAttackReloadUpstreamCA); a CA removed or changed (another
+// certificate) still closes them, as does a switch between upstream.ca
+// and the system roots.
+func (r *upstreamRef) keeps(old *upstreamRef) bool {
+	if r.where != old.where || (r.roots == nil) != (old.roots == nil) {
+		return false
+	}
+	for sum := range old.roots {
+		if _, ok := r.roots[sum]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// caPool returns the pool of the certificates in pemData, read as
+// x509.CertPool.AppendCertsFromPEM reads them (blocks of another type,
+// with headers, or that do not parse are skipped), and the SHA-256 sums
+// of their DER encodings: exactly the CAs the pool trusts.
+func caPool(pemData []byte) (*x509.CertPool, map[[sha256.Size]byte]struct{}) {
+	pool := x509.NewCertPool()
+	sums := map[[sha256.Size]byte]struct{}{}
+	for len(pemData) > 0 {
+		var block *pem.Block
+		block, pemData = pem.Decode(pemData)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			continue
+		}
+		pool.AddCert(cert)
+		sums[sha256.Sum256(cert.Raw)] = struct{}{}
+	}
+	return pool, sums
 }
 
 // minBodyRate is upstream.minBodyRate, or its default.

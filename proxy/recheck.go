@@ -25,7 +25,7 @@ type recheckState struct {
 	passed, undecided bool
 	// upstream is where the request was forwarded (upstreamID); nil
 	// when unknown.
-	upstream *string
+	upstream *upstreamRef
 }
 
 // rechecking reports whether r is a re-check, which is not counted by
@@ -47,14 +47,15 @@ func recheckUndecided(r *http.Request) {
 // withRecheckStop is the guard of the upstream step, to the upstream
 // upstreamID names: a re-check that got this far passed every check, and
 // is never forwarded; it passes if the request would still be forwarded
-// where it was. (A tunnel or stream relayed on to an upstream the
-// reloaded configuration no longer sends its requests to, or trusts
-// otherwise, once passed.) A request that opens a tunnel notes where it
+// where it was, verified as it was or with CAs only added (upstreamRef.
+// keeps). (A tunnel or stream relayed on to an upstream the reloaded
+// configuration no longer sends its requests to, or trusts otherwise,
+// once passed.) A request that opens a tunnel notes where it
 // goes.
-func withRecheckStop(upstream *string, next http.Handler) http.Handler {
+func withRecheckStop(upstream *upstreamRef, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st, ok := r.Context().Value(recheckKey{}).(*recheckState); ok {
-			st.passed = st.upstream == nil || *st.upstream == *upstream
+			st.passed = st.upstream == nil || upstream.keeps(st.upstream)
 			return
 		}
 		if r.Header.Get("Upgrade") != "" {
@@ -73,7 +74,7 @@ const recheckTimeout = 5 * time.Second
 // it to upstream (upstreamID; nil: anywhere), and, when they do
 // not, whether that is because a check could not be made (undecided: the
 // JWT keys of the request's token are unavailable) rather than a refusal.
-func (p *Proxy) admitsAgain(r *http.Request, upstream *string) (passed, undecided bool) {
+func (p *Proxy) admitsAgain(r *http.Request, upstream *upstreamRef) (passed, undecided bool) {
 	st := &recheckState{upstream: upstream}
 	defer func() {
 		if recover() != nil {

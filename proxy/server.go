@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/wardsec/ward/guard/audit"
 	"github.com/wardsec/ward/guard/harden"
+	"github.com/wardsec/ward/internal/filestamp"
 	"github.com/wardsec/ward/internal/regfile"
 )
 
@@ -34,8 +34,8 @@ type Server struct {
 	reg      *prometheus.Registry
 
 	cur      atomic.Pointer[Proxy]
-	mu       sync.Mutex           // serializes reloads
-	stamps   map[string]fileStamp // of the files the running configuration names
+	mu       sync.Mutex                 // serializes reloads
+	stamps   map[string]filestamp.Stamp // of the files the running configuration names
 	reloads  prometheus.Counter
 	failures prometheus.Counter
 	conns    connSet
@@ -456,23 +456,16 @@ func watchedFiles(c *Config) []string {
 	return files
 }
 
-// fileStamp is what tells a changed file: its modification time and
-// size (a file that appears or disappears changes ok).
-type fileStamp struct {
-	mod  time.Time
-	size int64
-	ok   bool
-}
-
-func statFiles(paths []string) map[string]fileStamp {
-	out := make(map[string]fileStamp, len(paths))
+// statFiles returns the stamps of the files (the zero stamp for one
+// missing). A stamp is the file's device, inode, change time, size and
+// modification time: modification time and size alone missed a file
+// replaced by another of the same size and modification time (`cp -p`,
+// a rename of a prepared file), and a stricter policies file swapped in
+// so was never loaded (TestAttackReloadSameSizeSameMtime).
+func statFiles(paths []string) map[string]filestamp.Stamp {
+	out := make(map[string]filestamp.Stamp, len(paths))
 	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			out[p] = fileStamp{}
-			continue
-		}
-		out[p] = fileStamp{mod: st.ModTime(), size: st.Size(), ok: true}
+		out[p], _ = filestamp.Of(p) // missing: the zero stamp, and its appearance a change
 	}
 	return out
 }

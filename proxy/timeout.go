@@ -164,7 +164,7 @@ func refusedOnReload(ctx context.Context) bool {
 	return ok && f.Load()
 }
 
-func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *string, next http.Handler) http.Handler {
+func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		completed := false

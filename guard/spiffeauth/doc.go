@@ -33,7 +33,9 @@
 // than ServerConfig's, use NewVerifier(bundle).Handler.
 //
 // FileSource reads an SVID and a bundle from files (what `ward cert` or a
-// SPIRE agent's helper writes) and reloads them when they change; each
+// SPIRE agent's helper writes) and reloads them when they change (device,
+// inode, change time, size or modification time: files replaced by
+// others of the same sizes and modification times count); each
 // must be a regular file (or a link to one) of at most 16 MiB, and one
 // swapped for a named pipe or /dev/zero is refused like one that does not
 // parse (it hung every handshake, or exhausted memory). DevCA

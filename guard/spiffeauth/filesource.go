@@ -2,7 +2,6 @@ package spiffeauth
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/wardsec/ward/internal/filestamp"
 	"github.com/wardsec/ward/internal/regfile"
 )
 
@@ -27,13 +27,8 @@ type FileSource struct {
 	checked atomic.Int64
 
 	mu     sync.Mutex
-	stamps [3]fileStamp
+	stamps [3]filestamp.Stamp
 	err    error
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
 }
 
 // NewFileSource loads the files; the trust domain is the SVID's.
@@ -45,14 +40,19 @@ func NewFileSource(certFile, keyFile, bundleFile string) (*FileSource, error) {
 	return s, nil
 }
 
-func (s *FileSource) stampAll() ([3]fileStamp, error) {
-	var st [3]fileStamp
+// stampAll stamps the files: device, inode, change time, size and
+// modification time (filestamp). Modification time and size alone missed
+// a bundle replaced by another of the same size and modification time
+// (`cp -p`, a rename of a prepared file): a CA removed from it stayed
+// trusted.
+func (s *FileSource) stampAll() ([3]filestamp.Stamp, error) {
+	var st [3]filestamp.Stamp
 	for i, f := range []string{s.certFile, s.keyFile, s.bundleFile} {
-		fi, err := os.Stat(f) // #nosec G703 -- the SVID files the caller names (ward proxy: its configuration), never request data
+		fs, err := filestamp.Of(f)
 		if err != nil {
 			return st, err
 		}
-		st[i] = fileStamp{fi.ModTime(), fi.Size()}
+		st[i] = fs
 	}
 	return st, nil
 }

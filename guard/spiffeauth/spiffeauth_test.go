@@ -259,6 +259,83 @@ func TestFileSourceReload(t *testing.T) {
 	}
 }
 
+// TestFileSourceSameSizeSameMtime: an SVID and key replaced by others of
+// the same sizes with the same modification times (`cp -p`, `tar -x`, a
+// rename of prepared files) were not reloaded: only modification time
+// and size were compared, and the old SVID was presented on. The files'
+// device, inode and change time are compared too now.
+func TestFileSourceSameSizeSameMtime(t *testing.T) {
+	f := newFixture(t)
+	c1, k1, err := f.alice.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.ca.Bundle().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another SVID of the same sizes (an ECDSA signature's length varies
+	// by a byte or two); its ID has the same length.
+	var c2, k2 []byte
+	for i := 0; i < 200 && (len(c2) != len(c1) || len(k2) != len(k1)); i++ {
+		s, err := f.ca.Issue(spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/api"), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c2, k2, err = s.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c2) != len(c1) || len(k2) != len(k1) {
+		t.Fatal("no SVID of the same sizes")
+	}
+	t0 := time.Now().Add(-time.Hour)
+	write := func(t *testing.T, path string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, t0, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, path string, data []byte)
+	}{
+		{"renamed over", func(t *testing.T, path string, data []byte) {
+			write(t, path+".new", data)
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewritten in place", write},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile, bundleFile := filepath.Join(dir, "svid.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "bundle.pem")
+			write(t, certFile, c1)
+			write(t, keyFile, k1)
+			write(t, bundleFile, b)
+			src, err := NewFileSource(certFile, keyFile, bundleFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond) // past the change time's granularity
+			tc.put(t, certFile, c2)
+			tc.put(t, keyFile, k2)
+			src.checked.Store(0) // as if a second had passed
+			s, err := src.GetX509SVID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.ID.String(); got != "spiffe://example.org/ns/shop/sa/api" {
+				t.Errorf("presenting %s after the SVID was replaced, want the new one", got)
+			}
+		})
+	}
+}
+
 // TestFileSourceSpecialFiles: the files of a FileSource swapped for a
 // named pipe or a link to /dev/zero. The handshake that noticed the
 // change read them with os.ReadFile, holding the source's lock: a pipe

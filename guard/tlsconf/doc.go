@@ -15,7 +15,9 @@
 //
 // KeyPair serves a certificate and key from files and picks up new files
 // within a second of them changing (a stat per handshake at most once a
-// second), keeping the previous pair when the new one does not load, or
+// second; device, inode, change time, size and modification time are
+// compared, so that a pair replaced by one of the same sizes and
+// modification times, as `cp -p` leaves it, counts), keeping the previous pair when the new one does not load, or
 // is not a regular file of at most 16 MiB (a named pipe in a file's place
 // hung every handshake; /dev/zero exhausted memory).
 // NewSelfSigned makes an ECDSA P-256 pair for tests and development.

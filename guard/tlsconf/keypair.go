@@ -10,11 +10,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wardsec/ward/internal/filestamp"
 	"github.com/wardsec/ward/internal/regfile"
 )
 
@@ -27,22 +27,17 @@ type KeyPair struct {
 
 	mu        sync.Mutex // serializes reloads
 	checked   atomic.Int64
-	certStamp stamp
-	keyStamp  stamp
+	certStamp filestamp.Stamp
+	keyStamp  filestamp.Stamp
 	lastErr   error
 }
 
-type stamp struct {
-	mod  time.Time
-	size int64
-}
-
-func stampOf(path string) (stamp, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return stamp{}, err
-	}
-	return stamp{st.ModTime(), st.Size()}, nil
+// stampOf stamps a file: device, inode, change time, size and
+// modification time (filestamp). Modification time and size alone missed
+// a certificate or key replaced by another of the same size and
+// modification time (`cp -p`, a rename of a prepared file).
+func stampOf(path string) (filestamp.Stamp, error) {
+	return filestamp.Of(path)
 }
 
 // LoadKeyPair reads a PEM certificate chain and key. It fails when they

@@ -214,3 +214,62 @@ func TestKeyPairNotRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPairSameSizeSameMtime: a certificate and key replaced by
+// another pair of the same sizes with the same modification times (`cp
+// -p`, `tar -x`, a rename of a prepared pair) were not reloaded: only
+// modification time and size were compared, and the old certificate,
+// revoked or expiring, was served on. The files' device, inode and
+// change time are compared too now.
+func TestKeyPairSameSizeSameMtime(t *testing.T) {
+	_, c1, k1, err := NewSelfSigned("one.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second pair of the same sizes (an ECDSA signature's length
+	// varies by a byte or two).
+	var c2, k2 []byte
+	for i := 0; i < 200 && (len(c2) != len(c1) || len(k2) != len(k1)); i++ {
+		if _, c2, k2, err = NewSelfSigned("two.test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c2) != len(c1) || len(k2) != len(k1) {
+		t.Fatal("no pair of the same sizes")
+	}
+	t0 := time.Now().Add(-time.Hour)
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, path string, data []byte)
+	}{
+		{"renamed over", func(t *testing.T, path string, data []byte) {
+			write(t, path+".new", data, t0)
+			if err := os.Rename(path+".new", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewritten in place", func(t *testing.T, path string, data []byte) { write(t, path, data, t0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+			write(t, certFile, c1, t0)
+			write(t, keyFile, k1, t0)
+			kp, err := LoadKeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond) // past the change time's granularity
+			tc.put(t, certFile, c2)
+			tc.put(t, keyFile, k2)
+			kp.checked.Store(0) // as if a second had passed
+			leaf, err := x509.ParseCertificate(kp.Certificate().Certificate[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if leaf.DNSNames[0] != "two.test" {
+				t.Errorf("serving %s after the pair was replaced, want two.test", leaf.DNSNames[0])
+			}
+		})
+	}
+}

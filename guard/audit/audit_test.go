@@ -161,6 +161,45 @@ func TestBufferedWriterStalledOutput(t *testing.T) {
 	}
 }
 
+// TestBufferedWriterDroppedThenFlushed: records were dropped, then the
+// flush moved the full buffer into a write the stalled output does not
+// finish. The buffer, refilling, was under half full and the write under
+// StallAfter old, so Healthy said nil (and /readyz 200) while records
+// had just been lost; it reports trouble until the output catches up.
+func TestBufferedWriterDroppedThenFlushed(t *testing.T) {
+	out := blockingWriter{release: make(chan struct{})}
+	b := NewBufferedWriterOptions(out, BufferOptions{Interval: time.Hour, MaxBytes: 1024, StallAfter: time.Hour})
+	rec := []byte(strings.Repeat("x", 99) + "\n")
+	for range 20 {
+		_, _ = b.Write(rec)
+	}
+	if b.Dropped() == 0 {
+		t.Fatal("no record dropped: the test cannot see the state")
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- b.Flush() }()
+	for b.Pending() != 0 { // the flush has taken the buffer into its write
+		time.Sleep(time.Millisecond)
+	}
+	_, _ = b.Write(rec) // the buffer refills, under half full
+	if err := b.Healthy(); err == nil {
+		t.Error("Healthy() = nil right after records were dropped, the output still stalled")
+	}
+	close(out.release) // the output catches up
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Healthy(); err != nil {
+		t.Errorf("Healthy() = %v after the output caught up", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRecordMatchesSlog: a record is byte for byte what slog's
 // JSONHandler wrote for the same attributes (the format before records
 // were encoded by hand), including strings that need escaping.

@@ -149,6 +149,12 @@ func (b *BufferedWriter) Write(p []byte) (int, error) {
 	if len(b.pending)+len(p) > b.opts.MaxBytes {
 		b.mu.Unlock()
 		b.dropped.Add(uint64(max(bytes.Count(p, []byte{'\n'}), 1)))
+		// Healthy reports trouble until the output has caught up: the
+		// next flush empties the buffer into a write the output may
+		// never finish, and the buffer, refilling, looked healthy
+		// (under half full, the write not yet StallAfter old) while
+		// records had just been lost.
+		b.troubled.Store(true)
 		return 0, ErrFull
 	}
 	b.pending = append(b.pending, p...)
@@ -251,11 +257,11 @@ func (b *BufferedWriter) Pending() int {
 
 // Healthy reports why records are being lost, or nil: a write to the
 // output that has taken longer than StallAfter, a buffer more than half
-// full, or a last write that failed. Once it has reported one, it keeps
-// reporting trouble until the output has caught up: no write in progress
-// and the buffer at most a quarter full (a flush that moved the buffer
-// into a write the output does not finish would otherwise look healthy
-// until StallAfter).
+// full, or a last write that failed. Once it has reported one, or a
+// record has been dropped, it keeps reporting trouble until the output
+// has caught up: no write in progress and the buffer at most a quarter
+// full (a flush that moved the buffer into a write the output does not
+// finish would otherwise look healthy until StallAfter).
 func (b *BufferedWriter) Healthy() error {
 	err := b.health()
 	if err != nil {

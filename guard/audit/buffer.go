@@ -39,7 +39,7 @@ type BufferOptions struct {
 // BufferedWriter batches records for an output where each write is a
 // system call (a file, standard output): a write per request costs more
 // than the rest of the audit. Records reach the output within Interval,
-// when 64 KiB are pending, and on Flush or Close; a crash loses at most
+// when 64 KiB (or half of MaxBytes, if less) are pending, and on Flush or Close; a crash loses at most
 // that much, the trade-off every access log makes (Envoy flushes every
 // second).
 //
@@ -160,7 +160,10 @@ func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.pending = append(b.pending, p...)
 	n := len(b.pending)
 	b.mu.Unlock()
-	if n >= 64<<10 {
+	// Flush early when 64 KiB are pending, or half the buffer when it is
+	// smaller (at 64 KiB a buffer of 64 KiB would wait for the interval
+	// full, dropping records).
+	if n >= min(64<<10, b.opts.MaxBytes/2) {
 		select {
 		case b.kick <- struct{}{}:
 		default:

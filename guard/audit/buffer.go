@@ -39,9 +39,9 @@ type BufferOptions struct {
 // BufferedWriter batches records for an output where each write is a
 // system call (a file, standard output): a write per request costs more
 // than the rest of the audit. Records reach the output within Interval,
-// when 64 KiB (or half of MaxBytes, if less) are pending, and on Flush or Close; a crash loses at most
-// that much, the trade-off every access log makes (Envoy flushes every
-// second).
+// when 64 KiB (or half of MaxBytes, if less) are pending, and on Flush
+// or Close; a crash loses at most that much, the trade-off every access
+// log makes (Envoy flushes every second).
 //
 // Write never waits for the output: records go to a bounded in-memory
 // buffer that a separate goroutine writes out (as Envoy's access log flush

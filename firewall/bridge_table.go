@@ -124,7 +124,21 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	for _, a := range a6 {
 		b6e = append(b6e, nftables.SetElement{Key: a.AsSlice()})
 	}
-	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {bound4, b4e}, {bound6, b6e}, {marks, me}, {ndMap, ne}}
+	// Set group_open (bridgeHostRules): the ports whose container's
+	// ingress is not isolated.
+	groupOpen := &nftables.Set{Table: t, Name: BridgeGroupOpen, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+	var goe []nftables.SetElement
+	for _, b := range bindings {
+		if b.Mark != GroupMark {
+			continue
+		}
+		name, err := ifname(b.Port)
+		if err != nil {
+			return nil, err
+		}
+		goe = append(goe, nftables.SetElement{Key: name})
+	}
+	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {bound4, b4e}, {bound6, b6e}, {groupOpen, goe}, {marks, me}, {ndMap, ne}}
 	if unbound {
 		o.sets = []setElems{{ports, pe}, {marks, me}} // no nd_ports: nothing looks it up
 	}
@@ -347,18 +361,24 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	// link: echo requests and errors between link-local addresses would
 	// otherwise reach a container whatever its ingress policies say (the
 	// inet table's maps hold no link-local address).
-	for _, dst := range []bool{false, true} {
-		fwdRules = append(fwdRules, slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
+	// discoveryOnly drops, through a port of set s (or through one not
+	// in it, with invert), what match selects but discovery: every
+	// protocol but ICMPv6, then every ICMPv6 type but ndTypes.
+	discoveryOnly := func(match []expr.Any, s *nftables.Set, invert bool) [][]expr.Any {
+		return [][]expr.Any{slices.Concat(match, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
-			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-		}), slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst), []expr.Any{
+			oifname, lookup(s, invert), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}), slices.Concat(match, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
 			icmpv6Type(r1), &expr.Range{Op: expr.CmpOpNeq, Register: r1, FromData: []byte{ndFirst}, ToData: []byte{ndLast}},
 			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{ndMLDv2}},
-			oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-		}))
+			oifname, lookup(s, invert), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		})}
+	}
+	for _, dst := range []bool{false, true} {
+		fwdRules = append(fwdRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst)), ports, false)...)
 	}
 	for _, p := range GroupPrefixes {
 		match := skbProto(unix.ETH_P_IP)
@@ -427,6 +447,19 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 				lookup(f.set, false), oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 			}))
 		}
+		// bridgeHostRules: link-local IPv6 to a bound port, discovery
+		// only; group packets only to a port of group_open, but IGMP and
+		// discovery.
+		outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, linkLocal)), ports, false)...)
+		outRules = append(outRules,
+			slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[0]), []expr.Any{
+				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_IGMP}},
+				oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+			}),
+			slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[1]),
+				[]expr.Any{oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
+		outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, GroupPrefixes[2])), groupOpen, true)...)
 		for _, exprs := range outRules {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: out, Exprs: exprs})
 		}
@@ -605,7 +638,7 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	a4, a6 := boundAddrs(rs.Bindings)
 	macPorts, macPairs, boundMACs := macElements(rs.Bindings)
 	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings),
-		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6), BridgeMACs: macPairs, BridgeMACPorts: macPorts, BridgeBoundMACs: boundMACs}
+		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6), BridgeGroupOpen: groupOpenPorts(rs.Bindings), BridgeMACs: macPairs, BridgeMACPorts: macPorts, BridgeBoundMACs: boundMACs}
 	var out []string
 	for _, se := range want.sets {
 		name := se.set.Name

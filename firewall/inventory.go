@@ -47,7 +47,7 @@ type Inventory struct {
 	// can claim no other container's address, and no unicast packet
 	// leaves the bridge through it; broadcast and multicast packets to it
 	// are unmarked, dropped from managed addresses as to any port Ward
-	// does not know.
+	// does not know, and from the host (set group_open).
 	UnknownPorts []string
 	// UserlandProxy, when set, identifies the sockets of Docker's
 	// userland proxy (package dockerinv sets it from the running

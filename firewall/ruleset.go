@@ -641,6 +641,7 @@ const (
 	BridgeND        = "nd_ports"
 	BridgeBound4    = "bound_v4"
 	BridgeBound6    = "bound_v6"
+	BridgeGroupOpen = "group_open"
 	BridgeMACs      = "macs"
 	BridgeMACPorts  = "mac_ports"
 	BridgeBoundMACs = "bound_macs"
@@ -684,7 +685,8 @@ const (
 // table judges it by the ingress of the container it reaches.
 // Chain output judges the frames the host sends through a bridge
 // (bridgeOutputRules), with sets bound_v4 and bound_v6 of every binding's
-// addresses.
+// addresses, then the host's group and link-local packets
+// (bridgeHostRules), with set group_open.
 // When bindings know MAC addresses (Binding.MACs), chain prerouting first
 // binds Ethernet sources (bridgeMACRules), with sets macs (port . MAC
 // address pairs), mac_ports (the ports with MAC addresses) and bound_macs
@@ -719,6 +721,7 @@ func (r *Ruleset) BridgeString() string {
 			writeElements(&b, elems, bs.f)
 			b.WriteString("\t}\n\n")
 		}
+		set(BridgeGroupOpen, "ifname", groupOpenPorts(r.Bindings))
 	}
 	fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeMarks)
 	if len(marks) > 0 {
@@ -809,7 +812,7 @@ func (r *Ruleset) BridgeString() string {
 	b.WriteString("\t}\n")
 	if !r.Unbound {
 		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype filter hook output priority filter; policy accept;\n", BridgeOutput)
-		for _, l := range slices.Concat(bridgeDestRules, bridgeOutputRules) {
+		for _, l := range slices.Concat(bridgeDestRules, bridgeOutputRules, bridgeHostRules) {
 			b.WriteString("\t\t" + l + "\n")
 		}
 		b.WriteString("\t}\n")
@@ -1003,6 +1006,46 @@ var bridgeDestRules = []string{
 var bridgeOutputRules = []string{
 	"ip daddr @" + BridgeBound4 + " oifname != @" + BridgePorts + " counter drop",
 	"ip6 daddr @" + BridgeBound6 + " oifname != @" + BridgePorts + " counter drop",
+}
+
+// bridgeHostRules end the bridge table's chain output: the host's own
+// packets that no inet rule judges by the container they reach. The inet
+// table's chain output judges the host's packets by their destination
+// address's ingress (map ingress_v4, ingress_v6), which holds neither
+// group addresses nor link-local ones; and the host's broadcast or
+// multicast frame reaches every port of the bridge without crossing the
+// bridge's forward hook, where the port marks (port_marks, group_ingress)
+// judge a container's. So any process of the host, or a hostNetwork
+// container, reached any container's UDP port past its ingress policies
+// with a datagram to 224.0.0.1, 255.255.255.255 or ff02::1, or to the
+// container's link-local IPv6 address (TestHostGroupAndLinkLocal).
+// A group packet from the host leaves only through a port whose
+// container's ingress is not isolated (set group_open: the bindings whose
+// Mark is GroupMark), but IGMP and neighbour, router and multicast
+// listener discovery, which links need and which carry no port: an
+// isolated container gets none of the host's group datagrams, even on a
+// port its policies open to the host's address (the bridge table cannot
+// run the class's ingress chain; failing closed). Link-local IPv6 is
+// judged as in chain forward: discovery only.
+var bridgeHostRules = []string{
+	"ip6 daddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
+	"ip6 daddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
+	"ip daddr 224.0.0.0/4 ip protocol != igmp oifname != @" + BridgeGroupOpen + " counter drop",
+	"ip daddr 255.255.255.255 oifname != @" + BridgeGroupOpen + " counter drop",
+	"ip6 daddr ff00::/8 meta l4proto != ipv6-icmp oifname != @" + BridgeGroupOpen + " counter drop",
+	"ip6 daddr ff00::/8 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname != @" + BridgeGroupOpen + " counter drop",
+}
+
+// groupOpenPorts renders set group_open: the ports of the bindings whose
+// container's ingress is not isolated (Mark GroupMark).
+func groupOpenPorts(bindings []Binding) []string {
+	var out []string
+	for _, b := range bindings {
+		if b.Mark == GroupMark {
+			out = append(out, strconv.Quote(b.Port))
+		}
+	}
+	return out
 }
 
 // boundAddrs returns the bindings' addresses of each family, sorted,

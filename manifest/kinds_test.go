@@ -44,6 +44,16 @@ func TestHelmHook(t *testing.T) {
 		{map[string]string{"helm.sh/hook": "pre-delete"}, true},
 		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "before-hook-creation, hook-succeeded"}, true},
 		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "hook-failed"}, false},
+		// Helm lower-cases and trims both annotations' values.
+		{map[string]string{"helm.sh/hook": "Pre-Install"}, false},
+		{map[string]string{"helm.sh/hook": " post-install , Test "}, false},
+		{map[string]string{"helm.sh/hook": "Test"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "Hook-Succeeded"}, true},
+		{map[string]string{"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": " HOOK-SUCCEEDED "}, true},
+		// Helm skips an object with a hook it does not know.
+		{map[string]string{"helm.sh/hook": "pre-install,post-instal"}, true},
+		{map[string]string{"helm.sh/hook": "crd-install"}, true},
+		{map[string]string{"helm.sh/hook": ""}, true},
 	} {
 		if got := helmHook(tc.ann) != ""; got != tc.absent {
 			t.Errorf("helmHook(%v) = %q, want absent %v", tc.ann, helmHook(tc.ann), tc.absent)

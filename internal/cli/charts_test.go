@@ -441,6 +441,11 @@ func TestHelmChartHookPolicies(t *testing.T) {
 		{"upgrade hook", []string{"hook=pre-upgrade"}, false, "Helm hook (pre-upgrade) that helm install does not create"},
 		{"deleted on success", []string{"hook=post-install", "deletePolicy=hook-succeeded"}, false, "helm deletes once created"},
 		{"install hook kept", []string{"hook=pre-install", "deletePolicy=before-hook-creation"}, true, ""},
+		// Helm reads both annotations in any case, and skips an object
+		// with a hook it does not know.
+		{"install hook in capitals kept", []string{"hook=Pre-Install"}, true, ""},
+		{"deleted on success in capitals", []string{"hook=pre-install", "deletePolicy=Hook-Succeeded"}, false, "helm deletes once created"},
+		{"unknown hook skipped", []string{`hook=pre-install\,post-instal`}, false, "a hook Helm does not know"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"check", chart, "-o", "json"}
@@ -469,6 +474,50 @@ func TestHelmChartHookPolicies(t *testing.T) {
 			}
 			if !tc.modelled && code != ExitFindings {
 				t.Errorf("exit %d, want %d: the policy Ward leaves out fails the run", code, ExitFindings)
+			}
+		})
+	}
+}
+
+// TestHelmChartHookMeshPolicies: Istio's PeerAuthentication and
+// AuthorizationPolicy that are Helm hooks helm install does not create are
+// reported as not evaluated, as NetworkPolicies are, and left out of the
+// mesh audit: a STRICT PeerAuthentication and an allow-nothing
+// AuthorizationPolicy created only by helm test made the namespace look
+// strict and baselined, with no finding.
+func TestHelmChartHookMeshPolicies(t *testing.T) {
+	const chart = "internal/cli/testdata/helm-hooks-mesh"
+	objs := []string{"default/PeerAuthentication/strict", "default/AuthorizationPolicy/allow-nothing"}
+	for _, tc := range []struct {
+		name     string
+		set      []string
+		modelled bool
+	}{
+		{"not a hook", nil, true},
+		{"install hook kept", []string{"hook=post-install"}, true},
+		{"test hook", []string{"hook=test"}, false},
+		{"test hook in capitals", []string{"hook=Test"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"check", chart, "-o", "json"}
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			out, errOut, _ := run(t, "", args...)
+			res := checkOutput(t, out)
+			for _, obj := range objs {
+				unsupported := false
+				for _, f := range res.Findings {
+					if f.Rule == "input/unsupported-policy" && f.Object == obj {
+						unsupported = true
+						if !strings.Contains(f.Message, "Helm hook") {
+							t.Errorf("message %q does not say it is a Helm hook", f.Message)
+						}
+					}
+				}
+				if unsupported == tc.modelled {
+					t.Errorf("%s: input/unsupported-policy reported: %v, want %v; stderr: %s", obj, unsupported, !tc.modelled, errOut)
+				}
 			}
 		})
 	}

@@ -203,9 +203,11 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 		}
 		fmt.Fprintf(w, "      %s\n", report.Printable(r.Reason))
 		for _, v := range r.Violations {
-			fmt.Fprintf(w, "      %s -> %s: %s\n", v.From, v.To, v.Ports)
+			fmt.Fprintf(w, "      %s -> %s: %s\n", report.Printable(v.From), report.Printable(v.To), v.Ports)
+			// The trace names the policies' files: raw, a file named
+			// "np\x1b[1A\x1b[2K..." erased the FAIL line above it.
 			for _, line := range assertion.Trace(v.Explanation) {
-				fmt.Fprintf(w, "        %s\n", line)
+				fmt.Fprintf(w, "        %s\n", report.Printable(line))
 			}
 		}
 		if r.Failed > len(r.Violations) {

@@ -116,10 +116,6 @@ type Rendered struct {
 	// whose document has no `# Source:` comment of its own: the template
 	// of a Helm chart the stream was rendered from.
 	Origin string
-	// Helm is set for the render of a Helm chart's template: an object
-	// with a helm.sh/hook annotation there is a hook, which helm install
-	// creates apart from the release, at its events only (see helmHook).
-	Helm bool
 	// Lines, when set, maps a line of Data to the line reported for it
 	// (objects, their fields, errors), such as the line of the template
 	// that a chart's output comes from. It must return a line >= 1 for
@@ -361,14 +357,15 @@ func (l *loader) finish() (*Set, error) {
 		}
 		dir, rendered := l.renderedDir(f.name)
 		remap := l.renderedLines(f.name)
-		helm := l.renderedHelm(f.name)
 		for _, o := range f.out {
 			if remap != nil {
 				o.remap(remap)
 			}
-			if helm {
-				l.helmHooks(&o)
-			}
+			// Every input, not only the charts Ward renders: helm
+			// template's output checked as a file (helm template ... >
+			// all.yaml; ward check all.yaml) holds the same hooks, and
+			// helm install, not that file, is what creates them.
+			l.helmHooks(&o)
 			if rendered {
 				for i := range o.objs {
 					relocate(&o.objs[i], dir, files)
@@ -549,17 +546,6 @@ func (l *loader) renderedDir(name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// renderedHelm reports whether the Options.Rendered named name is a Helm
-// chart's render.
-func (l *loader) renderedHelm(name string) bool {
-	for _, r := range l.opts.Rendered {
-		if r.Name == name {
-			return r.Helm
-		}
-	}
-	return false
 }
 
 // helmHooks moves the policies of d that are Helm hooks which may not be

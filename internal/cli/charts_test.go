@@ -522,3 +522,57 @@ func TestHelmChartHookMeshPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmTemplateOutputHooks: helm template's output checked as a file
+// (helm template shop ./chart > all.yaml; ward check all.yaml) holds the
+// chart's hooks, test hooks included, as plain objects. The default deny
+// helm creates only for helm test was in force in Ward's model, so the
+// chart's open database passed; read as the chart itself is, it is
+// reported as not evaluated.
+func TestHelmTemplateOutputHooks(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "all.yaml")
+	const rendered = `---
+# Source: shop/templates/app.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: db
+        image: postgres@sha256:0000000000000000000000000000000000000000000000000000000000000000
+        ports: [{containerPort: 5432, name: pg}]
+---
+# Source: shop/templates/tests/deny.yaml
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny-all
+  namespace: shop
+  annotations:
+    "helm.sh/hook": test
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+`
+	if err := os.WriteFile(file, []byte(rendered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "check", file, "-o", "json")
+	var unsupported, open bool
+	for _, f := range checkOutput(t, out).Findings {
+		switch {
+		case f.Rule == "input/unsupported-policy" && f.Object == "shop/NetworkPolicy/deny-all":
+			unsupported = strings.Contains(f.Message, "Helm hook (test)")
+		case f.Rule == "netpol/datastore-open":
+			open = true
+		}
+	}
+	if !unsupported || !open || code != ExitFindings {
+		t.Errorf("test hook reported as not evaluated: %v, open database reported: %v, exit %d (want true, true, %d); stderr: %s",
+			unsupported, open, code, ExitFindings, errOut)
+	}
+}

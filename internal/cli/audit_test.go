@@ -412,3 +412,28 @@ spec:
 		}
 	}
 }
+
+// TestWarningFileEscapes: a warning names a file of the input; a line
+// break in the name printed a warning line of the file's choosing on
+// standard error ("ward: warning: ... not read" followed by a line of its
+// own).
+func TestWarningFileEscapes(t *testing.T) {
+	dir := t.TempDir()
+	const evil = "scaledjob\nward: all inputs read, nothing skipped\n.yaml"
+	data, err := os.ReadFile("testdata/audit/escapes/scaledjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, evil), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "", "reach", dir)
+	if !strings.Contains(errOut, `scaledjob\x0award: all inputs read`) {
+		t.Errorf("the warnings do not name the file escaped:\n%s", errOut)
+	}
+	for _, line := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(line, "ward: all inputs read") {
+			t.Errorf("a line of the file name's choosing was printed: %q", line)
+		}
+	}
+}

@@ -164,7 +164,17 @@ var Rules = []finding.Rule{
 		Summary:   "A side of a ward.yaml assertion selects no workload, so the assertion checks nothing.",
 		Rationale: "An assertion that matches nothing passes vacuously and would hide a renamed namespace or label; Ward fails it instead.",
 		Fix:       "Check the namespace and selector of the assertion against the workloads in the input."},
+	{ID: RuleUndecided, Severity: finding.High,
+		Summary: "The input holds policies Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, a Helm test hook) that ward.yaml has not acknowledged, so its assertions cannot be decided.",
+		Rationale: "Such a policy may allow a flow an assertion forbids or deny one it requires: a passing assertion would be a verdict on input Ward did not read. " +
+			"Only an ignore entry whose rule is input/unsupported-policy itself acknowledges one; a wildcard entry (\"*\", often narrowed to a vendored directory to silence its findings) does not, " +
+			"as it says nothing about judging the assertions without the policy. ward assert exits 2 in this case.",
+		Fix: "Review each policy named and acknowledge it in ward.yaml: ignore: [{rule: input/unsupported-policy, object: <its object>, reason: <why the assertions hold without it>}]."},
 }
+
+// RuleUndecided is reported by ward check, at ward.yaml, when policies
+// Ward does not evaluate leave its assertions undecided.
+const RuleUndecided = "assert/undecided"
 
 // Findings turns failed results into findings located in file.
 func Findings(file string, rs []Result) []finding.Finding {

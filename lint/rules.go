@@ -175,9 +175,9 @@ var Rules = []Rule{
 		Summary:  "A network policy of a kind Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, ...).",
 		Rationale: "Such a policy may allow or deny traffic that Ward's reachability does not show. Ignoring it silently would give false assurance, " +
 			"so every one is reported. Istio's PeerAuthentication and AuthorizationPolicy are left to the mesh rules, which read them " +
-			"(`ward reach`, `diff` and `explain` still warn that they ignore them). A NetworkPolicy of a Helm chart that is a hook helm install " +
-			"does not create (helm.sh/hook: test, pre-upgrade, pre-delete, ...) or deletes once created (hook-delete-policy: hook-succeeded) is " +
-			"reported the same way and left out of the model: it is not in the cluster after helm install, or not always.",
+			"(`ward reach`, `diff` and `explain` still warn that they ignore them). A NetworkPolicy, PeerAuthentication or AuthorizationPolicy of a Helm chart that is a hook helm install " +
+			"does not create (helm.sh/hook: test, pre-upgrade, pre-delete, an event helm does not know, ...) or deletes once created (hook-delete-policy: hook-succeeded) is " +
+			"reported the same way and left out of the model and the mesh audit: it is not in the cluster after helm install, or not always.",
 		Fix: "Review the policy by hand, or remove it from the input if it is not deployed.",
 	},
 	{

@@ -147,6 +147,9 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 			out.retry = true
 		}
 		out.seen++
+		if !out.retry {
+			listHook(root, d.file, u.line, out)
+		}
 		return
 	}
 	depth := 0
@@ -253,6 +256,9 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		if depth >= maxListDepth {
 			out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: %s %s nested in more than %d Lists: its items are not read", ErrSyntax, apiVersion, kind, maxListDepth)})
 			return
+		}
+		if depth == 0 {
+			listHook(n, d.file, src.Line, out)
 		}
 		for _, item := range items.Content {
 			d.object(item, base, origin, out, depth+1, itemType(apiVersion, kind))
@@ -1080,4 +1086,21 @@ func appendJSONString(buf []byte, s string) []byte {
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '"')
+}
+
+// listHook reports a List document (n, at line) whose metadata carries a
+// helm.sh/hook annotation: helm sorts a chart's documents into hooks by
+// the document's own annotations, so it makes the whole List a hook,
+// created at that hook's events only (a test hook never by helm
+// install), whatever its items' annotations say. Ward judges each item
+// by its own (see helmHook), so the List is an input error rather than
+// its items being in force in Ward's model alone.
+func listHook(n *yaml.Node, file string, line int, out *decoded) {
+	hook := mapGet(mapGet(mapGet(n, "metadata"), "annotations"), "helm.sh/hook")
+	if hook == nil {
+		return
+	}
+	out.errs = append(out.errs, &Error{File: file, Line: line, Err: fmt.Errorf(
+		"%w: a List with a helm.sh/hook annotation (%q): helm makes the whole List a hook, which helm install may not create, and Ward does not read hooks of Lists; "+
+			"put the annotation on each item instead", ErrType, scalar(hook))})
 }

@@ -30,7 +30,11 @@
 // DeploymentConfigs, Knative Services and Configurations and Argo Rollouts
 // are workloads too, decoded into this package's minimal types
 // (DeploymentConfig, KnativeService, ...). Policy kinds Ward cannot evaluate yet (Calico, Cilium,
-// AdminNetworkPolicy, Istio) are listed in Set.Unsupported, and documents
+// AdminNetworkPolicy, Istio) are listed in Set.Unsupported, as are the
+// NetworkPolicies, PeerAuthentications and AuthorizationPolicies of any input
+// that are Helm hooks helm install does not create or deletes at once
+// (helm.sh/hook and helm.sh/hook-delete-policy read as helm reads them, in
+// any case; an unknown event means helm skips the object), and documents
 // that are not Kubernetes objects in Set.Skipped.
 //
 // Bad input never stops loading: every malformed document or object gives

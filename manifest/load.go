@@ -116,10 +116,6 @@ type Rendered struct {
 	// whose document has no `# Source:` comment of its own: the template
 	// of a Helm chart the stream was rendered from.
 	Origin string
-	// Helm is set for the render of a Helm chart's template: an object
-	// with a helm.sh/hook annotation there is a hook, which helm install
-	// creates apart from the release, at its events only (see helmHook).
-	Helm bool
 	// Lines, when set, maps a line of Data to the line reported for it
 	// (objects, their fields, errors), such as the line of the template
 	// that a chart's output comes from. It must return a line >= 1 for
@@ -361,14 +357,15 @@ func (l *loader) finish() (*Set, error) {
 		}
 		dir, rendered := l.renderedDir(f.name)
 		remap := l.renderedLines(f.name)
-		helm := l.renderedHelm(f.name)
 		for _, o := range f.out {
 			if remap != nil {
 				o.remap(remap)
 			}
-			if helm {
-				o.objs, unsupported = l.helmHooks(o.objs, unsupported)
-			}
+			// Every input, not only the charts Ward renders: helm
+			// template's output checked as a file (helm template ... >
+			// all.yaml; ward check all.yaml) holds the same hooks, and
+			// helm install, not that file, is what creates them.
+			l.helmHooks(&o)
 			if rendered {
 				for i := range o.objs {
 					relocate(&o.objs[i], dir, files)
@@ -551,38 +548,60 @@ func (l *loader) renderedDir(name string) (string, bool) {
 	return "", false
 }
 
-// renderedHelm reports whether the Options.Rendered named name is a Helm
-// chart's render.
-func (l *loader) renderedHelm(name string) bool {
-	for _, r := range l.opts.Rendered {
-		if r.Name == name {
-			return r.Helm
-		}
-	}
-	return false
-}
-
-// helmHooks moves the NetworkPolicies of objs that are Helm hooks which
-// may not be in the cluster after helm install (helmHook) to unsupported:
-// read as in force, a default deny that helm creates only for helm test
-// isolated every pod in Ward's model alone.
-func (l *loader) helmHooks(objs []object, unsupported []Unsupported) ([]object, []Unsupported) {
-	kept := objs[:0]
-	for _, o := range objs {
-		np, ok := o.obj.(*networkingv1.NetworkPolicy)
-		if !ok {
+// helmHooks moves the policies of d that are Helm hooks which may not be
+// in the cluster after helm install (helmHook) to unsupported: read as in
+// force, a default deny that helm creates only for helm test isolated
+// every pod in Ward's model alone. Istio's PeerAuthentication and
+// AuthorizationPolicy are policies too (the mesh audit reads them): a
+// STRICT PeerAuthentication that is a test hook made a namespace that
+// accepts plaintext look strict.
+func (l *loader) helmHooks(d *decoded) {
+	kept := d.objs[:0]
+	for _, o := range d.objs {
+		var annotations map[string]string
+		audited := false
+		np, isNP := o.obj.(*networkingv1.NetworkPolicy)
+		switch v := o.obj.(type) {
+		case *networkingv1.NetworkPolicy:
+			annotations = v.Annotations
+		case *peerAuthentication:
+			annotations, audited = v.Annotations, true
+		case *authorizationPolicy:
+			annotations, audited = v.Annotations, true
+		default:
 			kept = append(kept, o)
 			continue
 		}
-		reason := helmHook(np.Annotations)
+		reason := helmHook(annotations)
 		if reason == "" {
 			kept = append(kept, o)
 			continue
 		}
-		unsupported = append(unsupported, Unsupported{Source: o.src, APIVersion: np.APIVersion, Kind: "NetworkPolicy",
-			Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason})
+		if audited {
+			// Already listed as unsupported for the mesh audit to report
+			// on: now left out of the audit, and reported as not evaluated.
+			for i := range d.unsupported {
+				if u := &d.unsupported[i]; u.Audited && u.Source == o.src {
+					u.Audited, u.Reason = false, reason
+				}
+			}
+			continue
+		}
+		if isNP {
+			d.unsupported = append(d.unsupported, Unsupported{Source: o.src, APIVersion: np.APIVersion, Kind: "NetworkPolicy",
+				Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason})
+		}
 	}
-	return kept, unsupported
+	d.objs = kept
+}
+
+// helmHookEvents are the values of helm.sh/hook that Helm knows
+// (helm.sh/helm/v4/pkg/release/v1/util's events), and whether helm
+// install creates a hook of that event.
+var helmHookEvents = map[string]bool{
+	"pre-install": true, "post-install": true,
+	"pre-delete": false, "post-delete": false, "pre-upgrade": false, "post-upgrade": false,
+	"pre-rollback": false, "post-rollback": false, "test": false, "test-success": false,
 }
 
 // helmHook says why a Helm chart's object with annotations as is may be
@@ -592,21 +611,32 @@ func (l *loader) helmHooks(objs []object, unsupported []Unsupported) ([]object, 
 // uninstall, pre-upgrade not at install), and deletes it as soon as it is
 // ready with helm.sh/hook-delete-policy hook-succeeded, at once for a kind
 // other than Job and Pod. A pre-install or post-install hook that is not
-// so deleted stays (uninstall does not remove hooks either).
+// so deleted stays (uninstall does not remove hooks either). Helm reads
+// both annotations' values in any case, with spaces around the commas
+// ("Pre-Install, Test"; "Hook-Succeeded"), and skips an object with any
+// value of helm.sh/hook it does not know ("pre-install,post-instal")
+// altogether, creating nothing of it.
 func helmHook(annotations map[string]string) string {
 	hook, ok := annotations["helm.sh/hook"]
 	if !ok {
 		return ""
 	}
+	installed := false
+	for e := range strings.SplitSeq(hook, ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		created, known := helmHookEvents[e]
+		if !known {
+			return fmt.Sprintf("its helm.sh/hook %q names %q, a hook Helm does not know: helm skips the object and never creates it", hook, e)
+		}
+		installed = installed || created
+	}
 	for p := range strings.SplitSeq(annotations["helm.sh/hook-delete-policy"], ",") {
-		if strings.TrimSpace(p) == "hook-succeeded" {
+		if strings.ToLower(strings.TrimSpace(p)) == "hook-succeeded" {
 			return fmt.Sprintf("it is a Helm hook (%s) that helm deletes once created (hook-delete-policy: hook-succeeded)", hook)
 		}
 	}
-	for e := range strings.SplitSeq(hook, ",") {
-		if e := strings.TrimSpace(e); e == "pre-install" || e == "post-install" {
-			return ""
-		}
+	if installed {
+		return ""
 	}
 	return fmt.Sprintf("it is a Helm hook (%s) that helm install does not create", hook)
 }

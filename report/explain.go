@@ -22,10 +22,12 @@ func ExplainText(w io.Writer, xs []*netpol.Explanation) error {
 		if x.Port != "" {
 			port = x.Port
 		}
-		ew.printf("%s: %s -> %s on %s\n", verdict, x.From, x.To, port)
+		ew.printf("%s: %s -> %s on %s\n", verdict, Printable(x.From), Printable(x.To), port)
 		ew.printf("allowed between them: %s\n", x.AllowedPorts)
+		// The trace names the policies' files: raw, a file named
+		// "np\x1b[1A\x1b[2K\rPASS.yaml" rewrote the lines above it.
 		for _, line := range assertion.Trace(x) {
-			ew.printf("  %s\n", line)
+			ew.printf("  %s\n", Printable(line))
 		}
 	}
 	return ew.err
@@ -41,11 +43,11 @@ func DiffText(w io.Writer, cs []netpol.Change) error {
 	for _, c := range cs {
 		switch c.Change {
 		case "added":
-			ew.printf("+ %s -> %s: %s\n", c.Src, c.Dst, c.New)
+			ew.printf("+ %s -> %s: %s\n", Printable(c.Src), Printable(c.Dst), c.New)
 		case "removed":
-			ew.printf("- %s -> %s: %s\n", c.Src, c.Dst, c.Old)
+			ew.printf("- %s -> %s: %s\n", Printable(c.Src), Printable(c.Dst), c.Old)
 		default:
-			ew.printf("~ %s -> %s: %s => %s", c.Src, c.Dst, c.Old, c.New)
+			ew.printf("~ %s -> %s: %s => %s", Printable(c.Src), Printable(c.Dst), c.Old, c.New)
 			if !c.Added.Empty() {
 				ew.printf(" (added %s)", c.Added)
 			}

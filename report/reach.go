@@ -19,7 +19,7 @@ func ReachTable(w io.Writer, r *netpol.Reach) error {
 	table(ew, rows)
 	ew.printf("\n%s, %s\n", count(len(r.Workloads), "workload", "workloads"), count(len(r.Display), "connection", "connections"))
 	for _, n := range r.Notes {
-		ew.printf("note: %s\n", n)
+		ew.printf("note: %s\n", Printable(n))
 	}
 	return ew.err
 }
@@ -81,7 +81,7 @@ func ReachMatrix(w io.Writer, r *netpol.Reach) error {
 	}
 	ew.printf("\n# all ports  + some ports  . nothing; columns are destinations in row order;\nout: to external addresses, in: from external addresses\n")
 	for _, note := range r.Notes {
-		ew.printf("note: %s\n", note)
+		ew.printf("note: %s\n", Printable(note))
 	}
 	return ew.err
 }
@@ -211,7 +211,7 @@ func SummaryText(w io.Writer, s *netpol.Summary) error {
 		ew.printf("\n")
 	}
 	for _, n := range s.Notes {
-		ew.printf("note: %s\n", n)
+		ew.printf("note: %s\n", Printable(n))
 	}
 	return ew.err
 }

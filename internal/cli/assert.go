@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -125,29 +126,52 @@ ward.yaml has not acknowledged: they may allow or deny what is asserted).`,
 // Ward does not evaluate (a Calico or Cilium policy, a Helm test hook)
 // that ward.yaml has not acknowledged: such a policy may allow a flow an
 // assertion forbids, or deny one it requires, so a PASS would be a clean
-// result from input Ward did not read. An ignore entry for
-// input/unsupported-policy (or an ignore.ward.dev annotation on the
-// object) acknowledges one, as it does in ward check.
+// result from input Ward did not read (see unacknowledged).
 func undecided(set *manifest.Set, cfg *assertion.Config) error {
+	open, err := unacknowledged(set, cfg)
+	if err != nil || len(open) == 0 {
+		return err
+	}
+	return errors.New(undecidedMessage(open))
+}
+
+// unacknowledged returns, printable, the policies of set that Ward does
+// not evaluate and that no ignore entry of ward.yaml acknowledges. Only an
+// entry whose rule is input/unsupported-policy itself acknowledges one: an
+// entry of a wildcard ("*", "input/*", often narrowed to a vendored
+// directory to silence its hardening findings) or of a peer auditor's
+// check silences the finding in ward check, but says nothing about
+// judging the assertions without the policy. Annotations on the policy
+// do not either: they are its own author's word.
+func unacknowledged(set *manifest.Set, cfg *assertion.Config) ([]string, error) {
 	fs := lint.Unevaluated(set)
 	if len(fs) == 0 {
-		return nil
+		return nil, nil
 	}
 	ignores, _, err := resolveIgnores(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fs, _ = suppress.Apply(fs, set, ignores)
+	explicit := slices.DeleteFunc(ignores, func(ig suppress.Ignore) bool {
+		return ig.Rule != ruleUnsupportedPolicy || ig.Rules != nil
+	})
+	fs, _ = suppress.Apply(fs, nil, explicit)
 	var open []string
 	for _, f := range fs {
 		if f.Suppressed == nil {
 			open = append(open, report.Printable(srcpos.At(f.File, f.Line, "%s", f.Object).Error()))
 		}
 	}
+	return open, nil
+}
+
+// ruleUnsupportedPolicy is lint's rule for a policy Ward does not evaluate.
+const ruleUnsupportedPolicy = "input/unsupported-policy"
+
+// undecidedMessage says why the assertions cannot be decided, naming the
+// first few of the open policies.
+func undecidedMessage(open []string) string {
 	n := len(open)
-	if n == 0 {
-		return nil
-	}
 	const most = 5
 	more := ""
 	if n > most {
@@ -158,7 +182,7 @@ func undecided(set *manifest.Set, cfg *assertion.Config) error {
 	if n == 1 {
 		noun = "policy"
 	}
-	return fmt.Errorf("the assertions cannot be decided: %d %s that Ward does not evaluate may allow or deny the flows they assert (%s%s); review each and acknowledge it in ward.yaml's ignore (rule: input/unsupported-policy, with a reason) to check the assertions without it (docs/ward-yaml.md)",
+	return fmt.Sprintf("the assertions cannot be decided: %d %s that Ward does not evaluate may allow or deny the flows they assert (%s%s); review each and acknowledge it in ward.yaml's ignore (rule: input/unsupported-policy itself, not a wildcard, with a reason) to check the assertions without it (docs/ward-yaml.md)",
 		n, noun, strings.Join(open, "; "), more)
 }
 
@@ -179,9 +203,11 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 		}
 		fmt.Fprintf(w, "      %s\n", report.Printable(r.Reason))
 		for _, v := range r.Violations {
-			fmt.Fprintf(w, "      %s -> %s: %s\n", v.From, v.To, v.Ports)
+			fmt.Fprintf(w, "      %s -> %s: %s\n", report.Printable(v.From), report.Printable(v.To), v.Ports)
+			// The trace names the policies' files: raw, a file named
+			// "np\x1b[1A\x1b[2K..." erased the FAIL line above it.
 			for _, line := range assertion.Trace(v.Explanation) {
-				fmt.Fprintf(w, "        %s\n", line)
+				fmt.Fprintf(w, "        %s\n", report.Printable(line))
 			}
 		}
 		if r.Failed > len(r.Violations) {

@@ -21,44 +21,9 @@ func TestAssertUnevaluatedPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("apps.yaml", `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: "registry.example.com/web@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: db, namespace: shop}
-spec:
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec: {containers: [{name: db, image: "registry.example.com/db@sha256:0000000000000000000000000000000000000000000000000000000000000000", ports: [{containerPort: 5432}]}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: default-deny, namespace: shop}
-spec: {podSelector: {}, policyTypes: [Ingress]}
-`)
-	write("calico.yaml", `# the platform team's policy, enforced by Calico
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: allow-all, namespace: shop}
-spec:
-  selector: all()
-  types: [Ingress]
-  ingress: [{action: Allow}]
-`)
-	const assertions = `assertions:
-  - name: db never reachable from web
-    from: {namespace: shop, selector: {app: web}}
-    to: {namespace: shop, selector: {app: db}}
-    expect: deny
-`
+	write("apps.yaml", unevaluatedApps)
+	write("calico.yaml", unevaluatedCalico)
+	const assertions = unevaluatedAssertions
 	write("ward.yaml", assertions)
 	out, errOut, code := run(t, "", "assert", dir)
 	if code != ExitError || strings.Contains(out, "PASS") {
@@ -88,5 +53,111 @@ spec:
 `)
 	if _, errOut, code = run(t, "", "assert", dir); code != ExitError {
 		t.Errorf("ward assert with another object acknowledged: exit %d, want %d:\n%s", code, ExitError, errOut)
+	}
+}
+
+// The input of the tests of policies Ward does not evaluate: web and db
+// behind a Kubernetes default deny, a Calico policy that admits
+// everything, and an assertion that web never reaches db.
+const (
+	unevaluatedApps = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "registry.example.com/web@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example.com/db@sha256:0000000000000000000000000000000000000000000000000000000000000000", ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`
+	unevaluatedCalico = `# the platform team's policy, enforced by Calico
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: shop}
+spec:
+  selector: all()
+  types: [Ingress]
+  ingress: [{action: Allow}]
+`
+	unevaluatedAssertions = `assertions:
+  - name: db never reachable from web
+    from: {namespace: shop, selector: {app: web}}
+    to: {namespace: shop, selector: {app: db}}
+    expect: deny
+`
+)
+
+// TestAssertWildcardIgnore: an ignore entry of a wildcard rule narrowed to
+// a vendored directory ("we do not fix vendor/'s findings") silenced the
+// Calico allow-all policy there, and with it the only sign that the
+// assertions were judged without it: ward assert passed "db never
+// reachable from web" (exit 0), and so did ward check. Only an entry for
+// input/unsupported-policy itself acknowledges the policy for the
+// assertions.
+func TestAssertWildcardIgnore(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"apps.yaml": unevaluatedApps, "vendor/calico.yaml": unevaluatedCalico} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, ignore string
+		decided      bool
+	}{
+		{"every rule under vendor/", `  - rule: "*"
+    path: vendor/
+    reason: vendored manifests, their findings are upstream's
+`, false},
+		{"input rules", `  - rule: "input/*"
+    reason: input findings are reviewed elsewhere
+`, false},
+		{"the rule itself", `  - rule: input/unsupported-policy
+    path: vendor/
+    reason: reviewed; Calico admits only what the Kubernetes policies do
+`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(dir, "ward.yaml"), []byte(unevaluatedAssertions+"ignore:\n"+tc.ignore), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := run(t, "", "assert", dir)
+			switch {
+			case tc.decided && (code != 0 || !strings.Contains(out, "PASS")):
+				t.Errorf("ward assert: exit %d, want 0 and PASS:\n%s%s", code, out, errOut)
+			case !tc.decided && (code != ExitError || strings.Contains(out, "PASS") || !strings.Contains(errOut, "vendor/calico.yaml:2")):
+				t.Errorf("ward assert: exit %d, want %d, no verdict, the Calico policy named:\n%s%s", code, ExitError, out, errOut)
+			}
+			out, errOut, code = run(t, "", "check", dir, "-o", "json")
+			undecided := false
+			for _, f := range checkOutput(t, out).Findings {
+				if f.Rule == "assert/undecided" && f.Suppressed == nil {
+					undecided = true
+					if !strings.HasSuffix(f.File, "ward.yaml") || !strings.Contains(f.Message, "NetworkPolicy.projectcalico.org/allow-all") {
+						t.Errorf("assert/undecided at %s: %s; want it at ward.yaml, naming the Calico policy", f.File, f.Message)
+					}
+				}
+			}
+			if undecided == tc.decided || (!tc.decided && code != ExitFindings) {
+				t.Errorf("ward check: assert/undecided %v, exit %d; want %v (and exit 1 when undecided); stderr: %s", undecided, code, !tc.decided, errOut)
+			}
+		})
 	}
 }

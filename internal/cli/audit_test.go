@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -371,5 +372,68 @@ func TestCheckTextEscapes(t *testing.T) {
 	}
 	if want := `FAIL  internal/cli/testdata/audit/escapes-assert/ward.yaml:4  web never reaches db\x0d\x1b[2KPASS`; !strings.Contains(out, want) {
 		t.Errorf("ward assert output lacks %q:\n%s", want, out)
+	}
+}
+
+// TestTraceFileEscapes: the explain traces of ward assert and ward explain
+// name each policy's file. A file named with cursor movements and a
+// carriage return ("np\e[1A\e[2K\rPASS.yaml") erased the lines above its
+// trace, the FAIL line of ward assert among them, on the reader's screen;
+// a line break in the name printed a line of its own.
+func TestTraceFileEscapes(t *testing.T) {
+	dir := t.TempDir()
+	const evil = "np\x1b[1A\x1b[2K\rPASS\n.yaml"
+	for name, body := range map[string]string{
+		"apps.yaml": unevaluatedApps,
+		evil: `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+`,
+		"ward.yaml": unevaluatedAssertions,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const want = `np\x1b[1A\x1b[2K\x0dPASS\x0a.yaml`
+	for _, args := range [][]string{
+		{"assert", dir},
+		{"explain", dir, "--from", "shop/Deployment/web", "--to", "shop/Deployment/db"},
+	} {
+		out, errOut, _ := run(t, "", args...)
+		if i := strings.IndexAny(out, "\x1b\r"); i >= 0 {
+			t.Errorf("ward %s prints a raw control character at %d: %q", args[0], i, out[max(0, i-40):min(len(out), i+40)])
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("ward %s does not name the policy's file as %s:\n%s%s", args[0], want, out, errOut)
+		}
+	}
+}
+
+// TestWarningFileEscapes: a warning names a file of the input; a line
+// break in the name printed a warning line of the file's choosing on
+// standard error ("ward: warning: ... not read" followed by a line of its
+// own).
+func TestWarningFileEscapes(t *testing.T) {
+	dir := t.TempDir()
+	const evil = "scaledjob\nward: all inputs read, nothing skipped\n.yaml"
+	data, err := os.ReadFile("testdata/audit/escapes/scaledjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, evil), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, _ := run(t, "", "reach", dir)
+	if !strings.Contains(errOut, `scaledjob\x0award: all inputs read`) {
+		t.Errorf("the warnings do not name the file escaped:\n%s", errOut)
+	}
+	for _, line := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(line, "ward: all inputs read") {
+			t.Errorf("a line of the file name's choosing was printed: %q", line)
+		}
 	}
 }

@@ -95,7 +95,7 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	}
 	in.from[dir] = []string{}
 	for _, t := range c.Templates {
-		in.rendered = append(in.rendered, manifest.Rendered{Name: t.File, Dir: dir, Data: t.Data, Origin: t.Name, Lines: t.Line, Helm: true})
+		in.rendered = append(in.rendered, manifest.Rendered{Name: t.File, Dir: dir, Data: t.Data, Origin: t.Name, Lines: t.Line})
 		in.from[dir] = append(in.from[dir], t.File)
 	}
 }

@@ -441,6 +441,11 @@ func TestHelmChartHookPolicies(t *testing.T) {
 		{"upgrade hook", []string{"hook=pre-upgrade"}, false, "Helm hook (pre-upgrade) that helm install does not create"},
 		{"deleted on success", []string{"hook=post-install", "deletePolicy=hook-succeeded"}, false, "helm deletes once created"},
 		{"install hook kept", []string{"hook=pre-install", "deletePolicy=before-hook-creation"}, true, ""},
+		// Helm reads both annotations in any case, and skips an object
+		// with a hook it does not know.
+		{"install hook in capitals kept", []string{"hook=Pre-Install"}, true, ""},
+		{"deleted on success in capitals", []string{"hook=pre-install", "deletePolicy=Hook-Succeeded"}, false, "helm deletes once created"},
+		{"unknown hook skipped", []string{`hook=pre-install\,post-instal`}, false, "a hook Helm does not know"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"check", chart, "-o", "json"}
@@ -471,5 +476,103 @@ func TestHelmChartHookPolicies(t *testing.T) {
 				t.Errorf("exit %d, want %d: the policy Ward leaves out fails the run", code, ExitFindings)
 			}
 		})
+	}
+}
+
+// TestHelmChartHookMeshPolicies: Istio's PeerAuthentication and
+// AuthorizationPolicy that are Helm hooks helm install does not create are
+// reported as not evaluated, as NetworkPolicies are, and left out of the
+// mesh audit: a STRICT PeerAuthentication and an allow-nothing
+// AuthorizationPolicy created only by helm test made the namespace look
+// strict and baselined, with no finding.
+func TestHelmChartHookMeshPolicies(t *testing.T) {
+	const chart = "internal/cli/testdata/helm-hooks-mesh"
+	objs := []string{"default/PeerAuthentication/strict", "default/AuthorizationPolicy/allow-nothing"}
+	for _, tc := range []struct {
+		name     string
+		set      []string
+		modelled bool
+	}{
+		{"not a hook", nil, true},
+		{"install hook kept", []string{"hook=post-install"}, true},
+		{"test hook", []string{"hook=test"}, false},
+		{"test hook in capitals", []string{"hook=Test"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"check", chart, "-o", "json"}
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			out, errOut, _ := run(t, "", args...)
+			res := checkOutput(t, out)
+			for _, obj := range objs {
+				unsupported := false
+				for _, f := range res.Findings {
+					if f.Rule == "input/unsupported-policy" && f.Object == obj {
+						unsupported = true
+						if !strings.Contains(f.Message, "Helm hook") {
+							t.Errorf("message %q does not say it is a Helm hook", f.Message)
+						}
+					}
+				}
+				if unsupported == tc.modelled {
+					t.Errorf("%s: input/unsupported-policy reported: %v, want %v; stderr: %s", obj, unsupported, !tc.modelled, errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestHelmTemplateOutputHooks: helm template's output checked as a file
+// (helm template shop ./chart > all.yaml; ward check all.yaml) holds the
+// chart's hooks, test hooks included, as plain objects. The default deny
+// helm creates only for helm test was in force in Ward's model, so the
+// chart's open database passed; read as the chart itself is, it is
+// reported as not evaluated.
+func TestHelmTemplateOutputHooks(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "all.yaml")
+	const rendered = `---
+# Source: shop/templates/app.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: db
+        image: postgres@sha256:0000000000000000000000000000000000000000000000000000000000000000
+        ports: [{containerPort: 5432, name: pg}]
+---
+# Source: shop/templates/tests/deny.yaml
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny-all
+  namespace: shop
+  annotations:
+    "helm.sh/hook": test
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+`
+	if err := os.WriteFile(file, []byte(rendered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "check", file, "-o", "json")
+	var unsupported, open bool
+	for _, f := range checkOutput(t, out).Findings {
+		switch {
+		case f.Rule == "input/unsupported-policy" && f.Object == "shop/NetworkPolicy/deny-all":
+			unsupported = strings.Contains(f.Message, "Helm hook (test)")
+		case f.Rule == "netpol/datastore-open":
+			open = true
+		}
+	}
+	if !unsupported || !open || code != ExitFindings {
+		t.Errorf("test hook reported as not evaluated: %v, open database reported: %v, exit %d (want true, true, %d); stderr: %s",
+			unsupported, open, code, ExitFindings, errOut)
 	}
 }

@@ -292,6 +292,19 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	fs = append(fs, lint.Run(set, eng)...)
 	if len(cfg.Assertions) > 0 {
 		fs = append(fs, assertion.Findings(cfg.File, assertion.Check(eng, cfg))...)
+		// As ward assert: the assertions are not decided while policies
+		// Ward does not evaluate are not acknowledged for them. The
+		// finding is ward.yaml's, so a wildcard ignore of a vendored
+		// directory, which silences that directory's Calico policy's
+		// input/unsupported-policy, does not pass the assertions too.
+		open, err := unacknowledged(set, cfg)
+		if err != nil {
+			return nil, nil, nil, fail(ExitError, err)
+		}
+		if len(open) > 0 {
+			fs = append(fs, finding.Finding{Rule: assertion.RuleUndecided, Severity: finding.High, File: cfg.File, Line: cfg.Assertions[0].Line,
+				Message: undecidedMessage(open), Fix: assertion.Rules[2].Fix})
+		}
 	}
 	// A workload is protected when policies isolate its ingress and do not
 	// let every outside address in on every port (ingress: [{}] isolates

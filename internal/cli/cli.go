@@ -79,8 +79,22 @@ type env struct {
 	warned map[string]bool
 }
 
-// warn writes a warning on standard error, once per run.
+// warn writes a warning on standard error, once per run. Its arguments
+// are made printable one by one, line breaks included: they hold file
+// names and values from the input, and a file named "a\nward: warning:
+// ..." printed a warning line of its own choosing (the format, Ward's own,
+// keeps its line breaks).
 func (e *env) warn(format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = report.Printable(v)
+		case error:
+			args[i] = report.Printable(v.Error())
+		case fmt.Stringer:
+			args[i] = report.Printable(v.String())
+		}
+	}
 	msg := fmt.Sprintf(format, args...)
 	if e.warned[msg] {
 		return

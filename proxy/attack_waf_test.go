@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,46 @@ func TestAttackWAFCharset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			postBody(t, tt.h, u, rawPost{path: "/api/items", client: "cs-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFCharsetSpellings: the charset check read a parameter name
+// spelled charset and followed by spaces or tabs only. Werkzeug 2 (which
+// decodes a multipart field in its part's charset) unquotes a quoted
+// parameter name and skips Python's \s (Unicode spaces too, the part's
+// header decoded as UTF-8) around the "="; Django strips the name of the
+// request's Content-Type (decoded as Latin-1) with str.strip, which drops
+// U+00A0 and U+0085, and decodes the form in that charset. A UTF-7
+// injection under '"charset"=utf-7', or in a part under
+// 'charset\u00a0=utf-7', reached the upstream, CRS scoring 5 (920470 or
+// 922110), under a raised threshold. (The proxy refuses a request header
+// that is not UTF-8 with 400, so Django's Latin-1 reading of
+// 'charset\xa0=' is tested on the guard/waf library: TestCharsetRefused.)
+func TestAttackWAFCharsetSpellings(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const sqli7 = "1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"
+	part := func(ctype, value string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: " + ctype + "\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	const mp = "multipart/form-data; boundary=B"
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"quoted name", `application/json; "charset"=utf-7`, `{"q":"` + sqli7 + `"}`, 415},
+		// The form check (method overrides, tokens) shares the
+		// charset check and answers first.
+		{"quoted name, form", `application/x-www-form-urlencoded; "Charset" = utf-7`, "q=" + url.QueryEscape(sqli7), 400},
+		{"part, quoted name", mp, part(`text/plain; "charset"=utf-7`, sqli7), 400},
+		{"part, UTF-8 NBSP before =", mp, part("text/plain; charset\u00a0=utf-7", sqli7), 400},
+		{"benign, quoted name", `application/json; "charset"="utf-8"`, `{"q":"lamp"}`, 200},
+		{"benign part, NBSP", mp, part("text/plain; charset\u00a0=utf-8", "lamp"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "csp-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
 		})
 	}
 }

@@ -275,6 +275,11 @@ var asciiCharset = regexp.MustCompile(`\A(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{
 // Node's content-type package lower-cases parameter names and keeps the
 // last of them), quoted or not; an RFC 2231 "charset*" (which Go's
 // mime.ParseMediaType decodes) is refused, as is a value with an escape.
+// The name may be quoted ("charset"=, which Werkzeug 2 unquotes in a
+// multipart part's header) and followed by any white space Python's
+// strip and \s skip (Django's parse_header_parameters strips the name of
+// a request's Content-Type, decoded as Latin-1, so "charset\xa0=" is its
+// charset): see skipSpace.
 // A value without a charset parameter is readable.
 func ReadableCharsets(cts []string) bool {
 	for _, ct := range cts {
@@ -284,14 +289,14 @@ func ReadableCharsets(cts []string) bool {
 			if i < 0 {
 				break
 			}
-			rest = strings.TrimLeft(rest[i+len("charset"):], " \t")
+			rest = skipSpace(rest[i+len("charset"):], true)
 			if strings.HasPrefix(rest, "*") {
 				return false
 			}
 			if !strings.HasPrefix(rest, "=") {
 				continue
 			}
-			v := strings.TrimLeft(rest[1:], " \t")
+			v := skipSpace(rest[1:], false)
 			if v != "" && (v[0] == '"' || v[0] == '\'') {
 				v = v[1:]
 			}
@@ -304,6 +309,26 @@ func ReadableCharsets(cts []string) bool {
 		}
 	}
 	return true
+}
+
+// skipSpace returns s after its leading bytes that some reader of a
+// Content-Type takes for white space around a parameter's "=": ASCII
+// white space and the separators Python's str.strip drops (\x1c-\x1f),
+// and every byte over 0x7F (U+00A0 and U+0085 decoded as Latin-1, or any
+// Unicode space in UTF-8, which Python's strip and \s also drop). With
+// quote, a quote ends a quoted parameter name first.
+func skipSpace(s string, quote bool) string {
+	if quote && s != "" && (s[0] == '"' || s[0] == '\'') {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ', c >= '\t' && c <= '\r', c >= 0x1c && c <= 0x1f, c >= 0x80:
+		default:
+			return s[i:]
+		}
+	}
+	return ""
 }
 
 // interrupted is the decision for a Coraza interruption, which only

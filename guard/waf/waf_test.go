@@ -889,6 +889,15 @@ func TestCharsetRefused(t *testing.T) {
 		{"application/json; charset=UTF-8; CHARSET=UTF-16LE", `{"q":"x"}`, http.StatusUnsupportedMediaType},
 		{"application/json; charset*=utf-8''utf-7", utf7, http.StatusUnsupportedMediaType},
 		{`application/json; charset="utf\-7"`, utf7, http.StatusUnsupportedMediaType},
+		// A quoted name (Werkzeug 2 unquotes it), white space Python
+		// strips (Django's parse_header_parameters, Latin-1 or UTF-8).
+		{`application/json; "charset"=utf-7`, utf7, http.StatusUnsupportedMediaType},
+		{`application/json; 'Charset' = "utf-7"`, utf7, http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset\xa0=utf-7", "q=" + url.QueryEscape(utf7), http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset\x85=utf-7", "q=" + url.QueryEscape(utf7), http.StatusUnsupportedMediaType},
+		{"application/json; charset\u00a0=\u2003utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset\xa0=utf-8", `{"q":"lamp"}`, 0},
+		{`application/json; "charset"="utf-8"`, `{"q":"lamp"}`, 0},
 		{"application/json; charset=utf-8", `{"q":"lamp"}`, 0},
 		{`application/json; Charset="windows-1252"`, `{"q":"lamp"}`, 0},
 		{"application/x-www-form-urlencoded; charset=iso-8859-15", "q=lamp", 0},

@@ -73,7 +73,10 @@
 // empty "filename*"), are inspected as arguments; a multipart body
 // holding its delimiter where Go reads none, or a part with a
 // Content-Transfer-Encoding (base64, quoted-printable: some readers
-// decode it, others do not), is refused with 400; a body that looks like
+// decode it, others do not), is refused with 400 (7bit, 8bit and binary
+// change no byte and pass: in Block mode CRS's 922120, which scores any
+// Content-Transfer-Encoding, is removed, as Apache HttpClient 4 writes
+// them on every part); a body that looks like
 // JSON under another type has its string literals inspected (in UTF-16
 // and UTF-32 too, which Python's json.loads detects without a charset);
 // XML attribute values (which CRS leaves out) are inspected, namespace

@@ -276,6 +276,46 @@ func TestAttackWAFCharsetSpellings(t *testing.T) {
 	}
 }
 
+// TestAttackWAFCharsetField: a form's _charset_ field (RFC 7578 4.6,
+// HTML's hidden input) names the charset of the other fields to Jetty 12
+// (multipart), Apache Sling (AEM: body and query) and mu-server. With
+// _charset_=IBM037, `1' OR '1'='1` in EBCDIC reached the upstream from an
+// urlencoded form or a query without a score, and from a multipart form
+// past a threshold of 10 (CRS 922100 scored 5). Such a _charset_ is now
+// refused with 415, as a Content-Type naming that charset is.
+func TestAttackWAFCharsetField(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	// 1' OR '1'='1 in IBM037.
+	const ebcdic = "\xf1\x7d\x40\xd6\xd9\x40\x7d\xf1\x7d\x7e\x7d\xf1"
+	const form = "application/x-www-form-urlencoded"
+	mp := func(charset, value string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"_charset_\"\r\n\r\n" + charset + "\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"urlencoded", form, "_charset_=IBM037&q=" + url.QueryEscape(ebcdic), 415},
+		{"urlencoded, escaped name", form, "%5fcharset%5f=cp037&q=" + url.QueryEscape(ebcdic), 415},
+		{"multipart", "multipart/form-data; boundary=B", mp("IBM037", ebcdic), 415},
+		{"browser form", form, "_charset_=UTF-8&q=lamp", 200},
+		{"browser multipart", "multipart/form-data; boundary=B", mp("UTF-8", "lamp"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "csf-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+	t.Run("query", func(t *testing.T) {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?_charset_=IBM037&q="+url.QueryEscape(ebcdic))
+		if status(resp) != 415 || len(got) != 0 {
+			t.Errorf("status %d, upstream received %q; want 415 and nothing", status(resp), got)
+		}
+	})
+}
+
 // TestAttackWAFJSONInUTF16: a Django view's json.loads(request.body), or
 // Flask's get_json(force=True), reads a JSON document in UTF-16 or UTF-32
 // whatever the Content-Type, as Python's json.loads detects the encoding

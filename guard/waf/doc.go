@@ -45,7 +45,10 @@
 // UTF-16, EBCDIC...; see [ReadableCharsets]): the rules read the bytes as
 // UTF-8 or Latin text, and CRS's own check (920480) reads only the first
 // parameter spelled "charset" in lower case, scoring 5; a multipart part
-// in such a charset is refused with 400 (CRS's 922110 scores it 5).
+// in such a charset is refused with 400 (CRS's 922110 scores it 5), and
+// a query or form (urlencoded or multipart) whose _charset_ field names
+// one with 415 (Jetty 12, Sling and mu-server decode the other fields in
+// it; CRS's 922100 scores a multipart one 5, nothing the others).
 //
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while

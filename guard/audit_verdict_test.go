@@ -66,7 +66,7 @@ func lastRecord(t *testing.T, out *lockedBuffer, n int) auditRecord {
 // TestAuditRecordsGuardRefusals: audit's Handler wraps "the middlewares
 // that decide: each records its verdict with Set", but guard's own
 // middlewares recorded none, so every request that ipallow, jwt, authz,
-// ratelimit, the WAF or harden.Limits refused behind it was logged, and
+// ratelimit, the WAF or harden.Limits (or harden.Bodiless) refused behind it was logged, and
 // counted in ward_guard_decisions_total, as decision "allow", reason "no
 // rule applied": the denials that an alert on decision="deny" watches
 // for never showed. Each Handler now records its refusal (and authz its
@@ -123,6 +123,11 @@ func TestAuditRecordsGuardRefusals(t *testing.T) {
 		{name: "limits", mw: func(h http.Handler) http.Handler { return harden.Limits(1<<20, 64, h) }, status: http.StatusRequestURITooLong, rule: "limits", decision: audit.Deny,
 			req: func(url string) *http.Request {
 				r, _ := http.NewRequest(http.MethodGet, url+"/"+strings.Repeat("a", 100), nil)
+				return r
+			}},
+		{name: "bodiless", mw: func(h http.Handler) http.Handler { return harden.Bodiless(false, h) }, status: http.StatusBadRequest, rule: "limits", decision: audit.Deny,
+			req: func(url string) *http.Request {
+				r, _ := http.NewRequest(http.MethodGet, url+"/", strings.NewReader("GET /admin HTTP/1.1\r\nHost: x\r\n\r\n"))
 				return r
 			}},
 		{name: "concurrency", mw: conc.Handler, before: []string{"/slow"}, status: http.StatusServiceUnavailable, rule: "concurrency", decision: audit.Deny},

@@ -575,3 +575,52 @@ spec:
 		t.Error("namespace misspelt: --check accepts it")
 	}
 }
+
+// TestAttackPolicyGroupCase: a DENY policy whose apiVersion spells the
+// group in another case ("Security.istio.io/v1") was read as another
+// product's AuthorizationPolicy (Linkerd's are policy.linkerd.io) and
+// dropped without a word, so the path it denied was served; Kubernetes
+// refuses such a group (groups are lower case). It is now an error
+// naming its line, at start and on reload, and the running policies stay.
+func TestAttackPolicyGroupCase(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	cfgPath, polPath := filepath.Join(h.dir, "proxy.yaml"), filepath.Join(h.dir, "policies.yaml")
+	items := func(step string, want int) {
+		t.Helper()
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items")
+		if status(resp) != want || (want == 403) != (len(got) == 0) {
+			t.Errorf("%s: web GET /api/items %d, upstream received %d; want %d", step, status(resp), len(got), want)
+		}
+	}
+	items("before", 200)
+	deny := `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-items, namespace: shop}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/api/items"]}}]}]
+`
+	writeFile(t, polPath, []byte(policies+deny))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatalf("deny-items: %v", err)
+	}
+	items("deny-items", 403)
+	writeFile(t, polPath, []byte(policies))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatalf("without deny-items: %v", err)
+	}
+	items("without deny-items", 200)
+	upper := policies + strings.Replace(deny, "security.istio.io/v1", "Security.istio.io/v1", 1)
+	writeFile(t, polPath, []byte(upper))
+	line := strings.Count(upper[:strings.Index(upper, "Security.istio.io")], "\n") + 1
+	err := h.srv.Reload()
+	if want := fmt.Sprintf("policies.yaml:%d:", line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("group in upper case: reload: %v, want an error at %s", err, want)
+	}
+	if s, err := NewServer(cfgPath, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		_ = s.Close()
+		t.Error("group in upper case: --check accepts it")
+	}
+}

@@ -30,6 +30,8 @@ var authProxyForgeries = []string{
 	"X-Amzn-Mtls-Clientcert",
 	"X-Endpoint-API-UserInfo", "X-Apigateway-Api-Userinfo", "X-JWT-Assertion",
 	"X-AppEngine-User-Email", "X-AppEngine-User-Is-Admin",
+	"X-WEBAUTH-EMAIL", "X-WEBAUTH-FULLNAME", "X-Vouch-User", "X-Vouch-IdP-Claims-Email",
+	"Tailscale-User-Login", "Tailscale-User-Name", "Tailscale-User-Profile-Pic",
 }
 
 // sendForged sends GET /api/items as web with every name in names set to

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,86 @@ func TestAttackWAFCharset(t *testing.T) {
 	}
 }
 
+// TestAttackWAFCharsetSpellings: the charset check read a parameter name
+// spelled charset and followed by spaces or tabs only. Werkzeug 2 (which
+// decodes a multipart field in its part's charset) unquotes a quoted
+// parameter name and skips Python's \s (Unicode spaces too, the part's
+// header decoded as UTF-8) around the "="; Django strips the name of the
+// request's Content-Type (decoded as Latin-1) with str.strip, which drops
+// U+00A0 and U+0085, and decodes the form in that charset. A UTF-7
+// injection under '"charset"=utf-7', or in a part under
+// 'charset\u00a0=utf-7', reached the upstream, CRS scoring 5 (920470 or
+// 922110), under a raised threshold. (The proxy refuses a request header
+// that is not UTF-8 with 400, so Django's Latin-1 reading of
+// 'charset\xa0=' is tested on the guard/waf library: TestCharsetRefused.)
+func TestAttackWAFCharsetSpellings(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const sqli7 = "1+ACc- OR +ACc-1+ACc-+AD0-+ACc-1"
+	part := func(ctype, value string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: " + ctype + "\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	const mp = "multipart/form-data; boundary=B"
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"quoted name", `application/json; "charset"=utf-7`, `{"q":"` + sqli7 + `"}`, 415},
+		// The form check (method overrides, tokens) shares the
+		// charset check and answers first.
+		{"quoted name, form", `application/x-www-form-urlencoded; "Charset" = utf-7`, "q=" + url.QueryEscape(sqli7), 400},
+		{"part, quoted name", mp, part(`text/plain; "charset"=utf-7`, sqli7), 400},
+		{"part, UTF-8 NBSP before =", mp, part("text/plain; charset\u00a0=utf-7", sqli7), 400},
+		{"benign, quoted name", `application/json; "charset"="utf-8"`, `{"q":"lamp"}`, 200},
+		{"benign part, NBSP", mp, part("text/plain; charset\u00a0=utf-8", "lamp"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "csp-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFCharsetField: a form's _charset_ field (RFC 7578 4.6,
+// HTML's hidden input) names the charset of the other fields to Jetty 12
+// (multipart), Apache Sling (AEM: body and query) and mu-server. With
+// _charset_=IBM037, `1' OR '1'='1` in EBCDIC reached the upstream from an
+// urlencoded form or a query without a score, and from a multipart form
+// past a threshold of 10 (CRS 922100 scored 5). Such a _charset_ is now
+// refused with 415, as a Content-Type naming that charset is.
+func TestAttackWAFCharsetField(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	// 1' OR '1'='1 in IBM037.
+	const ebcdic = "\xf1\x7d\x40\xd6\xd9\x40\x7d\xf1\x7d\x7e\x7d\xf1"
+	const form = "application/x-www-form-urlencoded"
+	mp := func(charset, value string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"_charset_\"\r\n\r\n" + charset + "\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"urlencoded", form, "_charset_=IBM037&q=" + url.QueryEscape(ebcdic), 415},
+		{"urlencoded, escaped name", form, "%5fcharset%5f=cp037&q=" + url.QueryEscape(ebcdic), 415},
+		{"multipart", "multipart/form-data; boundary=B", mp("IBM037", ebcdic), 415},
+		{"browser form", form, "_charset_=UTF-8&q=lamp", 200},
+		{"browser multipart", "multipart/form-data; boundary=B", mp("UTF-8", "lamp"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "csf-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+	t.Run("query", func(t *testing.T) {
+		resp, got := sendRaw(t, h, u, "web", "GET", "/api/items?_charset_=IBM037&q="+url.QueryEscape(ebcdic))
+		if status(resp) != 415 || len(got) != 0 {
+			t.Errorf("status %d, upstream received %q; want 415 and nothing", status(resp), got)
+		}
+	})
+}
+
 // TestAttackWAFJSONInUTF16: a Django view's json.loads(request.body), or
 // Flask's get_json(force=True), reads a JSON document in UTF-16 or UTF-32
 // whatever the Content-Type, as Python's json.loads detects the encoding
@@ -316,6 +397,33 @@ func TestAttackWAFMultipartTransferEncoding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			postBody(t, h, u, rawPost{path: "/api/items", client: "cte-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestWAFMultipartHttpClient4: Apache HttpClient 4's MultipartEntityBuilder
+// (strict mode, its default) writes a Content-Transfer-Encoding on every
+// part, 8bit for text and binary for files; CRS's 922120 scored 5 for
+// each, and such uploads were refused (403) at the default threshold.
+// Encodings that change bytes are refused with 400 before the rules run,
+// so 922120 is off in block mode.
+func TestWAFMultipartHttpClient4(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	const ct = "multipart/form-data; boundary=httpclient4"
+	upload := "--httpclient4\r\nContent-Disposition: form-data; name=\"name\"\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nlamp\r\n" +
+		"--httpclient4\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: binary\r\n\r\n\xff\xd8\xff\xe0 JFIF\r\n--httpclient4--\r\n"
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"8bit and binary parts", upload, 200},
+		{"a base64 part", strings.Replace(upload, "8bit", "base64", 1), 400},
+		{"an attack in an 8bit part", strings.Replace(upload, "\r\nlamp\r\n", "\r\n1 UNION SELECT password FROM users\r\n", 1), 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "hc4-" + tt.name, ctype: ct, body: tt.body}, tt.want)
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/guard/authz"
+	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/srcpos"
 )
@@ -591,6 +592,12 @@ func (c *Config) validate() error {
 				// (clientip.New refuses it too).
 				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %q trusts every address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", l.name, i, s)
 			}
+		}
+	}
+	if ps, err := parsePrefixes(clientIPTrusted(c.ClientIP)); err == nil {
+		if fam, every := clientip.TrustsEveryAddress(ps); every {
+			// The same in pieces (0.0.0.0/1 and 128.0.0.0/1).
+			return c.errorf("clientIP.trustedProxies", "clientIP.trustedProxies %v together trust every %s address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", clientIPTrusted(c.ClientIP), fam)
 		}
 	}
 	if err := c.validateRateLimit("rateLimit", c.RateLimit); err != nil {

@@ -72,6 +72,9 @@ func TestParseConfigErrors(t *testing.T) {
 		// Trusting every address lets every client choose its own.
 		{"upstream: {url: http://x}\nclientIP:\n  trustedProxies:\n    - 10.0.0.0/8\n    - 0.0.0.0/0\n", "p.yaml:5: clientIP.trustedProxies[1]: \"0.0.0.0/0\" trusts every address"},
 		{"upstream: {url: http://x}\nclientIP: {trustedProxies: ['::/0']}\n", "p.yaml:2: clientIP.trustedProxies[0]: \"::/0\" trusts every address"},
+		// The same in pieces, as VPN configurations write a default route.
+		{"upstream: {url: http://x}\nclientIP:\n  trustedProxies: [10.0.0.0/8, 0.0.0.0/1, 128.0.0.0/1]\n", "p.yaml:3: clientIP.trustedProxies [10.0.0.0/8 0.0.0.0/1 128.0.0.0/1] together trust every IPv4 address"},
+		{"upstream: {url: http://x}\nclientIP:\n  trustedProxies: ['8000::/1', '::/1']\n", "p.yaml:3: clientIP.trustedProxies [8000::/1 ::/1] together trust every IPv6 address"},
 		{"upstream: {url: http://x}\njwt:\n  issuers:\n    - issuer: https://id\n      jwksURL: https://id/jwks\n", "p.yaml:4: jwt.issuers[0].algorithms is required"},
 		// A token minted for another service must not pass here unless
 		// the configuration says so.

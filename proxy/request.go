@@ -77,8 +77,6 @@ var authProxyHeaders = []string{
 	"x-authenticated-userid", "x-authenticated-scope", "x-authenticated-groups",
 	"x-anonymous-consumer", "x-credential-identifier", "x-credential-username",
 	"x-userinfo", "x-id-token",
-	// Grafana's auth proxy (header_name default).
-	"x-webauth-user",
 	// Keycloak Gatekeeper / Louketo (not X-Auth-Token, which clients
 	// send to OpenStack and other APIs).
 	"x-auth-userid", "x-auth-username", "x-auth-email", "x-auth-roles",
@@ -102,8 +100,9 @@ var authProxyHeaders = []string{
 // above: Kubernetes' X-Remote-Group and X-Remote-Extra-*, oauth2-proxy's
 // X-Auth-Request-*, Kong's X-Consumer-*, Authentik's X-Authentik-*,
 // Pomerium's claim headers, Google IAP's, AWS ALB's X-Amzn-Oidc-* and
-// Azure App Service's X-MS-Client-Principal* and X-MS-Token-*, and the
-// client-certificate headers of TLS-terminating proxies.
+// Azure App Service's X-MS-Client-Principal* and X-MS-Token-*, the
+// client-certificate headers of TLS-terminating proxies, and others
+// below.
 var authProxyPrefixes = []string{
 	"x-remote-", "x-auth-request-", "x-consumer-", "x-authentik-",
 	"x-pomerium-claim-", "x-goog-authenticated-", "x-amzn-oidc-",
@@ -118,6 +117,14 @@ var authProxyPrefixes = []string{
 	// which the App Engine front end sets and applications moved off it
 	// keep reading.
 	"x-appengine-user-",
+	// Grafana's auth proxy (X-WEBAUTH-USER, header_name's default) and
+	// Gitea's and Forgejo's reverse-proxy authentication (X-WEBAUTH-USER,
+	// -EMAIL, -FULLNAME); Vouch Proxy's X-Vouch-User and
+	// X-Vouch-IdP-Claims-*, which nginx's auth_request hands on; the
+	// tailnet user that `tailscale serve` names (Tailscale-User-Login,
+	// -Name, -Profile-Pic), which applications behind it take as
+	// signed in.
+	"x-webauth-", "x-vouch-", "tailscale-user-",
 }
 
 // forwardingHeaders tell an upstream the client's address, or the

@@ -7,8 +7,8 @@
 // with the time, decision, reason, rule, principal, client IP, method,
 // path, status, latency and request id. The Handlers of guard's own
 // middlewares record theirs: a refusal by ipallow ("ipallow"), jwt
-// ("jwt"), ratelimit ("ratelimit", "concurrency"), waf ("waf") or
-// harden.Limits ("limits"), and authz's decision either way
+// ("jwt"), ratelimit ("ratelimit", "concurrency"), waf ("waf"),
+// harden.Limits or harden.Bodiless ("limits"), and authz's decision either way
 // ("authz/<namespace>/<name>" of the policy that decided, else "authz");
 // their Check functions and Decide record nothing. A request no
 // middleware decided is recorded as allowed, "no rule applied" (so was,

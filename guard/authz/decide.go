@@ -531,7 +531,11 @@ func overrideMethods(r *http.Request) []string {
 	}
 	if r.URL != nil && r.URL.RawQuery != "" {
 		// Parse errors aside: FormValue reads the pairs that parse.
-		q, _ := url.ParseQuery(r.URL.RawQuery)
+		// ';' separates pairs too: net/http's AllowQuerySemicolons,
+		// wrapped around the override inside Handler, turns
+		// "?a=1;_method=DELETE" (a pair ParseQuery skips) into the
+		// "_method=DELETE" that FormValue reads.
+		q, _ := url.ParseQuery(strings.ReplaceAll(r.URL.RawQuery, ";", "&"))
 		for _, v := range q["_method"] {
 			if v = strings.TrimSpace(v); v != "" {
 				ms = append(ms, strings.ToUpper(v))

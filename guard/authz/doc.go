@@ -123,7 +123,8 @@
 // "/api/a%2Fb|/admin" was decided as "/api/a/b%7C/admin" and ran chi's
 // "/api/{tenant}/admin" (now 400, for the encoded slash); and a POST that
 // names another method (X-HTTP-Method-Override, X-HTTP-Method,
-// X-Method-Override, or "_method" in the query) must be allowed as that
+// X-Method-Override, or "_method" in the query, split at ';' too, which
+// net/http's AllowQuerySemicolons turns into '&') must be allowed as that
 // method too, since a method override middleware after Handler runs it
 // as that method (one that reads a "_method" form field must run before
 // Handler, which does not read bodies).

@@ -62,7 +62,9 @@ const (
 // metadata fields that Kubernetes' ObjectMeta does not have (a misspelt
 // namespace moved the policy into the workload's), duplicate keys, and
 // AuthorizationPolicy objects of an unknown
-// security.istio.io version are errors. A policy must also pass
+// security.istio.io version, or whose group is Istio's in another case
+// ("Security.istio.io/v1", which Kubernetes refuses; another group is
+// another product's, skipped), are errors. A policy must also pass
 // istio.AuthorizationPolicy.Validate and the checks of Compile (Istio's
 // validation webhook and ward's limits), and CUSTOM policies are refused.
 // The error is errors.Join of *Error, each naming file:line, in line
@@ -154,6 +156,12 @@ func (l *loader) object(n *yaml.Node, depth int) {
 		return
 	case kind == "AuthorizationPolicy" && apiVersion == "":
 		l.errorf(n.Line, ErrSyntax, "AuthorizationPolicy without apiVersion (want %s)", strings.Join(istio.Versions, " or "))
+		return
+	case group != istio.Group && strings.EqualFold(strings.TrimSpace(group), istio.Group):
+		// "Security.istio.io/v1": Kubernetes refuses the group (groups
+		// are lower case), and read as another product's policy a DENY
+		// so written was dropped without a word.
+		l.errorf(line(get(n, "apiVersion"), n), ErrSyntax, "apiVersion %q: API groups are lower case (want %s)", apiVersion, strings.Join(istio.Versions, " or "))
 		return
 	case group == istio.Group && !slices.Contains(securityKinds, kind):
 		// A misspelt kind would drop the policy without a word.

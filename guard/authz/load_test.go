@@ -80,6 +80,7 @@ func TestLoadErrors(t *testing.T) {
 		{"self alias", head + "spec: &a\n  rules: [*a]\n", 7, ErrSyntax, "refers to itself"},
 		{"unknown top field", head + "sepc:\n  action: DENY\n", 6, ErrUnknownField, `unknown field "sepc"`},
 		{"misspelt kind", "apiVersion: security.istio.io/v1\nkind: AuthorisationPolicy\nmetadata: {name: p}\n", 2, ErrSyntax, `unknown kind "AuthorisationPolicy"`},
+		{"group in upper case", "apiVersion: Security.Istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec: {action: DENY, rules: [{}]}\n", 1, ErrSyntax, "API groups are lower case"},
 		{"no apiVersion", "kind: AuthorizationPolicy\nmetadata: {name: p}\n", 1, ErrSyntax, "without apiVersion"},
 		{"misspelt namespace", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  namepsace: public\nspec: {rules: [{}]}\n", 5, ErrUnknownField, `metadata: unknown field "namepsace"`},
 		{"label not a string", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  labels:\n    version: 2\n", 6, ErrUnknownField, "metadata.labels.version: want a string"},

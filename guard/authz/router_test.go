@@ -874,6 +874,9 @@ spec:
 	for name, h := range map[string]http.Handler{
 		"override after authz":  e.Handler(nil, methodOverride(sm)),
 		"override before authz": methodOverride(e.Handler(nil, sm)),
+		// net/http's AllowQuerySemicolons inside Handler makes
+		// "?a=1;_method=DELETE" a _method FormValue reads.
+		"override after authz, semicolons": e.Handler(nil, http.AllowQuerySemicolons(methodOverride(sm))),
 	} {
 		srv := httptest.NewServer(h)
 		addr := srv.Listener.Addr().String()
@@ -886,6 +889,7 @@ spec:
 			{"/items/1", "X-HTTP-Method-Override: delete\r\nX-HTTP-Method-Override: DELETE\r\n", http.StatusForbidden, ""},
 			{"/items/1?_method=DELETE", "", http.StatusForbidden, ""},
 			{"/items/1?%5Fmethod=DELETE", "", http.StatusForbidden, ""},
+			{"/items/1?a=1;_method=DELETE", "", http.StatusForbidden, ""},
 			{"/items/1", "X-HTTP-Method-Override: PUT\r\n", http.StatusOK, "put"},
 			{"/items/1", "", http.StatusOK, "post"},
 		} {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -65,9 +66,10 @@ func WithHeaders(hs ...Header) Option {
 // are never read. A prefix written in IPv4-mapped IPv6 form with at least
 // 96 bits is converted to the IPv4 prefix it denotes; host bits are masked.
 // A prefix that covers a whole address family (0.0.0.0/0, ::/0,
-// ::ffff:0.0.0.0/96) is an error wrapping [ErrConfig]: trusting every
-// peer and every hop makes the left-most hop, which the client writes,
-// the client address.
+// ::ffff:0.0.0.0/96), or prefixes that do together (0.0.0.0/1 and
+// 128.0.0.0/1; see [TrustsEveryAddress]), is an error wrapping
+// [ErrConfig]: trusting every peer and every hop makes the left-most hop,
+// which the client writes, the client address.
 func New(trusted []netip.Prefix, opts ...Option) (*Resolver, error) {
 	r := &Resolver{headers: []Header{XForwardedFor}}
 	for i, p := range trusted {
@@ -85,6 +87,11 @@ func New(trusted []netip.Prefix, opts ...Option) (*Resolver, error) {
 		}
 		r.trusted = append(r.trusted, c)
 	}
+	if fam, ok := coversFamily(r.trusted); ok {
+		// The same, written in pieces (0.0.0.0/1 and 128.0.0.0/1, as
+		// VPN configurations write a default route).
+		return nil, fmt.Errorf("%w: trusted prefixes %v together trust every %s address, so every client could choose its own address in a forwarding header; list the proxies in front of the service", ErrConfig, trusted, fam)
+	}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -94,6 +101,67 @@ func New(trusted []netip.Prefix, opts ...Option) (*Resolver, error) {
 		}
 	}
 	return r, nil
+}
+
+// TrustsEveryAddress reports whether the prefixes, together, cover every
+// IPv4 or every IPv6 address (one of them 0.0.0.0/0, or pieces such as
+// 0.0.0.0/1 and 128.0.0.0/1), and which family: [New] refuses such a
+// list. Invalid prefixes are ignored.
+func TrustsEveryAddress(ps []netip.Prefix) (family string, ok bool) {
+	cs := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if c, err := canonicalPrefix(p); err == nil {
+			cs = append(cs, c)
+		}
+	}
+	return coversFamily(cs)
+}
+
+// coversFamily is TrustsEveryAddress for canonical prefixes: it sweeps
+// each family's prefixes in address order for a gap.
+func coversFamily(ps []netip.Prefix) (family string, ok bool) {
+	for _, fam := range []struct {
+		name        string
+		first, last netip.Addr
+	}{
+		{"IPv4", netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})},
+		{"IPv6", netip.IPv6Unspecified(), netip.AddrFrom16([16]byte{0: 0xff, 1: 0xff, 2: 0xff, 3: 0xff, 4: 0xff, 5: 0xff, 6: 0xff, 7: 0xff, 8: 0xff, 9: 0xff, 10: 0xff, 11: 0xff, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff})},
+	} {
+		var rs []netip.Prefix
+		for _, p := range ps {
+			if p.Addr().Is4() == fam.first.Is4() {
+				rs = append(rs, p)
+			}
+		}
+		slices.SortFunc(rs, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+		next := fam.first
+		for _, p := range rs {
+			if p.Addr().Compare(next) > 0 {
+				break // a gap before p
+			}
+			if end := lastAddr(p); end.Compare(next) >= 0 {
+				if end == fam.last {
+					return fam.name, true
+				}
+				next = end.Next()
+			}
+		}
+	}
+	return "", false
+}
+
+// lastAddr is the last address of a masked prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := range b {
+		for bit := 0; bit < 8; bit++ {
+			if i*8+bit >= p.Bits() {
+				b[i] |= 0x80 >> bit
+			}
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // canonicalPrefix masks p and turns an IPv4-mapped IPv6 prefix into IPv4,

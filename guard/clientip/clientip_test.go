@@ -231,6 +231,10 @@ func TestNewErrors(t *testing.T) {
 		{"no header", nil, []Option{WithHeaders()}},
 		{"unsupported header", nil, []Option{WithHeaders("X-Real-IP")}},
 		{"duplicate header", nil, []Option{WithHeaders(XForwardedFor, XForwardedFor)}},
+		// Every address in pieces: every client chooses its own.
+		{"IPv4 in halves", []netip.Prefix{netip.MustParsePrefix("128.0.0.0/1"), netip.MustParsePrefix("0.0.0.0/1")}, nil},
+		{"IPv4 in overlapping pieces", []netip.Prefix{netip.MustParsePrefix("0.0.0.0/2"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("64.0.0.0/2"), netip.MustParsePrefix("::ffff:128.0.0.0/97")}, nil},
+		{"IPv6 in halves", []netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := New(tc.trusted, tc.opts...)
@@ -307,4 +311,37 @@ func BenchmarkClientIP(b *testing.B) {
 			r.ClientIP(req)
 		}
 	})
+}
+
+// TestTrustsEveryAddress: a list covers a family only without a gap, to
+// its last address.
+func TestTrustsEveryAddress(t *testing.T) {
+	for _, tc := range []struct {
+		prefixes []string
+		want     string // "": not every address
+	}{
+		{[]string{"0.0.0.0/0"}, "IPv4"},
+		{[]string{"::/0"}, "IPv6"},
+		{[]string{"0.0.0.0/1", "128.0.0.0/1"}, "IPv4"},
+		{[]string{"192.0.0.0/2", "0.0.0.0/1", "128.0.0.0/2"}, "IPv4"},
+		{[]string{"0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/3"}, "IPv4"},
+		{[]string{"::ffff:0.0.0.0/97", "::ffff:128.0.0.0/97"}, "IPv4"},
+		{[]string{"::/1", "8000::/2", "c000::/2"}, "IPv6"},
+		// Gaps.
+		{[]string{"0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4"}, ""},
+		{[]string{"0.0.0.0/1"}, ""},
+		{[]string{"128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/3"}, ""},
+		{[]string{"0.0.0.0/1", "::/1", "8000::/2"}, ""},
+		{[]string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}, ""},
+		{nil, ""},
+	} {
+		var ps []netip.Prefix
+		for _, s := range tc.prefixes {
+			ps = append(ps, netip.MustParsePrefix(s))
+		}
+		fam, ok := TrustsEveryAddress(ps)
+		if fam != tc.want || ok != (tc.want != "") {
+			t.Errorf("TrustsEveryAddress(%v) = %q, %v; want %q", tc.prefixes, fam, ok, tc.want)
+		}
+	}
 }

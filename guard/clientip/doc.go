@@ -30,8 +30,10 @@
 // private range "to be safe": a host in a trusted range can claim to be
 // forwarding for any address it likes. [New] refuses a prefix that covers
 // a whole family (0.0.0.0/0, ::/0, as nginx tutorials write
-// set_real_ip_from): every peer and every hop would be trusted, and the
-// left-most hop, which the client writes, would be its address.
+// set_real_ip_from), and prefixes that cover one together (0.0.0.0/1 and
+// 128.0.0.0/1, as VPN configurations write a default route): every peer
+// and every hop would be trusted, and the left-most hop, which the client
+// writes, would be its address.
 //
 // Listing both headers with [WithHeaders] makes the resolver read the first
 // one that is present. Every trusted proxy must then write both, or a client

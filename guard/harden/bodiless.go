@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wardsec/ward/internal/auditctx"
 )
 
 // bodilessWait bounds ReadBodiless's wait for the first byte of a
@@ -44,6 +46,9 @@ func Bodiless(allowGET bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r2, err := ReadBodiless(w, r, allowGET)
 		if err != nil {
+			// Recorded as Limits records its refusals: the audit log
+			// otherwise counted a smuggling attempt as allowed.
+			auditctx.Deny(r.Context(), "limits", err.Error())
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}

@@ -45,7 +45,10 @@
 // UTF-16, EBCDIC...; see [ReadableCharsets]): the rules read the bytes as
 // UTF-8 or Latin text, and CRS's own check (920480) reads only the first
 // parameter spelled "charset" in lower case, scoring 5; a multipart part
-// in such a charset is refused with 400 (CRS's 922110 scores it 5).
+// in such a charset is refused with 400 (CRS's 922110 scores it 5), and
+// a query or form (urlencoded or multipart) whose _charset_ field names
+// one with 415 (Jetty 12, Sling and mu-server decode the other fields in
+// it; CRS's 922100 scores a multipart one 5, nothing the others).
 //
 // Bodies. Up to MaxBodyBytes (default 128 KiB) of body is read into memory
 // before the upstream sees any of it, and Coraza keeps a second copy while
@@ -73,7 +76,10 @@
 // empty "filename*"), are inspected as arguments; a multipart body
 // holding its delimiter where Go reads none, or a part with a
 // Content-Transfer-Encoding (base64, quoted-printable: some readers
-// decode it, others do not), is refused with 400; a body that looks like
+// decode it, others do not), is refused with 400 (7bit, 8bit and binary
+// change no byte and pass: in Block mode CRS's 922120, which scores any
+// Content-Transfer-Encoding, is removed, as Apache HttpClient 4 writes
+// them on every part); a body that looks like
 // JSON under another type has its string literals inspected (in UTF-16
 // and UTF-32 too, which Python's json.loads detects without a charset);
 // XML attribute values (which CRS leaves out) are inspected, namespace

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -52,7 +55,8 @@ type Decision struct {
 	// parse (such as malformed JSON sent as application/json) and for a
 	// request target with a raw "#", 413 for a body longer than
 	// MaxBodyBytes, 415 for a body with a Content-Encoding (gzip, ...) or
-	// in a charset that is not ASCII-compatible (ReadableCharsets).
+	// in a charset that is not ASCII-compatible (ReadableCharsets, or a
+	// _charset_ form field or query parameter naming one).
 	// It is 0 when Blocked is false.
 	Status int
 	// Score is the inbound anomaly score at the configured paranoia level;
@@ -157,6 +161,11 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 	if it := tx.ProcessRequestHeaders(); it != nil {
 		return r, interrupted(it), nil
 	}
+	if w.block && r.URL != nil && !readableCharsetFields(queryCharsetFields(r.URL.RawQuery)) {
+		// A _charset_ parameter names the charset of the others to
+		// Sling (AEM), as the Content-Type's charset does elsewhere.
+		return r, Decision{Blocked: true, Status: http.StatusUnsupportedMediaType}, nil
+	}
 
 	out := r
 	var d Decision
@@ -194,6 +203,14 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			inspected = body[:w.maxBody]
 		}
 		out = withBody(r, body, d.Truncated)
+		if w.block && !readableCharsetFields(bodyCharsetFields(r.Header.Get("Content-Type"), inspected)) {
+			// A form's _charset_ field (RFC 7578 4.6, HTML's hidden
+			// input) names the charset of its other fields to Jetty 12
+			// (MultiPartFormData's default charset), Sling and
+			// mu-server: the EBCDIC or UTF-16 that the Content-Type
+			// may not name, carried in the body.
+			return out, Decision{Blocked: true, Status: http.StatusUnsupportedMediaType}, nil
+		}
 		// Fields that a server behind the WAF reads, and Coraza's
 		// body processors do not give the rules.
 		ct := r.Header.Get("Content-Type")
@@ -275,6 +292,11 @@ var asciiCharset = regexp.MustCompile(`\A(utf-?8|us-ascii|ascii|iso[-_]?8859-\d{
 // Node's content-type package lower-cases parameter names and keeps the
 // last of them), quoted or not; an RFC 2231 "charset*" (which Go's
 // mime.ParseMediaType decodes) is refused, as is a value with an escape.
+// The name may be quoted ("charset"=, which Werkzeug 2 unquotes in a
+// multipart part's header) and followed by any white space Python's
+// strip and \s skip (Django's parse_header_parameters strips the name of
+// a request's Content-Type, decoded as Latin-1, so "charset\xa0=" is its
+// charset): see skipSpace.
 // A value without a charset parameter is readable.
 func ReadableCharsets(cts []string) bool {
 	for _, ct := range cts {
@@ -284,14 +306,14 @@ func ReadableCharsets(cts []string) bool {
 			if i < 0 {
 				break
 			}
-			rest = strings.TrimLeft(rest[i+len("charset"):], " \t")
+			rest = skipSpace(rest[i+len("charset"):], true)
 			if strings.HasPrefix(rest, "*") {
 				return false
 			}
 			if !strings.HasPrefix(rest, "=") {
 				continue
 			}
-			v := strings.TrimLeft(rest[1:], " \t")
+			v := skipSpace(rest[1:], false)
 			if v != "" && (v[0] == '"' || v[0] == '\'') {
 				v = v[1:]
 			}
@@ -304,6 +326,99 @@ func ReadableCharsets(cts []string) bool {
 		}
 	}
 	return true
+}
+
+// charsetField is the name of the form field that gives the charset of
+// a form's other fields (RFC 7578 4.6; HTML fills a hidden input so
+// named with the form's charset).
+const charsetField = "_charset_"
+
+// readableCharsetFields reports whether every _charset_ value names an
+// ASCII-compatible charset (or is empty, naming none).
+func readableCharsetFields(vs []string) bool {
+	for _, v := range vs {
+		if v = strings.ToLower(strings.TrimSpace(v)); v != "" && !asciiCharset.MatchString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// queryCharsetFields returns the values of the _charset_ parameters of a
+// raw query, its name in any case, split at '&' and ';'; a value that
+// does not decode is returned as written (and names no charset the
+// check knows).
+func queryCharsetFields(q string) []string {
+	var vs []string
+	for q != "" {
+		var kv string
+		if i := strings.IndexAny(q, "&;"); i >= 0 {
+			kv, q = q[:i], q[i+1:]
+		} else {
+			kv, q = q, ""
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if !strings.EqualFold(strings.TrimSpace(k), charsetField) {
+			continue
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// bodyCharsetFields returns the values of the _charset_ fields of a form
+// body: every field of an urlencoded one (or one without a type, which
+// Rack reads as a form) so named, or every multipart part so named (its
+// whole content).
+func bodyCharsetFields(contentType string, body []byte) []string {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil && contentType != "" {
+		mt = strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
+	}
+	switch {
+	case mt == "" || mt == "application/x-www-form-urlencoded":
+		return queryCharsetFields(string(body))
+	case !strings.HasPrefix(mt, "multipart/"):
+		return nil
+	}
+	var vs []string
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if err != nil {
+			return vs // Coraza refuses a body it cannot read itself
+		}
+		if strings.EqualFold(strings.TrimSpace(p.FormName()), charsetField) {
+			v, _ := io.ReadAll(p)
+			vs = append(vs, string(v))
+		}
+	}
+}
+
+// skipSpace returns s after its leading bytes that some reader of a
+// Content-Type takes for white space around a parameter's "=": ASCII
+// white space and the separators Python's str.strip drops (\x1c-\x1f),
+// and every byte over 0x7F (U+00A0 and U+0085 decoded as Latin-1, or any
+// Unicode space in UTF-8, which Python's strip and \s also drop). With
+// quote, a quote ends a quoted parameter name first.
+func skipSpace(s string, quote bool) string {
+	if quote && s != "" && (s[0] == '"' || s[0] == '\'') {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ', c >= '\t' && c <= '\r', c >= 0x1c && c <= 0x1f, c >= 0x80:
+		default:
+			return s[i:]
+		}
+	}
+	return ""
 }
 
 // interrupted is the decision for a Coraza interruption, which only

@@ -189,8 +189,22 @@ func TestMultipartTransferEncoding(t *testing.T) {
 			t.Errorf("%s %q: %+v %v; want status %d", tc.cd, tc.cte, d, err, tc.want)
 		}
 	}
+	// At the default threshold, the parts Apache HttpClient 4 writes
+	// (MultipartEntityBuilder's strict mode: 8bit for text, binary for
+	// files) pass: CRS's 922120 scored 5 for each.
+	dw := newWAF(t, Config{})
+	httpClient4 := "--B\r\nContent-Disposition: form-data; name=\"name\"\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nlamp\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nhello\r\n--B--\r\n"
+	q := req{method: "POST", target: "/c", contentType: "multipart/form-data; boundary=B", body: httpClient4}
+	if _, d, err := dw.Inspect(q.build()); err != nil || d.Blocked {
+		t.Errorf("HttpClient 4 upload: %+v %v; want passed", d, err)
+	}
+	q.body = strings.Replace(httpClient4, "8bit", "base64", 1)
+	if _, d, err := dw.Inspect(q.build()); err != nil || d.Status != http.StatusBadRequest {
+		t.Errorf("HttpClient 4 upload with a base64 part: %+v %v; want 400", d, err)
+	}
 	// After the closing delimiter too, where PHP reads parts.
-	q := req{method: "POST", target: "/c", contentType: "multipart/form-data; boundary=B",
+	q = req{method: "POST", target: "/c", contentType: "multipart/form-data; boundary=B",
 		body: "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nok\r\n--B--\r\n--B\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Transfer-Encoding: base64\r\n\r\nbGFtcA==\r\n--B--\r\n"}
 	if _, d, err := w.Inspect(q.build()); err != nil || d.Status != http.StatusBadRequest {
 		t.Errorf("after the close: %+v %v; want 400", d, err)

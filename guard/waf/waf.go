@@ -273,6 +273,16 @@ func directives(c Config) string {
 	// No CRS reporting rule (980170): the score comes from scoreRuleID.
 	p(`SecAction "id:900115,phase:1,pass,t:none,nolog,setvar:tx.reporting_level=0"`)
 	p("Include @owasp_crs/*.conf")
+	if c.Mode != Detect {
+		// CRS's 922120 scores 5 for any Content-Transfer-Encoding in a
+		// multipart part, 7bit, 8bit and binary included, which change
+		// no byte: Apache HttpClient 4's MultipartEntityBuilder writes
+		// them on every part, and its uploads were refused at the
+		// default threshold. In block mode every other encoding is
+		// refused with 400 before the rules run (transferEncoded), so
+		// the rule has nothing left to score.
+		p("SecRuleRemoveById 922120")
+	}
 	// Phase 5 runs even after a phase 2 interruption.
 	p(`SecAction "id:%d,phase:5,pass,t:none,nolog,noauditlog,msg:'ward inbound anomaly score',logdata:'%%{tx.blocking_inbound_anomaly_score}'"`, scoreRuleID)
 	return b.String()

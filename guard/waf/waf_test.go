@@ -889,6 +889,15 @@ func TestCharsetRefused(t *testing.T) {
 		{"application/json; charset=UTF-8; CHARSET=UTF-16LE", `{"q":"x"}`, http.StatusUnsupportedMediaType},
 		{"application/json; charset*=utf-8''utf-7", utf7, http.StatusUnsupportedMediaType},
 		{`application/json; charset="utf\-7"`, utf7, http.StatusUnsupportedMediaType},
+		// A quoted name (Werkzeug 2 unquotes it), white space Python
+		// strips (Django's parse_header_parameters, Latin-1 or UTF-8).
+		{`application/json; "charset"=utf-7`, utf7, http.StatusUnsupportedMediaType},
+		{`application/json; 'Charset' = "utf-7"`, utf7, http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset\xa0=utf-7", "q=" + url.QueryEscape(utf7), http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset\x85=utf-7", "q=" + url.QueryEscape(utf7), http.StatusUnsupportedMediaType},
+		{"application/json; charset\u00a0=\u2003utf-7", utf7, http.StatusUnsupportedMediaType},
+		{"application/json; charset\xa0=utf-8", `{"q":"lamp"}`, 0},
+		{`application/json; "charset"="utf-8"`, `{"q":"lamp"}`, 0},
 		{"application/json; charset=utf-8", `{"q":"lamp"}`, 0},
 		{`application/json; Charset="windows-1252"`, `{"q":"lamp"}`, 0},
 		{"application/x-www-form-urlencoded; charset=iso-8859-15", "q=lamp", 0},
@@ -986,5 +995,45 @@ func TestHiddenFieldsScoredAlike(t *testing.T) {
 	}
 	if len(scores) != 1 {
 		t.Errorf("one request scored %v (score: times)", scores)
+	}
+}
+
+// TestCharsetField: a form's _charset_ field names the charset of its
+// other fields to Jetty 12 (multipart), Sling and mu-server, as a
+// Content-Type charset does elsewhere: one that is not ASCII-compatible
+// is refused as such a Content-Type is, in the body or the query.
+func TestCharsetField(t *testing.T) {
+	w := newWAF(t, Config{})
+	// 1' OR '1'='1 in IBM037 (EBCDIC).
+	const ebcdic = "\xf1\x7d\x40\xd6\xd9\x40\x7d\xf1\x7d\x7e\x7d\xf1"
+	mp := func(charset string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"_charset_\"\r\n\r\n" + charset + "\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n" + ebcdic + "\r\n--B--\r\n"
+	}
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, target, ctype, body string
+		want                      int // 0: passed
+	}{
+		{"multipart", "/api", "multipart/form-data; boundary=B", mp("IBM037"), http.StatusUnsupportedMediaType},
+		{"multipart, padded", "/api", "multipart/form-data; boundary=B", mp(" utf-16 "), http.StatusUnsupportedMediaType},
+		{"urlencoded", "/api", form, "_charset_=IBM037&q=" + url.QueryEscape(ebcdic), http.StatusUnsupportedMediaType},
+		{"urlencoded, escaped name", "/api", form, "%5Fcharset%5F=cp037&q=" + url.QueryEscape(ebcdic), http.StatusUnsupportedMediaType},
+		{"query", "/api?_charset_=IBM037&q=" + url.QueryEscape(ebcdic), "", "", http.StatusUnsupportedMediaType},
+		{"query, ';'", "/api?a=1;_charset_=IBM037", "", "", http.StatusUnsupportedMediaType},
+		// What browsers send: HTML fills a hidden _charset_ input.
+		{"browser multipart", "/api", "multipart/form-data; boundary=B", strings.Replace(mp("UTF-8"), ebcdic, "lamp", 1), 0},
+		{"browser form", "/api", form, "_charset_=UTF-8&q=lamp", 0},
+		{"empty", "/api", form, "_charset_=&q=lamp", 0},
+		{"JSON that mentions it", "/api", "application/json", `{"_charset_":"IBM037"}`, 0},
+	} {
+		method := "POST"
+		if tc.body == "" {
+			method = "GET"
+		}
+		q := req{method: method, target: tc.target, contentType: tc.ctype, body: tc.body}
+		if _, d, err := w.Inspect(q.build()); err != nil || d.Status != tc.want {
+			t.Errorf("%s: %+v %v; want status %d", tc.name, d, err, tc.want)
+		}
 	}
 }

@@ -91,6 +91,87 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 		a.report(ruleHostIPC, finding.Medium, name, a.pos.keyLine(name, "ipc"),
 			"ipc: host shares the host's IPC namespace")
 	}
+	a.sharedHostNamespaces(name, s)
+}
+
+// sharedHostNamespaces reports a service that joins, with
+// "service:<other>", the network, process or IPC namespace of another
+// service that is in the host's: Docker starts it in that same namespace,
+// so it shares the host's as if it said host itself. A chain
+// (a joins b, which joins c, on the host) is followed to its end.
+func (a *audit) sharedHostNamespaces(name string, s types.ServiceConfig) {
+	kinds := []struct {
+		rule, key, what string
+		sev             finding.Severity
+		mode            func(types.ServiceConfig) string
+		host            func(types.ServiceConfig) bool
+	}{
+		{ruleHostNetwork, "network_mode", "network", finding.High,
+			func(s types.ServiceConfig) string { return s.NetworkMode }, a.onHostNetwork},
+		{ruleHostPID, "pid", "process", finding.High,
+			func(s types.ServiceConfig) string { return s.Pid },
+			func(s types.ServiceConfig) bool { return strings.EqualFold(s.Pid, "host") }},
+		{ruleHostIPC, "ipc", "IPC", finding.Medium,
+			func(s types.ServiceConfig) string { return s.Ipc },
+			func(s types.ServiceConfig) bool { return strings.EqualFold(s.Ipc, "host") }},
+	}
+	for _, k := range kinds {
+		chain := a.joinsHost(s, k.mode, k.host)
+		if chain == nil {
+			continue
+		}
+		a.report(k.rule, k.sev, name, a.pos.keyLine(name, k.key),
+			"%s: %s joins the %s namespace of %s, which is the host's: %s shares the host's %s namespace as with %s: host",
+			k.key, k.mode(s), k.what, strings.Join(chain, " then "), name, k.what, k.key)
+	}
+}
+
+// joinsHost follows the "service:<name>" values mode gives from s to the
+// service whose namespace s ends up in, and returns the services joined
+// on the way when that one is in the host's (host), else nil. A loop or
+// a service the project does not define ends the chain.
+func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) string, host func(types.ServiceConfig) bool) []string {
+	services := a.project.AllServices()
+	var chain []string
+	seen := map[string]bool{s.Name: true}
+	cur := s
+	for {
+		other, ok := joinedService(mode(cur))
+		if !ok || seen[other] {
+			break
+		}
+		next, exists := services[other]
+		if !exists {
+			break
+		}
+		seen[other] = true
+		chain = append(chain, other)
+		cur = next
+	}
+	if len(chain) == 0 || !host(cur) {
+		return nil
+	}
+	return chain
+}
+
+// joinedService is the service a network_mode, pid or ipc value of the
+// form "service:<name>" joins.
+func joinedService(mode string) (string, bool) {
+	prefix, other, ok := strings.Cut(strings.TrimSpace(mode), ":")
+	if !ok || !strings.EqualFold(prefix, "service") || strings.TrimSpace(other) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(other), true
+}
+
+// onHostNetwork reports whether a service's containers are on the host's
+// network namespace: network_mode: host, or no network_mode and a first
+// network that is Docker's host network.
+func (a *audit) onHostNetwork(s types.ServiceConfig) bool {
+	if strings.EqualFold(s.NetworkMode, "host") {
+		return true
+	}
+	return s.NetworkMode == "" && strings.EqualFold(a.project.Networks[primaryNetwork(s)].Name, "host")
 }
 
 // primaryNetwork is the key of the network whose engine name Compose
@@ -313,7 +394,12 @@ func (a *audit) datastoreNetworks(name, image string, s types.ServiceConfig) {
 			"data store %s is on Docker's default bridge network, which is not internal", image)
 		return
 	case mode != "":
-		// none, service:x, container:x: not attached to a network of its own.
+		// none, service:x, container:x: not attached to a network of its
+		// own; but service:x on the host's network is on the host's.
+		if _, joins := joinedService(s.NetworkMode); joins && a.joinsHost(s, func(s types.ServiceConfig) string { return s.NetworkMode }, a.onHostNetwork) != nil {
+			a.report(ruleDatastoreNetwork, finding.Medium, name, a.pos.keyLine(name, "network_mode"),
+				"data store %s joins the network namespace of a service on the host network, which is not internal", image)
+		}
 		return
 	}
 	networks := make([]string, 0, len(s.Networks))

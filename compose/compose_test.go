@@ -100,6 +100,38 @@ networks:
     network_mode: "service:web"
 `, nil},
 
+	{"network_mode of a host-networked service", ruleHostNetwork, `services:
+  proxy:
+    image: nginx
+    network_mode: host
+  sidecar:
+    image: envoyproxy/envoy
+    network_mode: "service:proxy"
+`, []hit{{4, finding.High}, {7, finding.High}}},
+	{"network_mode through a chain to the network named host", ruleHostNetwork, `services:
+  agent:
+    image: nginx
+    networks: [hostnet]
+  relay:
+    image: nginx
+    network_mode: service:agent
+  shell:
+    image: busybox
+    network_mode: service:relay
+networks:
+  hostnet:
+    external: true
+    name: host
+`, []hit{{4, finding.High}, {7, finding.High}, {10, finding.High}}},
+	{"network_mode of services joining each other", ruleHostNetwork, `services:
+  a:
+    image: nginx
+    network_mode: service:b
+  b:
+    image: nginx
+    network_mode: service:a
+`, nil},
+
 	// compose/host-pid
 	{"pid host", ruleHostPID, `services:
   debug:
@@ -114,6 +146,15 @@ networks:
     pid: "service:web"
 `, nil},
 
+	{"pid of a service on the host's", ruleHostPID, `services:
+  web:
+    image: nginx
+    pid: host
+  debug:
+    image: busybox
+    pid: "service:web"
+`, []hit{{4, finding.High}, {7, finding.High}}},
+
 	// compose/host-ipc
 	{"ipc host", ruleHostIPC, `services:
   web:
@@ -125,6 +166,15 @@ networks:
     image: nginx
     ipc: shareable
 `, nil},
+
+	{"ipc of a service on the host's", ruleHostIPC, `services:
+  web:
+    image: nginx
+    ipc: host
+  worker:
+    image: busybox
+    ipc: service:web
+`, []hit{{4, finding.Medium}, {7, finding.Medium}}},
 
 	// compose/dangerous-capability
 	{"dangerous capabilities, each on its line", ruleDangerousCapability, `services:
@@ -301,6 +351,14 @@ networks:
 `, nil},
 
 	// compose/datastore-network-not-internal
+	{"data store in the network namespace of a host-networked service", ruleDatastoreNetwork, `services:
+  agent:
+    image: nginx
+    network_mode: host
+  db:
+    image: postgres:16
+    network_mode: service:agent
+`, []hit{{7, finding.Medium}}},
 	{"data store on the implicit default network", ruleDatastoreNetwork, `services:
   db:
     image: postgres:16

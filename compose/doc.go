@@ -1,5 +1,6 @@
 // Package compose audits Docker Compose files for container hardening:
-// privileged services, host namespaces (network, pid, ipc), dangerous
+// privileged services, host namespaces (network, pid, ipc: also when
+// joined through service:<name> from a service that is on the host's), dangerous
 // capabilities and capabilities not dropped, writable root filesystems,
 // services running as root or without a user, disabled seccomp or
 // AppArmor, missing no-new-privileges, and data stores (databases,

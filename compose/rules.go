@@ -59,7 +59,8 @@ var Rules = []finding.Rule{
 		Rationale: "On the host network the container can bind any host port, reach services that listen only on the host's loopback " +
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
 			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
-			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode.",
+			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode. " +
+			"So does a service with `network_mode: service:<name>` when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
 		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
@@ -68,7 +69,8 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A service shares the host's process namespace (pid: host).",
 		Rationale: "The container sees every process on the host, their command lines and environments (often carrying secrets), " +
-			"and as root can signal them; with SYS_PTRACE it can inject code into them.",
+			"and as root can signal them; with SYS_PTRACE it can inject code into them. " +
+			"A service with `pid: service:<name>` joining a service that has pid: host (directly or through others) is in the host's process namespace too, and is reported.",
 		Fix:         "Remove `pid: host`. To debug another container, share only its namespace (`pid: service:<name>`).",
 		Equivalents: []string{"kics:dockerCompose/host_namespace_is_shared"},
 	},
@@ -77,7 +79,8 @@ var Rules = []finding.Rule{
 		Severity: finding.Medium,
 		Summary:  "A service shares the host's IPC namespace (ipc: host).",
 		Rationale: "The container can read and write the host's System V shared memory and semaphores and POSIX message queues, " +
-			"which other processes on the host use to exchange data.",
+			"which other processes on the host use to exchange data. " +
+			"A service with `ipc: service:<name>` joining a service that has ipc: host (directly or through others) shares the host's IPC namespace too, and is reported.",
 		Fix:         "Remove `ipc: host`; use `ipc: shareable` on one service and `ipc: service:<name>` on the others that need to share memory.",
 		Equivalents: []string{"kics:dockerCompose/shared_host_ipc_namespace"},
 	},

@@ -501,6 +501,35 @@ networks:
 `, nil},
 
 	// compose/sensitive-mount
+	{"mounts taken through volumes_from, in a chain", ruleSensitiveMount, `services:
+  agent:
+    image: nginx
+    volumes:
+      - /var/run/docker.sock:/var/run/docker.sock
+      - /etc:/host/etc:ro
+      - data:/data
+  relay:
+    image: nginx
+    volumes_from: [agent]
+  web:
+    image: nginx
+    volumes_from:
+      - container:other
+      - relay:ro
+volumes:
+  data: {}
+`, []hit{{5, finding.Critical}, {6, finding.Medium}, {10, finding.Medium}, {10, finding.Critical}, {15, finding.Medium}, {15, finding.Critical}}},
+	{"volumes_from of services without sensitive mounts", ruleSensitiveMount, `services:
+  a:
+    image: nginx
+    volumes: ["./data:/data", "cache:/cache"]
+    volumes_from: [b]
+  b:
+    image: nginx
+    volumes_from: [a]
+volumes:
+  cache: {}
+`, nil},
 	{"runtime sockets and sensitive host paths", ruleSensitiveMount, `services:
   agent:
     image: example/agent

@@ -232,6 +232,76 @@ func (a *audit) sensitiveVolumes(name string, s types.ServiceConfig) {
 		line := a.pos.itemLineAt(name, "volumes", i, len(s.Volumes), sourceItem(v.Source))
 		a.sensitiveMount(name, name, line, src, shown, v.Target, readOnly)
 	}
+	a.volumesFrom(name, s)
+}
+
+// volumesFrom judges the host paths a service mounts through
+// volumes_from: Docker gives its container every mount of the other
+// service's container (those it has through volumes_from in turn
+// included), at the same target, read-only when the source mount is or
+// when the entry says ro. A monitoring agent allowed the Docker socket
+// by a suppression must not hand it, unreported, to every service that
+// takes its volumes. Entries naming a container (container:<name>) are
+// outside the project and not followed.
+func (a *audit) volumesFrom(name string, s types.ServiceConfig) {
+	services := a.project.AllServices()
+	for i, entry := range s.VolumesFrom {
+		from, ro, ok := volumesFromService(entry)
+		if !ok {
+			continue
+		}
+		line := a.pos.itemLineAt(name, "volumes_from", i, len(s.VolumesFrom), func(n *yaml.Node) bool {
+			return n.Kind == yaml.ScalarNode && strings.TrimSpace(n.Value) == strings.TrimSpace(entry)
+		})
+		// Walk the services whose mounts reach this one, each once.
+		seen := map[string]bool{name: true}
+		queue := []struct {
+			service string
+			ro      bool
+		}{{from, ro}}
+		for len(queue) > 0 {
+			cur := queue[0]
+			queue = queue[1:]
+			if seen[cur.service] {
+				continue
+			}
+			seen[cur.service] = true
+			src, exists := services[cur.service]
+			if !exists {
+				continue
+			}
+			for _, v := range src.Volumes {
+				host, readOnly, shown, ok := a.hostSource(v)
+				if !ok {
+					continue
+				}
+				a.sensitiveMount(name, fmt.Sprintf("%s (volumes_from: %s)", name, entry), line, host,
+					fmt.Sprintf("%s, from service %s,", shown, cur.service), v.Target, readOnly || cur.ro)
+			}
+			for _, e := range src.VolumesFrom {
+				if next, nro, ok := volumesFromService(e); ok {
+					queue = append(queue, struct {
+						service string
+						ro      bool
+					}{next, cur.ro || nro})
+				}
+			}
+		}
+	}
+}
+
+// volumesFromService reads a volumes_from entry as Compose does:
+// "<service>[:ro|:rw]"; "container:<name>[:mode]" names no service.
+func volumesFromService(entry string) (service string, readOnly, ok bool) {
+	entry = strings.TrimSpace(entry)
+	if strings.HasPrefix(entry, "container:") {
+		return "", false, false
+	}
+	service, mode, _ := strings.Cut(entry, ":")
+	if service == "" {
+		return "", false, false
+	}
+	return service, slices.Contains(strings.Split(mode, ","), "ro"), true
 }
 
 // sourceItem matches the item of a volumes or devices list whose host

@@ -97,7 +97,8 @@ func (a *audit) namespaces(name string, s types.ServiceConfig) {
 // sharedHostNamespaces reports a service that joins, with
 // "service:<other>", the network, process or IPC namespace of another
 // service that is in the host's: Docker starts it in that same namespace,
-// so it shares the host's as if it said host itself. A chain
+// so it shares the host's as if it said host itself; so does
+// "container:<name>" naming a service's container_name. A chain
 // (a joins b, which joins c, on the host) is followed to its end.
 func (a *audit) sharedHostNamespaces(name string, s types.ServiceConfig) {
 	kinds := []struct {
@@ -136,7 +137,7 @@ func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) 
 	seen := map[string]bool{s.Name: true}
 	cur := s
 	for {
-		other, ok := joinedService(mode(cur))
+		other, ok := a.joinedService(mode(cur))
 		if !ok || seen[other] {
 			break
 		}
@@ -154,14 +155,27 @@ func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) 
 	return chain
 }
 
-// joinedService is the service a network_mode, pid or ipc value of the
-// form "service:<name>" joins.
-func joinedService(mode string) (string, bool) {
+// joinedService is the service a network_mode, pid or ipc value joins:
+// "service:<name>", or "container:<name>" where name is the
+// container_name of a service of the project (Docker joins that
+// container's namespace).
+func (a *audit) joinedService(mode string) (string, bool) {
 	prefix, other, ok := strings.Cut(strings.TrimSpace(mode), ":")
-	if !ok || !strings.EqualFold(prefix, "service") || strings.TrimSpace(other) == "" {
+	other = strings.TrimSpace(other)
+	if !ok || other == "" {
 		return "", false
 	}
-	return strings.TrimSpace(other), true
+	switch strings.ToLower(prefix) {
+	case "service":
+		return other, true
+	case "container":
+		for n, s := range a.project.AllServices() {
+			if s.ContainerName == other {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }
 
 // onHostNetwork reports whether a service's containers are on the host's
@@ -396,7 +410,7 @@ func (a *audit) datastoreNetworks(name, image string, s types.ServiceConfig) {
 	case mode != "":
 		// none, service:x, container:x: not attached to a network of its
 		// own; but service:x on the host's network is on the host's.
-		if _, joins := joinedService(s.NetworkMode); joins && a.joinsHost(s, func(s types.ServiceConfig) string { return s.NetworkMode }, a.onHostNetwork) != nil {
+		if _, joins := a.joinedService(s.NetworkMode); joins && a.joinsHost(s, func(s types.ServiceConfig) string { return s.NetworkMode }, a.onHostNetwork) != nil {
 			a.report(ruleDatastoreNetwork, finding.Medium, name, a.pos.keyLine(name, "network_mode"),
 				"data store %s joins the network namespace of a service on the host network, which is not internal", image)
 		}

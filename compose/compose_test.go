@@ -123,6 +123,18 @@ networks:
     external: true
     name: host
 `, []hit{{4, finding.High}, {7, finding.High}, {10, finding.High}}},
+	{"network_mode of a host-networked service's container, by its container_name", ruleHostNetwork, `services:
+  proxy:
+    image: nginx
+    container_name: edge-proxy
+    network_mode: host
+  sidecar:
+    image: envoyproxy/envoy
+    network_mode: "container:edge-proxy"
+  other:
+    image: nginx
+    network_mode: "container:not-in-project"
+`, []hit{{5, finding.High}, {8, finding.High}}},
 	{"network_mode of services joining each other", ruleHostNetwork, `services:
   a:
     image: nginx

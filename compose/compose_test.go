@@ -531,6 +531,21 @@ networks:
 volumes:
   data: {}
 `, []hit{{5, finding.Critical}, {6, finding.Medium}, {10, finding.Medium}, {10, finding.Critical}, {15, finding.Medium}, {15, finding.Critical}}},
+	{"secrets and configs taken through volumes_from", ruleSensitiveMount, `services:
+  agent:
+    image: nginx
+    secrets: [shadow]
+    configs: [app]
+  web:
+    image: nginx
+    volumes_from: ["agent:rw"]
+secrets:
+  shadow:
+    file: /etc/shadow
+configs:
+  app:
+    file: ./app.conf
+`, []hit{{4, finding.Medium}, {8, finding.Medium}}},
 	{"volumes_from of services without sensitive mounts", ruleSensitiveMount, `services:
   a:
     image: nginx

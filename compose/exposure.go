@@ -238,7 +238,8 @@ func (a *audit) sensitiveVolumes(name string, s types.ServiceConfig) {
 // volumesFrom judges the host paths a service mounts through
 // volumes_from: Docker gives its container every mount of the other
 // service's container (those it has through volumes_from in turn
-// included), at the same target, read-only when the source mount is or
+// included, and the files of its secrets and configs, which Compose
+// bind-mounts), at the same target, read-only when the source mount is or
 // when the entry says ro. A monitoring agent allowed the Docker socket
 // by a suppression must not hand it, unreported, to every service that
 // takes its volumes. Entries naming a container (container:<name>) are
@@ -277,6 +278,10 @@ func (a *audit) volumesFrom(name string, s types.ServiceConfig) {
 				}
 				a.sensitiveMount(name, fmt.Sprintf("%s (volumes_from: %s)", name, entry), line, host,
 					fmt.Sprintf("%s, from service %s,", shown, cur.service), v.Target, readOnly || cur.ro)
+			}
+			for _, f := range a.fileMounts(src) {
+				a.sensitiveMount(name, fmt.Sprintf("%s (volumes_from: %s)", name, entry), line, a.rooted(f.file),
+					fmt.Sprintf("%s from service %s,", strings.TrimSuffix(f.shown(), ","), cur.service), f.target, true)
 			}
 			for _, e := range src.VolumesFrom {
 				if next, nro, ok := volumesFromService(e); ok {
@@ -322,6 +327,36 @@ func sourceItem(source string) func(*yaml.Node) bool {
 
 // sensitiveFiles judges the files of a service's secrets and configs.
 func (a *audit) sensitiveFiles(name string, s types.ServiceConfig) {
+	for _, f := range a.fileMounts(s) {
+		line := a.pos.itemLine(name, f.key, func(n *yaml.Node) bool {
+			switch n.Kind {
+			case yaml.ScalarNode:
+				return n.Value == f.source
+			case yaml.MappingNode:
+				_, sv := lookup(n, "source", 0)
+				return sv != nil && sv.Value == f.source
+			}
+			return false
+		})
+		a.sensitiveMount(name, name, line, a.rooted(f.file), f.shown(), f.target, true)
+	}
+}
+
+// fileMount is a secret or config of a service read from a file, which
+// Compose bind-mounts read-only.
+type fileMount struct {
+	key, source, file, target string // key: secrets or configs
+}
+
+// shown is how findings name the mount.
+func (f fileMount) shown() string {
+	return fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(f.key, "s"), f.source, f.file)
+}
+
+// fileMounts are the secrets and configs of s that Compose mounts from a
+// file, with the target in the container.
+func (a *audit) fileMounts(s types.ServiceConfig) []fileMount {
+	var out []fileMount
 	// dir is where Compose mounts a secret or config without a target.
 	files := func(key, dir string, refs []types.FileReferenceConfig, defs map[string]types.FileObjectConfig) {
 		for _, r := range refs {
@@ -333,21 +368,12 @@ func (a *audit) sensitiveFiles(name string, s types.ServiceConfig) {
 			if target == "" {
 				target = dir + r.Source
 			}
-			line := a.pos.itemLine(name, key, func(n *yaml.Node) bool {
-				switch n.Kind {
-				case yaml.ScalarNode:
-					return n.Value == r.Source
-				case yaml.MappingNode:
-					_, sv := lookup(n, "source", 0)
-					return sv != nil && sv.Value == r.Source
-				}
-				return false
-			})
-			a.sensitiveMount(name, name, line, a.rooted(def.File), fmt.Sprintf("%s %s, the file %s,", strings.TrimSuffix(key, "s"), r.Source, def.File), target, true)
+			out = append(out, fileMount{key: key, source: r.Source, file: def.File, target: target})
 		}
 	}
 	files("secrets", "/run/secrets/", fileRefs(s.Secrets), fileDefs(a.project.Secrets))
 	files("configs", "/", fileRefs(s.Configs), fileDefs(a.project.Configs))
+	return out
 }
 
 // fileRefs converts a service's secret or config references to their

@@ -599,12 +599,19 @@ type spiffeTrust struct {
 // (not to be modified).
 func (t *spiffeTrust) roots() (map[[sha256.Size]byte]struct{}, error) {
 	bundles := make([]*x509bundle.Bundle, 0, len(t.tds))
+	var lastErr error
 	for _, td := range t.tds {
+		// A trust domain of allow without a bundle verifies no
+		// upstream: the others' CAs are the ones that count.
 		b, err := t.src.GetX509BundleForTrustDomain(td)
 		if err != nil {
-			return nil, err
+			lastErr = err
+			continue
 		}
 		bundles = append(bundles, b)
+	}
+	if len(bundles) == 0 && lastErr != nil {
+		return nil, lastErr // no bundle at all (a source closed by a reload)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -173,30 +174,36 @@ func TestAttackAuditRecordHoldsRequestData(t *testing.T) {
 }
 
 // TestAttackJWKSCredentialsLogged: an issuer whose JWKS URL carries
-// credentials (`https://ward:PASSWORD@id.example.com/jwks`, which the
-// fetch sends as Basic authentication). Once a fetch failed, its error
-// named the URL as written, and every refused request's audit record
-// (reason "bearer token: ... fetching https://ward:PASSWORD@...") and
-// the warning of the reload that could not check tunnels again held the
-// password. URLs are now written with the password redacted (xxxxx), as
-// net/http's own errors do; the fetch still sends it.
+// credentials: a username that is a token (`https://TOKEN@id.example.com/jwks`,
+// sent as Basic authentication) or a query secret (an Azure Functions
+// `?code=`, a SAS `?sig=`). Once a fetch failed, its error named the URL
+// (this package's own errors as written; net/http's url.Error with only
+// a password hidden), and every refused request's audit record and the
+// warning of the reload that could not check tunnels again held the
+// secret. URLs are now written with the whole userinfo and every query
+// value redacted (xxxxx), keys kept; the fetch still sends them. The
+// identity provider here drops the connection while down, so the error
+// is net/http's.
 func TestAttackJWKSCredentialsLogged(t *testing.T) {
-	const password = "s3cret-jwks-pass"
+	const secret = "s3cret-jwks-token"
 	iss := newJWTIssuer(t)
 	var up atomic.Bool
-	var auth atomic.Value
+	var auth, code atomic.Value
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth.Store(r.Header.Get("Authorization"))
 		if !up.Load() {
-			http.Error(w, "down", http.StatusInternalServerError)
+			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = c.Close() // no response: the client's url.Error names the URL
+			}
 			return
 		}
+		auth.Store(r.Header.Get("Authorization"))
+		code.Store(r.URL.Query().Get("code"))
 		_, _ = w.Write(iss.jwks)
 	}))
 	defer idp.Close()
 	u := newRawUpstream(t)
 	var logs testenv.SyncBuffer
-	jwksURL := strings.Replace(idp.URL, "http://", "http://ward:"+password+"@", 1) + "/jwks"
+	jwksURL := strings.Replace(idp.URL, "http://", "http://"+secret+"@", 1) + "/jwks?code=" + secret
 	h := startWith(t, setup{upstream: u.URL(), log: slog.New(slog.NewTextHandler(&logs, nil)),
 		extra: "jwt: {issuers: [{issuer: https://id.test, anyAudience: true, algorithms: [ES256], jwksURL: '" + jwksURL + "'}]}\n"})
 	tok := iss.token(t, "alice")
@@ -210,18 +217,21 @@ func TestAttackJWKSCredentialsLogged(t *testing.T) {
 	if resp, _ := sendRaw(t, h, u, "web", "GET", "/api/items", "Authorization", "Bearer "+tok); status(resp) != 200 {
 		t.Errorf("JWKS up: status %d, want 200", status(resp))
 	}
-	if got, _ := auth.Load().(string); !strings.HasPrefix(got, "Basic ") {
-		t.Errorf("the JWKS fetch sent Authorization %q, want the URL's credentials", got)
+	if got, _ := auth.Load().(string); got != "Basic "+base64.StdEncoding.EncodeToString([]byte(secret+":")) {
+		t.Errorf("the JWKS fetch sent Authorization %q, want the URL's username", got)
+	}
+	if got, _ := code.Load().(string); got != secret {
+		t.Errorf("the JWKS fetch sent code=%q, want the URL's", got)
 	}
 	if err := h.srv.auditBuf.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(h.audit.String(), "fetching http://ward:xxxxx@") {
+	if !strings.Contains(h.audit.String(), "http://xxxxx@"+strings.TrimPrefix(idp.URL, "http://")+"/jwks?code=xxxxx") {
 		t.Errorf("the audit record of the refusal does not name the redacted URL:\n%s", h.audit.String())
 	}
 	for name, out := range map[string]string{"audit": h.audit.String(), "log": logs.String()} {
-		if strings.Contains(out, password) {
-			t.Errorf("the %s output holds the JWKS password:\n%s", name, out)
+		if strings.Contains(out, secret) {
+			t.Errorf("the %s output holds the JWKS secret:\n%s", name, out)
 		}
 	}
 }

@@ -31,6 +31,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/wardsec/ward/guard/spiffeauth"
+	"github.com/wardsec/ward/guard/tlsconf"
 	"github.com/wardsec/ward/internal/regfile"
 	"github.com/wardsec/ward/internal/testenv"
 )
@@ -708,5 +713,102 @@ func TestAttackReloadUpstreamCA(t *testing.T) {
 				t.Error("bytes sent into the tunnel after the reload reached the upstream")
 			}
 		})
+	}
+}
+
+// TestAttackReloadSPIFFEUpstreamBundle: the subset rule of
+// TestAttackReloadUpstreamCA, for an upstream verified with SPIFFE
+// (upstream.spiffe). Its trust bundle was not looked at: a rotation
+// removing a compromised CA from the bundle file, which the file source
+// reloads by itself, or a reload, left the WebSocket tunnels to the
+// upstream verified by that CA running. A tunnel is now closed when a
+// CA of the bundle it was opened with is removed or replaced, within
+// seconds of the file changing or at the reload; one only added keeps
+// it. The upstream is a real TLS server on loopback presenting an SVID,
+// the proxy presenting its own.
+func TestAttackReloadSPIFFEUpstreamBundle(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	ca2, err := spiffeauth.NewDevCA(td, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"file", "reload"} {
+		for _, tc := range []struct {
+			name          string
+			before, after string // "1": the harness's CA, which issued the upstream's SVID; "2": another
+			kept          bool
+		}{
+			{"CA added", "1", "12", true},
+			{"same CA rewritten", "1", "1", true},
+			{"other CA removed", "12", "1", false},
+			{"verifying CA removed", "12", "2", false},
+			{"CA replaced", "1", "2", false},
+		} {
+			t.Run(how+" "+tc.name, func(t *testing.T) {
+				h := start(t)
+				bundle := func(which string) []byte {
+					var cas []*x509.Certificate
+					for _, c := range which {
+						ca := h.bundle
+						if c == '2' {
+							ca = ca2
+						}
+						cas = append(cas, ca.Bundle().X509Authorities()...)
+					}
+					b, err := x509bundle.FromX509Authorities(td, cas).Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return b
+				}
+				// The upstream: the db SVID, admitting the proxy's api SVID.
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := spiffeauth.ServerConfig(tlsconf.Intermediate, h.svids["db"], h.bundle.Bundle(),
+					spiffeauth.AllowPatterns(spiffeauth.MustParsePattern("spiffe://example.org/ns/shop/sa/api")))
+				cfg.NextProtos = []string{"http/1.1"}
+				tln := tls.NewListener(ln, cfg)
+				tu := &rawUpstream{ln: tln, answered: make(chan struct{}, 1000)}
+				serveConns(t, tln, tu.serve)
+				up := filepath.Join(h.dir, "up-bundle.pem")
+				writeFile(t, up, bundle(tc.before))
+				cfgPath := filepath.Join(h.dir, "proxy.yaml")
+				base, _ := os.ReadFile(cfgPath)
+				writeFile(t, cfgPath, []byte(strings.Replace(string(base), "upstream:\n  url: ",
+					"upstream:\n  spiffe: {svid: api.pem, key: api-key.pem, bundle: up-bundle.pem, allow: [\"spiffe://example.org/ns/data/sa/db\"]}\n  url: https://"+ln.Addr().String()+" #", 1)))
+				if err := h.srv.Reload(); err != nil {
+					t.Fatal(err)
+				}
+				conn := openTunnel(t, h, tu, "web", "/api/ws", "ws", "hello")
+				time.Sleep(1100 * time.Millisecond) // the file source looks at its files at most every second
+				writeFile(t, up, bundle(tc.after))
+				if how == "reload" {
+					if err := h.srv.Reload(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tc.kept {
+					time.Sleep(1500 * time.Millisecond) // past the file source's next look
+					_, _ = io.WriteString(conn, "after-change")
+					for deadline := time.Now().Add(2 * time.Second); !strings.Contains(tu.received(), "after-change") && time.Now().Before(deadline); {
+						time.Sleep(10 * time.Millisecond)
+					}
+					if !strings.Contains(tu.received(), "after-change") {
+						t.Error("a bundle change that kept every CA closed the tunnel to the upstream")
+					}
+					return
+				}
+				if !closedWithin(conn, 4*time.Second) {
+					t.Error("a tunnel to an upstream verified with a CA the bundle no longer holds is still open")
+				}
+				_, _ = io.WriteString(conn, "after-change")
+				time.Sleep(200 * time.Millisecond)
+				if strings.Contains(tu.received(), "after-change") {
+					t.Errorf("bytes sent into the tunnel after the change reached the upstream: %q", tu.received())
+				}
+			})
+		}
 	}
 }

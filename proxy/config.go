@@ -20,6 +20,7 @@ import (
 	"github.com/wardsec/ward/guard/authz"
 	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/regfile"
+	"github.com/wardsec/ward/internal/urlredact"
 	"github.com/wardsec/ward/srcpos"
 )
 
@@ -951,11 +952,9 @@ func validHeaderName(s string) bool {
 // validateUpstream checks an upstream; path is where it is written.
 func (c *Config) validateUpstream(path string, up *Upstream) error {
 	u, err := url.Parse(up.URL)
-	// Errors reach logs: a password in the URL is not repeated there.
-	shown := "(not a URL)"
-	if err == nil {
-		shown = u.Redacted()
-	}
+	// Errors reach logs: userinfo and query values (a token, a key) in
+	// the URL are not repeated there.
+	shown := urlredact.String(up.URL)
 	switch {
 	case up.URL == "":
 		return c.errorf(path, "%s.url is required", path)

@@ -64,7 +64,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"listen: ':1'\n", "p.yaml:1: upstream.url is required"},
 		{"upstream:\n  url: ftp://x\n", "p.yaml:2: upstream.url \"ftp://x\" must be an http:// or https:// URL"},
 		// A password is not repeated in the error, which reaches logs.
-		{"upstream:\n  url: http://ward:s3cret@x\n", "p.yaml:2: upstream.url \"http://ward:xxxxx@x\": scheme, host and port only"},
+		{"upstream:\n  url: http://ward:s3cret@x\n", "p.yaml:2: upstream.url \"http://xxxxx@x\": scheme, host and port only"},
+		// Nor a username (often a token) or a query value (a key).
+		{"upstream:\n  url: https://TOKEN@x\n", "p.yaml:2: upstream.url \"https://xxxxx@x\": scheme, host and port only"},
+		{"upstream:\n  url: https://x/?code=KEY&sig=SIG\n", "p.yaml:2: upstream.url \"https://x/?code=xxxxx&sig=xxxxx\": scheme, host and port only"},
 		{"upstream: {url: http://x}\ntls:\n  profile: old\n  cert: a\n  key: b\n", "p.yaml:3: tls.profile \"old\""},
 		{"upstream: {url: http://x}\ntls: {cert: a}\n", "p.yaml:2: tls needs cert and key, or spiffe"},
 		{"upstream: {url: http://x}\nallow:\n  - 10.0.0.0/8\n  - 10.1.2.3/8\n", "p.yaml:4: allow[1]: \"10.1.2.3/8\" has host bits set"},

@@ -38,7 +38,7 @@ type streamInfo struct {
 // stream records r, a long request in flight to upstream, until the
 // returned function is called; cancel ends it.
 func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func()) func() {
-	si := &streamInfo{req: r, upstream: upstream, cancel: cancel}
+	si := &streamInfo{req: r, upstream: upstream.opened(), cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
 		s.streams = map[*streamInfo]struct{}{}
@@ -88,7 +88,7 @@ func noteTokenExpiry(r *http.Request, exp time.Time) {
 // tunnel.
 func noteUpstream(r *http.Request, upstream *upstreamRef) {
 	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
-		f.upstream.Store(upstream)
+		f.upstream.Store(upstream.opened())
 	}
 }
 
@@ -223,11 +223,12 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		close    func()
 		req      *http.Request
 		upstream *upstreamRef
+		kept     func(*upstreamRef) // notes where it is now forwarded, once passed
 	}
 	s.mu.Lock()
 	var open []tunnel
 	for c, ti := range s.tunnels {
-		open = append(open, tunnel{func() { _ = c.Close() }, ti.req, ti.fwd.upstream.Load()})
+		open = append(open, tunnel{func() { closeTunnel(c) }, ti.req, ti.fwd.upstream.Load(), func(u *upstreamRef) { ti.fwd.upstream.Store(u) }})
 	}
 	for si := range s.streams {
 		// The request as the upstream step got it, with a context of
@@ -239,7 +240,11 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		}
 		req := si.req.Clone(ctx)
 		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
-		open = append(open, tunnel{si.cancel, req, si.upstream})
+		open = append(open, tunnel{si.cancel, req, si.upstream, func(u *upstreamRef) {
+			s.mu.Lock()
+			si.upstream = u
+			s.mu.Unlock()
+		}})
 	}
 	s.mu.Unlock()
 	if len(open) == 0 {
@@ -250,8 +255,11 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	defer cancel()
 	ready := p.Ready(ctx)
 	for _, t := range open {
-		switch passed, unsure := p.admitsAgain(t.req, t.upstream); {
+		switch passed, unsure, kept := p.admitsAgain(t.req, t.upstream); {
 		case passed:
+			if kept != nil {
+				t.kept(kept)
+			}
 		case unsure:
 			undecided++
 		default:
@@ -266,6 +274,17 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		}
 	}
 	return closed, undecided, err
+}
+
+// closeTunnel closes a tunnel's connection, its socket first: a TLS
+// connection's Close sends close_notify before closing the socket, and a
+// client that wrote on seeing it had its bytes read by the relay in
+// between and forwarded to the upstream the tunnel was closed for.
+func closeTunnel(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		_ = tc.NetConn().Close()
+	}
+	_ = c.Close()
 }
 
 // reapOld closes idle connections older than maxAge(), and tunnels older
@@ -298,6 +317,11 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			st *peerState
 		}
 		var tunnels []tunnel
+		type relayed struct {
+			ref  *upstreamRef
+			stop func()
+		}
+		var spiffeUp []relayed // to an upstream verified with SPIFFE
 		for c, ti := range s.tunnels {
 			// A tunnel's response was its 101: after it, the
 			// connection is as old as any other. (It was never closed
@@ -313,11 +337,28 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 				old = append(old, c)
 				continue
 			}
+			// Nor its upstream's trust bundle, which its file source
+			// reloads when the file changes: a CA removed from it kept
+			// the tunnels it had verified running.
+			if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
+				spiffeUp = append(spiffeUp, relayed{ref, func() { closeTunnel(c) }})
+			}
 			if tc, ok := c.(*tls.Conn); ok {
 				tunnels = append(tunnels, tunnel{tc, ti.st})
 			}
 		}
+		for si := range s.streams {
+			if ref := si.upstream; ref != nil && ref.spiffe != nil {
+				spiffeUp = append(spiffeUp, relayed{ref, si.cancel})
+			}
+		}
 		s.mu.Unlock()
+		// Outside mu: the source may read its files.
+		for _, t := range spiffeUp {
+			if kept, sure := t.ref.bundleKept(t.ref); sure && !kept {
+				t.stop()
+			}
+		}
 		p := cur()
 		for _, t := range tunnels {
 			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {

@@ -25,6 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/redis/go-redis/v9"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
@@ -431,6 +432,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 		MaxResponseHeaderBytes: maxHeader,
 	}
 	var roots map[[sha256.Size]byte]struct{}
+	var trust *spiffeTrust
 	switch {
 	case u.SPIFFE != nil:
 		src, authz, err := p.spiffeSource(u.SPIFFE)
@@ -438,6 +440,12 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			return nil, fmt.Errorf("upstream.spiffe: %w", err)
 		}
 		tr.TLSClientConfig = spiffeauth.ClientConfig(tlsconf.Intermediate, src, src, authz)
+		trust = &spiffeTrust{src: src}
+		for _, a := range u.SPIFFE.Allow {
+			if pat, err := spiffeauth.ParsePattern(a); err == nil && !slices.Contains(trust.tds, pat.TrustDomain()) {
+				trust.tds = append(trust.tds, pat.TrustDomain())
+			}
+		}
 	case target.Scheme == "https":
 		c := tlsconf.Client(tlsconf.Intermediate)
 		if u.CA != "" {
@@ -553,6 +561,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	}
 	p.upstream = rp
 	id := upstreamID(target, u, roots)
+	id.spiffe = trust
 	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
 }
 
@@ -563,8 +572,94 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 type upstreamRef struct {
 	where string
 	// roots are the SHA-256 sums of the CA certificates of upstream.ca;
-	// nil without one (the system roots, or SPIFFE).
+	// nil without one (the system roots). With SPIFFE, those of the
+	// trust bundle's authorities when a tunnel or stream was opened
+	// (opened); nil in the upstream step's own.
 	roots map[[sha256.Size]byte]struct{}
+	// spiffe is the trust bundle of upstream.spiffe; nil without it.
+	spiffe *spiffeTrust
+}
+
+// spiffeTrust is the trust bundle that verifies a SPIFFE upstream: the
+// bundles of the trust domains of upstream.spiffe.allow, from its source
+// (files reloaded when they change, or the Workload API).
+type spiffeTrust struct {
+	src x509bundle.Source
+	tds []spiffeid.TrustDomain
+
+	// The sums of the last bundles read: a source returns the same
+	// *Bundle until it changes, and the reaper asks for every tunnel
+	// every 100 ms.
+	mu      sync.Mutex
+	bundles []*x509bundle.Bundle
+	sums    map[[sha256.Size]byte]struct{}
+}
+
+// roots returns the SHA-256 sums of the current bundles' authorities
+// (not to be modified).
+func (t *spiffeTrust) roots() (map[[sha256.Size]byte]struct{}, error) {
+	bundles := make([]*x509bundle.Bundle, 0, len(t.tds))
+	var lastErr error
+	for _, td := range t.tds {
+		// A trust domain of allow without a bundle verifies no
+		// upstream: the others' CAs are the ones that count.
+		b, err := t.src.GetX509BundleForTrustDomain(td)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		bundles = append(bundles, b)
+	}
+	if len(bundles) == 0 && lastErr != nil {
+		return nil, lastErr // no bundle at all (a source closed by a reload)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sums != nil && slices.Equal(bundles, t.bundles) {
+		return t.sums, nil
+	}
+	sums := map[[sha256.Size]byte]struct{}{}
+	for _, b := range bundles {
+		for _, ca := range b.X509Authorities() {
+			sums[sha256.Sum256(ca.Raw)] = struct{}{}
+		}
+	}
+	t.bundles, t.sums = bundles, sums
+	return sums, nil
+}
+
+// opened returns the upstreamRef of a tunnel or stream opened now: with
+// SPIFFE, the trust bundle's authorities now, which verify the upstream
+// connection it is relayed on; r itself otherwise.
+func (r *upstreamRef) opened() *upstreamRef {
+	if r == nil || r.spiffe == nil {
+		return r
+	}
+	roots, err := r.spiffe.roots()
+	if err != nil {
+		roots = nil // no bundle: the handshake fails; never kept (keeps)
+	}
+	return &upstreamRef{where: r.where, roots: roots, spiffe: r.spiffe}
+}
+
+// bundleKept reports whether the trust bundle of r's source still holds
+// every authority a tunnel opened as old (opened) was verified with, and
+// sure=false when the bundle cannot be read (the source closed by a
+// reload: the reload's re-check decides).
+func (r *upstreamRef) bundleKept(old *upstreamRef) (kept, sure bool) {
+	cur, err := r.spiffe.roots()
+	if err != nil {
+		return false, false
+	}
+	if old.roots == nil {
+		return false, true
+	}
+	for sum := range old.roots {
+		if _, ok := cur[sum]; !ok {
+			return false, true
+		}
+	}
+	return true, true
 }
 
 // upstreamID returns the upstreamRef of requests forwarded to target
@@ -585,9 +680,18 @@ func upstreamID(target *url.URL, u Upstream, roots map[[sha256.Size]byte]struct{
 // time closed every WebSocket tunnel to the upstream
 // (TestAttackReloadUpstreamCA); a CA removed or changed (another
 // certificate) still closes them, as does a switch between upstream.ca
-// and the system roots.
+// and the system roots. With SPIFFE the same holds of the trust bundle
+// (its file changed without a reload, or a reload; TestAttackReloadSPIFFEUpstreamBundle):
+// a CA removed or replaced closes, one only added keeps.
 func (r *upstreamRef) keeps(old *upstreamRef) bool {
-	if r.where != old.where || (r.roots == nil) != (old.roots == nil) {
+	if r.where != old.where || (r.spiffe == nil) != (old.spiffe == nil) {
+		return false
+	}
+	if r.spiffe != nil {
+		kept, _ := r.bundleKept(old)
+		return kept
+	}
+	if (r.roots == nil) != (old.roots == nil) {
 		return false
 	}
 	for sum := range old.roots {

@@ -26,6 +26,9 @@ type recheckState struct {
 	// upstream is where the request was forwarded (upstreamID); nil
 	// when unknown.
 	upstream *upstreamRef
+	// kept is upstream as the reloaded configuration forwards it (its
+	// SPIFFE bundle source, the one that stays open), once passed.
+	kept *upstreamRef
 }
 
 // rechecking reports whether r is a re-check, which is not counted by
@@ -56,6 +59,11 @@ func withRecheckStop(upstream *upstreamRef, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st, ok := r.Context().Value(recheckKey{}).(*recheckState); ok {
 			st.passed = st.upstream == nil || upstream.keeps(st.upstream)
+			if st.passed && st.upstream != nil && upstream.spiffe != nil {
+				// Verified with the same CAs, to be checked against the
+				// new source's bundle from now on.
+				st.kept = &upstreamRef{where: upstream.where, roots: st.upstream.roots, spiffe: upstream.spiffe}
+			}
 			return
 		}
 		if r.Header.Get("Upgrade") != "" {
@@ -74,18 +82,19 @@ const recheckTimeout = 5 * time.Second
 // it to upstream (upstreamID; nil: anywhere), and, when they do
 // not, whether that is because a check could not be made (undecided: the
 // JWT keys of the request's token are unavailable) rather than a refusal.
-func (p *Proxy) admitsAgain(r *http.Request, upstream *upstreamRef) (passed, undecided bool) {
+// kept, when not nil, is where it is forwarded now (withRecheckStop).
+func (p *Proxy) admitsAgain(r *http.Request, upstream *upstreamRef) (passed, undecided bool, kept *upstreamRef) {
 	st := &recheckState{upstream: upstream}
 	defer func() {
 		if recover() != nil {
-			passed, undecided = false, false
+			passed, undecided, kept = false, false, nil
 		}
 	}()
 	ctx, cancel := context.WithTimeout(r.Context(), recheckTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, recheckKey{}, st)
 	p.checked.ServeHTTP(discardResponse{}, r.WithContext(ctx))
-	return st.passed, !st.passed && st.undecided
+	return st.passed, !st.passed && st.undecided, st.kept
 }
 
 // discardResponse is the ResponseWriter of a re-check.

@@ -23,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/wardsec/ward/internal/regfile"
+	"github.com/wardsec/ward/internal/urlredact"
 )
 
 // Limits on key sets.
@@ -198,7 +199,7 @@ func (s staticKeys) current() *keySet                           { return s.set }
 // refresh policy.
 type remoteKeys struct {
 	url        string
-	shown      string // url with its password redacted, for errors: they reach logs and audit records
+	shown      string // url with its userinfo and query values redacted, for errors: they reach logs and audit records
 	iss        *issuer
 	client     *http.Client
 	refresh    time.Duration
@@ -228,7 +229,7 @@ func newRemoteKeys(cfg *Issuer, iss *issuer, o *options) (*remoteKeys, error) {
 	}
 	r := &remoteKeys{
 		url:        u.String(),
-		shown:      u.Redacted(),
+		shown:      urlredact.URL(u),
 		iss:        iss,
 		client:     o.client,
 		refresh:    orDefault(cfg.JWKSRefresh, DefaultJWKSRefresh),
@@ -396,7 +397,8 @@ func (r *remoteKeys) fetch(ctx context.Context) (*keySet, time.Duration, error) 
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := r.client.Do(req) // #nosec G704 -- configured URL, not request data
 	if err != nil {
-		return nil, 0, err
+		// net/http's url.Error names the URL with only a password hidden.
+		return nil, 0, urlredact.Error(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {

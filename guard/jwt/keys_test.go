@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -202,34 +203,62 @@ func TestJWKSCacheControl(t *testing.T) {
 	}
 }
 
-// TestJWKSURLPasswordRedacted: a JWKS URL's password (sent as Basic
-// authentication) appeared in fetch errors, which reach logs and, through
-// Verify's error, audit records. Errors name the URL redacted, whatever
-// failed: a status, a body, the connection (net/http's own error).
+// TestJWKSURLPasswordRedacted: a JWKS URL's secrets appeared in fetch
+// errors, which reach logs and, through Verify's error, audit records.
+// Only a password was hidden: a username used as a token
+// (https://TOKEN@host/) and query secrets (Azure Functions ?code=, SAS
+// ?sig=, ?token=) were written out, by this package's errors and by
+// net/http's url.Error (which hides only a password). Errors name the URL
+// with its whole userinfo and every query value redacted, whatever
+// failed: a status, a body, a refused connection, a connection the
+// server closes.
 func TestJWKSURLPasswordRedacted(t *testing.T) {
-	const password = "s3cret-jwks-pass"
+	const secret = "s3cret-jwks"
 	k := testKeys()
 	srv := newJWKSServer(t, publicSet(k.ec))
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refused.Close()
+	hangup, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hangup.Close() }()
+	go func() {
+		for {
+			c, err := hangup.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close() // before any response
+		}
+	}()
 	for _, tt := range []struct {
 		name, base string
 		status     int
 	}{
 		{"status", srv.URL, http.StatusInternalServerError},
 		{"body", srv.URL, http.StatusOK},
-		{"connection", closed.URL, http.StatusOK},
+		{"refused", refused.URL, http.StatusOK},
+		{"closed", "http://" + hangup.Addr().String(), http.StatusOK},
 	} {
-		name := tt.name
-		srv.mu.Lock()
-		srv.body, srv.status = []byte("<html>"), tt.status
-		srv.mu.Unlock()
-		iss := urlIssuer(srv)
-		iss.JWKSURL = strings.Replace(tt.base, "://", "://ward:"+password+"@", 1) + "/jwks"
-		v := newVerifier(t, newClock(t0), []Issuer{iss}, WithHTTPClient(srv.Client()))
-		_, err := v.Verify(bg, sign(t, jose.ES256, k.ec, "k0", claims(nil), nil))
-		if !errors.Is(err, ErrKeysUnavailable) || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "//ward:") {
-			t.Errorf("%s: %v, want ErrKeysUnavailable naming the URL redacted", name, err)
+		for _, form := range []struct{ user, query, want string }{
+			{"ward:" + secret + "@", "", "//xxxxx@"},
+			{secret + "@", "", "//xxxxx@"},
+			{"", "?code=" + secret, "/jwks?code=xxxxx"},
+			{"", "?sv=1&sig=" + secret + "&token=" + secret, "/jwks?sv=xxxxx&sig=xxxxx&token=xxxxx"},
+			{"ward@", "?" + secret, "//xxxxx@"},
+		} {
+			name := tt.name + " " + form.user + form.query
+			srv.mu.Lock()
+			srv.body, srv.status = []byte("<html>"), tt.status
+			srv.mu.Unlock()
+			iss := urlIssuer(srv)
+			iss.JWKSURL = strings.Replace(tt.base, "://", "://"+form.user, 1) + "/jwks" + form.query
+			v := newVerifier(t, newClock(t0), []Issuer{iss}, WithHTTPClient(srv.Client()))
+			_, err := v.Verify(bg, sign(t, jose.ES256, k.ec, "k0", claims(nil), nil))
+			if !errors.Is(err, ErrKeysUnavailable) || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), form.want) {
+				t.Errorf("%s: %v, want ErrKeysUnavailable naming the URL redacted (%s)", name, err, form.want)
+			}
 		}
 	}
 }

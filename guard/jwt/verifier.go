@@ -15,7 +15,7 @@ import (
 
 // Errors returned by Verify and Middleware.Check, each wrapped with more
 // detail (never text taken from the token, and a JWKS URL with its
-// password redacted: the errors reach logs). Test them with errors.Is.
+// userinfo and query values redacted: the errors reach logs). Test them with errors.Is.
 var (
 	ErrTooLarge        = errors.New("jwt: token too large")
 	ErrMalformed       = errors.New("jwt: malformed token")

@@ -65,6 +65,10 @@ func MustParsePattern(s string) Pattern {
 
 func (p Pattern) String() string { return p.text }
 
+// TrustDomain returns the trust domain of the IDs p matches: the bundle
+// that verifies them.
+func (p Pattern) TrustDomain() spiffeid.TrustDomain { return p.td }
+
 // Match reports whether id matches p.
 func (p Pattern) Match(id spiffeid.ID) bool {
 	if id.IsZero() || id.TrustDomain() != p.td {

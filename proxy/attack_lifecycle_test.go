@@ -694,24 +694,7 @@ func TestAttackReloadUpstreamCA(t *testing.T) {
 			if err := h.srv.Reload(); err != nil {
 				t.Fatal(err)
 			}
-			if tc.kept {
-				_, _ = io.WriteString(conn, "after-reload")
-				for deadline := time.Now().Add(2 * time.Second); !strings.Contains(u.received(), "after-reload") && time.Now().Before(deadline); {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if !strings.Contains(u.received(), "after-reload") {
-					t.Error("a reload that kept every CA of upstream.ca closed the tunnel to the upstream")
-				}
-				return
-			}
-			if !closedWithin(conn, 2*time.Second) {
-				t.Error("a tunnel verified with a CA the reload no longer trusts is still open")
-			}
-			_, _ = io.WriteString(conn, "after-reload")
-			time.Sleep(200 * time.Millisecond)
-			if strings.Contains(u.received(), "after-reload") {
-				t.Error("bytes sent into the tunnel after the reload reached the upstream")
-			}
+			tunnelAfterTrustChange(t, conn, u.received, tc.kept, 2*time.Second)
 		})
 	}
 }
@@ -791,24 +774,36 @@ func TestAttackReloadSPIFFEUpstreamBundle(t *testing.T) {
 				}
 				if tc.kept {
 					time.Sleep(1500 * time.Millisecond) // past the file source's next look
-					_, _ = io.WriteString(conn, "after-change")
-					for deadline := time.Now().Add(2 * time.Second); !strings.Contains(tu.received(), "after-change") && time.Now().Before(deadline); {
-						time.Sleep(10 * time.Millisecond)
-					}
-					if !strings.Contains(tu.received(), "after-change") {
-						t.Error("a bundle change that kept every CA closed the tunnel to the upstream")
-					}
-					return
 				}
-				if !closedWithin(conn, 4*time.Second) {
-					t.Error("a tunnel to an upstream verified with a CA the bundle no longer holds is still open")
-				}
-				_, _ = io.WriteString(conn, "after-change")
-				time.Sleep(200 * time.Millisecond)
-				if strings.Contains(tu.received(), "after-change") {
-					t.Errorf("bytes sent into the tunnel after the change reached the upstream: %q", tu.received())
-				}
+				tunnelAfterTrustChange(t, conn, tu.received, tc.kept, 4*time.Second)
 			})
 		}
+	}
+}
+
+// tunnelAfterTrustChange checks a tunnel after a change of the CAs its
+// upstream is verified with: kept, bytes sent into it reach the upstream
+// (received); not kept, it is closed within wait and bytes sent after
+// the close never reach the upstream.
+func tunnelAfterTrustChange(t *testing.T, conn net.Conn, received func() string, kept bool, wait time.Duration) {
+	t.Helper()
+	const marker = "after-change"
+	if kept {
+		_, _ = io.WriteString(conn, marker)
+		for deadline := time.Now().Add(2 * time.Second); !strings.Contains(received(), marker) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.Contains(received(), marker) {
+			t.Error("a change that kept every CA closed the tunnel to the upstream")
+		}
+		return
+	}
+	if !closedWithin(conn, wait) {
+		t.Error("a tunnel to an upstream verified with a CA no longer trusted is still open")
+	}
+	_, _ = io.WriteString(conn, marker)
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(received(), marker) {
+		t.Errorf("bytes sent into the tunnel after the change reached the upstream: %q", received())
 	}
 }

@@ -161,3 +161,50 @@ func TestAssertWildcardIgnore(t *testing.T) {
 		})
 	}
 }
+
+// TestAssertUnevaluatedOtherKinds: the same attack with the other kinds
+// Ward does not evaluate (a CiliumNetworkPolicy, a cluster-wide Calico
+// GlobalNetworkPolicy, an AdminNetworkPolicy), given on standard input
+// with ward.yaml by --expect, and with -o json: each is undecided (exit
+// 2, no verdict on stdout), never a PASS.
+func TestAssertUnevaluatedOtherKinds(t *testing.T) {
+	dir := t.TempDir()
+	expect := filepath.Join(dir, "ward.yaml")
+	if err := os.WriteFile(expect, []byte(unevaluatedAssertions), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, policy := range map[string]string{
+		"cilium": `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: allow-all, namespace: shop}
+spec:
+  endpointSelector: {}
+  ingress: [{fromEndpoints: [{}]}]
+`,
+		"calico global": `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  selector: all()
+  ingress: [{action: Allow}]
+`,
+		"admin": `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allow-all}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  ingress: [{action: Allow, from: [{namespaces: {}}]}]
+`,
+	} {
+		for _, format := range []string{"text", "json"} {
+			out, errOut, code := run(t, unevaluatedApps+"---\n"+policy, "assert", "-", "--expect", expect, "-o", format)
+			if code != ExitError || strings.Contains(out, "PASS") || strings.Contains(out, `"failed"`) {
+				t.Errorf("%s, -o %s: exit %d, want %d and no verdict:\n%s%s", name, format, code, ExitError, out, errOut)
+			}
+			if !strings.Contains(errOut, "cannot be decided") {
+				t.Errorf("%s, -o %s: the error does not say the assertions cannot be decided:\n%s", name, format, errOut)
+			}
+		}
+	}
+}

@@ -29,7 +29,7 @@ var authProxyForgeries = []string{
 	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
 	"X-Amzn-Mtls-Clientcert",
 	"X-Endpoint-API-UserInfo", "X-Apigateway-Api-Userinfo", "X-JWT-Assertion",
-	"X-AppEngine-User-Email", "X-AppEngine-User-Is-Admin",
+	"X-AppEngine-User-Email", "X-AppEngine-User-Is-Admin", "x-appengine-user-id", "X_JWT_ASSERTION", "X-ENDPOINT-API-USERINFO",
 	"X-WEBAUTH-EMAIL", "X-WEBAUTH-FULLNAME", "X-Vouch-User", "X-Vouch-IdP-Claims-Email",
 	"Tailscale-User-Login", "Tailscale-User-Name", "Tailscale-User-Profile-Pic",
 }

@@ -45,7 +45,7 @@ func (l *linter) unsupported() {
 		if u.Reason != "" {
 			why = ": " + u.Reason
 		}
-		l.report(ruleUnsupportedPolicy, u.Source.File, u.Source.Line, ref.String(),
+		l.report(RuleUnsupportedPolicy, u.Source.File, u.Source.Line, ref.String(),
 			fmt.Sprintf("%s %s (%s) is not evaluated by Ward%s: reachability shown ignores it", u.Kind, name, u.APIVersion, why),
 			fmt.Sprintf("review %s %s by hand: it may allow or deny traffic Ward does not show", u.Kind, name))
 	}

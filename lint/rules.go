@@ -23,7 +23,6 @@ const (
 	ruleAllowAll             = "netpol/allow-all"
 	ruleHostNetwork          = "netpol/host-network"
 	rulePodIPsUnknown        = "netpol/pod-ips-unknown"
-	ruleUnsupportedPolicy    = "input/unsupported-policy"
 	ruleSkipped              = "input/skipped"
 )
 
@@ -170,7 +169,7 @@ var Rules = []Rule{
 		Fix: "Include live Pod objects with status.podIP (`kubectl get pods -A -o yaml`) in the input for exact ipBlock matching.",
 	},
 	{
-		ID:       ruleUnsupportedPolicy,
+		ID:       RuleUnsupportedPolicy,
 		Severity: finding.High,
 		Summary:  "A network policy of a kind Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, ...).",
 		Rationale: "Such a policy may allow or deny traffic that Ward's reachability does not show. Ignoring it silently would give false assurance, " +
@@ -199,3 +198,8 @@ func Lookup(id string) (Rule, bool) {
 	}
 	return Rule{}, false
 }
+
+// RuleUnsupportedPolicy is reported for a policy Ward does not evaluate
+// (Unevaluated); ward assert takes an ignore entry of exactly this rule
+// as the acknowledgement that lets it judge assertions without one.
+const RuleUnsupportedPolicy = "input/unsupported-policy"

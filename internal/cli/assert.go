@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -128,33 +127,36 @@ ward.yaml has not acknowledged: they may allow or deny what is asserted).`,
 // assertion forbids, or deny one it requires, so a PASS would be a clean
 // result from input Ward did not read (see unacknowledged).
 func undecided(set *manifest.Set, cfg *assertion.Config) error {
-	open, err := unacknowledged(set, cfg)
-	if err != nil || len(open) == 0 {
+	ignores, _, err := resolveIgnores(cfg)
+	if err != nil {
 		return err
 	}
-	return errors.New(undecidedMessage(open))
+	if open := unacknowledged(set, ignores); len(open) > 0 {
+		return errors.New(undecidedMessage(open))
+	}
+	return nil
 }
 
 // unacknowledged returns, printable, the policies of set that Ward does
-// not evaluate and that no ignore entry of ward.yaml acknowledges. Only an
-// entry whose rule is input/unsupported-policy itself acknowledges one: an
-// entry of a wildcard ("*", "input/*", often narrowed to a vendored
-// directory to silence its hardening findings) or of a peer auditor's
-// check silences the finding in ward check, but says nothing about
-// judging the assertions without the policy. Annotations on the policy
-// do not either: they are its own author's word.
-func unacknowledged(set *manifest.Set, cfg *assertion.Config) ([]string, error) {
+// not evaluate and that no ignore entry of ward.yaml (resolved, as
+// resolveIgnores returns them) acknowledges. Only an entry whose rule is
+// input/unsupported-policy itself acknowledges one: an entry of a
+// wildcard ("*", "input/*", often narrowed to a vendored directory to
+// silence its hardening findings) or of a peer auditor's check silences
+// the finding in ward check, but says nothing about judging the
+// assertions without the policy. Annotations on the policy do not
+// either: they are its own author's word.
+func unacknowledged(set *manifest.Set, ignores []suppress.Ignore) []string {
 	fs := lint.Unevaluated(set)
 	if len(fs) == 0 {
-		return nil, nil
+		return nil
 	}
-	ignores, _, err := resolveIgnores(cfg)
-	if err != nil {
-		return nil, err
+	var explicit []suppress.Ignore
+	for _, ig := range ignores {
+		if ig.Rule == lint.RuleUnsupportedPolicy && ig.Rules == nil {
+			explicit = append(explicit, ig)
+		}
 	}
-	explicit := slices.DeleteFunc(ignores, func(ig suppress.Ignore) bool {
-		return ig.Rule != ruleUnsupportedPolicy || ig.Rules != nil
-	})
 	fs, _ = suppress.Apply(fs, nil, explicit)
 	var open []string
 	for _, f := range fs {
@@ -162,11 +164,8 @@ func unacknowledged(set *manifest.Set, cfg *assertion.Config) ([]string, error) 
 			open = append(open, report.Printable(srcpos.At(f.File, f.Line, "%s", f.Object).Error()))
 		}
 	}
-	return open, nil
+	return open
 }
-
-// ruleUnsupportedPolicy is lint's rule for a policy Ward does not evaluate.
-const ruleUnsupportedPolicy = "input/unsupported-policy"
 
 // undecidedMessage says why the assertions cannot be decided, naming the
 // first few of the open policies.

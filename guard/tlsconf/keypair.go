@@ -25,19 +25,15 @@ type KeyPair struct {
 
 	cert atomic.Pointer[tls.Certificate]
 
-	mu        sync.Mutex // serializes reloads
-	checked   atomic.Int64
+	mu      sync.Mutex // serializes reloads
+	checked atomic.Int64
+	// The files' stamps (device, inode, change time, size and
+	// modification time): modification time and size alone missed a
+	// certificate or key replaced by another of the same size and
+	// modification time (`cp -p`, a rename of a prepared file).
 	certStamp filestamp.Stamp
 	keyStamp  filestamp.Stamp
 	lastErr   error
-}
-
-// stampOf stamps a file: device, inode, change time, size and
-// modification time (filestamp). Modification time and size alone missed
-// a certificate or key replaced by another of the same size and
-// modification time (`cp -p`, a rename of a prepared file).
-func stampOf(path string) (filestamp.Stamp, error) {
-	return filestamp.Of(path)
 }
 
 // LoadKeyPair reads a PEM certificate chain and key. It fails when they
@@ -55,8 +51,8 @@ func LoadKeyPair(certFile, keyFile string) (*KeyPair, error) {
 func (k *KeyPair) Reload() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	cs, err1 := stampOf(k.certFile)
-	ks, err2 := stampOf(k.keyFile)
+	cs, err1 := filestamp.Of(k.certFile)
+	ks, err2 := filestamp.Of(k.keyFile)
 	if err1 != nil || err2 != nil {
 		k.lastErr = fmt.Errorf("tlsconf: %w", firstErr(err1, err2))
 		return k.lastErr
@@ -111,8 +107,8 @@ func (k *KeyPair) maybeReload() {
 	if now-last < int64(time.Second) || !k.checked.CompareAndSwap(last, now) {
 		return
 	}
-	cs, err1 := stampOf(k.certFile)
-	ks, err2 := stampOf(k.keyFile)
+	cs, err1 := filestamp.Of(k.certFile)
+	ks, err2 := filestamp.Of(k.keyFile)
 	k.mu.Lock()
 	changed := err1 == nil && err2 == nil && (cs != k.certStamp || ks != k.keyStamp)
 	k.mu.Unlock()

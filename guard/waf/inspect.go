@@ -630,8 +630,8 @@ func (w *WAF) Handler(next http.Handler) http.Handler {
 			auditctx.Deny(r.Context(), "waf", "request body unreadable")
 			refuse(rw, status)
 		case d.Blocked:
-			if auditctx.From(r.Context()) != nil {
-				auditctx.Deny(r.Context(), "waf", fmt.Sprintf("WAF blocked the request with %d (anomaly score %d)", d.Status, d.Score))
+			if rec := auditctx.From(r.Context()); rec != nil { // the reason is formatted only for a recorder
+				rec.Record("deny", "waf", fmt.Sprintf("WAF blocked the request with %d (anomaly score %d)", d.Status, d.Score), false)
 			}
 			refuse(rw, d.Status)
 		default:

@@ -26,12 +26,12 @@ func Of(path string) (Stamp, error) {
 	if err != nil {
 		return Stamp{}, err
 	}
-	return FromInfo(fi), nil
+	return fromInfo(fi), nil
 }
 
-// FromInfo returns the stamp of the file fi describes (as returned by
+// fromInfo returns the stamp of the file fi describes (as returned by
 // os.Stat or File.Stat).
-func FromInfo(fi fs.FileInfo) Stamp {
+func fromInfo(fi fs.FileInfo) Stamp {
 	s := Stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size(), mode: fi.Mode(), ok: true}
 	s.dev, s.ino, s.ctime = sysStamp(fi)
 	return s

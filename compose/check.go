@@ -19,12 +19,13 @@ type audit struct {
 	dir      string // the file's directory, absolute; "" when unknown
 	pos      *positions
 	project  *types.Project
+	services types.Services // project.AllServices(), which builds a new map each call
 	trusted  registry.Trusted
 	findings []finding.Finding
 }
 
 func (a *audit) run() {
-	services := a.project.AllServices()
+	services := a.services
 	names := make([]string, 0, len(services))
 	for name := range services {
 		names = append(names, name)
@@ -132,7 +133,7 @@ func (a *audit) sharedHostNamespaces(name string, s types.ServiceConfig) {
 // on the way when that one is in the host's (host), else nil. A loop or
 // a service the project does not define ends the chain.
 func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) string, host func(types.ServiceConfig) bool) []string {
-	services := a.project.AllServices()
+	services := a.services
 	var chain []string
 	seen := map[string]bool{s.Name: true}
 	cur := s
@@ -169,7 +170,7 @@ func (a *audit) joinedService(mode string) (string, bool) {
 	case "service":
 		return other, true
 	case "container":
-		for n, s := range a.project.AllServices() {
+		for n, s := range a.services {
 			if s.ContainerName == other {
 				return n, true
 			}

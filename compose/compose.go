@@ -93,7 +93,7 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &audit{file: file, pos: pos, project: project, trusted: trusted}
+	a := &audit{file: file, pos: pos, project: project, services: project.AllServices(), trusted: trusted}
 	if dir, err := filepath.Abs(filepath.Dir(file)); err == nil {
 		a.dir = dir
 	}

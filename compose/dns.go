@@ -40,7 +40,7 @@ func (a *audit) embeddedDNS(policies *manifest.Set) error {
 		return nil
 	}
 	project := a.projectName()
-	services := a.project.AllServices()
+	services := a.services
 	var pods []any
 	for _, name := range slices.Sorted(maps.Keys(services)) {
 		s := services[name]

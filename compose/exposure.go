@@ -245,7 +245,7 @@ func (a *audit) sensitiveVolumes(name string, s types.ServiceConfig) {
 // takes its volumes. Entries naming a container (container:<name>) are
 // outside the project and not followed.
 func (a *audit) volumesFrom(name string, s types.ServiceConfig) {
-	services := a.project.AllServices()
+	services := a.services
 	for i, entry := range s.VolumesFrom {
 		from, ro, ok := volumesFromService(entry)
 		if !ok {

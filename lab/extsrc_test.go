@@ -454,7 +454,7 @@ func TestExternalForgedHostSource(t *testing.T) {
 			if err := netlink.AddrAdd(br, addr); err != nil {
 				return err
 			}
-			return untilLocal(addr.IP)
+			return lab.UntilLocal(&netlink.Handle{}, netip.MustParsePrefix(p).Addr())
 		})
 		later := netip.MustParsePrefix(p).Addr()
 		if !udpAnswered(t, router, net.UDPAddrFromAddrPort(netip.AddrPortFrom(later, 9))) {
@@ -536,26 +536,5 @@ func TestExternalICMPv6Error(t *testing.T) {
 	}
 	if !refusedAfter(t, l, b.ID, bA, cA, fromLAN) {
 		t.Error("without the rules for errors from outside, the LAN's ICMPv6 port unreachable did not refuse b's socket: the test cannot see the attack")
-	}
-}
-
-// untilLocal waits until the kernel routes ip as one of its own
-// addresses. An IPv6 address is added to the local table by the address
-// configuration's work queue after the netlink call returns, even without
-// duplicate address detection; until then a datagram to it is routed to
-// the bridge as one for a container, which the ruleset's output chain
-// rightly refuses (sendto: operation not permitted). Called in the
-// namespace that owns the address.
-func untilLocal(ip net.IP) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		routes, err := netlink.RouteGet(ip)
-		if err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is not routed as a local address after 5s (routes %v, err %v)", ip, routes, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

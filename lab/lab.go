@@ -348,7 +348,7 @@ func configureHost(nl *netlink.Handle, h *Host) error {
 		return fmt.Errorf("eth0 up: %w", err)
 	}
 	for _, a := range h.Addrs {
-		if err := untilLocal(nl, a); err != nil {
+		if err := UntilLocal(nl, a); err != nil {
 			return err
 		}
 	}
@@ -367,13 +367,14 @@ func configureHost(nl *netlink.Handle, h *Host) error {
 	return nil
 }
 
-// untilLocal waits until the namespace of nl routes a as one of its own
-// addresses. The kernel adds an IPv6 address to its local table from the
-// address configuration's work queue, after the netlink call that added
-// it has returned (even without duplicate address detection); a probe
-// sent to the host before then would be dropped on arrival and read as a
-// verdict of the ruleset.
-func untilLocal(nl *netlink.Handle, a netip.Addr) error {
+// UntilLocal waits until the namespace of nl (the zero Handle: the
+// calling thread's) routes a as one of its own addresses. The kernel
+// adds an IPv6 address to its local table from the address
+// configuration's work queue, after the netlink call that added it has
+// returned (even without duplicate address detection); a probe sent to
+// the host before then would be dropped on arrival and read as a verdict
+// of the ruleset.
+func UntilLocal(nl *netlink.Handle, a netip.Addr) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		routes, err := nl.RouteGet(a.AsSlice())

@@ -651,15 +651,17 @@ func (r *upstreamRef) bundleKept(old *upstreamRef) (kept, sure bool) {
 	if err != nil {
 		return false, false
 	}
-	if old.roots == nil {
-		return false, true
-	}
-	for sum := range old.roots {
+	return old.roots != nil && rootsCover(cur, old.roots), true
+}
+
+// rootsCover reports whether cur holds every CA sum of old.
+func rootsCover(cur, old map[[sha256.Size]byte]struct{}) bool {
+	for sum := range old {
 		if _, ok := cur[sum]; !ok {
-			return false, true
+			return false
 		}
 	}
-	return true, true
+	return true
 }
 
 // upstreamID returns the upstreamRef of requests forwarded to target
@@ -691,15 +693,7 @@ func (r *upstreamRef) keeps(old *upstreamRef) bool {
 		kept, _ := r.bundleKept(old)
 		return kept
 	}
-	if (r.roots == nil) != (old.roots == nil) {
-		return false
-	}
-	for sum := range old.roots {
-		if _, ok := r.roots[sum]; !ok {
-			return false
-		}
-	}
-	return true
+	return (r.roots == nil) == (old.roots == nil) && rootsCover(r.roots, old.roots)
 }
 
 // caPool returns the pool of the certificates in pemData, read as

@@ -582,23 +582,27 @@ func (c *Config) validate() error {
 		name  string
 		cidrs []string
 	}{{"allow", c.Allow}, {"deny", c.Deny}, {"clientIP.trustedProxies", clientIPTrusted(c.ClientIP)}} {
+		trusted := l.name == "clientIP.trustedProxies"
+		var ps []netip.Prefix
 		for i, s := range l.cidrs {
 			p, err := parsePrefix(s)
 			if err != nil {
 				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %v", l.name, i, err)
 			}
-			if l.name == "clientIP.trustedProxies" && (p.Bits() == 0 || p.Addr().Is4In6() && p.Bits() == 96) {
+			if trusted && trustsEvery(p) {
 				// Every peer and every hop trusted: the client writes
 				// the left-most hop, and so chooses its own address
 				// (clientip.New refuses it too).
 				return c.errorf(fmt.Sprintf("%s[%d]", l.name, i), "%s[%d]: %q trusts every address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", l.name, i, s)
 			}
+			ps = append(ps, p)
 		}
-	}
-	if ps, err := parsePrefixes(clientIPTrusted(c.ClientIP)); err == nil {
+		if !trusted {
+			continue
+		}
 		if fam, every := clientip.TrustsEveryAddress(ps); every {
 			// The same in pieces (0.0.0.0/1 and 128.0.0.0/1).
-			return c.errorf("clientIP.trustedProxies", "clientIP.trustedProxies %v together trust every %s address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", clientIPTrusted(c.ClientIP), fam)
+			return c.errorf(l.name, "%s %v together trust every %s address: every client could choose its own address in X-Forwarded-For; list the proxies in front of ward", l.name, l.cidrs, fam)
 		}
 	}
 	if err := c.validateRateLimit("rateLimit", c.RateLimit); err != nil {
@@ -1031,4 +1035,11 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// trustsEvery reports whether the one prefix p covers a whole address
+// family (0.0.0.0/0, ::/0, ::ffff:0.0.0.0/96).
+func trustsEvery(p netip.Prefix) bool {
+	_, every := clientip.TrustsEveryAddress([]netip.Prefix{p})
+	return every
 }

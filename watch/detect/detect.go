@@ -284,12 +284,8 @@ func (d *Detectors) udpProbes(o *Observation, t int64) {
 		}
 		// The ports the port-scan window holds as failed already for
 		// this prober and host, counted by the keys portScan uses.
-		var failed *scanPorts
-		if n64, agg := scannerNet(e.Dst, o.DstRes); agg {
-			failed = d.ports.find(pairKey{key16(n64.Addr()), endKey(e.Src, o.Src, o.SrcRes)})
-		} else {
-			failed = d.ports.find(pairKey{endKey(e.Dst, o.Dst, o.DstRes), endKey(e.Src, o.Src, o.SrcRes)})
-		}
+		prober, _ := scannerKey(e.Dst, o.Dst, o.DstRes)
+		failed := d.ports.find(pairKey{prober, endKey(e.Src, o.Src, o.SrcRes)})
 		win := int64(d.cfg.PortScan.Window)
 		port, ok := st.answer(t, func(p uint16) bool {
 			return failed != nil && failed.ports.has(uint32(event.UDP)<<16|uint32(p), t, win)
@@ -801,13 +797,13 @@ func (d *Detectors) portScan(o *Observation, t int64) {
 	}
 	cfg := d.cfg.PortScan
 	win := int64(cfg.Window)
-	s, dd := endKey(src, sw, sr), endKey(dst, dw, dr)
+	// One external host holds a whole /64: a fresh address for each
+	// probe must not buy it a fresh count (scannerKey).
+	s, n64 := scannerKey(src, sw, sr)
+	dd := endKey(dst, dw, dr)
 	who := src.String
-	n64, agg := scannerNet(src, sr)
-	if agg {
-		// One external host holds a whole /64: a fresh address for
-		// each probe must not buy it a fresh count.
-		s, who = key16(n64.Addr()), n64.String
+	if n64.IsValid() {
+		who = n64.String
 	}
 	var st *scanPorts
 	if !icmp {
@@ -884,6 +880,17 @@ func scannerNet(a netip.Addr, r identity.Resolution) (netip.Prefix, bool) {
 	return p, err == nil
 }
 
+// scannerKey is the key a prober, scanner or flooder at a is counted
+// by: its /64 when scannerNet groups it (n64 valid), else its end
+// (endKey). Port scans, UDP probes and floods share it, so that each
+// counts a scanner as the others do.
+func scannerKey(a netip.Addr, w *identity.Workload, r identity.Resolution) (k ip16, n64 netip.Prefix) {
+	if n64, agg := scannerNet(a, r); agg {
+		return key16(n64.Addr()), n64
+	}
+	return endKey(a, w, r), netip.Prefix{}
+}
+
 // scanPeer is a scanner as reported: grouped by its /64 when counted by
 // it (n64 valid).
 func scanPeer(a netip.Addr, w *identity.Workload, r identity.Resolution, n64 netip.Prefix) Peer {
@@ -922,13 +929,11 @@ func (d *Detectors) flood(i int, o *Observation, t int64) {
 	}
 	// A pod is one end whatever address it uses: a dual-stack pod's
 	// flood split over IPv4 and IPv6 stayed under each pair's threshold.
-	k := pairKey{endKey(e.Src, o.Src, o.SrcRes), endKey(e.Dst, o.Dst, o.DstRes)}
-	if n64, agg := scannerNet(e.Src, o.SrcRes); agg {
-		// An external IPv6 host holds a whole /64 (as for port scans):
-		// a SYN flood sent from a fresh address of it for each packet
-		// was as many pairs of one SYN each, all under the threshold.
-		k.src = key16(n64.Addr())
-	}
+	// An external IPv6 host holds a whole /64 (as for port scans): a SYN
+	// flood sent from a fresh address of it for each packet was as many
+	// pairs of one SYN each, all under the threshold.
+	src, _ := scannerKey(e.Src, o.Src, o.SrcRes)
+	k := pairKey{src, endKey(e.Dst, o.Dst, o.DstRes)}
 	st := tb.get(k)
 	if st == nil {
 		return

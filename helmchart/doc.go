@@ -28,7 +28,18 @@
 //     (Chart.Lookup);
 //   - a chart whose templates ask .Capabilities.APIVersions.Has for API
 //     versions by name is rendered a second time with them served, and
-//     the templates that render otherwise are named (Chart.Cluster).
+//     the templates that render otherwise are named (Chart.Cluster);
+//   - a chart whose templates compare .Capabilities.KubeVersion with
+//     versions written out (semverCompare ">=1.29-0" ...GitVersion, in a
+//     template or a helper, or a comparison of its Minor; found with
+//     text/template/parse) is rendered again for the versions on each
+//     side of each gate, and the templates that render otherwise are
+//     named by version (Chart.KubeVersions), unless
+//     Options.ExactKubeVersion says the version given is the cluster's;
+//   - each values file of the chart directory besides values.yaml
+//     (values*.yaml, values/, ci/) that Options.ValueFiles does not give
+//     is rendered with, and the templates that render otherwise are
+//     named by file (Chart.ValuesFiles): a deploy may give it with -f.
 //
 // Each non-empty output is a Template: helm's name for it (what `helm
 // template` prints as `# Source:`), the template file on disk, the

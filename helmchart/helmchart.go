@@ -58,6 +58,10 @@ type Options struct {
 	// Set and SetString are helm's --set and --set-string, parsed by
 	// helm's strvals and applied after the files, --set first.
 	Set, SetString []string
+	// ExactKubeVersion says that KubeVersion is the cluster's, given by
+	// the user: a chart whose templates compare .Capabilities.KubeVersion
+	// with versions is not rendered for others (Chart.KubeVersions).
+	ExactKubeVersion bool
 	// APIVersions are added to .Capabilities.APIVersions, as helm's
 	// --api-versions: "group/version" or "group/version/Kind" that the
 	// cluster serves, besides the built-in ones and those of the chart's
@@ -155,6 +159,23 @@ type Chart struct {
 	// chart did not render so.
 	Computed    []string
 	ComputedErr error
+	// KubeVersions are the Kubernetes versions, other than
+	// Options.KubeVersion, for which templates render otherwise, each
+	// with those templates, or with why the chart did not render for it.
+	// They are tried when templates compare .Capabilities.KubeVersion
+	// with versions written out (semverCompare ">=1.29-0"
+	// .Capabilities.KubeVersion.GitVersion, or ge with its Minor, in a
+	// template or in a helper): each such version, the patch release
+	// after it and the release before it, from MinKubeVersion on and
+	// within the chart's kubeVersion constraint.
+	KubeVersions []Variant
+	// ValuesFiles are the values files of the chart directory besides
+	// values.yaml (values-prod.yaml, values/*.yaml, ci/*.yaml) that
+	// Options.ValueFiles does not give and with which, merged after
+	// them, templates render otherwise, each with those templates, or
+	// with why the chart did not render with it: a deploy that gives one
+	// with -f installs what is not checked.
+	ValuesFiles []Variant
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -266,7 +287,6 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			c, err = nil, &Error{File: dir, Err: fmt.Errorf("internal error rendering the chart: %v", r)}
 		}
 	}()
-	chartFile := filepath.Join(dir, ChartFile)
 	vals, err := opts.Values()
 	if err != nil {
 		return nil, err
@@ -278,63 +298,11 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	if err := checkFiles(dir, limit); err != nil {
 		return nil, err
 	}
-	ch, err := loader.LoadDir(dir)
+	l, err := load(dir, opts, vals)
 	if err != nil {
-		return nil, loadError(err, dir)
-	}
-	if ch.Metadata.Type == "library" {
-		return nil, &Error{File: chartFile, Err: errors.New("a library chart is not installable: render a chart that depends on it")}
-	}
-	if err := checkDependencies(ch, dir); err != nil {
 		return nil, err
 	}
-	caps := common.DefaultCapabilities.Copy()
-	kv := opts.KubeVersion
-	if kv == "" {
-		kv = DefaultKubeVersion()
-	}
-	v, err := common.ParseKubeVersion(kv)
-	if err != nil {
-		return nil, fmt.Errorf("--kube-version %s: %w", kv, err)
-	}
-	caps.KubeVersion = *v
-	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
-		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s (see --kube-version)", ch.Metadata.KubeVersion, caps.KubeVersion.Version)}
-	}
-	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
-		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart dependencies: %w", err)}
-	}
-	// helm install creates the CRDs of crds/ first and asks the cluster
-	// for its API versions again: templates see them in
-	// .Capabilities.APIVersions, and one gated on them is installed.
-	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch), opts.APIVersions) // a copy: caps shares the defaults' slice
-	name := opts.ReleaseName
-	if name == "" {
-		name = DefaultReleaseName
-	}
-	if err := chartutil.ValidateReleaseName(name); err != nil {
-		return nil, fmt.Errorf("--release-name %s: %w", name, err)
-	}
-	ns := opts.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	top, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
-		Name: name, Namespace: ns, Revision: 1, IsInstall: true,
-	}, caps, true) // the schema is validated below, offline
-	if err != nil {
-		return nil, &Error{File: chartFile, Err: err}
-	}
-	var coalesced map[string]any
-	switch v := top["Values"].(type) {
-	case common.Values:
-		coalesced = v
-	case map[string]any:
-		coalesced = v
-	}
-	if err := validateSchemas(ch, coalesced, dir); err != nil {
-		return nil, err
-	}
+	ch, top, caps, coalesced, name, ns := l.ch, l.top, l.caps, l.coalesced, l.name, l.ns
 	// The sources as written, for the line maps: the render sees them
 	// metered (budget.go).
 	srcs := map[string][]byte{}
@@ -449,6 +417,11 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 			}
 		}
 	}
+	// A template may render otherwise for another Kubernetes version
+	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
+	// with a values file of the chart that a deploy gives with -f:
+	// rendered again so, the templates that differ are named.
+	variants(out, dir, opts, l, srcs, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -479,6 +452,82 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	slices.SortFunc(out.Templates, func(a, b Template) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(out.Unknown)
 	return out, nil
+}
+
+// loaded is a chart loaded and made ready to render for Options.
+type loaded struct {
+	ch        *chart.Chart
+	top       common.Values
+	caps      *common.Capabilities
+	coalesced map[string]any
+	name, ns  string
+}
+
+// load loads the chart in dir and prepares its render for opts and its
+// values vals (opts.Values()): dependencies processed (conditions, tags),
+// capabilities, release, values coalesced and checked against the
+// schemas. Each call loads the chart anew: processing the dependencies
+// drops the disabled ones from the chart it loaded.
+func load(dir string, opts Options, vals map[string]any) (*loaded, error) {
+	chartFile := filepath.Join(dir, ChartFile)
+	ch, err := loader.LoadDir(dir)
+	if err != nil {
+		return nil, loadError(err, dir)
+	}
+	if ch.Metadata.Type == "library" {
+		return nil, &Error{File: chartFile, Err: errors.New("a library chart is not installable: render a chart that depends on it")}
+	}
+	if err := checkDependencies(ch, dir); err != nil {
+		return nil, err
+	}
+	caps := common.DefaultCapabilities.Copy()
+	kv := opts.KubeVersion
+	if kv == "" {
+		kv = DefaultKubeVersion()
+	}
+	v, err := common.ParseKubeVersion(kv)
+	if err != nil {
+		return nil, fmt.Errorf("--kube-version %s: %w", kv, err)
+	}
+	caps.KubeVersion = *v
+	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s (see --kube-version)", ch.Metadata.KubeVersion, caps.KubeVersion.Version)}
+	}
+	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
+		return nil, &Error{File: chartFile, Err: fmt.Errorf("chart dependencies: %w", err)}
+	}
+	// helm install creates the CRDs of crds/ first and asks the cluster
+	// for its API versions again: templates see them in
+	// .Capabilities.APIVersions, and one gated on them is installed.
+	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch), opts.APIVersions) // a copy: caps shares the defaults' slice
+	name := opts.ReleaseName
+	if name == "" {
+		name = DefaultReleaseName
+	}
+	if err := chartutil.ValidateReleaseName(name); err != nil {
+		return nil, fmt.Errorf("--release-name %s: %w", name, err)
+	}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	top, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
+		Name: name, Namespace: ns, Revision: 1, IsInstall: true,
+	}, caps, true) // the schema is validated below, offline
+	if err != nil {
+		return nil, &Error{File: chartFile, Err: err}
+	}
+	var coalesced map[string]any
+	switch v := top["Values"].(type) {
+	case common.Values:
+		coalesced = v
+	case map[string]any:
+		coalesced = v
+	}
+	if err := validateSchemas(ch, coalesced, dir); err != nil {
+		return nil, err
+	}
+	return &loaded{ch: ch, top: top, caps: caps, coalesced: coalesced, name: name, ns: ns}, nil
 }
 
 // releaseState finds, in a template, what tells an install from an

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -760,6 +761,126 @@ func TestComputed(t *testing.T) {
 			}
 			if c.ComputedErr != nil {
 				t.Errorf("ComputedErr = %v", c.ComputedErr)
+			}
+		})
+	}
+}
+
+// variantNames lists vs as "name: templates" or "name: error".
+func variantNames(vs []Variant) []string {
+	var out []string
+	for _, v := range vs {
+		if v.Err != nil {
+			out = append(out, v.Name+": error")
+			continue
+		}
+		out = append(out, v.Name+": "+strings.Join(v.Templates, ","))
+	}
+	return out
+}
+
+// TestKubeVersions: a template gated on .Capabilities.KubeVersion
+// (semverCompare on GitVersion or Version, directly or through a helper,
+// or a comparison of Minor) is rendered for the versions on each side of
+// the gate and named with those for which it renders otherwise (before:
+// a NetworkPolicy or a runAsNonRoot dropped on an older cluster passed
+// as rendered for the default version, without a word); versions older
+// than MinKubeVersion, or that the chart's kubeVersion refuses, are not
+// tried, and a chart that fails to render for one says so.
+func TestKubeVersions(t *testing.T) {
+	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n"
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {runAsNonRoot: %s}\n  containers: [{name: c, image: nginx}]\n"
+	tests := []struct {
+		name, template, kubeVersion, constraint string
+		exact                                   bool
+		want                                    []string
+	}{
+		{name: "exact", template: "{{- if semverCompare \">=1.29-0\" .Capabilities.KubeVersion.GitVersion }}\n" + np + "{{- end }}\n", exact: true},
+		{name: "semverCompare", template: "{{- if semverCompare \">=1.29-0\" .Capabilities.KubeVersion.GitVersion }}\n" + np + "{{- end }}\n",
+			want: []string{"v1.28.0: app/templates/x.yaml"}},
+		{name: "helper", template: fmt.Sprintf(pod, `{{ semverCompare ">=1.30-0" (include "app.kube" .) }}`),
+			want: []string{"v1.29.0: app/templates/x.yaml"}},
+		{name: "minor", template: "{{- if ge (int .Capabilities.KubeVersion.Minor) 31 }}\n" + np + "{{- end }}\n",
+			want: []string{"v1.30.0: app/templates/x.yaml"}},
+		{name: "older given", template: "{{- if semverCompare \">=1.29-0\" $.Capabilities.KubeVersion.Version }}\n" + np + "{{- end }}\n", kubeVersion: "1.28.4",
+			want: []string{"v1.29.0: app/templates/x.yaml", "v1.29.1: app/templates/x.yaml"}},
+		{name: "same output", template: "{{- $x := semverCompare \">=1.29-0\" .Capabilities.KubeVersion.GitVersion }}\n" + np},
+		{name: "too old", template: "{{- if semverCompare \">=1.14-0\" .Capabilities.KubeVersion.GitVersion }}\n" + np + "{{- end }}\n"},
+		{name: "kubeVersion refuses", template: "{{- if semverCompare \">=1.29-0\" .Capabilities.KubeVersion.GitVersion }}\n" + np + "{{- end }}\n", constraint: ">=1.29.0-0"},
+		{name: "no gate", template: "{{- if semverCompare \">=1.29-0\" .Values.v }}\n" + np + "{{- end }}\n"},
+		{name: "error", template: "{{- if semverCompare \"<1.30-0\" .Capabilities.KubeVersion.Version }}{{ fail \"too old\" }}{{ end }}\n" + np,
+			want: []string{"v1.29.0: error"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chartYAML := "apiVersion: v2\nname: app\nversion: 0.1.0\n"
+			if tt.constraint != "" {
+				chartYAML += "kubeVersion: " + strconvQuote(tt.constraint) + "\n"
+			}
+			dir := write(t, map[string]string{
+				"Chart.yaml":          chartYAML,
+				"values.yaml":         "v: 1.0.0\n",
+				"templates/x.yaml":    tt.template,
+				"templates/_kube.tpl": "{{- define \"app.kube\" }}{{ .Capabilities.KubeVersion.Version }}{{ end }}\n",
+			})
+			c, err := Render(dir, Options{KubeVersion: tt.kubeVersion, ExactKubeVersion: tt.exact})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, variantNames(c.KubeVersions)); diff != "" {
+				t.Errorf("KubeVersions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string { return `"` + s + `"` }
+
+// TestValuesFiles: a values file of the chart directory besides
+// values.yaml (values-prod.yaml, values/*.yaml, ci/*.yaml) that is not
+// given is rendered with and named when templates render otherwise
+// (before: a deploy with -f values-prod.yaml that turns the
+// NetworkPolicy off passed as rendered from the defaults, without a
+// word); one given with -f, one that changes nothing, and files that are
+// not values files are not named; one that does not render says so.
+func TestValuesFiles(t *testing.T) {
+	const np = "{{- if .Values.networkPolicy.enabled }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n{{- end }}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		given []string
+		want  []string
+	}{
+		{name: "values-prod", files: map[string]string{"values-prod.yaml": "networkPolicy: {enabled: false}\n"}, want: []string{"values-prod.yaml: app/templates/np.yaml"}},
+		{name: "values dir", files: map[string]string{"values/eu/prod.yml": "networkPolicy: {enabled: false}\n"}, want: []string{"values/eu/prod.yml: app/templates/np.yaml"}},
+		{name: "ci", files: map[string]string{"ci/off-values.yaml": "networkPolicy: {enabled: false}\n", "ci/on-values.yaml": "networkPolicy: {enabled: true}\n"}, want: []string{"ci/off-values.yaml: app/templates/np.yaml"}},
+		{name: "given", files: map[string]string{"values-prod.yaml": "networkPolicy: {enabled: false}\n"}, given: []string{"values-prod.yaml"}},
+		{name: "other files", files: map[string]string{"README.yaml": "networkPolicy: {enabled: false}\n", "values.yaml.orig": "networkPolicy: {enabled: false}\n"}},
+		{name: "error", files: map[string]string{"values-bad.yaml": "networkPolicy: [\n"}, want: []string{"values-bad.yaml: error"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{
+				"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"values.yaml":       "networkPolicy: {enabled: true}\n",
+				"templates/np.yaml": np,
+			}
+			maps.Copy(files, tt.files)
+			dir := write(t, files)
+			var opts Options
+			for _, g := range tt.given {
+				opts.ValueFiles = append(opts.ValueFiles, filepath.Join(dir, g))
+			}
+			c, err := Render(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, w := range tt.want {
+				want = append(want, filepath.Join(dir, w))
+			}
+			if diff := cmp.Diff(want, variantNames(c.ValuesFiles)); diff != "" {
+				t.Errorf("ValuesFiles (-want +got):\n%s", diff)
 			}
 		})
 	}

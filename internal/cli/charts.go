@@ -87,6 +87,24 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 	if c.LookupErr != nil {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart calls lookup, which finds nothing offline, but does not render when lookup finds the objects it asks for (%v): what it installs on a cluster that holds them is not checked here", dir, c.LookupErr))
 	}
+	kv := o.KubeVersion
+	if kv == "" {
+		kv = helmchart.DefaultKubeVersion()
+	}
+	for _, v := range c.KubeVersions {
+		if v.Err != nil {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart compares .Capabilities.KubeVersion with versions but does not render for Kubernetes %s (%v): what it installs on such a cluster is not checked here, where it is rendered for %s", dir, v.Name, v.Err, kv))
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise for Kubernetes %s (.Capabilities.KubeVersion) than checked here, where the chart is rendered for %s: what it installs on such a cluster is not checked; give the cluster's version with --kube-version to check that render", dir, templatesRender(v.Templates), v.Name, kv))
+	}
+	for _, v := range c.ValuesFiles {
+		if v.Err != nil {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values) and the chart does not render with it (%v): what a deploy with -f %s installs is not checked here", dir, v.Name, v.Err, v.Name))
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values), and with it %s otherwise than checked here: what a deploy with -f %s installs is not checked; give it with -f to check that render", dir, v.Name, templatesRender(v.Templates), v.Name))
+	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
 	}
@@ -146,4 +164,13 @@ func (in *inputs) chartKustomization(ks []found, dir, given string) []found {
 	}
 	in.warnings = append(in.warnings, fmt.Sprintf("%s: both a Helm chart and a kustomization: helm and Argo CD install the chart, kubectl apply -k and Flux build the kustomization; both are checked", dir))
 	return append(ks, found{dir, kustomize.Root(given)})
+}
+
+// templatesRender says that the templates ts render: "the template x
+// renders", "the templates x, y render".
+func templatesRender(ts []string) string {
+	if len(ts) == 1 {
+		return "the template " + ts[0] + " renders"
+	}
+	return "the templates " + strings.Join(ts, ", ") + " render"
 }

@@ -576,3 +576,38 @@ spec:
 			unsupported, open, code, ExitFindings, errOut)
 	}
 }
+
+// TestHelmChartVariants: a chart whose NetworkPolicy is rendered only
+// from Kubernetes 1.29 on, or that a values file of its own turns off,
+// passed clean for the default version and values without a word; each
+// is now named on stderr, unless the version is given with
+// --kube-version, or the file with -f (and then checked as rendered).
+func TestHelmChartVariants(t *testing.T) {
+	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n"
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"values.yaml":       "networkPolicy: true\n",
+		"values-prod.yaml":  "networkPolicy: false\n",
+		"templates/np.yaml": "{{- if and .Values.networkPolicy (semverCompare \">=1.29-0\" .Capabilities.KubeVersion.GitVersion) }}\n" + np + "{{- end }}\n",
+	}, "", "")
+	kube := "ward: warning: " + dir + ": the template app/templates/np.yaml renders otherwise for Kubernetes v1.28.0 (.Capabilities.KubeVersion) than checked here"
+	values := "ward: warning: " + dir + ": the chart's values file " + filepath.Join(dir, "values-prod.yaml") + " is not given (--values), and with it the template app/templates/np.yaml renders otherwise"
+	for _, tc := range []struct {
+		args       []string
+		kube, vals bool
+	}{
+		{nil, true, true},
+		{[]string{"--kube-version", "1.37"}, false, true},
+		{[]string{"-f", filepath.Join(dir, "values-prod.yaml")}, false, false}, // no policy rendered: nothing gated differs
+		{[]string{"--pss-version", "v1.30"}, true, true},
+	} {
+		_, errOut, _ := run(t, "", append([]string{"check", dir, "-o", "json"}, tc.args...)...)
+		if got := strings.Contains(errOut, kube); got != tc.kube {
+			t.Errorf("%v: kube version warning %v, want %v; stderr: %s", tc.args, got, tc.kube, errOut)
+		}
+		if got := strings.Contains(errOut, values); got != tc.vals {
+			t.Errorf("%v: values file warning %v, want %v; stderr: %s", tc.args, got, tc.vals, errOut)
+		}
+	}
+}

@@ -130,7 +130,10 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// --kube-version given is the cluster's: charts gated on
+			// .Capabilities.KubeVersion are not rendered for others.
+			e.chart.ExactKubeVersion = cmd.Flags().Changed("kube-version")
 			n, err := parseSize(maxInput)
 			if err != nil {
 				return fail(ExitError, fmt.Errorf("--max-input-size: %w", err))

@@ -1,0 +1,395 @@
+package helmchart
+
+import (
+	"cmp"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template/parse"
+
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+)
+
+// Variant is one other way of rendering a chart than the one checked: at
+// another Kubernetes version (Chart.KubeVersions), or with a values file
+// of the chart that was not given (Chart.ValuesFiles).
+type Variant struct {
+	// Name is the Kubernetes version ("v1.28.0") or the values file (its
+	// path, the chart directory joined).
+	Name string
+	// Templates are helm's names of the templates whose output differs
+	// from the checked render's, sorted: one that renders nothing in
+	// either is named too.
+	Templates []string
+	// Err is why the chart did not render so; Templates is empty then.
+	Err error
+}
+
+// MinKubeVersion is the oldest Kubernetes minor version a chart is
+// rendered for when its templates compare .Capabilities.KubeVersion with
+// versions: a gate on an older one (bitnami's `semverCompare "<1.14-0"`)
+// is not tried, unless Options.KubeVersion is older still. Kubernetes
+// 1.25 removed PodSecurityPolicy for Pod Security admission.
+const MinKubeVersion = 25
+
+// kubeVersion is a Kubernetes version: major, minor, patch.
+type kubeVersion [3]int
+
+func (v kubeVersion) String() string { return fmt.Sprintf("v%d.%d.%d", v[0], v[1], v[2]) }
+
+// versionLiteral finds a version in a template's literal: "1.29",
+// ">=1.29-0", "v1.28.3", "<1.14-0 || >=1.30".
+var versionLiteral = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
+
+// kubeGates returns the Kubernetes versions the templates of srcs compare
+// .Capabilities.KubeVersion with, sorted: the versions written in the
+// constraints of semverCompare (the usual gate, `semverCompare ">=1.29-0"
+// .Capabilities.KubeVersion.GitVersion`, or through a helper that returns
+// the version), and those a comparison (eq, lt, ge, ...) holds beside the
+// version or its Major or Minor (`ge (int .Capabilities.KubeVersion.Minor)
+// 29`). reads is whether any template names KubeVersion at all: without
+// it, no constraint is about the cluster's version. Templates are parsed
+// with text/template/parse, functions unchecked (helm's and sprig's are
+// not known to the parser); one that does not parse is skipped (the
+// render reports it).
+func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
+	seen := map[kubeVersion]bool{}
+	add := func(v kubeVersion) {
+		if !seen[v] {
+			seen[v] = true
+			versions = append(versions, v)
+		}
+	}
+	literal := func(s string, minorOnly bool) {
+		if minorOnly {
+			if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(s), "+")); err == nil && n >= 0 && n < 1000 {
+				add(kubeVersion{1, n, 0})
+				return
+			}
+		}
+		for _, m := range versionLiteral.FindAllStringSubmatch(s, -1) {
+			var v kubeVersion
+			v[0], _ = strconv.Atoi(m[1])
+			v[1], _ = strconv.Atoi(m[2])
+			if m[3] != "" {
+				v[2], _ = strconv.Atoi(m[3])
+			}
+			if v[0] == 1 && v[1] < 1000 && v[2] < 1000 {
+				add(v)
+			}
+		}
+	}
+	visit := func(n parse.Node) {
+		cmd, ok := n.(*parse.CommandNode)
+		if !ok || len(cmd.Args) == 0 {
+			return
+		}
+		if namesKube(cmd) {
+			reads = true
+		}
+		id, ok := cmd.Args[0].(*parse.IdentifierNode)
+		if !ok {
+			return
+		}
+		switch id.Ident {
+		case "semverCompare":
+			if len(cmd.Args) > 1 {
+				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
+					literal(s.Text, false)
+				}
+			}
+		case "eq", "ne", "lt", "le", "gt", "ge":
+			if !namesKube(cmd) {
+				return
+			}
+			minor := namesField(cmd, "Minor") || namesField(cmd, "Major")
+			for _, a := range cmd.Args[1:] {
+				switch a := a.(type) {
+				case *parse.StringNode:
+					literal(a.Text, minor)
+				case *parse.NumberNode:
+					literal(a.Text, minor)
+				}
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(srcs)) {
+		t := parse.New(name)
+		t.Mode = parse.SkipFuncCheck
+		set := map[string]*parse.Tree{}
+		if _, err := t.Parse(string(srcs[name]), "", "", set); err != nil {
+			continue
+		}
+		// The file's own tree and those it defines (helpers).
+		trees := []*parse.Tree{t}
+		for _, n := range slices.Sorted(maps.Keys(set)) {
+			if set[n] != t {
+				trees = append(trees, set[n])
+			}
+		}
+		for _, tr := range trees {
+			if tr.Root != nil {
+				walkNodes(tr.Root, visit)
+			}
+		}
+	}
+	slices.SortFunc(versions, func(a, b kubeVersion) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2]))
+	})
+	return versions, reads
+}
+
+// namesKube reports whether the command, or a pipeline in it, names a
+// field KubeVersion (.Capabilities.KubeVersion, $.Capabilities.KubeVersion,
+// .KubeVersion of a .Capabilities passed on).
+func namesKube(cmd *parse.CommandNode) bool { return namesField(cmd, "KubeVersion") }
+
+// namesField reports whether a field, chain or variable of cmd's
+// arguments, in its pipelines too, has the identifier field.
+func namesField(cmd *parse.CommandNode, field string) bool {
+	found := false
+	walkNodes(cmd, func(n parse.Node) {
+		var ids []string
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			ids = n.Ident
+		case *parse.VariableNode:
+			ids = n.Ident
+		case *parse.ChainNode:
+			ids = n.Field
+		}
+		if slices.Contains(ids, field) {
+			found = true
+		}
+	})
+	return found
+}
+
+// walkNodes calls f on n and on every node below it.
+func walkNodes(n parse.Node, f func(parse.Node)) {
+	if n == nil {
+		return
+	}
+	f(n)
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			walkNodes(c, f)
+		}
+	case *parse.ActionNode:
+		walkNodes(n.Pipe, f)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Cmds {
+			walkNodes(c, f)
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			walkNodes(a, f)
+		}
+	case *parse.ChainNode:
+		walkNodes(n.Node, f)
+	case *parse.IfNode:
+		walkBranch(&n.BranchNode, f)
+	case *parse.RangeNode:
+		walkBranch(&n.BranchNode, f)
+	case *parse.WithNode:
+		walkBranch(&n.BranchNode, f)
+	case *parse.TemplateNode:
+		walkNodes(n.Pipe, f)
+	}
+}
+
+func walkBranch(b *parse.BranchNode, f func(parse.Node)) {
+	walkNodes(b.Pipe, f)
+	if b.List != nil {
+		walkNodes(b.List, f)
+	}
+	if b.ElseList != nil {
+		walkNodes(b.ElseList, f)
+	}
+}
+
+// kubeCandidates returns the Kubernetes versions to render a chart for,
+// besides cur, whose templates compare the version with gates: each
+// gate, the next patch release (a gate `>1.28` holds at v1.28.1, not at
+// v1.28.0) and the release before it (the previous patch, or the
+// previous minor's .0), so that every side of every gate is rendered.
+// Versions older than MinKubeVersion (or than cur, if older), and those
+// the chart's kubeVersion constraint refuses, are left out.
+func kubeCandidates(gates []kubeVersion, cur kubeVersion, constraint string) []kubeVersion {
+	floor := kubeVersion{1, MinKubeVersion, 0}
+	if cur[0] == 1 && cur[1] < floor[1] {
+		floor = kubeVersion{1, cur[1], 0}
+	}
+	less := func(a, b kubeVersion) bool {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2])) < 0
+	}
+	seen := map[kubeVersion]bool{cur: true}
+	var out []kubeVersion
+	add := func(v kubeVersion) {
+		if seen[v] || less(v, floor) {
+			return
+		}
+		seen[v] = true
+		if constraint != "" && !chartutil.IsCompatibleRange(constraint, v.String()) {
+			return
+		}
+		out = append(out, v)
+	}
+	for _, g := range gates {
+		add(g)
+		add(kubeVersion{g[0], g[1], g[2] + 1})
+		switch {
+		case g[2] > 0:
+			add(kubeVersion{g[0], g[1], g[2] - 1})
+		case g[1] > 0:
+			add(kubeVersion{g[0], g[1] - 1, 0})
+		}
+	}
+	slices.SortFunc(out, func(a, b kubeVersion) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2]))
+	})
+	return out
+}
+
+// parseKubeVersion reads the version helm's capabilities hold
+// ("v1.37.0") as a kubeVersion.
+func parseKubeVersion(s string) kubeVersion {
+	var v kubeVersion
+	if m := versionLiteral.FindStringSubmatch(s); m != nil {
+		v[0], _ = strconv.Atoi(m[1])
+		v[1], _ = strconv.Atoi(m[2])
+		if m[3] != "" {
+			v[2], _ = strconv.Atoi(m[3])
+		}
+	}
+	return v
+}
+
+// otherValuesFiles returns the values files the chart directory holds
+// besides values.yaml, that a deploy may give with -f: values*.yaml
+// (values-prod.yaml, values.prod.yml) at the top, and every .yaml or .yml
+// of values/ and ci/ (chart-testing's ci/*-values.yaml), sorted. given
+// (the files of Options.ValueFiles) are left out.
+func otherValuesFiles(dir string, given []string) []string {
+	skip := map[string]bool{}
+	for _, g := range given {
+		if abs, err := filepath.Abs(g); err == nil {
+			skip[abs] = true
+		}
+	}
+	yamlFile := func(n string) bool {
+		return strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")
+	}
+	var out []string
+	keep := func(p string) {
+		if abs, err := filepath.Abs(p); err == nil && !skip[abs] {
+			out = append(out, p)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasPrefix(n, "values") && yamlFile(n) && n != "values.yaml" && n != "values.yml" {
+			keep(filepath.Join(dir, n))
+		}
+	}
+	for _, sub := range []string{"values", "ci"} {
+		root := filepath.Join(dir, sub)
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // an unreadable directory holds no file to name
+			}
+			if d.Type().IsRegular() && yamlFile(d.Name()) {
+				keep(p)
+			}
+			return nil
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+// changed returns, sorted, the templates whose output in got differs from
+// the one in off, whichever holds them: a template of a subchart that
+// one of them disables renders nothing there. NOTES.txt (helm install
+// drops it) is left out, and whitespace around the output does not count.
+func changed(got, off map[string]string) []string {
+	names := map[string]bool{}
+	for n := range got {
+		names[n] = true
+	}
+	for n := range off {
+		names[n] = true
+	}
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(got[n]) == strings.TrimSpace(off[n]) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// variantDiff renders the chart in dir for o, random functions made
+// deterministic, and returns the templates whose output differs from the
+// checked render's, made so too (offline).
+func variantDiff(dir string, o Options, limit int64, offline func() (map[string]string, error)) ([]string, error) {
+	vals, err := o.Values()
+	if err != nil {
+		return nil, err
+	}
+	l, err := load(dir, o, vals)
+	if err != nil {
+		return nil, err
+	}
+	got, err := render(l.ch, l.top, dir, newResolver(dir, l.ch.Name()), limit, offlineLookup(nil), deterministic())
+	if err != nil {
+		return nil, err
+	}
+	off, err := offline()
+	if err != nil {
+		return nil, err
+	}
+	return changed(got, off), nil
+}
+
+// variants renders the chart in dir for the Kubernetes versions its
+// templates compare .Capabilities.KubeVersion with (kubeGates,
+// kubeCandidates) and with each values file of the chart that opts does
+// not give (otherValuesFiles, merged after opts.ValueFiles), and sets
+// out.KubeVersions and out.ValuesFiles to those that render otherwise.
+func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, limit int64, offline func() (map[string]string, error)) {
+	if gates, reads := kubeGates(srcs); reads && len(gates) > 0 && !opts.ExactKubeVersion {
+		cur := parseKubeVersion(l.caps.KubeVersion.Version)
+		for _, v := range kubeCandidates(gates, cur, l.ch.Metadata.KubeVersion) {
+			o := opts
+			o.KubeVersion = v.String()
+			ts, err := variantDiff(dir, o, limit, offline)
+			if len(ts) > 0 || err != nil {
+				out.KubeVersions = append(out.KubeVersions, Variant{Name: v.String(), Templates: ts, Err: err})
+			}
+		}
+	}
+	for _, f := range otherValuesFiles(dir, opts.ValueFiles) {
+		o := opts
+		o.ValueFiles = append(slices.Clone(opts.ValueFiles), f)
+		ts, err := variantDiff(dir, o, limit, offline)
+		if len(ts) > 0 || err != nil {
+			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: f, Templates: ts, Err: err})
+		}
+	}
+}

@@ -51,7 +51,7 @@ var versionLiteral = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
 // .Capabilities.KubeVersion with, sorted: the versions written in the
 // constraints of semverCompare (the usual gate, `semverCompare ">=1.29-0"
 // .Capabilities.KubeVersion.GitVersion`, or through a helper that returns
-// the version), and those a comparison (eq, lt, ge, ...) holds beside the
+// the version), those sprig's semver parses, and those a comparison (eq, lt, ge, ...) holds beside the
 // version or its Major or Minor (`ge (int .Capabilities.KubeVersion.Minor)
 // 29`). reads is whether any template names KubeVersion at all: without
 // it, no constraint is about the cluster's version. Templates are parsed
@@ -98,7 +98,11 @@ func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
 			return
 		}
 		switch id.Ident {
-		case "semverCompare":
+		case "semverCompare", "semver":
+			// semverCompare CONSTRAINT VERSION, and a version compared
+			// with one sprig's semver parses ((semver
+			// .Capabilities.KubeVersion.Version).LessThan (semver
+			// "1.29.0")).
 			if len(cmd.Args) > 1 {
 				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
 					literal(s.Text, false)

@@ -800,6 +800,8 @@ func TestKubeVersions(t *testing.T) {
 			want: []string{"v1.28.0: app/templates/x.yaml"}},
 		{name: "helper", template: fmt.Sprintf(pod, `{{ semverCompare ">=1.30-0" (include "app.kube" .) }}`),
 			want: []string{"v1.29.0: app/templates/x.yaml"}},
+		{name: "semver", template: "{{- if (semver .Capabilities.KubeVersion.Version).LessThan (semver \"1.32.0\") }}\n" + fmt.Sprintf(pod, "false") + "{{- end }}\n",
+			want: []string{"v1.31.0: app/templates/x.yaml"}},
 		{name: "minor", template: "{{- if ge (int .Capabilities.KubeVersion.Minor) 31 }}\n" + np + "{{- end }}\n",
 			want: []string{"v1.30.0: app/templates/x.yaml"}},
 		{name: "older given", template: "{{- if semverCompare \">=1.29-0\" $.Capabilities.KubeVersion.Version }}\n" + np + "{{- end }}\n", kubeVersion: "1.28.4",

@@ -80,6 +80,15 @@ type Options struct {
 	// RootNamespace is the mesh's root namespace; DefaultRootNamespace
 	// when empty.
 	RootNamespace string
+	// NoFormMethodOverride declares that nothing behind Handler runs a
+	// POST as the method a "_method" field of its form body names
+	// (gorilla/handlers' HTTPMethodOverrideHandler, Buffalo's, Echo's
+	// MethodOverride with MethodFromForm): there is none, or it runs
+	// before Handler, which then decides on the method it set. Handler
+	// then leaves form bodies unread. Without it, when policies read the
+	// method, Handler reads a POST's form body (up to MaxFormBody) to
+	// decide it as the method a "_method" field names too (see Handler).
+	NoFormMethodOverride bool
 }
 
 // Engine is a compiled, immutable set of the policies that apply to one
@@ -119,6 +128,12 @@ type Engine struct {
 	// DENY or ALLOW policy reads (request.headers[...]), Host and the
 	// pseudo-headers aside: Handler refuses a request that repeats one.
 	headerRules []string
+	// methodRules is set when a DENY or ALLOW policy reads the method
+	// (methods, notMethods, request.headers[:method]): Handler decides a
+	// POST as the method an override names too, and reads form bodies
+	// for "_method" unless formOverrideHandled.
+	methodRules         bool
+	formOverrideHandled bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -258,6 +273,8 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.remoteRules = uses(attrRemoteIP)
 	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
+	e.methodRules = uses(attrMethod) || usesHeader(":method", e.deny, e.allow)
+	e.formOverrideHandled = o.NoFormMethodOverride
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }
@@ -277,6 +294,25 @@ func usesAttr(ps []*policy, attrs []attr) bool {
 			r := &p.rules[i]
 			if in(r.when) || slices.ContainsFunc(r.from, in) || slices.ContainsFunc(r.to, in) {
 				return true
+			}
+		}
+	}
+	return false
+}
+
+// usesHeader reports whether a rule of ps reads request.headers[name]
+// (name as headerKey gives it).
+func usesHeader(name string, ps ...[]*policy) bool {
+	in := func(cs []criterion) bool {
+		return slices.ContainsFunc(cs, func(c criterion) bool { return c.attr == attrHeader && c.header == name })
+	}
+	for _, pp := range ps {
+		for _, p := range pp {
+			for i := range p.rules {
+				r := &p.rules[i]
+				if in(r.when) || slices.ContainsFunc(r.from, in) || slices.ContainsFunc(r.to, in) {
+					return true
+				}
 			}
 		}
 	}

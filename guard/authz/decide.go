@@ -426,10 +426,17 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // that names another method in X-HTTP-Method-Override, X-HTTP-Method or
 // X-Method-Override, or in the query parameter "_method", must be
 // allowed as that method too (an override before Handler already set
-// it); a "_method" field in a form body, which gorilla's FormValue also
-// reads, Handler cannot see without consuming the body: such an override
-// must run before Handler. `ward proxy`, which cannot know its
-// upstream's code, refuses such requests instead (docs/proxy.md).
+// it). A "_method" field in a form body, which FormValue also reads,
+// went unseen, and "_method=DELETE" as the body of a POST ran the DELETE
+// handler: when policies read the method, Handler reads a POST's
+// urlencoded or multipart body (up to MaxFormBody, put back whole for
+// next) and decides it as each method its "_method" fields name too; a
+// larger form body is refused with 413 (ErrFormBodyTooLarge), one it
+// cannot read as net/http would with 400 (ErrFormBodyUnreadable).
+// Options.NoFormMethodOverride, for an application with no such
+// override or with it before Handler, leaves form bodies unread. `ward
+// proxy`, which cannot know its upstream's code, refuses such requests
+// instead (docs/proxy.md).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -473,11 +480,29 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rq.Path = raw
 			d, err = e.decideRouted(&rq)
 		}
+		status := http.StatusBadRequest // for err
 		if err == nil && d.Allowed {
 			// A method override after Handler (gorilla/handlers'
 			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
 			// as the method it names: decide it as that method too.
-			for _, m := range overrideMethods(r) {
+			ms := overrideMethods(r)
+			if e.methodRules && !e.formOverrideHandled && r.Method == http.MethodPost {
+				// One that reads the form body's "_method" as well
+				// (FormValue): read it, and leave it for next.
+				fs, ferr := formOverrideMethods(r)
+				if ferr != nil {
+					d = Decision{Reason: "method override: " + ferr.Error(), Rule: -1}
+					err = ferr
+					if errors.Is(ferr, ErrFormBodyTooLarge) {
+						status = http.StatusRequestEntityTooLarge
+					}
+				}
+				ms = append(ms, fs...)
+			}
+			for _, m := range ms {
+				if err != nil {
+					break
+				}
 				if m == q.Method {
 					continue // overridden before Handler already
 				}
@@ -496,6 +521,8 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rec.Record(decisionName(d.Allowed && err == nil), e.ruleName(d.Policy), d.Reason, d.Audited)
 		}
 		switch {
+		case err != nil && status == http.StatusRequestEntityTooLarge:
+			http.Error(w, "request body too large", status)
 		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		case !d.Allowed:

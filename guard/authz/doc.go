@@ -126,8 +126,11 @@
 // X-Method-Override, or "_method" in the query, split at ';' too, which
 // net/http's AllowQuerySemicolons turns into '&') must be allowed as that
 // method too, since a method override middleware after Handler runs it
-// as that method (one that reads a "_method" form field must run before
-// Handler, which does not read bodies).
+// as that method; when policies read the method, so must a POST whose
+// urlencoded or multipart body has a "_method" field, which FormValue
+// reads too: Handler reads such a body (up to MaxFormBody, which a larger
+// one exceeds for a 413) and leaves it whole for the application, unless
+// Options.NoFormMethodOverride says no override runs after it.
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

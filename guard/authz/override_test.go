@@ -1,0 +1,134 @@
+package authz_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wardsec/ward/guard/authz"
+)
+
+// multipartBody returns a multipart/form-data body with the fields
+// given (name, value pairs) and its Content-Type.
+func multipartBody(t *testing.T, fields ...string) (string, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := mw.WriteField(fields[i], fields[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), mw.FormDataContentType()
+}
+
+// TestHandlerMethodOverrideFormBody: gorilla/handlers'
+// HTTPMethodOverrideHandler (and Buffalo's, and Echo's MethodFromForm)
+// reads "_method" with FormValue, which also reads a form body: placed
+// after Handler, it ran "POST /items/1" with the body "_method=DELETE"
+// as the DELETE a policy denies, which Handler had allowed as a POST.
+// Handler now reads a POST's form body (urlencoded or multipart, up to
+// MaxFormBody, leaving it whole for next) when policies read the method,
+// and decides it as the method named too; a larger body gets 413, an
+// unreadable one 400, unless Options.NoFormMethodOverride declares that
+// no override runs after Handler.
+func TestHandlerMethodOverrideFormBody(t *testing.T) {
+	const doc = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"], paths: ["/items/*"]}
+`
+	ps, err := authz.Load("policy.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := authz.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	optOut, err := authz.Options{NoFormMethodOverride: true}.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noMethods := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/admin"]}
+`)
+	var log ranLog
+	sm := http.NewServeMux()
+	sm.HandleFunc("DELETE /items/{id}", log.handler("delete"))
+	sm.HandleFunc("PUT /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		log.handler("put:"+r.PostFormValue("name"))(w, r)
+	})
+	sm.HandleFunc("POST /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		log.handler(fmt.Sprintf("post:%d", len(b)))(w, r)
+	})
+
+	mpDelete, mpDeleteType := multipartBody(t, "name", "x", "_method", "DELETE")
+	mpPut, mpPutType := multipartBody(t, "_method", "PUT", "name", "x")
+	big := "name=" + strings.Repeat("a", authz.MaxFormBody) + "&_method=DELETE"
+	bigPlain := strings.Repeat("a", authz.MaxFormBody+10)
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name   string
+		engine *authz.Engine
+		// override after Handler, else the plain router
+		override     bool
+		header, body string
+		code         int
+		ran          string
+	}{
+		{"urlencoded DELETE", strict, true, "Content-Type: " + form + "\r\n", "_method=DELETE", http.StatusForbidden, ""},
+		{"urlencoded DELETE later", strict, true, "Content-Type: " + form + "; charset=utf-8\r\n", "name=x&_method=DELETE", http.StatusForbidden, ""},
+		{"urlencoded escaped", strict, true, "Content-Type: Application/X-WWW-Form-Urlencoded\r\n", "%5Fmethod=DEL%45TE", http.StatusForbidden, ""},
+		{"urlencoded chunked", strict, true, "Content-Type: " + form + "\r\nTransfer-Encoding: chunked\r\n", "chunked:_method=DELETE", http.StatusForbidden, ""},
+		{"multipart DELETE", strict, true, "Content-Type: " + mpDeleteType + "\r\n", mpDelete, http.StatusForbidden, ""},
+		{"urlencoded PUT, body intact", strict, true, "Content-Type: " + form + "\r\n", "_method=PUT&name=x", http.StatusOK, "put:x"},
+		{"multipart PUT, body intact", strict, true, "Content-Type: " + mpPutType + "\r\n", mpPut, http.StatusOK, "put:x"},
+		{"urlencoded POST, body intact", strict, false, "Content-Type: " + form + "\r\n", "name=x", http.StatusOK, "post:6"},
+		{"not a form", strict, true, "Content-Type: application/json\r\n", `{"_method":"DELETE"}`, http.StatusOK, "post:20"},
+		{"too large", strict, true, "Content-Type: " + form + "\r\n", big, http.StatusRequestEntityTooLarge, ""},
+		{"large, not a form", strict, false, "Content-Type: application/octet-stream\r\n", bigPlain, http.StatusOK, fmt.Sprintf("post:%d", len(bigPlain))},
+		{"gzip", strict, true, "Content-Type: " + form + "\r\nContent-Encoding: gzip\r\n", "_method=DELETE", http.StatusBadRequest, ""},
+		{"Content-Type repeated", strict, true, "Content-Type: text/plain\r\nContent-Type: " + form + "\r\n", "_method=DELETE", http.StatusBadRequest, ""},
+		{"multipart no boundary", strict, true, "Content-Type: multipart/form-data\r\n", mpDelete, http.StatusBadRequest, ""},
+		{"multipart malformed", strict, true, "Content-Type: " + mpDeleteType + "\r\n", mpDelete[:len(mpDelete)-20], http.StatusBadRequest, ""},
+		{"opted out, large", optOut, false, "Content-Type: " + form + "\r\n", big, http.StatusOK, fmt.Sprintf("post:%d", len(big))},
+		{"policies read no method", noMethods, false, "Content-Type: " + form + "\r\n", big, http.StatusOK, fmt.Sprintf("post:%d", len(big))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var next http.Handler = sm
+			if tc.override {
+				next = methodOverride(sm)
+			}
+			srv := httptest.NewServer(tc.engine.Handler(nil, next))
+			defer srv.Close()
+			framing := fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(tc.body), tc.body)
+			if b, ok := strings.CutPrefix(tc.body, "chunked:"); ok {
+				framing = fmt.Sprintf("\r\n%x\r\n%s\r\n0\r\n\r\n", len(b), b)
+			}
+			raw := "POST /items/1 HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n" + tc.header + framing
+			expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+		})
+	}
+}

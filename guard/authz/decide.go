@@ -489,7 +489,8 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			if e.methodRules && !e.formOverrideHandled && r.Method == http.MethodPost {
 				// One that reads the form body's "_method" as well
 				// (FormValue): read it, and leave it for next.
-				fs, ferr := formOverrideMethods(r)
+				fs, r2, ferr := formOverrideMethods(r)
+				r = r2 // its body put back
 				if ferr != nil {
 					d = Decision{Reason: "method override: " + ferr.Error(), Rule: -1}
 					err = ferr

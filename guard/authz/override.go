@@ -34,14 +34,15 @@ var (
 // fields of a POST's form body name, as net/http's FormValue reads them
 // (which gorilla/handlers' HTTPMethodOverrideHandler, Buffalo's and
 // Echo's MethodFromForm call): application/x-www-form-urlencoded and
-// multipart bodies. It reads at most MaxFormBody+1 bytes and puts them
-// back in front of the rest of r.Body, so that next reads the body
-// whole. It is wider than FormValue, never narrower: names in any case,
+// multipart bodies. It reads at most MaxFormBody+1 bytes and returns a
+// shallow copy of r whose body reads them, then the rest of r.Body, so
+// that next reads the body whole (r itself when it read nothing). It is
+// wider than FormValue, never narrower: names in any case,
 // ';' separating pairs as '&' does, multipart/* of any subtype, file
 // parts too.
-func formOverrideMethods(r *http.Request) ([]string, error) {
+func formOverrideMethods(r *http.Request) ([]string, *http.Request, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, nil
+		return nil, r, nil
 	}
 	types := r.Header.Values("Content-Type")
 	form, multi := false, false
@@ -56,31 +57,34 @@ func formOverrideMethods(r *http.Request) ([]string, error) {
 		}
 	}
 	if !form {
-		return nil, nil // FormValue reads no other body
+		return nil, r, nil // FormValue reads no other body
 	}
 	if len(types) > 1 {
-		return nil, fmt.Errorf("%w: Content-Type repeated", ErrFormBodyUnreadable)
+		return nil, r, fmt.Errorf("%w: Content-Type repeated", ErrFormBodyUnreadable)
 	}
 	for _, ce := range r.Header.Values("Content-Encoding") {
 		if !strings.EqualFold(strings.TrimSpace(ce), "identity") {
 			// A middleware behind Handler may inflate it.
-			return nil, fmt.Errorf("%w: Content-Encoding %q", ErrFormBodyUnreadable, ce)
+			return nil, r, fmt.Errorf("%w: Content-Encoding %q", ErrFormBodyUnreadable, ce)
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxFormBody+1))
-	r.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), r.Body), c: r.Body}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), r.Body), c: r.Body}
+	r = r2
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe), len(body) > MaxFormBody:
-		return nil, ErrFormBodyTooLarge
+		return nil, r, ErrFormBodyTooLarge
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
+		return nil, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
 	}
 	var vals []string
 	if multi {
 		_, params, err := mime.ParseMediaType(types[0])
 		if err != nil || params["boundary"] == "" {
-			return nil, fmt.Errorf("%w: multipart without a valid boundary", ErrFormBodyUnreadable)
+			return nil, r, fmt.Errorf("%w: multipart without a valid boundary", ErrFormBodyUnreadable)
 		}
 		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 		for {
@@ -89,14 +93,14 @@ func formOverrideMethods(r *http.Request) ([]string, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
+				return nil, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
 			}
 			if !strings.EqualFold(p.FormName(), "_method") {
 				continue
 			}
 			v, err := io.ReadAll(p)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
+				return nil, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
 			}
 			vals = append(vals, string(v))
 		}
@@ -116,7 +120,7 @@ func formOverrideMethods(r *http.Request) ([]string, error) {
 			ms = append(ms, strings.ToUpper(v))
 		}
 	}
-	return ms, nil
+	return ms, r, nil
 }
 
 // replayBody is a request body with the bytes Handler read put back: it

@@ -132,3 +132,34 @@ spec:
 		})
 	}
 }
+
+// TestHandlerFormBodyCallerRequest: Handler reads a form body for
+// "_method" into a copy of the request, as the guard middlewares derive
+// copies, and leaves the caller's request as it was.
+func TestHandlerFormBodyCallerRequest(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"]}
+`)
+	var got string
+	h := e.Handler(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.PostFormValue("name")
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/items/1", strings.NewReader("name=x&_method=PUT"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	body := r.Body
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || got != "x" {
+		t.Errorf("got %d, name %q; want 200, name \"x\"", rec.Code, got)
+	}
+	if r.Body != body || r.Form != nil {
+		t.Error("Handler changed the caller's request")
+	}
+}

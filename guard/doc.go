@@ -42,7 +42,9 @@
 // StripSlashes) goes before authz too (authz's Handler decides a POST
 // that names an override method in a header, a "_method" query
 // parameter or, when policies read the method, a "_method" field of a
-// form body up to authz.MaxFormBody, as that method too).
+// form body up to authz.MaxFormBody, as that method too; and it refuses
+// an "access_token" query parameter or form field, a bearer token jwt
+// never verifies, when policies read the JWT).
 // authz's Handler refuses, with 500,
 // a request carrying a bearer token or a SPIFFE certificate that a policy
 // reads but that no middleware before it looked at; a certificate that

@@ -80,15 +80,17 @@ type Options struct {
 	// RootNamespace is the mesh's root namespace; DefaultRootNamespace
 	// when empty.
 	RootNamespace string
-	// NoFormMethodOverride declares that nothing behind Handler runs a
-	// POST as the method a "_method" field of its form body names
-	// (gorilla/handlers' HTTPMethodOverrideHandler, Buffalo's, Echo's
-	// MethodOverride with MethodFromForm): there is none, or it runs
-	// before Handler, which then decides on the method it set. Handler
-	// then leaves form bodies unread. Without it, when policies read the
-	// method, Handler reads a POST's form body (up to MaxFormBody) to
-	// decide it as the method a "_method" field names too (see Handler).
-	NoFormMethodOverride bool
+	// FormBodiesUnread declares that nothing behind Handler takes a
+	// request's method or bearer token from its form body: no method
+	// override that reads a "_method" field (gorilla/handlers'
+	// HTTPMethodOverrideHandler, Buffalo's, Echo's MethodOverride with
+	// MethodFromForm) runs after Handler (there is none, or it runs
+	// before, and Handler decides on the method it set), and nothing
+	// reads an "access_token" field (go-oauth2's BearerAuth). Handler
+	// then leaves form bodies unread. Without it, Handler reads a form
+	// body (up to MaxFormBody) for those fields when policies read the
+	// method or the JWT (see Handler).
+	FormBodiesUnread bool
 }
 
 // Engine is a compiled, immutable set of the policies that apply to one
@@ -131,9 +133,9 @@ type Engine struct {
 	// methodRules is set when a DENY or ALLOW policy reads the method
 	// (methods, notMethods, request.headers[:method]): Handler decides a
 	// POST as the method an override names too, and reads form bodies
-	// for "_method" unless formOverrideHandled.
-	methodRules         bool
-	formOverrideHandled bool
+	// for "_method" unless formBodiesUnread.
+	methodRules      bool
+	formBodiesUnread bool
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -274,7 +276,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
 	e.methodRules = uses(attrMethod) || usesHeader(":method", e.deny, e.allow)
-	e.formOverrideHandled = o.NoFormMethodOverride
+	e.formBodiesUnread = o.FormBodiesUnread
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }

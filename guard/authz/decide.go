@@ -433,10 +433,19 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // next) and decides it as each method its "_method" fields name too; a
 // larger form body is refused with 413 (ErrFormBodyTooLarge), one it
 // cannot read as net/http would with 400 (ErrFormBodyUnreadable).
-// Options.NoFormMethodOverride, for an application with no such
-// override or with it before Handler, leaves form bodies unread. `ward
-// proxy`, which cannot know its upstream's code, refuses such requests
-// instead (docs/proxy.md).
+// Options.FormBodiesUnread, for an application with no such override
+// or with it before Handler, leaves form bodies unread. `ward proxy`,
+// which cannot know its upstream's code, refuses such requests instead
+// (docs/proxy.md).
+//
+// So with bearer tokens: jwt's Middleware verifies the Authorization
+// header's only, and an application that also reads an "access_token"
+// query parameter or form field (RFC 6750 2.2, 2.3; go-oauth2's
+// BearerAuth reads FormValue("access_token")) acted as a principal that
+// the policies judged anonymous, past a DENY of it. When policies read
+// the JWT, Handler refuses with 400 (ErrTokenOutsideHeader) a request
+// with an "access_token" in its query, or in the form body of a POST,
+// PUT or PATCH (read as above, unless Options.FormBodiesUnread).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -486,19 +495,28 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
 			// as the method it names: decide it as that method too.
 			ms := overrideMethods(r)
-			if e.methodRules && !e.formOverrideHandled && r.Method == http.MethodPost {
-				// One that reads the form body's "_method" as well
-				// (FormValue): read it, and leave it for next.
-				fs, r2, ferr := formOverrideMethods(r)
+			if e.tokenRules && queryToken(r) {
+				d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
+			}
+			// One that reads the form body's "_method" (FormValue), or
+			// a token from its "access_token" field: read the body,
+			// and leave it whole for next.
+			readMethod := e.methodRules && r.Method == http.MethodPost
+			readToken := e.tokenRules && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
+			if err == nil && !e.formBodiesUnread && (readMethod || readToken) {
+				f, r2, ferr := readFormFields(r)
 				r = r2 // its body put back
-				if ferr != nil {
-					d = Decision{Reason: "method override: " + ferr.Error(), Rule: -1}
-					err = ferr
+				switch {
+				case ferr != nil:
+					d, err = Decision{Reason: ferr.Error(), Rule: -1}, ferr
 					if errors.Is(ferr, ErrFormBodyTooLarge) {
 						status = http.StatusRequestEntityTooLarge
 					}
+				case readToken && f.token:
+					d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
+				case readMethod:
+					ms = append(ms, f.methods...)
 				}
-				ms = append(ms, fs...)
 			}
 			for _, m := range ms {
 				if err != nil {
@@ -532,6 +550,19 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// queryToken reports whether r's query has an "access_token" parameter
+// (in any case, split at ';' too) with a value: RFC 6750 2.3's bearer
+// token, which applications read with FormValue and jwt never verifies.
+func queryToken(r *http.Request) bool {
+	found := false
+	if r.URL != nil && r.URL.RawQuery != "" {
+		addPairs(r.URL.RawQuery, func(k, v string) {
+			found = found || strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != ""
+		})
+	}
+	return found
 }
 
 // overrideHeaders are the headers that method override middlewares read

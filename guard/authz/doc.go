@@ -130,7 +130,10 @@
 // urlencoded or multipart body has a "_method" field, which FormValue
 // reads too: Handler reads such a body (up to MaxFormBody, which a larger
 // one exceeds for a 413) and leaves it whole for the application, unless
-// Options.NoFormMethodOverride says no override runs after it.
+// Options.FormBodiesUnread says no override runs after it. When policies
+// read the JWT, a request with an "access_token" query parameter or form
+// field, a bearer token that jwt never verifies and an application may
+// read, is refused with 400.
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

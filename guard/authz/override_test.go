@@ -38,7 +38,7 @@ func multipartBody(t *testing.T, fields ...string) (string, string) {
 // Handler now reads a POST's form body (urlencoded or multipart, up to
 // MaxFormBody, leaving it whole for next) when policies read the method,
 // and decides it as the method named too; a larger body gets 413, an
-// unreadable one 400, unless Options.NoFormMethodOverride declares that
+// unreadable one 400, unless Options.FormBodiesUnread declares that
 // no override runs after Handler.
 func TestHandlerMethodOverrideFormBody(t *testing.T) {
 	const doc = `
@@ -59,7 +59,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	optOut, err := authz.Options{NoFormMethodOverride: true}.Compile(ps, authz.Workload{Namespace: "shop"})
+	optOut, err := authz.Options{FormBodiesUnread: true}.Compile(ps, authz.Workload{Namespace: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +161,81 @@ spec:
 	}
 	if r.Body != body || r.Form != nil {
 		t.Error("Handler changed the caller's request")
+	}
+}
+
+// TestHandlerTokenOutsideHeader: jwt verifies the Authorization header's
+// token only, but an application may read a bearer token from an
+// "access_token" query parameter or form field (RFC 6750 2.2 and 2.3;
+// go-oauth2's BearerAuth reads FormValue("access_token")): the request
+// was anonymous to the policies, which a DENY of the token's principal
+// does not match, and the application acted as that principal. When
+// policies read the JWT, Handler now refuses such a request with 400.
+func TestHandlerTokenOutsideHeader(t *testing.T) {
+	const doc = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-mallory, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {requestPrincipals: ["https://id.example.com/mallory"]}
+`
+	ps, err := authz.Load("policy.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := authz.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unread, err := authz.Options{FormBodiesUnread: true}.Compile(ps, authz.Workload{Namespace: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noToken := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/admin"]}
+`)
+	var log ranLog
+	// The application authenticates as go-oauth2's BearerAuth does.
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.handler("as:"+r.FormValue("access_token"))(w, r)
+	})
+	mp, mpType := multipartBody(t, "access_token", "mallory")
+	const form = "Content-Type: application/x-www-form-urlencoded\r\n"
+	for _, tc := range []struct {
+		name           string
+		engine         *authz.Engine
+		method, target string
+		header, body   string
+		code           int
+		ran            string
+	}{
+		{"query", strict, "GET", "/items?access_token=mallory", "", "", http.StatusBadRequest, ""},
+		{"query, semicolon", strict, "GET", "/items?a=1;ACCESS%5FTOKEN=mallory", "", "", http.StatusBadRequest, ""},
+		{"urlencoded POST", strict, "POST", "/items", form, "access_token=mallory", http.StatusBadRequest, ""},
+		{"urlencoded PUT", strict, "PUT", "/items", form, "a=1&access_token=mallory", http.StatusBadRequest, ""},
+		{"multipart PATCH", strict, "PATCH", "/items", "Content-Type: " + mpType + "\r\n", mp, http.StatusBadRequest, ""},
+		{"empty token", strict, "GET", "/items?access_token=", "", "", http.StatusOK, "as:"},
+		{"no token", strict, "POST", "/items", form, "name=x", http.StatusOK, "as:"},
+		{"bodies unread", unread, "POST", "/items", form, "access_token=mallory", http.StatusOK, "as:mallory"},
+		{"bodies unread, query", unread, "GET", "/items?access_token=mallory", "", "", http.StatusBadRequest, ""},
+		{"policies read no token", noToken, "GET", "/items?access_token=alice", "", "", http.StatusOK, "as:alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.engine.Handler(nil, app))
+			defer srv.Close()
+			raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n%sContent-Length: %d\r\n\r\n%s",
+				tc.method, tc.target, tc.header, len(tc.body), tc.body)
+			expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+		})
 	}
 }

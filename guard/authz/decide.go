@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/wardsec/ward/guard/clientip"
@@ -572,19 +571,26 @@ func queryToken(r *http.Request) bool {
 var overrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // overrideMethods returns the methods, upper case, that a method override
-// middleware may run a POST request as: the values of overrideHeaders
-// and of the query parameter "_method" (gorilla/handlers reads it with
-// FormValue, which also reads a form body: that Handler cannot see
-// without consuming the body).
+// middleware may run a POST request as: the values of overrideHeaders,
+// each element of a comma-separated list too (Express's method-override
+// takes the first of "DELETE, PUT", which gorilla/handlers does not
+// override), and of the query parameter "_method" in any case
+// (gorilla/handlers reads it with FormValue, which also reads a form
+// body: see readFormFields).
 func overrideMethods(r *http.Request) []string {
 	if r.Method != http.MethodPost {
 		return nil
 	}
 	var ms []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			ms = append(ms, strings.ToUpper(v))
+		}
+	}
 	for _, h := range overrideHeaders {
 		for _, v := range r.Header[h] {
-			if v = strings.TrimSpace(v); v != "" {
-				ms = append(ms, strings.ToUpper(v))
+			for e := range strings.SplitSeq(v, ",") {
+				add(e)
 			}
 		}
 	}
@@ -594,12 +600,11 @@ func overrideMethods(r *http.Request) []string {
 		// wrapped around the override inside Handler, turns
 		// "?a=1;_method=DELETE" (a pair ParseQuery skips) into the
 		// "_method=DELETE" that FormValue reads.
-		q, _ := url.ParseQuery(strings.ReplaceAll(r.URL.RawQuery, ";", "&"))
-		for _, v := range q["_method"] {
-			if v = strings.TrimSpace(v); v != "" {
-				ms = append(ms, strings.ToUpper(v))
+		addPairs(r.URL.RawQuery, func(k, v string) {
+			if strings.EqualFold(k, "_method") {
+				add(v)
 			}
-		}
+		})
 	}
 	return ms
 }

@@ -239,3 +239,46 @@ spec:
 		})
 	}
 }
+
+// TestHandlerMethodOverrideList: Express's method-override (behind a Go
+// reverse proxy, or an override written like it) runs the first method
+// of "X-HTTP-Method-Override: DELETE, PUT"; Handler decided the whole
+// value as one method, which no DENY of DELETE matches. It now decides
+// each element of the list too.
+func TestHandlerMethodOverrideList(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"]}
+`)
+	var log ranLog
+	firstOfList := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if v := r.Header.Get("X-HTTP-Method-Override"); r.Method == http.MethodPost && v != "" {
+				m, _, _ := strings.Cut(v, ",")
+				r.Method = strings.ToUpper(strings.TrimSpace(m))
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	app := firstOfList(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { log.handler(r.Method)(w, r) }))
+	srv := httptest.NewServer(e.Handler(nil, app))
+	defer srv.Close()
+	for _, tc := range []struct {
+		header string
+		code   int
+		ran    string
+	}{
+		{"X-HTTP-Method-Override: DELETE, PUT\r\n", http.StatusForbidden, ""},
+		{"X-HTTP-Method-Override: PUT,delete\r\n", http.StatusForbidden, ""},
+		{"X-HTTP-Method-Override: PUT, PATCH\r\n", http.StatusOK, "PUT"},
+	} {
+		raw := "POST /items/1 HTTP/1.1\r\nHost: shop\r\n" + tc.header + "Content-Length: 0\r\nConnection: close\r\n\r\n"
+		expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+	}
+}

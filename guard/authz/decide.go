@@ -444,7 +444,9 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // the policies judged anonymous, past a DENY of it. When policies read
 // the JWT, Handler refuses with 400 (ErrTokenOutsideHeader) a request
 // with an "access_token" in its query, or in the form body of a POST,
-// PUT or PATCH (read as above, unless Options.FormBodiesUnread).
+// PUT or PATCH (read as above, unless Options.FormBodiesUnread), or
+// offering a WebSocket subprotocol "base64url.bearer.authorization.k8s.io.<token>"
+// (how Kubernetes' clients send a token a browser cannot put in a header).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -494,7 +496,7 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
 			// as the method it names: decide it as that method too.
 			ms := overrideMethods(r)
-			if e.tokenRules && queryToken(r) {
+			if e.tokenRules && (queryToken(r) || tokenSubprotocol(r.Header)) {
 				d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
 			}
 			// One that reads the form body's "_method" (FormValue), or
@@ -562,6 +564,27 @@ func queryToken(r *http.Request) bool {
 		})
 	}
 	return found
+}
+
+// subprotocolToken is how a WebSocket client that cannot set headers
+// (a browser) offers a bearer token to the Kubernetes API server, and to
+// servers written like it: as a subprotocol,
+// base64url.bearer.authorization.k8s.io.<token>.
+const subprotocolToken = "base64url.bearer.authorization.k8s.io." // #nosec G101 -- the name of a subprotocol, not a credential
+
+// tokenSubprotocol reports whether a request offers a bearer token as a
+// WebSocket subprotocol (subprotocolToken, in any case, in any of its
+// Sec-WebSocket-Protocol fields and list members).
+func tokenSubprotocol(h http.Header) bool {
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			if len(p) >= len(subprotocolToken) && strings.EqualFold(p[:len(subprotocolToken)], subprotocolToken) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // overrideHeaders are the headers that method override middlewares read

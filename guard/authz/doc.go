@@ -132,7 +132,8 @@
 // one exceeds for a 413) and leaves it whole for the application, unless
 // Options.FormBodiesUnread says no override runs after it. When policies
 // read the JWT, a request with an "access_token" query parameter or form
-// field, a bearer token that jwt never verifies and an application may
+// field, or a WebSocket subprotocol naming a token as Kubernetes' clients
+// send it, a bearer token that jwt never verifies and an application may
 // read, is refused with 400.
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token

@@ -29,11 +29,13 @@ var (
 	// Content-Encoding, or a body that ended early.
 	ErrFormBodyUnreadable = errors.New("form body unreadable for a method override (_method) or a bearer token (access_token)")
 	// ErrTokenOutsideHeader is a request with an "access_token" query
-	// parameter or form field, when policies read the JWT (a 400): jwt
+	// parameter or form field, or a WebSocket subprotocol
+	// "base64url.bearer.authorization.k8s.io.<token>", when policies
+	// read the JWT (a 400): jwt
 	// verifies the Authorization header's token only, an application
 	// that reads the other (go-oauth2's BearerAuth, RFC 6750 2.2 and 2.3)
 	// acts on an identity that policies never saw.
-	ErrTokenOutsideHeader = errors.New("bearer token in the query or form body (access_token): only the Authorization header's is verified")
+	ErrTokenOutsideHeader = errors.New("bearer token in the query, form body (access_token) or WebSocket subprotocol: only the Authorization header's is verified")
 )
 
 // formFields are the fields of a form body that Handler reads.

@@ -224,6 +224,8 @@ spec:
 		{"urlencoded POST", strict, "POST", "/items", form, "access_token=mallory", http.StatusBadRequest, ""},
 		{"urlencoded PUT", strict, "PUT", "/items", form, "a=1&access_token=mallory", http.StatusBadRequest, ""},
 		{"multipart PATCH", strict, "PATCH", "/items", "Content-Type: " + mpType + "\r\n", mp, http.StatusBadRequest, ""},
+		{"WebSocket subprotocol", strict, "GET", "/items", "Sec-WebSocket-Protocol: chat, Base64url.Bearer.Authorization.k8s.io.bWFsbG9yeQ\r\n", "", http.StatusBadRequest, ""},
+		{"WebSocket subprotocol, other", strict, "GET", "/items", "Sec-WebSocket-Protocol: chat\r\n", "", http.StatusOK, "as:"},
 		{"empty token", strict, "GET", "/items?access_token=", "", "", http.StatusOK, "as:"},
 		{"no token", strict, "POST", "/items", form, "name=x", http.StatusOK, "as:"},
 		{"bodies unread", unread, "POST", "/items", form, "access_token=mallory", http.StatusOK, "as:mallory"},

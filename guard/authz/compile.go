@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"regexp"
@@ -136,6 +137,12 @@ type Engine struct {
 	// for "_method" unless formBodiesUnread.
 	methodRules      bool
 	formBodiesUnread bool
+	// overrideMethods are methods such that every method decides as one
+	// of them: the exact values of the policies' methods, the
+	// registered methods, and one named nowhere. Handler need not read a
+	// form body for "_method" when the request is allowed as each; nil
+	// when a policy matches methods by prefix or suffix.
+	overrideMethods []string
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -277,6 +284,9 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.headerRules = headersRead(e.deny, e.allow)
 	e.methodRules = uses(attrMethod) || usesHeader(":method", e.deny, e.allow)
 	e.formBodiesUnread = o.FormBodiesUnread
+	if e.methodRules {
+		e.overrideMethods = methodsNamed(e.deny, e.allow)
+	}
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }
@@ -319,6 +329,60 @@ func usesHeader(name string, ps ...[]*policy) bool {
 		}
 	}
 	return false
+}
+
+// methodsNamed returns methods such that any method is decided as one of
+// them is: the registered methods, the exact values that the rules of ps
+// match methods with (methods, notMethods, request.headers[:method]),
+// and a method none names, which stands for every other; nil when a rule
+// matches methods with a prefix or suffix pattern.
+func methodsNamed(ps ...[]*policy) []string {
+	names := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect}
+	ok := true
+	add := func(cs []criterion) {
+		for i := range cs {
+			c := &cs[i]
+			if c.attr != attrMethod && (c.attr != attrHeader || c.header != ":method") {
+				continue
+			}
+			for _, pats := range [][]pattern{c.in, c.notIn} {
+				for _, pt := range pats {
+					switch pt.kind {
+					case patExact:
+						names = append(names, pt.s)
+					case patPresent:
+					default:
+						ok = false
+					}
+				}
+			}
+		}
+	}
+	for _, pp := range ps {
+		for _, p := range pp {
+			for i := range p.rules {
+				r := &p.rules[i]
+				add(r.when)
+				for _, cs := range r.from {
+					add(cs)
+				}
+				for _, cs := range r.to {
+					add(cs)
+				}
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	other := "UNNAMED"
+	for slices.Contains(names, other) {
+		other += "-"
+	}
+	names = append(names, other)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // headersRead returns the sorted canonical names of the headers that

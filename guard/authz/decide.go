@@ -427,9 +427,12 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // allowed as that method too (an override before Handler already set
 // it). A "_method" field in a form body, which FormValue also reads,
 // went unseen, and "_method=DELETE" as the body of a POST ran the DELETE
-// handler: when policies read the method, Handler reads a POST's
-// urlencoded or multipart body (up to MaxFormBody, put back whole for
-// next) and decides it as each method its "_method" fields name too; a
+// handler: when policies read the method and a POST is not allowed as
+// any method (as each method the policies name exactly, each registered
+// one, and one named nowhere; always, when a policy matches methods by
+// prefix or suffix), Handler reads its urlencoded or multipart body (up
+// to MaxFormBody, put back whole for next) and decides it as each method
+// its "_method" fields name too; a
 // larger form body is refused with 413 (ErrFormBodyTooLarge), one it
 // cannot read as net/http would with 400 (ErrFormBodyUnreadable).
 // Options.FormBodiesUnread, for an application with no such override
@@ -443,8 +446,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // BearerAuth reads FormValue("access_token")) acted as a principal that
 // the policies judged anonymous, past a DENY of it. When policies read
 // the JWT, Handler refuses with 400 (ErrTokenOutsideHeader) a request
-// with an "access_token" in its query, or in the form body of a POST,
-// PUT or PATCH (read as above, unless Options.FormBodiesUnread), or
+// with an "access_token" in its query, or in the form body of an
+// anonymous POST, PUT or PATCH (read as above, unless
+// Options.FormBodiesUnread; a client sends one token, and go-oauth2
+// prefers the header's), or
 // offering a WebSocket subprotocol "base64url.bearer.authorization.k8s.io.<token>"
 // (how Kubernetes' clients send a token a browser cannot put in a header).
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
@@ -502,8 +507,12 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// One that reads the form body's "_method" (FormValue), or
 			// a token from its "access_token" field: read the body,
 			// and leave it whole for next.
-			readMethod := e.methodRules && r.Method == http.MethodPost
-			readToken := e.tokenRules && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
+			// Neither when no method could change the decision, nor
+			// when jwt verified the header's token (a client sends one
+			// token; go-oauth2 prefers the header's).
+			readMethod := e.methodRules && r.Method == http.MethodPost && !e.allowedAsAny(q)
+			readToken := e.tokenRules && q.RequestPrincipal == "" &&
+				(r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
 			if err == nil && !e.formBodiesUnread && (readMethod || readToken) {
 				f, r2, ferr := readFormFields(r)
 				r = r2 // its body put back
@@ -551,6 +560,22 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// allowedAsAny reports whether q would be allowed whatever method it
+// named: as each of e.overrideMethods.
+func (e *Engine) allowedAsAny(q *Request) bool {
+	if e.overrideMethods == nil {
+		return false
+	}
+	for _, m := range e.overrideMethods {
+		oq := *q
+		oq.Method = m
+		if d, err := e.decideRouted(&oq); err != nil || !d.Allowed {
+			return false
+		}
+	}
+	return true
 }
 
 // queryToken reports whether r's query has an "access_token" parameter

@@ -13,9 +13,11 @@ import (
 )
 
 // MaxFormBody is the size of the largest form body that Handler reads for
-// a "_method" field (when policies read the method) or an "access_token"
-// field (when they read the JWT), unless Options.FormBodiesUnread is set:
-// a larger one is refused with 413, since the field may come last.
+// a "_method" field (when policies read the method, and another method
+// could change the decision) or an "access_token" field (when they read
+// the JWT, and the request has no token in its header), unless
+// Options.FormBodiesUnread is set: a larger one is refused with 413,
+// since the field may come last.
 const MaxFormBody = 1 << 20
 
 // Errors of Handler for a form body it cannot read for a "_method" or

@@ -284,3 +284,86 @@ spec:
 		expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
 	}
 }
+
+// TestHandlerFormBodyReadWhenItMatters: Handler reads a form body only
+// when what it may hold could change the decision: for "_method" when
+// the request is not allowed as every method (the policies' exact method
+// values, the registered ones and one named nowhere stand for all), and
+// always when a policy matches methods by prefix or suffix; for
+// "access_token" when no token was verified from the header. A large
+// upload elsewhere than a DENY's paths is not refused.
+func TestHandlerFormBodyReadWhenItMatters(t *testing.T) {
+	exact := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"], paths: ["/items/*"]}
+`)
+	prefix := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-del, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DEL*"], paths: ["/items/*"]}
+`)
+	allowPost := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: post-only, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {methods: ["POST"]}
+`)
+	tokens := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-mallory, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {requestPrincipals: ["https://id.example.com/mallory"]}
+`)
+	alice := func(_ *http.Request, q *authz.Request) {
+		q.RequestPrincipal = "https://id.example.com/alice"
+	}
+	var log ranLog
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		log.handler(fmt.Sprintf("%s:%d", r.Method, len(b)))(w, r)
+	})
+	big := "file=" + strings.Repeat("a", authz.MaxFormBody)
+	ran := fmt.Sprintf("POST:%d", len(big))
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		target string
+		body   string
+		code   int
+		ran    string
+	}{
+		{"upload outside the DENY", exact.Handler(nil, app), "/upload", big, http.StatusOK, ran},
+		{"upload under the DENY", exact.Handler(nil, app), "/items/1", big, http.StatusRequestEntityTooLarge, ""},
+		{"prefix method pattern", prefix.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
+		{"ALLOW of POST only", allowPost.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
+		{"ALLOW of POST only, small", allowPost.Handler(nil, app), "/upload", "_method=DELETE", http.StatusForbidden, ""},
+		{"token verified from the header", tokens.Handler(alice, app), "/upload", big, http.StatusOK, ran},
+		{"anonymous", tokens.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.h)
+			defer srv.Close()
+			raw := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s",
+				tc.target, len(tc.body), tc.body)
+			expectRan(t, srv.Listener.Addr().String(), &log, raw, tc.code, tc.ran)
+		})
+	}
+}

@@ -451,7 +451,10 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // Options.FormBodiesUnread; a client sends one token, and go-oauth2
 // prefers the header's), or
 // offering a WebSocket subprotocol "base64url.bearer.authorization.k8s.io.<token>"
-// (how Kubernetes' clients send a token a browser cannot put in a header).
+// (how Kubernetes' clients send a token a browser cannot put in a header);
+// and, when enrich set no RequestPrincipal, one whose Authorization uses
+// the DPoP scheme (RFC 9449; ErrDPoPToken): jwt passes it on as anonymous,
+// an application that accepts DPoP-bound tokens acts on its subject.
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -501,8 +504,12 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
 			// as the method it names: decide it as that method too.
 			ms := overrideMethods(r)
-			if e.tokenRules && (queryToken(r) || tokenSubprotocol(r.Header)) {
+			switch {
+			case !e.tokenRules:
+			case queryToken(r) || tokenSubprotocol(r.Header):
 				d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
+			case q.RequestPrincipal == "" && dpopToken(r.Header):
+				d, err = Decision{Reason: ErrDPoPToken.Error(), Rule: -1}, ErrDPoPToken
 			}
 			// One that reads the form body's "_method" (FormValue), or
 			// a token from its "access_token" field: read the body,
@@ -589,6 +596,18 @@ func queryToken(r *http.Request) bool {
 		})
 	}
 	return found
+}
+
+// dpopToken reports whether an Authorization header uses the DPoP scheme
+// (RFC 9449): a JWT access token that jwt, which verifies Bearer tokens,
+// passes on as anonymous.
+func dpopToken(h http.Header) bool {
+	for _, v := range h.Values("Authorization") {
+		if strings.EqualFold(v[:schemeLen(v)], "DPoP") {
+			return true
+		}
+	}
+	return false
 }
 
 // subprotocolToken is how a WebSocket client that cannot set headers

@@ -21,7 +21,7 @@ import (
 const MaxFormBody = 1 << 20
 
 // Errors of Handler for a form body it cannot read for a "_method" or
-// "access_token" field.
+// "access_token" field, and for a bearer token it was not given.
 var (
 	// ErrFormBodyTooLarge is a form body over MaxFormBody (a 413).
 	ErrFormBodyTooLarge = fmt.Errorf("form body over %d bytes, which authz reads for a method override (_method) or a bearer token (access_token): see Options.FormBodiesUnread", MaxFormBody)
@@ -33,11 +33,16 @@ var (
 	// ErrTokenOutsideHeader is a request with an "access_token" query
 	// parameter or form field, or a WebSocket subprotocol
 	// "base64url.bearer.authorization.k8s.io.<token>", when policies
-	// read the JWT (a 400): jwt
-	// verifies the Authorization header's token only, an application
-	// that reads the other (go-oauth2's BearerAuth, RFC 6750 2.2 and 2.3)
-	// acts on an identity that policies never saw.
+	// read the JWT (a 400): jwt verifies the Authorization header's token
+	// only, an application that reads the other (go-oauth2's BearerAuth,
+	// golang-jwt's OAuth2Extractor, RFC 6750 2.2 and 2.3) acts on an
+	// identity that policies never saw.
 	ErrTokenOutsideHeader = errors.New("bearer token in the query, form body (access_token) or WebSocket subprotocol: only the Authorization header's is verified")
+	// ErrDPoPToken is a request with a DPoP-bound token (RFC 9449,
+	// "Authorization: DPoP <token>") and no RequestPrincipal, when
+	// policies read the JWT (a 400): jwt verifies Bearer tokens and
+	// passes this one on as anonymous.
+	ErrDPoPToken = errors.New("DPoP token in Authorization: jwt verifies Bearer tokens only, and the policies read the JWT")
 )
 
 // formFields are the fields of a form body that Handler reads.

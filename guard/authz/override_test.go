@@ -226,6 +226,8 @@ spec:
 		{"multipart PATCH", strict, "PATCH", "/items", "Content-Type: " + mpType + "\r\n", mp, http.StatusBadRequest, ""},
 		{"WebSocket subprotocol", strict, "GET", "/items", "Sec-WebSocket-Protocol: chat, Base64url.Bearer.Authorization.k8s.io.bWFsbG9yeQ\r\n", "", http.StatusBadRequest, ""},
 		{"WebSocket subprotocol, other", strict, "GET", "/items", "Sec-WebSocket-Protocol: chat\r\n", "", http.StatusOK, "as:"},
+		{"DPoP", strict, "GET", "/items", "Authorization: DPoP bWFsbG9yeQ\r\nDPoP: eyJ0\r\n", "", http.StatusBadRequest, ""},
+		{"Basic", strict, "GET", "/items", "Authorization: Basic YTpi\r\n", "", http.StatusOK, "as:"},
 		{"empty token", strict, "GET", "/items?access_token=", "", "", http.StatusOK, "as:"},
 		{"no token", strict, "POST", "/items", form, "name=x", http.StatusOK, "as:"},
 		{"bodies unread", unread, "POST", "/items", form, "access_token=mallory", http.StatusOK, "as:mallory"},

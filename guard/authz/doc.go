@@ -133,8 +133,8 @@
 // Options.FormBodiesUnread says no override runs after it. When policies
 // read the JWT, a request with an "access_token" query parameter or form
 // field, or a WebSocket subprotocol naming a token as Kubernetes' clients
-// send it, a bearer token that jwt never verifies and an application may
-// read, is refused with 400.
+// send it, or (anonymous) an "Authorization: DPoP" token: a token that
+// jwt never verifies and an application may read, is refused with 400.
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a

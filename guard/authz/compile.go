@@ -121,6 +121,9 @@ type Engine struct {
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
+	// sourceRules is set when a DENY or ALLOW policy reads the peer
+	// address (ipBlocks, source.ip): Handler refuses a request without.
+	sourceRules bool
 	// sniRules is set when a DENY or ALLOW policy reads connection.sni:
 	// Handler refuses a request whose Host is not the server name.
 	sniRules bool
@@ -280,6 +283,7 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
 	e.claimRules, e.audienceRules, e.presenterRules = uses(attrClaim), uses(attrAudiences), uses(attrPresenter)
 	e.remoteRules = uses(attrRemoteIP)
+	e.sourceRules = uses(attrSourceIP)
 	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
 	e.methodRules = uses(attrMethod) || usesHeader(":method", e.deny, e.allow)

@@ -387,6 +387,12 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // connection) passed a DENY of the admin SNI into ServeMux's admin
 // patterns.
 //
+// When policies read the peer's or the client's address (ipBlocks,
+// source.ip, remoteIpBlocks, remote.ip) and the request has none
+// (Request.RemoteAddr is no IP address, as on a Unix socket, and enrich
+// set none), Handler answers 400: no address matches a DENY of some, and
+// every client passed one.
+//
 // When policies read the client address (remoteIpBlocks, remote.ip) and
 // enrich leaves RemoteIP as RequestFromHTTP set it (the peer), Handler
 // takes the address clientip's Handler stored in the context, if it
@@ -487,6 +493,14 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// it, for a client that clientip could not read behind a
 			// trusted proxy. Decide would take the proxy for the client.
 			auditctx.Deny(r.Context(), "authz", "client address unknown behind a trusted proxy, and a policy reads it")
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if e.remoteRules && !q.RemoteIP.IsValid() || e.sourceRules && !q.SourceIP.IsValid() {
+			// No address at all (a Unix socket's RemoteAddr "@", as
+			// behind a local nginx): no ipBlocks value matches it, so
+			// a DENY of some addresses let every client in.
+			auditctx.Deny(r.Context(), "authz", "client address unknown (RemoteAddr is no IP address), and a policy reads it")
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}

@@ -145,7 +145,9 @@
 // policies read remote.ip or remoteIpBlocks, it answers 400 when enrich
 // sets RemoteIP to the invalid address (clientip's "unknown", which a
 // client can cause behind a proxy that appends to Forwarded by opening a
-// quote): Decide would use SourceIP, the trusted proxy's own address.
+// quote): Decide would use SourceIP, the trusted proxy's own address;
+// and when policies read an address and the request has none (a Unix
+// socket's RemoteAddr), no value matches it, so it answers 400 too.
 //
 // No policies at all, and policies of which none applies to the
 // Workload given, fail Compile (ErrNoneApply): an engine without policies

@@ -369,3 +369,43 @@ spec:
 		})
 	}
 }
+
+// TestHandlerNoClientAddress: served on a Unix socket (behind a local
+// nginx), a request's RemoteAddr is "@", no IP address, and no ipBlocks
+// or remoteIpBlocks value matched it: a DENY of some addresses let every
+// client through. When policies read an address, Handler now refuses a
+// request that has none with 400.
+func TestHandlerNoClientAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name, source, remoteAddr string
+		code                     int
+	}{
+		{"ipBlocks, Unix socket", "ipBlocks: [\"203.0.113.0/24\"]", "@", http.StatusBadRequest},
+		{"remoteIpBlocks, Unix socket", "remoteIpBlocks: [\"203.0.113.0/24\"]", "@", http.StatusBadRequest},
+		{"remoteIpBlocks, empty", "remoteIpBlocks: [\"203.0.113.0/24\"]", "", http.StatusBadRequest},
+		{"ipBlocks, denied", "ipBlocks: [\"203.0.113.0/24\"]", "203.0.113.7:4000", http.StatusForbidden},
+		{"ipBlocks, other", "ipBlocks: [\"203.0.113.0/24\"]", "192.0.2.1:4000", http.StatusOK},
+		{"no address read", "principals: [\"td/ns/x/sa/y\"]", "@", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: blocked, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {`+tc.source+`}
+`)
+			h := e.Handler(nil, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tc.remoteAddr
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tc.code {
+				t.Errorf("got %d, want %d", rec.Code, tc.code)
+			}
+		})
+	}
+}

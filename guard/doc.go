@@ -40,8 +40,11 @@
 // ones (`ward proxy` orders its checks so). Anything that changes what a request means
 // to the application (a method override, a path rewrite such as chi's
 // StripSlashes) goes before authz too (authz's Handler decides a POST
-// that names an override method in a header or a "_method" query
-// parameter as that method too, but cannot see a "_method" form field).
+// that names an override method in a header, a "_method" query
+// parameter or, when policies read the method, a "_method" field of a
+// form body up to authz.MaxFormBody, as that method too; and it refuses
+// an "access_token" query parameter or form field, a bearer token jwt
+// never verifies, when policies read the JWT).
 // authz's Handler refuses, with 500,
 // a request carrying a bearer token or a SPIFFE certificate that a policy
 // reads but that no middleware before it looked at; a certificate that

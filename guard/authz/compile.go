@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"regexp"
@@ -80,6 +81,17 @@ type Options struct {
 	// RootNamespace is the mesh's root namespace; DefaultRootNamespace
 	// when empty.
 	RootNamespace string
+	// FormBodiesUnread declares that nothing behind Handler takes a
+	// request's method or bearer token from its form body: no method
+	// override that reads a "_method" field (gorilla/handlers'
+	// HTTPMethodOverrideHandler, Buffalo's, Echo's MethodOverride with
+	// MethodFromForm) runs after Handler (there is none, or it runs
+	// before, and Handler decides on the method it set), and nothing
+	// reads an "access_token" field (go-oauth2's BearerAuth). Handler
+	// then leaves form bodies unread. Without it, Handler reads a form
+	// body (up to MaxFormBody) for those fields when policies read the
+	// method or the JWT (see Handler).
+	FormBodiesUnread bool
 }
 
 // Engine is a compiled, immutable set of the policies that apply to one
@@ -109,6 +121,9 @@ type Engine struct {
 	// remoteRules is set when a DENY or ALLOW policy reads the client
 	// address behind trusted proxies (remoteIpBlocks, remote.ip).
 	remoteRules bool
+	// sourceRules is set when a DENY or ALLOW policy reads the peer
+	// address (ipBlocks, source.ip): Handler refuses a request without.
+	sourceRules bool
 	// sniRules is set when a DENY or ALLOW policy reads connection.sni:
 	// Handler refuses a request whose Host is not the server name.
 	sniRules bool
@@ -119,6 +134,18 @@ type Engine struct {
 	// DENY or ALLOW policy reads (request.headers[...]), Host and the
 	// pseudo-headers aside: Handler refuses a request that repeats one.
 	headerRules []string
+	// methodRules is set when a DENY or ALLOW policy reads the method
+	// (methods, notMethods, request.headers[:method]): Handler decides a
+	// POST as the method an override names too, and reads form bodies
+	// for "_method" unless formBodiesUnread.
+	methodRules      bool
+	formBodiesUnread bool
+	// overrideMethods are methods such that every method decides as one
+	// of them: the exact values of the policies' methods, the
+	// registered methods, and one named nowhere. Handler need not read a
+	// form body for "_method" when the request is allowed as each; nil
+	// when a policy matches methods by prefix or suffix.
+	overrideMethods []string
 }
 
 // Compile compiles the policies that apply to w, with the default Options.
@@ -256,8 +283,14 @@ func (o Options) Compile(policies []*istio.AuthorizationPolicy, w Workload) (*En
 	e.peerRules = uses(attrPrincipal, attrNamespace, attrServiceAccount, attrTrustDomain)
 	e.claimRules, e.audienceRules, e.presenterRules = uses(attrClaim), uses(attrAudiences), uses(attrPresenter)
 	e.remoteRules = uses(attrRemoteIP)
+	e.sourceRules = uses(attrSourceIP)
 	e.sniRules = uses(attrSNI)
 	e.headerRules = headersRead(e.deny, e.allow)
+	e.methodRules = uses(attrMethod) || usesHeader(":method", e.deny, e.allow)
+	e.formBodiesUnread = o.FormBodiesUnread
+	if e.methodRules {
+		e.overrideMethods = methodsNamed(e.deny, e.allow)
+	}
 	slices.SortStableFunc(e.warnings, func(a, b Warning) int { return strings.Compare(a.Policy, b.Policy) })
 	return e, nil
 }
@@ -281,6 +314,79 @@ func usesAttr(ps []*policy, attrs []attr) bool {
 		}
 	}
 	return false
+}
+
+// usesHeader reports whether a rule of ps reads request.headers[name]
+// (name as headerKey gives it).
+func usesHeader(name string, ps ...[]*policy) bool {
+	in := func(cs []criterion) bool {
+		return slices.ContainsFunc(cs, func(c criterion) bool { return c.attr == attrHeader && c.header == name })
+	}
+	for _, pp := range ps {
+		for _, p := range pp {
+			for i := range p.rules {
+				r := &p.rules[i]
+				if in(r.when) || slices.ContainsFunc(r.from, in) || slices.ContainsFunc(r.to, in) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// methodsNamed returns methods such that any method is decided as one of
+// them is: the registered methods, the exact values that the rules of ps
+// match methods with (methods, notMethods, request.headers[:method]),
+// and a method none names, which stands for every other; nil when a rule
+// matches methods with a prefix or suffix pattern.
+func methodsNamed(ps ...[]*policy) []string {
+	names := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect}
+	ok := true
+	add := func(cs []criterion) {
+		for i := range cs {
+			c := &cs[i]
+			if c.attr != attrMethod && (c.attr != attrHeader || c.header != ":method") {
+				continue
+			}
+			for _, pats := range [][]pattern{c.in, c.notIn} {
+				for _, pt := range pats {
+					switch pt.kind {
+					case patExact:
+						names = append(names, pt.s)
+					case patPresent:
+					default:
+						ok = false
+					}
+				}
+			}
+		}
+	}
+	for _, pp := range ps {
+		for _, p := range pp {
+			for i := range p.rules {
+				r := &p.rules[i]
+				add(r.when)
+				for _, cs := range r.from {
+					add(cs)
+				}
+				for _, cs := range r.to {
+					add(cs)
+				}
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	other := "UNNAMED"
+	for slices.Contains(names, other) {
+		other += "-"
+	}
+	names = append(names, other)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // headersRead returns the sorted canonical names of the headers that

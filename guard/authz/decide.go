@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/wardsec/ward/guard/clientip"
@@ -388,6 +387,12 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // connection) passed a DENY of the admin SNI into ServeMux's admin
 // patterns.
 //
+// When policies read the peer's or the client's address (ipBlocks,
+// source.ip, remoteIpBlocks, remote.ip) and the request has none
+// (Request.RemoteAddr is no IP address, as on a Unix socket, and enrich
+// set none), Handler answers 400: no address matches a DENY of some, and
+// every client passed one.
+//
 // When policies read the client address (remoteIpBlocks, remote.ip) and
 // enrich leaves RemoteIP as RequestFromHTTP set it (the peer), Handler
 // takes the address clientip's Handler stored in the context, if it
@@ -426,10 +431,36 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // that names another method in X-HTTP-Method-Override, X-HTTP-Method or
 // X-Method-Override, or in the query parameter "_method", must be
 // allowed as that method too (an override before Handler already set
-// it); a "_method" field in a form body, which gorilla's FormValue also
-// reads, Handler cannot see without consuming the body: such an override
-// must run before Handler. `ward proxy`, which cannot know its
-// upstream's code, refuses such requests instead (docs/proxy.md).
+// it). A "_method" field in a form body, which FormValue also reads,
+// went unseen, and "_method=DELETE" as the body of a POST ran the DELETE
+// handler: when policies read the method and a POST is not allowed as
+// any method (as each method the policies name exactly, each registered
+// one, and one named nowhere; always, when a policy matches methods by
+// prefix or suffix), Handler reads its urlencoded or multipart body (up
+// to MaxFormBody, put back whole for next) and decides it as each method
+// its "_method" fields name too; a
+// larger form body is refused with 413 (ErrFormBodyTooLarge), one it
+// cannot read as net/http would with 400 (ErrFormBodyUnreadable).
+// Options.FormBodiesUnread, for an application with no such override
+// or with it before Handler, leaves form bodies unread. `ward proxy`,
+// which cannot know its upstream's code, refuses such requests instead
+// (docs/proxy.md).
+//
+// So with bearer tokens: jwt's Middleware verifies the Authorization
+// header's only, and an application that also reads an "access_token"
+// query parameter or form field (RFC 6750 2.2, 2.3; go-oauth2's
+// BearerAuth reads FormValue("access_token")) acted as a principal that
+// the policies judged anonymous, past a DENY of it. When policies read
+// the JWT, Handler refuses with 400 (ErrTokenOutsideHeader) a request
+// with an "access_token" in its query, or in the form body of an
+// anonymous POST, PUT or PATCH (read as above, unless
+// Options.FormBodiesUnread; a client sends one token, and go-oauth2
+// prefers the header's), or
+// offering a WebSocket subprotocol "base64url.bearer.authorization.k8s.io.<token>"
+// (how Kubernetes' clients send a token a browser cannot put in a header);
+// and, when enrich set no RequestPrincipal, one whose Authorization uses
+// the DPoP scheme (RFC 9449; ErrDPoPToken): jwt passes it on as anonymous,
+// an application that accepts DPoP-bound tokens acts on its subject.
 func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := RequestFromHTTP(r)
@@ -465,6 +496,14 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		if e.remoteRules && !q.RemoteIP.IsValid() || e.sourceRules && !q.SourceIP.IsValid() {
+			// No address at all (a Unix socket's RemoteAddr "@", as
+			// behind a local nginx): no ipBlocks value matches it, so
+			// a DENY of some addresses let every client in.
+			auditctx.Deny(r.Context(), "authz", "client address unknown (RemoteAddr is no IP address), and a policy reads it")
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
 		d, err := e.decideRouted(q)
 		if raw := r.URL.RawPath; err == nil && d.Allowed && raw != "" && raw != q.Path && r.URL.Opaque == "" {
 			// chi routes on RawPath, which EscapedPath ignores when it
@@ -473,11 +512,47 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rq.Path = raw
 			d, err = e.decideRouted(&rq)
 		}
+		status := http.StatusBadRequest // for err
 		if err == nil && d.Allowed {
 			// A method override after Handler (gorilla/handlers'
 			// HTTPMethodOverrideHandler, Rack's, Laravel's) runs a POST
 			// as the method it names: decide it as that method too.
-			for _, m := range overrideMethods(r) {
+			ms := overrideMethods(r)
+			switch {
+			case !e.tokenRules:
+			case queryToken(r) || tokenSubprotocol(r.Header):
+				d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
+			case q.RequestPrincipal == "" && dpopToken(r.Header):
+				d, err = Decision{Reason: ErrDPoPToken.Error(), Rule: -1}, ErrDPoPToken
+			}
+			// One that reads the form body's "_method" (FormValue), or
+			// a token from its "access_token" field: read the body,
+			// and leave it whole for next.
+			// Neither when no method could change the decision, nor
+			// when jwt verified the header's token (a client sends one
+			// token; go-oauth2 prefers the header's).
+			readMethod := e.methodRules && r.Method == http.MethodPost && !e.allowedAsAny(q)
+			readToken := e.tokenRules && q.RequestPrincipal == "" &&
+				(r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
+			if err == nil && !e.formBodiesUnread && (readMethod || readToken) {
+				f, r2, ferr := readFormFields(r)
+				r = r2 // its body put back
+				switch {
+				case ferr != nil:
+					d, err = Decision{Reason: ferr.Error(), Rule: -1}, ferr
+					if errors.Is(ferr, ErrFormBodyTooLarge) {
+						status = http.StatusRequestEntityTooLarge
+					}
+				case readToken && f.token:
+					d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
+				case readMethod:
+					ms = append(ms, f.methods...)
+				}
+			}
+			for _, m := range ms {
+				if err != nil {
+					break
+				}
 				if m == q.Method {
 					continue // overridden before Handler already
 				}
@@ -496,6 +571,8 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			rec.Record(decisionName(d.Allowed && err == nil), e.ruleName(d.Policy), d.Reason, d.Audited)
 		}
 		switch {
+		case err != nil && status == http.StatusRequestEntityTooLarge:
+			http.Error(w, "request body too large", status)
 		case err != nil, d.PathError != nil:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		case !d.Allowed:
@@ -506,6 +583,68 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 	})
 }
 
+// allowedAsAny reports whether q would be allowed whatever method it
+// named: as each of e.overrideMethods.
+func (e *Engine) allowedAsAny(q *Request) bool {
+	if e.overrideMethods == nil {
+		return false
+	}
+	for _, m := range e.overrideMethods {
+		oq := *q
+		oq.Method = m
+		if d, err := e.decideRouted(&oq); err != nil || !d.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// queryToken reports whether r's query has an "access_token" parameter
+// (in any case, split at ';' too) with a value: RFC 6750 2.3's bearer
+// token, which applications read with FormValue and jwt never verifies.
+func queryToken(r *http.Request) bool {
+	found := false
+	if r.URL != nil && r.URL.RawQuery != "" {
+		addPairs(r.URL.RawQuery, func(k, v string) {
+			found = found || strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != ""
+		})
+	}
+	return found
+}
+
+// dpopToken reports whether an Authorization header uses the DPoP scheme
+// (RFC 9449): a JWT access token that jwt, which verifies Bearer tokens,
+// passes on as anonymous.
+func dpopToken(h http.Header) bool {
+	for _, v := range h.Values("Authorization") {
+		if strings.EqualFold(v[:schemeLen(v)], "DPoP") {
+			return true
+		}
+	}
+	return false
+}
+
+// subprotocolToken is how a WebSocket client that cannot set headers
+// (a browser) offers a bearer token to the Kubernetes API server, and to
+// servers written like it: as a subprotocol,
+// base64url.bearer.authorization.k8s.io.<token>.
+const subprotocolToken = "base64url.bearer.authorization.k8s.io." // #nosec G101 -- the name of a subprotocol, not a credential
+
+// tokenSubprotocol reports whether a request offers a bearer token as a
+// WebSocket subprotocol (subprotocolToken, in any case, in any of its
+// Sec-WebSocket-Protocol fields and list members).
+func tokenSubprotocol(h http.Header) bool {
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			p = strings.TrimSpace(p)
+			if len(p) >= len(subprotocolToken) && strings.EqualFold(p[:len(subprotocolToken)], subprotocolToken) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // overrideHeaders are the headers that method override middlewares read
 // a POST's real method from: X-HTTP-Method-Override (gorilla/handlers,
 // Echo, Rack, Laravel, Express's method-override), X-HTTP-Method
@@ -513,19 +652,26 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 var overrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // overrideMethods returns the methods, upper case, that a method override
-// middleware may run a POST request as: the values of overrideHeaders
-// and of the query parameter "_method" (gorilla/handlers reads it with
-// FormValue, which also reads a form body: that Handler cannot see
-// without consuming the body).
+// middleware may run a POST request as: the values of overrideHeaders,
+// each element of a comma-separated list too (Express's method-override
+// takes the first of "DELETE, PUT", which gorilla/handlers does not
+// override), and of the query parameter "_method" in any case
+// (gorilla/handlers reads it with FormValue, which also reads a form
+// body: see readFormFields).
 func overrideMethods(r *http.Request) []string {
 	if r.Method != http.MethodPost {
 		return nil
 	}
 	var ms []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			ms = append(ms, strings.ToUpper(v))
+		}
+	}
 	for _, h := range overrideHeaders {
 		for _, v := range r.Header[h] {
-			if v = strings.TrimSpace(v); v != "" {
-				ms = append(ms, strings.ToUpper(v))
+			for e := range strings.SplitSeq(v, ",") {
+				add(e)
 			}
 		}
 	}
@@ -535,12 +681,11 @@ func overrideMethods(r *http.Request) []string {
 		// wrapped around the override inside Handler, turns
 		// "?a=1;_method=DELETE" (a pair ParseQuery skips) into the
 		// "_method=DELETE" that FormValue reads.
-		q, _ := url.ParseQuery(strings.ReplaceAll(r.URL.RawQuery, ";", "&"))
-		for _, v := range q["_method"] {
-			if v = strings.TrimSpace(v); v != "" {
-				ms = append(ms, strings.ToUpper(v))
+		addPairs(r.URL.RawQuery, func(k, v string) {
+			if strings.EqualFold(k, "_method") {
+				add(v)
 			}
-		}
+		})
 	}
 	return ms
 }

@@ -126,8 +126,15 @@
 // X-Method-Override, or "_method" in the query, split at ';' too, which
 // net/http's AllowQuerySemicolons turns into '&') must be allowed as that
 // method too, since a method override middleware after Handler runs it
-// as that method (one that reads a "_method" form field must run before
-// Handler, which does not read bodies).
+// as that method; when policies read the method, so must a POST whose
+// urlencoded or multipart body has a "_method" field, which FormValue
+// reads too: Handler reads such a body (up to MaxFormBody, which a larger
+// one exceeds for a 413) and leaves it whole for the application, unless
+// Options.FormBodiesUnread says no override runs after it. When policies
+// read the JWT, a request with an "access_token" query parameter or form
+// field, or a WebSocket subprotocol naming a token as Kubernetes' clients
+// send it, or (anonymous) an "Authorization: DPoP" token: a token that
+// jwt never verifies and an application may read, is refused with 400.
 // It also answers 500 when the policies read an identity that the request
 // carries but that its enrich function did not set (a bearer token
 // without a RequestPrincipal, a SPIFFE peer certificate without a
@@ -138,7 +145,9 @@
 // policies read remote.ip or remoteIpBlocks, it answers 400 when enrich
 // sets RemoteIP to the invalid address (clientip's "unknown", which a
 // client can cause behind a proxy that appends to Forwarded by opening a
-// quote): Decide would use SourceIP, the trusted proxy's own address.
+// quote): Decide would use SourceIP, the trusted proxy's own address;
+// and when policies read an address and the request has none (a Unix
+// socket's RemoteAddr), no value matches it, so it answers 400 too.
 //
 // No policies at all, and policies of which none applies to the
 // Workload given, fail Compile (ErrNoneApply): an engine without policies

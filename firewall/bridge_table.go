@@ -352,6 +352,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		fwdRules = append(fwdRules, slices.Concat([]expr.Any{oifname, lookup(ports, false)}, boundMark(expr.CmpOpNeq),
 			[]expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
 	}
+	if unbound {
+		// A router advertisement from a known port: the prerouting chain,
+		// which drops them with the bindings, is left out (Ruleset.Unbound),
+		// and chain forward would let it reach the others, which took the
+		// sender for their default router (TestRouterAdvertNoBind).
+		fwdRules = append(fwdRules, append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-router-advert"]}},
+			iifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
+	}
 	for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))

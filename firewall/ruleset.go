@@ -788,6 +788,11 @@ func (r *Ruleset) BridgeString() string {
 	if r.closed() {
 		fmt.Fprintf(&b, "\t\toifname @%s meta mark != %s counter drop\n", BridgePorts, boundMark)
 	}
+	if r.Unbound {
+		// No prerouting chain: a container's router advertisements are
+		// dropped here (TestRouterAdvertNoBind).
+		fmt.Fprintf(&b, "\t\ticmpv6 type nd-router-advert iifname @%s counter drop\n", BridgePorts)
+	}
 	for _, l := range []string{
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",

@@ -6,13 +6,19 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
 	"github.com/wardsec/ward/lab"
 )
@@ -345,4 +351,114 @@ func TestNeighbourAdvertSpoof(t *testing.T) {
 	if mac := neighbour(t, l, "spoof/c", b6); mac != a.mac.String() {
 		t.Errorf("without the bridge table, c's entry for %s is %s, want a's %s (the test cannot see the hole)", b6, mac, a.mac)
 	}
+}
+
+// TestRouterAdvertNoBind attacks the ruleset of `ward fw --no-bind`
+// (ports known, not bound: no prerouting chain, where the bindings drop a
+// container's router advertisements): a sends a router advertisement from
+// its link-local address to all nodes, which chain forward accepted as
+// discovery, and c took a for its default router (a route through a,
+// which then reads c's traffic to every address off its subnet). With
+// chain forward's drop of advertisements from known ports, c has no
+// route through a, while a's neighbour solicitation to c still arrives;
+// the ruleset of before (the drop removed) is the negative control.
+func TestRouterAdvertNoBind(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	rs, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs.Unbound || !strings.Contains(rs.BridgeString(), "icmpv6 type nd-router-advert iifname @ports counter drop") {
+		t.Fatalf("the --no-bind ruleset has no drop of router advertisements:\n%s", rs.BridgeString())
+	}
+	l := startLab(t, plan.Hosts)
+	a, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/c")
+	sock := icmpv6Socket(t, l, "spoof/c")
+	allNodes := netip.MustParseAddr("ff02::1")
+	allNodesMAC, _ := ethframe.GroupMAC(allNodes)
+	ra := func() bool {
+		t.Helper()
+		// Hop limit, flags, lifetime 1800 s, reachable and retransmit
+		// timers, source link-layer address.
+		body := slices.Concat([]byte{64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}, a.mac)
+		f, err := ethframe.ICMPv6(a.mac, allNodesMAC, a.ll, allNodes, 134, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendRaw(t, l, "spoof/a", a, f)
+		return routesVia(t, l, "spoof/c", a.ll, testTimeout)
+	}
+	ns := func() bool {
+		t.Helper()
+		marker := fmt.Appendf(nil, "ward-ra-nobind-%d", os.Getpid())
+		target := c.ll.As16()
+		opt := append([]byte{200, byte((len(marker) + 2 + 7) / 8)}, marker...)
+		opt = append(opt, make([]byte, int(opt[1])*8-len(opt))...)
+		f, err := ethframe.ICMPv6(a.mac, c.mac, a.ll, c.ll, 135, slices.Concat([]byte{0, 0, 0, 0}, target[:], opt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendRaw(t, l, "spoof/a", a, f)
+		return received(sock, marker, testTimeout)
+	}
+	if err := l.Load(rs); err != nil {
+		t.Fatal(err)
+	}
+	if ra() {
+		t.Errorf("--no-bind: after a's router advertisement, c routes through a")
+	}
+	if !ns() {
+		t.Errorf("--no-bind: a's neighbour solicitation to c did not arrive")
+	}
+
+	// The ruleset of before: the same, its forward chain without the
+	// drop (the route a's advertisement gives c lasts 30 minutes: last).
+	deleteRARule(t, l)
+	if !ra() {
+		t.Errorf("--no-bind without the drop: c does not route through a: the test cannot see the hole")
+	}
+}
+
+// deleteRARule deletes, from the lab's live bridge table, chain forward's
+// drop of router advertisements from known ports (its first rule with
+// Ruleset.Unbound).
+func deleteRARule(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Family: nftables.TableFamilyBridge, Name: firewall.TableName}
+	rules, err := conn.GetRules(tb, &nftables.Chain{Name: firewall.BridgeForward, Table: tb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		ra, ports := false, false
+		for _, e := range r.Exprs {
+			switch e := e.(type) {
+			case *expr.Cmp:
+				ra = ra || bytes.Equal(e.Data, []byte{134})
+			case *expr.Lookup:
+				ports = ports || e.SetName == firewall.BridgePorts
+			}
+		}
+		if ra && ports {
+			if err := conn.DelRule(r); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("no drop of router advertisements in the bridge table's chain forward")
 }

@@ -386,7 +386,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			}
 		}
 	}
-	hostGroupRules(rs, inv, classes)
+	portlessRules(rs, inv, classes)
 	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)
 	userlandProxyRules(rs, inv)
@@ -939,26 +939,29 @@ func bindings(inv *Inventory) []Binding {
 	return out
 }
 
-// hostGroupRules judges the host's group and link-local packets on the
-// bridges the inventory names (Network.Bridge) when no port of them is
-// known (no Bindings: an inventory without interfaces): the bridge
-// table's chain output, which lets such packets through only to the ports
-// of containers whose ingress is not isolated (set group_open), needs the
-// ports. The inet table's chain output sees the bridge alone, not which
-// ports the frame will reach, and judges the host's packets by their
-// destination address's ingress, whose maps hold no group or link-local
-// address: any process of the host reached an isolated container's UDP
-// port with a datagram to 224.0.0.1, 255.255.255.255, ff02::1 or the
-// container's link-local address. So, failing closed, such a packet out
-// of a named bridge on which some container's ingress is isolated jumps
-// to chain host_group, which lets neighbour, router and multicast
-// listener discovery return and drops (counted) ICMP, ICMPv6, TCP, UDP
-// and SCTP: every isolated container on the bridge loses the host's
-// broadcast and multicast datagrams, and every container there its
-// link-local ones, even those its policies would admit. What is left,
-// IGMP (the host's membership reports, which the bridge's multicast
-// snooping needs) and other raw IP protocols, needs a raw socket.
-func hostGroupRules(rs *Ruleset, inv *Inventory, classes []*netpol.Class) {
+// portlessRules judges, when no port of the bridges is known (no
+// Bindings: an inventory without interfaces), on the bridges the
+// inventory names (Network.Bridge), what the bridge table judges per
+// port otherwise: containers' router advertisements (dropped in chain
+// forward) and the host's group and link-local packets.
+//
+// The host's: the bridge table's chain output, which lets such packets
+// through only to the ports of containers whose ingress is not isolated
+// (set group_open), needs the ports. The inet table's chain output sees
+// the bridge alone, not which ports the frame will reach, and judges the
+// host's packets by their destination address's ingress, whose maps hold
+// no group or link-local address: any process of the host reached an
+// isolated container's UDP port with a datagram to 224.0.0.1,
+// 255.255.255.255, ff02::1 or the container's link-local address. So,
+// failing closed, such a packet out of a named bridge on which some
+// container's ingress is isolated jumps to chain host_group, which lets
+// neighbour, router and multicast listener discovery return and drops
+// (counted) ICMP, ICMPv6, TCP, UDP and SCTP: every container on the
+// bridge loses the host's broadcast, multicast and link-local datagrams,
+// even those its policies would admit. What is left, IGMP (the host's
+// membership reports, which the bridge's multicast snooping needs) and
+// other raw IP protocols, needs a raw socket.
+func portlessRules(rs *Ruleset, inv *Inventory, classes []*netpol.Class) {
 	if inv == nil || len(rs.Bindings) > 0 {
 		return // the bridge table judges them per port (bridgeHostRules)
 	}
@@ -985,6 +988,34 @@ func hostGroupRules(rs *Ruleset, inv *Inventory, classes []*netpol.Class) {
 		}) {
 			bridges = append(bridges, n.Bridge)
 		}
+	}
+	// A router advertisement from a container (no container is the router
+	// of a Docker bridge) made its neighbours route through it: the
+	// bridge table's prerouting chain drops them from known ports, and
+	// chain forward accepted them as discovery. Without known ports,
+	// forward drops them on the named bridges (the bridge is the input
+	// interface of what br_netfilter hands it; a routed packet keeps no
+	// hop limit of 255, so only bridged ones reach the discovery accept).
+	var named []string
+	for _, n := range inv.Networks {
+		if n.Bridge != "" && !slices.Contains(named, n.Bridge) {
+			named = append(named, n.Bridge)
+		}
+	}
+	slices.Sort(named)
+	for _, c := range rs.Chains {
+		if c.Hook != "forward" {
+			continue
+		}
+		i := slices.IndexFunc(c.Rules, func(r Rule) bool { return r.HopLimit != 0 })
+		if i < 0 {
+			i = len(c.Rules)
+		}
+		var ra []Rule
+		for _, br := range named {
+			ra = append(ra, Rule{IfName: br, ICMPv6Types: []string{"nd-router-advert"}, Counter: true, Verdict: Verdict{Kind: Drop}})
+		}
+		c.Rules = slices.Insert(c.Rules, i, ra...)
 	}
 	if len(bridges) == 0 {
 		return

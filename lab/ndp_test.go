@@ -359,9 +359,10 @@ func TestNeighbourAdvertSpoof(t *testing.T) {
 // its link-local address to all nodes, which chain forward accepted as
 // discovery, and c took a for its default router (a route through a,
 // which then reads c's traffic to every address off its subnet). With
-// chain forward's drop of advertisements from known ports, c has no
-// route through a, while a's neighbour solicitation to c still arrives;
-// the ruleset of before (the drop removed) is the negative control.
+// the bridge table's chain forward dropping advertisements from known
+// ports, c has no route through a, while a's neighbour solicitation to c
+// still arrives; the ruleset of before (the drop deleted from the live
+// table) is the negative control.
 func TestRouterAdvertNoBind(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
@@ -373,6 +374,58 @@ func TestRouterAdvertNoBind(t *testing.T) {
 	if !rs.Unbound || !strings.Contains(rs.BridgeString(), "icmpv6 type nd-router-advert iifname @ports counter drop") {
 		t.Fatalf("the --no-bind ruleset has no drop of router advertisements:\n%s", rs.BridgeString())
 	}
+	routerAdvert(t, plan, rs, func(l *lab.Lab) { deleteRARule(t, l) })
+}
+
+// TestRouterAdvertUnknownPorts is TestRouterAdvertNoBind with an
+// inventory that names the bridge but no port (no bridge table): the
+// inet table's chain forward drops router advertisements on the named
+// bridge; the negative control is the same ruleset without that rule.
+func TestRouterAdvertUnknownPorts(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	inv := *plan.Inventory
+	inv.Containers = nil
+	for _, c := range plan.Inventory.Containers {
+		cc := *c
+		cc.Interfaces, cc.MACs = nil, nil
+		inv.Containers = append(inv.Containers, &cc)
+	}
+	rs, err := firewall.Compile(plan.Engine, &inv, firewall.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isRA := func(r firewall.Rule) bool {
+		return r.IfName == lab.BridgeName && slices.Equal(r.ICMPv6Types, []string{"nd-router-advert"})
+	}
+	before := *rs
+	before.Chains = nil
+	found := false
+	for _, c := range rs.Chains {
+		cc := *c
+		if c.Hook == "forward" {
+			found = slices.ContainsFunc(c.Rules, isRA)
+			cc.Rules = slices.DeleteFunc(slices.Clone(c.Rules), isRA)
+		}
+		before.Chains = append(before.Chains, &cc)
+	}
+	if len(rs.Bindings) != 0 || !found {
+		t.Fatalf("%d bindings, drop of router advertisements on %s %v; want no binding and the drop", len(rs.Bindings), lab.BridgeName, found)
+	}
+	routerAdvert(t, plan, rs, func(l *lab.Lab) {
+		if err := l.Load(&before); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// routerAdvert has a send c a router advertisement and a neighbour
+// solicitation under rs (c must not route through a; the solicitation
+// must arrive), then under the ruleset before() loads (c must route
+// through a: last, since the route lasts 30 minutes).
+func routerAdvert(t *testing.T, plan *lab.Plan, rs *firewall.Ruleset, before func(*lab.Lab)) {
+	t.Helper()
 	l := startLab(t, plan.Hosts)
 	a, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/c")
 	sock := icmpv6Socket(t, l, "spoof/c")
@@ -392,7 +445,7 @@ func TestRouterAdvertNoBind(t *testing.T) {
 	}
 	ns := func() bool {
 		t.Helper()
-		marker := fmt.Appendf(nil, "ward-ra-nobind-%d", os.Getpid())
+		marker := fmt.Appendf(nil, "ward-ra-%d", os.Getpid())
 		target := c.ll.As16()
 		opt := append([]byte{200, byte((len(marker) + 2 + 7) / 8)}, marker...)
 		opt = append(opt, make([]byte, int(opt[1])*8-len(opt))...)
@@ -407,17 +460,14 @@ func TestRouterAdvertNoBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ra() {
-		t.Errorf("--no-bind: after a's router advertisement, c routes through a")
+		t.Errorf("after a's router advertisement, c routes through a")
 	}
 	if !ns() {
-		t.Errorf("--no-bind: a's neighbour solicitation to c did not arrive")
+		t.Errorf("a's neighbour solicitation to c did not arrive")
 	}
-
-	// The ruleset of before: the same, its forward chain without the
-	// drop (the route a's advertisement gives c lasts 30 minutes: last).
-	deleteRARule(t, l)
+	before(l)
 	if !ra() {
-		t.Errorf("--no-bind without the drop: c does not route through a: the test cannot see the hole")
+		t.Errorf("under the ruleset of before, c does not route through a: the test cannot see the hole")
 	}
 }
 

@@ -106,6 +106,26 @@ func TestApply(t *testing.T) {
 	if err := firewall.Verify(n.conn, unbound); err != nil {
 		t.Errorf("Verify of the unbound ruleset: %v", err)
 	}
+	// No port known, the bridges named (an inventory without
+	// interfaces): no bridge table; chain output sends the host's group
+	// and link-local packets on the bridges to chain host_group.
+	noPorts := load(t, "testdata/shop-inventory.yaml", "../examples/shop")
+	for _, c := range noPorts.inv.Containers {
+		c.Interfaces, c.MACs = nil, nil
+	}
+	portless := compile(t, noPorts, firewall.Options{})
+	if len(portless.Bindings) != 0 || !strings.Contains(portless.String(), "jump "+firewall.ChainHostGroup) {
+		t.Fatalf("no ports known: %d bindings, ruleset without jumps to %s:\n%s", len(portless.Bindings), firewall.ChainHostGroup, portless)
+	}
+	if err := firewall.Apply(n.conn, portless); err != nil {
+		t.Fatalf("Apply of the ruleset without ports: %v", err)
+	}
+	if diff := cmp.Diff(portless.String(), n.listing(t)); diff != "" {
+		t.Fatalf("no ports known: nft list differs from Ruleset.String (-want +got):\n%s", diff)
+	}
+	if err := firewall.Verify(n.conn, portless); err != nil {
+		t.Errorf("Verify of the ruleset without ports: %v", err)
+	}
 	if err := firewall.Apply(n.conn, rs); err != nil {
 		t.Fatal(err)
 	}

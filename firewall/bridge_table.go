@@ -62,7 +62,9 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	}
 	o := &bridgeObjects{table: t, chains: []*nftables.Chain{pre, fwd, out}}
 	if unbound {
-		o.chains = []*nftables.Chain{fwd}
+		// No prerouting chain; chain output keeps the host's group and
+		// link-local rules, which need the ports alone (bridgeHostRules).
+		o.chains = []*nftables.Chain{fwd, out}
 	}
 	// An interface name is a string, in host byte order: said so, nft
 	// lists the names; otherwise it reads them backwards.
@@ -140,7 +142,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	}
 	o.sets = []setElems{{ports, pe}, {v4, e4}, {v6, e6}, {bound4, b4e}, {bound6, b6e}, {groupOpen, goe}, {marks, me}, {ndMap, ne}}
 	if unbound {
-		o.sets = []setElems{{ports, pe}, {marks, me}} // no nd_ports: nothing looks it up
+		o.sets = []setElems{{ports, pe}, {groupOpen, goe}, {marks, me}} // no nd_ports: nothing looks it up
 	}
 	// Sets macs, mac_ports and bound_macs (bridgeMACRules).
 	macs := &nftables.Set{Table: t, Name: BridgeMACs, KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeEtherAddr)}
@@ -350,6 +352,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		fwdRules = append(fwdRules, slices.Concat([]expr.Any{oifname, lookup(ports, false)}, boundMark(expr.CmpOpNeq),
 			[]expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
 	}
+	if unbound {
+		// A router advertisement from a known port: the prerouting chain,
+		// which drops them with the bindings, is left out (Ruleset.Unbound),
+		// and chain forward would let it reach the others, which took the
+		// sender for their default router (TestRouterAdvertNoBind).
+		fwdRules = append(fwdRules, append(etherType(unix.ETH_P_IPV6), &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-router-advert"]}},
+			iifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
+	}
 	for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
 		// The ether type first: an untagged frame costs one compare.
 		fwdRules = append(fwdRules, append(etherType(tag), oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}))
@@ -431,11 +443,13 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	for _, exprs := range fwdRules {
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: fwd, Exprs: exprs})
 	}
+	// Chain output (bridgeOutputRules): the host's own frames, to a
+	// bound port addressed to another's address, or to a port not bound
+	// addressed to a bound address (not with unbound: no address sets);
+	// then bridgeHostRules, which need the ports alone, so that --no-bind
+	// judges the host's group and link-local packets as well.
+	outRules := slices.Clone(destRules)
 	if !unbound {
-		// Chain output (bridgeOutputRules): the host's own frames, to a
-		// bound port addressed to another's address, or to a port not
-		// bound addressed to a bound address.
-		outRules := slices.Clone(destRules)
 		for _, f := range []struct {
 			proto uint16
 			off   uint32
@@ -447,22 +461,22 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 				lookup(f.set, false), oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
 			}))
 		}
-		// bridgeHostRules: link-local IPv6 to a bound port, discovery
-		// only; group packets only to a port of group_open, but IGMP and
-		// discovery.
-		outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, linkLocal)), ports, false)...)
-		outRules = append(outRules,
-			slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[0]), []expr.Any{
-				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
-				&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_IGMP}},
-				oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-			}),
-			slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[1]),
-				[]expr.Any{oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
-		outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, GroupPrefixes[2])), groupOpen, true)...)
-		for _, exprs := range outRules {
-			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: out, Exprs: exprs})
-		}
+	}
+	// bridgeHostRules: link-local IPv6 to a bound port, discovery
+	// only; group packets only to a port of group_open, but IGMP and
+	// discovery.
+	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, linkLocal)), ports, false)...)
+	outRules = append(outRules,
+		slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[0]), []expr.Any{
+			&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_IGMP}},
+			oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+		}),
+		slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[1]),
+			[]expr.Any{oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
+	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, GroupPrefixes[2])), groupOpen, true)...)
+	for _, exprs := range outRules {
+		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: out, Exprs: exprs})
 	}
 	return o, nil
 }

@@ -56,6 +56,7 @@ const Priority = -10
 const (
 	ChainPrerouting   = "prerouting"
 	ChainUnboundPort  = "unbound_port"
+	ChainHostGroup    = "host_group"
 	ChainForward      = "forward"
 	ChainInput        = "input"
 	ChainOutput       = "output"
@@ -385,6 +386,7 @@ func Compile(eng *netpol.Engine, inv *Inventory, opts Options) (*Ruleset, error)
 			}
 		}
 	}
+	portlessRules(rs, inv, classes)
 	rs.Maps = append(rs.Maps, errMaps...)
 	publishedRules(rs, eng, inv, classes, addrs, unclassified, lg)
 	userlandProxyRules(rs, inv)
@@ -935,4 +937,112 @@ func bindings(inv *Inventory) []Binding {
 	}
 	slices.SortFunc(out, func(a, b Binding) int { return strings.Compare(a.Port, b.Port) })
 	return out
+}
+
+// portlessRules judges, when no port of the bridges is known (no
+// Bindings: an inventory without interfaces), on the bridges the
+// inventory names (Network.Bridge), what the bridge table judges per
+// port otherwise: containers' router advertisements (dropped in chain
+// forward) and the host's group and link-local packets.
+//
+// The host's: the bridge table's chain output, which lets such packets
+// through only to the ports of containers whose ingress is not isolated
+// (set group_open), needs the ports. The inet table's chain output sees
+// the bridge alone, not which ports the frame will reach, and judges the
+// host's packets by their destination address's ingress, whose maps hold
+// no group or link-local address: any process of the host reached an
+// isolated container's UDP port with a datagram to 224.0.0.1,
+// 255.255.255.255, ff02::1 or the container's link-local address. So,
+// failing closed, such a packet out of a named bridge on which some
+// container's ingress is isolated jumps to chain host_group, which lets
+// neighbour, router and multicast listener discovery return and drops
+// (counted) ICMP, ICMPv6, TCP, UDP and SCTP: every container on the
+// bridge loses the host's broadcast, multicast and link-local datagrams,
+// even those its policies would admit. What is left, IGMP (the host's
+// membership reports, which the bridge's multicast snooping needs) and
+// other raw IP protocols, needs a raw socket.
+func portlessRules(rs *Ruleset, inv *Inventory, classes []*netpol.Class) {
+	if inv == nil || len(rs.Bindings) > 0 {
+		return // the bridge table judges them per port (bridgeHostRules)
+	}
+	isolated := map[netip.Addr]bool{}
+	for _, c := range classes {
+		if c.External || !c.Isolated(netpol.Ingress) {
+			continue
+		}
+		for _, ep := range c.Members {
+			for _, ip := range ep.IPs {
+				isolated[ip] = true
+			}
+		}
+	}
+	var bridges []string
+	for _, n := range inv.Networks {
+		if n.Bridge == "" || slices.Contains(bridges, n.Bridge) {
+			continue
+		}
+		if slices.ContainsFunc(inv.Containers, func(c *Container) bool {
+			return !c.HostNetwork && slices.ContainsFunc(c.IPs, func(ip netip.Addr) bool {
+				return isolated[ip] && slices.ContainsFunc(n.Subnets, func(p netip.Prefix) bool { return p.Contains(ip) })
+			})
+		}) {
+			bridges = append(bridges, n.Bridge)
+		}
+	}
+	// A router advertisement from a container (no container is the router
+	// of a Docker bridge) made its neighbours route through it: the
+	// bridge table's prerouting chain drops them from known ports, and
+	// chain forward accepted them as discovery. Without known ports,
+	// forward drops them on the named bridges (the bridge is the input
+	// interface of what br_netfilter hands it; a routed packet keeps no
+	// hop limit of 255, so only bridged ones reach the discovery accept).
+	var named []string
+	for _, n := range inv.Networks {
+		if n.Bridge != "" && !slices.Contains(named, n.Bridge) {
+			named = append(named, n.Bridge)
+		}
+	}
+	slices.Sort(named)
+	for _, c := range rs.Chains {
+		if c.Hook != "forward" {
+			continue
+		}
+		i := slices.IndexFunc(c.Rules, func(r Rule) bool { return r.HopLimit != 0 })
+		if i < 0 {
+			i = len(c.Rules)
+		}
+		var ra []Rule
+		for _, br := range named {
+			ra = append(ra, Rule{IfName: br, ICMPv6Types: []string{"nd-router-advert"}, Counter: true, Verdict: Verdict{Kind: Drop}})
+		}
+		c.Rules = slices.Insert(c.Rules, i, ra...)
+	}
+	if len(bridges) == 0 {
+		return
+	}
+	slices.Sort(bridges)
+	var jumps []Rule
+	for _, br := range bridges {
+		for _, p := range append(GroupPrefixes[:], linkLocal) {
+			jumps = append(jumps, Rule{IfName: br, IfOut: true, Dst: p, Verdict: Verdict{Kind: Jump, Chain: ChainHostGroup}})
+		}
+	}
+	drop := Verdict{Kind: Drop}
+	rs.Chains = append(rs.Chains, &Chain{Name: ChainHostGroup, Rules: []Rule{
+		{ICMPv6Types: slices.Clone(ndTypes), Verdict: Verdict{Kind: Return}},
+		{ICMP: IPv6, Counter: true, Verdict: drop},
+		{ICMP: IPv4, Counter: true, Verdict: drop},
+		{L4: &L4{Protocols: []portset.Protocol{portset.TCP, portset.UDP, portset.SCTP}}, Counter: true, Verdict: drop},
+	}})
+	for _, c := range rs.Chains {
+		if c.Hook != "output" {
+			continue
+		}
+		// After the drops of forged sources, before anything accepts.
+		i := 0
+		for i < len(c.Rules) && c.Rules[i].SrcNotLocal {
+			i++
+		}
+		c.Rules = slices.Insert(c.Rules, i, jumps...)
+	}
 }

@@ -721,8 +721,8 @@ func (r *Ruleset) BridgeString() string {
 			writeElements(&b, elems, bs.f)
 			b.WriteString("\t}\n\n")
 		}
-		set(BridgeGroupOpen, "ifname", groupOpenPorts(r.Bindings))
 	}
+	set(BridgeGroupOpen, "ifname", groupOpenPorts(r.Bindings))
 	fmt.Fprintf(&b, "\tmap %s {\n\t\ttype ifname : verdict\n", BridgeMarks)
 	if len(marks) > 0 {
 		b.WriteString("\t\telements = { " + strings.Join(marks, ",\n\t\t\t     ") + " }\n")
@@ -788,6 +788,11 @@ func (r *Ruleset) BridgeString() string {
 	if r.closed() {
 		fmt.Fprintf(&b, "\t\toifname @%s meta mark != %s counter drop\n", BridgePorts, boundMark)
 	}
+	if r.Unbound {
+		// No prerouting chain: a container's router advertisements are
+		// dropped here (TestRouterAdvertNoBind).
+		fmt.Fprintf(&b, "\t\ticmpv6 type nd-router-advert iifname @%s counter drop\n", BridgePorts)
+	}
 	for _, l := range []string{
 		"ether type 8021q oifname @" + BridgePorts + " counter drop",
 		"ether type 8021ad oifname @" + BridgePorts + " counter drop",
@@ -810,13 +815,17 @@ func (r *Ruleset) BridgeString() string {
 		fmt.Fprintf(&b, "\t\tmeta mark %s oifname != @%s counter drop\n", boundMark, BridgePorts)
 	}
 	b.WriteString("\t}\n")
-	if !r.Unbound {
-		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype filter hook output priority filter; policy accept;\n", BridgeOutput)
-		for _, l := range slices.Concat(bridgeDestRules, bridgeOutputRules, bridgeHostRules) {
-			b.WriteString("\t\t" + l + "\n")
-		}
-		b.WriteString("\t}\n")
+	out := slices.Concat(bridgeDestRules, bridgeOutputRules, bridgeHostRules)
+	if r.Unbound {
+		// Without address sets, the host's group and link-local packets
+		// alone: they need the ports only.
+		out = bridgeHostRules
 	}
+	fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype filter hook output priority filter; policy accept;\n", BridgeOutput)
+	for _, l := range out {
+		b.WriteString("\t\t" + l + "\n")
+	}
+	b.WriteString("\t}\n")
 	seen := map[uint32]bool{0: true}
 	for _, bd := range r.Bindings {
 		if seen[bd.Mark] {

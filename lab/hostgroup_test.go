@@ -1,6 +1,8 @@
 package lab_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -79,6 +81,75 @@ func TestHostGroupAndLinkLocal(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
 	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	hostGroupAttack(t, plan, plan.Ruleset, true)
+}
+
+// TestHostGroupNoBind is TestHostGroupAndLinkLocal with the ruleset
+// `ward fw --no-bind` compiles: the ports known, not bound to addresses
+// (Ruleset.Unbound). Its bridge table had no chain output, so the host's
+// group and link-local datagrams reached c past its ingress; the host's
+// group rules need the ports alone (set group_open), and now judge them
+// as with the bindings. The host's unicast to a and b's to c:53, which
+// the policies allow, still arrive.
+func TestHostGroupNoBind(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	rs, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs.Unbound || len(rs.Bindings) == 0 {
+		t.Fatalf("NoBind: Unbound %v, %d bindings; want the ports known, not bound", rs.Unbound, len(rs.Bindings))
+	}
+	hostGroupAttack(t, plan, rs, true)
+}
+
+// TestHostGroupUnknownPorts is TestHostGroupAndLinkLocal with an
+// inventory that names the network's bridge but none of the containers'
+// ports (an inventory file without interfaces): no bridge table, so
+// nothing judged the host's group and link-local datagrams, which reached
+// c past its ingress. The inet table's chain output cannot tell the
+// receiving ports apart: on a named bridge where some container's
+// ingress is isolated (c's), it drops them all (chain host_group), a's
+// group datagrams too, while discovery, the host's unicast to a and b's
+// to c:53 still flow.
+func TestHostGroupUnknownPorts(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	inv := *plan.Inventory
+	inv.Containers = nil
+	for _, c := range plan.Inventory.Containers {
+		cc := *c
+		cc.Interfaces, cc.MACs = nil, nil
+		inv.Containers = append(inv.Containers, &cc)
+	}
+	inv.UnknownPorts = nil
+	for _, n := range inv.Networks {
+		if n.Bridge != lab.BridgeName {
+			t.Fatalf("network %s: bridge %q, want the lab's %s", n.Name, n.Bridge, lab.BridgeName)
+		}
+	}
+	rs, err := firewall.Compile(plan.Engine, &inv, firewall.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Bindings) != 0 {
+		t.Fatalf("%d bindings; want none (no port known)", len(rs.Bindings))
+	}
+	hostGroupAttack(t, plan, rs, false)
+}
+
+// hostGroupAttack runs TestHostGroupAndLinkLocal's attack against rs, a
+// ruleset of the spoof scenario's plan: none of the host's group or
+// link-local datagrams to c's denied port 7000 reaches c, the group ones
+// reach a (not isolated), the host's unicast datagrams to a and b's to
+// c:53 arrive; without Ward's ruleset every one reaches c. The group
+// datagrams reach a, whose ingress is not isolated, when groupToA, and
+// must not otherwise (its port cannot be told from c's).
+func hostGroupAttack(t *testing.T, plan *lab.Plan, rs *firewall.Ruleset, groupToA bool) {
+	t.Helper()
 	l := startLab(t, plan.Hosts)
 	c := hostEth0(t, l, "spoof/c")
 	hostOnBridge(t, l)
@@ -87,6 +158,19 @@ func TestHostGroupAndLinkLocal(t *testing.T) {
 	for _, pair := range [][2]string{{"10.9.0.254", "10.9.0.3"}, {"fd00:9::fe", "fd00:9::3"}} {
 		if o.Allows(firewall.Output, netip.MustParseAddr(pair[0]), netip.MustParseAddr(pair[1]), portset.UDP, port) {
 			t.Fatalf("engine allows the host's %s -> %s on %d/UDP; the test needs a denied port", pair[0], pair[1], port)
+		}
+	}
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	a, b, ch := hosts["spoof/a"], hosts["spoof/b"], hosts["spoof/c"]
+	if a == nil || b == nil || ch == nil {
+		t.Fatalf("hosts %v: want spoof/a, spoof/b and spoof/c", plan.Hosts)
+	}
+	for _, fam := range []int{4, 6} {
+		if !o.Allows(firewall.Forward, hostAddr(t, b, fam), hostAddr(t, ch, fam), portset.UDP, 53) {
+			t.Fatalf("engine denies b -> c on 53/UDP (IPv%d); the test needs an allowed pair", fam)
 		}
 	}
 	c4, c6 := udpAny(t, l, "spoof/c", port), udp6Any(t, l, "spoof/c", port)
@@ -108,27 +192,54 @@ func TestHostGroupAndLinkLocal(t *testing.T) {
 		{name: "IPv6 link-local unicast to c", from: s6, to: &net.UDPAddr{IP: c.ll.AsSlice(), Port: port}, c: c6},
 	}
 	n := 0
-	send := func(v variant, dst *net.UDPConn) bool {
+	sendTo := func(what string, from *net.UDPConn, to *net.UDPAddr, dst *net.UDPConn) bool {
 		t.Helper()
 		n++
 		marker := fmt.Appendf(nil, "ward-hostgroup-%d-%d", os.Getpid(), n)
 		for range 3 { // the first may wait for neighbour discovery
-			if _, err := v.from.WriteToUDP(marker, v.to); err != nil {
-				t.Fatalf("%s: %v", v.name, err)
+			_, err := from.WriteToUDP(marker, to)
+			if errors.Is(err, unix.EPERM) {
+				return false // dropped by the inet table's chain output
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
 			}
 		}
 		return got(dst, marker, testTimeout)
 	}
+	send := func(v variant, dst *net.UDPConn) bool {
+		t.Helper()
+		return sendTo(v.name, v.from, v.to, dst)
+	}
 
-	if err := l.Load(plan.Ruleset); err != nil {
+	if err := l.Load(rs); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range variants {
 		if send(v, v.c) {
 			t.Errorf("%s: the host's datagram to port %d, which c's ingress denies the host, reached c", v.name, port)
 		}
-		if v.a != nil && !send(v, v.a) {
-			t.Errorf("%s: the host's datagram to port %d did not reach a, whose ingress is not isolated", v.name, port)
+		if v.a != nil && send(v, v.a) != groupToA {
+			t.Errorf("%s: the host's datagram to port %d reached a (not isolated): %v, want %v", v.name, port, !groupToA, groupToA)
+		}
+	}
+	// What the policies allow still flows: the host's unicast to a (its
+	// address resolved by ARP and neighbour discovery), and b's to c:53.
+	for _, u := range []struct {
+		fam  int
+		from *net.UDPConn
+		dst  *net.UDPConn
+	}{{4, s4, a4}, {6, s6, a6}} {
+		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(hostAddr(t, a, u.fam), port))
+		if !sendTo(fmt.Sprintf("IPv%d unicast to a", u.fam), u.from, to, u.dst) {
+			t.Errorf("IPv%d: the host's unicast datagram to a:%d, which a's ingress admits, did not arrive", u.fam, port)
+		}
+		delivered, err := l.Spoof(context.Background(), b, hostAddr(t, b, u.fam), ch, hostAddr(t, ch, u.fam), 53)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !delivered {
+			t.Errorf("IPv%d: b's datagram to c:53, which c admits, did not arrive", u.fam)
 		}
 	}
 

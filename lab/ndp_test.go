@@ -6,13 +6,19 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/internal/ethframe"
 	"github.com/wardsec/ward/lab"
 )
@@ -345,4 +351,164 @@ func TestNeighbourAdvertSpoof(t *testing.T) {
 	if mac := neighbour(t, l, "spoof/c", b6); mac != a.mac.String() {
 		t.Errorf("without the bridge table, c's entry for %s is %s, want a's %s (the test cannot see the hole)", b6, mac, a.mac)
 	}
+}
+
+// TestRouterAdvertNoBind attacks the ruleset of `ward fw --no-bind`
+// (ports known, not bound: no prerouting chain, where the bindings drop a
+// container's router advertisements): a sends a router advertisement from
+// its link-local address to all nodes, which chain forward accepted as
+// discovery, and c took a for its default router (a route through a,
+// which then reads c's traffic to every address off its subnet). With
+// the bridge table's chain forward dropping advertisements from known
+// ports, c has no route through a, while a's neighbour solicitation to c
+// still arrives; the ruleset of before (the drop deleted from the live
+// table) is the negative control.
+func TestRouterAdvertNoBind(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	rs, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs.Unbound || !strings.Contains(rs.BridgeString(), "icmpv6 type nd-router-advert iifname @ports counter drop") {
+		t.Fatalf("the --no-bind ruleset has no drop of router advertisements:\n%s", rs.BridgeString())
+	}
+	routerAdvert(t, plan, rs, func(l *lab.Lab) { deleteRARule(t, l) })
+}
+
+// TestRouterAdvertUnknownPorts is TestRouterAdvertNoBind with an
+// inventory that names the bridge but no port (no bridge table): the
+// inet table's chain forward drops router advertisements on the named
+// bridge; the negative control is the same ruleset without that rule.
+func TestRouterAdvertUnknownPorts(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	inv := *plan.Inventory
+	inv.Containers = nil
+	for _, c := range plan.Inventory.Containers {
+		cc := *c
+		cc.Interfaces, cc.MACs = nil, nil
+		inv.Containers = append(inv.Containers, &cc)
+	}
+	rs, err := firewall.Compile(plan.Engine, &inv, firewall.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isRA := func(r firewall.Rule) bool {
+		return r.IfName == lab.BridgeName && slices.Equal(r.ICMPv6Types, []string{"nd-router-advert"})
+	}
+	before := *rs
+	before.Chains = nil
+	found := false
+	for _, c := range rs.Chains {
+		cc := *c
+		if c.Hook == "forward" {
+			found = slices.ContainsFunc(c.Rules, isRA)
+			cc.Rules = slices.DeleteFunc(slices.Clone(c.Rules), isRA)
+		}
+		before.Chains = append(before.Chains, &cc)
+	}
+	if len(rs.Bindings) != 0 || !found {
+		t.Fatalf("%d bindings, drop of router advertisements on %s %v; want no binding and the drop", len(rs.Bindings), lab.BridgeName, found)
+	}
+	routerAdvert(t, plan, rs, func(l *lab.Lab) {
+		if err := l.Load(&before); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// routerAdvert has a send c a router advertisement and a neighbour
+// solicitation under rs (c must not route through a; the solicitation
+// must arrive), then under the ruleset before() loads (c must route
+// through a: last, since the route lasts 30 minutes).
+func routerAdvert(t *testing.T, plan *lab.Plan, rs *firewall.Ruleset, before func(*lab.Lab)) {
+	t.Helper()
+	l := startLab(t, plan.Hosts)
+	a, c := hostEth0(t, l, "spoof/a"), hostEth0(t, l, "spoof/c")
+	sock := icmpv6Socket(t, l, "spoof/c")
+	allNodes := netip.MustParseAddr("ff02::1")
+	allNodesMAC, _ := ethframe.GroupMAC(allNodes)
+	ra := func() bool {
+		t.Helper()
+		// Hop limit, flags, lifetime 1800 s, reachable and retransmit
+		// timers, source link-layer address.
+		body := slices.Concat([]byte{64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}, a.mac)
+		f, err := ethframe.ICMPv6(a.mac, allNodesMAC, a.ll, allNodes, 134, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendRaw(t, l, "spoof/a", a, f)
+		return routesVia(t, l, "spoof/c", a.ll, testTimeout)
+	}
+	ns := func() bool {
+		t.Helper()
+		marker := fmt.Appendf(nil, "ward-ra-%d", os.Getpid())
+		target := c.ll.As16()
+		opt := append([]byte{200, byte((len(marker) + 2 + 7) / 8)}, marker...)
+		opt = append(opt, make([]byte, int(opt[1])*8-len(opt))...)
+		f, err := ethframe.ICMPv6(a.mac, c.mac, a.ll, c.ll, 135, slices.Concat([]byte{0, 0, 0, 0}, target[:], opt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendRaw(t, l, "spoof/a", a, f)
+		return received(sock, marker, testTimeout)
+	}
+	if err := l.Load(rs); err != nil {
+		t.Fatal(err)
+	}
+	if ra() {
+		t.Errorf("after a's router advertisement, c routes through a")
+	}
+	if !ns() {
+		t.Errorf("a's neighbour solicitation to c did not arrive")
+	}
+	before(l)
+	if !ra() {
+		t.Errorf("under the ruleset of before, c does not route through a: the test cannot see the hole")
+	}
+}
+
+// deleteRARule deletes, from the lab's live bridge table, chain forward's
+// drop of router advertisements from known ports (its first rule with
+// Ruleset.Unbound).
+func deleteRARule(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Family: nftables.TableFamilyBridge, Name: firewall.TableName}
+	rules, err := conn.GetRules(tb, &nftables.Chain{Name: firewall.BridgeForward, Table: tb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		ra, ports := false, false
+		for _, e := range r.Exprs {
+			switch e := e.(type) {
+			case *expr.Cmp:
+				ra = ra || bytes.Equal(e.Data, []byte{134})
+			case *expr.Lookup:
+				ports = ports || e.SetName == firewall.BridgePorts
+			}
+		}
+		if ra && ports {
+			if err := conn.DelRule(r); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("no drop of router advertisements in the bridge table's chain forward")
 }

@@ -71,6 +71,12 @@ func TestParseUnknownKeys(t *testing.T) {
 		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchLabels: {app: db}\n        matchLabel: {tier: x}\n", "ward.yaml:8: field matchLabel not found"},
 		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchExpressions:\n          - {key: app, operator: In, value: [db]}\n", "ward.yaml:8: field value not found"},
 		{head + "    from: {namespace: web}\n    to: {namespace: db}\n---\nassertions: []\n", "ward.yaml:7: a second YAML document"},
+		// Top-level keys are decoded by yaml, whose message named a Go
+		// type ("not found in type assertion.rawConfig").
+		{"asertions: []\n", "ward.yaml:1: field asertions not found (want assertions, ignore, audit)"},
+		{"Assertions: []\n", "ward.yaml:1: field Assertions not found: did you mean assertions?"},
+		{"audit:\n  shelless: [x]\n", "ward.yaml:2: field shelless not found (want shellless, digest, registries)"},
+		{"apiVersion: v1\nkind: Pod\n", "ward.yaml:1: field apiVersion not found (want assertions, ignore, audit): this file holds Kubernetes objects"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("ward.yaml", []byte(tt.doc))

@@ -853,3 +853,43 @@ func manyFiles(dir string, n int, files map[string]string) map[string]string {
 	}
 	return files
 }
+
+// TestLateComposeNamedPipe: a named pipe given as PATH is read once. Its
+// content, YAML that is not Kubernetes', was read again to look for a
+// Compose file (findLateComposes): the second open blocked until another
+// writer came, so `ward check pipe.yaml` hung once its writer had written,
+// and read the next writer's data, here a privileged service, as if it
+// were the file's.
+func TestLateComposeNamedPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	wrote := make(chan error, 1)
+	go func() { // a second writer, there only if the pipe is opened again
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // blocks until a reader opens
+		if err == nil {
+			_, err = f.WriteString("services:\n  web: {image: nginx, privileged: true}\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		wrote <- err
+	}()
+	e := &env{maxInput: manifest.DefaultMaxFileSize}
+	in := &inputs{lateComposes: map[string]bool{}}
+	set := &manifest.Set{Skipped: []manifest.Skipped{{Source: manifest.Source{File: fifo, Line: 1}, Reason: "not a Kubernetes object"}}}
+	e.findLateComposes(in, set)
+	if len(in.lateComposes) != 0 {
+		t.Errorf("lateComposes = %v: the pipe was read again", in.lateComposes)
+	}
+	// Release the writer if the pipe was not opened again.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -133,16 +133,10 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
+	switch line, err := srcpos.NextDocument(dec); {
 	case err != nil:
 		return nil, yamlError(name, err)
-	default:
-		line := extra.Line
-		if len(extra.Content) > 0 {
-			line = extra.Content[0].Line
-		}
+	case line > 0:
 		return nil, &Error{File: name, Line: line, Err: errors.New("a second YAML document: ward.yaml holds one")}
 	}
 	cfg := &Config{File: name}

@@ -100,3 +100,28 @@ func TestTraceOnePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestParseTrailingSeparator: a `---` that ends ward.yaml, with nothing, a
+// comment or a null after it, opens no second document (before: "a second
+// YAML document", at a line past the end of a file without a final line
+// break); a second document that holds something, or does not parse, is
+// still an error at its line.
+func TestParseTrailingSeparator(t *testing.T) {
+	const doc = "assertions:\n  - {name: a, from: {namespace: web}, to: {namespace: db}, expect: deny}\n"
+	for _, tail := range []string{"---\n", "---", "--- # end\n", "---\n# end\n", "---\n~\n", "---\n---\n"} {
+		cfg, err := Parse("ward.yaml", []byte(doc+tail))
+		if err != nil || len(cfg.Assertions) != 1 {
+			t.Errorf("Parse(%q) = %v", doc+tail, err)
+		}
+	}
+	for _, tc := range []struct{ tail, want string }{
+		{"---\nassertions: []\n", "ward.yaml:4: a second YAML document"},
+		{"---\n---\nignore: []\n", "ward.yaml:5: a second YAML document"},
+		{"---\n[\n", "ward.yaml:"},
+	} {
+		_, err := Parse("ward.yaml", []byte(doc+tc.tail))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error %q...", doc+tc.tail, err, tc.want)
+		}
+	}
+}

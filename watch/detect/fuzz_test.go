@@ -30,7 +30,12 @@ func FuzzParseConfig(f *testing.F) {
 		if len(data) > 1<<16 {
 			return
 		}
-		lines := bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) + 1
+		// yaml breaks lines at \n, \r and, as YAML 1.1 does, at NEL,
+		// LS and PS (U+0085, U+2028, U+2029): an upper bound.
+		lines := 1
+		for _, br := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+			lines += bytes.Count(data, []byte(br))
+		}
 		c, err := ParseConfig("watch.yaml", data)
 		if err != nil {
 			var pe *srcpos.Error

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -501,6 +502,34 @@ func TestCertNames(t *testing.T) {
 	}
 	if _, errOut, code := run(t, "", "cert", "--id", a, "--id", a, "--out", dir); code != ExitError || !strings.Contains(errOut, "would both be written") {
 		t.Errorf("the same ID twice: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestCertStaleSVIDs: ward cert into the directory of an earlier run that
+// would leave SVIDs there it does not rewrite is an error, and writes
+// nothing: the new bundle.pem (the CA key is not kept) did not sign them,
+// so the proxy then refused their clients (before: a run for one --id
+// replaced bundle.pem and left web.pem of the old CA). The same command
+// again rewrites every file and is fine.
+func TestCertStaleSVIDs(t *testing.T) {
+	dir := t.TempDir()
+	const api, web = "spiffe://example.org/ns/shop/sa/api", "spiffe://example.org/ns/shop/sa/web"
+	if _, errOut, code := run(t, "", "cert", "--id", api, "--id", web, "--out", dir); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	bundle, err := os.ReadFile(filepath.Join(dir, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "cert", "--id", api, "--out", dir)
+	if code != ExitError || !strings.Contains(errOut, "holds web-key.pem, web.pem, issued by the CA of its bundle.pem") || out != "" {
+		t.Errorf("one --id of two: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if now, err := os.ReadFile(filepath.Join(dir, "bundle.pem")); err != nil || !bytes.Equal(now, bundle) {
+		t.Errorf("bundle.pem rewritten (%v)", err)
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", web, "--id", api, "--out", dir); code != ExitOK {
+		t.Errorf("every --id again: exit %d: %s", code, errOut)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -102,13 +103,19 @@ type rawAssertion struct {
 type rawConfig struct {
 	Assertions []yaml.Node `yaml:"assertions"`
 	Ignore     []yaml.Node `yaml:"ignore"`
-	Audit      struct {
-		Shellless  []string  `yaml:"shellless"`
-		Digest     yaml.Node `yaml:"digest"`
-		Registries struct {
-			Trusted []yaml.Node `yaml:"trusted"`
-		} `yaml:"registries"`
-	} `yaml:"audit"`
+	Audit      rawAudit    `yaml:"audit"`
+}
+
+// rawAudit and rawRegistries are named, not anonymous, so that an unknown
+// key's message can list the keys taken there (unknownField).
+type rawAudit struct {
+	Shellless  []string      `yaml:"shellless"`
+	Digest     yaml.Node     `yaml:"digest"`
+	Registries rawRegistries `yaml:"registries"`
+}
+
+type rawRegistries struct {
+	Trusted []yaml.Node `yaml:"trusted"`
 }
 
 type rawIgnore struct {
@@ -126,16 +133,10 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
+	switch line, err := srcpos.NextDocument(dec); {
 	case err != nil:
 		return nil, yamlError(name, err)
-	default:
-		line := extra.Line
-		if len(extra.Content) > 0 {
-			line = extra.Content[0].Line
-		}
+	case line > 0:
 		return nil, &Error{File: name, Line: line, Err: errors.New("a second YAML document: ward.yaml holds one")}
 	}
 	cfg := &Config{File: name}
@@ -188,6 +189,19 @@ func Parse(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// unknownField rewrites yaml's "field x not found in type
+// assertion.rawConfig", which names a Go type, as the keys ward.yaml takes
+// there; a top-level apiVersion or kind says the file holds Kubernetes
+// objects, given where ward.yaml's settings are read.
+func unknownField(msg string) string {
+	out := srcpos.UnknownField(msg, reflect.TypeFor[rawConfig]())
+	if out != msg && (strings.HasPrefix(msg, "field apiVersion not found in type assertion.rawConfig") ||
+		strings.HasPrefix(msg, "field kind not found in type assertion.rawConfig")) {
+		out += ": this file holds Kubernetes objects, not ward.yaml's assertions and settings (docs/ward-yaml.md)"
+	}
+	return out
+}
+
 // knownKeys rejects keys of mapping n other than keys (yaml.Node.Decode
 // does not apply the decoder's KnownFields).
 func knownKeys(file string, n *yaml.Node, keys ...string) error {
@@ -214,7 +228,7 @@ func yamlError(name string, err error) error {
 				msg = strings.TrimSpace(rest[i+1:])
 			}
 		}
-		return &Error{File: name, Line: line, Err: errors.New(msg)}
+		return &Error{File: name, Line: line, Err: errors.New(unknownField(msg))}
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0

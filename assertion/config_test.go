@@ -71,6 +71,12 @@ func TestParseUnknownKeys(t *testing.T) {
 		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchLabels: {app: db}\n        matchLabel: {tier: x}\n", "ward.yaml:8: field matchLabel not found"},
 		{head + "    from: {namespace: web}\n    to:\n      selector:\n        matchExpressions:\n          - {key: app, operator: In, value: [db]}\n", "ward.yaml:8: field value not found"},
 		{head + "    from: {namespace: web}\n    to: {namespace: db}\n---\nassertions: []\n", "ward.yaml:7: a second YAML document"},
+		// Top-level keys are decoded by yaml, whose message named a Go
+		// type ("not found in type assertion.rawConfig").
+		{"asertions: []\n", "ward.yaml:1: field asertions not found (want assertions, ignore, audit)"},
+		{"Assertions: []\n", "ward.yaml:1: field Assertions not found: did you mean assertions?"},
+		{"audit:\n  shelless: [x]\n", "ward.yaml:2: field shelless not found (want shellless, digest, registries)"},
+		{"apiVersion: v1\nkind: Pod\n", "ward.yaml:1: field apiVersion not found (want assertions, ignore, audit): this file holds Kubernetes objects"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("ward.yaml", []byte(tt.doc))
@@ -91,6 +97,31 @@ func TestTraceOnePolicy(t *testing.T) {
 	for _, want := range []string{"egress of a/Pod/x blocks (isolated by 1 policy)", "ingress of b/Pod/y allows (isolated by 2 policies)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("trace:\n%s\nwant %q", got, want)
+		}
+	}
+}
+
+// TestParseTrailingSeparator: a `---` that ends ward.yaml, with nothing, a
+// comment or a null after it, opens no second document (before: "a second
+// YAML document", at a line past the end of a file without a final line
+// break); a second document that holds something, or does not parse, is
+// still an error at its line.
+func TestParseTrailingSeparator(t *testing.T) {
+	const doc = "assertions:\n  - {name: a, from: {namespace: web}, to: {namespace: db}, expect: deny}\n"
+	for _, tail := range []string{"---\n", "---", "--- # end\n", "---\n# end\n", "---\n~\n", "---\n---\n"} {
+		cfg, err := Parse("ward.yaml", []byte(doc+tail))
+		if err != nil || len(cfg.Assertions) != 1 {
+			t.Errorf("Parse(%q) = %v", doc+tail, err)
+		}
+	}
+	for _, tc := range []struct{ tail, want string }{
+		{"---\nassertions: []\n", "ward.yaml:4: a second YAML document"},
+		{"---\n---\nignore: []\n", "ward.yaml:5: a second YAML document"},
+		{"---\n[\n", "ward.yaml:"},
+	} {
+		_, err := Parse("ward.yaml", []byte(doc+tc.tail))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error %q...", doc+tc.tail, err, tc.want)
 		}
 	}
 }

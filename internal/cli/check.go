@@ -456,7 +456,9 @@ func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok boo
 // it, an indented root mapping, a key split over two lines) went to the
 // loader, which skipped it as YAML that is not Kubernetes': a privileged
 // service in it passed as a clean result. Only skipped files are read
-// again, so a cluster dump is still read once.
+// again, so a cluster dump is still read once, and only regular ones: a
+// named pipe opened a second time blocked until another writer came
+// (ward check hung), and gave that writer's data if one did.
 func (e *env) findLateComposes(in *inputs, set *manifest.Set) {
 	files := map[string]bool{}
 	for _, s := range set.Skipped {
@@ -466,6 +468,9 @@ func (e *env) findLateComposes(in *inputs, set *manifest.Set) {
 	}
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if in.lateComposes[f] || slices.Contains(in.composes, f) {
+			continue
+		}
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
 		if src, err := manifest.ReadFile(f, e.maxInput); err == nil && compose.IsCompose(f, src) {

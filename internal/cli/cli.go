@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 
 	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/firewall"
@@ -139,6 +140,13 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 				return fail(ExitError, fmt.Errorf("--max-input-size: %w", err))
 			}
 			e.maxInput = n
+			// As kubectl's -n and helm's: a namespace the API server refuses
+			// holds nothing, so no object read into it is in force.
+			if e.namespace != "" {
+				if msgs := apivalidation.ValidateNamespaceName(e.namespace, false); len(msgs) > 0 {
+					return fail(ExitError, fmt.Errorf("--namespace: invalid namespace %q: %s", e.namespace, msgs[0]))
+				}
+			}
 			if err := e.chartOptions(); err != nil {
 				return fail(ExitError, err)
 			}

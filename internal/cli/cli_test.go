@@ -181,6 +181,10 @@ func TestUsageErrors(t *testing.T) {
 		{"assert without config", []string{"assert", "internal/cli/testdata/diff/old"}, "no assertions"},
 		{"assert with a file of ignores only", []string{"assert", shop, "--expect", "internal/cli/testdata/audit/suppressed/ward.yaml"}, "internal/cli/testdata/audit/suppressed/ward.yaml holds no assertions"},
 		{"unknown flag", []string{"reach", shop, "--frm", "x"}, "unknown flag"},
+		// A namespace the API server refuses: every object without one was
+		// modelled in it, and passed, though kubectl -n Prod applies none.
+		{"bad namespace", []string{"check", shop, "-n", "Prod"}, `--namespace: invalid namespace "Prod": a lowercase RFC 1123 label`},
+		{"namespace with an escape", []string{"reach", shop, "--namespace", "a\x1b[2Kb"}, `--namespace: invalid namespace "a\x1b[2Kb"`},
 		{"unknown detector", []string{"watch", "alerts", "--store", "none", "--detector", "portscan"}, `--detector "portscan": no such detector (want policy-violation,`},
 	}
 	for _, tt := range tests {

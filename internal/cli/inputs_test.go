@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -504,6 +505,34 @@ func TestCertNames(t *testing.T) {
 	}
 }
 
+// TestCertStaleSVIDs: ward cert into the directory of an earlier run that
+// would leave SVIDs there it does not rewrite is an error, and writes
+// nothing: the new bundle.pem (the CA key is not kept) did not sign them,
+// so the proxy then refused their clients (before: a run for one --id
+// replaced bundle.pem and left web.pem of the old CA). The same command
+// again rewrites every file and is fine.
+func TestCertStaleSVIDs(t *testing.T) {
+	dir := t.TempDir()
+	const api, web = "spiffe://example.org/ns/shop/sa/api", "spiffe://example.org/ns/shop/sa/web"
+	if _, errOut, code := run(t, "", "cert", "--id", api, "--id", web, "--out", dir); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	bundle, err := os.ReadFile(filepath.Join(dir, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "", "cert", "--id", api, "--out", dir)
+	if code != ExitError || !strings.Contains(errOut, "holds web-key.pem, web.pem, issued by the CA of its bundle.pem") || out != "" {
+		t.Errorf("one --id of two: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if now, err := os.ReadFile(filepath.Join(dir, "bundle.pem")); err != nil || !bytes.Equal(now, bundle) {
+		t.Errorf("bundle.pem rewritten (%v)", err)
+	}
+	if _, errOut, code := run(t, "", "cert", "--id", web, "--id", api, "--out", dir); code != ExitOK {
+		t.Errorf("every --id again: exit %d: %s", code, errOut)
+	}
+}
+
 // TestVersion: `ward version` works as `ward --version` does.
 func TestVersion(t *testing.T) {
 	want, _, _ := run(t, "", "--version")
@@ -852,4 +881,44 @@ func manyFiles(dir string, n int, files map[string]string) map[string]string {
 		files[dir+"f"+strconv.Itoa(i)+".txt"] = ""
 	}
 	return files
+}
+
+// TestLateComposeNamedPipe: a named pipe given as PATH is read once. Its
+// content, YAML that is not Kubernetes', was read again to look for a
+// Compose file (findLateComposes): the second open blocked until another
+// writer came, so `ward check pipe.yaml` hung once its writer had written,
+// and read the next writer's data, here a privileged service, as if it
+// were the file's.
+func TestLateComposeNamedPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	wrote := make(chan error, 1)
+	go func() { // a second writer, there only if the pipe is opened again
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // blocks until a reader opens
+		if err == nil {
+			_, err = f.WriteString("services:\n  web: {image: nginx, privileged: true}\n")
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		wrote <- err
+	}()
+	e := &env{maxInput: manifest.DefaultMaxFileSize}
+	in := &inputs{lateComposes: map[string]bool{}}
+	set := &manifest.Set{Skipped: []manifest.Skipped{{Source: manifest.Source{File: fifo, Line: 1}, Reason: "not a Kubernetes object"}}}
+	e.findLateComposes(in, set)
+	if len(in.lateComposes) != 0 {
+		t.Errorf("lateComposes = %v: the pipe was read again", in.lateComposes)
+	}
+	// Release the writer if the pipe was not opened again.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
 }

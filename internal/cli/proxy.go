@@ -157,6 +157,9 @@ in one run.`,
 				}
 				files[names[i]+".pem"], files[names[i]+"-key.pem"] = certPEM, keyPEM
 			}
+			if err := staleSVIDs(out, files); err != nil {
+				return fail(ExitError, err)
+			}
 			for _, name := range slices.Sorted(maps.Keys(files)) {
 				data := files[name]
 				if err := os.WriteFile(filepath.Join(out, name), data, 0o600); err != nil {
@@ -172,6 +175,32 @@ in one run.`,
 	c.Flags().StringVar(&out, "out", "", "directory to write the files to")
 	c.Flags().DurationVar(&ttl, "ttl", 30*24*time.Hour, "validity of the CA and the SVIDs")
 	return c
+}
+
+// staleSVIDs refuses to write files into out, a directory of an earlier
+// ward cert (it holds a bundle.pem), where PEM files this run does not
+// rewrite would stay: SVIDs of the earlier CA, which the new bundle.pem
+// replaces, so that they no longer verify (the CA key is not kept). A run
+// that rewrites every PEM file there, the same command again, is fine.
+func staleSVIDs(out string, files map[string][]byte) error {
+	if _, err := os.Lstat(filepath.Join(out, "bundle.pem")); err != nil {
+		return nil // no earlier CA: nothing of it to strand
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, d := range entries {
+		if strings.HasSuffix(d.Name(), ".pem") && files[d.Name()] == nil {
+			stale = append(stale, d.Name())
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--out %s holds %s, issued by the CA of its bundle.pem, which this run would replace: they would no longer verify (the CA key is not kept). "+
+		"Issue every SVID in one run (give their --id too), or use another --out; nothing was written", out, strings.Join(stale, ", "))
 }
 
 // svidNames names the files of each SVID (see ward cert --help): the last

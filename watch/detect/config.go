@@ -187,12 +187,10 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return c, yamlErr(name, err)
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
-		line := second.Line
-		if len(second.Content) > 0 {
-			line = second.Content[0].Line
-		}
+	switch line, err := srcpos.NextDocument(dec); {
+	case err != nil:
+		return c, yamlErr(name, err)
+	case line > 0:
 		return c, &Error{File: name, Line: line, Err: errors.New("a second YAML document: the configuration is one document")}
 	}
 	if err := c.validate(); err != nil {

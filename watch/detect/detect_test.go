@@ -298,10 +298,25 @@ func TestParseConfig(t *testing.T) {
 		{"clusterCIDRs: [10.244.0.0/33]\n", "watch.yaml:1:"},
 		{"portScan: {}\n---\nsynFlood: {}\n", "watch.yaml:3: a second YAML document"},
 		{"portScan: [\n", "watch.yaml:"},
+		// A second document that does not parse was not read at all.
+		{"portScan: {}\n---\n[\n", "watch.yaml:"},
+		{"portScan: {}\n---\n---\nsynFlood: {}\n", "watch.yaml:4: a second YAML document"},
 	} {
 		_, err := ParseConfig("watch.yaml", []byte(tc.in))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q...", tc.in, err, tc.want)
+		}
+	}
+}
+
+// TestParseConfigTrailingSeparator: a `---` that ends the file, with
+// nothing, a comment or a null after it, opens no second document
+// (before: "a second YAML document", at a line past the end of a file
+// without a final line break; found by FuzzParseConfig).
+func TestParseConfigTrailingSeparator(t *testing.T) {
+	for _, in := range []string{"{}\n---", "portScan: {window: 1m}\n---\n", "portScan: {window: 1m}\n--- # end\n", "portScan: {window: 1m}\n---\n~\n"} {
+		if _, err := ParseConfig("watch.yaml", []byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
 		}
 	}
 }

@@ -135,6 +135,28 @@ networks:
     image: nginx
     network_mode: "container:not-in-project"
 `, []hit{{5, finding.High}, {8, finding.High}}},
+	{"network_mode of a host-networked service's container, by its default name", ruleHostNetwork, `name: shop
+services:
+  db:
+    image: postgres
+    network_mode: host
+  tap:
+    image: busybox
+    network_mode: container:shop-db-1
+  old:
+    image: busybox
+    network_mode: container:shop_db_2
+  other:
+    image: busybox
+    network_mode: container:shop-db-x
+  named:
+    image: busybox
+    container_name: fixed
+    network_mode: host
+  byname:
+    image: busybox
+    network_mode: container:shop-named-1
+`, []hit{{5, finding.High}, {8, finding.High}, {11, finding.High}, {18, finding.High}}},
 	{"network_mode of services joining each other", ruleHostNetwork, `services:
   a:
     image: nginx

@@ -361,38 +361,99 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
-	for _, p := range composes {
-		src, err := manifest.ReadFile(p, e.maxInput)
-		if err != nil {
-			fs = append(fs, unreadable(p, 0, err))
+	projects, bad := composeProjects(composes, dotEnvs, e.maxInput)
+	fs = append(fs, bad...)
+	var composeRead []string
+	for _, project := range projects {
+		var srcs []compose.Source
+		for _, p := range project {
+			composeRead = append(composeRead, p)
+			src, err := manifest.ReadFile(p, e.maxInput)
+			if err != nil {
+				fs = append(fs, unreadable(p, 0, err))
+				continue
+			}
+			for _, w := range compose.NotRead(src) {
+				e.warn("%s:%s", p, w)
+			}
+			srcs = append(srcs, compose.Source{File: p, Src: src})
+		}
+		if len(srcs) == 0 {
 			continue
 		}
-		for _, w := range compose.NotRead(src) {
-			e.warn("%s:%s", p, w)
-		}
-		env, ok, bad := dotEnvs.of(p, e.maxInput)
-		if !ok {
-			fs = append(fs, bad...)
-			continue
-		}
-		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: p, Build: b}) }
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
+		env, _, _ := dotEnvs.of(project[0], e.maxInput)
+		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: b.File, Build: b}) }
+		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
-			fs = append(fs, unreadable(p, pe.Line, pe.Err))
+			file := pe.File
+			if file == "" {
+				file = srcs[0].File
+			}
+			fs = append(fs, unreadable(file, pe.Line, pe.Err))
 		case err != nil:
-			fs = append(fs, unreadable(p, 0, err))
+			fs = append(fs, unreadable(srcs[0].File, 0, err))
 		}
 		fs = append(fs, cfs...)
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
-	e.warnComposeFiles(dotEnvs, composes)
+	e.warnComposeFiles(dotEnvs, composeRead)
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
 	addOrigins(fs, set)
 	return fs, set, stale, nil
+}
+
+// composeProjects groups the Compose files to audit into the projects
+// docker compose makes of them: a file that docker compose, run in its
+// directory without -f, loads (compose.ProjectFiles: the files the
+// COMPOSE_FILE of the directory's .env lists, else compose.yaml or its
+// like and the override file beside it) is audited with the others it
+// loads, merged as docker compose merges them, those not among composes
+// included (an override beside the compose.yaml given, for one); any
+// other file is a project of its own. A file whose directory's .env
+// cannot be read or parsed is left out, with the .env's input/unreadable
+// finding (bad), once: its interpolation is unknown. Files that
+// COMPOSE_FILE lists but that are not regular files are left out (docker
+// compose fails on them; warnComposeFiles says so).
+func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (projects [][]string, bad []finding.Finding) {
+	absOf := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+		return filepath.Clean(p)
+	}
+	done := map[string]bool{}
+	for _, p := range composes {
+		if done[absOf(p)] {
+			continue
+		}
+		env, ok, b := dotEnvs.of(p, maxInput)
+		if !ok {
+			bad = append(bad, b...)
+			continue
+		}
+		project := []string{p}
+		files := compose.ProjectFiles(filepath.Dir(p), env)
+		if slices.ContainsFunc(files, func(f string) bool { return absOf(f) == absOf(p) }) {
+			project = project[:0]
+			for _, f := range files {
+				if absOf(f) == absOf(p) {
+					f = p // as given
+				}
+				if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && !slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(f) }) {
+					project = append(project, f)
+				}
+			}
+		}
+		for _, f := range project {
+			done[absOf(f)] = true
+		}
+		projects = append(projects, project)
+	}
+	return projects, bad
 }
 
 // dotEnvCache holds the .env files of Compose files' directories, read

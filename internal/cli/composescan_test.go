@@ -244,26 +244,30 @@ func TestComposeJSON(t *testing.T) {
 }
 
 // TestComposeFileEnv: a COMPOSE_FILE in the .env beside a Compose file
-// names files docker compose merges into the project; one that check does
-// not read as a Compose file is said on stderr (before: a privileged
-// override named there, prod.conf, passed in silence).
+// names files docker compose merges into the project: they are read and
+// judged merged, whatever their names (before: a privileged override
+// named there, prod.conf, was only said unread on stderr, and the check
+// passed); one that is not there is said on stderr.
 func TestComposeFileEnv(t *testing.T) {
 	dir := t.TempDir()
 	for name, src := range map[string]string{
 		"compose.yaml":   "services:\n  web:\n    image: nginx\n",
 		"ci.compose.yml": "services:\n  web:\n    user: \"1000\"\n",
 		"prod.conf":      "services:\n  web:\n    privileged: true\n",
-		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf\n",
+		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf:gone.yml\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, errOut, _ := run(t, "", "check", dir)
-	if want := "COMPOSE_FILE names prod.conf, which docker compose run in " + dir; !strings.Contains(errOut, want) {
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if want := `"file": "` + filepath.Join(dir, "prod.conf") + `",` + "\n" + `      "line": 3,`; code != ExitFindings || !strings.Contains(out, want) || !strings.Contains(out, "compose/privileged") {
+		t.Errorf("exit %d, want %d and compose/privileged at %s:\n%s%s", code, ExitFindings, want, out, errOut)
+	}
+	if want := "COMPOSE_FILE names gone.yml, which docker compose run in " + dir; !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want %q", errOut, want)
 	}
-	for _, read := range []string{"names compose.yaml", "names ci.compose.yml"} {
+	for _, read := range []string{"names compose.yaml", "names ci.compose.yml", "names prod.conf"} {
 		if strings.Contains(errOut, read) {
 			t.Errorf("stderr = %q: a file checked is said unread", errOut)
 		}
@@ -390,5 +394,37 @@ func TestComposeKeySpellings(t *testing.T) {
 				t.Errorf("check DIR FILE: %d compose/privileged findings, want 1; stderr: %s", n, errOut)
 			}
 		})
+	}
+}
+
+// TestComposeProjectMerged: compose.yaml and the override file beside it,
+// which docker compose run in their directory merges into one project,
+// are judged merged, whether the directory or compose.yaml alone is
+// given (before: each file alone, and a service of compose.yaml joining
+// the network namespace of one the override puts on the host's, or a
+// service of the override joining one of compose.yaml, passed clean).
+func TestComposeProjectMerged(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml":          "services:\n  vpn:\n    image: wireguard\n  app:\n    image: nginx\n    network_mode: service:vpn\n  db:\n    image: busybox\n    network_mode: host\n",
+		"compose.override.yaml": "services:\n  vpn:\n    network_mode: host\n  tap:\n    image: busybox\n    network_mode: service:db\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "compose.yaml")} {
+		out, errOut, code := run(t, "", "check", "-o", "json", p)
+		if code != ExitFindings {
+			t.Errorf("check %s: exit %d, want %d:\n%s%s", p, code, ExitFindings, out, errOut)
+		}
+		for _, want := range []string{
+			`"file": "` + filepath.Join(dir, "compose.yaml") + `",` + "\n" + `      "line": 6,`,
+			`"file": "` + filepath.Join(dir, "compose.override.yaml") + `",` + "\n" + `      "line": 6,`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("check %s: output lacks %s:\n%s%s", p, want, out, errOut)
+			}
+		}
 	}
 }

@@ -218,10 +218,14 @@ func load(files []Source, all []*positions, env map[string]string) (project *typ
 		WorkingDir:  filepath.Dir(file),
 		Environment: home(env),
 	}
-	skipExtends := false
 	for i, f := range files {
-		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f.File, Content: all[i].blankVersion(f.Src)})
-		skipExtends = skipExtends || all[i].extendsOtherFile()
+		content := all[i].blankVersion(f.Src)
+		if all[i].extendsOtherFile() {
+			if content, err = withoutOtherFileExtends(content); err != nil {
+				return nil, &ParseError{File: f.File, Line: yamlErrorLine(err), Err: err}
+			}
+		}
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f.File, Content: content})
 	}
 	project, err = loader.LoadWithContext(context.Background(), details,
 		loader.WithProfiles([]string{"*"}),
@@ -230,7 +234,6 @@ func load(files []Source, all []*positions, env map[string]string) (project *typ
 			o.ResolvePaths = false
 			o.SkipConsistencyCheck = true
 			o.SkipInclude = true
-			o.SkipExtends = skipExtends
 			o.SkipResolveEnvironment = true
 			o.SkipResolveLabels = true
 			o.Interpolate.Substitute = substitute

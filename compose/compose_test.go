@@ -157,6 +157,18 @@ services:
     image: busybox
     network_mode: container:shop-named-1
 `, []hit{{5, finding.High}, {8, finding.High}, {11, finding.High}, {18, finding.High}}},
+	{"network_mode inherited with extends while another service extends another file", ruleHostNetwork, `services:
+  a:
+    image: nginx
+    network_mode: host
+  b:
+    extends: a
+  tap:
+    image: busybox
+    network_mode: service:b
+  z:
+    extends: {file: other.yml, service: q}
+`, []hit{{4, finding.High}, {4, finding.High}, {9, finding.High}}},
 	{"network_mode of services joining each other", ruleHostNetwork, `services:
   a:
     image: nginx

@@ -529,3 +529,86 @@ func NotRead(src []byte) []string {
 	}
 	return out
 }
+
+// withoutOtherFileExtends returns src without the extends keys of its
+// services that name another file (extends: {file: ..., service: ...}),
+// which Audit does not read, so that compose-go still applies the
+// extends of services of the same file (skipping extends altogether
+// would let one service extending another file hide what every other
+// service inherits). src is returned as is when it has none; otherwise
+// it is written anew by yaml.v3, anchors and merge keys kept.
+func withoutOtherFileExtends(src []byte) ([]byte, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, &n)
+	}
+	dropped := false
+	for _, d := range docs {
+		root := d
+		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+			root = root.Content[0]
+		}
+		_, services := lookup(resolve(root), "services", 0)
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 1; i < len(services.Content); i += 2 {
+			dropped = dropFileExtends(resolve(services.Content[i]), 0) || dropped
+		}
+	}
+	if !dropped {
+		return src, nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// dropFileExtends removes from the service mapping m, and from the
+// mappings merged into it, the extends keys that name a file, and
+// reports whether it removed any.
+func dropFileExtends(m *yaml.Node, depth int) bool {
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxDepth {
+		return false
+	}
+	dropped := false
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], resolve(m.Content[i+1])
+		if k.Tag == "!!merge" || k.Value == "<<" {
+			sources := []*yaml.Node{v}
+			if v != nil && v.Kind == yaml.SequenceNode {
+				sources = v.Content
+			}
+			for _, s := range sources {
+				dropped = dropFileExtends(resolve(s), depth+1) || dropped
+			}
+			continue
+		}
+		if k.Value != "extends" || v == nil || v.Kind != yaml.MappingNode {
+			continue
+		}
+		if f, _ := lookup(v, "file", 0); f != nil {
+			m.Content = slices.Delete(m.Content, i, i+2)
+			i -= 2
+			dropped = true
+		}
+	}
+	return dropped
+}

@@ -165,7 +165,9 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 // with the positions of its own file, so the n-th finding of a rule,
 // service and message is the same finding in each. The audit that found
 // the key it is about wins, the last such (later files override earlier
-// ones), else the first that knows the service's line, else the first.
+// ones), else the one whose line is that of the list or mapping the
+// finding is about rather than of its item (itemLine found none there),
+// else the first that knows the service's line, else the first.
 func pick(audits []*audit) []finding.Finding {
 	type key struct {
 		rule, object, message string
@@ -181,12 +183,16 @@ func pick(audits []*audit) []finding.Finding {
 			k.n = seen[k]
 			seen[k]++
 			service, _ := strings.CutPrefix(f.Object, "service ")
+			service, _, _ = strings.Cut(service, " ")
 			sc := 0
 			switch {
-			case f.Line > 0 && f.Line != a.pos.serviceLine(service):
-				sc = 3
-			case f.Line > 0:
+			case f.Line <= 0:
+			case f.Line == a.pos.serviceLine(service):
 				sc = 1
+			case a.pos.listKeyLine(service, f.Line):
+				sc = 2 // no item of the list matched: an item of another file's may
+			default:
+				sc = 3
 			}
 			old, ok := score[k]
 			if !ok {

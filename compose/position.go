@@ -612,3 +612,44 @@ func dropFileExtends(m *yaml.Node, depth int) bool {
 	}
 	return dropped
 }
+
+// listKeyLine reports whether line is that of a key of a definition of
+// service (or of a mapping merged into one) whose value is a block
+// sequence or mapping, with its items on the lines below: the line
+// itemLine and networkLine fall back to when no item matches.
+func (p *positions) listKeyLine(service string, line int) bool {
+	var in func(m *yaml.Node, depth int) bool
+	in = func(m *yaml.Node, depth int) bool {
+		if m == nil || m.Kind != yaml.MappingNode || depth > maxDepth {
+			return false
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], resolve(m.Content[i+1])
+			if v == nil {
+				continue
+			}
+			if k.Tag == "!!merge" || k.Value == "<<" {
+				sources := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					sources = v.Content
+				}
+				for _, s := range sources {
+					if in(resolve(s), depth+1) {
+						return true
+					}
+				}
+				continue
+			}
+			if k.Line == line && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode) && len(v.Content) > 0 && v.Content[0].Line > line {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range p.services[service] {
+		if in(d.val, 0) {
+			return true
+		}
+	}
+	return false
+}

@@ -71,6 +71,28 @@ services:
     image: busybox
     network_mode: container:shop-db-1
 `, ruleHostNetwork, []string{"compose.override.yaml:4", "compose.yaml:5"}},
+		{"Dockerfile written into the base, service changed by the override", `services:
+  web:
+    build:
+      dockerfile_inline: |
+        FROM nginx:1.27
+        USER root
+`, `services:
+  web:
+    environment:
+      A: b
+`, "dockerfile/user-root", []string{"compose.yaml:6"}},
+		{"cap_add items of both files", `services:
+  web:
+    image: nginx
+    cap_add:
+      - CHOWN
+      - SYS_ADMIN
+`, `services:
+  web:
+    cap_add:
+      - NET_ADMIN
+`, ruleDangerousCapability, []string{"compose.override.yaml:4", "compose.yaml:6"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -412,8 +412,8 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 // COMPOSE_FILE of the directory's .env lists, else compose.yaml or its
 // like and the override file beside it) is audited with the others it
 // loads, merged as docker compose merges them, those not among composes
-// included (an override beside the compose.yaml given, for one); any
-// other file is a project of its own. A file whose directory's .env
+// included (an override beside the compose.yaml given, for one, or the
+// only file COMPOSE_FILE lists); any other file is a project of its own. A file whose directory's .env
 // cannot be read or parsed is left out, with the .env's input/unreadable
 // finding (bad), once: its interpolation is unknown. Files that
 // COMPOSE_FILE lists but that are not regular files are left out (docker
@@ -425,7 +425,18 @@ func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (pr
 		}
 		return filepath.Clean(p)
 	}
-	done := map[string]bool{}
+	done, seen := map[string]bool{}, map[string]bool{} // files, projects
+	add := func(project []string) {
+		var key []string
+		for _, f := range project {
+			done[absOf(f)] = true
+			key = append(key, absOf(f))
+		}
+		if k := strings.Join(key, "\x00"); !seen[k] {
+			seen[k] = true
+			projects = append(projects, project)
+		}
+	}
 	for _, p := range composes {
 		if done[absOf(p)] {
 			continue
@@ -435,23 +446,21 @@ func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (pr
 			bad = append(bad, b...)
 			continue
 		}
-		project := []string{p}
-		files := compose.ProjectFiles(filepath.Dir(p), env)
-		if slices.ContainsFunc(files, func(f string) bool { return absOf(f) == absOf(p) }) {
-			project = project[:0]
-			for _, f := range files {
-				if absOf(f) == absOf(p) {
-					f = p // as given
-				}
-				if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && !slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(f) }) {
-					project = append(project, f)
-				}
+		var project []string
+		for _, f := range compose.ProjectFiles(filepath.Dir(p), env) {
+			if absOf(f) == absOf(p) {
+				f = p // as given
+			}
+			if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && !slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(f) }) {
+				project = append(project, f)
 			}
 		}
-		for _, f := range project {
-			done[absOf(f)] = true
+		if len(project) > 0 {
+			add(project)
 		}
-		projects = append(projects, project)
+		if !done[absOf(p)] {
+			add([]string{p})
+		}
 	}
 	return projects, bad
 }

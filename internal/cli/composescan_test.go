@@ -428,3 +428,24 @@ func TestComposeProjectMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeFileEnvOnly: a directory whose .env sets COMPOSE_FILE to a
+// file that is not among those found (prod.conf) is audited as docker
+// compose run there loads it (before: prod.conf, privileged, was only
+// said unread on stderr and check passed, exit 0).
+func TestComposeFileEnvOnly(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: nginx\n    user: \"1000\"\n",
+		"prod.conf":    "services:\n  web:\n    image: nginx\n    privileged: true\n",
+		".env":         "COMPOSE_FILE=prod.conf\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if want := `"file": "` + filepath.Join(dir, "prod.conf") + `",` + "\n" + `      "line": 4,`; code != ExitFindings || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want %d and a finding at prod.conf:4:\n%s%s", code, ExitFindings, out, errOut)
+	}
+}

@@ -96,9 +96,11 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 //
 // With opts.Policies, the services are also judged as `ward fw --docker`
 // would see their containers (compose/embedded-dns-bypasses-policy); the
-// project name is then the files' name: key, else the name of the first
-// file's directory (the current directory's, for a file given without
-// one).
+// project name is then opts.Environment's COMPOSE_PROJECT_NAME, else
+// the files' name: key, else the name of the first file's directory (the
+// current directory's, for a file given without one). The project name
+// is also that of the containers Compose names itself
+// (<project>-<service>-<index>), which container:<name> may join.
 //
 // Findings silenced by a # ward:ignore comment of the file they point
 // at are returned with Suppressed set. A file that does not parse or is
@@ -129,7 +131,7 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 	if err != nil {
 		dir = ""
 	}
-	name := projectName(files[0].File, all)
+	name := projectName(files[0].File, all, opts.Environment)
 	audits := make([]*audit, len(files))
 	for i, f := range files {
 		a := &audit{file: f.File, dir: dir, projectDir: filepath.Dir(files[0].File), name: name,

@@ -119,21 +119,26 @@ func servicePod(project, name string, s types.ServiceConfig) *corev1.Pod {
 }
 
 // projectName is the Compose project of the files (first is the first
-// file's path, all their positions): the last top-level name they set
-// (interpolated from an empty environment, as Audit does everything),
-// else the name of the first file's directory, normalized as Compose
-// does. `docker compose -p` and COMPOSE_PROJECT_NAME, which Audit cannot
-// know, would override it.
-func projectName(first string, all []*positions) string {
+// file's path, all their positions), as docker compose names it without
+// -p: the COMPOSE_PROJECT_NAME of env (the .env file's variables), else
+// the last top-level name the files set (interpolated from env), else
+// the name of the first file's directory; normalized as Compose does.
+// `docker compose -p` and a COMPOSE_PROJECT_NAME of the environment
+// compose runs in, which Audit cannot know, would override it.
+func projectName(first string, all []*positions, env map[string]string) string {
+	lookupEnv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	name := ""
 	for _, pos := range all {
 		for _, root := range pos.docs {
 			if _, v := lookup(root, "name", 0); v != nil && v.Kind == yaml.ScalarNode {
-				if s, err := substitute(v.Value, func(string) (string, bool) { return "", false }); err == nil && s != "" {
+				if s, err := substitute(v.Value, lookupEnv); err == nil && s != "" {
 					name = s
 				}
 			}
 		}
+	}
+	if v := env["COMPOSE_PROJECT_NAME"]; v != "" {
+		name = v
 	}
 	if name == "" {
 		dir := filepath.Dir(first)

@@ -112,3 +112,35 @@ services:
 		})
 	}
 }
+
+// TestProjectNameFromEnv: the project name in the default container names
+// container:<name> joins is the .env's COMPOSE_PROJECT_NAME, which docker
+// compose prefers to the name: key, and name: is interpolated from the
+// .env (before: container:shop-db-1 was not resolved when .env set
+// COMPOSE_PROJECT_NAME=shop, and the join of the host's network passed).
+func TestProjectNameFromEnv(t *testing.T) {
+	const src = `name: ${NAME:-other}
+services:
+  db:
+    image: postgres
+    network_mode: host
+  tap:
+    image: busybox
+    network_mode: container:shop-db-1
+`
+	for _, env := range []map[string]string{{"COMPOSE_PROJECT_NAME": "shop"}, {"NAME": "shop"}, {"COMPOSE_PROJECT_NAME": "Shop", "NAME": "x"}} {
+		fs, err := Audit("compose.yaml", []byte(src), Options{Environment: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, f := range fs {
+			if f.Rule == ruleHostNetwork {
+				got = append(got, f.Line)
+			}
+		}
+		if diff := cmp.Diff([]int{5, 8}, got); diff != "" {
+			t.Errorf("env %v: lines of %s (-want +got):\n%s", env, ruleHostNetwork, diff)
+		}
+	}
+}

@@ -298,8 +298,8 @@ var Rules = []finding.Rule{
 			"other names are forwarded upstream by dockerd, from the container's namespace (Ward then judges the forwarded query as the service's egress) " +
 			"or, for a resolver on the host's loopback, from the host's (Ward does not), so the policy is no defence against DNS tunnelling either. " +
 			"The rule runs when NetworkPolicies are checked with the Compose file, and judges them as `ward fw --docker` would enforce them: each service is a Pod " +
-			"in the namespace of its ward.dev/namespace label, else of the Compose project (the file's name:, else its directory's name; " +
-			"`docker compose -p` or COMPOSE_PROJECT_NAME would change it), labelled with the service's labels and Compose's own " +
+			"in the namespace of its ward.dev/namespace label, else of the Compose project (the COMPOSE_PROJECT_NAME of the .env, else the file's name:, else its directory's name; " +
+			"`docker compose -p` or a COMPOSE_PROJECT_NAME of the environment compose runs in would change it), labelled with the service's labels and Compose's own " +
 			"(com.docker.compose.project, com.docker.compose.service); labels of the image are not known here. " +
 			"Services with a network_mode (host, none, bridge, service: or container:) do not use a Compose network and are not checked.",
 		Fix: "If the service needs names, allow DNS in its egress policy (to 53/UDP and 53/TCP) so that the policy says what happens. " +

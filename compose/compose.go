@@ -229,7 +229,7 @@ func load(files []Source, all []*positions, env map[string]string) (project *typ
 	for i, f := range files {
 		content := all[i].blankVersion(f.Src)
 		if all[i].extendsOtherFile() {
-			if content, err = withoutOtherFileExtends(content); err != nil {
+			if content, err = withoutOtherFileExtends(content, f.File); err != nil {
 				return nil, &ParseError{File: f.File, Line: yamlErrorLine(err), Err: err}
 			}
 		}

@@ -169,6 +169,16 @@ services:
   z:
     extends: {file: other.yml, service: q}
 `, []hit{{4, finding.High}, {4, finding.High}, {9, finding.High}}},
+	{"network_mode inherited with extends naming the file itself", ruleHostNetwork, `services:
+  a:
+    image: nginx
+    network_mode: host
+  b:
+    extends: {file: ./compose.yaml, service: a}
+  tap:
+    image: busybox
+    network_mode: service:b
+`, []hit{{4, finding.High}, {5, finding.High}, {9, finding.High}}},
 	{"network_mode of services joining each other", ruleHostNetwork, `services:
   a:
     image: nginx

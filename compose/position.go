@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -535,9 +536,18 @@ func NotRead(src []byte) []string {
 // which Audit does not read, so that compose-go still applies the
 // extends of services of the same file (skipping extends altogether
 // would let one service extending another file hide what every other
-// service inherits). src is returned as is when it has none; otherwise
-// it is written anew by yaml.v3, anchors and merge keys kept.
-func withoutOtherFileExtends(src []byte) ([]byte, error) {
+// service inherits). An extends whose file is the file itself (file, the
+// path of src) loses its file key only: compose-go then follows it in
+// src, as docker compose does on disk. src is returned as is when it has
+// none; otherwise it is written anew by yaml.v3, anchors and merge keys
+// kept.
+func withoutOtherFileExtends(src []byte, file string) ([]byte, error) {
+	self := func(name string) bool {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(file), name)
+		}
+		return filepath.Clean(name) == filepath.Clean(file)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var docs []*yaml.Node
 	for {
@@ -562,7 +572,7 @@ func withoutOtherFileExtends(src []byte) ([]byte, error) {
 			continue
 		}
 		for i := 1; i < len(services.Content); i += 2 {
-			dropped = dropFileExtends(resolve(services.Content[i]), 0) || dropped
+			dropped = dropFileExtends(resolve(services.Content[i]), self, 0) || dropped
 		}
 	}
 	if !dropped {
@@ -582,9 +592,10 @@ func withoutOtherFileExtends(src []byte) ([]byte, error) {
 }
 
 // dropFileExtends removes from the service mapping m, and from the
-// mappings merged into it, the extends keys that name a file, and
-// reports whether it removed any.
-func dropFileExtends(m *yaml.Node, depth int) bool {
+// mappings merged into it, the extends keys that name a file, but only
+// the file key of those that name the file itself (self), and reports
+// whether it removed any.
+func dropFileExtends(m *yaml.Node, self func(string) bool, depth int) bool {
 	if m == nil || m.Kind != yaml.MappingNode || depth > maxDepth {
 		return false
 	}
@@ -597,14 +608,24 @@ func dropFileExtends(m *yaml.Node, depth int) bool {
 				sources = v.Content
 			}
 			for _, s := range sources {
-				dropped = dropFileExtends(resolve(s), depth+1) || dropped
+				dropped = dropFileExtends(resolve(s), self, depth+1) || dropped
 			}
 			continue
 		}
 		if k.Value != "extends" || v == nil || v.Kind != yaml.MappingNode {
 			continue
 		}
-		if f, _ := lookup(v, "file", 0); f != nil {
+		if f, fv := lookup(v, "file", 0); f != nil {
+			if fv != nil && fv.Kind == yaml.ScalarNode && self(fv.Value) && v == m.Content[i+1] {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if v.Content[j] == f {
+						v.Content = slices.Delete(v.Content, j, j+2)
+						break
+					}
+				}
+				dropped = true
+				continue
+			}
 			m.Content = slices.Delete(m.Content, i, i+2)
 			i -= 2
 			dropped = true

@@ -489,9 +489,10 @@ func (p *positions) portItems(service string, n int) (items, lines []int) {
 
 // NotRead lists what a Compose file names that Audit does not read, each
 // as "LINE: what": the files of its include entries, and the other files
-// services extend (their inherited settings go unchecked). A file that
-// does not parse gives nothing (Audit reports it).
-func NotRead(src []byte) []string {
+// services extend (their inherited settings go unchecked); file is the
+// file's path, which an extends may name too (Audit follows that one). A
+// file that does not parse gives nothing (Audit reports it).
+func NotRead(file string, src []byte) []string {
 	p, err := parsePositions(src)
 	if err != nil {
 		return nil
@@ -523,7 +524,7 @@ func NotRead(src []byte) []string {
 			if v = resolve(v); k == nil || v == nil || v.Kind != yaml.MappingNode {
 				continue
 			}
-			if _, f := lookup(v, "file", 0); resolve(f) != nil {
+			if _, f := lookup(v, "file", 0); resolve(f) != nil && !isFile(file, resolve(f)) {
 				out = append(out, fmt.Sprintf("%d: service %s extends a service of %s, which is not read: what it inherits is not checked", k.Line, s, resolve(f).Value))
 			}
 		}
@@ -542,12 +543,7 @@ func NotRead(src []byte) []string {
 // none; otherwise it is written anew by yaml.v3, anchors and merge keys
 // kept.
 func withoutOtherFileExtends(src []byte, file string) ([]byte, error) {
-	self := func(name string) bool {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(filepath.Dir(file), name)
-		}
-		return filepath.Clean(name) == filepath.Clean(file)
-	}
+	self := func(name string) bool { return sameFile(file, name) }
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var docs []*yaml.Node
 	for {
@@ -673,4 +669,18 @@ func (p *positions) listKeyLine(service string, line int) bool {
 		}
 	}
 	return false
+}
+
+// sameFile reports whether name, as an extends of the file at path file
+// writes it (relative to the file's directory), is that file.
+func sameFile(file, name string) bool {
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(filepath.Dir(file), name)
+	}
+	return filepath.Clean(name) == filepath.Clean(file)
+}
+
+// isFile reports whether the scalar n names the file at path file.
+func isFile(file string, n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && sameFile(file, n.Value)
 }

@@ -373,7 +373,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 				fs = append(fs, unreadable(p, 0, err))
 				continue
 			}
-			for _, w := range compose.NotRead(src) {
+			for _, w := range compose.NotRead(p, src) {
 				e.warn("%s:%s", p, w)
 			}
 			srcs = append(srcs, compose.Source{File: p, Src: src})

@@ -47,5 +47,7 @@
 // compose merges when run in a directory without -f (those, else
 // compose.yaml or its like and its override file): AuditProject audits
 // such files merged, as one project, each finding at the file that sets
-// what it is about.
+// what it is about. References (and NotRead, for warnings) lists the
+// files a Compose file names that Audit does not read: those of include
+// entries and of extends from another file.
 package compose

@@ -493,26 +493,69 @@ func (p *positions) portItems(service string, n int) (items, lines []int) {
 // file's path, which an extends may name too (Audit follows that one). A
 // file that does not parse gives nothing (Audit reports it).
 func NotRead(file string, src []byte) []string {
+	var out []string
+	for _, r := range References(file, src) {
+		out = append(out, fmt.Sprintf("%d: %s", r.Line, r.What))
+	}
+	return out
+}
+
+// Reference is a file a Compose file names that Audit does not read: a
+// file of an include entry, or another file a service extends.
+type Reference struct {
+	Line    int
+	Service string // the service that extends; "" for an include entry
+	// What says what is not read, for a warning:
+	// "include other.yaml is not read: check that file too".
+	What string
+	// Name is the file as written ("" when not a plain string), and Path
+	// that name joined to the Compose file's directory unless absolute
+	// ("" with Name).
+	Name, Path string
+}
+
+// References lists the References of the Compose file text src, whose
+// path is file, in file order of include entries then by service. A file
+// that does not parse gives nothing (Audit reports it).
+func References(file string, src []byte) []Reference {
 	p, err := parsePositions(src)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	ref := func(line int, name *yaml.Node, what string) Reference {
+		r := Reference{Line: line, What: what}
+		if name != nil && name.Kind == yaml.ScalarNode {
+			r.Name, r.Path = name.Value, name.Value
+			if !filepath.IsAbs(r.Path) {
+				r.Path = filepath.Join(filepath.Dir(file), r.Path)
+			}
+		}
+		return r
+	}
+	var out []Reference
 	for _, doc := range p.docs {
 		k, v := lookup(doc, "include", 0)
-		if v = resolve(v); k != nil && v != nil && v.Kind == yaml.SequenceNode {
-			for _, it := range v.Content {
-				it = resolve(it)
-				name := it
-				if it != nil && it.Kind == yaml.MappingNode {
-					_, name = lookup(it, "path", 0)
+		if v = resolve(v); k == nil || v == nil || v.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, it := range v.Content {
+			if it = resolve(it); it == nil {
+				continue
+			}
+			names := []*yaml.Node{it}
+			if it.Kind == yaml.MappingNode {
+				_, n := lookup(it, "path", 0)
+				names = []*yaml.Node{resolve(n)}
+				if n = resolve(n); n != nil && n.Kind == yaml.SequenceNode {
+					names = n.Content
 				}
-				what := "an include entry"
-				if name = resolve(name); name != nil && name.Kind == yaml.ScalarNode {
-					what = "include " + name.Value
-				}
-				if it != nil {
-					out = append(out, fmt.Sprintf("%d: %s is not read: check that file too", it.Line, what))
+			}
+			for _, name := range names {
+				name = resolve(name)
+				if name != nil && name.Kind == yaml.ScalarNode {
+					out = append(out, ref(it.Line, name, "include "+name.Value+" is not read: check that file too"))
+				} else {
+					out = append(out, ref(it.Line, nil, "an include entry is not read: check that file too"))
 				}
 			}
 		}
@@ -525,7 +568,10 @@ func NotRead(file string, src []byte) []string {
 				continue
 			}
 			if _, f := lookup(v, "file", 0); resolve(f) != nil && !isFile(file, resolve(f)) {
-				out = append(out, fmt.Sprintf("%d: service %s extends a service of %s, which is not read: what it inherits is not checked", k.Line, s, resolve(f).Value))
+				f = resolve(f)
+				r := ref(k.Line, f, fmt.Sprintf("service %s extends a service of %s, which is not read: what it inherits is not checked", s, f.Value))
+				r.Service = s
+				out = append(out, r)
 			}
 		}
 	}

@@ -364,6 +364,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	projects, bad := composeProjects(composes, dotEnvs, e.maxInput)
 	fs = append(fs, bad...)
 	var composeRead []string
+	var refs []composeRef
 	for _, project := range projects {
 		var srcs []compose.Source
 		for _, p := range project {
@@ -373,8 +374,8 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 				fs = append(fs, unreadable(p, 0, err))
 				continue
 			}
-			for _, w := range compose.NotRead(p, src) {
-				e.warn("%s:%s", p, w)
+			for _, r := range compose.References(p, src) {
+				refs = append(refs, composeRef{file: p, Reference: r})
 			}
 			srcs = append(srcs, compose.Source{File: p, Src: src})
 		}
@@ -399,11 +400,55 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
 	e.warnComposeFiles(dotEnvs, composeRead)
+	fs = append(fs, e.composeReferences(refs, composeRead)...)
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
 	addOrigins(fs, set)
 	return fs, set, stale, nil
+}
+
+// composeRef is a file the Compose file file names and AuditProject does
+// not read (an include entry's, or one a service extends).
+type composeRef struct {
+	file string
+	compose.Reference
+}
+
+// composeReferences says what the Compose files read name and
+// AuditProject does not read. A file that is among them (read, by
+// absolute path) was audited on its own: a warning on stderr says that
+// what it brings is not judged with the file that names it. Any other
+// (not there, outside the paths given, a name no walk finds, remote,
+// written with a variable) is an input/unreadable finding: docker compose
+// reads it into the project, and what it defines would go unchecked.
+func (e *env) composeReferences(refs []composeRef, read []string) []finding.Finding {
+	audited := map[string]bool{}
+	for _, f := range read {
+		if abs, err := filepath.Abs(f); err == nil {
+			audited[abs] = true
+		}
+	}
+	var out []finding.Finding
+	for _, r := range refs {
+		if abs, err := filepath.Abs(r.Path); r.Path != "" && err == nil && audited[abs] {
+			e.warn("%s:%d: %s", r.file, r.Line, r.What)
+			continue
+		}
+		name := r.Name
+		if name == "" {
+			name = "an entry that is not a plain path"
+		}
+		f := finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: r.file, Line: r.Line,
+			Message: "include " + name + ": docker compose loads this file into the project, but it is not among the Compose files checked, so the services it defines go unchecked",
+			Fix:     "Give the file as PATH too (ward checks it on its own), or keep it beside the Compose file under a name ward finds (*.yaml, *.yml); ward does not fetch remote files or interpolate these paths."}
+		if r.Service != "" {
+			f.Object = "service " + r.Service
+			f.Message = "extends " + name + ": docker compose reads the service it extends from this file, but it is not among the Compose files checked, so what " + r.Service + " inherits goes unchecked"
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // composeProjects groups the Compose files to audit into the projects

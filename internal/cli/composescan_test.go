@@ -55,22 +55,59 @@ func TestComposeByContentEncodings(t *testing.T) {
 }
 
 // TestComposeNotRead: check says on stderr which files a Compose file
-// names that it does not read (before: nothing, and a service extending a
-// privileged one of another file passed clean).
+// names that it audits on their own but not with it (before: nothing, and
+// a service extending a privileged one of another file passed clean).
 func TestComposeNotRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "compose.yaml")
-	src := "include:\n  - other.yaml\nservices:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string]string{
+		"compose.yaml": "include:\n  - other.yaml\nservices:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n",
+		"other.yaml":   "services:\n  db:\n    image: postgres\n",
+		"base.yml":     "services:\n  base:\n    image: nginx\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, errOut, _ := run(t, "", "check", path)
+	out, errOut, _ := run(t, "", "check", dir)
 	for _, want := range []string{
 		"ward: warning: " + path + ":2: include other.yaml is not read",
 		"ward: warning: " + path + ":6: service web extends a service of base.yml, which is not read",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr = %q, want %q", errOut, want)
+		}
+	}
+	if strings.Contains(out, "input/unreadable") {
+		t.Errorf("a file checked is reported unread:\n%s", out)
+	}
+}
+
+// TestComposeReferencesUnchecked: a file an include entry or an extends
+// names that is not among the Compose files checked (a name the walk does
+// not find, outside the paths given, missing, remote) is an
+// input/unreadable finding at the entry, and check exits 2 (before: a
+// warning on stderr, and a privileged service included from stack.conf
+// passed with exit 0).
+func TestComposeReferencesUnchecked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	for name, src := range map[string]string{
+		"compose.yaml": "include:\n  - stack.conf\n  - oci://registry.example/stack:1\nservices:\n  web:\n    image: nginx\n    user: \"1000\"\n    extends:\n      file: ../shared/base.yml\n      service: base\n",
+		"stack.conf":   "services:\n  db:\n    image: postgres\n    privileged: true\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if code != ExitError {
+		t.Errorf("exit %d, want %d (input errors):\n%s%s", code, ExitError, out, errOut)
+	}
+	for _, line := range []int{2, 3, 8} {
+		want := `"rule": "input/unreadable",` + "\n" + `      "severity": "high",` + "\n" + `      "file": "` + path + `",` + "\n" + `      "line": ` + strconv.Itoa(line) + ","
+		if !strings.Contains(out, want) {
+			t.Errorf("no input/unreadable at %s:%d:\n%s", path, line, out)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -142,5 +143,18 @@ services:
 		if diff := cmp.Diff([]int{5, 8}, got); diff != "" {
 			t.Errorf("env %v: lines of %s (-want +got):\n%s", env, ruleHostNetwork, diff)
 		}
+	}
+}
+
+// TestAuditProjectParseError: an error of a later file of the project is
+// reported at that file's line.
+func TestAuditProjectParseError(t *testing.T) {
+	_, err := AuditProject([]Source{
+		{File: "compose.yaml", Src: []byte("services:\n  web:\n    image: nginx\n")},
+		{File: "compose.override.yaml", Src: []byte("services:\n  web:\n    foo: 1\n")},
+	}, Options{})
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.File != "compose.override.yaml" || pe.Line != 3 {
+		t.Errorf("err = %#v, want a *ParseError at compose.override.yaml:3", err)
 	}
 }

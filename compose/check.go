@@ -15,13 +15,17 @@ import (
 
 // audit holds one run of the checks over a loaded project.
 type audit struct {
-	file     string
-	dir      string // the file's directory, absolute; "" when unknown
-	pos      *positions
-	project  *types.Project
-	services types.Services // project.AllServices(), which builds a new map each call
-	trusted  registry.Trusted
-	findings []finding.Finding
+	file string // the file whose positions pos holds, which findings name
+	// dir is the project's directory (the first file's), absolute; ""
+	// when unknown; projectDir is that directory as the first file's
+	// path gives it.
+	dir, projectDir string
+	name            string // the project's name (projectName)
+	pos             *positions
+	project         *types.Project
+	services        types.Services // project.AllServices(), which builds a new map each call
+	trusted         registry.Trusted
+	findings        []finding.Finding
 }
 
 func (a *audit) run() {
@@ -174,6 +178,31 @@ func (a *audit) joinedService(mode string) (string, bool) {
 			if s.ContainerName == other {
 				return n, true
 			}
+		}
+		return a.defaultContainer(other)
+	}
+	return "", false
+}
+
+// defaultContainer is the service whose containers Compose names name
+// when the service sets no container_name: <project>-<service>-<index>
+// (docker compose v2), or <project>_<service>_<index> (v1, and v2 with
+// --compatibility), the project's name being a.name.
+func (a *audit) defaultContainer(name string) (string, bool) {
+	for _, sep := range []string{"-", "_"} {
+		rest, ok := strings.CutPrefix(name, a.name+sep)
+		if !ok {
+			continue
+		}
+		i := strings.LastIndex(rest, sep)
+		if i <= 0 {
+			continue
+		}
+		if n, err := strconv.Atoi(rest[i+1:]); err != nil || n < 1 || rest[i+1] == '+' {
+			continue
+		}
+		if s, ok := a.services[rest[:i]]; ok && s.ContainerName == "" {
+			return rest[:i], true
 		}
 	}
 	return "", false

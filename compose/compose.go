@@ -47,6 +47,7 @@ type Options struct {
 // Build is a service's build from a Dockerfile on disk (Options.OnBuild).
 type Build struct {
 	Service string
+	File    string // the Compose file whose build key Line is on
 	// Dockerfile is the path of the Dockerfile: build.dockerfile (default
 	// Dockerfile) in build.context (default the file's directory),
 	// relative paths joined to the Compose file's directory.
@@ -60,9 +61,31 @@ type Build struct {
 // It is srcpos.Error, the one position error of every Ward loader.
 type ParseError = srcpos.Error
 
+// Source is one file of a Compose project: its path as findings should
+// show it, and its text.
+type Source struct {
+	File string
+	Src  []byte
+}
+
 // Audit loads the Compose file text src and returns its findings, sorted
 // with finding.Sort. file is the file's path as findings should show it.
-// Audit reads nothing from disk or from the process environment:
+// It is AuditProject of that one file.
+func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
+	return AuditProject([]Source{{File: file, Src: src}}, opts)
+}
+
+// AuditProject loads the Compose files files as one project, merged in
+// their order as docker compose merges the files it is given with -f (or
+// finds: ProjectFiles), and returns the project's findings, sorted with
+// finding.Sort: a service that a later file changes or defines is judged
+// as merged, so an override that makes a service of the first file
+// privileged, or joins its network namespace, is judged with it. Each
+// finding points at the last file that sets the key it is about, else at
+// the first file that defines the service. Relative paths are those of
+// the first file's directory, the project's, as in docker compose.
+//
+// AuditProject reads nothing from disk or from the process environment:
 // variables are interpolated from opts.Environment alone, with HOME "~"
 // unless it sets HOME (unset variables
 // become empty, or false or 0 where Compose wants a boolean or number,
@@ -73,46 +96,125 @@ type ParseError = srcpos.Error
 //
 // With opts.Policies, the services are also judged as `ward fw --docker`
 // would see their containers (compose/embedded-dns-bypasses-policy); the
-// project name is then the file's name: key, else the name of its
-// directory (the current directory's, for a file given without one).
+// project name is then opts.Environment's COMPOSE_PROJECT_NAME, else
+// the files' name: key, else the name of the first file's directory (the
+// current directory's, for a file given without one). The project name
+// is also that of the containers Compose names itself
+// (<project>-<service>-<index>), which container:<name> may join.
 //
-// Findings silenced by a # ward:ignore comment are returned with
-// Suppressed set. A file that does not parse or is not valid Compose
-// returns a *ParseError and no findings.
-func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
+// Findings silenced by a # ward:ignore comment of the file they point
+// at are returned with Suppressed set. A file that does not parse or is
+// not valid Compose returns a *ParseError and no findings.
+func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
 	trusted, err := registry.Parse(opts.TrustedRegistries)
 	if err != nil {
 		return nil, fmt.Errorf("compose: trusted registries: %w", err)
 	}
-	pos, perr := parsePositions(src)
-	if perr != nil {
-		perr.File = file
-		return nil, perr
+	all := make([]*positions, len(files))
+	for i, f := range files {
+		pos, perr := parsePositions(f.Src)
+		if perr != nil {
+			perr.File = f.File
+			return nil, perr
+		}
+		all[i] = pos
 	}
-	project, err := load(file, pos, src, opts.Environment)
+	project, err := load(files, all, opts.Environment)
 	if err != nil {
 		return nil, err
 	}
-	a := &audit{file: file, pos: pos, project: project, services: project.AllServices(), trusted: trusted}
-	if dir, err := filepath.Abs(filepath.Dir(file)); err == nil {
-		a.dir = dir
+	services := project.AllServices()
+	dir, err := filepath.Abs(filepath.Dir(files[0].File))
+	if err != nil {
+		dir = ""
 	}
-	a.run()
-	a.inlineDockerfiles(opts.TrustedRegistries)
+	name := projectName(files[0].File, all, opts.Environment)
+	audits := make([]*audit, len(files))
+	for i, f := range files {
+		a := &audit{file: f.File, dir: dir, projectDir: filepath.Dir(files[0].File), name: name,
+			pos: all[i], project: project, services: services, trusted: trusted}
+		a.run()
+		a.inlineDockerfiles(opts.TrustedRegistries)
+		if err := a.embeddedDNS(opts.Policies); err != nil {
+			return nil, err
+		}
+		audits[i] = a
+	}
+	fs := pick(audits)
 	if opts.OnBuild != nil {
-		a.builds(opts.OnBuild)
+		builds(audits, opts.OnBuild)
 	}
-	if err := a.embeddedDNS(opts.Policies); err != nil {
-		return nil, err
+	var out []finding.Finding
+	for i, f := range files {
+		sups, bad := parseSuppressions(f.Src, f.File, all[i])
+		mine := append([]finding.Finding{}, bad...)
+		for _, x := range fs {
+			if x.File == f.File {
+				mine = append(mine, x)
+			}
+		}
+		applySuppressions(mine, sups, all[i])
+		out = append(out, mine...)
 	}
-	sups, bad := parseSuppressions(src, file, pos)
-	fs := append(a.findings, bad...)
-	applySuppressions(fs, sups, pos)
-	return finding.Sort(fs), nil
+	return finding.Sort(out), nil
 }
 
-// load runs compose-go on src, from memory.
-func load(file string, pos *positions, src []byte, env map[string]string) (project *types.Project, err error) {
+// pick chooses, for each finding of the merged project, the file it
+// points at: every audit ran the same checks on the same project, each
+// with the positions of its own file, so the n-th finding of a rule,
+// service and message is the same finding in each. The audit that found
+// the key it is about wins, the last such (later files override earlier
+// ones), else the one whose line is that of the list or mapping the
+// finding is about rather than of its item (itemLine found none there),
+// else the first that knows the service's line, else the first.
+func pick(audits []*audit) []finding.Finding {
+	type key struct {
+		rule, object, message string
+		n                     int
+	}
+	best := map[key]finding.Finding{}
+	score := map[key]int{}
+	var order []key
+	for _, a := range audits {
+		seen := map[key]int{}
+		for _, f := range a.findings {
+			k := key{f.Rule, f.Object, f.Message, 0}
+			k.n = seen[k]
+			seen[k]++
+			service, _ := strings.CutPrefix(f.Object, "service ")
+			service, _, _ = strings.Cut(service, " ")
+			sc := 0
+			switch {
+			case f.Line <= 0:
+			case f.Line == a.pos.serviceLine(service):
+				sc = 1
+			case a.pos.listKeyLine(service, f.Line):
+				sc = 2 // no item of the list matched: an item of another file's may
+			default:
+				sc = 3
+			}
+			old, ok := score[k]
+			if !ok {
+				order = append(order, k)
+			}
+			if !ok || sc > old || sc == 3 && old == 3 {
+				best[k], score[k] = f, sc
+			}
+		}
+	}
+	out := make([]finding.Finding, 0, len(order))
+	for _, k := range order {
+		out = append(out, best[k])
+	}
+	return out
+}
+
+// load runs compose-go on the files, from memory, merging them in order.
+func load(files []Source, all []*positions, env map[string]string) (project *types.Project, err error) {
+	file := files[0].File
 	// compose-go asserts types of the model in places; a panic on
 	// malformed input must not crash Ward.
 	defer func() {
@@ -122,10 +224,17 @@ func load(file string, pos *positions, src []byte, env map[string]string) (proje
 	}()
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(file),
-		ConfigFiles: []types.ConfigFile{{Filename: file, Content: pos.blankVersion(src)}},
 		Environment: home(env),
 	}
-	skipExtends := pos.extendsOtherFile()
+	for i, f := range files {
+		content := all[i].blankVersion(f.Src)
+		if all[i].extendsOtherFile() {
+			if content, err = withoutOtherFileExtends(content, f.File); err != nil {
+				return nil, &ParseError{File: f.File, Line: yamlErrorLine(err), Err: err}
+			}
+		}
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: f.File, Content: content})
+	}
 	project, err = loader.LoadWithContext(context.Background(), details,
 		loader.WithProfiles([]string{"*"}),
 		func(o *loader.Options) {
@@ -133,16 +242,33 @@ func load(file string, pos *positions, src []byte, env map[string]string) (proje
 			o.ResolvePaths = false
 			o.SkipConsistencyCheck = true
 			o.SkipInclude = true
-			o.SkipExtends = skipExtends
 			o.SkipResolveEnvironment = true
 			o.SkipResolveLabels = true
 			o.Interpolate.Substitute = substitute
 			o.Interpolate.TypeCastMapping = lenientCasts(o.Interpolate.TypeCastMapping)
 		})
 	if err != nil {
-		return nil, &ParseError{File: file, Line: errorLine(pos, err), Err: err}
+		return nil, loadError(files, all, err)
 	}
 	return project, nil
+}
+
+// loadError is err located in the file it is about: the file its message
+// names, else the first whose positions find what it names, else the
+// first file.
+func loadError(files []Source, all []*positions, err error) *ParseError {
+	msg := err.Error()
+	for i, f := range files {
+		if len(files) > 1 && strings.Contains(msg, f.File) {
+			return &ParseError{File: f.File, Line: errorLine(all[i], err), Err: err}
+		}
+	}
+	for i, f := range files {
+		if line := errorLine(all[i], err); line > 0 {
+			return &ParseError{File: f.File, Line: line, Err: err}
+		}
+	}
+	return &ParseError{File: files[0].File, Err: err}
 }
 
 // DotEnv parses src, the text of the .env file named file, as docker

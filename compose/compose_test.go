@@ -135,6 +135,50 @@ networks:
     image: nginx
     network_mode: "container:not-in-project"
 `, []hit{{5, finding.High}, {8, finding.High}}},
+	{"network_mode of a host-networked service's container, by its default name", ruleHostNetwork, `name: shop
+services:
+  db:
+    image: postgres
+    network_mode: host
+  tap:
+    image: busybox
+    network_mode: container:shop-db-1
+  old:
+    image: busybox
+    network_mode: container:shop_db_2
+  other:
+    image: busybox
+    network_mode: container:shop-db-x
+  named:
+    image: busybox
+    container_name: fixed
+    network_mode: host
+  byname:
+    image: busybox
+    network_mode: container:shop-named-1
+`, []hit{{5, finding.High}, {8, finding.High}, {11, finding.High}, {18, finding.High}}},
+	{"network_mode inherited with extends while another service extends another file", ruleHostNetwork, `services:
+  a:
+    image: nginx
+    network_mode: host
+  b:
+    extends: a
+  tap:
+    image: busybox
+    network_mode: service:b
+  z:
+    extends: {file: other.yml, service: q}
+`, []hit{{4, finding.High}, {4, finding.High}, {9, finding.High}}},
+	{"network_mode inherited with extends naming the file itself", ruleHostNetwork, `services:
+  a:
+    image: nginx
+    network_mode: host
+  b:
+    extends: {file: ./compose.yaml, service: a}
+  tap:
+    image: busybox
+    network_mode: service:b
+`, []hit{{4, finding.High}, {5, finding.High}, {9, finding.High}}},
 	{"network_mode of services joining each other", ruleHostNetwork, `services:
   a:
     image: nginx

@@ -39,7 +39,7 @@ func (a *audit) embeddedDNS(policies *manifest.Set) error {
 	if policies == nil || len(policies.Policies) == 0 {
 		return nil
 	}
-	project := a.projectName()
+	project := a.name
 	services := a.services
 	var pods []any
 	for _, name := range slices.Sorted(maps.Keys(services)) {
@@ -118,22 +118,30 @@ func servicePod(project, name string, s types.ServiceConfig) *corev1.Pod {
 	}
 }
 
-// projectName is the Compose project of the file: its top-level name
-// (interpolated from an empty environment, as Audit does everything),
-// else the name of its directory, normalized as Compose does.
-// `docker compose -p` and COMPOSE_PROJECT_NAME, which Audit cannot know,
-// would override it.
-func (a *audit) projectName() string {
+// projectName is the Compose project of the files (first is the first
+// file's path, all their positions), as docker compose names it without
+// -p: the COMPOSE_PROJECT_NAME of env (the .env file's variables), else
+// the last top-level name the files set (interpolated from env), else
+// the name of the first file's directory; normalized as Compose does.
+// `docker compose -p` and a COMPOSE_PROJECT_NAME of the environment
+// compose runs in, which Audit cannot know, would override it.
+func projectName(first string, all []*positions, env map[string]string) string {
+	lookupEnv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	name := ""
-	for _, root := range a.pos.docs {
-		if _, v := lookup(root, "name", 0); v != nil && v.Kind == yaml.ScalarNode {
-			if s, err := substitute(v.Value, func(string) (string, bool) { return "", false }); err == nil {
-				name = s
+	for _, pos := range all {
+		for _, root := range pos.docs {
+			if _, v := lookup(root, "name", 0); v != nil && v.Kind == yaml.ScalarNode {
+				if s, err := substitute(v.Value, lookupEnv); err == nil && s != "" {
+					name = s
+				}
 			}
 		}
 	}
+	if v := env["COMPOSE_PROJECT_NAME"]; v != "" {
+		name = v
+	}
 	if name == "" {
-		dir := filepath.Dir(a.file)
+		dir := filepath.Dir(first)
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs
 		}

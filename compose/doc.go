@@ -43,5 +43,11 @@
 // for a top-level services key before reading it whole, so that a tree of
 // large YAML files is not read twice. ListedFiles lists the files that the
 // COMPOSE_FILE variable of a .env file (DotEnv) names, which docker
-// compose merges into the project.
+// compose merges into the project, and ProjectFiles the files docker
+// compose merges when run in a directory without -f (those, else
+// compose.yaml or its like and its override file): AuditProject audits
+// such files merged, as one project, each finding at the file that sets
+// what it is about. References (and NotRead, for warnings) lists the
+// files a Compose file names that Audit does not read: those of include
+// entries and of extends from another file.
 package compose

@@ -65,9 +65,11 @@ func (a *audit) inlineDockerfiles(trusted []string) {
 }
 
 // builds calls on for each service that builds from a Dockerfile in a
-// local context (see Options.OnBuild). Remote contexts (URLs, git
-// repositories) are not followed.
-func (a *audit) builds(on func(Build)) {
+// local context (see Options.OnBuild), at the build key of the last file
+// (of audits, one per file of the project) that sets it. Remote contexts
+// (URLs, git repositories) are not followed.
+func builds(audits []*audit, on func(Build)) {
+	a := audits[0]
 	names := make([]string, 0, len(a.project.Services))
 	for name := range a.project.Services {
 		names = append(names, name)
@@ -86,7 +88,7 @@ func (a *audit) builds(on func(Build)) {
 			continue
 		}
 		if !filepath.IsAbs(ctx) {
-			ctx = filepath.Join(filepath.Dir(a.file), ctx)
+			ctx = filepath.Join(a.projectDir, ctx)
 		}
 		df := b.Dockerfile
 		if df == "" {
@@ -95,6 +97,12 @@ func (a *audit) builds(on func(Build)) {
 		if !filepath.IsAbs(df) {
 			df = filepath.Join(ctx, df)
 		}
-		on(Build{Service: name, Dockerfile: df, Target: b.Target, Line: a.pos.keyLine(name, "build")})
+		at := a
+		for _, x := range audits {
+			if k, _ := x.pos.field(name, "build"); k != nil {
+				at = x
+			}
+		}
+		on(Build{Service: name, File: at.file, Dockerfile: df, Target: b.Target, Line: at.pos.keyLine(name, "build")})
 	}
 }

@@ -20,11 +20,12 @@ func TestNotRead(t *testing.T) {
 		{"extends another file", "services:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n",
 			[]string{"4: service web extends a service of base.yml, which is not read: what it inherits is not checked"}},
 		{"extends in the file", "services:\n  base:\n    image: nginx\n  web:\n    extends: base\n  api:\n    extends: {service: base}\n", nil},
+		{"extends the file itself", "services:\n  base:\n    image: nginx\n  web:\n    extends: {file: ./compose.yaml, service: base}\n", nil},
 		{"does not parse", "services: [\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, NotRead([]byte(tt.src))); diff != "" {
+			if diff := cmp.Diff(tt.want, NotRead("compose.yaml", []byte(tt.src))); diff != "" {
 				t.Errorf("NotRead (-want +got):\n%s", diff)
 			}
 		})

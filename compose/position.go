@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -488,29 +489,73 @@ func (p *positions) portItems(service string, n int) (items, lines []int) {
 
 // NotRead lists what a Compose file names that Audit does not read, each
 // as "LINE: what": the files of its include entries, and the other files
-// services extend (their inherited settings go unchecked). A file that
-// does not parse gives nothing (Audit reports it).
-func NotRead(src []byte) []string {
+// services extend (their inherited settings go unchecked); file is the
+// file's path, which an extends may name too (Audit follows that one). A
+// file that does not parse gives nothing (Audit reports it).
+func NotRead(file string, src []byte) []string {
+	var out []string
+	for _, r := range References(file, src) {
+		out = append(out, fmt.Sprintf("%d: %s", r.Line, r.What))
+	}
+	return out
+}
+
+// Reference is a file a Compose file names that Audit does not read: a
+// file of an include entry, or another file a service extends.
+type Reference struct {
+	Line    int
+	Service string // the service that extends; "" for an include entry
+	// What says what is not read, for a warning:
+	// "include other.yaml is not read: check that file too".
+	What string
+	// Name is the file as written ("" when not a plain string), and Path
+	// that name joined to the Compose file's directory unless absolute
+	// ("" with Name).
+	Name, Path string
+}
+
+// References lists the References of the Compose file text src, whose
+// path is file, in file order of include entries then by service. A file
+// that does not parse gives nothing (Audit reports it).
+func References(file string, src []byte) []Reference {
 	p, err := parsePositions(src)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	ref := func(line int, name *yaml.Node, what string) Reference {
+		r := Reference{Line: line, What: what}
+		if name != nil && name.Kind == yaml.ScalarNode {
+			r.Name, r.Path = name.Value, name.Value
+			if !filepath.IsAbs(r.Path) {
+				r.Path = filepath.Join(filepath.Dir(file), r.Path)
+			}
+		}
+		return r
+	}
+	var out []Reference
 	for _, doc := range p.docs {
 		k, v := lookup(doc, "include", 0)
-		if v = resolve(v); k != nil && v != nil && v.Kind == yaml.SequenceNode {
-			for _, it := range v.Content {
-				it = resolve(it)
-				name := it
-				if it != nil && it.Kind == yaml.MappingNode {
-					_, name = lookup(it, "path", 0)
+		if v = resolve(v); k == nil || v == nil || v.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, it := range v.Content {
+			if it = resolve(it); it == nil {
+				continue
+			}
+			names := []*yaml.Node{it}
+			if it.Kind == yaml.MappingNode {
+				_, n := lookup(it, "path", 0)
+				names = []*yaml.Node{resolve(n)}
+				if n = resolve(n); n != nil && n.Kind == yaml.SequenceNode {
+					names = n.Content
 				}
-				what := "an include entry"
-				if name = resolve(name); name != nil && name.Kind == yaml.ScalarNode {
-					what = "include " + name.Value
-				}
-				if it != nil {
-					out = append(out, fmt.Sprintf("%d: %s is not read: check that file too", it.Line, what))
+			}
+			for _, name := range names {
+				name = resolve(name)
+				if name != nil && name.Kind == yaml.ScalarNode {
+					out = append(out, ref(it.Line, name, "include "+name.Value+" is not read: check that file too"))
+				} else {
+					out = append(out, ref(it.Line, nil, "an include entry is not read: check that file too"))
 				}
 			}
 		}
@@ -522,10 +567,166 @@ func NotRead(src []byte) []string {
 			if v = resolve(v); k == nil || v == nil || v.Kind != yaml.MappingNode {
 				continue
 			}
-			if _, f := lookup(v, "file", 0); resolve(f) != nil {
-				out = append(out, fmt.Sprintf("%d: service %s extends a service of %s, which is not read: what it inherits is not checked", k.Line, s, resolve(f).Value))
+			if _, f := lookup(v, "file", 0); resolve(f) != nil && !isFile(file, resolve(f)) {
+				f = resolve(f)
+				r := ref(k.Line, f, fmt.Sprintf("service %s extends a service of %s, which is not read: what it inherits is not checked", s, f.Value))
+				r.Service = s
+				out = append(out, r)
 			}
 		}
 	}
 	return out
+}
+
+// withoutOtherFileExtends returns src without the extends keys of its
+// services that name another file (extends: {file: ..., service: ...}),
+// which Audit does not read, so that compose-go still applies the
+// extends of services of the same file (skipping extends altogether
+// would let one service extending another file hide what every other
+// service inherits). An extends whose file is the file itself (file, the
+// path of src) loses its file key only: compose-go then follows it in
+// src, as docker compose does on disk. src is returned as is when it has
+// none; otherwise it is written anew by yaml.v3, anchors and merge keys
+// kept.
+func withoutOtherFileExtends(src []byte, file string) ([]byte, error) {
+	self := func(name string) bool { return sameFile(file, name) }
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, &n)
+	}
+	dropped := false
+	for _, d := range docs {
+		root := d
+		if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+			root = root.Content[0]
+		}
+		_, services := lookup(resolve(root), "services", 0)
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 1; i < len(services.Content); i += 2 {
+			dropped = dropFileExtends(resolve(services.Content[i]), self, 0) || dropped
+		}
+	}
+	if !dropped {
+		return src, nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// dropFileExtends removes from the service mapping m, and from the
+// mappings merged into it, the extends keys that name a file, but only
+// the file key of those that name the file itself (self), and reports
+// whether it removed any.
+func dropFileExtends(m *yaml.Node, self func(string) bool, depth int) bool {
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxDepth {
+		return false
+	}
+	dropped := false
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], resolve(m.Content[i+1])
+		if k.Tag == "!!merge" || k.Value == "<<" {
+			sources := []*yaml.Node{v}
+			if v != nil && v.Kind == yaml.SequenceNode {
+				sources = v.Content
+			}
+			for _, s := range sources {
+				dropped = dropFileExtends(resolve(s), self, depth+1) || dropped
+			}
+			continue
+		}
+		if k.Value != "extends" || v == nil || v.Kind != yaml.MappingNode {
+			continue
+		}
+		if f, fv := lookup(v, "file", 0); f != nil {
+			if fv != nil && fv.Kind == yaml.ScalarNode && self(fv.Value) && v == m.Content[i+1] {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					if v.Content[j] == f {
+						v.Content = slices.Delete(v.Content, j, j+2)
+						break
+					}
+				}
+				dropped = true
+				continue
+			}
+			m.Content = slices.Delete(m.Content, i, i+2)
+			i -= 2
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// listKeyLine reports whether line is that of a key of a definition of
+// service (or of a mapping merged into one) whose value is a block
+// sequence or mapping, with its items on the lines below: the line
+// itemLine and networkLine fall back to when no item matches.
+func (p *positions) listKeyLine(service string, line int) bool {
+	var in func(m *yaml.Node, depth int) bool
+	in = func(m *yaml.Node, depth int) bool {
+		if m == nil || m.Kind != yaml.MappingNode || depth > maxDepth {
+			return false
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], resolve(m.Content[i+1])
+			if v == nil {
+				continue
+			}
+			if k.Tag == "!!merge" || k.Value == "<<" {
+				sources := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					sources = v.Content
+				}
+				for _, s := range sources {
+					if in(resolve(s), depth+1) {
+						return true
+					}
+				}
+				continue
+			}
+			if k.Line == line && (v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode) && len(v.Content) > 0 && v.Content[0].Line > line {
+				return true
+			}
+		}
+		return false
+	}
+	for _, d := range p.services[service] {
+		if in(d.val, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameFile reports whether name, as an extends of the file at path file
+// writes it (relative to the file's directory), is that file.
+func sameFile(file, name string) bool {
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(filepath.Dir(file), name)
+	}
+	return filepath.Clean(name) == filepath.Clean(file)
+}
+
+// isFile reports whether the scalar n names the file at path file.
+func isFile(file string, n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && sameFile(file, n.Value)
 }

@@ -60,7 +60,7 @@ var Rules = []finding.Rule{
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
 			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
 			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode. " +
-			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
+			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project, or the name Compose gives its containers otherwise, `<project>-<service>-<index>`, the project being the `COMPOSE_PROJECT_NAME` of the `.env`, else the `name:` key, else the directory's name) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
 		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
@@ -298,8 +298,8 @@ var Rules = []finding.Rule{
 			"other names are forwarded upstream by dockerd, from the container's namespace (Ward then judges the forwarded query as the service's egress) " +
 			"or, for a resolver on the host's loopback, from the host's (Ward does not), so the policy is no defence against DNS tunnelling either. " +
 			"The rule runs when NetworkPolicies are checked with the Compose file, and judges them as `ward fw --docker` would enforce them: each service is a Pod " +
-			"in the namespace of its ward.dev/namespace label, else of the Compose project (the file's name:, else its directory's name; " +
-			"`docker compose -p` or COMPOSE_PROJECT_NAME would change it), labelled with the service's labels and Compose's own " +
+			"in the namespace of its ward.dev/namespace label, else of the Compose project (the COMPOSE_PROJECT_NAME of the .env, else the file's name:, else its directory's name; " +
+			"`docker compose -p` or a COMPOSE_PROJECT_NAME of the environment compose runs in would change it), labelled with the service's labels and Compose's own " +
 			"(com.docker.compose.project, com.docker.compose.service); labels of the image are not known here. " +
 			"Services with a network_mode (host, none, bridge, service: or container:) do not use a Compose network and are not checked.",
 		Fix: "If the service needs names, allow DNS in its egress policy (to 53/UDP and 53/TCP) so that the policy says what happens. " +

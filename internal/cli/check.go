@@ -361,38 +361,153 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
-	for _, p := range composes {
-		src, err := manifest.ReadFile(p, e.maxInput)
-		if err != nil {
-			fs = append(fs, unreadable(p, 0, err))
+	projects, bad := composeProjects(composes, dotEnvs, e.maxInput)
+	fs = append(fs, bad...)
+	var composeRead []string
+	var refs []composeRef
+	for _, project := range projects {
+		var srcs []compose.Source
+		for _, p := range project {
+			composeRead = append(composeRead, p)
+			src, err := manifest.ReadFile(p, e.maxInput)
+			if err != nil {
+				fs = append(fs, unreadable(p, 0, err))
+				continue
+			}
+			for _, r := range compose.References(p, src) {
+				refs = append(refs, composeRef{file: p, Reference: r})
+			}
+			srcs = append(srcs, compose.Source{File: p, Src: src})
+		}
+		if len(srcs) == 0 {
 			continue
 		}
-		for _, w := range compose.NotRead(src) {
-			e.warn("%s:%s", p, w)
-		}
-		env, ok, bad := dotEnvs.of(p, e.maxInput)
-		if !ok {
-			fs = append(fs, bad...)
-			continue
-		}
-		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: p, Build: b}) }
-		cfs, err := compose.Audit(p, src, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
+		env, _, _ := dotEnvs.of(project[0], e.maxInput)
+		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: b.File, Build: b}) }
+		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
-			fs = append(fs, unreadable(p, pe.Line, pe.Err))
+			file := pe.File
+			if file == "" {
+				file = srcs[0].File
+			}
+			fs = append(fs, unreadable(file, pe.Line, pe.Err))
 		case err != nil:
-			fs = append(fs, unreadable(p, 0, err))
+			fs = append(fs, unreadable(srcs[0].File, 0, err))
 		}
 		fs = append(fs, cfs...)
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
-	e.warnComposeFiles(dotEnvs, composes)
+	e.warnComposeFiles(dotEnvs, composeRead)
+	fs = append(fs, e.composeReferences(refs, composeRead)...)
 	e.log.Debug("audited files", "dockerfiles", len(in.dockerfiles), "compose", len(composes), "elapsed", time.Since(start))
 
 	fs, stale := suppress.Apply(fs, set, ignores)
 	addOrigins(fs, set)
 	return fs, set, stale, nil
+}
+
+// composeRef is a file the Compose file file names and AuditProject does
+// not read (an include entry's, or one a service extends).
+type composeRef struct {
+	file string
+	compose.Reference
+}
+
+// composeReferences says what the Compose files read name and
+// AuditProject does not read. A file that is among them (read, by
+// absolute path) was audited on its own: a warning on stderr says that
+// what it brings is not judged with the file that names it. Any other
+// (not there, outside the paths given, a name no walk finds, remote,
+// written with a variable) is an input/unreadable finding: docker compose
+// reads it into the project, and what it defines would go unchecked.
+func (e *env) composeReferences(refs []composeRef, read []string) []finding.Finding {
+	audited := map[string]bool{}
+	for _, f := range read {
+		if abs, err := filepath.Abs(f); err == nil {
+			audited[abs] = true
+		}
+	}
+	var out []finding.Finding
+	for _, r := range refs {
+		if abs, err := filepath.Abs(r.Path); r.Path != "" && err == nil && audited[abs] {
+			e.warn("%s:%d: %s", r.file, r.Line, r.What)
+			continue
+		}
+		name := r.Name
+		if name == "" {
+			name = "an entry that is not a plain path"
+		}
+		f := finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: r.file, Line: r.Line,
+			Message: "include " + name + ": docker compose loads this file into the project, but it is not among the Compose files checked, so the services it defines go unchecked",
+			Fix:     "Give the file as PATH too (ward checks it on its own), or keep it beside the Compose file under a name ward finds (*.yaml, *.yml); ward does not fetch remote files or interpolate these paths."}
+		if r.Service != "" {
+			f.Object = "service " + r.Service
+			f.Message = "extends " + name + ": docker compose reads the service it extends from this file, but it is not among the Compose files checked, so what " + r.Service + " inherits goes unchecked"
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// composeProjects groups the Compose files to audit into the projects
+// docker compose makes of them: a file that docker compose, run in its
+// directory without -f, loads (compose.ProjectFiles: the files the
+// COMPOSE_FILE of the directory's .env lists, else compose.yaml or its
+// like and the override file beside it) is audited with the others it
+// loads, merged as docker compose merges them, those not among composes
+// included (an override beside the compose.yaml given, for one, or the
+// only file COMPOSE_FILE lists); any other file is a project of its own. A file whose directory's .env
+// cannot be read or parsed is left out, with the .env's input/unreadable
+// finding (bad), once: its interpolation is unknown. Files that
+// COMPOSE_FILE lists but that are not regular files are left out (docker
+// compose fails on them; warnComposeFiles says so).
+func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (projects [][]string, bad []finding.Finding) {
+	absOf := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+		return filepath.Clean(p)
+	}
+	done, seen := map[string]bool{}, map[string]bool{} // files, projects
+	add := func(project []string) {
+		var key []string
+		for _, f := range project {
+			done[absOf(f)] = true
+			key = append(key, absOf(f))
+		}
+		if k := strings.Join(key, "\x00"); !seen[k] {
+			seen[k] = true
+			projects = append(projects, project)
+		}
+	}
+	for _, p := range composes {
+		if done[absOf(p)] {
+			continue
+		}
+		env, ok, b := dotEnvs.of(p, maxInput)
+		if !ok {
+			bad = append(bad, b...)
+			continue
+		}
+		var project []string
+		for _, f := range compose.ProjectFiles(filepath.Dir(p), env) {
+			if absOf(f) == absOf(p) {
+				f = p // as given
+			}
+			if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && !slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(f) }) {
+				project = append(project, f)
+			}
+		}
+		if len(project) > 0 {
+			add(project)
+		}
+		if !done[absOf(p)] {
+			add([]string{p})
+		}
+	}
+	return projects, bad
 }
 
 // dotEnvCache holds the .env files of Compose files' directories, read

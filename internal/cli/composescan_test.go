@@ -55,22 +55,59 @@ func TestComposeByContentEncodings(t *testing.T) {
 }
 
 // TestComposeNotRead: check says on stderr which files a Compose file
-// names that it does not read (before: nothing, and a service extending a
-// privileged one of another file passed clean).
+// names that it audits on their own but not with it (before: nothing, and
+// a service extending a privileged one of another file passed clean).
 func TestComposeNotRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "compose.yaml")
-	src := "include:\n  - other.yaml\nservices:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string]string{
+		"compose.yaml": "include:\n  - other.yaml\nservices:\n  web:\n    image: nginx\n    extends:\n      file: base.yml\n      service: base\n",
+		"other.yaml":   "services:\n  db:\n    image: postgres\n",
+		"base.yml":     "services:\n  base:\n    image: nginx\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, errOut, _ := run(t, "", "check", path)
+	out, errOut, _ := run(t, "", "check", dir)
 	for _, want := range []string{
 		"ward: warning: " + path + ":2: include other.yaml is not read",
 		"ward: warning: " + path + ":6: service web extends a service of base.yml, which is not read",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr = %q, want %q", errOut, want)
+		}
+	}
+	if strings.Contains(out, "input/unreadable") {
+		t.Errorf("a file checked is reported unread:\n%s", out)
+	}
+}
+
+// TestComposeReferencesUnchecked: a file an include entry or an extends
+// names that is not among the Compose files checked (a name the walk does
+// not find, outside the paths given, missing, remote) is an
+// input/unreadable finding at the entry, and check exits 2 (before: a
+// warning on stderr, and a privileged service included from stack.conf
+// passed with exit 0).
+func TestComposeReferencesUnchecked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	for name, src := range map[string]string{
+		"compose.yaml": "include:\n  - stack.conf\n  - oci://registry.example/stack:1\nservices:\n  web:\n    image: nginx\n    user: \"1000\"\n    extends:\n      file: ../shared/base.yml\n      service: base\n",
+		"stack.conf":   "services:\n  db:\n    image: postgres\n    privileged: true\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if code != ExitError {
+		t.Errorf("exit %d, want %d (input errors):\n%s%s", code, ExitError, out, errOut)
+	}
+	for _, line := range []int{2, 3, 8} {
+		want := `"rule": "input/unreadable",` + "\n" + `      "severity": "high",` + "\n" + `      "file": "` + path + `",` + "\n" + `      "line": ` + strconv.Itoa(line) + ","
+		if !strings.Contains(out, want) {
+			t.Errorf("no input/unreadable at %s:%d:\n%s", path, line, out)
 		}
 	}
 }
@@ -244,26 +281,30 @@ func TestComposeJSON(t *testing.T) {
 }
 
 // TestComposeFileEnv: a COMPOSE_FILE in the .env beside a Compose file
-// names files docker compose merges into the project; one that check does
-// not read as a Compose file is said on stderr (before: a privileged
-// override named there, prod.conf, passed in silence).
+// names files docker compose merges into the project: they are read and
+// judged merged, whatever their names (before: a privileged override
+// named there, prod.conf, was only said unread on stderr, and the check
+// passed); one that is not there is said on stderr.
 func TestComposeFileEnv(t *testing.T) {
 	dir := t.TempDir()
 	for name, src := range map[string]string{
 		"compose.yaml":   "services:\n  web:\n    image: nginx\n",
 		"ci.compose.yml": "services:\n  web:\n    user: \"1000\"\n",
 		"prod.conf":      "services:\n  web:\n    privileged: true\n",
-		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf\n",
+		".env":           "COMPOSE_FILE=compose.yaml:ci.compose.yml:prod.conf:gone.yml\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, errOut, _ := run(t, "", "check", dir)
-	if want := "COMPOSE_FILE names prod.conf, which docker compose run in " + dir; !strings.Contains(errOut, want) {
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if want := `"file": "` + filepath.Join(dir, "prod.conf") + `",` + "\n" + `      "line": 3,`; code != ExitFindings || !strings.Contains(out, want) || !strings.Contains(out, "compose/privileged") {
+		t.Errorf("exit %d, want %d and compose/privileged at %s:\n%s%s", code, ExitFindings, want, out, errOut)
+	}
+	if want := "COMPOSE_FILE names gone.yml, which docker compose run in " + dir; !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want %q", errOut, want)
 	}
-	for _, read := range []string{"names compose.yaml", "names ci.compose.yml"} {
+	for _, read := range []string{"names compose.yaml", "names ci.compose.yml", "names prod.conf"} {
 		if strings.Contains(errOut, read) {
 			t.Errorf("stderr = %q: a file checked is said unread", errOut)
 		}
@@ -390,5 +431,58 @@ func TestComposeKeySpellings(t *testing.T) {
 				t.Errorf("check DIR FILE: %d compose/privileged findings, want 1; stderr: %s", n, errOut)
 			}
 		})
+	}
+}
+
+// TestComposeProjectMerged: compose.yaml and the override file beside it,
+// which docker compose run in their directory merges into one project,
+// are judged merged, whether the directory or compose.yaml alone is
+// given (before: each file alone, and a service of compose.yaml joining
+// the network namespace of one the override puts on the host's, or a
+// service of the override joining one of compose.yaml, passed clean).
+func TestComposeProjectMerged(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml":          "services:\n  vpn:\n    image: wireguard\n  app:\n    image: nginx\n    network_mode: service:vpn\n  db:\n    image: busybox\n    network_mode: host\n",
+		"compose.override.yaml": "services:\n  vpn:\n    network_mode: host\n  tap:\n    image: busybox\n    network_mode: service:db\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "compose.yaml")} {
+		out, errOut, code := run(t, "", "check", "-o", "json", p)
+		if code != ExitFindings {
+			t.Errorf("check %s: exit %d, want %d:\n%s%s", p, code, ExitFindings, out, errOut)
+		}
+		for _, want := range []string{
+			`"file": "` + filepath.Join(dir, "compose.yaml") + `",` + "\n" + `      "line": 6,`,
+			`"file": "` + filepath.Join(dir, "compose.override.yaml") + `",` + "\n" + `      "line": 6,`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("check %s: output lacks %s:\n%s%s", p, want, out, errOut)
+			}
+		}
+	}
+}
+
+// TestComposeFileEnvOnly: a directory whose .env sets COMPOSE_FILE to a
+// file that is not among those found (prod.conf) is audited as docker
+// compose run there loads it (before: prod.conf, privileged, was only
+// said unread on stderr and check passed, exit 0).
+func TestComposeFileEnvOnly(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: nginx\n    user: \"1000\"\n",
+		"prod.conf":    "services:\n  web:\n    image: nginx\n    privileged: true\n",
+		".env":         "COMPOSE_FILE=prod.conf\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "", "check", "-o", "json", dir)
+	if want := `"file": "` + filepath.Join(dir, "prod.conf") + `",` + "\n" + `      "line": 4,`; code != ExitFindings || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want %d and a finding at prod.conf:4:\n%s%s", code, ExitFindings, out, errOut)
 	}
 }

@@ -15,7 +15,8 @@ import (
 // MaxFormBody is the size of the largest form body that Handler reads for
 // a "_method" field (when policies read the method, and another method
 // could change the decision) or an "access_token" field (when they read
-// the JWT, and the request has no token in its header), unless
+// the JWT, and the request has no verified token in an Authorization
+// header that starts "Bearer "), unless
 // Options.FormBodiesUnread is set: a larger one is refused with 413,
 // since the field may come last.
 const MaxFormBody = 1 << 20
@@ -47,7 +48,7 @@ var (
 
 // formFields are the fields of a form body that Handler reads.
 type formFields struct {
-	methods []string // of "_method" fields, upper case, non-empty
+	methods []string // of "_method" fields, as sent, non-empty
 	token   bool     // an "access_token" field with a value
 }
 
@@ -59,11 +60,15 @@ type formFields struct {
 // shallow copy of r whose body reads them, then the rest of r.Body, so
 // that next reads the body whole (r itself when it read nothing). It is
 // wider than FormValue, never narrower: names in any case, ';'
-// separating pairs as '&' does, multipart/* of any subtype, file parts
+// separating pairs as '&' does, multipart/* of any subtype, both of
+// any method's body, a body behind ContentLength 0, file parts
 // too.
 func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 	var f formFields
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	// Not ContentLength 0: parsePostForm reads the body whatever
+	// ContentLength says (a middleware that inflates or replaces the
+	// body may leave 0).
+	if r.Body == nil || r.Body == http.NoBody {
 		return f, r, nil
 	}
 	types := r.Header.Values("Content-Type")
@@ -103,11 +108,11 @@ func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 		return f, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
 	}
 	add := func(k, v string) {
-		switch v = strings.TrimSpace(v); {
+		switch {
 		case v == "":
 		case strings.EqualFold(k, "_method"):
-			f.methods = append(f.methods, strings.ToUpper(v))
-		case strings.EqualFold(k, "access_token"):
+			f.methods = append(f.methods, v)
+		case strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != "":
 			f.token = true
 		}
 	}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -440,7 +441,8 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // comma-separated list trimmed (Express's takes the first), in upper
 // case, and with the letters that strings.EqualFold takes for ASCII
 // ones folded to them (the Kelvin sign in "LOCK"); on r.URL.RawPath
-// too, as the request itself. A "_method" field in a form body, which FormValue also reads,
+// too, as the request itself; more than 32 distinct override methods
+// get 400. A "_method" field in a form body, which FormValue also reads,
 // went unseen, and "_method=DELETE" as the body of a POST ran the DELETE
 // handler: when policies read the method and a POST is not allowed as
 // any method (as each method the policies name exactly, each registered
@@ -563,6 +565,9 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 						ms = addMethodReadings(ms, v)
 					}
 				}
+			}
+			if err == nil && len(ms) > maxOverrideMethods {
+				d, err = Decision{Reason: errTooManyOverrides.Error(), Rule: -1}, errTooManyOverrides
 			}
 			for _, m := range ms {
 				if err != nil {
@@ -724,14 +729,20 @@ func overrideMethods(r *http.Request) []string {
 // in upper case (Revel's strings.ToUpper) and with the letters that
 // strings.EqualFold takes for ASCII ones folded to them (the Kelvin sign
 // of "LOCK" is EqualFold's "K", not ToUpper's).
+// It adds none beyond maxOverrideMethods+1, which Handler refuses: a
+// header or form body of thousands of names would be decided thousands
+// of times.
 func addMethodReadings(ms []string, v string) []string {
 	add := func(m string) {
-		if m != "" && !slices.Contains(ms, m) {
+		if m != "" && len(ms) <= maxOverrideMethods && !slices.Contains(ms, m) {
 			ms = append(ms, m)
 		}
 	}
 	add(v)
 	for e := range strings.SplitSeq(v, ",") {
+		if len(ms) > maxOverrideMethods {
+			break
+		}
 		e = strings.TrimSpace(e)
 		add(e)
 		add(strings.ToUpper(e))
@@ -739,6 +750,14 @@ func addMethodReadings(ms []string, v string) []string {
 	}
 	return ms
 }
+
+// maxOverrideMethods is the number of distinct override methods (see
+// addMethodReadings) that Handler decides a request as: more get 400
+// (errTooManyOverrides). A client names one method, in one or two
+// spellings.
+const maxOverrideMethods = 32
+
+var errTooManyOverrides = fmt.Errorf("more than %d distinct method override values (X-HTTP-Method-Override, _method)", maxOverrideMethods)
 
 // foldASCII returns s in upper case with each non-ASCII letter whose
 // case folding orbit (unicode.SimpleFold, as strings.EqualFold compares)

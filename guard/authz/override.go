@@ -60,9 +60,9 @@ type formFields struct {
 // shallow copy of r whose body reads them, then the rest of r.Body, so
 // that next reads the body whole (r itself when it read nothing). It is
 // wider than FormValue, never narrower: names in any case, ';'
-// separating pairs as '&' does, multipart/* of any subtype, both of
-// any method's body, a body behind ContentLength 0, file parts
-// too.
+// separating pairs as '&' does, multipart/* of any subtype, the body of
+// any method (FormValue parses a multipart one whatever the method),
+// a body behind ContentLength 0, file parts too.
 func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 	var f formFields
 	// Not ContentLength 0: parsePostForm reads the body whatever

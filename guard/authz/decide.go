@@ -448,7 +448,9 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // any method (as each method the policies name exactly, each registered
 // one, and one named nowhere; always, when a policy matches methods by
 // prefix or suffix), Handler reads its urlencoded or multipart body (up
-// to MaxFormBody, put back whole for next) and decides it as each method
+// to MaxFormBody, put back whole for next; and the form a middleware
+// before it parsed, as gorilla/csrf does, since FormValue then reads
+// r.Form) and decides it as each method
 // its "_method" fields name too (in each reading); a
 // larger form body is refused with 413 (ErrFormBodyTooLarge), one it
 // cannot read as net/http would with 400 (ErrFormBodyUnreadable).

@@ -53,7 +53,8 @@ type formFields struct {
 }
 
 // readFormFields returns the "_method" and "access_token" fields of r's
-// form body, as net/http's FormValue reads them (which gorilla/handlers'
+// form body, and of the form a middleware before Handler parsed already
+// (r.Form, r.PostForm, r.MultipartForm), as net/http's FormValue reads them (which gorilla/handlers'
 // HTTPMethodOverrideHandler, Buffalo's and Echo's MethodFromForm, and
 // go-oauth2's BearerAuth call): application/x-www-form-urlencoded and
 // multipart bodies. It reads at most MaxFormBody+1 bytes and returns a
@@ -65,6 +66,32 @@ type formFields struct {
 // a body behind ContentLength 0, file parts too.
 func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 	var f formFields
+	add := func(k, v string) {
+		switch {
+		case v == "":
+		case strings.EqualFold(k, "_method"):
+			f.methods = append(f.methods, v)
+		case strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != "":
+			f.token = true
+		}
+	}
+	// A middleware before Handler may have parsed the form already
+	// (gorilla/csrf and nosurf read their token with PostFormValue and
+	// FormValue): FormValue then reads r.Form, and the body is spent.
+	for _, vs := range []url.Values{r.Form, r.PostForm} {
+		for k, v := range vs {
+			for _, x := range v {
+				add(k, x)
+			}
+		}
+	}
+	if r.MultipartForm != nil {
+		for k, v := range r.MultipartForm.Value {
+			for _, x := range v {
+				add(k, x)
+			}
+		}
+	}
 	// Not ContentLength 0: parsePostForm reads the body whatever
 	// ContentLength says (a middleware that inflates or replaces the
 	// body may leave 0).
@@ -106,15 +133,10 @@ func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 		return f, r, ErrFormBodyTooLarge
 	case err != nil:
 		return f, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
-	}
-	add := func(k, v string) {
-		switch {
-		case v == "":
-		case strings.EqualFold(k, "_method"):
-			f.methods = append(f.methods, v)
-		case strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != "":
-			f.token = true
-		}
+	case len(body) == 0:
+		// Spent by a middleware that parsed it (above), or empty:
+		// FormValue finds no field in it either.
+		return f, r, nil
 	}
 	if !multi {
 		addPairs(string(body), add)

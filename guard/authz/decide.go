@@ -2,10 +2,14 @@ package authz
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/auditctx"
@@ -431,14 +435,23 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // that names another method in X-HTTP-Method-Override, X-HTTP-Method or
 // X-Method-Override, or in the query parameter "_method", must be
 // allowed as that method too (an override before Handler already set
-// it). A "_method" field in a form body, which FormValue also reads,
+// it), in every reading an override may run: the value as sent (Echo's
+// MethodOverride and Buffalo's set r.Method to it, so "get" ran as a
+// method that an ALLOW of GET does not allow), each element of a
+// comma-separated list trimmed (Express's takes the first), in upper
+// case, and with the letters that strings.EqualFold takes for ASCII
+// ones folded to them (the Kelvin sign in "LOCK"); on r.URL.RawPath
+// too, as the request itself; more than 32 distinct override methods
+// get 400. A "_method" field in a form body, which FormValue also reads,
 // went unseen, and "_method=DELETE" as the body of a POST ran the DELETE
 // handler: when policies read the method and a POST is not allowed as
 // any method (as each method the policies name exactly, each registered
 // one, and one named nowhere; always, when a policy matches methods by
 // prefix or suffix), Handler reads its urlencoded or multipart body (up
-// to MaxFormBody, put back whole for next) and decides it as each method
-// its "_method" fields name too; a
+// to MaxFormBody, put back whole for next; and the form a middleware
+// before it parsed, as gorilla/csrf does, since FormValue then reads
+// r.Form) and decides it as each method
+// its "_method" fields name too (in each reading); a
 // larger form body is refused with 413 (ErrFormBodyTooLarge), one it
 // cannot read as net/http would with 400 (ErrFormBodyUnreadable).
 // Options.FormBodiesUnread, for an application with no such override
@@ -452,10 +465,12 @@ func splitRequestPrincipal(rp string, claims map[string]any) (iss, sub string) {
 // BearerAuth reads FormValue("access_token")) acted as a principal that
 // the policies judged anonymous, past a DENY of it. When policies read
 // the JWT, Handler refuses with 400 (ErrTokenOutsideHeader) a request
-// with an "access_token" in its query, or in the form body of an
-// anonymous POST, PUT or PATCH (read as above, unless
-// Options.FormBodiesUnread; a client sends one token, and go-oauth2
-// prefers the header's), or
+// with an "access_token" in its query, or in its form body (read as
+// above, unless Options.FormBodiesUnread; of any method, since FormValue
+// reads a multipart body whatever the method; not when enrich set a
+// RequestPrincipal and the one Authorization header starts "Bearer "
+// exactly, which go-oauth2 reads before the form, while jwt verifies
+// "bearer x" too, for which BearerAuth took the form's token), or
 // offering a WebSocket subprotocol "base64url.bearer.authorization.k8s.io.<token>"
 // (how Kubernetes' clients send a token a browser cannot put in a header);
 // and, when enrich set no RequestPrincipal, one whose Authorization uses
@@ -504,14 +519,11 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		d, err := e.decideRouted(q)
-		if raw := r.URL.RawPath; err == nil && d.Allowed && raw != "" && raw != q.Path && r.URL.Opaque == "" {
-			// chi routes on RawPath, which EscapedPath ignores when it
-			// holds a byte net/http would have escaped: decide on it too.
-			rq := *q
-			rq.Path = raw
-			d, err = e.decideRouted(&rq)
+		raw := r.URL.RawPath
+		if r.URL.Opaque != "" {
+			raw = ""
 		}
+		d, err := e.decideHTTP(q, raw)
 		status := http.StatusBadRequest // for err
 		if err == nil && d.Allowed {
 			// A method override after Handler (gorilla/handlers'
@@ -531,9 +543,14 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 			// Neither when no method could change the decision, nor
 			// when jwt verified the header's token (a client sends one
 			// token; go-oauth2 prefers the header's).
-			readMethod := e.methodRules && r.Method == http.MethodPost && !e.allowedAsAny(q)
-			readToken := e.tokenRules && q.RequestPrincipal == "" &&
-				(r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch)
+			// Any method's: FormValue reads a multipart body whatever
+			// the method (ParseMultipartForm does not look at it), so
+			// a GET or DELETE carried an access_token too.
+			// A verified token is go-oauth2's only when its header
+			// starts "Bearer " exactly: jwt verified "bearer x" too,
+			// and BearerAuth passed it over for the form's token.
+			readMethod := e.methodRules && r.Method == http.MethodPost && !e.allowedAsAny(q, raw)
+			readToken := e.tokenRules && (q.RequestPrincipal == "" || !bearerHeaderFirst(r.Header))
 			if err == nil && !e.formBodiesUnread && (readMethod || readToken) {
 				f, r2, ferr := readFormFields(r)
 				r = r2 // its body put back
@@ -546,8 +563,13 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 				case readToken && f.token:
 					d, err = Decision{Reason: ErrTokenOutsideHeader.Error(), Rule: -1}, ErrTokenOutsideHeader
 				case readMethod:
-					ms = append(ms, f.methods...)
+					for _, v := range f.methods {
+						ms = addMethodReadings(ms, v)
+					}
 				}
+			}
+			if err == nil && len(ms) > maxOverrideMethods {
+				d, err = Decision{Reason: errTooManyOverrides.Error(), Rule: -1}, errTooManyOverrides
 			}
 			for _, m := range ms {
 				if err != nil {
@@ -558,7 +580,7 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 				}
 				oq := *q
 				oq.Method = m
-				if od, oerr := e.decideRouted(&oq); oerr != nil || !od.Allowed {
+				if od, oerr := e.decideHTTP(&oq, raw); oerr != nil || !od.Allowed {
 					od.Reason = "method override decided as " + m + ": " + od.Reason
 					d, err = od, oerr
 					break
@@ -583,16 +605,34 @@ func (e *Engine) Handler(enrich func(*http.Request, *Request), next http.Handler
 	})
 }
 
-// allowedAsAny reports whether q would be allowed whatever method it
-// named: as each of e.overrideMethods.
-func (e *Engine) allowedAsAny(q *Request) bool {
+// decideHTTP is decideRouted for a request whose r.URL.RawPath is raw
+// ("" for none): chi routes on RawPath, which EscapedPath (q.Path)
+// ignores when it holds a byte net/http would have escaped, so q must be
+// allowed on it too. The method overrides are decided so as well: a
+// POST to "/files/x%2By|" naming DELETE was decided on
+// "/files/x+y%7C" only, which a DENY of DELETE on "/files/x%2By*" does
+// not match, and chi ran the DELETE that the same request sent as
+// DELETE was refused.
+func (e *Engine) decideHTTP(q *Request, raw string) (Decision, error) {
+	d, err := e.decideRouted(q)
+	if err == nil && d.Allowed && raw != "" && raw != q.Path {
+		rq := *q
+		rq.Path = raw
+		d, err = e.decideRouted(&rq)
+	}
+	return d, err
+}
+
+// allowedAsAny reports whether q (with r.URL.RawPath raw) would be
+// allowed whatever method it named: as each of e.overrideMethods.
+func (e *Engine) allowedAsAny(q *Request, raw string) bool {
 	if e.overrideMethods == nil {
 		return false
 	}
 	for _, m := range e.overrideMethods {
 		oq := *q
 		oq.Method = m
-		if d, err := e.decideRouted(&oq); err != nil || !d.Allowed {
+		if d, err := e.decideHTTP(&oq, raw); err != nil || !d.Allowed {
 			return false
 		}
 	}
@@ -651,11 +691,9 @@ func tokenSubprotocol(h http.Header) bool {
 // (Microsoft's) and X-Method-Override.
 var overrideHeaders = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// overrideMethods returns the methods, upper case, that a method override
-// middleware may run a POST request as: the values of overrideHeaders,
-// each element of a comma-separated list too (Express's method-override
-// takes the first of "DELETE, PUT", which gorilla/handlers does not
-// override), and of the query parameter "_method" in any case
+// overrideMethods returns the methods that a method override middleware
+// may run a POST request as (see addMethodReadings): from the values of
+// overrideHeaders, and of the query parameter "_method" in any case
 // (gorilla/handlers reads it with FormValue, which also reads a form
 // body: see readFormFields).
 func overrideMethods(r *http.Request) []string {
@@ -663,16 +701,10 @@ func overrideMethods(r *http.Request) []string {
 		return nil
 	}
 	var ms []string
-	add := func(v string) {
-		if v = strings.TrimSpace(v); v != "" {
-			ms = append(ms, strings.ToUpper(v))
-		}
-	}
+	add := func(v string) { ms = addMethodReadings(ms, v) }
 	for _, h := range overrideHeaders {
 		for _, v := range r.Header[h] {
-			for e := range strings.SplitSeq(v, ",") {
-				add(e)
-			}
+			add(v)
 		}
 	}
 	if r.URL != nil && r.URL.RawQuery != "" {
@@ -688,6 +720,70 @@ func overrideMethods(r *http.Request) []string {
 		})
 	}
 	return ms
+}
+
+// addMethodReadings adds to ms, once each, the methods that an override
+// middleware may run for the override value v: v as it is (Echo's
+// MethodOverride and Buffalo's set r.Method to it, so "get" or
+// "PUT, PATCH" is a method no policy names, which an ALLOW of GET does
+// not allow), and each element of a comma-separated list (Express's
+// method-override takes the first of "DELETE, PUT"), trimmed, as it is,
+// in upper case (Revel's strings.ToUpper) and with the letters that
+// strings.EqualFold takes for ASCII ones folded to them (the Kelvin sign
+// of "LOCK" is EqualFold's "K", not ToUpper's).
+// It adds none beyond maxOverrideMethods+1, which Handler refuses: a
+// header or form body of thousands of names would be decided thousands
+// of times.
+func addMethodReadings(ms []string, v string) []string {
+	add := func(m string) {
+		if m != "" && len(ms) <= maxOverrideMethods && !slices.Contains(ms, m) {
+			ms = append(ms, m)
+		}
+	}
+	add(v)
+	for e := range strings.SplitSeq(v, ",") {
+		if len(ms) > maxOverrideMethods {
+			break
+		}
+		e = strings.TrimSpace(e)
+		add(e)
+		add(strings.ToUpper(e))
+		add(foldASCII(e))
+	}
+	return ms
+}
+
+// maxOverrideMethods is the number of distinct override methods (see
+// addMethodReadings) that Handler decides a request as: more get 400
+// (errTooManyOverrides). A client names one method, in one or two
+// spellings.
+const maxOverrideMethods = 32
+
+var errTooManyOverrides = fmt.Errorf("more than %d distinct method override values (X-HTTP-Method-Override, _method)", maxOverrideMethods)
+
+// foldASCII returns s in upper case with each non-ASCII letter whose
+// case folding orbit (unicode.SimpleFold, as strings.EqualFold compares)
+// holds an ASCII letter replaced by it: "ſ" is "S", the Kelvin sign "K".
+func foldASCII(s string) string {
+	return strings.Map(func(c rune) rune {
+		for f := unicode.SimpleFold(c); c >= utf8.RuneSelf && f != c; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf {
+				c = f
+				break
+			}
+		}
+		return unicode.ToUpper(c)
+	}, s)
+}
+
+// bearerHeaderFirst reports whether an application that reads a bearer
+// token from the Authorization header, else from an "access_token" form
+// field, reads the header's: go-oauth2's BearerAuth does when the
+// header starts "Bearer " exactly; jwt also verifies "bearer x" and
+// "BEARER x", for which BearerAuth took the form body's token.
+func bearerHeaderFirst(h http.Header) bool {
+	v := h.Values("Authorization")
+	return len(v) == 1 && strings.HasPrefix(v[0], "Bearer ")
 }
 
 // decisionName is the audit log's name of a decision.

@@ -125,14 +125,17 @@
 // names another method (X-HTTP-Method-Override, X-HTTP-Method,
 // X-Method-Override, or "_method" in the query, split at ';' too, which
 // net/http's AllowQuerySemicolons turns into '&') must be allowed as that
-// method too, since a method override middleware after Handler runs it
-// as that method; when policies read the method, so must a POST whose
+// method too, in each reading an override may run (as sent, trimmed, in
+// upper case, folded as strings.EqualFold does) and on RawPath too, since
+// a method override middleware after Handler runs it as that method;
+// when policies read the method, so must a POST whose
 // urlencoded or multipart body has a "_method" field, which FormValue
 // reads too: Handler reads such a body (up to MaxFormBody, which a larger
 // one exceeds for a 413) and leaves it whole for the application, unless
 // Options.FormBodiesUnread says no override runs after it. When policies
 // read the JWT, a request with an "access_token" query parameter or form
-// field, or a WebSocket subprotocol naming a token as Kubernetes' clients
+// field (a multipart body of any method too, and beside a verified token
+// unless its header starts "Bearer " exactly), or a WebSocket subprotocol naming a token as Kubernetes' clients
 // send it, or (anonymous) an "Authorization: DPoP" token: a token that
 // jwt never verifies and an application may read, is refused with 400.
 // It also answers 500 when the policies read an identity that the request

@@ -15,7 +15,8 @@ import (
 // MaxFormBody is the size of the largest form body that Handler reads for
 // a "_method" field (when policies read the method, and another method
 // could change the decision) or an "access_token" field (when they read
-// the JWT, and the request has no token in its header), unless
+// the JWT, and the request has no verified token in an Authorization
+// header that starts "Bearer "), unless
 // Options.FormBodiesUnread is set: a larger one is refused with 413,
 // since the field may come last.
 const MaxFormBody = 1 << 20
@@ -47,23 +48,54 @@ var (
 
 // formFields are the fields of a form body that Handler reads.
 type formFields struct {
-	methods []string // of "_method" fields, upper case, non-empty
+	methods []string // of "_method" fields, as sent, non-empty
 	token   bool     // an "access_token" field with a value
 }
 
 // readFormFields returns the "_method" and "access_token" fields of r's
-// form body, as net/http's FormValue reads them (which gorilla/handlers'
+// form body, and of the form a middleware before Handler parsed already
+// (r.Form, r.PostForm, r.MultipartForm), as net/http's FormValue reads them (which gorilla/handlers'
 // HTTPMethodOverrideHandler, Buffalo's and Echo's MethodFromForm, and
 // go-oauth2's BearerAuth call): application/x-www-form-urlencoded and
 // multipart bodies. It reads at most MaxFormBody+1 bytes and returns a
 // shallow copy of r whose body reads them, then the rest of r.Body, so
 // that next reads the body whole (r itself when it read nothing). It is
 // wider than FormValue, never narrower: names in any case, ';'
-// separating pairs as '&' does, multipart/* of any subtype, file parts
-// too.
+// separating pairs as '&' does, multipart/* of any subtype, the body of
+// any method (FormValue parses a multipart one whatever the method),
+// a body behind ContentLength 0, file parts too.
 func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 	var f formFields
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	add := func(k, v string) {
+		switch {
+		case v == "":
+		case strings.EqualFold(k, "_method"):
+			f.methods = append(f.methods, v)
+		case strings.EqualFold(k, "access_token") && strings.TrimSpace(v) != "":
+			f.token = true
+		}
+	}
+	// A middleware before Handler may have parsed the form already
+	// (gorilla/csrf and nosurf read their token with PostFormValue and
+	// FormValue): FormValue then reads r.Form, and the body is spent.
+	for _, vs := range []url.Values{r.Form, r.PostForm} {
+		for k, v := range vs {
+			for _, x := range v {
+				add(k, x)
+			}
+		}
+	}
+	if r.MultipartForm != nil {
+		for k, v := range r.MultipartForm.Value {
+			for _, x := range v {
+				add(k, x)
+			}
+		}
+	}
+	// Not ContentLength 0: parsePostForm reads the body whatever
+	// ContentLength says (a middleware that inflates or replaces the
+	// body may leave 0).
+	if r.Body == nil || r.Body == http.NoBody {
 		return f, r, nil
 	}
 	types := r.Header.Values("Content-Type")
@@ -101,15 +133,10 @@ func readFormFields(r *http.Request) (formFields, *http.Request, error) {
 		return f, r, ErrFormBodyTooLarge
 	case err != nil:
 		return f, r, fmt.Errorf("%w: %v", ErrFormBodyUnreadable, err)
-	}
-	add := func(k, v string) {
-		switch v = strings.TrimSpace(v); {
-		case v == "":
-		case strings.EqualFold(k, "_method"):
-			f.methods = append(f.methods, strings.ToUpper(v))
-		case strings.EqualFold(k, "access_token"):
-			f.token = true
-		}
+	case len(body) == 0:
+		// Spent by a middleware that parsed it (above), or empty:
+		// FormValue finds no field in it either.
+		return f, r, nil
 	}
 	if !multi {
 		addPairs(string(body), add)

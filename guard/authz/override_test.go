@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/wardsec/ward/guard/authz"
 )
 
@@ -337,6 +338,13 @@ spec:
 	alice := func(_ *http.Request, q *authz.Request) {
 		q.RequestPrincipal = "https://id.example.com/alice"
 	}
+	// bearer sends alice's token, which jwt verified (alice copies it).
+	bearer := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Set("Authorization", "Bearer alice")
+			h.ServeHTTP(w, r)
+		})
+	}
 	var log ranLog
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -357,7 +365,7 @@ spec:
 		{"prefix method pattern", prefix.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
 		{"ALLOW of POST only", allowPost.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
 		{"ALLOW of POST only, small", allowPost.Handler(nil, app), "/upload", "_method=DELETE", http.StatusForbidden, ""},
-		{"token verified from the header", tokens.Handler(alice, app), "/upload", big, http.StatusOK, ran},
+		{"token verified from the header", bearer(tokens.Handler(alice, app)), "/upload", big, http.StatusOK, ran},
 		{"anonymous", tokens.Handler(nil, app), "/upload", big, http.StatusRequestEntityTooLarge, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -405,6 +413,326 @@ spec:
 			h.ServeHTTP(rec, r)
 			if rec.Code != tc.code {
 				t.Errorf("got %d, want %d", rec.Code, tc.code)
+			}
+		})
+	}
+}
+
+// TestHandlerTokenFormBodyEveryMethod: FormValue reads a multipart body
+// whatever the method (ParseMultipartForm does not look at it), and
+// go-oauth2's BearerAuth takes the form's access_token unless the
+// Authorization header starts "Bearer " exactly. Handler read form
+// bodies for tokens of anonymous POST, PUT and PATCH requests only: a
+// GET or DELETE with a multipart access_token, and a POST whose header
+// token jwt verified as "bearer x" (any case, as RFC 9110 has it) with
+// another token in its form, reached an application that acted on a
+// token the policies never saw. A body behind ContentLength 0 (left by
+// a middleware that replaced it) went unread too.
+func TestHandlerTokenFormBodyEveryMethod(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-mallory, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {requestPrincipals: ["https://id.example.com/mallory"]}
+`)
+	// The application authenticates as go-oauth2's BearerAuth does.
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := r.FormValue("access_token")
+		if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
+			tok = auth[len("Bearer "):]
+		}
+		_, _ = io.WriteString(w, "as:"+tok)
+	})
+	alice := func(_ *http.Request, q *authz.Request) {
+		q.RequestPrincipal = "https://id.example.com/alice"
+	}
+	mp, mpType := multipartBody(t, "access_token", "mallory")
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, method, auth, ctype, body string
+		verified                        bool
+		contentLength0                  bool
+		code                            int
+		as                              string
+	}{
+		{"GET, multipart", "GET", "", mpType, mp, false, false, http.StatusBadRequest, ""},
+		{"DELETE, multipart", "DELETE", "", mpType, mp, false, false, http.StatusBadRequest, ""},
+		{"verified bearer, lower case", "POST", "bearer alice", form, "access_token=mallory", true, false, http.StatusBadRequest, ""},
+		{"verified BEARER", "PUT", "BEARER alice", form, "access_token=mallory", true, false, http.StatusBadRequest, ""},
+		{"ContentLength 0", "POST", "", form, "access_token=mallory", false, true, http.StatusBadRequest, ""},
+		{"verified Bearer, read first", "POST", "Bearer alice", form, "access_token=mallory", true, false, http.StatusOK, "as:alice"},
+		{"GET, multipart without token", "GET", "", mpType, strings.ReplaceAll(mp, "access_token", "name"), false, false, http.StatusOK, "as:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var enrich func(*http.Request, *authz.Request)
+			if tc.verified {
+				enrich = alice
+			}
+			r := httptest.NewRequest(tc.method, "/items", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", tc.ctype)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			if tc.contentLength0 {
+				r.ContentLength = 0
+			}
+			rec := httptest.NewRecorder()
+			e.Handler(enrich, app).ServeHTTP(rec, r)
+			if got := rec.Body.String(); rec.Code != tc.code || tc.as != "" && got != tc.as {
+				t.Errorf("got %d %q, want %d %q", rec.Code, got, tc.code, tc.as)
+			}
+		})
+	}
+}
+
+// TestHandlerMethodOverrideRawPath: chi routes on r.URL.RawPath, which
+// Handler decides the request on too, but it decided the method an
+// override names on EscapedPath only, and skipped the form body when
+// the request was allowed as every method there: "POST
+// /files/x%2By|" (EscapedPath "/files/x+y%7C") naming DELETE passed a
+// DENY of DELETE on "/files/x%2By*" that the same request sent as
+// DELETE met, and chi ran its DELETE handler.
+func TestHandlerMethodOverrideRawPath(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: keep-plus-files, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"], paths: ["/files/x%2By*"]}
+`)
+	var log ranLog
+	r := chi.NewRouter()
+	r.Delete("/files/{key}", log.handler("delete"))
+	r.Post("/files/{key}", log.handler("post"))
+	srv := httptest.NewServer(e.Handler(nil, methodOverride(r)))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	const form = "Content-Type: application/x-www-form-urlencoded\r\n"
+	for _, tc := range []struct {
+		method, target, header, body string
+		code                         int
+		ran                          string
+	}{
+		{"DELETE", "/files/x%2By|", "", "", http.StatusForbidden, ""},
+		{"POST", "/files/x%2By|", "X-HTTP-Method-Override: DELETE\r\n", "", http.StatusForbidden, ""},
+		{"POST", "/files/x%2By|?_method=DELETE", "", "", http.StatusForbidden, ""},
+		{"POST", "/files/x%2By|", form, "_method=DELETE", http.StatusForbidden, ""},
+		{"POST", "/files/x%2By|", form, "name=x", http.StatusOK, "post"},
+		{"POST", "/files/other|", form, "_method=DELETE", http.StatusOK, "delete"},
+	} {
+		raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n%sContent-Length: %d\r\n\r\n%s",
+			tc.method, tc.target, tc.header, len(tc.body), tc.body)
+		expectRan(t, addr, &log, raw, tc.code, tc.ran)
+	}
+}
+
+// TestHandlerMethodOverrideReadings: Handler decided an override as its
+// value trimmed and in upper case, but Echo's MethodOverride and
+// Buffalo's set r.Method to the value as sent, so "_method=get" (or
+// " PUT", or "PUT, GET") ran as a method that an ALLOW of GET, POST and
+// PUT does not allow, after Handler allowed it as GET; and an override
+// that compares with strings.EqualFold runs "LOCK" spelled with the
+// Kelvin sign, which strings.ToUpper leaves, as LOCK past a DENY of
+// LOCK. Handler now decides each reading: as sent, each list element
+// trimmed, in upper case, and folded to ASCII.
+func TestHandlerMethodOverrideReadings(t *testing.T) {
+	allow := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: read-write, namespace: shop}
+spec:
+  rules:
+  - to:
+    - operation: {methods: ["GET", "POST", "PUT"]}
+`)
+	noLock := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-lock, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["LOCK"]}
+`)
+	// asSent is Echo's MethodOverride (MethodFromForm, then the header).
+	asSent := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				m := r.FormValue("_method")
+				if m == "" {
+					m = r.Header.Get("X-HTTP-Method-Override")
+				}
+				if m != "" {
+					r.Method = m
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	// folded runs the registered method the value names in any case.
+	folded := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if v := r.FormValue("_method"); r.Method == http.MethodPost {
+				for _, m := range []string{"LOCK", "UNLOCK", "PUT", "DELETE"} {
+					if strings.EqualFold(v, m) {
+						r.Method = m
+					}
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	var ran string
+	app := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { ran = r.Method })
+	for _, tc := range []struct {
+		name    string
+		h       http.Handler
+		header  string
+		body    string
+		code    int
+		wantRan string
+	}{
+		{"lower case", allow.Handler(nil, asSent(app)), "", "_method=get", http.StatusForbidden, ""},
+		{"space", allow.Handler(nil, asSent(app)), "", "_method=+PUT", http.StatusForbidden, ""},
+		{"list in header", allow.Handler(nil, asSent(app)), "PUT, GET", "", http.StatusForbidden, ""},
+		{"upper case", allow.Handler(nil, asSent(app)), "", "_method=PUT", http.StatusOK, "PUT"},
+		{"Kelvin sign", noLock.Handler(nil, folded(app)), "", "_method=LOC%E2%84%AA", http.StatusForbidden, ""},
+		{"lower case, DENY", noLock.Handler(nil, folded(app)), "", "_method=lock", http.StatusForbidden, ""},
+		{"other", noLock.Handler(nil, folded(app)), "", "_method=unlock", http.StatusOK, "UNLOCK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran = ""
+			r := httptest.NewRequest(http.MethodPost, "/items/1", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.header != "" {
+				r.Header.Set("X-HTTP-Method-Override", tc.header)
+			}
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, r)
+			if rec.Code != tc.code || ran != tc.wantRan {
+				t.Errorf("got %d, ran %q; want %d, ran %q", rec.Code, ran, tc.code, tc.wantRan)
+			}
+		})
+	}
+}
+
+// TestHandlerMethodOverrideMany: Handler decides a request as each
+// method an override names, in each reading; a header or form body
+// naming thousands of methods was decided thousands of times (tens of
+// thousands of names took seconds of CPU). More than 32 distinct
+// override methods get 400.
+func TestHandlerMethodOverrideMany(t *testing.T) {
+	e := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"]}
+`)
+	names := func(n int, sep string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%sm%d", sep, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, header, body string
+		code               int
+	}{
+		{"header list", strings.TrimPrefix(names(5000, ","), ","), "", http.StatusBadRequest},
+		{"form fields", "", names(40, "&_method="), http.StatusBadRequest},
+		{"query and header", "PUT, patch", "_method=put", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/items/1", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.header != "" {
+				r.Header.Set("X-HTTP-Method-Override", tc.header)
+			}
+			rec := httptest.NewRecorder()
+			e.Handler(nil, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, r)
+			if rec.Code != tc.code {
+				t.Errorf("got %d, want %d", rec.Code, tc.code)
+			}
+		})
+	}
+}
+
+// TestHandlerFormParsedBefore: a middleware before Handler that reads a
+// form field (gorilla/csrf's PostFormValue, nosurf's FormValue) parses
+// the form and spends the body: Handler read an empty body, while the
+// method override after it, and go-oauth2's BearerAuth, read "_method"
+// and "access_token" from the parsed r.Form; and it refused (400) a
+// multipart POST so parsed, whose spent body did not parse as multipart.
+// Handler now reads a form already parsed too, and an empty body as no
+// fields.
+func TestHandlerFormParsedBefore(t *testing.T) {
+	methods := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - to:
+    - operation: {methods: ["DELETE"]}
+`)
+	tokens := engineFor(t, `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-mallory, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {requestPrincipals: ["https://id.example.com/mallory"]}
+`)
+	// csrf reads its token from the form, as gorilla/csrf does.
+	csrf := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.PostFormValue("gorilla.csrf.Token")
+			h.ServeHTTP(w, r)
+		})
+	}
+	var ran string
+	sm := http.NewServeMux()
+	sm.HandleFunc("DELETE /items/{id}", func(http.ResponseWriter, *http.Request) { ran = "delete" })
+	sm.HandleFunc("POST /items/{id}", func(http.ResponseWriter, *http.Request) { ran = "post" })
+	oauth := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { ran = "as:" + r.FormValue("access_token") })
+	mp, mpType := multipartBody(t, "gorilla.csrf.Token", "t", "_method", "DELETE")
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, ctype, body string
+		h                 http.Handler
+		code              int
+		ran               string
+	}{
+		{"urlencoded _method", form, "gorilla.csrf.Token=t&_method=DELETE", csrf(methods.Handler(nil, methodOverride(sm))), http.StatusForbidden, ""},
+		{"multipart _method", mpType, mp, csrf(methods.Handler(nil, methodOverride(sm))), http.StatusForbidden, ""},
+		{"access_token", form, "gorilla.csrf.Token=t&access_token=mallory", csrf(tokens.Handler(nil, oauth)), http.StatusBadRequest, ""},
+		{"no override", form, "gorilla.csrf.Token=t&name=x", csrf(methods.Handler(nil, methodOverride(sm))), http.StatusOK, "post"},
+		{"multipart, no override", mpType, strings.Replace(mp, "DELETE", "POST", 1), csrf(methods.Handler(nil, methodOverride(sm))), http.StatusOK, "post"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran = ""
+			r := httptest.NewRequest(http.MethodPost, "/items/1", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", tc.ctype)
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, r)
+			if rec.Code != tc.code || ran != tc.ran {
+				t.Errorf("got %d, ran %q; want %d, ran %q", rec.Code, ran, tc.code, tc.ran)
 			}
 		})
 	}

@@ -203,7 +203,7 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	n := 0
 	for _, tc := range served {
 		if cs := tc.ConnectionState(); cs.HandshakeComplete && !p.admits(cs) {
-			_ = tc.Close()
+			closeTunnel(tc)
 			n++
 		}
 	}
@@ -276,10 +276,16 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	return closed, undecided, err
 }
 
-// closeTunnel closes a tunnel's connection, its socket first: a TLS
-// connection's Close sends close_notify before closing the socket, and a
-// client that wrote on seeing it had its bytes read by the relay in
-// between and forwarded to the upstream the tunnel was closed for.
+// closeTunnel closes a tunnel's connection, or one a check cut, its
+// socket first, so that not one more byte moves either way once the
+// decision is taken: a TLS connection's Close sends close_notify before
+// closing the socket, with a 5 s write deadline when the client does not
+// read, and a client that wrote on seeing it had its bytes read by the
+// relay in between and forwarded to the upstream the tunnel was closed
+// for. Every cut of a tunnel (a reload's re-check, a peer no longer
+// admitted or trusted, maxConnectionAge, a token's or certificate's
+// expiry, its upstream's trust bundle) closes this way
+// (TestAttackTunnelCutSocketFirst).
 func closeTunnel(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
 		_ = tc.NetConn().Close()
@@ -303,7 +309,8 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 		case <-t.C:
 		}
 		limit := maxAge()
-		var old []net.Conn
+		var old []net.Conn // idle connections: closed as TLS closes them
+		var cut []net.Conn // tunnels: closed socket first (closeTunnel)
 		s.mu.Lock()
 		for c, ci := range s.conns {
 			if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
@@ -327,14 +334,14 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			// connection is as old as any other. (It was never closed
 			// for its age: a WebSocket outlived maxConnectionAge.)
 			if limit > 0 && time.Since(ti.start) > limit {
-				old = append(old, c)
+				cut = append(cut, c)
 				continue
 			}
 			// Nor its bearer token's: the token was verified once, at
 			// the upgrade, and a tunnel relayed for as long as it
 			// lasted on a token that had expired.
 			if tokenExpired(ti.fwd) {
-				old = append(old, c)
+				cut = append(cut, c)
 				continue
 			}
 			// Nor its upstream's trust bundle, which its file source
@@ -362,8 +369,11 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 		p := cur()
 		for _, t := range tunnels {
 			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
-				old = append(old, t.c)
+				cut = append(cut, t.c)
 			}
+		}
+		for _, c := range cut {
+			closeTunnel(c)
 		}
 		for _, c := range old {
 			_ = c.Close()

@@ -2,19 +2,26 @@ package proxy
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc"
 
 	"github.com/wardsec/ward/guard/spiffeauth"
+	"github.com/wardsec/ward/guard/tlsconf"
 )
 
 // countedConn counts the bytes read from the socket under a client's TLS.
@@ -126,4 +133,192 @@ func TestAttackTunnelCutSocketFirst(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pushWorkloadAPI serves an SVID over the SPIFFE Workload API as a SPIRE
+// agent would, and sends each rotation (push) on the open streams.
+type pushWorkloadAPI struct {
+	workload.UnimplementedSpiffeWorkloadAPIServer
+	mu      sync.Mutex
+	resp    *workload.X509SVIDResponse
+	changed chan struct{} // closed when resp changes
+}
+
+func (f *pushWorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
+	for {
+		f.mu.Lock()
+		resp, changed := f.resp, f.changed
+		f.mu.Unlock()
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// push sends svid with the trust bundle of the CAs bundle, and the
+// bundles of the federated trust domains (by their spiffe:// names).
+func (f *pushWorkloadAPI) push(t *testing.T, svid *x509svid.SVID, bundle []*x509.Certificate, federated map[string][]*x509.Certificate) {
+	t.Helper()
+	key, err := x509.MarshalPKCS8PrivateKey(svid.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain, roots []byte
+	for _, c := range svid.Certificates {
+		chain = append(chain, c.Raw...)
+	}
+	for _, c := range bundle {
+		roots = append(roots, c.Raw...)
+	}
+	fed := map[string][]byte{}
+	for td, cas := range federated {
+		for _, c := range cas {
+			fed[td] = append(fed[td], c.Raw...)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resp = &workload.X509SVIDResponse{Svids: []*workload.X509SVID{{SpiffeId: svid.ID.String(), X509Svid: chain, X509SvidKey: key, Bundle: roots}}, FederatedBundles: fed}
+	if f.changed != nil {
+		close(f.changed)
+	}
+	f.changed = make(chan struct{})
+}
+
+// servePushWorkloadAPI starts a pushWorkloadAPI with svid and bundle, and
+// returns it and its address.
+func servePushWorkloadAPI(t *testing.T, svid *x509svid.SVID, bundle []*x509.Certificate) (*pushWorkloadAPI, string) {
+	t.Helper()
+	f := &pushWorkloadAPI{}
+	f.push(t, svid, bundle, nil)
+	dir, err := os.MkdirTemp("", "wapi") // short: unix socket paths are limited to about 100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	workload.RegisterSpiffeWorkloadAPIServer(srv, f)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return f, "unix://" + sock
+}
+
+// TestAttackWorkloadAPIUpstreamBundle: TestAttackReloadSPIFFEUpstreamBundle
+// for an upstream.spiffe whose trust bundle comes from the Workload API
+// (a SPIRE agent's socket) rather than a file: a bundle update that
+// drops or replaces the CA that verified an open tunnel's upstream
+// closes the tunnel, without a reload; one that only adds a CA keeps
+// it. (The upstream's own trust domain is federated in
+// TestAttackWorkloadAPIFederationDropped.)
+func TestAttackWorkloadAPIUpstreamBundle(t *testing.T) {
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	ca2, err := spiffeauth.NewDevCA(td, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after string // "1": the harness's CA, which issued the upstream's SVID; "2": another
+		kept          bool
+	}{
+		{"CA added", "1", "12", true},
+		{"same bundle sent again", "1", "1", true},
+		{"other CA removed", "12", "1", false},
+		{"verifying CA removed", "12", "2", false},
+		{"CA replaced", "1", "2", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t)
+			cas := func(which string) []*x509.Certificate {
+				var out []*x509.Certificate
+				for _, c := range which {
+					ca := h.bundle
+					if c == '2' {
+						ca = ca2
+					}
+					out = append(out, ca.Bundle().X509Authorities()...)
+				}
+				return out
+			}
+			// The upstream: the db SVID, admitting the proxy's api SVID.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := spiffeauth.ServerConfig(tlsconf.Intermediate, h.svids["db"], h.bundle.Bundle(),
+				spiffeauth.AllowPatterns(spiffeauth.MustParsePattern("spiffe://example.org/ns/shop/sa/api")))
+			cfg.NextProtos = []string{"http/1.1"}
+			tln := tls.NewListener(ln, cfg)
+			tu := &rawUpstream{ln: tln, answered: make(chan struct{}, 1000)}
+			serveConns(t, tln, tu.serve)
+			agent, addr := servePushWorkloadAPI(t, h.svids["api"], cas(tc.before))
+			cfgPath := filepath.Join(h.dir, "proxy.yaml")
+			base, _ := os.ReadFile(cfgPath)
+			writeFile(t, cfgPath, []byte(strings.Replace(string(base), "upstream:\n  url: ",
+				fmt.Sprintf("upstream:\n  spiffe: {socket: %q, allow: [\"spiffe://example.org/ns/data/sa/db\"]}\n  url: https://%s #", addr, ln.Addr()), 1)))
+			if err := h.srv.Reload(); err != nil {
+				t.Fatal(err)
+			}
+			conn := openTunnel(t, h, tu, "web", "/api/ws", "ws", "hello")
+			agent.push(t, h.svids["api"], cas(tc.after), nil)
+			if tc.kept {
+				time.Sleep(500 * time.Millisecond) // past the update and the reaper's next looks
+			}
+			tunnelAfterTrustChange(t, conn, tu.received, tc.kept, 3*time.Second)
+		})
+	}
+}
+
+// TestAttackWorkloadAPIFederationDropped: an upstream in another trust
+// domain, verified with that domain's federated bundle from the Workload
+// API. An update that drops the federation (the agent no longer sends
+// that trust domain's bundle: no CA of it is trusted, and a new
+// connection to the upstream fails its handshake) left the open tunnels
+// relaying: the reaper took a trust domain without a bundle for a
+// source closed by a reload, and left the tunnel to the next reload.
+// They are now closed within the reaper's next look.
+func TestAttackWorkloadAPIFederationDropped(t *testing.T) {
+	h := start(t)
+	otherTD := spiffeid.RequireTrustDomainFromString("other.org")
+	otherCA, err := spiffeauth.NewDevCA(otherTD, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := otherCA.Issue(spiffeid.RequireFromPath(otherTD, "/ns/data/sa/db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := spiffeauth.ServerConfig(tlsconf.Intermediate, db, h.bundle.Bundle(),
+		spiffeauth.AllowPatterns(spiffeauth.MustParsePattern("spiffe://example.org/ns/shop/sa/api")))
+	cfg.NextProtos = []string{"http/1.1"}
+	tln := tls.NewListener(ln, cfg)
+	tu := &rawUpstream{ln: tln, answered: make(chan struct{}, 1000)}
+	serveConns(t, tln, tu.serve)
+	own := h.bundle.Bundle().X509Authorities()
+	agent, addr := servePushWorkloadAPI(t, h.svids["api"], own)
+	agent.push(t, h.svids["api"], own, map[string][]*x509.Certificate{"spiffe://other.org": otherCA.Bundle().X509Authorities()})
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	base, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(base), "upstream:\n  url: ",
+		fmt.Sprintf("upstream:\n  spiffe: {socket: %q, allow: [\"spiffe://other.org/ns/data/sa/db\"]}\n  url: https://%s #", addr, ln.Addr()), 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	conn := openTunnel(t, h, tu, "web", "/api/ws", "ws", "hello")
+	agent.push(t, h.svids["api"], own, nil)
+	tunnelAfterTrustChange(t, conn, tu.received, false, 3*time.Second)
 }

@@ -435,12 +435,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	var trust *spiffeTrust
 	switch {
 	case u.SPIFFE != nil:
+		// Marked closed before its source is (a closer added first).
+		trust = &spiffeTrust{}
+		p.closers = append(p.closers, func() error { trust.closed.Store(true); return nil })
 		src, authz, err := p.spiffeSource(u.SPIFFE)
 		if err != nil {
 			return nil, fmt.Errorf("upstream.spiffe: %w", err)
 		}
 		tr.TLSClientConfig = spiffeauth.ClientConfig(tlsconf.Intermediate, src, src, authz)
-		trust = &spiffeTrust{src: src}
+		trust.src = src
 		for _, a := range u.SPIFFE.Allow {
 			if pat, err := spiffeauth.ParsePattern(a); err == nil && !slices.Contains(trust.tds, pat.TrustDomain()) {
 				trust.tds = append(trust.tds, pat.TrustDomain())
@@ -586,6 +589,9 @@ type upstreamRef struct {
 type spiffeTrust struct {
 	src x509bundle.Source
 	tds []spiffeid.TrustDomain
+	// closed is set when the Proxy that built it closes (its source
+	// with it, a minute after a reload).
+	closed atomic.Bool
 
 	// The sums of the last bundles read: a source returns the same
 	// *Bundle until it changes, and the reaper asks for every tunnel
@@ -596,22 +602,27 @@ type spiffeTrust struct {
 }
 
 // roots returns the SHA-256 sums of the current bundles' authorities
-// (not to be modified).
+// (not to be modified); an error only once the source is closed.
 func (t *spiffeTrust) roots() (map[[sha256.Size]byte]struct{}, error) {
+	if t.closed.Load() {
+		return nil, errors.New("upstream.spiffe: trust bundle source closed by a reload")
+	}
 	bundles := make([]*x509bundle.Bundle, 0, len(t.tds))
-	var lastErr error
 	for _, td := range t.tds {
 		// A trust domain of allow without a bundle verifies no
-		// upstream: the others' CAs are the ones that count.
-		b, err := t.src.GetX509BundleForTrustDomain(td)
-		if err != nil {
-			lastErr = err
-			continue
+		// upstream: the others' CAs are the ones that count. With
+		// none at all (a Workload API update that dropped a federated
+		// trust domain's bundle, a bundle file of another trust
+		// domain), no CA is trusted: the tunnels verified by its CAs
+		// are closed. That was taken for a source closed by a reload,
+		// and left them relaying until the next reload
+		// (TestAttackWorkloadAPIFederationDropped).
+		if b, err := t.src.GetX509BundleForTrustDomain(td); err == nil {
+			bundles = append(bundles, b)
 		}
-		bundles = append(bundles, b)
 	}
-	if len(bundles) == 0 && lastErr != nil {
-		return nil, lastErr // no bundle at all (a source closed by a reload)
+	if t.closed.Load() {
+		return nil, errors.New("upstream.spiffe: trust bundle source closed by a reload")
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -636,7 +647,7 @@ func (r *upstreamRef) opened() *upstreamRef {
 		return r
 	}
 	roots, err := r.spiffe.roots()
-	if err != nil {
+	if err != nil || len(roots) == 0 {
 		roots = nil // no bundle: the handshake fails; never kept (keeps)
 	}
 	return &upstreamRef{where: r.where, roots: roots, spiffe: r.spiffe}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,75 +309,95 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			return
 		case <-t.C:
 		}
-		limit := maxAge()
-		var old []net.Conn // idle connections: closed as TLS closes them
-		var cut []net.Conn // tunnels: closed socket first (closeTunnel)
-		s.mu.Lock()
-		for c, ci := range s.conns {
-			if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
-				old = append(old, c)
-			}
+		s.reap(maxAge(), cur)
+	}
+}
+
+// reap is one look of reapOld, with the maximum age limit (0: none).
+func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
+	var old []net.Conn // idle connections: closed as TLS closes them
+	var cut []net.Conn // tunnels: closed socket first (closeTunnel)
+	s.mu.Lock()
+	for c, ci := range s.conns {
+		if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
+			old = append(old, c)
 		}
-		// A tunnel (WebSocket) gets no further request to be refused
-		// on: it is closed once its peer's certificate has expired.
-		type tunnel struct {
-			c  *tls.Conn
-			st *peerState
+	}
+	// A tunnel (WebSocket) gets no further request to be refused
+	// on: it is closed once its peer's certificate has expired.
+	type tunnel struct {
+		c  *tls.Conn
+		st *peerState
+	}
+	var tunnels []tunnel
+	type relayed struct {
+		ref  *upstreamRef
+		stop func()
+	}
+	var spiffeUp []relayed // to an upstream verified with SPIFFE
+	for c, ti := range s.tunnels {
+		// A tunnel's response was its 101: after it, the
+		// connection is as old as any other. (It was never closed
+		// for its age: a WebSocket outlived maxConnectionAge.)
+		if limit > 0 && time.Since(ti.start) > limit {
+			cut = append(cut, c)
+			continue
 		}
-		var tunnels []tunnel
-		type relayed struct {
-			ref  *upstreamRef
-			stop func()
+		// Nor its bearer token's: the token was verified once, at
+		// the upgrade, and a tunnel relayed for as long as it
+		// lasted on a token that had expired.
+		if tokenExpired(ti.fwd) {
+			cut = append(cut, c)
+			continue
 		}
-		var spiffeUp []relayed // to an upstream verified with SPIFFE
-		for c, ti := range s.tunnels {
-			// A tunnel's response was its 101: after it, the
-			// connection is as old as any other. (It was never closed
-			// for its age: a WebSocket outlived maxConnectionAge.)
-			if limit > 0 && time.Since(ti.start) > limit {
-				cut = append(cut, c)
-				continue
-			}
-			// Nor its bearer token's: the token was verified once, at
-			// the upgrade, and a tunnel relayed for as long as it
-			// lasted on a token that had expired.
-			if tokenExpired(ti.fwd) {
-				cut = append(cut, c)
-				continue
-			}
-			// Nor its upstream's trust bundle, which its file source
-			// reloads when the file changes: a CA removed from it kept
-			// the tunnels it had verified running.
-			if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
-				spiffeUp = append(spiffeUp, relayed{ref, func() { closeTunnel(c) }})
-			}
-			if tc, ok := c.(*tls.Conn); ok {
-				tunnels = append(tunnels, tunnel{tc, ti.st})
-			}
+		// Nor its upstream's trust bundle, which its file source
+		// reloads when the file changes: a CA removed from it kept
+		// the tunnels it had verified running.
+		if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
+			spiffeUp = append(spiffeUp, relayed{ref, func() { closeTunnel(c) }})
 		}
-		for si := range s.streams {
-			if ref := si.upstream; ref != nil && ref.spiffe != nil {
-				spiffeUp = append(spiffeUp, relayed{ref, si.cancel})
-			}
+		if tc, ok := c.(*tls.Conn); ok {
+			tunnels = append(tunnels, tunnel{tc, ti.st})
 		}
-		s.mu.Unlock()
-		// Outside mu: the source may read its files.
-		for _, t := range spiffeUp {
-			if kept, sure := t.ref.bundleKept(t.ref); sure && !kept {
-				t.stop()
-			}
+	}
+	for si := range s.streams {
+		if ref := si.upstream; ref != nil && ref.spiffe != nil {
+			spiffeUp = append(spiffeUp, relayed{ref, si.cancel})
 		}
-		p := cur()
-		for _, t := range tunnels {
-			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
-				cut = append(cut, t.c)
-			}
+	}
+	s.mu.Unlock()
+	// Outside mu: the source may read its files. The tunnels opened
+	// under one bundle share its CA sums (spiffeTrust.roots): the
+	// bundle is looked up once per source and the verdict made once per
+	// bundle they were opened with, not per tunnel
+	// (BenchmarkReapSPIFFETunnels).
+	type opened struct {
+		trust *spiffeTrust
+		roots uintptr // the identity of the tunnel's CA sums
+	}
+	type verdict struct{ kept, sure bool }
+	verdicts := map[opened]verdict{}
+	for _, t := range spiffeUp {
+		k := opened{t.ref.spiffe, reflect.ValueOf(t.ref.roots).Pointer()}
+		v, ok := verdicts[k]
+		if !ok {
+			v.kept, v.sure = t.ref.bundleKept(t.ref)
+			verdicts[k] = v
 		}
-		for _, c := range cut {
-			closeTunnel(c)
+		if v.sure && !v.kept {
+			t.stop()
 		}
-		for _, c := range old {
-			_ = c.Close()
+	}
+	p := cur()
+	for _, t := range tunnels {
+		if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
+			cut = append(cut, t.c)
 		}
+	}
+	for _, c := range cut {
+		closeTunnel(c)
+	}
+	for _, c := range old {
+		_ = c.Close()
 	}
 }

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,4 +323,60 @@ func TestAttackWorkloadAPIFederationDropped(t *testing.T) {
 	conn := openTunnel(t, h, tu, "web", "/api/ws", "ws", "hello")
 	agent.push(t, h.svids["api"], own, nil)
 	tunnelAfterTrustChange(t, conn, tu.received, false, 3*time.Second)
+}
+
+// TestAttackStreamOutlivesMaxConnectionAge: TestAttackTunnelOutlivesMaxConnectionAge
+// for a long request (server-sent events on a route without a timeout):
+// timeouts.maxConnectionAge closed a busy connection after its
+// response, and a stream's response never ends, so the connection, and
+// the handshake that admitted it, lasted for as long as the upstream
+// streamed. The stream is now ended once its connection is that old,
+// with the outcome saying so in its audit record.
+func TestAttackStreamOutlivesMaxConnectionAge(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		for {
+			if _, err := io.WriteString(w, "data: tick\n\n"); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	h := startWith(t, setup{upstream: up.URL, replace: []string{"\nworkload:", "\n  timeout: 0s\nworkload:"}, extra: "timeouts: {maxConnectionAge: 500ms}\n"})
+	conn := h.dial(t, "web")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /api/events HTTP/1.1\r\nHost: api\r\nX-Client: s\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	start := time.Now()
+	ended := false
+	for time.Since(start) < 3*time.Second {
+		if _, err := br.ReadString('\n'); err != nil {
+			ended = true
+			break
+		}
+	}
+	if !ended {
+		t.Fatalf("a stream is still going %v after it started, with maxConnectionAge 500ms", time.Since(start).Round(time.Second))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(h.audit.String(), `"outcome":"connection over maxConnectionAge"`) && time.Now().Before(deadline) {
+		_ = h.srv.auditBuf.Flush()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if log := h.audit.String(); !strings.Contains(log, `"path":"/api/events","status":200`) || !strings.Contains(log, `"outcome":"connection over maxConnectionAge"`) {
+		t.Errorf("audit: no record of the stream ended for its connection's age:\n%s", log)
+	}
 }

@@ -33,12 +33,13 @@ type connSet struct {
 type streamInfo struct {
 	req      *http.Request
 	upstream *upstreamRef // where it was forwarded (upstreamID)
-	cancel   func()
+	cancel   func(outcome string)
 }
 
 // stream records r, a long request in flight to upstream, until the
-// returned function is called; cancel ends it.
-func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func()) func() {
+// returned function is called; cancel ends it, with the audit outcome
+// saying why.
+func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func(outcome string)) func() {
 	si := &streamInfo{req: r, upstream: upstream.opened(), cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
@@ -241,7 +242,7 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		}
 		req := si.req.Clone(ctx)
 		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
-		open = append(open, tunnel{si.cancel, req, si.upstream, func(u *upstreamRef) {
+		open = append(open, tunnel{func() { si.cancel(outcomeRefusedOnReload) }, req, si.upstream, func(u *upstreamRef) {
 			s.mu.Lock()
 			si.upstream = u
 			s.mu.Unlock()
@@ -360,12 +361,26 @@ func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
 			tunnels = append(tunnels, tunnel{tc, ti.st})
 		}
 	}
+	var overAge []*streamInfo
 	for si := range s.streams {
+		// A long request (a stream of server-sent events) is as old as
+		// its connection: it kept a connection past maxConnectionAge
+		// for as long as the upstream streamed, its response never
+		// ending (TestAttackStreamOutlivesMaxConnectionAge).
+		if c, ok := si.req.Context().Value(connKey{}).(net.Conn); ok && limit > 0 {
+			if ci, ok := s.conns[c]; ok && time.Since(ci.start) > limit {
+				overAge = append(overAge, si)
+				continue
+			}
+		}
 		if ref := si.upstream; ref != nil && ref.spiffe != nil {
-			spiffeUp = append(spiffeUp, relayed{ref, si.cancel})
+			spiffeUp = append(spiffeUp, relayed{ref, func() { si.cancel(outcomeUpstreamUntrusted) }})
 		}
 	}
 	s.mu.Unlock()
+	for _, si := range overAge {
+		si.cancel(outcomeMaxConnectionAge)
+	}
 	// Outside mu: the source may read its files. The tunnels opened
 	// under one bundle share its CA sums (spiffeTrust.roots): the
 	// bundle is looked up once per source and the verdict made once per

@@ -531,9 +531,17 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
 				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
 				return
-			case refusedOnReload(r.Context()):
+			case streamEnded(r.Context()) == outcomeRefusedOnReload:
 				// Before the upstream answered (connSet.closeRefused).
 				deny(w, r, http.StatusForbidden, "reload", "refused by the configuration reloaded while in flight", "forbidden")
+				return
+			case streamEnded(r.Context()) == outcomeMaxConnectionAge:
+				// Before the upstream answered (connSet.reap).
+				w.Header().Set("Connection", "close")
+				http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+				return
+			case streamEnded(r.Context()) == outcomeUpstreamUntrusted:
+				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})

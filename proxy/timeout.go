@@ -150,18 +150,30 @@ func (b *rateBody) Read(p []byte) (int, error) {
 // configuration they started with.
 const longRequest = time.Minute
 
-// outcomeRefusedOnReload is the audit outcome of a long request a reload
-// ended.
-const outcomeRefusedOnReload = "refused after reload"
+// The audit outcomes of a long request a check ended in flight
+// (streamInfo.cancel): a reload refused it, its connection is over
+// timeouts.maxConnectionAge, its upstream's trust bundle no longer holds
+// a CA it could have been verified with.
+const (
+	outcomeRefusedOnReload   = "refused after reload"
+	outcomeMaxConnectionAge  = "connection over maxConnectionAge"
+	outcomeUpstreamUntrusted = "upstream no longer trusted"
+)
 
-// refusedOnReloadKey marks the context of a long request; its value, an
-// *atomic.Bool, is set when a reload refused it and ended it.
-type refusedOnReloadKey struct{}
+// streamEndKey marks the context of a long request; its value, an
+// *atomic.Pointer[string], is set to the outcome of the check that ended
+// it.
+type streamEndKey struct{}
 
-// refusedOnReload reports whether a reload ended r's exchange.
-func refusedOnReload(ctx context.Context) bool {
-	f, ok := ctx.Value(refusedOnReloadKey{}).(*atomic.Bool)
-	return ok && f.Load()
+// streamEnded returns the outcome of the check that ended r's exchange,
+// or "".
+func streamEnded(ctx context.Context) string {
+	if f, ok := ctx.Value(streamEndKey{}).(*atomic.Pointer[string]); ok {
+		if o := f.Load(); o != nil {
+			return *o
+		}
+	}
+	return ""
 }
 
 func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, next http.Handler) http.Handler {
@@ -197,14 +209,15 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstream
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithCancel(ctx)
 				defer cancel()
-				refused := &atomic.Bool{}
-				ctx = context.WithValue(ctx, refusedOnReloadKey{}, refused)
+				ended := &atomic.Pointer[string]{}
+				ctx = context.WithValue(ctx, streamEndKey{}, ended)
 				// A copy for the closure, which escapes: capturing ctx
 				// itself would move it to the heap for every request.
 				sctx := ctx
-				defer set.stream(r, upstream, func() {
-					refused.Store(true)
-					audit.Set(sctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
+				defer set.stream(r, upstream, func(outcome string) {
+					if ended.CompareAndSwap(nil, &outcome) {
+						audit.Set(sctx, audit.Verdict{Outcome: outcome})
+					}
 					cancel()
 				})()
 			}

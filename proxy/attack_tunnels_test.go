@@ -333,6 +333,41 @@ func TestAttackWorkloadAPIFederationDropped(t *testing.T) {
 // streamed. The stream is now ended once its connection is that old,
 // with the outcome saying so in its audit record.
 func TestAttackStreamOutlivesMaxConnectionAge(t *testing.T) {
+	h := startWith(t, setup{upstream: sseUpstream(t), replace: []string{"\nworkload:", "\n  timeout: 0s\nworkload:"}, extra: "timeouts: {maxConnectionAge: 500ms}\n"})
+	br := openStream(t, h, "/api/events", "s")
+	if !streamEnds(br, 3*time.Second) {
+		t.Fatal("a stream is still going 3 s after it started, with maxConnectionAge 500ms")
+	}
+	auditHas(t, h, `"path":"/api/events","status":200`, `"outcome":"connection over maxConnectionAge"`)
+}
+
+// TestAttackStreamOutlivesToken: TestAttackTunnelOutlivesToken for a
+// long request: a stream of server-sent events opened with a bearer
+// token went on after the token expired, until a reload checked it
+// again. It is now ended once its token has expired (with the JWT
+// check's clock skew), with the outcome saying so; a stream opened
+// without a token goes on.
+func TestAttackStreamOutlivesToken(t *testing.T) {
+	t.Cleanup(func() { tokenClockAhead.Store(0) })
+	iss := newJWTIssuer(t)
+	h := startWith(t, setup{upstream: sseUpstream(t), files: map[string][]byte{"jwks.json": iss.jwks},
+		replace: []string{"\nworkload:", "\n  timeout: 0s\nworkload:"},
+		extra:   "jwt: {issuers: [{issuer: https://id.test, audiences: [shop], algorithms: [ES256], jwksFile: jwks.json}]}\n"})
+	withToken := openStream(t, h, "/api/events", "token", "Authorization", "Bearer "+iss.token(t, "alice")) // expires in 1 h
+	anon := openStream(t, h, "/api/events", "anon")
+	tokenClockAhead.Store(int64(2 * time.Hour))
+	if !streamEnds(withToken, 3*time.Second) {
+		t.Error("the stream of an expired bearer token is still going")
+	}
+	if streamEnds(anon, 500*time.Millisecond) {
+		t.Error("the stream of a request without a token ended")
+	}
+	auditHas(t, h, `"outcome":"bearer token expired"`)
+}
+
+// sseUpstream is an upstream that streams server-sent events until the
+// request ends.
+func sseUpstream(t *testing.T) string {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(200)
@@ -349,34 +384,57 @@ func TestAttackStreamOutlivesMaxConnectionAge(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	h := startWith(t, setup{upstream: up.URL, replace: []string{"\nworkload:", "\n  timeout: 0s\nworkload:"}, extra: "timeouts: {maxConnectionAge: 500ms}\n"})
+	return up.URL
+}
+
+// openStream sends GET path as web (with the header fields hdr) and
+// returns the stream once its response head has come.
+func openStream(t *testing.T, h *harness, path, client string, hdr ...string) *bufio.Reader {
+	t.Helper()
 	conn := h.dial(t, "web")
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET /api/events HTTP/1.1\r\nHost: api\r\nX-Client: s\r\n\r\n"); err != nil {
+	fields := ""
+	for i := 0; i+1 < len(hdr); i += 2 {
+		fields += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: api\r\nX-Client: "+client+"\r\n"+fields+"\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(conn)
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", resp, err)
+		t.Fatalf("stream %s: %v %v", path, resp, err)
 	}
-	start := time.Now()
-	ended := false
-	for time.Since(start) < 3*time.Second {
+	return br
+}
+
+// streamEnds reports whether the stream br ends within d.
+func streamEnds(br *bufio.Reader, d time.Duration) bool {
+	for start := time.Now(); time.Since(start) < d; {
 		if _, err := br.ReadString('\n'); err != nil {
-			ended = true
-			break
+			return true
 		}
 	}
-	if !ended {
-		t.Fatalf("a stream is still going %v after it started, with maxConnectionAge 500ms", time.Since(start).Round(time.Second))
+	return false
+}
+
+// auditHas waits (up to 5 s) for the audit log to hold every string of
+// want.
+func auditHas(t *testing.T, h *harness, want ...string) {
+	t.Helper()
+	has := func() bool {
+		for _, w := range want {
+			if !strings.Contains(h.audit.String(), w) {
+				return false
+			}
+		}
+		return true
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(h.audit.String(), `"outcome":"connection over maxConnectionAge"`) && time.Now().Before(deadline) {
+	for deadline := time.Now().Add(5 * time.Second); !has() && time.Now().Before(deadline); {
 		_ = h.srv.auditBuf.Flush()
 		time.Sleep(20 * time.Millisecond)
 	}
-	if log := h.audit.String(); !strings.Contains(log, `"path":"/api/events","status":200`) || !strings.Contains(log, `"outcome":"connection over maxConnectionAge"`) {
-		t.Errorf("audit: no record of the stream ended for its connection's age:\n%s", log)
+	if !has() {
+		t.Errorf("audit: want %q in:\n%s", want, h.audit.String())
 	}
 }

@@ -102,7 +102,13 @@ var tokenClockAhead atomic.Int64
 // noteTokenExpiry) has expired, allowing the JWT check's clock skew.
 func tokenExpired(f *forwarded) bool {
 	e := f.exp.Load()
-	return e != 0 && time.Now().Add(time.Duration(tokenClockAhead.Load())).After(time.Unix(0, e).Add(jwt.DefaultClockSkew))
+	return e != 0 && expiredAt(time.Unix(0, e))
+}
+
+// expiredAt reports whether a bearer token expiring at exp has expired,
+// allowing the JWT check's clock skew.
+func expiredAt(exp time.Time) bool {
+	return time.Now().Add(time.Duration(tokenClockAhead.Load())).After(exp.Add(jwt.DefaultClockSkew))
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -361,7 +367,11 @@ func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
 			tunnels = append(tunnels, tunnel{tc, ti.st})
 		}
 	}
-	var overAge []*streamInfo
+	type ended struct {
+		si      *streamInfo
+		outcome string
+	}
+	var streamsEnded []ended
 	for si := range s.streams {
 		// A long request (a stream of server-sent events) is as old as
 		// its connection: it kept a connection past maxConnectionAge
@@ -369,17 +379,24 @@ func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
 		// ending (TestAttackStreamOutlivesMaxConnectionAge).
 		if c, ok := si.req.Context().Value(connKey{}).(net.Conn); ok && limit > 0 {
 			if ci, ok := s.conns[c]; ok && time.Since(ci.start) > limit {
-				overAge = append(overAge, si)
+				streamsEnded = append(streamsEnded, ended{si, outcomeMaxConnectionAge})
 				continue
 			}
+		}
+		// Its bearer token was checked once, at the request: the
+		// stream went on after it expired, until a reload
+		// (TestAttackStreamOutlivesToken).
+		if c, ok := jwt.FromContext(si.req.Context()); ok && expiredAt(c.Expiry()) {
+			streamsEnded = append(streamsEnded, ended{si, outcomeTokenExpired})
+			continue
 		}
 		if ref := si.upstream; ref != nil && ref.spiffe != nil {
 			spiffeUp = append(spiffeUp, relayed{ref, func() { si.cancel(outcomeUpstreamUntrusted) }})
 		}
 	}
 	s.mu.Unlock()
-	for _, si := range overAge {
-		si.cancel(outcomeMaxConnectionAge)
+	for _, e := range streamsEnded {
+		e.si.cancel(e.outcome)
 	}
 	// Outside mu: the source may read its files. The tunnels opened
 	// under one bundle share its CA sums (spiffeTrust.roots): the

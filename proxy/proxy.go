@@ -540,6 +540,10 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 				w.Header().Set("Connection", "close")
 				http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 				return
+			case streamEnded(r.Context()) == outcomeTokenExpired:
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
 			case streamEnded(r.Context()) == outcomeUpstreamUntrusted:
 				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return

@@ -152,11 +152,12 @@ const longRequest = time.Minute
 
 // The audit outcomes of a long request a check ended in flight
 // (streamInfo.cancel): a reload refused it, its connection is over
-// timeouts.maxConnectionAge, its upstream's trust bundle no longer holds
-// a CA it could have been verified with.
+// timeouts.maxConnectionAge, its bearer token expired, its upstream's
+// trust bundle no longer holds a CA it could have been verified with.
 const (
 	outcomeRefusedOnReload   = "refused after reload"
 	outcomeMaxConnectionAge  = "connection over maxConnectionAge"
+	outcomeTokenExpired      = "bearer token expired" // #nosec G101 -- an audit outcome, not a credential
 	outcomeUpstreamUntrusted = "upstream no longer trusted"
 )
 

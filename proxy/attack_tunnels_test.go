@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -438,3 +439,57 @@ func auditHas(t *testing.T, h *harness, want ...string) {
 		t.Errorf("audit: want %q in:\n%s", want, h.audit.String())
 	}
 }
+
+// TestAttackReloadWhileUpgradeChecked: a reload re-checks the request of
+// every open tunnel, including one whose request is still in the old
+// configuration's checks (a JWT key fetch it waits for, say): not yet
+// forwarded, its upstream unknown, it passed the re-check on its
+// policies alone, then went on to the upstream the old configuration
+// named, one the reload had just moved away from or stopped trusting,
+// and relayed there until the next reload. Such a request is now refused
+// (503, rule reload) when it reaches the upstream step: the client
+// retries on the reloaded configuration. The request is held between
+// its registration as a tunnel and its upstream step by running the two
+// halves of Server.ServeHTTP by hand around the reload.
+func TestAttackReloadWhileUpgradeChecked(t *testing.T) {
+	oldUp, newUp := newRawUpstream(t), newRawUpstream(t)
+	// Without TLS: the request below was never through a handshake.
+	h := startWith(t, setup{upstream: oldUp.URL(), policies: allowAPI,
+		replace: []string{"tls:\n  profile: intermediate\n  spiffe:\n    svid: api.pem\n    key: api-key.pem\n    bundle: bundle.pem\n    allow: [\"spiffe://example.org/ns/shop/**\"]\n", ""}})
+	old := h.srv.cur.Load()
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	r := httptest.NewRequest("GET", "http://api/api/ws", nil)
+	r.RemoteAddr = "127.0.0.1:1234"
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("X-Client", "held")
+	fwd := new(forwarded)
+	ctx := context.WithValue(h.srv.conns.connContext(context.Background(), server), forwardedKey{}, fwd)
+	r = r.WithContext(ctx)
+	defer h.srv.conns.tunnel(r, fwd)()
+
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), oldUp.URL(), newUp.URL(), 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	old.Handler().ServeHTTP(rec, r)
+	if got := oldUp.received(); got != "" {
+		t.Errorf("an upgrade request checked across a reload that moved the upstream reached the old upstream (%d):\n%s", rec.Code, got)
+	}
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+}
+
+// allowAPI allows every request to /api/*, from anyone.
+const allowAPI = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+`

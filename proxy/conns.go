@@ -87,12 +87,23 @@ func noteTokenExpiry(r *http.Request, exp time.Time) {
 }
 
 // noteUpstream records the upstream r is forwarded to, if r opens a
-// tunnel.
-func noteUpstream(r *http.Request, upstream *upstreamRef) {
+// tunnel, and reports false when it must not be forwarded: a reload
+// re-checked it before it got here (reloadedUnforwarded).
+func noteUpstream(r *http.Request, upstream *upstreamRef) bool {
 	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
-		f.upstream.Store(upstream.opened())
+		return f.upstream.CompareAndSwap(nil, upstream.opened())
 	}
+	return true
 }
+
+// reloadedUnforwarded is the upstream of a tunnel whose request a reload
+// re-checked while it was still in the checks of the configuration it
+// started on, not yet forwarded: the re-check could judge its policies,
+// not where it would go, and it went on to the upstream of the old
+// configuration, one the reload had moved away from or stopped
+// trusting, for as long as the tunnel lasted. It is refused at the
+// upstream step instead (TestAttackReloadWhileUpgradeChecked).
+var reloadedUnforwarded = &upstreamRef{where: "(re-checked by a reload before it was forwarded)"}
 
 // tokenClockAhead moves the clock tunnels' bearer tokens are checked
 // with ahead, in nanoseconds (for tests).
@@ -236,7 +247,13 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	s.mu.Lock()
 	var open []tunnel
 	for c, ti := range s.tunnels {
-		open = append(open, tunnel{func() { closeTunnel(c) }, ti.req, ti.fwd.upstream.Load(), func(u *upstreamRef) { ti.fwd.upstream.Store(u) }})
+		up := ti.fwd.upstream.Load()
+		if up == nil && ti.fwd.upstream.CompareAndSwap(nil, reloadedUnforwarded) || up == reloadedUnforwarded {
+			up = nil // judged on its policies; refused at the upstream step
+		} else if up == nil {
+			up = ti.fwd.upstream.Load() // forwarded meanwhile
+		}
+		open = append(open, tunnel{func() { closeTunnel(c) }, ti.req, up, func(u *upstreamRef) { ti.fwd.upstream.Store(u) }})
 	}
 	for si := range s.streams {
 		// The request as the upstream step got it, with a context of

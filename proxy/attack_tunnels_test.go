@@ -493,3 +493,39 @@ spec:
   selector: {matchLabels: {app: api}}
   rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
 `
+
+// TestAttackReloadWhileStreamChecked: TestAttackReloadWhileUpgradeChecked
+// for a long request (a route without a timeout: server-sent events). A
+// long request is tracked from its upstream step on; one still in the
+// old configuration's checks when a reload came was not re-checked at
+// all, and streamed from the upstream the reload had moved away from for
+// as long as that upstream liked. It is now refused (503, rule reload)
+// at the upstream step.
+func TestAttackReloadWhileStreamChecked(t *testing.T) {
+	oldUp, newUp := newRawUpstream(t), newRawUpstream(t)
+	h := startWith(t, setup{upstream: oldUp.URL(), policies: allowAPI,
+		replace: []string{"tls:\n  profile: intermediate\n  spiffe:\n    svid: api.pem\n    key: api-key.pem\n    bundle: bundle.pem\n    allow: [\"spiffe://example.org/ns/shop/**\"]\n", "",
+			"\nworkload:", "\n  timeout: 0s\nworkload:"}})
+	old := h.srv.cur.Load()
+	_, server := net.Pipe()
+	t.Cleanup(func() { server.Close() })
+	r := httptest.NewRequest("GET", "http://api/api/events", nil)
+	r.RemoteAddr = "127.0.0.1:1234"
+	r.Header.Set("X-Client", "held")
+	r = r.WithContext(h.srv.conns.connContext(context.Background(), server))
+
+	cfgPath := filepath.Join(h.dir, "proxy.yaml")
+	data, _ := os.ReadFile(cfgPath)
+	writeFile(t, cfgPath, []byte(strings.Replace(string(data), oldUp.URL(), newUp.URL(), 1)))
+	if err := h.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	old.Handler().ServeHTTP(rec, r)
+	if got := oldUp.received(); got != "" {
+		t.Errorf("a long request checked across a reload that moved the upstream reached the old upstream (%d):\n%s", rec.Code, got)
+	}
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+}

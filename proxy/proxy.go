@@ -46,9 +46,15 @@ import (
 
 // Proxy is a configuration turned into a handler chain, a listener TLS
 // configuration and the state readiness depends on. Build a new one to
-// reload; a Proxy does not change after New.
+// reload; a Proxy does not change after New, but for being retired by
+// one.
 type Proxy struct {
-	cfg      *Config
+	cfg *Config
+	// retired is set when a reload replaces this Proxy (shared with its
+	// routes' Proxies): a long request that reaches its upstream step
+	// after that was in its checks during the reload, and is refused
+	// rather than forwarded where the old configuration says.
+	retired  *atomic.Bool
 	upstream *httputil.ReverseProxy
 	handler  http.Handler
 	checked  http.Handler // the checks and upstream without the audit record: re-checks of tunnels (admitsAgain)
@@ -115,7 +121,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		}
 		opts.Audit = a
 	}
-	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
+	p := &Proxy{cfg: cfg, retired: new(atomic.Bool), limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
 	if opts.Previous != nil {
 		p.prev, p.prevFailures = opts.Previous.limiters, opts.Previous.failures
 	}
@@ -577,7 +583,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	p.upstream = rp
 	id := upstreamID(target, u, roots)
 	id.spiffe = trust
-	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
+	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, p.retired, withHintsKept(rp))), nil
 }
 
 // upstreamRef names where and how requests are forwarded: the URL and

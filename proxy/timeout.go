@@ -177,7 +177,7 @@ func streamEnded(ctx context.Context) string {
 	return ""
 }
 
-func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, next http.Handler) http.Handler {
+func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, retired *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		completed := false
@@ -221,6 +221,17 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstream
 					}
 					cancel()
 				})()
+				// Tracked from now on, so that a reload re-checks it;
+				// one that came while it was in the checks of this
+				// configuration did not (Server.Reload retires the
+				// Proxy before it re-checks the streams), and it would
+				// stream from where this configuration says
+				// (TestAttackReloadWhileStreamChecked).
+				if retired != nil && retired.Load() {
+					w.Header().Set("Retry-After", "0")
+					deny(w, r, http.StatusServiceUnavailable, "reload", "the configuration was reloaded while the request was checked; not forwarded", "service unavailable")
+					return
+				}
 			}
 		}
 		var flag *slowBody

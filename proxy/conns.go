@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,13 @@ type connSet struct {
 type streamInfo struct {
 	req      *http.Request
 	upstream *upstreamRef // where it was forwarded (upstreamID)
-	cancel   func()
+	cancel   func(outcome string)
 }
 
 // stream records r, a long request in flight to upstream, until the
-// returned function is called; cancel ends it.
-func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func()) func() {
+// returned function is called; cancel ends it, with the audit outcome
+// saying why.
+func (s *connSet) stream(r *http.Request, upstream *upstreamRef, cancel func(outcome string)) func() {
 	si := &streamInfo{req: r, upstream: upstream.opened(), cancel: cancel}
 	s.mu.Lock()
 	if s.streams == nil {
@@ -85,12 +87,23 @@ func noteTokenExpiry(r *http.Request, exp time.Time) {
 }
 
 // noteUpstream records the upstream r is forwarded to, if r opens a
-// tunnel.
-func noteUpstream(r *http.Request, upstream *upstreamRef) {
+// tunnel, and reports false when it must not be forwarded: a reload
+// re-checked it before it got here (reloadedUnforwarded).
+func noteUpstream(r *http.Request, upstream *upstreamRef) bool {
 	if f, ok := r.Context().Value(forwardedKey{}).(*forwarded); ok {
-		f.upstream.Store(upstream.opened())
+		return f.upstream.CompareAndSwap(nil, upstream.opened())
 	}
+	return true
 }
+
+// reloadedUnforwarded is the upstream of a tunnel whose request a reload
+// re-checked while it was still in the checks of the configuration it
+// started on, not yet forwarded: the re-check could judge its policies,
+// not where it would go, and it went on to the upstream of the old
+// configuration, one the reload had moved away from or stopped
+// trusting, for as long as the tunnel lasted. It is refused at the
+// upstream step instead (TestAttackReloadWhileUpgradeChecked).
+var reloadedUnforwarded = &upstreamRef{where: "(re-checked by a reload before it was forwarded)"}
 
 // tokenClockAhead moves the clock tunnels' bearer tokens are checked
 // with ahead, in nanoseconds (for tests).
@@ -100,7 +113,13 @@ var tokenClockAhead atomic.Int64
 // noteTokenExpiry) has expired, allowing the JWT check's clock skew.
 func tokenExpired(f *forwarded) bool {
 	e := f.exp.Load()
-	return e != 0 && time.Now().Add(time.Duration(tokenClockAhead.Load())).After(time.Unix(0, e).Add(jwt.DefaultClockSkew))
+	return e != 0 && expiredAt(time.Unix(0, e))
+}
+
+// expiredAt reports whether a bearer token expiring at exp has expired,
+// allowing the JWT check's clock skew.
+func expiredAt(exp time.Time) bool {
+	return time.Now().Add(time.Duration(tokenClockAhead.Load())).After(exp.Add(jwt.DefaultClockSkew))
 }
 
 // tunnel records r's connection as an upgraded tunnel until the returned
@@ -203,7 +222,7 @@ func (s *connSet) closeRevoked(p *Proxy) int {
 	n := 0
 	for _, tc := range served {
 		if cs := tc.ConnectionState(); cs.HandshakeComplete && !p.admits(cs) {
-			_ = tc.Close()
+			closeTunnel(tc)
 			n++
 		}
 	}
@@ -228,7 +247,13 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	s.mu.Lock()
 	var open []tunnel
 	for c, ti := range s.tunnels {
-		open = append(open, tunnel{func() { closeTunnel(c) }, ti.req, ti.fwd.upstream.Load(), func(u *upstreamRef) { ti.fwd.upstream.Store(u) }})
+		up := ti.fwd.upstream.Load()
+		if up == nil && ti.fwd.upstream.CompareAndSwap(nil, reloadedUnforwarded) || up == reloadedUnforwarded {
+			up = nil // judged on its policies; refused at the upstream step
+		} else if up == nil {
+			up = ti.fwd.upstream.Load() // forwarded meanwhile
+		}
+		open = append(open, tunnel{func() { closeTunnel(c) }, ti.req, up, func(u *upstreamRef) { ti.fwd.upstream.Store(u) }})
 	}
 	for si := range s.streams {
 		// The request as the upstream step got it, with a context of
@@ -240,7 +265,7 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 		}
 		req := si.req.Clone(ctx)
 		req.Body, req.ContentLength, req.GetBody = http.NoBody, 0, nil
-		open = append(open, tunnel{si.cancel, req, si.upstream, func(u *upstreamRef) {
+		open = append(open, tunnel{func() { si.cancel(outcomeRefusedOnReload) }, req, si.upstream, func(u *upstreamRef) {
 			s.mu.Lock()
 			si.upstream = u
 			s.mu.Unlock()
@@ -276,10 +301,16 @@ func (s *connSet) closeRefused(p *Proxy) (closed, undecided int, err error) {
 	return closed, undecided, err
 }
 
-// closeTunnel closes a tunnel's connection, its socket first: a TLS
-// connection's Close sends close_notify before closing the socket, and a
-// client that wrote on seeing it had its bytes read by the relay in
-// between and forwarded to the upstream the tunnel was closed for.
+// closeTunnel closes a tunnel's connection, or one a check cut, its
+// socket first, so that not one more byte moves either way once the
+// decision is taken: a TLS connection's Close sends close_notify before
+// closing the socket, with a 5 s write deadline when the client does not
+// read, and a client that wrote on seeing it had its bytes read by the
+// relay in between and forwarded to the upstream the tunnel was closed
+// for. Every cut of a tunnel (a reload's re-check, a peer no longer
+// admitted or trusted, maxConnectionAge, a token's or certificate's
+// expiry, its upstream's trust bundle) closes this way
+// (TestAttackTunnelCutSocketFirst).
 func closeTunnel(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
 		_ = tc.NetConn().Close()
@@ -302,71 +333,120 @@ func (s *connSet) reapOld(ctx context.Context, maxAge func() time.Duration, cur 
 			return
 		case <-t.C:
 		}
-		limit := maxAge()
-		var old []net.Conn
-		s.mu.Lock()
-		for c, ci := range s.conns {
-			if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
-				old = append(old, c)
-			}
+		s.reap(maxAge(), cur)
+	}
+}
+
+// reap is one look of reapOld, with the maximum age limit (0: none).
+func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
+	var old []net.Conn // idle connections: closed as TLS closes them
+	var cut []net.Conn // tunnels: closed socket first (closeTunnel)
+	s.mu.Lock()
+	for c, ci := range s.conns {
+		if limit > 0 && ci.state == http.StateIdle && time.Since(ci.start) > limit {
+			old = append(old, c)
 		}
-		// A tunnel (WebSocket) gets no further request to be refused
-		// on: it is closed once its peer's certificate has expired.
-		type tunnel struct {
-			c  *tls.Conn
-			st *peerState
+	}
+	// A tunnel (WebSocket) gets no further request to be refused
+	// on: it is closed once its peer's certificate has expired.
+	type tunnel struct {
+		c  *tls.Conn
+		st *peerState
+	}
+	var tunnels []tunnel
+	type relayed struct {
+		ref  *upstreamRef
+		stop func()
+	}
+	var spiffeUp []relayed // to an upstream verified with SPIFFE
+	for c, ti := range s.tunnels {
+		// A tunnel's response was its 101: after it, the
+		// connection is as old as any other. (It was never closed
+		// for its age: a WebSocket outlived maxConnectionAge.)
+		if limit > 0 && time.Since(ti.start) > limit {
+			cut = append(cut, c)
+			continue
 		}
-		var tunnels []tunnel
-		type relayed struct {
-			ref  *upstreamRef
-			stop func()
+		// Nor its bearer token's: the token was verified once, at
+		// the upgrade, and a tunnel relayed for as long as it
+		// lasted on a token that had expired.
+		if tokenExpired(ti.fwd) {
+			cut = append(cut, c)
+			continue
 		}
-		var spiffeUp []relayed // to an upstream verified with SPIFFE
-		for c, ti := range s.tunnels {
-			// A tunnel's response was its 101: after it, the
-			// connection is as old as any other. (It was never closed
-			// for its age: a WebSocket outlived maxConnectionAge.)
-			if limit > 0 && time.Since(ti.start) > limit {
-				old = append(old, c)
+		// Nor its upstream's trust bundle, which its file source
+		// reloads when the file changes: a CA removed from it kept
+		// the tunnels it had verified running.
+		if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
+			spiffeUp = append(spiffeUp, relayed{ref, func() { closeTunnel(c) }})
+		}
+		if tc, ok := c.(*tls.Conn); ok {
+			tunnels = append(tunnels, tunnel{tc, ti.st})
+		}
+	}
+	type ended struct {
+		si      *streamInfo
+		outcome string
+	}
+	var streamsEnded []ended
+	for si := range s.streams {
+		// A long request (a stream of server-sent events) is as old as
+		// its connection: it kept a connection past maxConnectionAge
+		// for as long as the upstream streamed, its response never
+		// ending (TestAttackStreamOutlivesMaxConnectionAge).
+		if c, ok := si.req.Context().Value(connKey{}).(net.Conn); ok && limit > 0 {
+			if ci, ok := s.conns[c]; ok && time.Since(ci.start) > limit {
+				streamsEnded = append(streamsEnded, ended{si, outcomeMaxConnectionAge})
 				continue
 			}
-			// Nor its bearer token's: the token was verified once, at
-			// the upgrade, and a tunnel relayed for as long as it
-			// lasted on a token that had expired.
-			if tokenExpired(ti.fwd) {
-				old = append(old, c)
-				continue
-			}
-			// Nor its upstream's trust bundle, which its file source
-			// reloads when the file changes: a CA removed from it kept
-			// the tunnels it had verified running.
-			if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
-				spiffeUp = append(spiffeUp, relayed{ref, func() { closeTunnel(c) }})
-			}
-			if tc, ok := c.(*tls.Conn); ok {
-				tunnels = append(tunnels, tunnel{tc, ti.st})
-			}
 		}
-		for si := range s.streams {
-			if ref := si.upstream; ref != nil && ref.spiffe != nil {
-				spiffeUp = append(spiffeUp, relayed{ref, si.cancel})
-			}
+		// Its bearer token was checked once, at the request: the
+		// stream went on after it expired, until a reload
+		// (TestAttackStreamOutlivesToken).
+		if c, ok := jwt.FromContext(si.req.Context()); ok && expiredAt(c.Expiry()) {
+			streamsEnded = append(streamsEnded, ended{si, outcomeTokenExpired})
+			continue
 		}
-		s.mu.Unlock()
-		// Outside mu: the source may read its files.
-		for _, t := range spiffeUp {
-			if kept, sure := t.ref.bundleKept(t.ref); sure && !kept {
-				t.stop()
-			}
+		if ref := si.upstream; ref != nil && ref.spiffe != nil {
+			spiffeUp = append(spiffeUp, relayed{ref, func() { si.cancel(outcomeUpstreamUntrusted) }})
 		}
-		p := cur()
-		for _, t := range tunnels {
-			if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
-				old = append(old, t.c)
-			}
+	}
+	s.mu.Unlock()
+	for _, e := range streamsEnded {
+		e.si.cancel(e.outcome)
+	}
+	// Outside mu: the source may read its files. The tunnels opened
+	// under one bundle share its CA sums (spiffeTrust.roots): the
+	// bundle is looked up once per source and the verdict made once per
+	// bundle they were opened with, not per tunnel
+	// (BenchmarkReapSPIFFETunnels).
+	type opened struct {
+		trust *spiffeTrust
+		roots uintptr // the identity of the tunnel's CA sums
+	}
+	type verdict struct{ kept, sure bool }
+	verdicts := map[opened]verdict{}
+	for _, t := range spiffeUp {
+		k := opened{t.ref.spiffe, reflect.ValueOf(t.ref.roots).Pointer()}
+		v, ok := verdicts[k]
+		if !ok {
+			v.kept, v.sure = t.ref.bundleKept(t.ref)
+			verdicts[k] = v
 		}
-		for _, c := range old {
-			_ = c.Close()
+		if v.sure && !v.kept {
+			t.stop()
 		}
+	}
+	p := cur()
+	for _, t := range tunnels {
+		if cs := t.c.ConnectionState(); peerExpired(&cs) || !p.chainTrusted(&cs, t.st) {
+			cut = append(cut, t.c)
+		}
+	}
+	for _, c := range cut {
+		closeTunnel(c)
+	}
+	for _, c := range old {
+		_ = c.Close()
 	}
 }

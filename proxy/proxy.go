@@ -46,9 +46,15 @@ import (
 
 // Proxy is a configuration turned into a handler chain, a listener TLS
 // configuration and the state readiness depends on. Build a new one to
-// reload; a Proxy does not change after New.
+// reload; a Proxy does not change after New, but for being retired by
+// one.
 type Proxy struct {
-	cfg      *Config
+	cfg *Config
+	// retired is set when a reload replaces this Proxy (shared with its
+	// routes' Proxies): a long request that reaches its upstream step
+	// after that was in its checks during the reload, and is refused
+	// rather than forwarded where the old configuration says.
+	retired  *atomic.Bool
 	upstream *httputil.ReverseProxy
 	handler  http.Handler
 	checked  http.Handler // the checks and upstream without the audit record: re-checks of tunnels (admitsAgain)
@@ -115,7 +121,7 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 		}
 		opts.Audit = a
 	}
-	p := &Proxy{cfg: cfg, limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
+	p := &Proxy{cfg: cfg, retired: new(atomic.Bool), limiters: map[string]*localLimiter{}, failures: map[RateLimit]*ratelimit.Limiter{}}
 	if opts.Previous != nil {
 		p.prev, p.prevFailures = opts.Previous.limiters, opts.Previous.failures
 	}
@@ -435,12 +441,15 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	var trust *spiffeTrust
 	switch {
 	case u.SPIFFE != nil:
+		// Marked closed before its source is (a closer added first).
+		trust = &spiffeTrust{}
+		p.closers = append(p.closers, func() error { trust.closed.Store(true); return nil })
 		src, authz, err := p.spiffeSource(u.SPIFFE)
 		if err != nil {
 			return nil, fmt.Errorf("upstream.spiffe: %w", err)
 		}
 		tr.TLSClientConfig = spiffeauth.ClientConfig(tlsconf.Intermediate, src, src, authz)
-		trust = &spiffeTrust{src: src}
+		trust.src = src
 		for _, a := range u.SPIFFE.Allow {
 			if pat, err := spiffeauth.ParsePattern(a); err == nil && !slices.Contains(trust.tds, pat.TrustDomain()) {
 				trust.tds = append(trust.tds, pat.TrustDomain())
@@ -528,9 +537,21 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 			case errors.Is(err, errMethodOverrideBody) || errors.Is(err, errFormBodyUnreadable) || errors.Is(err, errFormType):
 				deny(w, r, http.StatusBadRequest, "request", err.Error(), "bad request")
 				return
-			case refusedOnReload(r.Context()):
+			case streamEnded(r.Context()) == outcomeRefusedOnReload:
 				// Before the upstream answered (connSet.closeRefused).
 				deny(w, r, http.StatusForbidden, "reload", "refused by the configuration reloaded while in flight", "forbidden")
+				return
+			case streamEnded(r.Context()) == outcomeMaxConnectionAge:
+				// Before the upstream answered (connSet.reap).
+				w.Header().Set("Connection", "close")
+				http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+				return
+			case streamEnded(r.Context()) == outcomeTokenExpired:
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			case streamEnded(r.Context()) == outcomeUpstreamUntrusted:
+				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return
 			case bodyTooSlow(r):
 				audit.Set(r.Context(), audit.Verdict{Outcome: "request body too slow"})
@@ -562,7 +583,7 @@ func (p *Proxy) buildUpstream(log *slog.Logger) (http.Handler, error) {
 	p.upstream = rp
 	id := upstreamID(target, u, roots)
 	id.spiffe = trust
-	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, withHintsKept(rp))), nil
+	return withRecheckStop(id, withUpstreamTimeouts(u.Timeout.or(defaultRouteTimeout), minBodyRate(u), id, p.retired, withHintsKept(rp))), nil
 }
 
 // upstreamRef names where and how requests are forwarded: the URL and
@@ -586,6 +607,9 @@ type upstreamRef struct {
 type spiffeTrust struct {
 	src x509bundle.Source
 	tds []spiffeid.TrustDomain
+	// closed is set when the Proxy that built it closes (its source
+	// with it, a minute after a reload).
+	closed atomic.Bool
 
 	// The sums of the last bundles read: a source returns the same
 	// *Bundle until it changes, and the reaper asks for every tunnel
@@ -596,22 +620,27 @@ type spiffeTrust struct {
 }
 
 // roots returns the SHA-256 sums of the current bundles' authorities
-// (not to be modified).
+// (not to be modified); an error only once the source is closed.
 func (t *spiffeTrust) roots() (map[[sha256.Size]byte]struct{}, error) {
+	if t.closed.Load() {
+		return nil, errors.New("upstream.spiffe: trust bundle source closed by a reload")
+	}
 	bundles := make([]*x509bundle.Bundle, 0, len(t.tds))
-	var lastErr error
 	for _, td := range t.tds {
 		// A trust domain of allow without a bundle verifies no
-		// upstream: the others' CAs are the ones that count.
-		b, err := t.src.GetX509BundleForTrustDomain(td)
-		if err != nil {
-			lastErr = err
-			continue
+		// upstream: the others' CAs are the ones that count. With
+		// none at all (a Workload API update that dropped a federated
+		// trust domain's bundle, a bundle file of another trust
+		// domain), no CA is trusted: the tunnels verified by its CAs
+		// are closed. That was taken for a source closed by a reload,
+		// and left them relaying until the next reload
+		// (TestAttackWorkloadAPIFederationDropped).
+		if b, err := t.src.GetX509BundleForTrustDomain(td); err == nil {
+			bundles = append(bundles, b)
 		}
-		bundles = append(bundles, b)
 	}
-	if len(bundles) == 0 && lastErr != nil {
-		return nil, lastErr // no bundle at all (a source closed by a reload)
+	if t.closed.Load() {
+		return nil, errors.New("upstream.spiffe: trust bundle source closed by a reload")
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -636,7 +665,7 @@ func (r *upstreamRef) opened() *upstreamRef {
 		return r
 	}
 	roots, err := r.spiffe.roots()
-	if err != nil {
+	if err != nil || len(roots) == 0 {
 		roots = nil // no bundle: the handshake fails; never kept (keeps)
 	}
 	return &upstreamRef{where: r.where, roots: roots, spiffe: r.spiffe}

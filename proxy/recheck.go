@@ -66,8 +66,10 @@ func withRecheckStop(upstream *upstreamRef, next http.Handler) http.Handler {
 			}
 			return
 		}
-		if r.Header.Get("Upgrade") != "" {
-			noteUpstream(r, upstream)
+		if r.Header.Get("Upgrade") != "" && !noteUpstream(r, upstream) {
+			w.Header().Set("Retry-After", "0")
+			deny(w, r, http.StatusServiceUnavailable, "reload", "the configuration was reloaded while the upgrade request was checked; not forwarded", "service unavailable")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -24,7 +24,7 @@ func (p *Proxy) checks(c *Config, route string, log *slog.Logger, end http.Handl
 	if route != "" && c.RateLimit != nil && c.RateLimit == p.cfg.RateLimit {
 		limiter = ""
 	}
-	q := &Proxy{cfg: c, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, failures: p.failures, prevFailures: p.prevFailures, route: limiter}
+	q := &Proxy{cfg: c, retired: p.retired, verifier: p.verifier, self: p.self, limiters: p.limiters, prev: p.prev, failures: p.failures, prevFailures: p.prevFailures, route: limiter}
 	defer func() {
 		p.closers = append(p.closers, q.closers...)
 		p.files = append(p.files, q.files...)

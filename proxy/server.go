@@ -179,6 +179,7 @@ func (s *Server) Reload() error {
 		return err
 	}
 	old := s.cur.Swap(p)
+	old.retired.Store(true) // before the streams are re-checked (closeRefused)
 	s.audit.SetTrustRequestID(p.TrustedPeer)
 	ot, nt := old.cfg.Timeouts, p.cfg.Timeouts
 	ot.MaxConnectionAge, nt.MaxConnectionAge = 0, 0 // read per request

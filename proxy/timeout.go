@@ -150,21 +150,34 @@ func (b *rateBody) Read(p []byte) (int, error) {
 // configuration they started with.
 const longRequest = time.Minute
 
-// outcomeRefusedOnReload is the audit outcome of a long request a reload
-// ended.
-const outcomeRefusedOnReload = "refused after reload"
+// The audit outcomes of a long request a check ended in flight
+// (streamInfo.cancel): a reload refused it, its connection is over
+// timeouts.maxConnectionAge, its bearer token expired, its upstream's
+// trust bundle no longer holds a CA it could have been verified with.
+const (
+	outcomeRefusedOnReload   = "refused after reload"
+	outcomeMaxConnectionAge  = "connection over maxConnectionAge"
+	outcomeTokenExpired      = "bearer token expired" // #nosec G101 -- an audit outcome, not a credential
+	outcomeUpstreamUntrusted = "upstream no longer trusted"
+)
 
-// refusedOnReloadKey marks the context of a long request; its value, an
-// *atomic.Bool, is set when a reload refused it and ended it.
-type refusedOnReloadKey struct{}
+// streamEndKey marks the context of a long request; its value, an
+// *atomic.Pointer[string], is set to the outcome of the check that ended
+// it.
+type streamEndKey struct{}
 
-// refusedOnReload reports whether a reload ended r's exchange.
-func refusedOnReload(ctx context.Context) bool {
-	f, ok := ctx.Value(refusedOnReloadKey{}).(*atomic.Bool)
-	return ok && f.Load()
+// streamEnded returns the outcome of the check that ended r's exchange,
+// or "".
+func streamEnded(ctx context.Context) string {
+	if f, ok := ctx.Value(streamEndKey{}).(*atomic.Pointer[string]); ok {
+		if o := f.Load(); o != nil {
+			return *o
+		}
+	}
+	return ""
 }
 
-func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, next http.Handler) http.Handler {
+func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstreamRef, retired *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		completed := false
@@ -197,16 +210,28 @@ func withUpstreamTimeouts(total time.Duration, minRate int64, upstream *upstream
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithCancel(ctx)
 				defer cancel()
-				refused := &atomic.Bool{}
-				ctx = context.WithValue(ctx, refusedOnReloadKey{}, refused)
+				ended := &atomic.Pointer[string]{}
+				ctx = context.WithValue(ctx, streamEndKey{}, ended)
 				// A copy for the closure, which escapes: capturing ctx
 				// itself would move it to the heap for every request.
 				sctx := ctx
-				defer set.stream(r, upstream, func() {
-					refused.Store(true)
-					audit.Set(sctx, audit.Verdict{Outcome: outcomeRefusedOnReload})
+				defer set.stream(r, upstream, func(outcome string) {
+					if ended.CompareAndSwap(nil, &outcome) {
+						audit.Set(sctx, audit.Verdict{Outcome: outcome})
+					}
 					cancel()
 				})()
+				// Tracked from now on, so that a reload re-checks it;
+				// one that came while it was in the checks of this
+				// configuration did not (Server.Reload retires the
+				// Proxy before it re-checks the streams), and it would
+				// stream from where this configuration says
+				// (TestAttackReloadWhileStreamChecked).
+				if retired != nil && retired.Load() {
+					w.Header().Set("Retry-After", "0")
+					deny(w, r, http.StatusServiceUnavailable, "reload", "the configuration was reloaded while the request was checked; not forwarded", "service unavailable")
+					return
+				}
 			}
 		}
 		var flag *slowBody

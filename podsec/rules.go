@@ -23,6 +23,7 @@ const (
 	ruleUntrustedRegistry = "pod/untrusted-registry"
 	rulePrivilegedPort    = "pod/privileged-port"
 	ruleDeviatesTemplate  = "pod/deviates-from-template"
+	ruleHostPathPV        = "pod/hostpath-persistent-volume"
 
 	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
 
@@ -551,6 +552,17 @@ var Rules = []finding.Rule{
 		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
 			"No peer auditor has this check.",
 		Fix: "Let only the pipeline that applies the reviewed policies change them.",
+	},
+	{
+		ID:       ruleHostPathPV,
+		Severity: finding.High,
+		Summary:  "A PersistentVolume is a hostPath volume: a pod whose claim binds to it mounts a path of its node.",
+		Rationale: "The Pod Security Standards forbid hostPath volumes in pod specs (pss/hostPathVolumes) but allow persistentVolumeClaim volumes, " +
+			"whatever the claim binds to: a PersistentVolume with `spec.hostPath` gives every pod that claims it the node's files " +
+			"(`path: /` is the node's root filesystem, /var/run the container runtime's socket) with no finding on the pod. " +
+			"Any claim that matches the volume's storage class, size and access modes may bind to it, in any namespace, unless its claimRef reserves it. " +
+			"Reported on the PersistentVolume, whether or not a pod of the input uses it; `local` volumes, which name a disk the administrator set aside, are not.",
+		Fix: "Use a storage class backed by a CSI driver, or a `local` PersistentVolume on a dedicated disk; keep hostPath volumes to single-node test clusters, and suppress the finding there with a ward.yaml ignore entry and its reason.",
 	},
 	{
 		ID:       ruleConfigMapSecret,

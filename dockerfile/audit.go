@@ -383,6 +383,11 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 				st.env[kv.Key] = v
 				a.secret("ENV", line, st.object(), kv.Key, v, true)
 			}
+		case *instructions.LabelCommand:
+			for _, kv := range c.Labels {
+				v, _ := a.expand(kv.Value, st.env)
+				a.secret("LABEL", line, st.object(), kv.Key, v, true)
+			}
 		case *instructions.UserCommand:
 			v, known := a.expand(c.User, st.env)
 			st.user = &userCmd{line: line, stage: i, raw: c.User, value: v, known: known}
@@ -682,16 +687,19 @@ func remoteHost(src string) (string, bool) {
 	return "", false
 }
 
-// secret checks one ENV or ARG variable. Messages name the variable,
-// never its value.
+// secret checks one ENV or ARG variable, or a LABEL. Messages name the
+// variable or label, never its value.
 func (a *auditor) secret(kind string, line int, object, key, value string, hasValue bool) {
 	name := key
 	if secretscan.Value(key) != "" || len(key) > 100 {
 		name = "(name withheld)"
 	}
 	where := "ENV values are stored in the image configuration, readable by anyone who can pull it"
-	if kind == "ARG" {
+	switch kind {
+	case "ARG":
 		where = "build arguments are recorded in the image history and build provenance"
+	case "LABEL":
+		where = "labels are stored in the image configuration, readable by anyone who can pull it"
 	}
 	if secretscan.Name(key) {
 		a.report(ruleSecretInEnv, finding.High, line, object,

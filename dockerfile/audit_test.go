@@ -259,6 +259,16 @@ RUN npm ci
 		{name: "global ARG", src: `ARG API_KEY=x
 FROM alpine:3.20
 `, want: []want{{finding.High, "ARG API_KEY", "global ARGs", nil}}},
+		// Labels are in the image configuration, as ENV values are.
+		{name: "LABEL value", src: `FROM alpine:3.20
+LABEL org.opencontainers.image.title=app ci.token=ghp_0123456789abcdefghijABCDEFGHIJ012345
+`, want: []want{{finding.High, "LABEL org.opencontainers", "", []string{"LABEL ci.token: its name suggests a secret", "labels are stored in the image configuration"}}}},
+		{name: "LABEL value shaped like a credential", src: `FROM alpine:3.20
+LABEL build.info="AKIAABCDEFGHIJKLMNOP"
+`, want: []want{{finding.High, "LABEL build.info", "", []string{"LABEL build.info holds a value that looks like an AWS access key id"}}}},
+		{name: "ordinary LABELs", src: `FROM alpine:3.20
+LABEL maintainer="ops@example.com" org.opencontainers.image.source=https://github.com/org/app org.opencontainers.image.authors=ops
+`},
 		{name: "legacy ENV form", src: `FROM alpine:3.20
 ENV DB_PASSWORD hunter2
 `, want: []want{{finding.High, "ENV DB_PASSWORD", "", nil}}},

@@ -61,8 +61,8 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSecretInEnv,
 		Severity: finding.High,
-		Summary:  "An ENV or ARG looks like it carries a secret, by its name or by its value.",
-		Rationale: "ENV values are stored in the image configuration: anyone who can pull the image reads them with `docker inspect`. " +
+		Summary:  "An ENV, ARG or LABEL looks like it carries a secret, by its name or by its value.",
+		Rationale: "ENV values and labels are stored in the image configuration: anyone who can pull the image reads them with `docker inspect`. " +
 			"ARG values, even without a default (passed with --build-arg), are recorded in the image history of the stages that use them " +
 			"and in BuildKit's provenance attestations. Every stage is checked, builders included, since build caches and `--target` builds keep them too. " +
 			"A name is suspect when one of its words (split at `_`, `-`, `.`) is key, apikey, token, secret, password, passwd, pword, passphrase, " +

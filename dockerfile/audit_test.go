@@ -272,6 +272,12 @@ LABEL maintainer="ops@example.com" org.opencontainers.image.source=https://githu
 		{name: "legacy ENV form", src: `FROM alpine:3.20
 ENV DB_PASSWORD hunter2
 `, want: []want{{finding.High, "ENV DB_PASSWORD", "", nil}}},
+		{name: "abbreviated password", src: `FROM alpine:3.20
+ENV DB_HOST=db DB_PASS=hunter2
+`, want: []want{{finding.High, "ENV DB_HOST", "", []string{"ENV DB_PASS: its name suggests a secret"}}}},
+		{name: "PASS as a first word", src: `FROM alpine:3.20
+ENV PASS_MAX_DAYS=90
+`},
 		{name: "plain PASSWORD", src: `FROM alpine:3.20
 ENV PASSWORD=x
 `, want: []want{{finding.High, "ENV PASSWORD", "", nil}}},

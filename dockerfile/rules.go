@@ -66,7 +66,7 @@ var Rules = []finding.Rule{
 			"ARG values, even without a default (passed with --build-arg), are recorded in the image history of the stages that use them " +
 			"and in BuildKit's provenance attestations. Every stage is checked, builders included, since build caches and `--target` builds keep them too. " +
 			"A name is suspect when one of its words (split at `_`, `-`, `.`) is key, apikey, token, secret, password, passwd, pword, passphrase, " +
-			"credential(s) or auth, unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
+			"credential(s) or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
 			"locates or describes the secret (file, path, dir, url, host, port, id, name, user, type, enabled, version, length, checksum, " +
 			"sha256, hash, endpoint, ...): SSH_KEY_PATH and AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
 			"A value is suspect when it looks like an AWS access key id, a private key block, a GitHub, GitLab, Slack, Stripe, npm or Google API token, " +

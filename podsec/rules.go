@@ -300,7 +300,7 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A container's environment holds a secret written in the manifest: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
 		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
-			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, no word is public, " +
+			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), no word is public, " +
 			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
 			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +

@@ -208,6 +208,8 @@ type stage struct {
 	copies []int
 	// secretFiles are its COPY and ADD sources named like secrets.
 	secretFiles []secretFile
+	// setuid are its instructions that set the setuid or setgid bit.
+	setuid []setuidSite
 	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
 	// of a stage built FROM it.
 	onbuild []trigger
@@ -429,9 +431,11 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 				a.registry(line, st.object(), "COPY --from="+c.From, c.From, newImageRef(v, m))
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
+			a.chmod(st, "COPY", c.Chmod, line)
 		case *instructions.AddCommand:
 			a.add(st, c, line)
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
+			a.chmod(st, "ADD", c.Chmod, line)
 		case *instructions.ExposeCommand:
 			for _, p := range c.Ports {
 				v, _ := a.expand(p, st.env)
@@ -563,6 +567,9 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleSecretInRun, finding.High, line, st.object(),
 			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
 	}
+	for _, m := range runSetuid(c) {
+		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m})
+	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
 	}
@@ -576,6 +583,16 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		return
 	}
 	st.goRuns = append(st.goRuns, line)
+}
+
+// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit.
+func (a *auditor) chmod(st *stage, instr, mode string, line int) {
+	if mode == "" {
+		return
+	}
+	if v, _ := a.expand(mode, st.env); setuidMode(v) {
+		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode})
+	}
 }
 
 // sudoRun matches sudo run as a command: at the start of the RUN or after
@@ -799,6 +816,11 @@ func (a *auditor) judgeFinal(f *stage) {
 			a.report(ruleCopySecretFile, finding.High, sf.line, s.object(),
 				fmt.Sprintf("%s puts %s, named like a secret, into the final image: anyone who can pull the image reads it", s.object(), sf.src),
 				fixOf(ruleCopySecretFile))
+		}
+		for _, su := range s.setuid {
+			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(),
+				fmt.Sprintf("%s sets the setuid or setgid bit of a file of the final image: whoever runs it runs as the file's owner (root unless a --chown or chown says otherwise), whatever the container's USER", su.what),
+				fixOf(ruleSetuidFile))
 		}
 	}
 

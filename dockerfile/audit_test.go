@@ -248,6 +248,40 @@ USER 1000
 FROM alpine:3.20 AS tools
 `, opts: dockerfile.Options{Target: "APP"}},
 	},
+	"dockerfile/setuid-file": {
+		{name: "COPY --chmod setuid", src: `FROM alpine:3.20
+COPY --chmod=4755 tool /usr/local/bin/tool
+USER 1000
+`, want: []want{{finding.Medium, "COPY --chmod", "stage 0", []string{"COPY --chmod=4755 sets the setuid or setgid bit"}}}},
+		{name: "ADD --chmod setgid from a variable", src: `FROM alpine:3.20
+ARG MODE=02755
+ADD --chmod=$MODE tool.tgz /opt/
+`, want: []want{{finding.Medium, "ADD --chmod", "", []string{"ADD --chmod=$MODE"}}}},
+		{name: "RUN chmod shell, exec and heredoc forms", src: `FROM alpine:3.20 AS base
+RUN apk add --no-cache tool && chmod -R u+s,go-w /usr/bin/tool
+RUN ["chmod", "4711", "/bin/x"]
+RUN <<EOF
+set -e
+sudo chmod g+s /srv
+EOF
+FROM base
+USER 1000
+`, want: []want{{finding.Medium, "RUN apk", "stage 0 (base)", []string{"RUN chmod u+s,go-w"}}, {finding.Medium, "RUN [", "", []string{"RUN chmod 4711"}}, {finding.Medium, "RUN <<EOF", "", []string{"RUN chmod g+s"}}}},
+		{name: "ONBUILD of the base stage", src: `FROM alpine:3.20 AS base
+ONBUILD RUN chmod 6755 /bin/x
+FROM base
+`, want: []want{{finding.Medium, "ONBUILD", "", nil}}},
+		{name: "ordinary modes", src: `FROM alpine:3.20
+COPY --chmod=0755 tool /usr/local/bin/tool
+ADD --chmod=u+x,g-s tool.tgz /opt/
+RUN chmod 755 /a && chmod -R a+rX /b && chmod u-s /bin/su && chmod --reference=/bin/ls /c && echo chmod 4755
+`},
+		{name: "builder stage only copied from", src: `FROM alpine:3.20 AS build
+RUN chmod 4755 /out/tool
+FROM scratch
+COPY --from=build /out/app /app
+`},
+	},
 	"dockerfile/secret-in-env": {
 		{name: "ENV name", src: `FROM alpine:3.20
 ENV GITHUB_TOKEN=abc123

@@ -19,6 +19,7 @@ const (
 	ruleBadSuppression    = "dockerfile/bad-suppression"
 	ruleRunSudo           = "dockerfile/run-sudo"
 	ruleExposeSSH         = "dockerfile/expose-ssh"
+	ruleSetuidFile        = "dockerfile/setuid-file"
 	ruleUnpinnedPackage   = "dockerfile/unpinned-package"
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
@@ -214,6 +215,20 @@ var Rules = []finding.Rule{
 			"exec and audit. Containers are entered with `docker exec` or `kubectl exec`, which the platform authenticates and logs.",
 		Fix:         "Remove the SSH server and EXPOSE 22; use `docker exec` or `kubectl exec` (or an ephemeral debug container) to get a shell.",
 		Equivalents: []string{"DS-0004", "kics:dockerfile/exposing_port_22"},
+	},
+	{
+		ID:       ruleSetuidFile,
+		Severity: finding.Medium,
+		Summary:  "The final image gets a setuid or setgid file: COPY or ADD --chmod, or a RUN chmod, sets mode bit 4000 or 2000 (u+s, g+s).",
+		Rationale: "A setuid program runs with its owner's rights, root's for the files a build creates, whoever starts it: one bug in it, or an " +
+			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
+			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +
+			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh). Builder stages " +
+			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
+			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
+			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set.",
+		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
+			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},
 	{
 		ID:       ruleUntrustedRegistry,

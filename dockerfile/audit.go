@@ -210,6 +210,9 @@ type stage struct {
 	secretFiles []secretFile
 	// setuid are its instructions that set the setuid or setgid bit.
 	setuid []setuidSite
+	// uid0 are the user names its RUNs, or those of its FROM chain, give
+	// UID 0, with the line of the last such RUN.
+	uid0 map[string]int
 	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
 	// of a stage built FROM it.
 	onbuild []trigger
@@ -338,10 +341,12 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		p := a.stages[st.parent]
 		st.image, st.imageStage = p.image, p.imageStage
 		st.env = maps.Clone(p.env)
+		st.uid0 = maps.Clone(p.uid0)
 		st.user, st.health, st.compiler = p.user, p.health, p.compiler
 	} else {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
+		st.uid0 = map[string]int{}
 		a.from(st, s.BaseName)
 		a.registry(st.line, st.object(), "FROM "+s.BaseName, s.BaseName, st.image)
 	}
@@ -567,6 +572,9 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleSecretInRun, finding.High, line, st.object(),
 			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
 	}
+	for _, name := range runUID0Users(c) {
+		st.uid0[name] = line
+	}
 	for _, m := range runSetuid(c) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m})
 	}
@@ -785,6 +793,14 @@ func (a *auditor) judgeFinal(f *stage) {
 				shown, a.stages[u.stage].object(), f.object(), runs)
 		}
 		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(), msg, fixOf(ruleUserRoot))
+	case f.user.known && f.uid0[userName(f.user.value)] != 0:
+		// A name that a RUN of the final image made UID 0: runc looks
+		// the name up in the image's /etc/passwd at start.
+		u := f.user
+		name := userName(u.value)
+		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(),
+			fmt.Sprintf("USER %s: the RUN at line %d gives %s UID 0 in the image's /etc/passwd: the final image runs as root", u.raw, f.uid0[name], name),
+			fixOf(ruleUserRoot))
 	}
 
 	shellless := img.shellless(a.shelless)
@@ -861,6 +877,12 @@ func (a *auditor) dependencies(final int) []int {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// userName returns the user part of a USER value.
+func userName(user string) string {
+	u, _, _ := strings.Cut(user, ":")
+	return strings.TrimSpace(u)
 }
 
 // isRoot reports whether a USER value makes the container run as root:

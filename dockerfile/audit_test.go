@@ -73,6 +73,37 @@ type testCase struct {
 // positive cases and negative ones (want empty).
 var suites = map[string][]testCase{
 	"dockerfile/user-root": {
+		// A name a RUN gives UID 0 is root.
+		{name: "useradd -o -u 0", src: `FROM debian:12
+RUN useradd -o -u 0 -g 0 -M admin
+USER admin
+`, want: []want{{finding.High, "USER admin", "stage 0", []string{"USER admin: the RUN at line 2 gives admin UID 0"}}}},
+		{name: "adduser -u 0, busybox and Debian", src: `FROM alpine:3.20 AS base
+RUN adduser -D -u 0 -h /home/toor toor && adduser --uid=0 --gecos "" ops
+USER toor
+FROM base
+`, want: []want{{finding.High, "USER toor", "stage 0 (base)", []string{"gives toor UID 0"}}}},
+		{name: "usermod in exec form", src: `FROM alpine:3.20
+RUN ["usermod", "-o", "-u", "0", "nobody"]
+USER nobody:nogroup
+`, want: []want{{finding.High, "USER nobody", "", []string{"gives nobody UID 0"}}}},
+		{name: "a line written to /etc/passwd", src: `FROM alpine:3.20
+RUN echo "toor:x:0:0:root:/root:/bin/sh" >> /etc/passwd
+USER toor
+`, want: []want{{finding.High, "USER toor", "", nil}}},
+		{name: "a here-document appended to /etc/passwd", src: `FROM alpine:3.20
+RUN <<EOF
+cat >> /etc/passwd <<PASSWD
+svc::0:0::/:/bin/sh
+PASSWD
+EOF
+USER svc
+`, want: []want{{finding.High, "USER svc", "", nil}}},
+		{name: "ordinary users", src: `FROM alpine:3.20
+RUN adduser -D -u 10001 app && useradd -u 1000 -g 0 web && echo "svc:x:1001:0::/:/sbin/nologin" >> /etc/passwd
+RUN useradd -o -u 0 admin
+USER app
+`},
 		{name: "final USER root", src: `FROM alpine:3.20
 USER root
 `, want: []want{{finding.High, "USER root", "stage 0", []string{"USER root: the final image runs as root"}}}},

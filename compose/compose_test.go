@@ -729,6 +729,21 @@ configs:
       - /run/buildkit/buildkitd.sock:/b.sock
       - /srv/app/app.sock:/app.sock
 `, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.Critical}, {8, finding.Critical}}},
+	// The root link of a host process is the host's root directory.
+	{"the host's root through /proc/<pid>/root", ruleSensitiveMount, `services:
+  agent:
+    image: example/agent
+    volumes:
+      - /proc/1/root:/host
+      - /proc/self/root/var/run/docker.sock:/s.sock:ro
+      - type: bind
+        source: /proc/thread-self/root/etc/shadow
+        target: /shadow
+        read_only: true
+      - /proc/1/root/etc/localtime:/etc/localtime:ro
+      - /proc/1/status:/s:ro
+      - /proc/x/root:/x:ro
+`, []hit{{5, finding.Critical}, {6, finding.Critical}, {7, finding.Medium}, {12, finding.Medium}, {13, finding.Medium}}},
 	{"ordinary bind mounts and volumes", ruleSensitiveMount, `services:
   web:
     image: nginx

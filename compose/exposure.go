@@ -171,6 +171,7 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 			p = q
 		}
 	}
+	p = procRoot(p)
 	switch {
 	case p == "~" || strings.HasPrefix(p, "~/"):
 		return finding.High, "the home directory of the user running Compose (~ or $HOME), which holds their SSH keys and their registry, cloud and cluster credentials", true
@@ -190,6 +191,27 @@ func sensitiveHostPath(src string) (sev finding.Severity, why string, ok bool) {
 		return finding.High, "a sensitive host path", true
 	}
 	return 0, "", false
+}
+
+// procRoot returns the host path that p reaches through the root link of
+// a host process, /proc/<pid>/root, /proc/self/root or
+// /proc/thread-self/root: the mount follows the link to the root
+// directory of that process (of pid 1, of the runtime), the host's own, so
+// /proc/1/root/var/run/docker.sock is /var/run/docker.sock. Other paths
+// are returned as they are.
+func procRoot(p string) string {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return p
+	}
+	proc, rest, _ := strings.Cut(rest, "/")
+	if proc != "self" && proc != "thread-self" && (proc == "" || strings.Trim(proc, "0123456789") != "") {
+		return p
+	}
+	if rest != "root" && !strings.HasPrefix(rest, "root/") {
+		return p
+	}
+	return path.Clean("/" + strings.TrimPrefix(rest, "root"))
 }
 
 // sensitiveMounts reports bind mounts of runtime sockets and sensitive

@@ -208,6 +208,11 @@ type stage struct {
 	copies []int
 	// secretFiles are its COPY and ADD sources named like secrets.
 	secretFiles []secretFile
+	// setuid are its instructions that set the setuid or setgid bit.
+	setuid []setuidSite
+	// uid0 are the user names its RUNs, or those of its FROM chain, give
+	// UID 0, with the line of the last such RUN.
+	uid0 map[string]int
 	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
 	// of a stage built FROM it.
 	onbuild []trigger
@@ -336,10 +341,12 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		p := a.stages[st.parent]
 		st.image, st.imageStage = p.image, p.imageStage
 		st.env = maps.Clone(p.env)
+		st.uid0 = maps.Clone(p.uid0)
 		st.user, st.health, st.compiler = p.user, p.health, p.compiler
 	} else {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
+		st.uid0 = map[string]int{}
 		a.from(st, s.BaseName)
 		a.registry(st.line, st.object(), "FROM "+s.BaseName, s.BaseName, st.image)
 	}
@@ -383,6 +390,11 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 				st.env[kv.Key] = v
 				a.secret("ENV", line, st.object(), kv.Key, v, true)
 			}
+		case *instructions.LabelCommand:
+			for _, kv := range c.Labels {
+				v, _ := a.expand(kv.Value, st.env)
+				a.secret("LABEL", line, st.object(), kv.Key, v, true)
+			}
 		case *instructions.UserCommand:
 			v, known := a.expand(c.User, st.env)
 			st.user = &userCmd{line: line, stage: i, raw: c.User, value: v, known: known}
@@ -424,9 +436,11 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 				a.registry(line, st.object(), "COPY --from="+c.From, c.From, newImageRef(v, m))
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
+			a.chmod(st, "COPY", c.Chmod, line)
 		case *instructions.AddCommand:
 			a.add(st, c, line)
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
+			a.chmod(st, "ADD", c.Chmod, line)
 		case *instructions.ExposeCommand:
 			for _, p := range c.Ports {
 				v, _ := a.expand(p, st.env)
@@ -558,6 +572,12 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleSecretInRun, finding.High, line, st.object(),
 			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
 	}
+	for _, name := range runUID0Users(c) {
+		st.uid0[name] = line
+	}
+	for _, m := range runSetuid(c) {
+		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m})
+	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
 	}
@@ -571,6 +591,16 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		return
 	}
 	st.goRuns = append(st.goRuns, line)
+}
+
+// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit.
+func (a *auditor) chmod(st *stage, instr, mode string, line int) {
+	if mode == "" {
+		return
+	}
+	if v, _ := a.expand(mode, st.env); setuidMode(v) {
+		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode})
+	}
 }
 
 // sudoRun matches sudo run as a command: at the start of the RUN or after
@@ -682,16 +712,19 @@ func remoteHost(src string) (string, bool) {
 	return "", false
 }
 
-// secret checks one ENV or ARG variable. Messages name the variable,
-// never its value.
+// secret checks one ENV or ARG variable, or a LABEL. Messages name the
+// variable or label, never its value.
 func (a *auditor) secret(kind string, line int, object, key, value string, hasValue bool) {
 	name := key
 	if secretscan.Value(key) != "" || len(key) > 100 {
 		name = "(name withheld)"
 	}
 	where := "ENV values are stored in the image configuration, readable by anyone who can pull it"
-	if kind == "ARG" {
+	switch kind {
+	case "ARG":
 		where = "build arguments are recorded in the image history and build provenance"
+	case "LABEL":
+		where = "labels are stored in the image configuration, readable by anyone who can pull it"
 	}
 	if secretscan.Name(key) {
 		a.report(ruleSecretInEnv, finding.High, line, object,
@@ -760,6 +793,14 @@ func (a *auditor) judgeFinal(f *stage) {
 				shown, a.stages[u.stage].object(), f.object(), runs)
 		}
 		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(), msg, fixOf(ruleUserRoot))
+	case f.user.known && f.uid0[userName(f.user.value)] != 0:
+		// A name that a RUN of the final image made UID 0: runc looks
+		// the name up in the image's /etc/passwd at start.
+		u := f.user
+		name := userName(u.value)
+		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(),
+			fmt.Sprintf("USER %s: the RUN at line %d gives %s UID 0 in the image's /etc/passwd: the final image runs as root", u.raw, f.uid0[name], name),
+			fixOf(ruleUserRoot))
 	}
 
 	shellless := img.shellless(a.shelless)
@@ -791,6 +832,11 @@ func (a *auditor) judgeFinal(f *stage) {
 			a.report(ruleCopySecretFile, finding.High, sf.line, s.object(),
 				fmt.Sprintf("%s puts %s, named like a secret, into the final image: anyone who can pull the image reads it", s.object(), sf.src),
 				fixOf(ruleCopySecretFile))
+		}
+		for _, su := range s.setuid {
+			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(),
+				fmt.Sprintf("%s sets the setuid or setgid bit of a file of the final image: whoever runs it runs as the file's owner (root unless a --chown or chown says otherwise), whatever the container's USER", su.what),
+				fixOf(ruleSetuidFile))
 		}
 	}
 
@@ -831,6 +877,12 @@ func (a *auditor) dependencies(final int) []int {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// userName returns the user part of a USER value.
+func userName(user string) string {
+	u, _, _ := strings.Cut(user, ":")
+	return strings.TrimSpace(u)
 }
 
 // isRoot reports whether a USER value makes the container run as root:

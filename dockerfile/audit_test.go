@@ -73,6 +73,37 @@ type testCase struct {
 // positive cases and negative ones (want empty).
 var suites = map[string][]testCase{
 	"dockerfile/user-root": {
+		// A name a RUN gives UID 0 is root.
+		{name: "useradd -o -u 0", src: `FROM debian:12
+RUN useradd -o -u 0 -g 0 -M admin
+USER admin
+`, want: []want{{finding.High, "USER admin", "stage 0", []string{"USER admin: the RUN at line 2 gives admin UID 0"}}}},
+		{name: "adduser -u 0, busybox and Debian", src: `FROM alpine:3.20 AS base
+RUN adduser -D -u 0 -h /home/toor toor && adduser --uid=0 --gecos "" ops
+USER toor
+FROM base
+`, want: []want{{finding.High, "USER toor", "stage 0 (base)", []string{"gives toor UID 0"}}}},
+		{name: "usermod in exec form", src: `FROM alpine:3.20
+RUN ["usermod", "-o", "-u", "0", "nobody"]
+USER nobody:nogroup
+`, want: []want{{finding.High, "USER nobody", "", []string{"gives nobody UID 0"}}}},
+		{name: "a line written to /etc/passwd", src: `FROM alpine:3.20
+RUN echo "toor:x:0:0:root:/root:/bin/sh" >> /etc/passwd
+USER toor
+`, want: []want{{finding.High, "USER toor", "", nil}}},
+		{name: "a here-document appended to /etc/passwd", src: `FROM alpine:3.20
+RUN <<EOF
+cat >> /etc/passwd <<PASSWD
+svc::0:0::/:/bin/sh
+PASSWD
+EOF
+USER svc
+`, want: []want{{finding.High, "USER svc", "", nil}}},
+		{name: "ordinary users", src: `FROM alpine:3.20
+RUN adduser -D -u 10001 app && useradd -u 1000 -g 0 web && echo "svc:x:1001:0::/:/sbin/nologin" >> /etc/passwd
+RUN useradd -o -u 0 admin
+USER app
+`},
 		{name: "final USER root", src: `FROM alpine:3.20
 USER root
 `, want: []want{{finding.High, "USER root", "stage 0", []string{"USER root: the final image runs as root"}}}},
@@ -248,6 +279,40 @@ USER 1000
 FROM alpine:3.20 AS tools
 `, opts: dockerfile.Options{Target: "APP"}},
 	},
+	"dockerfile/setuid-file": {
+		{name: "COPY --chmod setuid", src: `FROM alpine:3.20
+COPY --chmod=4755 tool /usr/local/bin/tool
+USER 1000
+`, want: []want{{finding.Medium, "COPY --chmod", "stage 0", []string{"COPY --chmod=4755 sets the setuid or setgid bit"}}}},
+		{name: "ADD --chmod setgid from a variable", src: `FROM alpine:3.20
+ARG MODE=02755
+ADD --chmod=$MODE tool.tgz /opt/
+`, want: []want{{finding.Medium, "ADD --chmod", "", []string{"ADD --chmod=$MODE"}}}},
+		{name: "RUN chmod shell, exec and heredoc forms", src: `FROM alpine:3.20 AS base
+RUN apk add --no-cache tool && chmod -R u+s,go-w /usr/bin/tool
+RUN ["chmod", "4711", "/bin/x"]
+RUN <<EOF
+set -e
+sudo chmod g+s /srv
+EOF
+FROM base
+USER 1000
+`, want: []want{{finding.Medium, "RUN apk", "stage 0 (base)", []string{"RUN chmod u+s,go-w"}}, {finding.Medium, "RUN [", "", []string{"RUN chmod 4711"}}, {finding.Medium, "RUN <<EOF", "", []string{"RUN chmod g+s"}}}},
+		{name: "ONBUILD of the base stage", src: `FROM alpine:3.20 AS base
+ONBUILD RUN chmod 6755 /bin/x
+FROM base
+`, want: []want{{finding.Medium, "ONBUILD", "", nil}}},
+		{name: "ordinary modes", src: `FROM alpine:3.20
+COPY --chmod=0755 tool /usr/local/bin/tool
+ADD --chmod=u+x,g-s tool.tgz /opt/
+RUN chmod 755 /a && chmod -R a+rX /b && chmod u-s /bin/su && chmod --reference=/bin/ls /c && echo chmod 4755
+`},
+		{name: "builder stage only copied from", src: `FROM alpine:3.20 AS build
+RUN chmod 4755 /out/tool
+FROM scratch
+COPY --from=build /out/app /app
+`},
+	},
 	"dockerfile/secret-in-env": {
 		{name: "ENV name", src: `FROM alpine:3.20
 ENV GITHUB_TOKEN=abc123
@@ -259,9 +324,25 @@ RUN npm ci
 		{name: "global ARG", src: `ARG API_KEY=x
 FROM alpine:3.20
 `, want: []want{{finding.High, "ARG API_KEY", "global ARGs", nil}}},
+		// Labels are in the image configuration, as ENV values are.
+		{name: "LABEL value", src: `FROM alpine:3.20
+LABEL org.opencontainers.image.title=app ci.token=ghp_0123456789abcdefghijABCDEFGHIJ012345
+`, want: []want{{finding.High, "LABEL org.opencontainers", "", []string{"LABEL ci.token: its name suggests a secret", "labels are stored in the image configuration"}}}},
+		{name: "LABEL value shaped like a credential", src: `FROM alpine:3.20
+LABEL build.info="AKIAABCDEFGHIJKLMNOP"
+`, want: []want{{finding.High, "LABEL build.info", "", []string{"LABEL build.info holds a value that looks like an AWS access key id"}}}},
+		{name: "ordinary LABELs", src: `FROM alpine:3.20
+LABEL maintainer="ops@example.com" org.opencontainers.image.source=https://github.com/org/app org.opencontainers.image.authors=ops
+`},
 		{name: "legacy ENV form", src: `FROM alpine:3.20
 ENV DB_PASSWORD hunter2
 `, want: []want{{finding.High, "ENV DB_PASSWORD", "", nil}}},
+		{name: "abbreviated password", src: `FROM alpine:3.20
+ENV DB_HOST=db DB_PASS=hunter2
+`, want: []want{{finding.High, "ENV DB_HOST", "", []string{"ENV DB_PASS: its name suggests a secret"}}}},
+		{name: "PASS as a first word", src: `FROM alpine:3.20
+ENV PASS_MAX_DAYS=90
+`},
 		{name: "plain PASSWORD", src: `FROM alpine:3.20
 ENV PASSWORD=x
 `, want: []want{{finding.High, "ENV PASSWORD", "", nil}}},

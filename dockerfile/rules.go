@@ -19,6 +19,7 @@ const (
 	ruleBadSuppression    = "dockerfile/bad-suppression"
 	ruleRunSudo           = "dockerfile/run-sudo"
 	ruleExposeSSH         = "dockerfile/expose-ssh"
+	ruleSetuidFile        = "dockerfile/setuid-file"
 	ruleUnpinnedPackage   = "dockerfile/unpinned-package"
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
@@ -36,7 +37,10 @@ var Rules = []finding.Rule{
 			"or of the stages it is built FROM, since USER carries over through FROM <stage>, and the ONBUILD triggers of the stage it is built FROM, which BuildKit runs at its start (`ONBUILD USER root`). " +
 			"Stages that are only copied from (builders) are never judged: running the build as root is harmless, and flagging it is " +
 			"hadolint DL3002's best-known false positive. A USER is root when its user part is `root`, a number equal to 0 (`0`, `0:0`, `root:app`) or empty; " +
-			"a group of 0 alone is accepted (OpenShift runs arbitrary UIDs in group 0). Any other user passes: a non-zero UID, or a name other than root, " +
+			"a group of 0 alone is accepted (OpenShift runs arbitrary UIDs in group 0). So is a name that a RUN of the final stage or its FROM chain gives UID 0, " +
+			"since the runtime looks the name up in the image's /etc/passwd: `useradd -o -u 0 admin`, `adduser -u 0`, `usermod -u 0` (`--uid 0`), or a line with UID 0 " +
+			"written into /etc/passwd (`echo 'toor:x:0:0::/root:/bin/sh' >> /etc/passwd`, a here-document, a sed replacement). " +
+			"Any other user passes: a non-zero UID, or a name other than root, " +
 			"whether the Dockerfile creates it or the base image ships it (node's `node`, distroless `nonroot`); low UIDs are not required to be 1000 or more, " +
 			"only UID 0 is root. A USER that uses a build argument without a value is judged as a build without --build-arg makes it: `USER ${UID:-0}` is root (the message names the --build-arg that would change it), and so is `USER ${UID}`: BuildKit writes the expanded value as the image's user, and an empty user (`USER ${UID}` with UID unset or empty, a global ARG not declared again in the stage) or an empty user part (`USER :1000`) starts the container as uid 0, whatever user the base image set.",
 		Fix: "End the final stage with a non-root user: `USER 65532:65532` (distroless `nonroot`), or create one " +
@@ -61,12 +65,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSecretInEnv,
 		Severity: finding.High,
-		Summary:  "An ENV or ARG looks like it carries a secret, by its name or by its value.",
-		Rationale: "ENV values are stored in the image configuration: anyone who can pull the image reads them with `docker inspect`. " +
+		Summary:  "An ENV, ARG or LABEL looks like it carries a secret, by its name or by its value.",
+		Rationale: "ENV values and labels are stored in the image configuration: anyone who can pull the image reads them with `docker inspect`. " +
 			"ARG values, even without a default (passed with --build-arg), are recorded in the image history of the stages that use them " +
 			"and in BuildKit's provenance attestations. Every stage is checked, builders included, since build caches and `--target` builds keep them too. " +
 			"A name is suspect when one of its words (split at `_`, `-`, `.`) is key, apikey, token, secret, password, passwd, pword, passphrase, " +
-			"credential(s) or auth, unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
+			"credential(s) or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
 			"locates or describes the secret (file, path, dir, url, host, port, id, name, user, type, enabled, version, length, checksum, " +
 			"sha256, hash, endpoint, ...): SSH_KEY_PATH and AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
 			"A value is suspect when it looks like an AWS access key id, a private key block, a GitHub, GitLab, Slack, Stripe, npm or Google API token, " +
@@ -214,6 +218,20 @@ var Rules = []finding.Rule{
 			"exec and audit. Containers are entered with `docker exec` or `kubectl exec`, which the platform authenticates and logs.",
 		Fix:         "Remove the SSH server and EXPOSE 22; use `docker exec` or `kubectl exec` (or an ephemeral debug container) to get a shell.",
 		Equivalents: []string{"DS-0004", "kics:dockerfile/exposing_port_22"},
+	},
+	{
+		ID:       ruleSetuidFile,
+		Severity: finding.Medium,
+		Summary:  "The final image gets a setuid or setgid file: COPY or ADD --chmod, or a RUN chmod, sets mode bit 4000 or 2000 (u+s, g+s).",
+		Rationale: "A setuid program runs with its owner's rights, root's for the files a build creates, whoever starts it: one bug in it, or an " +
+			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
+			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +
+			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh). Builder stages " +
+			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
+			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
+			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set.",
+		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
+			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},
 	{
 		ID:       ruleUntrustedRegistry,

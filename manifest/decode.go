@@ -335,9 +335,23 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 			APIVersion: strings.Clone(apiVersion), Namespace: strings.Clone(scalar(mapGet(md, "namespace"))), Name: strings.Clone(scalar(mapGet(md, "name")))}
 		// Custom resources of a *.k8s.io group too (the Spark operator's
 		// sparkoperator.k8s.io): no kind of the API's own that Ward skips
-		// carries a pod spec outside the core group.
-		if group, _, ok := strings.Cut(apiVersion, "/"); ok && strings.Contains(group, ".") {
+		// carries a pod spec outside the core group. In the core group,
+		// a PodTemplate carries one (template.spec) for the controllers
+		// that create pods from it; the rest carry none.
+		if group, _, ok := strings.Cut(apiVersion, "/"); (ok && strings.Contains(group, ".")) || (apiVersion == "v1" && kind == "PodTemplate") {
 			d.embeddedPods(n, base, &sk)
+		}
+		if apiVersion == "v1" && kind == "PersistentVolume" {
+			if spec := mapGet(n, "spec"); spec != nil && spec.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(spec.Content); i += 2 {
+					if k := spec.Content[i]; k.Kind == yaml.ScalarNode && k.Value == "hostPath" {
+						// Without a path the API server rejects it:
+						// reported all the same, never a pass.
+						sk.HostPath = cmp.Or(strings.Clone(scalar(mapGet(spec.Content[i+1], "path"))), "(no path)")
+						sk.HostPathLine = k.Line + base
+					}
+				}
+			}
 		}
 		out.skipped = append(out.skipped, sk)
 		return

@@ -43,7 +43,13 @@ func TestSkippedPodSpecs(t *testing.T) {
 			[]string{"spec"}},
 		{"an image reference alone", "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\nmetadata: {name: r}\nspec:\n  image: ghcr.io/org/app\n  interval: 5m\n", nil},
 		{"no pod spec", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  containers: 3\n  image: x\n", nil},
-		{"a built-in kind", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t}\ntemplate:\n  spec:\n    containers: [{name: c, image: x}]\n", nil},
+		// Controllers create pods from a core PodTemplate: it is
+		// searched like a custom resource.
+		{"a core PodTemplate", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: t}\ntemplate:\n  spec:\n    containers: [{name: c, image: x}]\n",
+			[]string{"template.spec"}},
+		// A ControllerRevision holds a copy of its workload's template,
+		// which is audited there.
+		{"a built-in kind", "apiVersion: apps/v1\nkind: ControllerRevision\nmetadata: {name: t}\nrevision: 1\ndata:\n  spec:\n    template:\n      spec:\n        containers: [{name: c, image: x}]\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -254,6 +254,13 @@ type Skipped struct {
 	// PodSpecErrors are the pod specs of PodSpecs that do not decode as
 	// Kubernetes pod specs, which are not audited.
 	PodSpecErrors []PodSpecError
+	// HostPath is the node path of a v1 PersistentVolume whose volume
+	// source is hostPath, "" otherwise: a pod whose claim binds to it
+	// mounts that path of the node, which no check of its pod spec sees
+	// (persistentVolumeClaim volumes pass the Pod Security Standards).
+	// HostPathLine is the line of spec.hostPath.
+	HostPath     string
+	HostPathLine int
 }
 
 // CustomResource reports whether s is an object of a custom resource kind:

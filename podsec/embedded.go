@@ -1,8 +1,10 @@
 package podsec
 
 import (
+	"fmt"
 	"strings"
 
+	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/manifest"
 )
 
@@ -44,4 +46,19 @@ func embeddedPods(set *manifest.Set) []*manifest.Workload {
 		out = append(out, s.Pods...)
 	}
 	return out
+}
+
+// hostPathVolumes reports the PersistentVolumes of set whose volume source
+// is hostPath (manifest.Skipped.HostPath): a claim bound to one mounts a
+// path of the node, which the checks of the pod spec never see.
+func (a *auditor) hostPathVolumes(set *manifest.Set) {
+	for _, s := range set.Skipped {
+		if s.HostPath == "" {
+			continue
+		}
+		id := manifest.Ref{Kind: "PersistentVolume", Name: s.Name}.String()
+		a.report(ruleHostPathPV, finding.High, s.Source.File, s.HostPathLine, id,
+			fmt.Sprintf("%s is a hostPath volume of node path %s: a pod whose persistentVolumeClaim binds to it mounts that path of its node, which the Pod Security Standards allow", id, s.HostPath),
+			"back the volume with a CSI driver's storage class or a local volume on a dedicated disk instead of hostPath")
+	}
 }

@@ -66,3 +66,22 @@ func TestAuditEmbeddedPodsRBAC(t *testing.T) {
 		t.Error("no rbac/cluster-admin-binding finding")
 	}
 }
+
+// TestAuditPodTemplate: a core v1 PodTemplate, which controllers create
+// pods from, is audited as the pod spec it carries: a privileged container
+// in it is reported, never a clean pass.
+func TestAuditPodTemplate(t *testing.T) {
+	doc := "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: tpl, namespace: shop}\ntemplate:\n  spec:\n    containers:\n    - name: a\n      image: x\n      securityContext: {privileged: true} #priv\n"
+	var found bool
+	for _, f := range audit(t, doc, podsec.Options{}) {
+		if f.Rule == "pss/privileged" {
+			found = true
+			if f.Object != "shop/PodTemplate/tpl" || f.Line != lineOf(t, doc, "#priv") || !strings.HasPrefix(f.Message, "shop/PodTemplate/tpl (pod spec template.spec) fails") {
+				t.Errorf("finding %+v", f)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("privileged container of a PodTemplate not reported")
+	}
+}

@@ -104,6 +104,7 @@ func Audit(set *manifest.Set, opts Options) ([]finding.Finding, error) {
 		a.out = kept
 	}
 	a.embedded(set)
+	a.hostPathVolumes(set)
 	a.exposure(set)
 	a.rbac(set)
 	a.configMaps(set)

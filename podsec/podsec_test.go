@@ -192,6 +192,16 @@ var suites = map[string][]testCase{
 		{"instance Pod with an ephemeral container", withInstance("\n  ephemeralContainers: [{name: debugger, image: busybox}]"), podsec.Options{},
 			[]want{{finding.Medium, "#pod", forgedPod, []string{"audited on its own spec"}}}},
 	},
+	"pod/hostpath-persistent-volume": {
+		{"hostPath PersistentVolume of the node's root", with() + "---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: node-root}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  hostPath: #hp\n    path: /\n",
+			podsec.Options{}, []want{{finding.High, "#hp", "PersistentVolume/node-root", []string{"hostPath volume of node path /", "persistentVolumeClaim binds to it"}}}},
+		{"hostPath PersistentVolume without a path", with() + "---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: p}\nspec:\n  hostPath: {} #hp\n",
+			podsec.Options{}, []want{{finding.High, "#hp", "PersistentVolume/p", []string{"(no path)"}}}},
+		{"local and CSI PersistentVolumes", with() + "---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: disk}\nspec:\n  local: {path: /mnt/disks/ssd1}\n---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: ebs}\nspec:\n  csi: {driver: ebs.csi.aws.com, volumeHandle: vol-1}\n",
+			podsec.Options{}, nil},
+		{"hostPath of a custom resource's spec", with() + "---\napiVersion: example.com/v1\nkind: PersistentVolume\nmetadata: {name: x}\nspec:\n  hostPath: {path: /}\n",
+			podsec.Options{}, nil},
+	},
 	"pod/writable-root-fs": {
 		{"unset", replace("          readOnlyRootFilesystem: true\n", ""), podsec.Options{},
 			[]want{{finding.Medium, "#sc", dep, []string{`container "app" of shop/Deployment/web does not set securityContext.readOnlyRootFilesystem`}}}},

@@ -23,6 +23,7 @@ const (
 	ruleUntrustedRegistry = "pod/untrusted-registry"
 	rulePrivilegedPort    = "pod/privileged-port"
 	ruleDeviatesTemplate  = "pod/deviates-from-template"
+	ruleHostPathPV        = "pod/hostpath-persistent-volume"
 
 	ruleConfigMapSecret = "configmap/secret-in-data" // #nosec G101 -- a rule id, not a credential
 
@@ -299,7 +300,7 @@ var Rules = []finding.Rule{
 		Severity: finding.High,
 		Summary:  "A container's environment holds a secret written in the manifest: a variable named like one (DB_PASSWORD, API_TOKEN) with a literal value, or a value that looks like a credential.",
 		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
-			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, no word is public, " +
+			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), no word is public, " +
 			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
 			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
@@ -551,6 +552,17 @@ var Rules = []finding.Rule{
 		Rationale: "A subject that can change these policies can undo every reachability assertion Ward checks: it opens any pod to any other, or turns mutual TLS off. " +
 			"No peer auditor has this check.",
 		Fix: "Let only the pipeline that applies the reviewed policies change them.",
+	},
+	{
+		ID:       ruleHostPathPV,
+		Severity: finding.High,
+		Summary:  "A PersistentVolume is a hostPath volume: a pod whose claim binds to it mounts a path of its node.",
+		Rationale: "The Pod Security Standards forbid hostPath volumes in pod specs (pss/hostPathVolumes) but allow persistentVolumeClaim volumes, " +
+			"whatever the claim binds to: a PersistentVolume with `spec.hostPath` gives every pod that claims it the node's files " +
+			"(`path: /` is the node's root filesystem, /var/run the container runtime's socket) with no finding on the pod. " +
+			"Any claim that matches the volume's storage class, size and access modes may bind to it, in any namespace, unless its claimRef reserves it. " +
+			"Reported on the PersistentVolume, whether or not a pod of the input uses it; `local` volumes, which name a disk the administrator set aside, are not.",
+		Fix: "Use a storage class backed by a CSI driver, or a `local` PersistentVolume on a dedicated disk; keep hostPath volumes to single-node test clusters, and suppress the finding there with a ward.yaml ignore entry and its reason.",
 	},
 	{
 		ID:       ruleConfigMapSecret,

@@ -16,6 +16,12 @@ var secretWords = []string{
 	"credential", "credentials", "auth",
 }
 
+// lastSecretWords are abbreviations that suggest a secret only as the last
+// word of a name of several: DB_PASS, MYSQL_PWD, GITHUB_PAT (a personal
+// access token). Elsewhere, or alone, they are too often something else:
+// PASS_MAX_DAYS, PWD (the working directory).
+var lastSecretWords = []string{"pass", "pwd", "pat"}
+
 // publicWords make a name about public material wherever they appear:
 // GPG_KEY holds a key fingerprint.
 var publicWords = []string{"public", "gpg", "pgp", "fingerprint"}
@@ -35,7 +41,8 @@ var describingWords = []string{
 // Name reports whether a variable name suggests a secret: one of
 // its words (split at "_", "-", "." and where a lower-case letter or digit
 // meets an upper-case one: dbPassword, apiKey) is a secret word, no word is a
-// public word, and the last word is not a describing word.
+// public word, and the last word is not a describing word. A last word of
+// lastSecretWords counts as a secret word when the name has others.
 func Name(name string) bool {
 	words := strings.FieldsFunc(strings.ToLower(splitCamel(name)), func(r rune) bool {
 		return r == '_' || r == '-' || r == '.'
@@ -43,7 +50,7 @@ func Name(name string) bool {
 	if len(words) == 0 || slices.Contains(describingWords, words[len(words)-1]) {
 		return false
 	}
-	secret := false
+	secret := len(words) > 1 && slices.Contains(lastSecretWords, words[len(words)-1])
 	for _, w := range words {
 		if slices.Contains(publicWords, w) {
 			return false

@@ -11,6 +11,9 @@ func TestSecretName(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY": true, "NPM-AUTH-TOKEN": true, "SECRET_KEY_BASE": true, "DB_USER_PASSWORD": true,
 		"PATH": false, "KEYCLOAK_URL": false, "GPG_KEY": false, "JWT_PUBLIC_KEY": false, "TOKEN_FILE": false,
 		"AWS_ACCESS_KEY_ID": false, "HOME": false, "": false, "___": false, "MONKEY": false, "PWD": false,
+		// Abbreviations count as the last word of several only.
+		"DB_PASS": true, "smtp.pass": true, "MYSQL_PWD": true, "GITHUB_PAT": true, "redisPass": true,
+		"PASS": false, "OLDPWD": false, "PASS_MAX_DAYS": false, "PAT_URL": false, "BYPASS": false, "COMPASS_URL": false,
 	} {
 		if got := Name(name); got != want {
 			t.Errorf("Name(%q) = %v, want %v", name, got, want)

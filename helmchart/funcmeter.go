@@ -227,6 +227,40 @@ func (b *budget) guard(name string, fn any) any {
 	kind := funcKinds[name]
 	indent, formats := formatting[name]
 	pre := preCharge[name]
+	plain := !formats && pre == nil && !holding[name]
+	if plain && (kind == chargeNone || scalar(ft.Out(0).Kind())) {
+		return fn // it makes nothing to charge
+	}
+	// The common forms without reflect (text/template calls them by
+	// reflect already: a second call by reflect would cost as much).
+	if plain && kind == chargeResult {
+		switch f := fn.(type) {
+		case func(string) string:
+			return func(s string) string { return b.made(f(s)) }
+		case func(string, string) string:
+			return func(s, t string) string { return b.made(f(s, t)) }
+		case func(string, string, string) string:
+			return func(s, t, u string) string { return b.made(f(s, t, u)) }
+		case func(int, string) string:
+			return func(n int, s string) string { return b.made(f(n, s)) }
+		}
+	}
+	if formats && !indent && name != "printf" && kind == chargeResult {
+		switch f := fn.(type) {
+		case func(any) string:
+			return func(v any) string {
+				est := b.sizeOfArgs([]reflect.Value{reflect.ValueOf(v)}, false)
+				b.must(b.charge(est))
+				return b.madeOver(f(v), est)
+			}
+		case func(...any) string:
+			return func(v ...any) string {
+				est := b.sizeOfArgs([]reflect.Value{reflect.ValueOf(v)}, false)
+				b.must(b.charge(est))
+				return b.madeOver(f(v...), est)
+			}
+		}
+	}
 	return reflect.MakeFunc(ft, func(args []reflect.Value) []reflect.Value {
 		var est int64
 		switch {
@@ -260,6 +294,26 @@ func (b *budget) guard(name string, fn any) any {
 		}
 		return out
 	}).Interface()
+}
+
+// made charges the string a function made, and returns it.
+func (b *budget) made(s string) string {
+	b.must(b.charge(int64(len(s))))
+	return s
+}
+
+// madeOver charges what the string a function made has over est,
+// charged before, and returns it.
+func (b *budget) madeOver(s string, est int64) string {
+	if n := int64(len(s)); n > est {
+		b.must(b.charge(n - est))
+	}
+	return s
+}
+
+// scalar reports whether a value of kind k holds no memory of its own.
+func scalar(k reflect.Kind) bool {
+	return k == reflect.Bool || k >= reflect.Int && k <= reflect.Complex128
 }
 
 // must fails the template function call in progress: text/template

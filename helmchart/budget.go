@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -41,7 +42,13 @@ import (
 //     counts the printed size of the value and passes it on unchanged;
 //   - the functions that make a large value in one call (repeat, until,
 //     untilStep, seq, indent, nindent) are wrapped to charge their result
-//     before computing it.
+//     before computing it;
+//   - every other function of helm's engine (sprig's, helm's own, and
+//     text/template's that make text) is wrapped to charge the memory of
+//     what it makes (funcmeter.go): an estimate before it runs for those
+//     that format, serialize or copy their arguments or insert text many
+//     times (print, toJson, toYaml, deepCopy, replace...), the size of its
+//     result once it returns for the others.
 //
 // The insertions are made on the lines they meter, so helm's error lines
 // and Ward's line map stay right, and keep the whitespace trimming around
@@ -50,9 +57,12 @@ import (
 // helm's unmetered render). The render stops at the first call that
 // takes the count past meterFactor times the limit: a template looping a
 // hundred million times fails after a few times the limit, not after
-// gigabytes. The rendered text is then held to the limit exactly. What
-// the meter does not see is the memory of values made by functions other
-// than those wrapped.
+// gigabytes, and so does a string or a list doubled in a loop, or a
+// list of itself printed. The rendered text is then held to the limit
+// exactly. What the meter does not see: include and tpl, left to the
+// engine (what they write is metered as it is written), and the methods
+// of helm's objects (.Files.Get, .Files.AsSecrets), whose strings are
+// charged only once printed, formatted or held in a list or a map.
 //
 // tpl renders a string as a template: its first argument is wrapped in a
 // call of wardSrc, which charges the string's length and meters it in the
@@ -132,7 +142,11 @@ func (b *budget) funcs() template.FuncMap {
 		}
 		return b.charge(int64(8 * n)) // #nosec G115 -- n <= allowed/8, checked above
 	}
-	return template.FuncMap{
+	f := template.FuncMap{}
+	for name, fn := range helmFuncs() {
+		f[name] = b.guard(name, fn)
+	}
+	maps.Copy(f, template.FuncMap{
 		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
 		// The string a tpl call renders, metered as a template file is.
 		srcFunc: func(src string) (string, error) {
@@ -154,6 +168,12 @@ func (b *budget) funcs() template.FuncMap {
 				return v, b.charge(int64(v.Len()))
 			case !v.IsValid() || !v.CanInterface():
 				return v, nil // printed as <no value>, or not at all
+			}
+			// Formatted, a value may be much larger than its memory
+			// (a list made of itself twice, twenty times over): fmt
+			// formats it whole before writing it.
+			if left := b.allowed - b.used; sizeOf(v, left, false, 0) > left {
+				return v, b.charge(-1)
 			}
 			var c counter
 			_, _ = fmt.Fprint(&c, v.Interface())
@@ -228,7 +248,8 @@ func (b *budget) funcs() template.FuncMap {
 			}
 			return nindent(spaces, v), nil
 		},
-	}
+	})
+	return f
 }
 
 // untilSteps returns how many numbers sprig's untilStep(start, stop,

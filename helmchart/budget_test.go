@@ -122,6 +122,64 @@ func TestSizeLimit(t *testing.T) {
 	}
 }
 
+// TestFuncsMetered: values made by template functions are metered, not
+// only the text written: a string, list or map doubled in a loop, text
+// inserted many times in one call, fails with the size limit at the
+// template and line, having allocated a few times the limit rather than
+// gigabytes. Without the meter, each renders (the smaller ones here) or
+// runs out of memory.
+func TestFuncsMetered(t *testing.T) {
+	const s40 = `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`
+	doubled := func(init, step, use string) string {
+		return "{{ $x := " + init + " }}{{ range until 22 }}{{ $x = " + step + " }}{{ end }}\nx: {{ " + use + " }}\n"
+	}
+	for _, tc := range []struct {
+		name, src string
+		line      int
+	}{
+		// .Files.Get makes a new string on each call: kept in a map
+		// or a list, each is charged.
+		{"file kept in a map", "{{ $d := dict }}{{ range $i := until 2000 }}{{ $_ := set $d (toString $i) ($.Files.Get \"f.txt\") }}{{ end }}x: {{ len $d }}\n", 1},
+		{"file kept in a list", "{{ $d := dict }}{{ range $i := until 2000 }}{{ $_ := set $d (toString $i) (list ($.Files.Get \"f.txt\")) }}{{ end }}x: {{ len $d }}\n", 1},
+		{"print", doubled(s40, "print $x $x", "len $x"), 1},
+		{"printf", doubled(s40, `printf "%s%s" $x $x`, "len $x"), 1},
+		{"cat", doubled(s40, "cat $x $x", "len $x"), 1},
+		{"b64enc", doubled(s40, "b64enc (print $x $x)", "len $x"), 1},
+		{"list toJson", doubled("list 1", "list $x $x", "len (toJson $x)"), 2},
+		{"list printed", doubled("list 1", "list $x $x", "$x"), 2},
+		{"list toYaml", doubled("list 1", "list $x $x", "toYaml $x | len"), 2},
+		{"list joined", doubled("list 1", "list $x $x", `join "," $x | len`), 2},
+		{"list quoted", doubled("list 1", "list $x $x", "quote $x | len"), 2},
+		{"list deepCopy", doubled("list 1", "list $x $x", "deepCopy $x | len"), 2},
+		{"dict toPrettyJson", doubled(`dict "a" 1`, `dict "a" $x "b" $x`, "toPrettyJson $x | len"), 2},
+		{"merge set", doubled(`dict "a" 1`, `merge (dict "b" $x) (dict "c" $x)`, "toString $x | len"), 2},
+		{"tpl of a doubled string", doubled(`"{{ 1 }}"`, "print $x $x", "tpl $x . | len"), 1},
+		{"fromYaml of a doubled string", doubled(`"[1, 2, 3, 4, 5, 6, 7, 8, 9]"`, `print $x "\n" $x`, "fromYamlArray $x | len"), 1},
+		{"replace", "x: {{ replace \"\" (repeat 1000 \"a\") (repeat 1000 \"b\") | len }}\n", 1},
+		{"regexReplaceAll", "x: {{ regexReplaceAll \"\" (repeat 1000 \"a\") (repeat 1000 \"b\") | len }}\n", 1},
+		{"printf widths", "x: {{ printf (repeat 500 \"%999999d\") | len }}\n", 1},
+		{"appended", "{{ $l := list }}{{ range until 20000 }}{{ $l = append $l 1 }}{{ end }}x: {{ len $l }}\n", 1},
+		{"split", "x: {{ splitList \"\" (repeat 60000 \"a\") | len }}{{ splitList \"\" (repeat 60000 \"a\") | len }}\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := write(t, map[string]string{"Chart.yaml": chartYAML, "templates/t.yaml": tc.src, "f.txt": strings.Repeat("a", 60<<10)})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			e := chartError(t, dir, Options{MaxFileSize: testLimit})
+			runtime.ReadMemStats(&after)
+			if want := filepath.Join(dir, "templates", "t.yaml"); e.File != want || e.Line != tc.line {
+				t.Errorf("error at %s:%d, want %s:%d: %v", e.File, e.Line, want, tc.line, e)
+			}
+			if !errors.Is(e, manifest.ErrTooLarge) || !strings.Contains(e.Error(), "64 KiB") {
+				t.Errorf("error %q: want manifest.ErrTooLarge and the limit", e)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+				t.Errorf("the render allocated %d MiB before failing: not stopped near the limit", alloc>>20)
+			}
+		})
+	}
+}
+
 // TestSizeLimitNormal: charts within the limit render, files that
 // .helmignore leaves out are not looked at, and the default limit is
 // manifest.DefaultMaxFileSize.

@@ -659,10 +659,12 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	meter(ch)
 	b := newBudget(limit)
 	funcs := b.funcs()
-	funcs["lookup"] = lookup
 	for _, o := range over {
-		maps.Copy(funcs, o)
+		for name, fn := range o {
+			funcs[name] = b.guard(name, fn)
+		}
 	}
+	funcs["lookup"] = lookup
 	e := engine.Engine{CustomTemplateFuncs: funcs} // no cluster, no DNS
 	files, err := e.RenderWithContext(context.Background(), ch, top)
 	walkTemplateFiles(ch, func(f *common.File) { f.Data = written[f] })

@@ -476,6 +476,16 @@ var meterHostile = []struct {
 	{"wrapped functions", "{{ seq 5 }}|{{ seq -2 }}|{{ seq 3 1 }}|{{ seq 1 0 3 }}|{{ seq 5 -2 1 }}|{{ seq 1 2 3 4 }}|{{ seq }}|" +
 		"{{ until -3 }}{{ until 0 }}{{ untilStep 5 0 -2 }}{{ untilStep 0 5 0 }}|{{ seq 9223372036854775807 }}|{{ seq -9223372036854775808 }}|" +
 		"{{ repeat 0 \"x\" }}{{ indent 0 \"a\\nb\" }}{{ nindent 1 \"\" }}"},
+	// Every function is wrapped to charge what it makes: the same
+	// results, the doubling loops made short.
+	{"doubled string", "{{ $x := \"ab\" }}{{ range until 5 }}{{ $x = print $x $x }}{{ end }}{{ $x }}|{{ printf \"%s%5d%-3s%.2f%*d\" $x 1 \"y\" 2.5 4 7 }}|{{ cat $x $x 1 }}"},
+	{"doubled list", "{{ $l := list 1 \"a\" }}{{ range until 4 }}{{ $l = list $l $l }}{{ end }}{{ $l }}|{{ toJson $l }}|{{ toYaml $l }}|{{ toPrettyJson $l }}|{{ join \",\" $l }}|{{ quote $l }}|{{ deepCopy $l }}"},
+	{"doubled dict", "{{ $d := dict \"a\" 1 }}{{ range until 3 }}{{ $d = dict \"a\" $d \"b\" (list $d) }}{{ end }}{{ $d }}|{{ toYamlPretty $d }}|{{ toToml $d }}|{{ toRawJson $d }}|{{ toString $d }}"},
+	{"maps changed", "{{ $d := dict }}{{ $_ := set $d \"x\" 1 }}{{ $_ = merge $d (dict \"y\" 2) (dict \"x\" 3) }}{{ $_ = mergeOverwrite $d (dict \"z\" 4) }}{{ $_ = unset $d \"y\" }}{{ $d }}|{{ get $d \"z\" }}|{{ default 5 $d.none }}|{{ pick $d \"x\" }}|{{ omit $d \"x\" }}"},
+	{"lists made", "{{ $l := list 3 1 2 }}{{ append $l 4 }}{{ prepend $l 0 }}{{ concat $l $l }}{{ rest $l }}{{ initial $l }}{{ reverse $l }}{{ uniq (concat $l $l) }}{{ chunk 2 $l }}{{ without $l 1 }}{{ compact (list 0 \"\" 1) }}{{ sortAlpha $l }}{{ toStrings $l }}{{ slice $l 1 }}{{ first $l }}{{ last $l }}"},
+	{"strings inserted", "{{ replace \"\" \"-\" \"abc\" }}|{{ replace \"b\" \"xyz\" \"abcb\" }}|{{ regexReplaceAll \"(b)\" \"abcb\" \"[$1$1]\" }}|{{ regexReplaceAllLiteral \"\" \"ab\" \"$1\" }}|{{ wrapWith 2 \"<>\" \"abcdef\" }}|{{ wrap 3 \"abc def ghi\" }}"},
+	{"strings split and parsed", "{{ split \",\" \"a,b\" }}{{ splitList \"\" \"abc\" }}{{ splitn \",\" 2 \"a,b,c\" }}{{ regexSplit \",\" \"a,b\" -1 }}{{ fromYaml \"a: [1, 2]\" }}{{ fromYamlArray \"[1, x]\" }}{{ fromJson \"{\\\"a\\\": 1}\" }}{{ fromJsonArray \"[1]\" }}{{ fromToml \"a = 1\" }}{{ fromYaml \": x\" }}"},
+	{"encoded", "{{ b64enc \"abc\" }}{{ b64dec \"YWJj\" }}{{ b32enc \"abc\" }}{{ html \"<a>\" }}{{ js \"'\" }}{{ urlquery \"a b\" 1 }}{{ println \"x\" 1 }}{{ sha256sum \"a\" }}{{ upper \"a\" }}{{ trunc 2 \"abc\" }}{{ indent 2 \"a\" }}"},
 	{"repeat negative", "{{ repeat -1 \"x\" }}"},
 	{"indent negative", "{{ indent -1 \"x\" }}"},
 	// The metering functions are Ward's: helm does not know them.

@@ -119,6 +119,14 @@ func TestRenderSizeLimit(t *testing.T) {
 		{"chart loop", map[string]string{"Chart.yaml": chart,
 			"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  x: |\n{{- range until 1000000 }}\n    0123456789abcdef\n{{- end }}\n"},
 			nil, "/templates/cm.yaml\n  HIGH         7  input/unreadable", "rendering the chart writes more than 64 KiB", ExitError},
+		// Values made by functions are metered too: a string or a list
+		// doubled in a loop, measured, stops near the limit.
+		{"chart string doubled", map[string]string{"Chart.yaml": chart,
+			"templates/t.yaml": "{{ $x := \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" }}{{ range until 30 }}{{ $x = print $x $x }}{{ end }}x: {{ len $x }}\n"},
+			nil, "/templates/t.yaml\n  HIGH         1  input/unreadable", "rendering the chart writes more than 64 KiB", ExitError},
+		{"chart list doubled", map[string]string{"Chart.yaml": chart,
+			"templates/t.yaml": "{{ $l := list 1 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}x: {{ len (toJson $l) }}\n"},
+			nil, "/templates/t.yaml\n  HIGH         1  input/unreadable", "rendering the chart writes more than 64 KiB", ExitError},
 		{"chart values file", map[string]string{"Chart.yaml": chart, "values.yaml": big, "templates/pod.yaml": pod},
 			nil, "/values.yaml", "input larger than the size limit of 64 KiB", ExitError},
 		{"chart in reach", map[string]string{"Chart.yaml": chart, "templates/pod.yaml": pod + "  # {{ repeat 10000000 \"x\" }}\n"},

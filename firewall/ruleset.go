@@ -279,6 +279,9 @@ type Rule struct {
 	// TCPNotSYN matches TCP packets whose flags among FIN, SYN, RST and
 	// ACK are not SYN alone: packets that cannot open a connection.
 	TCPNotSYN bool
+	// ICMPTypes matches ICMP (IPv4) packets of these types, by nft name
+	// (icmpTypes).
+	ICMPTypes []string
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
 	// HopLimit, when not 0, matches IPv6 packets with this hop limit
@@ -1181,6 +1184,9 @@ func (r Rule) String() string {
 	}
 	if r.TCPNotSYN {
 		parts = append(parts, "tcp flags != syn / fin,syn,rst,ack")
+	}
+	if len(r.ICMPTypes) > 0 {
+		parts = append(parts, "icmp type "+anonSet(r.ICMPTypes))
 	}
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))

@@ -177,3 +177,143 @@ func TestForgedRedirect(t *testing.T) {
 		t.Errorf("without Ward's ruleset, a's redirect did not change c's next hop for %s: the test cannot see the attack", dst)
 	}
 }
+
+// TestForgedRedirectV6 is TestForgedRedirect over IPv6: a, forging the
+// router's link-local address, sends c a redirect (ICMPv6 type 137, hop
+// limit 255) naming its own link-local address the better first hop
+// for 2001:db8:77::7, which c reaches through the router. With the
+// rulesets of --no-bind and of an inventory without ports (no bridge
+// table) it does not change c's route; without Ward's ruleset (negative
+// control) it does. Conntrack tracks no redirect (an informational type:
+// ct state invalid), so the ruleset before the explicit drop stopped it
+// as well: this guards the drop, it does not fail on the older ruleset.
+func TestForgedRedirectV6(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	unbound, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := *plan.Inventory
+	inv.Containers = nil
+	for _, c := range plan.Inventory.Containers {
+		cc := *c
+		cc.Interfaces, cc.MACs = nil, nil
+		inv.Containers = append(inv.Containers, &cc)
+	}
+	inv.UnknownPorts = nil
+	portless, err := firewall.Compile(plan.Engine, &inv, firewall.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unbound.Unbound || len(portless.Bindings) != 0 {
+		t.Fatalf("rulesets: Unbound %v, %d bindings without ports; want the ports unbound, then none", unbound.Unbound, len(portless.Bindings))
+	}
+	hosts := map[string]*lab.Host{}
+	for _, h := range plan.Hosts {
+		hosts[h.ID] = h
+	}
+	a, c := hosts["spoof/a"], hosts["spoof/c"]
+	if a == nil || c == nil {
+		t.Fatalf("hosts %v: want spoof/a and spoof/c", plan.Hosts)
+	}
+	l := startLab(t, plan.Hosts)
+	ae, ce := hostEth0(t, l, a.ID), hostEth0(t, l, c.ID)
+	hostOnBridge(t, l)
+	dst := netip.MustParseAddr("2001:db8:77::7")
+	c6 := hostAddr(t, c, 6)
+	// The router's link-local address on the bridge.
+	var gw netip.Addr
+	for deadline := time.Now().Add(5 * time.Second); !gw.IsValid(); time.Sleep(20 * time.Millisecond) {
+		inRouter(t, l, func() error {
+			br, err := netlink.LinkByName(lab.BridgeName)
+			if err != nil {
+				return err
+			}
+			addrs, err := netlink.AddrList(br, netlink.FAMILY_V6)
+			if err != nil {
+				return err
+			}
+			for _, ad := range addrs {
+				if ip, ok := netip.AddrFromSlice(ad.IP); ok && ip.IsLinkLocalUnicast() && ad.Flags&unix.IFA_F_TENTATIVE == 0 {
+					gw = ip
+				}
+			}
+			return nil
+		})
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge has no usable link-local address")
+		}
+	}
+	if err := l.InHost(c.ID, func() error {
+		for _, s := range []struct{ path, val string }{
+			{"/proc/sys/net/ipv6/conf/all/forwarding", "0"},
+			{"/proc/sys/net/ipv6/conf/all/accept_redirects", "1"},
+			{"/proc/sys/net/ipv6/conf/eth0/accept_redirects", "1"},
+		} {
+			if err := os.WriteFile(s.path, []byte(s.val), 0o600); err != nil {
+				return err
+			}
+		}
+		eth, err := netlink.LinkByName("eth0")
+		if err != nil {
+			return err
+		}
+		return netlink.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Dst: &net.IPNet{IP: dst.AsSlice(), Mask: net.CIDRMask(128, 128)}, Gw: gw.AsSlice()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nextHop := func() netip.Addr {
+		t.Helper()
+		var hop netip.Addr
+		if err := l.InHost(c.ID, func() error {
+			routes, err := netlink.RouteGet(dst.AsSlice())
+			if err != nil || len(routes) == 0 {
+				return fmt.Errorf("route to %s: %v (%d routes)", dst, err, len(routes))
+			}
+			hop, _ = netip.AddrFromSlice(routes[0].Gw)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return hop
+	}
+	redirected := func() bool {
+		t.Helper()
+		if hop := nextHop(); hop != gw {
+			t.Fatalf("c's next hop for %s is %s before the redirect, want %s", dst, hop, gw)
+		}
+		target, d := ae.ll.As16(), dst.As16()
+		// Reserved, target, destination, the target's link-layer address.
+		body := slices.Concat([]byte{0, 0, 0, 0}, target[:], d[:], []byte{2, 1}, ae.mac)
+		f, err := ethframe.ICMPv6(ae.mac, ce.mac, gw, c6, 137, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendRaw(t, l, a.ID, ae, f)
+		for deadline := time.Now().Add(testTimeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if nextHop() == ae.ll {
+				return true
+			}
+		}
+		return false
+	}
+	for _, rs := range []struct {
+		name string
+		rs   *firewall.Ruleset
+	}{{"--no-bind", unbound}, {"no known ports", portless}} {
+		if err := l.Load(rs.rs); err != nil {
+			t.Fatal(err)
+		}
+		if redirected() {
+			t.Fatalf("%s: a's redirect, forged from the router's link-local address, made a c's first hop for %s", rs.name, dst)
+		}
+	}
+	if err := l.Load(&firewall.Ruleset{}); err != nil {
+		t.Fatal(err)
+	}
+	if !redirected() {
+		t.Errorf("without Ward's ruleset, a's redirect did not change c's first hop for %s: the test cannot see the attack", dst)
+	}
+}

@@ -632,6 +632,11 @@ var ctStates = map[string]uint32{
 // ctStatuses are the conntrack status bits rules match (IPS_DST_NAT).
 var ctStatuses = map[string]uint32{"dnat": 1 << 5}
 
+// icmpTypes are the ICMP (IPv4) types by nft name that rules match.
+var icmpTypes = map[string]byte{
+	"redirect": 5,
+}
+
 // icmpv6Types are the ICMPv6 types by nft name.
 var icmpv6Types = map[string]byte{
 	"destination-unreachable": 1,
@@ -793,6 +798,20 @@ func (b *builder) rule(ch *nftables.Chain, r Rule) (ruleSets, error) {
 			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
 			&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{0x17}, Xor: []byte{0}},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg, Data: []byte{0x02}})
+	}
+	if len(r.ICMPTypes) > 0 {
+		var vals [][]byte
+		for _, name := range r.ICMPTypes {
+			t, ok := icmpTypes[name]
+			if !ok {
+				return out, fmt.Errorf("unknown ICMP type %q", name)
+			}
+			vals = append(vals, []byte{t})
+		}
+		nfproto(IPv4)
+		add(meta(expr.MetaKeyL4PROTO), cmpEq([]byte{unix.IPPROTO_ICMP}),
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1})
+		match(nftables.TypeICMPType, vals, vals)
 	}
 	if len(r.ICMPv6Types) > 0 {
 		var vals [][]byte

@@ -376,21 +376,29 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	// discoveryOnly drops, through a port of set s (or through one not
 	// in it, with invert), what match selects but discovery: every
 	// protocol but ICMPv6, then every ICMPv6 type but ndTypes.
-	discoveryOnly := func(match []expr.Any, s *nftables.Set, invert bool) [][]expr.Any {
+	// scope is the output port's lookups (oifname @ports, and for the
+	// host's group packets oifname != @group_open too).
+	discoveryOnly := func(match, scope []expr.Any) [][]expr.Any {
 		return [][]expr.Any{slices.Concat(match, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
-			oifname, lookup(s, invert), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-		}), slices.Concat(match, []expr.Any{
+		}, scope, []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}), slices.Concat(match, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
 			icmpv6Type(r1), &expr.Range{Op: expr.CmpOpNeq, Register: r1, FromData: []byte{ndFirst}, ToData: []byte{ndLast}},
 			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{ndMLDv2}},
-			oifname, lookup(s, invert), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-		})}
+		}, scope, []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}})}
 	}
+	toPorts := []expr.Any{oifname, lookup(ports, false)}
+	// The host's group packets to a port of the bindings whose
+	// container's ingress is isolated: to a bound port not in group_open.
+	// Only the bindings' ports: another bridge's (a libvirt or LXC
+	// guest's, virbr0, lxcbr0) is no network Ward manages, and would lose
+	// the host's broadcast and multicast, DHCP replies among them
+	// (TestHostGroupOtherBridge).
+	toIsolated := []expr.Any{oifname, lookup(ports, false), oifname, lookup(groupOpen, true)}
 	for _, dst := range []bool{false, true} {
-		fwdRules = append(fwdRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst)), ports, false)...)
+		fwdRules = append(fwdRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), addrPrefix(r1, linkLocal, dst)), toPorts)...)
 	}
 	for _, p := range GroupPrefixes {
 		match := skbProto(unix.ETH_P_IP)
@@ -465,16 +473,15 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	// bridgeHostRules: link-local IPv6 to a bound port, discovery
 	// only; group packets only to a port of group_open, but IGMP and
 	// discovery.
-	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, linkLocal)), ports, false)...)
+	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, linkLocal)), toPorts)...)
 	outRules = append(outRules,
 		slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[0]), []expr.Any{
 			&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 9, Len: 1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: r1, Data: []byte{unix.IPPROTO_IGMP}},
-			oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-		}),
+		}, toIsolated, []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}),
 		slices.Concat(skbProto(unix.ETH_P_IP), dstPrefix(r1, GroupPrefixes[1]),
-			[]expr.Any{oifname, lookup(groupOpen, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
-	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, GroupPrefixes[2])), groupOpen, true)...)
+			toIsolated, []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
+	outRules = append(outRules, discoveryOnly(slices.Concat(skbProto(unix.ETH_P_IPV6), dstPrefix(r1, GroupPrefixes[2])), toIsolated)...)
 	for _, exprs := range outRules {
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: out, Exprs: exprs})
 	}

@@ -475,11 +475,31 @@ func baseChains(managed []Family, group bool, self []netip.Addr) ([]*Chain, []*M
 			{ICMPv6Types: mld, HopLimit: 1, Verdict: Verdict{Kind: Accept}},
 		}
 	}
+	// An ICMP redirect to a container is never forwarded by right: its
+	// one legitimate sender is the container's first-hop router on its
+	// link, the host, whose redirects leave through output. Conntrack
+	// marks one quoting a tracked connection related, whoever sends it,
+	// and established,related accepted it: where nothing binds sources
+	// (--no-bind, unknown ports), a container forging the gateway's
+	// address redirected another's traffic for a destination to itself
+	// (TestForgedRedirect). ICMPv6's (nd-redirect), from the router's
+	// link-local address, is dropped too, failing closed (conntrack
+	// tracks no such message; ct state invalid drops it as well).
+	var redirects []Rule
+	for _, f := range managed {
+		r := Rule{Addr: &Lookup{Family: f, Dst: true, Name: SetManaged + f.suffix()}, Counter: true, Verdict: drop}
+		if f == IPv4 {
+			r.ICMPTypes = []string{"redirect"}
+		} else {
+			r.ICMPv6Types = []string{"nd-redirect"}
+		}
+		redirects = append(redirects, r)
+	}
 	errChains, errMaps, errJumps := icmpErrorRules(self)
-	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: append(errJumps(),
+	forward := &Chain{Name: ChainForward, Hook: "forward", Priority: Priority, Rules: slices.Concat(redirects, errJumps(), []Rule{
 		established(),
-		Rule{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
-	)}
+		{CtState: []string{"invalid"}, Counter: true, Verdict: drop},
+	})}
 	forward.Rules = append(forward.Rules, noPickUp(false, false, true)...)
 	forward.Rules = append(forward.Rules, nd()...)
 	for _, f := range Families {

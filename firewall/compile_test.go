@@ -188,24 +188,31 @@ func TestBaseChains(t *testing.T) {
 		rule string
 	}{
 		{"new packet to an isolated container", firewall.Options{}, packet{hook: "forward", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "in_c5[1]"},
-		{"reply of an allowed connection", firewall.Options{}, packet{hook: "forward", ct: "established", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, true, "forward[8]"},
-		{"related ICMP error", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.2.2")}, true, "forward[8]"},
+		{"reply of an allowed connection", firewall.Options{}, packet{hook: "forward", ct: "established", src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, true, "forward[10]"},
+		{"related ICMP error", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.2.2")}, true, "forward[10]"},
 		// An ICMP error is related to the connection it quotes, whoever
 		// sends it: a container's quotes a packet to itself, a router's
 		// (the host's, an outside one) a packet to someone else. A
 		// container's error about another pair's connection is forged.
+		// A redirect's one legitimate sender is the receiver's first-hop
+		// router, the host, whose redirects cross no forward hook: one
+		// forged from the gateway's address is related to the connection
+		// it quotes (TestForgedRedirect), with or without the bindings.
+		{"forged ICMP redirect", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, icmpType: "redirect", quoted: addr("192.0.2.9")}, false, "forward[0]"},
+		{"forged ICMP redirect, --no-bind", firewall.Options{NoBind: true}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, icmpType: "redirect", quoted: addr("192.0.2.9")}, false, "forward[0]"},
+		{"forged ICMPv6 redirect", firewall.Options{}, packet{hook: "forward", src: addr("fe80::1"), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "nd-redirect"}, false, "forward[1]"},
 		{"forged ICMP error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.2.2"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "icmp_err_v4_0[7]"},
 		{"forged ICMPv6 error from a container", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr("fd00::1")}, false, "icmp_err_v6_0[3]"},
 		{"forged ICMP error from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "related", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP, quoted: addr("10.0.0.1")}, false, "icmp_err_v4_0[7]"},
-		{"ICMP error from a router", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, quoted: addr("192.0.2.9")}, true, "forward[8]"},
+		{"ICMP error from a router", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("10.0.0.254"), dst: addr(xc), proto: protoICMP, quoted: addr("192.0.2.9")}, true, "forward[10]"},
 		// No router lies between two containers but the host
 		// (TestExternalICMPError).
-		{"ICMP error from outside about a container's connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("192.0.2.9"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "forward[3]"},
-		{"ICMPv6 error from outside", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, quoted: addr("2001:db8::9")}, true, "forward[8]"},
-		{"ICMPv6 error from a container about its own connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr(y1)}, true, "forward[8]"},
-		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[9]"},
-		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[14]"},
-		{"MLD report from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::16"), proto: protoICMPv6, icmpv6Type: "mld2-listener-report"}, true, "forward[15]"},
+		{"ICMP error from outside about a container's connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("192.0.2.9"), dst: addr(xc), proto: protoICMP, quoted: addr("10.0.1.1")}, false, "forward[5]"},
+		{"ICMPv6 error from outside", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, quoted: addr("2001:db8::9")}, true, "forward[10]"},
+		{"ICMPv6 error from a container about its own connection", firewall.Options{}, packet{hook: "forward", ct: "related", src: addr(y1), dst: addr(zc6), proto: protoICMPv6, quoted: addr(y1)}, true, "forward[10]"},
+		{"invalid packet", firewall.Options{}, packet{hook: "forward", ct: "invalid", src: addr("10.0.1.1"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[11]"},
+		{"neighbour solicitation from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::1:ff00:3"), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, true, "forward[16]"},
+		{"MLD report from an egress-isolated container", firewall.Options{}, packet{hook: "forward", src: addr(y1), dst: addr("ff02::16"), proto: protoICMPv6, icmpv6Type: "mld2-listener-report"}, true, "forward[17]"},
 		// Routed, a discovery message has lost its link-local hop limit
 		// (TestExternalNDTypes): the ingress judges it.
 		{"routed neighbour solicitation from outside", firewall.Options{}, packet{hook: "forward", hopLimit: 254, src: addr("2001:db8::1"), dst: addr(zc6), proto: protoICMPv6, icmpv6Type: "nd-neighbor-solicit"}, false, "in_c17[3]"},
@@ -213,8 +220,8 @@ func TestBaseChains(t *testing.T) {
 		// A segment that cannot open a connection, such as one of a
 		// connection FlushDenied ended, is not picked up again, whichever
 		// way the policies allow (nf_conntrack_tcp_loose).
-		{"mid-stream segment between containers", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "forward[10]"},
-		{"mid-stream segment from outside to a container", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[11]"},
+		{"mid-stream segment between containers", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("10.0.2.2"), dst: addr(xc), proto: protoTCP, port: 80}, false, "forward[12]"},
+		{"mid-stream segment from outside to a container", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("10.0.0.1"), proto: protoTCP, port: 80}, false, "forward[13]"},
 		{"mid-stream segment between external addresses", firewall.Options{}, packet{hook: "forward", noSYN: true, src: addr("192.0.2.9"), dst: addr("8.8.8.8"), proto: protoTCP, port: 443}, true, "policy"},
 		{"mid-stream segment from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", noSYN: true, src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoTCP, port: 22}, false, "input[10]"},
 		{"invalid packet from a container to the host", firewall.Options{}, packet{hook: "input", iif: "br0", ct: "invalid", src: addr("10.0.2.2"), dst: addr("10.0.1.254"), proto: protoICMP}, false, "input[9]"},

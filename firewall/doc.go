@@ -66,7 +66,9 @@
 //     other addresses have no element;
 //   - base chain forward (hook forward, priority filter - 10: before
 //     Docker's filter chains, with either of its backends; policy accept):
-//     related ICMP and ICMPv6 packets go through the maps icmp_err_v4
+//     ICMP and ICMPv6 redirects to managed addresses dropped (a forged
+//     one is related to the connection it quotes); related ICMP and
+//     ICMPv6 packets go through the maps icmp_err_v4
 //     and icmp_err_v6 (by source address) to chains of 64 container
 //     addresses each, which drop an error from a container's address that
 //     quotes a packet to another address (a forged error about another

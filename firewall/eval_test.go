@@ -44,6 +44,7 @@ type packet struct {
 	port       uint16 // destination port
 	sport      uint16 // source port
 	icmpv6Type string
+	icmpType   string // ICMP (IPv4), by nft name
 	// hopLimit is an IPv6 packet's hop limit as the hook sees it (0:
 	// 255 for neighbour and router discovery types, 1 for multicast
 	// listener discovery, 64 otherwise).
@@ -270,6 +271,9 @@ func (in *interp) matches(r *firewall.Rule, p packet) bool {
 		return false
 	}
 	if r.Dst.IsValid() && !r.Dst.Contains(p.dst) {
+		return false
+	}
+	if len(r.ICMPTypes) > 0 && (p.proto != protoICMP || !slices.Contains(r.ICMPTypes, p.icmpType)) {
 		return false
 	}
 	if len(r.ICMPv6Types) > 0 && (p.proto != protoICMPv6 || !slices.Contains(r.ICMPv6Types, p.icmpv6Type)) {

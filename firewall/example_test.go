@@ -78,5 +78,5 @@ spec:
 	// 		limit rate 10/second burst 10 packets log prefix "ward-drop ingress c1 "
 	// 		counter drop
 	// 	}
-	// {Sets:3 Maps:5 Chains:6 Rules:41 Elements:10 Bindings:0}
+	// {Sets:3 Maps:5 Chains:6 Rules:42 Elements:10 Bindings:0}
 }

@@ -161,7 +161,12 @@ type Network struct {
 	// or its com.docker.network.bridge.name), when every port of it that
 	// belongs to a container of the inventory is among the containers'
 	// Interfaces or UnknownPorts: Ward then closes every other port of it,
-	// one attached since, too (Ruleset.Bridges). Networks may share one.
+	// one attached since, too (Ruleset.Bridges), when the ruleset binds
+	// ports at all (some container lists its Interfaces, or UnknownPorts
+	// are known; not with Options.NoBind). Without any, it closes none
+	// (UnclosedBridges), and judges on it only containers' router
+	// advertisements and the host's group and link-local packets.
+	// Networks may share one.
 	Bridge string
 	Line   int
 }
@@ -179,6 +184,27 @@ func (inv *Inventory) bridges() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// UnclosedBridges returns the networks that name their bridge (Bridge)
+// when the inventory knows no bridge port at all (no container lists its
+// Interfaces, no UnknownPorts): the ruleset then binds no port, so it
+// closes none of those bridges' ports, whatever Bridge says (a container
+// may send from any address, a port attached later is open), and judges
+// on them only containers' router advertisements and, where a
+// container's ingress is isolated, the host's group and link-local
+// packets (portlessRules). The command line warns of each.
+func (inv *Inventory) UnclosedBridges() []*Network {
+	if inv == nil || len(inv.UnknownPorts) > 0 || slices.ContainsFunc(inv.Containers, func(c *Container) bool { return len(c.Interfaces) > 0 }) {
+		return nil
+	}
+	var out []*Network
+	for _, n := range inv.Networks {
+		if n.Bridge != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // bridgedSubnets returns the subnets of the networks that name their

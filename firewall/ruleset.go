@@ -279,6 +279,9 @@ type Rule struct {
 	// TCPNotSYN matches TCP packets whose flags among FIN, SYN, RST and
 	// ACK are not SYN alone: packets that cannot open a connection.
 	TCPNotSYN bool
+	// ICMPTypes matches ICMP (IPv4) packets of these types, by nft name
+	// (icmpTypes).
+	ICMPTypes []string
 	// ICMPv6Types matches ICMPv6 packets of these types, by nft name.
 	ICMPv6Types []string
 	// HopLimit, when not 0, matches IPv6 packets with this hop limit
@@ -1028,22 +1031,32 @@ var bridgeOutputRules = []string{
 // container, reached any container's UDP port past its ingress policies
 // with a datagram to 224.0.0.1, 255.255.255.255 or ff02::1, or to the
 // container's link-local IPv6 address (TestHostGroupAndLinkLocal).
-// A group packet from the host leaves only through a port whose
-// container's ingress is not isolated (set group_open: the bindings whose
-// Mark is GroupMark), but IGMP and neighbour, router and multicast
+// A group packet from the host does not leave through a bound port whose
+// container's ingress is isolated (a port of the bindings not in set
+// group_open, the bindings whose Mark is GroupMark), but IGMP and neighbour, router and multicast
 // listener discovery, which links need and which carry no port: an
 // isolated container gets none of the host's group datagrams, even on a
 // port its policies open to the host's address (the bridge table cannot
-// run the class's ingress chain; failing closed). Link-local IPv6 is
-// judged as in chain forward: discovery only.
+// run the class's ingress chain; failing closed). Only bound ports: the
+// bridge table hooks every bridge of the host, and another bridge's
+// ports (libvirt's virbr0, LXC's lxcbr0) lost the host's broadcast and
+// multicast, DHCP replies included (TestHostGroupOtherBridge); the kernel
+// may lack nft's bridge meta expressions (meta obrname), so the ports,
+// not the bridges, scope them. Link-local IPv6 is judged as in chain
+// forward: discovery only.
 var bridgeHostRules = []string{
 	"ip6 daddr fe80::/10 meta l4proto != ipv6-icmp oifname @" + BridgePorts + " counter drop",
 	"ip6 daddr fe80::/10 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname @" + BridgePorts + " counter drop",
-	"ip daddr 224.0.0.0/4 ip protocol != igmp oifname != @" + BridgeGroupOpen + " counter drop",
-	"ip daddr 255.255.255.255 oifname != @" + BridgeGroupOpen + " counter drop",
-	"ip6 daddr ff00::/8 meta l4proto != ipv6-icmp oifname != @" + BridgeGroupOpen + " counter drop",
-	"ip6 daddr ff00::/8 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report oifname != @" + BridgeGroupOpen + " counter drop",
+	"ip daddr 224.0.0.0/4 ip protocol != igmp" + toIsolated,
+	"ip daddr 255.255.255.255" + toIsolated,
+	"ip6 daddr ff00::/8 meta l4proto != ipv6-icmp" + toIsolated,
+	"ip6 daddr ff00::/8 icmpv6 type != 130-136 icmpv6 type != mld2-listener-report" + toIsolated,
 }
+
+// toIsolated ends bridgeHostRules' group rules: a bound port (no other
+// bridge's, which Ward does not manage: TestHostGroupOtherBridge) not in
+// group_open.
+const toIsolated = " oifname @" + BridgePorts + " oifname != @" + BridgeGroupOpen + " counter drop"
 
 // groupOpenPorts renders set group_open: the ports of the bindings whose
 // container's ingress is not isolated (Mark GroupMark).
@@ -1171,6 +1184,9 @@ func (r Rule) String() string {
 	}
 	if r.TCPNotSYN {
 		parts = append(parts, "tcp flags != syn / fin,syn,rst,ack")
+	}
+	if len(r.ICMPTypes) > 0 {
+		parts = append(parts, "icmp type "+anonSet(r.ICMPTypes))
 	}
 	if len(r.ICMPv6Types) > 0 {
 		parts = append(parts, "icmpv6 type "+anonSet(r.ICMPv6Types))

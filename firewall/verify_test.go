@@ -33,7 +33,7 @@ func TestVerify(t *testing.T) {
 		want   string
 	}{
 		{"element added", [][]string{{"add", "element", "inet", "ward", set, "{ 192.0.2.77 }"}}, "- set " + set + " element 192.0.2.77"},
-		{"chain flushed", [][]string{{"flush", "chain", "inet", "ward", "forward"}}, "+ chain forward rule 8: ct state established,related accept"},
+		{"chain flushed", [][]string{{"flush", "chain", "inet", "ward", "forward"}}, "+ chain forward rule 10: ct state established,related accept"},
 		{"rule replaced", [][]string{{"flush", "chain", "inet", "ward", "forward"}, {"add", "rule", "inet", "ward", "forward", "ct", "state", "established,related", "drop"}}, "~ chain forward rule 1 differs"},
 		{"table deleted", [][]string{{"delete", "table", "inet", "ward"}}, "not loaded"},
 		{"bridge removed", [][]string{{"delete", "element", "inet", "ward", firewall.SetBridges, `{ "` + rs.Bridges[0] + `" }`}}, "+ set bridges element \"" + rs.Bridges[0] + "\""},

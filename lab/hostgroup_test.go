@@ -7,8 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/wardsec/ward/firewall"
@@ -24,6 +27,12 @@ import (
 // scope) or broadcast on it (IP_PKTINFO).
 func hostSender(t *testing.T, l *lab.Lab, network string) *net.UDPConn {
 	t.Helper()
+	return hostSenderOn(t, l, network, lab.BridgeName)
+}
+
+// hostSenderOn is hostSender through bridge dev.
+func hostSenderOn(t *testing.T, l *lab.Lab, network, dev string) *net.UDPConn {
+	t.Helper()
 	var conn *net.UDPConn
 	inRouter(t, l, func() (err error) {
 		if conn, err = net.ListenUDP(network, nil); err != nil {
@@ -35,7 +44,7 @@ func hostSender(t *testing.T, l *lab.Lab, network string) *net.UDPConn {
 		}
 		var serr error
 		if err := raw.Control(func(fd uintptr) {
-			if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, lab.BridgeName); serr == nil {
+			if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); serr == nil {
 				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
 			}
 		}); err != nil {
@@ -250,6 +259,164 @@ func hostGroupAttack(t *testing.T, plan *lab.Plan, rs *firewall.Ruleset, groupTo
 	for _, v := range variants {
 		if !send(v, v.c) {
 			t.Errorf("%s: without Ward's ruleset, the host's datagram to c:%d did not arrive: the test cannot see the attack", v.name, port)
+		}
+	}
+}
+
+// TestHostGroupOtherBridge loads the spoof scenario's rulesets (bound,
+// and --no-bind) on a host with a second bridge that no inventory names,
+// as libvirt's virbr0 or LXC's lxcbr0, whose port leads to a guest (a
+// second interface of c's namespace, wo1, with a socket bound to it).
+// The bridge table's hooks see every bridge of the host, and its chain
+// output dropped the host's group datagrams to every port not in
+// group_open, that bridge's too: its guests lost the host's broadcast
+// and multicast (DHCP replies to 255.255.255.255 among them). Now the
+// host's datagrams to 255.255.255.255, 224.0.0.1 and ff02::1 through
+// that bridge reach the guest, while those through the lab's bridge
+// still do not reach c, whose ingress is isolated.
+func TestHostGroupOtherBridge(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	plan := planFor(t, "testdata/spoof/spoof.yaml")
+	unbound, err := firewall.Compile(plan.Engine, plan.Inventory, firewall.Options{NoBind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLab(t, plan.Hosts)
+	hostEth0(t, l, "spoof/c")
+	hostOnBridge(t, l)
+	const other, port, guestPort = "wother0", 7000, 7001
+	// The other bridge, in the host's namespace, and its port: a veth
+	// whose peer goes to c's namespace.
+	inRouter(t, l, func() error {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: other}}
+		if err := netlink.LinkAdd(br); err != nil {
+			return err
+		}
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "wo0", MasterIndex: br.Attrs().Index}, PeerName: "wo1"}
+		if err := netlink.LinkAdd(veth); err != nil {
+			return err
+		}
+		for _, p := range []string{"10.99.0.1/24", "fd00:99::1/64"} {
+			addr, err := netlink.ParseAddr(p)
+			if err != nil {
+				return err
+			}
+			addr.Flags = unix.IFA_F_NODAD
+			if err := netlink.AddrAdd(br, addr); err != nil {
+				return err
+			}
+		}
+		for _, n := range []netlink.Link{br, veth} {
+			if err := netlink.LinkSetUp(n); err != nil {
+				return err
+			}
+		}
+		peer, err := netlink.LinkByName("wo1")
+		if err != nil {
+			return err
+		}
+		var ns int
+		if err := l.InHost("spoof/c", func() error {
+			h, err := netns.Get()
+			ns = int(h)
+			return err
+		}); err != nil {
+			return err
+		}
+		defer unix.Close(ns)
+		return netlink.LinkSetNsFd(peer, ns)
+	})
+	t.Cleanup(func() {
+		inRouter(t, l, func() error {
+			br, err := netlink.LinkByName(other)
+			if err != nil {
+				return err
+			}
+			return netlink.LinkDel(br) // wo0 and wo1 go with c's namespace
+		})
+	})
+	// The guest's sockets, bound to wo1.
+	guest := func(network string) *net.UDPConn {
+		var conn *net.UDPConn
+		if err := l.InHost("spoof/c", func() error {
+			wo1, err := netlink.LinkByName("wo1")
+			if err != nil {
+				return err
+			}
+			for _, p := range []string{"10.99.0.2/24", "fd00:99::2/64"} {
+				addr, err := netlink.ParseAddr(p)
+				if err != nil {
+					return err
+				}
+				addr.Flags = unix.IFA_F_NODAD
+				if err := netlink.AddrAdd(wo1, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+					return err
+				}
+			}
+			if err := netlink.LinkSetUp(wo1); err != nil {
+				return err
+			}
+			lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+				var serr error
+				if err := c.Control(func(fd uintptr) {
+					serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "wo1")
+				}); err != nil {
+					return err
+				}
+				return serr
+			}}
+			pc, err := lc.ListenPacket(context.Background(), network, fmt.Sprintf(":%d", guestPort))
+			if err != nil {
+				return err
+			}
+			conn = pc.(*net.UDPConn)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return conn
+	}
+	g4, g6 := guest("udp4"), guest("udp6")
+	c4, c6 := udpAny(t, l, "spoof/c", port), udp6Any(t, l, "spoof/c", port)
+	o4, o6 := hostSenderOn(t, l, "udp4", other), hostSenderOn(t, l, "udp6", other)
+	s4, s6 := hostSender(t, l, "udp4"), hostSender(t, l, "udp6")
+	n := 0
+	sendTo := func(from *net.UDPConn, ip string, p int, dst *net.UDPConn) bool {
+		t.Helper()
+		n++
+		marker := fmt.Appendf(nil, "ward-hostgroup-other-%d-%d", os.Getpid(), n)
+		for range 3 {
+			if _, err := from.WriteToUDP(marker, &net.UDPAddr{IP: net.ParseIP(ip), Port: p}); err != nil {
+				t.Fatalf("%s: %v", ip, err)
+			}
+		}
+		return got(dst, marker, testTimeout)
+	}
+	groups := []struct {
+		ip            string
+		other, bridge *net.UDPConn
+		guest, c      *net.UDPConn
+	}{
+		{"255.255.255.255", o4, s4, g4, c4},
+		{"224.0.0.1", o4, s4, g4, c4},
+		{"ff02::1", o6, s6, g6, c6},
+	}
+	for _, rs := range []struct {
+		name string
+		rs   *firewall.Ruleset
+	}{{"bound", plan.Ruleset}, {"--no-bind", unbound}} {
+		if err := l.Load(rs.rs); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range groups {
+			if !sendTo(g.other, g.ip, guestPort, g.guest) {
+				t.Errorf("%s: the host's datagram to %s through %s, a bridge Ward does not manage, did not reach its guest", rs.name, g.ip, other)
+			}
+			if sendTo(g.bridge, g.ip, port, g.c) {
+				t.Errorf("%s: the host's datagram to %s:%d through %s reached c, whose ingress is isolated", rs.name, g.ip, port, lab.BridgeName)
+			}
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/wardsec/ward/firewall"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
+	"github.com/wardsec/ward/report"
 )
 
 // fwFlags are the flags the fw commands share.
@@ -354,6 +355,19 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 	inv, err := f.loadInventory(ctx, e)
 	if err != nil {
 		return nil, err
+	}
+	// An inventory file's bridge: that closes nothing (--docker names
+	// bridges without ports only when it cannot list them, which the
+	// docs cover, and a daemon would repeat it at every sync).
+	if !f.noBind && f.inventory != "" {
+		for _, n := range inv.UnclosedBridges() {
+			where := inv.File
+			if n.Line > 0 {
+				where = fmt.Sprintf("%s:%d", where, n.Line)
+			}
+			fmt.Fprintf(e.stderr, "ward: warning: %s: network %s names its bridge %s, but no container lists its interfaces: the ruleset binds no port, so it closes no port of %s (any container may send from any address, a port attached later is open); it judges there only containers' router advertisements and, where a container's ingress is isolated, the host's group and link-local packets. List the containers' interfaces (ward fw --docker finds them)\n",
+				report.Printable(where), report.Printable(n.Name), report.Printable(n.Bridge), report.Printable(n.Bridge))
+		}
 	}
 	policies, err := e.load(paths)
 	if err != nil {

@@ -397,3 +397,57 @@ func TestFwRunBrNetfilter(t *testing.T) {
 		}
 	}
 }
+
+// TestFwPlanUnclosedBridges plans the shop with an inventory whose
+// networks name their bridges but whose containers list no interfaces:
+// the ruleset binds no port and so closes none of those bridges', though
+// `bridge:` reads as closing them. Before, nothing said so; now each
+// such network is a warning naming the file and line, the exit status
+// unchanged (the ruleset is still valid and judges what it can). The
+// shop's own inventory, which lists interfaces, and --no-bind, which
+// binds no port by choice, are not warned of.
+func TestFwPlanUnclosedBridges(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, shopInventory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for l := range strings.Lines(string(data)) {
+		if f := strings.TrimSpace(l); !strings.HasPrefix(f, "interfaces:") && !strings.HasPrefix(f, "macs:") {
+			kept = append(kept, l)
+		}
+	}
+	inv := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(inv, []byte(strings.Join(kept, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn []string // want these warnings, and no other
+	}{
+		{"no interfaces", []string{"--inventory", inv}, []string{
+			inv + ":9: network infra names its bridge br-3c51f0a2e7d4, but no container lists its interfaces: the ruleset binds no port, so it closes no port of br-3c51f0a2e7d4",
+			inv + ":12: network edge names its bridge br-8e02b6d1c9f3",
+			inv + ":15: network backend names its bridge br-b7a4e2c05d18",
+			inv + ":18: network data names its bridge br-f19d3a6c4b20",
+		}},
+		{"no interfaces, --no-bind", []string{"--inventory", inv, "--no-bind"}, nil},
+		{"the shop's inventory", []string{"--inventory", shopInventory}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := run(t, "", append([]string{"fw", "plan", shopPolicies, "--diff=false"}, tc.args...)...)
+			if code != ExitOK || !strings.Contains(out, "table inet ward") {
+				t.Fatalf("exit %d, stderr %q; want 0 and the plan", code, errOut)
+			}
+			if n := strings.Count(errOut, "ward: warning: "); n != len(tc.warn) {
+				t.Errorf("%d warnings, want %d:\n%s", n, len(tc.warn), errOut)
+			}
+			for _, w := range tc.warn {
+				if !strings.Contains(errOut, "ward: warning: "+w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}

@@ -137,6 +137,7 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 		a := &audit{file: f.File, dir: dir, projectDir: filepath.Dir(files[0].File), name: name,
 			pos: all[i], project: project, services: services, trusted: trusted}
 		a.run()
+		a.unsetVariables(home(opts.Environment), all[i+1:])
 		a.inlineDockerfiles(opts.TrustedRegistries)
 		if err := a.embeddedDNS(opts.Policies); err != nil {
 			return nil, err

@@ -90,7 +90,9 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 // unless it sets HOME (unset variables
 // become empty, or false or 0 where Compose wants a boolean or number,
 // but true for privileged (lenientCasts);
-// defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
+// defaults apply; ${VAR:?msg} does not fail; a security-relevant field
+// taken from a variable set nowhere and without a default is reported,
+// compose/unset-variable), env_file, label_file and
 // include are not read, and services that extend a service of another
 // file are audited without what they would inherit from it.
 //

@@ -42,6 +42,15 @@ type Options struct {
 	// local context), with the Dockerfile's path and the stage it builds:
 	// for the caller to audit that Dockerfile as the service builds it.
 	OnBuild func(Build)
+	// Included are the files the project's include entries name, read by
+	// the caller (under its size limit): docker compose imports their
+	// services into the project, so a service may join one with
+	// network_mode, pid or ipc service:<name> (or container:<name>), and
+	// is judged as joining it. They are loaded on their own, each with
+	// its relative paths left as written, and not audited here (the
+	// caller audits them as files of their own); one that does not load
+	// is passed over.
+	Included []Source
 }
 
 // Build is a service's build from a Dockerfile on disk (Options.OnBuild).
@@ -129,6 +138,22 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 		return nil, err
 	}
 	services := project.AllServices()
+	joinable := maps.Clone(services)
+	for _, inc := range opts.Included {
+		pos, perr := parsePositions(inc.Src)
+		if perr != nil {
+			continue
+		}
+		p, err := load([]Source{inc}, []*positions{pos}, opts.Environment)
+		if err != nil {
+			continue
+		}
+		for n, s := range p.AllServices() {
+			if _, ok := joinable[n]; !ok {
+				joinable[n] = s
+			}
+		}
+	}
 	dir, err := filepath.Abs(filepath.Dir(files[0].File))
 	if err != nil {
 		dir = ""
@@ -137,7 +162,7 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 	audits := make([]*audit, len(files))
 	for i, f := range files {
 		a := &audit{file: f.File, dir: dir, projectDir: filepath.Dir(files[0].File), name: name,
-			pos: all[i], project: project, services: services, trusted: trusted}
+			pos: all[i], project: project, services: services, joinable: joinable, trusted: trusted}
 		a.run()
 		a.unsetVariables(home(opts.Environment), all[i+1:])
 		a.inlineDockerfiles(opts.TrustedRegistries)

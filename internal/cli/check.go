@@ -368,7 +368,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	var composeRead []string
 	var refs []composeRef
 	for _, project := range projects {
-		var srcs []compose.Source
+		var srcs, included []compose.Source
 		for _, p := range project {
 			composeRead = append(composeRead, p)
 			src, err := in.readInput(p, e.maxInput)
@@ -378,6 +378,18 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			}
 			for _, r := range compose.References(p, src) {
 				refs = append(refs, composeRef{file: p, Reference: r})
+				if r.Service != "" || r.Path == "" {
+					continue
+				}
+				// An included file's services may be joined
+				// (network_mode: service:NAME): read for that, under
+				// the limit; composeReferences says whether it is
+				// audited.
+				if st, err := os.Stat(r.Path); err == nil && st.Mode().IsRegular() {
+					if isrc, err := manifest.ReadFile(r.Path, e.maxInput); err == nil {
+						included = append(included, compose.Source{File: r.Path, Src: isrc})
+					}
+				}
 			}
 			srcs = append(srcs, compose.Source{File: p, Src: src})
 		}
@@ -386,7 +398,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		}
 		env, _, _ := dotEnvs.of(project[0], e.maxInput)
 		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: b.File, Build: b}) }
-		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
+		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild, Included: included})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
@@ -434,6 +446,10 @@ func (e *env) composeReferences(refs []composeRef, read []string) []finding.Find
 	var out []finding.Finding
 	for _, r := range refs {
 		if abs, err := filepath.Abs(r.Path); r.Path != "" && err == nil && audited[abs] {
+			if r.Service == "" {
+				e.warn("%s:%d: include %s is audited on its own, not merged into this project: what its services are is judged there, and here only which namespaces a service joining one of them (service:NAME) shares; check the merged project too (docker compose config | ward check -)", r.file, r.Line, r.Name)
+				continue
+			}
 			e.warn("%s:%d: %s", r.file, r.Line, r.What)
 			continue
 		}

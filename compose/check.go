@@ -24,8 +24,11 @@ type audit struct {
 	pos             *positions
 	project         *types.Project
 	services        types.Services // project.AllServices(), which builds a new map each call
-	trusted         registry.Trusted
-	findings        []finding.Finding
+	// joinable are services and those of the files the project includes
+	// (Options.Included), which service:<name> may join.
+	joinable types.Services
+	trusted  registry.Trusted
+	findings []finding.Finding
 }
 
 func (a *audit) run() {
@@ -135,9 +138,13 @@ func (a *audit) sharedHostNamespaces(name string, s types.ServiceConfig) {
 // joinsHost follows the "service:<name>" values mode gives from s to the
 // service whose namespace s ends up in, and returns the services joined
 // on the way when that one is in the host's (host), else nil. A loop or
-// a service the project does not define ends the chain.
+// a service neither the project nor a file it includes defines ends the
+// chain.
 func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) string, host func(types.ServiceConfig) bool) []string {
-	services := a.services
+	services := a.joinable
+	if services == nil {
+		services = a.services
+	}
 	var chain []string
 	seen := map[string]bool{s.Name: true}
 	cur := s

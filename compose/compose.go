@@ -42,6 +42,15 @@ type Options struct {
 	// local context), with the Dockerfile's path and the stage it builds:
 	// for the caller to audit that Dockerfile as the service builds it.
 	OnBuild func(Build)
+	// Included are the files the project's include entries name, read by
+	// the caller (under its size limit): docker compose imports their
+	// services into the project, so a service may join one with
+	// network_mode, pid or ipc service:<name> (or container:<name>), and
+	// is judged as joining it. They are loaded on their own, each with
+	// its relative paths left as written, and not audited here (the
+	// caller audits them as files of their own); one that does not load
+	// is passed over.
+	Included []Source
 }
 
 // Build is a service's build from a Dockerfile on disk (Options.OnBuild).
@@ -90,7 +99,9 @@ func Audit(file string, src []byte, opts Options) ([]finding.Finding, error) {
 // unless it sets HOME (unset variables
 // become empty, or false or 0 where Compose wants a boolean or number,
 // but true for privileged (lenientCasts);
-// defaults apply; ${VAR:?msg} does not fail), env_file, label_file and
+// defaults apply; ${VAR:?msg} does not fail; a security-relevant field
+// taken from a variable set nowhere and without a default is reported,
+// compose/unset-variable), env_file, label_file and
 // include are not read, and services that extend a service of another
 // file are audited without what they would inherit from it.
 //
@@ -127,6 +138,22 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 		return nil, err
 	}
 	services := project.AllServices()
+	joinable := maps.Clone(services)
+	for _, inc := range opts.Included {
+		pos, perr := parsePositions(inc.Src)
+		if perr != nil {
+			continue
+		}
+		p, err := load([]Source{inc}, []*positions{pos}, opts.Environment)
+		if err != nil {
+			continue
+		}
+		for n, s := range p.AllServices() {
+			if _, ok := joinable[n]; !ok {
+				joinable[n] = s
+			}
+		}
+	}
 	dir, err := filepath.Abs(filepath.Dir(files[0].File))
 	if err != nil {
 		dir = ""
@@ -135,8 +162,9 @@ func AuditProject(files []Source, opts Options) ([]finding.Finding, error) {
 	audits := make([]*audit, len(files))
 	for i, f := range files {
 		a := &audit{file: f.File, dir: dir, projectDir: filepath.Dir(files[0].File), name: name,
-			pos: all[i], project: project, services: services, trusted: trusted}
+			pos: all[i], project: project, services: services, joinable: joinable, trusted: trusted}
 		a.run()
+		a.unsetVariables(home(opts.Environment), all[i+1:])
 		a.inlineDockerfiles(opts.TrustedRegistries)
 		if err := a.embeddedDNS(opts.Policies); err != nil {
 			return nil, err

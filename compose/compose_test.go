@@ -37,6 +37,17 @@ const hardened = `
     security_opt: ["no-new-privileges:true"]`
 
 var ruleCases = []ruleCase{
+	// compose/unset-variable (more in TestUnsetVariables)
+	{"network_mode from a variable set nowhere", ruleUnsetVariable, `services:
+  web:
+    image: nginx
+    network_mode: ${NET}
+`, []hit{{4, finding.High}}},
+	{"network_mode from a variable with a default", ruleUnsetVariable, `services:
+  web:
+    image: nginx
+    network_mode: ${NET:-bridge}
+`, nil},
 	// compose/privileged
 	{"privileged", rulePrivileged, `services:
   web:
@@ -1023,7 +1034,7 @@ services:
     network_mode: host
     pid: host
     ipc: host
-    cap_add: [SYS_ADMIN]
+    cap_add: [SYS_ADMIN, "${CAP}"]
     read_only: false
     user: root
     security_opt: ["seccomp:unconfined"]

@@ -240,3 +240,29 @@ var serviceKeys = sync.OnceValue(func() map[string]bool {
 	}
 	return keys
 })
+
+// ServiceDocuments returns the lines (of their first key) of the
+// documents of src that are Compose documents on their own (IsCompose of
+// that document alone, services and all): in a stream that is not a
+// Compose file as a whole, such as Kubernetes objects followed by a
+// Compose document, these are services that docker compose would run
+// were the document given alone, and that a manifest loader skips as
+// YAML without apiVersion or kind. Documents that do not parse end the
+// search.
+func ServiceDocuments(src []byte) []int {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var lines []int
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return lines
+		}
+		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		out, err := yaml.Marshal(&doc)
+		if err == nil && composeContent(out) {
+			lines = append(lines, doc.Content[0].Line)
+		}
+	}
+}

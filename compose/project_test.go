@@ -158,3 +158,37 @@ func TestAuditProjectParseError(t *testing.T) {
 		t.Errorf("err = %#v, want a *ParseError at compose.override.yaml:3", err)
 	}
 }
+
+// TestAuditProjectIncluded: a service joining, with service:NAME, the
+// namespace of a service of a file the project includes is judged as
+// joining it (before: the included file was not loaded, the chain ended,
+// and a service on the host's network through it passed).
+func TestAuditProjectIncluded(t *testing.T) {
+	main := Source{File: "compose.yaml", Src: []byte("include:\n  - net.yaml\nservices:\n  app:\n    image: nginx:1.27\n    network_mode: service:vpn\n    pid: service:vpn\n")}
+	for _, tc := range []struct {
+		name     string
+		included string
+		want     []string
+	}{
+		{"on the host's namespaces", "services:\n  vpn:\n    image: wg:1\n    network_mode: host\n    pid: host\n",
+			[]string{ruleHostNetwork + " compose.yaml:6", ruleHostPID + " compose.yaml:7"}},
+		{"on its own", "services:\n  vpn:\n    image: wg:1\n", nil},
+		{"does not load", "services: [", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := AuditProject([]Source{main}, Options{Included: []Source{{File: "net.yaml", Src: []byte(tc.included)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range fs {
+				if f.Rule == ruleHostNetwork || f.Rule == ruleHostPID {
+					got = append(got, fmt.Sprintf("%s %s:%d", f.Rule, f.File, f.Line))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

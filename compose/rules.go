@@ -33,6 +33,7 @@ const (
 	rulePortPublished      = "compose/port-published"
 	rulePrivilegedHostPort = "compose/privileged-host-port"
 	ruleUntrustedRegistry  = "compose/untrusted-registry"
+	ruleUnsetVariable      = "compose/unset-variable"
 )
 
 // Rules is every rule Audit can report, in documentation order. A
@@ -276,6 +277,16 @@ var Rules = []finding.Rule{
 			"dockerfile/untrusted-registry. An image that is not a valid reference after interpolation (a variable without a value or default) is " +
 			"reported, since its registry cannot be known. Without a list the rule is silent.",
 		Fix: "Pull the image from a trusted registry (mirror it there), or add its registry or repository prefix to `audit.registries.trusted` in ward.yaml.",
+	},
+	{
+		ID:       ruleUnsetVariable,
+		Severity: finding.High,
+		Summary:  "A security-relevant field of a service (privileged, network_mode, pid, ipc, uts, userns_mode, cgroup, an item of cap_add or security_opt) comes from a variable that the project's .env does not set and that has no default.",
+		Rationale: "docker compose interpolates the variable from the environment it runs in, warning that it is not set, so the value deployed is decided there: " +
+			"`network_mode: ${NET}` is the host's network when the deploy sets NET=host. Ward reads the .env beside the Compose file and not the environment it runs in, " +
+			"which is not the deploy's, so it judges the field without its value (empty; true for privileged). Variables with a default (`${NET:-bridge}`) are judged with it and not reported; " +
+			"required ones (`${NET:?msg}`) and presence tests (`${NET:+host}`) are.",
+		Fix: unsetFix,
 	},
 	{
 		ID:       ruleNoResourceLimits,

@@ -52,6 +52,11 @@ type Options struct {
 	// a named pipe); 0 means DefaultMaxFileSize. Larger inputs are errors
 	// (ErrTooLarge), never read past the limit, so memory stays bounded.
 	MaxFileSize int64
+	// Data holds inputs read already, by the path given ("-" for
+	// standard input, a named pipe): their data is taken from it rather
+	// than read again, which a pipe cannot be. Like a stream, a path
+	// given twice gives its data once, then nothing.
+	Data map[string][]byte
 }
 
 // DefaultMaxFileSize is the default of Options.MaxFileSize: 2 GiB.
@@ -148,6 +153,8 @@ type loader struct {
 	// .yaml, .yml or .json in another case (.YAML, .Yml): kubectl apply
 	// -f on the directory skips them (see finish).
 	caseExt map[string]bool
+	// dataUsed holds the paths of Options.Data already read.
+	dataUsed map[string]bool
 }
 
 // A loadedFile collects its documents' results in order as soon as they
@@ -464,6 +471,17 @@ func tooManyErrors(file string, n int) *Error {
 // manifests in a directory tree (see Walk), where other files than regular
 // ones are left out with a warning.
 func (l *loader) readPath(path string, emit emitFunc) {
+	if data, ok := l.opts.Data[path]; ok {
+		if l.dataUsed == nil {
+			l.dataUsed = map[string]bool{}
+		}
+		if l.dataUsed[path] {
+			data = nil
+		}
+		l.dataUsed[path] = true
+		emit(path, data, nil, false)
+		return
+	}
 	if path == "-" {
 		r := l.opts.Stdin
 		if r == nil {

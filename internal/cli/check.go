@@ -153,6 +153,7 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	podOpts := podsec.Options{Level: fl.pssLevel, Version: fl.pssVersion, DigestSeverity: digest, TrustedRegistries: cfg.TrustedRegistries}
 
 	in := scanInputs(args, e.maxInput, &e.chart)
+	in.readStreams(e.stdin, e.maxInput)
 	for _, c := range in.configs {
 		if path == "" || filepath.Clean(c) != filepath.Clean(path) {
 			used := "none is: no PATH given is a directory holding one"
@@ -269,9 +270,10 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	if set == nil {
 		set = &manifest.Set{}
 	}
-	e.findLateComposes(in, set)
+	mixed := e.findLateComposes(in, set)
 	composes := in.allComposes()
 	fs := append(slices.Clone(in.unreadable), inputFindings(loadErr)...)
+	fs = append(fs, mixed...)
 	fs = append(fs, kustomizationObjects(set)...)
 	if len(fs) == 0 && set.KubernetesObjects == 0 && len(in.dockerfiles)+len(composes) == 0 && path == "" {
 		return nil, nil, nil, fail(ExitError, noManifests(args, "no Kubernetes object, Dockerfile, Compose file or ward.yaml"))
@@ -361,21 +363,33 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
-	projects, bad := composeProjects(composes, dotEnvs, e.maxInput)
+	projects, bad := composeProjects(composes, in.streams, dotEnvs, e.maxInput)
 	fs = append(fs, bad...)
 	var composeRead []string
 	var refs []composeRef
 	for _, project := range projects {
-		var srcs []compose.Source
+		var srcs, included []compose.Source
 		for _, p := range project {
 			composeRead = append(composeRead, p)
-			src, err := manifest.ReadFile(p, e.maxInput)
+			src, err := in.readInput(p, e.maxInput)
 			if err != nil {
 				fs = append(fs, unreadable(p, 0, err))
 				continue
 			}
 			for _, r := range compose.References(p, src) {
 				refs = append(refs, composeRef{file: p, Reference: r})
+				if r.Service != "" || r.Path == "" {
+					continue
+				}
+				// An included file's services may be joined
+				// (network_mode: service:NAME): read for that, under
+				// the limit; composeReferences says whether it is
+				// audited.
+				if st, err := os.Stat(r.Path); err == nil && st.Mode().IsRegular() {
+					if isrc, err := manifest.ReadFile(r.Path, e.maxInput); err == nil {
+						included = append(included, compose.Source{File: r.Path, Src: isrc})
+					}
+				}
 			}
 			srcs = append(srcs, compose.Source{File: p, Src: src})
 		}
@@ -384,7 +398,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		}
 		env, _, _ := dotEnvs.of(project[0], e.maxInput)
 		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: b.File, Build: b}) }
-		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild})
+		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild, Included: included})
 		var pe *compose.ParseError
 		switch {
 		case errors.As(err, &pe):
@@ -432,6 +446,10 @@ func (e *env) composeReferences(refs []composeRef, read []string) []finding.Find
 	var out []finding.Finding
 	for _, r := range refs {
 		if abs, err := filepath.Abs(r.Path); r.Path != "" && err == nil && audited[abs] {
+			if r.Service == "" {
+				e.warn("%s:%d: include %s is audited on its own, not merged into this project: what its services are is judged there, and here only which namespaces a service joining one of them (service:NAME) shares; check the merged project too (docker compose config | ward check -)", r.file, r.Line, r.Name)
+				continue
+			}
 			e.warn("%s:%d: %s", r.file, r.Line, r.What)
 			continue
 		}
@@ -463,7 +481,10 @@ func (e *env) composeReferences(refs []composeRef, read []string) []finding.Find
 // finding (bad), once: its interpolation is unknown. Files that
 // COMPOSE_FILE lists but that are not regular files are left out (docker
 // compose fails on them; warnComposeFiles says so).
-func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (projects [][]string, bad []finding.Finding) {
+//
+// A stream (standard input, a named pipe: streams) is a project of its
+// own, as docker compose -f - runs it: no file is looked for beside it.
+func composeProjects(composes []string, streams map[string][]byte, dotEnvs dotEnvCache, maxInput int64) (projects [][]string, bad []finding.Finding) {
 	absOf := func(p string) string {
 		if abs, err := filepath.Abs(p); err == nil {
 			return abs
@@ -489,6 +510,10 @@ func composeProjects(composes []string, dotEnvs dotEnvCache, maxInput int64) (pr
 		env, ok, b := dotEnvs.of(p, maxInput)
 		if !ok {
 			bad = append(bad, b...)
+			continue
+		}
+		if _, ok := streams[p]; ok {
+			projects = append(projects, []string{p})
 			continue
 		}
 		var project []string
@@ -573,28 +598,66 @@ func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok boo
 // service in it passed as a clean result. Only skipped files are read
 // again, so a cluster dump is still read once, and only regular ones: a
 // named pipe opened a second time blocked until another writer came
-// (ward check hung), and gave that writer's data if one did.
-func (e *env) findLateComposes(in *inputs, set *manifest.Set) {
+// (ward check hung), and gave that writer's data if one did; standard
+// input and pipes are judged by the data readStreams read.
+//
+// A file or stream that is not a Compose file as a whole but holds a
+// Compose document with services among other documents (Kubernetes
+// objects, then services: ...) gives an input/unreadable finding at that
+// document, returned, which is dropped from the skipped documents:
+// docker compose refuses such a stream, kubectl cannot apply the
+// document, and the services were passed over in silence.
+func (e *env) findLateComposes(in *inputs, set *manifest.Set) []finding.Finding {
 	files := map[string]bool{}
 	for _, s := range set.Skipped {
-		if s.Source.Origin == "" && s.Source.File != "" && s.Source.File != "-" && s.Kind == "" && s.APIVersion == "" {
+		if s.Source.Origin == "" && s.Source.File != "" && s.Kind == "" && s.APIVersion == "" {
 			files[s.Source.File] = true
 		}
 	}
+	// services are the lines of the Compose documents of the files read
+	// that are not Compose files as a whole (Kubernetes objects, then a
+	// Compose document).
+	services := map[string]map[int]bool{}
+	var out []finding.Finding
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if in.lateComposes[f] || slices.Contains(in.composes, f) {
 			continue
 		}
-		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+		src, ok := in.streams[f]
+		if !ok {
+			if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+				continue
+			}
+			var err error
+			if src, err = manifest.ReadFile(f, e.maxInput); err != nil {
+				continue
+			}
+		}
+		if compose.IsCompose(f, nil) || compose.IsCompose("", src) {
+			if !ok {
+				in.lateComposes[f] = true
+			}
 			continue
 		}
-		if src, err := manifest.ReadFile(f, e.maxInput); err == nil && compose.IsCompose(f, src) {
-			in.lateComposes[f] = true
+		for _, l := range compose.ServiceDocuments(src) {
+			if services[f] == nil {
+				services[f] = map[int]bool{}
+			}
+			services[f][l] = true
+			// Every one, whether or not the loader's report of skipped
+			// documents, which it bounds, holds it.
+			out = append(out, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: f, Line: l,
+				Message: "a Compose document among documents that are not Compose: docker compose refuses the whole stream and kubectl cannot apply this document, so its services are not checked",
+				Fix:     "Keep the Compose file apart from the Kubernetes manifests and give it as a PATH of its own (or pipe it alone: cat compose.yaml | ward check -)."})
 		}
 	}
 	set.Skipped = slices.DeleteFunc(set.Skipped, func(s manifest.Skipped) bool {
-		return s.Source.Origin == "" && in.lateComposes[s.Source.File]
+		if s.Source.Origin != "" {
+			return false
+		}
+		return in.lateComposes[s.Source.File] || s.Kind == "" && s.APIVersion == "" && services[s.Source.File][s.Source.Line]
 	})
+	return out
 }
 
 // kustomizationObjects are the input/unreadable findings of kustomize's

@@ -412,6 +412,7 @@ func (e *env) loadWith(in *inputs, lines bool) (*manifest.Set, error) {
 		FieldLines:   lines,
 		SelectorKeys: e.selectorKeys,
 		MaxFileSize:  e.maxInput,
+		Data:         in.loaderData(),
 	}, in.manifests...)
 	if p != nil {
 		p.done() // before anything else is written

@@ -71,7 +71,7 @@ func TestComposeNotRead(t *testing.T) {
 	}
 	out, errOut, _ := run(t, "", "check", dir)
 	for _, want := range []string{
-		"ward: warning: " + path + ":2: include other.yaml is not read",
+		"ward: warning: " + path + ":2: include other.yaml is audited on its own, not merged into this project",
 		"ward: warning: " + path + ":6: service web extends a service of base.yml, which is not read",
 	} {
 		if !strings.Contains(errOut, want) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,6 +66,107 @@ type inputs struct {
 	// error to what it gave the loader: rendered streams' names, or the
 	// resource files of a kustomization read directly (emptyPaths).
 	from map[string][]string
+	// streams hold the data of standard input ("-") and of the named
+	// pipes and devices (/dev/fd/N) given as PATH, read once by
+	// readStreams: a pipe cannot be read twice, and its content decides
+	// whether it is a Compose file, as a file's does.
+	streams map[string][]byte
+}
+
+// listedComposes adds to the Compose files those that the COMPOSE_FILE
+// of a .env file met walking a directory (dotEnvs) lists
+// (compose.ListedFiles): docker compose, run in that directory, loads
+// them whatever their names, such as stack.conf, which the walk does not
+// take for Compose files. Listed files that are not regular files are
+// left out, as a .env that does not parse is: the Compose files beside
+// it report it (dotEnvCache).
+func (in *inputs) listedComposes(dotEnvs []string, maxSize int64) {
+	for _, p := range dotEnvs {
+		src, err := manifest.ReadFile(p, maxSize)
+		if err != nil {
+			continue
+		}
+		env, err := compose.DotEnv(p, src)
+		if err != nil {
+			continue
+		}
+		for _, f := range compose.ListedFiles(filepath.Dir(p), env) {
+			if st, err := os.Stat(f.Path); err != nil || !st.Mode().IsRegular() || slices.Contains(in.composes, f.Path) {
+				continue
+			}
+			in.composes = append(in.composes, f.Path)
+			in.notManifest[f.Path] = true
+		}
+	}
+}
+
+// readStreams reads standard input (stdin, for "-") and the paths given
+// that are neither regular files nor directories (named pipes, /dev/fd/N)
+// once each, under maxSize, into in.streams, and moves those that are
+// Compose files by content (compose.IsCompose, as for a file of any name
+// given as PATH) from the manifests to the Compose files: cat
+// compose.yaml | ward check - audits the Compose file, as docker compose
+// -f - runs it. One that cannot be read is input/unreadable.
+func (in *inputs) readStreams(stdin io.Reader, maxSize int64) {
+	var keep []string
+	for _, p := range in.manifests {
+		if _, done := in.streams[p]; done {
+			keep = append(keep, p) // given twice: read once (the loader gives it once)
+			continue
+		}
+		var data []byte
+		var err error
+		if p == "-" {
+			data, err = manifest.ReadAll(stdin, maxSize)
+		} else {
+			st, serr := os.Stat(p)
+			if serr != nil || st.IsDir() || st.Mode().IsRegular() {
+				keep = append(keep, p)
+				continue
+			}
+			data, err = manifest.ReadFile(p, maxSize)
+		}
+		if err != nil {
+			in.unreadable = append(in.unreadable, unreadable(p, 0, err))
+			continue
+		}
+		if in.streams == nil {
+			in.streams = map[string][]byte{}
+		}
+		in.streams[p] = data
+		if compose.IsCompose(p, nil) || compose.IsCompose("", data) {
+			in.composes = append(in.composes, p)
+			continue
+		}
+		keep = append(keep, p)
+	}
+	in.manifests = keep
+}
+
+// loaderData is the data of streams for the manifest loader: none for
+// one audited as a Compose file (given twice, it is read once).
+func (in *inputs) loaderData() map[string][]byte {
+	if len(in.streams) == 0 {
+		return nil
+	}
+	out := make(map[string][]byte, len(in.streams))
+	for p, d := range in.streams {
+		if !slices.Contains(in.composes, p) {
+			out[p] = d
+		} else {
+			out[p] = nil
+		}
+	}
+	return out
+}
+
+// readInput reads an input to audit: the data of a stream readStreams
+// read, else the file at path, under maxSize.
+func (in *inputs) readInput(path string, maxSize int64) ([]byte, error) {
+	if data, ok := in.streams[path]; ok {
+		return data, nil
+	}
+	return manifest.ReadFile(path, maxSize)
 }
 
 // skip reports whether the manifest loader must leave path alone.
@@ -411,6 +513,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 	}
 	var kustomizations []found
+	var dotEnvs []string // the .env files met walking the directories
 	for _, p := range paths {
 		if p == "-" {
 			in.manifests = append(in.manifests, p)
@@ -496,6 +599,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			if !info.Mode().IsRegular() {
 				return nil
 			}
+			if info.Name() == ".env" {
+				dotEnvs = append(dotEnvs, path)
+			}
 			o, ok := ownerOf(path)
 			if ok && !o.chart && composeExt(info.Name()) && !slices.Contains(kustomize.FileNames, info.Name()) {
 				in.unscanned = append(in.unscanned, path)
@@ -520,6 +626,7 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: p, Message: err.Error()})
 		}
 	}
+	in.listedComposes(dotEnvs, maxSize)
 	in.render(kustomizations, maxSize)
 	in.composesBeside(maxSize)
 	for _, f := range in.unnamed {

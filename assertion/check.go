@@ -23,6 +23,10 @@ type Result struct {
 	Line      int        `json:"line"`
 	Expect    Expect     `json:"expect"`
 	Passed    bool       `json:"passed"`
+	// Undecided is set when a pair that would pass depends on the labels
+	// of a namespace the input does not declare (Reason says which): the
+	// assertion is neither passed nor failed.
+	Undecided bool `json:"undecided,omitempty"`
 	// Reason says why it failed, in one line.
 	Reason string `json:"reason,omitempty"`
 	// Pairs is how many (source, destination) pairs were checked.
@@ -123,6 +127,10 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 				}
 			}
 			if bad.Empty() {
+				if why := unknownLabels(eng.Set(), s, d); why != "" && !res.Undecided {
+					res.Undecided = true
+					res.Reason = fmt.Sprintf("undecided for %s -> %s: %s; declare it (a Namespace object with its labels, also through --workloads)", s.ID, d.ID, why)
+				}
 				continue
 			}
 			res.Failed++
@@ -150,6 +158,11 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 			verb = "denied"
 		}
 		res.Reason = fmt.Sprintf("%d of %d pairs are %s (expected %s)", res.Failed, res.Pairs, verb, a.Expect)
+		res.Undecided = false
+		return res
+	}
+	if res.Undecided {
+		res.Passed = false
 	}
 	return res
 }
@@ -165,10 +178,11 @@ var Rules = []finding.Rule{
 		Rationale: "An assertion that matches nothing passes vacuously and would hide a renamed namespace or label; Ward fails it instead.",
 		Fix:       "Check the namespace and selector of the assertion against the workloads in the input."},
 	{ID: RuleUndecided, Severity: finding.High,
-		Summary: "The input holds policies Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, a Helm test hook) that ward.yaml has not acknowledged, so its assertions cannot be decided.",
+		Summary: "The input holds policies Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, a Helm test hook) that ward.yaml has not acknowledged, or an assertion's verdict depends on the labels of a namespace the input does not declare, so assertions cannot be decided.",
 		Rationale: "Such a policy may allow a flow an assertion forbids or deny one it requires: a passing assertion would be a verdict on input Ward did not read. " +
 			"Only an ignore entry whose rule is input/unsupported-policy itself acknowledges one; a wildcard entry (\"*\", often narrowed to a vendored directory to silence its findings) does not, " +
-			"as it says nothing about judging the assertions without the policy. ward assert exits 2 in this case.",
+			"as it says nothing about judging the assertions without the policy. " +
+			"Likewise a namespace no Namespace object declares is given only its kubernetes.io/metadata.name label: a namespaceSelector on other labels ({team: web}) would match it on the cluster and not in the input, and a \"deny\" assertion would pass on a guess. ward assert exits 2 in these cases.",
 		Fix: "Review each policy named and acknowledge it in ward.yaml: ignore: [{rule: input/unsupported-policy, object: <its object>, reason: <why the assertions hold without it>}]."},
 }
 
@@ -184,11 +198,18 @@ func Findings(file string, rs []Result) []finding.Finding {
 			continue
 		}
 		rule := "assert/failed"
-		if r.Failed == 0 {
+		switch {
+		case r.Undecided:
+			rule = RuleUndecided
+		case r.Failed == 0:
 			rule = "assert/no-match"
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "assertion %q failed: %s", r.Name, r.Reason)
+		verb := "failed"
+		if r.Undecided {
+			verb = "cannot be decided"
+		}
+		fmt.Fprintf(&b, "assertion %q %s: %s", r.Name, verb, r.Reason)
 		for _, v := range r.Violations {
 			fmt.Fprintf(&b, "\n  %s -> %s: %s", v.From, v.To, v.Ports)
 			if q := v.Explanation.Port; q != "" && q != v.Ports.String() {
@@ -205,8 +226,11 @@ func Findings(file string, rs []Result) []finding.Finding {
 		if r.Expect == Allow {
 			fix = "add an egress rule on the source and an ingress rule on the destination for these ports"
 		}
-		if rule == "assert/no-match" {
+		switch rule {
+		case "assert/no-match":
 			fix = "check the namespace and selector of the assertion against the workloads in the input"
+		case RuleUndecided:
+			fix = "declare the namespace with the labels it has on the cluster (a Namespace object in the input, or given with --workloads)"
 		}
 		out = append(out, finding.Finding{
 			Rule: rule, Severity: finding.High, File: file, Line: r.Line,

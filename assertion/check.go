@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
@@ -80,6 +81,42 @@ func pick(eng *netpol.Engine, s Selector) []*netpol.Endpoint {
 	return out
 }
 
+// unmatchedValue returns why a value of an In requirement of s selects
+// nothing, or "". Each value is an alternative the assertion claims to
+// check: with a typo ("app In [postgres, rediss]") the side still matches
+// postgres, and "web never reaches the stores" passed while web reached
+// redis. A side whose every value matches is checked in full.
+func unmatchedValue(eng *netpol.Engine, s Selector) string {
+	if s.Labels == nil {
+		return ""
+	}
+	reqs, _ := s.Labels.Requirements()
+	for i, r := range reqs {
+		if r.Operator() != selection.In || r.Values().Len() < 2 {
+			continue // Equals and one-value In: a miss selects nothing at all
+		}
+		for _, v := range r.Values().List() {
+			eq, err := labels.NewRequirement(r.Key(), selection.Equals, []string{v})
+			if err != nil {
+				continue
+			}
+			alt := labels.NewSelector()
+			for j, o := range reqs {
+				if j == i {
+					o = *eq
+				}
+				alt = alt.Add(o)
+			}
+			probe := s
+			probe.Labels = alt
+			if len(pick(eng, probe)) == 0 {
+				return fmt.Sprintf("value %q of %s matches nothing in the input (a typo checks nothing for it)", v, r.String())
+			}
+		}
+	}
+	return ""
+}
+
 func overlaps(set ipset.Set, p netip.Prefix) bool {
 	r := ipset.FromPrefix(p)
 	for _, x := range set.Ranges() {
@@ -102,6 +139,16 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 		res.Passed = false
 		res.Reason = fmt.Sprintf("to (%s) matches nothing in the input", a.To)
 		return res
+	}
+	for _, side := range []struct {
+		name string
+		sel  Selector
+	}{{"from", a.From}, {"to", a.To}} {
+		if why := unmatchedValue(eng, side.sel); why != "" {
+			res.Passed = false
+			res.Reason = fmt.Sprintf("%s (%s): %s", side.name, side.sel, why)
+			return res
+		}
 	}
 	for _, s := range from {
 		for _, d := range to {

@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/report"
 )
@@ -17,7 +23,10 @@ func diffCmd(e *env) *cobra.Command {
 directories) and list every pair whose allowed ports differ: added,
 removed, or changed. It compares what may flow, not the YAML text.
 
-With --exit-code, exit 1 when anything changed (for CI).`,
+With --exit-code, exit 1 when anything changed (for CI). When a policy
+Ward does not evaluate (Calico's, Cilium's, an AdminNetworkPolicy, a Helm
+test hook) is added, changed or removed between the versions, the diff
+cannot show what that opens or closes: it exits 2 naming it.`,
 		Example: `  ward diff old/ new/
   git show main:deploy.yaml > /tmp/old.yaml && ward diff /tmp/old.yaml deploy.yaml --exit-code`,
 		Args: cobra.ExactArgs(2),
@@ -26,12 +35,17 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 				return err
 			}
 			var engs [2]*netpol.Engine
+			var sets [2]*manifest.Set
 			for i, p := range args {
-				eng, err := e.engine([]string{p})
+				set, err := e.load([]string{p})
 				if err != nil {
 					return err
 				}
-				engs[i] = eng
+				eng, err := e.compile(set)
+				if err != nil {
+					return err
+				}
+				engs[i], sets[i] = eng, set
 			}
 			cs := netpol.Diff(engs[0], engs[1])
 			var err error
@@ -46,6 +60,13 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 			if err != nil {
 				return err
 			}
+			if moved := unevaluatedChanges(sets[0], sets[1]); len(moved) > 0 {
+				// The diff above is that of the policies Ward evaluates; a
+				// Calico policy added, changed or removed may open what it
+				// does not show, and "no reachability changes" must not
+				// pass a gate then.
+				return fail(ExitError, errors.New(unevaluatedChangesMessage(moved)))
+			}
 			if exitCode && len(cs) > 0 {
 				return fail(ExitFindings, nil)
 			}
@@ -56,4 +77,62 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when reachability changed")
 	e.addWorkloadsFlag(c)
 	return c
+}
+
+// unevaluatedChanges names, printable with file and line, the policies
+// Ward does not evaluate that differ between old and new: added, removed,
+// or changed in content (Unsupported.Digest).
+func unevaluatedChanges(old, new *manifest.Set) []string {
+	type key struct{ apiVersion, kind, ns, name, digest string }
+	keys := func(s *manifest.Set) map[key]manifest.Unsupported {
+		m := map[key]manifest.Unsupported{}
+		for _, u := range s.Unsupported {
+			if u.Audited {
+				continue // Istio's, judged by the mesh audit, not by reachability
+			}
+			k := key{u.APIVersion, u.Kind, u.Namespace, u.Name, u.Digest}
+			if u.Digest == "" {
+				k.digest = fmt.Sprintf("unknown %s", u.Source) // never equal to another version's
+			}
+			m[k] = u
+		}
+		return m
+	}
+	o, n := keys(old), keys(new)
+	var out []string
+	for k, u := range n {
+		if _, ok := o[k]; !ok {
+			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (new or changed)", u.Source, u.Kind, refName(u))))
+		}
+	}
+	for k, u := range o {
+		if _, ok := n[k]; !ok {
+			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (removed or changed)", u.Source, u.Kind, refName(u))))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func refName(u manifest.Unsupported) string {
+	if u.Namespace == "" {
+		return u.Name
+	}
+	return u.Namespace + "/" + u.Name
+}
+
+func unevaluatedChangesMessage(moved []string) string {
+	n := len(moved)
+	const most = 5
+	more := ""
+	if n > most {
+		more = fmt.Sprintf(" and %d more", n-most)
+		moved = moved[:most]
+	}
+	noun := "policies"
+	if n == 1 {
+		noun = "policy"
+	}
+	return fmt.Sprintf("the diff is incomplete: %d %s that Ward does not evaluate changed between the versions and may open or close what the diff shows (%s%s); review them by hand",
+		n, noun, strings.Join(moved, "; "), more)
 }

@@ -208,6 +208,18 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 		res.Undecided = false
 		return res
 	}
+	if !res.Undecided {
+		for _, side := range []struct {
+			name string
+			sel  Selector
+		}{{"from", a.From}, {"to", a.To}} {
+			if why := unmodelledPods(eng.Set(), side.sel); why != "" {
+				res.Undecided = true
+				res.Reason = fmt.Sprintf("%s (%s): %s; assert on the pods themselves (a dump of the cluster) or narrow the side", side.name, side.sel, why)
+				break
+			}
+		}
+	}
 	if res.Undecided {
 		res.Passed = false
 	}
@@ -229,7 +241,7 @@ var Rules = []finding.Rule{
 		Rationale: "Such a policy may allow a flow an assertion forbids or deny one it requires: a passing assertion would be a verdict on input Ward did not read. " +
 			"Only an ignore entry whose rule is input/unsupported-policy itself acknowledges one; a wildcard entry (\"*\", often narrowed to a vendored directory to silence its findings) does not, " +
 			"as it says nothing about judging the assertions without the policy. " +
-			"Likewise a namespace no Namespace object declares is given only its kubernetes.io/metadata.name label: a namespaceSelector on other labels ({team: web}) would match it on the cluster and not in the input, and a \"deny\" assertion would pass on a guess. ward assert exits 2 in these cases.",
+			"Likewise a side that holds the pods of a custom resource's pod spec (a KEDA ScaledJob, an Argo Workflow), which are not in the network model; and a namespace no Namespace object declares is given only its kubernetes.io/metadata.name label: a namespaceSelector on other labels ({team: web}) would match it on the cluster and not in the input, and a \"deny\" assertion would pass on a guess. ward assert exits 2 in these cases.",
 		Fix: "Review each policy named and acknowledge it in ward.yaml: ignore: [{rule: input/unsupported-policy, object: <its object>, reason: <why the assertions hold without it>}]."},
 }
 
@@ -277,7 +289,7 @@ func Findings(file string, rs []Result) []finding.Finding {
 		case "assert/no-match":
 			fix = "check the namespace and selector of the assertion against the workloads in the input"
 		case RuleUndecided:
-			fix = "declare the namespace with the labels it has on the cluster (a Namespace object in the input, or given with --workloads)"
+			fix = "declare the namespace named with the labels it has on the cluster (a Namespace object in the input, or given with --workloads), or assert on the pods a custom resource's operator creates (a dump of the cluster), as the message says"
 		}
 		out = append(out, finding.Finding{
 			Rule: rule, Severity: finding.High, File: file, Line: r.Line,

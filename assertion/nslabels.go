@@ -119,3 +119,35 @@ func rulePeers(p *manifest.Policy, dir networkingv1.PolicyType) [][]networkingv1
 	}
 	return out
 }
+
+// unmodelledPods returns why side s may select pods the network model
+// leaves out, or "": those a custom resource's operator creates from the
+// pod specs it carries (a KEDA ScaledJob, an Argo Workflow), in s's
+// namespace, whose template labels s's selector matches (or whose pod
+// spec does not decode, labels unknown). A verdict on s without them
+// says nothing of theirs: "nothing in ci reaches db" passed while the
+// ScaledJob's pods in ci reached it.
+func unmodelledPods(set *manifest.Set, s Selector) string {
+	if s.CIDR.IsValid() {
+		return ""
+	}
+	for _, sk := range set.Skipped {
+		for _, w := range sk.Pods {
+			if s.Namespace != "" && w.Namespace != s.Namespace {
+				continue
+			}
+			if s.Labels != nil && !s.Labels.Matches(labels.Set(w.Labels)) {
+				continue
+			}
+			return fmt.Sprintf("%s %s/%s (%s) carries a pod spec (%s) whose pods match it and are not in the network model", sk.Kind, w.Namespace, sk.Name, sk.Source, w.Embedded)
+		}
+		if len(sk.Pods) == 0 && len(sk.PodSpecs)+len(sk.PodSpecErrors) > 0 {
+			// Not decoded (by this command, or at all): labels unknown.
+			if s.Namespace != "" && sk.Namespace != "" && sk.Namespace != s.Namespace {
+				continue
+			}
+			return fmt.Sprintf("%s %s (%s) carries pod specs whose pods are not in the network model", sk.Kind, sk.Name, sk.Source)
+		}
+	}
+	return ""
+}

@@ -114,7 +114,7 @@ ward.yaml has not acknowledged: they may allow or deny what is asserted).`,
 			if open > 0 {
 				// A verdict on labels the input does not give is no
 				// verdict: exit as for other input that cannot be judged.
-				return fail(ExitError, fmt.Errorf("%d of %d assertions cannot be decided: they depend on the labels of namespaces the input does not declare", open, len(rs)))
+				return fail(ExitError, fmt.Errorf("%d of %d assertions cannot be decided: they depend on what the input does not give (namespace labels, pods of custom resources), as each says", open, len(rs)))
 			}
 			if failed > 0 {
 				return fail(ExitFindings, nil)

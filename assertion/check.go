@@ -10,6 +10,7 @@ import (
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
 )
@@ -51,8 +52,9 @@ type Violation struct {
 // Check evaluates every assertion of cfg.
 func Check(eng *netpol.Engine, cfg *Config) []Result {
 	out := make([]Result, 0, len(cfg.Assertions))
+	risky := riskyPolicies(eng.Set())
 	for _, a := range cfg.Assertions {
-		out = append(out, checkOne(eng, a))
+		out = append(out, checkOne(eng, risky, a))
 	}
 	return out
 }
@@ -127,7 +129,7 @@ func overlaps(set ipset.Set, p netip.Prefix) bool {
 	return false
 }
 
-func checkOne(eng *netpol.Engine, a *Assertion) Result {
+func checkOne(eng *netpol.Engine, risky []*manifest.Policy, a *Assertion) Result {
 	res := Result{Assertion: a, Name: a.Name, Line: a.Line, Expect: a.Expect, Passed: true}
 	from, to := pick(eng, a.From), pick(eng, a.To)
 	switch {
@@ -174,7 +176,7 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 				}
 			}
 			if bad.Empty() {
-				if why := unknownLabels(eng.Set(), s, d); why != "" && !res.Undecided {
+				if why := unknownLabels(eng.Set(), risky, s, d); why != "" && !res.Undecided {
 					res.Undecided = true
 					res.Reason = fmt.Sprintf("undecided for %s -> %s: %s; declare it (a Namespace object with its labels, also through --workloads)", s.ID, d.ID, why)
 				}

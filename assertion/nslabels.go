@@ -18,26 +18,73 @@ import (
 // that reads other labels. On the cluster that namespace may carry them
 // ({team: web} admitting it, or env: prod for a NotIn excluding it), so
 // the pair's verdict is the input's guess, not the cluster's.
-func unknownLabels(set *manifest.Set, s, d *netpol.Endpoint) string {
-	if s.IsExternal() || d.IsExternal() {
+func unknownLabels(set *manifest.Set, risky []*manifest.Policy, s, d *netpol.Endpoint) string {
+	if len(risky) == 0 || s.IsExternal() || d.IsExternal() {
 		return ""
 	}
 	// The ingress rules of d's policies read s's namespace; the egress
 	// rules of s's policies read d's.
-	if why := unknownIn(set, d.Workload, s.Workload, networkingv1.PolicyTypeIngress); why != "" {
+	if why := unknownIn(set, risky, d.Workload, s.Workload, networkingv1.PolicyTypeIngress); why != "" {
 		return why
 	}
-	return unknownIn(set, s.Workload, d.Workload, networkingv1.PolicyTypeEgress)
+	return unknownIn(set, risky, s.Workload, d.Workload, networkingv1.PolicyTypeEgress)
+}
+
+// riskyPolicies returns the policies with a peer whose namespaceSelector
+// is undetermined on some namespace the input does not declare: the only
+// ones unknownLabels need look at (none, in most inputs).
+func riskyPolicies(set *manifest.Set) []*manifest.Policy {
+	var undeclared []string
+	listed := map[string]bool{}
+	for _, ns := range set.Namespaces {
+		listed[ns.Name] = true
+		if !ns.Declared {
+			undeclared = append(undeclared, ns.Name)
+		}
+	}
+	for _, w := range set.Workloads {
+		if !listed[w.Namespace] {
+			listed[w.Namespace] = true
+			undeclared = append(undeclared, w.Namespace) // not listed at all: as undeclared
+		}
+	}
+	if len(undeclared) == 0 {
+		return nil
+	}
+	var out []*manifest.Policy
+policies:
+	for _, p := range set.Policies {
+		for _, dir := range []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress} {
+			for _, peers := range rulePeers(p, dir) {
+				for _, peer := range peers {
+					if peer.NamespaceSelector == nil {
+						continue
+					}
+					sel, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+					if err != nil {
+						continue
+					}
+					for _, n := range undeclared {
+						if undetermined(sel, n) {
+							out = append(out, p)
+							continue policies
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // unknownIn looks at the rules of direction dir of the policies that
 // select self for a peer whose namespaceSelector is undetermined on the
 // (undeclared) namespace of remote and whose podSelector matches it.
-func unknownIn(set *manifest.Set, self, remote *manifest.Workload, dir networkingv1.PolicyType) string {
+func unknownIn(set *manifest.Set, risky []*manifest.Policy, self, remote *manifest.Workload, dir networkingv1.PolicyType) string {
 	if ns := set.Namespace(remote.Namespace); ns != nil && ns.Declared {
 		return ""
 	}
-	for _, p := range set.Policies {
+	for _, p := range risky {
 		if p.Namespace != self.Namespace || !isolates(p, dir) || !matches(&p.Spec.PodSelector, self.Labels) {
 			continue
 		}

@@ -52,7 +52,7 @@ type Violation struct {
 // Check evaluates every assertion of cfg.
 func Check(eng *netpol.Engine, cfg *Config) []Result {
 	out := make([]Result, 0, len(cfg.Assertions))
-	risky := riskyPolicies(eng.Set())
+	risky := UnknownLabelPolicies(eng.Set())
 	for _, a := range cfg.Assertions {
 		out = append(out, checkOne(eng, risky, a))
 	}

@@ -30,10 +30,10 @@ func unknownLabels(set *manifest.Set, risky []*manifest.Policy, s, d *netpol.End
 	return unknownIn(set, risky, s.Workload, d.Workload, networkingv1.PolicyTypeEgress)
 }
 
-// riskyPolicies returns the policies with a peer whose namespaceSelector
+// UnknownLabelPolicies returns the policies with a peer whose namespaceSelector
 // is undetermined on some namespace the input does not declare: the only
 // ones unknownLabels need look at (none, in most inputs).
-func riskyPolicies(set *manifest.Set) []*manifest.Policy {
+func UnknownLabelPolicies(set *manifest.Set) []*manifest.Policy {
 	var undeclared []string
 	listed := map[string]bool{}
 	for _, ns := range set.Namespaces {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/assertion"
 	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/report"
@@ -66,6 +68,13 @@ cannot show what that opens or closes: it exits 2 naming it.`,
 				// does not show, and "no reachability changes" must not
 				// pass a gate then.
 				return fail(ExitError, errors.New(unevaluatedChangesMessage(moved)))
+			}
+			if moved := unknownLabelChanges(sets[0], sets[1]); len(moved) > 0 {
+				// A policy admitting {team: web} while web is undeclared
+				// matches it on the cluster, not here: "no reachability
+				// changes" would be a guess.
+				return fail(ExitError, fmt.Errorf("the diff is incomplete: NetworkPolicies added, removed or changed read labels of namespaces the input does not declare, which Ward takes to have none but kubernetes.io/metadata.name (%s); give the Namespace objects to both versions (--workloads)",
+					strings.Join(moved, "; ")))
 			}
 			if exitCode && len(cs) > 0 {
 				return fail(ExitFindings, nil)
@@ -135,4 +144,38 @@ func unevaluatedChangesMessage(moved []string) string {
 	}
 	return fmt.Sprintf("the diff is incomplete: %d %s that Ward does not evaluate changed between the versions and may open or close what the diff shows (%s%s); review them by hand",
 		n, noun, strings.Join(moved, "; "), more)
+}
+
+// unknownLabelChanges names the NetworkPolicies, added, removed or changed
+// between old and new, that read labels of a namespace one of the
+// versions does not declare (assertion.UnknownLabelPolicies).
+func unknownLabelChanges(old, new *manifest.Set) []string {
+	key := func(p *manifest.Policy) string {
+		b, err := json.Marshal([]any{p.Namespace, p.Name, p.Labels, p.Spec})
+		if err != nil {
+			return fmt.Sprintf("unknown %s", p.Source) // never equal to another version's
+		}
+		return string(b)
+	}
+	keys := func(s *manifest.Set) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range s.Policies {
+			m[key(p)] = true
+		}
+		return m
+	}
+	ok, nk := keys(old), keys(new)
+	var out []string
+	for _, v := range []struct {
+		set   *manifest.Set
+		other map[string]bool
+	}{{new, ok}, {old, nk}} {
+		for _, p := range assertion.UnknownLabelPolicies(v.set) {
+			if !v.other[key(p)] {
+				out = append(out, report.Printable(fmt.Sprintf("%s: %s/NetworkPolicy/%s", p.Source, p.Namespace, p.Name)))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/wardsec/ward/finding"
 	"github.com/wardsec/ward/ipset"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/portset"
 )
@@ -23,6 +25,10 @@ type Result struct {
 	Line      int        `json:"line"`
 	Expect    Expect     `json:"expect"`
 	Passed    bool       `json:"passed"`
+	// Undecided is set when a pair that would pass depends on the labels
+	// of a namespace the input does not declare (Reason says which): the
+	// assertion is neither passed nor failed.
+	Undecided bool `json:"undecided,omitempty"`
 	// Reason says why it failed, in one line.
 	Reason string `json:"reason,omitempty"`
 	// Pairs is how many (source, destination) pairs were checked.
@@ -46,8 +52,9 @@ type Violation struct {
 // Check evaluates every assertion of cfg.
 func Check(eng *netpol.Engine, cfg *Config) []Result {
 	out := make([]Result, 0, len(cfg.Assertions))
+	risky := UnknownLabelPolicies(eng.Set())
 	for _, a := range cfg.Assertions {
-		out = append(out, checkOne(eng, a))
+		out = append(out, checkOne(eng, risky, a))
 	}
 	return out
 }
@@ -76,6 +83,42 @@ func pick(eng *netpol.Engine, s Selector) []*netpol.Endpoint {
 	return out
 }
 
+// unmatchedValue returns why a value of an In requirement of s selects
+// nothing, or "". Each value is an alternative the assertion claims to
+// check: with a typo ("app In [postgres, rediss]") the side still matches
+// postgres, and "web never reaches the stores" passed while web reached
+// redis. A side whose every value matches is checked in full.
+func unmatchedValue(eng *netpol.Engine, s Selector) string {
+	if s.Labels == nil {
+		return ""
+	}
+	reqs, _ := s.Labels.Requirements()
+	for i, r := range reqs {
+		if r.Operator() != selection.In || r.Values().Len() < 2 {
+			continue // Equals and one-value In: a miss selects nothing at all
+		}
+		for _, v := range r.Values().List() {
+			eq, err := labels.NewRequirement(r.Key(), selection.Equals, []string{v})
+			if err != nil {
+				continue
+			}
+			alt := labels.NewSelector()
+			for j, o := range reqs {
+				if j == i {
+					o = *eq
+				}
+				alt = alt.Add(o)
+			}
+			probe := s
+			probe.Labels = alt
+			if len(pick(eng, probe)) == 0 {
+				return fmt.Sprintf("value %q of %s matches nothing in the input (a typo checks nothing for it)", v, r.String())
+			}
+		}
+	}
+	return ""
+}
+
 func overlaps(set ipset.Set, p netip.Prefix) bool {
 	r := ipset.FromPrefix(p)
 	for _, x := range set.Ranges() {
@@ -86,7 +129,7 @@ func overlaps(set ipset.Set, p netip.Prefix) bool {
 	return false
 }
 
-func checkOne(eng *netpol.Engine, a *Assertion) Result {
+func checkOne(eng *netpol.Engine, risky []*manifest.Policy, a *Assertion) Result {
 	res := Result{Assertion: a, Name: a.Name, Line: a.Line, Expect: a.Expect, Passed: true}
 	from, to := pick(eng, a.From), pick(eng, a.To)
 	switch {
@@ -98,6 +141,16 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 		res.Passed = false
 		res.Reason = fmt.Sprintf("to (%s) matches nothing in the input", a.To)
 		return res
+	}
+	for _, side := range []struct {
+		name string
+		sel  Selector
+	}{{"from", a.From}, {"to", a.To}} {
+		if why := unmatchedValue(eng, side.sel); why != "" {
+			res.Passed = false
+			res.Reason = fmt.Sprintf("%s (%s): %s", side.name, side.sel, why)
+			return res
+		}
 	}
 	for _, s := range from {
 		for _, d := range to {
@@ -123,6 +176,10 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 				}
 			}
 			if bad.Empty() {
+				if why := unknownLabels(eng.Set(), risky, s, d); why != "" && !res.Undecided {
+					res.Undecided = true
+					res.Reason = fmt.Sprintf("undecided for %s -> %s: %s; declare it (a Namespace object with its labels, also through --workloads)", s.ID, d.ID, why)
+				}
 				continue
 			}
 			res.Failed++
@@ -150,6 +207,23 @@ func checkOne(eng *netpol.Engine, a *Assertion) Result {
 			verb = "denied"
 		}
 		res.Reason = fmt.Sprintf("%d of %d pairs are %s (expected %s)", res.Failed, res.Pairs, verb, a.Expect)
+		res.Undecided = false
+		return res
+	}
+	if !res.Undecided {
+		for _, side := range []struct {
+			name string
+			sel  Selector
+		}{{"from", a.From}, {"to", a.To}} {
+			if why := unmodelledPods(eng.Set(), side.sel); why != "" {
+				res.Undecided = true
+				res.Reason = fmt.Sprintf("%s (%s): %s; assert on the pods themselves (a dump of the cluster) or narrow the side", side.name, side.sel, why)
+				break
+			}
+		}
+	}
+	if res.Undecided {
+		res.Passed = false
 	}
 	return res
 }
@@ -165,10 +239,11 @@ var Rules = []finding.Rule{
 		Rationale: "An assertion that matches nothing passes vacuously and would hide a renamed namespace or label; Ward fails it instead.",
 		Fix:       "Check the namespace and selector of the assertion against the workloads in the input."},
 	{ID: RuleUndecided, Severity: finding.High,
-		Summary: "The input holds policies Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, a Helm test hook) that ward.yaml has not acknowledged, so its assertions cannot be decided.",
+		Summary: "The input holds policies Ward does not evaluate (Calico, Cilium, AdminNetworkPolicy, a Helm test hook) that ward.yaml has not acknowledged, or an assertion's verdict depends on the labels of a namespace the input does not declare, so assertions cannot be decided.",
 		Rationale: "Such a policy may allow a flow an assertion forbids or deny one it requires: a passing assertion would be a verdict on input Ward did not read. " +
 			"Only an ignore entry whose rule is input/unsupported-policy itself acknowledges one; a wildcard entry (\"*\", often narrowed to a vendored directory to silence its findings) does not, " +
-			"as it says nothing about judging the assertions without the policy. ward assert exits 2 in this case.",
+			"as it says nothing about judging the assertions without the policy. " +
+			"Likewise a side that holds the pods of a custom resource's pod spec (a KEDA ScaledJob, an Argo Workflow), which are not in the network model; and a namespace no Namespace object declares is given only its kubernetes.io/metadata.name label: a namespaceSelector on other labels ({team: web}) would match it on the cluster and not in the input, and a \"deny\" assertion would pass on a guess. ward assert exits 2 in these cases.",
 		Fix: "Review each policy named and acknowledge it in ward.yaml: ignore: [{rule: input/unsupported-policy, object: <its object>, reason: <why the assertions hold without it>}]."},
 }
 
@@ -184,11 +259,18 @@ func Findings(file string, rs []Result) []finding.Finding {
 			continue
 		}
 		rule := "assert/failed"
-		if r.Failed == 0 {
+		switch {
+		case r.Undecided:
+			rule = RuleUndecided
+		case r.Failed == 0:
 			rule = "assert/no-match"
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "assertion %q failed: %s", r.Name, r.Reason)
+		verb := "failed"
+		if r.Undecided {
+			verb = "cannot be decided"
+		}
+		fmt.Fprintf(&b, "assertion %q %s: %s", r.Name, verb, r.Reason)
 		for _, v := range r.Violations {
 			fmt.Fprintf(&b, "\n  %s -> %s: %s", v.From, v.To, v.Ports)
 			if q := v.Explanation.Port; q != "" && q != v.Ports.String() {
@@ -205,8 +287,11 @@ func Findings(file string, rs []Result) []finding.Finding {
 		if r.Expect == Allow {
 			fix = "add an egress rule on the source and an ingress rule on the destination for these ports"
 		}
-		if rule == "assert/no-match" {
+		switch rule {
+		case "assert/no-match":
 			fix = "check the namespace and selector of the assertion against the workloads in the input"
+		case RuleUndecided:
+			fix = "declare the namespace named with the labels it has on the cluster (a Namespace object in the input, or given with --workloads), or assert on the pods a custom resource's operator creates (a dump of the cluster), as the message says"
 		}
 		out = append(out, finding.Finding{
 			Rule: rule, Severity: finding.High, File: file, Line: r.Line,

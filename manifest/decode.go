@@ -3,7 +3,9 @@ package manifest
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -309,7 +311,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// Values are cloned so that kept results never pin a parser's buffers.
 		out.unsupported = append(out.unsupported, Unsupported{Source: src, APIVersion: strings.Clone(apiVersion),
 			Kind: strings.Clone(kind), Namespace: strings.Clone(ns), Name: strings.Clone(scalar(mapGet(md, "name"))),
-			Audited: known(apiVersion, kind) != nil})
+			Audited: known(apiVersion, kind) != nil, Digest: digest(n)})
 		if known(apiVersion, kind) == nil {
 			return
 		}
@@ -1117,4 +1119,17 @@ func listHook(n *yaml.Node, file string, line int, out *decoded) {
 	out.errs = append(out.errs, &Error{File: file, Line: line, Err: fmt.Errorf(
 		"%w: a List with a helm.sh/hook annotation (%q): helm makes the whole List a hook, which helm install may not create, and Ward does not read hooks of Lists; "+
 			"put the annotation on each item instead", ErrType, scalar(hook))})
+}
+
+// digest is a SHA-256 of what n decodes to, written with its Go types
+// ("%#v" prints maps sorted by key): the same object in another layout,
+// or with other comments, has the same digest; a list and a string that
+// print alike do not.
+func digest(n *yaml.Node) string {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%#v", v))
+	return hex.EncodeToString(sum[:])
 }

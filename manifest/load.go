@@ -2,6 +2,9 @@ package manifest
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -607,7 +610,7 @@ func (l *loader) helmHooks(d *decoded) {
 		}
 		if isNP {
 			d.unsupported = append(d.unsupported, Unsupported{Source: o.src, APIVersion: np.APIVersion, Kind: "NetworkPolicy",
-				Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason})
+				Namespace: cmp.Or(np.Namespace, l.opts.DefaultNamespace), Name: np.Name, Reason: reason, Digest: policyDigest(np)})
 		}
 	}
 	d.objs = kept
@@ -783,4 +786,15 @@ func objectLines(lines []string) map[string]int {
 	}
 	flush()
 	return index
+}
+
+// policyDigest is Unsupported.Digest for a NetworkPolicy left out of the
+// model (a Helm hook).
+func policyDigest(np *networkingv1.NetworkPolicy) string {
+	b, err := json.Marshal([]any{np.Labels, np.Annotations, np.Spec})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -287,6 +287,11 @@ type Unsupported struct {
 	// Reason, when set, says why a policy of a kind Ward evaluates is not
 	// evaluated: a Helm hook that may not be in the cluster.
 	Reason string
+	// Digest identifies the object's content (a SHA-256 of its decoded
+	// fields, not of its text), so that two versions of an input can tell
+	// a changed policy from an unchanged one: ward diff cannot show what
+	// a change to a policy it does not evaluate opens.
+	Digest string
 }
 
 // Set is everything Ward models from its input. Slices are sorted:

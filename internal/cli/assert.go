@@ -94,19 +94,27 @@ ward.yaml has not acknowledged: they may allow or deny what is asserted).`,
 				return err
 			}
 			rs := assertion.Check(eng, cfg)
-			failed := 0
+			failed, open := 0, 0
 			for _, r := range rs {
-				if !r.Passed {
+				switch {
+				case r.Undecided:
+					open++
+				case !r.Passed:
 					failed++
 				}
 			}
 			if out == "json" {
-				err = report.JSON(e.stdout, map[string]any{"file": path, "results": rs, "failed": failed})
+				err = report.JSON(e.stdout, map[string]any{"file": path, "results": rs, "failed": failed, "undecided": open})
 			} else {
-				err = assertText(e, path, rs, failed)
+				err = assertText(e, path, rs, failed, open)
 			}
 			if err != nil {
 				return err
+			}
+			if open > 0 {
+				// A verdict on labels the input does not give is no
+				// verdict: exit as for other input that cannot be judged.
+				return fail(ExitError, fmt.Errorf("%d of %d assertions cannot be decided: they depend on what the input does not give (namespace labels, pods of custom resources), as each says", open, len(rs)))
 			}
 			if failed > 0 {
 				return fail(ExitFindings, nil)
@@ -185,11 +193,14 @@ func undecidedMessage(open []string) string {
 		n, noun, strings.Join(open, "; "), more)
 }
 
-func assertText(e *env, path string, rs []assertion.Result, failed int) error {
+func assertText(e *env, path string, rs []assertion.Result, failed, open int) error {
 	w := e.stdout
 	for _, r := range rs {
 		mark := "PASS"
-		if !r.Passed {
+		switch {
+		case r.Undecided:
+			mark = "UNDECIDED"
+		case !r.Passed:
 			mark = "FAIL"
 		}
 		// The name is ward.yaml's: raw, "\r\x1b[2KPASS" in it showed a
@@ -217,6 +228,10 @@ func assertText(e *env, path string, rs []assertion.Result, failed int) error {
 	if len(rs) == 1 {
 		noun = "assertion"
 	}
-	_, err := fmt.Fprintf(w, "\n%d %s, %d failed\n", len(rs), noun, failed)
+	undecided := ""
+	if open > 0 {
+		undecided = fmt.Sprintf(", %d undecided", open)
+	}
+	_, err := fmt.Fprintf(w, "\n%d %s, %d failed%s\n", len(rs), noun, failed, undecided)
 	return err
 }

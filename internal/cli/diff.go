@@ -1,8 +1,16 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/wardsec/ward/assertion"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/netpol"
 	"github.com/wardsec/ward/report"
 )
@@ -17,7 +25,10 @@ func diffCmd(e *env) *cobra.Command {
 directories) and list every pair whose allowed ports differ: added,
 removed, or changed. It compares what may flow, not the YAML text.
 
-With --exit-code, exit 1 when anything changed (for CI).`,
+With --exit-code, exit 1 when anything changed (for CI). When a policy
+Ward does not evaluate (Calico's, Cilium's, an AdminNetworkPolicy, a Helm
+test hook) is added, changed or removed between the versions, the diff
+cannot show what that opens or closes: it exits 2 naming it.`,
 		Example: `  ward diff old/ new/
   git show main:deploy.yaml > /tmp/old.yaml && ward diff /tmp/old.yaml deploy.yaml --exit-code`,
 		Args: cobra.ExactArgs(2),
@@ -26,12 +37,17 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 				return err
 			}
 			var engs [2]*netpol.Engine
+			var sets [2]*manifest.Set
 			for i, p := range args {
-				eng, err := e.engine([]string{p})
+				set, err := e.load([]string{p})
 				if err != nil {
 					return err
 				}
-				engs[i] = eng
+				eng, err := e.compile(set)
+				if err != nil {
+					return err
+				}
+				engs[i], sets[i] = eng, set
 			}
 			cs := netpol.Diff(engs[0], engs[1])
 			var err error
@@ -46,6 +62,20 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 			if err != nil {
 				return err
 			}
+			if moved := unevaluatedChanges(sets[0], sets[1]); len(moved) > 0 {
+				// The diff above is that of the policies Ward evaluates; a
+				// Calico policy added, changed or removed may open what it
+				// does not show, and "no reachability changes" must not
+				// pass a gate then.
+				return fail(ExitError, errors.New(unevaluatedChangesMessage(moved)))
+			}
+			if moved := unknownLabelChanges(sets[0], sets[1]); len(moved) > 0 {
+				// A policy admitting {team: web} while web is undeclared
+				// matches it on the cluster, not here: "no reachability
+				// changes" would be a guess.
+				return fail(ExitError, fmt.Errorf("the diff is incomplete: NetworkPolicies added, removed or changed read labels of namespaces the input does not declare, which Ward takes to have none but kubernetes.io/metadata.name (%s); give the Namespace objects to both versions (--workloads)",
+					strings.Join(moved, "; ")))
+			}
 			if exitCode && len(cs) > 0 {
 				return fail(ExitFindings, nil)
 			}
@@ -56,4 +86,96 @@ With --exit-code, exit 1 when anything changed (for CI).`,
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when reachability changed")
 	e.addWorkloadsFlag(c)
 	return c
+}
+
+// unevaluatedChanges names, printable with file and line, the policies
+// Ward does not evaluate that differ between old and new: added, removed,
+// or changed in content (Unsupported.Digest).
+func unevaluatedChanges(old, new *manifest.Set) []string {
+	type key struct{ apiVersion, kind, ns, name, digest string }
+	keys := func(s *manifest.Set) map[key]manifest.Unsupported {
+		m := map[key]manifest.Unsupported{}
+		for _, u := range s.Unsupported {
+			if u.Audited {
+				continue // Istio's, judged by the mesh audit, not by reachability
+			}
+			k := key{u.APIVersion, u.Kind, u.Namespace, u.Name, u.Digest}
+			if u.Digest == "" {
+				k.digest = fmt.Sprintf("unknown %s", u.Source) // never equal to another version's
+			}
+			m[k] = u
+		}
+		return m
+	}
+	o, n := keys(old), keys(new)
+	var out []string
+	for k, u := range n {
+		if _, ok := o[k]; !ok {
+			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (new or changed)", u.Source, u.Kind, refName(u))))
+		}
+	}
+	for k, u := range o {
+		if _, ok := n[k]; !ok {
+			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (removed or changed)", u.Source, u.Kind, refName(u))))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func refName(u manifest.Unsupported) string {
+	if u.Namespace == "" {
+		return u.Name
+	}
+	return u.Namespace + "/" + u.Name
+}
+
+func unevaluatedChangesMessage(moved []string) string {
+	n := len(moved)
+	const most = 5
+	more := ""
+	if n > most {
+		more = fmt.Sprintf(" and %d more", n-most)
+		moved = moved[:most]
+	}
+	noun := "policies"
+	if n == 1 {
+		noun = "policy"
+	}
+	return fmt.Sprintf("the diff is incomplete: %d %s that Ward does not evaluate changed between the versions and may open or close what the diff shows (%s%s); review them by hand",
+		n, noun, strings.Join(moved, "; "), more)
+}
+
+// unknownLabelChanges names the NetworkPolicies, added, removed or changed
+// between old and new, that read labels of a namespace one of the
+// versions does not declare (assertion.UnknownLabelPolicies).
+func unknownLabelChanges(old, new *manifest.Set) []string {
+	key := func(p *manifest.Policy) string {
+		b, err := json.Marshal([]any{p.Namespace, p.Name, p.Labels, p.Spec})
+		if err != nil {
+			return fmt.Sprintf("unknown %s", p.Source) // never equal to another version's
+		}
+		return string(b)
+	}
+	keys := func(s *manifest.Set) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range s.Policies {
+			m[key(p)] = true
+		}
+		return m
+	}
+	ok, nk := keys(old), keys(new)
+	var out []string
+	for _, v := range []struct {
+		set   *manifest.Set
+		other map[string]bool
+	}{{new, ok}, {old, nk}} {
+		for _, p := range assertion.UnknownLabelPolicies(v.set) {
+			if !v.other[key(p)] {
+				out = append(out, report.Printable(fmt.Sprintf("%s: %s/NetworkPolicy/%s", p.Source, p.Namespace, p.Name)))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

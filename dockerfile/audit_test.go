@@ -307,6 +307,38 @@ COPY --chmod=0755 tool /usr/local/bin/tool
 ADD --chmod=u+x,g-s tool.tgz /opt/
 RUN chmod 755 /a && chmod -R a+rX /b && chmod u-s /bin/su && chmod --reference=/bin/ls /c && echo chmod 4755
 `},
+		// setgid on a directory only makes new files take its group.
+		{name: "setgid directories the RUN creates", src: `FROM alpine:3.20
+RUN mkdir /srv/shared && chmod 2775 /srv/shared && chmod g+s /srv/shared
+RUN mkdir -p -m 0775 /data/a /data/b/ && chmod -v g+rwxs /data/a /data/b
+RUN install -d -m 0775 -o app /srv/data && sudo chmod 02770 -- /srv/data/
+RUN <<EOF
+install --directory /var/spool/x
+chmod g+s /var/spool/x
+EOF
+USER 1000
+`},
+		{name: "setgid elsewhere", src: `FROM alpine:3.20
+COPY --chmod=2755 tool /usr/local/bin/tool
+RUN mkdir /srv/a && chmod g+s /srv/a /usr/bin/tool
+RUN mkdir /srv/b && chmod -R g+s /srv/b
+RUN install -m 0755 tool /srv/c && chmod g+s /srv/c
+RUN chmod g+s "$DIR"
+USER 1000
+`, want: []want{
+			{finding.Medium, "COPY --chmod", "", []string{"COPY --chmod=2755 sets the setgid bit", "runs with the file's group"}},
+			{finding.Medium, "RUN mkdir /srv/a", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN mkdir /srv/b", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN install", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN chmod g+s \"$DIR\"", "", nil},
+		}},
+		{name: "setuid on a directory the RUN creates", src: `FROM alpine:3.20
+RUN mkdir /x && chmod 6775 /x
+RUN mkdir /y && chmod +s /y
+RUN mkdir /z && chmod g+s /z -R
+`, want: []want{{finding.Medium, "RUN mkdir /x", "", []string{"RUN chmod 6775 sets the setuid or setgid bit", "as the file's owner"}},
+			{finding.Medium, "RUN mkdir /y", "", []string{"RUN chmod +s sets the setuid or setgid bit"}},
+			{finding.Medium, "RUN mkdir /z", "", []string{"RUN chmod g+s sets the setgid bit"}}}},
 		{name: "builder stage only copied from", src: `FROM alpine:3.20 AS build
 RUN chmod 4755 /out/tool
 FROM scratch

@@ -229,7 +229,9 @@ var Rules = []finding.Rule{
 			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh). Builder stages " +
 			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
-			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set.",
+			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
+			"the finding says. Setgid alone on a directory is not a privilege (new files in it take its group: the shared-directory pattern): " +
+			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d is not reported.",
 		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
 			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},

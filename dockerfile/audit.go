@@ -726,7 +726,13 @@ func (a *auditor) secret(kind string, line int, object, key, value string, hasVa
 	case "LABEL":
 		where = "labels are stored in the image configuration, readable by anyone who can pull it"
 	}
-	if secretscan.Name(key) {
+	// A build argument's default says nothing of the value a build
+	// passes: judged by its name alone.
+	byName := secretscan.Name(key)
+	if kind != "ARG" && hasValue {
+		byName = secretscan.NameValue(key, value)
+	}
+	if byName {
 		a.report(ruleSecretInEnv, finding.High, line, object,
 			fmt.Sprintf("%s %s: its name suggests a secret, and %s", kind, name, where), fixOf(ruleSecretInEnv))
 		return

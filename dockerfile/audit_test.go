@@ -372,6 +372,21 @@ ENV DB_PASSWORD hunter2
 		{name: "abbreviated password", src: `FROM alpine:3.20
 ENV DB_HOST=db DB_PASS=hunter2
 `, want: []want{{finding.High, "ENV DB_HOST", "", []string{"ENV DB_PASS: its name suggests a secret"}}}},
+		// The abbreviations, and secret words that are not the last, are
+		// judged with the value: switches, small numbers and paths are
+		// not secrets.
+		{name: "abbreviated names with values that are not secrets", src: `FROM alpine:3.20
+ENV FIRST_PASS=true CI_PASS=1 BUILD_PWD=/src HTTP_PAT=/api EMPTY_PASS=
+LABEL io.github.secret-scanning=enabled
+`},
+		{name: "abbreviated names with secrets", src: `FROM alpine:3.20
+ENV GH_PAT=ghp_0123456789abcdefghijABCDEFGHIJ012345
+ENV MYSQL_PWD=s3cret
+LABEL io.github.secret-scanning=abc123
+ARG CI_PASS=1
+ENV DB_PASSWORD=true
+`, want: []want{{finding.High, "ENV GH_PAT", "", []string{"ENV GH_PAT: its name suggests a secret"}}, {finding.High, "ENV MYSQL_PWD", "", nil},
+			{finding.High, "LABEL io.github", "", nil}, {finding.High, "ARG CI_PASS", "", nil}, {finding.High, "ENV DB_PASSWORD", "", nil}}},
 		{name: "PASS as a first word", src: `FROM alpine:3.20
 ENV PASS_MAX_DAYS=90
 `},

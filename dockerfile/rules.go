@@ -73,6 +73,7 @@ var Rules = []finding.Rule{
 			"credential(s) or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
 			"locates or describes the secret (file, path, dir, url, host, port, id, name, user, type, enabled, version, length, checksum, " +
 			"sha256, hash, endpoint, ...): SSH_KEY_PATH and AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
+			"A name that suggests a secret only by such an abbreviation, or by a secret word that is not its last (io.github.secret-scanning), in an ENV or LABEL is not reported when its value is clearly not a secret: empty, a boolean or switch (true, off, enabled ...), an integer of up to 3 digits, or a path starting with / (CI_PASS=1, BUILD_PWD=/src); names whose last word is a secret word (DB_PASSWORD, GITHUB_TOKEN) are reported whatever the value. An ARG is judged by its name alone: its default says nothing of the value a build passes. " +
 			"A value is suspect when it looks like an AWS access key id, a private key block, a GitHub, GitLab, Slack, Stripe, npm or Google API token, " +
 			"a JWT, a URL with a password, or a long random string (32 or more base64 characters mixing cases and digits, with high entropy and no run of 7 letters of one case, " +
 			"which identifiers have). " +

@@ -802,6 +802,16 @@ volumes:
       EMPTY_TOKEN:
     secrets: [db_password]
 `, nil},
+	{"abbreviated names with switches, numbers and paths", ruleSecretInEnvironment, `services:
+  ci:
+    image: example/ci:1
+    environment:
+      FIRST_PASS: "true"
+      CI_PASS: 1
+      BUILD_PWD: /src
+      HTTP_PAT: /api
+      DB_PASS: hunter2
+`, []hit{{9, finding.High}}},
 	{"interpolated from the environment is not in the file", ruleSecretInEnvironment, `services:
   web:
     image: nginx

@@ -563,7 +563,7 @@ func (a *audit) secretEnvironment(name string) {
 			shown = "(name withheld)"
 		}
 		switch what := secretscan.Value(value); {
-		case secretscan.Name(key):
+		case secretscan.NameValue(key, value):
 			a.report(ruleSecretInEnvironment, finding.High, name, line,
 				"environment variable %s of %s: its name suggests a secret and its value is written in the Compose file", shown, name)
 		case what != "":

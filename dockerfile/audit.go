@@ -576,7 +576,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		st.uid0[name] = line
 	}
 	for _, m := range runSetuid(c) {
-		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m})
+		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}
@@ -598,8 +598,8 @@ func (a *auditor) chmod(st *stage, instr, mode string, line int) {
 	if mode == "" {
 		return
 	}
-	if v, _ := a.expand(mode, st.env); setuidMode(v) {
-		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode})
+	if v, _ := a.expand(mode, st.env); setuidBits(v) != 0 {
+		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode, bits: setuidBits(v)})
 	}
 }
 
@@ -726,7 +726,13 @@ func (a *auditor) secret(kind string, line int, object, key, value string, hasVa
 	case "LABEL":
 		where = "labels are stored in the image configuration, readable by anyone who can pull it"
 	}
-	if secretscan.Name(key) {
+	// A build argument's default says nothing of the value a build
+	// passes: judged by its name alone.
+	byName := secretscan.Name(key)
+	if kind != "ARG" && hasValue {
+		byName = secretscan.NameValue(key, value)
+	}
+	if byName {
 		a.report(ruleSecretInEnv, finding.High, line, object,
 			fmt.Sprintf("%s %s: its name suggests a secret, and %s", kind, name, where), fixOf(ruleSecretInEnv))
 		return
@@ -834,9 +840,11 @@ func (a *auditor) judgeFinal(f *stage) {
 				fixOf(ruleCopySecretFile))
 		}
 		for _, su := range s.setuid {
-			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(),
-				fmt.Sprintf("%s sets the setuid or setgid bit of a file of the final image: whoever runs it runs as the file's owner (root unless a --chown or chown says otherwise), whatever the container's USER", su.what),
-				fixOf(ruleSetuidFile))
+			msg := fmt.Sprintf("%s sets the setuid or setgid bit of a file of the final image: whoever runs it runs as the file's owner (root unless a --chown or chown says otherwise), whatever the container's USER", su.what)
+			if su.bits == modeSetgid {
+				msg = fmt.Sprintf("%s sets the setgid bit of a file of the final image: whoever runs it runs with the file's group (root's unless a --chown or chown says otherwise), whatever the container's USER's groups; on a directory it only makes the files created in it take its group", su.what)
+			}
+			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(), msg, fixOf(ruleSetuidFile))
 		}
 	}
 

@@ -307,6 +307,38 @@ COPY --chmod=0755 tool /usr/local/bin/tool
 ADD --chmod=u+x,g-s tool.tgz /opt/
 RUN chmod 755 /a && chmod -R a+rX /b && chmod u-s /bin/su && chmod --reference=/bin/ls /c && echo chmod 4755
 `},
+		// setgid on a directory only makes new files take its group.
+		{name: "setgid directories the RUN creates", src: `FROM alpine:3.20
+RUN mkdir /srv/shared && chmod 2775 /srv/shared && chmod g+s /srv/shared
+RUN mkdir -p -m 0775 /data/a /data/b/ && chmod -v g+rwxs /data/a /data/b
+RUN install -d -m 0775 -o app /srv/data && sudo chmod 02770 -- /srv/data/
+RUN <<EOF
+install --directory /var/spool/x
+chmod g+s /var/spool/x
+EOF
+USER 1000
+`},
+		{name: "setgid elsewhere", src: `FROM alpine:3.20
+COPY --chmod=2755 tool /usr/local/bin/tool
+RUN mkdir /srv/a && chmod g+s /srv/a /usr/bin/tool
+RUN mkdir /srv/b && chmod -R g+s /srv/b
+RUN install -m 0755 tool /srv/c && chmod g+s /srv/c
+RUN chmod g+s "$DIR"
+USER 1000
+`, want: []want{
+			{finding.Medium, "COPY --chmod", "", []string{"COPY --chmod=2755 sets the setgid bit", "runs with the file's group"}},
+			{finding.Medium, "RUN mkdir /srv/a", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN mkdir /srv/b", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN install", "", []string{"RUN chmod g+s sets the setgid bit"}},
+			{finding.Medium, "RUN chmod g+s \"$DIR\"", "", nil},
+		}},
+		{name: "setuid on a directory the RUN creates", src: `FROM alpine:3.20
+RUN mkdir /x && chmod 6775 /x
+RUN mkdir /y && chmod +s /y
+RUN mkdir /z && chmod g+s /z -R
+`, want: []want{{finding.Medium, "RUN mkdir /x", "", []string{"RUN chmod 6775 sets the setuid or setgid bit", "as the file's owner"}},
+			{finding.Medium, "RUN mkdir /y", "", []string{"RUN chmod +s sets the setuid or setgid bit"}},
+			{finding.Medium, "RUN mkdir /z", "", []string{"RUN chmod g+s sets the setgid bit"}}}},
 		{name: "builder stage only copied from", src: `FROM alpine:3.20 AS build
 RUN chmod 4755 /out/tool
 FROM scratch
@@ -340,6 +372,21 @@ ENV DB_PASSWORD hunter2
 		{name: "abbreviated password", src: `FROM alpine:3.20
 ENV DB_HOST=db DB_PASS=hunter2
 `, want: []want{{finding.High, "ENV DB_HOST", "", []string{"ENV DB_PASS: its name suggests a secret"}}}},
+		// The abbreviations, and secret words that are not the last, are
+		// judged with the value: switches, small numbers and paths are
+		// not secrets.
+		{name: "abbreviated names with values that are not secrets", src: `FROM alpine:3.20
+ENV FIRST_PASS=true CI_PASS=1 BUILD_PWD=/src HTTP_PAT=/api EMPTY_PASS=
+LABEL io.github.secret-scanning=enabled
+`},
+		{name: "abbreviated names with secrets", src: `FROM alpine:3.20
+ENV GH_PAT=ghp_0123456789abcdefghijABCDEFGHIJ012345
+ENV MYSQL_PWD=s3cret
+LABEL io.github.secret-scanning=abc123
+ARG CI_PASS=1
+ENV DB_PASSWORD=true
+`, want: []want{{finding.High, "ENV GH_PAT", "", []string{"ENV GH_PAT: its name suggests a secret"}}, {finding.High, "ENV MYSQL_PWD", "", nil},
+			{finding.High, "LABEL io.github", "", nil}, {finding.High, "ARG CI_PASS", "", nil}, {finding.High, "ENV DB_PASSWORD", "", nil}}},
 		{name: "PASS as a first word", src: `FROM alpine:3.20
 ENV PASS_MAX_DAYS=90
 `},

@@ -73,6 +73,7 @@ var Rules = []finding.Rule{
 			"credential(s) or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), unless a word says the material is public (public, gpg, pgp, fingerprint) or its last word says it only " +
 			"locates or describes the secret (file, path, dir, url, host, port, id, name, user, type, enabled, version, length, checksum, " +
 			"sha256, hash, endpoint, ...): SSH_KEY_PATH and AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
+			"A name that suggests a secret only by such an abbreviation, or by a secret word that is not its last (io.github.secret-scanning), in an ENV or LABEL is not reported when its value is clearly not a secret: empty, a boolean or switch (true, off, enabled ...), an integer of up to 3 digits, or a path starting with / (CI_PASS=1, BUILD_PWD=/src); names whose last word is a secret word (DB_PASSWORD, GITHUB_TOKEN) are reported whatever the value. An ARG is judged by its name alone: its default says nothing of the value a build passes. " +
 			"A value is suspect when it looks like an AWS access key id, a private key block, a GitHub, GitLab, Slack, Stripe, npm or Google API token, " +
 			"a JWT, a URL with a password, or a long random string (32 or more base64 characters mixing cases and digits, with high entropy and no run of 7 letters of one case, " +
 			"which identifiers have). " +
@@ -229,7 +230,9 @@ var Rules = []finding.Rule{
 			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh). Builder stages " +
 			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
-			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set.",
+			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
+			"the finding says. Setgid alone on a directory is not a privilege (new files in it take its group: the shared-directory pattern): " +
+			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d is not reported.",
 		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
 			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},

@@ -372,12 +372,15 @@ func (e *embedding) listPod(at podSpecAt) *yaml.Node {
 }
 
 // keepSkipped returns the skipped documents of f to report: the first
-// MaxErrorsPerFile, and every custom resource that carries pod specs,
-// which are audited (Skipped.Pods). It counts the others in f.skips.
+// MaxErrorsPerFile, and every document that is audited whatever their
+// number: the custom resources and PodTemplates that carry pod specs
+// (Skipped.Pods) and the hostPath PersistentVolumes (Skipped.HostPath).
+// It counts the others in f.skips. The kept documents are bounded by the
+// size of the input.
 func (f *loadedFile) keepSkipped(skipped []Skipped) []Skipped {
 	var kept []Skipped
 	for _, s := range skipped {
-		if len(s.PodSpecs)+len(s.PodSpecErrors) > 0 {
+		if len(s.PodSpecs)+len(s.PodSpecErrors) > 0 || s.HostPath != "" {
 			kept = append(kept, s)
 			continue
 		}

@@ -44,7 +44,7 @@ func (a *auditor) configMap(o manifest.Object, cm *corev1.ConfigMap) {
 		}
 		if !strings.Contains(strings.TrimSpace(v), "\n") {
 			switch what := secretscan.Value(v); {
-			case secretscan.Name(key):
+			case secretscan.NameValue(key, v):
 				report("data", key, "its name suggests a secret and its value is written in the ConfigMap")
 			case what != "":
 				report("data", key, "its value looks like "+what)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wardsec/ward/finding"
+	"github.com/wardsec/ward/manifest"
 	"github.com/wardsec/ward/podsec"
 )
 
@@ -83,5 +84,25 @@ func TestAuditPodTemplate(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("privileged container of a PodTemplate not reported")
+	}
+}
+
+// TestAuditPastSkippedCap: a hostPath PersistentVolume and a PodTemplate
+// after more than manifest.MaxErrorsPerFile skipped documents of a file are
+// audited all the same, never dropped with the skipped documents that are
+// only counted.
+func TestAuditPastSkippedCap(t *testing.T) {
+	doc := strings.Repeat("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n", manifest.MaxErrorsPerFile+10) +
+		"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: root}\nspec:\n  hostPath: {path: /} #hp\n---\n" +
+		"apiVersion: v1\nkind: PodTemplate\nmetadata: {name: tpl, namespace: shop}\ntemplate:\n  spec:\n    containers:\n    - name: a\n      image: x\n      securityContext: {privileged: true} #priv\n"
+	got := map[string]int{}
+	for _, f := range audit(t, doc, podsec.Options{}) {
+		got[f.Rule] = f.Line
+	}
+	if got["pod/hostpath-persistent-volume"] != lineOf(t, doc, "#hp") {
+		t.Errorf("hostPath PersistentVolume past the cap: %v", got)
+	}
+	if got["pss/privileged"] != lineOf(t, doc, "#priv") {
+		t.Errorf("PodTemplate past the cap: %v", got)
 	}
 }

@@ -230,7 +230,7 @@ func (a *auditor) secretEnv(w *manifest.Workload, c containerRef) {
 		}
 		var why string
 		switch what := secretscan.Value(e.Value); {
-		case secretscan.Name(e.Name):
+		case secretscan.NameValue(e.Name, e.Value):
 			why = "its name suggests a secret and its value is written in the manifest"
 		case what != "":
 			why = "its value looks like " + what

@@ -302,7 +302,8 @@ var Rules = []finding.Rule{
 		Rationale: "Manifests live in Git, CI logs and `kubectl get -o yaml`; anyone who can read the workload reads the secret, and rotating it means " +
 			"a commit. A name suggests a secret when one of its words (split at _, - and . and between camelCase words) is key, token, secret, password, passphrase, credential or auth, or its last word (of several) is pass, pwd or pat (DB_PASS, MYSQL_PWD, GITHUB_PAT), no word is public, " +
 			"gpg or fingerprint, and the last word does not describe rather than hold it (PATH, FILE, URL, ID, USER, ENABLED...): SSH_KEY_PATH and " +
-			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. A value looks like a credential when it matches a known format (AWS key id, private " +
+			"AWS_ACCESS_KEY_ID pass, DB_USER_PASSWORD does not. " +
+			"A name that suggests a secret only by such an abbreviation, or by a secret word that is not its last (io.github.secret-scanning), is not reported when its value is clearly not a secret: empty, a boolean or switch (true, off, enabled ...), an integer of up to 3 digits, or a path starting with / (CI_PASS=1, BUILD_PWD=/src); names whose last word is a secret word (DB_PASSWORD, GITHUB_TOKEN) are reported whatever the value. A value looks like a credential when it matches a known format (AWS key id, private " +
 			"key, GitHub, GitLab, Slack, Stripe, npm or Google keys, a JWT, a URL with a password) or is a long random string. valueFrom (secretKeyRef, " +
 			"configMapKeyRef, fieldRef) is never reported, nor are placeholders: an empty value, `$(OTHER_VAR)` references, `<...>` and `{{ ... }}` " +
 			"templates, changeme and the like, absolute file paths (/run/secrets/db) and references to a secret store (vault:..., ref+..., ARNs). " +

@@ -44,9 +44,7 @@ var describingWords = []string{
 // public word, and the last word is not a describing word. A last word of
 // lastSecretWords counts as a secret word when the name has others.
 func Name(name string) bool {
-	words := strings.FieldsFunc(strings.ToLower(splitCamel(name)), func(r rune) bool {
-		return r == '_' || r == '-' || r == '.'
-	})
+	words := nameWords(name)
 	if len(words) == 0 || slices.Contains(describingWords, words[len(words)-1]) {
 		return false
 	}
@@ -58,6 +56,50 @@ func Name(name string) bool {
 		secret = secret || slices.Contains(secretWords, w)
 	}
 	return secret
+}
+
+// NameValue reports whether a variable name, with the value written for
+// it, suggests a secret: Name(name), unless the name suggests one only
+// weakly, by an abbreviation as its last word (DB_PASS, GITHUB_PAT) or by
+// a secret word that is not its last (io.github.secret-scanning), and the
+// value is clearly not a secret: empty, a boolean or switch (true, no, on,
+// enabled ...), a small integer, or a path that starts with "/". Names
+// whose last word is a secret word (DB_PASSWORD, GITHUB_TOKEN) are judged
+// by their name alone, as by Name. Use Name when the value is not known
+// (a build argument without a default).
+func NameValue(name, value string) bool {
+	if !Name(name) {
+		return false
+	}
+	words := nameWords(name)
+	if slices.Contains(secretWords, words[len(words)-1]) {
+		return true
+	}
+	return !notSecret(value)
+}
+
+// switchValues are the values of booleans and feature switches.
+var switchValues = []string{"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "enable", "disable", "y", "n"}
+
+// notSecret reports whether v is clearly not a secret (NameValue).
+func notSecret(v string) bool {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "", slices.Contains(switchValues, strings.ToLower(v)):
+		return true
+	case len(v) <= 3 && strings.Trim(v, "0123456789") == "":
+		return true
+	case strings.HasPrefix(v, "/") && !strings.ContainsAny(v, " \t\n"):
+		return true
+	}
+	return false
+}
+
+// nameWords splits name into its lower-case words, as Name does.
+func nameWords(name string) []string {
+	return strings.FieldsFunc(strings.ToLower(splitCamel(name)), func(r rune) bool {
+		return r == '_' || r == '-' || r == '.'
+	})
 }
 
 // splitCamel puts a "_" where a lower-case letter or a digit is followed

@@ -21,6 +21,28 @@ func TestSecretName(t *testing.T) {
 	}
 }
 
+// TestNameValue: names that suggest a secret only by an abbreviation or a
+// word that is not their last are not reported for values that are
+// clearly not secrets; the full words are, whatever the value.
+func TestNameValue(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"FIRST_PASS", "true", false}, {"CI_PASS", "1", false}, {"BUILD_PWD", "/src", false}, {"HTTP_PAT", "/api", false},
+		{"DB_PASS", "", false}, {"SMOKE_PASS", "Off", false}, {"RETRY_PASS", "100", false},
+		{"io.github.secret-scanning", "enabled", false}, {"SECRET_SCANNING", "disabled", false},
+		{"DB_PASS", "hunter2", true}, {"GH_PAT", "ghp_0123456789abcdefghijABCDEFGHIJ012345", true}, {"MYSQL_PWD", "s3cret", true},
+		{"DB_PASS", "1234", true}, {"DB_PASS", "/ with space", true}, {"io.github.secret-scanning", "abc123", true},
+		{"DB_PASSWORD", "true", true}, {"GITHUB_TOKEN", "1", true}, {"API_KEY", "/x", true}, {"SECRET", "", true},
+		{"PATH", "/usr/bin", false}, {"BUILD_PWD", "hunter2", true},
+	} {
+		if got := NameValue(tc.name, tc.value); got != tc.want {
+			t.Errorf("NameValue(%q, %q) = %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
 func TestSecretValue(t *testing.T) {
 	for v, want := range map[string]bool{
 		"AKIAABCDEFGHIJKLMNOP":                         true,

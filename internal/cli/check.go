@@ -528,7 +528,8 @@ type composeProject struct {
 // walking that is part of no project. A directory whose .env cannot be
 // read or parsed makes no project, with the .env's input/unreadable
 // finding (bad), once: its interpolation is unknown; the files met there
-// are left out. Files that COMPOSE_FILE lists but that are not regular
+// are audited only in the projects of other directories that list them.
+// Files that COMPOSE_FILE lists but that are not regular
 // files are left out (docker compose fails on them; warnComposeFiles
 // says so).
 //

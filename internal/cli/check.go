@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -363,19 +364,48 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 	}
 	var builds []composeBuild
 	dotEnvs := dotEnvCache{}
-	projects, bad := composeProjects(composes, in.streams, dotEnvs, e.maxInput)
+	projects, bad := composeProjects(composes, in.given, in.dotEnvDirs, in.streams, dotEnvs, e.maxInput)
 	fs = append(fs, bad...)
 	var composeRead []string
 	var refs []composeRef
+	// A file part of several projects is read once, and what is found in
+	// it once (the projects may judge it alike).
+	type readResult struct {
+		src      []byte
+		included []compose.Source
+		err      error
+	}
+	read := map[string]*readResult{}
+	seenFinding := map[string]bool{}
+	addComposeFindings := func(cfs []finding.Finding) {
+		for _, f := range cfs {
+			k := strings.Join([]string{f.Rule, f.File, strconv.Itoa(f.Line), f.Object, f.Message}, "\x00")
+			if !seenFinding[k] {
+				seenFinding[k] = true
+				fs = append(fs, f)
+			}
+		}
+	}
 	for _, project := range projects {
 		var srcs, included []compose.Source
-		for _, p := range project {
+		for _, p := range project.files {
+			if r, ok := read[p]; ok {
+				if r.err == nil {
+					srcs = append(srcs, compose.Source{File: p, Src: r.src})
+					included = append(included, r.included...)
+				}
+				continue
+			}
+			r := &readResult{}
+			read[p] = r
 			composeRead = append(composeRead, p)
 			src, err := in.readInput(p, e.maxInput)
 			if err != nil {
+				r.err = err
 				fs = append(fs, unreadable(p, 0, err))
 				continue
 			}
+			r.src = src
 			for _, r := range compose.References(p, src) {
 				refs = append(refs, composeRef{file: p, Reference: r})
 				if r.Service != "" || r.Path == "" {
@@ -388,6 +418,7 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 				if st, err := os.Stat(r.Path); err == nil && st.Mode().IsRegular() {
 					if isrc, err := manifest.ReadFile(r.Path, e.maxInput); err == nil {
 						included = append(included, compose.Source{File: r.Path, Src: isrc})
+						read[p].included = append(read[p].included, compose.Source{File: r.Path, Src: isrc})
 					}
 				}
 			}
@@ -396,8 +427,12 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 		if len(srcs) == 0 {
 			continue
 		}
-		env, _, _ := dotEnvs.of(project[0], e.maxInput)
-		onBuild := func(b compose.Build) { builds = append(builds, composeBuild{file: b.File, Build: b}) }
+		env := project.env
+		onBuild := func(b compose.Build) {
+			if cb := (composeBuild{file: b.File, Build: b}); !slices.Contains(builds, cb) {
+				builds = append(builds, cb)
+			}
+		}
 		cfs, err := compose.AuditProject(srcs, compose.Options{Policies: set, TrustedRegistries: cfg.TrustedRegistries, Environment: env, OnBuild: onBuild, Included: included})
 		var pe *compose.ParseError
 		switch {
@@ -406,11 +441,11 @@ func (e *env) checkEnvironment(in *inputs, args []string, path string, cfg *asse
 			if file == "" {
 				file = srcs[0].File
 			}
-			fs = append(fs, unreadable(file, pe.Line, pe.Err))
+			addComposeFindings([]finding.Finding{unreadable(file, pe.Line, pe.Err)})
 		case err != nil:
-			fs = append(fs, unreadable(srcs[0].File, 0, err))
+			addComposeFindings([]finding.Finding{unreadable(srcs[0].File, 0, err)})
 		}
-		fs = append(fs, cfs...)
+		addComposeFindings(cfs)
 	}
 	fs = append(fs, e.auditBuilds(builds, audited, dopts, fs)...)
 	e.warnComposeFiles(dotEnvs, composeRead)
@@ -469,67 +504,110 @@ func (e *env) composeReferences(refs []composeRef, read []string) []finding.Find
 	return out
 }
 
+// composeProject is a set of Compose files docker compose merges into
+// one project, and the variables it interpolates into them: those of the
+// .env of the project's directory (where docker compose runs).
+type composeProject struct {
+	files []string
+	env   map[string]string
+}
+
 // composeProjects groups the Compose files to audit into the projects
-// docker compose makes of them: a file that docker compose, run in its
-// directory without -f, loads (compose.ProjectFiles: the files the
-// COMPOSE_FILE of the directory's .env lists, else compose.yaml or its
-// like and the override file beside it) is audited with the others it
-// loads, merged as docker compose merges them, those not among composes
-// included (an override beside the compose.yaml given, for one, or the
-// only file COMPOSE_FILE lists); any other file is a project of its own. A file whose directory's .env
-// cannot be read or parsed is left out, with the .env's input/unreadable
-// finding (bad), once: its interpolation is unknown. Files that
-// COMPOSE_FILE lists but that are not regular files are left out (docker
-// compose fails on them; warnComposeFiles says so).
+// docker compose makes of them. Each directory's own project, what
+// docker compose run there without -f loads (compose.ProjectFiles: the
+// files the COMPOSE_FILE of the directory's .env lists, wherever they
+// are, else compose.yaml or its like and the override file beside it),
+// is audited, merged as docker compose merges it, with the variables of
+// that directory's .env, when one of its files is among composes (its
+// default file given, or the directory walked: the directories of the
+// walked .env files, dotEnvDirs, included). A file may be part of
+// several projects (a compose.yaml of its own directory, and one that
+// another directory's COMPOSE_FILE lists). A file given as PATH (given)
+// that is not part of its directory's project is audited on its own, as
+// docker compose -f FILE loads it (no override file); so is a file met
+// walking that is part of no project. A directory whose .env cannot be
+// read or parsed makes no project, with the .env's input/unreadable
+// finding (bad), once: its interpolation is unknown; the files met there
+// are audited only in the projects of other directories that list them.
+// Files that COMPOSE_FILE lists but that are not regular
+// files are left out (docker compose fails on them; warnComposeFiles
+// says so).
 //
 // A stream (standard input, a named pipe: streams) is a project of its
 // own, as docker compose -f - runs it: no file is looked for beside it.
-func composeProjects(composes []string, streams map[string][]byte, dotEnvs dotEnvCache, maxInput int64) (projects [][]string, bad []finding.Finding) {
+func composeProjects(composes []string, given map[string]bool, dotEnvDirs []string, streams map[string][]byte, dotEnvs dotEnvCache, maxInput int64) (projects []composeProject, bad []finding.Finding) {
 	absOf := func(p string) string {
 		if abs, err := filepath.Abs(p); err == nil {
 			return abs
 		}
 		return filepath.Clean(p)
 	}
-	done, seen := map[string]bool{}, map[string]bool{} // files, projects
-	add := func(project []string) {
+	byAbs := map[string]string{} // the files among composes, as given
+	for _, p := range composes {
+		if _, ok := byAbs[absOf(p)]; !ok {
+			byAbs[absOf(p)] = p
+		}
+	}
+	covered, seen := map[string]bool{}, map[string]bool{} // files, projects
+	add := func(project []string, env map[string]string) {
 		var key []string
 		for _, f := range project {
-			done[absOf(f)] = true
+			covered[absOf(f)] = true
 			key = append(key, absOf(f))
 		}
 		if k := strings.Join(key, "\x00"); !seen[k] {
 			seen[k] = true
-			projects = append(projects, project)
+			projects = append(projects, composeProject{files: project, env: env})
 		}
 	}
-	for _, p := range composes {
-		if done[absOf(p)] {
-			continue
-		}
-		env, ok, b := dotEnvs.of(p, maxInput)
+	// own is the project of directory dir, and whether its .env is read.
+	own := func(dir string) (project []string, env map[string]string, ok bool) {
+		env, ok, b := dotEnvs.inDir(dir, maxInput)
 		if !ok {
 			bad = append(bad, b...)
-			continue
+			return nil, nil, false
 		}
-		if _, ok := streams[p]; ok {
-			projects = append(projects, []string{p})
-			continue
-		}
-		var project []string
-		for _, f := range compose.ProjectFiles(filepath.Dir(p), env) {
-			if absOf(f) == absOf(p) {
-				f = p // as given
+		for _, f := range compose.ProjectFiles(dir, env) {
+			if g, ok := byAbs[absOf(f)]; ok {
+				f = g // as given
 			}
 			if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() && !slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(f) }) {
 				project = append(project, f)
 			}
 		}
-		if len(project) > 0 {
-			add(project)
+		return project, env, true
+	}
+	var alone []string
+	for _, p := range composes {
+		if _, ok := streams[p]; ok {
+			env, ok, b := dotEnvs.of(p, maxInput) // where docker compose -f - runs
+			if !ok {
+				bad = append(bad, b...)
+				continue
+			}
+			add([]string{p}, env)
+			continue
 		}
-		if !done[absOf(p)] {
-			add([]string{p})
+		project, env, ok := own(filepath.Dir(p))
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(project, func(q string) bool { return absOf(q) == absOf(p) }) {
+			add(project, env)
+			continue
+		}
+		alone = append(alone, p)
+	}
+	for _, dir := range dotEnvDirs {
+		project, env, ok := own(dir)
+		if ok && slices.ContainsFunc(project, func(q string) bool { _, ok := byAbs[absOf(q)]; return ok }) {
+			add(project, env)
+		}
+	}
+	for _, p := range alone {
+		if !covered[absOf(p)] || given[p] {
+			env, _, _ := dotEnvs.of(p, maxInput) // read above
+			add([]string{p}, env)
 		}
 	}
 	return projects, bad
@@ -551,7 +629,12 @@ type dotEnvResult struct {
 // input/unreadable finding, the first time only. A .env unread would
 // leave ${PRIVILEGED} empty where Compose sets it.
 func (c dotEnvCache) of(p string, maxInput int64) (env map[string]string, ok bool, bad []finding.Finding) {
-	path := filepath.Join(filepath.Dir(p), ".env")
+	return c.inDir(filepath.Dir(p), maxInput)
+}
+
+// inDir is of for the .env of directory dir.
+func (c dotEnvCache) inDir(dir string, maxInput int64) (env map[string]string, ok bool, bad []finding.Finding) {
+	path := filepath.Join(dir, ".env")
 	r, seen := c[path]
 	if !seen {
 		r = &dotEnvResult{}

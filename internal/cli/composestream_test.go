@@ -44,10 +44,38 @@ func TestComposeStream(t *testing.T) {
 			inputs := map[string]string{"-": tc.src, file: ""}
 			if err := syscall.Mkfifo(fifo, 0o600); err == nil {
 				inputs[fifo] = ""
+				// The writer gives the data to the first reader, then
+				// opens the pipe again and closes it at once, so that a
+				// second open (a pipe read twice: ward check hung) reads
+				// nothing and the run fails fast on its result instead
+				// of blocking until the go test timeout. When the runs
+				// are done, an open for reading lets the last open
+				// return.
+				stop, stopped := make(chan struct{}), make(chan struct{})
 				go func() {
-					if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-						_, _ = f.WriteString(tc.src)
+					defer close(stopped)
+					for first := true; ; first = false {
+						f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+						if err != nil {
+							return
+						}
+						select {
+						case <-stop:
+							_ = f.Close()
+							return
+						default:
+						}
+						if first {
+							_, _ = f.WriteString(tc.src)
+						}
 						_ = f.Close()
+					}
+				}()
+				defer func() {
+					close(stop)
+					if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+						<-stopped
+						_ = r.Close()
 					}
 				}()
 			}

@@ -71,6 +71,11 @@ type inputs struct {
 	// readStreams: a pipe cannot be read twice, and its content decides
 	// whether it is a Compose file, as a file's does.
 	streams map[string][]byte
+	// given are the files given as PATH (not met walking a directory),
+	// and dotEnvDirs the directories of the .env files met walking:
+	// composeProjects audits the project docker compose makes in each.
+	given      map[string]bool
+	dotEnvDirs []string
 }
 
 // listedComposes adds to the Compose files those that the COMPOSE_FILE
@@ -467,9 +472,12 @@ func isYAML(name string) bool {
 // and *.json in directories and skips hidden ones). Directories are walked
 // as the loader walks them (manifest.Walk); no file is read past maxSize.
 func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs {
-	in := &inputs{notManifest: map[string]bool{}, lateComposes: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}}
+	in := &inputs{notManifest: map[string]bool{}, lateComposes: map[string]bool{}, from: map[string][]string{}, named: map[string]bool{}, wardObjects: map[string]bool{}, given: map[string]bool{}}
 	classify := func(path string, explicit bool) {
 		name := filepath.Base(path)
+		if explicit {
+			in.given[path] = true
+		}
 		if dockerfile.IsDockerfile(name) {
 			in.dockerfiles = append(in.dockerfiles, path)
 			in.notManifest[path] = true
@@ -627,6 +635,9 @@ func scanInputs(paths []string, maxSize int64, chart *helmchart.Options) *inputs
 		}
 	}
 	in.listedComposes(dotEnvs, maxSize)
+	for _, d := range dotEnvs {
+		in.dotEnvDirs = append(in.dotEnvDirs, filepath.Dir(d))
+	}
 	in.render(kustomizations, maxSize)
 	in.composesBeside(maxSize)
 	for _, f := range in.unnamed {

@@ -224,6 +224,32 @@ func TestAttackUpgradeTunnel(t *testing.T) {
 	}
 }
 
+// TestAttackUpgradeHTTP10: an HTTP/1.0 request's Upgrade is not
+// forwarded, whatever it offers (RFC 9110 7.8: a server ignores it). A
+// websocket Upgrade on an HTTP/1.0 request reached the upstream, and one
+// that honoured it answered 101 and opened a tunnel on a request sent as
+// HTTP/1.0; the same request as HTTP/1.1 still carries it.
+func TestAttackUpgradeHTTP10(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL()})
+	for _, proto := range []string{"HTTP/1.0", "HTTP/1.1"} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET /api/items "+proto+"\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		got := u.requests()[before:]
+		if len(got) != 1 {
+			t.Fatalf("%s: the upstream received %d requests, want 1 (response %q)", proto, len(got), resp)
+		}
+		up := header(got[0], "Upgrade")
+		switch {
+		case proto == "HTTP/1.0" && len(up) != 0:
+			t.Errorf("HTTP/1.0: the upstream received Upgrade: %q", up)
+		case proto == "HTTP/1.1" && fmt.Sprint(up) != "[websocket]":
+			t.Errorf("HTTP/1.1: the upstream received Upgrade: %q, want websocket", up)
+		}
+	}
+}
+
 // TestAttackUnparseableForwardedFor (hole 9): from a trusted proxy, an
 // X-Forwarded-For that does not parse is refused with 400; it used to fall
 // back to the trusted proxy's own address.

@@ -558,7 +558,7 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		// A trusted proxy's own auth-proxy headers are kept when
 		// headers.keep names them.
 		trusted := rr.keep != nil && p.TrustedPeer(r)
-		if hdr, changed := rr.filterHeaders(out.Header, trusted); changed {
+		if hdr, changed := rr.filterHeaders(out.Header, trusted, !out.ProtoAtLeast(1, 1)); changed {
 			if out == r {
 				r2 := *r
 				out = &r2
@@ -624,11 +624,16 @@ func nominated(h http.Header) map[string]bool {
 // after the checks saw them: an ALLOW on X-Tenant: a, and an upstream
 // without X-Tenant) and without an Upgrade that offers a protocol not
 // allowed (with its Connection tokens and HTTP2-Settings), or h itself
-// when nothing is removed.
-func (rr requestRules) filterHeaders(h http.Header, trusted bool) (http.Header, bool) {
+// when nothing is removed. An HTTP/1.0 request's Upgrade (http10) is
+// removed whatever it offers: RFC 9110 7.8 has a server ignore it, and
+// the upstream that honoured it opened a tunnel on a request the client
+// sent as HTTP/1.0 (TestAttackUpgradeHTTP10).
+func (rr requestRules) filterHeaders(h http.Header, trusted, http10 bool) (http.Header, bool) {
 	nom := nominated(h)
 	dropUpgrade := false
-	if ups := h.Values("Upgrade"); len(ups) > 0 {
+	if ups := h.Values("Upgrade"); len(ups) > 0 && http10 {
+		dropUpgrade = true
+	} else if len(ups) > 0 {
 		for _, line := range ups {
 			for tok := range strings.SplitSeq(line, ",") {
 				name, _, _ := strings.Cut(strings.TrimSpace(tok), "/")

@@ -576,7 +576,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		st.uid0[name] = line
 	}
 	for _, m := range runSetuid(c) {
-		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN chmod " + m.mode, bits: m.bits})
+		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
 		st.compiler = &runCmd{line: line, stage: st.index, what: spaces.ReplaceAllString(m[1], " ")}

@@ -318,6 +318,19 @@ chmod g+s /var/spool/x
 EOF
 USER 1000
 `},
+		// install and mkdir give their files the mode of -m as chmod
+		// would; a setgid directory they create is left out as above.
+		{name: "install and mkdir modes", src: `FROM alpine:3.20
+RUN install -m 4755 tool /usr/bin/tool
+RUN ["install", "--mode=2755", "tool", "/usr/bin/tool2"]
+RUN install -o root -m4711 tool /usr/bin/tool3 && mkdir -m 2775 /srv/shared && install -d --mode 2770 /srv/data
+RUN mkdir -m 0755 /a && install -m 0755 tool /usr/bin/ok
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN install -m 4755", "", []string{"RUN install -m 4755 sets the setuid"}},
+			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+			{finding.Medium, "RUN install -o root", "", []string{"RUN install -m 4711"}},
+		}},
 		{name: "setgid elsewhere", src: `FROM alpine:3.20
 COPY --chmod=2755 tool /usr/local/bin/tool
 RUN mkdir /srv/a && chmod g+s /srv/a /usr/bin/tool

@@ -223,7 +223,7 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSetuidFile,
 		Severity: finding.Medium,
-		Summary:  "The final image gets a setuid or setgid file: COPY or ADD --chmod, or a RUN chmod, sets mode bit 4000 or 2000 (u+s, g+s).",
+		Summary:  "The final image gets a setuid or setgid file: COPY or ADD --chmod, or a RUN chmod, install -m or mkdir -m, sets mode bit 4000 or 2000 (u+s, g+s).",
 		Rationale: "A setuid program runs with its owner's rights, root's for the files a build creates, whoever starts it: one bug in it, or an " +
 			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
 			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +

@@ -71,6 +71,7 @@ var chmodOptions = []string{"--reference"}
 type runChmod struct {
 	mode string
 	bits uint64
+	cmd  string // chmod, install or mkdir
 }
 
 // runSetuid returns the chmod commands of a RUN that set setuid or setgid:
@@ -82,7 +83,10 @@ type runChmod struct {
 func runSetuid(c *instructions.RunCommand) []runChmod {
 	if len(c.Files) == 0 && !c.PrependShell {
 		if ch, ok := chmodSetuid(c.CmdLine); ok {
-			return []runChmod{{ch.mode, ch.bits}}
+			return []runChmod{{ch.mode, ch.bits, ch.cmd}}
+		}
+		if ch, ok := modeOptionSetuid(c.CmdLine); ok && (ch.bits != modeSetgid || len(ch.paths) == 0) {
+			return []runChmod{{ch.mode, ch.bits, ch.cmd}}
 		}
 		return nil
 	}
@@ -108,7 +112,7 @@ func runSetuid(c *instructions.RunCommand) []runChmod {
 		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {
 			continue
 		}
-		out = append(out, runChmod{ch.mode, ch.bits})
+		out = append(out, runChmod{ch.mode, ch.bits, ch.cmd})
 	}
 	return out
 }
@@ -134,6 +138,9 @@ func scriptSetuid(script string) ([]chmodCall, []string) {
 			words = append(words, cmdsecret.Literal(w)) // "" for a non-literal word
 		}
 		if ch, ok := chmodSetuid(words); ok {
+			out = append(out, ch)
+		}
+		if ch, ok := modeOptionSetuid(words); ok {
 			out = append(out, ch)
 		}
 		dirs = append(dirs, madeDirs(words)...)
@@ -207,6 +214,7 @@ func madeDirs(words []string) []string {
 
 // chmodCall is a chmod command that sets setuid or setgid.
 type chmodCall struct {
+	cmd       string // chmod, install or mkdir -m
 	mode      string
 	bits      uint64
 	paths     []string // its operands, "" for those that are not literal
@@ -221,7 +229,7 @@ func chmodSetuid(words []string) (chmodCall, bool) {
 	if len(words) < 2 || !isCommand(words[0], "chmod") {
 		return chmodCall{}, false
 	}
-	var ch chmodCall
+	ch := chmodCall{cmd: "chmod"}
 	for i := 1; i < len(words); i++ {
 		w := words[i]
 		switch {
@@ -262,4 +270,49 @@ func chmodSetuid(words []string) (chmodCall, bool) {
 		return ch, ch.bits != 0
 	}
 	return chmodCall{}, false
+}
+
+// modeOptionSetuid reports whether words are an install or mkdir command whose
+// mode (-m MODE, -mMODE, --mode MODE, --mode=MODE) sets setuid or setgid:
+// "install -m 4755 tool /usr/bin/tool" gives the file the bits as chmod
+// would. The command's paths are those it creates as directories (mkdir,
+// install -d), none for files, so that a setgid directory is left out as
+// runSetuid leaves out a chmod of one.
+func modeOptionSetuid(words []string) (chmodCall, bool) {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "install") && !isCommand(words[0], "mkdir") {
+		return chmodCall{}, false
+	}
+	var mode string
+	for i := 1; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "--":
+			i = len(words)
+		case w == "--mode":
+			if i+1 < len(words) {
+				mode = words[i+1]
+				i++
+			}
+		case strings.HasPrefix(w, "--mode="):
+			mode = strings.TrimPrefix(w, "--mode=")
+		case strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--"):
+			// A cluster of short options: -m takes the rest of the word,
+			// or the next word.
+			if k := strings.IndexByte(w, 'm'); k > 0 {
+				if k+1 < len(w) {
+					mode = w[k+1:]
+				} else if i+1 < len(words) {
+					mode = words[i+1]
+					i++
+				}
+			}
+		}
+	}
+	bits := setuidBits(mode)
+	if bits == 0 {
+		return chmodCall{}, false
+	}
+	cmd := path.Base(words[0]) + " -m"
+	return chmodCall{cmd: cmd, mode: mode, bits: bits, paths: madeDirs(words)}, true
 }

@@ -438,12 +438,38 @@ func (e *env) compile(set *manifest.Set) (*netpol.Engine, error) {
 }
 
 // engine loads paths, aborting on any input error, and compiles them.
+// Verdicts that may rest on labels of namespaces the input does not
+// declare are warned of (warnUnknownLabels).
 func (e *env) engine(paths []string) (*netpol.Engine, error) {
 	set, err := e.load(paths)
 	if err != nil {
 		return nil, err
 	}
+	e.warnUnknownLabels(set)
 	return e.compile(set)
+}
+
+// warnUnknownLabels warns of the NetworkPolicies whose namespaceSelector
+// reads labels of a namespace the input has no Namespace object for:
+// Ward takes such a namespace to carry kubernetes.io/metadata.name alone,
+// so ward explain said DENIED, with no caveat, of a flow that a policy
+// admitting {team: storefront} allows on a cluster whose web namespace
+// carries that label (ward assert is undecided there, ward diff exits 2).
+func (e *env) warnUnknownLabels(set *manifest.Set) {
+	ps := assertion.UnknownLabelPolicies(set)
+	if len(ps) == 0 {
+		return
+	}
+	var names []string
+	for i, p := range ps {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("and %d more", len(ps)-5))
+			break
+		}
+		names = append(names, fmt.Sprintf("%s/%s (%s)", p.Namespace, p.Name, p.Source))
+	}
+	e.warn("verdicts may differ on the cluster: NetworkPolicies %s select namespaces by labels that namespaces without a Namespace object in the input may carry there (Ward gives them kubernetes.io/metadata.name alone); give the Namespace objects (kubectl get namespaces -o yaml)",
+		strings.Join(names, ", "))
 }
 
 // parseSize parses a size in bytes with an optional binary unit: "1048576",

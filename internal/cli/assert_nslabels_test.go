@@ -21,23 +21,7 @@ func TestAssertUndeclaredNamespaceLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("apps.yaml", `apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: web, labels: {app: web}}
-spec: {containers: [{name: web, image: web:1}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: data, labels: {app: db}}
-spec: {containers: [{name: db, image: db:1}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: db-in, namespace: data}
-spec:
-  podSelector: {matchLabels: {app: db}}
-  ingress: [{from: [{namespaceSelector: {matchLabels: {team: storefront}}}]}]
-`)
+	write("apps.yaml", undeclaredWebApps)
 	write("ward.yaml", `assertions:
   - name: db never reachable from web
     from: {namespace: web}
@@ -61,3 +45,25 @@ metadata: {name: web, labels: {team: storefront}}
 		t.Errorf("ward assert with web declared: exit %d, want %d and FAIL:\n%s%s", code, ExitFindings, out, errOut)
 	}
 }
+
+// undeclaredWebApps is a Pod in web, which the input does not declare, and
+// one in data whose policy admits namespaces labelled team: storefront
+// (apps.yaml:16): whether web reaches db depends on labels of web that
+// Ward cannot know.
+const undeclaredWebApps = `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: web, labels: {app: web}}
+spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: data, labels: {app: db}}
+spec: {containers: [{name: db, image: db:1}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: data}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {team: storefront}}}]}]
+`

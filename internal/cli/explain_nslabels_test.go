@@ -21,23 +21,7 @@ func TestExplainUndeclaredNamespaceLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("apps.yaml", `apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: web, labels: {app: web}}
-spec: {containers: [{name: web, image: web:1}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: data, labels: {app: db}}
-spec: {containers: [{name: db, image: db:1}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: db-in, namespace: data}
-spec:
-  podSelector: {matchLabels: {app: db}}
-  ingress: [{from: [{namespaceSelector: {matchLabels: {team: storefront}}}]}]
-`)
+	write("apps.yaml", undeclaredWebApps)
 	for _, args := range [][]string{{"explain", dir, "--from", "web/web", "--to", "data/db"}, {"reach", dir}} {
 		out, errOut, code := run(t, "", args...)
 		if code != ExitOK {

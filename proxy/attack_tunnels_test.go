@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -130,7 +132,14 @@ func TestAttackTunnelCutSocketFirst(t *testing.T) {
 				t.Errorf("the client got %d bytes after the cut (the TLS layer closed before the socket)", after-before)
 			}
 			_, _ = io.WriteString(conn, "after-cut")
-			time.Sleep(100 * time.Millisecond)
+			// The relay's end closes the upstream connection: once the
+			// upstream has read to its end, it has every byte relayed.
+			for deadline := time.Now().Add(3 * time.Second); u.tunnelsEnded() == 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("the tunnel's upstream connection is still open after the cut")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			if strings.Contains(u.received(), "after-cut") {
 				t.Error("bytes sent after the cut reached the upstream")
 			}
@@ -275,7 +284,9 @@ func TestAttackWorkloadAPIUpstreamBundle(t *testing.T) {
 			conn := openTunnel(t, h, tu, "web", "/api/ws", "ws", "hello")
 			agent.push(t, h.svids["api"], cas(tc.after), nil)
 			if tc.kept {
-				time.Sleep(500 * time.Millisecond) // past the update and the reaper's next looks
+				// Not a sleep: the tunnel must have been judged under
+				// the new bundle before "kept" can be said.
+				awaitTunnelTrust(t, h, cas(tc.after))
 			}
 			tunnelAfterTrustChange(t, conn, tu.received, tc.kept, 3*time.Second)
 		})
@@ -527,5 +538,43 @@ func TestAttackReloadWhileStreamChecked(t *testing.T) {
 	}
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("status %d, want 503", rec.Code)
+	}
+}
+
+// awaitTunnelTrust waits until the trust bundle source of h's open
+// tunnel holds exactly the authorities want, and then for two more looks
+// of the reaper, so that a test saying a tunnel was kept across a bundle
+// update knows the update was seen and judged.
+func awaitTunnelTrust(t *testing.T, h *harness, want []*x509.Certificate) {
+	t.Helper()
+	sums := map[[sha256.Size]byte]struct{}{}
+	for _, ca := range want {
+		sums[sha256.Sum256(ca.Raw)] = struct{}{}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var trust *spiffeTrust
+		h.srv.conns.mu.Lock()
+		for _, ti := range h.srv.conns.tunnels {
+			if ref := ti.fwd.upstream.Load(); ref != nil && ref.spiffe != nil {
+				trust = ref.spiffe
+			}
+		}
+		h.srv.conns.mu.Unlock()
+		if trust != nil {
+			if got, err := trust.roots(); err == nil && maps.Equal(got, sums) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the tunnel's trust bundle source never reported the pushed bundle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for n := h.srv.conns.reaps.Load() + 2; h.srv.conns.reaps.Load() < n; {
+		if time.Now().After(deadline) {
+			t.Fatal("the reaper did not look at the tunnels after the bundle update")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

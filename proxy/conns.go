@@ -26,6 +26,9 @@ type connSet struct {
 	// streams are long requests in flight (see longRequest): a
 	// response streamed for as long as the route lets it.
 	streams map[*streamInfo]struct{}
+	// reaps counts the looks of reap done, for tests that must know a
+	// look has happened after a change before they say nothing was cut.
+	reaps atomic.Uint64
 }
 
 // streamInfo is a long request in flight: the request as the upstream
@@ -454,4 +457,5 @@ func (s *connSet) reap(limit time.Duration, cur func() *Proxy) {
 	for _, c := range old {
 		_ = c.Close()
 	}
+	s.reaps.Add(1)
 }

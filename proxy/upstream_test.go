@@ -36,6 +36,7 @@ type rawUpstream struct {
 	closed   int           // connections the proxy closed before the answer
 	aborted  int           // requests whose body was cut off
 	heads    int           // request heads read (whole requests or not)
+	ended    int           // tunnels whose connection the proxy closed or reset
 	sem      chan struct{} // capacity: requests served at once
 	service  time.Duration // time to serve a request
 	answered chan struct{}
@@ -124,6 +125,14 @@ func (u *rawUpstream) received() string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return strings.Join(u.reqs, "") + u.tunnel.String()
+}
+
+// tunnelsEnded returns how many tunnels' connections the proxy has
+// closed: every byte it relayed on them has been received by then.
+func (u *rawUpstream) tunnelsEnded() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.ended
 }
 
 // header returns the values of header name (case-insensitive) in the raw
@@ -242,6 +251,9 @@ func (u *rawUpstream) serve(c net.Conn) {
 				n, err := br.Read(buf)
 				u.mu.Lock()
 				u.tunnel.Write(buf[:n])
+				if err != nil {
+					u.ended++
+				}
 				u.mu.Unlock()
 				if err != nil {
 					return

@@ -786,6 +786,11 @@ status: {phase: Running, hostIP: 172.18.0.3, podIP: 172.18.0.3, podIPs: [{ip: 17
 	}{
 		{"kubelet probe", []event.Event{probe}, ""},
 		{"scan through a NodePort", scan, "port-scan " + node + " > shop/Pod/db-0 15"},
+		// The node's own connections to the internet (image pulls, the
+		// kubelet's) are the host's: NetworkPolicies do not govern
+		// them, and each was an unexpected-egress from an address of
+		// unknown owner.
+		{"the node's own egress", []event.Event{ev(0, node, "151.101.0.1", 443, event.TCP, event.Forwarded, event.SYN), ev(time.Second, node, "198.51.100.7", 123, event.UDP, event.Forwarded, 0)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, d := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
@@ -880,5 +885,27 @@ func TestFastClockKeepsWindows(t *testing.T) {
 	}
 	if c := d.Stats().Clamped; c != 0 {
 		t.Errorf("clamped %d, want 0: the records are within limits.maxSkew", c)
+	}
+}
+
+// TestSaturationReportedAtEnd: keys the full tables refused after the
+// last sweep are reported when the input ends. A capture that filled
+// the tables within one sweep interval (5 s of event time: a burst of
+// spoofed sources, the whole replay) ended with "no alerts" and exit 0
+// while the detectors had dropped what they could not track.
+func TestSaturationReportedAtEnd(t *testing.T) {
+	fx := loadShop(t)
+	cfg := Default()
+	cfg.Limits.MaxTracked = 4
+	var evs []event.Event
+	for i := range 50 {
+		evs = append(evs, dropped(ev(time.Duration(i)*time.Millisecond, fmt.Sprintf("198.51.100.%d", i+1), "10.244.0.10", 443, event.TCP, event.Dropped, event.SYN)))
+	}
+	got, _, d := run(t, fx, cfg, nil, evs)
+	if d.Stats().Untracked == 0 {
+		t.Fatal("no key refused: the test does not saturate the tables")
+	}
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, SaturatedName) }) {
+		t.Errorf("alerts %q, want detector-saturated: %d keys were not tracked", got, d.Stats().Untracked)
 	}
 }

@@ -22,6 +22,9 @@ type Observation struct {
 	E              *event.Event
 	Src, Dst       *identity.Workload
 	SrcRes, DstRes identity.Resolution
+	// SrcNode: the source is a node's own address (identity.Table.Node),
+	// owned by no pod at the time.
+	SrcNode bool
 }
 
 // Stats counts what the detectors saw.
@@ -531,8 +534,10 @@ func (d *Detectors) observe(o *Observation) {
 	// An unknown source is a cluster address all the same (a pod
 	// created after the manifests were read, a node): the ipBlocks
 	// judge every source alike, and a pod of no known workload reaching
-	// the internet went unreported.
-	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && e.Verdict.Passed() {
+	// the internet went unreported. A node's own address is no pod's:
+	// its traffic (the kubelet's, image pulls, a hostNetwork pod's) is
+	// the host's, which NetworkPolicies and their ipBlocks do not govern.
+	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && !(o.SrcNode && o.SrcRes == identity.Unknown) && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
 	if d.cfg.Policy.Enabled && d.engine != nil {
@@ -706,6 +711,13 @@ func (d *Detectors) sweep() {
 			return now-v.last >= w
 		})
 	}
+	d.saturation(now)
+}
+
+// saturation raises detector-saturated for keys the full window tables
+// refused and evidence the full incident set dropped since the last
+// report.
+func (d *Detectors) saturation(now int64) {
 	var untracked uint64
 	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked, d.asked.untracked} {
 		untracked += n
@@ -757,6 +769,10 @@ func (d *Detectors) Close() {
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		tb.sweep(func(k *pairKey, v *flood) bool { d.flushFlood(i, k, v); return true })
 	}
+	// Keys refused and evidence dropped since the last sweep are
+	// reported too: a capture that filled the tables within its last
+	// seconds (or all within one sweep interval) ended "no alerts".
+	d.saturation(max(d.now, d.swept))
 	d.inc.closeAll()
 }
 

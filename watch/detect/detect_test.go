@@ -76,6 +76,7 @@ func runWith(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []even
 		o := Observation{E: e}
 		o.Src, o.SrcRes = fx.table.Resolve(e.Src, e.Time)
 		o.Dst, o.DstRes = fx.table.Resolve(e.Dst, e.Time)
+		o.SrcNode = fx.table.Node(e.Src)
 		obs[i] = o
 	}
 	for len(obs) > 0 {

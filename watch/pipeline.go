@@ -202,7 +202,7 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		o := detect.Observation{E: e}
 		o.Src, o.SrcRes = tab.Resolve(e.Src, e.Time)
 		o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
-		o.SrcNode = tab.Node(e.Src)
+		o.SrcNode, o.DstNode = tab.Node(e.Src), tab.Node(e.Dst)
 		if o.SrcRes != identity.Resolved && e.SrcName != "" {
 			if w := tab.ByPod(e.SrcNamespace, e.SrcName); w != nil {
 				o.Src, o.SrcRes = w, identity.Resolved

@@ -349,7 +349,9 @@ func TestUDPScanHubble(t *testing.T) {
 		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
 		{"each probe followed by a datagram to an open port", decoy, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"a client retrying one dead port", retries, ""},
-		{"unreachables answering nothing", stray, ""},
+		// No port scan; but a pod's unreachables answering nothing
+		// are packets of its own to the internet (unrelatedError).
+		{"unreachables answering nothing", stray, "unexpected-egress 10.244.7.1 > 198.51.100.0/24 15"},
 	})
 }
 
@@ -406,7 +408,20 @@ func TestICMPErrorsAreNotOpenings(t *testing.T) {
 			icmp(time.Millisecond, tool, outside, 3, 3),
 		}, ""},
 		{"time exceeded, fragmentation needed, parameter problem", []event.Event{
-			icmp(0, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0),
+			icmp(time.Millisecond, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+		}, ""},
+		{"an error answering a reply", []event.Event{
+			ev(0, tool, outside, 53, event.UDP, event.Forwarded, 0),
+			func() event.Event {
+				e := ev(time.Millisecond, outside, tool, 40000, event.UDP, event.Forwarded, 0)
+				e.Reply = true
+				return e
+			}(),
+			icmp(2*time.Millisecond, tool, outside, 3, 3),
+		}, "unexpected-egress dev/Pod/tool > 198.51.100.0/24 1"}, // the DNS query itself
+		{"an error from a router (the node, the internet)", []event.Event{
+			icmp(0, outside, tool, 11, 0), icmp(time.Second, outside, web, 3, 4),
 		}, ""},
 		{"echo reply without is_reply", []event.Event{
 			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
@@ -908,4 +923,34 @@ func TestSaturationReportedAtEnd(t *testing.T) {
 	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, SaturatedName) }) {
 		t.Errorf("alerts %q, want detector-saturated: %d keys were not tracked", got, d.Stats().Untracked)
 	}
+}
+
+// TestUnrelatedICMPErrorsAreOpenings: ICMP errors (destination
+// unreachable, time exceeded, ICMPv6 types below 128) were never
+// openings, whatever they answered: a pod whose policies deny all ICMP
+// could send any payload in them (to another pod, to the internet)
+// through broken enforcement with no policy-violation, no
+// unexpected-egress, not even an unjudged count. A pod is no router:
+// an error it sends answers a packet that reached it from the error's
+// destination, else it is judged as a flow of its own.
+func TestUnrelatedICMPErrorsAreOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, outside = "10.244.1.5", "10.244.0.10", "198.51.100.9"
+	icmp := func(at time.Duration, src, dst string, typ uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType = typ
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"unreachables to a pod that sent nothing", []event.Event{icmp(0, tool, web, 3), icmp(time.Second, tool, web, 11)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 2"},
+		{"unreachables to the internet", []event.Event{icmp(0, tool, outside, 3), icmp(time.Second, tool, outside, 3)},
+			"unexpected-egress dev/Pod/tool > 198.51.100.0/24 2"},
+		{"an error long after the packet it would answer", []event.Event{
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0), icmp(10*time.Minute, tool, web, 3),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		{"an error answering a dropped packet (it never reached the pod)", []event.Event{
+			dropped(ev(0, web, tool, 9999, event.UDP, event.Dropped, 0)), icmp(time.Millisecond, tool, web, 3),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
 }

@@ -22,9 +22,9 @@ type Observation struct {
 	E              *event.Event
 	Src, Dst       *identity.Workload
 	SrcRes, DstRes identity.Resolution
-	// SrcNode: the source is a node's own address (identity.Table.Node),
-	// owned by no pod at the time.
-	SrcNode bool
+	// SrcNode, DstNode: the end is a node's own address
+	// (identity.Table.Node).
+	SrcNode, DstNode bool
 }
 
 // Stats counts what the detectors saw.
@@ -518,8 +518,8 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.ICMPFlood.Enabled && e.Proto.IsICMP() && (e.Kind == event.Flow || e.Kind == event.ConnNew) {
 		d.flood(1, o, t)
 	}
-	d.requests(e, t)
-	if !opening(e) && !d.unasked(e, t) {
+	d.requests(o, t)
+	if !opening(e) && !d.unasked(e, t) && !d.unrelatedError(o, t) {
 		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
 			// A flow of a protocol the source does not name (Hubble
 			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
@@ -654,14 +654,54 @@ func requestOf(e *event.Event) uint8 {
 }
 
 // requests remembers the ICMP requests flow records show passing, for
-// the replies that answer them.
-func (d *Detectors) requests(e *event.Event, t int64) {
-	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply || !e.Verdict.Passed() || !icmpProbe(e) {
+// the replies that answer them, and the packets that passed to a pod,
+// for the ICMP errors the pod may answer them with (unrelatedError).
+func (d *Detectors) requests(o *Observation, t int64) {
+	e := o.E
+	if e.Kind != event.Flow || !e.Verdict.Passed() {
+		return
+	}
+	if podLike(o.DstRes, o.DstNode) && e.Src != e.Dst && !icmpError(e) {
+		if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), event.ProtoUnknown, 0}); a != nil {
+			*a = max(*a, t)
+		}
+	}
+	if !e.Proto.IsICMP() || e.Reply || !icmpProbe(e) {
 		return
 	}
 	if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), e.Proto, e.ICMPType}); a != nil {
 		*a = max(*a, t)
 	}
+}
+
+// podLike reports an end that is a pod's: resolved, or a cluster
+// address of unknown owner that is no node's.
+func podLike(r identity.Resolution, node bool) bool {
+	return r == identity.Resolved || r == identity.Unknown && !node
+}
+
+// icmpError reports an ICMP error message (destination unreachable,
+// source quench, redirect, time exceeded, parameter problem; ICMPv6's
+// types below 128): an answer that is no reply to a request.
+func icmpError(e *event.Event) bool {
+	return e.Proto.IsICMP() && icmpAnswer(e) && requestOf(e) == 0
+}
+
+// unrelatedError reports an ICMP error not marked is_reply that a pod
+// sent to an address from which nothing passed to it within askedFor:
+// it answers nothing and is judged as a flow of its own. A pod is no
+// router: its errors answer packets it received. Exempt by their type,
+// errors carrying a tunnel (any payload rides in a destination
+// unreachable, or an ICMPv6 type below 128) got through policies that
+// deny ICMP unjudged, as no opening, not even counted. Errors from
+// routers (nodes, external addresses) are not judged.
+func (d *Detectors) unrelatedError(o *Observation, t int64) bool {
+	e := o.E
+	if e.Kind != event.Flow || e.Reply || !icmpError(e) || !podLike(o.SrcRes, o.SrcNode) {
+		return false
+	}
+	a := d.asked.find(askKey{key16(e.Dst), key16(e.Src), event.ProtoUnknown, 0})
+	return a == nil || t-*a >= int64(askedFor) || *a-t >= int64(askedFor)
 }
 
 // unasked reports an ICMP reply (echo, timestamp, ...) not marked

@@ -75,7 +75,8 @@ type Summary struct {
 	// Alerts counts incidents by detector (each counted once, when opened).
 	Alerts map[string]uint64 `json:"alerts"`
 	// Judged and Unjudged count flows the policy engine did and did not
-	// judge (an end of unknown identity).
+	// judge (an end of unknown identity, a protocol the source does not
+	// name).
 	Judged   uint64 `json:"judged"`
 	Unjudged uint64 `json:"unjudged"`
 	// Clamped counts events dated beyond the clock's skew.

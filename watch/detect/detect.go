@@ -1138,9 +1138,11 @@ func (d *Detectors) endpoint(a netip.Addr, w *identity.Workload, r identity.Reso
 				}
 			}
 		}
-		if len(eps) > 0 {
-			return eps[0]
-		}
+		// Endpoints split by ipBlocks that treat the workload's pod IPs
+		// differently, none holding a (a pod the manifests do not
+		// list): judged as the first, a flow its ipBlock admits passed
+		// as allowed where the policies deny it. Not judged: do not
+		// guess.
 	}
 	return nil
 }

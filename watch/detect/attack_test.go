@@ -955,15 +955,15 @@ func TestUnrelatedICMPErrorsAreOpenings(t *testing.T) {
 	})
 }
 
-// TestSplitWorkloadUnknownAddress: when ipBlocks treat a workload's pod
-// IPs differently, the engine gives it one endpoint per treatment. A
-// flow from an address of the workload that none of them lists (a pod
-// the manifests do not hold, known by Hubble's pod name) was judged as
-// the first endpoint's, whose ipBlock may admit it: a flow the policies
-// deny passed as allowed. It is not judged (counted), as no endpoint's
-// treatment is known to be its own.
-func TestSplitWorkloadUnknownAddress(t *testing.T) {
-	const doc = `apiVersion: v1
+// TestNewPodOutsideIPBlock: a flow from a pod address the manifests do
+// not list (a pod known by Hubble's name) was judged as its workload's
+// first endpoint, whose known pod IPs an ipBlock may admit: a new pod
+// outside that ipBlock reached a pod whose policies deny it, judged
+// allowed. It is judged as the endpoint whose pod IPs the ipBlocks treat
+// as they treat its address; with none, not judged (counted).
+func TestNewPodOutsideIPBlock(t *testing.T) {
+	doc := func(web2 string) string {
+		return `apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
 ---
@@ -986,7 +986,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: web-5d9c7b-b7k2m, namespace: shop, labels: {app: web}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9c7b, uid: a, controller: true}]}
 spec: {containers: [{name: web, image: web:1}]}
-status: {phase: Running, podIP: 10.244.1.10, startTime: "2026-12-06T06:00:00Z"}
+status: {phase: Running, podIP: ` + web2 + `, startTime: "2026-12-06T06:00:00Z"}
 ---
 apiVersion: v1
 kind: Pod
@@ -1004,54 +1004,58 @@ spec:
   - from: [{ipBlock: {cidr: 10.244.0.0/24}}]
     ports: [{port: 5432}]
 `
-	f := filepath.Join(t.TempDir(), "split.yaml")
-	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
 	}
-	set, err := manifest.Load(manifest.Options{}, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := netpol.Compile(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
-	var web *manifest.Workload
-	for _, w := range set.Workloads {
-		if w.Name == "web" {
-			web = w
-		}
-	}
-	if web == nil || len(eng.EndpointsOf(web)) != 2 {
-		t.Fatalf("web's endpoints: %v, want two (the ipBlock splits them)", eng.EndpointsOf(web))
-	}
-	// Known addresses are judged by their own endpoint.
 	for _, tc := range []struct {
-		src  string
-		want string
-	}{{"10.244.0.10", ""}, {"10.244.1.10", "policy-violation"}} {
-		got, _, _ := run(t, fixture{eng, tab}, Default(), nil, []event.Event{ev(0, tc.src, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)})
-		if strings.Join(got, "") != "" && tc.want == "" || tc.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], tc.want)) {
-			t.Errorf("%s: alerts %q, want %q", tc.src, got, tc.want)
-		}
-	}
-	// New pods of web, named by Hubble: one inside the ipBlock, one
-	// outside. Whichever endpoint came first, one of them was misjudged.
-	for _, src := range []string{"10.244.0.77", "10.244.2.77"} {
-		e := ev(0, src, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)
-		w := tab.ByPod("shop", "web-5d9c7b-q4z8n")
-		if w == nil {
-			t.Fatal("Hubble's pod name does not resolve to web")
-		}
-		reports := 0
-		d := New(Default(), eng, nil, func(*Alert) { reports++ })
-		o := Observation{E: &e, Src: w, SrcRes: identity.Resolved}
-		o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
-		d.Observe([]Observation{o})
-		d.Close()
-		if st := d.Stats(); st.Judged != 0 || st.Unjudged != 1 || reports != 0 {
-			t.Errorf("%s: judged %d, unjudged %d, %d reports: want not judged, counted", src, st.Judged, st.Unjudged, reports)
-		}
+		name, web2 string
+		endpoints  int
+		// outside is the alert a new pod outside the ipBlock raises:
+		// none when no known pod of web is outside it (not judged).
+		outside       string
+		outsideJudged uint64
+	}{
+		{"one endpoint: every known pod inside the ipBlock", "10.244.0.11", 1, "", 0},
+		{"two endpoints: the ipBlock splits the workload", "10.244.1.10", 2, "policy-violation shop/Deployment/web > shop/Pod/db-0 1", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "shop.yaml")
+			if err := os.WriteFile(f, []byte(doc(tc.web2)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			set, err := manifest.Load(manifest.Options{}, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng, err := netpol.Compile(set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tab := identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
+			w := tab.ByPod("shop", "web-5d9c7b-q4z8n") // a pod the dump does not hold
+			if w == nil || len(eng.EndpointsOf(w.W)) != tc.endpoints {
+				t.Fatalf("web: %v, endpoints %d, want %d", w, len(eng.EndpointsOf(w.W)), tc.endpoints)
+			}
+			for _, c := range []struct {
+				src, want string
+				judged    uint64
+			}{
+				{"10.244.0.77", "", 1}, // inside the ipBlock: allowed
+				{"10.244.2.77", tc.outside, tc.outsideJudged},
+			} {
+				e := ev(0, c.src, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)
+				var got []string
+				d := New(Default(), eng, nil, func(a *Alert) {
+					if a.State == Closed {
+						got = append(got, fmt.Sprintf("%s %s > %s %d", a.Detector, a.Source.Workload, a.Dest.Workload, a.Count))
+					}
+				})
+				o := Observation{E: &e, Src: w, SrcRes: identity.Resolved}
+				o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
+				d.Observe([]Observation{o})
+				d.Close()
+				if st := d.Stats(); strings.Join(got, "\n") != c.want || st.Judged != c.judged || st.Judged+st.Unjudged != 1 {
+					t.Errorf("%s: alerts %q, judged %d, unjudged %d; want %q, judged %d", c.src, got, st.Judged, st.Unjudged, c.want, c.judged)
+				}
+			}
+		})
 	}
 }

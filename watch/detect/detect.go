@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -1128,21 +1129,40 @@ func (d *Detectors) endpoint(a netip.Addr, w *identity.Workload, r identity.Reso
 			return nil
 		}
 		eps := d.engine.EndpointsOf(w.W)
+		ep := d.engine.EndpointOfIP(a)
+		switch {
+		case ep != nil && ep.Workload == w.W:
+			return ep
+		case ep != nil && ep.IsExternal():
+			// A pod address the manifests do not list (a pod known by
+			// Hubble's name): the endpoint whose pod IPs the ipBlocks
+			// treat as they treat a (the external class holding a
+			// holds them). Judged as the workload's first endpoint, a
+			// new pod outside the ipBlock that admits that endpoint's
+			// IPs was allowed what the policies deny it. No endpoint
+			// so: not judged.
+			for _, ep2 := range eps {
+				if len(ep2.IPs) > 0 && ep.External.Contains(ep2.IPs[0]) {
+					return ep2
+				}
+			}
+			if len(eps) == 1 && len(eps[0].IPs) == 0 {
+				// No pod IP known at all: the engine judges the
+				// workload as matched by no ipBlock.
+				return eps[0]
+			}
+			return nil
+		}
+		// Another workload's pod IP in the manifests (the address was
+		// reused over time).
+		for _, ep2 := range eps {
+			if slices.Contains(ep2.IPs, a.Unmap()) {
+				return ep2
+			}
+		}
 		if len(eps) == 1 {
 			return eps[0]
 		}
-		for _, ep := range eps {
-			for _, ip := range ep.IPs {
-				if ip == a.Unmap() {
-					return ep
-				}
-			}
-		}
-		// Endpoints split by ipBlocks that treat the workload's pod IPs
-		// differently, none holding a (a pod the manifests do not
-		// list): judged as the first, a flow its ipBlock admits passed
-		// as allowed where the policies deny it. Not judged: do not
-		// guess.
 	}
 	return nil
 }

@@ -949,6 +949,12 @@ func TestUnrelatedICMPErrorsAreOpenings(t *testing.T) {
 		{"an error long after the packet it would answer", []event.Event{
 			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0), icmp(10*time.Minute, tool, web, 3),
 		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		// A pod answers TCP with resets: TCP is not remembered (its
+		// volume would fill the table), so an error after it answers
+		// nothing.
+		{"an error after a TCP connection", []event.Event{
+			ev(0, outside, tool, 9999, event.TCP, event.Forwarded, event.SYN), icmp(time.Millisecond, tool, outside, 3),
+		}, "unexpected-egress dev/Pod/tool > 198.51.100.0/24 1"},
 		{"an error answering a dropped packet (it never reached the pod)", []event.Event{
 			dropped(ev(0, web, tool, 9999, event.UDP, event.Dropped, 0)), icmp(time.Millisecond, tool, web, 3),
 		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},

@@ -662,7 +662,9 @@ func (d *Detectors) requests(o *Observation, t int64) {
 	if e.Kind != event.Flow || !e.Verdict.Passed() {
 		return
 	}
-	if podLike(o.DstRes, o.DstNode) && e.Src != e.Dst && !icmpError(e) {
+	// UDP and ICMP only: a pod answers TCP (and SCTP) with resets,
+	// not ICMP errors, and TCP's volume must not fill the table.
+	if (e.Proto == event.UDP || e.Proto.IsICMP()) && podLike(o.DstRes, o.DstNode) && e.Src != e.Dst && !icmpError(e) {
 		if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), event.ProtoUnknown, 0}); a != nil {
 			*a = max(*a, t)
 		}

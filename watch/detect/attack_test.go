@@ -955,6 +955,11 @@ func TestUnrelatedICMPErrorsAreOpenings(t *testing.T) {
 		{"an error after a TCP connection", []event.Event{
 			ev(0, outside, tool, 9999, event.TCP, event.Forwarded, event.SYN), icmp(time.Millisecond, tool, outside, 3),
 		}, "unexpected-egress dev/Pod/tool > 198.51.100.0/24 1"},
+		{"a dropped error: it got nowhere", []event.Event{func() event.Event {
+			e := dropped(icmp(0, tool, web, 3))
+			e.Verdict = event.Dropped
+			return e
+		}()}, ""},
 		{"an error answering a dropped packet (it never reached the pod)", []event.Event{
 			dropped(ev(0, web, tool, 9999, event.UDP, event.Dropped, 0)), icmp(time.Millisecond, tool, web, 3),
 		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},

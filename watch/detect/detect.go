@@ -697,10 +697,14 @@ func icmpError(e *event.Event) bool {
 // errors carrying a tunnel (any payload rides in a destination
 // unreachable, or an ICMPv6 type below 128) got through policies that
 // deny ICMP unjudged, as no opening, not even counted. Errors from
-// routers (nodes, external addresses) are not judged.
+// routers (nodes, external addresses), and dropped ones, are not
+// judged.
 func (d *Detectors) unrelatedError(o *Observation, t int64) bool {
 	e := o.E
-	if e.Kind != event.Flow || e.Reply || !icmpError(e) || !podLike(o.SrcRes, o.SrcNode) {
+	if e.Kind != event.Flow || e.Reply || !e.Verdict.Passed() || !icmpError(e) || !podLike(o.SrcRes, o.SrcNode) {
+		// A dropped error got nowhere: a firewall drops errors its
+		// conntrack relates to nothing (state invalid), which is no
+		// stale rule.
 		return false
 	}
 	a := d.asked.find(askKey{key16(e.Dst), key16(e.Src), event.ProtoUnknown, 0})

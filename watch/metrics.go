@@ -20,7 +20,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		lost:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_watch_lost_events_total", Help: "Events the producers reported lost, by source."}, []string{"source"}),
 		alerts:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_watch_alert_reports_total", Help: "Alert reports, by detector, severity and state (open, update, closed)."}, []string{"detector", "severity", "state"}),
 		judged:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_judged_flows", Help: "Flows judged by the policy engine so far."}),
-		unjudged:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_unjudged_flows", Help: "Flows the policy engine could not judge (an end of unknown identity) so far."}),
+		unjudged:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_unjudged_flows", Help: "Flows the policy engine could not judge (an end of unknown identity, a protocol the source does not name) so far."}),
 		untracked: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_untracked_keys", Help: "New keys refused by full detector window tables so far."}),
 		clamped:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_clamped_events", Help: "Events dated beyond the clock's skew, clamped, so far."}),
 		open:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "ward_watch_open_incidents", Help: "Incidents open now."}),

@@ -75,7 +75,8 @@ type Summary struct {
 	// Alerts counts incidents by detector (each counted once, when opened).
 	Alerts map[string]uint64 `json:"alerts"`
 	// Judged and Unjudged count flows the policy engine did and did not
-	// judge (an end of unknown identity).
+	// judge (an end of unknown identity, a protocol the source does not
+	// name).
 	Judged   uint64 `json:"judged"`
 	Unjudged uint64 `json:"unjudged"`
 	// Clamped counts events dated beyond the clock's skew.
@@ -202,6 +203,7 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		o := detect.Observation{E: e}
 		o.Src, o.SrcRes = tab.Resolve(e.Src, e.Time)
 		o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
+		o.SrcNode, o.DstNode = tab.Node(e.Src), tab.Node(e.Dst)
 		if o.SrcRes != identity.Resolved && e.SrcName != "" {
 			if w := tab.ByPod(e.SrcNamespace, e.SrcName); w != nil {
 				o.Src, o.SrcRes = w, identity.Resolved

@@ -302,7 +302,7 @@ bad records, events the producer reports lost, or no event read at all
 					err = fmt.Errorf("webhook: %d alert reports were not delivered", st.Dropped)
 				}
 			}
-			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d of unknown identity), %d bad records, %d lost by producers, %s\n",
+			fmt.Fprintf(e.stderr, "ward: watch: %d events (%d judged by the policies, %d not judged: an end of unknown identity or no transport named), %d bad records, %d lost by producers, %s\n",
 				sum.Events, sum.Judged, sum.Unjudged, sum.BadRecords, sum.Lost, alertCounts(sum.Alerts))
 			var pe *srcpos.Error
 			switch {

@@ -48,6 +48,11 @@ func TestWatch(t *testing.T) {
 			[]string{"ward: watch: 113 events", "alerts: policy-violation 1, port-scan 1, unexpected-egress 1"}, false},
 		{"benign traffic, exit 0", benign, append([]string{"watch", "--hubble", "-", "-o", "text"}, man...), 0,
 			nil, []string{"ward: watch: 90 events (60 judged by the policies", "lost by producers, no alerts"}, true},
+		// A flow without a transport (GRE) is not judged, and the
+		// summary says so, not that an end was of unknown identity.
+		{"a flow without a transport: not judged", benign + `{"flow":{"time":"2026-12-06T07:00:30Z","verdict":"FORWARDED","IP":{"source":"10.244.0.10","destination":"10.244.0.20","ipVersion":"IPv4"}},"node_name":"kind-worker"}` + "\n",
+			append([]string{"watch", "--hubble", "-", "-o", "text"}, man...), 0,
+			nil, []string{"ward: watch: 91 events (60 judged by the policies, 1 not judged: an end of unknown identity or no transport named)"}, true},
 		{"a bad line: reported at file:line, exit 2", "", append([]string{"watch", "--hubble", "watch/testdata/scenario.jsonl"}, man...), 2,
 			[]string{`"detector":"policy-violation"`},
 			[]string{"ward: warning: watch/testdata/scenario.jsonl:112: column 90: unexpected end of line", "ward: 1 bad records: the input was not read whole"}, false},

@@ -349,7 +349,9 @@ func TestUDPScanHubble(t *testing.T) {
 		{"ICMPv6", v6, "port-scan 2001:db8::9 > fd00::7:1 15"},
 		{"each probe followed by a datagram to an open port", decoy, "port-scan 198.51.100.9 > 10.244.7.1 15"},
 		{"a client retrying one dead port", retries, ""},
-		{"unreachables answering nothing", stray, ""},
+		// No port scan; but a pod's unreachables answering nothing
+		// are packets of its own to the internet (unrelatedError).
+		{"unreachables answering nothing", stray, "unexpected-egress 10.244.7.1 > 198.51.100.0/24 15"},
 	})
 }
 
@@ -406,7 +408,20 @@ func TestICMPErrorsAreNotOpenings(t *testing.T) {
 			icmp(time.Millisecond, tool, outside, 3, 3),
 		}, ""},
 		{"time exceeded, fragmentation needed, parameter problem", []event.Event{
-			icmp(0, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0),
+			icmp(time.Millisecond, tool, web, 11, 0), icmp(time.Second, tool, web, 3, 4), icmp(2*time.Second, tool, web, 12, 0),
+		}, ""},
+		{"an error answering a reply", []event.Event{
+			ev(0, tool, outside, 53, event.UDP, event.Forwarded, 0),
+			func() event.Event {
+				e := ev(time.Millisecond, outside, tool, 40000, event.UDP, event.Forwarded, 0)
+				e.Reply = true
+				return e
+			}(),
+			icmp(2*time.Millisecond, tool, outside, 3, 3),
+		}, "unexpected-egress dev/Pod/tool > 198.51.100.0/24 1"}, // the DNS query itself
+		{"an error from a router (the node, the internet)", []event.Event{
+			icmp(0, outside, tool, 11, 0), icmp(time.Second, outside, web, 3, 4),
 		}, ""},
 		{"echo reply without is_reply", []event.Event{
 			icmp(0, api, tool, 8, 0), icmp(time.Millisecond, tool, api, 0, 0),
@@ -786,6 +801,11 @@ status: {phase: Running, hostIP: 172.18.0.3, podIP: 172.18.0.3, podIPs: [{ip: 17
 	}{
 		{"kubelet probe", []event.Event{probe}, ""},
 		{"scan through a NodePort", scan, "port-scan " + node + " > shop/Pod/db-0 15"},
+		// The node's own connections to the internet (image pulls, the
+		// kubelet's) are the host's: NetworkPolicies do not govern
+		// them, and each was an unexpected-egress from an address of
+		// unknown owner.
+		{"the node's own egress", []event.Event{ev(0, node, "151.101.0.1", 443, event.TCP, event.Forwarded, event.SYN), ev(time.Second, node, "198.51.100.7", 123, event.UDP, event.Forwarded, 0)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, d := run(t, fx, Default(), event.NewManualClock(t0.Add(time.Hour)), slices.Clone(tc.evs))
@@ -880,5 +900,173 @@ func TestFastClockKeepsWindows(t *testing.T) {
 	}
 	if c := d.Stats().Clamped; c != 0 {
 		t.Errorf("clamped %d, want 0: the records are within limits.maxSkew", c)
+	}
+}
+
+// TestSaturationReportedAtEnd: keys the full tables refused after the
+// last sweep are reported when the input ends. A capture that filled
+// the tables within one sweep interval (5 s of event time: a burst of
+// spoofed sources, the whole replay) ended with "no alerts" and exit 0
+// while the detectors had dropped what they could not track.
+func TestSaturationReportedAtEnd(t *testing.T) {
+	fx := loadShop(t)
+	cfg := Default()
+	cfg.Limits.MaxTracked = 4
+	var evs []event.Event
+	for i := range 50 {
+		evs = append(evs, dropped(ev(time.Duration(i)*time.Millisecond, fmt.Sprintf("198.51.100.%d", i+1), "10.244.0.10", 443, event.TCP, event.Dropped, event.SYN)))
+	}
+	got, _, d := run(t, fx, cfg, nil, evs)
+	if d.Stats().Untracked == 0 {
+		t.Fatal("no key refused: the test does not saturate the tables")
+	}
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, SaturatedName) }) {
+		t.Errorf("alerts %q, want detector-saturated: %d keys were not tracked", got, d.Stats().Untracked)
+	}
+}
+
+// TestUnrelatedICMPErrorsAreOpenings: ICMP errors (destination
+// unreachable, time exceeded, ICMPv6 types below 128) were never
+// openings, whatever they answered: a pod whose policies deny all ICMP
+// could send any payload in them (to another pod, to the internet)
+// through broken enforcement with no policy-violation, no
+// unexpected-egress, not even an unjudged count. A pod is no router:
+// an error it sends answers a packet that reached it from the error's
+// destination, else it is judged as a flow of its own.
+func TestUnrelatedICMPErrorsAreOpenings(t *testing.T) {
+	fx := loadShop(t)
+	const tool, web, outside = "10.244.1.5", "10.244.0.10", "198.51.100.9"
+	icmp := func(at time.Duration, src, dst string, typ uint8) event.Event {
+		e := ev(at, src, dst, 0, event.ICMP, event.Forwarded, 0)
+		e.ICMPType = typ
+		return e
+	}
+	alertCases(t, fx, []alertCase{
+		{"unreachables to a pod that sent nothing", []event.Event{icmp(0, tool, web, 3), icmp(time.Second, tool, web, 11)},
+			"policy-violation dev/Pod/tool > shop/Pod/web-1 2"},
+		{"unreachables to the internet", []event.Event{icmp(0, tool, outside, 3), icmp(time.Second, tool, outside, 3)},
+			"unexpected-egress dev/Pod/tool > 198.51.100.0/24 2"},
+		{"an error long after the packet it would answer", []event.Event{
+			ev(0, web, tool, 53, event.UDP, event.Forwarded, 0), icmp(10*time.Minute, tool, web, 3),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+		// A pod answers TCP with resets: TCP is not remembered (its
+		// volume would fill the table), so an error after it answers
+		// nothing.
+		{"an error after a TCP connection", []event.Event{
+			ev(0, outside, tool, 9999, event.TCP, event.Forwarded, event.SYN), icmp(time.Millisecond, tool, outside, 3),
+		}, "unexpected-egress dev/Pod/tool > 198.51.100.0/24 1"},
+		{"a dropped error: it got nowhere", []event.Event{func() event.Event {
+			e := dropped(icmp(0, tool, web, 3))
+			e.Verdict = event.Dropped
+			return e
+		}()}, ""},
+		{"an error answering a dropped packet (it never reached the pod)", []event.Event{
+			dropped(ev(0, web, tool, 9999, event.UDP, event.Dropped, 0)), icmp(time.Millisecond, tool, web, 3),
+		}, "policy-violation dev/Pod/tool > shop/Pod/web-1 1"},
+	})
+}
+
+// TestNewPodOutsideIPBlock: a flow from a pod address the manifests do
+// not list (a pod known by Hubble's name) was judged as its workload's
+// first endpoint, whose known pod IPs an ipBlock may admit: a new pod
+// outside that ipBlock reached a pod whose policies deny it, judged
+// allowed. It is judged as the endpoint whose pod IPs the ipBlocks treat
+// as they treat its address; with none, not judged (counted).
+func TestNewPodOutsideIPBlock(t *testing.T) {
+	doc := func(web2 string) string {
+		return `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9c7b-x2x9q, namespace: shop, labels: {app: web}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9c7b, uid: a, controller: true}]}
+spec: {containers: [{name: web, image: web:1}]}
+status: {phase: Running, podIP: 10.244.0.10, startTime: "2026-12-06T06:00:00Z"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9c7b-b7k2m, namespace: shop, labels: {app: web}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9c7b, uid: a, controller: true}]}
+spec: {containers: [{name: web, image: web:1}]}
+status: {phase: Running, podIP: ` + web2 + `, startTime: "2026-12-06T06:00:00Z"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: shop, labels: {app: db}}
+spec: {containers: [{name: db, image: db:1}]}
+status: {phase: Running, podIP: 10.244.0.30, startTime: "2026-12-06T06:00:00Z"}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{ipBlock: {cidr: 10.244.0.0/24}}]
+    ports: [{port: 5432}]
+`
+	}
+	for _, tc := range []struct {
+		name, web2 string
+		endpoints  int
+		// outside is the alert a new pod outside the ipBlock raises:
+		// none when no known pod of web is outside it (not judged).
+		outside       string
+		outsideJudged uint64
+	}{
+		{"one endpoint: every known pod inside the ipBlock", "10.244.0.11", 1, "", 0},
+		{"two endpoints: the ipBlock splits the workload", "10.244.1.10", 2, "policy-violation shop/Deployment/web > shop/Pod/db-0 1", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "shop.yaml")
+			if err := os.WriteFile(f, []byte(doc(tc.web2)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			set, err := manifest.Load(manifest.Options{}, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng, err := netpol.Compile(set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tab := identity.FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
+			w := tab.ByPod("shop", "web-5d9c7b-q4z8n") // a pod the dump does not hold
+			if w == nil || len(eng.EndpointsOf(w.W)) != tc.endpoints {
+				t.Fatalf("web: %v, endpoints %d, want %d", w, len(eng.EndpointsOf(w.W)), tc.endpoints)
+			}
+			for _, c := range []struct {
+				src, want string
+				judged    uint64
+			}{
+				{"10.244.0.77", "", 1}, // inside the ipBlock: allowed
+				{"10.244.2.77", tc.outside, tc.outsideJudged},
+			} {
+				e := ev(0, c.src, "10.244.0.30", 5432, event.TCP, event.Forwarded, event.SYN)
+				var got []string
+				d := New(Default(), eng, nil, func(a *Alert) {
+					if a.State == Closed {
+						got = append(got, fmt.Sprintf("%s %s > %s %d", a.Detector, a.Source.Workload, a.Dest.Workload, a.Count))
+					}
+				})
+				o := Observation{E: &e, Src: w, SrcRes: identity.Resolved}
+				o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
+				d.Observe([]Observation{o})
+				d.Close()
+				if st := d.Stats(); strings.Join(got, "\n") != c.want || st.Judged != c.judged || st.Judged+st.Unjudged != 1 {
+					t.Errorf("%s: alerts %q, judged %d, unjudged %d; want %q, judged %d", c.src, got, st.Judged, st.Unjudged, c.want, c.judged)
+				}
+			}
+		})
 	}
 }

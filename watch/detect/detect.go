@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ type Observation struct {
 	E              *event.Event
 	Src, Dst       *identity.Workload
 	SrcRes, DstRes identity.Resolution
+	// SrcNode, DstNode: the end is a node's own address
+	// (identity.Table.Node).
+	SrcNode, DstNode bool
 }
 
 // Stats counts what the detectors saw.
@@ -515,8 +519,8 @@ func (d *Detectors) observe(o *Observation) {
 	if d.cfg.ICMPFlood.Enabled && e.Proto.IsICMP() && (e.Kind == event.Flow || e.Kind == event.ConnNew) {
 		d.flood(1, o, t)
 	}
-	d.requests(e, t)
-	if !opening(e) && !d.unasked(e, t) {
+	d.requests(o, t)
+	if !opening(e) && !d.unasked(e, t) && !d.unrelatedError(o, t) {
 		if e.Kind == event.Flow && e.Proto == event.ProtoUnknown && !e.Reply && e.Verdict.Passed() && d.cfg.Policy.Enabled && d.engine != nil {
 			// A flow of a protocol the source does not name (Hubble
 			// has no l4 for GRE, ESP, IP-in-IP): not judged, so
@@ -531,8 +535,10 @@ func (d *Detectors) observe(o *Observation) {
 	// An unknown source is a cluster address all the same (a pod
 	// created after the manifests were read, a node): the ipBlocks
 	// judge every source alike, and a pod of no known workload reaching
-	// the internet went unreported.
-	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && e.Verdict.Passed() {
+	// the internet went unreported. A node's own address is no pod's:
+	// its traffic (the kubelet's, image pulls, a hostNetwork pod's) is
+	// the host's, which NetworkPolicies and their ipBlocks do not govern.
+	if d.cfg.Egress.Enabled && o.DstRes == identity.External && o.SrcRes != identity.External && !(o.SrcNode && o.SrcRes == identity.Unknown) && e.Verdict.Passed() {
 		d.egress(o, t)
 	}
 	if d.cfg.Policy.Enabled && d.engine != nil {
@@ -649,14 +655,60 @@ func requestOf(e *event.Event) uint8 {
 }
 
 // requests remembers the ICMP requests flow records show passing, for
-// the replies that answer them.
-func (d *Detectors) requests(e *event.Event, t int64) {
-	if e.Kind != event.Flow || !e.Proto.IsICMP() || e.Reply || !e.Verdict.Passed() || !icmpProbe(e) {
+// the replies that answer them, and the packets that passed to a pod,
+// for the ICMP errors the pod may answer them with (unrelatedError).
+func (d *Detectors) requests(o *Observation, t int64) {
+	e := o.E
+	if e.Kind != event.Flow || !e.Verdict.Passed() {
+		return
+	}
+	// UDP and ICMP only: a pod answers TCP (and SCTP) with resets,
+	// not ICMP errors, and TCP's volume must not fill the table.
+	if (e.Proto == event.UDP || e.Proto.IsICMP()) && podLike(o.DstRes, o.DstNode) && e.Src != e.Dst && !icmpError(e) {
+		if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), event.ProtoUnknown, 0}); a != nil {
+			*a = max(*a, t)
+		}
+	}
+	if !e.Proto.IsICMP() || e.Reply || !icmpProbe(e) {
 		return
 	}
 	if a := d.asked.get(askKey{key16(e.Src), key16(e.Dst), e.Proto, e.ICMPType}); a != nil {
 		*a = max(*a, t)
 	}
+}
+
+// podLike reports an end that is a pod's: resolved, or a cluster
+// address of unknown owner that is no node's.
+func podLike(r identity.Resolution, node bool) bool {
+	return r == identity.Resolved || r == identity.Unknown && !node
+}
+
+// icmpError reports an ICMP error message (destination unreachable,
+// source quench, redirect, time exceeded, parameter problem; ICMPv6's
+// types below 128): an answer that is no reply to a request.
+func icmpError(e *event.Event) bool {
+	return e.Proto.IsICMP() && icmpAnswer(e) && requestOf(e) == 0
+}
+
+// unrelatedError reports an ICMP error not marked is_reply that a pod
+// sent to an address from which nothing passed to it within askedFor:
+// it answers nothing and is judged as a flow of its own. A pod is no
+// router: its errors answer packets it received. Exempt by their type,
+// errors carrying a tunnel (any payload rides in a destination
+// unreachable, or an ICMPv6 type below 128) got through policies that
+// deny ICMP unjudged, as no opening, not even counted. Errors from
+// routers (nodes, external addresses), and dropped ones, are not
+// judged.
+func (d *Detectors) unrelatedError(o *Observation, t int64) bool {
+	e := o.E
+	if e.Kind != event.Flow || e.Reply || !e.Verdict.Passed() || !icmpError(e) || !podLike(o.SrcRes, o.SrcNode) {
+		// A dropped error got nowhere: a firewall drops errors its
+		// conntrack relates to nothing (state invalid), which is no
+		// stale rule.
+		return false
+	}
+	a := d.asked.find(askKey{key16(e.Dst), key16(e.Src), event.ProtoUnknown, 0})
+	return a == nil || t-*a >= int64(askedFor) || *a-t >= int64(askedFor)
 }
 
 // unasked reports an ICMP reply (echo, timestamp, ...) not marked
@@ -706,6 +758,13 @@ func (d *Detectors) sweep() {
 			return now-v.last >= w
 		})
 	}
+	d.saturation(now)
+}
+
+// saturation raises detector-saturated for keys the full window tables
+// refused and evidence the full incident set dropped since the last
+// report.
+func (d *Detectors) saturation(now int64) {
 	var untracked uint64
 	for _, n := range []uint64{d.ports.untracked, d.hosts.untracked, d.syn.untracked, d.icmp.untracked, d.udp.untracked, d.base.untracked, d.dnsNames.untracked, d.accepted.untracked, d.asked.untracked} {
 		untracked += n
@@ -757,6 +816,10 @@ func (d *Detectors) Close() {
 	for i, tb := range []*table[pairKey, flood]{d.syn, d.icmp} {
 		tb.sweep(func(k *pairKey, v *flood) bool { d.flushFlood(i, k, v); return true })
 	}
+	// Keys refused and evidence dropped since the last sweep are
+	// reported too: a capture that filled the tables within its last
+	// seconds (or all within one sweep interval) ended "no alerts".
+	d.saturation(max(d.now, d.swept))
 	d.inc.closeAll()
 }
 
@@ -1072,17 +1135,38 @@ func (d *Detectors) endpoint(a netip.Addr, w *identity.Workload, r identity.Reso
 			return nil
 		}
 		eps := d.engine.EndpointsOf(w.W)
-		if len(eps) == 1 {
-			return eps[0]
-		}
-		for _, ep := range eps {
-			for _, ip := range ep.IPs {
-				if ip == a.Unmap() {
-					return ep
+		ep := d.engine.EndpointOfIP(a)
+		switch {
+		case ep != nil && ep.Workload == w.W:
+			return ep
+		case ep != nil && ep.IsExternal():
+			// A pod address the manifests do not list (a pod known by
+			// Hubble's name): the endpoint whose pod IPs the ipBlocks
+			// treat as they treat a (the external class holding a
+			// holds them). Judged as the workload's first endpoint, a
+			// new pod outside the ipBlock that admits that endpoint's
+			// IPs was allowed what the policies deny it. No endpoint
+			// so: not judged.
+			for _, ep2 := range eps {
+				if len(ep2.IPs) > 0 && ep.External.Contains(ep2.IPs[0]) {
+					return ep2
 				}
 			}
+			if len(eps) == 1 && len(eps[0].IPs) == 0 {
+				// No pod IP known at all: the engine judges the
+				// workload as matched by no ipBlock.
+				return eps[0]
+			}
+			return nil
 		}
-		if len(eps) > 0 {
+		// Another workload's pod IP in the manifests (the address was
+		// reused over time).
+		for _, ep2 := range eps {
+			if slices.Contains(ep2.IPs, a.Unmap()) {
+				return ep2
+			}
+		}
+		if len(eps) == 1 {
 			return eps[0]
 		}
 	}

@@ -58,12 +58,64 @@ func (d *Detectors) dnsExempt(name string) bool {
 	if cfg.ClusterDomain != "" && under(name, cfg.ClusterDomain) {
 		return true
 	}
+	if (under(name, "in-addr.arpa") || under(name, "ip6.arpa")) && !reverseName(name) {
+		// Labels of data under a reverse zone (a tunnel through a
+		// reverse zone delegated to its author: any address block's
+		// owner can have one) name no address: no exemption covers
+		// them.
+		return false
+	}
 	for _, x := range cfg.Exempt {
 		if under(name, x) {
 			return true
 		}
 	}
 	return false
+}
+
+// reverseName reports whether name, under in-addr.arpa or ip6.arpa, is
+// the name of an address or an address block: at most four decimal
+// octets (0-255, no leading zero) under in-addr.arpa, at most 32 single
+// hexadecimal nibbles under ip6.arpa.
+func reverseName(name string) bool {
+	rest, max, nibble := "", 0, false
+	switch {
+	case under(name, "in-addr.arpa"):
+		rest, max = strings.TrimSuffix(name, "in-addr.arpa"), 4
+	case under(name, "ip6.arpa"):
+		rest, max, nibble = strings.TrimSuffix(name, "ip6.arpa"), 32, true
+	default:
+		return false
+	}
+	if rest == "" {
+		return true
+	}
+	labels := strings.Split(strings.TrimSuffix(rest, "."), ".")
+	if len(labels) > max {
+		return false
+	}
+	for _, l := range labels {
+		if nibble {
+			if len(l) != 1 || !strings.Contains("0123456789abcdef", l) {
+				return false
+			}
+			continue
+		}
+		if l == "" || len(l) > 3 || len(l) > 1 && l[0] == '0' {
+			return false
+		}
+		n := 0
+		for _, c := range []byte(l) {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // shown is a query name as summaries quote it: at most maxShownName

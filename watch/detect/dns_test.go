@@ -67,7 +67,29 @@ func TestDNSTunnel(t *testing.T) {
 			[]string{"dns-tunnel dev/Pod/tool > cluster.local 52"}},
 		{"an exempt domain", func(c *Config) { c.DNSTunnel.Exempt = []string{"amazonaws.com"} },
 			append(names(0, time.Second, tool, "s3.amazonaws.com", 20), query(0, tool, label(120)+".amazonaws.com", event.TypeA)), nil},
-		{"reverse lookups are exempt by default", nil, names(0, time.Second, tool, "10.in-addr.arpa", 20), nil},
+		{"reverse lookups are exempt by default", nil, func() []event.Event {
+			var evs []event.Event
+			for i := range 20 {
+				evs = append(evs, query(time.Duration(i)*time.Second, tool, fmt.Sprintf("%d.0.244.10.in-addr.arpa", i), event.TypePTR),
+					query(time.Duration(i)*time.Second, tool, fmt.Sprintf("%x.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa", i%16), event.TypePTR))
+			}
+			return append(evs, query(time.Minute, tool, "10.in-addr.arpa", event.TypeSOA), query(time.Minute, tool, "in-addr.arpa", event.TypeNS))
+		}(), nil},
+		// A reverse zone delegated to the tunnel's author (any owner of
+		// an address block can have its reverse zone delegated): labels
+		// of data under it name no address, and were exempt.
+		{"data under a reverse zone: a tunnel", nil, names(0, time.Second, tool, "113.0.203.in-addr.arpa", 9),
+			[]string{"dns-tunnel dev/Pod/tool > 203.in-addr.arpa 9"}},
+		{"data under an IPv6 reverse zone: a tunnel", nil, append(names(0, time.Second, tool, "8.b.d.0.1.0.0.2.ip6.arpa", 8),
+			query(0, tool, strings.Repeat("6d", 23)+"."+strings.Repeat("6e", 23)+".8.b.d.0.1.0.0.2.ip6.arpa", event.TypeTXT)),
+			[]string{"dns-tunnel dev/Pod/tool > 2.ip6.arpa 10"}}, // 9 names, one of them long
+		{"octets out of range under a reverse zone: a tunnel", nil, func() []event.Event {
+			var evs []event.Event
+			for i := range 9 {
+				evs = append(evs, query(time.Duration(i)*time.Second, tool, fmt.Sprintf("%d.113.0.203.in-addr.arpa", 300+i), event.TypePTR))
+			}
+			return evs
+		}(), []string{"dns-tunnel dev/Pod/tool > 203.in-addr.arpa 9"}},
 		{"responses repeat queries: not counted", nil, func() []event.Event {
 			evs := names(0, time.Second, tool, "evil.example", 9)
 			for i := range evs {

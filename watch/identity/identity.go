@@ -78,13 +78,32 @@ type Table struct {
 	pods    map[[2]string]*Workload // namespace, pod name
 	byNS    map[string][]*Workload
 	cache   map[[2]string]*Workload
+	// nodes is the nodes' own addresses: pods' status.hostIP(s) and
+	// hostNetwork pods' IPs.
+	nodes map[netip.Addr]struct{}
 }
 
 // NewTable returns an empty table; cluster lists the cluster's address
 // ranges (pod CIDRs), whose unclaimed addresses are Unknown, not External.
 func NewTable(cluster ...netip.Prefix) *Table {
 	return &Table{spans: map[netip.Addr][]span{}, cluster: cluster, pods: map[[2]string]*Workload{},
-		byNS: map[string][]*Workload{}, cache: map[[2]string]*Workload{}}
+		byNS: map[string][]*Workload{}, cache: map[[2]string]*Workload{}, nodes: map[netip.Addr]struct{}{}}
+}
+
+// AddNode records a node's own address (the host, not a pod): see Node.
+func (t *Table) AddNode(a netip.Addr) {
+	if a.IsValid() {
+		t.nodes[a.Unmap()] = struct{}{}
+	}
+}
+
+// Node reports whether a is a node's own address: a pod's hostIP, or a
+// hostNetwork pod's IP (the same). Traffic from it is the host's (the
+// kubelet, image pulls, a hostNetwork pod's), which NetworkPolicies do
+// not govern.
+func (t *Table) Node(a netip.Addr) bool {
+	_, ok := t.nodes[a.Unmap()]
+	return ok
 }
 
 // Add records a claim. Claims on one address may come in any order.
@@ -277,6 +296,9 @@ func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
 			continue
 		}
 		from, to := podInterval(pod)
+		for _, a := range hostIPs(pod) {
+			t.AddNode(a)
+		}
 		for _, a := range podIPs(pod) {
 			mw := owner(pod, byIP[a])
 			if pod.Spec.HostNetwork {
@@ -289,6 +311,7 @@ func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
 				if mw != nil {
 					claimed[mw] = true
 				}
+				t.AddNode(a)
 				t.Add(Claim{Addr: a, From: from, To: to})
 				continue
 			}
@@ -322,6 +345,21 @@ func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
 		}
 	}
 	return t
+}
+
+// hostIPs is the addresses of the node a pod runs on, as its status
+// gives them.
+func hostIPs(pod *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	if a, err := netip.ParseAddr(pod.Status.HostIP); err == nil {
+		out = append(out, a)
+	}
+	for _, h := range pod.Status.HostIPs {
+		if a, err := netip.ParseAddr(h.IP); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func podIPs(pod *corev1.Pod) []netip.Addr {
@@ -427,6 +465,10 @@ func (t *Table) Replace(at int64, next *Table) *Table {
 		slices.SortStableFunc(ss, func(x, y span) int { return cmpInt64(x.from, y.from) })
 	}
 	maps.Copy(out.pods, next.pods)
+	// A node's address stays the host's (it matters only while no pod
+	// owns the address).
+	maps.Copy(out.nodes, t.nodes)
+	maps.Copy(out.nodes, next.nodes)
 	for ns, ws := range next.byNS {
 		out.byNS[ns] = ws
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	"math"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -161,5 +162,32 @@ func TestReplace(t *testing.T) {
 	}
 	if _, res := tab.Resolve(b, at("09:30:00")); res != Unknown {
 		t.Errorf("after every container left: %s", res)
+	}
+}
+
+// TestNodeAddresses: a pod's hostIP(s) name its node's own addresses,
+// and a replaced table keeps them.
+func TestNodeAddresses(t *testing.T) {
+	dir := t.TempDir()
+	f := dir + "/pods.yaml"
+	doc := `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec: {nodeName: n1, containers: [{name: web, image: web:1}]}
+status: {phase: Running, hostIP: 172.18.0.4, hostIPs: [{ip: 172.18.0.4}, {ip: "fc00:f853::4"}], podIP: 10.244.0.5}
+`
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(manifest.Options{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
+	tab = NewTable().Replace(at("07:00:00"), tab)
+	for a, want := range map[string]bool{"172.18.0.4": true, "::ffff:172.18.0.4": true, "fc00:f853::4": true, "10.244.0.5": false, "172.18.0.5": false} {
+		if got := tab.Node(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Node(%s) = %v, want %v", a, got, want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ func Example() {
 	// The frame starts by clearing the terminal.
 	fmt.Println(strings.TrimPrefix(b.String(), "\x1b[H\x1b[2J"))
 	// Output:
-	// ward watch  08:00:05  up 5s  events 40 (8/s)  judged 30  unknown identity 0  lost 0  bad records 0
+	// ward watch  08:00:05  up 5s  events 40 (8/s)  judged 30  not judged 0  lost 0  bad records 0
 	//
 	// TOP TALKERS
 	//      conns      bytes  conversation

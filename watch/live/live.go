@@ -154,7 +154,7 @@ func (v *View) Render(w io.Writer, now time.Time, st Status) error {
 	if s := now.Sub(v.start).Seconds(); s > 0 {
 		rate = float64(st.Events) / s
 	}
-	fmt.Fprintf(&b, "ward watch  %s  up %s  events %d (%.0f/s)  judged %d  unknown identity %d  lost %d  bad records %d\n\n",
+	fmt.Fprintf(&b, "ward watch  %s  up %s  events %d (%.0f/s)  judged %d  not judged %d  lost %d  bad records %d\n\n",
 		now.UTC().Format("15:04:05"), up, st.Events, rate, st.Judged, st.Unjudged, st.Lost, st.BadRecords)
 
 	type row struct {

@@ -480,3 +480,37 @@ func TestAttackWAFScoreAtRandom(t *testing.T) {
 		postBody(t, h, u, rawPost{path: "/api/items", client: "rnd", ctype: "application/x-www-form-urlencoded", body: body}, 403)
 	}
 }
+
+// TestAttackWAFMultipartJSONPart: a multipart part typed JSON, which the
+// application decodes (Spring's @RequestPart, a Go handler unmarshalling
+// a "metadata" part), was inspected as written: a UNION SELECT spelt with
+// JSON escapes scored 5 (920540), the same document as a JSON body 20,
+// so a threshold of 10 let it reach the upstream. Its literals are now
+// inspected decoded.
+func TestAttackWAFMultipartJSONPart(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	part := func(disposition, ctype, value string) string {
+		return "--B\r\nContent-Disposition: form-data; " + disposition + "\r\nContent-Type: " + ctype + "\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	const union = `{"q":"1 \u0055NION \u0053ELECT password FROM users"}`
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"json body", "", 403},
+		{"json part", part(`name="meta"`, "application/json", union), 403},
+		{"json file part", part(`name="meta"; filename="meta.json"`, "application/json", union), 403},
+		{"benign json part", part(`name="meta"`, "application/json", `{"name":"lamp"}`), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := rawPost{path: "/api/items", client: "jp-" + tt.name, ctype: ct, body: tt.body}
+			if tt.body == "" {
+				p.ctype, p.body = "application/json", union
+			}
+			postBody(t, h, u, p, tt.want)
+		})
+	}
+}

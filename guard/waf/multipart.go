@@ -27,6 +27,9 @@ type field struct{ name, value string }
 //     reads as values (no file name once parsed): "filename" with an
 //     empty "filename*", which Go decodes to no name at all while Coraza
 //     keeps the plain one; r.FormValue returns their contents.
+//   - the string literals of a part typed JSON (jsonPart), decoded, file
+//     or not: the application decodes it, Coraza hands the rules the
+//     text as written, "\u0055NION" and all.
 //
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), when a part has a Content-Transfer-
@@ -118,18 +121,44 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
 		// none to Go (the empty filename* wins), one to Coraza and PHP.
 		goValue := !all && p.FormName() != "" && p.FileName() == ""
+		hidden := true
 		switch {
 		case all && phpFile(p.Header):
-			continue // a file to PHP; Go never reads past the close
+			hidden = false // a file to PHP; Go never reads past the close
 		case !all && (!mentionsFilename(p.Header) || phpFile(p.Header) && !goValue):
-			continue // read as Coraza reads it
+			hidden = false // read as Coraza reads it
+		}
+		// A part typed JSON is decoded by the application (Spring's
+		// @RequestPart, a handler unmarshalling a "metadata" part), a
+		// file or not; Coraza hands the rules its text as written,
+		// where "\u0055NION SELECT" is no injection.
+		isJSON := jsonPart(p.Header)
+		if !hidden && !isJSON {
+			continue
 		}
 		v, err := io.ReadAll(p)
 		if err != nil && all {
 			return nil, false
 		}
-		fields = append(fields, field{name: p.FormName(), value: string(v)})
+		if hidden {
+			fields = append(fields, field{name: p.FormName(), value: string(v)})
+		}
+		if isJSON {
+			fields = append(fields, jsonLiterals(v, true)...)
+		}
 	}
+}
+
+// jsonPart reports whether a part's Content-Type names JSON
+// (application/json, application/*+json, text/json and the like: any
+// media type mentioning "json", as Laravel's isJson reads a request's).
+func jsonPart(h textproto.MIMEHeader) bool {
+	for _, ct := range h.Values("Content-Type") {
+		if strings.Contains(strings.ToLower(ct), "json") {
+			return true
+		}
+	}
+	return false
 }
 
 // transferEncoded reports whether a part has a Content-Transfer-Encoding

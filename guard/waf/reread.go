@@ -32,10 +32,18 @@ func jsonFields(contentType string, body []byte) []field {
 	if corazaJSON.MatchString(strings.ToLower(contentType)) {
 		return nil // Coraza's JSON processor reads it
 	}
+	return jsonLiterals(body, false)
+}
+
+// jsonLiterals returns the string literals of body read as a JSON
+// document (see jsonFields), decoded, as arguments named "json". Unless
+// declared (the body's own type says JSON), a body that does not start
+// with "{" or "[" is no JSON document and has none.
+func jsonLiterals(body []byte, declared bool) []field {
 	b := bytes.TrimLeft(pythonJSONText(body), " \t\r\n")
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+	if len(b) == 0 || (!declared && b[0] != '{' && b[0] != '[') {
 		return nil
 	}
 	var out []field

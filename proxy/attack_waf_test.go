@@ -481,36 +481,42 @@ func TestAttackWAFScoreAtRandom(t *testing.T) {
 	}
 }
 
-// TestAttackWAFMultipartJSONPart: a multipart part typed JSON, which the
-// application decodes (Spring's @RequestPart, a Go handler unmarshalling
-// a "metadata" part), was inspected as written: a UNION SELECT spelt with
-// JSON escapes scored 5 (920540), the same document as a JSON body 20,
-// so a threshold of 10 let it reach the upstream. Its literals are now
-// inspected decoded.
-func TestAttackWAFMultipartJSONPart(t *testing.T) {
+// TestAttackWAFMultipartTypedParts: a multipart part typed JSON or XML,
+// which the application decodes (Spring's @RequestPart, a Go handler
+// unmarshalling a "metadata" part), was inspected as written: a UNION
+// SELECT spelt with JSON escapes scored 5 (920540), the same document as
+// a JSON body 20, so a threshold of 10 let it reach the upstream; spelt
+// with XML character references (&#x55;NION) it scored nothing, and
+// passed the default threshold. Their text is now inspected decoded.
+func TestAttackWAFMultipartTypedParts(t *testing.T) {
 	u := newRawUpstream(t)
-	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	h10 := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	h5 := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
 	const ct = "multipart/form-data; boundary=B"
 	part := func(disposition, ctype, value string) string {
 		return "--B\r\nContent-Disposition: form-data; " + disposition + "\r\nContent-Type: " + ctype + "\r\n\r\n" + value + "\r\n--B--\r\n"
 	}
 	const union = `{"q":"1 \u0055NION \u0053ELECT password FROM users"}`
+	const xunion = `<a><q>1 &#x55;NION &#83;ELECT password FROM users</q></a>`
 	tests := []struct {
-		name, body string
-		want       int
+		name  string
+		h     *harness
+		ctype string
+		body  string
+		want  int
 	}{
-		{"json body", "", 403},
-		{"json part", part(`name="meta"`, "application/json", union), 403},
-		{"json file part", part(`name="meta"; filename="meta.json"`, "application/json", union), 403},
-		{"benign json part", part(`name="meta"`, "application/json", `{"name":"lamp"}`), 200},
+		{"json body", h10, "application/json", union, 403},
+		{"json part", h10, ct, part(`name="meta"`, "application/json", union), 403},
+		{"json file part", h10, ct, part(`name="meta"; filename="meta.json"`, "application/json", union), 403},
+		{"benign json part", h10, ct, part(`name="meta"`, "application/json", `{"name":"lamp"}`), 200},
+		{"xml body", h5, "application/xml", xunion, 403},
+		{"xml part", h5, ct, part(`name="meta"`, "application/xml", xunion), 403},
+		{"xml file part", h5, ct, part(`name="meta"; filename="m.xml"`, "text/xml", xunion), 403},
+		{"benign xml part", h5, ct, part(`name="meta"`, "application/xml", `<a><q>lamp &amp; shade</q></a>`), 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := rawPost{path: "/api/items", client: "jp-" + tt.name, ctype: ct, body: tt.body}
-			if tt.body == "" {
-				p.ctype, p.body = "application/json", union
-			}
-			postBody(t, h, u, p, tt.want)
+			postBody(t, tt.h, u, rawPost{path: "/api/items", client: "jp-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
 		})
 	}
 }

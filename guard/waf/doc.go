@@ -82,8 +82,10 @@
 // them on every part); a body that looks like
 // JSON under another type has its string literals inspected (in UTF-16
 // and UTF-32 too, which Python's json.loads detects without a charset),
-// and so has a multipart part typed JSON, a file or not (Coraza gives
-// the rules its text with its \u escapes, the application decodes it);
+// and so has a multipart part typed JSON, a file or not, and one typed
+// XML its text and attribute values as for an XML body (Coraza gives the
+// rules their text with its \u escapes or character references, the
+// application decodes them);
 // XML attribute values (which CRS leaves out) are inspected, namespace
 // and schema attributes aside, and so is an element's text joined across
 // comments, CDATA sections, processing instructions and child elements,

@@ -27,14 +27,16 @@ type field struct{ name, value string }
 //     reads as values (no file name once parsed): "filename" with an
 //     empty "filename*", which Go decodes to no name at all while Coraza
 //     keeps the plain one; r.FormValue returns their contents.
-//   - the string literals of a part typed JSON (jsonPart), decoded, file
-//     or not: the application decodes it, Coraza hands the rules the
-//     text as written, "\u0055NION" and all.
+//   - the string literals of a part typed JSON, and the text and
+//     attribute values of one typed XML (typedPart), decoded, file or
+//     not: the application decodes it, Coraza hands the rules the text
+//     as written, "\u0055NION" or "&#x55;NION" and all.
 //
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), when a part has a Content-Transfer-
 // Encoding that changes its bytes (transferEncoded) or a charset that is
-// not ASCII-compatible (ReadableCharsets), or the delimiter
+// not ASCII-compatible (ReadableCharsets), when an XML part declares a
+// document type other than a bare one (see xmlFields), or the delimiter
 // appears where Go does
 // not take it for one and PHP or Rack may (strayDelimiter): refuse the
 // body.
@@ -128,12 +130,13 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		case !all && (!mentionsFilename(p.Header) || phpFile(p.Header) && !goValue):
 			hidden = false // read as Coraza reads it
 		}
-		// A part typed JSON is decoded by the application (Spring's
-		// @RequestPart, a handler unmarshalling a "metadata" part), a
-		// file or not; Coraza hands the rules its text as written,
-		// where "\u0055NION SELECT" is no injection.
-		isJSON := jsonPart(p.Header)
-		if !hidden && !isJSON {
+		// A part typed JSON or XML is decoded by the application
+		// (Spring's @RequestPart, a handler unmarshalling a "metadata"
+		// part), a file or not; Coraza hands the rules its text as
+		// written, where "\u0055NION SELECT" or "&#x55;NION SELECT" is
+		// no injection.
+		isJSON, isXML := typedPart(p.Header, "json"), typedPart(p.Header, "xml")
+		if !hidden && !isJSON && !isXML {
 			continue
 		}
 		v, err := io.ReadAll(p)
@@ -146,15 +149,25 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		if isJSON {
 			fields = append(fields, jsonLiterals(v, true)...)
 		}
+		if isXML {
+			// Coraza reads no part as XML: its entities and
+			// character references ("&#x55;NION") stay as written.
+			xf, good := xmlText(v, 1)
+			if !good {
+				return nil, false
+			}
+			fields = append(fields, xf...)
+		}
 	}
 }
 
-// jsonPart reports whether a part's Content-Type names JSON
-// (application/json, application/*+json, text/json and the like: any
-// media type mentioning "json", as Laravel's isJson reads a request's).
-func jsonPart(h textproto.MIMEHeader) bool {
+// typedPart reports whether a part's Content-Type mentions kind ("json":
+// application/json, application/*+json; "xml": application/xml,
+// text/xml, application/soap+xml), as Laravel's isJson reads a request's
+// type, in any case.
+func typedPart(h textproto.MIMEHeader, kind string) bool {
 	for _, ct := range h.Values("Content-Type") {
-		if strings.Contains(strings.ToLower(ct), "json") {
+		if strings.Contains(strings.ToLower(ct), kind) {
 			return true
 		}
 	}

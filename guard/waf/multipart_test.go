@@ -211,14 +211,15 @@ func TestMultipartTransferEncoding(t *testing.T) {
 	}
 }
 
-// TestMultipartJSONPart: a part typed JSON is decoded by the application
-// (Spring's @RequestPart, curl -F 'meta=...;type=application/json'),
-// while Coraza hands the rules its text as written: a UNION SELECT
-// written with JSON escapes scored 5 (920540, which any \u escape
-// scores), under a threshold of 10, where the same document as a JSON
-// body scored 20. Its string literals are inspected decoded, a file or
+// TestMultipartTypedParts: a part typed JSON or XML is decoded by the
+// application (Spring's @RequestPart, curl -F
+// 'meta=...;type=application/json'), while Coraza hands the rules its
+// text as written: a UNION SELECT written with JSON escapes scored 5
+// (920540, which any \u escape scores), under a threshold of 10, where
+// the same document as a JSON body scored 20; with XML character
+// references it scored nothing. Its text is inspected decoded, a file or
 // not.
-func TestMultipartJSONPart(t *testing.T) {
+func TestMultipartTypedParts(t *testing.T) {
 	w := newWAF(t, Config{AnomalyThreshold: 10})
 	part := func(disposition, ctype, v string) string {
 		return "--B\r\nContent-Disposition: form-data; " + disposition + "\r\nContent-Type: " + ctype + "\r\n\r\n" + v + "\r\n--B--\r\n"
@@ -232,7 +233,11 @@ func TestMultipartJSONPart(t *testing.T) {
 		{"json file part", part(`name="meta"; filename="meta.json"`, "application/json; charset=utf-8", union), true},
 		{"vendor json part", part(`name="meta"`, "application/vnd.api+json", union), true},
 		{"json string part", part(`name="meta"`, "application/json", `"1 \u0055NION \u0053ELECT password FROM users"`), true},
+		{"xml part, character references", part(`name="meta"`, "application/xml", `<a><q>1 &#x55;NION &#83;ELECT password FROM users</q></a>`), true},
+		{"xml file part, attribute", part(`name="meta"; filename="m.xml"`, "text/xml", `<a q="1 &#x55;NION &#83;ELECT password FROM users"/>`), true},
+		{"xml part, internal subset", part(`name="meta"`, "application/xml", `<!DOCTYPE a [<!ENTITY x "1">]><a>&x;</a>`), true},
 		{"benign json part", part(`name="meta"`, "application/json", `{"name":"lamp","tags":["a","b"]}`), false},
+		{"benign xml part", part(`name="meta"`, "application/xml", `<item id="42">A lamp &amp; a shade</item>`), false},
 		{"text part as written", part(`name="meta"`, "text/plain", union), false},
 	}
 	for _, tt := range tests {

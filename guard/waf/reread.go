@@ -159,6 +159,13 @@ func xmlFields(contentType string, body []byte) (out []field, ok bool) {
 	if !corazaXML.MatchString(strings.ToLower(contentType)) {
 		minRuns = 1 // the rules see no text of it
 	}
+	return xmlText(body, minRuns)
+}
+
+// xmlText returns the attribute values of an XML document and the text
+// of its elements that join at least minRuns runs of text (1: every
+// text), decoded as XML readers decode them; ok as for xmlFields.
+func xmlText(body []byte, minRuns int) (out []field, ok bool) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.Strict = false
 	dec.AutoClose = xml.HTMLAutoClose

@@ -520,3 +520,29 @@ func TestAttackWAFMultipartTypedParts(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFHiddenFieldsReplaced: the literals of a JSON document sent
+// as a form (read as JSON by Flask's get_json(force=True)) are inspected
+// as arguments named "json"; Coraza's urlencoded processor then set the
+// body's own keys, and a string holding "&json=x" replaced them all: a
+// UNION SELECT spelt with JSON escapes, or with "\n" between its words,
+// scored 5 and reached the upstream under a threshold of 10.
+func TestAttackWAFHiddenFieldsReplaced(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const ct = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"escaped", `{"q":"1 \u0055NION \u0053ELECT password FROM users"}`, 403},
+		{"escaped, key replaced", `{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&json=x"}`, 403},
+		{"newlines, key replaced", `{"q":"1 UNION\nSELECT password\nFROM users","x":"&json=x"}`, 403},
+		{"benign, key replaced", `{"q":"lamp","x":"&json=x"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "hf-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}

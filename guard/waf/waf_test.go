@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -1035,5 +1036,29 @@ func TestCharsetField(t *testing.T) {
 		if _, d, err := w.Inspect(q.build()); err != nil || d.Status != tc.want {
 			t.Errorf("%s: %+v %v; want status %d", tc.name, d, err, tc.want)
 		}
+	}
+}
+
+// TestHiddenFieldsNotReplaced: Coraza's urlencoded body processor sets
+// each key it parses, replacing the arguments added before under that
+// key: a form-typed JSON document holding "&json=x" in a string dropped
+// the literals inspected under "json", and its UNION SELECT, spelt with
+// JSON escapes or with "\n" between the words, scored 5 instead of 25,
+// under a threshold of 10.
+func TestHiddenFieldsNotReplaced(t *testing.T) {
+	w := newWAF(t, Config{AnomalyThreshold: 10})
+	for _, body := range []string{
+		`{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&json=x"}`,
+		`{"q":"1 UNION\nSELECT password\nFROM users","x":"&json=x&json_=y&%6Ason__=z"}`,
+	} {
+		q := req{method: "POST", target: "/a", contentType: "application/x-www-form-urlencoded", body: body}
+		if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
+			t.Errorf("%s: %+v %v, want blocked", body, d, err)
+		}
+	}
+	keys := urlencodedKeys([]byte("a=1&&b&%6A+s%zz=2&=3&%4"))
+	want := map[string]bool{"a": true, "b": true, "j s%zz": true, "": true, "%4": true}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("urlencodedKeys: %v, want %v", keys, want)
 	}
 }

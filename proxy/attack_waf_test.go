@@ -546,3 +546,28 @@ func TestAttackWAFHiddenFieldsReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFXMLTypeUnparsed: XML attribute values are inspected beside
+// Coraza's reading (which gives them to no CRS rule), but only when Go's
+// mime parsed the Content-Type: "application/xml x" does not parse, and
+// Coraza's rule 200000 (a regular expression on the type's start) still
+// reads the body as XML. The injection in an attribute went uninspected:
+// only the malformed type scored (920470, 5), under a threshold of 10.
+func TestAttackWAFXMLTypeUnparsed(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const attr = `<item id="1' OR '1'='1" note="1 UNION SELECT password FROM users"/>`
+	tests := []struct {
+		name, ctype, body string
+		want              int
+	}{
+		{"parsed type", "application/xml", attr, 403},
+		{"unparsed type", "application/xml x", attr, 403},
+		{"unparsed type, benign", "application/xml x", `<item id="42"/>`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "xt-" + tt.name, ctype: tt.ctype, body: tt.body}, tt.want)
+		})
+	}
+}

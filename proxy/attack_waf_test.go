@@ -571,3 +571,32 @@ func TestAttackWAFXMLTypeUnparsed(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFUploadFileName: CRS inspects no upload's file name but for
+// quotes, ";" and "=" (920120), and Spring's getOriginalFilename,
+// Werkzeug's FileStorage.filename and Servlet's getSubmittedFileName hand
+// it to the application as sent, where it is stored and shown: an upload
+// named "<script>alert(document.cookie)</script>.png" scored nothing at
+// the default threshold and reached the upstream. File names are
+// inspected as fields; file contents stay uninspected.
+func TestAttackWAFUploadFileName(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	file := func(name string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"" + name + "\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"script in the name", file("<script>alert(document.cookie)</script>.png"), 403},
+		{"union in the name", file("1 UNION SELECT password FROM users.png"), 403},
+		{"benign name", file("holiday photo (2).png"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "fn-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}

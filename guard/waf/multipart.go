@@ -27,6 +27,7 @@ type field struct{ name, value string }
 //     reads as values (no file name once parsed): "filename" with an
 //     empty "filename*", which Go decodes to no name at all while Coraza
 //     keeps the plain one; r.FormValue returns their contents.
+//   - the file name of a part that has one, as sent (with its path);
 //   - the string literals of a part typed JSON, and the text and
 //     attribute values of one typed XML (typedPart), decoded, file or
 //     not: the application decodes it, Coraza hands the rules the text
@@ -122,6 +123,14 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		// Go's Request.ParseMultipartForm reads a named part without a
 		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
 		// none to Go (the empty filename* wins), one to Coraza and PHP.
+		if fn := submittedFileName(p.Header); fn != "" {
+			// CRS inspects no upload's name (FILES) but for quotes
+			// and ";" (920120), and Spring's getOriginalFilename,
+			// Werkzeug's FileStorage.filename and Servlet's
+			// getSubmittedFileName hand it as sent, path and all:
+			// "<script>alert(1)</script>.png" scored nothing.
+			fields = append(fields, field{name: p.FormName(), value: fn})
+		}
 		goValue := !all && p.FormName() != "" && p.FileName() == ""
 		hidden := true
 		switch {
@@ -159,6 +168,21 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			fields = append(fields, xf...)
 		}
 	}
+}
+
+// submittedFileName returns the file name a part's Content-Disposition
+// gives ("filename", or "filename*" decoded), as sent, without the path
+// cut off that Go's Part.FileName does; "" for none.
+func submittedFileName(h textproto.MIMEHeader) string {
+	cd := h.Get("Content-Disposition")
+	if cd == "" || !strings.Contains(strings.ToLower(cd), "filename") {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(cd)
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
 }
 
 // typedPart reports whether a part's Content-Type mentions kind ("json":

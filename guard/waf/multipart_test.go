@@ -248,3 +248,20 @@ func TestMultipartTypedParts(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmittedFileName: the file name as sent, path and all (Go's
+// Part.FileName cuts "<script>alert(1)</script>" at its "/"), or
+// filename* decoded.
+func TestSubmittedFileName(t *testing.T) {
+	for cd, want := range map[string]string{
+		`form-data; name="f"; filename="<script>alert(1)</script>.png"`: "<script>alert(1)</script>.png",
+		`form-data; name="f"; filename="../a/b.txt"`:                    "../a/b.txt",
+		`form-data; name="f"; filename*=UTF-8''%3Cb%3E.txt`:             "<b>.txt",
+		`form-data; name="f"`:                                           "",
+		`form-data; name="filename"`:                                    "",
+	} {
+		if got := submittedFileName(map[string][]string{"Content-Disposition": {cd}}); got != want {
+			t.Errorf("%s: %q, want %q", cd, got, want)
+		}
+	}
+}

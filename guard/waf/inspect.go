@@ -231,7 +231,7 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		// under "json", and its escaped UNION SELECT scored 5 instead
 		// of 25. A hidden field takes a name the body has no key of.
 		var taken map[string]bool
-		if len(hidden) > 0 {
+		if len(hidden) > 0 && urlencodedProcessor(ct) {
 			taken = urlencodedKeys(inspected)
 		}
 		for _, f := range hidden {
@@ -278,13 +278,27 @@ func argKey(name string) string {
 	return strings.Clone(name)
 }
 
+// argumentLimit is Coraza's default SecArgumentsLimit: its urlencoded
+// body processor parses at most this many pairs.
+const argumentLimit = 1000
+
+// urlencodedProcessor reports whether Coraza reads a body of type ct
+// with its urlencoded processor (CRS forces it on a body no other
+// processor reads), which sets the keys it parses; the multipart, JSON
+// and XML ones add theirs.
+func urlencodedProcessor(ct string) bool {
+	lct := strings.ToLower(ct)
+	return !strings.HasPrefix(strings.TrimSpace(lct), "multipart/form-data") &&
+		!corazaJSON.MatchString(lct) && !corazaXML.MatchString(lct)
+}
+
 // urlencodedKeys returns the keys Coraza's urlencoded body processor
 // reads from body: pairs split at "&", the key up to the first "=",
 // unescaped leniently ("+" is a space, an escape that is not two hex
-// digits stays as written).
+// digits stays as written), in the first argumentLimit pairs.
 func urlencodedKeys(body []byte) map[string]bool {
 	keys := make(map[string]bool)
-	for q := body; len(q) > 0; {
+	for q, n := body, 0; len(q) > 0 && n < argumentLimit; {
 		kv := q
 		if i := bytes.IndexByte(q, '&'); i >= 0 {
 			kv, q = q[:i], q[i+1:]
@@ -294,6 +308,7 @@ func urlencodedKeys(body []byte) map[string]bool {
 		if len(kv) == 0 {
 			continue
 		}
+		n++
 		if i := bytes.IndexByte(kv, '='); i >= 0 {
 			kv = kv[:i]
 		}

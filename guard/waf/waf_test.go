@@ -1064,4 +1064,14 @@ func TestHiddenFieldsNotReplaced(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("urlencodedKeys: %v, want %v", keys, want)
 	}
+	// As many pairs as Coraza parses, no more: a body of any size
+	// makes a map of at most argumentLimit keys.
+	many := strings.Repeat("a&", argumentLimit) + "json=1"
+	if keys := urlencodedKeys([]byte(many)); len(keys) != 1 || !keys["a"] {
+		t.Errorf("urlencodedKeys past the limit: %v", keys)
+	}
+	if urlencodedProcessor("multipart/form-data; boundary=B") || urlencodedProcessor("application/json") ||
+		urlencodedProcessor("text/xml") || !urlencodedProcessor("application/x-www-form-urlencoded") || !urlencodedProcessor("text/plain") {
+		t.Error("urlencodedProcessor: wrong processor")
+	}
 }

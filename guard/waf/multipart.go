@@ -36,8 +36,9 @@ type field struct{ name, value string }
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), when a part has a Content-Transfer-
 // Encoding that changes its bytes (transferEncoded) or a charset that is
-// not ASCII-compatible (ReadableCharsets), when an XML part declares a
-// document type other than a bare one (see xmlFields), or the delimiter
+// not ASCII-compatible (ReadableCharsets), when an XML part that is no
+// file declares a document type other than a bare one (see xmlFields),
+// or the delimiter
 // appears where Go does
 // not take it for one and PHP or Rack may (strayDelimiter): refuse the
 // body.
@@ -161,8 +162,12 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		if isXML {
 			// Coraza reads no part as XML: its entities and
 			// character references ("&#x55;NION") stay as written.
+			// A document type declaration refuses a field, as it
+			// does a body; an upload (an SVG's DOCTYPE naming its
+			// DTD) is inspected as far as it reads, never refused
+			// for it: its contents went uninspected before.
 			xf, good := xmlText(v, 1)
-			if !good {
+			if !good && p.FileName() == "" && !phpFile(p.Header) {
 				return nil, false
 			}
 			fields = append(fields, xf...)

@@ -238,6 +238,11 @@ func TestMultipartTypedParts(t *testing.T) {
 		{"xml part, internal subset", part(`name="meta"`, "application/xml", `<!DOCTYPE a [<!ENTITY x "1">]><a>&x;</a>`), true},
 		{"benign json part", part(`name="meta"`, "application/json", `{"name":"lamp","tags":["a","b"]}`), false},
 		{"benign xml part", part(`name="meta"`, "application/xml", `<item id="42">A lamp &amp; a shade</item>`), false},
+		// An upload is inspected, never refused for its DOCTYPE.
+		{"svg upload with a DOCTYPE", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
+			`<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg xmlns="http://www.w3.org/2000/svg"><title>Logo</title></svg>`), false},
+		{"svg upload with a DOCTYPE, injection", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
+			`<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd"><svg><title>1 &#x55;NION &#83;ELECT password FROM users</title></svg>`), true},
 		{"text part as written", part(`name="meta"`, "text/plain", union), false},
 	}
 	for _, tt := range tests {

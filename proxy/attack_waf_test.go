@@ -600,3 +600,27 @@ func TestAttackWAFUploadFileName(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackWAFCookieLines: two Cookie lines reached the upstream as
+// sent, and the WAF read each apart, where gunicorn and Werkzeug's
+// server join them with "," into one HTTP_COOKIE and Werkzeug (Flask)
+// and Django read a quoted value across the join: `q="1\047 OR 1=1 --`
+// then `x"` is `1' OR 1=1 --,x` to them, and scored nothing, a line
+// without its closing quote being read as written. The lines are joined
+// with "; " (as HTTP/2's cookie fields are) before any check, and the
+// upstream gets that one line.
+func TestAttackWAFCookieLines(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), extra: "waf: {mode: block}\n"})
+	resp, got := sendRaw(t, h, u, "web", "GET", "/api/items", "Cookie", `q="1\047 OR 1=1 --`, "Cookie", `x"`)
+	if status(resp) != 403 || len(got) != 0 {
+		t.Errorf("quoted value across two Cookie lines: status %d, upstream got %q; want 403 and nothing", status(resp), got)
+	}
+	resp, got = sendRaw(t, h, u, "web", "GET", "/api/items", "Cookie", "a=1", "Cookie", "b=2")
+	if status(resp) != 200 || len(got) != 1 {
+		t.Fatalf("two benign Cookie lines: status %d, upstream got %d requests", status(resp), len(got))
+	}
+	if c := header(got[0], "Cookie"); len(c) != 1 || c[0] != "a=1; b=2" {
+		t.Errorf("the upstream got Cookie %q, want one line \"a=1; b=2\"", c)
+	}
+}

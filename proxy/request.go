@@ -565,6 +565,22 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			}
 			out.Header = hdr
 		}
+		if cs := out.Header["Cookie"]; len(cs) > 1 {
+			// Cookie lines joined into one with "; " (RFC 6265 5.4:
+			// a client sends one; RFC 9113 8.2.3 joins HTTP/2's so),
+			// which the checks and the upstream both get: gunicorn
+			// and Werkzeug's server join lines with "," into one
+			// HTTP_COOKIE, and Werkzeug and Django then read a quoted
+			// value across them (`q="1\047 OR 1=1 --` then `x"` is
+			// 1' OR 1=1 --,x), where the WAF read each line apart.
+			if out == r {
+				r2 := *r
+				out = &r2
+			}
+			hdr := out.Header.Clone()
+			hdr["Cookie"] = []string{strings.Join(cs, "; ")}
+			out.Header = hdr
+		}
 		next.ServeHTTP(w, out)
 	})
 }

@@ -81,7 +81,12 @@
 // Content-Transfer-Encoding, is removed, as Apache HttpClient 4 writes
 // them on every part); a body that looks like
 // JSON under another type has its string literals inspected (in UTF-16
-// and UTF-32 too, which Python's json.loads detects without a charset);
+// and UTF-32 too, which Python's json.loads detects without a charset),
+// and so has a multipart part typed JSON, a file or not, and one typed
+// XML its text and attribute values as for an XML body (Coraza gives the
+// rules their text with its \u escapes or character references, the
+// application decodes them), and an upload's file name as sent (CRS
+// looks at it for quotes, ";" and "=" only);
 // XML attribute values (which CRS leaves out) are inspected, namespace
 // and schema attributes aside, and so is an element's text joined across
 // comments, CDATA sections, processing instructions and child elements,

@@ -224,8 +224,22 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 			return out, Decision{Blocked: true, Status: http.StatusBadRequest}, nil
 		}
 		hidden = append(hidden, xf...)
+		// Coraza's urlencoded body processor (also the one CRS forces
+		// on a body of no or another type) sets each key it parses,
+		// replacing what was added under it: a form-typed JSON document
+		// holding "&json=x" in a string dropped every literal added
+		// under "json", and its escaped UNION SELECT scored 5 instead
+		// of 25. A hidden field takes a name the body has no key of.
+		var taken map[string]bool
+		if len(hidden) > 0 && urlencodedProcessor(ct) {
+			taken = urlencodedKeys(inspected)
+		}
 		for _, f := range hidden {
-			tx.AddPostRequestArgument(argKey(f.name), f.value)
+			name := argKey(f.name)
+			for taken[name] {
+				name += "_"
+			}
+			tx.AddPostRequestArgument(name, f.value)
 		}
 		if it, _, err := tx.WriteRequestBody(inspected); err != nil {
 			return out, Decision{}, fmt.Errorf("waf: buffering the request body: %w", err)
@@ -262,6 +276,78 @@ func argKey(name string) string {
 		name = "-"
 	}
 	return strings.Clone(name)
+}
+
+// argumentLimit is Coraza's default SecArgumentsLimit: its urlencoded
+// body processor parses at most this many pairs.
+const argumentLimit = 1000
+
+// urlencodedProcessor reports whether Coraza reads a body of type ct
+// with its urlencoded processor (CRS forces it on a body no other
+// processor reads), which sets the keys it parses; the multipart, JSON
+// and XML ones add theirs.
+func urlencodedProcessor(ct string) bool {
+	lct := strings.ToLower(ct)
+	return !strings.HasPrefix(strings.TrimSpace(lct), "multipart/form-data") &&
+		!corazaJSON.MatchString(lct) && !corazaXML.MatchString(lct)
+}
+
+// urlencodedKeys returns the keys Coraza's urlencoded body processor
+// reads from body: pairs split at "&", the key up to the first "=",
+// unescaped leniently ("+" is a space, an escape that is not two hex
+// digits stays as written), in the first argumentLimit pairs.
+func urlencodedKeys(body []byte) map[string]bool {
+	keys := make(map[string]bool)
+	for q, n := body, 0; len(q) > 0 && n < argumentLimit; {
+		kv := q
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			kv, q = q[:i], q[i+1:]
+		} else {
+			q = nil
+		}
+		if len(kv) == 0 {
+			continue
+		}
+		n++
+		if i := bytes.IndexByte(kv, '='); i >= 0 {
+			kv = kv[:i]
+		}
+		keys[lenientUnescape(kv)] = true
+	}
+	return keys
+}
+
+// lenientUnescape decodes a form key as Coraza does (its url package's
+// queryUnescape).
+func lenientUnescape(b []byte) string {
+	var s strings.Builder
+	s.Grow(len(b))
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '+':
+			s.WriteByte(' ')
+		case c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			s.WriteByte(unhex(b[i+1])<<4 | unhex(b[i+2]))
+			i += 2
+		default:
+			s.WriteByte(c)
+		}
+	}
+	return s.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // encoded reports whether h gives the body a content coding other than

@@ -27,11 +27,18 @@ type field struct{ name, value string }
 //     reads as values (no file name once parsed): "filename" with an
 //     empty "filename*", which Go decodes to no name at all while Coraza
 //     keeps the plain one; r.FormValue returns their contents.
+//   - the file name of a part that has one, as sent (with its path);
+//   - the string literals of a part typed JSON, and the text and
+//     attribute values of one typed XML (typedPart), decoded, file or
+//     not: the application decodes it, Coraza hands the rules the text
+//     as written, "\u0055NION" or "&#x55;NION" and all.
 //
 // ok is false when such a part cannot be read (a broken header block
 // after the closing delimiter), when a part has a Content-Transfer-
 // Encoding that changes its bytes (transferEncoded) or a charset that is
-// not ASCII-compatible (ReadableCharsets), or the delimiter
+// not ASCII-compatible (ReadableCharsets), when an XML part that is no
+// file declares a document type other than a bare one (see xmlFields),
+// or the delimiter
 // appears where Go does
 // not take it for one and PHP or Rack may (strayDelimiter): refuse the
 // body.
@@ -117,19 +124,83 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		// Go's Request.ParseMultipartForm reads a named part without a
 		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
 		// none to Go (the empty filename* wins), one to Coraza and PHP.
+		if fn := submittedFileName(p.Header); fn != "" {
+			// CRS inspects no upload's name (FILES) but for quotes
+			// and ";" (920120), and Spring's getOriginalFilename,
+			// Werkzeug's FileStorage.filename and Servlet's
+			// getSubmittedFileName hand it as sent, path and all:
+			// "<script>alert(1)</script>.png" scored nothing.
+			fields = append(fields, field{name: p.FormName(), value: fn})
+		}
 		goValue := !all && p.FormName() != "" && p.FileName() == ""
+		hidden := true
 		switch {
 		case all && phpFile(p.Header):
-			continue // a file to PHP; Go never reads past the close
+			hidden = false // a file to PHP; Go never reads past the close
 		case !all && (!mentionsFilename(p.Header) || phpFile(p.Header) && !goValue):
-			continue // read as Coraza reads it
+			hidden = false // read as Coraza reads it
+		}
+		// A part typed JSON or XML is decoded by the application
+		// (Spring's @RequestPart, a handler unmarshalling a "metadata"
+		// part), a file or not; Coraza hands the rules its text as
+		// written, where "\u0055NION SELECT" or "&#x55;NION SELECT" is
+		// no injection.
+		isJSON, isXML := typedPart(p.Header, "json"), typedPart(p.Header, "xml")
+		if !hidden && !isJSON && !isXML {
+			continue
 		}
 		v, err := io.ReadAll(p)
 		if err != nil && all {
 			return nil, false
 		}
-		fields = append(fields, field{name: p.FormName(), value: string(v)})
+		if hidden {
+			fields = append(fields, field{name: p.FormName(), value: string(v)})
+		}
+		if isJSON {
+			fields = append(fields, jsonLiterals(v, true)...)
+		}
+		if isXML {
+			// Coraza reads no part as XML: its entities and
+			// character references ("&#x55;NION") stay as written.
+			// A document type declaration refuses a field, as it
+			// does a body; an upload (an SVG's DOCTYPE naming its
+			// DTD) is inspected as far as it reads, never refused
+			// for it: its contents went uninspected before.
+			xf, good := xmlText(v, 1)
+			if !good && p.FileName() == "" && !phpFile(p.Header) {
+				return nil, false
+			}
+			fields = append(fields, xf...)
+		}
 	}
+}
+
+// submittedFileName returns the file name a part's Content-Disposition
+// gives ("filename", or "filename*" decoded), as sent, without the path
+// cut off that Go's Part.FileName does; "" for none.
+func submittedFileName(h textproto.MIMEHeader) string {
+	cd := h.Get("Content-Disposition")
+	if cd == "" || !strings.Contains(strings.ToLower(cd), "filename") {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(cd)
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
+}
+
+// typedPart reports whether a part's Content-Type mentions kind ("json":
+// application/json, application/*+json; "xml": application/xml,
+// text/xml, application/soap+xml), as Laravel's isJson reads a request's
+// type, in any case.
+func typedPart(h textproto.MIMEHeader, kind string) bool {
+	for _, ct := range h.Values("Content-Type") {
+		if strings.Contains(strings.ToLower(ct), kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // transferEncoded reports whether a part has a Content-Transfer-Encoding

@@ -32,10 +32,18 @@ func jsonFields(contentType string, body []byte) []field {
 	if corazaJSON.MatchString(strings.ToLower(contentType)) {
 		return nil // Coraza's JSON processor reads it
 	}
+	return jsonLiterals(body, false)
+}
+
+// jsonLiterals returns the string literals of body read as a JSON
+// document (see jsonFields), decoded, as arguments named "json". Unless
+// declared (the body's own type says JSON), a body that does not start
+// with "{" or "[" is no JSON document and has none.
+func jsonLiterals(body []byte, declared bool) []field {
 	b := bytes.TrimLeft(pythonJSONText(body), " \t\r\n")
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+	if len(b) == 0 || (!declared && b[0] != '{' && b[0] != '[') {
 		return nil
 	}
 	var out []field
@@ -143,7 +151,14 @@ var corazaXML = regexp.MustCompile(`^(?:application(?:/soap\+|/)|text/)xml`)
 // keeps "&x;"), an external one loads them. SOAP forbids declarations
 // and APIs send none: refuse the body.
 func xmlFields(contentType string, body []byte) (out []field, ok bool) {
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil && mt == "" {
+		// A type Go cannot parse ("application/xml x",
+		// "application/xml,text/plain") that Coraza's rule 200000, a
+		// regular expression on its start, still reads as XML: its
+		// attributes went uninspected.
+		mt, _, _ = strings.Cut(strings.ToLower(contentType), ";")
+	}
 	if !strings.Contains(mt, "xml") {
 		return nil, true
 	}
@@ -151,7 +166,14 @@ func xmlFields(contentType string, body []byte) (out []field, ok bool) {
 	if !corazaXML.MatchString(strings.ToLower(contentType)) {
 		minRuns = 1 // the rules see no text of it
 	}
-	dec := xml.NewDecoder(bytes.NewReader(body))
+	return xmlText(body, minRuns)
+}
+
+// xmlText returns the attribute values of an XML document and the text
+// of its elements that join at least minRuns runs of text (1: every
+// text), decoded as XML readers decode them; ok as for xmlFields.
+func xmlText(body []byte, minRuns int) (out []field, ok bool) {
+	dec := xml.NewDecoder(bytes.NewReader(body)) // #nosec G709 -- tokens read, nothing deserialized: Go's decoder loads no DTD and expands no declared entity
 	dec.Strict = false
 	dec.AutoClose = xml.HTMLAutoClose
 	dec.Entity = xml.HTMLEntity

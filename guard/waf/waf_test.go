@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -962,6 +963,9 @@ func TestXMLFields(t *testing.T) {
 		{"application/xml", `<!ENTITY x "y"><q>x</q>`, nil, false},
 		{"application/xml", comb, nil, false},
 		{"application/json", `<q>a<!-- -->b</q>`, nil, true},
+		// Types Go's mime cannot parse, read as XML by Coraza's 200000.
+		{"application/xml x", `<q a="v">t</q>`, []string{"v"}, true},
+		{"application/xml,text/plain", `<q a="v">t</q>`, []string{"v"}, true},
 	} {
 		fs, ok := xmlFields(tc.ctype, []byte(tc.body))
 		var got []string
@@ -1035,5 +1039,39 @@ func TestCharsetField(t *testing.T) {
 		if _, d, err := w.Inspect(q.build()); err != nil || d.Status != tc.want {
 			t.Errorf("%s: %+v %v; want status %d", tc.name, d, err, tc.want)
 		}
+	}
+}
+
+// TestHiddenFieldsNotReplaced: Coraza's urlencoded body processor sets
+// each key it parses, replacing the arguments added before under that
+// key: a form-typed JSON document holding "&json=x" in a string dropped
+// the literals inspected under "json", and its UNION SELECT, spelt with
+// JSON escapes or with "\n" between the words, scored 5 instead of 25,
+// under a threshold of 10.
+func TestHiddenFieldsNotReplaced(t *testing.T) {
+	w := newWAF(t, Config{AnomalyThreshold: 10})
+	for _, body := range []string{
+		`{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&json=x"}`,
+		`{"q":"1 UNION\nSELECT password\nFROM users","x":"&json=x&json_=y&%6Ason__=z"}`,
+	} {
+		q := req{method: "POST", target: "/a", contentType: "application/x-www-form-urlencoded", body: body}
+		if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
+			t.Errorf("%s: %+v %v, want blocked", body, d, err)
+		}
+	}
+	keys := urlencodedKeys([]byte("a=1&&b&%6A+s%zz=2&=3&%4"))
+	want := map[string]bool{"a": true, "b": true, "j s%zz": true, "": true, "%4": true}
+	if !reflect.DeepEqual(keys, want) {
+		t.Errorf("urlencodedKeys: %v, want %v", keys, want)
+	}
+	// As many pairs as Coraza parses, no more: a body of any size
+	// makes a map of at most argumentLimit keys.
+	many := strings.Repeat("a&", argumentLimit) + "json=1"
+	if keys := urlencodedKeys([]byte(many)); len(keys) != 1 || !keys["a"] {
+		t.Errorf("urlencodedKeys past the limit: %v", keys)
+	}
+	if urlencodedProcessor("multipart/form-data; boundary=B") || urlencodedProcessor("application/json") ||
+		urlencodedProcessor("text/xml") || !urlencodedProcessor("application/x-www-form-urlencoded") || !urlencodedProcessor("text/plain") {
+		t.Error("urlencodedProcessor: wrong processor")
 	}
 }

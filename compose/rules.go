@@ -281,11 +281,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleUnsetVariable,
 		Severity: finding.High,
-		Summary:  "A security-relevant field of a service (privileged, network_mode, pid, ipc, uts, userns_mode, cgroup, an item of cap_add or security_opt) comes from a variable that the project's .env does not set and that has no default.",
+		Summary:  "A security-relevant field of a service (privileged, network_mode, pid, ipc, uts, userns_mode, cgroup, user, an item of cap_add, security_opt or devices, the source of a volume, the privileged or user of a post_start or pre_stop hook) comes from a variable that the project's .env does not set and that has no default.",
 		Rationale: "docker compose interpolates the variable from the environment it runs in, warning that it is not set, so the value deployed is decided there: " +
 			"`network_mode: ${NET}` is the host's network when the deploy sets NET=host. Ward reads the .env beside the Compose file and not the environment it runs in, " +
 			"which is not the deploy's, so it judges the field without its value (empty; true for privileged). Variables with a default (`${NET:-bridge}`) are judged with it and not reported; " +
-			"required ones (`${NET:?msg}`) and presence tests (`${NET:+host}`) are.",
+			"required ones (`${NET:?msg}`) and presence tests (`${NET:+host}`) are. Of a volume only the source counts (`./data/${SUB}:/data` is reported, `data:/x/${T}` is not): " +
+			"a default is judged as the value (`${HOST_DIR:-/}:/host` is the host's root to compose/sensitive-mount). Of a hook only privileged and user count, not its command.",
 		Fix: unsetFix,
 	},
 	{

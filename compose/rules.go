@@ -61,7 +61,7 @@ var Rules = []finding.Rule{
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
 			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
 			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode. " +
-			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project, or the name Compose gives its containers otherwise, `<project>-<service>-<index>`, the project being the `COMPOSE_PROJECT_NAME` of the `.env`, else the `name:` key, else the directory's name) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
+			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project, or the name Compose gives its containers otherwise, `<project>-<service>-<index>`, the project being the `COMPOSE_PROJECT_NAME` of the `.env`, else the `name:` key, else the directory's name; services of the files brought by `include` count as the project's) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
 		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},

@@ -331,6 +331,22 @@ USER 1000
 			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
 			{finding.Medium, "RUN install -o root", "", []string{"RUN install -m 4711"}},
 		}},
+		// An option's value is not an option: -odaemon names the owner
+		// daemon, no -d, so the file is not a directory (before: the d
+		// of daemon made it one, and its setgid bit was left out; so in
+		// exec form and through a heredoc).
+		{name: "install option values", src: `FROM alpine:3.20
+RUN install -odaemon -m 2755 tool /usr/bin/tool
+RUN ["install", "-gadm", "-m2755", "tool", "/usr/bin/tool2"]
+RUN <<EOF
+install -Sold -m 2755 tool /usr/bin/tool3
+EOF
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN install -odaemon", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+			{finding.Medium, "RUN <<EOF", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+		}},
 		{name: "setgid elsewhere", src: `FROM alpine:3.20
 COPY --chmod=2755 tool /usr/local/bin/tool
 RUN mkdir /srv/a && chmod g+s /srv/a /usr/bin/tool

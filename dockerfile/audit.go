@@ -210,6 +210,9 @@ type stage struct {
 	secretFiles []secretFile
 	// setuid are its instructions that set the setuid or setgid bit.
 	setuid []setuidSite
+	// sudoGrants are its instructions that write a passwordless sudo or
+	// doas rule.
+	sudoGrants []sudoGrant
 	// uid0 are the user names its RUNs, or those of its FROM chain, give
 	// UID 0, with the line of the last such RUN.
 	uid0 map[string]int
@@ -437,10 +440,12 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "COPY", c.Chmod, line)
+			st.sudoGrants = append(st.sudoGrants, copyNopasswd("COPY", c.SourcesAndDest, line)...)
 		case *instructions.AddCommand:
 			a.add(st, c, line)
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "ADD", c.Chmod, line)
+			st.sudoGrants = append(st.sudoGrants, copyNopasswd("ADD", c.SourcesAndDest, line)...)
 		case *instructions.ExposeCommand:
 			for _, p := range c.Ports {
 				v, _ := a.expand(p, st.env)
@@ -556,7 +561,7 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
-	if sudoRun.MatchString(text) {
+	if runUsesSudo(c) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
 	for _, u := range runInstalls(c) {
@@ -574,6 +579,9 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	}
 	for _, name := range runUID0Users(c) {
 		st.uid0[name] = line
+	}
+	if g := runNopasswd(c); g != "" {
+		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
 	for _, m := range runSetuid(c) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
@@ -845,6 +853,11 @@ func (a *auditor) judgeFinal(f *stage) {
 				msg = fmt.Sprintf("%s sets the setgid bit of a file of the final image: whoever runs it runs with the file's group (root's unless a --chown or chown says otherwise), whatever the container's USER's groups; on a directory it only makes the files created in it take its group", su.what)
 			}
 			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(), msg, fixOf(ruleSetuidFile))
+		}
+		for _, g := range s.sudoGrants {
+			a.report(ruleSudoNopasswd, finding.High, g.line, s.object(),
+				fmt.Sprintf("%s into the final image: any process of a user it names runs anything as root with `sudo -n` (or doas), whatever the container's USER", g.what),
+				fixOf(ruleSudoNopasswd))
 		}
 	}
 

@@ -331,6 +331,22 @@ USER 1000
 			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
 			{finding.Medium, "RUN install -o root", "", []string{"RUN install -m 4711"}},
 		}},
+		// Commands run through sudo with options, env with assignments,
+		// sh -c (exec and shell form) were not chmod to the old reading.
+		{name: "chmod through wrappers and sh -c", src: `FROM alpine:3.20
+RUN sudo -u root chmod 4755 /usr/bin/a
+RUN env X=1 /bin/chmod u+s /usr/bin/b
+RUN sh -c 'busybox chmod 4755 /usr/bin/c'
+RUN ["sh", "-c", "install -m 4755 tool /usr/bin/d"]
+RUN C=chmod; $C 6755 /usr/bin/e
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN sudo -u root", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN env X=1", "", []string{"RUN chmod u+s"}},
+			{finding.Medium, "RUN sh -c", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN [\"sh\"", "", []string{"RUN install -m 4755"}},
+			{finding.Medium, "RUN C=chmod", "", []string{"RUN chmod 6755"}},
+		}},
 		// An option's value is not an option: -odaemon names the owner
 		// daemon, no -d, so the file is not a directory (before: the d
 		// of daemon made it one, and its setgid bit was left out; so in
@@ -689,6 +705,98 @@ RUN apt-get install -y sudo
 `},
 		{name: "a word that contains sudo", src: `FROM debian:12
 RUN echo pseudo-random > /tmp/x && ./sudoku
+`},
+		// Before: only sudo after a separator of the text was seen; a
+		// heredoc line, a path, the exec form, sh -c, env and a
+		// variable all passed.
+		{name: "sudo the text match missed", src: `FROM debian:12
+RUN <<EOF
+apt-get update
+sudo id
+EOF
+RUN <<-EOT bash
+	set -e
+	sudo id
+EOT
+RUN ["/usr/bin/sudo", "id"]
+RUN /usr/bin/sudo id
+RUN sh -c 'sudo id'
+RUN ["bash", "-ec", "exec sudo id"]
+RUN env X=1 sudo id
+RUN X=1 sudo id
+RUN S=sudo; $S id
+RUN nice -n 5 sudo id
+`, want: []want{
+			{finding.Low, "RUN <<EOF", "", nil},
+			{finding.Low, "RUN <<-EOT bash", "", nil},
+			{finding.Low, "RUN [\"/usr/bin/sudo\"", "", nil},
+			{finding.Low, "RUN /usr/bin/sudo", "", nil},
+			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN [\"bash\"", "", nil},
+			{finding.Low, "RUN env X=1", "", nil},
+			{finding.Low, "RUN X=1 sudo", "", nil},
+			{finding.Low, "RUN S=sudo", "", nil},
+			{finding.Low, "RUN nice", "", nil},
+		}},
+		{name: "sudo as a word, not a command", src: `FROM debian:12
+RUN <<EOF
+apt-get install -y sudo
+echo sudo
+EOF
+RUN ["apt-get", "install", "-y", "sudo"]
+RUN sh -c 'echo sudo'
+`},
+	},
+	"dockerfile/sudo-nopasswd": {
+		{name: "echo into sudoers", src: `FROM debian:12
+RUN useradd -m app && echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+USER app
+`, want: []want{{finding.High, "RUN useradd", "stage 0", []string{"RUN writes a NOPASSWD sudoers rule into the final image", "sudo -n"}}}},
+		{name: "heredocs", src: `FROM debian:12
+RUN <<EOF
+useradd -m app
+echo '%wheel ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/wheel
+EOF
+RUN <<-EOT bash
+	cat >> /etc/sudoers <<SUDO
+	app ALL=(root) NOPASSWD: /usr/bin/apt-get
+	SUDO
+EOT
+COPY <<EOF /etc/sudoers.d/app
+app ALL=(ALL) NOPASSWD:ALL
+EOF
+ADD <<EOF /etc/doas.d/app.conf
+permit persist nopass app as root
+EOF
+USER app
+`, want: []want{
+			{finding.High, "RUN <<EOF", "", []string{"NOPASSWD sudoers rule"}},
+			{finding.High, "RUN <<-EOT bash", "", []string{"NOPASSWD sudoers rule"}},
+			{finding.High, "COPY <<EOF", "", []string{"COPY of a here-document to /etc/sudoers.d/app writes a NOPASSWD sudoers rule"}},
+			{finding.High, "ADD <<EOF", "", []string{"a doas nopass rule"}},
+		}},
+		{name: "quoting, sh -c, tee, sed", src: `FROM debian:12
+RUN echo app ALL='(ALL)' NOPASS''WD":"ALL | tee -a /etc/sudoers
+RUN ["sh", "-c", "echo 'app ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/app"]
+RUN sed -i 's/^# %wheel ALL=(ALL:ALL) NOPASSWD: ALL/%wheel ALL=(ALL:ALL) NOPASSWD: ALL/' /etc/sudoers
+USER app
+`, want: []want{
+			{finding.High, "RUN echo app", "", nil},
+			{finding.High, "RUN [\"sh\"", "", nil},
+			{finding.High, "RUN sed", "", nil},
+		}},
+		{name: "in the stage the final one is built on", src: `FROM debian:12 AS base
+RUN echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+FROM base
+USER app
+`, want: []want{{finding.High, "RUN echo", "stage 0 (base)", nil}}},
+		{name: "with a password, a group, a builder, a removal", src: `FROM debian:12 AS build
+RUN echo 'builder ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+FROM debian:12
+RUN usermod -aG sudo app && echo 'app ALL=(ALL) ALL' > /etc/sudoers.d/app
+RUN sed -i '/NOPASSWD/d' /etc/sudoers && grep -r NOPASSWD /etc/sudoers.d || true
+COPY --from=build /etc/hostname /x
+USER app
 `},
 	},
 	"dockerfile/unpinned-package": {

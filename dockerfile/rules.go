@@ -24,6 +24,7 @@ const (
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
 	ruleSecretInRun       = "dockerfile/secret-in-run" // #nosec G101 -- a rule id, not a credential
+	ruleSudoNopasswd      = "dockerfile/sudo-nopasswd" // #nosec G101 -- a rule id, not a credential
 )
 
 // Rules is every rule Audit can report, in documentation order.
@@ -227,7 +228,8 @@ var Rules = []finding.Rule{
 		Rationale: "A setuid program runs with its owner's rights, root's for the files a build creates, whoever starts it: one bug in it, or an " +
 			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
 			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +
-			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh). Builder stages " +
+			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh), " +
+			"by path (`/bin/chmod`), through `sudo -u root`, `env X=1`, `busybox`, `exec`, `nice`, in the script of `sh -c` (or `bash -ec`), and through a variable the script sets (`C=chmod; $C 4755 f`). Builder stages " +
 			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
 			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
@@ -249,12 +251,27 @@ var Rules = []finding.Rule{
 		Equivalents: []string{"DL3026"},
 	},
 	{
+		ID:       ruleSudoNopasswd,
+		Severity: finding.High,
+		Summary:  "The final image grants passwordless root: a RUN, or a COPY or ADD of a here-document, writes a sudoers rule with NOPASSWD or a doas `permit nopass` rule.",
+		Rationale: "`app ALL=(ALL) NOPASSWD: ALL` (in /etc/sudoers, a file of /etc/sudoers.d, or a group rule such as `%wheel ... NOPASSWD: ALL` the user is added to) lets any process of that user run anything as root with `sudo -n`: " +
+			"the container's non-root USER is then root to whoever gets code execution in it, as with dockerfile/user-root. " +
+			"Reported for the final stage and the stages it is built FROM, wherever the rule is written: the RUN's command line and heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), " +
+			"its commands' words after quote removal (`NOPASS\"WD\":`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
+			"Not reported: a rule without NOPASSWD, and adding a user to the sudo or wheel group (`usermod -aG sudo app`) alone, since the distributions' group rules ask for the user's password; " +
+			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64, printf escapes). `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
+		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
+			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
+	},
+	{
 		ID:       ruleRunSudo,
 		Severity: finding.Low,
 		Summary:  "A RUN uses sudo.",
 		Rationale: "Build steps already run as the stage's USER, and a step that needs root should say USER root before it and switch back after. " +
 			"sudo in an image means the image ships sudo and a sudoers entry, a path from the running user to root, and it behaves unpredictably " +
-			"without a TTY.",
+			"without a TTY. sudo is found as a command wherever the shell runs it: a line of a heredoc (`RUN <<EOF`), the exec form, a path (`/usr/bin/sudo`), " +
+			"after `env`, `exec`, `nice` or an assignment (`X=1 sudo`), in a `sh -c` script, or through a variable the script sets (`S=sudo; $S id`); the word sudo as an argument (`apt-get install sudo`) is not reported. " +
+			"A passwordless sudoers rule is dockerfile/sudo-nopasswd.",
 		Fix:         "Drop sudo: put `USER root` before the step and `USER <uid>` after it, or do the work in a builder stage.",
 		Equivalents: []string{"DL3004", "DS-0010", "kics:dockerfile/run_using_sudo"},
 	},

@@ -8,9 +8,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"mvdan.cc/sh/v3/syntax"
-
-	"github.com/wardsec/ward/internal/cmdsecret"
 )
 
 // setuidSite is an instruction of a stage that gives a file the setuid or
@@ -97,7 +94,7 @@ func runSetuid(c *instructions.RunCommand) []runChmod {
 	case c.PrependShell:
 		add(scriptSetuid(strings.Join(c.CmdLine, " ")))
 	default:
-		add(commandSetuid(c.CmdLine))
+		walkArgv(c.CmdLine, func(words []string) { add(commandSetuid(words)) })
 	}
 	var out []runChmod
 	for _, ch := range chmods {
@@ -109,30 +106,17 @@ func runSetuid(c *instructions.RunCommand) []runChmod {
 	return out
 }
 
-// scriptSetuid parses a shell script with mvdan.cc/sh, as the shell splits
-// it, and returns its chmod commands that set setuid or setgid, and the
-// paths its mkdir and install -d commands create as directories. A script
-// that does not parse is not judged.
+// scriptSetuid returns the chmod commands of a shell script that set
+// setuid or setgid, and the paths its mkdir and install -d commands
+// create as directories, as walkCommands reads the script (sh -c scripts
+// inside it included). A script that does not parse is not judged.
 func scriptSetuid(script string) ([]chmodCall, []string) {
-	f, err := cmdsecret.Parse(script)
-	if err != nil {
-		return nil, nil
-	}
 	var out []chmodCall
 	var dirs []string
-	syntax.Walk(f, func(n syntax.Node) bool {
-		call, ok := n.(*syntax.CallExpr)
-		if !ok || len(call.Args) == 0 {
-			return true
-		}
-		words := make([]string, 0, len(call.Args))
-		for _, w := range call.Args {
-			words = append(words, cmdsecret.Literal(w)) // "" for a non-literal word
-		}
+	walkCommands(script, func(words []string) {
 		c, d := commandSetuid(words)
 		out = append(out, c...)
 		dirs = append(dirs, d...)
-		return true
 	})
 	return out, dirs
 }
@@ -160,13 +144,62 @@ func commandSetuid(words []string) ([]chmodCall, []string) {
 	return nil, dirs
 }
 
-// commandWords returns words without the sudo, env, busybox or exec that
-// runs the command.
+// commandWords returns words without the commands that run them, with
+// their options and, for env, its assignments: sudo (sudo -u root -E
+// chmod ...), env (env -i X=1 chmod ...), busybox, exec, command, nohup,
+// nice and time.
 func commandWords(words []string) []string {
-	for len(words) > 0 && (words[0] == "sudo" || words[0] == "env" || words[0] == "busybox" || words[0] == "exec") {
-		words = words[1:]
+	for {
+		rest, ok := unwrap(words)
+		if !ok {
+			return words
+		}
+		words = rest
 	}
-	return words
+}
+
+// unwrap removes one of the commands commandWords removes, with its
+// options, from the start of words, and reports whether there was one.
+func unwrap(words []string) ([]string, bool) {
+	if len(words) == 0 {
+		return words, false
+	}
+	name := words[0][strings.LastIndexByte(words[0], '/')+1:]
+	valueOpts, ok := wrapperValueOptions[name]
+	if !ok {
+		return words, false
+	}
+	words = words[1:]
+	for len(words) > 0 && name != "busybox" {
+		w := words[0]
+		switch {
+		case w == "--":
+			return words[1:], true
+		case strings.HasPrefix(w, "-") && len(w) > 1:
+			words = words[1:]
+			if slices.Contains(valueOpts, w) && len(words) > 0 {
+				words = words[1:]
+			}
+		case name == "env" && strings.Contains(w, "=") && !strings.HasPrefix(w, "="):
+			words = words[1:]
+		default:
+			return words, true
+		}
+	}
+	return words, true
+}
+
+// wrapperValueOptions are the commands commandWords removes, with their
+// options that take the next word as their value.
+var wrapperValueOptions = map[string][]string{
+	"sudo":    {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "--host", "--other-user", "--command-timeout", "--chroot", "--close-from"},
+	"env":     {"-u", "-C", "-S", "--unset", "--chdir", "--split-string"},
+	"busybox": nil,
+	"exec":    {"-a"},
+	"command": nil,
+	"nohup":   nil,
+	"nice":    {"-n", "--adjustment"},
+	"time":    {"-f", "-o", "--format", "--output"},
 }
 
 // isCommand reports whether word runs the command name (name or a path

@@ -213,6 +213,9 @@ type stage struct {
 	// sudoGrants are its instructions that write a passwordless sudo or
 	// doas rule.
 	sudoGrants []sudoGrant
+	// worldWritable are its instructions that make files writable by
+	// every user.
+	worldWritable []permSite
 	// uid0 are the user names its RUNs, or those of its FROM chain, give
 	// UID 0, with the line of the last such RUN.
 	uid0 map[string]int
@@ -580,6 +583,14 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	for _, name := range runUID0Users(c) {
 		st.uid0[name] = line
 	}
+	if p := runPipesToShell(c); p != "" {
+		a.report(rulePipeToShell, finding.Medium, line, st.object(),
+			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
+			fixOf(rulePipeToShell))
+	}
+	for _, w := range runWorldWritable(c) {
+		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
+	}
 	if g := runNopasswd(c); g != "" {
 		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
@@ -601,10 +612,14 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	st.goRuns = append(st.goRuns, line)
 }
 
-// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit.
+// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit,
+// or lets every user write.
 func (a *auditor) chmod(st *stage, instr, mode string, line int) {
 	if mode == "" {
 		return
+	}
+	if v, _ := a.expand(mode, st.env); worldWritable(v) {
+		st.worldWritable = append(st.worldWritable, permSite{line: line, what: instr + " --chmod=" + mode})
 	}
 	if v, _ := a.expand(mode, st.env); setuidBits(v) != 0 {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode, bits: setuidBits(v)})
@@ -853,6 +868,11 @@ func (a *auditor) judgeFinal(f *stage) {
 				msg = fmt.Sprintf("%s sets the setgid bit of a file of the final image: whoever runs it runs with the file's group (root's unless a --chown or chown says otherwise), whatever the container's USER's groups; on a directory it only makes the files created in it take its group", su.what)
 			}
 			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(), msg, fixOf(ruleSetuidFile))
+		}
+		for _, w := range s.worldWritable {
+			a.report(ruleWorldWritable, finding.Low, w.line, s.object(),
+				fmt.Sprintf("%s makes files of the final image writable by every user: whoever runs code in the container, under any UID, can change them (programs, scripts, configuration) for the users that run or read them", w.what),
+				fixOf(ruleWorldWritable))
 		}
 		for _, g := range s.sudoGrants {
 			a.report(ruleSudoNopasswd, finding.High, g.line, s.object(),

@@ -747,6 +747,104 @@ RUN ["apt-get", "install", "-y", "sudo"]
 RUN sh -c 'echo sudo'
 `},
 	},
+	"dockerfile/pipe-to-shell": {
+		{name: "pipes", src: `FROM debian:12 AS build
+RUN curl -fsSL https://get.example.com/install.sh | sh
+RUN wget -O- https://x.example/i | bash
+RUN curl -sSL https://x.example/i | sudo -E bash -s -- --yes
+RUN curl -sSL https://x.example/i | tee /tmp/i.sh | /bin/sh
+RUN curl -sSL https://x.example/i.py | python3 -
+FROM debian:12
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN curl -fsSL", "stage 0 (build)", []string{"curl | sh"}},
+			{finding.Medium, "RUN wget", "", []string{"wget | bash"}},
+			{finding.Medium, "RUN curl -sSL https://x.example/i | sudo", "", nil},
+			{finding.Medium, "RUN curl -sSL https://x.example/i | tee", "", []string{"curl | sh"}},
+			{finding.Medium, "RUN curl -sSL https://x.example/i.py", "", []string{"curl | python3"}},
+		}},
+		{name: "heredocs, substitutions, sh -c, exec form", src: `FROM debian:12
+RUN <<EOF
+set -e
+curl -fsSL https://x.example/i | sh
+EOF
+RUN <<-EOT bash
+	wget -qO- https://x.example/i | bash
+EOT
+RUN bash <(curl -fsSL https://x.example/i)
+RUN sh -c "$(curl -fsSL https://x.example/i)"
+RUN eval "$(wget -qO- https://x.example/env)"
+RUN ["sh", "-c", "curl -s https://x.example/i | sh"]
+RUN sh -c 'busybox wget -O - https://x.example/i | ash'
+RUN "cu"rl https://x.example/i \
+  | s\
+h
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN <<EOF", "", nil},
+			{finding.Medium, "RUN <<-EOT bash", "", nil},
+			{finding.Medium, "RUN bash <(curl", "", []string{"bash of curl output"}},
+			{finding.Medium, "RUN sh -c \"$(curl", "", []string{"sh of curl output"}},
+			{finding.Medium, "RUN eval", "", []string{"eval of wget output"}},
+			{finding.Medium, "RUN [\"sh\"", "", nil},
+			{finding.Medium, "RUN sh -c 'busybox", "", []string{"wget | ash"}},
+			{finding.Medium, "RUN \"cu\"rl", "", nil},
+		}},
+		{name: "data, files, checked downloads", src: `FROM debian:12
+RUN curl -s https://api.example/tags | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])'
+RUN curl -fsSLo i.sh https://x.example/i && echo "abc  i.sh" | sha256sum -c - && sh i.sh
+RUN curl -s https://x.example/a | sh ./local.sh
+RUN curl -s https://x.example/a | bash -c 'read v; echo $v'
+RUN curl -s https://x.example/k | gpg --dearmor -o /usr/share/keyrings/k.gpg
+RUN echo "curl x | sh"
+USER 1000
+`},
+	},
+	"dockerfile/world-writable": {
+		{name: "chmod, install, mkdir, --chmod", src: `FROM alpine:3.20
+RUN chmod 777 /app
+RUN chmod -R o+w /srv
+COPY --chmod=666 app.conf /etc/app.conf
+RUN install -m 0777 tool /usr/bin/tool && mkdir -m a=rwx /data
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod 777", "stage 0", []string{"RUN chmod 777 makes files of the final image writable by every user"}},
+			{finding.Low, "RUN chmod -R o+w", "", []string{"RUN chmod -R o+w"}},
+			{finding.Low, "COPY --chmod=666", "", []string{"COPY --chmod=666"}},
+			{finding.Low, "RUN install", "", []string{"RUN install -m 0777"}},
+			{finding.Low, "RUN install", "", []string{"RUN mkdir -m a=rwx"}},
+		}},
+		{name: "heredocs and evasions", src: `FROM alpine:3.20
+RUN <<EOF
+set -e
+chmod 777 /app
+EOF
+RUN <<-EOT bash
+	/bin/chmod -R go+w /srv
+EOT
+RUN ["busybox", "chmod", "0777", "/x"]
+RUN sh -c 'sudo chmod a+rw /y'
+RUN M=777; C=chmod; $C "$M" /z
+RUN "ch"'mod' 7\
+77 /w
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN <<EOF", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN <<-EOT bash", "", []string{"RUN chmod -R go+w"}},
+			{finding.Low, "RUN [\"busybox\"", "", nil},
+			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN \"ch\"", "", nil},
+		}},
+		{name: "sticky, umask, builders, safe modes", src: `FROM alpine:3.20 AS build
+RUN chmod 777 /out
+FROM alpine:3.20
+RUN chmod 1777 /tmp && mkdir -m 1777 /scratch && chmod a+rwxt /shared
+RUN chmod +w /a && chmod =rwx /b && chmod 775 /c && chmod o-w /d && chmod 755 /e
+RUN echo chmod 777 /f
+COPY --from=build /out /out
+USER 1000
+`},
+	},
 	"dockerfile/sudo-nopasswd": {
 		{name: "echo into sudoers", src: `FROM debian:12
 RUN useradd -m app && echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers

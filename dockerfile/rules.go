@@ -24,6 +24,8 @@ const (
 	ruleCopySecretFile    = "dockerfile/copy-secret-file" // #nosec G101 -- a rule id, not a credential
 	ruleUntrustedRegistry = "dockerfile/untrusted-registry"
 	ruleSecretInRun       = "dockerfile/secret-in-run" // #nosec G101 -- a rule id, not a credential
+	ruleWorldWritable     = "dockerfile/world-writable"
+	rulePipeToShell       = "dockerfile/pipe-to-shell"
 	ruleSudoNopasswd      = "dockerfile/sudo-nopasswd" // #nosec G101 -- a rule id, not a credential
 )
 
@@ -262,6 +264,32 @@ var Rules = []finding.Rule{
 			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64, printf escapes). `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
 			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
+	},
+	{
+		ID:       rulePipeToShell,
+		Severity: finding.Medium,
+		Summary:  "A RUN pipes a download into a shell or interpreter (`curl ... | sh`, `wget -O- ... | bash`, `bash <(curl ...)`, `sh -c \"$(curl ...)\"`) without checking it.",
+		Rationale: "The script runs as it arrives: a compromised or changed server, a hijacked DNS name or a man in the middle (`curl -k`, http) runs its code in the build, " +
+			"and a rebuild silently runs a different script, as with dockerfile/add-remote. Every stage is checked, builders included: code run there can change what they hand to the final image. " +
+			"Reported: a pipeline in which curl, wget, fetch, aria2c or httpie's http feeds, directly or through other commands (`curl | tee x | sh`), a shell or python, perl, ruby, node or php that reads its " +
+			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); and an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads. " +
+			"Found in shell and exec form, heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), `sh -c` scripts, by path and through sudo, env or busybox. Not reported: an interpreter given its script with -c or -e or a file " +
+			"(`curl api | python3 -c 'import json...'` reads data), and a download to a file that a later command runs, which may be checked between the two.",
+		Fix: "Download to a file, verify it, then run it: `curl -fsSLo install.sh <url> && echo \"<sha256>  install.sh\" | sha256sum -c - && sh install.sh`, " +
+			"or use `ADD --checksum=sha256:<digest> <url> /tmp/install.sh`; better, install a package or copy a pinned release.",
+	},
+	{
+		ID:       ruleWorldWritable,
+		Severity: finding.Low,
+		Summary:  "The final image gets world-writable files: a RUN chmod, install -m or mkdir -m, or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
+		Rationale: "A file every user may write is a file any process of the container may change, whatever its UID: the application's code and scripts, " +
+			"configuration, or the entrypoint a root process runs later (`chmod -R 777 /app`, `chmod 666 /etc/passwd`). It usually stands in for a " +
+			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +
+			"symbolic (`o+w`, `a=rwx`, `go+w`; `+w` and `=rwx` without who follow the umask and are not counted), in shell and exec form, in heredocs " +
+			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `sh -c` and a variable the script sets. Not reported: " +
+			"modes with the sticky bit (`chmod 1777 /tmp`, `+t`), where users cannot remove or rename each other's files; modes a build argument without a value makes up.",
+		Fix: "Give the files to the user that writes them (`COPY --chown=10001:10001`, `chown -R 10001 /app/data`) with a mode of 0755 or 0644 (0775 for a shared group), " +
+			"or make writable directories sticky (`chmod 1777`).",
 	},
 	{
 		ID:       ruleRunSudo,

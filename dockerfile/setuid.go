@@ -301,6 +301,18 @@ type chmodCall struct {
 // through sudo, env or busybox) whose mode sets setuid or setgid, and that
 // command.
 func chmodSetuid(words []string) (chmodCall, bool) {
+	ch, ok := parseChmod(words)
+	if !ok {
+		return chmodCall{}, false
+	}
+	ch.bits = setuidBits(ch.mode)
+	return ch, ch.bits != 0
+}
+
+// parseChmod reports whether words are a chmod command (run directly or
+// through the commands commandWords removes) with a mode, and reads it:
+// its mode, paths and whether it is recursive (bits left 0).
+func parseChmod(words []string) (chmodCall, bool) {
 	words = commandWords(words)
 	if len(words) < 2 || !isCommand(words[0], "chmod") {
 		return chmodCall{}, false
@@ -342,8 +354,7 @@ func chmodSetuid(words []string) (chmodCall, bool) {
 				}
 			}
 		}
-		ch.bits = setuidBits(ch.mode)
-		return ch, ch.bits != 0
+		return ch, ch.mode != ""
 	}
 	return chmodCall{}, false
 }

@@ -42,6 +42,10 @@ func ShellScript(argv []string) (string, bool) {
 	return "", false
 }
 
+// ShellScriptOpt reports whether a shell option cluster ends with c, so
+// that the next argument is the script (-c, -ec, -euxc).
+func ShellScriptOpt(opt string) bool { return shellCommandOpt(opt) }
+
 // argRef matches the references of Argv.
 var argRef = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
 

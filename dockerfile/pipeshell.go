@@ -48,6 +48,8 @@ func scriptPipesToShell(script string, depth int) string {
 		return ""
 	}
 	var found string
+	inner := map[*syntax.BinaryCmd]bool{} // pipes inside a pipeline already flattened
+	dl := downloads(f)
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if found != "" {
 			return false
@@ -57,17 +59,20 @@ func scriptPipesToShell(script string, depth int) string {
 			if n.Op != syntax.Pipe && n.Op != syntax.PipeAll {
 				return true
 			}
-			stages := pipeline(n)
-			for i, st := range stages {
-				if d := downloader(st); d != "" {
-					for _, later := range stages[i+1:] {
-						if call, ok := later.Cmd.(*syntax.CallExpr); ok {
-							if name, ok := readsScript(callLiterals(call)); ok {
-								found = d + " | " + name
-								return false
-							}
-						}
+			if inner[n] {
+				return true // a part of a pipeline judged whole
+			}
+			stages := pipeline(n, inner)
+			d := ""
+			for _, st := range stages {
+				if call, ok := st.Cmd.(*syntax.CallExpr); ok && d != "" {
+					if name, ok := readsScript(callLiterals(call)); ok {
+						found = d + " | " + name
+						return false
 					}
+				}
+				if d == "" {
+					d = dl[st]
 				}
 			}
 		case *syntax.CallExpr:
@@ -80,14 +85,10 @@ func scriptPipesToShell(script string, depth int) string {
 				// What the interpreter runs from a substitution:
 				// bash <(curl ...), sh -c "$(curl ...)", eval "$(wget -O- ...)".
 				for _, arg := range n.Args[1:] {
-					syntax.Walk(arg, func(m syntax.Node) bool {
-						if st, ok := m.(*syntax.Stmt); ok && found == "" {
-							if d := downloader(st); d != "" {
-								found = name + " of " + d + " output"
-							}
-						}
-						return found == ""
-					})
+					if d := dl[arg]; d != "" {
+						found = name + " of " + d + " output"
+						break
+					}
 				}
 			}
 			if found != "" {
@@ -102,12 +103,14 @@ func scriptPipesToShell(script string, depth int) string {
 	return found
 }
 
-// pipeline flattens a pipeline into its commands, in order.
-func pipeline(b *syntax.BinaryCmd) []*syntax.Stmt {
+// pipeline flattens a pipeline into its commands, in order, and marks
+// the pipes inside it in inner.
+func pipeline(b *syntax.BinaryCmd, inner map[*syntax.BinaryCmd]bool) []*syntax.Stmt {
 	var out []*syntax.Stmt
 	for _, s := range []*syntax.Stmt{b.X, b.Y} {
-		if inner, ok := s.Cmd.(*syntax.BinaryCmd); ok && (inner.Op == syntax.Pipe || inner.Op == syntax.PipeAll) {
-			out = append(out, pipeline(inner)...)
+		if p, ok := s.Cmd.(*syntax.BinaryCmd); ok && (p.Op == syntax.Pipe || p.Op == syntax.PipeAll) {
+			inner[p] = true
+			out = append(out, pipeline(p, inner)...)
 		} else {
 			out = append(out, s)
 		}
@@ -115,22 +118,34 @@ func pipeline(b *syntax.BinaryCmd) []*syntax.Stmt {
 	return out
 }
 
-// downloader returns the downloading command st runs ("curl"), or "".
-// A subshell or block is searched.
-func downloader(st *syntax.Stmt) string {
-	var found string
-	syntax.Walk(st, func(n syntax.Node) bool {
-		if call, ok := n.(*syntax.CallExpr); ok && found == "" {
-			words := commandWords(callLiterals(call))
-			if len(words) > 0 {
-				if name := words[0][strings.LastIndexByte(words[0], '/')+1:]; slices.Contains(downloaders, name) {
-					found = name
+// downloads maps each node of f that runs a downloading command, in
+// itself or a subshell, block or substitution inside it, to that command
+// ("curl"), in one walk: a node's answer is known when Walk leaves it.
+func downloads(f *syntax.File) map[syntax.Node]string {
+	out := map[syntax.Node]string{}
+	var stack []syntax.Node
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if n != nil {
+			stack = append(stack, n)
+			if call, ok := n.(*syntax.CallExpr); ok {
+				if words := commandWords(callLiterals(call)); len(words) > 0 {
+					if name := words[0][strings.LastIndexByte(words[0], '/')+1:]; slices.Contains(downloaders, name) {
+						out[n] = name
+					}
 				}
 			}
+			return true
 		}
-		return found == ""
+		done := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if d := out[done]; d != "" && len(stack) > 0 {
+			if parent := stack[len(stack)-1]; out[parent] == "" {
+				out[parent] = d
+			}
+		}
+		return true
 	})
-	return found
+	return out
 }
 
 // readsScript reports whether words run an interpreter on a script it

@@ -564,7 +564,7 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
-	if runUsesSudo(c) {
+	if runUsesSudo(c, st.env) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
 	for _, u := range runInstalls(c) {
@@ -588,13 +588,13 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
 			fixOf(rulePipeToShell))
 	}
-	for _, w := range runWorldWritable(c) {
+	for _, w := range runWorldWritable(c, st.env) {
 		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
 	}
-	if g := runNopasswd(c); g != "" {
+	if g := runNopasswd(c, st.env); g != "" {
 		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
-	for _, m := range runSetuid(c) {
+	for _, m := range runSetuid(c, st.env) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {

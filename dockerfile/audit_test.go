@@ -331,6 +331,20 @@ USER 1000
 			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
 			{finding.Medium, "RUN install -o root", "", []string{"RUN install -m 4711"}},
 		}},
+		// A mode BuildKit gives the RUN's shell as ENV or ARG, or the
+		// script sets, is that value (ARG MODE=4755 passed before); not
+		// in exec form, which no shell expands.
+		{name: "mode through variables", src: `FROM alpine:3.20
+ARG MODE=4755
+ENV BIN=/usr/bin/tool
+RUN chmod $MODE "$BIN"
+RUN ["chmod", "$MODE", "/usr/bin/x"]
+RUN ["sh", "-c", "chmod $MODE /usr/bin/y"]
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN chmod $MODE", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN [\"sh\"", "", []string{"RUN chmod 4755"}},
+		}},
 		// Commands run through sudo with options, env with assignments,
 		// sh -c (exec and shell form) were not chmod to the old reading.
 		{name: "chmod through wrappers and sh -c", src: `FROM alpine:3.20
@@ -738,6 +752,10 @@ RUN nice -n 5 sudo id
 			{finding.Low, "RUN S=sudo", "", nil},
 			{finding.Low, "RUN nice", "", nil},
 		}},
+		{name: "sudo through ENV", src: `FROM debian:12
+ENV SUDO=/usr/bin/sudo
+RUN $SUDO id
+`, want: []want{{finding.Low, "RUN $SUDO", "", nil}}},
 		{name: "sudo as a word, not a command", src: `FROM debian:12
 RUN <<EOF
 apt-get install -y sudo
@@ -833,7 +851,23 @@ USER 1000
 			{finding.Low, "RUN <<-EOT bash", "", []string{"RUN chmod -R go+w"}},
 			{finding.Low, "RUN [\"busybox\"", "", nil},
 			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN M=777", "", []string{"RUN chmod 777"}},
 			{finding.Low, "RUN \"ch\"", "", nil},
+		}},
+		{name: "mode from ENV, ARG or the script", src: `FROM alpine:3.20
+ENV M=777
+ARG R=-R
+RUN chmod "$M" /app
+RUN chmod $R ${M} /srv
+RUN m=0666; install -m "$m" f /etc/f
+RUN ["chmod", "$M", "/x"]
+ARG UNSET
+RUN chmod $UNSET /y
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod \"$M\"", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN chmod $R", "", []string{"RUN chmod -R 777"}},
+			{finding.Low, "RUN m=0666", "", []string{"RUN install -m 0666"}},
 		}},
 		{name: "sticky, umask, builders, safe modes", src: `FROM alpine:3.20 AS build
 RUN chmod 777 /out
@@ -872,6 +906,16 @@ USER app
 			{finding.High, "RUN <<-EOT bash", "", []string{"NOPASSWD sudoers rule"}},
 			{finding.High, "COPY <<EOF", "", []string{"COPY of a here-document to /etc/sudoers.d/app writes a NOPASSWD sudoers rule"}},
 			{finding.High, "ADD <<EOF", "", []string{"a doas nopass rule"}},
+		}},
+		{name: "through ENV and ARG", src: `FROM debian:12
+ENV GRANT="NOPASSWD: ALL"
+ARG WHO=app
+RUN echo "$WHO ALL=(ALL) $GRANT" >> /etc/sudoers.d/app
+RUN ["sh", "-c", "echo \"app ALL=(ALL) ${GRANT}\" > /etc/sudoers.d/x"]
+USER app
+`, want: []want{
+			{finding.High, "RUN echo \"$WHO", "", nil},
+			{finding.High, "RUN [\"sh\"", "", nil},
 		}},
 		{name: "quoting, sh -c, tee, sed", src: `FROM debian:12
 RUN echo app ALL='(ALL)' NOPASS''WD":"ALL | tee -a /etc/sudoers

@@ -1,6 +1,10 @@
 package dockerfile
 
 import (
+	"maps"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/wardsec/ward/internal/cmdsecret"
@@ -10,33 +14,51 @@ import (
 // walkCommands follows.
 const maxShellNesting = 8
 
-// walkCommands parses a shell script with mvdan.cc/sh, as the shell
-// splits it, and calls fn with the words of each of its simple commands
-// ("" for a word that is not literal), and of the commands of the script
-// of each `sh -c SCRIPT` among them (bash, dash ..., run directly or
-// through sudo, env, exec ...). A first word that is a variable the script
-// set to a literal value before (SUDO=sudo; $SUDO id) is that value. It
-// reports false when the script does not parse, and walks nothing then.
-func walkCommands(script string, fn func(words []string)) bool {
-	return walkScript(script, 0, fn)
+// walkRun calls fn with the words of each command a RUN runs: those of
+// its heredoc bodies or shell-form command line, parsed with mvdan.cc/sh
+// as the shell splits them, or its exec-form arguments; and those of the
+// script of each `sh -c SCRIPT` among them (bash, dash ..., run directly
+// or through sudo, env, exec ...). A word is its text after quote
+// removal, with the variables the shell would expand replaced by their
+// values when known: set to a literal value earlier in the script
+// (C=chmod; $C 4755 f), or in env, the ENV and ARG values of the stage,
+// which BuildKit gives the RUN as its environment (ARG MODE=4755 ...
+// chmod $MODE f). Words with other expansions are "". A script that does
+// not parse is not walked.
+func walkRun(c *instructions.RunCommand, env map[string]string, fn func(words []string)) {
+	scripts, argv := runScripts(c)
+	if argv != nil {
+		// No shell expands an exec-form RUN's arguments, but one its
+		// sh -c script runs does.
+		walkWords(argv, 0, env, fn)
+	}
+	for _, s := range scripts {
+		walkScript(s, 0, env, fn)
+	}
 }
 
-// walkArgv calls fn with argv, an exec-form command, and walks the
-// script it runs if it is sh -c SCRIPT.
-func walkArgv(argv []string, fn func(words []string)) {
-	walkWords(argv, 0, fn)
-}
-
-func walkScript(script string, depth int, fn func(words []string)) bool {
+func walkScript(script string, depth int, env map[string]string, fn func(words []string)) {
 	f, err := cmdsecret.Parse(script)
 	if err != nil {
-		return false
+		return
 	}
-	vars := map[string]string{}
+	vars := maps.Clone(env)
+	if vars == nil {
+		vars = map[string]string{}
+	}
 	set := func(as []*syntax.Assign) {
 		for _, a := range as {
-			if a.Name != nil && a.Value != nil && !a.Append && a.Index == nil {
-				vars[a.Name.Value] = cmdsecret.Literal(a.Value)
+			if a.Name == nil || a.Append || a.Index != nil || a.Array != nil {
+				continue
+			}
+			v, ok := "", true
+			if a.Value != nil {
+				v, ok = expandWord(a.Value, vars)
+			}
+			if ok {
+				vars[a.Name.Value] = v
+			} else {
+				delete(vars, a.Name.Value)
 			}
 		}
 	}
@@ -51,44 +73,75 @@ func walkScript(script string, depth int, fn func(words []string)) bool {
 			}
 			words := make([]string, 0, len(n.Args))
 			for _, w := range n.Args {
-				words = append(words, cmdsecret.Literal(w)) // "" for a non-literal word
+				v, _ := expandWord(w, vars) // "" for a word not known
+				words = append(words, v)
 			}
-			if name, ok := plainParam(n.Args[0]); ok {
-				words[0] = vars[name]
-			}
-			walkWords(words, depth, fn)
+			walkWords(words, depth, vars, fn)
 		}
 		return true
 	})
-	return true
 }
 
 // walkWords calls fn with words and walks the script they run if they
 // are sh -c SCRIPT.
-func walkWords(words []string, depth int, fn func(words []string)) {
+func walkWords(words []string, depth int, env map[string]string, fn func(words []string)) {
 	fn(words)
 	if depth >= maxShellNesting {
 		return
 	}
 	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
-		walkScript(script, depth+1, fn)
+		walkScript(script, depth+1, env, fn)
 	}
 }
 
-// plainParam reports whether w is only a variable ($NAME, ${NAME},
-// "$NAME"), and its name.
-func plainParam(w *syntax.Word) (string, bool) {
-	parts := w.Parts
-	if len(parts) == 1 {
-		if dq, ok := parts[0].(*syntax.DblQuoted); ok {
-			parts = dq.Parts
+// expandWord returns the value of a shell word after quote removal, with
+// its plain variables ($NAME, ${NAME}) replaced by their values in vars,
+// and false, with "", when any part is not known: a variable vars does
+// not hold, a parameter expansion with an operator, a command or
+// arithmetic substitution, a glob pattern's expansion aside.
+func expandWord(w *syntax.Word, vars map[string]string) (string, bool) {
+	var b strings.Builder
+	var parts func(ps []syntax.WordPart) bool
+	parts = func(ps []syntax.WordPart) bool {
+		for _, p := range ps {
+			switch p := p.(type) {
+			case *syntax.Lit:
+				b.WriteString(p.Value)
+			case *syntax.SglQuoted:
+				if p.Dollar {
+					return false
+				}
+				b.WriteString(p.Value)
+			case *syntax.DblQuoted:
+				if p.Dollar || !parts(p.Parts) {
+					return false
+				}
+			case *syntax.ParamExp:
+				name, ok := plainParamExp(p)
+				if !ok {
+					return false
+				}
+				v, ok := vars[name]
+				if !ok {
+					return false
+				}
+				b.WriteString(v)
+			default:
+				return false
+			}
 		}
+		return true
 	}
-	if len(parts) != 1 {
+	if !parts(w.Parts) {
 		return "", false
 	}
-	p, ok := parts[0].(*syntax.ParamExp)
-	if !ok || p.Param == nil || p.Exp != nil || p.Repl != nil || p.Index != nil || p.Slice != nil || p.Length || p.Excl || p.Names != 0 {
+	return b.String(), true
+}
+
+// plainParamExp reports whether p is a plain variable ($NAME, ${NAME}),
+// and its name.
+func plainParamExp(p *syntax.ParamExp) (string, bool) {
+	if p.Param == nil || p.Exp != nil || p.Repl != nil || p.Index != nil || p.Slice != nil || p.Length || p.Excl || p.Width || p.Names != 0 {
 		return "", false
 	}
 	return p.Param.Value, true

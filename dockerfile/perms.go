@@ -48,7 +48,7 @@ type permSite struct {
 // runWorldWritable returns the commands of a RUN that make files
 // world-writable (chmod, install -m, mkdir -m), as "chmod 777",
 // "chmod -R o+w", "mkdir -m 777": read as runSetuid reads a RUN.
-func runWorldWritable(c *instructions.RunCommand) []string {
+func runWorldWritable(c *instructions.RunCommand, env map[string]string) []string {
 	var out []string
 	fn := func(words []string) {
 		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
@@ -63,12 +63,6 @@ func runWorldWritable(c *instructions.RunCommand) []string {
 			out = append(out, im.cmd+" -m "+im.mode)
 		}
 	}
-	scripts, argv := runScripts(c)
-	if argv != nil {
-		walkArgv(argv, fn)
-	}
-	for _, s := range scripts {
-		walkCommands(s, fn)
-	}
+	walkRun(c, env, fn)
 	return out
 }

@@ -231,7 +231,7 @@ var Rules = []finding.Rule{
 			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
 			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +
 			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh), " +
-			"by path (`/bin/chmod`), through `sudo -u root`, `env X=1`, `busybox`, `exec`, `nice`, in the script of `sh -c` (or `bash -ec`), and through a variable the script sets (`C=chmod; $C 4755 f`). Builder stages " +
+			"by path (`/bin/chmod`), through `sudo -u root`, `env X=1`, `busybox`, `exec`, `nice`, in the script of `sh -c` (or `bash -ec`), and through variables the script sets (`C=chmod; $C 4755 f`) or the stage's ENV and ARG values, which BuildKit gives the shell (`ARG MODE=4755` then `chmod $MODE f`; an ARG is judged by its default, as the build without --build-arg makes it). Builder stages " +
 			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
 			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
@@ -259,7 +259,7 @@ var Rules = []finding.Rule{
 		Rationale: "`app ALL=(ALL) NOPASSWD: ALL` (in /etc/sudoers, a file of /etc/sudoers.d, or a group rule such as `%wheel ... NOPASSWD: ALL` the user is added to) lets any process of that user run anything as root with `sudo -n`: " +
 			"the container's non-root USER is then root to whoever gets code execution in it, as with dockerfile/user-root. " +
 			"Reported for the final stage and the stages it is built FROM, wherever the rule is written: the RUN's command line and heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), " +
-			"its commands' words after quote removal (`NOPASS\"WD\":`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
+			"its commands' words after quote removal (`NOPASS\"WD\":`) and with the variables the script or the stage's ENV and ARG set (`ENV GRANT=\"NOPASSWD: ALL\"`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
 			"Not reported: a rule without NOPASSWD, and adding a user to the sudo or wheel group (`usermod -aG sudo app`) alone, since the distributions' group rules ask for the user's password; " +
 			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64, printf escapes). `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
@@ -286,7 +286,7 @@ var Rules = []finding.Rule{
 			"configuration, or the entrypoint a root process runs later (`chmod -R 777 /app`, `chmod 666 /etc/passwd`). It usually stands in for a " +
 			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +
 			"symbolic (`o+w`, `a=rwx`, `go+w`; `+w` and `=rwx` without who follow the umask and are not counted), in shell and exec form, in heredocs " +
-			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `sh -c` and a variable the script sets. Not reported: " +
+			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `sh -c`, and variables the script or the stage's ENV and ARG set (`ENV M=777` then `chmod $M /app`). Not reported: " +
 			"modes with the sticky bit (`chmod 1777 /tmp`, `+t`), where users cannot remove or rename each other's files; modes a build argument without a value makes up.",
 		Fix: "Give the files to the user that writes them (`COPY --chown=10001:10001`, `chown -R 10001 /app/data`) with a mode of 0755 or 0644 (0775 for a shared group), " +
 			"or make writable directories sticky (`chmod 1777`).",
@@ -298,7 +298,7 @@ var Rules = []finding.Rule{
 		Rationale: "Build steps already run as the stage's USER, and a step that needs root should say USER root before it and switch back after. " +
 			"sudo in an image means the image ships sudo and a sudoers entry, a path from the running user to root, and it behaves unpredictably " +
 			"without a TTY. sudo is found as a command wherever the shell runs it: a line of a heredoc (`RUN <<EOF`), the exec form, a path (`/usr/bin/sudo`), " +
-			"after `env`, `exec`, `nice` or an assignment (`X=1 sudo`), in a `sh -c` script, or through a variable the script sets (`S=sudo; $S id`); the word sudo as an argument (`apt-get install sudo`) is not reported. " +
+			"after `env`, `exec`, `nice` or an assignment (`X=1 sudo`), in a `sh -c` script, or through a variable the script or an ENV or ARG sets (`S=sudo; $S id`); the word sudo as an argument (`apt-get install sudo`) is not reported. " +
 			"A passwordless sudoers rule is dockerfile/sudo-nopasswd.",
 		Fix:         "Drop sudo: put `USER root` before the step and `USER <uid>` after it, or do the work in a builder stage.",
 		Equivalents: []string{"DL3004", "DS-0010", "kics:dockerfile/run_using_sudo"},

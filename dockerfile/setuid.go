@@ -77,25 +77,16 @@ type runChmod struct {
 // recursively, of paths that the same RUN creates as directories (mkdir,
 // install -d) is left out: on a directory, setgid only makes the files
 // created in it take its group, the shared-directory pattern.
-func runSetuid(c *instructions.RunCommand) []runChmod {
+func runSetuid(c *instructions.RunCommand, env map[string]string) []runChmod {
 	var chmods []chmodCall
 	dirs := map[string]bool{}
-	add := func(cs []chmodCall, ds []string) {
+	walkRun(c, env, func(words []string) {
+		cs, ds := commandSetuid(words)
 		chmods = append(chmods, cs...)
 		for _, p := range ds {
 			dirs[path.Clean(p)] = true
 		}
-	}
-	switch {
-	case len(c.Files) > 0:
-		for _, f := range c.Files {
-			add(scriptSetuid(f.Data))
-		}
-	case c.PrependShell:
-		add(scriptSetuid(strings.Join(c.CmdLine, " ")))
-	default:
-		walkArgv(c.CmdLine, func(words []string) { add(commandSetuid(words)) })
-	}
+	})
 	var out []runChmod
 	for _, ch := range chmods {
 		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {
@@ -104,21 +95,6 @@ func runSetuid(c *instructions.RunCommand) []runChmod {
 		out = append(out, runChmod{ch.mode, ch.bits, ch.cmd})
 	}
 	return out
-}
-
-// scriptSetuid returns the chmod commands of a shell script that set
-// setuid or setgid, and the paths its mkdir and install -d commands
-// create as directories, as walkCommands reads the script (sh -c scripts
-// inside it included). A script that does not parse is not judged.
-func scriptSetuid(script string) ([]chmodCall, []string) {
-	var out []chmodCall
-	var dirs []string
-	walkCommands(script, func(words []string) {
-		c, d := commandSetuid(words)
-		out = append(out, c...)
-		dirs = append(dirs, d...)
-	})
-	return out, dirs
 }
 
 // commandSetuid returns what one command (its words, "" for those that

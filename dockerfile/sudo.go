@@ -13,7 +13,7 @@ import (
 // (/usr/bin/sudo), through env, exec, command ..., or through a variable
 // the script sets to it (S=sudo; $S id). The text match of sudoRun is
 // kept for scripts that do not parse.
-func runUsesSudo(c *instructions.RunCommand) bool {
+func runUsesSudo(c *instructions.RunCommand, env map[string]string) bool {
 	if sudoRun.MatchString(runText(c)) {
 		return true
 	}
@@ -21,13 +21,7 @@ func runUsesSudo(c *instructions.RunCommand) bool {
 	fn := func(words []string) {
 		found = found || usesSudo(words)
 	}
-	scripts, argv := runScripts(c)
-	if argv != nil {
-		walkArgv(argv, fn)
-	}
-	for _, s := range scripts {
-		walkCommands(s, fn)
-	}
+	walkRun(c, env, fn)
 	return found
 }
 
@@ -87,7 +81,7 @@ func nopasswdGrant(text string) string {
 // its text (command line and heredoc bodies), or of its commands' words
 // after quote removal (echo app ALL="(ALL)" NOPASS"WD": ALL), sh -c
 // scripts included.
-func runNopasswd(c *instructions.RunCommand) string {
+func runNopasswd(c *instructions.RunCommand, env map[string]string) string {
 	if g := nopasswdGrant(runText(c)); g != "" {
 		return g
 	}
@@ -97,13 +91,7 @@ func runNopasswd(c *instructions.RunCommand) string {
 			g = nopasswdGrant(strings.Join(words, " "))
 		}
 	}
-	scripts, argv := runScripts(c)
-	if argv != nil {
-		walkArgv(argv, fn)
-	}
-	for _, s := range scripts {
-		walkCommands(s, fn)
-	}
+	walkRun(c, env, fn)
 	return g
 }
 

@@ -1,7 +1,6 @@
 package dockerfile
 
 import (
-	"maps"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -26,26 +25,49 @@ const maxShellNesting = 8
 // chmod $MODE f). Words with other expansions are "". A script that does
 // not parse is not walked.
 func walkRun(c *instructions.RunCommand, env map[string]string, fn func(words []string)) {
+	top := &scope{env: env}
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		// No shell expands an exec-form RUN's arguments, but one its
 		// sh -c script runs does.
-		walkWords(argv, 0, env, fn)
+		walkWords(argv, 0, top, fn)
 	}
 	for _, s := range scripts {
-		walkScript(s, 0, env, fn)
+		walkScript(s, 0, top, fn)
 	}
 }
 
-func walkScript(script string, depth int, env map[string]string, fn func(words []string)) {
+// scope holds the variables a script sets over those of the script (or
+// stage environment) that runs it, without copying them: a sh -c inside
+// a RUN with many ENV values costs no more than one without.
+type scope struct {
+	parent *scope
+	env    map[string]string // the stage's ENV and ARG values, at the top
+	set    map[string]string
+	unset  map[string]bool // set to a value not known
+}
+
+func (s *scope) lookup(name string) (string, bool) {
+	for ; s != nil; s = s.parent {
+		if v, ok := s.set[name]; ok {
+			return v, true
+		}
+		if s.unset[name] {
+			return "", false
+		}
+		if v, ok := s.env[name]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func walkScript(script string, depth int, parent *scope, fn func(words []string)) {
 	f, err := cmdsecret.Parse(script)
 	if err != nil {
 		return
 	}
-	vars := maps.Clone(env)
-	if vars == nil {
-		vars = map[string]string{}
-	}
+	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}}
 	set := func(as []*syntax.Assign) {
 		for _, a := range as {
 			if a.Name == nil || a.Append || a.Index != nil || a.Array != nil {
@@ -56,9 +78,11 @@ func walkScript(script string, depth int, env map[string]string, fn func(words [
 				v, ok = expandWord(a.Value, vars)
 			}
 			if ok {
-				vars[a.Name.Value] = v
+				vars.set[a.Name.Value] = v
+				delete(vars.unset, a.Name.Value)
 			} else {
-				delete(vars, a.Name.Value)
+				delete(vars.set, a.Name.Value)
+				vars.unset[a.Name.Value] = true
 			}
 		}
 	}
@@ -84,13 +108,13 @@ func walkScript(script string, depth int, env map[string]string, fn func(words [
 
 // walkWords calls fn with words and walks the script they run if they
 // are sh -c SCRIPT.
-func walkWords(words []string, depth int, env map[string]string, fn func(words []string)) {
+func walkWords(words []string, depth int, vars *scope, fn func(words []string)) {
 	fn(words)
 	if depth >= maxShellNesting {
 		return
 	}
 	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
-		walkScript(script, depth+1, env, fn)
+		walkScript(script, depth+1, vars, fn)
 	}
 }
 
@@ -99,7 +123,7 @@ func walkWords(words []string, depth int, env map[string]string, fn func(words [
 // and false, with "", when any part is not known: a variable vars does
 // not hold, a parameter expansion with an operator, a command or
 // arithmetic substitution, a glob pattern's expansion aside.
-func expandWord(w *syntax.Word, vars map[string]string) (string, bool) {
+func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 	var b strings.Builder
 	var parts func(ps []syntax.WordPart) bool
 	parts = func(ps []syntax.WordPart) bool {
@@ -121,7 +145,7 @@ func expandWord(w *syntax.Word, vars map[string]string) (string, bool) {
 				if !ok {
 					return false
 				}
-				v, ok := vars[name]
+				v, ok := vars.lookup(name)
 				if !ok {
 					return false
 				}

@@ -141,10 +141,7 @@ func (a *audit) sharedHostNamespaces(name string, s types.ServiceConfig) {
 // a service neither the project nor a file it includes defines ends the
 // chain.
 func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) string, host func(types.ServiceConfig) bool) []string {
-	services := a.joinable
-	if services == nil {
-		services = a.services
-	}
+	services := a.joinables()
 	var chain []string
 	seen := map[string]bool{s.Name: true}
 	cur := s
@@ -167,10 +164,20 @@ func (a *audit) joinsHost(s types.ServiceConfig, mode func(types.ServiceConfig) 
 	return chain
 }
 
+// joinables are the services a service may join: the project's and
+// those of the files it includes.
+func (a *audit) joinables() types.Services {
+	if a.joinable == nil {
+		return a.services
+	}
+	return a.joinable
+}
+
 // joinedService is the service a network_mode, pid or ipc value joins:
 // "service:<name>", or "container:<name>" where name is the
-// container_name of a service of the project (Docker joins that
-// container's namespace).
+// container_name of a service of the project or of a file it includes
+// (Docker joins that container's namespace), or the name Compose gives
+// its containers.
 func (a *audit) joinedService(mode string) (string, bool) {
 	prefix, other, ok := strings.Cut(strings.TrimSpace(mode), ":")
 	other = strings.TrimSpace(other)
@@ -181,7 +188,7 @@ func (a *audit) joinedService(mode string) (string, bool) {
 	case "service":
 		return other, true
 	case "container":
-		for n, s := range a.services {
+		for n, s := range a.joinables() {
 			if s.ContainerName == other {
 				return n, true
 			}
@@ -208,7 +215,7 @@ func (a *audit) defaultContainer(name string) (string, bool) {
 		if n, err := strconv.Atoi(rest[i+1:]); err != nil || n < 1 || rest[i+1] == '+' {
 			continue
 		}
-		if s, ok := a.services[rest[:i]]; ok && s.ContainerName == "" {
+		if s, ok := a.joinables()[rest[:i]]; ok && s.ContainerName == "" {
 			return rest[:i], true
 		}
 	}

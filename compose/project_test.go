@@ -192,3 +192,39 @@ func TestAuditProjectIncluded(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditProjectIncludedContainer: container:NAME naming the container
+// of a service of an included file (its container_name, or the name
+// Compose gives it, <project>-<service>-<index>) joins that service
+// (before: only the project's own services were looked up, and a service
+// on the host's network through an included one passed).
+func TestAuditProjectIncludedContainer(t *testing.T) {
+	for _, tc := range []struct {
+		name, join, included string
+		want                 []string
+	}{
+		{"container_name", "container:edge", "services:\n  vpn:\n    image: wg:1\n    container_name: edge\n    network_mode: host\n    pid: host\n",
+			[]string{ruleHostNetwork + " compose.yaml:7", ruleHostPID + " compose.yaml:8"}},
+		{"default name", "container:shop-vpn-1", "services:\n  vpn:\n    image: wg:1\n    network_mode: host\n    pid: host\n",
+			[]string{ruleHostNetwork + " compose.yaml:7", ruleHostPID + " compose.yaml:8"}},
+		{"default name, container_name set", "container:shop-vpn-1", "services:\n  vpn:\n    image: wg:1\n    container_name: edge\n    network_mode: host\n    pid: host\n", nil},
+		{"on its own", "container:edge", "services:\n  vpn:\n    image: wg:1\n    container_name: edge\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			main := Source{File: "compose.yaml", Src: []byte("name: shop\ninclude:\n  - net.yaml\nservices:\n  app:\n    image: nginx:1.27\n    network_mode: " + tc.join + "\n    pid: " + tc.join + "\n")}
+			fs, err := AuditProject([]Source{main}, Options{Included: []Source{{File: "net.yaml", Src: []byte(tc.included)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range fs {
+				if f.Rule == ruleHostNetwork || f.Rule == ruleHostPID {
+					got = append(got, fmt.Sprintf("%s %s:%d", f.Rule, f.File, f.Line))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -61,7 +61,7 @@ var Rules = []finding.Rule{
 			"(the Docker API on tcp://127.0.0.1:2375, metadata endpoints, local databases) and, with NET_ADMIN or NET_RAW, sniff or alter host traffic. " +
 			"Its ports are exposed on every host interface without any `ports:` entry, and Compose networks no longer isolate it. " +
 			"A service without network_mode whose first network (default included) is an external network named host gets the same: Compose makes that network's name the container's network mode. " +
-			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project, or the name Compose gives its containers otherwise, `<project>-<service>-<index>`, the project being the `COMPOSE_PROJECT_NAME` of the `.env`, else the `name:` key, else the directory's name) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
+			"So does a service with `network_mode: service:<name>` (or `container:<name>` naming the container_name of a service of the project, or the name Compose gives its containers otherwise, `<project>-<service>-<index>`, the project being the `COMPOSE_PROJECT_NAME` of the `.env`, else the `name:` key, else the directory's name; services of the files brought by `include` count as the project's) when that service (or the one it joins in turn) is on the host's network: Docker starts it in the same namespace, and it is reported too.",
 		Fix:         "Remove `network_mode: host` (or the network named host); attach the service to a Compose network and publish only the ports it serves, bound to an address (`127.0.0.1:8080:8080`).",
 		Equivalents: []string{"kics:dockerCompose/shared_host_network_namespace"},
 	},
@@ -281,11 +281,12 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleUnsetVariable,
 		Severity: finding.High,
-		Summary:  "A security-relevant field of a service (privileged, network_mode, pid, ipc, uts, userns_mode, cgroup, an item of cap_add or security_opt) comes from a variable that the project's .env does not set and that has no default.",
+		Summary:  "A security-relevant field of a service (privileged, network_mode, pid, ipc, uts, userns_mode, cgroup, user, an item of cap_add, security_opt or devices, the source of a volume, the privileged or user of a post_start or pre_stop hook) comes from a variable that the project's .env does not set and that has no default.",
 		Rationale: "docker compose interpolates the variable from the environment it runs in, warning that it is not set, so the value deployed is decided there: " +
 			"`network_mode: ${NET}` is the host's network when the deploy sets NET=host. Ward reads the .env beside the Compose file and not the environment it runs in, " +
 			"which is not the deploy's, so it judges the field without its value (empty; true for privileged). Variables with a default (`${NET:-bridge}`) are judged with it and not reported; " +
-			"required ones (`${NET:?msg}`) and presence tests (`${NET:+host}`) are.",
+			"required ones (`${NET:?msg}`) and presence tests (`${NET:+host}`) are. Of a volume only the source counts (`./data/${SUB}:/data` is reported, `data:/x/${T}` is not): " +
+			"a default is judged as the value (`${HOST_DIR:-/}:/host` is the host's root to compose/sensitive-mount). Of a hook only privileged and user count, not its command.",
 		Fix: unsetFix,
 	},
 	{

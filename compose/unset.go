@@ -13,16 +13,47 @@ import (
 )
 
 // unsetKeys are the service fields whose value decides whether the
-// container shares a namespace of the host, runs privileged or gains
-// capabilities or confinement exceptions; lists are the ones docker
-// compose merges across files rather than replaces.
+// container shares a namespace of the host, runs privileged or as root,
+// gains capabilities, devices or confinement exceptions, or mounts a
+// path of the host; lists are the ones docker compose merges across
+// files rather than replaces. Of a list item that is a mapping (the long
+// syntax of volumes and devices, a lifecycle hook) the keys sub are
+// judged; of a scalar item, the part part returns (a volume's source).
 var unsetKeys = []struct {
 	key  string
 	list bool
+	sub  []string
+	part func(string) string
 }{
-	{"privileged", false}, {"network_mode", false}, {"pid", false}, {"ipc", false},
-	{"uts", false}, {"userns_mode", false}, {"cgroup", false},
-	{"cap_add", true}, {"security_opt", true},
+	{key: "privileged"}, {key: "network_mode"}, {key: "pid"}, {key: "ipc"},
+	{key: "uts"}, {key: "userns_mode"}, {key: "cgroup"}, {key: "user"},
+	{key: "cap_add", list: true}, {key: "security_opt", list: true},
+	{key: "devices", list: true, sub: []string{"source"}},
+	{key: "volumes", list: true, sub: []string{"source"}, part: volumeSource},
+	{key: "post_start", list: true, sub: []string{"privileged", "user"}},
+	{key: "pre_stop", list: true, sub: []string{"privileged", "user"}},
+}
+
+// volumeSource is the source of a short-syntax volume (SOURCE:TARGET:MODE):
+// the text before the first colon that is not inside ${...}, as a
+// default (${HOST_DIR:-/srv}) may hold colons. A volume with no colon
+// (an anonymous volume) has no source.
+func volumeSource(s string) string {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '$':
+			i++
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
+			depth++
+			i++
+		case s[i] == '}' && depth > 0:
+			depth--
+		case s[i] == ':' && depth == 0:
+			return s[:i]
+		}
+	}
+	return ""
 }
 
 // unsetVariables reports the security fields of the file's services
@@ -52,30 +83,55 @@ func (a *audit) unsetVariables(env map[string]string, later []*positions) {
 			if v.Kind == yaml.SequenceNode {
 				items = v.Content
 			}
-			for _, it := range items {
-				if it = resolve(it); it == nil || it.Kind != yaml.ScalarNode {
+			for i, it := range items {
+				it = resolve(it)
+				if it == nil {
 					continue
-				}
-				vars := unsetIn(it.Value, env)
-				if len(vars) == 0 {
-					continue
-				}
-				refs := make([]string, len(vars))
-				for i, n := range vars {
-					refs[i] = "$" + n
 				}
 				what := f.key
 				if v.Kind == yaml.SequenceNode {
 					what = "an item of " + f.key
 				}
-				a.findings = append(a.findings, finding.Finding{Rule: ruleUnsetVariable, Severity: finding.High, File: a.file, Line: it.Line,
-					Object: "service " + name,
-					Message: fmt.Sprintf("%s is %q, and no .env of the project sets %s, nor is there a default: docker compose takes the value from the environment it runs in, so what is deployed (the host's namespace, more privileges) is not known here",
-						what, it.Value, strings.Join(refs, ", ")),
-					Fix: unsetFix})
+				var judged []*yaml.Node
+				var whats []string
+				switch {
+				case it.Kind == yaml.ScalarNode:
+					judged, whats = append(judged, it), append(whats, what)
+				case it.Kind == yaml.MappingNode && v.Kind == yaml.SequenceNode:
+					for _, key := range f.sub {
+						if _, sv := lookup(it, key, 0); sv != nil && sv.Kind == yaml.ScalarNode {
+							judged, whats = append(judged, sv), append(whats, fmt.Sprintf("%s of item %d of %s", key, i+1, f.key))
+						}
+					}
+				}
+				for j, n := range judged {
+					text, what := n.Value, whats[j]
+					if f.part != nil && n.Kind == yaml.ScalarNode && it.Kind == yaml.ScalarNode {
+						text, what = f.part(text), "the source of "+what
+					}
+					a.reportUnset(name, n, what, text, env)
+				}
 			}
 		}
 	}
+}
+
+// reportUnset reports the variables of text, the part of node n that
+// is judged, that env does not set and no default replaces.
+func (a *audit) reportUnset(service string, n *yaml.Node, what, text string, env map[string]string) {
+	vars := unsetIn(text, env)
+	if len(vars) == 0 {
+		return
+	}
+	refs := make([]string, len(vars))
+	for i, v := range vars {
+		refs[i] = "$" + v
+	}
+	a.findings = append(a.findings, finding.Finding{Rule: ruleUnsetVariable, Severity: finding.High, File: a.file, Line: n.Line,
+		Object: "service " + service,
+		Message: fmt.Sprintf("%s is %q, and no .env of the project sets %s, nor is there a default: docker compose takes the value from the environment it runs in, so what is deployed (the host's namespace, more privileges, a path of the host) is not known here",
+			what, n.Value, strings.Join(refs, ", ")),
+		Fix: unsetFix})
 }
 
 const unsetFix = "Set the variable in the .env beside the Compose file, or give it a safe default (`${NET:-bridge}`), so that the value checked is the value deployed."

@@ -210,6 +210,12 @@ type stage struct {
 	secretFiles []secretFile
 	// setuid are its instructions that set the setuid or setgid bit.
 	setuid []setuidSite
+	// sudoGrants are its instructions that write a passwordless sudo or
+	// doas rule.
+	sudoGrants []sudoGrant
+	// worldWritable are its instructions that make files writable by
+	// every user.
+	worldWritable []permSite
 	// uid0 are the user names its RUNs, or those of its FROM chain, give
 	// UID 0, with the line of the last such RUN.
 	uid0 map[string]int
@@ -437,10 +443,12 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			}
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "COPY", c.Chmod, line)
+			st.sudoGrants = append(st.sudoGrants, copyNopasswd("COPY", c.SourcesAndDest, line)...)
 		case *instructions.AddCommand:
 			a.add(st, c, line)
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "ADD", c.Chmod, line)
+			st.sudoGrants = append(st.sudoGrants, copyNopasswd("ADD", c.SourcesAndDest, line)...)
 		case *instructions.ExposeCommand:
 			for _, p := range c.Ports {
 				v, _ := a.expand(p, st.env)
@@ -556,7 +564,7 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
-	if sudoRun.MatchString(text) {
+	if runUsesSudo(c, st.env) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
 	for _, u := range runInstalls(c) {
@@ -575,7 +583,18 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	for _, name := range runUID0Users(c) {
 		st.uid0[name] = line
 	}
-	for _, m := range runSetuid(c) {
+	if p := runPipesToShell(c); p != "" {
+		a.report(rulePipeToShell, finding.Medium, line, st.object(),
+			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
+			fixOf(rulePipeToShell))
+	}
+	for _, w := range runWorldWritable(c, st.env) {
+		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
+	}
+	if g := runNopasswd(c, st.env); g != "" {
+		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
+	}
+	for _, m := range runSetuid(c, st.env) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {
@@ -593,10 +612,14 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	st.goRuns = append(st.goRuns, line)
 }
 
-// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit.
+// chmod records a COPY or ADD --chmod that sets the setuid or setgid bit,
+// or lets every user write.
 func (a *auditor) chmod(st *stage, instr, mode string, line int) {
 	if mode == "" {
 		return
+	}
+	if v, _ := a.expand(mode, st.env); worldWritable(v) {
+		st.worldWritable = append(st.worldWritable, permSite{line: line, what: instr + " --chmod=" + mode})
 	}
 	if v, _ := a.expand(mode, st.env); setuidBits(v) != 0 {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: instr + " --chmod=" + mode, bits: setuidBits(v)})
@@ -845,6 +868,16 @@ func (a *auditor) judgeFinal(f *stage) {
 				msg = fmt.Sprintf("%s sets the setgid bit of a file of the final image: whoever runs it runs with the file's group (root's unless a --chown or chown says otherwise), whatever the container's USER's groups; on a directory it only makes the files created in it take its group", su.what)
 			}
 			a.report(ruleSetuidFile, finding.Medium, su.line, s.object(), msg, fixOf(ruleSetuidFile))
+		}
+		for _, w := range s.worldWritable {
+			a.report(ruleWorldWritable, finding.Low, w.line, s.object(),
+				fmt.Sprintf("%s makes files of the final image writable by every user: whoever runs code in the container, under any UID, can change them (programs, scripts, configuration) for the users that run or read them", w.what),
+				fixOf(ruleWorldWritable))
+		}
+		for _, g := range s.sudoGrants {
+			a.report(ruleSudoNopasswd, finding.High, g.line, s.object(),
+				fmt.Sprintf("%s into the final image: any process of a user it names runs anything as root with `sudo -n` (or doas), whatever the container's USER", g.what),
+				fixOf(ruleSudoNopasswd))
 		}
 	}
 

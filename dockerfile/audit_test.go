@@ -331,6 +331,52 @@ USER 1000
 			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
 			{finding.Medium, "RUN install -o root", "", []string{"RUN install -m 4711"}},
 		}},
+		// A mode BuildKit gives the RUN's shell as ENV or ARG, or the
+		// script sets, is that value (ARG MODE=4755 passed before); not
+		// in exec form, which no shell expands.
+		{name: "mode through variables", src: `FROM alpine:3.20
+ARG MODE=4755
+ENV BIN=/usr/bin/tool
+RUN chmod $MODE "$BIN"
+RUN ["chmod", "$MODE", "/usr/bin/x"]
+RUN ["sh", "-c", "chmod $MODE /usr/bin/y"]
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN chmod $MODE", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN [\"sh\"", "", []string{"RUN chmod 4755"}},
+		}},
+		// Commands run through sudo with options, env with assignments,
+		// sh -c (exec and shell form) were not chmod to the old reading.
+		{name: "chmod through wrappers and sh -c", src: `FROM alpine:3.20
+RUN sudo -u root chmod 4755 /usr/bin/a
+RUN env X=1 /bin/chmod u+s /usr/bin/b
+RUN sh -c 'busybox chmod 4755 /usr/bin/c'
+RUN ["sh", "-c", "install -m 4755 tool /usr/bin/d"]
+RUN C=chmod; $C 6755 /usr/bin/e
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN sudo -u root", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN env X=1", "", []string{"RUN chmod u+s"}},
+			{finding.Medium, "RUN sh -c", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN [\"sh\"", "", []string{"RUN install -m 4755"}},
+			{finding.Medium, "RUN C=chmod", "", []string{"RUN chmod 6755"}},
+		}},
+		// An option's value is not an option: -odaemon names the owner
+		// daemon, no -d, so the file is not a directory (before: the d
+		// of daemon made it one, and its setgid bit was left out; so in
+		// exec form and through a heredoc).
+		{name: "install option values", src: `FROM alpine:3.20
+RUN install -odaemon -m 2755 tool /usr/bin/tool
+RUN ["install", "-gadm", "-m2755", "tool", "/usr/bin/tool2"]
+RUN <<EOF
+install -Sold -m 2755 tool /usr/bin/tool3
+EOF
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN install -odaemon", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+			{finding.Medium, "RUN [", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+			{finding.Medium, "RUN <<EOF", "", []string{"RUN install -m 2755 sets the setgid bit"}},
+		}},
 		{name: "setgid elsewhere", src: `FROM alpine:3.20
 COPY --chmod=2755 tool /usr/local/bin/tool
 RUN mkdir /srv/a && chmod g+s /srv/a /usr/bin/tool
@@ -673,6 +719,226 @@ RUN apt-get install -y sudo
 `},
 		{name: "a word that contains sudo", src: `FROM debian:12
 RUN echo pseudo-random > /tmp/x && ./sudoku
+`},
+		// Before: only sudo after a separator of the text was seen; a
+		// heredoc line, a path, the exec form, sh -c, env and a
+		// variable all passed.
+		{name: "sudo the text match missed", src: `FROM debian:12
+RUN <<EOF
+apt-get update
+sudo id
+EOF
+RUN <<-EOT bash
+	set -e
+	sudo id
+EOT
+RUN ["/usr/bin/sudo", "id"]
+RUN /usr/bin/sudo id
+RUN sh -c 'sudo id'
+RUN ["bash", "-ec", "exec sudo id"]
+RUN env X=1 sudo id
+RUN X=1 sudo id
+RUN S=sudo; $S id
+RUN nice -n 5 sudo id
+`, want: []want{
+			{finding.Low, "RUN <<EOF", "", nil},
+			{finding.Low, "RUN <<-EOT bash", "", nil},
+			{finding.Low, "RUN [\"/usr/bin/sudo\"", "", nil},
+			{finding.Low, "RUN /usr/bin/sudo", "", nil},
+			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN [\"bash\"", "", nil},
+			{finding.Low, "RUN env X=1", "", nil},
+			{finding.Low, "RUN X=1 sudo", "", nil},
+			{finding.Low, "RUN S=sudo", "", nil},
+			{finding.Low, "RUN nice", "", nil},
+		}},
+		{name: "sudo through ENV", src: `FROM debian:12
+ENV SUDO=/usr/bin/sudo
+RUN $SUDO id
+`, want: []want{{finding.Low, "RUN $SUDO", "", nil}}},
+		{name: "sudo as a word, not a command", src: `FROM debian:12
+RUN <<EOF
+apt-get install -y sudo
+echo sudo
+EOF
+RUN ["apt-get", "install", "-y", "sudo"]
+RUN sh -c 'echo sudo'
+`},
+	},
+	"dockerfile/pipe-to-shell": {
+		{name: "pipes", src: `FROM debian:12 AS build
+RUN curl -fsSL https://get.example.com/install.sh | sh
+RUN wget -O- https://x.example/i | bash
+RUN curl -sSL https://x.example/i | sudo -E bash -s -- --yes
+RUN curl -sSL https://x.example/i | tee /tmp/i.sh | /bin/sh
+RUN curl -sSL https://x.example/i.py | python3 -
+FROM debian:12
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN curl -fsSL", "stage 0 (build)", []string{"curl | sh"}},
+			{finding.Medium, "RUN wget", "", []string{"wget | bash"}},
+			{finding.Medium, "RUN curl -sSL https://x.example/i | sudo", "", nil},
+			{finding.Medium, "RUN curl -sSL https://x.example/i | tee", "", []string{"curl | sh"}},
+			{finding.Medium, "RUN curl -sSL https://x.example/i.py", "", []string{"curl | python3"}},
+		}},
+		{name: "heredocs, substitutions, sh -c, exec form", src: `FROM debian:12
+RUN <<EOF
+set -e
+curl -fsSL https://x.example/i | sh
+EOF
+RUN <<-EOT bash
+	wget -qO- https://x.example/i | bash
+EOT
+RUN bash <(curl -fsSL https://x.example/i)
+RUN sh -c "$(curl -fsSL https://x.example/i)"
+RUN eval "$(wget -qO- https://x.example/env)"
+RUN ["sh", "-c", "curl -s https://x.example/i | sh"]
+RUN sh -c 'busybox wget -O - https://x.example/i | ash'
+RUN "cu"rl https://x.example/i \
+  | s\
+h
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN <<EOF", "", nil},
+			{finding.Medium, "RUN <<-EOT bash", "", nil},
+			{finding.Medium, "RUN bash <(curl", "", []string{"bash of curl output"}},
+			{finding.Medium, "RUN sh -c \"$(curl", "", []string{"sh of curl output"}},
+			{finding.Medium, "RUN eval", "", []string{"eval of wget output"}},
+			{finding.Medium, "RUN [\"sh\"", "", nil},
+			{finding.Medium, "RUN sh -c 'busybox", "", []string{"wget | ash"}},
+			{finding.Medium, "RUN \"cu\"rl", "", nil},
+		}},
+		{name: "data, files, checked downloads", src: `FROM debian:12
+RUN curl -s https://api.example/tags | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])'
+RUN curl -fsSLo i.sh https://x.example/i && echo "abc  i.sh" | sha256sum -c - && sh i.sh
+RUN curl -s https://x.example/a | sh ./local.sh
+RUN curl -s https://x.example/a | bash -c 'read v; echo $v'
+RUN curl -s https://x.example/k | gpg --dearmor -o /usr/share/keyrings/k.gpg
+RUN echo "curl x | sh"
+USER 1000
+`},
+	},
+	"dockerfile/world-writable": {
+		{name: "chmod, install, mkdir, --chmod", src: `FROM alpine:3.20
+RUN chmod 777 /app
+RUN chmod -R o+w /srv
+COPY --chmod=666 app.conf /etc/app.conf
+RUN install -m 0777 tool /usr/bin/tool && mkdir -m a=rwx /data
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod 777", "stage 0", []string{"RUN chmod 777 makes files of the final image writable by every user"}},
+			{finding.Low, "RUN chmod -R o+w", "", []string{"RUN chmod -R o+w"}},
+			{finding.Low, "COPY --chmod=666", "", []string{"COPY --chmod=666"}},
+			{finding.Low, "RUN install", "", []string{"RUN install -m 0777"}},
+			{finding.Low, "RUN install", "", []string{"RUN mkdir -m a=rwx"}},
+		}},
+		{name: "heredocs and evasions", src: `FROM alpine:3.20
+RUN <<EOF
+set -e
+chmod 777 /app
+EOF
+RUN <<-EOT bash
+	/bin/chmod -R go+w /srv
+EOT
+RUN ["busybox", "chmod", "0777", "/x"]
+RUN sh -c 'sudo chmod a+rw /y'
+RUN M=777; C=chmod; $C "$M" /z
+RUN "ch"'mod' 7\
+77 /w
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN <<EOF", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN <<-EOT bash", "", []string{"RUN chmod -R go+w"}},
+			{finding.Low, "RUN [\"busybox\"", "", nil},
+			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN M=777", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN \"ch\"", "", nil},
+		}},
+		{name: "mode from ENV, ARG or the script", src: `FROM alpine:3.20
+ENV M=777
+ARG R=-R
+RUN chmod "$M" /app
+RUN chmod $R ${M} /srv
+RUN m=0666; install -m "$m" f /etc/f
+RUN ["chmod", "$M", "/x"]
+ARG UNSET
+RUN chmod $UNSET /y
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod \"$M\"", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN chmod $R", "", []string{"RUN chmod -R 777"}},
+			{finding.Low, "RUN m=0666", "", []string{"RUN install -m 0666"}},
+		}},
+		{name: "sticky, umask, builders, safe modes", src: `FROM alpine:3.20 AS build
+RUN chmod 777 /out
+FROM alpine:3.20
+RUN chmod 1777 /tmp && mkdir -m 1777 /scratch && chmod a+rwxt /shared
+RUN chmod +w /a && chmod =rwx /b && chmod 775 /c && chmod o-w /d && chmod 755 /e
+RUN echo chmod 777 /f
+COPY --from=build /out /out
+USER 1000
+`},
+	},
+	"dockerfile/sudo-nopasswd": {
+		{name: "echo into sudoers", src: `FROM debian:12
+RUN useradd -m app && echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+USER app
+`, want: []want{{finding.High, "RUN useradd", "stage 0", []string{"RUN writes a NOPASSWD sudoers rule into the final image", "sudo -n"}}}},
+		{name: "heredocs", src: `FROM debian:12
+RUN <<EOF
+useradd -m app
+echo '%wheel ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/wheel
+EOF
+RUN <<-EOT bash
+	cat >> /etc/sudoers <<SUDO
+	app ALL=(root) NOPASSWD: /usr/bin/apt-get
+	SUDO
+EOT
+COPY <<EOF /etc/sudoers.d/app
+app ALL=(ALL) NOPASSWD:ALL
+EOF
+ADD <<EOF /etc/doas.d/app.conf
+permit persist nopass app as root
+EOF
+USER app
+`, want: []want{
+			{finding.High, "RUN <<EOF", "", []string{"NOPASSWD sudoers rule"}},
+			{finding.High, "RUN <<-EOT bash", "", []string{"NOPASSWD sudoers rule"}},
+			{finding.High, "COPY <<EOF", "", []string{"COPY of a here-document to /etc/sudoers.d/app writes a NOPASSWD sudoers rule"}},
+			{finding.High, "ADD <<EOF", "", []string{"a doas nopass rule"}},
+		}},
+		{name: "through ENV and ARG", src: `FROM debian:12
+ENV GRANT="NOPASSWD: ALL"
+ARG WHO=app
+RUN echo "$WHO ALL=(ALL) $GRANT" >> /etc/sudoers.d/app
+RUN ["sh", "-c", "echo \"app ALL=(ALL) ${GRANT}\" > /etc/sudoers.d/x"]
+USER app
+`, want: []want{
+			{finding.High, "RUN echo \"$WHO", "", nil},
+			{finding.High, "RUN [\"sh\"", "", nil},
+		}},
+		{name: "quoting, sh -c, tee, sed", src: `FROM debian:12
+RUN echo app ALL='(ALL)' NOPASS''WD":"ALL | tee -a /etc/sudoers
+RUN ["sh", "-c", "echo 'app ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/app"]
+RUN sed -i 's/^# %wheel ALL=(ALL:ALL) NOPASSWD: ALL/%wheel ALL=(ALL:ALL) NOPASSWD: ALL/' /etc/sudoers
+USER app
+`, want: []want{
+			{finding.High, "RUN echo app", "", nil},
+			{finding.High, "RUN [\"sh\"", "", nil},
+			{finding.High, "RUN sed", "", nil},
+		}},
+		{name: "in the stage the final one is built on", src: `FROM debian:12 AS base
+RUN echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+FROM base
+USER app
+`, want: []want{{finding.High, "RUN echo", "stage 0 (base)", nil}}},
+		{name: "with a password, a group, a builder, a removal", src: `FROM debian:12 AS build
+RUN echo 'builder ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
+FROM debian:12
+RUN usermod -aG sudo app && echo 'app ALL=(ALL) ALL' > /etc/sudoers.d/app
+RUN sed -i '/NOPASSWD/d' /etc/sudoers && grep -r NOPASSWD /etc/sudoers.d || true
+COPY --from=build /etc/hostname /x
+USER app
 `},
 	},
 	"dockerfile/unpinned-package": {

@@ -8,9 +8,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"mvdan.cc/sh/v3/syntax"
-
-	"github.com/wardsec/ward/internal/cmdsecret"
 )
 
 // setuidSite is an instruction of a stage that gives a file the setuid or
@@ -80,33 +77,16 @@ type runChmod struct {
 // recursively, of paths that the same RUN creates as directories (mkdir,
 // install -d) is left out: on a directory, setgid only makes the files
 // created in it take its group, the shared-directory pattern.
-func runSetuid(c *instructions.RunCommand) []runChmod {
-	if len(c.Files) == 0 && !c.PrependShell {
-		if ch, ok := chmodSetuid(c.CmdLine); ok {
-			return []runChmod{{ch.mode, ch.bits, ch.cmd}}
-		}
-		if ch, ok := modeOptionSetuid(c.CmdLine); ok && (ch.bits != modeSetgid || len(ch.paths) == 0) {
-			return []runChmod{{ch.mode, ch.bits, ch.cmd}}
-		}
-		return nil
-	}
-	var scripts []string
-	if len(c.Files) > 0 {
-		for _, f := range c.Files {
-			scripts = append(scripts, f.Data)
-		}
-	} else {
-		scripts = append(scripts, strings.Join(c.CmdLine, " "))
-	}
+func runSetuid(c *instructions.RunCommand, env map[string]string) []runChmod {
 	var chmods []chmodCall
 	dirs := map[string]bool{}
-	for _, script := range scripts {
-		c, d := scriptSetuid(script)
-		chmods = append(chmods, c...)
-		for _, p := range d {
+	walkRun(c, env, func(words []string) {
+		cs, ds := commandSetuid(words)
+		chmods = append(chmods, cs...)
+		for _, p := range ds {
 			dirs[path.Clean(p)] = true
 		}
-	}
+	})
 	var out []runChmod
 	for _, ch := range chmods {
 		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {
@@ -117,45 +97,85 @@ func runSetuid(c *instructions.RunCommand) []runChmod {
 	return out
 }
 
-// scriptSetuid parses a shell script with mvdan.cc/sh, as the shell splits
-// it, and returns its chmod commands that set setuid or setgid, and the
-// paths its mkdir and install -d commands create as directories. A script
-// that does not parse is not judged.
-func scriptSetuid(script string) ([]chmodCall, []string) {
-	f, err := cmdsecret.Parse(script)
-	if err != nil {
+// commandSetuid returns what one command (its words, "" for those that
+// are not literal) sets setuid or setgid on, as chmod, install -m or
+// mkdir -m, and the directories it creates (mkdir, install -d).
+func commandSetuid(words []string) ([]chmodCall, []string) {
+	if ch, ok := chmodSetuid(words); ok {
+		return []chmodCall{ch}, nil
+	}
+	im, ok := parseInstallMkdir(words)
+	if !ok {
 		return nil, nil
 	}
-	var out []chmodCall
 	var dirs []string
-	syntax.Walk(f, func(n syntax.Node) bool {
-		call, ok := n.(*syntax.CallExpr)
-		if !ok || len(call.Args) == 0 {
-			return true
-		}
-		words := make([]string, 0, len(call.Args))
-		for _, w := range call.Args {
-			words = append(words, cmdsecret.Literal(w)) // "" for a non-literal word
-		}
-		if ch, ok := chmodSetuid(words); ok {
-			out = append(out, ch)
-		}
-		if ch, ok := modeOptionSetuid(words); ok {
-			out = append(out, ch)
-		}
-		dirs = append(dirs, madeDirs(words)...)
-		return true
-	})
-	return out, dirs
+	if im.dir {
+		dirs = im.operands
+	}
+	if bits := setuidBits(im.mode); bits != 0 {
+		// The paths are those it creates as directories, none for files,
+		// so that a setgid directory is left out as a chmod of one is.
+		return []chmodCall{{cmd: im.cmd + " -m", mode: im.mode, bits: bits, paths: dirs}}, dirs
+	}
+	return nil, dirs
 }
 
-// commandWords returns words without the sudo, env, busybox or exec that
-// runs the command.
+// commandWords returns words without the commands that run them, with
+// their options and, for env, its assignments: sudo (sudo -u root -E
+// chmod ...), env (env -i X=1 chmod ...), busybox, exec, command, nohup,
+// nice and time.
 func commandWords(words []string) []string {
-	for len(words) > 0 && (words[0] == "sudo" || words[0] == "env" || words[0] == "busybox" || words[0] == "exec") {
-		words = words[1:]
+	for {
+		rest, ok := unwrap(words)
+		if !ok {
+			return words
+		}
+		words = rest
 	}
-	return words
+}
+
+// unwrap removes one of the commands commandWords removes, with its
+// options, from the start of words, and reports whether there was one.
+func unwrap(words []string) ([]string, bool) {
+	if len(words) == 0 {
+		return words, false
+	}
+	name := words[0][strings.LastIndexByte(words[0], '/')+1:]
+	valueOpts, ok := wrapperValueOptions[name]
+	if !ok {
+		return words, false
+	}
+	words = words[1:]
+	for len(words) > 0 && name != "busybox" {
+		w := words[0]
+		switch {
+		case w == "--":
+			return words[1:], true
+		case strings.HasPrefix(w, "-") && len(w) > 1:
+			words = words[1:]
+			if slices.Contains(valueOpts, w) && len(words) > 0 {
+				words = words[1:]
+			}
+		case name == "env" && strings.Contains(w, "=") && !strings.HasPrefix(w, "="):
+			words = words[1:]
+		default:
+			return words, true
+		}
+	}
+	return words, true
+}
+
+// wrapperValueOptions are the commands commandWords removes, with their
+// options that take the next word as their value.
+var wrapperValueOptions = map[string][]string{
+	"sudo":    {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "--host", "--other-user", "--command-timeout", "--chroot", "--close-from"},
+	"env":     {"-u", "-C", "-S", "--unset", "--chdir", "--split-string"},
+	"busybox": nil,
+	"exec":    {"-a"},
+	"command": nil,
+	"nohup":   nil,
+	"nice":    {"-n", "--adjustment"},
+	"time":    {"-f", "-o", "--format", "--output"},
 }
 
 // isCommand reports whether word runs the command name (name or a path
@@ -164,52 +184,84 @@ func isCommand(word, name string) bool {
 	return word == name || strings.HasSuffix(word, "/"+name)
 }
 
-// madeDirs returns the directories that words create if they are a mkdir
-// command or an install -d (--directory): their operands, "" for those
-// that are not literal.
-func madeDirs(words []string) []string {
+// installMkdir is an install or mkdir command as its options read.
+type installMkdir struct {
+	cmd      string // "install" or "mkdir"
+	mode     string // of -m MODE, -mMODE, --mode MODE, --mode=MODE
+	dir      bool   // it creates directories: mkdir, install -d (--directory)
+	operands []string
+}
+
+// installLongValue are the long options of install and mkdir that take
+// the next word as their value when not written --opt=value.
+var installLongValue = []string{"--mode", "--owner", "--group", "--target-directory", "--suffix", "--context"}
+
+// parseInstallMkdir reads words (run directly or through sudo, env,
+// busybox or exec) as an install or mkdir command, as getopt does: a
+// cluster of short options ends at the first option that takes a value
+// (install's -m, -o, -g, -t, -S; mkdir's -m), which is the rest of the
+// word or the next word, so `install -odaemon` names the owner daemon
+// and is no -d.
+func parseInstallMkdir(words []string) (installMkdir, bool) {
 	words = commandWords(words)
 	if len(words) < 2 {
-		return nil
+		return installMkdir{}, false
 	}
-	var takesValue string // short options that take the next word
+	var im installMkdir
+	var takesValue string
 	switch {
 	case isCommand(words[0], "mkdir"):
-		takesValue = "m"
+		im.cmd, im.dir, takesValue = "mkdir", true, "m"
 	case isCommand(words[0], "install"):
-		takesValue = "mogtS"
+		im.cmd, takesValue = "install", "mogtS"
 	default:
-		return nil
+		return installMkdir{}, false
 	}
-	dir := isCommand(words[0], "mkdir")
-	var operands []string
 	for i := 1; i < len(words); i++ {
 		w := words[i]
 		switch {
 		case w == "--":
-			operands = append(operands, words[i+1:]...)
+			im.operands = append(im.operands, words[i+1:]...)
 			i = len(words)
 		case w == "--directory":
-			dir = true
+			im.dir = true
 		case strings.HasPrefix(w, "--"):
-			if !strings.Contains(w, "=") && slices.Contains([]string{"--mode", "--owner", "--group", "--target-directory", "--suffix", "--context"}, w) {
+			opt, val, hasValue := strings.Cut(w, "=")
+			if !hasValue && slices.Contains(installLongValue, opt) {
+				val = ""
+				if i+1 < len(words) {
+					val = words[i+1]
+				}
 				i++
+			}
+			if opt == "--mode" {
+				im.mode = val
 			}
 		case strings.HasPrefix(w, "-") && len(w) > 1:
-			if strings.Contains(w, "d") && !isCommand(words[0], "mkdir") {
-				dir = true
-			}
-			if strings.ContainsAny(w[len(w)-1:], takesValue) {
-				i++
+			for k := 1; k < len(w); k++ {
+				if w[k] == 'd' && im.cmd == "install" {
+					im.dir = true
+				}
+				if strings.IndexByte(takesValue, w[k]) < 0 {
+					continue
+				}
+				val := w[k+1:]
+				if val == "" {
+					if i+1 < len(words) {
+						val = words[i+1]
+					}
+					i++
+				}
+				if w[k] == 'm' {
+					im.mode = val
+				}
+				break
 			}
 		default:
-			operands = append(operands, w)
+			im.operands = append(im.operands, w)
 		}
 	}
-	if !dir {
-		return nil
-	}
-	return operands
+	return im, true
 }
 
 // chmodCall is a chmod command that sets setuid or setgid.
@@ -225,6 +277,18 @@ type chmodCall struct {
 // through sudo, env or busybox) whose mode sets setuid or setgid, and that
 // command.
 func chmodSetuid(words []string) (chmodCall, bool) {
+	ch, ok := parseChmod(words)
+	if !ok {
+		return chmodCall{}, false
+	}
+	ch.bits = setuidBits(ch.mode)
+	return ch, ch.bits != 0
+}
+
+// parseChmod reports whether words are a chmod command (run directly or
+// through the commands commandWords removes) with a mode, and reads it:
+// its mode, paths and whether it is recursive (bits left 0).
+func parseChmod(words []string) (chmodCall, bool) {
 	words = commandWords(words)
 	if len(words) < 2 || !isCommand(words[0], "chmod") {
 		return chmodCall{}, false
@@ -266,53 +330,7 @@ func chmodSetuid(words []string) (chmodCall, bool) {
 				}
 			}
 		}
-		ch.bits = setuidBits(ch.mode)
-		return ch, ch.bits != 0
+		return ch, ch.mode != ""
 	}
 	return chmodCall{}, false
-}
-
-// modeOptionSetuid reports whether words are an install or mkdir command whose
-// mode (-m MODE, -mMODE, --mode MODE, --mode=MODE) sets setuid or setgid:
-// "install -m 4755 tool /usr/bin/tool" gives the file the bits as chmod
-// would. The command's paths are those it creates as directories (mkdir,
-// install -d), none for files, so that a setgid directory is left out as
-// runSetuid leaves out a chmod of one.
-func modeOptionSetuid(words []string) (chmodCall, bool) {
-	words = commandWords(words)
-	if len(words) < 2 || !isCommand(words[0], "install") && !isCommand(words[0], "mkdir") {
-		return chmodCall{}, false
-	}
-	var mode string
-	for i := 1; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case w == "--":
-			i = len(words)
-		case w == "--mode":
-			if i+1 < len(words) {
-				mode = words[i+1]
-				i++
-			}
-		case strings.HasPrefix(w, "--mode="):
-			mode = strings.TrimPrefix(w, "--mode=")
-		case strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--"):
-			// A cluster of short options: -m takes the rest of the word,
-			// or the next word.
-			if k := strings.IndexByte(w, 'm'); k > 0 {
-				if k+1 < len(w) {
-					mode = w[k+1:]
-				} else if i+1 < len(words) {
-					mode = words[i+1]
-					i++
-				}
-			}
-		}
-	}
-	bits := setuidBits(mode)
-	if bits == 0 {
-		return chmodCall{}, false
-	}
-	cmd := path.Base(words[0]) + " -m"
-	return chmodCall{cmd: cmd, mode: mode, bits: bits, paths: madeDirs(words)}, true
 }

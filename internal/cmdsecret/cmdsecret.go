@@ -33,6 +33,19 @@ func Argv(argv []string) []Secret {
 	return callSecrets(words)
 }
 
+// ShellScript returns the script that argv runs when it is a POSIX shell
+// or bash given -c (sh -c SCRIPT, bash -euxc SCRIPT), as Argv reads it.
+func ShellScript(argv []string) (string, bool) {
+	if len(argv) >= 3 && isShell(argv[0]) && shellCommandOpt(argv[1]) {
+		return argv[2], true
+	}
+	return "", false
+}
+
+// ShellScriptOpt reports whether a shell option cluster ends with c, so
+// that the next argument is the script (-c, -ec, -euxc).
+func ShellScriptOpt(opt string) bool { return shellCommandOpt(opt) }
+
 // argRef matches the references of Argv.
 var argRef = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
 

@@ -1,0 +1,172 @@
+package dockerfile
+
+import (
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/wardsec/ward/internal/cmdsecret"
+)
+
+// maxShellNesting bounds how many sh -c scripts inside one another
+// walkCommands follows.
+const maxShellNesting = 8
+
+// walkRun calls fn with the words of each command a RUN runs: those of
+// its heredoc bodies or shell-form command line, parsed with mvdan.cc/sh
+// as the shell splits them, or its exec-form arguments; and those of the
+// script of each `sh -c SCRIPT` among them (bash, dash ..., run directly
+// or through sudo, env, exec ...). A word is its text after quote
+// removal, with the variables the shell would expand replaced by their
+// values when known: set to a literal value earlier in the script
+// (C=chmod; $C 4755 f), or in env, the ENV and ARG values of the stage,
+// which BuildKit gives the RUN as its environment (ARG MODE=4755 ...
+// chmod $MODE f). Words with other expansions are "". A script that does
+// not parse is not walked.
+func walkRun(c *instructions.RunCommand, env map[string]string, fn func(words []string)) {
+	top := &scope{env: env}
+	scripts, argv := runScripts(c)
+	if argv != nil {
+		// No shell expands an exec-form RUN's arguments, but one its
+		// sh -c script runs does.
+		walkWords(argv, 0, top, fn)
+	}
+	for _, s := range scripts {
+		walkScript(s, 0, top, fn)
+	}
+}
+
+// scope holds the variables a script sets over those of the script (or
+// stage environment) that runs it, without copying them: a sh -c inside
+// a RUN with many ENV values costs no more than one without.
+type scope struct {
+	parent *scope
+	env    map[string]string // the stage's ENV and ARG values, at the top
+	set    map[string]string
+	unset  map[string]bool // set to a value not known
+}
+
+func (s *scope) lookup(name string) (string, bool) {
+	for ; s != nil; s = s.parent {
+		if v, ok := s.set[name]; ok {
+			return v, true
+		}
+		if s.unset[name] {
+			return "", false
+		}
+		if v, ok := s.env[name]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func walkScript(script string, depth int, parent *scope, fn func(words []string)) {
+	f, err := cmdsecret.Parse(script)
+	if err != nil {
+		return
+	}
+	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}}
+	set := func(as []*syntax.Assign) {
+		for _, a := range as {
+			if a.Name == nil || a.Append || a.Index != nil || a.Array != nil {
+				continue
+			}
+			v, ok := "", true
+			if a.Value != nil {
+				v, ok = expandWord(a.Value, vars)
+			}
+			if ok {
+				vars.set[a.Name.Value] = v
+				delete(vars.unset, a.Name.Value)
+			} else {
+				delete(vars.set, a.Name.Value)
+				vars.unset[a.Name.Value] = true
+			}
+		}
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.DeclClause:
+			set(n.Args)
+		case *syntax.CallExpr:
+			if len(n.Args) == 0 {
+				set(n.Assigns)
+				return true
+			}
+			words := make([]string, 0, len(n.Args))
+			for _, w := range n.Args {
+				v, _ := expandWord(w, vars) // "" for a word not known
+				words = append(words, v)
+			}
+			walkWords(words, depth, vars, fn)
+		}
+		return true
+	})
+}
+
+// walkWords calls fn with words and walks the script they run if they
+// are sh -c SCRIPT.
+func walkWords(words []string, depth int, vars *scope, fn func(words []string)) {
+	fn(words)
+	if depth >= maxShellNesting {
+		return
+	}
+	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
+		walkScript(script, depth+1, vars, fn)
+	}
+}
+
+// expandWord returns the value of a shell word after quote removal, with
+// its plain variables ($NAME, ${NAME}) replaced by their values in vars,
+// and false, with "", when any part is not known: a variable vars does
+// not hold, a parameter expansion with an operator, a command or
+// arithmetic substitution, a glob pattern's expansion aside.
+func expandWord(w *syntax.Word, vars *scope) (string, bool) {
+	var b strings.Builder
+	var parts func(ps []syntax.WordPart) bool
+	parts = func(ps []syntax.WordPart) bool {
+		for _, p := range ps {
+			switch p := p.(type) {
+			case *syntax.Lit:
+				b.WriteString(p.Value)
+			case *syntax.SglQuoted:
+				if p.Dollar {
+					return false
+				}
+				b.WriteString(p.Value)
+			case *syntax.DblQuoted:
+				if p.Dollar || !parts(p.Parts) {
+					return false
+				}
+			case *syntax.ParamExp:
+				name, ok := plainParamExp(p)
+				if !ok {
+					return false
+				}
+				v, ok := vars.lookup(name)
+				if !ok {
+					return false
+				}
+				b.WriteString(v)
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	if !parts(w.Parts) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// plainParamExp reports whether p is a plain variable ($NAME, ${NAME}),
+// and its name.
+func plainParamExp(p *syntax.ParamExp) (string, bool) {
+	if p.Param == nil || p.Exp != nil || p.Repl != nil || p.Index != nil || p.Slice != nil || p.Length || p.Excl || p.Width || p.Names != 0 {
+		return "", false
+	}
+	return p.Param.Value, true
+}

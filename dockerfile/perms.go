@@ -1,0 +1,68 @@
+package dockerfile
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+)
+
+// symbolicClause matches a symbolic chmod clause: who, operator, perms.
+var symbolicClause = regexp.MustCompile(`^([ugoa]*)([-+=])([rwxXst]*)$`)
+
+// worldWritable reports whether mode, as chmod, install -m, mkdir -m and
+// BuildKit's --chmod read it, lets every user write: an octal mode with
+// bit 0002 (777, 666, 0757), or a symbolic clause for o or a that adds
+// or sets w (o+w, a=rwx, go+w), unless the mode sets the sticky bit
+// (1777, +t: the /tmp pattern, where users cannot remove each other's
+// files). A clause without who (+w, =rwx) follows the umask, which keeps
+// others from writing, and is not counted. Modes that are not literal
+// are not judged.
+func worldWritable(mode string) bool {
+	mode = strings.TrimSpace(mode)
+	if mode == "" {
+		return false
+	}
+	if n, err := strconv.ParseUint(mode, 8, 32); err == nil {
+		return n&0o002 != 0 && n&0o1000 == 0
+	}
+	ww, sticky := false, false
+	for _, clause := range strings.Split(mode, ",") {
+		m := symbolicClause.FindStringSubmatch(clause)
+		if m == nil || m[2] == "-" {
+			continue
+		}
+		sticky = sticky || strings.Contains(m[3], "t")
+		ww = ww || strings.ContainsAny(m[1], "oa") && strings.Contains(m[3], "w")
+	}
+	return ww && !sticky
+}
+
+// permSite is an instruction that makes files of a stage world-writable.
+type permSite struct {
+	line int
+	what string // "RUN chmod -R 777", "COPY --chmod=666"
+}
+
+// runWorldWritable returns the commands of a RUN that make files
+// world-writable (chmod, install -m, mkdir -m), as "chmod 777",
+// "chmod -R o+w", "mkdir -m 777": read as runSetuid reads a RUN.
+func runWorldWritable(c *instructions.RunCommand, env map[string]string) []string {
+	var out []string
+	fn := func(words []string) {
+		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
+			what := "chmod " + ch.mode
+			if ch.recursive {
+				what = "chmod -R " + ch.mode
+			}
+			out = append(out, what)
+			return
+		}
+		if im, ok := parseInstallMkdir(words); ok && worldWritable(im.mode) {
+			out = append(out, im.cmd+" -m "+im.mode)
+		}
+	}
+	walkRun(c, env, fn)
+	return out
+}

@@ -1,0 +1,195 @@
+package dockerfile
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/wardsec/ward/internal/cmdsecret"
+)
+
+// downloaders are the commands whose output dockerfile/pipe-to-shell
+// follows into an interpreter.
+var downloaders = []string{"curl", "wget", "fetch", "aria2c", "http", "https", "xh"}
+
+// shells are the POSIX shells and bash.
+var shells = []string{"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"}
+
+// interpreters are the shells and the script languages that run a
+// script read from standard input.
+var interpreters = []string{"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "python", "python2", "python3", "perl", "ruby", "node", "php"}
+
+// runPipesToShell returns the first command of a RUN that runs what it
+// downloads without checking it ("curl | sh", "bash <(curl)",
+// `sh -c "$(curl)"`, "eval $(wget -O-)"), or "": in its heredoc bodies,
+// shell-form command line or exec-form sh -c script, and the sh -c
+// scripts inside them.
+func runPipesToShell(c *instructions.RunCommand) string {
+	scripts, argv := runScripts(c)
+	if argv != nil {
+		if s, ok := cmdsecret.ShellScript(commandWords(argv)); ok {
+			scripts = append(scripts, s)
+		}
+	}
+	for _, s := range scripts {
+		if w := scriptPipesToShell(s, 0); w != "" {
+			return w
+		}
+	}
+	return ""
+}
+
+// scriptPipesToShell is runPipesToShell for one shell script.
+func scriptPipesToShell(script string, depth int) string {
+	f, err := cmdsecret.Parse(script)
+	if err != nil {
+		return ""
+	}
+	var found string
+	inner := map[*syntax.BinaryCmd]bool{} // pipes inside a pipeline already flattened
+	dl := downloads(f)
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if found != "" {
+			return false
+		}
+		switch n := n.(type) {
+		case *syntax.BinaryCmd:
+			if n.Op != syntax.Pipe && n.Op != syntax.PipeAll {
+				return true
+			}
+			if inner[n] {
+				return true // a part of a pipeline judged whole
+			}
+			stages := pipeline(n, inner)
+			d := ""
+			for _, st := range stages {
+				if call, ok := st.Cmd.(*syntax.CallExpr); ok && d != "" {
+					if name, ok := readsScript(callLiterals(call)); ok {
+						found = d + " | " + name
+						return false
+					}
+				}
+				if d == "" {
+					d = dl[st]
+				}
+			}
+		case *syntax.CallExpr:
+			words := commandWords(callLiterals(n))
+			if len(words) == 0 {
+				return true
+			}
+			name := words[0][strings.LastIndexByte(words[0], '/')+1:]
+			if slices.Contains(interpreters, name) || name == "eval" || name == "source" || name == "." {
+				// What the interpreter runs from a substitution:
+				// bash <(curl ...), sh -c "$(curl ...)", eval "$(wget -O- ...)".
+				for _, arg := range n.Args[1:] {
+					if d := dl[arg]; d != "" {
+						found = name + " of " + d + " output"
+						break
+					}
+				}
+			}
+			if found != "" {
+				return false
+			}
+			if s, ok := cmdsecret.ShellScript(words); ok && depth < maxShellNesting {
+				found = scriptPipesToShell(s, depth+1)
+			}
+		}
+		return found == ""
+	})
+	return found
+}
+
+// pipeline flattens a pipeline into its commands, in order, and marks
+// the pipes inside it in inner.
+func pipeline(b *syntax.BinaryCmd, inner map[*syntax.BinaryCmd]bool) []*syntax.Stmt {
+	var out []*syntax.Stmt
+	for _, s := range []*syntax.Stmt{b.X, b.Y} {
+		if p, ok := s.Cmd.(*syntax.BinaryCmd); ok && (p.Op == syntax.Pipe || p.Op == syntax.PipeAll) {
+			inner[p] = true
+			out = append(out, pipeline(p, inner)...)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// downloads maps each node of f that runs a downloading command, in
+// itself or a subshell, block or substitution inside it, to that command
+// ("curl"), in one walk: a node's answer is known when Walk leaves it.
+func downloads(f *syntax.File) map[syntax.Node]string {
+	out := map[syntax.Node]string{}
+	var stack []syntax.Node
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if n != nil {
+			stack = append(stack, n)
+			if call, ok := n.(*syntax.CallExpr); ok {
+				if words := commandWords(callLiterals(call)); len(words) > 0 {
+					if name := words[0][strings.LastIndexByte(words[0], '/')+1:]; slices.Contains(downloaders, name) {
+						out[n] = name
+					}
+				}
+			}
+			return true
+		}
+		done := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if d := out[done]; d != "" && len(stack) > 0 {
+			if parent := stack[len(stack)-1]; out[parent] == "" {
+				out[parent] = d
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// readsScript reports whether words run an interpreter on a script it
+// reads from standard input (sh, bash -s, python3 -), and that
+// interpreter. An interpreter given its script with -c (-e for perl, ruby
+// and node) or a file reads standard input as data.
+func readsScript(words []string) (string, bool) {
+	words = commandWords(words)
+	if len(words) == 0 {
+		return "", false
+	}
+	name := words[0][strings.LastIndexByte(words[0], '/')+1:]
+	if !slices.Contains(interpreters, name) {
+		return "", false
+	}
+	shell := cmdsecret.ShellScriptOpt
+	stdin := false // sh -s: the script is standard input, the operands its arguments
+	for i := 1; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "-":
+			return name, true
+		case w == "--":
+			return name, stdin || i+1 == len(words)
+		case w == "--command" || w == "--eval" || w == "--print":
+			return "", false
+		case strings.HasPrefix(w, "--"):
+		case strings.HasPrefix(w, "-"):
+			if shell(w) || w == "-e" && !slices.Contains(shells, name) || w == "-p" && name == "node" {
+				return "", false // the script is an argument
+			}
+			stdin = stdin || slices.Contains(shells, name) && strings.Contains(w, "s")
+		default:
+			return name, stdin // a script file, unless -s
+		}
+	}
+	return name, true
+}
+
+// callLiterals are the literal words of a command, "" for the others.
+func callLiterals(call *syntax.CallExpr) []string {
+	words := make([]string, 0, len(call.Args))
+	for _, w := range call.Args {
+		words = append(words, cmdsecret.Literal(w))
+	}
+	return words
+}

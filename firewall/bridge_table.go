@@ -674,7 +674,10 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	macPorts, macPairs, boundMACs := macElements(rs.Bindings)
 	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings),
 		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6), BridgeGroupOpen: groupOpenPorts(rs.Bindings), BridgeMACs: macPairs, BridgeMACPorts: macPorts, BridgeBoundMACs: boundMACs}
-	var out []string
+	out, err := chainChanges(conn, nftables.TableFamilyBridge, live, want.chains, "bridge table")
+	if err != nil {
+		return nil, err
+	}
 	for _, se := range want.sets {
 		name := se.set.Name
 		s, err := conn.GetSetByName(live, name)

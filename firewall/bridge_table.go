@@ -222,8 +222,21 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		}
 		rules = append(rules, macRules...)
 	}
+	// skbProto matches the frame's protocol (meta protocol): a VLAN tag the
+	// receiving veth stripped leaves the inner one.
+	skbProto := func(p uint16) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: binaryutil.BigEndian.PutUint16(p)},
+		}
+	}
+	drop := []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}
 	rules = append(rules, [][]expr.Any{
 		slices.Concat(etherType(unix.ETH_P_IP), []expr.Any{iifname, src(r2, 12, 4), lookup(v4, false)}, markBound, []expr.Any{accept}),
+		// bridgeBoundSourceRules: a bound address from a port not bound.
+		slices.Concat(skbProto(unix.ETH_P_IP), []expr.Any{src(r1, 12, 4), lookup(bound4, false), iifname, lookup(ports, true)}, drop),
+		slices.Concat(skbProto(unix.ETH_P_ARP), []expr.Any{src(r1, 14, 4), lookup(bound4, false), iifname, lookup(ports, true)}, drop),
+		slices.Concat(skbProto(unix.ETH_P_IPV6), []expr.Any{src(r1, 8, 16), lookup(bound6, false), iifname, lookup(ports, true)}, drop),
 		{iifname, lookup(ports, true), accept},
 	}...)
 	if closed {
@@ -328,12 +341,6 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	// Chain forward: VLAN-tagged frames to a bound port are dropped;
 	// broadcast and multicast packets get their output port's mark.
 	oifname := &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r1}
-	skbProto := func(p uint16) []expr.Any {
-		return []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: r1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: binaryutil.BigEndian.PutUint16(p)},
-		}
-	}
 	setMark := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: r1},
 		&expr.Lookup{SourceRegister: r1, SetName: marks.Name, IsDestRegSet: true, DestRegister: 0},
@@ -443,6 +450,26 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 				[]expr.Any{oifname, lookup(ports, false), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}))
 	}
 	fwdRules = append(fwdRules, destRules...)
+	// bridgeOutputRules, in chain forward too: a packet addressed to a
+	// bound address leaves through a bound port only (not with unbound:
+	// no address sets). Without it a container whose port is not bound
+	// took a bound one's traffic with an ARP reply or a neighbour
+	// advertisement claiming its address (lab.TestUnknownPortBoundSource).
+	var boundDest [][]expr.Any
+	if !unbound {
+		for _, f := range []struct {
+			proto uint16
+			off   uint32
+			n     uint32
+			set   *nftables.Set
+		}{{unix.ETH_P_IP, 16, 4, bound4}, {unix.ETH_P_IPV6, 24, 16, bound6}} {
+			boundDest = append(boundDest, slices.Concat(skbProto(f.proto), []expr.Any{
+				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: f.n},
+				lookup(f.set, false), oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
+			}))
+		}
+	}
+	fwdRules = append(fwdRules, boundDest...)
 	if closed {
 		// A frame from a bound port to a port not bound (the same bridge's).
 		fwdRules = append(fwdRules, slices.Concat(boundMark(expr.CmpOpEq),
@@ -456,20 +483,7 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 	// addressed to a bound address (not with unbound: no address sets);
 	// then bridgeHostRules, which need the ports alone, so that --no-bind
 	// judges the host's group and link-local packets as well.
-	outRules := slices.Clone(destRules)
-	if !unbound {
-		for _, f := range []struct {
-			proto uint16
-			off   uint32
-			n     uint32
-			set   *nftables.Set
-		}{{unix.ETH_P_IP, 16, 4, bound4}, {unix.ETH_P_IPV6, 24, 16, bound6}} {
-			outRules = append(outRules, slices.Concat(skbProto(f.proto), []expr.Any{
-				&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: f.off, Len: f.n},
-				lookup(f.set, false), oifname, lookup(ports, true), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop},
-			}))
-		}
-	}
+	outRules := slices.Concat(destRules, boundDest)
 	// bridgeHostRules: link-local IPv6 to a bound port, discovery
 	// only; group packets only to a port of group_open, but IGMP and
 	// discovery.
@@ -660,7 +674,10 @@ func diffBridge(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	macPorts, macPairs, boundMACs := macElements(rs.Bindings)
 	planned := map[string][]string{BridgePorts: ports, BridgeAddrs4: v4, BridgeAddrs6: v6, BridgeMarks: marks, BridgeND: ndElements(rs.Bindings),
 		BridgeBound4: addrStrings(a4), BridgeBound6: addrStrings(a6), BridgeGroupOpen: groupOpenPorts(rs.Bindings), BridgeMACs: macPairs, BridgeMACPorts: macPorts, BridgeBoundMACs: boundMACs}
-	var out []string
+	out, err := chainChanges(conn, nftables.TableFamilyBridge, live, want.chains, "bridge table")
+	if err != nil {
+		return nil, err
+	}
 	for _, se := range want.sets {
 		name := se.set.Name
 		s, err := conn.GetSetByName(live, name)

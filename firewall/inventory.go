@@ -207,6 +207,42 @@ func (inv *Inventory) UnclosedBridges() []*Network {
 	return out
 }
 
+// Portless is a container on a network whose bridge the ruleset closes
+// (Network.Bridge, with ports bound) that lists no Interfaces of its own.
+type Portless struct {
+	Container *Container
+	Network   *Network
+}
+
+// PortlessOnClosedBridges returns, when the inventory knows bridge ports
+// (some container lists its Interfaces, or UnknownPorts are known), each
+// container without Interfaces (nor HostNetwork) that has an address on
+// a network naming its bridge, once per such network: the ruleset closes
+// every port of that bridge it does not bind (Ruleset.Bridges), the
+// container's own too, so all its traffic through the bridge is dropped
+// (fail closed: its port cannot be told from one attached since). The
+// command line warns of each (Ruleset.Bridges needs the bindings, so
+// with Options.NoBind there is nothing to warn of).
+func (inv *Inventory) PortlessOnClosedBridges() []Portless {
+	if inv == nil || len(inv.UnknownPorts) == 0 && !slices.ContainsFunc(inv.Containers, func(c *Container) bool { return len(c.Interfaces) > 0 }) {
+		return nil
+	}
+	var out []Portless
+	for _, c := range inv.Containers {
+		if c.HostNetwork || len(c.Interfaces) > 0 {
+			continue
+		}
+		for _, n := range inv.Networks {
+			if n.Bridge != "" && slices.ContainsFunc(c.IPs, func(ip netip.Addr) bool {
+				return slices.ContainsFunc(n.Subnets, func(p netip.Prefix) bool { return p.Contains(ip) })
+			}) {
+				out = append(out, Portless{c, n})
+			}
+		}
+	}
+	return out
+}
+
 // bridgedSubnets returns the subnets of the networks that name their
 // bridge.
 func (inv *Inventory) bridgedSubnets() ipset.Set {

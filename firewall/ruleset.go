@@ -764,6 +764,9 @@ func (r *Ruleset) BridgeString() string {
 	if !r.Unbound {
 		pre = append(pre, []string{
 			"iifname . ip saddr @" + BridgeAddrs4 + " " + setMark + "accept",
+		}...)
+		pre = append(pre, bridgeBoundSourceRules...)
+		pre = append(pre, []string{
 			"iifname != @" + BridgePorts + " accept",
 			strings.TrimSpace(setMark),
 			"iifname . arp saddr ip @" + BridgeAddrs4 + " accept",
@@ -810,7 +813,7 @@ func (r *Ruleset) BridgeString() string {
 		b.WriteString("\t\t" + l + "\n")
 	}
 	if !r.Unbound {
-		for _, l := range bridgeDestRules {
+		for _, l := range slices.Concat(bridgeDestRules, bridgeOutputRules) {
 			b.WriteString("\t\t" + l + "\n")
 		}
 	}
@@ -1018,6 +1021,27 @@ var bridgeDestRules = []string{
 var bridgeOutputRules = []string{
 	"ip daddr @" + BridgeBound4 + " oifname != @" + BridgePorts + " counter drop",
 	"ip6 daddr @" + BridgeBound6 + " oifname != @" + BridgePorts + " counter drop",
+}
+
+// bridgeBoundSourceRules follow, in chain prerouting, the accept of a
+// bound port's own IPv4 sources: a frame carrying a bound address (bound_v4,
+// bound_v6) as its IPv4, ARP sender or IPv6 source from a port not bound
+// (one the inventory lists no container's interfaces for, one attached
+// since, another bridge's) is dropped. The binding of a port to its
+// container's addresses is that container's identity; without these
+// rules a container whose port Ward does not know (an inventory file
+// that lists some containers' interfaces and not others', without
+// bridge:) passed for a bound container, reaching the sources it admits,
+// and with an ARP reply or a neighbour advertisement claiming its
+// address took its traffic (lab.TestUnknownPortBoundSource). They
+// compare the frame's protocol (meta protocol), not its EtherType, so a
+// VLAN-tagged forgery, whose tag the receiving veth strips, is dropped
+// too. Chain forward repeats bridgeOutputRules: a packet addressed to a
+// bound address leaves through no port but a bound one.
+var bridgeBoundSourceRules = []string{
+	"ip saddr @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
+	"arp saddr ip @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
+	"ip6 saddr @" + BridgeBound6 + " iifname != @" + BridgePorts + " counter drop",
 }
 
 // bridgeHostRules end the bridge table's chain output: the host's own

@@ -259,7 +259,10 @@ func diffARP(conn *nftables.Conn, rs *Ruleset) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firewall: diff: %w", err)
 	}
-	var out []string
+	out, err := chainChanges(conn, nftables.TableFamilyARP, live, want.chains, "arp table")
+	if err != nil {
+		return nil, err
+	}
 	if s, err := conn.GetSetByName(live, SetBridges); err != nil {
 		out = append(out, "+ set "+SetBridges+" (arp table)")
 	} else {
@@ -358,6 +361,43 @@ func findTable(conn *nftables.Conn, f nftables.TableFamily) (*nftables.Table, er
 		}
 	}
 	return nil, nil
+}
+
+// chainChanges lists how the chains of Ward's table of family f (live)
+// differ from want's by hook, priority and policy: one whose hook
+// differs, and one the kernel has and want lacks (a base chain added to Ward's table, such as one
+// that marks every frame as from a bound port before the prerouting
+// chain, would otherwise go unreported). what names the table in each
+// line ("bridge table").
+func chainChanges(conn *nftables.Conn, f nftables.TableFamily, live *nftables.Table, want []*nftables.Chain, what string) ([]string, error) {
+	chains, err := conn.ListChainsOfTableFamily(f)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: list chains: %w", err)
+	}
+	got := map[string]*nftables.Chain{}
+	for _, c := range chains {
+		if c.Table.Name == live.Name {
+			got[c.Name] = c
+		}
+	}
+	var out []string
+	planned := map[string]bool{}
+	for _, c := range want {
+		planned[c.Name] = true
+		// A chain the kernel lacks: the callers list its rules as
+		// missing.
+		if lc := got[c.Name]; lc != nil && !sameHook(c, lc) {
+			out = append(out, fmt.Sprintf("~ chain %s: hook, priority or policy differ (%s)", c.Name, what))
+		}
+	}
+	var extra []string
+	for name := range got {
+		if !planned[name] {
+			extra = append(extra, fmt.Sprintf("- chain %s (%s, not in the plan)", name, what))
+		}
+	}
+	slices.Sort(extra)
+	return append(out, extra...), nil
 }
 
 // readTable lists Ward's table, its named sets and maps and its chains;

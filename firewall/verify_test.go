@@ -40,6 +40,21 @@ func TestVerify(t *testing.T) {
 		{"arp table deleted", [][]string{{"delete", "table", "arp", "ward"}}, "+ table arp ward (not loaded)"},
 		{"arp rule replaced", [][]string{{"flush", "chain", "arp", "ward", "input"}, {"add", "rule", "arp", "ward", "input", "counter"}}, "~ chain input differs (arp table)"},
 		{"arp bridge removed", [][]string{{"delete", "element", "arp", "ward", firewall.SetBridges, `{ "` + rs.Bridges[0] + `" }`}}, "+ set bridges element"},
+		// A base chain added to Ward's bridge table, before its
+		// prerouting chain, that marks every frame as from a bound
+		// port: the closed bridges' unbound ports pass the inet
+		// table's prerouting check. Diff said nothing of it, nor of a
+		// chain's policy turned to drop.
+		{"bridge chain added", [][]string{
+			{"add", "chain", "bridge", "ward", "mark_all", "{ type filter hook prerouting priority -400; policy accept; }"},
+			{"add", "rule", "bridge", "ward", "mark_all", "meta", "mark", "set", "0x57530000"},
+		}, "- chain mark_all (bridge table, not in the plan)"},
+		{"bridge chain policy", [][]string{{"add", "chain", "bridge", "ward", firewall.BridgeForward, "{ type filter hook forward priority -200; policy drop; }"}},
+			"~ chain forward: hook, priority or policy differ (bridge table)"},
+		{"arp chain added", [][]string{{"add", "chain", "arp", "ward", "open", "{ type filter hook input priority -10; policy accept; }"}},
+			"- chain open (arp table, not in the plan)"},
+		{"arp chain policy", [][]string{{"add", "chain", "arp", "ward", "input", "{ type filter hook input priority 0; policy drop; }"}},
+			"~ chain input: hook, priority or policy differ (arp table)"},
 	} {
 		if err := firewall.Apply(n.conn, rs); err != nil {
 			t.Fatal(err)

@@ -183,7 +183,10 @@ type attempt struct {
 // closedOpen loads closed (the bridge named) and makes each attempt,
 // which must fail, then open (the negative control: the same inventory
 // without the bridge named) and makes them again, which must succeed, or
-// the test cannot see the hole.
+// the test cannot see the hole. Both without the bridge table's rules
+// that also keep a port not bound from a bound address
+// (deleteBoundSourceRules, TestUnknownPortBoundSource), so that the
+// closed bridge alone is judged.
 func closedOpen(t *testing.T, l *lab.Lab, closed, open *firewall.Ruleset, attempts []attempt) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -194,6 +197,7 @@ func closedOpen(t *testing.T, l *lab.Lab, closed, open *firewall.Ruleset, attemp
 		if err := l.Load(tc.rs); err != nil {
 			t.Fatal(err)
 		}
+		deleteBoundSourceRules(t, l)
 		for _, at := range attempts {
 			if got := at.f(); got != tc.want {
 				t.Errorf("%s: %s: succeeded %v, want %v", tc.name, at.what, got, tc.want)

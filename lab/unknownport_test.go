@@ -27,7 +27,10 @@ import (
 // bridge b's MAC address on a's port), c's datagrams for b never leave
 // through a's port. The negative control is the same inventory without
 // UnknownPorts (how Ward was before): a's forged datagrams reach c, and a
-// reads c's datagrams for b off its interface.
+// reads c's datagrams for b off its interface. Both without the bridge
+// table's rules that also keep a port not bound from a bound address
+// (deleteBoundSourceRules, TestUnknownPortBoundSource), so that the
+// unknown ports alone are judged.
 func TestUnknownPortSpoof(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
@@ -57,6 +60,7 @@ func TestUnknownPortSpoof(t *testing.T) {
 		if err := l.Load(closed); err != nil {
 			t.Fatal(err)
 		}
+		deleteBoundSourceRules(t, l)
 		_, d0 := spoofDrops(t, l)
 		if spoof(fam) {
 			t.Errorf("IPv%d: with a's port unknown, a's datagram claiming b's address reached c's 53", fam)
@@ -67,6 +71,7 @@ func TestUnknownPortSpoof(t *testing.T) {
 		if err := l.Load(open); err != nil {
 			t.Fatal(err)
 		}
+		deleteBoundSourceRules(t, l)
 		if !spoof(fam) {
 			t.Errorf("IPv%d: without unknown ports, a's datagram claiming b's address did not reach c: the test cannot see the hole", fam)
 		}
@@ -77,12 +82,14 @@ func TestUnknownPortSpoof(t *testing.T) {
 		if err := l.Load(closed); err != nil {
 			t.Fatal(err)
 		}
+		deleteBoundSourceRules(t, l)
 		if ic.f() {
 			t.Errorf("%s: with a's port unknown, a read c's datagram for b off its interface after claiming b's MAC address", ic.net)
 		}
 		if err := l.Load(open); err != nil {
 			t.Fatal(err)
 		}
+		deleteBoundSourceRules(t, l)
 		if !ic.f() {
 			t.Errorf("%s: without unknown ports, a never saw c's datagram for b: the test cannot see the hole", ic.net)
 		}

@@ -368,6 +368,14 @@ func (e *env) fwPlan(ctx context.Context, f *fwFlags, paths []string) (*plan, er
 			fmt.Fprintf(e.stderr, "ward: warning: %s: network %s names its bridge %s, but no container lists its interfaces: the ruleset binds no port, so it closes no port of %s (any container may send from any address, a port attached later is open); it judges there only containers' router advertisements and, where a container's ingress is isolated, the host's group and link-local packets. List the containers' interfaces (ward fw --docker finds them)\n",
 				report.Printable(where), report.Printable(n.Name), report.Printable(n.Bridge), report.Printable(n.Bridge))
 		}
+		for _, p := range inv.PortlessOnClosedBridges() {
+			where := inv.File
+			if p.Container.Line > 0 {
+				where = fmt.Sprintf("%s:%d", where, p.Container.Line)
+			}
+			fmt.Fprintf(e.stderr, "ward: warning: %s: container %s lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge %s (network %s) that it does not bind, this container's too: all its traffic through %s is dropped. List its interfaces (ward fw --docker finds them)\n",
+				report.Printable(where), report.Printable(p.Container.ID()), report.Printable(p.Network.Bridge), report.Printable(p.Network.Name), report.Printable(p.Network.Bridge))
+		}
 	}
 	policies, err := e.load(paths)
 	if err != nil {

@@ -398,14 +398,73 @@ func TestFwRunBrNetfilter(t *testing.T) {
 	}
 }
 
+// TestFwPlanPortlessContainers plans with an inventory file that names
+// its network's bridge and lists the interfaces of one container (b) but
+// not of the other (a): the ruleset closes every port of the bridge it
+// does not bind, a's too, so a has no traffic through the bridge at all,
+// and nothing said so (an outage of a container the inventory lists).
+// Now a warning names a's file and line and the bridge, the exit status
+// unchanged; with both listed, or with --no-bind (which closes no
+// bridge), there is none.
+func TestFwPlanPortlessContainers(t *testing.T) {
+	inv := func(aInterfaces string) string {
+		p := filepath.Join(t.TempDir(), "inventory.yaml")
+		data := "networks:\n" +
+			"  - name: n\n" +
+			"    subnets: [10.30.0.0/24]\n" +
+			"    bridge: br-0123456789ab\n" +
+			"containers:\n" +
+			"  - name: a\n" +
+			"    labels: {app: a}\n" +
+			"    ips: [10.30.0.2]\n" + aInterfaces +
+			"  - name: b\n" +
+			"    labels: {app: b}\n" +
+			"    ips: [10.30.0.3]\n" +
+			"    interfaces: [veth0b]\n"
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	portless, listed := inv(""), inv("    interfaces: [veth0a]\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn string
+	}{
+		{"a without interfaces", []string{"--inventory", portless},
+			portless + ":6: container default/a lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-0123456789ab (network n) that it does not bind, this container's too: all its traffic through br-0123456789ab is dropped. List its interfaces"},
+		{"both listed", []string{"--inventory", listed}, ""},
+		{"a without interfaces, --no-bind", []string{"--inventory", portless, "--no-bind"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := run(t, "", append([]string{"fw", "plan", shopPolicies, "--diff=false"}, tc.args...)...)
+			if code != ExitOK || !strings.Contains(out, "table inet ward") {
+				t.Fatalf("exit %d, stderr %q; want 0 and the plan", code, errOut)
+			}
+			want := 0
+			if tc.warn != "" {
+				want = 1
+				if !strings.Contains(errOut, "ward: warning: "+tc.warn) {
+					t.Errorf("stderr lacks %q:\n%s", tc.warn, errOut)
+				}
+			}
+			if n := strings.Count(errOut, "ward: warning: "); n != want {
+				t.Errorf("%d warnings, want %d:\n%s", n, want, errOut)
+			}
+		})
+	}
+}
+
 // TestFwPlanUnclosedBridges plans the shop with an inventory whose
 // networks name their bridges but whose containers list no interfaces:
 // the ruleset binds no port and so closes none of those bridges', though
 // `bridge:` reads as closing them. Before, nothing said so; now each
 // such network is a warning naming the file and line, the exit status
-// unchanged (the ruleset is still valid and judges what it can). The
-// shop's own inventory, which lists interfaces, and --no-bind, which
-// binds no port by choice, are not warned of.
+// unchanged (the ruleset is still valid and judges what it can).
+// --no-bind, which binds no port by choice, is not warned of; the shop's
+// own inventory, which lists some containers' interfaces, is warned of
+// for the others (TestFwPlanPortlessContainers).
 func TestFwPlanUnclosedBridges(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(root, shopInventory))
 	if err != nil {
@@ -433,7 +492,19 @@ func TestFwPlanUnclosedBridges(t *testing.T) {
 			inv + ":18: network data names its bridge br-f19d3a6c4b20",
 		}},
 		{"no interfaces, --no-bind", []string{"--inventory", inv, "--no-bind"}, nil},
-		{"the shop's inventory", []string{"--inventory", shopInventory}, nil},
+		// The shop's inventory lists some containers' interfaces and
+		// names every bridge: the others' ports are closed with the
+		// ports attached later (an outage), one warning per container
+		// and network (TestFwPlanPortlessContainers).
+		{"the shop's inventory", []string{"--inventory", shopInventory}, []string{
+			shopInventory + ":23: container kube-system/coredns lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-3c51f0a2e7d4 (network infra) that it does not bind, this container's too: all its traffic through br-3c51f0a2e7d4 is dropped",
+			shopInventory + ":39: container web/frontend lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-8e02b6d1c9f3 (network edge)",
+			shopInventory + ":39: container web/frontend lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-b7a4e2c05d18 (network backend)",
+			shopInventory + ":64: container api/orders lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-b7a4e2c05d18 (network backend)",
+			shopInventory + ":64: container api/orders lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-f19d3a6c4b20 (network data)",
+			shopInventory + ":101: container data/redis lists no interfaces, but other containers list theirs, so the ruleset closes every port of bridge br-f19d3a6c4b20 (network data)",
+		}},
+		{"the shop's inventory, --no-bind", []string{"--inventory", shopInventory, "--no-bind"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := run(t, "", append([]string{"fw", "plan", shopPolicies, "--diff=false"}, tc.args...)...)

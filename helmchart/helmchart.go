@@ -72,6 +72,19 @@ type Options struct {
 	// manifest.DefaultMaxFileSize. Past it, Render fails with an error
 	// matching manifest.ErrTooLarge that names the file or template.
 	MaxFileSize int64
+	// MaxVariants bounds the other renders of the chart Render makes for
+	// the Kubernetes versions, API versions and values files it was not
+	// given (Chart.KubeVersions, APIVersions, ValuesFiles); 0 means
+	// DefaultMaxVariants, a negative number none. Those past it are not
+	// rendered and are named in Chart.NotRendered.
+	MaxVariants int
+
+	// without are API versions of helm's default set left out of
+	// .Capabilities.APIVersions, and extra values merged after
+	// ValueFiles (a subchart's values file, under its name): the
+	// variants' (gates.go).
+	without []string
+	extra   []map[string]any
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -176,6 +189,19 @@ type Chart struct {
 	// with why the chart did not render with it: a deploy that gives one
 	// with -f installs what is not checked.
 	ValuesFiles []Variant
+	// APIVersions are the API versions the templates ask
+	// .Capabilities.APIVersions.Has for by name with which, served alone
+	// besides those of the checked render, or without which (an alpha or
+	// beta version of helm's default set, such as policy/v1beta1, that
+	// clusters of today do not serve), templates render otherwise: each
+	// with those templates (Variant.Served says which side), or with why
+	// the chart did not render so.
+	APIVersions []Variant
+	// NotRendered names the variants (a Kubernetes version, a values
+	// file, an API version served or not) that were not rendered because
+	// Options.MaxVariants other renders were made: what the chart
+	// installs with them is not checked, nor compared.
+	NotRendered []string
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -227,6 +253,9 @@ func (o Options) Values() (map[string]any, error) {
 		if err != nil {
 			return nil, &Error{File: f, Err: err}
 		}
+		base = loader.MergeMaps(base, m)
+	}
+	for _, m := range o.extra {
 		base = loader.MergeMaps(base, m)
 	}
 	for _, v := range o.Set {
@@ -315,7 +344,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// change what Ward checks.
 	res := newResolver(dir, ch.Name())
 	var looked bool
-	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked))
+	// semverCompare notes the constraints the Kubernetes version is
+	// compared with, written out or not (a value, a helper's result).
+	rec := &kubeRecorder{cur: parseKubeVersion(caps.KubeVersion.Version)}
+	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +453,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, srcs, limit, offline)
+	variants(out, dir, opts, l, srcs, rec.constraints, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -500,6 +532,9 @@ func load(dir string, opts Options, vals map[string]any) (*loaded, error) {
 	// for its API versions again: templates see them in
 	// .Capabilities.APIVersions, and one gated on them is installed.
 	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch), opts.APIVersions) // a copy: caps shares the defaults' slice
+	if len(opts.without) > 0 {
+		caps.APIVersions = slices.DeleteFunc(caps.APIVersions, func(v string) bool { return slices.Contains(opts.without, v) })
+	}
 	name := opts.ReleaseName
 	if name == "" {
 		name = DefaultReleaseName

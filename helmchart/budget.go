@@ -613,7 +613,9 @@ func actionEnd(src string, pos int) int {
 // checkFiles fails for the first file under dir that the chart loader
 // would read (helm's .helmignore rules and defaults applied) and that is
 // larger than limit, naming it. It only looks at sizes: helm's loader
-// reads the files, itself bounded by a total it sets for a chart.
+// reads the files, itself bounded by a total it sets for a chart. The
+// archives among them are decompressed to bound what they hold together
+// (archiveBudget).
 func checkFiles(dir string, limit int64) error {
 	top, err := filepath.Abs(dir)
 	if err != nil {
@@ -624,6 +626,7 @@ func checkFiles(dir string, limit int64) error {
 		rules = r
 	}
 	rules.AddDefaults()
+	archives := newArchiveBudget(limit)
 	seen := map[string]bool{}
 	var walk func(abs, shown string) error
 	walk = func(abs, shown string) error {
@@ -656,6 +659,10 @@ func checkFiles(dir string, limit int64) error {
 				}
 			case fi.Mode().IsRegular() && fi.Size() > limit:
 				return &Error{File: s, Err: fmt.Errorf("%w: %w of %s", manifest.ErrRead, manifest.ErrTooLarge, manifest.FormatSize(limit))}
+			case fi.Mode().IsRegular() && strings.HasSuffix(e.Name(), ".tgz"):
+				if err := archives.scanFile(p, s); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

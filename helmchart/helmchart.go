@@ -399,7 +399,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// A template may render a workload only, or another one, where the
 	// cluster serves an API version it asks for by name: rendered again
 	// with them, each template whose output differs is named.
-	if asked := askedVersions(srcs, caps.APIVersions); len(asked) > 0 {
+	// The values count too: a string of them given to tpl may ask.
+	asking := maps.Clone(srcs)
+	asking["\x00values"] = []byte(fmt.Sprint(coalesced))
+	if asked := askedVersions(asking, caps.APIVersions); len(asked) > 0 {
 		clCaps := caps.Copy()
 		clCaps.APIVersions = slices.Concat(caps.APIVersions, asked)
 		clTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
@@ -453,7 +456,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, srcs, rec.constraints, res, limit, offline)
+	variants(out, dir, opts, l, asking, rec.constraints, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue

@@ -187,3 +187,30 @@ func TestMaxVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestTplGates: a gate on an API version written in a value given to
+// tpl is rendered on both sides, as one in a template is. Before, the
+// values were not looked at: a privileged pod that a values string
+// renders only where a CRD version is served passed without a word.
+func TestTplGates(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: true}}\n"
+	c, err := Render(write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"values.yaml":      "extra: |\n  {{- if .Capabilities.APIVersions.Has \"a.example.com/v1\" }}\n" + indent(pod) + "  {{- end }}\nold: |\n  {{- if not (.Capabilities.APIVersions.Has \"policy/v1beta1\") }}\n" + indent(strings.ReplaceAll(pod, "name: p", "name: q")) + "  {{- end }}\n",
+		"templates/x.yaml": "{{ tpl .Values.extra . }}\n",
+		"templates/y.yaml": "{{ tpl .Values.old . }}\n",
+	}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"app/templates/x.yaml"}, c.Cluster); diff != "" {
+		t.Errorf("Cluster (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"policy/v1beta1 not served: app/templates/y.yaml"}, apiVariantNames(c.APIVersions)); diff != "" {
+		t.Errorf("APIVersions (-want +got):\n%s", diff)
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+}

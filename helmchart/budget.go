@@ -92,6 +92,13 @@ func meterNames() (tick, out, src string) {
 // itself, exactly, when the render ends.
 const meterFactor = 4
 
+// maxSteps bounds the loop iterations and define calls (the ticks) of
+// one render. The size limit alone let a loop that writes nothing run
+// billions of times (each tick counts a byte at least): two nested
+// `range until 100000` ran for hours, in each of the chart's renders.
+// Charts of the real world take thousands; ten million take seconds.
+var maxSteps int64 = 10_000_000
+
 // budget meters one chart's render against the size limit.
 type budget struct {
 	limit, used int64
@@ -99,6 +106,9 @@ type budget struct {
 	// times limit.
 	allowed  int64
 	exceeded bool
+	// steps are the ticks so far; slow is set past maxSteps.
+	steps int64
+	slow  bool
 }
 
 func newBudget(limit int64) *budget {
@@ -120,6 +130,9 @@ func (b *budget) charge(n int64) error {
 
 // tooLarge is the error of a chart whose rendering passes the limit.
 func (b *budget) tooLarge() error {
+	if b.slow {
+		return fmt.Errorf("rendering the chart runs more than %d loop iterations and template calls: a loop this long is refused", maxSteps)
+	}
 	return fmt.Errorf("%w: rendering the chart writes more than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(b.limit))
 }
 
@@ -147,7 +160,13 @@ func (b *budget) funcs() template.FuncMap {
 		f[name] = b.guard(name, fn)
 	}
 	maps.Copy(f, template.FuncMap{
-		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
+		tickFunc: func(n int) (string, error) {
+			if b.steps++; b.steps > maxSteps {
+				b.slow, b.exceeded = true, true
+				return "", errBudget
+			}
+			return "", b.charge(int64(n))
+		},
 		// The string a tpl call renders, metered as a template file is.
 		srcFunc: func(src string) (string, error) {
 			if err := b.charge(int64(len(src))); err != nil {

@@ -697,6 +697,10 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	meter(ch)
 	b := newBudget(limit)
 	funcs := b.funcs()
+	var calls cryptoCalls
+	for name, fn := range cheapCrypto(&calls) {
+		funcs[name] = b.guard(name, fn)
+	}
 	for _, o := range over {
 		for name, fn := range o {
 			funcs[name] = b.guard(name, fn)
@@ -717,7 +721,9 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	if err := checkOutput(files, res, limit); err != nil {
 		return nil, err
 	}
-	plain := engine.Engine{CustomTemplateFuncs: template.FuncMap{"lookup": lookup}}
+	var callsPlain cryptoCalls
+	plain := engine.Engine{CustomTemplateFuncs: cheapCrypto(&callsPlain)}
+	plain.CustomTemplateFuncs["lookup"] = lookup
 	for _, o := range over {
 		maps.Copy(plain.CustomTemplateFuncs, o)
 	}

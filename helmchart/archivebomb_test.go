@@ -114,3 +114,31 @@ func TestArchiveBomb(t *testing.T) {
 		})
 	}
 }
+
+// TestArchiveTraversal: an archive of charts/ whose entry leads out of it
+// (../) is an input error naming that archive. Before, it named the
+// parent's Chart.yaml, which holds nothing wrong. Nothing is written.
+func TestArchiveTraversal(t *testing.T) {
+	dir := write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+	})
+	out := t.TempDir()
+	evil := tgz(t, map[string][]byte{
+		"evil/Chart.yaml": []byte("apiVersion: v2\nname: evil\nversion: 1.0.0\n"),
+		"evil/templates/../../../../../../../../" + strings.TrimPrefix(out, "/") + "/pwned.yaml": []byte("kind: Pod\n"),
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "charts"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "charts", "evil.tgz"), evil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := chartError(t, dir, Options{})
+	if e.File != filepath.Join(dir, "charts", "evil.tgz") || !strings.Contains(e.Err.Error(), "parent directory") {
+		t.Errorf("got %s: %v, want the archive, about its parent directory", e.File, e.Err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) > 0 {
+		t.Errorf("%s holds %v", out, ents)
+	}
+}

@@ -982,8 +982,9 @@ func (offlineLoader) Load(u string) (any, error) {
 // loadFile and yamlLine find the file and line of a chart loading error,
 // such as "cannot load values.yaml: ... yaml: line 2: ...".
 var (
-	loadFile = regexp.MustCompile(`cannot load ([^\s:]+):`)
-	yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+	unpackSub = regexp.MustCompile(`^error unpacking subchart ([^\s/]+) in `)
+	loadFile  = regexp.MustCompile(`cannot load ([^\s:]+):`)
+	yamlLine  = regexp.MustCompile(`yaml: line (\d+):`)
 )
 
 // loadError locates an error of the chart loader in the file it names,
@@ -993,6 +994,10 @@ func loadError(err error, dir string) error {
 	msg := err.Error()
 	if m := loadFile.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
 		e.File = filepath.Join(dir, filepath.FromSlash(m[1]))
+	} else if m := unpackSub.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
+		// The subchart of charts/ at fault (an archive with an entry
+		// leading out of it, or one that does not load).
+		e.File = filepath.Join(dir, "charts", m[1])
 	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])

@@ -37,7 +37,7 @@
 //     named by version (Chart.KubeVersions), unless
 //     Options.ExactKubeVersion says the version given is the cluster's;
 //   - each values file of the chart directory besides values.yaml
-//     (values*.yaml, values/, ci/) that Options.ValueFiles does not give
+//     (*values*.yaml, values/, ci/) that Options.ValueFiles does not give
 //     is rendered with, and the templates that render otherwise are
 //     named by file (Chart.ValuesFiles): a deploy may give it with -f;
 //     so are those of the enabled subcharts, under the subchart's name;

@@ -387,8 +387,8 @@ func parseKubeVersion(s string) kubeVersion {
 }
 
 // otherValuesFiles returns the values files the chart directory holds
-// besides values.yaml, that a deploy may give with -f: values*.yaml
-// (values-prod.yaml, values.prod.yml) at the top, and every .yaml or .yml
+// besides values.yaml, that a deploy may give with -f: those whose name
+// holds "values" (values-prod.yaml, prod-values.yaml) at the top, and every .yaml or .yml
 // of values/ and ci/ (chart-testing's ci/*-values.yaml), sorted. given
 // (the files of Options.ValueFiles) are left out.
 func otherValuesFiles(dir string, given []string) []string {
@@ -410,7 +410,7 @@ func otherValuesFiles(dir string, given []string) []string {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, "values") && yamlFile(n) && n != "values.yaml" && n != "values.yml" {
+		if e.Type().IsRegular() && valuesFileName(n) {
 			keep(filepath.Join(dir, n))
 		}
 	}
@@ -610,7 +610,7 @@ type subValues struct {
 
 // subchartValuesFiles returns the values files of the enabled subcharts
 // of c, at any depth, as otherValuesFiles finds them in a chart directory
-// (values*.yaml beside values.yaml, values/ and ci/), read from the
+// (*values*.yaml beside values.yaml, values/ and ci/), read from the
 // loaded chart (a directory or an archive in charts/): a deploy of the
 // parent may give one under the subchart's name, as chart-testing
 // checks the subchart with it. file is where it is on disk (res).
@@ -655,8 +655,10 @@ func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
 }
 
 // valuesFileName reports whether name, a path in a chart, is a values
-// file otherValuesFiles would find: values*.yaml or .yml at the top
-// besides values.yaml, or any .yaml or .yml below values/ or ci/.
+// file otherValuesFiles would find: a .yaml or .yml at the top whose
+// name holds "values" (values-prod.yaml, prod-values.yaml,
+// prod.values.yml) besides values.yaml, or any .yaml or .yml below
+// values/ or ci/.
 func valuesFileName(name string) bool {
 	if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
 		return false
@@ -664,5 +666,5 @@ func valuesFileName(name string) bool {
 	if strings.HasPrefix(name, "values/") || strings.HasPrefix(name, "ci/") {
 		return true
 	}
-	return !strings.Contains(name, "/") && strings.HasPrefix(name, "values") && name != "values.yaml" && name != "values.yml"
+	return !strings.Contains(name, "/") && strings.Contains(strings.ToLower(name), "values") && name != "values.yaml" && name != "values.yml"
 }

@@ -99,6 +99,16 @@ const meterFactor = 4
 // Charts of the real world take thousands; ten million take seconds.
 var maxSteps int64 = 10_000_000
 
+// chartStepsFactor bounds the ticks of all the renders of one chart
+// (Render's own, and those of its variants: lookup, upgrade, API and
+// Kubernetes versions, values files) to this many times maxSteps: each
+// stays within maxSteps, but twenty such renders took minutes. The renders
+// past it fail, and are named as not rendered (Variant.Err, LookupErr...).
+const chartStepsFactor = 4
+
+// stepPool is what is left of a chart's ticks, shared by its renders.
+type stepPool struct{ left int64 }
+
 // budget meters one chart's render against the size limit.
 type budget struct {
 	limit, used int64
@@ -106,9 +116,11 @@ type budget struct {
 	// times limit.
 	allowed  int64
 	exceeded bool
-	// steps are the ticks so far; slow is set past maxSteps.
-	steps int64
-	slow  bool
+	// steps are the ticks so far; slow is set past maxSteps, or past
+	// what is left in pool (pooled).
+	steps        int64
+	slow, pooled bool
+	pool         *stepPool
 }
 
 func newBudget(limit int64) *budget {
@@ -130,6 +142,9 @@ func (b *budget) charge(n int64) error {
 
 // tooLarge is the error of a chart whose rendering passes the limit.
 func (b *budget) tooLarge() error {
+	if b.pooled {
+		return fmt.Errorf("the chart's renders (its own and those Ward makes for its variants) together run more than %d loop iterations and template calls", chartStepsFactor*maxSteps)
+	}
 	if b.slow {
 		return fmt.Errorf("rendering the chart runs more than %d loop iterations and template calls: a loop this long is refused", maxSteps)
 	}
@@ -164,6 +179,12 @@ func (b *budget) funcs() template.FuncMap {
 			if b.steps++; b.steps > maxSteps {
 				b.slow, b.exceeded = true, true
 				return "", errBudget
+			}
+			if b.pool != nil {
+				if b.pool.left--; b.pool.left < 0 {
+					b.pooled, b.exceeded = true, true
+					return "", errBudget
+				}
 			}
 			return "", b.charge(int64(n))
 		},

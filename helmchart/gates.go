@@ -455,7 +455,7 @@ func changed(got, off map[string]string) []string {
 // variantDiff renders the chart in dir for o, random functions made
 // deterministic, and returns the templates whose output differs from the
 // checked render's, made so too (offline).
-func variantDiff(dir string, o Options, limit int64, offline func() (map[string]string, error)) ([]string, error) {
+func variantDiff(dir string, o Options, res resolver, limit int64, offline func() (map[string]string, error)) ([]string, error) {
 	vals, err := o.Values()
 	if err != nil {
 		return nil, err
@@ -464,7 +464,7 @@ func variantDiff(dir string, o Options, limit int64, offline func() (map[string]
 	if err != nil {
 		return nil, err
 	}
-	got, err := render(l.ch, l.top, dir, newResolver(dir, l.ch.Name()), limit, offlineLookup(nil), deterministic())
+	got, err := render(l.ch, l.top, dir, res, limit, offlineLookup(nil), deterministic())
 	if err != nil {
 		return nil, err
 	}
@@ -487,6 +487,7 @@ const DefaultMaxVariants = 16
 type variantCap struct {
 	left  int // < 0: no cap
 	out   *Chart
+	res   resolver
 	limit int64
 }
 
@@ -502,7 +503,7 @@ func (vc *variantCap) try(name, dir string, o Options, offline func() (map[strin
 	if vc.left > 0 {
 		vc.left--
 	}
-	ts, err = variantDiff(dir, o, vc.limit, offline)
+	ts, err = variantDiff(dir, o, vc.res, vc.limit, offline)
 	return ts, true, err
 }
 
@@ -522,7 +523,7 @@ var betaVersion = regexp.MustCompile(`^[^/]+/v\d+(alpha|beta)\d*(/|$)`)
 // out.ValuesFiles to those that render otherwise. At most
 // opts.MaxVariants are rendered; the rest are named in out.NotRendered.
 func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints []string, res resolver, limit int64, offline func() (map[string]string, error)) {
-	vc := &variantCap{left: opts.MaxVariants, out: out, limit: limit}
+	vc := &variantCap{left: opts.MaxVariants, out: out, res: res, limit: limit}
 	if vc.left == 0 {
 		vc.left = DefaultMaxVariants
 	}

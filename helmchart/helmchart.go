@@ -696,6 +696,7 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
+	b.pool = res.work
 	funcs := b.funcs()
 	var calls cryptoCalls
 	for name, fn := range cheapCrypto(&calls) {
@@ -1022,9 +1023,13 @@ func renderError(err error, name, dir string) error {
 // Template.File).
 type resolver struct {
 	dir, name string
+	// work is the chart's ticks left, shared by its renders (budget.go).
+	work *stepPool
 }
 
-func newResolver(dir, name string) resolver { return resolver{dir: dir, name: name} }
+func newResolver(dir, name string) resolver {
+	return resolver{dir: dir, name: name, work: &stepPool{left: chartStepsFactor * maxSteps}}
+}
 
 // file returns the file of the template helm names n.
 func (r resolver) file(n string) string {

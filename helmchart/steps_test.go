@@ -1,6 +1,7 @@
 package helmchart
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,45 @@ func TestMaxSteps(t *testing.T) {
 				t.Errorf("got %s:%d: %v, want templates/x.yaml at the loop's line, about loop iterations", e.File, e.Line, e.Err)
 			}
 		})
+	}
+}
+
+// TestChartSteps: the renders of one chart share a bound on their ticks
+// (chartStepsFactor times maxSteps). Before, each variant render had
+// maxSteps of its own: a chart looping just under it, with gates and
+// values files, took twenty times as long. The render checked is whole;
+// the variants past the bound are named with why they did not render.
+func TestChartSteps(t *testing.T) {
+	defer func(n int64) { maxSteps = n }(maxSteps)
+	maxSteps = 10000
+	const np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n"
+	files := map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"values.yaml":      "np: true\n",
+		"templates/x.yaml": "{{- range until 9000 }}{{ end }}\n{{- if and .Values.np (semverCompare \">=1.30-0\" .Capabilities.KubeVersion.Version) }}\n" + np + "{{- end }}\n",
+	}
+	for i := range 6 {
+		files[fmt.Sprintf("ci/%d-values.yaml", i)] = "np: false\n"
+	}
+	c, err := Render(write(t, files), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Templates) != 1 {
+		t.Errorf("templates %v, want the NetworkPolicy's", c.Templates)
+	}
+	var bounded, rendered int
+	for _, v := range append(c.KubeVersions, c.ValuesFiles...) {
+		switch {
+		case v.Err != nil && strings.Contains(v.Err.Error(), "together run more than"):
+			bounded++
+		case v.Err == nil:
+			rendered++
+		default:
+			t.Errorf("%s: %v", v.Name, v.Err)
+		}
+	}
+	if bounded == 0 || rendered == 0 {
+		t.Errorf("%d variants rendered, %d past the chart's bound; want some of each", rendered, bounded)
 	}
 }

@@ -214,3 +214,33 @@ func TestTplGates(t *testing.T) {
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
 }
+
+// TestDisabledDependencyValuesFile: a subchart that its condition or its
+// tags disable by default, and that a values file of the chart enables,
+// is named with that file: its pods are installed by a deploy that gives
+// it, and were never rendered by default.
+func TestDisabledDependencyValuesFile(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: true}}\n"
+	for _, tt := range []struct{ dep, values, prod string }{
+		{dep: "condition: metrics.enabled", values: "metrics: {enabled: false}\n", prod: "metrics: {enabled: true}\n"},
+		{dep: "tags: [extras]", values: "tags: {extras: false}\n", prod: "tags: {extras: true}\n"},
+	} {
+		dir := write(t, map[string]string{
+			"Chart.yaml":                       "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: metrics, version: 1.0.0, " + tt.dep + "}\n",
+			"values.yaml":                      tt.values,
+			"values-prod.yaml":                 tt.prod,
+			"templates/cm.yaml":                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+			"charts/metrics/Chart.yaml":        "apiVersion: v2\nname: metrics\nversion: 1.0.0\n",
+			"charts/metrics/templates/p.yaml":  pod,
+			"charts/metrics/values-debug.yaml": "x: 1\n",
+		})
+		c, err := Render(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{filepath.Join(dir, "values-prod.yaml") + ": app/charts/metrics/templates/p.yaml"}
+		if diff := cmp.Diff(want, variantNames(c.ValuesFiles)); diff != "" {
+			t.Errorf("%s: ValuesFiles (-want +got):\n%s", tt.dep, diff)
+		}
+	}
+}

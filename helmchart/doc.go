@@ -46,6 +46,9 @@
 //     default set (policy/v1beta1), not served (Chart.APIVersions);
 //   - a Kubernetes version gate whose constraint is taken from values,
 //     or made while rendering (semverCompare is watched), is tried too;
+//   - a chart whose templates compare .Release.Namespace with namespaces
+//     written out is rendered in them (Chart.Namespaces), unless
+//     Options.ExactNamespace;
 //   - these other renders are at most Options.MaxVariants
 //     (DefaultMaxVariants); those past it are named in
 //     Chart.NotRendered.

@@ -222,6 +222,61 @@ func valueStrings(n parse.Node, vals map[string]any) []string {
 	return out
 }
 
+// namespaceGates returns, sorted, the namespaces the templates of srcs
+// compare .Release.Namespace with by eq or ne, written out (`eq
+// .Release.Namespace "kube-system"`): a template may install otherwise
+// in them than in the namespace checked.
+func namespaceGates(srcs map[string][]byte) []string {
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(srcs)) {
+		t := parse.New(name)
+		t.Mode = parse.SkipFuncCheck
+		set := map[string]*parse.Tree{}
+		if _, err := t.Parse(string(srcs[name]), "", "", set); err != nil {
+			continue
+		}
+		for _, tr := range set {
+			if tr.Root == nil {
+				continue
+			}
+			walkNodes(tr.Root, func(n parse.Node) {
+				cmd, ok := n.(*parse.CommandNode)
+				if !ok || len(cmd.Args) < 3 {
+					return
+				}
+				id, ok := cmd.Args[0].(*parse.IdentifierNode)
+				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) {
+					return
+				}
+				for _, a := range cmd.Args[1:] {
+					if s, ok := a.(*parse.StringNode); ok && s.Text != "" && len(seen) < maxRecorded {
+						seen[s.Text] = true
+					}
+				}
+			})
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// namesReleaseNamespace reports whether an argument of cmd is
+// .Release.Namespace ($.Release.Namespace).
+func namesReleaseNamespace(cmd *parse.CommandNode) bool {
+	for _, a := range cmd.Args[1:] {
+		var ids []string
+		switch a := a.(type) {
+		case *parse.FieldNode:
+			ids = a.Ident
+		case *parse.VariableNode:
+			ids = a.Ident
+		}
+		if i := slices.Index(ids, "Release"); i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace" {
+			return true
+		}
+	}
+	return false
+}
+
 // kubeRecorder notes the constraints semverCompare is called with on the
 // Kubernetes version rendered for: a gate whose constraint is made while
 // rendering (a value passed through a helper, tpl) is seen so.
@@ -573,6 +628,23 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 			ts, ok, err := vc.try("Kubernetes "+v.String(), dir, o, offline)
 			if ok && (len(ts) > 0 || err != nil) {
 				out.KubeVersions = append(out.KubeVersions, Variant{Name: v.String(), Templates: ts, Err: err})
+			}
+		}
+	}
+	if !opts.ExactNamespace {
+		cur := opts.Namespace
+		if cur == "" {
+			cur = "default"
+		}
+		for _, ns := range namespaceGates(srcs) {
+			if ns == cur {
+				continue
+			}
+			o := opts
+			o.Namespace = ns
+			ts, ok, err := vc.try("namespace "+ns, dir, o, offline)
+			if ok && (len(ts) > 0 || err != nil) {
+				out.Namespaces = append(out.Namespaces, Variant{Name: ns, Templates: ts, Err: err})
 			}
 		}
 	}

@@ -62,6 +62,10 @@ type Options struct {
 	// the user: a chart whose templates compare .Capabilities.KubeVersion
 	// with versions is not rendered for others (Chart.KubeVersions).
 	ExactKubeVersion bool
+	// ExactNamespace says that Namespace is the release's, given by the
+	// user: a chart whose templates compare .Release.Namespace with
+	// namespaces is not rendered in them (Chart.Namespaces).
+	ExactNamespace bool
 	// APIVersions are added to .Capabilities.APIVersions, as helm's
 	// --api-versions: "group/version" or "group/version/Kind" that the
 	// cluster serves, besides the built-in ones and those of the chart's
@@ -197,6 +201,12 @@ type Chart struct {
 	// with those templates (Variant.Served says which side), or with why
 	// the chart did not render so.
 	APIVersions []Variant
+	// Namespaces are the namespaces the templates compare
+	// .Release.Namespace with (eq .Release.Namespace "kube-system"),
+	// other than Options.Namespace, in which templates render
+	// otherwise, each with those templates or with why the chart did not
+	// render there; unless Options.ExactNamespace.
+	Namespaces []Variant
 	// NotRendered names the variants (a Kubernetes version, a values
 	// file, an API version served or not) that were not rendered because
 	// Options.MaxVariants other renders were made: what the chart

@@ -244,3 +244,41 @@ func TestDisabledDependencyValuesFile(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespaceGates: a template that compares .Release.Namespace with a
+// namespace written out is rendered in that namespace too, and named
+// when it renders otherwise there. Before, it was rendered in the default
+// namespace only: a pod privileged only when installed in kube-system
+// passed without a word. A namespace given (ExactNamespace) is the
+// release's: no other is tried.
+func TestNamespaceGates(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: %s}}\n"
+	tests := []struct {
+		name, template string
+		opts           Options
+		want           []string
+	}{
+		{name: "eq", template: "{{- if eq .Release.Namespace \"kube-system\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n",
+			want: []string{"kube-system: app/templates/x.yaml"}},
+		{name: "ne in helper", template: "{{ include \"app.pod\" . }}\n",
+			want: []string{"prod: app/templates/x.yaml"}},
+		{name: "exact", template: "{{- if eq .Release.Namespace \"kube-system\" }}\n" + fmt.Sprintf(pod, "true") + "{{- end }}\n",
+			opts: Options{Namespace: "shop", ExactNamespace: true}},
+		{name: "same output", template: "{{- $x := eq .Release.Namespace \"kube-system\" }}\n" + fmt.Sprintf(pod, "false")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml":   tt.template,
+				"templates/_pod.tpl": "{{- define \"app.pod\" }}" + fmt.Sprintf(pod, "{{ ne $.Release.Namespace \"prod\" }}") + "{{- end }}\n",
+			}), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, variantNames(c.Namespaces)); diff != "" {
+				t.Errorf("Namespaces (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -112,6 +112,13 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 		}
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise on a cluster that %s (.Capabilities.APIVersions.Has) than checked here: what it installs there is not checked; %s", dir, templatesRender(v.Templates), side, fix))
 	}
+	for _, v := range c.Namespaces {
+		if v.Err != nil {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart compares .Release.Namespace with namespaces but does not render in %s (%v): what it installs there is not checked here", dir, v.Name, v.Err))
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise when installed in namespace %s (.Release.Namespace) than checked here: what it installs there is not checked; give the release's namespace with --namespace to check that render", dir, templatesRender(v.Templates), v.Name))
+	}
 	for _, v := range c.ValuesFiles {
 		given := "-f " + v.Name
 		if v.Subchart != "" {

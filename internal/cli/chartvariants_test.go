@@ -55,3 +55,24 @@ func TestHelmChartGateSides(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmChartNamespaceGate: a pod privileged only when the chart is
+// installed in kube-system passed clean, rendered in the default
+// namespace, with no word; it is now named on stderr, unless --namespace
+// gives the release's namespace (and then checked as rendered there).
+func TestHelmChartNamespaceGate(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ eq .Release.Namespace \"kube-system\" }}}}\n",
+	}, "", "")
+	warn := "ward: warning: " + dir + ": the template app/templates/pod.yaml renders otherwise when installed in namespace kube-system (.Release.Namespace)"
+	out, errOut, _ := run(t, "", "check", dir, "-o", "json")
+	if !strings.Contains(errOut, warn) || strings.Contains(out, "privileged") {
+		t.Errorf("default namespace: warning %v, privileged reported %v; want true, false; stderr: %s", strings.Contains(errOut, warn), strings.Contains(out, "privileged"), errOut)
+	}
+	out, errOut, _ = run(t, "", "check", dir, "-o", "json", "-n", "kube-system")
+	if strings.Contains(errOut, warn) || !strings.Contains(out, "privileged") {
+		t.Errorf("-n kube-system: warning %v, privileged reported %v; want false, true; stderr: %s", strings.Contains(errOut, warn), strings.Contains(out, "privileged"), errOut)
+	}
+}

@@ -582,6 +582,16 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 	if vc.left == 0 {
 		vc.left = DefaultMaxVariants
 	}
+	// The chart's own values files first: a deploy's, most likely;
+	// then the gates, then the subcharts' values files.
+	for _, f := range otherValuesFiles(dir, opts.ValueFiles) {
+		o := opts
+		o.ValueFiles = append(slices.Clone(opts.ValueFiles), f)
+		ts, ok, err := vc.try("values file "+f, dir, o, offline)
+		if ok && (len(ts) > 0 || err != nil) {
+			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: f, Templates: ts, Err: err})
+		}
+	}
 	// Each side of each gate on an API version asked for by name: the
 	// Cluster render serves every one at once, which shows neither a
 	// template that needs one served and another not, nor what a
@@ -646,14 +656,6 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 			if ok && (len(ts) > 0 || err != nil) {
 				out.Namespaces = append(out.Namespaces, Variant{Name: ns, Templates: ts, Err: err})
 			}
-		}
-	}
-	for _, f := range otherValuesFiles(dir, opts.ValueFiles) {
-		o := opts
-		o.ValueFiles = append(slices.Clone(opts.ValueFiles), f)
-		ts, ok, err := vc.try("values file "+f, dir, o, offline)
-		if ok && (len(ts) > 0 || err != nil) {
-			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: f, Templates: ts, Err: err})
 		}
 	}
 	for _, sv := range subchartValuesFiles(l.ch, res) {

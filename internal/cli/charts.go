@@ -131,7 +131,11 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values), and with it %s otherwise than checked here: what a deploy with %s installs is not checked; give it with -f to check that render", dir, v.Name, templatesRender(v.Templates), given))
 	}
 	if len(c.NotRendered) > 0 {
-		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart has more variants than the %d other renders Ward makes (--max-chart-renders); not rendered, so what the chart installs with them is not checked nor compared: %s", dir, maxRenders(o.MaxVariants), strings.Join(c.NotRendered, "; ")))
+		names := strings.Join(c.NotRendered, "; ")
+		if len(c.NotRendered) > maxNamed {
+			names = fmt.Sprintf("%s; and %d more", strings.Join(c.NotRendered[:maxNamed], "; "), len(c.NotRendered)-maxNamed)
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart has %d more variants than the %d other renders Ward makes (--max-chart-renders); not rendered, so what the chart installs with them is not checked nor compared: %s", dir, len(c.NotRendered), maxRenders(o.MaxVariants), names))
 	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
@@ -193,6 +197,9 @@ func (in *inputs) chartKustomization(ks []found, dir, given string) []found {
 	in.warnings = append(in.warnings, fmt.Sprintf("%s: both a Helm chart and a kustomization: helm and Argo CD install the chart, kubectl apply -k and Flux build the kustomization; both are checked", dir))
 	return append(ks, found{dir, kustomize.Root(given)})
 }
+
+// maxNamed is how many variants not rendered a warning names.
+const maxNamed = 20
 
 // maxRenders is the cap on a chart's other renders that n, its
 // Options.MaxVariants, sets.

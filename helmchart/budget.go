@@ -92,6 +92,23 @@ func meterNames() (tick, out, src string) {
 // itself, exactly, when the render ends.
 const meterFactor = 4
 
+// maxSteps bounds the loop iterations and define calls (the ticks) of
+// one render. The size limit alone let a loop that writes nothing run
+// billions of times (each tick counts a byte at least): two nested
+// `range until 100000` ran for hours, in each of the chart's renders.
+// Charts of the real world take thousands; ten million take seconds.
+var maxSteps int64 = 10_000_000
+
+// chartStepsFactor bounds the ticks of all the renders of one chart
+// (Render's own, and those of its variants: lookup, upgrade, API and
+// Kubernetes versions, values files) to this many times maxSteps: each
+// stays within maxSteps, but twenty such renders took minutes. The renders
+// past it fail, and are named as not rendered (Variant.Err, LookupErr...).
+const chartStepsFactor = 4
+
+// stepPool is what is left of a chart's ticks, shared by its renders.
+type stepPool struct{ left int64 }
+
 // budget meters one chart's render against the size limit.
 type budget struct {
 	limit, used int64
@@ -99,6 +116,11 @@ type budget struct {
 	// times limit.
 	allowed  int64
 	exceeded bool
+	// steps are the ticks so far; slow is set past maxSteps, or past
+	// what is left in pool (pooled).
+	steps        int64
+	slow, pooled bool
+	pool         *stepPool
 }
 
 func newBudget(limit int64) *budget {
@@ -120,6 +142,12 @@ func (b *budget) charge(n int64) error {
 
 // tooLarge is the error of a chart whose rendering passes the limit.
 func (b *budget) tooLarge() error {
+	if b.pooled {
+		return fmt.Errorf("the chart's renders (its own and those Ward makes for its variants) together run more than %d loop iterations and template calls", chartStepsFactor*maxSteps)
+	}
+	if b.slow {
+		return fmt.Errorf("rendering the chart runs more than %d loop iterations and template calls: a loop this long is refused", maxSteps)
+	}
 	return fmt.Errorf("%w: rendering the chart writes more than %s (see --max-input-size)", manifest.ErrTooLarge, manifest.FormatSize(b.limit))
 }
 
@@ -147,7 +175,19 @@ func (b *budget) funcs() template.FuncMap {
 		f[name] = b.guard(name, fn)
 	}
 	maps.Copy(f, template.FuncMap{
-		tickFunc: func(n int) (string, error) { return "", b.charge(int64(n)) },
+		tickFunc: func(n int) (string, error) {
+			if b.steps++; b.steps > maxSteps {
+				b.slow, b.exceeded = true, true
+				return "", errBudget
+			}
+			if b.pool != nil {
+				if b.pool.left--; b.pool.left < 0 {
+					b.pooled, b.exceeded = true, true
+					return "", errBudget
+				}
+			}
+			return "", b.charge(int64(n))
+		},
 		// The string a tpl call renders, metered as a template file is.
 		srcFunc: func(src string) (string, error) {
 			if err := b.charge(int64(len(src))); err != nil {
@@ -613,7 +653,9 @@ func actionEnd(src string, pos int) int {
 // checkFiles fails for the first file under dir that the chart loader
 // would read (helm's .helmignore rules and defaults applied) and that is
 // larger than limit, naming it. It only looks at sizes: helm's loader
-// reads the files, itself bounded by a total it sets for a chart.
+// reads the files, itself bounded by a total it sets for a chart. The
+// archives among them are decompressed to bound what they hold together
+// (archiveBudget).
 func checkFiles(dir string, limit int64) error {
 	top, err := filepath.Abs(dir)
 	if err != nil {
@@ -624,6 +666,7 @@ func checkFiles(dir string, limit int64) error {
 		rules = r
 	}
 	rules.AddDefaults()
+	archives := newArchiveBudget(limit)
 	seen := map[string]bool{}
 	var walk func(abs, shown string) error
 	walk = func(abs, shown string) error {
@@ -656,6 +699,10 @@ func checkFiles(dir string, limit int64) error {
 				}
 			case fi.Mode().IsRegular() && fi.Size() > limit:
 				return &Error{File: s, Err: fmt.Errorf("%w: %w of %s", manifest.ErrRead, manifest.ErrTooLarge, manifest.FormatSize(limit))}
+			case fi.Mode().IsRegular() && strings.HasSuffix(e.Name(), ".tgz"):
+				if err := archives.scanFile(p, s); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

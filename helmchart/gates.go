@@ -1,18 +1,26 @@
 package helmchart
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 	"text/template/parse"
 
+	"github.com/Masterminds/sprig/v3"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 )
 
@@ -29,6 +37,14 @@ type Variant struct {
 	Templates []string
 	// Err is why the chart did not render so; Templates is empty then.
 	Err error
+	// Served is, for an API version (Chart.APIVersions), whether the
+	// render served it alone besides the checked render's versions
+	// (true) or left it out of them (false).
+	Served bool
+	// Subchart is, for a values file of a subchart (Chart.ValuesFiles),
+	// the subchart's key in the values ("redis", "redis.metrics") under
+	// which the file's values were given.
+	Subchart string
 }
 
 // MinKubeVersion is the oldest Kubernetes minor version a chart is
@@ -58,7 +74,14 @@ var versionLiteral = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
 // with text/template/parse, functions unchecked (helm's and sprig's are
 // not known to the parser); one that does not parse is skipped (the
 // render reports it).
-func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
+//
+// A constraint that is not written out in the template is found too: one
+// taken from values (`semverCompare .Values.minKube
+// .Capabilities.KubeVersion.Version`, `ge (int ...Minor) (int
+// .Values.minMinor)`) is read from vals, the values rendered with, and
+// constraints holds those semverCompare was called with on the cluster's
+// version while rendering (kubeRecorder), whatever made them.
+func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string) (versions []kubeVersion, reads bool) {
 	seen := map[kubeVersion]bool{}
 	add := func(v kubeVersion) {
 		if !seen[v] {
@@ -106,6 +129,10 @@ func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
 			if len(cmd.Args) > 1 {
 				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
 					literal(s.Text, false)
+				} else if namesKube(cmd) {
+					for _, v := range valueStrings(cmd.Args[1], vals) {
+						literal(v, false)
+					}
 				}
 			}
 		case "eq", "ne", "lt", "le", "gt", "ge":
@@ -119,6 +146,10 @@ func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
 					literal(a.Text, minor)
 				case *parse.NumberNode:
 					literal(a.Text, minor)
+				default:
+					for _, v := range valueStrings(a, vals) {
+						literal(v, minor)
+					}
 				}
 			}
 		}
@@ -143,10 +174,138 @@ func kubeGates(srcs map[string][]byte) (versions []kubeVersion, reads bool) {
 			}
 		}
 	}
+	for _, c := range constraints {
+		reads = true
+		literal(c, false)
+	}
 	slices.SortFunc(versions, func(a, b kubeVersion) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2]))
 	})
 	return versions, reads
+}
+
+// valueStrings returns the values of vals that the fields .Values.x.y
+// (or $.Values.x.y) in n name, as text, when they are strings or numbers.
+func valueStrings(n parse.Node, vals map[string]any) []string {
+	var out []string
+	walkNodes(n, func(n parse.Node) {
+		var ids []string
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			ids = n.Ident
+		case *parse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				ids = n.Ident[1:]
+			}
+		}
+		if len(ids) < 2 || ids[0] != "Values" {
+			return
+		}
+		var cur any = vals
+		for _, id := range ids[1:] {
+			switch m := cur.(type) {
+			case map[string]any:
+				cur = m[id]
+			case common.Values:
+				cur = m[id]
+			default:
+				return
+			}
+		}
+		switch v := cur.(type) {
+		case string:
+			out = append(out, v)
+		case float64, int, int64, json.Number:
+			out = append(out, fmt.Sprint(v))
+		}
+	})
+	return out
+}
+
+// namespaceGates returns, sorted, the namespaces the templates of srcs
+// compare .Release.Namespace with by eq or ne, written out (`eq
+// .Release.Namespace "kube-system"`): a template may install otherwise
+// in them than in the namespace checked.
+func namespaceGates(srcs map[string][]byte) []string {
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(srcs)) {
+		t := parse.New(name)
+		t.Mode = parse.SkipFuncCheck
+		set := map[string]*parse.Tree{}
+		if _, err := t.Parse(string(srcs[name]), "", "", set); err != nil {
+			continue
+		}
+		for _, tr := range set {
+			if tr.Root == nil {
+				continue
+			}
+			walkNodes(tr.Root, func(n parse.Node) {
+				cmd, ok := n.(*parse.CommandNode)
+				if !ok || len(cmd.Args) < 3 {
+					return
+				}
+				id, ok := cmd.Args[0].(*parse.IdentifierNode)
+				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) {
+					return
+				}
+				for _, a := range cmd.Args[1:] {
+					if s, ok := a.(*parse.StringNode); ok && s.Text != "" && len(seen) < maxRecorded {
+						seen[s.Text] = true
+					}
+				}
+			})
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// namesReleaseNamespace reports whether an argument of cmd is
+// .Release.Namespace ($.Release.Namespace).
+func namesReleaseNamespace(cmd *parse.CommandNode) bool {
+	for _, a := range cmd.Args[1:] {
+		var ids []string
+		switch a := a.(type) {
+		case *parse.FieldNode:
+			ids = a.Ident
+		case *parse.VariableNode:
+			ids = a.Ident
+		}
+		if i := slices.Index(ids, "Release"); i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace" {
+			return true
+		}
+	}
+	return false
+}
+
+// kubeRecorder notes the constraints semverCompare is called with on the
+// Kubernetes version rendered for: a gate whose constraint is made while
+// rendering (a value passed through a helper, tpl) is seen so.
+type kubeRecorder struct {
+	cur         kubeVersion
+	seen        map[string]bool
+	constraints []string
+}
+
+// maxRecorded bounds the constraints a render notes.
+const maxRecorded = 64
+
+// sprigSemverCompare is sprig's semverCompare.
+var sprigSemverCompare = sprig.TxtFuncMap()["semverCompare"].(func(string, string) (bool, error))
+
+// funcs returns the semverCompare that notes the constraints.
+func (r *kubeRecorder) funcs() template.FuncMap {
+	return template.FuncMap{"semverCompare": func(constraint, version string) (bool, error) {
+		if len(r.constraints) < maxRecorded && len(constraint) < 256 && versionLiteral.MatchString(version) && parseKubeVersion(version) == r.cur {
+			if r.seen == nil {
+				r.seen = map[string]bool{}
+			}
+			if !r.seen[constraint] {
+				r.seen[constraint] = true
+				r.constraints = append(r.constraints, constraint)
+			}
+		}
+		return sprigSemverCompare(constraint, version)
+	}}
 }
 
 // namesKube reports whether the command, or a pipeline in it, names a
@@ -283,8 +442,8 @@ func parseKubeVersion(s string) kubeVersion {
 }
 
 // otherValuesFiles returns the values files the chart directory holds
-// besides values.yaml, that a deploy may give with -f: values*.yaml
-// (values-prod.yaml, values.prod.yml) at the top, and every .yaml or .yml
+// besides values.yaml, that a deploy may give with -f: those whose name
+// holds "values" (values-prod.yaml, prod-values.yaml) at the top, and every .yaml or .yml
 // of values/ and ci/ (chart-testing's ci/*-values.yaml), sorted. given
 // (the files of Options.ValueFiles) are left out.
 func otherValuesFiles(dir string, given []string) []string {
@@ -306,7 +465,7 @@ func otherValuesFiles(dir string, given []string) []string {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, "values") && yamlFile(n) && n != "values.yaml" && n != "values.yml" {
+		if e.Type().IsRegular() && valuesFileName(n) {
 			keep(filepath.Join(dir, n))
 		}
 	}
@@ -351,7 +510,7 @@ func changed(got, off map[string]string) []string {
 // variantDiff renders the chart in dir for o, random functions made
 // deterministic, and returns the templates whose output differs from the
 // checked render's, made so too (offline).
-func variantDiff(dir string, o Options, limit int64, offline func() (map[string]string, error)) ([]string, error) {
+func variantDiff(dir string, o Options, res resolver, limit int64, offline func() (map[string]string, error)) ([]string, error) {
 	vals, err := o.Values()
 	if err != nil {
 		return nil, err
@@ -360,7 +519,7 @@ func variantDiff(dir string, o Options, limit int64, offline func() (map[string]
 	if err != nil {
 		return nil, err
 	}
-	got, err := render(l.ch, l.top, dir, newResolver(dir, l.ch.Name()), limit, offlineLookup(nil), deterministic())
+	got, err := render(l.ch, l.top, dir, res, limit, offlineLookup(nil), deterministic())
 	if err != nil {
 		return nil, err
 	}
@@ -371,29 +530,216 @@ func variantDiff(dir string, o Options, limit int64, offline func() (map[string]
 	return changed(got, off), nil
 }
 
+// DefaultMaxVariants is how many other renders of a chart Render makes
+// at most, by default, for the Kubernetes versions, API versions and
+// values files it was not given (Options.MaxVariants): each is a full
+// render, and a chart with many gates or values files would otherwise
+// take as many times as long. Those past it are named in
+// Chart.NotRendered, never left out silently.
+const DefaultMaxVariants = 16
+
+// variantCap counts the variant renders against Options.MaxVariants.
+type variantCap struct {
+	left  int // < 0: no cap
+	out   *Chart
+	res   resolver
+	limit int64
+}
+
+// try renders the variant named name (o), unless the cap is reached,
+// where it is named in NotRendered, and returns the templates that
+// render otherwise than offline and the error; ok is false when it was
+// not rendered.
+func (vc *variantCap) try(name, dir string, o Options, offline func() (map[string]string, error)) (ts []string, ok bool, err error) {
+	if vc.left == 0 {
+		vc.out.NotRendered = append(vc.out.NotRendered, name)
+		return nil, false, nil
+	}
+	if vc.left > 0 {
+		vc.left--
+	}
+	ts, err = variantDiff(dir, o, vc.res, vc.limit, offline)
+	return ts, true, err
+}
+
+// betaVersion finds an alpha or beta API version: helm's default set
+// holds many (policy/v1beta1, batch/v1beta1, extensions/v1beta1) that
+// clusters of today do not serve.
+var betaVersion = regexp.MustCompile(`^[^/]+/v\d+(alpha|beta)\d*(/|$)`)
+
 // variants renders the chart in dir for the Kubernetes versions its
-// templates compare .Capabilities.KubeVersion with (kubeGates,
-// kubeCandidates) and with each values file of the chart that opts does
-// not give (otherValuesFiles, merged after opts.ValueFiles), and sets
-// out.KubeVersions and out.ValuesFiles to those that render otherwise.
-func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, limit int64, offline func() (map[string]string, error)) {
-	if gates, reads := kubeGates(srcs); reads && len(gates) > 0 && !opts.ExactKubeVersion {
+// templates compare .Capabilities.KubeVersion with (kubeGates, with the
+// constraints semverCompare was called with, kubeCandidates), for each
+// API version its templates ask for by name served alone or, for an
+// alpha or beta one of helm's default set, not served, and with each
+// values file of the chart that opts does not give (otherValuesFiles,
+// merged after opts.ValueFiles) and of its enabled subcharts (under the
+// subchart's name), and sets out.KubeVersions, out.APIVersions and
+// out.ValuesFiles to those that render otherwise. At most
+// opts.MaxVariants are rendered; the rest are named in out.NotRendered.
+func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints []string, res resolver, limit int64, offline func() (map[string]string, error)) {
+	vc := &variantCap{left: opts.MaxVariants, out: out, res: res, limit: limit}
+	if vc.left == 0 {
+		vc.left = DefaultMaxVariants
+	}
+	// The chart's own values files first: a deploy's, most likely;
+	// then the gates, then the subcharts' values files.
+	for _, f := range otherValuesFiles(dir, opts.ValueFiles) {
+		o := opts
+		o.ValueFiles = append(slices.Clone(opts.ValueFiles), f)
+		ts, ok, err := vc.try("values file "+f, dir, o, offline)
+		if ok && (len(ts) > 0 || err != nil) {
+			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: f, Templates: ts, Err: err})
+		}
+	}
+	// Each side of each gate on an API version asked for by name: the
+	// Cluster render serves every one at once, which shows neither a
+	// template that needs one served and another not, nor what a
+	// version helm's default set serves, and clusters do not, gates.
+	given := map[string]bool{}
+	for _, v := range slices.Concat(opts.APIVersions, crdVersions(l.ch)) {
+		given[v] = true
+	}
+	var on, off []string
+	for _, v := range askedVersions(srcs, nil) {
+		switch {
+		case given[v]:
+		case slices.Contains(l.caps.APIVersions, v):
+			if betaVersion.MatchString(v) {
+				off = append(off, v)
+			}
+		default:
+			on = append(on, v)
+		}
+	}
+	for _, v := range off {
+		o := opts
+		o.without = append(slices.Clone(opts.without), v)
+		if ts, ok, err := vc.try("API version "+v+" not served", dir, o, offline); ok && (len(ts) > 0 || err != nil) {
+			out.APIVersions = append(out.APIVersions, Variant{Name: v, Templates: ts, Err: err})
+		}
+	}
+	if len(on) > 1 {
+		for _, v := range on {
+			o := opts
+			o.APIVersions = append(slices.Clone(opts.APIVersions), v)
+			ts, ok, err := vc.try("API version "+v+" served alone", dir, o, offline)
+			ts = slices.DeleteFunc(ts, func(n string) bool { return slices.Contains(out.Cluster, n) })
+			if ok && (len(ts) > 0 || err != nil) {
+				out.APIVersions = append(out.APIVersions, Variant{Name: v, Served: true, Templates: ts, Err: err})
+			}
+		}
+	}
+	if gates, reads := kubeGates(srcs, l.coalesced, constraints); reads && len(gates) > 0 && !opts.ExactKubeVersion {
 		cur := parseKubeVersion(l.caps.KubeVersion.Version)
 		for _, v := range kubeCandidates(gates, cur, l.ch.Metadata.KubeVersion) {
 			o := opts
 			o.KubeVersion = v.String()
-			ts, err := variantDiff(dir, o, limit, offline)
-			if len(ts) > 0 || err != nil {
+			ts, ok, err := vc.try("Kubernetes "+v.String(), dir, o, offline)
+			if ok && (len(ts) > 0 || err != nil) {
 				out.KubeVersions = append(out.KubeVersions, Variant{Name: v.String(), Templates: ts, Err: err})
 			}
 		}
 	}
-	for _, f := range otherValuesFiles(dir, opts.ValueFiles) {
-		o := opts
-		o.ValueFiles = append(slices.Clone(opts.ValueFiles), f)
-		ts, err := variantDiff(dir, o, limit, offline)
-		if len(ts) > 0 || err != nil {
-			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: f, Templates: ts, Err: err})
+	if !opts.ExactNamespace {
+		cur := opts.Namespace
+		if cur == "" {
+			cur = "default"
+		}
+		for _, ns := range namespaceGates(srcs) {
+			if ns == cur {
+				continue
+			}
+			o := opts
+			o.Namespace = ns
+			ts, ok, err := vc.try("namespace "+ns, dir, o, offline)
+			if ok && (len(ts) > 0 || err != nil) {
+				out.Namespaces = append(out.Namespaces, Variant{Name: ns, Templates: ts, Err: err})
+			}
 		}
 	}
+	for _, sv := range subchartValuesFiles(l.ch, res) {
+		o := opts
+		o.extra = append(slices.Clone(opts.extra), sv.values)
+		var ts []string
+		var err error
+		ok := true
+		if sv.err != nil {
+			err = sv.err
+		} else {
+			ts, ok, err = vc.try("values file "+sv.file, dir, o, offline)
+		}
+		if ok && (len(ts) > 0 || err != nil) {
+			out.ValuesFiles = append(out.ValuesFiles, Variant{Name: sv.file, Subchart: sv.sub, Templates: ts, Err: err})
+		}
+	}
+}
+
+// subValues is a values file of a subchart, its values under the
+// subchart's name in the parent's (and its parents').
+type subValues struct {
+	file, sub string
+	values    map[string]any
+	err       error
+}
+
+// subchartValuesFiles returns the values files of the enabled subcharts
+// of c, at any depth, as otherValuesFiles finds them in a chart directory
+// (*values*.yaml beside values.yaml, values/ and ci/), read from the
+// loaded chart (a directory or an archive in charts/): a deploy of the
+// parent may give one under the subchart's name, as chart-testing
+// checks the subchart with it. file is where it is on disk (res).
+func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
+	var out []subValues
+	var walk func(c *chart.Chart, keys []string)
+	walk = func(c *chart.Chart, keys []string) {
+		for _, sc := range c.Dependencies() {
+			k := append(slices.Clone(keys), sc.Name())
+			var names []string
+			for _, f := range sc.Raw {
+				if f != nil && valuesFileName(f.Name) {
+					names = append(names, f.Name)
+				}
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				var data []byte
+				for _, f := range sc.Raw {
+					if f != nil && f.Name == n {
+						data = f.Data
+					}
+				}
+				sv := subValues{file: res.file(path.Join(sc.ChartFullPath(), n)), sub: strings.Join(k, ".")}
+				m, err := loader.LoadValues(bytes.NewReader(data))
+				if err != nil {
+					sv.err = &Error{File: sv.file, Err: err}
+				} else {
+					nested := map[string]any(m)
+					for i := len(k) - 1; i >= 0; i-- {
+						nested = map[string]any{k[i]: nested}
+					}
+					sv.values = nested
+				}
+				out = append(out, sv)
+			}
+			walk(sc, k)
+		}
+	}
+	walk(c, nil)
+	return out
+}
+
+// valuesFileName reports whether name, a path in a chart, is a values
+// file otherValuesFiles would find: a .yaml or .yml at the top whose
+// name holds "values" (values-prod.yaml, prod-values.yaml,
+// prod.values.yml) besides values.yaml, or any .yaml or .yml below
+// values/ or ci/.
+func valuesFileName(name string) bool {
+	if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
+		return false
+	}
+	if strings.HasPrefix(name, "values/") || strings.HasPrefix(name, "ci/") {
+		return true
+	}
+	return !strings.Contains(name, "/") && strings.Contains(strings.ToLower(name), "values") && name != "values.yaml" && name != "values.yml"
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// the user: a chart whose templates compare .Capabilities.KubeVersion
 	// with versions is not rendered for others (Chart.KubeVersions).
 	ExactKubeVersion bool
+	// ExactNamespace says that Namespace is the release's, given by the
+	// user: a chart whose templates compare .Release.Namespace with
+	// namespaces is not rendered in them (Chart.Namespaces).
+	ExactNamespace bool
 	// APIVersions are added to .Capabilities.APIVersions, as helm's
 	// --api-versions: "group/version" or "group/version/Kind" that the
 	// cluster serves, besides the built-in ones and those of the chart's
@@ -72,6 +76,19 @@ type Options struct {
 	// manifest.DefaultMaxFileSize. Past it, Render fails with an error
 	// matching manifest.ErrTooLarge that names the file or template.
 	MaxFileSize int64
+	// MaxVariants bounds the other renders of the chart Render makes for
+	// the Kubernetes versions, API versions and values files it was not
+	// given (Chart.KubeVersions, APIVersions, ValuesFiles); 0 means
+	// DefaultMaxVariants, a negative number none. Those past it are not
+	// rendered and are named in Chart.NotRendered.
+	MaxVariants int
+
+	// without are API versions of helm's default set left out of
+	// .Capabilities.APIVersions, and extra values merged after
+	// ValueFiles (a subchart's values file, under its name): the
+	// variants' (gates.go).
+	without []string
+	extra   []map[string]any
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -176,6 +193,25 @@ type Chart struct {
 	// with why the chart did not render with it: a deploy that gives one
 	// with -f installs what is not checked.
 	ValuesFiles []Variant
+	// APIVersions are the API versions the templates ask
+	// .Capabilities.APIVersions.Has for by name with which, served alone
+	// besides those of the checked render, or without which (an alpha or
+	// beta version of helm's default set, such as policy/v1beta1, that
+	// clusters of today do not serve), templates render otherwise: each
+	// with those templates (Variant.Served says which side), or with why
+	// the chart did not render so.
+	APIVersions []Variant
+	// Namespaces are the namespaces the templates compare
+	// .Release.Namespace with (eq .Release.Namespace "kube-system"),
+	// other than Options.Namespace, in which templates render
+	// otherwise, each with those templates or with why the chart did not
+	// render there; unless Options.ExactNamespace.
+	Namespaces []Variant
+	// NotRendered names the variants (a Kubernetes version, a values
+	// file, an API version served or not) that were not rendered because
+	// Options.MaxVariants other renders were made: what the chart
+	// installs with them is not checked, nor compared.
+	NotRendered []string
 	// Templates are the non-empty outputs, sorted by Name. Partials
 	// (_*.tpl and other files whose name starts with _) and NOTES.txt are
 	// not among them. The files of crds/ (of the chart and of its enabled
@@ -227,6 +263,9 @@ func (o Options) Values() (map[string]any, error) {
 		if err != nil {
 			return nil, &Error{File: f, Err: err}
 		}
+		base = loader.MergeMaps(base, m)
+	}
+	for _, m := range o.extra {
 		base = loader.MergeMaps(base, m)
 	}
 	for _, v := range o.Set {
@@ -315,7 +354,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// change what Ward checks.
 	res := newResolver(dir, ch.Name())
 	var looked bool
-	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked))
+	// semverCompare notes the constraints the Kubernetes version is
+	// compared with, written out or not (a value, a helper's result).
+	rec := &kubeRecorder{cur: parseKubeVersion(caps.KubeVersion.Version)}
+	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +409,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// A template may render a workload only, or another one, where the
 	// cluster serves an API version it asks for by name: rendered again
 	// with them, each template whose output differs is named.
-	if asked := askedVersions(srcs, caps.APIVersions); len(asked) > 0 {
+	// The values count too: a string of them given to tpl may ask.
+	asking := maps.Clone(srcs)
+	asking["\x00values"] = []byte(fmt.Sprint(coalesced))
+	if asked := askedVersions(asking, caps.APIVersions); len(asked) > 0 {
 		clCaps := caps.Copy()
 		clCaps.APIVersions = slices.Concat(caps.APIVersions, asked)
 		clTop, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
@@ -421,7 +466,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, srcs, limit, offline)
+	variants(out, dir, opts, l, asking, rec.constraints, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -500,6 +545,9 @@ func load(dir string, opts Options, vals map[string]any) (*loaded, error) {
 	// for its API versions again: templates see them in
 	// .Capabilities.APIVersions, and one gated on them is installed.
 	caps.APIVersions = slices.Concat(caps.APIVersions, crdVersions(ch), opts.APIVersions) // a copy: caps shares the defaults' slice
+	if len(opts.without) > 0 {
+		caps.APIVersions = slices.DeleteFunc(caps.APIVersions, func(v string) bool { return slices.Contains(opts.without, v) })
+	}
 	name := opts.ReleaseName
 	if name == "" {
 		name = DefaultReleaseName
@@ -658,7 +706,12 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	walkTemplateFiles(ch, func(f *common.File) { written[f] = f.Data })
 	meter(ch)
 	b := newBudget(limit)
+	b.pool = res.work
 	funcs := b.funcs()
+	var calls cryptoCalls
+	for name, fn := range cheapCrypto(&calls) {
+		funcs[name] = b.guard(name, fn)
+	}
 	for _, o := range over {
 		for name, fn := range o {
 			funcs[name] = b.guard(name, fn)
@@ -679,7 +732,9 @@ func render(ch *chart.Chart, top common.Values, dir string, res resolver, limit 
 	if err := checkOutput(files, res, limit); err != nil {
 		return nil, err
 	}
-	plain := engine.Engine{CustomTemplateFuncs: template.FuncMap{"lookup": lookup}}
+	var callsPlain cryptoCalls
+	plain := engine.Engine{CustomTemplateFuncs: cheapCrypto(&callsPlain)}
+	plain.CustomTemplateFuncs["lookup"] = lookup
 	for _, o := range over {
 		maps.Copy(plain.CustomTemplateFuncs, o)
 	}
@@ -938,8 +993,9 @@ func (offlineLoader) Load(u string) (any, error) {
 // loadFile and yamlLine find the file and line of a chart loading error,
 // such as "cannot load values.yaml: ... yaml: line 2: ...".
 var (
-	loadFile = regexp.MustCompile(`cannot load ([^\s:]+):`)
-	yamlLine = regexp.MustCompile(`yaml: line (\d+):`)
+	unpackSub = regexp.MustCompile(`^error unpacking subchart ([^\s/]+) in `)
+	loadFile  = regexp.MustCompile(`cannot load ([^\s:]+):`)
+	yamlLine  = regexp.MustCompile(`yaml: line (\d+):`)
 )
 
 // loadError locates an error of the chart loader in the file it names,
@@ -949,6 +1005,10 @@ func loadError(err error, dir string) error {
 	msg := err.Error()
 	if m := loadFile.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
 		e.File = filepath.Join(dir, filepath.FromSlash(m[1]))
+	} else if m := unpackSub.FindStringSubmatch(msg); m != nil && filepath.IsLocal(m[1]) {
+		// The subchart of charts/ at fault (an archive with an entry
+		// leading out of it, or one that does not load).
+		e.File = filepath.Join(dir, "charts", m[1])
 	}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -973,9 +1033,13 @@ func renderError(err error, name, dir string) error {
 // Template.File).
 type resolver struct {
 	dir, name string
+	// work is the chart's ticks left, shared by its renders (budget.go).
+	work *stepPool
 }
 
-func newResolver(dir, name string) resolver { return resolver{dir: dir, name: name} }
+func newResolver(dir, name string) resolver {
+	return resolver{dir: dir, name: name, work: &stepPool{left: chartStepsFactor * maxSteps}}
+}
 
 // file returns the file of the template helm names n.
 func (r resolver) file(n string) string {

@@ -854,6 +854,7 @@ func TestValuesFiles(t *testing.T) {
 		want  []string
 	}{
 		{name: "values-prod", files: map[string]string{"values-prod.yaml": "networkPolicy: {enabled: false}\n"}, want: []string{"values-prod.yaml: app/templates/np.yaml"}},
+		{name: "suffix", files: map[string]string{"prod-values.yaml": "networkPolicy: {enabled: false}\n", "staging.Values.yml": "networkPolicy: {enabled: false}\n"}, want: []string{"prod-values.yaml: app/templates/np.yaml", "staging.Values.yml: app/templates/np.yaml"}},
 		{name: "values dir", files: map[string]string{"values/eu/prod.yml": "networkPolicy: {enabled: false}\n"}, want: []string{"values/eu/prod.yml: app/templates/np.yaml"}},
 		{name: "ci", files: map[string]string{"ci/off-values.yaml": "networkPolicy: {enabled: false}\n", "ci/on-values.yaml": "networkPolicy: {enabled: true}\n"}, want: []string{"ci/off-values.yaml: app/templates/np.yaml"}},
 		{name: "given", files: map[string]string{"values-prod.yaml": "networkPolicy: {enabled: false}\n"}, given: []string{"values-prod.yaml"}},

@@ -25,6 +25,7 @@ func (e *env) addChartFlags(c *cobra.Command) {
 	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
 	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
 	f.StringSliceVar(&e.chart.APIVersions, "api-versions", nil, "Helm charts: API versions the cluster serves, for .Capabilities.APIVersions, as helm's --api-versions (repeatable, or comma-separated)")
+	f.IntVar(&e.chart.MaxVariants, "max-chart-renders", helmchart.DefaultMaxVariants, "Helm charts: at most this many other renders of a chart, for the Kubernetes versions, API versions and values files it was not given (-1: no limit); those past it are named on stderr")
 	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities; check's --pss-version when it names one, else this")
 }
 
@@ -98,12 +99,43 @@ func (in *inputs) renderChart(dir string, opts *helmchart.Options) {
 		}
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise for Kubernetes %s (.Capabilities.KubeVersion) than checked here, where the chart is rendered for %s: what it installs on such a cluster is not checked; give the cluster's version with --kube-version to check that render", dir, templatesRender(v.Templates), v.Name, kv))
 	}
-	for _, v := range c.ValuesFiles {
+	for _, v := range c.APIVersions {
+		side := "does not serve " + v.Name + " (an alpha or beta version helm's default set holds, that Ward renders with)"
+		fix := "give --api-versions " + v.Name + " if the cluster serves it"
+		if v.Served {
+			side = "serves " + v.Name + " but not the other versions the chart asks for"
+			fix = "give the cluster's API versions with --api-versions to check that render"
+		}
 		if v.Err != nil {
-			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values) and the chart does not render with it (%v): what a deploy with -f %s installs is not checked here", dir, v.Name, v.Err, v.Name))
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart does not render on a cluster that %s (.Capabilities.APIVersions.Has): %v: what it installs there is not checked here", dir, side, v.Err))
 			continue
 		}
-		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values), and with it %s otherwise than checked here: what a deploy with -f %s installs is not checked; give it with -f to check that render", dir, v.Name, templatesRender(v.Templates), v.Name))
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise on a cluster that %s (.Capabilities.APIVersions.Has) than checked here: what it installs there is not checked; %s", dir, templatesRender(v.Templates), side, fix))
+	}
+	for _, v := range c.Namespaces {
+		if v.Err != nil {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart compares .Release.Namespace with namespaces but does not render in %s (%v): what it installs there is not checked here", dir, v.Name, v.Err))
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: %s otherwise when installed in namespace %s (.Release.Namespace) than checked here: what it installs there is not checked; give the release's namespace with --namespace to check that render", dir, templatesRender(v.Templates), v.Name))
+	}
+	for _, v := range c.ValuesFiles {
+		given := "-f " + v.Name
+		if v.Subchart != "" {
+			given = "the subchart's values file " + v.Name + " under " + v.Subchart + ":"
+		}
+		if v.Err != nil {
+			in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values) and the chart does not render with it (%v): what a deploy with %s installs is not checked here", dir, v.Name, v.Err, given))
+			continue
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart's values file %s is not given (--values), and with it %s otherwise than checked here: what a deploy with %s installs is not checked; give it with -f to check that render", dir, v.Name, templatesRender(v.Templates), given))
+	}
+	if len(c.NotRendered) > 0 {
+		names := strings.Join(c.NotRendered, "; ")
+		if len(c.NotRendered) > maxNamed {
+			names = fmt.Sprintf("%s; and %d more", strings.Join(c.NotRendered[:maxNamed], "; "), len(c.NotRendered)-maxNamed)
+		}
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: the chart has %d more variants than the %d other renders Ward makes (--max-chart-renders); not rendered, so what the chart installs with them is not checked nor compared: %s", dir, len(c.NotRendered), maxRenders(o.MaxVariants), names))
 	}
 	for _, n := range c.Upgrade {
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: the template %s renders otherwise on helm upgrade (.Release.IsUpgrade, IsInstall or Revision) than on install: what it installs on an upgrade is not checked here; check `helm template --is-upgrade` output too", dir, n))
@@ -164,6 +196,18 @@ func (in *inputs) chartKustomization(ks []found, dir, given string) []found {
 	}
 	in.warnings = append(in.warnings, fmt.Sprintf("%s: both a Helm chart and a kustomization: helm and Argo CD install the chart, kubectl apply -k and Flux build the kustomization; both are checked", dir))
 	return append(ks, found{dir, kustomize.Root(given)})
+}
+
+// maxNamed is how many variants not rendered a warning names.
+const maxNamed = 20
+
+// maxRenders is the cap on a chart's other renders that n, its
+// Options.MaxVariants, sets.
+func maxRenders(n int) int {
+	if n == 0 {
+		return helmchart.DefaultMaxVariants
+	}
+	return n
 }
 
 // templatesRender says that the templates ts render: "the template x

@@ -135,6 +135,9 @@ Exit codes: 0 clean, 1 findings or failed assertions, 2 usage or input error.`,
 			// --kube-version given is the cluster's: charts gated on
 			// .Capabilities.KubeVersion are not rendered for others.
 			e.chart.ExactKubeVersion = cmd.Flags().Changed("kube-version")
+			// So is --namespace the release's: charts that compare
+			// .Release.Namespace are not rendered in others.
+			e.chart.ExactNamespace = cmd.Flags().Changed("namespace")
 			n, err := parseSize(maxInput)
 			if err != nil {
 				return fail(ExitError, fmt.Errorf("--max-input-size: %w", err))

@@ -1,0 +1,165 @@
+package helmchart
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Sprig's key and certificate functions cost far more than any other:
+// genPrivateKey "rsa" makes a 4096-bit key (about a second), genCA,
+// genSelfSignedCert and genSignedCert a 2048-bit one each, bcrypt and
+// htpasswd hash at bcrypt's default cost, derivePassword runs scrypt. A
+// loop of twenty genPrivateKey took 80 s, in each render of the chart.
+// Ward checks what the chart installs, not its keys: cheapCrypto makes
+// the same kinds of output (a PEM key of the type asked for,
+// certificates signed as asked, a bcrypt hash) from keys made once per
+// process, and bcrypt at its lowest cost. derivePassword, whose output
+// is the same on every render, is bounded instead (maxDerived).
+
+// maxDerived bounds the derivePassword calls of one render.
+const maxDerived = 8
+
+// maxSigned bounds the certificates and bcrypt hashes of one render (a
+// few milliseconds each).
+var maxSigned = 1024
+
+// cryptoCalls counts the costly calls of one render.
+type cryptoCalls struct{ derived, signed int }
+
+// sign counts a certificate or a hash, and fails past maxSigned.
+func (c *cryptoCalls) sign(name string) error {
+	if c.signed++; c.signed > maxSigned {
+		return fmt.Errorf("more than %d certificates and bcrypt hashes (%s) in one render", maxSigned, name)
+	}
+	return nil
+}
+
+// dsaKey is sprig's genPrivateKey "dsa", made once per process.
+var dsaKey = sync.OnceValue(func() string { return sprigFuncs["genPrivateKey"].(func(string) string)("dsa") })
+
+var (
+	cachedKeys   sync.Map // type -> func() (any, error), of sync.OnceValues
+	sprigFuncs   = sprig.TxtFuncMap()
+	errDerived   = fmt.Errorf("more than %d derivePassword calls (scrypt) in one render", maxDerived)
+	keyTypeError = func(typ string) string { return "Unknown type " + typ }
+)
+
+// processKey returns the key of type typ made once per process: RSA
+// 2048, ECDSA P-256 or Ed25519.
+func processKey(typ string) (any, error) {
+	if typ == "" {
+		typ = "rsa"
+	}
+	f, _ := cachedKeys.LoadOrStore(typ, sync.OnceValues(func() (any, error) {
+		switch typ {
+		case "rsa":
+			return rsa.GenerateKey(rand.Reader, 2048)
+		case "ecdsa":
+			return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		case "ed25519":
+			_, k, err := ed25519.GenerateKey(rand.Reader)
+			return k, err
+		}
+		return nil, errors.New(keyTypeError(typ))
+	}))
+	return f.(func() (any, error))()
+}
+
+// keyPEM encodes k as sprig's genPrivateKey does.
+func keyPEM(k any) string {
+	var b *pem.Block
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		b = &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}
+	case *ecdsa.PrivateKey:
+		der, _ := x509.MarshalECPrivateKey(k)
+		b = &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}
+	default:
+		der, _ := x509.MarshalPKCS8PrivateKey(k)
+		b = &pem.Block{Type: "PRIVATE KEY", Bytes: der}
+	}
+	return string(pem.EncodeToMemory(b))
+}
+
+// withKey makes sprig's function name (genCA, genSelfSignedCert,
+// genSignedCert) out of its WithKey form, given the process's RSA key:
+// the same signature, the same certificate, a key made once.
+func withKey(name string, calls *cryptoCalls) any {
+	plain := reflect.ValueOf(sprigFuncs[name])
+	keyed := reflect.ValueOf(sprigFuncs[name+"WithKey"])
+	return reflect.MakeFunc(plain.Type(), func(args []reflect.Value) []reflect.Value {
+		k, err := processKey("rsa")
+		if err == nil {
+			err = calls.sign(name)
+		}
+		if err != nil {
+			out := []reflect.Value{reflect.Zero(plain.Type().Out(0)), reflect.ValueOf(&err).Elem()}
+			return out
+		}
+		return keyed.Call(append(args, reflect.ValueOf(keyPEM(k))))
+	}).Interface()
+}
+
+// cheapCrypto returns the key, certificate and hash functions made cheap
+// (see above), bounded to maxSigned calls, and derivePassword bounded to
+// maxDerived calls, counted in calls (one render's).
+func cheapCrypto(calls *cryptoCalls) template.FuncMap {
+	hash := func(s string) (string, error) {
+		if err := calls.sign("bcrypt"); err != nil {
+			return "", err
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
+		if err != nil {
+			return fmt.Sprintf("failed to encrypt string with bcrypt: %s", err), nil
+		}
+		return string(h), nil
+	}
+	derive := sprigFuncs["derivePassword"].(func(uint32, string, string, string, string) string)
+	return template.FuncMap{
+		"genPrivateKey": func(typ string) string {
+			switch typ {
+			case "", "rsa", "ecdsa", "ed25519":
+			case "dsa":
+				return dsaKey()
+			default:
+				return keyTypeError(typ)
+			}
+			k, err := processKey(typ)
+			if err != nil {
+				return fmt.Sprintf("failed to generate private key: %s", err)
+			}
+			return keyPEM(k)
+		},
+		"genCA":             withKey("genCA", calls),
+		"genSelfSignedCert": withKey("genSelfSignedCert", calls),
+		"genSignedCert":     withKey("genSignedCert", calls),
+		"bcrypt":            hash,
+		"htpasswd": func(user, password string) (string, error) {
+			if strings.Contains(user, ":") {
+				return fmt.Sprintf("invalid username: %s", user), nil
+			}
+			h, err := hash(password)
+			return user + ":" + h, err
+		},
+		"derivePassword": func(counter uint32, typ, password, user, site string) (string, error) {
+			if calls.derived++; calls.derived > maxDerived {
+				return "", errDerived
+			}
+			return derive(counter, typ, password, user, site), nil
+		},
+	}
+}

@@ -1,0 +1,94 @@
+package helmchart
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+)
+
+// TestCheapCrypto: sprig's key, certificate and hash functions make the
+// same kinds of output from keys made once per process, so a loop of
+// them costs no more than other functions. Before, each genPrivateKey
+// "rsa" made a 4096-bit key (twenty took 80 s, in each render of the
+// chart) and each genCA a 2048-bit one; derivePassword (scrypt) is
+// bounded to maxDerived calls a render, past which the render is an
+// error at the template's line.
+func TestCheapCrypto(t *testing.T) {
+	const tpl = `apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData:
+  a: {{ genPrivateKey "rsa" | quote }}
+  b: {{ genPrivateKey "rsa" | quote }}
+  e: {{ genPrivateKey "ecdsa" | quote }}
+  ca: {{ $ca := genCA "ca" 365 }}{{ $ca.Cert | quote }}
+  cert: {{ (genSignedCert "svc" nil (list "svc.ns") 365 $ca).Cert | quote }}
+  self: {{ (genSelfSignedCert "x" nil nil 365).Key | quote }}
+  pw: {{ htpasswd "user" "pw" | quote }}
+  bad: {{ genPrivateKey "nope" | quote }}
+  d: {{ derivePassword 1 "long" "pw" "user" "example.com" | quote }}
+`
+	c, err := Render(write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/s.yaml": tpl,
+	}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := get(objects(t, c)["app/templates/s.yaml Secret/s"], "stringData").(map[string]any)
+	if data["a"] != data["b"] {
+		t.Errorf("two genPrivateKey \"rsa\" made two keys:\n%v\n%v", data["a"], data["b"])
+	}
+	for _, k := range []string{"a", "e", "ca", "cert", "self"} {
+		b, _ := pem.Decode([]byte(data[k].(string)))
+		if b == nil {
+			t.Errorf("%s: not PEM: %q", k, data[k])
+			continue
+		}
+		switch b.Type {
+		case "RSA PRIVATE KEY":
+			_, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "EC PRIVATE KEY":
+			_, err = x509.ParseECPrivateKey(b.Bytes)
+		case "CERTIFICATE":
+			_, err = x509.ParseCertificate(b.Bytes)
+		default:
+			t.Errorf("%s: PEM of type %s", k, b.Type)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	if pw := data["pw"].(string); !strings.HasPrefix(pw, "user:$2a$04$") {
+		t.Errorf("htpasswd: %q, want a bcrypt hash at the lowest cost", pw)
+	}
+	if data["bad"] != "Unknown type nope" || data["d"] == "" {
+		t.Errorf("bad %q, d %q", data["bad"], data["d"])
+	}
+	e := chartError(t, write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/s.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n{{- range $i := until 20 }}\n  k{{ $i }}: {{ derivePassword 1 \"long\" \"pw\" \"u\" (print $i) }}\n{{- end }}\n",
+	}), Options{})
+	if !strings.HasSuffix(e.File, "templates/s.yaml") || e.Line != 6 || !strings.Contains(e.Err.Error(), "derivePassword") {
+		t.Errorf("got %s:%d: %v, want templates/s.yaml:6 about derivePassword", e.File, e.Line, e.Err)
+	}
+}
+
+// TestCryptoCallsBounded: certificates and bcrypt hashes are bounded to
+// maxSigned a render (a millisecond each: a loop of a hundred thousand
+// genCA ran for minutes in each render), past which the render is an
+// error at the template's line.
+func TestCryptoCallsBounded(t *testing.T) {
+	defer func(n int) { maxSigned = n }(maxSigned)
+	maxSigned = 20
+	for _, fn := range []string{`genCA "x" 1`, `htpasswd "u" "p"`} {
+		e := chartError(t, write(t, map[string]string{
+			"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+			"templates/s.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n{{- range until 50 }}\n{{- $x := " + fn + " }}\n{{- end }}\n",
+		}), Options{})
+		if !strings.HasSuffix(e.File, "templates/s.yaml") || e.Line != 5 || !strings.Contains(e.Err.Error(), "certificates and bcrypt hashes") {
+			t.Errorf("%s: got %s:%d: %v, want templates/s.yaml:5 about certificates", fn, e.File, e.Line, e.Err)
+		}
+	}
+}

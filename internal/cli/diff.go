@@ -116,16 +116,25 @@ func unevaluatedChanges(old, new *manifest.Set) []string {
 		}
 		return m
 	}
-	o, n := keys(old), keys(new)
+	return changedObjects(keys(old), keys(new), func(u manifest.Unsupported) string {
+		return fmt.Sprintf("%s: %s %s", u.Source, u.Kind, nsName(u.Namespace, u.Name))
+	})
+}
+
+// changedObjects names, sorted and printable, the objects (by describe)
+// whose keys are in n and not in o ("new or changed") and in o and not
+// in n ("removed or changed"): keys carry each object's identity and a
+// digest of what counts of its content.
+func changedObjects[K comparable, V any](o, n map[K]V, describe func(V) string) []string {
 	var out []string
-	for k, u := range n {
+	for k, v := range n {
 		if _, ok := o[k]; !ok {
-			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (new or changed)", u.Source, u.Kind, refName(u))))
+			out = append(out, report.Printable(describe(v)+" (new or changed)"))
 		}
 	}
-	for k, u := range o {
+	for k, v := range o {
 		if _, ok := n[k]; !ok {
-			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (removed or changed)", u.Source, u.Kind, refName(u))))
+			out = append(out, report.Printable(describe(v)+" (removed or changed)"))
 		}
 	}
 	slices.Sort(out)
@@ -187,33 +196,17 @@ func unmodelledPodChanges(old, new *manifest.Set) []string {
 		}
 		return m
 	}
-	name := func(sk manifest.Skipped) string {
-		if sk.Namespace == "" {
-			return sk.Name
-		}
-		return sk.Namespace + "/" + sk.Name
-	}
-	o, n := keys(old), keys(new)
-	var out []string
-	for k, sk := range n {
-		if _, ok := o[k]; !ok {
-			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (new or changed)", sk.Source, sk.Kind, name(sk))))
-		}
-	}
-	for k, sk := range o {
-		if _, ok := n[k]; !ok {
-			out = append(out, report.Printable(fmt.Sprintf("%s: %s %s (removed or changed)", sk.Source, sk.Kind, name(sk))))
-		}
-	}
-	slices.Sort(out)
-	return out
+	return changedObjects(keys(old), keys(new), func(sk manifest.Skipped) string {
+		return fmt.Sprintf("%s: %s %s", sk.Source, sk.Kind, nsName(sk.Namespace, sk.Name))
+	})
 }
 
-func refName(u manifest.Unsupported) string {
-	if u.Namespace == "" {
-		return u.Name
+// nsName is name, after its namespace and a slash when it has one.
+func nsName(ns, name string) string {
+	if ns == "" {
+		return name
 	}
-	return u.Namespace + "/" + u.Name
+	return ns + "/" + name
 }
 
 func unevaluatedChangesMessage(moved []string) string {

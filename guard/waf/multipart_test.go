@@ -253,6 +253,7 @@ func TestMultipartTypedParts(t *testing.T) {
 		// Coraza refuses such a body; an upload is not (a .docx is a
 		// zip typed "...openxmlformats...").
 		{"xml part, unreadable byte", part(`name="meta"`, "application/xml", "<a>\x01</a><q>1 &#x55;NION &#83;ELECT password FROM users</q>"), true},
+		{"xml part left open", part(`name="meta"`, "application/xml", "<a><q>lamp"), false},
 		{"docx upload", part(`name="doc"; filename="a.docx"`, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "PK\x03\x04\x14\x00\x06\x00<w:document>"), false},
 	}
 	for _, tt := range tests {

@@ -208,7 +208,9 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 		tok, err := dec.Token()
 		if tok == nil || (err != nil && err != io.EOF) {
 			// Coraza refuses a body it cannot parse itself.
-			stopped = err != nil && err != io.EOF
+			// Stopped short of the end, that is: an element left
+			// open at the end is read whole.
+			stopped = err != nil && err != io.EOF && dec.InputOffset() < int64(len(body))
 			break
 		}
 		switch tok := tok.(type) {

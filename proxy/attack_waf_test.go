@@ -624,3 +624,91 @@ func TestAttackWAFCookieLines(t *testing.T) {
 		t.Errorf("the upstream got Cookie %q, want one line \"a=1; b=2\"", c)
 	}
 }
+
+// TestAttackWAFHiddenFieldsReplacedCase: a hidden field (the literals of
+// a form-typed JSON document, read as JSON by Flask's get_json(force=
+// True)) takes a name the body has no urlencoded key of, but the keys
+// were compared as written and Coraza's argument collections fold case:
+// "&JSON=x" in a string replaced every literal added under "json", and
+// a UNION SELECT spelt with JSON escapes scored 5 and reached the
+// upstream under a threshold of 10.
+func TestAttackWAFHiddenFieldsReplacedCase(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block, anomalyThreshold: 10}\n"})
+	const ct = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"upper case key", `{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&JSON=x"}`, 403},
+		{"escaped upper case keys", `{"q":"1 UNION\nSELECT password\nFROM users","x":"&%4ASON=x&Json_=y"}`, 403},
+		{"benign, upper case key", `{"q":"lamp","x":"&JSON=x"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "hc-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFUploadFileNames: with both "filename" and "filename*"
+// sent, Go's mime returns the extended one only, and only it was
+// inspected, where PHP (which reads no "filename*") hands the plain one
+// to the application: a plain "<script>...</script>.png" beside an
+// extended "a.png" scored nothing at the default threshold and reached
+// the upstream. Both are inspected.
+func TestAttackWAFUploadFileNames(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	file := func(params string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"f\"; " + params + "\r\nContent-Type: image/png\r\n\r\nPNG\r\n--B--\r\n"
+	}
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"script in the plain name", file(`filename="<script>alert(document.cookie)</script>.png"; filename*=UTF-8''a.png`), 403},
+		{"script in the plain name, after", file(`FILENAME*=UTF-8''a.png; filename="<script>alert(document.cookie)</script>.png"`), 403},
+		{"benign names", file(`filename="a.png"; filename*=UTF-8''%C3%A4.png`), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "fns-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}
+
+// TestAttackWAFXMLPartUnread: an XML part's text is inspected decoded
+// as far as Go's reader reads it, and what it left unread passed: an
+// upload whose text joined past the budget (a comb of 50 nested
+// elements around some filler, 1 KiB in all) had the rest dropped, and
+// a field with a control byte Go's reader stops at had the rest unread,
+// so a UNION SELECT spelt with character references after either scored
+// nothing at the default threshold and reached the upstream. Both are
+// refused (an upload that Go's reader stops in is not: a .docx is a zip
+// typed "...openxmlformats...").
+func TestAttackWAFXMLPartUnread(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod, extra: "waf: {mode: block}\n"})
+	const ct = "multipart/form-data; boundary=B"
+	part := func(disposition, ctype, value string) string {
+		return "--B\r\nContent-Disposition: form-data; " + disposition + "\r\nContent-Type: " + ctype + "\r\n\r\n" + value + "\r\n--B--\r\n"
+	}
+	const union = `<text>1 &#x55;NION &#83;ELECT password FROM users</text>`
+	comb := strings.Repeat("<g>", 50) + strings.Repeat("lorem ipsum ", 40) + strings.Repeat("</g>", 50)
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"upload past the budget", part(`name="logo"; filename="logo.svg"`, "image/svg+xml", "<svg>"+comb+union+"</svg>"), 400},
+		{"field with a control byte", part(`name="meta"`, "application/xml", "<a>\x01</a>"+union), 400},
+		{"benign upload", part(`name="logo"; filename="logo.svg"`, "image/svg+xml", "<svg><g><g><text>Logo</text></g></g></svg>"), 200},
+		{"zip upload typed xml", part(`name="doc"; filename="a.docx"`, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "PK\x03\x04\x14\x00\x06\x00<w:document>"), 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			postBody(t, h, u, rawPost{path: "/api/items", client: "xu-" + tt.name, ctype: ct, body: tt.body}, tt.want)
+		})
+	}
+}

@@ -85,8 +85,9 @@
 // and so has a multipart part typed JSON, a file or not, and one typed
 // XML its text and attribute values as for an XML body (Coraza gives the
 // rules their text with its \u escapes or character references, the
-// application decodes them), and an upload's file name as sent (CRS
-// looks at it for quotes, ";" and "=" only);
+// application decodes them), and an upload's file names as sent
+// ("filename" and "filename*" both; CRS looks at them for quotes, ";"
+// and "=" only);
 // XML attribute values (which CRS leaves out) are inspected, namespace
 // and schema attributes aside, and so is an element's text joined across
 // comments, CDATA sections, processing instructions and child elements,

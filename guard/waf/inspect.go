@@ -236,7 +236,9 @@ func (w *WAF) process(tx types.Transaction, r *http.Request) (*http.Request, Dec
 		}
 		for _, f := range hidden {
 			name := argKey(f.name)
-			for taken[name] {
+			// Coraza's argument collections fold case (strings.ToLower):
+			// "&JSON=x" replaced the literals added under "json".
+			for taken[strings.ToLower(name)] {
 				name += "_"
 			}
 			tx.AddPostRequestArgument(name, f.value)
@@ -295,7 +297,9 @@ func urlencodedProcessor(ct string) bool {
 // urlencodedKeys returns the keys Coraza's urlencoded body processor
 // reads from body: pairs split at "&", the key up to the first "=",
 // unescaped leniently ("+" is a space, an escape that is not two hex
-// digits stays as written), in the first argumentLimit pairs.
+// digits stays as written), in the first argumentLimit pairs; in lower
+// case, as Coraza's argument collections (built without the
+// coraza.rule.case_sensitive_args_keys tag) compare them.
 func urlencodedKeys(body []byte) map[string]bool {
 	keys := make(map[string]bool)
 	for q, n := body, 0; len(q) > 0 && n < argumentLimit; {
@@ -312,7 +316,7 @@ func urlencodedKeys(body []byte) map[string]bool {
 		if i := bytes.IndexByte(kv, '='); i >= 0 {
 			kv = kv[:i]
 		}
-		keys[lenientUnescape(kv)] = true
+		keys[strings.ToLower(lenientUnescape(kv))] = true
 	}
 	return keys
 }

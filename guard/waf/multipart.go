@@ -6,6 +6,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/textproto"
+	"regexp"
 	"strings"
 )
 
@@ -124,7 +125,7 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 		// Go's Request.ParseMultipartForm reads a named part without a
 		// file name as a value: "filename=\"x\"; filename*=utf-8''" has
 		// none to Go (the empty filename* wins), one to Coraza and PHP.
-		if fn := submittedFileName(p.Header); fn != "" {
+		for _, fn := range submittedFileNames(p.Header) {
 			// CRS inspects no upload's name (FILES) but for quotes
 			// and ";" (920120), and Spring's getOriginalFilename,
 			// Werkzeug's FileStorage.filename and Servlet's
@@ -163,11 +164,16 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			// Coraza reads no part as XML: its entities and
 			// character references ("&#x55;NION") stay as written.
 			// A document type declaration refuses a field, as it
-			// does a body; an upload (an SVG's DOCTYPE naming its
-			// DTD) is inspected as far as it reads, never refused
-			// for it: its contents went uninspected before.
-			xf, good := xmlText(v, 1)
-			if !good && p.FileName() == "" && !phpFile(p.Header) {
+			// does a body, and so does a byte Go's reader stops at
+			// (the rest went uninspected); an upload (an SVG's
+			// DOCTYPE naming its DTD, a .docx typed
+			// "...openxmlformats...") is inspected as far as it
+			// reads, never refused for either. Text joined past the
+			// budget refuses an upload too: a comb of nested
+			// elements, then the injection, left it uninspected.
+			xf, good, over, stopped := xmlText(v, 1)
+			file := p.FileName() != "" || phpFile(p.Header)
+			if over || !file && (!good || stopped) {
 				return nil, false
 			}
 			fields = append(fields, xf...)
@@ -175,20 +181,40 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 	}
 }
 
-// submittedFileName returns the file name a part's Content-Disposition
-// gives ("filename", or "filename*" decoded), as sent, without the path
-// cut off that Go's Part.FileName does; "" for none.
-func submittedFileName(h textproto.MIMEHeader) string {
+// submittedFileNames returns the file names a part's Content-Disposition
+// gives, as sent, without the path cut off that Go's Part.FileName does:
+// "filename*" decoded and the plain "filename" both, when both are sent.
+// Go's mime takes the first, PHP (which reads no "filename*") the
+// second; ParseMediaType returns only the first, and a plain name
+// "<script>...</script>.png" beside an extended "a.png" went
+// uninspected. nil for none.
+func submittedFileNames(h textproto.MIMEHeader) []string {
 	cd := h.Get("Content-Disposition")
 	if cd == "" || !strings.Contains(strings.ToLower(cd), "filename") {
-		return ""
+		return nil
 	}
 	_, params, err := mime.ParseMediaType(cd)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return params["filename"]
+	var names []string
+	if fn := params["filename"]; fn != "" {
+		names = append(names, fn)
+	}
+	if extendedFileName.MatchString(cd) {
+		// The plain one, with the extended parameter renamed.
+		if _, plain, err := mime.ParseMediaType(extendedFileName.ReplaceAllString(cd, "ward-extended*")); err == nil {
+			if fn := plain["filename"]; fn != "" && (len(names) == 0 || fn != names[0]) {
+				names = append(names, fn)
+			}
+		}
+	}
+	return names
 }
+
+// extendedFileName matches the name of an RFC 2231 "filename*"
+// parameter, continued or not, in any case.
+var extendedFileName = regexp.MustCompile(`(?i)filename\*`)
 
 // typedPart reports whether a part's Content-Type mentions kind ("json":
 // application/json, application/*+json; "xml": application/xml,

@@ -244,6 +244,17 @@ func TestMultipartTypedParts(t *testing.T) {
 		{"svg upload with a DOCTYPE, injection", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
 			`<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd"><svg><title>1 &#x55;NION &#83;ELECT password FROM users</title></svg>`), true},
 		{"text part as written", part(`name="meta"`, "text/plain", union), false},
+		// Text joined past the budget (a comb of nested elements)
+		// refuses an upload too: what follows went uninspected.
+		{"svg upload past the budget, injection", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
+			"<svg>"+strings.Repeat("<g>", 200)+strings.Repeat("lorem ipsum ", 100)+strings.Repeat("</g>", 200)+
+				`<text>1 &#x55;NION &#83;ELECT password FROM users</text></svg>`), true},
+		// A field Go's reader stops in (a control byte) is refused, as
+		// Coraza refuses such a body; an upload is not (a .docx is a
+		// zip typed "...openxmlformats...").
+		{"xml part, unreadable byte", part(`name="meta"`, "application/xml", "<a>\x01</a><q>1 &#x55;NION &#83;ELECT password FROM users</q>"), true},
+		{"xml part left open", part(`name="meta"`, "application/xml", "<a><q>lamp"), false},
+		{"docx upload", part(`name="doc"; filename="a.docx"`, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "PK\x03\x04\x14\x00\x06\x00<w:document>"), false},
 	}
 	for _, tt := range tests {
 		q := req{method: "POST", target: "/a", contentType: "multipart/form-data; boundary=B", body: tt.body}
@@ -256,7 +267,7 @@ func TestMultipartTypedParts(t *testing.T) {
 
 // TestSubmittedFileName: the file name as sent, path and all (Go's
 // Part.FileName cuts "<script>alert(1)</script>" at its "/"), or
-// filename* decoded.
+// filename* decoded, and both when both are sent.
 func TestSubmittedFileName(t *testing.T) {
 	for cd, want := range map[string]string{
 		`form-data; name="f"; filename="<script>alert(1)</script>.png"`: "<script>alert(1)</script>.png",
@@ -264,8 +275,12 @@ func TestSubmittedFileName(t *testing.T) {
 		`form-data; name="f"; filename*=UTF-8''%3Cb%3E.txt`:             "<b>.txt",
 		`form-data; name="f"`:                                           "",
 		`form-data; name="filename"`:                                    "",
+		// Both: PHP reads the plain one, Go the extended one.
+		`form-data; name="f"; filename="<script>alert(1)</script>.png"; filename*=UTF-8''a.png`: "a.png|<script>alert(1)</script>.png",
+		`form-data; name="f"; FILENAME*=UTF-8''%3Cb%3E.txt; filename="a.txt"`:                   "<b>.txt|a.txt",
+		`form-data; name="f"; filename="a.png"; filename*=UTF-8''a.png`:                         "a.png",
 	} {
-		if got := submittedFileName(map[string][]string{"Content-Disposition": {cd}}); got != want {
+		if got := strings.Join(submittedFileNames(map[string][]string{"Content-Disposition": {cd}}), "|"); got != want {
 			t.Errorf("%s: %q, want %q", cd, got, want)
 		}
 	}

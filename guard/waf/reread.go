@@ -166,13 +166,17 @@ func xmlFields(contentType string, body []byte) (out []field, ok bool) {
 	if !corazaXML.MatchString(strings.ToLower(contentType)) {
 		minRuns = 1 // the rules see no text of it
 	}
-	return xmlText(body, minRuns)
+	out, ok, _, _ = xmlText(body, minRuns)
+	return out, ok
 }
 
 // xmlText returns the attribute values of an XML document and the text
 // of its elements that join at least minRuns runs of text (1: every
-// text), decoded as XML readers decode them; ok as for xmlFields.
-func xmlText(body []byte, minRuns int) (out []field, ok bool) {
+// text), decoded as XML readers decode them; ok as for xmlFields. over
+// reports text left out for the budget (ok is then false too), stopped
+// a document Go's reader could not read to its end (ok stays true:
+// Coraza refuses a body it cannot parse, but reads no part).
+func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 	dec := xml.NewDecoder(bytes.NewReader(body)) // #nosec G709 -- tokens read, nothing deserialized: Go's decoder loads no DTD and expands no declared entity
 	dec.Strict = false
 	dec.AutoClose = xml.HTMLAutoClose
@@ -191,7 +195,7 @@ func xmlText(body []byte, minRuns int) (out []field, ok bool) {
 		blank := e.runs == 0 // no run or child with more than white space
 		if e.runs >= minRuns {
 			if budget -= len(t); budget < 0 {
-				ok = false
+				ok, over = false, true
 			} else {
 				out = append(out, field{name: "xml", value: string(t)})
 			}
@@ -203,7 +207,11 @@ func xmlText(body []byte, minRuns int) (out []field, ok bool) {
 	for {
 		tok, err := dec.Token()
 		if tok == nil || (err != nil && err != io.EOF) {
-			break // Coraza refuses a body it cannot parse itself
+			// Coraza refuses a body it cannot parse itself.
+			// Stopped short of the end, that is: an element left
+			// open at the end is read whole.
+			stopped = err != nil && err != io.EOF && dec.InputOffset() < int64(len(body))
+			break
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
@@ -233,7 +241,7 @@ func xmlText(body []byte, minRuns int) (out []field, ok bool) {
 	for len(stack) > 0 {
 		end() // unclosed at the end, which Coraza accepts
 	}
-	return out, ok
+	return out, ok, over, stopped
 }
 
 // bareDoctype reports whether a directive (the text between "<!" and

@@ -1053,6 +1053,9 @@ func TestHiddenFieldsNotReplaced(t *testing.T) {
 	for _, body := range []string{
 		`{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&json=x"}`,
 		`{"q":"1 UNION\nSELECT password\nFROM users","x":"&json=x&json_=y&%6Ason__=z"}`,
+		// Coraza's collections fold case: "JSON" is the key "json".
+		`{"q":"1 \u0055NION \u0053ELECT password FROM users","x":"&JSON=x"}`,
+		`{"q":"1 UNION\nSELECT password\nFROM users","x":"&Json=x&jSON_=y&%4Ason__=z"}`,
 	} {
 		q := req{method: "POST", target: "/a", contentType: "application/x-www-form-urlencoded", body: body}
 		if _, d, err := w.Inspect(q.build()); err != nil || !d.Blocked {
@@ -1063,6 +1066,9 @@ func TestHiddenFieldsNotReplaced(t *testing.T) {
 	want := map[string]bool{"a": true, "b": true, "j s%zz": true, "": true, "%4": true}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("urlencodedKeys: %v, want %v", keys, want)
+	}
+	if keys := urlencodedKeys([]byte("JSON=1&%4Aso%4E_=2")); !keys["json"] || !keys["json_"] || len(keys) != 2 {
+		t.Errorf("urlencodedKeys folds case as Coraza's collections do: %v", keys)
 	}
 	// As many pairs as Coraza parses, no more: a body of any size
 	// makes a map of at most argumentLimit keys.

@@ -2,9 +2,14 @@ package compose
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"unicode"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/finding"
 )
@@ -46,6 +51,7 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	}
 	var sups []suppression
 	var bad []finding.Finding
+	comments := &commentLines{src: src}
 	for i, raw := range lines {
 		text := strings.TrimSpace(string(raw))
 		body, ok := strings.CutPrefix(text, "#")
@@ -54,6 +60,15 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 		}
 		rest, ok := strings.CutPrefix(strings.TrimSpace(body), ignoreMarker)
 		if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
+			continue
+		}
+		if !comments.is(i) {
+			r, _ := Lookup(ruleBadSuppression)
+			bad = append(bad, finding.Finding{
+				Rule: ruleBadSuppression, Severity: finding.Low, File: file, Line: i + 1,
+				Message: ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing",
+				Fix:     r.Fix,
+			})
 			continue
 		}
 		s := suppression{line: i + 1}
@@ -141,4 +156,80 @@ func applySuppressions(fs []finding.Finding, sups []suppression, pos *positions)
 			f.Suppressed = &finding.Suppression{By: "comment", Reason: best.reason, Line: best.line}
 		}
 	}
+}
+
+// commentLines tells whether a line that reads as a comment is one to
+// YAML: a "# ward:ignore" line inside a block scalar (a service's
+// script), or a quoted string running over several lines, is the
+// string's text, and counting it as a suppression let text that no YAML
+// reader takes for a comment silence a finding. A line is a comment when
+// changing its text changes no node of the file's documents.
+type commentLines struct {
+	src  []byte
+	docs []*yaml.Node
+	err  error
+	read bool
+}
+
+func (c *commentLines) is(line int) bool {
+	if !c.read {
+		c.read = true
+		c.docs, c.err = decodeAll(c.src)
+	}
+	if c.err != nil {
+		return false
+	}
+	lines := bytes.Split(c.src, []byte("\n"))
+	if line < 0 || line >= len(lines) {
+		return false
+	}
+	k := bytes.Index(lines[line], []byte(ignoreMarker))
+	if k < 0 {
+		return false
+	}
+	changed := slices.Clone(c.src)
+	off := 0
+	for _, l := range lines[:line] {
+		off += len(l) + 1
+	}
+	changed[off+k] = 'W' // "ward:ignore" becomes "Ward:ignore"
+	docs, err := decodeAll(changed)
+	if err != nil || len(docs) != len(c.docs) {
+		return false
+	}
+	for i := range docs {
+		if !sameNode(docs[i], c.docs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeAll(src []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, &n)
+	}
+}
+
+// sameNode compares two node trees without their comments.
+func sameNode(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }

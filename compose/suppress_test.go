@@ -34,6 +34,56 @@ func TestSuppressions(t *testing.T) {
 			},
 		},
 		{
+			// The attack: a line of a service's script that reads as a
+			// suppression comment silenced privileged: true below it.
+			name:  "a ward:ignore line inside a block scalar is the script's text, not a comment",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    command:
+      - sh
+      - -c
+      - |
+        echo hi
+        # ward:ignore compose/privileged the healthcheck needs it
+    privileged: true
+`,
+			want: []string{
+				"9 compose/bad-suppression ",
+				"10 compose/privileged service web",
+			},
+		},
+		{
+			name:  "nor inside a quoted string over several lines",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    entrypoint: "sh -c 'true
+      # ward:ignore compose/privileged the healthcheck needs it
+      '"
+    privileged: true
+`,
+			want: []string{
+				"5 compose/bad-suppression ",
+				"7 compose/privileged service web",
+			},
+		},
+		{
+			name:  "a comment after a block scalar, less indented, is one",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    command: |
+      echo hi
+    # ward:ignore compose/privileged reads host hardware sensors
+    privileged: true
+`,
+			want: []string{"7 compose/privileged service web suppressed@6"},
+		},
+		{
 			name:  "above the offending key",
 			rules: []string{rulePrivileged, ruleHostPID},
 			src: `services:

@@ -52,6 +52,21 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	var sups []suppression
 	var bad []finding.Finding
 	comments := &commentLines{src: src}
+	// A comment is file-wide before the services key; when no top-level
+	// services key is written (the services come through a merge key,
+	// <<: *project), before the file's first content line only: any
+	// comment was file-wide there, so one above a service's key
+	// silenced the rule for every service.
+	wideBefore := pos.servicesLine
+	if wideBefore == 0 {
+		wideBefore = len(lines) + 1
+		for j, l := range lines {
+			if isContent(l) {
+				wideBefore = j + 1
+				break
+			}
+		}
+	}
 	for i, raw := range lines {
 		text := strings.TrimSpace(string(raw))
 		body, ok := strings.CutPrefix(text, "#")
@@ -78,7 +93,7 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 				break
 			}
 		}
-		s.fileWide = pos.servicesLine == 0 || s.line < pos.servicesLine
+		s.fileWide = s.line < wideBefore
 		if !s.fileWide && s.target > 0 {
 			s.service, _ = pos.serviceAt(s.target)
 		}

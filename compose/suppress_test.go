@@ -84,6 +84,41 @@ func TestSuppressions(t *testing.T) {
 			want: []string{"7 compose/privileged service web suppressed@6"},
 		},
 		{
+			// The attack: with the services merged in (no services key
+			// written), every comment was file-wide, so one above a
+			// service's key silenced the rule for every service.
+			name:  "services through a merge key: a comment after the first key is not file-wide",
+			rules: []string{rulePrivileged},
+			src: `x-project: &project
+  services:
+    agent:
+      image: monitoring/agent
+      # ward:ignore compose/privileged reads host hardware sensors
+      privileged: true
+    web:
+      image: nginx
+      privileged: true
+<<: *project
+`,
+			want: []string{
+				"0 compose/privileged service agent",
+				"0 compose/privileged service web",
+			},
+		},
+		{
+			name:  "services through a merge key: a comment before the first key is file-wide",
+			rules: []string{rulePrivileged},
+			src: `# ward:ignore compose/privileged lab hosts only
+x-project: &project
+  services:
+    web:
+      image: nginx
+      privileged: true
+<<: *project
+`,
+			want: []string{"0 compose/privileged service web suppressed@1"},
+		},
+		{
 			name:  "above the offending key",
 			rules: []string{rulePrivileged, ruleHostPID},
 			src: `services:

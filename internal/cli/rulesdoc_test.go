@@ -62,8 +62,8 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   name and name do not reach it, nor its annotations the Kubernetes object.
 - **Dockerfiles and Compose files**: a comment ` + "`# ward:ignore <rule-id> <reason>`" + ` on the
   line above the instruction, service or key concerned; before the first
-  instruction (Dockerfile) or before ` + "`services:`" + ` (Compose) it applies to the
-  whole file. A comment without reason or with an unknown rule is a
+  instruction (Dockerfile) or before ` + "`services:`" + ` (Compose; before the first key
+  when the services come through a merge key) it applies to the whole file. A comment without reason or with an unknown rule is a
   ` + "`dockerfile/bad-suppression`" + ` or ` + "`compose/bad-suppression`" + ` finding, and
   so is, in a Compose file, a ` + "`# ward:ignore`" + ` line that YAML reads as
   text, not as a comment (inside a block scalar's script or a quoted

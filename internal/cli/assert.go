@@ -33,6 +33,9 @@ func configPath(flag string, paths []string) (string, error) {
 		if err != nil || !st.IsDir() {
 			continue
 		}
+		if err := misnamedConfig(p); err != nil {
+			return "", err
+		}
 		c := filepath.Join(p, "ward.yaml")
 		if _, err := os.Stat(c); err == nil {
 			return c, nil
@@ -41,6 +44,31 @@ func configPath(flag string, paths []string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// misnamedConfig refuses a file of dir named as ward.yaml but for the
+// case or the extension (ward.yml, Ward.yaml) that does not hold
+// Kubernetes objects: it is not read, so renaming ward.yaml so dropped
+// its assertions and ignores while ward check passed, the file skipped
+// as a document that is not a Kubernetes object.
+func misnamedConfig(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		name := d.Name()
+		if name == "ward.yaml" || !strings.EqualFold(name, "ward.yaml") && !strings.EqualFold(name, "ward.yml") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		st, err := os.Stat(path)
+		if err != nil || !st.Mode().IsRegular() || looksLikeObjects(path, st.Size(), 0) {
+			continue
+		}
+		return fmt.Errorf("%s: not read: Ward reads its assertions, ignores and settings from a file named ward.yaml; rename it, or give it with --config", report.Printable(path))
+	}
+	return nil
 }
 
 func assertCmd(e *env) *cobra.Command {

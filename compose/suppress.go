@@ -78,6 +78,9 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 			continue
 		}
 		if !comments.is(i) {
+			if inlineDockerfileComment(rest) {
+				continue // the Dockerfile audit reads it
+			}
 			r, _ := Lookup(ruleBadSuppression)
 			bad = append(bad, finding.Finding{
 				Rule: ruleBadSuppression, Severity: finding.Low, File: file, Line: i + 1,
@@ -243,6 +246,22 @@ func sameNode(a, b *yaml.Node) bool {
 	}
 	for i := range a.Content {
 		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// inlineDockerfileComment reports whether the text after the marker
+// names only dockerfile/ rules: a comment of a Dockerfile written into
+// the file (build.dockerfile_inline), which the Dockerfile audit takes.
+func inlineDockerfileComment(rest string) bool {
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return false
+	}
+	for _, id := range strings.Split(fields[0], ",") {
+		if !strings.HasPrefix(id, "dockerfile/") {
 			return false
 		}
 	}

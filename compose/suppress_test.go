@@ -55,6 +55,20 @@ func TestSuppressions(t *testing.T) {
 			},
 		},
 		{
+			name:  "a Dockerfile's comment in build.dockerfile_inline is the Dockerfile audit's",
+			rules: []string{ruleBadSuppression},
+			src: `services:
+  web:
+    image: example/web
+    build:
+      dockerfile_inline: |
+        FROM alpine
+        # ward:ignore dockerfile/user-root needs raw sockets for ping
+        USER root
+`,
+			want: nil,
+		},
+		{
 			name:  "nor inside a quoted string over several lines",
 			rules: []string{rulePrivileged, ruleBadSuppression},
 			src: `services:

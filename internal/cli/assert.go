@@ -19,12 +19,15 @@ import (
 )
 
 // configPath finds ward.yaml: the flag if given, else ward.yaml in the
-// first PATH argument when it is a directory. It returns "" when there is
-// none.
+// PATH argument that is a directory holding one. It returns "" when there
+// is none. Two PATH directories holding a ward.yaml are an error: the
+// first was taken, so a ward.yaml that a pull request added to the first
+// directory replaced the assertions and ignores of the second.
 func configPath(flag string, paths []string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
+	found := ""
 	for _, p := range paths {
 		if p == "-" {
 			continue
@@ -37,13 +40,24 @@ func configPath(flag string, paths []string) (string, error) {
 			return "", err
 		}
 		c := filepath.Join(p, "ward.yaml")
-		if _, err := os.Stat(c); err == nil {
-			return c, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		st, err = os.Stat(c)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
 			return "", err
+		case found == "":
+			found = c
+		case !sameFile(found, c) && !(st.Mode().IsRegular() && looksLikeObjects(c, st.Size(), 0)):
+			return "", fmt.Errorf("%s and %s: two PATH directories hold a ward.yaml; Ward reads one per run: give it with --config", report.Printable(found), report.Printable(c))
 		}
 	}
-	return "", nil
+	return found, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // misnamedConfig refuses a file of dir named as ward.yaml but for the

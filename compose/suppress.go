@@ -52,6 +52,25 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	var sups []suppression
 	var bad []finding.Finding
 	comments := &commentLines{src: src}
+	// The lines of the documents' top-level keys, and those of the nodes
+	// inside their values.
+	topKeys, nested := map[int]bool{}, map[int]bool{}
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil || depth > 10000 {
+			return
+		}
+		nested[n.Line] = true
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	for _, root := range pos.docs {
+		for k := 0; k+1 < len(root.Content); k += 2 {
+			topKeys[root.Content[k].Line] = true
+			walk(root.Content[k+1], 0)
+		}
+	}
 	// A comment is file-wide before the services key; when no top-level
 	// services key is written (the services come through a merge key,
 	// <<: *project), before the file's first content line only: any
@@ -96,7 +115,11 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 				break
 			}
 		}
-		s.fileWide = s.line < wideBefore
+		// Before the services key, a comment directly above a nested key
+		// (privileged: true under an x-common anchor) is that key's,
+		// silencing the findings that point at it; before, it was
+		// file-wide, so it also silenced a service's own privileged: true.
+		s.fileWide = s.line < wideBefore && (!nested[s.target] || topKeys[s.target])
 		if !s.fileWide && s.target > 0 {
 			s.service, _ = pos.serviceAt(s.target)
 		}

@@ -133,6 +133,44 @@ x-project: &project
 			want: []string{"0 compose/privileged service web suppressed@1"},
 		},
 		{
+			// The attack: a reviewed comment above an anchor's key before
+			// services was file-wide, so a service's own privileged: true
+			// added later was silenced too.
+			name:  "above an anchor's key before services: that key only",
+			rules: []string{rulePrivileged},
+			src: `x-common: &common
+  # ward:ignore compose/privileged the agents read host sensors
+  privileged: true
+services:
+  agent: {<<: *common, image: a}
+  web:
+    image: b
+    privileged: true
+`,
+			want: []string{
+				"3 compose/privileged service agent suppressed@2",
+				"8 compose/privileged service web",
+			},
+		},
+		{
+			name:  "above a top-level key or a document marker before services: file-wide",
+			rules: []string{rulePrivileged},
+			src: `# ward:ignore compose/privileged lab hosts only
+---
+x-common: &common
+  privileged: true
+services:
+  agent: {<<: *common, image: a}
+  web:
+    image: b
+    privileged: true
+`,
+			want: []string{
+				"4 compose/privileged service agent suppressed@1",
+				"9 compose/privileged service web suppressed@1",
+			},
+		},
+		{
 			name:  "above the offending key",
 			rules: []string{rulePrivileged, ruleHostPID},
 			src: `services:

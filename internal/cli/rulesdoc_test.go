@@ -63,7 +63,9 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
 - **Dockerfiles and Compose files**: a comment ` + "`# ward:ignore <rule-id> <reason>`" + ` on the
   line above the instruction, service or key concerned; before the first
   instruction (Dockerfile) or before ` + "`services:`" + ` (Compose; before the first key
-  when the services come through a merge key) it applies to the whole file. A comment without reason or with an unknown rule is a
+  when the services come through a merge key) it applies to the whole file, but
+  for a Compose comment directly above a nested key (under an ` + "`x-common: &common`" + `
+  anchor), which silences what points at that key. A comment without reason or with an unknown rule is a
   ` + "`dockerfile/bad-suppression`" + ` or ` + "`compose/bad-suppression`" + ` finding, and
   so is, in a Compose file, a ` + "`# ward:ignore`" + ` line that YAML reads as
   text, not as a comment (inside a block scalar's script or a quoted

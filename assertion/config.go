@@ -158,6 +158,16 @@ func Parse(name string, data []byte) (*Config, error) {
 		if err := knownKeys(name, n, "rule", "path", "object", "reason"); err != nil {
 			return nil, err
 		}
+		// A path or object written empty (path:, path: ~, object: "")
+		// decoded as one not given, which silences the rule everywhere:
+		// a value lost to a typo must not widen the entry.
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			key, v := n.Content[k], n.Content[k+1]
+			if (key.Value == "path" || key.Value == "object") &&
+				(v.ShortTag() == "!!null" || (v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == "")) {
+				return nil, &Error{File: name, Line: key.Line, Err: fmt.Errorf("ignore: %s is empty; omit it to mean every %s", key.Value, map[string]string{"path": "file", "object": "object"}[key.Value])}
+			}
+		}
 		var r rawIgnore
 		if err := n.Decode(&r); err != nil {
 			return nil, yamlError(name, err)

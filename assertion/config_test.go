@@ -46,6 +46,11 @@ func TestParseAuditErrors(t *testing.T) {
 		{"ignore:\n  - reason: why\n", "ward.yaml:2: ignore needs a rule"},
 		{"ignore:\n  - rule: x\n    reason: y\n    pth: z\n", "ward.yaml:4: field pth not found"},
 		{"ignore:\n  - rule: x\n    path: '[a'\n    reason: y\n", "ward.yaml:2: ignore of x: bad path pattern"},
+		// An empty path or object silenced the rule everywhere.
+		{"ignore:\n  - rule: \"*\"\n    path:\n    reason: vendored\n", "ward.yaml:3: ignore: path is empty; omit it to mean every file"},
+		{"ignore:\n  - rule: \"*\"\n    reason: vendored\n    path: ~\n", "ward.yaml:4: ignore: path is empty"},
+		{"ignore:\n  - {rule: \"pss/*\", object: \"\", reason: legacy}\n", "ward.yaml:2: ignore: object is empty; omit it to mean every object"},
+		{"ignore:\n  - {rule: \"pss/*\", object: \" \", reason: legacy}\n", "ward.yaml:2: ignore: object is empty"},
 		{"audit:\n  digest: severe\n", "ward.yaml:2: audit.digest: finding: unknown severity"},
 		{"audit:\n  registries:\n    trusted:\n      - ghcr.io/ok\n      - myorg\n", "ward.yaml:5: audit.registries.trusted: \"myorg\": \"myorg\" is not a registry host"},
 		{"audit:\n  registries:\n    trusted:\n      - {host: x}\n", "ward.yaml:4: audit.registries.trusted: want a registry host"},

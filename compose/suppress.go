@@ -2,9 +2,14 @@ package compose
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"unicode"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/finding"
 )
@@ -46,6 +51,41 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	}
 	var sups []suppression
 	var bad []finding.Finding
+	comments := &commentLines{src: src}
+	// The lines of the documents' top-level keys, and those of the nodes
+	// inside their values.
+	topKeys, nested := map[int]bool{}, map[int]bool{}
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil || depth > 10000 {
+			return
+		}
+		nested[n.Line] = true
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	for _, root := range pos.docs {
+		for k := 0; k+1 < len(root.Content); k += 2 {
+			topKeys[root.Content[k].Line] = true
+			walk(root.Content[k+1], 0)
+		}
+	}
+	// A comment is file-wide before the services key; when no top-level
+	// services key is written (the services come through a merge key,
+	// <<: *project), before the file's first content line only: any
+	// comment was file-wide there, so one above a service's key
+	// silenced the rule for every service.
+	wideBefore := pos.servicesLine
+	if wideBefore == 0 {
+		wideBefore = len(lines) + 1
+		for j, l := range lines {
+			if isContent(l) {
+				wideBefore = j + 1
+				break
+			}
+		}
+	}
 	for i, raw := range lines {
 		text := strings.TrimSpace(string(raw))
 		body, ok := strings.CutPrefix(text, "#")
@@ -56,6 +96,18 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 		if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
 			continue
 		}
+		if !comments.is(i) {
+			if inlineDockerfileComment(rest) {
+				continue // the Dockerfile audit reads it
+			}
+			r, _ := Lookup(ruleBadSuppression)
+			bad = append(bad, finding.Finding{
+				Rule: ruleBadSuppression, Severity: finding.Low, File: file, Line: i + 1,
+				Message: ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing",
+				Fix:     r.Fix,
+			})
+			continue
+		}
 		s := suppression{line: i + 1}
 		for j := i + 1; j < len(lines); j++ {
 			if isContent(lines[j]) {
@@ -63,7 +115,11 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 				break
 			}
 		}
-		s.fileWide = pos.servicesLine == 0 || s.line < pos.servicesLine
+		// Before the services key, a comment directly above a nested key
+		// (privileged: true under an x-common anchor) is that key's,
+		// silencing the findings that point at it; before, it was
+		// file-wide, so it also silenced a service's own privileged: true.
+		s.fileWide = s.line < wideBefore && (!nested[s.target] || topKeys[s.target])
 		if !s.fileWide && s.target > 0 {
 			s.service, _ = pos.serviceAt(s.target)
 		}
@@ -141,4 +197,96 @@ func applySuppressions(fs []finding.Finding, sups []suppression, pos *positions)
 			f.Suppressed = &finding.Suppression{By: "comment", Reason: best.reason, Line: best.line}
 		}
 	}
+}
+
+// commentLines tells whether a line that reads as a comment is one to
+// YAML: a "# ward:ignore" line inside a block scalar (a service's
+// script), or a quoted string running over several lines, is the
+// string's text, and counting it as a suppression let text that no YAML
+// reader takes for a comment silence a finding. A line is a comment when
+// changing its text changes no node of the file's documents.
+type commentLines struct {
+	src  []byte
+	docs []*yaml.Node
+	err  error
+	read bool
+}
+
+func (c *commentLines) is(line int) bool {
+	if !c.read {
+		c.read = true
+		c.docs, c.err = decodeAll(c.src)
+	}
+	if c.err != nil {
+		return false
+	}
+	lines := bytes.Split(c.src, []byte("\n"))
+	if line < 0 || line >= len(lines) {
+		return false
+	}
+	k := bytes.Index(lines[line], []byte(ignoreMarker))
+	if k < 0 {
+		return false
+	}
+	changed := slices.Clone(c.src)
+	off := 0
+	for _, l := range lines[:line] {
+		off += len(l) + 1
+	}
+	changed[off+k] = 'W' // "ward:ignore" becomes "Ward:ignore"
+	docs, err := decodeAll(changed)
+	if err != nil || len(docs) != len(c.docs) {
+		return false
+	}
+	for i := range docs {
+		if !sameNode(docs[i], c.docs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeAll(src []byte) ([]*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, &n)
+	}
+}
+
+// sameNode compares two node trees without their comments.
+func sameNode(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// inlineDockerfileComment reports whether the text after the marker
+// names only dockerfile/ rules: a comment of a Dockerfile written into
+// the file (build.dockerfile_inline), which the Dockerfile audit takes.
+func inlineDockerfileComment(rest string) bool {
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return false
+	}
+	for _, id := range strings.Split(fields[0], ",") {
+		if !strings.HasPrefix(id, "dockerfile/") {
+			return false
+		}
+	}
+	return true
 }

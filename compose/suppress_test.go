@@ -34,6 +34,143 @@ func TestSuppressions(t *testing.T) {
 			},
 		},
 		{
+			// The attack: a line of a service's script that reads as a
+			// suppression comment silenced privileged: true below it.
+			name:  "a ward:ignore line inside a block scalar is the script's text, not a comment",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    command:
+      - sh
+      - -c
+      - |
+        echo hi
+        # ward:ignore compose/privileged the healthcheck needs it
+    privileged: true
+`,
+			want: []string{
+				"9 compose/bad-suppression ",
+				"10 compose/privileged service web",
+			},
+		},
+		{
+			name:  "a Dockerfile's comment in build.dockerfile_inline is the Dockerfile audit's",
+			rules: []string{ruleBadSuppression},
+			src: `services:
+  web:
+    image: example/web
+    build:
+      dockerfile_inline: |
+        FROM alpine
+        # ward:ignore dockerfile/user-root needs raw sockets for ping
+        USER root
+`,
+			want: nil,
+		},
+		{
+			name:  "nor inside a quoted string over several lines",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    entrypoint: "sh -c 'true
+      # ward:ignore compose/privileged the healthcheck needs it
+      '"
+    privileged: true
+`,
+			want: []string{
+				"5 compose/bad-suppression ",
+				"7 compose/privileged service web",
+			},
+		},
+		{
+			name:  "a comment after a block scalar, less indented, is one",
+			rules: []string{rulePrivileged, ruleBadSuppression},
+			src: `services:
+  web:
+    image: nginx
+    command: |
+      echo hi
+    # ward:ignore compose/privileged reads host hardware sensors
+    privileged: true
+`,
+			want: []string{"7 compose/privileged service web suppressed@6"},
+		},
+		{
+			// The attack: with the services merged in (no services key
+			// written), every comment was file-wide, so one above a
+			// service's key silenced the rule for every service.
+			name:  "services through a merge key: a comment after the first key is not file-wide",
+			rules: []string{rulePrivileged},
+			src: `x-project: &project
+  services:
+    agent:
+      image: monitoring/agent
+      # ward:ignore compose/privileged reads host hardware sensors
+      privileged: true
+    web:
+      image: nginx
+      privileged: true
+<<: *project
+`,
+			want: []string{
+				"0 compose/privileged service agent",
+				"0 compose/privileged service web",
+			},
+		},
+		{
+			name:  "services through a merge key: a comment before the first key is file-wide",
+			rules: []string{rulePrivileged},
+			src: `# ward:ignore compose/privileged lab hosts only
+x-project: &project
+  services:
+    web:
+      image: nginx
+      privileged: true
+<<: *project
+`,
+			want: []string{"0 compose/privileged service web suppressed@1"},
+		},
+		{
+			// The attack: a reviewed comment above an anchor's key before
+			// services was file-wide, so a service's own privileged: true
+			// added later was silenced too.
+			name:  "above an anchor's key before services: that key only",
+			rules: []string{rulePrivileged},
+			src: `x-common: &common
+  # ward:ignore compose/privileged the agents read host sensors
+  privileged: true
+services:
+  agent: {<<: *common, image: a}
+  web:
+    image: b
+    privileged: true
+`,
+			want: []string{
+				"3 compose/privileged service agent suppressed@2",
+				"8 compose/privileged service web",
+			},
+		},
+		{
+			name:  "above a top-level key or a document marker before services: file-wide",
+			rules: []string{rulePrivileged},
+			src: `# ward:ignore compose/privileged lab hosts only
+---
+x-common: &common
+  privileged: true
+services:
+  agent: {<<: *common, image: a}
+  web:
+    image: b
+    privileged: true
+`,
+			want: []string{
+				"4 compose/privileged service agent suppressed@1",
+				"9 compose/privileged service web suppressed@1",
+			},
+		},
+		{
 			name:  "above the offending key",
 			rules: []string{rulePrivileged, ruleHostPID},
 			src: `services:

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -178,7 +181,10 @@ type auditor struct {
 	// byName indexes the stages already recorded by name; the first of
 	// two stages with one name wins.
 	byName map[string]int
-	out    []finding.Finding
+	// passwdCopies are the lines of the COPY and ADD instructions that
+	// wrote /etc/passwd, with their keyword (the others in uid0 are RUNs).
+	passwdCopies map[int]string
+	out          []finding.Finding
 }
 
 // stage is what the audit learns about one build stage.
@@ -444,8 +450,16 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "COPY", c.Chmod, line)
 			st.sudoGrants = append(st.sudoGrants, copyNopasswd("COPY", c.SourcesAndDest, line)...)
+			from := -1
+			if j, ok := a.stageRef(c.From, i); ok {
+				from = j
+			}
+			if c.From == "" || from >= 0 {
+				a.copyPasswd(st, "COPY", c.SourcePaths, c.DestPath, from, line)
+			}
 		case *instructions.AddCommand:
 			a.add(st, c, line)
+			a.copyPasswd(st, "ADD", c.SourcePaths, c.DestPath, -1, line)
 			st.secretFiles = append(st.secretFiles, secretSources(c.SourcePaths, line)...)
 			a.chmod(st, "ADD", c.Chmod, line)
 			st.sudoGrants = append(st.sudoGrants, copyNopasswd("ADD", c.SourcesAndDest, line)...)
@@ -828,7 +842,7 @@ func (a *auditor) judgeFinal(f *stage) {
 		u := f.user
 		name := userName(u.value)
 		a.report(ruleUserRoot, finding.High, u.line, a.stages[u.stage].object(),
-			fmt.Sprintf("USER %s: the RUN at line %d gives %s UID 0 in the image's /etc/passwd: the final image runs as root", u.raw, f.uid0[name], name),
+			fmt.Sprintf("USER %s: the %s gives %s UID 0 in the image's /etc/passwd: the final image runs as root", u.raw, a.instructionAt(f.uid0[name]), name),
 			fixOf(ruleUserRoot))
 	}
 
@@ -941,4 +955,79 @@ func isRoot(user string) bool {
 	}
 	n, err := strconv.Atoi(u)
 	return err == nil && n == 0
+}
+
+// passwdLineUID0 matches a line of an /etc/passwd file whose UID is 0.
+var passwdLineUID0 = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]*\$?):[^:]*:0+:`)
+
+// maxPasswdSize bounds the /etc/passwd a COPY brings from the build
+// context that is read.
+const maxPasswdSize = 1 << 20
+
+// copyPasswd records the user names that a COPY or ADD writing the
+// image's /etc/passwd gives UID 0: those of the stage it copies from
+// (COPY --from=stage /etc/passwd /etc/passwd), or of the file in the
+// build context, taken as the Dockerfile's directory. A passwd file
+// copied in with "app:x:0:0:..." made USER app root unseen.
+func (a *auditor) copyPasswd(st *stage, kw string, sources []string, dest string, from int, line int) {
+	dest, _ = a.expand(unquote(dest), st.env)
+	var srcs []string
+	for _, src := range sources {
+		src = unquote(src)
+		switch {
+		case dest == "/etc/passwd":
+		case (dest == "/etc/" || dest == "/etc") && path.Base(src) == "passwd":
+		default:
+			continue
+		}
+		srcs = append(srcs, src)
+	}
+	if len(srcs) == 0 {
+		return
+	}
+	record := func(name string) {
+		st.uid0[name] = line
+		if a.passwdCopies == nil {
+			a.passwdCopies = map[int]string{}
+		}
+		a.passwdCopies[line] = kw
+	}
+	if from >= 0 {
+		for _, name := range slices.Sorted(maps.Keys(a.stages[from].uid0)) {
+			record(name)
+		}
+		return
+	}
+	if a.file == "" || a.file == "-" {
+		return
+	}
+	for _, src := range srcs {
+		if strings.ContainsAny(src, "*?[") || strings.Contains(src, "://") {
+			continue
+		}
+		// A source cannot leave the context: BuildKit resolves ".." at
+		// its root.
+		p := filepath.Join(filepath.Dir(a.file), filepath.FromSlash(path.Clean("/"+src)))
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxPasswdSize {
+			continue
+		}
+		data, err := os.ReadFile(p) // #nosec G304 -- a file of the build context of the Dockerfile being audited
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if m := passwdLineUID0.FindStringSubmatch(strings.TrimSpace(l)); m != nil && m[1] != "root" {
+				record(m[1])
+			}
+		}
+	}
+}
+
+// instructionAt names the instruction at line that gave a user UID 0.
+func (a *auditor) instructionAt(line int) string {
+	if kw, ok := a.passwdCopies[line]; ok {
+		return fmt.Sprintf("%s at line %d", kw, line)
+	}
+	return fmt.Sprintf("RUN at line %d", line)
 }

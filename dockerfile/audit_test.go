@@ -2,6 +2,8 @@ package dockerfile_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +101,20 @@ PASSWD
 EOF
 USER svc
 `, want: []want{{finding.High, "USER svc", "", nil}}},
+		// The attack: the UID 0 entry written in another stage's
+		// /etc/passwd, which a COPY brings into the final image.
+		{name: "an /etc/passwd copied from a stage", src: `FROM alpine:3.20 AS users
+RUN useradd -o -u 0 -g 0 -M app
+FROM scratch
+COPY --from=users /etc/passwd /etc/passwd
+USER app
+`, want: []want{{finding.High, "USER app", "stage 1", []string{"USER app: the COPY at line 4 gives app UID 0"}}}},
+		{name: "an /etc/passwd with ordinary users copied from a stage", src: `FROM alpine:3.20 AS users
+RUN adduser -D -u 10001 app
+FROM scratch
+COPY --from=users /etc/passwd /etc/passwd
+USER app
+`},
 		{name: "ordinary users", src: `FROM alpine:3.20
 RUN adduser -D -u 10001 app && useradd -u 1000 -g 0 web && echo "svc:x:1001:0::/:/sbin/nologin" >> /etc/passwd
 RUN useradd -o -u 0 admin
@@ -1533,6 +1549,53 @@ func TestNotRead(t *testing.T) {
 			if !strings.HasPrefix(got[i], tc.want[i]) {
 				t.Errorf("NotRead(%q)[%d] = %q, want it to start %q", tc.src, i, got[i], tc.want[i])
 			}
+		}
+	}
+}
+
+// TestCopiedPasswd: an /etc/passwd that a COPY or ADD brings from the
+// build context (the Dockerfile's directory) is read: a line giving the
+// USER UID 0 makes the final image run as root. Before, USER app after
+// COPY passwd /etc/passwd passed.
+func TestCopiedPasswd(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"passwd":     "root:x:0:0:root:/root:/bin/sh\napp:x:0:0::/home/app:/bin/sh\n",
+		"ok/passwd":  "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/sbin/nologin\n",
+		"etc/passwd": "svc::00:0::/:/bin/sh\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		src, want string
+	}{
+		{"FROM scratch\nCOPY passwd /etc/passwd\nUSER app\n", "USER app: the COPY at line 2 gives app UID 0"},
+		{"FROM scratch\nADD ./passwd /etc/\nUSER app:app\n", "USER app:app: the ADD at line 2 gives app UID 0"},
+		{"FROM scratch\nCOPY etc/passwd /etc/passwd\nUSER svc\n", "gives svc UID 0"},
+		{"FROM scratch\nCOPY ok/passwd /etc/passwd\nUSER app\n", ""},
+		{"FROM scratch\nCOPY passwd /srv/passwd\nUSER app\n", ""},
+	} {
+		fs, err := dockerfile.Audit(filepath.Join(dir, "Dockerfile"), []byte(tc.src), dockerfile.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fs {
+			if f.Rule == "dockerfile/user-root" {
+				got = append(got, f.Message)
+			}
+		}
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%q: %q, want no user-root", tc.src, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+			t.Errorf("%q: %q, want one containing %q", tc.src, got, tc.want)
 		}
 	}
 }

@@ -42,7 +42,9 @@ var Rules = []finding.Rule{
 			"hadolint DL3002's best-known false positive. A USER is root when its user part is `root`, a number equal to 0 (`0`, `0:0`, `root:app`) or empty; " +
 			"a group of 0 alone is accepted (OpenShift runs arbitrary UIDs in group 0). So is a name that a RUN of the final stage or its FROM chain gives UID 0, " +
 			"since the runtime looks the name up in the image's /etc/passwd: `useradd -o -u 0 admin`, `adduser -u 0`, `usermod -u 0` (`--uid 0`), or a line with UID 0 " +
-			"written into /etc/passwd (`echo 'toor:x:0:0::/root:/bin/sh' >> /etc/passwd`, a here-document, a sed replacement). " +
+			"written into /etc/passwd (`echo 'toor:x:0:0::/root:/bin/sh' >> /etc/passwd`, a here-document, a sed replacement), or an /etc/passwd that a COPY or ADD " +
+			"brings in with such a line: from a stage (`COPY --from=users /etc/passwd /etc/passwd`, judged by that stage's RUNs) or from the build context, read as " +
+			"the Dockerfile's directory (a file elsewhere, a glob or a URL is not read). " +
 			"Any other user passes: a non-zero UID, or a name other than root, " +
 			"whether the Dockerfile creates it or the base image ships it (node's `node`, distroless `nonroot`); low UIDs are not required to be 1000 or more, " +
 			"only UID 0 is root. A USER that uses a build argument without a value is judged as a build without --build-arg makes it: `USER ${UID:-0}` is root (the message names the --build-arg that would change it), and so is `USER ${UID}`: BuildKit writes the expanded value as the image's user, and an empty user (`USER ${UID}` with UID unset or empty, a global ARG not declared again in the stage) or an empty user part (`USER :1000`) starts the container as uid 0, whatever user the base image set.",

@@ -364,6 +364,46 @@ spec: {containers: [{name: c, image: i, ports: [{containerPort: 15432, name: tcp
   - from:
     - ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8]} #peer
 `)), []want{{finding.Critical, "#peer", "shop/Pod/db", []string{"allows ipBlock 0.0.0.0/0: any address may connect"}}}},
+		// The attack: the same opening written so that no selector is
+		// empty and no ipBlock is a /0 passed without a finding.
+		{"ipBlocks that cover every address together", docs(podDB, policy("np", `  podSelector: {}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 0.0.0.0/1} #peer
+    - ipBlock: {cidr: 128.0.0.0/1}
+`)), []want{{finding.Critical, "#peer", "shop/Pod/db", []string{"spec.ingress[0]: its ipBlocks together cover 0.0.0.0/0: any address may connect"}}}},
+		{"IPv6 ipBlocks that cover every address together", docs(podDB, policy("np", `  podSelector: {}
+  ingress:
+  - from:
+    - ipBlock: {cidr: "10.0.0.0/8"}
+    - ipBlock: {cidr: "::/1"} #peer
+    - ipBlock: {cidr: "8000::/1"}
+`)), []want{{finding.Critical, "#peer", "shop/Pod/db", []string{"cover ::/0"}}}},
+		{"ipBlocks that leave a gap", docs(podDB, policy("np", `  podSelector: {}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 0.0.0.0/1}
+    - ipBlock: {cidr: 128.0.0.0/2}
+`)), nil},
+		{"a namespaceSelector every namespace without a label matches", docs(podDB, policy("np", `  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - namespaceSelector: {matchExpressions: [{key: x, operator: DoesNotExist}]} #peer
+`)), []want{{finding.High, "#peer", "shop/Pod/db", []string{"spec.ingress[0].from[0] has a namespaceSelector that a namespace with no labels but its name matches"}}}},
+		{"every namespace but one, every pod", docs(podDB, policy("np", `  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]} #peer
+      podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [x]}]}
+`)), []want{{finding.High, "#peer", "shop/Pod/db", []string{"the pods of every namespace not excluded by label"}}}},
+		{"named namespaces, or a labelled client", docs(podDB, policy("np", `  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [web]}]}
+    - namespaceSelector: {matchExpressions: [{key: x, operator: DoesNotExist}]}
+      podSelector: {matchLabels: {app: web}}
+    - namespaceSelector: {matchLabels: {team: a}}
+`)), nil},
 		{"only from its client", docs(podDB, policy("np", `  podSelector: {matchLabels: {app: db}}
   ingress:
   - from: [{podSelector: {matchLabels: {app: web}}}]

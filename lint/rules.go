@@ -117,8 +117,11 @@ var Rules = []Rule{
 		Rationale: "Databases, caches and brokers (PostgreSQL 5432, MySQL 3306, Redis 6379, MongoDB 27017, Elasticsearch 9200, AMQP 5672, Cassandra 9042, " +
 			"etcd 2379, memcached 11211, Kafka 9092, SQL Server 1433, CockroachDB 26257, or container ports named after them) hold the data attackers want " +
 			"and often trust the network. The port is open to any address, critical, when the workload is not isolated for ingress, " +
-			"or an ingress rule covering the port has no from or an ipBlock with a /0 cidr (0.0.0.0/0, ::/0); it is open to every pod, high, when a rule " +
-			"allows it from `namespaceSelector: {}` with an empty or absent podSelector.",
+			"or an ingress rule covering the port has no from, an ipBlock with a /0 cidr (0.0.0.0/0, ::/0), or ipBlocks that cover a /0 together " +
+			"(0.0.0.0/1 and 128.0.0.0/1; excepts are not counted, as for a /0); it is open to every pod, high, when a rule " +
+			"allows it from `namespaceSelector: {}` with an empty or absent podSelector, or from any namespaceSelector that a namespace with only its " +
+			"`kubernetes.io/metadata.name` label matches (`{key: x, operator: DoesNotExist}`, a name `NotIn` a list) with a podSelector that a pod " +
+			"without labels matches: every namespace not excluded by a label, new ones included.",
 		Fix: "Allow the port only from the workloads that use it: `ingress: [{from: [{podSelector: {matchLabels: {app: <client>}}}], ports: [{port: <port>}]}]` " +
 			"in a policy selecting the data store, on top of a namespace default deny.",
 	},

@@ -2,10 +2,13 @@ package lint
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/wardsec/ward/finding"
@@ -300,9 +303,72 @@ func (l *linter) ruleOpening(w *manifest.Workload, port manifest.Port) *opening 
 				case peer.NamespaceSelector != nil && isEmptySelector(peer.NamespaceSelector) && isEmptySelector(peer.PodSelector):
 					consider(&opening{finding.High, p.Line(r.peerPath(j)), p.Source.File,
 						fmt.Sprintf("%s %s allows namespaceSelector: {}: every pod in every namespace may connect", p.obj, r.peerPath(j))})
+				case peer.NamespaceSelector != nil && selectsAnyNamespace(peer.NamespaceSelector) && selectsUnlabelled(peer.PodSelector):
+					consider(&opening{finding.High, p.Line(r.peerPath(j)), p.Source.File,
+						fmt.Sprintf("%s %s has a namespaceSelector that a namespace with no labels but its name matches, and a podSelector that a pod with no labels matches: the pods of every namespace not excluded by label, new ones included, may connect", p.obj, r.peerPath(j))})
 				}
+			}
+			if j, cidr, ok := ipBlocksCoverAll(r.peers); ok {
+				consider(&opening{finding.Critical, p.Line(r.peerPath(j)), p.Source.File,
+					fmt.Sprintf("%s %s: its ipBlocks together cover %s: any address may connect", p.obj, r.path(), cidr)})
 			}
 		}
 	}
 	return best
+}
+
+// selectsAnyNamespace reports whether sel matches a namespace that
+// carries only its kubernetes.io/metadata.name label, named as no
+// selector names one: a selector such as {key: x, operator:
+// DoesNotExist} or {key: env, operator: NotIn, values: [prod]} admits
+// every namespace, new ones included, as namespaceSelector: {} does.
+func selectsAnyNamespace(sel *metav1.LabelSelector) bool {
+	return selectorMatches(sel, labels.Set{manifest.MetadataNameLabel: "ward-unnamed-namespace"})
+}
+
+// selectsUnlabelled reports whether sel, a peer's podSelector (nil: every
+// pod), matches a pod without labels.
+func selectsUnlabelled(sel *metav1.LabelSelector) bool {
+	return sel == nil || selectorMatches(sel, labels.Set{})
+}
+
+func selectorMatches(sel *metav1.LabelSelector, l labels.Set) bool {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && s.Matches(l)
+}
+
+// ipBlocksCoverAll reports whether the ipBlock peers of a rule cover every
+// address of a family together (0.0.0.0/1 and 128.0.0.0/1), not counting
+// their excepts, as a single 0.0.0.0/0 is judged; it returns the first
+// such peer's index and the family's /0. A single /0 is reported on its
+// own.
+func ipBlocksCoverAll(peers []networkingv1.NetworkPolicyPeer) (int, string, bool) {
+	var ranges []ipset.Range
+	first := map[bool]int{} // by family (IPv4 or not): the first peer
+	for j, peer := range peers {
+		if peer.IPBlock == nil {
+			continue
+		}
+		pre, err := ipset.ParsePrefix(peer.IPBlock.CIDR)
+		if err != nil {
+			continue
+		}
+		if pre.Bits() == 0 {
+			return 0, "", false
+		}
+		if _, ok := first[pre.Addr().Is4()]; !ok {
+			first[pre.Addr().Is4()] = j
+		}
+		ranges = append(ranges, ipset.FromPrefix(pre))
+	}
+	set := ipset.Of(ranges...)
+	for _, all := range []string{"0.0.0.0/0", "::/0"} {
+		full := netip.MustParsePrefix(all)
+		for _, r := range set.Ranges() {
+			if r.ContainsRange(ipset.FromPrefix(full)) {
+				return first[full.Addr().Is4()], all, true
+			}
+		}
+	}
+	return 0, "", false
 }

@@ -273,7 +273,8 @@ func SARIF(w io.Writer, findings []finding.Finding, opts SARIFOptions) error {
 }
 
 // sarifURI writes path as a relative URI reference with forward slashes,
-// relative to root when root is set and contains it.
+// relative to root when root is set and contains it, or as a file URI
+// when it is absolute.
 func sarifURI(path, root string) string {
 	if path == "" || path == "-" {
 		return "stdin"
@@ -283,9 +284,19 @@ func sarifURI(path, root string) string {
 			path = rel
 		}
 	}
+	abs := filepath.IsAbs(path)
 	path = filepath.ToSlash(filepath.Clean(path))
 	// Percent-encode what a URI reference may not hold verbatim.
 	var b strings.Builder
+	if abs {
+		// An absolute path outside root: a file URI, which code scanning
+		// maps onto the checkout; as a bare /path it names no file of
+		// the repository.
+		b.WriteString("file://")
+		if !strings.HasPrefix(path, "/") {
+			b.WriteByte('/') // C:/x
+		}
+	}
 	for i := 0; i < len(path); i++ {
 		c := path[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"%<>\^`+"`"+`{|}#?[]`, c) >= 0 {

@@ -125,3 +125,21 @@ func TestSARIFEmpty(t *testing.T) {
 		t.Errorf("no empty results array:\n%s", buf.String())
 	}
 }
+
+// TestSARIFURI: an absolute path under the root is written relative to
+// it, one elsewhere as a file URI: a bare /home/runner/... names no file
+// of the repository, and code scanning showed such results nowhere in
+// the code.
+func TestSARIFURI(t *testing.T) {
+	for _, tt := range []struct{ path, root, want string }{
+		{"deploy/web.yaml", "/repo", "deploy/web.yaml"},
+		{"/repo/deploy/web.yaml", "/repo", "deploy/web.yaml"},
+		{"/elsewhere/web.yaml", "/repo", "file:///elsewhere/web.yaml"},
+		{"/repo/a b.yaml", "", "file:///repo/a%20b.yaml"},
+		{"-", "/repo", "stdin"},
+	} {
+		if got := sarifURI(tt.path, tt.root); got != tt.want {
+			t.Errorf("sarifURI(%q, %q) = %q, want %q", tt.path, tt.root, got, tt.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package suppress
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,10 +39,13 @@ type Ignore struct {
 	// Rule is a rule id or a wildcard pattern over rule ids ("pss/*"):
 	// "*" matches any run of characters, "/" included, "?" one character.
 	Rule string
-	// Path, when set, is a path.Match glob matched against the finding's
-	// file as Ward prints it, or against any trailing part of it after a
-	// "/"; a pattern ending in "/" matches every file under that
-	// directory.
+	// Path, when set, is a path.Match glob matched, from its start,
+	// against the finding's file relative to the directory of File (the
+	// ward.yaml), or as Ward prints it; a pattern ending in "/" matches
+	// every file under that directory, and one starting with "**/" at
+	// any depth. A pattern that matched any trailing part of the file
+	// let an entry for a vendored directory silence a directory of that
+	// name added anywhere in the tree.
 	Path string
 	// Object, when set, is the finding's object ("namespace/Kind/name",
 	// "service db", ...) or a wildcard pattern over it, as for Rule.
@@ -68,6 +72,9 @@ func (ig *Ignore) Validate() error {
 	if _, err := path.Match(ig.Path, ""); err != nil {
 		return fmt.Errorf("ignore of %s: bad path pattern %q: %v", ig.Rule, ig.Path, err)
 	}
+	if strings.Contains(strings.TrimPrefix(ig.Path, "**/"), "**") {
+		return fmt.Errorf("ignore of %s: path %q: \"**\" is only taken as a leading \"**/\" (any depth)", ig.Rule, ig.Path)
+	}
 	return nil
 }
 
@@ -79,7 +86,34 @@ func (ig *Ignore) Matches(f finding.Finding) bool {
 	}
 	return ruleOK &&
 		(ig.Object == "" || wildcard(ig.Object, f.Object)) &&
-		(ig.Path == "" || matchPath(ig.Path, f.File))
+		(ig.Path == "" || ig.matchesFile(f.File))
+}
+
+// matchesFile matches the entry's Path against file relative to the
+// ward.yaml's directory, or as printed.
+func (ig *Ignore) matchesFile(file string) bool {
+	if file == "" {
+		return false
+	}
+	if matchPath(ig.Path, file) {
+		return true
+	}
+	if ig.File == "" || ig.File == "-" {
+		return false
+	}
+	base, err := filepath.Abs(filepath.Dir(ig.File))
+	if err != nil {
+		return false
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(base, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return false
+	}
+	return matchPath(ig.Path, rel)
 }
 
 func glob(pattern, s string) bool {
@@ -118,20 +152,33 @@ func wildcard(pattern, s string) bool {
 	return p == len(pattern)
 }
 
+// matchPath matches pattern against file from its start: a pattern
+// ending in "/" is a directory and matches the files under it; one
+// starting with "**/" matches file or any trailing part of it after a
+// "/".
 func matchPath(pattern, file string) bool {
 	if file == "" {
 		return false
 	}
 	file = path.Clean(strings.ReplaceAll(file, "\\", "/"))
-	if dir, ok := strings.CutSuffix(pattern, "/"); ok {
-		dir = path.Clean(dir)
-		return file == dir || strings.HasPrefix(file, dir+"/") || strings.Contains(file, "/"+dir+"/")
+	pattern, anyDepth := strings.CutPrefix(pattern, "**/")
+	dir, isDir := strings.CutSuffix(pattern, "/")
+	if isDir {
+		dir = strings.TrimPrefix(path.Clean(dir), "/")
+	} else {
+		pattern = strings.TrimPrefix(path.Clean(pattern), "/")
 	}
-	if glob(pattern, file) {
+	match := func(file string) bool {
+		if isDir {
+			return dir == "" || dir == "." || file == dir || strings.HasPrefix(file, dir+"/")
+		}
+		return glob(pattern, file)
+	}
+	if match(file) {
 		return true
 	}
-	for i := 0; i < len(file); i++ {
-		if file[i] == '/' && glob(pattern, file[i+1:]) {
+	for i := 0; anyDepth && i < len(file); i++ {
+		if file[i] == '/' && match(file[i+1:]) {
 			return true
 		}
 	}

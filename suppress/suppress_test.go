@@ -1,6 +1,7 @@
 package suppress
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,7 +56,7 @@ func TestApply(t *testing.T) {
 	}
 	ignores := []Ignore{
 		{Rule: "pss/seccomp*", Object: "shop/*", Reason: "node default seccomp", Line: 10},
-		{Rule: "dockerfile/user-missing", Path: "api/Dockerfile", Reason: "distroless nonroot base", Line: 14},
+		{Rule: "dockerfile/user-missing", Path: "**/api/Dockerfile", Reason: "distroless nonroot base", Line: 14},
 		{Rule: "compose/privileged", Reason: "also in config", Line: 18},
 		{Rule: "pod/host-port", Reason: "stale", Line: 22},
 	}
@@ -87,14 +88,28 @@ func TestMatchPath(t *testing.T) {
 		want          bool
 	}{
 		{"Dockerfile", "Dockerfile", true},
-		{"Dockerfile", "build/api/Dockerfile", true},
-		{"api/Dockerfile", "build/api/Dockerfile", true},
-		{"api/Dockerfile", "build/web/Dockerfile", false},
-		{"*.yaml", "deploy/web.yaml", true},
+		// Anchored: a pattern does not match a trailing part of the
+		// file, or an entry for a vendored directory would silence a
+		// directory of that name added anywhere.
+		{"Dockerfile", "build/api/Dockerfile", false},
+		{"api/Dockerfile", "build/api/Dockerfile", false},
+		{"build/api/Dockerfile", "build/api/Dockerfile", true},
+		{"**/Dockerfile", "build/api/Dockerfile", true},
+		{"**/api/Dockerfile", "build/api/Dockerfile", true},
+		{"**/api/Dockerfile", "api/Dockerfile", true},
+		{"**/api/Dockerfile", "build/web/Dockerfile", false},
+		{"*.yaml", "deploy/web.yaml", false},
+		{"**/*.yaml", "deploy/web.yaml", true},
 		{"deploy/*.yaml", "deploy/web.yaml", true},
+		{"./deploy/*.yaml", "deploy/web.yaml", true},
 		{"deploy/*.yaml", "deploy/legacy/web.yaml", false},
 		{"deploy/legacy/", "deploy/legacy/web.yaml", true},
-		{"legacy/", "deploy/legacy/x/web.yaml", true},
+		{"deploy/legacy/", "./deploy/legacy/web.yaml", true},
+		{"legacy/", "deploy/legacy/x/web.yaml", false},
+		{"legacy/", "legacy/x/web.yaml", true},
+		{"third_party/", "apps/third_party/evil.yaml", false},
+		{"**/legacy/", "deploy/legacy/x/web.yaml", true},
+		{"**/legacy/", "deploy/legacyx/web.yaml", false},
 		{"legacy/", "deploy/legacyx/web.yaml", false},
 		{"web.yaml", "", false},
 	}
@@ -138,6 +153,7 @@ func TestValidate(t *testing.T) {
 		{Ignore{Reason: "r"}, "needs a rule"},
 		{Ignore{Rule: "pss/*", Reason: "  "}, "needs a reason"},
 		{Ignore{Rule: "pss/*", Path: "deploy/[", Reason: "r"}, "bad path pattern"},
+		{Ignore{Rule: "pss/*", Path: "deploy/**/x.yaml", Reason: "r"}, `only taken as a leading "**/"`},
 	}
 	for _, tt := range tests {
 		err := tt.ig.Validate()
@@ -230,5 +246,36 @@ func TestSlashFormRefused(t *testing.T) {
 	_, err := manifest.Load(manifest.Options{Stdin: strings.NewReader(doc)}, "-")
 	if err == nil || !strings.Contains(err.Error(), "-:7:") || !strings.Contains(err.Error(), "invalid annotation key") {
 		t.Fatalf("Load: %v; want an invalid annotation key at -:7", err)
+	}
+}
+
+// TestIgnorePathRelativeToConfig: a path is matched from the directory of
+// the ward.yaml that holds the entry (or as the file is printed), never
+// against a trailing part of the file: an entry for the vendored
+// directory deploy/third_party/ does not silence a third_party
+// directory that a pull request adds elsewhere.
+func TestIgnorePathRelativeToConfig(t *testing.T) {
+	ig := Ignore{Rule: "*", Path: "third_party/", Reason: "vendored", File: filepath.Join("deploy", "ward.yaml"), Line: 3}
+	for _, tt := range []struct {
+		file string
+		want bool
+	}{
+		{"deploy/third_party/up.yaml", true},
+		{"deploy/apps/third_party/evil.yaml", false},
+		{"deploy/x/third_party/Dockerfile", false},
+		{"third_party/up.yaml", true}, // as printed, from the current directory
+		{"other/third_party/up.yaml", false},
+	} {
+		f := finding.Finding{Rule: "pss/privileged", File: tt.file, Object: "default/Pod/web"}
+		if got := ig.Matches(f); got != tt.want {
+			t.Errorf("path %q of %s against %s: %v, want %v", ig.Path, ig.File, tt.file, got, tt.want)
+		}
+	}
+	abs, err := filepath.Abs(filepath.Join("deploy", "third_party", "up.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ig.Matches(finding.Finding{Rule: "pss/privileged", File: abs}) {
+		t.Errorf("path %q of %s does not match %s", ig.Path, ig.File, abs)
 	}
 }

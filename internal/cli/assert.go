@@ -19,12 +19,15 @@ import (
 )
 
 // configPath finds ward.yaml: the flag if given, else ward.yaml in the
-// first PATH argument when it is a directory. It returns "" when there is
-// none.
+// PATH argument that is a directory holding one. It returns "" when there
+// is none. Two PATH directories holding a ward.yaml are an error: the
+// first was taken, so a ward.yaml that a pull request added to the first
+// directory replaced the assertions and ignores of the second.
 func configPath(flag string, paths []string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
+	found := ""
 	for _, p := range paths {
 		if p == "-" {
 			continue
@@ -33,14 +36,53 @@ func configPath(flag string, paths []string) (string, error) {
 		if err != nil || !st.IsDir() {
 			continue
 		}
-		c := filepath.Join(p, "ward.yaml")
-		if _, err := os.Stat(c); err == nil {
-			return c, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		if err := misnamedConfig(p); err != nil {
 			return "", err
 		}
+		c := filepath.Join(p, "ward.yaml")
+		st, err = os.Stat(c)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return "", err
+		case found == "":
+			found = c
+		case !sameFile(found, c) && !(st.Mode().IsRegular() && looksLikeObjects(c, st.Size(), 0)):
+			return "", fmt.Errorf("%s and %s: two PATH directories hold a ward.yaml; Ward reads one per run: give it with --config", report.Printable(found), report.Printable(c))
+		}
 	}
-	return "", nil
+	return found, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// misnamedConfig refuses a file of dir named as ward.yaml but for the
+// case or the extension (ward.yml, Ward.yaml) that does not hold
+// Kubernetes objects: it is not read, so renaming ward.yaml so dropped
+// its assertions and ignores while ward check passed, the file skipped
+// as a document that is not a Kubernetes object.
+func misnamedConfig(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		name := d.Name()
+		if name == "ward.yaml" || !strings.EqualFold(name, "ward.yaml") && !strings.EqualFold(name, "ward.yml") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		st, err := os.Stat(path)
+		if err != nil || !st.Mode().IsRegular() || looksLikeObjects(path, st.Size(), 0) {
+			continue
+		}
+		return fmt.Errorf("%s: not read: Ward reads its assertions, ignores and settings from a file named ward.yaml; rename it, or give it with --config", report.Printable(path))
+	}
+	return nil
 }
 
 func assertCmd(e *env) *cobra.Command {

@@ -182,6 +182,37 @@ func TestCheckSARIF(t *testing.T) {
 	}
 }
 
+// TestCheckSARIFAbsolute: ward check $GITHUB_WORKSPACE/... gives
+// absolute paths; SARIF writes them relative to the current directory,
+// the repository's root for code scanning (before: "/home/runner/...",
+// which names no file of the repository).
+func TestCheckSARIFAbsolute(t *testing.T) {
+	out, _, _ := run(t, "", "check", filepath.Join(root, "examples", "shop"), "-o", "sarif")
+	if err := sarifschema.Validate([]byte(out)); err != nil {
+		t.Fatalf("invalid SARIF: %v", err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.Runs) != 1 || len(log.Runs[0].Results) == 0 {
+		t.Fatalf("no results:\n%s", out)
+	}
+	for _, r := range log.Runs[0].Results {
+		if uri := r.Locations[0].PhysicalLocation.ArtifactLocation.URI; !strings.HasPrefix(uri, "examples/shop/") {
+			t.Errorf("location %q, want examples/shop/...", uri)
+		}
+	}
+}
+
 // TestKustomize: a directory tree with a base and an overlay is rendered
 // in-process once (the overlay, not the base on its own), and findings
 // point at the source files through origin annotations.

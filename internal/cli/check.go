@@ -241,7 +241,11 @@ func (e *env) check(args []string, fl *checkFlags) error {
 	switch fl.out {
 	case "sarif":
 		fallback := args[0]
-		err = report.SARIF(e.stdout, fs, report.SARIFOptions{Version: Version, Rules: allRules(), Fallback: fallback})
+		// Absolute paths under the current directory (ward check
+		// $GITHUB_WORKSPACE) are written relative to it, as code
+		// scanning resolves them against the repository's root.
+		root, _ := os.Getwd()
+		err = report.SARIF(e.stdout, fs, report.SARIFOptions{Version: Version, Rules: allRules(), Fallback: fallback, Root: root})
 	case "json":
 		res.Findings = visible(fs, fl.showSuppressed)
 		err = report.JSON(e.stdout, res)

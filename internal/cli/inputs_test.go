@@ -748,8 +748,7 @@ func TestUnreadWardYAML(t *testing.T) {
 		unread, used string
 	}{
 		{[]string{a}, "a/sub/ward.yaml", "a/ward.yaml"},
-		{[]string{a, b}, "b/ward.yaml", "a/ward.yaml"},
-		{[]string{b, a}, "a/ward.yaml", "b/ward.yaml"},
+		{[]string{a, a + "/"}, "a/sub/ward.yaml", "a/ward.yaml"},
 		{[]string{b, "--config", filepath.Join(dir, "c.yaml")}, "b/ward.yaml", "c.yaml"},
 		{[]string{filepath.Join(b, "pod.yaml"), filepath.Join(b, "ward.yaml")}, "b/ward.yaml", ""},
 	} {
@@ -766,6 +765,31 @@ func TestUnreadWardYAML(t *testing.T) {
 				t.Errorf("stderr = %q: the ward.yaml used is said unread", errOut)
 			}
 		})
+	}
+}
+
+// TestTwoWardYAMLPaths: two PATH directories that hold a ward.yaml are
+// an input error, exit 2 (before: the first one's was read, the other
+// said unread on stderr, so a ward.yaml that a pull request added to the
+// first directory replaced the assertions and ignores of the second, and
+// the gate passed).
+func TestTwoWardYAMLPaths(t *testing.T) {
+	dir := t.TempDir()
+	const assertion = "assertions:\n  - name: n\n    from: {namespace: a}\n    to: {namespace: b}\n    expect: deny\n"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: nginx}]}\n"
+	writeTree(t, dir, map[string]string{
+		"a/ward.yaml": "ignore:\n  - rule: \"*\"\n    reason: all reviewed\n", "a/pod.yaml": pod,
+		"b/ward.yaml": assertion, "b/pod.yaml": strings.ReplaceAll(pod, "{name: p, namespace: a}", "{name: q, namespace: b}"),
+	}, "", "")
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, args := range [][]string{{"check", a, b}, {"check", b, a}, {"assert", a, b}} {
+		_, errOut, code := run(t, "", args...)
+		if code != ExitError || !strings.Contains(errOut, "two PATH directories hold a ward.yaml") {
+			t.Errorf("ward %s: exit %d, want %d and both ward.yaml named:\n%s", strings.Join(args, " "), code, ExitError, errOut)
+		}
+	}
+	if _, errOut, code := run(t, "", "check", a, b, "--config", filepath.Join(b, "ward.yaml")); code == ExitError {
+		t.Errorf("with --config: exit %d:\n%s", code, errOut)
 	}
 }
 

@@ -62,11 +62,16 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   name and name do not reach it, nor its annotations the Kubernetes object.
 - **Dockerfiles and Compose files**: a comment ` + "`# ward:ignore <rule-id> <reason>`" + ` on the
   line above the instruction, service or key concerned; before the first
-  instruction (Dockerfile) or before ` + "`services:`" + ` (Compose) it applies to the
-  whole file. A comment without reason or with an unknown rule is a
-  ` + "`dockerfile/bad-suppression`" + ` or ` + "`compose/bad-suppression`" + ` finding.
+  instruction (Dockerfile) or before ` + "`services:`" + ` (Compose; before the first key
+  when the services come through a merge key) it applies to the whole file, but
+  for a Compose comment directly above a nested key (under an ` + "`x-common: &common`" + `
+  anchor), which silences what points at that key. A comment without reason or with an unknown rule is a
+  ` + "`dockerfile/bad-suppression`" + ` or ` + "`compose/bad-suppression`" + ` finding, and
+  so is, in a Compose file, a ` + "`# ward:ignore`" + ` line that YAML reads as
+  text, not as a comment (inside a block scalar's script or a quoted
+  string): it suppresses nothing.
 - **ward.yaml**: an ` + "`ignore`" + ` entry with ` + "`rule`" + ` (an id, or a pattern such as ` + "`pss/*`" + `),
-  optional ` + "`path`" + ` (a file glob) and ` + "`object`" + ` (a pattern), and a required ` + "`reason`" + `.
+  optional ` + "`path`" + ` (a file glob, from ward.yaml's directory; ` + "`**/`" + ` in front for any depth) and ` + "`object`" + ` (a pattern), and a required ` + "`reason`" + `.
   This is how a "missing X" finding that no line can carry is silenced. An
   entry that matches nothing is reported as ` + "`input/stale-ignore`" + ` (info). See
   [ward-yaml.md](ward-yaml.md). ` + "`rule`" + ` may also be a check id of kube-linter, Polaris,

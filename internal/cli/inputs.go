@@ -375,6 +375,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			continue
 		}
 		what, seen, budget := "", 0, hiddenParseBudget
+		objects := "" // a file of Kubernetes objects in it
 		_ = filepath.WalkDir(h, func(path string, d fs.DirEntry, err error) error {
 			if seen++; err != nil || seen > hiddenLimit || what != "" {
 				return filepath.SkipAll
@@ -394,6 +395,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					what = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					what = "Kubernetes objects (" + path + ")"
+					objects = path
 				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit:
 					// One the quick scan misses (an anchored or merged
 					// services key).
@@ -412,7 +414,17 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 		case budget < 0:
 			what = fmt.Sprintf("more than %d MiB of YAML and JSON files, not all looked through for Compose files", hiddenParseBudget>>20)
 		}
-		if what != "" {
+		switch {
+		case objects != "":
+			// kubectl apply -R and Argo CD's directory apps read hidden
+			// directories: a privileged pod a change put in deploy/.x/
+			// was applied while ward check said "score 100/100" with a
+			// warning on stderr. It is an input error, as any file
+			// that cannot be read (ward.yaml can ignore it by path).
+			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: h,
+				Message: fmt.Sprintf("not read: a hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects (%s)", objects),
+				Fix:     "give the directory as PATH to check it, move the objects out of it, or, if they are never applied, ignore input/unreadable for it in ward.yaml"})
+		case what != "":
 			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))
 		}
 	}

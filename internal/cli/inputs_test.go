@@ -837,11 +837,13 @@ func TestStdinTwice(t *testing.T) {
 	}
 }
 
-// TestHiddenDirs: the walk skips hidden directories; one that holds
-// Kubernetes objects, a chart, a kustomization, a Compose file or a
-// Dockerfile is announced on stderr as not read (werf keeps its chart in
-// .helm/, dev containers their Compose file and Dockerfile in
-// .devcontainer/), others (.github, .git) are not.
+// TestHiddenDirs: the walk skips hidden directories; one that holds a
+// chart, a kustomization, a Compose file or a Dockerfile is announced on
+// stderr as not read (werf keeps its chart in .helm/, dev containers
+// their Compose file and Dockerfile in .devcontainer/), others (.github,
+// .git) are not. One that holds Kubernetes objects, which kubectl apply
+// -R and Argo CD read, is an input error (exit 2): a privileged pod put
+// in .deploy/ passed with "score 100/100" and a line on stderr.
 func TestHiddenDirs(t *testing.T) {
 	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n"
 	tests := []struct {
@@ -851,6 +853,7 @@ func TestHiddenDirs(t *testing.T) {
 		holds string
 	}{
 		{name: "objects", files: map[string]string{".deploy/prod/pod.yaml": pod}, warn: ".deploy", holds: "Kubernetes objects"},
+		{name: "privileged pod", files: map[string]string{".x/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: evil}\nspec: {hostNetwork: true, containers: [{name: c, image: x, securityContext: {privileged: true}}]}\n"}, warn: ".x", holds: "Kubernetes objects"},
 		{name: "chart", files: map[string]string{".helm/Chart.yaml": "apiVersion: v2\nname: w\nversion: 0.1.0\n", ".helm/templates/pod.yaml": pod}, warn: ".helm", holds: "a Helm chart"},
 		{name: "kustomization", files: map[string]string{".k8s/kustomization.yaml": "resources: [pod.yaml]\n", ".k8s/pod.yaml": pod}, warn: ".k8s", holds: "a kustomization"},
 		{name: "compose", files: map[string]string{".devcontainer/docker-compose.yml": "services:\n  app: {image: x, privileged: true}\n"}, warn: ".devcontainer", holds: "a Compose file"},
@@ -873,7 +876,15 @@ func TestHiddenDirs(t *testing.T) {
 			tree := t.TempDir()
 			writeTree(t, tree, map[string]string{"pod.yaml": pod}, "", "")
 			writeTree(t, tree, tt.files, "", "")
-			_, errOut, code := run(t, "", "check", tree)
+			out, errOut, code := run(t, "", "check", tree)
+			if tt.holds == "Kubernetes objects" {
+				want := filepath.Join(tree, tt.warn) + "\n"
+				if code != ExitError || !strings.Contains(out, want) || !strings.Contains(out, "input/unreadable") ||
+					!strings.Contains(out, "hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects") {
+					t.Errorf("exit %d, stdout %q; want exit %d and input/unreadable at %s", code, out, ExitError, want)
+				}
+				return
+			}
 			if code == ExitError {
 				t.Fatalf("exit %d; stderr: %s", code, errOut)
 			}

@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	yaml2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/internal/fastyaml"
@@ -110,7 +111,11 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 	root := doc.Content[0]
 	base := u.line - 1
 	if !fast {
-		if ne := yaml11Keys(root); ne != nil {
+		ne := yaml11Tags(root)
+		if ne == nil {
+			ne = yaml11Keys(root)
+		}
+		if ne != nil {
 			if u.mode != wholeDocument {
 				out.retry = true
 				return
@@ -250,6 +255,13 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	}
 	if apiVersion == "" || kind == "" {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
+		return
+	}
+	if strings.Count(apiVersion, "/") > 1 {
+		// apimachinery's ParseGroupVersion refuses it: kubectl and helm
+		// fail on the object ("Object 'Kind' is missing"), and on the
+		// whole stream with it.
+		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: apiVersion %q is not a group/version: kubectl fails on it", ErrType, apiVersion)})
 		return
 	}
 	out.seen++
@@ -722,7 +734,7 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 		own = append(own, k, v)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if mergeKey(n.Content[i]) {
 			index = make(map[string]entry, len(n.Content)/2)
 			break
 		}
@@ -745,7 +757,7 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 		if err != nil {
 			return nil, err
 		}
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if mergeKey(k) {
 			changed = true
 			var sources []*yaml.Node
 			switch rv.Kind {
@@ -783,6 +795,15 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 	return &c, nil
 }
 
+// mergeKey reports whether k is a merge key as kubectl and helm read it:
+// yaml.v2 takes a key for one only when it is "<<", plain or tagged
+// !!merge. yaml.v3 makes any key tagged !!merge one: kubectl reads
+// !!merge x: {hostNetwork: false} as a field x, which the API server
+// drops, and not as a merge.
+func mergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" && k.Value == "<<"
+}
+
 // yaml11Keys rewrites the plain mapping keys of the tree at n that are
 // not strings to yaml.v3 (null, booleans, numbers) or that YAML 1.1 reads
 // as booleans into the strings kubectl and helm make of them:
@@ -812,6 +833,64 @@ func yaml11Keys(n *yaml.Node) *nodeError {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// yaml11Tags checks the scalars of the tree at n (keys and values) that
+// carry an explicit tag of a type (!!bool, !!int, !!float, !!null,
+// !!timestamp) as kubectl and helm read them: sigs.k8s.io/yaml resolves
+// such a scalar with yaml.v2, which refuses a value that is not of the
+// tag's type (name: !!int deny, !!null kind: NetworkPolicy), failing the
+// whole stream, where yaml.v3's tree keeps the text as a string, and
+// which reads !!int 0x10 as 16. A scalar kubectl refuses is an error; one
+// it reads is rewritten as the plain scalar of the value it reads, so
+// that the walkers after this (yaml11Keys, appendJSON) read it as kubectl
+// does. Aliases are not followed: their anchors are checked where they
+// are defined.
+func yaml11Tags(n *yaml.Node) *nodeError {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for _, c := range n.Content {
+			if err := yaml11Tags(c); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.Style&yaml.TaggedStyle == 0 {
+			return nil
+		}
+		switch n.ShortTag() {
+		case "!!bool", "!!int", "!!float", "!!null", "!!timestamp":
+		default:
+			return nil
+		}
+		var v any
+		text := appendJSONString([]byte(n.ShortTag()+" "), n.Value)
+		if err := yaml2.Unmarshal(text, &v); err != nil {
+			return &nodeError{node: n, msg: fmt.Sprintf("%s %q: kubectl refuses the file (%s)", n.ShortTag(), n.Value, strings.TrimPrefix(err.Error(), "yaml: "))}
+		}
+		var value, tag string
+		switch x := v.(type) {
+		case nil:
+			value, tag = "null", "!!null"
+		case bool:
+			value, tag = strconv.FormatBool(x), "!!bool"
+		case int:
+			value, tag = strconv.Itoa(x), "!!int"
+		case int64:
+			value, tag = strconv.FormatInt(x, 10), "!!int"
+		case uint64:
+			value, tag = strconv.FormatUint(x, 10), "!!int"
+		case float64:
+			if math.IsInf(x, 0) || math.IsNaN(x) {
+				return nil // refused later, as a plain .inf is
+			}
+			value, tag = strconv.FormatFloat(x, 'g', -1, 64), "!!float"
+		default:
+			return nil // a timestamp: read as yaml.v3 reads it
+		}
+		n.Value, n.Tag, n.Style = value, tag, 0
 	}
 	return nil
 }

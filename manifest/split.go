@@ -302,6 +302,12 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 				cur.unread = "kubectl refuses a \"---\" line with more than a comment after it (invalid Yaml document separator): start the document on the next line"
 			}
 		case marker(l, "..."):
+			if !piece && !content {
+				// kubectl and helm parse the piece from the last "---"
+				// line with yaml.v2, which fails on an end marker that
+				// ends no document, and so on the whole stream.
+				docs = append(docs, document{line: line, unread: "kubectl and helm fail on this file: this document end marker \"...\" ends no document in the piece of the stream they parse, which starts at the last \"---\" line; remove it"})
+			}
 			flush(next)
 			begin(next, line+1)
 			cur.unread = fmt.Sprintf("kubectl and helm do not read this document: it follows the document end marker \"...\" at line %d, and they start a document only at a \"---\" line", line)
@@ -314,7 +320,14 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 					cur.origin = strings.TrimSpace(string(s))
 				}
 			case t[0] == '%' && l[0] == '%':
-				// A directive belongs to the next document.
+				// A directive belongs to the next document. kubectl
+				// and helm cut the stream at the "---" line after it
+				// and parse the directive alone, which fails on the
+				// whole stream, unless it follows a document in the
+				// piece they parse (of which they read only the first).
+				if !piece {
+					docs = append(docs, document{line: line, unread: "kubectl and helm fail on this file: they cut the stream at the \"---\" line after this YAML directive and parse the directive alone; remove it"})
+				}
 			default:
 				content = true
 			}

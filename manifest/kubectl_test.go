@@ -1,0 +1,279 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsjson "sigs.k8s.io/json"
+)
+
+// kubectlObject is an object as kubectl apply -f reads it: its
+// kind/namespace/name, and the JSON of the typed object the API server
+// decodes from it ("" when the kind is not one Ward models).
+type kubectlObject struct {
+	key, json string
+	refused   bool // the API server's typed decode fails
+}
+
+// kubectlRead reads data as kubectl apply -f does (apimachinery's
+// YAMLOrJSONDecoder, which converts YAML with sigs.k8s.io/yaml, then the
+// unstructured decoder, which opens Lists), and decodes each object of a
+// kind Ward models as the API server does. An error is a file kubectl
+// fails on: it applies none of it.
+func kubectlRead(data []byte) ([]kubectlObject, error) {
+	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []kubectlObject
+	for {
+		var ext runtime.RawExtension
+		if err := d.Decode(&ext); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, err
+		}
+		ext.Raw = bytes.TrimSpace(ext.Raw)
+		if len(ext.Raw) == 0 || bytes.Equal(ext.Raw, []byte("null")) {
+			continue
+		}
+		obj, _, err := unstructured.UnstructuredJSONScheme.Decode(ext.Raw, nil, nil)
+		if err != nil {
+			return out, err
+		}
+		var items []unstructured.Unstructured
+		switch o := obj.(type) {
+		case *unstructured.UnstructuredList:
+			items = o.Items
+		case *unstructured.Unstructured:
+			items = []unstructured.Unstructured{*o}
+		}
+		for _, u := range items {
+			o := kubectlObject{key: u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()}
+			typed := known(u.GetAPIVersion(), u.GetKind())
+			if typed == nil {
+				out = append(out, o)
+				continue
+			}
+			raw, err := u.MarshalJSON()
+			if err != nil {
+				return out, err
+			}
+			if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, typed); err != nil {
+				o.refused = true
+			}
+			dropLastApplied(typed)
+			b, err := json.Marshal(typed)
+			if err != nil {
+				return out, err
+			}
+			o.json = string(b)
+			out = append(out, o)
+		}
+	}
+}
+
+// wardRead is what Parse reads of data, keyed as kubectlRead keys it.
+func wardRead(data []byte) (map[string]string, error) {
+	s, err := Parse(Options{DefaultNamespace: "\x00"}, "in.yaml", data)
+	got := map[string]string{}
+	for _, o := range s.Objects {
+		m := meta(o.Obj)
+		if m.GetNamespace() == "\x00" {
+			m.SetNamespace("")
+		}
+		b, err := json.Marshal(o.Obj)
+		if err != nil {
+			return nil, err
+		}
+		got[o.Kind+"/"+m.GetNamespace()+"/"+m.GetName()] = string(b)
+	}
+	return got, err
+}
+
+// checkAsKubectl fails t when Parse reads in cleanly (no error) otherwise
+// than kubectl and the API server do: kubectl fails on the file, or an
+// object of a kind Ward models is missing, extra or different.
+func checkAsKubectl(t *testing.T, in string) {
+	t.Helper()
+	want, kerr := kubectlRead([]byte(in))
+	got, err := wardRead([]byte(in))
+	if err != nil {
+		return // failing closed is always allowed
+	}
+	if kerr != nil {
+		t.Errorf("kubectl fails on the file (%v), Parse reads it cleanly: %v", kerr, got)
+		return
+	}
+	for _, w := range want {
+		if w.json == "" {
+			continue
+		}
+		g, ok := got[w.key]
+		switch {
+		case w.refused && ok:
+			t.Errorf("%s: the API server refuses it, Parse reads it cleanly", w.key)
+		case w.refused:
+		case !ok:
+			t.Errorf("%s: kubectl applies it, Parse reads nothing of it", w.key)
+		case g != w.json:
+			t.Errorf("%s: Parse reads\n%s\nthe API server\n%s", w.key, g, w.json)
+		}
+		delete(got, w.key)
+	}
+	for k := range got {
+		t.Errorf("%s: Parse reads it, kubectl applies no such object", k)
+	}
+}
+
+const (
+	kubectlPolicy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: a\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n"
+	kubectlPod    = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    app: web\nspec:\n  hostNetwork: false\n  containers:\n  - name: c\n    image: x\n"
+)
+
+// TestParseTaggedScalars: kubectl and helm resolve a scalar with an
+// explicit tag of a type (!!int, !!bool, !!null, !!float, !!timestamp)
+// with yaml.v2, which fails on the whole file when the value is not of
+// that type, and reads !!int 0x10 as 16. Ward took the text as written:
+// a default-deny policy named !!int deny, or with a key !!null kind, was
+// in force in Ward's model while kubectl applied nothing, and a selector
+// {!!int 0x10: a} selected the label 0x10 where the cluster's selects 16.
+// Ward now refuses what kubectl refuses, at its line, and reads the rest
+// as kubectl does. A key tagged !!merge that is not "<<" is a key to
+// kubectl, not a merge: hostNetwork: true with !!merge x: {hostNetwork:
+// false} after it was a pod off the host network in Ward's model only.
+func TestParseTaggedScalars(t *testing.T) {
+	tests := []struct {
+		name, in string
+		errLine  int // 0: loads
+		check    func(*testing.T, *Set)
+	}{
+		{"a name that is no int", strings.Replace(kubectlPolicy, "name: deny", "name: !!int deny", 1), 4, nil},
+		{"a name that is no bool", strings.Replace(kubectlPolicy, "name: deny", "name: !!bool deny", 1), 4, nil},
+		{"a null key", strings.Replace(kubectlPolicy, "kind: NetworkPolicy", "!!null kind: NetworkPolicy", 1), 2, nil},
+		{"a policy type that is no int", strings.Replace(kubectlPolicy, "[Ingress, Egress]", "[!!int Ingress, Egress]", 1), 8, nil},
+		{"a null that is no null", strings.Replace(kubectlPod, "hostNetwork: false", "hostNetwork: !!null true", 1), 8, nil},
+		{"a hex int key", strings.Replace(kubectlPolicy, "podSelector: {}", "podSelector: {matchLabels: {!!int 0x10: a}}", 1), 0,
+			func(t *testing.T, s *Set) {
+				if got := s.Policies[0].Spec.PodSelector.MatchLabels; got["16"] != "a" {
+					t.Errorf("matchLabels %v, kubectl's {16: a}", got)
+				}
+			}},
+		{"a quoted bool", strings.Replace(kubectlPod, "hostNetwork: false", `hostNetwork: !!bool "true"`, 1), 0,
+			func(t *testing.T, s *Set) {
+				if !s.Workloads[0].HostNetwork {
+					t.Error("hostNetwork false, kubectl's true")
+				}
+			}},
+		{"a merge tag on another key", strings.Replace(kubectlPod, "hostNetwork: false", "hostNetwork: true\n  !!merge x: {hostNetwork: false}", 1), 0,
+			func(t *testing.T, s *Set) {
+				if !s.Workloads[0].HostNetwork {
+					t.Error("hostNetwork false, kubectl's true")
+				}
+			}},
+		{"a merge tag on <<", strings.Replace(kubectlPod, "hostNetwork: false", "hostNetwork: false\n  !!merge <<: {hostNetwork: true}", 1), 0,
+			func(t *testing.T, s *Set) {
+				if !s.Workloads[0].HostNetwork {
+					t.Error("hostNetwork false, kubectl's true")
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkAsKubectl(t, tt.in)
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.in))
+			var e *Error
+			if tt.errLine != 0 {
+				if !errors.As(err, &e) || e.Line != tt.errLine || len(s.Policies)+len(s.Workloads) != 0 {
+					t.Fatalf("error %v, objects %d+%d; want an error at line %d and nothing read", err, len(s.Policies), len(s.Workloads), tt.errLine)
+				}
+				if _, kerr := kubectlRead([]byte(tt.in)); kerr == nil {
+					t.Error("kubectl reads it")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+// TestParseStreamsKubectlFails: kubectl and helm cut a stream at its
+// "---" lines and parse each piece with yaml.v2, which fails, and so
+// does kubectl on the whole file, on a piece holding only a YAML
+// directive (%YAML 1.1 before a "---" line: always alone in its piece)
+// or a document end marker "..." that ends no document; and
+// apimachinery fails on an apiVersion with more than one "/". Ward read
+// the policies around them as in force, while kubectl applied nothing.
+func TestParseStreamsKubectlFails(t *testing.T) {
+	tests := []struct {
+		name, in string
+		errLine  int
+	}{
+		{"a directive", "%YAML 1.1\n---\n" + kubectlPolicy, 1},
+		{"a YAML 1.2 directive", "# c\n%YAML 1.2\n---\n" + kubectlPolicy, 2},
+		{"a tag directive", "---\n" + kubectlPolicy + "---\n%TAG !e! tag:example.com,2000:\n---\n" + kubectlPolicy, 11},
+		{"an end marker alone", kubectlPolicy + "---\n...\n", 10},
+		{"an end marker after a comment", kubectlPolicy + "---\n# c\n...\n", 11},
+		{"an end marker first", "...\n---\n" + kubectlPolicy, 1},
+		{"an end marker after an end marker", kubectlPolicy + "...\n---\n... # c\n", 11},
+		{"an apiVersion with two slashes", strings.Replace(kubectlPolicy, "networking.k8s.io/v1", "networking.k8s.io/v1/", 1), 1},
+		{"an apiVersion with a leading slash", strings.Replace(kubectlPolicy, "networking.k8s.io/v1", "/networking.k8s.io/v1", 1), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := kubectlRead([]byte(tt.in)); err == nil {
+				t.Fatal("kubectl reads it")
+			}
+			_, err := Parse(Options{}, "in.yaml", []byte(tt.in))
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.errLine {
+				t.Errorf("error %v, want one at line %d", err, tt.errLine)
+			}
+		})
+	}
+	// What kubectl reads: a directive or an end marker after a document
+	// of the same piece, which yaml.v2 never reaches.
+	for _, in := range []string{
+		kubectlPolicy + "...\n%YAML 1.1\n---\n" + strings.Replace(kubectlPolicy, "deny", "deny2", 1),
+		kubectlPolicy + "...\n...\n",
+		kubectlPolicy + "...\n# c\n---\n",
+	} {
+		if _, err := kubectlRead([]byte(in)); err != nil {
+			t.Fatalf("kubectl: %v", err)
+		}
+		if _, err := Parse(Options{}, "in.yaml", []byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+		checkAsKubectl(t, in)
+	}
+}
+
+// TestParseAsKubectlCorpus replays testdata/kubectl-differential.txt,
+// inputs that YAML readers disagree on (tags, YAML 1.1 scalars, merge
+// keys, anchors, duplicate and case-folded keys, escapes, directives,
+// document markers, line breaks, JSON streams, apiVersions), through
+// kubectlRead and Parse: Parse either fails on each or reads what kubectl
+// applies. Each case follows a "#### case NAME" line.
+func TestParseAsKubectlCorpus(t *testing.T) {
+	data, err := os.ReadFile("testdata/kubectl-differential.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := bytes.Split(data, []byte("#### case "))[1:]
+	if len(cases) < 100 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	for _, c := range cases {
+		name, in, _ := bytes.Cut(c, []byte("\n"))
+		t.Run(string(name), func(t *testing.T) { checkAsKubectl(t, string(in)) })
+	}
+}

@@ -241,6 +241,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
 		return
 	}
+	for _, key := range []string{"apiVersion", "kind"} {
+		if v := mapGet(n, key); v != nil && v.Kind == yaml.ScalarNode && jsonKind(v) != 's' && jsonKind(v) != '0' || v != nil && v.Kind != yaml.ScalarNode {
+			// apimachinery reads them as strings only: kubectl fails
+			// on the object (Object 'Kind' is missing), and the file.
+			out.errs = append(out.errs, &Error{File: d.file, Line: v.Line + base, Err: fmt.Errorf("%w: %s is not a string: kubectl fails on it (quote it)", ErrType, key)})
+			return
+		}
+	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
 	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
 		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
@@ -330,6 +338,13 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// Istio's security objects are also decoded for the mesh audit.
 	}
 	obj := known(apiVersion, kind)
+	if served := foldedKind(apiVersion, kind); obj == nil && served != "" {
+		// Kinds are case-sensitive: kubectl finds no resource for
+		// kind: networkpolicy and fails on the file, applying nothing.
+		out.errs = append(out.errs, &Error{File: d.file, Line: keyLine(n, "kind", src.Line, base),
+			Err: fmt.Errorf("%w: %s has no kind %s, kinds are case-sensitive (want %s): kubectl fails on it", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), served)})
+		return
+	}
 	if want := servedAs(kind); obj == nil && want != "" && builtinGroup(apiVersion) {
 		// A kind Ward models under a built-in apiVersion that never served
 		// it: the API server rejects the object, so nothing it declares is
@@ -339,7 +354,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		if !clusterScoped(kind) {
 			ref.Namespace = cmp.Or(scalar(mapGet(m, "namespace")), d.defaultNamespace)
 		}
-		out.errs = append(out.errs, &Error{File: d.file, Line: mapGet(n, "apiVersion").Line + base, Object: strings.Clone(ref.String()),
+		out.errs = append(out.errs, &Error{File: d.file, Line: keyLine(n, "apiVersion", src.Line, base), Object: strings.Clone(ref.String()),
 			Err: fmt.Errorf("%w: apiVersion %s has no kind %s (want %s)", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), want)})
 		return
 	}
@@ -488,6 +503,15 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 	}
 	out.objs = append(out.objs, o)
+}
+
+// keyLine is the file line of key's value in mapping n, or def when n has
+// no such key (an item of a typed List, which takes the List's).
+func keyLine(n *yaml.Node, key string, def, base int) int {
+	if v := mapGet(n, key); v != nil {
+		return v.Line + base
+	}
+	return def
 }
 
 // auditable reports whether an object with field errors fes is still kept,

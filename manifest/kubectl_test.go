@@ -79,10 +79,17 @@ func kubectlRead(data []byte) ([]kubectlObject, error) {
 	}
 }
 
-// wardRead is what Parse reads of data, keyed as kubectlRead keys it.
-func wardRead(data []byte) (map[string]string, error) {
+// wardRead is what Parse reads of data, keyed as kubectlRead keys it,
+// and whether it skipped a document that is no object (a scalar, a
+// list, a mapping without apiVersion or kind), on which kubectl fails:
+// Ward skips such YAML, by design, and says so (input/skipped).
+func wardRead(data []byte) (map[string]string, bool, error) {
 	s, err := Parse(Options{DefaultNamespace: "\x00"}, "in.yaml", data)
 	got := map[string]string{}
+	noObject := false
+	for _, sk := range s.Skipped {
+		noObject = noObject || strings.HasPrefix(sk.Reason, "not a Kubernetes object")
+	}
 	for _, o := range s.Objects {
 		m := meta(o.Obj)
 		if m.GetNamespace() == "\x00" {
@@ -90,11 +97,11 @@ func wardRead(data []byte) (map[string]string, error) {
 		}
 		b, err := json.Marshal(o.Obj)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		got[o.Kind+"/"+m.GetNamespace()+"/"+m.GetName()] = string(b)
 	}
-	return got, err
+	return got, noObject, err
 }
 
 // checkAsKubectl fails t when Parse reads in cleanly (no error) otherwise
@@ -103,9 +110,12 @@ func wardRead(data []byte) (map[string]string, error) {
 func checkAsKubectl(t *testing.T, in string) {
 	t.Helper()
 	want, kerr := kubectlRead([]byte(in))
-	got, err := wardRead([]byte(in))
+	got, noObject, err := wardRead([]byte(in))
 	if err != nil {
 		return // failing closed is always allowed
+	}
+	if kerr != nil && noObject {
+		return
 	}
 	if kerr != nil {
 		t.Errorf("kubectl fails on the file (%v), Parse reads it cleanly: %v", kerr, got)
@@ -209,8 +219,11 @@ func TestParseTaggedScalars(t *testing.T) {
 // TestParseStreamsKubectlFails: kubectl and helm cut a stream at its
 // "---" lines and parse each piece with yaml.v2, which fails, and so
 // does kubectl on the whole file, on a piece holding only a YAML
-// directive (%YAML 1.1 before a "---" line: always alone in its piece)
-// or a document end marker "..." that ends no document; and
+// directive (%YAML 1.1 before a "---" line: always alone in its piece),
+// a document end marker "..." that ends no document, or, in a piece of
+// nothing but comments and blank lines, which Ward never parsed, a line
+// of white space with a tab or a comment with invalid UTF-8 or a control
+// character; and
 // apimachinery fails on an apiVersion with more than one "/". Ward read
 // the policies around them as in force, while kubectl applied nothing.
 func TestParseStreamsKubectlFails(t *testing.T) {
@@ -225,6 +238,10 @@ func TestParseStreamsKubectlFails(t *testing.T) {
 		{"an end marker after a comment", kubectlPolicy + "---\n# c\n...\n", 11},
 		{"an end marker first", "...\n---\n" + kubectlPolicy, 1},
 		{"an end marker after an end marker", kubectlPolicy + "...\n---\n... # c\n", 11},
+		{"a tab line in a piece of nothing", kubectlPolicy + "---\n\t\n", 10},
+		{"a tab line first", "  \t\n---\n" + kubectlPolicy, 1},
+		{"invalid UTF-8 in a comment", kubectlPolicy + "---\n# \xbc\n", 10},
+		{"a control character in a comment", kubectlPolicy + "--- # c\n# c\n# \x01\n", 11},
 		{"an apiVersion with two slashes", strings.Replace(kubectlPolicy, "networking.k8s.io/v1", "networking.k8s.io/v1/", 1), 1},
 		{"an apiVersion with a leading slash", strings.Replace(kubectlPolicy, "networking.k8s.io/v1", "/networking.k8s.io/v1", 1), 1},
 	}
@@ -246,6 +263,8 @@ func TestParseStreamsKubectlFails(t *testing.T) {
 		kubectlPolicy + "...\n%YAML 1.1\n---\n" + strings.Replace(kubectlPolicy, "deny", "deny2", 1),
 		kubectlPolicy + "...\n...\n",
 		kubectlPolicy + "...\n# c\n---\n",
+		kubectlPolicy + "---\n# café\n#\ttab\n",
+		kubectlPolicy + "---\n  # \t\n",
 	} {
 		if _, err := kubectlRead([]byte(in)); err != nil {
 			t.Fatalf("kubectl: %v", err)
@@ -275,5 +294,100 @@ func TestParseAsKubectlCorpus(t *testing.T) {
 	for _, c := range cases {
 		name, in, _ := bytes.Cut(c, []byte("\n"))
 		t.Run(string(name), func(t *testing.T) { checkAsKubectl(t, string(in)) })
+	}
+}
+
+// FuzzParseAsKubectl holds Parse to reading any input as kubectl does, or
+// failing on it (checkAsKubectl), from the cases of
+// testdata/kubectl-differential.txt.
+func FuzzParseAsKubectl(f *testing.F) {
+	data, err := os.ReadFile("testdata/kubectl-differential.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range bytes.Split(data, []byte("#### case "))[1:] {
+		_, in, _ := bytes.Cut(c, []byte("\n"))
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 1<<12 {
+			return
+		}
+		checkAsKubectl(t, string(in))
+	})
+}
+
+// TestParseKindCase: kinds are case-sensitive; kubectl finds no resource
+// for kind: networkpolicy and fails on the file, applying nothing, where
+// Ward skipped the document as a kind it does not model and could pass.
+// And an item of a typed List that takes its apiVersion from the List
+// (apiVersion: v1, kind: DeploymentList) is an error at the item, where
+// Ward failed with an internal error (a nil dereference, recovered).
+func TestParseKindCase(t *testing.T) {
+	tests := []struct {
+		name, in string
+		errLine  int
+		msg      string
+	}{
+		{"networkpolicy", strings.Replace(kubectlPolicy, "kind: NetworkPolicy", "kind: networkpolicy", 1), 2, "want NetworkPolicy"},
+		{"DEPLOYMENT", "apiVersion: apps/v1\nkind: DEPLOYMENT\nmetadata: {name: d}\n", 2, "want Deployment"},
+		{"a List item in another case", "apiVersion: networking.k8s.io/v1\nkind: networkpolicyList\nitems:\n- metadata: {name: x}\n", 4, "want NetworkPolicy"},
+		{"a List item of a kind another group serves", "apiVersion: v1\nkind: DeploymentList\nitems:\n- metadata: {name: x}\n", 4, "want apps/v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.in))
+			var e *Error
+			if !errors.As(err, &e) || e.Line != tt.errLine || !strings.Contains(err.Error(), tt.msg) || strings.Contains(err.Error(), "internal error") {
+				t.Errorf("error %v, want one at line %d saying %q", err, tt.errLine, tt.msg)
+			}
+			if len(s.Skipped) != 0 {
+				t.Errorf("skipped %+v", s.Skipped)
+			}
+		})
+	}
+	// Kinds of other groups keep their names: a custom resource may be
+	// spelt so.
+	if _, err := Parse(Options{}, "in.yaml", []byte("apiVersion: example.com/v1\nkind: networkpolicy\nmetadata: {name: x}\n")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestParseKindNotString: apimachinery reads apiVersion and kind as
+// strings only, and kubectl fails on the file when one is a number, a
+// boolean (kind: yes) or a collection (of apiVersion: 1 its decoder
+// keeps an object without apiVersion, for which kubectl then finds no
+// resource): an input error, where Ward read a scalar's text and went on
+// with the rest of the file.
+func TestParseKindNotString(t *testing.T) {
+	for _, in := range []string{
+		"apiVersion: 1\nkind: NetworkPolicy\nmetadata: {name: x}\n",
+		"apiVersion: 1.0\nkind: Pod\nmetadata: {name: x}\n",
+	} {
+		_, err := Parse(Options{}, "in.yaml", []byte(in))
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Line != 1 || !errors.Is(err, ErrType) {
+			t.Errorf("%q: error %v, want a type error at line 1", in, err)
+		}
+	}
+	for _, in := range []string{
+		"apiVersion: v1\nkind: 0\nmetadata: {name: x}\n",
+		"apiVersion: v1\nkind: yes\nmetadata: {name: x}\n",
+		"apiVersion: v1\nkind: [Pod]\nmetadata: {name: x}\n",
+	} {
+		if _, err := kubectlRead([]byte(in)); err == nil {
+			t.Fatalf("%q: kubectl reads it", in)
+		}
+		_, err := Parse(Options{}, "in.yaml", []byte(in))
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Line != 2 || !errors.Is(err, ErrType) {
+			t.Errorf("%q: error %v, want a type error at line 2", in, err)
+		}
+	}
+	for _, in := range []string{
+		"apiVersion: \"1\"\nkind: !!str 0\n",
+		"apiVersion: v1\nkind: ~\n",
+	} {
+		if _, err := Parse(Options{}, "in.yaml", []byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
 	}
 }

@@ -250,8 +250,11 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
-	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
-		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
+	if apiVersion == "" && kind == "" {
+		// apimachinery gives an item the List's only when it has
+		// neither: an item with a kind and no apiVersion, or the
+		// reverse, has none, and kubectl fails on it.
+		apiVersion, kind = list.apiVersion, list.kind
 	}
 	if (apiVersion == "" || kind == "") && depth > 0 {
 		// A document without them may be any YAML, but an item of a List

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -54,7 +57,21 @@ func kubectlRead(data []byte) ([]kubectlObject, error) {
 		case *unstructured.Unstructured:
 			items = []unstructured.Unstructured{*o}
 		}
-		for _, u := range items {
+		for i := 0; i < len(items); i++ {
+			u := items[i]
+			if u.IsList() {
+				// kubectl's FlattenListVisitor opens Lists in Lists.
+				l, err := u.ToList()
+				if err != nil {
+					return out, err
+				}
+				items = append(items, l.Items...)
+				continue
+			}
+			if u.GetAPIVersion() == "" || u.GetKind() == "" {
+				// Its typer refuses it, and kubectl the file.
+				return out, fmt.Errorf("an object without apiVersion or kind: %v", u.Object)
+			}
 			o := kubectlObject{key: u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()}
 			typed := known(u.GetAPIVersion(), u.GetKind())
 			if typed == nil {
@@ -69,6 +86,7 @@ func kubectlRead(data []byte) ([]kubectlObject, error) {
 				o.refused = true
 			}
 			dropLastApplied(typed)
+			noTypeMeta(typed)
 			b, err := json.Marshal(typed)
 			if err != nil {
 				return out, err
@@ -76,6 +94,14 @@ func kubectlRead(data []byte) ([]kubectlObject, error) {
 			o.json = string(b)
 			out = append(out, o)
 		}
+	}
+}
+
+// noTypeMeta clears obj's apiVersion and kind, which Ward leaves out of
+// the items of a typed List that take the List's.
+func noTypeMeta(obj any) {
+	if o, ok := obj.(interface{ GetObjectKind() schema.ObjectKind }); ok {
+		o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	}
 }
 
@@ -95,6 +121,7 @@ func wardRead(data []byte) (map[string]string, bool, error) {
 		if m.GetNamespace() == "\x00" {
 			m.SetNamespace("")
 		}
+		noTypeMeta(o.Obj)
 		b, err := json.Marshal(o.Obj)
 		if err != nil {
 			return nil, false, err
@@ -390,5 +417,65 @@ func TestParseKindNotString(t *testing.T) {
 		if _, err := Parse(Options{}, "in.yaml", []byte(in)); err != nil {
 			t.Errorf("%q: %v", in, err)
 		}
+	}
+}
+
+// TestParseTypedListItemHalfTyped: apimachinery gives an item of a List
+// the List's apiVersion and kind only when it has neither; an item of a
+// NetworkPolicyList with kind: NetworkPolicy and no apiVersion keeps no
+// apiVersion, and kubectl fails on the file. Ward gave it the List's and
+// read the policy as in force.
+func TestParseTypedListItemHalfTyped(t *testing.T) {
+	for _, item := range []string{
+		`{"kind":"NetworkPolicy","metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}`,
+		`{"apiVersion":"networking.k8s.io/v1","metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}`,
+	} {
+		in := `{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicyList","items":[` + "\n" + item + `]}`
+		if _, err := kubectlRead([]byte(in)); err == nil {
+			t.Fatalf("%s: kubectl reads it", in)
+		}
+		s, err := Parse(Options{}, "in.json", []byte(in))
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Line != 2 || len(s.Policies) != 0 {
+			t.Errorf("%s: error %v, policies %d; want an error at line 2 and none", in, err, len(s.Policies))
+		}
+		checkAsKubectl(t, in)
+	}
+}
+
+// TestParseListsAsKubectl holds Parse to kubectl's reading of Lists:
+// typed and plain, in JSON and YAML, nested, with items merged in,
+// aliased, tagged or given twice, and objects with a top-level items.
+func TestParseListsAsKubectl(t *testing.T) {
+	np := `{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"a"},"spec":{"podSelector":{}}}`
+	ind := func(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+	for i, in := range []string{
+		`{"apiVersion":"v1","kind":"List","items":[` + np + `]}`,
+		`{"apiVersion":"v1","kind":"List","items":[` + np + `],"items":null}`,
+		`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicyList","items":[{"metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}]}`,
+		`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicyList","items":[{"kind":"NetworkPolicy","metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}]}`,
+		`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicyList","items":[{"apiVersion":"v1","metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}]}`,
+		`{"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"networking.k8s.io/v1","metadata":{"name":"x","namespace":"a"},"spec":{"podSelector":{}}}]}`,
+		`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"List","items":[` + np + `]}]}`,
+		`{"apiVersion":"v1","kind":"Lis","items":[` + np + `]}`,
+		`{"apiVersion":"v1","kind":"list","items":[` + np + `]}`,
+		`{"apiVersion":"v1","kind":"List","metadata":{},"items":[` + np + `]} ` + np,
+		`[` + np + `]`,
+		np + `
+` + np,
+		"apiVersion: v1\nkind: List\nitems:\n- " + ind(kubectlPolicy),
+		"apiVersion: v1\nkind: List\nitems: &i\n- " + ind(kubectlPolicy) + "\nx: *i\n",
+		"apiVersion: v1\nkind: List\nitems: !!seq\n- " + ind(kubectlPolicy),
+		"apiVersion: v1\nkind: List\nitems: !!null\n",
+		"apiVersion: v1\nkind: List\n<<: {items: [" + np + "]}\n",
+		"apiVersion: v1\n<<: {kind: List}\nitems: [" + np + "]\n",
+		"apiVersion: v1\nkind: !!binary TGlzdA==\nitems: [" + np + "]\n",
+		"apiVersion: v1\n!!binary a2luZA==: List\nitems: [" + np + "]\n",
+		kubectlPolicy + "items: !!null\n",
+		kubectlPolicy + "Items: []\n",
+		kubectlPolicy + "items: ~\n",
+		kubectlPolicy + "? items\n",
+		kubectlPolicy + "items: {}\n",
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) { checkAsKubectl(t, in) })
 	}
 }

@@ -208,8 +208,8 @@ func (d *decoder) parseDocument(text []byte) (doc *yaml.Node, fast bool, err err
 }
 
 // object decodes the object in mapping n, or the items of a List.
-// Items of a typed List take what list gives for a missing apiVersion or
-// kind.
+// Items of a typed List without apiVersion and kind take what list
+// gives.
 func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int, list typeMeta) {
 	src := Source{File: d.file, Line: n.Line + base, Origin: origin}
 	if n.Kind != yaml.MappingNode {

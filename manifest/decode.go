@@ -873,8 +873,11 @@ func yaml11Keys(n *yaml.Node) *nodeError {
 // which reads !!int 0x10 as 16. A scalar kubectl refuses is an error; one
 // it reads is rewritten as the plain scalar of the value it reads, so
 // that the walkers after this (yaml11Keys, appendJSON) read it as kubectl
-// does. Aliases are not followed: their anchors are checked where they
-// are defined.
+// does. A float infinity or NaN (.inf, .nan), which sigs.k8s.io/yaml
+// cannot write as JSON, is an error wherever it is, under a field the
+// API server drops or in managedFields too: kubectl fails on the file.
+// (fastyaml refuses them, so that they are looked for here.) Aliases are
+// not followed: their anchors are checked where they are defined.
 func yaml11Tags(n *yaml.Node) *nodeError {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
@@ -884,6 +887,9 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 			}
 		}
 	case yaml.ScalarNode:
+		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && infNaN(n.Value) {
+			return &nodeError{node: n, msg: fmt.Sprintf("%s is not a number JSON can hold: kubectl fails on the file (quote it for a string)", n.Value)}
+		}
 		if n.Style&yaml.TaggedStyle == 0 {
 			return nil
 		}
@@ -911,7 +917,7 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 			value, tag = strconv.FormatUint(x, 10), "!!int"
 		case float64:
 			if math.IsInf(x, 0) || math.IsNaN(x) {
-				return nil // refused later, as a plain .inf is
+				return &nodeError{node: n, msg: fmt.Sprintf("%s %q is not a number JSON can hold: kubectl fails on the file", n.ShortTag(), n.Value)}
 			}
 			value, tag = strconv.FormatFloat(x, 'g', -1, 64), "!!float"
 		default:
@@ -920,6 +926,15 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 		n.Value, n.Tag, n.Style = value, tag, 0
 	}
 	return nil
+}
+
+// infNaN reports whether s is a YAML float infinity or NaN.
+func infNaN(s string) bool {
+	switch strings.TrimLeft(s, "+-") {
+	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF":
+		return true
+	}
+	return false
 }
 
 // yaml11Key rewrites the plain scalar key k as sigs.k8s.io/yaml reads it.

@@ -479,3 +479,41 @@ func TestParseListsAsKubectl(t *testing.T) {
 		t.Run(strconv.Itoa(i), func(t *testing.T) { checkAsKubectl(t, in) })
 	}
 }
+
+// TestParseInfNaN: sigs.k8s.io/yaml cannot write an infinity or a NaN as
+// JSON, so kubectl fails on a file holding one anywhere: under a field
+// the API server would drop (spec.x: .inf), or in managedFields, which
+// Ward does not read. Ward read the objects, and a default-deny policy in
+// the same file as in force, while kubectl applied nothing.
+func TestParseInfNaN(t *testing.T) {
+	tests := []struct {
+		name, in string
+		errLine  int
+	}{
+		{"an unknown field", kubectlPolicy + "---\n" + strings.Replace(kubectlPod, "hostNetwork: false", "hostNetwork: false\n  x: {y: .inf}", 1), 18},
+		{"a NaN in a list", strings.Replace(kubectlPod, "hostNetwork: false", "x: [1, .NaN]", 1), 8},
+		{"managedFields", strings.Replace(kubectlPod, "  name: p\n", "  name: p\n  managedFields:\n  - {manager: x, n: .nan}\n", 1), 6},
+		{"a tagged infinity", strings.Replace(kubectlPod, "hostNetwork: false", "x: !!float .Inf", 1), 8},
+		{"a quoted tagged infinity", strings.Replace(kubectlPod, "hostNetwork: false", `x: !!float "-.inf"`, 1), 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := kubectlRead([]byte(tt.in)); err == nil {
+				t.Fatal("kubectl reads it")
+			}
+			s, err := Parse(Options{}, "in.yaml", []byte(tt.in))
+			if e := (*Error)(nil); !errors.As(err, &e) || e.Line != tt.errLine {
+				t.Errorf("error %v, want one at line %d", err, tt.errLine)
+			}
+			if len(s.Workloads) != 0 {
+				t.Errorf("workloads %v", s.Workloads)
+			}
+		})
+	}
+	// Quoted, they are strings.
+	in := strings.Replace(kubectlPod, "hostNetwork: false", "x: '.inf'\n  y: \".nan\"", 1)
+	if _, err := Parse(Options{}, "in.yaml", []byte(in)); err != nil {
+		t.Error(err)
+	}
+	checkAsKubectl(t, in)
+}

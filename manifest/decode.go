@@ -855,6 +855,10 @@ func yaml11Keys(n *yaml.Node) *nodeError {
 				if err := yaml11Key(k); err != nil {
 					return err
 				}
+			} else if k.Kind == yaml.MappingNode || k.Kind == yaml.SequenceNode {
+				// Anywhere, managedFields included, which Ward does
+				// not read: sigs.k8s.io/yaml fails on the file.
+				return &nodeError{node: k, msg: "mapping key is a list or a mapping, which kubectl cannot read as a key (invalid map key)"}
 			}
 			if err := yaml11Keys(n.Content[i+1]); err != nil {
 				return err

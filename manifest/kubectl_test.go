@@ -87,6 +87,9 @@ func kubectlRead(data []byte) ([]kubectlObject, error) {
 			}
 			dropLastApplied(typed)
 			noTypeMeta(typed)
+			if m := meta(typed); m != nil {
+				m.SetManagedFields(nil) // Ward never reads them
+			}
 			b, err := json.Marshal(typed)
 			if err != nil {
 				return out, err
@@ -516,4 +519,36 @@ func TestParseInfNaN(t *testing.T) {
 		t.Error(err)
 	}
 	checkAsKubectl(t, in)
+}
+
+// TestParseDroppedFieldsAsKubectl: what the API server drops (a field it
+// does not know) and Ward does not read (managedFields) is still read by
+// kubectl's YAML reader, which fails on the file for a key that is a
+// list or a mapping, an infinity and more: Parse must fail on it too, or
+// read what kubectl applies. A list key in managedFields gave a clean
+// read of the policy beside it, while kubectl applied nothing.
+func TestParseDroppedFieldsAsKubectl(t *testing.T) {
+	rp := func(new string) string {
+		return kubectlPolicy + "---\n" + strings.Replace(kubectlPod, "hostNetwork: false", "hostNetwork: false\n  "+new, 1)
+	}
+	mf := func(new string) string {
+		return kubectlPolicy + "---\n" + strings.Replace(kubectlPod, "  name: p\n", "  name: p\n  managedFields:\n  - "+new+"\n", 1)
+	}
+	for i, in := range []string{
+		rp("x: {[a]: b}"), rp("x: {{a: b}: c}"), rp("x: {~: a}"), rp("x: {1e500: a}"), rp("x: {.inf: a}"),
+		rp("x: {123456789012345678901234: a}"), rp("x: !!binary '%%%'"), rp("x: 1e500"), rp("x: -1e500"),
+		rp("x: 123456789012345678901234567890"), rp("x: 0x123456789012345678901234567890"), rp("x: !!int 1e3"),
+		rp("x: !!timestamp 2001-13-45"), rp("x: *nope"), rp("x: &a [*a]"), rp("x: !!set {a}"), rp("x: !!omap [a: 1]"),
+		rp("x: {a: 1, a: 2}"), rp("x: !!str [a]"), rp("x: !!int [a]"), rp("x: !!map [a]"), rp("x: !!seq {a: b}"),
+		rp("x: !!null {a: b}"), rp("x: !!bool [a]"), rp("x: !foo {a: b}"), rp("x: !!float {a: b}"),
+		mf("{[a]: b}"), mf("{~: a}"), mf("{1e500: a}"), mf("{a: 1e500}"), mf("!!int x"), mf("{a: !!binary '%'}"), mf("{y: b}"),
+		mf("{a: 1, a: 2}"), mf("{on: a}"),
+	} {
+		if i == 26 {
+			if _, err := Parse(Options{}, "in.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), "in.yaml:15: ") {
+				t.Errorf("a list key in managedFields: error %v, want one at line 15", err)
+			}
+		}
+		t.Run(strconv.Itoa(i), func(t *testing.T) { checkAsKubectl(t, in) })
+	}
 }

@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	sigsjson "sigs.k8s.io/json"
 
+	yaml2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardsec/ward/internal/fastyaml"
@@ -110,7 +111,11 @@ func (d *decoder) decode(u unit, origin string, out *decoded) {
 	root := doc.Content[0]
 	base := u.line - 1
 	if !fast {
-		if ne := yaml11Keys(root); ne != nil {
+		ne := yaml11Tags(root)
+		if ne == nil {
+			ne = yaml11Keys(root)
+		}
+		if ne != nil {
 			if u.mode != wholeDocument {
 				out.retry = true
 				return
@@ -203,8 +208,8 @@ func (d *decoder) parseDocument(text []byte) (doc *yaml.Node, fast bool, err err
 }
 
 // object decodes the object in mapping n, or the items of a List.
-// Items of a typed List take what list gives for a missing apiVersion or
-// kind.
+// Items of a typed List without apiVersion and kind take what list
+// gives.
 func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, depth int, list typeMeta) {
 	src := Source{File: d.file, Line: n.Line + base, Origin: origin}
 	if n.Kind != yaml.MappingNode {
@@ -236,9 +241,20 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
 		return
 	}
+	for _, key := range []string{"apiVersion", "kind"} {
+		if v := mapGet(n, key); v != nil && v.Kind == yaml.ScalarNode && jsonKind(v) != 's' && jsonKind(v) != '0' || v != nil && v.Kind != yaml.ScalarNode {
+			// apimachinery reads them as strings only: kubectl fails
+			// on the object (Object 'Kind' is missing), and the file.
+			out.errs = append(out.errs, &Error{File: d.file, Line: v.Line + base, Err: fmt.Errorf("%w: %s is not a string: kubectl fails on it (quote it)", ErrType, key)})
+			return
+		}
+	}
 	apiVersion, kind := scalar(mapGet(n, "apiVersion")), scalar(mapGet(n, "kind"))
-	if apiVersion == "" && kind == "" || apiVersion == "" && kind == list.kind || kind == "" && apiVersion == list.apiVersion {
-		apiVersion, kind = cmp.Or(apiVersion, list.apiVersion), cmp.Or(kind, list.kind)
+	if apiVersion == "" && kind == "" {
+		// apimachinery gives an item the List's only when it has
+		// neither: an item with a kind and no apiVersion, or the
+		// reverse, has none, and kubectl fails on it.
+		apiVersion, kind = list.apiVersion, list.kind
 	}
 	if (apiVersion == "" || kind == "") && depth > 0 {
 		// A document without them may be any YAML, but an item of a List
@@ -250,6 +266,13 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 	}
 	if apiVersion == "" || kind == "" {
 		out.skipped = append(out.skipped, Skipped{Source: src, Kind: strings.Clone(kind), Reason: "not a Kubernetes object: no apiVersion or kind"})
+		return
+	}
+	if strings.Count(apiVersion, "/") > 1 {
+		// apimachinery's ParseGroupVersion refuses it: kubectl and helm
+		// fail on the object ("Object 'Kind' is missing"), and on the
+		// whole stream with it.
+		out.errs = append(out.errs, &Error{File: d.file, Line: src.Line, Err: fmt.Errorf("%w: apiVersion %q is not a group/version: kubectl fails on it", ErrType, apiVersion)})
 		return
 	}
 	out.seen++
@@ -318,6 +341,13 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		// Istio's security objects are also decoded for the mesh audit.
 	}
 	obj := known(apiVersion, kind)
+	if served := foldedKind(apiVersion, kind); obj == nil && served != "" {
+		// Kinds are case-sensitive: kubectl finds no resource for
+		// kind: networkpolicy and fails on the file, applying nothing.
+		out.errs = append(out.errs, &Error{File: d.file, Line: keyLine(n, "kind", src.Line, base),
+			Err: fmt.Errorf("%w: %s has no kind %s, kinds are case-sensitive (want %s): kubectl fails on it", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), served)})
+		return
+	}
 	if want := servedAs(kind); obj == nil && want != "" && builtinGroup(apiVersion) {
 		// A kind Ward models under a built-in apiVersion that never served
 		// it: the API server rejects the object, so nothing it declares is
@@ -327,7 +357,7 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		if !clusterScoped(kind) {
 			ref.Namespace = cmp.Or(scalar(mapGet(m, "namespace")), d.defaultNamespace)
 		}
-		out.errs = append(out.errs, &Error{File: d.file, Line: mapGet(n, "apiVersion").Line + base, Object: strings.Clone(ref.String()),
+		out.errs = append(out.errs, &Error{File: d.file, Line: keyLine(n, "apiVersion", src.Line, base), Object: strings.Clone(ref.String()),
 			Err: fmt.Errorf("%w: apiVersion %s has no kind %s (want %s)", ErrInvalid, strings.Clone(apiVersion), strings.Clone(kind), want)})
 		return
 	}
@@ -476,6 +506,15 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		}
 	}
 	out.objs = append(out.objs, o)
+}
+
+// keyLine is the file line of key's value in mapping n, or def when n has
+// no such key (an item of a typed List, which takes the List's).
+func keyLine(n *yaml.Node, key string, def, base int) int {
+	if v := mapGet(n, key); v != nil {
+		return v.Line + base
+	}
+	return def
 }
 
 // auditable reports whether an object with field errors fes is still kept,
@@ -722,7 +761,7 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 		own = append(own, k, v)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if mergeKey(n.Content[i]) {
 			index = make(map[string]entry, len(n.Content)/2)
 			break
 		}
@@ -745,7 +784,7 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 		if err != nil {
 			return nil, err
 		}
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if mergeKey(k) {
 			changed = true
 			var sources []*yaml.Node
 			switch rv.Kind {
@@ -783,6 +822,15 @@ func resolveMapping(n *yaml.Node, budget *int, active []*yaml.Node) (*yaml.Node,
 	return &c, nil
 }
 
+// mergeKey reports whether k is a merge key as kubectl and helm read it:
+// yaml.v2 takes a key for one only when it is "<<", plain or tagged
+// !!merge. yaml.v3 makes any key tagged !!merge one: kubectl reads
+// !!merge x: {hostNetwork: false} as a field x, which the API server
+// drops, and not as a merge.
+func mergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" && k.Value == "<<"
+}
+
 // yaml11Keys rewrites the plain mapping keys of the tree at n that are
 // not strings to yaml.v3 (null, booleans, numbers) or that YAML 1.1 reads
 // as booleans into the strings kubectl and helm make of them:
@@ -807,6 +855,10 @@ func yaml11Keys(n *yaml.Node) *nodeError {
 				if err := yaml11Key(k); err != nil {
 					return err
 				}
+			} else if k.Kind == yaml.MappingNode || k.Kind == yaml.SequenceNode {
+				// Anywhere, managedFields included, which Ward does
+				// not read: sigs.k8s.io/yaml fails on the file.
+				return &nodeError{node: k, msg: "mapping key is a list or a mapping, which kubectl cannot read as a key (invalid map key)"}
 			}
 			if err := yaml11Keys(n.Content[i+1]); err != nil {
 				return err
@@ -814,6 +866,79 @@ func yaml11Keys(n *yaml.Node) *nodeError {
 		}
 	}
 	return nil
+}
+
+// yaml11Tags checks the scalars of the tree at n (keys and values) that
+// carry an explicit tag of a type (!!bool, !!int, !!float, !!null,
+// !!timestamp) as kubectl and helm read them: sigs.k8s.io/yaml resolves
+// such a scalar with yaml.v2, which refuses a value that is not of the
+// tag's type (name: !!int deny, !!null kind: NetworkPolicy), failing the
+// whole stream, where yaml.v3's tree keeps the text as a string, and
+// which reads !!int 0x10 as 16. A scalar kubectl refuses is an error; one
+// it reads is rewritten as the plain scalar of the value it reads, so
+// that the walkers after this (yaml11Keys, appendJSON) read it as kubectl
+// does. A float infinity or NaN (.inf, .nan), which sigs.k8s.io/yaml
+// cannot write as JSON, is an error wherever it is, under a field the
+// API server drops or in managedFields too: kubectl fails on the file.
+// (fastyaml refuses them, so that they are looked for here.) Aliases are
+// not followed: their anchors are checked where they are defined.
+func yaml11Tags(n *yaml.Node) *nodeError {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for _, c := range n.Content {
+			if err := yaml11Tags(c); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && infNaN(n.Value) {
+			return &nodeError{node: n, msg: fmt.Sprintf("%s is not a number JSON can hold: kubectl fails on the file (quote it for a string)", n.Value)}
+		}
+		if n.Style&yaml.TaggedStyle == 0 {
+			return nil
+		}
+		switch n.ShortTag() {
+		case "!!bool", "!!int", "!!float", "!!null", "!!timestamp":
+		default:
+			return nil
+		}
+		var v any
+		text := appendJSONString([]byte(n.ShortTag()+" "), n.Value)
+		if err := yaml2.Unmarshal(text, &v); err != nil {
+			return &nodeError{node: n, msg: fmt.Sprintf("%s %q: kubectl refuses the file (%s)", n.ShortTag(), n.Value, strings.TrimPrefix(err.Error(), "yaml: "))}
+		}
+		var value, tag string
+		switch x := v.(type) {
+		case nil:
+			value, tag = "null", "!!null"
+		case bool:
+			value, tag = strconv.FormatBool(x), "!!bool"
+		case int:
+			value, tag = strconv.Itoa(x), "!!int"
+		case int64:
+			value, tag = strconv.FormatInt(x, 10), "!!int"
+		case uint64:
+			value, tag = strconv.FormatUint(x, 10), "!!int"
+		case float64:
+			if math.IsInf(x, 0) || math.IsNaN(x) {
+				return &nodeError{node: n, msg: fmt.Sprintf("%s %q is not a number JSON can hold: kubectl fails on the file", n.ShortTag(), n.Value)}
+			}
+			value, tag = strconv.FormatFloat(x, 'g', -1, 64), "!!float"
+		default:
+			return nil // a timestamp: read as yaml.v3 reads it
+		}
+		n.Value, n.Tag, n.Style = value, tag, 0
+	}
+	return nil
+}
+
+// infNaN reports whether s is a YAML float infinity or NaN.
+func infNaN(s string) bool {
+	switch strings.TrimLeft(s, "+-") {
+	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF":
+		return true
+	}
+	return false
 }
 
 // yaml11Key rewrites the plain scalar key k as sigs.k8s.io/yaml reads it.

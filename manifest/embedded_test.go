@@ -203,13 +203,17 @@ func TestEmbeddedPodSpecErrors(t *testing.T) {
 }
 
 // TestEmbeddedOddInput: odd pod specs decode or fail with an error, never
-// panic, and every pod spec is either decoded or in PodSpecErrors.
+// panic, and every pod spec is either decoded or in PodSpecErrors. A key
+// that is a list, on which kubectl fails for the whole file, is an input
+// error at its line.
 func TestEmbeddedOddInput(t *testing.T) {
 	head := "apiVersion: example.com/v1\nkind: X\nmetadata: {name: x}\n"
+	if _, err := Parse(Options{FieldLines: true}, "x.yaml", []byte(head+"spec: {containers: [{image: x, ? [k] : v}]}\n")); err == nil || !strings.HasPrefix(err.Error(), "x.yaml:4: ") {
+		t.Errorf("a list key: error %v, want one at line 4", err)
+	}
 	for _, body := range []string{
 		"spec: {containers: [{image: x}, 3, null, [a]]}\n",
 		"spec: {containers: [{image: x}], volumes: {a: b}}\n",
-		"spec: {containers: [{image: x, ? [k] : v}]}\n",
 		"spec: {containers: [{image: x, image: y}]}\n",
 		"spec: {containers: [{image: x}], metadata: 3}\n",
 		"spec: {template: {metadata: [1], spec: {containers: [{image: x}]}}}\n",

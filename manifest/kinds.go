@@ -124,6 +124,17 @@ var modelledGroups = map[string][]string{
 	"PeerAuthentication": {"security.istio.io"}, "AuthorizationPolicy": {"security.istio.io"},
 }
 
+// foldedKind returns the kind Ward models under apiVersion that kind
+// spells in another case (NetworkPolicy for networkpolicy), or "".
+func foldedKind(apiVersion, kind string) string {
+	for k := range modelledGroups {
+		if k != kind && strings.EqualFold(k, kind) && known(apiVersion, k) != nil {
+			return k
+		}
+	}
+	return ""
+}
+
 // RefKind is the Kind that findings name an object of apiVersion and kind
 // by (Ref.Kind, Workload.Kind). It is kind itself, but for an object of
 // another API group than the one Ward models under that kind's name (a

@@ -441,7 +441,7 @@ func TestParseDocuments(t *testing.T) {
 		{"separators and empty documents", "---\n---\n# only a comment\n---\n" + ns("a") + "---\n\n" + ns("b") + "---\n", []int{5, 11}},
 		{"document end marker", ns("a") + "...\n---\n" + ns("b") + "...\n", []int{1, 7}},
 		{"spaces on the marker line", "--- \n" + ns("a") + "---\t\n" + ns("b"), []int{2, 7}},
-		{"directive", "%YAML 1.1\n---\n" + ns("a"), []int{3}},
+		{"directive after a document end", ns("a") + "...\n%YAML 1.1\n---\n" + ns("b"), []int{1, 8}},
 		{"crlf", strings.ReplaceAll("---\n"+ns("a")+"---\n"+ns("b"), "\n", "\r\n"), []int{2, 7}},
 		{"byte order mark", "\ufeff" + ns("a"), []int{1}},
 		{"separator-like text in a block scalar", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  annotations:\n    x: |\n      ---\n      text\n" + "---\n" + ns("b"), []int{1, 10}},

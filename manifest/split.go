@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	yaml2 "go.yaml.in/yaml/v2"
 )
 
 // utf8BOM is the byte order mark in UTF-8.
@@ -260,6 +262,12 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 	// kubectl cuts at and this line (kubectl reads only the first).
 	piece := false
 	flush := func(end int) {
+		if !content && !piece && cur.unread == "" {
+			// Nothing to read, but kubectl parses it all the same.
+			if line, msg := emptyPieceError(data[start:end], cur.line); msg != "" {
+				docs = append(docs, document{line: line, unread: msg})
+			}
+		}
 		piece = piece || content
 		if content {
 			cur.text = data[start:end]
@@ -302,6 +310,13 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 				cur.unread = "kubectl refuses a \"---\" line with more than a comment after it (invalid Yaml document separator): start the document on the next line"
 			}
 		case marker(l, "..."):
+			if !piece && !content {
+				cur.unread = "reported" // not again by flush
+				// kubectl and helm parse the piece from the last "---"
+				// line with yaml.v2, which fails on an end marker that
+				// ends no document, and so on the whole stream.
+				docs = append(docs, document{line: line, unread: "kubectl and helm fail on this file: this document end marker \"...\" ends no document in the piece of the stream they parse, which starts at the last \"---\" line; remove it"})
+			}
 			flush(next)
 			begin(next, line+1)
 			cur.unread = fmt.Sprintf("kubectl and helm do not read this document: it follows the document end marker \"...\" at line %d, and they start a document only at a \"---\" line", line)
@@ -314,7 +329,14 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 					cur.origin = strings.TrimSpace(string(s))
 				}
 			case t[0] == '%' && l[0] == '%':
-				// A directive belongs to the next document.
+				// A directive belongs to the next document. kubectl
+				// and helm cut the stream at the "---" line after it
+				// and parse the directive alone, which fails on the
+				// whole stream, unless it follows a document in the
+				// piece they parse (of which they read only the first).
+				if !piece {
+					docs = append(docs, document{line: line, unread: "kubectl and helm fail on this file: they cut the stream at the \"---\" line after this YAML directive and parse the directive alone; remove it"})
+				}
 			default:
 				content = true
 			}
@@ -323,6 +345,41 @@ func splitDocuments(data []byte, cuts map[int]cutNote) []document {
 	}
 	flush(len(data))
 	return docs
+}
+
+// emptyPieceError says why kubectl fails on text, a document without
+// content (comments, blank lines) that begins a piece of the stream it
+// parses (after a "---" line it cuts at, or at the start), and at which
+// line, given that text starts at line: yaml.v2 parses the piece, and
+// fails on the whole file for a byte it does not allow in a comment
+// (invalid UTF-8, a control character) or a tab it cannot start a token
+// with (a line of white space with a tab), which Ward, finding nothing to
+// read, never parsed. msg is "" when kubectl reads it.
+func emptyPieceError(text []byte, line int) (int, string) {
+	at := -1
+	for i, c := range text {
+		if c == '\t' || c < 0x20 && c != '\n' && c != '\r' || c >= 0x7F {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return 0, ""
+	}
+	if first, rest, ok := bytes.Cut(text, []byte("\n")); ok && marker(first, "---") {
+		text, line = rest, line+1 // kubectl cuts the "---" line out
+		at -= len(first) + 1
+	}
+	var v any
+	err := yaml2.Unmarshal(text, &v)
+	if err == nil {
+		return 0, ""
+	}
+	if at > 0 {
+		line += bytes.Count(text[:at], []byte("\n"))
+	}
+	return line, "kubectl and helm fail on this file: they parse this piece of the stream, which holds nothing else, and fail (" +
+		strings.TrimPrefix(err.Error(), "yaml: ") + "); remove the offending byte or tab"
 }
 
 // marker reports whether line is the document marker m ("---" or "...")

@@ -32,7 +32,8 @@
 // or "\r\n" line breaks; literal block scalars ("|", "|-", "|+", with an
 // indentation indicator or not) as mapping values and sequence entries,
 // which kubectl writes for the last-applied-configuration annotation.
-// Refused: anchors, aliases, merge keys, plain mapping keys that are not
+// Refused: anchors, aliases, merge keys, infinities and NaNs (.inf,
+// .nan: kubectl fails on them, and the caller looks for them), plain mapping keys that are not
 // strings to every reader (null, booleans, numbers, and the YAML 1.1
 // booleans on, yes, y... which kubectl turns into "true"), tags, folded block scalars (">"),
 // other scalars or flow collections over several lines, complex

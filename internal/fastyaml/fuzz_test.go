@@ -9,8 +9,8 @@ import (
 // ErrUnsupported, or yaml.v3 accepts the input too and builds the same
 // tree (comments aside); ParseObject accepts the same inputs and builds
 // the same tree but for the objects' managedFields. The committed corpus is in
-// testdata/fuzz/FuzzParse; the tables of this package and documents from
-// randomDoc and randomLiteral seed it further.
+// testdata/fuzz/FuzzParse; the tables of this package, documents from
+// randomDoc and randomLiteral, and the kubectl corpus seed it further.
 func FuzzParse(f *testing.F) {
 	for _, doc := range supported {
 		f.Add([]byte(doc))
@@ -28,6 +28,9 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, doc := range objects {
 		f.Add([]byte(doc))
+	}
+	for _, doc := range kubectlCorpus(f) {
+		f.Add(doc)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objectDifferential(t, data) // Parse, then ParseObject

@@ -788,18 +788,31 @@ func (p *parser) plain(start, end int) *yaml.Node {
 	if p.discard {
 		// Only what fails matters of a scalar that is not built: the
 		// merge key, which this parser leaves to yaml.v3.
-		if v == "<<" {
+		if v == "<<" || infNaN(v) {
 			fail()
 		}
 		return p.node(yaml.ScalarNode, strTag, p.line, 0)
 	}
 	tag := resolve(v)
-	if tag == "" {
+	if tag == "" || tag == floatTag && infNaN(v) {
 		fail()
 	}
 	n := p.node(yaml.ScalarNode, tag, p.line, p.col(start))
 	n.Value = v
 	return n
+}
+
+// infNaN reports whether the plain scalar v is an infinity or NaN, which
+// kubectl's YAML reader cannot write as JSON: it fails on the whole file,
+// so the caller must see them, in a discarded collection too, on the
+// fallback's tree.
+func infNaN(v string) bool {
+	switch v {
+	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
+		"+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF":
+		return true
+	}
+	return false
 }
 
 // plainKey makes the plain mapping key src[start:end].

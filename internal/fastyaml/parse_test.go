@@ -53,7 +53,7 @@ var supported = map[string]string{
 	"root flow":            "{a: b}\n",
 	"root flow seq":        "[a, b]\n",
 	"indented root":        "  a: b\n  c: d\n",
-	"resolve":              "a: true\nb: False\nc: yes\nd: on\ne: ~\nf: null\ng: 0x1F\nh: 1_000\ni: .inf\nj: -.Inf\nk: .nan\nl: 089\nm: 0o17\nnn: 2025-01-01\no: 1e3\np: -1\nq: +1\nr: 0b101\ns: 100m\nt: 1.5\nu: 10.0.0.0/8\nv: 9223372036854775808\nw: 2025-06-01T00:00:00Z\nx: 1.2.3\nyy: .5\nz: 0b+11\n",
+	"resolve":              "a: true\nb: False\nc: yes\nd: on\ne: ~\nf: null\ng: 0x1F\nh: 1_000\nl: 089\nm: 0o17\nnn: 2025-01-01\no: 1e3\np: -1\nq: +1\nr: 0b101\ns: 100m\nt: 1.5\nu: 10.0.0.0/8\nv: 9223372036854775808\nw: 2025-06-01T00:00:00Z\nx: 1.2.3\nyy: .5\nz: 0b+11\n",
 	"quoted keys":          "\"1\": a\n'true': b\n\"on\": c\ng: {\"~\": d, 'y': e}\n",
 	"dash plain":           "args:\n- --port=8080\n- -v\na: -1\n",
 	"spaces before colon":  "a  : b\n\"c\" : d\n",
@@ -91,6 +91,13 @@ var refused = map[string]string{
 	"alias":       "a: *x\n",
 	"merge":       "a: {b: c}\n<<: {d: e}\n",
 	"merge value": "a: <<\n",
+	// Infinities and NaNs, which kubectl cannot write as JSON (it fails
+	// on the file): the caller looks for them on yaml.v3's tree, in
+	// managedFields too.
+	"infinity":             "i: .inf\n",
+	"negative infinity":    "j: [-.Inf]\n",
+	"nan":                  "k: {x: .nan}\n",
+	"nan in managedFields": "metadata:\n  managedFields:\n  - x: .NaN\n",
 	// Keys that are not strings, or that YAML 1.1 reads as booleans,
 	// are resolved by the caller on yaml.v3's tree as its reader does.
 	"resolve keys":        "1: a\ntrue: b\n~: c\n\"1\": d\n",

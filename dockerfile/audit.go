@@ -564,10 +564,12 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
-	if runUsesSudo(c, st.env) {
+	ps := newShellParses()
+	cmds := runCommands(c, st.env, ps)
+	if runUsesSudo(c, cmds) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
-	for _, u := range runInstalls(c) {
+	for _, u := range runInstalls(c, ps) {
 		names := u.names
 		more := ""
 		if len(names) > 5 {
@@ -576,25 +578,25 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleUnpinnedPackage, finding.Low, line, st.object(),
 			fmt.Sprintf("%s installs %s%s without a version: a rebuild gets whatever the repository serves then", u.manager, strings.Join(names, ", "), more), fixOf(ruleUnpinnedPackage))
 	}
-	for _, s := range runSecrets(c) {
+	for _, s := range runSecrets(c, ps) {
 		a.report(ruleSecretInRun, finding.High, line, st.object(),
 			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
 	}
-	for _, name := range runUID0Users(c) {
+	for _, name := range runUID0Users(c, ps) {
 		st.uid0[name] = line
 	}
-	if p := runPipesToShell(c); p != "" {
+	if p := runPipesToShell(c, ps); p != "" {
 		a.report(rulePipeToShell, finding.Medium, line, st.object(),
 			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
 			fixOf(rulePipeToShell))
 	}
-	for _, w := range runWorldWritable(c, st.env) {
+	for _, w := range runWorldWritable(cmds) {
 		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
 	}
-	if g := runNopasswd(c, st.env); g != "" {
+	if g := runNopasswd(c, cmds); g != "" {
 		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
-	for _, m := range runSetuid(c, st.env) {
+	for _, m := range runSetuid(cmds) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {

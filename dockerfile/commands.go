@@ -24,17 +24,58 @@ const maxShellNesting = 8
 // which BuildKit gives the RUN as its environment (ARG MODE=4755 ...
 // chmod $MODE f). Words with other expansions are "". A script that does
 // not parse is not walked.
-func walkRun(c *instructions.RunCommand, env map[string]string, fn func(words []string)) {
+//
+// Scripts are parsed through ps, which the rules reading the same RUN
+// share.
+func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) {
 	top := &scope{env: env}
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		// No shell expands an exec-form RUN's arguments, but one its
 		// sh -c script runs does.
-		walkWords(argv, 0, top, fn)
+		walkWords(argv, 0, top, ps, fn)
 	}
 	for _, s := range scripts {
-		walkScript(s, 0, top, fn)
+		walkScript(s, 0, top, ps, fn)
 	}
+}
+
+// runCommands returns the words of each command of a RUN, in the order
+// walkRun gives them: the rules that judge commands (run-sudo,
+// world-writable, sudo-nopasswd, setuid-file) read them from one walk.
+func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) [][]string {
+	var out [][]string
+	walkRun(c, env, ps, func(words []string) { out = append(out, words) })
+	return out
+}
+
+// shellParses parses each shell script once for all the rules that read
+// a RUN: a RUN of a 5,000-line here-document was parsed six times.
+// The parsed files are only read. A nil *shellParses parses every time.
+type shellParses struct {
+	files map[string]shellParse
+}
+
+type shellParse struct {
+	f   *syntax.File
+	err error
+}
+
+func newShellParses() *shellParses {
+	return &shellParses{files: map[string]shellParse{}}
+}
+
+// parse returns cmdsecret.Parse(script), parsing it on its first call.
+func (ps *shellParses) parse(script string) (*syntax.File, error) {
+	if ps == nil {
+		return cmdsecret.Parse(script)
+	}
+	if p, ok := ps.files[script]; ok {
+		return p.f, p.err
+	}
+	f, err := cmdsecret.Parse(script)
+	ps.files[script] = shellParse{f, err}
+	return f, err
 }
 
 // scope holds the variables a script sets over those of the script (or
@@ -62,8 +103,8 @@ func (s *scope) lookup(name string) (string, bool) {
 	return "", false
 }
 
-func walkScript(script string, depth int, parent *scope, fn func(words []string)) {
-	f, err := cmdsecret.Parse(script)
+func walkScript(script string, depth int, parent *scope, ps *shellParses, fn func(words []string)) {
+	f, err := ps.parse(script)
 	if err != nil {
 		return
 	}
@@ -100,7 +141,7 @@ func walkScript(script string, depth int, parent *scope, fn func(words []string)
 				v, _ := expandWord(w, vars) // "" for a word not known
 				words = append(words, v)
 			}
-			walkWords(words, depth, vars, fn)
+			walkWords(words, depth, vars, ps, fn)
 		}
 		return true
 	})
@@ -108,13 +149,13 @@ func walkScript(script string, depth int, parent *scope, fn func(words []string)
 
 // walkWords calls fn with words and walks the script they run if they
 // are sh -c SCRIPT.
-func walkWords(words []string, depth int, vars *scope, fn func(words []string)) {
+func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(words []string)) {
 	fn(words)
 	if depth >= maxShellNesting {
 		return
 	}
 	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
-		walkScript(script, depth+1, vars, fn)
+		walkScript(script, depth+1, vars, ps, fn)
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // symbolicClause matches a symbolic chmod clause: who, operator, perms.
@@ -47,22 +45,21 @@ type permSite struct {
 
 // runWorldWritable returns the commands of a RUN that make files
 // world-writable (chmod, install -m, mkdir -m), as "chmod 777",
-// "chmod -R o+w", "mkdir -m 777": read as runSetuid reads a RUN.
-func runWorldWritable(c *instructions.RunCommand, env map[string]string) []string {
+// "chmod -R o+w", "mkdir -m 777", of its commands (runCommands).
+func runWorldWritable(cmds [][]string) []string {
 	var out []string
-	fn := func(words []string) {
+	for _, words := range cmds {
 		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
 			what := "chmod " + ch.mode
 			if ch.recursive {
 				what = "chmod -R " + ch.mode
 			}
 			out = append(out, what)
-			return
+			continue
 		}
 		if im, ok := parseInstallMkdir(words); ok && worldWritable(im.mode) {
 			out = append(out, im.cmd+" -m "+im.mode)
 		}
 	}
-	walkRun(c, env, fn)
 	return out
 }

@@ -26,7 +26,7 @@ var interpreters = []string{"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "
 // `sh -c "$(curl)"`, "eval $(wget -O-)"), or "": in its heredoc bodies,
 // shell-form command line or exec-form sh -c script, and the sh -c
 // scripts inside them.
-func runPipesToShell(c *instructions.RunCommand) string {
+func runPipesToShell(c *instructions.RunCommand, ps *shellParses) string {
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		if s, ok := cmdsecret.ShellScript(commandWords(argv)); ok {
@@ -34,7 +34,7 @@ func runPipesToShell(c *instructions.RunCommand) string {
 		}
 	}
 	for _, s := range scripts {
-		if w := scriptPipesToShell(s, 0); w != "" {
+		if w := scriptPipesToShell(s, 0, ps); w != "" {
 			return w
 		}
 	}
@@ -42,8 +42,8 @@ func runPipesToShell(c *instructions.RunCommand) string {
 }
 
 // scriptPipesToShell is runPipesToShell for one shell script.
-func scriptPipesToShell(script string, depth int) string {
-	f, err := cmdsecret.Parse(script)
+func scriptPipesToShell(script string, depth int, ps *shellParses) string {
+	f, err := ps.parse(script)
 	if err != nil {
 		return ""
 	}
@@ -95,7 +95,7 @@ func scriptPipesToShell(script string, depth int) string {
 				return false
 			}
 			if s, ok := cmdsecret.ShellScript(words); ok && depth < maxShellNesting {
-				found = scriptPipesToShell(s, depth+1)
+				found = scriptPipesToShell(s, depth+1, ps)
 			}
 		}
 		return found == ""

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // setuidSite is an instruction of a stage that gives a file the setuid or
@@ -77,16 +75,18 @@ type runChmod struct {
 // recursively, of paths that the same RUN creates as directories (mkdir,
 // install -d) is left out: on a directory, setgid only makes the files
 // created in it take its group, the shared-directory pattern.
-func runSetuid(c *instructions.RunCommand, env map[string]string) []runChmod {
+//
+// cmds are the RUN's commands (runCommands).
+func runSetuid(cmds [][]string) []runChmod {
 	var chmods []chmodCall
 	dirs := map[string]bool{}
-	walkRun(c, env, func(words []string) {
+	for _, words := range cmds {
 		cs, ds := commandSetuid(words)
 		chmods = append(chmods, cs...)
 		for _, p := range ds {
 			dirs[path.Clean(p)] = true
 		}
-	})
+	}
 	var out []runChmod
 	for _, ch := range chmods {
 		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {

@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -13,16 +14,9 @@ import (
 // (/usr/bin/sudo), through env, exec, command ..., or through a variable
 // the script sets to it (S=sudo; $S id). The text match of sudoRun is
 // kept for scripts that do not parse.
-func runUsesSudo(c *instructions.RunCommand, env map[string]string) bool {
-	if sudoRun.MatchString(runText(c)) {
-		return true
-	}
-	found := false
-	fn := func(words []string) {
-		found = found || usesSudo(words)
-	}
-	walkRun(c, env, fn)
-	return found
+// cmds are the RUN's commands (runCommands).
+func runUsesSudo(c *instructions.RunCommand, cmds [][]string) bool {
+	return sudoRun.MatchString(runText(c)) || slices.ContainsFunc(cmds, usesSudo)
 }
 
 // usesSudo reports whether words run sudo, directly or through the
@@ -81,18 +75,17 @@ func nopasswdGrant(text string) string {
 // its text (command line and heredoc bodies), or of its commands' words
 // after quote removal (echo app ALL="(ALL)" NOPASS"WD": ALL), sh -c
 // scripts included.
-func runNopasswd(c *instructions.RunCommand, env map[string]string) string {
+// cmds are the RUN's commands (runCommands).
+func runNopasswd(c *instructions.RunCommand, cmds [][]string) string {
 	if g := nopasswdGrant(runText(c)); g != "" {
 		return g
 	}
-	var g string
-	fn := func(words []string) {
-		if g == "" {
-			g = nopasswdGrant(strings.Join(words, " "))
+	for _, words := range cmds {
+		if g := nopasswdGrant(strings.Join(words, " ")); g != "" {
+			return g
 		}
 	}
-	walkRun(c, env, fn)
-	return g
+	return ""
 }
 
 // sudoGrant is an instruction of a stage that writes a passwordless root

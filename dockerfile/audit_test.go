@@ -869,6 +869,15 @@ USER 1000
 			{finding.Low, "RUN chmod $R", "", []string{"RUN chmod -R 777"}},
 			{finding.Low, "RUN m=0666", "", []string{"RUN install -m 0666"}},
 		}},
+		{name: "symbolic clauses in order", src: `FROM alpine:3.20
+RUN chmod -R a+rwX,o-w /app && chmod o+w,o-w /b && chmod a=rwx,o=rx /c && chmod a+rw,go-w /d
+RUN chmod go-w,a+rw /p
+RUN chmod o-w,+t,o+w,-t /q
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod go-w", "", []string{"RUN chmod go-w,a+rw"}},
+			{finding.Low, "RUN chmod o-w,+t", "", nil},
+		}},
 		{name: "sticky, umask, builders, safe modes", src: `FROM alpine:3.20 AS build
 RUN chmod 777 /out
 FROM alpine:3.20

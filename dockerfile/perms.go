@@ -11,12 +11,13 @@ var symbolicClause = regexp.MustCompile(`^([ugoa]*)([-+=])([rwxXst]*)$`)
 
 // worldWritable reports whether mode, as chmod, install -m, mkdir -m and
 // BuildKit's --chmod read it, lets every user write: an octal mode with
-// bit 0002 (777, 666, 0757), or a symbolic clause for o or a that adds
-// or sets w (o+w, a=rwx, go+w), unless the mode sets the sticky bit
-// (1777, +t: the /tmp pattern, where users cannot remove each other's
-// files). A clause without who (+w, =rwx) follows the umask, which keeps
-// others from writing, and is not counted. Modes that are not literal
-// are not judged.
+// bit 0002 (777, 666, 0757), or symbolic clauses that, read in order as
+// chmod applies them, leave others' w set (o+w, a=rwx, go+w; not
+// a+rwX,o-w), unless the mode sets the sticky bit (1777, +t: the /tmp
+// pattern, where users cannot remove each other's files). A clause
+// without who (+w, =rwx) follows the umask, which keeps others from
+// writing, and is not counted. Modes that are not literal are not
+// judged.
 func worldWritable(mode string) bool {
 	mode = strings.TrimSpace(mode)
 	if mode == "" {
@@ -28,11 +29,24 @@ func worldWritable(mode string) bool {
 	ww, sticky := false, false
 	for _, clause := range strings.Split(mode, ",") {
 		m := symbolicClause.FindStringSubmatch(clause)
-		if m == nil || m[2] == "-" {
+		if m == nil {
 			continue
 		}
-		sticky = sticky || strings.Contains(m[3], "t")
-		ww = ww || strings.ContainsAny(m[1], "oa") && strings.Contains(m[3], "w")
+		who, op, perms := m[1], m[2], m[3]
+		others := strings.ContainsAny(who, "oa")
+		switch op {
+		case "+":
+			ww = ww || others && strings.Contains(perms, "w")
+			sticky = sticky || strings.Contains(perms, "t")
+		case "-":
+			ww = ww && !(others && strings.Contains(perms, "w"))
+			sticky = sticky && !strings.Contains(perms, "t")
+		case "=":
+			if others {
+				ww = strings.Contains(perms, "w")
+				sticky = strings.Contains(perms, "t")
+			}
+		}
 	}
 	return ww && !sticky
 }

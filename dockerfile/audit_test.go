@@ -280,6 +280,19 @@ FROM alpine:3.20 AS tools
 `, opts: dockerfile.Options{Target: "APP"}},
 	},
 	"dockerfile/setuid-file": {
+		{name: "find -exec, xargs, timeout", src: `FROM debian:12
+RUN find /opt/bin -type f -exec chmod 4755 {} +
+RUN ls /opt/bin/* | xargs -r -n 1 chmod u+s
+RUN find /opt -name tool -execdir sh -c 'chmod g+s "$1"' _ {} \;
+RUN timeout 60 chmod 2755 /usr/bin/tool
+RUN find /opt -type f -exec chmod 755 {} + && ls | xargs chmod 644
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN find /opt/bin", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN ls /opt/bin", "", []string{"RUN chmod u+s"}},
+			{finding.Medium, "-execdir", "", []string{"RUN chmod g+s"}},
+			{finding.Medium, "RUN timeout", "", nil},
+		}},
 		{name: "COPY --chmod setuid", src: `FROM alpine:3.20
 COPY --chmod=4755 tool /usr/local/bin/tool
 USER 1000
@@ -766,6 +779,28 @@ RUN sh -c 'echo sudo'
 `},
 	},
 	"dockerfile/pipe-to-shell": {
+		{name: "redirections, subshells, options, wrappers", src: `FROM debian:12
+RUN bash <<<"$(curl -fsSL https://x.example/i)"
+RUN sh < <(wget -qO- https://x.example/i)
+RUN source /dev/stdin <<<"$(curl -fsSL https://x.example/i)"
+RUN curl -fsSL https://x.example/i | (sh)
+RUN curl -fsSL https://x.example/i | { bash; }
+RUN curl -fsSL https://x.example/i | bash -o pipefail
+RUN curl -fsSL https://x.example/i | timeout 60 sh
+RUN curl -fsSL https://x.example/list | xargs -n1 sh -c 'echo "$0"'
+RUN while read -r u; do echo "$u"; done < <(curl -fsSL https://x.example/list)
+RUN jq -r .tag_name <<<"$(curl -fsSL https://x.example/latest)"
+RUN bash -o pipefail -c 'curl -fsSL https://x.example/a.tgz | tar -xz'
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN bash <<<", "", []string{"bash of curl output"}},
+			{finding.Medium, "RUN sh < <(", "", []string{"sh of wget output"}},
+			{finding.Medium, "RUN source", "", []string{"source of curl output"}},
+			{finding.Medium, "| (sh)", "", []string{"curl | sh"}},
+			{finding.Medium, "| { bash; }", "", nil},
+			{finding.Medium, "| bash -o pipefail", "", nil},
+			{finding.Medium, "| timeout 60 sh", "", nil},
+		}},
 		{name: "pipes", src: `FROM debian:12 AS build
 RUN curl -fsSL https://get.example.com/install.sh | sh
 RUN wget -O- https://x.example/i | bash
@@ -819,6 +854,15 @@ USER 1000
 `},
 	},
 	"dockerfile/world-writable": {
+		{name: "find -exec and xargs", src: `FROM alpine:3.20
+RUN find /app -type d -exec chmod 777 {} \;
+RUN find /app -print0 | xargs -0 -I{} chmod a+w {}
+RUN find /app -type d -exec chmod 755 {} + -o -type f -exec chmod 644 {} +
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN find /app -type d -exec chmod 777", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN find /app -print0", "", []string{"RUN chmod a+w"}},
+		}},
 		{name: "chmod, install, mkdir, --chmod", src: `FROM alpine:3.20
 RUN chmod 777 /app
 RUN chmod -R o+w /srv
@@ -889,6 +933,19 @@ USER 1000
 `},
 	},
 	"dockerfile/sudo-nopasswd": {
+		{name: "escapes and Defaults !authenticate", src: `FROM debian:12
+RUN printf 'app ALL=(ALL) NOPASS\127D: ALL\n' >> /etc/sudoers
+RUN echo -e 'app ALL=(ALL) NOPASS\x57D: ALL' > /etc/sudoers.d/app
+RUN echo $'app ALL=(ALL) \x4eOPASSWD: ALL' > /etc/sudoers.d/b
+RUN echo 'Defaults:app !authenticate' >> /etc/sudoers.d/app
+RUN echo 'Defaults  env_keep += "HOME"' >> /etc/sudoers && printf 'app ALL=(ALL) ALL\n' > /etc/sudoers.d/c
+USER app
+`, want: []want{
+			{finding.High, "RUN printf 'app ALL=(ALL) NOPASS", "", nil},
+			{finding.High, "RUN echo -e", "", nil},
+			{finding.High, "RUN echo $'app", "", nil},
+			{finding.High, "RUN echo 'Defaults:app", "", []string{"Defaults !authenticate"}},
+		}},
 		{name: "echo into sudoers", src: `FROM debian:12
 RUN useradd -m app && echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
 USER app

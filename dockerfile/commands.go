@@ -149,14 +149,45 @@ func walkScript(script string, depth int, parent *scope, ps *shellParses, fn fun
 
 // walkWords calls fn with words and walks the script they run if they
 // are sh -c SCRIPT.
+//
+// The commands find runs (find / -perm ... -exec chmod 777 {} +, -execdir,
+// -ok, -okdir) are walked as commands of their own.
 func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(words []string)) {
 	fn(words)
 	if depth >= maxShellNesting {
 		return
 	}
-	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
+	cw := commandWords(words)
+	if script, ok := cmdsecret.ShellScript(cw); ok && script != "" {
 		walkScript(script, depth+1, vars, ps, fn)
 	}
+	if len(cw) > 0 && isCommand(cw[0], "find") {
+		for _, c := range findExecs(cw[1:]) {
+			walkWords(c, depth+1, vars, ps, fn)
+		}
+	}
+}
+
+// findExecs returns the commands of the -exec, -execdir, -ok and -okdir
+// actions of find's arguments, each up to its ";" or "+".
+func findExecs(args []string) [][]string {
+	var out [][]string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-exec", "-execdir", "-ok", "-okdir":
+		default:
+			continue
+		}
+		j := i + 1
+		for j < len(args) && args[j] != ";" && args[j] != "+" {
+			j++
+		}
+		if j > i+1 {
+			out = append(out, args[i+1:j])
+		}
+		i = j
+	}
+	return out
 }
 
 // expandWord returns the value of a shell word after quote removal, with
@@ -174,7 +205,8 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 				b.WriteString(p.Value)
 			case *syntax.SglQuoted:
 				if p.Dollar {
-					return false
+					b.WriteString(unescape(p.Value)) // $'NOPASS\x57D'
+					continue
 				}
 				b.WriteString(p.Value)
 			case *syntax.DblQuoted:

@@ -65,14 +65,34 @@ func scriptPipesToShell(script string, depth int, ps *shellParses) string {
 			stages := pipeline(n, inner)
 			d := ""
 			for _, st := range stages {
-				if call, ok := st.Cmd.(*syntax.CallExpr); ok && d != "" {
-					if name, ok := readsScript(callLiterals(call)); ok {
+				if d != "" {
+					if name, ok := stmtReadsScript(st); ok {
 						found = d + " | " + name
 						return false
 					}
 				}
 				if d == "" {
 					d = dl[st]
+				}
+			}
+		case *syntax.Stmt:
+			// What an interpreter reads as its script from a redirection:
+			// bash <<<"$(curl ...)", sh < <(curl ...), a here-document
+			// holding $(curl ...), source /dev/stdin <<<"$(curl ...)".
+			for _, r := range n.Redirs {
+				var d string
+				switch {
+				case r.Op == syntax.WordHdoc || r.Op == syntax.RdrIn:
+					d = dl[r.Word]
+				case r.Hdoc != nil && (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc):
+					d = dl[r.Hdoc]
+				}
+				if d == "" {
+					continue
+				}
+				if name, ok := stmtReadsScript(n); ok {
+					found = name + " of " + d + " output"
+					return false
 				}
 			}
 		case *syntax.CallExpr:
@@ -148,11 +168,50 @@ func downloads(f *syntax.File) map[syntax.Node]string {
 	return out
 }
 
+// stmtReadsScript reports whether a statement runs an interpreter on the
+// script it reads from standard input (readsScript), or sources it
+// (source /dev/stdin), itself or as a command of the subshell or block it
+// is ({ sh; }, (bash)), and that interpreter.
+func stmtReadsScript(st *syntax.Stmt) (string, bool) {
+	var stmts []*syntax.Stmt
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		words := callLiterals(c)
+		if name, ok := readsScript(words); ok {
+			return name, true
+		}
+		if words = commandWords(words); len(words) >= 2 && (words[0] == "source" || words[0] == ".") &&
+			slices.Contains([]string{"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}, words[1]) {
+			return words[0], true
+		}
+		return "", false
+	case *syntax.Subshell:
+		stmts = c.Stmts
+	case *syntax.Block:
+		stmts = c.Stmts
+	}
+	for _, s := range stmts {
+		if name, ok := stmtReadsScript(s); ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // readsScript reports whether words run an interpreter on a script it
 // reads from standard input (sh, bash -s, python3 -), and that
 // interpreter. An interpreter given its script with -c (-e for perl, ruby
 // and node) or a file reads standard input as data.
 func readsScript(words []string) (string, bool) {
+	for w := words; len(w) > 0; {
+		if isCommand(w[0], "xargs") {
+			return "", false // the input is arguments, not a script
+		}
+		var ok bool
+		if w, ok = unwrap(w); !ok {
+			break
+		}
+	}
 	words = commandWords(words)
 	if len(words) == 0 {
 		return "", false
@@ -172,6 +231,9 @@ func readsScript(words []string) (string, bool) {
 			return name, stdin || i+1 == len(words)
 		case w == "--command" || w == "--eval" || w == "--print":
 			return "", false
+		case (w == "-o" || w == "+o" || w == "-O" || w == "+O") && slices.Contains(shells, name):
+			i++ // bash -o pipefail: the option's value, not a script file
+		case strings.HasPrefix(w, "+") && slices.Contains(shells, name):
 		case strings.HasPrefix(w, "--"):
 		case strings.HasPrefix(w, "-"):
 			if shell(w) || w == "-e" && !slices.Contains(shells, name) || w == "-p" && name == "node" {

@@ -123,7 +123,8 @@ func commandSetuid(words []string) ([]chmodCall, []string) {
 // commandWords returns words without the commands that run them, with
 // their options and, for env, its assignments: sudo (sudo -u root -E
 // chmod ...), env (env -i X=1 chmod ...), busybox, exec, command, nohup,
-// nice and time.
+// nice, time, xargs (xargs -0 chmod 777), timeout (timeout 60 sh) and
+// chroot (chroot /mnt chmod ...).
 func commandWords(words []string) []string {
 	for {
 		rest, ok := unwrap(words)
@@ -159,6 +160,9 @@ func unwrap(words []string) ([]string, bool) {
 		case name == "env" && strings.Contains(w, "=") && !strings.HasPrefix(w, "="):
 			words = words[1:]
 		default:
+			if name == "timeout" || name == "chroot" {
+				words = words[1:] // timeout DURATION cmd, chroot DIR cmd
+			}
 			return words, true
 		}
 	}
@@ -176,6 +180,9 @@ var wrapperValueOptions = map[string][]string{
 	"nohup":   nil,
 	"nice":    {"-n", "--adjustment"},
 	"time":    {"-f", "-o", "--format", "--output"},
+	"xargs":   {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter", "--max-lines", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"},
+	"timeout": {"-s", "-k", "--signal", "--kill-after"},
+	"chroot":  {"--userspec", "--groups"},
 }
 
 // isCommand reports whether word runs the command name (name or a path

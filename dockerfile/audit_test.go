@@ -286,12 +286,15 @@ RUN ls /opt/bin/* | xargs -r -n 1 chmod u+s
 RUN find /opt -name tool -execdir sh -c 'chmod g+s "$1"' _ {} \;
 RUN timeout 60 chmod 2755 /usr/bin/tool
 RUN find /opt -type f -exec chmod 755 {} + && ls | xargs chmod 644
+RUN find /var/www -type d -exec chmod 2775 {} + -o -type f -exec chmod 664 {} +
+RUN find /srv -type d -exec chmod g+s {} \; -o -type f -exec chmod g+s {} \;
 USER 1000
 `, want: []want{
 			{finding.Medium, "RUN find /opt/bin", "", []string{"RUN chmod 4755"}},
 			{finding.Medium, "RUN ls /opt/bin", "", []string{"RUN chmod u+s"}},
 			{finding.Medium, "-execdir", "", []string{"RUN chmod g+s"}},
 			{finding.Medium, "RUN timeout", "", nil},
+			{finding.Medium, "RUN find /srv", "", nil},
 		}},
 		{name: "COPY --chmod setuid", src: `FROM alpine:3.20
 COPY --chmod=4755 tool /usr/local/bin/tool

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -168,12 +169,25 @@ func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(
 	}
 }
 
+// findDir stands for find's {} in the command of an action that only
+// directories reach (find /srv -type d -exec chmod 2775 {} +): runSetuid
+// counts it as a directory the RUN creates. No shell word holds a NUL.
+const findDir = "\x00find -type d"
+
 // findExecs returns the commands of the -exec, -execdir, -ok and -okdir
-// actions of find's arguments, each up to its ";" or "+".
+// actions of find's arguments, each up to its ";" or "+", with {} as
+// findDir when the last -type before the action is d.
 func findExecs(args []string) [][]string {
 	var out [][]string
+	typ := ""
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
+		case "-type", "-xtype":
+			if i+1 < len(args) {
+				typ = args[i+1]
+				i++
+			}
+			continue
 		case "-exec", "-execdir", "-ok", "-okdir":
 		default:
 			continue
@@ -183,7 +197,13 @@ func findExecs(args []string) [][]string {
 			j++
 		}
 		if j > i+1 {
-			out = append(out, args[i+1:j])
+			c := slices.Clone(args[i+1 : j])
+			for k, w := range c {
+				if w == "{}" && typ == "d" {
+					c[k] = findDir
+				}
+			}
+			out = append(out, c)
 		}
 		i = j
 	}

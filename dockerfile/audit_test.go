@@ -955,6 +955,19 @@ USER 1000
 `},
 	},
 	"dockerfile/sudo-nopasswd": {
+		{name: "sed removing NOPASSWD, sed adding it", src: `FROM debian:12
+RUN sed -i 's/NOPASSWD: //' /etc/sudoers && sed -ri '/^app.*NOPASSWD:/s/^/# /' /etc/sudoers.d/app
+RUN sed -i 's/%sudo\tALL=(ALL:ALL) NOPASSWD: ALL/%sudo\tALL=(ALL:ALL) ALL/' /etc/sudoers
+RUN sed -i -e '/NOPASSWD:/d' /etc/sudoers
+RUN sed -i '$a app ALL=(ALL) NOPASSWD: ALL' /etc/sudoers
+RUN sed -i 's|^app ALL=(ALL) ALL|app ALL=(ALL) NOPASSWD: ALL|' /etc/sudoers
+RUN sed -i "s/^app ALL=(ALL) ALL/$(echo app) ALL=(ALL) NOPASSWD: ALL/" /etc/sudoers
+USER app
+`, want: []want{
+			{finding.High, "RUN sed -i '$a", "", nil},
+			{finding.High, "RUN sed -i 's|", "", nil},
+			{finding.High, "$(echo app)", "", nil},
+		}},
 		{name: "escapes and Defaults !authenticate", src: `FROM debian:12
 RUN printf 'app ALL=(ALL) NOPASS\127D: ALL\n' >> /etc/sudoers
 RUN echo -e 'app ALL=(ALL) NOPASS\x57D: ALL' > /etc/sudoers.d/app

@@ -261,7 +261,7 @@ var Rules = []finding.Rule{
 			"Reported for the final stage and the stages it is built FROM, wherever the rule is written: the RUN's command line and heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), " +
 			"its commands' words after quote removal (`NOPASS\"WD\":`) and escapes (`printf 'NOPASS\\127D:'`, `echo -e`, `$'...'`), and with the variables the script or the stage's ENV and ARG set (`ENV GRANT=\"NOPASSWD: ALL\"`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
 			"Not reported: a rule without NOPASSWD, and adding a user to the sudo or wheel group (`usermod -aG sudo app`) alone, since the distributions' group rules ask for the user's password; " +
-			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64). `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
+			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64); what a sed command searches for (`sed -i 's/NOPASSWD: //' /etc/sudoers`, `/NOPASSWD:/d`), not what it writes. `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
 			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
 	},

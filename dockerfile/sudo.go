@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // runUsesSudo reports whether a RUN runs sudo: as a command of its
@@ -79,13 +80,32 @@ func nopasswdGrant(text string) string {
 // runNopasswd returns what passwordless root rule a RUN writes, or "": of
 // its text (command line and heredoc bodies), or of its commands' words
 // after quote removal (echo app ALL="(ALL)" NOPASS"WD": ALL), sh -c
-// scripts included.
-// cmds are the RUN's commands (runCommands).
-func runNopasswd(c *instructions.RunCommand, cmds [][]string) string {
-	if g := nopasswdGrant(runText(c)); g != "" {
-		return g
+// scripts included. The patterns a sed command searches for are not
+// what it writes (sed -i 's/NOPASSWD: //' /etc/sudoers removes the tag):
+// they are left out of both, when literal.
+//
+// cmds are the RUN's commands (runCommands), ps the parses of its scripts.
+func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) string {
+	scripts, argv := runScripts(c)
+	texts := []string{strings.Join(argv, " ")}
+	if len(c.Files) > 0 {
+		texts = append(texts, strings.Join(c.CmdLine, "\n"))
+	}
+	for _, script := range scripts {
+		texts = append(texts, withoutSedPatterns(script, ps))
+	}
+	for _, t := range texts {
+		if g := nopasswdGrant(t); g != "" {
+			return g
+		}
 	}
 	for _, words := range cmds {
+		if w := commandWords(words); len(w) > 1 && isCommand(w[0], "sed") {
+			words = make([]string, len(w))
+			for i, x := range w {
+				words[i] = sedWithoutPatterns(x)
+			}
+		}
 		text := strings.Join(words, " ")
 		if g := nopasswdGrant(text); g != "" {
 			return g
@@ -99,6 +119,91 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string) string {
 		}
 	}
 	return ""
+}
+
+// withoutSedPatterns returns script with the literal arguments of its
+// sed commands blanked (the words of runCommands hold them, without their
+// patterns), or script unchanged when it does not parse.
+func withoutSedPatterns(script string, ps *shellParses) string {
+	if !strings.Contains(script, "sed") {
+		return script
+	}
+	f, err := ps.parse(script)
+	if err != nil {
+		return script
+	}
+	b := []byte(script)
+	syntax.Walk(f, func(n syntax.Node) bool {
+		call, ok := n.(*syntax.CallExpr)
+		if !ok {
+			return true
+		}
+		words := callLiterals(call)
+		cw := commandWords(words)
+		if len(cw) < 2 || !isCommand(cw[0], "sed") {
+			return true
+		}
+		for i, w := range call.Args[len(words)-len(cw)+1:] {
+			if cw[i+1] == "" {
+				continue // not literal: its text stays judged
+			}
+			for k := w.Pos().Offset(); k < w.End().Offset() && int(k) < len(b); k++ {
+				b[k] = ' '
+			}
+		}
+		return true
+	})
+	return string(b)
+}
+
+// sedWithoutPatterns returns a sed script with the patterns of its s
+// commands (s/PATTERN/replacement/) and its /regex/ addresses removed:
+// what it matches, not what it writes.
+func sedWithoutPatterns(expr string) string {
+	var b strings.Builder
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		var end int
+		switch {
+		case c == '/' && (i == 0 || strings.IndexByte(" \t\n;{}!,", expr[i-1]) >= 0):
+			end = sedDelimited(expr, i+1, '/') // an address /regex/
+		case c == 's' && i+1 < len(expr) && (i == 0 || strings.IndexByte(" \t\n;{}!/0123456789$", expr[i-1]) >= 0):
+			d := expr[i+1]
+			if d == '\\' || d == '\n' || d == ' ' || d >= '0' && d <= '9' || d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' {
+				end = -1
+				break
+			}
+			if e := sedDelimited(expr, i+2, d); e >= 0 && sedDelimited(expr, e+1, d) >= 0 {
+				b.WriteByte('s')
+				b.WriteByte(d)
+				i = e // the pattern is dropped, the replacement kept
+				continue
+			}
+			end = -1
+		default:
+			end = -1
+		}
+		if end >= 0 {
+			i = end
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// sedDelimited returns the index of the first d in expr from i that no
+// backslash escapes, or -1.
+func sedDelimited(expr string, i int, d byte) int {
+	for ; i < len(expr); i++ {
+		switch expr[i] {
+		case '\\':
+			i++
+		case d:
+			return i
+		}
+	}
+	return -1
 }
 
 // unescape replaces the backslash escapes of echo -e, printf and bash's

@@ -876,6 +876,19 @@ USER 1000
 `},
 	},
 	"dockerfile/world-writable": {
+		{name: "setfacl", src: `FROM alpine:3.20
+RUN setfacl -m o::rwx /app
+RUN setfacl -R -m u:app:rwx,other:rw- /srv
+RUN setfacl -Rm d:o::7 /data
+RUN setfacl --modify=o::rw /etc/app.conf
+RUN setfacl -m u:app:rwx,g::rx,o::r-x /ok && setfacl -x o /ok2 && setfacl -m m::rwx /ok3
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN setfacl -m o::rwx", "", []string{"RUN setfacl -m o::rwx"}},
+			{finding.Low, "RUN setfacl -R -m", "", []string{"other:rw-"}},
+			{finding.Low, "RUN setfacl -Rm", "", nil},
+			{finding.Low, "RUN setfacl --modify", "", nil},
+		}},
 		{name: "find -exec and xargs", src: `FROM alpine:3.20
 RUN find /app -type d -exec chmod 777 {} \;
 RUN find /app -print0 | xargs -0 -I{} chmod a+w {}

@@ -71,9 +71,61 @@ func runWorldWritable(cmds [][]string) []string {
 			out = append(out, what)
 			continue
 		}
+		if acl, ok := setfaclWorldWritable(words); ok {
+			out = append(out, "setfacl -m "+acl)
+			continue
+		}
 		if im, ok := parseInstallMkdir(words); ok && worldWritable(im.mode) {
 			out = append(out, im.cmd+" -m "+im.mode)
 		}
 	}
 	return out
+}
+
+// setfaclWorldWritable reports whether words are a setfacl command
+// (run directly or through the commands commandWords removes) whose
+// -m, --modify, -s or --set entries give others write permission
+// (o::rwx, other:rw-, o::7, d:o::w for the files created later), and
+// that entry.
+func setfaclWorldWritable(words []string) (string, bool) {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "setfacl") {
+		return "", false
+	}
+	for i := 1; i < len(words); i++ {
+		w, spec := words[i], ""
+		switch {
+		case w == "-m" || w == "--modify" || w == "-s" || w == "--set":
+			if i+1 < len(words) {
+				spec = words[i+1]
+				i++
+			}
+		case strings.HasPrefix(w, "--modify=") || strings.HasPrefix(w, "--set="):
+			_, spec, _ = strings.Cut(w, "=")
+		case strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--") && strings.ContainsAny(w, "ms"):
+			// A cluster ending with m or s (-Rm): its value is the next word.
+			if last := w[len(w)-1]; (last == 'm' || last == 's') && i+1 < len(words) {
+				spec = words[i+1]
+				i++
+			}
+		}
+		for _, e := range strings.Split(spec, ",") {
+			parts := strings.Split(strings.TrimSpace(e), ":")
+			if len(parts) > 0 && (parts[0] == "d" || parts[0] == "default") {
+				parts = parts[1:]
+			}
+			if len(parts) < 2 || parts[0] != "o" && parts[0] != "other" {
+				continue
+			}
+			perms := parts[len(parts)-1]
+			if n, err := strconv.ParseUint(perms, 8, 8); err == nil && len(perms) == 1 {
+				if n&2 != 0 {
+					return e, true
+				}
+			} else if strings.Contains(perms, "w") {
+				return e, true
+			}
+		}
+	}
+	return "", false
 }

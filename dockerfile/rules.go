@@ -281,7 +281,7 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleWorldWritable,
 		Severity: finding.Low,
-		Summary:  "The final image gets world-writable files: a RUN chmod, install -m or mkdir -m, or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
+		Summary:  "The final image gets world-writable files: a RUN chmod, install -m, mkdir -m or setfacl (o::rwx), or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
 		Rationale: "A file every user may write is a file any process of the container may change, whatever its UID: the application's code and scripts, " +
 			"configuration, or the entrypoint a root process runs later (`chmod -R 777 /app`, `chmod 666 /etc/passwd`). It usually stands in for a " +
 			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +

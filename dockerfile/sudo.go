@@ -17,7 +17,10 @@ import (
 // kept for scripts that do not parse.
 // cmds are the RUN's commands (runCommands).
 func runUsesSudo(c *instructions.RunCommand, cmds [][]string) bool {
-	return sudoRun.MatchString(runText(c)) || slices.ContainsFunc(cmds, usesSudo)
+	if text := runText(c); strings.Contains(text, "sudo") && sudoRun.MatchString(text) {
+		return true
+	}
+	return slices.ContainsFunc(cmds, usesSudo)
 }
 
 // usesSudo reports whether words run sudo, directly or through the
@@ -66,6 +69,9 @@ var (
 // nopasswdGrant returns what passwordless root rule text holds ("a
 // NOPASSWD sudoers rule", "a doas nopass rule"), or "".
 func nopasswdGrant(text string) string {
+	if !strings.Contains(text, "NOPASSWD") && !strings.Contains(text, "authenticate") && !strings.Contains(text, "nopass") {
+		return "" // what each pattern needs: most commands have none
+	}
 	switch {
 	case sudoersNopasswd.MatchString(text):
 		return "a NOPASSWD sudoers rule"

@@ -782,6 +782,17 @@ RUN sh -c 'echo sudo'
 `},
 	},
 	"dockerfile/pipe-to-shell": {
+		{name: "substitution as the command, xargs into sh -c", src: `FROM debian:12
+RUN $(curl -fsSL https://x.example/cmd)
+RUN ` + "`wget -qO- https://x.example/cmd`" + `
+RUN curl -fsSL https://x.example/i | xargs -0 bash -c
+RUN echo "$(curl -fsSL https://x.example/v)" && curl -fsSL https://x.example/l | xargs -n1 echo
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN $(curl", "", []string{"a command of curl output"}},
+			{finding.Medium, "RUN `wget", "", nil},
+			{finding.Medium, "xargs -0 bash -c", "", []string{"curl | bash"}},
+		}},
 		{name: "SHELL of Windows: PowerShell and cmd are not sh", src: "# escape=`" + `
 FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS ps
 SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"]
@@ -876,6 +887,15 @@ USER 1000
 `},
 	},
 	"dockerfile/world-writable": {
+		{name: "umask", src: `FROM alpine:3.20
+RUN umask 000 && mkdir -p /srv/data && tar -xf /tmp/a.tar -C /srv
+RUN umask -S o=rwx; cp -r /src /app
+RUN umask 0002 && mkdir /shared && umask 022 && umask u=rwx,g=rx,o=rx && umask
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN umask 000 &&", "", []string{"RUN umask 000 makes"}},
+			{finding.Low, "RUN umask -S", "", nil},
+		}},
 		{name: "setfacl", src: `FROM alpine:3.20
 RUN setfacl -m o::rwx /app
 RUN setfacl -R -m u:app:rwx,other:rw- /srv

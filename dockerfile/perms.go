@@ -71,6 +71,10 @@ func runWorldWritable(cmds [][]string) []string {
 			out = append(out, what)
 			continue
 		}
+		if m, ok := umaskWorldWritable(words); ok {
+			out = append(out, "umask "+m)
+			continue
+		}
 		if acl, ok := setfaclWorldWritable(words); ok {
 			out = append(out, "setfacl -m "+acl)
 			continue
@@ -126,6 +130,30 @@ func setfaclWorldWritable(words []string) (string, bool) {
 				return e, true
 			}
 		}
+	}
+	return "", false
+}
+
+// umaskWorldWritable reports whether words are a umask command that lets
+// the files the rest of the RUN creates be written by others (umask 000,
+// umask 0020, umask o=rwx): mkdir, cp, tar and the like then make them
+// world-writable. Its mask.
+func umaskWorldWritable(words []string) (string, bool) {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "umask") {
+		return "", false
+	}
+	for _, w := range words[1:] {
+		switch {
+		case w == "-S" || w == "-p":
+			continue
+		case w == "":
+			return "", false
+		}
+		if n, err := strconv.ParseUint(w, 8, 32); err == nil {
+			return w, n&0o002 == 0
+		}
+		return w, worldWritable(w) // the symbolic mask names what is allowed
 	}
 	return "", false
 }

@@ -100,6 +100,12 @@ func scriptPipesToShell(script string, depth int, ps *shellParses) string {
 			if len(words) == 0 {
 				return true
 			}
+			if d := dl[n.Args[0]]; d != "" {
+				// $(curl ...) or `wget -O- ...` as the command: its
+				// output runs.
+				found = "a command of " + d + " output"
+				return false
+			}
 			name := words[0][strings.LastIndexByte(words[0], '/')+1:]
 			if slices.Contains(interpreters, name) || name == "eval" || name == "source" || name == "." {
 				// What the interpreter runs from a substitution:
@@ -205,7 +211,12 @@ func stmtReadsScript(st *syntax.Stmt) (string, bool) {
 func readsScript(words []string) (string, bool) {
 	for w := words; len(w) > 0; {
 		if isCommand(w[0], "xargs") {
-			return "", false // the input is arguments, not a script
+			// The input is arguments, not a script, unless they are the
+			// script of a shell's -c (xargs -0 bash -c).
+			if c := commandWords(w); len(c) == 2 && slices.Contains(shells, c[0][strings.LastIndexByte(c[0], '/')+1:]) && cmdsecret.ShellScriptOpt(c[1]) {
+				return c[0][strings.LastIndexByte(c[0], '/')+1:], true
+			}
+			return "", false
 		}
 		var ok bool
 		if w, ok = unwrap(w); !ok {

@@ -272,7 +272,7 @@ var Rules = []finding.Rule{
 		Rationale: "The script runs as it arrives: a compromised or changed server, a hijacked DNS name or a man in the middle (`curl -k`, http) runs its code in the build, " +
 			"and a rebuild silently runs a different script, as with dockerfile/add-remote. Every stage is checked, builders included: code run there can change what they hand to the final image. " +
 			"Reported: a pipeline in which curl, wget, fetch, aria2c or httpie's http feeds, directly or through other commands (`curl | tee x | sh`), a shell or python, perl, ruby, node or php that reads its " +
-			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads; and an interpreter (or `source /dev/stdin`) reading one from a redirection (`bash <<<\"$(curl ...)\"`, `sh < <(curl ...)`). " +
+			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads; an interpreter (or `source /dev/stdin`) reading one from a redirection (`bash <<<\"$(curl ...)\"`, `sh < <(curl ...)`); a download's output run as the command (`$(curl ...)`) or as the script of `xargs bash -c`. " +
 			"Found in shell and exec form, heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), `sh -c` scripts, by path, in a subshell or block (`| (sh)`), and through sudo, env, busybox, timeout or exec. Not reported: an interpreter given its script with -c or -e or a file " +
 			"(`curl api | python3 -c 'import json...'` reads data), a download to a file that a later command runs, which may be checked between the two, and a shell-form RUN under a SHELL of PowerShell or cmd (`SHELL [\"powershell\", \"-Command\"]`, `SHELL [\"cmd\", \"/S\", \"/C\"]`), which is not sh.",
 		Fix: "Download to a file, verify it, then run it: `curl -fsSLo install.sh <url> && echo \"<sha256>  install.sh\" | sha256sum -c - && sh install.sh`, " +
@@ -281,7 +281,7 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleWorldWritable,
 		Severity: finding.Low,
-		Summary:  "The final image gets world-writable files: a RUN chmod, install -m, mkdir -m or setfacl (o::rwx), or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
+		Summary:  "The final image gets world-writable files: a RUN chmod, install -m, mkdir -m, setfacl (o::rwx) or umask (umask 000), or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
 		Rationale: "A file every user may write is a file any process of the container may change, whatever its UID: the application's code and scripts, " +
 			"configuration, or the entrypoint a root process runs later (`chmod -R 777 /app`, `chmod 666 /etc/passwd`). It usually stands in for a " +
 			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +

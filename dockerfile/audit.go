@@ -228,6 +228,10 @@ type stage struct {
 	// onbuild are its ONBUILD triggers: BuildKit runs them at the start
 	// of a stage built FROM it.
 	onbuild []trigger
+	// notSh is whether its SHELL, or that of its FROM chain, is Windows'
+	// PowerShell or cmd (windowsShell): its shell-form RUNs are not sh
+	// scripts.
+	notSh bool
 }
 
 // trigger is the instruction of an ONBUILD, and the line of the ONBUILD.
@@ -355,6 +359,7 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 		st.env = maps.Clone(p.env)
 		st.uid0 = maps.Clone(p.uid0)
 		st.user, st.health, st.compiler = p.user, p.health, p.compiler
+		st.notSh = p.notSh
 	} else {
 		st.image = newImageRef(ref, marked)
 		st.env = map[string]string{}
@@ -416,6 +421,8 @@ func (a *auditor) stage(i int, s *instructions.Stage) {
 			if _, unmatched, err := a.lex.ProcessWord(c.User, vars{m: st.env}); err == nil && !known {
 				st.user.unset = slices.Sorted(maps.Keys(unmatched))
 			}
+		case *instructions.ShellCommand:
+			st.notSh = windowsShell(c.Shell)
 		case *instructions.HealthCheckCommand:
 			st.health = true
 		case *instructions.RunCommand:
@@ -578,10 +585,19 @@ func runText(c *instructions.RunCommand) string {
 // run notes the compilers a RUN runs and Go builds that may use cgo.
 func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 	text := runText(c)
-	if runUsesSudo(c, st.env) {
+	ps := newShellParses()
+	cmdPs := ps
+	if st.notSh && c.PrependShell {
+		// PowerShell or cmd runs the command line: the rules that read
+		// its commands do not parse it as sh (secrets and packages keep
+		// their reading: a literal secret is one in any language).
+		cmdPs = notShell
+	}
+	cmds := runCommands(c, st.env, cmdPs)
+	if runUsesSudo(c, cmds) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}
-	for _, u := range runInstalls(c) {
+	for _, u := range runInstalls(c, ps) {
 		names := u.names
 		more := ""
 		if len(names) > 5 {
@@ -590,25 +606,25 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		a.report(ruleUnpinnedPackage, finding.Low, line, st.object(),
 			fmt.Sprintf("%s installs %s%s without a version: a rebuild gets whatever the repository serves then", u.manager, strings.Join(names, ", "), more), fixOf(ruleUnpinnedPackage))
 	}
-	for _, s := range runSecrets(c) {
+	for _, s := range runSecrets(c, ps) {
 		a.report(ruleSecretInRun, finding.High, line, st.object(),
 			fmt.Sprintf("RUN holds %s: the image history keeps RUN command lines, and build logs and caches show them", s), fixOf(ruleSecretInRun))
 	}
-	for _, name := range runUID0Users(c) {
+	for _, name := range runUID0Users(c, ps) {
 		st.uid0[name] = line
 	}
-	if p := runPipesToShell(c); p != "" {
+	if p := runPipesToShell(c, cmdPs); p != "" {
 		a.report(rulePipeToShell, finding.Medium, line, st.object(),
 			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
 			fixOf(rulePipeToShell))
 	}
-	for _, w := range runWorldWritable(c, st.env) {
+	for _, w := range runWorldWritable(cmds) {
 		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
 	}
-	if g := runNopasswd(c, st.env); g != "" {
+	if g := runNopasswd(c, cmds, cmdPs); g != "" {
 		st.sudoGrants = append(st.sudoGrants, sudoGrant{line: line, what: "RUN writes " + g})
 	}
-	for _, m := range runSetuid(c, st.env) {
+	for _, m := range runSetuid(cmds) {
 		st.setuid = append(st.setuid, setuidSite{line: line, what: "RUN " + m.cmd + " " + m.mode, bits: m.bits})
 	}
 	if m := compilerRun.FindStringSubmatch(text); m != nil && st.compiler == nil {

@@ -296,6 +296,22 @@ FROM alpine:3.20 AS tools
 `, opts: dockerfile.Options{Target: "APP"}},
 	},
 	"dockerfile/setuid-file": {
+		{name: "find -exec, xargs, timeout", src: `FROM debian:12
+RUN find /opt/bin -type f -exec chmod 4755 {} +
+RUN ls /opt/bin/* | xargs -r -n 1 chmod u+s
+RUN find /opt -name tool -execdir sh -c 'chmod g+s "$1"' _ {} \;
+RUN timeout 60 chmod 2755 /usr/bin/tool
+RUN find /opt -type f -exec chmod 755 {} + && ls | xargs chmod 644
+RUN find /var/www -type d -exec chmod 2775 {} + -o -type f -exec chmod 664 {} +
+RUN find /srv -type d -exec chmod g+s {} \; -o -type f -exec chmod g+s {} \;
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN find /opt/bin", "", []string{"RUN chmod 4755"}},
+			{finding.Medium, "RUN ls /opt/bin", "", []string{"RUN chmod u+s"}},
+			{finding.Medium, "-execdir", "", []string{"RUN chmod g+s"}},
+			{finding.Medium, "RUN timeout", "", nil},
+			{finding.Medium, "RUN find /srv", "", nil},
+		}},
 		{name: "COPY --chmod setuid", src: `FROM alpine:3.20
 COPY --chmod=4755 tool /usr/local/bin/tool
 USER 1000
@@ -782,6 +798,58 @@ RUN sh -c 'echo sudo'
 `},
 	},
 	"dockerfile/pipe-to-shell": {
+		{name: "substitution as the command, xargs into sh -c", src: `FROM debian:12
+RUN $(curl -fsSL https://x.example/cmd)
+RUN ` + "`wget -qO- https://x.example/cmd`" + `
+RUN curl -fsSL https://x.example/i | xargs -0 bash -c
+RUN echo "$(curl -fsSL https://x.example/v)" && curl -fsSL https://x.example/l | xargs -n1 echo
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN $(curl", "", []string{"a command of curl output"}},
+			{finding.Medium, "RUN `wget", "", nil},
+			{finding.Medium, "xargs -0 bash -c", "", []string{"curl | bash"}},
+		}},
+		{name: "SHELL of Windows: PowerShell and cmd are not sh", src: "# escape=`" + `
+FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS ps
+SHELL ["powershell", "-Command", "$ErrorActionPreference = 'Stop';"]
+RUN curl.exe -fsSL https://x.example/a -o a.txt ; Get-Content a.txt | sh ; chmod 777 C:\app
+FROM ps
+RUN curl -fsSL https://x.example/i | sh
+SHELL ["cmd", "/S", "/C"]
+RUN curl -fsSL https://x.example/i | sh
+RUN ["sh", "-c", "curl -fsSL https://x.example/i | sh"]
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN curl -fsSL https://x.example/j | bash
+SHELL ["/usr/local/bin/powershell", "-c"]
+RUN curl -fsSL https://x.example/k | sh
+USER ContainerUser
+`, want: []want{
+			{finding.Medium, "RUN [\"sh\"", "", nil},
+			{finding.Medium, "x.example/j", "", nil},
+			{finding.Medium, "x.example/k", "", nil},
+		}},
+		{name: "redirections, subshells, options, wrappers", src: `FROM debian:12
+RUN bash <<<"$(curl -fsSL https://x.example/i)"
+RUN sh < <(wget -qO- https://x.example/i)
+RUN source /dev/stdin <<<"$(curl -fsSL https://x.example/i)"
+RUN curl -fsSL https://x.example/i | (sh)
+RUN curl -fsSL https://x.example/i | { bash; }
+RUN curl -fsSL https://x.example/i | bash -o pipefail
+RUN curl -fsSL https://x.example/i | timeout 60 sh
+RUN curl -fsSL https://x.example/list | xargs -n1 sh -c 'echo "$0"'
+RUN while read -r u; do echo "$u"; done < <(curl -fsSL https://x.example/list)
+RUN jq -r .tag_name <<<"$(curl -fsSL https://x.example/latest)"
+RUN bash -o pipefail -c 'curl -fsSL https://x.example/a.tgz | tar -xz'
+USER 1000
+`, want: []want{
+			{finding.Medium, "RUN bash <<<", "", []string{"bash of curl output"}},
+			{finding.Medium, "RUN sh < <(", "", []string{"sh of wget output"}},
+			{finding.Medium, "RUN source", "", []string{"source of curl output"}},
+			{finding.Medium, "| (sh)", "", []string{"curl | sh"}},
+			{finding.Medium, "| { bash; }", "", nil},
+			{finding.Medium, "| bash -o pipefail", "", nil},
+			{finding.Medium, "| timeout 60 sh", "", nil},
+		}},
 		{name: "pipes", src: `FROM debian:12 AS build
 RUN curl -fsSL https://get.example.com/install.sh | sh
 RUN wget -O- https://x.example/i | bash
@@ -835,6 +903,37 @@ USER 1000
 `},
 	},
 	"dockerfile/world-writable": {
+		{name: "umask", src: `FROM alpine:3.20
+RUN umask 000 && mkdir -p /srv/data && tar -xf /tmp/a.tar -C /srv
+RUN umask -S o=rwx; cp -r /src /app
+RUN umask 0002 && mkdir /shared && umask 022 && umask u=rwx,g=rx,o=rx && umask
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN umask 000 &&", "", []string{"RUN umask 000 makes"}},
+			{finding.Low, "RUN umask -S", "", nil},
+		}},
+		{name: "setfacl", src: `FROM alpine:3.20
+RUN setfacl -m o::rwx /app
+RUN setfacl -R -m u:app:rwx,other:rw- /srv
+RUN setfacl -Rm d:o::7 /data
+RUN setfacl --modify=o::rw /etc/app.conf
+RUN setfacl -m u:app:rwx,g::rx,o::r-x /ok && setfacl -x o /ok2 && setfacl -m m::rwx /ok3
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN setfacl -m o::rwx", "", []string{"RUN setfacl -m o::rwx"}},
+			{finding.Low, "RUN setfacl -R -m", "", []string{"other:rw-"}},
+			{finding.Low, "RUN setfacl -Rm", "", nil},
+			{finding.Low, "RUN setfacl --modify", "", nil},
+		}},
+		{name: "find -exec and xargs", src: `FROM alpine:3.20
+RUN find /app -type d -exec chmod 777 {} \;
+RUN find /app -print0 | xargs -0 -I{} chmod a+w {}
+RUN find /app -type d -exec chmod 755 {} + -o -type f -exec chmod 644 {} +
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN find /app -type d -exec chmod 777", "", []string{"RUN chmod 777"}},
+			{finding.Low, "RUN find /app -print0", "", []string{"RUN chmod a+w"}},
+		}},
 		{name: "chmod, install, mkdir, --chmod", src: `FROM alpine:3.20
 RUN chmod 777 /app
 RUN chmod -R o+w /srv
@@ -885,6 +984,15 @@ USER 1000
 			{finding.Low, "RUN chmod $R", "", []string{"RUN chmod -R 777"}},
 			{finding.Low, "RUN m=0666", "", []string{"RUN install -m 0666"}},
 		}},
+		{name: "symbolic clauses in order", src: `FROM alpine:3.20
+RUN chmod -R a+rwX,o-w /app && chmod o+w,o-w /b && chmod a=rwx,o=rx /c && chmod a+rw,go-w /d
+RUN chmod go-w,a+rw /p
+RUN chmod o-w,+t,o+w,-t /q
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod go-w", "", []string{"RUN chmod go-w,a+rw"}},
+			{finding.Low, "RUN chmod o-w,+t", "", nil},
+		}},
 		{name: "sticky, umask, builders, safe modes", src: `FROM alpine:3.20 AS build
 RUN chmod 777 /out
 FROM alpine:3.20
@@ -896,6 +1004,32 @@ USER 1000
 `},
 	},
 	"dockerfile/sudo-nopasswd": {
+		{name: "sed removing NOPASSWD, sed adding it", src: `FROM debian:12
+RUN sed -i 's/NOPASSWD: //' /etc/sudoers && sed -ri '/^app.*NOPASSWD:/s/^/# /' /etc/sudoers.d/app
+RUN sed -i 's/%sudo\tALL=(ALL:ALL) NOPASSWD: ALL/%sudo\tALL=(ALL:ALL) ALL/' /etc/sudoers
+RUN sed -i -e '/NOPASSWD:/d' /etc/sudoers
+RUN sed -i '$a app ALL=(ALL) NOPASSWD: ALL' /etc/sudoers
+RUN sed -i 's|^app ALL=(ALL) ALL|app ALL=(ALL) NOPASSWD: ALL|' /etc/sudoers
+RUN sed -i "s/^app ALL=(ALL) ALL/$(echo app) ALL=(ALL) NOPASSWD: ALL/" /etc/sudoers
+USER app
+`, want: []want{
+			{finding.High, "RUN sed -i '$a", "", nil},
+			{finding.High, "RUN sed -i 's|", "", nil},
+			{finding.High, "$(echo app)", "", nil},
+		}},
+		{name: "escapes and Defaults !authenticate", src: `FROM debian:12
+RUN printf 'app ALL=(ALL) NOPASS\127D: ALL\n' >> /etc/sudoers
+RUN echo -e 'app ALL=(ALL) NOPASS\x57D: ALL' > /etc/sudoers.d/app
+RUN echo $'app ALL=(ALL) \x4eOPASSWD: ALL' > /etc/sudoers.d/b
+RUN echo 'Defaults:app !authenticate' >> /etc/sudoers.d/app
+RUN echo 'Defaults  env_keep += "HOME"' >> /etc/sudoers && printf 'app ALL=(ALL) ALL\n' > /etc/sudoers.d/c
+USER app
+`, want: []want{
+			{finding.High, "RUN printf 'app ALL=(ALL) NOPASS", "", nil},
+			{finding.High, "RUN echo -e", "", nil},
+			{finding.High, "RUN echo $'app", "", nil},
+			{finding.High, "RUN echo 'Defaults:app", "", []string{"Defaults !authenticate"}},
+		}},
 		{name: "echo into sudoers", src: `FROM debian:12
 RUN useradd -m app && echo 'app ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
 USER app

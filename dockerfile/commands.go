@@ -1,6 +1,8 @@
 package dockerfile
 
 import (
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -24,17 +26,96 @@ const maxShellNesting = 8
 // which BuildKit gives the RUN as its environment (ARG MODE=4755 ...
 // chmod $MODE f). Words with other expansions are "". A script that does
 // not parse is not walked.
-func walkRun(c *instructions.RunCommand, env map[string]string, fn func(words []string)) {
+//
+// Scripts are parsed through ps, which the rules reading the same RUN
+// share.
+func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) {
 	top := &scope{env: env}
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		// No shell expands an exec-form RUN's arguments, but one its
 		// sh -c script runs does.
-		walkWords(argv, 0, top, fn)
+		walkWords(argv, 0, top, ps, fn)
 	}
 	for _, s := range scripts {
-		walkScript(s, 0, top, fn)
+		walkScript(s, 0, top, ps, fn)
 	}
+}
+
+// runCommands returns the words of each command of a RUN, in the order
+// walkRun gives them: the rules that judge commands (run-sudo,
+// world-writable, sudo-nopasswd, setuid-file) read them from one walk.
+func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) [][]string {
+	var out [][]string
+	walkRun(c, env, ps, func(words []string) { out = append(out, words) })
+	return out
+}
+
+// shellParses parses each shell script once for all the rules that read
+// a RUN: a RUN of a 5,000-line here-document was parsed six times.
+// The parsed files are only read. A nil *shellParses parses every time.
+type shellParses struct {
+	files map[string]shellParse
+}
+
+type shellParse struct {
+	f   *syntax.File
+	err error
+}
+
+// notShell is the shellParses of scripts that are not sh (windowsShell):
+// none parses.
+var notShell = &shellParses{}
+
+// errNotShell is the parse error of a script run by PowerShell or cmd.
+var errNotShell = errors.New("not a sh script")
+
+// windowsShell reports whether a SHELL instruction's command is Windows
+// PowerShell or cmd, given the command option of either (powershell
+// -Command, pwsh -Command, cmd /S /C): such a shell does not run sh.
+// The option is required so that a sh renamed powershell, which would
+// reject it, cannot hide a script.
+func windowsShell(shell []string) bool {
+	if len(shell) < 2 {
+		return false
+	}
+	name := strings.ToLower(shell[0])
+	name = name[strings.LastIndexAny(name, `/\`)+1:]
+	name = strings.TrimSuffix(name, ".exe")
+	for _, opt := range shell[1:] {
+		opt = strings.ToLower(opt)
+		switch name {
+		case "powershell", "pwsh":
+			if opt == "-command" || opt == "-encodedcommand" {
+				return true
+			}
+		case "cmd":
+			if opt == "/c" || opt == "/s" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newShellParses() *shellParses {
+	return &shellParses{files: map[string]shellParse{}}
+}
+
+// parse returns cmdsecret.Parse(script), parsing it on its first call.
+func (ps *shellParses) parse(script string) (*syntax.File, error) {
+	if ps == nil {
+		return cmdsecret.Parse(script)
+	}
+	if ps == notShell {
+		return nil, errNotShell
+	}
+	if p, ok := ps.files[script]; ok {
+		return p.f, p.err
+	}
+	f, err := cmdsecret.Parse(script)
+	ps.files[script] = shellParse{f, err}
+	return f, err
 }
 
 // scope holds the variables a script sets over those of the script (or
@@ -62,8 +143,8 @@ func (s *scope) lookup(name string) (string, bool) {
 	return "", false
 }
 
-func walkScript(script string, depth int, parent *scope, fn func(words []string)) {
-	f, err := cmdsecret.Parse(script)
+func walkScript(script string, depth int, parent *scope, ps *shellParses, fn func(words []string)) {
+	f, err := ps.parse(script)
 	if err != nil {
 		return
 	}
@@ -100,7 +181,7 @@ func walkScript(script string, depth int, parent *scope, fn func(words []string)
 				v, _ := expandWord(w, vars) // "" for a word not known
 				words = append(words, v)
 			}
-			walkWords(words, depth, vars, fn)
+			walkWords(words, depth, vars, ps, fn)
 		}
 		return true
 	})
@@ -108,14 +189,64 @@ func walkScript(script string, depth int, parent *scope, fn func(words []string)
 
 // walkWords calls fn with words and walks the script they run if they
 // are sh -c SCRIPT.
-func walkWords(words []string, depth int, vars *scope, fn func(words []string)) {
+//
+// The commands find runs (find / -perm ... -exec chmod 777 {} +, -execdir,
+// -ok, -okdir) are walked as commands of their own.
+func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(words []string)) {
 	fn(words)
 	if depth >= maxShellNesting {
 		return
 	}
-	if script, ok := cmdsecret.ShellScript(commandWords(words)); ok && script != "" {
-		walkScript(script, depth+1, vars, fn)
+	cw := commandWords(words)
+	if script, ok := cmdsecret.ShellScript(cw); ok && script != "" {
+		walkScript(script, depth+1, vars, ps, fn)
 	}
+	if len(cw) > 0 && isCommand(cw[0], "find") {
+		for _, c := range findExecs(cw[1:]) {
+			walkWords(c, depth+1, vars, ps, fn)
+		}
+	}
+}
+
+// findDir stands for find's {} in the command of an action that only
+// directories reach (find /srv -type d -exec chmod 2775 {} +): runSetuid
+// counts it as a directory the RUN creates. No shell word holds a NUL.
+const findDir = "\x00find -type d"
+
+// findExecs returns the commands of the -exec, -execdir, -ok and -okdir
+// actions of find's arguments, each up to its ";" or "+", with {} as
+// findDir when the last -type before the action is d.
+func findExecs(args []string) [][]string {
+	var out [][]string
+	typ := ""
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-type", "-xtype":
+			if i+1 < len(args) {
+				typ = args[i+1]
+				i++
+			}
+			continue
+		case "-exec", "-execdir", "-ok", "-okdir":
+		default:
+			continue
+		}
+		j := i + 1
+		for j < len(args) && args[j] != ";" && args[j] != "+" {
+			j++
+		}
+		if j > i+1 {
+			c := slices.Clone(args[i+1 : j])
+			for k, w := range c {
+				if w == "{}" && typ == "d" {
+					c[k] = findDir
+				}
+			}
+			out = append(out, c)
+		}
+		i = j
+	}
+	return out
 }
 
 // expandWord returns the value of a shell word after quote removal, with
@@ -133,7 +264,8 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 				b.WriteString(p.Value)
 			case *syntax.SglQuoted:
 				if p.Dollar {
-					return false
+					b.WriteString(unescape(p.Value)) // $'NOPASS\x57D'
+					continue
 				}
 				b.WriteString(p.Value)
 			case *syntax.DblQuoted:

@@ -39,3 +39,31 @@ func TestIsRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestUnescapeAndSedPatterns(t *testing.T) {
+	for in, want := range map[string]string{
+		`NOPASS\x57D`: "NOPASSWD", `NOPASS\127D`: "NOPASSWD", `NOPASS\0127D`: "NOPASSWD", `\u004eO`: "NO",
+		`a\tb`: "a\tb", `\`: `\`, `\x`: `\x`, `\0`: "\x00", `\q`: `\q`,
+	} {
+		if got := unescape(in); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"s/NOPASSWD: //":        "s//",
+		"s|a|NOPASSWD: ALL|g":   "s|NOPASSWD: ALL|g",
+		"/NOPASSWD:/d":          "d",
+		"/x/s/^/# /":            "s/# /",
+		"$a app NOPASSWD: ALL":  "$a app NOPASSWD: ALL",
+		"s":                     "s",
+		"s/":                    "s/",
+		"s/a":                   "s/a",
+		"/":                     "/",
+		`s/a\/b/c/`:             "s/c/",
+		"1,/x/{s/NOPASSWD://;}": "1,{s//;}",
+	} {
+		if got := sedWithoutPatterns(in); got != want {
+			t.Errorf("sedWithoutPatterns(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -19,11 +19,11 @@ type unpinned struct {
 // runInstalls returns the unpinned installs of a RUN: of its heredoc
 // bodies when it has any (each a script of its own), of its exec-form
 // arguments, or of its shell-form command line.
-func runInstalls(c *instructions.RunCommand) []unpinned {
+func runInstalls(c *instructions.RunCommand, ps *shellParses) []unpinned {
 	if len(c.Files) > 0 {
 		var out []unpinned
 		for _, f := range c.Files {
-			out = append(out, unpinnedInstalls(f.Data)...)
+			out = append(out, unpinnedInstalls(f.Data, ps)...)
 		}
 		return out
 	}
@@ -33,7 +33,7 @@ func runInstalls(c *instructions.RunCommand) []unpinned {
 		}
 		return nil
 	}
-	return unpinnedInstalls(strings.Join(c.CmdLine, " "))
+	return unpinnedInstalls(strings.Join(c.CmdLine, " "), ps)
 }
 
 // unpinnedInstalls parses the shell script of a RUN and returns its
@@ -42,8 +42,8 @@ func runInstalls(c *instructions.RunCommand) []unpinned {
 // subshells split commands as the shell would; a script that does not
 // parse, and words that are not literal (variables, command
 // substitutions), are not judged: Ward does not guess.
-func unpinnedInstalls(script string) []unpinned {
-	f, err := cmdsecret.Parse(script)
+func unpinnedInstalls(script string, ps *shellParses) []unpinned {
+	f, err := ps.parse(script)
 	if err != nil {
 		return nil
 	}

@@ -39,7 +39,7 @@ func TestUnpinnedInstalls(t *testing.T) {
 		{"(cd /src && pip install six)", []unpinned{{"pip install", []string{"six"}}}},
 		{"apt-get install -y curl &&", nil}, // does not parse: not judged
 	} {
-		got := unpinnedInstalls(tc.script)
+		got := unpinnedInstalls(tc.script, nil)
 		if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(unpinned{})); diff != "" {
 			t.Errorf("%q (-want +got):\n%s", tc.script, diff)
 		}

@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // symbolicClause matches a symbolic chmod clause: who, operator, perms.
@@ -13,12 +11,13 @@ var symbolicClause = regexp.MustCompile(`^([ugoa]*)([-+=])([rwxXst]*)$`)
 
 // worldWritable reports whether mode, as chmod, install -m, mkdir -m and
 // BuildKit's --chmod read it, lets every user write: an octal mode with
-// bit 0002 (777, 666, 0757), or a symbolic clause for o or a that adds
-// or sets w (o+w, a=rwx, go+w), unless the mode sets the sticky bit
-// (1777, +t: the /tmp pattern, where users cannot remove each other's
-// files). A clause without who (+w, =rwx) follows the umask, which keeps
-// others from writing, and is not counted. Modes that are not literal
-// are not judged.
+// bit 0002 (777, 666, 0757), or symbolic clauses that, read in order as
+// chmod applies them, leave others' w set (o+w, a=rwx, go+w; not
+// a+rwX,o-w), unless the mode sets the sticky bit (1777, +t: the /tmp
+// pattern, where users cannot remove each other's files). A clause
+// without who (+w, =rwx) follows the umask, which keeps others from
+// writing, and is not counted. Modes that are not literal are not
+// judged.
 func worldWritable(mode string) bool {
 	mode = strings.TrimSpace(mode)
 	if mode == "" {
@@ -30,11 +29,24 @@ func worldWritable(mode string) bool {
 	ww, sticky := false, false
 	for _, clause := range strings.Split(mode, ",") {
 		m := symbolicClause.FindStringSubmatch(clause)
-		if m == nil || m[2] == "-" {
+		if m == nil {
 			continue
 		}
-		sticky = sticky || strings.Contains(m[3], "t")
-		ww = ww || strings.ContainsAny(m[1], "oa") && strings.Contains(m[3], "w")
+		who, op, perms := m[1], m[2], m[3]
+		others := strings.ContainsAny(who, "oa")
+		switch op {
+		case "+":
+			ww = ww || others && strings.Contains(perms, "w")
+			sticky = sticky || strings.Contains(perms, "t")
+		case "-":
+			ww = ww && !(others && strings.Contains(perms, "w"))
+			sticky = sticky && !strings.Contains(perms, "t")
+		case "=":
+			if others {
+				ww = strings.Contains(perms, "w")
+				sticky = strings.Contains(perms, "t")
+			}
+		}
 	}
 	return ww && !sticky
 }
@@ -47,22 +59,101 @@ type permSite struct {
 
 // runWorldWritable returns the commands of a RUN that make files
 // world-writable (chmod, install -m, mkdir -m), as "chmod 777",
-// "chmod -R o+w", "mkdir -m 777": read as runSetuid reads a RUN.
-func runWorldWritable(c *instructions.RunCommand, env map[string]string) []string {
+// "chmod -R o+w", "mkdir -m 777", of its commands (runCommands).
+func runWorldWritable(cmds [][]string) []string {
 	var out []string
-	fn := func(words []string) {
+	for _, words := range cmds {
 		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
 			what := "chmod " + ch.mode
 			if ch.recursive {
 				what = "chmod -R " + ch.mode
 			}
 			out = append(out, what)
-			return
+			continue
+		}
+		if m, ok := umaskWorldWritable(words); ok {
+			out = append(out, "umask "+m)
+			continue
+		}
+		if acl, ok := setfaclWorldWritable(words); ok {
+			out = append(out, "setfacl -m "+acl)
+			continue
 		}
 		if im, ok := parseInstallMkdir(words); ok && worldWritable(im.mode) {
 			out = append(out, im.cmd+" -m "+im.mode)
 		}
 	}
-	walkRun(c, env, fn)
 	return out
+}
+
+// setfaclWorldWritable reports whether words are a setfacl command
+// (run directly or through the commands commandWords removes) whose
+// -m, --modify, -s or --set entries give others write permission
+// (o::rwx, other:rw-, o::7, d:o::w for the files created later), and
+// that entry.
+func setfaclWorldWritable(words []string) (string, bool) {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "setfacl") {
+		return "", false
+	}
+	for i := 1; i < len(words); i++ {
+		w, spec := words[i], ""
+		switch {
+		case w == "-m" || w == "--modify" || w == "-s" || w == "--set":
+			if i+1 < len(words) {
+				spec = words[i+1]
+				i++
+			}
+		case strings.HasPrefix(w, "--modify=") || strings.HasPrefix(w, "--set="):
+			_, spec, _ = strings.Cut(w, "=")
+		case strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--") && strings.ContainsAny(w, "ms"):
+			// A cluster ending with m or s (-Rm): its value is the next word.
+			if last := w[len(w)-1]; (last == 'm' || last == 's') && i+1 < len(words) {
+				spec = words[i+1]
+				i++
+			}
+		}
+		for _, e := range strings.Split(spec, ",") {
+			parts := strings.Split(strings.TrimSpace(e), ":")
+			if len(parts) > 0 && (parts[0] == "d" || parts[0] == "default") {
+				parts = parts[1:]
+			}
+			if len(parts) < 2 || parts[0] != "o" && parts[0] != "other" {
+				continue
+			}
+			perms := parts[len(parts)-1]
+			if n, err := strconv.ParseUint(perms, 8, 8); err == nil && len(perms) == 1 {
+				if n&2 != 0 {
+					return e, true
+				}
+			} else if strings.Contains(perms, "w") {
+				return e, true
+			}
+		}
+	}
+	return "", false
+}
+
+// umaskWorldWritable reports whether words are a umask command that lets
+// the files the rest of the RUN creates be written by others (umask 000,
+// umask 0020, umask o=rwx): mkdir, cp, tar and the like then make them
+// world-writable. Its mask.
+func umaskWorldWritable(words []string) (string, bool) {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "umask") {
+		return "", false
+	}
+	for _, w := range words[1:] {
+		switch {
+		case w == "-S" || w == "-p":
+			continue
+		case w == "":
+			return "", false
+		}
+		if n, err := strconv.ParseUint(w, 8, 32); err == nil {
+			return w, n&0o002 == 0
+		}
+		return w, worldWritable(w) // the symbolic mask names what is allowed
+	}
+	return "", false
 }

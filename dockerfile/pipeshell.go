@@ -26,7 +26,7 @@ var interpreters = []string{"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "
 // `sh -c "$(curl)"`, "eval $(wget -O-)"), or "": in its heredoc bodies,
 // shell-form command line or exec-form sh -c script, and the sh -c
 // scripts inside them.
-func runPipesToShell(c *instructions.RunCommand) string {
+func runPipesToShell(c *instructions.RunCommand, ps *shellParses) string {
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		if s, ok := cmdsecret.ShellScript(commandWords(argv)); ok {
@@ -34,7 +34,7 @@ func runPipesToShell(c *instructions.RunCommand) string {
 		}
 	}
 	for _, s := range scripts {
-		if w := scriptPipesToShell(s, 0); w != "" {
+		if w := scriptPipesToShell(s, 0, ps); w != "" {
 			return w
 		}
 	}
@@ -42,8 +42,8 @@ func runPipesToShell(c *instructions.RunCommand) string {
 }
 
 // scriptPipesToShell is runPipesToShell for one shell script.
-func scriptPipesToShell(script string, depth int) string {
-	f, err := cmdsecret.Parse(script)
+func scriptPipesToShell(script string, depth int, ps *shellParses) string {
+	f, err := ps.parse(script)
 	if err != nil {
 		return ""
 	}
@@ -65,8 +65,8 @@ func scriptPipesToShell(script string, depth int) string {
 			stages := pipeline(n, inner)
 			d := ""
 			for _, st := range stages {
-				if call, ok := st.Cmd.(*syntax.CallExpr); ok && d != "" {
-					if name, ok := readsScript(callLiterals(call)); ok {
+				if d != "" {
+					if name, ok := stmtReadsScript(st); ok {
 						found = d + " | " + name
 						return false
 					}
@@ -75,10 +75,36 @@ func scriptPipesToShell(script string, depth int) string {
 					d = dl[st]
 				}
 			}
+		case *syntax.Stmt:
+			// What an interpreter reads as its script from a redirection:
+			// bash <<<"$(curl ...)", sh < <(curl ...), a here-document
+			// holding $(curl ...), source /dev/stdin <<<"$(curl ...)".
+			for _, r := range n.Redirs {
+				var d string
+				switch {
+				case r.Op == syntax.WordHdoc || r.Op == syntax.RdrIn:
+					d = dl[r.Word]
+				case r.Hdoc != nil && (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc):
+					d = dl[r.Hdoc]
+				}
+				if d == "" {
+					continue
+				}
+				if name, ok := stmtReadsScript(n); ok {
+					found = name + " of " + d + " output"
+					return false
+				}
+			}
 		case *syntax.CallExpr:
 			words := commandWords(callLiterals(n))
 			if len(words) == 0 {
 				return true
+			}
+			if d := dl[n.Args[0]]; d != "" {
+				// $(curl ...) or `wget -O- ...` as the command: its
+				// output runs.
+				found = "a command of " + d + " output"
+				return false
 			}
 			name := words[0][strings.LastIndexByte(words[0], '/')+1:]
 			if slices.Contains(interpreters, name) || name == "eval" || name == "source" || name == "." {
@@ -95,7 +121,7 @@ func scriptPipesToShell(script string, depth int) string {
 				return false
 			}
 			if s, ok := cmdsecret.ShellScript(words); ok && depth < maxShellNesting {
-				found = scriptPipesToShell(s, depth+1)
+				found = scriptPipesToShell(s, depth+1, ps)
 			}
 		}
 		return found == ""
@@ -148,11 +174,55 @@ func downloads(f *syntax.File) map[syntax.Node]string {
 	return out
 }
 
+// stmtReadsScript reports whether a statement runs an interpreter on the
+// script it reads from standard input (readsScript), or sources it
+// (source /dev/stdin), itself or as a command of the subshell or block it
+// is ({ sh; }, (bash)), and that interpreter.
+func stmtReadsScript(st *syntax.Stmt) (string, bool) {
+	var stmts []*syntax.Stmt
+	switch c := st.Cmd.(type) {
+	case *syntax.CallExpr:
+		words := callLiterals(c)
+		if name, ok := readsScript(words); ok {
+			return name, true
+		}
+		if words = commandWords(words); len(words) >= 2 && (words[0] == "source" || words[0] == ".") &&
+			slices.Contains([]string{"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}, words[1]) {
+			return words[0], true
+		}
+		return "", false
+	case *syntax.Subshell:
+		stmts = c.Stmts
+	case *syntax.Block:
+		stmts = c.Stmts
+	}
+	for _, s := range stmts {
+		if name, ok := stmtReadsScript(s); ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
 // readsScript reports whether words run an interpreter on a script it
 // reads from standard input (sh, bash -s, python3 -), and that
 // interpreter. An interpreter given its script with -c (-e for perl, ruby
 // and node) or a file reads standard input as data.
 func readsScript(words []string) (string, bool) {
+	for w := words; len(w) > 0; {
+		if isCommand(w[0], "xargs") {
+			// The input is arguments, not a script, unless they are the
+			// script of a shell's -c (xargs -0 bash -c).
+			if c := commandWords(w); len(c) == 2 && slices.Contains(shells, c[0][strings.LastIndexByte(c[0], '/')+1:]) && cmdsecret.ShellScriptOpt(c[1]) {
+				return c[0][strings.LastIndexByte(c[0], '/')+1:], true
+			}
+			return "", false
+		}
+		var ok bool
+		if w, ok = unwrap(w); !ok {
+			break
+		}
+	}
 	words = commandWords(words)
 	if len(words) == 0 {
 		return "", false
@@ -172,6 +242,9 @@ func readsScript(words []string) (string, bool) {
 			return name, stdin || i+1 == len(words)
 		case w == "--command" || w == "--eval" || w == "--print":
 			return "", false
+		case (w == "-o" || w == "+o" || w == "-O" || w == "+O") && slices.Contains(shells, name):
+			i++ // bash -o pipefail: the option's value, not a script file
+		case strings.HasPrefix(w, "+") && slices.Contains(shells, name):
 		case strings.HasPrefix(w, "--"):
 		case strings.HasPrefix(w, "-"):
 			if shell(w) || w == "-e" && !slices.Contains(shells, name) || w == "-p" && name == "node" {

@@ -233,12 +233,12 @@ var Rules = []finding.Rule{
 			"option that runs commands or writes files (as GTFOBins lists for many tools), takes the container's non-root USER to root and undoes it. " +
 			"Judged for the final stage and the stages it is built FROM (their ONBUILD triggers included): octal modes (`--chmod=4755`, `chmod 2755`) and " +
 			"symbolic ones (`u+s`, `g=rxs`), in shell and exec form and in heredocs, parsed as the shell splits them (mvdan.cc/sh), " +
-			"by path (`/bin/chmod`), through `sudo -u root`, `env X=1`, `busybox`, `exec`, `nice`, in the script of `sh -c` (or `bash -ec`), and through variables the script sets (`C=chmod; $C 4755 f`) or the stage's ENV and ARG values, which BuildKit gives the shell (`ARG MODE=4755` then `chmod $MODE f`; an ARG is judged by its default, as the build without --build-arg makes it). Builder stages " +
+			"by path (`/bin/chmod`), through `sudo -u root`, `env X=1`, `busybox`, `exec`, `nice`, `timeout`, `xargs`, `find -exec`, in the script of `sh -c` (or `bash -ec`), and through variables the script sets (`C=chmod; $C 4755 f`) or the stage's ENV and ARG values, which BuildKit gives the shell (`ARG MODE=4755` then `chmod $MODE f`; an ARG is judged by its default, as the build without --build-arg makes it). Builder stages " +
 			"only copied from are not judged, since Ward cannot tell which of their files are copied; nor are modes a build argument without a " +
 			"value makes up, nor the setuid files the base image already ships (passwd, su, mount). Docker's no-new-privileges and Kubernetes' " +
 			"`allowPrivilegeEscalation: false` stop setuid from raising privileges, when set. A setgid program runs with its file's group instead, which " +
 			"the finding says. Setgid alone on a directory is not a privilege (new files in it take its group: the shared-directory pattern): " +
-			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d is not reported.",
+			"a RUN chmod that sets only setgid, not recursively, on paths that the same RUN creates with mkdir or install -d, or that find selects with -type d (`find /srv -type d -exec chmod 2775 {} +`), is not reported. A shell-form RUN under a SHELL of PowerShell or cmd (`SHELL [\"powershell\", \"-Command\"]`) is not read as sh (nor by dockerfile/world-writable and dockerfile/sudo-nopasswd, whose text match stays).",
 		Fix: "Drop the setuid bit (`--chmod=0755`, `chmod u-s`); if the program needs one privilege, give the container that capability alone " +
 			"(a file capability set with setcap, or cap_add) and run it with no-new-privileges.",
 	},
@@ -257,13 +257,13 @@ var Rules = []finding.Rule{
 	{
 		ID:       ruleSudoNopasswd,
 		Severity: finding.High,
-		Summary:  "The final image grants passwordless root: a RUN, or a COPY or ADD of a here-document, writes a sudoers rule with NOPASSWD or a doas `permit nopass` rule.",
+		Summary:  "The final image grants passwordless root: a RUN, or a COPY or ADD of a here-document, writes a sudoers rule with NOPASSWD or `Defaults !authenticate`, or a doas `permit nopass` rule.",
 		Rationale: "`app ALL=(ALL) NOPASSWD: ALL` (in /etc/sudoers, a file of /etc/sudoers.d, or a group rule such as `%wheel ... NOPASSWD: ALL` the user is added to) lets any process of that user run anything as root with `sudo -n`: " +
 			"the container's non-root USER is then root to whoever gets code execution in it, as with dockerfile/user-root. " +
 			"Reported for the final stage and the stages it is built FROM, wherever the rule is written: the RUN's command line and heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), " +
-			"its commands' words after quote removal (`NOPASS\"WD\":`) and with the variables the script or the stage's ENV and ARG set (`ENV GRANT=\"NOPASSWD: ALL\"`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
+			"its commands' words after quote removal (`NOPASS\"WD\":`) and escapes (`printf 'NOPASS\\127D:'`, `echo -e`, `$'...'`), and with the variables the script or the stage's ENV and ARG set (`ENV GRANT=\"NOPASSWD: ALL\"`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
 			"Not reported: a rule without NOPASSWD, and adding a user to the sudo or wheel group (`usermod -aG sudo app`) alone, since the distributions' group rules ask for the user's password; " +
-			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64, printf escapes). `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
+			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64); what a sed command searches for (`sed -i 's/NOPASSWD: //' /etc/sudoers`, `/NOPASSWD:/d`), not what it writes. `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
 			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
 	},
@@ -274,21 +274,21 @@ var Rules = []finding.Rule{
 		Rationale: "The script runs as it arrives: a compromised or changed server, a hijacked DNS name or a man in the middle (`curl -k`, http) runs its code in the build, " +
 			"and a rebuild silently runs a different script, as with dockerfile/add-remote. Every stage is checked, builders included: code run there can change what they hand to the final image. " +
 			"Reported: a pipeline in which curl, wget, fetch, aria2c or httpie's http feeds, directly or through other commands (`curl | tee x | sh`), a shell or python, perl, ruby, node or php that reads its " +
-			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); and an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads. " +
-			"Found in shell and exec form, heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), `sh -c` scripts, by path and through sudo, env or busybox. Not reported: an interpreter given its script with -c or -e or a file " +
-			"(`curl api | python3 -c 'import json...'` reads data), and a download to a file that a later command runs, which may be checked between the two.",
+			"script from standard input (`sh`, `bash -s -- args`, `python3 -`); an interpreter, `eval`, `source` or `.` given a command or process substitution that downloads; an interpreter (or `source /dev/stdin`) reading one from a redirection (`bash <<<\"$(curl ...)\"`, `sh < <(curl ...)`); a download's output run as the command (`$(curl ...)`) or as the script of `xargs bash -c`. " +
+			"Found in shell and exec form, heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), `sh -c` scripts, by path, in a subshell or block (`| (sh)`), and through sudo, env, busybox, timeout or exec. Not reported: an interpreter given its script with -c or -e or a file " +
+			"(`curl api | python3 -c 'import json...'` reads data), a download to a file that a later command runs, which may be checked between the two, and a shell-form RUN under a SHELL of PowerShell or cmd (`SHELL [\"powershell\", \"-Command\"]`, `SHELL [\"cmd\", \"/S\", \"/C\"]`), which is not sh.",
 		Fix: "Download to a file, verify it, then run it: `curl -fsSLo install.sh <url> && echo \"<sha256>  install.sh\" | sha256sum -c - && sh install.sh`, " +
 			"or use `ADD --checksum=sha256:<digest> <url> /tmp/install.sh`; better, install a package or copy a pinned release.",
 	},
 	{
 		ID:       ruleWorldWritable,
 		Severity: finding.Low,
-		Summary:  "The final image gets world-writable files: a RUN chmod, install -m or mkdir -m, or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
+		Summary:  "The final image gets world-writable files: a RUN chmod, install -m, mkdir -m, setfacl (o::rwx) or umask (umask 000), or a COPY or ADD --chmod, gives others write permission (777, 666, o+w, a+w) without the sticky bit.",
 		Rationale: "A file every user may write is a file any process of the container may change, whatever its UID: the application's code and scripts, " +
 			"configuration, or the entrypoint a root process runs later (`chmod -R 777 /app`, `chmod 666 /etc/passwd`). It usually stands in for a " +
 			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +
-			"symbolic (`o+w`, `a=rwx`, `go+w`; `+w` and `=rwx` without who follow the umask and are not counted), in shell and exec form, in heredocs " +
-			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `sh -c`, and variables the script or the stage's ENV and ARG set (`ENV M=777` then `chmod $M /app`). Not reported: " +
+			"symbolic clauses applied in order (`o+w`, `a=rwx`, `go+w`; not `a+rwX,o-w`; `+w` and `=rwx` without who follow the umask and are not counted), in shell and exec form, in heredocs " +
+			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `xargs`, `timeout`, `find -exec`, `sh -c`, and variables the script or the stage's ENV and ARG set (`ENV M=777` then `chmod $M /app`). Not reported: " +
 			"modes with the sticky bit (`chmod 1777 /tmp`, `+t`), where users cannot remove or rename each other's files; modes a build argument without a value makes up.",
 		Fix: "Give the files to the user that writes them (`COPY --chown=10001:10001`, `chown -R 10001 /app/data`) with a mode of 0755 or 0644 (0775 for a shared group), " +
 			"or make writable directories sticky (`chmod 1777`).",

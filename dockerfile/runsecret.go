@@ -14,7 +14,7 @@ import (
 // of another interpreter, a file that is not judged as shell); heredocs
 // of a longer command line are the here-documents of that shell script;
 // an exec-form RUN is one command, or the script of `sh -c`.
-func runSecrets(c *instructions.RunCommand) []cmdsecret.Secret {
+func runSecrets(c *instructions.RunCommand, ps *shellParses) []cmdsecret.Secret {
 	if !c.PrependShell {
 		return cmdsecret.Argv(c.CmdLine)
 	}
@@ -24,7 +24,7 @@ func runSecrets(c *instructions.RunCommand) []cmdsecret.Secret {
 			if c.Files[0].Chomp {
 				data = parser.ChompHeredocContent(data)
 			}
-			return cmdsecret.Script(data)
+			return cmdsecret.ScriptParsed(data, ps.parse)
 		}
 		var b strings.Builder
 		b.WriteString(c.CmdLine[0])
@@ -33,7 +33,7 @@ func runSecrets(c *instructions.RunCommand) []cmdsecret.Secret {
 			b.WriteString(f.Data)
 			b.WriteString(f.Name)
 		}
-		return cmdsecret.Script(b.String())
+		return cmdsecret.ScriptParsed(b.String(), ps.parse)
 	}
-	return cmdsecret.Script(strings.Join(c.CmdLine, " "))
+	return cmdsecret.ScriptParsed(strings.Join(c.CmdLine, " "), ps.parse)
 }

@@ -21,7 +21,7 @@ const benchScript = `set -eux; apt-get update && apt-get install -y --no-install
 func BenchmarkRunScript(b *testing.B) {
 	b.Run("unpinned-baseline", func(b *testing.B) {
 		for b.Loop() {
-			unpinnedInstalls(benchScript)
+			unpinnedInstalls(benchScript, nil)
 		}
 	})
 	b.Run("secrets", func(b *testing.B) {

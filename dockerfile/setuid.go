@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // setuidSite is an instruction of a stage that gives a file the setuid or
@@ -75,21 +73,24 @@ type runChmod struct {
 // of its heredoc bodies when it has any, of its exec-form arguments, or of
 // its shell-form command line. A chmod that sets only the setgid bit, not
 // recursively, of paths that the same RUN creates as directories (mkdir,
-// install -d) is left out: on a directory, setgid only makes the files
-// created in it take its group, the shared-directory pattern.
-func runSetuid(c *instructions.RunCommand, env map[string]string) []runChmod {
+// install -d) or that find selects as directories (find -type d -exec
+// chmod g+s {} +) is left out: on a directory, setgid only makes the
+// files created in it take its group, the shared-directory pattern.
+//
+// cmds are the RUN's commands (runCommands).
+func runSetuid(cmds [][]string) []runChmod {
 	var chmods []chmodCall
 	dirs := map[string]bool{}
-	walkRun(c, env, func(words []string) {
+	for _, words := range cmds {
 		cs, ds := commandSetuid(words)
 		chmods = append(chmods, cs...)
 		for _, p := range ds {
 			dirs[path.Clean(p)] = true
 		}
-	})
+	}
 	var out []runChmod
 	for _, ch := range chmods {
-		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || !dirs[path.Clean(p)] }) {
+		if ch.bits == modeSetgid && !ch.recursive && len(ch.paths) > 0 && !slices.ContainsFunc(ch.paths, func(p string) bool { return p == "" || p != findDir && !dirs[path.Clean(p)] }) {
 			continue
 		}
 		out = append(out, runChmod{ch.mode, ch.bits, ch.cmd})
@@ -123,7 +124,8 @@ func commandSetuid(words []string) ([]chmodCall, []string) {
 // commandWords returns words without the commands that run them, with
 // their options and, for env, its assignments: sudo (sudo -u root -E
 // chmod ...), env (env -i X=1 chmod ...), busybox, exec, command, nohup,
-// nice and time.
+// nice, time, xargs (xargs -0 chmod 777), timeout (timeout 60 sh) and
+// chroot (chroot /mnt chmod ...).
 func commandWords(words []string) []string {
 	for {
 		rest, ok := unwrap(words)
@@ -159,6 +161,9 @@ func unwrap(words []string) ([]string, bool) {
 		case name == "env" && strings.Contains(w, "=") && !strings.HasPrefix(w, "="):
 			words = words[1:]
 		default:
+			if name == "timeout" || name == "chroot" {
+				words = words[1:] // timeout DURATION cmd, chroot DIR cmd
+			}
 			return words, true
 		}
 	}
@@ -176,6 +181,9 @@ var wrapperValueOptions = map[string][]string{
 	"nohup":   nil,
 	"nice":    {"-n", "--adjustment"},
 	"time":    {"-f", "-o", "--format", "--output"},
+	"xargs":   {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter", "--max-lines", "--max-args", "--max-procs", "--max-chars", "--process-slot-var"},
+	"timeout": {"-s", "-k", "--signal", "--kill-after"},
+	"chroot":  {"--userspec", "--groups"},
 }
 
 // isCommand reports whether word runs the command name (name or a path

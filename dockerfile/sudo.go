@@ -2,9 +2,11 @@ package dockerfile
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // runUsesSudo reports whether a RUN runs sudo: as a command of its
@@ -13,16 +15,12 @@ import (
 // (/usr/bin/sudo), through env, exec, command ..., or through a variable
 // the script sets to it (S=sudo; $S id). The text match of sudoRun is
 // kept for scripts that do not parse.
-func runUsesSudo(c *instructions.RunCommand, env map[string]string) bool {
-	if sudoRun.MatchString(runText(c)) {
+// cmds are the RUN's commands (runCommands).
+func runUsesSudo(c *instructions.RunCommand, cmds [][]string) bool {
+	if text := runText(c); strings.Contains(text, "sudo") && sudoRun.MatchString(text) {
 		return true
 	}
-	found := false
-	fn := func(words []string) {
-		found = found || usesSudo(words)
-	}
-	walkRun(c, env, fn)
-	return found
+	return slices.ContainsFunc(cmds, usesSudo)
 }
 
 // usesSudo reports whether words run sudo, directly or through the
@@ -59,18 +57,26 @@ func runScripts(c *instructions.RunCommand) ([]string, []string) {
 
 // Rules of sudo and doas that let a user run commands as root without a
 // password: a sudoers NOPASSWD tag (`app ALL=(ALL) NOPASSWD: ALL`,
-// `%wheel ALL=(ALL:ALL) NOPASSWD:ALL`) and a doas.conf `permit nopass`.
+// `%wheel ALL=(ALL:ALL) NOPASSWD:ALL`), a sudoers `Defaults !authenticate`
+// (`Defaults:app !authenticate`), which does the same for every rule it
+// covers, and a doas.conf `permit nopass`.
 var (
 	sudoersNopasswd = regexp.MustCompile(`\bNOPASSWD[ \t]*:`)
+	sudoersNoAuth   = regexp.MustCompile(`\bDefaults\b[^\n]*![ \t]*authenticate\b`)
 	doasNopass      = regexp.MustCompile(`\bpermit[ \t]+(?:(?:keepenv|persist|nolog|setenv[ \t]*\{[^}]*\})[ \t]+)*nopass\b`)
 )
 
 // nopasswdGrant returns what passwordless root rule text holds ("a
 // NOPASSWD sudoers rule", "a doas nopass rule"), or "".
 func nopasswdGrant(text string) string {
+	if !strings.Contains(text, "NOPASSWD") && !strings.Contains(text, "authenticate") && !strings.Contains(text, "nopass") {
+		return "" // what each pattern needs: most commands have none
+	}
 	switch {
 	case sudoersNopasswd.MatchString(text):
 		return "a NOPASSWD sudoers rule"
+	case sudoersNoAuth.MatchString(text):
+		return "a sudoers Defaults !authenticate"
 	case doasNopass.MatchString(text):
 		return "a doas nopass rule"
 	}
@@ -80,19 +86,188 @@ func nopasswdGrant(text string) string {
 // runNopasswd returns what passwordless root rule a RUN writes, or "": of
 // its text (command line and heredoc bodies), or of its commands' words
 // after quote removal (echo app ALL="(ALL)" NOPASS"WD": ALL), sh -c
-// scripts included.
-func runNopasswd(c *instructions.RunCommand, env map[string]string) string {
-	if g := nopasswdGrant(runText(c)); g != "" {
-		return g
+// scripts included. The patterns a sed command searches for are not
+// what it writes (sed -i 's/NOPASSWD: //' /etc/sudoers removes the tag):
+// they are left out of both, when literal.
+//
+// cmds are the RUN's commands (runCommands), ps the parses of its scripts.
+func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) string {
+	scripts, argv := runScripts(c)
+	texts := []string{strings.Join(argv, " ")}
+	if len(c.Files) > 0 {
+		texts = append(texts, strings.Join(c.CmdLine, "\n"))
 	}
-	var g string
-	fn := func(words []string) {
-		if g == "" {
-			g = nopasswdGrant(strings.Join(words, " "))
+	for _, script := range scripts {
+		texts = append(texts, withoutSedPatterns(script, ps))
+	}
+	for _, t := range texts {
+		if g := nopasswdGrant(t); g != "" {
+			return g
 		}
 	}
-	walkRun(c, env, fn)
-	return g
+	for _, words := range cmds {
+		if w := commandWords(words); len(w) > 1 && isCommand(w[0], "sed") {
+			words = make([]string, len(w))
+			for i, x := range w {
+				words[i] = sedWithoutPatterns(x)
+			}
+		}
+		text := strings.Join(words, " ")
+		if g := nopasswdGrant(text); g != "" {
+			return g
+		}
+		if strings.Contains(text, `\`) {
+			// echo -e and printf turn escapes into the characters they
+			// stand for: NOPASS\x57D, NOPASS\127D.
+			if g := nopasswdGrant(unescape(text)); g != "" {
+				return g
+			}
+		}
+	}
+	return ""
+}
+
+// withoutSedPatterns returns script with the literal arguments of its
+// sed commands blanked (the words of runCommands hold them, without their
+// patterns), or script unchanged when it does not parse.
+func withoutSedPatterns(script string, ps *shellParses) string {
+	if !strings.Contains(script, "sed") {
+		return script
+	}
+	f, err := ps.parse(script)
+	if err != nil {
+		return script
+	}
+	b := []byte(script)
+	syntax.Walk(f, func(n syntax.Node) bool {
+		call, ok := n.(*syntax.CallExpr)
+		if !ok {
+			return true
+		}
+		words := callLiterals(call)
+		cw := commandWords(words)
+		if len(cw) < 2 || !isCommand(cw[0], "sed") {
+			return true
+		}
+		for i, w := range call.Args[len(words)-len(cw)+1:] {
+			if cw[i+1] == "" {
+				continue // not literal: its text stays judged
+			}
+			for k := w.Pos().Offset(); k < w.End().Offset() && int(k) < len(b); k++ {
+				b[k] = ' '
+			}
+		}
+		return true
+	})
+	return string(b)
+}
+
+// sedWithoutPatterns returns a sed script with the patterns of its s
+// commands (s/PATTERN/replacement/) and its /regex/ addresses removed:
+// what it matches, not what it writes.
+func sedWithoutPatterns(expr string) string {
+	var b strings.Builder
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		var end int
+		switch {
+		case c == '/' && (i == 0 || strings.IndexByte(" \t\n;{}!,", expr[i-1]) >= 0):
+			end = sedDelimited(expr, i+1, '/') // an address /regex/
+		case c == 's' && i+1 < len(expr) && (i == 0 || strings.IndexByte(" \t\n;{}!/0123456789$", expr[i-1]) >= 0):
+			d := expr[i+1]
+			if d == '\\' || d == '\n' || d == ' ' || d >= '0' && d <= '9' || d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' {
+				end = -1
+				break
+			}
+			if e := sedDelimited(expr, i+2, d); e >= 0 && sedDelimited(expr, e+1, d) >= 0 {
+				b.WriteByte('s')
+				b.WriteByte(d)
+				i = e // the pattern is dropped, the replacement kept
+				continue
+			}
+			end = -1
+		default:
+			end = -1
+		}
+		if end >= 0 {
+			i = end
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// sedDelimited returns the index of the first d in expr from i that no
+// backslash escapes, or -1.
+func sedDelimited(expr string, i int, d byte) int {
+	for ; i < len(expr); i++ {
+		switch expr[i] {
+		case '\\':
+			i++
+		case d:
+			return i
+		}
+	}
+	return -1
+}
+
+// unescape replaces the backslash escapes of echo -e, printf and bash's
+// $'...' in s by the characters they stand for: \xHH, \NNN and \0NNN
+// (octal), \uHHHH, \UHHHHHHHH and the letters (\n, \t ...). Other
+// backslashes are kept.
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		c := s[i+1]
+		digits := func(from, max int, base int) (int, int) {
+			n, k := 0, 0
+			for ; k < max && from+k < len(s); k++ {
+				d := strings.IndexByte("0123456789abcdef"[:base], lower(s[from+k]))
+				if d < 0 {
+					break
+				}
+				n = n*base + d
+			}
+			return n, k
+		}
+		switch {
+		case c == 'x' || c == 'u' || c == 'U':
+			max := map[byte]int{'x': 2, 'u': 4, 'U': 8}[c]
+			n, k := digits(i+2, max, 16)
+			if k == 0 {
+				b.WriteByte('\\')
+				continue
+			}
+			b.WriteRune(rune(n)) // #nosec G115 -- at most 8 hex digits; an invalid rune is written as U+FFFD
+			i += 1 + k
+		case c >= '0' && c <= '7':
+			from := i + 1
+			if c == '0' {
+				from++ // \0NNN of echo -e
+			}
+			n, k := digits(from, 3, 8)
+			b.WriteByte(byte(n)) // #nosec G115 -- 3 octal digits, truncated to a byte as printf does
+			i = from + k - 1
+		case strings.IndexByte("abefnrtv\\'\"", c) >= 0:
+			b.WriteByte(map[byte]byte{'a': 7, 'b': 8, 'e': 27, 'f': 12, 'n': '\n', 'r': '\r', 't': '\t', 'v': 11, '\\': '\\', '\'': '\'', '"': '"'}[c])
+			i++
+		default:
+			b.WriteByte('\\')
+		}
+	}
+	return b.String()
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // sudoGrant is an instruction of a stage that writes a passwordless root

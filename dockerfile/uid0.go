@@ -31,7 +31,7 @@ var userValueOptions = []string{
 // changed with useradd, adduser or usermod -u 0 (--uid 0), or written into
 // /etc/passwd with UID 0. The script is read as runSetuid reads it;
 // words that are not literal are not judged.
-func runUID0Users(c *instructions.RunCommand) []string {
+func runUID0Users(c *instructions.RunCommand, ps *shellParses) []string {
 	var scripts []string
 	switch {
 	case len(c.Files) > 0:
@@ -53,7 +53,7 @@ func runUID0Users(c *instructions.RunCommand) []string {
 				out = append(out, m[1])
 			}
 		}
-		f, err := cmdsecret.Parse(script)
+		f, err := ps.parse(script)
 		if err != nil {
 			continue
 		}

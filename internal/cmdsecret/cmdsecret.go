@@ -81,6 +81,13 @@ func isShell(cmd string) bool {
 // as a configuration text, by its assignments only; a script that does
 // not parse is not judged, as for dockerfile/unpinned-package.
 func Script(script string) []Secret {
+	return ScriptParsed(script, Parse)
+}
+
+// ScriptParsed is Script with the parser of the scripts given: a caller
+// that parses the same script for other checks passes a parse that
+// returns its earlier result (a *syntax.File is only read here).
+func ScriptParsed(script string, parse func(string) (*syntax.File, error)) []Secret {
 	if first, _, _ := strings.Cut(script, "\n"); strings.HasPrefix(first, "#!") {
 		interp := strings.Fields(strings.TrimPrefix(first, "#!"))
 		if len(interp) > 0 && strings.HasSuffix(interp[0], "/env") && len(interp) > 1 {
@@ -90,7 +97,7 @@ func Script(script string) []Secret {
 			return textSecrets(script, "in a script of another language")
 		}
 	}
-	f, err := Parse(script)
+	f, err := parse(script)
 	if err != nil {
 		return nil
 	}
@@ -124,7 +131,7 @@ func Script(script string) []Secret {
 				}
 				body := script[r.Hdoc.Pos().Offset():r.Hdoc.End().Offset()]
 				if call, ok := n.Cmd.(*syntax.CallExpr); ok && len(call.Args) > 0 && isShell(wordText(call.Args[0])) {
-					out = append(out, Script(body)...)
+					out = append(out, ScriptParsed(body, parse)...)
 				} else {
 					out = append(out, textSecrets(body, "in a here-document")...)
 				}

@@ -375,34 +375,45 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			continue
 		}
 		what, seen, budget := "", 0, hiddenParseBudget
-		objects := "" // a file of Kubernetes objects in it
+		objects := "" // a file of objects kubectl apply -R would apply and Ward checks
 		_ = filepath.WalkDir(h, func(path string, d fs.DirEntry, err error) error {
-			if seen++; err != nil || seen > hiddenLimit || what != "" {
+			if seen++; err != nil || seen > hiddenLimit || objects != "" {
 				return filepath.SkipAll
 			}
+			found := ""
 			switch {
 			case d.IsDir() && helmchart.IsChart(path):
-				what = "a Helm chart (" + path + ")"
+				found = "a Helm chart (" + path + ")"
 			case d.IsDir() && kustomize.IsKustomization(path):
-				what = "a kustomization (" + path + ")"
+				found = "a kustomization (" + path + ")"
 			case d.Type().IsRegular() && dockerfile.IsDockerfile(d.Name()):
-				what = "a Dockerfile (" + path + ")"
+				found = "a Dockerfile (" + path + ")"
 			case d.Type().IsRegular():
 				info, err := d.Info()
 				switch {
 				case err != nil:
 				case composeExt(d.Name()) && compose.IsComposeFile(path, info.Size(), maxSize):
-					what = "a Compose file (" + path + ")"
+					found = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
-					what = "Kubernetes objects (" + path + ")"
-					objects = path
+					found = "Kubernetes objects (" + path + ")"
+					if budget -= info.Size(); budget >= 0 && checkedObjects(path, maxSize) {
+						objects = path
+					}
 				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit:
 					// One the quick scan misses (an anchored or merged
 					// services key).
 					if budget -= info.Size(); budget >= 0 && composeContent(path, maxSize) {
-						what = "a Compose file (" + path + ")"
+						found = "a Compose file (" + path + ")"
 					}
 				}
+			}
+			if what == "" {
+				what = found
+			}
+			if found != "" && d.IsDir() {
+				// A chart's templates and a kustomization's patches are
+				// no objects as written; the directory is named.
+				return filepath.SkipDir
 			}
 			return nil
 		})
@@ -422,12 +433,30 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			// warning on stderr. It is an input error, as any file
 			// that cannot be read (ward.yaml can ignore it by path).
 			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: h,
-				Message: fmt.Sprintf("not read: a hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects (%s)", objects),
+				Message: fmt.Sprintf("not read: a hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects Ward checks (%s)", objects),
 				Fix:     "give the directory as PATH to check it, move the objects out of it, or, if they are never applied, ignore input/unreadable for it in ward.yaml"})
 		case what != "":
 			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))
 		}
 	}
+}
+
+// checkedObjects reports whether the file at path, of at most maxSize
+// bytes, holds objects of kinds Ward checks: typed objects of known
+// kinds, policies Ward does not evaluate, or custom resources carrying
+// pod specs. A tool's configuration in Kubernetes' style (kind's
+// `kind: Cluster`, a kubeconfig) holds none.
+func checkedObjects(path string, maxSize int64) bool {
+	data, err := manifest.ReadFile(path, maxSize)
+	if err != nil {
+		return false
+	}
+	set, err := manifest.Parse(manifest.Options{}, path, data)
+	if err != nil || set == nil {
+		return false
+	}
+	return len(set.Objects)+len(set.Unsupported) > 0 ||
+		slices.ContainsFunc(set.Skipped, func(sk manifest.Skipped) bool { return len(sk.PodSpecs) > 0 })
 }
 
 // unreadSource announces a file of a directory walk that deploys

@@ -851,6 +851,7 @@ func TestHiddenDirs(t *testing.T) {
 		files map[string]string
 		warn  string // the hidden directory announced, relative to the tree, or ""
 		holds string
+		tool  bool // objects of no kind Ward checks: a warning, not an error
 	}{
 		{name: "objects", files: map[string]string{".deploy/prod/pod.yaml": pod}, warn: ".deploy", holds: "Kubernetes objects"},
 		{name: "privileged pod", files: map[string]string{".x/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: evil}\nspec: {hostNetwork: true, containers: [{name: c, image: x, securityContext: {privileged: true}}]}\n"}, warn: ".x", holds: "Kubernetes objects"},
@@ -865,6 +866,13 @@ func TestHiddenDirs(t *testing.T) {
 		{name: "compose, indented root", files: map[string]string{".ops/prod.yaml": "  services:\n    app: {image: x, privileged: true}\n"}, warn: ".ops", holds: "a Compose file"},
 		{name: "dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\nUSER root\n"}, warn: ".devcontainer", holds: "a Dockerfile"},
 		{name: "workflows", files: map[string]string{".github/workflows/ci.yml": "name: ci\non: push\njobs: {}\n"}},
+		// A tool's configuration written as an object of its own API
+		// (kind's cluster, a kubeconfig) holds nothing Ward checks: named,
+		// not an error.
+		{name: "kind config", files: map[string]string{".github/kind-config.yaml": "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: control-plane}]\n"}, warn: ".github", holds: "Kubernetes objects", tool: true},
+		{name: "kubeconfig", files: map[string]string{".kube/config.yaml": "apiVersion: v1\nkind: Config\nclusters: []\n"}, warn: ".kube", holds: "Kubernetes objects", tool: true},
+		// Objects past a Dockerfile in the same hidden directory are found.
+		{name: "objects after a Dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\n", ".devcontainer/z/pod.yaml": pod}, warn: ".devcontainer", holds: "Kubernetes objects"},
 		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
 		// Past hiddenLimit entries a hidden directory is not looked
 		// through: it was passed over without a word, whatever it held.
@@ -877,7 +885,7 @@ func TestHiddenDirs(t *testing.T) {
 			writeTree(t, tree, map[string]string{"pod.yaml": pod}, "", "")
 			writeTree(t, tree, tt.files, "", "")
 			out, errOut, code := run(t, "", "check", tree)
-			if tt.holds == "Kubernetes objects" {
+			if tt.holds == "Kubernetes objects" && !tt.tool {
 				want := filepath.Join(tree, tt.warn) + "\n"
 				if code != ExitError || !strings.Contains(out, want) || !strings.Contains(out, "input/unreadable") ||
 					!strings.Contains(out, "hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects") {

@@ -164,7 +164,7 @@ type Chart struct {
 	// what they install on a cluster is not checked. The chart is
 	// rendered so when it calls lookup, in a template or in a helper a
 	// template includes; LookupErr is why it did not render then. A
-	// template that stays random on every render (genCA) is named too.
+	// template that stays random on every render (shuffle) is named too.
 	Lookup    []string
 	LookupErr error
 	// Computed names the templates that render otherwise on a cluster
@@ -674,7 +674,8 @@ func differing(got, off, files map[string]string, srcs map[string][]byte) []stri
 
 // deterministic replaces sprig's random and clock functions with ones
 // that give the same output on every render. A template that stays
-// random (genCA, htpasswd) differs between any two renders.
+// random (shuffle) differs between any two renders; certificates and
+// hashes are the same for the same call (madeOnce).
 func deterministic() template.FuncMap {
 	str := func(n int) (string, error) {
 		if n < 0 || n > 1<<20 {

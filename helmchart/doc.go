@@ -50,8 +50,8 @@
 //     written out is rendered in them (Chart.Namespaces), unless
 //     Options.ExactNamespace;
 //   - these other renders are at most Options.MaxVariants
-//     (DefaultMaxVariants); those past it are named in
-//     Chart.NotRendered.
+//     (DefaultMaxVariants; UnlimitedVariants, NoVariants); those past
+//     it are named in Chart.NotRendered.
 //
 // Each non-empty output is a Template: helm's name for it (what `helm
 // template` prints as `# Source:`), the template file on disk, the

@@ -538,9 +538,17 @@ func variantDiff(dir string, o Options, res resolver, limit int64, offline func(
 // Chart.NotRendered, never left out silently.
 const DefaultMaxVariants = 16
 
+// UnlimitedVariants and NoVariants are Options.MaxVariants for no bound
+// on the other renders of a chart, and for none (each variant is named
+// in Chart.NotRendered).
+const (
+	UnlimitedVariants = -1
+	NoVariants        = -2
+)
+
 // variantCap counts the variant renders against Options.MaxVariants.
 type variantCap struct {
-	left  int // < 0: no cap
+	left  int // UnlimitedVariants: no cap
 	out   *Chart
 	res   resolver
 	limit int64
@@ -551,11 +559,11 @@ type variantCap struct {
 // render otherwise than offline and the error; ok is false when it was
 // not rendered.
 func (vc *variantCap) try(name, dir string, o Options, offline func() (map[string]string, error)) (ts []string, ok bool, err error) {
-	if vc.left == 0 {
-		vc.out.NotRendered = append(vc.out.NotRendered, name)
-		return nil, false, nil
-	}
-	if vc.left > 0 {
+	if vc.left != UnlimitedVariants {
+		if vc.left <= 0 {
+			vc.out.NotRendered = append(vc.out.NotRendered, name)
+			return nil, false, nil
+		}
 		vc.left--
 	}
 	ts, err = variantDiff(dir, o, vc.res, vc.limit, offline)

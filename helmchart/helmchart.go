@@ -79,7 +79,8 @@ type Options struct {
 	// MaxVariants bounds the other renders of the chart Render makes for
 	// the Kubernetes versions, API versions and values files it was not
 	// given (Chart.KubeVersions, APIVersions, ValuesFiles); 0 means
-	// DefaultMaxVariants, a negative number none. Those past it are not
+	// DefaultMaxVariants, UnlimitedVariants no bound, NoVariants (or any
+	// other negative number) no other render. Those past it are not
 	// rendered and are named in Chart.NotRendered.
 	MaxVariants int
 

@@ -170,7 +170,7 @@ func TestMaxVariants(t *testing.T) {
 	dir := write(t, files)
 	for _, tt := range []struct {
 		max, rendered int
-	}{{0, DefaultMaxVariants}, {3, 3}, {-1, n}} {
+	}{{0, DefaultMaxVariants}, {3, 3}, {UnlimitedVariants, n}, {NoVariants, 0}} {
 		c, err := Render(dir, Options{MaxVariants: tt.max})
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -465,8 +466,8 @@ func otherValuesFiles(dir string, given []string) []string {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && valuesFileName(n) {
-			keep(filepath.Join(dir, n))
+		if p := filepath.Join(dir, n); e.Type().IsRegular() && valuesFileName(n) && !notValues(n, head(p)) {
+			keep(p)
 		}
 	}
 	for _, sub := range []string{"values", "ci"} {
@@ -475,7 +476,7 @@ func otherValuesFiles(dir string, given []string) []string {
 			if err != nil {
 				return nil // an unreadable directory holds no file to name
 			}
-			if d.Type().IsRegular() && yamlFile(d.Name()) {
+			if d.Type().IsRegular() && yamlFile(d.Name()) && !notValues(d.Name(), head(p)) {
 				keep(p)
 			}
 			return nil
@@ -705,7 +706,7 @@ func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
 			k := append(slices.Clone(keys), sc.Name())
 			var names []string
 			for _, f := range sc.Raw {
-				if f != nil && valuesFileName(f.Name) {
+				if f != nil && valuesFileName(f.Name) && !notValues(path.Base(f.Name), f.Data[:min(len(f.Data), 64<<10)]) {
 					names = append(names, f.Name)
 				}
 			}
@@ -735,6 +736,35 @@ func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
 	}
 	walk(c, nil)
 	return out
+}
+
+// objectKeys find the top-level apiVersion and kind of a Kubernetes
+// object, templated or not.
+var (
+	objectAPIVersion = regexp.MustCompile(`(?m)^apiVersion:[ \t]*\S`)
+	objectKind       = regexp.MustCompile(`(?m)^kind:[ \t]*\S`)
+)
+
+// notValues reports whether a file whose name says values (name, the
+// base name) is something else: a schema (values.schema.yaml,
+// values-schema.yaml, the source of values.schema.json), or Kubernetes
+// objects (configmap-values.yaml, a manifest kept beside the chart,
+// which helm does not install either), templated or not, from data, the
+// file's head. Merged as values, either made a chart fail its schema or
+// render otherwise, named as a deploy's values file that is none.
+func notValues(name string, data []byte) bool {
+	return strings.Contains(strings.ToLower(name), "schema") || objectAPIVersion.Match(data) && objectKind.Match(data)
+}
+
+// head returns the first 64 KiB of the file p (what notValues reads).
+func head(p string) []byte {
+	f, err := os.Open(p) // #nosec G304 -- a file of the chart the user named
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	return b
 }
 
 // valuesFileName reports whether name, a path in a chart, is a values

@@ -282,3 +282,43 @@ func TestNamespaceGates(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesFilesNotValues: a file whose name holds "values" but that is
+// a schema (values.schema.yaml, the source of values.schema.json) or
+// Kubernetes objects (configmap-values.yaml, templated or not) is no
+// deploy's values file. Before, each was merged as values: the schema
+// made the chart fail its own values.schema.json, the manifest did not
+// parse, and each was named as a values file the chart does not render
+// with, in the chart and in its subcharts. A values file beside them
+// still is.
+func TestValuesFilesNotValues(t *testing.T) {
+	const schemaJSON = `{"type": "object", "additionalProperties": false, "properties": {"np": {"type": "boolean"}, "sub": {"type": "object"}, "global": {"type": "object"}}}`
+	const schemaYAML = "$schema: http://json-schema.org/draft-07/schema#\ntype: object\nadditionalProperties: false\nproperties:\n  np: {type: boolean}\n"
+	const manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-values\ndata:\n  a: b\n"
+	const np = "{{- if .Values.np }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n{{- end }}\n"
+	dir := write(t, map[string]string{
+		"Chart.yaml":                    "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: sub, version: 1.0.0}\n",
+		"values.yaml":                   "np: true\n",
+		"values.schema.json":            schemaJSON,
+		"values.schema.yaml":            schemaYAML,
+		"values-schema.yml":             schemaYAML,
+		"configmap-values.yaml":         manifest,
+		"ci/example-values-cm.yaml":     "# an example\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+		"values-prod.yaml":              "np: false\n",
+		"templates/np.yaml":             np,
+		"charts/sub/Chart.yaml":         "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+		"charts/sub/values.yaml":        "np: true\n",
+		"charts/sub/values.schema.json": schemaJSON,
+		"charts/sub/values.schema.yaml": schemaYAML,
+		"charts/sub/secret-values.yaml": manifest,
+		"charts/sub/templates/np.yaml":  strings.ReplaceAll(np, "name: deny", "name: sub"),
+	})
+	c, err := Render(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "values-prod.yaml") + ": app/templates/np.yaml"}
+	if diff := cmp.Diff(want, variantNames(c.ValuesFiles)); diff != "" {
+		t.Errorf("ValuesFiles (-want +got):\n%s", diff)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -309,6 +310,97 @@ func (r *kubeRecorder) funcs() template.FuncMap {
 	}}
 }
 
+// nsRecorder notes the namespaces a render compares the release's
+// namespace (cur) with otherwise than namespaceGates reads in the
+// templates: has (a list of namespaces), hasPrefix, hasSuffix, contains
+// ("kube-" prefix, "system" in it), whatever made the namespace (a
+// variable, a helper). Each is made a namespace that meets the test.
+type nsRecorder struct {
+	cur  string
+	seen map[string]bool
+	list []string
+}
+
+// dnsLabel is a namespace name.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// note records ns, made a namespace name if it is not one (fill is put
+// where needed: "kube-" is noted as "kube-x").
+func (r *nsRecorder) note(ns string) {
+	if len(r.list) >= maxRecorded || ns == r.cur {
+		return
+	}
+	if !dnsLabel.MatchString(ns) {
+		ns = strings.Trim(ns, "-")
+		ns = "x-" + ns + "-x"
+		if !dnsLabel.MatchString(ns) {
+			return
+		}
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if !r.seen[ns] {
+		r.seen[ns] = true
+		r.list = append(r.list, ns)
+	}
+}
+
+// sprigBool are sprig's has, hasPrefix, hasSuffix and contains.
+var (
+	sprigHasPrefix = sprig.TxtFuncMap()["hasPrefix"].(func(string, string) bool)
+	sprigHasSuffix = sprig.TxtFuncMap()["hasSuffix"].(func(string, string) bool)
+	sprigContains  = sprig.TxtFuncMap()["contains"].(func(string, string) bool)
+	sprigMustHas   = sprig.TxtFuncMap()["mustHas"].(func(any, any) (bool, error))
+)
+
+// funcs returns has, mustHas, hasPrefix, hasSuffix and contains noting
+// what the namespace is tested against; each returns what sprig's does.
+func (r *nsRecorder) funcs() template.FuncMap {
+	list := func(needle, haystack any) {
+		if s, ok := needle.(string); !ok || s != r.cur {
+			return
+		}
+		v := reflect.ValueOf(haystack)
+		if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
+			return
+		}
+		for i := range min(v.Len(), maxRecorded) {
+			if s, ok := v.Index(i).Interface().(string); ok {
+				r.note(s)
+			}
+		}
+	}
+	return template.FuncMap{
+		"has": func(needle, haystack any) bool {
+			list(needle, haystack)
+			return sprigHas(needle, haystack)
+		},
+		"mustHas": func(needle, haystack any) (bool, error) {
+			list(needle, haystack)
+			return sprigMustHas(needle, haystack)
+		},
+		"hasPrefix": func(prefix, s string) bool {
+			if s == r.cur {
+				r.note(strings.TrimSuffix(prefix, "-") + "-x")
+			}
+			return sprigHasPrefix(prefix, s)
+		},
+		"hasSuffix": func(suffix, s string) bool {
+			if s == r.cur {
+				r.note("x-" + strings.TrimPrefix(suffix, "-"))
+			}
+			return sprigHasSuffix(suffix, s)
+		},
+		"contains": func(sub, s string) bool {
+			if s == r.cur {
+				r.note(sub)
+			}
+			return sprigContains(sub, s)
+		},
+	}
+}
+
 // namesKube reports whether the command, or a pipeline in it, names a
 // field KubeVersion (.Capabilities.KubeVersion, $.Capabilities.KubeVersion,
 // .KubeVersion of a .Capabilities passed on).
@@ -524,6 +616,18 @@ func variantDiff(dir string, o Options, res resolver, limit int64, offline func(
 	if err != nil {
 		return nil, err
 	}
+	if o.checkedNS != "" {
+		// A template that only writes the release's namespace
+		// (namespace: {{ .Release.Namespace }}) renders the same
+		// there: only a template that renders otherwise is named.
+		word := regexp.MustCompile(`(^|[^-a-z0-9])` + regexp.QuoteMeta(o.Namespace) + `($|[^-a-z0-9])`)
+		for n, text := range got {
+			for range 2 { // "ns,ns": a match takes the comma
+				text = word.ReplaceAllString(text, "${1}"+o.checkedNS+"${2}")
+			}
+			got[n] = text
+		}
+	}
 	off, err := offline()
 	if err != nil {
 		return nil, err
@@ -586,7 +690,7 @@ var betaVersion = regexp.MustCompile(`^[^/]+/v\d+(alpha|beta)\d*(/|$)`)
 // subchart's name), and sets out.KubeVersions, out.APIVersions and
 // out.ValuesFiles to those that render otherwise. At most
 // opts.MaxVariants are rendered; the rest are named in out.NotRendered.
-func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints []string, res resolver, limit int64, offline func() (map[string]string, error)) {
+func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints, namespaces []string, res resolver, limit int64, offline func() (map[string]string, error)) {
 	vc := &variantCap{left: opts.MaxVariants, out: out, res: res, limit: limit}
 	if vc.left == 0 {
 		vc.left = DefaultMaxVariants
@@ -655,12 +759,17 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 		if cur == "" {
 			cur = "default"
 		}
-		for _, ns := range namespaceGates(srcs) {
+		seen := map[string]bool{}
+		for _, ns := range slices.Concat(namespaceGates(srcs), namespaces) {
+			if seen[ns] {
+				continue
+			}
+			seen[ns] = true
 			if ns == cur {
 				continue
 			}
 			o := opts
-			o.Namespace = ns
+			o.Namespace, o.checkedNS = ns, cur
 			ts, ok, err := vc.try("namespace "+ns, dir, o, offline)
 			if ok && (len(ts) > 0 || err != nil) {
 				out.Namespaces = append(out.Namespaces, Variant{Name: ns, Templates: ts, Err: err})

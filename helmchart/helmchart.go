@@ -90,6 +90,9 @@ type Options struct {
 	// variants' (gates.go).
 	without []string
 	extra   []map[string]any
+	// checkedNS is, for a namespace variant, the checked render's
+	// namespace: Namespace written in the output is read as it.
+	checkedNS string
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -203,9 +206,10 @@ type Chart struct {
 	// the chart did not render so.
 	APIVersions []Variant
 	// Namespaces are the namespaces the templates compare
-	// .Release.Namespace with (eq .Release.Namespace "kube-system"),
-	// other than Options.Namespace, in which templates render
-	// otherwise, each with those templates or with why the chart did not
+	// .Release.Namespace with (eq .Release.Namespace "kube-system"), or
+	// test it against while rendering (has, hasPrefix, hasSuffix,
+	// contains), other than Options.Namespace, in which templates render
+	// otherwise, the namespace's name in their output aside, each with those templates or with why the chart did not
 	// render there; unless Options.ExactNamespace.
 	Namespaces []Variant
 	// NotRendered names the variants (a Kubernetes version, a values
@@ -358,7 +362,10 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// semverCompare notes the constraints the Kubernetes version is
 	// compared with, written out or not (a value, a helper's result).
 	rec := &kubeRecorder{cur: parseKubeVersion(caps.KubeVersion.Version)}
-	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs())
+	// has, hasPrefix, hasSuffix and contains note the namespaces the
+	// release's is tested against.
+	nsRec := &nsRecorder{cur: ns}
+	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs(), nsRec.funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +474,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, asking, rec.constraints, res, limit, offline)
+	variants(out, dir, opts, l, asking, rec.constraints, nsRec.list, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue

@@ -322,3 +322,44 @@ func TestValuesFilesNotValues(t *testing.T) {
 		t.Errorf("ValuesFiles (-want +got):\n%s", diff)
 	}
 }
+
+// TestNamespaceTests: a template that tests the release's namespace
+// otherwise than by eq or ne with a namespace written out (has with a
+// list, hasPrefix, hasSuffix, contains, on a namespace a helper made)
+// passed as rendered in the default namespace, with no word: a pod
+// privileged only in kube-system. The namespaces tested against are now
+// noted while rendering and rendered in. And a template that only
+// writes the namespace (namespace: {{ .Release.Namespace }}) was named
+// as rendering otherwise in each namespace rendered; it is not.
+func TestNamespaceTests(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
+	for _, tt := range []struct{ test, ns string }{
+		{`has .Release.Namespace (list "kube-system" "ops")`, "kube-system"},
+		{`hasPrefix "kube-" .Release.Namespace`, "kube-x"},
+		{`include "app.ns" . | hasSuffix "-system"`, "x-system"},
+		{`contains "system" .Release.Namespace`, "system"},
+	} {
+		t.Run(tt.test, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_ns.tpl": "{{- define \"app.ns\" }}{{ .Release.Namespace }}{{ end }}\n",
+				"templates/x.yaml":  fmt.Sprintf(pod, tt.test),
+				"templates/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa, namespace: {{ .Release.Namespace }}}\nsecrets: [{name: \"{{ .Release.Namespace }},{{ .Release.Namespace }}\"}]\n",
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range c.Namespaces {
+				if v.Name == tt.ns {
+					got = v.Templates
+				} else if len(v.Templates) > 0 && v.Name != "ops" {
+					t.Errorf("namespace %s: %v", v.Name, v.Templates)
+				}
+			}
+			if diff := cmp.Diff([]string{"app/templates/x.yaml"}, got); diff != "" {
+				t.Errorf("namespace %s (-want +got):\n%s\nall: %v", tt.ns, diff, variantNames(c.Namespaces))
+			}
+		})
+	}
+}

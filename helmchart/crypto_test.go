@@ -160,3 +160,25 @@ stringData:
 		}
 	}
 }
+
+// TestDerivePasswordOnce: derivePassword gives the same password for the
+// same call, so a chart that derives a few passwords in a loop, or in
+// each of its many renders (variants), runs scrypt once a call. Before,
+// a loop deriving the same two passwords ten times failed past
+// maxDerived calls, though helm renders it (the chart was an input
+// error, exit 2), and every variant ran scrypt anew.
+func TestDerivePasswordOnce(t *testing.T) {
+	const tpl = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n{{- range $i := until 10 }}\n  a{{ $i }}: {{ derivePassword 1 \"long\" \"pw\" \"u\" \"a.example\" | quote }}\n  b{{ $i }}: {{ derivePassword 1 \"long\" \"pw\" \"u\" \"b.example\" | quote }}\n{{- end }}\n"
+	c, err := Render(write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/s.yaml": tpl,
+	}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := get(objects(t, c)["app/templates/s.yaml ConfigMap/x"], "data").(map[string]any)
+	want := sprigFuncs["derivePassword"].(func(uint32, string, string, string, string) string)(1, "long", "pw", "u", "b.example")
+	if data["b9"] != want || data["a0"] == data["b0"] || data["a0"] != data["a9"] {
+		t.Errorf("b9 %q, want sprig's %q; a0 %q a9 %q", data["b9"], want, data["a0"], data["a9"])
+	}
+}

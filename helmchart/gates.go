@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 
@@ -374,6 +375,11 @@ func (r *nsRecorder) funcs() template.FuncMap {
 	return template.FuncMap{
 		"has": func(needle, haystack any) bool {
 			list(needle, haystack)
+			if vs, ok := haystack.(recVersions); ok {
+				if s, ok := needle.(string); ok {
+					vs.Has(s) // noted
+				}
+			}
 			return sprigHas(needle, haystack)
 		},
 		"mustHas": func(needle, haystack any) (bool, error) {
@@ -398,6 +404,68 @@ func (r *nsRecorder) funcs() template.FuncMap {
 			}
 			return sprigContains(sub, s)
 		},
+	}
+}
+
+// apiRecorder notes the API versions a render asks
+// .Capabilities.APIVersions for (Has, or sprig's has on them), however
+// the version is written: askedVersions reads only those written out.
+type apiRecorder struct {
+	key  *string
+	seen map[string]bool
+	list []string
+}
+
+// apiRecorders finds the recorder of a recVersions by its first element.
+var apiRecorders sync.Map // *string -> *apiRecorder
+
+// recVersions is the capabilities' API versions, whose Has notes what
+// it is asked (apiRecorders).
+type recVersions []string
+
+// Has reports whether v is served, as common.VersionSet's, and notes v.
+func (vs recVersions) Has(v string) bool {
+	if len(vs) > 0 {
+		if r, ok := apiRecorders.Load(&vs[0]); ok {
+			r.(*apiRecorder).note(v)
+		}
+	}
+	return slices.Contains(vs, v)
+}
+
+// recCaps is .Capabilities whose APIVersions note what they are asked.
+type recCaps struct {
+	*common.Capabilities
+	APIVersions recVersions
+}
+
+// caps returns c with APIVersions noting to r, until done.
+func (r *apiRecorder) caps(c *common.Capabilities) *recCaps {
+	vs := recVersions(slices.Clone(c.APIVersions))
+	if len(vs) > 0 {
+		r.key = &vs[0]
+		apiRecorders.Store(r.key, r)
+	}
+	return &recCaps{Capabilities: c, APIVersions: vs}
+}
+
+// done stops r noting.
+func (r *apiRecorder) done() {
+	if r.key != nil {
+		apiRecorders.Delete(r.key)
+	}
+}
+
+func (r *apiRecorder) note(v string) {
+	if len(r.list) >= maxRecorded || len(v) > 253 || !strings.Contains(v, "/") {
+		return
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if !r.seen[v] {
+		r.seen[v] = true
+		r.list = append(r.list, v)
 	}
 }
 
@@ -690,7 +758,7 @@ var betaVersion = regexp.MustCompile(`^[^/]+/v\d+(alpha|beta)\d*(/|$)`)
 // subchart's name), and sets out.KubeVersions, out.APIVersions and
 // out.ValuesFiles to those that render otherwise. At most
 // opts.MaxVariants are rendered; the rest are named in out.NotRendered.
-func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints, namespaces []string, res resolver, limit int64, offline func() (map[string]string, error)) {
+func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints, namespaces, apis []string, res resolver, limit int64, offline func() (map[string]string, error)) {
 	vc := &variantCap{left: opts.MaxVariants, out: out, res: res, limit: limit}
 	if vc.left == 0 {
 		vc.left = DefaultMaxVariants
@@ -714,7 +782,14 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 		given[v] = true
 	}
 	var on, off []string
-	for _, v := range askedVersions(srcs, nil) {
+	asked := askedVersions(srcs, nil)
+	for _, v := range apis {
+		if !slices.Contains(asked, v) {
+			asked = append(asked, v)
+		}
+	}
+	slices.Sort(asked)
+	for _, v := range asked {
 		switch {
 		case given[v]:
 		case slices.Contains(l.caps.APIVersions, v):

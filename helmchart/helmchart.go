@@ -198,7 +198,8 @@ type Chart struct {
 	// with -f installs what is not checked.
 	ValuesFiles []Variant
 	// APIVersions are the API versions the templates ask
-	// .Capabilities.APIVersions.Has for by name with which, served alone
+	// .Capabilities.APIVersions for (Has or sprig's has, by name or
+	// noted while rendering) with which, served alone
 	// besides those of the checked render, or without which (an alpha or
 	// beta version of helm's default set, such as policy/v1beta1, that
 	// clusters of today do not serve), templates render otherwise: each
@@ -365,7 +366,14 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// has, hasPrefix, hasSuffix and contains note the namespaces the
 	// release's is tested against.
 	nsRec := &nsRecorder{cur: ns}
-	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs(), nsRec.funcs())
+	// .Capabilities.APIVersions.Has and has on the versions note the
+	// versions asked for, however written (a raw string, print, a
+	// value): each side of each is rendered (variants).
+	apiRec := &apiRecorder{}
+	recTop := maps.Clone(top)
+	recTop["Capabilities"] = apiRec.caps(caps)
+	defer apiRec.done()
+	files, err := render(ch, recTop, dir, res, limit, offlineLookup(&looked), rec.funcs(), nsRec.funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +482,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, asking, rec.constraints, nsRec.list, res, limit, offline)
+	variants(out, dir, opts, l, asking, rec.constraints, nsRec.list, apiRec.list, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue

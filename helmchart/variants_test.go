@@ -363,3 +363,32 @@ func TestNamespaceTests(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIVersionsAskedAnyhow: an API version asked for otherwise than by
+// .Capabilities.APIVersions.Has with a quoted string (a raw string,
+// sprig's has on the versions, a version made by print) had its sides
+// left unrendered: a pod privileged only where policy/v1beta1 is not
+// served (helm's default set serves it; clusters since 1.25 do not)
+// passed with no word. The versions asked are now noted while
+// rendering, and each side rendered.
+func TestAPIVersionsAskedAnyhow(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ not (%s) }}}}\n"
+	for _, ask := range []string{
+		".Capabilities.APIVersions.Has `policy/v1beta1`",
+		`has "policy/v1beta1" .Capabilities.APIVersions`,
+		`$.Capabilities.APIVersions.Has (print "policy/" "v1beta1")`,
+	} {
+		t.Run(ask, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml": fmt.Sprintf(pod, ask),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"policy/v1beta1 not served: app/templates/x.yaml"}, apiVariantNames(c.APIVersions)); diff != "" {
+				t.Errorf("APIVersions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -111,12 +111,18 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			}
 		}
 	}
-	visit := func(n parse.Node) {
-		cmd, ok := n.(*parse.CommandNode)
-		if !ok || len(cmd.Args) == 0 {
+	// kubeVars and minorVars are the variables of the tree visited that
+	// hold the version ($m := .Capabilities.KubeVersion.Minor).
+	var kubeVars, minorVars map[string]bool
+	// visitCmd reads cmd; piped is whether an earlier command of its
+	// pipeline names the version (... .Minor | int | le 30), pipedMinor
+	// its Minor or Major.
+	visitCmd := func(cmd *parse.CommandNode, piped, pipedMinor bool) {
+		if len(cmd.Args) == 0 {
 			return
 		}
-		if namesKube(cmd) {
+		kube := namesKube(cmd) || piped || namesVar(cmd, kubeVars)
+		if kube {
 			reads = true
 		}
 		id, ok := cmd.Args[0].(*parse.IdentifierNode)
@@ -132,17 +138,17 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			if len(cmd.Args) > 1 {
 				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
 					literal(s.Text, false)
-				} else if namesKube(cmd) {
+				} else if kube {
 					for _, v := range valueStrings(cmd.Args[1], vals) {
 						literal(v, false)
 					}
 				}
 			}
 		case "eq", "ne", "lt", "le", "gt", "ge":
-			if !namesKube(cmd) {
+			if !kube {
 				return
 			}
-			minor := namesField(cmd, "Minor") || namesField(cmd, "Major")
+			minor := namesField(cmd, "Minor") || namesField(cmd, "Major") || pipedMinor || namesVar(cmd, minorVars)
 			for _, a := range cmd.Args[1:] {
 				switch a := a.(type) {
 				case *parse.StringNode:
@@ -172,9 +178,40 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			}
 		}
 		for _, tr := range trees {
-			if tr.Root != nil {
-				walkNodes(tr.Root, visit)
+			if tr.Root == nil {
+				continue
 			}
+			kubeVars, minorVars = map[string]bool{}, map[string]bool{}
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok || len(p.Decl) == 0 {
+					return
+				}
+				for _, c := range p.Cmds {
+					if namesKube(c) || namesVar(c, kubeVars) {
+						for _, d := range p.Decl {
+							kubeVars[d.Ident[0]] = true
+							if namesField(c, "Minor") || namesField(c, "Major") || namesVar(c, minorVars) {
+								minorVars[d.Ident[0]] = true
+							}
+						}
+					}
+				}
+			})
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok {
+					return
+				}
+				piped, pipedMinor := false, false
+				for _, c := range p.Cmds {
+					visitCmd(c, piped, pipedMinor)
+					if namesKube(c) || namesVar(c, kubeVars) {
+						piped = true
+						pipedMinor = pipedMinor || namesField(c, "Minor") || namesField(c, "Major") || namesVar(c, minorVars)
+					}
+				}
+			})
 		}
 	}
 	for _, c := range constraints {
@@ -467,6 +504,21 @@ func (r *apiRecorder) note(v string) {
 		r.seen[v] = true
 		r.list = append(r.list, v)
 	}
+}
+
+// namesVar reports whether cmd, in its pipelines too, names one of the
+// variables vars ($m, not $.x).
+func namesVar(cmd *parse.CommandNode, vars map[string]bool) bool {
+	if len(vars) == 0 {
+		return false
+	}
+	found := false
+	walkNodes(cmd, func(n parse.Node) {
+		if v, ok := n.(*parse.VariableNode); ok && len(v.Ident) > 0 && vars[v.Ident[0]] {
+			found = true
+		}
+	})
+	return found
 }
 
 // namesKube reports whether the command, or a pipeline in it, names a

@@ -392,3 +392,31 @@ func TestAPIVersionsAskedAnyhow(t *testing.T) {
 		})
 	}
 }
+
+// TestKubeGatesPipedAndVariables: a comparison with the cluster's
+// version that takes it through a pipeline (.Minor | int | lt 30) or a
+// variable ($m := .Capabilities.KubeVersion.Minor) was not seen as a
+// gate: a pod privileged only before Kubernetes 1.30 passed, rendered
+// for the latest version, with no word. Each is now rendered on both
+// sides of the version compared with.
+func TestKubeGatesPipedAndVariables(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
+	for _, gate := range []string{
+		`.Capabilities.KubeVersion.Minor | int | gt 30`,
+		`$m := .Capabilities.KubeVersion.Minor }}{{ lt (atoi $m) 30`,
+		`$v := .Capabilities.KubeVersion }}{{ $w := $v }}{{ lt (atoi $w.Minor) 30`,
+	} {
+		t.Run(gate, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml": fmt.Sprintf(pod, gate),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"v1.29.0: app/templates/x.yaml"}, variantNames(c.KubeVersions)); diff != "" {
+				t.Errorf("KubeVersions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -424,19 +424,19 @@ func (r *nsRecorder) funcs() template.FuncMap {
 			return sprigMustHas(needle, haystack)
 		},
 		"hasPrefix": func(prefix, s string) bool {
-			if s == r.cur {
+			if s == r.cur && strings.Trim(prefix, "-") != "" {
 				r.note(strings.TrimSuffix(prefix, "-") + "-x")
 			}
 			return sprigHasPrefix(prefix, s)
 		},
 		"hasSuffix": func(suffix, s string) bool {
-			if s == r.cur {
+			if s == r.cur && strings.Trim(suffix, "-") != "" {
 				r.note("x-" + strings.TrimPrefix(suffix, "-"))
 			}
 			return sprigHasSuffix(suffix, s)
 		},
 		"contains": func(sub, s string) bool {
-			if s == r.cur {
+			if s == r.cur && strings.Trim(sub, "-") != "" {
 				r.note(sub)
 			}
 			return sprigContains(sub, s)

@@ -279,13 +279,27 @@ func namespaceGates(srcs map[string][]byte) []string {
 			if tr.Root == nil {
 				continue
 			}
+			// The variables that hold the namespace ($ns :=
+			// .Release.Namespace, $n := $ns).
+			vars := map[string]bool{}
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok || len(p.Decl) == 0 || len(p.Cmds) != 1 {
+					return
+				}
+				if cmd := p.Cmds[0]; len(cmd.Args) == 1 && (isReleaseNamespace(cmd.Args[0]) || namesVar(cmd, vars)) {
+					for _, d := range p.Decl {
+						vars[d.Ident[0]] = true
+					}
+				}
+			})
 			walkNodes(tr.Root, func(n parse.Node) {
 				cmd, ok := n.(*parse.CommandNode)
 				if !ok || len(cmd.Args) < 3 {
 					return
 				}
 				id, ok := cmd.Args[0].(*parse.IdentifierNode)
-				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) {
+				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) && !argIsVar(cmd, vars) {
 					return
 				}
 				for _, a := range cmd.Args[1:] {
@@ -299,22 +313,35 @@ func namespaceGates(srcs map[string][]byte) []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// namesReleaseNamespace reports whether an argument of cmd is
-// .Release.Namespace ($.Release.Namespace).
-func namesReleaseNamespace(cmd *parse.CommandNode) bool {
+// argIsVar reports whether an argument of cmd is one of the variables
+// vars, whole ($ns, not $ns.x).
+func argIsVar(cmd *parse.CommandNode, vars map[string]bool) bool {
 	for _, a := range cmd.Args[1:] {
-		var ids []string
-		switch a := a.(type) {
-		case *parse.FieldNode:
-			ids = a.Ident
-		case *parse.VariableNode:
-			ids = a.Ident
-		}
-		if i := slices.Index(ids, "Release"); i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace" {
+		if v, ok := a.(*parse.VariableNode); ok && len(v.Ident) == 1 && vars[v.Ident[0]] {
 			return true
 		}
 	}
 	return false
+}
+
+// namesReleaseNamespace reports whether an argument of cmd is
+// .Release.Namespace ($.Release.Namespace).
+func namesReleaseNamespace(cmd *parse.CommandNode) bool {
+	return slices.ContainsFunc(cmd.Args[1:], isReleaseNamespace)
+}
+
+// isReleaseNamespace reports whether a is .Release.Namespace
+// ($.Release.Namespace).
+func isReleaseNamespace(a parse.Node) bool {
+	var ids []string
+	switch a := a.(type) {
+	case *parse.FieldNode:
+		ids = a.Ident
+	case *parse.VariableNode:
+		ids = a.Ident
+	}
+	i := slices.Index(ids, "Release")
+	return i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace"
 }
 
 // kubeRecorder notes the constraints semverCompare is called with on the

@@ -268,6 +268,10 @@ func valueStrings(n parse.Node, vals map[string]any) []string {
 // in them than in the namespace checked.
 func namespaceGates(srcs map[string][]byte) []string {
 	seen := map[string]bool{}
+	sets := map[string]map[string]*parse.Tree{}
+	// The defines that write the namespace ({{ .Release.Namespace }}):
+	// eq (include "app.ns" .) "kube-system" compares it.
+	nsDefines := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(srcs)) {
 		t := parse.New(name)
 		t.Mode = parse.SkipFuncCheck
@@ -275,6 +279,19 @@ func namespaceGates(srcs map[string][]byte) []string {
 		if _, err := t.Parse(string(srcs[name]), "", "", set); err != nil {
 			continue
 		}
+		sets[name] = set
+		for n, tr := range set {
+			if tr.Root != nil && n != name {
+				walkNodes(tr.Root, func(x parse.Node) {
+					if isReleaseNamespace(x) {
+						nsDefines[n] = true
+					}
+				})
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		set := sets[name]
 		for _, tr := range set {
 			if tr.Root == nil {
 				continue
@@ -299,7 +316,7 @@ func namespaceGates(srcs map[string][]byte) []string {
 					return
 				}
 				id, ok := cmd.Args[0].(*parse.IdentifierNode)
-				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) && !argIsVar(cmd, vars) {
+				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) && !argIsVar(cmd, vars) && !includes(cmd, nsDefines) {
 					return
 				}
 				for _, a := range cmd.Args[1:] {
@@ -311,6 +328,24 @@ func namespaceGates(srcs map[string][]byte) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// includes reports whether cmd includes one of the defines names
+// (include "app.ns" ., in a pipeline of its arguments).
+func includes(cmd *parse.CommandNode, names map[string]bool) bool {
+	found := false
+	walkNodes(cmd, func(n parse.Node) {
+		c, ok := n.(*parse.CommandNode)
+		if !ok || len(c.Args) < 2 {
+			return
+		}
+		if id, ok := c.Args[0].(*parse.IdentifierNode); ok && id.Ident == "include" {
+			if s, ok := c.Args[1].(*parse.StringNode); ok && names[s.Text] {
+				found = true
+			}
+		}
+	})
+	return found
 }
 
 // argIsVar reports whether an argument of cmd is one of the variables

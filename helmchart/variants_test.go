@@ -422,19 +422,28 @@ func TestKubeGatesPipedAndVariables(t *testing.T) {
 }
 
 // TestNamespaceVariables: a namespace compared by eq or ne through a
-// variable ($ns := .Release.Namespace, $n := $ns) was not seen: a pod
+// variable ($ns := .Release.Namespace, $n := $ns) or a helper that
+// writes it (eq (include "app.ns" .) "kube-system") was not seen: a pod
 // privileged only in kube-system passed with no word. It is now
 // rendered there.
 func TestNamespaceVariables(t *testing.T) {
 	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
-	c, err := Render(write(t, map[string]string{
-		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
-		"templates/x.yaml": fmt.Sprintf(pod, `$ns := $.Release.Namespace }}{{ $n := $ns }}{{ eq $n "kube-system"`),
-	}), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"kube-system: app/templates/x.yaml"}, variantNames(c.Namespaces)); diff != "" {
-		t.Errorf("Namespaces (-want +got):\n%s", diff)
+	for _, gate := range []string{
+		`$ns := $.Release.Namespace }}{{ $n := $ns }}{{ eq $n "kube-system"`,
+		`and (eq (include "app.on" .) "true") (eq (include "app.ns" .) "kube-system")`,
+	} {
+		t.Run(gate, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_h.tpl": "{{- define \"app.ns\" }}{{ .Release.Namespace | trunc 63 }}{{ end }}\n{{- define \"app.on\" }}true{{ end }}\n",
+				"templates/x.yaml": fmt.Sprintf(pod, gate),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"kube-system: app/templates/x.yaml"}, variantNames(c.Namespaces)); diff != "" {
+				t.Errorf("Namespaces (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -30,7 +30,8 @@ import (
 // process, and bcrypt at its lowest cost. derivePassword, whose output
 // is the same on every render, is bounded instead (maxDerived).
 
-// maxDerived bounds the derivePassword calls of one render.
+// maxDerived bounds the derivePassword calls of one render that the
+// process did not make before.
 const maxDerived = 8
 
 // maxSigned bounds the certificates and bcrypt hashes of one render (a
@@ -110,8 +111,56 @@ func withKey(name string, calls *cryptoCalls) any {
 			out := []reflect.Value{reflect.Zero(plain.Type().Out(0)), reflect.ValueOf(&err).Elem()}
 			return out
 		}
-		return keyed.Call(append(args, reflect.ValueOf(keyPEM(k))))
+		key := made{name, fmt.Sprintf("%#v", valuesOf(args))}
+		if out, ok := madeOnce.Load(key); ok {
+			return out.([]reflect.Value)
+		}
+		out := keyed.Call(append(args, reflect.ValueOf(keyPEM(k))))
+		if e := out[1].Interface(); e == nil {
+			remember(key, out)
+		}
+		return out
 	}).Interface()
+}
+
+// Certificates and hashes are random (a serial number, the time, a
+// salt): a template that makes one rendered otherwise in every render,
+// so that each variant of a chart with a webhook's genCA (a Kubernetes
+// version, a values file, lookup) named it as rendering otherwise.
+// madeOnce keeps what each call made, by function and arguments, for the
+// process: the same call makes the same certificate or hash in every
+// render, which verifies as sprig's does (signed by the CA given).
+var (
+	madeOnce sync.Map // made -> the call's result
+	madeMu   sync.Mutex
+	madeN    int
+)
+
+// made is a call of a certificate or hash function: its name and its
+// arguments printed.
+type made struct{ name, args string }
+
+// maxMade bounds the calls madeOnce keeps; past it, calls make anew.
+const maxMade = 4096
+
+// remember keeps out as the result of the call key, up to maxMade.
+func remember(key made, out any) {
+	madeMu.Lock()
+	defer madeMu.Unlock()
+	if madeN < maxMade {
+		if _, loaded := madeOnce.LoadOrStore(key, out); !loaded {
+			madeN++
+		}
+	}
+}
+
+// valuesOf returns the values args hold.
+func valuesOf(args []reflect.Value) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a.Interface()
+	}
+	return out
 }
 
 // cheapCrypto returns the key, certificate and hash functions made cheap
@@ -122,10 +171,15 @@ func cheapCrypto(calls *cryptoCalls) template.FuncMap {
 		if err := calls.sign("bcrypt"); err != nil {
 			return "", err
 		}
+		key := made{"bcrypt", s}
+		if h, ok := madeOnce.Load(key); ok {
+			return h.(string), nil
+		}
 		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
 		if err != nil {
 			return fmt.Sprintf("failed to encrypt string with bcrypt: %s", err), nil
 		}
+		remember(key, string(h))
 		return string(h), nil
 	}
 	derive := sprigFuncs["derivePassword"].(func(uint32, string, string, string, string) string)
@@ -156,10 +210,19 @@ func cheapCrypto(calls *cryptoCalls) template.FuncMap {
 			return user + ":" + h, err
 		},
 		"derivePassword": func(counter uint32, typ, password, user, site string) (string, error) {
+			// The same call gives the same password: made once a
+			// process, only new calls count (a chart's every render
+			// made them anew, each a tenth of a second or more).
+			key := made{"derivePassword", fmt.Sprintf("%d\x00%s\x00%s\x00%s\x00%s", counter, typ, password, user, site)}
+			if p, ok := madeOnce.Load(key); ok {
+				return p.(string), nil
+			}
 			if calls.derived++; calls.derived > maxDerived {
 				return "", errDerived
 			}
-			return derive(counter, typ, password, user, site), nil
+			p := derive(counter, typ, password, user, site)
+			remember(key, p)
+			return p, nil
 		},
 	}
 }

@@ -92,3 +92,93 @@ func TestCryptoCallsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCertVariants: a chart that makes its webhook's certificates
+// (genCA, genSignedCert, as charts without cert-manager do) is not named
+// as rendering otherwise in every variant. Before, each certificate was
+// random (serial number, time) in every render: each Kubernetes version
+// and values file of the chart named the webhook's template, though
+// nothing but the certificates differed, drowning the variant that does
+// differ. The certificates are still a valid chain: each signed one
+// verifies against the CA it was signed with, for its name.
+func TestCertVariants(t *testing.T) {
+	const webhook = `{{- $ca := genCA "hook-ca" 365 }}
+apiVersion: v1
+kind: Secret
+metadata: {name: hook-tls}
+stringData:
+  ca: {{ $ca.Cert | quote }}
+{{- range list "a" "b" }}
+  {{ . }}: {{ (genSignedCert (printf "%s.ns.svc" .) nil (list (printf "%s.ns.svc" .)) 365 $ca).Cert | quote }}
+{{- end }}
+  htpasswd: {{ htpasswd "admin" "pw" | quote }}
+`
+	const deploy = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  r: {{ .Values.replicas | quote }}\n" +
+		"{{- if semverCompare \">=1.30-0\" .Capabilities.KubeVersion.Version }}\n  new: \"yes\"\n{{- end }}\n"
+	c, err := Render(write(t, map[string]string{
+		"Chart.yaml":             "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"values.yaml":            "replicas: 1\n",
+		"values-prod.yaml":       "replicas: 3\n",
+		"templates/webhook.yaml": webhook,
+		"templates/cm.yaml":      deploy,
+	}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append(c.KubeVersions, c.ValuesFiles...) {
+		if v.Err != nil {
+			t.Errorf("%s: %v", v.Name, v.Err)
+		}
+		if len(v.Templates) != 1 || v.Templates[0] != "app/templates/cm.yaml" {
+			t.Errorf("%s: templates %v render otherwise, want the ConfigMap's only", v.Name, v.Templates)
+		}
+	}
+	if len(c.KubeVersions) == 0 || len(c.ValuesFiles) != 1 {
+		t.Errorf("Kubernetes versions %v, values files %v: want v1.29.0's and values-prod.yaml's", variantNames(c.KubeVersions), variantNames(c.ValuesFiles))
+	}
+	data := get(objects(t, c)["app/templates/webhook.yaml Secret/hook-tls"], "stringData").(map[string]any)
+	cert := func(k string) *x509.Certificate {
+		b, _ := pem.Decode([]byte(data[k].(string)))
+		if b == nil {
+			t.Fatalf("%s: not PEM", k)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		return c
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert("ca"))
+	a, b := cert("a"), cert("b")
+	if a.SerialNumber.Cmp(b.SerialNumber) == 0 {
+		t.Errorf("two signed certificates share the serial number %v", a.SerialNumber)
+	}
+	for name, leaf := range map[string]*x509.Certificate{"a": a, "b": b} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: name + ".ns.svc"}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestDerivePasswordOnce: derivePassword gives the same password for the
+// same call, so a chart that derives a few passwords in a loop, or in
+// each of its many renders (variants), runs scrypt once a call. Before,
+// a loop deriving the same two passwords ten times failed past
+// maxDerived calls, though helm renders it (the chart was an input
+// error, exit 2), and every variant ran scrypt anew.
+func TestDerivePasswordOnce(t *testing.T) {
+	const tpl = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n{{- range $i := until 10 }}\n  a{{ $i }}: {{ derivePassword 1 \"long\" \"pw\" \"u\" \"a.example\" | quote }}\n  b{{ $i }}: {{ derivePassword 1 \"long\" \"pw\" \"u\" \"b.example\" | quote }}\n{{- end }}\n"
+	c, err := Render(write(t, map[string]string{
+		"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/s.yaml": tpl,
+	}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := get(objects(t, c)["app/templates/s.yaml ConfigMap/x"], "data").(map[string]any)
+	want := sprigFuncs["derivePassword"].(func(uint32, string, string, string, string) string)(1, "long", "pw", "u", "b.example")
+	if data["b9"] != want || data["a0"] == data["b0"] || data["a0"] != data["a9"] {
+		t.Errorf("b9 %q, want sprig's %q; a0 %q a9 %q", data["b9"], want, data["a0"], data["a9"])
+	}
+}

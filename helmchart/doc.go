@@ -37,21 +37,24 @@
 //     named by version (Chart.KubeVersions), unless
 //     Options.ExactKubeVersion says the version given is the cluster's;
 //   - each values file of the chart directory besides values.yaml
-//     (*values*.yaml, values/, ci/) that Options.ValueFiles does not give
+//     (*values*.yaml, values/, ci/; not a schema nor Kubernetes
+//     objects) that Options.ValueFiles does not give
 //     is rendered with, and the templates that render otherwise are
 //     named by file (Chart.ValuesFiles): a deploy may give it with -f;
 //     so are those of the enabled subcharts, under the subchart's name;
-//   - each API version asked for by name is rendered served alone (when
+//   - each API version asked for (by name, or noted while rendering:
+//     Has and has on the versions are watched) is rendered served alone (when
 //     several are asked for) and, for an alpha or beta version of helm's
 //     default set (policy/v1beta1), not served (Chart.APIVersions);
 //   - a Kubernetes version gate whose constraint is taken from values,
 //     or made while rendering (semverCompare is watched), is tried too;
 //   - a chart whose templates compare .Release.Namespace with namespaces
-//     written out is rendered in them (Chart.Namespaces), unless
-//     Options.ExactNamespace;
+//     written out, or tests it while rendering (has, hasPrefix,
+//     hasSuffix, contains are watched), is rendered in them
+//     (Chart.Namespaces), unless Options.ExactNamespace;
 //   - these other renders are at most Options.MaxVariants
-//     (DefaultMaxVariants); those past it are named in
-//     Chart.NotRendered.
+//     (DefaultMaxVariants; UnlimitedVariants, NoVariants); those past
+//     it are named in Chart.NotRendered.
 //
 // Each non-empty output is a Template: helm's name for it (what `helm
 // template` prints as `# Source:`), the template file on disk, the

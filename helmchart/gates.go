@@ -5,15 +5,18 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 
@@ -108,12 +111,18 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			}
 		}
 	}
-	visit := func(n parse.Node) {
-		cmd, ok := n.(*parse.CommandNode)
-		if !ok || len(cmd.Args) == 0 {
+	// kubeVars and minorVars are the variables of the tree visited that
+	// hold the version ($m := .Capabilities.KubeVersion.Minor).
+	var kubeVars, minorVars map[string]bool
+	// visitCmd reads cmd; piped is whether an earlier command of its
+	// pipeline names the version (... .Minor | int | le 30), pipedMinor
+	// its Minor or Major.
+	visitCmd := func(cmd *parse.CommandNode, piped, pipedMinor bool) {
+		if len(cmd.Args) == 0 {
 			return
 		}
-		if namesKube(cmd) {
+		kube := namesKube(cmd) || piped || namesVar(cmd, kubeVars)
+		if kube {
 			reads = true
 		}
 		id, ok := cmd.Args[0].(*parse.IdentifierNode)
@@ -129,17 +138,17 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			if len(cmd.Args) > 1 {
 				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
 					literal(s.Text, false)
-				} else if namesKube(cmd) {
+				} else if kube {
 					for _, v := range valueStrings(cmd.Args[1], vals) {
 						literal(v, false)
 					}
 				}
 			}
 		case "eq", "ne", "lt", "le", "gt", "ge":
-			if !namesKube(cmd) {
+			if !kube {
 				return
 			}
-			minor := namesField(cmd, "Minor") || namesField(cmd, "Major")
+			minor := namesField(cmd, "Minor") || namesField(cmd, "Major") || pipedMinor || namesVar(cmd, minorVars)
 			for _, a := range cmd.Args[1:] {
 				switch a := a.(type) {
 				case *parse.StringNode:
@@ -169,9 +178,40 @@ func kubeGates(srcs map[string][]byte, vals map[string]any, constraints []string
 			}
 		}
 		for _, tr := range trees {
-			if tr.Root != nil {
-				walkNodes(tr.Root, visit)
+			if tr.Root == nil {
+				continue
 			}
+			kubeVars, minorVars = map[string]bool{}, map[string]bool{}
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok || len(p.Decl) == 0 {
+					return
+				}
+				for _, c := range p.Cmds {
+					if namesKube(c) || namesVar(c, kubeVars) {
+						for _, d := range p.Decl {
+							kubeVars[d.Ident[0]] = true
+							if namesField(c, "Minor") || namesField(c, "Major") || namesVar(c, minorVars) {
+								minorVars[d.Ident[0]] = true
+							}
+						}
+					}
+				}
+			})
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok {
+					return
+				}
+				piped, pipedMinor := false, false
+				for _, c := range p.Cmds {
+					visitCmd(c, piped, pipedMinor)
+					if namesKube(c) || namesVar(c, kubeVars) {
+						piped = true
+						pipedMinor = pipedMinor || namesField(c, "Minor") || namesField(c, "Major") || namesVar(c, minorVars)
+					}
+				}
+			})
 		}
 	}
 	for _, c := range constraints {
@@ -228,6 +268,10 @@ func valueStrings(n parse.Node, vals map[string]any) []string {
 // in them than in the namespace checked.
 func namespaceGates(srcs map[string][]byte) []string {
 	seen := map[string]bool{}
+	sets := map[string]map[string]*parse.Tree{}
+	// The defines that write the namespace ({{ .Release.Namespace }}):
+	// eq (include "app.ns" .) "kube-system" compares it.
+	nsDefines := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(srcs)) {
 		t := parse.New(name)
 		t.Mode = parse.SkipFuncCheck
@@ -235,17 +279,44 @@ func namespaceGates(srcs map[string][]byte) []string {
 		if _, err := t.Parse(string(srcs[name]), "", "", set); err != nil {
 			continue
 		}
+		sets[name] = set
+		for n, tr := range set {
+			if tr.Root != nil && n != name {
+				walkNodes(tr.Root, func(x parse.Node) {
+					if isReleaseNamespace(x) {
+						nsDefines[n] = true
+					}
+				})
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		set := sets[name]
 		for _, tr := range set {
 			if tr.Root == nil {
 				continue
 			}
+			// The variables that hold the namespace ($ns :=
+			// .Release.Namespace, $n := $ns).
+			vars := map[string]bool{}
+			walkNodes(tr.Root, func(n parse.Node) {
+				p, ok := n.(*parse.PipeNode)
+				if !ok || len(p.Decl) == 0 || len(p.Cmds) != 1 {
+					return
+				}
+				if cmd := p.Cmds[0]; len(cmd.Args) == 1 && (isReleaseNamespace(cmd.Args[0]) || namesVar(cmd, vars)) {
+					for _, d := range p.Decl {
+						vars[d.Ident[0]] = true
+					}
+				}
+			})
 			walkNodes(tr.Root, func(n parse.Node) {
 				cmd, ok := n.(*parse.CommandNode)
 				if !ok || len(cmd.Args) < 3 {
 					return
 				}
 				id, ok := cmd.Args[0].(*parse.IdentifierNode)
-				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) {
+				if !ok || (id.Ident != "eq" && id.Ident != "ne") || !namesReleaseNamespace(cmd) && !argIsVar(cmd, vars) && !includes(cmd, nsDefines) {
 					return
 				}
 				for _, a := range cmd.Args[1:] {
@@ -259,22 +330,53 @@ func namespaceGates(srcs map[string][]byte) []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// namesReleaseNamespace reports whether an argument of cmd is
-// .Release.Namespace ($.Release.Namespace).
-func namesReleaseNamespace(cmd *parse.CommandNode) bool {
-	for _, a := range cmd.Args[1:] {
-		var ids []string
-		switch a := a.(type) {
-		case *parse.FieldNode:
-			ids = a.Ident
-		case *parse.VariableNode:
-			ids = a.Ident
+// includes reports whether cmd includes one of the defines names
+// (include "app.ns" ., in a pipeline of its arguments).
+func includes(cmd *parse.CommandNode, names map[string]bool) bool {
+	found := false
+	walkNodes(cmd, func(n parse.Node) {
+		c, ok := n.(*parse.CommandNode)
+		if !ok || len(c.Args) < 2 {
+			return
 		}
-		if i := slices.Index(ids, "Release"); i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace" {
+		if id, ok := c.Args[0].(*parse.IdentifierNode); ok && id.Ident == "include" {
+			if s, ok := c.Args[1].(*parse.StringNode); ok && names[s.Text] {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// argIsVar reports whether an argument of cmd is one of the variables
+// vars, whole ($ns, not $ns.x).
+func argIsVar(cmd *parse.CommandNode, vars map[string]bool) bool {
+	for _, a := range cmd.Args[1:] {
+		if v, ok := a.(*parse.VariableNode); ok && len(v.Ident) == 1 && vars[v.Ident[0]] {
 			return true
 		}
 	}
 	return false
+}
+
+// namesReleaseNamespace reports whether an argument of cmd is
+// .Release.Namespace ($.Release.Namespace).
+func namesReleaseNamespace(cmd *parse.CommandNode) bool {
+	return slices.ContainsFunc(cmd.Args[1:], isReleaseNamespace)
+}
+
+// isReleaseNamespace reports whether a is .Release.Namespace
+// ($.Release.Namespace).
+func isReleaseNamespace(a parse.Node) bool {
+	var ids []string
+	switch a := a.(type) {
+	case *parse.FieldNode:
+		ids = a.Ident
+	case *parse.VariableNode:
+		ids = a.Ident
+	}
+	i := slices.Index(ids, "Release")
+	return i >= 0 && i+1 < len(ids) && ids[i+1] == "Namespace"
 }
 
 // kubeRecorder notes the constraints semverCompare is called with on the
@@ -306,6 +408,179 @@ func (r *kubeRecorder) funcs() template.FuncMap {
 		}
 		return sprigSemverCompare(constraint, version)
 	}}
+}
+
+// nsRecorder notes the namespaces a render compares the release's
+// namespace (cur) with otherwise than namespaceGates reads in the
+// templates: has (a list of namespaces), hasPrefix, hasSuffix, contains
+// ("kube-" prefix, "system" in it), whatever made the namespace (a
+// variable, a helper). Each is made a namespace that meets the test.
+type nsRecorder struct {
+	cur  string
+	seen map[string]bool
+	list []string
+}
+
+// dnsLabel is a namespace name.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// note records ns, made a namespace name if it is not one (fill is put
+// where needed: "kube-" is noted as "kube-x").
+func (r *nsRecorder) note(ns string) {
+	if len(r.list) >= maxRecorded || ns == r.cur {
+		return
+	}
+	if !dnsLabel.MatchString(ns) {
+		ns = strings.Trim(ns, "-")
+		ns = "x-" + ns + "-x"
+		if !dnsLabel.MatchString(ns) {
+			return
+		}
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if !r.seen[ns] {
+		r.seen[ns] = true
+		r.list = append(r.list, ns)
+	}
+}
+
+// sprigBool are sprig's has, hasPrefix, hasSuffix and contains.
+var (
+	sprigHasPrefix = sprig.TxtFuncMap()["hasPrefix"].(func(string, string) bool)
+	sprigHasSuffix = sprig.TxtFuncMap()["hasSuffix"].(func(string, string) bool)
+	sprigContains  = sprig.TxtFuncMap()["contains"].(func(string, string) bool)
+	sprigMustHas   = sprig.TxtFuncMap()["mustHas"].(func(any, any) (bool, error))
+)
+
+// funcs returns has, mustHas, hasPrefix, hasSuffix and contains noting
+// what the namespace is tested against; each returns what sprig's does.
+func (r *nsRecorder) funcs() template.FuncMap {
+	list := func(needle, haystack any) {
+		if s, ok := needle.(string); !ok || s != r.cur {
+			return
+		}
+		v := reflect.ValueOf(haystack)
+		if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
+			return
+		}
+		for i := range min(v.Len(), maxRecorded) {
+			if s, ok := v.Index(i).Interface().(string); ok {
+				r.note(s)
+			}
+		}
+	}
+	return template.FuncMap{
+		"has": func(needle, haystack any) bool {
+			list(needle, haystack)
+			if vs, ok := haystack.(recVersions); ok {
+				if s, ok := needle.(string); ok {
+					vs.Has(s) // noted
+				}
+			}
+			return sprigHas(needle, haystack)
+		},
+		"mustHas": func(needle, haystack any) (bool, error) {
+			list(needle, haystack)
+			return sprigMustHas(needle, haystack)
+		},
+		"hasPrefix": func(prefix, s string) bool {
+			if s == r.cur && strings.Trim(prefix, "-") != "" {
+				r.note(strings.TrimSuffix(prefix, "-") + "-x")
+			}
+			return sprigHasPrefix(prefix, s)
+		},
+		"hasSuffix": func(suffix, s string) bool {
+			if s == r.cur && strings.Trim(suffix, "-") != "" {
+				r.note("x-" + strings.TrimPrefix(suffix, "-"))
+			}
+			return sprigHasSuffix(suffix, s)
+		},
+		"contains": func(sub, s string) bool {
+			if s == r.cur && strings.Trim(sub, "-") != "" {
+				r.note(sub)
+			}
+			return sprigContains(sub, s)
+		},
+	}
+}
+
+// apiRecorder notes the API versions a render asks
+// .Capabilities.APIVersions for (Has, or sprig's has on them), however
+// the version is written: askedVersions reads only those written out.
+type apiRecorder struct {
+	key  *string
+	seen map[string]bool
+	list []string
+}
+
+// apiRecorders finds the recorder of a recVersions by its first element.
+var apiRecorders sync.Map // *string -> *apiRecorder
+
+// recVersions is the capabilities' API versions, whose Has notes what
+// it is asked (apiRecorders).
+type recVersions []string
+
+// Has reports whether v is served, as common.VersionSet's, and notes v.
+func (vs recVersions) Has(v string) bool {
+	if len(vs) > 0 {
+		if r, ok := apiRecorders.Load(&vs[0]); ok {
+			r.(*apiRecorder).note(v)
+		}
+	}
+	return slices.Contains(vs, v)
+}
+
+// recCaps is .Capabilities whose APIVersions note what they are asked.
+type recCaps struct {
+	*common.Capabilities
+	APIVersions recVersions
+}
+
+// caps returns c with APIVersions noting to r, until done.
+func (r *apiRecorder) caps(c *common.Capabilities) *recCaps {
+	vs := recVersions(slices.Clone(c.APIVersions))
+	if len(vs) > 0 {
+		r.key = &vs[0]
+		apiRecorders.Store(r.key, r)
+	}
+	return &recCaps{Capabilities: c, APIVersions: vs}
+}
+
+// done stops r noting.
+func (r *apiRecorder) done() {
+	if r.key != nil {
+		apiRecorders.Delete(r.key)
+	}
+}
+
+func (r *apiRecorder) note(v string) {
+	if len(r.list) >= maxRecorded || len(v) > 253 || !strings.Contains(v, "/") {
+		return
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	if !r.seen[v] {
+		r.seen[v] = true
+		r.list = append(r.list, v)
+	}
+}
+
+// namesVar reports whether cmd, in its pipelines too, names one of the
+// variables vars ($m, not $.x).
+func namesVar(cmd *parse.CommandNode, vars map[string]bool) bool {
+	if len(vars) == 0 {
+		return false
+	}
+	found := false
+	walkNodes(cmd, func(n parse.Node) {
+		if v, ok := n.(*parse.VariableNode); ok && len(v.Ident) > 0 && vars[v.Ident[0]] {
+			found = true
+		}
+	})
+	return found
 }
 
 // namesKube reports whether the command, or a pipeline in it, names a
@@ -465,8 +740,8 @@ func otherValuesFiles(dir string, given []string) []string {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && valuesFileName(n) {
-			keep(filepath.Join(dir, n))
+		if p := filepath.Join(dir, n); e.Type().IsRegular() && valuesFileName(n) && !notValues(n, head(p)) {
+			keep(p)
 		}
 	}
 	for _, sub := range []string{"values", "ci"} {
@@ -475,7 +750,7 @@ func otherValuesFiles(dir string, given []string) []string {
 			if err != nil {
 				return nil // an unreadable directory holds no file to name
 			}
-			if d.Type().IsRegular() && yamlFile(d.Name()) {
+			if d.Type().IsRegular() && yamlFile(d.Name()) && !notValues(d.Name(), head(p)) {
 				keep(p)
 			}
 			return nil
@@ -523,6 +798,18 @@ func variantDiff(dir string, o Options, res resolver, limit int64, offline func(
 	if err != nil {
 		return nil, err
 	}
+	if o.checkedNS != "" {
+		// A template that only writes the release's namespace
+		// (namespace: {{ .Release.Namespace }}) renders the same
+		// there: only a template that renders otherwise is named.
+		word := regexp.MustCompile(`(^|[^-a-z0-9])` + regexp.QuoteMeta(o.Namespace) + `($|[^-a-z0-9])`)
+		for n, text := range got {
+			for range 2 { // "ns,ns": a match takes the comma
+				text = word.ReplaceAllString(text, "${1}"+o.checkedNS+"${2}")
+			}
+			got[n] = text
+		}
+	}
 	off, err := offline()
 	if err != nil {
 		return nil, err
@@ -538,9 +825,17 @@ func variantDiff(dir string, o Options, res resolver, limit int64, offline func(
 // Chart.NotRendered, never left out silently.
 const DefaultMaxVariants = 16
 
+// UnlimitedVariants and NoVariants are Options.MaxVariants for no bound
+// on the other renders of a chart, and for none (each variant is named
+// in Chart.NotRendered).
+const (
+	UnlimitedVariants = -1
+	NoVariants        = -2
+)
+
 // variantCap counts the variant renders against Options.MaxVariants.
 type variantCap struct {
-	left  int // < 0: no cap
+	left  int // UnlimitedVariants: no cap
 	out   *Chart
 	res   resolver
 	limit int64
@@ -551,11 +846,11 @@ type variantCap struct {
 // render otherwise than offline and the error; ok is false when it was
 // not rendered.
 func (vc *variantCap) try(name, dir string, o Options, offline func() (map[string]string, error)) (ts []string, ok bool, err error) {
-	if vc.left == 0 {
-		vc.out.NotRendered = append(vc.out.NotRendered, name)
-		return nil, false, nil
-	}
-	if vc.left > 0 {
+	if vc.left != UnlimitedVariants {
+		if vc.left <= 0 {
+			vc.out.NotRendered = append(vc.out.NotRendered, name)
+			return nil, false, nil
+		}
 		vc.left--
 	}
 	ts, err = variantDiff(dir, o, vc.res, vc.limit, offline)
@@ -577,7 +872,7 @@ var betaVersion = regexp.MustCompile(`^[^/]+/v\d+(alpha|beta)\d*(/|$)`)
 // subchart's name), and sets out.KubeVersions, out.APIVersions and
 // out.ValuesFiles to those that render otherwise. At most
 // opts.MaxVariants are rendered; the rest are named in out.NotRendered.
-func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints []string, res resolver, limit int64, offline func() (map[string]string, error)) {
+func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][]byte, constraints, namespaces, apis []string, res resolver, limit int64, offline func() (map[string]string, error)) {
 	vc := &variantCap{left: opts.MaxVariants, out: out, res: res, limit: limit}
 	if vc.left == 0 {
 		vc.left = DefaultMaxVariants
@@ -601,7 +896,14 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 		given[v] = true
 	}
 	var on, off []string
-	for _, v := range askedVersions(srcs, nil) {
+	asked := askedVersions(srcs, nil)
+	for _, v := range apis {
+		if !slices.Contains(asked, v) {
+			asked = append(asked, v)
+		}
+	}
+	slices.Sort(asked)
+	for _, v := range asked {
 		switch {
 		case given[v]:
 		case slices.Contains(l.caps.APIVersions, v):
@@ -646,12 +948,17 @@ func variants(out *Chart, dir string, opts Options, l *loaded, srcs map[string][
 		if cur == "" {
 			cur = "default"
 		}
-		for _, ns := range namespaceGates(srcs) {
+		seen := map[string]bool{}
+		for _, ns := range slices.Concat(namespaceGates(srcs), namespaces) {
+			if seen[ns] {
+				continue
+			}
+			seen[ns] = true
 			if ns == cur {
 				continue
 			}
 			o := opts
-			o.Namespace = ns
+			o.Namespace, o.checkedNS = ns, cur
 			ts, ok, err := vc.try("namespace "+ns, dir, o, offline)
 			if ok && (len(ts) > 0 || err != nil) {
 				out.Namespaces = append(out.Namespaces, Variant{Name: ns, Templates: ts, Err: err})
@@ -697,7 +1004,7 @@ func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
 			k := append(slices.Clone(keys), sc.Name())
 			var names []string
 			for _, f := range sc.Raw {
-				if f != nil && valuesFileName(f.Name) {
+				if f != nil && valuesFileName(f.Name) && !notValues(path.Base(f.Name), f.Data[:min(len(f.Data), 64<<10)]) {
 					names = append(names, f.Name)
 				}
 			}
@@ -727,6 +1034,35 @@ func subchartValuesFiles(c *chart.Chart, res resolver) []subValues {
 	}
 	walk(c, nil)
 	return out
+}
+
+// objectKeys find the top-level apiVersion and kind of a Kubernetes
+// object, templated or not.
+var (
+	objectAPIVersion = regexp.MustCompile(`(?m)^apiVersion:[ \t]*\S`)
+	objectKind       = regexp.MustCompile(`(?m)^kind:[ \t]*\S`)
+)
+
+// notValues reports whether a file whose name says values (name, the
+// base name) is something else: a schema (values.schema.yaml,
+// values-schema.yaml, the source of values.schema.json), or Kubernetes
+// objects (configmap-values.yaml, a manifest kept beside the chart,
+// which helm does not install either), templated or not, from data, the
+// file's head. Merged as values, either made a chart fail its schema or
+// render otherwise, named as a deploy's values file that is none.
+func notValues(name string, data []byte) bool {
+	return strings.Contains(strings.ToLower(name), "schema") || objectAPIVersion.Match(data) && objectKind.Match(data)
+}
+
+// head returns the first 64 KiB of the file p (what notValues reads).
+func head(p string) []byte {
+	f, err := os.Open(p) // #nosec G304 -- a file of the chart the user named
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+	return b
 }
 
 // valuesFileName reports whether name, a path in a chart, is a values

@@ -79,7 +79,8 @@ type Options struct {
 	// MaxVariants bounds the other renders of the chart Render makes for
 	// the Kubernetes versions, API versions and values files it was not
 	// given (Chart.KubeVersions, APIVersions, ValuesFiles); 0 means
-	// DefaultMaxVariants, a negative number none. Those past it are not
+	// DefaultMaxVariants, UnlimitedVariants no bound, NoVariants (or any
+	// other negative number) no other render. Those past it are not
 	// rendered and are named in Chart.NotRendered.
 	MaxVariants int
 
@@ -89,6 +90,9 @@ type Options struct {
 	// variants' (gates.go).
 	without []string
 	extra   []map[string]any
+	// checkedNS is, for a namespace variant, the checked render's
+	// namespace: Namespace written in the output is read as it.
+	checkedNS string
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -164,7 +168,7 @@ type Chart struct {
 	// what they install on a cluster is not checked. The chart is
 	// rendered so when it calls lookup, in a template or in a helper a
 	// template includes; LookupErr is why it did not render then. A
-	// template that stays random on every render (genCA) is named too.
+	// template that stays random on every render (shuffle) is named too.
 	Lookup    []string
 	LookupErr error
 	// Computed names the templates that render otherwise on a cluster
@@ -194,7 +198,8 @@ type Chart struct {
 	// with -f installs what is not checked.
 	ValuesFiles []Variant
 	// APIVersions are the API versions the templates ask
-	// .Capabilities.APIVersions.Has for by name with which, served alone
+	// .Capabilities.APIVersions for (Has or sprig's has, by name or
+	// noted while rendering) with which, served alone
 	// besides those of the checked render, or without which (an alpha or
 	// beta version of helm's default set, such as policy/v1beta1, that
 	// clusters of today do not serve), templates render otherwise: each
@@ -202,9 +207,10 @@ type Chart struct {
 	// the chart did not render so.
 	APIVersions []Variant
 	// Namespaces are the namespaces the templates compare
-	// .Release.Namespace with (eq .Release.Namespace "kube-system"),
-	// other than Options.Namespace, in which templates render
-	// otherwise, each with those templates or with why the chart did not
+	// .Release.Namespace with (eq .Release.Namespace "kube-system"), or
+	// test it against while rendering (has, hasPrefix, hasSuffix,
+	// contains), other than Options.Namespace, in which templates render
+	// otherwise, the namespace's name in their output aside, each with those templates or with why the chart did not
 	// render there; unless Options.ExactNamespace.
 	Namespaces []Variant
 	// NotRendered names the variants (a Kubernetes version, a values
@@ -357,7 +363,17 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// semverCompare notes the constraints the Kubernetes version is
 	// compared with, written out or not (a value, a helper's result).
 	rec := &kubeRecorder{cur: parseKubeVersion(caps.KubeVersion.Version)}
-	files, err := render(ch, top, dir, res, limit, offlineLookup(&looked), rec.funcs())
+	// has, hasPrefix, hasSuffix and contains note the namespaces the
+	// release's is tested against.
+	nsRec := &nsRecorder{cur: ns}
+	// .Capabilities.APIVersions.Has and has on the versions note the
+	// versions asked for, however written (a raw string, print, a
+	// value): each side of each is rendered (variants).
+	apiRec := &apiRecorder{}
+	recTop := maps.Clone(top)
+	recTop["Capabilities"] = apiRec.caps(caps)
+	defer apiRec.done()
+	files, err := render(ch, recTop, dir, res, limit, offlineLookup(&looked), rec.funcs(), nsRec.funcs())
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +482,7 @@ func Render(dir string, opts Options) (c *Chart, err error) {
 	// than the one rendered for (a gate on .Capabilities.KubeVersion), or
 	// with a values file of the chart that a deploy gives with -f:
 	// rendered again so, the templates that differ are named.
-	variants(out, dir, opts, l, asking, rec.constraints, res, limit, offline)
+	variants(out, dir, opts, l, asking, rec.constraints, nsRec.list, apiRec.list, res, limit, offline)
 	for n, text := range files {
 		if strings.HasSuffix(n, "NOTES.txt") { // helm install drops every file so named (action.renderResources)
 			continue
@@ -674,7 +690,8 @@ func differing(got, off, files map[string]string, srcs map[string][]byte) []stri
 
 // deterministic replaces sprig's random and clock functions with ones
 // that give the same output on every render. A template that stays
-// random (genCA, htpasswd) differs between any two renders.
+// random (shuffle) differs between any two renders; certificates and
+// hashes are the same for the same call (madeOnce).
 func deterministic() template.FuncMap {
 	str := func(n int) (string, error) {
 		if n < 0 || n > 1<<20 {

@@ -170,7 +170,7 @@ func TestMaxVariants(t *testing.T) {
 	dir := write(t, files)
 	for _, tt := range []struct {
 		max, rendered int
-	}{{0, DefaultMaxVariants}, {3, 3}, {-1, n}} {
+	}{{0, DefaultMaxVariants}, {3, 3}, {UnlimitedVariants, n}, {NoVariants, 0}} {
 		c, err := Render(dir, Options{MaxVariants: tt.max})
 		if err != nil {
 			t.Fatal(err)
@@ -277,6 +277,171 @@ func TestNamespaceGates(t *testing.T) {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, variantNames(c.Namespaces)); diff != "" {
+				t.Errorf("Namespaces (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValuesFilesNotValues: a file whose name holds "values" but that is
+// a schema (values.schema.yaml, the source of values.schema.json) or
+// Kubernetes objects (configmap-values.yaml, templated or not) is no
+// deploy's values file. Before, each was merged as values: the schema
+// made the chart fail its own values.schema.json, the manifest did not
+// parse, and each was named as a values file the chart does not render
+// with, in the chart and in its subcharts. A values file beside them
+// still is.
+func TestValuesFilesNotValues(t *testing.T) {
+	const schemaJSON = `{"type": "object", "additionalProperties": false, "properties": {"np": {"type": "boolean"}, "sub": {"type": "object"}, "global": {"type": "object"}}}`
+	const schemaYAML = "$schema: http://json-schema.org/draft-07/schema#\ntype: object\nadditionalProperties: false\nproperties:\n  np: {type: boolean}\n"
+	const manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-values\ndata:\n  a: b\n"
+	const np = "{{- if .Values.np }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n{{- end }}\n"
+	dir := write(t, map[string]string{
+		"Chart.yaml":                    "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: sub, version: 1.0.0}\n",
+		"values.yaml":                   "np: true\n",
+		"values.schema.json":            schemaJSON,
+		"values.schema.yaml":            schemaYAML,
+		"values-schema.yml":             schemaYAML,
+		"configmap-values.yaml":         manifest,
+		"ci/example-values-cm.yaml":     "# an example\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+		"values-prod.yaml":              "np: false\n",
+		"templates/np.yaml":             np,
+		"charts/sub/Chart.yaml":         "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+		"charts/sub/values.yaml":        "np: true\n",
+		"charts/sub/values.schema.json": schemaJSON,
+		"charts/sub/values.schema.yaml": schemaYAML,
+		"charts/sub/secret-values.yaml": manifest,
+		"charts/sub/templates/np.yaml":  strings.ReplaceAll(np, "name: deny", "name: sub"),
+	})
+	c, err := Render(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "values-prod.yaml") + ": app/templates/np.yaml"}
+	if diff := cmp.Diff(want, variantNames(c.ValuesFiles)); diff != "" {
+		t.Errorf("ValuesFiles (-want +got):\n%s", diff)
+	}
+}
+
+// TestNamespaceTests: a template that tests the release's namespace
+// otherwise than by eq or ne with a namespace written out (has with a
+// list, hasPrefix, hasSuffix, contains, on a namespace a helper made)
+// passed as rendered in the default namespace, with no word: a pod
+// privileged only in kube-system. The namespaces tested against are now
+// noted while rendering and rendered in. And a template that only
+// writes the namespace (namespace: {{ .Release.Namespace }}) was named
+// as rendering otherwise in each namespace rendered; it is not.
+func TestNamespaceTests(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
+	for _, tt := range []struct{ test, ns string }{
+		{`has .Release.Namespace (list "kube-system" "ops")`, "kube-system"},
+		{`hasPrefix "kube-" .Release.Namespace`, "kube-x"},
+		{`include "app.ns" . | hasSuffix "-system"`, "x-system"},
+		{`contains "system" .Release.Namespace`, "system"},
+	} {
+		t.Run(tt.test, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_ns.tpl": "{{- define \"app.ns\" }}{{ .Release.Namespace }}{{ end }}\n",
+				"templates/x.yaml":  fmt.Sprintf(pod, tt.test),
+				"templates/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa, namespace: {{ .Release.Namespace }}}\nsecrets: [{name: \"{{ .Release.Namespace }},{{ .Release.Namespace }}\"}]\n",
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range c.Namespaces {
+				if v.Name == tt.ns {
+					got = v.Templates
+				} else if len(v.Templates) > 0 && v.Name != "ops" {
+					t.Errorf("namespace %s: %v", v.Name, v.Templates)
+				}
+			}
+			if diff := cmp.Diff([]string{"app/templates/x.yaml"}, got); diff != "" {
+				t.Errorf("namespace %s (-want +got):\n%s\nall: %v", tt.ns, diff, variantNames(c.Namespaces))
+			}
+		})
+	}
+}
+
+// TestAPIVersionsAskedAnyhow: an API version asked for otherwise than by
+// .Capabilities.APIVersions.Has with a quoted string (a raw string,
+// sprig's has on the versions, a version made by print) had its sides
+// left unrendered: a pod privileged only where policy/v1beta1 is not
+// served (helm's default set serves it; clusters since 1.25 do not)
+// passed with no word. The versions asked are now noted while
+// rendering, and each side rendered.
+func TestAPIVersionsAskedAnyhow(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ not (%s) }}}}\n"
+	for _, ask := range []string{
+		".Capabilities.APIVersions.Has `policy/v1beta1`",
+		`has "policy/v1beta1" .Capabilities.APIVersions`,
+		`$.Capabilities.APIVersions.Has (print "policy/" "v1beta1")`,
+	} {
+		t.Run(ask, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml": fmt.Sprintf(pod, ask),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"policy/v1beta1 not served: app/templates/x.yaml"}, apiVariantNames(c.APIVersions)); diff != "" {
+				t.Errorf("APIVersions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestKubeGatesPipedAndVariables: a comparison with the cluster's
+// version that takes it through a pipeline (.Minor | int | lt 30) or a
+// variable ($m := .Capabilities.KubeVersion.Minor) was not seen as a
+// gate: a pod privileged only before Kubernetes 1.30 passed, rendered
+// for the latest version, with no word. Each is now rendered on both
+// sides of the version compared with.
+func TestKubeGatesPipedAndVariables(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
+	for _, gate := range []string{
+		`.Capabilities.KubeVersion.Minor | int | gt 30`,
+		`$m := .Capabilities.KubeVersion.Minor }}{{ lt (atoi $m) 30`,
+		`$v := .Capabilities.KubeVersion }}{{ $w := $v }}{{ lt (atoi $w.Minor) 30`,
+	} {
+		t.Run(gate, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/x.yaml": fmt.Sprintf(pod, gate),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"v1.29.0: app/templates/x.yaml"}, variantNames(c.KubeVersions)); diff != "" {
+				t.Errorf("KubeVersions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNamespaceVariables: a namespace compared by eq or ne through a
+// variable ($ns := .Release.Namespace, $n := $ns) or a helper that
+// writes it (eq (include "app.ns" .) "kube-system") was not seen: a pod
+// privileged only in kube-system passed with no word. It is now
+// rendered there.
+func TestNamespaceVariables(t *testing.T) {
+	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ %s }}}}\n"
+	for _, gate := range []string{
+		`$ns := $.Release.Namespace }}{{ $n := $ns }}{{ eq $n "kube-system"`,
+		`and (eq (include "app.on" .) "true") (eq (include "app.ns" .) "kube-system")`,
+	} {
+		t.Run(gate, func(t *testing.T) {
+			c, err := Render(write(t, map[string]string{
+				"Chart.yaml":       "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+				"templates/_h.tpl": "{{- define \"app.ns\" }}{{ .Release.Namespace | trunc 63 }}{{ end }}\n{{- define \"app.on\" }}true{{ end }}\n",
+				"templates/x.yaml": fmt.Sprintf(pod, gate),
+			}), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"kube-system: app/templates/x.yaml"}, variantNames(c.Namespaces)); diff != "" {
 				t.Errorf("Namespaces (-want +got):\n%s", diff)
 			}
 		})

@@ -25,7 +25,7 @@ func (e *env) addChartFlags(c *cobra.Command) {
 	f.StringArrayVar(&e.chart.SetString, "set-string", nil, "Helm charts: set a string value, as helm's --set-string (repeatable)")
 	f.StringVar(&e.chart.ReleaseName, "release-name", helmchart.DefaultReleaseName, "Helm charts: the release name (.Release.Name)")
 	f.StringSliceVar(&e.chart.APIVersions, "api-versions", nil, "Helm charts: API versions the cluster serves, for .Capabilities.APIVersions, as helm's --api-versions (repeatable, or comma-separated)")
-	f.IntVar(&e.chart.MaxVariants, "max-chart-renders", helmchart.DefaultMaxVariants, "Helm charts: at most this many other renders of a chart, for the Kubernetes versions, API versions and values files it was not given (-1: no limit); those past it are named on stderr")
+	f.IntVar(&e.chart.MaxVariants, "max-chart-renders", helmchart.DefaultMaxVariants, "Helm charts: at most this many other renders of a chart, for the Kubernetes versions, API versions, namespaces and values files it was not given (0: none, -1: no limit); those not rendered are named on stderr")
 	f.StringVar(&e.chart.KubeVersion, "kube-version", helmchart.DefaultKubeVersion(), "Helm charts: the Kubernetes version for .Capabilities; check's --pss-version when it names one, else this")
 }
 
@@ -44,6 +44,14 @@ func (e *env) chartKubeVersion(c *cobra.Command, pssVersion string) {
 func (e *env) chartOptions() error {
 	e.chart.Namespace = e.namespace
 	e.chart.MaxFileSize = e.maxInput
+	// --max-chart-renders 0 is no other render (helmchart's 0 is its
+	// default); below -1 (no limit) it is a mistake.
+	switch n := e.chart.MaxVariants; {
+	case n == 0:
+		e.chart.MaxVariants = helmchart.NoVariants
+	case n < helmchart.UnlimitedVariants:
+		return fmt.Errorf("--max-chart-renders %d: want a count of renders, 0 for none, or -1 for no limit", n)
+	}
 	return e.chart.Validate()
 }
 
@@ -204,8 +212,11 @@ const maxNamed = 20
 // maxRenders is the cap on a chart's other renders that n, its
 // Options.MaxVariants, sets.
 func maxRenders(n int) int {
-	if n == 0 {
+	switch {
+	case n == 0:
 		return helmchart.DefaultMaxVariants
+	case n < 0:
+		return 0 // NoVariants: UnlimitedVariants leaves none unrendered
 	}
 	return n
 }

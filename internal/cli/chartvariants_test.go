@@ -77,3 +77,32 @@ func TestHelmChartNamespaceGate(t *testing.T) {
 		t.Errorf("-n kube-system: warning %v, privileged reported %v; want false, true; stderr: %s", strings.Contains(errOut, warn), strings.Contains(out, "privileged"), errOut)
 	}
 }
+
+// TestMaxChartRendersZero: --max-chart-renders 0 asked for no other
+// render of a chart but made the default sixteen (the library's 0 is its
+// default). It now renders none and names each variant as not rendered;
+// a count below -1 (no limit) is a usage error, where it was no limit.
+func TestMaxChartRendersZero(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"values.yaml":        "priv: false\n",
+		"values-prod.yaml":   "priv: true\n",
+		"templates/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, securityContext: {privileged: {{ .Values.priv }}}}\n",
+	}, "", "")
+	prod := filepath.Join(dir, "values-prod.yaml")
+	rendered := "ward: warning: " + dir + ": the chart's values file " + prod + " is not given (--values), and with it the template app/templates/pod.yaml renders otherwise"
+	skipped := "ward: warning: " + dir + ": the chart has 1 more variants than the 0 other renders Ward makes (--max-chart-renders); not rendered, so what the chart installs with them is not checked nor compared: values file " + prod + "\n"
+	_, errOut, code := run(t, "", "check", dir, "-o", "json", "--max-chart-renders", "0")
+	if strings.Contains(errOut, rendered) || !strings.Contains(errOut, skipped) || code == ExitError {
+		t.Errorf("--max-chart-renders 0: exit %d, rendered %v, named as not rendered %v; want no render, named; stderr: %s", code, strings.Contains(errOut, rendered), strings.Contains(errOut, skipped), errOut)
+	}
+	_, errOut, _ = run(t, "", "check", dir, "-o", "json", "--max-chart-renders", "-1")
+	if !strings.Contains(errOut, rendered) {
+		t.Errorf("--max-chart-renders -1: values-prod.yaml not rendered; stderr: %s", errOut)
+	}
+	out, errOut, code := run(t, "", "check", dir, "-o", "json", "--max-chart-renders", "-2")
+	if code != ExitError || out != "" || !strings.Contains(errOut, "--max-chart-renders -2") {
+		t.Errorf("--max-chart-renders -2: exit %d, stdout %q, stderr %q; want a usage error, exit %d", code, out, errOut, ExitError)
+	}
+}

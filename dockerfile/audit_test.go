@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -296,6 +297,15 @@ FROM alpine:3.20 AS tools
 `, opts: dockerfile.Options{Target: "APP"}},
 	},
 	"dockerfile/setuid-file": {
+		// Before: ch\mod and 7\77 were read as written, not as run.
+		{name: "backslash escapes", src: `FROM debian:12
+RUN ch\mod 4755 /usr/bin/x
+RUN chmod 4\755 /usr/bin/y
+USER 1000
+`, want: []want{
+			{finding.Medium, `RUN ch\mod`, "", nil},
+			{finding.Medium, `RUN chmod 4\755`, "", nil},
+		}},
 		{name: "find -exec, xargs, timeout", src: `FROM debian:12
 RUN find /opt/bin -type f -exec chmod 4755 {} +
 RUN ls /opt/bin/* | xargs -r -n 1 chmod u+s
@@ -740,6 +750,17 @@ ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d
 `},
 	},
 	"dockerfile/run-sudo": {
+		// Before: Ward read the words before escape removal (s\udo),
+		// which the shell runs as sudo.
+		{name: "backslash escapes", src: `FROM debian:12
+RUN s\udo id
+RUN sh -c 'sh -c "sh -c \"sudo id\""'
+RUN echo s\\udo "s\udo"
+USER 1000
+`, want: []want{
+			{finding.Low, `RUN s\udo`, "", nil},
+			{finding.Low, `RUN sh -c 'sh`, "", nil},
+		}},
 		{name: "sudo at the start", src: `FROM debian:12
 RUN sudo apt-get update
 `, want: []want{{finding.Low, "RUN sudo", "stage 0", []string{"sudo"}}}},
@@ -798,6 +819,13 @@ RUN sh -c 'echo sudo'
 `},
 	},
 	"dockerfile/pipe-to-shell": {
+		// Before: \sh was read as written, not as the shell sh.
+		{name: "backslash escapes", src: `FROM debian:12
+RUN curl https://x.example/i | \sh
+USER 1000
+`, want: []want{
+			{finding.Medium, `RUN curl`, "", nil},
+		}},
 		{name: "substitution as the command, xargs into sh -c", src: `FROM debian:12
 RUN $(curl -fsSL https://x.example/cmd)
 RUN ` + "`wget -qO- https://x.example/cmd`" + `
@@ -903,6 +931,18 @@ USER 1000
 `},
 	},
 	"dockerfile/world-writable": {
+		// Before: 7\77 was not a mode; the sticky bit a later chmod
+		// adds was not seen; /dev/null is no file of the image.
+		{name: "escapes, final mode, devices", src: `FROM debian:12
+RUN chmod 7\77 /app
+RUN mkdir /d && chmod 0777 /d && chmod o+t /d
+RUN chmod 666 /dev/null
+RUN chmod 0777 /e && chmod o+t /f
+USER 1000
+`, want: []want{
+			{finding.Low, `RUN chmod 7\77`, "", nil},
+			{finding.Low, `RUN chmod 0777 /e`, "", nil},
+		}},
 		{name: "umask", src: `FROM alpine:3.20
 RUN umask 000 && mkdir -p /srv/data && tar -xf /tmp/a.tar -C /srv
 RUN umask -S o=rwx; cp -r /src /app
@@ -1004,6 +1044,21 @@ USER 1000
 `},
 	},
 	"dockerfile/sudo-nopasswd": {
+		// Before: ALL=\(ALL\) NOPASS\WD: was read with its backslashes,
+		// and the text of sh -c 's sed pattern was judged as written.
+		{name: "backslash escapes, sed in sh -c", src: `FROM debian:12
+RUN echo app ALL=\(ALL\) NOPASS\WD: ALL >> /etc/sudoers
+RUN sh -c "sed -i '/NOPASSWD:/d' /etc/sudoers"
+RUN <<X
+sh -c 'cat >> /etc/sudoers <<EOF
+app ALL=(ALL) NOPASSWD: ALL
+EOF'
+X
+USER 1000
+`, want: []want{
+			{finding.High, `NOPASS\WD`, "", nil},
+			{finding.High, `RUN <<X`, "", nil},
+		}},
 		{name: "sed removing NOPASSWD, sed adding it", src: `FROM debian:12
 RUN sed -i 's/NOPASSWD: //' /etc/sudoers && sed -ri '/^app.*NOPASSWD:/s/^/# /' /etc/sudoers.d/app
 RUN sed -i 's/%sudo\tALL=(ALL:ALL) NOPASSWD: ALL/%sudo\tALL=(ALL:ALL) ALL/' /etc/sudoers
@@ -1731,5 +1786,29 @@ func TestCopiedPasswd(t *testing.T) {
 		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
 			t.Errorf("%q: %q, want one containing %q", tc.src, got, tc.want)
 		}
+	}
+}
+
+// TestExpansionBounded audits a RUN whose variables double their length
+// eight times an assignment. Before, Ward substituted them without a
+// limit: the RUN below took hundreds of MiB, and up to J the machine's
+// memory (fatal error: out of memory).
+func TestExpansionBounded(t *testing.T) {
+	src := "FROM debian:12\nRUN A=aaaaaaaaaaaaaaaa"
+	for c := 'B'; c <= 'H'; c++ {
+		src += "; " + string(c) + "=" + strings.Repeat("$"+string(c-1), 8)
+	}
+	src += "; echo $H $H $H $H; S=sudo; $S id\nUSER 1000\n"
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fs := audit(t, src, dockerfile.Options{})
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("the audit allocated %d MiB", n>>20)
+	}
+	// The bound leaves the variables under it known.
+	if !slices.ContainsFunc(fs, func(f finding.Finding) bool { return f.Rule == "dockerfile/run-sudo" }) {
+		t.Errorf("$S id with S=sudo not found: %+v", fs)
 	}
 }

@@ -30,7 +30,8 @@ const maxShellNesting = 8
 // Scripts are parsed through ps, which the rules reading the same RUN
 // share.
 func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) {
-	top := &scope{env: env}
+	top := &scope{env: env, budget: new(int)}
+	*top.budget = maxExpandedTotal
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		// No shell expands an exec-form RUN's arguments, but one its
@@ -126,7 +127,20 @@ type scope struct {
 	env    map[string]string // the stage's ENV and ARG values, at the top
 	set    map[string]string
 	unset  map[string]bool // set to a value not known
+	// budget is what variable values the walk of a RUN may still
+	// substitute, in bytes, shared by its scopes.
+	budget *int
 }
+
+// Bounds of the text expandWord substitutes: a word longer than
+// maxExpandedWord, or a value past the maxExpandedTotal bytes a RUN's
+// walk may substitute, is not known. RUN A=aaaaaaaaaaaaaaaa;
+// B=$A$A$A$A$A$A$A$A; C=$B$B$B$B$B$B$B$B ... doubled its memory use eight
+// times a command, to the end of the machine's memory.
+const (
+	maxExpandedWord  = 64 << 10
+	maxExpandedTotal = 1 << 20
+)
 
 func (s *scope) lookup(name string) (string, bool) {
 	for ; s != nil; s = s.parent {
@@ -148,7 +162,7 @@ func walkScript(script string, depth int, parent *scope, ps *shellParses, fn fun
 	if err != nil {
 		return
 	}
-	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}}
+	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}, budget: parent.budget}
 	set := func(as []*syntax.Assign) {
 		for _, a := range as {
 			if a.Name == nil || a.Append || a.Index != nil || a.Array != nil {
@@ -253,15 +267,18 @@ func findExecs(args []string) [][]string {
 // its plain variables ($NAME, ${NAME}) replaced by their values in vars,
 // and false, with "", when any part is not known: a variable vars does
 // not hold, a parameter expansion with an operator, a command or
-// arithmetic substitution, a glob pattern's expansion aside.
+// arithmetic substitution, a glob pattern's expansion aside; a word
+// longer than maxExpandedWord, or past the budget of vars.
+// Backslash escapes are removed as the shell removes them (s\udo is
+// sudo).
 func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 	var b strings.Builder
-	var parts func(ps []syntax.WordPart) bool
-	parts = func(ps []syntax.WordPart) bool {
+	var parts func(ps []syntax.WordPart, dquoted bool) bool
+	parts = func(ps []syntax.WordPart, dquoted bool) bool {
 		for _, p := range ps {
 			switch p := p.(type) {
 			case *syntax.Lit:
-				b.WriteString(p.Value)
+				b.WriteString(cmdsecret.LitValue(p.Value, dquoted))
 			case *syntax.SglQuoted:
 				if p.Dollar {
 					b.WriteString(unescape(p.Value)) // $'NOPASS\x57D'
@@ -269,7 +286,7 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 				}
 				b.WriteString(p.Value)
 			case *syntax.DblQuoted:
-				if p.Dollar || !parts(p.Parts) {
+				if p.Dollar || !parts(p.Parts, true) {
 					return false
 				}
 			case *syntax.ParamExp:
@@ -278,8 +295,11 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 					return false
 				}
 				v, ok := vars.lookup(name)
-				if !ok {
+				if !ok || b.Len()+len(v) > maxExpandedWord || vars.budget != nil && len(v) > *vars.budget {
 					return false
+				}
+				if vars.budget != nil {
+					*vars.budget -= len(v)
 				}
 				b.WriteString(v)
 			default:
@@ -288,7 +308,7 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 		}
 		return true
 	}
-	if !parts(w.Parts) {
+	if !parts(w.Parts, false) {
 		return "", false
 	}
 	return b.String(), true

@@ -1,7 +1,9 @@
 package dockerfile
 
 import (
+	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,14 +21,22 @@ var symbolicClause = regexp.MustCompile(`^([ugoa]*)([-+=])([rwxXst]*)$`)
 // writing, and is not counted. Modes that are not literal are not
 // judged.
 func worldWritable(mode string) bool {
+	ww, sticky, _ := applyMode(false, false, mode)
+	return ww && !sticky
+}
+
+// applyMode returns whether others may write and the sticky bit is set
+// after chmod applies mode to a file whose others' w and sticky bits
+// are ww and sticky, and false for a mode it does not read (empty, not
+// literal), which leaves them as they were.
+func applyMode(ww, sticky bool, mode string) (bool, bool, bool) {
 	mode = strings.TrimSpace(mode)
 	if mode == "" {
-		return false
+		return ww, sticky, false
 	}
 	if n, err := strconv.ParseUint(mode, 8, 32); err == nil {
-		return n&0o002 != 0 && n&0o1000 == 0
+		return n&0o002 != 0, n&0o1000 != 0, true
 	}
-	ww, sticky := false, false
 	for _, clause := range strings.Split(mode, ",") {
 		m := symbolicClause.FindStringSubmatch(clause)
 		if m == nil {
@@ -48,7 +58,39 @@ func worldWritable(mode string) bool {
 			}
 		}
 	}
-	return ww && !sticky
+	return ww, sticky, true
+}
+
+// chmodStaysWorldWritable reports whether a world-writable chmod, the
+// command at cmds[i], leaves a file of the image writable by others
+// when the RUN ends: not when each of its paths is a device node
+// (/dev/null is no file of the image), or is made sticky or closed to
+// others by a later chmod of the RUN (chmod 0777 d && chmod o+t d). A
+// recursive chmod counts as undone only by a recursive one.
+func chmodStaysWorldWritable(ch chmodCall, cmds [][]string, i int) bool {
+	if len(ch.paths) == 0 {
+		return true
+	}
+	for _, p := range ch.paths {
+		if p != "" && strings.HasPrefix(path.Clean(p), "/dev/") {
+			continue
+		}
+		if p == "" || p == findDir {
+			return true
+		}
+		ww, sticky, _ := applyMode(false, false, ch.mode)
+		for _, later := range cmds[i+1:] {
+			l, ok := parseChmod(later)
+			if !ok || ch.recursive && !l.recursive || !slices.Contains(l.paths, p) {
+				continue
+			}
+			ww, sticky, _ = applyMode(ww, sticky, l.mode)
+		}
+		if ww && !sticky {
+			return true
+		}
+	}
+	return false
 }
 
 // permSite is an instruction that makes files of a stage world-writable.
@@ -62,8 +104,11 @@ type permSite struct {
 // "chmod -R o+w", "mkdir -m 777", of its commands (runCommands).
 func runWorldWritable(cmds [][]string) []string {
 	var out []string
-	for _, words := range cmds {
+	for i, words := range cmds {
 		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
+			if !chmodStaysWorldWritable(ch, cmds, i) {
+				continue
+			}
 			what := "chmod " + ch.mode
 			if ch.recursive {
 				what = "chmod -R " + ch.mode

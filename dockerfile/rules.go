@@ -263,7 +263,7 @@ var Rules = []finding.Rule{
 			"Reported for the final stage and the stages it is built FROM, wherever the rule is written: the RUN's command line and heredoc bodies (`RUN <<EOF`, `RUN <<-EOT bash`), " +
 			"its commands' words after quote removal (`NOPASS\"WD\":`) and escapes (`printf 'NOPASS\\127D:'`, `echo -e`, `$'...'`), and with the variables the script or the stage's ENV and ARG set (`ENV GRANT=\"NOPASSWD: ALL\"`), the scripts of `sh -c` inside it, and the here-documents COPY and ADD write (`COPY <<EOF /etc/sudoers.d/app`). " +
 			"Not reported: a rule without NOPASSWD, and adding a user to the sudo or wheel group (`usermod -aG sudo app`) alone, since the distributions' group rules ask for the user's password; " +
-			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64); what a sed command searches for (`sed -i 's/NOPASSWD: //' /etc/sudoers`, `/NOPASSWD:/d`), not what it writes. `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
+			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64); what a sed command searches for (`sed -i 's/NOPASSWD: //' /etc/sudoers`, `/NOPASSWD:/d`, also inside `sh -c`), not what it writes. `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
 			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
 	},
@@ -289,7 +289,7 @@ var Rules = []finding.Rule{
 			"missing `--chown` or USER. Judged for the final stage and the stages it is built FROM, read as dockerfile/setuid-file reads modes: octal and " +
 			"symbolic clauses applied in order (`o+w`, `a=rwx`, `go+w`; not `a+rwX,o-w`; `+w` and `=rwx` without who follow the umask and are not counted), in shell and exec form, in heredocs " +
 			"(`RUN <<EOF`, `RUN <<-EOT bash`), by path (`/bin/chmod`), through `busybox`, `sudo`, `env`, `xargs`, `timeout`, `find -exec`, `sh -c`, and variables the script or the stage's ENV and ARG set (`ENV M=777` then `chmod $M /app`). Not reported: " +
-			"modes with the sticky bit (`chmod 1777 /tmp`, `+t`), where users cannot remove or rename each other's files; modes a build argument without a value makes up.",
+			"modes with the sticky bit (`chmod 1777 /tmp`, `+t`), where users cannot remove or rename each other's files, also when a later chmod of the RUN sets it (`chmod 0777 /d && chmod o+t /d`: the mode the RUN leaves is judged); device nodes (`chmod 666 /dev/null`), which are no files of the image; modes a build argument without a value makes up.",
 		Fix: "Give the files to the user that writes them (`COPY --chown=10001:10001`, `chown -R 10001 /app/data`) with a mode of 0755 or 0644 (0775 for a shared group), " +
 			"or make writable directories sticky (`chmod 1777`).",
 	},

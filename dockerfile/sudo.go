@@ -7,6 +7,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/wardsec/ward/internal/cmdsecret"
 )
 
 // runUsesSudo reports whether a RUN runs sudo: as a command of its
@@ -98,7 +100,7 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) s
 		texts = append(texts, strings.Join(c.CmdLine, "\n"))
 	}
 	for _, script := range scripts {
-		texts = append(texts, withoutSedPatterns(script, ps))
+		texts = append(texts, withoutSedPatterns(script, 0, ps)...)
 	}
 	for _, t := range texts {
 		if g := nopasswdGrant(t); g != "" {
@@ -106,6 +108,14 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) s
 		}
 	}
 	for _, words := range cmds {
+		if w := commandWords(words); len(w) > 2 {
+			if inner, ok := cmdsecret.ShellScript(w); ok && inner != "" {
+				if _, err := ps.parse(inner); err == nil {
+					// Its commands are judged on their own (cmds).
+					words = slices.Concat(words[:len(words)-len(w)+2], words[len(words)-len(w)+3:])
+				}
+			}
+		}
 		if w := commandWords(words); len(w) > 1 && isCommand(w[0], "sed") {
 			words = make([]string, len(w))
 			for i, x := range w {
@@ -129,16 +139,25 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) s
 
 // withoutSedPatterns returns script with the literal arguments of its
 // sed commands blanked (the words of runCommands hold them, without their
-// patterns), or script unchanged when it does not parse.
-func withoutSedPatterns(script string, ps *shellParses) string {
+// patterns), or script unchanged when it does not parse. The script of
+// a sh -c among them that parses is blanked too, and its own text, so
+// treated, is returned after: sh -c "sed -i '/NOPASSWD:/d' /etc/sudoers"
+// removes the tag.
+func withoutSedPatterns(script string, depth int, ps *shellParses) []string {
 	if !strings.Contains(script, "sed") {
-		return script
+		return []string{script}
 	}
 	f, err := ps.parse(script)
 	if err != nil {
-		return script
+		return []string{script}
 	}
 	b := []byte(script)
+	var nested []string
+	blank := func(w *syntax.Word) {
+		for k := w.Pos().Offset(); k < w.End().Offset() && int(k) < len(b); k++ {
+			b[k] = ' '
+		}
+	}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		call, ok := n.(*syntax.CallExpr)
 		if !ok {
@@ -146,6 +165,13 @@ func withoutSedPatterns(script string, ps *shellParses) string {
 		}
 		words := callLiterals(call)
 		cw := commandWords(words)
+		if inner, ok := cmdsecret.ShellScript(cw); ok && inner != "" && depth < maxShellNesting {
+			if _, err := ps.parse(inner); err == nil {
+				blank(call.Args[len(words)-len(cw)+2])
+				nested = append(nested, withoutSedPatterns(inner, depth+1, ps)...)
+			}
+			return true
+		}
 		if len(cw) < 2 || !isCommand(cw[0], "sed") {
 			return true
 		}
@@ -153,13 +179,11 @@ func withoutSedPatterns(script string, ps *shellParses) string {
 			if cw[i+1] == "" {
 				continue // not literal: its text stays judged
 			}
-			for k := w.Pos().Offset(); k < w.End().Offset() && int(k) < len(b); k++ {
-				b[k] = ' '
-			}
+			blank(w)
 		}
 		return true
 	})
-	return string(b)
+	return append([]string{string(b)}, nested...)
 }
 
 // sedWithoutPatterns returns a sed script with the patterns of its s

@@ -178,19 +178,50 @@ func wordText(w *syntax.Word) string {
 	for _, p := range w.Parts {
 		switch p := p.(type) {
 		case *syntax.Lit:
-			b.WriteString(p.Value)
+			b.WriteString(LitValue(p.Value, false))
 		case *syntax.SglQuoted:
 			b.WriteString(p.Value)
 		case *syntax.DblQuoted:
 			for _, q := range p.Parts {
 				if l, ok := q.(*syntax.Lit); ok {
-					b.WriteString(l.Value)
+					b.WriteString(LitValue(l.Value, true))
 				} else {
 					b.WriteString(expanded)
 				}
 			}
 		default:
 			b.WriteString(expanded)
+		}
+	}
+	return b.String()
+}
+
+// LitValue returns the text of a literal part of a shell word
+// (syntax.Lit.Value) after the shell's escape removal: unquoted, \x is x
+// and \<newline> nothing (s\udo runs sudo); inside double quotes
+// (dquoted) only \$, \`, \", \\ and \<newline> are escapes, other
+// backslashes are kept.
+func LitValue(lit string, dquoted bool) string {
+	if !strings.Contains(lit, `\`) {
+		return lit
+	}
+	var b strings.Builder
+	b.Grow(len(lit))
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c != '\\' || i+1 == len(lit) {
+			b.WriteByte(c)
+			continue
+		}
+		next := lit[i+1]
+		switch {
+		case next == '\n':
+			i++ // a line continuation
+		case !dquoted || strings.IndexByte("$`\"\\", next) >= 0:
+			b.WriteByte(next)
+			i++
+		default:
+			b.WriteByte(c)
 		}
 	}
 	return b.String()

@@ -3,6 +3,8 @@ package cmdsecret
 import (
 	"strings"
 	"testing"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 func TestArgv(t *testing.T) {
@@ -39,6 +41,33 @@ func TestArgv(t *testing.T) {
 					t.Errorf("%q: the finding %q holds an argument", c.argv, s)
 				}
 			}
+		}
+	}
+}
+
+// TestLiteralEscapes checks that Literal removes backslash escapes as
+// the shell does. Before, s\udo was read as written, not as the sudo the
+// shell runs.
+func TestLiteralEscapes(t *testing.T) {
+	for src, want := range map[string]string{
+		`s\udo`:                    "sudo",
+		`\sh`:                      "sh",
+		`7\77`:                     "777",
+		`a\\b`:                     `a\b`,
+		"ab\\\ncd":                 "abcd",
+		`'s\udo'`:                  `s\udo`,
+		`"s\udo"`:                  `s\udo`,
+		`"a\"b\\c\$d\` + "`" + `"`: "a\"b\\c$d`",
+		`"sh -c \"sudo id\""`:      `sh -c "sudo id"`,
+		`NOPASS\WD:`:               "NOPASSWD:",
+	} {
+		f, err := Parse("x " + src)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		w := f.Stmts[0].Cmd.(*syntax.CallExpr).Args[1]
+		if got := Literal(w); got != want {
+			t.Errorf("Literal(%s) = %q, want %q", src, got, want)
 		}
 	}
 }

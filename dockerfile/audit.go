@@ -593,7 +593,12 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		// their reading: a literal secret is one in any language).
 		cmdPs = notShell
 	}
-	cmds := runCommands(c, st.env, cmdPs)
+	cmds, exhausted := runCommands(c, st.env, cmdPs)
+	if exhausted {
+		a.report(ruleRunUnanalyzed, finding.High, line, st.object(),
+			fmt.Sprintf("RUN expands more variable text than Ward follows (%d KiB a word, %d KiB a RUN): the commands built from it are not known, so sudo, setuid, world-writable and NOPASSWD are not judged in them", maxExpandedWord>>10, maxExpandedTotal>>10),
+			fixOf(ruleRunUnanalyzed))
+	}
 	if runUsesSudo(c, cmds) {
 		a.report(ruleRunSudo, finding.Low, line, st.object(), "RUN uses sudo: the image ships a path from its user to root", fixOf(ruleRunSudo))
 	}

@@ -818,6 +818,14 @@ RUN ["apt-get", "install", "-y", "sudo"]
 RUN sh -c 'echo sudo'
 `},
 	},
+	"dockerfile/run-unanalyzed": {
+		// A RUN that spends the bound on expanded text hid the sudo
+		// after it (TestExpansionExhausted has more).
+		{name: "bound spent", src: "FROM debian:12\nRUN A=" + strings.Repeat("a", 60<<10) + "; echo" + strings.Repeat(" $A", 20) + "; S=sudo; $S id\nUSER 1000\n", want: []want{
+			{finding.High, `S=sudo`, "", []string{"RUN expands more variable text than Ward follows"}},
+		}},
+		{name: "variables under the bounds", src: "FROM debian:12\nRUN A=" + strings.Repeat("a", 60<<10) + "; echo $A; C=chmod; $C 755 /app\nUSER 1000\n"},
+	},
 	"dockerfile/pipe-to-shell": {
 		// Before: \sh was read as written, not as the shell sh.
 		{name: "backslash escapes", src: `FROM debian:12
@@ -1810,5 +1818,34 @@ func TestExpansionBounded(t *testing.T) {
 	// The bound leaves the variables under it known.
 	if !slices.ContainsFunc(fs, func(f finding.Finding) bool { return f.Rule == "dockerfile/run-sudo" }) {
 		t.Errorf("$S id with S=sudo not found: %+v", fs)
+	}
+}
+
+// TestExpansionExhausted: a RUN that spends the bound on expanded text
+// on purpose, so that the commands after it are not known, is reported
+// (dockerfile/run-unanalyzed); it hid a later S=sudo; $S id, and would
+// hide chmod 4755 or a NOPASSWD line the same way. A RUN under the
+// bounds is not.
+func TestExpansionExhausted(t *testing.T) {
+	big := strings.Repeat("a", 60<<10)
+	for _, tt := range []struct {
+		name, run string
+		want      bool
+	}{
+		{"budget spent", "A=" + big + "; echo" + strings.Repeat(" $A", 20) + "; S=sudo; $S id", true},
+		{"word too long", "A=" + big + "; echo $A$A; S=sudo; $S id", true},
+		{"in sh -c", "sh -c 'A=" + big + "; echo" + strings.Repeat(" $A", 20) + "'", true},
+		{"under the bounds", "A=" + big + "; echo $A $A; S=sudo; $S id", false},
+		{"plain", "C=chmod; $C 755 /app", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := audit(t, "FROM debian:12\nRUN "+tt.run+"\nUSER 1000\n", dockerfile.Options{})
+			got := slices.ContainsFunc(fs, func(f finding.Finding) bool {
+				return f.Rule == "dockerfile/run-unanalyzed" && f.Severity == finding.High && f.Line == 2
+			})
+			if got != tt.want {
+				t.Errorf("dockerfile/run-unanalyzed reported: %v, want %v: %+v", got, tt.want, fs)
+			}
+		})
 	}
 }

@@ -29,8 +29,12 @@ const maxShellNesting = 8
 //
 // Scripts are parsed through ps, which the rules reading the same RUN
 // share.
-func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) {
-	top := &scope{env: env, budget: new(int)}
+//
+// It reports whether a word was left unknown for the bounds on expanded
+// text (maxExpandedWord, maxExpandedTotal): a RUN that spends the budget
+// on purpose (A=<60 KB>; echo $A $A ...) hid a later S=sudo; $S id.
+func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) (exhausted bool) {
+	top := &scope{env: env, budget: new(int), exhausted: &exhausted}
 	*top.budget = maxExpandedTotal
 	scripts, argv := runScripts(c)
 	if argv != nil {
@@ -41,15 +45,16 @@ func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses,
 	for _, s := range scripts {
 		walkScript(s, 0, top, ps, fn)
 	}
+	return exhausted
 }
 
 // runCommands returns the words of each command of a RUN, in the order
 // walkRun gives them: the rules that judge commands (run-sudo,
 // world-writable, sudo-nopasswd, setuid-file) read them from one walk.
-func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) [][]string {
-	var out [][]string
-	walkRun(c, env, ps, func(words []string) { out = append(out, words) })
-	return out
+// exhausted is walkRun's.
+func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) (cmds [][]string, exhausted bool) {
+	exhausted = walkRun(c, env, ps, func(words []string) { cmds = append(cmds, words) })
+	return cmds, exhausted
 }
 
 // shellParses parses each shell script once for all the rules that read
@@ -128,8 +133,10 @@ type scope struct {
 	set    map[string]string
 	unset  map[string]bool // set to a value not known
 	// budget is what variable values the walk of a RUN may still
-	// substitute, in bytes, shared by its scopes.
-	budget *int
+	// substitute, in bytes, shared by its scopes; exhausted is set when
+	// a word was left unknown for it or for maxExpandedWord.
+	budget    *int
+	exhausted *bool
 }
 
 // Bounds of the text expandWord substitutes: a word longer than
@@ -162,7 +169,7 @@ func walkScript(script string, depth int, parent *scope, ps *shellParses, fn fun
 	if err != nil {
 		return
 	}
-	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}, budget: parent.budget}
+	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}, budget: parent.budget, exhausted: parent.exhausted}
 	set := func(as []*syntax.Assign) {
 		for _, a := range as {
 			if a.Name == nil || a.Append || a.Index != nil || a.Array != nil {
@@ -295,7 +302,13 @@ func expandWord(w *syntax.Word, vars *scope) (string, bool) {
 					return false
 				}
 				v, ok := vars.lookup(name)
-				if !ok || b.Len()+len(v) > maxExpandedWord || vars.budget != nil && len(v) > *vars.budget {
+				if !ok {
+					return false
+				}
+				if b.Len()+len(v) > maxExpandedWord || vars.budget != nil && len(v) > *vars.budget {
+					if vars.exhausted != nil {
+						*vars.exhausted = true
+					}
 					return false
 				}
 				if vars.budget != nil {

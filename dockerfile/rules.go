@@ -27,6 +27,7 @@ const (
 	ruleWorldWritable     = "dockerfile/world-writable"
 	rulePipeToShell       = "dockerfile/pipe-to-shell"
 	ruleSudoNopasswd      = "dockerfile/sudo-nopasswd" // #nosec G101 -- a rule id, not a credential
+	ruleRunUnanalyzed     = "dockerfile/run-unanalyzed"
 )
 
 // Rules is every rule Audit can report, in documentation order.
@@ -266,6 +267,16 @@ var Rules = []finding.Rule{
 			"a sudoers file copied from the build context, whose content Ward does not read; content built at run time (base64); what a sed command searches for (`sed -i 's/NOPASSWD: //' /etc/sudoers`, `/NOPASSWD:/d`, also inside `sh -c`), not what it writes. `no-new-privileges` (compose, Kubernetes allowPrivilegeEscalation: false) stops sudo and doas.",
 		Fix: "Remove the rule: do root-only work in RUN steps before `USER`, or in a builder stage. If the container needs one root command at run time, " +
 			"grant that command alone, with a password or from an entrypoint running as root that drops privileges (`su-exec`, `gosu`), and run the container with no-new-privileges.",
+	},
+	{
+		ID:       ruleRunUnanalyzed,
+		Severity: finding.High,
+		Summary:  "A RUN expands more variable text than Ward follows (64 KiB a word, 1 MiB a RUN), so the commands built from it are not known.",
+		Rationale: "dockerfile/run-sudo, setuid-file, world-writable and sudo-nopasswd read a RUN's commands with the values its variables hold (`C=chmod; $C 4755 f`). " +
+			"That text is bounded so that a line that doubles a variable eight times a command (`B=$A$A$A$A$A$A$A$A; C=$B$B...`) cannot take the machine's memory; " +
+			"a word past the bound is not known, and a RUN that spends the bound on purpose would hide the commands after it (`A=<60 KB>; echo $A $A ...; S=sudo; $S id`). " +
+			"No build script needs that much text in variables: the RUN is reported instead of passed unjudged. Every stage is judged.",
+		Fix: "Keep large text out of shell variables: write it to a file with COPY, or split the RUN.",
 	},
 	{
 		ID:       rulePipeToShell,

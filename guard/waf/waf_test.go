@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -1107,5 +1108,42 @@ func TestFreeNamesLinear(t *testing.T) {
 	}
 	if n := (&freeNames{}).name("json"); n != "json" {
 		t.Errorf("no keys taken: %q", n)
+	}
+}
+
+// TestInternalEntities: the general entities an internal subset declares
+// with a literal value, decoded; parameter and external ones left out,
+// declarations in comments and quoted strings too; the expansion is
+// charged to the budget.
+func TestInternalEntities(t *testing.T) {
+	d := xml.Directive(`DOCTYPE a [
+		<!-- <!ENTITY c "comment"> -->
+		<!ATTLIST a b CDATA "<!ENTITY q 'quoted'>">
+		<!ENTITY % p "parameter">
+		<!ENTITY e SYSTEM "https://attacker.example/e">
+		<!ENTITY x "&#x55;NI&#79;N &amp; &lt;">
+		<!ENTITY y '&x; &z; "two"'>
+		<!ENTITY x "again">
+	]`)
+	budget := 1000
+	ents, fine := internalEntities(d, []byte("&x;&y;"), &budget)
+	want := []field{{"x", "UNION & <"}, {"y", `UNION & < &z; "two"`}}
+	if !fine || !slices.Equal(ents, want) {
+		t.Errorf("internalEntities: %q, %v; want %q", ents, fine, want)
+	}
+	if budget != 1000-2*len(want[0].value)-2*len(want[1].value) {
+		t.Errorf("budget left %d", budget)
+	}
+	budget = 100
+	if _, fine := internalEntities(xml.Directive(`DOCTYPE a [<!ENTITY x "0123456789">]`), []byte(strings.Repeat("&x;", 10)), &budget); fine {
+		t.Error("expansion past the budget accepted")
+	}
+	budget = 1 << 20
+	many := "DOCTYPE a ["
+	for i := range maxEntities + 1 {
+		many += fmt.Sprintf(`<!ENTITY e%d "v">`, i)
+	}
+	if _, fine := internalEntities(xml.Directive(many+"]"), nil, &budget); fine {
+		t.Error("declarations past maxEntities accepted")
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/auditctx"
+	"github.com/wardsec/ward/internal/hexdigit"
 )
 
 // maxMatchData is the most bytes of Match.Data kept from a rule's log
@@ -363,28 +364,14 @@ func lenientUnescape(b []byte) string {
 		switch c := b[i]; {
 		case c == '+':
 			s.WriteByte(' ')
-		case c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
-			s.WriteByte(unhex(b[i+1])<<4 | unhex(b[i+2]))
+		case c == '%' && i+2 < len(b) && hexdigit.Is(b[i+1]) && hexdigit.Is(b[i+2]):
+			s.WriteByte(hexdigit.Value(b[i+1])<<4 | hexdigit.Value(b[i+2]))
 			i += 2
 		default:
 			s.WriteByte(c)
 		}
 	}
 	return s.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // encoded reports whether h gives the body a content coding other than

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wardsec/ward/guard/waf"
+	"github.com/wardsec/ward/internal/hexdigit"
 )
 
 // Method overrides in form bodies.
@@ -391,13 +392,13 @@ func (s *overrideScanner) urlencoded(b []byte) {
 			s.endKey()
 			s.inValue = true
 		case s.pct > 0:
-			if !isHex(c) {
+			if !hexdigit.Is(c) {
 				s.err = errMethodOverrideBody // undecodable: refuse rather than guess, as in the query
 			} else if s.pct == 1 {
-				s.hex, s.pct = unhex(c)<<4, 2
+				s.hex, s.pct = hexdigit.Value(c)<<4, 2
 			} else {
 				s.pct = 0
-				s.keyByte(s.hex | unhex(c))
+				s.keyByte(s.hex | hexdigit.Value(c))
 			}
 		case c == '%':
 			s.pct = 1
@@ -821,19 +822,4 @@ func dispositionOverride(v string, f fieldName) bool {
 		return f.is(u)
 	}
 	return false
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }

@@ -1,6 +1,10 @@
 package proxy
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/wardsec/ward/internal/hexdigit"
+)
 
 // Method overrides in JSON bodies.
 //
@@ -142,12 +146,12 @@ func (s *overrideScanner) jsonBytes(b []byte) {
 			j.esc = 0
 			j.keyByte(c)
 		case j.esc >= 2:
-			if !isHex(c) {
+			if !hexdigit.Is(c) {
 				j.esc = 0 // not JSON: no parser takes a name from it
 				j.long = true
 				continue
 			}
-			j.u = j.u<<4 | rune(unhex(c))
+			j.u = j.u<<4 | rune(hexdigit.Value(c))
 			if j.esc++; j.esc == 6 {
 				j.esc = 0
 				if j.u < 0x80 {

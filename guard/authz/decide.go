@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardsec/ward/guard/clientip"
 	"github.com/wardsec/ward/internal/auditctx"
+	"github.com/wardsec/ward/internal/hexdigit"
 	"github.com/wardsec/ward/internal/peerctx"
 )
 
@@ -950,8 +951,8 @@ func decodeDelims(p string) (string, bool) {
 	var b strings.Builder
 	found := false
 	for i := 0; i < len(p); i++ {
-		if p[i] == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
-			if c := unhex(p[i+1])<<4 | unhex(p[i+2]); pathChar(c) && !unreserved(c) && c != '/' {
+		if p[i] == '%' && i+2 < len(p) && hexdigit.Is(p[i+1]) && hexdigit.Is(p[i+2]) {
+			if c := hexdigit.Value(p[i+1])<<4 | hexdigit.Value(p[i+2]); pathChar(c) && !unreserved(c) && c != '/' {
 				if !found {
 					b.Grow(len(p))
 					b.WriteString(p[:i])

@@ -3,6 +3,8 @@ package authz
 import (
 	"errors"
 	"strings"
+
+	"github.com/wardsec/ward/internal/hexdigit"
 )
 
 // Errors of Normalize. A request whose path fails normalisation is denied
@@ -66,10 +68,10 @@ func Normalize(path string) (string, error) {
 		case c < 0x20 || c == 0x7f:
 			return "", ErrMalformedPath
 		case c == '%':
-			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+			if i+2 >= len(path) || !hexdigit.Is(path[i+1]) || !hexdigit.Is(path[i+2]) {
 				return "", ErrMalformedPath
 			}
-			b := unhex(path[i+1])<<4 | unhex(path[i+2])
+			b := hexdigit.Value(path[i+1])<<4 | hexdigit.Value(path[i+2])
 			if b == '/' || b == '\\' {
 				return "", ErrEncodedSlash
 			}
@@ -94,10 +96,10 @@ func Normalize(path string) (string, error) {
 		c := path[i]
 		switch {
 		case c == '%':
-			if i+2 >= len(path) || !isHex(path[i+1]) || !isHex(path[i+2]) {
+			if i+2 >= len(path) || !hexdigit.Is(path[i+1]) || !hexdigit.Is(path[i+2]) {
 				return "", ErrMalformedPath
 			}
-			b := unhex(path[i+1])<<4 | unhex(path[i+2])
+			b := hexdigit.Value(path[i+1])<<4 | hexdigit.Value(path[i+2])
 			i += 2
 			switch {
 			case b == '/' || b == '\\':
@@ -142,21 +144,6 @@ func hasDotSegment(p string) bool {
 }
 
 const upperHex = "0123456789ABCDEF"
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
 
 // unreserved reports whether c is an RFC 3986 unreserved character, which
 // percent-encoding does not change the meaning of.
@@ -217,8 +204,8 @@ func canonicalEscapes(s string) string {
 			b.WriteByte(upperHex[c&15])
 			continue
 		}
-		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			d := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if c == '%' && i+2 < len(s) && hexdigit.Is(s[i+1]) && hexdigit.Is(s[i+2]) {
+			d := hexdigit.Value(s[i+1])<<4 | hexdigit.Value(s[i+2])
 			if decodes(d) {
 				b.WriteByte(d)
 			} else {
@@ -273,17 +260,17 @@ func Ambiguous(p string) error {
 			if i+2 >= len(p) {
 				return ErrMalformedPath
 			}
-			b := unhex(p[i+1])<<4 | unhex(p[i+2])
+			b := hexdigit.Value(p[i+1])<<4 | hexdigit.Value(p[i+2])
 			next := -1 // the byte of a following escape, if any
 			if i+5 < len(p) && p[i+3] == '%' {
-				next = int(unhex(p[i+4])<<4 | unhex(p[i+5]))
+				next = int(hexdigit.Value(p[i+4])<<4 | hexdigit.Value(p[i+5]))
 			}
 			switch {
 			case b == ';':
 				return errPathParameter
 			case b < 0x20 || b == 0x7f:
 				return errEncodedCtl
-			case b == '%' && i+4 < len(p) && isHex(p[i+3]) && isHex(p[i+4]):
+			case b == '%' && i+4 < len(p) && hexdigit.Is(p[i+3]) && hexdigit.Is(p[i+4]):
 				return errDoubleEncoded
 			case b == 0xc0 || b == 0xc1,
 				b == 0xe0 && next >= 0x80 && next < 0xa0,

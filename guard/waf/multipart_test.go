@@ -244,6 +244,18 @@ func TestMultipartTypedParts(t *testing.T) {
 		{"svg upload with a DOCTYPE, injection", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
 			`<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd"><svg><title>1 &#x55;NION &#83;ELECT password FROM users</title></svg>`), true},
 		{"text part as written", part(`name="meta"`, "text/plain", union), false},
+		// An upload's internal entities are expanded as lxml, Java's
+		// and .NET's parsers expand them, never refused for them.
+		{"xml upload, internal entity", part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE a [<!ENTITY x "&#x55;NION &#x53;ELECT">]><a>1 &x; password FROM users</a>`), true},
+		{"xml upload, entity in an entity", part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE a [<!ENTITY u "&#x55;NI"><!ENTITY x "&u;ON &#x53;ELECT">]><a>1 &x; password FROM users</a>`), true},
+		{"xml upload, entity in an attribute", part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE a [<!ENTITY x '&#x55;NION &#x53;ELECT'>]><a q="1 &x; password FROM users"/>`), true},
+		{"svg upload with entities", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
+			`<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd" [<!ENTITY ns_svg "http://www.w3.org/2000/svg"><!ENTITY ns_flows "http://ns.adobe.com/Flows/1.0/">]><svg xmlns="&ns_svg;" xmlns:x="&ns_flows;"><title>Logo</title></svg>`), false},
+		{"xml upload, entities past the budget", part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE a [<!ENTITY x "`+strings.Repeat("lorem ", 200)+`">]><a>`+strings.Repeat("&x;", 100)+`</a>`), true},
 		// Text joined past the budget (a comb of nested elements)
 		// refuses an upload too: what follows went uninspected.
 		{"svg upload past the budget, injection", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -144,12 +145,14 @@ var corazaXML = regexp.MustCompile(`^(?:application(?:/soap\+|/)|text/)xml`)
 //     every text, under a type Coraza does not read as XML).
 //
 // ok is false for a document type declaration other than a bare
-// `<!DOCTYPE name>`, or for text joined past 8 times the body's size (a
-// comb of nested mixed content): an internal subset declares entities
-// that Java's, Python's and libxml2's parsers expand (`<!ENTITY x "1
-// UNION SELECT ...">` then `&x;` scored nothing: Go's reader, Coraza's,
-// keeps "&x;"), an external one loads them. SOAP forbids declarations
-// and APIs send none: refuse the body.
+// `<!DOCTYPE name>`, or for text joined past 8 times the body's size
+// plus 4096 bytes (a comb of nested mixed content): an internal subset
+// declares entities that Java's, Python's and libxml2's parsers expand
+// (`<!ENTITY x "1 UNION SELECT ...">` then `&x;` scored nothing: Go's
+// reader, Coraza's, keeps "&x;"), an external one loads them. SOAP
+// forbids declarations and APIs send none: refuse the body. (The
+// internal entities are expanded all the same, for detect mode and for
+// uploads, which are not refused for them.)
 func xmlFields(contentType string, body []byte) (out []field, ok bool) {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil && mt == "" {
@@ -235,6 +238,26 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 		case xml.Directive:
 			if !bareDoctype(tok) {
 				ok = false
+				// Expanded as the application's parser expands
+				// them (lxml, Java's and .NET's do by default):
+				// an upload's `<!ENTITY x "&#x55;NION SELECT">`
+				// then `1 &x; ...` was no injection to the rules.
+				ents, fine := internalEntities(tok, body, &budget)
+				if !fine {
+					over = true
+					continue
+				}
+				if len(ents) > 0 {
+					m := make(map[string]string, len(xml.HTMLEntity)+len(ents))
+					for k, v := range dec.Entity {
+						m[k] = v
+					}
+					for _, e := range ents {
+						m[e.name] = e.value
+						out = append(out, field{name: "xml", value: e.value})
+					}
+					dec.Entity = m
+				}
 			}
 		}
 	}
@@ -242,6 +265,139 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 		end() // unclosed at the end, which Coraza accepts
 	}
 	return out, ok, over, stopped
+}
+
+// maxEntities bounds the general entities an internal subset may
+// declare (an SVG from Illustrator declares about ten).
+const maxEntities = 256
+
+// internalEntities returns the general entities a document type
+// declaration's internal subset declares with a literal value (`<!ENTITY
+// x "value">` or 'value'), the value decoded as XML parsers decode it:
+// character references and references to entities declared before it
+// replaced. Parameter entities ("%") and external ones (SYSTEM, PUBLIC)
+// are left out: no parser expands the latter by default, and the former
+// only within the subset. Go's decoder substitutes a value where the
+// document refers to it, without reading it again: the values, and
+// each of their references in body, are charged to budget; fine is
+// false past it or past maxEntities declarations.
+func internalEntities(d xml.Directive, body []byte, budget *int) (ents []field, fine bool) {
+	s := string(d)
+	byName := make(map[string]string)
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '"' || s[i] == '\'':
+			j := strings.IndexByte(s[i+1:], s[i])
+			if j < 0 {
+				return ents, true
+			}
+			i += j + 2
+		case strings.HasPrefix(s[i:], "<!--"):
+			j := strings.Index(s[i+4:], "-->")
+			if j < 0 {
+				return ents, true
+			}
+			i += j + 7
+		case strings.HasPrefix(s[i:], "<!ENTITY"):
+			i += len("<!ENTITY")
+			rest := strings.TrimLeft(s[i:], " \t\r\n")
+			if rest == s[i:] || strings.HasPrefix(rest, "%") {
+				continue // a parameter entity, or no declaration
+			}
+			name := rest
+			if j := strings.IndexAny(rest, " \t\r\n"); j >= 0 {
+				name = rest[:j]
+			}
+			rest = strings.TrimLeft(rest[len(name):], " \t\r\n")
+			i = len(s) - len(rest)
+			if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+				continue // external: SYSTEM or PUBLIC
+			}
+			j := strings.IndexByte(rest[1:], rest[0])
+			if j < 0 {
+				return ents, true
+			}
+			i += j + 2
+			if _, dup := byName[name]; dup {
+				continue // the first declaration binds
+			}
+			if len(ents) >= maxEntities {
+				return ents, false
+			}
+			v, fine := entityValue(rest[1:j+1], byName, budget)
+			if !fine {
+				return ents, false
+			}
+			refs := bytes.Count(body, []byte("&"+name+";"))
+			if *budget -= len(v) * (1 + refs); *budget < 0 {
+				return ents, false
+			}
+			byName[name] = v
+			ents = append(ents, field{name: name, value: v})
+		default:
+			i++
+		}
+	}
+	return ents, true
+}
+
+// entityValue decodes an entity's literal value: character references,
+// the predefined entities and entities declared before it replaced,
+// anything else kept as written. fine is false for a value past budget.
+func entityValue(v string, declared map[string]string, budget *int) (string, bool) {
+	if !strings.Contains(v, "&") {
+		return v, true
+	}
+	var b strings.Builder
+	for len(v) > 0 {
+		i := strings.IndexByte(v, '&')
+		if i < 0 {
+			b.WriteString(v)
+			break
+		}
+		b.WriteString(v[:i])
+		v = v[i:]
+		j := strings.IndexByte(v, ';')
+		if j < 0 {
+			b.WriteString(v)
+			break
+		}
+		ref := v[1:j]
+		if r, isChar := charRef(ref); isChar {
+			b.WriteRune(r)
+		} else if d, ok := declared[ref]; ok {
+			b.WriteString(d)
+		} else if p, ok := xmlPredefined[ref]; ok {
+			b.WriteString(p)
+		} else {
+			b.WriteString(v[:j+1])
+		}
+		v = v[j+1:]
+		if b.Len() > *budget {
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// xmlPredefined are XML's five predefined entities.
+var xmlPredefined = map[string]string{"lt": "<", "gt": ">", "amp": "&", "apos": "'", "quot": `"`}
+
+// charRef decodes the reference "#65" or "#x41" (between "&" and ";").
+func charRef(ref string) (rune, bool) {
+	if !strings.HasPrefix(ref, "#") {
+		return 0, false
+	}
+	base, digits := 10, ref[1:]
+	if strings.HasPrefix(digits, "x") {
+		base, digits = 16, digits[1:]
+	}
+	n, err := strconv.ParseUint(digits, base, 32)
+	if err != nil || n > utf8.MaxRune {
+		return 0, false
+	}
+	r := rune(n)
+	return r, utf8.ValidRune(r)
 }
 
 // bareDoctype reports whether a directive (the text between "<!" and

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -1079,5 +1080,70 @@ func TestHiddenFieldsNotReplaced(t *testing.T) {
 	if urlencodedProcessor("multipart/form-data; boundary=B") || urlencodedProcessor("application/json") ||
 		urlencodedProcessor("text/xml") || !urlencodedProcessor("application/x-www-form-urlencoded") || !urlencodedProcessor("text/plain") {
 		t.Error("urlencodedProcessor: wrong processor")
+	}
+}
+
+// TestFreeNamesLinear: a form-typed body of keys "json", "json_", ...
+// (296 of them) and 43,000 JSON literals made every literal walk the
+// 296 names again (12.7 million steps, seconds of CPU): each name is
+// worked out once.
+func TestFreeNamesLinear(t *testing.T) {
+	const keys, fields = 296, 43000
+	var q []string
+	for i := 0; i < keys; i++ {
+		q = append(q, "json"+strings.Repeat("_", i)+"=")
+	}
+	free := freeNames{taken: urlencodedKeys([]byte(strings.Join(q, "&")))}
+	want := "JSON" + strings.Repeat("_", keys)
+	for i := 0; i < fields; i++ {
+		if n := free.name("json"); n != strings.ToLower(want) {
+			t.Fatalf("name(json) = %q, want %q", n, strings.ToLower(want))
+		}
+	}
+	if n := free.name("JSON"); n != want {
+		t.Fatalf("name(JSON) = %q, want %q", n, want)
+	}
+	if free.steps > 2*keys {
+		t.Errorf("%d steps for %d fields over %d taken names, want at most %d", free.steps, fields+1, keys, 2*keys)
+	}
+	if n := (&freeNames{}).name("json"); n != "json" {
+		t.Errorf("no keys taken: %q", n)
+	}
+}
+
+// TestInternalEntities: the general entities an internal subset declares
+// with a literal value, decoded; parameter and external ones left out,
+// declarations in comments and quoted strings too; the expansion is
+// charged to the budget.
+func TestInternalEntities(t *testing.T) {
+	d := xml.Directive(`DOCTYPE a [
+		<!-- <!ENTITY c "comment"> -->
+		<!ATTLIST a b CDATA "<!ENTITY q 'quoted'>">
+		<!ENTITY % p "parameter">
+		<!ENTITY e SYSTEM "https://attacker.example/e">
+		<!ENTITY x "&#x55;NI&#79;N &amp; &lt;">
+		<!ENTITY y '&x; &z; "two"'>
+		<!ENTITY x "again">
+	]`)
+	budget := 1000
+	ents, fine := internalEntities(d, []byte("&x;&y;"), &budget)
+	want := []field{{"x", "UNION & <"}, {"y", `UNION & < &z; "two"`}}
+	if !fine || !slices.Equal(ents, want) {
+		t.Errorf("internalEntities: %q, %v; want %q", ents, fine, want)
+	}
+	if budget != 1000-2*len(want[0].value)-2*len(want[1].value) {
+		t.Errorf("budget left %d", budget)
+	}
+	budget = 100
+	if _, fine := internalEntities(xml.Directive(`DOCTYPE a [<!ENTITY x "0123456789">]`), []byte(strings.Repeat("&x;", 10)), &budget); fine {
+		t.Error("expansion past the budget accepted")
+	}
+	budget = 1 << 20
+	many := "DOCTYPE a ["
+	for i := range maxEntities + 1 {
+		many += fmt.Sprintf(`<!ENTITY e%d "v">`, i)
+	}
+	if _, fine := internalEntities(xml.Directive(many+"]"), nil, &budget); fine {
+		t.Error("declarations past maxEntities accepted")
 	}
 }

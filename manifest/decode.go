@@ -897,7 +897,7 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 			}
 		}
 	case yaml.ScalarNode:
-		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && infNaN(n.Value) {
+		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && fastyaml.InfNaN(n.Value) {
 			return &nodeError{node: n, msg: fmt.Sprintf("%s is not a number JSON can hold: kubectl fails on the file (quote it for a string)", n.Value)}
 		}
 		if n.Style&yaml.TaggedStyle == 0 {
@@ -936,15 +936,6 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 		n.Value, n.Tag, n.Style = value, tag, 0
 	}
 	return nil
-}
-
-// infNaN reports whether s is a YAML float infinity or NaN.
-func infNaN(s string) bool {
-	switch strings.TrimLeft(s, "+-") {
-	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF":
-		return true
-	}
-	return false
 }
 
 // yaml11Key rewrites the plain scalar key k as sigs.k8s.io/yaml reads it.

@@ -556,6 +556,23 @@ func TestParseInfNaN(t *testing.T) {
 	checkAsKubectl(t, in)
 }
 
+// TestParseSignedNaN: kubectl's reader has no signed NaN: "!!float +.nan"
+// is a string it refuses to read as a float, not a NaN. Ward's second
+// list of infinities and NaNs took it for one, and said so; the one list
+// (fastyaml.InfNaN) is kubectl's.
+func TestParseSignedNaN(t *testing.T) {
+	for _, v := range []string{"+.nan", "-.NaN", "--.inf"} {
+		in := strings.Replace(kubectlPod, "hostNetwork: false", "x: !!float "+v, 1)
+		if _, err := kubectlRead([]byte(in)); err == nil || !strings.Contains(err.Error(), "cannot decode") {
+			t.Fatalf("%s: kubectl gives %v", v, err)
+		}
+		_, err := Parse(Options{}, "in.yaml", []byte(in))
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Line != 8 || !strings.Contains(err.Error(), "cannot decode") {
+			t.Errorf("%s: error %v, want kubectl's refusal at line 8", v, err)
+		}
+	}
+}
+
 // TestParseDroppedFieldsAsKubectl: what the API server drops (a field it
 // does not know) and Ward does not read (managedFields) is still read by
 // kubectl's YAML reader, which fails on the file for a key that is a

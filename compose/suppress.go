@@ -95,14 +95,18 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	}
 	for _, i := range marks {
 		rest, _ := markerRest(lines[i])
-		if !comments[i] {
+		if kind := comments[i]; kind != markerComment {
 			if inlineDockerfileComment(rest) {
 				continue // the Dockerfile audit reads it
 			}
 			r, _ := Lookup(ruleBadSuppression)
+			msg := ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing"
+			if kind == markerUnchecked {
+				msg = fmt.Sprintf("%s is not checked: some %s lines of this file lie inside strings, and only the first %d are checked one by one, so it suppresses nothing", ignoreMarker, ignoreMarker, maxMarkerChecks)
+			}
 			bad = append(bad, finding.Finding{
 				Rule: ruleBadSuppression, Severity: finding.Low, File: file, Line: i + 1,
-				Message: ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing",
+				Message: msg,
 				Fix:     r.Fix,
 			})
 			continue
@@ -223,11 +227,12 @@ func applySuppressions(fs []finding.Finding, sups []suppression, pos *positions)
 // The file is decoded once as written and once with every marker
 // changed: when no node changed, every marker line is a comment. Only
 // when one did are the markers checked one by one, each a decoding of
-// the whole file, up to maxMarkerChecks of them; the others count as no
-// comment (a bad suppression), so that a file of many markers inside
-// strings costs a bounded number of decodings, not one per marker.
-func commentLines(src []byte, lines [][]byte, marks []int) map[int]bool {
-	out := map[int]bool{}
+// the whole file, up to maxMarkerChecks of them; the others are left
+// unchecked (a bad suppression), so that a file of many markers inside
+// strings costs a bounded number of decodings, not one per marker. A
+// line missing from the result is string text.
+func commentLines(src []byte, lines [][]byte, marks []int) map[int]markerKind {
+	out := map[int]markerKind{}
 	if len(marks) == 0 {
 		return out
 	}
@@ -257,21 +262,37 @@ func commentLines(src []byte, lines [][]byte, marks []int) map[int]bool {
 	}
 	if sameDocs(docs, changed) {
 		for i, line := range marks {
-			out[line] = offsets[i] >= 0
+			if offsets[i] >= 0 {
+				out[line] = markerComment
+			}
 		}
 		return out
 	}
 	copy(changed, src)
 	for i, line := range marks {
-		if i >= maxMarkerChecks || offsets[i] < 0 {
-			continue
+		switch {
+		case offsets[i] < 0:
+		case i >= maxMarkerChecks:
+			out[line] = markerUnchecked
+		default:
+			changed[offsets[i]] = 'W'
+			if sameDocs(docs, changed) {
+				out[line] = markerComment
+			}
+			changed[offsets[i]] = 'w'
 		}
-		changed[offsets[i]] = 'W'
-		out[line] = sameDocs(docs, changed)
-		changed[offsets[i]] = 'w'
 	}
 	return out
 }
+
+// markerKind tells what a # ward:ignore line is to YAML.
+type markerKind int
+
+const (
+	markerText      markerKind = iota // the text of a string
+	markerComment                     // a comment
+	markerUnchecked                   // not checked: past maxMarkerChecks
+)
 
 // maxMarkerChecks bounds the markers of a file checked one by one.
 const maxMarkerChecks = 64

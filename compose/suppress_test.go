@@ -393,6 +393,9 @@ func TestSuppressionDecodings(t *testing.T) {
 	}{
 		{"every marker a comment", comments.String(), 0, n},
 		{"every marker inside a block scalar", script.String(), n, 0},
+		// One in a string: the first markers are checked one by one, the
+		// rest say they were not.
+		{"one marker in a string, then comments", "services:\n  web:\n    image: nginx\n    command: |\n      # ward:ignore compose/no-user text\n" + strings.TrimPrefix(comments.String(), "services:\n"), 1 + n - (maxMarkerChecks - 1), maxMarkerChecks - 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := []byte(tc.src)
@@ -407,6 +410,9 @@ func TestSuppressionDecodings(t *testing.T) {
 			}
 			if len(sups) != tc.wantSups || len(bad) != tc.wantBad {
 				t.Errorf("got %d suppressions and %d bad ones, want %d and %d", len(sups), len(bad), tc.wantSups, tc.wantBad)
+			}
+			if len(bad) > 1 && tc.wantSups > 0 && !strings.Contains(bad[len(bad)-1].Message, "is not checked") {
+				t.Errorf("an unchecked marker says %q", bad[len(bad)-1].Message)
 			}
 		})
 	}

@@ -320,7 +320,18 @@ func (a *audit) user(name string, s types.ServiceConfig) {
 		a.report(ruleNoUser, finding.Medium, name, a.pos.serviceLine(name),
 			"no user: the service runs as the image's USER, which is root unless the image sets a non-root user")
 	case isRoot(s.User):
-		a.report(ruleUserRoot, finding.High, name, a.pos.keyLine(name, "user"), "user: %s runs the service as root", s.User)
+		// Say what is known: the value as written when variables made
+		// it (user: "${UID}:${GID}", where docker compose replaces an
+		// unset variable with an empty string), and why it is root.
+		what := fmt.Sprintf("user %q", s.User)
+		if _, v := a.pos.field(name, "user"); v != nil && v.Kind == yaml.ScalarNode && v.Value != s.User && strings.Contains(v.Value, "$") {
+			what = fmt.Sprintf("user %q, which is %q once its variables are replaced (docker compose makes one that is not set an empty string),", v.Value, s.User)
+		}
+		why := "runs the service as root"
+		if u, _, _ := strings.Cut(strings.TrimSpace(s.User), ":"); strings.TrimSpace(u) == "" {
+			why = "names no user (nothing before the colon): Docker then runs the service as root (uid 0)"
+		}
+		a.report(ruleUserRoot, finding.High, name, a.pos.keyLine(name, "user"), "%s %s", what, why)
 	}
 }
 

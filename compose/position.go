@@ -590,18 +590,9 @@ func References(file string, src []byte) []Reference {
 // kept.
 func withoutOtherFileExtends(src []byte, file string) ([]byte, error) {
 	self := func(name string) bool { return sameFile(file, name) }
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var docs []*yaml.Node
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, &n)
+	docs, err := decodeAll(src)
+	if err != nil {
+		return nil, err
 	}
 	dropped := false
 	for _, d := range docs {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
@@ -51,7 +52,13 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	}
 	var sups []suppression
 	var bad []finding.Finding
-	comments := &commentLines{src: src}
+	var marks []int
+	for i, raw := range lines {
+		if _, ok := markerRest(raw); ok {
+			marks = append(marks, i)
+		}
+	}
+	comments := commentLines(src, lines, marks)
 	// The lines of the documents' top-level keys, and those of the nodes
 	// inside their values.
 	topKeys, nested := map[int]bool{}, map[int]bool{}
@@ -86,24 +93,20 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 			}
 		}
 	}
-	for i, raw := range lines {
-		text := strings.TrimSpace(string(raw))
-		body, ok := strings.CutPrefix(text, "#")
-		if !ok {
-			continue
-		}
-		rest, ok := strings.CutPrefix(strings.TrimSpace(body), ignoreMarker)
-		if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
-			continue
-		}
-		if !comments.is(i) {
+	for _, i := range marks {
+		rest, _ := markerRest(lines[i])
+		if kind := comments[i]; kind != markerComment {
 			if inlineDockerfileComment(rest) {
 				continue // the Dockerfile audit reads it
 			}
 			r, _ := Lookup(ruleBadSuppression)
+			msg := ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing"
+			if kind == markerUnchecked {
+				msg = fmt.Sprintf("%s is not checked: some %s lines of this file lie inside strings, and only the first %d are checked one by one, so it suppresses nothing", ignoreMarker, ignoreMarker, maxMarkerChecks)
+			}
 			bad = append(bad, finding.Finding{
 				Rule: ruleBadSuppression, Severity: finding.Low, File: file, Line: i + 1,
-				Message: ignoreMarker + " is not a YAML comment here (it lies inside a string, such as a block scalar's script), so it suppresses nothing",
+				Message: msg,
 				Fix:     r.Fix,
 			})
 			continue
@@ -165,6 +168,21 @@ func parseSuppressions(src []byte, file string, pos *positions) ([]suppression, 
 	return sups, bad
 }
 
+// markerRest returns the text after the marker of a line that reads as
+// a # ward:ignore comment.
+func markerRest(raw []byte) (string, bool) {
+	text := strings.TrimSpace(string(raw))
+	body, ok := strings.CutPrefix(text, "#")
+	if !ok {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(body), ignoreMarker)
+	if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
+		return "", false
+	}
+	return rest, true
+}
+
 // applySuppressions marks the findings that a suppression silences: one
 // written above a service's key or above any key of its definition
 // silences the rule for that service, one written directly above the
@@ -199,54 +217,104 @@ func applySuppressions(fs []finding.Finding, sups []suppression, pos *positions)
 	}
 }
 
-// commentLines tells whether a line that reads as a comment is one to
+// commentLines tells which lines that read as a comment are ones to
 // YAML: a "# ward:ignore" line inside a block scalar (a service's
 // script), or a quoted string running over several lines, is the
 // string's text, and counting it as a suppression let text that no YAML
 // reader takes for a comment silence a finding. A line is a comment when
 // changing its text changes no node of the file's documents.
-type commentLines struct {
-	src  []byte
-	docs []*yaml.Node
-	err  error
-	read bool
-}
-
-func (c *commentLines) is(line int) bool {
-	if !c.read {
-		c.read = true
-		c.docs, c.err = decodeAll(c.src)
+//
+// The file is decoded once as written and once with every marker
+// changed: when no node changed, every marker line is a comment. Only
+// when one did are the markers checked one by one, each a decoding of
+// the whole file, up to maxMarkerChecks of them; the others are left
+// unchecked (a bad suppression), so that a file of many markers inside
+// strings costs a bounded number of decodings, not one per marker. A
+// line missing from the result is string text.
+func commentLines(src []byte, lines [][]byte, marks []int) map[int]markerKind {
+	out := map[int]markerKind{}
+	if len(marks) == 0 {
+		return out
 	}
-	if c.err != nil {
-		return false
+	docs, err := decodeAll(src)
+	if err != nil {
+		return out
 	}
-	lines := bytes.Split(c.src, []byte("\n"))
-	if line < 0 || line >= len(lines) {
-		return false
-	}
-	k := bytes.Index(lines[line], []byte(ignoreMarker))
-	if k < 0 {
-		return false
-	}
-	changed := slices.Clone(c.src)
-	off := 0
-	for _, l := range lines[:line] {
+	// offsets[i] is where the marker of line marks[i] starts in src.
+	offsets := make([]int, 0, len(marks))
+	off, next := 0, 0
+	for i, l := range lines {
+		if next < len(marks) && marks[next] == i {
+			if k := bytes.Index(l, []byte(ignoreMarker)); k >= 0 {
+				offsets = append(offsets, off+k)
+			} else {
+				offsets = append(offsets, -1)
+			}
+			next++
+		}
 		off += len(l) + 1
 	}
-	changed[off+k] = 'W' // "ward:ignore" becomes "Ward:ignore"
-	docs, err := decodeAll(changed)
-	if err != nil || len(docs) != len(c.docs) {
+	changed := slices.Clone(src)
+	for _, o := range offsets {
+		if o >= 0 {
+			changed[o] = 'W' // "ward:ignore" becomes "Ward:ignore"
+		}
+	}
+	if sameDocs(docs, changed) {
+		for i, line := range marks {
+			if offsets[i] >= 0 {
+				out[line] = markerComment
+			}
+		}
+		return out
+	}
+	copy(changed, src)
+	for i, line := range marks {
+		switch {
+		case offsets[i] < 0:
+		case i >= maxMarkerChecks:
+			out[line] = markerUnchecked
+		default:
+			changed[offsets[i]] = 'W'
+			if sameDocs(docs, changed) {
+				out[line] = markerComment
+			}
+			changed[offsets[i]] = 'w'
+		}
+	}
+	return out
+}
+
+// markerKind tells what a # ward:ignore line is to YAML.
+type markerKind int
+
+const (
+	markerText      markerKind = iota // the text of a string
+	markerComment                     // a comment
+	markerUnchecked                   // not checked: past maxMarkerChecks
+)
+
+// maxMarkerChecks bounds the markers of a file checked one by one.
+const maxMarkerChecks = 64
+
+// sameDocs reports whether src decodes to the documents docs, comments
+// aside.
+func sameDocs(docs []*yaml.Node, src []byte) bool {
+	got, err := decodeAll(src)
+	if err != nil || len(got) != len(docs) {
 		return false
 	}
-	for i := range docs {
-		if !sameNode(docs[i], c.docs[i]) {
+	for i := range got {
+		if !sameNode(got[i], docs[i]) {
 			return false
 		}
 	}
 	return true
 }
 
+// decodeAll decodes every document of src.
 func decodeAll(src []byte) ([]*yaml.Node, error) {
+	decodings.Add(1)
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var docs []*yaml.Node
 	for {
@@ -261,6 +329,9 @@ func decodeAll(src []byte) ([]*yaml.Node, error) {
 		docs = append(docs, &n)
 	}
 }
+
+// decodings counts the calls of decodeAll, for the tests.
+var decodings atomic.Int64
 
 // sameNode compares two node trees without their comments.
 func sameNode(a, b *yaml.Node) bool {

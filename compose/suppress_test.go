@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -368,4 +369,82 @@ func TestSuppressionReason(t *testing.T) {
 		}
 	}
 	t.Fatal("no no-user finding")
+}
+
+// TestSuppressionDecodings bounds the work of telling comments from
+// string text: it decoded the whole file once per # ward:ignore line, so
+// a checked-in file of many markers took minutes (20,000 in 1.1 MB: over
+// two minutes). The file is now decoded a bounded number of times, and
+// the results are those of checking each marker alone.
+func TestSuppressionDecodings(t *testing.T) {
+	const n = 1000
+	var comments, script strings.Builder
+	comments.WriteString("services:\n")
+	script.WriteString("services:\n  web:\n    image: nginx\n    command: |\n")
+	for i := range n {
+		fmt.Fprintf(&comments, "  # ward:ignore compose/no-user reason %d\n  s%d:\n    image: nginx\n    user: \"1000\"\n", i, i)
+		fmt.Fprintf(&script, "      # ward:ignore compose/no-user reason %d\n", i)
+	}
+	for _, tc := range []struct {
+		name     string
+		src      string
+		wantBad  int
+		wantSups int
+	}{
+		{"every marker a comment", comments.String(), 0, n},
+		{"every marker inside a block scalar", script.String(), n, 0},
+		// One in a string: the first markers are checked one by one, the
+		// rest say they were not.
+		{"one marker in a string, then comments", "services:\n  web:\n    image: nginx\n    command: |\n      # ward:ignore compose/no-user text\n" + strings.TrimPrefix(comments.String(), "services:\n"), 1 + n - (maxMarkerChecks - 1), maxMarkerChecks - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := []byte(tc.src)
+			pos, perr := parsePositions(src)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			before := decodings.Load()
+			sups, bad := parseSuppressions(src, "compose.yaml", pos)
+			if d := decodings.Load() - before; d > maxMarkerChecks+2 {
+				t.Errorf("%d markers: the file was decoded %d times, want at most %d", n, d, maxMarkerChecks+2)
+			}
+			if len(sups) != tc.wantSups || len(bad) != tc.wantBad {
+				t.Errorf("got %d suppressions and %d bad ones, want %d and %d", len(sups), len(bad), tc.wantSups, tc.wantBad)
+			}
+			if len(bad) > 1 && tc.wantSups > 0 && !strings.Contains(bad[len(bad)-1].Message, "is not checked") {
+				t.Errorf("an unchecked marker says %q", bad[len(bad)-1].Message)
+			}
+		})
+	}
+}
+
+// TestSuppressionMixed checks markers one by one when some lie in a
+// string: the comments still suppress, the string's text does not.
+func TestSuppressionMixed(t *testing.T) {
+	src := []byte(`services:
+  # ward:ignore compose/no-user the image runs as uid 101
+  web:
+    image: nginx
+    command: |
+      # ward:ignore compose/no-user not a comment
+      run
+  # ward:ignore compose/no-user the image runs as uid 102
+  api:
+    image: example/api
+`)
+	pos, perr := parsePositions(src)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	sups, bad := parseSuppressions(src, "compose.yaml", pos)
+	var got []int
+	for _, s := range sups {
+		got = append(got, s.line)
+	}
+	for _, f := range bad {
+		got = append(got, -f.Line)
+	}
+	if want := []int{2, 8, -6}; !slices.Equal(got, want) {
+		t.Errorf("suppression lines (bad negated) = %v, want %v", got, want)
+	}
 }

@@ -77,3 +77,42 @@ func varOf(msg string) string {
 	}
 	return "?"
 }
+
+// TestUserFromUnsetVariables: user: "${UID}:${GID}" (a dev container's,
+// with variables the shell sets) is ":" when docker compose finds them
+// unset, which runs the service as root; the finding said "user: : runs
+// the service as root". It now names the value written, the value
+// judged and why that is root.
+func TestUserFromUnsetVariables(t *testing.T) {
+	src := "services:\n  dev:\n    image: mcr.microsoft.com/devcontainers/go\n    user: \"${UID}:${GID}\"\n"
+	fs, err := AuditProject([]Source{{File: "compose.yaml", Src: []byte(src)}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unset, root []string
+	for _, f := range fs {
+		switch f.Rule {
+		case ruleUnsetVariable:
+			unset = append(unset, f.Message)
+		case ruleUserRoot:
+			root = append(root, f.Message)
+		}
+	}
+	if len(unset) != 1 {
+		t.Errorf("unset-variable findings %q, want one", unset)
+	}
+	want := `user "${UID}:${GID}", which is ":" once its variables are replaced (docker compose makes one that is not set an empty string), names no user (nothing before the colon): Docker then runs the service as root (uid 0)`
+	if len(root) != 1 || root[0] != want {
+		t.Errorf("user-root findings %q, want [%q]", root, want)
+	}
+	// Set in the .env: the user is known, and not root.
+	fs, err = AuditProject([]Source{{File: "compose.yaml", Src: []byte(src)}}, Options{Environment: map[string]string{"UID": "1000", "GID": "1000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Rule == ruleUserRoot || f.Rule == ruleUnsetVariable {
+			t.Errorf("with the .env: %s %s", f.Rule, f.Message)
+		}
+	}
+}

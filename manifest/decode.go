@@ -241,8 +241,14 @@ func (d *decoder) object(n *yaml.Node, base int, origin string, out *decoded, de
 		out.errs = append(out.errs, &Error{File: d.file, Line: ne.node.Line + base, Err: fmt.Errorf("%w: %s", ErrSyntax, ne.message(base))})
 		return
 	}
+	// A document without both keys is no Kubernetes object, whatever
+	// they hold: a Grafana provisioning file has apiVersion: 1 and no
+	// kind. kubectl fails on it ("Object 'Kind' is missing") as on any
+	// YAML that is not an object, which Ward skips below; an item of a
+	// List is meant as one.
+	typed := depth > 0 || mapGet(n, "apiVersion") != nil && mapGet(n, "kind") != nil
 	for _, key := range []string{"apiVersion", "kind"} {
-		if v := mapGet(n, key); v != nil && v.Kind == yaml.ScalarNode && jsonKind(v) != 's' && jsonKind(v) != '0' || v != nil && v.Kind != yaml.ScalarNode {
+		if v := mapGet(n, key); typed && (v != nil && v.Kind == yaml.ScalarNode && jsonKind(v) != 's' && jsonKind(v) != '0' || v != nil && v.Kind != yaml.ScalarNode) {
 			// apimachinery reads them as strings only: kubectl fails
 			// on the object (Object 'Kind' is missing), and the file.
 			out.errs = append(out.errs, &Error{File: d.file, Line: v.Line + base, Err: fmt.Errorf("%w: %s is not a string: kubectl fails on it (quote it)", ErrType, key)})
@@ -891,7 +897,7 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 			}
 		}
 	case yaml.ScalarNode:
-		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && infNaN(n.Value) {
+		if n.ShortTag() == "!!float" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 && fastyaml.InfNaN(n.Value) {
 			return &nodeError{node: n, msg: fmt.Sprintf("%s is not a number JSON can hold: kubectl fails on the file (quote it for a string)", n.Value)}
 		}
 		if n.Style&yaml.TaggedStyle == 0 {
@@ -930,15 +936,6 @@ func yaml11Tags(n *yaml.Node) *nodeError {
 		n.Value, n.Tag, n.Style = value, tag, 0
 	}
 	return nil
-}
-
-// infNaN reports whether s is a YAML float infinity or NaN.
-func infNaN(s string) bool {
-	switch strings.TrimLeft(s, "+-") {
-	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF":
-		return true
-	}
-	return false
 }
 
 // yaml11Key rewrites the plain scalar key k as sigs.k8s.io/yaml reads it.

@@ -423,6 +423,41 @@ func TestParseKindNotString(t *testing.T) {
 	}
 }
 
+// TestParseNotObjectNumericAPIVersion: a Grafana provisioning file has
+// apiVersion: 1 and no kind. kubectl fails on it as on any YAML that is
+// no object ("Object 'Kind' is missing"), and Ward skips such YAML: it
+// failed the file as input/unreadable ("apiVersion is not a string").
+func TestParseNotObjectNumericAPIVersion(t *testing.T) {
+	for _, in := range []string{
+		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    type: prometheus\n    url: http://prometheus:9090\n",
+		"apiVersion: 1.0\nproviders: []\n",
+		"apiVersion: [1]\nx: y\n",
+		"kind: 3\nx: y\n",
+	} {
+		_, kerr := kubectlRead([]byte(in))
+		_, nerr := kubectlRead([]byte("x: y\n"))
+		if kerr == nil || nerr == nil || !strings.Contains(kerr.Error(), "is missing") {
+			t.Fatalf("%q: kubectl gives %v, for YAML that is no object %v", in, kerr, nerr)
+		}
+		s, err := Parse(Options{}, "ds.yaml", []byte(in))
+		if err != nil {
+			t.Errorf("%q: %v, want it skipped as no Kubernetes object", in, err)
+			continue
+		}
+		if len(s.Skipped) != 1 || !strings.Contains(s.Skipped[0].Reason, "not a Kubernetes object") {
+			t.Errorf("%q: skipped %+v, want it skipped as no Kubernetes object", in, s.Skipped)
+		}
+	}
+	// An item of a List is meant as an object: still an error.
+	in := "apiVersion: v1\nkind: List\nitems:\n- apiVersion: 1\n  metadata: {name: x}\n"
+	if _, err := kubectlRead([]byte(in)); err == nil {
+		t.Fatalf("%q: kubectl reads it", in)
+	}
+	if _, err := Parse(Options{}, "in.yaml", []byte(in)); !errors.Is(err, ErrType) {
+		t.Errorf("%q: error %v, want a type error", in, err)
+	}
+}
+
 // TestParseTypedListItemHalfTyped: apimachinery gives an item of a List
 // the List's apiVersion and kind only when it has neither; an item of a
 // NetworkPolicyList with kind: NetworkPolicy and no apiVersion keeps no
@@ -519,6 +554,23 @@ func TestParseInfNaN(t *testing.T) {
 		t.Error(err)
 	}
 	checkAsKubectl(t, in)
+}
+
+// TestParseSignedNaN: kubectl's reader has no signed NaN: "!!float +.nan"
+// is a string it refuses to read as a float, not a NaN. Ward's second
+// list of infinities and NaNs took it for one, and said so; the one list
+// (fastyaml.InfNaN) is kubectl's.
+func TestParseSignedNaN(t *testing.T) {
+	for _, v := range []string{"+.nan", "-.NaN", "--.inf"} {
+		in := strings.Replace(kubectlPod, "hostNetwork: false", "x: !!float "+v, 1)
+		if _, err := kubectlRead([]byte(in)); err == nil || !strings.Contains(err.Error(), "cannot decode") {
+			t.Fatalf("%s: kubectl gives %v", v, err)
+		}
+		_, err := Parse(Options{}, "in.yaml", []byte(in))
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Line != 8 || !strings.Contains(err.Error(), "cannot decode") {
+			t.Errorf("%s: error %v, want kubectl's refusal at line 8", v, err)
+		}
+	}
 }
 
 // TestParseDroppedFieldsAsKubectl: what the API server drops (a field it

@@ -788,13 +788,13 @@ func (p *parser) plain(start, end int) *yaml.Node {
 	if p.discard {
 		// Only what fails matters of a scalar that is not built: the
 		// merge key, which this parser leaves to yaml.v3.
-		if v == "<<" || infNaN(v) {
+		if v == "<<" || InfNaN(v) {
 			fail()
 		}
 		return p.node(yaml.ScalarNode, strTag, p.line, 0)
 	}
 	tag := resolve(v)
-	if tag == "" || tag == floatTag && infNaN(v) {
+	if tag == "" || tag == floatTag && InfNaN(v) {
 		fail()
 	}
 	n := p.node(yaml.ScalarNode, tag, p.line, p.col(start))
@@ -802,11 +802,13 @@ func (p *parser) plain(start, end int) *yaml.Node {
 	return n
 }
 
-// infNaN reports whether the plain scalar v is an infinity or NaN, which
+// InfNaN reports whether the plain scalar v is an infinity or NaN, which
 // kubectl's YAML reader cannot write as JSON: it fails on the whole file,
 // so the caller must see them, in a discarded collection too, on the
-// fallback's tree.
-func infNaN(v string) bool {
+// fallback's tree. These are the spellings that yaml.v2 (kubectl's
+// reader, through sigs.k8s.io/yaml) and yaml.v3 resolve as such: no
+// other case, and no sign before .nan.
+func InfNaN(v string) bool {
 	switch v {
 	case ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
 		"+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF":

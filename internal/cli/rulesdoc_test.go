@@ -69,7 +69,10 @@ SARIF as suppressions (code scanning shows them as dismissed, with the reason).
   ` + "`dockerfile/bad-suppression`" + ` or ` + "`compose/bad-suppression`" + ` finding, and
   so is, in a Compose file, a ` + "`# ward:ignore`" + ` line that YAML reads as
   text, not as a comment (inside a block scalar's script or a quoted
-  string): it suppresses nothing.
+  string): it suppresses nothing. When some marker of a file lies in
+  such text, at most 64 markers of that file are checked one by one; the
+  rest count as bad suppressions, so that a file of thousands of markers
+  costs a bounded time.
 - **ward.yaml**: an ` + "`ignore`" + ` entry with ` + "`rule`" + ` (an id, or a pattern such as ` + "`pss/*`" + `),
   optional ` + "`path`" + ` (a file glob, from ward.yaml's directory; ` + "`**/`" + ` in front for any depth) and ` + "`object`" + ` (a pattern), and a required ` + "`reason`" + `.
   This is how a "missing X" finding that no line can carry is silenced. An

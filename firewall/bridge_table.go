@@ -326,14 +326,27 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		} {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: exprs})
 		}
+	}
+	if bindsMACs || !unbound {
 		// Chain input (BridgeInput): the Ethernet source rules again, for
-		// frames to reserved group addresses, which skip prerouting.
+		// frames to reserved group addresses, which skip prerouting; then
+		// a frame to the host still tagged once its port stripped a tag
+		// (802.1ad QinQ), from a port not bound (bridgeInputTagRules).
 		in := &nftables.Chain{
 			Name: BridgeInput, Table: t, Hooknum: nftables.ChainHookInput,
 			Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
 		}
 		o.chains = append(o.chains, in)
-		for _, exprs := range macRules[:2] {
+		var inRules [][]expr.Any
+		if bindsMACs {
+			inRules = append(inRules, macRules[:2]...)
+		}
+		if !unbound {
+			for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
+				inRules = append(inRules, slices.Concat(skbProto(tag), []expr.Any{iifname, lookup(ports, true)}, drop))
+			}
+		}
+		for _, exprs := range inRules {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: in, Exprs: exprs})
 		}
 	}

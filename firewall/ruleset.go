@@ -642,6 +642,7 @@ const (
 	BridgeForward   = "forward"
 	BridgeMarks     = "port_marks"
 	BridgeND        = "nd_ports"
+	BridgeNDBound   = "nd_bound"
 	BridgeBound4    = "bound_v4"
 	BridgeBound6    = "bound_v6"
 	BridgeGroupOpen = "group_open"
@@ -848,6 +849,12 @@ func (r *Ruleset) BridgeString() string {
 			}
 			b.WriteString("\t\tcounter drop\n\t}\n")
 		}
+		_, a6 := boundAddrs(r.Bindings)
+		fmt.Fprintf(&b, "\n\tchain %s {\n", BridgeNDBound)
+		for _, a := range a6 {
+			fmt.Fprintf(&b, "\t\t@th,64,128 0x%x counter drop\n", a.AsSlice())
+		}
+		b.WriteString("\t}\n")
 	}
 	if macs {
 		fmt.Fprintf(&b, "\n\tchain %s {\n\t\t%s\n\t\tcounter drop\n\t}\n", BridgeMACSpoof, spoofLog)
@@ -1051,6 +1058,7 @@ var bridgeBoundSourceRules = []string{
 	"ip saddr @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
 	"arp saddr ip @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
 	"ip6 saddr @" + BridgeBound6 + " iifname != @" + BridgePorts + " counter drop",
+	"icmpv6 type nd-neighbor-advert iifname != @" + BridgePorts + " jump " + BridgeNDBound,
 }
 
 // bridgeInputTagRules end the bridge table's chain input: a frame to the

@@ -237,6 +237,12 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		slices.Concat(skbProto(unix.ETH_P_IP), []expr.Any{src(r1, 12, 4), lookup(bound4, false), iifname, lookup(ports, true)}, drop),
 		slices.Concat(skbProto(unix.ETH_P_ARP), []expr.Any{src(r1, 14, 4), lookup(bound4, false), iifname, lookup(ports, true)}, drop),
 		slices.Concat(skbProto(unix.ETH_P_IPV6), []expr.Any{src(r1, 8, 16), lookup(bound6, false), iifname, lookup(ports, true)}, drop),
+		// A neighbour advertisement from a port not bound, to chain
+		// nd_bound: its target must be no bound address.
+		slices.Concat(skbProto(unix.ETH_P_IPV6), []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_ICMPV6}},
+			icmpv6Type(r1), &expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{icmpv6Types["nd-neighbor-advert"]}},
+			iifname, lookup(ports, true), &expr.Verdict{Kind: expr.VerdictJump, Chain: BridgeNDBound}}),
 		{iifname, lookup(ports, true), accept},
 	}...)
 	if closed {
@@ -317,6 +323,16 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		}
 		o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}})
 	}
+	if !unbound {
+		// Chain nd_bound (bridgeBoundSourceRules): an advertisement from
+		// a port not bound whose target is a bound address is dropped.
+		c := &nftables.Chain{Name: BridgeNDBound, Table: t}
+		o.chains = append(o.chains, c)
+		for _, a := range a6 {
+			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{target(16),
+				&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: a.AsSlice()}, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}})
+		}
+	}
 	if bindsMACs {
 		c := &nftables.Chain{Name: BridgeMACSpoof, Table: t}
 		o.chains = append(o.chains, c)
@@ -326,14 +342,27 @@ func translateBridge(bindings []Binding, unbound bool, logGroup uint16, closed b
 		} {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: c, Exprs: exprs})
 		}
+	}
+	if bindsMACs || !unbound {
 		// Chain input (BridgeInput): the Ethernet source rules again, for
-		// frames to reserved group addresses, which skip prerouting.
+		// frames to reserved group addresses, which skip prerouting; then
+		// a frame to the host still tagged once its port stripped a tag
+		// (802.1ad QinQ), from a port not bound (bridgeInputTagRules).
 		in := &nftables.Chain{
 			Name: BridgeInput, Table: t, Hooknum: nftables.ChainHookInput,
 			Priority: nftables.ChainPriorityRef(-200), Type: nftables.ChainTypeFilter, Policy: &policy,
 		}
 		o.chains = append(o.chains, in)
-		for _, exprs := range macRules[:2] {
+		var inRules [][]expr.Any
+		if bindsMACs {
+			inRules = append(inRules, macRules[:2]...)
+		}
+		if !unbound {
+			for _, tag := range []uint16{unix.ETH_P_8021Q, unix.ETH_P_8021AD} {
+				inRules = append(inRules, slices.Concat(skbProto(tag), []expr.Any{iifname, lookup(ports, true)}, drop))
+			}
+		}
+		for _, exprs := range inRules {
 			o.rules = append(o.rules, &nftables.Rule{Table: t, Chain: in, Exprs: exprs})
 		}
 	}

@@ -642,6 +642,7 @@ const (
 	BridgeForward   = "forward"
 	BridgeMarks     = "port_marks"
 	BridgeND        = "nd_ports"
+	BridgeNDBound   = "nd_bound"
 	BridgeBound4    = "bound_v4"
 	BridgeBound6    = "bound_v6"
 	BridgeGroupOpen = "group_open"
@@ -848,11 +849,26 @@ func (r *Ruleset) BridgeString() string {
 			}
 			b.WriteString("\t\tcounter drop\n\t}\n")
 		}
+		_, a6 := boundAddrs(r.Bindings)
+		fmt.Fprintf(&b, "\n\tchain %s {\n", BridgeNDBound)
+		for _, a := range a6 {
+			fmt.Fprintf(&b, "\t\t@th,64,128 0x%x counter drop\n", a.AsSlice())
+		}
+		b.WriteString("\t}\n")
 	}
 	if macs {
 		fmt.Fprintf(&b, "\n\tchain %s {\n\t\t%s\n\t\tcounter drop\n\t}\n", BridgeMACSpoof, spoofLog)
+	}
+	if macs || !r.Unbound {
 		fmt.Fprintf(&b, "\n\tchain %s {\n\t\ttype filter hook input priority filter; policy accept;\n", BridgeInput)
-		for _, l := range bridgeMACRules[:2] {
+		var in []string
+		if macs {
+			in = bridgeMACRules[:2]
+		}
+		if !r.Unbound {
+			in = slices.Concat(in, bridgeInputTagRules)
+		}
+		for _, l := range in {
 			b.WriteString("\t\t" + l + "\n")
 		}
 		b.WriteString("\t}\n")
@@ -1042,6 +1058,22 @@ var bridgeBoundSourceRules = []string{
 	"ip saddr @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
 	"arp saddr ip @" + BridgeBound4 + " iifname != @" + BridgePorts + " counter drop",
 	"ip6 saddr @" + BridgeBound6 + " iifname != @" + BridgePorts + " counter drop",
+	"icmpv6 type nd-neighbor-advert iifname != @" + BridgePorts + " jump " + BridgeNDBound,
+}
+
+// bridgeInputTagRules end the bridge table's chain input: a frame to the
+// host (or routed by it) from a port not bound whose protocol is still a
+// VLAN tag after the port stripped one, an 802.1ad frame with an 802.1Q
+// tag inside, is dropped. The receiving veth strips the outer tag only,
+// so the frame's protocol (meta protocol) is 8021q and chain
+// prerouting's bound-source rules, which match IPv4, ARP and IPv6, let it
+// through; the host's stack strips a second priority tag (VLAN 0) and
+// took the ARP reply or datagram inside for the bound container's
+// (lab.TestUnknownPortBoundSourceQinQ). Chain forward drops tagged frames
+// to bound ports; a bound port's tagged frames end at prerouting's drop.
+var bridgeInputTagRules = []string{
+	"meta protocol 8021q iifname != @" + BridgePorts + " counter drop",
+	"meta protocol 8021ad iifname != @" + BridgePorts + " counter drop",
 }
 
 // bridgeHostRules end the bridge table's chain output: the host's own

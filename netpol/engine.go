@@ -41,6 +41,11 @@ type Endpoint struct {
 // IsExternal reports whether e stands for addresses outside the cluster.
 func (e *Endpoint) IsExternal() bool { return e.Workload == nil }
 
+// InIPBlock reports whether some policy's ipBlock (cidr minus except)
+// holds e's addresses: an endpoint in none is treated by the ipBlocks as a
+// workload whose pod IPs are unknown.
+func (e *Endpoint) InIPBlock() bool { return len(e.ipPeers) > 0 }
+
 // Class returns the policy class of e.
 func (e *Endpoint) Class() *Class { return e.class }
 

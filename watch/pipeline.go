@@ -203,7 +203,7 @@ func (p *Pipeline) Deliver(batch []event.Event) error {
 		o := detect.Observation{E: e}
 		o.Src, o.SrcRes = tab.Resolve(e.Src, e.Time)
 		o.Dst, o.DstRes = tab.Resolve(e.Dst, e.Time)
-		o.SrcNode, o.DstNode = tab.Node(e.Src), tab.Node(e.Dst)
+		o.SrcNode, o.DstNode = tab.Node(e.Src, e.Time), tab.Node(e.Dst, e.Time)
 		if o.SrcRes != identity.Resolved && e.SrcName != "" {
 			if w := tab.ByPod(e.SrcNamespace, e.SrcName); w != nil {
 				o.Src, o.SrcRes = w, identity.Resolved

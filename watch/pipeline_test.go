@@ -284,3 +284,67 @@ func TestSummaryWhileRunning(t *testing.T) {
 		}
 	}
 }
+
+// TestNoPodIPsAndIPBlocks: a workload with no pod IP known (manifests
+// from a repository) is judged as matched by no ipBlock only where no
+// ipBlock holds the address. db admits 10.244.3.0/24 alone: web's pod at
+// 10.244.3.3 was judged as matched by none, a false policy-violation;
+// it is unjudged (counted). At 10.244.9.9, which no ipBlock holds, the
+// judgement is exact: a violation.
+func TestNoPodIPsAndIPBlocks(t *testing.T) {
+	set, err := manifest.Parse(manifest.Options{}, "git.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: db:1}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-web-subnet, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{ipBlock: {cidr: 10.244.3.0/24}}]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := netpol.Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := detect.Default()
+	cfg.ClusterCIDRs = detect.Prefixes{netip.MustParsePrefix("10.244.0.0/16")}
+	for _, c := range []struct {
+		src                  string
+		violations, unjudged uint64
+	}{{"10.244.3.3", 0, 1}, {"10.244.9.9", 1, 0}} {
+		var alerts bytes.Buffer
+		p, err := New(Options{Config: cfg, Table: identity.FromManifests(set, cfg.ClusterCIDRs...), Engine: eng, Alerts: &alerts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := `{"flow":{"time":"2026-12-06T07:00:00Z","verdict":"FORWARDED","IP":{"source":"` + c.src + `","destination":"10.244.4.4"},"l4":{"TCP":{"source_port":40000,"destination_port":5432,"flags":{"SYN":true}}},"source":{"namespace":"shop","pod_name":"web-7d4b9c-x2x9q"},"destination":{"namespace":"shop","pod_name":"db-0"}}}
+`
+		sum, err := Run(context.Background(), p, &source.Lines{Label: "hubble", Path: "-", In: strings.NewReader(lines), Decoder: source.NewHubble()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(sum.Alerts[detect.ViolationName]) != c.violations || uint64(sum.Unjudged) != c.unjudged {
+			t.Errorf("from %s: summary %+v, want %d violations, %d unjudged\n%s", c.src, sum, c.violations, c.unjudged, alerts.String())
+		}
+	}
+}

@@ -1152,9 +1152,13 @@ func (d *Detectors) endpoint(a netip.Addr, w *identity.Workload, r identity.Reso
 					return ep2
 				}
 			}
-			if len(eps) == 1 && len(eps[0].IPs) == 0 {
-				// No pod IP known at all: the engine judges the
-				// workload as matched by no ipBlock.
+			if len(eps) == 1 && len(eps[0].IPs) == 0 && !ep.InIPBlock() {
+				// No pod IP known at all (manifests without status):
+				// the engine judges the workload as matched by no
+				// ipBlock, which is exact only for an address no
+				// ipBlock holds. Otherwise a pod an ipBlock admits
+				// raised a false policy-violation: not judged
+				// (counted), as when no known pod is treated alike.
 				return eps[0]
 			}
 			return nil

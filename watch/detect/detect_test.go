@@ -76,7 +76,7 @@ func runWith(t *testing.T, fx fixture, cfg Config, clock event.Clock, evs []even
 		o := Observation{E: e}
 		o.Src, o.SrcRes = fx.table.Resolve(e.Src, e.Time)
 		o.Dst, o.DstRes = fx.table.Resolve(e.Dst, e.Time)
-		o.SrcNode, o.DstNode = fx.table.Node(e.Src), fx.table.Node(e.Dst)
+		o.SrcNode, o.DstNode = fx.table.Node(e.Src, e.Time), fx.table.Node(e.Dst, e.Time)
 		obs[i] = o
 	}
 	for len(obs) > 0 {

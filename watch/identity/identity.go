@@ -78,32 +78,56 @@ type Table struct {
 	pods    map[[2]string]*Workload // namespace, pod name
 	byNS    map[string][]*Workload
 	cache   map[[2]string]*Workload
-	// nodes is the nodes' own addresses: pods' status.hostIP(s) and
-	// hostNetwork pods' IPs.
-	nodes map[netip.Addr]struct{}
+	// nodes is the nodes' own addresses (pods' status.hostIP(s) and
+	// hostNetwork pods' IPs), each with the time (Unix nanoseconds) until
+	// which it is the node's: Open while the input lists it.
+	nodes map[netip.Addr]int64
 }
+
+// NodeGrace is how long a node address a reload no longer lists stays the
+// node's: a reload read while no pod on the node reports it (the node's
+// pods rescheduled) does not make the node's own traffic a pod's at once.
+// Past it, or once a pod of the input owns the address, the address is no
+// node's: node IPs are recycled (autoscaling; with AWS VPC CNI nodes and
+// pods share a subnet) and a new pod on an old node's address had its
+// egress and ICMP errors unjudged.
+const NodeGrace = 5 * time.Minute
 
 // NewTable returns an empty table; cluster lists the cluster's address
 // ranges (pod CIDRs), whose unclaimed addresses are Unknown, not External.
 func NewTable(cluster ...netip.Prefix) *Table {
 	return &Table{spans: map[netip.Addr][]span{}, cluster: cluster, pods: map[[2]string]*Workload{},
-		byNS: map[string][]*Workload{}, cache: map[[2]string]*Workload{}, nodes: map[netip.Addr]struct{}{}}
+		byNS: map[string][]*Workload{}, cache: map[[2]string]*Workload{}, nodes: map[netip.Addr]int64{}}
 }
 
 // AddNode records a node's own address (the host, not a pod): see Node.
 func (t *Table) AddNode(a netip.Addr) {
 	if a.IsValid() {
-		t.nodes[a.Unmap()] = struct{}{}
+		t.nodes[a.Unmap()] = Open
 	}
 }
 
-// Node reports whether a is a node's own address: a pod's hostIP, or a
-// hostNetwork pod's IP (the same). Traffic from it is the host's (the
-// kubelet, image pulls, a hostNetwork pod's), which NetworkPolicies do
-// not govern.
-func (t *Table) Node(a netip.Addr) bool {
-	_, ok := t.nodes[a.Unmap()]
-	return ok
+// Node reports whether a is a node's own address at at (Unix
+// nanoseconds): a pod's hostIP, or a hostNetwork pod's IP (the same).
+// Traffic from it is the host's (the kubelet, image pulls, a hostNetwork
+// pod's), which NetworkPolicies do not govern. An address a pod of the
+// input owns is the pod's from the pod's start; one a reload no longer
+// lists stays the node's for NodeGrace.
+func (t *Table) Node(a netip.Addr, at int64) bool {
+	until, ok := t.nodes[a.Unmap()]
+	return ok && at < until
+}
+
+// podFrom is when a pod (not a hostNetwork pod) that still holds a
+// started to: Open if none does.
+func (t *Table) podFrom(a netip.Addr) int64 {
+	from := int64(Open)
+	for _, s := range t.spans[a] {
+		if s.who != nil && s.to == Open {
+			from = min(from, s.from)
+		}
+	}
+	return from
 }
 
 // Add records a claim. Claims on one address may come in any order.
@@ -344,6 +368,12 @@ func FromManifests(set *manifest.Set, cluster ...netip.Prefix) *Table {
 			t.Add(Claim{Addr: a, From: math.MinInt64, To: Open, Who: wl[mw]})
 		}
 	}
+	// A hostIP a running pod of the input holds (a pod's stale status
+	// naming a node since gone, its address given to the pod) is the
+	// pod's from its start.
+	for a := range t.nodes {
+		t.nodes[a] = min(t.nodes[a], t.podFrom(a))
+	}
 	return t
 }
 
@@ -465,9 +495,19 @@ func (t *Table) Replace(at int64, next *Table) *Table {
 		slices.SortStableFunc(ss, func(x, y span) int { return cmpInt64(x.from, y.from) })
 	}
 	maps.Copy(out.pods, next.pods)
-	// A node's address stays the host's (it matters only while no pod
-	// owns the address).
-	maps.Copy(out.nodes, t.nodes)
+	// Node addresses are next's. One next lacks stays the node's for
+	// NodeGrace from at (a reload read while the node's pods were
+	// rescheduled), unless a pod of next holds it: then it is the pod's
+	// from at. Addresses no longer the node's anywhere near at go.
+	for a, until := range t.nodes {
+		if _, ok := next.nodes[a]; ok {
+			continue
+		}
+		until = min(until, at+int64(NodeGrace), max(at, next.podFrom(a)))
+		if until > at-int64(NodeGrace) {
+			out.nodes[a] = until
+		}
+	}
 	maps.Copy(out.nodes, next.nodes)
 	for ns, ws := range next.byNS {
 		out.byNS[ns] = ws

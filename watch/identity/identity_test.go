@@ -186,8 +186,74 @@ status: {phase: Running, hostIP: 172.18.0.4, hostIPs: [{ip: 172.18.0.4}, {ip: "f
 	tab := FromManifests(set, netip.MustParsePrefix("10.244.0.0/16"))
 	tab = NewTable().Replace(at("07:00:00"), tab)
 	for a, want := range map[string]bool{"172.18.0.4": true, "::ffff:172.18.0.4": true, "fc00:f853::4": true, "10.244.0.5": false, "172.18.0.5": false} {
-		if got := tab.Node(netip.MustParseAddr(a)); got != want {
+		if got := tab.Node(netip.MustParseAddr(a), at("07:00:01")); got != want {
 			t.Errorf("Node(%s) = %v, want %v", a, got, want)
 		}
+	}
+}
+
+// Node addresses follow the input: node IPs are recycled (autoscaling;
+// with AWS VPC CNI nodes and pods share a subnet), and an old node's
+// address kept for ever made a new pod given it (not yet in the
+// manifests) a node: its egress and ICMP errors went unjudged.
+func TestNodeAddressesAgeOut(t *testing.T) {
+	load := func(doc string) *Table {
+		f := t.TempDir() + "/pods.yaml"
+		if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		set, err := manifest.Load(manifest.Options{}, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FromManifests(set, netip.MustParsePrefix("10.0.0.0/16"))
+	}
+	pod := func(name, hostIP, podIP, start string) string {
+		return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: shop}\n" +
+			"spec: {containers: [{name: c, image: c:1}]}\n" +
+			"status: {phase: Running, hostIP: " + hostIP + ", podIP: " + podIP + ", startTime: \"2026-12-06T" + start + "Z\"}\n"
+	}
+	node := netip.MustParseAddr("10.0.1.10")
+	tab := NewTable().Replace(at("07:00:00"), load(pod("web", "10.0.1.10", "10.0.1.20", "06:00:00")))
+	// The node's pods rescheduled: a reload lacks it, and the node stays
+	// the node's for NodeGrace.
+	tab = tab.Replace(at("07:01:00"), load(pod("api", "10.0.2.10", "10.0.2.20", "06:00:00")))
+	for _, c := range []struct {
+		at   string
+		want bool
+	}{{"06:59:00", true}, {"07:05:59", true}, {"07:06:00", false}, {"08:00:00", false}} {
+		if got := tab.Node(node, at(c.at)); got != c.want {
+			t.Errorf("after a reload without it: Node(%s, %s) = %v, want %v", node, c.at, got, c.want)
+		}
+	}
+	// A later reload does not restart the grace; back in the input, it
+	// is the node's again.
+	if tab2 := tab.Replace(at("07:04:00"), load(pod("api", "10.0.2.10", "10.0.2.20", "06:00:00"))); tab2.Node(node, at("07:07:00")) {
+		t.Errorf("a second reload without the node extended its grace")
+	}
+	if tab2 := tab.Replace(at("07:04:00"), load(pod("web", "10.0.1.10", "10.0.1.20", "06:00:00"))); !tab2.Node(node, at("09:00:00")) {
+		t.Errorf("a node listed again is no node")
+	}
+	// A pod of the new input owns the old node's address: the pod's
+	// from the reload on, within the grace.
+	tab = NewTable().Replace(at("07:00:00"), load(pod("web", "10.0.1.10", "10.0.1.20", "06:00:00")))
+	tab = tab.Replace(at("07:01:00"), load(pod("api", "10.0.2.10", "10.0.1.10", "07:00:30")))
+	if tab.Node(node, at("07:02:00")) || !tab.Node(node, at("07:00:59")) {
+		t.Errorf("old node address owned by a new pod: Node at 07:02 = %v (want false), at 07:00:59 = %v (want true)",
+			tab.Node(node, at("07:02:00")), tab.Node(node, at("07:00:59")))
+	}
+	// In one input, a stale hostIP (a pod's status naming a node since
+	// gone) a running pod holds is that pod's from its start.
+	tab = load(pod("old", "10.0.1.10", "10.0.1.21", "05:00:00") + pod("api", "10.0.2.10", "10.0.1.10", "06:30:00"))
+	if tab.Node(node, at("06:31:00")) || !tab.Node(node, at("06:29:00")) {
+		t.Errorf("hostIP held by a running pod of the same input is still a node's")
+	}
+	// Memory stays bounded: addresses long no node's are forgotten.
+	tab = NewTable().Replace(at("07:00:00"), load(pod("web", "10.0.1.10", "10.0.1.20", "06:00:00")))
+	for _, h := range []string{"07:01:00", "08:00:00", "09:00:00"} {
+		tab = tab.Replace(at(h), load(pod("api", "10.0.2.10", "10.0.2.20", "06:00:00")))
+	}
+	if _, ok := tab.nodes[node]; ok {
+		t.Errorf("node address aged out long ago still stored")
 	}
 }

@@ -396,7 +396,12 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					found = "a Compose file (" + path + ")"
 				case looksLikeObjects(path, info.Size(), maxSize):
 					found = "Kubernetes objects (" + path + ")"
-					if budget -= info.Size(); budget >= 0 && checkedObjects(path, maxSize) {
+					// Past the budget, or where the file does not
+					// parse, what it holds is not known: it counts as
+					// objects Ward checks (a privileged pod behind a
+					// kubeconfig past the budget, or beside a
+					// duplicate key, passed with exit 0).
+					if budget -= info.Size(); budget < 0 || !toolObjectsOnly(path, maxSize) {
 						objects = path
 					}
 				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit:
@@ -441,12 +446,13 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 	}
 }
 
-// checkedObjects reports whether the file at path, of at most maxSize
-// bytes, holds objects of kinds Ward checks: typed objects of known
-// kinds, policies Ward does not evaluate, or custom resources carrying
-// pod specs. A tool's configuration in Kubernetes' style (kind's
-// `kind: Cluster`, a kubeconfig) holds none.
-func checkedObjects(path string, maxSize int64) bool {
+// toolObjectsOnly reports whether the file at path, of at most maxSize
+// bytes, reads whole and holds no object of a kind Ward checks (typed
+// objects of known kinds, policies Ward does not evaluate, custom
+// resources carrying pod specs): a tool's configuration in Kubernetes'
+// style, such as kind's `kind: Cluster` or a kubeconfig. A file that
+// cannot be read or parsed is not known to be one.
+func toolObjectsOnly(path string, maxSize int64) bool {
 	data, err := manifest.ReadFile(path, maxSize)
 	if err != nil {
 		return false
@@ -455,8 +461,8 @@ func checkedObjects(path string, maxSize int64) bool {
 	if err != nil || set == nil {
 		return false
 	}
-	return len(set.Objects)+len(set.Unsupported) > 0 ||
-		slices.ContainsFunc(set.Skipped, func(sk manifest.Skipped) bool { return len(sk.PodSpecs) > 0 })
+	return len(set.Objects)+len(set.Unsupported) == 0 &&
+		!slices.ContainsFunc(set.Skipped, func(sk manifest.Skipped) bool { return len(sk.PodSpecs) > 0 })
 }
 
 // unreadSource announces a file of a directory walk that deploys

@@ -871,6 +871,11 @@ func TestHiddenDirs(t *testing.T) {
 		// not an error.
 		{name: "kind config", files: map[string]string{".github/kind-config.yaml": "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: control-plane}]\n"}, warn: ".github", holds: "Kubernetes objects", tool: true},
 		{name: "kubeconfig", files: map[string]string{".kube/config.yaml": "apiVersion: v1\nkind: Config\nclusters: []\n"}, warn: ".kube", holds: "Kubernetes objects", tool: true},
+		// A file that does not parse is not known to hold only a tool's
+		// configuration: a pod with a duplicate key, or followed by a
+		// broken document, passed with exit 0.
+		{name: "objects with a duplicate key", files: map[string]string{".x/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nmetadata: {name: q}\nspec: {hostNetwork: true, containers: [{name: c, image: x}]}\n"}, warn: ".x", holds: "Kubernetes objects"},
+		{name: "objects and a broken document", files: map[string]string{".x/pod.yaml": pod + "---\nfoo: [\n"}, warn: ".x", holds: "Kubernetes objects"},
 		// Objects past a Dockerfile in the same hidden directory are found.
 		{name: "objects after a Dockerfile", files: map[string]string{".devcontainer/Dockerfile": "FROM debian:12\n", ".devcontainer/z/pod.yaml": pod}, warn: ".devcontainer", holds: "Kubernetes objects"},
 		{name: "git", files: map[string]string{".git/pod.yaml": pod}},
@@ -901,6 +906,26 @@ func TestHiddenDirs(t *testing.T) {
 				t.Errorf("stderr = %q, want a warning %q: %v", errOut, want, tt.warn != "")
 			}
 		})
+	}
+}
+
+// TestHiddenDirObjectsPastBudget: a file of objects met once the parse
+// budget is spent is not known to be a tool's configuration: it is an
+// input error. Parsed, four kubeconfigs spent the budget and the pod
+// after them passed with exit 0.
+func TestHiddenDirObjectsPastBudget(t *testing.T) {
+	defer func(b int64) { hiddenParseBudget = b }(hiddenParseBudget)
+	hiddenParseBudget = 100
+	tree := t.TempDir()
+	kubeconfig := "apiVersion: v1\nkind: Config\nclusters: []\n---\n"
+	writeTree(t, tree, map[string]string{
+		"pod.yaml":      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n",
+		".x/a.yaml":     strings.Repeat(kubeconfig, 4),
+		".x/z/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: evil}\nspec: {hostNetwork: true, containers: [{name: c, image: x, securityContext: {privileged: true}}]}\n",
+	}, "", "")
+	out, _, code := run(t, "", "check", tree)
+	if code != ExitError || !strings.Contains(out, "input/unreadable") {
+		t.Errorf("exit %d, stdout %q; want exit %d and input/unreadable", code, out, ExitError)
 	}
 }
 

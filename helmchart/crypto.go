@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -111,7 +112,7 @@ func withKey(name string, calls *cryptoCalls) any {
 			out := []reflect.Value{reflect.Zero(plain.Type().Out(0)), reflect.ValueOf(&err).Elem()}
 			return out
 		}
-		key := made{name, fmt.Sprintf("%#v", valuesOf(args))}
+		key := madeKey(name, fmt.Sprintf("%#v", valuesOf(args)))
 		if out, ok := madeOnce.Load(key); ok {
 			return out.([]reflect.Value)
 		}
@@ -136,15 +137,38 @@ var (
 	madeN    int
 )
 
-// made is a call of a certificate or hash function: its name and its
-// arguments printed.
-type made struct{ name, args string }
+// made is a call of a certificate or hash function: its name and the
+// SHA-256 of its arguments printed, so that the maxMade calls kept hold
+// no more than their results, whatever the size of their arguments (a
+// common name or a password of megabytes).
+type made struct {
+	name string
+	args [sha256.Size]byte
+}
+
+// maxMadeArgs bounds the printed arguments of a call madeOnce keeps:
+// its result (a certificate names them) is kept as well, so that 4096
+// calls with a common name of a megabyte each held gigabytes. Calls past
+// it make anew, as sprig does.
+const maxMadeArgs = 4 << 10
+
+// madeKey returns the key of the call; the zero made, never kept, when
+// args are past maxMadeArgs.
+func madeKey(name, args string) made {
+	if len(args) > maxMadeArgs {
+		return made{}
+	}
+	return made{name, sha256.Sum256([]byte(args))}
+}
 
 // maxMade bounds the calls madeOnce keeps; past it, calls make anew.
 const maxMade = 4096
 
 // remember keeps out as the result of the call key, up to maxMade.
 func remember(key made, out any) {
+	if key.name == "" {
+		return // not kept (madeKey)
+	}
 	madeMu.Lock()
 	defer madeMu.Unlock()
 	if madeN < maxMade {
@@ -171,7 +195,7 @@ func cheapCrypto(calls *cryptoCalls) template.FuncMap {
 		if err := calls.sign("bcrypt"); err != nil {
 			return "", err
 		}
-		key := made{"bcrypt", s}
+		key := madeKey("bcrypt", s)
 		if h, ok := madeOnce.Load(key); ok {
 			return h.(string), nil
 		}
@@ -213,7 +237,7 @@ func cheapCrypto(calls *cryptoCalls) template.FuncMap {
 			// The same call gives the same password: made once a
 			// process, only new calls count (a chart's every render
 			// made them anew, each a tenth of a second or more).
-			key := made{"derivePassword", fmt.Sprintf("%d\x00%s\x00%s\x00%s\x00%s", counter, typ, password, user, site)}
+			key := madeKey("derivePassword", fmt.Sprintf("%d\x00%s\x00%s\x00%s\x00%s", counter, typ, password, user, site))
 			if p, ok := madeOnce.Load(key); ok {
 				return p.(string), nil
 			}

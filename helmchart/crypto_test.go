@@ -182,3 +182,28 @@ func TestDerivePasswordOnce(t *testing.T) {
 		t.Errorf("b9 %q, want sprig's %q; a0 %q a9 %q", data["b9"], want, data["a0"], data["a9"])
 	}
 }
+
+// TestMadeOnceBounded: a call with arguments past maxMadeArgs is not
+// kept (its result names them: 4096 certificates of a megabyte's common
+// name each were kept for the process), and a call under it is kept
+// under a key of fixed size.
+func TestMadeOnceBounded(t *testing.T) {
+	big := strings.Repeat("n", maxMadeArgs+1)
+	if k := madeKey("genCA", big); k != (made{}) {
+		t.Errorf("a call of %d bytes of arguments is kept: %+v", len(big), k.name)
+	}
+	madeMu.Lock()
+	before := madeN
+	madeMu.Unlock()
+	remember(madeKey("genCA", big), "result")
+	madeMu.Lock()
+	after := madeN
+	madeMu.Unlock()
+	if after != before {
+		t.Errorf("remember kept a call past maxMadeArgs (%d -> %d)", before, after)
+	}
+	small := madeKey("genCA", "webhook.svc")
+	if small.name != "genCA" || small == madeKey("genCA", "other.svc") {
+		t.Errorf("calls under the bound: %+v", small)
+	}
+}

@@ -518,6 +518,10 @@ func TestAttackWAFMultipartTypedParts(t *testing.T) {
 		// nothing: they are expanded, and such uploads not refused.
 		{"xml upload, internal entity", h5, ct, part(`name="doc"; filename="a.xml"`, "application/xml",
 			`<!DOCTYPE a [<!ENTITY x "&#x55;NION &#x53;ELECT">]><a>1 &x; password FROM users</a>`), 403},
+		// Entities declared after the one referring to them, which
+		// lxml expands where used, were left as written.
+		{"xml upload, entities declared later", h5, ct, part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE r [<!ENTITY a "1 &b;"><!ENTITY b "UNION SE&c;"><!ENTITY c "LECT password FROM users">]><r>&a;</r>`), 403},
 		{"svg upload with entities", h5, ct, part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
 			`<!DOCTYPE svg [<!ENTITY ns_svg "http://www.w3.org/2000/svg">]><svg xmlns="&ns_svg;"><title>Logo</title></svg>`), 200},
 	}

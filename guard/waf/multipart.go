@@ -165,12 +165,14 @@ func segmentFields(b []byte, boundary string, all bool) (fields []field, ok bool
 			// character references ("&#x55;NION") stay as written.
 			// A document type declaration refuses a field, as it
 			// does a body, and so does a byte Go's reader stops at
-			// (the rest went uninspected); an upload (an SVG's
-			// DOCTYPE naming its DTD, a .docx typed
-			// "...openxmlformats...") is inspected as far as it
-			// reads, never refused for either. Text joined past the
-			// budget refuses an upload too: a comb of nested
-			// elements, then the injection, left it uninspected.
+			// (the rest went uninspected), a second DOCTYPE or an
+			// entity referring to itself (XML parsers refuse both);
+			// an upload (an SVG's DOCTYPE naming its DTD, a .docx
+			// typed "...openxmlformats...") is inspected as far as
+			// it reads and expands, never refused for these. Text
+			// joined past the budget refuses an upload too: a comb
+			// of nested elements, then the injection, left it
+			// uninspected.
 			xf, good, over, stopped := xmlText(v, 1)
 			file := p.FileName() != "" || phpFile(p.Header)
 			if over || !file && (!good || stopped) {

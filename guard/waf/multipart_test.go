@@ -252,6 +252,10 @@ func TestMultipartTypedParts(t *testing.T) {
 			`<!DOCTYPE a [<!ENTITY u "&#x55;NI"><!ENTITY x "&u;ON &#x53;ELECT">]><a>1 &x; password FROM users</a>`), true},
 		{"xml upload, entity in an attribute", part(`name="doc"; filename="a.xml"`, "application/xml",
 			`<!DOCTYPE a [<!ENTITY x '&#x55;NION &#x53;ELECT'>]><a q="1 &x; password FROM users"/>`), true},
+		// Declared after the entity referring to them: lxml expands
+		// them, and they were left as written.
+		{"xml upload, entities declared later", part(`name="doc"; filename="a.xml"`, "application/xml",
+			`<!DOCTYPE r [<!ENTITY a "1 &b;"><!ENTITY b "UNION SE&c;"><!ENTITY c "LECT password FROM users">]><r>&a;</r>`), true},
 		{"svg upload with entities", part(`name="logo"; filename="logo.svg"`, "image/svg+xml",
 			`<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd" [<!ENTITY ns_svg "http://www.w3.org/2000/svg"><!ENTITY ns_flows "http://ns.adobe.com/Flows/1.0/">]><svg xmlns="&ns_svg;" xmlns:x="&ns_flows;"><title>Logo</title></svg>`), false},
 		{"xml upload, entities past the budget", part(`name="doc"; filename="a.xml"`, "application/xml",

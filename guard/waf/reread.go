@@ -190,6 +190,7 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 	var text []byte
 	var stack []open
 	budget := 8*len(body) + 4096
+	doctypes := 0
 	ok = true
 	end := func() {
 		e := stack[len(stack)-1]
@@ -213,7 +214,7 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 			// Coraza refuses a body it cannot parse itself.
 			// Stopped short of the end, that is: an element left
 			// open at the end is read whole.
-			stopped = err != nil && err != io.EOF && dec.InputOffset() < int64(len(body))
+			stopped = stopped || err != nil && err != io.EOF && dec.InputOffset() < int64(len(body))
 			break
 		}
 		switch tok := tok.(type) {
@@ -236,28 +237,54 @@ func xmlText(body []byte, minRuns int) (out []field, ok, over, stopped bool) {
 				}
 			}
 		case xml.Directive:
-			if !bareDoctype(tok) {
-				ok = false
-				// Expanded as the application's parser expands
-				// them (lxml, Java's and .NET's do by default):
-				// an upload's `<!ENTITY x "&#x55;NION SELECT">`
-				// then `1 &x; ...` was no injection to the rules.
-				ents, fine := internalEntities(tok, body, &budget)
-				if !fine {
-					over = true
-					continue
+			doctype := strings.HasPrefix(string(tok), "DOCTYPE")
+			if doctype && doctypes > 0 {
+				// XML allows one: a second is malformed, as
+				// unreadable as a byte Go's reader stops at
+				// (lxml, Java's and .NET's parsers refuse the
+				// document). Its entities are not read: read
+				// each time, 1 MiB of them took a second.
+				ok, stopped = false, true
+				continue
+			}
+			if doctype {
+				doctypes++
+			}
+			if bareDoctype(tok) {
+				continue
+			}
+			ok = false
+			if !doctype {
+				continue
+			}
+			// Expanded as the application's parser expands
+			// them (lxml, Java's and .NET's do by default):
+			// an upload's `<!ENTITY x "&#x55;NION SELECT">`
+			// then `1 &x; ...` was no injection to the rules.
+			ents, fine, cyclic := internalEntities(tok, body, &budget)
+			if !fine {
+				over = true
+				continue
+			}
+			if cyclic {
+				// Those parsers refuse a document that uses an
+				// entity referring to itself (through others or
+				// not), and one that does not use it reads as
+				// inspected here: unreadable, what expands
+				// inspected. The cycle hides nothing a parser
+				// delivers, and refuses all but uploads.
+				stopped = true
+			}
+			if len(ents) > 0 {
+				m := make(map[string]string, len(xml.HTMLEntity)+len(ents))
+				for k, v := range dec.Entity {
+					m[k] = v
 				}
-				if len(ents) > 0 {
-					m := make(map[string]string, len(xml.HTMLEntity)+len(ents))
-					for k, v := range dec.Entity {
-						m[k] = v
-					}
-					for _, e := range ents {
-						m[e.name] = e.value
-						out = append(out, field{name: "xml", value: e.value})
-					}
-					dec.Entity = m
+				for _, e := range ents {
+					m[e.name] = e.value
+					out = append(out, field{name: "xml", value: e.value})
 				}
+				dec.Entity = m
 			}
 		}
 	}
@@ -273,29 +300,35 @@ const maxEntities = 256
 
 // internalEntities returns the general entities a document type
 // declaration's internal subset declares with a literal value (`<!ENTITY
-// x "value">` or 'value'), the value decoded as XML parsers decode it:
-// character references and references to entities declared before it
-// replaced. Parameter entities ("%") and external ones (SYSTEM, PUBLIC)
-// are left out: no parser expands the latter by default, and the former
-// only within the subset. Go's decoder substitutes a value where the
-// document refers to it, without reading it again: the values, and
-// each of their references in body, are charged to budget; fine is
-// false past it or past maxEntities declarations.
-func internalEntities(d xml.Directive, body []byte, budget *int) (ents []field, fine bool) {
+// x "value">` or 'value'), the value decoded as XML parsers decode it
+// where the entity is used: character references and references to
+// entities declared before or after it replaced, recursively. Parameter
+// entities ("%") and external ones (SYSTEM, PUBLIC) are left out: no
+// parser expands the latter by default, and the former only within the
+// subset. cyclic reports an entity that refers to itself (through
+// others or not): that reference is kept as written. Go's decoder
+// substitutes a value where the document refers to it, without reading
+// it again: each value, and each of its references in body (counted in
+// one pass), are charged to budget, at least 1 each; fine is false past
+// it or past maxEntities declarations.
+func internalEntities(d xml.Directive, body []byte, budget *int) (ents []field, fine, cyclic bool) {
 	s := string(d)
-	byName := make(map[string]string)
+	var names []string
+	raw := make(map[string]string)
+	longest := 0
+scan:
 	for i := 0; i < len(s); {
 		switch {
 		case s[i] == '"' || s[i] == '\'':
 			j := strings.IndexByte(s[i+1:], s[i])
 			if j < 0 {
-				return ents, true
+				break scan
 			}
 			i += j + 2
 		case strings.HasPrefix(s[i:], "<!--"):
 			j := strings.Index(s[i+4:], "-->")
 			if j < 0 {
-				return ents, true
+				break scan
 			}
 			i += j + 7
 		case strings.HasPrefix(s[i:], "<!ENTITY"):
@@ -315,69 +348,124 @@ func internalEntities(d xml.Directive, body []byte, budget *int) (ents []field, 
 			}
 			j := strings.IndexByte(rest[1:], rest[0])
 			if j < 0 {
-				return ents, true
+				break scan
 			}
 			i += j + 2
-			if _, dup := byName[name]; dup {
+			if _, dup := raw[name]; dup {
 				continue // the first declaration binds
 			}
-			if len(ents) >= maxEntities {
-				return ents, false
+			if len(names) >= maxEntities {
+				return nil, false, false
 			}
-			v, fine := entityValue(rest[1:j+1], byName, budget)
-			if !fine {
-				return ents, false
-			}
-			refs := bytes.Count(body, []byte("&"+name+";"))
-			if *budget -= len(v) * (1 + refs); *budget < 0 {
-				return ents, false
-			}
-			byName[name] = v
-			ents = append(ents, field{name: name, value: v})
+			names = append(names, name)
+			raw[name] = rest[1 : j+1]
+			longest = max(longest, len(name))
 		default:
 			i++
 		}
 	}
-	return ents, true
+	if len(names) == 0 {
+		return nil, true, false
+	}
+	x := expander{raw: raw, done: make(map[string]string, len(names)), open: make(map[string]bool), budget: budget}
+	for _, name := range names {
+		v, fine := x.expand(name, 0)
+		if !fine {
+			return nil, false, false
+		}
+		ents = append(ents, field{name: name, value: v})
+	}
+	// Each reference in body, in one pass: counted per entity, it
+	// read the body once for each.
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '&')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		k := bytes.IndexByte(body[i:min(len(body), i+longest+1)], ';')
+		if k < 0 {
+			continue
+		}
+		if v, ok := x.done[string(body[i:i+k])]; ok {
+			if *budget -= max(1, len(v)); *budget < 0 {
+				return nil, false, false
+			}
+		}
+		i += k + 1
+	}
+	return ents, true, x.cyclic
 }
 
-// entityValue decodes an entity's literal value: character references,
-// the predefined entities and entities declared before it replaced,
-// anything else kept as written. fine is false for a value past budget.
-func entityValue(v string, declared map[string]string, budget *int) (string, bool) {
-	if !strings.Contains(v, "&") {
+// expander expands entities' raw values, each once.
+type expander struct {
+	raw, done map[string]string
+	open      map[string]bool // being expanded: a reference to one is a cycle
+	budget    *int
+	cyclic    bool
+}
+
+// expand returns the entity name's value decoded: character references,
+// the predefined entities and the declared ones replaced, anything else
+// (and a reference back to an entity being expanded) kept as written.
+// fine is false past the budget, the value charged to it.
+func (x *expander) expand(name string, depth int) (string, bool) {
+	if v, ok := x.done[name]; ok {
 		return v, true
 	}
-	var b strings.Builder
-	for len(v) > 0 {
-		i := strings.IndexByte(v, '&')
-		if i < 0 {
-			b.WriteString(v)
-			break
+	v := x.raw[name]
+	if strings.Contains(v, "&") {
+		if depth > maxEntities {
+			// Unreachable without a cycle: a chain of distinct
+			// entities is at most maxEntities long.
+			x.cyclic = true
+			return "&" + name + ";", true
 		}
-		b.WriteString(v[:i])
-		v = v[i:]
-		j := strings.IndexByte(v, ';')
-		if j < 0 {
-			b.WriteString(v)
-			break
+		x.open[name] = true
+		var b strings.Builder
+		for len(v) > 0 {
+			i := strings.IndexByte(v, '&')
+			if i < 0 {
+				b.WriteString(v)
+				break
+			}
+			b.WriteString(v[:i])
+			v = v[i:]
+			j := strings.IndexByte(v, ';')
+			if j < 0 {
+				b.WriteString(v)
+				break
+			}
+			ref := v[1:j]
+			if r, isChar := charRef(ref); isChar {
+				b.WriteRune(r)
+			} else if _, declared := x.raw[ref]; declared && x.open[ref] {
+				x.cyclic = true
+				b.WriteString(v[:j+1])
+			} else if declared {
+				d, fine := x.expand(ref, depth+1)
+				if !fine {
+					return "", false
+				}
+				b.WriteString(d)
+			} else if p, ok := xmlPredefined[ref]; ok {
+				b.WriteString(p)
+			} else {
+				b.WriteString(v[:j+1])
+			}
+			v = v[j+1:]
+			if b.Len() > *x.budget {
+				return "", false
+			}
 		}
-		ref := v[1:j]
-		if r, isChar := charRef(ref); isChar {
-			b.WriteRune(r)
-		} else if d, ok := declared[ref]; ok {
-			b.WriteString(d)
-		} else if p, ok := xmlPredefined[ref]; ok {
-			b.WriteString(p)
-		} else {
-			b.WriteString(v[:j+1])
-		}
-		v = v[j+1:]
-		if b.Len() > *budget {
-			return "", false
-		}
+		delete(x.open, name)
+		v = b.String()
 	}
-	return b.String(), true
+	if *x.budget -= max(1, len(v)); *x.budget < 0 {
+		return "", false
+	}
+	x.done[name] = v
+	return v, true
 }
 
 // xmlPredefined are XML's five predefined entities.

@@ -1126,16 +1126,16 @@ func TestInternalEntities(t *testing.T) {
 		<!ENTITY x "again">
 	]`)
 	budget := 1000
-	ents, fine := internalEntities(d, []byte("&x;&y;"), &budget)
+	ents, fine, cyclic := internalEntities(d, []byte("&x;&y;"), &budget)
 	want := []field{{"x", "UNION & <"}, {"y", `UNION & < &z; "two"`}}
-	if !fine || !slices.Equal(ents, want) {
+	if !fine || cyclic || !slices.Equal(ents, want) {
 		t.Errorf("internalEntities: %q, %v; want %q", ents, fine, want)
 	}
 	if budget != 1000-2*len(want[0].value)-2*len(want[1].value) {
 		t.Errorf("budget left %d", budget)
 	}
 	budget = 100
-	if _, fine := internalEntities(xml.Directive(`DOCTYPE a [<!ENTITY x "0123456789">]`), []byte(strings.Repeat("&x;", 10)), &budget); fine {
+	if _, fine, _ := internalEntities(xml.Directive(`DOCTYPE a [<!ENTITY x "0123456789">]`), []byte(strings.Repeat("&x;", 10)), &budget); fine {
 		t.Error("expansion past the budget accepted")
 	}
 	budget = 1 << 20
@@ -1143,7 +1143,65 @@ func TestInternalEntities(t *testing.T) {
 	for i := range maxEntities + 1 {
 		many += fmt.Sprintf(`<!ENTITY e%d "v">`, i)
 	}
-	if _, fine := internalEntities(xml.Directive(many+"]"), nil, &budget); fine {
+	if _, fine, _ := internalEntities(xml.Directive(many+"]"), nil, &budget); fine {
 		t.Error("declarations past maxEntities accepted")
+	}
+}
+
+// TestInternalEntitiesLater: an entity may refer to one declared after
+// it, expanded where it is used (lxml, Java's and .NET's parsers): only
+// earlier ones were replaced, and "1 &b;", "UNION SE&c;" and "LECT ..."
+// held no UNION SELECT. A reference back to an entity being expanded is
+// a cycle, kept as written.
+func TestInternalEntitiesLater(t *testing.T) {
+	budget := 1000
+	ents, fine, cyclic := internalEntities(xml.Directive(`DOCTYPE r [<!ENTITY a "1 &b;"><!ENTITY b "UNION SE&c;"><!ENTITY c "LECT password FROM users">]`), []byte("&a;"), &budget)
+	want := []field{{"a", "1 UNION SELECT password FROM users"}, {"b", "UNION SELECT password FROM users"}, {"c", "LECT password FROM users"}}
+	if !fine || cyclic || !slices.Equal(ents, want) {
+		t.Errorf("later declarations: %q, %v, %v; want %q", ents, fine, cyclic, want)
+	}
+	budget = 1000
+	ents, fine, cyclic = internalEntities(xml.Directive(`DOCTYPE r [<!ENTITY a "x &b;"><!ENTITY b "y &a; &c;"><!ENTITY c "z"><!ENTITY d "&d;">]`), nil, &budget)
+	want = []field{{"a", "x y &a; z"}, {"b", "y &a; z"}, {"c", "z"}, {"d", "&d;"}}
+	if !fine || !cyclic || !slices.Equal(ents, want) {
+		t.Errorf("cycle: %q, %v, %v; want %q", ents, fine, cyclic, want)
+	}
+	// A cyclic upload is unreadable (those parsers refuse it), a body
+	// refused: stopped, what expands inspected.
+	out, ok, over, stopped := xmlText([]byte(`<!DOCTYPE r [<!ENTITY a "1 UNION SE&b;"><!ENTITY b "LECT &a;">]><r>&a;</r>`), 1)
+	if ok || over || !stopped || !slices.ContainsFunc(out, func(f field) bool { return strings.Contains(f.value, "UNION SELECT") }) {
+		t.Errorf("cyclic document: %q ok %v over %v stopped %v", out, ok, over, stopped)
+	}
+}
+
+// TestInternalEntitiesCost: entities are read from the first document
+// type declaration only, and references counted in one pass. Each
+// directive got maxEntities of its own and each entity a count of its
+// references over the whole body: 1 MiB of repeated DOCTYPEs declaring
+// 256 empty entities took a second (their values cost no budget), 8 MiB
+// over a minute. The allocations bound the work here: a second DOCTYPE
+// is unreadable, its declarations not read.
+func TestInternalEntitiesCost(t *testing.T) {
+	var doctype strings.Builder
+	doctype.WriteString("<!DOCTYPE r [")
+	for i := range maxEntities {
+		fmt.Fprintf(&doctype, "<!ENTITY a%d ''>", i)
+	}
+	doctype.WriteString("]>")
+	const n = 64
+	body := []byte(strings.Repeat(doctype.String(), n) + "<r>&a1;</r>")
+	_, ok, over, stopped := xmlText(body, 1)
+	if ok || over || !stopped {
+		t.Errorf("repeated DOCTYPE: ok %v over %v stopped %v, want unreadable", ok, over, stopped)
+	}
+	one := testing.AllocsPerRun(3, func() { xmlText([]byte(doctype.String()+"<r>&a1;</r>"), 1) })
+	all := testing.AllocsPerRun(3, func() { xmlText(body, 1) })
+	if all > one+n*8 {
+		t.Errorf("%d DOCTYPEs: %.0f allocations, one: %.0f", n, all, one)
+	}
+	// Empty values and their references cost the budget 1 each.
+	budget := 3
+	if _, fine, _ := internalEntities(xml.Directive(`DOCTYPE r [<!ENTITY e ''>]`), []byte("&e;&e;&e;"), &budget); fine {
+		t.Error("empty entity and 3 references within a budget of 3")
 	}
 }

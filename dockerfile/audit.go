@@ -593,7 +593,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 		// their reading: a literal secret is one in any language).
 		cmdPs = notShell
 	}
-	cmds, exhausted := runCommands(c, st.env, cmdPs)
+	cmds, sites, exhausted := runCommands(c, st.env, cmdPs)
 	if exhausted {
 		a.report(ruleRunUnanalyzed, finding.High, line, st.object(),
 			fmt.Sprintf("RUN expands more variable text than Ward follows (%d KiB a word, %d KiB a RUN): the commands built from it are not known, so sudo, setuid, world-writable and NOPASSWD are not judged in them", maxExpandedWord>>10, maxExpandedTotal>>10),
@@ -623,7 +623,7 @@ func (a *auditor) run(st *stage, c *instructions.RunCommand, line int) {
 			fmt.Sprintf("RUN runs what it downloads without checking it (%s): whoever controls the server, the DNS or the network path at build time runs code in the build, and the image changes when the script does", p),
 			fixOf(rulePipeToShell))
 	}
-	for _, w := range runWorldWritable(cmds) {
+	for _, w := range runWorldWritable(cmds, sites) {
 		st.worldWritable = append(st.worldWritable, permSite{line: line, what: "RUN " + w})
 	}
 	if g := runNopasswd(c, cmds, cmdPs); g != "" {

@@ -951,6 +951,37 @@ USER 1000
 			{finding.Low, `RUN chmod 7\77`, "", nil},
 			{finding.Low, `RUN chmod 0777 /e`, "", nil},
 		}},
+		// Before: a later chmod undid the mode by its position alone,
+		// also when it never runs; a chmod through a link under /dev was
+		// skipped as a device's.
+		{name: "a later chmod that may not run", src: `FROM debian:12
+RUN chmod 0777 /a; if false; then chmod 0755 /a; fi
+RUN chmod 0777 /b; exit 0; chmod 0755 /b
+RUN chmod 0777 /c && false && chmod o-w /c
+RUN chmod 0777 /d; fix() { chmod 0755 /d; }
+RUN chmod 0777 /e || chmod o+t /e
+RUN chmod 0777 /f; false && chmod 0755 /f
+RUN f() { chmod 0777 /g; }; chmod 0755 /g; f
+RUN chmod 0777 /h & chmod 0755 /h
+RUN sh -c 'chmod 0777 /i'; chmod 0755 /i
+RUN ln -s /app /dev/x && chmod 0777 /dev/x
+RUN chmod 0777 /ok1; chmod 0755 /ok1
+RUN chmod 0777 /ok2 && chmod 0755 /x && chmod o+t /ok2
+RUN if true; then chmod 0777 /ok3; fi; { true; chmod 0755 /ok3; } || true
+RUN for d in x; do chmod 0777 /ok4 && chmod o-w /ok4; done; chmod 666 /dev/null
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN chmod 0777 /a", "", nil},
+			{finding.Low, "RUN chmod 0777 /b", "", nil},
+			{finding.Low, "RUN chmod 0777 /c", "", nil},
+			{finding.Low, "RUN chmod 0777 /d", "", nil},
+			{finding.Low, "RUN chmod 0777 /e", "", nil},
+			{finding.Low, "RUN chmod 0777 /f", "", nil},
+			{finding.Low, "RUN f() {", "", nil},
+			{finding.Low, "RUN chmod 0777 /h", "", nil},
+			{finding.Low, "RUN sh -c", "", nil},
+			{finding.Low, "RUN ln -s", "", nil},
+		}},
 		{name: "umask", src: `FROM alpine:3.20
 RUN umask 000 && mkdir -p /srv/data && tar -xf /tmp/a.tar -C /srv
 RUN umask -S o=rwx; cp -r /src /app
@@ -1079,6 +1110,19 @@ USER app
 			{finding.High, "RUN sed -i '$a", "", nil},
 			{finding.High, "RUN sed -i 's|", "", nil},
 			{finding.High, "$(echo app)", "", nil},
+		}},
+		// Before: the sed exemption dropped a pattern that \1 writes
+		// back, and the /re/ address of a line that s uncomments.
+		{name: "sed uncommenting a NOPASSWD rule", src: `FROM fedora:41
+RUN sed -i -e 's/^#\s*\(%wheel\s\+ALL=(ALL)\s\+NOPASSWD:\s\+ALL\)/\1/' /etc/sudoers
+RUN sed -i '/%wheel.*NOPASSWD/s/^# //' /etc/sudoers
+RUN sed -i 's/^# *%wheel.*NOPASSWD: ALL/&/' /etc/sudoers
+RUN sed -i '/NOPASSWD/,/x/d;s/NOPASSWD: //;s/app.*NOPASSWD: ALL/app ALL \& more/' /etc/sudoers
+USER 1000
+`, want: []want{
+			{finding.High, `RUN sed -i -e 's/^#`, "", nil},
+			{finding.High, "RUN sed -i '/%wheel", "", nil},
+			{finding.High, "RUN sed -i 's/^# *%wheel", "", nil},
 		}},
 		{name: "escapes and Defaults !authenticate", src: `FROM debian:12
 RUN printf 'app ALL=(ALL) NOPASS\127D: ALL\n' >> /etc/sudoers

@@ -33,14 +33,14 @@ const maxShellNesting = 8
 // It reports whether a word was left unknown for the bounds on expanded
 // text (maxExpandedWord, maxExpandedTotal): a RUN that spends the budget
 // on purpose (A=<60 KB>; echo $A $A ...) hid a later S=sudo; $S id.
-func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string)) (exhausted bool) {
+func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses, fn func(words []string, at *cmdSite)) (exhausted bool) {
 	top := &scope{env: env, budget: new(int), exhausted: &exhausted}
 	*top.budget = maxExpandedTotal
 	scripts, argv := runScripts(c)
 	if argv != nil {
 		// No shell expands an exec-form RUN's arguments, but one its
 		// sh -c script runs does.
-		walkWords(argv, 0, top, ps, fn)
+		walkWords(argv, nil, 0, top, ps, fn)
 	}
 	for _, s := range scripts {
 		walkScript(s, 0, top, ps, fn)
@@ -52,9 +52,15 @@ func walkRun(c *instructions.RunCommand, env map[string]string, ps *shellParses,
 // walkRun gives them: the rules that judge commands (run-sudo,
 // world-writable, sudo-nopasswd, setuid-file) read them from one walk.
 // exhausted is walkRun's.
-func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) (cmds [][]string, exhausted bool) {
-	exhausted = walkRun(c, env, ps, func(words []string) { cmds = append(cmds, words) })
-	return cmds, exhausted
+//
+// sites holds, for each command, where a script runs it (nil for the
+// commands of an exec-form RUN and of find's -exec actions).
+func runCommands(c *instructions.RunCommand, env map[string]string, ps *shellParses) (cmds [][]string, sites []*cmdSite, exhausted bool) {
+	exhausted = walkRun(c, env, ps, func(words []string, at *cmdSite) {
+		cmds = append(cmds, words)
+		sites = append(sites, at)
+	})
+	return cmds, sites, exhausted
 }
 
 // shellParses parses each shell script once for all the rules that read
@@ -164,11 +170,12 @@ func (s *scope) lookup(name string) (string, bool) {
 	return "", false
 }
 
-func walkScript(script string, depth int, parent *scope, ps *shellParses, fn func(words []string)) {
+func walkScript(script string, depth int, parent *scope, ps *shellParses, fn func(words []string, at *cmdSite)) {
 	f, err := ps.parse(script)
 	if err != nil {
 		return
 	}
+	sf := &siteFile{f: f}
 	vars := &scope{parent: parent, set: map[string]string{}, unset: map[string]bool{}, budget: parent.budget, exhausted: parent.exhausted}
 	set := func(as []*syntax.Assign) {
 		for _, a := range as {
@@ -202,7 +209,7 @@ func walkScript(script string, depth int, parent *scope, ps *shellParses, fn fun
 				v, _ := expandWord(w, vars) // "" for a word not known
 				words = append(words, v)
 			}
-			walkWords(words, depth, vars, ps, fn)
+			walkWords(words, &cmdSite{call: n, file: sf}, depth, vars, ps, fn)
 		}
 		return true
 	})
@@ -213,8 +220,8 @@ func walkScript(script string, depth int, parent *scope, ps *shellParses, fn fun
 //
 // The commands find runs (find / -perm ... -exec chmod 777 {} +, -execdir,
 // -ok, -okdir) are walked as commands of their own.
-func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(words []string)) {
-	fn(words)
+func walkWords(words []string, at *cmdSite, depth int, vars *scope, ps *shellParses, fn func(words []string, at *cmdSite)) {
+	fn(words, at)
 	if depth >= maxShellNesting {
 		return
 	}
@@ -224,7 +231,7 @@ func walkWords(words []string, depth int, vars *scope, ps *shellParses, fn func(
 	}
 	if len(cw) > 0 && isCommand(cw[0], "find") {
 		for _, c := range findExecs(cw[1:]) {
-			walkWords(c, depth+1, vars, ps, fn)
+			walkWords(c, nil, depth+1, vars, ps, fn)
 		}
 	}
 }

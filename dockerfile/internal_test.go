@@ -60,7 +60,7 @@ func TestUnescapeAndSedPatterns(t *testing.T) {
 		"s/a":                   "s/a",
 		"/":                     "/",
 		`s/a\/b/c/`:             "s/c/",
-		"1,/x/{s/NOPASSWD://;}": "1,{s//;}",
+		"1,/x/{s/NOPASSWD://;}": "1,/x/{s//;}",
 	} {
 		if got := sedWithoutPatterns(in); got != want {
 			t.Errorf("sedWithoutPatterns(%q) = %q, want %q", in, got, want)

@@ -62,31 +62,52 @@ func applyMode(ww, sticky bool, mode string) (bool, bool, bool) {
 }
 
 // chmodStaysWorldWritable reports whether a world-writable chmod, the
-// command at cmds[i], leaves a file of the image writable by others
-// when the RUN ends: not when each of its paths is a device node
-// (/dev/null is no file of the image), or is made sticky or closed to
-// others by a later chmod of the RUN (chmod 0777 d && chmod o+t d). A
-// recursive chmod counts as undone only by a recursive one.
-func chmodStaysWorldWritable(ch chmodCall, cmds [][]string, i int) bool {
+// command at cmds[i] run at sites[i], leaves a file of the image
+// writable by others when the RUN ends: not when each of its paths is a
+// device node (/dev/null is no file of the image; unless the RUN links
+// a path under /dev, ln -s /app /dev/x), or is made sticky or closed to
+// others by a later chmod of the RUN that surely runs after it
+// (runsAfter: chmod 0777 d && chmod o+t d, not if false; then chmod
+// 0755 d; fi). A recursive chmod counts as undone only by a recursive
+// one.
+func chmodStaysWorldWritable(ch chmodCall, cmds [][]string, sites []*cmdSite, i int) bool {
 	if len(ch.paths) == 0 {
 		return true
 	}
+	devLinks := slices.ContainsFunc(cmds, linksUnderDev)
 	for _, p := range ch.paths {
-		if p != "" && strings.HasPrefix(path.Clean(p), "/dev/") {
+		if p != "" && !devLinks && strings.HasPrefix(path.Clean(p), "/dev/") {
 			continue
 		}
 		if p == "" || p == findDir {
 			return true
 		}
 		ww, sticky, _ := applyMode(false, false, ch.mode)
-		for _, later := range cmds[i+1:] {
-			l, ok := parseChmod(later)
-			if !ok || ch.recursive && !l.recursive || !slices.Contains(l.paths, p) {
+		for j := i + 1; j < len(cmds); j++ {
+			l, ok := parseChmod(cmds[j])
+			if !ok || ch.recursive && !l.recursive || !slices.Contains(l.paths, p) || !runsAfter(sites[i], sites[j]) {
 				continue
 			}
 			ww, sticky, _ = applyMode(ww, sticky, l.mode)
 		}
 		if ww && !sticky {
+			return true
+		}
+	}
+	return false
+}
+
+// linksUnderDev reports whether words are an ln command (run directly
+// or through the commands commandWords removes) with an operand under
+// /dev or not literal: a chmod of that /dev path then changes a file of
+// the image.
+func linksUnderDev(words []string) bool {
+	words = commandWords(words)
+	if len(words) < 2 || !isCommand(words[0], "ln") {
+		return false
+	}
+	for _, w := range words[1:] {
+		if w == "" || w == "/dev" || strings.HasPrefix(path.Clean(w), "/dev/") || strings.HasPrefix(w, "--target-directory=/dev") {
 			return true
 		}
 	}
@@ -102,11 +123,13 @@ type permSite struct {
 // runWorldWritable returns the commands of a RUN that make files
 // world-writable (chmod, install -m, mkdir -m), as "chmod 777",
 // "chmod -R o+w", "mkdir -m 777", of its commands (runCommands).
-func runWorldWritable(cmds [][]string) []string {
+//
+// sites are where the RUN's scripts run them (runCommands).
+func runWorldWritable(cmds [][]string, sites []*cmdSite) []string {
 	var out []string
 	for i, words := range cmds {
 		if ch, ok := parseChmod(words); ok && worldWritable(ch.mode) {
-			if !chmodStaysWorldWritable(ch, cmds, i) {
+			if !chmodStaysWorldWritable(ch, cmds, sites, i) {
 				continue
 			}
 			what := "chmod " + ch.mode

@@ -65,6 +65,7 @@ func runScripts(c *instructions.RunCommand) ([]string, []string) {
 var (
 	sudoersNopasswd = regexp.MustCompile(`\bNOPASSWD[ \t]*:`)
 	sudoersNoAuth   = regexp.MustCompile(`\bDefaults\b[^\n]*![ \t]*authenticate\b`)
+	sedNopasswdWord = regexp.MustCompile(`\bNOPASSWD\b`)
 	doasNopass      = regexp.MustCompile(`\bpermit[ \t]+(?:(?:keepenv|persist|nolog|setenv[ \t]*\{[^}]*\})[ \t]+)*nopass\b`)
 )
 
@@ -120,6 +121,12 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) s
 			words = make([]string, len(w))
 			for i, x := range w {
 				words[i] = sedWithoutPatterns(x)
+				if sedNopasswdWord.MatchString(words[i]) {
+					// What is left of a sed script is what it writes or
+					// the lines it rewrites: /%wheel.*NOPASSWD/s/^# //
+					// uncomments the tag without its colon.
+					return "a NOPASSWD sudoers rule"
+				}
 			}
 		}
 		text := strings.Join(words, " ")
@@ -197,6 +204,13 @@ func sedWithoutPatterns(expr string) string {
 		switch {
 		case c == '/' && (i == 0 || strings.IndexByte(" \t\n;{}!,", expr[i-1]) >= 0):
 			end = sedDelimited(expr, i+1, '/') // an address /regex/
+			if end >= 0 && !sedAddressDrops(expr, end+1) {
+				// The line it selects is kept and may be rewritten:
+				// /%wheel.*NOPASSWD/s/^# // uncomments it.
+				b.WriteString(expr[i : end+1])
+				i = end
+				continue
+			}
 		case c == 's' && i+1 < len(expr) && (i == 0 || strings.IndexByte(" \t\n;{}!/0123456789$", expr[i-1]) >= 0):
 			d := expr[i+1]
 			if d == '\\' || d == '\n' || d == ' ' || d >= '0' && d <= '9' || d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' {
@@ -204,6 +218,12 @@ func sedWithoutPatterns(expr string) string {
 				break
 			}
 			if e := sedDelimited(expr, i+2, d); e >= 0 && sedDelimited(expr, e+1, d) >= 0 {
+				if sedBackref(expr[e+1 : sedDelimited(expr, e+1, d)]) {
+					// \1 or & writes what the pattern matched back:
+					// s/^#\s*\(%wheel ALL=(ALL) NOPASSWD: ALL\)/\1/.
+					end = -1
+					break
+				}
 				b.WriteByte('s')
 				b.WriteByte(d)
 				i = e // the pattern is dropped, the replacement kept
@@ -220,6 +240,74 @@ func sedWithoutPatterns(expr string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// sedBackref reports whether a sed replacement writes back text its
+// pattern matched: \1 to \9, or an & no backslash escapes.
+func sedBackref(repl string) bool {
+	for i := 0; i < len(repl); i++ {
+		switch repl[i] {
+		case '\\':
+			if i+1 < len(repl) && repl[i+1] >= '1' && repl[i+1] <= '9' {
+				return true
+			}
+			i++
+		case '&':
+			return true
+		}
+	}
+	return false
+}
+
+// sedAddressDrops reports whether the command of the /regex/ address
+// ending at expr[i-1] drops the lines it selects: d deletes them, and an
+// s command whose replacement holds a # comments them out
+// (/^app.*NOPASSWD:/s/^/# /). Any other command (s/^# // uncommenting
+// the line, a, c, {) keeps the address as what the command writes.
+func sedAddressDrops(expr string, i int) bool {
+	skip := func() {
+		for i < len(expr) && strings.IndexByte(" \tIM!", expr[i]) >= 0 {
+			i++
+		}
+	}
+	skip()
+	if i < len(expr) && expr[i] == ',' { // a range: its second address
+		i++
+		if i < len(expr) && expr[i] == '/' {
+			e := sedDelimited(expr, i+1, '/')
+			if e < 0 {
+				return false
+			}
+			i = e + 1
+		} else {
+			for i < len(expr) && strings.IndexByte("0123456789$+~", expr[i]) >= 0 {
+				i++
+			}
+		}
+		skip()
+	}
+	if i >= len(expr) {
+		return false
+	}
+	switch expr[i] {
+	case 'd':
+		return true
+	case 's':
+		if i+1 >= len(expr) {
+			return false
+		}
+		d := expr[i+1]
+		e := sedDelimited(expr, i+2, d)
+		if e < 0 {
+			return false
+		}
+		r := sedDelimited(expr, e+1, d)
+		if r < 0 {
+			return false
+		}
+		return strings.Contains(expr[e+1:r], "#")
+	}
+	return false
 }
 
 // sedDelimited returns the index of the first d in expr from i that no

@@ -180,7 +180,8 @@ func unknownPortOf(t *testing.T, plan *lab.Plan, id string) *firewall.Ruleset {
 // deleteBoundSourceRules deletes from the lab's live bridge table the
 // rules that judge a bound address through a port not bound in chains
 // prerouting and forward (a lookup in bound_v4 or bound_v6 and one in
-// ports, inverted): the ruleset of before them.
+// ports, inverted), and the jump to nd_bound when there is one: the
+// ruleset of before them.
 func deleteBoundSourceRules(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	h, err := netns.GetFromPath(filepath.Join(lab.NetnsDir, l.Name()+"-r"))
@@ -200,12 +201,26 @@ func deleteBoundSourceRules(t *testing.T, l *lab.Lab) {
 			t.Fatal(err)
 		}
 		for _, r := range rules {
-			bound, notPorts := false, false
+			bound, notPorts, ndJump := false, false, false
 			for _, e := range r.Exprs {
 				if lk, ok := e.(*expr.Lookup); ok {
 					bound = bound || lk.SetName == firewall.BridgeBound4 || lk.SetName == firewall.BridgeBound6
 					notPorts = notPorts || lk.SetName == firewall.BridgePorts && lk.Invert
 				}
+				if v, ok := e.(*expr.Verdict); ok && v.Kind == expr.VerdictJump && v.Chain == firewall.BridgeNDBound {
+					ndJump = true
+				}
+			}
+			if ndJump {
+				// The neighbour advertisements whose target is a bound
+				// address (TestUnknownPortNDTarget) are judged by a port
+				// not bound too: without this jump, the negative
+				// controls of the mechanisms under test still saw their
+				// advertisements dropped.
+				if err := conn.DelRule(r); err != nil {
+					t.Fatal(err)
+				}
+				continue
 			}
 			if bound && notPorts {
 				if err := conn.DelRule(r); err != nil {

@@ -966,7 +966,7 @@ RUN chmod 0777 /h & chmod 0755 /h
 RUN sh -c 'chmod 0777 /i'; chmod 0755 /i
 RUN ln -s /app /dev/x && chmod 0777 /dev/x
 RUN chmod 0777 /ok1; chmod 0755 /ok1
-RUN chmod 0777 /ok2 && chmod 0755 /x && chmod o+t /ok2
+RUN chmod 0777 /j && chmod 0755 /x && chmod o+t /j
 RUN if true; then chmod 0777 /ok3; fi; { true; chmod 0755 /ok3; } || true
 RUN for d in x; do chmod 0777 /ok4 && chmod o-w /ok4; done; chmod 666 /dev/null
 USER 1000
@@ -981,6 +981,42 @@ USER 1000
 			{finding.Low, "RUN chmod 0777 /h", "", nil},
 			{finding.Low, "RUN sh -c", "", nil},
 			{finding.Low, "RUN ln -s", "", nil},
+			{finding.Low, "RUN chmod 0777 /j", "", nil},
+		}},
+		// Before: break and continue did not end the loop body, a chmod
+		// after a middle one of an && list was taken to run, an exit
+		// right of || after the chmod ended it, and the target of ln
+		// (/dev/stdout) counted as a link under /dev.
+		{name: "loops, && lists, || exit, ln targets", src: `FROM debian:12
+RUN for i in 1 2; do chmod 0777 /a; continue; chmod 0755 /a; done
+RUN while true; do chmod 0777 /b; break; chmod 0755 /b; done
+RUN for i in 1; do chmod 0777 /c; [ -e /x ] && break; chmod 0755 /c; done
+RUN for i in 1; do chmod 0777 /d; if true; then break; fi; chmod 0755 /d; done
+RUN chmod 0777 /e && chmod 0755 /nonexistent && chmod 0755 /e; true
+RUN chmod 0777 /f && false || exit 1; chmod 0755 /f
+RUN false || exit 1; chmod 0777 /g; true || exit 1; chmod 0755 /g
+RUN ln -sf /app /dev/x; chmod 0666 /dev/x
+RUN ln -s -t /dev /app; chmod 0666 /dev/app
+RUN ln -s --target-directory=/dev /app; chmod 0666 /dev/app
+RUN chmod 0777 /ok1 || exit 1; chmod 0755 /ok1
+RUN chmod 0777 /ok2 || { echo failed; exit 1; }; chmod 0755 /ok2
+RUN for i in 1; do chmod 0777 /ok3; for j in 1; do break; done; chmod 0755 /ok3; done
+RUN for i in 1; do chmod 0777 /ok4; while false; do continue; done; chmod 0755 /ok4; done
+RUN mkdir /ok5 && chmod 0777 /ok5 && chmod 0755 /ok5
+RUN ln -sf /dev/stdout /var/log/app.log && chmod 0666 /dev/stdout
+RUN ln -s /dev/null /tmp/n /tmp/m; ln -t /srv /dev/zero; chmod 0666 /dev/null /dev/zero
+USER 1000
+`, want: []want{
+			{finding.Low, "RUN for i in 1 2", "", nil},
+			{finding.Low, "RUN while true", "", nil},
+			{finding.Low, "RUN for i in 1; do chmod 0777 /c", "", nil},
+			{finding.Low, "RUN for i in 1; do chmod 0777 /d", "", nil},
+			{finding.Low, "RUN chmod 0777 /e", "", nil},
+			{finding.Low, "RUN chmod 0777 /f", "", nil},
+			{finding.Low, "RUN false || exit 1", "", nil},
+			{finding.Low, "RUN ln -sf /app", "", nil},
+			{finding.Low, "RUN ln -s -t", "", nil},
+			{finding.Low, "RUN ln -s --target", "", nil},
 		}},
 		{name: "umask", src: `FROM alpine:3.20
 RUN umask 000 && mkdir -p /srv/data && tar -xf /tmp/a.tar -C /srv
@@ -1123,6 +1159,24 @@ USER 1000
 			{finding.High, `RUN sed -i -e 's/^#`, "", nil},
 			{finding.High, "RUN sed -i '/%wheel", "", nil},
 			{finding.High, "RUN sed -i 's/^# *%wheel", "", nil},
+		}},
+		// Before: an address was kept when its s command removed the tag,
+		// and a regex that does not spell NOPASSWD (NOPASS, NOPASS\)WD)
+		// hid the rule a sed uncomments.
+		{name: "sed removing the tag by address, uncommenting by regex", src: `FROM fedora:41
+RUN sed -i '/NOPASSWD/s/NOPASSWD: //' /etc/sudoers
+RUN sed -i '/%wheel.*NOPASS/s/^# //' /etc/sudoers
+RUN sed -i 's/^# *\(%wheel.*NOPASS\)WD/\1WD/' /etc/sudoers
+RUN sed -ri 's/^#[[:space:]]*(permit)/\1/' /etc/doas.conf
+RUN sed -i '/app/s/ALL$/NOPASSWD: ALL/' /etc/sudoers.d/app
+RUN sed -i '/NOPASSWD/s/^/# /' /etc/sudoers && sed -i 's/^# //' /etc/ssh/sshd_config
+RUN sed -i '/NOPASSWD/s/^%/#%/' /etc/sudoers.d/app
+USER 1000
+`, want: []want{
+			{finding.High, "RUN sed -i '/%wheel.*NOPASS/", "", []string{"may enable a commented rule"}},
+			{finding.High, "RUN sed -i 's/^# *", "", []string{"may enable a commented rule"}},
+			{finding.High, "RUN sed -ri", "", []string{"may enable a commented rule"}},
+			{finding.High, "RUN sed -i '/app/", "", []string{"NOPASSWD sudoers rule"}},
 		}},
 		{name: "escapes and Defaults !authenticate", src: `FROM debian:12
 RUN printf 'app ALL=(ALL) NOPASS\127D: ALL\n' >> /etc/sudoers

@@ -98,20 +98,69 @@ func chmodStaysWorldWritable(ch chmodCall, cmds [][]string, sites []*cmdSite, i 
 }
 
 // linksUnderDev reports whether words are an ln command (run directly
-// or through the commands commandWords removes) with an operand under
-// /dev or not literal: a chmod of that /dev path then changes a file of
-// the image.
+// or through the commands commandWords removes) that makes a link under
+// /dev, or whose link is not literal: a chmod of that /dev path then
+// changes a file of the image. The link is the last operand, or in the
+// -t or --target-directory directory; the target (ln -sf /dev/stdout
+// /var/log/app.log) is not the link.
 func linksUnderDev(words []string) bool {
 	words = commandWords(words)
 	if len(words) < 2 || !isCommand(words[0], "ln") {
 		return false
 	}
-	for _, w := range words[1:] {
-		if w == "" || w == "/dev" || strings.HasPrefix(path.Clean(w), "/dev/") || strings.HasPrefix(w, "--target-directory=/dev") {
-			return true
+	underDev := func(w string) bool {
+		return w == "" || w == "/dev" || strings.HasPrefix(path.Clean(w), "/dev/")
+	}
+	var operands []string
+	target := false // -t: the operands are targets
+	for i := 1; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "--":
+			operands = append(operands, words[i+1:]...)
+			i = len(words)
+		case strings.HasPrefix(w, "--"):
+			name, val, hasVal := strings.Cut(w, "=")
+			if !strings.HasPrefix("--target-directory", name) && !strings.HasPrefix("--suffix", name) || len(name) < 3 {
+				continue
+			}
+			if !hasVal {
+				if i++; i >= len(words) {
+					return false
+				}
+				val = words[i]
+			}
+			if strings.HasPrefix("--target-directory", name) {
+				target = true
+				if underDev(val) {
+					return true
+				}
+			}
+		case len(w) > 1 && w[0] == '-':
+			for k := 1; k < len(w); k++ {
+				if w[k] != 't' && w[k] != 'S' {
+					continue
+				}
+				val := w[k+1:]
+				if val == "" {
+					if i++; i >= len(words) {
+						return false
+					}
+					val = words[i]
+				}
+				if w[k] == 't' {
+					target = true
+					if underDev(val) {
+						return true
+					}
+				}
+				break
+			}
+		default:
+			operands = append(operands, w)
 		}
 	}
-	return false
+	return !target && len(operands) > 1 && underDev(operands[len(operands)-1])
 }
 
 // permSite is an instruction that makes files of a stage world-writable.

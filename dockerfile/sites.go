@@ -42,10 +42,11 @@ func (sf *siteFile) parent(n syntax.Node) syntax.Node {
 // what e did. The rule, from l up to the statement list that holds e:
 //   - l is a statement of a list (the script, { }, ( ), or the same
 //     branch or loop body as e) that a statement holding e precedes,
-//     with no exit, return or exec that ends the shell between them;
-//   - or l is the right side of an && whose left side is e, possibly
-//     followed by other chmods only (chmod 0777 d && chmod o+t d): it
-//     runs when e succeeded;
+//     with no exit, return, exec, break or continue that ends the
+//     shell or the loop between them (ends);
+//   - or l is the right side of an && whose left side is e, or an &&
+//     list that e ends (chmod 0777 d && chmod o+t d): it runs when e
+//     succeeded;
 //   - l may be the left side of && or ||, or in a pipeline, which run
 //     whenever their statement does, and in { } or ( ) at such a place.
 //
@@ -163,46 +164,87 @@ func stmtIndex(stmts []*syntax.Stmt, n syntax.Node) int {
 }
 
 // ends reports whether stmts hold an exit, return or exec of a command,
-// which ends the shell (or function), anywhere, after the node from
-// when it is not nil.
-func ends(stmts []*syntax.Stmt, from syntax.Node) bool {
+// which ends the shell (or function), or a break or continue of the
+// loop whose body holds them (not of a loop inside stmts; break 2 always
+// counts), anywhere, after the command from when it is not nil. An
+// exit on the right of an || whose left side succeeds when from does
+// (chmod 0777 d || exit 1) does not run after from succeeded: it is
+// not counted.
+func ends(stmts []*syntax.Stmt, from *syntax.CallExpr) bool {
 	found := false
-	for _, s := range stmts {
-		syntax.Walk(s, func(n syntax.Node) bool {
-			c, ok := n.(*syntax.CallExpr)
-			if found || !ok || len(c.Args) == 0 || from != nil && c.Pos().Offset() <= from.Pos().Offset() {
-				return !found
+	var walk func(n syntax.Node, loops int)
+	walk = func(n syntax.Node, loops int) {
+		syntax.Walk(n, func(m syntax.Node) bool {
+			if found {
+				return false
 			}
-			switch c.Args[0].Lit() {
-			case "exit", "return":
-				found = true
-			case "exec":
-				found = len(c.Args) > 1
+			switch m := m.(type) {
+			case *syntax.BinaryCmd:
+				if from != nil && m.Op == syntax.OrStmt && succeedsWith(m.X, from) {
+					walk(m.X, loops)
+					return false
+				}
+			case *syntax.ForClause, *syntax.WhileClause:
+				if m != n {
+					walk(m, loops+1)
+					return false
+				}
+			case *syntax.CallExpr:
+				if len(m.Args) == 0 || from != nil && m.Pos().Offset() <= from.Pos().Offset() {
+					return true
+				}
+				switch m.Args[0].Lit() {
+				case "exit", "return":
+					found = true
+				case "exec":
+					found = len(m.Args) > 1
+				case "break", "continue":
+					found = loops == 0 || len(m.Args) > 1
+				}
 			}
 			return !found
 		})
 	}
+	for _, s := range stmts {
+		walk(s, 0)
+	}
 	return found
 }
 
-// andChainEndsWith reports whether s is e, or an && list that starts
-// with e followed by chmods only: when it succeeded, e did.
-func andChainEndsWith(s *syntax.Stmt, e *syntax.CallExpr) bool {
-	for {
+// succeedsWith reports whether the statement s surely succeeds when e,
+// a command of it, ran and succeeded: s is e, or an && or || list
+// whose last command is e.
+func succeedsWith(s *syntax.Stmt, e *syntax.CallExpr) bool {
+	for !s.Negated && !s.Background {
 		switch c := s.Cmd.(type) {
 		case *syntax.CallExpr:
-			return c == e && !s.Background && !s.Negated
+			return c == e
 		case *syntax.BinaryCmd:
-			y, ok := c.Y.Cmd.(*syntax.CallExpr)
-			if c.Op != syntax.AndStmt || !ok || c.Y.Background || c.Y.Negated || y == e || len(y.Args) == 0 || y.Args[0].Lit() != "chmod" {
-				if ok && y == e && c.Op == syntax.AndStmt {
-					return true // e is the last: its success ends the chain
-				}
+			if c.Op != syntax.AndStmt && c.Op != syntax.OrStmt {
 				return false
 			}
-			s = c.X
+			s = c.Y
 		default:
 			return false
 		}
 	}
+	return false
+}
+
+// andChainEndsWith reports whether s is e, or an && list whose last
+// command is e (mkdir d && chmod 0777 d): when it succeeded, e did. A
+// command after e (chmod 0777 d && chmod 0755 /x && chmod o+t d) may
+// fail and stop the list before the next one runs.
+func andChainEndsWith(s *syntax.Stmt, e *syntax.CallExpr) bool {
+	if s.Background || s.Negated {
+		return false
+	}
+	switch c := s.Cmd.(type) {
+	case *syntax.CallExpr:
+		return c == e
+	case *syntax.BinaryCmd:
+		y, ok := c.Y.Cmd.(*syntax.CallExpr)
+		return c.Op == syntax.AndStmt && ok && y == e && !c.Y.Background && !c.Y.Negated
+	}
+	return false
 }

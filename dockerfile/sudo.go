@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -127,6 +128,9 @@ func runNopasswd(c *instructions.RunCommand, cmds [][]string, ps *shellParses) s
 					// uncomments the tag without its colon.
 					return "a NOPASSWD sudoers rule"
 				}
+			}
+			if sedUncommentsSudoers(w) {
+				return sedUncommentGrant
 			}
 		}
 		text := strings.Join(words, " ")
@@ -262,8 +266,10 @@ func sedBackref(repl string) bool {
 // sedAddressDrops reports whether the command of the /regex/ address
 // ending at expr[i-1] drops the lines it selects: d deletes them, and an
 // s command whose replacement holds a # comments them out
-// (/^app.*NOPASSWD:/s/^/# /). Any other command (s/^# // uncommenting
-// the line, a, c, {) keeps the address as what the command writes.
+// (/^app.*NOPASSWD:/s/^/# /), and so does one that neither removes a #
+// nor writes NOPASSWD (/NOPASSWD/s/NOPASSWD: //). Any other command
+// (s/^# // uncommenting the line, a, c, {) keeps the address as what
+// the command writes.
 func sedAddressDrops(expr string, i int) bool {
 	skip := func() {
 		for i < len(expr) && strings.IndexByte(" \tIM!", expr[i]) >= 0 {
@@ -305,10 +311,64 @@ func sedAddressDrops(expr string, i int) bool {
 		if r < 0 {
 			return false
 		}
-		return strings.Contains(expr[e+1:r], "#")
+		// Kept only when it uncomments the line or writes the tag:
+		// s/NOPASSWD: // removes it.
+		pat, repl := expr[i+2:e], expr[e+1:r]
+		return strings.Count(pat, "#") <= strings.Count(repl, "#") && !strings.Contains(repl, "NOPASSWD")
 	}
 	return false
 }
+
+// sedUncommentGrant is what runNopasswd reports of a sed that may
+// uncomment a rule of sudoers or doas.conf.
+const sedUncommentGrant = "a sudoers or doas line a sed uncomments, which may enable a commented rule (Fedora's `# %wheel ALL=(ALL) NOPASSWD: ALL`)"
+
+// sedUncommentsSudoers reports whether words, a sed command, edit a
+// sudoers or doas file (/etc/sudoers, /etc/sudoers.d/*, /etc/doas.conf,
+// /etc/doas.d/*) with an s command that removes a
+// leading # (s/^# *//, s/^#\(.*\)/\1/): its line may be a commented
+// NOPASSWD rule, whatever regex spelling selects it
+// (/%wheel.*NOPASS/s/^# //).
+func sedUncommentsSudoers(words []string) bool {
+	sudoers := false
+	for _, w := range words[1:] {
+		p := path.Clean(w)
+		if p == "/etc/sudoers" || strings.HasPrefix(p, "/etc/sudoers.d/") || p == "/etc/doas.conf" || strings.HasPrefix(p, "/etc/doas.d/") {
+			sudoers = true
+		}
+	}
+	if !sudoers {
+		return false
+	}
+	for _, w := range words[1:] {
+		for i := 0; i+1 < len(w); i++ {
+			if w[i] != 's' || i > 0 && strings.IndexByte(" \t\n;{}!/0123456789$", w[i-1]) < 0 {
+				continue
+			}
+			d := w[i+1]
+			if d == '\\' || d == '\n' || d == ' ' || d >= '0' && d <= '9' || d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' {
+				continue
+			}
+			e := sedDelimited(w, i+2, d)
+			if e < 0 {
+				continue
+			}
+			r := sedDelimited(w, e+1, d)
+			if r < 0 {
+				continue
+			}
+			pat, repl := w[i+2:e], w[e+1:r]
+			if leadingHash.MatchString(pat) && strings.Count(pat, "#") > strings.Count(repl, "#") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// leadingHash matches a sed pattern of a # at the start of a line, after
+// blanks: ^#, ^ *#, ^\s*#, ^[[:space:]]*#, ^\(#.
+var leadingHash = regexp.MustCompile(`^\^(?:[ \t]|\\s|\[\[:space:\]\]|\[[ \\t]+\]|[*+?]|\\[+?]|\\?\()*#`)
 
 // sedDelimited returns the index of the first d in expr from i that no
 // backslash escapes, or -1.

@@ -375,7 +375,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			continue
 		}
 		what, seen, budget := "", 0, hiddenParseBudget
-		objects := "" // a file of objects kubectl apply -R would apply and Ward checks
+		objects := "" // what a file kubectl apply -R would apply holds, when Ward checks it or cannot tell
 		_ = filepath.WalkDir(h, func(path string, d fs.DirEntry, err error) error {
 			if seen++; err != nil || seen > hiddenLimit || objects != "" {
 				return filepath.SkipAll
@@ -401,8 +401,11 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 					// objects Ward checks (a privileged pod behind a
 					// kubeconfig past the budget, or beside a
 					// duplicate key, passed with exit 0).
-					if budget -= info.Size(); budget < 0 || !toolObjectsOnly(path, maxSize) {
-						objects = path
+					switch budget -= info.Size(); {
+					case budget < 0:
+						objects = fmt.Sprintf("a file with apiVersion and kind keys, not parsed (past the %d MiB parse budget), which may hold objects Ward checks (%s)", hiddenParseBudget>>20, path)
+					default:
+						objects = heldObjects(path, maxSize)
 					}
 				case composeExt(d.Name()) && info.Size() <= hiddenParseLimit:
 					// One the quick scan misses (an anchored or merged
@@ -438,7 +441,7 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 			// warning on stderr. It is an input error, as any file
 			// that cannot be read (ward.yaml can ignore it by path).
 			in.unreadable = append(in.unreadable, finding.Finding{Rule: ruleUnreadable, Severity: finding.High, File: h,
-				Message: fmt.Sprintf("not read: a hidden directory, which the walk skips and kubectl apply -R reads, holds Kubernetes objects Ward checks (%s)", objects),
+				Message: fmt.Sprintf("not read: a hidden directory, which the walk skips and kubectl apply -R reads, holds %s", objects),
 				Fix:     "give the directory as PATH to check it, move the objects out of it, or, if they are never applied, ignore input/unreadable for it in ward.yaml"})
 		case what != "":
 			in.warnings = append(in.warnings, fmt.Sprintf("%s: not read: a hidden directory, which the walk skips, holds %s; give it as PATH to check it", h, what))
@@ -446,23 +449,27 @@ func (in *inputs) hiddenDirs(dir string, maxSize int64) {
 	}
 }
 
-// toolObjectsOnly reports whether the file at path, of at most maxSize
-// bytes, reads whole and holds no object of a kind Ward checks (typed
-// objects of known kinds, policies Ward does not evaluate, custom
-// resources carrying pod specs): a tool's configuration in Kubernetes'
-// style, such as kind's `kind: Cluster` or a kubeconfig. A file that
-// cannot be read or parsed is not known to be one.
-func toolObjectsOnly(path string, maxSize int64) bool {
+// heldObjects says what the file at path, of at most maxSize bytes,
+// holds when it holds objects of a kind Ward checks (typed objects of
+// known kinds, policies Ward does not evaluate, custom resources
+// carrying pod specs), or when it cannot be read or parsed, which leaves
+// that unknown; "" for a tool's configuration in Kubernetes' style, such
+// as kind's `kind: Cluster` or a kubeconfig, which reads whole and holds
+// none.
+func heldObjects(path string, maxSize int64) string {
 	data, err := manifest.ReadFile(path, maxSize)
 	if err != nil {
-		return false
+		return fmt.Sprintf("a file with apiVersion and kind keys that cannot be read (%v), which may hold objects Ward checks", err)
 	}
 	set, err := manifest.Parse(manifest.Options{}, path, data)
 	if err != nil || set == nil {
-		return false
+		return fmt.Sprintf("a file with apiVersion and kind keys that does not parse (%v), which may hold objects Ward checks", err)
 	}
-	return len(set.Objects)+len(set.Unsupported) == 0 &&
-		!slices.ContainsFunc(set.Skipped, func(sk manifest.Skipped) bool { return len(sk.PodSpecs) > 0 })
+	if len(set.Objects)+len(set.Unsupported) == 0 &&
+		!slices.ContainsFunc(set.Skipped, func(sk manifest.Skipped) bool { return len(sk.PodSpecs) > 0 }) {
+		return ""
+	}
+	return "Kubernetes objects Ward checks (" + path + ")"
 }
 
 // unreadSource announces a file of a directory walk that deploys

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,26 @@ func TestAttackHTTP2QuerySpace(t *testing.T) {
 		case tt.line != "" && (len(reqs) != 1 || !strings.HasPrefix(reqs[0], tt.line+"\r\n")):
 			t.Errorf(":path %q: the upstream received %q, want one request %q", tt.path, reqs, tt.line)
 		}
+	}
+}
+
+// TestAttackURLLimitEscapedPath: limits.maxURLBytes measured the target
+// as sent, but the path is forwarded escaped: 4,000 "é" (8,005 bytes,
+// under the default 8,192) or 8,000 '"' reached the upstream as a
+// 24,018-byte request line. Without routes the limit now measures the
+// forwarded target, as it did with routes: 414, nothing forwarded.
+func TestAttackURLLimitEscapedPath(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	for i, p := range []string{"/api/" + strings.Repeat("é", 4000), "/api/" + strings.Repeat(`"`, 8000)} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET "+p+" HTTP/1.1\r\nHost: api\r\nX-Client: url-"+string(rune('a'+i))+"\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != http.StatusRequestURITooLong || len(got) != 0 {
+			t.Errorf("a %d-byte target escaping to %d bytes: %d, the upstream received %d requests; want 414 and none",
+				len(p), len((&url.URL{Path: p}).EscapedPath()), status(resp), len(got))
+		}
+	}
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "url-after"); code != http.StatusOK {
+		t.Errorf("a short request got %d, want 200", code)
 	}
 }

@@ -187,10 +187,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			next.ServeHTTP(w, r)
 		}))
 	}
-	h = p.withCanonicalRequest(h)
 	if len(cfg.Routes) == 0 {
+		// Inside the canonical step, as with routes: maxURLBytes
+		// measures the target as forwarded, escaped ("/é" is
+		// "/%C3%A9"), not as sent, which let a target three times
+		// the limit reach the upstream.
 		h = withLimits(cfg.Limits, h)
 	}
+	h = p.withCanonicalRequest(h)
 	// The client address first: a request refused for its form or size
 	// is recorded with who sent it (an audit record without a client
 	// could not be judged, nor its sender found).

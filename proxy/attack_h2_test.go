@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -357,17 +356,20 @@ func TestAttackHTTP2QuerySpace(t *testing.T) {
 // TestAttackURLLimitEscapedPath: limits.maxURLBytes measured the target
 // as sent, but the path is forwarded escaped: 4,000 "é" (8,005 bytes,
 // under the default 8,192) or 8,000 '"' reached the upstream as a
-// 24,018-byte request line. Without routes the limit now measures the
-// forwarded target, as it did with routes: 414, nothing forwarded.
+// 24,018-byte request line; so did a query httputil.ReverseProxy
+// re-encodes (one with a ';' or a bad escape: "?;&a=é..." is forwarded
+// as "?a=%C3%A9..."), with or without routes. The limit now measures the
+// target as forwarded: 414, nothing forwarded.
 func TestAttackURLLimitEscapedPath(t *testing.T) {
 	u := newRawUpstream(t)
 	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
-	for i, p := range []string{"/api/" + strings.Repeat("é", 4000), "/api/" + strings.Repeat(`"`, 8000)} {
+	for i, p := range []string{"/api/" + strings.Repeat("é", 4000), "/api/" + strings.Repeat(`"`, 8000),
+		"/api/x?;&a=" + strings.Repeat("é", 4000), "/api/x?a=%zz&b=" + strings.Repeat(`"`, 8000)} {
 		before := len(u.requests())
 		resp := h.raw(t, "web", "GET "+p+" HTTP/1.1\r\nHost: api\r\nX-Client: url-"+string(rune('a'+i))+"\r\nConnection: close\r\n\r\n")
 		if got := u.requests()[before:]; status(resp) != http.StatusRequestURITooLong || len(got) != 0 {
-			t.Errorf("a %d-byte target escaping to %d bytes: %d, the upstream received %d requests; want 414 and none",
-				len(p), len((&url.URL{Path: p}).EscapedPath()), status(resp), len(got))
+			t.Errorf("a %d-byte target (%.20q...) forwarded escaped: %d, the upstream received %d requests; want 414 and none",
+				len(p), p, status(resp), len(got))
 		}
 	}
 	if code, _ := h.get(t, "web", "/api/items", "X-Client", "url-after"); code != http.StatusOK {

@@ -313,3 +313,66 @@ func TestAttackAuditForgedCut(t *testing.T) {
 		t.Errorf("the long method's record: method %q, method_truncated %v, method_bytes %v; want it cut at 64 of 100 bytes", r["method"], r["method_truncated"], r["method_bytes"])
 	}
 }
+
+// TestAttackHTTP2QuerySpace: Go's HTTP/2 server lets a space through in
+// :path, and the query was forwarded as it came, so the upstream's
+// request line read "GET /api/items?a HTTP/1.1 /admin HTTP/1.1": a target
+// and version other than the ones routed, authorized and inspected (an
+// upstream splitting the line on its first and last space reads the
+// target "/api/items?a HTTP/1.1 /admin", one splitting on the first two
+// a version "HTTP/1.1 /admin HTTP/1.1"). Such a query is refused with 400
+// before the upstream; a space in the path is still forwarded escaped
+// (%20), as it was checked.
+func TestAttackHTTP2QuerySpace(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	for i, tt := range []struct {
+		path, want, line string // line: the upstream's request line; "" for none
+	}{
+		{"/api/items?a HTTP/1.1 /admin", "400", ""},
+		{"/api/items?q=1 2", "400", ""},
+		{"/api/it ems?q=1", "200", "GET /api/it%20ems?q=1 HTTP/1.1"},
+	} {
+		c := h.dialH2(t, "web")
+		before := len(u.requests())
+		block := hpackBlock(":method", "GET", ":scheme", "https", ":authority", "api", ":path", tt.path, "x-client", "qs-"+string(rune('a'+i)))
+		if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		got := c.result(1)
+		_ = c.c.Close()
+		reqs := u.requests()[before:]
+		switch {
+		case got != tt.want:
+			t.Errorf(":path %q: %s, want %s", tt.path, got, tt.want)
+		case tt.line == "" && len(reqs) != 0:
+			t.Errorf(":path %q: the upstream received %q", tt.path, reqs)
+		case tt.line != "" && (len(reqs) != 1 || !strings.HasPrefix(reqs[0], tt.line+"\r\n")):
+			t.Errorf(":path %q: the upstream received %q, want one request %q", tt.path, reqs, tt.line)
+		}
+	}
+}
+
+// TestAttackURLLimitEscapedPath: limits.maxURLBytes measured the target
+// as sent, but the path is forwarded escaped: 4,000 "é" (8,005 bytes,
+// under the default 8,192) or 8,000 '"' reached the upstream as a
+// 24,018-byte request line; so did a query httputil.ReverseProxy
+// re-encodes (one with a ';' or a bad escape: "?;&a=é..." is forwarded
+// as "?a=%C3%A9..."), with or without routes. The limit now measures the
+// target as forwarded: 414, nothing forwarded.
+func TestAttackURLLimitEscapedPath(t *testing.T) {
+	u := newRawUpstream(t)
+	h := startWith(t, setup{upstream: u.URL(), policies: anyMethod})
+	for i, p := range []string{"/api/" + strings.Repeat("é", 4000), "/api/" + strings.Repeat(`"`, 8000),
+		"/api/x?;&a=" + strings.Repeat("é", 4000), "/api/x?a=%zz&b=" + strings.Repeat(`"`, 8000)} {
+		before := len(u.requests())
+		resp := h.raw(t, "web", "GET "+p+" HTTP/1.1\r\nHost: api\r\nX-Client: url-"+string(rune('a'+i))+"\r\nConnection: close\r\n\r\n")
+		if got := u.requests()[before:]; status(resp) != http.StatusRequestURITooLong || len(got) != 0 {
+			t.Errorf("a %d-byte target (%.20q...) forwarded escaped: %d, the upstream received %d requests; want 414 and none",
+				len(p), p, status(resp), len(got))
+		}
+	}
+	if code, _ := h.get(t, "web", "/api/items", "X-Client", "url-after"); code != http.StatusOK {
+		t.Errorf("a short request got %d, want 200", code)
+	}
+}

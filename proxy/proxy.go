@@ -187,10 +187,14 @@ func New(cfg *Config, opts Options) (_ *Proxy, err error) {
 			next.ServeHTTP(w, r)
 		}))
 	}
-	h = p.withCanonicalRequest(h)
 	if len(cfg.Routes) == 0 {
+		// Inside the canonical step, as with routes: maxURLBytes
+		// measures the target as forwarded, escaped ("/é" is
+		// "/%C3%A9"), not as sent, which let a target three times
+		// the limit reach the upstream.
 		h = withLimits(cfg.Limits, h)
 	}
+	h = p.withCanonicalRequest(h)
 	// The client address first: a request refused for its form or size
 	// is recorded with who sent it (an audit record without a client
 	// could not be judged, nor its sender found).
@@ -825,6 +829,33 @@ func (s *concurrencySlot) release() {
 	}
 }
 
+// forwardedQueryLen is the length of raw query q as the upstream gets
+// it: httputil.ReverseProxy re-encodes a query with a ';', an escape
+// that is not '%' and two hex digits, or more than 10,000 parameters
+// (its cleanQueryParams), which can make it three times as long. Only
+// such a query is re-encoded here, so a clean one does not allocate.
+func forwardedQueryLen(q string) int {
+	reencode := strings.Count(q, "&") >= 10000
+	for i := 0; i < len(q) && !reencode; i++ {
+		switch q[i] {
+		case ';':
+			reencode = true
+		case '%':
+			reencode = i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2])
+		}
+	}
+	if !reencode {
+		return len(q)
+	}
+	v, _ := url.ParseQuery(q)
+	return len(v.Encode())
+}
+
+// isHex reports whether c is a hexadecimal digit.
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // withLimits applies the size limits (harden.Limits) and refuses bodies
 // on GET, HEAD and TRACE (bodyless), recording its refusals as denials.
 func withLimits(l Limits, next http.Handler) http.Handler {
@@ -833,6 +864,12 @@ func withLimits(l Limits, next http.Handler) http.Handler {
 		if l.MaxURLBytes > 0 && len(r.RequestURI) > l.MaxURLBytes {
 			audit.Set(r.Context(), audit.Verdict{Decision: audit.Deny, Rule: "limits", Reason: fmt.Sprintf("URL over %d bytes", l.MaxURLBytes)})
 			h.ServeHTTP(w, r)
+			return
+		}
+		if l.MaxURLBytes > 0 && len(r.RequestURI)-len(r.URL.RawQuery)+forwardedQueryLen(r.URL.RawQuery) > l.MaxURLBytes {
+			// A query ReverseProxy re-encodes (one with a ';' or a bad
+			// escape) is forwarded escaped: "?;&a=é" as "?a=%C3%A9".
+			deny(w, r, http.StatusRequestURITooLong, "limits", fmt.Sprintf("URL over %d bytes (as forwarded)", l.MaxURLBytes), "URI too long")
 			return
 		}
 		if harden.BodilessMethod(r.Method) {

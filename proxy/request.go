@@ -420,7 +420,8 @@ const maxMethodBytes = 32
 //     otherwise (authz.Ambiguous: path parameters, encoded control
 //     characters, double encoding, overlong UTF-8): 400;
 //   - a query holding '#' (a fragment: the WAF reads the query up to it,
-//     Go and PHP upstreams past it): 400;
+//     Go and PHP upstreams past it), or a space or control character
+//     (HTTP/2's :path can carry a space into the request line): 400;
 //   - otherwise the path is replaced by its normalized form (slashes
 //     merged, unreserved escapes decoded), which is what is checked and
 //     forwarded, and an absolute-form target ("GET http://host/p") is
@@ -510,6 +511,14 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 			deny(w, r, http.StatusBadRequest, "request", "fragment (#) in the query", "bad request")
 			return
 		}
+		if !queryBytes(r.URL.RawQuery) {
+			// HTTP/2 lets a space through in :path ("/x?a HTTP/1.1
+			// /admin"), which the upstream's request line then held
+			// raw: the target and version it parsed were not the ones
+			// checked. HTTP/1's request line cannot carry one.
+			deny(w, r, http.StatusBadRequest, "request", "space or control character in the query", "bad request")
+			return
+		}
 		if methodOverrideQuery(r.URL.RawQuery) {
 			// The method a policy matched would not be the one the
 			// upstream runs (Symfony and Laravel read _method from the
@@ -583,6 +592,18 @@ func (p *Proxy) withCanonicalRequest(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, out)
 	})
+}
+
+// queryBytes reports whether a raw query holds no space, control
+// character or DEL, which no request-target may (RFC 3986 3.4, RFC 9112
+// 3.2). It does not allocate.
+func queryBytes(q string) bool {
+	for i := 0; i < len(q); i++ {
+		if q[i] <= ' ' || q[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // paddedValue reports whether a value in h starts or ends with white

@@ -661,7 +661,10 @@ func TestNoManifestsInOnePath(t *testing.T) {
 		"withdoc/README.md":               "# Deploying\n",
 		"withdoc/sub/pod.yaml":            "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: c, image: nginx}]}\n",
 		"withdoc/sub/comments-only.yaml":  "# nothing\n",
-		"emptydir/.keep/placeholder.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: hidden}\n",
+		// A hidden directory's objects are an input error of their own
+		// (TestHiddenDirs); a hidden file of no objects leaves the
+		// directory empty.
+		"emptydir/.keep/placeholder.yaml": "keep: true\n",
 	} {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -289,8 +289,8 @@ func TestSubmittedFileName(t *testing.T) {
 		`form-data; name="f"; filename="<script>alert(1)</script>.png"`: "<script>alert(1)</script>.png",
 		`form-data; name="f"; filename="../a/b.txt"`:                    "../a/b.txt",
 		`form-data; name="f"; filename*=UTF-8''%3Cb%3E.txt`:             "<b>.txt",
-		`form-data; name="f"`:                                           "",
-		`form-data; name="filename"`:                                    "",
+		`form-data; name="f"`:        "",
+		`form-data; name="filename"`: "",
 		// Both: PHP reads the plain one, Go the extended one.
 		`form-data; name="f"; filename="<script>alert(1)</script>.png"; filename*=UTF-8''a.png`: "a.png|<script>alert(1)</script>.png",
 		`form-data; name="f"; FILENAME*=UTF-8''%3Cb%3E.txt; filename="a.txt"`:                   "<b>.txt|a.txt",

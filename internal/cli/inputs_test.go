@@ -647,20 +647,20 @@ spec:
 func TestNoManifestsInOnePath(t *testing.T) {
 	dir := t.TempDir()
 	for name, text := range map[string]string{
-		"docs/README.md":                  "# Deploying\n",
-		"values/values.yaml":              "replicas: 3\n",
-		"empty.yaml":                      "",
-		"comments.yaml":                   "# nothing\n---\n---\n",
-		"off/Chart.yaml":                  "apiVersion: v2\nname: off\nversion: 0.1.0\n",
-		"off/templates/pod.yaml":          "{{- if .Values.on }}\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n{{- end }}\n",
-		"nothing/kustomization.yaml":      "resources: []\n",
-		"onlydocker/Dockerfile":           "FROM scratch\nUSER 65532\n",
-		"onlycompose/compose.yaml":        "services:\n  web:\n    image: nginx\n",
-		"kust/kustomization.yaml":         "resources: [pod.yaml]\n",
-		"kust/pod.yaml":                   "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
-		"withdoc/README.md":               "# Deploying\n",
-		"withdoc/sub/pod.yaml":            "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: c, image: nginx}]}\n",
-		"withdoc/sub/comments-only.yaml":  "# nothing\n",
+		"docs/README.md":                 "# Deploying\n",
+		"values/values.yaml":             "replicas: 3\n",
+		"empty.yaml":                     "",
+		"comments.yaml":                  "# nothing\n---\n---\n",
+		"off/Chart.yaml":                 "apiVersion: v2\nname: off\nversion: 0.1.0\n",
+		"off/templates/pod.yaml":         "{{- if .Values.on }}\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n{{- end }}\n",
+		"nothing/kustomization.yaml":     "resources: []\n",
+		"onlydocker/Dockerfile":          "FROM scratch\nUSER 65532\n",
+		"onlycompose/compose.yaml":       "services:\n  web:\n    image: nginx\n",
+		"kust/kustomization.yaml":        "resources: [pod.yaml]\n",
+		"kust/pod.yaml":                  "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: nginx}]}\n",
+		"withdoc/README.md":              "# Deploying\n",
+		"withdoc/sub/pod.yaml":           "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: c, image: nginx}]}\n",
+		"withdoc/sub/comments-only.yaml": "# nothing\n",
 		// A hidden directory's objects are an input error of their own
 		// (TestHiddenDirs); a hidden file of no objects leaves the
 		// directory empty.

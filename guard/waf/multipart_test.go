@@ -289,6 +289,8 @@ func TestSubmittedFileName(t *testing.T) {
 		`form-data; name="f"; filename="<script>alert(1)</script>.png"`: "<script>alert(1)</script>.png",
 		`form-data; name="f"; filename="../a/b.txt"`:                    "../a/b.txt",
 		`form-data; name="f"; filename*=UTF-8''%3Cb%3E.txt`:             "<b>.txt",
+
+		// No file name.
 		`form-data; name="f"`:        "",
 		`form-data; name="filename"`: "",
 		// Both: PHP reads the plain one, Go the extended one.
